@@ -1,0 +1,93 @@
+//! Reverse-mode automatic differentiation for Rust, done at compile time.
+//!
+//! Put [`#[differentiate]`](macro@differentiate) on an ordinary function and the macro writes,
+//! next to it, plain Rust that returns the value and the gradient: a forward sweep that keeps the
+//! intermediates the derivative needs, then a backward sweep that applies one local rule per
+//! operation. There is no runtime graph and no tape for straight-line code; `cargo expand` shows
+//! the generated derivation.
+//!
+//! ```
+//! use autodiff_core::differentiate;
+//!
+//! /// The seed's example: apples, mandarin oranges and tax.
+//! #[differentiate]
+//! fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> f64 {
+//!     let apple_price = apple * apple_num;
+//!     let orange_price = orange * orange_num;
+//!     let all_price = apple_price + orange_price;
+//!     all_price * tax
+//! }
+//!
+//! let (value, (d_apple, d_apple_num, d_orange, d_orange_num, d_tax)) =
+//!     price_grad(100.0, 3.0, 50.0, 4.0, 1.1);
+//! assert!((value - 550.0).abs() < 1e-9);
+//! assert!((d_apple - 3.3).abs() < 1e-12 && (d_apple_num - 110.0).abs() < 1e-12);
+//! assert!((d_orange - 4.4).abs() < 1e-12 && (d_orange_num - 55.0).abs() < 1e-12);
+//! assert!((d_tax - 500.0).abs() < 1e-12);
+//! ```
+//!
+//! The generated items and what bodies may contain are described on
+//! [`differentiate`](macro@differentiate).
+#![warn(missing_docs)]
+
+mod check;
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use check::{
+    DEFAULT_STEP, GradientCheck, check_gradient, numeric_gradient, numeric_gradient_with_step,
+};
+
+/// Differentiates a function: keeps it and writes its gradient next to it.
+///
+/// For `fn f(x: f64, y: f64) -> f64` it generates, with the same visibility and generics:
+///
+/// | item | meaning |
+/// |---|---|
+/// | `f_grad(x, y) -> (f64, G)` | the value and the gradient `G` |
+/// | `f_pullback(x, y, d_out: f64) -> G` | the gradient scaled by `d_out` (a vector-Jacobian product) |
+/// | `f_grad_into(x, y, grad: &mut G) -> f64` | the value; the gradient is written into `grad` |
+///
+/// `G` has one entry per active parameter in parameter order: a tuple, or the bare value when
+/// only one parameter is active. Every `f32`/`f64` parameter is active unless the attribute
+/// names a subset with `#[differentiate(wrt(x))]`; integer and other parameters are constants.
+///
+/// ```
+/// use autodiff_core::differentiate;
+///
+/// #[differentiate(wrt(x))]
+/// fn scaled_sin(x: f64, scale: f64, n: i32) -> f64 {
+///     scale * x.sin().powi(n)
+/// }
+///
+/// let (value, dx) = scaled_sin_grad(0.5, 3.0, 2);
+/// assert_eq!(value, scaled_sin(0.5, 3.0, 2));
+/// assert!((dx - 3.0 * 2.0 * 0.5_f64.sin() * 0.5_f64.cos()).abs() < 1e-12);
+/// ```
+///
+/// The body may use `let`, shadowing, reassignment and `+= -= *= /=`, blocks, `return`,
+/// `+ - * /`, float methods (`exp ln sqrt powi powf sin cos tanh max clamp mul_add ...`, also as
+/// `f64::exp(x)`), `as` casts, tuples, integer arithmetic, constants, calls to other
+/// `#[differentiate]` functions, and [`no_grad`]. Anything else is a compile error that points at
+/// the construct and says what to do instead.
+pub use autodiff_macro::differentiate;
+
+/// Returns `value` unchanged, but `#[differentiate]` treats it as a constant: no derivative flows
+/// back through it (a "stop gradient").
+///
+/// ```
+/// use autodiff_core::{differentiate, no_grad};
+///
+/// #[differentiate]
+/// fn f(x: f64) -> f64 {
+///     x * no_grad(x)
+/// }
+///
+/// // d/dx (x * c) with c = x held constant is c, not 2x.
+/// assert_eq!(f_grad(3.0), (9.0, 3.0));
+/// ```
+#[inline(always)]
+pub fn no_grad<T>(value: T) -> T {
+    value
+}

@@ -1,0 +1,279 @@
+//! What the code written by `#[differentiate]` calls. Not public API: names and signatures here
+//! change whenever the macro changes, and the two crates are released in lockstep.
+//!
+//! Everything is generic over [`Real`] (`f32` and `f64`) because the macro does not know the
+//! types of the values it differentiates; rustc infers them from the call sites.
+
+use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
+
+/// The float types the derivative rules are written for.
+pub trait Real:
+    Copy
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+{
+    /// `0`.
+    const ZERO: Self;
+    /// `ln 2`.
+    const LN_2: Self;
+    /// `ln 10`.
+    const LN_10: Self;
+    /// `n` converted exactly (|n| < 2^24) or rounded.
+    fn from_i32(n: i32) -> Self;
+    /// The value converted to `f64`.
+    fn to_f64(self) -> f64;
+    /// An `f64` converted, with rounding for `f32`.
+    fn from_f64(x: f64) -> Self;
+    /// `self` raised to an integer power.
+    fn powi(self, n: i32) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+}
+
+macro_rules! impl_real {
+    ($t:ident) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const LN_2: Self = core::$t::consts::LN_2;
+            const LN_10: Self = core::$t::consts::LN_10;
+            #[inline(always)]
+            fn from_i32(n: i32) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                $t::powi(self, n)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+        }
+    };
+}
+impl_real!(f32);
+impl_real!(f64);
+
+/// `ln 2` in the type of `like` (the derivative of `exp2` and `log2`).
+#[inline(always)]
+pub fn ln_2<T: Real>(_like: T) -> T {
+    T::LN_2
+}
+
+/// `ln 10` in the type of `like` (the derivative of `log10`).
+#[inline(always)]
+pub fn ln_10<T: Real>(_like: T) -> T {
+    T::LN_10
+}
+
+/// `ln x` in the float type of `like`: `x` may be an unsuffixed literal (`x.log(10.0)`), whose
+/// type rustc infers from `like`.
+#[inline(always)]
+pub fn ln_as<T: Real>(x: T, _like: T) -> T {
+    x.ln()
+}
+
+/// `d/dx x^n = n x^(n-1)`, with `0` for `n = 0` (where `x^(n-1)` may be infinite).
+#[inline(always)]
+pub fn powi_deriv<T: Real>(x: T, n: i32) -> T {
+    if n == 0 {
+        T::ZERO
+    } else {
+        T::from_i32(n) * x.powi(n - 1)
+    }
+}
+
+/// The sign of `x` with `sign(0) = 0`: the derivative of `abs`, as PyTorch defines it.
+#[inline(always)]
+pub fn sign<T: Real>(x: T) -> T {
+    if x > T::ZERO {
+        T::from_i32(1)
+    } else if x < T::ZERO {
+        T::from_i32(-1)
+    } else {
+        T::ZERO
+    }
+}
+
+/// `y ln x`, taken as `0` where `y = 0` so that `d(x^p)/dp` is `0` rather than NaN at `x = 0`.
+#[inline(always)]
+pub fn xlogy<T: Real>(y: T, x: T) -> T {
+    if y == T::ZERO { T::ZERO } else { y * x.ln() }
+}
+
+/// `value` converted to the float type of `like`: the adjoint of an `as` cast between floats
+/// flows back into the type of the cast's operand.
+#[inline(always)]
+pub fn cast_like<S: Real, T: Real>(value: S, _like: T) -> T {
+    T::from_f64(value.to_f64())
+}
+
+/// Where a pullback adds the adjoint of one parameter: the caller's accumulator, or nothing when
+/// the caller does not track that argument (the pullback then works into scratch space).
+pub struct Slot<'a, T: ?Sized>(Option<&'a mut T>);
+
+/// The slot of a parameter the callee does not differentiate.
+#[derive(Default, Clone, Copy)]
+pub struct Ignore;
+
+impl<T: ?Sized> Default for Slot<'_, T> {
+    #[inline(always)]
+    fn default() -> Self {
+        Slot(None)
+    }
+}
+
+impl<'a, T: ?Sized> Slot<'a, T> {
+    /// A slot that adds into `target`.
+    #[inline(always)]
+    pub fn new(target: &'a mut T) -> Self {
+        Slot(Some(target))
+    }
+}
+
+impl<T: Real> Slot<'_, T> {
+    /// Adds `adjoint` into the caller's accumulator.
+    #[inline(always)]
+    pub fn accumulate(self, adjoint: T) {
+        if let Some(target) = self.0 {
+            *target += adjoint;
+        }
+    }
+}
+
+/// Conversion of the caller's `&mut` accumulator into whatever the callee asks for: the types on
+/// both sides are only known to rustc, which picks the impl.
+pub trait FromMut<'a, T: ?Sized> {
+    /// Wraps `target`.
+    fn from_mut(target: &'a mut T) -> Self;
+}
+
+impl<'a, T: ?Sized> FromMut<'a, T> for Slot<'a, T> {
+    #[inline(always)]
+    fn from_mut(target: &'a mut T) -> Self {
+        Slot(Some(target))
+    }
+}
+
+impl<T: ?Sized> FromMut<'_, T> for Ignore {
+    #[inline(always)]
+    fn from_mut(_: &mut T) -> Self {
+        Ignore
+    }
+}
+
+/// The callee's slot for an argument whose adjoint the caller accumulates in `target`.
+#[inline(always)]
+pub fn slot<'a, T: ?Sized, R: FromMut<'a, T>>(target: &'a mut T) -> R {
+    R::from_mut(target)
+}
+
+/// The callee's slot for an argument the caller treats as a constant.
+#[inline(always)]
+pub fn no_slot<R: Default>() -> R {
+    R::default()
+}
+
+/// The gradient type of a parameter type, and how to make or clear one.
+pub trait Grad {
+    /// The gradient: the same shape, owned.
+    type Grad;
+    /// A zero gradient shaped like `self`.
+    fn zero_grad(&self) -> Self::Grad;
+    /// Sets `grad` to zero, reshaping it like `self` when needed.
+    fn reset_grad(&self, grad: &mut Self::Grad);
+}
+
+macro_rules! impl_grad_scalar {
+    ($t:ty) => {
+        impl Grad for $t {
+            type Grad = $t;
+            #[inline(always)]
+            fn zero_grad(&self) -> $t {
+                0.0
+            }
+            #[inline(always)]
+            fn reset_grad(&self, grad: &mut $t) {
+                *grad = 0.0;
+            }
+        }
+    };
+}
+impl_grad_scalar!(f32);
+impl_grad_scalar!(f64);
+
+impl<T: Grad + ?Sized> Grad for &T {
+    type Grad = T::Grad;
+    #[inline(always)]
+    fn zero_grad(&self) -> T::Grad {
+        (**self).zero_grad()
+    }
+    #[inline(always)]
+    fn reset_grad(&self, grad: &mut T::Grad) {
+        (**self).reset_grad(grad)
+    }
+}
+
+/// A zero gradient for a parameter (`0.0` for a float).
+#[inline(always)]
+pub fn zero_grad<T: Grad + ?Sized>(value: &T) -> T::Grad {
+    value.zero_grad()
+}
+
+/// Clears a caller's gradient buffer for a parameter.
+#[inline(always)]
+pub fn reset_grad<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
+    value.reset_grad(grad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powi_deriv_matches_formula() {
+        assert_eq!(powi_deriv(3.0_f64, 2), 6.0);
+        assert_eq!(powi_deriv(2.0_f64, -1), -0.25);
+        assert_eq!(powi_deriv(0.0_f64, 0), 0.0);
+        assert_eq!(powi_deriv(0.0_f32, 1), 1.0);
+    }
+
+    #[test]
+    fn sign_is_zero_at_zero() {
+        assert_eq!(sign(0.0_f64), 0.0);
+        assert_eq!(sign(-0.0_f64), 0.0);
+        assert_eq!(sign(-2.0_f32), -1.0);
+        assert_eq!(sign(1e-300_f64), 1.0);
+    }
+
+    #[test]
+    fn slots_accumulate_or_ignore() {
+        let mut g = 1.0_f64;
+        Slot::new(&mut g).accumulate(2.5);
+        assert_eq!(g, 3.5);
+        slot::<f64, Slot<f64>>(&mut g).accumulate(1.0);
+        assert_eq!(g, 4.5);
+        let _: Ignore = slot(&mut g);
+        no_slot::<Slot<f64>>().accumulate(10.0);
+        assert_eq!(g, 4.5);
+    }
+
+    #[test]
+    fn cast_like_converts_to_the_type_of_its_second_argument() {
+        let x: f32 = cast_like(0.1_f64, 0.0_f32);
+        assert_eq!(x, 0.1_f32);
+    }
+}

@@ -1,0 +1,118 @@
+//! The driver: runs the stages in order and reports every error of the function at once.
+//!
+//! options → signature checks → lowering to IR → activity analysis → reverse pass → codegen.
+//! The user's function is always emitted unchanged; on errors, the generated items are emitted
+//! as signatures only (see [`codegen::fallback`]) so that one mistake gives one error.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+
+use crate::ctxt::Ctxt;
+use crate::{analysis, codegen, lower, options, reverse, signature};
+
+pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let options = options::parse(&cx, args);
+    let item = match syn::parse2::<syn::Item>(input.clone()) {
+        Ok(syn::Item::Fn(item)) => item,
+        Ok(item) => {
+            cx.error_at(
+                item_keyword_span(&item),
+                format!(
+                    "`#[differentiate]` applies to functions, not to {}; put it on a `fn` that returns `f32` or `f64`",
+                    item_kind(&item)
+                ),
+            );
+            return with_errors(input, cx);
+        }
+        Err(err) => {
+            cx.push(err);
+            return with_errors(input, cx);
+        }
+    };
+
+    let sig = signature::check(&cx, &item.sig, &options);
+    let function = lower::lower(&cx, &sig, &item.block);
+    let activity = analysis::analyze(&cx, &function, &sig);
+    if cx.has_errors() {
+        let fallback = codegen::fallback(&item, &sig);
+        return with_errors(quote!(#item #fallback), cx);
+    }
+    let backward = reverse::reverse(&function, &activity);
+    let generated = codegen::generate(&codegen::Input {
+        item: &item,
+        sig: &sig,
+        function: &function,
+        activity: &activity,
+        backward: &backward,
+    });
+    cx.check().expect("no errors were recorded");
+    quote!(#item #generated)
+}
+
+fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {
+    let errors = cx.check().err().map(|e| e.to_compile_error());
+    quote!(#tokens #errors)
+}
+
+fn item_kind(item: &syn::Item) -> &'static str {
+    match item {
+        syn::Item::Struct(_) => "structs",
+        syn::Item::Enum(_) => "enums",
+        syn::Item::Union(_) => "unions",
+        syn::Item::Impl(_) => "`impl` blocks (put it on the methods inside)",
+        syn::Item::Trait(_) => "traits",
+        syn::Item::Mod(_) => "modules",
+        syn::Item::Const(_) => "constants",
+        syn::Item::Static(_) => "statics",
+        syn::Item::Type(_) => "type aliases",
+        syn::Item::Use(_) => "`use` declarations",
+        _ => "this item",
+    }
+}
+
+/// The span of the item's keyword and name, where the error belongs.
+fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
+    let ident = match item {
+        syn::Item::Struct(s) => Some(&s.ident),
+        syn::Item::Enum(e) => Some(&e.ident),
+        syn::Item::Union(u) => Some(&u.ident),
+        syn::Item::Trait(t) => Some(&t.ident),
+        syn::Item::Mod(m) => Some(&m.ident),
+        syn::Item::Const(c) => Some(&c.ident),
+        syn::Item::Static(s) => Some(&s.ident),
+        syn::Item::Type(t) => Some(&t.ident),
+        _ => None,
+    };
+    match ident {
+        Some(ident) => ident.span(),
+        None => item.span(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The expansion of `#[differentiate(args)] item`, pretty-printed.
+    pub(crate) fn expand(args: &str, item: &str) -> String {
+        let args: TokenStream = args.parse().expect("arguments tokenize");
+        let item: TokenStream = item.parse().expect("item tokenizes");
+        let tokens = differentiate(args, item);
+        let file: syn::File = syn::parse2(tokens.clone())
+            .unwrap_or_else(|e| panic!("expansion does not parse: {e}\n{tokens}"));
+        prettyplease::unparse(&file)
+    }
+
+    #[test]
+    fn print_shopping() {
+        let src = "fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> f64 {
+            let apple_price = apple * apple_num;
+            let orange_price = orange * orange_num;
+            let all_price = apple_price + orange_price;
+            all_price * tax
+        }";
+        println!("{}", expand("", src));
+    }
+}

@@ -1,0 +1,27 @@
+//! The `#[differentiate]` attribute of [autodiff](https://docs.rs/autodiff-core). Depend on
+//! `autodiff-core`, which re-exports it and holds the runtime pieces the generated code calls.
+//!
+//! The stages, in data-flow order, are one file each: `options` (the attribute's arguments),
+//! `signature` (checks of the signature), `lower` (the body into the IR of `ir`), `analysis`
+//! (activity), `reverse` (the backward sweep, from the rules of `rules`), `codegen` (Rust
+//! tokens). `expand` drives them; see ARCHITECTURE.md.
+
+mod analysis;
+mod codegen;
+mod ctxt;
+mod expand;
+mod ir;
+mod lower;
+mod options;
+mod reverse;
+mod rules;
+mod signature;
+
+/// Differentiates a function; see `autodiff_core::differentiate` for the documentation.
+#[proc_macro_attribute]
+pub fn differentiate(
+    args: proc_macro::TokenStream,
+    input: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    expand::differentiate(args.into(), input.into()).into()
+}

@@ -1,0 +1,288 @@
+//! The derivative rules: one row per operation, apart from the traversal that applies them.
+//!
+//! A row gives, for each argument, the adjoint that flows back into that argument, written as a
+//! Rust expression over the placeholders `a`, `b`, `c` (the arguments, receiver first), `y` (the
+//! result) and `dy` (the result's adjoint). The reverse pass emits `d_a += <template>` with the
+//! placeholders replaced; the analysis reads which placeholders a template mentions to know which
+//! forward values the backward sweep must keep. `None` marks an argument that carries no
+//! derivative (the integer exponent of `powi`); a row whose arguments are all `None` cuts the
+//! derivative (`floor`, `signum`).
+//!
+//! Conventions where the derivative is undefined follow PyTorch: `abs` and `signum` have
+//! derivative 0 at 0, `max`/`min` give the whole adjoint to the first argument on a tie, rounding
+//! has derivative 0, `sqrt` at 0 gives infinity.
+//!
+//! Invariant (tested below): the template of argument `k` calls methods only on its own argument,
+//! `y` and `dy`, which are typed; another argument may be an unsuffixed literal whose float type
+//! rustc could not infer from a method call alone.
+
+use proc_macro2::{Group, TokenStream, TokenTree};
+use std::str::FromStr;
+
+#[derive(Debug)]
+pub struct Rule {
+    /// The method name (`sin`), or the operator's name (`mul`).
+    pub name: &'static str,
+    /// One entry per argument, the receiver first.
+    pub adjoints: &'static [Option<&'static str>],
+}
+
+/// Index of a row of [`RULES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleId(usize);
+
+/// Which operand positions a template reads.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Reads {
+    pub args: [bool; 3],
+    pub result: bool,
+}
+
+const fn r(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rule {
+    Rule { name, adjoints }
+}
+
+pub static RULES: &[Rule] = &[
+    // Operators. Multiplication swaps, addition passes through.
+    r("add", &[Some("dy"), Some("dy")]),
+    r("sub", &[Some("dy"), Some("-dy")]),
+    r("mul", &[Some("b * dy"), Some("a * dy")]),
+    r("div", &[Some("dy / b"), Some("-dy * y / b")]),
+    r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]),
+    r("neg", &[Some("-dy")]),
+    r("cast", &[Some("::autodiff_core::__private::cast_like(dy, a)")]),
+    // Exponentials and logarithms.
+    r("exp", &[Some("dy * y")]),
+    r("exp2", &[Some("dy * y * ::autodiff_core::__private::ln_2(y)")]),
+    r("exp_m1", &[Some("dy * (y + 1.0)")]),
+    r("ln", &[Some("dy / a")]),
+    r("ln_1p", &[Some("dy / (a + 1.0)")]),
+    r("log2", &[Some("dy / (a * ::autodiff_core::__private::ln_2(a))")]),
+    r("log10", &[Some("dy / (a * ::autodiff_core::__private::ln_10(a))")]),
+    r(
+        "log",
+        &[
+            Some("dy / (a * ::autodiff_core::__private::ln_as(b, a))"),
+            Some("-dy * y / (b * b.ln())"),
+        ],
+    ),
+    // Powers and roots.
+    r("sqrt", &[Some("dy / (2.0 * y)")]),
+    r("cbrt", &[Some("dy / (3.0 * y * y)")]),
+    r("powi", &[Some("dy * ::autodiff_core::__private::powi_deriv(a, b)"), None]),
+    r(
+        "powf",
+        &[
+            Some("dy * b * a.powf(b - 1.0)"),
+            Some("dy * ::autodiff_core::__private::xlogy(y, a)"),
+        ],
+    ),
+    r("recip", &[Some("-dy * y * y")]),
+    r("hypot", &[Some("dy * a / y"), Some("dy * b / y")]),
+    r("mul_add", &[Some("dy * b"), Some("dy * a"), Some("dy")]),
+    // Trigonometric and hyperbolic functions.
+    r("sin", &[Some("dy * a.cos()")]),
+    r("cos", &[Some("-dy * a.sin()")]),
+    r("tan", &[Some("dy * (1.0 + y * y)")]),
+    r("asin", &[Some("dy / (1.0 - a * a).sqrt()")]),
+    r("acos", &[Some("-dy / (1.0 - a * a).sqrt()")]),
+    r("atan", &[Some("dy / (1.0 + a * a)")]),
+    r("atan2", &[Some("dy * b / (a * a + b * b)"), Some("-dy * a / (a * a + b * b)")]),
+    r("sinh", &[Some("dy * a.cosh()")]),
+    r("cosh", &[Some("dy * a.sinh()")]),
+    r("tanh", &[Some("dy * (1.0 - y * y)")]),
+    r("to_degrees", &[Some("dy.to_degrees()")]),
+    r("to_radians", &[Some("dy.to_radians()")]),
+    // Piecewise functions.
+    r("abs", &[Some("dy * ::autodiff_core::__private::sign(a)")]),
+    r("max", &[Some("if a == y { dy } else { 0.0 }"), Some("if a == y { 0.0 } else { dy }")]),
+    r("min", &[Some("if a == y { dy } else { 0.0 }"), Some("if a == y { 0.0 } else { dy }")]),
+    r(
+        "clamp",
+        &[
+            Some("if a == y { dy } else { 0.0 }"),
+            Some("if a < b { dy } else { 0.0 }"),
+            Some("if a > c { dy } else { 0.0 }"),
+        ],
+    ),
+    r("signum", &[None]),
+    r("floor", &[None]),
+    r("ceil", &[None]),
+    r("round", &[None]),
+    r("trunc", &[None]),
+];
+
+impl RuleId {
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self.0]
+    }
+}
+
+/// The row for an operator or method called `name` with `arity` arguments (the receiver
+/// included).
+pub fn lookup(name: &str, arity: usize) -> Option<RuleId> {
+    RULES
+        .iter()
+        .position(|rule| rule.name == name && rule.adjoints.len() == arity)
+        .map(RuleId)
+}
+
+/// Whether a rule exists for `name` at some arity, to tell "wrong number of arguments" from
+/// "no rule".
+pub fn is_known(name: &str) -> bool {
+    RULES.iter().any(|rule| rule.name == name)
+}
+
+impl Rule {
+    /// What the template of argument `arg` reads; `None` when that argument has no derivative.
+    pub fn reads(&self, arg: usize) -> Option<Reads> {
+        let template = self.adjoints[arg]?;
+        let mut reads = Reads::default();
+        visit_idents(&parse(template), &mut |ident| match ident {
+            "a" => reads.args[0] = true,
+            "b" => reads.args[1] = true,
+            "c" => reads.args[2] = true,
+            "y" => reads.result = true,
+            _ => {}
+        });
+        Some(reads)
+    }
+
+    /// The adjoint flowing into argument `arg`, with the placeholders replaced by `args`,
+    /// `result` and `dy` (each already a single token tree, parenthesized where needed).
+    pub fn instantiate(
+        &self,
+        arg: usize,
+        args: &[TokenStream],
+        result: &TokenStream,
+        dy: &TokenStream,
+    ) -> Option<TokenStream> {
+        let template = parse(self.adjoints[arg]?);
+        Some(substitute(template, &|name| match name {
+            "a" => args.first().cloned(),
+            "b" => args.get(1).cloned(),
+            "c" => args.get(2).cloned(),
+            "y" => Some(result.clone()),
+            "dy" => Some(dy.clone()),
+            _ => None,
+        }))
+    }
+}
+
+fn parse(template: &str) -> TokenStream {
+    // The templates are constants of this file, checked by the tests below.
+    TokenStream::from_str(template).expect("derivative template is valid Rust")
+}
+
+fn visit_idents(tokens: &TokenStream, f: &mut impl FnMut(&str)) {
+    let mut previous_was_path_sep = false;
+    for tt in tokens.clone() {
+        match &tt {
+            TokenTree::Ident(ident) if !previous_was_path_sep => f(&ident.to_string()),
+            TokenTree::Group(group) => visit_idents(&group.stream(), f),
+            _ => {}
+        }
+        previous_was_path_sep = matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
+    }
+}
+
+fn substitute(tokens: TokenStream, lookup: &impl Fn(&str) -> Option<TokenStream>) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut previous_was_path_sep = false;
+    for tt in tokens {
+        let is_sep = matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
+        match tt {
+            TokenTree::Ident(ident) if !previous_was_path_sep => {
+                match lookup(&ident.to_string()) {
+                    Some(replacement) => out.extend(replacement),
+                    None => out.extend([TokenTree::Ident(ident)]),
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), substitute(group.stream(), lookup));
+                new.set_span(group.span());
+                out.extend([TokenTree::Group(new)]);
+            }
+            other => out.extend([other]),
+        }
+        previous_was_path_sep = is_sep;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_uses_only_known_placeholders() {
+        for rule in RULES {
+            assert!(rule.adjoints.len() <= 3, "{}: at most three arguments", rule.name);
+            for (arg, template) in rule.adjoints.iter().enumerate() {
+                let Some(template) = template else { continue };
+                let expr: syn::Expr = syn::parse_str(template)
+                    .unwrap_or_else(|e| panic!("{}: `{template}` does not parse: {e}", rule.name));
+                let reads = rule.reads(arg).unwrap();
+                for (k, read) in reads.args.iter().enumerate() {
+                    assert!(!read || k < rule.adjoints.len(), "{}: reads a missing argument", rule.name);
+                }
+                drop(expr);
+            }
+        }
+    }
+
+    #[test]
+    fn templates_call_methods_only_on_typed_operands() {
+        // A method call on another argument could be a call on an unsuffixed literal such as
+        // `(10.0).ln()`, which does not compile.
+        let names = ["a", "b", "c"];
+        for rule in RULES {
+            for (arg, template) in rule.adjoints.iter().enumerate() {
+                let Some(template) = template else { continue };
+                for (k, name) in names.iter().enumerate() {
+                    if k == arg {
+                        continue;
+                    }
+                    let call_on = format!("{name}.");
+                    let compact = template.replace(' ', "");
+                    assert!(
+                        !compact.contains(&format!("({call_on}")) && !compact.starts_with(&call_on)
+                            && !compact.contains(&format!("*{call_on}"))
+                            && !compact.contains(&format!("/{call_on}")),
+                        "{}: the adjoint of argument {arg} calls a method on `{name}`",
+                        rule.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_per_arity() {
+        for (i, rule) in RULES.iter().enumerate() {
+            assert_eq!(lookup(rule.name, rule.adjoints.len()), Some(RuleId(i)), "{}", rule.name);
+        }
+    }
+
+    #[test]
+    fn instantiate_replaces_placeholders_but_not_paths_or_methods() {
+        let div = lookup("div", 2).unwrap().rule();
+        let args = [quote::quote!(x), quote::quote!(w)];
+        let got = div.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q)).unwrap();
+        assert_eq!(got.to_string(), "- d_q * q / w");
+        let pow = lookup("powi", 2).unwrap().rule();
+        let got = pow.instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q)).unwrap();
+        assert_eq!(got.to_string(), "d_q * :: autodiff_core :: __private :: powi_deriv (x , w)");
+        assert!(pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q)).is_none());
+    }
+
+    #[test]
+    fn reads_tell_what_the_backward_sweep_keeps() {
+        let exp = lookup("exp", 1).unwrap().rule();
+        assert_eq!(exp.reads(0), Some(Reads { args: [false; 3], result: true }));
+        let mul = lookup("mul", 2).unwrap().rule();
+        assert_eq!(mul.reads(0), Some(Reads { args: [false, true, false], result: false }));
+        let sin = lookup("sin", 1).unwrap().rule();
+        assert_eq!(sin.reads(0), Some(Reads { args: [true, false, false], result: false }));
+    }
+}
