@@ -36,6 +36,7 @@ fn main() {
     let (value, (d_apple, d_apple_num, d_orange, d_orange_num, d_tax)) =
         price_grad(apple, apple_num, orange, orange_num, tax);
 
+    assert_eq!(value, price(apple, apple_num, orange, orange_num, tax));
     println!("price        = {value:.1}");
     println!("d_apple      = {d_apple:.1}");
     println!("d_apple_num  = {d_apple_num:.1}");

@@ -30,10 +30,10 @@
 //! [`differentiate`](macro@differentiate).
 #![warn(missing_docs)]
 
-mod check;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod check;
 
 pub use check::{
     DEFAULT_STEP, GradientCheck, check_gradient, numeric_gradient, numeric_gradient_with_step,

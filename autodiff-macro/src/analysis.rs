@@ -30,7 +30,8 @@ pub fn analyze(cx: &Ctxt, function: &Function, sig: &Signature) -> Activity {
     for (param, value) in sig.params.iter().zip(&function.params) {
         varied[value.index()] = param.active;
     }
-    let is_varied = |varied: &[bool], operand: &Operand| operand.value().is_some_and(|v| varied[v.index()]);
+    let is_varied =
+        |varied: &[bool], operand: &Operand| operand.value().is_some_and(|v| varied[v.index()]);
 
     for inst in function.insts() {
         let result = match &inst.op {

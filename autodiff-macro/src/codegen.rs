@@ -59,7 +59,14 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let Some(out_ty) = &sig.output else {
         return TokenStream::new();
     };
-    let Parts { attrs, vis, generics, where_clause, params, .. } = Parts::new(item, sig);
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        ..
+    } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
     let slot_types = slot_types(sig);
     let public = public_fns(item, sig);
@@ -92,8 +99,11 @@ impl<'a> Parts<'a> {
     fn new(item: &'a syn::ItemFn, sig: &'a Signature) -> Self {
         let generics = &item.sig.generics;
         let declared = &generics.params;
-        let param_names: Vec<Ident> =
-            sig.params.iter().map(|p| mixed(&p.ident.to_string(), p.ident.span())).collect();
+        let param_names: Vec<Ident> = sig
+            .params
+            .iter()
+            .map(|p| mixed(&p.ident.to_string(), p.ident.span()))
+            .collect();
         let params = sig
             .params
             .iter()
@@ -112,13 +122,25 @@ impl<'a> Parts<'a> {
             })
             .collect();
         Parts {
-            attrs: item.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect(),
+            attrs: item
+                .attrs
+                .iter()
+                .filter(|attr| attr.path().is_ident("cfg"))
+                .collect(),
             vis: &item.vis,
-            generics: if declared.is_empty() { quote!() } else { quote!(<#declared>) },
+            generics: if declared.is_empty() {
+                quote!()
+            } else {
+                quote!(<#declared>)
+            },
             where_clause: generics.where_clause.as_ref(),
             params,
             param_names,
-            turbofish: if explicit.is_empty() { quote!() } else { quote!(::<#(#explicit),*>) },
+            turbofish: if explicit.is_empty() {
+                quote!()
+            } else {
+                quote!(::<#(#explicit),*>)
+            },
         }
     }
 }
@@ -150,9 +172,23 @@ fn slot_types(sig: &Signature) -> Vec<TokenStream> {
 // The hidden function: the forward sweep, then the backward sweep as a closure ----------------
 
 fn vjp_fn(input: &Input) -> TokenStream {
-    let Input { item, sig, function, activity, backward } = *input;
+    let Input {
+        item,
+        sig,
+        function,
+        activity,
+        backward,
+    } = *input;
     let out_ty = sig.output.as_ref().expect("checked before code generation");
-    let Parts { attrs, vis, generics, where_clause, params, param_names, .. } = Parts::new(item, sig);
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        ..
+    } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
 
     let mut names = Names::default();
@@ -167,8 +203,16 @@ fn vjp_fn(input: &Input) -> TokenStream {
     }
     let used = used_values(function, backward);
 
-    let mut writer = Writer { function, activity, names, used };
-    let forward: Vec<TokenStream> = function.insts().filter_map(|inst| writer.forward_stmt(inst)).collect();
+    let mut writer = Writer {
+        function,
+        activity,
+        names,
+        used,
+    };
+    let forward: Vec<TokenStream> = function
+        .insts()
+        .filter_map(|inst| writer.forward_stmt(inst))
+        .collect();
     let output = writer.operand(&function.output, Span::call_site());
 
     let slot_types = slot_types(sig);
@@ -177,10 +221,14 @@ fn vjp_fn(input: &Input) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(index, param)| {
-            let returns_adjoint =
-                backward.stmts.iter().any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index));
+            let returns_adjoint = backward
+                .stmts
+                .iter()
+                .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index));
             if returns_adjoint {
-                let name = writer.names.fresh(&format!("grad_{}", param.ident), param.ident.span());
+                let name = writer
+                    .names
+                    .fresh(&format!("grad_{}", param.ident), param.ident.span());
                 quote!(#name)
             } else {
                 quote!(_)
@@ -216,10 +264,21 @@ fn used_values(function: &Function, backward: &Backward) -> Vec<bool> {
         used[output.index()] = true;
     }
     for stmt in &backward.stmts {
-        let BwdStmt::Add { term: Term::Rule { inst, arg }, .. } = stmt else { continue };
+        let BwdStmt::Add {
+            term: Term::Rule { inst, arg },
+            ..
+        } = stmt
+        else {
+            continue;
+        };
         let inst = def(*inst).expect("a rule term names an instruction");
-        let Op::Rule { rule, .. } = &inst.op else { continue };
-        let reads = rule.rule().reads(*arg).expect("terms exist for differentiable arguments");
+        let Op::Rule { rule, .. } = &inst.op else {
+            continue;
+        };
+        let reads = rule
+            .rule()
+            .reads(*arg)
+            .expect("terms exist for differentiable arguments");
         for (operand, read) in inst.args.iter().zip(reads.args) {
             if let (Some(value), true) = (operand.value(), read) {
                 used[value.index()] = true;
@@ -353,9 +412,14 @@ impl Writer<'_> {
         let span = inst.span;
         if let Op::Call { func } = &inst.op {
             if self.activity.active(inst.result) {
-                let args: Vec<TokenStream> = inst.args.iter().map(|a| self.operand(a, span)).collect();
+                let args: Vec<TokenStream> =
+                    inst.args.iter().map(|a| self.operand(a, span)).collect();
                 let pullback = self.names.pullback(self.function, inst.result);
-                let value = if used { self.name(inst.result).into_token_stream() } else { quote!(_) };
+                let value = if used {
+                    self.name(inst.result).into_token_stream()
+                } else {
+                    quote!(_)
+                };
                 let mut vjp = func.clone();
                 let last = vjp.path.segments.last_mut().expect("a path has a segment");
                 last.ident = vjp_ident(&last.ident);
@@ -401,7 +465,10 @@ impl Writer<'_> {
             Op::Call { func } => quote!(#func(#(#args),*)),
             Op::Field(index) => {
                 let a = &args[0];
-                let index = syn::Index { index: *index, span };
+                let index = syn::Index {
+                    index: *index,
+                    span,
+                };
                 quote!(#a.#index)
             }
             Op::Opaque(opaque) => {
@@ -414,12 +481,18 @@ impl Writer<'_> {
 
     /// The backward sweep's statements, and the pattern that binds the seed (the output's
     /// adjoint) as the closure's first parameter.
-    fn backward(&mut self, backward: &Backward, slot_names: &[TokenStream]) -> (TokenStream, Vec<TokenStream>) {
+    fn backward(
+        &mut self,
+        backward: &Backward,
+        slot_names: &[TokenStream],
+    ) -> (TokenStream, Vec<TokenStream>) {
         let function = self.function;
         let mut writes = std::collections::HashMap::<Value, usize>::new();
         for stmt in &backward.stmts {
             match stmt {
-                BwdStmt::Zero(target) | BwdStmt::Add { target, .. } => *writes.entry(*target).or_default() += 1,
+                BwdStmt::Zero(target) | BwdStmt::Add { target, .. } => {
+                    *writes.entry(*target).or_default() += 1
+                }
                 BwdStmt::Pullback { targets, .. } => {
                     for target in targets.iter().flatten() {
                         *writes.entry(*target).or_default() += 1;
@@ -435,10 +508,17 @@ impl Writer<'_> {
         let private = private();
         for stmt in &backward.stmts {
             match stmt {
-                BwdStmt::Add { target, term: Term::Seed } => {
+                BwdStmt::Add {
+                    target,
+                    term: Term::Seed,
+                } => {
                     let name = self.names.adjoint(function, *target);
                     declared.insert(*target);
-                    seed = if mutable(target) { quote!(mut #name) } else { quote!(#name) };
+                    seed = if mutable(target) {
+                        quote!(mut #name)
+                    } else {
+                        quote!(#name)
+                    };
                 }
                 BwdStmt::Zero(target) => {
                     let name = self.names.adjoint(function, *target);
@@ -492,11 +572,18 @@ impl Writer<'_> {
                 quote!(#name)
             }
             Term::Rule { inst, arg } => {
-                let inst = function.insts().find(|i| i.result == *inst).expect("a rule term names an instruction");
+                let inst = function
+                    .insts()
+                    .find(|i| i.result == *inst)
+                    .expect("a rule term names an instruction");
                 let Op::Rule { rule, .. } = &inst.op else {
                     unreachable!("rule terms come from rule instructions")
                 };
-                let args: Vec<TokenStream> = inst.args.iter().map(|a| self.operand(a, Span::call_site())).collect();
+                let args: Vec<TokenStream> = inst
+                    .args
+                    .iter()
+                    .map(|a| self.operand(a, Span::call_site()))
+                    .collect();
                 let result = self.name(inst.result);
                 let dy = self.names.adjoint(function, inst.result);
                 rule.rule()
@@ -531,7 +618,15 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let Some(out_ty) = &sig.output else {
         return TokenStream::new();
     };
-    let Parts { attrs, vis, generics, where_clause, params, param_names, turbofish } = Parts::new(item, sig);
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        turbofish,
+    } = Parts::new(item, sig);
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     let private = private();
@@ -550,7 +645,11 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let active: Vec<(usize, &crate::signature::Param)> = sig.active_params().collect();
     let single = active.len() == 1;
     let grad_types: Vec<&syn::Type> = active.iter().map(|(_, p)| &p.ty).collect();
-    let grad_ty = if single { quote!(#(#grad_types)*) } else { quote!((#(#grad_types,)*)) };
+    let grad_ty = if single {
+        quote!(#(#grad_types)*)
+    } else {
+        quote!((#(#grad_types,)*))
+    };
     let field = |k: usize| -> TokenStream {
         if single {
             quote!()
@@ -566,7 +665,11 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
             quote!(#private::zero_grad(&#name))
         })
         .collect();
-    let zero = if single { quote!(#(#zeros)*) } else { quote!((#(#zeros,)*)) };
+    let zero = if single {
+        quote!(#(#zeros)*)
+    } else {
+        quote!((#(#zeros,)*))
+    };
     let resets: Vec<TokenStream> = active
         .iter()
         .enumerate()
@@ -602,9 +705,16 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let slots_owned = slots_into(false);
     let slots_ref = slots_into(true);
 
-    let wrt: Vec<String> = active.iter().map(|(_, p)| format!("`{}`", p.ident)).collect();
+    let wrt: Vec<String> = active
+        .iter()
+        .map(|(_, p)| format!("`{}`", p.ident))
+        .collect();
     let wrt = wrt.join(", ");
-    let shape = if single { "" } else { ", one entry per parameter in that order" };
+    let shape = if single {
+        ""
+    } else {
+        ", one entry per parameter in that order"
+    };
     let grad_fn = format_ident!("{}_grad", ident);
     let pullback_fn = format_ident!("{}_pullback", ident);
     let grad_into_fn = format_ident!("{}_grad_into", ident);

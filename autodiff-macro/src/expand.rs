@@ -48,7 +48,8 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
         backward: &backward,
     });
     cx.check().expect("no errors were recorded");
-    quote!(#item #generated)
+    // Users often call only the generated functions; the original is their family's root.
+    quote!(#[allow(dead_code)] #item #generated)
 }
 
 fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {
@@ -105,14 +106,33 @@ pub(crate) mod tests {
         prettyplease::unparse(&file)
     }
 
+    /// The generated code of the seed's example, as `cargo expand --example shopping` shows it,
+    /// against `tests/expand/shopping.expanded.rs`. `UPDATE_EXPECT=1` rewrites the file.
     #[test]
-    fn print_shopping() {
-        let src = "fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> f64 {
-            let apple_price = apple * apple_num;
-            let orange_price = orange * orange_num;
-            let all_price = apple_price + orange_price;
-            all_price * tax
-        }";
-        println!("{}", expand("", src));
+    fn shopping_expansion_reads_like_the_hand_derivation() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let source = std::fs::read_to_string(root.join("examples/shopping.rs")).unwrap();
+        let file: syn::File = syn::parse_str(&source).unwrap();
+        let mut item = file
+            .items
+            .into_iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(f) if f.attrs.iter().any(|a| a.path().is_ident("differentiate")) => {
+                    Some(f)
+                }
+                _ => None,
+            })
+            .expect("the example has a #[differentiate] function");
+        item.attrs.retain(|a| !a.path().is_ident("differentiate"));
+        let actual = expand("", &quote!(#item).to_string());
+        let snapshot = root.join("tests/expand/shopping.expanded.rs");
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&snapshot, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "the expansion changed; if that is intended, rerun with UPDATE_EXPECT=1\n{actual}"
+        );
     }
 }

@@ -117,7 +117,11 @@ impl Opaque {
     }
 
     pub fn hole_index(ident: &syn::Ident) -> Option<usize> {
-        ident.to_string().strip_prefix(Self::HOLE_PREFIX)?.parse().ok()
+        ident
+            .to_string()
+            .strip_prefix(Self::HOLE_PREFIX)?
+            .parse()
+            .ok()
     }
 }
 

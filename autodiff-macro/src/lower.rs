@@ -55,7 +55,10 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         .iter()
         .map(|param| {
             let value = lowerer.new_value(Some(param.ident.to_string()));
-            lowerer.declare(&param.ident.to_string(), Some(Val::Scalar(Operand::Value(value))));
+            lowerer.declare(
+                &param.ident.to_string(),
+                Some(Val::Scalar(Operand::Value(value))),
+            );
             value
         })
         .collect();
@@ -73,14 +76,19 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
             poison()
         }
         Val::Unit => {
-            cx.error_at(tail_span(body), "the body must end with the float value it returns");
+            cx.error_at(
+                tail_span(body),
+                "the body must end with the float value it returns",
+            );
             poison()
         }
     };
 
     ir::Function {
         params,
-        body: ir::Block { stmts: lowerer.stmts },
+        body: ir::Block {
+            stmts: lowerer.stmts,
+        },
         output,
         values: lowerer.values,
         items: lowerer.items,
@@ -254,7 +262,8 @@ impl Lowerer<'_> {
                     );
                 }
                 if let Some((at, _)) = &pat_ident.subpat {
-                    self.cx.error_spanned_by(at, "`@` patterns are not supported");
+                    self.cx
+                        .error_spanned_by(at, "`@` patterns are not supported");
                 }
                 let name = pat_ident.ident.to_string();
                 let val = self.name_value(&name, val, ty, pat_ident.span());
@@ -271,7 +280,10 @@ impl Lowerer<'_> {
                     _ => None,
                 };
                 if tuple.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
-                    self.cx.error_spanned_by(pat, "`..` in tuple patterns is not supported; name every element");
+                    self.cx.error_spanned_by(
+                        pat,
+                        "`..` in tuple patterns is not supported; name every element",
+                    );
                     return;
                 }
                 let Some(parts) = self.tuple_parts(val, tuple.elems.len(), pat) else {
@@ -297,14 +309,16 @@ impl Lowerer<'_> {
                 (0..len)
                     .map(|index| {
                         let span = at.to_token_stream().span();
-                        let field = self.emit(Op::Field(index as u32), vec![Operand::Value(value)], span);
+                        let field =
+                            self.emit(Op::Field(index as u32), vec![Operand::Value(value)], span);
                         Val::Scalar(Operand::Value(field))
                     })
                     .collect(),
             ),
             Val::Poison => None,
             _ => {
-                self.cx.error_spanned_by(at, format!("expected a tuple of {len} elements here"));
+                self.cx
+                    .error_spanned_by(at, format!("expected a tuple of {len} elements here"));
                 None
             }
         }
@@ -367,11 +381,16 @@ impl Lowerer<'_> {
             Expr::Cast(cast) => self.cast(cast),
             Expr::Tuple(tuple) => {
                 let parts: Vec<Val> = tuple.elems.iter().map(|e| self.expr(e)).collect();
-                if parts.is_empty() { Val::Unit } else { Val::Tuple(parts) }
+                if parts.is_empty() {
+                    Val::Unit
+                } else {
+                    Val::Tuple(parts)
+                }
             }
             Expr::Block(block) => {
                 if let Some(label) = &block.label {
-                    self.cx.error_spanned_by(label, "labelled blocks are not supported yet");
+                    self.cx
+                        .error_spanned_by(label, "labelled blocks are not supported yet");
                 }
                 self.block(&block.block)
             }
@@ -405,11 +424,13 @@ impl Lowerer<'_> {
             Val::Scalar(operand) => operand,
             Val::Poison => poison(),
             Val::Tuple(_) => {
-                self.cx.error_spanned_by(expr, "expected a number here, found a tuple");
+                self.cx
+                    .error_spanned_by(expr, "expected a number here, found a tuple");
                 poison()
             }
             Val::Unit => {
-                self.cx.error_spanned_by(expr, "expected a number here, found `()`");
+                self.cx
+                    .error_spanned_by(expr, "expected a number here, found `()`");
                 poison()
             }
         }
@@ -470,7 +491,11 @@ impl Lowerer<'_> {
         }
         let is_assign = matches!(
             binary.op,
-            BinOp::BitXorAssign(_) | BinOp::BitAndAssign(_) | BinOp::BitOrAssign(_) | BinOp::ShlAssign(_) | BinOp::ShrAssign(_)
+            BinOp::BitXorAssign(_)
+                | BinOp::BitAndAssign(_)
+                | BinOp::BitOrAssign(_)
+                | BinOp::ShlAssign(_)
+                | BinOp::ShrAssign(_)
         );
         if is_assign {
             // Integer bit operations: the new value is an opaque expression of the old one.
@@ -519,7 +544,14 @@ impl Lowerer<'_> {
                     }));
                 }
                 let rule = rules::lookup("neg", 1).expect("neg is in the table");
-                let value = self.emit(Op::Rule { rule, form: Form::Neg }, vec![a], unary.op.span());
+                let value = self.emit(
+                    Op::Rule {
+                        rule,
+                        form: Form::Neg,
+                    },
+                    vec![a],
+                    unary.op.span(),
+                );
                 Val::Scalar(Operand::Value(value))
             }
             UnOp::Not(_) => self.opaque(&Expr::Unary(unary.clone()), true, "`!`"),
@@ -552,11 +584,16 @@ impl Lowerer<'_> {
 
     fn call(&mut self, call: &syn::ExprCall) -> Val {
         let Expr::Path(func) = &*call.func else {
-            return self.opaque(&Expr::Call(call.clone()), false, "call of a closure or function value");
+            return self.opaque(
+                &Expr::Call(call.clone()),
+                false,
+                "call of a closure or function value",
+            );
         };
         if is_no_grad(func) {
             if call.args.len() != 1 {
-                self.cx.error_spanned_by(call, "`no_grad` takes one argument");
+                self.cx
+                    .error_spanned_by(call, "`no_grad` takes one argument");
                 return Val::Poison;
             }
             return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
@@ -603,15 +640,21 @@ impl Lowerer<'_> {
     fn field(&mut self, field: &syn::ExprField) -> Val {
         let base = self.expr(&field.base);
         match (&field.member, base) {
-            (syn::Member::Unnamed(index), Val::Tuple(parts)) => match parts.get(index.index as usize) {
-                Some(part) => part.clone(),
-                None => {
-                    self.cx.error_spanned_by(field, "no such tuple element");
-                    Val::Poison
+            (syn::Member::Unnamed(index), Val::Tuple(parts)) => {
+                match parts.get(index.index as usize) {
+                    Some(part) => part.clone(),
+                    None => {
+                        self.cx.error_spanned_by(field, "no such tuple element");
+                        Val::Poison
+                    }
                 }
-            },
+            }
             (syn::Member::Unnamed(index), Val::Scalar(Operand::Value(value))) => {
-                let result = self.emit(Op::Field(index.index), vec![Operand::Value(value)], index.span);
+                let result = self.emit(
+                    Op::Field(index.index),
+                    vec![Operand::Value(value)],
+                    index.span,
+                );
                 Val::Scalar(Operand::Value(result))
             }
             (_, Val::Poison) => Val::Poison,
@@ -628,13 +671,17 @@ impl Lowerer<'_> {
         match place {
             Expr::Path(path) => {
                 let Some(ident) = local_name(path) else {
-                    self.cx.error_spanned_by(place, "only local variables can be assigned to");
+                    self.cx
+                        .error_spanned_by(place, "only local variables can be assigned to");
                     return;
                 };
                 let name = ident.to_string();
                 let val = self.name_value(&name, val, None, place.span());
                 if !self.assign_var(&name, val) {
-                    self.cx.error_spanned_by(place, format!("`{name}` is not a local variable of this function"));
+                    self.cx.error_spanned_by(
+                        place,
+                        format!("`{name}` is not a local variable of this function"),
+                    );
                 }
             }
             Expr::Tuple(tuple) => {
@@ -654,7 +701,12 @@ impl Lowerer<'_> {
     }
 
     fn macro_error(&self, mac: &syn::Macro) {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         let message = if name == "asm" || name == "global_asm" || name == "naked_asm" {
             "inline assembly cannot be differentiated; move it into a function without `#[differentiate]`".to_owned()
         } else {
@@ -726,7 +778,9 @@ impl VisitMut for Holes<'_, '_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Path(path) => {
-                let Some(ident) = local_name(path) else { return };
+                let Some(ident) = local_name(path) else {
+                    return;
+                };
                 match self.lowerer.lookup(&ident.to_string()) {
                     Some(Some(val)) => {
                         let val = val.clone();
@@ -769,7 +823,9 @@ impl VisitMut for Holes<'_, '_> {
             | Expr::Await(_)
             | Expr::Yield(_)
             | Expr::Const(_) => {
-                self.lowerer.cx.error_spanned_by(&*expr, unsupported_message(expr));
+                self.lowerer
+                    .cx
+                    .error_spanned_by(&*expr, unsupported_message(expr));
                 self.failed = true;
             }
             _ => visit_mut::visit_expr_mut(self, expr),
@@ -779,24 +835,38 @@ impl VisitMut for Holes<'_, '_> {
 
 fn unsupported_message(expr: &Expr) -> String {
     let message = match expr {
-        Expr::Unsafe(_) => "`unsafe` blocks cannot be differentiated; move the unsafe code into a function without `#[differentiate]`",
-        Expr::Closure(_) => "closures are not supported in a `#[differentiate]` function; write the computation inline, or as a separate `#[differentiate]` function",
-        Expr::Async(_) | Expr::Await(_) => "`async` code cannot be differentiated; differentiate a synchronous function",
-        Expr::If(_) | Expr::Match(_) => "`if` and `match` are not supported yet; until then compute both values and select with `max`/`min`, or split the function",
+        Expr::Unsafe(_) => {
+            "`unsafe` blocks cannot be differentiated; move the unsafe code into a function without `#[differentiate]`"
+        }
+        Expr::Closure(_) => {
+            "closures are not supported in a `#[differentiate]` function; write the computation inline, or as a separate `#[differentiate]` function"
+        }
+        Expr::Async(_) | Expr::Await(_) => {
+            "`async` code cannot be differentiated; differentiate a synchronous function"
+        }
+        Expr::If(_) | Expr::Match(_) => {
+            "`if` and `match` are not supported yet; until then compute both values and select with `max`/`min`, or split the function"
+        }
         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
             "loops are not supported yet; until then unroll the loop"
         }
         Expr::Index(_) | Expr::Array(_) | Expr::Repeat(_) | Expr::Range(_) => {
             "arrays and indexing are not supported yet; until then pass the elements as separate parameters"
         }
-        Expr::Reference(_) | Expr::RawAddr(_) => "references are not supported in a `#[differentiate]` function; pass values",
+        Expr::Reference(_) | Expr::RawAddr(_) => {
+            "references are not supported in a `#[differentiate]` function; pass values"
+        }
         Expr::Struct(_) => "struct expressions are not supported yet; until then use tuples",
-        Expr::Try(_) | Expr::TryBlock(_) => "the `?` operator is not supported in a `#[differentiate]` function; handle errors outside it",
+        Expr::Try(_) | Expr::TryBlock(_) => {
+            "the `?` operator is not supported in a `#[differentiate]` function; handle errors outside it"
+        }
         Expr::Let(_) => "`let` expressions are not supported; use a `let` statement",
         Expr::Yield(_) => "`yield` cannot be differentiated",
         Expr::Const(_) => "`const` blocks are not supported; use a `const` item",
         Expr::Infer(_) => "`_` is not a value; write the value",
-        _ => "this expression is not supported in a `#[differentiate]` function; rewrite it with the constructs listed on `#[differentiate]`",
+        _ => {
+            "this expression is not supported in a `#[differentiate]` function; rewrite it with the constructs listed on `#[differentiate]`"
+        }
     };
     message.to_owned()
 }
@@ -811,7 +881,12 @@ fn local_name(path: &syn::ExprPath) -> Option<&syn::Ident> {
 
 /// `no_grad`, `autodiff_core::no_grad` or `::autodiff_core::no_grad`.
 fn is_no_grad(path: &syn::ExprPath) -> bool {
-    let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     path.qself.is_none()
         && match segments.as_slice() {
             [last] => last == "no_grad",
@@ -837,7 +912,8 @@ fn float_method_path(path: &syn::ExprPath) -> Option<&syn::Ident> {
 /// float aliases, which rustc then checks).
 fn float_cast_target(ty: &syn::Type) -> bool {
     const NOT_FLOAT: &[&str] = &[
-        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "char", "bool",
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "char", "bool",
     ];
     match ty {
         syn::Type::Path(path) => !path
@@ -864,6 +940,10 @@ impl Const {
     /// The constant as one token tree.
     pub fn parenthesized(&self) -> TokenStream {
         let tokens = &self.tokens;
-        if self.atomic { tokens.clone() } else { quote!((#tokens)) }
+        if self.atomic {
+            tokens.clone()
+        } else {
+            quote!((#tokens))
+        }
     }
 }

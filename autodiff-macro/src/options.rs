@@ -27,7 +27,10 @@ pub fn parse(cx: &Ctxt, args: TokenStream) -> Options {
         match &meta {
             Meta::List(list) if list.path.is_ident("wrt") => {
                 if options.wrt.is_some() {
-                    cx.error_spanned_by(&list.path, "`wrt` is given twice; name every parameter in one `wrt(...)`");
+                    cx.error_spanned_by(
+                        &list.path,
+                        "`wrt` is given twice; name every parameter in one `wrt(...)`",
+                    );
                     continue;
                 }
                 match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone()) {

@@ -26,7 +26,10 @@ pub enum BwdStmt {
     Add { target: Value, term: Term },
     /// The pullback of the call that defined `call`, adding into the adjoint of each argument
     /// that has a target.
-    Pullback { call: Value, targets: Vec<Option<Value>> },
+    Pullback {
+        call: Value,
+        targets: Vec<Option<Value>>,
+    },
     /// The adjoint of parameter `param` goes to the caller.
     Output { param: usize, value: Value },
 }
@@ -60,15 +63,26 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
             }
             Op::Rule { rule, .. } => {
                 for (arg, operand) in inst.args.iter().enumerate() {
-                    let Some(target) = activity.active_operand(operand) else { continue };
+                    let Some(target) = activity.active_operand(operand) else {
+                        continue;
+                    };
                     if rule.rule().adjoints[arg].is_some() {
-                        out.add(target, Term::Rule { inst: inst.result, arg });
+                        out.add(
+                            target,
+                            Term::Rule {
+                                inst: inst.result,
+                                arg,
+                            },
+                        );
                     }
                 }
             }
             Op::Call { .. } => {
-                let targets: Vec<Option<Value>> =
-                    inst.args.iter().map(|arg| activity.active_operand(arg)).collect();
+                let targets: Vec<Option<Value>> = inst
+                    .args
+                    .iter()
+                    .map(|arg| activity.active_operand(arg))
+                    .collect();
                 // The callee adds into the adjoints through `&mut`: they must exist first.
                 for target in targets.iter().flatten() {
                     if !out.written[target.index()] {
@@ -76,7 +90,10 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
                         out.stmts.push(BwdStmt::Zero(*target));
                     }
                 }
-                out.stmts.push(BwdStmt::Pullback { call: inst.result, targets });
+                out.stmts.push(BwdStmt::Pullback {
+                    call: inst.result,
+                    targets,
+                });
             }
             // Never active: the analysis makes them constants.
             Op::Opaque(_) | Op::Field(_) => {}

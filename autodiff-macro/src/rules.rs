@@ -50,15 +50,27 @@ pub static RULES: &[Rule] = &[
     r("div", &[Some("dy / b"), Some("-dy * y / b")]),
     r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]),
     r("neg", &[Some("-dy")]),
-    r("cast", &[Some("::autodiff_core::__private::cast_like(dy, a)")]),
+    r(
+        "cast",
+        &[Some("::autodiff_core::__private::cast_like(dy, a)")],
+    ),
     // Exponentials and logarithms.
     r("exp", &[Some("dy * y")]),
-    r("exp2", &[Some("dy * y * ::autodiff_core::__private::ln_2(y)")]),
+    r(
+        "exp2",
+        &[Some("dy * y * ::autodiff_core::__private::ln_2(y)")],
+    ),
     r("exp_m1", &[Some("dy * (y + 1.0)")]),
     r("ln", &[Some("dy / a")]),
     r("ln_1p", &[Some("dy / (a + 1.0)")]),
-    r("log2", &[Some("dy / (a * ::autodiff_core::__private::ln_2(a))")]),
-    r("log10", &[Some("dy / (a * ::autodiff_core::__private::ln_10(a))")]),
+    r(
+        "log2",
+        &[Some("dy / (a * ::autodiff_core::__private::ln_2(a))")],
+    ),
+    r(
+        "log10",
+        &[Some("dy / (a * ::autodiff_core::__private::ln_10(a))")],
+    ),
     r(
         "log",
         &[
@@ -69,7 +81,13 @@ pub static RULES: &[Rule] = &[
     // Powers and roots.
     r("sqrt", &[Some("dy / (2.0 * y)")]),
     r("cbrt", &[Some("dy / (3.0 * y * y)")]),
-    r("powi", &[Some("dy * ::autodiff_core::__private::powi_deriv(a, b)"), None]),
+    r(
+        "powi",
+        &[
+            Some("dy * ::autodiff_core::__private::powi_deriv(a, b)"),
+            None,
+        ],
+    ),
     r(
         "powf",
         &[
@@ -87,7 +105,13 @@ pub static RULES: &[Rule] = &[
     r("asin", &[Some("dy / (1.0 - a * a).sqrt()")]),
     r("acos", &[Some("-dy / (1.0 - a * a).sqrt()")]),
     r("atan", &[Some("dy / (1.0 + a * a)")]),
-    r("atan2", &[Some("dy * b / (a * a + b * b)"), Some("-dy * a / (a * a + b * b)")]),
+    r(
+        "atan2",
+        &[
+            Some("dy * b / (a * a + b * b)"),
+            Some("-dy * a / (a * a + b * b)"),
+        ],
+    ),
     r("sinh", &[Some("dy * a.cosh()")]),
     r("cosh", &[Some("dy * a.sinh()")]),
     r("tanh", &[Some("dy * (1.0 - y * y)")]),
@@ -95,8 +119,20 @@ pub static RULES: &[Rule] = &[
     r("to_radians", &[Some("dy.to_radians()")]),
     // Piecewise functions.
     r("abs", &[Some("dy * ::autodiff_core::__private::sign(a)")]),
-    r("max", &[Some("if a == y { dy } else { 0.0 }"), Some("if a == y { 0.0 } else { dy }")]),
-    r("min", &[Some("if a == y { dy } else { 0.0 }"), Some("if a == y { 0.0 } else { dy }")]),
+    r(
+        "max",
+        &[
+            Some("if a == y { dy } else { 0.0 }"),
+            Some("if a == y { 0.0 } else { dy }"),
+        ],
+    ),
+    r(
+        "min",
+        &[
+            Some("if a == y { dy } else { 0.0 }"),
+            Some("if a == y { 0.0 } else { dy }"),
+        ],
+    ),
     r(
         "clamp",
         &[
@@ -182,7 +218,8 @@ fn visit_idents(tokens: &TokenStream, f: &mut impl FnMut(&str)) {
             TokenTree::Group(group) => visit_idents(&group.stream(), f),
             _ => {}
         }
-        previous_was_path_sep = matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
+        previous_was_path_sep =
+            matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
     }
 }
 
@@ -192,12 +229,10 @@ fn substitute(tokens: TokenStream, lookup: &impl Fn(&str) -> Option<TokenStream>
     for tt in tokens {
         let is_sep = matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
         match tt {
-            TokenTree::Ident(ident) if !previous_was_path_sep => {
-                match lookup(&ident.to_string()) {
-                    Some(replacement) => out.extend(replacement),
-                    None => out.extend([TokenTree::Ident(ident)]),
-                }
-            }
+            TokenTree::Ident(ident) if !previous_was_path_sep => match lookup(&ident.to_string()) {
+                Some(replacement) => out.extend(replacement),
+                None => out.extend([TokenTree::Ident(ident)]),
+            },
             TokenTree::Group(group) => {
                 let mut new = Group::new(group.delimiter(), substitute(group.stream(), lookup));
                 new.set_span(group.span());
@@ -217,14 +252,22 @@ mod tests {
     #[test]
     fn every_template_parses_and_uses_only_known_placeholders() {
         for rule in RULES {
-            assert!(rule.adjoints.len() <= 3, "{}: at most three arguments", rule.name);
+            assert!(
+                rule.adjoints.len() <= 3,
+                "{}: at most three arguments",
+                rule.name
+            );
             for (arg, template) in rule.adjoints.iter().enumerate() {
                 let Some(template) = template else { continue };
                 let expr: syn::Expr = syn::parse_str(template)
                     .unwrap_or_else(|e| panic!("{}: `{template}` does not parse: {e}", rule.name));
                 let reads = rule.reads(arg).unwrap();
                 for (k, read) in reads.args.iter().enumerate() {
-                    assert!(!read || k < rule.adjoints.len(), "{}: reads a missing argument", rule.name);
+                    assert!(
+                        !read || k < rule.adjoints.len(),
+                        "{}: reads a missing argument",
+                        rule.name
+                    );
                 }
                 drop(expr);
             }
@@ -246,7 +289,8 @@ mod tests {
                     let call_on = format!("{name}.");
                     let compact = template.replace(' ', "");
                     assert!(
-                        !compact.contains(&format!("({call_on}")) && !compact.starts_with(&call_on)
+                        !compact.contains(&format!("({call_on}"))
+                            && !compact.starts_with(&call_on)
                             && !compact.contains(&format!("*{call_on}"))
                             && !compact.contains(&format!("/{call_on}")),
                         "{}: the adjoint of argument {arg} calls a method on `{name}`",
@@ -260,7 +304,12 @@ mod tests {
     #[test]
     fn names_are_unique_per_arity() {
         for (i, rule) in RULES.iter().enumerate() {
-            assert_eq!(lookup(rule.name, rule.adjoints.len()), Some(RuleId(i)), "{}", rule.name);
+            assert_eq!(
+                lookup(rule.name, rule.adjoints.len()),
+                Some(RuleId(i)),
+                "{}",
+                rule.name
+            );
         }
     }
 
@@ -268,21 +317,49 @@ mod tests {
     fn instantiate_replaces_placeholders_but_not_paths_or_methods() {
         let div = lookup("div", 2).unwrap().rule();
         let args = [quote::quote!(x), quote::quote!(w)];
-        let got = div.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q)).unwrap();
+        let got = div
+            .instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
+            .unwrap();
         assert_eq!(got.to_string(), "- d_q * q / w");
         let pow = lookup("powi", 2).unwrap().rule();
-        let got = pow.instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q)).unwrap();
-        assert_eq!(got.to_string(), "d_q * :: autodiff_core :: __private :: powi_deriv (x , w)");
-        assert!(pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q)).is_none());
+        let got = pow
+            .instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q))
+            .unwrap();
+        assert_eq!(
+            got.to_string(),
+            "d_q * :: autodiff_core :: __private :: powi_deriv (x , w)"
+        );
+        assert!(
+            pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
+                .is_none()
+        );
     }
 
     #[test]
     fn reads_tell_what_the_backward_sweep_keeps() {
         let exp = lookup("exp", 1).unwrap().rule();
-        assert_eq!(exp.reads(0), Some(Reads { args: [false; 3], result: true }));
+        assert_eq!(
+            exp.reads(0),
+            Some(Reads {
+                args: [false; 3],
+                result: true
+            })
+        );
         let mul = lookup("mul", 2).unwrap().rule();
-        assert_eq!(mul.reads(0), Some(Reads { args: [false, true, false], result: false }));
+        assert_eq!(
+            mul.reads(0),
+            Some(Reads {
+                args: [false, true, false],
+                result: false
+            })
+        );
         let sin = lookup("sin", 1).unwrap().rule();
-        assert_eq!(sin.reads(0), Some(Reads { args: [true, false, false], result: false }));
+        assert_eq!(
+            sin.reads(0),
+            Some(Reads {
+                args: [true, false, false],
+                result: false
+            })
+        );
     }
 }

@@ -143,9 +143,10 @@ fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> Ident {
 /// `f32` or `f64`, possibly in parentheses.
 pub fn float_type(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) if path.qself.is_none() => {
-            path.path.get_ident().is_some_and(|ident| ident == "f64" || ident == "f32")
-        }
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .get_ident()
+            .is_some_and(|ident| ident == "f64" || ident == "f32"),
         Type::Paren(paren) => float_type(&paren.elem),
         Type::Group(group) => float_type(&group.elem),
         _ => false,

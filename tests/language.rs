@@ -1,0 +1,246 @@
+//! The constructs of straight-line code, each checked against finite differences or the
+//! analytic derivative.
+
+#![allow(clippy::assign_op_pattern, clippy::needless_return)] // the constructs under test
+
+mod common;
+
+use autodiff_core::{differentiate, no_grad};
+use common::{assert_close, assert_gradient};
+
+#[differentiate]
+fn shadowing(x: f64, y: f64) -> f64 {
+    let x = x * y;
+    let x = x.sin() + y;
+    x * x
+}
+
+#[test]
+fn shadowed_variables_are_distinct_values() {
+    for &(x, y) in &[(0.3, 1.7), (-1.2, 0.4), (2.0, -3.0)] {
+        let (v, (dx, dy)) = shadowing_grad(x, y);
+        assert_eq!(v, shadowing(x, y));
+        assert_gradient(|p| shadowing(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+    }
+}
+
+#[differentiate]
+fn reassignment(x: f64, y: f64) -> f64 {
+    let mut s = x;
+    s = s * y;
+    s += x;
+    s -= y * 2.0;
+    s *= x;
+    s /= y;
+    s %= 7.0;
+    s
+}
+
+#[test]
+fn reassignment_and_compound_operators() {
+    for &(x, y) in &[(1.3, 0.7), (-2.0, 1.5), (0.5, -0.25)] {
+        let (v, (dx, dy)) = reassignment_grad(x, y);
+        assert_eq!(v, reassignment(x, y));
+        assert_gradient(|p| reassignment(p[0], p[1]), &[x, y], &[dx, dy], 1e-7);
+    }
+}
+
+#[differentiate]
+fn blocks_and_return(x: f64, y: f64) -> f64 {
+    let inner = {
+        let t = x * y;
+        let u = { t + 1.0 };
+        u * u
+    };
+    return inner / y;
+}
+
+#[test]
+fn blocks_and_return_statement() {
+    let (x, y) = (0.8, 1.9);
+    let (v, (dx, dy)) = blocks_and_return_grad(x, y);
+    assert_eq!(v, blocks_and_return(x, y));
+    // d/dx (xy+1)^2 / y = 2(xy+1), d/dy = 2x(xy+1)/y - (xy+1)^2/y^2
+    let u = x * y + 1.0;
+    assert_close(dx, 2.0 * u, 1e-14);
+    assert_close(dy, 2.0 * x * u / y - u * u / (y * y), 1e-14);
+}
+
+#[differentiate]
+fn tuples(x: f64, y: f64) -> f64 {
+    let (a, b) = (x * y, x + y);
+    let pair = (a, b);
+    let (mut c, _) = pair;
+    c += pair.1 * pair.0;
+    let (mut p, mut q): (f64, f64) = (c, b);
+    (p, q) = (q, p);
+    p * q + a
+}
+
+#[test]
+fn tuple_patterns_and_expressions() {
+    for &(x, y) in &[(0.4, 1.1), (-0.7, 2.5)] {
+        let (v, (dx, dy)) = tuples_grad(x, y);
+        assert_eq!(v, tuples(x, y));
+        assert_gradient(|p| tuples(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+    }
+}
+
+#[differentiate]
+fn casts(x: f64, n: i32) -> f64 {
+    let small = x as f32;
+    let back = (small * small) as f64;
+    let k = (x * 10.0) as i64;
+    back * (n as f64) + k as f64
+}
+
+#[test]
+fn casts_between_floats_differentiate_and_from_integers_are_constants() {
+    let (v, dx) = casts_grad(0.37, 3);
+    assert_eq!(v, casts(0.37, 3));
+    // back = x^2 in f32 precision; k is a constant.
+    assert_close(dx, 2.0 * 0.37 * 3.0, 1e-6);
+}
+
+#[differentiate]
+fn integers(x: f64, n: usize, k: i32) -> f64 {
+    let m = n * 2 + 1;
+    let half = m / 2;
+    x.powi(k + 1) * half as f64 + (m as f64) * x
+}
+
+#[test]
+fn integer_locals_and_parameters_are_inactive() {
+    let (v, dx) = integers_grad(1.5, 3, 2);
+    assert_eq!(v, integers(1.5, 3, 2));
+    assert_close(dx, 3.0 * 1.5_f64.powi(2) * 3.0 + 7.0, 1e-14);
+}
+
+#[differentiate]
+fn constants(r: f64) -> f64 {
+    const SCALE: f64 = 0.5;
+    std::f64::consts::PI * r * r * SCALE + core::f64::consts::E * r + f64::EPSILON
+}
+
+#[test]
+fn float_constants() {
+    let (_, dr) = constants_grad(2.0);
+    assert_close(dr, std::f64::consts::PI * 2.0 + std::f64::consts::E, 1e-15);
+}
+
+#[differentiate]
+fn stop_gradient(x: f64, y: f64) -> f64 {
+    let c = no_grad(x * y);
+    let d = autodiff_core::no_grad(y);
+    x * c + d * y
+}
+
+#[test]
+fn no_grad_treats_its_value_as_a_constant() {
+    let (x, y) = (1.5, -0.5);
+    let (v, (dx, dy)) = stop_gradient_grad(x, y);
+    assert_eq!(v, stop_gradient(x, y));
+    assert_close(dx, x * y, 1e-15);
+    assert_close(dy, y, 1e-15);
+}
+
+#[differentiate]
+fn single_precision(x: f32, y: f32) -> f32 {
+    (x * y).sin() + x.sqrt() / y
+}
+
+#[test]
+fn f32_functions() {
+    let (x, y) = (0.7_f32, 1.3_f32);
+    let (v, (dx, dy)) = single_precision_grad(x, y);
+    assert_eq!(v, single_precision(x, y));
+    let (xd, yd) = (x as f64, y as f64);
+    assert_close(
+        dx as f64,
+        yd * (xd * yd).cos() + 0.5 / (xd.sqrt() * yd),
+        1e-6,
+    );
+    assert_close(
+        dy as f64,
+        xd * (xd * yd).cos() - xd.sqrt() / (yd * yd),
+        1e-6,
+    );
+}
+
+#[differentiate(wrt(w))]
+fn weighted(w: f64, data: f64, scale: f64) -> f64 {
+    (w * data - 1.0).powi(2) * scale
+}
+
+#[test]
+fn wrt_selects_the_active_parameters() {
+    let (v, dw) = weighted_grad(0.5, 3.0, 2.0);
+    assert_eq!(v, weighted(0.5, 3.0, 2.0));
+    assert_close(dw, 2.0 * (0.5 * 3.0 - 1.0) * 3.0 * 2.0, 1e-15);
+    assert_close(weighted_pullback(0.5, 3.0, 2.0, -2.0), -2.0 * dw, 1e-15);
+}
+
+#[differentiate]
+fn inner(a: f64, b: f64) -> f64 {
+    a.sin() * b + a
+}
+
+#[differentiate]
+fn outer(x: f64, y: f64) -> f64 {
+    let first = inner(x * y, y);
+    let second = inner(first, x);
+    second + inner(2.0, y) * x
+}
+
+#[test]
+fn chain_rule_across_calls_including_a_function_called_twice() {
+    for &(x, y) in &[(0.3, 0.9), (-1.1, 0.2), (1.7, -0.6)] {
+        let (v, (dx, dy)) = outer_grad(x, y);
+        assert_eq!(v, outer(x, y));
+        assert_gradient(|p| outer(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+    }
+}
+
+#[test]
+fn pullback_is_seed_times_gradient() {
+    let (x, y) = (0.6, 1.4);
+    let (_, (dx, dy)) = outer_grad(x, y);
+    for seed in [0.0, 1.0, -2.5, 1e3] {
+        let (px, py) = outer_pullback(x, y, seed);
+        assert_close(px, seed * dx, 1e-14);
+        assert_close(py, seed * dy, 1e-14);
+    }
+}
+
+#[test]
+fn grad_into_overwrites() {
+    let mut grad = (f64::NAN, 123.0);
+    let v = outer_grad_into(0.6, 1.4, &mut grad);
+    assert_eq!((v, grad), outer_grad(0.6, 1.4));
+    let v = outer_grad_into(0.6, 1.4, &mut grad);
+    assert_eq!((v, grad), outer_grad(0.6, 1.4));
+}
+
+#[differentiate]
+fn identity(x: f64) -> f64 {
+    x
+}
+
+#[differentiate]
+fn constant_output(x: f64) -> f64 {
+    let _unused = x * 2.0;
+    1.5
+}
+
+#[differentiate]
+fn same_value_twice(x: f64) -> f64 {
+    x * x + x.max(x)
+}
+
+#[test]
+fn degenerate_functions() {
+    assert_eq!(identity_grad(3.0), (3.0, 1.0));
+    assert_eq!(constant_output_grad(3.0), (1.5, 0.0));
+    let (_, d) = same_value_twice_grad(3.0);
+    assert_close(d, 7.0, 1e-15);
+}
