@@ -144,6 +144,24 @@ impl<'a, T: ?Sized> Slot<'a, T> {
     }
 }
 
+impl<'a, T: ?Sized> Slot<'a, T> {
+    /// The caller's accumulator, or else `scratch` set to a zero shaped like `like` (the
+    /// pullback then computes into space nobody reads, so callers need not track the
+    /// argument).
+    #[inline(always)]
+    pub fn or_zero<'b, P>(self, scratch: &'b mut Option<P::Grad>, like: &P) -> &'b mut T
+    where
+        'a: 'b,
+        P: Grad + ?Sized,
+        P::Grad: core::borrow::BorrowMut<T>,
+    {
+        match self.0 {
+            Some(target) => target,
+            None => core::borrow::BorrowMut::borrow_mut(scratch.insert(like.zero_grad())),
+        }
+    }
+}
+
 impl<T: Real> Slot<'_, T> {
     /// Adds `adjoint` into the caller's accumulator.
     #[inline(always)]
@@ -164,6 +182,20 @@ pub trait FromMut<'a, T: ?Sized> {
 impl<'a, T: ?Sized> FromMut<'a, T> for Slot<'a, T> {
     #[inline(always)]
     fn from_mut(target: &'a mut T) -> Self {
+        Slot(Some(target))
+    }
+}
+
+impl<'a, T> FromMut<'a, Vec<T>> for Slot<'a, [T]> {
+    #[inline(always)]
+    fn from_mut(target: &'a mut Vec<T>) -> Self {
+        Slot(Some(target))
+    }
+}
+
+impl<'a, T, const N: usize> FromMut<'a, [T; N]> for Slot<'a, [T]> {
+    #[inline(always)]
+    fn from_mut(target: &'a mut [T; N]) -> Self {
         Slot(Some(target))
     }
 }
@@ -227,6 +259,65 @@ impl<T: Grad + ?Sized> Grad for &T {
     }
 }
 
+impl<T: Grad> Grad for [T] {
+    type Grad = Vec<T::Grad>;
+    fn zero_grad(&self) -> Vec<T::Grad> {
+        self.iter().map(T::zero_grad).collect()
+    }
+    fn reset_grad(&self, grad: &mut Vec<T::Grad>) {
+        grad.clear();
+        grad.extend(self.iter().map(T::zero_grad));
+    }
+}
+
+impl<T: Grad> Grad for Vec<T> {
+    type Grad = Vec<T::Grad>;
+    fn zero_grad(&self) -> Vec<T::Grad> {
+        self.as_slice().zero_grad()
+    }
+    fn reset_grad(&self, grad: &mut Vec<T::Grad>) {
+        self.as_slice().reset_grad(grad)
+    }
+}
+
+impl<T: Grad, const N: usize> Grad for [T; N] {
+    type Grad = [T::Grad; N];
+    #[inline(always)]
+    fn zero_grad(&self) -> [T::Grad; N] {
+        core::array::from_fn(|i| self[i].zero_grad())
+    }
+    #[inline(always)]
+    fn reset_grad(&self, grad: &mut [T::Grad; N]) {
+        for (x, g) in self.iter().zip(grad) {
+            x.reset_grad(g);
+        }
+    }
+}
+
+macro_rules! impl_grad_tuple {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Grad),*> Grad for ($($t,)*) {
+            type Grad = ($($t::Grad,)*);
+            #[inline(always)]
+            fn zero_grad(&self) -> Self::Grad {
+                ($(self.$i.zero_grad(),)*)
+            }
+            #[inline(always)]
+            fn reset_grad(&self, grad: &mut Self::Grad) {
+                $(self.$i.reset_grad(&mut grad.$i);)*
+            }
+        }
+    };
+}
+impl_grad_tuple!(A 0);
+impl_grad_tuple!(A 0, B 1);
+impl_grad_tuple!(A 0, B 1, C 2);
+impl_grad_tuple!(A 0, B 1, C 2, D 3);
+impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4);
+impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
 /// A zero gradient for a parameter (`0.0` for a float).
 #[inline(always)]
 pub fn zero_grad<T: Grad + ?Sized>(value: &T) -> T::Grad {
@@ -237,6 +328,196 @@ pub fn zero_grad<T: Grad + ?Sized>(value: &T) -> T::Grad {
 #[inline(always)]
 pub fn reset_grad<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
     value.reset_grad(grad)
+}
+
+/// `target += source`, elementwise: the adjoint of a copy flows back into its source.
+#[inline(always)]
+pub fn add_into<T: Real>(target: &mut [T], source: &[T]) {
+    for (t, s) in target.iter_mut().zip(source) {
+        *t += *s;
+    }
+}
+
+/// An owned copy of an array, slice or vector (`let mut a = x;`, `x.to_vec()`).
+#[inline(always)]
+pub fn owned<M: Owned + ?Sized>(mem: &M) -> M::Owned {
+    mem.owned()
+}
+
+/// Copies `source` into `target` (`a = b;` for arrays), reusing `target`'s storage.
+#[inline(always)]
+pub fn assign<M: Owned + ?Sized>(target: &mut M::Owned, source: &M) {
+    source.assign_to(target)
+}
+
+/// Arrays, slices and vectors that can be copied into an owned array or vector.
+pub trait Owned {
+    /// `[T; N]` for an array, `Vec<T>` otherwise.
+    type Owned;
+    /// A copy.
+    fn owned(&self) -> Self::Owned;
+    /// Copies `self` into `target`.
+    fn assign_to(&self, target: &mut Self::Owned);
+}
+
+impl<T: Copy, const N: usize> Owned for [T; N] {
+    type Owned = [T; N];
+    #[inline(always)]
+    fn owned(&self) -> [T; N] {
+        *self
+    }
+    #[inline(always)]
+    fn assign_to(&self, target: &mut [T; N]) {
+        *target = *self;
+    }
+}
+
+impl<T: Copy> Owned for [T] {
+    type Owned = Vec<T>;
+    fn owned(&self) -> Vec<T> {
+        self.to_vec()
+    }
+    fn assign_to(&self, target: &mut Vec<T>) {
+        target.clear();
+        target.extend_from_slice(self);
+    }
+}
+
+impl<T: Copy> Owned for Vec<T> {
+    type Owned = Vec<T>;
+    fn owned(&self) -> Vec<T> {
+        self.clone()
+    }
+    fn assign_to(&self, target: &mut Vec<T>) {
+        self.as_slice().assign_to(target)
+    }
+}
+
+impl<M: Owned + ?Sized> Owned for &M {
+    type Owned = M::Owned;
+    #[inline(always)]
+    fn owned(&self) -> M::Owned {
+        (**self).owned()
+    }
+    #[inline(always)]
+    fn assign_to(&self, target: &mut M::Owned) {
+        (**self).assign_to(target)
+    }
+}
+
+/// Which branch of an `if` ran, with what it saved for the backward sweep.
+pub enum Branch<A, B> {
+    /// The `then` branch.
+    Then(A),
+    /// The `else` branch.
+    Else(B),
+}
+
+/// A placeholder for a variable on a path that has not assigned it; never read.
+#[inline(always)]
+pub fn dummy<T: Dummy>() -> T {
+    T::dummy()
+}
+
+/// Types with a placeholder value.
+pub trait Dummy {
+    /// Any value of the type.
+    fn dummy() -> Self;
+}
+
+macro_rules! impl_dummy {
+    ($($t:ty => $v:expr),* $(,)?) => {
+        $(impl Dummy for $t {
+            #[inline(always)]
+            fn dummy() -> Self {
+                $v
+            }
+        })*
+    };
+}
+impl_dummy!(
+    f32 => 0.0, f64 => 0.0, bool => false,
+    i8 => 0, i16 => 0, i32 => 0, i64 => 0, i128 => 0, isize => 0,
+    u8 => 0, u16 => 0, u32 => 0, u64 => 0, u128 => 0, usize => 0,
+    () => (),
+);
+
+impl<T: Dummy, const N: usize> Dummy for [T; N] {
+    #[inline(always)]
+    fn dummy() -> Self {
+        core::array::from_fn(|_| T::dummy())
+    }
+}
+
+impl<T> Dummy for Vec<T> {
+    #[inline(always)]
+    fn dummy() -> Self {
+        Vec::new()
+    }
+}
+
+macro_rules! impl_dummy_tuple {
+    ($($t:ident),*) => {
+        impl<$($t: Dummy),*> Dummy for ($($t,)*) {
+            #[inline(always)]
+            fn dummy() -> Self {
+                ($($t::dummy(),)*)
+            }
+        }
+    };
+}
+impl_dummy_tuple!(A);
+impl_dummy_tuple!(A, B);
+impl_dummy_tuple!(A, B, C);
+impl_dummy_tuple!(A, B, C, D);
+impl_dummy_tuple!(A, B, C, D, E);
+impl_dummy_tuple!(A, B, C, D, E, F);
+
+/// The tape of one loop: what each forward iteration saves for the matching backward
+/// iteration, pushed at the end of the iteration and popped in reverse order.
+pub struct Tape<T>(Vec<T>);
+
+impl<T> Tape<T> {
+    /// An empty tape; it allocates on the first push.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Tape(Vec::new())
+    }
+
+    /// Makes room for `additional` more iterations.
+    #[inline(always)]
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional)
+    }
+
+    /// Saves one iteration's record.
+    #[inline(always)]
+    pub fn push(&mut self, record: T) {
+        self.0.push(record)
+    }
+
+    /// The record of the latest iteration not yet reversed.
+    #[inline(always)]
+    pub fn pop(&mut self) -> T {
+        match self.0.pop() {
+            Some(record) => record,
+            None => tape_underflow(),
+        }
+    }
+}
+
+impl<T> Default for Tape<T> {
+    fn default() -> Self {
+        Tape::new()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tape_underflow() -> ! {
+    panic!(
+        "autodiff: the backward sweep read more records than the forward sweep wrote; this is a bug in autodiff"
+    )
 }
 
 #[cfg(test)]

@@ -1,17 +1,23 @@
 //! Activity analysis, run once; its facts drive the checks, the reverse pass and code generation.
 //!
-//! A value is *varied* when it depends differentiably on an active parameter, *useful* when the
-//! output depends differentiably on it, and *active* when both: only active values get an
-//! adjoint. The analysis also reports what needs activity to be known: an operation without a
-//! derivative rule applied to a varied value.
+//! A value (or memory) is *varied* when it depends differentiably on an active parameter,
+//! *useful* when the output depends differentiably on it, and *active* when both: only active
+//! values get an adjoint. Memories are tracked as a whole (a store of a varied value makes the
+//! memory varied). Loops make both facts fixpoints: a carried value is varied if its initial or
+//! its next value is.
+//!
+//! The analysis also reports what needs activity to be known: an operation without a derivative
+//! rule applied to a varied value.
 
 use crate::ctxt::Ctxt;
-use crate::ir::{Function, Op, Operand, Value};
+use crate::ir::{Block, Function, MemInitKind, Op, Operand, Output, ParamRef, Stmt, Value};
 use crate::signature::Signature;
 
 pub struct Activity {
     varied: Vec<bool>,
     useful: Vec<bool>,
+    mem_varied: Vec<bool>,
+    mem_useful: Vec<bool>,
 }
 
 impl Activity {
@@ -22,30 +28,218 @@ impl Activity {
     pub fn active_operand(&self, operand: &Operand) -> Option<Value> {
         operand.value().filter(|v| self.active(*v))
     }
+
+    pub fn active_mem(&self, mem: crate::ir::Mem) -> bool {
+        self.mem_varied[mem.index()] && self.mem_useful[mem.index()]
+    }
+
+    fn varied_operand(&self, operand: &Operand) -> bool {
+        match operand {
+            Operand::Value(v) => self.varied[v.index()],
+            Operand::Mem(mem, _) => self.mem_varied[mem.index()],
+            Operand::Const(_) => false,
+        }
+    }
 }
 
 pub fn analyze(cx: &Ctxt, function: &Function, sig: &Signature) -> Activity {
-    let n_values = function.values.len();
-    let mut varied = vec![false; n_values];
-    for (param, value) in sig.params.iter().zip(&function.params) {
-        varied[value.index()] = param.active;
+    let mut activity = Activity {
+        varied: vec![false; function.values.len()],
+        useful: vec![false; function.values.len()],
+        mem_varied: vec![false; function.mems.len()],
+        mem_useful: vec![false; function.mems.len()],
+    };
+    for (param, param_ref) in sig.params.iter().zip(&function.params) {
+        match param_ref {
+            ParamRef::Value(v) => activity.varied[v.index()] = param.active,
+            ParamRef::Mem(m) => activity.mem_varied[m.index()] = param.active,
+        }
     }
-    let is_varied =
-        |varied: &[bool], operand: &Operand| operand.value().is_some_and(|v| varied[v.index()]);
+    // Facts only turn from false to true, so the passes reach a fixpoint.
+    while activity.forward(&function.body) {}
+    mark_output(&mut activity, &function.output);
+    while activity.backward(&function.body) {}
+    activity.report(cx, &function.body);
+    activity
+}
 
-    for inst in function.insts() {
-        let result = match &inst.op {
-            Op::Copy => is_varied(&varied, &inst.args[0]),
-            Op::Rule { rule, .. } => {
-                let rule = rule.rule();
-                inst.args
-                    .iter()
-                    .zip(rule.adjoints)
-                    .any(|(arg, adjoint)| adjoint.is_some() && is_varied(&varied, arg))
+fn mark_output(activity: &mut Activity, output: &Output) {
+    match output {
+        Output::Operand(operand) => {
+            if let Some(v) = operand.value() {
+                activity.useful[v.index()] = true;
             }
-            Op::Call { .. } => inst.args.iter().any(|arg| is_varied(&varied, arg)),
-            Op::Opaque(opaque) => {
-                if !opaque.cut && inst.args.iter().any(|arg| is_varied(&varied, arg)) {
+        }
+        Output::Tuple(parts) => parts.iter().for_each(|part| mark_output(activity, part)),
+        Output::Mem(mem) => activity.mem_useful[mem.index()] = true,
+    }
+}
+
+impl Activity {
+    fn set_varied(&mut self, value: Value, varied: bool) -> bool {
+        let changed = varied && !self.varied[value.index()];
+        self.varied[value.index()] |= varied;
+        changed
+    }
+
+    /// One forward pass over the block; whether anything changed.
+    fn forward(&mut self, block: &Block) -> bool {
+        let mut changed = false;
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Inst(inst) => {
+                    let varied = match &inst.op {
+                        Op::Copy | Op::Field(_) | Op::Index => self.varied_operand(&inst.args[0]),
+                        Op::Rule { rule, .. } => inst
+                            .args
+                            .iter()
+                            .zip(rule.rule().adjoints)
+                            .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
+                        Op::Call { .. } => inst.args.iter().any(|arg| self.varied_operand(arg)),
+                        Op::Load(mem) => self.mem_varied[mem.index()],
+                        Op::Opaque(_) => false,
+                    };
+                    changed |= self.set_varied(inst.result, varied);
+                }
+                Stmt::Store(store) => {
+                    if self.varied_operand(&store.value) && !self.mem_varied[store.mem.index()] {
+                        self.mem_varied[store.mem.index()] = true;
+                        changed = true;
+                    }
+                }
+                Stmt::MemInit(init) => {
+                    let varied = match &init.kind {
+                        MemInitKind::Repeat { elem, .. } => self.varied_operand(elem),
+                        MemInitKind::List { elems } => elems.iter().any(|e| self.varied_operand(e)),
+                        MemInitKind::Copy { src } => self.mem_varied[src.index()],
+                    };
+                    if varied && !self.mem_varied[init.mem.index()] {
+                        self.mem_varied[init.mem.index()] = true;
+                        changed = true;
+                    }
+                }
+                Stmt::If(if_) => {
+                    changed |= self.forward(&if_.then_block);
+                    changed |= self.forward(&if_.else_block);
+                    for phi in &if_.phis {
+                        let varied = self.varied_operand(&phi.then_value)
+                            || self.varied_operand(&phi.else_value);
+                        changed |= self.set_varied(phi.result, varied);
+                    }
+                }
+                Stmt::Loop(loop_) => {
+                    for c in &loop_.carried {
+                        let varied = self.varied_operand(&c.init) || self.varied_operand(&c.next);
+                        changed |= self.set_varied(c.param, varied);
+                    }
+                    changed |= self.forward(&loop_.body);
+                    for c in &loop_.carried {
+                        let varied = self.varied[c.param.index()] || self.varied_operand(&c.next);
+                        changed |= self.set_varied(c.result, varied);
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    fn set_useful(&mut self, operand: &Operand) -> bool {
+        match operand {
+            Operand::Value(v) if !self.useful[v.index()] => {
+                self.useful[v.index()] = true;
+                true
+            }
+            Operand::Mem(mem, _) if !self.mem_useful[mem.index()] => {
+                self.mem_useful[mem.index()] = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// One backward pass over the block; whether anything changed.
+    fn backward(&mut self, block: &Block) -> bool {
+        let mut changed = false;
+        for stmt in block.stmts.iter().rev() {
+            match stmt {
+                Stmt::Inst(inst) => {
+                    if !(self.useful[inst.result.index()] && self.varied[inst.result.index()]) {
+                        continue;
+                    }
+                    match &inst.op {
+                        Op::Rule { rule, .. } => {
+                            for (arg, adjoint) in inst.args.iter().zip(rule.rule().adjoints) {
+                                if adjoint.is_some() {
+                                    changed |= self.set_useful(arg);
+                                }
+                            }
+                        }
+                        Op::Copy | Op::Field(_) | Op::Index => {
+                            changed |= self.set_useful(&inst.args[0])
+                        }
+                        Op::Call { .. } => {
+                            for arg in &inst.args {
+                                changed |= self.set_useful(arg);
+                            }
+                        }
+                        Op::Load(mem) => {
+                            changed |= self.set_useful(&Operand::Mem(*mem, Vec::new()))
+                        }
+                        Op::Opaque(_) => {}
+                    }
+                }
+                Stmt::Store(store) => {
+                    if self.mem_useful[store.mem.index()] {
+                        changed |= self.set_useful(&store.value);
+                    }
+                }
+                Stmt::MemInit(init) => {
+                    if !self.mem_useful[init.mem.index()] {
+                        continue;
+                    }
+                    match &init.kind {
+                        MemInitKind::Repeat { elem, .. } => changed |= self.set_useful(elem),
+                        MemInitKind::List { elems } => {
+                            for elem in elems {
+                                changed |= self.set_useful(elem);
+                            }
+                        }
+                        MemInitKind::Copy { src } => {
+                            changed |= self.set_useful(&Operand::Mem(*src, Vec::new()))
+                        }
+                    }
+                }
+                Stmt::If(if_) => {
+                    for phi in &if_.phis {
+                        if self.useful[phi.result.index()] {
+                            changed |= self.set_useful(&phi.then_value);
+                            changed |= self.set_useful(&phi.else_value);
+                        }
+                    }
+                    changed |= self.backward(&if_.then_block);
+                    changed |= self.backward(&if_.else_block);
+                }
+                Stmt::Loop(loop_) => {
+                    for c in &loop_.carried {
+                        if self.useful[c.result.index()] || self.useful[c.param.index()] {
+                            changed |= self.set_useful(&Operand::Value(c.param));
+                            changed |= self.set_useful(&Operand::Value(c.result));
+                            changed |= self.set_useful(&c.next);
+                            changed |= self.set_useful(&c.init);
+                        }
+                    }
+                    changed |= self.backward(&loop_.body);
+                }
+            }
+        }
+        changed
+    }
+
+    /// Errors for operations without a rule applied to varied values.
+    fn report(&self, cx: &Ctxt, block: &Block) {
+        block.for_each_inst(&mut |inst| {
+            if let Op::Opaque(opaque) = &inst.op {
+                if !opaque.cut && inst.args.iter().any(|arg| self.varied_operand(arg)) {
                     cx.error_at(
                         inst.span,
                         format!(
@@ -54,32 +248,33 @@ pub fn analyze(cx: &Ctxt, function: &Function, sig: &Signature) -> Activity {
                         ),
                     );
                 }
-                false
             }
-            Op::Field(_) => false,
-        };
-        varied[inst.result.index()] = result;
+        });
+        report_repeat(self, cx, block);
     }
+}
 
-    let mut useful = vec![false; n_values];
-    if let Some(output) = function.output.value() {
-        useful[output.index()] = true;
-    }
-    for inst in function.insts().rev() {
-        if !(useful[inst.result.index()] && varied[inst.result.index()]) {
-            continue;
-        }
-        let differentiable: Vec<bool> = match &inst.op {
-            Op::Rule { rule, .. } => rule.rule().adjoints.iter().map(Option::is_some).collect(),
-            Op::Copy | Op::Call { .. } => vec![true; inst.args.len()],
-            Op::Opaque(_) | Op::Field(_) => vec![false; inst.args.len()],
-        };
-        for (arg, differentiable) in inst.args.iter().zip(differentiable) {
-            if let (Some(value), true) = (arg.value(), differentiable) {
-                useful[value.index()] = true;
+/// `[x; n]` with a varied `x` would need the sum of the adjoints; filling with a constant and
+/// assigning elements is the supported form.
+fn report_repeat(activity: &Activity, cx: &Ctxt, block: &Block) {
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::MemInit(init) => {
+                if let MemInitKind::Repeat { elem, .. } = &init.kind {
+                    if activity.varied_operand(elem) {
+                        cx.error_at(
+                            init.span,
+                            "an array filled with a value that carries a derivative is not supported; fill it with a constant and assign the elements",
+                        );
+                    }
+                }
             }
+            Stmt::If(if_) => {
+                report_repeat(activity, cx, &if_.then_block);
+                report_repeat(activity, cx, &if_.else_block);
+            }
+            Stmt::Loop(loop_) => report_repeat(activity, cx, &loop_.body),
+            _ => {}
         }
     }
-
-    Activity { varied, useful }
 }

@@ -18,20 +18,26 @@
 //! fn price_grad_into(..., grad: &mut (f64, ...)) -> f64
 //! ```
 //!
+//! A loop whose backward sweep needs values of its iterations pushes them on a tape at the end
+//! of each iteration and its backward loop pops them; a branch returns what its backward sweep
+//! needs in a `Branch::Then(..)`/`Branch::Else(..)` record.
+//!
 //! Every name it introduces resolves at `Span::mixed_site()`, so no generated name can capture or
 //! shadow one of the user's; adjoints keep readable names (`d_all_price`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::visit_mut::VisitMut;
-use syn::{Expr, Ident};
+use syn::Ident;
 
 use crate::analysis::Activity;
-use crate::ir::{Form, Function, Inst, Op, Opaque, Operand, Value};
-use crate::reverse::{Backward, BwdStmt, Term};
-use crate::signature::Signature;
+use crate::ir::{
+    Block, Form, Function, If, Inst, Loop, LoopKind, Mem, MemInit, MemInitKind, Op, Opaque,
+    Operand, Output, ParamRef, Stmt, Value,
+};
+use crate::reverse::{At, Backward, BwdIf, BwdLoop, BwdStmt, Need, Target, Term};
+use crate::signature::{ParamKind, Signature};
 
 /// The hidden function behind the public ones: `__price_vjp` for `price`. A call of `price` in
 /// another differentiated function reaches it by the same rule.
@@ -56,9 +62,10 @@ pub fn generate(input: &Input) -> TokenStream {
 /// On errors: the generated items with their signatures and no body, so that the user's calls
 /// of them add no errors of their own.
 pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
-    let Some(out_ty) = &sig.output else {
+    let Some(output) = &sig.output else {
         return TokenStream::new();
     };
+    let out_ty = &output.ty;
     let Parts {
         attrs,
         vis,
@@ -159,9 +166,9 @@ fn slot_types(sig: &Signature) -> Vec<TokenStream> {
     sig.params
         .iter()
         .map(|param| {
-            let ty = &param.ty;
             if param.active {
-                quote!(#private::Slot<'_, #ty>)
+                let target = param.slot_target_type();
+                quote!(#private::Slot<'_, #target>)
             } else {
                 quote!(#private::Ignore)
             }
@@ -179,7 +186,11 @@ fn vjp_fn(input: &Input) -> TokenStream {
         activity,
         backward,
     } = *input;
-    let out_ty = sig.output.as_ref().expect("checked before code generation");
+    let out_ty = &sig
+        .output
+        .as_ref()
+        .expect("checked before code generation")
+        .ty;
     let Parts {
         attrs,
         vis,
@@ -192,50 +203,76 @@ fn vjp_fn(input: &Input) -> TokenStream {
     let vjp = vjp_ident(&item.sig.ident);
 
     let mut names = Names::default();
-    for (value, name) in function.params.iter().zip(&param_names) {
-        names.bind(*value, name.to_string());
-    }
-    // An unnamed result is named after the function: `price`.
-    if let Some(output) = function.output.value() {
-        if function.values[output.index()].name.is_none() {
-            names.bind_fresh(output, &item.sig.ident.to_string());
+    for (param_ref, name) in function.params.iter().zip(&param_names) {
+        match param_ref {
+            ParamRef::Value(value) => names.bind(*value, name.to_string()),
+            ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
         }
     }
-    let used = used_values(function, backward);
-
+    // An unnamed scalar result is named after the function: `price`.
+    if let Output::Operand(Operand::Value(output)) = &function.output {
+        if function.values[output.index()].name.is_none() {
+            names.bind_fresh(*output, &item.sig.ident.to_string());
+        }
+    }
     let mut writer = Writer {
         function,
         activity,
+        backward,
         names,
-        used,
+        used: used_values(function, backward),
+        tapes: Vec::new(),
+        loop_tapes: BTreeMap::new(),
+        seed_name: None,
+        defs: BTreeMap::new(),
     };
-    let forward: Vec<TokenStream> = function
-        .insts()
-        .filter_map(|inst| writer.forward_stmt(inst))
-        .collect();
-    let output = writer.operand(&function.output, Span::call_site());
+    function.body.for_each_inst(&mut |inst| {
+        writer.defs.insert(inst.result, inst);
+    });
+    let forward = writer.block(&function.body);
+    let output = writer.output(&function.output);
 
     let slot_types = slot_types(sig);
-    let slot_names: Vec<TokenStream> = sig
-        .params
-        .iter()
-        .enumerate()
-        .map(|(index, param)| {
-            let returns_adjoint = backward
+    let mut slot_names = Vec::new();
+    let mut prologue = Vec::new();
+    let private = private();
+    for (index, param) in sig.params.iter().enumerate() {
+        let receives = match function.params[index] {
+            ParamRef::Value(_) => backward
                 .stmts
                 .iter()
-                .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index));
-            if returns_adjoint {
-                let name = writer
-                    .names
-                    .fresh(&format!("grad_{}", param.ident), param.ident.span());
-                quote!(#name)
-            } else {
-                quote!(_)
-            }
-        })
-        .collect();
-    let (seed, backward) = writer.backward(backward, &slot_names);
+                .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index)),
+            ParamRef::Mem(mem) => activity.active_mem(mem),
+        };
+        if !receives {
+            slot_names.push(quote!(_));
+            continue;
+        }
+        let slot = writer
+            .names
+            .fresh(&format!("grad_{}", param.ident), param.ident.span());
+        slot_names.push(quote!(#slot));
+        if let ParamRef::Mem(mem) = function.params[index] {
+            // The caller's accumulator for an array, or scratch space when it has none.
+            let scratch = writer
+                .names
+                .fresh(&format!("scratch_{}", param.ident), Span::call_site());
+            let adjoint = writer.names.mem_adjoint(function, mem);
+            let primal = &param_names[index];
+            let like = match param.kind {
+                ParamKind::Array { by_ref: false, .. } | ParamKind::Slice { owned: true } => {
+                    quote!(&#primal)
+                }
+                _ => quote!(#primal),
+            };
+            prologue.push(quote! {
+                let mut #scratch = ::core::option::Option::None;
+                let #adjoint = #private::Slot::or_zero(#slot, &mut #scratch, #like);
+            });
+        }
+    }
+    let (seed, body) = writer.backward(&slot_names);
+    let tapes = &writer.tapes;
     let items = &function.items;
 
     quote! {
@@ -245,57 +282,221 @@ fn vjp_fn(input: &Input) -> TokenStream {
         #[allow(clippy::all, clippy::pedantic)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#out_ty, #(#slot_types),*)) #where_clause {
             #(#items)*
+            #(#tapes)*
             #(#forward)*
             (#output, move |#seed: #out_ty, #(#slot_names: #slot_types),*| {
-                #(#backward)*
+                #(#prologue)*
+                #(#body)*
             })
         }
     }
 }
 
-/// Which values the generated code reads: the output, the operands the backward sweep's rules
-/// mention, and the arguments of every instruction that is kept. Instructions whose result is
-/// not read and that have no side effect are dropped.
-fn used_values(function: &Function, backward: &Backward) -> Vec<bool> {
-    let mut used = vec![false; function.values.len()];
-    let insts: Vec<&Inst> = function.insts().collect();
-    let def = |value: Value| insts.iter().find(|inst| inst.result == value).copied();
-    if let Some(output) = function.output.value() {
-        used[output.index()] = true;
-    }
-    for stmt in &backward.stmts {
-        let BwdStmt::Add {
-            term: Term::Rule { inst, arg },
-            ..
-        } = stmt
-        else {
-            continue;
-        };
-        let inst = def(*inst).expect("a rule term names an instruction");
-        let Op::Rule { rule, .. } = &inst.op else {
-            continue;
-        };
-        let reads = rule
-            .rule()
-            .reads(*arg)
-            .expect("terms exist for differentiable arguments");
-        for (operand, read) in inst.args.iter().zip(reads.args) {
-            if let (Some(value), true) = (operand.value(), read) {
-                used[value.index()] = true;
-            }
-        }
-        if reads.result {
-            used[inst.result.index()] = true;
+/// Which values the generated code reads: the output, what the backward sweep reads, and the
+/// arguments of every statement that is kept. Instructions whose result is not read and that
+/// have no side effect are dropped.
+fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
+    let mut used = BTreeSet::new();
+    fn mark_output(output: &Output, used: &mut BTreeSet<Value>) {
+        match output {
+            Output::Operand(op) => used.extend(op.values()),
+            Output::Tuple(parts) => parts.iter().for_each(|p| mark_output(p, used)),
+            Output::Mem(_) => {}
         }
     }
-    for inst in insts.iter().rev() {
-        if used[inst.result.index()] || impure(&inst.op) {
-            for value in inst.arg_values() {
-                used[value.index()] = true;
+    mark_output(&function.output, &mut used);
+    let mark_needs = |needs: &[Need], used: &mut BTreeSet<Value>| {
+        for need in needs {
+            if let Need::Value(v) = need {
+                used.insert(*v);
             }
+        }
+    };
+    // What the top level of the backward sweep reads, and what every loop and branch records.
+    for need in top_needs(function, backward) {
+        if let Need::Value(v) = need {
+            used.insert(v);
+        }
+    }
+    for plan in backward.loops.values() {
+        mark_needs(&plan.record, &mut used);
+    }
+    for plan in backward.ifs.values() {
+        mark_needs(&plan.then_record, &mut used);
+        mark_needs(&plan.else_record, &mut used);
+    }
+    loop {
+        let before = used.len();
+        mark_block(&function.body, &mut used, backward);
+        if used.len() == before {
+            break;
         }
     }
     used
+}
+
+/// What the top level of the backward sweep reads: captured by the closure.
+fn top_needs(function: &Function, backward: &Backward) -> BTreeSet<Need> {
+    let mut needs = BTreeSet::new();
+    collect_needs(function, backward, &backward.stmts, &mut needs);
+    needs
+}
+
+/// Every forward value a list of backward statements reads, including inside nested ones (the
+/// records of nested regions are pushed by the forward sweep, so their values are read too).
+fn collect_needs(
+    function: &Function,
+    backward: &Backward,
+    stmts: &[BwdStmt],
+    needs: &mut BTreeSet<Need>,
+) {
+    let operand = |needs: &mut BTreeSet<Need>, op: &Operand| {
+        needs.extend(op.values().into_iter().map(Need::Value))
+    };
+    for stmt in stmts {
+        match stmt {
+            BwdStmt::Zero(v) => {
+                if function.values[v.index()].aggregate {
+                    needs.insert(Need::Value(*v));
+                }
+            }
+            BwdStmt::ZeroMem(mem) => {
+                if let Some(MemInitKind::Repeat { lens, .. }) =
+                    crate::reverse::find_mem_init(&function.body, *mem)
+                {
+                    lens.iter().for_each(|l| operand(needs, l));
+                }
+            }
+            BwdStmt::Add { term, .. } => term_needs(function, term, needs),
+            BwdStmt::AddAt { at, term, .. } => {
+                if let At::Index(i) = at {
+                    operand(needs, i);
+                }
+                term_needs(function, term, needs);
+            }
+            BwdStmt::AddToMem { indices, term, .. } => {
+                indices.iter().for_each(|i| operand(needs, i));
+                term_needs(function, term, needs);
+            }
+            BwdStmt::ResetMemElem { indices, .. } => indices.iter().for_each(|i| operand(needs, i)),
+            BwdStmt::Pullback { call, targets } => {
+                needs.insert(Need::Pullback(*call));
+                for target in targets.iter().flatten() {
+                    if let Target::Mem(_, prefix) = target {
+                        prefix.iter().for_each(|i| operand(needs, i));
+                    }
+                }
+            }
+            BwdStmt::If(bwd_if) => {
+                operand(needs, &bwd_if.cond);
+                needs.insert(Need::Value(bwd_if.record));
+                collect_needs(function, backward, &bwd_if.then_stmts, needs);
+                collect_needs(function, backward, &bwd_if.else_stmts, needs);
+            }
+            BwdStmt::Loop(bwd_loop) => {
+                needs.insert(Need::Value(bwd_loop.id));
+                if let Some(loop_) = crate::reverse::find_loop(&function.body, bwd_loop.id) {
+                    if let LoopKind::Range { start, end, .. } = &loop_.kind {
+                        operand(needs, start);
+                        operand(needs, end);
+                    }
+                }
+                collect_needs(function, backward, &bwd_loop.body, needs);
+            }
+            BwdStmt::AddMem { .. }
+            | BwdStmt::ResetMem(_)
+            | BwdStmt::Reset(_)
+            | BwdStmt::Output { .. } => {}
+        }
+    }
+}
+
+fn term_needs(function: &Function, term: &Term, needs: &mut BTreeSet<Need>) {
+    match term {
+        Term::Rule { inst, arg } => {
+            let mut found = None;
+            function.body.for_each_inst(&mut |i| {
+                if i.result == *inst {
+                    found = Some(i);
+                }
+            });
+            let Some(inst) = found else { return };
+            let Op::Rule { rule, .. } = &inst.op else {
+                return;
+            };
+            let reads = rule
+                .rule()
+                .reads(*arg)
+                .expect("terms exist for differentiable arguments");
+            for (operand, read) in inst.args.iter().zip(reads.args) {
+                if let (Some(value), true) = (operand.value(), read) {
+                    needs.insert(Need::Value(value));
+                }
+            }
+            if reads.result {
+                needs.insert(Need::Value(inst.result));
+            }
+        }
+        Term::MemElem(_, indices) => {
+            for index in indices {
+                needs.extend(index.values().into_iter().map(Need::Value));
+            }
+        }
+        Term::Seed(_) | Term::Adjoint(_) => {}
+    }
+}
+
+fn mark_block(block: &Block, used: &mut BTreeSet<Value>, backward: &Backward) {
+    for stmt in block.stmts.iter().rev() {
+        match stmt {
+            Stmt::Inst(inst) => {
+                if used.contains(&inst.result) || impure(&inst.op) {
+                    used.extend(inst.arg_values());
+                }
+            }
+            Stmt::Store(store) => {
+                used.extend(store.value.values());
+                used.extend(store.indices.iter().flat_map(Operand::values));
+            }
+            Stmt::MemInit(init) => match &init.kind {
+                MemInitKind::Repeat { elem, lens } => {
+                    used.extend(elem.values());
+                    used.extend(lens.iter().flat_map(Operand::values));
+                }
+                MemInitKind::List { elems } => used.extend(elems.iter().flat_map(Operand::values)),
+                MemInitKind::Copy { .. } => {}
+            },
+            Stmt::If(if_) => {
+                used.extend(if_.cond.values());
+                for phi in &if_.phis {
+                    if used.contains(&phi.result) {
+                        used.extend(phi.then_value.values());
+                        used.extend(phi.else_value.values());
+                    }
+                }
+                mark_block(&if_.then_block, used, backward);
+                mark_block(&if_.else_block, used, backward);
+            }
+            Stmt::Loop(loop_) => {
+                if let LoopKind::Range { start, end, .. } = &loop_.kind {
+                    used.extend(start.values());
+                    used.extend(end.values());
+                }
+                if let Some(exit) = &loop_.exit {
+                    used.extend(exit.values());
+                }
+                for c in &loop_.carried {
+                    if used.contains(&c.result) || used.contains(&c.param) {
+                        used.insert(c.result);
+                        used.insert(c.param);
+                        used.extend(c.next.values());
+                        used.extend(c.init.values());
+                    }
+                }
+                mark_block(&loop_.body, used, backward);
+            }
+        }
+    }
 }
 
 /// Whether an instruction must run even when its value is not read: calls may have effects.
@@ -305,11 +506,12 @@ fn impure(op: &Op) -> bool {
 
 #[derive(Default)]
 struct Names {
-    taken: HashSet<String>,
-    /// The name of each value, once it has one.
-    values: std::collections::HashMap<Value, Ident>,
-    adjoints: std::collections::HashMap<Value, Ident>,
-    pullbacks: std::collections::HashMap<Value, Ident>,
+    taken: BTreeSet<String>,
+    values: BTreeMap<Value, Ident>,
+    mems: BTreeMap<Mem, Ident>,
+    adjoints: BTreeMap<Value, Ident>,
+    mem_adjoints: BTreeMap<Mem, Ident>,
+    pullbacks: BTreeMap<Value, Ident>,
     n_temps: usize,
 }
 
@@ -318,7 +520,7 @@ impl Names {
     fn fresh(&mut self, base: &str, span: Span) -> Ident {
         let mut name = base.to_owned();
         let mut k = 0;
-        while self.taken.contains(&name) || is_keyword(&name) {
+        while self.taken.contains(&name) || syn::parse_str::<Ident>(&name).is_err() {
             k += 1;
             name = format!("{base}_{k}");
         }
@@ -331,9 +533,24 @@ impl Names {
         self.values.insert(value, mixed(&name, Span::call_site()));
     }
 
+    fn bind_mem(&mut self, mem: Mem, name: String) {
+        self.taken.insert(name.clone());
+        self.mems.insert(mem, mixed(&name, Span::call_site()));
+    }
+
     fn bind_fresh(&mut self, value: Value, base: &str) {
         let ident = self.fresh(base, Span::call_site());
         self.values.insert(value, ident);
+    }
+
+    fn temp(&mut self, prefix: &str) -> Ident {
+        loop {
+            let name = format!("{prefix}{}", self.n_temps);
+            self.n_temps += 1;
+            if !self.taken.contains(&name) {
+                return self.fresh(&name, Span::call_site());
+            }
+        }
     }
 
     fn value(&mut self, function: &Function, value: Value) -> Ident {
@@ -342,15 +559,21 @@ impl Names {
         }
         let ident = match &function.values[value.index()].name {
             Some(name) => self.fresh(name, Span::call_site()),
-            None => loop {
-                let name = format!("t{}", self.n_temps);
-                self.n_temps += 1;
-                if !self.taken.contains(&name) {
-                    break self.fresh(&name, Span::call_site());
-                }
-            },
+            None => self.temp("t"),
         };
         self.values.insert(value, ident.clone());
+        ident
+    }
+
+    fn mem(&mut self, function: &Function, mem: Mem) -> Ident {
+        if let Some(ident) = self.mems.get(&mem) {
+            return ident.clone();
+        }
+        let ident = match &function.mems[mem.index()].name {
+            Some(name) => self.fresh(name, Span::call_site()),
+            None => self.temp("a"),
+        };
+        self.mems.insert(mem, ident.clone());
         ident
     }
 
@@ -361,6 +584,16 @@ impl Names {
         let primal = self.value(function, value);
         let ident = self.fresh(&format!("d_{primal}"), Span::call_site());
         self.adjoints.insert(value, ident.clone());
+        ident
+    }
+
+    fn mem_adjoint(&mut self, function: &Function, mem: Mem) -> Ident {
+        if let Some(ident) = self.mem_adjoints.get(&mem) {
+            return ident.clone();
+        }
+        let primal = self.mem(function, mem);
+        let ident = self.fresh(&format!("d_{primal}"), Span::call_site());
+        self.mem_adjoints.insert(mem, ident.clone());
         ident
     }
 
@@ -375,20 +608,32 @@ impl Names {
     }
 }
 
-fn is_keyword(name: &str) -> bool {
-    syn::parse_str::<Ident>(name).is_err()
-}
-
 struct Writer<'a> {
     function: &'a Function,
     activity: &'a Activity,
+    backward: &'a Backward,
     names: Names,
-    used: Vec<bool>,
+    used: BTreeSet<Value>,
+    /// `let mut tape_k = Tape::new();`, one per loop that records.
+    tapes: Vec<TokenStream>,
+    /// The tape of each loop that records, by the loop's `count` value.
+    loop_tapes: BTreeMap<Value, Ident>,
+    /// The closure's parameter for the adjoint of a tuple output.
+    seed_name: Option<Ident>,
+    defs: BTreeMap<Value, &'a Inst>,
 }
 
 impl Writer<'_> {
     fn name(&mut self, value: Value) -> Ident {
         self.names.value(self.function, value)
+    }
+
+    fn mem_name(&mut self, mem: Mem) -> Ident {
+        self.names.mem(self.function, mem)
+    }
+
+    fn is_param_mem(&self, mem: Mem) -> bool {
+        self.function.mems[mem.index()].param.is_some()
     }
 
     /// An operand as one token tree.
@@ -400,20 +645,67 @@ impl Writer<'_> {
                 quote!(#ident)
             }
             Operand::Const(c) => c.parenthesized(),
+            Operand::Mem(mem, prefix) => {
+                let name = self.mem_name(*mem);
+                let indices: Vec<TokenStream> =
+                    prefix.iter().map(|i| self.operand(i, span)).collect();
+                quote!(#name #([#indices])*)
+            }
         }
     }
 
-    /// `let apple_price = apple * apple_num;`
-    fn forward_stmt(&mut self, inst: &Inst) -> Option<TokenStream> {
-        let used = self.used[inst.result.index()];
+    fn indices(&mut self, indices: &[Operand]) -> Vec<TokenStream> {
+        indices
+            .iter()
+            .map(|i| self.operand(i, Span::call_site()))
+            .collect()
+    }
+
+    fn output(&mut self, output: &Output) -> TokenStream {
+        match output {
+            Output::Operand(op) => self.operand(op, Span::call_site()),
+            Output::Tuple(parts) => {
+                let parts: Vec<TokenStream> = parts.iter().map(|p| self.output(p)).collect();
+                quote!((#(#parts,)*))
+            }
+            Output::Mem(mem) => {
+                let name = self.mem_name(*mem);
+                quote!(#name)
+            }
+        }
+    }
+
+    // Forward sweep ----------------------------------------------------------------------------
+
+    fn block(&mut self, block: &Block) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Inst(inst) => out.extend(self.inst(inst, false)),
+                Stmt::Store(store) => {
+                    let mem = self.mem_name(store.mem);
+                    let indices = self.indices(&store.indices);
+                    let value = self.operand(&store.value, store.span);
+                    out.push(quote_spanned!(store.span=> #mem #([#indices])* = #value;));
+                }
+                Stmt::MemInit(init) => out.push(self.mem_init(init)),
+                Stmt::If(if_) => out.push(self.if_forward(if_)),
+                Stmt::Loop(loop_) => out.extend(self.loop_forward(loop_)),
+            }
+        }
+        out
+    }
+
+    /// `let apple_price = apple * apple_num;`; `force` for a recomputation in the backward sweep.
+    fn inst(&mut self, inst: &Inst, force: bool) -> Option<TokenStream> {
+        let used = self.used.contains(&inst.result) || force;
         if !used && !impure(&inst.op) {
             return None;
         }
         let span = inst.span;
-        if let Op::Call { func } = &inst.op {
+        if let Op::Call { func, by_ref } = &inst.op {
             if self.activity.active(inst.result) {
-                let args: Vec<TokenStream> =
-                    inst.args.iter().map(|a| self.operand(a, span)).collect();
+                let args = self.call_args(&inst.args, by_ref, span);
                 let pullback = self.names.pullback(self.function, inst.result);
                 let value = if used {
                     self.name(inst.result).into_token_stream()
@@ -435,6 +727,25 @@ impl Writer<'_> {
             Some(ty) => quote_spanned!(span=> let #name: #ty = #expr;),
             None => quote_spanned!(span=> let #name = #expr;),
         })
+    }
+
+    fn call_args(&mut self, args: &[Operand], by_ref: &[bool], span: Span) -> Vec<TokenStream> {
+        args.iter()
+            .zip(by_ref)
+            .map(|(arg, by_ref)| {
+                let tokens = self.operand(arg, span);
+                match (arg, by_ref) {
+                    (_, true) => quote!(&#tokens),
+                    // A vector passed by value is cloned: the backward sweep may still read it.
+                    (Operand::Mem(mem, prefix), false)
+                        if prefix.is_empty() && self.function.mems[mem.index()].vec =>
+                    {
+                        quote!(::core::clone::Clone::clone(&#tokens))
+                    }
+                    _ => tokens,
+                }
+            })
+            .collect()
     }
 
     fn forward_expr(&mut self, inst: &Inst) -> TokenStream {
@@ -462,7 +773,10 @@ impl Writer<'_> {
                     quote!(#a as #ty)
                 }
             },
-            Op::Call { func } => quote!(#func(#(#args),*)),
+            Op::Call { func, by_ref } => {
+                let args = self.call_args(&inst.args, by_ref, span);
+                quote!(#func(#(#args),*))
+            }
             Op::Field(index) => {
                 let a = &args[0];
                 let index = syn::Index {
@@ -471,72 +785,356 @@ impl Writer<'_> {
                 };
                 quote!(#a.#index)
             }
-            Op::Opaque(opaque) => {
-                let mut expr = opaque.expr.clone();
-                FillHoles { args: &args }.visit_expr_mut(&mut expr);
-                quote!(#expr)
+            Op::Index => {
+                let (a, i) = (&args[0], &args[1]);
+                quote!(#a[#i])
             }
+            Op::Load(mem) => {
+                let mem = self.mem_name(*mem);
+                quote!(#mem #([#args])*)
+            }
+            Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| args[k].clone()),
         }
     }
 
-    /// The backward sweep's statements, and the pattern that binds the seed (the output's
-    /// adjoint) as the closure's first parameter.
-    fn backward(
-        &mut self,
-        backward: &Backward,
-        slot_names: &[TokenStream],
-    ) -> (TokenStream, Vec<TokenStream>) {
-        let function = self.function;
-        let mut writes = std::collections::HashMap::<Value, usize>::new();
-        for stmt in &backward.stmts {
-            match stmt {
-                BwdStmt::Zero(target) | BwdStmt::Add { target, .. } => {
-                    *writes.entry(*target).or_default() += 1
+    fn mem_init(&mut self, init: &MemInit) -> TokenStream {
+        let span = init.span;
+        let data = &self.function.mems[init.mem.index()];
+        let vec = data.vec;
+        let name = self.mem_name(init.mem);
+        let mutable = if self.backward.written_mems.contains(&init.mem) {
+            quote!(mut)
+        } else {
+            quote!()
+        };
+        let private = private();
+        let value = match &init.kind {
+            MemInitKind::Repeat { elem, lens } => {
+                let mut value = self.operand(elem, span);
+                for (k, len) in lens.iter().enumerate().rev() {
+                    let len = self.operand(len, span);
+                    value = if vec && k == 0 {
+                        quote!(::std::vec![#value; #len])
+                    } else {
+                        quote!([#value; #len])
+                    };
                 }
-                BwdStmt::Pullback { targets, .. } => {
-                    for target in targets.iter().flatten() {
-                        *writes.entry(*target).or_default() += 1;
+                value
+            }
+            MemInitKind::List { elems } => {
+                let elems: Vec<TokenStream> = elems.iter().map(|e| self.operand(e, span)).collect();
+                if vec {
+                    quote!(::std::vec![#(#elems),*])
+                } else {
+                    quote!([#(#elems),*])
+                }
+            }
+            MemInitKind::Copy { src } => {
+                let src = self.mem_name(*src);
+                if !init.declare {
+                    return quote_spanned!(span=> #private::assign(&mut #name, &#src););
+                }
+                quote!(#private::owned(&#src))
+            }
+        };
+        if init.declare {
+            quote_spanned!(span=> let #mutable #name = #value;)
+        } else {
+            quote_spanned!(span=> #name = #value;)
+        }
+    }
+
+    fn record_tuple(&mut self, record: &[Need]) -> TokenStream {
+        let parts: Vec<TokenStream> = record
+            .iter()
+            .map(|need| match need {
+                Need::Value(v) => self.name(*v).into_token_stream(),
+                Need::Pullback(v) => self.names.pullback(self.function, *v).into_token_stream(),
+            })
+            .collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            _ => quote!((#(#parts),*)),
+        }
+    }
+
+    fn if_forward(&mut self, if_: &If) -> TokenStream {
+        let plan = &self.backward.ifs[&if_.record];
+        let record = plan.backward && !plan.by_cond();
+        let (then_record, else_record) = (plan.then_record.clone(), plan.else_record.clone());
+        let cond = self.operand(&if_.cond, if_.span);
+        let phis: Vec<&crate::ir::Phi> = if_
+            .phis
+            .iter()
+            .filter(|phi| self.used.contains(&phi.result))
+            .collect();
+        let mut names: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.name(phi.result).into_token_stream())
+            .collect();
+        let private = private();
+        let mut then_vals: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.operand(&phi.then_value, if_.span))
+            .collect();
+        let mut else_vals: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.operand(&phi.else_value, if_.span))
+            .collect();
+        if record {
+            names.push(self.name(if_.record).into_token_stream());
+            let then_rec = self.record_tuple(&then_record);
+            let else_rec = self.record_tuple(&else_record);
+            then_vals.push(quote!(#private::Branch::Then(#then_rec)));
+            else_vals.push(quote!(#private::Branch::Else(#else_rec)));
+        }
+        let then_block = self.block(&if_.then_block);
+        let else_block = self.block(&if_.else_block);
+        let span = if_.span;
+        let tuple = |values: &[TokenStream]| match values {
+            [one] => one.clone(),
+            _ => quote!((#(#values),*)),
+        };
+        if names.is_empty() {
+            if else_block.is_empty() {
+                return quote_spanned!(span=> if #cond { #(#then_block)* });
+            }
+            return quote_spanned!(span=> if #cond { #(#then_block)* } else { #(#else_block)* });
+        }
+        let (pattern, then_value, else_value) =
+            (tuple(&names), tuple(&then_vals), tuple(&else_vals));
+        quote_spanned! {span=>
+            let #pattern = if #cond {
+                #(#then_block)*
+                #then_value
+            } else {
+                #(#else_block)*
+                #else_value
+            };
+        }
+    }
+
+    fn loop_forward(&mut self, loop_: &Loop) -> Vec<TokenStream> {
+        let span = loop_.span;
+        let plan = &self.backward.loops[&loop_.count];
+        let (backward, by_count, record) = (plan.backward, plan.by_count, plan.record.clone());
+        let mut out = Vec::new();
+        // The carried variables: the parameter and the result share one mutable variable.
+        let carried: Vec<&crate::ir::Carried> = loop_
+            .carried
+            .iter()
+            .filter(|c| self.used.contains(&c.result) || self.used.contains(&c.param))
+            .collect();
+        let mut slots = Vec::new();
+        let mut nexts = Vec::new();
+        for c in &carried {
+            let slot = self.name(c.result);
+            self.names.values.insert(c.param, slot.clone());
+            let init = self.operand(&c.init, span);
+            out.push(quote_spanned!(span=> let mut #slot = #init;));
+            slots.push(slot);
+        }
+        let count = (backward && by_count).then(|| {
+            let count = self.names.fresh("iterations", span);
+            self.names.values.insert(loop_.count, count.clone());
+            out.push(quote_spanned!(span=> let mut #count = 0usize;));
+            count
+        });
+        let tape = (backward && !record.is_empty()).then(|| {
+            let tape = self.names.temp("tape");
+            let private = private();
+            self.tapes
+                .push(quote!(let mut #tape = #private::Tape::new();));
+            tape
+        });
+        let head = match &loop_.kind {
+            LoopKind::Range {
+                index,
+                start,
+                end,
+                inclusive,
+                reversed,
+            } => {
+                let index = if self.used.contains(index) {
+                    self.name(*index).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                let (start, end) = (self.operand(start, span), self.operand(end, span));
+                let range = if *inclusive {
+                    quote!(#start..=#end)
+                } else {
+                    quote!(#start..#end)
+                };
+                let range = if *reversed {
+                    quote!((#range).rev())
+                } else {
+                    range
+                };
+                if let Some(tape) = &tape {
+                    if !*reversed && !*inclusive {
+                        out.push(
+                            quote!(#tape.reserve(::core::iter::Iterator::size_hint(&(#range)).0);),
+                        );
                     }
                 }
-                BwdStmt::Output { .. } => {}
+                quote_spanned!(span=> for #index in #range)
             }
+            LoopKind::Forever => quote_spanned!(span=> loop),
+        };
+        let counting = count.as_ref().map(|count| quote!(#count += 1;));
+        let body = self.block(&loop_.body);
+        let push = tape.as_ref().map(|tape| {
+            let record = self.record_tuple(&record);
+            quote!(#tape.push(#record);)
+        });
+        for c in &carried {
+            nexts.push(self.operand(&c.next, span));
         }
-        let mutable = |value: &Value| writes.get(value).copied().unwrap_or(0) > 1;
-        let mut declared = HashSet::new();
-        let mut seed = quote!(_);
-        let mut stmts = Vec::new();
-        let private = private();
-        for stmt in &backward.stmts {
-            match stmt {
-                BwdStmt::Add {
-                    target,
-                    term: Term::Seed,
-                } => {
-                    let name = self.names.adjoint(function, *target);
-                    declared.insert(*target);
-                    seed = if mutable(target) {
+        let update = match slots.len() {
+            0 => quote!(),
+            1 => {
+                let (slot, next) = (&slots[0], &nexts[0]);
+                quote!(#slot = #next;)
+            }
+            _ => quote!((#(#slots),*) = (#(#nexts),*);),
+        };
+        let exit = loop_.exit.as_ref().map(|exit| {
+            let exit = self.operand(exit, span);
+            quote!(if #exit { break; })
+        });
+        out.push(quote_spanned! {span=>
+            #head {
+                #counting
+                #(#body)*
+                #push
+                #update
+                #exit
+            }
+        });
+        if let Some(tape) = tape {
+            self.loop_tapes.insert(loop_.count, tape);
+        }
+        out
+    }
+
+    // Backward sweep ---------------------------------------------------------------------------
+
+    /// The backward sweep's statements, and the pattern that binds the seed (the output's
+    /// adjoint) as the closure's first parameter.
+    fn backward(&mut self, slot_names: &[TokenStream]) -> (TokenStream, Vec<TokenStream>) {
+        let mut writes = BTreeMap::<Value, usize>::new();
+        count_writes(&self.backward.stmts, &mut writes);
+        let function = self.function;
+        let seed = match &function.output {
+            Output::Operand(op) => match self.activity.active_operand(op) {
+                Some(value) => {
+                    let name = self.names.adjoint(function, value);
+                    if writes.get(&value).copied().unwrap_or(0) > 1 {
                         quote!(mut #name)
                     } else {
                         quote!(#name)
-                    };
+                    }
+                }
+                None => quote!(_),
+            },
+            Output::Tuple(_) => {
+                let name = self.names.fresh("d_out", Span::call_site());
+                self.seed_name = Some(name.clone());
+                quote!(#name)
+            }
+            Output::Mem(mem) => {
+                let name = self.names.mem_adjoint(function, *mem);
+                quote!(mut #name)
+            }
+        };
+        let mut declared = BTreeSet::new();
+        let stmts = self.backward_stmts(&self.backward.stmts, &writes, &mut declared, slot_names);
+        (seed, stmts)
+    }
+
+    fn backward_stmts(
+        &mut self,
+        stmts: &[BwdStmt],
+        writes: &BTreeMap<Value, usize>,
+        declared: &mut BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> Vec<TokenStream> {
+        let function = self.function;
+        let private = private();
+        let mut out = Vec::new();
+        for stmt in stmts {
+            match stmt {
+                // The closure's parameter is the output's adjoint.
+                BwdStmt::Add {
+                    target,
+                    term: Term::Seed(path),
+                } if path.is_empty() && self.seed_name.is_none() => {
+                    declared.insert(*target);
                 }
                 BwdStmt::Zero(target) => {
                     let name = self.names.adjoint(function, *target);
                     declared.insert(*target);
-                    stmts.push(quote!(let mut #name = 0.0;));
+                    if function.values[target.index()].aggregate {
+                        let primal = self.name(*target);
+                        out.push(quote!(let mut #name = #private::zero_grad(&#primal);));
+                    } else {
+                        out.push(quote!(let mut #name = 0.0;));
+                    }
                 }
+                BwdStmt::ZeroMem(mem) => out.push(self.zero_mem(*mem)),
                 BwdStmt::Add { target, term } => {
                     let term = self.term(term);
                     let name = self.names.adjoint(function, *target);
                     if declared.insert(*target) {
-                        stmts.push(if mutable(target) {
+                        let mutable = writes.get(target).copied().unwrap_or(0) > 1;
+                        out.push(if mutable {
                             quote!(let mut #name = #term;)
                         } else {
                             quote!(let #name = #term;)
                         });
                     } else {
-                        stmts.push(quote!(#name += #term;));
+                        out.push(quote!(#name += #term;));
                     }
+                }
+                BwdStmt::AddAt { target, at, term } => {
+                    let term = self.term(term);
+                    let name = self.names.adjoint(function, *target);
+                    let at = match at {
+                        At::Field(k) => {
+                            let k = syn::Index::from(*k as usize);
+                            quote!(.#k)
+                        }
+                        At::Index(i) => {
+                            let i = self.operand(i, Span::call_site());
+                            quote!([#i])
+                        }
+                    };
+                    out.push(quote!(#name #at += #term;));
+                }
+                BwdStmt::AddToMem { mem, indices, term } => {
+                    let term = self.term(term);
+                    let name = self.names.mem_adjoint(function, *mem);
+                    let indices = self.indices(indices);
+                    out.push(quote!(#name #([#indices])* += #term;));
+                }
+                BwdStmt::ResetMemElem { mem, indices } => {
+                    let name = self.names.mem_adjoint(function, *mem);
+                    let indices = self.indices(indices);
+                    out.push(quote!(#name #([#indices])* = 0.0;));
+                }
+                BwdStmt::AddMem { target, source } => {
+                    let target = self.flat_adjoint(*target, true);
+                    let source = self.flat_adjoint(*source, false);
+                    out.push(quote!(#private::add_into(#target, #source);));
+                }
+                BwdStmt::ResetMem(mem) => {
+                    let target = self.flat_adjoint(*mem, true);
+                    out.push(quote!(#target.fill(0.0);));
+                }
+                BwdStmt::Reset(target) => {
+                    let name = self.names.adjoint(function, *target);
+                    out.push(quote!(#name = 0.0;));
                 }
                 BwdStmt::Pullback { call, targets } => {
                     let pullback = self.names.pullback(function, *call);
@@ -544,38 +1142,238 @@ impl Writer<'_> {
                     let slots: Vec<TokenStream> = targets
                         .iter()
                         .map(|target| match target {
-                            Some(target) => {
-                                let name = self.names.adjoint(function, *target);
+                            Some(Target::Value(v)) => {
+                                let name = self.names.adjoint(function, *v);
                                 quote!(#private::slot(&mut #name))
+                            }
+                            Some(Target::Mem(mem, prefix)) => {
+                                let name = self.names.mem_adjoint(function, *mem);
+                                let indices = self.indices(prefix);
+                                if indices.is_empty() && self.is_param_mem(*mem) {
+                                    quote!(#private::slot(&mut *#name))
+                                } else {
+                                    quote!(#private::slot(&mut #name #([#indices])*))
+                                }
                             }
                             None => quote!(#private::no_slot()),
                         })
                         .collect();
-                    stmts.push(quote!(#pullback(#d_call, #(#slots),*);));
+                    out.push(quote!(#pullback(#d_call, #(#slots),*);));
                 }
                 BwdStmt::Output { param, value } => {
                     let slot = &slot_names[*param];
                     let name = self.names.adjoint(function, *value);
-                    stmts.push(quote!(#slot.accumulate(#name);));
+                    out.push(quote!(#slot.accumulate(#name);));
+                }
+                BwdStmt::If(bwd_if) => {
+                    out.push(self.if_backward(bwd_if, writes, declared, slot_names))
+                }
+                BwdStmt::Loop(bwd_loop) => {
+                    out.push(self.loop_backward(bwd_loop, writes, declared, slot_names))
                 }
             }
         }
-        (seed, stmts)
+        out
+    }
+
+    /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
+    fn flat_adjoint(&mut self, mem: Mem, mutable: bool) -> TokenStream {
+        let name = self.names.mem_adjoint(self.function, mem);
+        match (self.function.mems[mem.index()].dims, mutable) {
+            (1, true) => quote!(&mut #name[..]),
+            (1, false) => quote!(&#name[..]),
+            (_, true) => quote!(#name.as_flattened_mut()),
+            (_, false) => quote!(#name.as_flattened()),
+        }
+    }
+
+    /// `let mut d_a = [0.0; n];`: the adjoint memory of a local array, shaped like it.
+    fn zero_mem(&mut self, mem: Mem) -> TokenStream {
+        let function = self.function;
+        let name = self.names.mem_adjoint(function, mem);
+        let vec = function.mems[mem.index()].vec;
+        let private = private();
+        let value = match crate::reverse::find_mem_init(&function.body, mem) {
+            Some(MemInitKind::Repeat { lens, .. }) => {
+                let mut value = quote!(0.0);
+                for (k, len) in lens.iter().enumerate().rev() {
+                    let len = self.operand(len, Span::call_site());
+                    value = if vec && k == 0 {
+                        quote!(::std::vec![#value; #len])
+                    } else {
+                        quote!([#value; #len])
+                    };
+                }
+                value
+            }
+            Some(MemInitKind::List { elems }) => {
+                let len = elems.len();
+                if vec {
+                    quote!(::std::vec![0.0; #len])
+                } else {
+                    quote!([0.0; #len])
+                }
+            }
+            Some(MemInitKind::Copy { src }) => {
+                let src = *src;
+                let top_level = function
+                    .body
+                    .stmts
+                    .iter()
+                    .any(|s| matches!(s, Stmt::MemInit(i) if i.mem == src && i.declare));
+                if self.is_param_mem(src) || top_level {
+                    let src = self.mem_name(src);
+                    quote!(#private::zero_grad(&#src))
+                } else {
+                    let src = self.names.mem_adjoint(function, src);
+                    quote!(#private::zero_grad(&#src))
+                }
+            }
+            None => quote!(::core::unreachable!()),
+        };
+        quote!(let mut #name = #value;)
+    }
+
+    fn if_backward(
+        &mut self,
+        bwd_if: &BwdIf,
+        writes: &BTreeMap<Value, usize>,
+        declared: &BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> TokenStream {
+        let plan = &self.backward.ifs[&bwd_if.record];
+        let (by_cond, then_record, else_record) = (
+            plan.by_cond(),
+            plan.then_record.clone(),
+            plan.else_record.clone(),
+        );
+        let then_stmts = self.backward_stmts(
+            &bwd_if.then_stmts,
+            writes,
+            &mut declared.clone(),
+            slot_names,
+        );
+        let else_stmts = self.backward_stmts(
+            &bwd_if.else_stmts,
+            writes,
+            &mut declared.clone(),
+            slot_names,
+        );
+        if by_cond {
+            let cond = self.operand(&bwd_if.cond, Span::call_site());
+            if else_stmts.is_empty() {
+                return quote!(if #cond { #(#then_stmts)* });
+            }
+            return quote!(if #cond { #(#then_stmts)* } else { #(#else_stmts)* });
+        }
+        let private = private();
+        let record = self.name(bwd_if.record);
+        let then_pattern = self.record_tuple(&then_record);
+        let else_pattern = self.record_tuple(&else_record);
+        quote! {
+            match #record {
+                #private::Branch::Then(#then_pattern) => { #(#then_stmts)* }
+                #private::Branch::Else(#else_pattern) => { #(#else_stmts)* }
+            }
+        }
+    }
+
+    fn loop_backward(
+        &mut self,
+        bwd_loop: &BwdLoop,
+        writes: &BTreeMap<Value, usize>,
+        declared: &BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> TokenStream {
+        let function = self.function;
+        let loop_ = crate::reverse::find_loop(&function.body, bwd_loop.id)
+            .expect("a backward loop has a forward loop");
+        let plan = &self.backward.loops[&bwd_loop.id];
+        let (by_count, record, remat) = (plan.by_count, plan.record.clone(), plan.remat.clone());
+        let head = match (&loop_.kind, by_count) {
+            (
+                LoopKind::Range {
+                    index,
+                    start,
+                    end,
+                    inclusive,
+                    reversed,
+                },
+                false,
+            ) => {
+                // The index, if the backward body or a recomputation reads it.
+                let mut needs = BTreeSet::new();
+                collect_needs(function, self.backward, &bwd_loop.body, &mut needs);
+                let read = needs.contains(&Need::Value(*index))
+                    || remat
+                        .iter()
+                        .any(|v| self.defs[v].arg_values().any(|a| a == *index));
+                let index = if read {
+                    self.name(*index).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                let (start, end) = (
+                    self.operand(start, Span::call_site()),
+                    self.operand(end, Span::call_site()),
+                );
+                let range = if *inclusive {
+                    quote!(#start..=#end)
+                } else {
+                    quote!(#start..#end)
+                };
+                let range = if *reversed {
+                    range
+                } else {
+                    quote!((#range).rev())
+                };
+                quote!(for #index in #range)
+            }
+            _ => {
+                let count = self.name(loop_.count);
+                quote!(for _ in 0..#count)
+            }
+        };
+        let pop = self.loop_tapes.get(&bwd_loop.id).cloned().map(|tape| {
+            let pattern = self.record_tuple(&record);
+            quote!(let #pattern = #tape.pop();)
+        });
+        let remat: Vec<TokenStream> = remat
+            .iter()
+            .filter_map(|v| self.inst(self.defs[v], true))
+            .collect();
+        let body = self.backward_stmts(&bwd_loop.body, writes, &mut declared.clone(), slot_names);
+        quote! {
+            #head {
+                #pop
+                #(#remat)*
+                #(#body)*
+            }
+        }
     }
 
     fn term(&mut self, term: &Term) -> TokenStream {
         let function = self.function;
         match term {
-            Term::Seed => unreachable!("the seed is the closure's parameter"),
+            Term::Seed(path) => {
+                let seed = self
+                    .seed_name
+                    .clone()
+                    .expect("a tuple output has a seed parameter");
+                let path = path.iter().map(|k| syn::Index::from(*k as usize));
+                quote!(#seed #(.#path)*)
+            }
             Term::Adjoint(value) => {
                 let name = self.names.adjoint(function, *value);
                 quote!(#name)
             }
+            Term::MemElem(mem, indices) => {
+                let name = self.names.mem_adjoint(function, *mem);
+                let indices = self.indices(indices);
+                quote!(#name #([#indices])*)
+            }
             Term::Rule { inst, arg } => {
-                let inst = function
-                    .insts()
-                    .find(|i| i.result == *inst)
-                    .expect("a rule term names an instruction");
+                let inst = self.defs[inst];
                 let Op::Rule { rule, .. } = &inst.op else {
                     unreachable!("rule terms come from rule instructions")
                 };
@@ -594,30 +1392,40 @@ impl Writer<'_> {
     }
 }
 
-/// Replaces the holes of an opaque expression with the names of their values.
-struct FillHoles<'a> {
-    args: &'a [TokenStream],
-}
-
-impl VisitMut for FillHoles<'_> {
-    fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        if let Expr::Path(path) = expr {
-            if let Some(k) = path.path.get_ident().and_then(Opaque::hole_index) {
-                *expr = Expr::Verbatim(self.args[k].clone());
-                return;
+/// How many statements write each adjoint: more than one makes it `mut`.
+fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize>) {
+    for stmt in stmts {
+        match stmt {
+            BwdStmt::Zero(target)
+            | BwdStmt::Add { target, .. }
+            | BwdStmt::AddAt { target, .. }
+            | BwdStmt::Reset(target) => *writes.entry(*target).or_default() += 1,
+            BwdStmt::Pullback { targets, .. } => {
+                for target in targets.iter().flatten() {
+                    if let Target::Value(v) = target {
+                        *writes.entry(*v).or_default() += 1;
+                    }
+                }
             }
+            BwdStmt::If(bwd_if) => {
+                count_writes(&bwd_if.then_stmts, writes);
+                count_writes(&bwd_if.else_stmts, writes);
+            }
+            BwdStmt::Loop(bwd_loop) => count_writes(&bwd_loop.body, writes),
+            _ => {}
         }
-        syn::visit_mut::visit_expr_mut(self, expr);
     }
 }
 
 // The public functions --------------------------------------------------------------------------
 
-/// `_grad`, `_pullback` and `_grad_into`, each a few lines around the hidden function.
+/// `_pullback`, and for a scalar output `_grad` and `_grad_into`: each a few lines around the
+/// hidden function.
 fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
-    let Some(out_ty) = &sig.output else {
+    let Some(output) = &sig.output else {
         return TokenStream::new();
     };
+    let out_ty = &output.ty;
     let Parts {
         attrs,
         vis,
@@ -644,7 +1452,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
 
     let active: Vec<(usize, &crate::signature::Param)> = sig.active_params().collect();
     let single = active.len() == 1;
-    let grad_types: Vec<&syn::Type> = active.iter().map(|(_, p)| &p.ty).collect();
+    let grad_types: Vec<TokenStream> = active.iter().map(|(_, p)| p.grad_type()).collect();
     let grad_ty = if single {
         quote!(#(#grad_types)*)
     } else {
@@ -695,9 +1503,9 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
                 let field = field(k);
                 k += 1;
                 if grad_is_ref && single {
-                    quote!(#private::Slot::new(&mut *#grad))
+                    quote!(#private::slot(&mut *#grad))
                 } else {
-                    quote!(#private::Slot::new(&mut #grad #field))
+                    quote!(#private::slot(&mut #grad #field))
                 }
             })
             .collect()
@@ -715,19 +1523,32 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     } else {
         ", one entry per parameter in that order"
     };
-    let grad_fn = format_ident!("{}_grad", ident);
     let pullback_fn = format_ident!("{}_pullback", ident);
+    let doc_pullback = format!(
+        "The gradient of [`{ident}`] with respect to {wrt}{shape}, scaled by `d_out`: the vector-Jacobian product that carries the chain rule through a call.\n\nGenerated by `#[differentiate]`."
+    );
+    let pullback_item = quote! {
+        #(#attrs)*
+        #[doc = #doc_pullback]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
+            let mut #grad = #zero;
+            let (_, #pullback) = #vjp #turbofish(#(#param_names),*);
+            #pullback(#d_out, #(#slots_owned),*);
+            #grad
+        }
+    };
+    if !output.scalar {
+        return pullback_item;
+    }
+    let grad_fn = format_ident!("{}_grad", ident);
     let grad_into_fn = format_ident!("{}_grad_into", ident);
     let doc_grad = format!(
         "The value of [`{ident}`] and its gradient with respect to {wrt}{shape}.\n\nGenerated by `#[differentiate]`."
     );
-    let doc_pullback = format!(
-        "The gradient of [`{ident}`] with respect to {wrt}, scaled by `d_out`: the vector-Jacobian product that carries the chain rule through a call.\n\nGenerated by `#[differentiate]`."
-    );
     let doc_grad_into = format!(
-        "The value of [`{ident}`]; its gradient with respect to {wrt} is written into `grad`, overwriting it.\n\nGenerated by `#[differentiate]`."
+        "The value of [`{ident}`]; its gradient with respect to {wrt} is written into `grad`, overwriting it (vectors are resized to fit, so a reused `grad` allocates nothing).\n\nGenerated by `#[differentiate]`."
     );
-
     quote! {
         #(#attrs)*
         #[doc = #doc_grad]
@@ -739,15 +1560,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
             (#value, #grad)
         }
 
-        #(#attrs)*
-        #[doc = #doc_pullback]
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
-            let mut #grad = #zero;
-            let (_, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(#d_out, #(#slots_owned),*);
-            #grad
-        }
+        #pullback_item
 
         #(#attrs)*
         #[doc = #doc_grad_into]

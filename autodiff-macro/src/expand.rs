@@ -106,6 +106,16 @@ pub(crate) mod tests {
         prettyplease::unparse(&file)
     }
 
+    /// Prints the expansion of the function in the file `$EXPAND_SRC` (args in `$EXPAND_ARGS`):
+    /// `EXPAND_SRC=f.rs cargo test -p autodiff-macro print_expansion -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn print_expansion() {
+        let src = std::fs::read_to_string(std::env::var("EXPAND_SRC").unwrap()).unwrap();
+        let args = std::env::var("EXPAND_ARGS").unwrap_or_default();
+        println!("{}", expand(&args, &src));
+    }
+
     /// The generated code of the seed's example, as `cargo expand --example shopping` shows it,
     /// against `tests/expand/shopping.expanded.rs`. `UPDATE_EXPECT=1` rewrites the file.
     #[test]

@@ -1,17 +1,31 @@
-//! The intermediate form the body is lowered into: every intermediate is a named
-//! single-assignment [`Value`], instructions sit in blocks in definition order, and facts about
-//! values live in side tables indexed by `Value`.
+//! The intermediate form the body is lowered into.
 //!
-//! The IR keeps the few pieces of syntax code generation needs (constants, paths, types, passive
-//! expressions) as opaque payloads; the analyses and the reverse pass never look inside them.
+//! Scalars are single-assignment [`Value`]s: shadowing and reassignment make new values, an `if`
+//! joins the values of its branches in [`Phi`]s, and a loop carries the variables it reassigns
+//! in [`Carried`] values (parameter at the start of an iteration, next value at its end, result
+//! after the loop). Control flow stays structured: blocks nest, and `break`, `continue` and
+//! `return` are lowered into flags, so each construct has one entry and one exit and its reverse
+//! is the same construct walked backwards.
+//!
+//! Arrays, slices and vectors are [`Mem`]ories: places with contents, read by `Load` and written
+//! by [`Store`]. A load's value is a value like any other, so the backward sweep never needs an
+//! earlier state of an array, only the values read from it.
+//!
+//! Facts about values and memories live in side tables indexed by them. The IR keeps the few
+//! pieces of syntax code generation needs (constants, paths, types, passive expressions) as
+//! opaque payloads; the analyses and the reverse pass never look inside them.
 
 use proc_macro2::{Span, TokenStream};
 
 use crate::rules::RuleId;
 
-/// A single-assignment value: a parameter or the result of one instruction.
+/// A single-assignment value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Value(pub u32);
+
+/// An array, slice or vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mem(pub u32);
 
 impl Value {
     pub fn index(self) -> usize {
@@ -19,21 +33,54 @@ impl Value {
     }
 }
 
+impl Mem {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 pub struct Function {
-    /// The value of each parameter, in signature order.
-    pub params: Vec<Value>,
+    /// Each parameter of the signature, in order.
+    pub params: Vec<ParamRef>,
     pub body: Block,
-    /// What the function returns.
-    pub output: Operand,
+    pub output: Output,
     /// Indexed by `Value`.
     pub values: Vec<ValueData>,
+    /// Indexed by `Mem`.
+    pub mems: Vec<MemData>,
     /// Items declared inside the body (`const`, `fn`, `use`), copied as they are.
     pub items: Vec<syn::Item>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamRef {
+    Value(Value),
+    Mem(Mem),
+}
+
+/// What the function returns.
+pub enum Output {
+    Operand(Operand),
+    Tuple(Vec<Output>),
+    Mem(Mem),
 }
 
 pub struct ValueData {
     /// The user's variable name, used to name the value and its adjoint.
     pub name: Option<String>,
+    /// The value may be a tuple or an array (a call's result, or an element of one): its adjoint
+    /// starts as a zero of the same shape rather than `0.0`.
+    pub aggregate: bool,
+}
+
+pub struct MemData {
+    pub name: Option<String>,
+    /// Number of indices of an element: 1 for `[f64; N]`, 2 for `[[f64; M]; N]`.
+    pub dims: usize,
+    /// A `Vec` (or slice) rather than an array: its length is known only at run time.
+    pub vec: bool,
+    /// A parameter (read-only: a mutable array parameter is copied into a local first).
+    pub param: Option<usize>,
 }
 
 #[derive(Default)]
@@ -43,6 +90,10 @@ pub struct Block {
 
 pub enum Stmt {
     Inst(Inst),
+    Store(Store),
+    MemInit(MemInit),
+    If(If),
+    Loop(Loop),
 }
 
 pub struct Inst {
@@ -59,6 +110,9 @@ pub struct Inst {
 pub enum Operand {
     Value(Value),
     Const(Const),
+    /// An array as a whole (an argument of a call, or in an opaque expression), with the indices
+    /// already applied to it (`m[i]` is a row of a matrix).
+    Mem(Mem, Vec<Operand>),
 }
 
 /// A constant expression: a literal, a path such as `PI`, or operators over those.
@@ -76,14 +130,21 @@ pub enum Op {
     Rule { rule: RuleId, form: Form },
     /// A computation the macro does not differentiate; see [`Opaque`].
     Opaque(Opaque),
-    /// A call of a function by path. Differentiated through the callee's pullback when an
-    /// argument is varied, evaluated as written otherwise.
-    Call { func: syn::ExprPath },
-    /// Element `.0`, `.1`, ... of a tuple value returned by an opaque computation.
+    /// A call of a function by path: through the callee's pullback when an argument is active,
+    /// as written otherwise. `by_ref[k]`: argument `k` was written `&arg`.
+    Call {
+        func: syn::ExprPath,
+        by_ref: Vec<bool>,
+    },
+    /// Element `.k` of a tuple value.
     Field(u32),
+    /// `args[0][args[1]]...`: an element of an array value (a call's result).
+    Index,
+    /// `mem[args[0]][args[1]]...`: an element of a memory.
+    Load(Mem),
 }
 
-/// How a rule was written, so the forward sweep repeats it.
+/// How a rule was written, so that the forward sweep repeats it.
 pub enum Form {
     /// `a + b`, `a * b`, ...
     Binary(syn::BinOp),
@@ -98,9 +159,12 @@ pub enum Form {
 }
 
 /// A computation whose result carries no derivative, kept as the user wrote it with each
-/// reference to a variable replaced by a hole (`Opaque::hole(k)` is `args[k]`).
+/// reference to a variable replaced by a hole; hole `k` is `args[k]`.
 pub struct Opaque {
-    pub expr: syn::Expr,
+    /// The expression's tokens. A hole is the pair `__autodiff_hole k` (an identifier followed
+    /// by a literal), which valid Rust outside macros never contains, so user code cannot fake
+    /// one.
+    pub expr: TokenStream,
     /// `true` when the result is non-differentiable by nature (a comparison, `no_grad(..)`, a
     /// cast to an integer): its arguments may depend on active parameters. `false` for
     /// computations the macro cannot see through (a method without a rule), which are only
@@ -110,34 +174,137 @@ pub struct Opaque {
 }
 
 impl Opaque {
-    pub const HOLE_PREFIX: &'static str = "__autodiff_hole_";
+    const HOLE: &'static str = "__autodiff_hole";
 
-    pub fn hole(k: usize) -> syn::Ident {
-        syn::Ident::new(&format!("{}{k}", Self::HOLE_PREFIX), Span::call_site())
+    /// The tokens of hole `k`.
+    pub fn hole(k: usize) -> TokenStream {
+        let marker = proc_macro2::Ident::new(Self::HOLE, Span::mixed_site());
+        let index = proc_macro2::Literal::usize_unsuffixed(k);
+        quote::quote!(#marker #index)
     }
 
-    pub fn hole_index(ident: &syn::Ident) -> Option<usize> {
-        ident
-            .to_string()
-            .strip_prefix(Self::HOLE_PREFIX)?
-            .parse()
-            .ok()
+    /// `tokens` with every hole replaced by what `fill` gives for its index.
+    pub fn map_holes(
+        tokens: TokenStream,
+        fill: &mut impl FnMut(usize) -> TokenStream,
+    ) -> TokenStream {
+        use proc_macro2::TokenTree;
+        let mut out = Vec::new();
+        let mut iter = tokens.into_iter().peekable();
+        while let Some(tt) = iter.next() {
+            match tt {
+                TokenTree::Ident(ident) if ident == Self::HOLE => {
+                    let index = match iter.peek() {
+                        Some(TokenTree::Literal(lit)) => lit.to_string().parse::<usize>().ok(),
+                        _ => None,
+                    };
+                    match index {
+                        Some(k) => {
+                            iter.next();
+                            out.extend(fill(k));
+                        }
+                        None => out.push(TokenTree::Ident(ident)),
+                    }
+                }
+                TokenTree::Group(group) => {
+                    let mut new = proc_macro2::Group::new(
+                        group.delimiter(),
+                        Self::map_holes(group.stream(), fill),
+                    );
+                    new.set_span(group.span());
+                    out.push(TokenTree::Group(new));
+                }
+                other => out.push(other),
+            }
+        }
+        out.into_iter().collect()
     }
 }
 
-impl Function {
-    /// Every instruction, in definition order.
-    pub fn insts(&self) -> impl DoubleEndedIterator<Item = &Inst> {
-        self.body.stmts.iter().map(|stmt| match stmt {
-            Stmt::Inst(inst) => inst,
-        })
-    }
+/// `mem[indices] = value`.
+pub struct Store {
+    pub mem: Mem,
+    pub indices: Vec<Operand>,
+    pub value: Operand,
+    pub span: Span,
+}
+
+/// The whole contents of a local memory: its declaration (`let mut a = [0.0; n];`), or an
+/// assignment of a whole array (`a = b;`) when `declare` is false.
+pub struct MemInit {
+    pub mem: Mem,
+    pub kind: MemInitKind,
+    pub declare: bool,
+    pub span: Span,
+}
+
+pub enum MemInitKind {
+    /// `[elem; len]` or `vec![elem; len]`; `inner` for `[[elem; m]; n]`.
+    Repeat { elem: Operand, lens: Vec<Operand> },
+    /// `[a, b, c]` or `vec![a, b, c]`.
+    List { elems: Vec<Operand> },
+    /// `let mut a = x;`, `x.to_vec()`, `x.clone()`.
+    Copy { src: Mem },
+}
+
+/// `if cond { then } else { else }`, whose branches set the `phis`.
+pub struct If {
+    pub cond: Operand,
+    pub then_block: Block,
+    pub else_block: Block,
+    pub phis: Vec<Phi>,
+    /// Which branch ran and what it saved for the backward sweep, when something needs it.
+    pub record: Value,
+    pub span: Span,
+}
+
+pub struct Phi {
+    pub result: Value,
+    pub then_value: Operand,
+    pub else_value: Operand,
+}
+
+pub struct Loop {
+    pub kind: LoopKind,
+    pub carried: Vec<Carried>,
+    pub body: Block,
+    /// A bool computed by the body: the loop ends after an iteration that sets it (`break`,
+    /// `return`, a `while` condition that failed).
+    pub exit: Option<Operand>,
+    /// The number of iterations run, when something needs it.
+    pub count: Value,
+    pub span: Span,
+}
+
+pub enum LoopKind {
+    /// `for index in start..end` (`..=` when `inclusive`, `.rev()` when `reversed`).
+    Range {
+        index: Value,
+        start: Operand,
+        end: Operand,
+        inclusive: bool,
+        reversed: bool,
+    },
+    /// `loop` (and `while`, whose condition sets `exit`).
+    Forever,
+}
+
+/// A variable the loop body reassigns.
+pub struct Carried {
+    /// Its value before the loop.
+    pub init: Operand,
+    /// Its value at the start of an iteration.
+    pub param: Value,
+    /// Its value at the end of an iteration.
+    pub next: Operand,
+    /// Its value after the loop.
+    pub result: Value,
 }
 
 impl Inst {
     /// The values this instruction reads.
     pub fn arg_values(&self) -> impl Iterator<Item = Value> + '_ {
-        self.args.iter().filter_map(Operand::value)
+        self.args.iter().flat_map(Operand::values)
     }
 }
 
@@ -145,7 +312,33 @@ impl Operand {
     pub fn value(&self) -> Option<Value> {
         match self {
             Operand::Value(v) => Some(*v),
-            Operand::Const(_) => None,
+            _ => None,
+        }
+    }
+
+    /// Every value the operand reads (the indices of a memory operand too).
+    pub fn values(&self) -> Vec<Value> {
+        match self {
+            Operand::Value(v) => vec![*v],
+            Operand::Const(_) => vec![],
+            Operand::Mem(_, indices) => indices.iter().flat_map(Operand::values).collect(),
+        }
+    }
+}
+
+impl Block {
+    /// Calls `f` on every instruction of the block and the blocks nested in it, in order.
+    pub fn for_each_inst<'a>(&'a self, f: &mut impl FnMut(&'a Inst)) {
+        for stmt in &self.stmts {
+            match stmt {
+                Stmt::Inst(inst) => f(inst),
+                Stmt::If(if_) => {
+                    if_.then_block.for_each_inst(f);
+                    if_.else_block.for_each_inst(f);
+                }
+                Stmt::Loop(loop_) => loop_.body.for_each_inst(f),
+                Stmt::Store(_) | Stmt::MemInit(_) => {}
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Lowering of the function body into the IR: one instruction per operation, one fresh value per
-//! assignment, so that shadowing and reassignment become new values the backward sweep can still
-//! read.
+//! Lowering of the function body into the IR.
+//!
+//! Each operation becomes one instruction and each assignment a fresh value, so that shadowing
+//! and reassignment leave every earlier value readable by the backward sweep:
 //!
 //! ```text
 //! let mut s = x * y;          s   = mul(x, y)
@@ -8,21 +9,39 @@
 //! s                           s_1 = add(s, t0)        output: s_1
 //! ```
 //!
+//! Control flow stays structured. An `if` joins the variables its branches assign in phis; a
+//! loop carries the variables its body assigns (found by lowering the body once to see, then
+//! again for real). `break`, `continue` and `return` set flag variables, and the statements after
+//! one that may have set a flag run under `if !flag { .. }`, so every construct has one exit:
+//!
+//! ```text
+//! for i in 0..n {                       for i in 0..n {
+//!     if x[i] < 0.0 { break; }     →        brk = if x[i] < 0.0 { true } else { false };
+//!     s += x[i];                            s_1 = if !brk { s + x[i] } else { s };
+//! }                                         exit when brk }
+//! ```
+//!
+//! `match` becomes a chain of `if`s; `for x in v.iter()` a loop over `0..v.len()`.
+//!
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{BinOp, Expr, Pat, Stmt, UnOp};
+use syn::{BinOp, Expr, Pat, Stmt, Token, UnOp};
 
 use crate::ctxt::Ctxt;
-use crate::ir::{self, Const, Form, Inst, Op, Opaque, Operand, Value, ValueData};
+use crate::ir::{
+    self, Carried, Const, Form, If, Inst, Loop, LoopKind, Mem, MemData, MemInit, MemInitKind, Op,
+    Opaque, Operand, Output, ParamRef, Phi, Store, Value, ValueData,
+};
 use crate::rules;
-use crate::signature::Signature;
+use crate::signature::{ParamKind, Signature};
 
 /// Methods whose result is an integer or a bool: never differentiable, allowed on any value.
 const CUT_METHODS: &[&str] = &[
@@ -41,65 +60,59 @@ const CUT_METHODS: &[&str] = &[
     "classify",
 ];
 
+const RET: &str = "#ret";
+const RET_VAL: &str = "#ret_val";
+
 pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     let mut lowerer = Lowerer {
         cx,
+        muted: false,
         values: Vec::new(),
-        stmts: Vec::new(),
-        scopes: vec![HashMap::new()],
+        mems: Vec::new(),
+        blocks: vec![Vec::new()],
+        scopes: vec![BTreeMap::new()],
         items: Vec::new(),
-        returned: None,
+        loops: Vec::new(),
+        n_loops: 0,
+        has_return: false,
     };
     let params = sig
         .params
         .iter()
-        .map(|param| {
-            let value = lowerer.new_value(Some(param.ident.to_string()));
-            lowerer.declare(
-                &param.ident.to_string(),
-                Some(Val::Scalar(Operand::Value(value))),
-            );
-            value
-        })
+        .enumerate()
+        .map(|(index, param)| lowerer.param(index, param))
         .collect();
 
-    let tail = lowerer.block_contents(body);
-    let result = lowerer.returned.take().unwrap_or(tail);
-    let output = match result {
-        Val::Scalar(operand) => operand,
-        Val::Poison => poison(),
-        Val::Tuple(_) => {
-            cx.error_at(
-                tail_span(body),
-                "this function returns a tuple; `#[differentiate]` supports a float return value",
-            );
-            poison()
+    // Early returns set a flag and keep the value; the output joins it with the tail's value.
+    lowerer.has_return = contains_early_return(body);
+    if lowerer.has_return {
+        lowerer.declare(RET, Some(Val::Scalar(const_bool(false))));
+        lowerer.declare(RET_VAL, Some(Val::Scalar(dummy())));
+    }
+    let tail = lowerer.block_contents(&body.stmts);
+    let result = if lowerer.has_return {
+        let returned = lowerer.var(RET);
+        let ret_val = lowerer.var(RET_VAL);
+        match returned {
+            Val::Scalar(flag) if is_const(&flag, "true") => ret_val,
+            Val::Scalar(flag) if is_const(&flag, "false") => tail,
+            Val::Scalar(flag) => lowerer.join(flag, ret_val, tail, body.span()),
+            _ => Val::Poison,
         }
-        Val::Unit => {
-            cx.error_at(
-                tail_span(body),
-                "the body must end with the float value it returns",
-            );
-            poison()
-        }
+    } else {
+        tail
     };
+    let output = lowerer.output(result, body);
 
     ir::Function {
         params,
         body: ir::Block {
-            stmts: lowerer.stmts,
+            stmts: lowerer.blocks.pop().expect("the body's block"),
         },
         output,
         values: lowerer.values,
+        mems: lowerer.mems,
         items: lowerer.items,
-    }
-}
-
-/// Where the function's result comes from, for errors about it.
-fn tail_span(body: &syn::Block) -> Span {
-    match body.stmts.last() {
-        Some(stmt) => stmt.span(),
-        None => body.brace_token.span.join(),
     }
 }
 
@@ -109,6 +122,8 @@ enum Val {
     Scalar(Operand),
     /// A tuple expression; tuples are taken apart during lowering.
     Tuple(Vec<Val>),
+    /// An array, or a row of one: `m[i]` of a matrix `m` is `Mem(m, [i])`.
+    Mem(Mem, Vec<Operand>),
     /// `()`, the value of a statement.
     Unit,
     /// The value of an expression that had an error, already reported.
@@ -122,27 +137,102 @@ fn poison() -> Operand {
     })
 }
 
+fn const_bool(value: bool) -> Operand {
+    Operand::Const(Const {
+        tokens: quote!(#value),
+        atomic: true,
+    })
+}
+
+/// A placeholder for a value that is never read: a variable on a path that has not assigned it.
+fn dummy() -> Operand {
+    Operand::Const(Const {
+        tokens: quote!(::autodiff_core::__private::dummy()),
+        atomic: true,
+    })
+}
+
+fn is_const(operand: &Operand, text: &str) -> bool {
+    matches!(operand, Operand::Const(c) if c.tokens.to_string() == text)
+}
+
+fn is_dummy(val: &Val) -> bool {
+    matches!(val, Val::Scalar(Operand::Const(c)) if c.tokens.to_string().ends_with("dummy ()"))
+}
+
+struct LoopCtx {
+    label: Option<String>,
+    /// The flag variables of this loop.
+    brk: String,
+    cont: String,
+    /// The variable holding `break value`'s value.
+    brk_val: String,
+}
+
 struct Lowerer<'a> {
     cx: &'a Ctxt,
+    /// While a loop body is lowered only to see which variables it assigns.
+    muted: bool,
     values: Vec<ValueData>,
-    stmts: Vec<ir::Stmt>,
+    mems: Vec<MemData>,
+    /// The blocks being built, innermost last.
+    blocks: Vec<Vec<ir::Stmt>>,
     /// Innermost last. `None` for a variable declared without a value (`let x;`).
-    scopes: Vec<HashMap<String, Option<Val>>>,
+    scopes: Vec<BTreeMap<String, Option<Val>>>,
     items: Vec<syn::Item>,
-    /// Set by `return`: what the function returns. Statements after it are not lowered.
-    returned: Option<Val>,
+    loops: Vec<LoopCtx>,
+    n_loops: usize,
+    has_return: bool,
 }
 
 impl Lowerer<'_> {
+    // Errors and building blocks --------------------------------------------------------------
+
+    fn error(&self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        if !self.muted {
+            self.cx.error_spanned_by(tokens, message);
+        }
+    }
+
+    fn error_at(&self, span: Span, message: impl std::fmt::Display) {
+        if !self.muted {
+            self.cx.error_at(span, message);
+        }
+    }
+
     fn new_value(&mut self, name: Option<String>) -> Value {
         let value = Value(self.values.len() as u32);
-        self.values.push(ValueData { name });
+        self.values.push(ValueData {
+            name,
+            aggregate: false,
+        });
         value
+    }
+
+    fn new_mem(
+        &mut self,
+        name: Option<String>,
+        dims: usize,
+        vec: bool,
+        param: Option<usize>,
+    ) -> Mem {
+        let mem = Mem(self.mems.len() as u32);
+        self.mems.push(MemData {
+            name,
+            dims,
+            vec,
+            param,
+        });
+        mem
+    }
+
+    fn push(&mut self, stmt: ir::Stmt) {
+        self.blocks.last_mut().expect("a block is open").push(stmt);
     }
 
     fn emit(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Value {
         let result = self.new_value(None);
-        self.stmts.push(ir::Stmt::Inst(Inst {
+        self.push(ir::Stmt::Inst(Inst {
             result,
             op,
             args,
@@ -153,9 +243,83 @@ impl Lowerer<'_> {
     }
 
     fn last_inst_mut(&mut self, value: Value) -> Option<&mut Inst> {
-        match self.stmts.last_mut() {
+        match self.blocks.last_mut()?.last_mut() {
             Some(ir::Stmt::Inst(inst)) if inst.result == value => Some(inst),
             _ => None,
+        }
+    }
+
+    fn param(&mut self, index: usize, param: &crate::signature::Param) -> ParamRef {
+        let name = param.ident.to_string();
+        let (dims, vec) = match param.kind {
+            ParamKind::Array { dims, .. } => (dims, false),
+            ParamKind::Slice { .. } => (1, true),
+            ParamKind::Float | ParamKind::Other => {
+                let value = self.new_value(Some(name.clone()));
+                self.declare(&name, Some(Val::Scalar(Operand::Value(value))));
+                return ParamRef::Value(value);
+            }
+        };
+        let mem = self.new_mem(Some(name.clone()), dims, vec, Some(index));
+        let mut bound = mem;
+        if param.mutable {
+            // Parameters stay read-only; the body writes to its own copy.
+            bound = self.new_mem(Some(name.clone()), dims, vec, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem: bound,
+                kind: MemInitKind::Copy { src: mem },
+                declare: true,
+                span: param.ident.span(),
+            }));
+        }
+        self.declare(&name, Some(Val::Mem(bound, Vec::new())));
+        ParamRef::Mem(mem)
+    }
+
+    fn output(&mut self, result: Val, body: &syn::Block) -> Output {
+        let span = match body.stmts.last() {
+            Some(stmt) => stmt.span(),
+            None => body.brace_token.span.join(),
+        };
+        match result {
+            Val::Scalar(operand) => Output::Operand(operand),
+            Val::Poison => Output::Operand(poison()),
+            Val::Tuple(parts) => Output::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.output(part, body))
+                    .collect(),
+            ),
+            Val::Mem(mem, prefix) if prefix.is_empty() => {
+                if self.mems[mem.index()].param.is_some() {
+                    // Returned as a fresh copy, so the output's adjoint has storage of its own.
+                    let copy = self.new_mem(
+                        None,
+                        self.mems[mem.index()].dims,
+                        self.mems[mem.index()].vec,
+                        None,
+                    );
+                    self.push(ir::Stmt::MemInit(MemInit {
+                        mem: copy,
+                        kind: MemInitKind::Copy { src: mem },
+                        declare: true,
+                        span,
+                    }));
+                    return Output::Mem(copy);
+                }
+                Output::Mem(mem)
+            }
+            Val::Mem(..) => {
+                self.error_at(
+                    span,
+                    "returning a row of an array is not supported; copy it with `.to_vec()`",
+                );
+                Output::Operand(poison())
+            }
+            Val::Unit => {
+                self.error_at(span, "the body must end with the value it returns");
+                Output::Operand(poison())
+            }
         }
     }
 
@@ -168,6 +332,14 @@ impl Lowerer<'_> {
 
     fn lookup(&self, name: &str) -> Option<&Option<Val>> {
         self.scopes.iter().rev().find_map(|scope| scope.get(name))
+    }
+
+    /// The value of a variable the lowering itself declared.
+    fn var(&self, name: &str) -> Val {
+        match self.lookup(name) {
+            Some(Some(val)) => val.clone(),
+            _ => Val::Poison,
+        }
     }
 
     /// Reassignment updates the variable in the scope that declared it.
@@ -185,42 +357,69 @@ impl Lowerer<'_> {
 
     /// `{ stmts; tail }` → the tail's value, in a new scope.
     fn block(&mut self, block: &syn::Block) -> Val {
-        self.scopes.push(HashMap::new());
-        let val = self.block_contents(block);
+        self.scopes.push(BTreeMap::new());
+        let val = self.block_contents(&block.stmts);
         self.scopes.pop();
         val
     }
 
-    fn block_contents(&mut self, block: &syn::Block) -> Val {
-        let mut val = Val::Unit;
-        for (index, stmt) in block.stmts.iter().enumerate() {
-            if self.returned.is_some() {
-                // Unreachable; rustc already warns about it in the original function.
-                break;
-            }
-            let is_last = index + 1 == block.stmts.len();
-            val = Val::Unit;
-            match stmt {
-                Stmt::Local(local) => self.local(local),
+    fn block_contents(&mut self, stmts: &[Stmt]) -> Val {
+        for (index, stmt) in stmts.iter().enumerate() {
+            let is_last = index + 1 == stmts.len();
+            let val = match stmt {
+                Stmt::Local(local) => {
+                    self.local(local);
+                    Val::Unit
+                }
                 Stmt::Expr(expr, semi) => {
                     let v = self.expr(expr);
                     if semi.is_none() && is_last {
-                        val = v;
+                        v
+                    } else {
+                        Val::Unit
                     }
                 }
-                Stmt::Item(item) => self.item(item),
-                Stmt::Macro(mac) => self.macro_error(&mac.mac),
+                Stmt::Item(item) => {
+                    self.item(item);
+                    Val::Unit
+                }
+                Stmt::Macro(mac) => {
+                    self.macro_error(&mac.mac);
+                    Val::Unit
+                }
+            };
+            if is_last {
+                return val;
+            }
+            // After a `break`, `continue` or `return` that may have run, the rest of the block
+            // runs only if it did not.
+            match self.exit_state() {
+                ExitState::Running => {}
+                ExitState::Exited => return Val::Scalar(dummy()),
+                ExitState::Maybe(flags) => {
+                    let rest = &stmts[index + 1..];
+                    let cond = self.not_any(&flags, stmt.span());
+                    let span = stmt.span();
+                    return self.lower_if(
+                        cond,
+                        |l| l.block_contents(rest),
+                        |_| Val::Scalar(dummy()),
+                        span,
+                    );
+                }
             }
         }
-        val
+        Val::Unit
     }
 
     fn item(&mut self, item: &syn::Item) {
         match item {
             syn::Item::Const(_) | syn::Item::Fn(_) | syn::Item::Use(_) | syn::Item::Static(_) => {
-                self.items.push(item.clone())
+                if !self.muted {
+                    self.items.push(item.clone())
+                }
             }
-            _ => self.cx.error_spanned_by(
+            _ => self.error(
                 item,
                 "only `const`, `static`, `fn` and `use` items may be declared inside a differentiated function; move this item out of the function",
             ),
@@ -233,7 +432,7 @@ impl Lowerer<'_> {
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
-            self.cx.error_spanned_by(
+            self.error(
                 else_token,
                 "`let ... else` is not supported; bind the value with a plain `let`",
             );
@@ -256,17 +455,23 @@ impl Lowerer<'_> {
         match pat {
             Pat::Ident(pat_ident) => {
                 if let Some(by_ref) = &pat_ident.by_ref {
-                    self.cx.error_spanned_by(
+                    self.error(
                         by_ref,
                         "`ref` bindings are not supported; bind the value itself",
                     );
                 }
                 if let Some((at, _)) = &pat_ident.subpat {
-                    self.cx
-                        .error_spanned_by(at, "`@` patterns are not supported");
+                    self.error(at, "`@` patterns are not supported");
                 }
                 let name = pat_ident.ident.to_string();
-                let val = self.name_value(&name, val, ty, pat_ident.span());
+                let val = match val {
+                    // `let mut a = x;` copies the array, as Rust does for arrays; a plain `let`
+                    // of an array is another name for it.
+                    Val::Mem(mem, prefix) if pat_ident.mutability.is_some() => {
+                        self.copy_mem(mem, &prefix, Some(name.clone()), pat_ident.span())
+                    }
+                    val => self.name_value(&name, val, ty, pat_ident.span()),
+                };
                 self.declare(&name, Some(val));
             }
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
@@ -280,7 +485,7 @@ impl Lowerer<'_> {
                     _ => None,
                 };
                 if tuple.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
-                    self.cx.error_spanned_by(
+                    self.error(
                         pat,
                         "`..` in tuple patterns is not supported; name every element",
                     );
@@ -300,25 +505,49 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The elements of a tuple value: a tuple expression's parts, or projections of an opaque
-    /// tuple value.
+    fn copy_mem(&mut self, src: Mem, prefix: &[Operand], name: Option<String>, span: Span) -> Val {
+        if !prefix.is_empty() {
+            self.error_at(
+                span,
+                "copying a row of an array is not supported; copy the whole array, or index it",
+            );
+            return Val::Poison;
+        }
+        let data = &self.mems[src.index()];
+        let mem = self.new_mem(name, data.dims, data.vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Copy { src },
+            declare: true,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    /// The elements of a tuple value: a tuple expression's parts, or projections of a value.
     fn tuple_parts(&mut self, val: Val, len: usize, at: &impl ToTokens) -> Option<Vec<Val>> {
         match val {
             Val::Tuple(parts) if parts.len() == len => Some(parts),
-            Val::Scalar(Operand::Value(value)) => Some(
-                (0..len)
-                    .map(|index| {
-                        let span = at.to_token_stream().span();
-                        let field =
-                            self.emit(Op::Field(index as u32), vec![Operand::Value(value)], span);
-                        Val::Scalar(Operand::Value(field))
-                    })
-                    .collect(),
-            ),
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let span = at.to_token_stream().span();
+                Some(
+                    (0..len)
+                        .map(|index| {
+                            let field = self.emit(
+                                Op::Field(index as u32),
+                                vec![Operand::Value(value)],
+                                span,
+                            );
+                            Val::Scalar(Operand::Value(field))
+                        })
+                        .collect(),
+                )
+            }
+            Val::Scalar(_) if is_dummy(&val) => Some(vec![Val::Scalar(dummy()); len]),
             Val::Poison => None,
             _ => {
-                self.cx
-                    .error_spanned_by(at, format!("expected a tuple of {len} elements here"));
+                self.error(at, format!("expected a tuple of {len} elements here"));
                 None
             }
         }
@@ -332,8 +561,7 @@ impl Lowerer<'_> {
         };
         if let Operand::Value(value) = &operand {
             let value = *value;
-            let fresh = self.values[value.index()].name.is_none();
-            if fresh {
+            if self.values[value.index()].name.is_none() {
                 if let Some(inst) = self.last_inst_mut(value) {
                     if inst.ty.is_none() {
                         inst.ty = ty.cloned();
@@ -357,7 +585,7 @@ impl Lowerer<'_> {
     }
 
     fn unsupported_pattern(&self, pat: &Pat) {
-        self.cx.error_spanned_by(
+        self.error(
             pat,
             "this pattern is not supported here; bind a name, a tuple of names, or `_`",
         );
@@ -389,14 +617,15 @@ impl Lowerer<'_> {
             }
             Expr::Block(block) => {
                 if let Some(label) = &block.label {
-                    self.cx
-                        .error_spanned_by(label, "labelled blocks are not supported yet");
+                    self.error(
+                        label,
+                        "labelled blocks are not supported; use a labelled loop",
+                    );
                 }
                 self.block(&block.block)
             }
             Expr::Assign(assign) => {
-                let val = self.expr(&assign.right);
-                self.assign(&assign.left, val);
+                self.assign_expr(&assign.left, &assign.right);
                 Val::Unit
             }
             Expr::Return(ret) => {
@@ -404,16 +633,35 @@ impl Lowerer<'_> {
                     Some(e) => self.expr(e),
                     None => Val::Unit,
                 };
-                self.returned = Some(val);
+                self.assign_var(RET_VAL, val);
+                self.assign_var(RET, Val::Scalar(const_bool(true)));
                 Val::Unit
             }
             Expr::Field(field) => self.field(field),
+            Expr::If(if_) => self.if_expr(if_),
+            Expr::Match(match_) => self.match_expr(match_),
+            Expr::ForLoop(for_) => self.for_loop(for_),
+            Expr::While(while_) => self.while_loop(while_),
+            Expr::Loop(loop_) => self.forever_loop(loop_),
+            Expr::Break(brk) => self.break_expr(brk),
+            Expr::Continue(cont) => self.continue_expr(cont),
+            Expr::Index(index) => self.index(index),
+            Expr::Repeat(repeat) => self.repeat(&repeat.expr, &repeat.len, false, expr.span()),
+            Expr::Array(array) => self.list(array.elems.iter(), false, expr.span()),
+            Expr::Reference(reference) if reference.mutability.is_none() => {
+                match self.expr(&reference.expr) {
+                    mem @ Val::Mem(..) => mem,
+                    Val::Poison => Val::Poison,
+                    _ => self.opaque(expr, false, "reference `&`"),
+                }
+            }
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_macro(&mac.mac),
             Expr::Macro(mac) => {
                 self.macro_error(&mac.mac);
                 Val::Poison
             }
             _ => {
-                self.cx.error_spanned_by(expr, unsupported_message(expr));
+                self.error(expr, unsupported_message(expr));
                 Val::Poison
             }
         }
@@ -424,13 +672,15 @@ impl Lowerer<'_> {
             Val::Scalar(operand) => operand,
             Val::Poison => poison(),
             Val::Tuple(_) => {
-                self.cx
-                    .error_spanned_by(expr, "expected a number here, found a tuple");
+                self.error(expr, "expected a number here, found a tuple");
+                poison()
+            }
+            Val::Mem(..) => {
+                self.error(expr, "expected a number here, found an array; index it");
                 poison()
             }
             Val::Unit => {
-                self.cx
-                    .error_spanned_by(expr, "expected a number here, found `()`");
+                self.error(expr, "expected a number here, found `()`");
                 poison()
             }
         }
@@ -441,7 +691,7 @@ impl Lowerer<'_> {
             match self.lookup(&ident.to_string()) {
                 Some(Some(val)) => return val.clone(),
                 Some(None) => {
-                    self.cx.error_spanned_by(
+                    self.error(
                         path,
                         format!("`{ident}` is used before it is given a value"),
                     );
@@ -459,49 +709,24 @@ impl Lowerer<'_> {
 
     fn binary(&mut self, binary: &syn::ExprBinary) -> Val {
         let span = binary.op.span();
-        let arithmetic = match binary.op {
-            BinOp::Add(_) => Some("add"),
-            BinOp::Sub(_) => Some("sub"),
-            BinOp::Mul(_) => Some("mul"),
-            BinOp::Div(_) => Some("div"),
-            BinOp::Rem(_) => Some("rem"),
-            _ => None,
-        };
-        if let Some(name) = arithmetic {
+        if let Some(name) = arithmetic_rule(&binary.op) {
             let a = self.operand(&binary.left);
             let b = self.operand(&binary.right);
             return Val::Scalar(self.arithmetic(name, binary.op, a, b, span));
         }
-        let compound = match binary.op {
-            BinOp::AddAssign(_) => Some(("add", BinOp::Add(Default::default()))),
-            BinOp::SubAssign(_) => Some(("sub", BinOp::Sub(Default::default()))),
-            BinOp::MulAssign(_) => Some(("mul", BinOp::Mul(Default::default()))),
-            BinOp::DivAssign(_) => Some(("div", BinOp::Div(Default::default()))),
-            BinOp::RemAssign(_) => Some(("rem", BinOp::Rem(Default::default()))),
-            _ => None,
-        };
-        if let Some((name, op)) = compound {
+        if let Some(op) = compound_op(&binary.op) {
             // `x += e` → `x_1 = add(x, e)`; the right side is evaluated first, as rustc does for
             // primitive types.
             let b = self.operand(&binary.right);
             let a = self.operand(&binary.left);
+            let name = arithmetic_rule(&op).expect("compound operators are arithmetic");
             let result = self.arithmetic(name, op, a, b, span);
             self.assign(&binary.left, Val::Scalar(result));
             return Val::Unit;
         }
-        let is_assign = matches!(
-            binary.op,
-            BinOp::BitXorAssign(_)
-                | BinOp::BitAndAssign(_)
-                | BinOp::BitOrAssign(_)
-                | BinOp::ShlAssign(_)
-                | BinOp::ShrAssign(_)
-        );
-        if is_assign {
+        if let Some(op) = bit_op_of_assign(&binary.op) {
             // Integer bit operations: the new value is an opaque expression of the old one.
-            let right = &binary.right;
-            let left = &binary.left;
-            let op = bit_op_of_assign(&binary.op);
+            let (left, right) = (&binary.left, &binary.right);
             let expr: Expr = syn::parse_quote_spanned!(span=> (#left) #op (#right));
             let val = self.opaque(&expr, true, "bit operation");
             self.assign(&binary.left, val);
@@ -521,15 +746,14 @@ impl Lowerer<'_> {
             });
         }
         let rule = rules::lookup(name, 2).expect("arithmetic rules are in the table");
-        let value = self.emit(
+        Operand::Value(self.emit(
             Op::Rule {
                 rule,
                 form: Form::Binary(op),
             },
             vec![a, b],
             span,
-        );
-        Operand::Value(value)
+        ))
     }
 
     fn unary(&mut self, unary: &syn::ExprUnary) -> Val {
@@ -555,7 +779,17 @@ impl Lowerer<'_> {
                 Val::Scalar(Operand::Value(value))
             }
             UnOp::Not(_) => self.opaque(&Expr::Unary(unary.clone()), true, "`!`"),
-            _ => self.opaque(&Expr::Unary(unary.clone()), false, "dereference `*`"),
+            _ => {
+                // `*v` of an element bound by `for v in x.iter()`: the element itself.
+                if let Expr::Path(path) = &*unary.expr {
+                    if let Some(ident) = local_name(path) {
+                        if self.lookup(&format!("#elem {ident}")).is_some() {
+                            return self.path(path);
+                        }
+                    }
+                }
+                self.opaque(&Expr::Unary(unary.clone()), false, "dereference `*`")
+            }
         }
     }
 
@@ -568,6 +802,12 @@ impl Lowerer<'_> {
                 let form = Form::Method(call.method.clone());
                 let value = self.emit(Op::Rule { rule, form }, args, call.method.span());
                 return Val::Scalar(Operand::Value(value));
+            }
+        }
+        // Copies of an array.
+        if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned") {
+            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+                return self.copy_mem(mem, &prefix, None, call.method.span());
             }
         }
         let expr = Expr::MethodCall(call.clone());
@@ -592,8 +832,7 @@ impl Lowerer<'_> {
         };
         if is_no_grad(func) {
             if call.args.len() != 1 {
-                self.cx
-                    .error_spanned_by(call, "`no_grad` takes one argument");
+                self.error(call, "`no_grad` takes one argument");
                 return Val::Poison;
             }
             return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
@@ -602,19 +841,48 @@ impl Lowerer<'_> {
             let name = method.to_string();
             if let Some(rule) = rules::lookup(&name, call.args.len()) {
                 let args = call.args.iter().map(|arg| self.operand(arg)).collect();
-                let form = Form::Path(func.clone());
-                let value = self.emit(Op::Rule { rule, form }, args, method.span());
+                let value = self.emit(
+                    Op::Rule {
+                        rule,
+                        form: Form::Path(func.clone()),
+                    },
+                    args,
+                    method.span(),
+                );
                 return Val::Scalar(Operand::Value(value));
             }
             let path = func.to_token_stream().to_string().replace(' ', "");
             return self.opaque(&Expr::Call(call.clone()), false, &format!("`{path}`"));
         }
         let mut args = Vec::new();
+        let mut by_ref = Vec::new();
         for arg in &call.args {
-            args.push(self.operand(arg));
+            let (arg, is_ref) = match arg {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                arg => (arg, false),
+            };
+            by_ref.push(is_ref);
+            args.push(match self.expr(arg) {
+                Val::Scalar(operand) => operand,
+                Val::Mem(mem, prefix) => Operand::Mem(mem, prefix),
+                Val::Poison => poison(),
+                Val::Tuple(_) | Val::Unit => {
+                    self.error(
+                        arg,
+                        "tuple arguments are not supported; pass the elements separately",
+                    );
+                    poison()
+                }
+            });
         }
-        let span = func.span();
-        let value = self.emit(Op::Call { func: func.clone() }, args, span);
+        let value = self.emit(
+            Op::Call {
+                func: func.clone(),
+                by_ref,
+            },
+            args,
+            func.span(),
+        );
         Val::Scalar(Operand::Value(value))
     }
 
@@ -644,12 +912,13 @@ impl Lowerer<'_> {
                 match parts.get(index.index as usize) {
                     Some(part) => part.clone(),
                     None => {
-                        self.cx.error_spanned_by(field, "no such tuple element");
+                        self.error(field, "no such tuple element");
                         Val::Poison
                     }
                 }
             }
             (syn::Member::Unnamed(index), Val::Scalar(Operand::Value(value))) => {
+                self.values[value.index()].aggregate = true;
                 let result = self.emit(
                     Op::Field(index.index),
                     vec![Operand::Value(value)],
@@ -666,24 +935,166 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `x = val`, `(a, b) = val`, `_ = val`.
+    /// `a[i]`: an element of an array (a load), a row of a matrix, or an element of an array
+    /// value returned by a call.
+    fn index(&mut self, index: &syn::ExprIndex) -> Val {
+        if matches!(&*index.index, Expr::Range(_)) {
+            self.error(index, "slicing with a range is not supported; index the elements, or pass the whole array");
+            return Val::Poison;
+        }
+        let base = self.expr(&index.expr);
+        let i = self.operand(&index.index);
+        match base {
+            Val::Mem(mem, mut prefix) => {
+                prefix.push(i);
+                if prefix.len() < self.mems[mem.index()].dims {
+                    return Val::Mem(mem, prefix);
+                }
+                let value = self.emit(Op::Load(mem), prefix, index.bracket_token.span.join());
+                Val::Scalar(Operand::Value(value))
+            }
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let result = self.emit(
+                    Op::Index,
+                    vec![Operand::Value(value), i],
+                    index.bracket_token.span.join(),
+                );
+                Val::Scalar(Operand::Value(result))
+            }
+            Val::Poison => Val::Poison,
+            _ => self.opaque(&Expr::Index(index.clone()), false, "indexing"),
+        }
+    }
+
+    /// `[elem; len]` (and `vec![elem; len]` with `vec`).
+    fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
+        let len = self.operand(len);
+        let (elem, mut lens, inner_vec) = match self.expr(elem) {
+            // `[[0.0; m]; n]`: the inner array was built first; take its shape.
+            Val::Mem(inner, prefix) if prefix.is_empty() => match self.take_repeat(inner) {
+                Some((elem, lens)) => (elem, lens, self.mems[inner.index()].vec),
+                None => {
+                    self.error_at(
+                        span,
+                        "only arrays of constants such as `[[0.0; M]; N]` can be nested here",
+                    );
+                    return Val::Poison;
+                }
+            },
+            Val::Scalar(elem) => (elem, Vec::new(), false),
+            Val::Poison => return Val::Poison,
+            _ => {
+                self.error_at(span, "an array must be filled with a number");
+                return Val::Poison;
+            }
+        };
+        if inner_vec {
+            self.error_at(
+                span,
+                "nested `Vec`s are not supported; use a flat `Vec` and index it `i * m + j`",
+            );
+            return Val::Poison;
+        }
+        lens.insert(0, len);
+        let mem = self.new_mem(None, lens.len(), vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Repeat { elem, lens },
+            declare: true,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    /// Takes back the initialization of a just-built inner array, to fold it into its parent.
+    fn take_repeat(&mut self, inner: Mem) -> Option<(Operand, Vec<Operand>)> {
+        let block = self.blocks.last_mut()?;
+        match block.last() {
+            Some(ir::Stmt::MemInit(init)) if init.mem == inner => {}
+            _ => return None,
+        }
+        match block.pop() {
+            Some(ir::Stmt::MemInit(MemInit {
+                kind: MemInitKind::Repeat { elem, lens },
+                ..
+            })) => Some((elem, lens)),
+            _ => None,
+        }
+    }
+
+    /// `[a, b, c]` (and `vec![a, b, c]` with `vec`).
+    fn list<'e>(&mut self, elems: impl Iterator<Item = &'e Expr>, vec: bool, span: Span) -> Val {
+        let elems: Vec<Operand> = elems.map(|e| self.operand(e)).collect();
+        let mem = self.new_mem(None, 1, vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::List { elems },
+            declare: true,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    fn vec_macro(&mut self, mac: &syn::Macro) -> Val {
+        let span = mac.span();
+        if let Ok((elem, len)) = mac.parse_body_with(|input: syn::parse::ParseStream| {
+            let elem: Expr = input.parse()?;
+            input.parse::<Token![;]>()?;
+            let len: Expr = input.parse()?;
+            Ok((elem, len))
+        }) {
+            return self.repeat(&elem, &len, true, span);
+        }
+        match mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+            Ok(elems) => self.list(elems.iter(), true, span),
+            Err(err) => {
+                self.error_at(
+                    err.span(),
+                    "expected `vec![value; len]` or `vec![a, b, ...]`",
+                );
+                Val::Poison
+            }
+        }
+    }
+
+    /// `x = e`, `a[i] = e`, `(a, b) = e`.
+    fn assign_expr(&mut self, place: &Expr, value: &Expr) {
+        let val = self.expr(value);
+        self.assign(place, val);
+    }
+
     fn assign(&mut self, place: &Expr, val: Val) {
         match place {
             Expr::Path(path) => {
                 let Some(ident) = local_name(path) else {
-                    self.cx
-                        .error_spanned_by(place, "only local variables can be assigned to");
+                    self.error(place, "only local variables can be assigned to");
                     return;
                 };
                 let name = ident.to_string();
-                let val = self.name_value(&name, val, None, place.span());
-                if !self.assign_var(&name, val) {
-                    self.cx.error_spanned_by(
-                        place,
-                        format!("`{name}` is not a local variable of this function"),
-                    );
+                match (self.lookup(&name), val) {
+                    (None, _) => self.error(place, format!("`{name}` is not a local variable of this function")),
+                    // `a = b` for arrays copies the contents into `a`.
+                    (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
+                        let (dst, prefix) = (*dst, prefix.clone());
+                        if !prefix.is_empty() || !src_prefix.is_empty() {
+                            self.error(place, "assigning rows of arrays is not supported; assign the elements");
+                            return;
+                        }
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: dst,
+                            kind: MemInitKind::Copy { src },
+                            declare: false,
+                            span: place.span(),
+                        }));
+                    }
+                    (_, val) => {
+                        let val = self.name_value(&name, val, None, place.span());
+                        self.assign_var(&name, val);
+                    }
                 }
             }
+            Expr::Index(_) => self.store(place, val),
             Expr::Tuple(tuple) => {
                 if let Some(parts) = self.tuple_parts(val, tuple.elems.len(), place) {
                     for (elem, part) in tuple.elems.iter().zip(parts) {
@@ -693,9 +1104,55 @@ impl Lowerer<'_> {
             }
             Expr::Infer(_) => {}
             Expr::Paren(paren) => self.assign(&paren.expr, val),
-            _ => self.cx.error_spanned_by(
+            Expr::Unary(unary) if matches!(unary.op, UnOp::Deref(_)) => self.error(
                 place,
-                "assignment to this place is not supported yet; assign to a local variable",
+                "assignment through a reference is not supported; assign to a local variable",
+            ),
+            _ => self.error(place, "assignment to this place is not supported; assign to a local variable or an array element"),
+        }
+    }
+
+    /// `a[i][j] = val`.
+    fn store(&mut self, place: &Expr, val: Val) {
+        let Expr::Index(index) = place else {
+            unreachable!("called with an index expression")
+        };
+        let base = self.expr(&index.expr);
+        let i = self.operand(&index.index);
+        let value = match val {
+            Val::Scalar(value) => value,
+            Val::Poison => return,
+            _ => {
+                self.error(place, "only numbers can be stored in array elements");
+                return;
+            }
+        };
+        match base {
+            Val::Mem(mem, mut indices) => {
+                indices.push(i);
+                if indices.len() != self.mems[mem.index()].dims {
+                    self.error(place, "assign to an element, with one index per dimension");
+                    return;
+                }
+                if let Some(param) = self.mems[mem.index()].param {
+                    let _ = param;
+                    self.error(
+                        place,
+                        "this array is a parameter, which the function may not modify; declare the parameter `mut` to work on a copy, or copy it with `let mut a = x.to_vec();`",
+                    );
+                    return;
+                }
+                self.push(ir::Stmt::Store(Store {
+                    mem,
+                    indices,
+                    value,
+                    span: place.span(),
+                }));
+            }
+            Val::Poison => {}
+            _ => self.error(
+                place,
+                "only elements of local arrays and vectors can be assigned to",
             ),
         }
     }
@@ -707,14 +1164,14 @@ impl Lowerer<'_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        let message = if name == "asm" || name == "global_asm" || name == "naked_asm" {
+        let message = if matches!(name.as_str(), "asm" | "global_asm" | "naked_asm") {
             "inline assembly cannot be differentiated; move it into a function without `#[differentiate]`".to_owned()
         } else {
             format!(
                 "macro calls such as `{name}!` cannot be differentiated, because the macro cannot see what they expand to; write the expression out, or move the call into a function without `#[differentiate]`"
             )
         };
-        self.cx.error_spanned_by(mac, message);
+        self.error(mac, message);
     }
 
     /// Keeps `expr` as written, with each variable replaced by a hole. `cut`: see [`Opaque`].
@@ -732,11 +1189,854 @@ impl Lowerer<'_> {
         }
         let span = expr.span();
         let op = Op::Opaque(Opaque {
-            expr,
+            expr: expr.to_token_stream(),
             cut,
             what: what.to_owned(),
         });
         Val::Scalar(Operand::Value(self.emit(op, args, span)))
+    }
+
+    /// A bool built from operands: `!(a || b)`.
+    fn not_any(&mut self, flags: &[Operand], span: Span) -> Operand {
+        let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
+        let expr = quote!(!(#(#holes)||*));
+        let op = Op::Opaque(Opaque {
+            expr,
+            cut: true,
+            what: "exit flag".to_owned(),
+        });
+        Operand::Value(self.emit(op, flags.to_vec(), span))
+    }
+
+    fn any(&mut self, flags: &[Operand], span: Span) -> Operand {
+        if let [flag] = flags {
+            return flag.clone();
+        }
+        let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
+        let expr = quote!(#(#holes)||*);
+        let op = Op::Opaque(Opaque {
+            expr,
+            cut: true,
+            what: "exit flag".to_owned(),
+        });
+        Operand::Value(self.emit(op, flags.to_vec(), span))
+    }
+
+    // Control flow -----------------------------------------------------------------------------
+
+    /// The flags that end the current block early, with their current values.
+    fn exit_flags(&self, loops: &[LoopCtx]) -> Vec<Operand> {
+        let mut names: Vec<&str> = Vec::new();
+        if self.has_return {
+            names.push(RET);
+        }
+        for ctx in loops {
+            names.push(&ctx.brk);
+            names.push(&ctx.cont);
+        }
+        names
+            .into_iter()
+            .filter_map(|name| match self.var(name) {
+                Val::Scalar(flag) if !is_const(&flag, "false") => Some(flag),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn exit_state(&self) -> ExitState {
+        let flags = self.exit_flags(&self.loops);
+        if flags.is_empty() {
+            ExitState::Running
+        } else if flags.iter().any(|flag| is_const(flag, "true")) {
+            ExitState::Exited
+        } else {
+            ExitState::Maybe(flags)
+        }
+    }
+
+    fn if_expr(&mut self, if_: &syn::ExprIf) -> Val {
+        if let Expr::Let(let_) = &*if_.cond {
+            self.error(
+                let_,
+                "`if let` is not supported; use `match` on the value, or `if` with a comparison",
+            );
+            return Val::Poison;
+        }
+        let cond = self.operand(&if_.cond);
+        let span = if_.if_token.span;
+        match &if_.else_branch {
+            Some((_, else_expr)) => {
+                let else_expr = (**else_expr).clone();
+                self.lower_if(
+                    cond,
+                    |l| l.block(&if_.then_branch),
+                    move |l| l.expr(&else_expr),
+                    span,
+                )
+            }
+            None => self.lower_if(cond, |l| l.block(&if_.then_branch), |_| Val::Unit, span),
+        }
+    }
+
+    /// Lowers `if cond { then } else { else }` and joins the variables both sides assign.
+    fn lower_if(
+        &mut self,
+        cond: Operand,
+        then_branch: impl FnOnce(&mut Self) -> Val,
+        else_branch: impl FnOnce(&mut Self) -> Val,
+        span: Span,
+    ) -> Val {
+        let before = self.scopes.clone();
+        let (then_block, then_val, then_scopes) = self.branch(then_branch);
+        self.scopes = before.clone();
+        let (else_block, else_val, else_scopes) = self.branch(else_branch);
+        self.scopes = before;
+
+        let mut phis = Vec::new();
+        // Every variable of the enclosing scopes that either branch changed gets a phi.
+        for depth in 0..self.scopes.len() {
+            let names: Vec<String> = self.scopes[depth].keys().cloned().collect();
+            for name in names {
+                let old = self.scopes[depth][&name].clone();
+                let then_v = then_scopes[depth].get(&name).cloned().flatten();
+                let else_v = else_scopes[depth].get(&name).cloned().flatten();
+                if same_opt(&then_v, &old) && same_opt(&else_v, &old) {
+                    continue;
+                }
+                let then_v = then_v.unwrap_or(Val::Scalar(dummy()));
+                let else_v = else_v.unwrap_or(Val::Scalar(dummy()));
+                let joined = self.phi(&name, then_v, else_v, &mut phis, span);
+                self.scopes[depth].insert(name, Some(joined));
+            }
+        }
+        let value = match (then_val, else_val) {
+            (Val::Unit, Val::Unit) => Val::Unit,
+            (then_v, else_v) => self.phi("", then_v, else_v, &mut phis, span),
+        };
+        let record = self.new_value(None);
+        self.push(ir::Stmt::If(If {
+            cond,
+            then_block,
+            else_block,
+            phis,
+            record,
+            span,
+        }));
+        value
+    }
+
+    /// Lowers one branch in a block and scope of its own.
+    fn branch(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Val,
+    ) -> (ir::Block, Val, Vec<BTreeMap<String, Option<Val>>>) {
+        self.blocks.push(Vec::new());
+        self.scopes.push(BTreeMap::new());
+        let val = f(self);
+        self.scopes.pop();
+        let stmts = self.blocks.pop().expect("the branch's block");
+        (ir::Block { stmts }, val, self.scopes.clone())
+    }
+
+    /// The join of two values of a variable (or of the `if` expression itself, `name` empty).
+    fn phi(
+        &mut self,
+        name: &str,
+        then_v: Val,
+        else_v: Val,
+        phis: &mut Vec<Phi>,
+        span: Span,
+    ) -> Val {
+        match (then_v, else_v) {
+            (Val::Scalar(a), Val::Scalar(b)) => {
+                if same_operand(&a, &b) {
+                    return Val::Scalar(a);
+                }
+                let result = self.new_value(
+                    (!name.is_empty() && !name.starts_with('#')).then(|| name.to_owned()),
+                );
+                phis.push(Phi {
+                    result,
+                    then_value: a,
+                    else_value: b,
+                });
+                Val::Scalar(Operand::Value(result))
+            }
+            (Val::Tuple(a), Val::Tuple(b)) if a.len() == b.len() => Val::Tuple(
+                a.into_iter()
+                    .zip(b)
+                    .map(|(a, b)| self.phi(name, a, b, phis, span))
+                    .collect(),
+            ),
+            (Val::Tuple(a), dummy_v) if is_dummy(&dummy_v) => {
+                let dummies = vec![Val::Scalar(dummy()); a.len()];
+                self.phi(name, Val::Tuple(a), Val::Tuple(dummies), phis, span)
+            }
+            (dummy_v, Val::Tuple(b)) if is_dummy(&dummy_v) => {
+                let dummies = vec![Val::Scalar(dummy()); b.len()];
+                self.phi(name, Val::Tuple(dummies), Val::Tuple(b), phis, span)
+            }
+            (Val::Mem(a, pa), Val::Mem(b, pb)) if a == b && pa.len() == pb.len() => Val::Mem(a, pa),
+            (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa))
+                if is_dummy(&other) || matches!(other, Val::Unit) =>
+            {
+                Val::Mem(a, pa)
+            }
+            (Val::Poison, _) | (_, Val::Poison) => Val::Poison,
+            (Val::Unit, other) | (other, Val::Unit) if is_dummy(&other) => Val::Unit,
+            (Val::Unit, Val::Scalar(b)) => {
+                self.phi(name, Val::Scalar(dummy()), Val::Scalar(b), phis, span)
+            }
+            (Val::Scalar(a), Val::Unit) => {
+                self.phi(name, Val::Scalar(a), Val::Scalar(dummy()), phis, span)
+            }
+            (Val::Unit, Val::Tuple(b)) => {
+                self.phi(name, Val::Scalar(dummy()), Val::Tuple(b), phis, span)
+            }
+            (Val::Tuple(a), Val::Unit) => {
+                self.phi(name, Val::Tuple(a), Val::Scalar(dummy()), phis, span)
+            }
+            _ => {
+                self.error_at(
+                    span,
+                    "the branches give values of different shapes (a number, a tuple or an array); an `if` that chooses between arrays is not supported",
+                );
+                Val::Poison
+            }
+        }
+    }
+
+    /// `if cond { a } else { b }` for values already computed.
+    fn join(&mut self, cond: Operand, a: Val, b: Val, span: Span) -> Val {
+        self.lower_if(cond, |_| a, |_| b, span)
+    }
+
+    /// `match x { 0 | 1 => a, n if n > 5 => b, _ => c }` → `if`s on `matches!`.
+    fn match_expr(&mut self, match_: &syn::ExprMatch) -> Val {
+        let scrutinee = self.operand(&match_.expr);
+        self.match_arms(&scrutinee, &match_.arms, match_.match_token.span)
+    }
+
+    fn match_arms(&mut self, scrutinee: &Operand, arms: &[syn::Arm], span: Span) -> Val {
+        let Some((arm, rest)) = arms.split_first() else {
+            return Val::Scalar(dummy());
+        };
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        // A binding of the whole value (`n => ..`, `n if n > 5 => ..`).
+        let binding = match pat {
+            Pat::Ident(p)
+                if p.subpat.is_none() && p.by_ref.is_none() && starts_lowercase(&p.ident) =>
+            {
+                Some(p.ident.to_string())
+            }
+            _ => None,
+        };
+        if let Some(bad) = find_binding(pat) {
+            if binding.is_none() {
+                self.error(bad, "bindings inside `match` patterns are not supported; match on the value and compute from it in the arm");
+                return Val::Poison;
+            }
+        }
+        let always = guard.is_none() && (binding.is_some() || matches!(pat, Pat::Wild(_)));
+        let body = (*arm.body).clone();
+        let arm_binding = binding.clone();
+        let bind_and_lower = move |l: &mut Self| {
+            l.scopes.push(BTreeMap::new());
+            if let Some(name) = &arm_binding {
+                l.declare(name, Some(Val::Scalar(scrutinee.clone())));
+            }
+            let val = l.expr(&body);
+            l.scopes.pop();
+            val
+        };
+        if always || rest.is_empty() && guard.is_none() {
+            return bind_and_lower(self);
+        }
+        // The condition: the pattern matches, and then the guard holds.
+        let pattern = if binding.is_some() {
+            quote!(_)
+        } else {
+            quote!(#pat)
+        };
+        let hole = Opaque::hole(0);
+        let mut cond_expr = quote!((match #hole { #pattern => true, _ => false }));
+        let mut args = vec![scrutinee.clone()];
+        if let Some(guard) = guard {
+            self.scopes.push(BTreeMap::new());
+            if let Some(name) = &binding {
+                self.declare(name, Some(Val::Scalar(scrutinee.clone())));
+            }
+            let guard_val = self.opaque(guard, true, "match guard");
+            self.scopes.pop();
+            if !matches!(guard_val, Val::Scalar(Operand::Value(_))) {
+                return Val::Poison;
+            }
+            // The guard was lowered as its own opaque instruction; fold it into the condition
+            // so that it is evaluated only when the pattern matches.
+            let Some(ir::Stmt::Inst(Inst {
+                op: Op::Opaque(guard_op),
+                args: guard_args,
+                ..
+            })) = self.blocks.last_mut().and_then(|b| b.pop())
+            else {
+                return Val::Poison;
+            };
+            let guard_expr = Opaque::map_holes(guard_op.expr, &mut |k| Opaque::hole(k + 1));
+            cond_expr = quote!(#cond_expr && (#guard_expr));
+            args.extend(guard_args);
+        }
+        let op = Op::Opaque(Opaque {
+            expr: cond_expr,
+            cut: true,
+            what: "match".to_owned(),
+        });
+        let cond = Operand::Value(self.emit(op, args, span));
+        let rest = rest.to_vec();
+        let scrutinee_rest = scrutinee.clone();
+        self.lower_if(
+            cond,
+            bind_and_lower,
+            move |l| l.match_arms(&scrutinee_rest, &rest, span),
+            span,
+        )
+    }
+
+    fn new_loop_ctx(&mut self, label: Option<&syn::Label>) -> LoopCtx {
+        let k = self.n_loops;
+        self.n_loops += 1;
+        LoopCtx {
+            label: label.map(|l| l.name.ident.to_string()),
+            brk: format!("#brk{k}"),
+            cont: format!("#cont{k}"),
+            brk_val: format!("#brk_val{k}"),
+        }
+    }
+
+    fn for_loop(&mut self, for_: &syn::ExprForLoop) -> Val {
+        let span = for_.for_token.span;
+        let Some(iter) = self.iteration(&for_.expr, &for_.pat) else {
+            return Val::Poison;
+        };
+        let ctx = self.new_loop_ctx(for_.label.as_ref());
+        self.lower_loop(ctx, span, iter.range, |l, index| {
+            // Bind the loop variable(s) at the start of each iteration.
+            if let Some(index) = index {
+                if let Some(name) = &iter.index_name {
+                    l.values[index.index()]
+                        .name
+                        .get_or_insert_with(|| name.clone());
+                    l.declare(name, Some(Val::Scalar(Operand::Value(index))));
+                }
+                for (name, mem) in &iter.elems {
+                    let i = Operand::Value(index);
+                    let val = if l.mems[mem.index()].dims > 1 {
+                        Val::Mem(*mem, vec![i])
+                    } else {
+                        let value = l.emit(Op::Load(*mem), vec![i], span);
+                        Val::Scalar(Operand::Value(value))
+                    };
+                    if let Some(name) = name {
+                        let val = l.name_value(name, val, None, span);
+                        l.declare(name, Some(val));
+                        // `*v` reads the element itself.
+                        l.declare(&format!("#elem {name}"), Some(Val::Unit));
+                    }
+                }
+            }
+            l.block(&for_.body)
+        })
+    }
+
+    fn while_loop(&mut self, while_: &syn::ExprWhile) -> Val {
+        if let Expr::Let(let_) = &*while_.cond {
+            self.error(
+                let_,
+                "`while let` is not supported; use `loop` with `match` and `break`",
+            );
+            return Val::Poison;
+        }
+        let span = while_.while_token.span;
+        let ctx = self.new_loop_ctx(while_.label.as_ref());
+        let brk = ctx.brk.clone();
+        self.lower_loop(ctx, span, None, |l, _| {
+            let cond = l.operand(&while_.cond);
+            let not_cond = l.not_any(&[cond.clone()], span);
+            // `while c { body }` is `loop { if !c { break } body }`.
+            l.lower_if(
+                not_cond,
+                |l| {
+                    l.assign_var(&brk, Val::Scalar(const_bool(true)));
+                    Val::Unit
+                },
+                |l| l.block(&while_.body),
+                span,
+            )
+        })
+    }
+
+    fn forever_loop(&mut self, loop_: &syn::ExprLoop) -> Val {
+        let span = loop_.loop_token.span;
+        let ctx = self.new_loop_ctx(loop_.label.as_ref());
+        let brk_val = ctx.brk_val.clone();
+        self.declare(&brk_val, Some(Val::Scalar(dummy())));
+        self.lower_loop(ctx, span, None, |l, _| l.block(&loop_.body));
+        self.var(&brk_val)
+    }
+
+    /// The loop targeted by `break`/`continue` with this label (the innermost without one).
+    fn target_loop(&self, label: Option<&syn::Lifetime>, at: &impl ToTokens) -> Option<usize> {
+        let found = match label {
+            None => self.loops.len().checked_sub(1),
+            Some(label) => {
+                let name = label.ident.to_string();
+                self.loops
+                    .iter()
+                    .rposition(|ctx| ctx.label.as_deref() == Some(name.as_str()))
+            }
+        };
+        if found.is_none() {
+            self.error(at, "`break`/`continue` outside of a loop");
+        }
+        found
+    }
+
+    fn break_expr(&mut self, brk: &syn::ExprBreak) -> Val {
+        let Some(k) = self.target_loop(brk.label.as_ref(), brk) else {
+            return Val::Poison;
+        };
+        if let Some(value) = &brk.expr {
+            let val = self.expr(value);
+            let name = self.loops[k].brk_val.clone();
+            if !self.assign_var(&name, val) {
+                self.error(value, "`break` with a value is only supported in `loop`");
+            }
+        }
+        let name = self.loops[k].brk.clone();
+        self.assign_var(&name, Val::Scalar(const_bool(true)));
+        Val::Unit
+    }
+
+    fn continue_expr(&mut self, cont: &syn::ExprContinue) -> Val {
+        let Some(k) = self.target_loop(cont.label.as_ref(), cont) else {
+            return Val::Poison;
+        };
+        let name = self.loops[k].cont.clone();
+        self.assign_var(&name, Val::Scalar(const_bool(true)));
+        Val::Unit
+    }
+
+    /// Lowers a loop: once, muted, to find the variables the body assigns; then for real, with
+    /// those variables carried from one iteration to the next.
+    fn lower_loop(
+        &mut self,
+        ctx: LoopCtx,
+        span: Span,
+        range: Option<RangeSpec>,
+        body: impl Fn(&mut Self, Option<Value>) -> Val,
+    ) -> Val {
+        self.declare(&ctx.brk, Some(Val::Scalar(const_bool(false))));
+        let (brk, cont) = (ctx.brk.clone(), ctx.cont.clone());
+        self.loops.push(ctx);
+
+        // Discovery: which variables of the enclosing scopes does the body assign?
+        let saved = (
+            self.values.len(),
+            self.mems.len(),
+            self.scopes.clone(),
+            self.muted,
+            self.n_loops,
+        );
+        self.muted = true;
+        let index = range.as_ref().map(|_| self.new_value(None));
+        self.blocks.push(Vec::new());
+        self.run_body(&cont, index, &body);
+        self.blocks.pop();
+        let assigned: Vec<(usize, String)> = (0..saved.2.len())
+            .flat_map(|depth| {
+                let before = &saved.2[depth];
+                let after = &self.scopes[depth];
+                before
+                    .iter()
+                    .filter(|(name, val)| !same_opt(&after.get(*name).cloned().flatten(), val))
+                    .map(|(name, _)| (depth, name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.values.truncate(saved.0);
+        self.mems.truncate(saved.1);
+        self.scopes = saved.2;
+        self.muted = saved.3;
+        self.n_loops = saved.4;
+
+        // The body for real: each assigned variable is a parameter of the iteration.
+        let mut carried_vars = Vec::new();
+        for (depth, name) in &assigned {
+            let init = self.scopes[*depth][name]
+                .clone()
+                .unwrap_or(Val::Scalar(dummy()));
+            let param = self.fresh_like(name, &init);
+            self.scopes[*depth].insert(name.clone(), Some(param.clone()));
+            carried_vars.push((*depth, name.clone(), init, param));
+        }
+        let index = range.as_ref().map(|_| self.new_value(None));
+        self.blocks.push(Vec::new());
+        self.run_body(&cont, index, &body);
+        // The loop ends after an iteration that breaks it, an enclosing loop, or the function.
+        let outer = self.loops.len() - 1;
+        let mut exit_flags: Vec<Operand> = self.exit_flags(&self.loops[..outer]);
+        if let Val::Scalar(flag) = self.var(&brk) {
+            if !is_const(&flag, "false") {
+                exit_flags.push(flag);
+            }
+        }
+        let exit = if exit_flags.is_empty() {
+            None
+        } else {
+            Some(self.any(&exit_flags, span))
+        };
+        let mut carried = Vec::new();
+        let mut results = Vec::new();
+        for (depth, name, init, param) in carried_vars {
+            let next = self.scopes[depth][&name]
+                .clone()
+                .unwrap_or(Val::Scalar(dummy()));
+            let result = self.fresh_like(&name, &init);
+            flatten_carried(&init, &param, &next, &result, &mut carried);
+            results.push((depth, name, result));
+        }
+        let stmts = self.blocks.pop().expect("the loop body's block");
+        self.loops.pop();
+        for (depth, name, result) in results {
+            self.scopes[depth].insert(name, Some(result));
+        }
+        let kind = match (range, index) {
+            (Some(range), Some(index)) => LoopKind::Range {
+                index,
+                start: range.start,
+                end: range.end,
+                inclusive: range.inclusive,
+                reversed: range.reversed,
+            },
+            _ => LoopKind::Forever,
+        };
+        let count = self.new_value(None);
+        self.push(ir::Stmt::Loop(Loop {
+            kind,
+            carried,
+            body: ir::Block { stmts },
+            exit,
+            count,
+            span,
+        }));
+        Val::Unit
+    }
+
+    fn run_body(
+        &mut self,
+        cont: &str,
+        index: Option<Value>,
+        body: &impl Fn(&mut Self, Option<Value>) -> Val,
+    ) {
+        self.blocks.push(Vec::new());
+        self.scopes.push(BTreeMap::new());
+        self.declare(cont, Some(Val::Scalar(const_bool(false))));
+        body(self, index);
+        self.scopes.pop();
+        let stmts = self.blocks.pop().expect("the body's block");
+        self.blocks
+            .last_mut()
+            .expect("a block is open")
+            .extend(stmts);
+    }
+
+    /// New values with the shape of `val` (a scalar, or a tuple of them), named `name`.
+    fn fresh_like(&mut self, name: &str, val: &Val) -> Val {
+        let name = (!name.starts_with('#')).then(|| name.to_owned());
+        match val {
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .iter()
+                    .map(|p| self.fresh_like(name.as_deref().unwrap_or("#"), p))
+                    .collect(),
+            ),
+            Val::Mem(..) => val.clone(),
+            _ => Val::Scalar(Operand::Value(self.new_value(name))),
+        }
+    }
+
+    /// What a `for` loop iterates over: a range, or the elements of arrays.
+    fn iteration(&mut self, expr: &Expr, pat: &Pat) -> Option<Iteration> {
+        // `for i in a..b`, `a..=b`, `(a..b).rev()`
+        let (range_expr, reversed) = match strip_parens(expr) {
+            Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
+                (strip_parens(&call.receiver), true)
+            }
+            e => (e, false),
+        };
+        if let Expr::Range(range) = range_expr {
+            let (Some(start), Some(end)) = (&range.start, &range.end) else {
+                self.error(range, "ranges in `for` need both bounds");
+                return None;
+            };
+            let start = self.operand(start);
+            let end = self.operand(end);
+            let index_name = match pat {
+                Pat::Ident(p) => Some(p.ident.to_string()),
+                Pat::Wild(_) => None,
+                _ => {
+                    self.error(pat, "bind the index of a range to a name or `_`");
+                    return None;
+                }
+            };
+            let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
+            return Some(Iteration {
+                range: Some(RangeSpec {
+                    start,
+                    end,
+                    inclusive,
+                    reversed,
+                }),
+                index_name,
+                elems: Vec::new(),
+            });
+        }
+        if reversed {
+            self.error(expr, "only ranges can be reversed in a `for` loop; iterate over the indices `(0..x.len()).rev()`");
+            return None;
+        }
+        // `x.iter()`, `&x`, `x`, `.iter().enumerate()`, `.iter().zip(y.iter())`
+        let (sources, enumerate) = self.iter_sources(expr)?;
+        let span = expr.span();
+        // Element bindings from the pattern.
+        let elem_pat = |p: &Pat| -> Result<Option<String>, ()> {
+            match p {
+                Pat::Ident(i) => Ok(Some(i.ident.to_string())),
+                Pat::Reference(r) => match &*r.pat {
+                    Pat::Ident(i) => Ok(Some(i.ident.to_string())),
+                    _ => Err(()),
+                },
+                Pat::Wild(_) => Ok(None),
+                _ => Err(()),
+            }
+        };
+        let (index_name, elem_pats): (Option<String>, Vec<&Pat>) = match (enumerate, pat) {
+            (true, Pat::Tuple(t)) if t.elems.len() == 2 => {
+                let index = match &t.elems[0] {
+                    Pat::Ident(i) => Some(i.ident.to_string()),
+                    _ => None,
+                };
+                let rest = match (&t.elems[1], sources.len()) {
+                    (Pat::Tuple(inner), n) if n > 1 && inner.elems.len() == n => {
+                        inner.elems.iter().collect()
+                    }
+                    (p, 1) => vec![p],
+                    _ => {
+                        self.error(
+                            pat,
+                            "the pattern does not match what the loop iterates over",
+                        );
+                        return None;
+                    }
+                };
+                (index, rest)
+            }
+            (false, Pat::Tuple(t)) if sources.len() > 1 && t.elems.len() == sources.len() => {
+                (None, t.elems.iter().collect())
+            }
+            (false, p) if sources.len() == 1 => (None, vec![p]),
+            _ => {
+                self.error(
+                    pat,
+                    "the pattern does not match what the loop iterates over",
+                );
+                return None;
+            }
+        };
+        let mut elems = Vec::new();
+        for (p, mem) in elem_pats.into_iter().zip(&sources) {
+            match elem_pat(p) {
+                Ok(name) => elems.push((name, *mem)),
+                Err(()) => {
+                    self.error(p, "bind each element to a name, `&name` or `_`");
+                    return None;
+                }
+            }
+        }
+        // The length: the shortest of the arrays.
+        let lens: Vec<Operand> = sources
+            .iter()
+            .map(|mem| {
+                let hole = Opaque::hole(0);
+                let op = Op::Opaque(Opaque {
+                    expr: quote!(#hole.len()),
+                    cut: true,
+                    what: "len".to_owned(),
+                });
+                Operand::Value(self.emit(op, vec![Operand::Mem(*mem, Vec::new())], span))
+            })
+            .collect();
+        let mut end = lens[0].clone();
+        for len in &lens[1..] {
+            let (a, b) = (Opaque::hole(0), Opaque::hole(1));
+            let op = Op::Opaque(Opaque {
+                expr: quote!(#a.min(#b)),
+                cut: true,
+                what: "len".to_owned(),
+            });
+            end = Operand::Value(self.emit(op, vec![end, len.clone()], span));
+        }
+        let start = Operand::Const(Const {
+            tokens: quote!(0usize),
+            atomic: true,
+        });
+        Some(Iteration {
+            range: Some(RangeSpec {
+                start,
+                end,
+                inclusive: false,
+                reversed: false,
+            }),
+            index_name,
+            elems,
+        })
+    }
+
+    /// The arrays a `for` iterates over, and whether it is `.enumerate()`d.
+    fn iter_sources(&mut self, expr: &Expr) -> Option<(Vec<Mem>, bool)> {
+        match strip_parens(expr) {
+            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
+                let (sources, enumerate) = self.iter_sources(&call.receiver)?;
+                if enumerate {
+                    self.error(expr, "`.enumerate()` twice is not supported");
+                    return None;
+                }
+                Some((sources, true))
+            }
+            Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
+                let (mut sources, e1) = self.iter_sources(&call.receiver)?;
+                let (more, e2) = self.iter_sources(&call.args[0])?;
+                if e1 || e2 {
+                    self.error(
+                        expr,
+                        "`.enumerate()` inside `.zip(..)` is not supported; put it outside",
+                    );
+                    return None;
+                }
+                sources.extend(more);
+                Some((sources, false))
+            }
+            Expr::MethodCall(call)
+                if matches!(
+                    call.method.to_string().as_str(),
+                    "iter" | "into_iter" | "copied" | "cloned"
+                ) && call.args.is_empty() =>
+            {
+                self.iter_sources(&call.receiver)
+            }
+            e => match self.expr(e) {
+                Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![mem], false)),
+                Val::Mem(..) => {
+                    self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
+                    None
+                }
+                Val::Poison => None,
+                _ => {
+                    self.error(
+                        expr,
+                        "a `for` loop here iterates over a range (`0..n`, `a..=b`, `(0..n).rev()`) or over the elements of an array, slice or `Vec` (`x.iter()`, `x.iter().enumerate()`, `x.iter().zip(y.iter())`)",
+                    );
+                    None
+                }
+            },
+        }
+    }
+}
+
+enum ExitState {
+    Running,
+    Exited,
+    Maybe(Vec<Operand>),
+}
+
+struct RangeSpec {
+    start: Operand,
+    end: Operand,
+    inclusive: bool,
+    reversed: bool,
+}
+
+struct Iteration {
+    range: Option<RangeSpec>,
+    index_name: Option<String>,
+    /// Each element binding (`None` for `_`) and the array it reads.
+    elems: Vec<(Option<String>, Mem)>,
+}
+
+/// One `Carried` per scalar of a carried variable (tuples are carried element by element).
+fn flatten_carried(init: &Val, param: &Val, next: &Val, result: &Val, out: &mut Vec<Carried>) {
+    match (param, result) {
+        (Val::Scalar(Operand::Value(param)), Val::Scalar(Operand::Value(result))) => {
+            let init = match init {
+                Val::Scalar(op) => op.clone(),
+                _ => dummy(),
+            };
+            let next = match next {
+                Val::Scalar(op) => op.clone(),
+                _ => dummy(),
+            };
+            out.push(Carried {
+                init,
+                param: *param,
+                next,
+                result: *result,
+            });
+        }
+        (Val::Tuple(params), Val::Tuple(results)) => {
+            for (k, (param, result)) in params.iter().zip(results).enumerate() {
+                let pick = |v: &Val| match v {
+                    Val::Tuple(parts) => parts.get(k).cloned().unwrap_or(Val::Scalar(dummy())),
+                    _ => Val::Scalar(dummy()),
+                };
+                flatten_carried(&pick(init), param, &pick(next), result, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn same_opt(a: &Option<Val>, b: &Option<Val>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
+}
+
+fn same(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::Scalar(a), Val::Scalar(b)) => same_operand(a, b),
+        (Val::Tuple(a), Val::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+        }
+        (Val::Mem(a, pa), Val::Mem(b, pb)) => {
+            a == b && pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| same_operand(a, b))
+        }
+        (Val::Unit, Val::Unit) | (Val::Poison, Val::Poison) => true,
+        _ => false,
+    }
+}
+
+fn same_operand(a: &Operand, b: &Operand) -> bool {
+    match (a, b) {
+        (Operand::Value(a), Operand::Value(b)) => a == b,
+        (Operand::Const(a), Operand::Const(b)) => a.tokens.to_string() == b.tokens.to_string(),
+        (Operand::Mem(a, pa), Operand::Mem(b, pb)) => {
+            a == b && pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| same_operand(a, b))
+        }
+        _ => false,
     }
 }
 
@@ -751,16 +2051,9 @@ struct Holes<'l, 'a> {
 impl Holes<'_, '_> {
     fn hole_for(&mut self, val: &Val, span: Span) -> Option<Expr> {
         match val {
-            Val::Scalar(Operand::Value(value)) => {
-                let hole = Opaque::hole(self.args.len());
-                self.args.push(Operand::Value(*value));
-                let hole = syn::Ident::new(&hole.to_string(), span);
-                Some(syn::parse_quote!(#hole))
-            }
-            Val::Scalar(Operand::Const(c)) => {
-                let tokens = c.parenthesized();
-                Some(Expr::Verbatim(tokens))
-            }
+            Val::Scalar(Operand::Const(c)) => Some(Expr::Verbatim(c.parenthesized())),
+            Val::Scalar(operand) => Some(self.hole(operand.clone(), span)),
+            Val::Mem(mem, prefix) => Some(self.hole(Operand::Mem(*mem, prefix.clone()), span)),
             Val::Tuple(parts) => {
                 let parts = parts
                     .iter()
@@ -771,6 +2064,12 @@ impl Holes<'_, '_> {
             Val::Unit => Some(syn::parse_quote!(())),
             Val::Poison => None,
         }
+    }
+
+    fn hole(&mut self, operand: Operand, span: Span) -> Expr {
+        let hole = Opaque::hole(self.args.len());
+        self.args.push(operand);
+        Expr::Verbatim(quote::quote_spanned!(span=> #hole))
     }
 }
 
@@ -790,7 +2089,7 @@ impl VisitMut for Holes<'_, '_> {
                         }
                     }
                     Some(None) => {
-                        self.lowerer.cx.error_spanned_by(
+                        self.lowerer.error(
                             &*path,
                             format!("`{ident}` is used before it is given a value"),
                         );
@@ -823,9 +2122,7 @@ impl VisitMut for Holes<'_, '_> {
             | Expr::Await(_)
             | Expr::Yield(_)
             | Expr::Const(_) => {
-                self.lowerer
-                    .cx
-                    .error_spanned_by(&*expr, unsupported_message(expr));
+                self.lowerer.error(&*expr, unsupported_message(expr));
                 self.failed = true;
             }
             _ => visit_mut::visit_expr_mut(self, expr),
@@ -844,17 +2141,19 @@ fn unsupported_message(expr: &Expr) -> String {
         Expr::Async(_) | Expr::Await(_) => {
             "`async` code cannot be differentiated; differentiate a synchronous function"
         }
-        Expr::If(_) | Expr::Match(_) => {
-            "`if` and `match` are not supported yet; until then compute both values and select with `max`/`min`, or split the function"
+        Expr::If(_)
+        | Expr::Match(_)
+        | Expr::Block(_)
+        | Expr::ForLoop(_)
+        | Expr::While(_)
+        | Expr::Loop(_) => {
+            "control flow inside a comparison, `no_grad(..)` or a call of a function that is not differentiated is not supported; compute the value first with a `let`"
         }
-        Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
-            "loops are not supported yet; until then unroll the loop"
-        }
-        Expr::Index(_) | Expr::Array(_) | Expr::Repeat(_) | Expr::Range(_) => {
-            "arrays and indexing are not supported yet; until then pass the elements as separate parameters"
+        Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Assign(_) => {
+            "this statement cannot appear inside an expression here; make it a statement of its own"
         }
         Expr::Reference(_) | Expr::RawAddr(_) => {
-            "references are not supported in a `#[differentiate]` function; pass values"
+            "references to this are not supported; pass the value"
         }
         Expr::Struct(_) => "struct expressions are not supported yet; until then use tuples",
         Expr::Try(_) | Expr::TryBlock(_) => {
@@ -864,11 +2163,94 @@ fn unsupported_message(expr: &Expr) -> String {
         Expr::Yield(_) => "`yield` cannot be differentiated",
         Expr::Const(_) => "`const` blocks are not supported; use a `const` item",
         Expr::Infer(_) => "`_` is not a value; write the value",
+        Expr::Range(_) => "ranges are supported only as the iterator of a `for` loop",
         _ => {
             "this expression is not supported in a `#[differentiate]` function; rewrite it with the constructs listed on `#[differentiate]`"
         }
     };
     message.to_owned()
+}
+
+/// Whether the body has a `return` other than in tail position (nested functions excluded).
+fn contains_early_return(body: &syn::Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.0
+}
+
+/// The first name a pattern binds (other than constants, written in upper case).
+fn find_binding(pat: &Pat) -> Option<&Pat> {
+    match pat {
+        Pat::Ident(p) if starts_lowercase(&p.ident) => Some(pat),
+        Pat::Ident(p) => p.subpat.as_ref().and_then(|(_, sub)| find_binding(sub)),
+        Pat::Or(or) => or.cases.iter().find_map(find_binding),
+        Pat::Paren(p) => find_binding(&p.pat),
+        Pat::Reference(r) => find_binding(&r.pat),
+        Pat::Tuple(t) => t.elems.iter().find_map(find_binding),
+        Pat::TupleStruct(t) => t.elems.iter().find_map(find_binding),
+        Pat::Slice(s) => s.elems.iter().find_map(find_binding),
+        Pat::Struct(s) => s.fields.iter().find_map(|f| find_binding(&f.pat)),
+        Pat::Type(t) => find_binding(&t.pat),
+        Pat::Guard(g) => find_binding(&g.pat),
+        _ => None,
+    }
+}
+
+fn starts_lowercase(ident: &syn::Ident) -> bool {
+    ident
+        .to_string()
+        .starts_with(|c: char| c.is_lowercase() || c == '_')
+        && ident != "_"
+}
+
+fn strip_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        e => e,
+    }
+}
+
+fn arithmetic_rule(op: &BinOp) -> Option<&'static str> {
+    match op {
+        BinOp::Add(_) => Some("add"),
+        BinOp::Sub(_) => Some("sub"),
+        BinOp::Mul(_) => Some("mul"),
+        BinOp::Div(_) => Some("div"),
+        BinOp::Rem(_) => Some("rem"),
+        _ => None,
+    }
+}
+
+/// `+=` → `+`.
+fn compound_op(op: &BinOp) -> Option<BinOp> {
+    Some(match op {
+        BinOp::AddAssign(t) => BinOp::Add(Token![+](t.span())),
+        BinOp::SubAssign(t) => BinOp::Sub(Token![-](t.span())),
+        BinOp::MulAssign(t) => BinOp::Mul(Token![*](t.span())),
+        BinOp::DivAssign(t) => BinOp::Div(Token![/](t.span())),
+        BinOp::RemAssign(t) => BinOp::Rem(Token![%](t.span())),
+        _ => return None,
+    })
+}
+
+fn bit_op_of_assign(op: &BinOp) -> Option<TokenStream> {
+    Some(match op {
+        BinOp::BitXorAssign(_) => quote!(^),
+        BinOp::BitAndAssign(_) => quote!(&),
+        BinOp::BitOrAssign(_) => quote!(|),
+        BinOp::ShlAssign(_) => quote!(<<),
+        BinOp::ShrAssign(_) => quote!(>>),
+        _ => return None,
+    })
 }
 
 /// `x` (not `a::x`, not `x::<T>`).
@@ -923,16 +2305,6 @@ fn float_cast_target(ty: &syn::Type) -> bool {
         syn::Type::Paren(paren) => float_cast_target(&paren.elem),
         syn::Type::Group(group) => float_cast_target(&group.elem),
         _ => false,
-    }
-}
-
-fn bit_op_of_assign(op: &BinOp) -> TokenStream {
-    match op {
-        BinOp::BitXorAssign(_) => quote!(^),
-        BinOp::BitAndAssign(_) => quote!(&),
-        BinOp::BitOrAssign(_) => quote!(|),
-        BinOp::ShlAssign(_) => quote!(<<),
-        _ => quote!(>>),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Checks of the function's signature, and what each parameter and the return value are to the
 //! derivative.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Pat, ReturnType, Type};
 
@@ -10,8 +11,8 @@ use crate::options::Options;
 
 pub struct Signature {
     pub params: Vec<Param>,
-    /// The float type returned (`f64`), when the return type is one.
-    pub output: Option<Type>,
+    /// What is returned, when it can be differentiated.
+    pub output: Option<OutputType>,
 }
 
 pub struct Param {
@@ -19,19 +20,31 @@ pub struct Param {
     pub ident: Ident,
     pub ty: Type,
     pub kind: ParamKind,
+    /// Declared `mut`: the body may write to it.
+    pub mutable: bool,
     /// Whether the gradient has an entry for this parameter.
     pub active: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParamKind {
     /// `f32` or `f64`.
     Float,
+    /// `[T; N]`, `[[T; M]; N]`, by value or by shared reference; `dims` indices per element.
+    Array { dims: usize, by_ref: bool },
+    /// `&[T]`, `&Vec<T>` or `Vec<T>`.
+    Slice { owned: bool },
     /// Anything else: integers, `bool`, other types. Never differentiated.
     Other,
 }
 
-/// `fn f(x: f64, n: usize) -> f64` with `wrt` absent → params `[x: Float active, n: Other]`.
+pub struct OutputType {
+    pub ty: Type,
+    /// `f32` or `f64`: the function gets `_grad` and `_grad_into` as well as `_pullback`.
+    pub scalar: bool,
+}
+
+/// `fn f(x: f64, v: &[f64], n: usize) -> f64` without `wrt` → `x` and `v` active.
 pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     if let Some(token) = &sig.asyncness {
         cx.error_spanned_by(
@@ -57,7 +70,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                 "methods with `self` are not supported yet; make the function free-standing and pass the value as a parameter",
             ),
             FnArg::Typed(pat_type) => {
-                let ident = param_ident(cx, &pat_type.pat, index);
+                let (ident, mutable) = param_ident(cx, &pat_type.pat, index);
                 let ty = (*pat_type.ty).clone();
                 if let Type::Reference(reference) = &ty {
                     if let Some(mutability) = &reference.mutability {
@@ -67,48 +80,42 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                         );
                     }
                 }
-                let kind = if float_type(&ty) { ParamKind::Float } else { ParamKind::Other };
+                let kind = param_kind(&ty);
                 params.push(Param {
                     ident,
                     ty,
+                    active: kind != ParamKind::Other && options.wrt.is_none(),
                     kind,
-                    active: kind == ParamKind::Float && options.wrt.is_none(),
+                    mutable,
                 });
             }
         }
     }
 
-    if let Some(wrt) = &options.wrt {
-        for name in wrt {
-            match params.iter_mut().find(|p| p.ident == *name) {
-                None => cx.error_spanned_by(
-                    name,
-                    format!("`wrt` names `{name}`, but the function has no parameter `{name}`"),
-                ),
-                Some(param) if param.kind == ParamKind::Other => {
-                    let ty = &param.ty;
-                    cx.error_spanned_by(
-                        name,
-                        format!(
-                            "`{name}` has type `{}`, which has no derivative; `wrt` can name parameters of type `f32` or `f64`",
-                            quote::quote!(#ty).to_string().replace(' ', "")
-                        ),
-                    );
-                }
-                Some(param) if param.active => {
-                    cx.error_spanned_by(name, format!("`wrt` names `{name}` twice"))
-                }
-                Some(param) => param.active = true,
-            }
+    match &options.wrt {
+        Some(wrt) => check_wrt(cx, wrt, &mut params),
+        None if params.iter().all(|p| p.kind == ParamKind::Other) && sig.receiver().is_none() => {
+            cx.error_spanned_by(
+                &sig.ident,
+                "this function has no parameter to differentiate; `#[differentiate]` differentiates with respect to `f32`/`f64` parameters and arrays, slices and `Vec`s of them",
+            )
         }
+        None => {}
     }
 
     let output = match &sig.output {
-        ReturnType::Type(_, ty) if float_type(ty) => Some((**ty).clone()),
+        ReturnType::Type(_, ty) if float_type(ty) => Some(OutputType {
+            ty: (**ty).clone(),
+            scalar: true,
+        }),
+        ReturnType::Type(_, ty) if float_aggregate(ty) => Some(OutputType {
+            ty: (**ty).clone(),
+            scalar: false,
+        }),
         ReturnType::Type(_, ty) => {
             cx.error_spanned_by(
                 ty,
-                "`#[differentiate]` needs a function that returns `f32` or `f64`; the gradient is taken of that value",
+                "`#[differentiate]` needs a function that returns `f32` or `f64` (or a tuple, array or `Vec` of them); the derivative is taken of that value",
             );
             None
         }
@@ -124,32 +131,173 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     Signature { params, output }
 }
 
-fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> Ident {
+fn check_wrt(cx: &Ctxt, wrt: &[Ident], params: &mut [Param]) {
+    for name in wrt {
+        match params.iter_mut().find(|p| p.ident == *name) {
+            None => cx.error_spanned_by(
+                name,
+                format!("`wrt` names `{name}`, but the function has no parameter `{name}`"),
+            ),
+            Some(param) if param.kind == ParamKind::Other => {
+                let ty = &param.ty;
+                cx.error_spanned_by(
+                    name,
+                    format!(
+                        "`{name}` has type `{}`, which has no derivative; `wrt` can name parameters of type `f32`, `f64`, or arrays, slices and `Vec`s of them",
+                        quote!(#ty).to_string().replace(' ', "")
+                    ),
+                );
+            }
+            Some(param) if param.active => {
+                cx.error_spanned_by(name, format!("`wrt` names `{name}` twice"))
+            }
+            Some(param) => param.active = true,
+        }
+    }
+}
+
+fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool) {
     match pat {
         Pat::Ident(pat_ident) if pat_ident.by_ref.is_none() && pat_ident.subpat.is_none() => {
-            pat_ident.ident.clone()
+            (pat_ident.ident.clone(), pat_ident.mutability.is_some())
         }
-        Pat::Wild(wild) => Ident::new(&format!("_arg{index}"), wild.span()),
+        Pat::Wild(wild) => (Ident::new(&format!("_arg{index}"), wild.span()), false),
         _ => {
             cx.error_spanned_by(
                 pat,
                 "parameter patterns are not supported; bind the parameter to a name and destructure it in the body",
             );
-            Ident::new(&format!("_arg{index}"), Span::call_site())
+            (
+                Ident::new(&format!("_arg{index}"), Span::call_site()),
+                false,
+            )
         }
+    }
+}
+
+fn param_kind(ty: &Type) -> ParamKind {
+    let ty = strip(ty);
+    if float_type(ty) {
+        return ParamKind::Float;
+    }
+    let (ty, by_ref) = match ty {
+        Type::Reference(reference) if reference.mutability.is_none() => {
+            (strip(&reference.elem), true)
+        }
+        _ => (ty, false),
+    };
+    if let Some(dims) = float_array_dims(ty) {
+        return ParamKind::Array { dims, by_ref };
+    }
+    match ty {
+        Type::Slice(slice) if by_ref && float_type(&slice.elem) => {
+            ParamKind::Slice { owned: false }
+        }
+        _ if vec_elem(ty).is_some_and(float_type) => ParamKind::Slice { owned: !by_ref },
+        _ => ParamKind::Other,
+    }
+}
+
+fn strip(ty: &Type) -> &Type {
+    match ty {
+        Type::Paren(paren) => strip(&paren.elem),
+        Type::Group(group) => strip(&group.elem),
+        _ => ty,
     }
 }
 
 /// `f32` or `f64`, possibly in parentheses.
 pub fn float_type(ty: &Type) -> bool {
-    match ty {
+    match strip(ty) {
         Type::Path(path) if path.qself.is_none() => path
             .path
             .get_ident()
             .is_some_and(|ident| ident == "f64" || ident == "f32"),
-        Type::Paren(paren) => float_type(&paren.elem),
-        Type::Group(group) => float_type(&group.elem),
         _ => false,
+    }
+}
+
+/// `[f64; N]` → 1, `[[f64; M]; N]` → 2.
+fn float_array_dims(ty: &Type) -> Option<usize> {
+    match strip(ty) {
+        Type::Array(array) if float_type(&array.elem) => Some(1),
+        Type::Array(array) => float_array_dims(&array.elem).map(|d| d + 1),
+        _ => None,
+    }
+}
+
+/// `Vec<T>` → `T`.
+fn vec_elem(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = strip(ty) else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            syn::GenericArgument::Type(elem) => Some(elem),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A tuple, array or `Vec` whose leaves are floats.
+fn float_aggregate(ty: &Type) -> bool {
+    match strip(ty) {
+        Type::Tuple(tuple) => {
+            !tuple.elems.is_empty()
+                && tuple
+                    .elems
+                    .iter()
+                    .all(|t| float_type(t) || float_aggregate(t))
+        }
+        _ => float_array_dims(ty).is_some() || vec_elem(ty).is_some_and(float_type),
+    }
+}
+
+impl Param {
+    /// The type of this parameter's entry in the gradient: `f64`, `[f64; N]`, `Vec<f64>`.
+    pub fn grad_type(&self) -> TokenStream {
+        let ty = strip(&self.ty);
+        match (&self.kind, ty) {
+            (ParamKind::Float, _) => quote!(#ty),
+            (ParamKind::Array { by_ref: true, .. }, Type::Reference(r)) => {
+                let elem = strip(&r.elem);
+                quote!(#elem)
+            }
+            (ParamKind::Array { .. }, _) => quote!(#ty),
+            (ParamKind::Slice { .. }, _) => {
+                let elem = self.elem_type();
+                quote!(::std::vec::Vec<#elem>)
+            }
+            (ParamKind::Other, _) => quote!(()),
+        }
+    }
+
+    /// The type the pullback adds this parameter's adjoint into: `f64`, `[f64; N]`, `[f64]`.
+    pub fn slot_target_type(&self) -> TokenStream {
+        match &self.kind {
+            ParamKind::Slice { .. } => {
+                let elem = self.elem_type();
+                quote!([#elem])
+            }
+            _ => self.grad_type(),
+        }
+    }
+
+    /// The float type of the elements of a slice or `Vec` parameter.
+    fn elem_type(&self) -> Type {
+        let ty = match strip(&self.ty) {
+            Type::Reference(r) => strip(&r.elem),
+            ty => ty,
+        };
+        match ty {
+            Type::Slice(slice) => (*slice.elem).clone(),
+            ty => vec_elem(ty).cloned().unwrap_or_else(|| ty.clone()),
+        }
     }
 }
 
