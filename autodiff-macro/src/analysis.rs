@@ -240,13 +240,7 @@ impl Activity {
         block.for_each_inst(&mut |inst| {
             if let Op::Opaque(opaque) = &inst.op {
                 if !opaque.cut && inst.args.iter().any(|arg| self.varied_operand(arg)) {
-                    cx.error_at(
-                        inst.span,
-                        format!(
-                            "{} has no derivative rule, and it is applied to a value that depends on a differentiated parameter; use an operation that has a rule, or wrap the value in `no_grad(..)` to treat it as a constant",
-                            opaque.what
-                        ),
-                    );
+                    cx.error_spanned_by(&opaque.at, &opaque.error);
                 }
             }
         });

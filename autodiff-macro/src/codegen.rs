@@ -65,6 +65,10 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let Some(output) = &sig.output else {
         return TokenStream::new();
     };
+    if item.sig.receiver().is_some() {
+        // Methods are reported as unsupported; stubs of them would only add errors.
+        return TokenStream::new();
+    }
     let out_ty = &output.ty;
     let Parts {
         attrs,
@@ -327,7 +331,7 @@ fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
     }
     loop {
         let before = used.len();
-        mark_block(&function.body, &mut used, backward);
+        mark_block(&function.body, &mut used);
         if used.len() == before {
             break;
         }
@@ -338,18 +342,13 @@ fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
 /// What the top level of the backward sweep reads: captured by the closure.
 fn top_needs(function: &Function, backward: &Backward) -> BTreeSet<Need> {
     let mut needs = BTreeSet::new();
-    collect_needs(function, backward, &backward.stmts, &mut needs);
+    collect_needs(function, &backward.stmts, &mut needs);
     needs
 }
 
 /// Every forward value a list of backward statements reads, including inside nested ones (the
 /// records of nested regions are pushed by the forward sweep, so their values are read too).
-fn collect_needs(
-    function: &Function,
-    backward: &Backward,
-    stmts: &[BwdStmt],
-    needs: &mut BTreeSet<Need>,
-) {
+fn collect_needs(function: &Function, stmts: &[BwdStmt], needs: &mut BTreeSet<Need>) {
     let operand = |needs: &mut BTreeSet<Need>, op: &Operand| {
         needs.extend(op.values().into_iter().map(Need::Value))
     };
@@ -390,8 +389,8 @@ fn collect_needs(
             BwdStmt::If(bwd_if) => {
                 operand(needs, &bwd_if.cond);
                 needs.insert(Need::Value(bwd_if.record));
-                collect_needs(function, backward, &bwd_if.then_stmts, needs);
-                collect_needs(function, backward, &bwd_if.else_stmts, needs);
+                collect_needs(function, &bwd_if.then_stmts, needs);
+                collect_needs(function, &bwd_if.else_stmts, needs);
             }
             BwdStmt::Loop(bwd_loop) => {
                 needs.insert(Need::Value(bwd_loop.id));
@@ -401,7 +400,7 @@ fn collect_needs(
                         operand(needs, end);
                     }
                 }
-                collect_needs(function, backward, &bwd_loop.body, needs);
+                collect_needs(function, &bwd_loop.body, needs);
             }
             BwdStmt::AddMem { .. }
             | BwdStmt::ResetMem(_)
@@ -446,7 +445,7 @@ fn term_needs(function: &Function, term: &Term, needs: &mut BTreeSet<Need>) {
     }
 }
 
-fn mark_block(block: &Block, used: &mut BTreeSet<Value>, backward: &Backward) {
+fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
     for stmt in block.stmts.iter().rev() {
         match stmt {
             Stmt::Inst(inst) => {
@@ -474,8 +473,8 @@ fn mark_block(block: &Block, used: &mut BTreeSet<Value>, backward: &Backward) {
                         used.extend(phi.else_value.values());
                     }
                 }
-                mark_block(&if_.then_block, used, backward);
-                mark_block(&if_.else_block, used, backward);
+                mark_block(&if_.then_block, used);
+                mark_block(&if_.else_block, used);
             }
             Stmt::Loop(loop_) => {
                 if let LoopKind::Range { start, end, .. } = &loop_.kind {
@@ -493,7 +492,7 @@ fn mark_block(block: &Block, used: &mut BTreeSet<Value>, backward: &Backward) {
                         used.extend(c.init.values());
                     }
                 }
-                mark_block(&loop_.body, used, backward);
+                mark_block(&loop_.body, used);
             }
         }
     }
@@ -1303,7 +1302,7 @@ impl Writer<'_> {
             ) => {
                 // The index, if the backward body or a recomputation reads it.
                 let mut needs = BTreeSet::new();
-                collect_needs(function, self.backward, &bwd_loop.body, &mut needs);
+                collect_needs(function, &bwd_loop.body, &mut needs);
                 let read = needs.contains(&Need::Value(*index))
                     || remat
                         .iter()
@@ -1530,7 +1529,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let pullback_item = quote! {
         #(#attrs)*
         #[doc = #doc_pullback]
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
             let mut #grad = #zero;
             let (_, #pullback) = #vjp #turbofish(#(#param_names),*);
@@ -1552,7 +1551,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = #doc_grad]
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_fn #generics (#(#params),*) -> (#out_ty, #grad_ty) #where_clause {
             let mut #grad = #zero;
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
@@ -1564,7 +1563,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
 
         #(#attrs)*
         #[doc = #doc_grad_into]
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_into_fn #generics (#(#params,)* #grad: &mut #grad_ty) -> #out_ty #where_clause {
             #(#resets)*
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);

@@ -62,7 +62,7 @@ fn item_kind(item: &syn::Item) -> &'static str {
         syn::Item::Struct(_) => "structs",
         syn::Item::Enum(_) => "enums",
         syn::Item::Union(_) => "unions",
-        syn::Item::Impl(_) => "`impl` blocks (put it on the methods inside)",
+        syn::Item::Impl(_) => "`impl` blocks",
         syn::Item::Trait(_) => "traits",
         syn::Item::Mod(_) => "modules",
         syn::Item::Const(_) => "constants",

@@ -88,6 +88,8 @@ pub struct Block {
     pub stmts: Vec<Stmt>,
 }
 
+// A function's IR is small and built once; boxing instructions would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Stmt {
     Inst(Inst),
     Store(Store),
@@ -168,12 +170,25 @@ pub struct Opaque {
     /// `true` when the result is non-differentiable by nature (a comparison, `no_grad(..)`, a
     /// cast to an integer): its arguments may depend on active parameters. `false` for
     /// computations the macro cannot see through (a method without a rule), which are only
-    /// allowed on constants; `what` names the construct in errors.
+    /// allowed on constants.
     pub cut: bool,
-    pub what: String,
+    /// For a computation that is not cut: the error when an argument turns out to be active.
+    pub error: String,
+    /// The user's expression, for the span of that error.
+    pub at: TokenStream,
 }
 
 impl Opaque {
+    /// A computation whose result is never differentiable.
+    pub fn cut(expr: TokenStream) -> Self {
+        Opaque {
+            expr,
+            cut: true,
+            error: String::new(),
+            at: TokenStream::new(),
+        }
+    }
+
     const HOLE: &'static str = "__autodiff_hole";
 
     /// The tokens of hole `k`.

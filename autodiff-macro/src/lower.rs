@@ -75,6 +75,15 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         loops: Vec::new(),
         n_loops: 0,
         has_return: false,
+        fn_name: sig.ident.to_string(),
+        local_fns: body
+            .stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::Item(syn::Item::Fn(f)) => Some(f.sig.ident.to_string()),
+                _ => None,
+            })
+            .collect(),
     };
     let params = sig
         .params
@@ -102,6 +111,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     } else {
         tail
     };
+    // With no usable return type, the signature's error already says what is wrong.
+    lowerer.muted = sig.output.is_none();
     let output = lowerer.output(result, body);
 
     ir::Function {
@@ -183,6 +194,10 @@ struct Lowerer<'a> {
     loops: Vec<LoopCtx>,
     n_loops: usize,
     has_return: bool,
+    /// The function's own name: a call of it is recursion.
+    fn_name: String,
+    /// The `fn` items declared in the body.
+    local_fns: Vec<String>,
 }
 
 impl Lowerer<'_> {
@@ -434,8 +449,9 @@ impl Lowerer<'_> {
         if let Some((else_token, _)) = &init.diverge {
             self.error(
                 else_token,
-                "`let ... else` is not supported; bind the value with a plain `let`",
+                "`let ... else` is not supported; bind the value with a plain `let` and `match` on it",
             );
+            return;
         }
         let val = self.expr(&init.expr);
         self.bind(&local.pat, val, None);
@@ -619,8 +635,9 @@ impl Lowerer<'_> {
                 if let Some(label) = &block.label {
                     self.error(
                         label,
-                        "labelled blocks are not supported; use a labelled loop",
+                        "labelled blocks are not supported; use a labelled `loop` that ends with `break`",
                     );
+                    return Val::Poison;
                 }
                 self.block(&block.block)
             }
@@ -652,7 +669,12 @@ impl Lowerer<'_> {
                 match self.expr(&reference.expr) {
                     mem @ Val::Mem(..) => mem,
                     Val::Poison => Val::Poison,
-                    _ => self.opaque(expr, false, "reference `&`"),
+                    _ => self.opaque_with(
+                        expr,
+                        false,
+                        "references to numbers cannot be differentiated; use the value itself"
+                            .to_owned(),
+                    ),
                 }
             }
             Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_macro(&mac.mac),
@@ -853,6 +875,28 @@ impl Lowerer<'_> {
             }
             let path = func.to_token_stream().to_string().replace(' ', "");
             return self.opaque(&Expr::Call(call.clone()), false, &format!("`{path}`"));
+        }
+        if let Some(name) = local_name(func).map(ToString::to_string) {
+            let call_expr = Expr::Call(call.clone());
+            if name == self.fn_name {
+                self.error(
+                    func,
+                    "recursive functions cannot be differentiated; write the recursion as a loop",
+                );
+                return Val::Poison;
+            }
+            if self.lookup(&name).is_some() {
+                let error = format!(
+                    "`{name}` is a local variable, and calling a closure or function value cannot be differentiated; call a `#[differentiate]` function by its name"
+                );
+                return self.opaque_with(&call_expr, false, error);
+            }
+            if self.local_fns.contains(&name) {
+                let error = format!(
+                    "`{name}` is declared inside this function, so it cannot be differentiated; move it out of the function and put `#[differentiate]` on it"
+                );
+                return self.opaque_with(&call_expr, false, error);
+            }
         }
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
@@ -1174,8 +1218,17 @@ impl Lowerer<'_> {
         self.error(mac, message);
     }
 
-    /// Keeps `expr` as written, with each variable replaced by a hole. `cut`: see [`Opaque`].
+    /// Keeps `expr` as written, with each variable replaced by a hole. `cut`: see [`Opaque`];
+    /// `what` names the construct in the error if it is not cut and meets an active value.
     fn opaque(&mut self, expr: &Expr, cut: bool, what: &str) -> Val {
+        let error = format!(
+            "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; use an operation that has a rule, or wrap the value in `no_grad(..)` to treat it as a constant"
+        );
+        self.opaque_with(expr, cut, error)
+    }
+
+    fn opaque_with(&mut self, expr: &Expr, cut: bool, error: String) -> Val {
+        let at = expr.to_token_stream();
         let mut expr = expr.clone();
         let mut holes = Holes {
             lowerer: self,
@@ -1191,7 +1244,8 @@ impl Lowerer<'_> {
         let op = Op::Opaque(Opaque {
             expr: expr.to_token_stream(),
             cut,
-            what: what.to_owned(),
+            error,
+            at,
         });
         Val::Scalar(Operand::Value(self.emit(op, args, span)))
     }
@@ -1200,11 +1254,7 @@ impl Lowerer<'_> {
     fn not_any(&mut self, flags: &[Operand], span: Span) -> Operand {
         let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
         let expr = quote!(!(#(#holes)||*));
-        let op = Op::Opaque(Opaque {
-            expr,
-            cut: true,
-            what: "exit flag".to_owned(),
-        });
+        let op = Op::Opaque(Opaque::cut(expr));
         Operand::Value(self.emit(op, flags.to_vec(), span))
     }
 
@@ -1214,11 +1264,7 @@ impl Lowerer<'_> {
         }
         let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
         let expr = quote!(#(#holes)||*);
-        let op = Op::Opaque(Opaque {
-            expr,
-            cut: true,
-            what: "exit flag".to_owned(),
-        });
+        let op = Op::Opaque(Opaque::cut(expr));
         Operand::Value(self.emit(op, flags.to_vec(), span))
     }
 
@@ -1488,11 +1534,7 @@ impl Lowerer<'_> {
             cond_expr = quote!(#cond_expr && (#guard_expr));
             args.extend(guard_args);
         }
-        let op = Op::Opaque(Opaque {
-            expr: cond_expr,
-            cut: true,
-            what: "match".to_owned(),
-        });
+        let op = Op::Opaque(Opaque::cut(cond_expr));
         let cond = Operand::Value(self.emit(op, args, span));
         let rest = rest.to_vec();
         let scrutinee_rest = scrutinee.clone();
@@ -1563,7 +1605,7 @@ impl Lowerer<'_> {
         let brk = ctx.brk.clone();
         self.lower_loop(ctx, span, None, |l, _| {
             let cond = l.operand(&while_.cond);
-            let not_cond = l.not_any(&[cond.clone()], span);
+            let not_cond = l.not_any(std::slice::from_ref(&cond), span);
             // `while c { body }` is `loop { if !c { break } body }`.
             l.lower_if(
                 not_cond,
@@ -1870,22 +1912,14 @@ impl Lowerer<'_> {
             .iter()
             .map(|mem| {
                 let hole = Opaque::hole(0);
-                let op = Op::Opaque(Opaque {
-                    expr: quote!(#hole.len()),
-                    cut: true,
-                    what: "len".to_owned(),
-                });
+                let op = Op::Opaque(Opaque::cut(quote!(#hole.len())));
                 Operand::Value(self.emit(op, vec![Operand::Mem(*mem, Vec::new())], span))
             })
             .collect();
         let mut end = lens[0].clone();
         for len in &lens[1..] {
             let (a, b) = (Opaque::hole(0), Opaque::hole(1));
-            let op = Op::Opaque(Opaque {
-                expr: quote!(#a.min(#b)),
-                cut: true,
-                what: "len".to_owned(),
-            });
+            let op = Op::Opaque(Opaque::cut(quote!(#a.min(#b))));
             end = Operand::Value(self.emit(op, vec![end, len.clone()], span));
         }
         let start = Operand::Const(Const {
@@ -1936,21 +1970,32 @@ impl Lowerer<'_> {
             {
                 self.iter_sources(&call.receiver)
             }
-            e => match self.expr(e) {
-                Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![mem], false)),
-                Val::Mem(..) => {
-                    self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
-                    None
-                }
-                Val::Poison => None,
-                _ => {
-                    self.error(
+            // Only a name of an array (or a reference to one) is lowered here; other
+            // iterators are reported once, as unsupported loops.
+            e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_) | Expr::Index(_)) => {
+                match self.expr(e) {
+                    Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![mem], false)),
+                    Val::Mem(..) => {
+                        self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
+                        None
+                    }
+                    Val::Poison => None,
+                    _ => {
+                        self.error(
                         expr,
                         "a `for` loop here iterates over a range (`0..n`, `a..=b`, `(0..n).rev()`) or over the elements of an array, slice or `Vec` (`x.iter()`, `x.iter().enumerate()`, `x.iter().zip(y.iter())`)",
                     );
-                    None
+                        None
+                    }
                 }
-            },
+            }
+            _ => {
+                self.error(
+                    expr,
+                    "a `for` loop here iterates over a range (`0..n`, `a..=b`, `(0..n).rev()`) or over the elements of an array, slice or `Vec` (`x.iter()`, `x.iter().enumerate()`, `x.iter().zip(y.iter())`)",
+                );
+                None
+            }
         }
     }
 }

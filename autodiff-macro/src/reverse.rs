@@ -646,10 +646,8 @@ impl Reverse<'_> {
                     }
                 }
                 BwdStmt::ZeroMem(mem) => {
-                    if let Some(init) = self.mem_init(*mem) {
-                        if let MemInitKind::Repeat { lens, .. } = init {
-                            lens.iter().for_each(|len| operand(&mut needs, len));
-                        }
+                    if let Some(MemInitKind::Repeat { lens, .. }) = self.mem_init(*mem) {
+                        lens.iter().for_each(|len| operand(&mut needs, len));
                     }
                 }
                 BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),

@@ -10,6 +10,7 @@ use crate::ctxt::Ctxt;
 use crate::options::Options;
 
 pub struct Signature {
+    pub ident: Ident,
     pub params: Vec<Param>,
     /// What is returned, when it can be differentiated.
     pub output: Option<OutputType>,
@@ -46,6 +47,7 @@ pub struct OutputType {
 
 /// `fn f(x: f64, v: &[f64], n: usize) -> f64` without `wrt` → `x` and `v` active.
 pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
+    let ident = sig.ident.clone();
     if let Some(token) = &sig.asyncness {
         cx.error_spanned_by(
             token,
@@ -73,9 +75,9 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                 let (ident, mutable) = param_ident(cx, &pat_type.pat, index);
                 let ty = (*pat_type.ty).clone();
                 if let Type::Reference(reference) = &ty {
-                    if let Some(mutability) = &reference.mutability {
+                    if reference.mutability.is_some() {
                         cx.error_spanned_by(
-                            mutability,
+                            reference,
                             "`&mut` parameters cannot be differentiated; take the value (or a shared reference) and return the result",
                         );
                     }
@@ -113,9 +115,15 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
             scalar: false,
         }),
         ReturnType::Type(_, ty) => {
+            let alias = matches!(strip(ty), Type::Path(p) if p.path.get_ident().is_some_and(|i| i.to_string().starts_with(char::is_uppercase)));
+            let hint = if alias {
+                "; type aliases are not seen through, so write `f64` or `f32` itself"
+            } else {
+                ""
+            };
             cx.error_spanned_by(
                 ty,
-                "`#[differentiate]` needs a function that returns `f32` or `f64` (or a tuple, array or `Vec` of them); the derivative is taken of that value",
+                format!("`#[differentiate]` needs a function that returns `f32` or `f64` (or a tuple, array or `Vec` of them); the derivative is taken of that value{hint}"),
             );
             None
         }
@@ -128,16 +136,26 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
         }
     };
 
-    Signature { params, output }
+    Signature {
+        ident,
+        params,
+        output,
+    }
 }
 
 fn check_wrt(cx: &Ctxt, wrt: &[Ident], params: &mut [Param]) {
     for name in wrt {
         match params.iter_mut().find(|p| p.ident == *name) {
-            None => cx.error_spanned_by(
-                name,
-                format!("`wrt` names `{name}`, but the function has no parameter `{name}`"),
-            ),
+            None => {
+                let names: Vec<String> = params.iter().map(|p| format!("`{}`", p.ident)).collect();
+                cx.error_spanned_by(
+                    name,
+                    format!(
+                        "`wrt` names `{name}`, but the function has no parameter `{name}`; its parameters are {}",
+                        names.join(", ")
+                    ),
+                )
+            }
             Some(param) if param.kind == ParamKind::Other => {
                 let ty = &param.ty;
                 cx.error_spanned_by(

@@ -1,0 +1,379 @@
+//! The generated code adds no warning to a user's crate: this file uses a wide range of what
+//! `#[differentiate]` accepts under `#![deny(warnings)]` and clippy's default lints, so that it
+//! compiling at all (`cargo test`, `cargo clippy --all-targets -- -D warnings`) is the test. The
+//! `#[test]`s below call every generated function and check a few values against formulas.
+#![deny(warnings)]
+#![deny(clippy::all)]
+
+use autodiff_core::{differentiate, no_grad};
+
+/// Public functions in a module: the generated items are public too, and other differentiated
+/// functions reach them through a path.
+pub mod shop {
+    use autodiff_core::differentiate;
+
+    /// The seed's example: apples, mandarin oranges and tax.
+    #[differentiate]
+    pub fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> f64 {
+        let apple_price = apple * apple_num;
+        let orange_price = orange * orange_num;
+        let all_price = apple_price + orange_price;
+        all_price * tax
+    }
+
+    /// A crate-visible function, only called by other differentiated functions.
+    #[differentiate(wrt(amount))]
+    pub(crate) fn discounted(amount: f64, rate: f64) -> f64 {
+        amount * (1.0 - rate)
+    }
+}
+
+// Every row of the rule table, as a method and (for some) in the `f64::name(x)` path form.
+#[differentiate]
+fn exponentials(x: f64, y: f64) -> f64 {
+    let a = x.exp() + x.exp2() + x.exp_m1();
+    let b = y.ln() + y.ln_1p() + y.log2() + y.log10() + y.log(x + 2.0);
+    let c = y.sqrt() + y.cbrt() + x.powi(3) + y.powf(x) + y.recip();
+    let d = f64::exp(x) * f64::ln(y) + f64::powf(y, 0.5);
+    a + b + c + d
+}
+
+#[differentiate]
+fn trigonometry(x: f64, y: f64) -> f64 {
+    let s = x.sin() * x.cos() + x.tan();
+    let inverse = (x / 4.0).asin() + (x / 4.0).acos() + y.atan() + x.atan2(y);
+    let hyperbolic = x.sinh() + x.cosh() + y.tanh();
+    let angles = x.to_degrees() / 90.0 + y.to_radians();
+    let norm = x.hypot(y) + x.mul_add(y, 1.0) + f64::sin(y);
+    s + inverse + hyperbolic + angles + norm
+}
+
+#[differentiate]
+fn piecewise(x: f64, y: f64) -> f64 {
+    let kinks = x.abs() + x.max(y) + x.min(y) + x.clamp(-1.0, 1.0);
+    let steps = x.signum() + x.floor() + y.ceil() + x.round() + y.trunc();
+    kinks * (1.0 + steps * 0.0) + f64::max(x, 0.5)
+}
+
+/// `+ - * / %`, unary minus, compound assignment, shadowing, blocks and integer locals.
+#[differentiate]
+fn arithmetic(x: f64, y: f64, n: usize) -> f64 {
+    let mut s = x * y + x / y - y;
+    s += -x;
+    s -= y * 0.5;
+    s *= x;
+    s /= y;
+    s %= 5.0;
+    let k = n * 2 + 1;
+    let x = x * k as f64;
+    let block = {
+        let t = x * x;
+        t + s
+    };
+    block - s
+}
+
+/// Tuples, destructuring, a constant item, `static`, `use` and float constants.
+#[differentiate]
+fn tuples_and_constants(x: f64, y: f64) -> f64 {
+    use std::f64::consts::E;
+    const HALF: f64 = 0.5;
+    static OFFSET: f64 = 0.25;
+    let (a, b) = (x * y, x + y);
+    let pair = (a, b);
+    let (mut p, q): (f64, f64) = pair;
+    p += pair.1 * HALF;
+    p * q + std::f64::consts::PI * a + E * OFFSET
+}
+
+/// Casts: between float types (differentiated), from integers and bools (constants).
+#[differentiate]
+fn casts(x: f64, n: i32) -> f64 {
+    let single = x as f32;
+    let back = (single * single) as f64;
+    let steps = (x * 10.0) as i64;
+    let positive = (x > 0.0) as u8;
+    back * n as f64 + steps as f64 + f64::from(positive)
+}
+
+/// `no_grad` by its imported name and by path.
+#[differentiate]
+fn stop_gradient(x: f64, y: f64) -> f64 {
+    let c = no_grad(x * y);
+    let d = autodiff_core::no_grad(y);
+    x * c + d * y
+}
+
+/// Single precision.
+#[differentiate]
+fn single(x: f32, y: f32) -> f32 {
+    (x * y).sin() + x.sqrt() / y + f32::cos(x)
+}
+
+/// `wrt`: only `w` and `b` are active; `data` and `target` are constants.
+#[differentiate(wrt(w, b))]
+fn squared_error(w: f64, b: f64, data: f64, target: f64) -> f64 {
+    let prediction = w * data + b;
+    let error = prediction - target;
+    error * error
+}
+
+/// A const generic parameter.
+#[differentiate]
+fn power<const N: usize>(x: f64) -> f64 {
+    x.powi(N as i32)
+}
+
+/// A type parameter that is not differentiated, with a `where` clause.
+#[differentiate]
+fn tagged<T>(x: f64, tag: T) -> f64
+where
+    T: Copy + Into<f64>,
+{
+    let weight = tag.into();
+    x * x * weight
+}
+
+/// Calls of other differentiated functions: through a path, with a turbofish, twice.
+#[differentiate]
+fn basket(apple: f64, tax: f64) -> f64 {
+    let price = shop::price(apple, 3.0, 50.0, 4.0, tax);
+    let cubed = power::<3>(apple);
+    let discounted = shop::discounted(price, 0.1);
+    discounted + cubed + tagged(tax, 2.0_f32) + power::<2>(tax)
+}
+
+/// Attributes of the user's function, and `return`.
+#[differentiate]
+#[inline]
+#[must_use]
+#[allow(clippy::needless_return)]
+fn with_attributes(x: f64, _unused: f64) -> f64 {
+    return x * 2.0;
+}
+
+/// Values the derivative does not need: the generated code drops them, and leaves the
+/// parameters they read unused.
+#[differentiate]
+fn dead_intermediate(x: f64, y: f64) -> f64 {
+    let _unused = y * 2.0;
+    x * 3.0
+}
+
+/// A constant result.
+#[differentiate]
+fn constant_output(x: f64) -> f64 {
+    let _unused = x * 2.0;
+    1.5
+}
+
+/// Seven parameters: the limit of `clippy::too_many_arguments` for the user's function, and
+/// one more for its `_pullback`.
+#[differentiate]
+fn seven(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64) -> f64 {
+    a * b + c * d + e * f + g
+}
+
+/// An `f64` parameter and an `f32` result.
+#[differentiate]
+fn mixed_precision(x: f64, y: f32) -> f32 {
+    x as f32 * y
+}
+
+/// An `impl Trait` parameter.
+#[differentiate]
+fn with_impl_trait(x: f64, scale: impl Into<f64>) -> f64 {
+    x * scale.into()
+}
+
+/// Negative and computed constants in argument position.
+#[differentiate]
+fn constant_arguments(x: f64) -> f64 {
+    let quarter: f64 = 1.0 / 4.0;
+    let minimum = -2.0;
+    x.powf(-0.5) * quarter + x.max(minimum) + x.mul_add(-1.0, 2.0 * 3.0)
+}
+
+/// Restricted visibilities: the generated items have the same.
+mod outer {
+    use autodiff_core::differentiate;
+
+    pub(super) mod inner {
+        use autodiff_core::differentiate;
+
+        #[differentiate]
+        pub(in crate::outer) fn restricted(x: f64) -> f64 {
+            x * 2.0
+        }
+
+        #[differentiate]
+        pub(super) fn doubled(x: f64) -> f64 {
+            restricted(x) * 2.0
+        }
+    }
+
+    #[differentiate]
+    pub(crate) fn uses(x: f64) -> f64 {
+        inner::doubled(x) + 1.0
+    }
+}
+
+/// A function that only exists in test builds.
+#[cfg(test)]
+#[differentiate]
+fn only_in_tests(x: f64) -> f64 {
+    x * x
+}
+
+/// A function called only through its `_grad`: no dead-code warning for it or its siblings.
+#[differentiate]
+fn only_through_grad(x: f64) -> f64 {
+    x.sin() * x
+}
+
+/// A function called only through its `_pullback`.
+#[differentiate]
+fn only_through_pullback(x: f64) -> f64 {
+    x.exp() * x
+}
+
+/// A function called only through its `_grad_into`.
+#[differentiate]
+fn only_through_grad_into(x: f64, y: f64) -> f64 {
+    x * y.cos()
+}
+
+/// Central finite difference of a function of one variable.
+fn numeric(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+    let h = 1e-6;
+    (f(x + h) - f(x - h)) / (2.0 * h)
+}
+
+fn assert_close(a: f64, b: f64, tolerance: f64) {
+    let error = (a - b).abs() / 1.0_f64.max(a.abs()).max(b.abs());
+    assert!(error <= tolerance, "{a} != {b} (error {error:e})");
+}
+
+#[test]
+fn the_seeds_example() {
+    let (value, (d_apple, d_apple_num, d_orange, d_orange_num, d_tax)) =
+        shop::price_grad(100.0, 3.0, 50.0, 4.0, 1.1);
+    assert_close(value, 550.0, 1e-12);
+    assert_close(d_apple, 3.3, 1e-12);
+    assert_close(d_apple_num, 110.0, 1e-12);
+    assert_close(d_orange, 4.4, 1e-12);
+    assert_close(d_orange_num, 55.0, 1e-12);
+    assert_close(d_tax, 500.0, 1e-12);
+    assert_eq!(value, shop::price(100.0, 3.0, 50.0, 4.0, 1.1));
+}
+
+#[test]
+fn every_generated_function_can_be_called() {
+    let (x, y) = (0.7, 1.3);
+
+    let (value, (dx, dy)) = exponentials_grad(x, y);
+    assert_eq!(value, exponentials(x, y));
+    assert_close(dx, numeric(|x| exponentials(x, y), x), 1e-7);
+    assert_close(dy, numeric(|y| exponentials(x, y), y), 1e-7);
+
+    let (value, (dx, dy)) = trigonometry_grad(x, y);
+    assert_eq!(value, trigonometry(x, y));
+    assert_close(dx, numeric(|x| trigonometry(x, y), x), 1e-7);
+    assert_close(dy, numeric(|y| trigonometry(x, y), y), 1e-7);
+
+    let (value, (dx, dy)) = piecewise_grad(0.3, 0.6);
+    assert_eq!(value, piecewise(0.3, 0.6));
+    // |x| + min(x, y) + clamp(x) + 0 (steps) + max(x, 0.5) is 0.5 there: d/dx = 1 + 1 + 1.
+    assert_close(dx, 3.0, 1e-15);
+    assert_close(dy, 1.0, 1e-15);
+
+    let (value, (dx, dy)) = arithmetic_grad(x, y, 2);
+    assert_eq!(value, arithmetic(x, y, 2));
+    // block - s = (5x)^2.
+    assert_close(dx, 50.0 * x, 1e-12);
+    assert_close(dy, 0.0, 1e-12);
+
+    let (value, (dx, dy)) = tuples_and_constants_grad(x, y);
+    assert_eq!(value, tuples_and_constants(x, y));
+    assert_close(dx, numeric(|x| tuples_and_constants(x, y), x), 1e-7);
+    assert_close(dy, numeric(|y| tuples_and_constants(x, y), y), 1e-7);
+
+    let (value, dx) = casts_grad(0.37, 3);
+    assert_eq!(value, casts(0.37, 3));
+    assert_close(dx, 2.0 * 0.37 * 3.0, 1e-6);
+
+    let (value, (dx, dy)) = stop_gradient_grad(1.5, -0.5);
+    assert_eq!(value, stop_gradient(1.5, -0.5));
+    assert_close(dx, 1.5 * -0.5, 1e-15);
+    assert_close(dy, -0.5, 1e-15);
+
+    let (value, (dx, dy)) = single_grad(0.7_f32, 1.3_f32);
+    assert_eq!(value, single(0.7, 1.3));
+    let (xd, yd) = (0.7_f32 as f64, 1.3_f32 as f64);
+    assert_close(
+        dx as f64,
+        yd * (xd * yd).cos() + 0.5 / (xd.sqrt() * yd) - xd.sin(),
+        1e-6,
+    );
+    assert_close(
+        dy as f64,
+        xd * (xd * yd).cos() - xd.sqrt() / (yd * yd),
+        1e-6,
+    );
+
+    let (value, (dw, db)) = squared_error_grad(0.5, 0.1, 2.0, 3.0);
+    assert_eq!(value, squared_error(0.5, 0.1, 2.0, 3.0));
+    let error = 0.5 * 2.0 + 0.1 - 3.0;
+    assert_close(dw, 2.0 * error * 2.0, 1e-15);
+    assert_close(db, 2.0 * error, 1e-15);
+    let (pw, pb) = squared_error_pullback(0.5, 0.1, 2.0, 3.0, -3.0);
+    assert_close(pw, -3.0 * dw, 1e-15);
+    assert_close(pb, -3.0 * db, 1e-15);
+
+    let (value, dx) = power_grad::<4>(1.5);
+    assert_eq!(value, power::<4>(1.5));
+    assert_close(dx, 4.0 * 1.5_f64.powi(3), 1e-15);
+
+    let (value, dx) = tagged_grad(1.5, 3_u8);
+    assert_eq!(value, tagged(1.5, 3_u8));
+    assert_close(dx, 2.0 * 1.5 * 3.0, 1e-15);
+
+    let (value, (d_apple, d_tax)) = basket_grad(100.0, 1.1);
+    assert_eq!(value, basket(100.0, 1.1));
+    // 0.9 * price + apple^3 + 2 tax^2 + tax^2.
+    assert_close(d_apple, 0.9 * 3.0 * 1.1 + 3.0 * 100.0 * 100.0, 1e-12);
+    assert_close(d_tax, 0.9 * 500.0 + 4.0 * 1.1 + 2.0 * 1.1, 1e-12);
+    let mut grad = (f64::NAN, f64::NAN);
+    assert_eq!(basket_grad_into(100.0, 1.1, &mut grad), value);
+    assert_eq!(grad, (d_apple, d_tax));
+
+    let (value, (dx, d_unused)) = with_attributes_grad(2.0, 5.0);
+    assert_eq!((value, dx, d_unused), (4.0, 2.0, 0.0));
+    assert_eq!(with_attributes(2.0, 5.0), 4.0);
+
+    assert_eq!(dead_intermediate_grad(1.0, 2.0), (3.0, (3.0, 0.0)));
+    assert_eq!(constant_output_grad(1.0), (1.5, 0.0));
+    let (value, grad) = seven_grad(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+    assert_eq!(value, 51.0);
+    assert_eq!(grad, (2.0, 1.0, 4.0, 3.0, 6.0, 5.0, 1.0));
+    assert_eq!(
+        seven_pullback(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 2.0).6,
+        2.0
+    );
+    assert_eq!(mixed_precision_grad(1.5, 2.0), (3.0, (2.0_f64, 1.5_f32)));
+    assert_eq!(with_impl_trait_grad(3.0, 2.0_f32), (6.0, 2.0));
+    let (value, dx) = constant_arguments_grad(4.0);
+    assert_eq!(value, constant_arguments(4.0));
+    assert_close(dx, -0.5 * 4.0_f64.powf(-1.5) * 0.25 + 1.0 - 1.0, 1e-15);
+    assert_eq!(outer::uses_grad(3.0), (13.0, 4.0));
+    assert_eq!(only_in_tests_grad(3.0), (9.0, 6.0));
+    let (_, d) = only_through_grad_grad(x);
+    assert_close(d, x.cos() * x + x.sin(), 1e-15);
+    let d = only_through_pullback_pullback(x, 2.0);
+    assert_close(d, 2.0 * (x.exp() * x + x.exp()), 1e-15);
+    let mut grad = (0.0, 0.0);
+    let value = only_through_grad_into_grad_into(x, y, &mut grad);
+    assert_close(value, x * y.cos(), 1e-15);
+    assert_close(grad.0, y.cos(), 1e-15);
+    assert_close(grad.1, -x * y.sin(), 1e-15);
+}

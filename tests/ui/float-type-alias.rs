@@ -1,0 +1,10 @@
+use autodiff_core::differentiate;
+
+type Real = f64;
+
+#[differentiate]
+fn f(x: Real) -> Real {
+    x * x
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use autodiff_core::differentiate;
+
+#[differentiate(wrt(x, z))]
+fn f(x: f64, y: f64) -> f64 {
+    let a = x.fract();
+    let b = dbg!(y);
+    let c = if a > b { a } else { b };
+    let square = |v: f64| v * v;
+    square(c) * a
+}
+
+fn main() {}
