@@ -96,7 +96,7 @@ impl Activity {
                             .zip(rule.rule().adjoints)
                             .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
                         Op::Call { .. } => inst.args.iter().any(|arg| self.varied_operand(arg)),
-                        Op::Load(mem) => self.mem_varied[mem.index()],
+                        Op::Load(mem) | Op::Snapshot(mem) => self.mem_varied[mem.index()],
                         Op::Opaque(_) => false,
                     };
                     changed |= self.set_varied(inst.result, varied);
@@ -182,7 +182,7 @@ impl Activity {
                                 changed |= self.set_useful(arg);
                             }
                         }
-                        Op::Load(mem) => {
+                        Op::Load(mem) | Op::Snapshot(mem) => {
                             changed |= self.set_useful(&Operand::Mem(*mem, Vec::new()))
                         }
                         Op::Opaque(_) => {}

@@ -76,6 +76,8 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         generics,
         where_clause,
         params,
+        captures,
+        ref_types,
         ..
     } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
@@ -85,8 +87,8 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #(#attrs)*
         #[doc(hidden)]
         #[allow(unreachable_code, unused_variables, clippy::all)]
-        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#out_ty, #(#slot_types),*)) #where_clause {
-            (::core::unimplemented!(), move |_: #out_ty, #(_: #slot_types),*| {})
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
+            (::core::unimplemented!(), move |#(_: #ref_types,)* _: #out_ty, #(_: #slot_types),*| {})
         }
         #public
     }
@@ -104,34 +106,64 @@ struct Parts<'a> {
     param_names: Vec<Ident>,
     /// `::<T, N>`: the type and const parameters, passed explicitly to the hidden function.
     turbofish: TokenStream,
+    /// `use<T, N>`: the pullback closure captures the type and const parameters but no
+    /// lifetime, so the caller's borrows end when the forward sweep returns.
+    captures: TokenStream,
+    /// The names and types of the reference parameters, which the pullback takes again.
+    ref_names: Vec<Ident>,
+    ref_types: Vec<syn::Type>,
 }
 
 impl<'a> Parts<'a> {
     fn new(item: &'a syn::ItemFn, sig: &'a Signature) -> Self {
         let generics = &item.sig.generics;
-        let declared = &generics.params;
         let param_names: Vec<Ident> = sig
             .params
             .iter()
             .map(|p| mixed(&p.ident.to_string(), p.ident.span()))
             .collect();
-        let params = sig
+        // `x: impl Trait` becomes a named type parameter, which `use<..>` and the turbofish
+        // can mention.
+        let mut desugar = ImplTraitParams::default();
+        let types: Vec<syn::Type> = sig
             .params
             .iter()
-            .zip(&param_names)
-            .map(|(param, name)| {
-                let ty = &param.ty;
-                quote!(#name: #ty)
+            .map(|param| {
+                let mut ty = param.ty.clone();
+                syn::visit_mut::VisitMut::visit_type_mut(&mut desugar, &mut ty);
+                ty
             })
             .collect();
-        let explicit: Vec<&Ident> = declared
+        let params = types
+            .iter()
+            .zip(&param_names)
+            .map(|(ty, name)| quote!(#name: #ty))
+            .collect();
+        let mut explicit: Vec<Ident> = generics
+            .params
             .iter()
             .filter_map(|param| match param {
-                syn::GenericParam::Type(t) => Some(&t.ident),
-                syn::GenericParam::Const(c) => Some(&c.ident),
+                syn::GenericParam::Type(t) => Some(t.ident.clone()),
+                syn::GenericParam::Const(c) => Some(c.ident.clone()),
                 _ => None,
             })
             .collect();
+        explicit.extend(desugar.params.iter().map(|(ident, _)| ident.clone()));
+        let declared = &generics.params;
+        let added: Vec<TokenStream> = desugar
+            .params
+            .iter()
+            .map(|(ident, bounds)| quote!(#ident: #bounds))
+            .collect();
+        let all_generics: Vec<TokenStream> =
+            declared.iter().map(|p| quote!(#p)).chain(added).collect();
+        let (ref_names, ref_types) = sig
+            .params
+            .iter()
+            .zip(param_names.iter().zip(&types))
+            .filter(|(p, _)| p.by_ref())
+            .map(|(_, (name, ty))| (name.clone(), ty.clone()))
+            .unzip();
         Parts {
             attrs: item
                 .attrs
@@ -139,10 +171,10 @@ impl<'a> Parts<'a> {
                 .filter(|attr| attr.path().is_ident("cfg"))
                 .collect(),
             vis: &item.vis,
-            generics: if declared.is_empty() {
+            generics: if all_generics.is_empty() {
                 quote!()
             } else {
-                quote!(<#declared>)
+                quote!(<#(#all_generics),*>)
             },
             where_clause: generics.where_clause.as_ref(),
             params,
@@ -152,7 +184,29 @@ impl<'a> Parts<'a> {
             } else {
                 quote!(::<#(#explicit),*>)
             },
+            captures: quote!(use<#(#explicit),*>),
+            ref_names,
+            ref_types,
         }
+    }
+}
+
+/// Replaces each `impl Trait` of parameter types by a named type parameter.
+#[derive(Default)]
+struct ImplTraitParams {
+    params: Vec<(Ident, TokenStream)>,
+}
+
+impl syn::visit_mut::VisitMut for ImplTraitParams {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::ImplTrait(impl_trait) = ty {
+            let ident = format_ident!("__AutodiffImpl{}", self.params.len());
+            let bounds = &impl_trait.bounds;
+            self.params.push((ident.clone(), quote!(#bounds)));
+            *ty = syn::parse_quote!(#ident);
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
     }
 }
 
@@ -202,6 +256,9 @@ fn vjp_fn(input: &Input) -> TokenStream {
         where_clause,
         params,
         param_names,
+        captures,
+        ref_names,
+        ref_types,
         ..
     } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
@@ -228,6 +285,7 @@ fn vjp_fn(input: &Input) -> TokenStream {
         tapes: Vec::new(),
         loop_tapes: BTreeMap::new(),
         seed_name: None,
+        ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
     };
     function.body.for_each_inst(&mut |inst| {
@@ -284,11 +342,11 @@ fn vjp_fn(input: &Input) -> TokenStream {
         #[doc(hidden)]
         #[inline]
         #[allow(clippy::all, clippy::pedantic)]
-        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#out_ty, #(#slot_types),*)) #where_clause {
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             #(#items)*
             #(#tapes)*
             #(#forward)*
-            (#output, move |#seed: #out_ty, #(#slot_names: #slot_types),*| {
+            (#output, move |#(#ref_names: #ref_types,)* #seed: #out_ty, #(#slot_names: #slot_types),*| {
                 #(#prologue)*
                 #(#body)*
             })
@@ -317,11 +375,10 @@ fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
         }
     };
     // What the top level of the backward sweep reads, and what every loop and branch records.
-    for need in top_needs(function, backward) {
-        if let Need::Value(v) = need {
-            used.insert(v);
-        }
-    }
+    mark_needs(
+        &backward.captured.iter().copied().collect::<Vec<_>>(),
+        &mut used,
+    );
     for plan in backward.loops.values() {
         mark_needs(&plan.record, &mut used);
     }
@@ -337,112 +394,6 @@ fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
         }
     }
     used
-}
-
-/// What the top level of the backward sweep reads: captured by the closure.
-fn top_needs(function: &Function, backward: &Backward) -> BTreeSet<Need> {
-    let mut needs = BTreeSet::new();
-    collect_needs(function, &backward.stmts, &mut needs);
-    needs
-}
-
-/// Every forward value a list of backward statements reads, including inside nested ones (the
-/// records of nested regions are pushed by the forward sweep, so their values are read too).
-fn collect_needs(function: &Function, stmts: &[BwdStmt], needs: &mut BTreeSet<Need>) {
-    let operand = |needs: &mut BTreeSet<Need>, op: &Operand| {
-        needs.extend(op.values().into_iter().map(Need::Value))
-    };
-    for stmt in stmts {
-        match stmt {
-            BwdStmt::Zero(v) => {
-                if function.values[v.index()].aggregate {
-                    needs.insert(Need::Value(*v));
-                }
-            }
-            BwdStmt::ZeroMem(mem) => {
-                if let Some(MemInitKind::Repeat { lens, .. }) =
-                    crate::reverse::find_mem_init(&function.body, *mem)
-                {
-                    lens.iter().for_each(|l| operand(needs, l));
-                }
-            }
-            BwdStmt::Add { term, .. } => term_needs(function, term, needs),
-            BwdStmt::AddAt { at, term, .. } => {
-                if let At::Index(i) = at {
-                    operand(needs, i);
-                }
-                term_needs(function, term, needs);
-            }
-            BwdStmt::AddToMem { indices, term, .. } => {
-                indices.iter().for_each(|i| operand(needs, i));
-                term_needs(function, term, needs);
-            }
-            BwdStmt::ResetMemElem { indices, .. } => indices.iter().for_each(|i| operand(needs, i)),
-            BwdStmt::Pullback { call, targets } => {
-                needs.insert(Need::Pullback(*call));
-                for target in targets.iter().flatten() {
-                    if let Target::Mem(_, prefix) = target {
-                        prefix.iter().for_each(|i| operand(needs, i));
-                    }
-                }
-            }
-            BwdStmt::If(bwd_if) => {
-                operand(needs, &bwd_if.cond);
-                needs.insert(Need::Value(bwd_if.record));
-                collect_needs(function, &bwd_if.then_stmts, needs);
-                collect_needs(function, &bwd_if.else_stmts, needs);
-            }
-            BwdStmt::Loop(bwd_loop) => {
-                needs.insert(Need::Value(bwd_loop.id));
-                if let Some(loop_) = crate::reverse::find_loop(&function.body, bwd_loop.id) {
-                    if let LoopKind::Range { start, end, .. } = &loop_.kind {
-                        operand(needs, start);
-                        operand(needs, end);
-                    }
-                }
-                collect_needs(function, &bwd_loop.body, needs);
-            }
-            BwdStmt::AddMem { .. }
-            | BwdStmt::ResetMem(_)
-            | BwdStmt::Reset(_)
-            | BwdStmt::Output { .. } => {}
-        }
-    }
-}
-
-fn term_needs(function: &Function, term: &Term, needs: &mut BTreeSet<Need>) {
-    match term {
-        Term::Rule { inst, arg } => {
-            let mut found = None;
-            function.body.for_each_inst(&mut |i| {
-                if i.result == *inst {
-                    found = Some(i);
-                }
-            });
-            let Some(inst) = found else { return };
-            let Op::Rule { rule, .. } = &inst.op else {
-                return;
-            };
-            let reads = rule
-                .rule()
-                .reads(*arg)
-                .expect("terms exist for differentiable arguments");
-            for (operand, read) in inst.args.iter().zip(reads.args) {
-                if let (Some(value), true) = (operand.value(), read) {
-                    needs.insert(Need::Value(value));
-                }
-            }
-            if reads.result {
-                needs.insert(Need::Value(inst.result));
-            }
-        }
-        Term::MemElem(_, indices) => {
-            for index in indices {
-                needs.extend(index.values().into_iter().map(Need::Value));
-            }
-        }
-        Term::Seed(_) | Term::Adjoint(_) => {}
-    }
 }
 
 fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
@@ -619,6 +570,8 @@ struct Writer<'a> {
     loop_tapes: BTreeMap<Value, Ident>,
     /// The closure's parameter for the adjoint of a tuple output.
     seed_name: Option<Ident>,
+    /// Whether each parameter is a reference, which the pullback takes again.
+    ref_params: Vec<bool>,
     defs: BTreeMap<Value, &'a Inst>,
 }
 
@@ -702,9 +655,12 @@ impl Writer<'_> {
             return None;
         }
         let span = inst.span;
-        if let Op::Call { func, by_ref } = &inst.op {
+        if let Op::Call {
+            func, written_ref, ..
+        } = &inst.op
+        {
             if self.activity.active(inst.result) {
-                let args = self.call_args(&inst.args, by_ref, span);
+                let args = self.call_args(&inst.args, written_ref, span);
                 let pullback = self.names.pullback(self.function, inst.result);
                 let value = if used {
                     self.name(inst.result).into_token_stream()
@@ -772,8 +728,10 @@ impl Writer<'_> {
                     quote!(#a as #ty)
                 }
             },
-            Op::Call { func, by_ref } => {
-                let args = self.call_args(&inst.args, by_ref, span);
+            Op::Call {
+                func, written_ref, ..
+            } => {
+                let args = self.call_args(&inst.args, written_ref, span);
                 quote!(#func(#(#args),*))
             }
             Op::Field(index) => {
@@ -791,6 +749,11 @@ impl Writer<'_> {
             Op::Load(mem) => {
                 let mem = self.mem_name(*mem);
                 quote!(#mem #([#args])*)
+            }
+            Op::Snapshot(mem) => {
+                let mem = self.mem_name(*mem);
+                let private = private();
+                quote!(#private::owned(&#mem #([#args])*))
             }
             Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| args[k].clone()),
         }
@@ -1127,6 +1090,21 @@ impl Writer<'_> {
                     let source = self.flat_adjoint(*source, false);
                     out.push(quote!(#private::add_into(#target, #source);));
                 }
+                BwdStmt::AddSnapshot {
+                    target,
+                    prefix,
+                    source,
+                } => {
+                    let name = self.names.mem_adjoint(function, *target);
+                    let indices = self.indices(prefix);
+                    let source = self.names.adjoint(function, *source);
+                    let out_stmt = if function.mems[target.index()].dims - prefix.len() > 1 {
+                        quote!(#private::add_into((#name #([#indices])*).as_flattened_mut(), #source.as_flattened());)
+                    } else {
+                        quote!(#private::add_into(&mut #name #([#indices])* [..], &#source[..]);)
+                    };
+                    out.push(out_stmt);
+                }
                 BwdStmt::ResetMem(mem) => {
                     let target = self.flat_adjoint(*mem, true);
                     out.push(quote!(#target.fill(0.0);));
@@ -1157,7 +1135,8 @@ impl Writer<'_> {
                             None => quote!(#private::no_slot()),
                         })
                         .collect();
-                    out.push(quote!(#pullback(#d_call, #(#slots),*);));
+                    let again = self.pullback_ref_args(*call);
+                    out.push(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);));
                 }
                 BwdStmt::Output { param, value } => {
                     let slot = &slot_names[*param];
@@ -1173,6 +1152,36 @@ impl Writer<'_> {
             }
         }
         out
+    }
+
+    /// The arguments a call passed by reference, passed again to its pullback.
+    fn pullback_ref_args(&mut self, call: Value) -> Vec<TokenStream> {
+        let inst = self.defs[&call];
+        let Op::Call { by_ref, .. } = &inst.op else {
+            unreachable!("a pullback belongs to a call")
+        };
+        let mut out = Vec::new();
+        for (arg, by_ref) in inst.args.iter().zip(by_ref) {
+            if !*by_ref {
+                continue;
+            }
+            let tokens = self.operand(arg, inst.span);
+            out.push(match arg {
+                // The caller's own reference parameters are references already.
+                Operand::Value(v) if self.function.values[v.index()].by_ref => tokens,
+                Operand::Mem(mem, prefix) if prefix.is_empty() && self.is_ref_param_mem(*mem) => {
+                    tokens
+                }
+                _ => quote!(&#tokens),
+            });
+        }
+        out
+    }
+
+    fn is_ref_param_mem(&self, mem: Mem) -> bool {
+        self.function.mems[mem.index()]
+            .param
+            .is_some_and(|p| self.ref_params[p])
     }
 
     /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
@@ -1288,7 +1297,12 @@ impl Writer<'_> {
         let loop_ = crate::reverse::find_loop(&function.body, bwd_loop.id)
             .expect("a backward loop has a forward loop");
         let plan = &self.backward.loops[&bwd_loop.id];
-        let (by_count, record, remat) = (plan.by_count, plan.record.clone(), plan.remat.clone());
+        let (by_count, index_read, record, remat) = (
+            plan.by_count,
+            plan.index_read,
+            plan.record.clone(),
+            plan.remat.clone(),
+        );
         let head = match (&loop_.kind, by_count) {
             (
                 LoopKind::Range {
@@ -1300,14 +1314,7 @@ impl Writer<'_> {
                 },
                 false,
             ) => {
-                // The index, if the backward body or a recomputation reads it.
-                let mut needs = BTreeSet::new();
-                collect_needs(function, &bwd_loop.body, &mut needs);
-                let read = needs.contains(&Need::Value(*index))
-                    || remat
-                        .iter()
-                        .any(|v| self.defs[v].arg_values().any(|a| a == *index));
-                let index = if read {
+                let index = if index_read {
                     self.name(*index).into_token_stream()
                 } else {
                     quote!(_)
@@ -1433,6 +1440,8 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         params,
         param_names,
         turbofish,
+        ref_names,
+        ..
     } = Parts::new(item, sig);
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
@@ -1533,7 +1542,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
             let mut #grad = #zero;
             let (_, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(#d_out, #(#slots_owned),*);
+            #pullback(#(#ref_names,)* #d_out, #(#slots_owned),*);
             #grad
         }
     };
@@ -1555,7 +1564,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #vis fn #grad_fn #generics (#(#params),*) -> (#out_ty, #grad_ty) #where_clause {
             let mut #grad = #zero;
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(1.0, #(#slots_owned),*);
+            #pullback(#(#ref_names,)* 1.0, #(#slots_owned),*);
             (#value, #grad)
         }
 
@@ -1567,7 +1576,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #vis fn #grad_into_fn #generics (#(#params,)* #grad: &mut #grad_ty) -> #out_ty #where_clause {
             #(#resets)*
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(1.0, #(#slots_ref),*);
+            #pullback(#(#ref_names,)* 1.0, #(#slots_ref),*);
             #value
         }
     }

@@ -68,6 +68,8 @@ pub enum Output {
 pub struct ValueData {
     /// The user's variable name, used to name the value and its adjoint.
     pub name: Option<String>,
+    /// A parameter of reference type: passed again, not borrowed, when handed to a pullback.
+    pub by_ref: bool,
     /// The value may be a tuple or an array (a call's result, or an element of one): its adjoint
     /// starts as a zero of the same shape rather than `0.0`.
     pub aggregate: bool,
@@ -133,9 +135,11 @@ pub enum Op {
     /// A computation the macro does not differentiate; see [`Opaque`].
     Opaque(Opaque),
     /// A call of a function by path: through the callee's pullback when an argument is active,
-    /// as written otherwise. `by_ref[k]`: argument `k` was written `&arg`.
+    /// as written otherwise. `written_ref[k]`: argument `k` was written `&arg`; `by_ref[k]`: the
+    /// callee receives it as a reference, which its pullback takes again.
     Call {
         func: syn::ExprPath,
+        written_ref: Vec<bool>,
         by_ref: Vec<bool>,
     },
     /// Element `.k` of a tuple value.
@@ -144,6 +148,9 @@ pub enum Op {
     Index,
     /// `mem[args[0]][args[1]]...`: an element of a memory.
     Load(Mem),
+    /// An owned copy of a memory (with the indices in `args` applied): a local array passed by
+    /// reference to a call, frozen as the call saw it for the callee's backward sweep.
+    Snapshot(Mem),
 }
 
 /// How a rule was written, so that the forward sweep repeats it.

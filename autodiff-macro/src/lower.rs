@@ -76,6 +76,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         n_loops: 0,
         has_return: false,
         fn_name: sig.ident.to_string(),
+        param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         local_fns: body
             .stmts
             .iter()
@@ -198,6 +199,8 @@ struct Lowerer<'a> {
     fn_name: String,
     /// The `fn` items declared in the body.
     local_fns: Vec<String>,
+    /// Whether each parameter is a shared reference.
+    param_by_ref: Vec<bool>,
 }
 
 impl Lowerer<'_> {
@@ -220,6 +223,7 @@ impl Lowerer<'_> {
         self.values.push(ValueData {
             name,
             aggregate: false,
+            by_ref: false,
         });
         value
     }
@@ -271,6 +275,7 @@ impl Lowerer<'_> {
             ParamKind::Slice { .. } => (1, true),
             ParamKind::Float | ParamKind::Other => {
                 let value = self.new_value(Some(name.clone()));
+                self.values[value.index()].by_ref = param.by_ref();
                 self.declare(&name, Some(Val::Scalar(Operand::Value(value))));
                 return ParamRef::Value(value);
             }
@@ -900,14 +905,32 @@ impl Lowerer<'_> {
         }
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
+        let mut written_ref = Vec::new();
         for arg in &call.args {
             let (arg, is_ref) = match arg {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
             };
+            written_ref.push(is_ref);
+            let val = self.expr(arg);
+            // What the callee receives as a reference it takes again in its pullback: the
+            // caller's own reference parameters as they are, and a local array as a snapshot.
+            let is_ref = is_ref
+                || match &val {
+                    Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
+                    Val::Mem(mem, _) => self.mems[mem.index()]
+                        .param
+                        .is_some_and(|p| self.param_by_ref[p]),
+                    _ => false,
+                };
             by_ref.push(is_ref);
-            args.push(match self.expr(arg) {
+            args.push(match val {
                 Val::Scalar(operand) => operand,
+                Val::Mem(mem, prefix) if is_ref && self.mems[mem.index()].param.is_none() => {
+                    let snapshot = self.emit(Op::Snapshot(mem), prefix, arg.span());
+                    self.values[snapshot.index()].aggregate = true;
+                    Operand::Value(snapshot)
+                }
                 Val::Mem(mem, prefix) => Operand::Mem(mem, prefix),
                 Val::Poison => poison(),
                 Val::Tuple(_) | Val::Unit => {
@@ -922,6 +945,7 @@ impl Lowerer<'_> {
         let value = self.emit(
             Op::Call {
                 func: func.clone(),
+                written_ref,
                 by_ref,
             },
             args,

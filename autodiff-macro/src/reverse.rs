@@ -36,6 +36,9 @@ pub struct Backward {
     pub ifs: BTreeMap<Value, IfPlan>,
     /// Every memory some statement writes after its declaration.
     pub written_mems: BTreeSet<Mem>,
+    /// What the backward sweep reads from the forward sweep outside any loop or branch: the
+    /// closure captures it.
+    pub captured: BTreeSet<Need>,
 }
 
 pub enum BwdStmt {
@@ -69,6 +72,12 @@ pub enum BwdStmt {
     AddMem {
         target: Mem,
         source: Mem,
+    },
+    /// `d_target[prefix] += d_source` elementwise, from the adjoint of a snapshot.
+    AddSnapshot {
+        target: Mem,
+        prefix: Vec<Operand>,
+        source: Value,
     },
     /// `d_mem = 0` elementwise.
     ResetMem(Mem),
@@ -135,6 +144,8 @@ pub struct LoopPlan {
     pub remat: Vec<Value>,
     /// The backward loop runs `count` times (else it runs the forward range reversed).
     pub by_count: bool,
+    /// The reversed range binds the index: the backward body or a recomputation reads it.
+    pub index_read: bool,
 }
 
 #[derive(Default)]
@@ -196,11 +207,13 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
             }
         }
     }
+    let captured = pass.needs(&stmts);
     Backward {
         stmts,
         loops: pass.loops,
         ifs: pass.ifs,
         written_mems: pass.written_mems,
+        captured,
     }
 }
 
@@ -381,6 +394,15 @@ impl Reverse<'_> {
                     });
                 }
             }
+            Op::Snapshot(mem) => {
+                if self.activity.active_mem(*mem) && self.written.contains(&result) {
+                    out.push(BwdStmt::AddSnapshot {
+                        target: *mem,
+                        prefix: inst.args.clone(),
+                        source: result,
+                    });
+                }
+            }
             Op::Load(mem) => {
                 if self.activity.active_mem(*mem) {
                     out.push(BwdStmt::AddToMem {
@@ -537,9 +559,10 @@ impl Reverse<'_> {
             _ => (None, true),
         };
         plan.by_count = by_count;
-        let needs: BTreeSet<Need> = self
-            .needs(body)
-            .into_iter()
+        let all_needs = self.needs(body);
+        let needs: BTreeSet<Need> = all_needs
+            .iter()
+            .copied()
             .filter(|need| match need {
                 Need::Value(v) => inside.contains(v) && Some(*v) != range_index,
                 Need::Pullback(v) => inside.contains(v),
@@ -603,6 +626,13 @@ impl Reverse<'_> {
                 _ => None,
             })
             .collect();
+        plan.index_read = range_index.is_some_and(|index| {
+            all_needs.contains(&Need::Value(index))
+                || plan
+                    .remat
+                    .iter()
+                    .any(|v| direct[v].arg_values().any(|arg| arg == index))
+        });
         plan.record = needs
             .into_iter()
             .filter(|need| !matches!(need, Need::Value(v) if remat.contains(v)))
@@ -666,11 +696,22 @@ impl Reverse<'_> {
                 }
                 BwdStmt::Pullback { call, targets } => {
                     needs.insert(Need::Pullback(*call));
+                    // The arguments the callee takes again.
+                    if let Op::Call { by_ref, .. } = &self.defs[call].op {
+                        for (arg, by_ref) in self.defs[call].args.iter().zip(by_ref) {
+                            if *by_ref {
+                                operand(&mut needs, arg);
+                            }
+                        }
+                    }
                     for target in targets.iter().flatten() {
                         if let Target::Mem(_, prefix) = target {
                             prefix.iter().for_each(|i| operand(&mut needs, i));
                         }
                     }
+                }
+                BwdStmt::AddSnapshot { prefix, .. } => {
+                    prefix.iter().for_each(|i| operand(&mut needs, i))
                 }
                 BwdStmt::AddMem { .. }
                 | BwdStmt::ResetMem(_)

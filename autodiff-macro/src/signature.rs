@@ -277,6 +277,12 @@ fn float_aggregate(ty: &Type) -> bool {
 }
 
 impl Param {
+    /// A shared reference (`&[f64]`, `&Config`): the pullback takes it again rather than keep
+    /// a borrow of the caller's data.
+    pub fn by_ref(&self) -> bool {
+        matches!(strip(&self.ty), Type::Reference(_))
+    }
+
     /// The type of this parameter's entry in the gradient: `f64`, `[f64; N]`, `Vec<f64>`.
     pub fn grad_type(&self) -> TokenStream {
         let ty = strip(&self.ty);

@@ -24,7 +24,7 @@ fn __price_vjp(
         ::autodiff_core::__private::Slot<'_, f64>,
         ::autodiff_core::__private::Slot<'_, f64>,
         ::autodiff_core::__private::Slot<'_, f64>,
-    ),
+    ) + use<>,
 ) {
     let apple_price = apple * apple_num;
     let orange_price = orange * orange_num;

@@ -1,0 +1,159 @@
+//! Functions that return tuples and arrays, calls of them, calls inside loops, and the array
+//! forms: 2-D arrays, `Vec` parameters, `vec!`, copies, labelled loops, `zip`/`enumerate`,
+//! `break` with a value. Every gradient is checked against finite differences.
+#![allow(clippy::ptr_arg, clippy::let_and_return, clippy::useless_vec)] // the forms under test
+
+mod common;
+use autodiff_core::differentiate;
+use common::assert_gradient;
+
+#[differentiate]
+fn polar(r: f64, t: f64) -> (f64, f64) {
+    (r * t.cos(), r * t.sin())
+}
+
+#[differentiate]
+fn uses_polar(r: f64, t: f64) -> f64 {
+    let (x, y) = polar(r, t);
+    x * x + 3.0 * y
+}
+
+#[differentiate]
+fn scale3(x: &[f64; 3], s: f64) -> [f64; 3] {
+    let mut out = [0.0; 3];
+    for i in 0..3 {
+        out[i] = x[i] * s;
+    }
+    out
+}
+
+#[differentiate]
+fn uses_scale3(x: [f64; 3], s: f64) -> f64 {
+    let y = scale3(&x, s);
+    y[0] * y[1] + y[2]
+}
+
+#[differentiate]
+fn inner(a: f64, b: f64) -> f64 {
+    (a * b).sin()
+}
+
+#[differentiate]
+fn calls_in_loop(x: &[f64], w: f64) -> f64 {
+    let mut s: f64 = 0.0;
+    for &v in x.iter() {
+        s += inner(v, w) * s.cos();
+    }
+    s
+}
+
+#[differentiate]
+fn matvec_sum(m: &[[f64; 3]; 2], v: Vec<f64>) -> f64 {
+    let mut out = vec![0.0; 2];
+    for i in 0..2 {
+        for j in 0..3 {
+            out[i] += m[i][j] * v[j];
+        }
+    }
+    let mut copy = out.to_vec();
+    copy[0] *= copy[1];
+    copy[0] + copy[1]
+}
+
+#[differentiate]
+fn labels(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    'outer: for i in 0..x.len() {
+        for j in (0..=i).rev() {
+            if x[j] < 0.0 {
+                continue 'outer;
+            }
+            if s > 100.0 {
+                break 'outer;
+            }
+            s += x[j] * x[i];
+        }
+    }
+    s
+}
+
+#[differentiate]
+fn zips(a: &Vec<f64>, b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        s += (i as f64 + 1.0) * x * y.exp();
+    }
+    let mut k = 0;
+    let r = loop {
+        k += 1;
+        if k > 3 {
+            break s * 2.0;
+        }
+        s = s * 0.5 + 1.0;
+    };
+    r
+}
+
+#[test]
+fn calls_returns_and_arrays() {
+    let (r, t) = (1.3, 0.4);
+    let (_, (dr, dt)) = uses_polar_grad(r, t);
+    assert_gradient(|p| uses_polar(p[0], p[1]), &[r, t], &[dr, dt], 1e-8);
+    let (pr, pt) = polar_pullback(r, t, (1.0, 0.0));
+    assert_gradient(|p| polar(p[0], p[1]).0, &[r, t], &[pr, pt], 1e-8);
+
+    let x = [0.5, -1.0, 2.0];
+    let (_, (dx, ds)) = uses_scale3_grad(x, 1.5);
+    assert_gradient(
+        |p| uses_scale3([p[0], p[1], p[2]], p[3]),
+        &[0.5, -1.0, 2.0, 1.5],
+        &[dx[0], dx[1], dx[2], ds],
+        1e-8,
+    );
+
+    let xs = [0.3, 0.9, -0.4, 1.1];
+    let (_, (dxs, dw)) = calls_in_loop_grad(&xs, 0.7);
+    let mut g = dxs.clone();
+    g.push(dw);
+    assert_gradient(
+        |p| calls_in_loop(&p[..4], p[4]),
+        &[0.3, 0.9, -0.4, 1.1, 0.7],
+        &g,
+        1e-8,
+    );
+
+    let m = [[1.0, 2.0, 0.5], [-1.0, 0.3, 2.0]];
+    let v = vec![0.2, -0.7, 1.4];
+    let (_, (dm, dv)) = matvec_sum_grad(&m, v.clone());
+    let mut g: Vec<f64> = dm.iter().flatten().copied().collect();
+    g.extend(&dv);
+    let mut p0: Vec<f64> = m.iter().flatten().copied().collect();
+    p0.extend(&v);
+    assert_gradient(
+        |p| matvec_sum(&[[p[0], p[1], p[2]], [p[3], p[4], p[5]]], p[6..].to_vec()),
+        &p0,
+        &g,
+        1e-8,
+    );
+
+    for xs in [
+        [0.5, 1.0, 2.0, 0.3],
+        [0.5, -1.0, 2.0, 0.3],
+        [9.0, 8.0, 7.0, 6.0],
+    ] {
+        let (_, dx) = labels_grad(&xs);
+        assert_gradient(labels, &xs, &dx, 1e-7);
+    }
+
+    let a = vec![0.3, 0.1, 0.8];
+    let b = [0.2, -0.5, 0.4, 9.0];
+    let (_, (da, db)) = zips_grad(&a, &b);
+    let mut g = da.clone();
+    g.extend(&db);
+    assert_gradient(
+        |p| zips(&p[..3].to_vec(), &p[3..]),
+        &[0.3, 0.1, 0.8, 0.2, -0.5, 0.4, 9.0],
+        &g,
+        1e-8,
+    );
+}
