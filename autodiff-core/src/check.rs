@@ -136,6 +136,49 @@ pub fn check_gradient(f: impl FnMut(&[f64]) -> f64, x: &[f64], analytic: &[f64])
     }
 }
 
+/// [`check_gradient`] for a function of a [`Differentiable`](crate::Differentiable) value, such
+/// as the parameters of a model: perturbs each differentiable float of `at` in turn.
+///
+/// ```
+/// use autodiff_core::{Differentiable, check_gradient_of, differentiate};
+///
+/// #[derive(Clone, Differentiable)]
+/// struct Params {
+///     a: f64,
+///     b: [f64; 2],
+/// }
+///
+/// #[differentiate]
+/// fn f(p: &Params) -> f64 {
+///     p.a * p.b[0] + p.b[1].exp()
+/// }
+///
+/// let p = Params { a: 2.0, b: [3.0, 0.5] };
+/// let (_, grad) = f_grad(&p);
+/// let check = check_gradient_of(f, &p, &grad);
+/// assert!(check.passes(1e-8), "{check}");
+/// ```
+pub fn check_gradient_of<P: crate::Differentiable>(
+    mut f: impl FnMut(&P) -> f64,
+    at: &P,
+    grad: &P,
+) -> GradientCheck {
+    let mut point = at.clone();
+    let set = |point: &mut P, values: &[f64]| {
+        let mut values = values.iter();
+        point.for_each_mut(&mut |x| *x = *values.next().expect("one value per parameter"));
+    };
+    let x = at.to_flat();
+    check_gradient(
+        |v| {
+            set(&mut point, v);
+            f(&point)
+        },
+        &x,
+        &grad.to_flat(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,10 +34,46 @@
 #[path = "private.rs"]
 pub mod __private;
 mod check;
+mod differentiable;
+pub mod optim;
 
 pub use check::{
-    DEFAULT_STEP, GradientCheck, check_gradient, numeric_gradient, numeric_gradient_with_step,
+    DEFAULT_STEP, GradientCheck, check_gradient, check_gradient_of, numeric_gradient,
+    numeric_gradient_with_step,
 };
+pub use differentiable::Differentiable;
+
+/// Derives [`Differentiable`](trait@Differentiable) for a struct whose fields are floats, float
+/// arrays, `Vec`s of floats, or other `Differentiable` structs. Fields marked
+/// `#[differentiable(skip)]`, and fields of integer, `bool`, `String`, `Option` and other
+/// non-float standard types, are carried along and not differentiated (a gradient copies them).
+/// The struct must also be `Clone`.
+///
+/// ```
+/// use autodiff_core::{Differentiable, differentiate};
+///
+/// #[derive(Clone, Differentiable)]
+/// struct Affine {
+///     w: Vec<f64>,
+///     b: f64,
+///     #[differentiable(skip)]
+///     frozen_scale: f64,
+/// }
+///
+/// #[differentiate(wrt(p))]
+/// fn predict(p: &Affine, x: &[f64]) -> f64 {
+///     let mut s = p.b;
+///     for i in 0..x.len() {
+///         s += p.w[i] * x[i];
+///     }
+///     s * p.frozen_scale
+/// }
+///
+/// let p = Affine { w: vec![1.0, 2.0], b: 0.5, frozen_scale: 3.0 };
+/// let (_, grad) = predict_grad(&p, &[4.0, 5.0]);
+/// assert_eq!((grad.w, grad.b, grad.frozen_scale), (vec![12.0, 15.0], 3.0, 3.0));
+/// ```
+pub use autodiff_macro::Differentiable;
 
 /// Differentiates a function: keeps it and writes its gradient next to it.
 ///

@@ -162,6 +162,41 @@ impl<'a, T: ?Sized> Slot<'a, T> {
     }
 }
 
+impl<T: ?Sized> Slot<'_, T> {
+    /// Adds a whole gradient (from a user-written pullback) into the caller's accumulator.
+    #[inline(always)]
+    pub fn add_grad<G>(self, grad: G)
+    where
+        T: AddGrad<G>,
+    {
+        if let Some(target) = self.0 {
+            target.add_grad(grad);
+        }
+    }
+}
+
+/// Adding a gradient into an accumulator of the parameter's shape.
+pub trait AddGrad<G> {
+    /// `self += grad`, elementwise.
+    fn add_grad(&mut self, grad: G);
+}
+
+impl<T: crate::Differentiable> AddGrad<T> for T {
+    #[inline(always)]
+    fn add_grad(&mut self, grad: T) {
+        crate::Differentiable::add_assign(self, &grad)
+    }
+}
+
+impl<T: crate::Differentiable> AddGrad<Vec<T>> for [T] {
+    fn add_grad(&mut self, grad: Vec<T>) {
+        assert_eq!(self.len(), grad.len(), "a gradient of another length");
+        for (t, g) in self.iter_mut().zip(&grad) {
+            t.add_assign(g);
+        }
+    }
+}
+
 impl<T: Real> Slot<'_, T> {
     /// Adds `adjoint` into the caller's accumulator.
     #[inline(always)]
@@ -220,6 +255,11 @@ pub fn no_slot<R: Default>() -> R {
 }
 
 /// The gradient type of a parameter type, and how to make or clear one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `Differentiable`",
+    label = "not `Differentiable`",
+    note = "derive it with `#[derive(Clone, Differentiable)]`, or leave the parameter out of `#[differentiate(wrt(...))]`"
+)]
 pub trait Grad {
     /// The gradient: the same shape, owned.
     type Grad;
@@ -227,6 +267,18 @@ pub trait Grad {
     fn zero_grad(&self) -> Self::Grad;
     /// Sets `grad` to zero, reshaping it like `self` when needed.
     fn reset_grad(&self, grad: &mut Self::Grad);
+    /// Copies the fields that are not differentiated (which the macro cannot tell apart from
+    /// the others, and may have added into) from `self` into `grad`.
+    #[inline(always)]
+    fn restore_carried(&self, grad: &mut Self::Grad) {
+        let _ = grad;
+    }
+}
+
+/// After a backward sweep: a struct gradient's carried fields are copies of the value's.
+#[inline(always)]
+pub fn restore_carried<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
+    value.restore_carried(grad)
 }
 
 macro_rules! impl_grad_scalar {
@@ -250,6 +302,10 @@ impl_grad_scalar!(f64);
 impl<T: Grad + ?Sized> Grad for &T {
     type Grad = T::Grad;
     #[inline(always)]
+    fn restore_carried(&self, grad: &mut T::Grad) {
+        (**self).restore_carried(grad)
+    }
+    #[inline(always)]
     fn zero_grad(&self) -> T::Grad {
         (**self).zero_grad()
     }
@@ -261,6 +317,11 @@ impl<T: Grad + ?Sized> Grad for &T {
 
 impl<T: Grad> Grad for [T] {
     type Grad = Vec<T::Grad>;
+    fn restore_carried(&self, grad: &mut Vec<T::Grad>) {
+        for (x, g) in self.iter().zip(grad) {
+            x.restore_carried(g);
+        }
+    }
     fn zero_grad(&self) -> Vec<T::Grad> {
         self.iter().map(T::zero_grad).collect()
     }
@@ -272,6 +333,9 @@ impl<T: Grad> Grad for [T] {
 
 impl<T: Grad> Grad for Vec<T> {
     type Grad = Vec<T::Grad>;
+    fn restore_carried(&self, grad: &mut Vec<T::Grad>) {
+        self.as_slice().restore_carried(grad)
+    }
     fn zero_grad(&self) -> Vec<T::Grad> {
         self.as_slice().zero_grad()
     }
@@ -282,6 +346,11 @@ impl<T: Grad> Grad for Vec<T> {
 
 impl<T: Grad, const N: usize> Grad for [T; N] {
     type Grad = [T::Grad; N];
+    fn restore_carried(&self, grad: &mut [T::Grad; N]) {
+        for (x, g) in self.iter().zip(grad) {
+            x.restore_carried(g);
+        }
+    }
     #[inline(always)]
     fn zero_grad(&self) -> [T::Grad; N] {
         core::array::from_fn(|i| self[i].zero_grad())

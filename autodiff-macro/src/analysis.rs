@@ -18,6 +18,8 @@ pub struct Activity {
     useful: Vec<bool>,
     mem_varied: Vec<bool>,
     mem_useful: Vec<bool>,
+    /// The memory whose facts each memory shares: a struct's fields share the struct's.
+    roots: Vec<usize>,
 }
 
 impl Activity {
@@ -30,13 +32,25 @@ impl Activity {
     }
 
     pub fn active_mem(&self, mem: crate::ir::Mem) -> bool {
-        self.mem_varied[mem.index()] && self.mem_useful[mem.index()]
+        let root = self.roots[mem.index()];
+        self.mem_varied[root] && self.mem_useful[root]
+    }
+
+    fn mem_is_varied(&self, mem: crate::ir::Mem) -> bool {
+        self.mem_varied[self.roots[mem.index()]]
+    }
+
+    fn mark_mem_varied(&mut self, mem: crate::ir::Mem) -> bool {
+        let root = self.roots[mem.index()];
+        let changed = !self.mem_varied[root];
+        self.mem_varied[root] = true;
+        changed
     }
 
     fn varied_operand(&self, operand: &Operand) -> bool {
         match operand {
             Operand::Value(v) => self.varied[v.index()],
-            Operand::Mem(mem, _) => self.mem_varied[mem.index()],
+            Operand::Mem(mem, _) => self.mem_is_varied(*mem),
             Operand::Const(_) => false,
         }
     }
@@ -48,6 +62,12 @@ pub fn analyze(cx: &Ctxt, function: &Function, sig: &Signature) -> Activity {
         useful: vec![false; function.values.len()],
         mem_varied: vec![false; function.mems.len()],
         mem_useful: vec![false; function.mems.len()],
+        roots: function
+            .mems
+            .iter()
+            .enumerate()
+            .map(|(i, m)| m.field.as_ref().map_or(i, |(root, _)| root.index()))
+            .collect(),
     };
     for (param, param_ref) in sig.params.iter().zip(&function.params) {
         match param_ref {
@@ -96,26 +116,24 @@ impl Activity {
                             .zip(rule.rule().adjoints)
                             .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
                         Op::Call { .. } => inst.args.iter().any(|arg| self.varied_operand(arg)),
-                        Op::Load(mem) | Op::Snapshot(mem) => self.mem_varied[mem.index()],
+                        Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
                         Op::Opaque(_) => false,
                     };
                     changed |= self.set_varied(inst.result, varied);
                 }
                 Stmt::Store(store) => {
-                    if self.varied_operand(&store.value) && !self.mem_varied[store.mem.index()] {
-                        self.mem_varied[store.mem.index()] = true;
-                        changed = true;
+                    if self.varied_operand(&store.value) {
+                        changed |= self.mark_mem_varied(store.mem);
                     }
                 }
                 Stmt::MemInit(init) => {
                     let varied = match &init.kind {
                         MemInitKind::Repeat { elem, .. } => self.varied_operand(elem),
                         MemInitKind::List { elems } => elems.iter().any(|e| self.varied_operand(e)),
-                        MemInitKind::Copy { src } => self.mem_varied[src.index()],
+                        MemInitKind::Copy { src } => self.mem_is_varied(*src),
                     };
-                    if varied && !self.mem_varied[init.mem.index()] {
-                        self.mem_varied[init.mem.index()] = true;
-                        changed = true;
+                    if varied {
+                        changed |= self.mark_mem_varied(init.mem);
                     }
                 }
                 Stmt::If(if_) => {
@@ -149,8 +167,8 @@ impl Activity {
                 self.useful[v.index()] = true;
                 true
             }
-            Operand::Mem(mem, _) if !self.mem_useful[mem.index()] => {
-                self.mem_useful[mem.index()] = true;
+            Operand::Mem(mem, _) if !self.mem_useful[self.roots[mem.index()]] => {
+                self.mem_useful[self.roots[mem.index()]] = true;
                 true
             }
             _ => false,
@@ -189,12 +207,12 @@ impl Activity {
                     }
                 }
                 Stmt::Store(store) => {
-                    if self.mem_useful[store.mem.index()] {
+                    if self.mem_useful[self.roots[store.mem.index()]] {
                         changed |= self.set_useful(&store.value);
                     }
                 }
                 Stmt::MemInit(init) => {
-                    if !self.mem_useful[init.mem.index()] {
+                    if !self.mem_useful[self.roots[init.mem.index()]] {
                         continue;
                     }
                     match &init.kind {

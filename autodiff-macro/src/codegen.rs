@@ -30,10 +30,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Ident;
+use syn::spanned::Spanned;
 
 use crate::analysis::Activity;
 use crate::ir::{
-    Block, Form, Function, If, Inst, Loop, LoopKind, Mem, MemInit, MemInitKind, Op, Opaque,
+    Block, Callee, Form, Function, If, Inst, Loop, LoopKind, Mem, MemInit, MemInitKind, Op, Opaque,
     Operand, Output, ParamRef, Stmt, Value,
 };
 use crate::reverse::{At, Backward, BwdIf, BwdLoop, BwdStmt, Need, Target, Term};
@@ -53,6 +54,126 @@ pub struct Input<'a> {
     pub backward: &'a Backward,
 }
 
+/// `#[differentiate(pullback = p)]`: the hidden function calls the user's function for the
+/// value and `p(params..., d_out)` for the gradient, which it hands to the slots.
+///
+/// ```text
+/// fn __softplus_vjp(x: f64) -> (f64, impl FnOnce(f64, Slot<f64>)) {
+///     let pullback: fn(f64, f64) -> f64 = softplus_derivative;   // the signature, checked
+///     (softplus(x), move |d_out, grad_x| grad_x.add_grad(pullback(x, d_out)))
+/// }
+/// ```
+pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> TokenStream {
+    let out_ty = &sig
+        .output
+        .as_ref()
+        .expect("checked before code generation")
+        .ty;
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        captures,
+        ref_names,
+        ref_types,
+        types,
+        ..
+    } = Parts::new(item, sig);
+    let private = private();
+    let ident = &item.sig.ident;
+    let vjp = vjp_ident(ident);
+    let receiver = item.sig.receiver().is_some();
+    let callee = if receiver {
+        quote!(Self::#ident)
+    } else {
+        quote!(#ident)
+    };
+    let mut names = Names::default();
+    for name in &param_names {
+        names.taken.insert(name.to_string());
+    }
+    let this = names.fresh("this", Span::call_site());
+    let rename = |name: &Ident| {
+        if name == "self" {
+            this.clone()
+        } else {
+            name.clone()
+        }
+    };
+    let inside: Vec<Ident> = param_names.iter().map(rename).collect();
+    let rebind_self = receiver.then(|| quote!(let #this = self;));
+    // The value: owned parameters are cloned, since the pullback needs them too.
+    let primal_args: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .zip(&inside)
+        .map(|(param, name)| {
+            if param.by_ref() || param.kind == crate::signature::ParamKind::Float {
+                quote!(#name)
+            } else {
+                quote!(::core::clone::Clone::clone(&#name))
+            }
+        })
+        .collect();
+    let ref_inside: Vec<Ident> = ref_names.iter().map(rename).collect();
+    let slot_types = slot_types(sig);
+    let d_out = names.fresh("d_out", Span::call_site());
+    let grad = names.fresh("grad", Span::call_site());
+    let active: Vec<usize> = sig.active_params().map(|(i, _)| i).collect();
+    let mut slot_names = Vec::new();
+    let mut deliveries = Vec::new();
+    for (index, param) in sig.params.iter().enumerate() {
+        if !param.active {
+            slot_names.push(quote!(_));
+            continue;
+        }
+        let slot = names.fresh(&format!("grad_{}", param.ident), Span::call_site());
+        let k = active
+            .iter()
+            .position(|&i| i == index)
+            .expect("an active parameter");
+        let part = if active.len() == 1 {
+            quote!(#grad)
+        } else {
+            let k = syn::Index::from(k);
+            quote!(#grad.#k)
+        };
+        deliveries.push(quote!(#private::Slot::add_grad(#slot, #part);));
+        slot_names.push(quote!(#slot));
+    }
+    let grad_types: Vec<TokenStream> = sig.active_params().map(|(_, p)| p.grad_type()).collect();
+    let grad_ty = if active.len() == 1 {
+        quote!(#(#grad_types)*)
+    } else {
+        quote!((#(#grad_types,)*))
+    };
+    // Errors in the user's function's signature point at the path in the attribute.
+    let span = pullback.span();
+    let checked = names.fresh("pullback", Span::call_site());
+    let check =
+        quote_spanned!(span=> let #checked: fn(#(#types,)* #out_ty) -> #grad_ty = #pullback;);
+    let public = public_fns(item, sig);
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(clippy::all, clippy::pedantic)]
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
+            #check
+            #rebind_self
+            let value = #callee(#(#primal_args),*);
+            (value, move |#(#ref_inside: #ref_types,)* #d_out: #out_ty, #(#slot_names: #slot_types),*| {
+                let #grad = #checked(#(#inside,)* #d_out);
+                #(#deliveries)*
+            })
+        }
+        #public
+    }
+}
+
 pub fn generate(input: &Input) -> TokenStream {
     let vjp = vjp_fn(input);
     let public = public_fns(input.item, input.sig);
@@ -65,10 +186,7 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let Some(output) = &sig.output else {
         return TokenStream::new();
     };
-    if item.sig.receiver().is_some() {
-        // Methods are reported as unsupported; stubs of them would only add errors.
-        return TokenStream::new();
-    }
+
     let out_ty = &output.ty;
     let Parts {
         attrs,
@@ -112,6 +230,8 @@ struct Parts<'a> {
     /// The names and types of the reference parameters, which the pullback takes again.
     ref_names: Vec<Ident>,
     ref_types: Vec<syn::Type>,
+    /// Every parameter's type, with `impl Trait` named.
+    types: Vec<syn::Type>,
 }
 
 impl<'a> Parts<'a> {
@@ -120,7 +240,13 @@ impl<'a> Parts<'a> {
         let param_names: Vec<Ident> = sig
             .params
             .iter()
-            .map(|p| mixed(&p.ident.to_string(), p.ident.span()))
+            .map(|p| {
+                if p.is_receiver() {
+                    Ident::new("self", p.ident.span())
+                } else {
+                    mixed(&p.ident.to_string(), p.ident.span())
+                }
+            })
             .collect();
         // `x: impl Trait` becomes a named type parameter, which `use<..>` and the turbofish
         // can mention.
@@ -137,7 +263,12 @@ impl<'a> Parts<'a> {
         let params = types
             .iter()
             .zip(&param_names)
-            .map(|(ty, name)| quote!(#name: #ty))
+            .zip(&sig.params)
+            .map(|((ty, name), param)| match param.kind {
+                _ if !param.is_receiver() => quote!(#name: #ty),
+                crate::signature::ParamKind::Struct { by_ref: true } => quote!(&#name),
+                _ => quote!(#name),
+            })
             .collect();
         let mut explicit: Vec<Ident> = generics
             .params
@@ -187,6 +318,7 @@ impl<'a> Parts<'a> {
             captures: quote!(use<#(#explicit),*>),
             ref_names,
             ref_types,
+            types,
         }
     }
 }
@@ -264,12 +396,30 @@ fn vjp_fn(input: &Input) -> TokenStream {
     let vjp = vjp_ident(&item.sig.ident);
 
     let mut names = Names::default();
-    for (param_ref, name) in function.params.iter().zip(&param_names) {
+    // In a method, `self` is rebound: closures cannot take a parameter named `self`.
+    let mut this = None;
+    for ((param_ref, name), param) in function.params.iter().zip(&param_names).zip(&sig.params) {
         match param_ref {
+            ParamRef::Mem(mem) if param.is_receiver() => {
+                let ident = names.fresh("this", Span::call_site());
+                names.mems.insert(*mem, ident.clone());
+                this = Some(ident);
+            }
             ParamRef::Value(value) => names.bind(*value, name.to_string()),
             ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
         }
     }
+    let rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
+    let ref_names: Vec<Ident> = ref_names
+        .into_iter()
+        .map(|name| {
+            if name == "self" {
+                this.clone().expect("a receiver")
+            } else {
+                name
+            }
+        })
+        .collect();
     // An unnamed scalar result is named after the function: `price`.
     if let Output::Operand(Operand::Value(output)) = &function.output {
         if function.values[output.index()].name.is_none() {
@@ -320,7 +470,7 @@ fn vjp_fn(input: &Input) -> TokenStream {
                 .names
                 .fresh(&format!("scratch_{}", param.ident), Span::call_site());
             let adjoint = writer.names.mem_adjoint(function, mem);
-            let primal = &param_names[index];
+            let primal = writer.names.mem(function, mem);
             let like = match param.kind {
                 ParamKind::Array { by_ref: false, .. } | ParamKind::Slice { owned: true } => {
                     quote!(&#primal)
@@ -333,7 +483,24 @@ fn vjp_fn(input: &Input) -> TokenStream {
             });
         }
     }
-    let (seed, body) = writer.backward(&slot_names);
+    let (seed, mut body) = writer.backward(&slot_names);
+    // Struct gradients: the fields the macro could not tell apart as carried are copied back.
+    for (index, param) in sig.params.iter().enumerate() {
+        if let (ParamRef::Mem(mem), crate::signature::ParamKind::Struct { by_ref }) =
+            (function.params[index], &param.kind)
+        {
+            if activity.active_mem(mem) {
+                let primal = writer.names.mem(function, mem);
+                let adjoint = writer.names.mem_adjoint(function, mem);
+                let primal = if *by_ref {
+                    quote!(#primal)
+                } else {
+                    quote!(&#primal)
+                };
+                body.push(quote!(#private::restore_carried(#primal, #adjoint);));
+            }
+        }
+    }
     let tapes = &writer.tapes;
     let items = &function.items;
 
@@ -344,6 +511,7 @@ fn vjp_fn(input: &Input) -> TokenStream {
         #[allow(clippy::all, clippy::pedantic)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             #(#items)*
+            #rebind_self
             #(#tapes)*
             #(#forward)*
             (#output, move |#(#ref_names: #ref_types,)* #seed: #out_ty, #(#slot_names: #slot_types),*| {
@@ -580,8 +748,29 @@ impl Writer<'_> {
         self.names.value(self.function, value)
     }
 
-    fn mem_name(&mut self, mem: Mem) -> Ident {
-        self.names.mem(self.function, mem)
+    /// A memory as a place: `a`, or `this.layer1.w` for a field of a struct.
+    fn mem_name(&mut self, mem: Mem) -> TokenStream {
+        match &self.function.mems[mem.index()].field {
+            Some((root, path)) => {
+                let root = self.names.mem(self.function, *root);
+                quote!(#root #(.#path)*)
+            }
+            None => self.names.mem(self.function, mem).into_token_stream(),
+        }
+    }
+
+    /// A memory's adjoint as a place: `d_a`, or `d_this.layer1.w`.
+    fn mem_adjoint(&mut self, mem: Mem) -> TokenStream {
+        match &self.function.mems[mem.index()].field {
+            Some((root, path)) => {
+                let root = self.names.mem_adjoint(self.function, *root);
+                quote!(#root #(.#path)*)
+            }
+            None => self
+                .names
+                .mem_adjoint(self.function, mem)
+                .into_token_stream(),
+        }
     }
 
     fn is_param_mem(&self, mem: Mem) -> bool {
@@ -656,21 +845,20 @@ impl Writer<'_> {
         }
         let span = inst.span;
         if let Op::Call {
-            func, written_ref, ..
+            callee,
+            written_ref,
+            ..
         } = &inst.op
         {
             if self.activity.active(inst.result) {
-                let args = self.call_args(&inst.args, written_ref, span);
+                let call = self.call_expr(callee, &inst.args, written_ref, span, true);
                 let pullback = self.names.pullback(self.function, inst.result);
                 let value = if used {
                     self.name(inst.result).into_token_stream()
                 } else {
                     quote!(_)
                 };
-                let mut vjp = func.clone();
-                let last = vjp.path.segments.last_mut().expect("a path has a segment");
-                last.ident = vjp_ident(&last.ident);
-                return Some(quote_spanned!(span=> let (#value, #pullback) = #vjp(#(#args),*);));
+                return Some(quote_spanned!(span=> let (#value, #pullback) = #call;));
             }
         }
         let expr = self.forward_expr(inst);
@@ -682,6 +870,37 @@ impl Writer<'_> {
             Some(ty) => quote_spanned!(span=> let #name: #ty = #expr;),
             None => quote_spanned!(span=> let #name = #expr;),
         })
+    }
+
+    /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`.
+    fn call_expr(
+        &mut self,
+        callee: &Callee,
+        args: &[Operand],
+        written_ref: &[bool],
+        span: Span,
+        vjp: bool,
+    ) -> TokenStream {
+        let args = self.call_args(args, written_ref, span);
+        match callee {
+            Callee::Path(func) => {
+                let mut func = func.clone();
+                if vjp {
+                    let last = func.path.segments.last_mut().expect("a path has a segment");
+                    last.ident = vjp_ident(&last.ident);
+                }
+                quote!(#func(#(#args),*))
+            }
+            Callee::Method(method) => {
+                let method = if vjp {
+                    vjp_ident(method)
+                } else {
+                    method.clone()
+                };
+                let (receiver, rest) = (&args[0], &args[1..]);
+                quote!(#receiver.#method(#(#rest),*))
+            }
+        }
     }
 
     fn call_args(&mut self, args: &[Operand], by_ref: &[bool], span: Span) -> Vec<TokenStream> {
@@ -729,11 +948,10 @@ impl Writer<'_> {
                 }
             },
             Op::Call {
-                func, written_ref, ..
-            } => {
-                let args = self.call_args(&inst.args, written_ref, span);
-                quote!(#func(#(#args),*))
-            }
+                callee,
+                written_ref,
+                ..
+            } => self.call_expr(callee, &inst.args, written_ref, span, false),
             Op::Field(index) => {
                 let a = &args[0];
                 let index = syn::Index {
@@ -1006,7 +1224,7 @@ impl Writer<'_> {
                 quote!(#name)
             }
             Output::Mem(mem) => {
-                let name = self.names.mem_adjoint(function, *mem);
+                let name = self.mem_adjoint(*mem);
                 quote!(mut #name)
             }
         };
@@ -1076,12 +1294,12 @@ impl Writer<'_> {
                 }
                 BwdStmt::AddToMem { mem, indices, term } => {
                     let term = self.term(term);
-                    let name = self.names.mem_adjoint(function, *mem);
+                    let name = self.mem_adjoint(*mem);
                     let indices = self.indices(indices);
                     out.push(quote!(#name #([#indices])* += #term;));
                 }
                 BwdStmt::ResetMemElem { mem, indices } => {
-                    let name = self.names.mem_adjoint(function, *mem);
+                    let name = self.mem_adjoint(*mem);
                     let indices = self.indices(indices);
                     out.push(quote!(#name #([#indices])* = 0.0;));
                 }
@@ -1095,7 +1313,7 @@ impl Writer<'_> {
                     prefix,
                     source,
                 } => {
-                    let name = self.names.mem_adjoint(function, *target);
+                    let name = self.mem_adjoint(*target);
                     let indices = self.indices(prefix);
                     let source = self.names.adjoint(function, *source);
                     let out_stmt = if function.mems[target.index()].dims - prefix.len() > 1 {
@@ -1124,9 +1342,12 @@ impl Writer<'_> {
                                 quote!(#private::slot(&mut #name))
                             }
                             Some(Target::Mem(mem, prefix)) => {
-                                let name = self.names.mem_adjoint(function, *mem);
+                                let name = self.mem_adjoint(*mem);
                                 let indices = self.indices(prefix);
-                                if indices.is_empty() && self.is_param_mem(*mem) {
+                                if indices.is_empty()
+                                    && self.is_param_mem(*mem)
+                                    && self.function.mems[mem.index()].field.is_none()
+                                {
                                     quote!(#private::slot(&mut *#name))
                                 } else {
                                     quote!(#private::slot(&mut #name #([#indices])*))
@@ -1178,15 +1399,15 @@ impl Writer<'_> {
         out
     }
 
+    /// A parameter that is a reference (not a field of one, which is a place).
     fn is_ref_param_mem(&self, mem: Mem) -> bool {
-        self.function.mems[mem.index()]
-            .param
-            .is_some_and(|p| self.ref_params[p])
+        let data = &self.function.mems[mem.index()];
+        data.field.is_none() && data.param.is_some_and(|p| self.ref_params[p])
     }
 
     /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
     fn flat_adjoint(&mut self, mem: Mem, mutable: bool) -> TokenStream {
-        let name = self.names.mem_adjoint(self.function, mem);
+        let name = self.mem_adjoint(mem);
         match (self.function.mems[mem.index()].dims, mutable) {
             (1, true) => quote!(&mut #name[..]),
             (1, false) => quote!(&#name[..]),
@@ -1233,7 +1454,7 @@ impl Writer<'_> {
                     let src = self.mem_name(src);
                     quote!(#private::zero_grad(&#src))
                 } else {
-                    let src = self.names.mem_adjoint(function, src);
+                    let src = self.mem_adjoint(src);
                     quote!(#private::zero_grad(&#src))
                 }
             }
@@ -1374,7 +1595,7 @@ impl Writer<'_> {
                 quote!(#name)
             }
             Term::MemElem(mem, indices) => {
-                let name = self.names.mem_adjoint(function, *mem);
+                let name = self.mem_adjoint(*mem);
                 let indices = self.indices(indices);
                 quote!(#name #([#indices])*)
             }
@@ -1445,6 +1666,12 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     } = Parts::new(item, sig);
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
+    // A method's hidden function is an associated function of the same `impl`.
+    let vjp = if item.sig.receiver().is_some() {
+        quote!(Self::#vjp)
+    } else {
+        quote!(#vjp)
+    };
     let private = private();
 
     // Locals of these functions must not collide with the parameters, whatever their names.

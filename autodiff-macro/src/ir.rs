@@ -81,8 +81,14 @@ pub struct MemData {
     pub dims: usize,
     /// A `Vec` (or slice) rather than an array: its length is known only at run time.
     pub vec: bool,
-    /// A parameter (read-only: a mutable array parameter is copied into a local first).
+    /// A parameter (read-only: a mutable array parameter is copied into a local first), or a
+    /// field of one.
     pub param: Option<usize>,
+    /// A struct, or a field of one: its shape is unknown, so an index or a field access is a
+    /// view, and a view used as a number is a load.
+    pub structured: bool,
+    /// A field of a struct: the struct and the path of field names (`p.layer1.w`).
+    pub field: Option<(Mem, Vec<syn::Member>)>,
 }
 
 #[derive(Default)]
@@ -134,11 +140,11 @@ pub enum Op {
     Rule { rule: RuleId, form: Form },
     /// A computation the macro does not differentiate; see [`Opaque`].
     Opaque(Opaque),
-    /// A call of a function by path: through the callee's pullback when an argument is active,
-    /// as written otherwise. `written_ref[k]`: argument `k` was written `&arg`; `by_ref[k]`: the
-    /// callee receives it as a reference, which its pullback takes again.
+    /// A call of a function or method: through the callee's pullback when an argument is
+    /// active, as written otherwise. `written_ref[k]`: argument `k` was written `&arg`;
+    /// `by_ref[k]`: the callee receives it as a reference, which its pullback takes again.
     Call {
-        func: syn::ExprPath,
+        callee: Callee,
         written_ref: Vec<bool>,
         by_ref: Vec<bool>,
     },
@@ -151,6 +157,14 @@ pub enum Op {
     /// An owned copy of a memory (with the indices in `args` applied): a local array passed by
     /// reference to a call, frozen as the call saw it for the callee's backward sweep.
     Snapshot(Mem),
+}
+
+/// What a call calls.
+pub enum Callee {
+    /// `f(args)`, `path::f(args)`.
+    Path(syn::ExprPath),
+    /// `args[0].method(args[1..])`.
+    Method(syn::Ident),
 }
 
 /// How a rule was written, so that the forward sweep repeats it.

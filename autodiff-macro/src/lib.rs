@@ -9,6 +9,7 @@
 mod analysis;
 mod codegen;
 mod ctxt;
+mod derive;
 mod expand;
 mod ir;
 mod lower;
@@ -24,4 +25,10 @@ pub fn differentiate(
     input: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
     expand::differentiate(args.into(), input.into()).into()
+}
+
+/// Derives `Differentiable`; see `autodiff_core::Differentiable` for the documentation.
+#[proc_macro_derive(Differentiable, attributes(differentiable))]
+pub fn derive_differentiable(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    derive::derive(input.into()).into()
 }

@@ -37,8 +37,8 @@ use syn::{BinOp, Expr, Pat, Stmt, Token, UnOp};
 
 use crate::ctxt::Ctxt;
 use crate::ir::{
-    self, Carried, Const, Form, If, Inst, Loop, LoopKind, Mem, MemData, MemInit, MemInitKind, Op,
-    Opaque, Operand, Output, ParamRef, Phi, Store, Value, ValueData,
+    self, Callee, Carried, Const, Form, If, Inst, Loop, LoopKind, Mem, MemData, MemInit,
+    MemInitKind, Op, Opaque, Operand, Output, ParamRef, Phi, Store, Value, ValueData,
 };
 use crate::rules;
 use crate::signature::{ParamKind, Signature};
@@ -58,6 +58,27 @@ const CUT_METHODS: &[&str] = &[
     "total_cmp",
     "partial_cmp",
     "classify",
+];
+
+/// Methods of slices and vectors: on a field of a struct they are not the struct's own methods.
+const SLICE_METHODS: &[&str] = &[
+    "iter",
+    "iter_mut",
+    "first",
+    "last",
+    "get",
+    "contains",
+    "windows",
+    "chunks",
+    "sum",
+    "product",
+    "into_iter",
+    "copied",
+    "cloned",
+    "as_slice",
+    "to_vec",
+    "clone",
+    "to_owned",
 ];
 
 const RET: &str = "#ret";
@@ -241,7 +262,33 @@ impl Lowerer<'_> {
             dims,
             vec,
             param,
+            structured: false,
+            field: None,
         });
+        mem
+    }
+
+    /// The memory of a struct's field: one per field path, made on first use.
+    fn field_mem(&mut self, base: Mem, member: &syn::Member) -> Mem {
+        let (root, mut path) = match &self.mems[base.index()].field {
+            Some((root, path)) => (*root, path.clone()),
+            None => (base, Vec::new()),
+        };
+        path.push(member.clone());
+        let key = |path: &[syn::Member]| quote!(#(.#path)*).to_string();
+        let wanted = key(&path);
+        if let Some(existing) = self.mems.iter().position(|m| {
+            m.field
+                .as_ref()
+                .is_some_and(|(r, p)| *r == root && key(p) == wanted)
+        }) {
+            return Mem(existing as u32);
+        }
+        let param = self.mems[root.index()].param;
+        let mem = self.new_mem(None, 0, false, param);
+        let data = &mut self.mems[mem.index()];
+        data.structured = true;
+        data.field = Some((root, path));
         mem
     }
 
@@ -273,6 +320,12 @@ impl Lowerer<'_> {
         let (dims, vec) = match param.kind {
             ParamKind::Array { dims, .. } => (dims, false),
             ParamKind::Slice { .. } => (1, true),
+            ParamKind::Struct { .. } => {
+                let mem = self.new_mem(Some(name.clone()), 0, false, Some(index));
+                self.mems[mem.index()].structured = true;
+                self.declare(&name, Some(Val::Mem(mem, Vec::new())));
+                return ParamRef::Mem(mem);
+            }
             ParamKind::Float | ParamKind::Other => {
                 let value = self.new_value(Some(name.clone()));
                 self.values[value.index()].by_ref = param.by_ref();
@@ -310,6 +363,10 @@ impl Lowerer<'_> {
                     .map(|part| self.output(part, body))
                     .collect(),
             ),
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // A field of a struct returned as a number.
+                Output::Operand(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+            }
             Val::Mem(mem, prefix) if prefix.is_empty() => {
                 if self.mems[mem.index()].param.is_some() {
                     // Returned as a fresh copy, so the output's adjoint has storage of its own.
@@ -488,6 +545,16 @@ impl Lowerer<'_> {
                 let val = match val {
                     // `let mut a = x;` copies the array, as Rust does for arrays; a plain `let`
                     // of an array is another name for it.
+                    // `let mut b = p.bias;`: a number read from a struct.
+                    Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                        let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                        self.name_value(
+                            &name,
+                            Val::Scalar(Operand::Value(value)),
+                            ty,
+                            pat_ident.span(),
+                        )
+                    }
                     Val::Mem(mem, prefix) if pat_ident.mutability.is_some() => {
                         self.copy_mem(mem, &prefix, Some(name.clone()), pat_ident.span())
                     }
@@ -702,6 +769,10 @@ impl Lowerer<'_> {
                 self.error(expr, "expected a number here, found a tuple");
                 poison()
             }
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // A field of a struct (`p.bias`, `p.w[i]`) used as a number: a load.
+                Operand::Value(self.emit(Op::Load(mem), prefix, expr.span()))
+            }
             Val::Mem(..) => {
                 self.error(expr, "expected a number here, found an array; index it");
                 poison()
@@ -831,15 +902,31 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
         }
-        // Copies of an array.
-        if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned") {
-            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
-                return self.copy_mem(mem, &prefix, None, call.method.span());
-            }
-        }
         let expr = Expr::MethodCall(call.clone());
         if CUT_METHODS.contains(&name.as_str()) {
             return self.opaque(&expr, true, &format!("method `{name}`"));
+        }
+        if is_place(&call.receiver) {
+            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+                // Copies of an array.
+                if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
+                {
+                    return self.copy_mem(mem, &prefix, None, call.method.span());
+                }
+                // A method of a struct: differentiated through its pullback.
+                if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {
+                    let (mut args, mut written_ref, mut by_ref) = self.call_args(call.args.iter());
+                    args.insert(0, Operand::Mem(mem, prefix));
+                    written_ref.insert(0, false);
+                    by_ref.insert(0, true);
+                    let op = Op::Call {
+                        callee: Callee::Method(call.method.clone()),
+                        written_ref,
+                        by_ref,
+                    };
+                    return Val::Scalar(Operand::Value(self.emit(op, args, call.method.span())));
+                }
+            }
         }
         let what = if rules::is_known(&name) {
             format!("method `{name}` with {} arguments", call.args.len())
@@ -903,24 +990,42 @@ impl Lowerer<'_> {
                 return self.opaque_with(&call_expr, false, error);
             }
         }
+        let (args, written_ref, by_ref) = self.call_args(call.args.iter());
+        let callee = Callee::Path(func.clone());
+        let op = Op::Call {
+            callee,
+            written_ref,
+            by_ref,
+        };
+        Val::Scalar(Operand::Value(self.emit(op, args, func.span())))
+    }
+
+    /// The arguments of a call, with which were written `&arg` and which the callee receives
+    /// as references: the caller's own reference parameters as they are, a local array as a
+    /// snapshot (the callee's pullback takes them again).
+    fn call_args<'e>(
+        &mut self,
+        call_args: impl Iterator<Item = &'e Expr>,
+    ) -> (Vec<Operand>, Vec<bool>, Vec<bool>) {
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
         let mut written_ref = Vec::new();
-        for arg in &call.args {
+        for arg in call_args {
             let (arg, is_ref) = match arg {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
             };
             written_ref.push(is_ref);
             let val = self.expr(arg);
-            // What the callee receives as a reference it takes again in its pullback: the
-            // caller's own reference parameters as they are, and a local array as a snapshot.
             let is_ref = is_ref
                 || match &val {
                     Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
-                    Val::Mem(mem, _) => self.mems[mem.index()]
-                        .param
-                        .is_some_and(|p| self.param_by_ref[p]),
+                    Val::Mem(mem, _) => {
+                        self.mems[mem.index()].field.is_none()
+                            && self.mems[mem.index()]
+                                .param
+                                .is_some_and(|p| self.param_by_ref[p])
+                    }
                     _ => false,
                 };
             by_ref.push(is_ref);
@@ -942,16 +1047,7 @@ impl Lowerer<'_> {
                 }
             });
         }
-        let value = self.emit(
-            Op::Call {
-                func: func.clone(),
-                written_ref,
-                by_ref,
-            },
-            args,
-            func.span(),
-        );
-        Val::Scalar(Operand::Value(value))
+        (args, written_ref, by_ref)
     }
 
     fn cast(&mut self, cast: &syn::ExprCast) -> Val {
@@ -995,6 +1091,16 @@ impl Lowerer<'_> {
                 Val::Scalar(Operand::Value(result))
             }
             (_, Val::Poison) => Val::Poison,
+            (member, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
+                if !prefix.is_empty() {
+                    self.error(
+                        field,
+                        "fields of array elements are not supported; give the struct one field per array",
+                    );
+                    return Val::Poison;
+                }
+                Val::Mem(self.field_mem(mem, member), Vec::new())
+            }
             (syn::Member::Named(name), _) => {
                 let what = format!("field access `.{name}`");
                 self.opaque(&Expr::Field(field.clone()), false, &what)
@@ -1015,7 +1121,7 @@ impl Lowerer<'_> {
         match base {
             Val::Mem(mem, mut prefix) => {
                 prefix.push(i);
-                if prefix.len() < self.mems[mem.index()].dims {
+                if prefix.len() < self.mems[mem.index()].dims || self.mems[mem.index()].structured {
                     return Val::Mem(mem, prefix);
                 }
                 let value = self.emit(Op::Load(mem), prefix, index.bracket_token.span.join());
@@ -2320,6 +2426,18 @@ fn bit_op_of_assign(op: &BinOp) -> Option<TokenStream> {
         BinOp::ShrAssign(_) => quote!(>>),
         _ => return None,
     })
+}
+
+/// An expression that names a place: `x`, `p.w`, `m[i]`, `&x`.
+fn is_place(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(_) => true,
+        Expr::Field(f) => is_place(&f.base),
+        Expr::Index(i) => is_place(&i.expr),
+        Expr::Reference(r) => is_place(&r.expr),
+        Expr::Paren(p) => is_place(&p.expr),
+        _ => false,
+    }
 }
 
 /// `x` (not `a::x`, not `x::<T>`).

@@ -1,6 +1,8 @@
-//! The attribute's arguments: `#[differentiate]` or `#[differentiate(wrt(w, b))]`.
+//! The attribute's arguments: `#[differentiate]`, `#[differentiate(wrt(w, b))]`,
+//! `#[differentiate(pullback = my_pullback)]`.
 
 use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Ident, Meta, Token};
@@ -11,6 +13,9 @@ use crate::ctxt::Ctxt;
 pub struct Options {
     /// The parameters named by `wrt(...)`; `None` when every float parameter is active.
     pub wrt: Option<Vec<Ident>>,
+    /// A user-written pullback: the body is not differentiated, this function gives the
+    /// gradient (`pullback = softplus_pullback`).
+    pub pullback: Option<syn::ExprPath>,
 }
 
 /// `wrt(w, b), nonsense` → `Options { wrt: Some([w, b]) }` plus an error at `nonsense`.
@@ -33,7 +38,11 @@ pub fn parse(cx: &Ctxt, args: TokenStream) -> Options {
                     );
                     continue;
                 }
-                match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone()) {
+                // `Ident::parse_any` accepts `self`.
+                let parser = |input: syn::parse::ParseStream| {
+                    Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+                };
+                match parser.parse2(list.tokens.clone()) {
                     Ok(names) if names.is_empty() => cx.error_spanned_by(
                         &meta,
                         "`wrt()` names no parameter; name the parameters to differentiate, or remove `wrt`",
@@ -45,13 +54,21 @@ pub fn parse(cx: &Ctxt, args: TokenStream) -> Options {
                     )),
                 }
             }
+            Meta::NameValue(nv) if nv.path.is_ident("pullback") => match &nv.value {
+                syn::Expr::Path(path) if options.pullback.is_none() => options.pullback = Some(path.clone()),
+                syn::Expr::Path(_) => cx.error_spanned_by(&nv.path, "`pullback` is given twice"),
+                value => cx.error_spanned_by(
+                    value,
+                    "`pullback = ...` takes the path of a function `fn(params..., d_out) -> gradient`",
+                ),
+            },
             _ => {
                 let path = meta.path();
                 let name = quote::quote!(#path).to_string().replace(' ', "");
                 cx.error_spanned_by(
                     &meta,
                     format!(
-                        "unknown option `{name}` of `#[differentiate]`; the only option is `wrt(param, ...)`"
+                        "unknown option `{name}` of `#[differentiate]`; the options are `wrt(param, ...)` and `pullback = function`"
                     ),
                 );
             }

@@ -35,6 +35,8 @@ pub enum ParamKind {
     Array { dims: usize, by_ref: bool },
     /// `&[T]`, `&Vec<T>` or `Vec<T>`.
     Slice { owned: bool },
+    /// A struct (`&Model`, `Model`, `&self`), differentiated through `Differentiable`.
+    Struct { by_ref: bool },
     /// Anything else: integers, `bool`, other types. Never differentiated.
     Other,
 }
@@ -67,10 +69,38 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     let mut params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
-            FnArg::Receiver(receiver) => cx.error_spanned_by(
-                receiver,
-                "methods with `self` are not supported yet; make the function free-standing and pass the value as a parameter",
-            ),
+            FnArg::Receiver(receiver) => {
+                let by_ref = match &receiver.kind {
+                    syn::ReceiverKind::Value => false,
+                    syn::ReceiverKind::Reference(_, _, None) => true,
+                    syn::ReceiverKind::Reference(_, _, Some(_)) => {
+                        cx.error_spanned_by(
+                            receiver,
+                            "methods with `&mut self` cannot be differentiated; take `&self` and return the result",
+                        );
+                        true
+                    }
+                    _ => {
+                        cx.error_spanned_by(
+                            receiver,
+                            "only `&self` and `self` receivers can be differentiated",
+                        );
+                        true
+                    }
+                };
+                let ty: Type = if by_ref {
+                    syn::parse_quote!(&Self)
+                } else {
+                    syn::parse_quote!(Self)
+                };
+                params.push(Param {
+                    ident: Ident::new("self", receiver.self_token.span),
+                    ty,
+                    kind: ParamKind::Struct { by_ref },
+                    mutable: receiver.mutability.is_some(),
+                    active: options.wrt.is_none(),
+                });
+            }
             FnArg::Typed(pat_type) => {
                 let (ident, mutable) = param_ident(cx, &pat_type.pat, index);
                 let ty = (*pat_type.ty).clone();
@@ -82,7 +112,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                         );
                     }
                 }
-                let kind = param_kind(&ty);
+                let kind = param_kind(&ty, &sig.generics);
                 params.push(Param {
                     ident,
                     ty,
@@ -193,7 +223,33 @@ fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool) {
     }
 }
 
-fn param_kind(ty: &Type) -> ParamKind {
+/// Standard types with a name in upper case that have no derivative.
+const NOT_DIFFERENTIABLE: &[&str] = &[
+    "String",
+    "Option",
+    "Result",
+    "Box",
+    "Rc",
+    "Arc",
+    "Cell",
+    "RefCell",
+    "HashMap",
+    "BTreeMap",
+    "HashSet",
+    "BTreeSet",
+    "VecDeque",
+    "PhantomData",
+    "Range",
+    "RangeInclusive",
+    "Duration",
+    "Instant",
+    "Path",
+    "PathBuf",
+    "Ordering",
+    "Vec",
+];
+
+fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
     let ty = strip(ty);
     if float_type(ty) {
         return ParamKind::Float;
@@ -212,8 +268,25 @@ fn param_kind(ty: &Type) -> ParamKind {
             ParamKind::Slice { owned: false }
         }
         _ if vec_elem(ty).is_some_and(float_type) => ParamKind::Slice { owned: !by_ref },
+        Type::Path(path) if path.qself.is_none() && user_struct(&path.path, generics) => {
+            ParamKind::Struct { by_ref }
+        }
         _ => ParamKind::Other,
     }
+}
+
+/// A type named in upper case that is neither a standard type nor a type parameter: a struct
+/// of the user's, assumed `Differentiable` (rustc checks it).
+fn user_struct(path: &syn::Path, generics: &syn::Generics) -> bool {
+    let Some(last) = path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    let type_param =
+        generics.type_params().any(|p| p.ident == last.ident) && path.segments.len() == 1;
+    name.starts_with(char::is_uppercase)
+        && !NOT_DIFFERENTIABLE.contains(&name.as_str())
+        && !type_param
 }
 
 fn strip(ty: &Type) -> &Type {
@@ -277,6 +350,11 @@ fn float_aggregate(ty: &Type) -> bool {
 }
 
 impl Param {
+    /// `self`, `&self`.
+    pub fn is_receiver(&self) -> bool {
+        self.ident == "self"
+    }
+
     /// A shared reference (`&[f64]`, `&Config`): the pullback takes it again rather than keep
     /// a borrow of the caller's data.
     pub fn by_ref(&self) -> bool {
@@ -297,6 +375,11 @@ impl Param {
                 let elem = self.elem_type();
                 quote!(::std::vec::Vec<#elem>)
             }
+            (ParamKind::Struct { by_ref: true }, Type::Reference(r)) => {
+                let elem = strip(&r.elem);
+                quote!(#elem)
+            }
+            (ParamKind::Struct { .. }, _) => quote!(#ty),
             (ParamKind::Other, _) => quote!(()),
         }
     }

@@ -1,0 +1,199 @@
+//! `#[derive(Differentiable)]`: visits the differentiable fields of a struct in declaration
+//! order, and copies the others.
+//!
+//! ```text
+//! #[derive(Clone, Differentiable)]          impl Differentiable for Affine {
+//! struct Affine {                              fn zero_like(&self) -> Self {
+//!     w: Vec<f64>,                   →             Self { w: zero_like(&self.w), name: self.name.clone() }
+//!     #[differentiable(skip)]                  }
+//!     name: String,                            fn zip_mut(&mut self, other: &Self, f) {
+//! }                                                zip_mut(&mut self.w, &other.w, f);
+//!                                              } ...
+//!                                          }
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+
+use crate::ctxt::Ctxt;
+
+/// Field types that are never differentiable: carried along as they are.
+const CARRIED: &[&str] = &[
+    "bool",
+    "char",
+    "str",
+    "String",
+    "Option",
+    "Result",
+    "PhantomData",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+];
+
+pub fn derive(input: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let item = match syn::parse2::<syn::DeriveInput>(input) {
+        Ok(item) => item,
+        Err(err) => {
+            cx.push(err);
+            return cx
+                .check()
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+        }
+    };
+    let fields = match &item.data {
+        syn::Data::Struct(data) => &data.fields,
+        syn::Data::Enum(data) => {
+            cx.error_spanned_by(
+                data.enum_token,
+                "`Differentiable` can be derived for structs only; an enum has no fixed set of floats to differentiate. Put the floats in a struct",
+            );
+            return cx
+                .check()
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+        }
+        syn::Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                "`Differentiable` can be derived for structs only, not unions",
+            );
+            return cx
+                .check()
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+        }
+    };
+
+    let mut differentiable = Vec::new();
+    let mut carried = Vec::new();
+    for (index, field) in fields.iter().enumerate() {
+        let member = match &field.ident {
+            Some(ident) => quote!(#ident),
+            None => {
+                let index = syn::Index {
+                    index: index as u32,
+                    span: field.span(),
+                };
+                quote!(#index)
+            }
+        };
+        if skipped(&cx, field) || carried_type(&field.ty) {
+            carried.push(member);
+        } else {
+            differentiable.push((member, &field.ty));
+        }
+    }
+    if let Err(err) = cx.check() {
+        return err.to_compile_error();
+    }
+
+    let name = &item.ident;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let core = quote!(::autodiff_core);
+    // One bound per differentiable field, at the field's type: a field that is not
+    // `Differentiable` is one error there, and generic structs get the bounds they need.
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    predicates.extend(
+        differentiable
+            .iter()
+            .map(|(_, ty)| quote::quote_spanned!(ty.span()=> #ty: #core::Differentiable)),
+    );
+    let d: Vec<&TokenStream> = differentiable.iter().map(|(m, _)| m).collect();
+    let zero_fields = d
+        .iter()
+        .map(|m| quote!(#m: #core::Differentiable::zero_like(&self.#m)));
+    let copied = carried
+        .iter()
+        .map(|m| quote!(#m: ::core::clone::Clone::clone(&self.#m)));
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #core::Differentiable for #name #ty_generics where #(#predicates,)* {
+            fn zero_like(&self) -> Self {
+                Self { #(#zero_fields,)* #(#copied,)* }
+            }
+            fn for_each(&self, f: &mut impl ::core::ops::FnMut(f64)) {
+                #(#core::Differentiable::for_each(&self.#d, f);)*
+            }
+            fn for_each_mut(&mut self, f: &mut impl ::core::ops::FnMut(&mut f64)) {
+                #(#core::Differentiable::for_each_mut(&mut self.#d, f);)*
+            }
+            fn zip_mut(&mut self, other: &Self, f: &mut impl ::core::ops::FnMut(&mut f64, f64)) {
+                #(#core::Differentiable::zip_mut(&mut self.#d, &other.#d, f);)*
+            }
+            fn __restore_carried(&self, grad: &mut Self) {
+                #(grad.#carried = ::core::clone::Clone::clone(&self.#carried);)*
+                #(#core::Differentiable::__restore_carried(&self.#d, &mut grad.#d);)*
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics #core::__private::Grad for #name #ty_generics where Self: #core::Differentiable {
+            type Grad = Self;
+            fn zero_grad(&self) -> Self {
+                #core::Differentiable::zero_like(self)
+            }
+            fn reset_grad(&self, grad: &mut Self) {
+                *grad = #core::Differentiable::zero_like(self);
+            }
+            fn restore_carried(&self, grad: &mut Self) {
+                #core::Differentiable::__restore_carried(self, grad);
+            }
+        }
+    }
+}
+
+/// `#[differentiable(skip)]`.
+fn skipped(cx: &Ctxt, field: &syn::Field) -> bool {
+    let mut skip = false;
+    for attr in &field.attrs {
+        if !attr.path().is_ident("differentiable") {
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("skip") {
+                skip = true;
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown option; `#[differentiable(skip)]` marks a field as not differentiated",
+                ))
+            }
+        });
+        if let Err(err) = result {
+            cx.push(err);
+        }
+    }
+    skip
+}
+
+fn carried_type(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| CARRIED.iter().any(|name| s.ident == name)),
+        syn::Type::Reference(_) => true,
+        syn::Type::Paren(p) => carried_type(&p.elem),
+        syn::Type::Group(g) => carried_type(&g.elem),
+        _ => false,
+    }
+}

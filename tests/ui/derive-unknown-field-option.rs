@@ -1,0 +1,10 @@
+use autodiff_core::Differentiable;
+
+#[derive(Clone, Differentiable)]
+struct Layer {
+    w: Vec<f64>,
+    #[differentiable(frozen)]
+    b: f64,
+}
+
+fn main() {}
