@@ -407,6 +407,12 @@ pub fn add_into<T: Real>(target: &mut [T], source: &[T]) {
     }
 }
 
+/// Sets every element to zero: the adjoint of an array overwritten as a whole.
+#[inline(always)]
+pub fn fill_zero<T: Real>(target: &mut [T]) {
+    target.fill(T::ZERO);
+}
+
 /// An owned copy of an array, slice or vector (`let mut a = x;`, `x.to_vec()`).
 #[inline(always)]
 pub fn owned<M: Owned + ?Sized>(mem: &M) -> M::Owned {

@@ -131,6 +131,8 @@ impl Activity {
                         MemInitKind::Repeat { elem, .. } => self.varied_operand(elem),
                         MemInitKind::List { elems } => elems.iter().any(|e| self.varied_operand(e)),
                         MemInitKind::Copy { src } => self.mem_is_varied(*src),
+                        MemInitKind::FromValue(value) => self.varied[value.index()],
+                        MemInitKind::Placeholder => false,
                     };
                     if varied {
                         changed |= self.mark_mem_varied(init.mem);
@@ -225,6 +227,10 @@ impl Activity {
                         MemInitKind::Copy { src } => {
                             changed |= self.set_useful(&Operand::Mem(*src, Vec::new()))
                         }
+                        MemInitKind::FromValue(value) => {
+                            changed |= self.set_useful(&Operand::Value(*value))
+                        }
+                        MemInitKind::Placeholder => {}
                     }
                 }
                 Stmt::If(if_) => {

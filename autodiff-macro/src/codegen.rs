@@ -583,6 +583,10 @@ fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                 }
                 MemInitKind::List { elems } => used.extend(elems.iter().flat_map(Operand::values)),
                 MemInitKind::Copy { .. } => {}
+                MemInitKind::FromValue(value) => {
+                    used.insert(*value);
+                }
+                MemInitKind::Placeholder => {}
             },
             Stmt::If(if_) => {
                 used.extend(if_.cond.values());
@@ -1016,11 +1020,20 @@ impl Writer<'_> {
                 }
                 quote!(#private::owned(&#src))
             }
+            MemInitKind::Placeholder => quote!(#private::dummy()),
+            MemInitKind::FromValue(value) => {
+                // Copied, not moved: the backward sweep may still read the value.
+                let value = self.name(*value);
+                if !init.declare {
+                    return quote_spanned!(span=> #private::assign(&mut #name, &#value););
+                }
+                quote!(#private::owned(&#value))
+            }
         };
-        if init.declare {
-            quote_spanned!(span=> let #mutable #name = #value;)
-        } else {
-            quote_spanned!(span=> #name = #value;)
+        match (&init.ty, init.declare) {
+            (Some(ty), true) => quote_spanned!(span=> let #mutable #name: #ty = #value;),
+            (None, true) => quote_spanned!(span=> let #mutable #name = #value;),
+            (_, false) => quote_spanned!(span=> #name = #value;),
         }
     }
 
@@ -1115,8 +1128,7 @@ impl Writer<'_> {
             slots.push(slot);
         }
         let count = (backward && by_count).then(|| {
-            let count = self.names.fresh("iterations", span);
-            self.names.values.insert(loop_.count, count.clone());
+            let count = self.name(loop_.count);
             out.push(quote_spanned!(span=> let mut #count = 0usize;));
             count
         });
@@ -1323,9 +1335,19 @@ impl Writer<'_> {
                     };
                     out.push(out_stmt);
                 }
+                BwdStmt::AddMemToValue { target, source } => {
+                    let dims = self.function.mems[source.index()].dims;
+                    let target = self.names.adjoint(function, *target);
+                    let source = self.flat_adjoint(*source, false);
+                    out.push(if dims > 1 {
+                        quote!(#private::add_into(#target.as_flattened_mut(), #source);)
+                    } else {
+                        quote!(#private::add_into(&mut #target[..], #source);)
+                    });
+                }
                 BwdStmt::ResetMem(mem) => {
                     let target = self.flat_adjoint(*mem, true);
-                    out.push(quote!(#target.fill(0.0);));
+                    out.push(quote!(#private::fill_zero(#target);));
                 }
                 BwdStmt::Reset(target) => {
                     let name = self.names.adjoint(function, *target);
@@ -1442,6 +1464,14 @@ impl Writer<'_> {
                 } else {
                     quote!([0.0; #len])
                 }
+            }
+            Some(MemInitKind::FromValue(value)) => {
+                let value = self.name(*value);
+                quote!(#private::zero_grad(&#value))
+            }
+            Some(MemInitKind::Placeholder) => {
+                let primal = self.mem_name(mem);
+                quote!(#private::zero_grad(&#primal))
             }
             Some(MemInitKind::Copy { src }) => {
                 let src = *src;

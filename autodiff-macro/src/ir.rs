@@ -271,6 +271,8 @@ pub struct MemInit {
     pub mem: Mem,
     pub kind: MemInitKind,
     pub declare: bool,
+    /// The user's type annotation on the `let` that declares it.
+    pub ty: Option<syn::Type>,
     pub span: Span,
 }
 
@@ -281,6 +283,11 @@ pub enum MemInitKind {
     List { elems: Vec<Operand> },
     /// `let mut a = x;`, `x.to_vec()`, `x.clone()`.
     Copy { src: Mem },
+    /// `a = f(..)`: an array value returned by a call.
+    FromValue(Value),
+    /// A placeholder, overwritten before it is read: the output array of a function that
+    /// returns early.
+    Placeholder,
 }
 
 /// `if cond { then } else { else }`, whose branches set the `phis`.

@@ -98,6 +98,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         has_return: false,
         fn_name: sig.ident.to_string(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
+        binding_ref: false,
+        ret_mem: None,
         local_fns: body
             .stmts
             .iter()
@@ -120,7 +122,45 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         lowerer.declare(RET, Some(Val::Scalar(const_bool(false))));
         lowerer.declare(RET_VAL, Some(Val::Scalar(dummy())));
     }
-    let tail = lowerer.block_contents(&body.stmts);
+    // A function that returns an array from several places writes each into one output array
+    // (`if`s cannot join arrays), and its tail is one more `return`.
+    let mut stmts = body.stmts.clone();
+    if let Some(output) = sig
+        .output
+        .as_ref()
+        .filter(|o| lowerer.has_return && o.array.is_some())
+    {
+        let (dims, vec) = output.array.expect("filtered");
+        let out = lowerer.new_mem(Some(sig.ident.to_string()), dims, vec, None);
+        lowerer.push(ir::Stmt::MemInit(MemInit {
+            mem: out,
+            kind: MemInitKind::Placeholder,
+            declare: true,
+            ty: Some(output.ty.clone()),
+            span: sig.ident.span(),
+        }));
+        lowerer.ret_mem = Some(out);
+        if let Some(Stmt::Expr(tail, None)) = stmts.last().cloned() {
+            let span = tail.span();
+            *stmts.last_mut().expect("a last statement") =
+                syn::parse_quote_spanned!(span=> return #tail;);
+        }
+    }
+    let tail = lowerer.block_contents(&stmts);
+    if let Some(out) = lowerer.ret_mem {
+        lowerer.muted = sig.output.is_none();
+        let output = lowerer.output(Val::Mem(out, Vec::new()), body);
+        return ir::Function {
+            params,
+            body: ir::Block {
+                stmts: lowerer.blocks.pop().expect("the body's block"),
+            },
+            output,
+            values: lowerer.values,
+            mems: lowerer.mems,
+            items: lowerer.items,
+        };
+    }
     let result = if lowerer.has_return {
         let returned = lowerer.var(RET);
         let ret_val = lowerer.var(RET_VAL);
@@ -190,7 +230,20 @@ fn is_const(operand: &Operand, text: &str) -> bool {
 }
 
 fn is_dummy(val: &Val) -> bool {
-    matches!(val, Val::Scalar(Operand::Const(c)) if c.tokens.to_string().ends_with("dummy ()"))
+    // By tokens: `to_string` spaces them differently inside and outside the compiler.
+    let Val::Scalar(Operand::Const(c)) = val else {
+        return false;
+    };
+    let idents: Vec<String> = c
+        .tokens
+        .clone()
+        .into_iter()
+        .filter_map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect();
+    idents == ["autodiff_core", "__private", "dummy"]
 }
 
 struct LoopCtx {
@@ -222,6 +275,10 @@ struct Lowerer<'a> {
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
     param_by_ref: Vec<bool>,
+    /// The `let` being bound was written `let x = &place;`.
+    binding_ref: bool,
+    /// The output array every `return` writes into, in a function that returns an array early.
+    ret_mem: Option<Mem>,
 }
 
 impl Lowerer<'_> {
@@ -342,6 +399,7 @@ impl Lowerer<'_> {
                 mem: bound,
                 kind: MemInitKind::Copy { src: mem },
                 declare: true,
+                ty: None,
                 span: param.ident.span(),
             }));
         }
@@ -380,6 +438,7 @@ impl Lowerer<'_> {
                         mem: copy,
                         kind: MemInitKind::Copy { src: mem },
                         declare: true,
+                        ty: None,
                         span,
                     }));
                     return Output::Mem(copy);
@@ -516,7 +575,9 @@ impl Lowerer<'_> {
             return;
         }
         let val = self.expr(&init.expr);
+        self.binding_ref = matches!(&*init.expr, Expr::Reference(_));
         self.bind(&local.pat, val, None);
+        self.binding_ref = false;
     }
 
     fn declare_uninit(&mut self, pat: &Pat) {
@@ -543,21 +604,22 @@ impl Lowerer<'_> {
                 }
                 let name = pat_ident.ident.to_string();
                 let val = match val {
-                    // `let mut a = x;` copies the array, as Rust does for arrays; a plain `let`
-                    // of an array is another name for it.
-                    // `let mut b = p.bias;`: a number read from a struct.
+                    // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
+                    // its field.
                     Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                        let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
-                        self.name_value(
-                            &name,
-                            Val::Scalar(Operand::Value(value)),
-                            ty,
-                            pat_ident.span(),
-                        )
+                        if self.binding_ref {
+                            Val::Mem(mem, prefix)
+                        } else {
+                            let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                            self.name_value(
+                                &name,
+                                Val::Scalar(Operand::Value(value)),
+                                ty,
+                                pat_ident.span(),
+                            )
+                        }
                     }
-                    Val::Mem(mem, prefix) if pat_ident.mutability.is_some() => {
-                        self.copy_mem(mem, &prefix, Some(name.clone()), pat_ident.span())
-                    }
+                    Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
                     val => self.name_value(&name, val, ty, pat_ident.span()),
                 };
                 self.declare(&name, Some(val));
@@ -593,6 +655,40 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `let a = <array>;`: a new array takes the name; a local array is copied, as Rust copies
+    /// arrays (a `Vec` moves, so it is the same memory); a parameter is read-only, so it is
+    /// the same memory unless the binding is `mut`.
+    fn bind_mem(
+        &mut self,
+        mem: Mem,
+        prefix: Vec<Operand>,
+        name: &str,
+        ty: Option<&syn::Type>,
+        pat: &syn::PatIdent,
+    ) -> Val {
+        let data = &self.mems[mem.index()];
+        let fresh = data.name.is_none() && data.param.is_none() && prefix.is_empty();
+        let mutable = pat.mutability.is_some();
+        if fresh {
+            self.mems[mem.index()].name = Some(name.to_owned());
+            if let Some(ir::Stmt::MemInit(init)) = self.blocks.last_mut().and_then(|b| b.last_mut())
+            {
+                if init.mem == mem {
+                    init.ty = ty.cloned();
+                }
+            }
+            return Val::Mem(mem, prefix);
+        }
+        let alias = match data.param {
+            Some(_) => !mutable,
+            None => data.vec,
+        };
+        if alias {
+            return Val::Mem(mem, prefix);
+        }
+        self.copy_mem(mem, &prefix, Some(name.to_owned()), pat.span())
+    }
+
     fn copy_mem(&mut self, src: Mem, prefix: &[Operand], name: Option<String>, span: Span) -> Val {
         if !prefix.is_empty() {
             self.error_at(
@@ -607,6 +703,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::Copy { src },
             declare: true,
+            ty: None,
             span,
         }));
         Val::Mem(mem, Vec::new())
@@ -722,7 +819,30 @@ impl Lowerer<'_> {
                     Some(e) => self.expr(e),
                     None => Val::Unit,
                 };
-                self.assign_var(RET_VAL, val);
+                match (self.ret_mem, val) {
+                    (Some(out), Val::Mem(src, prefix)) if prefix.is_empty() => {
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: out,
+                            kind: MemInitKind::Copy { src },
+                            declare: false,
+                            ty: None,
+                            span: ret.return_token.span,
+                        }));
+                    }
+                    (Some(out), Val::Scalar(Operand::Value(value))) => {
+                        self.values[value.index()].aggregate = true;
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: out,
+                            kind: MemInitKind::FromValue(value),
+                            declare: false,
+                            ty: None,
+                            span: ret.return_token.span,
+                        }));
+                    }
+                    (_, val) => {
+                        self.assign_var(RET_VAL, val);
+                    }
+                }
                 self.assign_var(RET, Val::Scalar(const_bool(true)));
                 Val::Unit
             }
@@ -1176,6 +1296,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::Repeat { elem, lens },
             declare: true,
+            ty: None,
             span,
         }));
         Val::Mem(mem, Vec::new())
@@ -1205,6 +1326,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::List { elems },
             declare: true,
+            ty: None,
             span,
         }));
         Val::Mem(mem, Vec::new())
@@ -1259,6 +1381,19 @@ impl Lowerer<'_> {
                             mem: dst,
                             kind: MemInitKind::Copy { src },
                             declare: false,
+                            ty: None,
+                            span: place.span(),
+                        }));
+                    }
+                    // `v = f(v, x)` for an array `v`: the call's result is written into `v`.
+                    (Some(Some(Val::Mem(dst, prefix))), Val::Scalar(Operand::Value(value))) if prefix.is_empty() => {
+                        let dst = *dst;
+                        self.values[value.index()].aggregate = true;
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: dst,
+                            kind: MemInitKind::FromValue(value),
+                            declare: false,
+                            ty: None,
                             span: place.span(),
                         }));
                     }
@@ -1826,14 +1961,15 @@ impl Lowerer<'_> {
         self.blocks.push(Vec::new());
         self.run_body(&cont, index, &body);
         self.blocks.pop();
-        let assigned: Vec<(usize, String)> = (0..saved.2.len())
+        // With the value each has after the body, for its shape.
+        let assigned: Vec<(usize, String, Option<Val>)> = (0..saved.2.len())
             .flat_map(|depth| {
                 let before = &saved.2[depth];
                 let after = &self.scopes[depth];
                 before
                     .iter()
                     .filter(|(name, val)| !same_opt(&after.get(*name).cloned().flatten(), val))
-                    .map(|(name, _)| (depth, name.clone()))
+                    .map(|(name, _)| (depth, name.clone(), after.get(name).cloned().flatten()))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -1845,10 +1981,17 @@ impl Lowerer<'_> {
 
         // The body for real: each assigned variable is a parameter of the iteration.
         let mut carried_vars = Vec::new();
-        for (depth, name) in &assigned {
-            let init = self.scopes[*depth][name]
+        for (depth, name, after) in &assigned {
+            let mut init = self.scopes[*depth][name]
                 .clone()
                 .unwrap_or(Val::Scalar(dummy()));
+            // A placeholder (a variable the loop assigns first) takes the shape of what it is
+            // assigned: `return (a, b)` inside a loop carries a tuple.
+            if is_dummy(&init) {
+                if let Some(Val::Tuple(parts)) = after {
+                    init = Val::Tuple(vec![Val::Scalar(dummy()); parts.len()]);
+                }
+            }
             let param = self.fresh_like(name, &init);
             self.scopes[*depth].insert(name.clone(), Some(param.clone()));
             carried_vars.push((*depth, name.clone(), init, param));
@@ -1871,10 +2014,23 @@ impl Lowerer<'_> {
         };
         let mut carried = Vec::new();
         let mut results = Vec::new();
-        for (depth, name, init, param) in carried_vars {
-            let next = self.scopes[depth][&name]
-                .clone()
-                .unwrap_or(Val::Scalar(dummy()));
+        // The carried variables move to their next values all at once (`(a, b) = (b, a)`): a
+        // next value that is itself a carried parameter is copied first, so that the backward
+        // sweep's transfers of adjoints do not overlap either.
+        let params: Vec<Value> = carried_vars
+            .iter()
+            .flat_map(|(_, _, _, param)| val_values(param))
+            .collect();
+        let nexts: Vec<Val> = carried_vars
+            .iter()
+            .map(|(depth, name, _, _)| {
+                let next = self.scopes[*depth][name]
+                    .clone()
+                    .unwrap_or(Val::Scalar(dummy()));
+                self.copy_carried(next, &params, span)
+            })
+            .collect();
+        for ((depth, name, init, param), next) in carried_vars.into_iter().zip(nexts) {
             let result = self.fresh_like(&name, &init);
             flatten_carried(&init, &param, &next, &result, &mut carried);
             results.push((depth, name, result));
@@ -1894,7 +2050,7 @@ impl Lowerer<'_> {
             },
             _ => LoopKind::Forever,
         };
-        let count = self.new_value(None);
+        let count = self.new_value(Some("iterations".to_owned()));
         self.push(ir::Stmt::Loop(Loop {
             kind,
             carried,
@@ -1922,6 +2078,22 @@ impl Lowerer<'_> {
             .last_mut()
             .expect("a block is open")
             .extend(stmts);
+    }
+
+    /// `val`, with each of its scalars that is one of `params` replaced by a copy.
+    fn copy_carried(&mut self, val: Val, params: &[Value], span: Span) -> Val {
+        match val {
+            Val::Scalar(Operand::Value(v)) if params.contains(&v) => Val::Scalar(Operand::Value(
+                self.emit(Op::Copy, vec![Operand::Value(v)], span),
+            )),
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|p| self.copy_carried(p, params, span))
+                    .collect(),
+            ),
+            val => val,
+        }
     }
 
     /// New values with the shape of `val` (a scalar, or a tuple of them), named `name`.
@@ -2148,6 +2320,15 @@ struct Iteration {
     index_name: Option<String>,
     /// Each element binding (`None` for `_`) and the array it reads.
     elems: Vec<(Option<String>, Mem)>,
+}
+
+/// The values of a scalar or tuple.
+fn val_values(val: &Val) -> Vec<Value> {
+    match val {
+        Val::Scalar(Operand::Value(v)) => vec![*v],
+        Val::Tuple(parts) => parts.iter().flat_map(val_values).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// One `Carried` per scalar of a carried variable (tuples are carried element by element).

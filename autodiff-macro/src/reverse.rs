@@ -73,6 +73,11 @@ pub enum BwdStmt {
         target: Mem,
         source: Mem,
     },
+    /// `d_target += d_source` elementwise, into the adjoint of an array value.
+    AddMemToValue {
+        target: Value,
+        source: Mem,
+    },
     /// `d_target[prefix] += d_source` elementwise, from the adjoint of a snapshot.
     AddSnapshot {
         target: Mem,
@@ -303,7 +308,7 @@ impl Reverse<'_> {
                         continue;
                     }
                     match &init.kind {
-                        MemInitKind::Repeat { .. } => {}
+                        MemInitKind::Repeat { .. } | MemInitKind::Placeholder => {}
                         MemInitKind::List { elems } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {
@@ -319,6 +324,15 @@ impl Reverse<'_> {
                             if self.activity.active_mem(*src) {
                                 out.push(BwdStmt::AddMem {
                                     target: *src,
+                                    source: init.mem,
+                                });
+                            }
+                        }
+                        MemInitKind::FromValue(value) => {
+                            if self.activity.active(*value) {
+                                let target = self.declare(*value, out);
+                                out.push(BwdStmt::AddMemToValue {
+                                    target,
                                     source: init.mem,
                                 });
                             }
@@ -713,6 +727,7 @@ impl Reverse<'_> {
                 BwdStmt::AddSnapshot { prefix, .. } => {
                     prefix.iter().for_each(|i| operand(&mut needs, i))
                 }
+                BwdStmt::AddMemToValue { .. } => {}
                 BwdStmt::AddMem { .. }
                 | BwdStmt::ResetMem(_)
                 | BwdStmt::Reset(_)

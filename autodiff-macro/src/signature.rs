@@ -43,6 +43,8 @@ pub enum ParamKind {
 
 pub struct OutputType {
     pub ty: Type,
+    /// An array (`dims` indices) or a `Vec` (`true`).
+    pub array: Option<(usize, bool)>,
     /// `f32` or `f64`: the function gets `_grad` and `_grad_into` as well as `_pullback`.
     pub scalar: bool,
 }
@@ -139,10 +141,14 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
         ReturnType::Type(_, ty) if float_type(ty) => Some(OutputType {
             ty: (**ty).clone(),
             scalar: true,
+            array: None,
         }),
         ReturnType::Type(_, ty) if float_aggregate(ty) => Some(OutputType {
             ty: (**ty).clone(),
             scalar: false,
+            array: float_array_dims(ty)
+                .map(|dims| (dims, false))
+                .or_else(|| vec_elem(ty).is_some_and(float_type).then_some((1, true))),
         }),
         ReturnType::Type(_, ty) => {
             let alias = matches!(strip(ty), Type::Path(p) if p.path.get_ident().is_some_and(|i| i.to_string().starts_with(char::is_uppercase)));

@@ -1,0 +1,647 @@
+//! Classic numerical workloads, each gradient checked against its closed form or against finite
+//! differences: Rosenbrock, Newton's square root, a matrix-vector product, a running maximum,
+//! log-sum-exp, and an RNN-style recurrence.
+#![allow(clippy::needless_range_loop)] // index loops are how this numerical code is written
+
+mod common;
+
+use autodiff_core::{differentiate, no_grad};
+use common::{assert_close, assert_gradient};
+
+/// A deterministic point in roughly `[-1.5, 1.5]^n`.
+fn point(n: usize, seed: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| ((i as f64 + 1.0) * 0.754_877_666 + seed).sin() * 1.5)
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// Rosenbrock
+// ------------------------------------------------------------------------------------------
+
+/// The n-dimensional (chained) Rosenbrock function.
+#[differentiate]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        let a = x[i] - x[i - 1] * x[i - 1];
+        let b = 1.0 - x[i - 1];
+        s += 100.0 * a * a + b * b;
+    }
+    s
+}
+
+fn rosenbrock_closed_form(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut g = vec![0.0; n];
+    for i in 0..n {
+        if i + 1 < n {
+            g[i] += -400.0 * x[i] * (x[i + 1] - x[i] * x[i]) - 2.0 * (1.0 - x[i]);
+        }
+        if i > 0 {
+            g[i] += 200.0 * (x[i] - x[i - 1] * x[i - 1]);
+        }
+    }
+    g
+}
+
+#[test]
+fn rosenbrock_gradient_matches_the_closed_form() {
+    for n in [2, 10, 100] {
+        for seed in [0.0, 1.3] {
+            let x = point(n, seed);
+            let (v, g) = rosenbrock_grad(&x);
+            assert_eq!(v, rosenbrock(&x));
+            assert_eq!(g.len(), n);
+            let e = rosenbrock_closed_form(&x);
+            for i in 0..n {
+                assert_close(g[i], e[i], 1e-13);
+            }
+            if n <= 10 {
+                assert_gradient(rosenbrock, &x, &g, 1e-7);
+            }
+        }
+        // At the minimum the gradient is exactly zero.
+        let (v, g) = rosenbrock_grad(&vec![1.0; n]);
+        assert_eq!(v, 0.0);
+        assert!(g.iter().all(|&d| d == 0.0), "{g:?}");
+    }
+    // The classic starting point (-1.2, 1).
+    let (v, g) = rosenbrock_grad(&[-1.2, 1.0]);
+    assert_close(v, 24.2, 1e-14);
+    assert_close(g[0], -215.6, 1e-13);
+    assert_close(g[1], -88.0, 1e-13);
+}
+
+// ------------------------------------------------------------------------------------------
+// Newton's iteration for a square root
+// ------------------------------------------------------------------------------------------
+
+/// A fixed number of Newton steps for `x^2 = a`.
+#[differentiate]
+fn newton_sqrt_fixed(a: f64) -> f64 {
+    let mut x = if a > 1.0 { a } else { 1.0 };
+    for _ in 0..40 {
+        x = 0.5 * (x + a / x);
+    }
+    x
+}
+
+/// Newton steps until the residual is small: the iteration count depends on `a`.
+#[differentiate]
+fn newton_sqrt_tolerance(a: f64) -> f64 {
+    let mut x = if a > 1.0 { a } else { 1.0 };
+    let mut k = 0;
+    while (x * x - a).abs() > 1e-15 * a && k < 100 {
+        x = 0.5 * (x + a / x);
+        k += 1;
+    }
+    x
+}
+
+#[test]
+fn newton_square_root_derivative_is_one_over_two_sqrt_a() {
+    for a in [0.01, 0.25, 2.0, 9.0, 1e4] {
+        let e = 0.5 / f64::sqrt(a);
+        let (v, d) = newton_sqrt_fixed_grad(a);
+        assert_close(v, a.sqrt(), 1e-15);
+        assert_close(d, e, 1e-12);
+        let (v, d) = newton_sqrt_tolerance_grad(a);
+        assert_close(v, a.sqrt(), 1e-15);
+        assert_close(d, e, 1e-9);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Matrix-vector product
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn matvec(m: &[[f64; 3]; 4], v: &[f64; 3]) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    for i in 0..4 {
+        for j in 0..3 {
+            out[i] += m[i][j] * v[j];
+        }
+    }
+    out
+}
+
+/// `0.5 |M v - y|^2` through the array-returning `matvec`.
+#[differentiate]
+fn least_squares(m: &[[f64; 3]; 4], v: &[f64; 3], y: &[f64; 4]) -> f64 {
+    let p = matvec(m, v);
+    let mut s = 0.0;
+    for i in 0..4 {
+        let r = p[i] - y[i];
+        s += 0.5 * r * r;
+    }
+    s
+}
+
+/// `0.5 |M v - y|^2` for a row-major `M` of any shape, written with loops only.
+#[differentiate]
+fn least_squares_dyn(m: &[f64], v: &[f64], y: &[f64]) -> f64 {
+    let cols = v.len();
+    let mut s = 0.0;
+    for i in 0..y.len() {
+        let mut p = 0.0;
+        for j in 0..cols {
+            p += m[i * cols + j] * v[j];
+        }
+        let r = p - y[i];
+        s += 0.5 * r * r;
+    }
+    s
+}
+
+/// `M v` for a row-major `M` of any shape, returning a `Vec`.
+#[differentiate]
+fn matvec_vec(m: &[f64], v: &[f64]) -> Vec<f64> {
+    let rows = m.len() / v.len();
+    let mut out = vec![0.0; rows];
+    for i in 0..rows {
+        for j in 0..v.len() {
+            out[i] += m[i * v.len() + j] * v[j];
+        }
+    }
+    out
+}
+
+/// `0.5 |M v - y|^2` through the `Vec`-returning `matvec_vec`.
+#[differentiate]
+fn least_squares_vec(m: &[f64], v: &[f64], y: &[f64]) -> f64 {
+    let p = matvec_vec(m, v);
+    let mut s = 0.0;
+    for i in 0..p.len() {
+        let r = p[i] - y[i];
+        s += 0.5 * r * r;
+    }
+    s
+}
+
+const M: [[f64; 3]; 4] = [
+    [1.0, -2.0, 0.5],
+    [0.3, 0.7, -1.1],
+    [2.0, 0.0, 1.5],
+    [-0.4, 1.2, 0.9],
+];
+
+#[test]
+fn matvec_pullback_is_the_transposed_product() {
+    let v = [0.6, -1.3, 2.1];
+    // Every row of the Jacobian and a general d_out.
+    for d in [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+        [0.5, -1.5, 2.0, 0.25],
+    ] {
+        let (dm, dv): ([[f64; 3]; 4], [f64; 3]) = matvec_pullback(&M, &v, d);
+        for i in 0..4 {
+            for j in 0..3 {
+                // dM = d_out v^T
+                assert_close(dm[i][j], d[i] * v[j], 1e-15);
+            }
+        }
+        for j in 0..3 {
+            // dv = M^T d_out
+            let e: f64 = (0..4).map(|i| M[i][j] * d[i]).sum();
+            assert_close(dv[j], e, 1e-15);
+        }
+    }
+    let out = matvec(&M, &v);
+    for i in 0..4 {
+        assert_close(out[i], (0..3).map(|j| M[i][j] * v[j]).sum(), 1e-15);
+    }
+}
+
+#[test]
+fn vec_matvec_pullback_is_the_transposed_product() {
+    for (rows, cols) in [(1, 1), (2, 5), (6, 3)] {
+        let m = point(rows * cols, 0.2);
+        let v = point(cols, 1.4);
+        let out = matvec_vec(&m, &v);
+        assert_eq!(out.len(), rows);
+        for k in 0..rows {
+            // Each row of the Jacobian, then a general d_out.
+            let mut d = vec![0.0; rows];
+            d[k] = 1.0;
+            for d in [d, point(rows, 3.3)] {
+                let (dm, dv) = matvec_vec_pullback(&m, &v, d.clone());
+                assert_eq!((dm.len(), dv.len()), (rows * cols, cols));
+                for i in 0..rows {
+                    for j in 0..cols {
+                        assert_close(dm[i * cols + j], d[i] * v[j], 1e-15);
+                    }
+                }
+                for j in 0..cols {
+                    let e: f64 = (0..rows).map(|i| m[i * cols + j] * d[i]).sum();
+                    assert_close(dv[j], e, 1e-14);
+                }
+            }
+        }
+        let y = point(rows, 2.9);
+        let (value, (dm, dv, dy)) = least_squares_vec_grad(&m, &v, &y);
+        let (value2, g2) = least_squares_dyn_grad(&m, &v, &y);
+        assert_close(value, value2, 1e-15);
+        for k in 0..rows * cols {
+            assert_close(dm[k], g2.0[k], 1e-14);
+        }
+        for j in 0..cols {
+            assert_close(dv[j], g2.1[j], 1e-14);
+        }
+        for i in 0..rows {
+            assert_close(dy[i], g2.2[i], 1e-14);
+        }
+    }
+}
+
+#[test]
+fn least_squares_gradient_is_the_residual_outer_product() {
+    let v = [0.6, -1.3, 2.1];
+    let y = [0.5, 1.0, -2.0, 0.3];
+    let r: Vec<f64> = (0..4)
+        .map(|i| (0..3).map(|j| M[i][j] * v[j]).sum::<f64>() - y[i])
+        .collect();
+
+    let (value, (dm, dv, dy)) = least_squares_grad(&M, &v, &y);
+    assert_close(value, 0.5 * r.iter().map(|r| r * r).sum::<f64>(), 1e-15);
+    for i in 0..4 {
+        for j in 0..3 {
+            assert_close(dm[i][j], r[i] * v[j], 1e-14);
+        }
+        assert_close(dy[i], -r[i], 1e-14);
+    }
+    for j in 0..3 {
+        let e: f64 = (0..4).map(|i| M[i][j] * r[i]).sum();
+        assert_close(dv[j], e, 1e-14);
+    }
+
+    // The same loss for a flat row-major matrix gives the same gradient.
+    let flat = M.as_flattened();
+    let (value2, (dm2, dv2, dy2)) = least_squares_dyn_grad(flat, &v, &y);
+    assert_close(value2, value, 1e-15);
+    for k in 0..12 {
+        assert_close(dm2[k], dm.as_flattened()[k], 1e-14);
+    }
+    for j in 0..3 {
+        assert_close(dv2[j], dv[j], 1e-14);
+    }
+    for i in 0..4 {
+        assert_close(dy2[i], dy[i], 1e-14);
+    }
+}
+
+#[test]
+fn least_squares_of_other_shapes_against_finite_differences() {
+    for (rows, cols) in [(1, 1), (2, 5), (6, 3)] {
+        let m = point(rows * cols, 0.2);
+        let v = point(cols, 1.4);
+        let y = point(rows, 2.9);
+        let (_, (dm, dv, dy)) = least_squares_dyn_grad(&m, &v, &y);
+        let (a, b) = (rows * cols, rows * cols + cols);
+        let p0: Vec<f64> = m.iter().chain(&v).chain(&y).copied().collect();
+        let g: Vec<f64> = dm.iter().chain(&dv).chain(&dy).copied().collect();
+        assert_gradient(
+            |p| least_squares_dyn(&p[..a], &p[a..b], &p[b..]),
+            &p0,
+            &g,
+            1e-8,
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Running maximum
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn running_max(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        if x[i] > m {
+            m = x[i];
+        }
+    }
+    m
+}
+
+#[differentiate]
+fn running_max_method(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for &v in x.iter() {
+        m = m.max(v);
+    }
+    m
+}
+
+/// The largest prefix sum: its gradient is 1 on every element up to the best prefix.
+#[differentiate]
+fn max_prefix_sum(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut best = x[0];
+    for i in 0..x.len() {
+        s += x[i];
+        if s > best {
+            best = s;
+        }
+    }
+    best
+}
+
+#[test]
+fn running_max_gradient_goes_to_the_argmax() {
+    // No ties; the maximum first, last and in the middle.
+    let cases: [&[f64]; 5] = [
+        &[0.7],
+        &[3.0, 1.0, 2.0, -1.0],
+        &[0.5, 1.5, -0.2, 2.5],
+        &[0.1, 0.9, 4.2, 0.3, 1.7, -3.0, 2.2],
+        &[-2.0, -1.0, -3.0],
+    ];
+    for x in cases {
+        let argmax = (0..x.len())
+            .max_by(|&i, &j| x[i].partial_cmp(&x[j]).unwrap())
+            .unwrap();
+        let one_hot: Vec<f64> = (0..x.len())
+            .map(|i| if i == argmax { 1.0 } else { 0.0 })
+            .collect();
+        let (v, g) = running_max_grad(x);
+        assert_eq!(v, x[argmax]);
+        assert_eq!(g, one_hot, "{x:?}");
+        let (v, g) = running_max_method_grad(x);
+        assert_eq!(v, x[argmax]);
+        assert_eq!(g, one_hot, "{x:?}");
+        assert_gradient(running_max, x, &one_hot, 1e-9);
+    }
+}
+
+#[test]
+fn max_prefix_sum_gradient() {
+    let x = [0.5, 1.0, -0.3, 0.6, -2.0, 0.4];
+    // Prefix sums 0.5, 1.5, 1.2, 1.8, -0.2, 0.2: the best ends at index 3.
+    let (v, g) = max_prefix_sum_grad(&x);
+    assert_close(v, 1.8, 1e-15);
+    assert_eq!(g, vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+    assert_gradient(max_prefix_sum, &x, &g, 1e-9);
+}
+
+// ------------------------------------------------------------------------------------------
+// Log-sum-exp
+// ------------------------------------------------------------------------------------------
+
+/// Stable log-sum-exp with the shift held constant by `no_grad`.
+#[differentiate]
+fn logsumexp(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        m = m.max(x[i]);
+    }
+    let m = no_grad(m);
+    let mut s = 0.0;
+    for &v in x.iter() {
+        s += (v - m).exp();
+    }
+    m + s.ln()
+}
+
+/// Stable log-sum-exp differentiating through the shift too (its contributions cancel).
+#[differentiate]
+fn logsumexp_through_max(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        if x[i] > m {
+            m = x[i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] - m).exp();
+    }
+    m + s.ln()
+}
+
+fn softmax(x: &[f64]) -> Vec<f64> {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.iter().map(|v| v / z).collect()
+}
+
+#[test]
+fn logsumexp_gradient_is_softmax() {
+    let cases: [&[f64]; 5] = [
+        &[0.3],
+        &[1.0, 2.0],
+        &[0.5, -1.2, 2.2, 0.9, -0.1],
+        &[1000.0, 1001.0, 999.5],
+        &[-800.0, -801.5, -799.0, -805.0],
+    ];
+    for x in cases {
+        let sm = softmax(x);
+        for (v, g) in [logsumexp_grad(x), logsumexp_through_max_grad(x)] {
+            assert!(v.is_finite(), "{x:?}: {v}");
+            let naive_shifted = {
+                let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+            };
+            assert_close(v, naive_shifted, 1e-15);
+            for i in 0..x.len() {
+                assert_close(g[i], sm[i], 1e-14);
+            }
+            assert_close(g.iter().sum::<f64>(), 1.0, 1e-14);
+        }
+        if x[0].abs() < 10.0 {
+            let (_, g) = logsumexp_grad(x);
+            assert_gradient(logsumexp, x, &g, 1e-9);
+            let (_, g) = logsumexp_through_max_grad(x);
+            assert_gradient(logsumexp_through_max, x, &g, 1e-9);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// An RNN-style recurrence over 50 steps
+// ------------------------------------------------------------------------------------------
+
+/// A two-unit tanh RNN with a linear read-out, trained on a sequence: the state `h` is
+/// overwritten at every step, so the backward sweep needs every step's state from the tape.
+#[differentiate]
+fn rnn_loss(
+    w: &[[f64; 2]; 2],
+    u: &[f64; 2],
+    b: &[f64; 2],
+    v: &[f64; 2],
+    xs: &[f64],
+    ys: &[f64],
+) -> f64 {
+    let mut h = [0.0; 2];
+    // Declared outside the loop: a local array declared inside a loop body does not compile
+    // (see the BUG section).
+    let mut next = [0.0; 2];
+    let mut loss = 0.0;
+    for t in 0..xs.len() {
+        for i in 0..2 {
+            next[i] = (w[i][0] * h[0] + w[i][1] * h[1] + u[i] * xs[t] + b[i]).tanh();
+        }
+        h[0] = next[0];
+        h[1] = next[1];
+        let y = v[0] * h[0] + v[1] * h[1];
+        loss += (y - ys[t]) * (y - ys[t]);
+    }
+    loss / xs.len() as f64
+}
+
+/// The same recurrence with the state in scalars, overwritten by a tuple assignment, and only
+/// the weights active.
+#[differentiate(wrt(w, u, b, v))]
+fn rnn_loss_scalars(w: [[f64; 2]; 2], u: [f64; 2], b: [f64; 2], v: [f64; 2], xs: &[f64]) -> f64 {
+    let (mut h0, mut h1) = (0.0, 0.0);
+    let mut loss = 0.0;
+    for t in 0..xs.len() {
+        (h0, h1) = (
+            (w[0][0] * h0 + w[0][1] * h1 + u[0] * xs[t] + b[0]).tanh(),
+            (w[1][0] * h0 + w[1][1] * h1 + u[1] * xs[t] + b[1]).tanh(),
+        );
+        let y = v[0] * h0 + v[1] * h1;
+        let target = (t as f64 * 0.3).sin();
+        loss += (y - target) * (y - target);
+    }
+    loss / xs.len() as f64
+}
+
+const W: [[f64; 2]; 2] = [[0.9, -0.4], [0.3, 0.8]];
+const U: [f64; 2] = [0.7, -0.5];
+const B: [f64; 2] = [0.1, -0.2];
+const V: [f64; 2] = [1.1, -0.6];
+
+#[test]
+fn rnn_over_50_steps_against_finite_differences() {
+    let xs: Vec<f64> = (0..50).map(|t| (t as f64 * 0.37).sin()).collect();
+    let ys: Vec<f64> = (0..50).map(|t| (t as f64 * 0.21).cos() * 0.5).collect();
+    let (value, (dw, du, db, dv, dxs, dys)) = rnn_loss_grad(&W, &U, &B, &V, &xs, &ys);
+    assert_eq!(value, rnn_loss(&W, &U, &B, &V, &xs, &ys));
+    assert_eq!((dxs.len(), dys.len()), (50, 50));
+
+    let mut p0: Vec<f64> = W.as_flattened().to_vec();
+    p0.extend(U.iter().chain(&B).chain(&V).chain(&xs).chain(&ys));
+    let mut g: Vec<f64> = dw.as_flattened().to_vec();
+    g.extend(du.iter().chain(&db).chain(&dv).chain(&dxs).chain(&dys));
+    let f = |p: &[f64]| {
+        rnn_loss(
+            &[[p[0], p[1]], [p[2], p[3]]],
+            &[p[4], p[5]],
+            &[p[6], p[7]],
+            &[p[8], p[9]],
+            &p[10..60],
+            &p[60..110],
+        )
+    };
+    assert_gradient(f, &p0, &g, 1e-8);
+    // The gradient with respect to the targets is analytic: -2 (y_t - ys_t) / 50.
+    let mut h = [0.0; 2];
+    for t in 0..50 {
+        let next = [0, 1].map(|i| (W[i][0] * h[0] + W[i][1] * h[1] + U[i] * xs[t] + B[i]).tanh());
+        h = next;
+        let y = V[0] * h[0] + V[1] * h[1];
+        assert_close(dys[t], -2.0 * (y - ys[t]) / 50.0, 1e-14);
+    }
+}
+
+#[test]
+fn rnn_with_scalar_state_over_50_steps() {
+    let xs: Vec<f64> = (0..50).map(|t| (t as f64 * 0.37).sin()).collect();
+    let (value, (dw, du, db, dv)) = rnn_loss_scalars_grad(W, U, B, V, &xs);
+    assert_eq!(value, rnn_loss_scalars(W, U, B, V, &xs));
+    let mut p0: Vec<f64> = W.as_flattened().to_vec();
+    p0.extend(U.iter().chain(&B).chain(&V));
+    let mut g: Vec<f64> = dw.as_flattened().to_vec();
+    g.extend(du.iter().chain(&db).chain(&dv));
+    let f = |p: &[f64]| {
+        rnn_loss_scalars(
+            [[p[0], p[1]], [p[2], p[3]]],
+            [p[4], p[5]],
+            [p[6], p[7]],
+            [p[8], p[9]],
+            &xs,
+        )
+    };
+    assert_gradient(f, &p0, &g, 1e-8);
+}
+
+// ------------------------------------------------------------------------------------------
+// Regressions: natural ways to write the RNN above that the macro once got wrong; each comment
+// says what broke.
+// ------------------------------------------------------------------------------------------
+
+mod regressions {
+    use super::*;
+
+    // Regression: a local array declared inside a loop body does not compile: "cannot find value
+    // `d_a3` in this scope" (the backward sweep sizes its adjoint with `zero_grad(&d_aN)`).
+    #[differentiate]
+    fn rnn_loss_array_in_loop(
+        w: &[[f64; 2]; 2],
+        u: &[f64; 2],
+        b: &[f64; 2],
+        v: &[f64; 2],
+        xs: &[f64],
+        ys: &[f64],
+    ) -> f64 {
+        let mut h = [0.0; 2];
+        let mut loss = 0.0;
+        for t in 0..xs.len() {
+            let mut next = [0.0; 2];
+            for i in 0..2 {
+                next[i] = (w[i][0] * h[0] + w[i][1] * h[1] + u[i] * xs[t] + b[i]).tanh();
+            }
+            h[0] = next[0];
+            h[1] = next[1];
+            let y = v[0] * h[0] + v[1] * h[1];
+            loss += (y - ys[t]) * (y - ys[t]);
+        }
+        loss / xs.len() as f64
+    }
+
+    // Regression: a whole-array assignment `h = next;` inside a loop generates the statement
+    // `&mut d_h[..].fill(0.0);`, which warns "unused borrow that must be used" (an error under
+    // `#![deny(warnings)]` or clippy `-D warnings`). The gradient itself is right.
+    #[differentiate]
+    fn rnn_loss_whole_state(
+        w: &[[f64; 2]; 2],
+        u: &[f64; 2],
+        b: &[f64; 2],
+        v: &[f64; 2],
+        xs: &[f64],
+        ys: &[f64],
+    ) -> f64 {
+        let mut h = [0.0; 2];
+        let mut next = [0.0; 2];
+        let mut loss = 0.0;
+        for t in 0..xs.len() {
+            for i in 0..2 {
+                next[i] = (w[i][0] * h[0] + w[i][1] * h[1] + u[i] * xs[t] + b[i]).tanh();
+            }
+            h = next;
+            let y = v[0] * h[0] + v[1] * h[1];
+            loss += (y - ys[t]) * (y - ys[t]);
+        }
+        loss / xs.len() as f64
+    }
+
+    #[test]
+    fn natural_rnn_forms_agree_with_the_working_one() {
+        let xs: Vec<f64> = (0..50).map(|t| (t as f64 * 0.37).sin()).collect();
+        let ys: Vec<f64> = (0..50).map(|t| (t as f64 * 0.21).cos() * 0.5).collect();
+        let reference = rnn_loss_grad(&W, &U, &B, &V, &xs, &ys);
+        assert_eq!(
+            rnn_loss_array_in_loop_grad(&W, &U, &B, &V, &xs, &ys),
+            reference
+        );
+        assert_eq!(
+            rnn_loss_whole_state_grad(&W, &U, &B, &V, &xs, &ys),
+            reference
+        );
+    }
+}
