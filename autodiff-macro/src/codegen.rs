@@ -640,9 +640,12 @@ struct Names {
 impl Names {
     /// A name no other generated name has: `base`, else `base_1`, `base_2`, ...
     fn fresh(&mut self, base: &str, span: Span) -> Ident {
+        // A raw identifier's name (`r#type`) without its prefix, which `d_` cannot precede.
+        let base = base.replace("r#", "");
+        let base = base.as_str();
         let mut name = base.to_owned();
         let mut k = 0;
-        while self.taken.contains(&name) || syn::parse_str::<Ident>(&name).is_err() {
+        while self.taken.contains(&name) || is_keyword(&name) {
             k += 1;
             name = format!("{base}_{k}");
         }
@@ -728,6 +731,20 @@ impl Names {
         self.pullbacks.insert(value, ident.clone());
         ident
     }
+}
+
+/// Rust's keywords, which a generated name cannot be (user names are valid identifiers, and a
+/// prefix or suffix keeps them so, except for these).
+fn is_keyword(name: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn",
+        "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+        "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+        "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do",
+        "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
+        "gen", "_",
+    ];
+    KEYWORDS.contains(&name)
 }
 
 struct Writer<'a> {

@@ -126,6 +126,61 @@ pub(crate) mod tests {
         println!("{}", expand(&args, &src));
     }
 
+    /// How long the macro takes on a 200-line function with loops, branches and arrays:
+    /// `cargo test --release -p autodiff-macro expansion_time -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn expansion_time_of_a_200_line_function() {
+        let mut body = String::from("let mut s = 0.0;\nlet mut a = vec![0.0; x.len()];\n");
+        for k in 0..49 {
+            body.push_str(&format!(
+                "for i in 0..x.len() {{\n    let t{k} = (x[i] * {k}.5).sin() + s / (1.0 + s * s);\n    if t{k} > 0.0 {{ a[i] = a[i] * t{k}; }} else {{ s += t{k}.exp(); }}\n}}\n"
+            ));
+        }
+        body.push_str("s + a[0]\n");
+        let src = format!("fn big(x: &[f64]) -> f64 {{\n{body}}}");
+        assert!(src.lines().count() >= 200, "{} lines", src.lines().count());
+        let item: TokenStream = src.parse().unwrap();
+        let runs = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(differentiate(TokenStream::new(), item.clone()));
+        }
+        let per_run = start.elapsed() / runs;
+        println!("{} lines: {per_run:?} per expansion", src.lines().count());
+        // Per stage.
+        let t = std::time::Instant::now();
+        let item: syn::ItemFn = syn::parse2(item).unwrap();
+        let parse = t.elapsed();
+        let cx = Ctxt::new();
+        let sig = signature::check(&cx, &item.sig, &options::Options::default());
+        let t = std::time::Instant::now();
+        let function = lower::lower(&cx, &sig, &item.block);
+        let lowering = t.elapsed();
+        let t = std::time::Instant::now();
+        let activity = analysis::analyze(&cx, &function, &sig);
+        let analysis = t.elapsed();
+        let t = std::time::Instant::now();
+        let backward = reverse::reverse(&function, &activity);
+        let reverse = t.elapsed();
+        let t = std::time::Instant::now();
+        let tokens = codegen::generate(&codegen::Input {
+            item: &item,
+            sig: &sig,
+            function: &function,
+            activity: &activity,
+            backward: &backward,
+        });
+        let codegen = t.elapsed();
+        cx.check().unwrap();
+        println!(
+            "parse {parse:?}, lower {lowering:?}, analysis {analysis:?}, reverse {reverse:?}, codegen {codegen:?}, output {} lines",
+            prettyplease::unparse(&syn::parse2(quote!(#tokens)).unwrap())
+                .lines()
+                .count()
+        );
+    }
+
     /// The generated code of the seed's example, as `cargo expand --example shopping` shows it,
     /// against `tests/expand/shopping.expanded.rs`. `UPDATE_EXPECT=1` rewrites the file.
     #[test]

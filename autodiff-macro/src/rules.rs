@@ -174,13 +174,15 @@ impl Rule {
     pub fn reads(&self, arg: usize) -> Option<Reads> {
         let template = self.adjoints[arg]?;
         let mut reads = Reads::default();
-        visit_idents(&parse(template), &mut |ident| match ident {
-            "a" => reads.args[0] = true,
-            "b" => reads.args[1] = true,
-            "c" => reads.args[2] = true,
-            "y" => reads.result = true,
-            _ => {}
-        });
+        for ident in placeholders(template) {
+            match ident {
+                "a" => reads.args[0] = true,
+                "b" => reads.args[1] = true,
+                "c" => reads.args[2] = true,
+                "y" => reads.result = true,
+                _ => {}
+            }
+        }
         Some(reads)
     }
 
@@ -210,17 +212,36 @@ fn parse(template: &str) -> TokenStream {
     TokenStream::from_str(template).expect("derivative template is valid Rust")
 }
 
-fn visit_idents(tokens: &TokenStream, f: &mut impl FnMut(&str)) {
-    let mut previous_was_path_sep = false;
-    for tt in tokens.clone() {
-        match &tt {
-            TokenTree::Ident(ident) if !previous_was_path_sep => f(&ident.to_string()),
-            TokenTree::Group(group) => visit_idents(&group.stream(), f),
-            _ => {}
+/// The identifiers of a template that are not a path segment or a method name (those follow
+/// `::` or `.`). A scan of the text: the analysis asks this often, and parsing is slow.
+fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    let bytes = template.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c.is_ascii_alphabetic() || c == b'_' {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let before = template[..start].trim_end();
+                if !(before.ends_with('.') || before.ends_with("::")) {
+                    return Some(&template[start..i]);
+                }
+            } else if c.is_ascii_digit() {
+                // A literal such as `1.0`: its digits are not an identifier.
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'_')
+                {
+                    i += 1;
+                }
+            } else {
+                i += 1;
+            }
         }
-        previous_was_path_sep =
-            matches!(&tt, TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '.');
-    }
+        None
+    })
 }
 
 fn substitute(tokens: TokenStream, lookup: &impl Fn(&str) -> Option<TokenStream>) -> TokenStream {

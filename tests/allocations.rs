@@ -1,0 +1,133 @@
+//! The generated gradients allocate nothing on the heap for straight-line code, and in loops
+//! only the tape (reserved once when the trip count is known). `_grad_into` overwrites the
+//! caller's buffer rather than adding into it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use autodiff_core::differentiate;
+
+/// Counts the allocations of the current thread (tests run on several threads).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[differentiate]
+fn scalar30(a: f64, b: f64, c: f64) -> f64 {
+    let t = (a * b).exp() / (1.0 + c * c);
+    let u = t.ln_1p() * (b - c).sin() + a.powi(3) / (2.0 + b.cos());
+    u * u + t.sqrt() - (c / (1.0 + a * a)).atan()
+}
+
+#[differentiate]
+fn dot(w: &[f64], x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        s += w[i] * x[i];
+    }
+    s
+}
+
+#[differentiate]
+fn product(x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p *= x[i].sin();
+    }
+    p
+}
+
+#[differentiate]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = x[i + 1] - x[i] * x[i];
+        let b = 1.0 - x[i];
+        s += 100.0 * a * a + b * b;
+    }
+    s
+}
+
+#[test]
+fn straight_line_code_allocates_nothing() {
+    let mut grad = (0.0, 0.0, 0.0);
+    let n = allocations_in(|| {
+        for k in 0..100 {
+            let v = scalar30_grad_into(0.3 + k as f64 * 1e-3, 0.7, -0.2, &mut grad);
+            std::hint::black_box(v);
+        }
+    });
+    assert_eq!(n, 0);
+    let n = allocations_in(|| {
+        std::hint::black_box(scalar30_grad(0.3, 0.7, -0.2));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn loops_that_only_accumulate_allocate_nothing_once_the_buffer_has_its_size() {
+    let w = vec![0.5; 64];
+    let x = vec![1.5; 64];
+    let mut grad = (Vec::new(), Vec::new());
+    dot_grad_into(&w, &x, &mut grad);
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            std::hint::black_box(dot_grad_into(&w, &x, &mut grad));
+        }
+    });
+    assert_eq!(n, 0, "no tape for an accumulation");
+    assert_eq!(grad, (x.clone(), w.clone()));
+
+    let x: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.01).cos()).collect();
+    let mut g = Vec::new();
+    rosenbrock_grad_into(&x, &mut g);
+    let n = allocations_in(|| {
+        std::hint::black_box(rosenbrock_grad_into(&x, &mut g));
+    });
+    assert_eq!(n, 0, "Rosenbrock's backward sweep recomputes what it needs");
+}
+
+#[test]
+fn a_loop_that_overwrites_allocates_only_its_tape_once() {
+    let x: Vec<f64> = (0..100).map(|i| 1.0 + i as f64 * 1e-3).collect();
+    let mut g = Vec::new();
+    product_grad_into(&x, &mut g);
+    let n = allocations_in(|| {
+        std::hint::black_box(product_grad_into(&x, &mut g));
+    });
+    assert_eq!(n, 1, "one tape, reserved for the 100 iterations at once");
+}
+
+#[test]
+fn grad_into_overwrites_rather_than_accumulates() {
+    let w = [1.0, 2.0, 3.0];
+    let x = [4.0, 5.0, 6.0];
+    let mut grad = (vec![100.0; 7], vec![f64::NAN]);
+    dot_grad_into(&w, &x, &mut grad);
+    assert_eq!(grad, (x.to_vec(), w.to_vec()));
+    dot_grad_into(&w, &x, &mut grad);
+    assert_eq!(grad, (x.to_vec(), w.to_vec()));
+}
