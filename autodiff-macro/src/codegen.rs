@@ -435,6 +435,7 @@ fn vjp_fn(input: &Input) -> TokenStream {
         tapes: Vec::new(),
         loop_tapes: BTreeMap::new(),
         seed_name: None,
+        loop_depth: 0,
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
     };
@@ -759,6 +760,9 @@ struct Writer<'a> {
     loop_tapes: BTreeMap<Value, Ident>,
     /// The closure's parameter for the adjoint of a tuple output.
     seed_name: Option<Ident>,
+    /// How many loops enclose the code being written: tapes are reserved outside all loops,
+    /// where one reservation covers the whole loop.
+    loop_depth: usize,
     /// Whether each parameter is a reference, which the pullback takes again.
     ref_params: Vec<bool>,
     defs: BTreeMap<Value, &'a Inst>,
@@ -1060,6 +1064,7 @@ impl Writer<'_> {
             .map(|need| match need {
                 Need::Value(v) => self.name(*v).into_token_stream(),
                 Need::Pullback(v) => self.names.pullback(self.function, *v).into_token_stream(),
+                Need::Mem(m) => self.mem_name(*m),
             })
             .collect();
         match parts.as_slice() {
@@ -1181,7 +1186,7 @@ impl Writer<'_> {
                     range
                 };
                 if let Some(tape) = &tape {
-                    if !*reversed && !*inclusive {
+                    if !*reversed && !*inclusive && self.loop_depth == 0 {
                         out.push(
                             quote!(#tape.reserve(::core::iter::Iterator::size_hint(&(#range)).0);),
                         );
@@ -1192,7 +1197,9 @@ impl Writer<'_> {
             LoopKind::Forever => quote_spanned!(span=> loop),
         };
         let counting = count.as_ref().map(|count| quote!(#count += 1;));
+        self.loop_depth += 1;
         let body = self.block(&loop_.body);
+        self.loop_depth -= 1;
         let push = tape.as_ref().map(|tape| {
             let record = self.record_tuple(&record);
             quote!(#tape.push(#record);)

@@ -62,6 +62,32 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     quote!(#[allow(dead_code)] #item #generated)
 }
 
+/// A panic inside the macro is a bug of ours, never the user's: report it as a compile error
+/// (keeping `keep`, the user's item) instead of the compiler's "proc macro panicked".
+pub fn catch_internal_errors(
+    keep: TokenStream,
+    expand: impl FnOnce() -> TokenStream,
+) -> TokenStream {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(expand)) {
+        Ok(tokens) => tokens,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            let error = syn::Error::new(
+                proc_macro2::Span::call_site(),
+                format!(
+                    "internal error in autodiff ({message}); this is a bug in autodiff, not in your code: please report it with this function"
+                ),
+            )
+            .to_compile_error();
+            quote!(#keep #error)
+        }
+    }
+}
+
 fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {
     let errors = cx.check().err().map(|e| e.to_compile_error());
     quote!(#tokens #errors)

@@ -26,7 +26,9 @@ pub fn differentiate(
 ) -> proc_macro::TokenStream {
     // `AUTODIFF_TIMING=1 cargo build` reports the macro's own time per function.
     let start = std::env::var_os("AUTODIFF_TIMING").map(|_| std::time::Instant::now());
-    let output = expand::differentiate(args.into(), input.into());
+    let input = proc_macro2::TokenStream::from(input);
+    let output =
+        expand::catch_internal_errors(input.clone(), || expand::differentiate(args.into(), input));
     if let Some(start) = start {
         eprintln!(
             "#[differentiate]: {:?} for {} output tokens",
@@ -40,5 +42,6 @@ pub fn differentiate(
 /// Derives `Differentiable`; see `autodiff_core::Differentiable` for the documentation.
 #[proc_macro_derive(Differentiable, attributes(differentiable))]
 pub fn derive_differentiable(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    derive::derive(input.into()).into()
+    let input = proc_macro2::TokenStream::from(input);
+    expand::catch_internal_errors(proc_macro2::TokenStream::new(), || derive::derive(input)).into()
 }

@@ -2415,7 +2415,8 @@ impl Holes<'_, '_> {
                     .iter()
                     .map(|part| self.hole_for(part, span))
                     .collect::<Option<Vec<_>>>()?;
-                Some(syn::parse_quote!((#(#parts,)*)))
+                // Tokens, not a parse: the parts hold holes, which are not Rust syntax.
+                Some(Expr::Verbatim(quote!((#(#parts,)*))))
             }
             Val::Unit => Some(syn::parse_quote!(())),
             Val::Poison => None,

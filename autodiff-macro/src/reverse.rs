@@ -174,6 +174,9 @@ pub enum Need {
     Value(Value),
     /// The pullback closure of a call.
     Pullback(Value),
+    /// A whole array, declared in a loop's body and read by recomputations in a loop nested in
+    /// it: recorded once per iteration instead of once per element read.
+    Mem(Mem),
 }
 
 pub fn reverse(function: &Function, activity: &Activity) -> Backward {
@@ -503,10 +506,12 @@ impl Reverse<'_> {
     /// The values a branch's backward sweep reads that the branch defines.
     fn record_of(&self, stmts: &[BwdStmt], block: &Block) -> Vec<Need> {
         let inside = defined_in(block);
+        let mems_inside = mems_declared_in(block);
         self.needs(stmts)
             .into_iter()
             .filter(|need| match need {
                 Need::Value(v) | Need::Pullback(v) => inside.contains(v),
+                Need::Mem(m) => mems_inside.contains(m),
             })
             .collect()
     }
@@ -574,12 +579,14 @@ impl Reverse<'_> {
         };
         plan.by_count = by_count;
         let all_needs = self.needs(body);
+        let mems_inside = mems_declared_in(&loop_.body);
         let needs: BTreeSet<Need> = all_needs
             .iter()
             .copied()
             .filter(|need| match need {
                 Need::Value(v) => inside.contains(v) && Some(*v) != range_index,
                 Need::Pullback(v) => inside.contains(v),
+                Need::Mem(m) => mems_inside.contains(m),
             })
             .collect();
 
@@ -599,7 +606,7 @@ impl Reverse<'_> {
             .iter()
             .filter_map(|n| match n {
                 Need::Value(v) => Some(*v),
-                Need::Pullback(_) => None,
+                Need::Pullback(_) | Need::Mem(_) => None,
             })
             .collect();
         while let Some(v) = frontier.pop() {
@@ -607,7 +614,7 @@ impl Reverse<'_> {
                 continue;
             }
             let Some(inst) = direct.get(&v) else { continue };
-            if !self.cheap(inst) {
+            if !self.cheap(inst, loop_) {
                 continue;
             }
             remat.insert(v);
@@ -653,17 +660,11 @@ impl Reverse<'_> {
             .collect();
     }
 
-    /// Cheap to compute again in the backward sweep, from the same inputs.
-    fn cheap(&self, inst: &Inst) -> bool {
+    /// Cheap to compute again in the backward sweep of `loop_`, from the same inputs.
+    fn cheap(&self, inst: &Inst, loop_: &Loop) -> bool {
         match &inst.op {
             Op::Copy => true,
-            Op::Load(mem) => {
-                // An array nobody writes, which the backward sweep can read: a parameter or an
-                // array of the function's top level.
-                !self.written_mems.contains(mem)
-                    && (self.function.mems[mem.index()].param.is_some()
-                        || top_level_mem(self.function, *mem))
-            }
+            Op::Load(mem) => self.stable_during(*mem, loop_),
             Op::Rule { rule, .. } => match rule.rule().name {
                 "add" | "sub" | "mul" | "neg" | "cast" => true,
                 "div" | "rem" => !self.activity.active(inst.result),
@@ -671,6 +672,46 @@ impl Reverse<'_> {
             },
             _ => false,
         }
+    }
+
+    /// Whether the backward sweep of `loop_` finds `mem` as the loop's forward iterations read
+    /// it: nothing writes it inside the loop, nor after the loop until the end of the region
+    /// that declares it (whose end state the backward sweep sees), counting the repetitions of
+    /// every loop in between.
+    fn stable_during(&self, mem: Mem, loop_: &Loop) -> bool {
+        let mem = self.root(mem);
+        if writes_mem(&loop_.body, mem) || declares_mem(&loop_.body, mem) {
+            return false;
+        }
+        let Some(path) = path_to_loop(&self.function.body, loop_.count) else {
+            return false;
+        };
+        for &(block, position, loop_body) in path.iter().rev() {
+            if block.stmts[position + 1..]
+                .iter()
+                .any(|stmt| writes_stmt(stmt, mem))
+            {
+                return false;
+            }
+            let declared_here = declares_mem(block, mem)
+                || (std::ptr::eq(block, &self.function.body)
+                    && self.function.mems[mem.index()].param.is_some());
+            if declared_here {
+                return true;
+            }
+            if loop_body && block.stmts.iter().any(|stmt| writes_stmt(stmt, mem)) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// The struct a field belongs to (writes and declarations are of the whole).
+    fn root(&self, mem: Mem) -> Mem {
+        self.function.mems[mem.index()]
+            .field
+            .as_ref()
+            .map_or(mem, |(root, _)| *root)
     }
 
     /// The forward values a list of backward statements reads, with what nested regions read
@@ -764,18 +805,26 @@ impl Reverse<'_> {
                         operand(&mut needs, start);
                         operand(&mut needs, end);
                     }
+                    let mems_inside = mems_declared_in(&loop_.body);
                     for need in self.needs(&bwd_loop.body) {
-                        let (Need::Value(v) | Need::Pullback(v)) = need;
-                        if !inside.contains(&v) {
+                        let outside = match need {
+                            Need::Value(v) | Need::Pullback(v) => !inside.contains(&v),
+                            Need::Mem(m) => !mems_inside.contains(&m),
+                        };
+                        if outside {
                             needs.insert(need);
                         }
                     }
                     // The recomputed values read what they read.
                     for v in &plan.remat {
-                        for arg in self.defs[v].arg_values() {
+                        let def = self.defs[v];
+                        for arg in def.arg_values() {
                             if !inside.contains(&arg) {
                                 needs.insert(Need::Value(arg));
                             }
+                        }
+                        if let Op::Load(mem) = def.op {
+                            needs.insert(Need::Mem(self.root(mem)));
                         }
                     }
                 }
@@ -879,6 +928,81 @@ fn iteration_values(loop_: &Loop) -> BTreeSet<Value> {
     inside
 }
 
+/// The memories a block declares, with those of the blocks inside it.
+pub fn mems_declared_in(block: &Block) -> BTreeSet<Mem> {
+    let mut out = BTreeSet::new();
+    fn walk(block: &Block, out: &mut BTreeSet<Mem>) {
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::MemInit(init) if init.declare => {
+                    out.insert(init.mem);
+                }
+                Stmt::If(if_) => {
+                    walk(&if_.then_block, out);
+                    walk(&if_.else_block, out);
+                }
+                Stmt::Loop(loop_) => walk(&loop_.body, out),
+                _ => {}
+            }
+        }
+    }
+    walk(block, &mut out);
+    out
+}
+
+/// Whether the block's own statements (not nested blocks) declare `mem`.
+fn declares_mem(block: &Block, mem: Mem) -> bool {
+    block
+        .stmts
+        .iter()
+        .any(|s| matches!(s, Stmt::MemInit(init) if init.mem == mem && init.declare))
+}
+
+/// Whether anything in the block (nested blocks included) writes `mem` after declaring it.
+fn writes_mem(block: &Block, mem: Mem) -> bool {
+    block.stmts.iter().any(|stmt| writes_stmt(stmt, mem))
+}
+
+fn writes_stmt(stmt: &Stmt, mem: Mem) -> bool {
+    match stmt {
+        Stmt::Store(store) => store.mem == mem,
+        Stmt::MemInit(init) => init.mem == mem && !init.declare,
+        Stmt::If(if_) => writes_mem(&if_.then_block, mem) || writes_mem(&if_.else_block, mem),
+        Stmt::Loop(loop_) => writes_mem(&loop_.body, mem),
+        Stmt::Inst(_) => false,
+    }
+}
+
+/// The blocks from the function's body down to the loop `id`: each block, the position of the
+/// statement leading to the loop, and whether the block is a loop's body.
+fn path_to_loop(block: &Block, id: Value) -> Option<Vec<(&Block, usize, bool)>> {
+    fn walk<'a>(
+        block: &'a Block,
+        id: Value,
+        loop_body: bool,
+        path: &mut Vec<(&'a Block, usize, bool)>,
+    ) -> bool {
+        for (position, stmt) in block.stmts.iter().enumerate() {
+            path.push((block, position, loop_body));
+            let found = match stmt {
+                Stmt::Loop(loop_) if loop_.count == id => true,
+                Stmt::Loop(loop_) => walk(&loop_.body, id, true, path),
+                Stmt::If(if_) => {
+                    walk(&if_.then_block, id, false, path) || walk(&if_.else_block, id, false, path)
+                }
+                _ => false,
+            };
+            if found {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = Vec::new();
+    walk(block, id, false, &mut path).then_some(path)
+}
+
 /// Memories written after their declaration.
 fn written_mems(block: &Block) -> BTreeSet<Mem> {
     let mut out = BTreeSet::new();
@@ -902,14 +1026,6 @@ fn written_mems(block: &Block) -> BTreeSet<Mem> {
     }
     walk(block, &mut out);
     out
-}
-
-fn top_level_mem(function: &Function, mem: Mem) -> bool {
-    function
-        .body
-        .stmts
-        .iter()
-        .any(|s| matches!(s, Stmt::MemInit(init) if init.mem == mem && init.declare))
 }
 
 pub fn find_mem_init(block: &Block, mem: Mem) -> Option<&MemInitKind> {
