@@ -123,7 +123,13 @@ pub fn cast_like<S: Real, T: Real>(value: S, _like: T) -> T {
 
 /// Where a pullback adds the adjoint of one parameter: the caller's accumulator, or nothing when
 /// the caller does not track that argument (the pullback then works into scratch space).
-pub struct Slot<'a, T: ?Sized>(Option<&'a mut T>);
+pub struct Slot<'a, T: ?Sized>(Option<&'a mut T>, Fresh);
+
+/// Whether a slot's target was just set to zero by the caller, so that the one adjoint given
+/// to it can be stored rather than added (`0.0 + x` is not `x` for `x = -0.0`, so the compiler
+/// cannot drop the addition itself).
+#[derive(Clone, Copy)]
+struct Fresh(bool);
 
 /// The slot of a parameter the callee does not differentiate.
 #[derive(Default, Clone, Copy)]
@@ -132,7 +138,7 @@ pub struct Ignore;
 impl<T: ?Sized> Default for Slot<'_, T> {
     #[inline(always)]
     fn default() -> Self {
-        Slot(None)
+        Slot(None, Fresh(false))
     }
 }
 
@@ -140,7 +146,13 @@ impl<'a, T: ?Sized> Slot<'a, T> {
     /// A slot that adds into `target`.
     #[inline(always)]
     pub fn new(target: &'a mut T) -> Self {
-        Slot(Some(target))
+        Slot(Some(target), Fresh(false))
+    }
+
+    /// A slot whose `target` the caller has just set to zero.
+    #[inline(always)]
+    pub fn zeroed(target: &'a mut T) -> Self {
+        Slot(Some(target), Fresh(true))
     }
 }
 
@@ -201,8 +213,10 @@ impl<T: Real> Slot<'_, T> {
     /// Adds `adjoint` into the caller's accumulator.
     #[inline(always)]
     pub fn accumulate(self, adjoint: T) {
-        if let Some(target) = self.0 {
-            *target += adjoint;
+        match self {
+            Slot(Some(target), Fresh(true)) => *target = adjoint,
+            Slot(Some(target), Fresh(false)) => *target += adjoint,
+            Slot(None, _) => {}
         }
     }
 }
@@ -217,21 +231,47 @@ pub trait FromMut<'a, T: ?Sized> {
 impl<'a, T: ?Sized> FromMut<'a, T> for Slot<'a, T> {
     #[inline(always)]
     fn from_mut(target: &'a mut T) -> Self {
-        Slot(Some(target))
+        Slot::new(target)
     }
 }
 
 impl<'a, T> FromMut<'a, Vec<T>> for Slot<'a, [T]> {
     #[inline(always)]
     fn from_mut(target: &'a mut Vec<T>) -> Self {
-        Slot(Some(target))
+        Slot::new(target)
     }
 }
 
 impl<'a, T, const N: usize> FromMut<'a, [T; N]> for Slot<'a, [T]> {
     #[inline(always)]
     fn from_mut(target: &'a mut [T; N]) -> Self {
-        Slot(Some(target))
+        Slot::new(target)
+    }
+}
+
+/// The slot of a gradient entry the caller has just set to zero.
+#[inline(always)]
+pub fn zeroed_slot<'a, T: ?Sized, R: FromMut<'a, T> + Zeroed>(target: &'a mut T) -> R {
+    R::from_mut(target).mark_zeroed()
+}
+
+/// Slots that can be told their target is zero.
+pub trait Zeroed {
+    /// The same slot, marked.
+    fn mark_zeroed(self) -> Self;
+}
+
+impl<T: ?Sized> Zeroed for Slot<'_, T> {
+    #[inline(always)]
+    fn mark_zeroed(self) -> Self {
+        Slot(self.0, Fresh(true))
+    }
+}
+
+impl Zeroed for Ignore {
+    #[inline(always)]
+    fn mark_zeroed(self) -> Self {
+        self
     }
 }
 

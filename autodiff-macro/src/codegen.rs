@@ -1780,7 +1780,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
             }
         })
         .collect();
-    // The slots into which the pullback adds: one per parameter, in order.
+    // The slots into which the pullback adds: one per parameter, in order, each just zeroed.
     let slots_into = |grad_is_ref: bool| -> Vec<TokenStream> {
         let mut k = 0;
         sig.params
@@ -1792,9 +1792,9 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
                 let field = field(k);
                 k += 1;
                 if grad_is_ref && single {
-                    quote!(#private::slot(&mut *#grad))
+                    quote!(#private::zeroed_slot(&mut *#grad))
                 } else {
-                    quote!(#private::slot(&mut #grad #field))
+                    quote!(#private::zeroed_slot(&mut #grad #field))
                 }
             })
             .collect()

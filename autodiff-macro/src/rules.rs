@@ -47,7 +47,7 @@ pub static RULES: &[Rule] = &[
     r("add", &[Some("dy"), Some("dy")]),
     r("sub", &[Some("dy"), Some("-dy")]),
     r("mul", &[Some("b * dy"), Some("a * dy")]),
-    r("div", &[Some("dy / b"), Some("-dy * y / b")]),
+    r("div", &[Some("dy / b"), Some("-(dy / b) * y")]),
     r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]),
     r("neg", &[Some("-dy")]),
     r(

@@ -77,11 +77,11 @@ fn price_grad(
     let (value, pullback) = __price_vjp(apple, apple_num, orange, orange_num, tax);
     pullback(
         1.0,
-        ::autodiff_core::__private::slot(&mut grad.0),
-        ::autodiff_core::__private::slot(&mut grad.1),
-        ::autodiff_core::__private::slot(&mut grad.2),
-        ::autodiff_core::__private::slot(&mut grad.3),
-        ::autodiff_core::__private::slot(&mut grad.4),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.2),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.3),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.4),
     );
     (value, grad)
 }
@@ -107,11 +107,11 @@ fn price_pullback(
     let (_, pullback) = __price_vjp(apple, apple_num, orange, orange_num, tax);
     pullback(
         d_out,
-        ::autodiff_core::__private::slot(&mut grad.0),
-        ::autodiff_core::__private::slot(&mut grad.1),
-        ::autodiff_core::__private::slot(&mut grad.2),
-        ::autodiff_core::__private::slot(&mut grad.3),
-        ::autodiff_core::__private::slot(&mut grad.4),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.2),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.3),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.4),
     );
     grad
 }
@@ -135,11 +135,11 @@ fn price_grad_into(
     let (value, pullback) = __price_vjp(apple, apple_num, orange, orange_num, tax);
     pullback(
         1.0,
-        ::autodiff_core::__private::slot(&mut grad.0),
-        ::autodiff_core::__private::slot(&mut grad.1),
-        ::autodiff_core::__private::slot(&mut grad.2),
-        ::autodiff_core::__private::slot(&mut grad.3),
-        ::autodiff_core::__private::slot(&mut grad.4),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.2),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.3),
+        ::autodiff_core::__private::zeroed_slot(&mut grad.4),
     );
     value
 }
