@@ -341,7 +341,7 @@ mod tests {
         let got = div
             .instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
             .unwrap();
-        assert_eq!(got.to_string(), "- d_q * q / w");
+        assert_eq!(got.to_string(), "- (d_q / w) * q");
         let pow = lookup("powi", 2).unwrap().rule();
         let got = pow
             .instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q))
