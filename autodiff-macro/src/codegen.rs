@@ -627,14 +627,20 @@ fn impure(op: &Op) -> bool {
     matches!(op, Op::Call { .. } | Op::Opaque(_))
 }
 
+/// What a generated name is derived from.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Derived {
+    Adjoint(Value),
+    MemAdjoint(Mem),
+    Pullback(Value),
+}
+
 #[derive(Default)]
 struct Names {
     taken: BTreeSet<String>,
     values: BTreeMap<Value, Ident>,
     mems: BTreeMap<Mem, Ident>,
-    adjoints: BTreeMap<Value, Ident>,
-    mem_adjoints: BTreeMap<Mem, Ident>,
-    pullbacks: BTreeMap<Value, Ident>,
+    derived: BTreeMap<Derived, Ident>,
     n_temps: usize,
 }
 
@@ -704,32 +710,27 @@ impl Names {
     }
 
     fn adjoint(&mut self, function: &Function, value: Value) -> Ident {
-        if let Some(ident) = self.adjoints.get(&value) {
-            return ident.clone();
-        }
         let primal = self.value(function, value);
-        let ident = self.fresh(&format!("d_{primal}"), Span::call_site());
-        self.adjoints.insert(value, ident.clone());
-        ident
+        self.derived(Derived::Adjoint(value), || format!("d_{primal}"))
     }
 
     fn mem_adjoint(&mut self, function: &Function, mem: Mem) -> Ident {
-        if let Some(ident) = self.mem_adjoints.get(&mem) {
-            return ident.clone();
-        }
         let primal = self.mem(function, mem);
-        let ident = self.fresh(&format!("d_{primal}"), Span::call_site());
-        self.mem_adjoints.insert(mem, ident.clone());
-        ident
+        self.derived(Derived::MemAdjoint(mem), || format!("d_{primal}"))
     }
 
     fn pullback(&mut self, function: &Function, value: Value) -> Ident {
-        if let Some(ident) = self.pullbacks.get(&value) {
+        let primal = self.value(function, value);
+        self.derived(Derived::Pullback(value), || format!("{primal}_pullback"))
+    }
+
+    /// The name of something derived from a value or memory, made once.
+    fn derived(&mut self, key: Derived, base: impl FnOnce() -> String) -> Ident {
+        if let Some(ident) = self.derived.get(&key) {
             return ident.clone();
         }
-        let primal = self.value(function, value);
-        let ident = self.fresh(&format!("{primal}_pullback"), Span::call_site());
-        self.pullbacks.insert(value, ident.clone());
+        let ident = self.fresh(&base(), Span::call_site());
+        self.derived.insert(key, ident.clone());
         ident
     }
 }

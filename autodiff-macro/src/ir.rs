@@ -370,18 +370,52 @@ impl Operand {
 }
 
 impl Block {
-    /// Calls `f` on every instruction of the block and the blocks nested in it, in order.
-    pub fn for_each_inst<'a>(&'a self, f: &mut impl FnMut(&'a Inst)) {
+    /// Calls `f` on every statement of the block and of the blocks nested in it, in order (a
+    /// nested statement after the one that contains it).
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Stmt)) {
         for stmt in &self.stmts {
+            f(stmt);
             match stmt {
-                Stmt::Inst(inst) => f(inst),
                 Stmt::If(if_) => {
-                    if_.then_block.for_each_inst(f);
-                    if_.else_block.for_each_inst(f);
+                    if_.then_block.walk(f);
+                    if_.else_block.walk(f);
                 }
-                Stmt::Loop(loop_) => loop_.body.for_each_inst(f),
-                Stmt::Store(_) | Stmt::MemInit(_) => {}
+                Stmt::Loop(loop_) => loop_.body.walk(f),
+                Stmt::Inst(_) | Stmt::Store(_) | Stmt::MemInit(_) => {}
             }
         }
+    }
+
+    /// Calls `f` on every instruction of the block and the blocks nested in it, in order.
+    pub fn for_each_inst<'a>(&'a self, f: &mut impl FnMut(&'a Inst)) {
+        self.walk(&mut |stmt| {
+            if let Stmt::Inst(inst) = stmt {
+                f(inst);
+            }
+        });
+    }
+}
+
+impl Stmt {
+    /// Whether this statement writes `mem` after its declaration (here or in a nested block).
+    pub fn writes(&self, mem: Mem) -> bool {
+        let mut writes = false;
+        let mut check = |stmt: &Stmt| {
+            writes |= match stmt {
+                Stmt::Store(store) => store.mem == mem,
+                Stmt::MemInit(init) => init.mem == mem && !init.declare,
+                _ => false,
+            };
+        };
+        check(self);
+        match self {
+            Stmt::If(if_) => {
+                if_.then_block.walk(&mut check);
+                if_.else_block.walk(&mut check);
+            }
+            Stmt::Loop(loop_) => loop_.body.walk(&mut check),
+            _ => {}
+        }
+        writes
     }
 }

@@ -147,31 +147,19 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         }
     }
     let tail = lowerer.block_contents(&stmts);
-    if let Some(out) = lowerer.ret_mem {
-        lowerer.muted = sig.output.is_none();
-        let output = lowerer.output(Val::Mem(out, Vec::new()), body);
-        return ir::Function {
-            params,
-            body: ir::Block {
-                stmts: lowerer.blocks.pop().expect("the body's block"),
-            },
-            output,
-            values: lowerer.values,
-            mems: lowerer.mems,
-            items: lowerer.items,
-        };
-    }
-    let result = if lowerer.has_return {
-        let returned = lowerer.var(RET);
-        let ret_val = lowerer.var(RET_VAL);
-        match returned {
-            Val::Scalar(flag) if is_const(&flag, "true") => ret_val,
+    let result = match lowerer.ret_mem {
+        // Every `return` wrote into the output array.
+        Some(out) => Val::Mem(out, Vec::new()),
+        None if lowerer.has_return => match lowerer.var(RET) {
+            Val::Scalar(flag) if is_const(&flag, "true") => lowerer.var(RET_VAL),
             Val::Scalar(flag) if is_const(&flag, "false") => tail,
-            Val::Scalar(flag) => lowerer.join(flag, ret_val, tail, body.span()),
+            Val::Scalar(flag) => {
+                let ret_val = lowerer.var(RET_VAL);
+                lowerer.join(flag, ret_val, tail, body.span())
+            }
             _ => Val::Poison,
-        }
-    } else {
-        tail
+        },
+        None => tail,
     };
     // With no usable return type, the signature's error already says what is wrong.
     lowerer.muted = sig.output.is_none();

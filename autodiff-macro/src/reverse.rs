@@ -689,7 +689,7 @@ impl Reverse<'_> {
         for &(block, position, loop_body) in path.iter().rev() {
             if block.stmts[position + 1..]
                 .iter()
-                .any(|stmt| writes_stmt(stmt, mem))
+                .any(|stmt| stmt.writes(mem))
             {
                 return false;
             }
@@ -699,7 +699,7 @@ impl Reverse<'_> {
             if declared_here {
                 return true;
             }
-            if loop_body && block.stmts.iter().any(|stmt| writes_stmt(stmt, mem)) {
+            if loop_body && block.stmts.iter().any(|stmt| stmt.writes(mem)) {
                 return false;
             }
         }
@@ -885,36 +885,27 @@ fn definitions(function: &Function) -> BTreeMap<Value, &Inst> {
 /// Every value defined in a block and the blocks inside it.
 pub fn defined_in(block: &Block) -> BTreeSet<Value> {
     let mut out = BTreeSet::new();
-    collect_defined(block, &mut out);
-    out
-}
-
-fn collect_defined(block: &Block, out: &mut BTreeSet<Value>) {
-    for stmt in &block.stmts {
-        match stmt {
-            Stmt::Inst(inst) => {
-                out.insert(inst.result);
-            }
-            Stmt::If(if_) => {
-                out.insert(if_.record);
-                out.extend(if_.phis.iter().map(|p| p.result));
-                collect_defined(&if_.then_block, out);
-                collect_defined(&if_.else_block, out);
-            }
-            Stmt::Loop(loop_) => {
-                out.insert(loop_.count);
-                if let LoopKind::Range { index, .. } = &loop_.kind {
-                    out.insert(*index);
-                }
-                for c in &loop_.carried {
-                    out.insert(c.param);
-                    out.insert(c.result);
-                }
-                collect_defined(&loop_.body, out);
-            }
-            Stmt::Store(_) | Stmt::MemInit(_) => {}
+    block.walk(&mut |stmt| match stmt {
+        Stmt::Inst(inst) => {
+            out.insert(inst.result);
         }
-    }
+        Stmt::If(if_) => {
+            out.insert(if_.record);
+            out.extend(if_.phis.iter().map(|p| p.result));
+        }
+        Stmt::Loop(loop_) => {
+            out.insert(loop_.count);
+            if let LoopKind::Range { index, .. } = &loop_.kind {
+                out.insert(*index);
+            }
+            for c in &loop_.carried {
+                out.insert(c.param);
+                out.insert(c.result);
+            }
+        }
+        Stmt::Store(_) | Stmt::MemInit(_) => {}
+    });
+    out
 }
 
 /// The values that are new in each iteration of a loop: its body's, its index, and the carried
@@ -931,22 +922,13 @@ fn iteration_values(loop_: &Loop) -> BTreeSet<Value> {
 /// The memories a block declares, with those of the blocks inside it.
 pub fn mems_declared_in(block: &Block) -> BTreeSet<Mem> {
     let mut out = BTreeSet::new();
-    fn walk(block: &Block, out: &mut BTreeSet<Mem>) {
-        for stmt in &block.stmts {
-            match stmt {
-                Stmt::MemInit(init) if init.declare => {
-                    out.insert(init.mem);
-                }
-                Stmt::If(if_) => {
-                    walk(&if_.then_block, out);
-                    walk(&if_.else_block, out);
-                }
-                Stmt::Loop(loop_) => walk(&loop_.body, out),
-                _ => {}
+    block.walk(&mut |stmt| {
+        if let Stmt::MemInit(init) = stmt {
+            if init.declare {
+                out.insert(init.mem);
             }
         }
-    }
-    walk(block, &mut out);
+    });
     out
 }
 
@@ -960,17 +942,7 @@ fn declares_mem(block: &Block, mem: Mem) -> bool {
 
 /// Whether anything in the block (nested blocks included) writes `mem` after declaring it.
 fn writes_mem(block: &Block, mem: Mem) -> bool {
-    block.stmts.iter().any(|stmt| writes_stmt(stmt, mem))
-}
-
-fn writes_stmt(stmt: &Stmt, mem: Mem) -> bool {
-    match stmt {
-        Stmt::Store(store) => store.mem == mem,
-        Stmt::MemInit(init) => init.mem == mem && !init.declare,
-        Stmt::If(if_) => writes_mem(&if_.then_block, mem) || writes_mem(&if_.else_block, mem),
-        Stmt::Loop(loop_) => writes_mem(&loop_.body, mem),
-        Stmt::Inst(_) => false,
-    }
+    block.stmts.iter().any(|stmt| stmt.writes(mem))
 }
 
 /// The blocks from the function's body down to the loop `id`: each block, the position of the
@@ -1006,58 +978,34 @@ fn path_to_loop(block: &Block, id: Value) -> Option<Vec<(&Block, usize, bool)>> 
 /// Memories written after their declaration.
 fn written_mems(block: &Block) -> BTreeSet<Mem> {
     let mut out = BTreeSet::new();
-    fn walk(block: &Block, out: &mut BTreeSet<Mem>) {
-        for stmt in &block.stmts {
-            match stmt {
-                Stmt::Store(store) => {
-                    out.insert(store.mem);
-                }
-                Stmt::MemInit(init) if !init.declare => {
-                    out.insert(init.mem);
-                }
-                Stmt::If(if_) => {
-                    walk(&if_.then_block, out);
-                    walk(&if_.else_block, out);
-                }
-                Stmt::Loop(loop_) => walk(&loop_.body, out),
-                _ => {}
-            }
+    block.walk(&mut |stmt| match stmt {
+        Stmt::Store(store) => {
+            out.insert(store.mem);
         }
-    }
-    walk(block, &mut out);
+        Stmt::MemInit(init) if !init.declare => {
+            out.insert(init.mem);
+        }
+        _ => {}
+    });
     out
 }
 
 pub fn find_mem_init(block: &Block, mem: Mem) -> Option<&MemInitKind> {
-    for stmt in &block.stmts {
-        let found = match stmt {
-            Stmt::MemInit(init) if init.mem == mem && init.declare => Some(&init.kind),
-            Stmt::If(if_) => {
-                find_mem_init(&if_.then_block, mem).or_else(|| find_mem_init(&if_.else_block, mem))
-            }
-            Stmt::Loop(loop_) => find_mem_init(&loop_.body, mem),
-            _ => None,
-        };
-        if found.is_some() {
-            return found;
+    let mut found = None;
+    block.walk(&mut |stmt| match stmt {
+        Stmt::MemInit(init) if init.mem == mem && init.declare && found.is_none() => {
+            found = Some(&init.kind)
         }
-    }
-    None
+        _ => {}
+    });
+    found
 }
 
 pub fn find_loop(block: &Block, id: Value) -> Option<&Loop> {
-    for stmt in &block.stmts {
-        let found = match stmt {
-            Stmt::Loop(loop_) if loop_.count == id => Some(loop_),
-            Stmt::Loop(loop_) => find_loop(&loop_.body, id),
-            Stmt::If(if_) => {
-                find_loop(&if_.then_block, id).or_else(|| find_loop(&if_.else_block, id))
-            }
-            _ => None,
-        };
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
+    let mut found = None;
+    block.walk(&mut |stmt| match stmt {
+        Stmt::Loop(loop_) if loop_.count == id => found = Some(loop_),
+        _ => {}
+    });
+    found
 }
