@@ -117,7 +117,7 @@ impl Activity {
                             .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
                         Op::Call { .. } => inst.args.iter().any(|arg| self.varied_operand(arg)),
                         Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
-                        Op::Opaque(_) => false,
+                        Op::Opaque(_) | Op::Len(_) => false,
                     };
                     changed |= self.set_varied(inst.result, varied);
                 }
@@ -205,7 +205,7 @@ impl Activity {
                         Op::Load(mem) | Op::Snapshot(mem) => {
                             changed |= self.set_useful(&Operand::Mem(*mem, Vec::new()))
                         }
-                        Op::Opaque(_) => {}
+                        Op::Opaque(_) | Op::Len(_) => {}
                     }
                 }
                 Stmt::Store(store) => {

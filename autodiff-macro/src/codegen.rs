@@ -482,8 +482,20 @@ fn vjp_fn(input: &Input) -> TokenStream {
                 let mut #scratch = ::core::option::Option::None;
                 let #adjoint = #private::Slot::or_zero(#slot, &mut #scratch, #like);
             });
+            if let ParamKind::Slice { .. } = param.kind {
+                // One check that the accumulator is as long as the parameter, after which the
+                // compiler can drop the accumulator's own check at each `d_x[i]`.
+                prologue.push(quote!(let #adjoint = &mut #adjoint[..#primal.len()];));
+            }
         }
     }
+    // Lengths and index arithmetic, computed again from the parameters the closure receives.
+    let recomputed: Vec<TokenStream> = backward
+        .top_remat
+        .iter()
+        .filter_map(|v| writer.inst(writer.defs[v], true))
+        .collect();
+    prologue.extend(recomputed);
     let (seed, mut body) = writer.backward(&slot_names);
     // Struct gradients: the fields the macro could not tell apart as carried are copied back.
     for (index, param) in sig.params.iter().enumerate() {
@@ -993,6 +1005,10 @@ impl Writer<'_> {
             Op::Load(mem) => {
                 let mem = self.mem_name(*mem);
                 quote!(#mem #([#args])*)
+            }
+            Op::Len(mem) => {
+                let mem = self.mem_name(*mem);
+                quote!(#mem #([#args])*.len())
             }
             Op::Snapshot(mem) => {
                 let mem = self.mem_name(*mem);

@@ -154,6 +154,8 @@ pub enum Op {
     Index,
     /// `mem[args[0]][args[1]]...`: an element of a memory.
     Load(Mem),
+    /// `mem[args..].len()`: the length of an array, slice or vector (or of a row of one).
+    Len(Mem),
     /// An owned copy of a memory (with the indices in `args` applied): a local array passed by
     /// reference to a call, frozen as the call saw it for the callee's backward sweep.
     Snapshot(Mem),

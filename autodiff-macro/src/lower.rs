@@ -1011,6 +1011,15 @@ impl Lowerer<'_> {
             }
         }
         let expr = Expr::MethodCall(call.clone());
+        // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
+        if name == "len" && call.args.is_empty() && is_place(&call.receiver) {
+            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+                if !self.mems[mem.index()].structured {
+                    let value = self.emit(Op::Len(mem), prefix, call.method.span());
+                    return Val::Scalar(Operand::Value(value));
+                }
+            }
+        }
         if CUT_METHODS.contains(&name.as_str()) {
             return self.opaque(&expr, true, &format!("method `{name}`"));
         }
@@ -2200,11 +2209,7 @@ impl Lowerer<'_> {
         // The length: the shortest of the arrays.
         let lens: Vec<Operand> = sources
             .iter()
-            .map(|mem| {
-                let hole = Opaque::hole(0);
-                let op = Op::Opaque(Opaque::cut(quote!(#hole.len())));
-                Operand::Value(self.emit(op, vec![Operand::Mem(*mem, Vec::new())], span))
-            })
+            .map(|mem| Operand::Value(self.emit(Op::Len(*mem), Vec::new(), span)))
             .collect();
         let mut end = lens[0].clone();
         for len in &lens[1..] {

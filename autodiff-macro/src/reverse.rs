@@ -39,6 +39,10 @@ pub struct Backward {
     /// What the backward sweep reads from the forward sweep outside any loop or branch: the
     /// closure captures it.
     pub captured: BTreeSet<Need>,
+    /// Of those, what the closure computes again from its parameters instead, in order: lengths
+    /// of parameters and integer arithmetic on them. Computed next to the parameters they come
+    /// from, they let the compiler see that the backward loops' indices are in bounds.
+    pub top_remat: Vec<Value>,
 }
 
 pub enum BwdStmt {
@@ -216,12 +220,14 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         }
     }
     let captured = pass.needs(&stmts);
+    let top_remat = pass.top_remat(&captured);
     Backward {
         stmts,
         loops: pass.loops,
         ifs: pass.ifs,
         written_mems: pass.written_mems,
         captured,
+        top_remat,
     }
 }
 
@@ -429,7 +435,7 @@ impl Reverse<'_> {
                     });
                 }
             }
-            Op::Opaque(_) => {}
+            Op::Opaque(_) | Op::Len(_) => {}
         }
     }
 
@@ -665,6 +671,8 @@ impl Reverse<'_> {
         match &inst.op {
             Op::Copy => true,
             Op::Load(mem) => self.stable_during(*mem, loop_),
+            // Lengths do not change; a parameter's is there in the backward sweep.
+            Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
             Op::Rule { rule, .. } => match rule.rule().name {
                 "add" | "sub" | "mul" | "neg" | "cast" => true,
                 "div" | "rem" => !self.activity.active(inst.result),
@@ -672,6 +680,63 @@ impl Reverse<'_> {
             },
             _ => false,
         }
+    }
+
+    /// The captured values the closure recomputes instead (see [`Backward::top_remat`]).
+    fn top_remat(&self, captured: &BTreeSet<Need>) -> Vec<Value> {
+        let params: BTreeSet<Value> = self
+            .function
+            .params
+            .iter()
+            .filter_map(|p| match p {
+                crate::ir::ParamRef::Value(v) => Some(*v),
+                crate::ir::ParamRef::Mem(_) => None,
+            })
+            .collect();
+        let top: Vec<&Inst> = self
+            .function
+            .body
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Inst(inst) => Some(inst),
+                _ => None,
+            })
+            .collect();
+        let mut rematable = BTreeSet::new();
+        for inst in &top {
+            let cheap = match &inst.op {
+                Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
+                Op::Rule { rule, .. } => {
+                    matches!(rule.rule().name, "add" | "sub" | "mul" | "div" | "rem")
+                        && !self.activity.active(inst.result)
+                }
+                _ => false,
+            };
+            if cheap
+                && inst
+                    .arg_values()
+                    .all(|v| params.contains(&v) || rematable.contains(&v))
+            {
+                rematable.insert(inst.result);
+            }
+        }
+        let mut needed: BTreeSet<Value> = captured
+            .iter()
+            .filter_map(|n| match n {
+                Need::Value(v) if rematable.contains(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        for inst in top.iter().rev() {
+            if needed.contains(&inst.result) {
+                needed.extend(inst.arg_values().filter(|v| rematable.contains(v)));
+            }
+        }
+        top.iter()
+            .map(|i| i.result)
+            .filter(|v| needed.contains(v))
+            .collect()
     }
 
     /// Whether the backward sweep of `loop_` finds `mem` as the loop's forward iterations read
