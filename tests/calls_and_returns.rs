@@ -157,3 +157,45 @@ fn calls_returns_and_arrays() {
         1e-8,
     );
 }
+
+#[differentiate]
+fn double(x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        y[i] = 2.0 * x[i] * x[i];
+    }
+    y
+}
+
+#[differentiate]
+fn first(x: &[f64]) -> f64 {
+    x[0].sin()
+}
+
+/// Regression: a `Vec` returned by a call and only passed on to another call (its adjoint
+/// started as `0.0`, not as a zero `Vec`).
+#[differentiate]
+fn chained(x: &[f64]) -> f64 {
+    let y = double(x);
+    first(&y) + first(&double(&y))
+}
+
+/// Regression: iterating over a call's result.
+#[differentiate]
+fn iterate_a_result(x: &[f64]) -> f64 {
+    let y = double(x);
+    let mut s = 0.0;
+    for (i, &v) in y.iter().enumerate() {
+        s += v * (i as f64 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn vec_results_passed_on_and_iterated() {
+    let x = [0.3, -0.8, 1.1];
+    let (_, g) = chained_grad(&x);
+    assert_gradient(chained, &x, &g, 1e-8);
+    let (_, g) = iterate_a_result_grad(&x);
+    assert_gradient(iterate_a_result, &x, &g, 1e-8);
+}

@@ -1041,7 +1041,7 @@ impl Lowerer<'_> {
                         written_ref,
                         by_ref,
                     };
-                    return Val::Scalar(Operand::Value(self.emit(op, args, call.method.span())));
+                    return self.call_result(op, args, call.method.span());
                 }
             }
         }
@@ -1114,7 +1114,15 @@ impl Lowerer<'_> {
             written_ref,
             by_ref,
         };
-        Val::Scalar(Operand::Value(self.emit(op, args, func.span())))
+        self.call_result(op, args, func.span())
+    }
+
+    /// A call's value, which may be a tuple, an array or a `Vec` the macro cannot see: its
+    /// adjoint starts as a zero shaped like it.
+    fn call_result(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Val {
+        let value = self.emit(op, args, span);
+        self.values[value.index()].aggregate = true;
+        Val::Scalar(Operand::Value(value))
     }
 
     /// The arguments of a call, with which were written `&arg` and which the callee receives
@@ -1834,13 +1842,17 @@ impl Lowerer<'_> {
                         .get_or_insert_with(|| name.clone());
                     l.declare(name, Some(Val::Scalar(Operand::Value(index))));
                 }
-                for (name, mem) in &iter.elems {
+                for (name, source) in &iter.elems {
                     let i = Operand::Value(index);
-                    let val = if l.mems[mem.index()].dims > 1 {
-                        Val::Mem(*mem, vec![i])
-                    } else {
-                        let value = l.emit(Op::Load(*mem), vec![i], span);
-                        Val::Scalar(Operand::Value(value))
+                    let val = match source {
+                        Source::Mem(mem) if l.mems[mem.index()].dims > 1 => Val::Mem(*mem, vec![i]),
+                        Source::Mem(mem) => {
+                            Val::Scalar(Operand::Value(l.emit(Op::Load(*mem), vec![i], span)))
+                        }
+                        Source::Value(value) => {
+                            let args = vec![Operand::Value(*value), i];
+                            Val::Scalar(Operand::Value(l.emit(Op::Index, args, span)))
+                        }
                     };
                     if let Some(name) = name {
                         let val = l.name_value(name, val, None, span);
@@ -2197,9 +2209,9 @@ impl Lowerer<'_> {
             }
         };
         let mut elems = Vec::new();
-        for (p, mem) in elem_pats.into_iter().zip(&sources) {
+        for (p, source) in elem_pats.into_iter().zip(&sources) {
             match elem_pat(p) {
-                Ok(name) => elems.push((name, *mem)),
+                Ok(name) => elems.push((name, *source)),
                 Err(()) => {
                     self.error(p, "bind each element to a name, `&name` or `_`");
                     return None;
@@ -2209,7 +2221,17 @@ impl Lowerer<'_> {
         // The length: the shortest of the arrays.
         let lens: Vec<Operand> = sources
             .iter()
-            .map(|mem| Operand::Value(self.emit(Op::Len(*mem), Vec::new(), span)))
+            .map(|source| {
+                let len = match source {
+                    Source::Mem(mem) => self.emit(Op::Len(*mem), Vec::new(), span),
+                    Source::Value(value) => {
+                        let hole = Opaque::hole(0);
+                        let op = Op::Opaque(Opaque::cut(quote!(#hole.len())));
+                        self.emit(op, vec![Operand::Value(*value)], span)
+                    }
+                };
+                Operand::Value(len)
+            })
             .collect();
         let mut end = lens[0].clone();
         for len in &lens[1..] {
@@ -2234,7 +2256,7 @@ impl Lowerer<'_> {
     }
 
     /// The arrays a `for` iterates over, and whether it is `.enumerate()`d.
-    fn iter_sources(&mut self, expr: &Expr) -> Option<(Vec<Mem>, bool)> {
+    fn iter_sources(&mut self, expr: &Expr) -> Option<(Vec<Source>, bool)> {
         match strip_parens(expr) {
             Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
                 let (sources, enumerate) = self.iter_sources(&call.receiver)?;
@@ -2269,7 +2291,12 @@ impl Lowerer<'_> {
             // iterators are reported once, as unsupported loops.
             e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_) | Expr::Index(_)) => {
                 match self.expr(e) {
-                    Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![mem], false)),
+                    Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![Source::Mem(mem)], false)),
+                // An array or `Vec` returned by a call.
+                Val::Scalar(Operand::Value(value)) => {
+                    self.values[value.index()].aggregate = true;
+                    Some((vec![Source::Value(value)], false))
+                }
                     Val::Mem(..) => {
                         self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
                         None
@@ -2311,8 +2338,16 @@ struct RangeSpec {
 struct Iteration {
     range: Option<RangeSpec>,
     index_name: Option<String>,
-    /// Each element binding (`None` for `_`) and the array it reads.
-    elems: Vec<(Option<String>, Mem)>,
+    /// Each element binding (`None` for `_`) and what it reads.
+    elems: Vec<(Option<String>, Source)>,
+}
+
+/// What a `for` loop reads its elements from.
+#[derive(Clone, Copy)]
+enum Source {
+    Mem(Mem),
+    /// An array value returned by a call.
+    Value(Value),
 }
 
 /// The values of a scalar or tuple.
