@@ -2291,12 +2291,14 @@ impl Lowerer<'_> {
             // iterators are reported once, as unsupported loops.
             e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_) | Expr::Index(_)) => {
                 match self.expr(e) {
-                    Val::Mem(mem, prefix) if prefix.is_empty() => Some((vec![Source::Mem(mem)], false)),
-                // An array or `Vec` returned by a call.
-                Val::Scalar(Operand::Value(value)) => {
-                    self.values[value.index()].aggregate = true;
-                    Some((vec![Source::Value(value)], false))
-                }
+                    Val::Mem(mem, prefix) if prefix.is_empty() => {
+                        Some((vec![Source::Mem(mem)], false))
+                    }
+                    // An array or `Vec` returned by a call.
+                    Val::Scalar(Operand::Value(value)) => {
+                        self.values[value.index()].aggregate = true;
+                        Some((vec![Source::Value(value)], false))
+                    }
                     Val::Mem(..) => {
                         self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
                         None
