@@ -2,6 +2,8 @@
 //! only the tape (reserved once when the trip count is known). `_grad_into` overwrites the
 //! caller's buffer rather than adding into it.
 
+#![allow(clippy::needless_range_loop)] // indexed loops, as numerical code writes them
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
