@@ -1,7 +1,12 @@
 //! Functions that return tuples and arrays, calls of them, calls inside loops, and the array
 //! forms: 2-D arrays, `Vec` parameters, `vec!`, copies, labelled loops, `zip`/`enumerate`,
 //! `break` with a value. Every gradient is checked against finite differences.
-#![allow(clippy::ptr_arg, clippy::let_and_return, clippy::useless_vec)] // the forms under test
+#![allow(
+    clippy::ptr_arg,
+    clippy::let_and_return,
+    clippy::useless_vec,
+    clippy::needless_range_loop
+)] // the forms under test
 
 mod common;
 use autodiff_core::differentiate;
@@ -198,4 +203,41 @@ fn vec_results_passed_on_and_iterated() {
     assert_gradient(chained, &x, &g, 1e-8);
     let (_, g) = iterate_a_result_grad(&x);
     assert_gradient(iterate_a_result, &x, &g, 1e-8);
+}
+
+#[differentiate]
+fn weighted_dot(w: &[f64], x: &[f64], s: f64, t: f64) -> f64 {
+    let mut d = 0.0;
+    for i in 0..w.len() {
+        d += w[i] * x[i];
+    }
+    d * s * t.sin()
+}
+
+/// Regression: one variable given to two arguments of a call, whose pullback adds into the
+/// same adjoint twice (it was borrowed mutably twice), for slices, scalars and array elements,
+/// inside and outside loops.
+#[differentiate]
+fn same_argument_twice(x: &[f64], a: f64) -> f64 {
+    let mut s = weighted_dot(x, x, a, a);
+    for i in 0..x.len() {
+        s += inner(x[i], x[i]) + inner(a, x[i]);
+    }
+    let y = double(x);
+    s + weighted_dot(&y, &y, x[0], x[0])
+}
+
+#[test]
+fn one_variable_given_to_two_arguments() {
+    let x = [0.3, -0.8, 1.1];
+    let a = 0.7;
+    let (_, (dx, da)) = same_argument_twice_grad(&x, a);
+    let mut g = dx.clone();
+    g.push(da);
+    assert_gradient(
+        |p| same_argument_twice(&p[..3], p[3]),
+        &[0.3, -0.8, 1.1, 0.7],
+        &g,
+        1e-8,
+    );
 }

@@ -86,7 +86,7 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     let receiver = item.sig.receiver().is_some();
-    let callee = if receiver {
+    let callee = if crate::signature::is_associated(&item.sig) {
         quote!(Self::#ident)
     } else {
         quote!(#ident)
@@ -473,9 +473,9 @@ fn vjp_fn(input: &Input) -> TokenStream {
             let adjoint = writer.names.mem_adjoint(function, mem);
             let primal = writer.names.mem(function, mem);
             let like = match param.kind {
-                ParamKind::Array { by_ref: false, .. } | ParamKind::Slice { owned: true } => {
-                    quote!(&#primal)
-                }
+                ParamKind::Array { by_ref: false, .. }
+                | ParamKind::Slice { owned: true }
+                | ParamKind::Struct { by_ref: false } => quote!(&#primal),
                 _ => quote!(#primal),
             };
             prologue.push(quote! {
@@ -747,6 +747,22 @@ impl Names {
     }
 }
 
+/// What a mutable borrow of an adjoint borrows.
+#[derive(PartialEq)]
+enum Borrow {
+    Value(Value),
+    Mem(Mem, Vec<syn::Member>),
+}
+
+/// Whether two mutable borrows would overlap: the same value, or one field path extending the
+/// other.
+fn overlapping(a: &Borrow, b: &Borrow) -> bool {
+    match (a, b) {
+        (Borrow::Mem(a, p), Borrow::Mem(b, q)) => a == b && p.iter().zip(q).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}
+
 /// Rust's keywords, which a generated name cannot be (user names are valid identifiers, and a
 /// prefix or suffix keeps them so, except for these).
 fn is_keyword(name: &str) -> bool {
@@ -798,6 +814,37 @@ impl Writer<'_> {
     }
 
     /// A memory's adjoint as a place: `d_a`, or `d_this.layer1.w`.
+    /// The adjoint a pullback adds an argument's gradient into, as a place expression.
+    fn target_place(&mut self, target: &Target) -> TokenStream {
+        match target {
+            Target::Value(v) => self.names.adjoint(self.function, *v).into_token_stream(),
+            Target::Mem(mem, prefix) => {
+                let name = self.mem_adjoint(*mem);
+                let indices = self.indices(prefix);
+                if indices.is_empty()
+                    && self.is_param_mem(*mem)
+                    && self.function.mems[mem.index()].field.is_none()
+                {
+                    quote!(*#name)
+                } else {
+                    quote!(#name #([#indices])*)
+                }
+            }
+        }
+    }
+
+    /// What borrowing a target's adjoint mutably borrows: a value, or a memory's root and field
+    /// path (indices borrow the whole array).
+    fn borrow_key(&self, target: &Target) -> Borrow {
+        match target {
+            Target::Value(v) => Borrow::Value(*v),
+            Target::Mem(mem, _) => match &self.function.mems[mem.index()].field {
+                Some((root, path)) => Borrow::Mem(*root, path.clone()),
+                None => Borrow::Mem(*mem, Vec::new()),
+            },
+        }
+    }
+
     fn mem_adjoint(&mut self, mem: Mem) -> TokenStream {
         match &self.function.mems[mem.index()].field {
             Some((root, path)) => {
@@ -1346,10 +1393,18 @@ impl Writer<'_> {
                     out.push(quote!(#name #at += #term;));
                 }
                 BwdStmt::AddToMem { mem, indices, term } => {
+                    // A whole array read from a struct's field (`let w = p.w;`) is a value
+                    // whose adjoint is an array too.
+                    let whole =
+                        matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
                     let term = self.term(term);
                     let name = self.mem_adjoint(*mem);
                     let indices = self.indices(indices);
-                    out.push(quote!(#name #([#indices])* += #term;));
+                    out.push(if whole {
+                        quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
+                    } else {
+                        quote!(#name #([#indices])* += #term;)
+                    });
                 }
                 BwdStmt::ResetMemElem { mem, indices } => {
                     let name = self.mem_adjoint(*mem);
@@ -1397,30 +1452,39 @@ impl Writer<'_> {
                 BwdStmt::Pullback { call, targets } => {
                     let pullback = self.names.pullback(function, *call);
                     let d_call = self.names.adjoint(function, *call);
-                    let slots: Vec<TokenStream> = targets
-                        .iter()
-                        .map(|target| match target {
-                            Some(Target::Value(v)) => {
-                                let name = self.names.adjoint(function, *v);
-                                quote!(#private::slot(&mut #name))
-                            }
-                            Some(Target::Mem(mem, prefix)) => {
-                                let name = self.mem_adjoint(*mem);
-                                let indices = self.indices(prefix);
-                                if indices.is_empty()
-                                    && self.is_param_mem(*mem)
-                                    && self.function.mems[mem.index()].field.is_none()
-                                {
-                                    quote!(#private::slot(&mut *#name))
-                                } else {
-                                    quote!(#private::slot(&mut #name #([#indices])*))
-                                }
-                            }
-                            None => quote!(#private::no_slot()),
-                        })
-                        .collect();
+                    // An adjoint given to two arguments (`f(a, a)`) cannot be borrowed twice:
+                    // the later argument gets a zero of its own, added in after the call.
+                    let mut borrowed: Vec<Borrow> = Vec::new();
+                    let mut separate = Vec::new();
+                    let mut slots = Vec::new();
+                    for target in targets {
+                        let Some(target) = target else {
+                            slots.push(quote!(#private::no_slot()));
+                            continue;
+                        };
+                        let place = self.target_place(target);
+                        let key = self.borrow_key(target);
+                        if borrowed.iter().any(|b| overlapping(b, &key)) {
+                            let scratch = self.names.fresh("separate", Span::call_site());
+                            slots.push(quote!(#private::slot(&mut #scratch)));
+                            separate.push((scratch, place));
+                        } else {
+                            slots.push(quote!(#private::slot(&mut #place)));
+                            borrowed.push(key);
+                        }
+                    }
                     let again = self.pullback_ref_args(*call);
-                    out.push(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);));
+                    let call = quote!(#pullback(#(#again,)* #d_call, #(#slots),*););
+                    if separate.is_empty() {
+                        out.push(call);
+                    } else {
+                        let (scratch, place): (Vec<_>, Vec<_>) = separate.into_iter().unzip();
+                        out.push(quote! {{
+                            #(let mut #scratch = #private::Grad::zero_grad(&#place);)*
+                            #call
+                            #(#private::AddGrad::add_grad(&mut #place, #scratch);)*
+                        }});
+                    }
                 }
                 BwdStmt::Output { param, value } => {
                     let slot = &slot_names[*param];
@@ -1738,7 +1802,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     // A method's hidden function is an associated function of the same `impl`.
-    let vjp = if item.sig.receiver().is_some() {
+    let vjp = if crate::signature::is_associated(&item.sig) {
         quote!(Self::#vjp)
     } else {
         quote!(#vjp)

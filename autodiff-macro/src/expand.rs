@@ -35,6 +35,16 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     let sig = signature::check(&cx, &item.sig, &options);
     if let Some(pullback) = &options.pullback {
         // A derivative the user wrote: the body is not differentiated.
+        let generated_name = format!("{}_pullback", item.sig.ident);
+        if pullback.path.segments.last().is_some_and(|s| s.ident == generated_name) {
+            cx.error_spanned_by(
+                pullback,
+                format!(
+                    "`{generated_name}` is the name `#[differentiate]` gives the function it generates; give the derivative another name, such as `{}_derivative`",
+                    item.sig.ident
+                ),
+            );
+        }
         if cx.has_errors() {
             let fallback = codegen::fallback(&item, &sig);
             return with_errors(quote!(#item #fallback), cx);

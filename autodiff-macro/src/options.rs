@@ -14,7 +14,7 @@ pub struct Options {
     /// The parameters named by `wrt(...)`; `None` when every float parameter is active.
     pub wrt: Option<Vec<Ident>>,
     /// A user-written pullback: the body is not differentiated, this function gives the
-    /// gradient (`pullback = softplus_pullback`).
+    /// gradient (`pullback = softplus_derivative`).
     pub pullback: Option<syn::ExprPath>,
 }
 

@@ -304,6 +304,21 @@ fn strip(ty: &Type) -> &Type {
 }
 
 /// `f32` or `f64`, possibly in parentheses.
+/// Whether a function belongs to an `impl`, as far as its signature shows: it has a receiver or
+/// mentions `Self`. Its generated functions are then called as `Self::name`.
+pub fn is_associated(sig: &syn::Signature) -> bool {
+    fn mentions_self(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+            proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+            _ => false,
+        })
+    }
+    let (inputs, output, generics) = (&sig.inputs, &sig.output, &sig.generics);
+    let where_clause = &generics.where_clause;
+    sig.receiver().is_some() || mentions_self(quote!(#inputs #output #generics #where_clause))
+}
+
 pub fn float_type(ty: &Type) -> bool {
     match strip(ty) {
         Type::Path(path) if path.qself.is_none() => path

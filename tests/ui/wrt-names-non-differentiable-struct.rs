@@ -1,0 +1,15 @@
+use autodiff_core::differentiate;
+
+#[derive(Clone)]
+struct Config {
+    rate: f64,
+}
+
+#[differentiate(wrt(x, config))]
+fn step(x: f64, config: &Config) -> f64 {
+    x * config.rate
+}
+
+fn main() {
+    let _ = step_grad(1.0, &Config { rate: 0.5 });
+}
