@@ -241,3 +241,78 @@ fn one_variable_given_to_two_arguments() {
         1e-8,
     );
 }
+
+/// Slices and vectors of arrays: `points[s][k]` indexes the element, and the gradient of an
+/// active `&[[f64; 2]]` is a `Vec<[f64; 2]>`.
+#[differentiate(wrt(points, weights))]
+fn weighted_norms(points: &[[f64; 2]], weights: Vec<[f64; 2]>, scale: &[[f64; 2]]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..points.len() {
+        for k in 0..2 {
+            s += weights[i][k] * (points[i][k] * scale[i][k]).sin();
+        }
+    }
+    s
+}
+
+#[test]
+fn slices_and_vectors_of_arrays() {
+    let points = [[0.3, -0.2], [1.1, 0.4], [-0.7, 0.9]];
+    let weights = vec![[0.5, 1.5], [-1.0, 2.0], [0.25, -0.5]];
+    let scale = [[1.0, 2.0], [0.5, -1.0], [3.0, 0.1]];
+    let (_, (dp, dw)) = weighted_norms_grad(&points, weights.clone(), &scale);
+    assert_eq!((dp.len(), dw.len()), (3, 3));
+    let g: Vec<f64> = dp.iter().chain(&dw).flatten().copied().collect();
+    let flat: Vec<f64> = points.iter().chain(&weights).flatten().copied().collect();
+    assert_gradient(
+        |v| {
+            let rows: Vec<[f64; 2]> = v.chunks(2).map(|c| [c[0], c[1]]).collect();
+            weighted_norms(&rows[..3], rows[3..].to_vec(), &scale)
+        },
+        &flat,
+        &g,
+        1e-8,
+    );
+}
+
+#[differentiate]
+fn row_value(r: [f64; 2]) -> f64 {
+    r[0] * r[1].exp()
+}
+
+#[differentiate]
+fn row_ref(r: &[f64; 2]) -> f64 {
+    r[0].sin() + r[1]
+}
+
+/// Rows of a matrix parameter passed on by value (`*row`, `m[i]`) and by reference (`&m[i]`,
+/// the `row` of `m.iter()`).
+#[differentiate]
+fn rows_passed_on(m: &[[f64; 2]; 3], v: &[[f64; 2]]) -> f64 {
+    let mut s = row_value(m[0]) + row_ref(&m[1]);
+    for row in m.iter() {
+        s += row_value(*row) * row_ref(row);
+    }
+    for i in 0..v.len() {
+        s += row_value(v[i]) + row_ref(&v[i]);
+    }
+    s
+}
+
+#[test]
+fn rows_passed_by_value_and_by_reference() {
+    let m = [[0.3, -0.2], [1.1, 0.4], [-0.7, 0.9]];
+    let v = [[0.2, 0.1], [-0.4, 0.6]];
+    let (_, (dm, dv)) = rows_passed_on_grad(&m, &v);
+    let g: Vec<f64> = dm.iter().chain(&dv).flatten().copied().collect();
+    let flat: Vec<f64> = m.iter().chain(&v).flatten().copied().collect();
+    assert_gradient(
+        |p| {
+            let rows: Vec<[f64; 2]> = p.chunks(2).map(|c| [c[0], c[1]]).collect();
+            rows_passed_on(&[rows[0], rows[1], rows[2]], &rows[3..])
+        },
+        &flat,
+        &g,
+        1e-8,
+    );
+}

@@ -474,7 +474,7 @@ fn vjp_fn(input: &Input) -> TokenStream {
             let primal = writer.names.mem(function, mem);
             let like = match param.kind {
                 ParamKind::Array { by_ref: false, .. }
-                | ParamKind::Slice { owned: true }
+                | ParamKind::Slice { owned: true, .. }
                 | ParamKind::Struct { by_ref: false } => quote!(&#primal),
                 _ => quote!(#primal),
             };

@@ -36,7 +36,12 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     if let Some(pullback) = &options.pullback {
         // A derivative the user wrote: the body is not differentiated.
         let generated_name = format!("{}_pullback", item.sig.ident);
-        if pullback.path.segments.last().is_some_and(|s| s.ident == generated_name) {
+        if pullback
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == generated_name)
+        {
             cx.error_spanned_by(
                 pullback,
                 format!(

@@ -141,8 +141,9 @@ pub enum Op {
     /// A computation the macro does not differentiate; see [`Opaque`].
     Opaque(Opaque),
     /// A call of a function or method: through the callee's pullback when an argument is
-    /// active, as written otherwise. `written_ref[k]`: argument `k` was written `&arg`;
-    /// `by_ref[k]`: the callee receives it as a reference, which its pullback takes again.
+    /// active, as written otherwise. `written_ref[k]`: argument `k` is written `&arg` (as the
+    /// user did, or a row the user bound by reference); `by_ref[k]`: the callee receives it as
+    /// a reference, which its pullback takes again.
     Call {
         callee: Callee,
         written_ref: Vec<bool>,

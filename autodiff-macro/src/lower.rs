@@ -364,7 +364,7 @@ impl Lowerer<'_> {
         let name = param.ident.to_string();
         let (dims, vec) = match param.kind {
             ParamKind::Array { dims, .. } => (dims, false),
-            ParamKind::Slice { .. } => (1, true),
+            ParamKind::Slice { dims, .. } => (dims, true),
             ParamKind::Struct { .. } => {
                 let mem = self.new_mem(Some(name.clone()), 0, false, Some(index));
                 self.mems[mem.index()].structured = true;
@@ -1140,11 +1140,25 @@ impl Lowerer<'_> {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
             };
-            written_ref.push(is_ref);
+            let written = is_ref;
             let val = self.expr(arg);
             let is_ref = is_ref
                 || match &val {
                     Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
+                    // A row written `*row` or `m[i]` is an array passed by value.
+                    Val::Mem(_, prefix)
+                        if !prefix.is_empty()
+                            && matches!(
+                                strip_parens(arg),
+                                Expr::Index(_)
+                                    | Expr::Unary(syn::ExprUnary {
+                                        op: syn::UnOp::Deref(_),
+                                        ..
+                                    })
+                            ) =>
+                    {
+                        false
+                    }
                     Val::Mem(mem, _) => {
                         self.mems[mem.index()].field.is_none()
                             && self.mems[mem.index()]
@@ -1154,6 +1168,9 @@ impl Lowerer<'_> {
                     _ => false,
                 };
             by_ref.push(is_ref);
+            // A row bound by reference (`row` of `m.iter()`) is written `&m[i]` in the call.
+            written_ref
+                .push(written || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())));
             args.push(match val {
                 Val::Scalar(operand) => operand,
                 Val::Mem(mem, prefix) if is_ref && self.mems[mem.index()].param.is_none() => {

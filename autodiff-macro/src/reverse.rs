@@ -669,7 +669,8 @@ impl Reverse<'_> {
     /// Cheap to compute again in the backward sweep of `loop_`, from the same inputs.
     fn cheap(&self, inst: &Inst, loop_: &Loop) -> bool {
         match &inst.op {
-            Op::Copy => true,
+            // Reading part of a value the backward sweep has (`row[k]` of `let row = x[s]`).
+            Op::Copy | Op::Field(_) | Op::Index => true,
             Op::Load(mem) => self.stable_during(*mem, loop_),
             // Lengths do not change; a parameter's is there in the backward sweep.
             Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),

@@ -33,8 +33,9 @@ pub enum ParamKind {
     Float,
     /// `[T; N]`, `[[T; M]; N]`, by value or by shared reference; `dims` indices per element.
     Array { dims: usize, by_ref: bool },
-    /// `&[T]`, `&Vec<T>` or `Vec<T>`.
-    Slice { owned: bool },
+    /// `&[T]`, `&Vec<T>` or `Vec<T>`, where `T` is a float or an array of them (`&[[f64; 3]]`);
+    /// `dims` indices per element.
+    Slice { dims: usize, owned: bool },
     /// A struct (`&Model`, `Model`, `&self`), differentiated through `Differentiable`.
     Struct { by_ref: bool },
     /// Anything else: integers, `bool`, other types. Never differentiated.
@@ -269,11 +270,22 @@ fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
     if let Some(dims) = float_array_dims(ty) {
         return ParamKind::Array { dims, by_ref };
     }
+    // `&[T]`, `Vec<T>`, `&Vec<T>` of floats or arrays of floats: one index more than `T` has.
+    let elem = match ty {
+        Type::Slice(slice) if by_ref => Some(&*slice.elem),
+        _ => vec_elem(ty),
+    };
+    let elem_dims = elem.and_then(|elem| match float_type(elem) {
+        true => Some(1),
+        false => float_array_dims(elem).map(|d| d + 1),
+    });
+    if let Some(dims) = elem_dims {
+        return ParamKind::Slice {
+            dims,
+            owned: !by_ref,
+        };
+    }
     match ty {
-        Type::Slice(slice) if by_ref && float_type(&slice.elem) => {
-            ParamKind::Slice { owned: false }
-        }
-        _ if vec_elem(ty).is_some_and(float_type) => ParamKind::Slice { owned: !by_ref },
         Type::Path(path) if path.qself.is_none() && user_struct(&path.path, generics) => {
             ParamKind::Struct { by_ref }
         }

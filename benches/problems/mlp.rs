@@ -328,3 +328,136 @@ impl Problem for Mlp {
         }
     }
 }
+
+/// [`mlp_loss`] with the sizes in the types: `w1[j][k]`, `x[s][k]`. The compiler can see every
+/// index in bounds, as it can in the hand-written gradient's row slices.
+#[differentiate(wrt(w1, b1, w2, b2))]
+pub fn mlp_loss_arrays(
+    w1: &[[f64; INPUTS]; HIDDEN],
+    b1: &[f64; HIDDEN],
+    w2: &[[f64; HIDDEN]; OUTPUTS],
+    b2: &[f64; OUTPUTS],
+    x: &[[f64; INPUTS]],
+    labels: &[usize],
+) -> f64 {
+    let mut loss = 0.0;
+    for s in 0..labels.len() {
+        let mut h = [0.0; HIDDEN];
+        for j in 0..HIDDEN {
+            let mut a = b1[j];
+            for k in 0..INPUTS {
+                a += w1[j][k] * x[s][k];
+            }
+            h[j] = a.tanh();
+        }
+        let mut z = [0.0; OUTPUTS];
+        for o in 0..OUTPUTS {
+            let mut a = b2[o];
+            for j in 0..HIDDEN {
+                a += w2[o][j] * h[j];
+            }
+            z[o] = a;
+        }
+        let mut m = z[0];
+        for &zo in z.iter() {
+            m = m.max(zo);
+        }
+        let mut se = 0.0;
+        for &zo in z.iter() {
+            se += (zo - m).exp();
+        }
+        loss += m + se.ln() - z[labels[s]];
+    }
+    loss / labels.len() as f64
+}
+
+type ArrayGrad = (
+    [[f64; INPUTS]; HIDDEN],
+    [f64; HIDDEN],
+    [[f64; HIDDEN]; OUTPUTS],
+    [f64; OUTPUTS],
+);
+
+/// The same problem as [`Mlp`] (same weights, inputs, hand-written gradient and peers), with
+/// the generated gradient and the primal of [`mlp_loss_arrays`].
+pub struct MlpArrays {
+    slices: Mlp,
+    w1: [[f64; INPUTS]; HIDDEN],
+    b1: [f64; HIDDEN],
+    w2: [[f64; HIDDEN]; OUTPUTS],
+    b2: [f64; OUTPUTS],
+    x: Vec<[f64; INPUTS]>,
+    generated: Box<ArrayGrad>,
+}
+
+impl MlpArrays {
+    pub fn new() -> Self {
+        let slices = Mlp::new();
+        let w1 = std::array::from_fn(|j| std::array::from_fn(|k| slices.w1[j * INPUTS + k]));
+        let w2 = std::array::from_fn(|o| std::array::from_fn(|j| slices.w2[o * HIDDEN + j]));
+        let b1 = std::array::from_fn(|j| slices.b1[j]);
+        let b2 = std::array::from_fn(|o| slices.b2[o]);
+        let x = slices
+            .x
+            .chunks(INPUTS)
+            .map(|row| row.try_into().expect("rows of INPUTS"))
+            .collect();
+        Self {
+            slices,
+            w1,
+            b1,
+            w2,
+            b2,
+            x,
+            generated: Box::new((
+                [[0.0; INPUTS]; HIDDEN],
+                [0.0; HIDDEN],
+                [[0.0; HIDDEN]; OUTPUTS],
+                [0.0; OUTPUTS],
+            )),
+        }
+    }
+}
+
+impl Problem for MlpArrays {
+    fn name(&self) -> String {
+        format!("mlp_arrays_{INPUTS}_{HIDDEN}_{OUTPUTS}_batch{BATCH}")
+    }
+    fn dim(&self) -> usize {
+        self.slices.dim()
+    }
+    #[inline]
+    fn primal(&mut self) -> f64 {
+        let labels = &self.slices.labels;
+        mlp_loss_arrays(&self.w1, &self.b1, &self.w2, &self.b2, &self.x, labels)
+    }
+    #[inline]
+    fn generated(&mut self) -> f64 {
+        let labels = &self.slices.labels;
+        let grad = &mut *self.generated;
+        mlp_loss_arrays_grad_into(
+            &self.w1, &self.b1, &self.w2, &self.b2, &self.x, labels, grad,
+        )
+    }
+    fn hand(&mut self) -> f64 {
+        self.slices.hand()
+    }
+    fn finite_differences(&mut self) -> f64 {
+        self.slices.finite_differences()
+    }
+    fn num_dual(&mut self) -> f64 {
+        self.slices.num_dual()
+    }
+    fn echidna(&mut self) -> f64 {
+        self.slices.echidna()
+    }
+    fn gradient(&self, method: Method) -> Vec<f64> {
+        match method {
+            Method::Generated => {
+                let (w1, b1, w2, b2) = &*self.generated;
+                [w1.as_flattened(), b1, w2.as_flattened(), b2].concat()
+            }
+            _ => self.slices.gradient(method),
+        }
+    }
+}

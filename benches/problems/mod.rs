@@ -114,6 +114,7 @@ pub fn for_each_problem(visitor: &mut impl Visitor) {
     }
     visitor.visit(reductions::LogSumExp::new(1000));
     visitor.visit(mlp::Mlp::new());
+    visitor.visit(mlp::MlpArrays::new());
     visitor.visit(rnn::Rnn::new(100));
 }
 
