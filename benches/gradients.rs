@@ -10,7 +10,9 @@
 //! - `rosenbrock_10`, `rosenbrock_100`, `rosenbrock_1000`: the extended Rosenbrock function;
 //! - `log_sum_exp_1000`: the stable log-sum-exp, its maximum a running `max` in a loop;
 //! - `mlp_64_32_10_batch16`: the softmax cross-entropy of a tanh perceptron, wrt its 2 410
-//!   weights;
+//!   weights, indexing flat slices (`w1[j * 64 + k]`);
+//! - `mlp_arrays_64_32_10_batch16`: the same with the sizes in the types (`w1[j][k]`), compared
+//!   with the same hand-written gradient and peers;
 //! - `rnn_100_steps`: a scalar recurrence `h = tanh(w h + u x_t + b)` (state overwritten in a
 //!   loop), wrt `(w, u, b)`;
 //!
