@@ -1,0 +1,634 @@
+//! The harness of the randomized differential test: runs every generated function at several
+//! random points and compares what `#[differentiate]` generated with the function itself and with
+//! central finite differences.
+//!
+//! Each generated function `f` comes with a twin `f_t`, the same code with every discrete
+//! decision (a branch condition, the side of `abs`/`max`/`min`/`clamp`, the value of
+//! `floor`/`round`/`%`, ...) recorded in a [`Trace`]. A point is used only if the trace is the
+//! same at the point and at every point of the finite-difference stencil around it (with a
+//! margin), so the function is smooth where it is compared and a mismatch is a wrong gradient,
+//! not a kink. The gradient under test is never used to choose points.
+//!
+//! At each point the checks are: `_grad`'s value is the function's, bit for bit;
+//! `_pullback(.., 1.0)` is `_grad`'s gradient and `_pullback(.., 2.0)` twice it, exactly;
+//! `_grad_into` into a gradient already filled at another point gives `_grad`'s value and
+//! gradient, exactly; and the gradient agrees with central finite differences to
+//! [`TOLERANCE`], as `autodiff_core::check_gradient` measures it.
+//!
+//! Finite differences are only a reference where they are accurate. A point is used only if the
+//! estimates at the default step and at a step [`FINER`] times smaller agree to [`CONSISTENT`]
+//! (where they do not, the function varies too fast for the stencil, `sin` of a large value for
+//! instance); the gradient then passes if it agrees with either estimate to [`TOLERANCE`]: the
+//! default step's truncation error is sometimes above the tolerance on steep functions, the
+//! finer step's is `FINER^4` times smaller. The report counts both kinds of point.
+
+#![allow(dead_code)] // each test target uses a part of the harness
+
+#[path = "rng.rs"]
+mod rng;
+
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
+
+use autodiff_core::{DEFAULT_STEP, check_gradient, numeric_gradient_with_step};
+use rng::{Rng, hash_str};
+
+/// Points per function.
+pub const POINTS: usize = 8;
+/// Tolerance of the comparison with finite differences (`GradientCheck::max_error`).
+pub const TOLERANCE: f64 = 1e-6;
+/// Random points tried per accepted point before giving up.
+const ATTEMPTS: usize = 200;
+/// Points are drawn uniformly from `[-RANGE, RANGE]` in every coordinate.
+const RANGE: f64 = 2.0;
+/// Points where `|f|` exceeds this anywhere on the stencil are skipped: the generated functions
+/// can grow fast (`exp` of a product in a loop), and finite differences lose accuracy there.
+const LARGEST: f64 = 1e5;
+/// The stencil is `±1, ±2` steps; the trace must also agree at `±MARGIN` steps.
+const MARGIN: f64 = 3.0;
+/// The finer finite-difference step is `DEFAULT_STEP / FINER`: its truncation error is
+/// `FINER^4` times smaller.
+const FINER: f64 = 10.0;
+/// Finite differences are trusted at a point if the estimates at both steps agree to this
+/// (measured as `GradientCheck::max_error` is).
+const CONSISTENT: f64 = 1e-4;
+
+/// The discrete decisions of one evaluation, hashed.
+pub struct Trace {
+    hash: Cell<u64>,
+}
+
+impl Trace {
+    pub fn new() -> Self {
+        Trace {
+            hash: Cell::new(0xcbf2_9ce4_8422_2325),
+        }
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.hash.get()
+    }
+
+    fn mix(&self, v: u64) {
+        let h = (self.hash.get() ^ v).wrapping_mul(0x0100_0000_01b3);
+        self.hash.set(h.rotate_left(5));
+    }
+
+    fn sign(&self, v: f64) {
+        self.mix(if v < 0.0 {
+            1
+        } else if v > 0.0 {
+            2
+        } else {
+            3
+        });
+    }
+
+    fn order(&self, a: f64, b: f64) {
+        self.mix(if a < b {
+            4
+        } else if a > b {
+            5
+        } else {
+            6
+        });
+    }
+
+    /// A branch condition.
+    pub fn b(&self, c: bool) -> bool {
+        self.mix(7 + c as u64);
+        c
+    }
+
+    pub fn abs(&self, v: f64) -> f64 {
+        self.sign(v);
+        v.abs()
+    }
+
+    pub fn signum(&self, v: f64) -> f64 {
+        self.sign(v);
+        v.signum()
+    }
+
+    pub fn max(&self, a: f64, b: f64) -> f64 {
+        self.order(a, b);
+        a.max(b)
+    }
+
+    pub fn min(&self, a: f64, b: f64) -> f64 {
+        self.order(a, b);
+        a.min(b)
+    }
+
+    pub fn clamp(&self, v: f64, lo: f64, hi: f64) -> f64 {
+        self.order(v, lo);
+        self.order(v, hi);
+        v.clamp(lo, hi)
+    }
+
+    fn value(&self, v: f64) -> f64 {
+        self.mix(v.to_bits());
+        v
+    }
+
+    pub fn floor(&self, v: f64) -> f64 {
+        self.value(v.floor())
+    }
+
+    pub fn ceil(&self, v: f64) -> f64 {
+        self.value(v.ceil())
+    }
+
+    pub fn round(&self, v: f64) -> f64 {
+        self.value(v.round())
+    }
+
+    pub fn trunc(&self, v: f64) -> f64 {
+        self.value(v.trunc())
+    }
+
+    pub fn rem(&self, a: f64, b: f64) -> f64 {
+        self.value((a / b).trunc());
+        a % b
+    }
+
+    /// `atan2` jumps by `2π` across the negative `b` axis.
+    pub fn atan2(&self, a: f64, b: f64) -> f64 {
+        if b < 0.0 {
+            self.sign(a);
+        }
+        a.atan2(b)
+    }
+}
+
+/// Flattening of a gradient `G` (a float, an array, a `Vec`, or a tuple of them) into the order
+/// of the point's coordinates.
+pub trait Flat {
+    fn flat_into(&self, out: &mut Vec<f64>);
+}
+
+impl Flat for f64 {
+    fn flat_into(&self, out: &mut Vec<f64>) {
+        out.push(*self);
+    }
+}
+
+impl Flat for Vec<f64> {
+    fn flat_into(&self, out: &mut Vec<f64>) {
+        out.extend_from_slice(self);
+    }
+}
+
+impl<const N: usize> Flat for [f64; N] {
+    fn flat_into(&self, out: &mut Vec<f64>) {
+        out.extend_from_slice(self);
+    }
+}
+
+impl<const N: usize> Flat for Vec<[f64; N]> {
+    fn flat_into(&self, out: &mut Vec<f64>) {
+        for row in self {
+            out.extend_from_slice(row);
+        }
+    }
+}
+
+impl<const N: usize, const M: usize> Flat for [[f64; M]; N] {
+    fn flat_into(&self, out: &mut Vec<f64>) {
+        for row in self {
+            out.extend_from_slice(row);
+        }
+    }
+}
+
+macro_rules! flat_tuple {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Flat),*> Flat for ($($t,)*) {
+            fn flat_into(&self, out: &mut Vec<f64>) {
+                $(self.$i.flat_into(out);)*
+            }
+        }
+    };
+}
+
+flat_tuple!(A 0, B 1);
+flat_tuple!(A 0, B 1, C 2);
+flat_tuple!(A 0, B 1, C 2, D 3);
+flat_tuple!(A 0, B 1, C 2, D 3, E 4);
+flat_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+pub fn flat<G: Flat>(g: &G) -> Vec<f64> {
+    let mut out = Vec::new();
+    g.flat_into(&mut out);
+    out
+}
+
+/// The array argument `[f64; N]` made of the next `N` coordinates.
+pub fn arr<const N: usize>(p: &[f64]) -> [f64; N] {
+    std::array::from_fn(|i| p[i])
+}
+
+/// The matrix argument `[[f64; M]; N]` made of the next `N * M` coordinates, row by row.
+pub fn arr2<const N: usize, const M: usize>(p: &[f64]) -> [[f64; M]; N] {
+    std::array::from_fn(|i| std::array::from_fn(|j| p[i * M + j]))
+}
+
+/// A function of the point's coordinates and the integer arguments.
+type Value = fn(&[f64], &[usize]) -> f64;
+/// The traced twin.
+type Traced = fn(&Trace, &[f64], &[usize]) -> f64;
+/// `_grad`: the value and the flattened gradient.
+type Grad = fn(&[f64], &[usize]) -> (f64, Vec<f64>);
+/// `_pullback` with an adjoint.
+type Pullback = fn(&[f64], &[usize], f64) -> Vec<f64>;
+/// `_grad_into` at a second point, after a first.
+type GradInto = fn(&[f64], &[f64], &[usize]) -> (f64, Vec<f64>);
+
+/// One generated function and the ways to call it, taking the point's coordinates `p` and the
+/// integer arguments `k`.
+pub struct Case {
+    pub name: &'static str,
+    /// Number of coordinates: one per float, per element of an array, slice or `Vec`.
+    pub n: usize,
+    /// Whether each coordinate belongs to an active parameter (all but those `wrt` leaves out).
+    pub active: &'static [bool],
+    /// The integer arguments, one set per point (cycled).
+    pub ints: &'static [&'static [usize]],
+    pub value: Value,
+    pub trace: Traced,
+    pub grad: Grad,
+    pub pullback: Pullback,
+    /// `_grad_into` at the second point, into a gradient first filled at the first point.
+    pub grad_into: GradInto,
+}
+
+/// A [`Case`] for the generated function `$f`, with its twin and generated items, the
+/// coordinate count, active flags, integer argument sets, and the arguments as expressions of
+/// `$p` (the coordinates) and `$k` (the integers).
+macro_rules! case {
+    ($f:ident, $f_t:ident, $f_grad:ident, $f_pullback:ident, $f_grad_into:ident,
+     n: $n:literal, active: [$($a:literal),*], ints: [$([$($i:literal),*]),*],
+     |$p:ident, $k:ident| ($($arg:expr),*)) => {
+        $crate::harness::Case {
+            name: stringify!($f),
+            n: $n,
+            active: &[$($a),*],
+            ints: &[$(&[$($i),*]),*],
+            value: |$p, $k| $f($($arg),*),
+            trace: |tr, $p, $k| $f_t(tr, $($arg),*),
+            grad: |$p, $k| {
+                let (value, g) = $f_grad($($arg),*);
+                (value, $crate::harness::flat(&g))
+            },
+            pullback: |$p, $k, d_out| $crate::harness::flat(&$f_pullback($($arg,)* d_out)),
+            grad_into: |first, $p, $k| {
+                let mut g = Default::default();
+                {
+                    let $p = first;
+                    $f_grad_into($($arg,)* &mut g);
+                }
+                let value = $f_grad_into($($arg,)* &mut g);
+                (value, $crate::harness::flat(&g))
+            },
+        }
+    };
+}
+pub(crate) use case;
+
+#[derive(Default)]
+struct Report {
+    functions: usize,
+    points: usize,
+    /// Candidate points rejected because the two finite-difference estimates disagree.
+    inconsistent: usize,
+    /// Points where the gradient matched only the finer finite-difference estimate.
+    finer: usize,
+    skipped: Vec<String>,
+    mismatches: Vec<String>,
+    harness_errors: Vec<String>,
+}
+
+thread_local! {
+    /// Where the last panic happened, recorded by the hook `run` installs.
+    static LAST_PANIC: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `f`, turning a panic into an error that says where it happened.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|_| {
+        format!(
+            "{what} panicked: {}",
+            LAST_PANIC.with(|p| p.borrow().clone())
+        )
+    })
+}
+
+/// The trace and value at `p`, or `None` if the value is not finite or too large.
+fn traced(case: &Case, p: &[f64], ints: &[usize]) -> Option<(u64, f64)> {
+    let trace = Trace::new();
+    let value = (case.trace)(&trace, p, ints);
+    (value.is_finite() && value.abs() <= LARGEST).then(|| (trace.hash(), value))
+}
+
+/// Whether `p` is away from every kink: the same decisions at `p` and all around the stencil.
+fn smooth_around(case: &Case, p: &[f64], ints: &[usize]) -> bool {
+    let Some((hash, _)) = traced(case, p, ints) else {
+        return false;
+    };
+    let mut q = p.to_vec();
+    for i in 0..p.len() {
+        let h = DEFAULT_STEP * p[i].abs().max(1.0);
+        for offset in [-MARGIN, -2.0, -1.0, 1.0, 2.0, MARGIN] {
+            q[i] = p[i] + offset * h;
+            match traced(case, &q, ints) {
+                Some((other, _)) if other == hash => {}
+                _ => return false,
+            }
+        }
+        q[i] = p[i];
+    }
+    true
+}
+
+/// The function restricted to the active coordinates of `p`.
+struct Restricted<'a> {
+    case: &'a Case,
+    p: &'a [f64],
+    ints: &'a [usize],
+    active: Vec<usize>,
+}
+
+impl Restricted<'_> {
+    fn x(&self) -> Vec<f64> {
+        self.active.iter().map(|&i| self.p[i]).collect()
+    }
+
+    fn f(&self) -> impl FnMut(&[f64]) -> f64 + '_ {
+        let mut full = self.p.to_vec();
+        move |q| {
+            for (&i, &v) in self.active.iter().zip(q) {
+                full[i] = v;
+            }
+            (self.case.value)(&full, self.ints)
+        }
+    }
+
+    fn numeric(&self, step: f64) -> Vec<f64> {
+        numeric_gradient_with_step(self.f(), &self.x(), step)
+    }
+}
+
+/// The error measure of `GradientCheck::max_error`, for one component.
+fn error(a: f64, b: f64) -> f64 {
+    let e = (a - b).abs() / 1.0_f64.max(a.abs()).max(b.abs());
+    if e.is_nan() { f64::INFINITY } else { e }
+}
+
+/// Whether finite differences are a good reference at `p`: the estimates at the default step
+/// and at a step `FINER` times smaller agree. They do not where the function varies too fast
+/// for the stencil (`sin` of a large value), even far from any kink.
+fn consistent(case: &Case, p: &[f64], ints: &[usize]) -> bool {
+    let r = restricted(case, p, ints);
+    let coarse = r.numeric(DEFAULT_STEP);
+    let fine = r.numeric(DEFAULT_STEP / FINER);
+    coarse
+        .iter()
+        .zip(&fine)
+        .all(|(&a, &b)| error(a, b) <= CONSISTENT)
+}
+
+fn restricted<'a>(case: &'a Case, p: &'a [f64], ints: &'a [usize]) -> Restricted<'a> {
+    Restricted {
+        case,
+        p,
+        ints,
+        active: (0..case.n).filter(|&i| case.active[i]).collect(),
+    }
+}
+
+/// A random point away from kinks (and, if `checked`, where finite differences are reliable).
+fn sample(
+    rng: &mut Rng,
+    case: &Case,
+    ints: &[usize],
+    checked: bool,
+    report: &mut Report,
+) -> Option<Vec<f64>> {
+    for _ in 0..ATTEMPTS {
+        let p: Vec<f64> = (0..case.n).map(|_| rng.uniform(-RANGE, RANGE)).collect();
+        if !smooth_around(case, &p, ints) {
+            continue;
+        }
+        if checked && !consistent(case, &p, ints) {
+            report.inconsistent += 1;
+            continue;
+        }
+        return Some(p);
+    }
+    None
+}
+
+fn same(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+fn check_point(case: &Case, p: &[f64], first: &[f64], ints: &[usize], report: &mut Report) {
+    let at = format!("{} at p = {p:?}, ints = {ints:?}", case.name);
+    let plain = guarded("the function", || {
+        let value = (case.value)(p, ints);
+        (value, (case.trace)(&Trace::new(), p, ints))
+    });
+    let (value, traced_value) = match plain {
+        Ok(v) => v,
+        Err(e) => {
+            report.harness_errors.push(format!("{at}: {e}"));
+            return;
+        }
+    };
+    if value.to_bits() != traced_value.to_bits() {
+        report.harness_errors.push(format!(
+            "{at}: the traced twin gives {traced_value:e}, the function {value:e}"
+        ));
+        return;
+    }
+    let generated = guarded("the generated code", || {
+        check_generated(case, p, first, ints, value)
+    });
+    match generated {
+        Ok((problems, finer)) => {
+            if !problems.is_empty() {
+                report
+                    .mismatches
+                    .push(format!("{at}:\n    {}", problems.join("\n    ")));
+            }
+            report.finer += finer as usize;
+        }
+        Err(e) => report.mismatches.push(format!("{at}: {e}")),
+    }
+}
+
+/// The problems of the generated functions at `p`, and whether the gradient needed the finer
+/// finite-difference reference.
+fn check_generated(
+    case: &Case,
+    p: &[f64],
+    first: &[f64],
+    ints: &[usize],
+    value: f64,
+) -> (Vec<String>, bool) {
+    let n_active = case.active.iter().filter(|a| **a).count();
+    let (grad_value, grad) = (case.grad)(p, ints);
+    let mut problems = Vec::new();
+    if grad_value.to_bits() != value.to_bits() {
+        problems.push(format!(
+            "_grad value {grad_value:e} != function value {value:e}"
+        ));
+    }
+    if grad.len() != n_active {
+        problems.push(format!(
+            "gradient has {} components, expected {n_active}",
+            grad.len()
+        ));
+        return (problems, false);
+    }
+    let pullback = (case.pullback)(p, ints, 1.0);
+    if !same(&pullback, &grad) {
+        problems.push(format!(
+            "_pullback(.., 1.0) = {pullback:?} != _grad = {grad:?}"
+        ));
+    }
+    let pullback2 = (case.pullback)(p, ints, 2.0);
+    let doubled: Vec<f64> = grad.iter().map(|g| 2.0 * g).collect();
+    if !same(&pullback2, &doubled) {
+        problems.push(format!(
+            "_pullback(.., 2.0) = {pullback2:?} != 2 * _grad = {doubled:?}"
+        ));
+    }
+    let (into_value, into) = (case.grad_into)(first, p, ints);
+    if into_value.to_bits() != value.to_bits() || !same(&into, &grad) {
+        problems.push(format!(
+            "_grad_into (after a call at another point) = ({into_value:e}, {into:?}) != _grad = ({value:e}, {grad:?})"
+        ));
+    }
+    // Finite differences over the active coordinates, the others held fixed: the default
+    // step (as `check_gradient` does), or, where that estimate is limited by its truncation
+    // error, the finer step (`consistent` made sure the two agree to `CONSISTENT`).
+    let r = restricted(case, p, ints);
+    let check = check_gradient(r.f(), &r.x(), &grad);
+    let mut finer = false;
+    if !check.passes(TOLERANCE) {
+        let fine = r.numeric(DEFAULT_STEP / FINER);
+        let worst_fine = grad
+            .iter()
+            .zip(&fine)
+            .map(|(&a, &b)| error(a, b))
+            .fold(0.0, f64::max);
+        if worst_fine <= TOLERANCE {
+            finer = true;
+        } else {
+            let worst = r.active.get(check.worst).copied().unwrap_or(0);
+            // The estimate of the worst component at other steps, to tell a wrong gradient
+            // (the estimates agree with each other) from a poor estimate.
+            let steps: Vec<String> = [1e-2, 1e-4, 1e-5, 1e-6]
+                .iter()
+                .map(|&step| format!("{:e} (step {step:e})", r.numeric(step)[check.worst]))
+                .collect();
+            problems.push(format!(
+                "gradient vs finite differences: {check} (coordinate {worst}); numeric at other steps: {}",
+                steps.join(", ")
+            ));
+        }
+    }
+    (problems, finer)
+}
+
+fn check_case(case: &Case, report: &mut Report) {
+    report.functions += 1;
+    let mut rng = Rng::new(hash_str(case.name) ^ 0x0d1f_f7e5_7000_0001);
+    for j in 0..POINTS {
+        let ints = case.ints[j % case.ints.len()];
+        let mut local = Report::default();
+        let points = guarded("the traced twin", || {
+            let first = sample(&mut rng, case, ints, false, &mut local);
+            let p = sample(&mut rng, case, ints, true, &mut local);
+            (first, p)
+        });
+        report.inconsistent += local.inconsistent;
+        let points = match points {
+            Ok(points) => points,
+            Err(e) => {
+                report
+                    .harness_errors
+                    .push(format!("{} (ints {ints:?}): {e}", case.name));
+                continue;
+            }
+        };
+        let (Some(first), Some(p)) = points else {
+            report.skipped.push(format!(
+                "{} (ints {ints:?}): no admissible point",
+                case.name
+            ));
+            continue;
+        };
+        report.points += 1;
+        check_point(case, &p, &first, ints, report);
+    }
+}
+
+/// Checks every case and panics with a report of every mismatch.
+pub fn run(suite: &str, cases: &[Case]) {
+    let mut report = Report::default();
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        LAST_PANIC.with(|p| *p.borrow_mut() = format!("{message}{location}"));
+    }));
+    for case in cases {
+        check_case(case, &mut report);
+    }
+    panic::set_hook(hook);
+    let mut summary = format!(
+        "{suite}: {} functions, {} points checked ({POINTS} per function, tolerance {TOLERANCE:e}); \
+         {} mismatches, {} harness errors; {} points matched only the finer finite differences; \
+         {} candidate points rejected for inconsistent finite differences; {} points without an admissible sample",
+        report.functions,
+        report.points,
+        report.mismatches.len(),
+        report.harness_errors.len(),
+        report.finer,
+        report.inconsistent,
+        report.skipped.len(),
+    );
+    eprintln!("{summary}");
+    let mut skipped: Vec<&String> = report.skipped.iter().collect();
+    skipped.dedup();
+    for line in skipped {
+        let n = report.skipped.iter().filter(|s| *s == line).count();
+        eprintln!("  {line} ({n} points)");
+    }
+    for line in report
+        .harness_errors
+        .iter()
+        .chain(&report.mismatches)
+        .chain(&report.skipped)
+    {
+        let _ = write!(summary, "\n{line}");
+    }
+    // A function skipped now and then is fine (an admissible point may be rare); many mean
+    // the generator makes functions the test cannot check.
+    let skipped_ok = report.skipped.len() * 100 <= report.functions * POINTS;
+    assert!(
+        report.mismatches.is_empty() && report.harness_errors.is_empty() && skipped_ok,
+        "{summary}"
+    );
+}
