@@ -2094,3 +2094,57 @@ mod regressions {
         }
     }
 }
+
+// Regressions found by the randomized differential test (`tests/random_functions_*.rs`). ------
+
+/// `*r` of an element of `.iter()` inside a condition.
+#[differentiate]
+fn deref_in_condition(xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for r in xs.iter() {
+        if *r > 0.5 {
+            s += r * r;
+        }
+    }
+    s
+}
+
+/// A tuple annotated as a whole keeps the type of its literal element.
+#[differentiate]
+fn annotated_tuple(x: f64) -> f64 {
+    let t: (f64, f64) = (0.7, x);
+    t.0.tanh() * t.1.sin()
+}
+
+/// A literal assigned to a variable typed by its first value, or by its declaration.
+#[allow(clippy::needless_late_init)] // the late initialisation is the construct under test
+#[differentiate]
+fn literal_assigned(x: f64) -> f64 {
+    let mut b = x.sin();
+    let y = b * x;
+    b = 0.2;
+    let v: f64;
+    if x > 0.0 {
+        v = 0.5;
+    } else {
+        v = 0.7;
+    }
+    b.cos() * y + v.sin() * x
+}
+
+#[test]
+fn randomized_test_regressions() {
+    let xs = [0.2, 0.9, 0.7, -0.4];
+    let (_, g) = deref_in_condition_grad(&xs);
+    assert_eq!(g, vec![0.0, 1.8, 1.4, 0.0]);
+
+    for x in [-0.8, 0.6] {
+        let (_, g) = annotated_tuple_grad(x);
+        assert_close(g, 0.7f64.tanh() * x.cos(), TOL);
+        let (_, g) = literal_assigned_grad(x);
+        let v: f64 = if x > 0.0 { 0.5 } else { 0.7 };
+        let analytic = 0.2f64.cos() * (x.cos() * x + x.sin()) + v.sin();
+        assert_close(g, analytic, TOL);
+        assert_gradient(|p| literal_assigned(p[0]), &[x], &[g], TOL);
+    }
+}

@@ -995,13 +995,13 @@ fn f0018(rows: &[[f64; 2]], b: f64, c: f64, vals: &[f64]) -> f64 {
             round += 1;
             let q: f64 = {
                 let y = -v * rows[0][round % 2];
-                let a: f64 = if y > 2.5 {
+                let a: f64 = if *v > 2.5 {
                     let zs = vals.to_vec();
                     -((y * 1.5).ceil() * 0.3) + zs[0]
                 } else {
                     (1.5 + c.tanh()).log2() / c.hypot(1.0).log10().tanh().exp()
                 };
-                c + f64::sqrt(vals[0].tanh().exp()) + a
+                c + f64::sqrt(vals[0].tanh().exp()) + y + a
             };
             acc += q;
         }
@@ -1020,13 +1020,13 @@ fn f0018_t(tr: &Trace, rows: &[[f64; 2]], b: f64, c: f64, vals: &[f64]) -> f64 {
             round += 1;
             let q: f64 = {
                 let y = -v * rows[0][round % 2];
-                let a: f64 = if tr.b(y > 2.5) {
+                let a: f64 = if tr.b(*v > 2.5) {
                     let zs = vals.to_vec();
                     -(tr.ceil(y * 1.5) * 0.3) + zs[0]
                 } else {
                     (1.5 + c.tanh()).log2() / c.hypot(1.0).log10().tanh().exp()
                 };
-                c + f64::sqrt(vals[0].tanh().exp()) + a
+                c + f64::sqrt(vals[0].tanh().exp()) + y + a
             };
             acc += q;
         }
@@ -3172,7 +3172,7 @@ fn f0061(hs: Vec<f64>, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     let mut d = f64::powf(1.5 + hs[0].tanh(), std::f64::consts::PI.tanh() * 1.5) * hs[((hs[0].tanh().sinh().tanh().abs() * 2.9).floor() as usize) % 2].clamp(-0.5, 0.8);
     for w in &vs {
-        if (d + std::f64::consts::PI) <= (d + hs[1]) {
+        if (w + std::f64::consts::PI) <= (w + hs[1]) {
             let b = *w;
             let mut step: usize = 0;
             loop {
@@ -3191,7 +3191,6 @@ fn f0061(hs: Vec<f64>, vs: Vec<f64>) -> f64 {
             acc += ws[3];
         }
         d *= vs[0].tanh();
-        acc += *w;
     }
     ((-hs[0]).sin() - 2.0).cbrt() + d + acc
 }
@@ -3200,7 +3199,7 @@ fn f0061_t(tr: &Trace, hs: Vec<f64>, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     let mut d = f64::powf(1.5 + hs[0].tanh(), std::f64::consts::PI.tanh() * 1.5) * tr.clamp(hs[(tr.floor(hs[0].tanh().sinh().tanh().abs() * 2.9) as usize) % 2], -0.5, 0.8);
     for w in &vs {
-        if tr.b((d + std::f64::consts::PI) <= (d + hs[1])) {
+        if tr.b((w + std::f64::consts::PI) <= (w + hs[1])) {
             let b = *w;
             let mut step: usize = 0;
             loop {
@@ -3219,7 +3218,6 @@ fn f0061_t(tr: &Trace, hs: Vec<f64>, vs: Vec<f64>) -> f64 {
             acc += ws[3];
         }
         d *= vs[0].tanh();
-        acc += *w;
     }
     ((-hs[0]).sin() - 2.0).cbrt() + d + acc
 }
@@ -4059,7 +4057,6 @@ const CASE_F0078: Case = case!(f0078, f0078_t, f0078_grad, f0078_pullback, f0078
 
 #[differentiate]
 fn f0079(xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut u = -xs[0] / (1.5 + xs[0].tanh().cosh().tanh());
     let mut r: f64 = if h_mix(u, xs[0]) <= (u.cos() * 0.9).acos() {
         (u + core::f64::consts::E).hypot(1.5 + h_norm2([xs[0], xs[0]]).cos())
@@ -4069,18 +4066,16 @@ fn f0079(xs: &[f64]) -> f64 {
     };
     r = h_mix(r, -u);
     for v in xs.iter() {
-        if (0.3 * u) < (xs[0] as f64) {
+        if (0.3 * v) < (xs[0] as f64) {
             r += -u;
             break;
         }
-        acc += *v;
     }
     let s = -(u * xs[0]);
-    r + s + acc
+    r + s
 }
 
 fn f0079_t(tr: &Trace, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut u = -xs[0] / (1.5 + xs[0].tanh().cosh().tanh());
     let mut r: f64 = if tr.b(h_mix(u, xs[0]) <= (u.cos() * 0.9).acos()) {
         (u + core::f64::consts::E).hypot(1.5 + h_norm2([xs[0], xs[0]]).cos())
@@ -4090,14 +4085,13 @@ fn f0079_t(tr: &Trace, xs: &[f64]) -> f64 {
     };
     r = h_mix(r, -u);
     for v in xs.iter() {
-        if tr.b((0.3 * u) < (xs[0] as f64)) {
+        if tr.b((0.3 * v) < (xs[0] as f64)) {
             r += -u;
             break;
         }
-        acc += *v;
     }
     let s = -(u * xs[0]);
-    r + s + acc
+    r + s
 }
 
 const CASE_F0079: Case = case!(f0079, f0079_t, f0079_grad, f0079_pullback, f0079_grad_into,
@@ -4875,7 +4869,7 @@ fn f0096(c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, s) in vals.iter().enumerate() {
         let mut c = c - ar[(i * 2 + 1) % ar.len()].to_radians();
-        if h_leaky(std::f64::consts::PI) <= (c.signum() * c) {
+        if h_leaky(std::f64::consts::PI) <= (s.signum() * s) {
             let pair = h_polar(c.cos(), c);
             let e: f64 = if i > 0 {
                 c = -1.5 * pair.0 + vals[i];
@@ -4891,7 +4885,6 @@ fn f0096(c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
             acc += v;
             acc += w;
         }
-        acc += *s;
         acc += c;
     }
     (1.5 - vals[(k * 2 + 1) % vals.len()]).mul_add(c, k as f64 / (c.abs() + 0.5)) + ar[3] + acc
@@ -4901,7 +4894,7 @@ fn f0096_t(tr: &Trace, c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, s) in vals.iter().enumerate() {
         let mut c = c - ar[(i * 2 + 1) % ar.len()].to_radians();
-        if tr.b(h_leaky_t(tr, std::f64::consts::PI) <= (tr.signum(c) * c)) {
+        if tr.b(h_leaky_t(tr, std::f64::consts::PI) <= (tr.signum(*s) * s)) {
             let pair = h_polar(c.cos(), c);
             let e: f64 = if tr.b(i > 0) {
                 c = -1.5 * pair.0 + vals[i];
@@ -4917,7 +4910,6 @@ fn f0096_t(tr: &Trace, c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
             acc += v;
             acc += w;
         }
-        acc += *s;
         acc += c;
     }
     (1.5 - vals[(k * 2 + 1) % vals.len()]).mul_add(c, k as f64 / (tr.abs(c) + 0.5)) + ar[3] + acc
@@ -5284,11 +5276,12 @@ fn f0104(arr: [f64; 1]) -> f64 {
             let u: f64 = arr[0] * ii as f64 + arr[0];
             acc += u;
         }
-        late2 = 2.5 * arr[0];
+        late2 = 2.5;
     } else {
-        late2 = arr[0] * 2.5 + (std::f64::consts::PI.cos() * 0.9).asin();
+        let b = arr[0] + arr[0] * 2.5;
+        late2 = b.cos().sinh().abs();
     }
-    h_pow(h_nested(late2, &arr), 0) + acc
+    late2 - late2.hypot(1.0).log2() + acc
 }
 
 fn f0104_t(tr: &Trace, arr: [f64; 1]) -> f64 {
@@ -5312,11 +5305,12 @@ fn f0104_t(tr: &Trace, arr: [f64; 1]) -> f64 {
             let u: f64 = arr[0] * ii as f64 + arr[0];
             acc += u;
         }
-        late2 = 2.5 * arr[0];
+        late2 = 2.5;
     } else {
-        late2 = arr[0] * 2.5 + (std::f64::consts::PI.cos() * 0.9).asin();
+        let b = arr[0] + arr[0] * 2.5;
+        late2 = tr.abs(b.cos().sinh());
     }
-    h_pow(h_nested(late2, &arr), 0) + acc
+    late2 - late2.hypot(1.0).log2() + acc
 }
 
 const CASE_F0104: Case = case!(f0104, f0104_t, f0104_grad, f0104_pullback, f0104_grad_into,
@@ -6320,11 +6314,10 @@ fn f0124(y: f64, zs: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     let mut buf = [0.0_f64; 2];
     if h_leaky(buf[0]) <= 0.5 {
         for (v, t) in zs.iter().zip(buf.iter()) {
-            if y.hypot(1.0).log2() <= -1.5 {
+            if t.hypot(1.0).log2() <= -1.5 {
                 break;
             }
             acc += *v;
-            acc += *t;
         }
     } else {
         let late1: f64;
@@ -6348,11 +6341,10 @@ fn f0124_t(tr: &Trace, y: f64, zs: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     let mut buf = [0.0_f64; 2];
     if tr.b(h_leaky_t(tr, buf[0]) <= 0.5) {
         for (v, t) in zs.iter().zip(buf.iter()) {
-            if tr.b(y.hypot(1.0).log2() <= -1.5) {
+            if tr.b(t.hypot(1.0).log2() <= -1.5) {
                 break;
             }
             acc += *v;
-            acc += *t;
         }
     } else {
         let late1: f64;
@@ -7404,7 +7396,7 @@ fn f0146(vals: &[f64], a: f64, mut hs: Vec<f64>) -> f64 {
             }
         }
         for (ii, b) in hs.iter().enumerate() {
-            let w: f64 = if (1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= a {
+            let w: f64 = if (1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= *p {
                 std::f64::consts::PI.tanh().cosh() + (*b).atan2(std::f64::consts::PI.cos() - 1.5)
             } else {
                 -(p / (1.5 + vals[(ii + 3) % vals.len()].tanh()))
@@ -7438,7 +7430,7 @@ fn f0146_t(tr: &Trace, vals: &[f64], a: f64, mut hs: Vec<f64>) -> f64 {
             }
         }
         for (ii, b) in hs.iter().enumerate() {
-            let w: f64 = if tr.b((1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= a) {
+            let w: f64 = if tr.b((1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= *p) {
                 std::f64::consts::PI.tanh().cosh() + tr.atan2(*b, std::f64::consts::PI.cos() - 1.5)
             } else {
                 -(p / (1.5 + vals[(ii + 3) % vals.len()].tanh()))
@@ -10277,42 +10269,64 @@ const CASE_F0203: Case = case!(f0203, f0203_t, f0203_grad, f0203_pullback, f0203
     |p, _k| (&arr2(&p[0..6]), p[6], p[7], &arr(&p[8..11])));
 
 #[differentiate]
-fn f0204(y: f64, vals: &[f64], mut c: f64, a: f64) -> f64 {
+fn f0204(y: f64, vals: &[f64], mut c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = (vals[4], a);
-    c = c.tanh() + vals[0] / vals[3].hypot(1.0);
-    if (y - pt.0) < -1.5 {
-        c %= a.hypot(1.0);
+    let pt: (f64, f64) = (vals[4], -1.5);
+    a += (pt.0.abs() + 0.5).ln_1p() + vals[4] as f64;
+    let late1: f64;
+    if a.atan() <= (pt.1 + 0.5) {
+        a = a * 0.5 + y.max(vals[0]);
+        late1 = ((pt.1 + vals[1]) * 1.5).floor() * 0.3;
     } else {
-        let buf = vals.to_vec();
-        acc += buf[4];
+        late1 = h_leaky(c) + h_dot(vals, vals);
     }
     for _ in 0..2 {
-        for _ in (0..vals.len()).rev() {
-            c *= (-core::f64::consts::E - h_leaky(c)).cos();
-        }
-        c = c * (0.1 + y).sin();
+        let s = y.tanh().exp_m1() as f64;
+        acc += s;
     }
-    h_pow(c as f64, 3) + acc
+    let v: f64 = if f64::to_radians(c) > f64::cbrt(vals[4].tanh().exp()) {
+        (vals[(((vals[2].abs() + 0.5).ln().tanh().abs() * 2.9).floor() as usize) % vals.len()] * late1).sin()
+    } else {
+        a = h_mix(a, (late1 * 1.5).floor() * 0.3);
+        h_mix(f64::max(std::f64::consts::PI, std::f64::consts::PI * 0.5), (vals[4] * 1.5).trunc() * 0.3)
+    };
+    let b: f64 = if vals[4].cos().sinh() >= -1.5 {
+        c -= a * c / (c.abs() + 0.5);
+        (a as f64 * 1.5).ceil() * 0.3
+    } else {
+        y * 0.9
+    };
+    (y.tanh() * 0.9).acos() + c + a + v + b + acc
 }
 
-fn f0204_t(tr: &Trace, y: f64, vals: &[f64], mut c: f64, a: f64) -> f64 {
+fn f0204_t(tr: &Trace, y: f64, vals: &[f64], mut c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = (vals[4], a);
-    c = c.tanh() + vals[0] / vals[3].hypot(1.0);
-    if tr.b((y - pt.0) < -1.5) {
-        c = tr.rem(c, a.hypot(1.0));
+    let pt: (f64, f64) = (vals[4], -1.5);
+    a += (tr.abs(pt.0) + 0.5).ln_1p() + vals[4] as f64;
+    let late1: f64;
+    if tr.b(a.atan() <= (pt.1 + 0.5)) {
+        a = a * 0.5 + tr.max(y, vals[0]);
+        late1 = tr.floor((pt.1 + vals[1]) * 1.5) * 0.3;
     } else {
-        let buf = vals.to_vec();
-        acc += buf[4];
+        late1 = h_leaky_t(tr, c) + h_dot(vals, vals);
     }
     for _ in 0..2 {
-        for _ in (0..vals.len()).rev() {
-            c *= (-core::f64::consts::E - h_leaky_t(tr, c)).cos();
-        }
-        c = c * (0.1 + y).sin();
+        let s = y.tanh().exp_m1() as f64;
+        acc += s;
     }
-    h_pow(c as f64, 3) + acc
+    let v: f64 = if tr.b(f64::to_radians(c) > f64::cbrt(vals[4].tanh().exp())) {
+        (vals[(tr.floor((tr.abs(vals[2]) + 0.5).ln().tanh().abs() * 2.9) as usize) % vals.len()] * late1).sin()
+    } else {
+        a = h_mix(a, tr.floor(late1 * 1.5) * 0.3);
+        h_mix(tr.max(std::f64::consts::PI, std::f64::consts::PI * 0.5), tr.trunc(vals[4] * 1.5) * 0.3)
+    };
+    let b: f64 = if tr.b(vals[4].cos().sinh() >= -1.5) {
+        c -= a * c / (tr.abs(c) + 0.5);
+        tr.ceil(a as f64 * 1.5) * 0.3
+    } else {
+        y * 0.9
+    };
+    (y.tanh() * 0.9).acos() + c + a + v + b + acc
 }
 
 const CASE_F0204: Case = case!(f0204, f0204_t, f0204_grad, f0204_pullback, f0204_grad_into,
@@ -11491,7 +11505,7 @@ const CASE_F0226: Case = case!(f0226, f0226_t, f0226_grad, f0226_pullback, f0226
 fn f0227(vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, z) in zs.iter().enumerate() {
-        if f64::sinh(zs[1].tanh()) <= h_scale3(&zs, grid[(i * 2 + 1) % 2][0])[3 - 1 - i] {
+        if f64::sinh(zs[1].tanh()) <= h_scale3(&zs, *z)[(((z / (2.0 + (*z).sin())).sin().abs() * 2.9).floor() as usize) % 3] {
             for row in grid.iter() {
                 acc += row[0] * z;
             }
@@ -11513,7 +11527,6 @@ fn f0227(vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
             let hs = vec![0.0_f64; zs.len()];
             acc += hs[2];
         }
-        acc += *z;
     }
     (2.0 + ((core::f64::consts::E * 1.5).floor() * 0.3).sin()).powi(-2) + vals[0] + grid[1][0] + acc
 }
@@ -11521,7 +11534,7 @@ fn f0227(vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
 fn f0227_t(tr: &Trace, vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, z) in zs.iter().enumerate() {
-        if tr.b(f64::sinh(zs[1].tanh()) <= h_scale3(&zs, grid[(i * 2 + 1) % 2][0])[3 - 1 - i]) {
+        if tr.b(f64::sinh(zs[1].tanh()) <= h_scale3(&zs, *z)[(tr.floor((z / (2.0 + (*z).sin())).sin().abs() * 2.9) as usize) % 3]) {
             for row in grid.iter() {
                 acc += row[0] * z;
             }
@@ -11543,7 +11556,6 @@ fn f0227_t(tr: &Trace, vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 
             let hs = vec![0.0_f64; zs.len()];
             acc += hs[2];
         }
-        acc += *z;
     }
     (2.0 + (tr.floor(core::f64::consts::E * 1.5) * 0.3).sin()).powi(-2) + vals[0] + grid[1][0] + acc
 }

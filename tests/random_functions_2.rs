@@ -2335,8 +2335,8 @@ const CASE_F0292: Case = case!(f0292, f0292_t, f0292_grad, f0292_pullback, f0292
 fn f0293(ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ws.iter() {
-        let t: f64 = if (b.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2] {
-            let v = (f64::trunc(ws[(((-b).tanh().abs() * 2.9).floor() as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
+        let t: f64 = if (y.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2] {
+            let v = (f64::trunc(ws[(((-y).tanh().abs() * 2.9).floor() as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
             0.5 * ws[1] + v
         } else {
             for _ in 0..1 {
@@ -2350,7 +2350,6 @@ fn f0293(ws: &[f64], b: f64) -> f64 {
             (b - std::f64::consts::PI) as f64
         };
         let tmp = [0.0_f64; 4];
-        acc += *y;
         acc += t;
         acc += tmp[3];
     }
@@ -2360,8 +2359,8 @@ fn f0293(ws: &[f64], b: f64) -> f64 {
 fn f0293_t(tr: &Trace, ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ws.iter() {
-        let t: f64 = if tr.b((b.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2]) {
-            let v = (tr.trunc(ws[(tr.floor((-b).tanh().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
+        let t: f64 = if tr.b((y.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2]) {
+            let v = (tr.trunc(ws[(tr.floor((-y).tanh().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
             0.5 * ws[1] + v
         } else {
             for _ in 0..1 {
@@ -2375,7 +2374,6 @@ fn f0293_t(tr: &Trace, ws: &[f64], b: f64) -> f64 {
             (b - std::f64::consts::PI) as f64
         };
         let tmp = [0.0_f64; 4];
-        acc += *y;
         acc += t;
         acc += tmp[3];
     }
@@ -2872,46 +2870,42 @@ fn f0305(ws: &[f64], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b: f64 = if h_norm2([zs[1], ws[0]]) > 1.5 {
         for (ii, y) in zs.iter().enumerate() {
-            if zs[(ii + 2) % zs.len()].tanh().exp() >= 1.5 {
-                return zs[ii];
+            if y.sin().exp() > 1.5 {
+                return zs[ii] * zs[(ii + 1) % zs.len()] + y;
             }
-            let (r, r2) = (h_dot(ws, &zs), ws[0]);
-            acc += *y;
-            acc += r;
-            acc += r2;
+            let b = (y * 1.5).round() + ii as f64;
+            acc += b;
         }
-        (core::f64::consts::E.tanh().to_degrees() * 0.02).to_radians()
+        -ws[0] + zs[0].max(ws[0])
     } else {
-        let ys = [0.0_f64; 4];
-        h_polar(0.1, ys[0]).1.hypot(1.0).ln_1p()
+        (ws[0] + zs[0]) / (2.0 + (zs[1] / (2.0 + zs[1].sin())).sin())
     };
-    for jj in 0..zs.len() {
-        b = b.tanh() + (jj as f64).atan2(zs[jj].abs() + 0.5);
+    let buf = zs;
+    for l in 0..4 {
+        b = b.tanh() + b / buf[(l * 2 + 1) % 2].tanh().exp();
     }
-    zs[0] + b + acc
+    zs[1] + b + buf[1] + acc
 }
 
 fn f0305_t(tr: &Trace, ws: &[f64], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b: f64 = if tr.b(h_norm2([zs[1], ws[0]]) > 1.5) {
         for (ii, y) in zs.iter().enumerate() {
-            if tr.b(zs[(ii + 2) % zs.len()].tanh().exp() >= 1.5) {
-                return zs[ii];
+            if tr.b(y.sin().exp() > 1.5) {
+                return zs[ii] * zs[(ii + 1) % zs.len()] + y;
             }
-            let (r, r2) = (h_dot(ws, &zs), ws[0]);
-            acc += *y;
-            acc += r;
-            acc += r2;
+            let b = tr.round(y * 1.5) + ii as f64;
+            acc += b;
         }
-        (core::f64::consts::E.tanh().to_degrees() * 0.02).to_radians()
+        -ws[0] + tr.max(zs[0], ws[0])
     } else {
-        let ys = [0.0_f64; 4];
-        h_polar(0.1, ys[0]).1.hypot(1.0).ln_1p()
+        (ws[0] + zs[0]) / (2.0 + (zs[1] / (2.0 + zs[1].sin())).sin())
     };
-    for jj in 0..zs.len() {
-        b = b.tanh() + (jj as f64).atan2(tr.abs(zs[jj]) + 0.5);
+    let buf = zs;
+    for l in 0..4 {
+        b = b.tanh() + b / buf[(l * 2 + 1) % 2].tanh().exp();
     }
-    zs[0] + b + acc
+    zs[1] + b + buf[1] + acc
 }
 
 const CASE_F0305: Case = case!(f0305, f0305_t, f0305_grad, f0305_pullback, f0305_grad_into,
@@ -4506,7 +4500,7 @@ fn f0338(zs: [f64; 1], zs1: [f64; 4]) -> f64 {
     c *= (h_leaky(zs[0]) + std::f64::consts::PI * g).sin();
     for y in zs1.iter() {
         for jj in 0..2 {
-            let p: f64 = if (jj as f64 * g) <= 0.3 {
+            let p: f64 = if (jj as f64 * y) <= 0.3 {
                 (g / (1.5 + core::f64::consts::E.cos()) * 1.5).floor() * 0.3
             } else {
                 h_norm2([c.atan(), zs1[3] * g])
@@ -4527,7 +4521,7 @@ fn f0338_t(tr: &Trace, zs: [f64; 1], zs1: [f64; 4]) -> f64 {
     c *= (h_leaky_t(tr, zs[0]) + std::f64::consts::PI * g).sin();
     for y in zs1.iter() {
         for jj in 0..2 {
-            let p: f64 = if tr.b((jj as f64 * g) <= 0.3) {
+            let p: f64 = if tr.b((jj as f64 * y) <= 0.3) {
                 tr.floor(g / (1.5 + core::f64::consts::E.cos()) * 1.5) * 0.3
             } else {
                 h_norm2([c.atan(), zs1[3] * g])
@@ -6982,19 +6976,24 @@ fn f0384(vs: Vec<f64>, xs: &[f64], xs2: &[f64], y: f64) -> f64 {
         if -y <= 2.5 {
             break;
         }
-        if (y + 0.5) < (y - vs[0]) {
-            let w = h_scale3(&[pt.0 * -1.5, (t * 1.5).trunc() * 0.3, y.abs()], core::f64::consts::E + 0.5)[0];
-            acc += w;
+        if (t + 0.5) < (y - t) {
+            let mut step: usize = 0;
+            let z: f64 = loop {
+                step += 1;
+                if step > 4 {
+                    break h_scale3(&[xs[(step + 1) % xs.len()], xs2[step % xs2.len()], *t], step as f64)[(step * 2 + 1) % 3] * (0.1 - pt.1);
+                }
+                let e: f64 = xs2[step];
+                acc += e;
+            };
+            acc += z;
         } else {
-            let a = y.hypot(1.0).ln_1p() * (y + t);
-            acc += a;
+            let mut z = y;
+            z = z * core::f64::consts::E.tanh().powi(4).cos();
+            acc += z;
         }
     }
-    if -1.5 < y {
-        let z = h_cumsum(&vs)[0].cos().exp();
-        acc += z;
-    }
-    y.tanh().exp().ln() * (y / (2.0 + y.sin())) + vs[0] + xs[4] + pt.1 + acc
+    core::f64::consts::E.tanh().exp().ln_1p() / (2.0 + y.sin().exp_m1().sin()) + vs[0] + xs[4] + pt.1 + acc
 }
 
 fn f0384_t(tr: &Trace, vs: Vec<f64>, xs: &[f64], xs2: &[f64], y: f64) -> f64 {
@@ -7004,19 +7003,24 @@ fn f0384_t(tr: &Trace, vs: Vec<f64>, xs: &[f64], xs2: &[f64], y: f64) -> f64 {
         if tr.b(-y <= 2.5) {
             break;
         }
-        if tr.b((y + 0.5) < (y - vs[0])) {
-            let w = h_scale3(&[pt.0 * -1.5, tr.trunc(t * 1.5) * 0.3, tr.abs(y)], core::f64::consts::E + 0.5)[0];
-            acc += w;
+        if tr.b((t + 0.5) < (y - t)) {
+            let mut step: usize = 0;
+            let z: f64 = loop {
+                step += 1;
+                if tr.b(step > 4) {
+                    break h_scale3(&[xs[(step + 1) % xs.len()], xs2[step % xs2.len()], *t], step as f64)[(step * 2 + 1) % 3] * (0.1 - pt.1);
+                }
+                let e: f64 = xs2[step];
+                acc += e;
+            };
+            acc += z;
         } else {
-            let a = y.hypot(1.0).ln_1p() * (y + t);
-            acc += a;
+            let mut z = y;
+            z = z * core::f64::consts::E.tanh().powi(4).cos();
+            acc += z;
         }
     }
-    if tr.b(-1.5 < y) {
-        let z = h_cumsum(&vs)[0].cos().exp();
-        acc += z;
-    }
-    y.tanh().exp().ln() * (y / (2.0 + y.sin())) + vs[0] + xs[4] + pt.1 + acc
+    core::f64::consts::E.tanh().exp().ln_1p() / (2.0 + y.sin().exp_m1().sin()) + vs[0] + xs[4] + pt.1 + acc
 }
 
 const CASE_F0384: Case = case!(f0384, f0384_t, f0384_grad, f0384_pullback, f0384_grad_into,
@@ -7470,58 +7474,68 @@ const CASE_F0394: Case = case!(f0394, f0394_t, f0394_grad, f0394_pullback, f0394
     |p, k| (&p[0..4], &p[4..7], k[0] as i32));
 
 #[differentiate]
-fn f0395(mut y: f64) -> f64 {
-    let mut r: f64 = if (y * (y * 0.5)) > 1.2 {
+fn f0395(y: f64) -> f64 {
+    let r: f64 = if (y * (y * 0.5)) > 1.2 {
         let q = (2.5 * y).signum() * (y + 0.3);
         (-y).clamp(-0.5, 0.8) + q
     } else {
         h_polar(y, (1.5 + y.cos()).log10()).0
     };
-    let mut late1: f64;
+    let late1: f64;
     if core::f64::consts::E.tanh().exp() < 0.3 {
-        late1 = 0.7 * r;
+        late1 = 0.7;
     } else {
-        late1 = y + std::f64::consts::PI + (r - 0.5);
+        late1 = r;
     }
-    (late1, r) = (r, late1 * (y.tanh() * 0.9).asin());
-    let w = late1;
-    let r: f64 = r - w.atan2(core::f64::consts::E.tanh().exp()).sin();
-    let pair = (std::f64::consts::PI, r.mul_add(y, y));
-    y = h_mix(y, -pair.1);
-    let d: f64 = if (pair.0 * w) <= 1.5 {
-        w.sin()
+    let mut r: f64 = r - (1.5 + late1.to_radians().cos()).log10();
+    let late2: f64;
+    if (y * -0.5) <= -0.5 {
+        r += 0.1 * late1 - late1;
+        late2 = y;
     } else {
+        late2 = (1.5 + r.tanh()).log(3.0);
+    }
+    let mut c = r;
+    let t: f64 = if (r / (1.5 + late2.cos())) <= c.tanh() {
         let tmp: [f64; 5] = [0.0; 5];
         tmp[2].tanh().exp().ln() * h_nested(2.5, &tmp)
+    } else {
+        c /= (-1.5 + r + r.max(late1)).hypot(1.0);
+        c * late2 + (r - late2)
     };
-    (d % 1.5).cos().to_degrees() * 0.02 + y
+    t.tanh().to_degrees() * 0.02
 }
 
-fn f0395_t(tr: &Trace, mut y: f64) -> f64 {
-    let mut r: f64 = if tr.b((y * (y * 0.5)) > 1.2) {
+fn f0395_t(tr: &Trace, y: f64) -> f64 {
+    let r: f64 = if tr.b((y * (y * 0.5)) > 1.2) {
         let q = tr.signum(2.5 * y) * (y + 0.3);
         tr.clamp(-y, -0.5, 0.8) + q
     } else {
         h_polar(y, (1.5 + y.cos()).log10()).0
     };
-    let mut late1: f64;
+    let late1: f64;
     if tr.b(core::f64::consts::E.tanh().exp() < 0.3) {
-        late1 = 0.7 * r;
+        late1 = 0.7;
     } else {
-        late1 = y + std::f64::consts::PI + (r - 0.5);
+        late1 = r;
     }
-    (late1, r) = (r, late1 * (y.tanh() * 0.9).asin());
-    let w = late1;
-    let r: f64 = r - w.atan2(core::f64::consts::E.tanh().exp()).sin();
-    let pair = (std::f64::consts::PI, r.mul_add(y, y));
-    y = h_mix(y, -pair.1);
-    let d: f64 = if tr.b((pair.0 * w) <= 1.5) {
-        w.sin()
+    let mut r: f64 = r - (1.5 + late1.to_radians().cos()).log10();
+    let late2: f64;
+    if tr.b((y * -0.5) <= -0.5) {
+        r += 0.1 * late1 - late1;
+        late2 = y;
     } else {
+        late2 = (1.5 + r.tanh()).log(3.0);
+    }
+    let mut c = r;
+    let t: f64 = if tr.b((r / (1.5 + late2.cos())) <= c.tanh()) {
         let tmp: [f64; 5] = [0.0; 5];
         tmp[2].tanh().exp().ln() * h_nested(2.5, &tmp)
+    } else {
+        c /= (-1.5 + r + tr.max(r, late1)).hypot(1.0);
+        c * late2 + (r - late2)
     };
-    (tr.rem(d, 1.5)).cos().to_degrees() * 0.02 + y
+    t.tanh().to_degrees() * 0.02
 }
 
 const CASE_F0395: Case = case!(f0395, f0395_t, f0395_grad, f0395_pullback, f0395_grad_into,
@@ -9901,7 +9915,7 @@ fn f0438(b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for (u, d) in zs.iter().zip(vs.iter()) {
         let late1: f64;
-        if 1.5 > b {
+        if 1.5 > *d {
             let late2: f64;
             if (pts[0][0].signum() * pts[0][1]) <= (vs[2] + b) {
                 late2 = h_nested(b, &zs) * ((core::f64::consts::E * 1.5).trunc() + zs[1]);
@@ -9914,7 +9928,6 @@ fn f0438(b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> f64 {
             late1 = (-pts[0][((vs[2].tanh().abs() * 2.9).floor() as usize) % 2]).mul_add(f64::trunc(b * 1.5) * 0.3, h_scale3(&zs, std::f64::consts::PI)[0]);
         }
         acc += *u;
-        acc += *d;
         acc += late1;
     }
     for (ii, line) in pts.iter().enumerate() {
@@ -9936,7 +9949,7 @@ fn f0438_t(tr: &Trace, b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> 
     let mut acc: f64 = 0.0;
     for (u, d) in zs.iter().zip(vs.iter()) {
         let late1: f64;
-        if tr.b(1.5 > b) {
+        if tr.b(1.5 > *d) {
             let late2: f64;
             if tr.b((tr.signum(pts[0][0]) * pts[0][1]) <= (vs[2] + b)) {
                 late2 = h_nested(b, &zs) * (tr.trunc(core::f64::consts::E * 1.5) + zs[1]);
@@ -9949,7 +9962,6 @@ fn f0438_t(tr: &Trace, b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> 
             late1 = (-pts[0][(tr.floor(vs[2].tanh().abs() * 2.9) as usize) % 2]).mul_add(tr.trunc(b * 1.5) * 0.3, h_scale3(&zs, std::f64::consts::PI)[0]);
         }
         acc += *u;
-        acc += *d;
         acc += late1;
     }
     for (ii, line) in pts.iter().enumerate() {
@@ -9982,17 +9994,17 @@ fn f0439(ws: &[f64], vals: &[f64]) -> f64 {
     let e: f64 = if (0.7 + core::f64::consts::E) <= 1.5 {
         for c in vals.iter() {
             for _ in 0..ws.len() {
-                if (2.0 + ws[0].sin()).recip() < 2.0 {
+                if c.tanh().exp().recip() > (ws[0] + c) {
                     continue;
                 }
             }
             acc += *c;
         }
-        -(res[0] / (1.5 + std::f64::consts::PI.cos()))
+        res[0].tanh().exp_m1().hypot(1.0).ln()
     } else {
-        h_mix(0.1, std::f64::consts::PI.sin())
+        res[0].signum() * std::f64::consts::PI % (core::f64::consts::E + 0.9).tanh().exp()
     };
-    e + vals[3] + res[0] + acc
+    h_leaky(res[0]).hypot(2.0 + (e / (2.0 + vals[1].sin())).sin()) + acc
 }
 
 fn f0439_t(tr: &Trace, ws: &[f64], vals: &[f64]) -> f64 {
@@ -10005,17 +10017,17 @@ fn f0439_t(tr: &Trace, ws: &[f64], vals: &[f64]) -> f64 {
     let e: f64 = if tr.b((0.7 + core::f64::consts::E) <= 1.5) {
         for c in vals.iter() {
             for _ in 0..ws.len() {
-                if tr.b((2.0 + ws[0].sin()).recip() < 2.0) {
+                if tr.b(c.tanh().exp().recip() > (ws[0] + c)) {
                     continue;
                 }
             }
             acc += *c;
         }
-        -(res[0] / (1.5 + std::f64::consts::PI.cos()))
+        res[0].tanh().exp_m1().hypot(1.0).ln()
     } else {
-        h_mix(0.1, std::f64::consts::PI.sin())
+        tr.rem(tr.signum(res[0]) * std::f64::consts::PI, (core::f64::consts::E + 0.9).tanh().exp())
     };
-    e + vals[3] + res[0] + acc
+    h_leaky_t(tr, res[0]).hypot(2.0 + (e / (2.0 + vals[1].sin())).sin()) + acc
 }
 
 const CASE_F0439: Case = case!(f0439, f0439_t, f0439_grad, f0439_pullback, f0439_grad_into,
@@ -10277,31 +10289,27 @@ const CASE_F0444: Case = case!(f0444, f0444_t, f0444_grad, f0444_pullback, f0444
 
 #[differentiate]
 fn f0445(b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let vals = [0.0_f64; 5];
     let y: f64 = h_norm2([(b * 1.5).ceil() * 0.3, core::f64::consts::E - b]);
     for (jj, v) in vals.iter().enumerate() {
-        if (b + std::f64::consts::PI) >= 2.0 || jj > 2 {
+        if (v + std::f64::consts::PI) >= 2.0 || jj > 2 {
             return ((1.5 + vals[jj % vals.len()].tanh()).log2() * 1.5).floor() * 0.3;
         }
-        acc += *v;
     }
     let d = (-vals[0]).tanh().cosh();
-    b.hypot(vals[2].max(vals[2] * 0.5).tanh().exp()) + y + d + acc
+    b.hypot(vals[2].max(vals[2] * 0.5).tanh().exp()) + y + d
 }
 
 fn f0445_t(tr: &Trace, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let vals = [0.0_f64; 5];
     let y: f64 = h_norm2([tr.ceil(b * 1.5) * 0.3, core::f64::consts::E - b]);
     for (jj, v) in vals.iter().enumerate() {
-        if tr.b((b + std::f64::consts::PI) >= 2.0 || jj > 2) {
+        if tr.b((v + std::f64::consts::PI) >= 2.0 || jj > 2) {
             return tr.floor((1.5 + vals[jj % vals.len()].tanh()).log2() * 1.5) * 0.3;
         }
-        acc += *v;
     }
     let d = (-vals[0]).tanh().cosh();
-    b.hypot(tr.max(vals[2], vals[2] * 0.5).tanh().exp()) + y + d + acc
+    b.hypot(tr.max(vals[2], vals[2] * 0.5).tanh().exp()) + y + d
 }
 
 const CASE_F0445: Case = case!(f0445, f0445_t, f0445_grad, f0445_pullback, f0445_grad_into,
@@ -11221,12 +11229,10 @@ const CASE_F0462: Case = case!(f0462, f0462_t, f0462_grad, f0462_pullback, f0462
 
 #[differentiate]
 fn f0463(x: f64, m: usize, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     for c in xs.iter() {
-        if x > x.cos().cosh() && m < 4 {
+        if *c > x.cos().cosh() && m < 4 {
             break;
         }
-        acc += *c;
     }
     let t: f64 = match m % 3 {
         0 => {
@@ -11245,16 +11251,14 @@ fn f0463(x: f64, m: usize, xs: &[f64]) -> f64 {
         }
     };
     let hs = [0.0_f64; 1];
-    t.tanh().exp().sqrt().atan() + x + hs[0] + acc
+    t.tanh().exp().sqrt().atan() + x + hs[0]
 }
 
 fn f0463_t(tr: &Trace, x: f64, m: usize, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     for c in xs.iter() {
-        if tr.b(x > x.cos().cosh() && m < 4) {
+        if tr.b(*c > x.cos().cosh() && m < 4) {
             break;
         }
-        acc += *c;
     }
     let t: f64 = match m % 3 {
         0 => {
@@ -11273,7 +11277,7 @@ fn f0463_t(tr: &Trace, x: f64, m: usize, xs: &[f64]) -> f64 {
         }
     };
     let hs = [0.0_f64; 1];
-    t.tanh().exp().sqrt().atan() + x + hs[0] + acc
+    t.tanh().exp().sqrt().atan() + x + hs[0]
 }
 
 const CASE_F0463: Case = case!(f0463, f0463_t, f0463_grad, f0463_pullback, f0463_grad_into,
@@ -11721,58 +11725,54 @@ const CASE_F0471: Case = case!(f0471, f0471_t, f0471_grad, f0471_pullback, f0471
 #[differentiate]
 fn f0472(c: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = (c, c * std::f64::consts::PI);
-    let mut it: usize = 0;
-    let mut w: f64 = loop {
-        it += 1;
-        if it > 4 {
-            break h_dot(ws, ws).hypot(1.0).log10();
-        }
-        let a: f64 = (it as f64 * ws[it - 1]).to_radians();
-        let c: f64 = c - ws[(it + 1) % 4];
-        acc += a;
-        acc += c;
-    };
-    for l in 0..ws.len() {
-        let mut late1: f64;
-        if (ws[3] - ws[(l + 1) % ws.len()]) <= 0.5 {
-            late1 = ws[l] - h_polar(ws[(it + 3) % ws.len()], ws[l % ws.len()]).1;
-        } else {
-            w = w * f64::to_radians(w).cos();
-            late1 = l as f64 - core::f64::consts::E + f64::sinh(ws[l.min(ws.len() - 1)].tanh());
-        }
-        late1 = h_mix(late1, late1);
-        acc += late1;
+    let pair: (f64, f64) = (2.0, c * std::f64::consts::PI);
+    let mut hs = [[0.0_f64; 1]; 3];
+    hs[(((f64::signum(ws[3]) * hs[0][0]).tanh().abs() * 2.9).floor() as usize) % hs.len()][0] /= (c + c * ws[2]).abs() + 0.5;
+    hs[(((c + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % hs.len()][0] /= 2.0 + (hs[((ws[2].clamp(c - 0.5, c + 0.5).cos().abs() * 2.9).floor() as usize) % hs.len()][0] * 1.5).sin();
+    for row in hs.iter() {
+        acc += row[0] * (row[0] - c);
     }
-    ws[it % ws.len()] + pair.1 + w + acc
+    for j in 0..2 {
+        let d: f64 = {
+            hs[(j * 2 + 1) % hs.len()][0] /= 1.0 + c * c;
+            let c = c + ((c + -0.5).abs() + 0.5).sqrt();
+            h_norm2([j as f64 + 0.9, ws[3] * c])
+        };
+        let r: f64 = if d < 1.5 || j > 0 {
+            hs[(j + 2) % 3][0] /= 1.5 + (1.5 + (j as f64).tanh()).ln().atan().tanh();
+            pair.0
+        } else {
+            c * 0.9
+        };
+        acc += r;
+    }
+    ws[0] + c.to_radians() + pair.1 + hs[2][0] + acc
 }
 
 fn f0472_t(tr: &Trace, c: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = (c, c * std::f64::consts::PI);
-    let mut it: usize = 0;
-    let mut w: f64 = loop {
-        it += 1;
-        if tr.b(it > 4) {
-            break h_dot(ws, ws).hypot(1.0).log10();
-        }
-        let a: f64 = (it as f64 * ws[it - 1]).to_radians();
-        let c: f64 = c - ws[(it + 1) % 4];
-        acc += a;
-        acc += c;
-    };
-    for l in 0..ws.len() {
-        let mut late1: f64;
-        if tr.b((ws[3] - ws[(l + 1) % ws.len()]) <= 0.5) {
-            late1 = ws[l] - h_polar(ws[(it + 3) % ws.len()], ws[l % ws.len()]).1;
-        } else {
-            w = w * f64::to_radians(w).cos();
-            late1 = l as f64 - core::f64::consts::E + f64::sinh(ws[l.min(ws.len() - 1)].tanh());
-        }
-        late1 = h_mix(late1, late1);
-        acc += late1;
+    let pair: (f64, f64) = (2.0, c * std::f64::consts::PI);
+    let mut hs = [[0.0_f64; 1]; 3];
+    hs[(tr.floor((tr.signum(ws[3]) * hs[0][0]).tanh().abs() * 2.9) as usize) % hs.len()][0] /= tr.abs(c + c * ws[2]) + 0.5;
+    hs[(tr.floor((c + core::f64::consts::E).tanh().abs() * 2.9) as usize) % hs.len()][0] /= 2.0 + (hs[(tr.floor(tr.clamp(ws[2], c - 0.5, c + 0.5).cos().abs() * 2.9) as usize) % hs.len()][0] * 1.5).sin();
+    for row in hs.iter() {
+        acc += row[0] * (row[0] - c);
     }
-    ws[it % ws.len()] + pair.1 + w + acc
+    for j in 0..2 {
+        let d: f64 = {
+            hs[(j * 2 + 1) % hs.len()][0] /= 1.0 + c * c;
+            let c = c + (tr.abs(c + -0.5) + 0.5).sqrt();
+            h_norm2([j as f64 + 0.9, ws[3] * c])
+        };
+        let r: f64 = if tr.b(d < 1.5 || j > 0) {
+            hs[(j + 2) % 3][0] /= 1.5 + (1.5 + (j as f64).tanh()).ln().atan().tanh();
+            pair.0
+        } else {
+            c * 0.9
+        };
+        acc += r;
+    }
+    ws[0] + c.to_radians() + pair.1 + hs[2][0] + acc
 }
 
 const CASE_F0472: Case = case!(f0472, f0472_t, f0472_grad, f0472_pullback, f0472_grad_into,
@@ -12663,11 +12663,10 @@ const CASE_F0488: Case = case!(f0488, f0488_t, f0488_grad, f0488_pullback, f0488
 fn f0489(ar: &[f64; 1], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ar.iter() {
-        if (a * ar[0]) >= 1.5 {
+        if (a * y) < 0.1 {
             break;
         }
-        let a = a * ((1.5 + ar[0].cos()).sqrt() / (1.5 + ar[0].tanh().powi(3).tanh()));
-        acc += *y;
+        let a = a * f64::exp_m1(h_polar(ar[0], ar[0]).1.tanh());
         acc += a;
     }
     let c: f64 = {
@@ -12708,11 +12707,10 @@ fn f0489(ar: &[f64; 1], a: f64) -> f64 {
 fn f0489_t(tr: &Trace, ar: &[f64; 1], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ar.iter() {
-        if tr.b((a * ar[0]) >= 1.5) {
+        if tr.b((a * y) < 0.1) {
             break;
         }
-        let a = a * ((1.5 + ar[0].cos()).sqrt() / (1.5 + ar[0].tanh().powi(3).tanh()));
-        acc += *y;
+        let a = a * f64::exp_m1(h_polar(ar[0], ar[0]).1.tanh());
         acc += a;
     }
     let c: f64 = {

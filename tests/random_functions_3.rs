@@ -842,11 +842,10 @@ const CASE_F0515: Case = case!(f0515, f0515_t, f0515_grad, f0515_pullback, f0515
 fn f0516(grid: &[[f64; 3]; 3], hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for r in hs.iter() {
-        if x > (hs[((h_nested(x, &hs).sin().abs() * 2.9).floor() as usize) % hs.len()] * core::f64::consts::E) {
+        if x > (hs[((h_nested(*r, &hs).sin().abs() * 2.9).floor() as usize) % hs.len()] * core::f64::consts::E) {
             let x = (hs[0].tanh().exp().powf(2.5) * 1.5).ceil() * 0.3;
             acc += x;
         }
-        acc += *r;
     }
     let tup = (h_scale3(&[x, x, x], 2.0)[1], hs[(((core::f64::consts::E * grid[0][1]).tanh().abs() * 2.9).floor() as usize) % hs.len()] * std::f64::consts::PI);
     (1.5 + (hs[0] - hs[3]).cos()).ln_1p() + tup.1 + acc
@@ -855,11 +854,10 @@ fn f0516(grid: &[[f64; 3]; 3], hs: Vec<f64>, x: f64) -> f64 {
 fn f0516_t(tr: &Trace, grid: &[[f64; 3]; 3], hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for r in hs.iter() {
-        if tr.b(x > (hs[(tr.floor(h_nested(x, &hs).sin().abs() * 2.9) as usize) % hs.len()] * core::f64::consts::E)) {
+        if tr.b(x > (hs[(tr.floor(h_nested(*r, &hs).sin().abs() * 2.9) as usize) % hs.len()] * core::f64::consts::E)) {
             let x = tr.ceil(hs[0].tanh().exp().powf(2.5) * 1.5) * 0.3;
             acc += x;
         }
-        acc += *r;
     }
     let tup = (h_scale3(&[x, x, x], 2.0)[1], hs[(tr.floor((core::f64::consts::E * grid[0][1]).tanh().abs() * 2.9) as usize) % hs.len()] * std::f64::consts::PI);
     (1.5 + (hs[0] - hs[3]).cos()).ln_1p() + tup.1 + acc
@@ -1885,26 +1883,22 @@ fn f0534(hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
         acc += g;
     } else if arr[0].atan2(x.sin() - 1.5) <= y.tanh() {
         for w in hs.iter() {
-            let mut g = hs[2].tanh() + -arr[(((y + 0.2).cos().abs() * 2.9).floor() as usize) % arr.len()];
-            let z: f64 = if (x + -0.5) >= arr[((h_scale3(&[y, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9).floor() as usize) % arr.len()] {
-                g = g.tanh() + *w;
-                y * 0.9
+            let mut g = hs[2].tanh() + -arr[(((x + 0.2).cos().abs() * 2.9).floor() as usize) % arr.len()];
+            let z: f64 = if (x + -0.5) >= arr[((h_scale3(&[g, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9).floor() as usize) % arr.len()] {
+                g = g * w.sin();
+                (std::f64::consts::PI * 1.5).ceil() * 0.3 * f64::clamp(arr[0], *w - 0.5, *w + 0.5)
             } else {
-                let g: f64 = g - (-arr[0]).tanh().sinh();
-                h_mix(hs[2], x) as f64 + g
+                g += arr[0] * hs[1] * y;
+                h_nested(y, &hs) + g
             };
             acc += *w;
             acc += g;
             acc += z;
         }
-        let q: f64 = if (hs[0] + 1.2) > 0.7 {
-            arr[1]
-        } else {
-            y * 0.9
-        };
-        acc += q;
+        let y = y + arr[1].sin();
+        acc += y;
     }
-    (arr[1] as f64).atan() + hs[2] + y + acc
+    y.min((y * 1.5).ceil() * 0.3) + hs[2] + arr[1] + acc
 }
 
 fn f0534_t(tr: &Trace, hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
@@ -1921,26 +1915,22 @@ fn f0534_t(tr: &Trace, hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
         acc += g;
     } else if tr.b(tr.atan2(arr[0], x.sin() - 1.5) <= y.tanh()) {
         for w in hs.iter() {
-            let mut g = hs[2].tanh() + -arr[(tr.floor((y + 0.2).cos().abs() * 2.9) as usize) % arr.len()];
-            let z: f64 = if tr.b((x + -0.5) >= arr[(tr.floor(h_scale3(&[y, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9) as usize) % arr.len()]) {
-                g = g.tanh() + *w;
-                y * 0.9
+            let mut g = hs[2].tanh() + -arr[(tr.floor((x + 0.2).cos().abs() * 2.9) as usize) % arr.len()];
+            let z: f64 = if tr.b((x + -0.5) >= arr[(tr.floor(h_scale3(&[g, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9) as usize) % arr.len()]) {
+                g = g * w.sin();
+                tr.ceil(std::f64::consts::PI * 1.5) * 0.3 * tr.clamp(arr[0], *w - 0.5, *w + 0.5)
             } else {
-                let g: f64 = g - (-arr[0]).tanh().sinh();
-                h_mix(hs[2], x) as f64 + g
+                g += arr[0] * hs[1] * y;
+                h_nested(y, &hs) + g
             };
             acc += *w;
             acc += g;
             acc += z;
         }
-        let q: f64 = if tr.b((hs[0] + 1.2) > 0.7) {
-            arr[1]
-        } else {
-            y * 0.9
-        };
-        acc += q;
+        let y = y + arr[1].sin();
+        acc += y;
     }
-    (arr[1] as f64).atan() + hs[2] + y + acc
+    tr.min(y, tr.ceil(y * 1.5) * 0.3) + hs[2] + arr[1] + acc
 }
 
 const CASE_F0534: Case = case!(f0534, f0534_t, f0534_grad, f0534_pullback, f0534_grad_into,
@@ -2441,24 +2431,27 @@ fn f0545(ws: &[f64]) -> f64 {
                     let u = q / ws[ws.len() - 1 - ii].hypot(1.0) + 0.5 / (1.5 + (*q).cos());
                     acc += u;
                 }
-                _ if (ws[ii] / (2.0 + ws[ii + 1].sin())) >= ws[ii + 1].hypot(1.0).ln_1p() || ii > 0 => {
-                    let buf = ws.to_vec();
-                    if ws[ii + 1].mul_add(ws[ii], buf[(ii * 2 + 1) % buf.len()]) < h_scale3(&[ii as f64, buf[ii % buf.len()], ii as f64], ws[ii % ws.len()])[3 - 1 - ii] && ii > 0 {
-                        continue;
-                    }
+                _ if (ws[ii] / (1.5 + (*q).cos())) < 0.3 => {
+                    let mut u = -q;
+                    u %= h_scale3(&[h_leaky(*q), ws[ii].atan2(2.0 + (*q).sin()), (q * 1.5).floor() + q], core::f64::consts::E)[3 - 1 - ii].tanh().exp();
+                    acc += u;
                 }
                 _ => {
-                    let r = *q;
-                    let r = r - (q.cos().exp() - ws[(ii * 2 + 1) % ws.len()] / (1.5 + (*q).tanh()));
-                    acc += r;
+                    let v: f64 = if ii % 2 == 0 {
+                        let c = *q;
+                        h_dot(ws, ws) + c
+                    } else {
+                        (1.5 + q.tanh()).log(3.0)
+                    };
+                    acc += v;
                 }
             }
         }
-        let zs: [f64; 1] = [0.0; 1];
+        let a: f64 = ws[1];
         acc += *q;
-        acc += zs[0];
+        acc += a;
     }
-    -std::f64::consts::PI + acc
+    ws[1] + acc
 }
 
 fn f0545_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -2470,24 +2463,27 @@ fn f0545_t(tr: &Trace, ws: &[f64]) -> f64 {
                     let u = q / ws[ws.len() - 1 - ii].hypot(1.0) + 0.5 / (1.5 + (*q).cos());
                     acc += u;
                 }
-                _ if tr.b((ws[ii] / (2.0 + ws[ii + 1].sin())) >= ws[ii + 1].hypot(1.0).ln_1p() || ii > 0) => {
-                    let buf = ws.to_vec();
-                    if tr.b(ws[ii + 1].mul_add(ws[ii], buf[(ii * 2 + 1) % buf.len()]) < h_scale3(&[ii as f64, buf[ii % buf.len()], ii as f64], ws[ii % ws.len()])[3 - 1 - ii] && ii > 0) {
-                        continue;
-                    }
+                _ if tr.b((ws[ii] / (1.5 + (*q).cos())) < 0.3) => {
+                    let mut u = -q;
+                    u = tr.rem(u, h_scale3(&[h_leaky_t(tr, *q), ws[ii].atan2(2.0 + (*q).sin()), tr.floor(q * 1.5) + q], core::f64::consts::E)[3 - 1 - ii].tanh().exp());
+                    acc += u;
                 }
                 _ => {
-                    let r = *q;
-                    let r = r - (q.cos().exp() - ws[(ii * 2 + 1) % ws.len()] / (1.5 + (*q).tanh()));
-                    acc += r;
+                    let v: f64 = if tr.b(ii % 2 == 0) {
+                        let c = *q;
+                        h_dot(ws, ws) + c
+                    } else {
+                        (1.5 + q.tanh()).log(3.0)
+                    };
+                    acc += v;
                 }
             }
         }
-        let zs: [f64; 1] = [0.0; 1];
+        let a: f64 = ws[1];
         acc += *q;
-        acc += zs[0];
+        acc += a;
     }
-    -std::f64::consts::PI + acc
+    ws[1] + acc
 }
 
 const CASE_F0545: Case = case!(f0545, f0545_t, f0545_grad, f0545_pullback, f0545_grad_into,
@@ -2608,7 +2604,6 @@ const CASE_F0547: Case = case!(f0547, f0547_t, f0547_grad, f0547_pullback, f0547
 
 #[differentiate]
 fn f0548(rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut zs = [[0.0_f64; 2]; 1];
     for ii in 0..1 {
         let mut step: usize = 0;
@@ -2624,18 +2619,16 @@ fn f0548(rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 {
             break;
         }
         for z in &arr {
-            if f64::atan(c) < 2.0 {
+            if f64::atan(*z) < 2.0 {
                 break;
             }
-            acc += *z;
         }
     }
     let q = -h_cumsum(&arr)[round];
-    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q + acc
+    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q
 }
 
 fn f0548_t(tr: &Trace, rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut zs = [[0.0_f64; 2]; 1];
     for ii in 0..1 {
         let mut step: usize = 0;
@@ -2651,14 +2644,13 @@ fn f0548_t(tr: &Trace, rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 
             break;
         }
         for z in &arr {
-            if tr.b(f64::atan(c) < 2.0) {
+            if tr.b(f64::atan(*z) < 2.0) {
                 break;
             }
-            acc += *z;
         }
     }
     let q = -h_cumsum(&arr)[round];
-    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q + acc
+    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q
 }
 
 const CASE_F0548: Case = case!(f0548, f0548_t, f0548_grad, f0548_pullback, f0548_grad_into,
@@ -4198,45 +4190,45 @@ const CASE_F0577: Case = case!(f0577, f0577_t, f0577_grad, f0577_pullback, f0577
 fn f0578(xs: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, c) in xs.iter().enumerate() {
-        if (rows[0][(jj + 3) % 2] * xs[0]) < -1.5 {
-            let mut ws = [c + std::f64::consts::PI, c - rows[0][jj + 1], (c * 1.5).floor() + std::f64::consts::PI, -c];
-            for l in 1..ws.len() {
-                ws[l] = ws[l - 1] * c.tanh() + ws[l - 1];
+        if (rows[0][(jj + 3) % 2] * c) >= (c + rows[0][jj]) {
+            let b = h_polar(*c, *c).0;
+            if rows[0][jj] >= b {
+                continue;
             }
-            if 1.5 <= ws[jj.min(ws.len() - 1)].max(ws[(jj * 2 + 1) % ws.len()]) {
-                break;
-            }
-        } else {
-            let mut t = (rows[0][(jj + 3) % 2] * jj as f64).cos();
-            t %= (1.5 + xs[0].cos()).sqrt().sin().exp().abs() + 0.5;
+            let t = ((rows[0][jj + 1] * 1.5).round() * 0.3) as f64;
             acc += t;
+        } else if 1.5 <= c.max(jj as f64) {
+            let z = rows[0][(jj * 2 + 1) % 2].sin().exp2() + h_norm2([*c, rows[0][(jj + 2) % 2]]);
+            for _ in 0..3 {
+                let vals = [0.0_f64; 2];
+                acc += vals[1];
+            }
+            acc += z;
         }
-        acc += *c;
     }
-    let e = (rows[0][0] + -1.5) * (rows[0][0] + rows[0][1]);
-    h_nested(e, xs) + acc
+    (1.5 + (-0.5 + xs[0]).tanh()).sqrt() + rows[0][0] + acc
 }
 
 fn f0578_t(tr: &Trace, xs: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, c) in xs.iter().enumerate() {
-        if tr.b((rows[0][(jj + 3) % 2] * xs[0]) < -1.5) {
-            let mut ws = [c + std::f64::consts::PI, c - rows[0][jj + 1], tr.floor(c * 1.5) + std::f64::consts::PI, -c];
-            for l in 1..ws.len() {
-                ws[l] = ws[l - 1] * c.tanh() + ws[l - 1];
+        if tr.b((rows[0][(jj + 3) % 2] * c) >= (c + rows[0][jj])) {
+            let b = h_polar(*c, *c).0;
+            if tr.b(rows[0][jj] >= b) {
+                continue;
             }
-            if tr.b(1.5 <= tr.max(ws[jj.min(ws.len() - 1)], ws[(jj * 2 + 1) % ws.len()])) {
-                break;
-            }
-        } else {
-            let mut t = (rows[0][(jj + 3) % 2] * jj as f64).cos();
-            t = tr.rem(t, tr.abs((1.5 + xs[0].cos()).sqrt().sin().exp()) + 0.5);
+            let t = (tr.round(rows[0][jj + 1] * 1.5) * 0.3) as f64;
             acc += t;
+        } else if tr.b(1.5 <= tr.max(*c, jj as f64)) {
+            let z = rows[0][(jj * 2 + 1) % 2].sin().exp2() + h_norm2([*c, rows[0][(jj + 2) % 2]]);
+            for _ in 0..3 {
+                let vals = [0.0_f64; 2];
+                acc += vals[1];
+            }
+            acc += z;
         }
-        acc += *c;
     }
-    let e = (rows[0][0] + -1.5) * (rows[0][0] + rows[0][1]);
-    h_nested(e, xs) + acc
+    (1.5 + (-0.5 + xs[0]).tanh()).sqrt() + rows[0][0] + acc
 }
 
 const CASE_F0578: Case = case!(f0578, f0578_t, f0578_grad, f0578_pullback, f0578_grad_into,
@@ -4545,9 +4537,10 @@ fn f0585(ws: &[f64]) -> f64 {
     let cum = h_cumsum(ws);
     'outer: for r in ws.iter() {
         for &u in cum.iter() {
-            if -u <= u {
+            if -r <= *r {
                 break 'outer;
             }
+            acc += u;
         }
         let d = -cum[1];
         acc += *r;
@@ -4561,9 +4554,10 @@ fn f0585_t(tr: &Trace, ws: &[f64]) -> f64 {
     let cum = h_cumsum(ws);
     'outer: for r in ws.iter() {
         for &u in cum.iter() {
-            if tr.b(-u <= u) {
+            if tr.b(-r <= *r) {
                 break 'outer;
             }
+            acc += u;
         }
         let d = -cum[1];
         acc += *r;
@@ -6949,9 +6943,9 @@ fn f0633(b: f64, hs: Vec<f64>) -> f64 {
                     let v: f64 = 0.3;
                     acc += v;
                 }
-                late1 = -1.5 * hs[ii % hs.len()];
+                late1 = -1.5;
             }
-            f64::recip((-late1).hypot(1.0)) + p
+            f64::min(p + hs[2], p) + late1
         };
         acc += y;
     }
@@ -6971,9 +6965,9 @@ fn f0633_t(tr: &Trace, b: f64, hs: Vec<f64>) -> f64 {
                     let v: f64 = 0.3;
                     acc += v;
                 }
-                late1 = -1.5 * hs[ii % hs.len()];
+                late1 = -1.5;
             }
-            f64::recip((-late1).hypot(1.0)) + p
+            tr.min(p + hs[2], p) + late1
         };
         acc += y;
     }
@@ -7262,10 +7256,9 @@ fn f0639(ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
     for ii in 0..ws.len() {
         for (_, t) in ws.iter().zip(xs.iter()) {
             for c in hs.iter() {
-                if (ii as f64).sin() > (e as f64) || ii < 1 {
+                if c.sin() >= (c * 0.9) {
                     break;
                 }
-                acc += *c;
             }
             acc += *t;
         }
@@ -7275,7 +7268,7 @@ fn f0639(ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
     }
     let mut r = xs[0];
     r /= 2.0 + (xs[0] * (hs[0] - r)).sin();
-    r + core::f64::consts::E * r + acc
+    r + core::f64::consts::E * r + e as f64 * 0.5 + acc
 }
 
 fn f0639_t(tr: &Trace, ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
@@ -7284,10 +7277,9 @@ fn f0639_t(tr: &Trace, ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
     for ii in 0..ws.len() {
         for (_, t) in ws.iter().zip(xs.iter()) {
             for c in hs.iter() {
-                if tr.b((ii as f64).sin() > (e as f64) || ii < 1) {
+                if tr.b(c.sin() >= (c * 0.9)) {
                     break;
                 }
-                acc += *c;
             }
             acc += *t;
         }
@@ -7297,7 +7289,7 @@ fn f0639_t(tr: &Trace, ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
     }
     let mut r = xs[0];
     r /= 2.0 + (xs[0] * (hs[0] - r)).sin();
-    r + core::f64::consts::E * r + acc
+    r + core::f64::consts::E * r + e as f64 * 0.5 + acc
 }
 
 const CASE_F0639: Case = case!(f0639, f0639_t, f0639_grad, f0639_pullback, f0639_grad_into,
@@ -7366,7 +7358,7 @@ fn f0641(vs: Vec<f64>, c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let y: f64 = if k % 2 == 0 {
         for a in vs.iter() {
-            let e: f64 = if c.cos().tan() >= c.to_radians() {
+            let e: f64 = if a.cos().tan() >= a.to_radians() {
                 for &t in vs.iter() {
                     if vs[(k * 2 + 1) % vs.len()] < (k as f64) {
                         return vs[k % vs.len()] + core::f64::consts::E + (vs[(k * 2 + 1) % vs.len()].abs() + 0.5).log10();
@@ -7377,10 +7369,10 @@ fn f0641(vs: Vec<f64>, c: f64, k: usize) -> f64 {
             } else {
                 -a.cos().cosh()
             };
-            if h_mix(vs[(k + 1) % 3], e) > 0.9 {
+            if h_mix(vs[(k + 1) % 3], c) > 0.9 {
                 return (1.5 + vs[k.min(3 - 1)].cos()).cbrt();
             }
-            acc += *a;
+            acc += e;
         }
         h_leaky(c)
     } else {
@@ -7394,7 +7386,7 @@ fn f0641_t(tr: &Trace, vs: Vec<f64>, c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let y: f64 = if tr.b(k % 2 == 0) {
         for a in vs.iter() {
-            let e: f64 = if tr.b(c.cos().tan() >= c.to_radians()) {
+            let e: f64 = if tr.b(a.cos().tan() >= a.to_radians()) {
                 for &t in vs.iter() {
                     if tr.b(vs[(k * 2 + 1) % vs.len()] < (k as f64)) {
                         return vs[k % vs.len()] + core::f64::consts::E + (tr.abs(vs[(k * 2 + 1) % vs.len()]) + 0.5).log10();
@@ -7405,10 +7397,10 @@ fn f0641_t(tr: &Trace, vs: Vec<f64>, c: f64, k: usize) -> f64 {
             } else {
                 -a.cos().cosh()
             };
-            if tr.b(h_mix(vs[(k + 1) % 3], e) > 0.9) {
+            if tr.b(h_mix(vs[(k + 1) % 3], c) > 0.9) {
                 return (1.5 + vs[k.min(3 - 1)].cos()).cbrt();
             }
-            acc += *a;
+            acc += e;
         }
         h_leaky_t(tr, c)
     } else {
@@ -9319,9 +9311,9 @@ fn f0680(b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
                 acc += *y;
                 acc += hs[2];
             }
-            late1 = 2.5 * c;
+            late1 = 2.5;
         } else {
-            late1 = ((b * 1.5).ceil() + b).min(zs[zs.len() - 1 - j]);
+            late1 = c.min(b) + core::f64::consts::E * zs[zs.len() - 1 - j];
         }
         late1 = late1 * 0.5 + std::f64::consts::PI;
         acc += late1;
@@ -9340,9 +9332,9 @@ fn f0680_t(tr: &Trace, b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
                 acc += *y;
                 acc += hs[2];
             }
-            late1 = 2.5 * c;
+            late1 = 2.5;
         } else {
-            late1 = tr.min(tr.ceil(b * 1.5) + b, zs[zs.len() - 1 - j]);
+            late1 = tr.min(c, b) + core::f64::consts::E * zs[zs.len() - 1 - j];
         }
         late1 = late1 * 0.5 + std::f64::consts::PI;
         acc += late1;
@@ -9357,37 +9349,29 @@ const CASE_F0680: Case = case!(f0680, f0680_t, f0680_grad, f0680_pullback, f0680
 
 #[differentiate]
 fn f0681(mut arr: [f64; 2], xs: &[f64], ws: &[f64], vs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     arr[1] *= vs[1].sin().tan().cos();
-    let pair = (arr[0], f64::ln_1p(arr[1].abs() + 0.5));
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 2 {
-            break;
-        }
-        let g = 2.5_f64.powf((step as f64).cos()).sin();
-        acc += g;
-    }
-    let buf = [[0.0_f64; 2]; 2];
-    vs[(step * 2 + 1) % vs.len()] / (1.5 + ((pair.0 * 1.5).ceil() + std::f64::consts::PI).cos()) + xs[3] + ws[0] + buf[1][0] + acc
+    let tup: (f64, f64) = (-0.5, f64::ln_1p(arr[1].abs() + 0.5));
+    arr[1] /= ((ws[0] / xs[0].hypot(1.0)).cos().to_degrees() * 0.02).abs() + 0.5;
+    let t: f64 = if h_pow(arr[1], 1) > 2.5 {
+        let pair = h_polar(h_mix(0.9, ws[0]), (1.5 + std::f64::consts::PI.cos()).sqrt());
+        pair.1
+    } else {
+        (-core::f64::consts::E).mul_add(core::f64::consts::E.max(ws[0]), tup.1 * xs[2])
+    };
+    -xs[(((arr[0] + t).sin().abs() * 2.9).floor() as usize) % 4] + t.hypot(1.0).log(2.5 + tup.0.sin())
 }
 
 fn f0681_t(tr: &Trace, mut arr: [f64; 2], xs: &[f64], ws: &[f64], vs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     arr[1] *= vs[1].sin().tan().cos();
-    let pair = (arr[0], f64::ln_1p(tr.abs(arr[1]) + 0.5));
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 2) {
-            break;
-        }
-        let g = 2.5_f64.powf((step as f64).cos()).sin();
-        acc += g;
-    }
-    let buf = [[0.0_f64; 2]; 2];
-    vs[(step * 2 + 1) % vs.len()] / (1.5 + (tr.ceil(pair.0 * 1.5) + std::f64::consts::PI).cos()) + xs[3] + ws[0] + buf[1][0] + acc
+    let tup: (f64, f64) = (-0.5, f64::ln_1p(tr.abs(arr[1]) + 0.5));
+    arr[1] /= tr.abs((ws[0] / xs[0].hypot(1.0)).cos().to_degrees() * 0.02) + 0.5;
+    let t: f64 = if tr.b(h_pow(arr[1], 1) > 2.5) {
+        let pair = h_polar(h_mix(0.9, ws[0]), (1.5 + std::f64::consts::PI.cos()).sqrt());
+        pair.1
+    } else {
+        (-core::f64::consts::E).mul_add(tr.max(core::f64::consts::E, ws[0]), tup.1 * xs[2])
+    };
+    -xs[(tr.floor((arr[0] + t).sin().abs() * 2.9) as usize) % 4] + t.hypot(1.0).log(2.5 + tup.0.sin())
 }
 
 const CASE_F0681: Case = case!(f0681, f0681_t, f0681_grad, f0681_pullback, f0681_grad_into,
@@ -9710,59 +9694,83 @@ const CASE_F0687: Case = case!(f0687, f0687_t, f0687_grad, f0687_pullback, f0687
 fn f0688(arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if core::f64::consts::E < (arr1[2] * 1.5) {
-        let mut late1: f64;
+        let late1: f64;
         if arr[1].tanh() <= -1.5 {
-            late1 = 2.0 * arr[2];
+            late1 = 2.0;
         } else {
-            late1 = -0.5 * arr[1];
+            let late2: f64;
+            if arr[2].mul_add(arr1[1], 0.1) >= 0.3 {
+                let e: f64 = {
+                    let buf: [f64; 4] = [0.0; 4];
+                    arr1[0] + buf[3]
+                };
+                late2 = (e + e * 0.5) / e.tanh().exp_m1().hypot(1.0);
+            } else {
+                late2 = arr1[2] / (1.5 + std::f64::consts::PI.tanh()) - arr1[0].to_radians();
+            }
+            late1 = h_mix(late2, h_nested(arr[1], &arr1));
         }
-        for i in 0..3 {
-            late1 = late1 * arr1[i + 1].hypot(1.0).powf(late1.cos() * 1.5).tanh();
-        }
-        late1 = late1 * 0.5 + late1 * std::f64::consts::PI;
-        acc += late1;
+        let q: f64 = h_mix(f64::tan(late1.tanh()), (late1.tanh() * 0.9).asin());
+        let ys = vec![0.0_f64; arr.len()];
+        acc += q;
+        acc += ys[2];
+    } else if arr1[2] >= (1.5 * arr1[0]) {
+        let b: f64 = if f64::abs(core::f64::consts::E) <= 0.2 {
+            (arr[0].cos() * 0.9).acos()
+        } else {
+            let z: f64 = if -arr1[2] > 1.5 {
+                let d = std::f64::consts::PI.hypot(1.0).log(3.0);
+                (d.cos() * 0.9).acos() + arr[2] * d
+            } else {
+                let u = f64::atan2(core::f64::consts::E.cos().powi(3), arr1[0].hypot(1.0));
+                ((u * 1.5).ceil() + arr1[(((-u).tanh().abs() * 2.9).floor() as usize) % arr1.len()]) * (std::f64::consts::PI * arr[1])
+            };
+            z - -arr[0]
+        };
+        acc += b;
     }
-    let z = arr1[2].atan() / (2.0 + f64::log(1.5 + arr[0].cos(), 2.5 + arr[2].sin()).sin());
-    for i in 0..2 {
-        if (z + arr[3 - 1 - i]) >= 0.2 && i > 0 {
-            return arr1[arr1.len() - 1 - i] + arr1[i] - z;
-        }
-    }
-    let a: f64 = if z.hypot(1.5 + z.tanh()) <= (z * 0.7) {
-        h_cumsum(&arr)[0]
-    } else {
-        h_leaky((core::f64::consts::E.tanh() * 0.9).acos())
-    };
-    -arr[2].sin().cosh() + a + acc
+    2.5 / core::f64::consts::E.hypot(1.0) * (arr1[3] / (1.5 + arr1[(((arr[2] - arr1[1]).tanh().abs() * 2.9).floor() as usize) % 4].cos())) + acc
 }
 
 fn f0688_t(tr: &Trace, arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(core::f64::consts::E < (arr1[2] * 1.5)) {
-        let mut late1: f64;
+        let late1: f64;
         if tr.b(arr[1].tanh() <= -1.5) {
-            late1 = 2.0 * arr[2];
+            late1 = 2.0;
         } else {
-            late1 = -0.5 * arr[1];
+            let late2: f64;
+            if tr.b(arr[2].mul_add(arr1[1], 0.1) >= 0.3) {
+                let e: f64 = {
+                    let buf: [f64; 4] = [0.0; 4];
+                    arr1[0] + buf[3]
+                };
+                late2 = (e + e * 0.5) / e.tanh().exp_m1().hypot(1.0);
+            } else {
+                late2 = arr1[2] / (1.5 + std::f64::consts::PI.tanh()) - arr1[0].to_radians();
+            }
+            late1 = h_mix(late2, h_nested(arr[1], &arr1));
         }
-        for i in 0..3 {
-            late1 = late1 * arr1[i + 1].hypot(1.0).powf(late1.cos() * 1.5).tanh();
-        }
-        late1 = late1 * 0.5 + late1 * std::f64::consts::PI;
-        acc += late1;
+        let q: f64 = h_mix(f64::tan(late1.tanh()), (late1.tanh() * 0.9).asin());
+        let ys = vec![0.0_f64; arr.len()];
+        acc += q;
+        acc += ys[2];
+    } else if tr.b(arr1[2] >= (1.5 * arr1[0])) {
+        let b: f64 = if tr.b(tr.abs(core::f64::consts::E) <= 0.2) {
+            (arr[0].cos() * 0.9).acos()
+        } else {
+            let z: f64 = if tr.b(-arr1[2] > 1.5) {
+                let d = std::f64::consts::PI.hypot(1.0).log(3.0);
+                (d.cos() * 0.9).acos() + arr[2] * d
+            } else {
+                let u = f64::atan2(core::f64::consts::E.cos().powi(3), arr1[0].hypot(1.0));
+                (tr.ceil(u * 1.5) + arr1[(tr.floor((-u).tanh().abs() * 2.9) as usize) % arr1.len()]) * (std::f64::consts::PI * arr[1])
+            };
+            z - -arr[0]
+        };
+        acc += b;
     }
-    let z = arr1[2].atan() / (2.0 + f64::log(1.5 + arr[0].cos(), 2.5 + arr[2].sin()).sin());
-    for i in 0..2 {
-        if tr.b((z + arr[3 - 1 - i]) >= 0.2 && i > 0) {
-            return arr1[arr1.len() - 1 - i] + arr1[i] - z;
-        }
-    }
-    let a: f64 = if tr.b(z.hypot(1.5 + z.tanh()) <= (z * 0.7)) {
-        h_cumsum(&arr)[0]
-    } else {
-        h_leaky_t(tr, (core::f64::consts::E.tanh() * 0.9).acos())
-    };
-    -arr[2].sin().cosh() + a + acc
+    2.5 / core::f64::consts::E.hypot(1.0) * (arr1[3] / (1.5 + arr1[(tr.floor((arr[2] - arr1[1]).tanh().abs() * 2.9) as usize) % 4].cos())) + acc
 }
 
 const CASE_F0688: Case = case!(f0688, f0688_t, f0688_grad, f0688_pullback, f0688_grad_into,
@@ -11247,12 +11255,13 @@ fn f0720(a: f64, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
         for (t, d) in ts.iter().zip(hs.iter()) {
             if h_leaky(0.5) <= ts[1] {
                 let mut a = a + f64::signum(h_mix(*t, *t)) * (hs[0].sin() * 0.9).asin();
-                if a < 0.1 {
+                if *t < 0.1 {
                     a /= 1.5 + h_polar(2.5, ts[0]).0.sin().sinh().cos();
                     let q = a / a.tanh().exp() * core::f64::consts::E.min(hs[1]);
                     acc += q;
                 }
-            } else if h_mix(a, 0.1) < 2.0 {
+                acc += a;
+            } else if h_mix(*t, 0.1) < 2.0 {
                 let zs: [f64; 4] = [0.0; 4];
                 acc += zs[3];
             }
@@ -11271,12 +11280,13 @@ fn f0720_t(tr: &Trace, a: f64, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
         for (t, d) in ts.iter().zip(hs.iter()) {
             if tr.b(h_leaky_t(tr, 0.5) <= ts[1]) {
                 let mut a = a + tr.signum(h_mix(*t, *t)) * (hs[0].sin() * 0.9).asin();
-                if tr.b(a < 0.1) {
+                if tr.b(*t < 0.1) {
                     a /= 1.5 + h_polar(2.5, ts[0]).0.sin().sinh().cos();
                     let q = a / a.tanh().exp() * tr.min(core::f64::consts::E, hs[1]);
                     acc += q;
                 }
-            } else if tr.b(h_mix(a, 0.1) < 2.0) {
+                acc += a;
+            } else if tr.b(h_mix(*t, 0.1) < 2.0) {
                 let zs: [f64; 4] = [0.0; 4];
                 acc += zs[3];
             }
@@ -11466,7 +11476,7 @@ fn f0725(xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
     if std::f64::consts::PI.atan() > (1.5 + std::f64::consts::PI.cos()).sqrt() {
         for jj in 0..xs2.len() {
             for r in xs.iter() {
-                if (xs2[jj] * 1.2) <= ((xs2[2 - 1 - jj] * 1.5).ceil() + y) {
+                if (xs2[jj] * 1.2) <= ((xs2[2 - 1 - jj] * 1.5).ceil() + r) {
                     let res = h_cumsum(xs);
                     let y = y + f64::trunc(r * 1.5) * 0.3;
                     acc += res[4];
@@ -11486,7 +11496,6 @@ fn f0725(xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
                     let ys = [0.0_f64; 4];
                     acc += ys[3];
                 }
-                acc += *r;
             }
         }
         let d = -y + (2.0 + y.sin()).log(2.5 + xs[(((prm.w[((xs[0].tanh().abs() * 2.9).floor() as usize) % 3] - y).tanh().abs() * 2.9).floor() as usize) % xs.len()].sin());
@@ -11501,7 +11510,7 @@ fn f0725_t(tr: &Trace, xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
     if tr.b(std::f64::consts::PI.atan() > (1.5 + std::f64::consts::PI.cos()).sqrt()) {
         for jj in 0..xs2.len() {
             for r in xs.iter() {
-                if tr.b((xs2[jj] * 1.2) <= (tr.ceil(xs2[2 - 1 - jj] * 1.5) + y)) {
+                if tr.b((xs2[jj] * 1.2) <= (tr.ceil(xs2[2 - 1 - jj] * 1.5) + r)) {
                     let res = h_cumsum(xs);
                     let y = y + tr.trunc(r * 1.5) * 0.3;
                     acc += res[4];
@@ -11521,7 +11530,6 @@ fn f0725_t(tr: &Trace, xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
                     let ys = [0.0_f64; 4];
                     acc += ys[3];
                 }
-                acc += *r;
             }
         }
         let d = -y + (2.0 + y.sin()).log(2.5 + xs[(tr.floor((prm.w[(tr.floor(xs[0].tanh().abs() * 2.9) as usize) % 3] - y).tanh().abs() * 2.9) as usize) % xs.len()].sin());
@@ -11671,7 +11679,7 @@ fn f0729(arr: [f64; 4], ar: &[f64; 2], vs: Vec<f64>) -> f64 {
     let hs = vec![0.0_f64; ar.len()];
     for (_, p) in hs.iter().zip(ar.iter()) {
         for jj in 0..4 {
-            if (ar[(jj * 2 + 1) % 2] * 1.5) < 0.2 {
+            if (p * ar[(jj * 2 + 1) % 2]) >= *p {
                 let mut t = p.tanh().signum() * hs[(jj + 2) % hs.len()];
                 if jj > 0 {
                     return ar[(jj * 2 + 1) % 2];
@@ -11695,7 +11703,7 @@ fn f0729_t(tr: &Trace, arr: [f64; 4], ar: &[f64; 2], vs: Vec<f64>) -> f64 {
     let hs = vec![0.0_f64; ar.len()];
     for (_, p) in hs.iter().zip(ar.iter()) {
         for jj in 0..4 {
-            if tr.b((ar[(jj * 2 + 1) % 2] * 1.5) < 0.2) {
+            if tr.b((p * ar[(jj * 2 + 1) % 2]) >= *p) {
                 let mut t = tr.signum(p.tanh()) * hs[(jj + 2) % hs.len()];
                 if tr.b(jj > 0) {
                     return ar[(jj * 2 + 1) % 2];
@@ -12431,13 +12439,12 @@ fn f0744(ws: &[f64], ar: &[f64; 1], mut a: f64, ws3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let y = a + (-1.5 + ar[0]);
     for (q, d) in ws3.iter().zip(ar.iter()) {
-        if -a < 0.7 {
+        if -q < 0.7 {
             let y = y * ar[0];
             a += y % 1.5 + a.cos().to_degrees() * 0.02;
             let a: f64 = a + (1.5 + ((ws3[0] * 1.5).trunc() + ws[0]).cos()).ln_1p();
             acc += a;
         }
-        acc += *q;
         acc += *d;
     }
     let r: f64 = if (y * core::f64::consts::E) <= 0.7 {
@@ -12453,13 +12460,12 @@ fn f0744_t(tr: &Trace, ws: &[f64], ar: &[f64; 1], mut a: f64, ws3: &[f64]) -> f6
     let mut acc: f64 = 0.0;
     let y = a + (-1.5 + ar[0]);
     for (q, d) in ws3.iter().zip(ar.iter()) {
-        if tr.b(-a < 0.7) {
+        if tr.b(-q < 0.7) {
             let y = y * ar[0];
             a += tr.rem(y, 1.5) + a.cos().to_degrees() * 0.02;
             let a: f64 = a + (1.5 + (tr.trunc(ws3[0] * 1.5) + ws[0]).cos()).ln_1p();
             acc += a;
         }
-        acc += *q;
         acc += *d;
     }
     let r: f64 = if tr.b((y * core::f64::consts::E) <= 0.7) {
@@ -12496,19 +12502,18 @@ fn f0745(mut a: f64, ws: &[f64], zs: [f64; 4]) -> f64 {
     }
     for q in ws.iter() {
         a %= 2.0 + std::f64::consts::PI.tanh().exp().cbrt().clamp(-0.5, 0.8).sin();
-        if h_norm2([-1.5, a]) > ws[0].tanh().tan() {
+        if h_norm2([-1.5, *q]) > ws[0].tanh().tan() {
             a *= (a + ws[0]).min(f64::powf(1.5 + zs[3].tanh(), 2.5)).tanh();
             let a = f64::exp(core::f64::consts::E.tanh()) + q.tanh().exp().powf(ws[0].sin() * 1.5);
             acc += a;
-        } else if zs[3].mul_add(a, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh()) {
+        } else if zs[3].mul_add(*q, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh()) {
             let s = q * (ws[0] + 0.3);
             acc += s;
         } else {
-            a = a * zs[1].sin();
+            a = h_mix(a, zs[1] % (1.5 + (*q).cos()));
         }
-        acc += *q;
     }
-    (a + zs[2]).tanh().tan() + acc
+    h_cumsum(&zs)[(((zs[3] + a).tanh().abs() * 2.9).floor() as usize) % 4].sin().to_degrees() * 0.02 + acc
 }
 
 fn f0745_t(tr: &Trace, mut a: f64, ws: &[f64], zs: [f64; 4]) -> f64 {
@@ -12531,19 +12536,18 @@ fn f0745_t(tr: &Trace, mut a: f64, ws: &[f64], zs: [f64; 4]) -> f64 {
     }
     for q in ws.iter() {
         a = tr.rem(a, 2.0 + tr.clamp(std::f64::consts::PI.tanh().exp().cbrt(), -0.5, 0.8).sin());
-        if tr.b(h_norm2([-1.5, a]) > ws[0].tanh().tan()) {
+        if tr.b(h_norm2([-1.5, *q]) > ws[0].tanh().tan()) {
             a *= tr.min(a + ws[0], f64::powf(1.5 + zs[3].tanh(), 2.5)).tanh();
             let a = f64::exp(core::f64::consts::E.tanh()) + q.tanh().exp().powf(ws[0].sin() * 1.5);
             acc += a;
-        } else if tr.b(zs[3].mul_add(a, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh())) {
+        } else if tr.b(zs[3].mul_add(*q, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh())) {
             let s = q * (ws[0] + 0.3);
             acc += s;
         } else {
-            a = a * zs[1].sin();
+            a = h_mix(a, tr.rem(zs[1], 1.5 + (*q).cos()));
         }
-        acc += *q;
     }
-    (a + zs[2]).tanh().tan() + acc
+    h_cumsum(&zs)[(tr.floor((zs[3] + a).tanh().abs() * 2.9) as usize) % 4].sin().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0745: Case = case!(f0745, f0745_t, f0745_grad, f0745_pullback, f0745_grad_into,
@@ -12572,13 +12576,11 @@ fn f0746(hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
         late1 = s * hs1[0].tanh();
     } else {
         for (u, a) in hs.iter().zip(hs1.iter()) {
-            s = hs[(((s + hs1[0]).cos().abs() * 2.9).floor() as usize) % hs.len()].clamp(-0.5, 0.8).max((1.5 + hs1[(((hs1[0] + hs1[1]).cos().abs() * 2.9).floor() as usize) % hs1.len()].tanh()).ln());
-            acc += *u;
-            acc += *a;
+            s = hs[(((u + a).cos().abs() * 2.9).floor() as usize) % hs.len()].clamp(*a - 0.5, *a + 0.5).max(f64::max(hs1[0], hs[2]));
         }
-        late1 = hs[(((0.1 / (hs[(((-hs[1]).tanh().abs() * 2.9).floor() as usize) % hs.len()].abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % hs.len()].mul_add(s, hs1[1]).tanh();
+        late1 = h_nested(hs1[1] / tup.1.tanh().exp(), &hs1);
     }
-    s.atan() / f64::sinh(std::f64::consts::PI.tanh()).tanh().exp() + tup.1 + late1 + acc
+    hs[(((0.1 / (hs[(((-hs[1]).tanh().abs() * 2.9).floor() as usize) % hs.len()].abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % hs.len()].mul_add(late1, hs1[1]).tanh() + s + tup.1 + acc
 }
 
 fn f0746_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
@@ -12602,13 +12604,11 @@ fn f0746_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
         late1 = s * hs1[0].tanh();
     } else {
         for (u, a) in hs.iter().zip(hs1.iter()) {
-            s = tr.max(tr.clamp(hs[(tr.floor((s + hs1[0]).cos().abs() * 2.9) as usize) % hs.len()], -0.5, 0.8), (1.5 + hs1[(tr.floor((hs1[0] + hs1[1]).cos().abs() * 2.9) as usize) % hs1.len()].tanh()).ln());
-            acc += *u;
-            acc += *a;
+            s = tr.max(tr.clamp(hs[(tr.floor((u + a).cos().abs() * 2.9) as usize) % hs.len()], *a - 0.5, *a + 0.5), tr.max(hs1[0], hs[2]));
         }
-        late1 = hs[(tr.floor((0.1 / (tr.abs(hs[(tr.floor((-hs[1]).tanh().abs() * 2.9) as usize) % hs.len()]) + 0.5)).tanh().abs() * 2.9) as usize) % hs.len()].mul_add(s, hs1[1]).tanh();
+        late1 = h_nested(hs1[1] / tup.1.tanh().exp(), &hs1);
     }
-    s.atan() / f64::sinh(std::f64::consts::PI.tanh()).tanh().exp() + tup.1 + late1 + acc
+    hs[(tr.floor((0.1 / (tr.abs(hs[(tr.floor((-hs[1]).tanh().abs() * 2.9) as usize) % hs.len()]) + 0.5)).tanh().abs() * 2.9) as usize) % hs.len()].mul_add(late1, hs1[1]).tanh() + s + tup.1 + acc
 }
 
 const CASE_F0746: Case = case!(f0746, f0746_t, f0746_grad, f0746_pullback, f0746_grad_into,

@@ -682,9 +682,8 @@ fn f0761(y: f64) -> f64 {
     }
     tmp[0] *= (tmp[0].abs() * 2.5_f64.powf(tmp[((f64::ln(1.0 + tmp[3] * tmp[3]).tanh().abs() * 2.9).floor() as usize) % tmp.len()].tanh())).tanh();
     for e in tmp.iter() {
-        let pt = h_polar(-0.5 * tmp[((tmp[(((-y).cos().abs() * 2.9).floor() as usize) % 4].sin().abs() * 2.9).floor() as usize) % 4], core::f64::consts::E.tanh());
+        let pt = h_polar(-0.5 * tmp[((tmp[(((-e).cos().abs() * 2.9).floor() as usize) % 4].sin().abs() * 2.9).floor() as usize) % 4], core::f64::consts::E.tanh());
         let hs: [f64; 1] = [0.0; 1];
-        acc += *e;
         acc += pt.1;
         acc += hs[0];
     }
@@ -710,9 +709,8 @@ fn f0761_t(tr: &Trace, y: f64) -> f64 {
     }
     tmp[0] *= (tr.abs(tmp[0]) * 2.5_f64.powf(tmp[(tr.floor(f64::ln(1.0 + tmp[3] * tmp[3]).tanh().abs() * 2.9) as usize) % tmp.len()].tanh())).tanh();
     for e in tmp.iter() {
-        let pt = h_polar(-0.5 * tmp[(tr.floor(tmp[(tr.floor((-y).cos().abs() * 2.9) as usize) % 4].sin().abs() * 2.9) as usize) % 4], core::f64::consts::E.tanh());
+        let pt = h_polar(-0.5 * tmp[(tr.floor(tmp[(tr.floor((-e).cos().abs() * 2.9) as usize) % 4].sin().abs() * 2.9) as usize) % 4], core::f64::consts::E.tanh());
         let hs: [f64; 1] = [0.0; 1];
-        acc += *e;
         acc += pt.1;
         acc += hs[0];
     }
@@ -739,34 +737,60 @@ fn f0762(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for t in vals.iter() {
         let ws = [0.0_f64; 3];
-        if ws[1].sin() > (ws[0] - vals[0]) {
-            return ws[1].tanh().tan();
+        if ws[1].sin() > (t - vals[4]) {
+            return t.signum() * vals[2] / (1.0 + t.sin() * t.sin());
         }
-        acc += *t;
     }
-    let tup = h_polar(h_leaky(core::f64::consts::E), vals[0]);
-    let mut c = vals[0] * (vals[3] / vals[2].hypot(1.0));
-    c -= (vals[1] + c) * (2.0 / (1.5 + vals[4].cos()));
-    c += ((c + vals[2]) * 1.5).floor() + vals[0].powi(0);
-    c += vals[1].sin().cosh() + vals[0];
-    (c / (1.5 + c.cos())).signum() * h_mix(c, c) + tup.1 + acc
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > 4 {
+            break;
+        }
+        if vals[(((cnt as f64).max(vals[(cnt + 1) % 5]).cos().abs() * 2.9).floor() as usize) % vals.len()].hypot(vals[(cnt * 2 + 1) % vals.len()].hypot(1.0)) > 2.0 {
+            continue;
+        }
+    }
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if step > 3 {
+            break;
+        }
+        let c = vals[step].atan() + (f64::floor(step as f64 * 1.5) + vals[step - 1]);
+        acc += c;
+    }
+    std::f64::consts::PI.cos().to_degrees() * 0.02 + acc
 }
 
 fn f0762_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for t in vals.iter() {
         let ws = [0.0_f64; 3];
-        if tr.b(ws[1].sin() > (ws[0] - vals[0])) {
-            return ws[1].tanh().tan();
+        if tr.b(ws[1].sin() > (t - vals[4])) {
+            return tr.signum(*t) * vals[2] / (1.0 + t.sin() * t.sin());
         }
-        acc += *t;
     }
-    let tup = h_polar(h_leaky_t(tr, core::f64::consts::E), vals[0]);
-    let mut c = vals[0] * (vals[3] / vals[2].hypot(1.0));
-    c -= (vals[1] + c) * (2.0 / (1.5 + vals[4].cos()));
-    c += tr.floor((c + vals[2]) * 1.5) + vals[0].powi(0);
-    c += vals[1].sin().cosh() + vals[0];
-    tr.signum(c / (1.5 + c.cos())) * h_mix(c, c) + tup.1 + acc
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > 4) {
+            break;
+        }
+        if tr.b(vals[(tr.floor(tr.max(cnt as f64, vals[(cnt + 1) % 5]).cos().abs() * 2.9) as usize) % vals.len()].hypot(vals[(cnt * 2 + 1) % vals.len()].hypot(1.0)) > 2.0) {
+            continue;
+        }
+    }
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if tr.b(step > 3) {
+            break;
+        }
+        let c = vals[step].atan() + (tr.floor(step as f64 * 1.5) + vals[step - 1]);
+        acc += c;
+    }
+    std::f64::consts::PI.cos().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0762: Case = case!(f0762, f0762_t, f0762_grad, f0762_pullback, f0762_grad_into,
@@ -1239,7 +1263,7 @@ fn f0772(rows: &[[f64; 2]], y: f64, ar: &[f64; 4]) -> f64 {
             }
             let vals = [0.0_f64; 4];
             acc += vals[3];
-        } else if (y % y.tanh().exp()) < 0.7 {
+        } else if (y % (*q).tanh().exp()) < 0.7 {
             let mut d = ((y - rows[1][0]).sin() * 0.9).asin();
             d *= (y * q).tanh().exp_m1().tanh();
             acc += d;
@@ -1265,7 +1289,7 @@ fn f0772_t(tr: &Trace, rows: &[[f64; 2]], y: f64, ar: &[f64; 4]) -> f64 {
             }
             let vals = [0.0_f64; 4];
             acc += vals[3];
-        } else if tr.b((tr.rem(y, y.tanh().exp())) < 0.7) {
+        } else if tr.b((tr.rem(y, (*q).tanh().exp())) < 0.7) {
             let mut d = ((y - rows[1][0]).sin() * 0.9).asin();
             d *= (y * q).tanh().exp_m1().tanh();
             acc += d;
@@ -1826,68 +1850,56 @@ fn f0781(xs: &[f64], arr: [f64; 4], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, p) in xs.iter().enumerate() {
         for jj in (1..=j).rev() {
-            let z: f64 = if (jj as f64) > (0.7 / xs[jj].tanh().exp()) {
-                let buf = [0.0_f64; 1];
-                std::f64::consts::PI / (1.5 + buf[0].tanh()) + p.tanh().to_degrees() * 0.02
+            let z: f64 = if (jj as f64) > (p / (2.0 + (*p).sin())) {
+                let a: f64 = if (f64::round(p * 1.5) + p) <= (f64::to_degrees(xs[(jj * 2 + 1) % xs.len()].cos()) * 0.02) {
+                    let g: f64 = {
+                        let out = h_cumsum(xs);
+                        arr[(j + 2) % arr.len()].cos() + out[4]
+                    };
+                    (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]) / (1.5 + g.tanh())
+                } else {
+                    zs[j % zs.len()]
+                };
+                zs[j % zs.len()] + a
             } else {
-                (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]).sin().exp_m1()
+                (1.5 + (p - jj as f64).tanh()).log10()
             };
             acc += z;
         }
-        let e: f64 = {
-            let (z, w) = h_polar((1.5 + std::f64::consts::PI.cos()).log2(), arr[(j + 1) % 4].powi(1));
-            let ys: [f64; 4] = [0.0; 4];
-            j as f64 - (z + xs[(j * 2 + 1) % xs.len()]) + w + ys[3]
-        };
+        if xs[(j * 2 + 1) % xs.len()] <= 0.2 {
+            break;
+        }
         acc += *p;
-        acc += e;
     }
-    for (_, &s) in xs.iter().zip(zs.iter()) {
-        let mut q: f64 = if (std::f64::consts::PI + s) < 2.0 {
-            let c = (2.5_f64.powf(core::f64::consts::E.tanh()) * 1.5).ceil() + (s + std::f64::consts::PI);
-            c * s - zs[0]
-        } else {
-            let u = -s.clamp(s - 0.5, s + 0.5);
-            0.7 + s.tanh().tan() + u
-        };
-        q *= (q.mul_add(s, s) - std::f64::consts::PI).tanh();
-        acc += q;
-    }
-    arr[3] + acc
+    (xs[0].tanh() * 0.9).asin() * (2.5 * zs[0]) + arr[3] + acc
 }
 
 fn f0781_t(tr: &Trace, xs: &[f64], arr: [f64; 4], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, p) in xs.iter().enumerate() {
         for jj in (1..=j).rev() {
-            let z: f64 = if tr.b((jj as f64) > (0.7 / xs[jj].tanh().exp())) {
-                let buf = [0.0_f64; 1];
-                std::f64::consts::PI / (1.5 + buf[0].tanh()) + p.tanh().to_degrees() * 0.02
+            let z: f64 = if tr.b((jj as f64) > (p / (2.0 + (*p).sin()))) {
+                let a: f64 = if tr.b((tr.round(p * 1.5) + p) <= (f64::to_degrees(xs[(jj * 2 + 1) % xs.len()].cos()) * 0.02)) {
+                    let g: f64 = {
+                        let out = h_cumsum(xs);
+                        arr[(j + 2) % arr.len()].cos() + out[4]
+                    };
+                    (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]) / (1.5 + g.tanh())
+                } else {
+                    zs[j % zs.len()]
+                };
+                zs[j % zs.len()] + a
             } else {
-                (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]).sin().exp_m1()
+                (1.5 + (p - jj as f64).tanh()).log10()
             };
             acc += z;
         }
-        let e: f64 = {
-            let (z, w) = h_polar((1.5 + std::f64::consts::PI.cos()).log2(), arr[(j + 1) % 4].powi(1));
-            let ys: [f64; 4] = [0.0; 4];
-            j as f64 - (z + xs[(j * 2 + 1) % xs.len()]) + w + ys[3]
-        };
+        if tr.b(xs[(j * 2 + 1) % xs.len()] <= 0.2) {
+            break;
+        }
         acc += *p;
-        acc += e;
     }
-    for (_, &s) in xs.iter().zip(zs.iter()) {
-        let mut q: f64 = if tr.b((std::f64::consts::PI + s) < 2.0) {
-            let c = tr.ceil(2.5_f64.powf(core::f64::consts::E.tanh()) * 1.5) + (s + std::f64::consts::PI);
-            c * s - zs[0]
-        } else {
-            let u = -tr.clamp(s, s - 0.5, s + 0.5);
-            0.7 + s.tanh().tan() + u
-        };
-        q *= (q.mul_add(s, s) - std::f64::consts::PI).tanh();
-        acc += q;
-    }
-    arr[3] + acc
+    (xs[0].tanh() * 0.9).asin() * (2.5 * zs[0]) + arr[3] + acc
 }
 
 const CASE_F0781: Case = case!(f0781, f0781_t, f0781_grad, f0781_pullback, f0781_grad_into,
@@ -4209,7 +4221,7 @@ fn f0827(a: f64, y: f64, rows: &[[f64; 2]], xs: &[f64]) -> f64 {
     for (l, b) in xs.iter().enumerate() {
         for j in 0..xs.len() {
             let late1: f64;
-            if (rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + a * a).powf(2.5) {
+            if (rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + b * b).powf(2.5) {
                 late1 = (a + xs[j.min(xs.len() - 1)]) / (a.tanh().to_degrees() * 0.02).tanh().exp();
             } else {
                 let s = (rows[j % rows.len()][(j * 2 + 1) % 2].cos().exp() * 1.5).round() * 0.3;
@@ -4248,7 +4260,7 @@ fn f0827_t(tr: &Trace, a: f64, y: f64, rows: &[[f64; 2]], xs: &[f64]) -> f64 {
     for (l, b) in xs.iter().enumerate() {
         for j in 0..xs.len() {
             let late1: f64;
-            if tr.b((rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + a * a).powf(2.5)) {
+            if tr.b((rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + b * b).powf(2.5)) {
                 late1 = (a + xs[j.min(xs.len() - 1)]) / (a.tanh().to_degrees() * 0.02).tanh().exp();
             } else {
                 let s = tr.round(rows[j % rows.len()][(j * 2 + 1) % 2].cos().exp() * 1.5) * 0.3;
@@ -8108,7 +8120,7 @@ fn f0901(ws: &[f64], ts: &[f64; 3]) -> f64 {
             if cnt > 1 {
                 break;
             }
-            if ((ws[(cnt * 2 + 1) % ws.len()] * 1.5).round() * 0.3) > late1 {
+            if ((ws[(cnt * 2 + 1) % ws.len()] * 1.5).round() * 0.3) > *u {
                 late1 += (core::f64::consts::E.abs() + 0.5).sqrt();
                 break 'outer;
             }
@@ -8136,7 +8148,7 @@ fn f0901_t(tr: &Trace, ws: &[f64], ts: &[f64; 3]) -> f64 {
             if tr.b(cnt > 1) {
                 break;
             }
-            if tr.b((tr.round(ws[(cnt * 2 + 1) % ws.len()] * 1.5) * 0.3) > late1) {
+            if tr.b((tr.round(ws[(cnt * 2 + 1) % ws.len()] * 1.5) * 0.3) > *u) {
                 late1 += (tr.abs(core::f64::consts::E) + 0.5).sqrt();
                 break 'outer;
             }
@@ -8220,12 +8232,12 @@ fn f0903(xs: &[f64]) -> f64 {
     zs[0] = zs[1].tanh().exp().cbrt() + xs[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % 3] / (1.5 + std::f64::consts::PI.cos());
     for (i, z) in zs.iter().enumerate() {
         let hs: [f64; 1] = [0.0; 1];
-        if (f64::ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (zs[i] * hs[0]) {
+        if (f64::ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (z * zs[i]) && i > 2 {
             continue;
         }
-        acc += *z;
+        acc += hs[0];
     }
-    zs[((zs[1].tanh().abs() * 2.9).floor() as usize) % zs.len()].min(xs[2]) - -xs[2] + acc
+    0.3 * (xs[(((2.0 * zs[((zs[1].tanh().abs() * 2.9).floor() as usize) % zs.len()]).tanh().abs() * 2.9).floor() as usize) % xs.len()] - xs[2]) + acc
 }
 
 fn f0903_t(tr: &Trace, xs: &[f64]) -> f64 {
@@ -8234,12 +8246,12 @@ fn f0903_t(tr: &Trace, xs: &[f64]) -> f64 {
     zs[0] = zs[1].tanh().exp().cbrt() + xs[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % 3] / (1.5 + std::f64::consts::PI.cos());
     for (i, z) in zs.iter().enumerate() {
         let hs: [f64; 1] = [0.0; 1];
-        if tr.b((tr.ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (zs[i] * hs[0])) {
+        if tr.b((tr.ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (z * zs[i]) && i > 2) {
             continue;
         }
-        acc += *z;
+        acc += hs[0];
     }
-    tr.min(zs[(tr.floor(zs[1].tanh().abs() * 2.9) as usize) % zs.len()], xs[2]) - -xs[2] + acc
+    0.3 * (xs[(tr.floor((2.0 * zs[(tr.floor(zs[1].tanh().abs() * 2.9) as usize) % zs.len()]).tanh().abs() * 2.9) as usize) % xs.len()] - xs[2]) + acc
 }
 
 const CASE_F0903: Case = case!(f0903, f0903_t, f0903_grad, f0903_pullback, f0903_grad_into,
@@ -9328,7 +9340,7 @@ fn f0925(vals: &[f64], xs: &[f64], k: usize, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for u in vals.iter() {
         for i in 0..4 {
-            if h_leaky(k as f64) < (1.0 + c * c).ln() {
+            if h_leaky(k as f64) < (1.0 + u * u).ln() {
                 let z: f64 = if (i as f64).hypot(1.0).ln_1p() < 1.5 {
                     *u
                 } else {
@@ -9362,7 +9374,7 @@ fn f0925_t(tr: &Trace, vals: &[f64], xs: &[f64], k: usize, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for u in vals.iter() {
         for i in 0..4 {
-            if tr.b(h_leaky_t(tr, k as f64) < (1.0 + c * c).ln()) {
+            if tr.b(h_leaky_t(tr, k as f64) < (1.0 + u * u).ln()) {
                 let z: f64 = if tr.b((i as f64).hypot(1.0).ln_1p() < 1.5) {
                     *u
                 } else {
@@ -10106,7 +10118,7 @@ fn f0937(y: f64, ws: &[f64]) -> f64 {
         acc += xs[0];
     }
     for (l, c) in ws.iter().enumerate() {
-        if (ws[l % ws.len()] * y) >= (0.1 + z) {
+        if (ws[l % ws.len()] * c) >= (0.1 + c) {
             let zs = vec![0.0_f64; ws.len()];
             z += (1.5 + (l as f64).tanh()).log10() / ((l as f64 - core::f64::consts::E).abs() + 0.5);
             acc += zs[1];
@@ -10115,11 +10127,10 @@ fn f0937(y: f64, ws: &[f64]) -> f64 {
             acc += tmp[1];
         } else {
             z += c.sin().to_degrees() * 0.02 / (1.5 + h_pow(ws[l.min(ws.len() - 1)], l).cos());
-            if ((y * 1.5).round() + ws[l]) > (ws[l % ws.len()] as f64) {
+            if ((z * 1.5).round() + ws[l]) > (ws[l % ws.len()] as f64) {
                 break;
             }
         }
-        acc += *c;
     }
     z - y.clamp(-0.5, 0.8) + acc
 }
@@ -10138,7 +10149,7 @@ fn f0937_t(tr: &Trace, y: f64, ws: &[f64]) -> f64 {
         acc += xs[0];
     }
     for (l, c) in ws.iter().enumerate() {
-        if tr.b((ws[l % ws.len()] * y) >= (0.1 + z)) {
+        if tr.b((ws[l % ws.len()] * c) >= (0.1 + c)) {
             let zs = vec![0.0_f64; ws.len()];
             z += (1.5 + (l as f64).tanh()).log10() / (tr.abs(l as f64 - core::f64::consts::E) + 0.5);
             acc += zs[1];
@@ -10147,11 +10158,10 @@ fn f0937_t(tr: &Trace, y: f64, ws: &[f64]) -> f64 {
             acc += tmp[1];
         } else {
             z += c.sin().to_degrees() * 0.02 / (1.5 + h_pow(ws[l.min(ws.len() - 1)], l).cos());
-            if tr.b((tr.round(y * 1.5) + ws[l]) > (ws[l % ws.len()] as f64)) {
+            if tr.b((tr.round(z * 1.5) + ws[l]) > (ws[l % ws.len()] as f64)) {
                 break;
             }
         }
-        acc += *c;
     }
     z - tr.clamp(y, -0.5, 0.8) + acc
 }
@@ -10918,13 +10928,13 @@ fn f0952(ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
     b -= b.atan();
     let v = (1.5 + (ar[1].cos() * 0.9).asin().cos()).ln_1p();
     for (ii, r) in ws.iter().enumerate() {
-        if (1.5 - b) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02) {
+        if (1.5 - r) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02) {
             for _ in 0..4 {
                 let e = (core::f64::consts::E / (1.5 + v.cos()) * 1.5).round() * 0.3;
                 acc += e;
             }
         } else {
-            let e: f64 = if h_pow(b, 0) > b {
+            let e: f64 = if h_pow(v, 0) > b {
                 ws[ii].cos().cosh() + ii as f64
             } else {
                 b * 0.9
@@ -10939,7 +10949,6 @@ fn f0952(ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
             acc += a;
         }
         let v = v + ii as f64;
-        acc += *r;
         acc += v;
     }
     b - ws[2] * b + v + acc
@@ -10950,13 +10959,13 @@ fn f0952_t(tr: &Trace, ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
     b -= b.atan();
     let v = (1.5 + (ar[1].cos() * 0.9).asin().cos()).ln_1p();
     for (ii, r) in ws.iter().enumerate() {
-        if tr.b((1.5 - b) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02)) {
+        if tr.b((1.5 - r) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02)) {
             for _ in 0..4 {
                 let e = tr.round(core::f64::consts::E / (1.5 + v.cos()) * 1.5) * 0.3;
                 acc += e;
             }
         } else {
-            let e: f64 = if tr.b(h_pow(b, 0) > b) {
+            let e: f64 = if tr.b(h_pow(v, 0) > b) {
                 ws[ii].cos().cosh() + ii as f64
             } else {
                 b * 0.9
@@ -10971,7 +10980,6 @@ fn f0952_t(tr: &Trace, ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
             acc += a;
         }
         let v = v + ii as f64;
-        acc += *r;
         acc += v;
     }
     b - ws[2] * b + v + acc
@@ -11115,7 +11123,7 @@ fn f0956(hs: Vec<f64>, x: f64, arr: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for v in vals.iter() {
         for ii in 0..2 {
-            if h_leaky(vals[(ii * 2 + 1) % vals.len()]) < (2.0 + x.sin()).powi(-2) && ii > 1 {
+            if h_leaky(vals[(ii * 2 + 1) % vals.len()]) < (2.0 + v.sin()).powi(-2) && ii > 1 {
                 return ii as f64;
             }
         }
@@ -11130,7 +11138,7 @@ fn f0956_t(tr: &Trace, hs: Vec<f64>, x: f64, arr: [f64; 2], vals: &[f64]) -> f64
     let mut acc: f64 = 0.0;
     for v in vals.iter() {
         for ii in 0..2 {
-            if tr.b(h_leaky_t(tr, vals[(ii * 2 + 1) % vals.len()]) < (2.0 + x.sin()).powi(-2) && ii > 1) {
+            if tr.b(h_leaky_t(tr, vals[(ii * 2 + 1) % vals.len()]) < (2.0 + v.sin()).powi(-2) && ii > 1) {
                 return ii as f64;
             }
         }
@@ -11252,41 +11260,37 @@ const CASE_F0959: Case = case!(f0959, f0959_t, f0959_grad, f0959_pullback, f0959
 
 #[differentiate]
 fn f0960(a: f64, zs: [f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let y = f64::exp((std::f64::consts::PI * zs[2]).sin());
     let mut u = (0.5 + zs[0]) / (1.5 + h_pow(y, 0).cos());
     for b in &zs {
-        if a >= 1.2 {
+        if *b >= 1.2 {
             return zs[(((0.7 + a).tanh().abs() * 2.9).floor() as usize) % zs.len()] * -1.5 - zs[3].cos().cosh();
         }
         for j in 0..4 {
-            if (a - y) >= 0.7 {
+            if (u - b) >= 0.7 {
                 u += zs[j % 4].tanh().exp_m1();
                 break;
             }
         }
-        acc += *b;
     }
-    (zs[1].cos() * 0.9).asin() as f64 + a + u + acc
+    (zs[1].cos() * 0.9).asin() as f64 + a + u
 }
 
 fn f0960_t(tr: &Trace, a: f64, zs: [f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let y = f64::exp((std::f64::consts::PI * zs[2]).sin());
     let mut u = (0.5 + zs[0]) / (1.5 + h_pow(y, 0).cos());
     for b in &zs {
-        if tr.b(a >= 1.2) {
+        if tr.b(*b >= 1.2) {
             return zs[(tr.floor((0.7 + a).tanh().abs() * 2.9) as usize) % zs.len()] * -1.5 - zs[3].cos().cosh();
         }
         for j in 0..4 {
-            if tr.b((a - y) >= 0.7) {
+            if tr.b((u - b) >= 0.7) {
                 u += zs[j % 4].tanh().exp_m1();
                 break;
             }
         }
-        acc += *b;
     }
-    (zs[1].cos() * 0.9).asin() as f64 + a + u + acc
+    (zs[1].cos() * 0.9).asin() as f64 + a + u
 }
 
 const CASE_F0960: Case = case!(f0960, f0960_t, f0960_grad, f0960_pullback, f0960_grad_into,
@@ -12653,43 +12657,39 @@ const CASE_F0984: Case = case!(f0984, f0984_t, f0984_grad, f0984_pullback, f0984
 fn f0985(ws: &[f64], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for r in ws.iter() {
-        let y = pts[1][0] + r * pts[((h_polar(0.2, ws[0]).0.tanh().abs() * 2.9).floor() as usize) % pts.len()][0];
-        acc += y;
+        let w = pts[1][0] + r * pts[((h_polar(*r, pts[0][1]).0.cos().abs() * 2.9).floor() as usize) % pts.len()][1];
+        acc += w;
     }
-    let mut q = -h_pow(core::f64::consts::E, 0);
-    let t: f64 = if (q + q * 0.5) > -0.5 {
-        q /= 1.5 + pts[1][1].tanh();
-        ws[0]
+    let res = h_cumsum(ws);
+    let late1: f64;
+    if (core::f64::consts::E.signum() * ws[0]) > ws[0] {
+        late1 = std::f64::consts::PI;
     } else {
-        for _ in (0..ws.len()).rev() {
-            q = q.sin() + (ws[0].abs() + 0.5).recip();
-            let hs = vec![0.0_f64; ws.len()];
-            acc += hs[0];
-        }
-        f64::log2(pts[1][0].tanh().exp())
-    };
-    t + q + acc
+        late1 = ((std::f64::consts::PI * 1.5).trunc() * 0.3).to_radians();
+    }
+    let mut e = (pts[0][((late1.clamp(-0.5, 0.8).tanh().abs() * 2.9).floor() as usize) % 2] * std::f64::consts::PI).to_radians();
+    let zs = [[0.0_f64; 1]; 3];
+    e = e * e.atan2(pts[0][0].abs() + 0.5).sin();
+    e.signum() * zs[1][0] + res[0] + acc
 }
 
 fn f0985_t(tr: &Trace, ws: &[f64], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for r in ws.iter() {
-        let y = pts[1][0] + r * pts[(tr.floor(h_polar(0.2, ws[0]).0.tanh().abs() * 2.9) as usize) % pts.len()][0];
-        acc += y;
+        let w = pts[1][0] + r * pts[(tr.floor(h_polar(*r, pts[0][1]).0.cos().abs() * 2.9) as usize) % pts.len()][1];
+        acc += w;
     }
-    let mut q = -h_pow(core::f64::consts::E, 0);
-    let t: f64 = if tr.b((q + q * 0.5) > -0.5) {
-        q /= 1.5 + pts[1][1].tanh();
-        ws[0]
+    let res = h_cumsum(ws);
+    let late1: f64;
+    if tr.b((tr.signum(core::f64::consts::E) * ws[0]) > ws[0]) {
+        late1 = std::f64::consts::PI;
     } else {
-        for _ in (0..ws.len()).rev() {
-            q = q.sin() + (tr.abs(ws[0]) + 0.5).recip();
-            let hs = vec![0.0_f64; ws.len()];
-            acc += hs[0];
-        }
-        f64::log2(pts[1][0].tanh().exp())
-    };
-    t + q + acc
+        late1 = (tr.trunc(std::f64::consts::PI * 1.5) * 0.3).to_radians();
+    }
+    let mut e = (pts[0][(tr.floor(tr.clamp(late1, -0.5, 0.8).tanh().abs() * 2.9) as usize) % 2] * std::f64::consts::PI).to_radians();
+    let zs = [[0.0_f64; 1]; 3];
+    e = e * e.atan2(tr.abs(pts[0][0]) + 0.5).sin();
+    tr.signum(e) * zs[1][0] + res[0] + acc
 }
 
 const CASE_F0985: Case = case!(f0985, f0985_t, f0985_grad, f0985_pullback, f0985_grad_into,
@@ -12786,11 +12786,11 @@ fn f0988(b: f64, x: f64, zs: [f64; 3], x3: f64) -> f64 {
     let q = x * zs[1] - b.mul_add(v, b);
     let tmp: Vec<f64> = vec![0.0; zs.len()];
     for t in zs.iter() {
-        let mut p: f64 = if x.tanh().cosh() > (q + zs[1]) {
+        let mut p: f64 = if q.tanh().cosh() > (v + zs[1]) {
             ((t * 1.5).ceil() * 0.3).cos().tan()
         } else {
-            let a: f64 = if q > (v * zs[0]) {
-                zs[(((0.2 + zs[2]).tanh().abs() * 2.9).floor() as usize) % zs.len()] * t * zs[((((x3 * 1.5).ceil() + v).tanh().abs() * 2.9).floor() as usize) % zs.len()].tanh().cosh()
+            let a: f64 = if b > (t * zs[0]) {
+                zs[(((0.2 + zs[2]).tanh().abs() * 2.9).floor() as usize) % zs.len()] * t * zs[((((q * 1.5).ceil() + x).tanh().abs() * 2.9).floor() as usize) % zs.len()].tanh().cosh()
             } else {
                 core::f64::consts::E.abs() / (0.5 / (1.5 + x.tanh())).hypot(1.0)
             };
@@ -12812,11 +12812,11 @@ fn f0988_t(tr: &Trace, b: f64, x: f64, zs: [f64; 3], x3: f64) -> f64 {
     let q = x * zs[1] - b.mul_add(v, b);
     let tmp: Vec<f64> = vec![0.0; zs.len()];
     for t in zs.iter() {
-        let mut p: f64 = if tr.b(x.tanh().cosh() > (q + zs[1])) {
+        let mut p: f64 = if tr.b(q.tanh().cosh() > (v + zs[1])) {
             (tr.ceil(t * 1.5) * 0.3).cos().tan()
         } else {
-            let a: f64 = if tr.b(q > (v * zs[0])) {
-                zs[(tr.floor((0.2 + zs[2]).tanh().abs() * 2.9) as usize) % zs.len()] * t * zs[(tr.floor((tr.ceil(x3 * 1.5) + v).tanh().abs() * 2.9) as usize) % zs.len()].tanh().cosh()
+            let a: f64 = if tr.b(b > (t * zs[0])) {
+                zs[(tr.floor((0.2 + zs[2]).tanh().abs() * 2.9) as usize) % zs.len()] * t * zs[(tr.floor((tr.ceil(q * 1.5) + x).tanh().abs() * 2.9) as usize) % zs.len()].tanh().cosh()
             } else {
                 tr.abs(core::f64::consts::E) / (0.5 / (1.5 + x.tanh())).hypot(1.0)
             };

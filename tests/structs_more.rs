@@ -1622,3 +1622,36 @@ mod local_copy_of_an_array_field {
         assert_eq!(g.w, [3.0, 2.0]);
     }
 }
+
+/// Regression (found by the randomized test): an element of a struct's field as the value of a
+/// branch, next to a number (`if` expression, `match`, and a variable assigned in branches).
+#[allow(clippy::needless_late_init)] // the late initialisation is the construct under test
+#[differentiate(wrt(p, x))]
+fn field_in_branches(p: &Unit, x: f64, k: usize) -> f64 {
+    let u: f64 = if k == 0 { p.w[1] } else { x };
+    let v = match k {
+        0 => p.b,
+        1 => p.w[0],
+        _ => x * x,
+    };
+    let w;
+    if x > 0.0 {
+        w = p.w[0];
+    } else {
+        w = p.b;
+    }
+    u * v + w * x
+}
+
+#[test]
+fn struct_fields_as_branch_values() {
+    let p = unit();
+    for (k, x) in [(0, 0.3), (1, -0.4), (2, 1.5)] {
+        let (v, (gp, gx)) = field_in_branches_grad(&p, x, k);
+        assert_eq!(v, field_in_branches(&p, x, k));
+        assert_gradient_of(|q: &Unit| field_in_branches(q, x, k), &p, &gp);
+        let h = 1e-6;
+        let fd = (field_in_branches(&p, x + h, k) - field_in_branches(&p, x - h, k)) / (2.0 * h);
+        assert_close(gx, fd, 1e-7);
+    }
+}

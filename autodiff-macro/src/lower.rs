@@ -571,7 +571,18 @@ impl Lowerer<'_> {
     fn declare_uninit(&mut self, pat: &Pat) {
         match pat {
             Pat::Ident(pat_ident) => self.declare(&pat_ident.ident.to_string(), None),
-            Pat::Type(pat_type) => self.declare_uninit(&pat_type.pat),
+            Pat::Type(pat_type) => {
+                if let Pat::Ident(pat_ident) = &*pat_type.pat {
+                    // Kept for the constants assigned later (`v = 0.5;`), which need a type.
+                    let ty = &pat_type.ty;
+                    let ty = Val::Scalar(Operand::Const(Const {
+                        tokens: quote!(#ty),
+                        atomic: true,
+                    }));
+                    self.declare(&format!("#type {}", pat_ident.ident), Some(ty));
+                }
+                self.declare_uninit(&pat_type.pat)
+            }
             Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| self.declare_uninit(p)),
             _ => self.unsupported_pattern(pat),
         }
@@ -729,8 +740,25 @@ impl Lowerer<'_> {
     /// Gives `val` the user's name and type annotation: the instruction that just computed it
     /// takes both; otherwise a copy is made when there is an annotation to keep.
     fn name_value(&mut self, name: &str, val: Val, ty: Option<&syn::Type>, span: Span) -> Val {
-        let Val::Scalar(operand) = val else {
-            return val;
+        let operand = match val {
+            Val::Scalar(operand) => operand,
+            // `let t: (f64, f64) = (0.7, x);`: each element keeps its annotation.
+            Val::Tuple(parts) => {
+                let types: Vec<Option<&syn::Type>> = match ty.map(strip_type_parens) {
+                    Some(syn::Type::Tuple(t)) if t.elems.len() == parts.len() => {
+                        t.elems.iter().map(Some).collect()
+                    }
+                    _ => vec![None; parts.len()],
+                };
+                let parts = parts
+                    .into_iter()
+                    .zip(types)
+                    .enumerate()
+                    .map(|(k, (part, ty))| self.name_value(&format!("{name}_{k}"), part, ty, span))
+                    .collect();
+                return Val::Tuple(parts);
+            }
+            val => return val,
         };
         if let Operand::Value(value) = &operand {
             let value = *value;
@@ -755,6 +783,35 @@ impl Lowerer<'_> {
             inst.ty = ty.cloned();
         }
         Val::Scalar(Operand::Value(copy))
+    }
+
+    /// `name = 0.2;`: a float literal alone has no type, and a method called on it later
+    /// (`name.cos()`) would not compile. It takes the type of the variable's current value
+    /// (`cast_like`), or of its declaration (`let v: f64;`).
+    fn typed_const(&mut self, name: &str, current: Option<Val>, c: Const, span: Span) -> Val {
+        if let Some(Val::Scalar(Operand::Value(like))) = current {
+            let hole = Opaque::hole(0);
+            let tokens = c.parenthesized();
+            let expr = quote!(::autodiff_core::__private::cast_like(#tokens, #hole));
+            let value = self.emit(
+                Op::Opaque(Opaque::cut(expr)),
+                vec![Operand::Value(like)],
+                span,
+            );
+            return self.name_value(name, Val::Scalar(Operand::Value(value)), None, span);
+        }
+        let declared = match self.lookup(&format!("#type {name}")) {
+            Some(Some(Val::Scalar(Operand::Const(ty)))) => {
+                syn::parse2::<syn::Type>(ty.tokens.clone()).ok()
+            }
+            _ => None,
+        };
+        self.name_value(
+            name,
+            Val::Scalar(Operand::Const(c)),
+            declared.as_ref(),
+            span,
+        )
     }
 
     fn unsupported_pattern(&self, pat: &Pat) {
@@ -1419,6 +1476,18 @@ impl Lowerer<'_> {
                             span: place.span(),
                         }));
                     }
+                    // `u = p.w[1];` for a number `u` (or one declared by `let u;`) reads it.
+                    (Some(None | Some(Val::Scalar(_))), Val::Mem(mem, prefix))
+                        if self.mems[mem.index()].structured =>
+                    {
+                        let value = self.emit(Op::Load(mem), prefix, place.span());
+                        let val = self.name_value(&name, Val::Scalar(Operand::Value(value)), None, place.span());
+                        self.assign_var(&name, val);
+                    }
+                    (Some(current), Val::Scalar(Operand::Const(c))) if untyped_float(&c.tokens) => {
+                        let val = self.typed_const(&name, current.clone(), c, place.span());
+                        self.assign_var(&name, val);
+                    }
                     (_, val) => {
                         let val = self.name_value(&name, val, None, place.span());
                         self.assign_var(&name, val);
@@ -1620,10 +1689,12 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let before = self.scopes.clone();
-        let (then_block, then_val, then_scopes) = self.branch(then_branch);
+        let (mut then_block, then_val, then_scopes) = self.branch(then_branch);
         self.scopes = before.clone();
-        let (else_block, else_val, else_scopes) = self.branch(else_branch);
+        let (mut else_block, else_val, else_scopes) = self.branch(else_branch);
         self.scopes = before;
+        let then_val = self.number_in_branch(&mut then_block, then_val, &else_val, span);
+        let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
 
         let mut phis = Vec::new();
         // Every variable of the enclosing scopes that either branch changed gets a phi.
@@ -1656,6 +1727,37 @@ impl Lowerer<'_> {
             span,
         }));
         value
+    }
+
+    /// A branch's value that is a view into a struct (`p.w[1]`) while the other branch's is a
+    /// number or another view is itself a number: it is loaded at the end of its branch.
+    fn number_in_branch(
+        &mut self,
+        block: &mut ir::Block,
+        val: Val,
+        other: &Val,
+        span: Span,
+    ) -> Val {
+        let Val::Mem(mem, prefix) = &val else {
+            return val;
+        };
+        let other_is_number = match other {
+            Val::Scalar(_) => true,
+            Val::Mem(m, p) => {
+                self.mems[m.index()].structured
+                    && !(m == mem
+                        && p.len() == prefix.len()
+                        && p.iter().zip(prefix).all(|(a, b)| same_operand(a, b)))
+            }
+            _ => false,
+        };
+        if !self.mems[mem.index()].structured || !other_is_number {
+            return val;
+        }
+        self.blocks.push(std::mem::take(&mut block.stmts));
+        let value = self.emit(Op::Load(*mem), prefix.clone(), span);
+        block.stmts = self.blocks.pop().expect("the branch's block");
+        Val::Scalar(Operand::Value(value))
     }
 
     /// Lowers one branch in a block and scope of its own.
@@ -1709,7 +1811,13 @@ impl Lowerer<'_> {
                 let dummies = vec![Val::Scalar(dummy()); b.len()];
                 self.phi(name, Val::Tuple(dummies), Val::Tuple(b), phis, span)
             }
-            (Val::Mem(a, pa), Val::Mem(b, pb)) if a == b && pa.len() == pb.len() => Val::Mem(a, pa),
+            (Val::Mem(a, pa), Val::Mem(b, pb))
+                if a == b
+                    && pa.len() == pb.len()
+                    && pa.iter().zip(&pb).all(|(x, y)| same_operand(x, y)) =>
+            {
+                Val::Mem(a, pa)
+            }
             (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa))
                 if is_dummy(&other) || matches!(other, Val::Unit) =>
             {
@@ -1732,7 +1840,7 @@ impl Lowerer<'_> {
             _ => {
                 self.error_at(
                     span,
-                    "the branches give values of different shapes (a number, a tuple or an array); an `if` that chooses between arrays is not supported",
+                    "the branches give values of different shapes (a number, a tuple or an array), or different arrays or rows; an `if` that chooses between arrays is not supported: index the array inside each branch",
                 );
                 Val::Poison
             }
@@ -2502,6 +2610,19 @@ impl VisitMut for Holes<'_, '_> {
                     None => {}
                 }
             }
+            // `*v` of an element bound by `for v in x.iter()` is the element, as in `unary`.
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) if matches!(&**inner, Expr::Path(path) if local_name(path).is_some_and(|ident| {
+                self.lowerer.lookup(&format!("#elem {ident}")).is_some()
+            })) =>
+            {
+                let mut inner = (**inner).clone();
+                self.visit_expr_mut(&mut inner);
+                *expr = inner;
+            }
             Expr::Macro(mac) => {
                 self.lowerer.macro_error(&mac.mac);
                 self.failed = true;
@@ -2613,6 +2734,24 @@ fn starts_lowercase(ident: &syn::Ident) -> bool {
         .to_string()
         .starts_with(|c: char| c.is_lowercase() || c == '_')
         && ident != "_"
+}
+
+/// Whether constant tokens hold a float literal without a suffix (`0.2`, not `0.2_f32` or `PI`).
+fn untyped_float(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Literal(lit) => {
+            matches!(syn::Lit::new(lit), syn::Lit::Float(f) if f.suffix().is_empty())
+        }
+        proc_macro2::TokenTree::Group(group) => untyped_float(&group.stream()),
+        _ => false,
+    })
+}
+
+fn strip_type_parens(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Paren(paren) => strip_type_parens(&paren.elem),
+        ty => ty,
+    }
 }
 
 fn strip_parens(expr: &Expr) -> &Expr {

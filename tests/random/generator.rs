@@ -27,8 +27,6 @@
 //!   for warnings.
 //! - Each function draws from its own stream (seeded by [`SEED`] and its index), so a change
 //!   in one function does not reshuffle the others.
-//! - Patterns that exposed a bug can be switched off temporarily in [`SWITCHES`]; each switch
-//!   names the bug. With every switch on, the generator covers all it can.
 
 #[path = "rng.rs"]
 #[allow(dead_code)] // shared with the harness, which uses the rest
@@ -52,41 +50,14 @@ pub fn file_path(k: usize) -> String {
     format!("tests/random_functions_{k}.rs")
 }
 
-/// Temporary exclusions of patterns that exposed bugs, so the rest of the run stays useful.
-/// Each switch names the bug it works around, with a minimal reproduction; set it to `true`,
-/// regenerate and build to see whether the bug is still there, and remove it once it is fixed.
-///
-/// Bugs this test found that are fixed since (their patterns are generated again): a local
-/// tuple read inside a condition made the macro panic ("expected `,`"); the same variable
-/// passed to two parameters of a call did not compile (E0499); a dead `x.len()` was left as a
-/// bare statement (an `unused_must_use` warning in generated code).
-pub struct Switches {
-    /// `*v` of an element bound by `for v in x.iter()`, inside a condition (an expression the
-    /// macro keeps as written), does not compile (E0614, `f64` cannot be dereferenced):
-    /// `for r in xs.iter() { if *r > 0.5 { s += r; } }`.
-    pub deref_in_condition: bool,
-    /// The type annotation of a tuple bound to one name is dropped, so a literal element's
-    /// float type is ambiguous in the generated code (E0689):
-    /// `let t: (f64, f64) = (0.7, x); t.0.tanh() * t.1`.
-    pub annotated_tuple: bool,
-    /// A float literal assigned to a variable whose type is known from its declaration leaves
-    /// the new value's type ambiguous in the generated code (E0689):
-    /// `let mut b = x; b = 0.2; b.sin() * x`, and
-    /// `let v: f64; if x > 0.0 { v = 0.5 } else { v = 0.7 } v.sin() * x`.
-    pub literal_assignment: bool,
-    /// An element of a struct's array field as the value of an `if` or `match` branch does
-    /// not compile ("the branches give values of different shapes"):
-    /// `let u: f64 = if k == 0 { prm.w[1] } else { x };`.
-    pub struct_field_branch: bool,
-}
-
-pub const SWITCHES: Switches = Switches {
-    deref_in_condition: false,
-    annotated_tuple: false,
-    literal_assignment: false,
-    struct_field_branch: false,
-};
-
+/// Bugs this test found, all fixed (their patterns are generated): a local tuple read inside a
+/// condition made the macro panic ("expected `,`"); the same variable passed to two parameters
+/// of a call did not compile (E0499); a dead `x.len()` was left as a bare statement (an
+/// `unused_must_use` warning in generated code); `*v` of an element of `x.iter()` inside a
+/// condition did not compile (E0614); a tuple annotated as a whole (`let t: (f64, f64) = (0.7,
+/// x)`) and a literal assigned to a variable (`b = 0.2; b.cos()`) left a float type ambiguous
+/// (E0689); an element of a struct's field as a branch's value next to a number was rejected.
+/// A pattern that exposes a new bug can be left out of the generator while it is open.
 /// Every row of `autodiff-macro/src/rules.rs`, by name; the generator uses each of them.
 pub const RULES: &[&str] = &[
     "add",
@@ -246,7 +217,7 @@ struct E {
     by_ref: bool,
     /// The top-level binary operator and its operands, for clippy's `misrefactored_assign_op`.
     bin: Option<(&'static str, String, String)>,
-    /// An element of a struct's field (see `Switches::struct_field_branch`).
+    /// An element of a struct's field.
     field: bool,
 }
 
@@ -914,11 +885,7 @@ impl<'s> FnGen<'s> {
         loop {
             match self.rng.weighted(&[10, 7, 3, 2, 1, 2, 1]) {
                 0 => {
-                    let no_ref = self.opaque > 0 && !SWITCHES.deref_in_condition;
-                    let id = self.pick_where(|v| match v.kind {
-                        Kind::Float { by_ref } => !(by_ref && no_ref),
-                        _ => false,
-                    });
+                    let id = self.pick_where(|v| matches!(v.kind, Kind::Float { .. }));
                     if let Some(id) = id {
                         return self.read(id);
                     }
@@ -1808,10 +1775,6 @@ impl<'s> FnGen<'s> {
             if e.p == name {
                 e = bin(&e, "*", &lit(0.5));
             }
-            if e.lit && !SWITCHES.literal_assignment {
-                let v = self.typed_leaf().val();
-                e = bin(&e, "*", &v);
-            }
             self.stats.construct("overwrite");
             e
         } else {
@@ -2178,7 +2141,7 @@ impl<'s> FnGen<'s> {
                 }
             }
         }
-        if is_ident(&tail.p) || (tail.field && !SWITCHES.struct_field_branch) {
+        if is_ident(&tail.p) {
             // `let t = ..; t` is clippy's `let_and_return`.
             tail = bin(&tail, "*", &lit(0.9));
         }
@@ -2837,16 +2800,8 @@ impl<'s> FnGen<'s> {
             }
             1 => {
                 // let t = (e1, e2);
-                let mut e1 = self.fexpr(1).val();
-                let mut e2 = self.fexpr(1).val();
-                if !SWITCHES.annotated_tuple {
-                    if e1.lit {
-                        e1 = self.typed_leaf().val();
-                    }
-                    if e2.lit {
-                        e2 = self.typed_leaf().val();
-                    }
-                }
+                let e1 = self.fexpr(1).val();
+                let e2 = self.fexpr(1).val();
                 let (p, t) = join(&[e1.clone(), e2.clone()]);
                 let name = self.new_name(&["pair", "tup", "pt"]);
                 let id = self.new_var(&name, Kind::Pair, false);
@@ -3058,11 +3013,7 @@ impl<'s> FnGen<'s> {
             self.push_scope();
             let n = self.rng.below(2);
             self.block(n);
-            let mut e = self.fexpr(2).val();
-            if e.lit && !SWITCHES.literal_assignment {
-                let v = self.typed_leaf().val();
-                e = bin(&e, "*", &v);
-            }
+            let e = self.fexpr(2).val();
             self.emit(format!("{name} = {};", e.p), format!("{name} = {};", e.t));
             self.pop_scope();
             self.indent -= 1;
