@@ -747,6 +747,14 @@ impl Names {
     }
 }
 
+/// Whether a term reads the adjoint of `value`.
+fn reads_adjoint(term: &Term, value: Value) -> bool {
+    match term {
+        Term::Adjoint(v) | Term::Rule { inst: v, .. } => *v == value,
+        Term::Seed(_) | Term::MemElem(..) => false,
+    }
+}
+
 /// What a mutable borrow of an adjoint borrows.
 #[derive(PartialEq)]
 enum Borrow {
@@ -1343,8 +1351,22 @@ impl Writer<'_> {
         let function = self.function;
         let private = private();
         let mut out = Vec::new();
-        for stmt in stmts {
+        let mut stmts = stmts.iter().peekable();
+        while let Some(stmt) = stmts.next() {
             match stmt {
+                // `d = 0.0; d += term;` is `d = term;`: the addition to zero is not free (it
+                // turns `-0.0` into `0.0`, so the compiler keeps it, on a loop-carried chain).
+                BwdStmt::Reset(target)
+                    if matches!(stmts.peek(), Some(BwdStmt::Add { target: next, term })
+                        if next == target && !reads_adjoint(term, *target)) =>
+                {
+                    let Some(BwdStmt::Add { term, .. }) = stmts.next() else {
+                        unreachable!("peeked")
+                    };
+                    let name = self.names.adjoint(function, *target);
+                    let term = self.term(term);
+                    out.push(quote!(#name = #term;));
+                }
                 // The closure's parameter is the output's adjoint.
                 BwdStmt::Add {
                     target,
