@@ -630,14 +630,17 @@ impl Reverse<'_> {
                 }
             }
         }
-        // Keep only those whose inputs are all available: outside the loop, the index, or
-        // recomputed themselves.
+        // Keep only those whose inputs are all available: outside the loop, the index, needed
+        // anyway (recorded if not recomputed), or recomputed themselves.
         loop {
             let before = remat.len();
             let snapshot = remat.clone();
             remat.retain(|v| {
                 direct[v].arg_values().all(|arg| {
-                    !inside.contains(&arg) || Some(arg) == range_index || snapshot.contains(&arg)
+                    !inside.contains(&arg)
+                        || Some(arg) == range_index
+                        || needs.contains(&Need::Value(arg))
+                        || snapshot.contains(&arg)
                 })
             });
             if remat.len() == before {
@@ -675,7 +678,7 @@ impl Reverse<'_> {
             // Lengths do not change; a parameter's is there in the backward sweep.
             Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
             Op::Rule { rule, .. } => match rule.rule().name {
-                "add" | "sub" | "mul" | "neg" | "cast" => true,
+                "add" | "sub" | "mul" | "neg" | "cast" | "max" | "min" | "abs" => true,
                 "div" | "rem" => !self.activity.active(inst.result),
                 _ => false,
             },
