@@ -133,3 +133,50 @@ fn grad_into_overwrites_rather_than_accumulates() {
     dot_grad_into(&w, &x, &mut grad);
     assert_eq!(grad, (x.to_vec(), w.to_vec()));
 }
+
+#[derive(Clone, Debug, PartialEq, autodiff_core::Differentiable)]
+struct Model {
+    w: Vec<f64>,
+    layers: Vec<[f64; 2]>,
+    b: f64,
+    #[differentiable(skip)]
+    name: String,
+}
+
+impl Model {
+    #[differentiate(wrt(self))]
+    fn loss(&self, x: &[f64]) -> f64 {
+        let mut s = self.b;
+        for i in 0..x.len() {
+            s += self.w[i] * x[i] + self.layers[i][1];
+        }
+        s * s
+    }
+}
+
+#[test]
+fn struct_gradients_into_a_reused_buffer_allocate_nothing() {
+    let model = Model {
+        w: vec![0.5, -1.0, 2.0],
+        layers: vec![[1.0, 2.0]; 3],
+        b: 0.25,
+        name: "m".to_owned(),
+    };
+    let x = [1.0, 2.0, 3.0];
+    let mut grad = Model {
+        w: vec![9.0; 7],
+        layers: Vec::new(),
+        b: 9.0,
+        name: String::new(),
+    };
+    // The first call gives the buffer its shape (and the name its capacity).
+    let value = model.loss_grad_into(&x, &mut grad);
+    assert_eq!(grad, model.loss_grad(&x).1);
+    let n = allocations_in(|| {
+        for _ in 0..10 {
+            assert_eq!(model.loss_grad_into(&x, &mut grad), value);
+        }
+    });
+    assert_eq!(n, 0);
+    assert_eq!(grad, model.loss_grad(&x).1);
+}

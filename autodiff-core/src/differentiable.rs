@@ -64,6 +64,13 @@ pub trait Differentiable: Clone {
         self.for_each_mut(&mut |x| *x *= k);
     }
 
+    /// Makes `grad` equal to `self.zero_like()`, reusing its allocations: `_grad_into` calls it
+    /// on the caller's buffer.
+    #[doc(hidden)]
+    fn __reset_like(&self, grad: &mut Self) {
+        *grad = self.zero_like();
+    }
+
     /// Copies the fields that are not differentiated from `self` into `grad`: the macro cannot
     /// tell them from the others, and may have added into them.
     #[doc(hidden)]
@@ -85,6 +92,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn zero_like(&self) -> Self {
                 0.0
+            }
+            #[inline(always)]
+            fn __reset_like(&self, grad: &mut Self) {
+                *grad = 0.0;
             }
             #[inline(always)]
             fn for_each(&self, f: &mut impl FnMut(f64)) {
@@ -128,6 +139,9 @@ impl<T: Differentiable, const N: usize> Differentiable for [T; N] {
             .zip(grad)
             .for_each(|(x, g)| x.__restore_carried(g));
     }
+    fn __reset_like(&self, grad: &mut Self) {
+        self.iter().zip(grad).for_each(|(x, g)| x.__reset_like(g));
+    }
 }
 
 impl<T: Differentiable> Differentiable for Vec<T> {
@@ -153,6 +167,14 @@ impl<T: Differentiable> Differentiable for Vec<T> {
             .zip(grad)
             .for_each(|(x, g)| x.__restore_carried(g));
     }
+    fn __reset_like(&self, grad: &mut Self) {
+        grad.truncate(self.len());
+        self.iter()
+            .zip(grad.iter_mut())
+            .for_each(|(x, g)| x.__reset_like(g));
+        let kept = grad.len();
+        grad.extend(self[kept..].iter().map(T::zero_like));
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +191,22 @@ mod tests {
         assert_eq!(v.zero_like(), vec![[0.0; 2]; 2]);
         v.scale(2.0);
         assert_eq!(v.to_flat(), [1.0, 3.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn reset_like_reshapes_and_zeroes_in_place() {
+        let x = vec![vec![1.0_f64, 2.0], vec![3.0]];
+        for mut grad in [
+            vec![vec![5.0, 6.0, 7.0]],
+            vec![vec![1.0], vec![2.0], vec![3.0]],
+        ] {
+            x.__reset_like(&mut grad);
+            assert_eq!(grad, x.zero_like());
+        }
+        let mut grad = vec![vec![9.0, 9.0], vec![9.0]];
+        let first = grad[0].as_ptr();
+        x.__reset_like(&mut grad);
+        assert_eq!((grad[0].as_ptr(), grad.clone()), (first, x.zero_like()));
     }
 
     #[test]

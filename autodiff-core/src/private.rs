@@ -275,7 +275,17 @@ impl Zeroed for Ignore {
     }
 }
 
-impl<T: ?Sized> FromMut<'_, T> for Ignore {
+/// Never implemented: a caller that hands an accumulator to a parameter the callee does not
+/// differentiate (`wrt(..)` leaves it out, or a custom pullback gives no gradient for it) would
+/// lose that argument's derivative without a word, so it does not compile.
+#[diagnostic::on_unimplemented(
+    message = "an argument of this call depends on a differentiated parameter, but the function it calls does not differentiate the parameter it is passed to, so its derivative would be lost",
+    label = "the derivative through this call would be incomplete",
+    note = "add the parameter to the called function's `#[differentiate(wrt(..))]` (a custom pullback then returns a gradient for it too), or wrap the argument in `no_grad(..)` if its derivative should be ignored"
+)]
+pub trait DifferentiatedByCallee {}
+
+impl<T: ?Sized + DifferentiatedByCallee> FromMut<'_, T> for Ignore {
     #[inline(always)]
     fn from_mut(_: &mut T) -> Self {
         Ignore
@@ -662,7 +672,6 @@ mod tests {
         assert_eq!(g, 3.5);
         slot::<f64, Slot<f64>>(&mut g).accumulate(1.0);
         assert_eq!(g, 4.5);
-        let _: Ignore = slot(&mut g);
         no_slot::<Slot<f64>>().accumulate(10.0);
         assert_eq!(g, 4.5);
     }

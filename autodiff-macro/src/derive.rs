@@ -139,8 +139,12 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 #(#core::Differentiable::zip_mut(&mut self.#d, &other.#d, f);)*
             }
             fn __restore_carried(&self, grad: &mut Self) {
-                #(grad.#carried = ::core::clone::Clone::clone(&self.#carried);)*
+                #(::core::clone::Clone::clone_from(&mut grad.#carried, &self.#carried);)*
                 #(#core::Differentiable::__restore_carried(&self.#d, &mut grad.#d);)*
+            }
+            fn __reset_like(&self, grad: &mut Self) {
+                #(::core::clone::Clone::clone_from(&mut grad.#carried, &self.#carried);)*
+                #(#core::Differentiable::__reset_like(&self.#d, &mut grad.#d);)*
             }
         }
 
@@ -151,7 +155,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 #core::Differentiable::zero_like(self)
             }
             fn reset_grad(&self, grad: &mut Self) {
-                *grad = #core::Differentiable::zero_like(self);
+                #core::Differentiable::__reset_like(self, grad);
             }
             fn restore_carried(&self, grad: &mut Self) {
                 #core::Differentiable::__restore_carried(self, grad);
