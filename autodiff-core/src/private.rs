@@ -275,6 +275,15 @@ impl Zeroed for Ignore {
     }
 }
 
+/// Never implemented: the bound of the `_grad` and `_grad_into` that `#[differentiate]` writes
+/// for a function whose output is not a scalar, so that calling them says what to use instead.
+#[diagnostic::on_unimplemented(
+    message = "`_grad` and `_grad_into` need a function that returns `f32` or `f64`; this one returns `{Self}`",
+    label = "the function's output is not a scalar",
+    note = "call its `_pullback` with the adjoint of the output (`f_pullback(x, d_out)` gives the vector-Jacobian product), or reduce the output to a number in a function of its own"
+)]
+pub trait ScalarOutput<Args> {}
+
 /// Never implemented: a caller that hands an accumulator to a parameter the callee does not
 /// differentiate (`wrt(..)` leaves it out, or a custom pullback gives no gradient for it) would
 /// lose that argument's derivative without a word, so it does not compile.
