@@ -7,6 +7,10 @@
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
 /// The float types the derivative rules are written for.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is used as a differentiated number here, but only `f32` and `f64` can be differentiated",
+    note = "an integer the macro cannot see the type of (a struct's `usize` field, say) is taken to be a float; mark it constant: `no_grad(p.n) as f64`"
+)]
 pub trait Real:
     Copy
     + PartialOrd
