@@ -316,3 +316,45 @@ fn rows_passed_by_value_and_by_reference() {
         1e-8,
     );
 }
+
+/// Data as a `Vec` of rows (`&[Vec<f64>]`, `&Vec<Vec<f64>>`), read by index and by `.iter()`;
+/// and a `Vec<Vec<f64>>` parameter differentiated, whose gradient has its shape.
+#[differentiate(wrt(w, m))]
+fn nested_vectors(w: &[f64], data: &Vec<Vec<f64>>, m: Vec<Vec<f64>>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..data.len() {
+        s += w[0] * data[i][0] + w[1] * data[i][1] * m[i][1];
+    }
+    for row in m.iter() {
+        s += row[0] * row[1].sin();
+    }
+    s
+}
+
+#[test]
+fn vectors_of_vectors() {
+    let w = [0.4, -1.2];
+    let data = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+    let m = vec![vec![0.5, 0.25], vec![-0.3, 0.8]];
+    let (_, (dw, dm)) = nested_vectors_grad(&w, &data, m.clone());
+    assert_eq!(dm.len(), 2);
+    let g: Vec<f64> = dw
+        .iter()
+        .copied()
+        .chain(dm.iter().flatten().copied())
+        .collect();
+    let flat: Vec<f64> = w
+        .iter()
+        .copied()
+        .chain(m.iter().flatten().copied())
+        .collect();
+    assert_gradient(
+        |p| {
+            let rows: Vec<Vec<f64>> = p[2..].chunks(2).map(<[f64]>::to_vec).collect();
+            nested_vectors(&p[..2], &data, rows)
+        },
+        &flat,
+        &g,
+        1e-8,
+    );
+}

@@ -33,8 +33,8 @@ pub enum ParamKind {
     Float,
     /// `[T; N]`, `[[T; M]; N]`, by value or by shared reference; `dims` indices per element.
     Array { dims: usize, by_ref: bool },
-    /// `&[T]`, `&Vec<T>` or `Vec<T>`, where `T` is a float or an array of them (`&[[f64; 3]]`);
-    /// `dims` indices per element.
+    /// `&[T]`, `&Vec<T>` or `Vec<T>`, where `T` is a float, or an array or `Vec` of them
+    /// (`&[[f64; 3]]`, `&[Vec<f64>]`); `dims` indices per element.
     Slice { dims: usize, owned: bool },
     /// A struct (`&Model`, `Model`, `&self`), differentiated through `Differentiable`.
     Struct { by_ref: bool },
@@ -275,10 +275,7 @@ fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
         Type::Slice(slice) if by_ref => Some(&*slice.elem),
         _ => vec_elem(ty),
     };
-    let elem_dims = elem.and_then(|elem| match float_type(elem) {
-        true => Some(1),
-        false => float_array_dims(elem).map(|d| d + 1),
-    });
+    let elem_dims = elem.and_then(|elem| element_dims(elem).map(|d| d + 1));
     if let Some(dims) = elem_dims {
         return ParamKind::Slice {
             dims,
@@ -347,6 +344,18 @@ fn float_array_dims(ty: &Type) -> Option<usize> {
         Type::Array(array) if float_type(&array.elem) => Some(1),
         Type::Array(array) => float_array_dims(&array.elem).map(|d| d + 1),
         _ => None,
+    }
+}
+
+/// The indices an element of a slice or `Vec` takes: 0 for a float, one more for each array or
+/// `Vec` around it (`[f64; 3]`, `Vec<f64>`: 1).
+fn element_dims(ty: &Type) -> Option<usize> {
+    if float_type(ty) {
+        return Some(0);
+    }
+    match strip(ty) {
+        Type::Array(array) => element_dims(&array.elem).map(|d| d + 1),
+        ty => vec_elem(ty).and_then(element_dims).map(|d| d + 1),
     }
 }
 
