@@ -645,3 +645,28 @@ mod regressions {
         );
     }
 }
+
+#[differentiate]
+fn two_blocks(w: &[f64], b: f64) -> f64 {
+    let mut s = (b + 2.0) * (b + 2.0);
+    for i in 0..w.len() {
+        s += (w[i] - 1.0) * (w[i] - 1.0);
+    }
+    s
+}
+
+/// The tuple gradient of a function of several parameters steps a tuple of them.
+#[test]
+fn optimizers_step_a_tuple_of_parameters() {
+    use autodiff_core::optim::{Adam, Optimizer};
+    let mut params = (vec![0.0, 3.0, -1.0], 0.5);
+    let mut adam = Adam::new(0.1);
+    for _ in 0..500 {
+        let (_, grad) = two_blocks_grad(&params.0, params.1);
+        adam.step(&mut params, &grad);
+    }
+    for w in &params.0 {
+        assert!((w - 1.0).abs() < 1e-3, "{params:?}");
+    }
+    assert!((params.1 + 2.0).abs() < 1e-3, "{params:?}");
+}

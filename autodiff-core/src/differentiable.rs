@@ -177,6 +177,40 @@ impl<T: Differentiable> Differentiable for Vec<T> {
     }
 }
 
+/// A tuple of differentiable values, such as the gradient `_grad` returns for several
+/// parameters: optimizers step a tuple of parameters with it.
+macro_rules! impl_tuple {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Differentiable),+> Differentiable for ($($t,)+) {
+            fn zero_like(&self) -> Self {
+                ($(self.$i.zero_like(),)+)
+            }
+            fn for_each(&self, f: &mut impl FnMut(f64)) {
+                $(self.$i.for_each(f);)+
+            }
+            fn for_each_mut(&mut self, f: &mut impl FnMut(&mut f64)) {
+                $(self.$i.for_each_mut(f);)+
+            }
+            fn zip_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut f64, f64)) {
+                $(self.$i.zip_mut(&other.$i, f);)+
+            }
+            fn __restore_carried(&self, grad: &mut Self) {
+                $(self.$i.__restore_carried(&mut grad.$i);)+
+            }
+            fn __reset_like(&self, grad: &mut Self) {
+                $(self.$i.__reset_like(&mut grad.$i);)+
+            }
+        }
+    };
+}
+impl_tuple!(A 0, B 1);
+impl_tuple!(A 0, B 1, C 2);
+impl_tuple!(A 0, B 1, C 2, D 3);
+impl_tuple!(A 0, B 1, C 2, D 3, E 4);
+impl_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+impl_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+impl_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +241,15 @@ mod tests {
         let first = grad[0].as_ptr();
         x.__reset_like(&mut grad);
         assert_eq!((grad[0].as_ptr(), grad.clone()), (first, x.zero_like()));
+    }
+
+    #[test]
+    fn tuples_visit_their_elements_in_order() {
+        let mut params = (vec![1.0_f64, 2.0], 3.0_f64, [4.0_f32]);
+        assert_eq!(params.to_flat(), [1.0, 2.0, 3.0, 4.0]);
+        params.add_assign(&(vec![0.5, 0.5], 1.0, [1.0]));
+        assert_eq!(params, (vec![1.5, 2.5], 4.0, [5.0]));
+        assert_eq!(params.zero_like(), (vec![0.0; 2], 0.0, [0.0]));
     }
 
     #[test]
