@@ -128,19 +128,25 @@ fn h_cumsum(x: &[f64]) -> Vec<f64> {
 
 #[differentiate]
 fn f0000(a: f64, pts: &[[f64; 2]], c: f64) -> f64 {
-    let a = a * (c * std::f64::consts::PI).cos().cosh();
-    let hs = [pts[0][1].max(c), a / (1.5 + a.tanh())];
-    let a = a - core::f64::consts::E.powi(1);
-    let vals = [0.0_f64; 5];
-    (c + vals[3]).tanh().exp().cbrt() + hs[1] + a
+    let mut acc: f64 = 0.0;
+    let a = a * (c.tanh().to_degrees() * 0.02).cos().exp_m1();
+    let hs = [f64::atan(pts[0][1]), std::f64::consts::PI];
+    for _ in 0..3 {
+        let a = a - core::f64::consts::E.cos().exp();
+        acc += a;
+    }
+    h_leaky(a) + core::f64::consts::E + hs[1] + acc
 }
 
 fn f0000_t(tr: &Trace, a: f64, pts: &[[f64; 2]], c: f64) -> f64 {
-    let a = a * (c * std::f64::consts::PI).cos().cosh();
-    let hs = [tr.max(pts[0][1], c), a / (1.5 + a.tanh())];
-    let a = a - core::f64::consts::E.powi(1);
-    let vals = [0.0_f64; 5];
-    (c + vals[3]).tanh().exp().cbrt() + hs[1] + a
+    let mut acc: f64 = 0.0;
+    let a = a * (c.tanh().to_degrees() * 0.02).cos().exp_m1();
+    let hs = [f64::atan(pts[0][1]), std::f64::consts::PI];
+    for _ in 0..3 {
+        let a = a - core::f64::consts::E.cos().exp();
+        acc += a;
+    }
+    h_leaky_t(tr, a) + core::f64::consts::E + hs[1] + acc
 }
 
 const CASE_F0000: Case = case!(f0000, f0000_t, f0000_grad, f0000_pullback, f0000_grad_into,
@@ -156,7 +162,7 @@ fn f0001(c: f64, b: f64, zs: [f64; 1]) -> f64 {
             for &q in zs.iter() {
                 for _ in 0..ii {
                     let w: f64 = if ii % 2 == 0 {
-                        f64::atan(-zs[0])
+                        (1.5 + (-zs[0]).cos() + 1.2).acosh()
                     } else {
                         let u: f64 = if ii % 2 == 0 {
                             let b = zs[0] / (zs[0].abs() + 0.5) * (0.2 * b);
@@ -165,13 +171,13 @@ fn f0001(c: f64, b: f64, zs: [f64; 1]) -> f64 {
                             let ys = [2.5 / (1.5 + q.cos()), c, q, zs[0]];
                             core::f64::consts::E + ys[3]
                         };
-                        h_norm2([zs[0], zs[0]]) * (1.5 + zs[0].tanh()).log10() + u
+                        h_norm2([zs[0], zs[0]]) * (zs[0].sin().to_degrees() * 0.02) + u
                     };
                     acc += w;
                 }
                 acc += q;
             }
-            late1 = f64::acos(zs[0].tanh() * 0.9);
+            late1 = f64::recip(zs[0].abs() + 0.5);
         } else {
             let a: f64 = (b + ii as f64) * h_mix(c, 0.1);
             late1 = h_dot(&zs, &zs);
@@ -180,7 +186,7 @@ fn f0001(c: f64, b: f64, zs: [f64; 1]) -> f64 {
         late1 = h_mix(late1, zs[0] - std::f64::consts::PI);
         acc += late1;
     }
-    std::f64::consts::PI.tanh().hypot(1.0).log10() + c + b + zs[0] + acc
+    std::f64::consts::PI.tanh().exp().powi(1) + c + b + zs[0] + acc
 }
 
 fn f0001_t(tr: &Trace, c: f64, b: f64, zs: [f64; 1]) -> f64 {
@@ -191,7 +197,7 @@ fn f0001_t(tr: &Trace, c: f64, b: f64, zs: [f64; 1]) -> f64 {
             for &q in zs.iter() {
                 for _ in 0..ii {
                     let w: f64 = if tr.b(ii % 2 == 0) {
-                        f64::atan(-zs[0])
+                        (1.5 + (-zs[0]).cos() + 1.2).acosh()
                     } else {
                         let u: f64 = if tr.b(ii % 2 == 0) {
                             let b = zs[0] / (tr.abs(zs[0]) + 0.5) * (0.2 * b);
@@ -200,13 +206,13 @@ fn f0001_t(tr: &Trace, c: f64, b: f64, zs: [f64; 1]) -> f64 {
                             let ys = [2.5 / (1.5 + q.cos()), c, q, zs[0]];
                             core::f64::consts::E + ys[3]
                         };
-                        h_norm2([zs[0], zs[0]]) * (1.5 + zs[0].tanh()).log10() + u
+                        h_norm2([zs[0], zs[0]]) * (zs[0].sin().to_degrees() * 0.02) + u
                     };
                     acc += w;
                 }
                 acc += q;
             }
-            late1 = f64::acos(zs[0].tanh() * 0.9);
+            late1 = f64::recip(tr.abs(zs[0]) + 0.5);
         } else {
             let a: f64 = (b + ii as f64) * h_mix(c, 0.1);
             late1 = h_dot(&zs, &zs);
@@ -215,7 +221,7 @@ fn f0001_t(tr: &Trace, c: f64, b: f64, zs: [f64; 1]) -> f64 {
         late1 = h_mix(late1, zs[0] - std::f64::consts::PI);
         acc += late1;
     }
-    std::f64::consts::PI.tanh().hypot(1.0).log10() + c + b + zs[0] + acc
+    std::f64::consts::PI.tanh().exp().powi(1) + c + b + zs[0] + acc
 }
 
 const CASE_F0001: Case = case!(f0001, f0001_t, f0001_grad, f0001_pullback, f0001_grad_into,
@@ -225,52 +231,54 @@ const CASE_F0001: Case = case!(f0001, f0001_t, f0001_grad, f0001_pullback, f0001
 #[differentiate]
 fn f0002(mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    b = b * b.sin();
-    let mut p = b.tanh();
-    p = p * (p / b.hypot(1.0)).tanh();
-    let mut late1: f64;
-    if b.tanh().tan() >= f64::exp(p.tanh()) {
-        let w = h_leaky(2.5 * p);
-        late1 = (b * 1.5).floor() + b.tanh().exp();
-        acc += w;
-    } else {
-        late1 = b * core::f64::consts::E.cos().cosh();
+    b = b * b.atan2(b.abs() + 0.5).sin();
+    b -= b / b.hypot(1.0).log2().tanh().exp();
+    b = b * 0.5 + b % (1.5 + b.tanh());
+    let mut b = b - b.min(1.5 - b);
+    let mut u = b.signum() * b * -b;
+    let pt = (core::f64::consts::E.atan2(b.sin() - 1.5), u);
+    for j in 0..3 {
+        if j % 2 == 0 {
+            b += (j as f64 + b) / (core::f64::consts::E * j as f64).tanh().exp();
+            b = b.cos() + b;
+            b *= (b.tanh() * (core::f64::consts::E * b)).tanh();
+        } else {
+            let (d, c) = (j as f64 * 0.1, (j as f64) as f64);
+            u %= (1.5 + (0.2 + b).tanh()).ln_1p().abs() + 0.5;
+            acc += d;
+            acc += c;
+        }
+        if j > 0 {
+            return -(u as f64);
+        }
     }
-    (late1, p) = (p, late1 * (core::f64::consts::E.abs() + 0.5).ln_1p());
-    late1 = late1 * 0.5 + std::f64::consts::PI * 2.0;
-    b = h_mix(b, late1 / p.tanh().exp());
-    let t: f64 = if (1.0 + b * b).log10() <= 0.1 {
-        let e = h_polar(b, h_scale3(&[p, 0.7, p], p)[2]).1;
-        late1 * std::f64::consts::PI.clamp(-0.5, 0.8) + e
-    } else {
-        (late1 + 0.2) * late1.hypot(2.0 + b.sin())
-    };
-    t.atan().tanh().exp().log(3.0) + acc
+    pt.0 + b + acc
 }
 
 fn f0002_t(tr: &Trace, mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    b = b * b.sin();
-    let mut p = b.tanh();
-    p = p * (p / b.hypot(1.0)).tanh();
-    let mut late1: f64;
-    if tr.b(b.tanh().tan() >= f64::exp(p.tanh())) {
-        let w = h_leaky_t(tr, 2.5 * p);
-        late1 = tr.floor(b * 1.5) + b.tanh().exp();
-        acc += w;
-    } else {
-        late1 = b * core::f64::consts::E.cos().cosh();
+    b = b * b.atan2(tr.abs(b) + 0.5).sin();
+    b -= b / b.hypot(1.0).log2().tanh().exp();
+    b = b * 0.5 + tr.rem(b, 1.5 + b.tanh());
+    let mut b = b - tr.min(b, 1.5 - b);
+    let mut u = tr.signum(b) * b * -b;
+    let pt = (tr.atan2(core::f64::consts::E, b.sin() - 1.5), u);
+    for j in 0..3 {
+        if tr.b(j % 2 == 0) {
+            b += (j as f64 + b) / (core::f64::consts::E * j as f64).tanh().exp();
+            b = b.cos() + b;
+            b *= (b.tanh() * (core::f64::consts::E * b)).tanh();
+        } else {
+            let (d, c) = (j as f64 * 0.1, (j as f64) as f64);
+            u = tr.rem(u, tr.abs((1.5 + (0.2 + b).tanh()).ln_1p()) + 0.5);
+            acc += d;
+            acc += c;
+        }
+        if tr.b(j > 0) {
+            return -(u as f64);
+        }
     }
-    (late1, p) = (p, late1 * (tr.abs(core::f64::consts::E) + 0.5).ln_1p());
-    late1 = late1 * 0.5 + std::f64::consts::PI * 2.0;
-    b = h_mix(b, late1 / p.tanh().exp());
-    let t: f64 = if tr.b((1.0 + b * b).log10() <= 0.1) {
-        let e = h_polar(b, h_scale3(&[p, 0.7, p], p)[2]).1;
-        late1 * tr.clamp(std::f64::consts::PI, -0.5, 0.8) + e
-    } else {
-        (late1 + 0.2) * late1.hypot(2.0 + b.sin())
-    };
-    t.atan().tanh().exp().log(3.0) + acc
+    pt.0 + b + acc
 }
 
 const CASE_F0002: Case = case!(f0002, f0002_t, f0002_grad, f0002_pullback, f0002_grad_into,
@@ -279,21 +287,31 @@ const CASE_F0002: Case = case!(f0002, f0002_t, f0002_grad, f0002_pullback, f0002
 
 #[differentiate]
 fn f0003(ar: &[f64; 1], y: f64) -> f64 {
-    let mut e = f64::tanh(std::f64::consts::PI) - core::f64::consts::E;
-    e %= e.clamp(y - 0.5, y + 0.5).hypot(1.0);
-    let y = y - ar[0].hypot(1.0).log(3.0);
-    let mut xs = [[0.0_f64; 1]; 1];
-    xs[0][0] *= (h_cumsum(ar)[0] * 1.5).cos();
-    (xs[0][0] + e).hypot((y - ar[0]).tanh().exp())
+    let mut acc: f64 = 0.0;
+    let mut e = std::f64::consts::PI as f64 - -ar[0];
+    e %= ((e * 1.5).ceil() + ar[0] * e).tanh().exp();
+    e = e * (ar[0] * y).sin();
+    for _ in 0..2 {
+        let e = e * (ar[0] + y).tanh().tan();
+        let xs = [0.0_f64; 1];
+        acc += e;
+        acc += xs[0];
+    }
+    ar[0] + e + acc
 }
 
 fn f0003_t(tr: &Trace, ar: &[f64; 1], y: f64) -> f64 {
-    let mut e = f64::tanh(std::f64::consts::PI) - core::f64::consts::E;
-    e = tr.rem(e, tr.clamp(e, y - 0.5, y + 0.5).hypot(1.0));
-    let y = y - ar[0].hypot(1.0).log(3.0);
-    let mut xs = [[0.0_f64; 1]; 1];
-    xs[0][0] *= (h_cumsum(ar)[0] * 1.5).cos();
-    (xs[0][0] + e).hypot((y - ar[0]).tanh().exp())
+    let mut acc: f64 = 0.0;
+    let mut e = std::f64::consts::PI as f64 - -ar[0];
+    e = tr.rem(e, (tr.ceil(e * 1.5) + ar[0] * e).tanh().exp());
+    e = e * (ar[0] * y).sin();
+    for _ in 0..2 {
+        let e = e * (ar[0] + y).tanh().tan();
+        let xs = [0.0_f64; 1];
+        acc += e;
+        acc += xs[0];
+    }
+    ar[0] + e + acc
 }
 
 const CASE_F0003: Case = case!(f0003, f0003_t, f0003_grad, f0003_pullback, f0003_grad_into,
@@ -303,62 +321,40 @@ const CASE_F0003: Case = case!(f0003, f0003_t, f0003_grad, f0003_pullback, f0003
 #[differentiate]
 fn f0004(ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = (0.5 + ar[3]).tanh().exp().recip();
+    let mut p: f64 = ((0.5 + ar[3]) * 1.5).floor() * 0.3;
     for d in ar.iter() {
         for &s in ar.iter() {
-            p += p / (1.5 + f64::exp_m1(p.cos()).cos());
+            p += p / (1.5 + p.min(ar[1]).tanh());
             acc += s;
         }
         acc += *d;
     }
-    let mut it: usize = 0;
-    let v: f64 = loop {
-        it += 1;
-        if it > ar.len() {
-            break p * core::f64::consts::E;
-        }
-        let mut round: usize = 0;
-        let mut e: f64 = loop {
-            round += 1;
-            if round > it {
-                break -(core::f64::consts::E + p);
-            }
-            p *= ((p - ar[(round + 1) % ar.len()]) * (1.5 + (round as f64).tanh()).log2()).sin();
-        };
-        e %= (p as f64 * (ar[it % 4] * ar[it - 1])).abs() + 0.5;
-        acc += e;
-    };
-    (0.5 + ar[it % ar.len()]) * ((v * 1.5).ceil() + ar[(it + 1) % ar.len()]) + p + acc
+    if (core::f64::consts::E / p.tanh().exp()) >= (core::f64::consts::E.tanh() * 0.9).atanh() {
+        return f64::powi(1.5 + core::f64::consts::E.cos(), -2).asinh();
+    }
+    for jj in 0..1 {
+        p *= (-(1.0 + ar[jj] * ar[jj]).log10()).tanh();
+    }
+    h_polar(ar[0], 0.7).0 - std::f64::consts::PI + p + acc
 }
 
 fn f0004_t(tr: &Trace, ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = (0.5 + ar[3]).tanh().exp().recip();
+    let mut p: f64 = tr.floor((0.5 + ar[3]) * 1.5) * 0.3;
     for d in ar.iter() {
         for &s in ar.iter() {
-            p += p / (1.5 + f64::exp_m1(p.cos()).cos());
+            p += p / (1.5 + tr.min(p, ar[1]).tanh());
             acc += s;
         }
         acc += *d;
     }
-    let mut it: usize = 0;
-    let v: f64 = loop {
-        it += 1;
-        if tr.b(it > ar.len()) {
-            break p * core::f64::consts::E;
-        }
-        let mut round: usize = 0;
-        let mut e: f64 = loop {
-            round += 1;
-            if tr.b(round > it) {
-                break -(core::f64::consts::E + p);
-            }
-            p *= ((p - ar[(round + 1) % ar.len()]) * (1.5 + (round as f64).tanh()).log2()).sin();
-        };
-        e = tr.rem(e, tr.abs(p as f64 * (ar[it % 4] * ar[it - 1])) + 0.5);
-        acc += e;
-    };
-    (0.5 + ar[it % ar.len()]) * (tr.ceil(v * 1.5) + ar[(it + 1) % ar.len()]) + p + acc
+    if tr.b((core::f64::consts::E / p.tanh().exp()) >= (core::f64::consts::E.tanh() * 0.9).atanh()) {
+        return f64::powi(1.5 + core::f64::consts::E.cos(), -2).asinh();
+    }
+    for jj in 0..1 {
+        p *= (-(1.0 + ar[jj] * ar[jj]).log10()).tanh();
+    }
+    h_polar(ar[0], 0.7).0 - std::f64::consts::PI + p + acc
 }
 
 const CASE_F0004: Case = case!(f0004, f0004_t, f0004_grad, f0004_pullback, f0004_grad_into,
@@ -373,10 +369,10 @@ fn f0005(x: f64) -> f64 {
         }
     }
     let mut buf = [[0.0_f64; 2]; 3];
-    buf[2][0] %= 2.0 + ((buf[1][1].clamp(x - 0.5, x + 0.5) * 1.5).round() * 0.3).sin();
-    let mut d = x * buf[2][1] / (x.abs() + 0.5);
-    d += x / (d.abs() + 0.5) + buf[2][0].sin().tan();
-    (core::f64::consts::E.tanh() * 0.9).acos().min((1.5 + buf[1][1].cos()).cbrt()) + d
+    buf[2][0] *= ((x.sin() * 1.5).floor() * 0.3).tanh();
+    buf[1][1] = buf[1][1].tanh().sinh() - x;
+    let x = x + buf[2][1].abs() * (std::f64::consts::PI + buf[2][0]);
+    x * 0.9
 }
 
 fn f0005_t(tr: &Trace, x: f64) -> f64 {
@@ -386,10 +382,10 @@ fn f0005_t(tr: &Trace, x: f64) -> f64 {
         }
     }
     let mut buf = [[0.0_f64; 2]; 3];
-    buf[2][0] = tr.rem(buf[2][0], 2.0 + (tr.round(tr.clamp(buf[1][1], x - 0.5, x + 0.5) * 1.5) * 0.3).sin());
-    let mut d = x * buf[2][1] / (tr.abs(x) + 0.5);
-    d += x / (tr.abs(d) + 0.5) + buf[2][0].sin().tan();
-    tr.min((core::f64::consts::E.tanh() * 0.9).acos(), (1.5 + buf[1][1].cos()).cbrt()) + d
+    buf[2][0] *= (tr.floor(x.sin() * 1.5) * 0.3).tanh();
+    buf[1][1] = buf[1][1].tanh().sinh() - x;
+    let x = x + tr.abs(buf[2][1]) * (std::f64::consts::PI + buf[2][0]);
+    x * 0.9
 }
 
 const CASE_F0005: Case = case!(f0005, f0005_t, f0005_grad, f0005_pullback, f0005_grad_into,
@@ -397,44 +393,66 @@ const CASE_F0005: Case = case!(f0005, f0005_t, f0005_grad, f0005_pullback, f0005
     |p, _k| (p[0]));
 
 #[differentiate]
-fn f0006(mut zs: [f64; 3], hs: Vec<f64>, mut b: f64) -> f64 {
+fn f0006(mut zs: [f64; 3], hs: Vec<f64>, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     zs[2] = b * zs[1] / h_mix(b, hs[2]).tanh().exp();
-    zs[2] /= 1.5 + b.tanh().exp().ln_1p().atan().tanh();
-    for _ in 0..1 {
-        let u: f64 = if f64::atan(b) >= 0.2 {
-            b /= (-(-b)).abs() + 0.5;
-            2.5
+    zs[2] -= b.sin().exp_m1().tanh().exp();
+    for jj in 0..1 {
+        let u: f64 = if (f64::round(b * 1.5) * 0.3) < 0.2 {
+            let e: f64 = if -b <= -0.5 {
+                b + 0.2 - std::f64::consts::PI.tanh().to_degrees() * 0.02
+            } else {
+                let cum = h_cumsum(&hs);
+                b as f64 / (2.0 + b.asinh().sin()) + cum[2]
+            };
+            e * hs[(jj + 3) % hs.len()] / b.hypot(1.0)
         } else {
-            b + 0.2 - std::f64::consts::PI.tanh().powi(4)
+            for (i, &v) in hs.iter().enumerate() {
+                let g: f64 = if (hs[(i * 2 + 1) % hs.len()] + v) >= -0.5 {
+                    (b + 0.9).abs()
+                } else {
+                    zs[zs.len() - 1 - i] = ((jj as f64).cos() * 0.9).atanh() * (jj as f64).hypot(1.0).log10();
+                    ((-v).abs() + 0.5).log(2.5 + hs[0].sin().sin())
+                };
+                acc += g;
+            }
+            hs[jj + 1].tanh().exp().log(2.5 + 2.5_f64.powf(hs[jj].tanh()).sin())
         };
-        let z = u;
-        acc += z;
+        let q = (b + u) / b.hypot(1.0);
+        acc += q;
     }
-    let b: f64 = b - h_dot(&hs, &zs);
-    let mut y = (1.0 + b * b).ln() * (b - hs[2]);
-    y = y * (-y).tanh();
-    f64::floor(b * 1.5) * 0.3 + b.cos() + y + acc
+    (1.5 + (b - zs[1]).tanh()).powf(b.max(std::f64::consts::PI).tanh() * 1.5) + acc
 }
 
-fn f0006_t(tr: &Trace, mut zs: [f64; 3], hs: Vec<f64>, mut b: f64) -> f64 {
+fn f0006_t(tr: &Trace, mut zs: [f64; 3], hs: Vec<f64>, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     zs[2] = b * zs[1] / h_mix(b, hs[2]).tanh().exp();
-    zs[2] /= 1.5 + b.tanh().exp().ln_1p().atan().tanh();
-    for _ in 0..1 {
-        let u: f64 = if tr.b(f64::atan(b) >= 0.2) {
-            b /= tr.abs(-(-b)) + 0.5;
-            2.5
+    zs[2] -= b.sin().exp_m1().tanh().exp();
+    for jj in 0..1 {
+        let u: f64 = if tr.b((tr.round(b * 1.5) * 0.3) < 0.2) {
+            let e: f64 = if tr.b(-b <= -0.5) {
+                b + 0.2 - std::f64::consts::PI.tanh().to_degrees() * 0.02
+            } else {
+                let cum = h_cumsum(&hs);
+                b as f64 / (2.0 + b.asinh().sin()) + cum[2]
+            };
+            e * hs[(jj + 3) % hs.len()] / b.hypot(1.0)
         } else {
-            b + 0.2 - std::f64::consts::PI.tanh().powi(4)
+            for (i, &v) in hs.iter().enumerate() {
+                let g: f64 = if tr.b((hs[(i * 2 + 1) % hs.len()] + v) >= -0.5) {
+                    tr.abs(b + 0.9)
+                } else {
+                    zs[zs.len() - 1 - i] = ((jj as f64).cos() * 0.9).atanh() * (jj as f64).hypot(1.0).log10();
+                    (tr.abs(-v) + 0.5).log(2.5 + hs[0].sin().sin())
+                };
+                acc += g;
+            }
+            hs[jj + 1].tanh().exp().log(2.5 + 2.5_f64.powf(hs[jj].tanh()).sin())
         };
-        let z = u;
-        acc += z;
+        let q = (b + u) / b.hypot(1.0);
+        acc += q;
     }
-    let b: f64 = b - h_dot(&hs, &zs);
-    let mut y = (1.0 + b * b).ln() * (b - hs[2]);
-    y = y * (-y).tanh();
-    tr.floor(b * 1.5) * 0.3 + b.cos() + y + acc
+    (1.5 + (b - zs[1]).tanh()).powf(tr.max(b, std::f64::consts::PI).tanh() * 1.5) + acc
 }
 
 const CASE_F0006: Case = case!(f0006, f0006_t, f0006_grad, f0006_pullback, f0006_grad_into,
@@ -444,44 +462,68 @@ const CASE_F0006: Case = case!(f0006, f0006_t, f0006_grad, f0006_pullback, f0006
 #[differentiate(wrt(ws))]
 fn f0007(ws: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [0.0_f64; 2];
-    if xs[0].tanh() >= -1.5 {
-        let vals = [0.0_f64; 4];
-        let y = -0.5 + h_scale3(&[buf[0], 2.5, ws[(((ws[1] + buf[1]).sin().abs() * 2.9).floor() as usize) % ws.len()]], 0.3)[0];
-        acc += vals[3];
-        acc += y;
-    } else if (-1.5 + xs[1]) >= f64::exp_m1(std::f64::consts::PI.tanh()) {
-        let g = -(-std::f64::consts::PI);
-        acc += g;
+    let buf = [0.0_f64; 2];
+    if xs[0].sin().exp() <= 1.2 {
+        let mut late1: f64;
+        if (buf[0] * ws[2]) > ws[(((ws[1] + buf[1]).sin().abs() * 2.9).floor() as usize) % ws.len()].tanh().exp2() {
+            late1 = f64::abs(std::f64::consts::PI).cos().cosh();
+        } else {
+            late1 = xs[1];
+        }
+        late1 = late1 * (ws[0] - xs[1]).cos();
+        acc += late1;
+    } else {
+        for (l, b) in buf.iter().enumerate() {
+            let mut c: f64 = if l < 1 {
+                let t = -(b - ws[(l + 1) % ws.len()]);
+                *b + t
+            } else {
+                let p: f64 = if l % 2 == 0 {
+                    (l as f64 * b).tanh().to_degrees() * 0.02
+                } else {
+                    let g = h_polar(xs[l % xs.len()], ws[(l + 3) % ws.len()]).0 - (b.abs() + 0.5 + 1.2).acosh();
+                    (std::f64::consts::PI - buf[buf.len() - 1 - l]).sin().tan() + g
+                };
+                h_scale3(&[0.5, *b, 2.5], l as f64)[l.min(3 - 1)] * h_leaky(ws[l + 1]) + p
+            };
+            c *= (c + b + (c.tanh().exp() + 1.2).acosh()).cos();
+            acc += c;
+        }
     }
-    let s = (1.5 + ((std::f64::consts::PI * 1.5).ceil() * 0.3).cos()).log(2.5 + (-1.5 + xs[1]).sin());
-    for jj in (0..2).rev() {
-        buf[buf.len() - 1 - jj] %= 1.5 + h_nested(ws[jj] * jj as f64, xs).cos();
-        let s = s + (s + jj as f64) / (s - 2.0).hypot(1.0);
-        acc += s;
-    }
-    ws[((buf[0].sin().cos().abs() * 2.9).floor() as usize) % ws.len()] * s + (s - ws[3]) + acc
+    (1.5 + xs[(((ws[1] + ws[3]).cos().abs() * 2.9).floor() as usize) % 2].cos() + 1.2).acosh() * (xs[1] + buf[1]) + acc
 }
 
 fn f0007_t(tr: &Trace, ws: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [0.0_f64; 2];
-    if tr.b(xs[0].tanh() >= -1.5) {
-        let vals = [0.0_f64; 4];
-        let y = -0.5 + h_scale3(&[buf[0], 2.5, ws[(tr.floor((ws[1] + buf[1]).sin().abs() * 2.9) as usize) % ws.len()]], 0.3)[0];
-        acc += vals[3];
-        acc += y;
-    } else if tr.b((-1.5 + xs[1]) >= f64::exp_m1(std::f64::consts::PI.tanh())) {
-        let g = -(-std::f64::consts::PI);
-        acc += g;
+    let buf = [0.0_f64; 2];
+    if tr.b(xs[0].sin().exp() <= 1.2) {
+        let mut late1: f64;
+        if tr.b((buf[0] * ws[2]) > ws[(tr.floor((ws[1] + buf[1]).sin().abs() * 2.9) as usize) % ws.len()].tanh().exp2()) {
+            late1 = tr.abs(std::f64::consts::PI).cos().cosh();
+        } else {
+            late1 = xs[1];
+        }
+        late1 = late1 * (ws[0] - xs[1]).cos();
+        acc += late1;
+    } else {
+        for (l, b) in buf.iter().enumerate() {
+            let mut c: f64 = if tr.b(l < 1) {
+                let t = -(b - ws[(l + 1) % ws.len()]);
+                *b + t
+            } else {
+                let p: f64 = if tr.b(l % 2 == 0) {
+                    (l as f64 * b).tanh().to_degrees() * 0.02
+                } else {
+                    let g = h_polar(xs[l % xs.len()], ws[(l + 3) % ws.len()]).0 - (tr.abs(*b) + 0.5 + 1.2).acosh();
+                    (std::f64::consts::PI - buf[buf.len() - 1 - l]).sin().tan() + g
+                };
+                h_scale3(&[0.5, *b, 2.5], l as f64)[l.min(3 - 1)] * h_leaky_t(tr, ws[l + 1]) + p
+            };
+            c *= (c + b + (c.tanh().exp() + 1.2).acosh()).cos();
+            acc += c;
+        }
     }
-    let s = (1.5 + (tr.ceil(std::f64::consts::PI * 1.5) * 0.3).cos()).log(2.5 + (-1.5 + xs[1]).sin());
-    for jj in (0..2).rev() {
-        buf[buf.len() - 1 - jj] = tr.rem(buf[buf.len() - 1 - jj], 1.5 + h_nested(ws[jj] * jj as f64, xs).cos());
-        let s = s + (s + jj as f64) / (s - 2.0).hypot(1.0);
-        acc += s;
-    }
-    ws[(tr.floor(buf[0].sin().cos().abs() * 2.9) as usize) % ws.len()] * s + (s - ws[3]) + acc
+    (1.5 + xs[(tr.floor((ws[1] + ws[3]).cos().abs() * 2.9) as usize) % 2].cos() + 1.2).acosh() * (xs[1] + buf[1]) + acc
 }
 
 const CASE_F0007: Case = case!(f0007, f0007_t, f0007_grad, f0007_pullback, f0007_grad_into,
@@ -491,60 +533,96 @@ const CASE_F0007: Case = case!(f0007, f0007_t, f0007_grad, f0007_pullback, f0007
 #[differentiate]
 fn f0008(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = {
+    let u: f64 = {
         let r: f64 = if h_polar(c, c).0 > 1.5 {
-            let a = (c * (c * 0.5)).to_radians();
-            (a.tanh().to_degrees() * 0.02 * 1.5).ceil() + std::f64::consts::PI
+            let z = ((c * (c * 0.5)).abs() + 0.5).powi(-2);
+            z.atan2(z.tanh() - 1.5) / (1.5 + (c * z).tanh())
         } else {
-            -c + (2.0 + c.sin()).recip()
+            c * 0.9
         };
-        f64::max(c * r, r)
+        f64::recip(c.abs() + 0.5).signum() * (r + c)
     };
-    u %= 2.0 + u.sin();
-    u %= h_mix(u, 1.2).cos().sinh().hypot(1.0);
-    let a = h_mix((u.abs() + 0.5).log2(), 0.1 + c);
-    let mut it: usize = 0;
-    while it < 2 && 0.7 <= u.cos() {
-        it += 1;
-        let a = a * (a * 0.5);
-        acc += a;
+    let mut step: usize = 0;
+    while step < 1 {
+        step += 1;
+        let y: f64 = if (c + u) >= c {
+            for i in 0..2 {
+                let late1: f64;
+                if i < 1 {
+                    late1 = 0.1 + c + c;
+                } else {
+                    let u = u + 1.2;
+                    late1 = core::f64::consts::E.sin() * ((u * 1.5).round() + step as f64);
+                }
+                acc += late1;
+            }
+            -0.5
+        } else {
+            let p: f64 = if (1.5 * step as f64) > 1.5 {
+                let z = f64::trunc(h_leaky(c) * 1.5) * 0.3;
+                h_norm2([(step as f64).atan(), c * step as f64]) + z
+            } else {
+                0.7
+            };
+            u * p / (1.5 + u.cos())
+        };
+        let b: f64 = if step % 2 == 0 {
+            (c + u).cos()
+        } else {
+            let tup = (y.sin(), (core::f64::consts::E * 1.5).round() + step as f64);
+            (y * u).to_radians() + tup.1
+        };
+        acc += y;
+        acc += b;
     }
-    let z: f64 = if it > 1 {
-        u = u * 0.5 + 0.3;
-        1.5 / (2.0 + (it as f64).sin()) * a.tanh().exp2()
-    } else {
-        std::f64::consts::PI.tanh().exp2() * ((it as f64).abs() + 0.5).ln()
-    };
-    (it as f64 * u).clamp(z - 0.5, z + 0.5) + a + acc
+    f64::to_degrees((step as f64).min(std::f64::consts::PI).sin()) * 0.02 + u + acc
 }
 
 fn f0008_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = {
+    let u: f64 = {
         let r: f64 = if tr.b(h_polar(c, c).0 > 1.5) {
-            let a = (c * (c * 0.5)).to_radians();
-            tr.ceil(a.tanh().to_degrees() * 0.02 * 1.5) + std::f64::consts::PI
+            let z = (tr.abs(c * (c * 0.5)) + 0.5).powi(-2);
+            tr.atan2(z, z.tanh() - 1.5) / (1.5 + (c * z).tanh())
         } else {
-            -c + (2.0 + c.sin()).recip()
+            c * 0.9
         };
-        tr.max(c * r, r)
+        tr.signum(f64::recip(tr.abs(c) + 0.5)) * (r + c)
     };
-    u = tr.rem(u, 2.0 + u.sin());
-    u = tr.rem(u, h_mix(u, 1.2).cos().sinh().hypot(1.0));
-    let a = h_mix((tr.abs(u) + 0.5).log2(), 0.1 + c);
-    let mut it: usize = 0;
-    while tr.b(it < 2 && 0.7 <= u.cos()) {
-        it += 1;
-        let a = a * (a * 0.5);
-        acc += a;
+    let mut step: usize = 0;
+    while tr.b(step < 1) {
+        step += 1;
+        let y: f64 = if tr.b((c + u) >= c) {
+            for i in 0..2 {
+                let late1: f64;
+                if tr.b(i < 1) {
+                    late1 = 0.1 + c + c;
+                } else {
+                    let u = u + 1.2;
+                    late1 = core::f64::consts::E.sin() * (tr.round(u * 1.5) + step as f64);
+                }
+                acc += late1;
+            }
+            -0.5
+        } else {
+            let p: f64 = if tr.b((1.5 * step as f64) > 1.5) {
+                let z = tr.trunc(h_leaky_t(tr, c) * 1.5) * 0.3;
+                h_norm2([(step as f64).atan(), c * step as f64]) + z
+            } else {
+                0.7
+            };
+            u * p / (1.5 + u.cos())
+        };
+        let b: f64 = if tr.b(step % 2 == 0) {
+            (c + u).cos()
+        } else {
+            let tup = (y.sin(), tr.round(core::f64::consts::E * 1.5) + step as f64);
+            (y * u).to_radians() + tup.1
+        };
+        acc += y;
+        acc += b;
     }
-    let z: f64 = if tr.b(it > 1) {
-        u = u * 0.5 + 0.3;
-        1.5 / (2.0 + (it as f64).sin()) * a.tanh().exp2()
-    } else {
-        std::f64::consts::PI.tanh().exp2() * (tr.abs(it as f64) + 0.5).ln()
-    };
-    tr.clamp(it as f64 * u, z - 0.5, z + 0.5) + a + acc
+    f64::to_degrees(tr.min(step as f64, std::f64::consts::PI).sin()) * 0.02 + u + acc
 }
 
 const CASE_F0008: Case = case!(f0008, f0008_t, f0008_grad, f0008_pullback, f0008_grad_into,
@@ -553,139 +631,97 @@ const CASE_F0008: Case = case!(f0008, f0008_t, f0008_grad, f0008_pullback, f0008
 
 #[differentiate]
 fn f0009(a: f64, pw: i32, zs: [f64; 4], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let c: f64 = if (pw as f64).max(a) > (pw as f64).hypot(1.0).sqrt() {
-        h_polar(a, a).1.clamp(-0.5, 0.8)
+    let mut c: f64 = if (2.0 + (pw as f64).sin() + 1.2).acosh() >= 2.5 {
+        (1.5 / hs[1].tanh().exp()).min(hs[(((core::f64::consts::E + zs[((hs[0].tanh().abs() * 2.9).floor() as usize) % zs.len()]).cos().abs() * 2.9).floor() as usize) % hs.len()] as f64)
     } else {
-        let q: f64 = if pw < 1 {
-            let late1: f64;
-            if hs[0] >= 0.3 {
-                late1 = zs[2].atan2(1.5 + (2.0 + zs[0].sin()).ln().cos());
-            } else {
-                late1 = f64::ln_1p(1.0 + a * a) * a;
-            }
-            h_cumsum(&hs)[1] - core::f64::consts::E + late1
-        } else {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if cnt > 4 {
-                    break;
-                }
-                let c: f64 = if pw % 2 == 0 {
-                    a.min(hs[cnt.min(hs.len() - 1)]) - h_leaky(zs[(cnt + 2) % zs.len()])
-                } else {
-                    (std::f64::consts::PI * a).signum() * (hs[(cnt * 2 + 1) % hs.len()].abs() + 0.5).log2()
-                };
-                let u: f64 = {
-                    let g: f64 = zs[cnt.min(zs.len() - 1)].abs().to_radians();
-                    hs[(cnt + 3) % hs.len()].sin().sinh() + g
-                };
-                acc += c;
-                acc += u;
-            }
-            a.cos().sinh().hypot(1.0).recip()
-        };
-        ((zs[((core::f64::consts::E.cos().tanh().abs() * 2.9).floor() as usize) % zs.len()] * q).abs() + 0.5).log2()
+        zs[2] / ((pw as f64).tanh().powi(3).abs() + 0.5)
     };
-    zs[2].sin().tanh().to_degrees() * 0.02 + hs[2] + c + acc
+    c = c * (pw as f64).atan().tanh();
+    let u = c;
+    let z = pw as f64;
+    let xs = zs;
+    let t = -1.5 + u.tanh().cosh();
+    ((zs[0] * 1.5).trunc() + c) * t.sin().exp_m1() + a + hs[2] + z + xs[3]
 }
 
 fn f0009_t(tr: &Trace, a: f64, pw: i32, zs: [f64; 4], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let c: f64 = if tr.b(tr.max(pw as f64, a) > (pw as f64).hypot(1.0).sqrt()) {
-        tr.clamp(h_polar(a, a).1, -0.5, 0.8)
+    let mut c: f64 = if tr.b((2.0 + (pw as f64).sin() + 1.2).acosh() >= 2.5) {
+        tr.min(1.5 / hs[1].tanh().exp(), hs[(tr.floor((core::f64::consts::E + zs[(tr.floor(hs[0].tanh().abs() * 2.9) as usize) % zs.len()]).cos().abs() * 2.9) as usize) % hs.len()] as f64)
     } else {
-        let q: f64 = if tr.b(pw < 1) {
-            let late1: f64;
-            if tr.b(hs[0] >= 0.3) {
-                late1 = zs[2].atan2(1.5 + (2.0 + zs[0].sin()).ln().cos());
-            } else {
-                late1 = f64::ln_1p(1.0 + a * a) * a;
-            }
-            h_cumsum(&hs)[1] - core::f64::consts::E + late1
-        } else {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if tr.b(cnt > 4) {
-                    break;
-                }
-                let c: f64 = if tr.b(pw % 2 == 0) {
-                    tr.min(a, hs[cnt.min(hs.len() - 1)]) - h_leaky_t(tr, zs[(cnt + 2) % zs.len()])
-                } else {
-                    tr.signum(std::f64::consts::PI * a) * (tr.abs(hs[(cnt * 2 + 1) % hs.len()]) + 0.5).log2()
-                };
-                let u: f64 = {
-                    let g: f64 = tr.abs(zs[cnt.min(zs.len() - 1)]).to_radians();
-                    hs[(cnt + 3) % hs.len()].sin().sinh() + g
-                };
-                acc += c;
-                acc += u;
-            }
-            a.cos().sinh().hypot(1.0).recip()
-        };
-        (tr.abs(zs[(tr.floor(core::f64::consts::E.cos().tanh().abs() * 2.9) as usize) % zs.len()] * q) + 0.5).log2()
+        zs[2] / (tr.abs((pw as f64).tanh().powi(3)) + 0.5)
     };
-    zs[2].sin().tanh().to_degrees() * 0.02 + hs[2] + c + acc
+    c = c * (pw as f64).atan().tanh();
+    let u = c;
+    let z = pw as f64;
+    let xs = zs;
+    let t = -1.5 + u.tanh().cosh();
+    (tr.trunc(zs[0] * 1.5) + c) * t.sin().exp_m1() + a + hs[2] + z + xs[3]
 }
 
 const CASE_F0009: Case = case!(f0009, f0009_t, f0009_grad, f0009_pullback, f0009_grad_into,
-    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[3], [1], [1], [0]],
+    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[3], [0], [1], [1]],
     |p, k| (p[0], k[0] as i32, arr(&p[1..5]), p[5..8].to_vec()));
 
 #[differentiate]
 fn f0010(arr: [f64; 2], vals: &[f64], flag: bool) -> f64 {
     let mut hs = vals.to_vec();
-    let mut w = -(arr[1] / vals[0].hypot(1.0));
-    hs[0] = (hs[0] * 1.5).trunc() + h_scale3(&[w, hs[0], w], 0.2)[1];
-    w = w * 0.5;
-    h_cumsum(&hs)[0] + arr[0] * hs[0] + flag as u8 as f64 * 0.5 + w
+    let w = -(arr[1] / vals[0].hypot(1.0));
+    hs[0] %= hs[0].max(h_dot(&arr, &hs)).abs() + 0.5;
+    let r: f64 = {
+        let d = (1.0 + w * w).log2() - h_scale3(&[w, 0.9, w], arr[0])[0];
+        -(w / (1.5 + vals[0].tanh())) + d
+    };
+    (vals[0] / hs[0].tanh().exp()).tanh().exp2() + flag as u8 as f64 * 0.5 + r
 }
 
 fn f0010_t(tr: &Trace, arr: [f64; 2], vals: &[f64], flag: bool) -> f64 {
     let mut hs = vals.to_vec();
-    let mut w = -(arr[1] / vals[0].hypot(1.0));
-    hs[0] = tr.trunc(hs[0] * 1.5) + h_scale3(&[w, hs[0], w], 0.2)[1];
-    w = w * 0.5;
-    h_cumsum(&hs)[0] + arr[0] * hs[0] + flag as u8 as f64 * 0.5 + w
+    let w = -(arr[1] / vals[0].hypot(1.0));
+    hs[0] = tr.rem(hs[0], tr.abs(tr.max(hs[0], h_dot(&arr, &hs))) + 0.5);
+    let r: f64 = {
+        let d = (1.0 + w * w).log2() - h_scale3(&[w, 0.9, w], arr[0])[0];
+        -(w / (1.5 + vals[0].tanh())) + d
+    };
+    (vals[0] / hs[0].tanh().exp()).tanh().exp2() + flag as u8 as f64 * 0.5 + r
 }
 
 const CASE_F0010: Case = case!(f0010, f0010_t, f0010_grad, f0010_pullback, f0010_grad_into,
-    n: 3, active: [true, true, true], ints: [[1], [1], [0], [1]],
+    n: 3, active: [true, true, true], ints: [[1], [1], [1], [1]],
     |p, k| (arr(&p[0..2]), &p[2..3], k[0] == 1));
 
 #[differentiate(wrt(c))]
 fn f0011(c: f64, rows: &[[f64; 2]]) -> f64 {
-    let mut g: f64 = if c.tanh() < rows[1][1] {
-        rows[0][0] * rows[2][0] - c.cos()
-    } else {
-        (c - rows[1][0]) * (rows[0][((c.mul_add(c, c).sin().abs() * 2.9).floor() as usize) % 2] / rows[(((c - rows[((c.tanh().abs() * 2.9).floor() as usize) % rows.len()][((core::f64::consts::E.cos().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % rows.len()][1].hypot(1.0))
-    };
-    let hs = [(1.5 + rows[2][(((-rows[2][1]).sin().abs() * 2.9).floor() as usize) % 2].cos()).log(2.5 + g.sin()), f64::round(rows[2][0] * 1.5) * 0.3, rows[((c.mul_add(rows[2][0], g).cos().abs() * 2.9).floor() as usize) % rows.len()][1] * -1.5, rows[(((rows[0][(((0.9 - rows[((rows[1][0].sin().abs() * 2.9).floor() as usize) % rows.len()][1]).sin().abs() * 2.9).floor() as usize) % 2].abs() + 0.5).ln().tanh().abs() * 2.9).floor() as usize) % rows.len()][1] * g];
-    let w: f64 = if f64::max(rows[0][0], hs[1]) > -0.5 {
-        (c * 1.5).round() + (hs[2] + 0.9)
-    } else {
-        g = h_mix(g, -std::f64::consts::PI);
+    let mut acc: f64 = 0.0;
+    let mut g: f64 = if c.tanh().sinh() <= 0.1 {
         c * 0.9
+    } else {
+        rows[0][1]
     };
-    (w * rows[0][1]).atan2((c - g).tanh() - 1.5)
+    if (rows[1][0] + g) >= 0.2 {
+        g /= ((c - g) * h_mix(c, rows[1][0])).abs() + 0.5;
+        g += 0.5 + (c - g);
+    } else {
+        let d = (1.5 + (rows[1][1] - rows[((g.clamp(-0.5, 0.8).tanh().abs() * 2.9).floor() as usize) % rows.len()][(((rows[0][1] / (1.5 + rows[0][0].cos())).tanh().abs() * 2.9).floor() as usize) % 2]).cos()).log(2.5 + g.sin());
+        acc += d;
+    }
+    rows[0][(((1.5 + rows[(((1.5 + c.cos()).powf(rows[(((g * rows[2][0]).tanh().abs() * 2.9).floor() as usize) % 3][1].tanh() * 1.5).cos().abs() * 2.9).floor() as usize) % rows.len()][1].cos()).log2().cos().abs() * 2.9).floor() as usize) % 2].cos().sinh() + acc
 }
 
 fn f0011_t(tr: &Trace, c: f64, rows: &[[f64; 2]]) -> f64 {
-    let mut g: f64 = if tr.b(c.tanh() < rows[1][1]) {
-        rows[0][0] * rows[2][0] - c.cos()
-    } else {
-        (c - rows[1][0]) * (rows[0][(tr.floor(c.mul_add(c, c).sin().abs() * 2.9) as usize) % 2] / rows[(tr.floor((c - rows[(tr.floor(c.tanh().abs() * 2.9) as usize) % rows.len()][(tr.floor(core::f64::consts::E.cos().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % rows.len()][1].hypot(1.0))
-    };
-    let hs = [(1.5 + rows[2][(tr.floor((-rows[2][1]).sin().abs() * 2.9) as usize) % 2].cos()).log(2.5 + g.sin()), tr.round(rows[2][0] * 1.5) * 0.3, rows[(tr.floor(c.mul_add(rows[2][0], g).cos().abs() * 2.9) as usize) % rows.len()][1] * -1.5, rows[(tr.floor((tr.abs(rows[0][(tr.floor((0.9 - rows[(tr.floor(rows[1][0].sin().abs() * 2.9) as usize) % rows.len()][1]).sin().abs() * 2.9) as usize) % 2]) + 0.5).ln().tanh().abs() * 2.9) as usize) % rows.len()][1] * g];
-    let w: f64 = if tr.b(tr.max(rows[0][0], hs[1]) > -0.5) {
-        tr.round(c * 1.5) + (hs[2] + 0.9)
-    } else {
-        g = h_mix(g, -std::f64::consts::PI);
+    let mut acc: f64 = 0.0;
+    let mut g: f64 = if tr.b(c.tanh().sinh() <= 0.1) {
         c * 0.9
+    } else {
+        rows[0][1]
     };
-    tr.atan2(w * rows[0][1], (c - g).tanh() - 1.5)
+    if tr.b((rows[1][0] + g) >= 0.2) {
+        g /= tr.abs((c - g) * h_mix(c, rows[1][0])) + 0.5;
+        g += 0.5 + (c - g);
+    } else {
+        let d = (1.5 + (rows[1][1] - rows[(tr.floor(tr.clamp(g, -0.5, 0.8).tanh().abs() * 2.9) as usize) % rows.len()][(tr.floor((rows[0][1] / (1.5 + rows[0][0].cos())).tanh().abs() * 2.9) as usize) % 2]).cos()).log(2.5 + g.sin());
+        acc += d;
+    }
+    rows[0][(tr.floor((1.5 + rows[(tr.floor((1.5 + c.cos()).powf(rows[(tr.floor((g * rows[2][0]).tanh().abs() * 2.9) as usize) % 3][1].tanh() * 1.5).cos().abs() * 2.9) as usize) % rows.len()][1].cos()).log2().cos().abs() * 2.9) as usize) % 2].cos().sinh() + acc
 }
 
 const CASE_F0011: Case = case!(f0011, f0011_t, f0011_grad, f0011_pullback, f0011_grad_into,
@@ -695,32 +731,40 @@ const CASE_F0011: Case = case!(f0011, f0011_t, f0011_grad, f0011_pullback, f0011
 #[differentiate]
 fn f0012(y: f64) -> f64 {
     let mut hs = [0.0_f64; 3];
-    let mut b = f64::tan(y.sin()) / (2.0 + (y / hs[2].tanh().exp()).sin());
-    let u: f64 = {
+    let b = ((y * 1.5).round() + core::f64::consts::E) / (2.0 + y.clamp(y - 0.5, y + 0.5).sin());
+    let mut u: f64 = {
         hs[0] += h_mix(y * 0.5, y + 0.7);
-        y.hypot(1.0).log(2.5 + y.sin()) * y
+        y.max(hs[2]) * (y.sin() * 0.9).asin()
     };
-    b /= 1.5 + (b.sin() - 2.0).cbrt().cos();
-    let r: f64 = 2.0;
-    let mut a: f64 = h_mix(hs[(((1.5 / (1.0 + hs[0] * hs[0])).sin().abs() * 2.9).floor() as usize) % hs.len()] * hs[1], hs[(((-y).tanh().abs() * 2.9).floor() as usize) % 3]);
-    a %= 1.5 + (a % 1.5).cos();
-    let g = h_cumsum(&hs)[2];
-    -0.5 + b + u + r + a + g
+    u = u * b.tanh();
+    let y = hs[0];
+    let a: f64 = if u < 0.2 {
+        hs[0] += (1.5 + hs[((b.tanh().exp2().sin().abs() * 2.9).floor() as usize) % hs.len()].tanh()).ln_1p() + y / (1.5 + u.cos());
+        -b - hs[(((y * hs[0]).tanh().abs() * 2.9).floor() as usize) % hs.len()]
+    } else {
+        let r = hs[1];
+        f64::abs(h_nested(r, &hs))
+    };
+    h_nested(y, &hs) * f64::ln(a.tanh().exp())
 }
 
 fn f0012_t(tr: &Trace, y: f64) -> f64 {
     let mut hs = [0.0_f64; 3];
-    let mut b = f64::tan(y.sin()) / (2.0 + (y / hs[2].tanh().exp()).sin());
-    let u: f64 = {
+    let b = (tr.round(y * 1.5) + core::f64::consts::E) / (2.0 + tr.clamp(y, y - 0.5, y + 0.5).sin());
+    let mut u: f64 = {
         hs[0] += h_mix(y * 0.5, y + 0.7);
-        y.hypot(1.0).log(2.5 + y.sin()) * y
+        tr.max(y, hs[2]) * (y.sin() * 0.9).asin()
     };
-    b /= 1.5 + (b.sin() - 2.0).cbrt().cos();
-    let r: f64 = 2.0;
-    let mut a: f64 = h_mix(hs[(tr.floor((1.5 / (1.0 + hs[0] * hs[0])).sin().abs() * 2.9) as usize) % hs.len()] * hs[1], hs[(tr.floor((-y).tanh().abs() * 2.9) as usize) % 3]);
-    a = tr.rem(a, 1.5 + (tr.rem(a, 1.5)).cos());
-    let g = h_cumsum(&hs)[2];
-    -0.5 + b + u + r + a + g
+    u = u * b.tanh();
+    let y = hs[0];
+    let a: f64 = if tr.b(u < 0.2) {
+        hs[0] += (1.5 + hs[(tr.floor(b.tanh().exp2().sin().abs() * 2.9) as usize) % hs.len()].tanh()).ln_1p() + y / (1.5 + u.cos());
+        -b - hs[(tr.floor((y * hs[0]).tanh().abs() * 2.9) as usize) % hs.len()]
+    } else {
+        let r = hs[1];
+        tr.abs(h_nested(r, &hs))
+    };
+    h_nested(y, &hs) * f64::ln(a.tanh().exp())
 }
 
 const CASE_F0012: Case = case!(f0012, f0012_t, f0012_grad, f0012_pullback, f0012_grad_into,
@@ -729,29 +773,41 @@ const CASE_F0012: Case = case!(f0012, f0012_t, f0012_grad, f0012_pullback, f0012
 
 #[differentiate]
 fn f0013(arr: [f64; 1], ws: &[f64]) -> f64 {
-    let s: f64 = if arr[0].to_radians() > (arr[0] + ws[0]) {
-        0.7
+    let mut acc: f64 = 0.0;
+    let mut s: f64 = if (arr[0].abs() + 0.5).powf(2.5) >= 0.1 {
+        ws[0]
     } else {
-        (ws[0].abs() + 0.5).log10() + (1.0 + arr[0] * arr[0]).recip()
+        (0.7 / (2.0 + ws[0].sin()) * 1.5).floor() + ws[0]
     };
-    let mut g = f64::cbrt(1.5 + h_mix(arr[0], 0.2).cos());
-    g += h_pow(arr[0] - g, 3);
-    g -= arr[0];
-    let v = g;
-    (s.abs() + 0.5).log10() / (arr[0].abs() + 0.5) + v
+    for _ in 1..arr.len() {
+        s /= 2.0 + ((arr[0] + 0.2) as f64).sin();
+        let s = s * arr[0] % 1.5;
+        acc += s;
+    }
+    let c: f64 = {
+        s += 2.5;
+        arr[0]
+    };
+    c.to_radians() + s + acc
 }
 
 fn f0013_t(tr: &Trace, arr: [f64; 1], ws: &[f64]) -> f64 {
-    let s: f64 = if tr.b(arr[0].to_radians() > (arr[0] + ws[0])) {
-        0.7
+    let mut acc: f64 = 0.0;
+    let mut s: f64 = if tr.b((tr.abs(arr[0]) + 0.5).powf(2.5) >= 0.1) {
+        ws[0]
     } else {
-        (tr.abs(ws[0]) + 0.5).log10() + (1.0 + arr[0] * arr[0]).recip()
+        tr.floor(0.7 / (2.0 + ws[0].sin()) * 1.5) + ws[0]
     };
-    let mut g = f64::cbrt(1.5 + h_mix(arr[0], 0.2).cos());
-    g += h_pow(arr[0] - g, 3);
-    g -= arr[0];
-    let v = g;
-    (tr.abs(s) + 0.5).log10() / (tr.abs(arr[0]) + 0.5) + v
+    for _ in 1..arr.len() {
+        s /= 2.0 + ((arr[0] + 0.2) as f64).sin();
+        let s = tr.rem(s * arr[0], 1.5);
+        acc += s;
+    }
+    let c: f64 = {
+        s += 2.5;
+        arr[0]
+    };
+    c.to_radians() + s + acc
 }
 
 const CASE_F0013: Case = case!(f0013, f0013_t, f0013_grad, f0013_pullback, f0013_grad_into,
@@ -761,90 +817,50 @@ const CASE_F0013: Case = case!(f0013, f0013_t, f0013_grad, f0013_pullback, f0013
 #[differentiate]
 fn f0014(ts: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (mut b, mut y) = h_polar(h_mix(ts[2], 0.7), ts[2].tanh().cosh());
-    let mut late1: f64;
-    if -1.5 >= core::f64::consts::E {
-        b = b.cos() + f64::exp(ts[1].tanh());
-        late1 = h_pow(core::f64::consts::E.hypot(1.0).ln(), 0);
-    } else {
-        late1 = y;
-    }
-    for ii in 0..3 {
-        y *= ts[(ii * 2 + 1) % ts.len()].atan2((-y).cos() - 1.5).tanh();
-        match ii {
-            0 => {
-                let p = b.atan2(y.tanh() - 1.5) + y * b;
-                if ii < 2 {
-                    late1 += -ts[(ii + 1) % ts.len()];
-                    continue;
-                }
-                acc += p;
-            }
-            1 | 2 => {
-                let out = h_cumsum(ts);
-                let c = out[ii];
-                acc += c;
-            }
-            3..=5 => {
-                late1 = late1 * (2.0 * late1).tanh();
-                let z: f64 = if h_nested(ts[(ii + 2) % 3], ts) < 2.0 {
-                    h_dot(ts, ts).cos()
-                } else {
-                    late1.abs() / (1.5 + (ii as f64).max(ts[(ii + 1) % ts.len()]).tanh())
-                };
-                acc += z;
-            }
-            _ => {
-                late1 -= -0.5;
-                y = h_mix(y, 0.7 * ts[0]);
-            }
+    let (y, g) = (h_mix(ts[2], 0.7), ts[1].tanh().exp2());
+    let mut round: usize = 0;
+    let mut r: f64 = loop {
+        round += 1;
+        if round > 3 {
+            break (((round as f64).cos().to_degrees() * 0.02).sin() * 0.9).atanh();
         }
-    }
-    ts[((ts[2].tanh().exp_m1().sin().abs() * 2.9).floor() as usize) % ts.len()] + b + y + late1 + acc
+        let u: f64 = if ts[round % 3] >= -1.5 {
+            g * -y
+        } else {
+            h_pow((1.5 + ts[(round * 2 + 1) % ts.len()].cos()).log10(), 1)
+        };
+        let ws = [0.0_f64; 4];
+        acc += u;
+        acc += ws[3];
+    };
+    let tup = h_polar(g, core::f64::consts::E);
+    let c = h_pow(2.0 / (1.5 + ts[round.min(ts.len() - 1)].cos()), 0);
+    r = r * 0.5 + y;
+    ((y * g).sin() * 0.9).atanh() + r + tup.1 + c + acc
 }
 
 fn f0014_t(tr: &Trace, ts: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (mut b, mut y) = h_polar(h_mix(ts[2], 0.7), ts[2].tanh().cosh());
-    let mut late1: f64;
-    if tr.b(-1.5 >= core::f64::consts::E) {
-        b = b.cos() + f64::exp(ts[1].tanh());
-        late1 = h_pow(core::f64::consts::E.hypot(1.0).ln(), 0);
-    } else {
-        late1 = y;
-    }
-    for ii in 0..3 {
-        y *= tr.atan2(ts[(ii * 2 + 1) % ts.len()], (-y).cos() - 1.5).tanh();
-        match ii {
-            0 => {
-                let p = tr.atan2(b, y.tanh() - 1.5) + y * b;
-                if tr.b(ii < 2) {
-                    late1 += -ts[(ii + 1) % ts.len()];
-                    continue;
-                }
-                acc += p;
-            }
-            1 | 2 => {
-                let out = h_cumsum(ts);
-                let c = out[ii];
-                acc += c;
-            }
-            3..=5 => {
-                late1 = late1 * (2.0 * late1).tanh();
-                let z: f64 = if tr.b(h_nested(ts[(ii + 2) % 3], ts) < 2.0) {
-                    h_dot(ts, ts).cos()
-                } else {
-                    tr.abs(late1) / (1.5 + tr.max(ii as f64, ts[(ii + 1) % ts.len()]).tanh())
-                };
-                acc += z;
-            }
-            _ => {
-                late1 -= -0.5;
-                y = h_mix(y, 0.7 * ts[0]);
-            }
+    let (y, g) = (h_mix(ts[2], 0.7), ts[1].tanh().exp2());
+    let mut round: usize = 0;
+    let mut r: f64 = loop {
+        round += 1;
+        if tr.b(round > 3) {
+            break (((round as f64).cos().to_degrees() * 0.02).sin() * 0.9).atanh();
         }
-    }
-    ts[(tr.floor(ts[2].tanh().exp_m1().sin().abs() * 2.9) as usize) % ts.len()] + b + y + late1 + acc
+        let u: f64 = if tr.b(ts[round % 3] >= -1.5) {
+            g * -y
+        } else {
+            h_pow((1.5 + ts[(round * 2 + 1) % ts.len()].cos()).log10(), 1)
+        };
+        let ws = [0.0_f64; 4];
+        acc += u;
+        acc += ws[3];
+    };
+    let tup = h_polar(g, core::f64::consts::E);
+    let c = h_pow(2.0 / (1.5 + ts[round.min(ts.len() - 1)].cos()), 0);
+    r = r * 0.5 + y;
+    ((y * g).sin() * 0.9).atanh() + r + tup.1 + c + acc
 }
 
 const CASE_F0014: Case = case!(f0014, f0014_t, f0014_grad, f0014_pullback, f0014_grad_into,
@@ -853,37 +869,41 @@ const CASE_F0014: Case = case!(f0014, f0014_t, f0014_grad, f0014_pullback, f0014
 
 #[differentiate(wrt(b, mat))]
 fn f0015(b: f64, arr: [f64; 4], arr2: [f64; 1], mat: &[[f64; 2]; 3]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut e = (b * arr[2]).hypot(1.0).ln();
-    e %= (arr[1] as f64).hypot(1.0);
-    for (q, w) in arr.iter().zip(arr2.iter()) {
-        if -arr2[0] < b {
-            e += e * 0.5;
-            continue;
-        }
-        acc += *q;
-        acc += *w;
-    }
-    let mut b: f64 = b + std::f64::consts::PI;
-    b *= h_pow(-1.5 - e, 0).tanh();
-    f64::log10(2.0 + (0.2 * b).sin()) + mat[2][0] + acc
+    let mut g = (1.5 + (b * arr[2]).cos()).cbrt();
+    g %= arr[1].hypot(1.0).ln_1p().tanh().exp();
+    let tmp: [f64; 5] = [0.0; 5];
+    let q: f64 = if (f64::round(core::f64::consts::E * 1.5) + mat[0][0]) >= 0.1 {
+        mat[(((core::f64::consts::E.tanh().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % mat.len()][1]
+    } else {
+        let q: f64 = if b.abs() < 1.5 {
+            let ws = [[0.0_f64; 1]; 2];
+            b + ws[1][0]
+        } else {
+            g = g.tanh() + (-0.5 + g);
+            h_mix(b, mat[0][0] * 0.1)
+        };
+        f64::log2(1.5 + b.cos()).abs() + q
+    };
+    arr2[0] * b - 2.5_f64.powf(g.cos()) + tmp[4] + q
 }
 
 fn f0015_t(tr: &Trace, b: f64, arr: [f64; 4], arr2: [f64; 1], mat: &[[f64; 2]; 3]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut e = (b * arr[2]).hypot(1.0).ln();
-    e = tr.rem(e, (arr[1] as f64).hypot(1.0));
-    for (q, w) in arr.iter().zip(arr2.iter()) {
-        if tr.b(-arr2[0] < b) {
-            e += e * 0.5;
-            continue;
-        }
-        acc += *q;
-        acc += *w;
-    }
-    let mut b: f64 = b + std::f64::consts::PI;
-    b *= h_pow(-1.5 - e, 0).tanh();
-    f64::log10(2.0 + (0.2 * b).sin()) + mat[2][0] + acc
+    let mut g = (1.5 + (b * arr[2]).cos()).cbrt();
+    g = tr.rem(g, arr[1].hypot(1.0).ln_1p().tanh().exp());
+    let tmp: [f64; 5] = [0.0; 5];
+    let q: f64 = if tr.b((tr.round(core::f64::consts::E * 1.5) + mat[0][0]) >= 0.1) {
+        mat[(tr.floor((core::f64::consts::E.tanh().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % mat.len()][1]
+    } else {
+        let q: f64 = if tr.b(tr.abs(b) < 1.5) {
+            let ws = [[0.0_f64; 1]; 2];
+            b + ws[1][0]
+        } else {
+            g = g.tanh() + (-0.5 + g);
+            h_mix(b, mat[0][0] * 0.1)
+        };
+        tr.abs(f64::log2(1.5 + b.cos())) + q
+    };
+    arr2[0] * b - 2.5_f64.powf(g.cos()) + tmp[4] + q
 }
 
 const CASE_F0015: Case = case!(f0015, f0015_t, f0015_grad, f0015_pullback, f0015_grad_into,
@@ -895,13 +915,13 @@ fn f0016(y: f64, prm: &Params) -> f64 {
     let mut acc: f64 = 0.0;
     let mut xs = [0.0_f64; 1];
     for _ in 0..2 {
-        xs[0] *= (1.5 + (-y).cos()).ln_1p().sin();
+        xs[0] *= y.tanh().exp2().to_radians().sin();
     }
     if (y + prm.v[1]) <= (y + xs[0]) {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     } else if 0.5 <= (y / std::f64::consts::PI.hypot(1.0)) {
-        xs[0] += prm.v[0].cos().exp_m1().cos();
+        xs[0] = prm.v[0].asinh().asinh();
         let tmp = xs;
         acc += tmp[0];
     }
@@ -912,13 +932,13 @@ fn f0016_t(tr: &Trace, y: f64, prm: &Params) -> f64 {
     let mut acc: f64 = 0.0;
     let mut xs = [0.0_f64; 1];
     for _ in 0..2 {
-        xs[0] *= (1.5 + (-y).cos()).ln_1p().sin();
+        xs[0] *= y.tanh().exp2().to_radians().sin();
     }
     if tr.b((y + prm.v[1]) <= (y + xs[0])) {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     } else if tr.b(0.5 <= (y / std::f64::consts::PI.hypot(1.0))) {
-        xs[0] += prm.v[0].cos().exp_m1().cos();
+        xs[0] = prm.v[0].asinh().asinh();
         let tmp = xs;
         acc += tmp[0];
     }
@@ -935,24 +955,21 @@ fn f0017(vals: &[f64], ws: &[f64], mut arr: [f64; 4]) -> f64 {
     let mut y = (arr[1] - std::f64::consts::PI) * 1.2;
     y -= (0.5 + y) * y;
     for j in 1..arr.len() {
-        arr[j] = arr[j - 1] * (vals[(j * 2 + 1) % vals.len()] / (1.5 + y.cos())).sin() + y.tanh().exp().ln();
+        arr[j] = arr[j - 1] * (1.5 + arr[arr.len() - 1 - j].cos() + 1.2).acosh().sin() + y.tanh().exp().log2();
     }
     for (&d, &e) in vals.iter().zip(ws.iter()) {
-        let e = e - vals[1].mul_add(e, e).atan2(e.cos().exp_m1().tanh() - 1.5);
-        if ((d * 1.5).round() * 0.3) < y {
-            return arr[0];
+        let e = e - f64::acosh((vals[1] % arr[0].tanh().exp()).hypot(1.0) + 1.2);
+        if -e <= 0.9 {
+            return core::f64::consts::E;
         }
-        acc += e;
+        acc += d;
     }
-    let buf = [0.0_f64; 4];
-    let b: f64 = y.abs() * (y.tanh() * 0.9).acos();
-    let q: f64 = if vals[1].clamp(y - 0.5, y + 0.5) >= 0.3 {
-        let ys = [0.0_f64; 2];
-        y + ys[1]
-    } else {
-        0.7 * ((buf[0] * 1.5).round() * 0.3)
-    };
-    y.tanh().cos() + arr[3] + buf[3] + b + q + acc
+    for i in (0..3).rev() {
+        let c = f64::log2(ws[i % 3].abs() + 0.5) + y * 2.0;
+        acc += c;
+    }
+    let q: f64 = y;
+    core::f64::consts::E.tanh().exp().recip() + arr[3] + q + acc
 }
 
 fn f0017_t(tr: &Trace, vals: &[f64], ws: &[f64], mut arr: [f64; 4]) -> f64 {
@@ -960,24 +977,21 @@ fn f0017_t(tr: &Trace, vals: &[f64], ws: &[f64], mut arr: [f64; 4]) -> f64 {
     let mut y = (arr[1] - std::f64::consts::PI) * 1.2;
     y -= (0.5 + y) * y;
     for j in 1..arr.len() {
-        arr[j] = arr[j - 1] * (vals[(j * 2 + 1) % vals.len()] / (1.5 + y.cos())).sin() + y.tanh().exp().ln();
+        arr[j] = arr[j - 1] * (1.5 + arr[arr.len() - 1 - j].cos() + 1.2).acosh().sin() + y.tanh().exp().log2();
     }
     for (&d, &e) in vals.iter().zip(ws.iter()) {
-        let e = e - tr.atan2(vals[1].mul_add(e, e), e.cos().exp_m1().tanh() - 1.5);
-        if tr.b((tr.round(d * 1.5) * 0.3) < y) {
-            return arr[0];
+        let e = e - f64::acosh((tr.rem(vals[1], arr[0].tanh().exp())).hypot(1.0) + 1.2);
+        if tr.b(-e <= 0.9) {
+            return core::f64::consts::E;
         }
-        acc += e;
+        acc += d;
     }
-    let buf = [0.0_f64; 4];
-    let b: f64 = tr.abs(y) * (y.tanh() * 0.9).acos();
-    let q: f64 = if tr.b(tr.clamp(vals[1], y - 0.5, y + 0.5) >= 0.3) {
-        let ys = [0.0_f64; 2];
-        y + ys[1]
-    } else {
-        0.7 * (tr.round(buf[0] * 1.5) * 0.3)
-    };
-    y.tanh().cos() + arr[3] + buf[3] + b + q + acc
+    for i in (0..3).rev() {
+        let c = f64::log2(tr.abs(ws[i % 3]) + 0.5) + y * 2.0;
+        acc += c;
+    }
+    let q: f64 = y;
+    core::f64::consts::E.tanh().exp().recip() + arr[3] + q + acc
 }
 
 const CASE_F0017: Case = case!(f0017, f0017_t, f0017_grad, f0017_pullback, f0017_grad_into,
@@ -989,50 +1003,32 @@ fn f0018(rows: &[[f64; 2]], b: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     for (i, v) in cum.iter().enumerate() {
-        let b = b + vals[0] * std::f64::consts::PI.abs();
-        let mut round: usize = 0;
-        while round < vals.len() && (-0.5 * i as f64) < (std::f64::consts::PI * b) {
-            round += 1;
-            let q: f64 = {
-                let y = -v * rows[0][round % 2];
-                let a: f64 = if *v > 2.5 {
-                    let zs = vals.to_vec();
-                    -((y * 1.5).ceil() * 0.3) + zs[0]
-                } else {
-                    (1.5 + c.tanh()).log2() / c.hypot(1.0).log10().tanh().exp()
-                };
-                c + f64::sqrt(vals[0].tanh().exp()) + y + a
-            };
-            acc += q;
+        let b = b - vals[0] * std::f64::consts::PI.powi(1);
+        if i % 2 == 0 {
+            continue;
         }
         acc += *v;
+        acc += b;
     }
-    cum[0] + rows[0][0] + b + c + acc
+    let c = c * f64::exp2(b.cos());
+    let hs = [0.5, h_mix(c, b)];
+    -hs[((c.atan().sin().abs() * 2.9).floor() as usize) % hs.len()].tanh().cosh() + rows[0][0] + acc
 }
 
 fn f0018_t(tr: &Trace, rows: &[[f64; 2]], b: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     for (i, v) in cum.iter().enumerate() {
-        let b = b + vals[0] * tr.abs(std::f64::consts::PI);
-        let mut round: usize = 0;
-        while tr.b(round < vals.len() && (-0.5 * i as f64) < (std::f64::consts::PI * b)) {
-            round += 1;
-            let q: f64 = {
-                let y = -v * rows[0][round % 2];
-                let a: f64 = if tr.b(*v > 2.5) {
-                    let zs = vals.to_vec();
-                    -(tr.ceil(y * 1.5) * 0.3) + zs[0]
-                } else {
-                    (1.5 + c.tanh()).log2() / c.hypot(1.0).log10().tanh().exp()
-                };
-                c + f64::sqrt(vals[0].tanh().exp()) + y + a
-            };
-            acc += q;
+        let b = b - vals[0] * std::f64::consts::PI.powi(1);
+        if tr.b(i % 2 == 0) {
+            continue;
         }
         acc += *v;
+        acc += b;
     }
-    cum[0] + rows[0][0] + b + c + acc
+    let c = c * f64::exp2(b.cos());
+    let hs = [0.5, h_mix(c, b)];
+    -hs[(tr.floor(c.atan().sin().abs() * 2.9) as usize) % hs.len()].tanh().cosh() + rows[0][0] + acc
 }
 
 const CASE_F0018: Case = case!(f0018, f0018_t, f0018_grad, f0018_pullback, f0018_grad_into,
@@ -1041,37 +1037,37 @@ const CASE_F0018: Case = case!(f0018, f0018_t, f0018_grad, f0018_pullback, f0018
 
 #[differentiate]
 fn f0019(ws: &[f64], b: f64, pts: &[[f64; 2]], y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let z: f64 = if ((y * 1.5).ceil() * 0.3) >= 0.7 {
-        (1.5 + b.tanh()).recip()
+    let mut z: f64 = if y.sin() >= (pts[1][1] - pts[(((pts[(((y * ws[2]).tanh().abs() * 2.9).floor() as usize) % pts.len()][1] - b).tanh().abs() * 2.9).floor() as usize) % pts.len()][1]) {
+        y.sin().to_degrees() * 0.02
     } else {
-        for s in ws.iter() {
-            let hs: Vec<f64> = vec![0.0; ws.len()];
-            let vals: Vec<f64> = vec![0.0; ws.len()];
-            acc += *s;
-            acc += hs[2];
-            acc += vals[2];
-        }
-        f64::mul_add((b.abs() + 0.5).ln(), y - b, 0.5)
+        let a = h_mix(ws[(((b + 0.1).tanh().abs() * 2.9).floor() as usize) % ws.len()].abs(), (y.sin() * 0.9).acos());
+        (ws[((((core::f64::consts::E * 1.5).round() + ws[0]).cos().abs() * 2.9).floor() as usize) % ws.len()].tanh().exp().log10().abs() + 0.5).log2() + a
     };
-    std::f64::consts::PI.max(pts[1][0]) * (ws[((b.tanh().exp().cos().abs() * 2.9).floor() as usize) % ws.len()] - core::f64::consts::E) + z + acc
+    z += pts[1][1].tanh().sinh();
+    let q: f64 = if (pts[((z.tanh().abs() * 2.9).floor() as usize) % pts.len()][0].tanh() * 0.9).atanh() < -b {
+        -b * (ws[1] - y)
+    } else {
+        let e = (z.tanh() * 0.9).acos();
+        (-1.5 - e) as f64
+    };
+    pts[(((b - pts[(((pts[2][1] - b).cos().abs() * 2.9).floor() as usize) % pts.len()][1]).cos().abs() * 2.9).floor() as usize) % 3][((z.tanh().abs() * 2.9).floor() as usize) % 2].tanh().exp().powi(-2) + ws[1] + q
 }
 
 fn f0019_t(tr: &Trace, ws: &[f64], b: f64, pts: &[[f64; 2]], y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let z: f64 = if tr.b((tr.ceil(y * 1.5) * 0.3) >= 0.7) {
-        (1.5 + b.tanh()).recip()
+    let mut z: f64 = if tr.b(y.sin() >= (pts[1][1] - pts[(tr.floor((pts[(tr.floor((y * ws[2]).tanh().abs() * 2.9) as usize) % pts.len()][1] - b).tanh().abs() * 2.9) as usize) % pts.len()][1])) {
+        y.sin().to_degrees() * 0.02
     } else {
-        for s in ws.iter() {
-            let hs: Vec<f64> = vec![0.0; ws.len()];
-            let vals: Vec<f64> = vec![0.0; ws.len()];
-            acc += *s;
-            acc += hs[2];
-            acc += vals[2];
-        }
-        f64::mul_add((tr.abs(b) + 0.5).ln(), y - b, 0.5)
+        let a = h_mix(tr.abs(ws[(tr.floor((b + 0.1).tanh().abs() * 2.9) as usize) % ws.len()]), (y.sin() * 0.9).acos());
+        (tr.abs(ws[(tr.floor((tr.round(core::f64::consts::E * 1.5) + ws[0]).cos().abs() * 2.9) as usize) % ws.len()].tanh().exp().log10()) + 0.5).log2() + a
     };
-    tr.max(std::f64::consts::PI, pts[1][0]) * (ws[(tr.floor(b.tanh().exp().cos().abs() * 2.9) as usize) % ws.len()] - core::f64::consts::E) + z + acc
+    z += pts[1][1].tanh().sinh();
+    let q: f64 = if tr.b((pts[(tr.floor(z.tanh().abs() * 2.9) as usize) % pts.len()][0].tanh() * 0.9).atanh() < -b) {
+        -b * (ws[1] - y)
+    } else {
+        let e = (z.tanh() * 0.9).acos();
+        (-1.5 - e) as f64
+    };
+    pts[(tr.floor((b - pts[(tr.floor((pts[2][1] - b).cos().abs() * 2.9) as usize) % pts.len()][1]).cos().abs() * 2.9) as usize) % 3][(tr.floor(z.tanh().abs() * 2.9) as usize) % 2].tanh().exp().powi(-2) + ws[1] + q
 }
 
 const CASE_F0019: Case = case!(f0019, f0019_t, f0019_grad, f0019_pullback, f0019_grad_into,
@@ -1081,62 +1077,58 @@ const CASE_F0019: Case = case!(f0019, f0019_t, f0019_grad, f0019_pullback, f0019
 #[differentiate]
 fn f0020(a: f64, arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d: f64 = {
+    let d: f64 = {
         let mut round: usize = 0;
         let s: f64 = loop {
             round += 1;
             if round > arr.len() {
-                break a + a * 0.5 + arr[round.min(arr.len() - 1)].cos().exp();
+                break a + a * 0.5 + arr[round.min(arr.len() - 1)].cos().sinh();
             }
-            let b: f64 = (std::f64::consts::PI.hypot(1.0).sqrt() * 1.5).ceil() + a.hypot(1.5 + arr[(round * 2 + 1) % arr.len()].tanh());
-            let w = h_pow((1.5 + a.cos()).cbrt(), 1);
-            acc += b;
-            acc += w;
+            let y: f64 = f64::exp2(std::f64::consts::PI.tanh().tan().cos());
+            for l in 0..round {
+                if round > 1 {
+                    let p = (h_pow(y, 0).hypot(1.0) + 1.2).acosh();
+                    acc += p;
+                } else if l % 2 == 0 {
+                    let c: f64 = 1.5;
+                    let w = (arr[l.min(arr.len() - 1)].tanh() * 1.5).floor() * 0.3;
+                    acc += c;
+                    acc += w;
+                }
+            }
+            acc += y;
         };
-        h_norm2([s, arr[round.min(arr.len() - 1)].atan2(1.5 + arr[round % arr.len()].cos())])
+        arr[round % arr.len()] + s
     };
-    if (arr[0] + a) > h_pow(0.7, 2) {
-        let q = a.sin().exp2();
-        d -= (h_leaky(q).abs() + 0.5).log2();
-        let u: f64 = {
-            let xs = vec![0.0_f64; arr.len()];
-            0.5 + xs[3]
-        };
-        acc += u;
-    } else {
-        d = d * (d * arr[1]).cos();
-    }
-    a.cos().tanh().exp() + d + acc
+    arr[0] + a + d + acc
 }
 
 fn f0020_t(tr: &Trace, a: f64, arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d: f64 = {
+    let d: f64 = {
         let mut round: usize = 0;
         let s: f64 = loop {
             round += 1;
             if tr.b(round > arr.len()) {
-                break a + a * 0.5 + arr[round.min(arr.len() - 1)].cos().exp();
+                break a + a * 0.5 + arr[round.min(arr.len() - 1)].cos().sinh();
             }
-            let b: f64 = tr.ceil(std::f64::consts::PI.hypot(1.0).sqrt() * 1.5) + a.hypot(1.5 + arr[(round * 2 + 1) % arr.len()].tanh());
-            let w = h_pow((1.5 + a.cos()).cbrt(), 1);
-            acc += b;
-            acc += w;
+            let y: f64 = f64::exp2(std::f64::consts::PI.tanh().tan().cos());
+            for l in 0..round {
+                if tr.b(round > 1) {
+                    let p = (h_pow(y, 0).hypot(1.0) + 1.2).acosh();
+                    acc += p;
+                } else if tr.b(l % 2 == 0) {
+                    let c: f64 = 1.5;
+                    let w = tr.floor(arr[l.min(arr.len() - 1)].tanh() * 1.5) * 0.3;
+                    acc += c;
+                    acc += w;
+                }
+            }
+            acc += y;
         };
-        h_norm2([s, arr[round.min(arr.len() - 1)].atan2(1.5 + arr[round % arr.len()].cos())])
+        arr[round % arr.len()] + s
     };
-    if tr.b((arr[0] + a) > h_pow(0.7, 2)) {
-        let q = a.sin().exp2();
-        d -= (tr.abs(h_leaky_t(tr, q)) + 0.5).log2();
-        let u: f64 = {
-            let xs = vec![0.0_f64; arr.len()];
-            0.5 + xs[3]
-        };
-        acc += u;
-    } else {
-        d = d * (d * arr[1]).cos();
-    }
-    a.cos().tanh().exp() + d + acc
+    arr[0] + a + d + acc
 }
 
 const CASE_F0020: Case = case!(f0020, f0020_t, f0020_grad, f0020_pullback, f0020_grad_into,
@@ -1146,54 +1138,30 @@ const CASE_F0020: Case = case!(f0020, f0020_t, f0020_grad, f0020_pullback, f0020
 #[differentiate(wrt(x))]
 fn f0021(x: f64, mut b: f64) -> f64 {
     let y: f64 = -1.5;
-    b += y * (b.sin() * 0.9).asin();
+    b += y * (b.abs() + 0.5).ln();
     let u = b;
     b /= h_norm2([b + 0.7, 0.2 + core::f64::consts::E]).abs() + 0.5;
-    let p: f64 = y.cos().sinh().min(x.tanh());
-    let q: f64 = core::f64::consts::E;
-    let r: f64 = if (u * q) < 0.1 {
-        f64::min(std::f64::consts::PI, p) * p.atan2(p.hypot(1.0))
-    } else {
-        (-x).sin().to_degrees() * 0.02
-    };
-    let c: f64 = if h_mix(-1.5, y) < 0.9 {
-        let s: f64 = if (x + u) <= 0.1 {
-            h_mix(q, -0.5).clamp(q - 0.5, q + 0.5)
-        } else {
-            ((u + p).abs() + 0.5).log2()
-        };
-        u / (2.0 + x.sin()) + s
-    } else {
-        let a = r;
-        (q * b * 1.5).ceil() * 0.3 + a
-    };
-    h_scale3(&[x.to_radians(), (core::f64::consts::E.sin() * 0.9).asin(), b], 0.1 + y)[0] + p + r + c
+    let c = (1.5 + (1.0 + y * y).ln_1p().cos()).ln();
+    let mut g = x;
+    for _ in 0..4 {
+        g = g.sin() + (g - std::f64::consts::PI);
+        b -= std::f64::consts::PI;
+    }
+    -c.tanh().exp2() + b + u + g
 }
 
 fn f0021_t(tr: &Trace, x: f64, mut b: f64) -> f64 {
     let y: f64 = -1.5;
-    b += y * (b.sin() * 0.9).asin();
+    b += y * (tr.abs(b) + 0.5).ln();
     let u = b;
     b /= tr.abs(h_norm2([b + 0.7, 0.2 + core::f64::consts::E])) + 0.5;
-    let p: f64 = tr.min(y.cos().sinh(), x.tanh());
-    let q: f64 = core::f64::consts::E;
-    let r: f64 = if tr.b((u * q) < 0.1) {
-        tr.min(std::f64::consts::PI, p) * p.atan2(p.hypot(1.0))
-    } else {
-        (-x).sin().to_degrees() * 0.02
-    };
-    let c: f64 = if tr.b(h_mix(-1.5, y) < 0.9) {
-        let s: f64 = if tr.b((x + u) <= 0.1) {
-            tr.clamp(h_mix(q, -0.5), q - 0.5, q + 0.5)
-        } else {
-            (tr.abs(u + p) + 0.5).log2()
-        };
-        u / (2.0 + x.sin()) + s
-    } else {
-        let a = r;
-        tr.ceil(q * b * 1.5) * 0.3 + a
-    };
-    h_scale3(&[x.to_radians(), (core::f64::consts::E.sin() * 0.9).asin(), b], 0.1 + y)[0] + p + r + c
+    let c = (1.5 + (1.0 + y * y).ln_1p().cos()).ln();
+    let mut g = x;
+    for _ in 0..4 {
+        g = g.sin() + (g - std::f64::consts::PI);
+        b -= std::f64::consts::PI;
+    }
+    -c.tanh().exp2() + b + u + g
 }
 
 const CASE_F0021: Case = case!(f0021, f0021_t, f0021_grad, f0021_pullback, f0021_grad_into,
@@ -1202,33 +1170,35 @@ const CASE_F0021: Case = case!(f0021, f0021_t, f0021_grad, f0021_pullback, f0021
 
 #[differentiate]
 fn f0022(vs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let t: f64 = {
-        let d = vs[((vals[0].tanh().abs() * 2.9).floor() as usize) % vs.len()].tanh().powi(4) * vals[(((2.0 + vals[0].sin()).recip().tanh().abs() * 2.9).floor() as usize) % 2].atan();
-        (d + vs[((vs[0].tanh().abs() * 2.9).floor() as usize) % vs.len()]).min(d + vals[(((std::f64::consts::PI + d).tanh().abs() * 2.9).floor() as usize) % vals.len()])
+    let mut t: f64 = {
+        let a: f64 = vs[((vals[0].tanh().abs() * 2.9).floor() as usize) % vs.len()].hypot(1.0).ln() * h_cumsum(vals)[0];
+        vs[0] + a
     };
-    if -t >= t.sin().tan() {
-        let s = (2.0 + vs[2].max(vals[1]).sin()).powf((vals[1] * vals[(((vs[2] + 1.5).tanh().abs() * 2.9).floor() as usize) % 2]).sin() * 1.5);
-        let xs = [0.0_f64; 4];
-        acc += s;
-        acc += xs[3];
+    let late1: f64;
+    if (t % 1.5) >= 0.3 {
+        t %= (core::f64::consts::E + t + vs[0]).abs() + 0.5;
+        late1 = t.to_radians() + t.tanh();
+    } else {
+        late1 = t + (1.0 + vs[1] * vs[1]).powf(t.cos() * 1.5);
     }
-    -(t / (2.0 + vals[1].sin())) + acc
+    let cum = h_cumsum(&vs);
+    (1.5 + t.cos()).sqrt().tanh().cosh() + late1 + cum[2]
 }
 
 fn f0022_t(tr: &Trace, vs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let t: f64 = {
-        let d = vs[(tr.floor(vals[0].tanh().abs() * 2.9) as usize) % vs.len()].tanh().powi(4) * vals[(tr.floor((2.0 + vals[0].sin()).recip().tanh().abs() * 2.9) as usize) % 2].atan();
-        tr.min(d + vs[(tr.floor(vs[0].tanh().abs() * 2.9) as usize) % vs.len()], d + vals[(tr.floor((std::f64::consts::PI + d).tanh().abs() * 2.9) as usize) % vals.len()])
+    let mut t: f64 = {
+        let a: f64 = vs[(tr.floor(vals[0].tanh().abs() * 2.9) as usize) % vs.len()].hypot(1.0).ln() * h_cumsum(vals)[0];
+        vs[0] + a
     };
-    if tr.b(-t >= t.sin().tan()) {
-        let s = (2.0 + tr.max(vs[2], vals[1]).sin()).powf((vals[1] * vals[(tr.floor((vs[2] + 1.5).tanh().abs() * 2.9) as usize) % 2]).sin() * 1.5);
-        let xs = [0.0_f64; 4];
-        acc += s;
-        acc += xs[3];
+    let late1: f64;
+    if tr.b((tr.rem(t, 1.5)) >= 0.3) {
+        t = tr.rem(t, tr.abs(core::f64::consts::E + t + vs[0]) + 0.5);
+        late1 = t.to_radians() + t.tanh();
+    } else {
+        late1 = t + (1.0 + vs[1] * vs[1]).powf(t.cos() * 1.5);
     }
-    -(t / (2.0 + vals[1].sin())) + acc
+    let cum = h_cumsum(&vs);
+    (1.5 + t.cos()).sqrt().tanh().cosh() + late1 + cum[2]
 }
 
 const CASE_F0022: Case = case!(f0022, f0022_t, f0022_grad, f0022_pullback, f0022_grad_into,
@@ -1243,10 +1213,10 @@ fn f0023(zs: [f64; 2], xs: &[f64]) -> f64 {
         let vals: [f64; 1] = [0.0; 1];
         acc += vals[0];
     }
-    buf[0][2] = h_scale3(&[xs[1] * xs[2], zs[1] + xs[2], xs[1].sin()], zs[0] / xs[2].tanh().exp())[2] * 1.5;
-    buf[0][1] = h_mix(zs[1], buf[0][0]).hypot(1.0).sqrt();
-    let g = (2.0 + buf[0][1].sin().sin()).ln();
-    (g - xs[(((g * buf[0][0]).sin().abs() * 2.9).floor() as usize) % xs.len()]) * (xs[2] / (1.5 + xs[1].cos())) + acc
+    buf[0][2] /= (h_scale3(&[xs[1] * xs[2], zs[1] + xs[2], (xs[1].sin() * 0.9).acos()], zs[0])[0] * 1.5).hypot(1.0);
+    let c = buf[1][2].hypot(1.0).ln_1p() / (buf[0][0].hypot(1.0).sqrt().abs() + 0.5);
+    let ws = [c + buf[0][1], c];
+    c.clamp(-0.5, 0.8) - -c + ws[1] + acc
 }
 
 fn f0023_t(tr: &Trace, zs: [f64; 2], xs: &[f64]) -> f64 {
@@ -1256,10 +1226,10 @@ fn f0023_t(tr: &Trace, zs: [f64; 2], xs: &[f64]) -> f64 {
         let vals: [f64; 1] = [0.0; 1];
         acc += vals[0];
     }
-    buf[0][2] = h_scale3(&[xs[1] * xs[2], zs[1] + xs[2], xs[1].sin()], zs[0] / xs[2].tanh().exp())[2] * 1.5;
-    buf[0][1] = h_mix(zs[1], buf[0][0]).hypot(1.0).sqrt();
-    let g = (2.0 + buf[0][1].sin().sin()).ln();
-    (g - xs[(tr.floor((g * buf[0][0]).sin().abs() * 2.9) as usize) % xs.len()]) * (xs[2] / (1.5 + xs[1].cos())) + acc
+    buf[0][2] /= (h_scale3(&[xs[1] * xs[2], zs[1] + xs[2], (xs[1].sin() * 0.9).acos()], zs[0])[0] * 1.5).hypot(1.0);
+    let c = buf[1][2].hypot(1.0).ln_1p() / (tr.abs(buf[0][0].hypot(1.0).sqrt()) + 0.5);
+    let ws = [c + buf[0][1], c];
+    tr.clamp(c, -0.5, 0.8) - -c + ws[1] + acc
 }
 
 const CASE_F0023: Case = case!(f0023, f0023_t, f0023_grad, f0023_pullback, f0023_grad_into,
@@ -1270,23 +1240,23 @@ const CASE_F0023: Case = case!(f0023, f0023_t, f0023_grad, f0023_pullback, f0023
 fn f0024(x: f64) -> f64 {
     let mut e: f64 = {
         let e = x * (x * 0.5) * 0.3;
-        x.tanh().exp2() + e
+        x.tanh().tan() + e
     };
     for jj in 0..1 {
         e += h_leaky(x * jj as f64);
     }
-    (x / (1.5 + e.tanh())).hypot(f64::abs(std::f64::consts::PI).tanh().exp())
+    (x / (1.5 + e.tanh())).max(std::f64::consts::PI.clamp(-0.5, 0.8))
 }
 
 fn f0024_t(tr: &Trace, x: f64) -> f64 {
     let mut e: f64 = {
         let e = x * (x * 0.5) * 0.3;
-        x.tanh().exp2() + e
+        x.tanh().tan() + e
     };
     for jj in 0..1 {
         e += h_leaky_t(tr, x * jj as f64);
     }
-    (x / (1.5 + e.tanh())).hypot(tr.abs(std::f64::consts::PI).tanh().exp())
+    tr.max(x / (1.5 + e.tanh()), tr.clamp(std::f64::consts::PI, -0.5, 0.8))
 }
 
 const CASE_F0024: Case = case!(f0024, f0024_t, f0024_grad, f0024_pullback, f0024_grad_into,
@@ -1295,21 +1265,21 @@ const CASE_F0024: Case = case!(f0024, f0024_t, f0024_grad, f0024_pullback, f0024
 
 #[differentiate]
 fn f0025(zs: [f64; 2], zs1: [f64; 1]) -> f64 {
-    let pair = h_polar(zs1[0] as f64, (zs[1] * 1.5).ceil() * 0.3);
-    let mut z = h_scale3(&[zs[1] * zs1[0], h_dot(&zs1, &zs1), h_cumsum(&zs1)[0]], -0.5 * zs1[0])[(((zs[(((core::f64::consts::E.cos().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % zs.len()] + zs[0]).tanh().abs() * 2.9).floor() as usize) % 3];
-    z += zs[1] + zs1[0].clamp(z - 0.5, z + 0.5);
-    z += -1.5 / (2.0 + z.sin()) * -z;
-    let w = -f64::atan(z);
-    (((w * 1.5).floor() * 0.3).sin() * 0.9).asin() + pair.1
+    let pt = h_polar(f64::to_radians(zs1[0]), zs[1] * core::f64::consts::E);
+    let mut u = (1.0 + zs[1] * zs[1]).ln_1p();
+    u /= 1.5 + (h_dot(&zs, &zs1) + u * zs1[0]).cos();
+    u = u.tanh() + -1.5;
+    let e = u % (2.0 + zs[0].sin()) - pt.0;
+    zs[1] + e
 }
 
 fn f0025_t(tr: &Trace, zs: [f64; 2], zs1: [f64; 1]) -> f64 {
-    let pair = h_polar(zs1[0] as f64, tr.ceil(zs[1] * 1.5) * 0.3);
-    let mut z = h_scale3(&[zs[1] * zs1[0], h_dot(&zs1, &zs1), h_cumsum(&zs1)[0]], -0.5 * zs1[0])[(tr.floor((zs[(tr.floor((core::f64::consts::E.cos().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % zs.len()] + zs[0]).tanh().abs() * 2.9) as usize) % 3];
-    z += zs[1] + tr.clamp(zs1[0], z - 0.5, z + 0.5);
-    z += -1.5 / (2.0 + z.sin()) * -z;
-    let w = -f64::atan(z);
-    ((tr.floor(w * 1.5) * 0.3).sin() * 0.9).asin() + pair.1
+    let pt = h_polar(f64::to_radians(zs1[0]), zs[1] * core::f64::consts::E);
+    let mut u = (1.0 + zs[1] * zs[1]).ln_1p();
+    u /= 1.5 + (h_dot(&zs, &zs1) + u * zs1[0]).cos();
+    u = u.tanh() + -1.5;
+    let e = tr.rem(u, 2.0 + zs[0].sin()) - pt.0;
+    zs[1] + e
 }
 
 const CASE_F0025: Case = case!(f0025, f0025_t, f0025_grad, f0025_pullback, f0025_grad_into,
@@ -1321,40 +1291,40 @@ fn f0026(c: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..1 {
         for _ in (0..=i).rev() {
-            let c = c - (1.5 + (2.0 + (i as f64).sin()).powf(2.5).cos()).log10();
+            let c = (((i as f64).tanh() * 0.9).asin() * 1.5).floor() * 0.3;
             acc += c;
         }
-        let tup = (a.tanh().to_degrees() * 0.02, 0.3 - i as f64);
+        let tup = (c, 0.3 - i as f64);
         acc += tup.1;
     }
     let late1: f64;
-    if (c * a) <= a.hypot(1.0).sqrt() {
-        late1 = (1.5 + a.tanh()).cbrt();
+    if (c * a) <= (a.tanh() * 0.9).atanh() {
+        late1 = (a.sin() * 0.9).atanh();
     } else {
-        let a = core::f64::consts::E.min(c) + (core::f64::consts::E.abs() + 0.5).log10();
-        late1 = h_pow(a, 0) + c.clamp(-0.5, 0.8);
+        late1 = -a - (a - core::f64::consts::E);
     }
-    0.5 * c - a.tanh().exp() + late1 + acc
+    let c = c + (1.5 + (f64::round(core::f64::consts::E * 1.5) * 0.3).cos()).log(2.5 + (late1 + c).sin());
+    late1.hypot(1.0).ln().cos().exp() + c + acc
 }
 
 fn f0026_t(tr: &Trace, c: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..1 {
         for _ in (0..=i).rev() {
-            let c = c - (1.5 + (2.0 + (i as f64).sin()).powf(2.5).cos()).log10();
+            let c = tr.floor(((i as f64).tanh() * 0.9).asin() * 1.5) * 0.3;
             acc += c;
         }
-        let tup = (a.tanh().to_degrees() * 0.02, 0.3 - i as f64);
+        let tup = (c, 0.3 - i as f64);
         acc += tup.1;
     }
     let late1: f64;
-    if tr.b((c * a) <= a.hypot(1.0).sqrt()) {
-        late1 = (1.5 + a.tanh()).cbrt();
+    if tr.b((c * a) <= (a.tanh() * 0.9).atanh()) {
+        late1 = (a.sin() * 0.9).atanh();
     } else {
-        let a = tr.min(core::f64::consts::E, c) + (tr.abs(core::f64::consts::E) + 0.5).log10();
-        late1 = h_pow(a, 0) + tr.clamp(c, -0.5, 0.8);
+        late1 = -a - (a - core::f64::consts::E);
     }
-    0.5 * c - a.tanh().exp() + late1 + acc
+    let c = c + (1.5 + (tr.round(core::f64::consts::E * 1.5) * 0.3).cos()).log(2.5 + (late1 + c).sin());
+    late1.hypot(1.0).ln().cos().exp() + c + acc
 }
 
 const CASE_F0026: Case = case!(f0026, f0026_t, f0026_grad, f0026_pullback, f0026_grad_into,
@@ -1413,40 +1383,42 @@ const CASE_F0027: Case = case!(f0027, f0027_t, f0027_grad, f0027_pullback, f0027
 #[differentiate(wrt(ar, xs2))]
 fn f0028(ar: &[f64; 2], xs: &[f64], xs2: &[f64], ar3: &[f64; 2]) -> f64 {
     let q = -1.5 * std::f64::consts::PI + ar[1] / core::f64::consts::E.tanh().exp();
-    let s: f64 = if f64::sqrt(1.5 + std::f64::consts::PI.cos()) < 1.2 {
-        let w: f64 = if (q - xs[1]) > h_scale3(&[q, ar[1], xs2[0]], q)[1] {
-            (1.5 + ar[1].tanh()).powf(2.5) * (q.abs() + 0.5).ln_1p()
-        } else {
-            core::f64::consts::E.hypot(1.0).log2() - -q
-        };
-        (w + q) * -1.5
+    let mut s: f64 = if (std::f64::consts::PI / (q.abs() + 0.5)) > (xs[1] - std::f64::consts::PI) {
+        for t in ar3.iter() {
+            if f64::asinh(*t) >= *t {
+                return xs[1];
+            }
+        }
+        xs[0].sin().exp2().min(q.tanh())
     } else {
-        ar3[1].min(q).tanh().exp()
+        ar3[1] * core::f64::consts::E / (xs[2].tanh() - 2.0).cbrt().hypot(1.0)
     };
-    let r = ar3[((s.sin().cos().abs() * 2.9).floor() as usize) % ar3.len()];
-    let buf = vec![0.0_f64; xs2.len()];
-    let e = (q * ar3[1]).cos().cosh();
-    let tmp = vec![0.0_f64; xs.len()];
-    h_polar(buf[1], tmp[((s.sin().tanh().abs() * 2.9).floor() as usize) % tmp.len()]).1 - s + r + e
+    let r: f64 = {
+        s %= 1.5 + ((xs2[1] * 1.5).floor() * 0.3).cos();
+        let tup = h_polar((ar[0].cos() * 0.9).acos(), q / s.tanh().exp());
+        f64::exp2(q.clamp(s - 0.5, s + 0.5).tanh()) + tup.1
+    };
+    xs2[0] + r
 }
 
 fn f0028_t(tr: &Trace, ar: &[f64; 2], xs: &[f64], xs2: &[f64], ar3: &[f64; 2]) -> f64 {
     let q = -1.5 * std::f64::consts::PI + ar[1] / core::f64::consts::E.tanh().exp();
-    let s: f64 = if tr.b(f64::sqrt(1.5 + std::f64::consts::PI.cos()) < 1.2) {
-        let w: f64 = if tr.b((q - xs[1]) > h_scale3(&[q, ar[1], xs2[0]], q)[1]) {
-            (1.5 + ar[1].tanh()).powf(2.5) * (tr.abs(q) + 0.5).ln_1p()
-        } else {
-            core::f64::consts::E.hypot(1.0).log2() - -q
-        };
-        (w + q) * -1.5
+    let mut s: f64 = if tr.b((std::f64::consts::PI / (tr.abs(q) + 0.5)) > (xs[1] - std::f64::consts::PI)) {
+        for t in ar3.iter() {
+            if tr.b(f64::asinh(*t) >= *t) {
+                return xs[1];
+            }
+        }
+        tr.min(xs[0].sin().exp2(), q.tanh())
     } else {
-        tr.min(ar3[1], q).tanh().exp()
+        ar3[1] * core::f64::consts::E / (xs[2].tanh() - 2.0).cbrt().hypot(1.0)
     };
-    let r = ar3[(tr.floor(s.sin().cos().abs() * 2.9) as usize) % ar3.len()];
-    let buf = vec![0.0_f64; xs2.len()];
-    let e = (q * ar3[1]).cos().cosh();
-    let tmp = vec![0.0_f64; xs.len()];
-    h_polar(buf[1], tmp[(tr.floor(s.sin().tanh().abs() * 2.9) as usize) % tmp.len()]).1 - s + r + e
+    let r: f64 = {
+        s = tr.rem(s, 1.5 + (tr.floor(xs2[1] * 1.5) * 0.3).cos());
+        let tup = h_polar((ar[0].cos() * 0.9).acos(), q / s.tanh().exp());
+        f64::exp2(tr.clamp(q, s - 0.5, s + 0.5).tanh()) + tup.1
+    };
+    xs2[0] + r
 }
 
 const CASE_F0028: Case = case!(f0028, f0028_t, f0028_grad, f0028_pullback, f0028_grad_into,
@@ -1465,17 +1437,28 @@ fn f0029(xs: &[f64]) -> f64 {
                     late1 = h_polar(y - xs[0], y).0;
                 } else {
                     let buf = xs.to_vec();
-                    late1 = f64::clamp(-buf[0], -0.5, 0.8);
+                    late1 = (1.5 + (-buf[0]).cos()).ln_1p();
                 }
                 acc += late1;
             }
-            let v = h_cumsum(xs)[0].tanh().exp();
-            acc += v;
+            let b: f64 = if (1.5 * xs[0]) <= xs[0].tanh() {
+                let e = h_scale3(&[2.0 + l as f64, l as f64, h_cumsum(xs)[0]], h_mix(2.5, std::f64::consts::PI))[((xs[0].tanh().abs() * 2.9).floor() as usize) % 3];
+                h_leaky(core::f64::consts::E.cos().exp()) + e
+            } else {
+                xs[0]
+            };
+            acc += b;
         }
-        let hs = vec![0.0_f64; xs.len()];
-        -(xs[0] / (1.5 + hs[0].tanh()))
+        let w: f64 = if core::f64::consts::E.mul_add(0.9, xs[0]) <= (xs[0] * core::f64::consts::E) {
+            let buf = [xs[0] + std::f64::consts::PI, xs[0].mul_add(xs[0], xs[0]), xs[0].min(std::f64::consts::PI), core::f64::consts::E + xs[0]];
+            (std::f64::consts::PI.tanh().exp() + 1.2).acosh().asinh() + buf[3]
+        } else {
+            let e = (xs[0].sin() * 0.9).acos();
+            (xs[0].abs() + 0.5).log2().sin().exp2() + e
+        };
+        w.max(w * 0.5) / (1.5 + w.cos().exp2().tanh())
     };
-    p - xs[0] / (std::f64::consts::PI.abs() + 0.5) + acc
+    p + acc
 }
 
 fn f0029_t(tr: &Trace, xs: &[f64]) -> f64 {
@@ -1489,17 +1472,28 @@ fn f0029_t(tr: &Trace, xs: &[f64]) -> f64 {
                     late1 = h_polar(y - xs[0], y).0;
                 } else {
                     let buf = xs.to_vec();
-                    late1 = tr.clamp(-buf[0], -0.5, 0.8);
+                    late1 = (1.5 + (-buf[0]).cos()).ln_1p();
                 }
                 acc += late1;
             }
-            let v = h_cumsum(xs)[0].tanh().exp();
-            acc += v;
+            let b: f64 = if tr.b((1.5 * xs[0]) <= xs[0].tanh()) {
+                let e = h_scale3(&[2.0 + l as f64, l as f64, h_cumsum(xs)[0]], h_mix(2.5, std::f64::consts::PI))[(tr.floor(xs[0].tanh().abs() * 2.9) as usize) % 3];
+                h_leaky_t(tr, core::f64::consts::E.cos().exp()) + e
+            } else {
+                xs[0]
+            };
+            acc += b;
         }
-        let hs = vec![0.0_f64; xs.len()];
-        -(xs[0] / (1.5 + hs[0].tanh()))
+        let w: f64 = if tr.b(core::f64::consts::E.mul_add(0.9, xs[0]) <= (xs[0] * core::f64::consts::E)) {
+            let buf = [xs[0] + std::f64::consts::PI, xs[0].mul_add(xs[0], xs[0]), tr.min(xs[0], std::f64::consts::PI), core::f64::consts::E + xs[0]];
+            (std::f64::consts::PI.tanh().exp() + 1.2).acosh().asinh() + buf[3]
+        } else {
+            let e = (xs[0].sin() * 0.9).acos();
+            (tr.abs(xs[0]) + 0.5).log2().sin().exp2() + e
+        };
+        tr.max(w, w * 0.5) / (1.5 + w.cos().exp2().tanh())
     };
-    p - xs[0] / (tr.abs(std::f64::consts::PI) + 0.5) + acc
+    p + acc
 }
 
 const CASE_F0029: Case = case!(f0029, f0029_t, f0029_grad, f0029_pullback, f0029_grad_into,
@@ -1510,81 +1504,51 @@ const CASE_F0029: Case = case!(f0029, f0029_t, f0029_grad, f0029_pullback, f0029
 fn f0030(ar: &[f64; 2], vs: Vec<f64>, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     if ar[0] > -0.5 {
-        let r: f64 = if (pw as f64 / vs[0].tanh().exp()) < -1.5 {
-            let a = -ar[1].atan2(1.5 + vs[2].cos());
-            f64::mul_add(a.mul_add(a, 0.9), (1.0 + a * a).cbrt(), a * std::f64::consts::PI)
+        let mut r: f64 = if (pw as f64 / vs[0].tanh().exp()) < -1.5 {
+            let b = -(1.0 + ar[1] * ar[1]).log2();
+            -h_mix(2.5, vs[3]) + b
         } else {
-            for jj in 0..4 {
-                let b: f64 = if vs[jj].tanh().exp().ln_1p() > 0.7 {
-                    let p = vs[(jj * 2 + 1) % vs.len()] / (vs[jj].abs() + 0.5) + vs[jj].cos().to_degrees() * 0.02;
-                    p * 0.9
-                } else {
-                    -vs[(jj * 2 + 1) % vs.len()] * -vs[jj]
-                };
-                acc += b;
-            }
-            -vs[2]
+            vs[1].sin().tan() - vs[3].tanh().exp().log10()
         };
-        let mut r = r * ((r * 1.5).ceil() + core::f64::consts::E).atan();
-        r *= (((vs[3] + r) * 1.5).trunc() * 0.3).tanh();
-        acc += r;
-    } else if pw < 3 {
-        let pair = h_polar(ar[0] * pw as f64, std::f64::consts::PI.clamp(-0.5, 0.8));
-        let ys = ar.to_vec();
-        acc += pair.1;
-        acc += ys[1];
-    } else {
-        let tmp = [[0.0_f64; 1]; 1];
-        let e: f64 = {
-            let xs = [0.0_f64; 4];
-            let buf: [f64; 3] = [0.0; 3];
-            h_nested(tmp[0][0], &buf) + xs[3]
+        let d: f64 = if pw > 1 {
+            r -= (-r).hypot(1.0).log(3.0);
+            ((pw as f64).cos().sinh().tanh() * 0.9).atanh()
+        } else {
+            r %= 1.5 + h_scale3(&[-1.5 + core::f64::consts::E, vs[3].sin().exp_m1(), vs[1] + r], r * -1.5)[0].tanh();
+            -((r * 1.5).floor() * 0.3)
         };
+        let e = (-r * 1.5).round() * 0.3;
+        acc += d;
         acc += e;
     }
-    ar[0] as f64 + -ar[0] + vs[3] + acc
+    vs[2] + acc
 }
 
 fn f0030_t(tr: &Trace, ar: &[f64; 2], vs: Vec<f64>, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(ar[0] > -0.5) {
-        let r: f64 = if tr.b((pw as f64 / vs[0].tanh().exp()) < -1.5) {
-            let a = -ar[1].atan2(1.5 + vs[2].cos());
-            f64::mul_add(a.mul_add(a, 0.9), (1.0 + a * a).cbrt(), a * std::f64::consts::PI)
+        let mut r: f64 = if tr.b((pw as f64 / vs[0].tanh().exp()) < -1.5) {
+            let b = -(1.0 + ar[1] * ar[1]).log2();
+            -h_mix(2.5, vs[3]) + b
         } else {
-            for jj in 0..4 {
-                let b: f64 = if tr.b(vs[jj].tanh().exp().ln_1p() > 0.7) {
-                    let p = vs[(jj * 2 + 1) % vs.len()] / (tr.abs(vs[jj]) + 0.5) + vs[jj].cos().to_degrees() * 0.02;
-                    p * 0.9
-                } else {
-                    -vs[(jj * 2 + 1) % vs.len()] * -vs[jj]
-                };
-                acc += b;
-            }
-            -vs[2]
+            vs[1].sin().tan() - vs[3].tanh().exp().log10()
         };
-        let mut r = r * (tr.ceil(r * 1.5) + core::f64::consts::E).atan();
-        r *= (tr.trunc((vs[3] + r) * 1.5) * 0.3).tanh();
-        acc += r;
-    } else if tr.b(pw < 3) {
-        let pair = h_polar(ar[0] * pw as f64, tr.clamp(std::f64::consts::PI, -0.5, 0.8));
-        let ys = ar.to_vec();
-        acc += pair.1;
-        acc += ys[1];
-    } else {
-        let tmp = [[0.0_f64; 1]; 1];
-        let e: f64 = {
-            let xs = [0.0_f64; 4];
-            let buf: [f64; 3] = [0.0; 3];
-            h_nested(tmp[0][0], &buf) + xs[3]
+        let d: f64 = if tr.b(pw > 1) {
+            r -= (-r).hypot(1.0).log(3.0);
+            ((pw as f64).cos().sinh().tanh() * 0.9).atanh()
+        } else {
+            r = tr.rem(r, 1.5 + h_scale3(&[-1.5 + core::f64::consts::E, vs[3].sin().exp_m1(), vs[1] + r], r * -1.5)[0].tanh());
+            -(tr.floor(r * 1.5) * 0.3)
         };
+        let e = tr.round(-r * 1.5) * 0.3;
+        acc += d;
         acc += e;
     }
-    ar[0] as f64 + -ar[0] + vs[3] + acc
+    vs[2] + acc
 }
 
 const CASE_F0030: Case = case!(f0030, f0030_t, f0030_grad, f0030_pullback, f0030_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[4], [1], [0], [1]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[4], [1], [3], [1]],
     |p, k| (&arr(&p[0..2]), p[2..6].to_vec(), k[0] as i32));
 
 #[differentiate]
@@ -1592,22 +1556,22 @@ fn f0031(mut b: f64, mat: &[[f64; 1]; 2]) -> f64 {
     let z: f64 = {
         b += mat[0][0] * h_pow(b, 2);
         for i in 0..1 {
-            b /= (mat[i][0].atan2(std::f64::consts::PI.abs() + 0.5) - (b + mat[i][0])).abs() + 0.5;
+            b /= (mat[i][0].cos().exp2() - (1.0 + b * b).recip()).hypot(1.0);
         }
-        b * 0.9
+        (mat[0][0].mul_add(b, core::f64::consts::E) * 1.5).trunc() + (b + mat[1][0])
     };
-    (-0.5 / (1.5 + b.cos())).clamp(z - 0.5, z + 0.5)
+    (mat[0][0] - z) / (2.0 + (b * mat[0][0]).sin())
 }
 
 fn f0031_t(tr: &Trace, mut b: f64, mat: &[[f64; 1]; 2]) -> f64 {
     let z: f64 = {
         b += mat[0][0] * h_pow(b, 2);
         for i in 0..1 {
-            b /= tr.abs(mat[i][0].atan2(tr.abs(std::f64::consts::PI) + 0.5) - (b + mat[i][0])) + 0.5;
+            b /= (mat[i][0].cos().exp2() - (1.0 + b * b).recip()).hypot(1.0);
         }
-        b * 0.9
+        tr.trunc(mat[0][0].mul_add(b, core::f64::consts::E) * 1.5) + (b + mat[1][0])
     };
-    tr.clamp(-0.5 / (1.5 + b.cos()), z - 0.5, z + 0.5)
+    (mat[0][0] - z) / (2.0 + (b * mat[0][0]).sin())
 }
 
 const CASE_F0031: Case = case!(f0031, f0031_t, f0031_grad, f0031_pullback, f0031_grad_into,
@@ -1618,69 +1582,65 @@ const CASE_F0031: Case = case!(f0031, f0031_t, f0031_grad, f0031_pullback, f0031
 fn f0032(b: f64, mut c: f64, c2: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if vals[0] >= -0.5 {
-        c -= vals[0].tanh().atan();
+        c -= vals[0].to_radians().sin().sinh();
         for ii in 0..2 {
-            let w: f64 = match ii {
+            let mut w: f64 = match ii {
                 0 => {
                     ii as f64 + c + -(ii as f64)
                 }
                 _ => {
-                    ((b.tanh() - 2.0).cbrt().sin() * 0.9).asin()
+                    b.atan().sin()
                 }
             };
-            let q: f64 = match ii {
-                0 => {
-                    let c2 = vals[ii].tanh();
-                    c2 * 0.9
-                }
-                1 | 2 => {
-                    (b.atan2(1.5 + c.tanh()).abs() + 0.5).recip()
-                }
-                _ => {
-                    let ws = vec![0.0_f64; vals.len()];
-                    h_mix(c, (vals[ii].tanh() * 0.9).acos()) + ws[3]
-                }
+            let z: f64 = {
+                w -= (w.cos() * 0.9).asin() + b;
+                (w * 1.5).round() * 0.3 + b.cos()
             };
-            acc += w;
-            acc += q;
+            acc += z;
         }
-        c -= f64::mul_add(b + vals[0], vals[2].tanh().exp().powf(2.5), vals[0] + c2);
+        let s: f64 = {
+            let z: f64 = if vals[3] >= 0.3 {
+                b * 0.9
+            } else {
+                vals[3] + h_polar(c2, core::f64::consts::E).1
+            };
+            (c2 + vals[0]) / vals[2].mul_add(vals[3], std::f64::consts::PI).hypot(1.0) + z
+        };
+        acc += s;
     }
-    vals[0] % (1.5 + (vals[0] % (vals[2].abs() + 0.5)).tanh()) + b + c + c2 + acc
+    -c2 + b + c + acc
 }
 
 fn f0032_t(tr: &Trace, b: f64, mut c: f64, c2: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(vals[0] >= -0.5) {
-        c -= vals[0].tanh().atan();
+        c -= vals[0].to_radians().sin().sinh();
         for ii in 0..2 {
-            let w: f64 = match ii {
+            let mut w: f64 = match ii {
                 0 => {
                     ii as f64 + c + -(ii as f64)
                 }
                 _ => {
-                    ((b.tanh() - 2.0).cbrt().sin() * 0.9).asin()
+                    b.atan().sin()
                 }
             };
-            let q: f64 = match ii {
-                0 => {
-                    let c2 = vals[ii].tanh();
-                    c2 * 0.9
-                }
-                1 | 2 => {
-                    (tr.abs(b.atan2(1.5 + c.tanh())) + 0.5).recip()
-                }
-                _ => {
-                    let ws = vec![0.0_f64; vals.len()];
-                    h_mix(c, (vals[ii].tanh() * 0.9).acos()) + ws[3]
-                }
+            let z: f64 = {
+                w -= (w.cos() * 0.9).asin() + b;
+                tr.round(w * 1.5) * 0.3 + b.cos()
             };
-            acc += w;
-            acc += q;
+            acc += z;
         }
-        c -= f64::mul_add(b + vals[0], vals[2].tanh().exp().powf(2.5), vals[0] + c2);
+        let s: f64 = {
+            let z: f64 = if tr.b(vals[3] >= 0.3) {
+                b * 0.9
+            } else {
+                vals[3] + h_polar(c2, core::f64::consts::E).1
+            };
+            (c2 + vals[0]) / vals[2].mul_add(vals[3], std::f64::consts::PI).hypot(1.0) + z
+        };
+        acc += s;
     }
-    tr.rem(vals[0], 1.5 + (tr.rem(vals[0], tr.abs(vals[2]) + 0.5)).tanh()) + b + c + c2 + acc
+    -c2 + b + c + acc
 }
 
 const CASE_F0032: Case = case!(f0032, f0032_t, f0032_grad, f0032_pullback, f0032_grad_into,
@@ -1691,39 +1651,51 @@ const CASE_F0032: Case = case!(f0032, f0032_t, f0032_grad, f0032_pullback, f0032
 fn f0033(mut b: f64, rows: &[[f64; 2]], e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     b = b * rows[1][0].cos();
-    let mut c: f64 = if (0.1 * b) <= 0.9 {
-        rows[1][(((e as f64).tanh().exp().tanh().abs() * 2.9).floor() as usize) % 2].cos().exp2()
+    let c: f64 = if (0.1 * b) <= 0.9 {
+        f64::sin(rows[1][((((e as f64 * 1.5).ceil() * 0.3).tanh().abs() * 2.9).floor() as usize) % 2])
     } else {
-        h_pow(-rows[1][0], 1)
+        -h_pow(std::f64::consts::PI, 2)
     };
-    for _ in 0..2 {
-        for row in rows.iter() {
-            acc += h_norm2(*row) * (c + b);
+    if e < 1 {
+        for l in 0..4 {
+            for _ in 0..3 {
+                b = b * c.cos().cosh().cos();
+            }
+            b %= (c / (1.5 + rows[(l + 3) % rows.len()][l % 2].tanh())).abs() + 0.5;
         }
+    } else {
+        let q = h_mix(rows[0][1], f64::acos(b.sin() * 0.9));
+        let (z, s) = h_polar((c.cos() * 0.9).asin(), b.max(c));
+        acc += q;
+        acc += z;
+        acc += s;
     }
-    b += c;
-    c *= h_mix(b % (1.5 + c.tanh()), b * rows[0][1]).tanh();
-    b /= 1.5 + h_scale3(&[h_mix(b, b), -b, -rows[0][0]], b.tanh().tan())[1].cos();
-    (h_pow(rows[0][(((c + b).tanh().abs() * 2.9).floor() as usize) % 2], 1) * 1.5).floor() * 0.3 + acc
+    (1.5 + h_pow(rows[0][(((c + b).tanh().abs() * 2.9).floor() as usize) % 2], 1).cos()).ln_1p() + acc
 }
 
 fn f0033_t(tr: &Trace, mut b: f64, rows: &[[f64; 2]], e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     b = b * rows[1][0].cos();
-    let mut c: f64 = if tr.b((0.1 * b) <= 0.9) {
-        rows[1][(tr.floor((e as f64).tanh().exp().tanh().abs() * 2.9) as usize) % 2].cos().exp2()
+    let c: f64 = if tr.b((0.1 * b) <= 0.9) {
+        f64::sin(rows[1][(tr.floor((tr.ceil(e as f64 * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % 2])
     } else {
-        h_pow(-rows[1][0], 1)
+        -h_pow(std::f64::consts::PI, 2)
     };
-    for _ in 0..2 {
-        for row in rows.iter() {
-            acc += h_norm2(*row) * (c + b);
+    if tr.b(e < 1) {
+        for l in 0..4 {
+            for _ in 0..3 {
+                b = b * c.cos().cosh().cos();
+            }
+            b = tr.rem(b, tr.abs(c / (1.5 + rows[(l + 3) % rows.len()][l % 2].tanh())) + 0.5);
         }
+    } else {
+        let q = h_mix(rows[0][1], f64::acos(b.sin() * 0.9));
+        let (z, s) = h_polar((c.cos() * 0.9).asin(), tr.max(b, c));
+        acc += q;
+        acc += z;
+        acc += s;
     }
-    b += c;
-    c *= h_mix(tr.rem(b, 1.5 + c.tanh()), b * rows[0][1]).tanh();
-    b /= 1.5 + h_scale3(&[h_mix(b, b), -b, -rows[0][0]], b.tanh().tan())[1].cos();
-    tr.floor(h_pow(rows[0][(tr.floor((c + b).tanh().abs() * 2.9) as usize) % 2], 1) * 1.5) * 0.3 + acc
+    (1.5 + h_pow(rows[0][(tr.floor((c + b).tanh().abs() * 2.9) as usize) % 2], 1).cos()).ln_1p() + acc
 }
 
 const CASE_F0033: Case = case!(f0033, f0033_t, f0033_grad, f0033_pullback, f0033_grad_into,
@@ -1733,123 +1705,105 @@ const CASE_F0033: Case = case!(f0033, f0033_t, f0033_grad, f0033_pullback, f0033
 #[differentiate]
 fn f0034(grid: &[[f64; 2]; 1], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w: f64 = (2.0 + (core::f64::consts::E.tanh() * 0.9).acos().sin()).powi(-2);
-    let mut buf = [0.0_f64; 4];
-    if k < 2 {
-        match k {
-            0 => {
-                let ys = [grid[0][k % 2] * w, h_dot(&buf, &buf), w];
-                acc += ys[2];
-            }
-            1 | 2 => {
-                let (z, s) = ((1.5 + w.tanh()).log2(), w / (1.5 + (k as f64).tanh()));
-                let ws = [0.0_f64; 2];
-                acc += z;
-                acc += s;
-                acc += ws[1];
-            }
-            _ if w.sin() <= 2.5 => {
-                let mut cnt: usize = 0;
-                let q: f64 = loop {
-                    cnt += 1;
-                    if cnt > buf.len() {
-                        break h_mix(w, cnt as f64).powi(1);
-                    }
-                    w += w.clamp(-0.5, 0.8);
-                };
-                let (g, g2) = (cnt as f64, buf[(cnt * 2 + 1) % buf.len()].sin());
-                acc += q;
-                acc += g;
-                acc += g2;
-            }
-            _ => {
-                buf[(k + 1) % buf.len()] %= (w.atan2(w.tanh() - 1.5).sin() - 2.0).cbrt().hypot(1.0);
-            }
+    let mut e = core::f64::consts::E.mul_add(1.5, grid[0][k.min(2 - 1)]).signum() * (grid[0][k % 2].signum() * grid[0][(k + 2) % 2]);
+    e /= 1.5 + (h_mix(grid[0][k % 2], e) + e.hypot(1.5 + e.tanh())).cos();
+    let mut step: usize = 0;
+    while step < 2 {
+        step += 1;
+        let mut it: usize = 0;
+        while it < k && ((step as f64).abs() + 0.5).log(3.0) >= (grid[0][step.min(2 - 1)] * grid[0][0]) {
+            it += 1;
+            let u: f64 = if (k as f64 - grid[0][1]) >= h_leaky(grid[0][(k + 2) % 2]) {
+                h_mix(e, 0.3)
+            } else {
+                e.atan() % 1.5
+            };
+            acc += u;
         }
-        let u: f64 = w;
-        let ws: [f64; 3] = [0.0; 3];
-        acc += u;
-        acc += ws[2];
-    } else {
-        let cum = h_cumsum(&buf);
-        w *= f64::exp_m1((w + cum[4 - 1 - k]).sin()).cos();
     }
-    ((core::f64::consts::E + grid[0][(k + 2) % 2]).tanh() * 0.9).asin() + w + buf[3] + acc
+    e %= 1.5 + (e * grid[0][step % 2] + (grid[0][(step * 2 + 1) % 2] * 1.5).round() * 0.3).cos();
+    for ii in 0..2 {
+        let z = f64::sqrt((e + grid[0][(ii * 2 + 1) % 2]).abs() + 0.5);
+        acc += z;
+    }
+    e += (e + std::f64::consts::PI) / (std::f64::consts::PI.hypot(1.0).log(2.5 + e.sin()).abs() + 0.5);
+    f64::powf(e.asinh().hypot(1.0), 2.5) + acc
 }
 
 fn f0034_t(tr: &Trace, grid: &[[f64; 2]; 1], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w: f64 = (2.0 + (core::f64::consts::E.tanh() * 0.9).acos().sin()).powi(-2);
-    let mut buf = [0.0_f64; 4];
-    if tr.b(k < 2) {
-        match k {
-            0 => {
-                let ys = [grid[0][k % 2] * w, h_dot(&buf, &buf), w];
-                acc += ys[2];
-            }
-            1 | 2 => {
-                let (z, s) = ((1.5 + w.tanh()).log2(), w / (1.5 + (k as f64).tanh()));
-                let ws = [0.0_f64; 2];
-                acc += z;
-                acc += s;
-                acc += ws[1];
-            }
-            _ if tr.b(w.sin() <= 2.5) => {
-                let mut cnt: usize = 0;
-                let q: f64 = loop {
-                    cnt += 1;
-                    if tr.b(cnt > buf.len()) {
-                        break h_mix(w, cnt as f64).powi(1);
-                    }
-                    w += tr.clamp(w, -0.5, 0.8);
-                };
-                let (g, g2) = (cnt as f64, buf[(cnt * 2 + 1) % buf.len()].sin());
-                acc += q;
-                acc += g;
-                acc += g2;
-            }
-            _ => {
-                buf[(k + 1) % buf.len()] = tr.rem(buf[(k + 1) % buf.len()], (tr.atan2(w, w.tanh() - 1.5).sin() - 2.0).cbrt().hypot(1.0));
-            }
+    let mut e = tr.signum(core::f64::consts::E.mul_add(1.5, grid[0][k.min(2 - 1)])) * (tr.signum(grid[0][k % 2]) * grid[0][(k + 2) % 2]);
+    e /= 1.5 + (h_mix(grid[0][k % 2], e) + e.hypot(1.5 + e.tanh())).cos();
+    let mut step: usize = 0;
+    while tr.b(step < 2) {
+        step += 1;
+        let mut it: usize = 0;
+        while tr.b(it < k && (tr.abs(step as f64) + 0.5).log(3.0) >= (grid[0][step.min(2 - 1)] * grid[0][0])) {
+            it += 1;
+            let u: f64 = if tr.b((k as f64 - grid[0][1]) >= h_leaky_t(tr, grid[0][(k + 2) % 2])) {
+                h_mix(e, 0.3)
+            } else {
+                tr.rem(e.atan(), 1.5)
+            };
+            acc += u;
         }
-        let u: f64 = w;
-        let ws: [f64; 3] = [0.0; 3];
-        acc += u;
-        acc += ws[2];
-    } else {
-        let cum = h_cumsum(&buf);
-        w *= f64::exp_m1((w + cum[4 - 1 - k]).sin()).cos();
     }
-    ((core::f64::consts::E + grid[0][(k + 2) % 2]).tanh() * 0.9).asin() + w + buf[3] + acc
+    e = tr.rem(e, 1.5 + (e * grid[0][step % 2] + tr.round(grid[0][(step * 2 + 1) % 2] * 1.5) * 0.3).cos());
+    for ii in 0..2 {
+        let z = f64::sqrt(tr.abs(e + grid[0][(ii * 2 + 1) % 2]) + 0.5);
+        acc += z;
+    }
+    e += (e + std::f64::consts::PI) / (tr.abs(std::f64::consts::PI.hypot(1.0).log(2.5 + e.sin())) + 0.5);
+    f64::powf(e.asinh().hypot(1.0), 2.5) + acc
 }
 
 const CASE_F0034: Case = case!(f0034, f0034_t, f0034_grad, f0034_pullback, f0034_grad_into,
-    n: 2, active: [true, true], ints: [[3], [0], [0], [0]],
+    n: 2, active: [true, true], ints: [[3], [0], [3], [0]],
     |p, k| (&arr2(&p[0..2]), k[0]));
 
 #[differentiate]
 fn f0035(arr: [f64; 4], hs: Vec<f64>) -> f64 {
-    let y: f64 = if core::f64::consts::E.cos().exp() <= 0.7 {
-        (arr[2] / (1.0 + arr[2] * arr[2])).cos().exp_m1()
+    let mut acc: f64 = 0.0;
+    let mut y: f64 = if (core::f64::consts::E.signum() * hs[1]) > (1.5 + core::f64::consts::E.tanh()).log10() {
+        hs[0] - arr[2]
     } else {
-        arr[2]
+        (1.5 + (f64::round(arr[1] * 1.5) + arr[0]).cos()).recip()
     };
-    let mut xs = [0.0_f64; 4];
-    xs[1] /= 2.0 + (y / (1.5 + (0.9 * xs[3]).tanh())).sin();
-    let cum = h_cumsum(&arr);
-    cum[1] + hs[1] + xs[3]
+    let w: f64 = {
+        for j in (0..arr.len()).rev() {
+            let s: f64 = if j > 2 {
+                y.tanh().exp().ln()
+            } else {
+                h_scale3(&[arr[arr.len() - 1 - j], hs[j.min(hs.len() - 1)].tanh(), hs[j % 2]], h_pow(arr[j], 1))[(j * 2 + 1) % 3]
+            };
+            acc += s;
+        }
+        y %= h_dot(&arr, &hs).tanh().exp();
+        (1.5 + y.tanh()).recip() / (1.5 + std::f64::consts::PI.tanh())
+    };
+    w * hs[1] + 0.9 / (w.abs() + 0.5) + acc
 }
 
 fn f0035_t(tr: &Trace, arr: [f64; 4], hs: Vec<f64>) -> f64 {
-    let y: f64 = if tr.b(core::f64::consts::E.cos().exp() <= 0.7) {
-        (arr[2] / (1.0 + arr[2] * arr[2])).cos().exp_m1()
+    let mut acc: f64 = 0.0;
+    let mut y: f64 = if tr.b((tr.signum(core::f64::consts::E) * hs[1]) > (1.5 + core::f64::consts::E.tanh()).log10()) {
+        hs[0] - arr[2]
     } else {
-        arr[2]
+        (1.5 + (tr.round(arr[1] * 1.5) + arr[0]).cos()).recip()
     };
-    let mut xs = [0.0_f64; 4];
-    xs[1] /= 2.0 + (y / (1.5 + (0.9 * xs[3]).tanh())).sin();
-    let cum = h_cumsum(&arr);
-    cum[1] + hs[1] + xs[3]
+    let w: f64 = {
+        for j in (0..arr.len()).rev() {
+            let s: f64 = if tr.b(j > 2) {
+                y.tanh().exp().ln()
+            } else {
+                h_scale3(&[arr[arr.len() - 1 - j], hs[j.min(hs.len() - 1)].tanh(), hs[j % 2]], h_pow(arr[j], 1))[(j * 2 + 1) % 3]
+            };
+            acc += s;
+        }
+        y = tr.rem(y, h_dot(&arr, &hs).tanh().exp());
+        (1.5 + y.tanh()).recip() / (1.5 + std::f64::consts::PI.tanh())
+    };
+    w * hs[1] + 0.9 / (tr.abs(w) + 0.5) + acc
 }
 
 const CASE_F0035: Case = case!(f0035, f0035_t, f0035_grad, f0035_pullback, f0035_grad_into,
@@ -1860,49 +1814,43 @@ const CASE_F0035: Case = case!(f0035, f0035_t, f0035_grad, f0035_pullback, f0035
 fn f0036(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let mut z = -(1.5 + xs[xs.len() - 1 - l].tanh()).recip();
-        if (l as f64 + z) <= 2.0 {
-            let ys = [0.0_f64; 4];
-            let z = z - ys[l];
-            acc += z;
+        let mut d = -f64::hypot(xs[xs.len() - 1 - l], xs[0].tanh().exp());
+        let late1: f64;
+        if h_leaky(l as f64) <= d.to_radians() {
+            d -= (f64::atan(xs[(l + 1) % 2]) * 1.5).ceil() * 0.3;
+            late1 = (-d).tanh().exp().sqrt();
         } else {
-            let t: f64 = if l < 1 {
-                let v = z;
-                z + v
-            } else {
-                z %= (((z * 1.5).trunc() * 0.3 * 1.5).trunc() * 0.3).hypot(1.0);
-                2.0
-            };
-            let y = xs[0].cos() * h_mix(t, core::f64::consts::E);
-            acc += y;
+            late1 = d.atan() * (xs[xs.len() - 1 - l] + xs[(l * 2 + 1) % xs.len()]);
         }
-        acc += z;
+        acc += late1;
     }
-    ((xs[0] + xs[1]).abs() + 0.5).powf(2.5) + acc
+    let a: f64 = if (xs[0] + xs[1]) <= 0.9 {
+        xs[0].sin() + std::f64::consts::PI
+    } else {
+        h_cumsum(xs)[((xs[1].sin().exp2().tanh().abs() * 2.9).floor() as usize) % 2] - (xs[0].tanh() * 0.9).acos()
+    };
+    a + acc
 }
 
 fn f0036_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let mut z = -(1.5 + xs[xs.len() - 1 - l].tanh()).recip();
-        if tr.b((l as f64 + z) <= 2.0) {
-            let ys = [0.0_f64; 4];
-            let z = z - ys[l];
-            acc += z;
+        let mut d = -f64::hypot(xs[xs.len() - 1 - l], xs[0].tanh().exp());
+        let late1: f64;
+        if tr.b(h_leaky_t(tr, l as f64) <= d.to_radians()) {
+            d -= tr.ceil(f64::atan(xs[(l + 1) % 2]) * 1.5) * 0.3;
+            late1 = (-d).tanh().exp().sqrt();
         } else {
-            let t: f64 = if tr.b(l < 1) {
-                let v = z;
-                z + v
-            } else {
-                z = tr.rem(z, (tr.trunc(tr.trunc(z * 1.5) * 0.3 * 1.5) * 0.3).hypot(1.0));
-                2.0
-            };
-            let y = xs[0].cos() * h_mix(t, core::f64::consts::E);
-            acc += y;
+            late1 = d.atan() * (xs[xs.len() - 1 - l] + xs[(l * 2 + 1) % xs.len()]);
         }
-        acc += z;
+        acc += late1;
     }
-    (tr.abs(xs[0] + xs[1]) + 0.5).powf(2.5) + acc
+    let a: f64 = if tr.b((xs[0] + xs[1]) <= 0.9) {
+        xs[0].sin() + std::f64::consts::PI
+    } else {
+        h_cumsum(xs)[(tr.floor(xs[1].sin().exp2().tanh().abs() * 2.9) as usize) % 2] - (xs[0].tanh() * 0.9).acos()
+    };
+    a + acc
 }
 
 const CASE_F0036: Case = case!(f0036, f0036_t, f0036_grad, f0036_pullback, f0036_grad_into,
@@ -1916,24 +1864,28 @@ fn f0037(c: f64) -> f64 {
         for l in 0..1 {
             let q: f64 = if l < 1 {
                 let t = l as f64 / (1.5 + c.tanh()) + l as f64 / c.hypot(1.0);
-                (t / (1.5 + t.tanh())).sin().to_degrees() * 0.02
+                (t / (1.5 + t.tanh())).sin().cosh()
             } else {
                 for _ in 0..1 {
                     if l < 1 {
                         return (1.2 + std::f64::consts::PI) * c;
                     }
                 }
-                f64::sin(c.sin())
+                (c - core::f64::consts::E) as f64
             };
-            if l % 2 == 0 {
-                continue;
-            }
-            acc += q;
+            let e = 2.5_f64.powf(h_mix(c, q).sin());
+            acc += e;
         }
-        let tmp: [f64; 1] = [0.0; 1];
-        f64::powf((tmp[0] * c).tanh().exp(), (tmp[0] - c).tanh() * 1.5)
+        let u: f64 = if (c - std::f64::consts::PI) > 1.2 {
+            let vals: [f64; 3] = [0.0; 3];
+            -c * f64::cosh(c.sin()) + vals[2]
+        } else {
+            let b = (std::f64::consts::PI - c) / (1.5 + (2.0 + c).tanh());
+            (b * 1.5).trunc() * 0.3 - c.powi(1)
+        };
+        (2.0 + core::f64::consts::E.sin() + 1.2).acosh() + u
     };
-    c.hypot(1.0).ln() + core::f64::consts::E * 2.0 + w + acc
+    ((c / c.hypot(1.0)).abs() + 0.5).recip() + w + acc
 }
 
 fn f0037_t(tr: &Trace, c: f64) -> f64 {
@@ -1942,24 +1894,28 @@ fn f0037_t(tr: &Trace, c: f64) -> f64 {
         for l in 0..1 {
             let q: f64 = if tr.b(l < 1) {
                 let t = l as f64 / (1.5 + c.tanh()) + l as f64 / c.hypot(1.0);
-                (t / (1.5 + t.tanh())).sin().to_degrees() * 0.02
+                (t / (1.5 + t.tanh())).sin().cosh()
             } else {
                 for _ in 0..1 {
                     if tr.b(l < 1) {
                         return (1.2 + std::f64::consts::PI) * c;
                     }
                 }
-                f64::sin(c.sin())
+                (c - core::f64::consts::E) as f64
             };
-            if tr.b(l % 2 == 0) {
-                continue;
-            }
-            acc += q;
+            let e = 2.5_f64.powf(h_mix(c, q).sin());
+            acc += e;
         }
-        let tmp: [f64; 1] = [0.0; 1];
-        f64::powf((tmp[0] * c).tanh().exp(), (tmp[0] - c).tanh() * 1.5)
+        let u: f64 = if tr.b((c - std::f64::consts::PI) > 1.2) {
+            let vals: [f64; 3] = [0.0; 3];
+            -c * f64::cosh(c.sin()) + vals[2]
+        } else {
+            let b = (std::f64::consts::PI - c) / (1.5 + (2.0 + c).tanh());
+            tr.trunc(b * 1.5) * 0.3 - c.powi(1)
+        };
+        (2.0 + core::f64::consts::E.sin() + 1.2).acosh() + u
     };
-    c.hypot(1.0).ln() + core::f64::consts::E * 2.0 + w + acc
+    (tr.abs(c / c.hypot(1.0)) + 0.5).recip() + w + acc
 }
 
 const CASE_F0037: Case = case!(f0037, f0037_t, f0037_grad, f0037_pullback, f0037_grad_into,
@@ -1973,28 +1929,32 @@ fn f0038(zs: [f64; 4], hs: Vec<f64>) -> f64 {
     let mut d: f64 = loop {
         cnt += 1;
         if cnt > zs.len() {
-            break ((hs[0] * 1.5).round() * 0.3).tanh().exp_m1();
+            break (hs[0] * 1.5).floor() * 0.3 % 1.5;
         }
-        let z = f64::atan(0.1 + zs[cnt - 1]);
+        let r = (0.1 + zs[cnt - 1]).cos().tan();
+        let z: f64 = if r.to_radians() >= std::f64::consts::PI && cnt > 3 {
+            1.5
+        } else {
+            hs[0].mul_add(zs[(cnt * 2 + 1) % 4] + r, cnt as f64 + r)
+        };
         acc += z;
     };
-    let c: f64 = match cnt {
-        0 => {
-            std::f64::consts::PI * hs[0] - h_nested(d, &hs)
+    d += f64::atan(d);
+    let t: f64 = if cnt < 2 {
+        d = d.cos() + h_norm2([hs[0], hs[0]]);
+        f64::sin(h_cumsum(&hs)[0])
+    } else {
+        for c in &zs {
+            let d = d - (cnt as f64).sin().exp_m1().to_radians();
+            if cnt > 4 {
+                return (zs[cnt % zs.len()] + hs[0]).to_radians();
+            }
+            acc += *c;
+            acc += d;
         }
-        1 | 2 => {
-            d -= hs[0];
-            0.9 + d.abs()
-        }
-        3..=5 => {
-            h_mix(d, cnt as f64).cos()
-        }
-        _ => {
-            let tmp = zs.to_vec();
-            (1.5 + d.tanh()).log(3.0) + h_norm2([zs[(cnt * 2 + 1) % zs.len()], tmp[cnt % tmp.len()]])
-        }
+        d * (hs[0].abs() + 0.5).ln()
     };
-    (zs[cnt.min(4 - 1)] * 1.5).floor() * 0.3 + hs[0] + c + acc
+    d / (1.5 + hs[0].max(cnt as f64).tanh()) + t + acc
 }
 
 fn f0038_t(tr: &Trace, zs: [f64; 4], hs: Vec<f64>) -> f64 {
@@ -2003,28 +1963,32 @@ fn f0038_t(tr: &Trace, zs: [f64; 4], hs: Vec<f64>) -> f64 {
     let mut d: f64 = loop {
         cnt += 1;
         if tr.b(cnt > zs.len()) {
-            break (tr.round(hs[0] * 1.5) * 0.3).tanh().exp_m1();
+            break tr.rem(tr.floor(hs[0] * 1.5) * 0.3, 1.5);
         }
-        let z = f64::atan(0.1 + zs[cnt - 1]);
+        let r = (0.1 + zs[cnt - 1]).cos().tan();
+        let z: f64 = if tr.b(r.to_radians() >= std::f64::consts::PI && cnt > 3) {
+            1.5
+        } else {
+            hs[0].mul_add(zs[(cnt * 2 + 1) % 4] + r, cnt as f64 + r)
+        };
         acc += z;
     };
-    let c: f64 = match cnt {
-        0 => {
-            std::f64::consts::PI * hs[0] - h_nested(d, &hs)
+    d += f64::atan(d);
+    let t: f64 = if tr.b(cnt < 2) {
+        d = d.cos() + h_norm2([hs[0], hs[0]]);
+        f64::sin(h_cumsum(&hs)[0])
+    } else {
+        for c in &zs {
+            let d = d - (cnt as f64).sin().exp_m1().to_radians();
+            if tr.b(cnt > 4) {
+                return (zs[cnt % zs.len()] + hs[0]).to_radians();
+            }
+            acc += *c;
+            acc += d;
         }
-        1 | 2 => {
-            d -= hs[0];
-            0.9 + tr.abs(d)
-        }
-        3..=5 => {
-            h_mix(d, cnt as f64).cos()
-        }
-        _ => {
-            let tmp = zs.to_vec();
-            (1.5 + d.tanh()).log(3.0) + h_norm2([zs[(cnt * 2 + 1) % zs.len()], tmp[cnt % tmp.len()]])
-        }
+        d * (tr.abs(hs[0]) + 0.5).ln()
     };
-    tr.floor(zs[cnt.min(4 - 1)] * 1.5) * 0.3 + hs[0] + c + acc
+    d / (1.5 + tr.max(hs[0], cnt as f64).tanh()) + t + acc
 }
 
 const CASE_F0038: Case = case!(f0038, f0038_t, f0038_grad, f0038_pullback, f0038_grad_into,
@@ -2033,31 +1997,57 @@ const CASE_F0038: Case = case!(f0038, f0038_t, f0038_grad, f0038_pullback, f0038
 
 #[differentiate]
 fn f0039(mat: &[[f64; 2]; 3]) -> f64 {
-    let p: f64 = if mat[((mat[2][0].tanh().abs() * 2.9).floor() as usize) % mat.len()][(((1.5 + mat[1][0]).sin().abs() * 2.9).floor() as usize) % 2].clamp(-0.5, 0.8) <= 2.0 {
-        let r = mat[1][1].cos().sinh();
-        core::f64::consts::E.mul_add(r, r) - h_mix(core::f64::consts::E, r)
+    let mut acc: f64 = 0.0;
+    let p: f64 = if (0.5 * mat[0][0]) < mat[1][1].tanh() {
+        for jj in 0..1 {
+            if jj > 0 {
+                let z: f64 = {
+                    let mut c: f64 = if jj % 2 == 0 {
+                        mat[(jj + 3) % mat.len()][1].cos()
+                    } else {
+                        ((jj as f64 - mat[jj + 1][(jj + 1) % 2]) * 1.5).ceil() + (jj as f64).atan()
+                    };
+                    c *= h_scale3(&[f64::sinh(mat[jj + 1][2 - 1 - jj].tanh()), (c.sin() * 0.9).asin(), 0.1 * c], h_pow(c, 2))[(jj + 1) % 3].cos();
+                    f64::atan2(c.tanh().powi(4), (-mat[jj][(((mat[(jj * 2 + 1) % mat.len()][jj % 2] - c).cos().abs() * 2.9).floor() as usize) % 2]).tanh().exp())
+                };
+                acc += z;
+            } else {
+                let t = mat[(jj * 2 + 1) % mat.len()][(jj * 2 + 1) % 2];
+                acc += t;
+            }
+        }
+        (mat[2][1] * 2.5).tanh().cosh()
     } else {
-        2.5_f64.powf((2.5 * mat[1][1]).cos())
+        mat[2][0]
     };
-    let r: f64 = p;
-    if p.sin().exp2() > 0.3 {
-        return mat[2][1].abs().sin();
-    }
-    -mat[1][1] + r
+    (std::f64::consts::PI.tanh().to_degrees() * 0.02).signum() * (0.3 + p) + acc
 }
 
 fn f0039_t(tr: &Trace, mat: &[[f64; 2]; 3]) -> f64 {
-    let p: f64 = if tr.b(tr.clamp(mat[(tr.floor(mat[2][0].tanh().abs() * 2.9) as usize) % mat.len()][(tr.floor((1.5 + mat[1][0]).sin().abs() * 2.9) as usize) % 2], -0.5, 0.8) <= 2.0) {
-        let r = mat[1][1].cos().sinh();
-        core::f64::consts::E.mul_add(r, r) - h_mix(core::f64::consts::E, r)
+    let mut acc: f64 = 0.0;
+    let p: f64 = if tr.b((0.5 * mat[0][0]) < mat[1][1].tanh()) {
+        for jj in 0..1 {
+            if tr.b(jj > 0) {
+                let z: f64 = {
+                    let mut c: f64 = if tr.b(jj % 2 == 0) {
+                        mat[(jj + 3) % mat.len()][1].cos()
+                    } else {
+                        tr.ceil((jj as f64 - mat[jj + 1][(jj + 1) % 2]) * 1.5) + (jj as f64).atan()
+                    };
+                    c *= h_scale3(&[f64::sinh(mat[jj + 1][2 - 1 - jj].tanh()), (c.sin() * 0.9).asin(), 0.1 * c], h_pow(c, 2))[(jj + 1) % 3].cos();
+                    f64::atan2(c.tanh().powi(4), (-mat[jj][(tr.floor((mat[(jj * 2 + 1) % mat.len()][jj % 2] - c).cos().abs() * 2.9) as usize) % 2]).tanh().exp())
+                };
+                acc += z;
+            } else {
+                let t = mat[(jj * 2 + 1) % mat.len()][(jj * 2 + 1) % 2];
+                acc += t;
+            }
+        }
+        (mat[2][1] * 2.5).tanh().cosh()
     } else {
-        2.5_f64.powf((2.5 * mat[1][1]).cos())
+        mat[2][0]
     };
-    let r: f64 = p;
-    if tr.b(p.sin().exp2() > 0.3) {
-        return tr.abs(mat[2][1]).sin();
-    }
-    -mat[1][1] + r
+    tr.signum(std::f64::consts::PI.tanh().to_degrees() * 0.02) * (0.3 + p) + acc
 }
 
 const CASE_F0039: Case = case!(f0039, f0039_t, f0039_grad, f0039_pullback, f0039_grad_into,
@@ -2068,63 +2058,47 @@ const CASE_F0039: Case = case!(f0039, f0039_t, f0039_grad, f0039_pullback, f0039
 fn f0040(c: f64, mat: &[[f64; 1]; 1], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for e in zs.iter() {
-        let d = (zs[0].abs() + 0.5).powf(mat[0][0].cos() * 1.5) * mat[0][0].tanh().exp().ln_1p();
-        acc += *e;
+        let d = f64::hypot(zs[0], (*e).abs() + 0.5) * e.tanh().exp2();
         acc += d;
     }
     let res = h_cumsum(&zs);
     let vals: [f64; 1] = [0.0; 1];
     for d in zs.iter() {
-        let mut ys: Vec<f64> = vec![0.0; res.len()];
+        let ys: Vec<f64> = vec![0.0; res.len()];
         let late1: f64;
-        if mat[0][0].sin() >= -1.5 {
-            let e: f64 = if c >= (c + zs[0]) {
-                ys[0] *= (d.abs() + 0.5).sqrt().tanh().exp().ln().sin();
-                (1.5 + (d * mat[0][0]).cos()).ln()
-            } else {
-                (d + -0.5).hypot(mat[0][0].min(*d).hypot(1.0))
-            };
-            late1 = ys[0] * -mat[0][0];
-            acc += e;
+        if mat[0][0].atan2((*d).tanh() - 1.5) <= 0.2 {
+            late1 = (d.sin() * 1.5).ceil() * 0.3;
         } else {
-            late1 = ((res[0] + c).sin() * 0.9).acos();
+            late1 = ((d * 1.5).floor() * 0.3 * 1.5).trunc() * 0.3;
         }
-        acc += *d;
         acc += ys[0];
         acc += late1;
     }
-    0.3 + mat[0][0] + h_norm2([0.2, c]) + res[0] + vals[0] + acc
+    let q = -(vals[0] / (1.5 + c.cos()));
+    mat[0][0] * q / (q + -0.5).hypot(1.0) + res[0] + acc
 }
 
 fn f0040_t(tr: &Trace, c: f64, mat: &[[f64; 1]; 1], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for e in zs.iter() {
-        let d = (tr.abs(zs[0]) + 0.5).powf(mat[0][0].cos() * 1.5) * mat[0][0].tanh().exp().ln_1p();
-        acc += *e;
+        let d = f64::hypot(zs[0], tr.abs(*e) + 0.5) * e.tanh().exp2();
         acc += d;
     }
     let res = h_cumsum(&zs);
     let vals: [f64; 1] = [0.0; 1];
     for d in zs.iter() {
-        let mut ys: Vec<f64> = vec![0.0; res.len()];
+        let ys: Vec<f64> = vec![0.0; res.len()];
         let late1: f64;
-        if tr.b(mat[0][0].sin() >= -1.5) {
-            let e: f64 = if tr.b(c >= (c + zs[0])) {
-                ys[0] *= (tr.abs(*d) + 0.5).sqrt().tanh().exp().ln().sin();
-                (1.5 + (d * mat[0][0]).cos()).ln()
-            } else {
-                (d + -0.5).hypot(tr.min(mat[0][0], *d).hypot(1.0))
-            };
-            late1 = ys[0] * -mat[0][0];
-            acc += e;
+        if tr.b(tr.atan2(mat[0][0], (*d).tanh() - 1.5) <= 0.2) {
+            late1 = tr.ceil(d.sin() * 1.5) * 0.3;
         } else {
-            late1 = ((res[0] + c).sin() * 0.9).acos();
+            late1 = tr.trunc(tr.floor(d * 1.5) * 0.3 * 1.5) * 0.3;
         }
-        acc += *d;
         acc += ys[0];
         acc += late1;
     }
-    0.3 + mat[0][0] + h_norm2([0.2, c]) + res[0] + vals[0] + acc
+    let q = -(vals[0] / (1.5 + c.cos()));
+    mat[0][0] * q / (q + -0.5).hypot(1.0) + res[0] + acc
 }
 
 const CASE_F0040: Case = case!(f0040, f0040_t, f0040_grad, f0040_pullback, f0040_grad_into,
@@ -2138,27 +2112,21 @@ fn f0041(mat: &[[f64; 2]; 1]) -> f64 {
     while step < 3 {
         step += 1;
         for jj in 0..1 {
-            if mat[0][(jj + 2) % 2].min(mat[0][(step + 2) % 2]) > mat[0][(jj + 3) % 2].to_radians() {
+            if f64::ln_1p(mat[0][(jj + 2) % 2].hypot(1.0)) <= (core::f64::consts::E / (1.5 + mat[0][(jj * 2 + 1) % 2].tanh())) {
                 break;
             }
         }
     }
-    let mut r: f64 = {
-        let mut round: usize = 0;
-        while round < step && (1.5 + mat[0][step.min(2 - 1)].cos()).log(2.5 + mat[0][step % 2].sin()) >= 0.5 {
-            round += 1;
-            let vals = [0.0_f64; 3];
-            let v = mat[0][round % 2];
-            acc += vals[2];
-            acc += v;
-        }
-        -(2.5 * mat[0][round.min(2 - 1)])
-    };
-    let b: f64 = {
-        r = r * 0.5 + mat[0][step % 2] / r.tanh().exp();
-        (step as f64).sin() / (1.5 + (r + -1.5).tanh())
-    };
-    (1.5 + r.tanh().tan().cos()).log10() + b + acc
+    for i in 0..2 {
+        let d = core::f64::consts::E * mat[0][step % 2] * (i as f64).atan2(2.0 + mat[0][i].sin());
+        let vals = [0.0_f64; 3];
+        acc += d;
+        acc += vals[2];
+    }
+    let mut v = -mat[0][step % 2];
+    v = v * 0.5 + mat[0][step % 2];
+    let pair = h_polar((1.5 + v.tanh()).powf(mat[0][step % 2].sin() * 1.5), v.abs());
+    mat[0][(step * 2 + 1) % 2] + pair.1 + acc
 }
 
 fn f0041_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
@@ -2167,27 +2135,21 @@ fn f0041_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
     while tr.b(step < 3) {
         step += 1;
         for jj in 0..1 {
-            if tr.b(tr.min(mat[0][(jj + 2) % 2], mat[0][(step + 2) % 2]) > mat[0][(jj + 3) % 2].to_radians()) {
+            if tr.b(f64::ln_1p(mat[0][(jj + 2) % 2].hypot(1.0)) <= (core::f64::consts::E / (1.5 + mat[0][(jj * 2 + 1) % 2].tanh()))) {
                 break;
             }
         }
     }
-    let mut r: f64 = {
-        let mut round: usize = 0;
-        while tr.b(round < step && (1.5 + mat[0][step.min(2 - 1)].cos()).log(2.5 + mat[0][step % 2].sin()) >= 0.5) {
-            round += 1;
-            let vals = [0.0_f64; 3];
-            let v = mat[0][round % 2];
-            acc += vals[2];
-            acc += v;
-        }
-        -(2.5 * mat[0][round.min(2 - 1)])
-    };
-    let b: f64 = {
-        r = r * 0.5 + mat[0][step % 2] / r.tanh().exp();
-        (step as f64).sin() / (1.5 + (r + -1.5).tanh())
-    };
-    (1.5 + r.tanh().tan().cos()).log10() + b + acc
+    for i in 0..2 {
+        let d = core::f64::consts::E * mat[0][step % 2] * (i as f64).atan2(2.0 + mat[0][i].sin());
+        let vals = [0.0_f64; 3];
+        acc += d;
+        acc += vals[2];
+    }
+    let mut v = -mat[0][step % 2];
+    v = v * 0.5 + mat[0][step % 2];
+    let pair = h_polar((1.5 + v.tanh()).powf(mat[0][step % 2].sin() * 1.5), tr.abs(v));
+    mat[0][(step * 2 + 1) % 2] + pair.1 + acc
 }
 
 const CASE_F0041: Case = case!(f0041, f0041_t, f0041_grad, f0041_pullback, f0041_grad_into,
@@ -2196,29 +2158,39 @@ const CASE_F0041: Case = case!(f0041, f0041_t, f0041_grad, f0041_pullback, f0041
 
 #[differentiate]
 fn f0042(xs: &[f64], mat: &[[f64; 1]; 1], mut hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    hs[1] *= f64::cosh(mat[0][0].atan().cos()).tanh();
-    let pair = (std::f64::consts::PI.atan(), xs[1].powi(2));
-    for jj in 0..hs.len() {
-        let pt = (xs[jj + 1].tanh().powi(3), h_norm2([hs[jj % 2], xs[(jj * 2 + 1) % xs.len()]]));
-        let ws = hs.to_vec();
-        acc += pt.1;
-        acc += ws[1];
+    hs[1] *= (1.5 + (1.5 + mat[0][0].tanh()).ln_1p().cos()).ln_1p().cos();
+    let mut late1: f64;
+    if std::f64::consts::PI.cos().tan() < (xs[1] + xs[0]) {
+        late1 = (hs[1] + std::f64::consts::PI) * xs[0];
+    } else {
+        hs[1] -= (hs[1].tanh() * 0.9).asin() * (xs[0] + -1.5);
+        late1 = ((mat[0][0].tanh() * 0.9).atanh().sin() * 0.9).acos();
     }
-    (1.5 + hs[1].tanh().cosh().cos()).log2() + pair.1 + acc
+    let v: f64 = if (late1 % xs[2].hypot(1.0)) < 0.2 {
+        late1 += (0.9 + late1) * (late1 * hs[0]);
+        late1 * 0.9
+    } else {
+        late1.tanh().exp2() * (0.5 + hs[(((1.2 + xs[2]).tanh().abs() * 2.9).floor() as usize) % hs.len()])
+    };
+    (1.5 + late1.clamp(-0.5, 0.8).cos()).recip() + v
 }
 
-fn f0042_t(_tr: &Trace, xs: &[f64], mat: &[[f64; 1]; 1], mut hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    hs[1] *= f64::cosh(mat[0][0].atan().cos()).tanh();
-    let pair = (std::f64::consts::PI.atan(), xs[1].powi(2));
-    for jj in 0..hs.len() {
-        let pt = (xs[jj + 1].tanh().powi(3), h_norm2([hs[jj % 2], xs[(jj * 2 + 1) % xs.len()]]));
-        let ws = hs.to_vec();
-        acc += pt.1;
-        acc += ws[1];
+fn f0042_t(tr: &Trace, xs: &[f64], mat: &[[f64; 1]; 1], mut hs: Vec<f64>) -> f64 {
+    hs[1] *= (1.5 + (1.5 + mat[0][0].tanh()).ln_1p().cos()).ln_1p().cos();
+    let mut late1: f64;
+    if tr.b(std::f64::consts::PI.cos().tan() < (xs[1] + xs[0])) {
+        late1 = (hs[1] + std::f64::consts::PI) * xs[0];
+    } else {
+        hs[1] -= (hs[1].tanh() * 0.9).asin() * (xs[0] + -1.5);
+        late1 = ((mat[0][0].tanh() * 0.9).atanh().sin() * 0.9).acos();
     }
-    (1.5 + hs[1].tanh().cosh().cos()).log2() + pair.1 + acc
+    let v: f64 = if tr.b((tr.rem(late1, xs[2].hypot(1.0))) < 0.2) {
+        late1 += (0.9 + late1) * (late1 * hs[0]);
+        late1 * 0.9
+    } else {
+        late1.tanh().exp2() * (0.5 + hs[(tr.floor((1.2 + xs[2]).tanh().abs() * 2.9) as usize) % hs.len()])
+    };
+    (1.5 + tr.clamp(late1, -0.5, 0.8).cos()).recip() + v
 }
 
 const CASE_F0042: Case = case!(f0042, f0042_t, f0042_grad, f0042_pullback, f0042_grad_into,
@@ -2235,36 +2207,20 @@ fn f0043(b: f64, mut c: f64, ts: &[f64; 1]) -> f64 {
             if cnt > 3 {
                 break;
             }
-            c = b + (cnt as f64).sin().exp_m1();
+            c = b + (cnt as f64).sin().to_degrees() * 0.02;
             let w: f64 = if cnt > 3 {
-                h_nested(c, ts) + ts[0].sin().cosh()
+                (c + ts[0]).to_radians()
             } else {
-                cnt as f64
+                (2.0 + (c.tanh().to_degrees() * 0.02).sin()).powf(ts[0].tanh() * 1.5)
             };
             acc += w;
         }
-        let s: f64 = if cnt > 3 {
-            let ys: [f64; 4] = [0.0; 4];
-            -(b * ts[0]) + ys[3]
-        } else {
-            let pt = h_polar((cnt as f64).atan2(ts[0].tanh().exp()), (b.sin() * 0.9).asin());
-            ts[0].atan() + c + pt.1
-        };
-        let t: f64 = if cnt % 2 == 0 {
-            let y: f64 = if (cnt as f64).cos().exp() <= 0.3 {
-                c = h_mix(c, b * ts[0]);
-                h_scale3(&[(s * 1.5).ceil() * 0.3, s + 0.2, cnt as f64 * s], (1.5 + (cnt as f64).cos()).ln_1p())[cnt % 3]
-            } else {
-                (0.5 + s).sin()
-            };
-            ts[0].max(ts[0] * 0.5) + cnt as f64 + y
-        } else {
-            cnt as f64
-        };
-        acc += s;
-        acc += t;
+        let pt = ((c.tanh() * 0.9).atanh(), ts[0] * cnt as f64);
+        let b = b * h_pow(ts[0], 1);
+        acc += pt.1;
+        acc += b;
     }
-    core::f64::consts::E + b + c + acc
+    (2.0 * b).tanh().exp2() + acc
 }
 
 fn f0043_t(tr: &Trace, b: f64, mut c: f64, ts: &[f64; 1]) -> f64 {
@@ -2276,36 +2232,20 @@ fn f0043_t(tr: &Trace, b: f64, mut c: f64, ts: &[f64; 1]) -> f64 {
             if tr.b(cnt > 3) {
                 break;
             }
-            c = b + (cnt as f64).sin().exp_m1();
+            c = b + (cnt as f64).sin().to_degrees() * 0.02;
             let w: f64 = if tr.b(cnt > 3) {
-                h_nested(c, ts) + ts[0].sin().cosh()
+                (c + ts[0]).to_radians()
             } else {
-                cnt as f64
+                (2.0 + (c.tanh().to_degrees() * 0.02).sin()).powf(ts[0].tanh() * 1.5)
             };
             acc += w;
         }
-        let s: f64 = if tr.b(cnt > 3) {
-            let ys: [f64; 4] = [0.0; 4];
-            -(b * ts[0]) + ys[3]
-        } else {
-            let pt = h_polar((cnt as f64).atan2(ts[0].tanh().exp()), (b.sin() * 0.9).asin());
-            ts[0].atan() + c + pt.1
-        };
-        let t: f64 = if tr.b(cnt % 2 == 0) {
-            let y: f64 = if tr.b((cnt as f64).cos().exp() <= 0.3) {
-                c = h_mix(c, b * ts[0]);
-                h_scale3(&[tr.ceil(s * 1.5) * 0.3, s + 0.2, cnt as f64 * s], (1.5 + (cnt as f64).cos()).ln_1p())[cnt % 3]
-            } else {
-                (0.5 + s).sin()
-            };
-            tr.max(ts[0], ts[0] * 0.5) + cnt as f64 + y
-        } else {
-            cnt as f64
-        };
-        acc += s;
-        acc += t;
+        let pt = ((c.tanh() * 0.9).atanh(), ts[0] * cnt as f64);
+        let b = b * h_pow(ts[0], 1);
+        acc += pt.1;
+        acc += b;
     }
-    core::f64::consts::E + b + c + acc
+    (2.0 * b).tanh().exp2() + acc
 }
 
 const CASE_F0043: Case = case!(f0043, f0043_t, f0043_grad, f0043_pullback, f0043_grad_into,
@@ -2321,31 +2261,22 @@ fn f0044(c: f64, xs: &[f64]) -> f64 {
         if step > 1 {
             break;
         }
-        let e = c + f64::recip(1.0 + xs[0] * xs[0]);
+        let e = c + xs[0].max(step as f64);
         acc += e;
     }
-    let p: f64 = if h_norm2([c, xs[0]]) < 0.7 {
+    let mut g: f64 = if h_pow(0.9, step) < 0.7 {
         for &e in xs.iter() {
-            let g = c / (2.0 + c.cos().sin());
+            let a = c / (1.5 + (c.signum() * c).cos());
             acc += e;
-            acc += g;
+            acc += a;
         }
-        h_cumsum(xs)[0]
+        c * 0.9
     } else {
-        let mut round: usize = 0;
-        while round < step && c.mul_add(c, xs[0]) >= (c * xs[0]) {
-            round += 1;
-            let s: f64 = if (xs[0] + c) > -1.5 {
-                f64::powf(2.0 + xs[0].sin(), 2.5) + c.hypot(2.0 + c.sin())
-            } else {
-                c as f64
-            };
-            let hs = [0.3, (s.abs() + 0.5).ln()];
-            acc += hs[1];
-        }
-        xs[0].atan2(1.5 + c.cos()) + 2.5_f64.powf(c.tanh())
+        2.0 + c
     };
-    xs[0].tanh().exp().hypot(1.0).log(3.0) + p + acc
+    g = g * c.asinh().tanh();
+    g /= (h_polar(c, c).1.sin() * 0.9).atanh().tanh().exp();
+    xs[0] + g + acc
 }
 
 fn f0044_t(tr: &Trace, c: f64, xs: &[f64]) -> f64 {
@@ -2356,31 +2287,22 @@ fn f0044_t(tr: &Trace, c: f64, xs: &[f64]) -> f64 {
         if tr.b(step > 1) {
             break;
         }
-        let e = c + f64::recip(1.0 + xs[0] * xs[0]);
+        let e = c + tr.max(xs[0], step as f64);
         acc += e;
     }
-    let p: f64 = if tr.b(h_norm2([c, xs[0]]) < 0.7) {
+    let mut g: f64 = if tr.b(h_pow(0.9, step) < 0.7) {
         for &e in xs.iter() {
-            let g = c / (2.0 + c.cos().sin());
+            let a = c / (1.5 + (tr.signum(c) * c).cos());
             acc += e;
-            acc += g;
+            acc += a;
         }
-        h_cumsum(xs)[0]
+        c * 0.9
     } else {
-        let mut round: usize = 0;
-        while tr.b(round < step && c.mul_add(c, xs[0]) >= (c * xs[0])) {
-            round += 1;
-            let s: f64 = if tr.b((xs[0] + c) > -1.5) {
-                f64::powf(2.0 + xs[0].sin(), 2.5) + c.hypot(2.0 + c.sin())
-            } else {
-                c as f64
-            };
-            let hs = [0.3, (tr.abs(s) + 0.5).ln()];
-            acc += hs[1];
-        }
-        xs[0].atan2(1.5 + c.cos()) + 2.5_f64.powf(c.tanh())
+        2.0 + c
     };
-    xs[0].tanh().exp().hypot(1.0).log(3.0) + p + acc
+    g = g * c.asinh().tanh();
+    g /= (h_polar(c, c).1.sin() * 0.9).atanh().tanh().exp();
+    xs[0] + g + acc
 }
 
 const CASE_F0044: Case = case!(f0044, f0044_t, f0044_grad, f0044_pullback, f0044_grad_into,
@@ -2391,71 +2313,33 @@ const CASE_F0044: Case = case!(f0044, f0044_t, f0044_grad, f0044_pullback, f0044
 fn f0045(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut e = -a - a * (a * 0.5);
-    if a.sin().exp() >= 0.1 {
-        let t = (2.0 + e.sin()).ln() / (1.5 + (1.0 + e * e).log10().cos());
-        let g: f64 = if (a + t) > (1.5 + t.tanh()).ln_1p() {
-            let late1: f64;
-            if (e - a) < 0.2 {
-                let pt = h_polar(std::f64::consts::PI + a, -0.5 / (1.5 + e.cos()));
-                late1 = (a * t).to_radians();
-                acc += pt.1;
-            } else {
-                late1 = f64::signum(e) * e.cos().powi(4);
-            }
-            e + core::f64::consts::E + h_mix(t, core::f64::consts::E) + late1
-        } else {
-            -a / (2.0 + t.atan2(1.5 + e.tanh()).sin())
-        };
-        for l in 0..3 {
-            let mut t = t + (2.0 + e.sin()).log(2.5 + (g * t).sin());
-            t /= 1.5 + (e - (2.0 + (l as f64).sin()).log(2.5 + g.sin())).cos();
-            acc += t;
-        }
-        acc += g;
-    } else if (2.0 + a.sin()).recip() >= (e * std::f64::consts::PI) {
-        let v: f64 = {
-            let pt = h_polar(-a, 0.5 * e);
-            e *= (-a + (e.sin() * 0.9).asin()).cos();
-            a + pt.1
-        };
-        acc += v;
+    if a.sin().sinh() >= 0.1 {
+        let s = (e + a) / (1.5 + e.cos());
+        let pair: (f64, f64) = (s.hypot(1.0).ln(), 0.2);
+        e = e / a.tanh().exp() + a;
+        acc += pair.1;
+    } else {
+        e = e * 0.5 + e;
     }
-    (1.5 + (a - e).cos()).powf((e / (1.0 + a * a)).cos() * 1.5) + acc
+    e %= 1.5 + (a - e).tanh().sinh().tanh();
+    e /= 1.5 + f64::cbrt(1.0 + e * e).sin().tan().tanh();
+    e + acc
 }
 
 fn f0045_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut e = -a - a * (a * 0.5);
-    if tr.b(a.sin().exp() >= 0.1) {
-        let t = (2.0 + e.sin()).ln() / (1.5 + (1.0 + e * e).log10().cos());
-        let g: f64 = if tr.b((a + t) > (1.5 + t.tanh()).ln_1p()) {
-            let late1: f64;
-            if tr.b((e - a) < 0.2) {
-                let pt = h_polar(std::f64::consts::PI + a, -0.5 / (1.5 + e.cos()));
-                late1 = (a * t).to_radians();
-                acc += pt.1;
-            } else {
-                late1 = tr.signum(e) * e.cos().powi(4);
-            }
-            e + core::f64::consts::E + h_mix(t, core::f64::consts::E) + late1
-        } else {
-            -a / (2.0 + t.atan2(1.5 + e.tanh()).sin())
-        };
-        for l in 0..3 {
-            let mut t = t + (2.0 + e.sin()).log(2.5 + (g * t).sin());
-            t /= 1.5 + (e - (2.0 + (l as f64).sin()).log(2.5 + g.sin())).cos();
-            acc += t;
-        }
-        acc += g;
-    } else if tr.b((2.0 + a.sin()).recip() >= (e * std::f64::consts::PI)) {
-        let v: f64 = {
-            let pt = h_polar(-a, 0.5 * e);
-            e *= (-a + (e.sin() * 0.9).asin()).cos();
-            a + pt.1
-        };
-        acc += v;
+    if tr.b(a.sin().sinh() >= 0.1) {
+        let s = (e + a) / (1.5 + e.cos());
+        let pair: (f64, f64) = (s.hypot(1.0).ln(), 0.2);
+        e = e / a.tanh().exp() + a;
+        acc += pair.1;
+    } else {
+        e = e * 0.5 + e;
     }
-    (1.5 + (a - e).cos()).powf((e / (1.0 + a * a)).cos() * 1.5) + acc
+    e = tr.rem(e, 1.5 + (a - e).tanh().sinh().tanh());
+    e /= 1.5 + f64::cbrt(1.0 + e * e).sin().tan().tanh();
+    e + acc
 }
 
 const CASE_F0045: Case = case!(f0045, f0045_t, f0045_grad, f0045_pullback, f0045_grad_into,
@@ -2468,39 +2352,28 @@ fn f0046(rows: &[[f64; 2]]) -> f64 {
     let mut late1: f64;
     if (rows[0][1] + rows[0][(((std::f64::consts::PI / rows[0][1].tanh().exp()).tanh().abs() * 2.9).floor() as usize) % 2]) > 2.5 {
         for (i, line) in rows.iter().enumerate() {
-            acc += h_norm2(*line) * (line[i.min(2 - 1)].tanh().to_degrees() * 0.02);
+            acc += h_norm2(*line) * (line[i.min(2 - 1)].tanh().exp() + 1.2).acosh();
         }
-        late1 = (1.2 + core::f64::consts::E) * std::f64::consts::PI.clamp(-0.5, 0.8);
+        late1 = (1.2 + core::f64::consts::E) * std::f64::consts::PI.tanh().tan();
     } else {
-        let a: f64 = -(rows[0][0].abs() + 0.5).log2();
-        late1 = rows[0][1];
-        acc += a;
+        late1 = -(1.0 + rows[0][0] * rows[0][0]).cbrt();
     }
-    if (1.5 + rows[0][1]) <= 0.3 {
-        let t: f64 = if (late1 + rows[0][1]) <= 0.1 {
-            std::f64::consts::PI.sin().to_degrees() * 0.02
+    for i in 0..3 {
+        late1 += ((1.5 + rows[0][(i * 2 + 1) % 2]) * 1.5).trunc() + rows[0][(i * 2 + 1) % 2] / (1.5 + late1.cos());
+        if (late1 + -0.5) <= 1.5 {
+            late1 += core::f64::consts::E;
+            late1 += h_polar(f64::asinh(rows[0][i % 2]), rows[0][(i * 2 + 1) % 2].powi(2)).0;
+        } else if (late1 * rows[0][i % 2]) < (late1.abs() + 0.5).recip() {
+            late1 %= rows[0][i % 2].abs() + 0.5;
+            if i > 0 {
+                late1 += rows[0][(i * 2 + 1) % 2];
+                break;
+            }
         } else {
-            late1 %= (f64::sinh(rows[0][1].tanh()) + late1 * rows[0][1]).tanh().exp();
-            (late1.cos() * 0.9).asin()
-        };
-        acc += t;
-    } else if (rows[0][0] - late1) < 2.5 {
-        for ii in 0..3 {
-            let u: f64 = {
-                late1 /= 1.5 + (ii as f64 / (1.5 + rows[0][1].cos())).mul_add(late1.tanh().to_degrees() * 0.02, rows[0][(ii + 1) % 2]).cos();
-                h_mix(late1, rows[0][(ii * 2 + 1) % 2]) * f64::ln_1p(2.0 + late1.sin())
-            };
-            let s: f64 = if (rows[0][(ii + 3) % 2] * u) < 1.5 {
-                late1 * u + (u + late1)
-            } else {
-                (late1.sin() * 0.9).acos() % u.hypot(1.0)
-            };
-            acc += s;
+            late1 /= 1.5 + std::f64::consts::PI.tanh();
         }
-        let pt = (rows[0][1], late1 + 0.7);
-        acc += pt.1;
     }
-    std::f64::consts::PI as f64 * (late1 / (1.0 + rows[0][1] * rows[0][1])) + acc
+    late1.atan().clamp(late1 - 0.5, late1 + 0.5) + acc
 }
 
 fn f0046_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
@@ -2508,39 +2381,28 @@ fn f0046_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
     let mut late1: f64;
     if tr.b((rows[0][1] + rows[0][(tr.floor((std::f64::consts::PI / rows[0][1].tanh().exp()).tanh().abs() * 2.9) as usize) % 2]) > 2.5) {
         for (i, line) in rows.iter().enumerate() {
-            acc += h_norm2(*line) * (line[i.min(2 - 1)].tanh().to_degrees() * 0.02);
+            acc += h_norm2(*line) * (line[i.min(2 - 1)].tanh().exp() + 1.2).acosh();
         }
-        late1 = (1.2 + core::f64::consts::E) * tr.clamp(std::f64::consts::PI, -0.5, 0.8);
+        late1 = (1.2 + core::f64::consts::E) * std::f64::consts::PI.tanh().tan();
     } else {
-        let a: f64 = -(tr.abs(rows[0][0]) + 0.5).log2();
-        late1 = rows[0][1];
-        acc += a;
+        late1 = -(1.0 + rows[0][0] * rows[0][0]).cbrt();
     }
-    if tr.b((1.5 + rows[0][1]) <= 0.3) {
-        let t: f64 = if tr.b((late1 + rows[0][1]) <= 0.1) {
-            std::f64::consts::PI.sin().to_degrees() * 0.02
+    for i in 0..3 {
+        late1 += tr.trunc((1.5 + rows[0][(i * 2 + 1) % 2]) * 1.5) + rows[0][(i * 2 + 1) % 2] / (1.5 + late1.cos());
+        if tr.b((late1 + -0.5) <= 1.5) {
+            late1 += core::f64::consts::E;
+            late1 += h_polar(f64::asinh(rows[0][i % 2]), rows[0][(i * 2 + 1) % 2].powi(2)).0;
+        } else if tr.b((late1 * rows[0][i % 2]) < (tr.abs(late1) + 0.5).recip()) {
+            late1 = tr.rem(late1, tr.abs(rows[0][i % 2]) + 0.5);
+            if tr.b(i > 0) {
+                late1 += rows[0][(i * 2 + 1) % 2];
+                break;
+            }
         } else {
-            late1 = tr.rem(late1, (f64::sinh(rows[0][1].tanh()) + late1 * rows[0][1]).tanh().exp());
-            (late1.cos() * 0.9).asin()
-        };
-        acc += t;
-    } else if tr.b((rows[0][0] - late1) < 2.5) {
-        for ii in 0..3 {
-            let u: f64 = {
-                late1 /= 1.5 + (ii as f64 / (1.5 + rows[0][1].cos())).mul_add(late1.tanh().to_degrees() * 0.02, rows[0][(ii + 1) % 2]).cos();
-                h_mix(late1, rows[0][(ii * 2 + 1) % 2]) * f64::ln_1p(2.0 + late1.sin())
-            };
-            let s: f64 = if tr.b((rows[0][(ii + 3) % 2] * u) < 1.5) {
-                late1 * u + (u + late1)
-            } else {
-                tr.rem((late1.sin() * 0.9).acos(), u.hypot(1.0))
-            };
-            acc += s;
+            late1 /= 1.5 + std::f64::consts::PI.tanh();
         }
-        let pt = (rows[0][1], late1 + 0.7);
-        acc += pt.1;
     }
-    std::f64::consts::PI as f64 * (late1 / (1.0 + rows[0][1] * rows[0][1])) + acc
+    tr.clamp(late1.atan(), late1 - 0.5, late1 + 0.5) + acc
 }
 
 const CASE_F0046: Case = case!(f0046, f0046_t, f0046_grad, f0046_pullback, f0046_grad_into,
@@ -2549,39 +2411,19 @@ const CASE_F0046: Case = case!(f0046, f0046_t, f0046_grad, f0046_pullback, f0046
 
 #[differentiate]
 fn f0047(hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let b = hs[3] + 2.0 + hs[3];
-    for i in 0..4 {
-        let mut v: f64 = {
-            let r: f64 = if b.hypot(1.0).log10() <= 0.7 {
-                -f64::log(hs[(i + 2) % 4].tanh().exp(), 3.0)
-            } else {
-                (f64::ceil(b * 1.5) * 0.3).max(hs[i].tanh().powi(3))
-            };
-            ((i as f64).signum() * b).sin().cosh() + r
-        };
-        v = v * 0.5 + 1.2 * i as f64;
-        acc += v;
-    }
-    -std::f64::consts::PI + b + acc
+    let r: f64 = hs[3] + 2.0 + hs[0].atan2(hs[1].hypot(1.0));
+    let (c, mut c2) = h_polar(r + hs[0], -hs[(((r * hs[1]).tanh().abs() * 2.9).floor() as usize) % hs.len()]);
+    c2 += ((2.0 + hs[1].sin()).sqrt().tanh() * 0.9).acos();
+    let p = r.clamp(c - 0.5, c + 0.5) + r.clamp(c2 - 0.5, c2 + 0.5);
+    -std::f64::consts::PI + p
 }
 
 fn f0047_t(tr: &Trace, hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let b = hs[3] + 2.0 + hs[3];
-    for i in 0..4 {
-        let mut v: f64 = {
-            let r: f64 = if tr.b(b.hypot(1.0).log10() <= 0.7) {
-                -f64::log(hs[(i + 2) % 4].tanh().exp(), 3.0)
-            } else {
-                tr.max(tr.ceil(b * 1.5) * 0.3, hs[i].tanh().powi(3))
-            };
-            (tr.signum(i as f64) * b).sin().cosh() + r
-        };
-        v = v * 0.5 + 1.2 * i as f64;
-        acc += v;
-    }
-    -std::f64::consts::PI + b + acc
+    let r: f64 = hs[3] + 2.0 + hs[0].atan2(hs[1].hypot(1.0));
+    let (c, mut c2) = h_polar(r + hs[0], -hs[(tr.floor((r * hs[1]).tanh().abs() * 2.9) as usize) % hs.len()]);
+    c2 += ((2.0 + hs[1].sin()).sqrt().tanh() * 0.9).acos();
+    let p = tr.clamp(r, c - 0.5, c + 0.5) + tr.clamp(r, c2 - 0.5, c2 + 0.5);
+    -std::f64::consts::PI + p
 }
 
 const CASE_F0047: Case = case!(f0047, f0047_t, f0047_grad, f0047_pullback, f0047_grad_into,
@@ -2590,80 +2432,86 @@ const CASE_F0047: Case = case!(f0047, f0047_t, f0047_grad, f0047_pullback, f0047
 
 #[differentiate]
 fn f0048(a: f64, rows: &[[f64; 2]], k: usize, prm: &Params) -> f64 {
-    let mut acc: f64 = 0.0;
-    acc += a;
-    let mut a = (1.5 + rows[(k + 2) % rows.len()][k % 2].cos()).sqrt().sin();
-    let p: f64 = {
-        a = a * 0.5 + (a + rows[k % rows.len()][k.min(2 - 1)]);
-        1.5
+    let mut a = a - (2.0 + rows[(k + 2) % rows.len()][k % 2].tanh().exp_m1().sin()).log2();
+    a = a.sin() + a / (1.5 + rows[(k + 2) % rows.len()][k.min(2 - 1)].cos());
+    let u: f64 = match k {
+        0 => {
+            h_params(prm, h_dot(&prm.v, &[rows[k][0], 0.5]))
+        }
+        1 | 2 => {
+            let s = std::f64::consts::PI;
+            h_params(prm, -1.5) + h_dot(&prm.w, &[a, 0.5]) + s
+        }
+        _ if (rows[(k + 2) % rows.len()][k % 2] * a) > 2.5 && k < 1 => {
+            rows[3 - 1 - k][(k * 2 + 1) % 2]
+        }
+        _ => {
+            a * 0.9
+        }
     };
-    let tmp = [[0.0_f64; 3]; 1];
-    p + rows[k][1] + a + prm.b + tmp[0][0] + acc
+    (1.5 + (a / rows[k.min(rows.len() - 1)][(k * 2 + 1) % 2].hypot(1.0)).tanh()).sqrt() + prm.b + u
 }
 
-fn f0048_t(_tr: &Trace, a: f64, rows: &[[f64; 2]], k: usize, prm: &Params) -> f64 {
-    let mut acc: f64 = 0.0;
-    acc += a;
-    let mut a = (1.5 + rows[(k + 2) % rows.len()][k % 2].cos()).sqrt().sin();
-    let p: f64 = {
-        a = a * 0.5 + (a + rows[k % rows.len()][k.min(2 - 1)]);
-        1.5
+fn f0048_t(tr: &Trace, a: f64, rows: &[[f64; 2]], k: usize, prm: &Params) -> f64 {
+    let mut a = a - (2.0 + rows[(k + 2) % rows.len()][k % 2].tanh().exp_m1().sin()).log2();
+    a = a.sin() + a / (1.5 + rows[(k + 2) % rows.len()][k.min(2 - 1)].cos());
+    let u: f64 = match k {
+        0 => {
+            h_params(prm, h_dot(&prm.v, &[rows[k][0], 0.5]))
+        }
+        1 | 2 => {
+            let s = std::f64::consts::PI;
+            h_params(prm, -1.5) + h_dot(&prm.w, &[a, 0.5]) + s
+        }
+        _ if tr.b((rows[(k + 2) % rows.len()][k % 2] * a) > 2.5 && k < 1) => {
+            rows[3 - 1 - k][(k * 2 + 1) % 2]
+        }
+        _ => {
+            a * 0.9
+        }
     };
-    let tmp = [[0.0_f64; 3]; 1];
-    p + rows[k][1] + a + prm.b + tmp[0][0] + acc
+    (1.5 + (a / rows[k.min(rows.len() - 1)][(k * 2 + 1) % 2].hypot(1.0)).tanh()).sqrt() + prm.b + u
 }
 
 const CASE_F0048: Case = case!(f0048, f0048_t, f0048_grad, f0048_pullback, f0048_grad_into,
-    n: 14, active: [true, true, true, true, true, true, true, true, true, true, true, true, true, true], ints: [[2], [0], [0], [0]],
+    n: 14, active: [true, true, true, true, true, true, true, true, true, true, true, true, true, true], ints: [[2], [1], [2], [1]],
     |p, k| (p[0], &p[1..7].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[0], &Params { w: arr(&p[7..10]), b: p[10], v: p[11..14].to_vec() }));
 
 #[differentiate]
 fn f0049(zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ws = zs.to_vec();
+    let mut ws = zs.to_vec();
     for &u in &ws {
-        let u = (u + ws[1]).abs();
-        let b = u.atan2(zs[1].tanh() - 1.5) / ws[0].hypot(1.0);
-        acc += b;
+        let u = (u + ws[1]).asinh();
+        let c = (u / zs[1].tanh().exp()).max(h_cumsum(&zs)[1]);
+        acc += c;
     }
-    let pair = (-zs[0], std::f64::consts::PI);
-    let mut it: usize = 0;
-    let z: f64 = loop {
-        it += 1;
-        if it > zs.len() {
-            break zs[1];
-        }
-        let q: f64 = {
-            let pt = h_polar(ws[it.min(ws.len() - 1)] * zs[it % 2], h_cumsum(&zs)[it.min(2 - 1)]);
-            (2.5 * zs[it - 1]) as f64 + pt.1
-        };
-        acc += q;
+    ws[0] += zs[0] * 1.5;
+    let s: f64 = if h_polar(std::f64::consts::PI, zs[1]).1 > 0.1 {
+        0.3 - ws[0] * zs[(((core::f64::consts::E * ws[0]).cos().abs() * 2.9).floor() as usize) % 2]
+    } else {
+        let buf: [f64; 3] = [0.0; 3];
+        (1.5 + (ws[(((-buf[0]).cos().abs() * 2.9).floor() as usize) % ws.len()] * buf[1]).cos() + 1.2).acosh()
     };
-    (1.5 + (zs[(it + 1) % zs.len()] * zs[(it * 2 + 1) % zs.len()]).cos()).powf((-zs[(it * 2 + 1) % zs.len()]).sin() * 1.5) + pair.1 + z + acc
+    (1.5 + zs[0].hypot(1.5 + s.tanh()).tanh() + 1.2).acosh() + acc
 }
 
 fn f0049_t(tr: &Trace, zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ws = zs.to_vec();
+    let mut ws = zs.to_vec();
     for &u in &ws {
-        let u = tr.abs(u + ws[1]);
-        let b = tr.atan2(u, zs[1].tanh() - 1.5) / ws[0].hypot(1.0);
-        acc += b;
+        let u = (u + ws[1]).asinh();
+        let c = tr.max(u / zs[1].tanh().exp(), h_cumsum(&zs)[1]);
+        acc += c;
     }
-    let pair = (-zs[0], std::f64::consts::PI);
-    let mut it: usize = 0;
-    let z: f64 = loop {
-        it += 1;
-        if tr.b(it > zs.len()) {
-            break zs[1];
-        }
-        let q: f64 = {
-            let pt = h_polar(ws[it.min(ws.len() - 1)] * zs[it % 2], h_cumsum(&zs)[it.min(2 - 1)]);
-            (2.5 * zs[it - 1]) as f64 + pt.1
-        };
-        acc += q;
+    ws[0] += zs[0] * 1.5;
+    let s: f64 = if tr.b(h_polar(std::f64::consts::PI, zs[1]).1 > 0.1) {
+        0.3 - ws[0] * zs[(tr.floor((core::f64::consts::E * ws[0]).cos().abs() * 2.9) as usize) % 2]
+    } else {
+        let buf: [f64; 3] = [0.0; 3];
+        (1.5 + (ws[(tr.floor((-buf[0]).cos().abs() * 2.9) as usize) % ws.len()] * buf[1]).cos() + 1.2).acosh()
     };
-    (1.5 + (zs[(it + 1) % zs.len()] * zs[(it * 2 + 1) % zs.len()]).cos()).powf((-zs[(it * 2 + 1) % zs.len()]).sin() * 1.5) + pair.1 + z + acc
+    (1.5 + zs[0].hypot(1.5 + s.tanh()).tanh() + 1.2).acosh() + acc
 }
 
 const CASE_F0049: Case = case!(f0049, f0049_t, f0049_grad, f0049_pullback, f0049_grad_into,
@@ -2673,22 +2521,22 @@ const CASE_F0049: Case = case!(f0049, f0049_t, f0049_grad, f0049_pullback, f0049
 #[differentiate(wrt(x))]
 fn f0050(c: f64, ws: &[f64], x: f64) -> f64 {
     let mut e: f64 = 0.2;
-    let mut ys = [h_mix(x, x), (2.0 + ws[0].sin()).sqrt(), x + ws[0], -x];
-    e = e.sin() + ws[2];
-    let b = f64::ln_1p(2.0 + h_polar(e, x).0.sin());
-    let e = e - (x.sin() - std::f64::consts::PI);
-    ys[1] *= (h_cumsum(ws)[1] * 1.5).cos();
-    b / b.tanh().exp() / (1.5 + f64::to_radians(b).cos()) + c + ys[3] + e
+    let mut ys = [h_mix(x, x), (2.0 + ws[0].sin()).log10(), x + ws[0], -x];
+    e = e.sin() + ws[2].sin();
+    ys[3] *= ((ys[1] / c.tanh().exp()).cos().to_degrees() * 0.02).sin();
+    let mut y = c;
+    y = h_mix(y, x);
+    (std::f64::consts::PI * x).tanh().sinh() + e + ys[3] + y
 }
 
 fn f0050_t(_tr: &Trace, c: f64, ws: &[f64], x: f64) -> f64 {
     let mut e: f64 = 0.2;
-    let mut ys = [h_mix(x, x), (2.0 + ws[0].sin()).sqrt(), x + ws[0], -x];
-    e = e.sin() + ws[2];
-    let b = f64::ln_1p(2.0 + h_polar(e, x).0.sin());
-    let e = e - (x.sin() - std::f64::consts::PI);
-    ys[1] *= (h_cumsum(ws)[1] * 1.5).cos();
-    b / b.tanh().exp() / (1.5 + f64::to_radians(b).cos()) + c + ys[3] + e
+    let mut ys = [h_mix(x, x), (2.0 + ws[0].sin()).log10(), x + ws[0], -x];
+    e = e.sin() + ws[2].sin();
+    ys[3] *= ((ys[1] / c.tanh().exp()).cos().to_degrees() * 0.02).sin();
+    let mut y = c;
+    y = h_mix(y, x);
+    (std::f64::consts::PI * x).tanh().sinh() + e + ys[3] + y
 }
 
 const CASE_F0050: Case = case!(f0050, f0050_t, f0050_grad, f0050_pullback, f0050_grad_into,
@@ -2697,49 +2545,99 @@ const CASE_F0050: Case = case!(f0050, f0050_t, f0050_grad, f0050_pullback, f0050
 
 #[differentiate]
 fn f0051(ts: &[f64; 3], mut vs: Vec<f64>, n: usize, c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut vals: [f64; 5] = [0.0; 5];
     let mut z: f64 = {
         for ii in 1..vals.len() {
-            vals[ii] = vals[ii - 1] * (c * (c * 0.5)).tanh() + c.signum() * core::f64::consts::E;
+            vals[ii] = vals[ii - 1].tanh() + (c * (c * 0.5)).tanh() * ((c * 1.5).trunc() * 0.3);
+            let mut round: usize = 0;
+            while round < vs.len() {
+                round += 1;
+                let b = 0.9 * c * std::f64::consts::PI;
+                acc += b;
+            }
         }
-        let z = (c * 1.5).round() + (c + vs[0]);
-        -vs[0] + n as f64 * vs[0] + z
+        let hs = vals;
+        f64::recip(vals[n.min(vals.len() - 1)].clamp(-0.5, 0.8).tanh().exp()) + hs[4]
     };
-    let ys = vs.to_vec();
-    let res = h_cumsum(&ys);
-    let a: f64 = if ys[0].clamp(c - 0.5, c + 0.5) < c.sin().exp_m1() {
-        h_leaky(z).tanh().exp()
-    } else {
-        z -= (z.min(ts[n % 3]) * 1.5).trunc() + (ys[0] - vs[0]);
-        z + c + ts[n % 3] / (2.0 + vals[n].sin())
-    };
-    vs[0] /= (z - c + res[0] / (1.5 + ys[0].tanh())).abs() + 0.5;
-    res[0] / (2.0 + z.sin()) * n as f64 + ts[2] + vs[0] + vals[4] + a
+    z *= (1.5 + z.hypot(1.0).ln_1p().cos()).ln_1p().tanh();
+    match n {
+        0 => {
+            let z: f64 = 0.3;
+            let tmp = [0.0_f64; 1];
+            acc += z;
+            acc += tmp[0];
+        }
+        1 | 2 => {
+            let cum = h_cumsum(&vs);
+            let out = h_scale3(ts, f64::round(c * 1.5) * 0.3);
+            acc += cum[0];
+            acc += out[2];
+        }
+        _ if (vs[0] - vals[1]) <= c => {
+            let mut a: f64 = {
+                z += n as f64;
+                n as f64
+            };
+            a %= (z - c + ts[(n + 2) % ts.len()] / (1.0 + a * a)).tanh().exp();
+            acc += a;
+        }
+        _ => {
+            z += 2.0;
+            vs[0] += vs[0].cos();
+        }
+    }
+    std::f64::consts::PI + ts[2] + vs[0] + c + z + acc
 }
 
 fn f0051_t(tr: &Trace, ts: &[f64; 3], mut vs: Vec<f64>, n: usize, c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut vals: [f64; 5] = [0.0; 5];
     let mut z: f64 = {
         for ii in 1..vals.len() {
-            vals[ii] = vals[ii - 1] * (c * (c * 0.5)).tanh() + tr.signum(c) * core::f64::consts::E;
+            vals[ii] = vals[ii - 1].tanh() + (c * (c * 0.5)).tanh() * (tr.trunc(c * 1.5) * 0.3);
+            let mut round: usize = 0;
+            while tr.b(round < vs.len()) {
+                round += 1;
+                let b = 0.9 * c * std::f64::consts::PI;
+                acc += b;
+            }
         }
-        let z = tr.round(c * 1.5) + (c + vs[0]);
-        -vs[0] + n as f64 * vs[0] + z
+        let hs = vals;
+        f64::recip(tr.clamp(vals[n.min(vals.len() - 1)], -0.5, 0.8).tanh().exp()) + hs[4]
     };
-    let ys = vs.to_vec();
-    let res = h_cumsum(&ys);
-    let a: f64 = if tr.b(tr.clamp(ys[0], c - 0.5, c + 0.5) < c.sin().exp_m1()) {
-        h_leaky_t(tr, z).tanh().exp()
-    } else {
-        z -= tr.trunc(tr.min(z, ts[n % 3]) * 1.5) + (ys[0] - vs[0]);
-        z + c + ts[n % 3] / (2.0 + vals[n].sin())
-    };
-    vs[0] /= tr.abs(z - c + res[0] / (1.5 + ys[0].tanh())) + 0.5;
-    res[0] / (2.0 + z.sin()) * n as f64 + ts[2] + vs[0] + vals[4] + a
+    z *= (1.5 + z.hypot(1.0).ln_1p().cos()).ln_1p().tanh();
+    match n {
+        0 => {
+            let z: f64 = 0.3;
+            let tmp = [0.0_f64; 1];
+            acc += z;
+            acc += tmp[0];
+        }
+        1 | 2 => {
+            let cum = h_cumsum(&vs);
+            let out = h_scale3(ts, tr.round(c * 1.5) * 0.3);
+            acc += cum[0];
+            acc += out[2];
+        }
+        _ if tr.b((vs[0] - vals[1]) <= c) => {
+            let mut a: f64 = {
+                z += n as f64;
+                n as f64
+            };
+            a = tr.rem(a, (z - c + ts[(n + 2) % ts.len()] / (1.0 + a * a)).tanh().exp());
+            acc += a;
+        }
+        _ => {
+            z += 2.0;
+            vs[0] += vs[0].cos();
+        }
+    }
+    std::f64::consts::PI + ts[2] + vs[0] + c + z + acc
 }
 
 const CASE_F0051: Case = case!(f0051, f0051_t, f0051_grad, f0051_pullback, f0051_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [1], [3]],
+    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [3], [2]],
     |p, k| (&arr(&p[0..3]), p[3..4].to_vec(), k[0], p[4]));
 
 #[differentiate]
@@ -2748,17 +2646,17 @@ fn f0052(x: f64, zs: [f64; 4], flag: bool) -> f64 {
     let mut it: usize = 0;
     while it < 4 && (x + 2.5) <= 1.2 {
         it += 1;
-        let (a, v) = h_polar((2.0 + x.sin()).ln(), (zs[it - 1].abs() + 0.5).log(2.5 + zs[1].sin()));
+        let (s, a) = (x.tanh().exp2(), (zs[it - 1] * 1.5).round() + zs[1]);
+        acc += s;
         acc += a;
-        acc += v;
     }
-    let q: f64 = if core::f64::consts::E.cos() < 0.2 {
-        f64::cosh(zs[it.min(zs.len() - 1)].cos())
+    let mut d: f64 = if it > 2 {
+        (0.2 + x) * zs[it.min(zs.len() - 1)]
     } else {
-        let xs: Vec<f64> = vec![0.0; zs.len()];
-        0.3 + xs[3]
+        x * 0.9
     };
-    -0.5 + (q + zs[it % 4]) + flag as u8 as f64 * 0.5 + acc
+    d /= (-h_leaky(core::f64::consts::E)).hypot(1.0);
+    (d + std::f64::consts::PI).sin().exp() + zs[3] + flag as u8 as f64 * 0.5 + acc
 }
 
 fn f0052_t(tr: &Trace, x: f64, zs: [f64; 4], flag: bool) -> f64 {
@@ -2766,21 +2664,21 @@ fn f0052_t(tr: &Trace, x: f64, zs: [f64; 4], flag: bool) -> f64 {
     let mut it: usize = 0;
     while tr.b(it < 4 && (x + 2.5) <= 1.2) {
         it += 1;
-        let (a, v) = h_polar((2.0 + x.sin()).ln(), (tr.abs(zs[it - 1]) + 0.5).log(2.5 + zs[1].sin()));
+        let (s, a) = (x.tanh().exp2(), tr.round(zs[it - 1] * 1.5) + zs[1]);
+        acc += s;
         acc += a;
-        acc += v;
     }
-    let q: f64 = if tr.b(core::f64::consts::E.cos() < 0.2) {
-        f64::cosh(zs[it.min(zs.len() - 1)].cos())
+    let mut d: f64 = if tr.b(it > 2) {
+        (0.2 + x) * zs[it.min(zs.len() - 1)]
     } else {
-        let xs: Vec<f64> = vec![0.0; zs.len()];
-        0.3 + xs[3]
+        x * 0.9
     };
-    -0.5 + (q + zs[it % 4]) + flag as u8 as f64 * 0.5 + acc
+    d /= (-h_leaky_t(tr, core::f64::consts::E)).hypot(1.0);
+    (d + std::f64::consts::PI).sin().exp() + zs[3] + flag as u8 as f64 * 0.5 + acc
 }
 
 const CASE_F0052: Case = case!(f0052, f0052_t, f0052_grad, f0052_pullback, f0052_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [1], [1]],
     |p, k| (p[0], arr(&p[1..5]), k[0] == 1));
 
 #[differentiate]
@@ -2788,67 +2686,117 @@ fn f0053(x: f64, m: usize, n: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if h_norm2([-0.5, x]) > (x + n as f64) {
         for ii in 0..1 {
-            let mut x = x + (ii as f64).abs().tanh().to_degrees() * 0.02;
-            x += x.clamp(x - 0.5, x + 0.5);
+            let mut x = (2.0 + (1.5 + (ii as f64).tanh()).log10().sin()).log10();
+            x += x.tanh().exp_m1();
             acc += x;
         }
-        let mut p = x * (m as f64 * x);
-        p = h_mix(p, h_leaky(x));
-        acc += p;
+        let mut u = x + 0.5;
+        u = h_mix(u, h_leaky(x));
+        acc += u;
     } else if m % 2 == 0 {
-        let w = x.sin().exp().min(x);
-        acc += w;
+        let g = x.tanh().asinh();
+        acc += g;
     }
-    1.5 * x * (0.9 - x) + acc
+    f64::clamp(1.5 * x, -0.5, 0.8) + acc
 }
 
 fn f0053_t(tr: &Trace, x: f64, m: usize, n: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(h_norm2([-0.5, x]) > (x + n as f64)) {
         for ii in 0..1 {
-            let mut x = x + tr.abs(ii as f64).tanh().to_degrees() * 0.02;
-            x += tr.clamp(x, x - 0.5, x + 0.5);
+            let mut x = (2.0 + (1.5 + (ii as f64).tanh()).log10().sin()).log10();
+            x += x.tanh().exp_m1();
             acc += x;
         }
-        let mut p = x * (m as f64 * x);
-        p = h_mix(p, h_leaky_t(tr, x));
-        acc += p;
+        let mut u = x + 0.5;
+        u = h_mix(u, h_leaky_t(tr, x));
+        acc += u;
     } else if tr.b(m % 2 == 0) {
-        let w = tr.min(x.sin().exp(), x);
-        acc += w;
+        let g = x.tanh().asinh();
+        acc += g;
     }
-    1.5 * x * (0.9 - x) + acc
+    tr.clamp(1.5 * x, -0.5, 0.8) + acc
 }
 
 const CASE_F0053: Case = case!(f0053, f0053_t, f0053_grad, f0053_pullback, f0053_grad_into,
-    n: 1, active: [true], ints: [[4, 2], [0, 0], [0, 1], [0, 2]],
+    n: 1, active: [true], ints: [[4, 2], [0, 1], [2, 2], [1, 0]],
     |p, k| (p[0], k[0], k[1]));
 
 #[differentiate]
 fn f0054(mat: &[[f64; 1]; 1], hs: Vec<f64>, arr: [f64; 2], pts: &[[f64; 2]]) -> f64 {
-    let pair = (hs[0] * mat[0][0], arr[((mat[0][0].atan2(mat[0][0].abs() + 0.5).tanh().abs() * 2.9).floor() as usize) % arr.len()]);
-    let tmp: [f64; 2] = [0.0; 2];
-    let (mut s, t) = (hs[0], mat[0][0].tanh());
-    if (tmp[1] + mat[0][0]) > f64::abs(tmp[1]) {
-        return hs[2] * pts[0][0] * (s * t);
+    let mut acc: f64 = 0.0;
+    let tup = (hs[0] * mat[0][0], arr[(((arr[0] + -1.5).cos().abs() * 2.9).floor() as usize) % arr.len()]);
+    if (mat[0][0] / mat[0][0].tanh().exp()) > 1.5 {
+        for j in 0..1 {
+            for i in 0..arr.len() {
+                let d: f64 = if h_leaky(-1.5) <= hs[i + 1] {
+                    let e: f64 = if std::f64::consts::PI < -0.5 && i < 1 {
+                        (pts[(i + 2) % pts.len()][i % 2] + mat[0][0]).min(f64::ln_1p(1.5 + std::f64::consts::PI.tanh()))
+                    } else {
+                        arr[i].clamp(-0.5, 0.8) / (2.0 + mat[0][0].sin())
+                    };
+                    f64::sqrt(e.abs() + 0.5)
+                } else {
+                    let pt: (f64, f64) = (-1.5 * mat[0][0], 0.7);
+                    -hs[i] / (1.5 + (j as f64 + hs[j + 1]).cos()) + pt.1
+                };
+                acc += d;
+            }
+            let r: f64 = if j > 0 {
+                h_scale3(&[j as f64 / (1.5 + hs[(j + 3) % hs.len()].cos()), tup.1 + -0.5, h_cumsum(&arr)[(j * 2 + 1) % 2]], -(j as f64))[j + 1]
+            } else {
+                arr[j % 2].tanh().cosh().hypot(1.5 + h_dot(&hs, &arr).cos())
+            };
+            acc += r;
+        }
+        let tmp = vec![0.0_f64; arr.len()];
+        let buf = arr.to_vec();
+        acc += tmp[1];
+        acc += buf[1];
+    } else if (core::f64::consts::E / pts[0][0].tanh().exp()) >= 0.9 {
+        let mut a = pts[1][1];
+        a += (a * pts[1][1]).cos();
+        acc += a;
     }
-    s -= (1.5 + t.cos()).recip() * h_dot(&arr, &arr);
-    let p = pair.1;
-    let (v, d) = (t - s, std::f64::consts::PI);
-    -1.5 + (hs[1] + p) + v + d
+    -core::f64::consts::E - hs[1] + pts[1][0] + tup.1 + acc
 }
 
 fn f0054_t(tr: &Trace, mat: &[[f64; 1]; 1], hs: Vec<f64>, arr: [f64; 2], pts: &[[f64; 2]]) -> f64 {
-    let pair = (hs[0] * mat[0][0], arr[(tr.floor(mat[0][0].atan2(tr.abs(mat[0][0]) + 0.5).tanh().abs() * 2.9) as usize) % arr.len()]);
-    let tmp: [f64; 2] = [0.0; 2];
-    let (mut s, t) = (hs[0], mat[0][0].tanh());
-    if tr.b((tmp[1] + mat[0][0]) > tr.abs(tmp[1])) {
-        return hs[2] * pts[0][0] * (s * t);
+    let mut acc: f64 = 0.0;
+    let tup = (hs[0] * mat[0][0], arr[(tr.floor((arr[0] + -1.5).cos().abs() * 2.9) as usize) % arr.len()]);
+    if tr.b((mat[0][0] / mat[0][0].tanh().exp()) > 1.5) {
+        for j in 0..1 {
+            for i in 0..arr.len() {
+                let d: f64 = if tr.b(h_leaky_t(tr, -1.5) <= hs[i + 1]) {
+                    let e: f64 = if tr.b(std::f64::consts::PI < -0.5 && i < 1) {
+                        tr.min(pts[(i + 2) % pts.len()][i % 2] + mat[0][0], f64::ln_1p(1.5 + std::f64::consts::PI.tanh()))
+                    } else {
+                        tr.clamp(arr[i], -0.5, 0.8) / (2.0 + mat[0][0].sin())
+                    };
+                    f64::sqrt(tr.abs(e) + 0.5)
+                } else {
+                    let pt: (f64, f64) = (-1.5 * mat[0][0], 0.7);
+                    -hs[i] / (1.5 + (j as f64 + hs[j + 1]).cos()) + pt.1
+                };
+                acc += d;
+            }
+            let r: f64 = if tr.b(j > 0) {
+                h_scale3(&[j as f64 / (1.5 + hs[(j + 3) % hs.len()].cos()), tup.1 + -0.5, h_cumsum(&arr)[(j * 2 + 1) % 2]], -(j as f64))[j + 1]
+            } else {
+                arr[j % 2].tanh().cosh().hypot(1.5 + h_dot(&hs, &arr).cos())
+            };
+            acc += r;
+        }
+        let tmp = vec![0.0_f64; arr.len()];
+        let buf = arr.to_vec();
+        acc += tmp[1];
+        acc += buf[1];
+    } else if tr.b((core::f64::consts::E / pts[0][0].tanh().exp()) >= 0.9) {
+        let mut a = pts[1][1];
+        a += (a * pts[1][1]).cos();
+        acc += a;
     }
-    s -= (1.5 + t.cos()).recip() * h_dot(&arr, &arr);
-    let p = pair.1;
-    let (v, d) = (t - s, std::f64::consts::PI);
-    -1.5 + (hs[1] + p) + v + d
+    -core::f64::consts::E - hs[1] + pts[1][0] + tup.1 + acc
 }
 
 const CASE_F0054: Case = case!(f0054, f0054_t, f0054_grad, f0054_pullback, f0054_grad_into,
@@ -2858,131 +2806,87 @@ const CASE_F0054: Case = case!(f0054, f0054_t, f0054_grad, f0054_pullback, f0054
 #[differentiate]
 fn f0055(c: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = (c / c.tanh().exp()).clamp(c - 0.5, c + 0.5);
+    let mut p: f64 = (1.5 + (c / c.tanh().exp()).tanh()).cbrt();
     let w: f64 = if (pw as f64 * 1.5) > 2.5 {
         for l in 0..1 {
             let mut w = l as f64 - 1.2;
-            w -= f64::to_radians(c).min(0.1 * c);
+            w -= f64::atan(c).hypot(1.5 + (0.1 * c).cos());
             acc += w;
         }
-        p * (p + pw as f64)
+        h_leaky(c) + -p
     } else {
-        p.hypot(1.0).log10()
+        p /= 1.5 + ((p + pw as f64).abs() + 0.5).log(3.0).tanh();
+        c.atan2(p.sin() - 1.5).atan()
     };
-    let mut cnt: usize = 0;
-    while cnt < 1 {
-        cnt += 1;
-        p %= ((w.sin() * 0.9).asin() - (core::f64::consts::E + c)).hypot(1.0);
-    }
-    std::f64::consts::PI * c + (w + c) + p + acc
+    let u: f64 = if h_mix(c, p) <= 2.5 {
+        pw as f64 + p + c.sin().sinh()
+    } else {
+        let ys = [0.0_f64; 2];
+        h_mix(p, c).to_radians() + ys[1]
+    };
+    std::f64::consts::PI.asinh() + w + u + acc
 }
 
 fn f0055_t(tr: &Trace, c: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = tr.clamp(c / c.tanh().exp(), c - 0.5, c + 0.5);
+    let mut p: f64 = (1.5 + (c / c.tanh().exp()).tanh()).cbrt();
     let w: f64 = if tr.b((pw as f64 * 1.5) > 2.5) {
         for l in 0..1 {
             let mut w = l as f64 - 1.2;
-            w -= tr.min(f64::to_radians(c), 0.1 * c);
+            w -= f64::atan(c).hypot(1.5 + (0.1 * c).cos());
             acc += w;
         }
-        p * (p + pw as f64)
+        h_leaky_t(tr, c) + -p
     } else {
-        p.hypot(1.0).log10()
+        p /= 1.5 + (tr.abs(p + pw as f64) + 0.5).log(3.0).tanh();
+        tr.atan2(c, p.sin() - 1.5).atan()
     };
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 1) {
-        cnt += 1;
-        p = tr.rem(p, ((w.sin() * 0.9).asin() - (core::f64::consts::E + c)).hypot(1.0));
-    }
-    std::f64::consts::PI * c + (w + c) + p + acc
+    let u: f64 = if tr.b(h_mix(c, p) <= 2.5) {
+        pw as f64 + p + c.sin().sinh()
+    } else {
+        let ys = [0.0_f64; 2];
+        h_mix(p, c).to_radians() + ys[1]
+    };
+    std::f64::consts::PI.asinh() + w + u + acc
 }
 
 const CASE_F0055: Case = case!(f0055, f0055_t, f0055_grad, f0055_pullback, f0055_grad_into,
-    n: 1, active: [true], ints: [[1], [0], [1], [1]],
+    n: 1, active: [true], ints: [[1], [0], [0], [0]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate]
 fn f0056(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut v: f64 = if (x / x.tanh().exp()) > 1.5 {
-        let s = (1.0 + x * x).log10();
-        -s
+        let e = (x.hypot(1.0) + 1.2).acosh();
+        x % (1.0 + e * e)
     } else {
-        1.5 * x
+        x + 2.0 + (1.5 + x.cos()).ln()
     };
-    for i in 0..2 {
-        let late1: f64;
-        if i % 2 == 0 {
-            let c: f64 = if (i as f64 % 1.5) >= x.atan() {
-                let y: f64 = if x <= ((v * 1.5).floor() + std::f64::consts::PI) {
-                    h_norm2([-v, h_norm2([core::f64::consts::E, x])])
-                } else {
-                    v * 0.9
-                };
-                v + y
-            } else {
-                let (s, e) = (x.tanh().tan(), x / (1.5 + (i as f64).tanh()));
-                (e.sin() * 0.9).acos() + s
-            };
-            late1 = (x * 1.5).floor() * 0.3;
-            acc += c;
-        } else {
-            let d: f64 = {
-                v = v * 0.5 + v * i as f64;
-                if h_scale3(&[x, 0.1, i as f64], i as f64)[3 - 1 - i] > ((v * 1.5).round() * 0.3) {
-                    break;
-                }
-                (v / (x.abs() + 0.5)).tanh()
-            };
-            late1 = d * (x.signum() * v);
-        }
-        let a = -(x % x.hypot(1.0));
-        acc += late1;
-        acc += a;
+    for jj in 0..1 {
+        v += (1.5 + (1.5 * jj as f64).cos()).ln();
+        v += ((std::f64::consts::PI.abs() + 0.5).log(2.5 + v.sin()).cos() * 0.9).acos();
     }
-    v + acc
+    acc += v;
+    let v = x;
+    (2.0 + x.atan2(1.5 + v.cos()).sin()).ln() + acc
 }
 
 fn f0056_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut v: f64 = if tr.b((x / x.tanh().exp()) > 1.5) {
-        let s = (1.0 + x * x).log10();
-        -s
+        let e = (x.hypot(1.0) + 1.2).acosh();
+        tr.rem(x, 1.0 + e * e)
     } else {
-        1.5 * x
+        x + 2.0 + (1.5 + x.cos()).ln()
     };
-    for i in 0..2 {
-        let late1: f64;
-        if tr.b(i % 2 == 0) {
-            let c: f64 = if tr.b((tr.rem(i as f64, 1.5)) >= x.atan()) {
-                let y: f64 = if tr.b(x <= (tr.floor(v * 1.5) + std::f64::consts::PI)) {
-                    h_norm2([-v, h_norm2([core::f64::consts::E, x])])
-                } else {
-                    v * 0.9
-                };
-                v + y
-            } else {
-                let (s, e) = (x.tanh().tan(), x / (1.5 + (i as f64).tanh()));
-                (e.sin() * 0.9).acos() + s
-            };
-            late1 = tr.floor(x * 1.5) * 0.3;
-            acc += c;
-        } else {
-            let d: f64 = {
-                v = v * 0.5 + v * i as f64;
-                if tr.b(h_scale3(&[x, 0.1, i as f64], i as f64)[3 - 1 - i] > (tr.round(v * 1.5) * 0.3)) {
-                    break;
-                }
-                (v / (tr.abs(x) + 0.5)).tanh()
-            };
-            late1 = d * (tr.signum(x) * v);
-        }
-        let a = -(tr.rem(x, x.hypot(1.0)));
-        acc += late1;
-        acc += a;
+    for jj in 0..1 {
+        v += (1.5 + (1.5 * jj as f64).cos()).ln();
+        v += ((tr.abs(std::f64::consts::PI) + 0.5).log(2.5 + v.sin()).cos() * 0.9).acos();
     }
-    v + acc
+    acc += v;
+    let v = x;
+    (2.0 + x.atan2(1.5 + v.cos()).sin()).ln() + acc
 }
 
 const CASE_F0056: Case = case!(f0056, f0056_t, f0056_grad, f0056_pullback, f0056_grad_into,
@@ -2997,25 +2901,24 @@ fn f0057(vals: &[f64]) -> f64 {
             let g: f64 = if f64::min(vals[j], j as f64) >= (vals[1] / (1.5 + vals[4 - 1 - j].tanh())) {
                 for l in 0..i {
                     let p: f64 = if i % 2 == 0 {
-                        let pt = h_polar((l as f64).atan2(vals[l % vals.len()].hypot(1.0)), std::f64::consts::PI.hypot(vals[l].hypot(1.0)));
-                        h_nested(vals[l], vals).atan() + pt.1
+                        let pair = h_polar((l as f64).tanh().cosh(), vals[l % vals.len()]);
+                        pair.1
                     } else {
-                        let e = -(j as f64).tanh();
-                        std::f64::consts::PI + e
+                        vals[l] % (core::f64::consts::E.abs() + 0.5) - h_nested(vals[l], vals)
                     };
                     acc += p;
                 }
-                (i as f64 * vals[(j + 3) % vals.len()]).clamp(-0.5, 0.8)
+                vals[j % vals.len()]
             } else {
-                let r = std::f64::consts::PI / (2.0 + (i as f64).sin()) + vals[j.min(vals.len() - 1)].min(vals[i]);
-                (vals[j] + -1.5).atan() + r
+                let r = i as f64;
+                r * 0.9
             };
             acc += g;
         }
-        let u = vals[(i + 3) % vals.len()];
-        acc += u;
+        let w = (i as f64 / (1.0 + vals[i] * vals[i]) * 1.5).round() + ((vals[(i * 2 + 1) % vals.len()] * 1.5).trunc() + vals[i]);
+        acc += w;
     }
-    h_nested(1.5 + vals[2], vals) + acc
+    (2.5 + vals[(((vals[0].signum() * vals[2]).tanh().abs() * 2.9).floor() as usize) % 4]).cos() + acc
 }
 
 fn f0057_t(tr: &Trace, vals: &[f64]) -> f64 {
@@ -3025,25 +2928,24 @@ fn f0057_t(tr: &Trace, vals: &[f64]) -> f64 {
             let g: f64 = if tr.b(tr.min(vals[j], j as f64) >= (vals[1] / (1.5 + vals[4 - 1 - j].tanh()))) {
                 for l in 0..i {
                     let p: f64 = if tr.b(i % 2 == 0) {
-                        let pt = h_polar((l as f64).atan2(vals[l % vals.len()].hypot(1.0)), std::f64::consts::PI.hypot(vals[l].hypot(1.0)));
-                        h_nested(vals[l], vals).atan() + pt.1
+                        let pair = h_polar((l as f64).tanh().cosh(), vals[l % vals.len()]);
+                        pair.1
                     } else {
-                        let e = -(j as f64).tanh();
-                        std::f64::consts::PI + e
+                        tr.rem(vals[l], tr.abs(core::f64::consts::E) + 0.5) - h_nested(vals[l], vals)
                     };
                     acc += p;
                 }
-                tr.clamp(i as f64 * vals[(j + 3) % vals.len()], -0.5, 0.8)
+                vals[j % vals.len()]
             } else {
-                let r = std::f64::consts::PI / (2.0 + (i as f64).sin()) + tr.min(vals[j.min(vals.len() - 1)], vals[i]);
-                (vals[j] + -1.5).atan() + r
+                let r = i as f64;
+                r * 0.9
             };
             acc += g;
         }
-        let u = vals[(i + 3) % vals.len()];
-        acc += u;
+        let w = tr.round(i as f64 / (1.0 + vals[i] * vals[i]) * 1.5) + (tr.trunc(vals[(i * 2 + 1) % vals.len()] * 1.5) + vals[i]);
+        acc += w;
     }
-    h_nested(1.5 + vals[2], vals) + acc
+    (2.5 + vals[(tr.floor((tr.signum(vals[0]) * vals[2]).tanh().abs() * 2.9) as usize) % 4]).cos() + acc
 }
 
 const CASE_F0057: Case = case!(f0057, f0057_t, f0057_grad, f0057_pullback, f0057_grad_into,
@@ -3051,36 +2953,52 @@ const CASE_F0057: Case = case!(f0057, f0057_t, f0057_grad, f0057_pullback, f0057
     |p, _k| (&p[0..4]));
 
 #[differentiate(wrt(b, c))]
-fn f0058(b: f64, zs: [f64; 1], c: f64, b3: f64) -> f64 {
+fn f0058(b: f64, zs: [f64; 1], c: f64, mut b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let vals = [[0.0_f64; 1]; 1];
-    let u = f64::to_radians(core::f64::consts::E as f64);
-    let mut u = u * (((u * 1.5).floor() + u).cos().to_degrees() * 0.02);
-    u *= (-vals[0][0] * (core::f64::consts::E / c.hypot(1.0))).tanh();
-    let mut e = c;
-    for g in zs.iter() {
-        let z = (1.5 + (b + g).tanh()).sqrt();
-        acc += z;
+    let mut vals = [[0.0_f64; 1]; 1];
+    let e: f64 = core::f64::consts::E.hypot(1.0).ln().to_radians();
+    for q in &zs {
+        b3 = b3.tanh() + e;
+        acc += *q;
     }
-    e = h_mix(e, (1.5 + core::f64::consts::E.cos()).sqrt());
-    e = e * 0.5 + 1.2;
-    c.hypot((zs[0] / (1.5 + vals[0][0].cos())).tanh().exp()) + b + b3 + u + e + acc
+    let late1: f64;
+    if c.sin().exp2() <= 1.2 {
+        late1 = b3 * b / (1.5 + (b3.tanh() * 0.9).atanh().cos());
+    } else {
+        vals[0][0] -= e;
+        late1 = e.tanh().exp().log10() * b3;
+    }
+    if vals[0][0].min(b3) >= core::f64::consts::E.abs() {
+        let u = (1.5 + (zs[0].tanh() * 0.9).acos().cos() + 1.2).acosh();
+        acc += u;
+    } else {
+        vals[0][0] /= 1.5 + late1.sin().sinh().cos();
+    }
+    b3 * ((vals[0][0] * 1.5).trunc() + zs[0]) + b + e + late1 + acc
 }
 
-fn f0058_t(tr: &Trace, b: f64, zs: [f64; 1], c: f64, b3: f64) -> f64 {
+fn f0058_t(tr: &Trace, b: f64, zs: [f64; 1], c: f64, mut b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let vals = [[0.0_f64; 1]; 1];
-    let u = f64::to_radians(core::f64::consts::E as f64);
-    let mut u = u * ((tr.floor(u * 1.5) + u).cos().to_degrees() * 0.02);
-    u *= (-vals[0][0] * (core::f64::consts::E / c.hypot(1.0))).tanh();
-    let mut e = c;
-    for g in zs.iter() {
-        let z = (1.5 + (b + g).tanh()).sqrt();
-        acc += z;
+    let mut vals = [[0.0_f64; 1]; 1];
+    let e: f64 = core::f64::consts::E.hypot(1.0).ln().to_radians();
+    for q in &zs {
+        b3 = b3.tanh() + e;
+        acc += *q;
     }
-    e = h_mix(e, (1.5 + core::f64::consts::E.cos()).sqrt());
-    e = e * 0.5 + 1.2;
-    c.hypot((zs[0] / (1.5 + vals[0][0].cos())).tanh().exp()) + b + b3 + u + e + acc
+    let late1: f64;
+    if tr.b(c.sin().exp2() <= 1.2) {
+        late1 = b3 * b / (1.5 + (b3.tanh() * 0.9).atanh().cos());
+    } else {
+        vals[0][0] -= e;
+        late1 = e.tanh().exp().log10() * b3;
+    }
+    if tr.b(tr.min(vals[0][0], b3) >= tr.abs(core::f64::consts::E)) {
+        let u = (1.5 + (zs[0].tanh() * 0.9).acos().cos() + 1.2).acosh();
+        acc += u;
+    } else {
+        vals[0][0] /= 1.5 + late1.sin().sinh().cos();
+    }
+    b3 * (tr.trunc(vals[0][0] * 1.5) + zs[0]) + b + e + late1 + acc
 }
 
 const CASE_F0058: Case = case!(f0058, f0058_t, f0058_grad, f0058_pullback, f0058_grad_into,
@@ -3091,25 +3009,67 @@ const CASE_F0058: Case = case!(f0058, f0058_t, f0058_grad, f0058_pullback, f0058
 fn f0059(x: f64, c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..1 {
-        let s = std::f64::consts::PI + y + y.mul_add(std::f64::consts::PI, c);
-        acc += s;
+        let q = std::f64::consts::PI + y + y.cos();
+        acc += q;
     }
-    let mut q = y / (x.abs() + 0.5) - f64::log2(1.5 + x.cos());
-    q %= (y / (1.0 + y * y)).clamp(-0.5, 0.8).hypot(1.0);
-    q /= 1.5 + (x as f64 / q.min(y).hypot(1.0)).cos();
-    c + y + c * std::f64::consts::PI + q + acc
+    for jj in 0..3 {
+        if c <= 0.5 {
+            return 2.5_f64.powf(c.sin());
+        }
+        let v: f64 = if x.sin().exp_m1() >= 1.2 {
+            let b: f64 = if c > x.atan() {
+                (c + 0.7) * (c + jj as f64)
+            } else {
+                let u: f64 = if jj < 1 {
+                    let xs = [[0.0_f64; 1]; 1];
+                    h_norm2([h_norm2([xs[0][0], jj as f64]), c.tanh()])
+                } else {
+                    let d = jj as f64;
+                    d.tanh().exp().powf(2.5) + c
+                };
+                c * y + x as f64 + u
+            };
+            (1.5 + (jj as f64).tanh()).ln() * h_mix(0.5, b)
+        } else {
+            let g = h_norm2([((jj as f64).sin() * 0.9).asin(), x.cos()]);
+            (g.sin() * 0.9).acos() % (1.5 + (g + core::f64::consts::E).cos())
+        };
+        acc += v;
+    }
+    y / (1.5 + c.tanh()) * 0.9 + x + acc
 }
 
 fn f0059_t(tr: &Trace, x: f64, c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..1 {
-        let s = std::f64::consts::PI + y + y.mul_add(std::f64::consts::PI, c);
-        acc += s;
+        let q = std::f64::consts::PI + y + y.cos();
+        acc += q;
     }
-    let mut q = y / (tr.abs(x) + 0.5) - f64::log2(1.5 + x.cos());
-    q = tr.rem(q, tr.clamp(y / (1.0 + y * y), -0.5, 0.8).hypot(1.0));
-    q /= 1.5 + (x as f64 / tr.min(q, y).hypot(1.0)).cos();
-    c + y + c * std::f64::consts::PI + q + acc
+    for jj in 0..3 {
+        if tr.b(c <= 0.5) {
+            return 2.5_f64.powf(c.sin());
+        }
+        let v: f64 = if tr.b(x.sin().exp_m1() >= 1.2) {
+            let b: f64 = if tr.b(c > x.atan()) {
+                (c + 0.7) * (c + jj as f64)
+            } else {
+                let u: f64 = if tr.b(jj < 1) {
+                    let xs = [[0.0_f64; 1]; 1];
+                    h_norm2([h_norm2([xs[0][0], jj as f64]), c.tanh()])
+                } else {
+                    let d = jj as f64;
+                    d.tanh().exp().powf(2.5) + c
+                };
+                c * y + x as f64 + u
+            };
+            (1.5 + (jj as f64).tanh()).ln() * h_mix(0.5, b)
+        } else {
+            let g = h_norm2([((jj as f64).sin() * 0.9).asin(), x.cos()]);
+            tr.rem((g.sin() * 0.9).acos(), 1.5 + (g + core::f64::consts::E).cos())
+        };
+        acc += v;
+    }
+    y / (1.5 + c.tanh()) * 0.9 + x + acc
 }
 
 const CASE_F0059: Case = case!(f0059, f0059_t, f0059_grad, f0059_pullback, f0059_grad_into,
@@ -3119,48 +3079,46 @@ const CASE_F0059: Case = case!(f0059, f0059_t, f0059_grad, f0059_pullback, f0059
 #[differentiate]
 fn f0060(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = vals[4].cos().cos().exp();
-    let late1: f64;
-    if (e + vals[4]) > -0.5 {
-        late1 = e;
-    } else {
-        late1 = h_scale3(&[std::f64::consts::PI - e, e, e / e.tanh().exp()], (vals[2].tanh() - 2.0).cbrt())[2];
+    let mut v = ((vals[4] * 1.5).round() * 0.3 * 1.5).floor() + 2.5_f64.powf(vals[2].tanh());
+    let mut round: usize = 0;
+    while round < 5 {
+        round += 1;
+        if h_scale3(&[1.5, round as f64, round as f64], vals[round % vals.len()])[round.min(3 - 1)] > 0.3 {
+            return vals[round.min(vals.len() - 1)].tanh().exp().powf(2.5);
+        }
     }
     for j in 0..2 {
         for _ in 0..j + 1 {
-            let a = e.to_radians().sin().exp_m1();
-            acc += a;
+            let r = f64::tan(v.cos()).tanh().exp();
+            acc += r;
         }
-        if e.to_radians() >= (1.5 + vals[j].tanh()).recip() {
-            return vals[j];
+        for _ in 0..2 {
+            v /= 1.5 + v.abs().cos();
         }
     }
-    let mut late1 = late1 - core::f64::consts::E;
-    late1 -= ((e + vals[3]) * 1.5).ceil() * 0.3;
-    f64::exp2(vals[(((late1 as f64).tanh().abs() * 2.9).floor() as usize) % vals.len()].sin()) + acc
+    h_norm2([(round as f64 * 1.5).round() * 0.3, h_scale3(&[v, core::f64::consts::E, v], v)[(round + 2) % 3]]) + acc
 }
 
 fn f0060_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = vals[4].cos().cos().exp();
-    let late1: f64;
-    if tr.b((e + vals[4]) > -0.5) {
-        late1 = e;
-    } else {
-        late1 = h_scale3(&[std::f64::consts::PI - e, e, e / e.tanh().exp()], (vals[2].tanh() - 2.0).cbrt())[2];
+    let mut v = tr.floor(tr.round(vals[4] * 1.5) * 0.3 * 1.5) + 2.5_f64.powf(vals[2].tanh());
+    let mut round: usize = 0;
+    while tr.b(round < 5) {
+        round += 1;
+        if tr.b(h_scale3(&[1.5, round as f64, round as f64], vals[round % vals.len()])[round.min(3 - 1)] > 0.3) {
+            return vals[round.min(vals.len() - 1)].tanh().exp().powf(2.5);
+        }
     }
     for j in 0..2 {
         for _ in 0..j + 1 {
-            let a = e.to_radians().sin().exp_m1();
-            acc += a;
+            let r = f64::tan(v.cos()).tanh().exp();
+            acc += r;
         }
-        if tr.b(e.to_radians() >= (1.5 + vals[j].tanh()).recip()) {
-            return vals[j];
+        for _ in 0..2 {
+            v /= 1.5 + tr.abs(v).cos();
         }
     }
-    let mut late1 = late1 - core::f64::consts::E;
-    late1 -= tr.ceil((e + vals[3]) * 1.5) * 0.3;
-    f64::exp2(vals[(tr.floor((late1 as f64).tanh().abs() * 2.9) as usize) % vals.len()].sin()) + acc
+    h_norm2([tr.round(round as f64 * 1.5) * 0.3, h_scale3(&[v, core::f64::consts::E, v], v)[(round + 2) % 3]]) + acc
 }
 
 const CASE_F0060: Case = case!(f0060, f0060_t, f0060_grad, f0060_pullback, f0060_grad_into,
@@ -3170,56 +3128,42 @@ const CASE_F0060: Case = case!(f0060, f0060_t, f0060_grad, f0060_pullback, f0060
 #[differentiate]
 fn f0061(hs: Vec<f64>, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = f64::powf(1.5 + hs[0].tanh(), std::f64::consts::PI.tanh() * 1.5) * hs[((hs[0].tanh().sinh().tanh().abs() * 2.9).floor() as usize) % 2].clamp(-0.5, 0.8);
-    for w in &vs {
-        if (w + std::f64::consts::PI) <= (w + hs[1]) {
-            let b = *w;
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if step > vs.len() {
-                    break;
-                }
-                let (c, c2) = h_polar((step as f64) as f64, vs[2].min(step as f64));
-                acc += c;
-                acc += c2;
-            }
+    let d: f64 = vs[0] * hs[1] * std::f64::consts::PI;
+    let mut it: usize = 0;
+    while it < vs.len() && hs[0] > d.atan2(d.sin() - 1.5) {
+        it += 1;
+        if it > 3 {
+            let mut p = h_nested(0.2, &vs) - d;
+            p = h_mix(p, vs[(it + 1) % vs.len()]);
+            let b = hs[(it + 2) % hs.len()];
+            acc += p;
             acc += b;
-        } else {
-            let mut ws = [0.0_f64; 4];
-            ws[0] = d * hs[0] / (2.0 + f64::sinh(ws[2].tanh()).sin());
-            acc += ws[3];
+        } else if (d * it as f64) < hs[it.min(hs.len() - 1)] {
+            let d = (d.sin() * 0.9).atanh().cos();
+            acc += d;
         }
-        d *= vs[0].tanh();
     }
-    ((-hs[0]).sin() - 2.0).cbrt() + d + acc
+    0.5 + acc
 }
 
 fn f0061_t(tr: &Trace, hs: Vec<f64>, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = f64::powf(1.5 + hs[0].tanh(), std::f64::consts::PI.tanh() * 1.5) * tr.clamp(hs[(tr.floor(hs[0].tanh().sinh().tanh().abs() * 2.9) as usize) % 2], -0.5, 0.8);
-    for w in &vs {
-        if tr.b((w + std::f64::consts::PI) <= (w + hs[1])) {
-            let b = *w;
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if tr.b(step > vs.len()) {
-                    break;
-                }
-                let (c, c2) = h_polar((step as f64) as f64, tr.min(vs[2], step as f64));
-                acc += c;
-                acc += c2;
-            }
+    let d: f64 = vs[0] * hs[1] * std::f64::consts::PI;
+    let mut it: usize = 0;
+    while tr.b(it < vs.len() && hs[0] > tr.atan2(d, d.sin() - 1.5)) {
+        it += 1;
+        if tr.b(it > 3) {
+            let mut p = h_nested(0.2, &vs) - d;
+            p = h_mix(p, vs[(it + 1) % vs.len()]);
+            let b = hs[(it + 2) % hs.len()];
+            acc += p;
             acc += b;
-        } else {
-            let mut ws = [0.0_f64; 4];
-            ws[0] = d * hs[0] / (2.0 + f64::sinh(ws[2].tanh()).sin());
-            acc += ws[3];
+        } else if tr.b((d * it as f64) < hs[it.min(hs.len() - 1)]) {
+            let d = (d.sin() * 0.9).atanh().cos();
+            acc += d;
         }
-        d *= vs[0].tanh();
     }
-    ((-hs[0]).sin() - 2.0).cbrt() + d + acc
+    0.5 + acc
 }
 
 const CASE_F0061: Case = case!(f0061, f0061_t, f0061_grad, f0061_pullback, f0061_grad_into,
@@ -3228,45 +3172,43 @@ const CASE_F0061: Case = case!(f0061, f0061_t, f0061_grad, f0061_pullback, f0061
 
 #[differentiate(wrt(ar))]
 fn f0062(ar: &[f64; 3], xs: &[f64]) -> f64 {
-    let z: f64 = if (ar[0] + 0.9) < (ar[2].tanh() * 0.9).acos() {
+    let mut acc: f64 = 0.0;
+    let z: f64 = if f64::log(xs[3].hypot(1.0), 3.0) < ar[2].hypot(1.0).sqrt() {
         -1.5
     } else {
-        let e: f64 = if f64::sinh(ar[1].cos()) <= -ar[2] {
-            (1.5 + (xs[2] / (1.5 + ar[0].tanh())).tanh()).sqrt()
+        let e: f64 = if ar[1].hypot(1.5 + ar[1].tanh()) > 0.9 {
+            for &s in xs.iter() {
+                let y = h_dot(xs, xs) / (1.5 + (s * ar[0]).cos());
+                acc += y;
+            }
+            h_mix(xs[0] - std::f64::consts::PI, xs[((f64::ln(ar[0].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % xs.len()])
         } else {
-            (std::f64::consts::PI + ar[2]).tanh().exp_m1()
+            let g = (1.5 + ar[0].tanh()).recip();
+            xs[3] * ar[1].atan() + g
         };
-        e * 0.9
+        std::f64::consts::PI.signum() * xs[3].cos().powi(4) + e
     };
-    let q = f64::floor((1.5 + z.tanh()).log(2.5 + ar[0].sin()) * 1.5) + xs[3];
-    let b: f64 = if ((z * 1.5).ceil() * 0.3) < 1.5 {
-        (z * 1.5).mul_add(z.hypot(ar[0].abs() + 0.5), z * q)
-    } else {
-        let e = -(1.5 + ar[(((std::f64::consts::PI.tanh() * 0.9).acos().tanh().abs() * 2.9).floor() as usize) % ar.len()].cos()).sqrt();
-        xs[2] + e
-    };
-    q + b
+    core::f64::consts::E.atan2(z.hypot(1.0).log2().tanh() - 1.5) + acc
 }
 
 fn f0062_t(tr: &Trace, ar: &[f64; 3], xs: &[f64]) -> f64 {
-    let z: f64 = if tr.b((ar[0] + 0.9) < (ar[2].tanh() * 0.9).acos()) {
+    let mut acc: f64 = 0.0;
+    let z: f64 = if tr.b(f64::log(xs[3].hypot(1.0), 3.0) < ar[2].hypot(1.0).sqrt()) {
         -1.5
     } else {
-        let e: f64 = if tr.b(f64::sinh(ar[1].cos()) <= -ar[2]) {
-            (1.5 + (xs[2] / (1.5 + ar[0].tanh())).tanh()).sqrt()
+        let e: f64 = if tr.b(ar[1].hypot(1.5 + ar[1].tanh()) > 0.9) {
+            for &s in xs.iter() {
+                let y = h_dot(xs, xs) / (1.5 + (s * ar[0]).cos());
+                acc += y;
+            }
+            h_mix(xs[0] - std::f64::consts::PI, xs[(tr.floor(f64::ln(ar[0].hypot(1.0)).tanh().abs() * 2.9) as usize) % xs.len()])
         } else {
-            (std::f64::consts::PI + ar[2]).tanh().exp_m1()
+            let g = (1.5 + ar[0].tanh()).recip();
+            xs[3] * ar[1].atan() + g
         };
-        e * 0.9
+        tr.signum(std::f64::consts::PI) * xs[3].cos().powi(4) + e
     };
-    let q = tr.floor((1.5 + z.tanh()).log(2.5 + ar[0].sin()) * 1.5) + xs[3];
-    let b: f64 = if tr.b((tr.ceil(z * 1.5) * 0.3) < 1.5) {
-        (z * 1.5).mul_add(z.hypot(tr.abs(ar[0]) + 0.5), z * q)
-    } else {
-        let e = -(1.5 + ar[(tr.floor((std::f64::consts::PI.tanh() * 0.9).acos().tanh().abs() * 2.9) as usize) % ar.len()].cos()).sqrt();
-        xs[2] + e
-    };
-    q + b
+    tr.atan2(core::f64::consts::E, z.hypot(1.0).log2().tanh() - 1.5) + acc
 }
 
 const CASE_F0062: Case = case!(f0062, f0062_t, f0062_grad, f0062_pullback, f0062_grad_into,
@@ -3275,27 +3217,27 @@ const CASE_F0062: Case = case!(f0062, f0062_t, f0062_grad, f0062_pullback, f0062
 
 #[differentiate]
 fn f0063(mat: &[[f64; 3]; 1]) -> f64 {
-    let mut r = mat[0][((mat[0][0].powi(2).tanh().abs() * 2.9).floor() as usize) % 3];
-    r += (f64::ceil(r * 1.5) + r).hypot(1.5 + (r + mat[0][1]).cos());
-    let s: f64 = if (1.5 + mat[0][0].tanh()).recip() <= r {
-        mat[0][1].min(r).clamp(-0.5, 0.8)
-    } else {
-        r * 0.9
-    };
-    let p = 0.5 * s + s / mat[0][0].hypot(1.0);
-    p * -1.5 / (1.5 + (r * s).cos())
+    let b = mat[0][((mat[0][0].sin().abs() * 2.9).floor() as usize) % 3];
+    let mut v = (2.0 + b.sin()).log2().clamp(-0.5, 0.8);
+    for ii in 0..3 {
+        if (v / (2.0 + v.sin())) >= (1.0 + b * b).log2() {
+            v += (mat[0][ii % 3] * 1.5).round() + b;
+            continue;
+        }
+    }
+    core::f64::consts::E + mat[0][((((mat[0][1] * 1.5).floor() * 0.3).tanh().abs() * 2.9).floor() as usize) % 3] + v.tanh().exp().log2()
 }
 
 fn f0063_t(tr: &Trace, mat: &[[f64; 3]; 1]) -> f64 {
-    let mut r = mat[0][(tr.floor(mat[0][0].powi(2).tanh().abs() * 2.9) as usize) % 3];
-    r += (tr.ceil(r * 1.5) + r).hypot(1.5 + (r + mat[0][1]).cos());
-    let s: f64 = if tr.b((1.5 + mat[0][0].tanh()).recip() <= r) {
-        tr.clamp(tr.min(mat[0][1], r), -0.5, 0.8)
-    } else {
-        r * 0.9
-    };
-    let p = 0.5 * s + s / mat[0][0].hypot(1.0);
-    p * -1.5 / (1.5 + (r * s).cos())
+    let b = mat[0][(tr.floor(mat[0][0].sin().abs() * 2.9) as usize) % 3];
+    let mut v = tr.clamp((2.0 + b.sin()).log2(), -0.5, 0.8);
+    for ii in 0..3 {
+        if tr.b((v / (2.0 + v.sin())) >= (1.0 + b * b).log2()) {
+            v += tr.round(mat[0][ii % 3] * 1.5) + b;
+            continue;
+        }
+    }
+    core::f64::consts::E + mat[0][(tr.floor((tr.floor(mat[0][1] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % 3] + v.tanh().exp().log2()
 }
 
 const CASE_F0063: Case = case!(f0063, f0063_t, f0063_grad, f0063_pullback, f0063_grad_into,
@@ -3305,34 +3247,42 @@ const CASE_F0063: Case = case!(f0063, f0063_t, f0063_grad, f0063_pullback, f0063
 #[differentiate]
 fn f0064(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if f64::exp2(std::f64::consts::PI.tanh()) <= (x / (2.0 + x.sin())) {
-        for i in 0..2 {
-            if i % 2 == 0 {
-                continue;
-            }
-            let q = (0.2 * x).abs();
-            acc += q;
+    if (x + 0.9) > x {
+        let x = (std::f64::consts::PI * 0.2).abs();
+        for _ in 0..3 {
+            let x = f64::powi(x.tanh().exp().ln_1p(), 1);
+            acc += x;
         }
-        let g = x.mul_add(x, x) + core::f64::consts::E;
-        acc += g;
+        acc += x;
+    } else if (core::f64::consts::E + x) >= 0.5 {
+        let t: f64 = if -1.5 > core::f64::consts::E {
+            std::f64::consts::PI.cos().to_radians()
+        } else {
+            1.2
+        };
+        acc += t;
     }
-    (1.2 / x.tanh().exp()).hypot(1.0).cbrt() + acc
+    x + acc
 }
 
 fn f0064_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(f64::exp2(std::f64::consts::PI.tanh()) <= (x / (2.0 + x.sin()))) {
-        for i in 0..2 {
-            if tr.b(i % 2 == 0) {
-                continue;
-            }
-            let q = tr.abs(0.2 * x);
-            acc += q;
+    if tr.b((x + 0.9) > x) {
+        let x = tr.abs(std::f64::consts::PI * 0.2);
+        for _ in 0..3 {
+            let x = f64::powi(x.tanh().exp().ln_1p(), 1);
+            acc += x;
         }
-        let g = x.mul_add(x, x) + core::f64::consts::E;
-        acc += g;
+        acc += x;
+    } else if tr.b((core::f64::consts::E + x) >= 0.5) {
+        let t: f64 = if tr.b(-1.5 > core::f64::consts::E) {
+            std::f64::consts::PI.cos().to_radians()
+        } else {
+            1.2
+        };
+        acc += t;
     }
-    (1.2 / x.tanh().exp()).hypot(1.0).cbrt() + acc
+    x + acc
 }
 
 const CASE_F0064: Case = case!(f0064, f0064_t, f0064_grad, f0064_pullback, f0064_grad_into,
@@ -3343,51 +3293,71 @@ const CASE_F0064: Case = case!(f0064, f0064_t, f0064_grad, f0064_pullback, f0064
 fn f0065(mut a: f64, ar: &[f64; 2], ar2: &[f64; 3], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..4 {
-        a += (1.5 + a.min(a * 0.5).cos()).sqrt();
-        if (1.5 + ar2[i % ar2.len()].cos()).cbrt() > (a * i as f64) {
-            continue;
+        a += (2.0 + a.tanh().exp().sqrt().sin()).log10();
+        for ii in 1..=i {
+            let p: f64 = {
+                for _ in 0..ii + 1 {
+                    a += a;
+                }
+                a - ii as f64
+            };
+            acc += p;
         }
     }
-    if (2.5 * a) >= (a * ar2[0]) {
-        let mut b = a + 0.3 * a;
-        let late1: f64;
-        if ((b * 1.5).round() * 0.3) >= 1.2 {
-            late1 = (b + ar2[2]) * b;
-        } else {
-            late1 = (b.sin() * 0.9).acos().sin().exp();
-        }
-        b = b.cos() + ((ar2[2] * 1.5).floor() + b);
-        acc += b;
-        acc += late1;
+    if ((a * 1.5).ceil() * 0.3) < (a + ar2[1]) {
+        let g = a.tanh().exp2() + a.sin();
+        acc += g;
     } else {
-        a -= vals[0];
+        let q: f64 = if (2.0 + ar2[2].sin()).recip() >= (a + std::f64::consts::PI) {
+            let w: f64 = if vals[0] <= 1.5 {
+                a * 0.9
+            } else {
+                vals[0].cos().exp2().sin().sinh()
+            };
+            vals[0].hypot(1.0).sqrt() / std::f64::consts::PI.tanh().hypot(1.0) + w
+        } else {
+            a.min(ar[1]).tanh().powi(3)
+        };
+        let ws = [0.0_f64; 2];
+        acc += q;
+        acc += ws[1];
     }
-    vals[0] % 1.5 / (1.0 + vals[0] * vals[0]) + a + ar[1] + acc
+    a + ar[1] + vals[0] + acc
 }
 
 fn f0065_t(tr: &Trace, mut a: f64, ar: &[f64; 2], ar2: &[f64; 3], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..4 {
-        a += (1.5 + tr.min(a, a * 0.5).cos()).sqrt();
-        if tr.b((1.5 + ar2[i % ar2.len()].cos()).cbrt() > (a * i as f64)) {
-            continue;
+        a += (2.0 + a.tanh().exp().sqrt().sin()).log10();
+        for ii in 1..=i {
+            let p: f64 = {
+                for _ in 0..ii + 1 {
+                    a += a;
+                }
+                a - ii as f64
+            };
+            acc += p;
         }
     }
-    if tr.b((2.5 * a) >= (a * ar2[0])) {
-        let mut b = a + 0.3 * a;
-        let late1: f64;
-        if tr.b((tr.round(b * 1.5) * 0.3) >= 1.2) {
-            late1 = (b + ar2[2]) * b;
-        } else {
-            late1 = (b.sin() * 0.9).acos().sin().exp();
-        }
-        b = b.cos() + (tr.floor(ar2[2] * 1.5) + b);
-        acc += b;
-        acc += late1;
+    if tr.b((tr.ceil(a * 1.5) * 0.3) < (a + ar2[1])) {
+        let g = a.tanh().exp2() + a.sin();
+        acc += g;
     } else {
-        a -= vals[0];
+        let q: f64 = if tr.b((2.0 + ar2[2].sin()).recip() >= (a + std::f64::consts::PI)) {
+            let w: f64 = if tr.b(vals[0] <= 1.5) {
+                a * 0.9
+            } else {
+                vals[0].cos().exp2().sin().sinh()
+            };
+            vals[0].hypot(1.0).sqrt() / std::f64::consts::PI.tanh().hypot(1.0) + w
+        } else {
+            tr.min(a, ar[1]).tanh().powi(3)
+        };
+        let ws = [0.0_f64; 2];
+        acc += q;
+        acc += ws[1];
     }
-    tr.rem(vals[0], 1.5) / (1.0 + vals[0] * vals[0]) + a + ar[1] + acc
+    a + ar[1] + vals[0] + acc
 }
 
 const CASE_F0065: Case = case!(f0065, f0065_t, f0065_grad, f0065_pullback, f0065_grad_into,
@@ -3397,34 +3367,28 @@ const CASE_F0065: Case = case!(f0065, f0065_t, f0065_grad, f0065_pullback, f0065
 #[differentiate]
 fn f0066(y: f64, ws: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (y + ws[0]) <= 0.9 {
-        let c = (ws[0] / (2.0 + ws[0].sin())).max(a + 0.5);
-        acc += c;
-    } else {
-        let u = f64::floor(y * 1.5) + a + -ws[0];
-        let tmp = [[0.0_f64; 3]; 2];
-        acc += u;
-        acc += tmp[1][0];
+    if (y + ws[0]) <= (f64::floor(ws[0] * 1.5) + y) {
+        let t = (ws[0] / (2.0 + ws[0].sin())).hypot(1.5 + (a + 0.5).cos());
+        acc += t;
     }
-    let pt = (a, a * 2.0);
-    let tmp: [f64; 3] = [0.0; 3];
-    a + pt.1 + tmp[2] + acc
+    let hs: [f64; 5] = [0.0; 5];
+    let u = (2.0 + y.sin()).log2() * -ws[0];
+    let mut tmp = [[0.0_f64; 3]; 2];
+    tmp[0][0] -= (f64::hypot(ws[0], core::f64::consts::E.hypot(1.0)).tanh() * 0.9).acos();
+    -h_mix(y, ws[0]) + a + hs[4] + u + tmp[1][0] + acc
 }
 
 fn f0066_t(tr: &Trace, y: f64, ws: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((y + ws[0]) <= 0.9) {
-        let c = tr.max(ws[0] / (2.0 + ws[0].sin()), a + 0.5);
-        acc += c;
-    } else {
-        let u = tr.floor(y * 1.5) + a + -ws[0];
-        let tmp = [[0.0_f64; 3]; 2];
-        acc += u;
-        acc += tmp[1][0];
+    if tr.b((y + ws[0]) <= (tr.floor(ws[0] * 1.5) + y)) {
+        let t = (ws[0] / (2.0 + ws[0].sin())).hypot(1.5 + (a + 0.5).cos());
+        acc += t;
     }
-    let pt = (a, a * 2.0);
-    let tmp: [f64; 3] = [0.0; 3];
-    a + pt.1 + tmp[2] + acc
+    let hs: [f64; 5] = [0.0; 5];
+    let u = (2.0 + y.sin()).log2() * -ws[0];
+    let mut tmp = [[0.0_f64; 3]; 2];
+    tmp[0][0] -= (f64::hypot(ws[0], core::f64::consts::E.hypot(1.0)).tanh() * 0.9).acos();
+    -h_mix(y, ws[0]) + a + hs[4] + u + tmp[1][0] + acc
 }
 
 const CASE_F0066: Case = case!(f0066, f0066_t, f0066_grad, f0066_pullback, f0066_grad_into,
@@ -3434,44 +3398,36 @@ const CASE_F0066: Case = case!(f0066, f0066_t, f0066_grad, f0066_pullback, f0066
 #[differentiate(wrt(ws, y, ts))]
 fn f0067(ws: &[f64], hs: Vec<f64>, y: f64, ts: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if 0.1 > ts[1] {
-        let cum = h_scale3(ts, (1.5 + y.tanh()).log(3.0));
-        late1 = y;
+        let cum = h_scale3(ts, f64::asinh(y));
+        late1 = y * hs[0] / (1.5 + y.atan().cos());
         acc += cum[2];
     } else {
-        let late2: f64;
-        if h_leaky(core::f64::consts::E) <= 2.0 {
-            late2 = h_dot(ws, ts);
-        } else {
-            late2 = y;
+        for ii in 0..3 {
+            let y = f64::max((y * 1.5).floor() + y, y * ii as f64);
+            acc += y;
         }
-        late1 = (1.5 + y.tanh()).recip();
-        acc += late2;
+        late1 = hs[0].signum() * y.sin().cosh();
     }
-    late1 = late1 * (late1 - 2.5).cos();
-    (core::f64::consts::E.tanh() * 0.9).asin() * hs[0] + ws[4] + late1 + acc
+    hs[0].atan2(2.0 + y.sin()) + ((y * 1.5).ceil() + y) + ws[4] + late1 + acc
 }
 
 fn f0067_t(tr: &Trace, ws: &[f64], hs: Vec<f64>, y: f64, ts: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if tr.b(0.1 > ts[1]) {
-        let cum = h_scale3(ts, (1.5 + y.tanh()).log(3.0));
-        late1 = y;
+        let cum = h_scale3(ts, f64::asinh(y));
+        late1 = y * hs[0] / (1.5 + y.atan().cos());
         acc += cum[2];
     } else {
-        let late2: f64;
-        if tr.b(h_leaky_t(tr, core::f64::consts::E) <= 2.0) {
-            late2 = h_dot(ws, ts);
-        } else {
-            late2 = y;
+        for ii in 0..3 {
+            let y = tr.max(tr.floor(y * 1.5) + y, y * ii as f64);
+            acc += y;
         }
-        late1 = (1.5 + y.tanh()).recip();
-        acc += late2;
+        late1 = tr.signum(hs[0]) * y.sin().cosh();
     }
-    late1 = late1 * (late1 - 2.5).cos();
-    (core::f64::consts::E.tanh() * 0.9).asin() * hs[0] + ws[4] + late1 + acc
+    hs[0].atan2(2.0 + y.sin()) + (tr.ceil(y * 1.5) + y) + ws[4] + late1 + acc
 }
 
 const CASE_F0067: Case = case!(f0067, f0067_t, f0067_grad, f0067_pullback, f0067_grad_into,
@@ -3482,29 +3438,43 @@ const CASE_F0067: Case = case!(f0067, f0067_t, f0067_grad, f0067_pullback, f0067
 fn f0068(mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let ys = [0.0_f64; 3];
-    if (f64::round(c * 1.5) + ys[((c.cos().cosh().tanh().abs() * 2.9).floor() as usize) % ys.len()]) > 0.2 {
-        let e = ys[1];
-        acc += e;
-    } else {
-        c += (ys[0] - 1.2) * 0.2;
-        c *= c.sin();
+    if c.tanh().exp() >= 0.3 {
+        let b = c.tanh().exp().log10() / (c * ys[2]).tanh().exp();
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if cnt > 3 {
+                break;
+            }
+            if b.to_radians() > ys[(cnt + 1) % ys.len()] {
+                return ys[(((ys[(cnt * 2 + 1) % 3] + c).cos().abs() * 2.9).floor() as usize) % 3] * c as f64;
+            }
+        }
+        acc += b;
     }
-    let c = c + (ys[0] + c) * c;
-    (c.tanh() * 0.9).acos().cos().cosh() + acc
+    c = c * 0.5 + c.atan();
+    ys[1] + c + acc
 }
 
 fn f0068_t(tr: &Trace, mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let ys = [0.0_f64; 3];
-    if tr.b((tr.round(c * 1.5) + ys[(tr.floor(c.cos().cosh().tanh().abs() * 2.9) as usize) % ys.len()]) > 0.2) {
-        let e = ys[1];
-        acc += e;
-    } else {
-        c += (ys[0] - 1.2) * 0.2;
-        c *= c.sin();
+    if tr.b(c.tanh().exp() >= 0.3) {
+        let b = c.tanh().exp().log10() / (c * ys[2]).tanh().exp();
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if tr.b(cnt > 3) {
+                break;
+            }
+            if tr.b(b.to_radians() > ys[(cnt + 1) % ys.len()]) {
+                return ys[(tr.floor((ys[(cnt * 2 + 1) % 3] + c).cos().abs() * 2.9) as usize) % 3] * c as f64;
+            }
+        }
+        acc += b;
     }
-    let c = c + (ys[0] + c) * c;
-    (c.tanh() * 0.9).acos().cos().cosh() + acc
+    c = c * 0.5 + c.atan();
+    ys[1] + c + acc
 }
 
 const CASE_F0068: Case = case!(f0068, f0068_t, f0068_grad, f0068_pullback, f0068_grad_into,
@@ -3513,49 +3483,31 @@ const CASE_F0068: Case = case!(f0068, f0068_t, f0068_grad, f0068_pullback, f0068
 
 #[differentiate]
 fn f0069(xs: &[f64], hs: Vec<f64>) -> f64 {
-    let mut e: f64 = if xs[0].to_radians() < -0.5 {
-        hs[0]
+    let e: f64 = if ((xs[0] * 1.5).floor() + xs[0]) >= 0.2 {
+        hs[0].tanh().cosh() / xs[0].asinh().tanh().exp()
     } else {
-        hs[0] * 0.5
+        let s = h_mix(f64::min(xs[0], hs[((f64::sinh(hs[0].tanh()).tanh().abs() * 2.9).floor() as usize) % hs.len()]), (xs[0].abs() + 0.5).ln_1p());
+        xs[(((f64::floor(s * 1.5) * 0.3).sin().abs() * 2.9).floor() as usize) % xs.len()]
     };
-    e = e.sin() + e.hypot(e.abs() + 0.5);
-    let late1: f64;
-    if (-1.5 - xs[0]) > 1.2 {
-        late1 = h_mix((1.5 + xs[0].tanh()).cbrt(), xs[0].sin());
-    } else {
-        let z: f64 = if h_nested(1.5, xs) < ((e * 1.5).round() * 0.3) {
-            let pair = (0.9 * e, e + 0.1);
-            e.powi(2) + pair.1
-        } else {
-            e.cos().exp().abs()
-        };
-        late1 = f64::to_degrees(z.tanh()) * 0.02 + (z.tanh() - 2.0).cbrt();
-    }
-    let ws = [0.0_f64; 2];
-    2.5_f64.powf((xs[(((ws[1] + 1.5).tanh().abs() * 2.9).floor() as usize) % xs.len()] / (1.5 + e.cos())).tanh()) + late1
+    let mut p = std::f64::consts::PI / (1.5 + (hs[0] / e.tanh().exp()).cos());
+    p -= (p.sin() * 0.9).acos();
+    let z = (e * 0.1).atan2((hs[1] + p).hypot(1.0));
+    let tup: (f64, f64) = (e + p, -0.5);
+    h_cumsum(&hs)[0] + z + tup.1
 }
 
 fn f0069_t(tr: &Trace, xs: &[f64], hs: Vec<f64>) -> f64 {
-    let mut e: f64 = if tr.b(xs[0].to_radians() < -0.5) {
-        hs[0]
+    let e: f64 = if tr.b((tr.floor(xs[0] * 1.5) + xs[0]) >= 0.2) {
+        hs[0].tanh().cosh() / xs[0].asinh().tanh().exp()
     } else {
-        hs[0] * 0.5
+        let s = h_mix(tr.min(xs[0], hs[(tr.floor(f64::sinh(hs[0].tanh()).tanh().abs() * 2.9) as usize) % hs.len()]), (tr.abs(xs[0]) + 0.5).ln_1p());
+        xs[(tr.floor((tr.floor(s * 1.5) * 0.3).sin().abs() * 2.9) as usize) % xs.len()]
     };
-    e = e.sin() + e.hypot(tr.abs(e) + 0.5);
-    let late1: f64;
-    if tr.b((-1.5 - xs[0]) > 1.2) {
-        late1 = h_mix((1.5 + xs[0].tanh()).cbrt(), xs[0].sin());
-    } else {
-        let z: f64 = if tr.b(h_nested(1.5, xs) < (tr.round(e * 1.5) * 0.3)) {
-            let pair = (0.9 * e, e + 0.1);
-            e.powi(2) + pair.1
-        } else {
-            tr.abs(e.cos().exp())
-        };
-        late1 = f64::to_degrees(z.tanh()) * 0.02 + (z.tanh() - 2.0).cbrt();
-    }
-    let ws = [0.0_f64; 2];
-    2.5_f64.powf((xs[(tr.floor((ws[1] + 1.5).tanh().abs() * 2.9) as usize) % xs.len()] / (1.5 + e.cos())).tanh()) + late1
+    let mut p = std::f64::consts::PI / (1.5 + (hs[0] / e.tanh().exp()).cos());
+    p -= (p.sin() * 0.9).acos();
+    let z = (e * 0.1).atan2((hs[1] + p).hypot(1.0));
+    let tup: (f64, f64) = (e + p, -0.5);
+    h_cumsum(&hs)[0] + z + tup.1
 }
 
 const CASE_F0069: Case = case!(f0069, f0069_t, f0069_grad, f0069_pullback, f0069_grad_into,
@@ -3565,56 +3517,64 @@ const CASE_F0069: Case = case!(f0069, f0069_t, f0069_grad, f0069_pullback, f0069
 #[differentiate]
 fn f0070(c: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = (c / (1.5 + x.cos())) as f64;
-    w = w.sin() + c;
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if it > 3 {
-            break;
+    let mut z = (1.5 + c.cos()).log(2.5 + c.sin()) / (1.5 + (c + x).cos());
+    if 0.3 < c {
+        for _ in 0..2 {
+            let late1: f64;
+            if h_scale3(&[x, z, c], core::f64::consts::E)[2] >= -0.5 {
+                late1 = -(-x);
+            } else {
+                late1 = x * 2.5 / (1.0 + x * x);
+            }
+            acc += late1;
         }
-        let t = c;
-        acc += t;
-    }
-    let late1: f64;
-    if (it as f64).clamp(x - 0.5, x + 0.5) < core::f64::consts::E {
-        let g: f64 = {
-            let e = -(-x);
-            x.hypot(x.abs() + 0.5) * x.atan2(x.tanh() - 1.5) + e
-        };
-        late1 = (c + g).min(c.tanh().to_degrees() * 0.02);
+        if 2.0 >= x {
+            let tmp = [0.0_f64; 5];
+            acc += tmp[4];
+        }
+        for _ in 0..4 {
+            let zs = [0.0_f64; 4];
+            acc += zs[3];
+        }
+    } else if (c + 0.5) <= h_norm2([c, z]) {
+        let b = ((z * x).tanh() - 2.0).cbrt();
+        z = f64::ln(1.5 + z.tanh());
+        acc += b;
     } else {
-        w = w * w.hypot(w.hypot(1.0)).cos();
-        late1 = h_norm2([f64::exp_m1(w.sin()), f64::cos(x)]);
+        z = z * 0.5 + (1.0 + z * z).sqrt();
     }
-    f64::exp((late1 - x).tanh()) + w + acc
+    std::f64::consts::PI.clamp(x - 0.5, x + 0.5) / c.hypot(1.0) + z + acc
 }
 
 fn f0070_t(tr: &Trace, c: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = (c / (1.5 + x.cos())) as f64;
-    w = w.sin() + c;
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if tr.b(it > 3) {
-            break;
+    let mut z = (1.5 + c.cos()).log(2.5 + c.sin()) / (1.5 + (c + x).cos());
+    if tr.b(0.3 < c) {
+        for _ in 0..2 {
+            let late1: f64;
+            if tr.b(h_scale3(&[x, z, c], core::f64::consts::E)[2] >= -0.5) {
+                late1 = -(-x);
+            } else {
+                late1 = x * 2.5 / (1.0 + x * x);
+            }
+            acc += late1;
         }
-        let t = c;
-        acc += t;
-    }
-    let late1: f64;
-    if tr.b(tr.clamp(it as f64, x - 0.5, x + 0.5) < core::f64::consts::E) {
-        let g: f64 = {
-            let e = -(-x);
-            x.hypot(tr.abs(x) + 0.5) * tr.atan2(x, x.tanh() - 1.5) + e
-        };
-        late1 = tr.min(c + g, c.tanh().to_degrees() * 0.02);
+        if tr.b(2.0 >= x) {
+            let tmp = [0.0_f64; 5];
+            acc += tmp[4];
+        }
+        for _ in 0..4 {
+            let zs = [0.0_f64; 4];
+            acc += zs[3];
+        }
+    } else if tr.b((c + 0.5) <= h_norm2([c, z])) {
+        let b = ((z * x).tanh() - 2.0).cbrt();
+        z = f64::ln(1.5 + z.tanh());
+        acc += b;
     } else {
-        w = w * w.hypot(w.hypot(1.0)).cos();
-        late1 = h_norm2([f64::exp_m1(w.sin()), f64::cos(x)]);
+        z = z * 0.5 + (1.0 + z * z).sqrt();
     }
-    f64::exp((late1 - x).tanh()) + w + acc
+    tr.clamp(std::f64::consts::PI, x - 0.5, x + 0.5) / c.hypot(1.0) + z + acc
 }
 
 const CASE_F0070: Case = case!(f0070, f0070_t, f0070_grad, f0070_pullback, f0070_grad_into,
@@ -3634,19 +3594,17 @@ fn f0071(x: f64, zs: [f64; 3], mut x2: f64, x3: f64) -> f64 {
             }
             acc += *c;
         }
-        x2 += (core::f64::consts::E.max(zs[1]) * 1.5).round() * 0.3;
+        x2 += (core::f64::consts::E.sin() * 0.9).acos().max(x / zs[1].hypot(1.0));
     }
-    let z = (x2 + core::f64::consts::E) / (1.5 + (core::f64::consts::E + x).cos());
-    let mut step: usize = 0;
-    while step < 4 {
-        step += 1;
-        if f64::clamp(zs[(step + 2) % zs.len()], -0.5, 0.8) <= (x - zs[step % 3]) {
-            return core::f64::consts::E;
-        }
-        let v = (x - zs[(step + 2) % 3]).mul_add(-z, x * zs[step.min(zs.len() - 1)]);
-        acc += v;
-    }
-    (z * 1.5).trunc() * 0.3 - x.signum() * zs[(step * 2 + 1) % zs.len()] + x3 + acc
+    let t: f64 = if (1.5 + core::f64::consts::E.cos() + 1.2).acosh() > zs[((zs[0].sin().abs() * 2.9).floor() as usize) % zs.len()] {
+        let x3 = x3 - std::f64::consts::PI;
+        zs[1] - ((x3 * 1.5).floor() + x2)
+    } else {
+        let buf: [f64; 2] = [0.0; 2];
+        h_mix(x2 - zs[0], (x * 1.5).ceil() * 0.3) + buf[1]
+    };
+    let buf = vec![0.0_f64; zs.len()];
+    f64::atan2(x3, 1.5 + t.cos()) + h_polar(x2, buf[1]).0 + x + acc
 }
 
 fn f0071_t(tr: &Trace, x: f64, zs: [f64; 3], mut x2: f64, x3: f64) -> f64 {
@@ -3661,19 +3619,17 @@ fn f0071_t(tr: &Trace, x: f64, zs: [f64; 3], mut x2: f64, x3: f64) -> f64 {
             }
             acc += *c;
         }
-        x2 += tr.round(tr.max(core::f64::consts::E, zs[1]) * 1.5) * 0.3;
+        x2 += tr.max((core::f64::consts::E.sin() * 0.9).acos(), x / zs[1].hypot(1.0));
     }
-    let z = (x2 + core::f64::consts::E) / (1.5 + (core::f64::consts::E + x).cos());
-    let mut step: usize = 0;
-    while tr.b(step < 4) {
-        step += 1;
-        if tr.b(tr.clamp(zs[(step + 2) % zs.len()], -0.5, 0.8) <= (x - zs[step % 3])) {
-            return core::f64::consts::E;
-        }
-        let v = (x - zs[(step + 2) % 3]).mul_add(-z, x * zs[step.min(zs.len() - 1)]);
-        acc += v;
-    }
-    tr.trunc(z * 1.5) * 0.3 - tr.signum(x) * zs[(step * 2 + 1) % zs.len()] + x3 + acc
+    let t: f64 = if tr.b((1.5 + core::f64::consts::E.cos() + 1.2).acosh() > zs[(tr.floor(zs[0].sin().abs() * 2.9) as usize) % zs.len()]) {
+        let x3 = x3 - std::f64::consts::PI;
+        zs[1] - (tr.floor(x3 * 1.5) + x2)
+    } else {
+        let buf: [f64; 2] = [0.0; 2];
+        h_mix(x2 - zs[0], tr.ceil(x * 1.5) * 0.3) + buf[1]
+    };
+    let buf = vec![0.0_f64; zs.len()];
+    f64::atan2(x3, 1.5 + t.cos()) + h_polar(x2, buf[1]).0 + x + acc
 }
 
 const CASE_F0071: Case = case!(f0071, f0071_t, f0071_grad, f0071_pullback, f0071_grad_into,
@@ -3688,29 +3644,39 @@ fn f0072(b: f64, k: usize, y: f64) -> f64 {
             if l % 2 == 0 {
                 let mut zs = [0.0_f64; 3];
                 if h_mix(y, 1.2) > 0.1 {
-                    zs[(l * 2 + 1) % zs.len()] *= (-zs[l % zs.len()]).cos().exp_m1().sin();
-                    zs[l % zs.len()] -= 2.5_f64.powf((l as f64).cos()) * (0.2 + l as f64);
+                    zs[(l * 2 + 1) % zs.len()] *= (1.5 + (-zs[l % zs.len()]).cos()).log2().sin();
+                    zs[l % zs.len()] = (l as f64).tanh().exp_m1() * h_mix(zs[(l * 2 + 1) % zs.len()], 0.5);
+                } else if (2.5 / (2.0 + b.sin())) > 2.0 {
+                    let (d, s) = h_polar(y, f64::abs(b));
+                    acc += d;
+                    acc += s;
+                } else {
+                    let res = h_scale3(&zs, l as f64);
+                    if b.sin().exp_m1() > -0.5 {
+                        continue;
+                    }
+                    acc += res[2];
                 }
                 acc += zs[2];
-            } else if k % 2 == 0 {
-                let d: f64 = if y < (y * b) {
-                    let b = b - ((l as f64).signum() * k as f64).tanh().to_degrees() * 0.02;
-                    y / ((std::f64::consts::PI / b.hypot(1.0)).abs() + 0.5)
-                } else {
-                    let q = -y;
-                    b + q
-                };
-                if k > 2 {
-                    continue;
-                }
-                acc += d;
             }
         }
+    } else if k % 2 == 0 {
+        let mut q = -y;
+        q *= ((b.tanh() * 0.9).acos() + f64::to_degrees(b.sin()) * 0.02).sin();
+        acc += q;
     } else {
-        let vals = [[0.0_f64; 1]; 1];
+        let mut vals = [[0.0_f64; 1]; 1];
+        let q: f64 = if vals[0][0] <= (std::f64::consts::PI + b) || k > 2 {
+            vals[0][0] %= 1.5 + (vals[0][0].sin().cosh().tanh() - 2.0).cbrt().tanh();
+            b * 0.9
+        } else {
+            let b = b * y;
+            (vals[0][0] / (1.5 + core::f64::consts::E.tanh())).abs() + b
+        };
         acc += vals[0][0];
+        acc += q;
     }
-    (b + core::f64::consts::E).to_radians() + y + acc
+    (1.5 + core::f64::consts::E.tanh()).ln_1p().hypot(1.0).ln_1p() + b + y + acc
 }
 
 fn f0072_t(tr: &Trace, b: f64, k: usize, y: f64) -> f64 {
@@ -3720,29 +3686,39 @@ fn f0072_t(tr: &Trace, b: f64, k: usize, y: f64) -> f64 {
             if tr.b(l % 2 == 0) {
                 let mut zs = [0.0_f64; 3];
                 if tr.b(h_mix(y, 1.2) > 0.1) {
-                    zs[(l * 2 + 1) % zs.len()] *= (-zs[l % zs.len()]).cos().exp_m1().sin();
-                    zs[l % zs.len()] -= 2.5_f64.powf((l as f64).cos()) * (0.2 + l as f64);
+                    zs[(l * 2 + 1) % zs.len()] *= (1.5 + (-zs[l % zs.len()]).cos()).log2().sin();
+                    zs[l % zs.len()] = (l as f64).tanh().exp_m1() * h_mix(zs[(l * 2 + 1) % zs.len()], 0.5);
+                } else if tr.b((2.5 / (2.0 + b.sin())) > 2.0) {
+                    let (d, s) = h_polar(y, tr.abs(b));
+                    acc += d;
+                    acc += s;
+                } else {
+                    let res = h_scale3(&zs, l as f64);
+                    if tr.b(b.sin().exp_m1() > -0.5) {
+                        continue;
+                    }
+                    acc += res[2];
                 }
                 acc += zs[2];
-            } else if tr.b(k % 2 == 0) {
-                let d: f64 = if tr.b(y < (y * b)) {
-                    let b = b - (tr.signum(l as f64) * k as f64).tanh().to_degrees() * 0.02;
-                    y / (tr.abs(std::f64::consts::PI / b.hypot(1.0)) + 0.5)
-                } else {
-                    let q = -y;
-                    b + q
-                };
-                if tr.b(k > 2) {
-                    continue;
-                }
-                acc += d;
             }
         }
+    } else if tr.b(k % 2 == 0) {
+        let mut q = -y;
+        q *= ((b.tanh() * 0.9).acos() + f64::to_degrees(b.sin()) * 0.02).sin();
+        acc += q;
     } else {
-        let vals = [[0.0_f64; 1]; 1];
+        let mut vals = [[0.0_f64; 1]; 1];
+        let q: f64 = if tr.b(vals[0][0] <= (std::f64::consts::PI + b) || k > 2) {
+            vals[0][0] = tr.rem(vals[0][0], 1.5 + (vals[0][0].sin().cosh().tanh() - 2.0).cbrt().tanh());
+            b * 0.9
+        } else {
+            let b = b * y;
+            tr.abs(vals[0][0] / (1.5 + core::f64::consts::E.tanh())) + b
+        };
         acc += vals[0][0];
+        acc += q;
     }
-    (b + core::f64::consts::E).to_radians() + y + acc
+    (1.5 + core::f64::consts::E.tanh()).ln_1p().hypot(1.0).ln_1p() + b + y + acc
 }
 
 const CASE_F0072: Case = case!(f0072, f0072_t, f0072_grad, f0072_pullback, f0072_grad_into,
@@ -3751,43 +3727,75 @@ const CASE_F0072: Case = case!(f0072, f0072_t, f0072_grad, f0072_pullback, f0072
 
 #[differentiate]
 fn f0073(vals: &[f64], ar: &[f64; 4]) -> f64 {
-    let mut u = ar[0] * ar[((core::f64::consts::E.max(vals[(((ar[1].tanh() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % 5]).cos().abs() * 2.9).floor() as usize) % ar.len()] + 2.0 / (2.0 + ar[3].sin());
-    let mut round: usize = 0;
-    while round < ar.len() {
-        round += 1;
-        for ii in 0..round + 1 {
-            if (ar[ii % 4] + ar[ii % ar.len()]) < (vals[round % vals.len()] * vals[4]) {
-                continue;
-            }
-        }
-        let mut cnt: usize = 0;
-        while cnt < vals.len() {
-            cnt += 1;
-            u = u.cos() + u * ar[cnt % ar.len()];
-        }
+    let mut acc: f64 = 0.0;
+    let mut e = ar[0] * ar[((core::f64::consts::E.hypot(1.0).recip().cos().abs() * 2.9).floor() as usize) % ar.len()] + ar[0].tanh().tan();
+    for &s in vals.iter() {
+        let res = h_cumsum(ar);
+        acc += s;
+        acc += res[3];
     }
-    let xs = [0.0_f64; 4];
-    (u - round as f64).clamp(-0.5, 0.8) + xs[3]
+    let a: f64 = if vals[0] <= 0.1 {
+        vals[1] * e + ar[1]
+    } else {
+        e as f64 * (1.5 + core::f64::consts::E.cos()).ln_1p()
+    };
+    let mut z = (1.5 + f64::recip(1.5 + ar[(((a + e).tanh().abs() * 2.9).floor() as usize) % ar.len()].cos()).cos()).ln_1p();
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > ar.len() {
+            break;
+        }
+        let d: f64 = {
+            e = e * (a as f64).cos();
+            if h_scale3(&[vals[cnt], ar[(cnt * 2 + 1) % ar.len()], ar[cnt.min(ar.len() - 1)]], 0.7)[(cnt * 2 + 1) % 3] > 0.2 {
+                return 0.2;
+            }
+            (ar[(cnt + 3) % ar.len()] * e).to_radians()
+        };
+        if h_nested(z, vals) >= (a + z) {
+            z += 0.7;
+            continue;
+        }
+        acc += d;
+    }
+    a.tanh().cosh().atan() + z + acc
 }
 
 fn f0073_t(tr: &Trace, vals: &[f64], ar: &[f64; 4]) -> f64 {
-    let mut u = ar[0] * ar[(tr.floor(tr.max(core::f64::consts::E, vals[(tr.floor((ar[1].tanh() * 0.9).asin().tanh().abs() * 2.9) as usize) % 5]).cos().abs() * 2.9) as usize) % ar.len()] + 2.0 / (2.0 + ar[3].sin());
-    let mut round: usize = 0;
-    while tr.b(round < ar.len()) {
-        round += 1;
-        for ii in 0..round + 1 {
-            if tr.b((ar[ii % 4] + ar[ii % ar.len()]) < (vals[round % vals.len()] * vals[4])) {
-                continue;
-            }
-        }
-        let mut cnt: usize = 0;
-        while tr.b(cnt < vals.len()) {
-            cnt += 1;
-            u = u.cos() + u * ar[cnt % ar.len()];
-        }
+    let mut acc: f64 = 0.0;
+    let mut e = ar[0] * ar[(tr.floor(core::f64::consts::E.hypot(1.0).recip().cos().abs() * 2.9) as usize) % ar.len()] + ar[0].tanh().tan();
+    for &s in vals.iter() {
+        let res = h_cumsum(ar);
+        acc += s;
+        acc += res[3];
     }
-    let xs = [0.0_f64; 4];
-    tr.clamp(u - round as f64, -0.5, 0.8) + xs[3]
+    let a: f64 = if tr.b(vals[0] <= 0.1) {
+        vals[1] * e + ar[1]
+    } else {
+        e as f64 * (1.5 + core::f64::consts::E.cos()).ln_1p()
+    };
+    let mut z = (1.5 + f64::recip(1.5 + ar[(tr.floor((a + e).tanh().abs() * 2.9) as usize) % ar.len()].cos()).cos()).ln_1p();
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > ar.len()) {
+            break;
+        }
+        let d: f64 = {
+            e = e * (a as f64).cos();
+            if tr.b(h_scale3(&[vals[cnt], ar[(cnt * 2 + 1) % ar.len()], ar[cnt.min(ar.len() - 1)]], 0.7)[(cnt * 2 + 1) % 3] > 0.2) {
+                return 0.2;
+            }
+            (ar[(cnt + 3) % ar.len()] * e).to_radians()
+        };
+        if tr.b(h_nested(z, vals) >= (a + z)) {
+            z += 0.7;
+            continue;
+        }
+        acc += d;
+    }
+    a.tanh().cosh().atan() + z + acc
 }
 
 const CASE_F0073: Case = case!(f0073, f0073_t, f0073_grad, f0073_pullback, f0073_grad_into,
@@ -3796,47 +3804,61 @@ const CASE_F0073: Case = case!(f0073, f0073_t, f0073_grad, f0073_pullback, f0073
 
 #[differentiate]
 fn f0074(y: f64, vals: &[f64], ar: &[f64; 3]) -> f64 {
-    let a: f64 = {
-        let q: f64 = if (y + vals[0]) > vals[0].mul_add(0.3, y) {
-            let u: f64 = {
-                let ys = [0.0_f64; 2];
-                y + ys[1]
-            };
-            (y.atan() * 1.5).ceil() * 0.3 + u
+    let mut acc: f64 = 0.0;
+    let mut a: f64 = {
+        let q: f64 = if (y + vals[0]) > vals[0].powi(2) {
+            y.powi(1)
         } else {
-            let b: f64 = if vals[0].tanh().exp().ln() < (ar[2] + 0.5) {
-                let t = ar[0] / (y.abs() + 0.5) + vals[0];
-                (vals[0].signum() * y).sin().tan() + t
-            } else {
-                y * 0.9
-            };
-            std::f64::consts::PI + 2.5 - b.signum() * b
+            ((y * std::f64::consts::PI).abs() + 0.5).powf(2.5)
         };
-        y.mul_add(vals[0], -0.5) + vals[0].atan() + q
+        y + vals[0] + 2.5_f64.powf(ar[0].cos()) + q
     };
-    ar[2].sin().exp_m1() + a
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if round > ar.len() {
+            break;
+        }
+        let d = (a.abs() + 0.5).sqrt().cos();
+        let s: f64 = if round % 2 == 0 {
+            a -= d;
+            d * 0.9
+        } else {
+            y * 0.9
+        };
+        acc += d;
+        acc += s;
+    }
+    h_nested(a - -1.5, vals) + acc
 }
 
 fn f0074_t(tr: &Trace, y: f64, vals: &[f64], ar: &[f64; 3]) -> f64 {
-    let a: f64 = {
-        let q: f64 = if tr.b((y + vals[0]) > vals[0].mul_add(0.3, y)) {
-            let u: f64 = {
-                let ys = [0.0_f64; 2];
-                y + ys[1]
-            };
-            tr.ceil(y.atan() * 1.5) * 0.3 + u
+    let mut acc: f64 = 0.0;
+    let mut a: f64 = {
+        let q: f64 = if tr.b((y + vals[0]) > vals[0].powi(2)) {
+            y.powi(1)
         } else {
-            let b: f64 = if tr.b(vals[0].tanh().exp().ln() < (ar[2] + 0.5)) {
-                let t = ar[0] / (tr.abs(y) + 0.5) + vals[0];
-                (tr.signum(vals[0]) * y).sin().tan() + t
-            } else {
-                y * 0.9
-            };
-            std::f64::consts::PI + 2.5 - tr.signum(b) * b
+            (tr.abs(y * std::f64::consts::PI) + 0.5).powf(2.5)
         };
-        y.mul_add(vals[0], -0.5) + vals[0].atan() + q
+        y + vals[0] + 2.5_f64.powf(ar[0].cos()) + q
     };
-    ar[2].sin().exp_m1() + a
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if tr.b(round > ar.len()) {
+            break;
+        }
+        let d = (tr.abs(a) + 0.5).sqrt().cos();
+        let s: f64 = if tr.b(round % 2 == 0) {
+            a -= d;
+            d * 0.9
+        } else {
+            y * 0.9
+        };
+        acc += d;
+        acc += s;
+    }
+    h_nested(a - -1.5, vals) + acc
 }
 
 const CASE_F0074: Case = case!(f0074, f0074_t, f0074_grad, f0074_pullback, f0074_grad_into,
@@ -3845,33 +3867,23 @@ const CASE_F0074: Case = case!(f0074, f0074_t, f0074_grad, f0074_pullback, f0074
 
 #[differentiate(wrt(hs))]
 fn f0075(hs: Vec<f64>, n: usize, arr: [f64; 1], arr3: [f64; 1]) -> f64 {
-    let mut g = arr3[0].signum() * (arr[0] / (2.0 + hs[n.min(hs.len() - 1)].sin()));
-    let a: f64 = if n > 0 {
-        h_leaky(g).hypot(1.5 + g.to_radians().tanh())
-    } else {
-        (arr3[0].tanh() * 0.9).acos()
-    };
-    for v in &arr {
-        g -= hs[(n + 2) % hs.len()] / (1.5 + g.tanh()) * v;
-    }
-    a.tanh().exp().ln() as f64 + g
+    let mut g = arr3[0];
+    g += (core::f64::consts::E.abs() + 0.5).powf(2.5) + h_polar(std::f64::consts::PI, std::f64::consts::PI).1;
+    let d: f64 = 2.0;
+    let (t, z) = h_polar(-g, arr3[0] + d);
+    -(z + 0.1) + hs[2] + n as f64 * 0.5 + arr[0] + t
 }
 
 fn f0075_t(tr: &Trace, hs: Vec<f64>, n: usize, arr: [f64; 1], arr3: [f64; 1]) -> f64 {
-    let mut g = tr.signum(arr3[0]) * (arr[0] / (2.0 + hs[n.min(hs.len() - 1)].sin()));
-    let a: f64 = if tr.b(n > 0) {
-        h_leaky_t(tr, g).hypot(1.5 + g.to_radians().tanh())
-    } else {
-        (arr3[0].tanh() * 0.9).acos()
-    };
-    for v in &arr {
-        g -= hs[(n + 2) % hs.len()] / (1.5 + g.tanh()) * v;
-    }
-    a.tanh().exp().ln() as f64 + g
+    let mut g = arr3[0];
+    g += (tr.abs(core::f64::consts::E) + 0.5).powf(2.5) + h_polar(std::f64::consts::PI, std::f64::consts::PI).1;
+    let d: f64 = 2.0;
+    let (t, z) = h_polar(-g, arr3[0] + d);
+    -(z + 0.1) + hs[2] + n as f64 * 0.5 + arr[0] + t
 }
 
 const CASE_F0075: Case = case!(f0075, f0075_t, f0075_grad, f0075_pullback, f0075_grad_into,
-    n: 5, active: [true, true, true, false, false], ints: [[5], [0], [5], [5]],
+    n: 5, active: [true, true, true, false, false], ints: [[5], [1], [4], [2]],
     |p, k| (p[0..3].to_vec(), k[0], arr(&p[3..4]), arr(&p[4..5])));
 
 #[differentiate]
@@ -3887,28 +3899,20 @@ fn f0076(pts: &[[f64; 2]], pw: i32, y: f64) -> f64 {
                 let c: f64 = loop {
                     round += 1;
                     if round > step {
-                        break (y + pts[(round + 2) % pts.len()][step % 2]).clamp(-0.5, 0.8);
+                        break (y + pts[(round + 2) % pts.len()][step % 2]).hypot(1.0).log(2.5 + y.sin());
                     }
-                    y -= y + (round as f64 + pts[(round * 2 + 1) % pts.len()][(round + 2) % 2]);
+                    if y >= (1.5 + pts[(round * 2 + 1) % pts.len()][(round + 2) % 2].tanh()).recip() {
+                        y += 1.2;
+                        continue;
+                    }
                 };
-                (1.5 + (c + 1.2).cos()).recip() + y
+                c * h_scale3(&[c, pts[(round + 3) % pts.len()][round % 2], pts[(round * 2 + 1) % pts.len()][step % 2]], pts[round % pts.len()][round % 2])[(round + 2) % 3] + y
             };
             acc += b;
         }
-        y * 0.9
+        pts[step.min(pts.len() - 1)][step % 2].hypot(1.0).log(3.0)
     };
-    let e = e + (pts[2][0] as f64 + y % (y.abs() + 0.5));
-    let t: f64 = if (y.abs() + 0.5).log(2.5 + e.sin()) > 0.7 {
-        let g: f64 = {
-            let y = (h_pow(e, 0) * 1.5).floor() * 0.3;
-            let r = (y.cos().tanh() * 0.9).asin();
-            (pts[0][0] + e) / (1.5 + (r * 0.2).cos())
-        };
-        e + g
-    } else {
-        pw as f64
-    };
-    h_scale3(&[-pts[1][1], pts[((y.to_radians().tanh().abs() * 2.9).floor() as usize) % pts.len()][0], (e * 1.5).round() + e], (1.0 + pts[1][0] * pts[1][0]).log(2.5 + std::f64::consts::PI.sin()))[1] + t + acc
+    h_pow(h_leaky(pts[0][0]), 3) + pw as f64 * 0.5 + y + e + acc
 }
 
 fn f0076_t(tr: &Trace, pts: &[[f64; 2]], pw: i32, y: f64) -> f64 {
@@ -3923,32 +3927,24 @@ fn f0076_t(tr: &Trace, pts: &[[f64; 2]], pw: i32, y: f64) -> f64 {
                 let c: f64 = loop {
                     round += 1;
                     if tr.b(round > step) {
-                        break tr.clamp(y + pts[(round + 2) % pts.len()][step % 2], -0.5, 0.8);
+                        break (y + pts[(round + 2) % pts.len()][step % 2]).hypot(1.0).log(2.5 + y.sin());
                     }
-                    y -= y + (round as f64 + pts[(round * 2 + 1) % pts.len()][(round + 2) % 2]);
+                    if tr.b(y >= (1.5 + pts[(round * 2 + 1) % pts.len()][(round + 2) % 2].tanh()).recip()) {
+                        y += 1.2;
+                        continue;
+                    }
                 };
-                (1.5 + (c + 1.2).cos()).recip() + y
+                c * h_scale3(&[c, pts[(round + 3) % pts.len()][round % 2], pts[(round * 2 + 1) % pts.len()][step % 2]], pts[round % pts.len()][round % 2])[(round + 2) % 3] + y
             };
             acc += b;
         }
-        y * 0.9
+        pts[step.min(pts.len() - 1)][step % 2].hypot(1.0).log(3.0)
     };
-    let e = e + (pts[2][0] as f64 + tr.rem(y, tr.abs(y) + 0.5));
-    let t: f64 = if tr.b((tr.abs(y) + 0.5).log(2.5 + e.sin()) > 0.7) {
-        let g: f64 = {
-            let y = tr.floor(h_pow(e, 0) * 1.5) * 0.3;
-            let r = (y.cos().tanh() * 0.9).asin();
-            (pts[0][0] + e) / (1.5 + (r * 0.2).cos())
-        };
-        e + g
-    } else {
-        pw as f64
-    };
-    h_scale3(&[-pts[1][1], pts[(tr.floor(y.to_radians().tanh().abs() * 2.9) as usize) % pts.len()][0], tr.round(e * 1.5) + e], (1.0 + pts[1][0] * pts[1][0]).log(2.5 + std::f64::consts::PI.sin()))[1] + t + acc
+    h_pow(h_leaky_t(tr, pts[0][0]), 3) + pw as f64 * 0.5 + y + e + acc
 }
 
 const CASE_F0076: Case = case!(f0076, f0076_t, f0076_grad, f0076_pullback, f0076_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[4], [1], [0], [4]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[4], [0], [1], [4]],
     |p, k| (&p[0..6].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[0] as i32, p[6]));
 
 #[differentiate]
@@ -3958,26 +3954,25 @@ fn f0077(grid: &[[f64; 1]; 3], ws: &[f64], pts: &[[f64; 2]], c: f64) -> f64 {
     let mut r: f64 = loop {
         it += 1;
         if it > 4 {
-            break c.signum() * (it as f64 - c);
+            break c;
         }
-        let w = 2.5_f64.powf(c.tanh()) - c.sin().exp2();
-        let y = (w + pts[0][it.min(2 - 1)]) / (1.5 + c.powi(2).tanh());
-        acc += y;
-    };
-    let s: f64 = match it {
-        0 => {
-            let (b, b2) = h_polar(c + r, r);
-            c + b + b2
+        for _ in (0..ws.len()).rev() {
+            let u = it as f64;
+            acc += u;
         }
-        _ if pts[0][it % 2] < 0.9 => {
-            grid[(it + 1) % grid.len()][0]
-        }
-        _ => {
-            r * 0.9
+        for v in ws.iter() {
+            let e: f64 = (it as f64 / (2.0 + c.sin())).to_radians();
+            acc += *v;
+            acc += e;
         }
     };
-    r *= h_dot(ws, ws).tanh();
-    r + -c + grid[2][0] + pts[0][0] + s + acc
+    let mut round: usize = 0;
+    while round < it && ((ws[(it * 2 + 1) % ws.len()] / grid[it % grid.len()][0].hypot(1.0)) <= (c + r) || it < 2) {
+        round += 1;
+        r = (1.5 + (c * r).cos()).log2();
+        r += c * r % (grid[(round * 2 + 1) % grid.len()][0] * 1.2).tanh().exp();
+    }
+    c + pts[0][0] + r + acc
 }
 
 fn f0077_t(tr: &Trace, grid: &[[f64; 1]; 3], ws: &[f64], pts: &[[f64; 2]], c: f64) -> f64 {
@@ -3986,26 +3981,25 @@ fn f0077_t(tr: &Trace, grid: &[[f64; 1]; 3], ws: &[f64], pts: &[[f64; 2]], c: f6
     let mut r: f64 = loop {
         it += 1;
         if tr.b(it > 4) {
-            break tr.signum(c) * (it as f64 - c);
+            break c;
         }
-        let w = 2.5_f64.powf(c.tanh()) - c.sin().exp2();
-        let y = (w + pts[0][it.min(2 - 1)]) / (1.5 + c.powi(2).tanh());
-        acc += y;
-    };
-    let s: f64 = match it {
-        0 => {
-            let (b, b2) = h_polar(c + r, r);
-            c + b + b2
+        for _ in (0..ws.len()).rev() {
+            let u = it as f64;
+            acc += u;
         }
-        _ if tr.b(pts[0][it % 2] < 0.9) => {
-            grid[(it + 1) % grid.len()][0]
-        }
-        _ => {
-            r * 0.9
+        for v in ws.iter() {
+            let e: f64 = (it as f64 / (2.0 + c.sin())).to_radians();
+            acc += *v;
+            acc += e;
         }
     };
-    r *= h_dot(ws, ws).tanh();
-    r + -c + grid[2][0] + pts[0][0] + s + acc
+    let mut round: usize = 0;
+    while tr.b(round < it && ((ws[(it * 2 + 1) % ws.len()] / grid[it % grid.len()][0].hypot(1.0)) <= (c + r) || it < 2)) {
+        round += 1;
+        r = (1.5 + (c * r).cos()).log2();
+        r += tr.rem(c * r, (grid[(round * 2 + 1) % grid.len()][0] * 1.2).tanh().exp());
+    }
+    c + pts[0][0] + r + acc
 }
 
 const CASE_F0077: Case = case!(f0077, f0077_t, f0077_grad, f0077_pullback, f0077_grad_into,
@@ -4015,83 +4009,95 @@ const CASE_F0077: Case = case!(f0077, f0077_t, f0077_grad, f0077_pullback, f0077
 #[differentiate]
 fn f0078(c: f64, x: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if (e as f64) < 0.5 {
-        let p = (e as f64).tanh().hypot(1.0).log2();
-        ((e as f64 * 1.5).round() * 0.3).min(x.min(p))
+    let mut z: f64 = if (e as f64) < 0.5 {
+        let w = (2.0 + (e as f64).sin()).log10().cos().powi(e);
+        (x.min(e as f64) * 1.5).round() * 0.3 + w
     } else {
-        let g = -c;
-        c % (f64::sqrt(1.5 + x.tanh()).abs() + 0.5) + g
+        x.tanh().tan() * (c - x)
     };
-    let z = z + (x * 1.5).ceil() * 0.3;
-    for ii in 0..4 {
-        let v = (e as f64).hypot(1.0).cbrt() - z * ii as f64;
-        let pt = (z + v, core::f64::consts::E.sin().exp_m1());
-        acc += pt.1;
+    if c >= 0.7 || e < 1 {
+        let mut p = -x;
+        match e {
+            0 => {
+                z += -(1.5 + core::f64::consts::E.cos()).sqrt();
+            }
+            3..=5 => {
+                (p, z) = (z, p * (c + e as f64));
+            }
+            _ => {
+                (p, z) = (z, p * std::f64::consts::PI);
+                p %= 1.5 + (x.atan2((e as f64).sin() - 1.5) / (1.5 + f64::acosh(c.hypot(1.0) + 1.2).cos())).cos();
+            }
+        }
+        acc += p;
     }
-    let xs = [0.0_f64; 2];
-    x.tanh() + z + c + xs[1] + acc
+    -x - c + z + acc
 }
 
 fn f0078_t(tr: &Trace, c: f64, x: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if tr.b((e as f64) < 0.5) {
-        let p = (e as f64).tanh().hypot(1.0).log2();
-        tr.min(tr.round(e as f64 * 1.5) * 0.3, tr.min(x, p))
+    let mut z: f64 = if tr.b((e as f64) < 0.5) {
+        let w = (2.0 + (e as f64).sin()).log10().cos().powi(e);
+        tr.round(tr.min(x, e as f64) * 1.5) * 0.3 + w
     } else {
-        let g = -c;
-        tr.rem(c, tr.abs(f64::sqrt(1.5 + x.tanh())) + 0.5) + g
+        x.tanh().tan() * (c - x)
     };
-    let z = z + tr.ceil(x * 1.5) * 0.3;
-    for ii in 0..4 {
-        let v = (e as f64).hypot(1.0).cbrt() - z * ii as f64;
-        let pt = (z + v, core::f64::consts::E.sin().exp_m1());
-        acc += pt.1;
+    if tr.b(c >= 0.7 || e < 1) {
+        let mut p = -x;
+        match e {
+            0 => {
+                z += -(1.5 + core::f64::consts::E.cos()).sqrt();
+            }
+            3..=5 => {
+                (p, z) = (z, p * (c + e as f64));
+            }
+            _ => {
+                (p, z) = (z, p * std::f64::consts::PI);
+                p = tr.rem(p, 1.5 + (tr.atan2(x, (e as f64).sin() - 1.5) / (1.5 + f64::acosh(c.hypot(1.0) + 1.2).cos())).cos());
+            }
+        }
+        acc += p;
     }
-    let xs = [0.0_f64; 2];
-    x.tanh() + z + c + xs[1] + acc
+    -x - c + z + acc
 }
 
 const CASE_F0078: Case = case!(f0078, f0078_t, f0078_grad, f0078_pullback, f0078_grad_into,
-    n: 2, active: [true, true], ints: [[2], [0], [0], [0]],
+    n: 2, active: [true, true], ints: [[2], [1], [2], [2]],
     |p, k| (p[0], p[1], k[0] as i32));
 
 #[differentiate]
 fn f0079(xs: &[f64]) -> f64 {
-    let mut u = -xs[0] / (1.5 + xs[0].tanh().cosh().tanh());
-    let mut r: f64 = if h_mix(u, xs[0]) <= (u.cos() * 0.9).acos() {
-        (u + core::f64::consts::E).hypot(1.5 + h_norm2([xs[0], xs[0]]).cos())
+    let mut u = -xs[0] / (1.5 + xs[0].tanh().exp().ln_1p().tanh());
+    let mut r: f64 = if h_mix(u, xs[0]) <= ((u * 1.5).floor() + u) {
+        let t = (h_norm2([xs[0], xs[0]]).tanh() * 0.9).asin();
+        xs[0] + t
     } else {
-        u %= 1.5 + h_polar(xs[0] + 0.5, f64::exp2(u.cos())).0.cos();
-        xs[0] + u - 0.1
+        let vals = [0.0_f64; 2];
+        f64::log2(1.0 + u * u) - u / (u.abs() + 0.5) + vals[1]
     };
-    r = h_mix(r, -u);
-    for v in xs.iter() {
-        if (0.3 * v) < (xs[0] as f64) {
-            r += -u;
-            break;
-        }
-    }
-    let s = -(u * xs[0]);
-    r + s
+    let c: f64 = {
+        (r, u) = (u, r * (0.1 - u));
+        -(u.abs() + 0.5).recip()
+    };
+    let u = u * ((0.3 * c).abs() + 0.5).recip();
+    (u % (1.5 + xs[0].tanh())).hypot(1.0).log10() + r
 }
 
 fn f0079_t(tr: &Trace, xs: &[f64]) -> f64 {
-    let mut u = -xs[0] / (1.5 + xs[0].tanh().cosh().tanh());
-    let mut r: f64 = if tr.b(h_mix(u, xs[0]) <= (u.cos() * 0.9).acos()) {
-        (u + core::f64::consts::E).hypot(1.5 + h_norm2([xs[0], xs[0]]).cos())
+    let mut u = -xs[0] / (1.5 + xs[0].tanh().exp().ln_1p().tanh());
+    let mut r: f64 = if tr.b(h_mix(u, xs[0]) <= (tr.floor(u * 1.5) + u)) {
+        let t = (h_norm2([xs[0], xs[0]]).tanh() * 0.9).asin();
+        xs[0] + t
     } else {
-        u = tr.rem(u, 1.5 + h_polar(xs[0] + 0.5, f64::exp2(u.cos())).0.cos());
-        xs[0] + u - 0.1
+        let vals = [0.0_f64; 2];
+        f64::log2(1.0 + u * u) - u / (tr.abs(u) + 0.5) + vals[1]
     };
-    r = h_mix(r, -u);
-    for v in xs.iter() {
-        if tr.b((0.3 * v) < (xs[0] as f64)) {
-            r += -u;
-            break;
-        }
-    }
-    let s = -(u * xs[0]);
-    r + s
+    let c: f64 = {
+        (r, u) = (u, r * (0.1 - u));
+        -(tr.abs(u) + 0.5).recip()
+    };
+    let u = u * (tr.abs(0.3 * c) + 0.5).recip();
+    (tr.rem(u, 1.5 + xs[0].tanh())).hypot(1.0).log10() + r
 }
 
 const CASE_F0079: Case = case!(f0079, f0079_t, f0079_grad, f0079_pullback, f0079_grad_into,
@@ -4100,27 +4106,39 @@ const CASE_F0079: Case = case!(f0079, f0079_t, f0079_grad, f0079_pullback, f0079
 
 #[differentiate(wrt(vs))]
 fn f0080(x: f64, vs: Vec<f64>, ts: &[f64; 4]) -> f64 {
-    let mut u: f64 = if (1.0 + x * x).powf(ts[0].tanh() * 1.5) > ((x * 1.5).trunc() * 0.3) {
-        ts[((f64::powi(ts[0], 2).sin().abs() * 2.9).floor() as usize) % ts.len()].atan() - x * core::f64::consts::E
+    let mut acc: f64 = 0.0;
+    let mut u: f64 = if ((x * 1.5).floor() * 0.3) >= h_leaky(ts[1]) {
+        vs[0] + x + (x + ts[0])
     } else {
-        let u = -f64::hypot(ts[0], 1.5 + vs[0].tanh());
-        f64::asin(u.cos() * 0.9) * core::f64::consts::E
+        core::f64::consts::E + vs[0] * x
     };
-    u %= 2.0 + ts[((((u * 1.5).ceil() + u).tanh().abs() * 2.9).floor() as usize) % ts.len()].sin();
-    let s = x;
-    h_cumsum(ts)[2] + vs[0] + u + s
+    let out = h_cumsum(&vs);
+    let mut round: usize = 0;
+    while round < 1 && ((core::f64::consts::E * 1.5).round() * 0.3) <= h_dot(&out, &out) {
+        round += 1;
+        u = h_mix(u, vs[0]);
+        let a = -(1.0 + u * u).ln();
+        acc += a;
+    }
+    h_leaky(u).asinh() + acc
 }
 
 fn f0080_t(tr: &Trace, x: f64, vs: Vec<f64>, ts: &[f64; 4]) -> f64 {
-    let mut u: f64 = if tr.b((1.0 + x * x).powf(ts[0].tanh() * 1.5) > (tr.trunc(x * 1.5) * 0.3)) {
-        ts[(tr.floor(f64::powi(ts[0], 2).sin().abs() * 2.9) as usize) % ts.len()].atan() - x * core::f64::consts::E
+    let mut acc: f64 = 0.0;
+    let mut u: f64 = if tr.b((tr.floor(x * 1.5) * 0.3) >= h_leaky_t(tr, ts[1])) {
+        vs[0] + x + (x + ts[0])
     } else {
-        let u = -f64::hypot(ts[0], 1.5 + vs[0].tanh());
-        f64::asin(u.cos() * 0.9) * core::f64::consts::E
+        core::f64::consts::E + vs[0] * x
     };
-    u = tr.rem(u, 2.0 + ts[(tr.floor((tr.ceil(u * 1.5) + u).tanh().abs() * 2.9) as usize) % ts.len()].sin());
-    let s = x;
-    h_cumsum(ts)[2] + vs[0] + u + s
+    let out = h_cumsum(&vs);
+    let mut round: usize = 0;
+    while tr.b(round < 1 && (tr.round(core::f64::consts::E * 1.5) * 0.3) <= h_dot(&out, &out)) {
+        round += 1;
+        u = h_mix(u, vs[0]);
+        let a = -(1.0 + u * u).ln();
+        acc += a;
+    }
+    h_leaky_t(tr, u).asinh() + acc
 }
 
 const CASE_F0080: Case = case!(f0080, f0080_t, f0080_grad, f0080_pullback, f0080_grad_into,
@@ -4132,7 +4150,7 @@ fn f0081(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if -ws[0] >= std::f64::consts::PI {
         for _ in (0..1).rev() {
-            if (1.5 + ws[0].tanh()).log10() <= -1.5 {
+            if (1.5 + ws[0].tanh()).recip() <= -1.5 {
                 break;
             }
             let c = ws[0] * core::f64::consts::E + ws[0];
@@ -4141,21 +4159,19 @@ fn f0081(ws: &[f64]) -> f64 {
         let b = h_dot(ws, ws);
         let a = b;
         acc += a;
-    } else if 0.3 < ws[0].atan() {
-        let e: f64 = 0.5;
+    } else if 0.3 < ws[0].hypot(1.0).log10() {
+        let mut e = (ws[0] * 1.5).round() * 0.3 / (1.5 + ws[0].powi(2).cos());
+        e /= 1.5 + (2.0 + (ws[0] * core::f64::consts::E).sin()).log(3.0).cos();
         acc += e;
-    } else {
-        let xs = [[0.0_f64; 3]; 2];
-        acc += xs[1][0];
     }
-    ((ws[0] * 1.5).ceil() * 0.3).powi(2) + acc
+    (h_dot(ws, ws) * 1.5).trunc() * 0.3 + acc
 }
 
 fn f0081_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(-ws[0] >= std::f64::consts::PI) {
         for _ in (0..1).rev() {
-            if tr.b((1.5 + ws[0].tanh()).log10() <= -1.5) {
+            if tr.b((1.5 + ws[0].tanh()).recip() <= -1.5) {
                 break;
             }
             let c = ws[0] * core::f64::consts::E + ws[0];
@@ -4164,14 +4180,12 @@ fn f0081_t(tr: &Trace, ws: &[f64]) -> f64 {
         let b = h_dot(ws, ws);
         let a = b;
         acc += a;
-    } else if tr.b(0.3 < ws[0].atan()) {
-        let e: f64 = 0.5;
+    } else if tr.b(0.3 < ws[0].hypot(1.0).log10()) {
+        let mut e = tr.round(ws[0] * 1.5) * 0.3 / (1.5 + ws[0].powi(2).cos());
+        e /= 1.5 + (2.0 + (ws[0] * core::f64::consts::E).sin()).log(3.0).cos();
         acc += e;
-    } else {
-        let xs = [[0.0_f64; 3]; 2];
-        acc += xs[1][0];
     }
-    (tr.ceil(ws[0] * 1.5) * 0.3).powi(2) + acc
+    tr.trunc(h_dot(ws, ws) * 1.5) * 0.3 + acc
 }
 
 const CASE_F0081: Case = case!(f0081, f0081_t, f0081_grad, f0081_pullback, f0081_grad_into,
@@ -4182,37 +4196,35 @@ const CASE_F0081: Case = case!(f0081, f0081_t, f0081_grad, f0081_pullback, f0081
 fn f0082(xs: &[f64], a: f64, ts: &[f64; 1]) -> f64 {
     let d = ts[0] - 1.2;
     let p: f64 = if h_mix(d, a) >= xs[1] {
-        (a + d).signum() * std::f64::consts::PI.atan2(1.5 + ts[0].cos())
+        a + std::f64::consts::PI.atan2(1.5 + ts[0].cos())
     } else {
-        let d = d - (a - xs[3]).cos().exp2();
-        (1.5 + a.tanh().exp2().tanh()).recip() + d
+        let d = d - (a - xs[3]).cos().exp_m1();
+        2.5_f64.powf(a.abs().cos()) + d
     };
-    let mut ys = [0.0_f64; 2];
-    let vals: Vec<f64> = vec![0.0; ts.len()];
-    let b = a.abs() * (a * ts[0]);
-    if (a * vals[0]) < (1.5 + d.tanh()).recip() {
-        ys[0] += xs[2].to_radians() * (vals[0] * a);
-    }
-    let pt = h_polar(xs[0].tanh().sinh(), a);
-    d.tanh().exp() + p + ys[1] + b + pt.1
+    let ys = [0.0_f64; 2];
+    let mut vals: Vec<f64> = vec![0.0; ts.len()];
+    let u = f64::log(a.tanh().exp(), 2.5 + xs[3].sin()) * h_norm2([vals[0], p]);
+    let z = (1.5 + p.hypot(1.0).cbrt().cos() + 1.2).acosh();
+    let pair = h_polar(xs[2].to_radians(), vals[0] * d);
+    vals[0] = h_polar(xs[0].tanh().sinh(), u).1;
+    z + ys[1] + vals[0] + pair.1
 }
 
 fn f0082_t(tr: &Trace, xs: &[f64], a: f64, ts: &[f64; 1]) -> f64 {
     let d = ts[0] - 1.2;
     let p: f64 = if tr.b(h_mix(d, a) >= xs[1]) {
-        tr.signum(a + d) * std::f64::consts::PI.atan2(1.5 + ts[0].cos())
+        a + std::f64::consts::PI.atan2(1.5 + ts[0].cos())
     } else {
-        let d = d - (a - xs[3]).cos().exp2();
-        (1.5 + a.tanh().exp2().tanh()).recip() + d
+        let d = d - (a - xs[3]).cos().exp_m1();
+        2.5_f64.powf(tr.abs(a).cos()) + d
     };
-    let mut ys = [0.0_f64; 2];
-    let vals: Vec<f64> = vec![0.0; ts.len()];
-    let b = tr.abs(a) * (a * ts[0]);
-    if tr.b((a * vals[0]) < (1.5 + d.tanh()).recip()) {
-        ys[0] += xs[2].to_radians() * (vals[0] * a);
-    }
-    let pt = h_polar(xs[0].tanh().sinh(), a);
-    d.tanh().exp() + p + ys[1] + b + pt.1
+    let ys = [0.0_f64; 2];
+    let mut vals: Vec<f64> = vec![0.0; ts.len()];
+    let u = f64::log(a.tanh().exp(), 2.5 + xs[3].sin()) * h_norm2([vals[0], p]);
+    let z = (1.5 + p.hypot(1.0).cbrt().cos() + 1.2).acosh();
+    let pair = h_polar(xs[2].to_radians(), vals[0] * d);
+    vals[0] = h_polar(xs[0].tanh().sinh(), u).1;
+    z + ys[1] + vals[0] + pair.1
 }
 
 const CASE_F0082: Case = case!(f0082, f0082_t, f0082_grad, f0082_pullback, f0082_grad_into,
@@ -4230,18 +4242,19 @@ fn f0083(vals: &[f64], c: f64) -> f64 {
         }
         acc += z;
     }
-    let a: f64 = if (std::f64::consts::PI as f64) > 0.5 {
-        let p = vals[0];
-        (2.0 + p.sin()).log2() * (c * vals[1])
-    } else {
-        let g: f64 = {
-            let ws = [c.sin(), h_mix(c, vals[0]), (1.5 + vals[0].cos()).recip()];
-            let buf = [0.0_f64; 5];
-            -vals[0] * ((ws[0] * 1.5).round() * 0.3) + buf[4]
+    let a: f64 = if f64::asin(std::f64::consts::PI.tanh() * 0.9) < 0.7 {
+        let g: f64 = if c > -c {
+            let r = c;
+            (1.0 + vals[1] * vals[1]).sqrt() + vals[1].cos().exp2() + r
+        } else {
+            let c = -(vals[1] - c);
+            vals[0] as f64 / (2.0 + (-vals[0]).sin()) + c
         };
-        c + g
+        (-0.5 + c).hypot((c.abs() + 0.5).sqrt().hypot(1.0)) + g
+    } else {
+        vals[((f64::cos(c).tanh().abs() * 2.9).floor() as usize) % 2] + vals[1] - f64::min(std::f64::consts::PI, core::f64::consts::E)
     };
-    h_scale3(&[a + vals[0], f64::floor(a * 1.5) * 0.3, c.cos()], core::f64::consts::E.cos().cosh())[0] + acc
+    h_mix(a / c.hypot(1.0), a / (c.abs() + 0.5)) + acc
 }
 
 fn f0083_t(tr: &Trace, vals: &[f64], c: f64) -> f64 {
@@ -4254,18 +4267,19 @@ fn f0083_t(tr: &Trace, vals: &[f64], c: f64) -> f64 {
         }
         acc += z;
     }
-    let a: f64 = if tr.b((std::f64::consts::PI as f64) > 0.5) {
-        let p = vals[0];
-        (2.0 + p.sin()).log2() * (c * vals[1])
-    } else {
-        let g: f64 = {
-            let ws = [c.sin(), h_mix(c, vals[0]), (1.5 + vals[0].cos()).recip()];
-            let buf = [0.0_f64; 5];
-            -vals[0] * (tr.round(ws[0] * 1.5) * 0.3) + buf[4]
+    let a: f64 = if tr.b(f64::asin(std::f64::consts::PI.tanh() * 0.9) < 0.7) {
+        let g: f64 = if tr.b(c > -c) {
+            let r = c;
+            (1.0 + vals[1] * vals[1]).sqrt() + vals[1].cos().exp2() + r
+        } else {
+            let c = -(vals[1] - c);
+            vals[0] as f64 / (2.0 + (-vals[0]).sin()) + c
         };
-        c + g
+        (-0.5 + c).hypot((tr.abs(c) + 0.5).sqrt().hypot(1.0)) + g
+    } else {
+        vals[(tr.floor(f64::cos(c).tanh().abs() * 2.9) as usize) % 2] + vals[1] - tr.min(std::f64::consts::PI, core::f64::consts::E)
     };
-    h_scale3(&[a + vals[0], tr.floor(a * 1.5) * 0.3, c.cos()], core::f64::consts::E.cos().cosh())[0] + acc
+    h_mix(a / c.hypot(1.0), a / (tr.abs(c) + 0.5)) + acc
 }
 
 const CASE_F0083: Case = case!(f0083, f0083_t, f0083_grad, f0083_pullback, f0083_grad_into,
@@ -4276,33 +4290,31 @@ const CASE_F0083: Case = case!(f0083, f0083_t, f0083_grad, f0083_pullback, f0083
 fn f0084(y: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = y + -zs[((h_pow(core::f64::consts::E, 0).tanh().abs() * 2.9).floor() as usize) % zs.len()] * zs[1];
-    y /= 2.0 + ((y.abs() + 0.5).log2() + y / y.tanh().exp()).sin();
-    if y.atan2(y.hypot(1.0)) > ((y * 1.5).round() * 0.3) {
-        let d = zs[(((zs[2] + y).tanh().abs() * 2.9).floor() as usize) % zs.len()];
-        let res = h_cumsum(&zs);
-        acc += d;
-        acc += res[3];
-    } else if 1.2 < zs[3] {
-        y = h_mix(y, y + zs[2]);
+    y /= 1.5 + (y.sin() + y.abs()).cos();
+    if (2.0 - y) >= zs[2].min(y) {
+        let b = zs[0];
+        acc += b;
+    } else if ((zs[2] * 1.5).ceil() + y) >= (y / (2.0 + y.sin())) {
+        y /= h_dot(&zs, &zs).abs() + 0.5;
     }
-    let w = y / (y.abs() + 0.5) + zs[0] * zs[1];
-    ((zs[3] + w).tanh() * 0.9).acos() + acc
+    let s: f64 = (zs[((zs[3].mul_add(y, y).tanh().abs() * 2.9).floor() as usize) % zs.len()] - y) * (1.5 + y.tanh() + 1.2).acosh();
+    let s: f64 = s - f64::powi(y, 2) * (zs[3] + s);
+    -(y - core::f64::consts::E) + s + acc
 }
 
 fn f0084_t(tr: &Trace, y: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = y + -zs[(tr.floor(h_pow(core::f64::consts::E, 0).tanh().abs() * 2.9) as usize) % zs.len()] * zs[1];
-    y /= 2.0 + ((tr.abs(y) + 0.5).log2() + y / y.tanh().exp()).sin();
-    if tr.b(y.atan2(y.hypot(1.0)) > (tr.round(y * 1.5) * 0.3)) {
-        let d = zs[(tr.floor((zs[2] + y).tanh().abs() * 2.9) as usize) % zs.len()];
-        let res = h_cumsum(&zs);
-        acc += d;
-        acc += res[3];
-    } else if tr.b(1.2 < zs[3]) {
-        y = h_mix(y, y + zs[2]);
+    y /= 1.5 + (y.sin() + tr.abs(y)).cos();
+    if tr.b((2.0 - y) >= tr.min(zs[2], y)) {
+        let b = zs[0];
+        acc += b;
+    } else if tr.b((tr.ceil(zs[2] * 1.5) + y) >= (y / (2.0 + y.sin()))) {
+        y /= tr.abs(h_dot(&zs, &zs)) + 0.5;
     }
-    let w = y / (tr.abs(y) + 0.5) + zs[0] * zs[1];
-    ((zs[3] + w).tanh() * 0.9).acos() + acc
+    let s: f64 = (zs[(tr.floor(zs[3].mul_add(y, y).tanh().abs() * 2.9) as usize) % zs.len()] - y) * (1.5 + y.tanh() + 1.2).acosh();
+    let s: f64 = s - f64::powi(y, 2) * (zs[3] + s);
+    -(y - core::f64::consts::E) + s + acc
 }
 
 const CASE_F0084: Case = case!(f0084, f0084_t, f0084_grad, f0084_pullback, f0084_grad_into,
@@ -4313,49 +4325,29 @@ const CASE_F0084: Case = case!(f0084, f0084_t, f0084_grad, f0084_pullback, f0084
 fn f0085(pts: &[[f64; 2]], ar: &[f64; 2], ar2: &[f64; 4], arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..arr.len() {
-        let (y, q) = (pts[(l * 2 + 1) % pts.len()][l].cos().sinh(), (l as f64).signum() * ar[l % ar.len()]);
-        acc += y;
-        acc += q;
+        let (v, u) = ((pts[(l * 2 + 1) % pts.len()][l].cos() * 0.9).acos(), (l as f64) as f64);
+        acc += v;
+        acc += u;
     }
-    for a in &arr {
-        let tmp = [*a, ar[1]];
-        let mut round: usize = 0;
-        let s: f64 = loop {
-            round += 1;
-            if round > ar.len() {
-                break (2.0 + a.sin()).sqrt().tanh().sinh();
-            }
-            let cum = h_cumsum(&tmp);
-            acc += cum[1];
-        };
-        acc += tmp[1];
-        acc += s;
-    }
-    0.5 + pts[2][0] + ar[1] + ar2[3] + acc
+    let mut xs = [[0.0_f64; 1]; 2];
+    xs[((arr[1].hypot(ar[0].tanh().exp()).tanh().abs() * 2.9).floor() as usize) % xs.len()][0] %= 1.5 + (0.2 * pts[2][0]).tanh();
+    let buf = [0.0_f64; 3];
+    xs[0][0] = (2.0 + (std::f64::consts::PI / ar[1].hypot(1.0)).sin()).recip();
+    (2.0 + pts[1][(((arr[1] * ar2[0]).tanh().abs() * 2.9).floor() as usize) % 2].tanh().sinh().sin()).log10() + xs[1][0] + buf[2] + acc
 }
 
 fn f0085_t(tr: &Trace, pts: &[[f64; 2]], ar: &[f64; 2], ar2: &[f64; 4], arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..arr.len() {
-        let (y, q) = (pts[(l * 2 + 1) % pts.len()][l].cos().sinh(), tr.signum(l as f64) * ar[l % ar.len()]);
-        acc += y;
-        acc += q;
+        let (v, u) = ((pts[(l * 2 + 1) % pts.len()][l].cos() * 0.9).acos(), (l as f64) as f64);
+        acc += v;
+        acc += u;
     }
-    for a in &arr {
-        let tmp = [*a, ar[1]];
-        let mut round: usize = 0;
-        let s: f64 = loop {
-            round += 1;
-            if tr.b(round > ar.len()) {
-                break (2.0 + a.sin()).sqrt().tanh().sinh();
-            }
-            let cum = h_cumsum(&tmp);
-            acc += cum[1];
-        };
-        acc += tmp[1];
-        acc += s;
-    }
-    0.5 + pts[2][0] + ar[1] + ar2[3] + acc
+    let mut xs = [[0.0_f64; 1]; 2];
+    xs[(tr.floor(arr[1].hypot(ar[0].tanh().exp()).tanh().abs() * 2.9) as usize) % xs.len()][0] = tr.rem(xs[(tr.floor(arr[1].hypot(ar[0].tanh().exp()).tanh().abs() * 2.9) as usize) % xs.len()][0], 1.5 + (0.2 * pts[2][0]).tanh());
+    let buf = [0.0_f64; 3];
+    xs[0][0] = (2.0 + (std::f64::consts::PI / ar[1].hypot(1.0)).sin()).recip();
+    (2.0 + pts[1][(tr.floor((arr[1] * ar2[0]).tanh().abs() * 2.9) as usize) % 2].tanh().sinh().sin()).log10() + xs[1][0] + buf[2] + acc
 }
 
 const CASE_F0085: Case = case!(f0085, f0085_t, f0085_grad, f0085_pullback, f0085_grad_into,
@@ -4363,32 +4355,38 @@ const CASE_F0085: Case = case!(f0085, f0085_t, f0085_grad, f0085_pullback, f0085
     |p, _k| (&p[0..6].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), &arr(&p[6..8]), &arr(&p[8..12]), arr(&p[12..14])));
 
 #[differentiate(wrt(c))]
-fn f0086(c: f64, x: f64, x2: f64) -> f64 {
+fn f0086(mut c: f64, x: f64, x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = x;
     for ii in 0..1 {
-        let z = f64::hypot(ii as f64, 1.5 + x2.cos()) as f64;
-        acc += z;
+        let e: f64 = (ii as f64).mul_add(x2, x).sin().exp();
+        acc += e;
     }
-    u = u * (x2 + u).cos();
-    let e = (2.0 + u) * (x - 0.1);
-    let y = core::f64::consts::E.tanh().exp();
-    let c = c + core::f64::consts::E;
-    (2.0 + x2.clamp(c - 0.5, c + 0.5).sin()).log10() + e + y + acc
+    c = c * (1.5 + x2.tanh()).log10().sin();
+    if (2.0 * u) < 0.2 {
+        u += 0.1;
+    } else {
+        let g = (2.0 + x) * -c;
+        acc += g;
+    }
+    (1.5 + u.to_radians().tanh()).recip() + c + acc
 }
 
-fn f0086_t(tr: &Trace, c: f64, x: f64, x2: f64) -> f64 {
+fn f0086_t(tr: &Trace, mut c: f64, x: f64, x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = x;
     for ii in 0..1 {
-        let z = f64::hypot(ii as f64, 1.5 + x2.cos()) as f64;
-        acc += z;
+        let e: f64 = (ii as f64).mul_add(x2, x).sin().exp();
+        acc += e;
     }
-    u = u * (x2 + u).cos();
-    let e = (2.0 + u) * (x - 0.1);
-    let y = core::f64::consts::E.tanh().exp();
-    let c = c + core::f64::consts::E;
-    (2.0 + tr.clamp(x2, c - 0.5, c + 0.5).sin()).log10() + e + y + acc
+    c = c * (1.5 + x2.tanh()).log10().sin();
+    if tr.b((2.0 * u) < 0.2) {
+        u += 0.1;
+    } else {
+        let g = (2.0 + x) * -c;
+        acc += g;
+    }
+    (1.5 + u.to_radians().tanh()).recip() + c + acc
 }
 
 const CASE_F0086: Case = case!(f0086, f0086_t, f0086_grad, f0086_pullback, f0086_grad_into,
@@ -4398,72 +4396,68 @@ const CASE_F0086: Case = case!(f0086, f0086_t, f0086_grad, f0086_pullback, f0086
 #[differentiate]
 fn f0087(xs: &[f64], ws: &[f64], vals: &[f64], mat: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    if ws[0].tanh().powi(4) > xs[1].atan() {
+    if ws[0].min(vals[2]) >= f64::recip(ws[0].hypot(1.0)) {
         let mut step: usize = 0;
         let t: f64 = loop {
             step += 1;
             if step > 1 {
                 break ws[0];
             }
-            let hs = [0.0_f64; 2];
+            let mut hs = [0.0_f64; 2];
             let late1: f64;
             if ws[0] <= 0.5 {
                 let y = mat[0][0];
-                late1 = (1.2 + y) as f64;
+                late1 = ((1.2 + y) * 1.5).trunc() + std::f64::consts::PI.tanh();
             } else {
-                late1 = h_cumsum(&hs)[step] + std::f64::consts::PI * step as f64;
+                hs[(step * 2 + 1) % hs.len()] *= ((hs[(step * 2 + 1) % hs.len()] + hs[step % hs.len()]).signum() * h_nested(mat[0][0], &hs)).tanh();
+                late1 = (step as f64).tanh().exp().sqrt() - (1.5 + (step as f64).cos()).log10();
             }
             acc += hs[1];
             acc += late1;
         };
-        let tmp = [t as f64, (t * 1.5).floor() * 0.3];
-        for l in (0..tmp.len()).rev() {
-            let z = (1.5 + (tmp[tmp.len() - 1 - l] - tmp[(step + 1) % 2]).cos()).ln();
-            acc += z;
-        }
-    } else if -ws[0] > mat[0][0].tanh().exp() {
-        let a = mat[0][0].atan2(ws[0].hypot(1.0)) + xs[1] / (1.5 + vals[2].cos());
-        acc += a;
-    } else {
-        let pair = (-xs[1], (mat[0][0].sin() * 0.9).acos());
-        acc += pair.1;
+        let hs = [0.0_f64; 4];
+        let e: f64 = ws[0].asinh().tanh();
+        acc += t;
+        acc += hs[3];
+        acc += e;
+    } else if (-1.5 + mat[0][0]) > 0.5 {
+        let tmp = [0.0_f64; 5];
+        acc += tmp[4];
     }
-    xs[2] + 1.2 + -0.5 + vals[2] + mat[0][0] + acc
+    f64::signum(ws[0]) * ws[0] + ws[0] + xs[2] + mat[0][0] + acc
 }
 
 fn f0087_t(tr: &Trace, xs: &[f64], ws: &[f64], vals: &[f64], mat: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(ws[0].tanh().powi(4) > xs[1].atan()) {
+    if tr.b(tr.min(ws[0], vals[2]) >= f64::recip(ws[0].hypot(1.0))) {
         let mut step: usize = 0;
         let t: f64 = loop {
             step += 1;
             if tr.b(step > 1) {
                 break ws[0];
             }
-            let hs = [0.0_f64; 2];
+            let mut hs = [0.0_f64; 2];
             let late1: f64;
             if tr.b(ws[0] <= 0.5) {
                 let y = mat[0][0];
-                late1 = (1.2 + y) as f64;
+                late1 = tr.trunc((1.2 + y) * 1.5) + std::f64::consts::PI.tanh();
             } else {
-                late1 = h_cumsum(&hs)[step] + std::f64::consts::PI * step as f64;
+                hs[(step * 2 + 1) % hs.len()] *= (tr.signum(hs[(step * 2 + 1) % hs.len()] + hs[step % hs.len()]) * h_nested(mat[0][0], &hs)).tanh();
+                late1 = (step as f64).tanh().exp().sqrt() - (1.5 + (step as f64).cos()).log10();
             }
             acc += hs[1];
             acc += late1;
         };
-        let tmp = [t as f64, tr.floor(t * 1.5) * 0.3];
-        for l in (0..tmp.len()).rev() {
-            let z = (1.5 + (tmp[tmp.len() - 1 - l] - tmp[(step + 1) % 2]).cos()).ln();
-            acc += z;
-        }
-    } else if tr.b(-ws[0] > mat[0][0].tanh().exp()) {
-        let a = mat[0][0].atan2(ws[0].hypot(1.0)) + xs[1] / (1.5 + vals[2].cos());
-        acc += a;
-    } else {
-        let pair = (-xs[1], (mat[0][0].sin() * 0.9).acos());
-        acc += pair.1;
+        let hs = [0.0_f64; 4];
+        let e: f64 = ws[0].asinh().tanh();
+        acc += t;
+        acc += hs[3];
+        acc += e;
+    } else if tr.b((-1.5 + mat[0][0]) > 0.5) {
+        let tmp = [0.0_f64; 5];
+        acc += tmp[4];
     }
-    xs[2] + 1.2 + -0.5 + vals[2] + mat[0][0] + acc
+    tr.signum(ws[0]) * ws[0] + ws[0] + xs[2] + mat[0][0] + acc
 }
 
 const CASE_F0087: Case = case!(f0087, f0087_t, f0087_grad, f0087_pullback, f0087_grad_into,
@@ -4486,9 +4480,9 @@ fn f0088(a: f64, b: f64, vals: &[f64], zs: [f64; 1]) -> f64 {
         }
         b - (a + core::f64::consts::E)
     };
-    u = u * 0.5 + vals[1] as f64;
-    u = u.tanh() + h_mix(b, 2.0);
-    (b.tanh() * 0.9).acos() - a % 1.5 + zs[0] + u + acc
+    u = u * 0.5 + b.tanh().exp().powf(2.5);
+    let e = h_mix(b, 2.0).max(a / (1.5 + b.cos()));
+    vals[1].hypot(1.0).log2() + (vals[(((b * u).cos().abs() * 2.9).floor() as usize) % vals.len()].tanh().exp() + 1.2).acosh() + zs[0] + e + acc
 }
 
 fn f0088_t(tr: &Trace, a: f64, b: f64, vals: &[f64], zs: [f64; 1]) -> f64 {
@@ -4506,9 +4500,9 @@ fn f0088_t(tr: &Trace, a: f64, b: f64, vals: &[f64], zs: [f64; 1]) -> f64 {
         }
         b - (a + core::f64::consts::E)
     };
-    u = u * 0.5 + vals[1] as f64;
-    u = u.tanh() + h_mix(b, 2.0);
-    (b.tanh() * 0.9).acos() - tr.rem(a, 1.5) + zs[0] + u + acc
+    u = u * 0.5 + b.tanh().exp().powf(2.5);
+    let e = tr.max(h_mix(b, 2.0), a / (1.5 + b.cos()));
+    vals[1].hypot(1.0).log2() + (vals[(tr.floor((b * u).cos().abs() * 2.9) as usize) % vals.len()].tanh().exp() + 1.2).acosh() + zs[0] + e + acc
 }
 
 const CASE_F0088: Case = case!(f0088, f0088_t, f0088_grad, f0088_pullback, f0088_grad_into,
@@ -4518,40 +4512,40 @@ const CASE_F0088: Case = case!(f0088, f0088_t, f0088_grad, f0088_pullback, f0088
 #[differentiate(wrt(xs))]
 fn f0089(xs: &[f64], ts: &[f64; 1], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if xs[((std::f64::consts::PI.tanh().cosh().cos().abs() * 2.9).floor() as usize) % 3].clamp(-0.5, 0.8) <= (y * xs[1]) {
-        let t = h_dot(xs, xs);
-        let y = y + y * 0.5;
-        acc += t;
-        acc += y;
+    if (f64::trunc(xs[((std::f64::consts::PI.tanh().exp().log(2.5 + y.sin()).tanh().abs() * 2.9).floor() as usize) % 3] * 1.5) * 0.3) >= 0.3 {
+        for _ in 0..ts.len() {
+            let a = y * (y / (1.0 + y * y));
+            acc += a;
+        }
     } else {
         let u: f64 = if y < 2.0 {
             let hs = ts.to_vec();
-            f64::cos(y.cos().exp2()) + hs[0]
+            (h_dot(ts, xs).hypot(1.0) + 1.2).acosh() + hs[0]
         } else {
-            ts[0]
+            xs[0] * y
         };
         acc += u;
     }
-    h_mix(ts[0] * y, (1.5 + y.tanh()).sqrt()) + acc
+    ts[0].atan2(1.0 + y * y) as f64 + acc
 }
 
 fn f0089_t(tr: &Trace, xs: &[f64], ts: &[f64; 1], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.clamp(xs[(tr.floor(std::f64::consts::PI.tanh().cosh().cos().abs() * 2.9) as usize) % 3], -0.5, 0.8) <= (y * xs[1])) {
-        let t = h_dot(xs, xs);
-        let y = y + y * 0.5;
-        acc += t;
-        acc += y;
+    if tr.b((tr.trunc(xs[(tr.floor(std::f64::consts::PI.tanh().exp().log(2.5 + y.sin()).tanh().abs() * 2.9) as usize) % 3] * 1.5) * 0.3) >= 0.3) {
+        for _ in 0..ts.len() {
+            let a = y * (y / (1.0 + y * y));
+            acc += a;
+        }
     } else {
         let u: f64 = if tr.b(y < 2.0) {
             let hs = ts.to_vec();
-            f64::cos(y.cos().exp2()) + hs[0]
+            (h_dot(ts, xs).hypot(1.0) + 1.2).acosh() + hs[0]
         } else {
-            ts[0]
+            xs[0] * y
         };
         acc += u;
     }
-    h_mix(ts[0] * y, (1.5 + y.tanh()).sqrt()) + acc
+    ts[0].atan2(1.0 + y * y) as f64 + acc
 }
 
 const CASE_F0089: Case = case!(f0089, f0089_t, f0089_grad, f0089_pullback, f0089_grad_into,
@@ -4561,64 +4555,32 @@ const CASE_F0089: Case = case!(f0089, f0089_t, f0089_grad, f0089_pullback, f0089
 #[differentiate]
 fn f0090(y: f64, b: f64, vs: Vec<f64>, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    acc += y;
-    let y = hs[2].tanh().tan() / (1.5 + (b + vs[3]).tanh());
-    if (b + y) >= f64::min(b, y) {
-        for z in vs.iter() {
-            let mut ws: Vec<f64> = vec![0.0; vs.len()];
-            ws[2] /= (((z * 1.5).floor() * 0.3).tanh().to_degrees() * 0.02).abs() + 0.5;
-            acc += ws[3];
-        }
-        let t = b;
-        acc += t;
-    } else if (vs[2] / (1.5 + y.cos())) > b.mul_add(core::f64::consts::E, b) {
-        let mut buf: [f64; 3] = [0.0; 3];
-        let z: f64 = if (buf[2] - core::f64::consts::E) >= (buf[1] * 1.2) {
-            let d: f64 = {
-                buf[1] %= 1.5 + (b.atan() / (1.5 + (b / (1.5 + core::f64::consts::E.cos())).cos())).cos();
-                1.5 - hs[(((b * 1.5).cos().abs() * 2.9).floor() as usize) % hs.len()] * buf[2]
-            };
-            (d / (2.0 + buf[2].sin())).signum() * std::f64::consts::PI
-        } else {
-            0.2
-        };
-        acc += z;
-    } else {
-        let z = h_dot(&vs, &vs);
-        acc += z;
+    let mut y = y * ((vs[3] / y.tanh().exp() * 1.5).ceil() * 0.3);
+    for &g in hs.iter() {
+        let b = -(b + y);
+        let q: f64 = b;
+        acc += g;
+        acc += q;
     }
-    (1.5 + (b / (1.5 + vs[3].tanh())).tanh()).log10() + acc
+    for _ in 0..1 {
+        y = h_mix(y, y);
+    }
+    y.asinh() + hs[1].hypot(hs[2].abs() + 0.5) + b + acc
 }
 
 fn f0090_t(tr: &Trace, y: f64, b: f64, vs: Vec<f64>, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    acc += y;
-    let y = hs[2].tanh().tan() / (1.5 + (b + vs[3]).tanh());
-    if tr.b((b + y) >= tr.min(b, y)) {
-        for z in vs.iter() {
-            let mut ws: Vec<f64> = vec![0.0; vs.len()];
-            ws[2] /= tr.abs((tr.floor(z * 1.5) * 0.3).tanh().to_degrees() * 0.02) + 0.5;
-            acc += ws[3];
-        }
-        let t = b;
-        acc += t;
-    } else if tr.b((vs[2] / (1.5 + y.cos())) > b.mul_add(core::f64::consts::E, b)) {
-        let mut buf: [f64; 3] = [0.0; 3];
-        let z: f64 = if tr.b((buf[2] - core::f64::consts::E) >= (buf[1] * 1.2)) {
-            let d: f64 = {
-                buf[1] = tr.rem(buf[1], 1.5 + (b.atan() / (1.5 + (b / (1.5 + core::f64::consts::E.cos())).cos())).cos());
-                1.5 - hs[(tr.floor((b * 1.5).cos().abs() * 2.9) as usize) % hs.len()] * buf[2]
-            };
-            tr.signum(d / (2.0 + buf[2].sin())) * std::f64::consts::PI
-        } else {
-            0.2
-        };
-        acc += z;
-    } else {
-        let z = h_dot(&vs, &vs);
-        acc += z;
+    let mut y = y * (tr.ceil(vs[3] / y.tanh().exp() * 1.5) * 0.3);
+    for &g in hs.iter() {
+        let b = -(b + y);
+        let q: f64 = b;
+        acc += g;
+        acc += q;
     }
-    (1.5 + (b / (1.5 + vs[3].tanh())).tanh()).log10() + acc
+    for _ in 0..1 {
+        y = h_mix(y, y);
+    }
+    y.asinh() + hs[1].hypot(tr.abs(hs[2]) + 0.5) + b + acc
 }
 
 const CASE_F0090: Case = case!(f0090, f0090_t, f0090_grad, f0090_pullback, f0090_grad_into,
@@ -4628,52 +4590,46 @@ const CASE_F0090: Case = case!(f0090, f0090_t, f0090_grad, f0090_pullback, f0090
 #[differentiate]
 fn f0091(a: f64, c: f64, a2: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..1 {
+    for l in 0..1 {
         for _ in 0..3 {
-            let v = f64::atan(a).tanh();
-            acc += v;
+            let s = f64::to_radians(a).max((l as f64 * 1.5).floor() + c);
+            acc += s;
         }
     }
-    let mut y = a2.tanh().exp().powf(a2.sin() * 1.5).powi(1);
-    y = y * core::f64::consts::E.tanh().cos();
-    let r: f64 = if a2 <= -1.5 {
-        let e = c.max(a) % (1.5 + a.cos());
-        -(2.0 + c.sin()).cbrt() + e
+    let mut a = a * ((c + a2) % (1.5 + c.tanh()));
+    a = a * 0.5 + a2;
+    a /= 1.5 + a.tanh();
+    let w: f64 = if -a2 < -1.5 {
+        for _ in 0..4 {
+            a += (c + a).sin().to_degrees() * 0.02;
+        }
+        (-a * 1.5).floor() * 0.3
     } else {
-        y *= (-y).hypot(1.0).sqrt().cos();
-        -f64::atan(y)
+        -a2.sin().exp_m1()
     };
-    let v: f64 = {
-        let e = c;
-        let ws = [[0.0_f64; 2]; 3];
-        f64::tan(c.tanh()) * (std::f64::consts::PI + ws[1][1]) + e
-    };
-    -0.5 / (r.abs() + 0.5) - f64::recip(a.tanh().exp()) + y + v + acc
+    std::f64::consts::PI / a2.tanh().exp_m1().tanh().exp() + a + w + acc
 }
 
 fn f0091_t(tr: &Trace, a: f64, c: f64, a2: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..1 {
+    for l in 0..1 {
         for _ in 0..3 {
-            let v = f64::atan(a).tanh();
-            acc += v;
+            let s = tr.max(f64::to_radians(a), tr.floor(l as f64 * 1.5) + c);
+            acc += s;
         }
     }
-    let mut y = a2.tanh().exp().powf(a2.sin() * 1.5).powi(1);
-    y = y * core::f64::consts::E.tanh().cos();
-    let r: f64 = if tr.b(a2 <= -1.5) {
-        let e = tr.rem(tr.max(c, a), 1.5 + a.cos());
-        -(2.0 + c.sin()).cbrt() + e
+    let mut a = a * (tr.rem(c + a2, 1.5 + c.tanh()));
+    a = a * 0.5 + a2;
+    a /= 1.5 + a.tanh();
+    let w: f64 = if tr.b(-a2 < -1.5) {
+        for _ in 0..4 {
+            a += (c + a).sin().to_degrees() * 0.02;
+        }
+        tr.floor(-a * 1.5) * 0.3
     } else {
-        y *= (-y).hypot(1.0).sqrt().cos();
-        -f64::atan(y)
+        -a2.sin().exp_m1()
     };
-    let v: f64 = {
-        let e = c;
-        let ws = [[0.0_f64; 2]; 3];
-        f64::tan(c.tanh()) * (std::f64::consts::PI + ws[1][1]) + e
-    };
-    -0.5 / (tr.abs(r) + 0.5) - f64::recip(a.tanh().exp()) + y + v + acc
+    std::f64::consts::PI / a2.tanh().exp_m1().tanh().exp() + a + w + acc
 }
 
 const CASE_F0091: Case = case!(f0091, f0091_t, f0091_grad, f0091_pullback, f0091_grad_into,
@@ -4683,28 +4639,36 @@ const CASE_F0091: Case = case!(f0091, f0091_t, f0091_grad, f0091_pullback, f0091
 #[differentiate]
 fn f0092(pts: &[[f64; 2]], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let z = (1.5 / (1.5 + std::f64::consts::PI.cos())).sin();
-    let mut hs = [[0.0_f64; 3]; 2];
-    hs[((((core::f64::consts::E * 1.5).ceil() + std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % hs.len()][0] /= (std::f64::consts::PI * pts[1][1]).cos().abs() + 0.5;
-    for _ in 0..3 {
-        let mut v: f64 = 0.1;
-        v += z;
-        acc += v;
+    let a = (1.5 / (1.5 + std::f64::consts::PI.cos())).min(b - pts[1][((f64::acos(core::f64::consts::E.tanh() * 0.9).sin().abs() * 2.9).floor() as usize) % 2]);
+    let tup = h_polar(pts[0][0].clamp(a - 0.5, a + 0.5), b);
+    if pts[0][0].asinh() >= 0.3 {
+        let zs = [0.0_f64; 2];
+        acc += zs[1];
     }
-    std::f64::consts::PI.sin().powi(4) * z.mul_add(std::f64::consts::PI, z) + b + hs[1][0] + acc
+    let p: f64 = if -pts[1][((h_scale3(&[pts[2][0], b, b], a)[1].tanh().abs() * 2.9).floor() as usize) % 2] >= 1.5 {
+        let pair = (a.tanh().to_degrees() * 0.02, std::f64::consts::PI);
+        (-b).max(a / (1.5 + pts[1][0].tanh())) + pair.1
+    } else {
+        pts[1][1]
+    };
+    b * -0.5 % (2.0 + a.sin()) + tup.1 + p + acc
 }
 
 fn f0092_t(tr: &Trace, pts: &[[f64; 2]], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let z = (1.5 / (1.5 + std::f64::consts::PI.cos())).sin();
-    let mut hs = [[0.0_f64; 3]; 2];
-    hs[(tr.floor((tr.ceil(core::f64::consts::E * 1.5) + std::f64::consts::PI).cos().abs() * 2.9) as usize) % hs.len()][0] /= tr.abs((std::f64::consts::PI * pts[1][1]).cos()) + 0.5;
-    for _ in 0..3 {
-        let mut v: f64 = 0.1;
-        v += z;
-        acc += v;
+    let a = tr.min(1.5 / (1.5 + std::f64::consts::PI.cos()), b - pts[1][(tr.floor(f64::acos(core::f64::consts::E.tanh() * 0.9).sin().abs() * 2.9) as usize) % 2]);
+    let tup = h_polar(tr.clamp(pts[0][0], a - 0.5, a + 0.5), b);
+    if tr.b(pts[0][0].asinh() >= 0.3) {
+        let zs = [0.0_f64; 2];
+        acc += zs[1];
     }
-    std::f64::consts::PI.sin().powi(4) * z.mul_add(std::f64::consts::PI, z) + b + hs[1][0] + acc
+    let p: f64 = if tr.b(-pts[1][(tr.floor(h_scale3(&[pts[2][0], b, b], a)[1].tanh().abs() * 2.9) as usize) % 2] >= 1.5) {
+        let pair = (a.tanh().to_degrees() * 0.02, std::f64::consts::PI);
+        tr.max(-b, a / (1.5 + pts[1][0].tanh())) + pair.1
+    } else {
+        pts[1][1]
+    };
+    tr.rem(b * -0.5, 2.0 + a.sin()) + tup.1 + p + acc
 }
 
 const CASE_F0092: Case = case!(f0092, f0092_t, f0092_grad, f0092_pullback, f0092_grad_into,
@@ -4714,44 +4678,34 @@ const CASE_F0092: Case = case!(f0092, f0092_t, f0092_grad, f0092_pullback, f0092
 #[differentiate]
 fn f0093(zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    if std::f64::consts::PI.min(zs[0]) < 0.3 {
-        let mut cnt: usize = 0;
-        loop {
-            cnt += 1;
-            if cnt > zs.len() {
-                break;
-            }
-            if (1.5 + (cnt as f64).cos()).sqrt() < (1.2 * zs[cnt.min(zs.len() - 1)]) {
-                continue;
-            }
-            let u = zs[(cnt * 2 + 1) % zs.len()] / (1.5 + zs[cnt.min(zs.len() - 1)].cos()) / ((std::f64::consts::PI * 1.5).round() * 0.3).tanh().exp();
-            acc += u;
+    if std::f64::consts::PI.abs() >= 0.2 {
+        let tup = (0.5 + core::f64::consts::E, zs[0] * zs[3]);
+        acc += tup.1;
+    } else {
+        let mut round: usize = 0;
+        while round < 3 {
+            round += 1;
+            let y = zs[round];
+            acc += y;
         }
-        let tmp = [0.0_f64; 3];
-        acc += tmp[2];
     }
-    zs[1] as f64 % (2.0 + (zs[0] % 1.5).sin()) + acc
+    (zs[2].tanh().to_degrees() * 0.02 * 1.5).round() + zs[2].hypot(zs[2].tanh().exp()) + acc
 }
 
 fn f0093_t(tr: &Trace, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.min(std::f64::consts::PI, zs[0]) < 0.3) {
-        let mut cnt: usize = 0;
-        loop {
-            cnt += 1;
-            if tr.b(cnt > zs.len()) {
-                break;
-            }
-            if tr.b((1.5 + (cnt as f64).cos()).sqrt() < (1.2 * zs[cnt.min(zs.len() - 1)])) {
-                continue;
-            }
-            let u = zs[(cnt * 2 + 1) % zs.len()] / (1.5 + zs[cnt.min(zs.len() - 1)].cos()) / (tr.round(std::f64::consts::PI * 1.5) * 0.3).tanh().exp();
-            acc += u;
+    if tr.b(tr.abs(std::f64::consts::PI) >= 0.2) {
+        let tup = (0.5 + core::f64::consts::E, zs[0] * zs[3]);
+        acc += tup.1;
+    } else {
+        let mut round: usize = 0;
+        while tr.b(round < 3) {
+            round += 1;
+            let y = zs[round];
+            acc += y;
         }
-        let tmp = [0.0_f64; 3];
-        acc += tmp[2];
     }
-    tr.rem(zs[1] as f64, 2.0 + (tr.rem(zs[0], 1.5)).sin()) + acc
+    tr.round(zs[2].tanh().to_degrees() * 0.02 * 1.5) + zs[2].hypot(zs[2].tanh().exp()) + acc
 }
 
 const CASE_F0093: Case = case!(f0093, f0093_t, f0093_grad, f0093_pullback, f0093_grad_into,
@@ -4765,7 +4719,7 @@ fn f0094(y: f64) -> f64 {
         let zs = [0.0_f64; 4];
         acc += zs[3];
     }
-    let mut b: f64 = h_norm2([y, y]).min(h_polar(y, y).1);
+    let mut b: f64 = h_norm2([y, y]).max(h_polar(y, y).1);
     b += h_mix(2.0, y) + h_polar(b, -1.5).0;
     let mut cnt: usize = 0;
     let u: f64 = loop {
@@ -4775,7 +4729,7 @@ fn f0094(y: f64) -> f64 {
         }
         b += h_mix(0.7 + y, y / (1.5 + b.cos()));
     };
-    u.abs() + b + acc
+    u as f64 + b + acc
 }
 
 fn f0094_t(tr: &Trace, y: f64) -> f64 {
@@ -4784,7 +4738,7 @@ fn f0094_t(tr: &Trace, y: f64) -> f64 {
         let zs = [0.0_f64; 4];
         acc += zs[3];
     }
-    let mut b: f64 = tr.min(h_norm2([y, y]), h_polar(y, y).1);
+    let mut b: f64 = tr.max(h_norm2([y, y]), h_polar(y, y).1);
     b += h_mix(2.0, y) + h_polar(b, -1.5).0;
     let mut cnt: usize = 0;
     let u: f64 = loop {
@@ -4794,7 +4748,7 @@ fn f0094_t(tr: &Trace, y: f64) -> f64 {
         }
         b += h_mix(0.7 + y, y / (1.5 + b.cos()));
     };
-    tr.abs(u) + b + acc
+    u as f64 + b + acc
 }
 
 const CASE_F0094: Case = case!(f0094, f0094_t, f0094_grad, f0094_pullback, f0094_grad_into,
@@ -4810,25 +4764,26 @@ fn f0095(rows: &[[f64; 2]]) -> f64 {
         if step > 4 {
             break;
         }
-        let mut d = ((step as f64).sin() * 0.9).asin() - (step as f64).sin().exp();
-        let w: f64 = if rows[step % rows.len()][step.min(2 - 1)] <= 0.2 {
-            for l in 0..step {
-                let t: f64 = if rows[(l * 2 + 1) % rows.len()][step.min(2 - 1)].cos().cosh() > (d as f64) || step < 1 {
-                    (2.0 * rows[l % rows.len()][l.min(2 - 1)]).cos()
-                } else {
-                    d = d * rows[(l + 1) % rows.len()][l.min(2 - 1)] * (d * rows[0][l.min(2 - 1)]);
-                    rows[l % rows.len()][(l * 2 + 1) % 2]
-                };
-                acc += t;
-            }
-            -rows[(step * 2 + 1) % rows.len()][(step * 2 + 1) % 2]
-        } else {
-            rows[(step + 1) % rows.len()][(step * 2 + 1) % 2]
-        };
-        acc += d;
-        acc += w;
+        let mut q = (step as f64).sin().exp_m1() - (step as f64).sin();
+        q /= 2.0 + rows[step % rows.len()][step.min(2 - 1)].sin();
+        acc += q;
     }
-    ((rows[step % 2][(step * 2 + 1) % 2].abs() + 0.5).ln().abs() + 0.5).sqrt() + acc
+    let v = h_mix(h_mix(rows[step.min(rows.len() - 1)][(step + 2) % 2], -1.5), step as f64 + rows[step % rows.len()][step.min(2 - 1)]);
+    let mut round: usize = 0;
+    while round < step {
+        round += 1;
+        if step > 2 {
+            break;
+        }
+    }
+    let mut it: usize = 0;
+    while it < 1 && (rows[round % 2][(step + 3) % 2] % (1.5 + v.tanh())) >= 0.7 {
+        it += 1;
+        let y = v.tanh().cosh().clamp(-0.5, 0.8);
+        let a = h_polar(y, rows[(it * 2 + 1) % rows.len()][2 - 1 - it]).0;
+        acc += a;
+    }
+    h_mix(rows[(it * 2 + 1) % 2][step % 2], v * std::f64::consts::PI) + acc
 }
 
 fn f0095_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
@@ -4839,25 +4794,26 @@ fn f0095_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
         if tr.b(step > 4) {
             break;
         }
-        let mut d = ((step as f64).sin() * 0.9).asin() - (step as f64).sin().exp();
-        let w: f64 = if tr.b(rows[step % rows.len()][step.min(2 - 1)] <= 0.2) {
-            for l in 0..step {
-                let t: f64 = if tr.b(rows[(l * 2 + 1) % rows.len()][step.min(2 - 1)].cos().cosh() > (d as f64) || step < 1) {
-                    (2.0 * rows[l % rows.len()][l.min(2 - 1)]).cos()
-                } else {
-                    d = d * rows[(l + 1) % rows.len()][l.min(2 - 1)] * (d * rows[0][l.min(2 - 1)]);
-                    rows[l % rows.len()][(l * 2 + 1) % 2]
-                };
-                acc += t;
-            }
-            -rows[(step * 2 + 1) % rows.len()][(step * 2 + 1) % 2]
-        } else {
-            rows[(step + 1) % rows.len()][(step * 2 + 1) % 2]
-        };
-        acc += d;
-        acc += w;
+        let mut q = (step as f64).sin().exp_m1() - (step as f64).sin();
+        q /= 2.0 + rows[step % rows.len()][step.min(2 - 1)].sin();
+        acc += q;
     }
-    (tr.abs((tr.abs(rows[step % 2][(step * 2 + 1) % 2]) + 0.5).ln()) + 0.5).sqrt() + acc
+    let v = h_mix(h_mix(rows[step.min(rows.len() - 1)][(step + 2) % 2], -1.5), step as f64 + rows[step % rows.len()][step.min(2 - 1)]);
+    let mut round: usize = 0;
+    while tr.b(round < step) {
+        round += 1;
+        if tr.b(step > 2) {
+            break;
+        }
+    }
+    let mut it: usize = 0;
+    while tr.b(it < 1 && (tr.rem(rows[round % 2][(step + 3) % 2], 1.5 + v.tanh())) >= 0.7) {
+        it += 1;
+        let y = tr.clamp(v.tanh().cosh(), -0.5, 0.8);
+        let a = h_polar(y, rows[(it * 2 + 1) % rows.len()][2 - 1 - it]).0;
+        acc += a;
+    }
+    h_mix(rows[(it * 2 + 1) % 2][step % 2], v * std::f64::consts::PI) + acc
 }
 
 const CASE_F0095: Case = case!(f0095, f0095_t, f0095_grad, f0095_pullback, f0095_grad_into,
@@ -4868,106 +4824,86 @@ const CASE_F0095: Case = case!(f0095, f0095_t, f0095_grad, f0095_pullback, f0095
 fn f0096(c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, s) in vals.iter().enumerate() {
-        let mut c = c - ar[(i * 2 + 1) % ar.len()].to_radians();
-        if h_leaky(std::f64::consts::PI) <= (s.signum() * s) {
-            let pair = h_polar(c.cos(), c);
-            let e: f64 = if i > 0 {
-                c = -1.5 * pair.0 + vals[i];
-                2.5_f64.powf((vals[(i * 2 + 1) % vals.len()].sin() - 2.0).cbrt().tanh())
-            } else {
-                c += ar[i].abs() * (1.5 + s.cos()).log2();
-                -1.5 / (s.abs() + 0.5).log2().hypot(1.0)
-            };
-            acc += pair.1;
-            acc += e;
-        } else {
-            let (v, w) = ((1.5 + ar[k].tanh()).log2(), (1.5 + ar[k % ar.len()].cos()).log10());
-            acc += v;
-            acc += w;
+        let c = c - (2.0 + ar[(i * 2 + 1) % ar.len()].sin()).log2();
+        for &q in vals.iter() {
+            for jj in 0..4 {
+                let pair = h_polar(vals[(jj * 2 + 1) % 2].sin().cosh(), vals[jj % vals.len()] - q);
+                acc += pair.1;
+            }
+            acc += q;
         }
+        acc += *s;
         acc += c;
     }
-    (1.5 - vals[(k * 2 + 1) % vals.len()]).mul_add(c, k as f64 / (c.abs() + 0.5)) + ar[3] + acc
+    for _ in (1..=k).rev() {
+        let tmp: Vec<f64> = vec![0.0; vals.len()];
+        acc += tmp[1];
+    }
+    let q = (core::f64::consts::E.tanh() * 0.9).acos() + -vals[(k + 2) % vals.len()];
+    -vals[(k + 2) % 2] / (vals[k.min(vals.len() - 1)].abs() + 0.5) + c + ar[3] + q + acc
 }
 
 fn f0096_t(tr: &Trace, c: f64, vals: &[f64], ar: &[f64; 4], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, s) in vals.iter().enumerate() {
-        let mut c = c - ar[(i * 2 + 1) % ar.len()].to_radians();
-        if tr.b(h_leaky_t(tr, std::f64::consts::PI) <= (tr.signum(*s) * s)) {
-            let pair = h_polar(c.cos(), c);
-            let e: f64 = if tr.b(i > 0) {
-                c = -1.5 * pair.0 + vals[i];
-                2.5_f64.powf((vals[(i * 2 + 1) % vals.len()].sin() - 2.0).cbrt().tanh())
-            } else {
-                c += tr.abs(ar[i]) * (1.5 + s.cos()).log2();
-                -1.5 / (tr.abs(*s) + 0.5).log2().hypot(1.0)
-            };
-            acc += pair.1;
-            acc += e;
-        } else {
-            let (v, w) = ((1.5 + ar[k].tanh()).log2(), (1.5 + ar[k % ar.len()].cos()).log10());
-            acc += v;
-            acc += w;
+        let c = c - (2.0 + ar[(i * 2 + 1) % ar.len()].sin()).log2();
+        for &q in vals.iter() {
+            for jj in 0..4 {
+                let pair = h_polar(vals[(jj * 2 + 1) % 2].sin().cosh(), vals[jj % vals.len()] - q);
+                acc += pair.1;
+            }
+            acc += q;
         }
+        acc += *s;
         acc += c;
     }
-    (1.5 - vals[(k * 2 + 1) % vals.len()]).mul_add(c, k as f64 / (tr.abs(c) + 0.5)) + ar[3] + acc
+    for _ in (1..=k).rev() {
+        let tmp: Vec<f64> = vec![0.0; vals.len()];
+        acc += tmp[1];
+    }
+    let q = (core::f64::consts::E.tanh() * 0.9).acos() + -vals[(k + 2) % vals.len()];
+    -vals[(k + 2) % 2] / (tr.abs(vals[k.min(vals.len() - 1)]) + 0.5) + c + ar[3] + q + acc
 }
 
 const CASE_F0096: Case = case!(f0096, f0096_t, f0096_grad, f0096_pullback, f0096_grad_into,
-    n: 7, active: [true, false, false, false, false, false, false], ints: [[3], [0], [2], [1]],
+    n: 7, active: [true, false, false, false, false, false, false], ints: [[3], [0], [1], [3]],
     |p, k| (p[0], &p[1..3], &arr(&p[3..7]), k[0]));
 
 #[differentiate]
 fn f0097(b: f64, ar: &[f64; 3], arr: [f64; 1], y: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut tmp = arr.to_vec();
-    let mut v = b.to_radians() * ((ar[1] * 1.5).floor() + tmp[0]);
-    let mut it: usize = 0;
-    while it < 3 && (v / (1.0 + y * y)) <= ((y * 1.5).round() * 0.3) {
-        it += 1;
-        tmp[0] += y.tanh().exp_m1().mul_add(arr[0], h_mix(b, core::f64::consts::E));
-        v = v * (tmp[0] + v).cos();
+    let mut d = (1.5 + b.tanh()).cbrt() * (b * ar[2]);
+    let buf: Vec<f64> = vec![0.0; ar.len()];
+    d /= 1.5 + (((1.0 + y * y).sqrt() * 1.5).trunc() + (d + y)).cos();
+    let ys: Vec<f64> = vec![0.0; ar.len()];
+    d = d * 0.5 + arr[0] * b;
+    if (y + tmp[0]) >= -1.5 {
+        let tup = h_polar(ys[2] * tmp[0], d * b);
+        let cum = h_cumsum(ar);
+        tmp[0] %= 1.5 + (y.atan2(1.5 + core::f64::consts::E.cos()) * (d * ar[1])).tanh();
+        acc += tup.1;
+        acc += cum[2];
     }
-    let cum = h_scale3(ar, ar[it.min(ar.len() - 1)]);
-    let r: f64 = match it {
-        0 => {
-            let ws = vec![0.0_f64; arr.len()];
-            (it as f64).min(it as f64 * 0.5).tanh().exp_m1() + ws[0]
-        }
-        3..=5 => {
-            tmp[0]
-        }
-        _ => {
-            y * 0.9
-        }
-    };
-    (1.5 + (core::f64::consts::E - r).cos()).recip() + v + cum[2]
+    (b.abs() + 0.5).powf(y.sin() * 1.5).hypot(1.0).cbrt() + tmp[0] + d + buf[2] + ys[2] + acc
 }
 
 fn f0097_t(tr: &Trace, b: f64, ar: &[f64; 3], arr: [f64; 1], y: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut tmp = arr.to_vec();
-    let mut v = b.to_radians() * (tr.floor(ar[1] * 1.5) + tmp[0]);
-    let mut it: usize = 0;
-    while tr.b(it < 3 && (v / (1.0 + y * y)) <= (tr.round(y * 1.5) * 0.3)) {
-        it += 1;
-        tmp[0] += y.tanh().exp_m1().mul_add(arr[0], h_mix(b, core::f64::consts::E));
-        v = v * (tmp[0] + v).cos();
+    let mut d = (1.5 + b.tanh()).cbrt() * (b * ar[2]);
+    let buf: Vec<f64> = vec![0.0; ar.len()];
+    d /= 1.5 + (tr.trunc((1.0 + y * y).sqrt() * 1.5) + (d + y)).cos();
+    let ys: Vec<f64> = vec![0.0; ar.len()];
+    d = d * 0.5 + arr[0] * b;
+    if tr.b((y + tmp[0]) >= -1.5) {
+        let tup = h_polar(ys[2] * tmp[0], d * b);
+        let cum = h_cumsum(ar);
+        tmp[0] = tr.rem(tmp[0], 1.5 + (y.atan2(1.5 + core::f64::consts::E.cos()) * (d * ar[1])).tanh());
+        acc += tup.1;
+        acc += cum[2];
     }
-    let cum = h_scale3(ar, ar[it.min(ar.len() - 1)]);
-    let r: f64 = match it {
-        0 => {
-            let ws = vec![0.0_f64; arr.len()];
-            tr.min(it as f64, it as f64 * 0.5).tanh().exp_m1() + ws[0]
-        }
-        3..=5 => {
-            tmp[0]
-        }
-        _ => {
-            y * 0.9
-        }
-    };
-    (1.5 + (core::f64::consts::E - r).cos()).recip() + v + cum[2]
+    (tr.abs(b) + 0.5).powf(y.sin() * 1.5).hypot(1.0).cbrt() + tmp[0] + d + buf[2] + ys[2] + acc
 }
 
 const CASE_F0097: Case = case!(f0097, f0097_t, f0097_grad, f0097_pullback, f0097_grad_into,
@@ -4978,63 +4914,37 @@ const CASE_F0097: Case = case!(f0097, f0097_t, f0097_grad, f0097_pullback, f0097
 fn f0098(y: f64, m: usize, k: usize, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        if (1.5 + y.cos()).log10() > 0.3 {
-            let mut late1: f64;
-            if k > 1 {
-                late1 = -y;
-            } else {
-                late1 = h_scale3(&[x, (m as f64).signum() * m as f64, 0.9 - x], f64::cos(y))[3 - 1 - m];
+        if y.sin() <= -0.5 || k < 2 {
+            let z = -((j as f64).tanh() * 0.9).asin();
+            acc += z;
+        } else if (x + m as f64) > (y + x) {
+            let v = y.atan2(x.atan().tanh() - 1.5);
+            if v.clamp(v - 0.5, v + 0.5) >= 0.9 {
+                return x.mul_add(x, y * v);
             }
-            late1 = late1.cos() + late1;
-            acc += late1;
-        } else if ((x * 1.5).ceil() + x) >= 2.5 {
-            let w: f64 = {
-                let v = y.abs() * y;
-                let q: f64 = if x > 0.9 {
-                    let (r, d) = h_polar(h_polar(2.5, y).0, (x.tanh() * 0.9).asin());
-                    m as f64 + r + d
-                } else {
-                    x * 0.9
-                };
-                j as f64 % q.tanh().exp() / (m as f64 - x).tanh().exp() + v
-            };
-            acc += w;
         }
     }
-    (y / y.tanh().exp()).hypot(1.0).cbrt() + x + acc
+    x + y + acc
 }
 
 fn f0098_t(tr: &Trace, y: f64, m: usize, k: usize, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        if tr.b((1.5 + y.cos()).log10() > 0.3) {
-            let mut late1: f64;
-            if tr.b(k > 1) {
-                late1 = -y;
-            } else {
-                late1 = h_scale3(&[x, tr.signum(m as f64) * m as f64, 0.9 - x], f64::cos(y))[3 - 1 - m];
+        if tr.b(y.sin() <= -0.5 || k < 2) {
+            let z = -((j as f64).tanh() * 0.9).asin();
+            acc += z;
+        } else if tr.b((x + m as f64) > (y + x)) {
+            let v = tr.atan2(y, x.atan().tanh() - 1.5);
+            if tr.b(tr.clamp(v, v - 0.5, v + 0.5) >= 0.9) {
+                return x.mul_add(x, y * v);
             }
-            late1 = late1.cos() + late1;
-            acc += late1;
-        } else if tr.b((tr.ceil(x * 1.5) + x) >= 2.5) {
-            let w: f64 = {
-                let v = tr.abs(y) * y;
-                let q: f64 = if tr.b(x > 0.9) {
-                    let (r, d) = h_polar(h_polar(2.5, y).0, (x.tanh() * 0.9).asin());
-                    m as f64 + r + d
-                } else {
-                    x * 0.9
-                };
-                tr.rem(j as f64, q.tanh().exp()) / (m as f64 - x).tanh().exp() + v
-            };
-            acc += w;
         }
     }
-    (y / y.tanh().exp()).hypot(1.0).cbrt() + x + acc
+    x + y + acc
 }
 
 const CASE_F0098: Case = case!(f0098, f0098_t, f0098_grad, f0098_pullback, f0098_grad_into,
-    n: 2, active: [true, true], ints: [[1, 3], [0, 0], [0, 3], [1, 1]],
+    n: 2, active: [true, true], ints: [[1, 3], [0, 1], [0, 0], [1, 1]],
     |p, k| (p[0], k[0], k[1], p[1]));
 
 #[differentiate]
@@ -5046,17 +4956,15 @@ fn f0099(grid: &[[f64; 3]; 2], xs: &[f64], vals: &[f64]) -> f64 {
         let pair = h_polar(vals[step - 1], step as f64);
         acc += pair.1;
     }
-    let mut hs = [grid[(step * 2 + 1) % grid.len()][(step * 2 + 1) % 3], grid[step.min(grid.len() - 1)][step.min(3 - 1)] % 1.5];
-    hs[(step + 2) % hs.len()] += (hs[(step + 2) % hs.len()].tanh() * 0.9).asin();
-    let y = (h_dot(xs, &hs).abs() + 0.5).powf(2.5);
-    let v: f64 = if (1.0 + y * y).log2() > grid[(step + 2) % grid.len()][step] {
-        let cum = h_cumsum(vals);
-        y.tanh().tanh().exp().recip() + cum[1]
-    } else {
-        let y = y - y.abs();
-        (1.5 + (xs[step.min(xs.len() - 1)] * y).tanh()).powf(2.5)
+    let mut hs = [grid[(step * 2 + 1) % grid.len()][(step * 2 + 1) % 3], (1.5 + xs[step.min(2 - 1)].cos()).ln()];
+    hs[(step + 2) % hs.len()] += (hs[(step + 2) % hs.len()].tanh() * 0.9).acos();
+    let b = f64::ceil(h_dot(xs, &hs) * 1.5) * 0.3;
+    let b = b + (b.sin() * 0.9).asin();
+    let d: f64 = {
+        hs[0] -= (b * hs[(step + 3) % hs.len()] * 1.5).ceil() + (b + xs[(step * 2 + 1) % xs.len()]);
+        (step as f64).cos().exp2()
     };
-    v.powi(1).signum() * (y.signum() * xs[(step + 1) % 2]) + vals[1] + acc
+    b.clamp(-0.5, 0.8) + vals[1] + hs[1] + d + acc
 }
 
 fn f0099_t(tr: &Trace, grid: &[[f64; 3]; 2], xs: &[f64], vals: &[f64]) -> f64 {
@@ -5067,17 +4975,15 @@ fn f0099_t(tr: &Trace, grid: &[[f64; 3]; 2], xs: &[f64], vals: &[f64]) -> f64 {
         let pair = h_polar(vals[step - 1], step as f64);
         acc += pair.1;
     }
-    let mut hs = [grid[(step * 2 + 1) % grid.len()][(step * 2 + 1) % 3], tr.rem(grid[step.min(grid.len() - 1)][step.min(3 - 1)], 1.5)];
-    hs[(step + 2) % hs.len()] += (hs[(step + 2) % hs.len()].tanh() * 0.9).asin();
-    let y = (tr.abs(h_dot(xs, &hs)) + 0.5).powf(2.5);
-    let v: f64 = if tr.b((1.0 + y * y).log2() > grid[(step + 2) % grid.len()][step]) {
-        let cum = h_cumsum(vals);
-        y.tanh().tanh().exp().recip() + cum[1]
-    } else {
-        let y = y - tr.abs(y);
-        (1.5 + (xs[step.min(xs.len() - 1)] * y).tanh()).powf(2.5)
+    let mut hs = [grid[(step * 2 + 1) % grid.len()][(step * 2 + 1) % 3], (1.5 + xs[step.min(2 - 1)].cos()).ln()];
+    hs[(step + 2) % hs.len()] += (hs[(step + 2) % hs.len()].tanh() * 0.9).acos();
+    let b = tr.ceil(h_dot(xs, &hs) * 1.5) * 0.3;
+    let b = b + (b.sin() * 0.9).asin();
+    let d: f64 = {
+        hs[0] -= tr.ceil(b * hs[(step + 3) % hs.len()] * 1.5) + (b + xs[(step * 2 + 1) % xs.len()]);
+        (step as f64).cos().exp2()
     };
-    tr.signum(v.powi(1)) * (tr.signum(y) * xs[(step + 1) % 2]) + vals[1] + acc
+    tr.clamp(b, -0.5, 0.8) + vals[1] + hs[1] + d + acc
 }
 
 const CASE_F0099: Case = case!(f0099, f0099_t, f0099_grad, f0099_pullback, f0099_grad_into,
@@ -5087,42 +4993,48 @@ const CASE_F0099: Case = case!(f0099, f0099_t, f0099_grad, f0099_pullback, f0099
 #[differentiate]
 fn f0100(y: f64, grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = h_scale3(&[grid[0][0], grid[0][0], grid[1][1] / y.tanh().exp()], grid[1][(((0.9 / (1.5 + y.cos())).cos().abs() * 2.9).floor() as usize) % 2].max(y))[2];
-    let s = grid[0][0] + 0.9;
-    let a: f64 = core::f64::consts::E.sin().exp_m1() - (s + z);
-    let e: f64 = if grid[1][1].cos() >= f64::mul_add(z, grid[0][1], grid[0][0]) {
-        z += 0.2;
-        h_scale3(&[a / (s.abs() + 0.5), grid[0][1], s * grid[0][1]], grid[1][0] * z)[1]
-    } else {
-        for jj in 0..1 {
-            let y = (f64::round(y * 1.5) + grid[grid.len() - 1 - jj][jj % 2]).cos().to_degrees() * 0.02;
-            let t = z;
-            acc += y;
-            acc += t;
+    let mut c = h_scale3(&[grid[0][0], grid[0][0], grid[1][1] / y.tanh().exp()], grid[1][(((0.9 / (1.5 + y.cos())).cos().abs() * 2.9).floor() as usize) % 2].cos())[2];
+    let b: f64 = (c * grid[0][(((c + core::f64::consts::E).sin().abs() * 2.9).floor() as usize) % 2]).signum() * (c + y);
+    let y = y * y.clamp(y - 0.5, y + 0.5).sin().exp2();
+    let b = b * y.max(c % (1.0 + c * c));
+    c = c * 0.5 + b;
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if step > 2 {
+            break;
         }
-        grid[0][1]
-    };
-    (s + a) * z.tanh().sinh() + e + acc
+        if y < b.to_radians() && step < 1 {
+            c += b / (1.5 + grid[(step + 2) % grid.len()][0].tanh());
+            break;
+        }
+        let w = step as f64;
+        acc += w;
+    }
+    f64::asin(((c * 1.5).trunc() + y).cos() * 0.9) + acc
 }
 
 fn f0100_t(tr: &Trace, y: f64, grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = h_scale3(&[grid[0][0], grid[0][0], grid[1][1] / y.tanh().exp()], tr.max(grid[1][(tr.floor((0.9 / (1.5 + y.cos())).cos().abs() * 2.9) as usize) % 2], y))[2];
-    let s = grid[0][0] + 0.9;
-    let a: f64 = core::f64::consts::E.sin().exp_m1() - (s + z);
-    let e: f64 = if tr.b(grid[1][1].cos() >= f64::mul_add(z, grid[0][1], grid[0][0])) {
-        z += 0.2;
-        h_scale3(&[a / (tr.abs(s) + 0.5), grid[0][1], s * grid[0][1]], grid[1][0] * z)[1]
-    } else {
-        for jj in 0..1 {
-            let y = (tr.round(y * 1.5) + grid[grid.len() - 1 - jj][jj % 2]).cos().to_degrees() * 0.02;
-            let t = z;
-            acc += y;
-            acc += t;
+    let mut c = h_scale3(&[grid[0][0], grid[0][0], grid[1][1] / y.tanh().exp()], grid[1][(tr.floor((0.9 / (1.5 + y.cos())).cos().abs() * 2.9) as usize) % 2].cos())[2];
+    let b: f64 = tr.signum(c * grid[0][(tr.floor((c + core::f64::consts::E).sin().abs() * 2.9) as usize) % 2]) * (c + y);
+    let y = y * tr.clamp(y, y - 0.5, y + 0.5).sin().exp2();
+    let b = b * tr.max(y, tr.rem(c, 1.0 + c * c));
+    c = c * 0.5 + b;
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if tr.b(step > 2) {
+            break;
         }
-        grid[0][1]
-    };
-    (s + a) * z.tanh().sinh() + e + acc
+        if tr.b(y < b.to_radians() && step < 1) {
+            c += b / (1.5 + grid[(step + 2) % grid.len()][0].tanh());
+            break;
+        }
+        let w = step as f64;
+        acc += w;
+    }
+    f64::asin((tr.trunc(c * 1.5) + y).cos() * 0.9) + acc
 }
 
 const CASE_F0100: Case = case!(f0100, f0100_t, f0100_grad, f0100_pullback, f0100_grad_into,
@@ -5132,40 +5044,46 @@ const CASE_F0100: Case = case!(f0100, f0100_t, f0100_grad, f0100_pullback, f0100
 #[differentiate]
 fn f0101(x: f64, ts: &[f64; 1], grid: &[[f64; 2]; 1], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (w, r) = (x.tanh(), (1.5 + x.tanh()).ln_1p());
-    let mut r = r * h_mix(f64::sin(x), h_leaky(vals[2]));
-    let d = (core::f64::consts::E * 1.5).trunc() + h_nested(ts[0], ts);
-    let mut q = w;
-    for _ in 0..3 {
-        for (jj, row) in grid.iter().enumerate() {
-            acc += row[jj] * (1.5 + grid[0][(jj + 1) % 2].cos()).cbrt();
+    let (mut r, c) = (x % 1.5, x.clamp(-0.5, 0.8));
+    r += (x - r).cos().exp2();
+    let p: f64 = if (c / x.tanh().exp()) > 0.3 {
+        core::f64::consts::E
+    } else {
+        for j in 0..ts.len() {
+            for &d in ts.iter() {
+                r = r * (ts[0] + grid[0][j.min(2 - 1)]).sin();
+                acc += d;
+            }
         }
-        r %= w.tanh().exp();
-    }
-    let a: f64 = {
-        q += r.to_radians() / vals[3].tanh().exp();
-        ((ts[0] * 1.5).floor() * 0.3) as f64
+        ((x * 1.5).floor() + x).sin()
     };
-    (ts[0] / (r.abs() + 0.5)).tanh().sinh() + grid[0][0] + d + q + a + acc
+    if r.asinh() < -0.5 {
+        return (r / grid[0][0].hypot(1.0)).cos();
+    }
+    let u = h_dot(ts, ts).clamp(r - 0.5, r + 0.5);
+    x.min(ts[0] / (x.abs() + 0.5)) + vals[4] + p + u + acc
 }
 
 fn f0101_t(tr: &Trace, x: f64, ts: &[f64; 1], grid: &[[f64; 2]; 1], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (w, r) = (x.tanh(), (1.5 + x.tanh()).ln_1p());
-    let mut r = r * h_mix(f64::sin(x), h_leaky_t(tr, vals[2]));
-    let d = tr.trunc(core::f64::consts::E * 1.5) + h_nested(ts[0], ts);
-    let mut q = w;
-    for _ in 0..3 {
-        for (jj, row) in grid.iter().enumerate() {
-            acc += row[jj] * (1.5 + grid[0][(jj + 1) % 2].cos()).cbrt();
+    let (mut r, c) = (tr.rem(x, 1.5), tr.clamp(x, -0.5, 0.8));
+    r += (x - r).cos().exp2();
+    let p: f64 = if tr.b((c / x.tanh().exp()) > 0.3) {
+        core::f64::consts::E
+    } else {
+        for j in 0..ts.len() {
+            for &d in ts.iter() {
+                r = r * (ts[0] + grid[0][j.min(2 - 1)]).sin();
+                acc += d;
+            }
         }
-        r = tr.rem(r, w.tanh().exp());
-    }
-    let a: f64 = {
-        q += r.to_radians() / vals[3].tanh().exp();
-        (tr.floor(ts[0] * 1.5) * 0.3) as f64
+        (tr.floor(x * 1.5) + x).sin()
     };
-    (ts[0] / (tr.abs(r) + 0.5)).tanh().sinh() + grid[0][0] + d + q + a + acc
+    if tr.b(r.asinh() < -0.5) {
+        return (r / grid[0][0].hypot(1.0)).cos();
+    }
+    let u = tr.clamp(h_dot(ts, ts), r - 0.5, r + 0.5);
+    tr.min(x, ts[0] / (tr.abs(x) + 0.5)) + vals[4] + p + u + acc
 }
 
 const CASE_F0101: Case = case!(f0101, f0101_t, f0101_grad, f0101_pullback, f0101_grad_into,
@@ -5176,53 +5094,57 @@ const CASE_F0101: Case = case!(f0101, f0101_t, f0101_grad, f0101_pullback, f0101
 fn f0102(y: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for j in (0..hs.len()).rev() {
-        let mut ws = hs.to_vec();
+        let ws = hs.to_vec();
         let late1: f64;
-        if f64::recip(1.5 + y.cos()) >= y.atan() && j % 2 == 0 {
-            let mut step: usize = 0;
-            let q: f64 = loop {
-                step += 1;
-                if step > 1 {
-                    break core::f64::consts::E;
-                }
-                ws[step] = ws[step - 1] * y.tanh().exp().cbrt().sin() + h_mix(y, hs[step - 1]);
-            };
-            late1 = hs[step % 3];
-            acc += q;
+        if f64::asin(y.tanh() * 0.9) >= f64::exp_m1(y.cos()) {
+            late1 = h_polar(y, y).0 * core::f64::consts::E;
         } else {
-            ws[j % 3] *= h_leaky(j as f64).cos().exp2().cos();
-            late1 = hs[0].tanh().cosh().tanh().exp2();
+            late1 = h_mix(ws[ws.len() - 1 - j] + y, (ws[j] * 1.5).floor() * 0.3);
         }
         acc += ws[2];
         acc += late1;
     }
-    y - y * hs[2] + acc
+    let late2: f64;
+    if (y % (1.5 + y.tanh())) >= y.hypot(1.0).sqrt() {
+        late2 = y.tanh().exp() * hs[1].cos();
+    } else {
+        late2 = y;
+    }
+    let u: f64 = if (std::f64::consts::PI + hs[(((y.cos().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % hs.len()]) < std::f64::consts::PI.hypot(1.0).ln_1p() {
+        let g = hs[2];
+        hs[0].hypot(1.5 + ((hs[2] * 1.5).trunc() + late2).cos()) + g
+    } else {
+        -y
+    };
+    h_norm2([hs[2] - std::f64::consts::PI, std::f64::consts::PI / hs[2].tanh().exp()]) + late2 + u + acc
 }
 
 fn f0102_t(tr: &Trace, y: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for j in (0..hs.len()).rev() {
-        let mut ws = hs.to_vec();
+        let ws = hs.to_vec();
         let late1: f64;
-        if tr.b(f64::recip(1.5 + y.cos()) >= y.atan() && j % 2 == 0) {
-            let mut step: usize = 0;
-            let q: f64 = loop {
-                step += 1;
-                if tr.b(step > 1) {
-                    break core::f64::consts::E;
-                }
-                ws[step] = ws[step - 1] * y.tanh().exp().cbrt().sin() + h_mix(y, hs[step - 1]);
-            };
-            late1 = hs[step % 3];
-            acc += q;
+        if tr.b(f64::asin(y.tanh() * 0.9) >= f64::exp_m1(y.cos())) {
+            late1 = h_polar(y, y).0 * core::f64::consts::E;
         } else {
-            ws[j % 3] *= h_leaky_t(tr, j as f64).cos().exp2().cos();
-            late1 = hs[0].tanh().cosh().tanh().exp2();
+            late1 = h_mix(ws[ws.len() - 1 - j] + y, tr.floor(ws[j] * 1.5) * 0.3);
         }
         acc += ws[2];
         acc += late1;
     }
-    y - y * hs[2] + acc
+    let late2: f64;
+    if tr.b((tr.rem(y, 1.5 + y.tanh())) >= y.hypot(1.0).sqrt()) {
+        late2 = y.tanh().exp() * hs[1].cos();
+    } else {
+        late2 = y;
+    }
+    let u: f64 = if tr.b((std::f64::consts::PI + hs[(tr.floor((y.cos().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % hs.len()]) < std::f64::consts::PI.hypot(1.0).ln_1p()) {
+        let g = hs[2];
+        hs[0].hypot(1.5 + (tr.trunc(hs[2] * 1.5) + late2).cos()) + g
+    } else {
+        -y
+    };
+    h_norm2([hs[2] - std::f64::consts::PI, std::f64::consts::PI / hs[2].tanh().exp()]) + late2 + u + acc
 }
 
 const CASE_F0102: Case = case!(f0102, f0102_t, f0102_grad, f0102_pullback, f0102_grad_into,
@@ -5231,23 +5153,19 @@ const CASE_F0102: Case = case!(f0102, f0102_t, f0102_grad, f0102_pullback, f0102
 
 #[differentiate]
 fn f0103(x: f64) -> f64 {
-    let pt = h_polar(x.tanh().to_degrees() * 0.02, (core::f64::consts::E.tanh() * 0.9).asin());
-    let d = x.hypot(x.abs() + 0.5).signum() * x;
-    let c: f64 = {
-        let x = x * (x + 2.0 + pt.0 * x);
-        (d.sin() * 0.9).asin() + -d + x
-    };
-    c.hypot(1.0).recip() + ((d * 1.5).floor() + c)
+    let pt = h_polar(x.tanh(), core::f64::consts::E.cos());
+    let mut e = (x.sin().exp().abs() + 0.5).recip();
+    e = e * ((x * 1.5).floor() + x).tanh();
+    e /= 1.5 + ((1.5 + x.cos()).log10() / (x * (x * 0.5)).hypot(1.0)).cos();
+    x.hypot(1.0).powi(-1) + pt.1 + e
 }
 
 fn f0103_t(tr: &Trace, x: f64) -> f64 {
-    let pt = h_polar(x.tanh().to_degrees() * 0.02, (core::f64::consts::E.tanh() * 0.9).asin());
-    let d = tr.signum(x.hypot(tr.abs(x) + 0.5)) * x;
-    let c: f64 = {
-        let x = x * (x + 2.0 + pt.0 * x);
-        (d.sin() * 0.9).asin() + -d + x
-    };
-    c.hypot(1.0).recip() + (tr.floor(d * 1.5) + c)
+    let pt = h_polar(x.tanh(), core::f64::consts::E.cos());
+    let mut e = (tr.abs(x.sin().exp()) + 0.5).recip();
+    e = e * (tr.floor(x * 1.5) + x).tanh();
+    e /= 1.5 + ((1.5 + x.cos()).log10() / (x * (x * 0.5)).hypot(1.0)).cos();
+    x.hypot(1.0).powi(-1) + pt.1 + e
 }
 
 const CASE_F0103: Case = case!(f0103, f0103_t, f0103_grad, f0103_pullback, f0103_grad_into,
@@ -5258,59 +5176,49 @@ const CASE_F0103: Case = case!(f0103, f0103_t, f0103_grad, f0103_pullback, f0103
 fn f0104(arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let late1: f64;
+        let mut late1: f64;
         if (0.7 - arr[0]) >= 0.7 {
-            late1 = (arr[0] / (2.0 + (j as f64).sin())).tanh().cosh();
+            late1 = (arr[0] / (2.0 + (j as f64).sin())).sin();
         } else {
-            let z = (1.5 + (j as f64).cos()).log(3.0);
-            late1 = core::f64::consts::E.tanh().exp() * (arr[0] - std::f64::consts::PI);
-            acc += z;
+            late1 = (j as f64).sin().sinh();
         }
-        if (late1 + arr[0]) < 0.5 {
-            return arr[0];
+        if j % 2 == 0 {
+            let pair = h_polar(core::f64::consts::E * arr[0], (arr[0].cos() - 2.0).cbrt());
+            let late1 = late1 * f64::sin(2.5 - late1);
+            let xs: [f64; 1] = [0.0; 1];
+            acc += pair.1;
+            acc += late1;
+            acc += xs[0];
+        } else {
+            late1 -= (1.5 + arr[0].tanh()).powf(late1.sin() * 1.5).min((j as f64).sin().cosh());
         }
+        acc += late1;
     }
-    let late2: f64;
-    if arr[0].cos().powi(4) < (core::f64::consts::E.sin() * 0.9).asin() {
-        for ii in 0..4 {
-            let u: f64 = arr[0] * ii as f64 + arr[0];
-            acc += u;
-        }
-        late2 = 2.5;
-    } else {
-        let b = arr[0] + arr[0] * 2.5;
-        late2 = b.cos().sinh().abs();
-    }
-    late2 - late2.hypot(1.0).log2() + acc
+    0.2 + arr[0] + acc
 }
 
 fn f0104_t(tr: &Trace, arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let late1: f64;
+        let mut late1: f64;
         if tr.b((0.7 - arr[0]) >= 0.7) {
-            late1 = (arr[0] / (2.0 + (j as f64).sin())).tanh().cosh();
+            late1 = (arr[0] / (2.0 + (j as f64).sin())).sin();
         } else {
-            let z = (1.5 + (j as f64).cos()).log(3.0);
-            late1 = core::f64::consts::E.tanh().exp() * (arr[0] - std::f64::consts::PI);
-            acc += z;
+            late1 = (j as f64).sin().sinh();
         }
-        if tr.b((late1 + arr[0]) < 0.5) {
-            return arr[0];
+        if tr.b(j % 2 == 0) {
+            let pair = h_polar(core::f64::consts::E * arr[0], (arr[0].cos() - 2.0).cbrt());
+            let late1 = late1 * f64::sin(2.5 - late1);
+            let xs: [f64; 1] = [0.0; 1];
+            acc += pair.1;
+            acc += late1;
+            acc += xs[0];
+        } else {
+            late1 -= tr.min((1.5 + arr[0].tanh()).powf(late1.sin() * 1.5), (j as f64).sin().cosh());
         }
+        acc += late1;
     }
-    let late2: f64;
-    if tr.b(arr[0].cos().powi(4) < (core::f64::consts::E.sin() * 0.9).asin()) {
-        for ii in 0..4 {
-            let u: f64 = arr[0] * ii as f64 + arr[0];
-            acc += u;
-        }
-        late2 = 2.5;
-    } else {
-        let b = arr[0] + arr[0] * 2.5;
-        late2 = tr.abs(b.cos().sinh());
-    }
-    late2 - late2.hypot(1.0).log2() + acc
+    0.2 + arr[0] + acc
 }
 
 const CASE_F0104: Case = case!(f0104, f0104_t, f0104_grad, f0104_pullback, f0104_grad_into,
@@ -5320,44 +5228,60 @@ const CASE_F0104: Case = case!(f0104, f0104_t, f0104_grad, f0104_pullback, f0104
 #[differentiate]
 fn f0105(b: f64, zs: [f64; 2], y: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let s: f64 = (-b3).signum() * (y * b);
-    let b3: f64 = f64::exp_m1(h_dot(&zs, &zs).sin());
-    let mut late1: f64;
-    if (zs[0] * zs[1]) >= y {
-        let xs = [-b3, b3 - y];
-        late1 = y / (1.5 + (-b).cos());
+    let t: f64 = (-b3).cos().powi(4);
+    let g: f64 = f64::clamp(b3 / std::f64::consts::PI.tanh().exp(), b3 - 0.5, b3 + 0.5);
+    let late1: f64;
+    if (zs[0] * zs[1]) >= g {
+        let xs = [-y, b3 - y];
+        late1 = y / (1.5 + (-g).cos());
         acc += xs[1];
     } else {
-        late1 = zs[1] / core::f64::consts::E.tanh().exp() + zs[((zs[0].tanh().exp_m1().cos().abs() * 2.9).floor() as usize) % zs.len()];
+        late1 = zs[1] / core::f64::consts::E.tanh().exp() + zs[((zs[0].to_radians().sin().abs() * 2.9).floor() as usize) % zs.len()];
     }
-    let mut xs = [[0.0_f64; 1]; 3];
-    late1 += (s.abs() + 0.5).powf(2.5);
+    let c: f64 = b3.atan2(b3.tanh() - 1.5).asinh();
     for (j, &d) in zs.iter().enumerate() {
-        xs[(j * 2 + 1) % xs.len()][0] -= h_norm2([zs[(j + 1) % zs.len()] / (1.5 + xs[(j + 2) % 3][0].cos()), zs[j]]);
+        let late2: f64;
+        if h_polar(0.5, zs[(j * 2 + 1) % zs.len()]).0 >= (zs[(j * 2 + 1) % zs.len()] + c) || j > 1 {
+            let (a, p) = ((zs[2 - 1 - j].tanh() * 0.9).atanh(), zs[(j * 2 + 1) % zs.len()].atan());
+            late2 = late1 + h_mix(c, late1);
+            acc += a;
+            acc += p;
+        } else {
+            late2 = (t + late1) * (c * zs[j % zs.len()]);
+        }
         acc += d;
+        acc += late2;
     }
-    (h_nested(xs[2][0], &zs) * 1.5).floor() + s % (1.5 + zs[(((s / b3.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % zs.len()].cos()) + late1 + acc
+    h_nested(c, &zs) + b + y + t + late1 + acc
 }
 
 fn f0105_t(tr: &Trace, b: f64, zs: [f64; 2], y: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let s: f64 = tr.signum(-b3) * (y * b);
-    let b3: f64 = f64::exp_m1(h_dot(&zs, &zs).sin());
-    let mut late1: f64;
-    if tr.b((zs[0] * zs[1]) >= y) {
-        let xs = [-b3, b3 - y];
-        late1 = y / (1.5 + (-b).cos());
+    let t: f64 = (-b3).cos().powi(4);
+    let g: f64 = tr.clamp(b3 / std::f64::consts::PI.tanh().exp(), b3 - 0.5, b3 + 0.5);
+    let late1: f64;
+    if tr.b((zs[0] * zs[1]) >= g) {
+        let xs = [-y, b3 - y];
+        late1 = y / (1.5 + (-g).cos());
         acc += xs[1];
     } else {
-        late1 = zs[1] / core::f64::consts::E.tanh().exp() + zs[(tr.floor(zs[0].tanh().exp_m1().cos().abs() * 2.9) as usize) % zs.len()];
+        late1 = zs[1] / core::f64::consts::E.tanh().exp() + zs[(tr.floor(zs[0].to_radians().sin().abs() * 2.9) as usize) % zs.len()];
     }
-    let mut xs = [[0.0_f64; 1]; 3];
-    late1 += (tr.abs(s) + 0.5).powf(2.5);
+    let c: f64 = tr.atan2(b3, b3.tanh() - 1.5).asinh();
     for (j, &d) in zs.iter().enumerate() {
-        xs[(j * 2 + 1) % xs.len()][0] -= h_norm2([zs[(j + 1) % zs.len()] / (1.5 + xs[(j + 2) % 3][0].cos()), zs[j]]);
+        let late2: f64;
+        if tr.b(h_polar(0.5, zs[(j * 2 + 1) % zs.len()]).0 >= (zs[(j * 2 + 1) % zs.len()] + c) || j > 1) {
+            let (a, p) = ((zs[2 - 1 - j].tanh() * 0.9).atanh(), zs[(j * 2 + 1) % zs.len()].atan());
+            late2 = late1 + h_mix(c, late1);
+            acc += a;
+            acc += p;
+        } else {
+            late2 = (t + late1) * (c * zs[j % zs.len()]);
+        }
         acc += d;
+        acc += late2;
     }
-    tr.floor(h_nested(xs[2][0], &zs) * 1.5) + tr.rem(s, 1.5 + zs[(tr.floor((s / b3.hypot(1.0)).sin().abs() * 2.9) as usize) % zs.len()].cos()) + late1 + acc
+    h_nested(c, &zs) + b + y + t + late1 + acc
 }
 
 const CASE_F0105: Case = case!(f0105, f0105_t, f0105_grad, f0105_pullback, f0105_grad_into,
@@ -5366,43 +5290,75 @@ const CASE_F0105: Case = case!(f0105, f0105_t, f0105_grad, f0105_pullback, f0105
 
 #[differentiate]
 fn f0106(mat: &[[f64; 2]; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut a: f64 = {
-        let (t, p) = h_polar((mat[2][1].sin() * 0.9).asin(), (2.0 + mat[1][1].sin()).sqrt());
-        let tup = (t / std::f64::consts::PI.tanh().exp(), p);
-        h_polar(t / (p.abs() + 0.5), tup.0.atan()).1
+        let (p, t) = (mat[2][1].tanh().exp().log10(), mat[1][1].atan());
+        let tup = (p / std::f64::consts::PI.tanh().exp(), t);
+        h_polar(p / (t.abs() + 0.5), f64::powi(tup.0, 0)).1
     };
-    for i in 0..2 {
-        if (core::f64::consts::E / (a.abs() + 0.5)) < a.cos().cosh() {
-            a = a.sin() + -1.5;
-            if (std::f64::consts::PI - mat[(i * 2 + 1) % mat.len()][i]) < (a + mat[mat.len() - 1 - i][(i * 2 + 1) % 2]) {
-                return a;
-            }
-            if i < 1 {
-                continue;
-            }
+    if a.asinh() < std::f64::consts::PI.tanh().exp().ln_1p() {
+        let mut it: usize = 0;
+        while it < 1 && (a * std::f64::consts::PI) >= mat[(((-a).sin().abs() * 2.9).floor() as usize) % mat.len()][0] {
+            it += 1;
+            let pt = h_polar(a % a.hypot(1.0), a);
+            let a = h_leaky(a) + mat[mat.len() - 1 - it][it - 1].signum() * a;
+            acc += pt.1;
+            acc += a;
         }
+        let t: f64 = if it % 2 == 0 {
+            let g: f64 = {
+                a *= (-f64::tanh(a)).tanh();
+                a = h_mix(a, a + a * 0.5);
+                mat[it + 1][it.min(2 - 1)].cos().exp_m1() * a
+            };
+            mat[it][(it + 2) % 2] as f64 / (1.5 + (g % (1.5 + g.tanh())).cos())
+        } else {
+            (((a * 1.5).floor() + it as f64) * 1.5).round() * 0.3
+        };
+        a = it as f64 * mat[it % mat.len()][it].cos().exp_m1();
+        acc += t;
+    } else {
+        let zs = [a.tanh().sinh(), mat[2][1].tanh().exp_m1(), a - mat[0][0]];
+        a += mat[0][1].sin().exp();
+        acc += zs[2];
     }
-    (a.cos() * 1.5).trunc() * 0.3
+    h_mix(mat[1][1], 2.0).tanh().to_degrees() * 0.02 + a + acc
 }
 
 fn f0106_t(tr: &Trace, mat: &[[f64; 2]; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut a: f64 = {
-        let (t, p) = h_polar((mat[2][1].sin() * 0.9).asin(), (2.0 + mat[1][1].sin()).sqrt());
-        let tup = (t / std::f64::consts::PI.tanh().exp(), p);
-        h_polar(t / (tr.abs(p) + 0.5), tup.0.atan()).1
+        let (p, t) = (mat[2][1].tanh().exp().log10(), mat[1][1].atan());
+        let tup = (p / std::f64::consts::PI.tanh().exp(), t);
+        h_polar(p / (tr.abs(t) + 0.5), f64::powi(tup.0, 0)).1
     };
-    for i in 0..2 {
-        if tr.b((core::f64::consts::E / (tr.abs(a) + 0.5)) < a.cos().cosh()) {
-            a = a.sin() + -1.5;
-            if tr.b((std::f64::consts::PI - mat[(i * 2 + 1) % mat.len()][i]) < (a + mat[mat.len() - 1 - i][(i * 2 + 1) % 2])) {
-                return a;
-            }
-            if tr.b(i < 1) {
-                continue;
-            }
+    if tr.b(a.asinh() < std::f64::consts::PI.tanh().exp().ln_1p()) {
+        let mut it: usize = 0;
+        while tr.b(it < 1 && (a * std::f64::consts::PI) >= mat[(tr.floor((-a).sin().abs() * 2.9) as usize) % mat.len()][0]) {
+            it += 1;
+            let pt = h_polar(tr.rem(a, a.hypot(1.0)), a);
+            let a = h_leaky_t(tr, a) + tr.signum(mat[mat.len() - 1 - it][it - 1]) * a;
+            acc += pt.1;
+            acc += a;
         }
+        let t: f64 = if tr.b(it % 2 == 0) {
+            let g: f64 = {
+                a *= (-f64::tanh(a)).tanh();
+                a = h_mix(a, a + a * 0.5);
+                mat[it + 1][it.min(2 - 1)].cos().exp_m1() * a
+            };
+            mat[it][(it + 2) % 2] as f64 / (1.5 + (tr.rem(g, 1.5 + g.tanh())).cos())
+        } else {
+            tr.round((tr.floor(a * 1.5) + it as f64) * 1.5) * 0.3
+        };
+        a = it as f64 * mat[it % mat.len()][it].cos().exp_m1();
+        acc += t;
+    } else {
+        let zs = [a.tanh().sinh(), mat[2][1].tanh().exp_m1(), a - mat[0][0]];
+        a += mat[0][1].sin().exp();
+        acc += zs[2];
     }
-    tr.trunc(a.cos() * 1.5) * 0.3
+    h_mix(mat[1][1], 2.0).tanh().to_degrees() * 0.02 + a + acc
 }
 
 const CASE_F0106: Case = case!(f0106, f0106_t, f0106_grad, f0106_pullback, f0106_grad_into,
@@ -5411,27 +5367,47 @@ const CASE_F0106: Case = case!(f0106, f0106_t, f0106_grad, f0106_pullback, f0106
 
 #[differentiate(wrt(a1, b))]
 fn f0107(a: f64, mut a1: f64, arr: [f64; 2], b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     a1 *= a.tanh();
-    let (g, z) = (arr[1] + 0.7, b * a);
-    let s = ((a + 0.2).abs() + 0.5).log(2.5 + arr[0].sin());
-    let d = arr[1];
-    let y = arr[1].tanh().cosh();
-    let mut zs = vec![0.0_f64; arr.len()];
-    let r = arr[0] * (0.2 * std::f64::consts::PI);
-    zs[1] += h_leaky(a.tanh().powi(4));
-    (2.0 + (arr[0] + r).sin()).log10() + a1 + g + z + s + d + y + zs[1]
+    let (mut q, mut w) = (arr[1] + 0.7, (b * 1.5).floor() * 0.3);
+    w %= q.abs() + 0.5;
+    let mut p = f64::powi((1.0 + a1 * a1).log2().tanh(), 3);
+    for jj in 0..3 {
+        if (0.2 - jj as f64) <= 0.5 {
+            q += f64::round(w * 1.5) + arr[(jj * 2 + 1) % arr.len()];
+            break;
+        }
+        for _ in 0..jj + 1 {
+            let g: f64 = {
+                p -= q;
+                b.cos().powi(4) + std::f64::consts::PI
+            };
+            acc += g;
+        }
+    }
+    h_norm2([std::f64::consts::PI * a, q * 0.3]) + w + p + acc
 }
 
 fn f0107_t(tr: &Trace, a: f64, mut a1: f64, arr: [f64; 2], b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     a1 *= a.tanh();
-    let (g, z) = (arr[1] + 0.7, b * a);
-    let s = (tr.abs(a + 0.2) + 0.5).log(2.5 + arr[0].sin());
-    let d = arr[1];
-    let y = arr[1].tanh().cosh();
-    let mut zs = vec![0.0_f64; arr.len()];
-    let r = arr[0] * (0.2 * std::f64::consts::PI);
-    zs[1] += h_leaky_t(tr, a.tanh().powi(4));
-    (2.0 + (arr[0] + r).sin()).log10() + a1 + g + z + s + d + y + zs[1]
+    let (mut q, mut w) = (arr[1] + 0.7, tr.floor(b * 1.5) * 0.3);
+    w = tr.rem(w, tr.abs(q) + 0.5);
+    let mut p = f64::powi((1.0 + a1 * a1).log2().tanh(), 3);
+    for jj in 0..3 {
+        if tr.b((0.2 - jj as f64) <= 0.5) {
+            q += tr.round(w * 1.5) + arr[(jj * 2 + 1) % arr.len()];
+            break;
+        }
+        for _ in 0..jj + 1 {
+            let g: f64 = {
+                p -= q;
+                b.cos().powi(4) + std::f64::consts::PI
+            };
+            acc += g;
+        }
+    }
+    h_norm2([std::f64::consts::PI * a, q * 0.3]) + w + p + acc
 }
 
 const CASE_F0107: Case = case!(f0107, f0107_t, f0107_grad, f0107_pullback, f0107_grad_into,
@@ -5448,20 +5424,31 @@ fn f0108(vs: Vec<f64>, pw: i32, k: usize, hs: Vec<f64>) -> f64 {
             break;
         }
         for d in &hs {
-            let ys = [(vs[(round * 2 + 1) % vs.len()].cos() * 0.9).acos(), d * (d * 0.5)];
+            let ys = [*d, core::f64::consts::E];
             acc += ys[1];
         }
-        let p = -hs[(k + 3) % hs.len()] * vs[(round * 2 + 1) % 4].abs();
-        acc += p;
+        let a = -0.5 * vs[round % 4] / (1.5 + (-hs[(k + 3) % hs.len()]).cos());
+        acc += a;
     }
-    let late1: f64;
-    if pw < 1 {
-        late1 = -h_mix(core::f64::consts::E, vs[round % vs.len()]);
+    if std::f64::consts::PI.sin().cosh() < h_mix(core::f64::consts::E, vs[round % vs.len()]) {
+        let mut u = (core::f64::consts::E * 1.5).round() * 0.3 * (vs[(round * 2 + 1) % vs.len()] * 0.3);
+        let mut q = vs[(round + 2) % vs.len()];
+        let d: f64 = if 1.2 < hs[round.min(hs.len() - 1)] {
+            u = h_mix(u, q * vs[2]);
+            vs[round % vs.len()] * vs[round.min(vs.len() - 1)] - -u
+        } else {
+            q = q * h_norm2([vs[(k * 2 + 1) % 4], hs[(round + 3) % hs.len()]]).tanh();
+            core::f64::consts::E - 1.2
+        };
+        acc += u;
+        acc += q;
+        acc += d;
     } else {
-        late1 = (vs[round % 4].abs() + 0.5).ln() % 1.5;
+        let mut u: f64 = (1.5 + (vs[k + 1] + hs[(round * 2 + 1) % hs.len()]).cos() + 1.2).acosh();
+        u = u.cos() + pw as f64 / u.hypot(1.0);
+        acc += u;
     }
-    let late1 = late1 * (late1 * 0.5);
-    (round as f64).sin().cos() + hs[2] + late1 + acc
+    hs[k] - vs[round % 4] + acc
 }
 
 fn f0108_t(tr: &Trace, vs: Vec<f64>, pw: i32, k: usize, hs: Vec<f64>) -> f64 {
@@ -5473,24 +5460,35 @@ fn f0108_t(tr: &Trace, vs: Vec<f64>, pw: i32, k: usize, hs: Vec<f64>) -> f64 {
             break;
         }
         for d in &hs {
-            let ys = [(vs[(round * 2 + 1) % vs.len()].cos() * 0.9).acos(), d * (d * 0.5)];
+            let ys = [*d, core::f64::consts::E];
             acc += ys[1];
         }
-        let p = -hs[(k + 3) % hs.len()] * tr.abs(vs[(round * 2 + 1) % 4]);
-        acc += p;
+        let a = -0.5 * vs[round % 4] / (1.5 + (-hs[(k + 3) % hs.len()]).cos());
+        acc += a;
     }
-    let late1: f64;
-    if tr.b(pw < 1) {
-        late1 = -h_mix(core::f64::consts::E, vs[round % vs.len()]);
+    if tr.b(std::f64::consts::PI.sin().cosh() < h_mix(core::f64::consts::E, vs[round % vs.len()])) {
+        let mut u = tr.round(core::f64::consts::E * 1.5) * 0.3 * (vs[(round * 2 + 1) % vs.len()] * 0.3);
+        let mut q = vs[(round + 2) % vs.len()];
+        let d: f64 = if tr.b(1.2 < hs[round.min(hs.len() - 1)]) {
+            u = h_mix(u, q * vs[2]);
+            vs[round % vs.len()] * vs[round.min(vs.len() - 1)] - -u
+        } else {
+            q = q * h_norm2([vs[(k * 2 + 1) % 4], hs[(round + 3) % hs.len()]]).tanh();
+            core::f64::consts::E - 1.2
+        };
+        acc += u;
+        acc += q;
+        acc += d;
     } else {
-        late1 = tr.rem((tr.abs(vs[round % 4]) + 0.5).ln(), 1.5);
+        let mut u: f64 = (1.5 + (vs[k + 1] + hs[(round * 2 + 1) % hs.len()]).cos() + 1.2).acosh();
+        u = u.cos() + pw as f64 / u.hypot(1.0);
+        acc += u;
     }
-    let late1 = late1 * (late1 * 0.5);
-    (round as f64).sin().cos() + hs[2] + late1 + acc
+    hs[k] - vs[round % 4] + acc
 }
 
 const CASE_F0108: Case = case!(f0108, f0108_t, f0108_grad, f0108_pullback, f0108_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1, 1], [1, 0], [1, 0], [0, 0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1, 1], [1, 0], [0, 0], [1, 1]],
     |p, k| (p[0..4].to_vec(), k[0] as i32, k[1], p[4..7].to_vec()));
 
 #[differentiate]
@@ -5498,32 +5496,30 @@ fn f0109(vals: &[f64]) -> f64 {
     let mut xs = vals.to_vec();
     let r = vals[0];
     let mut a: f64 = h_leaky(r * vals[((xs[(((2.0 * r).sin().abs() * 2.9).floor() as usize) % 5].sin().abs() * 2.9).floor() as usize) % vals.len()]);
-    a = a.tanh() + vals[2].tanh().cosh();
+    a = a.tanh() + (1.5 + vals[2].tanh()).log10();
     for j in 1..5 {
-        xs[j] = xs[j - 1].tanh() + r.tanh().tanh() * (r * vals[j - 1]);
+        xs[j] = xs[j - 1].sin() + f64::exp(r.cos()).cos() * (j as f64 - xs[j]);
+        if j < 4 {
+            return (r * 1.5).floor() * 0.3 + a;
+        }
+        xs[(j + 1) % 5] = -1.5 * (f64::trunc(r * 1.5) * 0.3);
     }
-    let s = (2.0 + ((r * 1.5).round() * 0.3).sin()).ln();
-    let p: f64 = {
-        let y = -1.5 / (2.0 + r.cos().cosh().sin());
-        r * s / (1.5 + (-a).cos()) + y
-    };
-    (1.5 + xs[1].sin().exp2().tanh()).log10() + p
+    (r / (1.0 + vals[1] * vals[1]) * 1.5).floor() + a + xs[4]
 }
 
 fn f0109_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut xs = vals.to_vec();
     let r = vals[0];
     let mut a: f64 = h_leaky_t(tr, r * vals[(tr.floor(xs[(tr.floor((2.0 * r).sin().abs() * 2.9) as usize) % 5].sin().abs() * 2.9) as usize) % vals.len()]);
-    a = a.tanh() + vals[2].tanh().cosh();
+    a = a.tanh() + (1.5 + vals[2].tanh()).log10();
     for j in 1..5 {
-        xs[j] = xs[j - 1].tanh() + r.tanh().tanh() * (r * vals[j - 1]);
+        xs[j] = xs[j - 1].sin() + f64::exp(r.cos()).cos() * (j as f64 - xs[j]);
+        if tr.b(j < 4) {
+            return tr.floor(r * 1.5) * 0.3 + a;
+        }
+        xs[(j + 1) % 5] = -1.5 * (tr.trunc(r * 1.5) * 0.3);
     }
-    let s = (2.0 + (tr.round(r * 1.5) * 0.3).sin()).ln();
-    let p: f64 = {
-        let y = -1.5 / (2.0 + r.cos().cosh().sin());
-        r * s / (1.5 + (-a).cos()) + y
-    };
-    (1.5 + xs[1].sin().exp2().tanh()).log10() + p
+    tr.floor(r / (1.0 + vals[1] * vals[1]) * 1.5) + a + xs[4]
 }
 
 const CASE_F0109: Case = case!(f0109, f0109_t, f0109_grad, f0109_pullback, f0109_grad_into,
@@ -5536,18 +5532,18 @@ fn f0110(c: f64, ar: &[f64; 4], a: f64) -> f64 {
     for _ in 0..1 {
         for v in ar.iter() {
             for _ in 0..ar.len() {
-                let a = a + a.sin();
+                let a = a + a.tanh();
                 acc += a;
             }
             acc += *v;
         }
     }
     let t: f64 = {
-        let a = a - (-ar[3]).tanh().exp().log2();
-        c.cos().tanh().exp().ln_1p() + a
+        let a = a - -(ar[3] * -0.5);
+        c.min(ar[0]).hypot(1.0).ln_1p() + a
     };
-    let (s, y) = h_polar(ar[1] + a, ar[((a.sin().cosh().tanh().abs() * 2.9).floor() as usize) % 4]);
-    2.0 + t + s + y + acc
+    let p = (ar[1] + a) / ar[((f64::mul_add(a, t, ar[3]).cos().abs() * 2.9).floor() as usize) % 4].tanh().exp();
+    (c - core::f64::consts::E).min(a / (a.abs() + 0.5)) + p + acc
 }
 
 fn f0110_t(tr: &Trace, c: f64, ar: &[f64; 4], a: f64) -> f64 {
@@ -5555,18 +5551,18 @@ fn f0110_t(tr: &Trace, c: f64, ar: &[f64; 4], a: f64) -> f64 {
     for _ in 0..1 {
         for v in ar.iter() {
             for _ in 0..ar.len() {
-                let a = a + a.sin();
+                let a = a + a.tanh();
                 acc += a;
             }
             acc += *v;
         }
     }
     let t: f64 = {
-        let a = a - (-ar[3]).tanh().exp().log2();
-        c.cos().tanh().exp().ln_1p() + a
+        let a = a - -(ar[3] * -0.5);
+        tr.min(c, ar[0]).hypot(1.0).ln_1p() + a
     };
-    let (s, y) = h_polar(ar[1] + a, ar[(tr.floor(a.sin().cosh().tanh().abs() * 2.9) as usize) % 4]);
-    2.0 + t + s + y + acc
+    let p = (ar[1] + a) / ar[(tr.floor(f64::mul_add(a, t, ar[3]).cos().abs() * 2.9) as usize) % 4].tanh().exp();
+    tr.min(c - core::f64::consts::E, a / (tr.abs(a) + 0.5)) + p + acc
 }
 
 const CASE_F0110: Case = case!(f0110, f0110_t, f0110_grad, f0110_pullback, f0110_grad_into,
@@ -5579,41 +5575,34 @@ fn f0111(xs: &[f64]) -> f64 {
     if -0.5 < xs[(((2.5 - core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % xs.len()] {
         let r: f64 = if xs[2] < 2.0 {
             let late1: f64;
-            if (1.5 + xs[1].cos()).ln() > 1.2 {
-                late1 = std::f64::consts::PI.atan() - xs[2];
+            if xs[1].tanh().tan() > 1.2 {
+                late1 = (std::f64::consts::PI.abs() + 0.5 + 1.2).acosh() - xs[0].max(xs[1]);
             } else {
-                late1 = -(1.2 + xs[1]);
+                let e: f64 = xs[1];
+                late1 = (e.abs() + 0.5 + 1.2).acosh() * (xs[2] + e);
             }
-            late1 * 0.9
+            f64::ln(2.0 + late1.sin()).cos().tan()
         } else {
-            let late2: f64;
-            if xs[1] <= 1.2 {
-                late2 = ((-xs[0]).tanh() * 0.9).asin();
-            } else {
-                late2 = xs[2].cos() + xs[(((core::f64::consts::E - xs[0]).sin().abs() * 2.9).floor() as usize) % xs.len()] / (2.0 + xs[1].sin());
-            }
-            f64::acos(xs[0].tanh() * 0.9).cos().exp2() + late2
+            let q = f64::acos(core::f64::consts::E.cos() * 0.9) + h_norm2([xs[0], xs[1]]);
+            h_scale3(&[q, xs[0], q], xs[1])[2] - q
         };
-        let mut g = f64::max(std::f64::consts::PI, r) / (1.5 + r.mul_add(xs[2], r).cos());
+        let mut g = -(1.0 + r * r).log2();
         for jj in 0..1 {
             for j in (0..xs.len()).rev() {
-                if jj > 0 {
-                    g %= 2.0 + (2.0 + xs[(jj * 2 + 1) % xs.len()].hypot(1.0 + r * r).sin()).ln().sin();
-                    g -= (j as f64).to_radians() / (1.5 + (1.5 + g.tanh()).ln_1p().cos());
-                    let z: f64 = r;
-                    acc += z;
-                } else {
-                    let y = g.sin().to_degrees() * 0.02 + r * g;
-                    let z = y / (1.5 + xs[j].tanh()) + y.sin().exp2();
-                    acc += z;
+                if xs[j % xs.len()].to_radians() <= 0.3 {
+                    g += (1.5 + std::f64::consts::PI.cos()).powf(r.tanh() * 1.5);
+                    break;
                 }
             }
-            let v = (g / r.tanh().exp()).cos();
-            acc += v;
+            let y: f64 = {
+                let q = (xs[(jj + 2) % xs.len()] / g.hypot(1.0)).tanh().sinh();
+                (q - 2.0).min(0.7 + g)
+            };
+            acc += y;
         }
         acc += g;
     }
-    xs[2] + acc
+    core::f64::consts::E + acc
 }
 
 fn f0111_t(tr: &Trace, xs: &[f64]) -> f64 {
@@ -5621,41 +5610,34 @@ fn f0111_t(tr: &Trace, xs: &[f64]) -> f64 {
     if tr.b(-0.5 < xs[(tr.floor((2.5 - core::f64::consts::E).tanh().abs() * 2.9) as usize) % xs.len()]) {
         let r: f64 = if tr.b(xs[2] < 2.0) {
             let late1: f64;
-            if tr.b((1.5 + xs[1].cos()).ln() > 1.2) {
-                late1 = std::f64::consts::PI.atan() - xs[2];
+            if tr.b(xs[1].tanh().tan() > 1.2) {
+                late1 = (tr.abs(std::f64::consts::PI) + 0.5 + 1.2).acosh() - tr.max(xs[0], xs[1]);
             } else {
-                late1 = -(1.2 + xs[1]);
+                let e: f64 = xs[1];
+                late1 = (tr.abs(e) + 0.5 + 1.2).acosh() * (xs[2] + e);
             }
-            late1 * 0.9
+            f64::ln(2.0 + late1.sin()).cos().tan()
         } else {
-            let late2: f64;
-            if tr.b(xs[1] <= 1.2) {
-                late2 = ((-xs[0]).tanh() * 0.9).asin();
-            } else {
-                late2 = xs[2].cos() + xs[(tr.floor((core::f64::consts::E - xs[0]).sin().abs() * 2.9) as usize) % xs.len()] / (2.0 + xs[1].sin());
-            }
-            f64::acos(xs[0].tanh() * 0.9).cos().exp2() + late2
+            let q = f64::acos(core::f64::consts::E.cos() * 0.9) + h_norm2([xs[0], xs[1]]);
+            h_scale3(&[q, xs[0], q], xs[1])[2] - q
         };
-        let mut g = tr.max(std::f64::consts::PI, r) / (1.5 + r.mul_add(xs[2], r).cos());
+        let mut g = -(1.0 + r * r).log2();
         for jj in 0..1 {
             for j in (0..xs.len()).rev() {
-                if tr.b(jj > 0) {
-                    g = tr.rem(g, 2.0 + (2.0 + xs[(jj * 2 + 1) % xs.len()].hypot(1.0 + r * r).sin()).ln().sin());
-                    g -= (j as f64).to_radians() / (1.5 + (1.5 + g.tanh()).ln_1p().cos());
-                    let z: f64 = r;
-                    acc += z;
-                } else {
-                    let y = g.sin().to_degrees() * 0.02 + r * g;
-                    let z = y / (1.5 + xs[j].tanh()) + y.sin().exp2();
-                    acc += z;
+                if tr.b(xs[j % xs.len()].to_radians() <= 0.3) {
+                    g += (1.5 + std::f64::consts::PI.cos()).powf(r.tanh() * 1.5);
+                    break;
                 }
             }
-            let v = (g / r.tanh().exp()).cos();
-            acc += v;
+            let y: f64 = {
+                let q = (xs[(jj + 2) % xs.len()] / g.hypot(1.0)).tanh().sinh();
+                tr.min(q - 2.0, 0.7 + g)
+            };
+            acc += y;
         }
         acc += g;
     }
-    xs[2] + acc
+    core::f64::consts::E + acc
 }
 
 const CASE_F0111: Case = case!(f0111, f0111_t, f0111_grad, f0111_pullback, f0111_grad_into,
@@ -5664,60 +5646,62 @@ const CASE_F0111: Case = case!(f0111, f0111_t, f0111_grad, f0111_pullback, f0111
 
 #[differentiate]
 fn f0112(b: f64, pw: i32) -> f64 {
-    let mut y: f64 = b - 1.2 + b.atan2(b.cos() - 1.5);
-    let mut cnt: usize = 0;
-    while cnt < 2 && 2.5_f64.powf(b.cos()) >= b {
-        cnt += 1;
-        y = y.tanh() + y;
-    }
-    let vals = [0.0_f64; 5];
-    y -= y.signum() * cnt as f64 + h_nested(y, &vals);
-    (1.5 + std::f64::consts::PI.tanh()).log2().tanh().to_degrees() * 0.02 + pw as f64 * 0.5 + y
+    let mut v = b - 1.2 + core::f64::consts::E.to_radians();
+    v %= 2.0 + ((f64::log2(1.0 + b * b) * 1.5).floor() + (v - 0.2)).sin();
+    let d = h_mix(b as f64, v * b);
+    let p: f64 = if (b * pw as f64) <= (v.cos() * 0.9).atanh() {
+        h_mix(h_leaky(b), d + v)
+    } else {
+        (core::f64::consts::E + pw as f64) * (1.2 * b)
+    };
+    let t: f64 = h_mix(std::f64::consts::PI.atan2(2.0 + d.sin()), std::f64::consts::PI.abs());
+    pw as f64 + p + t
 }
 
 fn f0112_t(tr: &Trace, b: f64, pw: i32) -> f64 {
-    let mut y: f64 = b - 1.2 + tr.atan2(b, b.cos() - 1.5);
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 2 && 2.5_f64.powf(b.cos()) >= b) {
-        cnt += 1;
-        y = y.tanh() + y;
-    }
-    let vals = [0.0_f64; 5];
-    y -= tr.signum(y) * cnt as f64 + h_nested(y, &vals);
-    (1.5 + std::f64::consts::PI.tanh()).log2().tanh().to_degrees() * 0.02 + pw as f64 * 0.5 + y
+    let mut v = b - 1.2 + core::f64::consts::E.to_radians();
+    v = tr.rem(v, 2.0 + (tr.floor(f64::log2(1.0 + b * b) * 1.5) + (v - 0.2)).sin());
+    let d = h_mix(b as f64, v * b);
+    let p: f64 = if tr.b((b * pw as f64) <= (v.cos() * 0.9).atanh()) {
+        h_mix(h_leaky_t(tr, b), d + v)
+    } else {
+        (core::f64::consts::E + pw as f64) * (1.2 * b)
+    };
+    let t: f64 = h_mix(std::f64::consts::PI.atan2(2.0 + d.sin()), tr.abs(std::f64::consts::PI));
+    pw as f64 + p + t
 }
 
 const CASE_F0112: Case = case!(f0112, f0112_t, f0112_grad, f0112_pullback, f0112_grad_into,
-    n: 1, active: [true], ints: [[1], [1], [1], [1]],
+    n: 1, active: [true], ints: [[1], [0], [0], [1]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate(wrt(vals, mat, zs))]
 fn f0113(vals: &[f64], mat: &[[f64; 1]; 1], zs: [f64; 2], mut b: f64) -> f64 {
     let res = h_cumsum(&zs);
-    b += (b * 0.7).tanh().to_degrees() * 0.02;
-    let c = core::f64::consts::E + zs[0] + h_scale3(&[zs[1], b, b], b)[0];
+    b += (b * 0.7).tanh().exp2();
+    let mut c = core::f64::consts::E + zs[0] + h_scale3(&[zs[1], b, b], b)[0];
     let late1: f64;
-    if (0.3 / (2.0 + b.sin())) <= (c + zs[1]) {
-        late1 = mat[0][0].min(zs[1]).signum() * vals[0];
+    if (0.3 / (2.0 + b.sin())) <= std::f64::consts::PI.cos().sinh() {
+        late1 = zs[1].sin().powi(3) * (zs[0] + res[0]);
     } else {
-        late1 = h_scale3(&[0.2, b, c], core::f64::consts::E)[2] - b;
+        c += (b - c).tanh();
+        late1 = c + core::f64::consts::E + vals[0] * 0.7;
     }
-    let d = 0.5 / (1.5 + (-late1).tanh());
-    h_scale3(&[h_scale3(&[late1, res[1], b], 1.5)[2], d.clamp(-0.5, 0.8), res[0].tanh().to_degrees() * 0.02], late1 * -0.5)[1] + vals[0] + mat[0][0]
+    0.5 / (1.5 + (-late1).tanh()) + vals[0] + mat[0][0] + res[1] + c
 }
 
 fn f0113_t(tr: &Trace, vals: &[f64], mat: &[[f64; 1]; 1], zs: [f64; 2], mut b: f64) -> f64 {
     let res = h_cumsum(&zs);
-    b += (b * 0.7).tanh().to_degrees() * 0.02;
-    let c = core::f64::consts::E + zs[0] + h_scale3(&[zs[1], b, b], b)[0];
+    b += (b * 0.7).tanh().exp2();
+    let mut c = core::f64::consts::E + zs[0] + h_scale3(&[zs[1], b, b], b)[0];
     let late1: f64;
-    if tr.b((0.3 / (2.0 + b.sin())) <= (c + zs[1])) {
-        late1 = tr.signum(tr.min(mat[0][0], zs[1])) * vals[0];
+    if tr.b((0.3 / (2.0 + b.sin())) <= std::f64::consts::PI.cos().sinh()) {
+        late1 = zs[1].sin().powi(3) * (zs[0] + res[0]);
     } else {
-        late1 = h_scale3(&[0.2, b, c], core::f64::consts::E)[2] - b;
+        c += (b - c).tanh();
+        late1 = c + core::f64::consts::E + vals[0] * 0.7;
     }
-    let d = 0.5 / (1.5 + (-late1).tanh());
-    h_scale3(&[h_scale3(&[late1, res[1], b], 1.5)[2], tr.clamp(d, -0.5, 0.8), res[0].tanh().to_degrees() * 0.02], late1 * -0.5)[1] + vals[0] + mat[0][0]
+    0.5 / (1.5 + (-late1).tanh()) + vals[0] + mat[0][0] + res[1] + c
 }
 
 const CASE_F0113: Case = case!(f0113, f0113_t, f0113_grad, f0113_pullback, f0113_grad_into,
@@ -5727,36 +5711,42 @@ const CASE_F0113: Case = case!(f0113, f0113_t, f0113_grad, f0113_pullback, f0113
 #[differentiate]
 fn f0114(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut v = core::f64::consts::E * y % (2.0 + (y % (1.5 + y.cos())).sin());
-    v = v * 0.5 + (v + y);
-    if (y.tanh() * 0.9).acos() >= v.tanh().tan() {
-        v *= (y * (-0.5 + v)).sin();
-        let z = -v * y.atan2(2.0 + y.sin());
-        let b: f64 = {
-            let d: f64 = 1.2;
-            let ys = [[0.0_f64; 3]; 3];
-            h_mix(ys[0][(((d.signum() * v).sin().abs() * 2.9).floor() as usize) % 3] - d, z.hypot(2.0 + ys[0][1].sin()))
+    let mut c = (core::f64::consts::E * y).hypot(1.5 + y.tanh());
+    c *= h_norm2([y + 0.3, c + y]).sin();
+    if 0.2 >= c.atan2(1.5 + core::f64::consts::E.cos()) {
+        let d: f64 = if y > (2.0 + y) {
+            h_mix(0.5, h_mix(y, y))
+        } else {
+            c /= 1.5 + h_mix(-0.5, y).clamp(y - 0.5, y + 0.5).tanh();
+            y * 0.9
         };
-        acc += b;
+        let mut w = h_mix(c - -0.5, std::f64::consts::PI.cos());
+        w = w * (y * d).sin();
+        acc += w;
+    } else {
+        c += (1.5 + y.tanh()).recip() + -y;
     }
-    0.9 + acc
+    c + acc
 }
 
 fn f0114_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut v = tr.rem(core::f64::consts::E * y, 2.0 + (tr.rem(y, 1.5 + y.cos())).sin());
-    v = v * 0.5 + (v + y);
-    if tr.b((y.tanh() * 0.9).acos() >= v.tanh().tan()) {
-        v *= (y * (-0.5 + v)).sin();
-        let z = -v * y.atan2(2.0 + y.sin());
-        let b: f64 = {
-            let d: f64 = 1.2;
-            let ys = [[0.0_f64; 3]; 3];
-            h_mix(ys[0][(tr.floor((tr.signum(d) * v).sin().abs() * 2.9) as usize) % 3] - d, z.hypot(2.0 + ys[0][1].sin()))
+    let mut c = (core::f64::consts::E * y).hypot(1.5 + y.tanh());
+    c *= h_norm2([y + 0.3, c + y]).sin();
+    if tr.b(0.2 >= c.atan2(1.5 + core::f64::consts::E.cos())) {
+        let d: f64 = if tr.b(y > (2.0 + y)) {
+            h_mix(0.5, h_mix(y, y))
+        } else {
+            c /= 1.5 + tr.clamp(h_mix(-0.5, y), y - 0.5, y + 0.5).tanh();
+            y * 0.9
         };
-        acc += b;
+        let mut w = h_mix(c - -0.5, std::f64::consts::PI.cos());
+        w = w * (y * d).sin();
+        acc += w;
+    } else {
+        c += (1.5 + y.tanh()).recip() + -y;
     }
-    0.9 + acc
+    c + acc
 }
 
 const CASE_F0114: Case = case!(f0114, f0114_t, f0114_grad, f0114_pullback, f0114_grad_into,
@@ -5766,54 +5756,40 @@ const CASE_F0114: Case = case!(f0114, f0114_t, f0114_grad, f0114_pullback, f0114
 #[differentiate]
 fn f0115(xs: &[f64], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = (-0.5 + xs[3]) * vals[((xs[0].hypot(1.0).log10().cos().abs() * 2.9).floor() as usize) % vals.len()].atan();
-    let mut round: usize = 0;
-    while round < 2 {
-        round += 1;
-        let mut it: usize = 0;
-        while it < 1 {
-            it += 1;
-            if (u / (1.0 + xs[it + 1] * xs[it + 1])) >= h_dot(xs, vals) {
-                let g = u.atan() * (vals[(it + 1) % vals.len()] / (core::f64::consts::E.abs() + 0.5));
-                let mut ws = [0.0_f64; 4];
-                ws[it] = ws[it - 1] * f64::atan(xs[it + 1]).tanh() + (vals[it].abs() + 0.5).log2();
-                acc += g;
-                acc += ws[3];
-            } else {
-                let r = (1.5 + xs[(round + 3) % xs.len()].cos()).log2().sin().cosh();
-                let w = (u.abs() + 0.5).log(2.5 + u.mul_add(r, vals[it % vals.len()]).sin());
-                acc += w;
-            }
-        }
-        u += ((u - vals[it]).cos() * 0.9).asin();
+    let c = (-0.5 + xs[3]) * f64::exp(vals[((xs[0].cos().exp_m1().cos().abs() * 2.9).floor() as usize) % vals.len()].cos());
+    for l in (0..xs.len()).rev() {
+        let u: f64 = if l < 4 {
+            c * 0.9
+        } else {
+            h_pow(xs[l], 0) * c.hypot(1.0).log(3.0)
+        };
+        let s: f64 = {
+            let b = ((c - vals[l.min(vals.len() - 1)]) * 1.5).floor() * 0.3;
+            (c + vals[(l + 2) % vals.len()]).min(h_cumsum(vals)[l.min(5 - 1)]) + b
+        };
+        acc += u;
+        acc += s;
     }
-    -u.hypot(1.0).powi(-2) + acc
+    vals[(((xs[4] - xs[0]).cos().abs() * 2.9).floor() as usize) % vals.len()] + c + acc
 }
 
 fn f0115_t(tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = (-0.5 + xs[3]) * vals[(tr.floor(xs[0].hypot(1.0).log10().cos().abs() * 2.9) as usize) % vals.len()].atan();
-    let mut round: usize = 0;
-    while tr.b(round < 2) {
-        round += 1;
-        let mut it: usize = 0;
-        while tr.b(it < 1) {
-            it += 1;
-            if tr.b((u / (1.0 + xs[it + 1] * xs[it + 1])) >= h_dot(xs, vals)) {
-                let g = u.atan() * (vals[(it + 1) % vals.len()] / (tr.abs(core::f64::consts::E) + 0.5));
-                let mut ws = [0.0_f64; 4];
-                ws[it] = ws[it - 1] * f64::atan(xs[it + 1]).tanh() + (tr.abs(vals[it]) + 0.5).log2();
-                acc += g;
-                acc += ws[3];
-            } else {
-                let r = (1.5 + xs[(round + 3) % xs.len()].cos()).log2().sin().cosh();
-                let w = (tr.abs(u) + 0.5).log(2.5 + u.mul_add(r, vals[it % vals.len()]).sin());
-                acc += w;
-            }
-        }
-        u += ((u - vals[it]).cos() * 0.9).asin();
+    let c = (-0.5 + xs[3]) * f64::exp(vals[(tr.floor(xs[0].cos().exp_m1().cos().abs() * 2.9) as usize) % vals.len()].cos());
+    for l in (0..xs.len()).rev() {
+        let u: f64 = if tr.b(l < 4) {
+            c * 0.9
+        } else {
+            h_pow(xs[l], 0) * c.hypot(1.0).log(3.0)
+        };
+        let s: f64 = {
+            let b = tr.floor((c - vals[l.min(vals.len() - 1)]) * 1.5) * 0.3;
+            tr.min(c + vals[(l + 2) % vals.len()], h_cumsum(vals)[l.min(5 - 1)]) + b
+        };
+        acc += u;
+        acc += s;
     }
-    -u.hypot(1.0).powi(-2) + acc
+    vals[(tr.floor((xs[4] - xs[0]).cos().abs() * 2.9) as usize) % vals.len()] + c + acc
 }
 
 const CASE_F0115: Case = case!(f0115, f0115_t, f0115_grad, f0115_pullback, f0115_grad_into,
@@ -5837,28 +5813,22 @@ fn f0116(rows: &[[f64; 2]], y: f64, m: usize) -> f64 {
         let s: f64 = {
             u *= rows[(m * 2 + 1) % rows.len()][(m * 2 + 1) % 2].tanh();
             let (a, c) = (rows[(m * 2 + 1) % rows.len()][(m * 2 + 1) % 2] * y, y + rows[(((y * rows[((rows[m.min(rows.len() - 1)][m % 2].tanh().abs() * 2.9).floor() as usize) % rows.len()][(m * 2 + 1) % 2]).cos().abs() * 2.9).floor() as usize) % rows.len()][0]);
-            (a + u).cos() + c
+            (a + u).tanh() + c
         };
         acc += s;
     } else if m > 1 {
-        let mut z: f64 = if y < std::f64::consts::PI.tanh().tan() {
-            2.0 + rows[(m * 2 + 1) % rows.len()][(m + 1) % 2] + u
+        let mut z: f64 = if y < ((u * 1.5).ceil() + rows[m.min(3 - 1)][(m * 2 + 1) % 2]) && m % 2 == 0 {
+            let b = -y + u * y;
+            rows[(m + 2) % rows.len()][(m + 2) % 2] + b
         } else {
-            u = u * 0.5 + m as f64 / (1.5 + rows[m % rows.len()][(m * 2 + 1) % 2].cos());
-            h_mix(u, m as f64) + y.clamp(u - 0.5, u + 0.5)
+            (rows[m % 3][m.min(2 - 1)] + rows[(m * 2 + 1) % rows.len()][m.min(2 - 1)]).hypot(1.5 + h_scale3(&[u, rows[m.min(rows.len() - 1)][(m + 1) % 2], rows[m.min(rows.len() - 1)][m % 2]], u)[(m * 2 + 1) % 3].cos())
         };
-        z = z.cos() + (u.abs() + 0.5).ln_1p();
+        z += ((rows[m % rows.len()][m.min(2 - 1)] * 1.5).round() * 0.3 * 1.5).floor() * 0.3;
         acc += z;
     } else {
-        let g: f64 = if (1.5 + std::f64::consts::PI.tanh()).recip() >= -u {
-            u = (rows[(m * 2 + 1) % rows.len()][0] - y) / (2.0 + rows[(m + 1) % rows.len()][(m * 2 + 1) % 2].tanh().exp().sin());
-            (y / (rows[m.min(rows.len() - 1)][m.min(2 - 1)].abs() + 0.5)).abs()
-        } else {
-            core::f64::consts::E.tanh().exp2().tanh().exp_m1()
-        };
-        acc += g;
+        u -= rows[m.min(rows.len() - 1)][(m * 2 + 1) % 2] * rows[(m * 2 + 1) % rows.len()][m % 2].sin();
     }
-    h_mix(y.atan2(1.5 + u.cos()), -1.5 * rows[(m * 2 + 1) % rows.len()][(m + 1) % 2]) + acc
+    (m as f64).hypot(1.5 + (m as f64).cos()) + u.cos().tan() + acc
 }
 
 fn f0116_t(tr: &Trace, rows: &[[f64; 2]], y: f64, m: usize) -> f64 {
@@ -5877,79 +5847,75 @@ fn f0116_t(tr: &Trace, rows: &[[f64; 2]], y: f64, m: usize) -> f64 {
         let s: f64 = {
             u *= rows[(m * 2 + 1) % rows.len()][(m * 2 + 1) % 2].tanh();
             let (a, c) = (rows[(m * 2 + 1) % rows.len()][(m * 2 + 1) % 2] * y, y + rows[(tr.floor((y * rows[(tr.floor(rows[m.min(rows.len() - 1)][m % 2].tanh().abs() * 2.9) as usize) % rows.len()][(m * 2 + 1) % 2]).cos().abs() * 2.9) as usize) % rows.len()][0]);
-            (a + u).cos() + c
+            (a + u).tanh() + c
         };
         acc += s;
     } else if tr.b(m > 1) {
-        let mut z: f64 = if tr.b(y < std::f64::consts::PI.tanh().tan()) {
-            2.0 + rows[(m * 2 + 1) % rows.len()][(m + 1) % 2] + u
+        let mut z: f64 = if tr.b(y < (tr.ceil(u * 1.5) + rows[m.min(3 - 1)][(m * 2 + 1) % 2]) && m % 2 == 0) {
+            let b = -y + u * y;
+            rows[(m + 2) % rows.len()][(m + 2) % 2] + b
         } else {
-            u = u * 0.5 + m as f64 / (1.5 + rows[m % rows.len()][(m * 2 + 1) % 2].cos());
-            h_mix(u, m as f64) + tr.clamp(y, u - 0.5, u + 0.5)
+            (rows[m % 3][m.min(2 - 1)] + rows[(m * 2 + 1) % rows.len()][m.min(2 - 1)]).hypot(1.5 + h_scale3(&[u, rows[m.min(rows.len() - 1)][(m + 1) % 2], rows[m.min(rows.len() - 1)][m % 2]], u)[(m * 2 + 1) % 3].cos())
         };
-        z = z.cos() + (tr.abs(u) + 0.5).ln_1p();
+        z += tr.floor(tr.round(rows[m % rows.len()][m.min(2 - 1)] * 1.5) * 0.3 * 1.5) * 0.3;
         acc += z;
     } else {
-        let g: f64 = if tr.b((1.5 + std::f64::consts::PI.tanh()).recip() >= -u) {
-            u = (rows[(m * 2 + 1) % rows.len()][0] - y) / (2.0 + rows[(m + 1) % rows.len()][(m * 2 + 1) % 2].tanh().exp().sin());
-            tr.abs(y / (tr.abs(rows[m.min(rows.len() - 1)][m.min(2 - 1)]) + 0.5))
-        } else {
-            core::f64::consts::E.tanh().exp2().tanh().exp_m1()
-        };
-        acc += g;
+        u -= rows[m.min(rows.len() - 1)][(m * 2 + 1) % 2] * rows[(m * 2 + 1) % rows.len()][m % 2].sin();
     }
-    h_mix(y.atan2(1.5 + u.cos()), -1.5 * rows[(m * 2 + 1) % rows.len()][(m + 1) % 2]) + acc
+    (m as f64).hypot(1.5 + (m as f64).cos()) + u.cos().tan() + acc
 }
 
 const CASE_F0116: Case = case!(f0116, f0116_t, f0116_grad, f0116_pullback, f0116_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[3], [1], [3], [0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[3], [1], [2], [1]],
     |p, k| (&p[0..6].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), p[6], k[0]));
 
 #[differentiate]
 fn f0117(zs: [f64; 3], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if f64::log(zs[1].abs() + 0.5, 2.5 + c.sin()) >= -1.5 {
-        let mut b: f64 = if (zs[(((c - zs[((c.tanh().abs() * 2.9).floor() as usize) % zs.len()]).sin().abs() * 2.9).floor() as usize) % zs.len()] - zs[2]) < 0.7 {
-            c * 0.9
-        } else {
-            ((c * zs[1]).sin() * 0.9).asin()
-        };
-        for jj in 0..1 {
-            if zs[(jj + 1) % zs.len()].clamp(-0.5, 0.8) < zs[jj % 3].atan2(c.hypot(1.0)) {
-                let e = f64::log2(zs[jj].tanh().exp());
-                if c.sin().tan() >= zs[zs.len() - 1 - jj].atan() || jj > 0 {
-                    return (1.5 + (zs[jj].cos() * 0.9).acos().cos()).sqrt();
-                }
-                acc += e;
-            }
-        }
-        b = b.cos() + zs[1];
-        acc += b;
+    if c > 2.5 {
+        let u = zs[2] + c.cos().exp();
+        acc += u;
     }
-    c + c / zs[0].tanh().exp() + acc
+    if (c - std::f64::consts::PI) > 2.5 {
+        return c;
+    }
+    let mut late1: f64;
+    if c.cos().cosh() >= 0.9 {
+        late1 = c.to_radians() * (zs[0] - c);
+    } else {
+        let b: f64 = if f64::min(zs[(((zs[2] * 0.7).tanh().abs() * 2.9).floor() as usize) % zs.len()], zs[2]) <= ((c * 1.5).floor() * 0.3) {
+            zs[((c.tanh().tanh().abs() * 2.9).floor() as usize) % 3].hypot(1.0).ln() * c.abs()
+        } else {
+            (zs[2] - c) / (zs[(((1.5 + zs[2].cos()).sqrt().tanh().abs() * 2.9).floor() as usize) % 3] + zs[0]).hypot(1.0)
+        };
+        late1 = (-zs[(((b - zs[1]).tanh().abs() * 2.9).floor() as usize) % zs.len()] * 1.5).floor() + c.tanh().exp2();
+    }
+    late1 = late1 * 0.5 + (1.0 + late1 * late1).powf(zs[0].sin() * 1.5);
+    (late1.cos().sinh().tanh() - 2.0).cbrt() + acc
 }
 
 fn f0117_t(tr: &Trace, zs: [f64; 3], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(f64::log(tr.abs(zs[1]) + 0.5, 2.5 + c.sin()) >= -1.5) {
-        let mut b: f64 = if tr.b((zs[(tr.floor((c - zs[(tr.floor(c.tanh().abs() * 2.9) as usize) % zs.len()]).sin().abs() * 2.9) as usize) % zs.len()] - zs[2]) < 0.7) {
-            c * 0.9
-        } else {
-            ((c * zs[1]).sin() * 0.9).asin()
-        };
-        for jj in 0..1 {
-            if tr.b(tr.clamp(zs[(jj + 1) % zs.len()], -0.5, 0.8) < zs[jj % 3].atan2(c.hypot(1.0))) {
-                let e = f64::log2(zs[jj].tanh().exp());
-                if tr.b(c.sin().tan() >= zs[zs.len() - 1 - jj].atan() || jj > 0) {
-                    return (1.5 + (zs[jj].cos() * 0.9).acos().cos()).sqrt();
-                }
-                acc += e;
-            }
-        }
-        b = b.cos() + zs[1];
-        acc += b;
+    if tr.b(c > 2.5) {
+        let u = zs[2] + c.cos().exp();
+        acc += u;
     }
-    c + c / zs[0].tanh().exp() + acc
+    if tr.b((c - std::f64::consts::PI) > 2.5) {
+        return c;
+    }
+    let mut late1: f64;
+    if tr.b(c.cos().cosh() >= 0.9) {
+        late1 = c.to_radians() * (zs[0] - c);
+    } else {
+        let b: f64 = if tr.b(tr.min(zs[(tr.floor((zs[2] * 0.7).tanh().abs() * 2.9) as usize) % zs.len()], zs[2]) <= (tr.floor(c * 1.5) * 0.3)) {
+            zs[(tr.floor(c.tanh().tanh().abs() * 2.9) as usize) % 3].hypot(1.0).ln() * tr.abs(c)
+        } else {
+            (zs[2] - c) / (zs[(tr.floor((1.5 + zs[2].cos()).sqrt().tanh().abs() * 2.9) as usize) % 3] + zs[0]).hypot(1.0)
+        };
+        late1 = tr.floor(-zs[(tr.floor((b - zs[1]).tanh().abs() * 2.9) as usize) % zs.len()] * 1.5) + c.tanh().exp2();
+    }
+    late1 = late1 * 0.5 + (1.0 + late1 * late1).powf(zs[0].sin() * 1.5);
+    (late1.cos().sinh().tanh() - 2.0).cbrt() + acc
 }
 
 const CASE_F0117: Case = case!(f0117, f0117_t, f0117_grad, f0117_pullback, f0117_grad_into,
@@ -5962,31 +5928,22 @@ fn f0118(mat: &[[f64; 3]; 3], zs: [f64; 3], vs: Vec<f64>) -> f64 {
     for line in mat.iter() {
         acc += line[2] * (core::f64::consts::E / (1.5 + mat[1][0].cos()));
         if line[0] < (mat[2][2] / (1.5 + line[((zs[1].sin().abs() * 2.9).floor() as usize) % 3].cos())) {
-            return ((core::f64::consts::E * 1.5).ceil() + mat[2][2]).signum() * zs[2];
+            return mat[2][2].mul_add(zs[2], vs[0]).to_radians();
         }
     }
-    let mut it: usize = 0;
-    while it < 1 && (mat[(((1.5 + mat[1][1].tanh()).sqrt().cos().abs() * 2.9).floor() as usize) % 3][2] * mat[0][1]) >= ((vs[0] * 1.5).trunc() + core::f64::consts::E) {
-        it += 1;
-        for l in 0..2 {
-            if mat[l][3 - 1 - l].cos().cosh() >= 0.9 && l % 2 == 0 {
-                break;
+    let tmp = [(1.5 + mat[1][1].tanh()).log(3.0), h_dot(&zs, &zs), (mat[1][2] * 1.5).trunc() * 0.3];
+    if (zs[0] * core::f64::consts::E) > (tmp[0] * zs[2]) {
+        let z = h_mix(zs[2].sin(), zs[2] * zs[0]);
+        for ii in 0..4 {
+            if ii % 2 == 0 {
+                continue;
             }
+            let cum = h_cumsum(&vs);
+            acc += cum[0];
         }
-        if it % 2 == 0 {
-            for row in mat.iter() {
-                acc += row[it] * f64::clamp(zs[(it + 1) % zs.len()], -0.5, 0.8);
-            }
-            let g = h_scale3(&zs, zs[it] / (1.5 + core::f64::consts::E.cos()))[it + 1];
-            if (it as f64 * g) <= (1.5 + core::f64::consts::E.cos()).ln_1p() {
-                break;
-            }
-        } else {
-            let xs = [-mat[(it * 2 + 1) % mat.len()][(it * 2 + 1) % 3], 0.9 * mat[(it + 1) % 3][it]];
-            acc += xs[1];
-        }
+        acc += z;
     }
-    (it as f64 + mat[mat.len() - 1 - it][3 - 1 - it]) * mat[it][(it + 2) % 3].clamp(-0.5, 0.8) + zs[2] + acc
+    (mat[0][0] / (1.5 + zs[1].cos())).tanh() + vs[0] + acc
 }
 
 fn f0118_t(tr: &Trace, mat: &[[f64; 3]; 3], zs: [f64; 3], vs: Vec<f64>) -> f64 {
@@ -5994,31 +5951,22 @@ fn f0118_t(tr: &Trace, mat: &[[f64; 3]; 3], zs: [f64; 3], vs: Vec<f64>) -> f64 {
     for line in mat.iter() {
         acc += line[2] * (core::f64::consts::E / (1.5 + mat[1][0].cos()));
         if tr.b(line[0] < (mat[2][2] / (1.5 + line[(tr.floor(zs[1].sin().abs() * 2.9) as usize) % 3].cos()))) {
-            return tr.signum(tr.ceil(core::f64::consts::E * 1.5) + mat[2][2]) * zs[2];
+            return mat[2][2].mul_add(zs[2], vs[0]).to_radians();
         }
     }
-    let mut it: usize = 0;
-    while tr.b(it < 1 && (mat[(tr.floor((1.5 + mat[1][1].tanh()).sqrt().cos().abs() * 2.9) as usize) % 3][2] * mat[0][1]) >= (tr.trunc(vs[0] * 1.5) + core::f64::consts::E)) {
-        it += 1;
-        for l in 0..2 {
-            if tr.b(mat[l][3 - 1 - l].cos().cosh() >= 0.9 && l % 2 == 0) {
-                break;
+    let tmp = [(1.5 + mat[1][1].tanh()).log(3.0), h_dot(&zs, &zs), tr.trunc(mat[1][2] * 1.5) * 0.3];
+    if tr.b((zs[0] * core::f64::consts::E) > (tmp[0] * zs[2])) {
+        let z = h_mix(zs[2].sin(), zs[2] * zs[0]);
+        for ii in 0..4 {
+            if tr.b(ii % 2 == 0) {
+                continue;
             }
+            let cum = h_cumsum(&vs);
+            acc += cum[0];
         }
-        if tr.b(it % 2 == 0) {
-            for row in mat.iter() {
-                acc += row[it] * tr.clamp(zs[(it + 1) % zs.len()], -0.5, 0.8);
-            }
-            let g = h_scale3(&zs, zs[it] / (1.5 + core::f64::consts::E.cos()))[it + 1];
-            if tr.b((it as f64 * g) <= (1.5 + core::f64::consts::E.cos()).ln_1p()) {
-                break;
-            }
-        } else {
-            let xs = [-mat[(it * 2 + 1) % mat.len()][(it * 2 + 1) % 3], 0.9 * mat[(it + 1) % 3][it]];
-            acc += xs[1];
-        }
+        acc += z;
     }
-    (it as f64 + mat[mat.len() - 1 - it][3 - 1 - it]) * tr.clamp(mat[it][(it + 2) % 3], -0.5, 0.8) + zs[2] + acc
+    (mat[0][0] / (1.5 + zs[1].cos())).tanh() + vs[0] + acc
 }
 
 const CASE_F0118: Case = case!(f0118, f0118_t, f0118_grad, f0118_pullback, f0118_grad_into,
@@ -6032,24 +5980,16 @@ fn f0119(pts: &[[f64; 2]], c: f64, vals: &[f64]) -> f64 {
         let mut step: usize = 0;
         while step < 4 {
             step += 1;
-            if c.tanh().sinh() > pts[step.min(2 - 1)][step.min(2 - 1)].max(c) {
-                return pts[0][step % 2].atan2((1.5 + core::f64::consts::E).tanh() - 1.5);
+            if c.hypot(1.0).log10() > 1.5 || step > 1 {
+                return ((step as f64 * 1.5).floor() * 0.3).tanh().exp2();
             }
         }
-        for j in 0..step.min(vals.len()) {
-            if (c + core::f64::consts::E) < (pts[(step * 2 + 1) % pts.len()][j.min(2 - 1)] * c) {
-                return (-pts[(j * 2 + 1) % pts.len()][(j * 2 + 1) % 2]).sin().tan();
-            }
-        }
-        let b: f64 = (1.5 + (1.5 / (step as f64).tanh().exp()).cos()).powf((vals[step.min(vals.len() - 1)] % (1.5 + c.cos())).tanh() * 1.5);
-        acc += b;
-    } else {
-        let (b, b2) = h_polar(core::f64::consts::E, h_scale3(&[c, c, pts[(((1.5 + c.tanh()).log2().cos().abs() * 2.9).floor() as usize) % pts.len()][1]], pts[1][0])[0]);
-        let q = -(b2 - 2.5);
-        acc += b;
-        acc += q;
+        let zs: [f64; 4] = [0.0; 4];
+        let pt = (c.tanh().sinh(), h_cumsum(vals)[(step + 3) % 4]);
+        acc += zs[3];
+        acc += pt.1;
     }
-    (c.signum() * pts[1][0]).tanh().exp_m1() + vals[3] + acc
+    (c + core::f64::consts::E).mul_add(c.sin(), (1.0 + pts[0][0] * pts[0][0]).powf(pts[0][(((c * 0.3).tanh().abs() * 2.9).floor() as usize) % 2].tanh() * 1.5)) + vals[3] + acc
 }
 
 fn f0119_t(tr: &Trace, pts: &[[f64; 2]], c: f64, vals: &[f64]) -> f64 {
@@ -6058,24 +5998,16 @@ fn f0119_t(tr: &Trace, pts: &[[f64; 2]], c: f64, vals: &[f64]) -> f64 {
         let mut step: usize = 0;
         while tr.b(step < 4) {
             step += 1;
-            if tr.b(c.tanh().sinh() > tr.max(pts[step.min(2 - 1)][step.min(2 - 1)], c)) {
-                return tr.atan2(pts[0][step % 2], (1.5 + core::f64::consts::E).tanh() - 1.5);
+            if tr.b(c.hypot(1.0).log10() > 1.5 || step > 1) {
+                return (tr.floor(step as f64 * 1.5) * 0.3).tanh().exp2();
             }
         }
-        for j in 0..step.min(vals.len()) {
-            if tr.b((c + core::f64::consts::E) < (pts[(step * 2 + 1) % pts.len()][j.min(2 - 1)] * c)) {
-                return (-pts[(j * 2 + 1) % pts.len()][(j * 2 + 1) % 2]).sin().tan();
-            }
-        }
-        let b: f64 = (1.5 + (1.5 / (step as f64).tanh().exp()).cos()).powf((tr.rem(vals[step.min(vals.len() - 1)], 1.5 + c.cos())).tanh() * 1.5);
-        acc += b;
-    } else {
-        let (b, b2) = h_polar(core::f64::consts::E, h_scale3(&[c, c, pts[(tr.floor((1.5 + c.tanh()).log2().cos().abs() * 2.9) as usize) % pts.len()][1]], pts[1][0])[0]);
-        let q = -(b2 - 2.5);
-        acc += b;
-        acc += q;
+        let zs: [f64; 4] = [0.0; 4];
+        let pt = (c.tanh().sinh(), h_cumsum(vals)[(step + 3) % 4]);
+        acc += zs[3];
+        acc += pt.1;
     }
-    (tr.signum(c) * pts[1][0]).tanh().exp_m1() + vals[3] + acc
+    (c + core::f64::consts::E).mul_add(c.sin(), (1.0 + pts[0][0] * pts[0][0]).powf(pts[0][(tr.floor((c * 0.3).tanh().abs() * 2.9) as usize) % 2].tanh() * 1.5)) + vals[3] + acc
 }
 
 const CASE_F0119: Case = case!(f0119, f0119_t, f0119_grad, f0119_pullback, f0119_grad_into,
@@ -6084,43 +6016,41 @@ const CASE_F0119: Case = case!(f0119, f0119_t, f0119_grad, f0119_pullback, f0119
 
 #[differentiate]
 fn f0120(mut b: f64, flag: bool) -> f64 {
-    b = b * b.atan2(b.tanh() - 1.5).sin();
-    b = b * b.tanh().exp().recip().tanh();
-    let mut cnt: usize = 0;
-    while cnt < 4 {
-        cnt += 1;
-        for _ in 0..cnt {
-            for _ in 0..4 {
-                if flag {
-                    b += -1.5 * b;
-                    continue;
-                }
-            }
-        }
+    let mut acc: f64 = 0.0;
+    b = b * b.abs().cos();
+    for _ in 0..1 {
+        let q: f64 = {
+            let e = std::f64::consts::PI.min(b + b * 0.5);
+            e * (e % 1.5)
+        };
+        let (e, t) = h_polar(f64::max(b, b * 0.5), core::f64::consts::E);
+        acc += q;
+        acc += e;
+        acc += t;
     }
-    b * 0.9
+    let (t, z) = (0.9 + b, b * std::f64::consts::PI);
+    (z.sin() * 0.9).atanh() - h_polar(core::f64::consts::E, 0.5).1 + flag as u8 as f64 * 0.5 + t + acc
 }
 
 fn f0120_t(tr: &Trace, mut b: f64, flag: bool) -> f64 {
-    b = b * tr.atan2(b, b.tanh() - 1.5).sin();
-    b = b * b.tanh().exp().recip().tanh();
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 4) {
-        cnt += 1;
-        for _ in 0..cnt {
-            for _ in 0..4 {
-                if tr.b(flag) {
-                    b += -1.5 * b;
-                    continue;
-                }
-            }
-        }
+    let mut acc: f64 = 0.0;
+    b = b * tr.abs(b).cos();
+    for _ in 0..1 {
+        let q: f64 = {
+            let e = tr.min(std::f64::consts::PI, b + b * 0.5);
+            e * (tr.rem(e, 1.5))
+        };
+        let (e, t) = h_polar(tr.max(b, b * 0.5), core::f64::consts::E);
+        acc += q;
+        acc += e;
+        acc += t;
     }
-    b * 0.9
+    let (t, z) = (0.9 + b, b * std::f64::consts::PI);
+    (z.sin() * 0.9).atanh() - h_polar(core::f64::consts::E, 0.5).1 + flag as u8 as f64 * 0.5 + t + acc
 }
 
 const CASE_F0120: Case = case!(f0120, f0120_t, f0120_grad, f0120_pullback, f0120_grad_into,
-    n: 1, active: [true], ints: [[1], [0], [0], [1]],
+    n: 1, active: [true], ints: [[1], [1], [0], [0]],
     |p, k| (p[0], k[0] == 1));
 
 #[differentiate]
@@ -6145,20 +6075,21 @@ fn f0121(x: f64, mut a: f64, b: f64, grid: &[[f64; 2]; 1]) -> f64 {
             }
             mm if mm > 3 => {
                 a = h_mix(a, b);
-                let s = f64::log2((-a).abs() + 0.5);
-                acc += s;
+                let w = (-a * 1.5).trunc() + (a + x);
+                acc += w;
             }
             _ => {
-                let c = h_leaky(core::f64::consts::E.to_radians());
-                acc += c;
+                let x = x * ((a - x).cos() * 0.9).asin();
+                let t: f64 = -1.5;
+                acc += x;
+                acc += t;
             }
         }
-        if round < 2 {
-            a += x.powi(0);
-            break;
+        if (grid[0][round % 2] + b) <= 0.5 {
+            return f64::log10(1.0 + b * b) * (b + grid[0][(round + 1) % 2]);
         }
     }
-    grid[0][(round + 1) % 2] + x + a + b + acc
+    -a + std::f64::consts::PI.tanh().tan() + x + b + grid[0][0] + acc
 }
 
 fn f0121_t(tr: &Trace, x: f64, mut a: f64, b: f64, grid: &[[f64; 2]; 1]) -> f64 {
@@ -6182,20 +6113,21 @@ fn f0121_t(tr: &Trace, x: f64, mut a: f64, b: f64, grid: &[[f64; 2]; 1]) -> f64 
             }
             mm if mm > 3 => {
                 a = h_mix(a, b);
-                let s = f64::log2(tr.abs(-a) + 0.5);
-                acc += s;
+                let w = tr.trunc(-a * 1.5) + (a + x);
+                acc += w;
             }
             _ => {
-                let c = h_leaky_t(tr, core::f64::consts::E.to_radians());
-                acc += c;
+                let x = x * ((a - x).cos() * 0.9).asin();
+                let t: f64 = -1.5;
+                acc += x;
+                acc += t;
             }
         }
-        if tr.b(round < 2) {
-            a += x.powi(0);
-            break;
+        if tr.b((grid[0][round % 2] + b) <= 0.5) {
+            return f64::log10(1.0 + b * b) * (b + grid[0][(round + 1) % 2]);
         }
     }
-    grid[0][(round + 1) % 2] + x + a + b + acc
+    -a + std::f64::consts::PI.tanh().tan() + x + b + grid[0][0] + acc
 }
 
 const CASE_F0121: Case = case!(f0121, f0121_t, f0121_grad, f0121_pullback, f0121_grad_into,
@@ -6206,53 +6138,53 @@ const CASE_F0121: Case = case!(f0121, f0121_t, f0121_grad, f0121_pullback, f0121
 fn f0122(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..3 {
-        let q: f64 = if (l as f64).hypot(1.5 + b.cos()) >= (b - std::f64::consts::PI) {
+        let mut q: f64 = if (f64::floor(l as f64 * 1.5) * 0.3) >= (b * std::f64::consts::PI) {
             for jj in 0..4 {
-                let pair = (b * jj as f64, (std::f64::consts::PI * 1.5).floor() * 0.3);
-                acc += pair.1;
+                let tup = (b * jj as f64, std::f64::consts::PI.signum() * b);
+                acc += tup.1;
             }
-            (b * 1.5).floor() * 0.3 - b
+            b.clamp(-0.5, 0.8) - (0.5 + b)
         } else {
-            b.signum() * b.tanh().exp().recip()
+            b * 0.9
         };
-        let g: f64 = l as f64;
+        q += 0.1;
         acc += q;
-        acc += g;
     }
-    let p: f64 = if (b.tanh() * 0.9).acos() > (2.0 + b.sin()).powi(-1) {
-        let pt = h_polar(b * 0.3, std::f64::consts::PI / (1.0 + b * b));
-        (1.0 + b * b).ln() + pt.1
+    let t: f64 = f64::exp_m1((b / (1.5 + b.cos())).tanh());
+    let mut u = (t / (b.abs() + 0.5) * 1.5).trunc() * 0.3;
+    let z: f64 = if t < 0.9 {
+        u = h_mix(u, b);
+        u * 0.9
     } else {
-        let u = b.max(b * 0.5) * (b / (1.0 + b * b));
-        u - b + (b + -0.5)
+        b - (u - t)
     };
-    (p / (1.5 + core::f64::consts::E.cos()) * 1.5).ceil() + f64::clamp(b, -0.5, 0.8) + acc
+    (z / (1.0 + b * b)) as f64 + acc
 }
 
 fn f0122_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..3 {
-        let q: f64 = if tr.b((l as f64).hypot(1.5 + b.cos()) >= (b - std::f64::consts::PI)) {
+        let mut q: f64 = if tr.b((tr.floor(l as f64 * 1.5) * 0.3) >= (b * std::f64::consts::PI)) {
             for jj in 0..4 {
-                let pair = (b * jj as f64, tr.floor(std::f64::consts::PI * 1.5) * 0.3);
-                acc += pair.1;
+                let tup = (b * jj as f64, tr.signum(std::f64::consts::PI) * b);
+                acc += tup.1;
             }
-            tr.floor(b * 1.5) * 0.3 - b
+            tr.clamp(b, -0.5, 0.8) - (0.5 + b)
         } else {
-            tr.signum(b) * b.tanh().exp().recip()
+            b * 0.9
         };
-        let g: f64 = l as f64;
+        q += 0.1;
         acc += q;
-        acc += g;
     }
-    let p: f64 = if tr.b((b.tanh() * 0.9).acos() > (2.0 + b.sin()).powi(-1)) {
-        let pt = h_polar(b * 0.3, std::f64::consts::PI / (1.0 + b * b));
-        (1.0 + b * b).ln() + pt.1
+    let t: f64 = f64::exp_m1((b / (1.5 + b.cos())).tanh());
+    let mut u = tr.trunc(t / (tr.abs(b) + 0.5) * 1.5) * 0.3;
+    let z: f64 = if tr.b(t < 0.9) {
+        u = h_mix(u, b);
+        u * 0.9
     } else {
-        let u = tr.max(b, b * 0.5) * (b / (1.0 + b * b));
-        u - b + (b + -0.5)
+        b - (u - t)
     };
-    tr.ceil(p / (1.5 + core::f64::consts::E.cos()) * 1.5) + tr.clamp(b, -0.5, 0.8) + acc
+    (z / (1.0 + b * b)) as f64 + acc
 }
 
 const CASE_F0122: Case = case!(f0122, f0122_t, f0122_grad, f0122_pullback, f0122_grad_into,
@@ -6268,7 +6200,7 @@ fn f0123(x: f64, hs: Vec<f64>, ws: &[f64]) -> f64 {
             }
         }
     }
-    if x < f64::atan2(x, 1.0 + x * x) {
+    if x < x.hypot(1.5 + x.tanh()) {
         return ws[0];
     }
     let out = h_cumsum(ws);
@@ -6276,10 +6208,10 @@ fn f0123(x: f64, hs: Vec<f64>, ws: &[f64]) -> f64 {
     while round < ws.len() {
         round += 1;
         if h_nested(x, ws) >= (x - hs[0]) {
-            return h_mix(f64::powf(2.5_f64, ws[round.min(ws.len() - 1)].tanh()), x + round as f64);
+            return h_mix((ws[round.min(ws.len() - 1)].tanh() * 0.9).acos(), x * out[round % out.len()]);
         }
     }
-    h_norm2([x, core::f64::consts::E]) + hs[2] + out[2]
+    x + hs[2] + out[2]
 }
 
 fn f0123_t(tr: &Trace, x: f64, hs: Vec<f64>, ws: &[f64]) -> f64 {
@@ -6290,7 +6222,7 @@ fn f0123_t(tr: &Trace, x: f64, hs: Vec<f64>, ws: &[f64]) -> f64 {
             }
         }
     }
-    if tr.b(x < f64::atan2(x, 1.0 + x * x)) {
+    if tr.b(x < x.hypot(1.5 + x.tanh())) {
         return ws[0];
     }
     let out = h_cumsum(ws);
@@ -6298,10 +6230,10 @@ fn f0123_t(tr: &Trace, x: f64, hs: Vec<f64>, ws: &[f64]) -> f64 {
     while tr.b(round < ws.len()) {
         round += 1;
         if tr.b(h_nested(x, ws) >= (x - hs[0])) {
-            return h_mix(f64::powf(2.5_f64, ws[round.min(ws.len() - 1)].tanh()), x + round as f64);
+            return h_mix((ws[round.min(ws.len() - 1)].tanh() * 0.9).acos(), x * out[round % out.len()]);
         }
     }
-    h_norm2([x, core::f64::consts::E]) + hs[2] + out[2]
+    x + hs[2] + out[2]
 }
 
 const CASE_F0123: Case = case!(f0123, f0123_t, f0123_grad, f0123_pullback, f0123_grad_into,
@@ -6311,56 +6243,58 @@ const CASE_F0123: Case = case!(f0123, f0123_t, f0123_grad, f0123_pullback, f0123
 #[differentiate]
 fn f0124(y: f64, zs: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [0.0_f64; 2];
+    let buf = [0.0_f64; 2];
     if h_leaky(buf[0]) <= 0.5 {
         for (v, t) in zs.iter().zip(buf.iter()) {
-            if t.hypot(1.0).log2() <= -1.5 {
+            if f64::abs(*t) > *t {
                 break;
             }
             acc += *v;
         }
     } else {
-        let late1: f64;
-        if (0.1 / (1.0 + y * y)) >= (rows[(((1.5 + y.tanh()).log2().tanh().abs() * 2.9).floor() as usize) % rows.len()][1] - y) {
-            late1 = rows[0][1] * y / (1.5 + (core::f64::consts::E / (y.abs() + 0.5)).cos());
-        } else {
-            late1 = rows[0][1];
-        }
-        if (y * std::f64::consts::PI) < zs[1].tanh().cosh() {
-            return (core::f64::consts::E / (1.5 + late1.tanh())).abs();
+        for i in 0..4 {
+            if i < 1 {
+                break;
+            }
         }
     }
-    buf[0] = y.min(std::f64::consts::PI).cos().cosh();
-    let mut p = (zs[1] * 1.5).round() * 0.3 + buf[1] / y.tanh().exp();
-    p = p.cos() + h_pow(std::f64::consts::PI, 3);
-    zs[3] + rows[1][0] + p + acc
+    for (&b, &t) in zs.iter().zip(buf.iter()) {
+        for row in rows.iter() {
+            acc += row[1] * row[1].clamp(-0.5, 0.8);
+        }
+        let pair = (core::f64::consts::E / (t.abs() + 0.5), t.atan2(2.0 + t.sin()));
+        acc += b;
+        acc += pair.1;
+    }
+    y * ((y * 1.5).ceil() + zs[1]) + rows[1][0] + acc
 }
 
 fn f0124_t(tr: &Trace, y: f64, zs: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [0.0_f64; 2];
+    let buf = [0.0_f64; 2];
     if tr.b(h_leaky_t(tr, buf[0]) <= 0.5) {
         for (v, t) in zs.iter().zip(buf.iter()) {
-            if tr.b(t.hypot(1.0).log2() <= -1.5) {
+            if tr.b(tr.abs(*t) > *t) {
                 break;
             }
             acc += *v;
         }
     } else {
-        let late1: f64;
-        if tr.b((0.1 / (1.0 + y * y)) >= (rows[(tr.floor((1.5 + y.tanh()).log2().tanh().abs() * 2.9) as usize) % rows.len()][1] - y)) {
-            late1 = rows[0][1] * y / (1.5 + (core::f64::consts::E / (tr.abs(y) + 0.5)).cos());
-        } else {
-            late1 = rows[0][1];
-        }
-        if tr.b((y * std::f64::consts::PI) < zs[1].tanh().cosh()) {
-            return tr.abs(core::f64::consts::E / (1.5 + late1.tanh()));
+        for i in 0..4 {
+            if tr.b(i < 1) {
+                break;
+            }
         }
     }
-    buf[0] = tr.min(y, std::f64::consts::PI).cos().cosh();
-    let mut p = tr.round(zs[1] * 1.5) * 0.3 + buf[1] / y.tanh().exp();
-    p = p.cos() + h_pow(std::f64::consts::PI, 3);
-    zs[3] + rows[1][0] + p + acc
+    for (&b, &t) in zs.iter().zip(buf.iter()) {
+        for row in rows.iter() {
+            acc += row[1] * tr.clamp(row[1], -0.5, 0.8);
+        }
+        let pair = (core::f64::consts::E / (tr.abs(t) + 0.5), t.atan2(2.0 + t.sin()));
+        acc += b;
+        acc += pair.1;
+    }
+    y * (tr.ceil(y * 1.5) + zs[1]) + rows[1][0] + acc
 }
 
 const CASE_F0124: Case = case!(f0124, f0124_t, f0124_grad, f0124_pullback, f0124_grad_into,
@@ -6378,29 +6312,25 @@ fn f0125(mat: &[[f64; 2]; 1]) -> f64 {
         }
         let late1: f64;
         if core::f64::consts::E <= 2.5 {
-            late1 = mat[0][cnt.min(2 - 1)].cos().hypot(h_polar(cnt as f64, cnt as f64).1.tanh().exp());
+            late1 = (std::f64::consts::PI.atan2(mat[0][cnt.min(2 - 1)].hypot(1.0)).abs() + 0.5).log2();
         } else {
-            let e = h_mix(mat[0][(cnt * 2 + 1) % 2] * std::f64::consts::PI, mat[0][((mat[0][cnt % 2].cos().abs() * 2.9).floor() as usize) % 2]);
-            late1 = f64::floor(mat[0][cnt - 1] % e.hypot(1.0) * 1.5) * 0.3;
+            late1 = mat[0][cnt.min(2 - 1)];
         }
         acc += late1;
     }
-    if cnt > 0 {
-        let mut late2: f64;
-        if cnt < 2 {
-            let hs = [0.0_f64; 4];
-            late2 = h_norm2(mat[0]);
-            acc += hs[3];
+    let s: f64 = {
+        let late2: f64;
+        if (mat[0][cnt % 2].sin() * 0.9).atanh() > 0.5 {
+            let (p, s) = (0.1 - core::f64::consts::E, mat[0][(cnt * 2 + 1) % 2].tanh().exp().sqrt());
+            late2 = h_mix(mat[0][(cnt * 2 + 1) % 2].asinh(), mat[0][cnt % 2]);
+            acc += p;
+            acc += s;
         } else {
-            let t = h_norm2(mat[0]).abs();
-            late2 = mat[0][(cnt * 2 + 1) % 2];
-            acc += t;
+            late2 = mat[0][(cnt + 3) % 2];
         }
-        let b: f64 = mat[0][cnt % 2] * (late2 + mat[0][(cnt * 2 + 1) % 2]);
-        late2 = late2 * 0.5 + late2 / (1.5 + b.cos());
-        acc += late2;
-    }
-    (mat[0][cnt.min(2 - 1)] * std::f64::consts::PI).powi(2) + acc
+        h_norm2(mat[0]).abs() + late2
+    };
+    s + acc
 }
 
 fn f0125_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
@@ -6413,29 +6343,25 @@ fn f0125_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
         }
         let late1: f64;
         if tr.b(core::f64::consts::E <= 2.5) {
-            late1 = mat[0][cnt.min(2 - 1)].cos().hypot(h_polar(cnt as f64, cnt as f64).1.tanh().exp());
+            late1 = (tr.abs(std::f64::consts::PI.atan2(mat[0][cnt.min(2 - 1)].hypot(1.0))) + 0.5).log2();
         } else {
-            let e = h_mix(mat[0][(cnt * 2 + 1) % 2] * std::f64::consts::PI, mat[0][(tr.floor(mat[0][cnt % 2].cos().abs() * 2.9) as usize) % 2]);
-            late1 = tr.floor(tr.rem(mat[0][cnt - 1], e.hypot(1.0)) * 1.5) * 0.3;
+            late1 = mat[0][cnt.min(2 - 1)];
         }
         acc += late1;
     }
-    if tr.b(cnt > 0) {
-        let mut late2: f64;
-        if tr.b(cnt < 2) {
-            let hs = [0.0_f64; 4];
-            late2 = h_norm2(mat[0]);
-            acc += hs[3];
+    let s: f64 = {
+        let late2: f64;
+        if tr.b((mat[0][cnt % 2].sin() * 0.9).atanh() > 0.5) {
+            let (p, s) = (0.1 - core::f64::consts::E, mat[0][(cnt * 2 + 1) % 2].tanh().exp().sqrt());
+            late2 = h_mix(mat[0][(cnt * 2 + 1) % 2].asinh(), mat[0][cnt % 2]);
+            acc += p;
+            acc += s;
         } else {
-            let t = tr.abs(h_norm2(mat[0]));
-            late2 = mat[0][(cnt * 2 + 1) % 2];
-            acc += t;
+            late2 = mat[0][(cnt + 3) % 2];
         }
-        let b: f64 = mat[0][cnt % 2] * (late2 + mat[0][(cnt * 2 + 1) % 2]);
-        late2 = late2 * 0.5 + late2 / (1.5 + b.cos());
-        acc += late2;
-    }
-    (mat[0][cnt.min(2 - 1)] * std::f64::consts::PI).powi(2) + acc
+        tr.abs(h_norm2(mat[0])) + late2
+    };
+    s + acc
 }
 
 const CASE_F0125: Case = case!(f0125, f0125_t, f0125_grad, f0125_pullback, f0125_grad_into,
@@ -6445,58 +6371,64 @@ const CASE_F0125: Case = case!(f0125, f0125_t, f0125_grad, f0125_pullback, f0125
 #[differentiate]
 fn f0126(a: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if a.sin().exp_m1() > h_nested(zs[2], &zs) {
-        let xs = [[0.0_f64; 3]; 1];
-        late1 = -a * a;
-        acc += xs[0][0];
+    let mut late1: f64;
+    if (a % (2.0 + zs[1].sin())) < (a.tanh() * 0.9).atanh() {
+        late1 = zs[0] * a * a.hypot(a.tanh().exp());
     } else {
-        for j in 0..4 {
-            for l in 0..j {
-                let r: f64 = if (0.9 + a) >= -0.5 {
-                    a + (a - zs[j])
-                } else {
-                    let v: f64 = if zs[2] >= 0.3 {
-                        a.sin().hypot(1.5 + a.hypot(1.0).sqrt().cos())
-                    } else {
-                        zs[1]
-                    };
-                    l as f64 + 0.3 + v
-                };
-                acc += r;
-            }
-        }
-        late1 = (a * core::f64::consts::E).tanh().exp_m1();
+        let a = (-zs[3]).mul_add((a.tanh() * 0.9).asin(), a + 2.5);
+        late1 = zs[3].to_radians().signum() * a.sin().sinh();
     }
-    late1 + acc
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if round > zs.len() {
+            break;
+        }
+        let late2: f64;
+        if 2.0 > a || round % 2 == 0 {
+            for (i, u) in zs.iter().enumerate() {
+                let e = i as f64 + 0.3;
+                acc += *u;
+                acc += e;
+            }
+            late2 = h_cumsum(&zs)[round.min(4 - 1)] * late1;
+        } else {
+            late2 = zs[round.min(zs.len() - 1)] / (1.5 + (std::f64::consts::PI / (1.0 + late1 * late1)).tanh());
+        }
+        late1 = late1 * late2.hypot(1.5 + zs[(round * 2 + 1) % zs.len()].cos()).tanh();
+    }
+    (1.2 * a).cos().exp_m1() + late1 + acc
 }
 
 fn f0126_t(tr: &Trace, a: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if tr.b(a.sin().exp_m1() > h_nested(zs[2], &zs)) {
-        let xs = [[0.0_f64; 3]; 1];
-        late1 = -a * a;
-        acc += xs[0][0];
+    let mut late1: f64;
+    if tr.b((tr.rem(a, 2.0 + zs[1].sin())) < (a.tanh() * 0.9).atanh()) {
+        late1 = zs[0] * a * a.hypot(a.tanh().exp());
     } else {
-        for j in 0..4 {
-            for l in 0..j {
-                let r: f64 = if tr.b((0.9 + a) >= -0.5) {
-                    a + (a - zs[j])
-                } else {
-                    let v: f64 = if tr.b(zs[2] >= 0.3) {
-                        a.sin().hypot(1.5 + a.hypot(1.0).sqrt().cos())
-                    } else {
-                        zs[1]
-                    };
-                    l as f64 + 0.3 + v
-                };
-                acc += r;
-            }
-        }
-        late1 = (a * core::f64::consts::E).tanh().exp_m1();
+        let a = (-zs[3]).mul_add((a.tanh() * 0.9).asin(), a + 2.5);
+        late1 = tr.signum(zs[3].to_radians()) * a.sin().sinh();
     }
-    late1 + acc
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if tr.b(round > zs.len()) {
+            break;
+        }
+        let late2: f64;
+        if tr.b(2.0 > a || round % 2 == 0) {
+            for (i, u) in zs.iter().enumerate() {
+                let e = i as f64 + 0.3;
+                acc += *u;
+                acc += e;
+            }
+            late2 = h_cumsum(&zs)[round.min(4 - 1)] * late1;
+        } else {
+            late2 = zs[round.min(zs.len() - 1)] / (1.5 + (std::f64::consts::PI / (1.0 + late1 * late1)).tanh());
+        }
+        late1 = late1 * late2.hypot(1.5 + zs[(round * 2 + 1) % zs.len()].cos()).tanh();
+    }
+    (1.2 * a).cos().exp_m1() + late1 + acc
 }
 
 const CASE_F0126: Case = case!(f0126, f0126_t, f0126_grad, f0126_pullback, f0126_grad_into,
@@ -6506,30 +6438,32 @@ const CASE_F0126: Case = case!(f0126, f0126_t, f0126_grad, f0126_pullback, f0126
 #[differentiate]
 fn f0127(x: f64, c: f64, ar: &[f64; 1], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    acc += c;
-    let mut c = x.cos().exp();
-    for _ in 0..4 {
-        let tup = (ar[0].sin(), c.hypot(1.0).ln_1p());
-        acc += tup.1;
+    let mut c = c - x;
+    let mut zs = ar.to_vec();
+    zs[0] %= 1.5 + (ar[0] * 1.5).cos();
+    c += c.abs().sin();
+    for _ in 0..2 {
+        let s = (1.5 + x.atan2(x3.tanh() - 1.5).cos()).recip();
+        let tmp = [0.0_f64; 5];
+        acc += s;
+        acc += tmp[4];
     }
-    let y = h_mix(x, x3) + x as f64;
-    let p = x3 / (1.5 + h_scale3(&[1.5, c, ar[0]], c)[2].tanh());
-    c = c.tanh() + ar[0].atan2(1.5 + c.cos());
-    (y / (1.5 + p.tanh())).tanh().exp().cbrt() + c + acc
+    h_norm2([x % (2.0 + x.sin()), -x]) + x3 + c + zs[0] + acc
 }
 
-fn f0127_t(_tr: &Trace, x: f64, c: f64, ar: &[f64; 1], x3: f64) -> f64 {
+fn f0127_t(tr: &Trace, x: f64, c: f64, ar: &[f64; 1], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    acc += c;
-    let mut c = x.cos().exp();
-    for _ in 0..4 {
-        let tup = (ar[0].sin(), c.hypot(1.0).ln_1p());
-        acc += tup.1;
+    let mut c = c - x;
+    let mut zs = ar.to_vec();
+    zs[0] = tr.rem(zs[0], 1.5 + (ar[0] * 1.5).cos());
+    c += tr.abs(c).sin();
+    for _ in 0..2 {
+        let s = (1.5 + tr.atan2(x, x3.tanh() - 1.5).cos()).recip();
+        let tmp = [0.0_f64; 5];
+        acc += s;
+        acc += tmp[4];
     }
-    let y = h_mix(x, x3) + x as f64;
-    let p = x3 / (1.5 + h_scale3(&[1.5, c, ar[0]], c)[2].tanh());
-    c = c.tanh() + ar[0].atan2(1.5 + c.cos());
-    (y / (1.5 + p.tanh())).tanh().exp().cbrt() + c + acc
+    h_norm2([tr.rem(x, 2.0 + x.sin()), -x]) + x3 + c + zs[0] + acc
 }
 
 const CASE_F0127: Case = case!(f0127, f0127_t, f0127_grad, f0127_pullback, f0127_grad_into,
@@ -6539,48 +6473,42 @@ const CASE_F0127: Case = case!(f0127, f0127_t, f0127_grad, f0127_pullback, f0127
 #[differentiate(wrt(a))]
 fn f0128(a: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if a.tanh().exp().ln() >= (1.5 + std::f64::consts::PI.tanh()).recip() {
-        let mut it: usize = 0;
-        let p: f64 = loop {
-            it += 1;
-            if it > 3 {
-                break (a as f64).tanh().exp().sqrt();
-            }
-            for _ in 0..1 {
-                if it > 3 {
-                    continue;
-                }
-            }
-        };
-        acc += p;
+    if a.mul_add(a, a) < 1.2 {
+        let (e, b) = (-y, a.tanh().exp());
+        let t = h_mix((1.5 + e.cos()).ln(), f64::acosh(core::f64::consts::E.hypot(1.0) + 1.2));
+        acc += b;
+        acc += t;
     } else {
-        let vals: [f64; 2] = [0.0; 2];
-        acc += vals[1];
+        let mut w: f64 = if (f64::ceil(a * 1.5) * 0.3) > y.hypot(1.0).sqrt() {
+            let pt = h_polar(a - 2.5, y / std::f64::consts::PI.hypot(1.0));
+            y + pt.1
+        } else {
+            (core::f64::consts::E * 1.5).trunc() * 0.3
+        };
+        w += h_scale3(&[a + 0.7, w, -core::f64::consts::E], y * std::f64::consts::PI)[1];
+        acc += w;
     }
-    a.to_radians() + y + acc
+    a.mul_add(core::f64::consts::E, y) * (a * y) + acc
 }
 
 fn f0128_t(tr: &Trace, a: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(a.tanh().exp().ln() >= (1.5 + std::f64::consts::PI.tanh()).recip()) {
-        let mut it: usize = 0;
-        let p: f64 = loop {
-            it += 1;
-            if tr.b(it > 3) {
-                break (a as f64).tanh().exp().sqrt();
-            }
-            for _ in 0..1 {
-                if tr.b(it > 3) {
-                    continue;
-                }
-            }
-        };
-        acc += p;
+    if tr.b(a.mul_add(a, a) < 1.2) {
+        let (e, b) = (-y, a.tanh().exp());
+        let t = h_mix((1.5 + e.cos()).ln(), f64::acosh(core::f64::consts::E.hypot(1.0) + 1.2));
+        acc += b;
+        acc += t;
     } else {
-        let vals: [f64; 2] = [0.0; 2];
-        acc += vals[1];
+        let mut w: f64 = if tr.b((tr.ceil(a * 1.5) * 0.3) > y.hypot(1.0).sqrt()) {
+            let pt = h_polar(a - 2.5, y / std::f64::consts::PI.hypot(1.0));
+            y + pt.1
+        } else {
+            tr.trunc(core::f64::consts::E * 1.5) * 0.3
+        };
+        w += h_scale3(&[a + 0.7, w, -core::f64::consts::E], y * std::f64::consts::PI)[1];
+        acc += w;
     }
-    a.to_radians() + y + acc
+    a.mul_add(core::f64::consts::E, y) * (a * y) + acc
 }
 
 const CASE_F0128: Case = case!(f0128, f0128_t, f0128_grad, f0128_pullback, f0128_grad_into,
@@ -6588,22 +6516,32 @@ const CASE_F0128: Case = case!(f0128, f0128_t, f0128_grad, f0128_pullback, f0128
     |p, _k| (p[0], p[1]));
 
 #[differentiate]
-fn f0129(pts: &[[f64; 2]], x: f64, mut b: f64) -> f64 {
-    let r = std::f64::consts::PI - b.tanh().exp2();
-    let r = r - pts[((pts[0][(((1.0 + pts[1][0] * pts[1][0]).sqrt().cos().abs() * 2.9).floor() as usize) % 2].sin().exp().tanh().abs() * 2.9).floor() as usize) % pts.len()][0].tanh().tan().abs();
-    for l in 0..1 {
-        b *= ((pts[1][(l + 1) % 2] + pts[l][(l * 2 + 1) % 2]).cos().to_degrees() * 0.02).sin();
+fn f0129(pts: &[[f64; 2]], x: f64, b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let mut s = std::f64::consts::PI - b.signum() * b;
+    if pts[1][(((s * std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % 2].tanh().exp().ln_1p() >= (s - x) {
+        let d = core::f64::consts::E;
+        acc += d;
+    } else if -b < 0.5 {
+        s -= (pts[1][1] / (1.5 + pts[0][0].cos())).atan2((-pts[0][1]).tanh().exp());
+        let ys = [pts[((pts[2][0].tanh().abs() * 2.9).floor() as usize) % pts.len()][0].tanh().exp().recip(), pts[2][(((-b).tanh().abs() * 2.9).floor() as usize) % 2] % (1.5 + s.tanh()), 0.1, 2.5 * pts[0][1]];
+        acc += ys[3];
     }
-    f64::log10(1.5 + x.tanh()) * x.sin() + b + r
+    s - std::f64::consts::PI - f64::atanh(b.tanh() * 0.9) + acc
 }
 
-fn f0129_t(tr: &Trace, pts: &[[f64; 2]], x: f64, mut b: f64) -> f64 {
-    let r = std::f64::consts::PI - b.tanh().exp2();
-    let r = r - tr.abs(pts[(tr.floor(pts[0][(tr.floor((1.0 + pts[1][0] * pts[1][0]).sqrt().cos().abs() * 2.9) as usize) % 2].sin().exp().tanh().abs() * 2.9) as usize) % pts.len()][0].tanh().tan());
-    for l in 0..1 {
-        b *= ((pts[1][(l + 1) % 2] + pts[l][(l * 2 + 1) % 2]).cos().to_degrees() * 0.02).sin();
+fn f0129_t(tr: &Trace, pts: &[[f64; 2]], x: f64, b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let mut s = std::f64::consts::PI - tr.signum(b) * b;
+    if tr.b(pts[1][(tr.floor((s * std::f64::consts::PI).tanh().abs() * 2.9) as usize) % 2].tanh().exp().ln_1p() >= (s - x)) {
+        let d = core::f64::consts::E;
+        acc += d;
+    } else if tr.b(-b < 0.5) {
+        s -= (pts[1][1] / (1.5 + pts[0][0].cos())).atan2((-pts[0][1]).tanh().exp());
+        let ys = [pts[(tr.floor(pts[2][0].tanh().abs() * 2.9) as usize) % pts.len()][0].tanh().exp().recip(), tr.rem(pts[2][(tr.floor((-b).tanh().abs() * 2.9) as usize) % 2], 1.5 + s.tanh()), 0.1, 2.5 * pts[0][1]];
+        acc += ys[3];
     }
-    f64::log10(1.5 + x.tanh()) * x.sin() + b + r
+    s - std::f64::consts::PI - f64::atanh(b.tanh() * 0.9) + acc
 }
 
 const CASE_F0129: Case = case!(f0129, f0129_t, f0129_grad, f0129_pullback, f0129_grad_into,
@@ -6617,11 +6555,19 @@ fn f0130(vals: &[f64]) -> f64 {
         let b: f64 = core::f64::consts::E;
         acc += b;
     }
-    let mut s = (1.5 + (2.0 - core::f64::consts::E).tanh()).log10();
-    if ((vals[0] * 1.5).ceil() + vals[0]) >= h_scale3(&[-1.5, 0.2, vals[0]], vals[0])[((s.sin().abs() * 2.9).floor() as usize) % 3] {
-        s *= (-vals[0]).abs().cos();
+    let s = (2.0 - core::f64::consts::E).cos().exp_m1();
+    if (vals[0].tanh() * 0.9).asin() >= (vals[0] + s) {
+        let tmp = [f64::recip(1.5 + vals[0].cos()), (s.sin() * 0.9).asin()];
+        let s = s / (core::f64::consts::E.abs() + 0.5) + 1.5;
+        let y: f64 = 0.9 + vals[0];
+        acc += tmp[1];
+        acc += s;
+        acc += y;
+    } else {
+        let xs = [(1.0 + vals[0] * vals[0]).ln_1p(), f64::sinh(std::f64::consts::PI.sin()), h_norm2([vals[0], vals[0]]), s.signum() * vals[0]];
+        acc += xs[3];
     }
-    core::f64::consts::E + s + acc
+    core::f64::consts::E - s - -s + acc
 }
 
 fn f0130_t(tr: &Trace, vals: &[f64]) -> f64 {
@@ -6630,11 +6576,19 @@ fn f0130_t(tr: &Trace, vals: &[f64]) -> f64 {
         let b: f64 = core::f64::consts::E;
         acc += b;
     }
-    let mut s = (1.5 + (2.0 - core::f64::consts::E).tanh()).log10();
-    if tr.b((tr.ceil(vals[0] * 1.5) + vals[0]) >= h_scale3(&[-1.5, 0.2, vals[0]], vals[0])[(tr.floor(s.sin().abs() * 2.9) as usize) % 3]) {
-        s *= tr.abs(-vals[0]).cos();
+    let s = (2.0 - core::f64::consts::E).cos().exp_m1();
+    if tr.b((vals[0].tanh() * 0.9).asin() >= (vals[0] + s)) {
+        let tmp = [f64::recip(1.5 + vals[0].cos()), (s.sin() * 0.9).asin()];
+        let s = s / (tr.abs(core::f64::consts::E) + 0.5) + 1.5;
+        let y: f64 = 0.9 + vals[0];
+        acc += tmp[1];
+        acc += s;
+        acc += y;
+    } else {
+        let xs = [(1.0 + vals[0] * vals[0]).ln_1p(), f64::sinh(std::f64::consts::PI.sin()), h_norm2([vals[0], vals[0]]), tr.signum(s) * vals[0]];
+        acc += xs[3];
     }
-    core::f64::consts::E + s + acc
+    core::f64::consts::E - s - -s + acc
 }
 
 const CASE_F0130: Case = case!(f0130, f0130_t, f0130_grad, f0130_pullback, f0130_grad_into,
@@ -6644,7 +6598,7 @@ const CASE_F0130: Case = case!(f0130, f0130_t, f0130_grad, f0130_pullback, f0130
 #[differentiate]
 fn f0131(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for ii in 0..4 {
+    for _ in 0..4 {
         let w: f64 = {
             let mut it: usize = 0;
             loop {
@@ -6654,30 +6608,29 @@ fn f0131(a: f64) -> f64 {
                 }
                 let c: f64 = match it {
                     0 => {
-                        f64::cosh(a.tanh()) + f64::tanh(std::f64::consts::PI)
+                        a.clamp(a - 0.5, a + 0.5) + (a + std::f64::consts::PI)
                     }
                     1 | 2 => {
-                        let v = a * (1.5 + a.cos()).sqrt();
-                        1.5 + v
+                        a - core::f64::consts::E
                     }
                     _ => {
-                        let g = a % (2.0 + a.sin()) * f64::log(a.hypot(1.0), 2.5 + core::f64::consts::E.sin());
-                        h_mix(g, -0.5).tanh().exp_m1()
+                        let g = a.atan() - a.mul_add(a, 2.0);
+                        h_leaky(f64::round(core::f64::consts::E * 1.5) + g)
                     }
                 };
                 acc += c;
             }
-            let hs = [0.0_f64; 2];
-            -(hs[(ii * 2 + 1) % 2] / (1.5 + hs[(it + 1) % hs.len()].cos()))
+            let ys = [0.0_f64; 3];
+            f64::powi(a, 2) + ys[2]
         };
         acc += w;
     }
-    a + acc
+    h_mix(a, std::f64::consts::PI) / (1.5 + (-a).cos()) + acc
 }
 
 fn f0131_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for ii in 0..4 {
+    for _ in 0..4 {
         let w: f64 = {
             let mut it: usize = 0;
             loop {
@@ -6687,25 +6640,24 @@ fn f0131_t(tr: &Trace, a: f64) -> f64 {
                 }
                 let c: f64 = match it {
                     0 => {
-                        f64::cosh(a.tanh()) + f64::tanh(std::f64::consts::PI)
+                        tr.clamp(a, a - 0.5, a + 0.5) + (a + std::f64::consts::PI)
                     }
                     1 | 2 => {
-                        let v = a * (1.5 + a.cos()).sqrt();
-                        1.5 + v
+                        a - core::f64::consts::E
                     }
                     _ => {
-                        let g = tr.rem(a, 2.0 + a.sin()) * f64::log(a.hypot(1.0), 2.5 + core::f64::consts::E.sin());
-                        h_mix(g, -0.5).tanh().exp_m1()
+                        let g = a.atan() - a.mul_add(a, 2.0);
+                        h_leaky_t(tr, tr.round(core::f64::consts::E * 1.5) + g)
                     }
                 };
                 acc += c;
             }
-            let hs = [0.0_f64; 2];
-            -(hs[(ii * 2 + 1) % 2] / (1.5 + hs[(it + 1) % hs.len()].cos()))
+            let ys = [0.0_f64; 3];
+            f64::powi(a, 2) + ys[2]
         };
         acc += w;
     }
-    a + acc
+    h_mix(a, std::f64::consts::PI) / (1.5 + (-a).cos()) + acc
 }
 
 const CASE_F0131: Case = case!(f0131, f0131_t, f0131_grad, f0131_pullback, f0131_grad_into,
@@ -6717,95 +6669,123 @@ fn f0132(y: f64, vs: Vec<f64>, e: i32, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if e < 1 {
         let mut it: usize = 0;
-        let c: f64 = loop {
+        let mut c: f64 = loop {
             it += 1;
             if it > 2 {
-                break (y + vs[(it * 2 + 1) % vs.len()]) * vs[(it * 2 + 1) % vs.len()];
+                break (y + vs[(it * 2 + 1) % vs.len()]) * (1.5 + core::f64::consts::E.cos()).cbrt();
             }
-            if (1.5 + (e as f64).cos()).ln_1p() > 0.3 {
-                for _ in 0..it + 1 {
-                    let vals = vec![0.0_f64; vs.len()];
-                    acc += vals[1];
-                }
+            let vals = [[0.0_f64; 3]; 3];
+            if it < 2 {
+                continue;
             }
-            let g = (core::f64::consts::E / (1.5 + core::f64::consts::E.cos()) * 1.5).floor() + vs[it % 2].sin().powi(e);
-            acc += g;
+            acc += vals[2][0];
         };
-        let pair = h_polar(y + core::f64::consts::E, -1.5 / vs[(it * 2 + 1) % vs.len()].hypot(1.0));
+        c = c.sin() + y;
         acc += c;
-        acc += pair.1;
+    } else {
+        let c: f64 = match e {
+            0 => {
+                (vs[0] as f64).atan()
+            }
+            1 | 2 => {
+                let v = y * (e as f64 / (1.5 + y.tanh()));
+                y.signum() * vs[0] + std::f64::consts::PI.atan() + v
+            }
+            3..=5 => {
+                let pair = h_polar(1.5 + core::f64::consts::E, h_leaky(core::f64::consts::E));
+                f64::tanh(vs[0]).to_radians() + pair.1
+            }
+            _ => {
+                (-ws[3]).atan2((1.5 + ws[((y.cos().abs() * 2.9).floor() as usize) % ws.len()].cos()).log(2.5 + y.sin()).abs() + 0.5)
+            }
+        };
+        let w = ws[1].mul_add(ws[2], y).sin().exp_m1();
+        acc += c;
+        acc += w;
     }
-    let (t, z) = (core::f64::consts::E.sin().to_degrees() * 0.02, y / (1.5 + ws[((h_polar(y, vs[0]).1.tanh().abs() * 2.9).floor() as usize) % ws.len()].cos()));
-    ws[((y.cos().abs() * 2.9).floor() as usize) % ws.len()] / (1.5 + (e as f64).cos()) + -t + z + acc
+    y / (2.0 + y.sin()) + y.tanh().exp2() + vs[1] + ws[4] + acc
 }
 
 fn f0132_t(tr: &Trace, y: f64, vs: Vec<f64>, e: i32, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(e < 1) {
         let mut it: usize = 0;
-        let c: f64 = loop {
+        let mut c: f64 = loop {
             it += 1;
             if tr.b(it > 2) {
-                break (y + vs[(it * 2 + 1) % vs.len()]) * vs[(it * 2 + 1) % vs.len()];
+                break (y + vs[(it * 2 + 1) % vs.len()]) * (1.5 + core::f64::consts::E.cos()).cbrt();
             }
-            if tr.b((1.5 + (e as f64).cos()).ln_1p() > 0.3) {
-                for _ in 0..it + 1 {
-                    let vals = vec![0.0_f64; vs.len()];
-                    acc += vals[1];
-                }
+            let vals = [[0.0_f64; 3]; 3];
+            if tr.b(it < 2) {
+                continue;
             }
-            let g = tr.floor(core::f64::consts::E / (1.5 + core::f64::consts::E.cos()) * 1.5) + vs[it % 2].sin().powi(e);
-            acc += g;
+            acc += vals[2][0];
         };
-        let pair = h_polar(y + core::f64::consts::E, -1.5 / vs[(it * 2 + 1) % vs.len()].hypot(1.0));
+        c = c.sin() + y;
         acc += c;
-        acc += pair.1;
+    } else {
+        let c: f64 = match e {
+            0 => {
+                (vs[0] as f64).atan()
+            }
+            1 | 2 => {
+                let v = y * (e as f64 / (1.5 + y.tanh()));
+                tr.signum(y) * vs[0] + std::f64::consts::PI.atan() + v
+            }
+            3..=5 => {
+                let pair = h_polar(1.5 + core::f64::consts::E, h_leaky_t(tr, core::f64::consts::E));
+                f64::tanh(vs[0]).to_radians() + pair.1
+            }
+            _ => {
+                (-ws[3]).atan2(tr.abs((1.5 + ws[(tr.floor(y.cos().abs() * 2.9) as usize) % ws.len()].cos()).log(2.5 + y.sin())) + 0.5)
+            }
+        };
+        let w = ws[1].mul_add(ws[2], y).sin().exp_m1();
+        acc += c;
+        acc += w;
     }
-    let (t, z) = (core::f64::consts::E.sin().to_degrees() * 0.02, y / (1.5 + ws[(tr.floor(h_polar(y, vs[0]).1.tanh().abs() * 2.9) as usize) % ws.len()].cos()));
-    ws[(tr.floor(y.cos().abs() * 2.9) as usize) % ws.len()] / (1.5 + (e as f64).cos()) + -t + z + acc
+    y / (2.0 + y.sin()) + y.tanh().exp2() + vs[1] + ws[4] + acc
 }
 
 const CASE_F0132: Case = case!(f0132, f0132_t, f0132_grad, f0132_pullback, f0132_grad_into,
-    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[2], [0], [2], [2]],
+    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[2], [1], [2], [1]],
     |p, k| (p[0], p[1..3].to_vec(), k[0] as i32, &p[3..8]));
 
 #[differentiate]
 fn f0133(vals: &[f64], grid: &[[f64; 1]; 2], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = (h_polar(vals[0], x).1, vals[0].sin());
-    let mut y = (2.0 + (vals[0] + std::f64::consts::PI).sin()).log(2.5 + ((grid[0][0] * 1.5).floor() * 0.3).sin());
-    if vals[0] < 2.5 {
-        y = h_mix(y, f64::signum(x) * x);
-        let mut s: f64 = {
-            y /= (pt.1 + -0.5).abs() + 0.5;
-            std::f64::consts::PI
-        };
-        s = s.cos() + x.hypot(1.0 + x * x);
-        acc += s;
-    } else {
-        let pair = (x, x + 0.5);
-        acc += pair.1;
+    let pt = (h_polar(vals[0], x).1, (vals[0] * 1.5).floor() + x);
+    let mut step: usize = 0;
+    while step < vals.len() && h_dot(vals, vals) <= (2.0 + grid[0][0].sin()).sqrt() {
+        step += 1;
+        let late1: f64;
+        if step < 1 {
+            let q = step as f64;
+            late1 = q + pt.0 + vals[0];
+        } else {
+            late1 = -x * step as f64;
+        }
+        acc += late1;
     }
-    f64::exp_m1(y.atan().tanh()) + pt.1 + acc
+    grid[step][0] / (1.5 + x.tanh()) / (h_mix(0.7, step as f64).abs() + 0.5) + pt.1 + acc
 }
 
 fn f0133_t(tr: &Trace, vals: &[f64], grid: &[[f64; 1]; 2], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = (h_polar(vals[0], x).1, vals[0].sin());
-    let mut y = (2.0 + (vals[0] + std::f64::consts::PI).sin()).log(2.5 + (tr.floor(grid[0][0] * 1.5) * 0.3).sin());
-    if tr.b(vals[0] < 2.5) {
-        y = h_mix(y, tr.signum(x) * x);
-        let mut s: f64 = {
-            y /= tr.abs(pt.1 + -0.5) + 0.5;
-            std::f64::consts::PI
-        };
-        s = s.cos() + x.hypot(1.0 + x * x);
-        acc += s;
-    } else {
-        let pair = (x, x + 0.5);
-        acc += pair.1;
+    let pt = (h_polar(vals[0], x).1, tr.floor(vals[0] * 1.5) + x);
+    let mut step: usize = 0;
+    while tr.b(step < vals.len() && h_dot(vals, vals) <= (2.0 + grid[0][0].sin()).sqrt()) {
+        step += 1;
+        let late1: f64;
+        if tr.b(step < 1) {
+            let q = step as f64;
+            late1 = q + pt.0 + vals[0];
+        } else {
+            late1 = -x * step as f64;
+        }
+        acc += late1;
     }
-    f64::exp_m1(y.atan().tanh()) + pt.1 + acc
+    grid[step][0] / (1.5 + x.tanh()) / (tr.abs(h_mix(0.7, step as f64)) + 0.5) + pt.1 + acc
 }
 
 const CASE_F0133: Case = case!(f0133, f0133_t, f0133_grad, f0133_pullback, f0133_grad_into,
@@ -6827,20 +6807,27 @@ fn f0134(ws: &[f64]) -> f64 {
             if it > round {
                 break;
             }
-            let ys = [h_scale3(&[std::f64::consts::PI, core::f64::consts::E, ws[(it * 2 + 1) % 5]], ws[it % ws.len()])[it.min(3 - 1)], ws[it - 1].max(ws[it - 1] * 0.5), round as f64 / (round as f64).hypot(1.0), 1.5 + std::f64::consts::PI];
+            let ys = [h_scale3(&[std::f64::consts::PI, core::f64::consts::E, ws[(it * 2 + 1) % 5]], ws[it % ws.len()])[it.min(3 - 1)], ws[it - 1].atan(), ws[it - 1].cos().exp(), round as f64 + ws[(round + 2) % ws.len()]];
             acc += ys[3];
         }
-        let late1: f64;
-        if it < 3 {
-            let zs = vec![0.0_f64; ws.len()];
-            late1 = h_cumsum(ws)[it % 5];
-            acc += zs[4];
+        let p: f64 = if ws[it % 5] < 1.5 {
+            let g: f64 = if ws[it % ws.len()].asinh() <= 0.1 {
+                let t: f64 = {
+                    let e = ws[it % ws.len()];
+                    ws[(round * 2 + 1) % ws.len()] as f64 + e
+                };
+                (-ws[(round + 3) % ws.len()]).tanh().exp().cbrt() + t
+            } else {
+                f64::log((round as f64 + ws[it.min(ws.len() - 1)]).hypot(1.0), 3.0)
+            };
+            (g + ws[it % ws.len()]) as f64
         } else {
-            late1 = h_polar((ws[it % ws.len()] * 1.5).floor() * 0.3, h_mix(round as f64, ws[it.min(ws.len() - 1)])).1;
-        }
-        acc += late1;
+            let (v, u) = (ws[(it + 2) % ws.len()].cos().cosh(), std::f64::consts::PI % 1.5);
+            ws[it % ws.len()] * 1.5 * f64::atanh(ws[(it * 2 + 1) % ws.len()].tanh() * 0.9) + v + u
+        };
+        acc += p;
     }
-    f64::sinh(ws[4].cos().tanh()) + acc
+    ws[(round + 2) % ws.len()].tanh() + acc
 }
 
 fn f0134_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -6857,20 +6844,27 @@ fn f0134_t(tr: &Trace, ws: &[f64]) -> f64 {
             if tr.b(it > round) {
                 break;
             }
-            let ys = [h_scale3(&[std::f64::consts::PI, core::f64::consts::E, ws[(it * 2 + 1) % 5]], ws[it % ws.len()])[it.min(3 - 1)], tr.max(ws[it - 1], ws[it - 1] * 0.5), round as f64 / (round as f64).hypot(1.0), 1.5 + std::f64::consts::PI];
+            let ys = [h_scale3(&[std::f64::consts::PI, core::f64::consts::E, ws[(it * 2 + 1) % 5]], ws[it % ws.len()])[it.min(3 - 1)], ws[it - 1].atan(), ws[it - 1].cos().exp(), round as f64 + ws[(round + 2) % ws.len()]];
             acc += ys[3];
         }
-        let late1: f64;
-        if tr.b(it < 3) {
-            let zs = vec![0.0_f64; ws.len()];
-            late1 = h_cumsum(ws)[it % 5];
-            acc += zs[4];
+        let p: f64 = if tr.b(ws[it % 5] < 1.5) {
+            let g: f64 = if tr.b(ws[it % ws.len()].asinh() <= 0.1) {
+                let t: f64 = {
+                    let e = ws[it % ws.len()];
+                    ws[(round * 2 + 1) % ws.len()] as f64 + e
+                };
+                (-ws[(round + 3) % ws.len()]).tanh().exp().cbrt() + t
+            } else {
+                f64::log((round as f64 + ws[it.min(ws.len() - 1)]).hypot(1.0), 3.0)
+            };
+            (g + ws[it % ws.len()]) as f64
         } else {
-            late1 = h_polar(tr.floor(ws[it % ws.len()] * 1.5) * 0.3, h_mix(round as f64, ws[it.min(ws.len() - 1)])).1;
-        }
-        acc += late1;
+            let (v, u) = (ws[(it + 2) % ws.len()].cos().cosh(), tr.rem(std::f64::consts::PI, 1.5));
+            ws[it % ws.len()] * 1.5 * f64::atanh(ws[(it * 2 + 1) % ws.len()].tanh() * 0.9) + v + u
+        };
+        acc += p;
     }
-    f64::sinh(ws[4].cos().tanh()) + acc
+    ws[(round + 2) % ws.len()].tanh() + acc
 }
 
 const CASE_F0134: Case = case!(f0134, f0134_t, f0134_grad, f0134_pullback, f0134_grad_into,
@@ -6879,23 +6873,35 @@ const CASE_F0134: Case = case!(f0134, f0134_t, f0134_grad, f0134_pullback, f0134
 
 #[differentiate]
 fn f0135(ar: &[f64; 3]) -> f64 {
-    let mut e = (2.0 - std::f64::consts::PI).cos().to_degrees() * 0.02;
-    let mut z = (1.5 + ar[2].tanh()).log(2.5 + ar[((f64::log2(ar[0].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % ar.len()].sin()) / (ar[0] * ar[1]).hypot(1.0);
-    z = z * (ar[0] as f64).sin();
-    for jj in 0..4 {
-        e /= 1.5 + (e * ar[(jj * 2 + 1) % ar.len()].hypot(1.5 + ar[(jj * 2 + 1) % 3].cos())).tanh();
+    let mut acc: f64 = 0.0;
+    let mut a = (2.0 - std::f64::consts::PI).hypot(ar[2].cos().hypot(1.0));
+    a = a * 0.5 + -a;
+    let late1: f64;
+    if ar[(((f64::round(ar[0] * 1.5) + ar[0]).tanh().abs() * 2.9).floor() as usize) % ar.len()].max(ar[1]) > -0.5 {
+        a -= a / ar[1].tanh().exp() + h_dot(ar, ar);
+        late1 = (a + ar[2]).tanh();
+    } else {
+        let cum = h_scale3(ar, (a.abs() + 0.5 + 1.2).acosh());
+        late1 = a;
+        acc += cum[2];
     }
-    e + ar[0] * 0.1 + z
+    ar[0].signum() * core::f64::consts::E * 0.7 + late1 + acc
 }
 
 fn f0135_t(tr: &Trace, ar: &[f64; 3]) -> f64 {
-    let mut e = (2.0 - std::f64::consts::PI).cos().to_degrees() * 0.02;
-    let mut z = (1.5 + ar[2].tanh()).log(2.5 + ar[(tr.floor(f64::log2(ar[0].hypot(1.0)).tanh().abs() * 2.9) as usize) % ar.len()].sin()) / (ar[0] * ar[1]).hypot(1.0);
-    z = z * (ar[0] as f64).sin();
-    for jj in 0..4 {
-        e /= 1.5 + (e * ar[(jj * 2 + 1) % ar.len()].hypot(1.5 + ar[(jj * 2 + 1) % 3].cos())).tanh();
+    let mut acc: f64 = 0.0;
+    let mut a = (2.0 - std::f64::consts::PI).hypot(ar[2].cos().hypot(1.0));
+    a = a * 0.5 + -a;
+    let late1: f64;
+    if tr.b(tr.max(ar[(tr.floor((tr.round(ar[0] * 1.5) + ar[0]).tanh().abs() * 2.9) as usize) % ar.len()], ar[1]) > -0.5) {
+        a -= a / ar[1].tanh().exp() + h_dot(ar, ar);
+        late1 = (a + ar[2]).tanh();
+    } else {
+        let cum = h_scale3(ar, (tr.abs(a) + 0.5 + 1.2).acosh());
+        late1 = a;
+        acc += cum[2];
     }
-    e + ar[0] * 0.1 + z
+    tr.signum(ar[0]) * core::f64::consts::E * 0.7 + late1 + acc
 }
 
 const CASE_F0135: Case = case!(f0135, f0135_t, f0135_grad, f0135_pullback, f0135_grad_into,
@@ -6904,61 +6910,39 @@ const CASE_F0135: Case = case!(f0135, f0135_t, f0135_grad, f0135_pullback, f0135
 
 #[differentiate]
 fn f0136(mut y: f64, grid: &[[f64; 3]; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
     y *= y.tanh();
     let b: f64 = if (y * grid[0][0]) <= (grid[0][1] * y) {
-        let y = y * ((y * 1.5).ceil() + h_mix(core::f64::consts::E, y));
-        ((grid[1][1] + grid[0][1]).tanh() * 0.9).asin() + y
+        let y = y + y.sin().tanh();
+        h_mix(y - grid[1][0], h_polar(grid[0][0], y).0)
     } else {
-        y += -std::f64::consts::PI / (2.0 + (grid[1][2] - y).sin());
-        h_polar(0.2, 0.2).0 * (y / (1.0 + grid[1][2] * grid[1][2]))
+        y * 0.9
     };
-    y %= (-(y % (2.0 + grid[0][1].sin()))).hypot(1.0);
-    for (ii, line) in grid.iter().enumerate() {
-        acc += line[(ii * 2 + 1) % 3] * (line[((y.atan2(y.tanh().exp()).sin().abs() * 2.9).floor() as usize) % 3] + grid[grid.len() - 1 - ii][ii]);
+    let pair = (grid[1][0], 0.5 * grid[1][1]);
+    y -= grid[1][2] + pair.0 + (b - 0.7);
+    y = y.sin() + (grid[1][1].tanh() * 0.9).acos();
+    if (pair.1 + grid[1][1]) < b {
+        return y + 2.0;
     }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 3 {
-            break;
-        }
-        if step < 1 {
-            return b;
-        }
-        let b = b * (y * grid[step.min(grid.len() - 1)][(step * 2 + 1) % 3] / (std::f64::consts::PI * b).hypot(1.0));
-        acc += b;
-    }
-    h_norm2([f64::trunc(grid[step.min(grid.len() - 1)][step % 3] * 1.5) + b, 1.5 * b]) + y + acc
+    let xs = [[0.0_f64; 1]; 1];
+    grid[0][1].min(grid[0][1] * 0.5) / (2.0 + (grid[(((grid[1][0] / (2.0 + y.sin())).tanh().abs() * 2.9).floor() as usize) % grid.len()][0] * xs[0][0]).sin())
 }
 
 fn f0136_t(tr: &Trace, mut y: f64, grid: &[[f64; 3]; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
     y *= y.tanh();
     let b: f64 = if tr.b((y * grid[0][0]) <= (grid[0][1] * y)) {
-        let y = y * (tr.ceil(y * 1.5) + h_mix(core::f64::consts::E, y));
-        ((grid[1][1] + grid[0][1]).tanh() * 0.9).asin() + y
+        let y = y + y.sin().tanh();
+        h_mix(y - grid[1][0], h_polar(grid[0][0], y).0)
     } else {
-        y += -std::f64::consts::PI / (2.0 + (grid[1][2] - y).sin());
-        h_polar(0.2, 0.2).0 * (y / (1.0 + grid[1][2] * grid[1][2]))
+        y * 0.9
     };
-    y = tr.rem(y, (-(tr.rem(y, 2.0 + grid[0][1].sin()))).hypot(1.0));
-    for (ii, line) in grid.iter().enumerate() {
-        acc += line[(ii * 2 + 1) % 3] * (line[(tr.floor(y.atan2(y.tanh().exp()).sin().abs() * 2.9) as usize) % 3] + grid[grid.len() - 1 - ii][ii]);
+    let pair = (grid[1][0], 0.5 * grid[1][1]);
+    y -= grid[1][2] + pair.0 + (b - 0.7);
+    y = y.sin() + (grid[1][1].tanh() * 0.9).acos();
+    if tr.b((pair.1 + grid[1][1]) < b) {
+        return y + 2.0;
     }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 3) {
-            break;
-        }
-        if tr.b(step < 1) {
-            return b;
-        }
-        let b = b * (y * grid[step.min(grid.len() - 1)][(step * 2 + 1) % 3] / (std::f64::consts::PI * b).hypot(1.0));
-        acc += b;
-    }
-    h_norm2([tr.trunc(grid[step.min(grid.len() - 1)][step % 3] * 1.5) + b, 1.5 * b]) + y + acc
+    let xs = [[0.0_f64; 1]; 1];
+    tr.min(grid[0][1], grid[0][1] * 0.5) / (2.0 + (grid[(tr.floor((grid[1][0] / (2.0 + y.sin())).tanh().abs() * 2.9) as usize) % grid.len()][0] * xs[0][0]).sin())
 }
 
 const CASE_F0136: Case = case!(f0136, f0136_t, f0136_grad, f0136_pullback, f0136_grad_into,
@@ -6975,23 +6959,37 @@ fn f0137(y: f64, mat: &[[f64; 3]; 1]) -> f64 {
                 acc += a;
             }
             mm if mm > 3 => {
-                let s: f64 = if y.sin() < mat[0][(j + 2) % 3] {
+                let s: f64 = if y.cos() < mat[0][(j + 2) % 3] {
                     let y = y * 0.5;
                     std::f64::consts::PI + y
                 } else {
-                    (core::f64::consts::E % (2.0 + y.sin())).hypot(1.0).sqrt()
+                    core::f64::consts::E.sin().sinh().hypot((std::f64::consts::PI + mat[0][(j + 3) % 3]).abs() + 0.5)
                 };
                 acc += s;
             }
             _ => {
-                let e = (0.5 * mat[0][3 - 1 - j] * 1.5).trunc() * 0.3;
+                let q: f64 = {
+                    let v: f64 = if j > 1 {
+                        let y = y.tanh().exp();
+                        (mat[0][j % 3] * 1.5).round() * 0.3 + y
+                    } else {
+                        mat[0][j % 3] / (1.5 + y.tanh()) - (0.9 - mat[0][j])
+                    };
+                    let e: f64 = {
+                        let z = (h_scale3(&[v, 1.5, 1.5], j as f64)[j % 3].tanh() * 0.9).asin();
+                        1.5 + z
+                    };
+                    1.5 + e
+                };
+                let e = y;
+                acc += q;
                 acc += e;
             }
         }
-        let y = mat[0][3 - 1 - j] - mat[0][j % 3];
+        let y = y + core::f64::consts::E;
         acc += y;
     }
-    mat[0][0] + y - mat[0][1].max(mat[0][1] * 0.5) + acc
+    core::f64::consts::E + y + mat[0][0] + acc
 }
 
 fn f0137_t(tr: &Trace, y: f64, mat: &[[f64; 3]; 1]) -> f64 {
@@ -7003,23 +7001,37 @@ fn f0137_t(tr: &Trace, y: f64, mat: &[[f64; 3]; 1]) -> f64 {
                 acc += a;
             }
             mm if mm > 3 => {
-                let s: f64 = if tr.b(y.sin() < mat[0][(j + 2) % 3]) {
+                let s: f64 = if tr.b(y.cos() < mat[0][(j + 2) % 3]) {
                     let y = y * 0.5;
                     std::f64::consts::PI + y
                 } else {
-                    (tr.rem(core::f64::consts::E, 2.0 + y.sin())).hypot(1.0).sqrt()
+                    core::f64::consts::E.sin().sinh().hypot(tr.abs(std::f64::consts::PI + mat[0][(j + 3) % 3]) + 0.5)
                 };
                 acc += s;
             }
             _ => {
-                let e = tr.trunc(0.5 * mat[0][3 - 1 - j] * 1.5) * 0.3;
+                let q: f64 = {
+                    let v: f64 = if tr.b(j > 1) {
+                        let y = y.tanh().exp();
+                        tr.round(mat[0][j % 3] * 1.5) * 0.3 + y
+                    } else {
+                        mat[0][j % 3] / (1.5 + y.tanh()) - (0.9 - mat[0][j])
+                    };
+                    let e: f64 = {
+                        let z = (h_scale3(&[v, 1.5, 1.5], j as f64)[j % 3].tanh() * 0.9).asin();
+                        1.5 + z
+                    };
+                    1.5 + e
+                };
+                let e = y;
+                acc += q;
                 acc += e;
             }
         }
-        let y = mat[0][3 - 1 - j] - mat[0][j % 3];
+        let y = y + core::f64::consts::E;
         acc += y;
     }
-    mat[0][0] + y - tr.max(mat[0][1], mat[0][1] * 0.5) + acc
+    core::f64::consts::E + y + mat[0][0] + acc
 }
 
 const CASE_F0137: Case = case!(f0137, f0137_t, f0137_grad, f0137_pullback, f0137_grad_into,
@@ -7028,57 +7040,39 @@ const CASE_F0137: Case = case!(f0137, f0137_t, f0137_grad, f0137_pullback, f0137
 
 #[differentiate]
 fn f0138(hs: Vec<f64>, b: f64, mut arr: [f64; 2], e: i32) -> f64 {
-    let mut acc: f64 = 0.0;
     let late1: f64;
-    if (e as f64).hypot(1.5 + (e as f64).cos()) >= arr[1].cos() {
-        let s: f64 = if (arr[0] * e as f64) > 2.5 {
-            (arr[(((hs[0].abs() + 0.5).log10().cos().abs() * 2.9).floor() as usize) % arr.len()].tanh().to_degrees() * 0.02 * 1.5).floor() * 0.3
-        } else {
-            (2.0 + (arr[1] + e as f64).sin()).sqrt()
-        };
-        late1 = h_cumsum(&hs)[1];
-        acc += s;
+    if (e as f64).tanh().exp().log(2.5 + b.sin()) < 0.3 {
+        late1 = (b * arr[0]).sin().tan();
     } else {
-        late1 = b;
+        late1 = (e as f64 % (1.5 + hs[2].cos()) * 1.5).trunc() * 0.3;
     }
-    let mut g = arr[0];
-    if e < 2 {
-        g += (-late1).atan();
-    } else {
-        arr[1] *= (1.5 + std::f64::consts::PI.cos()).ln_1p().abs().tanh();
-        let q = (b / (2.0 + late1.sin())).atan();
-        acc += q;
+    let mut s: f64 = 0.7;
+    for jj in 1..arr.len() {
+        arr[jj] = arr[jj - 1].cos() + (b + hs[jj % hs.len()]).cos() * (arr[jj.min(2 - 1)] / (2.0 + (jj as f64).sin()));
     }
-    hs[0] + b + arr[1] + g + acc
+    arr[1] -= late1.abs().sin().sinh();
+    s /= late1.hypot(1.0);
+    (e as f64 * s * 1.5).ceil() * 0.3 + hs[2] + arr[1]
 }
 
 fn f0138_t(tr: &Trace, hs: Vec<f64>, b: f64, mut arr: [f64; 2], e: i32) -> f64 {
-    let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b((e as f64).hypot(1.5 + (e as f64).cos()) >= arr[1].cos()) {
-        let s: f64 = if tr.b((arr[0] * e as f64) > 2.5) {
-            tr.floor(arr[(tr.floor((tr.abs(hs[0]) + 0.5).log10().cos().abs() * 2.9) as usize) % arr.len()].tanh().to_degrees() * 0.02 * 1.5) * 0.3
-        } else {
-            (2.0 + (arr[1] + e as f64).sin()).sqrt()
-        };
-        late1 = h_cumsum(&hs)[1];
-        acc += s;
+    if tr.b((e as f64).tanh().exp().log(2.5 + b.sin()) < 0.3) {
+        late1 = (b * arr[0]).sin().tan();
     } else {
-        late1 = b;
+        late1 = tr.trunc(tr.rem(e as f64, 1.5 + hs[2].cos()) * 1.5) * 0.3;
     }
-    let mut g = arr[0];
-    if tr.b(e < 2) {
-        g += (-late1).atan();
-    } else {
-        arr[1] *= tr.abs((1.5 + std::f64::consts::PI.cos()).ln_1p()).tanh();
-        let q = (b / (2.0 + late1.sin())).atan();
-        acc += q;
+    let mut s: f64 = 0.7;
+    for jj in 1..arr.len() {
+        arr[jj] = arr[jj - 1].cos() + (b + hs[jj % hs.len()]).cos() * (arr[jj.min(2 - 1)] / (2.0 + (jj as f64).sin()));
     }
-    hs[0] + b + arr[1] + g + acc
+    arr[1] -= tr.abs(late1).sin().sinh();
+    s /= late1.hypot(1.0);
+    tr.ceil(e as f64 * s * 1.5) * 0.3 + hs[2] + arr[1]
 }
 
 const CASE_F0138: Case = case!(f0138, f0138_t, f0138_grad, f0138_pullback, f0138_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[4], [0], [0], [1]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[4], [0], [2], [2]],
     |p, k| (p[0..3].to_vec(), p[3], arr(&p[4..6]), k[0] as i32));
 
 #[differentiate]
@@ -7090,13 +7084,13 @@ fn f0139(ts: &[f64; 1]) -> f64 {
     }
     for ii in (0..ts.len()).rev() {
         let mut b: f64 = {
-            let q = h_mix(ts[0] * core::f64::consts::E, (ii as f64).min(ts[0]));
-            q.tanh().exp().ln().clamp(q - 0.5, q + 0.5)
+            let s: f64 = h_mix(ts[0] * core::f64::consts::E, (ii as f64).sin().sinh());
+            h_polar(1.5, ts[0]).0.to_radians() + s
         };
-        b = b.sin() + f64::clamp(b, b - 0.5, b + 0.5);
+        b += h_scale3(&[b.sin().sinh(), ts[0] * std::f64::consts::PI, ii as f64], ts[0])[ii + 1];
         acc += b;
     }
-    std::f64::consts::PI.sin().tan() * -ts[0] + acc
+    h_leaky(0.5) * h_scale3(&[0.3, 2.0, ts[0]], ts[0])[0] + acc
 }
 
 fn f0139_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
@@ -7107,13 +7101,13 @@ fn f0139_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
     }
     for ii in (0..ts.len()).rev() {
         let mut b: f64 = {
-            let q = h_mix(ts[0] * core::f64::consts::E, tr.min(ii as f64, ts[0]));
-            tr.clamp(q.tanh().exp().ln(), q - 0.5, q + 0.5)
+            let s: f64 = h_mix(ts[0] * core::f64::consts::E, (ii as f64).sin().sinh());
+            h_polar(1.5, ts[0]).0.to_radians() + s
         };
-        b = b.sin() + tr.clamp(b, b - 0.5, b + 0.5);
+        b += h_scale3(&[b.sin().sinh(), ts[0] * std::f64::consts::PI, ii as f64], ts[0])[ii + 1];
         acc += b;
     }
-    std::f64::consts::PI.sin().tan() * -ts[0] + acc
+    h_leaky_t(tr, 0.5) * h_scale3(&[0.3, 2.0, ts[0]], ts[0])[0] + acc
 }
 
 const CASE_F0139: Case = case!(f0139, f0139_t, f0139_grad, f0139_pullback, f0139_grad_into,
@@ -7124,12 +7118,12 @@ const CASE_F0139: Case = case!(f0139, f0139_t, f0139_grad, f0139_pullback, f0139
 fn f0140(grid: &[[f64; 1]; 2], arr: [f64; 1], prm: Params, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (ii, &a) in arr.iter().enumerate() {
-        if (a.abs() + 0.5).ln_1p() < (a * ii as f64) {
+        if a.tanh().exp2() < (a * ii as f64) {
             let v: f64 = if ii > 0 {
                 -0.5
             } else {
                 let ws = vec![0.0_f64; arr.len()];
-                (arr[0] * a * 1.5).round() * 0.3 + ws[0]
+                (1.5 + (arr[0] * a).tanh()).log2() + ws[0]
             };
             acc += v;
         } else {
@@ -7148,12 +7142,12 @@ fn f0140(grid: &[[f64; 1]; 2], arr: [f64; 1], prm: Params, b: f64) -> f64 {
 fn f0140_t(tr: &Trace, grid: &[[f64; 1]; 2], arr: [f64; 1], prm: Params, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (ii, &a) in arr.iter().enumerate() {
-        if tr.b((tr.abs(a) + 0.5).ln_1p() < (a * ii as f64)) {
+        if tr.b(a.tanh().exp2() < (a * ii as f64)) {
             let v: f64 = if tr.b(ii > 0) {
                 -0.5
             } else {
                 let ws = vec![0.0_f64; arr.len()];
-                tr.round(arr[0] * a * 1.5) * 0.3 + ws[0]
+                (1.5 + (arr[0] * a).tanh()).log2() + ws[0]
             };
             acc += v;
         } else {
@@ -7177,70 +7171,84 @@ const CASE_F0140: Case = case!(f0140, f0140_t, f0140_grad, f0140_pullback, f0140
 fn f0141(vs: Vec<f64>, k: usize, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..3 {
-        let b = arr[1] * vs[i % vs.len()];
-        for _ in 1..=i {
-            let a = b.hypot(b.hypot(1.0)).max(b);
-            acc += a;
-        }
-        acc += b;
+        let g = arr[1] * arr[i % arr.len()].hypot(1.0).log10();
+        let q: f64 = {
+            let u = g.mul_add(g, core::f64::consts::E).abs();
+            let d = h_mix(-arr[(i * 2 + 1) % arr.len()], u.mul_add(arr[(i + 3) % arr.len()], vs[i % vs.len()]));
+            (1.5 + d.tanh()).sqrt() / ((vs[(i + 1) % vs.len()] / d.tanh().exp()).abs() + 0.5)
+        };
+        acc += q;
     }
-    vs[(k * 2 + 1) % vs.len()].tanh().exp().log2() * (arr[(k + 1) % arr.len()] + vs[k.min(vs.len() - 1)]) + acc
+    f64::acosh((arr[k.min(arr.len() - 1)] + 1.5).tanh().exp() + 1.2) + vs[1] + acc
 }
 
 fn f0141_t(tr: &Trace, vs: Vec<f64>, k: usize, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..3 {
-        let b = arr[1] * vs[i % vs.len()];
-        for _ in 1..=i {
-            let a = tr.max(b.hypot(b.hypot(1.0)), b);
-            acc += a;
-        }
-        acc += b;
+        let g = arr[1] * arr[i % arr.len()].hypot(1.0).log10();
+        let q: f64 = {
+            let u = tr.abs(g.mul_add(g, core::f64::consts::E));
+            let d = h_mix(-arr[(i * 2 + 1) % arr.len()], u.mul_add(arr[(i + 3) % arr.len()], vs[i % vs.len()]));
+            (1.5 + d.tanh()).sqrt() / (tr.abs(vs[(i + 1) % vs.len()] / d.tanh().exp()) + 0.5)
+        };
+        acc += q;
     }
-    vs[(k * 2 + 1) % vs.len()].tanh().exp().log2() * (arr[(k + 1) % arr.len()] + vs[k.min(vs.len() - 1)]) + acc
+    f64::acosh((arr[k.min(arr.len() - 1)] + 1.5).tanh().exp() + 1.2) + vs[1] + acc
 }
 
 const CASE_F0141: Case = case!(f0141, f0141_t, f0141_grad, f0141_pullback, f0141_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[2], [0], [1], [0]],
+    n: 4, active: [true, true, true, true], ints: [[2], [1], [2], [1]],
     |p, k| (p[0..2].to_vec(), k[0], arr(&p[2..4])));
 
 #[differentiate]
 fn f0142(ar: &[f64; 1], a: f64, zs: [f64; 1], mut a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if 2.5_f64.powf(ar[0].sin()) >= 0.1 {
-        let e = (1.5 + (core::f64::consts::E - a).cos()).powf(2.5);
-        for _ in 0..1 {
-            a3 = a3 * 0.5 + (2.5 - a);
+    if (ar[0].abs() + 0.5).ln_1p() > 0.2 {
+        for j in 0..4 {
+            for _ in 0..3 {
+                let w: f64 = if a3.tanh().exp().sqrt() > (a3 * a) {
+                    a3 %= std::f64::consts::PI.tanh().exp();
+                    zs[0].hypot(1.0).log2() - a3.clamp(a - 0.5, a + 0.5)
+                } else {
+                    a.powi(2) as f64
+                };
+                acc += w;
+            }
+            for _ in 0..j {
+                let a3 = a3 * core::f64::consts::E;
+                acc += a3;
+            }
         }
-        let ys: [f64; 1] = [0.0; 1];
-        acc += e;
-        acc += ys[0];
-    } else if (ar[0] * a) >= 0.2 {
-        a3 -= a.min(ar[0]) * h_mix(ar[0], zs[0]);
     } else {
-        a3 -= f64::exp((a + zs[0]).tanh());
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
     }
-    a3 -= a.max(a * 0.5) + std::f64::consts::PI * ar[0];
-    a3.sin() - -ar[0] + zs[0] + acc
+    zs[0] / zs[0].hypot(1.0) + h_dot(ar, &zs) + a + a3 + acc
 }
 
 fn f0142_t(tr: &Trace, ar: &[f64; 1], a: f64, zs: [f64; 1], mut a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(2.5_f64.powf(ar[0].sin()) >= 0.1) {
-        let e = (1.5 + (core::f64::consts::E - a).cos()).powf(2.5);
-        for _ in 0..1 {
-            a3 = a3 * 0.5 + (2.5 - a);
+    if tr.b((tr.abs(ar[0]) + 0.5).ln_1p() > 0.2) {
+        for j in 0..4 {
+            for _ in 0..3 {
+                let w: f64 = if tr.b(a3.tanh().exp().sqrt() > (a3 * a)) {
+                    a3 = tr.rem(a3, std::f64::consts::PI.tanh().exp());
+                    zs[0].hypot(1.0).log2() - tr.clamp(a3, a - 0.5, a + 0.5)
+                } else {
+                    a.powi(2) as f64
+                };
+                acc += w;
+            }
+            for _ in 0..j {
+                let a3 = a3 * core::f64::consts::E;
+                acc += a3;
+            }
         }
-        let ys: [f64; 1] = [0.0; 1];
-        acc += e;
-        acc += ys[0];
-    } else if tr.b((ar[0] * a) >= 0.2) {
-        a3 -= tr.min(a, ar[0]) * h_mix(ar[0], zs[0]);
     } else {
-        a3 -= f64::exp((a + zs[0]).tanh());
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
     }
-    a3 -= tr.max(a, a * 0.5) + std::f64::consts::PI * ar[0];
-    a3.sin() - -ar[0] + zs[0] + acc
+    zs[0] / zs[0].hypot(1.0) + h_dot(ar, &zs) + a + a3 + acc
 }
 
 const CASE_F0142: Case = case!(f0142, f0142_t, f0142_grad, f0142_pullback, f0142_grad_into,
@@ -7249,29 +7257,25 @@ const CASE_F0142: Case = case!(f0142, f0142_t, f0142_grad, f0142_pullback, f0142
 
 #[differentiate]
 fn f0143(mut a: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut round: usize = 0;
-    while round < 1 && core::f64::consts::E > (a % 1.5) {
+    while round < 1 && core::f64::consts::E > ((a * 1.5).floor() * 0.3) {
         round += 1;
-        a = a * ar[round % ar.len()].sin().tan().tanh();
-        let a = a * std::f64::consts::PI.hypot(1.0).sqrt().clamp(a - 0.5, a + 0.5);
-        acc += a;
+        a += ar[round + 1].cos().exp2();
     }
-    a = h_mix(a, ar[round] + a);
-    (ar[round + 1] + a).abs() + acc
+    let mut q = a;
+    q %= 1.5 + (a.sin() * 0.9).acos().cos();
+    q - a + ((q * 1.5).floor() + std::f64::consts::PI) + ar[3]
 }
 
 fn f0143_t(tr: &Trace, mut a: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut round: usize = 0;
-    while tr.b(round < 1 && core::f64::consts::E > (tr.rem(a, 1.5))) {
+    while tr.b(round < 1 && core::f64::consts::E > (tr.floor(a * 1.5) * 0.3)) {
         round += 1;
-        a = a * ar[round % ar.len()].sin().tan().tanh();
-        let a = a * tr.clamp(std::f64::consts::PI.hypot(1.0).sqrt(), a - 0.5, a + 0.5);
-        acc += a;
+        a += ar[round + 1].cos().exp2();
     }
-    a = h_mix(a, ar[round] + a);
-    tr.abs(ar[round + 1] + a) + acc
+    let mut q = a;
+    q = tr.rem(q, 1.5 + (a.sin() * 0.9).acos().cos());
+    q - a + (tr.floor(q * 1.5) + std::f64::consts::PI) + ar[3]
 }
 
 const CASE_F0143: Case = case!(f0143, f0143_t, f0143_grad, f0143_pullback, f0143_grad_into,
@@ -7282,45 +7286,43 @@ const CASE_F0143: Case = case!(f0143, f0143_t, f0143_grad, f0143_pullback, f0143
 fn f0144(c: f64, mut a: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        a /= a.hypot(1.5 + vals[(j + 3) % vals.len()].atan().tanh()).hypot(1.0);
-        let pt = (a * 1.5, a.sin());
-        acc += pt.1;
+        a /= 1.5 + a.cos().tanh();
+        for ii in 0..j {
+            a /= 1.5 + (-(c - vals[ii])).cos();
+        }
     }
-    let mut cnt: usize = 0;
-    while cnt < 2 {
-        cnt += 1;
-        let (d, v): (f64, f64) = h_polar(1.2, vals[(cnt + 3) % vals.len()]);
+    let ws = [h_cumsum(vals)[2], h_scale3(&[1.2, vals[(((c * vals[1]).tanh().abs() * 2.9).floor() as usize) % vals.len()], 1.2], vals[((f64::powf(1.5 + core::f64::consts::E.tanh(), 2.5).sin().abs() * 2.9).floor() as usize) % vals.len()])[1], std::f64::consts::PI + c, (c * 1.5).ceil() * 0.3];
+    for v in vals.iter() {
+        let d: f64 = if ((a * 1.5).round() + v) > -c {
+            f64::tan(c.tanh()) as f64
+        } else {
+            let r = a;
+            f64::cbrt(2.0 + ws[(((v / r.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % ws.len()].sin()) - v * a
+        };
         acc += d;
-        acc += v;
     }
-    let d: f64 = vals[1].cos().tan() + (vals[(cnt + 2) % vals.len()] + c);
-    for _ in 0..4 {
-        let zs: [f64; 4] = [0.0; 4];
-        acc += zs[3];
-    }
-    (2.0 + a.sin().sin()).ln_1p() + d + acc
+    a + ws[3] + acc
 }
 
 fn f0144_t(tr: &Trace, c: f64, mut a: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        a /= a.hypot(1.5 + vals[(j + 3) % vals.len()].atan().tanh()).hypot(1.0);
-        let pt = (a * 1.5, a.sin());
-        acc += pt.1;
+        a /= 1.5 + a.cos().tanh();
+        for ii in 0..j {
+            a /= 1.5 + (-(c - vals[ii])).cos();
+        }
     }
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 2) {
-        cnt += 1;
-        let (d, v): (f64, f64) = h_polar(1.2, vals[(cnt + 3) % vals.len()]);
+    let ws = [h_cumsum(vals)[2], h_scale3(&[1.2, vals[(tr.floor((c * vals[1]).tanh().abs() * 2.9) as usize) % vals.len()], 1.2], vals[(tr.floor(f64::powf(1.5 + core::f64::consts::E.tanh(), 2.5).sin().abs() * 2.9) as usize) % vals.len()])[1], std::f64::consts::PI + c, tr.ceil(c * 1.5) * 0.3];
+    for v in vals.iter() {
+        let d: f64 = if tr.b((tr.round(a * 1.5) + v) > -c) {
+            f64::tan(c.tanh()) as f64
+        } else {
+            let r = a;
+            f64::cbrt(2.0 + ws[(tr.floor((v / r.hypot(1.0)).tanh().abs() * 2.9) as usize) % ws.len()].sin()) - v * a
+        };
         acc += d;
-        acc += v;
     }
-    let d: f64 = vals[1].cos().tan() + (vals[(cnt + 2) % vals.len()] + c);
-    for _ in 0..4 {
-        let zs: [f64; 4] = [0.0; 4];
-        acc += zs[3];
-    }
-    (2.0 + a.sin().sin()).ln_1p() + d + acc
+    a + ws[3] + acc
 }
 
 const CASE_F0144: Case = case!(f0144, f0144_t, f0144_grad, f0144_pullback, f0144_grad_into,
@@ -7330,56 +7332,58 @@ const CASE_F0144: Case = case!(f0144, f0144_t, f0144_grad, f0144_pullback, f0144
 #[differentiate(wrt(vs, ws))]
 fn f0145(vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
+    let mut late1: f64;
     if h_mix(x, x) > x {
         late1 = x;
     } else {
-        late1 = f64::exp(ws[((x.sin().tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh()) + -ws[(((ws[1] / (1.5 + ws[0].cos())).tanh().abs() * 2.9).floor() as usize) % ws.len()];
+        late1 = x.tanh().exp() + ws[((x.atan().tanh().abs() * 2.9).floor() as usize) % ws.len()].clamp(x - 0.5, x + 0.5);
     }
-    let mut round: usize = 0;
-    while round < vs.len() && (-0.5 * vs[(((core::f64::consts::E / (1.5 + x.tanh())).sin().abs() * 2.9).floor() as usize) % vs.len()]) >= 0.9 {
-        round += 1;
-        let c: f64 = round as f64;
-        acc += c;
-    }
-    let cum = h_cumsum(ws);
-    let mut r = (late1.cos() * 0.9).asin().hypot(1.0).log(2.5 + cum[(round * 2 + 1) % cum.len()].tanh().exp().log2().sin());
-    let tup = h_polar((vs[round % vs.len()].tanh() * 0.9).asin(), vs[round % vs.len()].signum() * late1);
-    let mut it: usize = 0;
-    while it < round && (round as f64 - ws[round.min(ws.len() - 1)]) >= (cum[round.min(cum.len() - 1)] - round as f64) {
-        it += 1;
-        let e = it as f64 / (1.5 + std::f64::consts::PI.cos()) + (cum[it.min(3 - 1)] - r);
+    for &e in ws.iter() {
+        for _ in 0..4 {
+            late1 += vs[1];
+        }
         acc += e;
     }
-    r %= 1.5 + (-late1).cos();
-    -r / (2.0 + (r * ws[(it * 2 + 1) % ws.len()]).sin()) + tup.1 + acc
+    late1 *= (vs[((f64::hypot(x, 2.0 + x.sin()).sin().abs() * 2.9).floor() as usize) % 3] * ws[0].cos()).tanh();
+    late1 = late1 * std::f64::consts::PI.tanh().exp_m1().sin();
+    let late2: f64;
+    if (1.5 + late1.tanh()).recip() >= (1.5 + x.cos() + 1.2).acosh() {
+        late1 = h_mix(late1, x.mul_add(x, std::f64::consts::PI));
+        late2 = ((-vs[1]).tanh() * 0.9).atanh();
+    } else {
+        let x: f64 = late1;
+        late2 = h_leaky((2.0 + vs[2].sin()).log10());
+        acc += x;
+    }
+    ws[1] / (vs[2].abs() + 0.5) / (2.0 + h_scale3(&[late1, x, vs[2]], late2)[0].sin()) + acc
 }
 
 fn f0145_t(tr: &Trace, vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
+    let mut late1: f64;
     if tr.b(h_mix(x, x) > x) {
         late1 = x;
     } else {
-        late1 = f64::exp(ws[(tr.floor(x.sin().tanh().abs() * 2.9) as usize) % ws.len()].tanh()) + -ws[(tr.floor((ws[1] / (1.5 + ws[0].cos())).tanh().abs() * 2.9) as usize) % ws.len()];
+        late1 = x.tanh().exp() + tr.clamp(ws[(tr.floor(x.atan().tanh().abs() * 2.9) as usize) % ws.len()], x - 0.5, x + 0.5);
     }
-    let mut round: usize = 0;
-    while tr.b(round < vs.len() && (-0.5 * vs[(tr.floor((core::f64::consts::E / (1.5 + x.tanh())).sin().abs() * 2.9) as usize) % vs.len()]) >= 0.9) {
-        round += 1;
-        let c: f64 = round as f64;
-        acc += c;
-    }
-    let cum = h_cumsum(ws);
-    let mut r = (late1.cos() * 0.9).asin().hypot(1.0).log(2.5 + cum[(round * 2 + 1) % cum.len()].tanh().exp().log2().sin());
-    let tup = h_polar((vs[round % vs.len()].tanh() * 0.9).asin(), tr.signum(vs[round % vs.len()]) * late1);
-    let mut it: usize = 0;
-    while tr.b(it < round && (round as f64 - ws[round.min(ws.len() - 1)]) >= (cum[round.min(cum.len() - 1)] - round as f64)) {
-        it += 1;
-        let e = it as f64 / (1.5 + std::f64::consts::PI.cos()) + (cum[it.min(3 - 1)] - r);
+    for &e in ws.iter() {
+        for _ in 0..4 {
+            late1 += vs[1];
+        }
         acc += e;
     }
-    r = tr.rem(r, 1.5 + (-late1).cos());
-    -r / (2.0 + (r * ws[(it * 2 + 1) % ws.len()]).sin()) + tup.1 + acc
+    late1 *= (vs[(tr.floor(f64::hypot(x, 2.0 + x.sin()).sin().abs() * 2.9) as usize) % 3] * ws[0].cos()).tanh();
+    late1 = late1 * std::f64::consts::PI.tanh().exp_m1().sin();
+    let late2: f64;
+    if tr.b((1.5 + late1.tanh()).recip() >= (1.5 + x.cos() + 1.2).acosh()) {
+        late1 = h_mix(late1, x.mul_add(x, std::f64::consts::PI));
+        late2 = ((-vs[1]).tanh() * 0.9).atanh();
+    } else {
+        let x: f64 = late1;
+        late2 = h_leaky_t(tr, (2.0 + vs[2].sin()).log10());
+        acc += x;
+    }
+    ws[1] / (tr.abs(vs[2]) + 0.5) / (2.0 + h_scale3(&[late1, x, vs[2]], late2)[0].sin()) + acc
 }
 
 const CASE_F0145: Case = case!(f0145, f0145_t, f0145_grad, f0145_pullback, f0145_grad_into,
@@ -7387,72 +7391,66 @@ const CASE_F0145: Case = case!(f0145, f0145_t, f0145_grad, f0145_pullback, f0145
     |p, _k| (p[0..3].to_vec(), &p[3..6], p[6]));
 
 #[differentiate]
-fn f0146(vals: &[f64], a: f64, mut hs: Vec<f64>) -> f64 {
+fn f0146(vals: &[f64], a: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for p in &hs {
         for i in 0..3 {
-            if ((i as f64 * 1.5).trunc() + i as f64) < 0.2 {
+            if f64::cosh((i as f64).tanh()) <= a.tanh().cosh() {
                 continue;
             }
         }
-        for (ii, b) in hs.iter().enumerate() {
-            let w: f64 = if (1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= *p {
-                std::f64::consts::PI.tanh().cosh() + (*b).atan2(std::f64::consts::PI.cos() - 1.5)
-            } else {
-                -(p / (1.5 + vals[(ii + 3) % vals.len()].tanh()))
-            };
-            acc += *b;
-            acc += w;
+        for i in (0..vals.len()).rev() {
+            if (vals[vals.len() - 1 - i].tanh() * 0.9).acos() > (1.5 + std::f64::consts::PI.cos()).log2() {
+                continue;
+            }
         }
         acc += *p;
     }
-    if (a.cos() * 0.9).asin() < -0.5 {
-        return h_pow(hs[0].tanh().exp2(), 2);
-    }
-    let late1: f64;
-    if a > -0.5 {
-        let res = h_cumsum(vals);
-        late1 = (a * 1.5).trunc() + a + a;
-        acc += res[1];
+    let c = (core::f64::consts::E * a).max(vals[0] / (1.5 + vals[1].tanh()));
+    let y: f64 = if (2.0 + std::f64::consts::PI.sin()).powf(2.5) >= 0.1 {
+        c * 0.9
     } else {
-        hs[0] = (a.cos() * 0.9).acos();
-        late1 = a;
-    }
-    a.sin().exp2().sin() + vals[1] + hs[0] + late1 + acc
+        let y: f64 = if (a - -1.5) > (c * hs[0]) {
+            let res = h_cumsum(vals);
+            f64::floor(c * a * 1.5) * 0.3 + res[1]
+        } else {
+            let ws = [0.0_f64; 3];
+            a + ws[2]
+        };
+        f64::round(a * 1.5) * 0.3 * (vals[0] * -1.5) + y
+    };
+    a + y + acc
 }
 
-fn f0146_t(tr: &Trace, vals: &[f64], a: f64, mut hs: Vec<f64>) -> f64 {
+fn f0146_t(tr: &Trace, vals: &[f64], a: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for p in &hs {
         for i in 0..3 {
-            if tr.b((tr.trunc(i as f64 * 1.5) + i as f64) < 0.2) {
+            if tr.b(f64::cosh((i as f64).tanh()) <= a.tanh().cosh()) {
                 continue;
             }
         }
-        for (ii, b) in hs.iter().enumerate() {
-            let w: f64 = if tr.b((1.5 + vals[(ii * 2 + 1) % vals.len()].cos()).log2() >= *p) {
-                std::f64::consts::PI.tanh().cosh() + tr.atan2(*b, std::f64::consts::PI.cos() - 1.5)
-            } else {
-                -(p / (1.5 + vals[(ii + 3) % vals.len()].tanh()))
-            };
-            acc += *b;
-            acc += w;
+        for i in (0..vals.len()).rev() {
+            if tr.b((vals[vals.len() - 1 - i].tanh() * 0.9).acos() > (1.5 + std::f64::consts::PI.cos()).log2()) {
+                continue;
+            }
         }
         acc += *p;
     }
-    if tr.b((a.cos() * 0.9).asin() < -0.5) {
-        return h_pow(hs[0].tanh().exp2(), 2);
-    }
-    let late1: f64;
-    if tr.b(a > -0.5) {
-        let res = h_cumsum(vals);
-        late1 = tr.trunc(a * 1.5) + a + a;
-        acc += res[1];
+    let c = tr.max(core::f64::consts::E * a, vals[0] / (1.5 + vals[1].tanh()));
+    let y: f64 = if tr.b((2.0 + std::f64::consts::PI.sin()).powf(2.5) >= 0.1) {
+        c * 0.9
     } else {
-        hs[0] = (a.cos() * 0.9).acos();
-        late1 = a;
-    }
-    a.sin().exp2().sin() + vals[1] + hs[0] + late1 + acc
+        let y: f64 = if tr.b((a - -1.5) > (c * hs[0])) {
+            let res = h_cumsum(vals);
+            tr.floor(c * a * 1.5) * 0.3 + res[1]
+        } else {
+            let ws = [0.0_f64; 3];
+            a + ws[2]
+        };
+        tr.round(a * 1.5) * 0.3 * (vals[0] * -1.5) + y
+    };
+    a + y + acc
 }
 
 const CASE_F0146: Case = case!(f0146, f0146_t, f0146_grad, f0146_pullback, f0146_grad_into,
@@ -7460,52 +7458,60 @@ const CASE_F0146: Case = case!(f0146, f0146_t, f0146_grad, f0146_pullback, f0146
     |p, _k| (&p[0..2], p[2], p[3..4].to_vec()));
 
 #[differentiate(wrt(x, zs))]
-fn f0147(mut x: f64, ws: &[f64], ar: &[f64; 3], zs: [f64; 1]) -> f64 {
+fn f0147(x: f64, ws: &[f64], ar: &[f64; 3], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let res = h_scale3(ar, f64::sqrt(1.0 + zs[0] * zs[0]));
-    let w = (1.0 + zs[0] * zs[0]).ln_1p() * ws[0].mul_add(res[0], x);
-    let mut tmp = [w.hypot(1.0).cbrt(), w];
-    let q: f64 = if x >= (zs[0] + x) {
-        for j in 0..2 {
-            tmp[(j + 3) % tmp.len()] = h_mix(0.7 + ws[0], ar[j % 3].tanh().exp().ln());
-            let out = h_scale3(&res, x - zs[0]);
-            acc += out[2];
+    let res = h_scale3(ar, f64::asin(zs[0].tanh() * 0.9));
+    let s: f64 = (1.0 + zs[0] * zs[0]).ln() * (core::f64::consts::E / (res[0].abs() + 0.5));
+    acc += x;
+    let x = s;
+    let (q, v) = (x + s, x);
+    for i in 0..3 {
+        if (res[res.len() - 1 - i] % (1.5 + ws[0].tanh())) >= (zs[0] + x) {
+            break;
         }
-        (x.cos() * 0.9).acos() - x % 1.5
-    } else {
-        let g: f64 = if f64::powi(w, 2) >= ((x * 1.5).trunc() + x) {
-            x *= (x.max(x * 0.5) + w).tanh();
-            (1.5 + (x + w).cos()).log2()
-        } else {
-            h_polar(zs[0].cos().to_degrees() * 0.02, ar[0].max(x)).0
-        };
-        ws[0] + g
+        let out = h_scale3(&res, s - res[i]);
+        acc += out[2];
+    }
+    let mut it: usize = 0;
+    let w: f64 = loop {
+        it += 1;
+        if it > 4 {
+            break (1.5 + ar[(((x + s).tanh().abs() * 2.9).floor() as usize) % ar.len()].sin().cosh().tanh()).recip();
+        }
+        let s = s - ((2.0 + q.sin()).log10() + v * res[it.min(res.len() - 1)]);
+        let u = (1.5 + ar[it % 3].tanh()).ln_1p() / (2.0 + v.sin());
+        acc += s;
+        acc += u;
     };
-    (ws[0] * res[0]).hypot(1.0).sqrt() + tmp[1] + q + acc
+    zs[0] + ws[0] + q + v + w + acc
 }
 
-fn f0147_t(tr: &Trace, mut x: f64, ws: &[f64], ar: &[f64; 3], zs: [f64; 1]) -> f64 {
+fn f0147_t(tr: &Trace, x: f64, ws: &[f64], ar: &[f64; 3], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let res = h_scale3(ar, f64::sqrt(1.0 + zs[0] * zs[0]));
-    let w = (1.0 + zs[0] * zs[0]).ln_1p() * ws[0].mul_add(res[0], x);
-    let mut tmp = [w.hypot(1.0).cbrt(), w];
-    let q: f64 = if tr.b(x >= (zs[0] + x)) {
-        for j in 0..2 {
-            tmp[(j + 3) % tmp.len()] = h_mix(0.7 + ws[0], ar[j % 3].tanh().exp().ln());
-            let out = h_scale3(&res, x - zs[0]);
-            acc += out[2];
+    let res = h_scale3(ar, f64::asin(zs[0].tanh() * 0.9));
+    let s: f64 = (1.0 + zs[0] * zs[0]).ln() * (core::f64::consts::E / (tr.abs(res[0]) + 0.5));
+    acc += x;
+    let x = s;
+    let (q, v) = (x + s, x);
+    for i in 0..3 {
+        if tr.b((tr.rem(res[res.len() - 1 - i], 1.5 + ws[0].tanh())) >= (zs[0] + x)) {
+            break;
         }
-        (x.cos() * 0.9).acos() - tr.rem(x, 1.5)
-    } else {
-        let g: f64 = if tr.b(f64::powi(w, 2) >= (tr.trunc(x * 1.5) + x)) {
-            x *= (tr.max(x, x * 0.5) + w).tanh();
-            (1.5 + (x + w).cos()).log2()
-        } else {
-            h_polar(zs[0].cos().to_degrees() * 0.02, tr.max(ar[0], x)).0
-        };
-        ws[0] + g
+        let out = h_scale3(&res, s - res[i]);
+        acc += out[2];
+    }
+    let mut it: usize = 0;
+    let w: f64 = loop {
+        it += 1;
+        if tr.b(it > 4) {
+            break (1.5 + ar[(tr.floor((x + s).tanh().abs() * 2.9) as usize) % ar.len()].sin().cosh().tanh()).recip();
+        }
+        let s = s - ((2.0 + q.sin()).log10() + v * res[it.min(res.len() - 1)]);
+        let u = (1.5 + ar[it % 3].tanh()).ln_1p() / (2.0 + v.sin());
+        acc += s;
+        acc += u;
     };
-    (ws[0] * res[0]).hypot(1.0).sqrt() + tmp[1] + q + acc
+    zs[0] + ws[0] + q + v + w + acc
 }
 
 const CASE_F0147: Case = case!(f0147, f0147_t, f0147_grad, f0147_pullback, f0147_grad_into,
@@ -7514,43 +7520,33 @@ const CASE_F0147: Case = case!(f0147, f0147_t, f0147_grad, f0147_pullback, f0147
 
 #[differentiate]
 fn f0148(vals: &[f64], c: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
     while cnt < 1 {
         cnt += 1;
         if c > -std::f64::consts::PI {
-            return h_nested(c.abs(), vals);
+            return h_nested(c.signum() * b, vals);
         }
     }
-    let mut round: usize = 0;
-    while round < vals.len() {
-        round += 1;
-        let d = (1.5 + (cnt as f64).cos()).log10().signum() * b.clamp(-0.5, 0.8);
-        let u = vals[(round * 2 + 1) % 5].cos().exp_m1().cos();
-        acc += d;
-        acc += u;
-    }
-    c + 0.2 - c.mul_add(vals[round.min(vals.len() - 1)], c) + b + acc
+    let d: f64 = {
+        let p = (-b).asinh();
+        vals[cnt + 1] + p
+    };
+    h_leaky(d * b) + c
 }
 
 fn f0148_t(tr: &Trace, vals: &[f64], c: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
     while tr.b(cnt < 1) {
         cnt += 1;
         if tr.b(c > -std::f64::consts::PI) {
-            return h_nested(tr.abs(c), vals);
+            return h_nested(tr.signum(c) * b, vals);
         }
     }
-    let mut round: usize = 0;
-    while tr.b(round < vals.len()) {
-        round += 1;
-        let d = tr.signum((1.5 + (cnt as f64).cos()).log10()) * tr.clamp(b, -0.5, 0.8);
-        let u = vals[(round * 2 + 1) % 5].cos().exp_m1().cos();
-        acc += d;
-        acc += u;
-    }
-    c + 0.2 - c.mul_add(vals[round.min(vals.len() - 1)], c) + b + acc
+    let d: f64 = {
+        let p = (-b).asinh();
+        vals[cnt + 1] + p
+    };
+    h_leaky_t(tr, d * b) + c
 }
 
 const CASE_F0148: Case = case!(f0148, f0148_t, f0148_grad, f0148_pullback, f0148_grad_into,
@@ -7559,37 +7555,29 @@ const CASE_F0148: Case = case!(f0148, f0148_t, f0148_grad, f0148_pullback, f0148
 
 #[differentiate]
 fn f0149(pts: &[[f64; 2]]) -> f64 {
-    let r: f64 = if pts[0][0].powi(2) <= 0.1 {
-        std::f64::consts::PI * pts[0][0] - (1.5 + pts[0][((pts[0][0].tanh().abs() * 2.9).floor() as usize) % 2].cos()).log10()
+    let mut r: f64 = if (pts[0][0].sin() * 0.9).acos() <= 0.1 {
+        std::f64::consts::PI * pts[0][0] - pts[0][((pts[0][0].tanh().abs() * 2.9).floor() as usize) % 2].atan2(pts[0][((((std::f64::consts::PI * 1.5).ceil() * 0.3).tanh().abs() * 2.9).floor() as usize) % 2].sin() - 1.5)
     } else {
-        let xs = [0.0_f64; 3];
-        pts[0][0].hypot(2.0 + std::f64::consts::PI.sin()).mul_add((pts[0][1].abs() + 0.5).log10(), pts[0][0]) + xs[2]
+        let u = 1.2 + std::f64::consts::PI;
+        (u - core::f64::consts::E).max(pts[0][0] % (2.0 + u.sin()))
     };
-    let q: f64 = if r > f64::exp(r.sin()) {
-        let r = r + r * 0.5;
-        std::f64::consts::PI / (1.0 + pts[0][0] * pts[0][0]) * (1.5 + r.cos()).log2()
-    } else {
-        let a = pts[0][1] * r.tanh();
-        f64::clamp(-core::f64::consts::E, -0.5, 0.8) + a
-    };
-    (r.cos() * 0.9).acos() + q
+    let ys = [0.0_f64; 4];
+    r += r.tanh().exp2().clamp(r - 0.5, r + 0.5);
+    let vals = [0.0_f64; 3];
+    (std::f64::consts::PI * 0.1).atan2(((r * 1.5).floor() + r).tanh() - 1.5) + ys[3] + vals[2]
 }
 
 fn f0149_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
-    let r: f64 = if tr.b(pts[0][0].powi(2) <= 0.1) {
-        std::f64::consts::PI * pts[0][0] - (1.5 + pts[0][(tr.floor(pts[0][0].tanh().abs() * 2.9) as usize) % 2].cos()).log10()
+    let mut r: f64 = if tr.b((pts[0][0].sin() * 0.9).acos() <= 0.1) {
+        std::f64::consts::PI * pts[0][0] - tr.atan2(pts[0][(tr.floor(pts[0][0].tanh().abs() * 2.9) as usize) % 2], pts[0][(tr.floor((tr.ceil(std::f64::consts::PI * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % 2].sin() - 1.5)
     } else {
-        let xs = [0.0_f64; 3];
-        pts[0][0].hypot(2.0 + std::f64::consts::PI.sin()).mul_add((tr.abs(pts[0][1]) + 0.5).log10(), pts[0][0]) + xs[2]
+        let u = 1.2 + std::f64::consts::PI;
+        tr.max(u - core::f64::consts::E, tr.rem(pts[0][0], 2.0 + u.sin()))
     };
-    let q: f64 = if tr.b(r > f64::exp(r.sin())) {
-        let r = r + r * 0.5;
-        std::f64::consts::PI / (1.0 + pts[0][0] * pts[0][0]) * (1.5 + r.cos()).log2()
-    } else {
-        let a = pts[0][1] * r.tanh();
-        tr.clamp(-core::f64::consts::E, -0.5, 0.8) + a
-    };
-    (r.cos() * 0.9).acos() + q
+    let ys = [0.0_f64; 4];
+    r += tr.clamp(r.tanh().exp2(), r - 0.5, r + 0.5);
+    let vals = [0.0_f64; 3];
+    tr.atan2(std::f64::consts::PI * 0.1, (tr.floor(r * 1.5) + r).tanh() - 1.5) + ys[3] + vals[2]
 }
 
 const CASE_F0149: Case = case!(f0149, f0149_t, f0149_grad, f0149_pullback, f0149_grad_into,
@@ -7602,8 +7590,8 @@ fn f0150(xs: &[f64], arr: [f64; 1], k: usize) -> f64 {
     for _ in 0..1 {
         p /= 1.5 + ((0.5 + arr[0]) / (2.0 + arr[0].sin())).tanh();
     }
-    let w = ((p + arr[0]).abs() + 0.5).log10();
-    f64::to_degrees((k as f64).tanh()) * 0.02 * (xs[k].abs() + 0.5).recip() + w
+    let w = ((p + arr[0]) * 1.5).floor() * 0.3;
+    f64::tan((k as f64).tanh()) * (xs[k].abs() + 0.5 + 1.2).acosh() + w
 }
 
 fn f0150_t(tr: &Trace, xs: &[f64], arr: [f64; 1], k: usize) -> f64 {
@@ -7611,8 +7599,8 @@ fn f0150_t(tr: &Trace, xs: &[f64], arr: [f64; 1], k: usize) -> f64 {
     for _ in 0..1 {
         p /= 1.5 + ((0.5 + arr[0]) / (2.0 + arr[0].sin())).tanh();
     }
-    let w = (tr.abs(p + arr[0]) + 0.5).log10();
-    f64::to_degrees((k as f64).tanh()) * 0.02 * (tr.abs(xs[k]) + 0.5).recip() + w
+    let w = tr.floor((p + arr[0]) * 1.5) * 0.3;
+    f64::tan((k as f64).tanh()) * (tr.abs(xs[k]) + 0.5 + 1.2).acosh() + w
 }
 
 const CASE_F0150: Case = case!(f0150, f0150_t, f0150_grad, f0150_pullback, f0150_grad_into,
@@ -7621,17 +7609,17 @@ const CASE_F0150: Case = case!(f0150, f0150_t, f0150_grad, f0150_pullback, f0150
 
 #[differentiate]
 fn f0151(c: f64, xs: &[f64], b: f64, mut arr: [f64; 3]) -> f64 {
-    let d = xs[1] + b.hypot(1.0).ln();
+    let d = xs[1] + (b.tanh() * 0.9).atanh();
     let mut d = d * (c * xs[1] * b);
-    arr[1] = (1.5 + arr[2].tanh()).cbrt().tanh().exp().ln();
+    arr[1] %= (1.5 + (1.5 + arr[2].tanh()).recip().cos()).ln_1p().abs() + 0.5;
     d /= h_dot(xs, xs).hypot(1.0);
     d * (xs[1] * xs[2]) + arr[2]
 }
 
-fn f0151_t(_tr: &Trace, c: f64, xs: &[f64], b: f64, mut arr: [f64; 3]) -> f64 {
-    let d = xs[1] + b.hypot(1.0).ln();
+fn f0151_t(tr: &Trace, c: f64, xs: &[f64], b: f64, mut arr: [f64; 3]) -> f64 {
+    let d = xs[1] + (b.tanh() * 0.9).atanh();
     let mut d = d * (c * xs[1] * b);
-    arr[1] = (1.5 + arr[2].tanh()).cbrt().tanh().exp().ln();
+    arr[1] = tr.rem(arr[1], tr.abs((1.5 + (1.5 + arr[2].tanh()).recip().cos()).ln_1p()) + 0.5);
     d /= h_dot(xs, xs).hypot(1.0);
     d * (xs[1] * xs[2]) + arr[2]
 }
@@ -7643,62 +7631,56 @@ const CASE_F0151: Case = case!(f0151, f0151_t, f0151_grad, f0151_pullback, f0151
 #[differentiate]
 fn f0152(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = a;
-    r -= f64::trunc(f64::hypot(r, 1.5 + a.cos()) * 1.5) * 0.3;
-    let mut it: usize = 0;
-    while it < 4 {
-        it += 1;
-        let g: f64 = 1.2;
-        acc += g;
-    }
-    let mut g = (a + core::f64::consts::E) * (core::f64::consts::E / r.hypot(1.0));
-    let b: f64 = if h_pow(0.2, 0) > (f64::trunc(g * 1.5) * 0.3) {
-        a.tanh().cosh()
+    let mut e = (1.0 + a * a).log(2.5 + (1.5 + a.cos()).log(2.5 + a.sin()).sin());
+    e = e.tanh() + (e - std::f64::consts::PI);
+    let mut g: f64 = if h_pow(std::f64::consts::PI, 1) < (core::f64::consts::E / e.hypot(1.0)) {
+        let tup = (e - 0.2, a);
+        a + tup.1
     } else {
-        it as f64
+        a * 0.9
     };
-    if it < 2 {
-        let c = r;
-        let mut v = h_mix(b + g, 2.0 * a);
-        v = h_mix(v, it as f64 - g);
-        acc += c;
-        acc += v;
-    } else if (0.5 * it as f64) < -1.5 {
-        let y = -a / (1.5 + f64::abs(g).tanh());
-        g = g * 0.5 + (b - 0.1);
-        acc += y;
+    g -= a.abs();
+    if (0.7 - a) <= 2.5 {
+        let mut p: f64 = if (a * g) >= 0.2 {
+            e.tanh().to_degrees() * 0.02
+        } else {
+            (g - std::f64::consts::PI) * g.atan2(2.0 + e.sin())
+        };
+        p /= 2.0 + ((1.5 + a.cos()).log10().tanh() * 0.9).asin().sin();
+        let xs = [0.9, a - e, 0.1 + g];
+        acc += p;
+        acc += xs[2];
+    } else {
+        (g, e) = (e, g * ((core::f64::consts::E * 1.5).trunc() * 0.3));
     }
-    g / (2.0 + (g.tanh() * 0.9).acos().sin()) + b + acc
+    e.cos().sinh().to_radians() + g + acc
 }
 
 fn f0152_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = a;
-    r -= tr.trunc(f64::hypot(r, 1.5 + a.cos()) * 1.5) * 0.3;
-    let mut it: usize = 0;
-    while tr.b(it < 4) {
-        it += 1;
-        let g: f64 = 1.2;
-        acc += g;
-    }
-    let mut g = (a + core::f64::consts::E) * (core::f64::consts::E / r.hypot(1.0));
-    let b: f64 = if tr.b(h_pow(0.2, 0) > (tr.trunc(g * 1.5) * 0.3)) {
-        a.tanh().cosh()
+    let mut e = (1.0 + a * a).log(2.5 + (1.5 + a.cos()).log(2.5 + a.sin()).sin());
+    e = e.tanh() + (e - std::f64::consts::PI);
+    let mut g: f64 = if tr.b(h_pow(std::f64::consts::PI, 1) < (core::f64::consts::E / e.hypot(1.0))) {
+        let tup = (e - 0.2, a);
+        a + tup.1
     } else {
-        it as f64
+        a * 0.9
     };
-    if tr.b(it < 2) {
-        let c = r;
-        let mut v = h_mix(b + g, 2.0 * a);
-        v = h_mix(v, it as f64 - g);
-        acc += c;
-        acc += v;
-    } else if tr.b((0.5 * it as f64) < -1.5) {
-        let y = -a / (1.5 + tr.abs(g).tanh());
-        g = g * 0.5 + (b - 0.1);
-        acc += y;
+    g -= tr.abs(a);
+    if tr.b((0.7 - a) <= 2.5) {
+        let mut p: f64 = if tr.b((a * g) >= 0.2) {
+            e.tanh().to_degrees() * 0.02
+        } else {
+            (g - std::f64::consts::PI) * g.atan2(2.0 + e.sin())
+        };
+        p /= 2.0 + ((1.5 + a.cos()).log10().tanh() * 0.9).asin().sin();
+        let xs = [0.9, a - e, 0.1 + g];
+        acc += p;
+        acc += xs[2];
+    } else {
+        (g, e) = (e, g * (tr.trunc(core::f64::consts::E * 1.5) * 0.3));
     }
-    g / (2.0 + (g.tanh() * 0.9).acos().sin()) + b + acc
+    e.cos().sinh().to_radians() + g + acc
 }
 
 const CASE_F0152: Case = case!(f0152, f0152_t, f0152_grad, f0152_pullback, f0152_grad_into,
@@ -7708,42 +7690,42 @@ const CASE_F0152: Case = case!(f0152, f0152_t, f0152_grad, f0152_pullback, f0152
 #[differentiate]
 fn f0153(vals: &[f64], xs: &[f64], grid: &[[f64; 1]; 2], ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = if 0.1 >= vals[0].cos().exp_m1() {
+    let p: f64 = if 0.1 >= vals[0].tanh() {
         1.5 * ts[0]
     } else {
         for j in (0..vals.len()).rev() {
-            let y: f64 = if grid[(j + 1) % grid.len()][0].atan() >= (ts[0] + vals[0]) {
-                let d: f64 = (2.0 + vals[0].sin()).log10() / (-(j as f64)).tanh().exp();
-                ((d + xs[j % 2]) * 1.5).floor() + grid[j][0].atan()
+            let y: f64 = if grid[(j + 1) % grid.len()][0].to_radians() >= (ts[0] + vals[0]) {
+                let d: f64 = (2.0 + vals[0].sin()).recip() / (-(j as f64)).tanh().exp();
+                ((d + xs[j % 2]) * 1.5).ceil() + grid[j][0].cos()
             } else {
                 let (b, d) = h_polar(vals[0], ts[0] * 2.0);
-                grid[(j * 2 + 1) % grid.len()][0].tanh().cosh() + b + d
+                grid[(j * 2 + 1) % grid.len()][0].sin().powi(3) + b + d
             };
             acc += y;
         }
-        (1.5 + grid[1][0].cos()).log2() + xs[1] % 1.5
+        h_leaky(grid[1][0]) + xs[1]
     };
-    ts[0] + xs[1] + grid[1][0] + p + acc
+    vals[0] * ts[0] + xs[1] + grid[1][0] + p + acc
 }
 
 fn f0153_t(tr: &Trace, vals: &[f64], xs: &[f64], grid: &[[f64; 1]; 2], ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = if tr.b(0.1 >= vals[0].cos().exp_m1()) {
+    let p: f64 = if tr.b(0.1 >= vals[0].tanh()) {
         1.5 * ts[0]
     } else {
         for j in (0..vals.len()).rev() {
-            let y: f64 = if tr.b(grid[(j + 1) % grid.len()][0].atan() >= (ts[0] + vals[0])) {
-                let d: f64 = (2.0 + vals[0].sin()).log10() / (-(j as f64)).tanh().exp();
-                tr.floor((d + xs[j % 2]) * 1.5) + grid[j][0].atan()
+            let y: f64 = if tr.b(grid[(j + 1) % grid.len()][0].to_radians() >= (ts[0] + vals[0])) {
+                let d: f64 = (2.0 + vals[0].sin()).recip() / (-(j as f64)).tanh().exp();
+                tr.ceil((d + xs[j % 2]) * 1.5) + grid[j][0].cos()
             } else {
                 let (b, d) = h_polar(vals[0], ts[0] * 2.0);
-                grid[(j * 2 + 1) % grid.len()][0].tanh().cosh() + b + d
+                grid[(j * 2 + 1) % grid.len()][0].sin().powi(3) + b + d
             };
             acc += y;
         }
-        (1.5 + grid[1][0].cos()).log2() + tr.rem(xs[1], 1.5)
+        h_leaky_t(tr, grid[1][0]) + xs[1]
     };
-    ts[0] + xs[1] + grid[1][0] + p + acc
+    vals[0] * ts[0] + xs[1] + grid[1][0] + p + acc
 }
 
 const CASE_F0153: Case = case!(f0153, f0153_t, f0153_grad, f0153_pullback, f0153_grad_into,
@@ -7754,51 +7736,77 @@ const CASE_F0153: Case = case!(f0153, f0153_t, f0153_grad, f0153_pullback, f0153
 fn f0154(zs: [f64; 3], ar: &[f64; 4], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let tup = (a, a * zs[0]);
-    let mut tmp = [0.0_f64; 4];
+    let tmp = [0.0_f64; 4];
     let mut it: usize = 0;
     while it < 2 {
         it += 1;
-        let v = (a * zs[it - 1]).cos().exp();
-        acc += v;
+        let q: f64 = (a * zs[it - 1]).cos();
+        acc += q;
     }
-    let pt = h_polar((it as f64 * 1.5).round() + zs[3 - 1 - it], zs[(it * 2 + 1) % zs.len()] + tup.1);
-    if (ar[it + 1] * zs[it]) >= (0.7 - pt.1) {
-        tmp[it + 1] %= 1.5 + (a + ar[it % 4] + (tmp[it] + tmp[it % tmp.len()])).cos();
-    } else {
-        let mut cnt: usize = 0;
-        while cnt < 4 {
-            cnt += 1;
-            tmp[cnt.min(4 - 1)] += h_mix(pt.1, zs[cnt.min(zs.len() - 1)]).hypot(1.0).sqrt();
-        }
-        let r = -(a.sin() * 0.9).acos();
-        acc += r;
+    let s = h_leaky(-0.5).atan2(1.5 + (zs[(it + 2) % 3] * ar[it + 1]).cos());
+    for ii in 0..it + 1 {
+        let mut round: usize = 0;
+        let q: f64 = loop {
+            round += 1;
+            if round > 3 {
+                break ((0.7 - tup.1) * 1.5).trunc() * 0.3;
+            }
+            let z: f64 = if round % 2 == 0 {
+                let w: f64 = s * (-1.5 - core::f64::consts::E);
+                f64::asinh(core::f64::consts::E) / (zs[(round * 2 + 1) % zs.len()].max(w).abs() + 0.5)
+            } else {
+                round as f64
+            };
+            acc += z;
+        };
+        let w: f64 = if round % 2 == 0 {
+            let q: f64 = q - h_mix(0.2, h_mix(tup.1, zs[ii % zs.len()]));
+            f64::powi(1.5 + (q * s).tanh(), -2)
+        } else {
+            ar[ar.len() - 1 - ii].hypot(1.5 + s.tanh().exp().sqrt().cos())
+        };
+        acc += q;
+        acc += w;
     }
-    (2.0 + zs[(it + 3) % zs.len()].cos().exp().sin()).ln_1p() + tmp[3] + acc
+    ar[it] + tup.1 + tmp[3] + s + acc
 }
 
 fn f0154_t(tr: &Trace, zs: [f64; 3], ar: &[f64; 4], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let tup = (a, a * zs[0]);
-    let mut tmp = [0.0_f64; 4];
+    let tmp = [0.0_f64; 4];
     let mut it: usize = 0;
     while tr.b(it < 2) {
         it += 1;
-        let v = (a * zs[it - 1]).cos().exp();
-        acc += v;
+        let q: f64 = (a * zs[it - 1]).cos();
+        acc += q;
     }
-    let pt = h_polar(tr.round(it as f64 * 1.5) + zs[3 - 1 - it], zs[(it * 2 + 1) % zs.len()] + tup.1);
-    if tr.b((ar[it + 1] * zs[it]) >= (0.7 - pt.1)) {
-        tmp[it + 1] = tr.rem(tmp[it + 1], 1.5 + (a + ar[it % 4] + (tmp[it] + tmp[it % tmp.len()])).cos());
-    } else {
-        let mut cnt: usize = 0;
-        while tr.b(cnt < 4) {
-            cnt += 1;
-            tmp[cnt.min(4 - 1)] += h_mix(pt.1, zs[cnt.min(zs.len() - 1)]).hypot(1.0).sqrt();
-        }
-        let r = -(a.sin() * 0.9).acos();
-        acc += r;
+    let s = h_leaky_t(tr, -0.5).atan2(1.5 + (zs[(it + 2) % 3] * ar[it + 1]).cos());
+    for ii in 0..it + 1 {
+        let mut round: usize = 0;
+        let q: f64 = loop {
+            round += 1;
+            if tr.b(round > 3) {
+                break tr.trunc((0.7 - tup.1) * 1.5) * 0.3;
+            }
+            let z: f64 = if tr.b(round % 2 == 0) {
+                let w: f64 = s * (-1.5 - core::f64::consts::E);
+                f64::asinh(core::f64::consts::E) / (tr.abs(tr.max(zs[(round * 2 + 1) % zs.len()], w)) + 0.5)
+            } else {
+                round as f64
+            };
+            acc += z;
+        };
+        let w: f64 = if tr.b(round % 2 == 0) {
+            let q: f64 = q - h_mix(0.2, h_mix(tup.1, zs[ii % zs.len()]));
+            f64::powi(1.5 + (q * s).tanh(), -2)
+        } else {
+            ar[ar.len() - 1 - ii].hypot(1.5 + s.tanh().exp().sqrt().cos())
+        };
+        acc += q;
+        acc += w;
     }
-    (2.0 + zs[(it + 3) % zs.len()].cos().exp().sin()).ln_1p() + tmp[3] + acc
+    ar[it] + tup.1 + tmp[3] + s + acc
 }
 
 const CASE_F0154: Case = case!(f0154, f0154_t, f0154_grad, f0154_pullback, f0154_grad_into,
@@ -7812,26 +7820,27 @@ fn f0155(a: f64, vals: &[f64]) -> f64 {
     let mut b: f64 = loop {
         step += 1;
         if step > 2 {
-            break h_polar(vals[0].cos(), vals[0] - step as f64).0;
+            break h_polar(vals[0].tanh().exp_m1(), vals[0] * -1.5).1;
         }
-        let t = (step as f64 + core::f64::consts::E) / (2.0 + h_leaky(vals[0]).sin());
-        let d = t;
-        acc += d;
+        let r = core::f64::consts::E + h_leaky(vals[0]);
+        acc += r;
     };
-    let v: f64 = match step {
+    b *= vals[0].cos().cos();
+    match step {
         0 => {
             b = b.tanh() + h_nested(a, vals);
-            a * (a.cos() * 0.9).acos()
+            let xs: [f64; 3] = [0.0; 3];
+            acc += xs[2];
         }
         1 | 2 => {
-            step as f64
+            let d = step as f64 + (std::f64::consts::PI - 1.2);
+            acc += d;
         }
         _ => {
-            b -= -(1.2 + b);
-            (a % 1.5).tanh().exp().log10()
+            b -= a;
         }
-    };
-    (vals[0] * 1.5).tanh().exp() + a + b + v + acc
+    }
+    vals[0] * a / (h_polar(b, vals[0]).1.abs() + 0.5) + acc
 }
 
 fn f0155_t(tr: &Trace, a: f64, vals: &[f64]) -> f64 {
@@ -7840,26 +7849,27 @@ fn f0155_t(tr: &Trace, a: f64, vals: &[f64]) -> f64 {
     let mut b: f64 = loop {
         step += 1;
         if tr.b(step > 2) {
-            break h_polar(vals[0].cos(), vals[0] - step as f64).0;
+            break h_polar(vals[0].tanh().exp_m1(), vals[0] * -1.5).1;
         }
-        let t = (step as f64 + core::f64::consts::E) / (2.0 + h_leaky_t(tr, vals[0]).sin());
-        let d = t;
-        acc += d;
+        let r = core::f64::consts::E + h_leaky_t(tr, vals[0]);
+        acc += r;
     };
-    let v: f64 = match step {
+    b *= vals[0].cos().cos();
+    match step {
         0 => {
             b = b.tanh() + h_nested(a, vals);
-            a * (a.cos() * 0.9).acos()
+            let xs: [f64; 3] = [0.0; 3];
+            acc += xs[2];
         }
         1 | 2 => {
-            step as f64
+            let d = step as f64 + (std::f64::consts::PI - 1.2);
+            acc += d;
         }
         _ => {
-            b -= -(1.2 + b);
-            (tr.rem(a, 1.5)).tanh().exp().log10()
+            b -= a;
         }
-    };
-    (vals[0] * 1.5).tanh().exp() + a + b + v + acc
+    }
+    vals[0] * a / (tr.abs(h_polar(b, vals[0]).1) + 0.5) + acc
 }
 
 const CASE_F0155: Case = case!(f0155, f0155_t, f0155_grad, f0155_pullback, f0155_grad_into,
@@ -7868,35 +7878,41 @@ const CASE_F0155: Case = case!(f0155, f0155_t, f0155_grad, f0155_pullback, f0155
 
 #[differentiate]
 fn f0156(mut zs: [f64; 2], arr: [f64; 2], m: usize) -> f64 {
-    zs[(m * 2 + 1) % zs.len()] = (0.5 / (1.5 + core::f64::consts::E.cos())).tanh().powi(m as i32);
-    let ws = [0.0_f64; 3];
-    let mut hs = [0.0_f64; 2];
-    let q: f64 = if zs[(m + 1) % zs.len()].tanh().sinh() < ((m as f64).abs() + 0.5).recip() {
-        hs[m.min(hs.len() - 1)] -= (hs[0] * core::f64::consts::E).cos();
-        arr[m % 2] + 0.5 - zs[(m + 3) % zs.len()].tanh().exp()
-    } else {
-        let a = -core::f64::consts::E.tanh().exp2();
-        (f64::asin(a.cos() * 0.9).abs() + 0.5).sqrt()
-    };
-    ws[(m * 2 + 1) % ws.len()].max(std::f64::consts::PI) + (q.abs() + 0.5).log2() + arr[1] + hs[1]
+    let mut acc: f64 = 0.0;
+    zs[(m * 2 + 1) % zs.len()] *= f64::powf(1.5 + (0.5 / (1.5 + core::f64::consts::E.cos())).tanh(), (zs[m % zs.len()] - zs[m.min(zs.len() - 1)]).tanh() * 1.5).sin();
+    for j in (1..=m).rev() {
+        if zs[j.min(zs.len() - 1)].tanh().tan() <= (m as f64) {
+            return (zs[j % zs.len()] as f64).min(core::f64::consts::E);
+        }
+        let a: f64 = if (arr[m % 2] + 0.5) < 0.7 {
+            (1.2 + core::f64::consts::E) * arr[m.min(arr.len() - 1)].tanh().exp().powi(-2)
+        } else {
+            arr[(m + 2) % arr.len()]
+        };
+        acc += a;
+    }
+    ((std::f64::consts::PI * core::f64::consts::E).tanh() * 0.9).acos() + zs[1] + arr[1] + acc
 }
 
 fn f0156_t(tr: &Trace, mut zs: [f64; 2], arr: [f64; 2], m: usize) -> f64 {
-    zs[(m * 2 + 1) % zs.len()] = (0.5 / (1.5 + core::f64::consts::E.cos())).tanh().powi(m as i32);
-    let ws = [0.0_f64; 3];
-    let mut hs = [0.0_f64; 2];
-    let q: f64 = if tr.b(zs[(m + 1) % zs.len()].tanh().sinh() < (tr.abs(m as f64) + 0.5).recip()) {
-        hs[m.min(hs.len() - 1)] -= (hs[0] * core::f64::consts::E).cos();
-        arr[m % 2] + 0.5 - zs[(m + 3) % zs.len()].tanh().exp()
-    } else {
-        let a = -core::f64::consts::E.tanh().exp2();
-        (tr.abs(f64::asin(a.cos() * 0.9)) + 0.5).sqrt()
-    };
-    tr.max(ws[(m * 2 + 1) % ws.len()], std::f64::consts::PI) + (tr.abs(q) + 0.5).log2() + arr[1] + hs[1]
+    let mut acc: f64 = 0.0;
+    zs[(m * 2 + 1) % zs.len()] *= f64::powf(1.5 + (0.5 / (1.5 + core::f64::consts::E.cos())).tanh(), (zs[m % zs.len()] - zs[m.min(zs.len() - 1)]).tanh() * 1.5).sin();
+    for j in (1..=m).rev() {
+        if tr.b(zs[j.min(zs.len() - 1)].tanh().tan() <= (m as f64)) {
+            return tr.min(zs[j % zs.len()] as f64, core::f64::consts::E);
+        }
+        let a: f64 = if tr.b((arr[m % 2] + 0.5) < 0.7) {
+            (1.2 + core::f64::consts::E) * arr[m.min(arr.len() - 1)].tanh().exp().powi(-2)
+        } else {
+            arr[(m + 2) % arr.len()]
+        };
+        acc += a;
+    }
+    ((std::f64::consts::PI * core::f64::consts::E).tanh() * 0.9).acos() + zs[1] + arr[1] + acc
 }
 
 const CASE_F0156: Case = case!(f0156, f0156_t, f0156_grad, f0156_pullback, f0156_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[3], [0], [1], [1]],
+    n: 4, active: [true, true, true, true], ints: [[3], [1], [3], [3]],
     |p, k| (arr(&p[0..2]), arr(&p[2..4]), k[0]));
 
 #[differentiate]
@@ -7911,34 +7927,45 @@ fn f0157(b: f64, rows: &[[f64; 2]], grid: &[[f64; 1]; 1]) -> f64 {
         match step % 3 {
             0 => {
                 let mut round: usize = 0;
-                while round < 3 && std::f64::consts::PI.to_radians() > 1.5 {
+                while round < 3 && (std::f64::consts::PI as f64) > b {
                     round += 1;
-                    if (1.5 + rows[(round + 3) % rows.len()][1].tanh()).recip() > (round as f64 + rows[(round * 2 + 1) % rows.len()][(step * 2 + 1) % 2]) {
-                        let b = b * f64::ln(b.tanh().exp()).max(b as f64);
+                    if rows[(round + 3) % rows.len()][1].tanh().tan() > (round as f64 + rows[(round * 2 + 1) % rows.len()][(step * 2 + 1) % 2]) {
+                        let b = (b * rows[round.min(3 - 1)][(round * 2 + 1) % 2]).signum() * grid[0][0];
                         acc += b;
-                    } else if grid[0][0] >= b.clamp(b - 0.5, b + 0.5) {
-                        let r = grid[0][0];
-                        if b.sin().exp_m1() >= 0.7 {
-                            break;
+                    } else {
+                        let buf = [[0.0_f64; 3]; 3];
+                        if (b - buf[round.min(3 - 1)][round.min(3 - 1)]) <= 0.3 {
+                            return 0.1 * b + f64::asin(b.cos() * 0.9);
                         }
-                        acc += r;
                     }
                 }
             }
-            _ if 0.1 > (f64::to_degrees(b.cos()) * 0.02) => {
-                let p = b;
-                acc += p;
-            }
-            _ => {
+            _ if f64::atanh(b.cos() * 0.9) >= 0.2 => {
                 let mut t = h_polar(b, b).1 / (1.5 + (rows[step % rows.len()][step % 2] + grid[0][0]).tanh());
-                t = t.tanh() + (1.5 + t.cos()).log(3.0);
+                t = t.tanh() + t.min(t * 0.5);
                 acc += t;
             }
+            _ => {
+                let y: f64 = if b >= 0.1 {
+                    (rows[2][step.min(2 - 1)] / b.tanh().exp()).tanh().cosh()
+                } else {
+                    let y: f64 = (1.0 + b * b).ln_1p().max(h_norm2(rows[step.min(rows.len() - 1)]));
+                    (b / (1.0 + b * b)).signum() * b.tanh().exp_m1() + y
+                };
+                let tmp = [0.0_f64; 4];
+                acc += y;
+                acc += tmp[3];
+            }
         }
-        let b = b - h_mix((grid[0][0].tanh() * 0.9).acos(), (step as f64).hypot(1.0).cbrt());
-        acc += b;
+        let d: f64 = if rows[step % rows.len()][(step + 3) % 2].atan() >= 2.0 {
+            let s = h_norm2([b, rows[(step * 2 + 1) % rows.len()][step % 2]]) * b.tanh().cosh();
+            (h_pow(b, 0) * 1.5).ceil() + (grid[0][0] + rows[step % rows.len()][step % 2]) + s
+        } else {
+            b.hypot(1.0 + b * b).hypot(1.0).sqrt()
+        };
+        acc += d;
     };
-    grid[0][0].min(b * grid[0][0]) + rows[2][0] + s + acc
+    (s.sin() * 0.9).acos() * std::f64::consts::PI + b + rows[2][0] + grid[0][0] + acc
 }
 
 fn f0157_t(tr: &Trace, b: f64, rows: &[[f64; 2]], grid: &[[f64; 1]; 1]) -> f64 {
@@ -7952,34 +7979,45 @@ fn f0157_t(tr: &Trace, b: f64, rows: &[[f64; 2]], grid: &[[f64; 1]; 1]) -> f64 {
         match step % 3 {
             0 => {
                 let mut round: usize = 0;
-                while tr.b(round < 3 && std::f64::consts::PI.to_radians() > 1.5) {
+                while tr.b(round < 3 && (std::f64::consts::PI as f64) > b) {
                     round += 1;
-                    if tr.b((1.5 + rows[(round + 3) % rows.len()][1].tanh()).recip() > (round as f64 + rows[(round * 2 + 1) % rows.len()][(step * 2 + 1) % 2])) {
-                        let b = b * tr.max(f64::ln(b.tanh().exp()), b as f64);
+                    if tr.b(rows[(round + 3) % rows.len()][1].tanh().tan() > (round as f64 + rows[(round * 2 + 1) % rows.len()][(step * 2 + 1) % 2])) {
+                        let b = tr.signum(b * rows[round.min(3 - 1)][(round * 2 + 1) % 2]) * grid[0][0];
                         acc += b;
-                    } else if tr.b(grid[0][0] >= tr.clamp(b, b - 0.5, b + 0.5)) {
-                        let r = grid[0][0];
-                        if tr.b(b.sin().exp_m1() >= 0.7) {
-                            break;
+                    } else {
+                        let buf = [[0.0_f64; 3]; 3];
+                        if tr.b((b - buf[round.min(3 - 1)][round.min(3 - 1)]) <= 0.3) {
+                            return 0.1 * b + f64::asin(b.cos() * 0.9);
                         }
-                        acc += r;
                     }
                 }
             }
-            _ if tr.b(0.1 > (f64::to_degrees(b.cos()) * 0.02)) => {
-                let p = b;
-                acc += p;
-            }
-            _ => {
+            _ if tr.b(f64::atanh(b.cos() * 0.9) >= 0.2) => {
                 let mut t = h_polar(b, b).1 / (1.5 + (rows[step % rows.len()][step % 2] + grid[0][0]).tanh());
-                t = t.tanh() + (1.5 + t.cos()).log(3.0);
+                t = t.tanh() + tr.min(t, t * 0.5);
                 acc += t;
             }
+            _ => {
+                let y: f64 = if tr.b(b >= 0.1) {
+                    (rows[2][step.min(2 - 1)] / b.tanh().exp()).tanh().cosh()
+                } else {
+                    let y: f64 = tr.max((1.0 + b * b).ln_1p(), h_norm2(rows[step.min(rows.len() - 1)]));
+                    tr.signum(b / (1.0 + b * b)) * b.tanh().exp_m1() + y
+                };
+                let tmp = [0.0_f64; 4];
+                acc += y;
+                acc += tmp[3];
+            }
         }
-        let b = b - h_mix((grid[0][0].tanh() * 0.9).acos(), (step as f64).hypot(1.0).cbrt());
-        acc += b;
+        let d: f64 = if tr.b(rows[step % rows.len()][(step + 3) % 2].atan() >= 2.0) {
+            let s = h_norm2([b, rows[(step * 2 + 1) % rows.len()][step % 2]]) * b.tanh().cosh();
+            tr.ceil(h_pow(b, 0) * 1.5) + (grid[0][0] + rows[step % rows.len()][step % 2]) + s
+        } else {
+            b.hypot(1.0 + b * b).hypot(1.0).sqrt()
+        };
+        acc += d;
     };
-    tr.min(grid[0][0], b * grid[0][0]) + rows[2][0] + s + acc
+    (s.sin() * 0.9).acos() * std::f64::consts::PI + b + rows[2][0] + grid[0][0] + acc
 }
 
 const CASE_F0157: Case = case!(f0157, f0157_t, f0157_grad, f0157_pullback, f0157_grad_into,
@@ -7988,23 +8026,27 @@ const CASE_F0157: Case = case!(f0157, f0157_t, f0157_grad, f0157_pullback, f0157
 
 #[differentiate(wrt(vals, a))]
 fn f0158(vals: &[f64], a: f64, ar: &[f64; 3], y: f64) -> f64 {
-    let d = (a + 0.2).tanh().sinh();
-    let mut t = a * (ar[0] * a);
-    for i in 0..3 {
-        t = t * (0.9 - vals[i + 1]).cos();
-    }
-    let y = y - (vals[3] - t / (1.0 + t * t));
-    0.2 + d + y
+    let s = (a + 0.2).hypot(1.5 + vals[0].tanh());
+    let mut a = a * (-0.5 * s + core::f64::consts::E);
+    a += h_nested(0.9 - vals[0], ar);
+    a += ar[0];
+    let u: f64 = {
+        let (c, c2) = ((a.tanh() * 0.9).acos(), vals[((y.to_radians().cos().abs() * 2.9).floor() as usize) % vals.len()].tanh());
+        0.3 + c + c2
+    };
+    h_mix(y + u, 1.2 + a)
 }
 
-fn f0158_t(_tr: &Trace, vals: &[f64], a: f64, ar: &[f64; 3], y: f64) -> f64 {
-    let d = (a + 0.2).tanh().sinh();
-    let mut t = a * (ar[0] * a);
-    for i in 0..3 {
-        t = t * (0.9 - vals[i + 1]).cos();
-    }
-    let y = y - (vals[3] - t / (1.0 + t * t));
-    0.2 + d + y
+fn f0158_t(tr: &Trace, vals: &[f64], a: f64, ar: &[f64; 3], y: f64) -> f64 {
+    let s = (a + 0.2).hypot(1.5 + vals[0].tanh());
+    let mut a = a * (-0.5 * s + core::f64::consts::E);
+    a += h_nested(0.9 - vals[0], ar);
+    a += ar[0];
+    let u: f64 = {
+        let (c, c2) = ((a.tanh() * 0.9).acos(), vals[(tr.floor(y.to_radians().cos().abs() * 2.9) as usize) % vals.len()].tanh());
+        0.3 + c + c2
+    };
+    h_mix(y + u, 1.2 + a)
 }
 
 const CASE_F0158: Case = case!(f0158, f0158_t, f0158_grad, f0158_pullback, f0158_grad_into,
@@ -8014,46 +8056,72 @@ const CASE_F0158: Case = case!(f0158, f0158_t, f0158_grad, f0158_pullback, f0158
 #[differentiate]
 fn f0159(grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if grid[(((2.0 + grid[0][0].sin()).powf(grid[1][0].tanh() * 1.5).tanh().abs() * 2.9).floor() as usize) % grid.len()][0].cos().sinh() < 0.7 {
-        (1.5 + grid[1][0].cos()).cbrt() - h_pow(grid[0][0], 2)
+    let z: f64 = if grid[((grid[0][0].asinh().cos().abs() * 2.9).floor() as usize) % grid.len()][0].hypot(1.0).log(2.5 + grid[1][0].sin()) >= 0.9 {
+        grid[1][0].clamp(-0.5, 0.8) / (2.0 + (grid[0][0] * grid[(((grid[(((1.2 * grid[0][0]).tanh().abs() * 2.9).floor() as usize) % grid.len()][0] + grid[0][0]).sin().abs() * 2.9).floor() as usize) % 2][0]).sin())
     } else {
-        f64::log10(2.0 + (grid[(((grid[(((1.2 * grid[0][0]).tanh().abs() * 2.9).floor() as usize) % grid.len()][0] + grid[0][0]).sin().abs() * 2.9).floor() as usize) % 2][0] as f64).sin())
-    };
-    let mut z: f64 = h_norm2([z - grid[0][0], grid[1][0] - z]);
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if it > 3 {
-            break;
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > 4 {
+                break;
+            }
+            let mut u: f64 = {
+                for jj in 0..1 {
+                    let s = h_leaky(grid[jj % grid.len()][0] - grid[jj][0]);
+                    acc += s;
+                }
+                ((step as f64).cos().sinh().abs() + 0.5).log10()
+            };
+            let e: f64 = {
+                let ws = [0.0_f64; 4];
+                let q: f64 = if (ws[(step * 2 + 1) % 4] - step as f64) > u {
+                    (u + grid[(step + 1) % grid.len()][0]) / (1.5 + std::f64::consts::PI.tanh())
+                } else {
+                    u -= h_dot(&ws, &ws) / (u - ws[(step * 2 + 1) % ws.len()]).hypot(1.0);
+                    0.9
+                };
+                u + q
+            };
+            acc += e;
         }
-        z = h_mix(z, f64::ln_1p(1.5 + grid[(it * 2 + 1) % grid.len()][0].cos()));
-        let z = z * 1.2;
-        acc += z;
-    }
-    let tmp: [f64; 3] = [0.0; 3];
-    2.5_f64.powf(tmp[it % tmp.len()].sin()).tanh().exp().log(2.5 + grid[1][0].hypot(1.0).log2().sin()) + z + acc
+        step as f64 - h_scale3(&[grid[(step + 3) % grid.len()][0], grid[(step + 1) % grid.len()][0], 0.5], grid[(step + 3) % grid.len()][0])[2]
+    };
+    f64::log10(1.0 + grid[1][0] * grid[1][0]).min(grid[1][0] * z) + acc
 }
 
 fn f0159_t(tr: &Trace, grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if tr.b(grid[(tr.floor((2.0 + grid[0][0].sin()).powf(grid[1][0].tanh() * 1.5).tanh().abs() * 2.9) as usize) % grid.len()][0].cos().sinh() < 0.7) {
-        (1.5 + grid[1][0].cos()).cbrt() - h_pow(grid[0][0], 2)
+    let z: f64 = if tr.b(grid[(tr.floor(grid[0][0].asinh().cos().abs() * 2.9) as usize) % grid.len()][0].hypot(1.0).log(2.5 + grid[1][0].sin()) >= 0.9) {
+        tr.clamp(grid[1][0], -0.5, 0.8) / (2.0 + (grid[0][0] * grid[(tr.floor((grid[(tr.floor((1.2 * grid[0][0]).tanh().abs() * 2.9) as usize) % grid.len()][0] + grid[0][0]).sin().abs() * 2.9) as usize) % 2][0]).sin())
     } else {
-        f64::log10(2.0 + (grid[(tr.floor((grid[(tr.floor((1.2 * grid[0][0]).tanh().abs() * 2.9) as usize) % grid.len()][0] + grid[0][0]).sin().abs() * 2.9) as usize) % 2][0] as f64).sin())
-    };
-    let mut z: f64 = h_norm2([z - grid[0][0], grid[1][0] - z]);
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if tr.b(it > 3) {
-            break;
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > 4) {
+                break;
+            }
+            let mut u: f64 = {
+                for jj in 0..1 {
+                    let s = h_leaky_t(tr, grid[jj % grid.len()][0] - grid[jj][0]);
+                    acc += s;
+                }
+                (tr.abs((step as f64).cos().sinh()) + 0.5).log10()
+            };
+            let e: f64 = {
+                let ws = [0.0_f64; 4];
+                let q: f64 = if tr.b((ws[(step * 2 + 1) % 4] - step as f64) > u) {
+                    (u + grid[(step + 1) % grid.len()][0]) / (1.5 + std::f64::consts::PI.tanh())
+                } else {
+                    u -= h_dot(&ws, &ws) / (u - ws[(step * 2 + 1) % ws.len()]).hypot(1.0);
+                    0.9
+                };
+                u + q
+            };
+            acc += e;
         }
-        z = h_mix(z, f64::ln_1p(1.5 + grid[(it * 2 + 1) % grid.len()][0].cos()));
-        let z = z * 1.2;
-        acc += z;
-    }
-    let tmp: [f64; 3] = [0.0; 3];
-    2.5_f64.powf(tmp[it % tmp.len()].sin()).tanh().exp().log(2.5 + grid[1][0].hypot(1.0).log2().sin()) + z + acc
+        step as f64 - h_scale3(&[grid[(step + 3) % grid.len()][0], grid[(step + 1) % grid.len()][0], 0.5], grid[(step + 3) % grid.len()][0])[2]
+    };
+    tr.min(f64::log10(1.0 + grid[1][0] * grid[1][0]), grid[1][0] * z) + acc
 }
 
 const CASE_F0159: Case = case!(f0159, f0159_t, f0159_grad, f0159_pullback, f0159_grad_into,
@@ -8070,16 +8138,29 @@ fn f0160(rows: &[[f64; 2]], e: i32, ar: &[f64; 1]) -> f64 {
         acc += p;
     } else {
         for ii in (0..ar.len()).rev() {
-            let a = (rows[ii][2 - 1 - ii].cos() * 0.9).acos();
-            let a = a + (0.7 - (a + ar[0]));
-            acc += a;
+            let t = rows[ii][2 - 1 - ii].max(f64::atanh((ii as f64).sin() * 0.9));
+            let out = h_cumsum(ar);
+            acc += t;
+            acc += out[0];
         }
-        late1 = (1.5 + (e as f64).tanh()).log2() + core::f64::consts::E.clamp(-0.5, 0.8);
+        late1 = h_polar(f64::clamp(ar[0], -0.5, 0.8), e as f64 + rows[0][1]).0;
     }
-    late1 = late1.cos() + ar[0] * late1;
-    let mut late1 = late1 * h_leaky(late1.atan2(late1.cos() - 1.5));
-    late1 %= 1.5 + ((1.5 + ar[0].tanh()).recip() - (1.5 + late1.cos()).log10()).cos();
-    late1 + acc
+    let mut cnt: usize = 0;
+    while cnt < 2 && late1 >= -late1 {
+        cnt += 1;
+        if (-1.5 + cnt as f64) >= 1.5 && cnt < 1 {
+            late1 += 2.0 * late1;
+            continue;
+        }
+        let a: f64 = if cnt % 2 == 0 {
+            late1 *= (e as f64).clamp(-0.5, 0.8).tanh();
+            (late1 * cnt as f64) as f64
+        } else {
+            late1.sin().cosh() * (rows[cnt][(cnt * 2 + 1) % 2] * core::f64::consts::E)
+        };
+        acc += a;
+    }
+    (rows[cnt % rows.len()][0] + cnt as f64) * late1 + ar[0] + acc
 }
 
 fn f0160_t(tr: &Trace, rows: &[[f64; 2]], e: i32, ar: &[f64; 1]) -> f64 {
@@ -8091,57 +8172,88 @@ fn f0160_t(tr: &Trace, rows: &[[f64; 2]], e: i32, ar: &[f64; 1]) -> f64 {
         acc += p;
     } else {
         for ii in (0..ar.len()).rev() {
-            let a = (rows[ii][2 - 1 - ii].cos() * 0.9).acos();
-            let a = a + (0.7 - (a + ar[0]));
-            acc += a;
+            let t = tr.max(rows[ii][2 - 1 - ii], f64::atanh((ii as f64).sin() * 0.9));
+            let out = h_cumsum(ar);
+            acc += t;
+            acc += out[0];
         }
-        late1 = (1.5 + (e as f64).tanh()).log2() + tr.clamp(core::f64::consts::E, -0.5, 0.8);
+        late1 = h_polar(tr.clamp(ar[0], -0.5, 0.8), e as f64 + rows[0][1]).0;
     }
-    late1 = late1.cos() + ar[0] * late1;
-    let mut late1 = late1 * h_leaky_t(tr, tr.atan2(late1, late1.cos() - 1.5));
-    late1 = tr.rem(late1, 1.5 + ((1.5 + ar[0].tanh()).recip() - (1.5 + late1.cos()).log10()).cos());
-    late1 + acc
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 2 && late1 >= -late1) {
+        cnt += 1;
+        if tr.b((-1.5 + cnt as f64) >= 1.5 && cnt < 1) {
+            late1 += 2.0 * late1;
+            continue;
+        }
+        let a: f64 = if tr.b(cnt % 2 == 0) {
+            late1 *= tr.clamp(e as f64, -0.5, 0.8).tanh();
+            (late1 * cnt as f64) as f64
+        } else {
+            late1.sin().cosh() * (rows[cnt][(cnt * 2 + 1) % 2] * core::f64::consts::E)
+        };
+        acc += a;
+    }
+    (rows[cnt % rows.len()][0] + cnt as f64) * late1 + ar[0] + acc
 }
 
 const CASE_F0160: Case = case!(f0160, f0160_t, f0160_grad, f0160_pullback, f0160_grad_into,
-    n: 7, active: [true, true, true, true, true, true, false], ints: [[1], [0], [0], [1]],
+    n: 7, active: [true, true, true, true, true, true, false], ints: [[1], [0], [1], [1]],
     |p, k| (&p[0..6].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[0] as i32, &arr(&p[6..7])));
 
 #[differentiate]
 fn f0161(y: f64, x: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let g = ((c * x).abs() + 0.5).ln_1p();
+    let mut g = f64::tanh(c * x);
     if (0.1 + y) >= 2.5 {
         let v: f64 = if (x * 0.7) >= -0.5 {
-            x.atan() * (-0.5 * g)
+            ((c * 1.5).round() + x) * f64::sqrt(1.0 + g * g)
         } else {
-            let pt = (g, g + y);
-            (1.2 + x).hypot(1.0).cbrt() + pt.1
+            g / (1.5 + (g + y).cos())
         };
-        let xs = [[0.0_f64; 3]; 3];
-        let x = xs[1][0];
-        acc += v;
-        acc += x;
+        let w: f64 = if c.mul_add(c, v) >= 2.0 {
+            1.2
+        } else {
+            y * 0.9
+        };
+        let q: f64 = if ((y * 1.5).round() * 0.3) < 0.2 {
+            let (z, z2) = h_polar((c * 1.5).ceil() + w, 0.1 - w);
+            z + z2
+        } else {
+            (c * 1.5).trunc() + x - w * c
+        };
+        acc += q;
+    } else if h_mix(c, x) >= 0.7 {
+        g = g.sin() + -std::f64::consts::PI;
     }
-    y + g + acc
+    c + g + acc
 }
 
 fn f0161_t(tr: &Trace, y: f64, x: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let g = (tr.abs(c * x) + 0.5).ln_1p();
+    let mut g = f64::tanh(c * x);
     if tr.b((0.1 + y) >= 2.5) {
         let v: f64 = if tr.b((x * 0.7) >= -0.5) {
-            x.atan() * (-0.5 * g)
+            (tr.round(c * 1.5) + x) * f64::sqrt(1.0 + g * g)
         } else {
-            let pt = (g, g + y);
-            (1.2 + x).hypot(1.0).cbrt() + pt.1
+            g / (1.5 + (g + y).cos())
         };
-        let xs = [[0.0_f64; 3]; 3];
-        let x = xs[1][0];
-        acc += v;
-        acc += x;
+        let w: f64 = if tr.b(c.mul_add(c, v) >= 2.0) {
+            1.2
+        } else {
+            y * 0.9
+        };
+        let q: f64 = if tr.b((tr.round(y * 1.5) * 0.3) < 0.2) {
+            let (z, z2) = h_polar(tr.ceil(c * 1.5) + w, 0.1 - w);
+            z + z2
+        } else {
+            tr.trunc(c * 1.5) + x - w * c
+        };
+        acc += q;
+    } else if tr.b(h_mix(c, x) >= 0.7) {
+        g = g.sin() + -std::f64::consts::PI;
     }
-    y + g + acc
+    c + g + acc
 }
 
 const CASE_F0161: Case = case!(f0161, f0161_t, f0161_grad, f0161_pullback, f0161_grad_into,
@@ -8150,41 +8262,47 @@ const CASE_F0161: Case = case!(f0161, f0161_t, f0161_grad, f0161_pullback, f0161
 
 #[differentiate]
 fn f0162(a: f64) -> f64 {
-    let a = a * (a + std::f64::consts::PI).cos();
-    let mut z = a.atan();
-    let a = a + (1.5 + (std::f64::consts::PI - 0.7).cos()).log2();
-    let late1: f64;
-    if 0.2 <= a {
-        let d: f64 = if a <= z {
-            -a + z.min(z * 0.5)
+    let mut acc: f64 = 0.0;
+    let mut a = a * (a + std::f64::consts::PI + (core::f64::consts::E - a));
+    for jj in 0..4 {
+        if jj < 1 {
+            for _ in 0..1 {
+                a -= -((a * 1.5).trunc() + a);
+            }
+            a = a * 0.5 + 2.0 * a;
+        } else if jj > 1 {
+            let q = h_mix(a.cos(), (1.0 + a * a).sqrt());
+            acc += q;
         } else {
-            z = (a + 1.2) * (z - a);
-            (1.5 + z.cos()).ln()
-        };
-        late1 = a / (d.abs() + 0.5) + a.tanh().exp2();
-    } else {
-        late1 = f64::tanh(a) * ((a * 1.5).floor() * 0.3);
+            a *= (1.5 + a.cos()).log10().cos().tanh();
+            if jj > 0 {
+                continue;
+            }
+        }
     }
-    z.min(z * 0.5) - a * late1
+    h_leaky(h_polar(1.2, -0.5).1) + a + acc
 }
 
 fn f0162_t(tr: &Trace, a: f64) -> f64 {
-    let a = a * (a + std::f64::consts::PI).cos();
-    let mut z = a.atan();
-    let a = a + (1.5 + (std::f64::consts::PI - 0.7).cos()).log2();
-    let late1: f64;
-    if tr.b(0.2 <= a) {
-        let d: f64 = if tr.b(a <= z) {
-            -a + tr.min(z, z * 0.5)
+    let mut acc: f64 = 0.0;
+    let mut a = a * (a + std::f64::consts::PI + (core::f64::consts::E - a));
+    for jj in 0..4 {
+        if tr.b(jj < 1) {
+            for _ in 0..1 {
+                a -= -(tr.trunc(a * 1.5) + a);
+            }
+            a = a * 0.5 + 2.0 * a;
+        } else if tr.b(jj > 1) {
+            let q = h_mix(a.cos(), (1.0 + a * a).sqrt());
+            acc += q;
         } else {
-            z = (a + 1.2) * (z - a);
-            (1.5 + z.cos()).ln()
-        };
-        late1 = a / (tr.abs(d) + 0.5) + a.tanh().exp2();
-    } else {
-        late1 = f64::tanh(a) * (tr.floor(a * 1.5) * 0.3);
+            a *= (1.5 + a.cos()).log10().cos().tanh();
+            if tr.b(jj > 0) {
+                continue;
+            }
+        }
     }
-    tr.min(z, z * 0.5) - a * late1
+    h_leaky_t(tr, h_polar(1.2, -0.5).1) + a + acc
 }
 
 const CASE_F0162: Case = case!(f0162, f0162_t, f0162_grad, f0162_pullback, f0162_grad_into,
@@ -8193,35 +8311,23 @@ const CASE_F0162: Case = case!(f0162, f0162_t, f0162_grad, f0162_pullback, f0162
 
 #[differentiate]
 fn f0163(b: f64, mut a: f64, sp: Params, grid: &[[f64; 1]; 1]) -> f64 {
-    let mut d: f64 = {
-        a *= std::f64::consts::PI.tanh().exp2().tanh();
+    let d: f64 = {
+        a *= std::f64::consts::PI.abs().tanh();
         let a = a - a * 0.5;
-        sp.b - grid[0][0] + (1.5 + b) + a
+        sp.b.min(grid[0][0]) + 1.5 + a
     };
-    let r: f64 = if a.to_radians() >= h_scale3(&[d, grid[0][0], d], a)[0] {
-        let d = grid[0][0].to_radians() + grid[0][0];
-        (d + a) % (1.5 + (-d).cos())
-    } else {
-        d *= (1.5 + (b + d).cos()).log10().tanh();
-        b - sp.w[2] + d.max(a)
-    };
-    d.signum() * (d * grid[0][0]) + r
+    a %= (grid[0][0] * sp.v[1]).asinh().hypot(1.0);
+    (a * 1.5).round() * 0.3 + b + d
 }
 
 fn f0163_t(tr: &Trace, b: f64, mut a: f64, sp: Params, grid: &[[f64; 1]; 1]) -> f64 {
-    let mut d: f64 = {
-        a *= std::f64::consts::PI.tanh().exp2().tanh();
+    let d: f64 = {
+        a *= tr.abs(std::f64::consts::PI).tanh();
         let a = a - a * 0.5;
-        sp.b - grid[0][0] + (1.5 + b) + a
+        tr.min(sp.b, grid[0][0]) + 1.5 + a
     };
-    let r: f64 = if tr.b(a.to_radians() >= h_scale3(&[d, grid[0][0], d], a)[0]) {
-        let d = grid[0][0].to_radians() + grid[0][0];
-        tr.rem(d + a, 1.5 + (-d).cos())
-    } else {
-        d *= (1.5 + (b + d).cos()).log10().tanh();
-        b - sp.w[2] + tr.max(d, a)
-    };
-    tr.signum(d) * (d * grid[0][0]) + r
+    a = tr.rem(a, (grid[0][0] * sp.v[1]).asinh().hypot(1.0));
+    tr.round(a * 1.5) * 0.3 + b + d
 }
 
 const CASE_F0163: Case = case!(f0163, f0163_t, f0163_grad, f0163_pullback, f0163_grad_into,
@@ -8236,27 +8342,25 @@ fn f0164(ws: &[f64]) -> f64 {
             let late1: f64;
             if (g * ws[l]) > 0.1 {
                 for ii in 0..3 {
-                    let tup = (core::f64::consts::E.atan2(g.sin() - 1.5), ii as f64 / (1.5 + ws[ii].tanh()));
-                    acc += tup.1;
+                    let pair = (core::f64::consts::E.max(g), ((ii as f64).abs() + 0.5).log10());
+                    acc += pair.1;
                 }
-                late1 = h_polar(g + l as f64, -1.5 * ws[ws.len() - 1 - l]).1;
+                late1 = f64::atanh(ws[l % 3].cos().exp2().sin() * 0.9);
             } else {
-                for &p in ws.iter() {
-                    if l < 1 {
-                        break 'outer;
+                for j in 0..3 {
+                    if j < 1 {
+                        continue 'outer;
                     }
-                    acc += p;
                 }
-                late1 = g;
+                late1 = -ws[(l * 2 + 1) % ws.len()] + (g.sin() * 0.9).atanh();
             }
             acc += late1;
         }
-        for j in 1..3 {
-            let c: f64 = f64::sin(ws[j % ws.len()]);
-            acc += c;
-        }
+        let (s, a) = (ws[l], core::f64::consts::E * ws[ws.len() - 1 - l]);
+        acc += s;
+        acc += a;
     }
-    (ws[(((2.0 * ws[2]).sin().abs() * 2.9).floor() as usize) % ws.len()] - ws[1]).tanh().cosh() + acc
+    ws[0] + acc
 }
 
 fn f0164_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -8266,27 +8370,25 @@ fn f0164_t(tr: &Trace, ws: &[f64]) -> f64 {
             let late1: f64;
             if tr.b((g * ws[l]) > 0.1) {
                 for ii in 0..3 {
-                    let tup = (tr.atan2(core::f64::consts::E, g.sin() - 1.5), ii as f64 / (1.5 + ws[ii].tanh()));
-                    acc += tup.1;
+                    let pair = (tr.max(core::f64::consts::E, g), (tr.abs(ii as f64) + 0.5).log10());
+                    acc += pair.1;
                 }
-                late1 = h_polar(g + l as f64, -1.5 * ws[ws.len() - 1 - l]).1;
+                late1 = f64::atanh(ws[l % 3].cos().exp2().sin() * 0.9);
             } else {
-                for &p in ws.iter() {
-                    if tr.b(l < 1) {
-                        break 'outer;
+                for j in 0..3 {
+                    if tr.b(j < 1) {
+                        continue 'outer;
                     }
-                    acc += p;
                 }
-                late1 = g;
+                late1 = -ws[(l * 2 + 1) % ws.len()] + (g.sin() * 0.9).atanh();
             }
             acc += late1;
         }
-        for j in 1..3 {
-            let c: f64 = f64::sin(ws[j % ws.len()]);
-            acc += c;
-        }
+        let (s, a) = (ws[l], core::f64::consts::E * ws[ws.len() - 1 - l]);
+        acc += s;
+        acc += a;
     }
-    (ws[(tr.floor((2.0 * ws[2]).sin().abs() * 2.9) as usize) % ws.len()] - ws[1]).tanh().cosh() + acc
+    ws[0] + acc
 }
 
 const CASE_F0164: Case = case!(f0164, f0164_t, f0164_grad, f0164_pullback, f0164_grad_into,
@@ -8296,56 +8398,70 @@ const CASE_F0164: Case = case!(f0164, f0164_t, f0164_grad, f0164_pullback, f0164
 #[differentiate]
 fn f0165(mut x: f64, grid: &[[f64; 1]; 1], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = x.cos() * (x + pts[0][((f64::max(x, x * 0.5).sin().abs() * 2.9).floor() as usize) % 2]);
-    let z: f64 = {
-        x = x * std::f64::consts::PI.tanh();
-        x %= 1.5 + h_mix((1.5 + x.cos()).recip(), (x * 1.5).round() * 0.3).cos();
-        x.atan2(pts[0][0].cos() - 1.5) + x
-    };
-    for line in pts.iter() {
-        acc += line[(((x * pts[0][1]).tanh().abs() * 2.9).floor() as usize) % 2] * z.tanh().tan();
-    }
-    let v = grid[0][0] + pts[0][0] + f64::clamp(core::f64::consts::E, x - 0.5, x + 0.5);
-    let mut cnt: usize = 0;
-    while cnt < 4 {
-        cnt += 1;
-        let w: f64 = if cnt > 1 {
-            ((cnt as f64).tanh() * 0.9).asin().sin().sinh()
-        } else {
-            std::f64::consts::PI.atan().mul_add(-v, z * cnt as f64)
+    let mut q = (1.5 + x.tanh()).log2() * (x / pts[0][(((1.5 + x.tanh()).log2().tanh().abs() * 2.9).floor() as usize) % 2].hypot(1.0));
+    x = x * 0.5 + -core::f64::consts::E;
+    if std::f64::consts::PI > 1.2 {
+        q /= x.tanh().exp();
+    } else if (x * q) <= 2.0 {
+        let pt = (q * grid[0][0], (2.0 + q.sin()).ln());
+        let x = x - x * 0.5;
+        acc += pt.1;
+        acc += x;
+    } else {
+        let mut step: usize = 0;
+        let c: f64 = loop {
+            step += 1;
+            if step > 2 {
+                break (2.0 + grid[0][0].sin()).log10();
+            }
+            let t: f64 = if step % 2 == 0 {
+                x += -pts[0][step.min(2 - 1)] - (q + grid[0][0]);
+                q.cos().powi(step as i32) * (x.tanh() * 0.9).acos()
+            } else {
+                step as f64
+            };
+            if (step as f64) >= 0.2 {
+                continue;
+            }
+            acc += t;
         };
-        let zs = [std::f64::consts::PI / (1.5 + x.tanh()), 0.5, (z.abs() + 0.5).log10(), -pts[0][cnt.min(2 - 1)]];
-        acc += w;
-        acc += zs[3];
+        acc += c;
     }
-    pts[0][cnt.min(2 - 1)].tanh().sinh() + (v * 1.5).round() * 0.3 + e + z + acc
+    f64::to_radians(std::f64::consts::PI.tanh().exp().sqrt()) + x + grid[0][0] + q + acc
 }
 
 fn f0165_t(tr: &Trace, mut x: f64, grid: &[[f64; 1]; 1], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = x.cos() * (x + pts[0][(tr.floor(tr.max(x, x * 0.5).sin().abs() * 2.9) as usize) % 2]);
-    let z: f64 = {
-        x = x * std::f64::consts::PI.tanh();
-        x = tr.rem(x, 1.5 + h_mix((1.5 + x.cos()).recip(), tr.round(x * 1.5) * 0.3).cos());
-        tr.atan2(x, pts[0][0].cos() - 1.5) + x
-    };
-    for line in pts.iter() {
-        acc += line[(tr.floor((x * pts[0][1]).tanh().abs() * 2.9) as usize) % 2] * z.tanh().tan();
-    }
-    let v = grid[0][0] + pts[0][0] + tr.clamp(core::f64::consts::E, x - 0.5, x + 0.5);
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 4) {
-        cnt += 1;
-        let w: f64 = if tr.b(cnt > 1) {
-            ((cnt as f64).tanh() * 0.9).asin().sin().sinh()
-        } else {
-            std::f64::consts::PI.atan().mul_add(-v, z * cnt as f64)
+    let mut q = (1.5 + x.tanh()).log2() * (x / pts[0][(tr.floor((1.5 + x.tanh()).log2().tanh().abs() * 2.9) as usize) % 2].hypot(1.0));
+    x = x * 0.5 + -core::f64::consts::E;
+    if tr.b(std::f64::consts::PI > 1.2) {
+        q /= x.tanh().exp();
+    } else if tr.b((x * q) <= 2.0) {
+        let pt = (q * grid[0][0], (2.0 + q.sin()).ln());
+        let x = x - x * 0.5;
+        acc += pt.1;
+        acc += x;
+    } else {
+        let mut step: usize = 0;
+        let c: f64 = loop {
+            step += 1;
+            if tr.b(step > 2) {
+                break (2.0 + grid[0][0].sin()).log10();
+            }
+            let t: f64 = if tr.b(step % 2 == 0) {
+                x += -pts[0][step.min(2 - 1)] - (q + grid[0][0]);
+                q.cos().powi(step as i32) * (x.tanh() * 0.9).acos()
+            } else {
+                step as f64
+            };
+            if tr.b((step as f64) >= 0.2) {
+                continue;
+            }
+            acc += t;
         };
-        let zs = [std::f64::consts::PI / (1.5 + x.tanh()), 0.5, (tr.abs(z) + 0.5).log10(), -pts[0][cnt.min(2 - 1)]];
-        acc += w;
-        acc += zs[3];
+        acc += c;
     }
-    pts[0][cnt.min(2 - 1)].tanh().sinh() + tr.round(v * 1.5) * 0.3 + e + z + acc
+    f64::to_radians(std::f64::consts::PI.tanh().exp().sqrt()) + x + grid[0][0] + q + acc
 }
 
 const CASE_F0165: Case = case!(f0165, f0165_t, f0165_grad, f0165_pullback, f0165_grad_into,
@@ -8358,27 +8474,27 @@ fn f0166(c: f64, xs: &[f64], xs2: &[f64], a: f64) -> f64 {
     let mut it: usize = 0;
     while it < 2 {
         it += 1;
-        let a = -f64::exp2(c.tanh());
+        let a = a - -(c % (2.0 + c.sin()));
         acc += a;
     }
-    let pair = (xs2[it + 1] + a, std::f64::consts::PI.sin().sinh());
-    let mut round: usize = 0;
-    let d: f64 = loop {
-        round += 1;
-        if round > xs.len() {
-            break (-a).tanh().exp();
+    let a = a + (xs2[it] + std::f64::consts::PI) * (c - a);
+    let c: f64 = h_mix(a, c).hypot(1.0).recip();
+    acc += c;
+    let mut c = h_mix(h_mix(xs2[it], xs2[it]), xs[it % xs.len()]);
+    if it < 1 {
+        for w in xs2.iter() {
+            if it > 2 {
+                return (c * 1.5).round() * 0.3 / ((xs2[2] + std::f64::consts::PI).abs() + 0.5);
+            }
+            c += f64::asinh(-w);
         }
-        for j in 0..xs.len() {
-            let d: f64 = if it % 2 == 0 {
-                let a = a - c * core::f64::consts::E.to_radians();
-                xs2[j] + a
-            } else {
-                xs[j.min(xs.len() - 1)]
-            };
-            acc += d;
-        }
-    };
-    (-(it as f64) * 1.5).round() * 0.3 + c + pair.1 + d + acc
+        let vals = [0.0_f64; 4];
+        acc += vals[3];
+    } else {
+        c -= f64::atan((a.sin() * 0.9).acos());
+        c = c.tanh() + (xs2[it] - it as f64);
+    }
+    c.min(xs2[4]).hypot((core::f64::consts::E * c).hypot(1.0)) + acc
 }
 
 fn f0166_t(tr: &Trace, c: f64, xs: &[f64], xs2: &[f64], a: f64) -> f64 {
@@ -8386,27 +8502,27 @@ fn f0166_t(tr: &Trace, c: f64, xs: &[f64], xs2: &[f64], a: f64) -> f64 {
     let mut it: usize = 0;
     while tr.b(it < 2) {
         it += 1;
-        let a = -f64::exp2(c.tanh());
+        let a = a - -(tr.rem(c, 2.0 + c.sin()));
         acc += a;
     }
-    let pair = (xs2[it + 1] + a, std::f64::consts::PI.sin().sinh());
-    let mut round: usize = 0;
-    let d: f64 = loop {
-        round += 1;
-        if tr.b(round > xs.len()) {
-            break (-a).tanh().exp();
+    let a = a + (xs2[it] + std::f64::consts::PI) * (c - a);
+    let c: f64 = h_mix(a, c).hypot(1.0).recip();
+    acc += c;
+    let mut c = h_mix(h_mix(xs2[it], xs2[it]), xs[it % xs.len()]);
+    if tr.b(it < 1) {
+        for w in xs2.iter() {
+            if tr.b(it > 2) {
+                return tr.round(c * 1.5) * 0.3 / (tr.abs(xs2[2] + std::f64::consts::PI) + 0.5);
+            }
+            c += f64::asinh(-w);
         }
-        for j in 0..xs.len() {
-            let d: f64 = if tr.b(it % 2 == 0) {
-                let a = a - c * core::f64::consts::E.to_radians();
-                xs2[j] + a
-            } else {
-                xs[j.min(xs.len() - 1)]
-            };
-            acc += d;
-        }
-    };
-    tr.round(-(it as f64) * 1.5) * 0.3 + c + pair.1 + d + acc
+        let vals = [0.0_f64; 4];
+        acc += vals[3];
+    } else {
+        c -= f64::atan((a.sin() * 0.9).acos());
+        c = c.tanh() + (xs2[it] - it as f64);
+    }
+    tr.min(c, xs2[4]).hypot((core::f64::consts::E * c).hypot(1.0)) + acc
 }
 
 const CASE_F0166: Case = case!(f0166, f0166_t, f0166_grad, f0166_pullback, f0166_grad_into,
@@ -8419,18 +8535,18 @@ fn f0167(c: f64, vals: &[f64], mat: &[[f64; 3]; 2], grid: &[[f64; 3]; 3]) -> f64
     for i in 0..2 {
         let w: f64 = if (mat[i][i] * mat[i % mat.len()][i]) < (c + grid[1][(i * 2 + 1) % 3]) || i < 1 {
             let b: f64 = if i < 1 {
-                grid[(i * 2 + 1) % 3][2].tanh().tan() + mat[i][i + 1] * c
+                (1.5 + grid[(i * 2 + 1) % 3][2].cos() + 1.2).acosh() + mat[i][i + 1] * c
             } else {
                 c * 0.9
             };
-            (2.0 + (mat[mat.len() - 1 - i][(i + 2) % 3] + c).sin()).ln_1p() + b
+            ((mat[mat.len() - 1 - i][(i + 2) % 3] + c) * 1.5).floor() * 0.3 + b
         } else {
-            (((c * 1.5).round() + c) * 1.5).floor() * 0.3
+            ((c.cos() * 0.9).acos().tanh() * 0.9).atanh()
         };
         acc += w;
     }
-    let c = c - vals[0];
-    grid[2][0] + mat[1][0] + c + acc
+    let z = vals[0] * grid[0][1];
+    1.2 + c + mat[1][0] + z + acc
 }
 
 fn f0167_t(tr: &Trace, c: f64, vals: &[f64], mat: &[[f64; 3]; 2], grid: &[[f64; 3]; 3]) -> f64 {
@@ -8438,18 +8554,18 @@ fn f0167_t(tr: &Trace, c: f64, vals: &[f64], mat: &[[f64; 3]; 2], grid: &[[f64; 
     for i in 0..2 {
         let w: f64 = if tr.b((mat[i][i] * mat[i % mat.len()][i]) < (c + grid[1][(i * 2 + 1) % 3]) || i < 1) {
             let b: f64 = if tr.b(i < 1) {
-                grid[(i * 2 + 1) % 3][2].tanh().tan() + mat[i][i + 1] * c
+                (1.5 + grid[(i * 2 + 1) % 3][2].cos() + 1.2).acosh() + mat[i][i + 1] * c
             } else {
                 c * 0.9
             };
-            (2.0 + (mat[mat.len() - 1 - i][(i + 2) % 3] + c).sin()).ln_1p() + b
+            tr.floor((mat[mat.len() - 1 - i][(i + 2) % 3] + c) * 1.5) * 0.3 + b
         } else {
-            tr.floor((tr.round(c * 1.5) + c) * 1.5) * 0.3
+            ((c.cos() * 0.9).acos().tanh() * 0.9).atanh()
         };
         acc += w;
     }
-    let c = c - vals[0];
-    grid[2][0] + mat[1][0] + c + acc
+    let z = vals[0] * grid[0][1];
+    1.2 + c + mat[1][0] + z + acc
 }
 
 const CASE_F0167: Case = case!(f0167, f0167_t, f0167_grad, f0167_pullback, f0167_grad_into,
@@ -8515,31 +8631,39 @@ const CASE_F0168: Case = case!(f0168, f0168_t, f0168_grad, f0168_pullback, f0168
 fn f0169(x: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
-        let (r, w) = (y, i as f64 + x);
-        acc += r;
-        acc += w;
+        let (c, d) = ((i as f64).powi(1), x.to_radians());
+        acc += c;
+        acc += d;
     }
-    acc += x;
-    let mut x: f64 = y.atan2(y.tanh() - 1.5) as f64;
-    x = x * x.cos().tanh();
-    x /= f64::sin(y.to_radians()).abs() + 0.5;
-    let g = x - f64::to_radians(std::f64::consts::PI);
-    -x + g + acc
+    let mut w: f64 = {
+        let p = -(x.sin() * 0.9).atanh();
+        let ws = [0.0_f64; 3];
+        x + p + ws[2]
+    };
+    let b: f64 = {
+        w *= x.sin();
+        y * 0.9
+    };
+    f64::atan2(x, 1.0 + b * b) + b + w + acc
 }
 
-fn f0169_t(tr: &Trace, x: f64, y: f64) -> f64 {
+fn f0169_t(_tr: &Trace, x: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
-        let (r, w) = (y, i as f64 + x);
-        acc += r;
-        acc += w;
+        let (c, d) = ((i as f64).powi(1), x.to_radians());
+        acc += c;
+        acc += d;
     }
-    acc += x;
-    let mut x: f64 = tr.atan2(y, y.tanh() - 1.5) as f64;
-    x = x * x.cos().tanh();
-    x /= tr.abs(f64::sin(y.to_radians())) + 0.5;
-    let g = x - f64::to_radians(std::f64::consts::PI);
-    -x + g + acc
+    let mut w: f64 = {
+        let p = -(x.sin() * 0.9).atanh();
+        let ws = [0.0_f64; 3];
+        x + p + ws[2]
+    };
+    let b: f64 = {
+        w *= x.sin();
+        y * 0.9
+    };
+    f64::atan2(x, 1.0 + b * b) + b + w + acc
 }
 
 const CASE_F0169: Case = case!(f0169, f0169_t, f0169_grad, f0169_pullback, f0169_grad_into,
@@ -8548,31 +8672,39 @@ const CASE_F0169: Case = case!(f0169, f0169_t, f0169_grad, f0169_pullback, f0169
 
 #[differentiate]
 fn f0170(x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut q: f64 = if (x + core::f64::consts::E) < 1.5 {
-        let r = 0.7 * x.tanh().tan();
+        let r = 0.7 * x.tanh().exp2();
         0.5 + r
     } else {
-        x % (x.cos().to_degrees() * 0.02).hypot(1.0)
+        x * 0.9
     };
-    q += q.sin();
-    q = q * 0.5 + x;
-    q += (q - x) / (h_leaky(2.0).abs() + 0.5);
-    q /= (1.5 + (q.tanh() * 0.9).asin().cos()).ln_1p().abs() + 0.5;
-    x.to_radians() / ((q as f64).abs() + 0.5)
+    q = q.sin() + (core::f64::consts::E + q);
+    q *= (-q).asinh().tanh();
+    for j in 0..1 {
+        let mut q: f64 = q - 0.2;
+        q += q.min(j as f64);
+        acc += q;
+    }
+    (1.5 + (-x).cos()).recip() + q + acc
 }
 
 fn f0170_t(tr: &Trace, x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut q: f64 = if tr.b((x + core::f64::consts::E) < 1.5) {
-        let r = 0.7 * x.tanh().tan();
+        let r = 0.7 * x.tanh().exp2();
         0.5 + r
     } else {
-        tr.rem(x, (x.cos().to_degrees() * 0.02).hypot(1.0))
+        x * 0.9
     };
-    q += q.sin();
-    q = q * 0.5 + x;
-    q += (q - x) / (tr.abs(h_leaky_t(tr, 2.0)) + 0.5);
-    q /= tr.abs((1.5 + (q.tanh() * 0.9).asin().cos()).ln_1p()) + 0.5;
-    x.to_radians() / (tr.abs(q as f64) + 0.5)
+    q = q.sin() + (core::f64::consts::E + q);
+    q *= (-q).asinh().tanh();
+    for j in 0..1 {
+        let mut q: f64 = q - 0.2;
+        q += tr.min(q, j as f64);
+        acc += q;
+    }
+    (1.5 + (-x).cos()).recip() + q + acc
 }
 
 const CASE_F0170: Case = case!(f0170, f0170_t, f0170_grad, f0170_pullback, f0170_grad_into,
@@ -8585,50 +8717,52 @@ fn f0171(y: f64) -> f64 {
     for l in 0..2 {
         match l {
             0 => {
-                let mut w = y * (y * 0.5) + y.mul_add(y, y);
-                w /= 1.5 + w.tanh();
-                acc += w;
+                let mut q = y * (y * 0.5) + y.clamp(y - 0.5, y + 0.5);
+                for _ in (0..=l).rev() {
+                    q = q * 0.5 + y.sin();
+                }
+                acc += q;
             }
             1 | 2 => {
-                let mut y = y + -core::f64::consts::E * (1.0 + y * y).sqrt();
-                let a: f64 = if l % 2 == 0 {
-                    y = h_mix(y, -y);
-                    y * y.cos().exp()
+                let y = y + -core::f64::consts::E * y.tanh().exp_m1();
+                let v: f64 = if (2.0 + y.sin()).log(2.5 + core::f64::consts::E.sin()) >= f64::log2(2.0 + y.sin()) {
+                    l as f64 * core::f64::consts::E / (1.5 + (std::f64::consts::PI * y).tanh())
                 } else {
-                    y *= h_norm2([-y, (y * 1.5).round() * 0.3]).cos();
-                    ((y * 1.5).floor() + y) / h_polar(l as f64, 0.1).0.hypot(1.0)
+                    let d = y.powi(2).sin().cosh();
+                    l as f64 * (d - -0.5)
                 };
-                acc += a;
+                acc += v;
             }
             mm if mm > 3 => {
-                let pair = (y, y + std::f64::consts::PI);
-                let s: f64 = h_norm2([y, core::f64::consts::E]) + core::f64::consts::E.max(y);
-                acc += pair.1;
-                acc += s;
+                let mut v = y;
+                v = v * 0.5 + h_scale3(&[0.3, 0.9, std::f64::consts::PI], l as f64)[(l + 3) % 3];
+                acc += v;
             }
             _ => {
-                let u: f64 = if (y + l as f64) < 0.5 {
-                    (y + 0.9) / (2.0 + y.sin()).cbrt().tanh().exp()
-                } else {
-                    let v: f64 = if l > 0 {
-                        let hs = [y, l as f64 + std::f64::consts::PI, l as f64 - y, y.max(l as f64)];
-                        y.signum() * y + hs[((((y * 1.5).ceil() * 0.3).tanh().abs() * 2.9).floor() as usize) % hs.len()].sin().exp2()
-                    } else {
-                        let v = f64::clamp(h_scale3(&[l as f64, y, y], l as f64)[l], -0.5, 0.8);
-                        v.tanh() * y.tanh().exp().powi(-2)
-                    };
-                    f64::cos(f64::log10(1.5 + y.cos())) + v
-                };
-                acc += u;
+                let pt = (f64::powf(1.5 + core::f64::consts::E.cos(), 2.5), y);
+                acc += pt.1;
             }
         }
-        let z: f64 = {
-            let r: f64 = (y + -1.5).cos().cosh();
-            f64::abs(y * r)
+        let s: f64 = {
+            let u: f64 = if (y + l as f64) < 0.5 {
+                (y + 0.9) / (1.5 + f64::hypot(y, y.tanh().exp()).cos())
+            } else {
+                let v: f64 = if l > 0 {
+                    let hs = [y, l as f64 + std::f64::consts::PI, l as f64 - y, y.hypot(1.0).log2()];
+                    (y / (1.5 + y.cos())).max(y + hs[((std::f64::consts::PI.hypot(1.0).recip().tanh().abs() * 2.9).floor() as usize) % hs.len()])
+                } else {
+                    y / (1.5 + y.tanh()) / (1.5 + (l as f64).cos())
+                };
+                (v + l as f64).tanh().powi(4)
+            };
+            if u.hypot(y.hypot(1.0)) < 2.0 {
+                break;
+            }
+            y * 0.9
         };
-        acc += z;
+        acc += s;
     }
-    (1.5 + y.tanh().exp().log2().cos()).sqrt() + acc
+    ((y.cos() * 0.9).atanh().tanh().exp() + 1.2).acosh() + acc
 }
 
 fn f0171_t(tr: &Trace, y: f64) -> f64 {
@@ -8636,50 +8770,52 @@ fn f0171_t(tr: &Trace, y: f64) -> f64 {
     for l in 0..2 {
         match l {
             0 => {
-                let mut w = y * (y * 0.5) + y.mul_add(y, y);
-                w /= 1.5 + w.tanh();
-                acc += w;
+                let mut q = y * (y * 0.5) + tr.clamp(y, y - 0.5, y + 0.5);
+                for _ in (0..=l).rev() {
+                    q = q * 0.5 + y.sin();
+                }
+                acc += q;
             }
             1 | 2 => {
-                let mut y = y + -core::f64::consts::E * (1.0 + y * y).sqrt();
-                let a: f64 = if tr.b(l % 2 == 0) {
-                    y = h_mix(y, -y);
-                    y * y.cos().exp()
+                let y = y + -core::f64::consts::E * y.tanh().exp_m1();
+                let v: f64 = if tr.b((2.0 + y.sin()).log(2.5 + core::f64::consts::E.sin()) >= f64::log2(2.0 + y.sin())) {
+                    l as f64 * core::f64::consts::E / (1.5 + (std::f64::consts::PI * y).tanh())
                 } else {
-                    y *= h_norm2([-y, tr.round(y * 1.5) * 0.3]).cos();
-                    (tr.floor(y * 1.5) + y) / h_polar(l as f64, 0.1).0.hypot(1.0)
+                    let d = y.powi(2).sin().cosh();
+                    l as f64 * (d - -0.5)
                 };
-                acc += a;
+                acc += v;
             }
             mm if mm > 3 => {
-                let pair = (y, y + std::f64::consts::PI);
-                let s: f64 = h_norm2([y, core::f64::consts::E]) + tr.max(core::f64::consts::E, y);
-                acc += pair.1;
-                acc += s;
+                let mut v = y;
+                v = v * 0.5 + h_scale3(&[0.3, 0.9, std::f64::consts::PI], l as f64)[(l + 3) % 3];
+                acc += v;
             }
             _ => {
-                let u: f64 = if tr.b((y + l as f64) < 0.5) {
-                    (y + 0.9) / (2.0 + y.sin()).cbrt().tanh().exp()
-                } else {
-                    let v: f64 = if tr.b(l > 0) {
-                        let hs = [y, l as f64 + std::f64::consts::PI, l as f64 - y, tr.max(y, l as f64)];
-                        tr.signum(y) * y + hs[(tr.floor((tr.ceil(y * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % hs.len()].sin().exp2()
-                    } else {
-                        let v = tr.clamp(h_scale3(&[l as f64, y, y], l as f64)[l], -0.5, 0.8);
-                        v.tanh() * y.tanh().exp().powi(-2)
-                    };
-                    f64::cos(f64::log10(1.5 + y.cos())) + v
-                };
-                acc += u;
+                let pt = (f64::powf(1.5 + core::f64::consts::E.cos(), 2.5), y);
+                acc += pt.1;
             }
         }
-        let z: f64 = {
-            let r: f64 = (y + -1.5).cos().cosh();
-            tr.abs(y * r)
+        let s: f64 = {
+            let u: f64 = if tr.b((y + l as f64) < 0.5) {
+                (y + 0.9) / (1.5 + f64::hypot(y, y.tanh().exp()).cos())
+            } else {
+                let v: f64 = if tr.b(l > 0) {
+                    let hs = [y, l as f64 + std::f64::consts::PI, l as f64 - y, y.hypot(1.0).log2()];
+                    tr.max(y / (1.5 + y.cos()), y + hs[(tr.floor(std::f64::consts::PI.hypot(1.0).recip().tanh().abs() * 2.9) as usize) % hs.len()])
+                } else {
+                    y / (1.5 + y.tanh()) / (1.5 + (l as f64).cos())
+                };
+                (v + l as f64).tanh().powi(4)
+            };
+            if tr.b(u.hypot(y.hypot(1.0)) < 2.0) {
+                break;
+            }
+            y * 0.9
         };
-        acc += z;
+        acc += s;
     }
-    (1.5 + y.tanh().exp().log2().cos()).sqrt() + acc
+    ((y.cos() * 0.9).atanh().tanh().exp() + 1.2).acosh() + acc
 }
 
 const CASE_F0171: Case = case!(f0171, f0171_t, f0171_grad, f0171_pullback, f0171_grad_into,
@@ -8688,35 +8824,33 @@ const CASE_F0171: Case = case!(f0171, f0171_t, f0171_grad, f0171_pullback, f0171
 
 #[differentiate]
 fn f0172(xs: &[f64], a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut g: f64 = if (a.abs() + 0.5).powf(xs[1].sin() * 1.5) <= (a * xs[0]) {
-        for ii in 0..2 {
-            let a = h_leaky(a) + (2.0 + std::f64::consts::PI.sin()).powf(xs[ii % xs.len()].tanh() * 1.5);
-            acc += a;
-        }
-        xs[0] / (1.5 + std::f64::consts::PI.cos()) * f64::min(a, xs[1])
+    let mut g: f64 = if (1.0 + a * a).ln_1p() >= 1.5 {
+        a * 0.9
     } else {
-        let s = h_mix(-a, a);
-        xs[0] + s
+        f64::log10(1.5 + 2.5_f64.powf(a.cos()).cos())
     };
-    g = g * 0.5 + (xs[0] + xs[1]);
-    xs[1].tanh().exp().sin() + g + acc
+    let mut c: f64 = (xs[0] + xs[1]).sin().sinh();
+    c = c.tanh() + xs[0];
+    if (1.2 + std::f64::consts::PI) < 0.7 {
+        return h_leaky(-a);
+    }
+    g -= (1.5 + a.tanh() + 1.2).acosh().tanh();
+    c + g
 }
 
 fn f0172_t(tr: &Trace, xs: &[f64], a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut g: f64 = if tr.b((tr.abs(a) + 0.5).powf(xs[1].sin() * 1.5) <= (a * xs[0])) {
-        for ii in 0..2 {
-            let a = h_leaky_t(tr, a) + (2.0 + std::f64::consts::PI.sin()).powf(xs[ii % xs.len()].tanh() * 1.5);
-            acc += a;
-        }
-        xs[0] / (1.5 + std::f64::consts::PI.cos()) * tr.min(a, xs[1])
+    let mut g: f64 = if tr.b((1.0 + a * a).ln_1p() >= 1.5) {
+        a * 0.9
     } else {
-        let s = h_mix(-a, a);
-        xs[0] + s
+        f64::log10(1.5 + 2.5_f64.powf(a.cos()).cos())
     };
-    g = g * 0.5 + (xs[0] + xs[1]);
-    xs[1].tanh().exp().sin() + g + acc
+    let mut c: f64 = (xs[0] + xs[1]).sin().sinh();
+    c = c.tanh() + xs[0];
+    if tr.b((1.2 + std::f64::consts::PI) < 0.7) {
+        return h_leaky_t(tr, -a);
+    }
+    g -= (1.5 + a.tanh() + 1.2).acosh().tanh();
+    c + g
 }
 
 const CASE_F0172: Case = case!(f0172, f0172_t, f0172_grad, f0172_pullback, f0172_grad_into,
@@ -8725,23 +8859,53 @@ const CASE_F0172: Case = case!(f0172, f0172_t, f0172_grad, f0172_pullback, f0172
 
 #[differentiate]
 fn f0173(y: f64) -> f64 {
-    let y = y * ((y.mul_add(y, 0.5) * 1.5).round() * 0.3);
-    let p = 0.1 + y - y * (y * 0.5);
-    if (y / y.hypot(1.0)) > (1.5 * y) {
-        return p / (1.5 + p.cos()) + f64::abs(p);
+    let mut acc: f64 = 0.0;
+    let mut y = y.to_radians().abs();
+    y += (-y).clamp(-0.5, 0.8);
+    if (0.1 + y) > (y - y * 0.5) {
+        let mut c: f64 = if y.hypot(1.0).recip() > -y {
+            y += y / (1.5 + y.cos()) / (1.5 + (y.cos() * 0.9).asin().tanh());
+            y * 0.9
+        } else {
+            y + std::f64::consts::PI
+        };
+        c -= y.abs() + -c;
+        let e: f64 = if (std::f64::consts::PI.cos().to_degrees() * 0.02) >= y.tanh().exp2() {
+            c = c * y.tanh();
+            y * 0.9
+        } else {
+            y = y * y.clamp(-0.5, 0.8).cos();
+            h_mix(c, c).max((1.0 + y * y).log2())
+        };
+        acc += c;
+        acc += e;
     }
-    let z = y;
-    p + y + z
+    ((y + y * 0.5) * 1.5).ceil() + y / (y.abs() + 0.5) + acc
 }
 
 fn f0173_t(tr: &Trace, y: f64) -> f64 {
-    let y = y * (tr.round(y.mul_add(y, 0.5) * 1.5) * 0.3);
-    let p = 0.1 + y - y * (y * 0.5);
-    if tr.b((y / y.hypot(1.0)) > (1.5 * y)) {
-        return p / (1.5 + p.cos()) + tr.abs(p);
+    let mut acc: f64 = 0.0;
+    let mut y = tr.abs(y.to_radians());
+    y += tr.clamp(-y, -0.5, 0.8);
+    if tr.b((0.1 + y) > (y - y * 0.5)) {
+        let mut c: f64 = if tr.b(y.hypot(1.0).recip() > -y) {
+            y += y / (1.5 + y.cos()) / (1.5 + (y.cos() * 0.9).asin().tanh());
+            y * 0.9
+        } else {
+            y + std::f64::consts::PI
+        };
+        c -= tr.abs(y) + -c;
+        let e: f64 = if tr.b((std::f64::consts::PI.cos().to_degrees() * 0.02) >= y.tanh().exp2()) {
+            c = c * y.tanh();
+            y * 0.9
+        } else {
+            y = y * tr.clamp(y, -0.5, 0.8).cos();
+            tr.max(h_mix(c, c), (1.0 + y * y).log2())
+        };
+        acc += c;
+        acc += e;
     }
-    let z = y;
-    p + y + z
+    tr.ceil((y + y * 0.5) * 1.5) + y / (tr.abs(y) + 0.5) + acc
 }
 
 const CASE_F0173: Case = case!(f0173, f0173_t, f0173_grad, f0173_pullback, f0173_grad_into,
@@ -8752,55 +8916,39 @@ const CASE_F0173: Case = case!(f0173, f0173_t, f0173_grad, f0173_pullback, f0173
 fn f0174(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t: f64 = if h_leaky(1.2) >= x {
-        (x.abs() + 0.5).log(2.5 + x.sin()).cos().exp()
+        (x.cos().exp().sin() * 0.9).acos()
     } else {
-        -x.max(x * 0.5)
+        x.tanh().exp_m1()
     };
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 1 {
-            break;
-        }
-        let g: f64 = if t < 0.3 {
-            t = h_mix(t, h_scale3(&[x, std::f64::consts::PI, t], 0.3)[step]);
-            0.5 + step as f64 + (2.0 + x.sin()).log10()
-        } else {
-            let t = (0.9 - x) % (1.5 + t.cos());
-            std::f64::consts::PI / ((t + x).abs() + 0.5)
-        };
-        acc += g;
+    let a = ((std::f64::consts::PI * 1.5).round() + std::f64::consts::PI) * x.min(t);
+    for _ in 0..4 {
+        let e = h_polar(std::f64::consts::PI, std::f64::consts::PI).0;
+        let ys = [[0.0_f64; 2]; 2];
+        acc += e;
+        acc += ys[1][0];
     }
-    let d = h_mix((x.abs() + 0.5).cbrt(), -(step as f64));
-    t /= 1.5 + (x.tanh().exp2().tanh() * 0.9).asin().tanh();
-    2.5 + t + d + acc
+    let s = t.tanh().exp2() + (1.5 + t);
+    t -= a * t.max(std::f64::consts::PI);
+    t + s + acc
 }
 
 fn f0174_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t: f64 = if tr.b(h_leaky_t(tr, 1.2) >= x) {
-        (tr.abs(x) + 0.5).log(2.5 + x.sin()).cos().exp()
+        (x.cos().exp().sin() * 0.9).acos()
     } else {
-        -tr.max(x, x * 0.5)
+        x.tanh().exp_m1()
     };
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 1) {
-            break;
-        }
-        let g: f64 = if tr.b(t < 0.3) {
-            t = h_mix(t, h_scale3(&[x, std::f64::consts::PI, t], 0.3)[step]);
-            0.5 + step as f64 + (2.0 + x.sin()).log10()
-        } else {
-            let t = tr.rem(0.9 - x, 1.5 + t.cos());
-            std::f64::consts::PI / (tr.abs(t + x) + 0.5)
-        };
-        acc += g;
+    let a = (tr.round(std::f64::consts::PI * 1.5) + std::f64::consts::PI) * tr.min(x, t);
+    for _ in 0..4 {
+        let e = h_polar(std::f64::consts::PI, std::f64::consts::PI).0;
+        let ys = [[0.0_f64; 2]; 2];
+        acc += e;
+        acc += ys[1][0];
     }
-    let d = h_mix((tr.abs(x) + 0.5).cbrt(), -(step as f64));
-    t /= 1.5 + (x.tanh().exp2().tanh() * 0.9).asin().tanh();
-    2.5 + t + d + acc
+    let s = t.tanh().exp2() + (1.5 + t);
+    t -= a * tr.max(t, std::f64::consts::PI);
+    t + s + acc
 }
 
 const CASE_F0174: Case = case!(f0174, f0174_t, f0174_grad, f0174_pullback, f0174_grad_into,
@@ -8809,51 +8957,33 @@ const CASE_F0174: Case = case!(f0174, f0174_t, f0174_grad, f0174_pullback, f0174
 
 #[differentiate(wrt(mat, mat2, x))]
 fn f0175(ts: &[f64; 2], mat: &[[f64; 1]; 2], mat2: &[[f64; 1]; 2], x: f64) -> f64 {
-    let q: f64 = if (x.sin() * 0.9).asin() >= (x % core::f64::consts::E.tanh().exp()) {
-        let vals = [0.0_f64; 3];
-        (-x).sin().exp_m1() + vals[2]
+    let q: f64 = if x.tanh() < x {
+        let zs: Vec<f64> = vec![0.0; ts.len()];
+        mat2[1][0].abs().max(f64::round(x * 1.5) * 0.3) + zs[1]
     } else {
-        (1.5 + x.cos().exp2().tanh()).recip()
+        let out = h_cumsum(ts);
+        std::f64::consts::PI + out[1]
     };
-    let x = h_scale3(&[ts[1], 0.3, mat2[0][0]], q)[((mat2[0][0].tanh().abs() * 2.9).floor() as usize) % 3] + (ts[1] + mat2[0][0]);
-    let (e, t) = h_polar((q * 1.5).round() * 0.3, mat2[1][0] + x);
-    let late1: f64;
-    if (std::f64::consts::PI + 2.5) > -1.5 {
-        let c: f64 = if mat2[1][0].mul_add(q, t) > 2.5 {
-            let e = (mat[1][0] * 1.5).atan2(1.5 + ((q * 1.5).trunc() + mat[1][0]).cos());
-            2.0 + e
-        } else {
-            f64::mul_add(q.atan2(2.0 + q.sin()), e, h_cumsum(ts)[1])
-        };
-        late1 = ts[0] * (0.3 * mat2[(((q / c.tanh().exp()).sin().abs() * 2.9).floor() as usize) % mat2.len()][0]);
-    } else {
-        late1 = -(mat[1][0].abs() + 0.5).log(2.5 + ts[1].sin());
-    }
-    h_scale3(&[std::f64::consts::PI, e, mat[0][0]], mat[1][0])[((mat2[0][0].tanh().abs() * 2.9).floor() as usize) % 3].sin() + t + late1
+    let x = x * (1.5 + (q + ts[1]).cos()).powf(2.5);
+    let a = mat2[1][0];
+    let s: f64 = (1.5 + (q * mat2[0][0]).cos()).ln_1p();
+    let b = (-q).cos().exp_m1();
+    b + mat[1][0] + x + a + s
 }
 
 fn f0175_t(tr: &Trace, ts: &[f64; 2], mat: &[[f64; 1]; 2], mat2: &[[f64; 1]; 2], x: f64) -> f64 {
-    let q: f64 = if tr.b((x.sin() * 0.9).asin() >= (tr.rem(x, core::f64::consts::E.tanh().exp()))) {
-        let vals = [0.0_f64; 3];
-        (-x).sin().exp_m1() + vals[2]
+    let q: f64 = if tr.b(x.tanh() < x) {
+        let zs: Vec<f64> = vec![0.0; ts.len()];
+        tr.max(tr.abs(mat2[1][0]), tr.round(x * 1.5) * 0.3) + zs[1]
     } else {
-        (1.5 + x.cos().exp2().tanh()).recip()
+        let out = h_cumsum(ts);
+        std::f64::consts::PI + out[1]
     };
-    let x = h_scale3(&[ts[1], 0.3, mat2[0][0]], q)[(tr.floor(mat2[0][0].tanh().abs() * 2.9) as usize) % 3] + (ts[1] + mat2[0][0]);
-    let (e, t) = h_polar(tr.round(q * 1.5) * 0.3, mat2[1][0] + x);
-    let late1: f64;
-    if tr.b((std::f64::consts::PI + 2.5) > -1.5) {
-        let c: f64 = if tr.b(mat2[1][0].mul_add(q, t) > 2.5) {
-            let e = (mat[1][0] * 1.5).atan2(1.5 + (tr.trunc(q * 1.5) + mat[1][0]).cos());
-            2.0 + e
-        } else {
-            f64::mul_add(q.atan2(2.0 + q.sin()), e, h_cumsum(ts)[1])
-        };
-        late1 = ts[0] * (0.3 * mat2[(tr.floor((q / c.tanh().exp()).sin().abs() * 2.9) as usize) % mat2.len()][0]);
-    } else {
-        late1 = -(tr.abs(mat[1][0]) + 0.5).log(2.5 + ts[1].sin());
-    }
-    h_scale3(&[std::f64::consts::PI, e, mat[0][0]], mat[1][0])[(tr.floor(mat2[0][0].tanh().abs() * 2.9) as usize) % 3].sin() + t + late1
+    let x = x * (1.5 + (q + ts[1]).cos()).powf(2.5);
+    let a = mat2[1][0];
+    let s: f64 = (1.5 + (q * mat2[0][0]).cos()).ln_1p();
+    let b = (-q).cos().exp_m1();
+    b + mat[1][0] + x + a + s
 }
 
 const CASE_F0175: Case = case!(f0175, f0175_t, f0175_grad, f0175_pullback, f0175_grad_into,
@@ -8863,24 +8993,36 @@ const CASE_F0175: Case = case!(f0175, f0175_t, f0175_grad, f0175_pullback, f0175
 #[differentiate]
 fn f0176(vs: Vec<f64>, vals: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let r = h_norm2([vals[1], x]) - std::f64::consts::PI * x;
-    if x.tanh().tan() < 0.7 {
-        let g = x / r.hypot(1.0);
-        acc += g;
+    let mut r = h_norm2([vals[1], x]) - std::f64::consts::PI * x;
+    if x.clamp(x - 0.5, x + 0.5) < 2.0 {
+        let w: f64 = {
+            r = r * 0.5 + r;
+            r /= 1.5 + (core::f64::consts::E * vals[0]).asinh().tanh();
+            h_pow(vals[1], 3) + (1.5 + vals[2].tanh()).powf(x.sin() * 1.5)
+        };
+        acc += w;
+    } else {
+        let b = ((x * 1.5).floor() + vs[2]).tanh().tan();
+        acc += b;
     }
-    let buf = vs.to_vec();
-    (r + x) / (vs[3].min(x).abs() + 0.5) + buf[3] + acc
+    0.2 + vs[3] + r + acc
 }
 
 fn f0176_t(tr: &Trace, vs: Vec<f64>, vals: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let r = h_norm2([vals[1], x]) - std::f64::consts::PI * x;
-    if tr.b(x.tanh().tan() < 0.7) {
-        let g = x / r.hypot(1.0);
-        acc += g;
+    let mut r = h_norm2([vals[1], x]) - std::f64::consts::PI * x;
+    if tr.b(tr.clamp(x, x - 0.5, x + 0.5) < 2.0) {
+        let w: f64 = {
+            r = r * 0.5 + r;
+            r /= 1.5 + (core::f64::consts::E * vals[0]).asinh().tanh();
+            h_pow(vals[1], 3) + (1.5 + vals[2].tanh()).powf(x.sin() * 1.5)
+        };
+        acc += w;
+    } else {
+        let b = (tr.floor(x * 1.5) + vs[2]).tanh().tan();
+        acc += b;
     }
-    let buf = vs.to_vec();
-    (r + x) / (tr.abs(tr.min(vs[3], x)) + 0.5) + buf[3] + acc
+    0.2 + vs[3] + r + acc
 }
 
 const CASE_F0176: Case = case!(f0176, f0176_t, f0176_grad, f0176_pullback, f0176_grad_into,
@@ -8893,15 +9035,29 @@ fn f0177(a: f64, arr: [f64; 4], ts: &[f64; 3]) -> f64 {
     let mut step: usize = 0;
     while step < 2 {
         step += 1;
-        let tmp = [step as f64 - std::f64::consts::PI, a + ts[(step * 2 + 1) % ts.len()], a.sin().cosh(), a];
-        for _ in (0..arr.len()).rev() {
-            let vals = [a / a.tanh().exp(), a / (1.5 + a.tanh())];
-            acc += vals[1];
+        let tmp = [step as f64 - std::f64::consts::PI, a + ts[(step * 2 + 1) % ts.len()], a.to_radians(), a + arr[step % arr.len()]];
+        if step % 2 == 0 {
+            continue;
         }
         acc += tmp[3];
     }
-    let a: f64 = a + f64::asin(a.cos() * 0.9).tanh();
-    step as f64 + arr[3] + ts[2] + a + acc
+    let e: f64 = if ((a * 1.5).trunc() + step as f64) >= 0.7 && step % 2 == 0 {
+        let v: f64 = {
+            let mut w: f64 = if a >= (ts[ts.len() - 1 - step] * -1.5) {
+                h_dot(ts, ts)
+            } else {
+                let e = a;
+                0.7 + e
+            };
+            w -= (-w).atan2(w.cos() - 1.5);
+            ts[ts.len() - 1 - step] + w
+        };
+        arr[4 - 1 - step] * 0.2 + ts[(step + 2) % 3] + v
+    } else {
+        let xs = [0.0_f64; 4];
+        ((0.3 / (1.5 + (step as f64).cos())).tanh() * 0.9).acos() + xs[3]
+    };
+    (ts[step % ts.len()].cos() * 0.9).asin() + f64::cos(a) + arr[3] + e + acc
 }
 
 fn f0177_t(tr: &Trace, a: f64, arr: [f64; 4], ts: &[f64; 3]) -> f64 {
@@ -8909,15 +9065,29 @@ fn f0177_t(tr: &Trace, a: f64, arr: [f64; 4], ts: &[f64; 3]) -> f64 {
     let mut step: usize = 0;
     while tr.b(step < 2) {
         step += 1;
-        let tmp = [step as f64 - std::f64::consts::PI, a + ts[(step * 2 + 1) % ts.len()], a.sin().cosh(), a];
-        for _ in (0..arr.len()).rev() {
-            let vals = [a / a.tanh().exp(), a / (1.5 + a.tanh())];
-            acc += vals[1];
+        let tmp = [step as f64 - std::f64::consts::PI, a + ts[(step * 2 + 1) % ts.len()], a.to_radians(), a + arr[step % arr.len()]];
+        if tr.b(step % 2 == 0) {
+            continue;
         }
         acc += tmp[3];
     }
-    let a: f64 = a + f64::asin(a.cos() * 0.9).tanh();
-    step as f64 + arr[3] + ts[2] + a + acc
+    let e: f64 = if tr.b((tr.trunc(a * 1.5) + step as f64) >= 0.7 && step % 2 == 0) {
+        let v: f64 = {
+            let mut w: f64 = if tr.b(a >= (ts[ts.len() - 1 - step] * -1.5)) {
+                h_dot(ts, ts)
+            } else {
+                let e = a;
+                0.7 + e
+            };
+            w -= tr.atan2(-w, w.cos() - 1.5);
+            ts[ts.len() - 1 - step] + w
+        };
+        arr[4 - 1 - step] * 0.2 + ts[(step + 2) % 3] + v
+    } else {
+        let xs = [0.0_f64; 4];
+        ((0.3 / (1.5 + (step as f64).cos())).tanh() * 0.9).acos() + xs[3]
+    };
+    (ts[step % ts.len()].cos() * 0.9).asin() + f64::cos(a) + arr[3] + e + acc
 }
 
 const CASE_F0177: Case = case!(f0177, f0177_t, f0177_grad, f0177_pullback, f0177_grad_into,
@@ -8935,23 +9105,16 @@ fn f0178(y: f64, a: f64) -> f64 {
     }
     if (a - y) > 0.9 {
         let e: f64 = {
-            let g: f64 = {
+            let mut g: f64 = {
                 let t: f64 = y;
-                -y * (f64::round(core::f64::consts::E * 1.5) + t)
+                -y * f64::powi(1.5 + y.cos(), -2) + t
             };
-            let buf = [0.0_f64; 2];
-            a.to_radians() * (std::f64::consts::PI + a) + g + buf[1]
+            g += 0.1 + y + a.cos();
+            h_polar(g, a).0 + a
         };
         acc += e;
-    } else if y >= (y - a) {
-        let pair = (a, std::f64::consts::PI + core::f64::consts::E);
-        acc += pair.1;
-    } else {
-        let mut z = (f64::mul_add(a, a, y).cos() * 0.9).acos();
-        z = h_mix(z, h_pow(z, 1));
-        acc += z;
     }
-    a.abs() + acc
+    y - h_mix(y, y) + acc
 }
 
 fn f0178_t(tr: &Trace, y: f64, a: f64) -> f64 {
@@ -8964,23 +9127,16 @@ fn f0178_t(tr: &Trace, y: f64, a: f64) -> f64 {
     }
     if tr.b((a - y) > 0.9) {
         let e: f64 = {
-            let g: f64 = {
+            let mut g: f64 = {
                 let t: f64 = y;
-                -y * (tr.round(core::f64::consts::E * 1.5) + t)
+                -y * f64::powi(1.5 + y.cos(), -2) + t
             };
-            let buf = [0.0_f64; 2];
-            a.to_radians() * (std::f64::consts::PI + a) + g + buf[1]
+            g += 0.1 + y + a.cos();
+            h_polar(g, a).0 + a
         };
         acc += e;
-    } else if tr.b(y >= (y - a)) {
-        let pair = (a, std::f64::consts::PI + core::f64::consts::E);
-        acc += pair.1;
-    } else {
-        let mut z = (f64::mul_add(a, a, y).cos() * 0.9).acos();
-        z = h_mix(z, h_pow(z, 1));
-        acc += z;
     }
-    tr.abs(a) + acc
+    y - h_mix(y, y) + acc
 }
 
 const CASE_F0178: Case = case!(f0178, f0178_t, f0178_grad, f0178_pullback, f0178_grad_into,
@@ -9003,21 +9159,21 @@ fn f0179(vals: &[f64], y: f64, vs: Vec<f64>, n: usize) -> f64 {
             while it < 2 {
                 it += 1;
                 if (y * vs[(n * 2 + 1) % 4]) >= 1.2 {
-                    return vals[it + 1].abs();
+                    return (1.5 + vals[it + 1].cos()).log10();
                 }
-                if h_pow(ws[it - 1], n) > 2.0 {
-                    return y.to_radians() + (it as f64).tanh().to_degrees() * 0.02;
-                }
+                let r = (vals[2] - y).clamp(y - 0.5, y + 0.5);
+                acc += r;
             }
         }
         mm if mm > 3 => {
             let buf: [f64; 2] = [0.0; 2];
+            let zs = [[0.0_f64; 1]; 1];
             acc += buf[1];
+            acc += zs[0][0];
         }
         _ => {
-            let tup = h_polar(y.hypot(1.0).log10(), vs[(n * 2 + 1) % vs.len()] + hs[n.min(hs.len() - 1)]);
-            let (r, t) = h_polar((1.5 + y.cos()).recip(), ws[n % ws.len()] * vs[n]);
-            acc += tup.1;
+            let g = -(vs[(n * 2 + 1) % vs.len()] + hs[n.min(hs.len() - 1)]);
+            let (r, t) = h_polar(g.asinh(), ws[n % ws.len()] * vs[n]);
             acc += r;
             acc += t;
         }
@@ -9040,21 +9196,21 @@ fn f0179_t(tr: &Trace, vals: &[f64], y: f64, vs: Vec<f64>, n: usize) -> f64 {
             while tr.b(it < 2) {
                 it += 1;
                 if tr.b((y * vs[(n * 2 + 1) % 4]) >= 1.2) {
-                    return tr.abs(vals[it + 1]);
+                    return (1.5 + vals[it + 1].cos()).log10();
                 }
-                if tr.b(h_pow(ws[it - 1], n) > 2.0) {
-                    return y.to_radians() + (it as f64).tanh().to_degrees() * 0.02;
-                }
+                let r = tr.clamp(vals[2] - y, y - 0.5, y + 0.5);
+                acc += r;
             }
         }
         mm if mm > 3 => {
             let buf: [f64; 2] = [0.0; 2];
+            let zs = [[0.0_f64; 1]; 1];
             acc += buf[1];
+            acc += zs[0][0];
         }
         _ => {
-            let tup = h_polar(y.hypot(1.0).log10(), vs[(n * 2 + 1) % vs.len()] + hs[n.min(hs.len() - 1)]);
-            let (r, t) = h_polar((1.5 + y.cos()).recip(), ws[n % ws.len()] * vs[n]);
-            acc += tup.1;
+            let g = -(vs[(n * 2 + 1) % vs.len()] + hs[n.min(hs.len() - 1)]);
+            let (r, t) = h_polar(g.asinh(), ws[n % ws.len()] * vs[n]);
             acc += r;
             acc += t;
         }
@@ -9068,29 +9224,47 @@ const CASE_F0179: Case = case!(f0179, f0179_t, f0179_grad, f0179_pullback, f0179
 
 #[differentiate]
 fn f0180(zs: [f64; 1], arr: [f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let c = 1.2 + -std::f64::consts::PI;
     let late1: f64;
     if -core::f64::consts::E < 1.2 {
-        late1 = c.hypot(1.5 + c.tanh()) + (zs[0].abs() + 0.5).ln();
+        late1 = c % (zs[0].abs() + 0.5) + 0.2;
     } else {
-        late1 = ((zs[0] - arr[0]) * 1.5).trunc() + c;
+        late1 = c.min(zs[0]) - ((c * 1.5).round() + arr[1]);
     }
-    let z = (1.5 + (f64::ceil(c * 1.5) * 0.3).cos()).log2();
-    let tup = (c.sin().to_degrees() * 0.02, late1 + z);
-    c % 1.5 / (1.5 + (std::f64::consts::PI / z.tanh().exp()).cos()) + arr[2] + tup.1
+    for ii in 0..1 {
+        let w: f64 = if ii < 1 {
+            let pair = (late1 * ii as f64, (late1.sin() * 0.9).atanh());
+            (c.atan2(2.0 + late1.sin()) * 1.5).ceil() * 0.3 + pair.1
+        } else {
+            let y = late1;
+            h_cumsum(&arr)[ii + 1] + y
+        };
+        acc += w;
+    }
+    (0.9 * late1).min(h_norm2([late1, c])) + arr[2] + acc
 }
 
 fn f0180_t(tr: &Trace, zs: [f64; 1], arr: [f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let c = 1.2 + -std::f64::consts::PI;
     let late1: f64;
     if tr.b(-core::f64::consts::E < 1.2) {
-        late1 = c.hypot(1.5 + c.tanh()) + (tr.abs(zs[0]) + 0.5).ln();
+        late1 = tr.rem(c, tr.abs(zs[0]) + 0.5) + 0.2;
     } else {
-        late1 = tr.trunc((zs[0] - arr[0]) * 1.5) + c;
+        late1 = tr.min(c, zs[0]) - (tr.round(c * 1.5) + arr[1]);
     }
-    let z = (1.5 + (tr.ceil(c * 1.5) * 0.3).cos()).log2();
-    let tup = (c.sin().to_degrees() * 0.02, late1 + z);
-    tr.rem(c, 1.5) / (1.5 + (std::f64::consts::PI / z.tanh().exp()).cos()) + arr[2] + tup.1
+    for ii in 0..1 {
+        let w: f64 = if tr.b(ii < 1) {
+            let pair = (late1 * ii as f64, (late1.sin() * 0.9).atanh());
+            tr.ceil(c.atan2(2.0 + late1.sin()) * 1.5) * 0.3 + pair.1
+        } else {
+            let y = late1;
+            h_cumsum(&arr)[ii + 1] + y
+        };
+        acc += w;
+    }
+    tr.min(0.9 * late1, h_norm2([late1, c])) + arr[2] + acc
 }
 
 const CASE_F0180: Case = case!(f0180, f0180_t, f0180_grad, f0180_pullback, f0180_grad_into,
@@ -9100,26 +9274,32 @@ const CASE_F0180: Case = case!(f0180, f0180_t, f0180_grad, f0180_pullback, f0180
 #[differentiate]
 fn f0181(xs: &[f64]) -> f64 {
     let w: f64 = if h_mix(xs[1], 0.7) > xs[0] {
-        let e = (1.5 + (xs[0] * 1.2).cos()).ln_1p();
-        -((xs[2] * 1.5).round() * 0.3) + e
+        let e = (xs[0] * 1.2).sin().exp_m1();
+        -(xs[2] % (1.0 + e * e))
     } else {
-        let z = (core::f64::consts::E - xs[3]).tanh().to_degrees() * 0.02;
-        z * 0.9
+        (h_cumsum(xs)[2] * 1.5).round() + (1.5 + xs[3].cos()).log2()
     };
-    let out = h_cumsum(xs);
-    f64::exp2(f64::ln_1p(xs[0].tanh().exp()).sin()) + w + out[4]
+    let e: f64 = {
+        let (v, v2) = h_polar(w.cos(), xs[0].clamp(w - 0.5, w + 0.5));
+        let e = -w - (v.abs() + 0.5).log10();
+        xs[((v2.tanh().abs() * 2.9).floor() as usize) % 5] + e
+    };
+    h_leaky(xs[2] - w) + e
 }
 
 fn f0181_t(tr: &Trace, xs: &[f64]) -> f64 {
     let w: f64 = if tr.b(h_mix(xs[1], 0.7) > xs[0]) {
-        let e = (1.5 + (xs[0] * 1.2).cos()).ln_1p();
-        -(tr.round(xs[2] * 1.5) * 0.3) + e
+        let e = (xs[0] * 1.2).sin().exp_m1();
+        -(tr.rem(xs[2], 1.0 + e * e))
     } else {
-        let z = (core::f64::consts::E - xs[3]).tanh().to_degrees() * 0.02;
-        z * 0.9
+        tr.round(h_cumsum(xs)[2] * 1.5) + (1.5 + xs[3].cos()).log2()
     };
-    let out = h_cumsum(xs);
-    f64::exp2(f64::ln_1p(xs[0].tanh().exp()).sin()) + w + out[4]
+    let e: f64 = {
+        let (v, v2) = h_polar(w.cos(), tr.clamp(xs[0], w - 0.5, w + 0.5));
+        let e = -w - (tr.abs(v) + 0.5).log10();
+        xs[(tr.floor(v2.tanh().abs() * 2.9) as usize) % 5] + e
+    };
+    h_leaky_t(tr, xs[2] - w) + e
 }
 
 const CASE_F0181: Case = case!(f0181, f0181_t, f0181_grad, f0181_pullback, f0181_grad_into,
@@ -9129,62 +9309,58 @@ const CASE_F0181: Case = case!(f0181, f0181_t, f0181_grad, f0181_pullback, f0181
 #[differentiate]
 fn f0182(b: f64, x: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if x.mul_add(2.0, 0.7) < (arr[1] - x) {
-        let s = x;
-        x.cos() + s
+    let mut z: f64 = if b.atan2(x.tanh() - 1.5) <= -b {
+        (arr[2] * 0.1) as f64
     } else {
-        b.to_radians() * (arr[1].tanh().to_degrees() * 0.02)
+        let c: f64 = x.min(arr[2]);
+        b as f64 * c.cos()
     };
-    if z.mul_add(x, 1.5) >= arr[0] {
-        let g: f64 = if -arr[1] >= (std::f64::consts::PI + arr[2]) {
-            let e = b + arr[(((core::f64::consts::E + arr[0]).cos().abs() * 2.9).floor() as usize) % 3] + h_norm2([arr[1], arr[1]]);
-            b * z % 1.5 + e
-        } else {
-            h_leaky(b).hypot(1.0).ln_1p()
-        };
-        let mut buf: Vec<f64> = vec![0.0; arr.len()];
-        for i in 0..3 {
-            let pair = h_polar(core::f64::consts::E * arr[(i * 2 + 1) % arr.len()], buf[i % buf.len()]);
-            buf[i] *= (2.0 + (x * z).sin()).log10().cos();
-            acc += pair.1;
+    let late1: f64;
+    if b >= 0.9 {
+        let mut cnt: usize = 0;
+        while cnt < arr.len() && (arr[1] * 0.2) > h_mix(arr[2], arr[1]) {
+            cnt += 1;
+            let (u, p): (f64, f64) = h_polar(0.3 + b, -0.5);
+            acc += u;
+            acc += p;
         }
-        acc += g;
-        acc += buf[2];
+        late1 = arr[cnt % 3].mul_add(f64::acosh(arr[(cnt + 3) % arr.len()].abs() + 0.5 + 1.2), z / arr[cnt % arr.len()].hypot(1.0));
     } else {
-        let ys = arr;
-        acc += ys[2];
+        let z = z + h_polar(b.hypot(1.0).log(2.5 + arr[1].sin()), -arr[2]).1;
+        late1 = (arr[0] * b * 1.5).trunc() + 0.9 * core::f64::consts::E;
+        acc += z;
     }
-    b.tanh().cosh() - b.powi(2) + acc
+    z /= (-z * b).hypot(1.0);
+    let pt = (arr[1] * 1.5, z * 0.1);
+    f64::log(1.5 + (late1 * arr[1]).cos(), 2.5 + (std::f64::consts::PI - 1.2).sin()) + pt.1 + acc
 }
 
 fn f0182_t(tr: &Trace, b: f64, x: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let z: f64 = if tr.b(x.mul_add(2.0, 0.7) < (arr[1] - x)) {
-        let s = x;
-        x.cos() + s
+    let mut z: f64 = if tr.b(tr.atan2(b, x.tanh() - 1.5) <= -b) {
+        (arr[2] * 0.1) as f64
     } else {
-        b.to_radians() * (arr[1].tanh().to_degrees() * 0.02)
+        let c: f64 = tr.min(x, arr[2]);
+        b as f64 * c.cos()
     };
-    if tr.b(z.mul_add(x, 1.5) >= arr[0]) {
-        let g: f64 = if tr.b(-arr[1] >= (std::f64::consts::PI + arr[2])) {
-            let e = b + arr[(tr.floor((core::f64::consts::E + arr[0]).cos().abs() * 2.9) as usize) % 3] + h_norm2([arr[1], arr[1]]);
-            tr.rem(b * z, 1.5) + e
-        } else {
-            h_leaky_t(tr, b).hypot(1.0).ln_1p()
-        };
-        let mut buf: Vec<f64> = vec![0.0; arr.len()];
-        for i in 0..3 {
-            let pair = h_polar(core::f64::consts::E * arr[(i * 2 + 1) % arr.len()], buf[i % buf.len()]);
-            buf[i] *= (2.0 + (x * z).sin()).log10().cos();
-            acc += pair.1;
+    let late1: f64;
+    if tr.b(b >= 0.9) {
+        let mut cnt: usize = 0;
+        while tr.b(cnt < arr.len() && (arr[1] * 0.2) > h_mix(arr[2], arr[1])) {
+            cnt += 1;
+            let (u, p): (f64, f64) = h_polar(0.3 + b, -0.5);
+            acc += u;
+            acc += p;
         }
-        acc += g;
-        acc += buf[2];
+        late1 = arr[cnt % 3].mul_add(f64::acosh(tr.abs(arr[(cnt + 3) % arr.len()]) + 0.5 + 1.2), z / arr[cnt % arr.len()].hypot(1.0));
     } else {
-        let ys = arr;
-        acc += ys[2];
+        let z = z + h_polar(b.hypot(1.0).log(2.5 + arr[1].sin()), -arr[2]).1;
+        late1 = tr.trunc(arr[0] * b * 1.5) + 0.9 * core::f64::consts::E;
+        acc += z;
     }
-    b.tanh().cosh() - b.powi(2) + acc
+    z /= (-z * b).hypot(1.0);
+    let pt = (arr[1] * 1.5, z * 0.1);
+    f64::log(1.5 + (late1 * arr[1]).cos(), 2.5 + (std::f64::consts::PI - 1.2).sin()) + pt.1 + acc
 }
 
 const CASE_F0182: Case = case!(f0182, f0182_t, f0182_grad, f0182_pullback, f0182_grad_into,
@@ -9199,12 +9375,12 @@ fn f0183(zs: [f64; 2], on: bool, xs: &[f64], mat: &[[f64; 1]; 2]) -> f64 {
         for j in 1..=round {
             for i in 0..j {
                 if round % 2 == 0 {
-                    return (i as f64 * zs[(i * 2 + 1) % zs.len()]) as f64;
+                    return xs[i % xs.len()].powi(1) * (zs[(i * 2 + 1) % zs.len()].tanh() * 0.9).asin();
                 }
             }
         }
     }
-    1.5 + zs[1] + on as u8 as f64 * 0.5 + xs[1] + mat[1][0]
+    core::f64::consts::E / ((mat[round % mat.len()][0] / (1.5 + std::f64::consts::PI.cos())).abs() + 0.5) + zs[1] + on as u8 as f64 * 0.5 + xs[1]
 }
 
 fn f0183_t(tr: &Trace, zs: [f64; 2], on: bool, xs: &[f64], mat: &[[f64; 1]; 2]) -> f64 {
@@ -9214,12 +9390,12 @@ fn f0183_t(tr: &Trace, zs: [f64; 2], on: bool, xs: &[f64], mat: &[[f64; 1]; 2]) 
         for j in 1..=round {
             for i in 0..j {
                 if tr.b(round % 2 == 0) {
-                    return (i as f64 * zs[(i * 2 + 1) % zs.len()]) as f64;
+                    return xs[i % xs.len()].powi(1) * (zs[(i * 2 + 1) % zs.len()].tanh() * 0.9).asin();
                 }
             }
         }
     }
-    1.5 + zs[1] + on as u8 as f64 * 0.5 + xs[1] + mat[1][0]
+    core::f64::consts::E / (tr.abs(mat[round % mat.len()][0] / (1.5 + std::f64::consts::PI.cos())) + 0.5) + zs[1] + on as u8 as f64 * 0.5 + xs[1]
 }
 
 const CASE_F0183: Case = case!(f0183, f0183_t, f0183_grad, f0183_pullback, f0183_grad_into,
@@ -9235,14 +9411,13 @@ fn f0184(pts: &[[f64; 2]]) -> f64 {
     }
     for jj in 0..4 {
         let b: f64 = {
-            let e = ((pts[jj % pts.len()][(jj * 2 + 1) % 2].tanh() - 2.0).cbrt() * 1.5).ceil() + pts[2][1];
-            e * 0.9
+            let e = pts[jj % pts.len()][(jj * 2 + 1) % 2].sin().hypot(1.0).ln();
+            pts[2][1] + e
         };
-        let ws: [f64; 2] = [0.0; 2];
+        let b = b - (b * jj as f64) as f64;
         acc += b;
-        acc += ws[1];
     }
-    pts[0][0] + acc
+    (pts[(((-pts[1][1]).tanh().abs() * 2.9).floor() as usize) % 3][((std::f64::consts::PI.tanh().exp().powi(-1).cos().abs() * 2.9).floor() as usize) % 2] + std::f64::consts::PI) as f64 + acc
 }
 
 fn f0184_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
@@ -9253,14 +9428,13 @@ fn f0184_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
     }
     for jj in 0..4 {
         let b: f64 = {
-            let e = tr.ceil((pts[jj % pts.len()][(jj * 2 + 1) % 2].tanh() - 2.0).cbrt() * 1.5) + pts[2][1];
-            e * 0.9
+            let e = pts[jj % pts.len()][(jj * 2 + 1) % 2].sin().hypot(1.0).ln();
+            pts[2][1] + e
         };
-        let ws: [f64; 2] = [0.0; 2];
+        let b = b - (b * jj as f64) as f64;
         acc += b;
-        acc += ws[1];
     }
-    pts[0][0] + acc
+    (pts[(tr.floor((-pts[1][1]).tanh().abs() * 2.9) as usize) % 3][(tr.floor(std::f64::consts::PI.tanh().exp().powi(-1).cos().abs() * 2.9) as usize) % 2] + std::f64::consts::PI) as f64 + acc
 }
 
 const CASE_F0184: Case = case!(f0184, f0184_t, f0184_grad, f0184_pullback, f0184_grad_into,
@@ -9276,29 +9450,21 @@ fn f0185(vals: &[f64], x: f64, a: f64) -> f64 {
         for ii in 0..2 {
             let c: f64 = if cnt < 1 {
                 for _ in (0..vals.len()).rev() {
-                    let a = ((1.5 + std::f64::consts::PI.cos()).ln() * 1.5).trunc() * 0.3;
+                    let a = a + (1.5 + std::f64::consts::PI.cos()).sqrt().min(a.atan2(x.abs() + 0.5));
                     acc += a;
                 }
-                h_norm2([x.atan2(x.abs() + 0.5), a + vals[ii]])
+                (a / (1.5 + a.cos())).min((a * 1.5).round() * 0.3)
             } else {
-                vals[vals.len() - 1 - cnt] * a * (x * a)
+                vals[vals.len() - 1 - cnt].hypot(vals[vals.len() - 1 - ii].abs() + 0.5) / f64::clamp(vals[(ii * 2 + 1) % vals.len()], -0.5, 0.8).tanh().exp()
             };
             acc += c;
         }
     }
-    let mut ys = vec![0.0_f64; vals.len()];
-    for ii in 1..ys.len() {
-        ys[ii] = ys[ii - 1].tanh() + (x * a).cos() * -(ii as f64);
-    }
-    let late1: f64;
-    if h_polar(x, a).0 > (a * ys[4 - 1 - cnt]) {
-        let t = (1.0 + x * x).log10() + (vals[cnt] + a);
-        late1 = t;
-    } else {
-        let hs = [0.0_f64; 4];
-        late1 = h_cumsum(&hs)[0] / (1.0 + a * a);
-    }
-    h_scale3(&[std::f64::consts::PI, cnt as f64, a], cnt as f64)[(cnt * 2 + 1) % 3].powi(2) + late1 + acc
+    let out = h_cumsum(vals);
+    let hs: [f64; 1] = [0.0; 1];
+    let zs = [0.0_f64; 5];
+    let x = x + x * 0.5;
+    h_dot(&zs, &out) + a + hs[0] + x + acc
 }
 
 fn f0185_t(tr: &Trace, vals: &[f64], x: f64, a: f64) -> f64 {
@@ -9309,29 +9475,21 @@ fn f0185_t(tr: &Trace, vals: &[f64], x: f64, a: f64) -> f64 {
         for ii in 0..2 {
             let c: f64 = if tr.b(cnt < 1) {
                 for _ in (0..vals.len()).rev() {
-                    let a = tr.trunc((1.5 + std::f64::consts::PI.cos()).ln() * 1.5) * 0.3;
+                    let a = a + tr.min((1.5 + std::f64::consts::PI.cos()).sqrt(), a.atan2(tr.abs(x) + 0.5));
                     acc += a;
                 }
-                h_norm2([x.atan2(tr.abs(x) + 0.5), a + vals[ii]])
+                tr.min(a / (1.5 + a.cos()), tr.round(a * 1.5) * 0.3)
             } else {
-                vals[vals.len() - 1 - cnt] * a * (x * a)
+                vals[vals.len() - 1 - cnt].hypot(tr.abs(vals[vals.len() - 1 - ii]) + 0.5) / tr.clamp(vals[(ii * 2 + 1) % vals.len()], -0.5, 0.8).tanh().exp()
             };
             acc += c;
         }
     }
-    let mut ys = vec![0.0_f64; vals.len()];
-    for ii in 1..ys.len() {
-        ys[ii] = ys[ii - 1].tanh() + (x * a).cos() * -(ii as f64);
-    }
-    let late1: f64;
-    if tr.b(h_polar(x, a).0 > (a * ys[4 - 1 - cnt])) {
-        let t = (1.0 + x * x).log10() + (vals[cnt] + a);
-        late1 = t;
-    } else {
-        let hs = [0.0_f64; 4];
-        late1 = h_cumsum(&hs)[0] / (1.0 + a * a);
-    }
-    h_scale3(&[std::f64::consts::PI, cnt as f64, a], cnt as f64)[(cnt * 2 + 1) % 3].powi(2) + late1 + acc
+    let out = h_cumsum(vals);
+    let hs: [f64; 1] = [0.0; 1];
+    let zs = [0.0_f64; 5];
+    let x = x + x * 0.5;
+    h_dot(&zs, &out) + a + hs[0] + x + acc
 }
 
 const CASE_F0185: Case = case!(f0185, f0185_t, f0185_grad, f0185_pullback, f0185_grad_into,
@@ -9341,50 +9499,50 @@ const CASE_F0185: Case = case!(f0185, f0185_t, f0185_grad, f0185_pullback, f0185
 #[differentiate]
 fn f0186(ts: &[f64; 2], xs: &[f64], zs: [f64; 2], hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if xs[0] < 0.3 {
-        (hs[1].tanh() * 0.9).asin() - xs[0] * 0.9
+    let b: f64 = if xs[0] < 0.3 {
+        hs[1].hypot(1.0).cbrt() - (1.5 + xs[0].tanh()).log2()
     } else {
-        0.7
+        for _ in 1..xs.len() {
+            let res = h_cumsum(&hs);
+            acc += res[3];
+        }
+        ts[1] as f64
     };
-    let mut t = (ts[1].abs() + 0.5).cbrt();
-    for _ in 0..zs.len() {
-        let ys: Vec<f64> = vec![0.0; zs.len()];
-        t -= 2.5_f64.powf((t - core::f64::consts::E).cos());
-        acc += ys[1];
+    let vals = [b * zs[1], core::f64::consts::E - b];
+    if (1.5 + hs[0].cos() + 1.2).acosh() > b.max(ts[0]) {
+        for jj in 0..4 {
+            let b = b + (vals[jj % vals.len()] + xs[0]).hypot(1.5 + ((b * 1.5).round() + hs[hs.len() - 1 - jj]).tanh());
+            acc += b;
+        }
+        let mut g = b + xs[0] * b;
+        g /= 1.5 + (((hs[2] * 1.5).floor() + xs[0]).abs() + 0.5).cbrt().cos();
+        acc += g;
     }
-    b %= 2.0 + (1.5 + t.cos()).sqrt().sin();
-    let g = (t + xs[0]) * h_mix(xs[0], b);
-    let u: f64 = if (core::f64::consts::E - hs[0]) <= g {
-        h_cumsum(&zs)[0]
-    } else {
-        h_dot(ts, ts)
-    };
-    t /= 2.0 + b.powi(1).tanh().sin();
-    f64::exp_m1((ts[1] + u).tanh()) + t + acc
+    ((ts[0] + b).tanh() * 0.9).asin() + vals[1] + acc
 }
 
 fn f0186_t(tr: &Trace, ts: &[f64; 2], xs: &[f64], zs: [f64; 2], hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if tr.b(xs[0] < 0.3) {
-        (hs[1].tanh() * 0.9).asin() - xs[0] * 0.9
+    let b: f64 = if tr.b(xs[0] < 0.3) {
+        hs[1].hypot(1.0).cbrt() - (1.5 + xs[0].tanh()).log2()
     } else {
-        0.7
+        for _ in 1..xs.len() {
+            let res = h_cumsum(&hs);
+            acc += res[3];
+        }
+        ts[1] as f64
     };
-    let mut t = (tr.abs(ts[1]) + 0.5).cbrt();
-    for _ in 0..zs.len() {
-        let ys: Vec<f64> = vec![0.0; zs.len()];
-        t -= 2.5_f64.powf((t - core::f64::consts::E).cos());
-        acc += ys[1];
+    let vals = [b * zs[1], core::f64::consts::E - b];
+    if tr.b((1.5 + hs[0].cos() + 1.2).acosh() > tr.max(b, ts[0])) {
+        for jj in 0..4 {
+            let b = b + (vals[jj % vals.len()] + xs[0]).hypot(1.5 + (tr.round(b * 1.5) + hs[hs.len() - 1 - jj]).tanh());
+            acc += b;
+        }
+        let mut g = b + xs[0] * b;
+        g /= 1.5 + (tr.abs(tr.floor(hs[2] * 1.5) + xs[0]) + 0.5).cbrt().cos();
+        acc += g;
     }
-    b = tr.rem(b, 2.0 + (1.5 + t.cos()).sqrt().sin());
-    let g = (t + xs[0]) * h_mix(xs[0], b);
-    let u: f64 = if tr.b((core::f64::consts::E - hs[0]) <= g) {
-        h_cumsum(&zs)[0]
-    } else {
-        h_dot(ts, ts)
-    };
-    t /= 2.0 + b.powi(1).tanh().sin();
-    f64::exp_m1((ts[1] + u).tanh()) + t + acc
+    ((ts[0] + b).tanh() * 0.9).asin() + vals[1] + acc
 }
 
 const CASE_F0186: Case = case!(f0186, f0186_t, f0186_grad, f0186_pullback, f0186_grad_into,
@@ -9394,56 +9552,104 @@ const CASE_F0186: Case = case!(f0186, f0186_t, f0186_grad, f0186_pullback, f0186
 #[differentiate]
 fn f0187(xs: &[f64], pts: &[[f64; 2]], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if pts[0][1].hypot(1.0).log(2.5 + a.sin()) >= -std::f64::consts::PI {
-        let t = (xs[0].sin() * 0.9).acos() * pts[1][0].mul_add(a, xs[3]);
-        acc += t;
-    }
-    for (j, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * (a + xs[j % xs.len()]);
-    }
-    let q = core::f64::consts::E + xs[1] + ((a * 1.5).trunc() + pts[0][1]);
-    let cum = h_cumsum(xs);
-    let d = (pts[0][1] + cum[1]).hypot(1.5 + (a / pts[1][0].hypot(1.0)).cos());
-    let mut cnt: usize = 0;
-    let e: f64 = loop {
-        cnt += 1;
-        if cnt > xs.len() {
-            break h_cumsum(xs)[1];
+    if pts[0][1].hypot(1.5 + a.tanh()) >= std::f64::consts::PI.atan() {
+        let mut r = xs[0].signum() * xs[1] * 2.5_f64.powf(a.sin());
+        if r.abs() >= -0.5 {
+            let late1: f64;
+            if r.hypot(1.0).log(2.5 + pts[1][1].sin()) > r.tanh().sinh() {
+                let a: f64 = 1.2;
+                late1 = pts[0][1] + r - (a - pts[1][1]);
+            } else {
+                late1 = -xs[0] / xs[1].tanh().exp();
+            }
+            let q = late1.atan2(std::f64::consts::PI.sin() - 1.5) + late1;
+            acc += q;
+        } else {
+            for jj in 0..2 {
+                if a.tanh().exp().ln() <= 1.2 {
+                    let mut c: f64 = {
+                        let a = ((pts[jj % pts.len()][(jj + 3) % 2].tanh() * 0.9).acos() * 1.5).ceil() + a;
+                        h_pow(r * xs[(jj + 1) % xs.len()], 2) + a
+                    };
+                    let u: f64 = if jj % 2 == 0 {
+                        c += (xs[(jj * 2 + 1) % xs.len()] * 1.5).ceil() + r + xs[(jj + 2) % 4].abs();
+                        (1.5 / (1.5 + xs[2].tanh())).asinh()
+                    } else {
+                        let s = (r / xs[jj].tanh().exp()).to_radians();
+                        h_leaky(pts[1][(jj + 2) % 2] / (1.5 + a.cos())) + s
+                    };
+                    acc += c;
+                    acc += u;
+                } else if jj < 1 {
+                    r /= 1.5 + pts[pts.len() - 1 - jj][(jj * 2 + 1) % 2].cos();
+                }
+                if (r + a) < (1.5 + xs[jj + 1].tanh()).recip() {
+                    return pts[(jj + 1) % pts.len()][(jj * 2 + 1) % 2].powi(2);
+                }
+            }
+            let q: f64 = if r > 2.5 {
+                2.5
+            } else {
+                a * 0.9
+            };
+            acc += q;
         }
-        if cnt > 3 {
-            return h_mix(a - cnt as f64, core::f64::consts::E.atan2(xs[cnt.min(xs.len() - 1)].tanh() - 1.5));
-        }
-        let q = q * (d / (1.5 + a.cos()) + q * 2.5);
-        acc += q;
-    };
-    ((f64::trunc(pts[(cnt * 2 + 1) % pts.len()][cnt.min(2 - 1)] * 1.5) + pts[cnt % pts.len()][(cnt * 2 + 1) % 2]) * 1.5).floor() * 0.3 + q + d + e + acc
+    } else {
+        let hs = [0.0_f64; 3];
+        acc += hs[2];
+    }
+    a + xs[3] + acc
 }
 
 fn f0187_t(tr: &Trace, xs: &[f64], pts: &[[f64; 2]], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(pts[0][1].hypot(1.0).log(2.5 + a.sin()) >= -std::f64::consts::PI) {
-        let t = (xs[0].sin() * 0.9).acos() * pts[1][0].mul_add(a, xs[3]);
-        acc += t;
-    }
-    for (j, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * (a + xs[j % xs.len()]);
-    }
-    let q = core::f64::consts::E + xs[1] + (tr.trunc(a * 1.5) + pts[0][1]);
-    let cum = h_cumsum(xs);
-    let d = (pts[0][1] + cum[1]).hypot(1.5 + (a / pts[1][0].hypot(1.0)).cos());
-    let mut cnt: usize = 0;
-    let e: f64 = loop {
-        cnt += 1;
-        if tr.b(cnt > xs.len()) {
-            break h_cumsum(xs)[1];
+    if tr.b(pts[0][1].hypot(1.5 + a.tanh()) >= std::f64::consts::PI.atan()) {
+        let mut r = tr.signum(xs[0]) * xs[1] * 2.5_f64.powf(a.sin());
+        if tr.b(tr.abs(r) >= -0.5) {
+            let late1: f64;
+            if tr.b(r.hypot(1.0).log(2.5 + pts[1][1].sin()) > r.tanh().sinh()) {
+                let a: f64 = 1.2;
+                late1 = pts[0][1] + r - (a - pts[1][1]);
+            } else {
+                late1 = -xs[0] / xs[1].tanh().exp();
+            }
+            let q = tr.atan2(late1, std::f64::consts::PI.sin() - 1.5) + late1;
+            acc += q;
+        } else {
+            for jj in 0..2 {
+                if tr.b(a.tanh().exp().ln() <= 1.2) {
+                    let mut c: f64 = {
+                        let a = tr.ceil((pts[jj % pts.len()][(jj + 3) % 2].tanh() * 0.9).acos() * 1.5) + a;
+                        h_pow(r * xs[(jj + 1) % xs.len()], 2) + a
+                    };
+                    let u: f64 = if tr.b(jj % 2 == 0) {
+                        c += tr.ceil(xs[(jj * 2 + 1) % xs.len()] * 1.5) + r + tr.abs(xs[(jj + 2) % 4]);
+                        (1.5 / (1.5 + xs[2].tanh())).asinh()
+                    } else {
+                        let s = (r / xs[jj].tanh().exp()).to_radians();
+                        h_leaky_t(tr, pts[1][(jj + 2) % 2] / (1.5 + a.cos())) + s
+                    };
+                    acc += c;
+                    acc += u;
+                } else if tr.b(jj < 1) {
+                    r /= 1.5 + pts[pts.len() - 1 - jj][(jj * 2 + 1) % 2].cos();
+                }
+                if tr.b((r + a) < (1.5 + xs[jj + 1].tanh()).recip()) {
+                    return pts[(jj + 1) % pts.len()][(jj * 2 + 1) % 2].powi(2);
+                }
+            }
+            let q: f64 = if tr.b(r > 2.5) {
+                2.5
+            } else {
+                a * 0.9
+            };
+            acc += q;
         }
-        if tr.b(cnt > 3) {
-            return h_mix(a - cnt as f64, tr.atan2(core::f64::consts::E, xs[cnt.min(xs.len() - 1)].tanh() - 1.5));
-        }
-        let q = q * (d / (1.5 + a.cos()) + q * 2.5);
-        acc += q;
-    };
-    tr.floor((tr.trunc(pts[(cnt * 2 + 1) % pts.len()][cnt.min(2 - 1)] * 1.5) + pts[cnt % pts.len()][(cnt * 2 + 1) % 2]) * 1.5) * 0.3 + q + d + e + acc
+    } else {
+        let hs = [0.0_f64; 3];
+        acc += hs[2];
+    }
+    a + xs[3] + acc
 }
 
 const CASE_F0187: Case = case!(f0187, f0187_t, f0187_grad, f0187_pullback, f0187_grad_into,
@@ -9451,102 +9657,44 @@ const CASE_F0187: Case = case!(f0187, f0187_t, f0187_grad, f0187_pullback, f0187
     |p, _k| (&p[0..4], &p[4..8].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), p[8]));
 
 #[differentiate]
-fn f0188(mut c: f64) -> f64 {
+fn f0188(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if c <= -0.5 {
-        let xs = [0.9 + c, core::f64::consts::E.tanh().exp2(), (1.5 + c.cos()).log2(), (c.abs() + 0.5).ln()];
+        let xs = [c.to_radians(), 0.7, (c * 1.5).round() * 0.3, c.hypot(1.0).powf(2.5)];
         acc += xs[3];
-    } else {
-        c *= c.tanh();
-        let z = (0.7 * c).hypot(1.5 + core::f64::consts::E.sin().exp().cos());
-        acc += z;
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > 3 {
-            break;
-        }
-        if cnt % 2 == 0 {
-            let mut late1: f64;
-            if c >= -1.5 {
-                late1 = -(cnt as f64 / (1.5 + c.tanh()));
-            } else {
-                late1 = f64::sinh((c.signum() * c).sin());
-            }
-            late1 += cnt as f64;
-            c *= f64::sqrt(c.abs() + 0.5).tanh().exp().ln_1p().sin();
-            acc += late1;
-        } else if -c > 0.2 {
-            let r: f64 = if 0.7 < c {
-                (cnt as f64).cos().hypot(1.5 + (1.5 + c.cos()).sqrt().cos())
-            } else {
-                c * 0.9
-            };
-            acc += r;
-        } else {
-            let pt = (c, (cnt as f64).min(c));
-            let t: f64 = if c <= 0.1 {
-                let (s, q) = (-(cnt as f64), c + std::f64::consts::PI);
-                (cnt as f64).mul_add(core::f64::consts::E, std::f64::consts::PI) + core::f64::consts::E.sin().cosh() + s + q
-            } else {
-                c * cnt as f64 + c.atan2((cnt as f64).hypot(1.0))
-            };
-            acc += pt.1;
-            acc += t;
-        }
-        c = c.sin() + (c + core::f64::consts::E);
-    }
-    (cnt as f64).tanh().exp().ln_1p() + c + acc
+    let c = c - 0.5;
+    let v: f64 = (0.7 * c) as f64;
+    let y: f64 = {
+        let g: f64 = {
+            let p: f64 = v;
+            -c * (1.5 + v.cos()).ln_1p() + p
+        };
+        let tup = (v.to_radians(), g.clamp(-0.5, 0.8));
+        -tup.0.atan2(v.hypot(1.0))
+    };
+    let p = f64::ln_1p(((y * 1.5).floor() * 0.3).abs() + 0.5);
+    (1.0 + y * y).ln_1p().signum() * f64::asinh(v) + p + acc
 }
 
-fn f0188_t(tr: &Trace, mut c: f64) -> f64 {
+fn f0188_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(c <= -0.5) {
-        let xs = [0.9 + c, core::f64::consts::E.tanh().exp2(), (1.5 + c.cos()).log2(), (tr.abs(c) + 0.5).ln()];
+        let xs = [c.to_radians(), 0.7, tr.round(c * 1.5) * 0.3, c.hypot(1.0).powf(2.5)];
         acc += xs[3];
-    } else {
-        c *= c.tanh();
-        let z = (0.7 * c).hypot(1.5 + core::f64::consts::E.sin().exp().cos());
-        acc += z;
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > 3) {
-            break;
-        }
-        if tr.b(cnt % 2 == 0) {
-            let mut late1: f64;
-            if tr.b(c >= -1.5) {
-                late1 = -(cnt as f64 / (1.5 + c.tanh()));
-            } else {
-                late1 = f64::sinh((tr.signum(c) * c).sin());
-            }
-            late1 += cnt as f64;
-            c *= f64::sqrt(tr.abs(c) + 0.5).tanh().exp().ln_1p().sin();
-            acc += late1;
-        } else if tr.b(-c > 0.2) {
-            let r: f64 = if tr.b(0.7 < c) {
-                (cnt as f64).cos().hypot(1.5 + (1.5 + c.cos()).sqrt().cos())
-            } else {
-                c * 0.9
-            };
-            acc += r;
-        } else {
-            let pt = (c, tr.min(cnt as f64, c));
-            let t: f64 = if tr.b(c <= 0.1) {
-                let (s, q) = (-(cnt as f64), c + std::f64::consts::PI);
-                (cnt as f64).mul_add(core::f64::consts::E, std::f64::consts::PI) + core::f64::consts::E.sin().cosh() + s + q
-            } else {
-                c * cnt as f64 + c.atan2((cnt as f64).hypot(1.0))
-            };
-            acc += pt.1;
-            acc += t;
-        }
-        c = c.sin() + (c + core::f64::consts::E);
-    }
-    (cnt as f64).tanh().exp().ln_1p() + c + acc
+    let c = c - 0.5;
+    let v: f64 = (0.7 * c) as f64;
+    let y: f64 = {
+        let g: f64 = {
+            let p: f64 = v;
+            -c * (1.5 + v.cos()).ln_1p() + p
+        };
+        let tup = (v.to_radians(), tr.clamp(g, -0.5, 0.8));
+        -tup.0.atan2(v.hypot(1.0))
+    };
+    let p = f64::ln_1p(tr.abs(tr.floor(y * 1.5) * 0.3) + 0.5);
+    tr.signum((1.0 + y * y).ln_1p()) * f64::asinh(v) + p + acc
 }
 
 const CASE_F0188: Case = case!(f0188, f0188_t, f0188_grad, f0188_pullback, f0188_grad_into,
@@ -9556,7 +9704,7 @@ const CASE_F0188: Case = case!(f0188, f0188_t, f0188_grad, f0188_pullback, f0188
 #[differentiate]
 fn f0189(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p = xs[(((std::f64::consts::PI / (1.5 + std::f64::consts::PI.tanh())).cos().abs() * 2.9).floor() as usize) % xs.len()].tanh().exp();
+    let p = xs[(((std::f64::consts::PI / (1.5 + std::f64::consts::PI.tanh())).cos().abs() * 2.9).floor() as usize) % xs.len()].tanh().exp_m1();
     for &z in xs.iter() {
         let mut round: usize = 0;
         while round < xs.len() && h_pow(2.0, 1) >= (core::f64::consts::E * -1.5) {
@@ -9565,17 +9713,17 @@ fn f0189(xs: &[f64]) -> f64 {
             acc += ys[1];
         }
         for _ in (1..=round).rev() {
-            let s = xs[round % xs.len()].sin();
-            acc += s;
+            let b = (xs[round % xs.len()].abs() + 0.5).log10();
+            acc += b;
         }
         acc += z;
     }
-    p + acc
+    p.to_radians().clamp(p - 0.5, p + 0.5) + acc
 }
 
 fn f0189_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p = xs[(tr.floor((std::f64::consts::PI / (1.5 + std::f64::consts::PI.tanh())).cos().abs() * 2.9) as usize) % xs.len()].tanh().exp();
+    let p = xs[(tr.floor((std::f64::consts::PI / (1.5 + std::f64::consts::PI.tanh())).cos().abs() * 2.9) as usize) % xs.len()].tanh().exp_m1();
     for &z in xs.iter() {
         let mut round: usize = 0;
         while tr.b(round < xs.len() && h_pow(2.0, 1) >= (core::f64::consts::E * -1.5)) {
@@ -9584,12 +9732,12 @@ fn f0189_t(tr: &Trace, xs: &[f64]) -> f64 {
             acc += ys[1];
         }
         for _ in (1..=round).rev() {
-            let s = xs[round % xs.len()].sin();
-            acc += s;
+            let b = (tr.abs(xs[round % xs.len()]) + 0.5).log10();
+            acc += b;
         }
         acc += z;
     }
-    p + acc
+    tr.clamp(p.to_radians(), p - 0.5, p + 0.5) + acc
 }
 
 const CASE_F0189: Case = case!(f0189, f0189_t, f0189_grad, f0189_pullback, f0189_grad_into,
@@ -9598,45 +9746,21 @@ const CASE_F0189: Case = case!(f0189, f0189_t, f0189_grad, f0189_pullback, f0189
 
 #[differentiate]
 fn f0190(y: f64, grid: &[[f64; 2]; 3], b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut d: f64 = core::f64::consts::E + core::f64::consts::E.max(std::f64::consts::PI);
-    for l in 0..3 {
-        if l > 0 {
-            d += (b * 1.5).floor() * 0.3;
-            break;
-        }
-        for ii in 1..=l {
-            let z: f64 = if l < 1 {
-                (grid[ii][0] * l as f64).max(std::f64::consts::PI)
-            } else {
-                d /= 1.5 + (1.5 + (grid[(ii * 2 + 1) % 3][((grid[ii - 1][(ii + 3) % 2].tanh().abs() * 2.9).floor() as usize) % 2] * d).tanh()).log10().cos();
-                h_mix(d, d / grid[(l * 2 + 1) % grid.len()][(ii * 2 + 1) % 2].tanh().exp())
-            };
-            acc += z;
-        }
-    }
-    core::f64::consts::E + y + grid[2][0] + b + d + acc
+    let mut t = core::f64::consts::E + core::f64::consts::E.to_radians();
+    t = t * h_leaky(y).cos();
+    let q = f64::exp(t.asinh().tanh());
+    let b = b * (-grid[1][1] * 0.1);
+    t = -grid[1][0].atan();
+    f64::sqrt(1.5 + (grid[2][0] / y.hypot(1.0)).cos()) + t + q + b
 }
 
 fn f0190_t(tr: &Trace, y: f64, grid: &[[f64; 2]; 3], b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut d: f64 = core::f64::consts::E + tr.max(core::f64::consts::E, std::f64::consts::PI);
-    for l in 0..3 {
-        if tr.b(l > 0) {
-            d += tr.floor(b * 1.5) * 0.3;
-            break;
-        }
-        for ii in 1..=l {
-            let z: f64 = if tr.b(l < 1) {
-                tr.max(grid[ii][0] * l as f64, std::f64::consts::PI)
-            } else {
-                d /= 1.5 + (1.5 + (grid[(ii * 2 + 1) % 3][(tr.floor(grid[ii - 1][(ii + 3) % 2].tanh().abs() * 2.9) as usize) % 2] * d).tanh()).log10().cos();
-                h_mix(d, d / grid[(l * 2 + 1) % grid.len()][(ii * 2 + 1) % 2].tanh().exp())
-            };
-            acc += z;
-        }
-    }
-    core::f64::consts::E + y + grid[2][0] + b + d + acc
+    let mut t = core::f64::consts::E + core::f64::consts::E.to_radians();
+    t = t * h_leaky_t(tr, y).cos();
+    let q = f64::exp(t.asinh().tanh());
+    let b = b * (-grid[1][1] * 0.1);
+    t = -grid[1][0].atan();
+    f64::sqrt(1.5 + (grid[2][0] / y.hypot(1.0)).cos()) + t + q + b
 }
 
 const CASE_F0190: Case = case!(f0190, f0190_t, f0190_grad, f0190_pullback, f0190_grad_into,
@@ -9655,7 +9779,7 @@ fn f0191(pts: &[[f64; 2]], y: f64) -> f64 {
         if step > 4 {
             break;
         }
-        let e = h_scale3(&[pts[step % pts.len()][step % 2] / pts[step % pts.len()][step.min(2 - 1)].tanh().exp(), pts[step % pts.len()][step.min(2 - 1)] + y, y - pts[step % pts.len()][(step + 1) % 2]], (y * 1.5).trunc() * 0.3)[(step + 3) % 3];
+        let e = h_scale3(&[pts[step % pts.len()][step % 2] / pts[step % pts.len()][step.min(2 - 1)].tanh().exp(), pts[step % pts.len()][step.min(2 - 1)] + y, y - pts[step % pts.len()][(step + 1) % 2]], (y * 1.5).round() * 0.3)[(step + 3) % 3];
         acc += e;
     }
     let u: f64 = if step % 2 == 0 {
@@ -9668,7 +9792,7 @@ fn f0191(pts: &[[f64; 2]], y: f64) -> f64 {
     } else {
         -pts[step % 3][step.min(2 - 1)] / (1.5 + (pts[step.min(pts.len() - 1)][step.min(2 - 1)] - 1.2).cos())
     };
-    pts[(step * 2 + 1) % pts.len()][(step + 2) % 2] * u + (pts[step % pts.len()][step % 2].cos() * 0.9).acos() + y + acc
+    pts[(step * 2 + 1) % pts.len()][(step + 2) % 2] * u + pts[step % pts.len()][step % 2].cos().tan() + y + acc
 }
 
 fn f0191_t(tr: &Trace, pts: &[[f64; 2]], y: f64) -> f64 {
@@ -9682,7 +9806,7 @@ fn f0191_t(tr: &Trace, pts: &[[f64; 2]], y: f64) -> f64 {
         if tr.b(step > 4) {
             break;
         }
-        let e = h_scale3(&[pts[step % pts.len()][step % 2] / pts[step % pts.len()][step.min(2 - 1)].tanh().exp(), pts[step % pts.len()][step.min(2 - 1)] + y, y - pts[step % pts.len()][(step + 1) % 2]], tr.trunc(y * 1.5) * 0.3)[(step + 3) % 3];
+        let e = h_scale3(&[pts[step % pts.len()][step % 2] / pts[step % pts.len()][step.min(2 - 1)].tanh().exp(), pts[step % pts.len()][step.min(2 - 1)] + y, y - pts[step % pts.len()][(step + 1) % 2]], tr.round(y * 1.5) * 0.3)[(step + 3) % 3];
         acc += e;
     }
     let u: f64 = if tr.b(step % 2 == 0) {
@@ -9695,7 +9819,7 @@ fn f0191_t(tr: &Trace, pts: &[[f64; 2]], y: f64) -> f64 {
     } else {
         -pts[step % 3][step.min(2 - 1)] / (1.5 + (pts[step.min(pts.len() - 1)][step.min(2 - 1)] - 1.2).cos())
     };
-    pts[(step * 2 + 1) % pts.len()][(step + 2) % 2] * u + (pts[step % pts.len()][step % 2].cos() * 0.9).acos() + y + acc
+    pts[(step * 2 + 1) % pts.len()][(step + 2) % 2] * u + pts[step % pts.len()][step % 2].cos().tan() + y + acc
 }
 
 const CASE_F0191: Case = case!(f0191, f0191_t, f0191_grad, f0191_pullback, f0191_grad_into,
@@ -9706,51 +9830,31 @@ const CASE_F0191: Case = case!(f0191, f0191_t, f0191_grad, f0191_pullback, f0191
 fn f0192(c: f64, x: f64, ts: &[f64; 3], arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..arr.len() {
-        let pt = h_polar(i as f64, c.tanh().exp().log(2.5 + ts[((arr[i.min(arr.len() - 1)].cos().abs() * 2.9).floor() as usize) % 3].sin()));
-        let q: f64 = if ts[i % ts.len()].tanh() >= 2.5 {
-            let vals = [0.0_f64; 4];
-            arr[(((c * 0.9).sin().abs() * 2.9).floor() as usize) % 3].cos().sinh() + vals[3]
-        } else {
-            let y: f64 = {
-                let s: f64 = if i % 2 == 0 {
-                    (1.5 + c.tanh()).log10()
-                } else {
-                    let xs: [f64; 3] = [0.0; 3];
-                    x.sin() * f64::tan(x.tanh()) + xs[2]
-                };
-                (1.5 + c.hypot(1.5 + (i as f64).cos()).tanh()).log2() + s
-            };
-            x + y
-        };
-        acc += pt.1;
-        acc += q;
+        let tup = h_polar(i as f64, x.tanh().tan());
+        let hs = [0.0_f64; 5];
+        acc += tup.1;
+        acc += hs[4];
     }
-    core::f64::consts::E % (x.abs() + 0.5) + (1.5 + x) + c + ts[2] + acc
+    let g: f64 = {
+        let d = ts[((core::f64::consts::E.atan().cos().abs() * 2.9).floor() as usize) % ts.len()] / (2.0 + x.sin()) / (x / (2.0 + ts[0].sin())).tanh().exp();
+        c + d
+    };
+    x.cos().tanh().cosh() + g + acc
 }
 
 fn f0192_t(tr: &Trace, c: f64, x: f64, ts: &[f64; 3], arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..arr.len() {
-        let pt = h_polar(i as f64, c.tanh().exp().log(2.5 + ts[(tr.floor(arr[i.min(arr.len() - 1)].cos().abs() * 2.9) as usize) % 3].sin()));
-        let q: f64 = if tr.b(ts[i % ts.len()].tanh() >= 2.5) {
-            let vals = [0.0_f64; 4];
-            arr[(tr.floor((c * 0.9).sin().abs() * 2.9) as usize) % 3].cos().sinh() + vals[3]
-        } else {
-            let y: f64 = {
-                let s: f64 = if tr.b(i % 2 == 0) {
-                    (1.5 + c.tanh()).log10()
-                } else {
-                    let xs: [f64; 3] = [0.0; 3];
-                    x.sin() * f64::tan(x.tanh()) + xs[2]
-                };
-                (1.5 + c.hypot(1.5 + (i as f64).cos()).tanh()).log2() + s
-            };
-            x + y
-        };
-        acc += pt.1;
-        acc += q;
+        let tup = h_polar(i as f64, x.tanh().tan());
+        let hs = [0.0_f64; 5];
+        acc += tup.1;
+        acc += hs[4];
     }
-    tr.rem(core::f64::consts::E, tr.abs(x) + 0.5) + (1.5 + x) + c + ts[2] + acc
+    let g: f64 = {
+        let d = ts[(tr.floor(core::f64::consts::E.atan().cos().abs() * 2.9) as usize) % ts.len()] / (2.0 + x.sin()) / (x / (2.0 + ts[0].sin())).tanh().exp();
+        c + d
+    };
+    x.cos().tanh().cosh() + g + acc
 }
 
 const CASE_F0192: Case = case!(f0192, f0192_t, f0192_grad, f0192_pullback, f0192_grad_into,
@@ -9760,60 +9864,48 @@ const CASE_F0192: Case = case!(f0192, f0192_t, f0192_grad, f0192_pullback, f0192
 #[differentiate]
 fn f0193(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if (ws[1].tanh() * 0.9).acos() < ws[0].hypot(1.0).ln() {
-        let zs = [0.0_f64; 3];
-        ws[((((zs[0] * 1.5).floor() * 0.3).tanh().abs() * 2.9).floor() as usize) % ws.len()]
-    } else {
-        ws[1].hypot(1.5 + ws[(((ws[0] / (ws[1].abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh()) * -ws[(((ws[1] % (1.5 + ws[1].cos())).tanh().abs() * 2.9).floor() as usize) % 2]
-    };
-    b = b * 0.5 + b.sin();
-    let mut round: usize = 0;
-    while round < ws.len() && ws[1].mul_add(b, b) < 0.5 {
-        round += 1;
-        match round {
-            0 => {
-                b *= (((b.abs() + 0.5).ln() * 1.5).floor() + b.tanh().exp()).cos();
-                b = h_mix(b, (2.0 + b.sin()).sqrt());
+    let b: f64 = if (1.5 + ws[1]) < (0.1 + ws[1]) {
+        for ii in 0..2 {
+            for l in (0..=ii).rev() {
+                for _ in 0..ws.len() {
+                    if l < 1 {
+                        continue;
+                    }
+                }
             }
-            3..=5 => {
-                let tmp = ws.to_vec();
-                acc += tmp[1];
-            }
-            _ => {
-                b -= (1.5 + b.cos()).cbrt();
+            for _ in 0..2 {
+                let vals = ws.to_vec();
+                acc += vals[1];
             }
         }
-    }
-    -ws[(round + 2) % ws.len()] * (b.sin() * 0.9).acos() + acc
+        ws[0] % 1.5 * 1.2
+    } else {
+        (ws[((ws[1].abs().tanh().abs() * 2.9).floor() as usize) % 2] - ws[((ws[0].tanh().abs() * 2.9).floor() as usize) % ws.len()]).abs()
+    };
+    (b / (1.5 + b.tanh())).sin().exp() + acc
 }
 
 fn f0193_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if tr.b((ws[1].tanh() * 0.9).acos() < ws[0].hypot(1.0).ln()) {
-        let zs = [0.0_f64; 3];
-        ws[(tr.floor((tr.floor(zs[0] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % ws.len()]
-    } else {
-        ws[1].hypot(1.5 + ws[(tr.floor((ws[0] / (tr.abs(ws[1]) + 0.5)).tanh().abs() * 2.9) as usize) % ws.len()].tanh()) * -ws[(tr.floor((tr.rem(ws[1], 1.5 + ws[1].cos())).tanh().abs() * 2.9) as usize) % 2]
-    };
-    b = b * 0.5 + b.sin();
-    let mut round: usize = 0;
-    while tr.b(round < ws.len() && ws[1].mul_add(b, b) < 0.5) {
-        round += 1;
-        match round {
-            0 => {
-                b *= (tr.floor((tr.abs(b) + 0.5).ln() * 1.5) + b.tanh().exp()).cos();
-                b = h_mix(b, (2.0 + b.sin()).sqrt());
+    let b: f64 = if tr.b((1.5 + ws[1]) < (0.1 + ws[1])) {
+        for ii in 0..2 {
+            for l in (0..=ii).rev() {
+                for _ in 0..ws.len() {
+                    if tr.b(l < 1) {
+                        continue;
+                    }
+                }
             }
-            3..=5 => {
-                let tmp = ws.to_vec();
-                acc += tmp[1];
-            }
-            _ => {
-                b -= (1.5 + b.cos()).cbrt();
+            for _ in 0..2 {
+                let vals = ws.to_vec();
+                acc += vals[1];
             }
         }
-    }
-    -ws[(round + 2) % ws.len()] * (b.sin() * 0.9).acos() + acc
+        tr.rem(ws[0], 1.5) * 1.2
+    } else {
+        tr.abs(ws[(tr.floor(tr.abs(ws[1]).tanh().abs() * 2.9) as usize) % 2] - ws[(tr.floor(ws[0].tanh().abs() * 2.9) as usize) % ws.len()])
+    };
+    (b / (1.5 + b.tanh())).sin().exp() + acc
 }
 
 const CASE_F0193: Case = case!(f0193, f0193_t, f0193_grad, f0193_pullback, f0193_grad_into,
@@ -9824,72 +9916,88 @@ const CASE_F0193: Case = case!(f0193, f0193_t, f0193_grad, f0193_pullback, f0193
 fn f0194(mut x: f64, hs: Vec<f64>, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while it < m && (m as f64).hypot(std::f64::consts::PI.hypot(1.0)) < 0.5 {
+    while it < m && (2.0 + (m as f64).sin()).log10() >= h_scale3(&[-1.5, -0.5, x], x)[(m + 3) % 3] {
         it += 1;
-        let t = x * it as f64 + x.signum() * x;
-        acc += t;
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > hs.len() {
+                break;
+            }
+            x -= (it as f64 + x).cos().sinh();
+        }
+        let c = hs[((hs[(step + 2) % hs.len()].tanh().abs() * 2.9).floor() as usize) % hs.len()].abs().signum() * hs[m + 1];
+        acc += c;
     }
-    x = h_mix(x, x.hypot(2.0 + x.sin()));
-    let p = h_cumsum(&hs)[it];
-    hs[it % hs.len()] + x + p + acc
+    x + hs[3] + acc
 }
 
 fn f0194_t(tr: &Trace, mut x: f64, hs: Vec<f64>, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while tr.b(it < m && (m as f64).hypot(std::f64::consts::PI.hypot(1.0)) < 0.5) {
+    while tr.b(it < m && (2.0 + (m as f64).sin()).log10() >= h_scale3(&[-1.5, -0.5, x], x)[(m + 3) % 3]) {
         it += 1;
-        let t = x * it as f64 + tr.signum(x) * x;
-        acc += t;
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > hs.len()) {
+                break;
+            }
+            x -= (it as f64 + x).cos().sinh();
+        }
+        let c = tr.signum(tr.abs(hs[(tr.floor(hs[(step + 2) % hs.len()].tanh().abs() * 2.9) as usize) % hs.len()])) * hs[m + 1];
+        acc += c;
     }
-    x = h_mix(x, x.hypot(2.0 + x.sin()));
-    let p = h_cumsum(&hs)[it];
-    hs[it % hs.len()] + x + p + acc
+    x + hs[3] + acc
 }
 
 const CASE_F0194: Case = case!(f0194, f0194_t, f0194_grad, f0194_pullback, f0194_grad_into,
-    n: 5, active: [true, false, false, false, false], ints: [[1], [0], [0], [1]],
+    n: 5, active: [true, false, false, false, false], ints: [[1], [1], [0], [0]],
     |p, k| (p[0], p[1..5].to_vec(), k[0]));
 
 #[differentiate]
 fn f0195(arr: [f64; 3], xs: &[f64], zs: [f64; 4], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = {
+    let p: f64 = {
         for q in xs.iter() {
             for _ in 0..xs.len() {
-                let w = (2.0 + x.sin()).log(3.0).max(xs[0] * q);
-                acc += w;
+                let b = x.hypot(1.0).powf(q.sin() * 1.5).tanh().exp2();
+                acc += b;
             }
             acc += *q;
         }
-        x.cos().exp_m1()
+        f64::round((x.abs() + 0.5).log2() * 1.5) + (zs[2] - zs[0])
     };
-    for _ in 0..xs.len() {
-        let hs = vec![0.0_f64; zs.len()];
-        acc += hs[3];
-    }
-    p /= 2.0 + h_mix(0.5, f64::atan(x)).sin();
-    h_polar(xs[0].signum() * p, (core::f64::consts::E * 1.5).round() + x).0 + arr[2] + zs[3] + acc
+    let s: f64 = if 0.5 <= x {
+        let buf = xs.to_vec();
+        -((p * 1.5).trunc() * 0.3) + buf[0]
+    } else {
+        let y = (x.tanh().sinh() * 1.5).floor() * 0.3;
+        (((x * 1.5).ceil() + arr[1]) * 1.5).trunc() * 0.3 + y
+    };
+    x.abs() + (1.0 + x * x).log2() + arr[2] + p + s + acc
 }
 
 fn f0195_t(tr: &Trace, arr: [f64; 3], xs: &[f64], zs: [f64; 4], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = {
+    let p: f64 = {
         for q in xs.iter() {
             for _ in 0..xs.len() {
-                let w = tr.max((2.0 + x.sin()).log(3.0), xs[0] * q);
-                acc += w;
+                let b = x.hypot(1.0).powf(q.sin() * 1.5).tanh().exp2();
+                acc += b;
             }
             acc += *q;
         }
-        x.cos().exp_m1()
+        tr.round((tr.abs(x) + 0.5).log2() * 1.5) + (zs[2] - zs[0])
     };
-    for _ in 0..xs.len() {
-        let hs = vec![0.0_f64; zs.len()];
-        acc += hs[3];
-    }
-    p /= 2.0 + h_mix(0.5, f64::atan(x)).sin();
-    h_polar(tr.signum(xs[0]) * p, tr.round(core::f64::consts::E * 1.5) + x).0 + arr[2] + zs[3] + acc
+    let s: f64 = if tr.b(0.5 <= x) {
+        let buf = xs.to_vec();
+        -(tr.trunc(p * 1.5) * 0.3) + buf[0]
+    } else {
+        let y = tr.floor(x.tanh().sinh() * 1.5) * 0.3;
+        tr.trunc((tr.ceil(x * 1.5) + arr[1]) * 1.5) * 0.3 + y
+    };
+    tr.abs(x) + (1.0 + x * x).log2() + arr[2] + p + s + acc
 }
 
 const CASE_F0195: Case = case!(f0195, f0195_t, f0195_grad, f0195_pullback, f0195_grad_into,
@@ -9899,18 +10007,18 @@ const CASE_F0195: Case = case!(f0195, f0195_t, f0195_grad, f0195_pullback, f0195
 #[differentiate]
 fn f0196(xs: &[f64]) -> f64 {
     let mut tmp = [0.0_f64; 2];
-    let tup = (tmp[0] / xs[2].hypot(1.0), core::f64::consts::E.cos());
-    tmp[0] = -tmp[0] + f64::powi(tmp[1].abs() + 0.5, -1);
-    let a = tmp[1];
-    a / a.hypot(1.0) / (1.5 + (-tmp[0]).cos()) + tup.1
+    let pt = (tmp[0] / xs[2].hypot(1.0), (core::f64::consts::E * 1.5).floor() * 0.3);
+    tmp[1] *= (-(-tmp[0])).cos();
+    let z = (2.0 + (tmp[0].abs() + 0.5).log2().sin()).ln();
+    (xs[3] + 2.0).cos().exp2() + pt.1 + z
 }
 
 fn f0196_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut tmp = [0.0_f64; 2];
-    let tup = (tmp[0] / xs[2].hypot(1.0), core::f64::consts::E.cos());
-    tmp[0] = -tmp[0] + f64::powi(tr.abs(tmp[1]) + 0.5, -1);
-    let a = tmp[1];
-    a / a.hypot(1.0) / (1.5 + (-tmp[0]).cos()) + tup.1
+    let pt = (tmp[0] / xs[2].hypot(1.0), tr.floor(core::f64::consts::E * 1.5) * 0.3);
+    tmp[1] *= (-(-tmp[0])).cos();
+    let z = (2.0 + (tr.abs(tmp[0]) + 0.5).log2().sin()).ln();
+    (xs[3] + 2.0).cos().exp2() + pt.1 + z
 }
 
 const CASE_F0196: Case = case!(f0196, f0196_t, f0196_grad, f0196_pullback, f0196_grad_into,
@@ -9919,29 +10027,29 @@ const CASE_F0196: Case = case!(f0196, f0196_t, f0196_grad, f0196_pullback, f0196
 
 #[differentiate]
 fn f0197(mut y: f64, x: f64) -> f64 {
-    let late1: f64;
-    if x.powi(0) > 2.0 {
+    let mut late1: f64;
+    if x.tanh().exp().log2() > 2.0 {
         y = y.tanh() + h_mix(core::f64::consts::E, x);
-        late1 = (1.5 + x.tanh()).sqrt();
+        late1 = x.sin();
     } else {
-        let x = x * (y.atan2(2.0 + y.sin()) * y);
-        late1 = (2.0 + (y * x).sin()).ln();
+        late1 = (y.signum() * y).tanh().exp().log2();
     }
-    let ws: [f64; 3] = [0.0; 3];
-    (ws[(((0.2 - y).sin().abs() * 2.9).floor() as usize) % ws.len()] * 1.5).floor() * 0.3 * ws[1].cos() + late1
+    late1 = late1.tanh() + x;
+    let d = (1.5 + (-1.5 - y).cos()).sqrt();
+    f64::floor(x * d * 1.5) + d + late1
 }
 
 fn f0197_t(tr: &Trace, mut y: f64, x: f64) -> f64 {
-    let late1: f64;
-    if tr.b(x.powi(0) > 2.0) {
+    let mut late1: f64;
+    if tr.b(x.tanh().exp().log2() > 2.0) {
         y = y.tanh() + h_mix(core::f64::consts::E, x);
-        late1 = (1.5 + x.tanh()).sqrt();
+        late1 = x.sin();
     } else {
-        let x = x * (y.atan2(2.0 + y.sin()) * y);
-        late1 = (2.0 + (y * x).sin()).ln();
+        late1 = (tr.signum(y) * y).tanh().exp().log2();
     }
-    let ws: [f64; 3] = [0.0; 3];
-    tr.floor(ws[(tr.floor((0.2 - y).sin().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3 * ws[1].cos() + late1
+    late1 = late1.tanh() + x;
+    let d = (1.5 + (-1.5 - y).cos()).sqrt();
+    tr.floor(x * d * 1.5) + d + late1
 }
 
 const CASE_F0197: Case = case!(f0197, f0197_t, f0197_grad, f0197_pullback, f0197_grad_into,
@@ -9955,13 +10063,16 @@ fn f0198(mut y: f64, arr: [f64; 3], xs: &[f64], ts: &[f64; 2]) -> f64 {
         for j in (0..arr.len()).rev() {
             let zs = [0.0_f64; 4];
             if (y + j as f64) >= 0.9 {
-                return ((j as f64 * 1.5).trunc() + y).atan2(1.5 + (1.5 + std::f64::consts::PI.cos()).log2().tanh());
+                return (y.abs() + 0.5).ln_1p().tanh();
             }
             acc += zs[3];
         }
-        y = h_mix(y, y.sin());
+        y = y.tanh() + (1.0 + arr[1] * arr[1]).recip();
+    } else if (core::f64::consts::E + 0.7) >= 0.3 {
+        y -= 0.2;
+        y *= (y.min(y * 0.5).hypot(1.0) + 1.2).acosh().sin();
     }
-    0.2 * y * (ts[1] * y) + arr[2] + acc
+    xs[1] + y + arr[2] + ts[1] + acc
 }
 
 fn f0198_t(tr: &Trace, mut y: f64, arr: [f64; 3], xs: &[f64], ts: &[f64; 2]) -> f64 {
@@ -9970,13 +10081,16 @@ fn f0198_t(tr: &Trace, mut y: f64, arr: [f64; 3], xs: &[f64], ts: &[f64; 2]) -> 
         for j in (0..arr.len()).rev() {
             let zs = [0.0_f64; 4];
             if tr.b((y + j as f64) >= 0.9) {
-                return (tr.trunc(j as f64 * 1.5) + y).atan2(1.5 + (1.5 + std::f64::consts::PI.cos()).log2().tanh());
+                return (tr.abs(y) + 0.5).ln_1p().tanh();
             }
             acc += zs[3];
         }
-        y = h_mix(y, y.sin());
+        y = y.tanh() + (1.0 + arr[1] * arr[1]).recip();
+    } else if tr.b((core::f64::consts::E + 0.7) >= 0.3) {
+        y -= 0.2;
+        y *= (tr.min(y, y * 0.5).hypot(1.0) + 1.2).acosh().sin();
     }
-    0.2 * y * (ts[1] * y) + arr[2] + acc
+    xs[1] + y + arr[2] + ts[1] + acc
 }
 
 const CASE_F0198: Case = case!(f0198, f0198_t, f0198_grad, f0198_pullback, f0198_grad_into,
@@ -9986,56 +10100,66 @@ const CASE_F0198: Case = case!(f0198, f0198_t, f0198_grad, f0198_pullback, f0198
 #[differentiate]
 fn f0199(c: f64, c1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [c * c1, c1, c.atan(), c1.clamp(c1 - 0.5, c1 + 0.5)];
-    let mut u = h_norm2([c1, 1.2]).powi(0);
-    if ws[2] > h_pow(ws[0], 3) {
-        for jj in 0..2 {
-            let a: f64 = {
-                u = h_mix(u, c.sin());
-                u = u * 0.5 + (ws[jj].abs() + 0.5).ln_1p();
-                f64::exp2(f64::min(c, c * 0.5).cos())
+    let ws = [c * c1, c1, (c * 1.5).trunc() * 0.3, c1 / (2.0 + c1.sin())];
+    let mut b = h_norm2([f64::clamp(c1, c1 - 0.5, c1 + 0.5), h_leaky(0.1)]);
+    let q: f64 = {
+        let c = c - b;
+        let mut it: usize = 0;
+        while it < ws.len() && -std::f64::consts::PI >= (ws[1] * -0.5) {
+            it += 1;
+            let u: f64 = if it % 2 == 0 {
+                let late1: f64;
+                if c1.tanh().exp_m1() <= 0.5 {
+                    b = h_mix(b, it as f64);
+                    late1 = ws[(it + 3) % ws.len()] * core::f64::consts::E + c * ws[it.min(ws.len() - 1)];
+                } else {
+                    let r = (h_nested(ws[it % ws.len()], &ws) * 1.5).trunc() + h_dot(&ws, &ws);
+                    late1 = 1.5 * ws[it % ws.len()] + (c.abs() + 0.5).log(3.0);
+                    acc += r;
+                }
+                ws[it.min(ws.len() - 1)] + late1
+            } else {
+                (-ws[it - 1]).tanh().cosh()
             };
-            acc += a;
+            let w = c1;
+            acc += u;
+            acc += w;
         }
-    } else {
-        let b = ws[0];
-        let p: f64 = if (core::f64::consts::E - c) < 0.5 {
-            ws[3] %= 1.5 + (1.2 * b).tanh();
-            c / ws[2].tanh().exp() / (ws[2] * 1.5).hypot(1.0)
-        } else {
-            (-u).atan()
-        };
-        acc += b;
-        acc += p;
-    }
-    f64::acos((ws[1] - c).tanh() * 0.9) + u + acc
+        (2.0 + h_polar(it as f64, c).1.sin()).ln_1p()
+    };
+    (b * ws[3]).signum() * (0.1 - ws[3]) + q + acc
 }
 
 fn f0199_t(tr: &Trace, c: f64, c1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [c * c1, c1, c.atan(), tr.clamp(c1, c1 - 0.5, c1 + 0.5)];
-    let mut u = h_norm2([c1, 1.2]).powi(0);
-    if tr.b(ws[2] > h_pow(ws[0], 3)) {
-        for jj in 0..2 {
-            let a: f64 = {
-                u = h_mix(u, c.sin());
-                u = u * 0.5 + (tr.abs(ws[jj]) + 0.5).ln_1p();
-                f64::exp2(tr.min(c, c * 0.5).cos())
+    let ws = [c * c1, c1, tr.trunc(c * 1.5) * 0.3, c1 / (2.0 + c1.sin())];
+    let mut b = h_norm2([tr.clamp(c1, c1 - 0.5, c1 + 0.5), h_leaky_t(tr, 0.1)]);
+    let q: f64 = {
+        let c = c - b;
+        let mut it: usize = 0;
+        while tr.b(it < ws.len() && -std::f64::consts::PI >= (ws[1] * -0.5)) {
+            it += 1;
+            let u: f64 = if tr.b(it % 2 == 0) {
+                let late1: f64;
+                if tr.b(c1.tanh().exp_m1() <= 0.5) {
+                    b = h_mix(b, it as f64);
+                    late1 = ws[(it + 3) % ws.len()] * core::f64::consts::E + c * ws[it.min(ws.len() - 1)];
+                } else {
+                    let r = tr.trunc(h_nested(ws[it % ws.len()], &ws) * 1.5) + h_dot(&ws, &ws);
+                    late1 = 1.5 * ws[it % ws.len()] + (tr.abs(c) + 0.5).log(3.0);
+                    acc += r;
+                }
+                ws[it.min(ws.len() - 1)] + late1
+            } else {
+                (-ws[it - 1]).tanh().cosh()
             };
-            acc += a;
+            let w = c1;
+            acc += u;
+            acc += w;
         }
-    } else {
-        let b = ws[0];
-        let p: f64 = if tr.b((core::f64::consts::E - c) < 0.5) {
-            ws[3] = tr.rem(ws[3], 1.5 + (1.2 * b).tanh());
-            c / ws[2].tanh().exp() / (ws[2] * 1.5).hypot(1.0)
-        } else {
-            (-u).atan()
-        };
-        acc += b;
-        acc += p;
-    }
-    f64::acos((ws[1] - c).tanh() * 0.9) + u + acc
+        (2.0 + h_polar(it as f64, c).1.sin()).ln_1p()
+    };
+    tr.signum(b * ws[3]) * (0.1 - ws[3]) + q + acc
 }
 
 const CASE_F0199: Case = case!(f0199, f0199_t, f0199_grad, f0199_pullback, f0199_grad_into,
@@ -10046,69 +10170,43 @@ const CASE_F0199: Case = case!(f0199, f0199_t, f0199_grad, f0199_pullback, f0199
 fn f0200(hs: Vec<f64>, x: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t = arr[(((x / (2.0 + x.sin())).tanh().abs() * 2.9).floor() as usize) % arr.len()];
-    t += (arr[1] * arr[((t.atan2(2.0 + arr[1].sin()).sin().abs() * 2.9).floor() as usize) % arr.len()]).hypot((hs[(((hs[1] / t.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % hs.len()] as f64).abs() + 0.5);
-    for i in 1..2 {
-        match i {
-            0 => {
-                t = h_mix(t, arr[1].clamp(x - 0.5, x + 0.5));
+    t += (t.sin().sinh() * 1.5).floor() + hs[0];
+    t = h_mix(t, x / (2.0 + t.sin()));
+    for _ in 0..hs.len() {
+        let mut round: usize = 0;
+        loop {
+            round += 1;
+            if round > 1 {
+                break;
             }
-            mm if mm > 3 => {
-                let late1: f64;
-                if (x / (arr[i].abs() + 0.5)) >= 1.5 {
-                    t = t * 0.5 + (1.0 + arr[i] * arr[i]).log10();
-                    late1 = (arr[i % arr.len()] as f64).tanh().exp();
-                } else {
-                    t /= 2.0 + hs[(i + 3) % hs.len()].sin();
-                    late1 = arr[arr.len() - 1 - i];
-                }
-                t = t * 0.5 + arr[i] / (1.0 + x * x);
-                acc += late1;
-            }
-            _ => {
-                t = t * 0.5 + x;
-                let buf: [f64; 4] = [0.0; 4];
-                acc += buf[3];
-            }
+            let ws = [0.0_f64; 4];
+            acc += ws[3];
         }
-        let (c, z) = (h_dot(&arr, &arr), arr[i - 1] * x);
-        acc += c;
-        acc += z;
+        let e = f64::cos((1.5 + arr[(round + 1) % arr.len()].cos()).ln_1p());
+        acc += e;
     }
-    (x * 1.5).trunc() + core::f64::consts::E + t + acc
+    (x / (1.5 + hs[0].tanh())).cos() + t + acc
 }
 
 fn f0200_t(tr: &Trace, hs: Vec<f64>, x: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t = arr[(tr.floor((x / (2.0 + x.sin())).tanh().abs() * 2.9) as usize) % arr.len()];
-    t += (arr[1] * arr[(tr.floor(t.atan2(2.0 + arr[1].sin()).sin().abs() * 2.9) as usize) % arr.len()]).hypot(tr.abs(hs[(tr.floor((hs[1] / t.hypot(1.0)).sin().abs() * 2.9) as usize) % hs.len()] as f64) + 0.5);
-    for i in 1..2 {
-        match i {
-            0 => {
-                t = h_mix(t, tr.clamp(arr[1], x - 0.5, x + 0.5));
+    t += tr.floor(t.sin().sinh() * 1.5) + hs[0];
+    t = h_mix(t, x / (2.0 + t.sin()));
+    for _ in 0..hs.len() {
+        let mut round: usize = 0;
+        loop {
+            round += 1;
+            if tr.b(round > 1) {
+                break;
             }
-            mm if mm > 3 => {
-                let late1: f64;
-                if tr.b((x / (tr.abs(arr[i]) + 0.5)) >= 1.5) {
-                    t = t * 0.5 + (1.0 + arr[i] * arr[i]).log10();
-                    late1 = (arr[i % arr.len()] as f64).tanh().exp();
-                } else {
-                    t /= 2.0 + hs[(i + 3) % hs.len()].sin();
-                    late1 = arr[arr.len() - 1 - i];
-                }
-                t = t * 0.5 + arr[i] / (1.0 + x * x);
-                acc += late1;
-            }
-            _ => {
-                t = t * 0.5 + x;
-                let buf: [f64; 4] = [0.0; 4];
-                acc += buf[3];
-            }
+            let ws = [0.0_f64; 4];
+            acc += ws[3];
         }
-        let (c, z) = (h_dot(&arr, &arr), arr[i - 1] * x);
-        acc += c;
-        acc += z;
+        let e = f64::cos((1.5 + arr[(round + 1) % arr.len()].cos()).ln_1p());
+        acc += e;
     }
-    tr.trunc(x * 1.5) + core::f64::consts::E + t + acc
+    (x / (1.5 + hs[0].tanh())).cos() + t + acc
 }
 
 const CASE_F0200: Case = case!(f0200, f0200_t, f0200_grad, f0200_pullback, f0200_grad_into,
@@ -10119,7 +10217,7 @@ const CASE_F0200: Case = case!(f0200, f0200_t, f0200_grad, f0200_pullback, f0200
 fn f0201(c: f64, mut arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     arr[0] -= arr[0] * 1.5;
-    let mut ws = arr.to_vec();
+    let ws = arr.to_vec();
     let mut round: usize = 0;
     while round < 1 {
         round += 1;
@@ -10128,17 +10226,19 @@ fn f0201(c: f64, mut arr: [f64; 1]) -> f64 {
             acc += zs[1];
         }
     }
-    let (y, a) = h_polar(f64::ceil(c * 1.5) * 0.3, c);
-    let mut w = (c * a) as f64;
-    ws[0] %= 1.5 + (arr[0] * c).abs().cos();
-    w += 0.9 - c.max(y);
-    (c / arr[0].tanh().exp()).clamp(y - 0.5, y + 0.5) + ws[0] + w + acc
+    let (mut a, mut p) = (f64::signum(c) * c, c);
+    a -= (2.0 + ws[0].sin()).recip() * arr[0];
+    for _ in 0..4 {
+        p += arr[0] % (a.tanh() - 2.0).cbrt().tanh().exp();
+        a -= ws[0].cos().exp_m1();
+    }
+    h_pow(h_leaky(std::f64::consts::PI), round) + a + p + acc
 }
 
 fn f0201_t(tr: &Trace, c: f64, mut arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     arr[0] -= arr[0] * 1.5;
-    let mut ws = arr.to_vec();
+    let ws = arr.to_vec();
     let mut round: usize = 0;
     while tr.b(round < 1) {
         round += 1;
@@ -10147,11 +10247,13 @@ fn f0201_t(tr: &Trace, c: f64, mut arr: [f64; 1]) -> f64 {
             acc += zs[1];
         }
     }
-    let (y, a) = h_polar(tr.ceil(c * 1.5) * 0.3, c);
-    let mut w = (c * a) as f64;
-    ws[0] = tr.rem(ws[0], 1.5 + tr.abs(arr[0] * c).cos());
-    w += 0.9 - tr.max(c, y);
-    tr.clamp(c / arr[0].tanh().exp(), y - 0.5, y + 0.5) + ws[0] + w + acc
+    let (mut a, mut p) = (tr.signum(c) * c, c);
+    a -= (2.0 + ws[0].sin()).recip() * arr[0];
+    for _ in 0..4 {
+        p += tr.rem(arr[0], (a.tanh() - 2.0).cbrt().tanh().exp());
+        a -= ws[0].cos().exp_m1();
+    }
+    h_pow(h_leaky_t(tr, std::f64::consts::PI), round) + a + p + acc
 }
 
 const CASE_F0201: Case = case!(f0201, f0201_t, f0201_grad, f0201_pullback, f0201_grad_into,
@@ -10160,77 +10262,47 @@ const CASE_F0201: Case = case!(f0201, f0201_t, f0201_grad, f0201_pullback, f0201
 
 #[differentiate(wrt(arr))]
 fn f0202(arr: [f64; 1], vals: &[f64], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let ys = vec![0.0_f64; hs.len()];
+    let mut ys = vec![0.0_f64; hs.len()];
     let mut late1: f64;
-    if std::f64::consts::PI > h_mix(hs[0], std::f64::consts::PI) {
-        late1 = (-arr[0]).clamp(-0.5, 0.8);
+    if core::f64::consts::E.hypot(1.5 + std::f64::consts::PI.cos()) < 0.2 {
+        for c in hs.iter() {
+            ys[2] %= 1.5 + ((-c * 1.5).ceil() * 0.3).cos();
+        }
+        late1 = ys[3];
     } else {
         late1 = ys[3];
     }
-    let zs = [[0.0_f64; 2]; 1];
-    late1 %= (f64::round(hs[1] * 1.5) * 0.3 * (late1 * vals[1])).abs() + 0.5;
-    late1 /= h_scale3(&[core::f64::consts::E.powi(0), late1, arr[0].tanh()], late1 + ys[((arr[0].cos().abs() * 2.9).floor() as usize) % ys.len()])[((h_norm2([late1, std::f64::consts::PI]).tanh().abs() * 2.9).floor() as usize) % 3].abs() + 0.5;
-    let mut cnt: usize = 0;
-    while cnt < ys.len() {
-        cnt += 1;
-        let mut t: f64 = match cnt {
-            0 => {
-                for l in 0..cnt.min(hs.len()) {
-                    let y = (late1 - hs[cnt % 4]) / (1.5 + late1.mul_add(vals[l.min(vals.len() - 1)], std::f64::consts::PI).cos());
-                    acc += y;
-                }
-                cnt as f64
-            }
-            mm if mm > 3 => {
-                let z = late1;
-                h_mix(late1.min(arr[0]), cnt as f64 - z)
-            }
-            _ => {
-                late1 * 0.9
-            }
-        };
-        t = t * f64::exp(late1.tanh()).cos();
-        acc += t;
+    if late1 > (1.5 + late1.tanh()).powi(-1) {
+        for p in arr.iter() {
+            let late1 = late1 * (2.0 + h_scale3(&[late1, 1.5, *p], late1)[2].sin()).ln_1p();
+            ys[1] /= 2.0 + f64::exp_m1(late1.tanh()).sin();
+        }
+    } else {
+        late1 += (std::f64::consts::PI / core::f64::consts::E.tanh().exp()).sin().powi(3);
     }
-    late1.tanh().exp2() * late1.max(late1 * 0.5) + zs[0][0] + acc
+    h_mix(-1.5 + late1, late1.cos()) + arr[0] + vals[4] + ys[3]
 }
 
 fn f0202_t(tr: &Trace, arr: [f64; 1], vals: &[f64], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let ys = vec![0.0_f64; hs.len()];
+    let mut ys = vec![0.0_f64; hs.len()];
     let mut late1: f64;
-    if tr.b(std::f64::consts::PI > h_mix(hs[0], std::f64::consts::PI)) {
-        late1 = tr.clamp(-arr[0], -0.5, 0.8);
+    if tr.b(core::f64::consts::E.hypot(1.5 + std::f64::consts::PI.cos()) < 0.2) {
+        for c in hs.iter() {
+            ys[2] = tr.rem(ys[2], 1.5 + (tr.ceil(-c * 1.5) * 0.3).cos());
+        }
+        late1 = ys[3];
     } else {
         late1 = ys[3];
     }
-    let zs = [[0.0_f64; 2]; 1];
-    late1 = tr.rem(late1, tr.abs(tr.round(hs[1] * 1.5) * 0.3 * (late1 * vals[1])) + 0.5);
-    late1 /= tr.abs(h_scale3(&[core::f64::consts::E.powi(0), late1, arr[0].tanh()], late1 + ys[(tr.floor(arr[0].cos().abs() * 2.9) as usize) % ys.len()])[(tr.floor(h_norm2([late1, std::f64::consts::PI]).tanh().abs() * 2.9) as usize) % 3]) + 0.5;
-    let mut cnt: usize = 0;
-    while tr.b(cnt < ys.len()) {
-        cnt += 1;
-        let mut t: f64 = match cnt {
-            0 => {
-                for l in 0..cnt.min(hs.len()) {
-                    let y = (late1 - hs[cnt % 4]) / (1.5 + late1.mul_add(vals[l.min(vals.len() - 1)], std::f64::consts::PI).cos());
-                    acc += y;
-                }
-                cnt as f64
-            }
-            mm if mm > 3 => {
-                let z = late1;
-                h_mix(tr.min(late1, arr[0]), cnt as f64 - z)
-            }
-            _ => {
-                late1 * 0.9
-            }
-        };
-        t = t * f64::exp(late1.tanh()).cos();
-        acc += t;
+    if tr.b(late1 > (1.5 + late1.tanh()).powi(-1)) {
+        for p in arr.iter() {
+            let late1 = late1 * (2.0 + h_scale3(&[late1, 1.5, *p], late1)[2].sin()).ln_1p();
+            ys[1] /= 2.0 + f64::exp_m1(late1.tanh()).sin();
+        }
+    } else {
+        late1 += (std::f64::consts::PI / core::f64::consts::E.tanh().exp()).sin().powi(3);
     }
-    late1.tanh().exp2() * tr.max(late1, late1 * 0.5) + zs[0][0] + acc
+    h_mix(-1.5 + late1, late1.cos()) + arr[0] + vals[4] + ys[3]
 }
 
 const CASE_F0202: Case = case!(f0202, f0202_t, f0202_grad, f0202_pullback, f0202_grad_into,
@@ -10241,27 +10313,27 @@ const CASE_F0202: Case = case!(f0202, f0202_t, f0202_grad, f0202_pullback, f0202
 fn f0203(grid: &[[f64; 2]; 3], y: f64, c: f64, ar: &[f64; 3]) -> f64 {
     for j in 0..3 {
         if ar[1] < 2.5 {
-            return (grid[j][0] + y).cos();
+            return (grid[j][0] + y).sin().cosh();
         }
         if j % 2 == 0 {
             break;
         }
     }
     let v = y;
-    grid[((c.clamp(v - 0.5, v + 0.5).tanh().abs() * 2.9).floor() as usize) % grid.len()][0] / h_polar(y, v).1.tanh().exp() + ar[2]
+    grid[(((1.5 + c.tanh() + 1.2).acosh().sin().abs() * 2.9).floor() as usize) % grid.len()][(((grid[0][0] - y).tanh().abs() * 2.9).floor() as usize) % 2] / f64::cos(v).hypot(1.0) + ar[2]
 }
 
 fn f0203_t(tr: &Trace, grid: &[[f64; 2]; 3], y: f64, c: f64, ar: &[f64; 3]) -> f64 {
     for j in 0..3 {
         if tr.b(ar[1] < 2.5) {
-            return (grid[j][0] + y).cos();
+            return (grid[j][0] + y).sin().cosh();
         }
         if tr.b(j % 2 == 0) {
             break;
         }
     }
     let v = y;
-    grid[(tr.floor(tr.clamp(c, v - 0.5, v + 0.5).tanh().abs() * 2.9) as usize) % grid.len()][0] / h_polar(y, v).1.tanh().exp() + ar[2]
+    grid[(tr.floor((1.5 + c.tanh() + 1.2).acosh().sin().abs() * 2.9) as usize) % grid.len()][(tr.floor((grid[0][0] - y).tanh().abs() * 2.9) as usize) % 2] / f64::cos(v).hypot(1.0) + ar[2]
 }
 
 const CASE_F0203: Case = case!(f0203, f0203_t, f0203_grad, f0203_pullback, f0203_grad_into,
@@ -10272,61 +10344,39 @@ const CASE_F0203: Case = case!(f0203, f0203_t, f0203_grad, f0203_pullback, f0203
 fn f0204(y: f64, vals: &[f64], mut c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pt: (f64, f64) = (vals[4], -1.5);
-    a += (pt.0.abs() + 0.5).ln_1p() + vals[4] as f64;
-    let late1: f64;
-    if a.atan() <= (pt.1 + 0.5) {
-        a = a * 0.5 + y.max(vals[0]);
-        late1 = ((pt.1 + vals[1]) * 1.5).floor() * 0.3;
+    a += (pt.0.abs() + 0.5 + 1.2).acosh() + vals[4].asinh();
+    if (y - pt.0) < -1.5 {
+        c %= a.hypot(1.0);
     } else {
-        late1 = h_leaky(c) + h_dot(vals, vals);
+        let buf = vals.to_vec();
+        acc += buf[4];
     }
     for _ in 0..2 {
-        let s = y.tanh().exp_m1() as f64;
-        acc += s;
+        for _ in (0..vals.len()).rev() {
+            c *= (-core::f64::consts::E - h_leaky(c)).cos();
+        }
+        c = c * (0.1 + y).sin();
     }
-    let v: f64 = if f64::to_radians(c) > f64::cbrt(vals[4].tanh().exp()) {
-        (vals[(((vals[2].abs() + 0.5).ln().tanh().abs() * 2.9).floor() as usize) % vals.len()] * late1).sin()
-    } else {
-        a = h_mix(a, (late1 * 1.5).floor() * 0.3);
-        h_mix(f64::max(std::f64::consts::PI, std::f64::consts::PI * 0.5), (vals[4] * 1.5).trunc() * 0.3)
-    };
-    let b: f64 = if vals[4].cos().sinh() >= -1.5 {
-        c -= a * c / (c.abs() + 0.5);
-        (a as f64 * 1.5).ceil() * 0.3
-    } else {
-        y * 0.9
-    };
-    (y.tanh() * 0.9).acos() + c + a + v + b + acc
+    h_pow((1.5 + c.tanh()).log2(), 1) + a + acc
 }
 
 fn f0204_t(tr: &Trace, y: f64, vals: &[f64], mut c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pt: (f64, f64) = (vals[4], -1.5);
-    a += (tr.abs(pt.0) + 0.5).ln_1p() + vals[4] as f64;
-    let late1: f64;
-    if tr.b(a.atan() <= (pt.1 + 0.5)) {
-        a = a * 0.5 + tr.max(y, vals[0]);
-        late1 = tr.floor((pt.1 + vals[1]) * 1.5) * 0.3;
+    a += (tr.abs(pt.0) + 0.5 + 1.2).acosh() + vals[4].asinh();
+    if tr.b((y - pt.0) < -1.5) {
+        c = tr.rem(c, a.hypot(1.0));
     } else {
-        late1 = h_leaky_t(tr, c) + h_dot(vals, vals);
+        let buf = vals.to_vec();
+        acc += buf[4];
     }
     for _ in 0..2 {
-        let s = y.tanh().exp_m1() as f64;
-        acc += s;
+        for _ in (0..vals.len()).rev() {
+            c *= (-core::f64::consts::E - h_leaky_t(tr, c)).cos();
+        }
+        c = c * (0.1 + y).sin();
     }
-    let v: f64 = if tr.b(f64::to_radians(c) > f64::cbrt(vals[4].tanh().exp())) {
-        (vals[(tr.floor((tr.abs(vals[2]) + 0.5).ln().tanh().abs() * 2.9) as usize) % vals.len()] * late1).sin()
-    } else {
-        a = h_mix(a, tr.floor(late1 * 1.5) * 0.3);
-        h_mix(tr.max(std::f64::consts::PI, std::f64::consts::PI * 0.5), tr.trunc(vals[4] * 1.5) * 0.3)
-    };
-    let b: f64 = if tr.b(vals[4].cos().sinh() >= -1.5) {
-        c -= a * c / (tr.abs(c) + 0.5);
-        tr.ceil(a as f64 * 1.5) * 0.3
-    } else {
-        y * 0.9
-    };
-    (y.tanh() * 0.9).acos() + c + a + v + b + acc
+    h_pow((1.5 + c.tanh()).log2(), 1) + a + acc
 }
 
 const CASE_F0204: Case = case!(f0204, f0204_t, f0204_grad, f0204_pullback, f0204_grad_into,
@@ -10335,37 +10385,49 @@ const CASE_F0204: Case = case!(f0204, f0204_t, f0204_grad, f0204_pullback, f0204
 
 #[differentiate]
 fn f0205(ts: &[f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let b: f64 = if ts[2] <= 0.2 {
         ts[2] * 0.5 + ts[2]
     } else {
         let (r, g) = h_polar(h_leaky(ts[2]), ts[0] + ts[2]);
         g + r
     };
-    let w: f64 = if ((ts[2] * 1.5).ceil() * 0.3) < 2.5 {
-        (-b).to_radians()
+    let w: f64 = if (ts[2].tanh() * 0.9).acos() < 2.5 {
+        -b % (2.0 + (ts[1] * b).sin())
     } else {
-        std::f64::consts::PI.hypot(2.0 + b.sin()) * f64::log10(ts[0].abs() + 0.5)
+        b / (2.0 + (ts[0].tanh() * 0.9).asin().sin())
     };
-    let e = h_pow(ts[0].abs(), 3);
-    let buf = [[0.0_f64; 1]; 1];
-    h_polar(h_leaky(2.5), h_scale3(ts, e)[(((ts[1] * w).sin().abs() * 2.9).floor() as usize) % 3]).1 + buf[0][0]
+    if h_polar(w, b).0 < ts[0] {
+        let (s, v) = (w / w.hypot(1.0), w + ts[2]);
+        acc += s;
+        let s = ts[0] + std::f64::consts::PI / (2.0 + ts[0].sin());
+        acc += v;
+        acc += s;
+    }
+    b / (1.5 + ts[((((ts[2] * 1.5).round() * 0.3).cos().abs() * 2.9).floor() as usize) % ts.len()].tanh()) * (ts[(((0.2 * ts[0]).tanh().abs() * 2.9).floor() as usize) % ts.len()] / b.hypot(1.0)) + acc
 }
 
 fn f0205_t(tr: &Trace, ts: &[f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let b: f64 = if tr.b(ts[2] <= 0.2) {
         ts[2] * 0.5 + ts[2]
     } else {
         let (r, g) = h_polar(h_leaky_t(tr, ts[2]), ts[0] + ts[2]);
         g + r
     };
-    let w: f64 = if tr.b((tr.ceil(ts[2] * 1.5) * 0.3) < 2.5) {
-        (-b).to_radians()
+    let w: f64 = if tr.b((ts[2].tanh() * 0.9).acos() < 2.5) {
+        tr.rem(-b, 2.0 + (ts[1] * b).sin())
     } else {
-        std::f64::consts::PI.hypot(2.0 + b.sin()) * f64::log10(tr.abs(ts[0]) + 0.5)
+        b / (2.0 + (ts[0].tanh() * 0.9).asin().sin())
     };
-    let e = h_pow(tr.abs(ts[0]), 3);
-    let buf = [[0.0_f64; 1]; 1];
-    h_polar(h_leaky_t(tr, 2.5), h_scale3(ts, e)[(tr.floor((ts[1] * w).sin().abs() * 2.9) as usize) % 3]).1 + buf[0][0]
+    if tr.b(h_polar(w, b).0 < ts[0]) {
+        let (s, v) = (w / w.hypot(1.0), w + ts[2]);
+        acc += s;
+        let s = ts[0] + std::f64::consts::PI / (2.0 + ts[0].sin());
+        acc += v;
+        acc += s;
+    }
+    b / (1.5 + ts[(tr.floor((tr.round(ts[2] * 1.5) * 0.3).cos().abs() * 2.9) as usize) % ts.len()].tanh()) * (ts[(tr.floor((0.2 * ts[0]).tanh().abs() * 2.9) as usize) % ts.len()] / b.hypot(1.0)) + acc
 }
 
 const CASE_F0205: Case = case!(f0205, f0205_t, f0205_grad, f0205_pullback, f0205_grad_into,
@@ -10375,52 +10437,46 @@ const CASE_F0205: Case = case!(f0205, f0205_t, f0205_grad, f0205_pullback, f0205
 #[differentiate(wrt(a))]
 fn f0206(vs: Vec<f64>, b: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut t = a.min(b) % 1.5;
-    t = t * 0.5 + core::f64::consts::E;
-    let w = f64::to_degrees(vs[0].abs().cos()) * 0.02;
-    t = t * (b.tanh() * 0.9).acos().tanh();
-    if (2.0 + t) >= t.max(vs[1]) {
-        for _ in 0..4 {
-            let xs: [f64; 2] = [0.0; 2];
-            acc += xs[1];
+    let p = (1.5 + a.cos()).cbrt().max(b * vs[0]);
+    let mut p = p + (vs[0] * 0.3).sin().exp2();
+    let vals: [f64; 4] = [0.0; 4];
+    let mut it: usize = 0;
+    while it < vals.len() {
+        it += 1;
+        for z in vals {
+            let q: f64 = {
+                p %= p.hypot(1.0);
+                if (it as f64 * a) < (z / (1.5 + b.cos())) {
+                    break;
+                }
+                (1.5 + p.clamp(-0.5, 0.8).cos()).sqrt()
+            };
+            acc += q;
         }
-        let a = a * ((a.cos().exp2() * 1.5).ceil() + b.clamp(-0.5, 0.8));
-        acc += a;
-    } else if h_leaky(w) < 1.5 {
-        let cum = h_cumsum(&vs);
-        t = cum[1].sin().cosh() / (t as f64).tanh().exp();
-    } else {
-        let c = a * vs[0] * (vs[1] / w.tanh().exp());
-        let a = h_mix(vs[1], t).clamp(b - 0.5, b + 0.5);
-        acc += c;
-        acc += a;
     }
-    ((1.5 + t).tanh() * 0.9).acos() + w + acc
+    (p * a).atan2(1.5 + (core::f64::consts::E - p).cos()) + acc
 }
 
 fn f0206_t(tr: &Trace, vs: Vec<f64>, b: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut t = tr.rem(tr.min(a, b), 1.5);
-    t = t * 0.5 + core::f64::consts::E;
-    let w = f64::to_degrees(tr.abs(vs[0]).cos()) * 0.02;
-    t = t * (b.tanh() * 0.9).acos().tanh();
-    if tr.b((2.0 + t) >= tr.max(t, vs[1])) {
-        for _ in 0..4 {
-            let xs: [f64; 2] = [0.0; 2];
-            acc += xs[1];
+    let p = tr.max((1.5 + a.cos()).cbrt(), b * vs[0]);
+    let mut p = p + (vs[0] * 0.3).sin().exp2();
+    let vals: [f64; 4] = [0.0; 4];
+    let mut it: usize = 0;
+    while tr.b(it < vals.len()) {
+        it += 1;
+        for z in vals {
+            let q: f64 = {
+                p = tr.rem(p, p.hypot(1.0));
+                if tr.b((it as f64 * a) < (z / (1.5 + b.cos()))) {
+                    break;
+                }
+                (1.5 + tr.clamp(p, -0.5, 0.8).cos()).sqrt()
+            };
+            acc += q;
         }
-        let a = a * (tr.ceil(a.cos().exp2() * 1.5) + tr.clamp(b, -0.5, 0.8));
-        acc += a;
-    } else if tr.b(h_leaky_t(tr, w) < 1.5) {
-        let cum = h_cumsum(&vs);
-        t = cum[1].sin().cosh() / (t as f64).tanh().exp();
-    } else {
-        let c = a * vs[0] * (vs[1] / w.tanh().exp());
-        let a = tr.clamp(h_mix(vs[1], t), b - 0.5, b + 0.5);
-        acc += c;
-        acc += a;
     }
-    ((1.5 + t).tanh() * 0.9).acos() + w + acc
+    (p * a).atan2(1.5 + (core::f64::consts::E - p).cos()) + acc
 }
 
 const CASE_F0206: Case = case!(f0206, f0206_t, f0206_grad, f0206_pullback, f0206_grad_into,
@@ -10430,66 +10486,52 @@ const CASE_F0206: Case = case!(f0206, f0206_t, f0206_grad, f0206_pullback, f0206
 #[differentiate]
 fn f0207(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut x = x + -1.5 * (x.sin() * 0.9).asin();
-    let mut y: f64 = {
-        x = x.sin() + x;
-        x.tanh().sinh() - x.hypot(1.0 + x * x)
-    };
-    x %= (((x + y) * 1.5).floor() + x).tanh().exp();
-    let mut x = y * (y * x);
-    if ((x * 1.5).trunc() * 0.3) >= 0.2 {
-        let q: f64 = if (x + 0.9) < 2.0 {
-            x += (x + y) * -x;
-            0.2
-        } else {
-            let d: f64 = if (y + x) < 0.2 {
-                (x.tanh() * 0.9).acos().cos().sinh()
-            } else {
-                y -= x.sin().exp_m1() * x;
-                x.cos().sinh()
-            };
-            core::f64::consts::E + d
-        };
-        y += (x + q) * (q + y);
-        let pt = (y * core::f64::consts::E, y.min(y * 0.5));
-        acc += pt.1;
+    let x = x + -1.5 * (x.tanh() - 2.0).cbrt();
+    let mut a: f64 = if (x.tanh() * 0.9).asin() >= 0.5 {
+        (1.5 + x.tanh()).powf(2.5)
     } else {
-        x = x * (-x).sin();
-        y += h_leaky(h_polar(2.0, x).1);
+        x * 0.9
+    };
+    let mut buf = [h_mix(x, a), x.tanh().tan(), (2.0 + x.sin()).recip()];
+    a /= 1.5 + (buf[1] * (2.0 * buf[0])).cos();
+    a %= 2.0 + (buf[1].mul_add(a, x) / (1.5 + x.to_radians().cos())).sin();
+    if (a - 0.9) < 2.0 {
+        a += (a + buf[2]) * a;
+        for j in 0..1 {
+            if j > 0 {
+                break;
+            }
+            buf[(j + 1) % buf.len()] /= (buf[(j * 2 + 1) % 3].tanh() * 0.9).atanh().hypot(1.0);
+        }
+        let a = a * ((buf[2] / buf[0].tanh().exp()).cos() * 0.9).atanh();
+        acc += a;
     }
-    x + y + acc
+    1.5 / x.hypot(1.0) * (1.0 + a * a).powf(buf[0].tanh() * 1.5) + acc
 }
 
 fn f0207_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut x = x + -1.5 * (x.sin() * 0.9).asin();
-    let mut y: f64 = {
-        x = x.sin() + x;
-        x.tanh().sinh() - x.hypot(1.0 + x * x)
-    };
-    x = tr.rem(x, (tr.floor((x + y) * 1.5) + x).tanh().exp());
-    let mut x = y * (y * x);
-    if tr.b((tr.trunc(x * 1.5) * 0.3) >= 0.2) {
-        let q: f64 = if tr.b((x + 0.9) < 2.0) {
-            x += (x + y) * -x;
-            0.2
-        } else {
-            let d: f64 = if tr.b((y + x) < 0.2) {
-                (x.tanh() * 0.9).acos().cos().sinh()
-            } else {
-                y -= x.sin().exp_m1() * x;
-                x.cos().sinh()
-            };
-            core::f64::consts::E + d
-        };
-        y += (x + q) * (q + y);
-        let pt = (y * core::f64::consts::E, tr.min(y, y * 0.5));
-        acc += pt.1;
+    let x = x + -1.5 * (x.tanh() - 2.0).cbrt();
+    let mut a: f64 = if tr.b((x.tanh() * 0.9).asin() >= 0.5) {
+        (1.5 + x.tanh()).powf(2.5)
     } else {
-        x = x * (-x).sin();
-        y += h_leaky_t(tr, h_polar(2.0, x).1);
+        x * 0.9
+    };
+    let mut buf = [h_mix(x, a), x.tanh().tan(), (2.0 + x.sin()).recip()];
+    a /= 1.5 + (buf[1] * (2.0 * buf[0])).cos();
+    a = tr.rem(a, 2.0 + (buf[1].mul_add(a, x) / (1.5 + x.to_radians().cos())).sin());
+    if tr.b((a - 0.9) < 2.0) {
+        a += (a + buf[2]) * a;
+        for j in 0..1 {
+            if tr.b(j > 0) {
+                break;
+            }
+            buf[(j + 1) % buf.len()] /= (buf[(j * 2 + 1) % 3].tanh() * 0.9).atanh().hypot(1.0);
+        }
+        let a = a * ((buf[2] / buf[0].tanh().exp()).cos() * 0.9).atanh();
+        acc += a;
     }
-    x + y + acc
+    1.5 / x.hypot(1.0) * (1.0 + a * a).powf(buf[0].tanh() * 1.5) + acc
 }
 
 const CASE_F0207: Case = case!(f0207, f0207_t, f0207_grad, f0207_pullback, f0207_grad_into,
@@ -10500,45 +10542,45 @@ const CASE_F0207: Case = case!(f0207, f0207_t, f0207_grad, f0207_pullback, f0207
 fn f0208(xs: &[f64], vals: &[f64], mut hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for (&c, &y) in vals.iter().zip(hs.iter()) {
-        let mut t = ((vals[0] / (1.5 + core::f64::consts::E.tanh())).tanh() * 0.9).acos();
+        let mut t = ((vals[0] / (1.5 + core::f64::consts::E.tanh())).tanh() * 0.9).atanh();
         let mut step: usize = 0;
         loop {
             step += 1;
             if step > 2 {
                 break;
             }
-            t %= 2.0 + (y / t.hypot(1.0)).sin().sin();
+            t %= 1.5 + (1.5 + (y / t.hypot(1.0)).cos()).ln_1p().cos();
         }
         acc += c;
         acc += y;
         acc += t;
     }
-    hs[((xs[0].hypot(xs[1].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 2] -= xs[((h_norm2([vals[0], hs[(((2.0 + xs[2].sin()).log10().tanh().abs() * 2.9).floor() as usize) % hs.len()]]).sin().abs() * 2.9).floor() as usize) % 3] * 1.5;
-    let buf = vals.to_vec();
+    hs[0] *= hs[1].tanh().exp_m1().tanh().sinh().cos();
+    hs[0] *= ((h_norm2([vals[0], hs[((xs[2].hypot(1.5 + vals[0].tanh()).tanh().abs() * 2.9).floor() as usize) % hs.len()]]) * 1.5).trunc() * 0.3).tanh();
     let y: f64 = 0.9;
-    h_cumsum(vals)[0] + hs[1] + buf[0] + y + acc
+    h_cumsum(&hs)[0] + y + acc
 }
 
 fn f0208_t(tr: &Trace, xs: &[f64], vals: &[f64], mut hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for (&c, &y) in vals.iter().zip(hs.iter()) {
-        let mut t = ((vals[0] / (1.5 + core::f64::consts::E.tanh())).tanh() * 0.9).acos();
+        let mut t = ((vals[0] / (1.5 + core::f64::consts::E.tanh())).tanh() * 0.9).atanh();
         let mut step: usize = 0;
         loop {
             step += 1;
             if tr.b(step > 2) {
                 break;
             }
-            t = tr.rem(t, 2.0 + (y / t.hypot(1.0)).sin().sin());
+            t = tr.rem(t, 1.5 + (1.5 + (y / t.hypot(1.0)).cos()).ln_1p().cos());
         }
         acc += c;
         acc += y;
         acc += t;
     }
-    hs[(tr.floor(xs[0].hypot(xs[1].hypot(1.0)).tanh().abs() * 2.9) as usize) % 2] -= xs[(tr.floor(h_norm2([vals[0], hs[(tr.floor((2.0 + xs[2].sin()).log10().tanh().abs() * 2.9) as usize) % hs.len()]]).sin().abs() * 2.9) as usize) % 3] * 1.5;
-    let buf = vals.to_vec();
+    hs[0] *= hs[1].tanh().exp_m1().tanh().sinh().cos();
+    hs[0] *= (tr.trunc(h_norm2([vals[0], hs[(tr.floor(xs[2].hypot(1.5 + vals[0].tanh()).tanh().abs() * 2.9) as usize) % hs.len()]]) * 1.5) * 0.3).tanh();
     let y: f64 = 0.9;
-    h_cumsum(vals)[0] + hs[1] + buf[0] + y + acc
+    h_cumsum(&hs)[0] + y + acc
 }
 
 const CASE_F0208: Case = case!(f0208, f0208_t, f0208_grad, f0208_pullback, f0208_grad_into,
@@ -10548,7 +10590,7 @@ const CASE_F0208: Case = case!(f0208, f0208_t, f0208_grad, f0208_pullback, f0208
 #[differentiate]
 fn f0209(arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if arr[1].tanh().sinh() >= 0.9 {
+    if arr[1].asinh() > 1.2 {
         for &v in arr.iter() {
             let cum = h_cumsum(&arr);
             let s = cum[1] * v;
@@ -10567,15 +10609,16 @@ fn f0209(arr: [f64; 2]) -> f64 {
                 acc += out[1];
             }
         }
-        let e: f64 = arr[it.min(arr.len() - 1)].tanh().cosh().min(it as f64);
-        acc += e;
+    } else {
+        let g = arr[1] % arr[0].tanh().exp().ln().tanh().exp();
+        acc += g;
     }
-    std::f64::consts::PI + (arr[0] + 0.3) + acc
+    arr[0] + acc
 }
 
 fn f0209_t(tr: &Trace, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(arr[1].tanh().sinh() >= 0.9) {
+    if tr.b(arr[1].asinh() > 1.2) {
         for &v in arr.iter() {
             let cum = h_cumsum(&arr);
             let s = cum[1] * v;
@@ -10594,10 +10637,11 @@ fn f0209_t(tr: &Trace, arr: [f64; 2]) -> f64 {
                 acc += out[1];
             }
         }
-        let e: f64 = tr.min(arr[it.min(arr.len() - 1)].tanh().cosh(), it as f64);
-        acc += e;
+    } else {
+        let g = tr.rem(arr[1], arr[0].tanh().exp().ln().tanh().exp());
+        acc += g;
     }
-    std::f64::consts::PI + (arr[0] + 0.3) + acc
+    arr[0] + acc
 }
 
 const CASE_F0209: Case = case!(f0209, f0209_t, f0209_grad, f0209_pullback, f0209_grad_into,
@@ -10607,50 +10651,40 @@ const CASE_F0209: Case = case!(f0209, f0209_t, f0209_grad, f0209_pullback, f0209
 #[differentiate(wrt(ws))]
 fn f0210(vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (1.0 + ws[0] * ws[0]).log(2.5 + vs[0].sin()) >= 0.5 {
-        let mut late1: f64;
-        if (1.5 + vs[1]) <= 0.7 {
-            let t: f64 = {
-                let res = h_cumsum(ws);
-                let tup = h_polar(std::f64::consts::PI + vs[1], 2.0);
-                -(std::f64::consts::PI % 1.5) + res[1] + tup.1
-            };
-            late1 = (t + std::f64::consts::PI) % (1.5 + (t + vs[0]).tanh());
-        } else {
-            let (r, v) = h_polar(vs[2].atan(), std::f64::consts::PI.abs());
-            late1 = v.signum() * (r / r.hypot(1.0));
+    if ws[0].asinh() >= 0.9 {
+        let mut p = -vs[0] * -ws[1];
+        for &v in vs.iter() {
+            p *= f64::mul_add((p * 1.5).ceil() * 0.3, f64::log2(2.0 + p.sin()), ws[0] * 2.0).tanh();
+            p = p * std::f64::consts::PI.cos();
+            acc += v;
         }
-        late1 = late1 * 0.5 + (vs[0].sin() * 0.9).asin();
-        acc += late1;
-    } else if h_mix(-0.5, core::f64::consts::E) <= -1.5 {
-        let tup = (ws[0].abs(), ws[1].tanh().exp().log10());
-        acc += tup.1;
+        p = p * 0.5 + (ws[0].cos() * 0.9).asin();
+        acc += p;
+    } else {
+        let c: f64 = 2.5;
+        let c: f64 = c * (c * 0.5);
+        acc += c;
     }
-    (1.5 + vs[2].to_radians().tanh()).recip() + acc
+    -0.5 - vs[1] - (0.7 + ws[1]) + acc
 }
 
 fn f0210_t(tr: &Trace, vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((1.0 + ws[0] * ws[0]).log(2.5 + vs[0].sin()) >= 0.5) {
-        let mut late1: f64;
-        if tr.b((1.5 + vs[1]) <= 0.7) {
-            let t: f64 = {
-                let res = h_cumsum(ws);
-                let tup = h_polar(std::f64::consts::PI + vs[1], 2.0);
-                -(tr.rem(std::f64::consts::PI, 1.5)) + res[1] + tup.1
-            };
-            late1 = tr.rem(t + std::f64::consts::PI, 1.5 + (t + vs[0]).tanh());
-        } else {
-            let (r, v) = h_polar(vs[2].atan(), tr.abs(std::f64::consts::PI));
-            late1 = tr.signum(v) * (r / r.hypot(1.0));
+    if tr.b(ws[0].asinh() >= 0.9) {
+        let mut p = -vs[0] * -ws[1];
+        for &v in vs.iter() {
+            p *= f64::mul_add(tr.ceil(p * 1.5) * 0.3, f64::log2(2.0 + p.sin()), ws[0] * 2.0).tanh();
+            p = p * std::f64::consts::PI.cos();
+            acc += v;
         }
-        late1 = late1 * 0.5 + (vs[0].sin() * 0.9).asin();
-        acc += late1;
-    } else if tr.b(h_mix(-0.5, core::f64::consts::E) <= -1.5) {
-        let tup = (tr.abs(ws[0]), ws[1].tanh().exp().log10());
-        acc += tup.1;
+        p = p * 0.5 + (ws[0].cos() * 0.9).asin();
+        acc += p;
+    } else {
+        let c: f64 = 2.5;
+        let c: f64 = c * (c * 0.5);
+        acc += c;
     }
-    (1.5 + vs[2].to_radians().tanh()).recip() + acc
+    -0.5 - vs[1] - (0.7 + ws[1]) + acc
 }
 
 const CASE_F0210: Case = case!(f0210, f0210_t, f0210_grad, f0210_pullback, f0210_grad_into,
@@ -10659,61 +10693,27 @@ const CASE_F0210: Case = case!(f0210, f0210_t, f0210_grad, f0210_pullback, f0210
 
 #[differentiate]
 fn f0211(vals: &[f64], mut a: f64, a2: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    a = h_mix(a, vals[1] % core::f64::consts::E.tanh().exp());
-    if (a * vals[0]) >= -0.5 {
-        let e: f64 = if (vals[1] - b) >= 0.1 {
-            vals[2]
-        } else {
-            a += f64::max(a, b).cos();
-            (core::f64::consts::E + vals[(((b / (1.5 + b.tanh())).cos().abs() * 2.9).floor() as usize) % vals.len()]).atan()
-        };
-        a = a * vals[(((e * vals[((vals[((b.sin().cos().abs() * 2.9).floor() as usize) % vals.len()].tanh().exp().recip().cos().abs() * 2.9).floor() as usize) % vals.len()]).tanh().abs() * 2.9).floor() as usize) % vals.len()].tanh().exp().log(2.5 + vals[0].sin()).tanh();
-        let tmp = [[0.0_f64; 3]; 3];
-        acc += tmp[2][0];
-    } else if (std::f64::consts::PI * vals[1]) <= 0.1 {
-        a = a - h_norm2([b, a]);
-        let z: f64 = if h_mix(vals[((vals[1].cos().cosh().cos().abs() * 2.9).floor() as usize) % vals.len()], a) < 1.5 {
-            let c = a2;
-            std::f64::consts::PI + c
-        } else {
-            a /= 1.5 + (-h_leaky(vals[(((a / b.tanh().exp()).sin().abs() * 2.9).floor() as usize) % 3])).cos();
-            b * 0.9
-        };
-        acc += z;
+    a = h_mix(a, vals[1].clamp(a2 - 0.5, a2 + 0.5));
+    if h_mix(std::f64::consts::PI, a) >= 0.3 {
+        a = h_mix(a, vals[0]);
+    } else if b >= 0.5 {
+        a += vals[2];
     } else {
-        a += vals[1];
+        a += f64::powf(((a * 1.5).round() * 0.3).tanh().exp(), (vals[1].abs() + 0.5 + 1.2).acosh().tanh() * 1.5);
     }
-    vals[2] * std::f64::consts::PI - b.cos() + a + a2 + acc
+    vals[2] + a + b
 }
 
 fn f0211_t(tr: &Trace, vals: &[f64], mut a: f64, a2: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    a = h_mix(a, tr.rem(vals[1], core::f64::consts::E.tanh().exp()));
-    if tr.b((a * vals[0]) >= -0.5) {
-        let e: f64 = if tr.b((vals[1] - b) >= 0.1) {
-            vals[2]
-        } else {
-            a += tr.max(a, b).cos();
-            (core::f64::consts::E + vals[(tr.floor((b / (1.5 + b.tanh())).cos().abs() * 2.9) as usize) % vals.len()]).atan()
-        };
-        a = a * vals[(tr.floor((e * vals[(tr.floor(vals[(tr.floor(b.sin().cos().abs() * 2.9) as usize) % vals.len()].tanh().exp().recip().cos().abs() * 2.9) as usize) % vals.len()]).tanh().abs() * 2.9) as usize) % vals.len()].tanh().exp().log(2.5 + vals[0].sin()).tanh();
-        let tmp = [[0.0_f64; 3]; 3];
-        acc += tmp[2][0];
-    } else if tr.b((std::f64::consts::PI * vals[1]) <= 0.1) {
-        a = a - h_norm2([b, a]);
-        let z: f64 = if tr.b(h_mix(vals[(tr.floor(vals[1].cos().cosh().cos().abs() * 2.9) as usize) % vals.len()], a) < 1.5) {
-            let c = a2;
-            std::f64::consts::PI + c
-        } else {
-            a /= 1.5 + (-h_leaky_t(tr, vals[(tr.floor((a / b.tanh().exp()).sin().abs() * 2.9) as usize) % 3])).cos();
-            b * 0.9
-        };
-        acc += z;
+    a = h_mix(a, tr.clamp(vals[1], a2 - 0.5, a2 + 0.5));
+    if tr.b(h_mix(std::f64::consts::PI, a) >= 0.3) {
+        a = h_mix(a, vals[0]);
+    } else if tr.b(b >= 0.5) {
+        a += vals[2];
     } else {
-        a += vals[1];
+        a += f64::powf((tr.round(a * 1.5) * 0.3).tanh().exp(), (tr.abs(vals[1]) + 0.5 + 1.2).acosh().tanh() * 1.5);
     }
-    vals[2] * std::f64::consts::PI - b.cos() + a + a2 + acc
+    vals[2] + a + b
 }
 
 const CASE_F0211: Case = case!(f0211, f0211_t, f0211_grad, f0211_pullback, f0211_grad_into,
@@ -10732,15 +10732,14 @@ fn f0212(x: f64, arr: [f64; 4]) -> f64 {
             acc += u;
         }
         let w: f64 = if x >= 2.5 {
-            let e = x.tanh().sinh().tanh();
-            arr[(((e - arr[(j * 2 + 1) % arr.len()]).sin().abs() * 2.9).floor() as usize) % arr.len()].sin().exp2() + std::f64::consts::PI
+            let e = (2.0 + (x % x.tanh().exp()).sin()).sqrt();
+            x / e.tanh().exp() * (arr[(j * 2 + 1) % arr.len()].sin() * 0.9).acos()
         } else {
-            let ys = [0.0_f64; 4];
-            0.7 - j as f64 + (1.5 + x.cos()).ln() + ys[3]
+            std::f64::consts::PI
         };
         acc += w;
     }
-    -0.5 / (1.5 + arr[2].tanh()) / f64::sinh(x.tanh()).tanh().exp() + acc
+    arr[0] * (0.7 - std::f64::consts::PI) + x + acc
 }
 
 fn f0212_t(tr: &Trace, x: f64, arr: [f64; 4]) -> f64 {
@@ -10754,15 +10753,14 @@ fn f0212_t(tr: &Trace, x: f64, arr: [f64; 4]) -> f64 {
             acc += u;
         }
         let w: f64 = if tr.b(x >= 2.5) {
-            let e = x.tanh().sinh().tanh();
-            arr[(tr.floor((e - arr[(j * 2 + 1) % arr.len()]).sin().abs() * 2.9) as usize) % arr.len()].sin().exp2() + std::f64::consts::PI
+            let e = (2.0 + (tr.rem(x, x.tanh().exp())).sin()).sqrt();
+            x / e.tanh().exp() * (arr[(j * 2 + 1) % arr.len()].sin() * 0.9).acos()
         } else {
-            let ys = [0.0_f64; 4];
-            0.7 - j as f64 + (1.5 + x.cos()).ln() + ys[3]
+            std::f64::consts::PI
         };
         acc += w;
     }
-    -0.5 / (1.5 + arr[2].tanh()) / f64::sinh(x.tanh()).tanh().exp() + acc
+    arr[0] * (0.7 - std::f64::consts::PI) + x + acc
 }
 
 const CASE_F0212: Case = case!(f0212, f0212_t, f0212_grad, f0212_pullback, f0212_grad_into,
@@ -10783,28 +10781,27 @@ fn f0213(vs: Vec<f64>, arr: [f64; 3], on: bool) -> f64 {
     for jj in 0..arr.len() {
         let e: f64 = match jj {
             0 => {
-                let q: f64 = f64::ln_1p(arr[jj % arr.len()].tanh().cosh().tanh().exp());
-                h_mix(f64::floor(std::f64::consts::PI * 1.5) * 0.3, (jj as f64).tanh().cosh()) + q
+                let a = f64::exp2(f64::powi(arr[jj % arr.len()].tanh(), jj as i32).sin());
+                (1.5 + a.cos()).log10()
             }
             1 | 2 => {
-                let z: f64 = if jj % 2 == 0 {
-                    let tmp = [0.0_f64; 1];
-                    (vs[jj] / tmp[0].hypot(1.0)).max(arr[(jj + 2) % arr.len()].hypot(1.0).ln_1p())
-                } else {
-                    -(arr[jj] + arr[jj.min(arr.len() - 1)])
+                let z: f64 = {
+                    let (mut p, d) = (vs[((vs[(jj * 2 + 1) % vs.len()].cos().abs() * 2.9).floor() as usize) % vs.len()].sin().tan(), vs[jj + 1].tanh().exp_m1());
+                    p /= (p / (arr[arr.len() - 1 - jj] * arr[jj]).hypot(1.0)).hypot(1.0);
+                    -(p + vs[jj.min(vs.len() - 1)]) + d
                 };
-                z.sin().tan()
+                (z - vs[jj]) * z
             }
-            _ if (0.2 - std::f64::consts::PI) >= 0.1 && jj > 0 => {
+            _ if on => {
                 vs[(jj * 2 + 1) % vs.len()]
             }
             _ => {
-                (1.5 + (2.0 * vs[jj % vs.len()]).tanh()).cbrt()
+                h_dot(&arr, &vs) * (arr[jj.min(arr.len() - 1)] + arr[(jj * 2 + 1) % arr.len()])
             }
         };
         acc += e;
     }
-    (arr[0].abs() + 0.5).sqrt() - (arr[0] + arr[(((2.0 + vs[((core::f64::consts::E.hypot(1.0).log2().tanh().abs() * 2.9).floor() as usize) % vs.len()]).tanh().abs() * 2.9).floor() as usize) % arr.len()]) + on as u8 as f64 * 0.5 + acc
+    (arr[0] * 1.5).round() + arr[(((2.0 + vs[((core::f64::consts::E.tanh().sin().abs() * 2.9).floor() as usize) % vs.len()]).tanh().abs() * 2.9).floor() as usize) % arr.len()] - 2.5 * arr[0] + acc
 }
 
 fn f0213_t(tr: &Trace, vs: Vec<f64>, arr: [f64; 3], on: bool) -> f64 {
@@ -10820,32 +10817,31 @@ fn f0213_t(tr: &Trace, vs: Vec<f64>, arr: [f64; 3], on: bool) -> f64 {
     for jj in 0..arr.len() {
         let e: f64 = match jj {
             0 => {
-                let q: f64 = f64::ln_1p(arr[jj % arr.len()].tanh().cosh().tanh().exp());
-                h_mix(tr.floor(std::f64::consts::PI * 1.5) * 0.3, (jj as f64).tanh().cosh()) + q
+                let a = f64::exp2(f64::powi(arr[jj % arr.len()].tanh(), jj as i32).sin());
+                (1.5 + a.cos()).log10()
             }
             1 | 2 => {
-                let z: f64 = if tr.b(jj % 2 == 0) {
-                    let tmp = [0.0_f64; 1];
-                    tr.max(vs[jj] / tmp[0].hypot(1.0), arr[(jj + 2) % arr.len()].hypot(1.0).ln_1p())
-                } else {
-                    -(arr[jj] + arr[jj.min(arr.len() - 1)])
+                let z: f64 = {
+                    let (mut p, d) = (vs[(tr.floor(vs[(jj * 2 + 1) % vs.len()].cos().abs() * 2.9) as usize) % vs.len()].sin().tan(), vs[jj + 1].tanh().exp_m1());
+                    p /= (p / (arr[arr.len() - 1 - jj] * arr[jj]).hypot(1.0)).hypot(1.0);
+                    -(p + vs[jj.min(vs.len() - 1)]) + d
                 };
-                z.sin().tan()
+                (z - vs[jj]) * z
             }
-            _ if tr.b((0.2 - std::f64::consts::PI) >= 0.1 && jj > 0) => {
+            _ if tr.b(on) => {
                 vs[(jj * 2 + 1) % vs.len()]
             }
             _ => {
-                (1.5 + (2.0 * vs[jj % vs.len()]).tanh()).cbrt()
+                h_dot(&arr, &vs) * (arr[jj.min(arr.len() - 1)] + arr[(jj * 2 + 1) % arr.len()])
             }
         };
         acc += e;
     }
-    (tr.abs(arr[0]) + 0.5).sqrt() - (arr[0] + arr[(tr.floor((2.0 + vs[(tr.floor(core::f64::consts::E.hypot(1.0).log2().tanh().abs() * 2.9) as usize) % vs.len()]).tanh().abs() * 2.9) as usize) % arr.len()]) + on as u8 as f64 * 0.5 + acc
+    tr.round(arr[0] * 1.5) + arr[(tr.floor((2.0 + vs[(tr.floor(core::f64::consts::E.tanh().sin().abs() * 2.9) as usize) % vs.len()]).tanh().abs() * 2.9) as usize) % arr.len()] - 2.5 * arr[0] + acc
 }
 
 const CASE_F0213: Case = case!(f0213, f0213_t, f0213_grad, f0213_pullback, f0213_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [1], [0], [0]],
     |p, k| (p[0..4].to_vec(), arr(&p[4..7]), k[0] == 1));
 
 #[differentiate]
@@ -10865,28 +10861,21 @@ fn f0214(x: f64, b: f64) -> f64 {
                 if it > 2 {
                     break h_mix(b, b) + it as f64;
                 }
-                let w: f64 = if x.tanh().exp().ln_1p() > x.sin().exp() {
-                    let c = b - cnt as f64 - (it as f64).tanh().tan();
-                    (1.5 + (x as f64).tanh()).recip() + c
+                let w: f64 = if x.tanh().tan() > x.tanh() {
+                    x.sin().sinh().to_radians()
                 } else {
-                    let x = x * (b * x + 0.2 / x.tanh().exp());
-                    f64::sqrt(2.0 + (b + it as f64).sin()) + x
+                    (b - 2.5).hypot((0.1 * cnt as f64).tanh().exp())
                 };
                 acc += w;
             };
             acc += u;
         }
-        late1 = -x;
+        late1 = (1.5 + x.cos()).sqrt();
     } else {
-        let t: f64 = if std::f64::consts::PI >= (b.signum() * x) {
-            h_pow(b.hypot(1.0).log(2.5 + x.sin()), 0)
-        } else {
-            ((b.cos() * 0.9).acos() * 1.5).ceil() * 0.3
-        };
-        late1 = b;
-        acc += t;
+        let (t, r) = (x + b, core::f64::consts::E.sin().cosh());
+        late1 = t * x + h_mix(r, core::f64::consts::E);
     }
-    b + x + b + late1 + acc
+    x.signum() * x + b.tanh().to_degrees() * 0.02 + late1 + acc
 }
 
 fn f0214_t(tr: &Trace, x: f64, b: f64) -> f64 {
@@ -10905,28 +10894,21 @@ fn f0214_t(tr: &Trace, x: f64, b: f64) -> f64 {
                 if tr.b(it > 2) {
                     break h_mix(b, b) + it as f64;
                 }
-                let w: f64 = if tr.b(x.tanh().exp().ln_1p() > x.sin().exp()) {
-                    let c = b - cnt as f64 - (it as f64).tanh().tan();
-                    (1.5 + (x as f64).tanh()).recip() + c
+                let w: f64 = if tr.b(x.tanh().tan() > x.tanh()) {
+                    x.sin().sinh().to_radians()
                 } else {
-                    let x = x * (b * x + 0.2 / x.tanh().exp());
-                    f64::sqrt(2.0 + (b + it as f64).sin()) + x
+                    (b - 2.5).hypot((0.1 * cnt as f64).tanh().exp())
                 };
                 acc += w;
             };
             acc += u;
         }
-        late1 = -x;
+        late1 = (1.5 + x.cos()).sqrt();
     } else {
-        let t: f64 = if tr.b(std::f64::consts::PI >= (tr.signum(b) * x)) {
-            h_pow(b.hypot(1.0).log(2.5 + x.sin()), 0)
-        } else {
-            tr.ceil((b.cos() * 0.9).acos() * 1.5) * 0.3
-        };
-        late1 = b;
-        acc += t;
+        let (t, r) = (x + b, core::f64::consts::E.sin().cosh());
+        late1 = t * x + h_mix(r, core::f64::consts::E);
     }
-    b + x + b + late1 + acc
+    tr.signum(x) * x + b.tanh().to_degrees() * 0.02 + late1 + acc
 }
 
 const CASE_F0214: Case = case!(f0214, f0214_t, f0214_grad, f0214_pullback, f0214_grad_into,
@@ -10938,46 +10920,26 @@ fn f0215(x: f64, mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if x <= -1.5 {
         for l in 0..2 {
-            c += (l as f64).mul_add(c, c) * c;
+            c += (l as f64).signum() * x * f64::log(2.0 + x.sin(), 2.5 + std::f64::consts::PI.sin());
         }
-        c = c.tanh() + (std::f64::consts::PI.tanh() * 0.9).acos();
-        c = h_mix(c, (2.0 + x.sin()).ln_1p());
-    } else {
-        let u: f64 = if (-0.5 * x) <= c.clamp(-0.5, 0.8) {
-            c += x;
-            c.atan2(2.0 + x.sin()) % (1.0 + x.atan() * x.atan())
-        } else {
-            let tmp = [0.5, x.clamp(x - 0.5, x + 0.5)];
-            c.max(c * 0.5).sin().cosh() + tmp[1]
-        };
-        let buf = [0.0_f64; 1];
-        acc += u;
-        acc += buf[0];
+        c *= (-((x * 1.5).round() + c)).tanh();
+        let pt = h_polar(c.hypot(1.0).log10(), -0.5);
+        acc += pt.1;
     }
-    x - (x + 2.0) + c + acc
+    (1.5 + c.tanh()).log(3.0).asinh() + acc
 }
 
 fn f0215_t(tr: &Trace, x: f64, mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(x <= -1.5) {
         for l in 0..2 {
-            c += (l as f64).mul_add(c, c) * c;
+            c += tr.signum(l as f64) * x * f64::log(2.0 + x.sin(), 2.5 + std::f64::consts::PI.sin());
         }
-        c = c.tanh() + (std::f64::consts::PI.tanh() * 0.9).acos();
-        c = h_mix(c, (2.0 + x.sin()).ln_1p());
-    } else {
-        let u: f64 = if tr.b((-0.5 * x) <= tr.clamp(c, -0.5, 0.8)) {
-            c += x;
-            tr.rem(c.atan2(2.0 + x.sin()), 1.0 + x.atan() * x.atan())
-        } else {
-            let tmp = [0.5, tr.clamp(x, x - 0.5, x + 0.5)];
-            tr.max(c, c * 0.5).sin().cosh() + tmp[1]
-        };
-        let buf = [0.0_f64; 1];
-        acc += u;
-        acc += buf[0];
+        c *= (-(tr.round(x * 1.5) + c)).tanh();
+        let pt = h_polar(c.hypot(1.0).log10(), -0.5);
+        acc += pt.1;
     }
-    x - (x + 2.0) + c + acc
+    (1.5 + c.tanh()).log(3.0).asinh() + acc
 }
 
 const CASE_F0215: Case = case!(f0215, f0215_t, f0215_grad, f0215_pullback, f0215_grad_into,
@@ -10989,97 +10951,85 @@ fn f0216(y: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = y + std::f64::consts::PI;
     let mut vals = [0.0_f64; 3];
-    if f64::log(2.0 + y.sin(), 2.5 + y.sin()) < 1.5 {
-        let mut it: usize = 0;
-        while it < 2 {
-            it += 1;
-            let zs = [0.0_f64; 4];
-            acc += zs[3];
+    if (2.0 + y.sin()).log10() < -vals[0] {
+        y = y.tanh() + vals[((f64::ln_1p(y.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % vals.len()] * y;
+        for &t in vals.iter() {
+            y += vals[2].cos().exp() - (vals[1] + vals[0]);
+            acc += t;
         }
-        let mut round: usize = 0;
-        let z: f64 = loop {
-            round += 1;
-            if round > it {
-                break core::f64::consts::E;
-            }
-            y += f64::ln((-core::f64::consts::E).tanh().exp());
-            vals[2] = it as f64;
-        };
-        acc += z;
+    } else {
+        vals[2] -= f64::mul_add((1.5 + vals[(((y + vals[1]).tanh().abs() * 2.9).floor() as usize) % vals.len()].cos()).powf(vals[0].tanh() * 1.5), -vals[2], vals[1] + vals[0]);
     }
-    y as f64 + (1.5 + core::f64::consts::E.cos()).ln() + pw as f64 * 0.5 + vals[2] + acc
+    (core::f64::consts::E + y) * (y.tanh() * 0.9).acos() + pw as f64 * 0.5 + vals[2] + acc
 }
 
 fn f0216_t(tr: &Trace, y: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = y + std::f64::consts::PI;
     let mut vals = [0.0_f64; 3];
-    if tr.b(f64::log(2.0 + y.sin(), 2.5 + y.sin()) < 1.5) {
-        let mut it: usize = 0;
-        while tr.b(it < 2) {
-            it += 1;
-            let zs = [0.0_f64; 4];
-            acc += zs[3];
+    if tr.b((2.0 + y.sin()).log10() < -vals[0]) {
+        y = y.tanh() + vals[(tr.floor(f64::ln_1p(y.hypot(1.0)).tanh().abs() * 2.9) as usize) % vals.len()] * y;
+        for &t in vals.iter() {
+            y += vals[2].cos().exp() - (vals[1] + vals[0]);
+            acc += t;
         }
-        let mut round: usize = 0;
-        let z: f64 = loop {
-            round += 1;
-            if tr.b(round > it) {
-                break core::f64::consts::E;
-            }
-            y += f64::ln((-core::f64::consts::E).tanh().exp());
-            vals[2] = it as f64;
-        };
-        acc += z;
+    } else {
+        vals[2] -= f64::mul_add((1.5 + vals[(tr.floor((y + vals[1]).tanh().abs() * 2.9) as usize) % vals.len()].cos()).powf(vals[0].tanh() * 1.5), -vals[2], vals[1] + vals[0]);
     }
-    y as f64 + (1.5 + core::f64::consts::E.cos()).ln() + pw as f64 * 0.5 + vals[2] + acc
+    (core::f64::consts::E + y) * (y.tanh() * 0.9).acos() + pw as f64 * 0.5 + vals[2] + acc
 }
 
 const CASE_F0216: Case = case!(f0216, f0216_t, f0216_grad, f0216_pullback, f0216_grad_into,
-    n: 1, active: [true], ints: [[2], [0], [1], [2]],
+    n: 1, active: [true], ints: [[2], [1], [1], [0]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate]
 fn f0217(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = (xs[0].tanh().to_degrees() * 0.02).cos().exp2();
-    let b: f64 = if q >= h_pow(q, 3) {
-        for i in (0..xs.len()).rev() {
-            for _ in 0..4 {
-                for l in 1..=i {
-                    let vals = [h_pow(xs[(l * 2 + 1) % xs.len()], 1), (std::f64::consts::PI * 1.5).trunc() + xs[xs.len() - 1 - i], h_norm2([core::f64::consts::E, 0.1]), q.tanh()];
-                    acc += vals[3];
-                }
+    let v = ((xs[0].tanh() * 0.9).acos() * 1.5).floor() + (xs[2] - xs[0]);
+    let r = std::f64::consts::PI;
+    for j in 0..2 {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > xs.len() {
+                break;
+            }
+            if step < 1 {
+                let ws = [[0.0_f64; 3]; 3];
+                acc += ws[2][0];
             }
         }
-        ((q * xs[4]).abs() + 0.5).ln_1p()
-    } else {
-        h_nested(std::f64::consts::PI.tanh(), xs)
-    };
-    q -= h_norm2([xs[0], b]) - h_mix(xs[(((b / q.tanh().exp()).cos().abs() * 2.9).floor() as usize) % xs.len()], xs[1]);
-    let b = xs[3];
-    b.clamp(q - 0.5, q + 0.5).tanh().exp_m1() + acc
+        for l in (0..5).rev() {
+            let pair = h_polar(j as f64 + xs[(j * 2 + 1) % 5], h_polar(0.9, xs[l]).0);
+            acc += pair.1;
+        }
+    }
+    xs[1].asinh().tanh().cosh() + v + r + acc
 }
 
 fn f0217_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = (xs[0].tanh().to_degrees() * 0.02).cos().exp2();
-    let b: f64 = if tr.b(q >= h_pow(q, 3)) {
-        for i in (0..xs.len()).rev() {
-            for _ in 0..4 {
-                for l in 1..=i {
-                    let vals = [h_pow(xs[(l * 2 + 1) % xs.len()], 1), tr.trunc(std::f64::consts::PI * 1.5) + xs[xs.len() - 1 - i], h_norm2([core::f64::consts::E, 0.1]), q.tanh()];
-                    acc += vals[3];
-                }
+    let v = tr.floor((xs[0].tanh() * 0.9).acos() * 1.5) + (xs[2] - xs[0]);
+    let r = std::f64::consts::PI;
+    for j in 0..2 {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > xs.len()) {
+                break;
+            }
+            if tr.b(step < 1) {
+                let ws = [[0.0_f64; 3]; 3];
+                acc += ws[2][0];
             }
         }
-        (tr.abs(q * xs[4]) + 0.5).ln_1p()
-    } else {
-        h_nested(std::f64::consts::PI.tanh(), xs)
-    };
-    q -= h_norm2([xs[0], b]) - h_mix(xs[(tr.floor((b / q.tanh().exp()).cos().abs() * 2.9) as usize) % xs.len()], xs[1]);
-    let b = xs[3];
-    tr.clamp(b, q - 0.5, q + 0.5).tanh().exp_m1() + acc
+        for l in (0..5).rev() {
+            let pair = h_polar(j as f64 + xs[(j * 2 + 1) % 5], h_polar(0.9, xs[l]).0);
+            acc += pair.1;
+        }
+    }
+    xs[1].asinh().tanh().cosh() + v + r + acc
 }
 
 const CASE_F0217: Case = case!(f0217, f0217_t, f0217_grad, f0217_pullback, f0217_grad_into,
@@ -11091,36 +11041,30 @@ fn f0218(ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = ar[3] + core::f64::consts::E - h_pow(ar[(((ar[1] / (2.0 + std::f64::consts::PI.sin())).tanh().abs() * 2.9).floor() as usize) % ar.len()], 3);
     u = u.tanh() + (ar[0] + ar[2]);
-    if (ar[0] as f64) <= (ar[(((1.5 + u.tanh()).powf(2.5).sin().abs() * 2.9).floor() as usize) % ar.len()].cos() * 0.9).acos() {
-        let q = h_leaky(h_polar(u, std::f64::consts::PI).0);
-        for _ in (0..ar.len()).rev() {
-            let mut z = -(q * u);
-            z = h_mix(z, f64::powf(q.tanh().exp(), z.cos() * 1.5));
-            acc += z;
+    if ar[0].hypot(ar[3].hypot(1.0)) < u.atan() {
+        u += std::f64::consts::PI;
+    } else {
+        for _ in 0..4 {
+            let v = (u * std::f64::consts::PI).to_radians();
+            acc += v;
         }
-        let vals = [[0.0_f64; 1]; 1];
-        acc += q;
-        acc += vals[0][0];
     }
-    h_scale3(&[(u.cos() * 0.9).asin(), -0.5, u + ar[0]], u.atan2(ar[3].cos() - 1.5))[2] + acc
+    (u * ar[2]).cos() + acc
 }
 
 fn f0218_t(tr: &Trace, ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = ar[3] + core::f64::consts::E - h_pow(ar[(tr.floor((ar[1] / (2.0 + std::f64::consts::PI.sin())).tanh().abs() * 2.9) as usize) % ar.len()], 3);
     u = u.tanh() + (ar[0] + ar[2]);
-    if tr.b((ar[0] as f64) <= (ar[(tr.floor((1.5 + u.tanh()).powf(2.5).sin().abs() * 2.9) as usize) % ar.len()].cos() * 0.9).acos()) {
-        let q = h_leaky_t(tr, h_polar(u, std::f64::consts::PI).0);
-        for _ in (0..ar.len()).rev() {
-            let mut z = -(q * u);
-            z = h_mix(z, f64::powf(q.tanh().exp(), z.cos() * 1.5));
-            acc += z;
+    if tr.b(ar[0].hypot(ar[3].hypot(1.0)) < u.atan()) {
+        u += std::f64::consts::PI;
+    } else {
+        for _ in 0..4 {
+            let v = (u * std::f64::consts::PI).to_radians();
+            acc += v;
         }
-        let vals = [[0.0_f64; 1]; 1];
-        acc += q;
-        acc += vals[0][0];
     }
-    h_scale3(&[(u.cos() * 0.9).asin(), -0.5, u + ar[0]], tr.atan2(u, ar[3].cos() - 1.5))[2] + acc
+    (u * ar[2]).cos() + acc
 }
 
 const CASE_F0218: Case = case!(f0218, f0218_t, f0218_grad, f0218_pullback, f0218_grad_into,
@@ -11131,47 +11075,59 @@ const CASE_F0218: Case = case!(f0218, f0218_t, f0218_grad, f0218_pullback, f0218
 fn f0219(hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let q = h_norm2([0.3, (2.0 + (j as f64).sin()).powf(2.5)]);
-        acc += q;
-    }
-    let a = -1.5 * ((hs[((core::f64::consts::E.mul_add(core::f64::consts::E, 0.5).cos().abs() * 2.9).floor() as usize) % hs.len()] * 1.5).round() * 0.3);
-    let mut e = f64::ln_1p(1.5 + hs[1].cos()).hypot((a.abs() + 0.5).log10().hypot(1.0));
-    let mut r = ((hs[0] * 1.5).round() * 0.3).cos().exp();
-    e = e.cos() + f64::cbrt(1.5 + a.cos());
-    for ii in 0..hs.len() {
-        e -= ii as f64 * (r + core::f64::consts::E);
-        let d: f64 = if ii % 2 == 0 {
-            r += a;
-            (((r * 1.5).ceil() + hs[(ii * 2 + 1) % hs.len()]) * 1.5).trunc() * 0.3
-        } else {
-            a.cos().cosh()
-        };
+        let d = h_norm2([0.3, (j as f64 * 1.5).round() * 0.3]);
         acc += d;
     }
-    r.tanh().cosh() / ((core::f64::consts::E / (e.abs() + 0.5)).abs() + 0.5) + acc
+    let mut d: f64 = -(core::f64::consts::E - -1.5);
+    let mut r = d * 0.2;
+    if (r + 0.5) < f64::sinh(d.tanh()) {
+        for (jj, &g) in hs.iter().enumerate() {
+            for ii in (0..hs.len()).rev() {
+                if ii > 1 {
+                    return (0.3 * hs[hs.len() - 1 - ii]).sin().powi(3);
+                }
+            }
+            if jj % 2 == 0 {
+                break;
+            }
+            acc += g;
+        }
+        d %= 1.5 + ((std::f64::consts::PI.abs() + 0.5).cbrt() * (hs[3] + hs[1])).tanh();
+        let r = -hs[3].atan();
+        acc += r;
+    } else {
+        r %= (std::f64::consts::PI.sin().abs() + 0.5).powi(-1).hypot(1.0);
+    }
+    r.hypot(1.0).cbrt() + hs[3] + d + acc
 }
 
 fn f0219_t(tr: &Trace, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let q = h_norm2([0.3, (2.0 + (j as f64).sin()).powf(2.5)]);
-        acc += q;
-    }
-    let a = -1.5 * (tr.round(hs[(tr.floor(core::f64::consts::E.mul_add(core::f64::consts::E, 0.5).cos().abs() * 2.9) as usize) % hs.len()] * 1.5) * 0.3);
-    let mut e = f64::ln_1p(1.5 + hs[1].cos()).hypot((tr.abs(a) + 0.5).log10().hypot(1.0));
-    let mut r = (tr.round(hs[0] * 1.5) * 0.3).cos().exp();
-    e = e.cos() + f64::cbrt(1.5 + a.cos());
-    for ii in 0..hs.len() {
-        e -= ii as f64 * (r + core::f64::consts::E);
-        let d: f64 = if tr.b(ii % 2 == 0) {
-            r += a;
-            tr.trunc((tr.ceil(r * 1.5) + hs[(ii * 2 + 1) % hs.len()]) * 1.5) * 0.3
-        } else {
-            a.cos().cosh()
-        };
+        let d = h_norm2([0.3, tr.round(j as f64 * 1.5) * 0.3]);
         acc += d;
     }
-    r.tanh().cosh() / (tr.abs(core::f64::consts::E / (tr.abs(e) + 0.5)) + 0.5) + acc
+    let mut d: f64 = -(core::f64::consts::E - -1.5);
+    let mut r = d * 0.2;
+    if tr.b((r + 0.5) < f64::sinh(d.tanh())) {
+        for (jj, &g) in hs.iter().enumerate() {
+            for ii in (0..hs.len()).rev() {
+                if tr.b(ii > 1) {
+                    return (0.3 * hs[hs.len() - 1 - ii]).sin().powi(3);
+                }
+            }
+            if tr.b(jj % 2 == 0) {
+                break;
+            }
+            acc += g;
+        }
+        d = tr.rem(d, 1.5 + ((tr.abs(std::f64::consts::PI) + 0.5).cbrt() * (hs[3] + hs[1])).tanh());
+        let r = -hs[3].atan();
+        acc += r;
+    } else {
+        r = tr.rem(r, (tr.abs(std::f64::consts::PI.sin()) + 0.5).powi(-1).hypot(1.0));
+    }
+    r.hypot(1.0).cbrt() + hs[3] + d + acc
 }
 
 const CASE_F0219: Case = case!(f0219, f0219_t, f0219_grad, f0219_pullback, f0219_grad_into,
@@ -11181,34 +11137,34 @@ const CASE_F0219: Case = case!(f0219, f0219_t, f0219_grad, f0219_pullback, f0219
 #[differentiate]
 fn f0220(mut c: f64, y: f64, x: f64, pw: i32) -> f64 {
     let mut g = -h_mix(c, c);
-    g = g * ((c * 1.5).trunc() + y).tanh();
+    g = g * f64::powi(c.sin(), pw).tanh();
     c = h_pow(std::f64::consts::PI + c, 0);
     let xs: [f64; 2] = [0.0; 2];
     let a: f64 = if pw % 2 == 0 {
         let c = c - c * 0.5;
-        (h_scale3(&[x, 0.2, y], c)[1].tanh() * 0.9).asin()
+        f64::clamp(h_scale3(&[x, 0.2, y], c)[1], -0.5, 0.8)
     } else {
-        (-0.5 * pw as f64).sin().cosh()
+        xs[0].tanh().exp().ln_1p().asinh()
     };
-    (0.1 - xs[(((std::f64::consts::PI + core::f64::consts::E).sin().abs() * 2.9).floor() as usize) % xs.len()]).max(f64::sqrt(x.hypot(1.0))) + c + g + a
+    (a + std::f64::consts::PI) * xs[1] + c + y + x + g
 }
 
 fn f0220_t(tr: &Trace, mut c: f64, y: f64, x: f64, pw: i32) -> f64 {
     let mut g = -h_mix(c, c);
-    g = g * (tr.trunc(c * 1.5) + y).tanh();
+    g = g * f64::powi(c.sin(), pw).tanh();
     c = h_pow(std::f64::consts::PI + c, 0);
     let xs: [f64; 2] = [0.0; 2];
     let a: f64 = if tr.b(pw % 2 == 0) {
         let c = c - c * 0.5;
-        (h_scale3(&[x, 0.2, y], c)[1].tanh() * 0.9).asin()
+        tr.clamp(h_scale3(&[x, 0.2, y], c)[1], -0.5, 0.8)
     } else {
-        (-0.5 * pw as f64).sin().cosh()
+        xs[0].tanh().exp().ln_1p().asinh()
     };
-    tr.max(0.1 - xs[(tr.floor((std::f64::consts::PI + core::f64::consts::E).sin().abs() * 2.9) as usize) % xs.len()], f64::sqrt(x.hypot(1.0))) + c + g + a
+    (a + std::f64::consts::PI) * xs[1] + c + y + x + g
 }
 
 const CASE_F0220: Case = case!(f0220, f0220_t, f0220_grad, f0220_pullback, f0220_grad_into,
-    n: 3, active: [true, true, true], ints: [[2], [1], [1], [0]],
+    n: 3, active: [true, true, true], ints: [[2], [0], [0], [1]],
     |p, k| (p[0], p[1], p[2], k[0] as i32));
 
 #[differentiate]
@@ -11225,16 +11181,23 @@ fn f0221(mut b: f64) -> f64 {
         let p: f64 = loop {
             it1 += 1;
             if it1 > it {
-                break (it as f64 + b).sin();
+                break ((it as f64 + b).abs() + 0.5).powi(-2);
             }
-            b *= (((b * 1.5).floor() * 0.3 * 1.5).round() * 0.3).tanh();
+            let q: f64 = 2.0;
+            acc += q;
         };
         acc += p;
     }
-    b = b * (it as f64).tanh().exp().sin();
-    let mut b = b + ((b.tanh() * 0.9).acos() + h_polar(b, b).0);
-    b = h_mix(b, -b);
-    ((it as f64).sin().exp() * 1.5).ceil() + it as f64 + b + acc
+    if it < 2 {
+        b /= 1.5 + h_mix(it as f64 * std::f64::consts::PI, std::f64::consts::PI + b).cos();
+        let g: f64 = {
+            let s = (1.5 + b.tanh()).log10() - 2.5;
+            let hs = [0.0_f64; 2];
+            (it as f64).hypot(1.0).log(2.5 + (it as f64).sin()) % (hs[(it * 2 + 1) % hs.len()] + std::f64::consts::PI).hypot(1.0) + s
+        };
+        acc += g;
+    }
+    -(b - it as f64) + acc
 }
 
 fn f0221_t(tr: &Trace, mut b: f64) -> f64 {
@@ -11250,16 +11213,23 @@ fn f0221_t(tr: &Trace, mut b: f64) -> f64 {
         let p: f64 = loop {
             it1 += 1;
             if tr.b(it1 > it) {
-                break (it as f64 + b).sin();
+                break (tr.abs(it as f64 + b) + 0.5).powi(-2);
             }
-            b *= (tr.round(tr.floor(b * 1.5) * 0.3 * 1.5) * 0.3).tanh();
+            let q: f64 = 2.0;
+            acc += q;
         };
         acc += p;
     }
-    b = b * (it as f64).tanh().exp().sin();
-    let mut b = b + ((b.tanh() * 0.9).acos() + h_polar(b, b).0);
-    b = h_mix(b, -b);
-    tr.ceil((it as f64).sin().exp() * 1.5) + it as f64 + b + acc
+    if tr.b(it < 2) {
+        b /= 1.5 + h_mix(it as f64 * std::f64::consts::PI, std::f64::consts::PI + b).cos();
+        let g: f64 = {
+            let s = (1.5 + b.tanh()).log10() - 2.5;
+            let hs = [0.0_f64; 2];
+            tr.rem((it as f64).hypot(1.0).log(2.5 + (it as f64).sin()), (hs[(it * 2 + 1) % hs.len()] + std::f64::consts::PI).hypot(1.0)) + s
+        };
+        acc += g;
+    }
+    -(b - it as f64) + acc
 }
 
 const CASE_F0221: Case = case!(f0221, f0221_t, f0221_grad, f0221_pullback, f0221_grad_into,
@@ -11268,53 +11238,47 @@ const CASE_F0221: Case = case!(f0221, f0221_t, f0221_grad, f0221_pullback, f0221
 
 #[differentiate]
 fn f0222(mut b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut w = b;
     b = b * w.tanh();
-    w = (b.sin() * 0.9).asin().tanh().exp_m1();
-    for j in 0..1 {
-        for _ in 1..=j {
-            let t = h_polar(w, w).1.min(b + w);
-            acc += t;
-        }
-        let t: f64 = if -b >= 2.5 {
-            let p: f64 = {
-                let t = b;
-                b + t
-            };
-            (w * p * 1.5).ceil() + w.hypot(1.5 + b.tanh())
-        } else {
-            w = h_mix(w, f64::sqrt(1.5 + b.cos()));
-            core::f64::consts::E.max(w) + j as f64 % 1.5
-        };
-        acc += t;
-    }
-    std::f64::consts::PI + w + acc
+    w = (w + 0.5).sin().exp_m1();
+    let mut b = b * f64::exp_m1((b + core::f64::consts::E).tanh());
+    let c: f64 = if ((w * 1.5).floor() + w) > (std::f64::consts::PI / w.hypot(1.0)) {
+        w /= 2.0 + (w + w.hypot(1.5 + w.tanh())).sin();
+        -b - w / (1.5 + b.cos())
+    } else {
+        b = b * 0.5 + -1.5 * b;
+        (b + std::f64::consts::PI).tanh().to_degrees() * 0.02
+    };
+    let y: f64 = if w >= 1.5 {
+        w += (std::f64::consts::PI - c).clamp(b - 0.5, b + 0.5);
+        (1.5 + c.tanh().exp().recip().cos()).log(2.5 + c.abs().sin())
+    } else {
+        let pair = (0.2 + c, c.clamp(-0.5, 0.8));
+        0.2 + pair.1
+    };
+    (2.0 + (-y).sin()).ln_1p() + w
 }
 
 fn f0222_t(tr: &Trace, mut b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut w = b;
     b = b * w.tanh();
-    w = (b.sin() * 0.9).asin().tanh().exp_m1();
-    for j in 0..1 {
-        for _ in 1..=j {
-            let t = tr.min(h_polar(w, w).1, b + w);
-            acc += t;
-        }
-        let t: f64 = if tr.b(-b >= 2.5) {
-            let p: f64 = {
-                let t = b;
-                b + t
-            };
-            tr.ceil(w * p * 1.5) + w.hypot(1.5 + b.tanh())
-        } else {
-            w = h_mix(w, f64::sqrt(1.5 + b.cos()));
-            tr.max(core::f64::consts::E, w) + tr.rem(j as f64, 1.5)
-        };
-        acc += t;
-    }
-    std::f64::consts::PI + w + acc
+    w = (w + 0.5).sin().exp_m1();
+    let mut b = b * f64::exp_m1((b + core::f64::consts::E).tanh());
+    let c: f64 = if tr.b((tr.floor(w * 1.5) + w) > (std::f64::consts::PI / w.hypot(1.0))) {
+        w /= 2.0 + (w + w.hypot(1.5 + w.tanh())).sin();
+        -b - w / (1.5 + b.cos())
+    } else {
+        b = b * 0.5 + -1.5 * b;
+        (b + std::f64::consts::PI).tanh().to_degrees() * 0.02
+    };
+    let y: f64 = if tr.b(w >= 1.5) {
+        w += tr.clamp(std::f64::consts::PI - c, b - 0.5, b + 0.5);
+        (1.5 + c.tanh().exp().recip().cos()).log(2.5 + tr.abs(c).sin())
+    } else {
+        let pair = (0.2 + c, tr.clamp(c, -0.5, 0.8));
+        0.2 + pair.1
+    };
+    (2.0 + (-y).sin()).ln_1p() + w
 }
 
 const CASE_F0222: Case = case!(f0222, f0222_t, f0222_grad, f0222_pullback, f0222_grad_into,
@@ -11323,102 +11287,88 @@ const CASE_F0222: Case = case!(f0222, f0222_t, f0222_grad, f0222_pullback, f0222
 
 #[differentiate]
 fn f0223(xs: &[f64], flag: bool, mut b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut y: f64 = if flag && b.sin().exp() >= 1.2 {
-        b *= f64::log(2.0 + b.sin(), 2.5 + b.sin()).tanh().exp_m1().sin();
-        -(xs[0] as f64)
+    let mut y: f64 = if flag && b.sin().exp2() >= 1.2 {
+        b *= f64::clamp((2.0 + b.sin()).sqrt(), b - 0.5, b + 0.5).tanh();
+        h_leaky(-b)
     } else {
-        b % (b.tanh() * 0.9).asin().hypot(1.0)
+        xs[0] + b * core::f64::consts::E
     };
-    for j in (0..1).rev() {
-        let late1: f64;
-        if h_cumsum(xs)[0] >= 0.5 {
-            late1 = (xs[0] - y).tanh().to_degrees() * 0.02;
-        } else {
-            y -= h_polar((1.5 + (j as f64).cos()).powf(b.sin() * 1.5), (core::f64::consts::E.tanh() * 0.9).asin()).0;
-            late1 = h_mix(y, 2.5) - f64::powf(y.abs() + 0.5, 2.5);
-        }
-        acc += late1;
-    }
-    y + xs[0] + b + acc
+    y += xs[0].tanh().exp().ln_1p() * b;
+    let buf = [0.0_f64; 3];
+    y += xs[0] * b + h_scale3(&buf, xs[0])[((xs[0].powi(0).tanh().abs() * 2.9).floor() as usize) % 3];
+    h_polar(buf[1].clamp(y - 0.5, y + 0.5), h_dot(xs, xs)).1
 }
 
 fn f0223_t(tr: &Trace, xs: &[f64], flag: bool, mut b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut y: f64 = if tr.b(flag && b.sin().exp() >= 1.2) {
-        b *= f64::log(2.0 + b.sin(), 2.5 + b.sin()).tanh().exp_m1().sin();
-        -(xs[0] as f64)
+    let mut y: f64 = if tr.b(flag && b.sin().exp2() >= 1.2) {
+        b *= tr.clamp((2.0 + b.sin()).sqrt(), b - 0.5, b + 0.5).tanh();
+        h_leaky_t(tr, -b)
     } else {
-        tr.rem(b, (b.tanh() * 0.9).asin().hypot(1.0))
+        xs[0] + b * core::f64::consts::E
     };
-    for j in (0..1).rev() {
-        let late1: f64;
-        if tr.b(h_cumsum(xs)[0] >= 0.5) {
-            late1 = (xs[0] - y).tanh().to_degrees() * 0.02;
-        } else {
-            y -= h_polar((1.5 + (j as f64).cos()).powf(b.sin() * 1.5), (core::f64::consts::E.tanh() * 0.9).asin()).0;
-            late1 = h_mix(y, 2.5) - f64::powf(tr.abs(y) + 0.5, 2.5);
-        }
-        acc += late1;
-    }
-    y + xs[0] + b + acc
+    y += xs[0].tanh().exp().ln_1p() * b;
+    let buf = [0.0_f64; 3];
+    y += xs[0] * b + h_scale3(&buf, xs[0])[(tr.floor(xs[0].powi(0).tanh().abs() * 2.9) as usize) % 3];
+    h_polar(tr.clamp(buf[1], y - 0.5, y + 0.5), h_dot(xs, xs)).1
 }
 
 const CASE_F0223: Case = case!(f0223, f0223_t, f0223_grad, f0223_pullback, f0223_grad_into,
-    n: 2, active: [true, true], ints: [[1], [0], [0], [0]],
+    n: 2, active: [true, true], ints: [[1], [0], [0], [1]],
     |p, k| (&p[0..1], k[0] == 1, p[1]));
 
 #[differentiate]
 fn f0224(pts: &[[f64; 2]], c: f64, y: f64, c3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut w = pts[1][1];
-    let mut vals = [[0.0_f64; 2]; 2];
-    let mut xs = [f64::exp2(w.cos()), y + c, -vals[0][1], vals[1][1].abs()];
-    let mut round: usize = 0;
-    let mut g: f64 = loop {
-        round += 1;
-        if round > xs.len() {
-            break pts[round % pts.len()][round.min(2 - 1)].cos().sinh().sin().exp2();
+    let vals = [[0.0_f64; 2]; 2];
+    let xs = [w.min(vals[0][0]), -vals[0][1], f64::asinh(pts[0][0]), h_mix(1.2, core::f64::consts::E)];
+    for b in xs.iter() {
+        for j in 0..xs.len() {
+            let late1: f64;
+            if j % 2 == 0 {
+                for _ in 0..j + 1 {
+                    w -= std::f64::consts::PI.tanh().exp().ln().to_radians();
+                }
+                late1 = (0.3 + y) / (1.5 + xs[j % xs.len()].cos());
+            } else {
+                late1 = pts[(j + 3) % pts.len()][j % 2] - c / (1.5 + c.cos());
+            }
+            acc += late1;
         }
-        w = w * 0.5 + (c - vals[(round + 1) % 2][(round + 2) % 2]);
-    };
-    xs[(round + 1) % xs.len()] -= c / (1.5 + xs[round % xs.len()].cos()) + pts[round.min(pts.len() - 1)][(round * 2 + 1) % 2] * w;
-    let mut step: usize = 0;
-    while step < xs.len() {
-        step += 1;
-        vals[(step + 2) % vals.len()][(round * 2 + 1) % 2] += c.cos().exp().tanh().exp();
+        let t: f64 = {
+            let v = vals[1][1].tanh().exp_m1();
+            vals[0][(((vals[1][0] - v).tanh().abs() * 2.9).floor() as usize) % 2] * vals[1][0] + b / vals[0][0].hypot(1.0)
+        };
+        acc += t;
     }
-    let p: f64 = {
-        g += h_mix(vals[0][round.min(2 - 1)], vals[round % vals.len()][(step * 2 + 1) % 2]) - (1.5 + vals[(step * 2 + 1) % vals.len()][(step * 2 + 1) % 2].cos()).log(2.5 + c3.sin());
-        w += vals[step % vals.len()][(step + 1) % 2].tanh().exp().ln_1p() - w.sin().exp2();
-        f64::trunc(xs[(step + 3) % xs.len()] % (1.5 + vals[step.min(vals.len() - 1)][step % 2].cos()) * 1.5) + f64::ln_1p(1.0 + w * w)
-    };
-    h_polar(y, g).1 + y + p
+    c3 + c + y + w + acc
 }
 
 fn f0224_t(tr: &Trace, pts: &[[f64; 2]], c: f64, y: f64, c3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut w = pts[1][1];
-    let mut vals = [[0.0_f64; 2]; 2];
-    let mut xs = [f64::exp2(w.cos()), y + c, -vals[0][1], tr.abs(vals[1][1])];
-    let mut round: usize = 0;
-    let mut g: f64 = loop {
-        round += 1;
-        if tr.b(round > xs.len()) {
-            break pts[round % pts.len()][round.min(2 - 1)].cos().sinh().sin().exp2();
+    let vals = [[0.0_f64; 2]; 2];
+    let xs = [tr.min(w, vals[0][0]), -vals[0][1], f64::asinh(pts[0][0]), h_mix(1.2, core::f64::consts::E)];
+    for b in xs.iter() {
+        for j in 0..xs.len() {
+            let late1: f64;
+            if tr.b(j % 2 == 0) {
+                for _ in 0..j + 1 {
+                    w -= std::f64::consts::PI.tanh().exp().ln().to_radians();
+                }
+                late1 = (0.3 + y) / (1.5 + xs[j % xs.len()].cos());
+            } else {
+                late1 = pts[(j + 3) % pts.len()][j % 2] - c / (1.5 + c.cos());
+            }
+            acc += late1;
         }
-        w = w * 0.5 + (c - vals[(round + 1) % 2][(round + 2) % 2]);
-    };
-    xs[(round + 1) % xs.len()] -= c / (1.5 + xs[round % xs.len()].cos()) + pts[round.min(pts.len() - 1)][(round * 2 + 1) % 2] * w;
-    let mut step: usize = 0;
-    while tr.b(step < xs.len()) {
-        step += 1;
-        vals[(step + 2) % vals.len()][(round * 2 + 1) % 2] += c.cos().exp().tanh().exp();
+        let t: f64 = {
+            let v = vals[1][1].tanh().exp_m1();
+            vals[0][(tr.floor((vals[1][0] - v).tanh().abs() * 2.9) as usize) % 2] * vals[1][0] + b / vals[0][0].hypot(1.0)
+        };
+        acc += t;
     }
-    let p: f64 = {
-        g += h_mix(vals[0][round.min(2 - 1)], vals[round % vals.len()][(step * 2 + 1) % 2]) - (1.5 + vals[(step * 2 + 1) % vals.len()][(step * 2 + 1) % 2].cos()).log(2.5 + c3.sin());
-        w += vals[step % vals.len()][(step + 1) % 2].tanh().exp().ln_1p() - w.sin().exp2();
-        tr.trunc(tr.rem(xs[(step + 3) % xs.len()], 1.5 + vals[step.min(vals.len() - 1)][step % 2].cos()) * 1.5) + f64::ln_1p(1.0 + w * w)
-    };
-    h_polar(y, g).1 + y + p
+    c3 + c + y + w + acc
 }
 
 const CASE_F0224: Case = case!(f0224, f0224_t, f0224_grad, f0224_pullback, f0224_grad_into,
@@ -11427,21 +11377,31 @@ const CASE_F0224: Case = case!(f0224, f0224_t, f0224_grad, f0224_pullback, f0224
 
 #[differentiate]
 fn f0225(mut y: f64, b: f64) -> f64 {
-    y *= h_polar(b % y.hypot(1.0), (y.abs() + 0.5).log(2.5 + y.sin())).1.cos();
-    y /= 1.5 + (b + y).tanh();
-    let (v, z) = h_polar(y, -std::f64::consts::PI);
-    let tup = h_polar(h_leaky(z), v.hypot(b.tanh().exp()));
-    let y = 0.9 / (1.0 + z * z) - z;
-    tup.1 as f64 + (v + std::f64::consts::PI) + y
+    y *= h_polar(b, y.hypot(1.0).log(2.5 + core::f64::consts::E.sin())).0.tanh();
+    let t = b.hypot(std::f64::consts::PI.abs() + 0.5);
+    let (v, z) = h_polar(t, -std::f64::consts::PI);
+    let pt = h_polar(h_leaky(z), t.to_radians());
+    let e: f64 = if (core::f64::consts::E.sin() * 0.9).atanh() > -b {
+        let ws = [0.0_f64; 2];
+        2.5_f64.powf((t + v).sin()) + ws[1]
+    } else {
+        f64::powf(2.5_f64, pt.1.tanh().cosh().tanh())
+    };
+    h_polar(h_leaky(e), h_scale3(&[1.5, -1.5, pt.1], y)[2]).1 + v
 }
 
 fn f0225_t(tr: &Trace, mut y: f64, b: f64) -> f64 {
-    y *= h_polar(tr.rem(b, y.hypot(1.0)), (tr.abs(y) + 0.5).log(2.5 + y.sin())).1.cos();
-    y /= 1.5 + (b + y).tanh();
-    let (v, z) = h_polar(y, -std::f64::consts::PI);
-    let tup = h_polar(h_leaky_t(tr, z), v.hypot(b.tanh().exp()));
-    let y = 0.9 / (1.0 + z * z) - z;
-    tup.1 as f64 + (v + std::f64::consts::PI) + y
+    y *= h_polar(b, y.hypot(1.0).log(2.5 + core::f64::consts::E.sin())).0.tanh();
+    let t = b.hypot(tr.abs(std::f64::consts::PI) + 0.5);
+    let (v, z) = h_polar(t, -std::f64::consts::PI);
+    let pt = h_polar(h_leaky_t(tr, z), t.to_radians());
+    let e: f64 = if tr.b((core::f64::consts::E.sin() * 0.9).atanh() > -b) {
+        let ws = [0.0_f64; 2];
+        2.5_f64.powf((t + v).sin()) + ws[1]
+    } else {
+        f64::powf(2.5_f64, pt.1.tanh().cosh().tanh())
+    };
+    h_polar(h_leaky_t(tr, e), h_scale3(&[1.5, -1.5, pt.1], y)[2]).1 + v
 }
 
 const CASE_F0225: Case = case!(f0225, f0225_t, f0225_grad, f0225_pullback, f0225_grad_into,
@@ -11449,52 +11409,46 @@ const CASE_F0225: Case = case!(f0225, f0225_t, f0225_grad, f0225_pullback, f0225
     |p, _k| (p[0], p[1]));
 
 #[differentiate]
-fn f0226(c: f64, vs: Vec<f64>, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let r: f64 = if x.atan() <= (-1.5 * c) {
-        (x as f64).cos().sinh()
+fn f0226(c: f64, vs: Vec<f64>, x: f64) -> f64 {
+    let r: f64 = if (1.0 + vs[0] * vs[0]).powf(vs[1].sin() * 1.5) >= ((c * 1.5).floor() + vs[1]) {
+        let buf: [f64; 4] = [0.0; 4];
+        (vs[0] as f64).sin().tan() + buf[3]
     } else {
-        x += (c % (2.0 + vs[1].sin())).sin();
-        -1.5
+        let v = std::f64::consts::PI;
+        (vs[((vs[0].cos().abs() * 2.9).floor() as usize) % vs.len()].signum() * x).max(c as f64) + v
     };
-    let z = 1.5 / (1.5 + vs[0].tanh()) * (r + vs[0]);
-    for _ in 0..2 {
-        let vals = [0.0_f64; 2];
-        acc += vals[1];
-    }
-    let a = std::f64::consts::PI;
-    for i in 0..1 {
-        let b = vs[i].atan() + (z * 1.5).trunc() * 0.3;
-        if (z / (1.5 + vs[(i + 2) % vs.len()].cos())) <= -1.5 && i < 1 {
-            continue;
+    let hs = [[0.0_f64; 3]; 1];
+    let mut xs = [0.0_f64; 4];
+    let mut round: usize = 0;
+    while round < 1 && ((hs[0][2] * 1.5).floor() * 0.3) >= 0.2 {
+        round += 1;
+        if round > 1 {
+            let b = std::f64::consts::PI * f64::exp_m1(xs[round].cos());
+            xs[round + 1] -= c + (0.3 + b);
         }
-        acc += b;
     }
-    (vs[(((vs[0] * 0.3).cos().abs() * 2.9).floor() as usize) % vs.len()] * 1.5).floor() * 0.3 + x + z + a + acc
+    xs[round + 1] / core::f64::consts::E.tanh().exp() + r + x
 }
 
-fn f0226_t(tr: &Trace, c: f64, vs: Vec<f64>, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let r: f64 = if tr.b(x.atan() <= (-1.5 * c)) {
-        (x as f64).cos().sinh()
+fn f0226_t(tr: &Trace, c: f64, vs: Vec<f64>, x: f64) -> f64 {
+    let r: f64 = if tr.b((1.0 + vs[0] * vs[0]).powf(vs[1].sin() * 1.5) >= (tr.floor(c * 1.5) + vs[1])) {
+        let buf: [f64; 4] = [0.0; 4];
+        (vs[0] as f64).sin().tan() + buf[3]
     } else {
-        x += (tr.rem(c, 2.0 + vs[1].sin())).sin();
-        -1.5
+        let v = std::f64::consts::PI;
+        tr.max(tr.signum(vs[(tr.floor(vs[0].cos().abs() * 2.9) as usize) % vs.len()]) * x, c as f64) + v
     };
-    let z = 1.5 / (1.5 + vs[0].tanh()) * (r + vs[0]);
-    for _ in 0..2 {
-        let vals = [0.0_f64; 2];
-        acc += vals[1];
-    }
-    let a = std::f64::consts::PI;
-    for i in 0..1 {
-        let b = vs[i].atan() + tr.trunc(z * 1.5) * 0.3;
-        if tr.b((z / (1.5 + vs[(i + 2) % vs.len()].cos())) <= -1.5 && i < 1) {
-            continue;
+    let hs = [[0.0_f64; 3]; 1];
+    let mut xs = [0.0_f64; 4];
+    let mut round: usize = 0;
+    while tr.b(round < 1 && (tr.floor(hs[0][2] * 1.5) * 0.3) >= 0.2) {
+        round += 1;
+        if tr.b(round > 1) {
+            let b = std::f64::consts::PI * f64::exp_m1(xs[round].cos());
+            xs[round + 1] -= c + (0.3 + b);
         }
-        acc += b;
     }
-    tr.floor(vs[(tr.floor((vs[0] * 0.3).cos().abs() * 2.9) as usize) % vs.len()] * 1.5) * 0.3 + x + z + a + acc
+    xs[round + 1] / core::f64::consts::E.tanh().exp() + r + x
 }
 
 const CASE_F0226: Case = case!(f0226, f0226_t, f0226_grad, f0226_pullback, f0226_grad_into,
@@ -11505,59 +11459,43 @@ const CASE_F0226: Case = case!(f0226, f0226_t, f0226_grad, f0226_pullback, f0226
 fn f0227(vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, z) in zs.iter().enumerate() {
-        if f64::sinh(zs[1].tanh()) <= h_scale3(&zs, *z)[(((z / (2.0 + (*z).sin())).sin().abs() * 2.9).floor() as usize) % 3] {
-            for row in grid.iter() {
-                acc += row[0] * z;
-            }
-        } else if i < 1 {
-            for ii in 1..vals.len() {
-                let b: f64 = match i {
-                    0 => {
-                        grid[(i * 2 + 1) % 2][0]
-                    }
-                    mm if mm > 3 => {
-                        (z.tanh().exp().recip().abs() + 0.5).log2()
-                    }
-                    _ => {
-                        (-0.5 / (2.0 + std::f64::consts::PI.sin())).min(z * zs[ii % 3])
-                    }
-                };
-                acc += b;
-            }
-            let hs = vec![0.0_f64; zs.len()];
+        if zs[1].mul_add(2.0, *z) <= 2.5 {
+            let hs: [f64; 3] = [0.0; 3];
+            let ys = [z / ((*z).abs() + 0.5), -zs[i], z.atan()];
             acc += hs[2];
+            acc += ys[2];
         }
     }
-    (2.0 + ((core::f64::consts::E * 1.5).floor() * 0.3).sin()).powi(-2) + vals[0] + grid[1][0] + acc
+    let t: f64 = {
+        for ii in 0..3 {
+            if ii > 2 {
+                continue;
+            }
+        }
+        (std::f64::consts::PI - zs[((h_pow(0.2, 0).sin().abs() * 2.9).floor() as usize) % zs.len()]) * grid[0][0]
+    };
+    (1.5 + zs[0].tanh() + 1.2).acosh() * 0.9 + vals[0] + t + acc
 }
 
 fn f0227_t(tr: &Trace, vals: &[f64], zs: [f64; 3], grid: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, z) in zs.iter().enumerate() {
-        if tr.b(f64::sinh(zs[1].tanh()) <= h_scale3(&zs, *z)[(tr.floor((z / (2.0 + (*z).sin())).sin().abs() * 2.9) as usize) % 3]) {
-            for row in grid.iter() {
-                acc += row[0] * z;
-            }
-        } else if tr.b(i < 1) {
-            for ii in 1..vals.len() {
-                let b: f64 = match i {
-                    0 => {
-                        grid[(i * 2 + 1) % 2][0]
-                    }
-                    mm if mm > 3 => {
-                        (tr.abs(z.tanh().exp().recip()) + 0.5).log2()
-                    }
-                    _ => {
-                        tr.min(-0.5 / (2.0 + std::f64::consts::PI.sin()), z * zs[ii % 3])
-                    }
-                };
-                acc += b;
-            }
-            let hs = vec![0.0_f64; zs.len()];
+        if tr.b(zs[1].mul_add(2.0, *z) <= 2.5) {
+            let hs: [f64; 3] = [0.0; 3];
+            let ys = [z / (tr.abs(*z) + 0.5), -zs[i], z.atan()];
             acc += hs[2];
+            acc += ys[2];
         }
     }
-    (2.0 + (tr.floor(core::f64::consts::E * 1.5) * 0.3).sin()).powi(-2) + vals[0] + grid[1][0] + acc
+    let t: f64 = {
+        for ii in 0..3 {
+            if tr.b(ii > 2) {
+                continue;
+            }
+        }
+        (std::f64::consts::PI - zs[(tr.floor(h_pow(0.2, 0).sin().abs() * 2.9) as usize) % zs.len()]) * grid[0][0]
+    };
+    (1.5 + zs[0].tanh() + 1.2).acosh() * 0.9 + vals[0] + t + acc
 }
 
 const CASE_F0227: Case = case!(f0227, f0227_t, f0227_grad, f0227_pullback, f0227_grad_into,
@@ -11567,108 +11505,64 @@ const CASE_F0227: Case = case!(f0227, f0227_t, f0227_grad, f0227_pullback, f0227
 #[differentiate]
 fn f0228(c: f64, y: f64, ts: &[f64; 1], prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in (0..ts.len()).rev() {
-        let c = c + (core::f64::consts::E.tanh().exp_m1() * 1.5).round() * 0.3;
+    for jj in (0..ts.len()).rev() {
+        let c = c + core::f64::consts::E.tanh().powi(jj as i32) as f64;
         acc += c;
     }
     if (ts[0] + y) <= 0.7 {
-        for jj in 0..2 {
-            if ts[0].cos().cosh() <= h_params(&prm, c) {
+        for _ in 0..2 {
+            if ((ts[0] * 1.5).trunc() + c) < 0.3 {
                 break;
             }
-            let late1: f64;
-            if ts[0].tanh().powi(3) < 0.9 {
-                late1 = ts[0].tanh().to_degrees() * 0.02 + (ts[0] + y);
-            } else {
-                let t: f64 = {
-                    let d: f64 = if jj > 1 {
-                        y * 0.9
-                    } else {
-                        (y * 0.9) * 0.5
-                    };
-                    ts[0].cos().exp2() / (2.0 + (std::f64::consts::PI * y).sin()) + d
-                };
-                late1 = t;
+            for _ in 0..4 {
+                let t = h_mix(y + c, (ts[0] * 1.5).trunc() + c);
+                acc += t;
             }
-            acc += late1;
         }
-        let buf = [[0.0_f64; 1]; 3];
-        acc += buf[2][0];
-    } else if (core::f64::consts::E * ts[0]) > 0.1 {
-        let mut s: f64 = {
-            let t: f64 = {
-                let p: f64 = if std::f64::consts::PI > -1.5 {
-                    let u: f64 = {
-                        let mut v = (c + std::f64::consts::PI).abs();
-                        v /= 2.0 + (0.9 + c).clamp(v - 0.5, v + 0.5).sin();
-                        ts[0] * (std::f64::consts::PI * c) + v
-                    };
-                    h_dot(&prm.v, &[u, 0.5])
-                } else {
-                    let q: f64 = 0.7;
-                    ts[0] + q + (core::f64::consts::E.tanh() * 0.9).acos()
-                };
-                c.max(prm.b).to_radians() + p
-            };
-            (1.5 + y.tanh()).log(2.5 + std::f64::consts::PI.sin()) / f64::exp(prm.v[2].tanh()).hypot(1.0) + t
+        let ys = [0.0_f64; 3];
+        acc += ys[2];
+    } else {
+        let d: f64 = if ts[0] < (ts[0] / (1.5 + y.tanh())) {
+            let pair = (ts[0] + y, c * y);
+            (ts[0] + y) / (1.5 + y.cos().exp().tanh()) + pair.1
+        } else {
+            let zs = [0.0_f64; 4];
+            (1.5 + (std::f64::consts::PI.tanh() * 0.9).atanh().cos()).ln() + zs[3]
         };
-        s -= y.tanh().exp_m1() * ts[0].cos();
-        acc += s;
+        acc += d;
     }
-    h_mix(c, prm.w[1] + -0.5) + acc
+    (-c).tanh().exp().powf(2.5) + prm.b + acc
 }
 
 fn f0228_t(tr: &Trace, c: f64, y: f64, ts: &[f64; 1], prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in (0..ts.len()).rev() {
-        let c = c + tr.round(core::f64::consts::E.tanh().exp_m1() * 1.5) * 0.3;
+    for jj in (0..ts.len()).rev() {
+        let c = c + core::f64::consts::E.tanh().powi(jj as i32) as f64;
         acc += c;
     }
     if tr.b((ts[0] + y) <= 0.7) {
-        for jj in 0..2 {
-            if tr.b(ts[0].cos().cosh() <= h_params(&prm, c)) {
+        for _ in 0..2 {
+            if tr.b((tr.trunc(ts[0] * 1.5) + c) < 0.3) {
                 break;
             }
-            let late1: f64;
-            if tr.b(ts[0].tanh().powi(3) < 0.9) {
-                late1 = ts[0].tanh().to_degrees() * 0.02 + (ts[0] + y);
-            } else {
-                let t: f64 = {
-                    let d: f64 = if tr.b(jj > 1) {
-                        y * 0.9
-                    } else {
-                        (y * 0.9) * 0.5
-                    };
-                    ts[0].cos().exp2() / (2.0 + (std::f64::consts::PI * y).sin()) + d
-                };
-                late1 = t;
+            for _ in 0..4 {
+                let t = h_mix(y + c, tr.trunc(ts[0] * 1.5) + c);
+                acc += t;
             }
-            acc += late1;
         }
-        let buf = [[0.0_f64; 1]; 3];
-        acc += buf[2][0];
-    } else if tr.b((core::f64::consts::E * ts[0]) > 0.1) {
-        let mut s: f64 = {
-            let t: f64 = {
-                let p: f64 = if tr.b(std::f64::consts::PI > -1.5) {
-                    let u: f64 = {
-                        let mut v = tr.abs(c + std::f64::consts::PI);
-                        v /= 2.0 + tr.clamp(0.9 + c, v - 0.5, v + 0.5).sin();
-                        ts[0] * (std::f64::consts::PI * c) + v
-                    };
-                    h_dot(&prm.v, &[u, 0.5])
-                } else {
-                    let q: f64 = 0.7;
-                    ts[0] + q + (core::f64::consts::E.tanh() * 0.9).acos()
-                };
-                tr.max(c, prm.b).to_radians() + p
-            };
-            (1.5 + y.tanh()).log(2.5 + std::f64::consts::PI.sin()) / f64::exp(prm.v[2].tanh()).hypot(1.0) + t
+        let ys = [0.0_f64; 3];
+        acc += ys[2];
+    } else {
+        let d: f64 = if tr.b(ts[0] < (ts[0] / (1.5 + y.tanh()))) {
+            let pair = (ts[0] + y, c * y);
+            (ts[0] + y) / (1.5 + y.cos().exp().tanh()) + pair.1
+        } else {
+            let zs = [0.0_f64; 4];
+            (1.5 + (std::f64::consts::PI.tanh() * 0.9).atanh().cos()).ln() + zs[3]
         };
-        s -= y.tanh().exp_m1() * ts[0].cos();
-        acc += s;
+        acc += d;
     }
-    h_mix(c, prm.w[1] + -0.5) + acc
+    (-c).tanh().exp().powf(2.5) + prm.b + acc
 }
 
 const CASE_F0228: Case = case!(f0228, f0228_t, f0228_grad, f0228_pullback, f0228_grad_into,
@@ -11678,48 +11572,66 @@ const CASE_F0228: Case = case!(f0228, f0228_t, f0228_grad, f0228_pullback, f0228
 #[differentiate]
 fn f0229(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (vals[3] % (2.0 + vals[2].sin())) > 2.0 {
-        let p = vals[4].sin() + (vals[2] + 0.7);
-        if h_dot(vals, vals) > h_scale3(&[p, p, p], p)[0] {
-            let p = p + ((vals[2] * p).abs() + 0.5).powi(-2);
-            let mut p = p + (vals[4] - vals[0].tanh().exp());
-            for d in vals.iter() {
-                let mut step: usize = 0;
-                while step < 2 {
-                    step += 1;
-                    p += f64::log(2.0 + d.sin(), 2.5 + (p - d).sin());
-                }
-                acc += *d;
+    if f64::powf(1.0 + vals[3] * vals[3], vals[3].tanh() * 1.5) <= 0.1 {
+        let mut p = vals[4].min(vals[2]) + vals[1].cos().to_degrees() * 0.02;
+        for b in vals.iter() {
+            let mut step: usize = 0;
+            while step < 4 {
+                step += 1;
+                let s: f64 = {
+                    let u: f64 = {
+                        let e: f64 = {
+                            let u = (1.5 + vals[step % vals.len()].clamp(-0.5, 0.8).tanh()).ln_1p();
+                            let t: f64 = vals[vals.len() - 1 - step];
+                            h_nested(h_mix(-0.5, t), vals) + u
+                        };
+                        (1.5 + e.cos()).powf(b.cos() * 1.5) - (p + b)
+                    };
+                    b.min(step as f64) - (p + u)
+                };
+                acc += s;
             }
-            acc += p;
+            let t: f64 = {
+                p = p.tanh() + h_cumsum(vals)[(step + 1) % 5];
+                (step as f64 / (1.0 + vals[step] * vals[step])).min(0.3 - b)
+            };
+            acc += t;
         }
-        let ws = vals.to_vec();
-        acc += ws[4];
+        acc += p;
     }
-    vals[4] / (1.5 + std::f64::consts::PI.tanh()) + vals[(((1.5 + core::f64::consts::E.tanh()).log2().tanh().abs() * 2.9).floor() as usize) % 5] / (2.0 + core::f64::consts::E.sin()) + acc
+    h_norm2([0.5, 0.7 * core::f64::consts::E]) + acc
 }
 
 fn f0229_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((tr.rem(vals[3], 2.0 + vals[2].sin())) > 2.0) {
-        let p = vals[4].sin() + (vals[2] + 0.7);
-        if tr.b(h_dot(vals, vals) > h_scale3(&[p, p, p], p)[0]) {
-            let p = p + (tr.abs(vals[2] * p) + 0.5).powi(-2);
-            let mut p = p + (vals[4] - vals[0].tanh().exp());
-            for d in vals.iter() {
-                let mut step: usize = 0;
-                while tr.b(step < 2) {
-                    step += 1;
-                    p += f64::log(2.0 + d.sin(), 2.5 + (p - d).sin());
-                }
-                acc += *d;
+    if tr.b(f64::powf(1.0 + vals[3] * vals[3], vals[3].tanh() * 1.5) <= 0.1) {
+        let mut p = tr.min(vals[4], vals[2]) + vals[1].cos().to_degrees() * 0.02;
+        for b in vals.iter() {
+            let mut step: usize = 0;
+            while tr.b(step < 4) {
+                step += 1;
+                let s: f64 = {
+                    let u: f64 = {
+                        let e: f64 = {
+                            let u = (1.5 + tr.clamp(vals[step % vals.len()], -0.5, 0.8).tanh()).ln_1p();
+                            let t: f64 = vals[vals.len() - 1 - step];
+                            h_nested(h_mix(-0.5, t), vals) + u
+                        };
+                        (1.5 + e.cos()).powf(b.cos() * 1.5) - (p + b)
+                    };
+                    tr.min(*b, step as f64) - (p + u)
+                };
+                acc += s;
             }
-            acc += p;
+            let t: f64 = {
+                p = p.tanh() + h_cumsum(vals)[(step + 1) % 5];
+                tr.min(step as f64 / (1.0 + vals[step] * vals[step]), 0.3 - b)
+            };
+            acc += t;
         }
-        let ws = vals.to_vec();
-        acc += ws[4];
+        acc += p;
     }
-    vals[4] / (1.5 + std::f64::consts::PI.tanh()) + vals[(tr.floor((1.5 + core::f64::consts::E.tanh()).log2().tanh().abs() * 2.9) as usize) % 5] / (2.0 + core::f64::consts::E.sin()) + acc
+    h_norm2([0.5, 0.7 * core::f64::consts::E]) + acc
 }
 
 const CASE_F0229: Case = case!(f0229, f0229_t, f0229_grad, f0229_pullback, f0229_grad_into,
@@ -11729,93 +11641,137 @@ const CASE_F0229: Case = case!(f0229, f0229_t, f0229_grad, f0229_pullback, f0229
 #[differentiate]
 fn f0230(y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
-        let mut late1: f64;
-        if (y * std::f64::consts::PI) < (y % (1.5 + y.cos())) {
-            let tup = h_polar(-y, y * (y * 0.5));
-            late1 = -y - core::f64::consts::E;
-            acc += tup.1;
+    for jj in 0..4 {
+        let late1: f64;
+        if (y * std::f64::consts::PI) < y.asinh() {
+            let mut round: usize = 0;
+            let w: f64 = loop {
+                round += 1;
+                if round > 1 {
+                    break 1.2;
+                }
+                let y = y + (y * (y * 0.5)).tanh().to_degrees() * 0.02;
+                acc += y;
+            };
+            late1 = core::f64::consts::E.mul_add(w, w) / ((w / w.tanh().exp()).abs() + 0.5);
         } else {
-            late1 = f64::floor(y / (y.abs() + 0.5) * 1.5) + y;
+            late1 = std::f64::consts::PI / core::f64::consts::E.tanh().exp() - h_mix(y, y);
         }
-        late1 += std::f64::consts::PI / core::f64::consts::E.tanh().exp() - h_mix(late1, late1);
+        let v: f64 = if jj % 2 == 0 {
+            ((y + 2.0).cos() * 0.9).atanh()
+        } else {
+            let d: f64 = {
+                let zs = [0.0_f64; 3];
+                zs[(jj + 1) % 3]
+            };
+            y + d
+        };
         acc += late1;
+        acc += v;
     }
-    let mut round: usize = 0;
-    while round < 4 {
-        round += 1;
-        let y = y * (((std::f64::consts::PI + y) * 1.5).trunc() + -y);
-        acc += y;
-    }
-    y + e as f64 * 0.5 + acc
+    y / (1.0 + y * y) + (y + std::f64::consts::PI) + e as f64 * 0.5 + acc
 }
 
 fn f0230_t(tr: &Trace, y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
-        let mut late1: f64;
-        if tr.b((y * std::f64::consts::PI) < (tr.rem(y, 1.5 + y.cos()))) {
-            let tup = h_polar(-y, y * (y * 0.5));
-            late1 = -y - core::f64::consts::E;
-            acc += tup.1;
+    for jj in 0..4 {
+        let late1: f64;
+        if tr.b((y * std::f64::consts::PI) < y.asinh()) {
+            let mut round: usize = 0;
+            let w: f64 = loop {
+                round += 1;
+                if tr.b(round > 1) {
+                    break 1.2;
+                }
+                let y = y + (y * (y * 0.5)).tanh().to_degrees() * 0.02;
+                acc += y;
+            };
+            late1 = core::f64::consts::E.mul_add(w, w) / (tr.abs(w / w.tanh().exp()) + 0.5);
         } else {
-            late1 = tr.floor(y / (tr.abs(y) + 0.5) * 1.5) + y;
+            late1 = std::f64::consts::PI / core::f64::consts::E.tanh().exp() - h_mix(y, y);
         }
-        late1 += std::f64::consts::PI / core::f64::consts::E.tanh().exp() - h_mix(late1, late1);
+        let v: f64 = if tr.b(jj % 2 == 0) {
+            ((y + 2.0).cos() * 0.9).atanh()
+        } else {
+            let d: f64 = {
+                let zs = [0.0_f64; 3];
+                zs[(jj + 1) % 3]
+            };
+            y + d
+        };
         acc += late1;
+        acc += v;
     }
-    let mut round: usize = 0;
-    while tr.b(round < 4) {
-        round += 1;
-        let y = y * (tr.trunc((std::f64::consts::PI + y) * 1.5) + -y);
-        acc += y;
-    }
-    y + e as f64 * 0.5 + acc
+    y / (1.0 + y * y) + (y + std::f64::consts::PI) + e as f64 * 0.5 + acc
 }
 
 const CASE_F0230: Case = case!(f0230, f0230_t, f0230_grad, f0230_pullback, f0230_grad_into,
-    n: 1, active: [true], ints: [[1], [1], [0], [0]],
+    n: 1, active: [true], ints: [[1], [0], [1], [0]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate]
 fn f0231(y: f64, k: usize, ar: &[f64; 1], mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    a += (2.0 + y).max(a * ar[0]);
-    a = a * 0.5 + 1.5;
-    let cum = h_cumsum(ar);
-    let tmp = vec![0.0_f64; ar.len()];
-    for (j, &r) in tmp.iter().enumerate() {
-        if j % 2 == 0 {
-            return (h_scale3(&[cum[0], y, y], y)[(j * 2 + 1) % 3].abs() + 0.5).ln_1p();
+    a += ((2.0 + y).cos() * 0.9).acos();
+    let mut tmp = [0.0_f64; 4];
+    for ii in (1..=k).rev() {
+        let w: f64 = {
+            match ii {
+                0 => {
+                    tmp[ii] = tmp[ii - 1] * y.sin() + (y + 0.3);
+                    let u = ar[0];
+                    acc += u;
+                }
+                _ if (tmp[ii - 1] / (2.0 + tmp[(k + 1) % tmp.len()].sin())) < 2.5 && k > 1 => {
+                    let t = h_mix(f64::ceil(tmp[k] * 1.5) + ar[0], core::f64::consts::E.cos().exp_m1());
+                    acc += t;
+                }
+                _ => {
+                    let s = h_mix(f64::atanh(ar[0].tanh() * 0.9), h_dot(&tmp, ar));
+                    acc += s;
+                }
+            }
+            (1.5 + (1.5 + tmp[k + 1].tanh()).ln().cos()).ln()
+        };
+        if (a + tmp[4 - 1 - ii]) <= -1.5 {
+            a += h_nested(tmp[ii], ar);
+            continue;
         }
-        acc += r;
+        acc += w;
     }
-    a -= (ar[0].powi(2) * 1.5).trunc() + ar[0] * y;
-    let b: f64 = {
-        let (t, u) = (y + a, cum[0] % (1.5 + y.cos()));
-        u + t
-    };
-    (2.0 + tmp[0].min(cum[0]).sin()).ln() + k as f64 * 0.5 + b + acc
+    y.abs().hypot(1.5 + (y.cos() * 0.9).acos().cos()) + ar[0] + a + tmp[3] + acc
 }
 
 fn f0231_t(tr: &Trace, y: f64, k: usize, ar: &[f64; 1], mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    a += tr.max(2.0 + y, a * ar[0]);
-    a = a * 0.5 + 1.5;
-    let cum = h_cumsum(ar);
-    let tmp = vec![0.0_f64; ar.len()];
-    for (j, &r) in tmp.iter().enumerate() {
-        if tr.b(j % 2 == 0) {
-            return (tr.abs(h_scale3(&[cum[0], y, y], y)[(j * 2 + 1) % 3]) + 0.5).ln_1p();
+    a += ((2.0 + y).cos() * 0.9).acos();
+    let mut tmp = [0.0_f64; 4];
+    for ii in (1..=k).rev() {
+        let w: f64 = {
+            match ii {
+                0 => {
+                    tmp[ii] = tmp[ii - 1] * y.sin() + (y + 0.3);
+                    let u = ar[0];
+                    acc += u;
+                }
+                _ if tr.b((tmp[ii - 1] / (2.0 + tmp[(k + 1) % tmp.len()].sin())) < 2.5 && k > 1) => {
+                    let t = h_mix(tr.ceil(tmp[k] * 1.5) + ar[0], core::f64::consts::E.cos().exp_m1());
+                    acc += t;
+                }
+                _ => {
+                    let s = h_mix(f64::atanh(ar[0].tanh() * 0.9), h_dot(&tmp, ar));
+                    acc += s;
+                }
+            }
+            (1.5 + (1.5 + tmp[k + 1].tanh()).ln().cos()).ln()
+        };
+        if tr.b((a + tmp[4 - 1 - ii]) <= -1.5) {
+            a += h_nested(tmp[ii], ar);
+            continue;
         }
-        acc += r;
+        acc += w;
     }
-    a -= tr.trunc(ar[0].powi(2) * 1.5) + ar[0] * y;
-    let b: f64 = {
-        let (t, u) = (y + a, tr.rem(cum[0], 1.5 + y.cos()));
-        u + t
-    };
-    (2.0 + tr.min(tmp[0], cum[0]).sin()).ln() + k as f64 * 0.5 + b + acc
+    tr.abs(y).hypot(1.5 + (y.cos() * 0.9).acos().cos()) + ar[0] + a + tmp[3] + acc
 }
 
 const CASE_F0231: Case = case!(f0231, f0231_t, f0231_grad, f0231_pullback, f0231_grad_into,
@@ -11827,34 +11783,40 @@ fn f0232(grid: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ys = [0.0_f64; 4];
     for ii in 0..1 {
-        let mut y = (std::f64::consts::PI + core::f64::consts::E).max(2.0 * ii as f64);
-        y = y.cos() + ys[ii];
-        acc += y;
+        let g: f64 = (std::f64::consts::PI + core::f64::consts::E).tanh().exp().cbrt();
+        ys[ii] = ys[ii] - f64::acos(ys[(ii + 1) % ys.len()].tanh() * 0.9);
+        acc += g;
     }
-    let a: f64 = if (std::f64::consts::PI.tanh() * 0.9).asin() >= h_scale3(&[ys[3], grid[2][0], grid[1][0]], ys[0])[1] {
-        ys[0] = f64::min(ys[1], core::f64::consts::E) * grid[0][(((0.5 + grid[2][(((1.5 + grid[1][1].tanh()).ln().tanh().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % 2];
-        grid[2][(((-ys[2]).tanh().abs() * 2.9).floor() as usize) % 2].sin().sinh() + grid[1][0].tanh().sinh()
-    } else {
-        ((grid[2][0].tanh().to_degrees() * 0.02).abs() + 0.5).log2()
-    };
-    grid[(((grid[0][1] % grid[1][0].tanh().exp()).sin().abs() * 2.9).floor() as usize) % grid.len()][1].to_radians() * ys[0].atan() + a + acc
+    if ys[3] < 0.5 {
+        ys[0] -= h_pow(std::f64::consts::PI, 1) * ys[0].cos().exp2();
+        let w = ys[2] * ys[1] + (std::f64::consts::PI.tanh() * 0.9).asin();
+        acc += w;
+    } else if 0.9 > (0.5 + grid[2][(((grid[1][1].sin() - 2.0).cbrt().tanh().abs() * 2.9).floor() as usize) % 2]) {
+        let (e, b) = h_polar(grid[2][(((-ys[2]).tanh().abs() * 2.9).floor() as usize) % 2] / (ys[0].abs() + 0.5), grid[2][1]);
+        acc += e;
+        acc += b;
+    }
+    0.7 - -ys[2] + grid[2][0] + acc
 }
 
 fn f0232_t(tr: &Trace, grid: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ys = [0.0_f64; 4];
     for ii in 0..1 {
-        let mut y = tr.max(std::f64::consts::PI + core::f64::consts::E, 2.0 * ii as f64);
-        y = y.cos() + ys[ii];
-        acc += y;
+        let g: f64 = (std::f64::consts::PI + core::f64::consts::E).tanh().exp().cbrt();
+        ys[ii] = ys[ii] - f64::acos(ys[(ii + 1) % ys.len()].tanh() * 0.9);
+        acc += g;
     }
-    let a: f64 = if tr.b((std::f64::consts::PI.tanh() * 0.9).asin() >= h_scale3(&[ys[3], grid[2][0], grid[1][0]], ys[0])[1]) {
-        ys[0] = tr.min(ys[1], core::f64::consts::E) * grid[0][(tr.floor((0.5 + grid[2][(tr.floor((1.5 + grid[1][1].tanh()).ln().tanh().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % 2];
-        grid[2][(tr.floor((-ys[2]).tanh().abs() * 2.9) as usize) % 2].sin().sinh() + grid[1][0].tanh().sinh()
-    } else {
-        (tr.abs(grid[2][0].tanh().to_degrees() * 0.02) + 0.5).log2()
-    };
-    grid[(tr.floor((tr.rem(grid[0][1], grid[1][0].tanh().exp())).sin().abs() * 2.9) as usize) % grid.len()][1].to_radians() * ys[0].atan() + a + acc
+    if tr.b(ys[3] < 0.5) {
+        ys[0] -= h_pow(std::f64::consts::PI, 1) * ys[0].cos().exp2();
+        let w = ys[2] * ys[1] + (std::f64::consts::PI.tanh() * 0.9).asin();
+        acc += w;
+    } else if tr.b(0.9 > (0.5 + grid[2][(tr.floor((grid[1][1].sin() - 2.0).cbrt().tanh().abs() * 2.9) as usize) % 2])) {
+        let (e, b) = h_polar(grid[2][(tr.floor((-ys[2]).tanh().abs() * 2.9) as usize) % 2] / (tr.abs(ys[0]) + 0.5), grid[2][1]);
+        acc += e;
+        acc += b;
+    }
+    0.7 - -ys[2] + grid[2][0] + acc
 }
 
 const CASE_F0232: Case = case!(f0232, f0232_t, f0232_grad, f0232_pullback, f0232_grad_into,
@@ -11870,28 +11832,32 @@ fn f0233(a: f64, grid: &[[f64; 2]; 3]) -> f64 {
         if round > 3 {
             break a;
         }
-        let e = a.atan2(core::f64::consts::E.tanh() - 1.5) * a;
-        acc += e;
+        let s = a.clamp(-0.5, 0.8) * (1.5 + (round as f64).cos()).ln_1p();
+        acc += s;
     };
-    for ii in 0..3 {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if step > 3 {
-                break;
+    for line in grid.iter() {
+        acc += h_norm2(*line) * (1.5 + w.cos()).log10();
+        if round > 2 {
+            for l in (1..=round).rev() {
+                w /= (line[l % 2] * (l as f64).powi(2)).hypot(1.0);
             }
-            let v: f64 = if step % 2 == 0 {
-                w * 0.9
-            } else {
-                for jj in 0..1 {
-                    w -= f64::log2(grid[grid.len() - 1 - jj][jj + 1].tanh().exp());
-                }
-                -(-grid[(ii + 2) % grid.len()][step.min(2 - 1)])
-            };
-            acc += v;
         }
     }
-    f64::cos(w.mul_add(grid[(round * 2 + 1) % grid.len()][(round * 2 + 1) % 2], round as f64)) + a + acc
+    if grid[round.min(grid.len() - 1)][(round + 1) % 2] <= (w.abs() + 0.5).log(2.5 + w.sin()) {
+        let s = a + (w - grid[(((grid[round.min(grid.len() - 1)][(round * 2 + 1) % 2] * grid[(round * 2 + 1) % grid.len()][(round + 1) % 2]).sin().abs() * 2.9).floor() as usize) % grid.len()][(round * 2 + 1) % 2]);
+        let mut z = grid[(round + 3) % grid.len()][round.min(2 - 1)] * a / ((1.2 * round as f64).abs() + 0.5);
+        z -= f64::recip((s * w).hypot(1.0));
+        acc += z;
+    } else if (0.7 + a) <= 0.5 {
+        let z: f64 = {
+            let vals: [f64; 1] = [0.0; 1];
+            f64::trunc((round as f64).sin() * 1.5) * 0.3 + vals[0]
+        };
+        let q = core::f64::consts::E;
+        acc += z;
+        acc += q;
+    }
+    w + a + acc
 }
 
 fn f0233_t(tr: &Trace, a: f64, grid: &[[f64; 2]; 3]) -> f64 {
@@ -11902,28 +11868,32 @@ fn f0233_t(tr: &Trace, a: f64, grid: &[[f64; 2]; 3]) -> f64 {
         if tr.b(round > 3) {
             break a;
         }
-        let e = tr.atan2(a, core::f64::consts::E.tanh() - 1.5) * a;
-        acc += e;
+        let s = tr.clamp(a, -0.5, 0.8) * (1.5 + (round as f64).cos()).ln_1p();
+        acc += s;
     };
-    for ii in 0..3 {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if tr.b(step > 3) {
-                break;
+    for line in grid.iter() {
+        acc += h_norm2(*line) * (1.5 + w.cos()).log10();
+        if tr.b(round > 2) {
+            for l in (1..=round).rev() {
+                w /= (line[l % 2] * (l as f64).powi(2)).hypot(1.0);
             }
-            let v: f64 = if tr.b(step % 2 == 0) {
-                w * 0.9
-            } else {
-                for jj in 0..1 {
-                    w -= f64::log2(grid[grid.len() - 1 - jj][jj + 1].tanh().exp());
-                }
-                -(-grid[(ii + 2) % grid.len()][step.min(2 - 1)])
-            };
-            acc += v;
         }
     }
-    f64::cos(w.mul_add(grid[(round * 2 + 1) % grid.len()][(round * 2 + 1) % 2], round as f64)) + a + acc
+    if tr.b(grid[round.min(grid.len() - 1)][(round + 1) % 2] <= (tr.abs(w) + 0.5).log(2.5 + w.sin())) {
+        let s = a + (w - grid[(tr.floor((grid[round.min(grid.len() - 1)][(round * 2 + 1) % 2] * grid[(round * 2 + 1) % grid.len()][(round + 1) % 2]).sin().abs() * 2.9) as usize) % grid.len()][(round * 2 + 1) % 2]);
+        let mut z = grid[(round + 3) % grid.len()][round.min(2 - 1)] * a / (tr.abs(1.2 * round as f64) + 0.5);
+        z -= f64::recip((s * w).hypot(1.0));
+        acc += z;
+    } else if tr.b((0.7 + a) <= 0.5) {
+        let z: f64 = {
+            let vals: [f64; 1] = [0.0; 1];
+            tr.trunc((round as f64).sin() * 1.5) * 0.3 + vals[0]
+        };
+        let q = core::f64::consts::E;
+        acc += z;
+        acc += q;
+    }
+    w + a + acc
 }
 
 const CASE_F0233: Case = case!(f0233, f0233_t, f0233_grad, f0233_pullback, f0233_grad_into,
@@ -11935,28 +11905,40 @@ fn f0234(xs: &[f64], b: f64, mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     x = h_mix(x, xs[1] + b);
     for l in 0..xs.len() {
-        let w = (xs[l.min(xs.len() - 1)].tanh() * 0.9).acos();
-        let a = ((std::f64::consts::PI + l as f64).cos() * 0.9).asin();
-        acc += w;
-        acc += a;
+        let e = xs[l.min(xs.len() - 1)].max(x);
+        let z = (l as f64 + xs[l]).abs();
+        acc += e;
+        acc += z;
     }
-    let z = std::f64::consts::PI;
-    let ys = [[0.0_f64; 2]; 1];
-    ((z * xs[0]).abs() + 0.5).log10() + x + ys[0][0] + acc
+    let tmp = [0.0_f64; 5];
+    let r: f64 = if (tmp[2] * xs[0]) >= -x {
+        x *= xs[0].sin();
+        xs[1]
+    } else {
+        let (r, w) = h_polar(x * tmp[1], tmp[0].to_radians());
+        w.atan() - tmp[0].clamp(-0.5, 0.8) + r
+    };
+    h_mix(f64::max(std::f64::consts::PI, xs[0]), h_dot(&tmp, xs)) + x + r + acc
 }
 
 fn f0234_t(tr: &Trace, xs: &[f64], b: f64, mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     x = h_mix(x, xs[1] + b);
     for l in 0..xs.len() {
-        let w = (xs[l.min(xs.len() - 1)].tanh() * 0.9).acos();
-        let a = ((std::f64::consts::PI + l as f64).cos() * 0.9).asin();
-        acc += w;
-        acc += a;
+        let e = tr.max(xs[l.min(xs.len() - 1)], x);
+        let z = tr.abs(l as f64 + xs[l]);
+        acc += e;
+        acc += z;
     }
-    let z = std::f64::consts::PI;
-    let ys = [[0.0_f64; 2]; 1];
-    (tr.abs(z * xs[0]) + 0.5).log10() + x + ys[0][0] + acc
+    let tmp = [0.0_f64; 5];
+    let r: f64 = if tr.b((tmp[2] * xs[0]) >= -x) {
+        x *= xs[0].sin();
+        xs[1]
+    } else {
+        let (r, w) = h_polar(x * tmp[1], tmp[0].to_radians());
+        w.atan() - tr.clamp(tmp[0], -0.5, 0.8) + r
+    };
+    h_mix(tr.max(std::f64::consts::PI, xs[0]), h_dot(&tmp, xs)) + x + r + acc
 }
 
 const CASE_F0234: Case = case!(f0234, f0234_t, f0234_grad, f0234_pullback, f0234_grad_into,
@@ -11967,35 +11949,25 @@ const CASE_F0234: Case = case!(f0234, f0234_t, f0234_grad, f0234_pullback, f0234
 fn f0235(b: f64, hs: Vec<f64>, x: f64, x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, g) in hs.iter().enumerate() {
-        let tmp = [hs[4 - 1 - jj] + b, (jj as f64).atan()];
+        let tmp = [hs[4 - 1 - jj] + b, (jj as f64).cos()];
         acc += *g;
         acc += tmp[1];
     }
-    let mut z = hs[2].signum() * hs[2] % (1.5 + h_mix(2.0, x3).cos());
-    let s: f64 = if (b - 2.5) <= x3 {
-        (hs[0] + x).min(x3 + hs[3])
-    } else {
-        z = z * x3.max(x).cos();
-        hs[1].sin().exp_m1()
-    };
-    (hs[3] * 0.7).tanh() + z + s + acc
+    let mut u = (2.0 + hs[2].sin()).sqrt().tanh().exp().log(3.0);
+    u /= 1.5 + hs[1].cos();
+    x + b + x3 + u + acc
 }
 
-fn f0235_t(tr: &Trace, b: f64, hs: Vec<f64>, x: f64, x3: f64) -> f64 {
+fn f0235_t(_tr: &Trace, b: f64, hs: Vec<f64>, x: f64, x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, g) in hs.iter().enumerate() {
-        let tmp = [hs[4 - 1 - jj] + b, (jj as f64).atan()];
+        let tmp = [hs[4 - 1 - jj] + b, (jj as f64).cos()];
         acc += *g;
         acc += tmp[1];
     }
-    let mut z = tr.rem(tr.signum(hs[2]) * hs[2], 1.5 + h_mix(2.0, x3).cos());
-    let s: f64 = if tr.b((b - 2.5) <= x3) {
-        tr.min(hs[0] + x, x3 + hs[3])
-    } else {
-        z = z * tr.max(x3, x).cos();
-        hs[1].sin().exp_m1()
-    };
-    (hs[3] * 0.7).tanh() + z + s + acc
+    let mut u = (2.0 + hs[2].sin()).sqrt().tanh().exp().log(3.0);
+    u /= 1.5 + hs[1].cos();
+    x + b + x3 + u + acc
 }
 
 const CASE_F0235: Case = case!(f0235, f0235_t, f0235_grad, f0235_pullback, f0235_grad_into,
@@ -12005,62 +11977,56 @@ const CASE_F0235: Case = case!(f0235, f0235_t, f0235_grad, f0235_pullback, f0235
 #[differentiate]
 fn f0236(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let u: f64 = vals[2];
-    let mut cnt: usize = 0;
+    let mut d = f64::acos(vals[2].cos() * 0.9);
+    d += 2.0;
+    for l in 0..1 {
+        if d <= d.tanh().exp().ln() {
+            return d;
+        }
+        d %= 1.5 + (vals[4 - 1 - l] * d).asinh().tanh();
+    }
+    let mut step: usize = 0;
     loop {
-        cnt += 1;
-        if cnt > 4 {
+        step += 1;
+        if step > 4 {
             break;
         }
-        if cnt > 3 {
-            continue;
-        }
-    }
-    let mut u: f64 = u - ((u * 1.5).round() * 0.3).tanh().exp().log2();
-    let mut s = f64::min((vals[cnt.min(4 - 1)].cos() * 0.9).acos(), (1.0 + u * u).log2());
-    let e = f64::tanh(core::f64::consts::E);
-    if (s * vals[(cnt + 2) % vals.len()]) <= 1.5 {
-        let z = core::f64::consts::E * (e * u);
+        let pt = (core::f64::consts::E, h_dot(vals, vals));
         let r: f64 = {
-            s /= 2.0 + h_mix(vals[(cnt + 3) % 4] * u, 0.5 + vals[0]).sin();
-            vals[cnt % vals.len()].hypot((vals[(cnt * 2 + 1) % vals.len()] * e).hypot(1.0))
+            let ys = [0.0_f64; 4];
+            -(ys[(step + 3) % ys.len()] + ys[step - 1])
         };
-        acc += z;
+        acc += pt.1;
         acc += r;
-    } else if (1.5 + e.cos()).log2() < (vals[cnt % vals.len()] - cnt as f64) {
-        u += f64::ceil((2.0 + vals[(cnt + 3) % vals.len()].sin()).sqrt() * 1.5) + (u + e);
     }
-    vals[(cnt * 2 + 1) % vals.len()] + u + s + e + acc
+    ((d * (d * 0.5)).tanh().exp() + 1.2).acosh() + acc
 }
 
 fn f0236_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let u: f64 = vals[2];
-    let mut cnt: usize = 0;
+    let mut d = f64::acos(vals[2].cos() * 0.9);
+    d += 2.0;
+    for l in 0..1 {
+        if tr.b(d <= d.tanh().exp().ln()) {
+            return d;
+        }
+        d = tr.rem(d, 1.5 + (vals[4 - 1 - l] * d).asinh().tanh());
+    }
+    let mut step: usize = 0;
     loop {
-        cnt += 1;
-        if tr.b(cnt > 4) {
+        step += 1;
+        if tr.b(step > 4) {
             break;
         }
-        if tr.b(cnt > 3) {
-            continue;
-        }
-    }
-    let mut u: f64 = u - (tr.round(u * 1.5) * 0.3).tanh().exp().log2();
-    let mut s = tr.min((vals[cnt.min(4 - 1)].cos() * 0.9).acos(), (1.0 + u * u).log2());
-    let e = f64::tanh(core::f64::consts::E);
-    if tr.b((s * vals[(cnt + 2) % vals.len()]) <= 1.5) {
-        let z = core::f64::consts::E * (e * u);
+        let pt = (core::f64::consts::E, h_dot(vals, vals));
         let r: f64 = {
-            s /= 2.0 + h_mix(vals[(cnt + 3) % 4] * u, 0.5 + vals[0]).sin();
-            vals[cnt % vals.len()].hypot((vals[(cnt * 2 + 1) % vals.len()] * e).hypot(1.0))
+            let ys = [0.0_f64; 4];
+            -(ys[(step + 3) % ys.len()] + ys[step - 1])
         };
-        acc += z;
+        acc += pt.1;
         acc += r;
-    } else if tr.b((1.5 + e.cos()).log2() < (vals[cnt % vals.len()] - cnt as f64)) {
-        u += tr.ceil((2.0 + vals[(cnt + 3) % vals.len()].sin()).sqrt() * 1.5) + (u + e);
     }
-    vals[(cnt * 2 + 1) % vals.len()] + u + s + e + acc
+    ((d * (d * 0.5)).tanh().exp() + 1.2).acosh() + acc
 }
 
 const CASE_F0236: Case = case!(f0236, f0236_t, f0236_grad, f0236_pullback, f0236_grad_into,
@@ -12073,34 +12039,34 @@ fn f0237(b: f64) -> f64 {
     let mut b = b * (b * 0.5);
     let mut late1: f64;
     if (b + -1.5) < 0.9 {
-        late1 = f64::log2(1.5 + (b / core::f64::consts::E.tanh().exp()).tanh());
+        late1 = (b / core::f64::consts::E.tanh().exp()) as f64;
     } else {
-        b %= (-(b * core::f64::consts::E)).tanh().exp();
-        late1 = core::f64::consts::E;
+        b += -b * (2.0 + b.sin()).log(3.0);
+        late1 = core::f64::consts::E.powi(1);
     }
     let mut round: usize = 0;
     while round < 4 {
         round += 1;
-        let late1 = (b.cos().to_degrees() * 0.02).cos().powi(round as i32);
+        let late1 = (b.cos().to_degrees() * 0.02).clamp(late1 - 0.5, late1 + 0.5);
         acc += late1;
     }
-    if b < 0.1 {
-        let u = (1.0 + late1.cos() * late1.cos()).ln_1p();
-        let b = b * (2.0 * late1 / (2.0 + (round as f64 * std::f64::consts::PI).sin()));
-        acc += u;
-        acc += b;
-    } else if round > 1 {
-        let s: f64 = {
-            late1 = late1.tanh() + -b;
-            (1.5 + (late1 % (1.5 + b.cos())).tanh()).log(3.0)
+    if b < b.cos().exp_m1() {
+        let hs = [0.0_f64; 2];
+        let z = b.tanh().exp() * 2.0;
+        let t: f64 = if (std::f64::consts::PI * hs[round.min(hs.len() - 1)]) > (b * hs[round % hs.len()]) {
+            hs[(round * 2 + 1) % hs.len()] * z % 1.5
+        } else {
+            let s = hs[(round + 3) % hs.len()];
+            std::f64::consts::PI + s
         };
-        acc += s;
+        acc += z;
+        acc += t;
     } else {
-        let hs = [[0.0_f64; 1]; 2];
-        late1 *= std::f64::consts::PI.tanh();
-        acc += hs[1][0];
+        late1 = late1 * (1.5 + b.tanh()).recip().sin();
+        let b: f64 = b - h_polar(core::f64::consts::E.tanh().to_degrees() * 0.02, (round as f64 * 1.5).floor() + b).1;
+        acc += b;
     }
-    f64::ceil(late1 * 1.5) * 0.3 + acc
+    b.hypot(1.0).ln_1p() + late1 + acc
 }
 
 fn f0237_t(tr: &Trace, b: f64) -> f64 {
@@ -12108,34 +12074,34 @@ fn f0237_t(tr: &Trace, b: f64) -> f64 {
     let mut b = b * (b * 0.5);
     let mut late1: f64;
     if tr.b((b + -1.5) < 0.9) {
-        late1 = f64::log2(1.5 + (b / core::f64::consts::E.tanh().exp()).tanh());
+        late1 = (b / core::f64::consts::E.tanh().exp()) as f64;
     } else {
-        b = tr.rem(b, (-(b * core::f64::consts::E)).tanh().exp());
-        late1 = core::f64::consts::E;
+        b += -b * (2.0 + b.sin()).log(3.0);
+        late1 = core::f64::consts::E.powi(1);
     }
     let mut round: usize = 0;
     while tr.b(round < 4) {
         round += 1;
-        let late1 = (b.cos().to_degrees() * 0.02).cos().powi(round as i32);
+        let late1 = tr.clamp(b.cos().to_degrees() * 0.02, late1 - 0.5, late1 + 0.5);
         acc += late1;
     }
-    if tr.b(b < 0.1) {
-        let u = (1.0 + late1.cos() * late1.cos()).ln_1p();
-        let b = b * (2.0 * late1 / (2.0 + (round as f64 * std::f64::consts::PI).sin()));
-        acc += u;
-        acc += b;
-    } else if tr.b(round > 1) {
-        let s: f64 = {
-            late1 = late1.tanh() + -b;
-            (1.5 + (tr.rem(late1, 1.5 + b.cos())).tanh()).log(3.0)
+    if tr.b(b < b.cos().exp_m1()) {
+        let hs = [0.0_f64; 2];
+        let z = b.tanh().exp() * 2.0;
+        let t: f64 = if tr.b((std::f64::consts::PI * hs[round.min(hs.len() - 1)]) > (b * hs[round % hs.len()])) {
+            tr.rem(hs[(round * 2 + 1) % hs.len()] * z, 1.5)
+        } else {
+            let s = hs[(round + 3) % hs.len()];
+            std::f64::consts::PI + s
         };
-        acc += s;
+        acc += z;
+        acc += t;
     } else {
-        let hs = [[0.0_f64; 1]; 2];
-        late1 *= std::f64::consts::PI.tanh();
-        acc += hs[1][0];
+        late1 = late1 * (1.5 + b.tanh()).recip().sin();
+        let b: f64 = b - h_polar(core::f64::consts::E.tanh().to_degrees() * 0.02, tr.floor(round as f64 * 1.5) + b).1;
+        acc += b;
     }
-    tr.ceil(late1 * 1.5) * 0.3 + acc
+    b.hypot(1.0).ln_1p() + late1 + acc
 }
 
 const CASE_F0237: Case = case!(f0237, f0237_t, f0237_grad, f0237_pullback, f0237_grad_into,
@@ -12143,7 +12109,7 @@ const CASE_F0237: Case = case!(f0237, f0237_t, f0237_grad, f0237_pullback, f0237
     |p, _k| (p[0]));
 
 #[differentiate]
-fn f0238(c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) -> f64 {
+fn f0238(mut c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
     let e: f64 = loop {
@@ -12151,22 +12117,24 @@ fn f0238(c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) -> f64 {
         if cnt > k {
             break c;
         }
-        let b = (1.5 + std::f64::consts::PI.tanh()).log2() * -ts[(k + 1) % ts.len()];
-        let zs = [c, c.tanh().sinh(), cnt as f64 * core::f64::consts::E];
+        let b = (std::f64::consts::PI * 1.5).floor() * 0.3 * -ts[(k + 1) % ts.len()];
+        let zs = [c, (1.5 + c.cos()).ln_1p(), cnt as f64 * core::f64::consts::E];
         acc += b;
         acc += zs[2];
     };
     for i in 0..cnt {
-        if grid[0][i.min(3 - 1)] >= 0.7 && cnt % 2 == 0 {
-            let mut c = c * (cnt as f64 + ts[i.min(ts.len() - 1)]).sin().tan();
-            c = c.cos() + c.clamp(e - 0.5, e + 0.5);
-            acc += c;
+        if (2.0 + e.sin()).ln() >= 0.3 {
+            c /= 1.5 + ((1.5 + (cnt as f64).cos()).powf(e.tanh() * 1.5) + ts[i.min(ts.len() - 1)].mul_add(e, e)).cos();
+        } else {
+            let c: f64 = core::f64::consts::E;
+            let g = c.sin().cosh();
+            acc += g;
         }
     }
-    f64::floor(-c * 1.5) + ts[k.min(ts.len() - 1)].mul_add(core::f64::consts::E, e) + grid[0][0] + acc
+    (1.5 + e.tanh()).log10() + (1.0 + e * e).cbrt() + c + ts[2] + grid[0][0] + acc
 }
 
-fn f0238_t(tr: &Trace, c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) -> f64 {
+fn f0238_t(tr: &Trace, mut c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
     let e: f64 = loop {
@@ -12174,48 +12142,50 @@ fn f0238_t(tr: &Trace, c: f64, ts: &[f64; 3], k: usize, grid: &[[f64; 3]; 1]) ->
         if tr.b(cnt > k) {
             break c;
         }
-        let b = (1.5 + std::f64::consts::PI.tanh()).log2() * -ts[(k + 1) % ts.len()];
-        let zs = [c, c.tanh().sinh(), cnt as f64 * core::f64::consts::E];
+        let b = tr.floor(std::f64::consts::PI * 1.5) * 0.3 * -ts[(k + 1) % ts.len()];
+        let zs = [c, (1.5 + c.cos()).ln_1p(), cnt as f64 * core::f64::consts::E];
         acc += b;
         acc += zs[2];
     };
     for i in 0..cnt {
-        if tr.b(grid[0][i.min(3 - 1)] >= 0.7 && cnt % 2 == 0) {
-            let mut c = c * (cnt as f64 + ts[i.min(ts.len() - 1)]).sin().tan();
-            c = c.cos() + tr.clamp(c, e - 0.5, e + 0.5);
-            acc += c;
+        if tr.b((2.0 + e.sin()).ln() >= 0.3) {
+            c /= 1.5 + ((1.5 + (cnt as f64).cos()).powf(e.tanh() * 1.5) + ts[i.min(ts.len() - 1)].mul_add(e, e)).cos();
+        } else {
+            let c: f64 = core::f64::consts::E;
+            let g = c.sin().cosh();
+            acc += g;
         }
     }
-    tr.floor(-c * 1.5) + ts[k.min(ts.len() - 1)].mul_add(core::f64::consts::E, e) + grid[0][0] + acc
+    (1.5 + e.tanh()).log10() + (1.0 + e * e).cbrt() + c + ts[2] + grid[0][0] + acc
 }
 
 const CASE_F0238: Case = case!(f0238, f0238_t, f0238_grad, f0238_pullback, f0238_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[4], [0], [3], [0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[4], [1], [2], [4]],
     |p, k| (p[0], &arr(&p[1..4]), k[0], &arr2(&p[4..7])));
 
 #[differentiate]
 fn f0239(y: f64) -> f64 {
-    let mut s = (y + -0.5).cos().sinh();
+    let mut s = (y + -0.5).cos().exp();
     for _ in 0..1 {
         for _ in 0..1 {
             s = s.cos() + (0.5 - y);
         }
     }
-    s %= 1.5 + (y.tanh().sinh() * y.tanh().exp_m1()).tanh();
-    s *= (s - y + -y).sin();
-    y + s - y.sin().to_degrees() * 0.02
+    s %= 1.5 + ((y * 1.5).ceil() * 0.3 * y.tanh().tan()).tanh();
+    s *= (std::f64::consts::PI.to_radians() + s * y).tanh();
+    y + s - y.mul_add(y, s)
 }
 
 fn f0239_t(tr: &Trace, y: f64) -> f64 {
-    let mut s = (y + -0.5).cos().sinh();
+    let mut s = (y + -0.5).cos().exp();
     for _ in 0..1 {
         for _ in 0..1 {
             s = s.cos() + (0.5 - y);
         }
     }
-    s = tr.rem(s, 1.5 + (y.tanh().sinh() * y.tanh().exp_m1()).tanh());
-    s *= (s - y + -y).sin();
-    y + s - y.sin().to_degrees() * 0.02
+    s = tr.rem(s, 1.5 + (tr.ceil(y * 1.5) * 0.3 * y.tanh().tan()).tanh());
+    s *= (std::f64::consts::PI.to_radians() + s * y).tanh();
+    y + s - y.mul_add(y, s)
 }
 
 const CASE_F0239: Case = case!(f0239, f0239_t, f0239_grad, f0239_pullback, f0239_grad_into,
@@ -12226,29 +12196,29 @@ const CASE_F0239: Case = case!(f0239, f0239_t, f0239_grad, f0239_pullback, f0239
 fn f0240(y: f64, x: f64, mat: &[[f64; 2]; 1], arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..2 {
-        let x = x * mat[0][(jj * 2 + 1) % 2].cos().exp2();
+        let x = x * mat[0][(jj * 2 + 1) % 2].cos().tan();
         let xs = [0.0_f64; 2];
         acc += x;
         acc += xs[1];
     }
     let ys = [0.0_f64; 3];
-    let cum = h_scale3(&ys, x.sin().exp_m1());
-    let z = ((x * 1.5).floor() * 0.3).powi(0);
-    y * x * cum[(((-x).sin().abs() * 2.9).floor() as usize) % cum.len()] + mat[0][0] + arr[0] + z + acc
+    let cum = h_scale3(&ys, x.clamp(x - 0.5, x + 0.5));
+    let q = x.cos().powi(3).signum() * (y * ys[(((1.5 + y.cos()).ln().tanh().abs() * 2.9).floor() as usize) % 3]);
+    h_dot(&cum, &cum) + mat[0][0] + arr[0] + q + acc
 }
 
 fn f0240_t(tr: &Trace, y: f64, x: f64, mat: &[[f64; 2]; 1], arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..2 {
-        let x = x * mat[0][(jj * 2 + 1) % 2].cos().exp2();
+        let x = x * mat[0][(jj * 2 + 1) % 2].cos().tan();
         let xs = [0.0_f64; 2];
         acc += x;
         acc += xs[1];
     }
     let ys = [0.0_f64; 3];
-    let cum = h_scale3(&ys, x.sin().exp_m1());
-    let z = (tr.floor(x * 1.5) * 0.3).powi(0);
-    y * x * cum[(tr.floor((-x).sin().abs() * 2.9) as usize) % cum.len()] + mat[0][0] + arr[0] + z + acc
+    let cum = h_scale3(&ys, tr.clamp(x, x - 0.5, x + 0.5));
+    let q = tr.signum(x.cos().powi(3)) * (y * ys[(tr.floor((1.5 + y.cos()).ln().tanh().abs() * 2.9) as usize) % 3]);
+    h_dot(&cum, &cum) + mat[0][0] + arr[0] + q + acc
 }
 
 const CASE_F0240: Case = case!(f0240, f0240_t, f0240_grad, f0240_pullback, f0240_grad_into,
@@ -12257,79 +12227,41 @@ const CASE_F0240: Case = case!(f0240, f0240_t, f0240_grad, f0240_pullback, f0240
 
 #[differentiate]
 fn f0241(a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut g = a.hypot(1.0 + a * a) + a * (a * 0.5);
-    let mut w: f64 = {
-        g = g.tanh() + -g;
-        g %= 1.5 + (core::f64::consts::E.clamp(-0.5, 0.8) * (g * core::f64::consts::E)).cos();
-        f64::exp((0.7 * g).cos())
-    };
-    let mut cnt: usize = 0;
-    let r: f64 = loop {
-        cnt += 1;
-        if cnt > 3 {
-            break f64::powf(1.0 + g * g, a.tanh().sinh().cos() * 1.5);
+    let mut y = a + a / (1.5 + a.tanh());
+    let mut a = a + 0.1;
+    for _ in 0..2 {
+        y *= (core::f64::consts::E.atan2(std::f64::consts::PI.tanh() - 1.5) + (y.sin() * 0.9).asin()).sin();
+        a = h_mix(a, h_leaky(core::f64::consts::E));
+    }
+    let hs: [f64; 3] = [0.0; 3];
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if step > 3 {
+            break;
         }
-        let mut t: f64 = if w <= -(cnt as f64) {
-            match cnt {
-                0 => {
-                    let r = g;
-                    acc += r;
-                }
-                1 | 2 => {
-                    g = w / (1.5 + g.cos()) + (1.5 + w.cos()).ln_1p();
-                    w -= w + std::f64::consts::PI + (w + cnt as f64);
-                }
-                _ => {
-                    g = g * 0.5 + g;
-                }
-            }
-            w * 0.9
-        } else {
-            h_mix((w.sin() * 0.9).asin(), g)
-        };
-        t /= (g / (2.0 + t.sin()) * (t - g)).tanh().exp();
-        acc += t;
-    };
-    w + g / (1.5 + w.tanh()) + r + acc
+        a = a.cos() + hs[(step * 2 + 1) % hs.len()].sin().tan();
+    }
+    (hs[step % hs.len()] - y).hypot((y - step as f64).hypot(1.0)) + a
 }
 
 fn f0241_t(tr: &Trace, a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut g = a.hypot(1.0 + a * a) + a * (a * 0.5);
-    let mut w: f64 = {
-        g = g.tanh() + -g;
-        g = tr.rem(g, 1.5 + (tr.clamp(core::f64::consts::E, -0.5, 0.8) * (g * core::f64::consts::E)).cos());
-        f64::exp((0.7 * g).cos())
-    };
-    let mut cnt: usize = 0;
-    let r: f64 = loop {
-        cnt += 1;
-        if tr.b(cnt > 3) {
-            break f64::powf(1.0 + g * g, a.tanh().sinh().cos() * 1.5);
+    let mut y = a + a / (1.5 + a.tanh());
+    let mut a = a + 0.1;
+    for _ in 0..2 {
+        y *= (tr.atan2(core::f64::consts::E, std::f64::consts::PI.tanh() - 1.5) + (y.sin() * 0.9).asin()).sin();
+        a = h_mix(a, h_leaky_t(tr, core::f64::consts::E));
+    }
+    let hs: [f64; 3] = [0.0; 3];
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if tr.b(step > 3) {
+            break;
         }
-        let mut t: f64 = if tr.b(w <= -(cnt as f64)) {
-            match cnt {
-                0 => {
-                    let r = g;
-                    acc += r;
-                }
-                1 | 2 => {
-                    g = w / (1.5 + g.cos()) + (1.5 + w.cos()).ln_1p();
-                    w -= w + std::f64::consts::PI + (w + cnt as f64);
-                }
-                _ => {
-                    g = g * 0.5 + g;
-                }
-            }
-            w * 0.9
-        } else {
-            h_mix((w.sin() * 0.9).asin(), g)
-        };
-        t /= (g / (2.0 + t.sin()) * (t - g)).tanh().exp();
-        acc += t;
-    };
-    w + g / (1.5 + w.tanh()) + r + acc
+        a = a.cos() + hs[(step * 2 + 1) % hs.len()].sin().tan();
+    }
+    (hs[step % hs.len()] - y).hypot((y - step as f64).hypot(1.0)) + a
 }
 
 const CASE_F0241: Case = case!(f0241, f0241_t, f0241_grad, f0241_pullback, f0241_grad_into,
@@ -12351,8 +12283,8 @@ fn f0242(mat: &[[f64; 2]; 3]) -> f64 {
             }
         }
     }
-    vals[0] += core::f64::consts::E % (2.0 + mat[0][1].sin()) + mat[0][0].tanh().exp2();
-    0.1 + vals[4] + acc
+    vals[0] -= (core::f64::consts::E.cos() * 0.9).asin() + h_scale3(&[mat[0][1], vals[4], vals[2]], 0.1)[(((mat[1][0] - vals[0]).tanh().abs() * 2.9).floor() as usize) % 3];
+    (mat[1][1] * mat[1][0]).tanh() + vals[4] + acc
 }
 
 fn f0242_t(tr: &Trace, mat: &[[f64; 2]; 3]) -> f64 {
@@ -12369,8 +12301,8 @@ fn f0242_t(tr: &Trace, mat: &[[f64; 2]; 3]) -> f64 {
             }
         }
     }
-    vals[0] += tr.rem(core::f64::consts::E, 2.0 + mat[0][1].sin()) + mat[0][0].tanh().exp2();
-    0.1 + vals[4] + acc
+    vals[0] -= (core::f64::consts::E.cos() * 0.9).asin() + h_scale3(&[mat[0][1], vals[4], vals[2]], 0.1)[(tr.floor((mat[1][0] - vals[0]).tanh().abs() * 2.9) as usize) % 3];
+    (mat[1][1] * mat[1][0]).tanh() + vals[4] + acc
 }
 
 const CASE_F0242: Case = case!(f0242, f0242_t, f0242_grad, f0242_pullback, f0242_grad_into,
@@ -12380,60 +12312,58 @@ const CASE_F0242: Case = case!(f0242, f0242_t, f0242_grad, f0242_pullback, f0242
 #[differentiate]
 fn f0243(hs: Vec<f64>, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = if xs[2] < (hs[0] % (1.5 + xs[(((hs[0] - xs[2]).tanh().abs() * 2.9).floor() as usize) % xs.len()].cos())) {
-        xs[2].cos()
-    } else {
-        hs[0]
-    };
-    let mut cnt: usize = 0;
-    'outer: loop {
-        cnt += 1;
-        if cnt > 1 {
-            break;
+    let p: f64 = if xs[2] < hs[0].abs() {
+        let late1: f64;
+        if (xs[(((hs[0] - xs[2]).tanh().abs() * 2.9).floor() as usize) % xs.len()].tanh() * 0.9).asin() < h_mix(hs[0], hs[0]) {
+            let v: f64 = 1.5;
+            late1 = v + xs[0].tanh().to_degrees() * 0.02;
+        } else {
+            let (p, g) = h_polar(hs[0], hs[0].min(hs[0] * 0.5));
+            late1 = h_norm2([hs[0] + p, g]);
         }
-        let mut round: usize = 0;
-        let c: f64 = loop {
-            round += 1;
-            if round > 1 {
-                break p;
-            }
-            if (xs[xs.len() - 1 - round].tanh() * 0.9).acos() > 0.3 && cnt % 2 == 0 {
-                p += hs[0].hypot(1.0 + p * p);
-                continue 'outer;
-            }
-        };
-        acc += c;
+        hs[0] + late1
+    } else {
+        let tup = h_polar(hs[0] + 0.3, hs[0] - xs[((((hs[0] * 1.5).ceil() + std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % xs.len()]);
+        h_mix(h_cumsum(xs)[2], (1.5 + std::f64::consts::PI.tanh() + 1.2).acosh()) + tup.1
+    };
+    let late2: f64;
+    if hs[0] >= (p + hs[0]) {
+        let ws = xs.to_vec();
+        late2 = (h_scale3(&[p, core::f64::consts::E, hs[0]], hs[0])[1].abs() + 0.5).log2();
+        acc += ws[2];
+    } else {
+        let w = p;
+        late2 = h_mix(hs[0], 0.7 * w);
     }
-    (xs[cnt % xs.len()] * xs[xs.len() - 1 - cnt]).max(p * (p * 0.5)) + acc
+    (late2 + hs[0]) * ((late2 * 1.5).ceil() + xs[2]) + acc
 }
 
 fn f0243_t(tr: &Trace, hs: Vec<f64>, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = if tr.b(xs[2] < (tr.rem(hs[0], 1.5 + xs[(tr.floor((hs[0] - xs[2]).tanh().abs() * 2.9) as usize) % xs.len()].cos()))) {
-        xs[2].cos()
-    } else {
-        hs[0]
-    };
-    let mut cnt: usize = 0;
-    'outer: loop {
-        cnt += 1;
-        if tr.b(cnt > 1) {
-            break;
+    let p: f64 = if tr.b(xs[2] < tr.abs(hs[0])) {
+        let late1: f64;
+        if tr.b((xs[(tr.floor((hs[0] - xs[2]).tanh().abs() * 2.9) as usize) % xs.len()].tanh() * 0.9).asin() < h_mix(hs[0], hs[0])) {
+            let v: f64 = 1.5;
+            late1 = v + xs[0].tanh().to_degrees() * 0.02;
+        } else {
+            let (p, g) = h_polar(hs[0], tr.min(hs[0], hs[0] * 0.5));
+            late1 = h_norm2([hs[0] + p, g]);
         }
-        let mut round: usize = 0;
-        let c: f64 = loop {
-            round += 1;
-            if tr.b(round > 1) {
-                break p;
-            }
-            if tr.b((xs[xs.len() - 1 - round].tanh() * 0.9).acos() > 0.3 && cnt % 2 == 0) {
-                p += hs[0].hypot(1.0 + p * p);
-                continue 'outer;
-            }
-        };
-        acc += c;
+        hs[0] + late1
+    } else {
+        let tup = h_polar(hs[0] + 0.3, hs[0] - xs[(tr.floor((tr.ceil(hs[0] * 1.5) + std::f64::consts::PI).tanh().abs() * 2.9) as usize) % xs.len()]);
+        h_mix(h_cumsum(xs)[2], (1.5 + std::f64::consts::PI.tanh() + 1.2).acosh()) + tup.1
+    };
+    let late2: f64;
+    if tr.b(hs[0] >= (p + hs[0])) {
+        let ws = xs.to_vec();
+        late2 = (tr.abs(h_scale3(&[p, core::f64::consts::E, hs[0]], hs[0])[1]) + 0.5).log2();
+        acc += ws[2];
+    } else {
+        let w = p;
+        late2 = h_mix(hs[0], 0.7 * w);
     }
-    tr.max(xs[cnt % xs.len()] * xs[xs.len() - 1 - cnt], p * (p * 0.5)) + acc
+    (late2 + hs[0]) * (tr.ceil(late2 * 1.5) + xs[2]) + acc
 }
 
 const CASE_F0243: Case = case!(f0243, f0243_t, f0243_grad, f0243_pullback, f0243_grad_into,
@@ -12444,98 +12374,86 @@ const CASE_F0243: Case = case!(f0243, f0243_t, f0243_grad, f0243_pullback, f0243
 fn f0244(c: f64, arr: [f64; 2], flag: bool, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
-        let mut a = (c * 1.5).trunc() + c + h_dot(&arr, &arr);
-        let late1: f64;
-        if arr[(ii * 2 + 1) % arr.len()] <= 0.2 || ii % 2 == 0 {
-            for e in arr.iter() {
-                let ys = hs.to_vec();
-                acc += *e;
-                acc += ys[0];
-            }
-            late1 = c + (a * 1.5).round() * 0.3;
-        } else {
-            a /= (hs[0] - hs[0].tanh().exp().cbrt()).hypot(1.0);
-            late1 = (a - hs[0]).tanh();
-        }
-        acc += late1;
+        let mut q: f64 = c.abs() + arr[ii % arr.len()].powi(2);
+        q = q.tanh() + std::f64::consts::PI.signum() * ii as f64;
+        acc += q;
     }
-    let p = arr[0];
-    c.tanh().exp() + (hs[0] + p) + flag as u8 as f64 * 0.5 + acc
+    for _ in (0..arr.len()).rev() {
+        for _ in 0..4 {
+            let c = c + c * 0.5;
+            acc += c;
+        }
+    }
+    let b = (1.5 + c.tanh()).powf(hs[0].cos() * 1.5).tanh().exp();
+    arr[0] + flag as u8 as f64 * 0.5 + b + acc
 }
 
 fn f0244_t(tr: &Trace, c: f64, arr: [f64; 2], flag: bool, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
-        let mut a = tr.trunc(c * 1.5) + c + h_dot(&arr, &arr);
-        let late1: f64;
-        if tr.b(arr[(ii * 2 + 1) % arr.len()] <= 0.2 || ii % 2 == 0) {
-            for e in arr.iter() {
-                let ys = hs.to_vec();
-                acc += *e;
-                acc += ys[0];
-            }
-            late1 = c + tr.round(a * 1.5) * 0.3;
-        } else {
-            a /= (hs[0] - hs[0].tanh().exp().cbrt()).hypot(1.0);
-            late1 = (a - hs[0]).tanh();
-        }
-        acc += late1;
+        let mut q: f64 = tr.abs(c) + arr[ii % arr.len()].powi(2);
+        q = q.tanh() + tr.signum(std::f64::consts::PI) * ii as f64;
+        acc += q;
     }
-    let p = arr[0];
-    c.tanh().exp() + (hs[0] + p) + flag as u8 as f64 * 0.5 + acc
+    for _ in (0..arr.len()).rev() {
+        for _ in 0..4 {
+            let c = c + c * 0.5;
+            acc += c;
+        }
+    }
+    let b = (1.5 + c.tanh()).powf(hs[0].cos() * 1.5).tanh().exp();
+    arr[0] + flag as u8 as f64 * 0.5 + b + acc
 }
 
 const CASE_F0244: Case = case!(f0244, f0244_t, f0244_grad, f0244_pullback, f0244_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[1], [1], [0], [0]],
+    n: 4, active: [true, true, true, true], ints: [[1], [0], [0], [0]],
     |p, k| (p[0], arr(&p[1..3]), k[0] == 1, p[3..4].to_vec()));
 
 #[differentiate]
 fn f0245(b: f64, hs: Vec<f64>, ws: &[f64], arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = if b < arr[2] {
-        (b * 1.5).ceil() * 0.3 / (1.5 + (0.3 + b).cos())
+    let mut g: f64 = if b < arr[2] {
+        (hs[1] / (1.5 + hs[0].cos())).hypot(1.5 + (b * hs[1]).cos())
     } else {
-        f64::exp((b / (1.5 + ws[1].tanh())).tanh())
+        ws[1] * ws[0] / (1.5 + f64::abs(std::f64::consts::PI).cos())
     };
-    let mut z = (g + arr[1]) as f64;
-    let vals = [[0.0_f64; 3]; 2];
-    let mut late1: f64;
-    if (arr[(((b * z).tanh().abs() * 2.9).floor() as usize) % arr.len()].cos() * 0.9).asin() > (0.3 + hs[(((vals[((ws[1].cos().abs() * 2.9).floor() as usize) % vals.len()][0] - z).tanh().abs() * 2.9).floor() as usize) % hs.len()]) {
-        late1 = g;
-    } else {
-        let q: f64 = b.to_radians();
-        late1 = h_mix(z, -std::f64::consts::PI);
-        acc += q;
+    for i in 0..3 {
+        let z = hs[i];
+        if i > 0 {
+            continue;
+        }
+        acc += z;
     }
-    z /= (1.5 + (z - ws[0]).cos()).log(2.5 + vals[0][1].sin()).tanh().exp();
-    late1 /= ((arr[2] * 1.5).floor() + b + (hs[2] * 1.5).floor() * 0.3).tanh().exp();
-    late1 += h_scale3(&arr, ws[2] / late1.tanh().exp())[0];
-    let pt = h_polar(2.0 + ws[2], b * vals[0][1]);
-    (1.5 + std::f64::consts::PI.tanh()).cbrt() + hs[0] + z + late1 + pt.1 + acc
+    for (y, q) in hs.iter().zip(arr.iter()) {
+        g = g * ((y * 1.5).floor() + ws[(((ws[((arr[1].cos().abs() * 2.9).floor() as usize) % ws.len()] - q).tanh().abs() * 2.9).floor() as usize) % ws.len()]).sin();
+        g = g.tanh() + std::f64::consts::PI;
+    }
+    let a = b.hypot(1.5 + g.cos()) / (1.5 + b.cos());
+    let t = b as f64;
+    h_pow(-0.5, 3).atan2(1.5 + (ws[1] - g).tanh()) + a + t + acc
 }
 
 fn f0245_t(tr: &Trace, b: f64, hs: Vec<f64>, ws: &[f64], arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = if tr.b(b < arr[2]) {
-        tr.ceil(b * 1.5) * 0.3 / (1.5 + (0.3 + b).cos())
+    let mut g: f64 = if tr.b(b < arr[2]) {
+        (hs[1] / (1.5 + hs[0].cos())).hypot(1.5 + (b * hs[1]).cos())
     } else {
-        f64::exp((b / (1.5 + ws[1].tanh())).tanh())
+        ws[1] * ws[0] / (1.5 + tr.abs(std::f64::consts::PI).cos())
     };
-    let mut z = (g + arr[1]) as f64;
-    let vals = [[0.0_f64; 3]; 2];
-    let mut late1: f64;
-    if tr.b((arr[(tr.floor((b * z).tanh().abs() * 2.9) as usize) % arr.len()].cos() * 0.9).asin() > (0.3 + hs[(tr.floor((vals[(tr.floor(ws[1].cos().abs() * 2.9) as usize) % vals.len()][0] - z).tanh().abs() * 2.9) as usize) % hs.len()])) {
-        late1 = g;
-    } else {
-        let q: f64 = b.to_radians();
-        late1 = h_mix(z, -std::f64::consts::PI);
-        acc += q;
+    for i in 0..3 {
+        let z = hs[i];
+        if tr.b(i > 0) {
+            continue;
+        }
+        acc += z;
     }
-    z /= (1.5 + (z - ws[0]).cos()).log(2.5 + vals[0][1].sin()).tanh().exp();
-    late1 /= (tr.floor(arr[2] * 1.5) + b + tr.floor(hs[2] * 1.5) * 0.3).tanh().exp();
-    late1 += h_scale3(&arr, ws[2] / late1.tanh().exp())[0];
-    let pt = h_polar(2.0 + ws[2], b * vals[0][1]);
-    (1.5 + std::f64::consts::PI.tanh()).cbrt() + hs[0] + z + late1 + pt.1 + acc
+    for (y, q) in hs.iter().zip(arr.iter()) {
+        g = g * (tr.floor(y * 1.5) + ws[(tr.floor((ws[(tr.floor(arr[1].cos().abs() * 2.9) as usize) % ws.len()] - q).tanh().abs() * 2.9) as usize) % ws.len()]).sin();
+        g = g.tanh() + std::f64::consts::PI;
+    }
+    let a = b.hypot(1.5 + g.cos()) / (1.5 + b.cos());
+    let t = b as f64;
+    h_pow(-0.5, 3).atan2(1.5 + (ws[1] - g).tanh()) + a + t + acc
 }
 
 const CASE_F0245: Case = case!(f0245, f0245_t, f0245_grad, f0245_pullback, f0245_grad_into,
@@ -12546,29 +12464,43 @@ const CASE_F0245: Case = case!(f0245, f0245_t, f0245_grad, f0245_pullback, f0245
 fn f0246(hs: Vec<f64>, xs: &[f64], grid: &[[f64; 2]; 1], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut r = c * hs[1] * c;
-    r += r.cos();
-    if -r < 0.3 {
-        let d = c;
-        acc += d;
-    } else {
-        let c = c * (f64::floor(h_cumsum(&hs)[2] * 1.5) + r * xs[1]);
-        acc += c;
+    r += r;
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if it > hs.len() {
+            break;
+        }
+        r = r * r.tanh();
+        let q: f64 = if it < 2 {
+            c * ((it as f64 * 1.5).round() * 0.3)
+        } else {
+            xs[it.min(2 - 1)].hypot(2.0 + c.sin()) * (c - r)
+        };
+        acc += q;
     }
-    (1.5 + r.cos()).powi(-1) + xs[1] + grid[0][0] + acc
+    xs[it % xs.len()] + grid[0][0] + r + acc
 }
 
 fn f0246_t(tr: &Trace, hs: Vec<f64>, xs: &[f64], grid: &[[f64; 2]; 1], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut r = c * hs[1] * c;
-    r += r.cos();
-    if tr.b(-r < 0.3) {
-        let d = c;
-        acc += d;
-    } else {
-        let c = c * (tr.floor(h_cumsum(&hs)[2] * 1.5) + r * xs[1]);
-        acc += c;
+    r += r;
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if tr.b(it > hs.len()) {
+            break;
+        }
+        r = r * r.tanh();
+        let q: f64 = if tr.b(it < 2) {
+            c * (tr.round(it as f64 * 1.5) * 0.3)
+        } else {
+            xs[it.min(2 - 1)].hypot(2.0 + c.sin()) * (c - r)
+        };
+        acc += q;
     }
-    (1.5 + r.cos()).powi(-1) + xs[1] + grid[0][0] + acc
+    xs[it % xs.len()] + grid[0][0] + r + acc
 }
 
 const CASE_F0246: Case = case!(f0246, f0246_t, f0246_grad, f0246_pullback, f0246_grad_into,
@@ -12583,7 +12515,7 @@ fn f0247(xs: &[f64], x: f64) -> f64 {
     let zs = [0.0_f64; 1];
     w = h_mix(w, xs[3] + x);
     let vals = vec![0.0_f64; buf.len()];
-    -x * (2.0 + x.sin()).powf(2.5) + w + zs[0] + vals[3]
+    -x * x + w + zs[0] + vals[3]
 }
 
 fn f0247_t(_tr: &Trace, xs: &[f64], x: f64) -> f64 {
@@ -12593,7 +12525,7 @@ fn f0247_t(_tr: &Trace, xs: &[f64], x: f64) -> f64 {
     let zs = [0.0_f64; 1];
     w = h_mix(w, xs[3] + x);
     let vals = vec![0.0_f64; buf.len()];
-    -x * (2.0 + x.sin()).powf(2.5) + w + zs[0] + vals[3]
+    -x * x + w + zs[0] + vals[3]
 }
 
 const CASE_F0247: Case = case!(f0247, f0247_t, f0247_grad, f0247_pullback, f0247_grad_into,
@@ -12603,28 +12535,42 @@ const CASE_F0247: Case = case!(f0247, f0247_t, f0247_grad, f0247_pullback, f0247
 #[differentiate(wrt(xs, vals))]
 fn f0248(mut y: f64, xs: &[f64], vals: &[f64], ws: &[f64]) -> f64 {
     y = h_mix(y, y + 1.5);
-    let tup = h_polar((2.0 + y.sin()).cbrt(), h_nested(y, vals));
-    let late1: f64;
-    if (2.5 * std::f64::consts::PI) <= 2.5 {
-        late1 = (f64::trunc(std::f64::consts::PI * 1.5) + ws[0]).signum() * ws[0].max(ws[0] * 0.5);
+    let tup = h_polar(y as f64, y + ws[0]);
+    if ws[0] > xs[((f64::log2(2.0 + y.sin()).sin().abs() * 2.9).floor() as usize) % xs.len()].sin() {
+        let u: f64 = if (y.cos() * 0.9).asin() > 0.1 {
+            y = f64::tanh(vals[0].atan2(y.hypot(1.0)));
+            (y - ws[0]) * y
+        } else {
+            f64::tanh(vals[0]) / y.sin().cosh().tanh().exp()
+        };
+        if h_pow(u, 0) > 1.2 {
+            return std::f64::consts::PI;
+        }
     } else {
-        let b: f64 = y.cos() * y;
-        late1 = 2.5 + tup.0 + b;
+        y = y.cos().to_degrees() * 0.02 - y * vals[((y.cos().abs() * 2.9).floor() as usize) % vals.len()];
+        y /= (vals[2] / (ws[0].abs() + 0.5) + std::f64::consts::PI.to_radians()).hypot(1.0);
     }
-    (late1 / (2.0 + tup.1.sin())).atan() + xs[4] + ws[0]
+    y + tup.1
 }
 
 fn f0248_t(tr: &Trace, mut y: f64, xs: &[f64], vals: &[f64], ws: &[f64]) -> f64 {
     y = h_mix(y, y + 1.5);
-    let tup = h_polar((2.0 + y.sin()).cbrt(), h_nested(y, vals));
-    let late1: f64;
-    if tr.b((2.5 * std::f64::consts::PI) <= 2.5) {
-        late1 = tr.signum(tr.trunc(std::f64::consts::PI * 1.5) + ws[0]) * tr.max(ws[0], ws[0] * 0.5);
+    let tup = h_polar(y as f64, y + ws[0]);
+    if tr.b(ws[0] > xs[(tr.floor(f64::log2(2.0 + y.sin()).sin().abs() * 2.9) as usize) % xs.len()].sin()) {
+        let u: f64 = if tr.b((y.cos() * 0.9).asin() > 0.1) {
+            y = f64::tanh(vals[0].atan2(y.hypot(1.0)));
+            (y - ws[0]) * y
+        } else {
+            f64::tanh(vals[0]) / y.sin().cosh().tanh().exp()
+        };
+        if tr.b(h_pow(u, 0) > 1.2) {
+            return std::f64::consts::PI;
+        }
     } else {
-        let b: f64 = y.cos() * y;
-        late1 = 2.5 + tup.0 + b;
+        y = y.cos().to_degrees() * 0.02 - y * vals[(tr.floor(y.cos().abs() * 2.9) as usize) % vals.len()];
+        y /= (vals[2] / (tr.abs(ws[0]) + 0.5) + std::f64::consts::PI.to_radians()).hypot(1.0);
     }
-    (late1 / (2.0 + tup.1.sin())).atan() + xs[4] + ws[0]
+    y + tup.1
 }
 
 const CASE_F0248: Case = case!(f0248, f0248_t, f0248_grad, f0248_pullback, f0248_grad_into,
@@ -12636,38 +12582,38 @@ fn f0249(ts: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = ts.to_vec();
     for j in 1..tmp.len() {
-        tmp[j] = tmp[j - 1] * (-tmp[j % 4]).tanh() + f64::hypot(tmp[0], 2.0 + ts[j - 1].sin());
+        tmp[j] = tmp[j - 1] * (-tmp[j % 4]).tanh() + tmp[0].clamp(-0.5, 0.8);
+        let mut t = std::f64::consts::PI.max(tmp[j % tmp.len()]) * (1.5 + (j as f64).tanh()).log(2.5 + (j as f64).sin());
+        t -= t.cos().tan().tanh().exp_m1();
+        acc += t;
     }
-    if (tmp[1] / (core::f64::consts::E.abs() + 0.5)) >= 1.5 {
-        let b = (tmp[(((1.0 + ts[0] * ts[0]).recip().sin().abs() * 2.9).floor() as usize) % tmp.len()].abs() + 0.5).recip().hypot(1.0).log10();
-        let xs = [0.0_f64; 3];
-        acc += b;
-        acc += xs[2];
+    let w: f64 = if (0.5 * ts[0]) > ((ts[0] * 1.5).ceil() + tmp[3]) {
+        tmp[2] = tmp[2] * 1.5;
+        0.3 * ts[3].hypot(1.0).ln_1p()
     } else {
-        let w = h_leaky(1.2 + tmp[3]);
-        let b = w.sin().sinh() * h_cumsum(&tmp)[0];
-        acc += b;
-    }
-    0.3 + acc
+        tmp[1] *= (ts[(((ts[1] - core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % ts.len()] * 1.5).tanh();
+        (ts[0] - ts[1]).to_radians()
+    };
+    w as f64 + (ts[2].cos() * 0.9).asin() + tmp[3] + acc
 }
 
 fn f0249_t(tr: &Trace, ts: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = ts.to_vec();
     for j in 1..tmp.len() {
-        tmp[j] = tmp[j - 1] * (-tmp[j % 4]).tanh() + f64::hypot(tmp[0], 2.0 + ts[j - 1].sin());
+        tmp[j] = tmp[j - 1] * (-tmp[j % 4]).tanh() + tr.clamp(tmp[0], -0.5, 0.8);
+        let mut t = tr.max(std::f64::consts::PI, tmp[j % tmp.len()]) * (1.5 + (j as f64).tanh()).log(2.5 + (j as f64).sin());
+        t -= t.cos().tan().tanh().exp_m1();
+        acc += t;
     }
-    if tr.b((tmp[1] / (tr.abs(core::f64::consts::E) + 0.5)) >= 1.5) {
-        let b = (tr.abs(tmp[(tr.floor((1.0 + ts[0] * ts[0]).recip().sin().abs() * 2.9) as usize) % tmp.len()]) + 0.5).recip().hypot(1.0).log10();
-        let xs = [0.0_f64; 3];
-        acc += b;
-        acc += xs[2];
+    let w: f64 = if tr.b((0.5 * ts[0]) > (tr.ceil(ts[0] * 1.5) + tmp[3])) {
+        tmp[2] = tmp[2] * 1.5;
+        0.3 * ts[3].hypot(1.0).ln_1p()
     } else {
-        let w = h_leaky_t(tr, 1.2 + tmp[3]);
-        let b = w.sin().sinh() * h_cumsum(&tmp)[0];
-        acc += b;
-    }
-    0.3 + acc
+        tmp[1] *= (ts[(tr.floor((ts[1] - core::f64::consts::E).tanh().abs() * 2.9) as usize) % ts.len()] * 1.5).tanh();
+        (ts[0] - ts[1]).to_radians()
+    };
+    w as f64 + (ts[2].cos() * 0.9).asin() + tmp[3] + acc
 }
 
 const CASE_F0249: Case = case!(f0249, f0249_t, f0249_grad, f0249_pullback, f0249_grad_into,

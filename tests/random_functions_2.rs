@@ -134,29 +134,17 @@ fn f0250(a: f64) -> f64 {
             if (i as f64 + a) >= 1.5 {
                 break;
             }
-            let r = (a.tanh().exp() * 1.5).ceil() + (-0.5 + core::f64::consts::E);
-            acc += r;
+            let s = a.tanh().exp();
+            acc += s;
+        }
+    } else if (-0.5 + core::f64::consts::E) > -a {
+        for _ in 0..4 {
+            let b = a;
+            acc += b;
         }
     }
-    if (a * core::f64::consts::E) >= (1.2 + a) {
-        let mut y: f64 = if a.tanh().exp_m1() >= (a / (1.5 + core::f64::consts::E.cos())) {
-            let a: f64 = a + (core::f64::consts::E + a);
-            a * 0.9
-        } else {
-            let y = core::f64::consts::E - a.mul_add(a, a);
-            y.cos().exp().tanh().cosh()
-        };
-        y %= (y as f64).min(y.tanh().exp()).tanh().exp();
-        let g = y / (1.5 + (0.3 - y).tanh());
-        acc += g;
-    } else if (a + core::f64::consts::E) >= 0.2 {
-        let q = f64::acos(h_mix(a, a).tanh() * 0.9);
-        acc += q;
-    } else {
-        let u = a * core::f64::consts::E * a;
-        acc += u;
-    }
-    a.sin().tan() + a * -0.5 + acc
+    let a = a * core::f64::consts::E.tanh().tanh().exp2();
+    a + (core::f64::consts::E + a) + acc
 }
 
 fn f0250_t(tr: &Trace, a: f64) -> f64 {
@@ -166,29 +154,17 @@ fn f0250_t(tr: &Trace, a: f64) -> f64 {
             if tr.b((i as f64 + a) >= 1.5) {
                 break;
             }
-            let r = tr.ceil(a.tanh().exp() * 1.5) + (-0.5 + core::f64::consts::E);
-            acc += r;
+            let s = a.tanh().exp();
+            acc += s;
+        }
+    } else if tr.b((-0.5 + core::f64::consts::E) > -a) {
+        for _ in 0..4 {
+            let b = a;
+            acc += b;
         }
     }
-    if tr.b((a * core::f64::consts::E) >= (1.2 + a)) {
-        let mut y: f64 = if tr.b(a.tanh().exp_m1() >= (a / (1.5 + core::f64::consts::E.cos()))) {
-            let a: f64 = a + (core::f64::consts::E + a);
-            a * 0.9
-        } else {
-            let y = core::f64::consts::E - a.mul_add(a, a);
-            y.cos().exp().tanh().cosh()
-        };
-        y = tr.rem(y, tr.min(y as f64, y.tanh().exp()).tanh().exp());
-        let g = y / (1.5 + (0.3 - y).tanh());
-        acc += g;
-    } else if tr.b((a + core::f64::consts::E) >= 0.2) {
-        let q = f64::acos(h_mix(a, a).tanh() * 0.9);
-        acc += q;
-    } else {
-        let u = a * core::f64::consts::E * a;
-        acc += u;
-    }
-    a.sin().tan() + a * -0.5 + acc
+    let a = a * core::f64::consts::E.tanh().tanh().exp2();
+    a + (core::f64::consts::E + a) + acc
 }
 
 const CASE_F0250: Case = case!(f0250, f0250_t, f0250_grad, f0250_pullback, f0250_grad_into,
@@ -198,38 +174,58 @@ const CASE_F0250: Case = case!(f0250, f0250_t, f0250_grad, f0250_pullback, f0250
 #[differentiate(wrt(ts))]
 fn f0251(ts: &[f64; 3], x: f64, ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for i in 0..1 {
-        let x = x - (h_leaky(0.5) + ts[i]);
+    for _ in 0..1 {
+        let x = h_leaky(0.5) + (x.tanh() * 0.9).atanh();
         acc += x;
     }
-    let mut z = x.tanh().exp().cbrt().tanh().exp();
-    for _ in 0..ts.len() {
-        let r = h_norm2([0.3, 1.5]);
-        acc += r;
+    let late1: f64;
+    if (1.5 + x.tanh()).cbrt() <= (ts[0] + ar[3]) {
+        let d: f64 = if x.clamp(-0.5, 0.8) < 2.5 {
+            (ar[1] + x) * (1.0 + x * x).powf(2.5)
+        } else {
+            'outer: for _ in 0..4 {
+                for (jj, c) in ar.iter().enumerate() {
+                    if jj < 3 {
+                        break 'outer;
+                    }
+                    acc += *c;
+                }
+            }
+            -1.5 * x + x
+        };
+        late1 = h_polar(h_pow(0.2, 2), ts[1] / d.hypot(1.0)).1;
+    } else {
+        late1 = 2.5_f64.powf(ar[2].sin()) + -ts[0];
     }
-    z = h_mix(z, (x * 1.5).round() * 0.3);
-    let z = z - ((z * 1.5).trunc() * 0.3 + ar[2]);
-    let w = ar[((((ar[2] * 1.5).ceil() + z).tanh().abs() * 2.9).floor() as usize) % ar.len()] * x / (h_polar(x, 0.2).0.abs() + 0.5);
-    let y: f64 = (x * ar[0]).sin();
-    ts[0] * w - (ts[2] + 1.5) + y + acc
+    f64::trunc((ts[2] + 1.5) * 1.5) + late1.min(x) + acc
 }
 
 fn f0251_t(tr: &Trace, ts: &[f64; 3], x: f64, ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for i in 0..1 {
-        let x = x - (h_leaky_t(tr, 0.5) + ts[i]);
+    for _ in 0..1 {
+        let x = h_leaky_t(tr, 0.5) + (x.tanh() * 0.9).atanh();
         acc += x;
     }
-    let mut z = x.tanh().exp().cbrt().tanh().exp();
-    for _ in 0..ts.len() {
-        let r = h_norm2([0.3, 1.5]);
-        acc += r;
+    let late1: f64;
+    if tr.b((1.5 + x.tanh()).cbrt() <= (ts[0] + ar[3])) {
+        let d: f64 = if tr.b(tr.clamp(x, -0.5, 0.8) < 2.5) {
+            (ar[1] + x) * (1.0 + x * x).powf(2.5)
+        } else {
+            'outer: for _ in 0..4 {
+                for (jj, c) in ar.iter().enumerate() {
+                    if tr.b(jj < 3) {
+                        break 'outer;
+                    }
+                    acc += *c;
+                }
+            }
+            -1.5 * x + x
+        };
+        late1 = h_polar(h_pow(0.2, 2), ts[1] / d.hypot(1.0)).1;
+    } else {
+        late1 = 2.5_f64.powf(ar[2].sin()) + -ts[0];
     }
-    z = h_mix(z, tr.round(x * 1.5) * 0.3);
-    let z = z - (tr.trunc(z * 1.5) * 0.3 + ar[2]);
-    let w = ar[(tr.floor((tr.ceil(ar[2] * 1.5) + z).tanh().abs() * 2.9) as usize) % ar.len()] * x / (tr.abs(h_polar(x, 0.2).0) + 0.5);
-    let y: f64 = (x * ar[0]).sin();
-    ts[0] * w - (ts[2] + 1.5) + y + acc
+    tr.trunc((ts[2] + 1.5) * 1.5) + tr.min(late1, x) + acc
 }
 
 const CASE_F0251: Case = case!(f0251, f0251_t, f0251_grad, f0251_pullback, f0251_grad_into,
@@ -238,25 +234,31 @@ const CASE_F0251: Case = case!(f0251, f0251_t, f0251_grad, f0251_pullback, f0251
 
 #[differentiate]
 fn f0252(mat: &[[f64; 3]; 1], a: f64) -> f64 {
-    let mut b = a.tanh().to_degrees() * 0.02;
-    let a: f64 = a + a as f64 * mat[0][0];
-    let u = h_mix(b, a - 0.1);
-    for _ in 0..2 {
-        b /= 1.5 + core::f64::consts::E.cos();
-    }
-    let t = (1.5 + b.tanh()).powf(mat[0][0].tanh() * 1.5) - b.to_radians();
-    u.tanh().exp().log10() + -u + t
+    let mut u: f64 = (1.5 + a.tanh()).powi(-2);
+    u %= h_pow(mat[0][0].mul_add(0.9, a), 1).tanh().exp();
+    u %= 2.0 + (a % (2.0 + u.sin()) - core::f64::consts::E * u).sin();
+    let p: f64 = if u.to_radians() < u {
+        let y = mat[0][0];
+        mat[0][2] * mat[0][1] - ((mat[0][0] * 1.5).ceil() + a) + y
+    } else {
+        let g = mat[0][0] + a - a * std::f64::consts::PI;
+        h_pow(a, 0) + (mat[0][2] + u) + g
+    };
+    a * core::f64::consts::E / mat[0][0].tanh().exp() + p
 }
 
-fn f0252_t(_tr: &Trace, mat: &[[f64; 3]; 1], a: f64) -> f64 {
-    let mut b = a.tanh().to_degrees() * 0.02;
-    let a: f64 = a + a as f64 * mat[0][0];
-    let u = h_mix(b, a - 0.1);
-    for _ in 0..2 {
-        b /= 1.5 + core::f64::consts::E.cos();
-    }
-    let t = (1.5 + b.tanh()).powf(mat[0][0].tanh() * 1.5) - b.to_radians();
-    u.tanh().exp().log10() + -u + t
+fn f0252_t(tr: &Trace, mat: &[[f64; 3]; 1], a: f64) -> f64 {
+    let mut u: f64 = (1.5 + a.tanh()).powi(-2);
+    u = tr.rem(u, h_pow(mat[0][0].mul_add(0.9, a), 1).tanh().exp());
+    u = tr.rem(u, 2.0 + (tr.rem(a, 2.0 + u.sin()) - core::f64::consts::E * u).sin());
+    let p: f64 = if tr.b(u.to_radians() < u) {
+        let y = mat[0][0];
+        mat[0][2] * mat[0][1] - (tr.ceil(mat[0][0] * 1.5) + a) + y
+    } else {
+        let g = mat[0][0] + a - a * std::f64::consts::PI;
+        h_pow(a, 0) + (mat[0][2] + u) + g
+    };
+    a * core::f64::consts::E / mat[0][0].tanh().exp() + p
 }
 
 const CASE_F0252: Case = case!(f0252, f0252_t, f0252_grad, f0252_pullback, f0252_grad_into,
@@ -271,17 +273,19 @@ fn f0253(zs: [f64; 1], ws: &[f64]) -> f64 {
         for i in (0..ws.len()).rev() {
             for &w in ws.iter() {
                 if i > 1 {
-                    let r = i as f64 * ws[(i + 3) % ws.len()] % std::f64::consts::PI.sin().exp_m1().tanh().exp();
-                    acc += r;
+                    let p = (i as f64 * ws[(i + 3) % ws.len()]).sin();
+                    acc += p;
                 } else {
-                    b += w + b * i as f64;
+                    let y = (w / (1.5 + (i as f64).cos()) * 1.5).trunc() + (ws[ws.len() - 1 - i] - b);
+                    b += -h_dot(&zs, ws);
+                    acc += y;
                 }
                 acc += w;
             }
         }
-        b * (ws[1].sin() * 0.9).asin()
+        (ws[0] + b).cos()
     };
-    (1.5 + zs[0].tanh()).ln_1p() + v.tanh().exp().ln_1p() + acc
+    v.atan().tanh().exp() + zs[0] + acc
 }
 
 fn f0253_t(tr: &Trace, zs: [f64; 1], ws: &[f64]) -> f64 {
@@ -291,17 +295,19 @@ fn f0253_t(tr: &Trace, zs: [f64; 1], ws: &[f64]) -> f64 {
         for i in (0..ws.len()).rev() {
             for &w in ws.iter() {
                 if tr.b(i > 1) {
-                    let r = tr.rem(i as f64 * ws[(i + 3) % ws.len()], std::f64::consts::PI.sin().exp_m1().tanh().exp());
-                    acc += r;
+                    let p = (i as f64 * ws[(i + 3) % ws.len()]).sin();
+                    acc += p;
                 } else {
-                    b += w + b * i as f64;
+                    let y = tr.trunc(w / (1.5 + (i as f64).cos()) * 1.5) + (ws[ws.len() - 1 - i] - b);
+                    b += -h_dot(&zs, ws);
+                    acc += y;
                 }
                 acc += w;
             }
         }
-        b * (ws[1].sin() * 0.9).asin()
+        (ws[0] + b).cos()
     };
-    (1.5 + zs[0].tanh()).ln_1p() + v.tanh().exp().ln_1p() + acc
+    v.atan().tanh().exp() + zs[0] + acc
 }
 
 const CASE_F0253: Case = case!(f0253, f0253_t, f0253_grad, f0253_pullback, f0253_grad_into,
@@ -311,81 +317,77 @@ const CASE_F0253: Case = case!(f0253, f0253_t, f0253_grad, f0253_pullback, f0253
 #[differentiate]
 fn f0254(hs: Vec<f64>, arr: [f64; 1], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s = (1.5 + core::f64::consts::E.cos()).ln();
+    let s = f64::floor(core::f64::consts::E * 1.5) * 0.3;
     let ys = [[0.0_f64; 3]; 1];
-    for ii in 0..2 {
+    for _ in 0..2 {
         for jj in 0..4 {
             let t: f64 = if (hs[(jj + 3) % hs.len()] * s) <= h_leaky(s) {
-                let e = std::f64::consts::PI;
-                e.sin().clamp(-0.5, 0.8)
+                let q = std::f64::consts::PI.sin();
+                -q + core::f64::consts::E.to_radians()
             } else {
-                s /= 2.0 + s.sin();
-                ys[0][ii]
+                s * 0.9
             };
             acc += t;
         }
     }
-    std::f64::consts::PI + hs[3] + arr[0] + m as f64 * 0.5 + s + ys[0][0] + acc
+    let e = s.hypot(1.0).log(2.5 + arr[0].sin()) * (m as f64 - std::f64::consts::PI);
+    e + s % 1.5 + hs[3] + ys[0][0] + acc
 }
 
 fn f0254_t(tr: &Trace, hs: Vec<f64>, arr: [f64; 1], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s = (1.5 + core::f64::consts::E.cos()).ln();
+    let s = tr.floor(core::f64::consts::E * 1.5) * 0.3;
     let ys = [[0.0_f64; 3]; 1];
-    for ii in 0..2 {
+    for _ in 0..2 {
         for jj in 0..4 {
             let t: f64 = if tr.b((hs[(jj + 3) % hs.len()] * s) <= h_leaky_t(tr, s)) {
-                let e = std::f64::consts::PI;
-                tr.clamp(e.sin(), -0.5, 0.8)
+                let q = std::f64::consts::PI.sin();
+                -q + core::f64::consts::E.to_radians()
             } else {
-                s /= 2.0 + s.sin();
-                ys[0][ii]
+                s * 0.9
             };
             acc += t;
         }
     }
-    std::f64::consts::PI + hs[3] + arr[0] + m as f64 * 0.5 + s + ys[0][0] + acc
+    let e = s.hypot(1.0).log(2.5 + arr[0].sin()) * (m as f64 - std::f64::consts::PI);
+    e + tr.rem(s, 1.5) + hs[3] + ys[0][0] + acc
 }
 
 const CASE_F0254: Case = case!(f0254, f0254_t, f0254_grad, f0254_pullback, f0254_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[5], [1], [2], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[5], [0], [2], [1]],
     |p, k| (p[0..4].to_vec(), arr(&p[4..5]), k[0]));
 
 #[differentiate]
 fn f0255(c: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = x;
-    let d = (c.signum() * q).hypot(1.0).log(3.0);
-    q = (2.5 * d).tanh();
-    let a = x / c.hypot(1.0) + d;
-    for jj in 0..3 {
-        q *= (2.0 + jj as f64).tanh().sinh().tanh();
-        let r: f64 = {
-            q /= 1.5 + ((d.hypot(1.0).powf((jj as f64).sin() * 1.5) * 1.5).round() * 0.3).cos();
-            let r: f64 = x;
-            (c.abs() + 0.5).sqrt().tanh().exp().log10() + r
-        };
-        acc += r;
+    let q = x;
+    let y = c.tanh().powi(3).sin().cosh();
+    let mut d: f64 = (x.tanh().sinh().sin() * 0.9).asin();
+    d /= 1.5 + ((0.5 + y) / (y + q).tanh().exp()).cos();
+    for j in 0..4 {
+        if (2.0 + j as f64) > c.tanh().cosh() {
+            let w = j as f64 + (j as f64 - x);
+            d -= (c.abs() + 0.5).sqrt().tanh().to_degrees() * 0.02;
+            acc += w;
+        }
     }
-    q.tanh().exp().clamp(-0.5, 0.8) + a + acc
+    c.atan().cos() + d + acc
 }
 
 fn f0255_t(tr: &Trace, c: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = x;
-    let d = (tr.signum(c) * q).hypot(1.0).log(3.0);
-    q = (2.5 * d).tanh();
-    let a = x / c.hypot(1.0) + d;
-    for jj in 0..3 {
-        q *= (2.0 + jj as f64).tanh().sinh().tanh();
-        let r: f64 = {
-            q /= 1.5 + (tr.round(d.hypot(1.0).powf((jj as f64).sin() * 1.5) * 1.5) * 0.3).cos();
-            let r: f64 = x;
-            (tr.abs(c) + 0.5).sqrt().tanh().exp().log10() + r
-        };
-        acc += r;
+    let q = x;
+    let y = c.tanh().powi(3).sin().cosh();
+    let mut d: f64 = (x.tanh().sinh().sin() * 0.9).asin();
+    d /= 1.5 + ((0.5 + y) / (y + q).tanh().exp()).cos();
+    for j in 0..4 {
+        if tr.b((2.0 + j as f64) > c.tanh().cosh()) {
+            let w = j as f64 + (j as f64 - x);
+            d -= (tr.abs(c) + 0.5).sqrt().tanh().to_degrees() * 0.02;
+            acc += w;
+        }
     }
-    tr.clamp(q.tanh().exp(), -0.5, 0.8) + a + acc
+    c.atan().cos() + d + acc
 }
 
 const CASE_F0255: Case = case!(f0255, f0255_t, f0255_grad, f0255_pullback, f0255_grad_into,
@@ -394,92 +396,84 @@ const CASE_F0255: Case = case!(f0255, f0255_t, f0255_grad, f0255_pullback, f0255
 
 #[differentiate]
 fn f0256(arr: [f64; 3], k: usize, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let v = arr[k];
-    let mut x = x - (arr[k] + arr[3 - 1 - k]) * (k as f64).sin();
-    x = x * 0.5 + (k as f64 - arr[1]);
-    let late1: f64;
-    if (core::f64::consts::E * arr[k.min(arr.len() - 1)]) > 0.9 {
-        late1 = arr[k.min(arr.len() - 1)];
-    } else {
-        late1 = h_nested(-0.5, &arr).clamp(-0.5, 0.8);
-    }
-    let mut x = x * ((v.abs() + 0.5).log2() / (2.0 + arr[(k + 3) % arr.len()].sin().exp().sin()));
-    let out = h_cumsum(&arr);
-    if out[k.min(out.len() - 1)] > (v.abs() + 0.5).cbrt() {
-        let v = v * (1.5 + f64::ln_1p(v.tanh().exp()).cos()).log10();
-        let late1 = late1 - f64::signum(v.min(v * 0.5)) * h_dot(&out, &arr);
-        acc += late1;
-    } else if h_mix(-1.5, v) < 0.9 {
-        x = x * (-late1).sin();
-        let tmp = [0.0_f64; 3];
-        acc += tmp[2];
-    } else {
-        let b = (x + k as f64) * std::f64::consts::PI;
-        acc += b;
-    }
-    -std::f64::consts::PI.atan() + late1 + x + acc
+    let x = x * ((arr[k] + arr[3 - 1 - k]) * ((k as f64 * 1.5).ceil() + k as f64));
+    let mut w = k as f64 * ((x * 1.5).trunc() + core::f64::consts::E);
+    w += k as f64;
+    w += x + arr[arr.len() - 1 - k] + -(k as f64);
+    let t: f64 = match k {
+        0 => {
+            let e = h_pow(v, 2).hypot(2.0 + arr[(k + 3) % arr.len()].tanh().exp().sqrt().sin());
+            h_cumsum(&arr)[(k * 2 + 1) % 3] + e
+        }
+        1 | 2 => {
+            v / (x.abs() + 0.5) + core::f64::consts::E.tanh().to_degrees() * 0.02
+        }
+        3..=5 => {
+            w + v as f64
+        }
+        _ => {
+            (1.5 + f64::cosh(v.sin()).cos()).sqrt()
+        }
+    };
+    let r = t;
+    f64::floor(x.cos() * 1.5) + v.tanh().tan() + w + r
 }
 
 fn f0256_t(tr: &Trace, arr: [f64; 3], k: usize, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let v = arr[k];
-    let mut x = x - (arr[k] + arr[3 - 1 - k]) * (k as f64).sin();
-    x = x * 0.5 + (k as f64 - arr[1]);
-    let late1: f64;
-    if tr.b((core::f64::consts::E * arr[k.min(arr.len() - 1)]) > 0.9) {
-        late1 = arr[k.min(arr.len() - 1)];
-    } else {
-        late1 = tr.clamp(h_nested(-0.5, &arr), -0.5, 0.8);
-    }
-    let mut x = x * ((tr.abs(v) + 0.5).log2() / (2.0 + arr[(k + 3) % arr.len()].sin().exp().sin()));
-    let out = h_cumsum(&arr);
-    if tr.b(out[k.min(out.len() - 1)] > (tr.abs(v) + 0.5).cbrt()) {
-        let v = v * (1.5 + f64::ln_1p(v.tanh().exp()).cos()).log10();
-        let late1 = late1 - tr.signum(tr.min(v, v * 0.5)) * h_dot(&out, &arr);
-        acc += late1;
-    } else if tr.b(h_mix(-1.5, v) < 0.9) {
-        x = x * (-late1).sin();
-        let tmp = [0.0_f64; 3];
-        acc += tmp[2];
-    } else {
-        let b = (x + k as f64) * std::f64::consts::PI;
-        acc += b;
-    }
-    -std::f64::consts::PI.atan() + late1 + x + acc
+    let x = x * ((arr[k] + arr[3 - 1 - k]) * (tr.ceil(k as f64 * 1.5) + k as f64));
+    let mut w = k as f64 * (tr.trunc(x * 1.5) + core::f64::consts::E);
+    w += k as f64;
+    w += x + arr[arr.len() - 1 - k] + -(k as f64);
+    let t: f64 = match k {
+        0 => {
+            let e = h_pow(v, 2).hypot(2.0 + arr[(k + 3) % arr.len()].tanh().exp().sqrt().sin());
+            h_cumsum(&arr)[(k * 2 + 1) % 3] + e
+        }
+        1 | 2 => {
+            v / (tr.abs(x) + 0.5) + core::f64::consts::E.tanh().to_degrees() * 0.02
+        }
+        3..=5 => {
+            w + v as f64
+        }
+        _ => {
+            (1.5 + f64::cosh(v.sin()).cos()).sqrt()
+        }
+    };
+    let r = t;
+    tr.floor(x.cos() * 1.5) + v.tanh().tan() + w + r
 }
 
 const CASE_F0256: Case = case!(f0256, f0256_t, f0256_grad, f0256_pullback, f0256_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[2], [1], [0], [2]],
+    n: 4, active: [true, true, true, true], ints: [[2], [0], [0], [2]],
     |p, k| (arr(&p[0..3]), k[0], p[3]));
 
 #[differentiate(wrt(c))]
 fn f0257(c: f64, grid: &[[f64; 2]; 3], vals: &[f64], arr: [f64; 1]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut u: f64 = vals[3] / (std::f64::consts::PI.abs() + 0.5) * (vals[4] + c);
     u = u * 0.5 + arr[0];
     let mut buf: Vec<f64> = vec![0.0; arr.len()];
-    for i in 0..3 {
-        buf[0] += (c - arr[0]).sin().exp_m1();
-        if std::f64::consts::PI.tanh().exp_m1() < 1.2 {
-            u += vals[3].min(i as f64);
-            break;
-        }
+    for _ in 0..3 {
+        buf[0] = (c - arr[0]).sin();
+        let cum = h_cumsum(&arr);
+        acc += cum[0];
     }
-    std::f64::consts::PI + grid[2][0] + u + buf[0]
+    h_norm2([u, c]) + (c + u) + grid[2][0] + buf[0] + acc
 }
 
 fn f0257_t(tr: &Trace, c: f64, grid: &[[f64; 2]; 3], vals: &[f64], arr: [f64; 1]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut u: f64 = vals[3] / (tr.abs(std::f64::consts::PI) + 0.5) * (vals[4] + c);
     u = u * 0.5 + arr[0];
     let mut buf: Vec<f64> = vec![0.0; arr.len()];
-    for i in 0..3 {
-        buf[0] += (c - arr[0]).sin().exp_m1();
-        if tr.b(std::f64::consts::PI.tanh().exp_m1() < 1.2) {
-            u += tr.min(vals[3], i as f64);
-            break;
-        }
+    for _ in 0..3 {
+        buf[0] = (c - arr[0]).sin();
+        let cum = h_cumsum(&arr);
+        acc += cum[0];
     }
-    std::f64::consts::PI + grid[2][0] + u + buf[0]
+    h_norm2([u, c]) + (c + u) + grid[2][0] + buf[0] + acc
 }
 
 const CASE_F0257: Case = case!(f0257, f0257_t, f0257_grad, f0257_pullback, f0257_grad_into,
@@ -488,43 +482,21 @@ const CASE_F0257: Case = case!(f0257, f0257_t, f0257_grad, f0257_pullback, f0257
 
 #[differentiate(wrt(c))]
 fn f0258(c: f64, ts: &[f64; 4], b: f64) -> f64 {
-    let mut b = b + (b * ts[0]).hypot(1.0).ln_1p();
-    let mut w: f64 = if (b - ts[3]) > h_polar(ts[1], b).0 {
-        core::f64::consts::E
-    } else {
-        c * c.tanh().exp().sqrt()
-    };
-    w = w.tanh() + f64::ceil(b * 1.5) * 0.3;
-    let q: f64 = if h_dot(ts, ts) >= -1.5 {
-        (ts[2] + b) / (1.5 + b.clamp(c - 0.5, c + 0.5).cos())
-    } else {
-        let e: f64 = {
-            b = h_mix(b, ts[(((ts[2].abs() + 0.5).sqrt().cos().abs() * 2.9).floor() as usize) % ts.len()].tanh().exp().ln());
-            (0.1 * ts[3]).tanh().exp().ln_1p()
-        };
-        1.5 * e - ts[0].atan()
-    };
-    0.1 + c + b + w + q
+    let mut b = b * (b * ts[0]).cos();
+    for &w in ts.iter() {
+        b %= 1.5 + (h_polar(ts[1], w).0 - (ts[0] + ts[3])).tanh();
+    }
+    let out = h_cumsum(ts);
+    c + b.tanh().exp().log2() + out[3]
 }
 
 fn f0258_t(tr: &Trace, c: f64, ts: &[f64; 4], b: f64) -> f64 {
-    let mut b = b + (b * ts[0]).hypot(1.0).ln_1p();
-    let mut w: f64 = if tr.b((b - ts[3]) > h_polar(ts[1], b).0) {
-        core::f64::consts::E
-    } else {
-        c * c.tanh().exp().sqrt()
-    };
-    w = w.tanh() + tr.ceil(b * 1.5) * 0.3;
-    let q: f64 = if tr.b(h_dot(ts, ts) >= -1.5) {
-        (ts[2] + b) / (1.5 + tr.clamp(b, c - 0.5, c + 0.5).cos())
-    } else {
-        let e: f64 = {
-            b = h_mix(b, ts[(tr.floor((tr.abs(ts[2]) + 0.5).sqrt().cos().abs() * 2.9) as usize) % ts.len()].tanh().exp().ln());
-            (0.1 * ts[3]).tanh().exp().ln_1p()
-        };
-        1.5 * e - ts[0].atan()
-    };
-    0.1 + c + b + w + q
+    let mut b = b * (b * ts[0]).cos();
+    for &w in ts.iter() {
+        b = tr.rem(b, 1.5 + (h_polar(ts[1], w).0 - (ts[0] + ts[3])).tanh());
+    }
+    let out = h_cumsum(ts);
+    c + b.tanh().exp().log2() + out[3]
 }
 
 const CASE_F0258: Case = case!(f0258, f0258_t, f0258_grad, f0258_pullback, f0258_grad_into,
@@ -537,17 +509,14 @@ fn f0259(mut y: f64, mat: &[[f64; 3]; 1]) -> f64 {
     y = y * 0.5 + mat[0][2];
     for row in mat.iter() {
         acc += row[2] * y;
-        let s: f64 = ((row[0] * 1.5).trunc() + mat[0][1]) * row[2].min(y);
-        acc += s;
+        let z = y.to_radians() * mat[0][1];
+        acc += z;
     }
-    y += ((y * 1.5).ceil() + core::f64::consts::E) / (1.5 + y.sin().cosh().cos());
-    if h_pow(y, 1) <= (mat[0][2] + y) {
-        y *= (std::f64::consts::PI.tanh().sinh() * (mat[0][0] - y)).tanh();
-        let s = h_mix(mat[0][0], mat[0][1]);
-        y -= (mat[0][1] + y).to_radians();
-        acc += s;
+    if (y.tanh() * 0.9).atanh() >= mat[0][0] {
+        y += mat[0][0] + mat[0][2] - (mat[0][2] + y);
     }
-    (y + mat[0][1]) * f64::tan(y.sin()) + acc
+    let vals = [[0.0_f64; 1]; 1];
+    (mat[0][1].sin() * 0.9).atanh().to_radians() + y + vals[0][0] + acc
 }
 
 fn f0259_t(tr: &Trace, mut y: f64, mat: &[[f64; 3]; 1]) -> f64 {
@@ -555,17 +524,14 @@ fn f0259_t(tr: &Trace, mut y: f64, mat: &[[f64; 3]; 1]) -> f64 {
     y = y * 0.5 + mat[0][2];
     for row in mat.iter() {
         acc += row[2] * y;
-        let s: f64 = (tr.trunc(row[0] * 1.5) + mat[0][1]) * tr.min(row[2], y);
-        acc += s;
+        let z = y.to_radians() * mat[0][1];
+        acc += z;
     }
-    y += (tr.ceil(y * 1.5) + core::f64::consts::E) / (1.5 + y.sin().cosh().cos());
-    if tr.b(h_pow(y, 1) <= (mat[0][2] + y)) {
-        y *= (std::f64::consts::PI.tanh().sinh() * (mat[0][0] - y)).tanh();
-        let s = h_mix(mat[0][0], mat[0][1]);
-        y -= (mat[0][1] + y).to_radians();
-        acc += s;
+    if tr.b((y.tanh() * 0.9).atanh() >= mat[0][0]) {
+        y += mat[0][0] + mat[0][2] - (mat[0][2] + y);
     }
-    (y + mat[0][1]) * f64::tan(y.sin()) + acc
+    let vals = [[0.0_f64; 1]; 1];
+    (mat[0][1].sin() * 0.9).atanh().to_radians() + y + vals[0][0] + acc
 }
 
 const CASE_F0259: Case = case!(f0259, f0259_t, f0259_grad, f0259_pullback, f0259_grad_into,
@@ -576,153 +542,147 @@ const CASE_F0259: Case = case!(f0259, f0259_t, f0259_grad, f0259_pullback, f0259
 fn f0260(ws: &[f64], flag: bool, ws2: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..4 {
-        for l in 0..4 {
-            let e: f64 = ((ws2[(l * 2 + 1) % ws2.len()] / (j as f64).hypot(1.0)).cos() * 0.9).asin();
-            acc += e;
+        for _ in 0..4 {
+            let c = (y.mul_add(y, j as f64) * 1.5).ceil() * 0.3;
+            acc += c;
         }
     }
-    let mut cnt: usize = 0;
-    while cnt < ws2.len() && flag {
-        cnt += 1;
-        let e = (y / (2.0 + core::f64::consts::E.sin())).cos();
-        let c: f64 = if flag || (1.5 + (cnt as f64).cos()).ln() <= 0.7 {
-            let g = (std::f64::consts::PI - e) / (2.0 + (e * ws2[(cnt * 2 + 1) % ws2.len()]).sin());
-            (1.5 + y.tanh()).log10() + g
+    for i in 0..4 {
+        if i > 2 {
+            let p: f64 = if y.tanh() > (y as f64) {
+                let w = i as f64 - (y - i as f64);
+                f64::exp_m1(ws[(i * 2 + 1) % ws.len()].hypot(ws[(i + 1) % ws.len()].abs() + 0.5).sin()) + w
+            } else {
+                y * 0.9
+            };
+            acc += p;
         } else {
-            let res = h_cumsum(ws2);
-            cnt as f64 * (core::f64::consts::E / (2.0 + ws[(cnt + 2) % ws.len()].sin())) + res[3]
-        };
-        acc += e;
-        acc += c;
+            let q: f64 = if flag {
+                i as f64 * ws2[ws2.len() - 1 - i] - y.cos().exp_m1()
+            } else {
+                h_nested(ws2[(i + 3) % 4], ws).atan()
+            };
+            acc += q;
+        }
+        let tup = h_polar(y + i as f64, f64::atan2(y, 1.5 + std::f64::consts::PI.cos()));
+        acc += tup.1;
     }
-    h_nested(ws2[cnt % 4], ws).sin().exp() + y + acc
+    h_norm2([core::f64::consts::E - y, f64::log10(y.hypot(1.0))]) + ws[1] + ws2[3] + acc
 }
 
 fn f0260_t(tr: &Trace, ws: &[f64], flag: bool, ws2: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..4 {
-        for l in 0..4 {
-            let e: f64 = ((ws2[(l * 2 + 1) % ws2.len()] / (j as f64).hypot(1.0)).cos() * 0.9).asin();
-            acc += e;
+        for _ in 0..4 {
+            let c = tr.ceil(y.mul_add(y, j as f64) * 1.5) * 0.3;
+            acc += c;
         }
     }
-    let mut cnt: usize = 0;
-    while tr.b(cnt < ws2.len() && flag) {
-        cnt += 1;
-        let e = (y / (2.0 + core::f64::consts::E.sin())).cos();
-        let c: f64 = if tr.b(flag || (1.5 + (cnt as f64).cos()).ln() <= 0.7) {
-            let g = (std::f64::consts::PI - e) / (2.0 + (e * ws2[(cnt * 2 + 1) % ws2.len()]).sin());
-            (1.5 + y.tanh()).log10() + g
+    for i in 0..4 {
+        if tr.b(i > 2) {
+            let p: f64 = if tr.b(y.tanh() > (y as f64)) {
+                let w = i as f64 - (y - i as f64);
+                f64::exp_m1(ws[(i * 2 + 1) % ws.len()].hypot(tr.abs(ws[(i + 1) % ws.len()]) + 0.5).sin()) + w
+            } else {
+                y * 0.9
+            };
+            acc += p;
         } else {
-            let res = h_cumsum(ws2);
-            cnt as f64 * (core::f64::consts::E / (2.0 + ws[(cnt + 2) % ws.len()].sin())) + res[3]
-        };
-        acc += e;
-        acc += c;
+            let q: f64 = if tr.b(flag) {
+                i as f64 * ws2[ws2.len() - 1 - i] - y.cos().exp_m1()
+            } else {
+                h_nested(ws2[(i + 3) % 4], ws).atan()
+            };
+            acc += q;
+        }
+        let tup = h_polar(y + i as f64, f64::atan2(y, 1.5 + std::f64::consts::PI.cos()));
+        acc += tup.1;
     }
-    h_nested(ws2[cnt % 4], ws).sin().exp() + y + acc
+    h_norm2([core::f64::consts::E - y, f64::log10(y.hypot(1.0))]) + ws[1] + ws2[3] + acc
 }
 
 const CASE_F0260: Case = case!(f0260, f0260_t, f0260_grad, f0260_pullback, f0260_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [0], [1], [0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [1], [0], [1]],
     |p, k| (&p[0..2], k[0] == 1, &p[2..6], p[6]));
 
 #[differentiate]
 fn f0261(y: f64, k: usize, e: i32, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (b + y) <= -0.5 {
-        let mut p: f64 = if b.max(std::f64::consts::PI) < (-1.5 * y) {
-            let late1: f64;
-            if b >= y {
-                late1 = ((b / y.hypot(1.0)).sin() * 0.9).acos();
-            } else {
-                late1 = f64::exp_m1((1.5 + (k as f64).cos()).recip().sin());
-            }
-            ((e as f64 * 1.5).floor() * 0.3).tanh().cosh() + late1
+        let mut p: f64 = if b.clamp(-0.5, 0.8) < (1.0 + y * y).sqrt() {
+            let d = b;
+            y + d
         } else {
-            b.sin().sin().exp_m1()
+            1.5
         };
-        let mut s = y.tanh().exp().log2().tanh().exp();
-        (s, p) = (p, s * -s);
+        p -= ((e as f64).abs() + 0.5).cbrt().sin().exp();
+        p = p * 0.5 + (y - k as f64);
         acc += p;
-        acc += s;
-    } else {
-        let g: f64 = (1.5 + (y - -1.5).tanh()).log2();
-        acc += g;
     }
-    (1.5 + (y * core::f64::consts::E).cos()).powf(b.tanh() * 1.5) + acc
+    y + acc
 }
 
 fn f0261_t(tr: &Trace, y: f64, k: usize, e: i32, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((b + y) <= -0.5) {
-        let mut p: f64 = if tr.b(tr.max(b, std::f64::consts::PI) < (-1.5 * y)) {
-            let late1: f64;
-            if tr.b(b >= y) {
-                late1 = ((b / y.hypot(1.0)).sin() * 0.9).acos();
-            } else {
-                late1 = f64::exp_m1((1.5 + (k as f64).cos()).recip().sin());
-            }
-            (tr.floor(e as f64 * 1.5) * 0.3).tanh().cosh() + late1
+        let mut p: f64 = if tr.b(tr.clamp(b, -0.5, 0.8) < (1.0 + y * y).sqrt()) {
+            let d = b;
+            y + d
         } else {
-            b.sin().sin().exp_m1()
+            1.5
         };
-        let mut s = y.tanh().exp().log2().tanh().exp();
-        (s, p) = (p, s * -s);
+        p -= (tr.abs(e as f64) + 0.5).cbrt().sin().exp();
+        p = p * 0.5 + (y - k as f64);
         acc += p;
-        acc += s;
-    } else {
-        let g: f64 = (1.5 + (y - -1.5).tanh()).log2();
-        acc += g;
     }
-    (1.5 + (y * core::f64::consts::E).cos()).powf(b.tanh() * 1.5) + acc
+    y + acc
 }
 
 const CASE_F0261: Case = case!(f0261, f0261_t, f0261_grad, f0261_pullback, f0261_grad_into,
-    n: 2, active: [true, true], ints: [[4, 1], [1, 0], [4, 0], [1, 1]],
+    n: 2, active: [true, true], ints: [[4, 1], [0, 0], [1, 1], [3, 0]],
     |p, k| (p[0], k[0], k[1] as i32, p[1]));
 
 #[differentiate]
 fn f0262(b: f64, y: f64, ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..1 {
-        let q: f64 = h_leaky(0.2) * h_cumsum(ts)[jj % 2];
-        acc += q;
+    for _ in 0..1 {
+        let e = f64::max(core::f64::consts::E * y, b.sin().exp2());
+        acc += e;
     }
-    for l in 0..1 {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if step > 4 {
-                break;
-            }
-            if (y + ts[step.min(ts.len() - 1)]) >= 0.5 {
-                return ts[(l + 1) % ts.len()].sin().exp2() - -y;
-            }
+    for ii in 0..3 {
+        let late1: f64;
+        if ii > 1 {
+            late1 = (1.5 + ts[(ii * 2 + 1) % ts.len()].cos()).cbrt() + (y - std::f64::consts::PI);
+        } else {
+            late1 = ((y.tanh().exp() + 1.2).acosh().abs() + 0.5 + 1.2).acosh();
         }
+        if ts[ii % ts.len()].tanh().exp().log(3.0) >= 1.5 && ii < 2 {
+            break;
+        }
+        acc += late1;
     }
-    h_dot(ts, ts) + b + y + acc
+    (1.5 + ts[0].tanh()).cbrt() - ts[0] + b + y + acc
 }
 
 fn f0262_t(tr: &Trace, b: f64, y: f64, ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..1 {
-        let q: f64 = h_leaky_t(tr, 0.2) * h_cumsum(ts)[jj % 2];
-        acc += q;
+    for _ in 0..1 {
+        let e = tr.max(core::f64::consts::E * y, b.sin().exp2());
+        acc += e;
     }
-    for l in 0..1 {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if tr.b(step > 4) {
-                break;
-            }
-            if tr.b((y + ts[step.min(ts.len() - 1)]) >= 0.5) {
-                return ts[(l + 1) % ts.len()].sin().exp2() - -y;
-            }
+    for ii in 0..3 {
+        let late1: f64;
+        if tr.b(ii > 1) {
+            late1 = (1.5 + ts[(ii * 2 + 1) % ts.len()].cos()).cbrt() + (y - std::f64::consts::PI);
+        } else {
+            late1 = (tr.abs((y.tanh().exp() + 1.2).acosh()) + 0.5 + 1.2).acosh();
         }
+        if tr.b(ts[ii % ts.len()].tanh().exp().log(3.0) >= 1.5 && ii < 2) {
+            break;
+        }
+        acc += late1;
     }
-    h_dot(ts, ts) + b + y + acc
+    (1.5 + ts[0].tanh()).cbrt() - ts[0] + b + y + acc
 }
 
 const CASE_F0262: Case = case!(f0262, f0262_t, f0262_grad, f0262_pullback, f0262_grad_into,
@@ -730,36 +690,38 @@ const CASE_F0262: Case = case!(f0262, f0262_t, f0262_grad, f0262_pullback, f0262
     |p, _k| (p[0], p[1], &arr(&p[2..4])));
 
 #[differentiate]
-fn f0263(y: f64, y1: f64, c: f64, a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if (c.cos().to_degrees() * 0.02) >= h_norm2([c, a]) {
-        late1 = -(y1 + a);
+fn f0263(y: f64, y1: f64, mut c: f64, a: f64) -> f64 {
+    let late1: f64;
+    if c.min(y) < y.hypot(y1.hypot(1.0)) {
+        late1 = y1;
     } else {
-        late1 = (y1 * 1.5).round() + c + c;
+        late1 = f64::clamp(a.clamp(y1 - 0.5, y1 + 0.5), -0.5, 0.8);
     }
-    if (y1.signum() * late1) >= y.atan2(y1.abs() + 0.5) {
-        let q = c;
-        late1 = late1 * a.hypot(1.5 + std::f64::consts::PI.cos()).tanh();
-        acc += q;
-    }
-    0.5 + late1 + acc
+    let z = y1;
+    let b: f64 = if z.hypot(c.abs() + 0.5) <= 0.9 {
+        c += (std::f64::consts::PI / y.tanh().exp()).cos().exp2();
+        c * 0.9
+    } else {
+        (f64::exp(c.sin()).cos() * 0.9).atanh()
+    };
+    c + a + late1 + b
 }
 
-fn f0263_t(tr: &Trace, y: f64, y1: f64, c: f64, a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if tr.b((c.cos().to_degrees() * 0.02) >= h_norm2([c, a])) {
-        late1 = -(y1 + a);
+fn f0263_t(tr: &Trace, y: f64, y1: f64, mut c: f64, a: f64) -> f64 {
+    let late1: f64;
+    if tr.b(tr.min(c, y) < y.hypot(y1.hypot(1.0))) {
+        late1 = y1;
     } else {
-        late1 = tr.round(y1 * 1.5) + c + c;
+        late1 = tr.clamp(tr.clamp(a, y1 - 0.5, y1 + 0.5), -0.5, 0.8);
     }
-    if tr.b((tr.signum(y1) * late1) >= y.atan2(tr.abs(y1) + 0.5)) {
-        let q = c;
-        late1 = late1 * a.hypot(1.5 + std::f64::consts::PI.cos()).tanh();
-        acc += q;
-    }
-    0.5 + late1 + acc
+    let z = y1;
+    let b: f64 = if tr.b(z.hypot(tr.abs(c) + 0.5) <= 0.9) {
+        c += (std::f64::consts::PI / y.tanh().exp()).cos().exp2();
+        c * 0.9
+    } else {
+        (f64::exp(c.sin()).cos() * 0.9).atanh()
+    };
+    c + a + late1 + b
 }
 
 const CASE_F0263: Case = case!(f0263, f0263_t, f0263_grad, f0263_pullback, f0263_grad_into,
@@ -768,45 +730,83 @@ const CASE_F0263: Case = case!(f0263, f0263_t, f0263_grad, f0263_pullback, f0263
 
 #[differentiate]
 fn f0264(ts: &[f64; 2], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut a = hs[2] * ts[0] * ((hs[(((hs[3] / (1.5 + hs[3].tanh())).cos().abs() * 2.9).floor() as usize) % hs.len()] * 1.5).round() * 0.3);
-    a *= (-hs[3]).mul_add(ts[1].sin().cosh(), h_dot(&hs, ts)).sin();
-    for _ in 0..2 {
-        for l in (0..ts.len()).rev() {
-            if l < 1 {
-                a += h_pow(a, 2);
-                break;
-            }
+    let mut a = hs[2] * ts[0] * hs[(((hs[3] / (1.5 + hs[3].tanh())).cos().abs() * 2.9).floor() as usize) % hs.len()].tanh().exp2();
+    a *= f64::ln_1p((-hs[3]).tanh().exp()).cos();
+    let mut step: usize = 0;
+    let r: f64 = loop {
+        step += 1;
+        if step > 2 {
+            break f64::max(hs[(step * 2 + 1) % hs.len()] - a, a - hs[hs.len() - 1 - step]);
         }
-        let v: f64 = if a.tanh().sinh() <= -1.5 {
-            a.abs().min(a)
-        } else {
-            h_cumsum(&hs)[0]
+        let b: f64 = match step {
+            0 => {
+                f64::trunc(a.hypot(1.0).ln() * 1.5) + a / (std::f64::consts::PI.abs() + 0.5)
+            }
+            3..=5 => {
+                a *= (step as f64).atan().cos().cos();
+                hs[(step * 2 + 1) % hs.len()]
+            }
+            _ => {
+                let d: f64 = if a >= 0.1 {
+                    let a = a - -(0.1 * hs[((a.tanh().abs() * 2.9).floor() as usize) % hs.len()]);
+                    a.hypot(1.5 + a.cos()) + -hs[0]
+                } else {
+                    let g: f64 = if step % 2 == 0 {
+                        f64::signum(a) * (a * std::f64::consts::PI)
+                    } else {
+                        a *= (1.5 + ts[step - 1].min(a).cos()).log(2.5 + (ts[step % ts.len()] - a).sin()).cos();
+                        h_nested(a, &hs)
+                    };
+                    f64::log(1.5 + h_polar(a, g).0.cos(), 2.5 + (ts[(step * 2 + 1) % ts.len()].abs() + 0.5 + 1.2).acosh().sin())
+                };
+                0.7 + d
+            }
         };
-        acc += v;
-    }
-    a + acc
+        if a.tanh().sinh() <= (b * std::f64::consts::PI) {
+            return (0.9 * ts[(step * 2 + 1) % ts.len()]).asinh();
+        }
+    };
+    r + a
 }
 
 fn f0264_t(tr: &Trace, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut a = hs[2] * ts[0] * (tr.round(hs[(tr.floor((hs[3] / (1.5 + hs[3].tanh())).cos().abs() * 2.9) as usize) % hs.len()] * 1.5) * 0.3);
-    a *= (-hs[3]).mul_add(ts[1].sin().cosh(), h_dot(&hs, ts)).sin();
-    for _ in 0..2 {
-        for l in (0..ts.len()).rev() {
-            if tr.b(l < 1) {
-                a += h_pow(a, 2);
-                break;
-            }
+    let mut a = hs[2] * ts[0] * hs[(tr.floor((hs[3] / (1.5 + hs[3].tanh())).cos().abs() * 2.9) as usize) % hs.len()].tanh().exp2();
+    a *= f64::ln_1p((-hs[3]).tanh().exp()).cos();
+    let mut step: usize = 0;
+    let r: f64 = loop {
+        step += 1;
+        if tr.b(step > 2) {
+            break tr.max(hs[(step * 2 + 1) % hs.len()] - a, a - hs[hs.len() - 1 - step]);
         }
-        let v: f64 = if tr.b(a.tanh().sinh() <= -1.5) {
-            tr.min(tr.abs(a), a)
-        } else {
-            h_cumsum(&hs)[0]
+        let b: f64 = match step {
+            0 => {
+                tr.trunc(a.hypot(1.0).ln() * 1.5) + a / (tr.abs(std::f64::consts::PI) + 0.5)
+            }
+            3..=5 => {
+                a *= (step as f64).atan().cos().cos();
+                hs[(step * 2 + 1) % hs.len()]
+            }
+            _ => {
+                let d: f64 = if tr.b(a >= 0.1) {
+                    let a = a - -(0.1 * hs[(tr.floor(a.tanh().abs() * 2.9) as usize) % hs.len()]);
+                    a.hypot(1.5 + a.cos()) + -hs[0]
+                } else {
+                    let g: f64 = if tr.b(step % 2 == 0) {
+                        tr.signum(a) * (a * std::f64::consts::PI)
+                    } else {
+                        a *= (1.5 + tr.min(ts[step - 1], a).cos()).log(2.5 + (ts[step % ts.len()] - a).sin()).cos();
+                        h_nested(a, &hs)
+                    };
+                    f64::log(1.5 + h_polar(a, g).0.cos(), 2.5 + (tr.abs(ts[(step * 2 + 1) % ts.len()]) + 0.5 + 1.2).acosh().sin())
+                };
+                0.7 + d
+            }
         };
-        acc += v;
-    }
-    a + acc
+        if tr.b(a.tanh().sinh() <= (b * std::f64::consts::PI)) {
+            return (0.9 * ts[(step * 2 + 1) % ts.len()]).asinh();
+        }
+    };
+    r + a
 }
 
 const CASE_F0264: Case = case!(f0264, f0264_t, f0264_grad, f0264_pullback, f0264_grad_into,
@@ -821,18 +821,18 @@ fn f0265(grid: &[[f64; 3]; 3]) -> f64 {
         for (ii, line) in grid.iter().enumerate() {
             acc += line[ii % 3] * core::f64::consts::E;
         }
-        late1 = f64::tan((core::f64::consts::E / (1.5 + grid[0][0].cos())).tanh());
+        late1 = f64::atanh((core::f64::consts::E / (1.5 + grid[0][0].cos())).tanh() * 0.9);
     } else {
         for ii in 0..1 {
             if (2.0 * grid[grid.len() - 1 - ii][(ii + 1) % 3]) < (grid[ii][(ii + 1) % 3] * 1.2) {
                 break;
             }
-            let xs = [grid[grid.len() - 1 - ii][ii + 1] / (1.5 + grid[grid.len() - 1 - ii][3 - 1 - ii].cos()), (grid[grid.len() - 1 - ii][(ii + 2) % 3] * 1.5).round() + ii as f64];
+            let xs = [grid[grid.len() - 1 - ii][ii + 1] / (1.5 + grid[grid.len() - 1 - ii][3 - 1 - ii].cos()), (2.0 + grid[grid.len() - 1 - ii][(ii + 2) % 3].sin()).ln()];
             acc += xs[1];
         }
-        late1 = -grid[0][1];
+        late1 = -grid[0][2] * 2.5;
     }
-    1.5 + late1 + acc
+    f64::sin(0.2 + late1) + acc
 }
 
 fn f0265_t(tr: &Trace, grid: &[[f64; 3]; 3]) -> f64 {
@@ -842,18 +842,18 @@ fn f0265_t(tr: &Trace, grid: &[[f64; 3]; 3]) -> f64 {
         for (ii, line) in grid.iter().enumerate() {
             acc += line[ii % 3] * core::f64::consts::E;
         }
-        late1 = f64::tan((core::f64::consts::E / (1.5 + grid[0][0].cos())).tanh());
+        late1 = f64::atanh((core::f64::consts::E / (1.5 + grid[0][0].cos())).tanh() * 0.9);
     } else {
         for ii in 0..1 {
             if tr.b((2.0 * grid[grid.len() - 1 - ii][(ii + 1) % 3]) < (grid[ii][(ii + 1) % 3] * 1.2)) {
                 break;
             }
-            let xs = [grid[grid.len() - 1 - ii][ii + 1] / (1.5 + grid[grid.len() - 1 - ii][3 - 1 - ii].cos()), tr.round(grid[grid.len() - 1 - ii][(ii + 2) % 3] * 1.5) + ii as f64];
+            let xs = [grid[grid.len() - 1 - ii][ii + 1] / (1.5 + grid[grid.len() - 1 - ii][3 - 1 - ii].cos()), (2.0 + grid[grid.len() - 1 - ii][(ii + 2) % 3].sin()).ln()];
             acc += xs[1];
         }
-        late1 = -grid[0][1];
+        late1 = -grid[0][2] * 2.5;
     }
-    1.5 + late1 + acc
+    f64::sin(0.2 + late1) + acc
 }
 
 const CASE_F0265: Case = case!(f0265, f0265_t, f0265_grad, f0265_pullback, f0265_grad_into,
@@ -866,9 +866,9 @@ fn f0266(b: f64, hs: Vec<f64>, y: f64) -> f64 {
     let out = h_cumsum(&hs);
     let buf: [f64; 2] = [0.0; 2];
     let tmp = [0.0_f64; 3];
-    let t = ((tmp[1] - b).abs() + 0.5).ln_1p();
-    let c: f64 = b / (out[0].abs() + 0.5) / (1.5 + (hs[0] / (1.0 + b * b)).tanh());
-    y.max(hs[0]) + 1.2 * out[0] + vals[3] + buf[1] + t + c
+    let p = (tmp[1] - b).min(b - core::f64::consts::E);
+    let e = f64::trunc(y * 1.5) * 0.3 / p.tanh().tan().hypot(1.0);
+    (1.5 + y.tanh()).powf(2.5) + vals[3] + out[0] + buf[1] + e
 }
 
 fn f0266_t(tr: &Trace, b: f64, hs: Vec<f64>, y: f64) -> f64 {
@@ -876,9 +876,9 @@ fn f0266_t(tr: &Trace, b: f64, hs: Vec<f64>, y: f64) -> f64 {
     let out = h_cumsum(&hs);
     let buf: [f64; 2] = [0.0; 2];
     let tmp = [0.0_f64; 3];
-    let t = (tr.abs(tmp[1] - b) + 0.5).ln_1p();
-    let c: f64 = b / (tr.abs(out[0]) + 0.5) / (1.5 + (hs[0] / (1.0 + b * b)).tanh());
-    tr.max(y, hs[0]) + 1.2 * out[0] + vals[3] + buf[1] + t + c
+    let p = tr.min(tmp[1] - b, b - core::f64::consts::E);
+    let e = tr.trunc(y * 1.5) * 0.3 / p.tanh().tan().hypot(1.0);
+    (1.5 + y.tanh()).powf(2.5) + vals[3] + out[0] + buf[1] + e
 }
 
 const CASE_F0266: Case = case!(f0266, f0266_t, f0266_grad, f0266_pullback, f0266_grad_into,
@@ -893,35 +893,46 @@ fn f0267(xs: &[f64], k: usize, vals: &[f64]) -> f64 {
     while cnt < 3 && (d / (2.0 + core::f64::consts::E.sin())) < d {
         cnt += 1;
         if cnt < 2 {
-            let e: f64 = match k {
+            let mut e: f64 = match k {
                 0 => {
                     for j in 1..=cnt {
-                        if (k as f64).tanh().sinh() > f64::recip(vals[j - 1].abs() + 0.5) {
+                        if (k as f64).tanh().exp2() > vals[j - 1].cos() || k > 0 {
+                            d += f64::cosh((j as f64).cos());
                             continue;
                         }
                     }
-                    cnt as f64
+                    h_mix(d.to_radians(), h_cumsum(vals)[cnt % 3])
                 }
                 _ => {
-                    f64::tan(d.cos()).sin().exp_m1()
+                    f64::cbrt(2.0 + (cnt as f64).sin())
                 }
             };
-            let v: f64 = {
-                let pt = h_polar(2.0 - d, -d);
-                d.tanh().cosh().min(-d) + pt.1
-            };
+            if ((d * 1.5).floor() + d) <= 0.3 {
+                match k {
+                    0 => {
+                        let ws = [0.0_f64; 2];
+                        acc += ws[1];
+                    }
+                    3..=5 => {
+                        let u: f64 = if (xs[(cnt + 1) % xs.len()].abs() + 0.5).powf(2.5) < 2.0 {
+                            e.mul_add(e, xs[(cnt * 2 + 1) % 2]).hypot(1.5 + (vals[cnt - 1] + xs[cnt.min(2 - 1)]).tanh())
+                        } else {
+                            f64::exp_m1((d - xs[(cnt + 3) % 2]).tanh())
+                        };
+                        let (s, y) = (-xs[(cnt * 2 + 1) % xs.len()], (u * 1.5).round() + k as f64);
+                        acc += s;
+                        acc += y;
+                    }
+                    _ => {
+                        e = h_mix(e, d * e);
+                        d *= (e + (cnt as f64 + 0.2)).tanh();
+                    }
+                }
+            }
             acc += e;
-            acc += v;
-        } else if (d.abs() + 0.5).log(2.5 + vals[(cnt * 2 + 1) % vals.len()].sin()) <= xs[(cnt + 1) % xs.len()].sin().exp() {
-            d += d;
-        } else {
-            let tmp = [0.0_f64; 2];
-            let pt = (vals[cnt % vals.len()] + d, f64::exp_m1(vals[(k + 3) % vals.len()].cos()));
-            acc += tmp[1];
-            acc += pt.1;
         }
     }
-    f64::sinh((d - xs[(cnt + 3) % 2]).tanh()) + vals[2] + acc
+    d / d.tanh().exp() - xs[k % xs.len()] + vals[2] + acc
 }
 
 fn f0267_t(tr: &Trace, xs: &[f64], k: usize, vals: &[f64]) -> f64 {
@@ -931,78 +942,109 @@ fn f0267_t(tr: &Trace, xs: &[f64], k: usize, vals: &[f64]) -> f64 {
     while tr.b(cnt < 3 && (d / (2.0 + core::f64::consts::E.sin())) < d) {
         cnt += 1;
         if tr.b(cnt < 2) {
-            let e: f64 = match k {
+            let mut e: f64 = match k {
                 0 => {
                     for j in 1..=cnt {
-                        if tr.b((k as f64).tanh().sinh() > f64::recip(tr.abs(vals[j - 1]) + 0.5)) {
+                        if tr.b((k as f64).tanh().exp2() > vals[j - 1].cos() || k > 0) {
+                            d += f64::cosh((j as f64).cos());
                             continue;
                         }
                     }
-                    cnt as f64
+                    h_mix(d.to_radians(), h_cumsum(vals)[cnt % 3])
                 }
                 _ => {
-                    f64::tan(d.cos()).sin().exp_m1()
+                    f64::cbrt(2.0 + (cnt as f64).sin())
                 }
             };
-            let v: f64 = {
-                let pt = h_polar(2.0 - d, -d);
-                tr.min(d.tanh().cosh(), -d) + pt.1
-            };
+            if tr.b((tr.floor(d * 1.5) + d) <= 0.3) {
+                match k {
+                    0 => {
+                        let ws = [0.0_f64; 2];
+                        acc += ws[1];
+                    }
+                    3..=5 => {
+                        let u: f64 = if tr.b((tr.abs(xs[(cnt + 1) % xs.len()]) + 0.5).powf(2.5) < 2.0) {
+                            e.mul_add(e, xs[(cnt * 2 + 1) % 2]).hypot(1.5 + (vals[cnt - 1] + xs[cnt.min(2 - 1)]).tanh())
+                        } else {
+                            f64::exp_m1((d - xs[(cnt + 3) % 2]).tanh())
+                        };
+                        let (s, y) = (-xs[(cnt * 2 + 1) % xs.len()], tr.round(u * 1.5) + k as f64);
+                        acc += s;
+                        acc += y;
+                    }
+                    _ => {
+                        e = h_mix(e, d * e);
+                        d *= (e + (cnt as f64 + 0.2)).tanh();
+                    }
+                }
+            }
             acc += e;
-            acc += v;
-        } else if tr.b((tr.abs(d) + 0.5).log(2.5 + vals[(cnt * 2 + 1) % vals.len()].sin()) <= xs[(cnt + 1) % xs.len()].sin().exp()) {
-            d += d;
-        } else {
-            let tmp = [0.0_f64; 2];
-            let pt = (vals[cnt % vals.len()] + d, f64::exp_m1(vals[(k + 3) % vals.len()].cos()));
-            acc += tmp[1];
-            acc += pt.1;
         }
     }
-    f64::sinh((d - xs[(cnt + 3) % 2]).tanh()) + vals[2] + acc
+    d / d.tanh().exp() - xs[k % xs.len()] + vals[2] + acc
 }
 
 const CASE_F0267: Case = case!(f0267, f0267_t, f0267_grad, f0267_pullback, f0267_grad_into,
-    n: 5, active: [true, true, false, false, false], ints: [[1], [1], [0], [1]],
+    n: 5, active: [true, true, false, false, false], ints: [[1], [1], [1], [0]],
     |p, k| (&p[0..2], k[0], &p[2..5]));
 
 #[differentiate]
 fn f0268(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let mut g: f64 = if l < 1 {
+        let g: f64 = if l < 1 {
             vals[0]
         } else {
-            (vals[0] / (1.5 + vals[0].cos())).cos().cosh()
+            (vals[0] / (1.5 + vals[0].cos())).min(-vals[0])
         };
-        for &r in vals.iter() {
-            g += vals[0] + vals[0].signum() * vals[0];
-            acc += r;
+        let mut cnt: usize = 0;
+        while cnt < vals.len() && g >= -0.5 {
+            cnt += 1;
+            let zs = [0.0_f64; 3];
+            acc += zs[2];
         }
-        acc += g;
     }
-    let mut t = h_leaky(vals[0] * -1.5);
-    t += std::f64::consts::PI.tanh().tan();
-    t * 2.0 + vals[0].cos().cosh() + acc
+    let mut it: usize = 0;
+    let c: f64 = loop {
+        it += 1;
+        if it > vals.len() {
+            break -1.5;
+        }
+        let cum = h_cumsum(vals);
+        let t = std::f64::consts::PI.max(it as f64 + 1.2);
+        acc += cum[0];
+        acc += t;
+    };
+    vals[0].hypot(1.0).powf(2.5) + h_cumsum(vals)[0] + c + acc
 }
 
 fn f0268_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let mut g: f64 = if tr.b(l < 1) {
+        let g: f64 = if tr.b(l < 1) {
             vals[0]
         } else {
-            (vals[0] / (1.5 + vals[0].cos())).cos().cosh()
+            tr.min(vals[0] / (1.5 + vals[0].cos()), -vals[0])
         };
-        for &r in vals.iter() {
-            g += vals[0] + tr.signum(vals[0]) * vals[0];
-            acc += r;
+        let mut cnt: usize = 0;
+        while tr.b(cnt < vals.len() && g >= -0.5) {
+            cnt += 1;
+            let zs = [0.0_f64; 3];
+            acc += zs[2];
         }
-        acc += g;
     }
-    let mut t = h_leaky_t(tr, vals[0] * -1.5);
-    t += std::f64::consts::PI.tanh().tan();
-    t * 2.0 + vals[0].cos().cosh() + acc
+    let mut it: usize = 0;
+    let c: f64 = loop {
+        it += 1;
+        if tr.b(it > vals.len()) {
+            break -1.5;
+        }
+        let cum = h_cumsum(vals);
+        let t = tr.max(std::f64::consts::PI, it as f64 + 1.2);
+        acc += cum[0];
+        acc += t;
+    };
+    vals[0].hypot(1.0).powf(2.5) + h_cumsum(vals)[0] + c + acc
 }
 
 const CASE_F0268: Case = case!(f0268, f0268_t, f0268_grad, f0268_pullback, f0268_grad_into,
@@ -1027,7 +1069,7 @@ fn f0269(vals: &[f64], b: f64) -> f64 {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     }
-    vals[(((std::f64::consts::PI % (1.0 + vals[2] * vals[2])).cos().abs() * 2.9).floor() as usize) % vals.len()] * b + h_norm2([b, vals[2]]) + acc
+    vals[(((std::f64::consts::PI.cos().to_degrees() * 0.02).tanh().abs() * 2.9).floor() as usize) % vals.len()] * vals[0] + 2.5 * b + acc
 }
 
 fn f0269_t(tr: &Trace, vals: &[f64], b: f64) -> f64 {
@@ -1047,7 +1089,7 @@ fn f0269_t(tr: &Trace, vals: &[f64], b: f64) -> f64 {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     }
-    vals[(tr.floor((tr.rem(std::f64::consts::PI, 1.0 + vals[2] * vals[2])).cos().abs() * 2.9) as usize) % vals.len()] * b + h_norm2([b, vals[2]]) + acc
+    vals[(tr.floor((std::f64::consts::PI.cos().to_degrees() * 0.02).tanh().abs() * 2.9) as usize) % vals.len()] * vals[0] + 2.5 * b + acc
 }
 
 const CASE_F0269: Case = case!(f0269, f0269_t, f0269_grad, f0269_pullback, f0269_grad_into,
@@ -1057,30 +1099,34 @@ const CASE_F0269: Case = case!(f0269, f0269_t, f0269_grad, f0269_pullback, f0269
 #[differentiate]
 fn f0270(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b / (2.0 + b.sin()) * f64::sinh(b.cos());
-    let mut q = b;
-    let tup = (b.cos().cosh(), (2.0 + q.sin()).ln());
-    for _ in 0..1 {
-        let t = b + q + h_polar(core::f64::consts::E, q).1;
-        acc += t;
+    let b = b + b / (2.0 + b.sin()) * b.hypot(2.0 + b.sin());
+    let mut b = b * 0.5;
+    if b.min(b * 0.5) < (b * core::f64::consts::E) {
+        b += b.hypot(b.tanh().exp()) - 1.5;
+    } else if (b * std::f64::consts::PI) <= 0.7 {
+        for _ in 0..4 {
+            b /= 1.5 + (0.7 + b).tanh().cosh().cos();
+        }
+        let b: f64 = b * ((1.5 + core::f64::consts::E.cos()).powf(2.5) - b.hypot(1.0).log10());
+        acc += b;
     }
-    q += (1.5 + q.tanh()).powf(2.5);
-    b = h_mix(b, b);
-    q + b + tup.1 + acc
+    core::f64::consts::E + b + acc
 }
 
-fn f0270_t(_tr: &Trace, b: f64) -> f64 {
+fn f0270_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b / (2.0 + b.sin()) * f64::sinh(b.cos());
-    let mut q = b;
-    let tup = (b.cos().cosh(), (2.0 + q.sin()).ln());
-    for _ in 0..1 {
-        let t = b + q + h_polar(core::f64::consts::E, q).1;
-        acc += t;
+    let b = b + b / (2.0 + b.sin()) * b.hypot(2.0 + b.sin());
+    let mut b = b * 0.5;
+    if tr.b(tr.min(b, b * 0.5) < (b * core::f64::consts::E)) {
+        b += b.hypot(b.tanh().exp()) - 1.5;
+    } else if tr.b((b * std::f64::consts::PI) <= 0.7) {
+        for _ in 0..4 {
+            b /= 1.5 + (0.7 + b).tanh().cosh().cos();
+        }
+        let b: f64 = b * ((1.5 + core::f64::consts::E.cos()).powf(2.5) - b.hypot(1.0).log10());
+        acc += b;
     }
-    q += (1.5 + q.tanh()).powf(2.5);
-    b = h_mix(b, b);
-    q + b + tup.1 + acc
+    core::f64::consts::E + b + acc
 }
 
 const CASE_F0270: Case = case!(f0270, f0270_t, f0270_grad, f0270_pullback, f0270_grad_into,
@@ -1092,82 +1138,56 @@ fn f0271(rows: &[[f64; 2]], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if h_nested(arr[2], &arr) <= 0.1 {
         for &r in arr.iter() {
-            if r.sin() < f64::acos(arr[2].cos() * 0.9) {
-                let ys = [r, (r * 1.5).floor() + r, rows[1][0].tanh().exp_m1()];
-                let c = r;
-                if c > 0.2 {
-                    continue;
-                }
-                acc += ys[2];
-            } else if r <= 1.5 {
-                let s = arr[2].powi(1) * ((rows[0][1] * 1.5).round() * 0.3);
-                acc += s;
+            if (r.signum() * r) > f64::sinh(arr[2].cos()) {
+                let ys = [r, r.tanh().cosh(), r - arr[2]];
+                let buf: [f64; 5] = [0.0; 5];
+                let res = h_scale3(&ys, (r.tanh() * 0.9).asin());
+                acc += buf[4];
+                acc += res[2];
             } else {
-                let v = r;
-                let ws: [f64; 1] = [0.0; 1];
-                acc += v;
-                acc += ws[0];
+                let y: f64 = if arr[2].abs() <= 1.5 {
+                    h_mix(r, rows[0][1]).cos().exp2()
+                } else {
+                    f64::log(1.5 + r.cos(), 2.5 + r.sin()) * r
+                };
+                acc += y;
             }
-            let w = (r * 0.3).tanh().sinh();
-            acc += w;
+            let r = r + (2.0 - arr[2]) * (r * 0.3);
+            acc += r;
         }
-        let mut b: f64 = if rows[1][1].atan() > 0.7 {
-            rows[1][(((arr[0] * -0.5).tanh().abs() * 2.9).floor() as usize) % 2]
-        } else {
-            let z = arr[2].hypot(rows[1][1].hypot(1.0)).min(arr[0].tanh().exp().log(2.5 + core::f64::consts::E.sin()));
-            z.min(arr[3] + z)
-        };
-        let d: f64 = if (rows[0][1] * 1.2) > -1.5 {
-            b = b * 0.5 + b.to_radians();
-            b.hypot(b.tanh().exp()).sin()
-        } else {
-            let w = f64::exp(b.cos());
-            b + w
-        };
-        acc += d;
+        let s = (0.1 - rows[1][1]).max((2.0 + arr[2].sin() + 1.2).acosh());
+        let w = rows[1][0] + arr[0] - s.tanh().cosh();
+        acc += w;
     }
-    (-1.5 + rows[0][0]).tanh().cosh() + acc
+    arr[0].cos().tanh().cosh() + rows[1][0] + acc
 }
 
 fn f0271_t(tr: &Trace, rows: &[[f64; 2]], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(h_nested(arr[2], &arr) <= 0.1) {
         for &r in arr.iter() {
-            if tr.b(r.sin() < f64::acos(arr[2].cos() * 0.9)) {
-                let ys = [r, tr.floor(r * 1.5) + r, rows[1][0].tanh().exp_m1()];
-                let c = r;
-                if tr.b(c > 0.2) {
-                    continue;
-                }
-                acc += ys[2];
-            } else if tr.b(r <= 1.5) {
-                let s = arr[2].powi(1) * (tr.round(rows[0][1] * 1.5) * 0.3);
-                acc += s;
+            if tr.b((tr.signum(r) * r) > f64::sinh(arr[2].cos())) {
+                let ys = [r, r.tanh().cosh(), r - arr[2]];
+                let buf: [f64; 5] = [0.0; 5];
+                let res = h_scale3(&ys, (r.tanh() * 0.9).asin());
+                acc += buf[4];
+                acc += res[2];
             } else {
-                let v = r;
-                let ws: [f64; 1] = [0.0; 1];
-                acc += v;
-                acc += ws[0];
+                let y: f64 = if tr.b(tr.abs(arr[2]) <= 1.5) {
+                    h_mix(r, rows[0][1]).cos().exp2()
+                } else {
+                    f64::log(1.5 + r.cos(), 2.5 + r.sin()) * r
+                };
+                acc += y;
             }
-            let w = (r * 0.3).tanh().sinh();
-            acc += w;
+            let r = r + (2.0 - arr[2]) * (r * 0.3);
+            acc += r;
         }
-        let mut b: f64 = if tr.b(rows[1][1].atan() > 0.7) {
-            rows[1][(tr.floor((arr[0] * -0.5).tanh().abs() * 2.9) as usize) % 2]
-        } else {
-            let z = tr.min(arr[2].hypot(rows[1][1].hypot(1.0)), arr[0].tanh().exp().log(2.5 + core::f64::consts::E.sin()));
-            tr.min(z, arr[3] + z)
-        };
-        let d: f64 = if tr.b((rows[0][1] * 1.2) > -1.5) {
-            b = b * 0.5 + b.to_radians();
-            b.hypot(b.tanh().exp()).sin()
-        } else {
-            let w = f64::exp(b.cos());
-            b + w
-        };
-        acc += d;
+        let s = tr.max(0.1 - rows[1][1], (2.0 + arr[2].sin() + 1.2).acosh());
+        let w = rows[1][0] + arr[0] - s.tanh().cosh();
+        acc += w;
     }
-    (-1.5 + rows[0][0]).tanh().cosh() + acc
+    arr[0].cos().tanh().cosh() + rows[1][0] + acc
 }
 
 const CASE_F0271: Case = case!(f0271, f0271_t, f0271_grad, f0271_pullback, f0271_grad_into,
@@ -1183,12 +1203,12 @@ fn f0272(a: f64, ws: &[f64], a2: f64, ws3: &[f64]) -> f64 {
         if round > ws.len() {
             break h_mix(round as f64, a) + h_nested(ws3[0], ws);
         }
-        let p = -a;
+        let p = -a2.asinh();
         acc += p;
     };
-    let mut z: f64 = z - (ws3[0] * 2.0).hypot(1.0).log(3.0);
-    z = h_mix(z, (round as f64).abs());
-    (1.5 + f64::sqrt(1.5 + ws[(round + 2) % ws.len()].tanh()).cos()).sqrt() + a + a2 + z + acc
+    let mut z: f64 = z - (1.5 + (ws3[0] * 2.0).cos()).cbrt();
+    z = h_mix(z, (round as f64).cos().powi(3));
+    (ws[(round + 2) % ws.len()] * ws3[0]).clamp(a - 0.5, a + 0.5) + a2 + z + acc
 }
 
 fn f0272_t(tr: &Trace, a: f64, ws: &[f64], a2: f64, ws3: &[f64]) -> f64 {
@@ -1199,12 +1219,12 @@ fn f0272_t(tr: &Trace, a: f64, ws: &[f64], a2: f64, ws3: &[f64]) -> f64 {
         if tr.b(round > ws.len()) {
             break h_mix(round as f64, a) + h_nested(ws3[0], ws);
         }
-        let p = -a;
+        let p = -a2.asinh();
         acc += p;
     };
-    let mut z: f64 = z - (ws3[0] * 2.0).hypot(1.0).log(3.0);
-    z = h_mix(z, tr.abs(round as f64));
-    (1.5 + f64::sqrt(1.5 + ws[(round + 2) % ws.len()].tanh()).cos()).sqrt() + a + a2 + z + acc
+    let mut z: f64 = z - (1.5 + (ws3[0] * 2.0).cos()).cbrt();
+    z = h_mix(z, (round as f64).cos().powi(3));
+    tr.clamp(ws[(round + 2) % ws.len()] * ws3[0], a - 0.5, a + 0.5) + a2 + z + acc
 }
 
 const CASE_F0272: Case = case!(f0272, f0272_t, f0272_grad, f0272_pullback, f0272_grad_into,
@@ -1217,15 +1237,15 @@ fn f0273(xs: &[f64], x: f64, mut y: f64, k: usize) -> f64 {
     'outer: for _ in 1..=k {
         let ws = xs.to_vec();
         for i in 0..1 {
-            if ((i as f64).sin() * 0.9).acos() <= (x * xs[(i * 2 + 1) % 4]) {
+            if (i as f64).clamp(-0.5, 0.8) > (ws[i] + x) {
                 continue 'outer;
             }
         }
         acc += ws[3];
     }
     let ws = [0.0_f64; 3];
-    y = h_mix(y, y);
-    xs[(k + 2) % xs.len()] + x + y + ws[2] + acc
+    y = h_mix(y, f64::mul_add(ws[k % ws.len()], xs[(k + 1) % xs.len()], 0.2));
+    (k as f64 * 0.5 * 1.5).floor() + f64::recip(x.tanh().exp()) + y + acc
 }
 
 fn f0273_t(tr: &Trace, xs: &[f64], x: f64, mut y: f64, k: usize) -> f64 {
@@ -1233,19 +1253,19 @@ fn f0273_t(tr: &Trace, xs: &[f64], x: f64, mut y: f64, k: usize) -> f64 {
     'outer: for _ in 1..=k {
         let ws = xs.to_vec();
         for i in 0..1 {
-            if tr.b(((i as f64).sin() * 0.9).acos() <= (x * xs[(i * 2 + 1) % 4])) {
+            if tr.b(tr.clamp(i as f64, -0.5, 0.8) > (ws[i] + x)) {
                 continue 'outer;
             }
         }
         acc += ws[3];
     }
     let ws = [0.0_f64; 3];
-    y = h_mix(y, y);
-    xs[(k + 2) % xs.len()] + x + y + ws[2] + acc
+    y = h_mix(y, f64::mul_add(ws[k % ws.len()], xs[(k + 1) % xs.len()], 0.2));
+    tr.floor(k as f64 * 0.5 * 1.5) + f64::recip(x.tanh().exp()) + y + acc
 }
 
 const CASE_F0273: Case = case!(f0273, f0273_t, f0273_grad, f0273_pullback, f0273_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[5], [1], [2], [1]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[5], [0], [0], [0]],
     |p, k| (&p[0..4], p[4], p[5], k[0]));
 
 #[differentiate(wrt(ar, ws, ws3))]
@@ -1253,48 +1273,42 @@ fn f0274(ar: &[f64; 3], ws: &[f64], c: f64, ws3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &a in ws3.iter() {
         let ys = ws.to_vec();
-        if h_mix(c, ys[((c.sin().cosh().tanh().abs() * 2.9).floor() as usize) % ys.len()]) > ws3[0].mul_add(a, core::f64::consts::E) {
-            return a;
+        if h_mix(c, ys[((((a * 1.5).ceil() + c).cos().abs() * 2.9).floor() as usize) % ys.len()]) >= -0.5 {
+            return (c.tanh().exp_m1().abs() + 0.5).powf(2.5);
         }
     }
-    let mut buf: Vec<f64> = vec![0.0; ar.len()];
-    let hs: [f64; 3] = [0.0; 3];
-    for _ in 0..2 {
-        let r = c.atan().tanh().exp2();
-        acc += r;
+    let mut round: usize = 0;
+    while round < 3 {
+        round += 1;
+        let mut q = ar[round % ar.len()] / (ar[round % ar.len()].abs() + 0.5) - ws[round];
+        q *= (ws3[0] / (1.5 + ws3[0].tanh())).asinh().tanh();
+        acc += q;
     }
-    let g: f64 = if (c.signum() * c) >= (c / (1.5 + buf[1].tanh())) {
-        buf[1] /= buf[1].tanh().exp().ln_1p().abs() + 0.5;
-        c * 0.9
-    } else {
-        let vals = [[0.0_f64; 3]; 3];
-        c + vals[2][0]
-    };
-    std::f64::consts::PI % hs[0].tanh().exp() - (hs[((c.sin().abs() * 2.9).floor() as usize) % hs.len()] * 1.5).round() * 0.3 + ws[4] + buf[2] + g + acc
+    let c: f64 = c - -((c * 1.5).round() + ws[(round + 1) % ws.len()]);
+    let mut tmp = [0.0_f64; 2];
+    tmp[round.min(2 - 1)] -= c - std::f64::consts::PI - f64::exp(ar[(round * 2 + 1) % ar.len()].tanh());
+    (round as f64 / (2.0 + c.sin()) * 1.5).floor() * 0.3 + tmp[1] + acc
 }
 
 fn f0274_t(tr: &Trace, ar: &[f64; 3], ws: &[f64], c: f64, ws3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &a in ws3.iter() {
         let ys = ws.to_vec();
-        if tr.b(h_mix(c, ys[(tr.floor(c.sin().cosh().tanh().abs() * 2.9) as usize) % ys.len()]) > ws3[0].mul_add(a, core::f64::consts::E)) {
-            return a;
+        if tr.b(h_mix(c, ys[(tr.floor((tr.ceil(a * 1.5) + c).cos().abs() * 2.9) as usize) % ys.len()]) >= -0.5) {
+            return (tr.abs(c.tanh().exp_m1()) + 0.5).powf(2.5);
         }
     }
-    let mut buf: Vec<f64> = vec![0.0; ar.len()];
-    let hs: [f64; 3] = [0.0; 3];
-    for _ in 0..2 {
-        let r = c.atan().tanh().exp2();
-        acc += r;
+    let mut round: usize = 0;
+    while tr.b(round < 3) {
+        round += 1;
+        let mut q = ar[round % ar.len()] / (tr.abs(ar[round % ar.len()]) + 0.5) - ws[round];
+        q *= (ws3[0] / (1.5 + ws3[0].tanh())).asinh().tanh();
+        acc += q;
     }
-    let g: f64 = if tr.b((tr.signum(c) * c) >= (c / (1.5 + buf[1].tanh()))) {
-        buf[1] /= tr.abs(buf[1].tanh().exp().ln_1p()) + 0.5;
-        c * 0.9
-    } else {
-        let vals = [[0.0_f64; 3]; 3];
-        c + vals[2][0]
-    };
-    tr.rem(std::f64::consts::PI, hs[0].tanh().exp()) - tr.round(hs[(tr.floor(c.sin().abs() * 2.9) as usize) % hs.len()] * 1.5) * 0.3 + ws[4] + buf[2] + g + acc
+    let c: f64 = c - -(tr.round(c * 1.5) + ws[(round + 1) % ws.len()]);
+    let mut tmp = [0.0_f64; 2];
+    tmp[round.min(2 - 1)] -= c - std::f64::consts::PI - f64::exp(ar[(round * 2 + 1) % ar.len()].tanh());
+    tr.floor(round as f64 / (2.0 + c.sin()) * 1.5) * 0.3 + tmp[1] + acc
 }
 
 const CASE_F0274: Case = case!(f0274, f0274_t, f0274_grad, f0274_pullback, f0274_grad_into,
@@ -1302,84 +1316,60 @@ const CASE_F0274: Case = case!(f0274, f0274_t, f0274_grad, f0274_pullback, f0274
     |p, _k| (&arr(&p[0..3]), &p[3..8], p[8], &p[9..10]));
 
 #[differentiate]
-fn f0275(zs: [f64; 3], arr: [f64; 1], mut zs2: [f64; 4]) -> f64 {
+fn f0275(zs: [f64; 3], arr: [f64; 1], zs2: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..1 {
         for l in 0..3 {
-            let vals = [zs[i].sin().exp2(), (2.0 + (i as f64).sin()).ln_1p(), arr[0].abs(), zs[(l * 2 + 1) % 3] + 0.5];
+            let vals = [zs[i].sin().sinh(), (i as f64).abs(), arr[0].atan(), zs[(l * 2 + 1) % 3] + 0.5];
             acc += vals[3];
         }
-        let z = (core::f64::consts::E + zs2[i % 4]).atan();
-        acc += z;
+        let d = (core::f64::consts::E + zs2[i % 4]).signum() * h_dot(&zs2, &zs);
+        acc += d;
     }
-    if zs[0].clamp(-0.5, 0.8) < zs[1].tanh().tan() {
-        return zs2[2];
-    }
-    for ii in 0..4 {
-        for i in 0..ii {
-            if (1.0 + arr[0] * arr[0]).log2() < core::f64::consts::E {
-                let mut b: f64 = {
-                    let mut g: f64 = if (2.0 + zs[zs.len() - 1 - i]) < (i as f64 + arr[0]) {
-                        let y = core::f64::consts::E.hypot(1.0).recip() + 0.3;
-                        (1.5 + (1.5 + std::f64::consts::PI.cos()).sqrt().tanh()).recip() + y
-                    } else {
-                        let t = arr[0] - ii as f64 + (zs[i % zs.len()] - zs2[i]);
-                        arr[0] - (t * 1.5).floor() * 0.3
-                    };
-                    g = g.tanh() + arr[0] * g;
-                    g.atan2(g.sin() - 1.5).sin().exp()
-                };
-                b = b * b.sin();
-                acc += b;
-            } else {
-                zs2[i + 1] -= ((2.5 + zs[(ii * 2 + 1) % 3]) * 1.5).floor() * 0.3;
-                if ii > 0 {
-                    break;
-                }
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if round > zs.len() {
+            break;
+        }
+        for z in arr.iter() {
+            for s in &zs2 {
+                let res = h_cumsum(&arr);
+                acc += *s;
+                acc += res[0];
             }
+            acc += *z;
         }
     }
-    zs2[2] + zs2[0] + (0.9 - zs[2]) + arr[0] + acc
+    (2.0 + h_leaky(zs2[(round + 2) % zs2.len()]).sin()).powi(-2) + arr[0] + acc
 }
 
-fn f0275_t(tr: &Trace, zs: [f64; 3], arr: [f64; 1], mut zs2: [f64; 4]) -> f64 {
+fn f0275_t(tr: &Trace, zs: [f64; 3], arr: [f64; 1], zs2: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..1 {
         for l in 0..3 {
-            let vals = [zs[i].sin().exp2(), (2.0 + (i as f64).sin()).ln_1p(), tr.abs(arr[0]), zs[(l * 2 + 1) % 3] + 0.5];
+            let vals = [zs[i].sin().sinh(), tr.abs(i as f64), arr[0].atan(), zs[(l * 2 + 1) % 3] + 0.5];
             acc += vals[3];
         }
-        let z = (core::f64::consts::E + zs2[i % 4]).atan();
-        acc += z;
+        let d = tr.signum(core::f64::consts::E + zs2[i % 4]) * h_dot(&zs2, &zs);
+        acc += d;
     }
-    if tr.b(tr.clamp(zs[0], -0.5, 0.8) < zs[1].tanh().tan()) {
-        return zs2[2];
-    }
-    for ii in 0..4 {
-        for i in 0..ii {
-            if tr.b((1.0 + arr[0] * arr[0]).log2() < core::f64::consts::E) {
-                let mut b: f64 = {
-                    let mut g: f64 = if tr.b((2.0 + zs[zs.len() - 1 - i]) < (i as f64 + arr[0])) {
-                        let y = core::f64::consts::E.hypot(1.0).recip() + 0.3;
-                        (1.5 + (1.5 + std::f64::consts::PI.cos()).sqrt().tanh()).recip() + y
-                    } else {
-                        let t = arr[0] - ii as f64 + (zs[i % zs.len()] - zs2[i]);
-                        arr[0] - tr.floor(t * 1.5) * 0.3
-                    };
-                    g = g.tanh() + arr[0] * g;
-                    tr.atan2(g, g.sin() - 1.5).sin().exp()
-                };
-                b = b * b.sin();
-                acc += b;
-            } else {
-                zs2[i + 1] -= tr.floor((2.5 + zs[(ii * 2 + 1) % 3]) * 1.5) * 0.3;
-                if tr.b(ii > 0) {
-                    break;
-                }
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if tr.b(round > zs.len()) {
+            break;
+        }
+        for z in arr.iter() {
+            for s in &zs2 {
+                let res = h_cumsum(&arr);
+                acc += *s;
+                acc += res[0];
             }
+            acc += *z;
         }
     }
-    zs2[2] + zs2[0] + (0.9 - zs[2]) + arr[0] + acc
+    (2.0 + h_leaky_t(tr, zs2[(round + 2) % zs2.len()]).sin()).powi(-2) + arr[0] + acc
 }
 
 const CASE_F0275: Case = case!(f0275, f0275_t, f0275_grad, f0275_pullback, f0275_grad_into,
@@ -1389,42 +1379,48 @@ const CASE_F0275: Case = case!(f0275, f0275_t, f0275_grad, f0275_pullback, f0275
 #[differentiate(wrt(prm, a))]
 fn f0276(c: f64, arr: [f64; 4], prm: Params, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = if -a >= 0.2 {
+    let mut g: f64 = if -a >= 0.2 {
         for &g in arr.iter() {
             for ii in (0..arr.len()).rev() {
-                if (1.0 + arr[ii] * arr[ii]).ln_1p() >= ((arr[ii % 4] * 1.5).floor() + g) {
-                    return std::f64::consts::PI.hypot(1.0).log(2.5 + g.sin()) * -1.5;
+                if g > arr[(ii * 2 + 1) % arr.len()] {
+                    return 0.2;
                 }
             }
             acc += g;
         }
         arr[1]
     } else {
-        f64::log2(1.5 + a.atan2(arr[0].sin() - 1.5).cos())
+        std::f64::consts::PI.tanh().exp().cbrt() * arr[1].atan()
     };
-    let s = ((prm.b.sin().to_degrees() * 0.02).tanh() * 0.9).asin();
-    let t = (prm.v[0] + std::f64::consts::PI).mul_add(a.tanh().to_degrees() * 0.02, h_cumsum(&arr)[0]);
-    -1.5 + c + g + s + t + acc
+    for l in 0..3 {
+        let e = (f64::abs(g) * 1.5).round() + (arr[l].abs() + 0.5).log(3.0);
+        g *= (f64::exp2((l as f64).tanh()) as f64).sin();
+        acc += e;
+    }
+    h_mix(g, c).tanh().cosh() + prm.b + acc
 }
 
 fn f0276_t(tr: &Trace, c: f64, arr: [f64; 4], prm: Params, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = if tr.b(-a >= 0.2) {
+    let mut g: f64 = if tr.b(-a >= 0.2) {
         for &g in arr.iter() {
             for ii in (0..arr.len()).rev() {
-                if tr.b((1.0 + arr[ii] * arr[ii]).ln_1p() >= (tr.floor(arr[ii % 4] * 1.5) + g)) {
-                    return std::f64::consts::PI.hypot(1.0).log(2.5 + g.sin()) * -1.5;
+                if tr.b(g > arr[(ii * 2 + 1) % arr.len()]) {
+                    return 0.2;
                 }
             }
             acc += g;
         }
         arr[1]
     } else {
-        f64::log2(1.5 + tr.atan2(a, arr[0].sin() - 1.5).cos())
+        std::f64::consts::PI.tanh().exp().cbrt() * arr[1].atan()
     };
-    let s = ((prm.b.sin().to_degrees() * 0.02).tanh() * 0.9).asin();
-    let t = (prm.v[0] + std::f64::consts::PI).mul_add(a.tanh().to_degrees() * 0.02, h_cumsum(&arr)[0]);
-    -1.5 + c + g + s + t + acc
+    for l in 0..3 {
+        let e = tr.round(tr.abs(g) * 1.5) + (tr.abs(arr[l]) + 0.5).log(3.0);
+        g *= (f64::exp2((l as f64).tanh()) as f64).sin();
+        acc += e;
+    }
+    h_mix(g, c).tanh().cosh() + prm.b + acc
 }
 
 const CASE_F0276: Case = case!(f0276, f0276_t, f0276_grad, f0276_pullback, f0276_grad_into,
@@ -1433,39 +1429,37 @@ const CASE_F0276: Case = case!(f0276, f0276_t, f0276_grad, f0276_pullback, f0276
 
 #[differentiate]
 fn f0277(y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut p = y.sin() + (y + 0.1);
-    if core::f64::consts::E <= p.to_radians() {
-        let q = p.tanh().exp();
-        for _ in 0..1 {
-            let u: f64 = {
-                p -= (1.0 + p * p).ln_1p() + core::f64::consts::E.sin();
-                core::f64::consts::E
-            };
-            acc += u;
+    let mut u: f64 = y.cos().cosh() + ((y * 1.5).trunc() + y);
+    let mut round: usize = 0;
+    while round < 3 && 0.1 < core::f64::consts::E {
+        round += 1;
+        for i in 0..2 {
+            for jj in 1..=i {
+                if (jj as f64) > -0.5 {
+                    u += y;
+                    break;
+                }
+            }
         }
-        p = p.tanh() + core::f64::consts::E;
-        acc += q;
     }
-    p + acc
+    ((core::f64::consts::E * 1.5).trunc() * 0.3).hypot(1.0).ln_1p() + u
 }
 
 fn f0277_t(tr: &Trace, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut p = y.sin() + (y + 0.1);
-    if tr.b(core::f64::consts::E <= p.to_radians()) {
-        let q = p.tanh().exp();
-        for _ in 0..1 {
-            let u: f64 = {
-                p -= (1.0 + p * p).ln_1p() + core::f64::consts::E.sin();
-                core::f64::consts::E
-            };
-            acc += u;
+    let mut u: f64 = y.cos().cosh() + (tr.trunc(y * 1.5) + y);
+    let mut round: usize = 0;
+    while tr.b(round < 3 && 0.1 < core::f64::consts::E) {
+        round += 1;
+        for i in 0..2 {
+            for jj in 1..=i {
+                if tr.b((jj as f64) > -0.5) {
+                    u += y;
+                    break;
+                }
+            }
         }
-        p = p.tanh() + core::f64::consts::E;
-        acc += q;
     }
-    p + acc
+    (tr.trunc(core::f64::consts::E * 1.5) * 0.3).hypot(1.0).ln_1p() + u
 }
 
 const CASE_F0277: Case = case!(f0277, f0277_t, f0277_grad, f0277_pullback, f0277_grad_into,
@@ -1479,19 +1473,19 @@ fn f0278(x: f64) -> f64 {
             continue;
         }
     }
-    let p = x.cos().exp2();
-    let mut w = x - 0.7;
-    w %= 1.5 + (p.abs() + 0.3).cos();
-    w *= (p + w - 0.5).sin();
-    let mut round: usize = 0;
-    while round < 4 {
-        round += 1;
-        w += x.tanh().exp2() / (2.5_f64.powf(w.cos()).abs() + 0.5);
-        if (p % 1.5) <= 2.0 {
-            return p + (x.tanh() * 0.9).asin();
-        }
-    }
-    w * 0.9
+    let t = (1.0 + x * x).cbrt();
+    let mut hs = [0.0_f64; 2];
+    let mut q: f64 = if (0.7 + x) < f64::tan(hs[1].tanh()) {
+        hs[1] *= (h_polar(hs[0], x).1 + t).tanh();
+        hs[1].tanh() / (1.5 + (std::f64::consts::PI + t).cos())
+    } else {
+        (f64::exp_m1(x.tanh()).cos() * 0.9).atanh()
+    };
+    let u: f64 = {
+        q += f64::exp_m1(core::f64::consts::E.clamp(x - 0.5, x + 0.5).tanh());
+        h_pow(q / (1.0 + t * t), 2)
+    };
+    q + u + (hs[1] + u)
 }
 
 fn f0278_t(tr: &Trace, x: f64) -> f64 {
@@ -1500,19 +1494,19 @@ fn f0278_t(tr: &Trace, x: f64) -> f64 {
             continue;
         }
     }
-    let p = x.cos().exp2();
-    let mut w = x - 0.7;
-    w = tr.rem(w, 1.5 + (tr.abs(p) + 0.3).cos());
-    w *= (p + w - 0.5).sin();
-    let mut round: usize = 0;
-    while tr.b(round < 4) {
-        round += 1;
-        w += x.tanh().exp2() / (tr.abs(2.5_f64.powf(w.cos())) + 0.5);
-        if tr.b((tr.rem(p, 1.5)) <= 2.0) {
-            return p + (x.tanh() * 0.9).asin();
-        }
-    }
-    w * 0.9
+    let t = (1.0 + x * x).cbrt();
+    let mut hs = [0.0_f64; 2];
+    let mut q: f64 = if tr.b((0.7 + x) < f64::tan(hs[1].tanh())) {
+        hs[1] *= (h_polar(hs[0], x).1 + t).tanh();
+        hs[1].tanh() / (1.5 + (std::f64::consts::PI + t).cos())
+    } else {
+        (f64::exp_m1(x.tanh()).cos() * 0.9).atanh()
+    };
+    let u: f64 = {
+        q += f64::exp_m1(tr.clamp(core::f64::consts::E, x - 0.5, x + 0.5).tanh());
+        h_pow(q / (1.0 + t * t), 2)
+    };
+    q + u + (hs[1] + u)
 }
 
 const CASE_F0278: Case = case!(f0278, f0278_t, f0278_grad, f0278_pullback, f0278_grad_into,
@@ -1529,17 +1523,17 @@ fn f0279(arr: [f64; 2]) -> f64 {
             let w: f64 = {
                 let g: f64 = {
                     let tmp = [0.0_f64; 4];
-                    if f64::min(std::f64::consts::PI, buf[((xs[(j * 2 + 1) % xs.len()].sin().tan().tanh().abs() * 2.9).floor() as usize) % buf.len()][0]) <= (tmp[j].tanh() * 0.9).acos() {
+                    if ((std::f64::consts::PI * 1.5).round() * 0.3) >= 0.5 {
                         continue;
                     }
-                    j as f64
+                    xs[(j * 2 + 1) % xs.len()] + tmp[3]
                 };
-                (g.tanh() * 0.9).asin() - g.sin()
+                buf[3 - 1 - j][0] + g
             };
             acc += w;
         }
     }
-    buf[2][0] / (xs[0] * xs[1]).hypot(1.0) + acc
+    (buf[2][0] + arr[1]).signum() * ((buf[2][0] * 1.5).floor() * 0.3) + xs[1] + acc
 }
 
 fn f0279_t(tr: &Trace, arr: [f64; 2]) -> f64 {
@@ -1551,17 +1545,17 @@ fn f0279_t(tr: &Trace, arr: [f64; 2]) -> f64 {
             let w: f64 = {
                 let g: f64 = {
                     let tmp = [0.0_f64; 4];
-                    if tr.b(tr.min(std::f64::consts::PI, buf[(tr.floor(xs[(j * 2 + 1) % xs.len()].sin().tan().tanh().abs() * 2.9) as usize) % buf.len()][0]) <= (tmp[j].tanh() * 0.9).acos()) {
+                    if tr.b((tr.round(std::f64::consts::PI * 1.5) * 0.3) >= 0.5) {
                         continue;
                     }
-                    j as f64
+                    xs[(j * 2 + 1) % xs.len()] + tmp[3]
                 };
-                (g.tanh() * 0.9).asin() - g.sin()
+                buf[3 - 1 - j][0] + g
             };
             acc += w;
         }
     }
-    buf[2][0] / (xs[0] * xs[1]).hypot(1.0) + acc
+    tr.signum(buf[2][0] + arr[1]) * (tr.floor(buf[2][0] * 1.5) * 0.3) + xs[1] + acc
 }
 
 const CASE_F0279: Case = case!(f0279, f0279_t, f0279_grad, f0279_pullback, f0279_grad_into,
@@ -1583,13 +1577,18 @@ fn f0280(ws: &[f64]) -> f64 {
         acc += r;
     }
     if (ws[0] + -0.5) >= 2.5 {
-        let d = h_scale3(&[ws[0], core::f64::consts::E, ws[0]], ws[0])[0] * h_nested(ws[0], ws);
-        acc += d;
-    } else {
-        let u = (h_norm2([ws[0], std::f64::consts::PI]).tanh() * 0.9).asin();
-        acc += u;
+        let e = h_scale3(&[ws[0], core::f64::consts::E, ws[0]], ws[0])[0] * ws[0].hypot(1.5 + ws[0].tanh());
+        acc += e;
+    } else if ws[0] <= 0.5 {
+        let tmp: Vec<f64> = vec![0.0; ws.len()];
+        let p: f64 = if 0.5 > tmp[0] {
+            core::f64::consts::E.sin().tan() / ((ws[0] + tmp[0]).abs() + 0.5)
+        } else {
+            (core::f64::consts::E / (1.5 + ws[0].tanh())).hypot(1.5 + ws[0].clamp(-0.5, 0.8).tanh())
+        };
+        acc += p;
     }
-    ws[0] + acc
+    ws[0].sin().tan().tanh().exp2() + acc
 }
 
 fn f0280_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -1606,13 +1605,18 @@ fn f0280_t(tr: &Trace, ws: &[f64]) -> f64 {
         acc += r;
     }
     if tr.b((ws[0] + -0.5) >= 2.5) {
-        let d = h_scale3(&[ws[0], core::f64::consts::E, ws[0]], ws[0])[0] * h_nested(ws[0], ws);
-        acc += d;
-    } else {
-        let u = (h_norm2([ws[0], std::f64::consts::PI]).tanh() * 0.9).asin();
-        acc += u;
+        let e = h_scale3(&[ws[0], core::f64::consts::E, ws[0]], ws[0])[0] * ws[0].hypot(1.5 + ws[0].tanh());
+        acc += e;
+    } else if tr.b(ws[0] <= 0.5) {
+        let tmp: Vec<f64> = vec![0.0; ws.len()];
+        let p: f64 = if tr.b(0.5 > tmp[0]) {
+            core::f64::consts::E.sin().tan() / (tr.abs(ws[0] + tmp[0]) + 0.5)
+        } else {
+            (core::f64::consts::E / (1.5 + ws[0].tanh())).hypot(1.5 + tr.clamp(ws[0], -0.5, 0.8).tanh())
+        };
+        acc += p;
     }
-    ws[0] + acc
+    ws[0].sin().tan().tanh().exp2() + acc
 }
 
 const CASE_F0280: Case = case!(f0280, f0280_t, f0280_grad, f0280_pullback, f0280_grad_into,
@@ -1624,78 +1628,40 @@ fn f0281(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..3 {
         for _ in 0..4 {
-            let z = (a + core::f64::consts::E) / (1.5 + (2.0 + (l as f64).sin()).log10().cos());
-            acc += z;
+            let p = (a + core::f64::consts::E) / (2.0 + ((l as f64) as f64).sin());
+            acc += p;
         }
-        if f64::powf(2.5_f64, (l as f64).tanh()) < 0.9 {
-            match l {
-                0 => {
-                    let a = a * 0.5;
-                    acc += a;
-                }
-                1 | 2 => {
-                    let ys = [0.0_f64; 3];
-                    if l > 0 {
-                        continue;
-                    }
-                    acc += ys[2];
-                }
-                3..=5 => {
-                    let ws = [[0.0_f64; 2]; 1];
-                    acc += ws[0][0];
-                }
-                _ => {
-                    let a = a - a * 0.5;
-                    if (a * (a * 0.5)) >= -0.5 {
-                        continue;
-                    }
-                }
-            }
-        } else {
-            let a = a - a * 0.5;
-            acc += a;
-        }
+        let vals = [f64::ln((l as f64).tanh().exp()), a.to_radians()];
+        acc += vals[1];
     }
-    -a + acc
+    if (core::f64::consts::E + a) > -a {
+        let tup = (a * 0.5, a + core::f64::consts::E);
+        acc += tup.1;
+    } else if a.sin().cosh() < -0.5 {
+        let y = (1.5 + (2.0 + a.sin()).ln().cos()).recip();
+        acc += y;
+    }
+    f64::sin(a) - a.cos() + acc
 }
 
 fn f0281_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..3 {
         for _ in 0..4 {
-            let z = (a + core::f64::consts::E) / (1.5 + (2.0 + (l as f64).sin()).log10().cos());
-            acc += z;
+            let p = (a + core::f64::consts::E) / (2.0 + ((l as f64) as f64).sin());
+            acc += p;
         }
-        if tr.b(f64::powf(2.5_f64, (l as f64).tanh()) < 0.9) {
-            match l {
-                0 => {
-                    let a = a * 0.5;
-                    acc += a;
-                }
-                1 | 2 => {
-                    let ys = [0.0_f64; 3];
-                    if tr.b(l > 0) {
-                        continue;
-                    }
-                    acc += ys[2];
-                }
-                3..=5 => {
-                    let ws = [[0.0_f64; 2]; 1];
-                    acc += ws[0][0];
-                }
-                _ => {
-                    let a = a - a * 0.5;
-                    if tr.b((a * (a * 0.5)) >= -0.5) {
-                        continue;
-                    }
-                }
-            }
-        } else {
-            let a = a - a * 0.5;
-            acc += a;
-        }
+        let vals = [f64::ln((l as f64).tanh().exp()), a.to_radians()];
+        acc += vals[1];
     }
-    -a + acc
+    if tr.b((core::f64::consts::E + a) > -a) {
+        let tup = (a * 0.5, a + core::f64::consts::E);
+        acc += tup.1;
+    } else if tr.b(a.sin().cosh() < -0.5) {
+        let y = (1.5 + (2.0 + a.sin()).ln().cos()).recip();
+        acc += y;
+    }
+    f64::sin(a) - a.cos() + acc
 }
 
 const CASE_F0281: Case = case!(f0281, f0281_t, f0281_grad, f0281_pullback, f0281_grad_into,
@@ -1706,23 +1672,45 @@ const CASE_F0281: Case = case!(f0281, f0281_t, f0281_grad, f0281_pullback, f0281
 fn f0282(y: f64, mut y1: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (y / (2.0 + y1.sin())) <= x {
-        let pair = (y1.mul_add(x, y1), core::f64::consts::E + x);
+        let pair = (2.5 * y1, -0.5 / (1.0 + y1 * y1));
         acc += pair.1;
+    } else if x >= (y1 * core::f64::consts::E) {
+        let z: f64 = if (x % y.tanh().exp()) <= 1.5 {
+            y1 -= y1 / x.tanh().exp() + f64::log2(1.5 + y.tanh());
+            y1 * y
+        } else {
+            core::f64::consts::E
+        };
+        let r = y1 * y / (1.0 + y1 * y1);
+        acc += z;
+        acc += r;
+    } else {
+        let zs = [x.max(y1), y as f64];
+        acc += zs[1];
     }
-    y1 -= core::f64::consts::E;
-    let r = (f64::powi(x.tanh(), 4).abs() + 0.5).powf(2.5);
-    x + y1 + r + acc
+    (y1 * x).cos().tan() + acc
 }
 
 fn f0282_t(tr: &Trace, y: f64, mut y1: f64, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((y / (2.0 + y1.sin())) <= x) {
-        let pair = (y1.mul_add(x, y1), core::f64::consts::E + x);
+        let pair = (2.5 * y1, -0.5 / (1.0 + y1 * y1));
         acc += pair.1;
+    } else if tr.b(x >= (y1 * core::f64::consts::E)) {
+        let z: f64 = if tr.b((tr.rem(x, y.tanh().exp())) <= 1.5) {
+            y1 -= y1 / x.tanh().exp() + f64::log2(1.5 + y.tanh());
+            y1 * y
+        } else {
+            core::f64::consts::E
+        };
+        let r = y1 * y / (1.0 + y1 * y1);
+        acc += z;
+        acc += r;
+    } else {
+        let zs = [tr.max(x, y1), y as f64];
+        acc += zs[1];
     }
-    y1 -= core::f64::consts::E;
-    let r = (tr.abs(f64::powi(x.tanh(), 4)) + 0.5).powf(2.5);
-    x + y1 + r + acc
+    (y1 * x).cos().tan() + acc
 }
 
 const CASE_F0282: Case = case!(f0282, f0282_t, f0282_grad, f0282_pullback, f0282_grad_into,
@@ -1738,14 +1726,14 @@ fn f0283(vals: &[f64], pw: i32, vs: Vec<f64>) -> f64 {
             }
         }
     }
-    let c: f64 = if pw < 1 {
+    let mut c: f64 = if pw < 1 {
         vals[4].cos() + pw as f64
     } else {
-        let t = h_scale3(&[vals[2] + vs[0], vs[0] / core::f64::consts::E.tanh().exp(), h_norm2([vs[0], core::f64::consts::E])], vs[0] * vals[3])[0];
-        pw as f64 + t
+        let z = h_scale3(&[vals[2], vs[0], vals[((vs[0].tanh().abs() * 2.9).floor() as usize) % vals.len()]], vs[1])[0].cos();
+        h_mix(z, z) * (vs[1] / core::f64::consts::E.tanh().exp())
     };
-    let u = h_pow(vals[((c.tanh().exp().tanh().abs() * 2.9).floor() as usize) % vals.len()], 1);
-    c - (c.tanh() * 0.9).asin() + vs[1] + u
+    c -= (-c).abs();
+    (2.0 + c.sin()).log10() / (c + vals[((h_norm2([vs[1], 0.2]).tanh().abs() * 2.9).floor() as usize) % vals.len()]).tanh().exp()
 }
 
 fn f0283_t(tr: &Trace, vals: &[f64], pw: i32, vs: Vec<f64>) -> f64 {
@@ -1756,18 +1744,18 @@ fn f0283_t(tr: &Trace, vals: &[f64], pw: i32, vs: Vec<f64>) -> f64 {
             }
         }
     }
-    let c: f64 = if tr.b(pw < 1) {
+    let mut c: f64 = if tr.b(pw < 1) {
         vals[4].cos() + pw as f64
     } else {
-        let t = h_scale3(&[vals[2] + vs[0], vs[0] / core::f64::consts::E.tanh().exp(), h_norm2([vs[0], core::f64::consts::E])], vs[0] * vals[3])[0];
-        pw as f64 + t
+        let z = h_scale3(&[vals[2], vs[0], vals[(tr.floor(vs[0].tanh().abs() * 2.9) as usize) % vals.len()]], vs[1])[0].cos();
+        h_mix(z, z) * (vs[1] / core::f64::consts::E.tanh().exp())
     };
-    let u = h_pow(vals[(tr.floor(c.tanh().exp().tanh().abs() * 2.9) as usize) % vals.len()], 1);
-    c - (c.tanh() * 0.9).asin() + vs[1] + u
+    c -= tr.abs(-c);
+    (2.0 + c.sin()).log10() / (c + vals[(tr.floor(h_norm2([vs[1], 0.2]).tanh().abs() * 2.9) as usize) % vals.len()]).tanh().exp()
 }
 
 const CASE_F0283: Case = case!(f0283, f0283_t, f0283_grad, f0283_pullback, f0283_grad_into,
-    n: 7, active: [true, true, true, true, true, false, false], ints: [[2], [0], [2], [1]],
+    n: 7, active: [true, true, true, true, true, false, false], ints: [[2], [1], [1], [0]],
     |p, k| (&p[0..5], k[0] as i32, p[5..7].to_vec()));
 
 #[differentiate]
@@ -1776,12 +1764,15 @@ fn f0284(a: f64) -> f64 {
     if a > std::f64::consts::PI {
         let buf: [f64; 2] = [0.0; 2];
         for i in 0..2 {
-            let u = (a + buf[i]).tanh().to_degrees() * 0.02;
-            acc += u;
+            let r = 0.2 + (a - buf[i % buf.len()]);
+            acc += r;
         }
         acc += buf[1];
+    } else {
+        let g = a / a.hypot(1.0) - h_leaky(2.5);
+        acc += g;
     }
-    h_pow(f64::powf(1.0 + a * a, 2.5), 1) + acc
+    (a.sin() * 0.9).asin() + a.tanh().tan() + acc
 }
 
 fn f0284_t(tr: &Trace, a: f64) -> f64 {
@@ -1789,12 +1780,15 @@ fn f0284_t(tr: &Trace, a: f64) -> f64 {
     if tr.b(a > std::f64::consts::PI) {
         let buf: [f64; 2] = [0.0; 2];
         for i in 0..2 {
-            let u = (a + buf[i]).tanh().to_degrees() * 0.02;
-            acc += u;
+            let r = 0.2 + (a - buf[i % buf.len()]);
+            acc += r;
         }
         acc += buf[1];
+    } else {
+        let g = a / a.hypot(1.0) - h_leaky_t(tr, 2.5);
+        acc += g;
     }
-    h_pow(f64::powf(1.0 + a * a, 2.5), 1) + acc
+    (a.sin() * 0.9).asin() + a.tanh().tan() + acc
 }
 
 const CASE_F0284: Case = case!(f0284, f0284_t, f0284_grad, f0284_pullback, f0284_grad_into,
@@ -1804,46 +1798,40 @@ const CASE_F0284: Case = case!(f0284, f0284_t, f0284_grad, f0284_pullback, f0284
 #[differentiate(wrt(zs))]
 fn f0285(zs: [f64; 4], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if zs[0] < f64::powi(y, 1) {
+    if zs[0] < f64::acosh(y.tanh().exp() + 1.2) {
         let pair = h_polar(h_norm2([zs[0], core::f64::consts::E]), h_cumsum(&zs)[0]);
         let vals = [y + zs[1], h_dot(&zs, &zs), y * core::f64::consts::E];
-        let y = (1.5 + (2.0 + vals[0].sin()).ln_1p().cos()).recip();
+        let y = vals[0].tanh().to_degrees() * 0.02 % (2.0 + (y * zs[0]).sin());
         acc += pair.1;
         acc += y;
-    } else if y >= 0.3 {
-        let tup = h_polar(y + 2.0, h_mix(y, y));
-        acc += tup.1;
     } else {
-        let s: f64 = if (zs[0] / y.hypot(1.0)) < -0.5 {
-            y.cos()
-        } else {
-            y.cos().tan() + h_scale3(&[-1.5, 0.1, zs[1]], y)[2]
-        };
-        acc += s;
+        let mut step: usize = 0;
+        while step < 1 && (y - 0.5) < 0.9 {
+            step += 1;
+            let xs = zs;
+            acc += xs[3];
+        }
     }
-    -y * (zs[3] * y) + acc
+    (y.hypot(1.0).ln_1p().sin() * 0.9).acos() + acc
 }
 
 fn f0285_t(tr: &Trace, zs: [f64; 4], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(zs[0] < f64::powi(y, 1)) {
+    if tr.b(zs[0] < f64::acosh(y.tanh().exp() + 1.2)) {
         let pair = h_polar(h_norm2([zs[0], core::f64::consts::E]), h_cumsum(&zs)[0]);
         let vals = [y + zs[1], h_dot(&zs, &zs), y * core::f64::consts::E];
-        let y = (1.5 + (2.0 + vals[0].sin()).ln_1p().cos()).recip();
+        let y = tr.rem(vals[0].tanh().to_degrees() * 0.02, 2.0 + (y * zs[0]).sin());
         acc += pair.1;
         acc += y;
-    } else if tr.b(y >= 0.3) {
-        let tup = h_polar(y + 2.0, h_mix(y, y));
-        acc += tup.1;
     } else {
-        let s: f64 = if tr.b((zs[0] / y.hypot(1.0)) < -0.5) {
-            y.cos()
-        } else {
-            y.cos().tan() + h_scale3(&[-1.5, 0.1, zs[1]], y)[2]
-        };
-        acc += s;
+        let mut step: usize = 0;
+        while tr.b(step < 1 && (y - 0.5) < 0.9) {
+            step += 1;
+            let xs = zs;
+            acc += xs[3];
+        }
     }
-    -y * (zs[3] * y) + acc
+    (y.hypot(1.0).ln_1p().sin() * 0.9).acos() + acc
 }
 
 const CASE_F0285: Case = case!(f0285, f0285_t, f0285_grad, f0285_pullback, f0285_grad_into,
@@ -1853,62 +1841,54 @@ const CASE_F0285: Case = case!(f0285, f0285_t, f0285_grad, f0285_pullback, f0285
 #[differentiate]
 fn f0286(arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut g = (2.0 + arr[1].sin()).cbrt();
-    if g > -arr[2] {
-        let tmp = [0.0_f64; 5];
-        acc += tmp[4];
-    } else if (0.9 - arr[3]) > 1.2 {
+    let mut e = arr[1];
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if it > 4 {
+            break;
+        }
         let mut round: usize = 0;
-        let z: f64 = loop {
+        while round < arr.len() && ((arr[it % arr.len()] / (1.5 + e.tanh())) <= -arr[(it + 1) % arr.len()] && it < 3) {
             round += 1;
-            if round > arr.len() {
-                break round as f64 % arr[(round * 2 + 1) % arr.len()].hypot(1.0) / arr[(round + 1) % 4].tanh().tan().hypot(1.0);
-            }
-            g = g * 0.5 + g / core::f64::consts::E.hypot(1.0);
-        };
-        acc += z;
+            let e = e - ((arr[round.min(arr.len() - 1)] * arr[(round + 3) % arr.len()] * 1.5).floor() + (it as f64 * 1.5).trunc() * 0.3);
+            acc += e;
+        }
+        for _ in (0..4).rev() {
+            let xs: Vec<f64> = vec![0.0; arr.len()];
+            acc += xs[3];
+        }
     }
-    for _ in 0..arr.len() {
-        let g = g - (g.abs() + 0.5).log2().tanh().sinh();
-        acc += g;
-    }
-    g %= (1.5 + (core::f64::consts::E / (1.5 + arr[1].tanh())).cos()).ln_1p().abs() + 0.5;
-    let p: f64 = if (g.cos().to_degrees() * 0.02) >= (1.5 - g) {
-        g + (0.9 + arr[1])
-    } else {
-        g * 0.9
-    };
-    arr[3] + p + acc
+    e += arr[0].clamp(e - 0.5, e + 0.5);
+    e = h_mix(e, e.powi(2));
+    e = e * (arr[it.min(arr.len() - 1)] * e).tanh();
+    arr[(it * 2 + 1) % arr.len()].abs() * (e.abs() + 0.5).sqrt() + acc
 }
 
 fn f0286_t(tr: &Trace, arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut g = (2.0 + arr[1].sin()).cbrt();
-    if tr.b(g > -arr[2]) {
-        let tmp = [0.0_f64; 5];
-        acc += tmp[4];
-    } else if tr.b((0.9 - arr[3]) > 1.2) {
+    let mut e = arr[1];
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if tr.b(it > 4) {
+            break;
+        }
         let mut round: usize = 0;
-        let z: f64 = loop {
+        while tr.b(round < arr.len() && ((arr[it % arr.len()] / (1.5 + e.tanh())) <= -arr[(it + 1) % arr.len()] && it < 3)) {
             round += 1;
-            if tr.b(round > arr.len()) {
-                break tr.rem(round as f64, arr[(round * 2 + 1) % arr.len()].hypot(1.0)) / arr[(round + 1) % 4].tanh().tan().hypot(1.0);
-            }
-            g = g * 0.5 + g / core::f64::consts::E.hypot(1.0);
-        };
-        acc += z;
+            let e = e - (tr.floor(arr[round.min(arr.len() - 1)] * arr[(round + 3) % arr.len()] * 1.5) + tr.trunc(it as f64 * 1.5) * 0.3);
+            acc += e;
+        }
+        for _ in (0..4).rev() {
+            let xs: Vec<f64> = vec![0.0; arr.len()];
+            acc += xs[3];
+        }
     }
-    for _ in 0..arr.len() {
-        let g = g - (tr.abs(g) + 0.5).log2().tanh().sinh();
-        acc += g;
-    }
-    g = tr.rem(g, tr.abs((1.5 + (core::f64::consts::E / (1.5 + arr[1].tanh())).cos()).ln_1p()) + 0.5);
-    let p: f64 = if tr.b((g.cos().to_degrees() * 0.02) >= (1.5 - g)) {
-        g + (0.9 + arr[1])
-    } else {
-        g * 0.9
-    };
-    arr[3] + p + acc
+    e += tr.clamp(arr[0], e - 0.5, e + 0.5);
+    e = h_mix(e, e.powi(2));
+    e = e * (arr[it.min(arr.len() - 1)] * e).tanh();
+    tr.abs(arr[(it * 2 + 1) % arr.len()]) * (tr.abs(e) + 0.5).sqrt() + acc
 }
 
 const CASE_F0286: Case = case!(f0286, f0286_t, f0286_grad, f0286_pullback, f0286_grad_into,
@@ -1918,48 +1898,38 @@ const CASE_F0286: Case = case!(f0286, f0286_t, f0286_grad, f0286_pullback, f0286
 #[differentiate]
 fn f0287(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (a / (2.0 + a.sin())) > -0.5 {
+    if a.max(a * 0.5) > -0.5 {
         let zs = [a, a, a * 0.3, h_pow(a, 1)];
         let mut a = a + zs[3];
         a = a * 0.5 + h_pow(0.3, 1);
         acc += a;
     }
-    let v: f64 = if a.to_radians() <= (0.9 / (1.5 + a.cos())) {
-        let r = 0.5 + a.sin();
-        r * a / h_scale3(&[r, r, a], r)[((r.atan2(2.0 + a.sin()).sin().abs() * 2.9).floor() as usize) % 3].hypot(1.0)
+    let v: f64 = if (2.0 + a.sin()).ln() <= 0.9 {
+        let z = a;
+        z * 0.2 + z * a
     } else {
-        let r: f64 = if 1.5 <= a {
-            a * 0.9
-        } else {
-            let pair = (a - std::f64::consts::PI, core::f64::consts::E.hypot(1.5 + a.cos()));
-            h_scale3(&[a.clamp(a - 0.5, a + 0.5), a, a], 1.5 + a)[2] + pair.1
-        };
-        a.atan2(1.5 + a.cos()) + r
+        let a = a + (1.5 + (a / (2.0 + a.sin())).cos()).log10();
+        (a.sin().exp().tanh() * 0.9).atanh()
     };
-    f64::cosh(a.tanh()) + v + acc
+    a.tanh().sinh() - (v.abs() + 0.5).log10() + acc
 }
 
 fn f0287_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((a / (2.0 + a.sin())) > -0.5) {
+    if tr.b(tr.max(a, a * 0.5) > -0.5) {
         let zs = [a, a, a * 0.3, h_pow(a, 1)];
         let mut a = a + zs[3];
         a = a * 0.5 + h_pow(0.3, 1);
         acc += a;
     }
-    let v: f64 = if tr.b(a.to_radians() <= (0.9 / (1.5 + a.cos()))) {
-        let r = 0.5 + a.sin();
-        r * a / h_scale3(&[r, r, a], r)[(tr.floor(r.atan2(2.0 + a.sin()).sin().abs() * 2.9) as usize) % 3].hypot(1.0)
+    let v: f64 = if tr.b((2.0 + a.sin()).ln() <= 0.9) {
+        let z = a;
+        z * 0.2 + z * a
     } else {
-        let r: f64 = if tr.b(1.5 <= a) {
-            a * 0.9
-        } else {
-            let pair = (a - std::f64::consts::PI, core::f64::consts::E.hypot(1.5 + a.cos()));
-            h_scale3(&[tr.clamp(a, a - 0.5, a + 0.5), a, a], 1.5 + a)[2] + pair.1
-        };
-        a.atan2(1.5 + a.cos()) + r
+        let a = a + (1.5 + (a / (2.0 + a.sin())).cos()).log10();
+        (a.sin().exp().tanh() * 0.9).atanh()
     };
-    f64::cosh(a.tanh()) + v + acc
+    a.tanh().sinh() - (tr.abs(v) + 0.5).log10() + acc
 }
 
 const CASE_F0287: Case = case!(f0287, f0287_t, f0287_grad, f0287_pullback, f0287_grad_into,
@@ -1967,30 +1937,54 @@ const CASE_F0287: Case = case!(f0287, f0287_t, f0287_grad, f0287_pullback, f0287
     |p, _k| (p[0]));
 
 #[differentiate(wrt(ar))]
-fn f0288(mut x: f64, k: usize, ar: &[f64; 4], x3: f64) -> f64 {
-    let mut tmp: Vec<f64> = vec![0.0; ar.len()];
-    let mut z: f64 = x3 / (1.5 + x.tanh()) * ((tmp[k] * 1.5).round() + x3);
-    x /= x.atan2(1.5 + x3.clamp(-0.5, 0.8).cos()).abs() + 0.5;
-    for jj in 0..ar.len() {
-        tmp[((ar[jj % ar.len()].atan().tanh().abs() * 2.9).floor() as usize) % 4] /= 2.0 + ((x - tmp[4 - 1 - k]) * z).sin();
+fn f0288(x: f64, k: usize, ar: &[f64; 4], x3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let tmp: Vec<f64> = vec![0.0; ar.len()];
+    let q = x3 / (1.5 + x.tanh()) * tmp[k].to_radians();
+    let ws = [f64::atanh(x3.sin() * 0.9), x3 / tmp[k].tanh().exp()];
+    for (&g, &c) in ar.iter().zip(ws.iter()) {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > tmp.len() {
+                break;
+            }
+            let vals = [c * ws[(step * 2 + 1) % 2], x - ws[(k * 2 + 1) % 2], g];
+            acc += vals[2];
+        }
+        let (w, p) = h_polar(h_nested(ws[(step + 3) % ws.len()], &ws), tmp[(step * 2 + 1) % tmp.len()] + c);
+        acc += g;
+        acc += w;
+        acc += p;
     }
-    (z, x) = (x, z * tmp[k]);
-    (ar[(k * 2 + 1) % ar.len()] + x).min(z)
+    ar[k] + q + acc
 }
 
-fn f0288_t(tr: &Trace, mut x: f64, k: usize, ar: &[f64; 4], x3: f64) -> f64 {
-    let mut tmp: Vec<f64> = vec![0.0; ar.len()];
-    let mut z: f64 = x3 / (1.5 + x.tanh()) * (tr.round(tmp[k] * 1.5) + x3);
-    x /= tr.abs(x.atan2(1.5 + tr.clamp(x3, -0.5, 0.8).cos())) + 0.5;
-    for jj in 0..ar.len() {
-        tmp[(tr.floor(ar[jj % ar.len()].atan().tanh().abs() * 2.9) as usize) % 4] /= 2.0 + ((x - tmp[4 - 1 - k]) * z).sin();
+fn f0288_t(tr: &Trace, x: f64, k: usize, ar: &[f64; 4], x3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let tmp: Vec<f64> = vec![0.0; ar.len()];
+    let q = x3 / (1.5 + x.tanh()) * tmp[k].to_radians();
+    let ws = [f64::atanh(x3.sin() * 0.9), x3 / tmp[k].tanh().exp()];
+    for (&g, &c) in ar.iter().zip(ws.iter()) {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > tmp.len()) {
+                break;
+            }
+            let vals = [c * ws[(step * 2 + 1) % 2], x - ws[(k * 2 + 1) % 2], g];
+            acc += vals[2];
+        }
+        let (w, p) = h_polar(h_nested(ws[(step + 3) % ws.len()], &ws), tmp[(step * 2 + 1) % tmp.len()] + c);
+        acc += g;
+        acc += w;
+        acc += p;
     }
-    (z, x) = (x, z * tmp[k]);
-    tr.min(ar[(k * 2 + 1) % ar.len()] + x, z)
+    ar[k] + q + acc
 }
 
 const CASE_F0288: Case = case!(f0288, f0288_t, f0288_grad, f0288_pullback, f0288_grad_into,
-    n: 6, active: [false, true, true, true, true, false], ints: [[2], [0], [0], [0]],
+    n: 6, active: [false, true, true, true, true, false], ints: [[2], [1], [1], [1]],
     |p, k| (p[0], k[0], &arr(&p[1..5]), p[5]));
 
 #[differentiate]
@@ -1999,25 +1993,26 @@ fn f0289(b: f64, y: f64, flag: bool) -> f64 {
     let (p, c) = h_polar(b + y, h_polar(y, core::f64::consts::E).1);
     let mut ws = [0.1 * p, b * core::f64::consts::E];
     if flag {
-        ws[0] = (core::f64::consts::E / (2.0 + ws[0].sin())).hypot(1.0).sqrt();
+        ws[0] -= (core::f64::consts::E / (2.0 + ws[0].sin())).to_radians();
     }
-    let mut zs = [b + p, 0.2 + ws[1], p * ws[0]];
-    let mut step: usize = 0;
-    while step < 1 {
-        step += 1;
-        for i in 1..zs.len() {
-            zs[i] = zs[i - 1] * ((step as f64).signum() * b).cos() + b % (ws[(i + 2) % ws.len()].abs() + 0.5);
-            let z: f64 = if p.abs() < 2.0 {
-                ((ws[i - 1] * zs[step]).abs() + 0.5).sqrt()
-            } else {
-                h_polar(h_leaky(p), h_scale3(&zs, c)[step]).0
-            };
-            acc += z;
-        }
-        let pair = h_polar(y.mul_add(ws[step], c), y + b);
-        acc += pair.1;
+    let w: f64 = if b.hypot(1.0 + b * b) > 0.5 {
+        (ws[1] * 1.5).round() * 0.3 * std::f64::consts::PI
+    } else {
+        let tmp: Vec<f64> = vec![0.0; ws.len()];
+        b + tmp[1]
+    };
+    let r = (1.5 + (2.0 + b.sin()).log2().cos()).log(2.5 + (2.0 + y.sin()).log2().sin());
+    for jj in (0..ws.len()).rev() {
+        let e: f64 = if jj % 2 == 0 {
+            (w.max(jj as f64).abs() + 0.5 + 1.2).acosh()
+        } else {
+            ws[jj.min(ws.len() - 1)]
+        };
+        let y = y - -(1.5 + c.tanh()).ln_1p();
+        acc += e;
+        acc += y;
     }
-    zs[step % zs.len()].cos() + c + acc
+    0.5 + c + w + r + acc
 }
 
 fn f0289_t(tr: &Trace, b: f64, y: f64, flag: bool) -> f64 {
@@ -2025,29 +2020,30 @@ fn f0289_t(tr: &Trace, b: f64, y: f64, flag: bool) -> f64 {
     let (p, c) = h_polar(b + y, h_polar(y, core::f64::consts::E).1);
     let mut ws = [0.1 * p, b * core::f64::consts::E];
     if tr.b(flag) {
-        ws[0] = (core::f64::consts::E / (2.0 + ws[0].sin())).hypot(1.0).sqrt();
+        ws[0] -= (core::f64::consts::E / (2.0 + ws[0].sin())).to_radians();
     }
-    let mut zs = [b + p, 0.2 + ws[1], p * ws[0]];
-    let mut step: usize = 0;
-    while tr.b(step < 1) {
-        step += 1;
-        for i in 1..zs.len() {
-            zs[i] = zs[i - 1] * (tr.signum(step as f64) * b).cos() + tr.rem(b, tr.abs(ws[(i + 2) % ws.len()]) + 0.5);
-            let z: f64 = if tr.b(tr.abs(p) < 2.0) {
-                (tr.abs(ws[i - 1] * zs[step]) + 0.5).sqrt()
-            } else {
-                h_polar(h_leaky_t(tr, p), h_scale3(&zs, c)[step]).0
-            };
-            acc += z;
-        }
-        let pair = h_polar(y.mul_add(ws[step], c), y + b);
-        acc += pair.1;
+    let w: f64 = if tr.b(b.hypot(1.0 + b * b) > 0.5) {
+        tr.round(ws[1] * 1.5) * 0.3 * std::f64::consts::PI
+    } else {
+        let tmp: Vec<f64> = vec![0.0; ws.len()];
+        b + tmp[1]
+    };
+    let r = (1.5 + (2.0 + b.sin()).log2().cos()).log(2.5 + (2.0 + y.sin()).log2().sin());
+    for jj in (0..ws.len()).rev() {
+        let e: f64 = if tr.b(jj % 2 == 0) {
+            (tr.abs(tr.max(w, jj as f64)) + 0.5 + 1.2).acosh()
+        } else {
+            ws[jj.min(ws.len() - 1)]
+        };
+        let y = y - -(1.5 + c.tanh()).ln_1p();
+        acc += e;
+        acc += y;
     }
-    zs[step % zs.len()].cos() + c + acc
+    0.5 + c + w + r + acc
 }
 
 const CASE_F0289: Case = case!(f0289, f0289_t, f0289_grad, f0289_pullback, f0289_grad_into,
-    n: 2, active: [true, true], ints: [[1], [1], [0], [1]],
+    n: 2, active: [true, true], ints: [[1], [0], [1], [1]],
     |p, k| (p[0], p[1], k[0] == 1));
 
 #[differentiate(wrt(b, ws))]
@@ -2055,105 +2051,165 @@ fn f0290(b: f64, n: usize, arr: [f64; 1], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
         for _ in (0..=i).rev() {
-            let b = (2.0 + b.abs().sin()).ln();
+            let b = b * f64::exp2(b.mul_add(b, ws[0]).sin());
             acc += b;
         }
-        for a in arr.iter() {
-            let hs = [[0.0_f64; 3]; 1];
-            acc += *a;
-            acc += hs[0][0];
-        }
+        let z: f64 = match i {
+            0 => {
+                let d: f64 = if n % 2 == 0 {
+                    h_dot(ws, ws) % (1.5 + (ws[0].cos() * 0.9).acos().cos())
+                } else {
+                    h_nested(i as f64 / (1.0 + b * b), &arr)
+                };
+                b + d
+            }
+            1 | 2 => {
+                (arr[0] - b) * b.atan()
+            }
+            _ => {
+                core::f64::consts::E
+            }
+        };
+        acc += z;
     }
-    let b = b - h_pow(ws[0].atan2(b.tanh().exp()), 1);
-    let mut cnt: usize = 0;
-    while cnt < 2 {
-        cnt += 1;
-        let g = f64::hypot(b, 1.5 + (arr[0] * b).tanh());
-        acc += g;
-    }
-    let b = (ws[0] + b) / (2.0 + ((b * 1.5).floor() * 0.3).sin());
-    b * cnt as f64 * (ws[0] * b) + n as f64 * 0.5 + arr[0] + acc
+    b / (((b * 1.5).floor() * 0.3).abs() + 0.5) + arr[0] + ws[0] + acc
 }
 
 fn f0290_t(tr: &Trace, b: f64, n: usize, arr: [f64; 1], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
         for _ in (0..=i).rev() {
-            let b = (2.0 + tr.abs(b).sin()).ln();
+            let b = b * f64::exp2(b.mul_add(b, ws[0]).sin());
             acc += b;
         }
-        for a in arr.iter() {
-            let hs = [[0.0_f64; 3]; 1];
-            acc += *a;
-            acc += hs[0][0];
-        }
+        let z: f64 = match i {
+            0 => {
+                let d: f64 = if tr.b(n % 2 == 0) {
+                    tr.rem(h_dot(ws, ws), 1.5 + (ws[0].cos() * 0.9).acos().cos())
+                } else {
+                    h_nested(i as f64 / (1.0 + b * b), &arr)
+                };
+                b + d
+            }
+            1 | 2 => {
+                (arr[0] - b) * b.atan()
+            }
+            _ => {
+                core::f64::consts::E
+            }
+        };
+        acc += z;
     }
-    let b = b - h_pow(ws[0].atan2(b.tanh().exp()), 1);
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 2) {
-        cnt += 1;
-        let g = f64::hypot(b, 1.5 + (arr[0] * b).tanh());
-        acc += g;
-    }
-    let b = (ws[0] + b) / (2.0 + (tr.floor(b * 1.5) * 0.3).sin());
-    b * cnt as f64 * (ws[0] * b) + n as f64 * 0.5 + arr[0] + acc
+    b / (tr.abs(tr.floor(b * 1.5) * 0.3) + 0.5) + arr[0] + ws[0] + acc
 }
 
 const CASE_F0290: Case = case!(f0290, f0290_t, f0290_grad, f0290_pullback, f0290_grad_into,
-    n: 3, active: [true, false, true], ints: [[4], [0], [4], [1]],
+    n: 3, active: [true, false, true], ints: [[4], [1], [3], [2]],
     |p, k| (p[0], k[0], arr(&p[1..2]), &p[2..3]));
 
 #[differentiate]
 fn f0291(vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut s: f64 = 0.1;
-    let mut c = h_leaky((s.tanh() * 0.9).acos());
-    c += vals[((vals[2].sin().abs() * 2.9).floor() as usize) % 5] * h_pow(vals[2], 1);
-    let z: f64 = if (vals[3].tanh() * 0.9).acos() < s.tanh().exp() {
-        (s + vals[((s.sin().tanh().abs() * 2.9).floor() as usize) % 5]) * h_leaky(s)
-    } else {
-        let p = vals[2].tanh().to_degrees() * 0.02;
-        h_cumsum(vals)[3].tanh().tan() + p
-    };
-    let w: f64 = if (vals[2] + std::f64::consts::PI) >= (vals[((c.tanh().exp().cos().abs() * 2.9).floor() as usize) % vals.len()] + s) {
-        let late1: f64;
-        if ((vals[(((z % 1.5).tanh().abs() * 2.9).floor() as usize) % 5] * 1.5).trunc() + vals[4]) < 1.2 {
-            late1 = vals[(((1.0 + c * c).recip().sin().abs() * 2.9).floor() as usize) % vals.len()] + c;
-        } else {
-            late1 = z + c - s * vals[4];
+    let mut t = h_leaky(s.max(s * 0.5));
+    let u: f64 = if (s * -0.5) >= 0.3 {
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if cnt > 3 {
+                break;
+            }
+            if cnt > 1 {
+                for _ in 1..vals.len() {
+                    let buf = vals.to_vec();
+                    acc += buf[4];
+                }
+                let a: f64 = match cnt {
+                    0 => {
+                        let xs = [0.0_f64; 3];
+                        vals[(cnt + 3) % 5] / s.hypot(1.0) + xs[cnt.min(3 - 1)]
+                    }
+                    1 | 2 => {
+                        t = t.tanh() + -t;
+                        (t.tanh().exp_m1() * 1.5).ceil() * 0.3
+                    }
+                    _ => {
+                        let p: f64 = {
+                            s = s * (-s).tanh();
+                            t * vals[(cnt * 2 + 1) % vals.len()] * 0.9
+                        };
+                        s + p
+                    }
+                };
+                s = h_cumsum(vals)[(cnt * 2 + 1) % 5];
+                acc += a;
+            } else if (s.sin() * 0.9).atanh() <= 1.5 {
+                let s = s - ((vals[5 - 1 - cnt].abs() * 1.5).trunc() + (s * 1.5).ceil() * 0.3);
+                if cnt > 2 {
+                    return ((t * 1.5).trunc() + t).abs();
+                }
+                acc += s;
+            }
+            let ws: [f64; 3] = [0.0; 3];
+            acc += ws[2];
         }
-        late1 + z
+        (vals[cnt.min(vals.len() - 1)] + s).mul_add(s + t, s)
     } else {
-        s *= z.hypot(1.0).ln().tanh();
-        std::f64::consts::PI
+        0.3 + vals[4] - vals[1]
     };
-    s /= 1.5 + (vals[1] + std::f64::consts::PI + h_dot(vals, vals)).cos();
-    vals[2] % (2.0 + vals[2].sin()) + s + w
+    (h_dot(vals, vals).cos() * 0.9).acos() + t + u + acc
 }
 
 fn f0291_t(tr: &Trace, vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut s: f64 = 0.1;
-    let mut c = h_leaky_t(tr, (s.tanh() * 0.9).acos());
-    c += vals[(tr.floor(vals[2].sin().abs() * 2.9) as usize) % 5] * h_pow(vals[2], 1);
-    let z: f64 = if tr.b((vals[3].tanh() * 0.9).acos() < s.tanh().exp()) {
-        (s + vals[(tr.floor(s.sin().tanh().abs() * 2.9) as usize) % 5]) * h_leaky_t(tr, s)
-    } else {
-        let p = vals[2].tanh().to_degrees() * 0.02;
-        h_cumsum(vals)[3].tanh().tan() + p
-    };
-    let w: f64 = if tr.b((vals[2] + std::f64::consts::PI) >= (vals[(tr.floor(c.tanh().exp().cos().abs() * 2.9) as usize) % vals.len()] + s)) {
-        let late1: f64;
-        if tr.b((tr.trunc(vals[(tr.floor((tr.rem(z, 1.5)).tanh().abs() * 2.9) as usize) % 5] * 1.5) + vals[4]) < 1.2) {
-            late1 = vals[(tr.floor((1.0 + c * c).recip().sin().abs() * 2.9) as usize) % vals.len()] + c;
-        } else {
-            late1 = z + c - s * vals[4];
+    let mut t = h_leaky_t(tr, tr.max(s, s * 0.5));
+    let u: f64 = if tr.b((s * -0.5) >= 0.3) {
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if tr.b(cnt > 3) {
+                break;
+            }
+            if tr.b(cnt > 1) {
+                for _ in 1..vals.len() {
+                    let buf = vals.to_vec();
+                    acc += buf[4];
+                }
+                let a: f64 = match cnt {
+                    0 => {
+                        let xs = [0.0_f64; 3];
+                        vals[(cnt + 3) % 5] / s.hypot(1.0) + xs[cnt.min(3 - 1)]
+                    }
+                    1 | 2 => {
+                        t = t.tanh() + -t;
+                        tr.ceil(t.tanh().exp_m1() * 1.5) * 0.3
+                    }
+                    _ => {
+                        let p: f64 = {
+                            s = s * (-s).tanh();
+                            t * vals[(cnt * 2 + 1) % vals.len()] * 0.9
+                        };
+                        s + p
+                    }
+                };
+                s = h_cumsum(vals)[(cnt * 2 + 1) % 5];
+                acc += a;
+            } else if tr.b((s.sin() * 0.9).atanh() <= 1.5) {
+                let s = s - (tr.trunc(tr.abs(vals[5 - 1 - cnt]) * 1.5) + tr.ceil(s * 1.5) * 0.3);
+                if tr.b(cnt > 2) {
+                    return tr.abs(tr.trunc(t * 1.5) + t);
+                }
+                acc += s;
+            }
+            let ws: [f64; 3] = [0.0; 3];
+            acc += ws[2];
         }
-        late1 + z
+        (vals[cnt.min(vals.len() - 1)] + s).mul_add(s + t, s)
     } else {
-        s *= z.hypot(1.0).ln().tanh();
-        std::f64::consts::PI
+        0.3 + vals[4] - vals[1]
     };
-    s /= 1.5 + (vals[1] + std::f64::consts::PI + h_dot(vals, vals)).cos();
-    tr.rem(vals[2], 2.0 + vals[2].sin()) + s + w
+    (h_dot(vals, vals).cos() * 0.9).acos() + t + u + acc
 }
 
 const CASE_F0291: Case = case!(f0291, f0291_t, f0291_grad, f0291_pullback, f0291_grad_into,
@@ -2175,73 +2231,49 @@ fn f0292(ws: &[f64], b: f64, k: usize) -> f64 {
             if b <= 0.7 {
                 match k {
                     0 => {
-                        let e: f64 = match k {
+                        let mut e: f64 = match k {
                             0 => {
                                 let vals = ws.to_vec();
-                                (b * it as f64) as f64 + vals[0]
+                                (1.5 + b.cos()).log(2.5 + (it as f64).sin()).hypot(((b * 1.5).floor() + vals[0]).tanh().exp())
                             }
                             1 | 2 => {
-                                ws[0].tanh().exp().ln_1p() + (1.0 + b * b).recip()
+                                b * 0.9
                             }
-                            _ if -std::f64::consts::PI > ws[0] => {
-                                h_dot(ws, ws) as f64
+                            _ if (b / (1.0 + b * b)) <= -0.5 && it % 2 == 0 => {
+                                (1.5 + (-ws[0]).cos()).recip()
                             }
                             _ => {
-                                (-ws[0]).sin().cosh()
+                                b * 0.9
                             }
                         };
-                        if h_pow(ws[0], it) <= (2.0 + b.sin()).log(2.5 + ws[0].sin()) {
-                            return (it as f64).cos();
-                        }
+                        e += (it as f64 + b) * (ws[0] * it as f64);
                         acc += e;
                     }
                     mm if mm > 3 => {
-                        let u: f64 = {
-                            let e: f64 = {
-                                let tmp: Vec<f64> = vec![0.0; ws.len()];
-                                b + tmp[0]
-                            };
-                            let p = it as f64;
-                            (e - b).mul_add((1.5 + (it as f64).cos()).ln_1p(), b + e) + p
-                        };
-                        let b = (u * 1.5).ceil() * 0.3 % ws[0].sin().tan().tanh().exp();
-                        acc += b;
+                        let (r, w) = (ws[0].abs(), ws[0] / ws[0].tanh().exp());
+                        let y = h_cumsum(ws)[0] / (2.0 + f64::min(r, core::f64::consts::E).sin());
+                        acc += w;
+                        acc += y;
                     }
                     _ => {
-                        let pair = h_polar(b % (1.5 + ws[0].cos()), ws[0].tanh().to_degrees() * 0.02);
-                        let a: f64 = if (1.5 + ws[0].cos()).log2() <= (b.tanh() * 0.9).acos() {
-                            let u: f64 = if b.hypot(1.0).ln() >= ws[0].cos().cosh() {
-                                b * 0.9
-                            } else {
-                                let zs = [0.0_f64; 2];
-                                h_mix(-1.5, b) / ws[0].atan().tanh().exp() + zs[1]
-                            };
-                            ws[0] + u
-                        } else {
-                            (b * ws[0]).clamp(b - 0.5, b + 0.5)
-                        };
-                        acc += pair.1;
-                        acc += a;
+                        let t = (b.sin().powi(it as i32) * 1.5).trunc() * 0.3;
+                        acc += t;
                     }
                 }
-                late1 = ws[0];
+                late1 = b.tanh().tan().cos();
             } else {
-                late1 = (1.0 + b * b).ln() / ((b * 1.5).ceil() + b).tanh().exp();
+                let buf = [0.0_f64; 3];
+                late1 = (k as f64).min(core::f64::consts::E.hypot(1.0).recip());
+                acc += buf[2];
             }
             acc += late1;
         }
         _ => {
             let res = h_cumsum(ws);
-            let e: f64 = if res[0] >= (b - ws[0]) {
-                let d = (f64::sinh((k as f64).tanh()).tanh() * 0.9).acos();
-                -0.5 + d
-            } else {
-                (0.7 * b).sin().cosh()
-            };
-            acc += e;
+            acc += res[0];
         }
     }
-    f64::sinh(b.sin()) / (b / (k as f64).tanh().exp()).tanh().exp() + ws[0] + acc
+    (k as f64).sin().exp() + (1.5 + ws[0].cos()).recip() + b + acc
 }
 
 fn f0292_t(tr: &Trace, ws: &[f64], b: f64, k: usize) -> f64 {
@@ -2258,126 +2290,122 @@ fn f0292_t(tr: &Trace, ws: &[f64], b: f64, k: usize) -> f64 {
             if tr.b(b <= 0.7) {
                 match k {
                     0 => {
-                        let e: f64 = match k {
+                        let mut e: f64 = match k {
                             0 => {
                                 let vals = ws.to_vec();
-                                (b * it as f64) as f64 + vals[0]
+                                (1.5 + b.cos()).log(2.5 + (it as f64).sin()).hypot((tr.floor(b * 1.5) + vals[0]).tanh().exp())
                             }
                             1 | 2 => {
-                                ws[0].tanh().exp().ln_1p() + (1.0 + b * b).recip()
+                                b * 0.9
                             }
-                            _ if tr.b(-std::f64::consts::PI > ws[0]) => {
-                                h_dot(ws, ws) as f64
+                            _ if tr.b((b / (1.0 + b * b)) <= -0.5 && it % 2 == 0) => {
+                                (1.5 + (-ws[0]).cos()).recip()
                             }
                             _ => {
-                                (-ws[0]).sin().cosh()
+                                b * 0.9
                             }
                         };
-                        if tr.b(h_pow(ws[0], it) <= (2.0 + b.sin()).log(2.5 + ws[0].sin())) {
-                            return (it as f64).cos();
-                        }
+                        e += (it as f64 + b) * (ws[0] * it as f64);
                         acc += e;
                     }
                     mm if mm > 3 => {
-                        let u: f64 = {
-                            let e: f64 = {
-                                let tmp: Vec<f64> = vec![0.0; ws.len()];
-                                b + tmp[0]
-                            };
-                            let p = it as f64;
-                            (e - b).mul_add((1.5 + (it as f64).cos()).ln_1p(), b + e) + p
-                        };
-                        let b = tr.rem(tr.ceil(u * 1.5) * 0.3, ws[0].sin().tan().tanh().exp());
-                        acc += b;
+                        let (r, w) = (tr.abs(ws[0]), ws[0] / ws[0].tanh().exp());
+                        let y = h_cumsum(ws)[0] / (2.0 + tr.min(r, core::f64::consts::E).sin());
+                        acc += w;
+                        acc += y;
                     }
                     _ => {
-                        let pair = h_polar(tr.rem(b, 1.5 + ws[0].cos()), ws[0].tanh().to_degrees() * 0.02);
-                        let a: f64 = if tr.b((1.5 + ws[0].cos()).log2() <= (b.tanh() * 0.9).acos()) {
-                            let u: f64 = if tr.b(b.hypot(1.0).ln() >= ws[0].cos().cosh()) {
-                                b * 0.9
-                            } else {
-                                let zs = [0.0_f64; 2];
-                                h_mix(-1.5, b) / ws[0].atan().tanh().exp() + zs[1]
-                            };
-                            ws[0] + u
-                        } else {
-                            tr.clamp(b * ws[0], b - 0.5, b + 0.5)
-                        };
-                        acc += pair.1;
-                        acc += a;
+                        let t = tr.trunc(b.sin().powi(it as i32) * 1.5) * 0.3;
+                        acc += t;
                     }
                 }
-                late1 = ws[0];
+                late1 = b.tanh().tan().cos();
             } else {
-                late1 = (1.0 + b * b).ln() / (tr.ceil(b * 1.5) + b).tanh().exp();
+                let buf = [0.0_f64; 3];
+                late1 = tr.min(k as f64, core::f64::consts::E.hypot(1.0).recip());
+                acc += buf[2];
             }
             acc += late1;
         }
         _ => {
             let res = h_cumsum(ws);
-            let e: f64 = if tr.b(res[0] >= (b - ws[0])) {
-                let d = (f64::sinh((k as f64).tanh()).tanh() * 0.9).acos();
-                -0.5 + d
-            } else {
-                (0.7 * b).sin().cosh()
-            };
-            acc += e;
+            acc += res[0];
         }
     }
-    f64::sinh(b.sin()) / (b / (k as f64).tanh().exp()).tanh().exp() + ws[0] + acc
+    (k as f64).sin().exp() + (1.5 + ws[0].cos()).recip() + b + acc
 }
 
 const CASE_F0292: Case = case!(f0292, f0292_t, f0292_grad, f0292_pullback, f0292_grad_into,
-    n: 2, active: [true, false], ints: [[3], [0], [3], [1]],
+    n: 2, active: [true, false], ints: [[3], [0], [0], [2]],
     |p, k| (&p[0..1], p[1], k[0]));
 
 #[differentiate]
 fn f0293(ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ws.iter() {
-        let t: f64 = if (y.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2] {
-            let v = (f64::trunc(ws[(((-y).tanh().abs() * 2.9).floor() as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
-            0.5 * ws[1] + v
-        } else {
-            for _ in 0..1 {
-                let c: f64 = {
-                    let vals = ws.to_vec();
-                    let b = b * ((b.abs() + 0.5).recip() - y * b);
-                    b / (1.5 + (0.2 * b).cos()) + vals[3]
-                };
-                acc += c;
+        let t: f64 = if y.hypot(1.0).log10() < 0.7 {
+            for (j, &s) in ws.iter().enumerate() {
+                if ((j as f64 * 1.5).floor() + ws[(((-s).tanh().abs() * 2.9).floor() as usize) % ws.len()]) > ws[j].cos() {
+                    return 1.2 + y + core::f64::consts::E.clamp(b - 0.5, b + 0.5);
+                }
             }
-            (b - std::f64::consts::PI) as f64
+            ws[1]
+        } else {
+            for u in ws.iter() {
+                if y.max(ws[0]) > 0.9 {
+                    let b = b * (b - std::f64::consts::PI).abs();
+                    let s = (2.0 + u.sin()).log(2.5 + y.sin()).mul_add((ws[(((std::f64::consts::PI * ws[3]).cos().abs() * 2.9).floor() as usize) % ws.len()] * 1.5).round() * 0.3, ws[0] * u);
+                    let d = ws[3];
+                    acc += b;
+                    acc += s;
+                    acc += d;
+                }
+                acc += *u;
+            }
+            b * ws[(((ws[0] + b).tanh().abs() * 2.9).floor() as usize) % ws.len()] + ws[0] / (2.0 + std::f64::consts::PI.sin())
         };
-        let tmp = [0.0_f64; 4];
-        acc += t;
-        acc += tmp[3];
+        let r: f64 = if (t as f64) >= 0.2 {
+            y * 0.3 - ws[3] * y
+        } else {
+            f64::atanh((1.5 + b.cos() + 1.2).acosh().cos() * 0.9)
+        };
+        acc += r;
     }
-    (1.5 + b.tanh()).log(2.5 + (b * ws[(((std::f64::consts::PI * ws[3]).cos().abs() * 2.9).floor() as usize) % 4]).sin()) + acc
+    b + acc
 }
 
 fn f0293_t(tr: &Trace, ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for y in ws.iter() {
-        let t: f64 = if tr.b((y.tanh() - 2.0).cbrt() >= h_cumsum(ws)[2]) {
-            let v = (tr.trunc(ws[(tr.floor((-y).tanh().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3).sin().tan();
-            0.5 * ws[1] + v
-        } else {
-            for _ in 0..1 {
-                let c: f64 = {
-                    let vals = ws.to_vec();
-                    let b = b * ((tr.abs(b) + 0.5).recip() - y * b);
-                    b / (1.5 + (0.2 * b).cos()) + vals[3]
-                };
-                acc += c;
+        let t: f64 = if tr.b(y.hypot(1.0).log10() < 0.7) {
+            for (j, &s) in ws.iter().enumerate() {
+                if tr.b((tr.floor(j as f64 * 1.5) + ws[(tr.floor((-s).tanh().abs() * 2.9) as usize) % ws.len()]) > ws[j].cos()) {
+                    return 1.2 + y + tr.clamp(core::f64::consts::E, b - 0.5, b + 0.5);
+                }
             }
-            (b - std::f64::consts::PI) as f64
+            ws[1]
+        } else {
+            for u in ws.iter() {
+                if tr.b(tr.max(*y, ws[0]) > 0.9) {
+                    let b = b * tr.abs(b - std::f64::consts::PI);
+                    let s = (2.0 + u.sin()).log(2.5 + y.sin()).mul_add(tr.round(ws[(tr.floor((std::f64::consts::PI * ws[3]).cos().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3, ws[0] * u);
+                    let d = ws[3];
+                    acc += b;
+                    acc += s;
+                    acc += d;
+                }
+                acc += *u;
+            }
+            b * ws[(tr.floor((ws[0] + b).tanh().abs() * 2.9) as usize) % ws.len()] + ws[0] / (2.0 + std::f64::consts::PI.sin())
         };
-        let tmp = [0.0_f64; 4];
-        acc += t;
-        acc += tmp[3];
+        let r: f64 = if tr.b((t as f64) >= 0.2) {
+            y * 0.3 - ws[3] * y
+        } else {
+            f64::atanh((1.5 + b.cos() + 1.2).acosh().cos() * 0.9)
+        };
+        acc += r;
     }
-    (1.5 + b.tanh()).log(2.5 + (b * ws[(tr.floor((std::f64::consts::PI * ws[3]).cos().abs() * 2.9) as usize) % 4]).sin()) + acc
+    b + acc
 }
 
 const CASE_F0293: Case = case!(f0293, f0293_t, f0293_grad, f0293_pullback, f0293_grad_into,
@@ -2386,37 +2414,55 @@ const CASE_F0293: Case = case!(f0293, f0293_t, f0293_grad, f0293_pullback, f0293
 
 #[differentiate]
 fn f0294(y: f64, y1: f64, hs: Vec<f64>) -> f64 {
+    let mut acc: f64 = 0.0;
     let s: f64 = {
         let mut z = hs[0].atan();
-        z -= h_norm2([y.clamp(-0.5, 0.8), -1.5 * y1]);
-        y1 + z
+        z -= h_norm2([f64::mul_add(y, hs[0], hs[((hs[((hs[0].atan2(hs[1].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % hs.len()].tanh().abs() * 2.9).floor() as usize) % hs.len()]), hs[(((y1 - z).cos().abs() * 2.9).floor() as usize) % hs.len()] - y]);
+        1.2 + z
     };
-    let mut q = f64::atan2((hs[0] * 1.5).round() + hs[0], 1.0 + y * y);
-    let b: f64 = if (y1 - s) <= (1.2 * hs[1]) {
-        f64::ceil((hs[1] + 2.5) * 1.5) * 0.3
+    let late1: f64;
+    if (s / (1.5 + y1.tanh())) <= -0.5 {
+        late1 = (hs[(((hs[1] + s).tanh().abs() * 2.9).floor() as usize) % 2] + 2.0).tanh().to_degrees() * 0.02;
     } else {
-        q %= 1.5 + (1.5 + ((s * 1.5).round() + hs[0]).cos()).log(3.0).cos();
-        hs[0]
-    };
-    q -= hs[1].abs() * s.min(hs[(((-s).cos().abs() * 2.9).floor() as usize) % hs.len()]);
-    h_dot(&hs, &hs) + q + b
+        late1 = h_mix(s, std::f64::consts::PI * y1);
+    }
+    if hs[1] > s {
+        let mut buf = [hs[1] as f64, (y * 1.5).ceil() + y1, h_mix(late1, hs[0]), std::f64::consts::PI];
+        let tmp = buf;
+        buf[0] += (late1.tanh() * 0.9).acos().tanh().exp().sqrt();
+        acc += buf[3];
+        acc += tmp[3];
+    } else {
+        let u = hs[((f64::powf(2.5_f64, core::f64::consts::E.cos()).sin().abs() * 2.9).floor() as usize) % hs.len()];
+        acc += u;
+    }
+    (1.5 + (hs[(((late1 / (1.0 + hs[1] * hs[1])).tanh().abs() * 2.9).floor() as usize) % 2] - hs[(((hs[1] / (1.5 + late1.cos())).tanh().abs() * 2.9).floor() as usize) % hs.len()]).cos()).log2() + acc
 }
 
 fn f0294_t(tr: &Trace, y: f64, y1: f64, hs: Vec<f64>) -> f64 {
+    let mut acc: f64 = 0.0;
     let s: f64 = {
         let mut z = hs[0].atan();
-        z -= h_norm2([tr.clamp(y, -0.5, 0.8), -1.5 * y1]);
-        y1 + z
+        z -= h_norm2([f64::mul_add(y, hs[0], hs[(tr.floor(hs[(tr.floor(hs[0].atan2(hs[1].hypot(1.0)).tanh().abs() * 2.9) as usize) % hs.len()].tanh().abs() * 2.9) as usize) % hs.len()]), hs[(tr.floor((y1 - z).cos().abs() * 2.9) as usize) % hs.len()] - y]);
+        1.2 + z
     };
-    let mut q = f64::atan2(tr.round(hs[0] * 1.5) + hs[0], 1.0 + y * y);
-    let b: f64 = if tr.b((y1 - s) <= (1.2 * hs[1])) {
-        tr.ceil((hs[1] + 2.5) * 1.5) * 0.3
+    let late1: f64;
+    if tr.b((s / (1.5 + y1.tanh())) <= -0.5) {
+        late1 = (hs[(tr.floor((hs[1] + s).tanh().abs() * 2.9) as usize) % 2] + 2.0).tanh().to_degrees() * 0.02;
     } else {
-        q = tr.rem(q, 1.5 + (1.5 + (tr.round(s * 1.5) + hs[0]).cos()).log(3.0).cos());
-        hs[0]
-    };
-    q -= tr.abs(hs[1]) * tr.min(s, hs[(tr.floor((-s).cos().abs() * 2.9) as usize) % hs.len()]);
-    h_dot(&hs, &hs) + q + b
+        late1 = h_mix(s, std::f64::consts::PI * y1);
+    }
+    if tr.b(hs[1] > s) {
+        let mut buf = [hs[1] as f64, tr.ceil(y * 1.5) + y1, h_mix(late1, hs[0]), std::f64::consts::PI];
+        let tmp = buf;
+        buf[0] += (late1.tanh() * 0.9).acos().tanh().exp().sqrt();
+        acc += buf[3];
+        acc += tmp[3];
+    } else {
+        let u = hs[(tr.floor(f64::powf(2.5_f64, core::f64::consts::E.cos()).sin().abs() * 2.9) as usize) % hs.len()];
+        acc += u;
+    }
+    (1.5 + (hs[(tr.floor((late1 / (1.0 + hs[1] * hs[1])).tanh().abs() * 2.9) as usize) % 2] - hs[(tr.floor((hs[1] / (1.5 + late1.cos())).tanh().abs() * 2.9) as usize) % hs.len()]).cos()).log2() + acc
 }
 
 const CASE_F0294: Case = case!(f0294, f0294_t, f0294_grad, f0294_pullback, f0294_grad_into,
@@ -2434,25 +2480,27 @@ fn f0295(xs: &[f64], b: f64, c: f64, ts: &[f64; 4]) -> f64 {
         let w: f64 = loop {
             it += 1;
             if it > ts.len() {
-                break f64::mul_add(c, xs[it % xs.len()], 2.0).abs();
+                break c.abs().abs();
             }
-            for j in 0..3 {
-                let c = (c + 0.1) * (c + j as f64);
-                acc += c;
+            for _ in 0..1 {
+                let d: f64 = 2.0;
+                acc += d;
             }
         };
-        late1 = f64::signum(ts[(it * 2 + 1) % ts.len()] / (1.5 + c.cos())) * ts[(it * 2 + 1) % ts.len()].to_radians();
-        acc += w;
+        late1 = ((c + w) * 1.5).round() + core::f64::consts::E * 0.1;
     }
-    let late2: f64;
-    if (f64::ceil(ts[1] * 1.5) * 0.3) < (xs[2] as f64) {
-        let w = b.to_radians().tanh().powi(4);
-        late2 = f64::atan(late1.hypot(1.5 + xs[1].tanh()));
-        acc += w;
-    } else {
-        late2 = h_nested(xs[2].max(xs[2] * 0.5), ts);
-    }
-    -(late1 + 1.2) + b + c + late2 + acc
+    let mut it: usize = 0;
+    let a: f64 = loop {
+        it += 1;
+        if it > 3 {
+            break -(b - it as f64);
+        }
+        let ws = [0.0_f64; 1];
+        if (ws[0] * xs[(it * 2 + 1) % xs.len()]) <= c.tanh() {
+            return c;
+        }
+    };
+    xs[it.min(3 - 1)].tanh().exp().log2() + b + c + ts[3] + late1 + a + acc
 }
 
 fn f0295_t(tr: &Trace, xs: &[f64], b: f64, c: f64, ts: &[f64; 4]) -> f64 {
@@ -2465,25 +2513,27 @@ fn f0295_t(tr: &Trace, xs: &[f64], b: f64, c: f64, ts: &[f64; 4]) -> f64 {
         let w: f64 = loop {
             it += 1;
             if tr.b(it > ts.len()) {
-                break tr.abs(f64::mul_add(c, xs[it % xs.len()], 2.0));
+                break tr.abs(tr.abs(c));
             }
-            for j in 0..3 {
-                let c = (c + 0.1) * (c + j as f64);
-                acc += c;
+            for _ in 0..1 {
+                let d: f64 = 2.0;
+                acc += d;
             }
         };
-        late1 = tr.signum(ts[(it * 2 + 1) % ts.len()] / (1.5 + c.cos())) * ts[(it * 2 + 1) % ts.len()].to_radians();
-        acc += w;
+        late1 = tr.round((c + w) * 1.5) + core::f64::consts::E * 0.1;
     }
-    let late2: f64;
-    if tr.b((tr.ceil(ts[1] * 1.5) * 0.3) < (xs[2] as f64)) {
-        let w = b.to_radians().tanh().powi(4);
-        late2 = f64::atan(late1.hypot(1.5 + xs[1].tanh()));
-        acc += w;
-    } else {
-        late2 = h_nested(tr.max(xs[2], xs[2] * 0.5), ts);
-    }
-    -(late1 + 1.2) + b + c + late2 + acc
+    let mut it: usize = 0;
+    let a: f64 = loop {
+        it += 1;
+        if tr.b(it > 3) {
+            break -(b - it as f64);
+        }
+        let ws = [0.0_f64; 1];
+        if tr.b((ws[0] * xs[(it * 2 + 1) % xs.len()]) <= c.tanh()) {
+            return c;
+        }
+    };
+    xs[it.min(3 - 1)].tanh().exp().log2() + b + c + ts[3] + late1 + a + acc
 }
 
 const CASE_F0295: Case = case!(f0295, f0295_t, f0295_grad, f0295_pullback, f0295_grad_into,
@@ -2492,21 +2542,21 @@ const CASE_F0295: Case = case!(f0295, f0295_t, f0295_grad, f0295_pullback, f0295
 
 #[differentiate]
 fn f0296(zs: [f64; 4], arr: [f64; 2]) -> f64 {
-    let mut d = (std::f64::consts::PI * 1.5).trunc() * 0.3;
+    let mut d = (std::f64::consts::PI.cos() * 0.9).acos();
     let mut xs = [0.0_f64; 3];
-    xs[1] -= (h_leaky(xs[0]) * 1.5).trunc() * 0.3;
-    let tmp = [0.0_f64; 3];
-    d = d * d.tanh().exp_m1().tanh();
-    d + zs[3] + arr[1] + xs[2] + tmp[2]
+    xs[1] *= h_leaky(d.clamp(-0.5, 0.8)).sin();
+    d %= 1.5 + (d.tanh().cosh() as f64).tanh();
+    d %= 1.5 + (xs[1] - (d + xs[0])).cos();
+    arr[1].clamp(-0.5, 0.8) + (1.0 + d * d).log(2.5 + d.sin()) + zs[3]
 }
 
 fn f0296_t(tr: &Trace, zs: [f64; 4], arr: [f64; 2]) -> f64 {
-    let mut d = tr.trunc(std::f64::consts::PI * 1.5) * 0.3;
+    let mut d = (std::f64::consts::PI.cos() * 0.9).acos();
     let mut xs = [0.0_f64; 3];
-    xs[1] -= tr.trunc(h_leaky_t(tr, xs[0]) * 1.5) * 0.3;
-    let tmp = [0.0_f64; 3];
-    d = d * d.tanh().exp_m1().tanh();
-    d + zs[3] + arr[1] + xs[2] + tmp[2]
+    xs[1] *= h_leaky_t(tr, tr.clamp(d, -0.5, 0.8)).sin();
+    d = tr.rem(d, 1.5 + (d.tanh().cosh() as f64).tanh());
+    d = tr.rem(d, 1.5 + (xs[1] - (d + xs[0])).cos());
+    tr.clamp(arr[1], -0.5, 0.8) + (1.0 + d * d).log(2.5 + d.sin()) + zs[3]
 }
 
 const CASE_F0296: Case = case!(f0296, f0296_t, f0296_grad, f0296_pullback, f0296_grad_into,
@@ -2515,35 +2565,49 @@ const CASE_F0296: Case = case!(f0296, f0296_t, f0296_grad, f0296_pullback, f0296
 
 #[differentiate]
 fn f0297(c: f64, a: f64, c2: f64) -> f64 {
-    let mut c = c * (a + c2).cos().exp();
-    c = c * 0.5 + (2.0 + a.sin()).log10();
-    c = h_mix(c, c - a);
-    let mut p = (a as f64).abs();
-    let r: f64 = if (p * c) <= 1.2 {
-        p.cos().sin().exp2()
+    let mut acc: f64 = 0.0;
+    acc += c;
+    let mut c = (a + c2).asinh();
+    let late1: f64;
+    if (c.sin().to_degrees() * 0.02) < -1.5 {
+        late1 = a + c2 - (std::f64::consts::PI + core::f64::consts::E);
     } else {
-        -0.5
-    };
-    for _ in 0..1 {
-        p -= (-c).max(-p);
+        c = a % (1.5 + (2.0 + a.sin()).sqrt().tanh());
+        late1 = c2 * c2.sin().sinh();
     }
-    (1.5 + f64::exp(p.sin()).cos()).log2() + r
+    let b = f64::clamp(0.7 / (std::f64::consts::PI.abs() + 0.5), c - 0.5, c + 0.5);
+    c = -(-late1);
+    let q: f64 = {
+        let u: f64 = {
+            let (p, y) = h_polar(late1, late1 / (b.abs() + 0.5));
+            -p.asinh() + y
+        };
+        a + u
+    };
+    -c.mul_add(a, q) + acc
 }
 
 fn f0297_t(tr: &Trace, c: f64, a: f64, c2: f64) -> f64 {
-    let mut c = c * (a + c2).cos().exp();
-    c = c * 0.5 + (2.0 + a.sin()).log10();
-    c = h_mix(c, c - a);
-    let mut p = tr.abs(a as f64);
-    let r: f64 = if tr.b((p * c) <= 1.2) {
-        p.cos().sin().exp2()
+    let mut acc: f64 = 0.0;
+    acc += c;
+    let mut c = (a + c2).asinh();
+    let late1: f64;
+    if tr.b((c.sin().to_degrees() * 0.02) < -1.5) {
+        late1 = a + c2 - (std::f64::consts::PI + core::f64::consts::E);
     } else {
-        -0.5
-    };
-    for _ in 0..1 {
-        p -= tr.max(-c, -p);
+        c = tr.rem(a, 1.5 + (2.0 + a.sin()).sqrt().tanh());
+        late1 = c2 * c2.sin().sinh();
     }
-    (1.5 + f64::exp(p.sin()).cos()).log2() + r
+    let b = tr.clamp(0.7 / (tr.abs(std::f64::consts::PI) + 0.5), c - 0.5, c + 0.5);
+    c = -(-late1);
+    let q: f64 = {
+        let u: f64 = {
+            let (p, y) = h_polar(late1, late1 / (tr.abs(b) + 0.5));
+            -p.asinh() + y
+        };
+        a + u
+    };
+    -c.mul_add(a, q) + acc
 }
 
 const CASE_F0297: Case = case!(f0297, f0297_t, f0297_grad, f0297_pullback, f0297_grad_into,
@@ -2552,31 +2616,25 @@ const CASE_F0297: Case = case!(f0297, f0297_t, f0297_grad, f0297_pullback, f0297
 
 #[differentiate]
 fn f0298(a: f64, a1: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let p = a.signum() * h_polar(ar[3], ar[((h_dot(ar, ar).tanh().abs() * 2.9).floor() as usize) % ar.len()]).0;
-    let q: f64 = {
-        let q = (a.sin() * 0.9).acos() * (p.abs() + 0.5).powf(p.tanh() * 1.5);
-        p + q
+    let mut p = a.signum() * h_polar(ar[3], ar[((h_dot(ar, ar).tanh().abs() * 2.9).floor() as usize) % ar.len()]).0;
+    let mut q: f64 = {
+        let d = a.sin().sinh() * ((p * 1.5).floor() + p);
+        f64::sqrt(2.0 + p.sin()) + d
     };
-    for (l, g) in ar.iter().enumerate() {
-        let y = f64::asin((g / (1.5 + (l as f64).tanh())).cos() * 0.9);
-        acc += y;
-    }
-    1.5 + a1 + q + acc
+    p = p * q.tanh();
+    q = (q + ar[1]) / (1.0 + a * a + 1.2).acosh().hypot(1.0);
+    f64::powf((1.5 + a1.tanh()).recip().abs() + 0.5, (core::f64::consts::E.sin() * 0.9).asin().sin() * 1.5) + p + q
 }
 
 fn f0298_t(tr: &Trace, a: f64, a1: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let p = tr.signum(a) * h_polar(ar[3], ar[(tr.floor(h_dot(ar, ar).tanh().abs() * 2.9) as usize) % ar.len()]).0;
-    let q: f64 = {
-        let q = (a.sin() * 0.9).acos() * (tr.abs(p) + 0.5).powf(p.tanh() * 1.5);
-        p + q
+    let mut p = tr.signum(a) * h_polar(ar[3], ar[(tr.floor(h_dot(ar, ar).tanh().abs() * 2.9) as usize) % ar.len()]).0;
+    let mut q: f64 = {
+        let d = a.sin().sinh() * (tr.floor(p * 1.5) + p);
+        f64::sqrt(2.0 + p.sin()) + d
     };
-    for (l, g) in ar.iter().enumerate() {
-        let y = f64::asin((g / (1.5 + (l as f64).tanh())).cos() * 0.9);
-        acc += y;
-    }
-    1.5 + a1 + q + acc
+    p = p * q.tanh();
+    q = (q + ar[1]) / (1.0 + a * a + 1.2).acosh().hypot(1.0);
+    f64::powf(tr.abs((1.5 + a1.tanh()).recip()) + 0.5, (core::f64::consts::E.sin() * 0.9).asin().sin() * 1.5) + p + q
 }
 
 const CASE_F0298: Case = case!(f0298, f0298_t, f0298_grad, f0298_pullback, f0298_grad_into,
@@ -2588,36 +2646,56 @@ fn f0299(b: f64, xs: &[f64], mut a: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
         for _ in 0..ii + 1 {
-            let p = a.tanh() / (1.5 + (1.5 + a.cos()).sqrt().cos());
-            acc += p;
+            let y = f64::log2(a.abs() + 0.5) / ((1.0 + xs[0] * xs[0]).log(3.0).abs() + 0.5);
+            acc += y;
         }
-        let r = (1.0 + b3 * b3).powf(b3.sin() * 1.5) / (1.5 + xs[0].tanh().exp().cos());
-        acc += r;
+        if ii < 1 {
+            a += -b3;
+            continue;
+        }
     }
-    a %= h_scale3(&[b, std::f64::consts::PI, b3], b3)[2].cos().sinh().tanh().exp();
-    let zs = vec![0.0_f64; xs.len()];
-    let b3 = b3 - ((-b).sin() * 0.9).acos();
-    let b3: f64 = b3 + (2.5 + a * b3);
-    let cum = h_cumsum(xs);
-    (b3 / (a.abs() + 0.5)).tanh().exp_m1() + zs[0] + cum[0] + acc
+    let y: f64 = if -1.5 < -a {
+        for z in xs.iter() {
+            let mut t = f64::max(b, *z) / xs[0].atan2((*z).abs() + 0.5).hypot(1.0);
+            t = t * (xs[0] - -0.5).sin();
+            acc += t;
+        }
+        h_mix(a * b3, -b)
+    } else {
+        xs[0]
+    };
+    if (0.9 + y) < 0.9 {
+        return y;
+    }
+    xs[0] + b + b3 + acc
 }
 
 fn f0299_t(tr: &Trace, b: f64, xs: &[f64], mut a: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
         for _ in 0..ii + 1 {
-            let p = a.tanh() / (1.5 + (1.5 + a.cos()).sqrt().cos());
-            acc += p;
+            let y = f64::log2(tr.abs(a) + 0.5) / (tr.abs((1.0 + xs[0] * xs[0]).log(3.0)) + 0.5);
+            acc += y;
         }
-        let r = (1.0 + b3 * b3).powf(b3.sin() * 1.5) / (1.5 + xs[0].tanh().exp().cos());
-        acc += r;
+        if tr.b(ii < 1) {
+            a += -b3;
+            continue;
+        }
     }
-    a = tr.rem(a, h_scale3(&[b, std::f64::consts::PI, b3], b3)[2].cos().sinh().tanh().exp());
-    let zs = vec![0.0_f64; xs.len()];
-    let b3 = b3 - ((-b).sin() * 0.9).acos();
-    let b3: f64 = b3 + (2.5 + a * b3);
-    let cum = h_cumsum(xs);
-    (b3 / (tr.abs(a) + 0.5)).tanh().exp_m1() + zs[0] + cum[0] + acc
+    let y: f64 = if tr.b(-1.5 < -a) {
+        for z in xs.iter() {
+            let mut t = tr.max(b, *z) / xs[0].atan2(tr.abs(*z) + 0.5).hypot(1.0);
+            t = t * (xs[0] - -0.5).sin();
+            acc += t;
+        }
+        h_mix(a * b3, -b)
+    } else {
+        xs[0]
+    };
+    if tr.b((0.9 + y) < 0.9) {
+        return y;
+    }
+    xs[0] + b + b3 + acc
 }
 
 const CASE_F0299: Case = case!(f0299, f0299_t, f0299_grad, f0299_pullback, f0299_grad_into,
@@ -2663,8 +2741,8 @@ fn f0301(zs: [f64; 2]) -> f64 {
     'outer: for j in 0..2 {
         for ii in 0..4 {
             if j % 2 == 0 {
-                for jj in 0..2 {
-                    let s = zs[ii % 2].atan2((jj as f64).hypot(1.0)) * 0.9;
+                for _ in 0..2 {
+                    let s = (zs[ii % 2].cos() * 0.9).acos() * zs[0];
                     acc += s;
                 }
                 let hs = [0.0_f64; 3];
@@ -2676,12 +2754,12 @@ fn f0301(zs: [f64; 2]) -> f64 {
         }
     }
     let v: f64 = if (2.0 - zs[1]) <= 2.5 {
-        h_mix(zs[1], -0.5) * h_mix(std::f64::consts::PI, zs[0])
+        h_mix(zs[1], -0.5) * (std::f64::consts::PI.signum() * zs[1])
     } else {
-        let z = (zs[0] + zs[1]) * 2.5_f64.powf(zs[0].sin());
-        z * (1.5 + z.tanh()).sqrt()
+        (zs[0] as f64).sin().exp()
     };
-    v + 0.1 + acc
+    let z = h_nested(v.atan2(1.5 + v.tanh()), &zs);
+    v * (f64::ceil(v * 1.5) * 0.3) + z + acc
 }
 
 fn f0301_t(tr: &Trace, zs: [f64; 2]) -> f64 {
@@ -2689,8 +2767,8 @@ fn f0301_t(tr: &Trace, zs: [f64; 2]) -> f64 {
     'outer: for j in 0..2 {
         for ii in 0..4 {
             if tr.b(j % 2 == 0) {
-                for jj in 0..2 {
-                    let s = zs[ii % 2].atan2((jj as f64).hypot(1.0)) * 0.9;
+                for _ in 0..2 {
+                    let s = (zs[ii % 2].cos() * 0.9).acos() * zs[0];
                     acc += s;
                 }
                 let hs = [0.0_f64; 3];
@@ -2702,12 +2780,12 @@ fn f0301_t(tr: &Trace, zs: [f64; 2]) -> f64 {
         }
     }
     let v: f64 = if tr.b((2.0 - zs[1]) <= 2.5) {
-        h_mix(zs[1], -0.5) * h_mix(std::f64::consts::PI, zs[0])
+        h_mix(zs[1], -0.5) * (tr.signum(std::f64::consts::PI) * zs[1])
     } else {
-        let z = (zs[0] + zs[1]) * 2.5_f64.powf(zs[0].sin());
-        z * (1.5 + z.tanh()).sqrt()
+        (zs[0] as f64).sin().exp()
     };
-    v + 0.1 + acc
+    let z = h_nested(v.atan2(1.5 + v.tanh()), &zs);
+    v * (tr.ceil(v * 1.5) * 0.3) + z + acc
 }
 
 const CASE_F0301: Case = case!(f0301, f0301_t, f0301_grad, f0301_pullback, f0301_grad_into,
@@ -2717,38 +2795,44 @@ const CASE_F0301: Case = case!(f0301, f0301_t, f0301_grad, f0301_pullback, f0301
 #[differentiate]
 fn f0302(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if f64::atan(vals[0]) < (vals[0] + core::f64::consts::E) {
-        late1 = h_dot(vals, vals) + vals[0];
+    let mut late1: f64;
+    if f64::acos(vals[0].sin() * 0.9) >= h_norm2([vals[0], 0.1]) {
+        late1 = vals[0];
     } else {
-        for j in 0..2 {
-            if j < 1 {
-                return h_mix(1.5 * std::f64::consts::PI, f64::min(vals[0], std::f64::consts::PI));
-            }
-            let e: f64 = -0.5;
-            acc += e;
-        }
-        late1 = std::f64::consts::PI;
+        late1 = (0.3 * vals[0]).tanh().exp().log10();
     }
-    vals[0].cos().exp().to_radians() + late1 + acc
+    for _ in 0..2 {
+        let res = h_cumsum(vals);
+        acc += res[0];
+    }
+    let d: f64 = if ((late1 * 1.5).ceil() * 0.3) > f64::sqrt(core::f64::consts::E.hypot(1.0)) {
+        late1 += f64::floor(late1 * 1.5) * 0.3 % (late1.to_radians().abs() + 0.5);
+        f64::tanh(vals[0]) - (1.5 + std::f64::consts::PI)
+    } else {
+        h_pow(late1, 1)
+    };
+    1.2 + late1 + d + acc
 }
 
 fn f0302_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if tr.b(f64::atan(vals[0]) < (vals[0] + core::f64::consts::E)) {
-        late1 = h_dot(vals, vals) + vals[0];
+    let mut late1: f64;
+    if tr.b(f64::acos(vals[0].sin() * 0.9) >= h_norm2([vals[0], 0.1])) {
+        late1 = vals[0];
     } else {
-        for j in 0..2 {
-            if tr.b(j < 1) {
-                return h_mix(1.5 * std::f64::consts::PI, tr.min(vals[0], std::f64::consts::PI));
-            }
-            let e: f64 = -0.5;
-            acc += e;
-        }
-        late1 = std::f64::consts::PI;
+        late1 = (0.3 * vals[0]).tanh().exp().log10();
     }
-    vals[0].cos().exp().to_radians() + late1 + acc
+    for _ in 0..2 {
+        let res = h_cumsum(vals);
+        acc += res[0];
+    }
+    let d: f64 = if tr.b((tr.ceil(late1 * 1.5) * 0.3) > f64::sqrt(core::f64::consts::E.hypot(1.0))) {
+        late1 += tr.rem(tr.floor(late1 * 1.5) * 0.3, tr.abs(late1.to_radians()) + 0.5);
+        f64::tanh(vals[0]) - (1.5 + std::f64::consts::PI)
+    } else {
+        h_pow(late1, 1)
+    };
+    1.2 + late1 + d + acc
 }
 
 const CASE_F0302: Case = case!(f0302, f0302_t, f0302_grad, f0302_pullback, f0302_grad_into,
@@ -2758,154 +2842,178 @@ const CASE_F0302: Case = case!(f0302, f0302_t, f0302_grad, f0302_pullback, f0302
 #[differentiate]
 fn f0303(ws: &[f64], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..ws.len() {
+    for j in 0..ws.len() {
         let u: f64 = {
             let mut d = ws[n.min(3 - 1)];
-            d = d.sin() + d.tanh().cosh();
-            ws[0].to_radians().max(-(n as f64)) + d
+            d = d.sin() + d.tanh().tan();
+            (ws[0] % core::f64::consts::E.tanh().exp() * 1.5).floor() + std::f64::consts::PI + d
         };
-        let pair = h_polar(u * ws[0], ws[n % ws.len()] % 1.5);
-        acc += pair.1;
-    }
-    let late1: f64;
-    if (0.7 + ws[n]) < ws[n] {
-        late1 = ws[n];
-    } else {
-        late1 = (n as f64).hypot(1.0).log10() * (ws[n] + ws[n + 1]);
-    }
-    let w: f64 = if n > 1 {
-        late1 * 0.9
-    } else {
-        ((late1 * 1.5).floor() + late1).tanh().exp_m1()
-    };
-    for ii in 0..n {
-        let d: f64 = if h_mix(ws[(ii + 2) % ws.len()], ii as f64) < late1.tanh().exp().log(2.5 + (n as f64).sin()) {
-            let t = ((n as f64).tanh() * 0.9).asin().hypot((w - ii as f64).hypot(1.0));
-            -(t * w)
+        let late1: f64;
+        if ws[j].clamp(u - 0.5, u + 0.5) <= 0.5 {
+            for _ in 0..2 {
+                let hs = [0.0_f64; 3];
+                acc += hs[2];
+            }
+            late1 = (u + 0.9).min(core::f64::consts::E.to_radians());
         } else {
-            ws[ii]
-        };
-        let res = h_cumsum(ws);
-        acc += d;
-        acc += res[2];
+            let b: f64 = match n {
+                0 => {
+                    let r = ((j as f64 * 1.5).round() * 0.3).signum() * (j as f64 / (1.5 + u.cos()));
+                    0.5 + r
+                }
+                1 | 2 => {
+                    let a = (2.0 + (u / (u.abs() + 0.5)).sin()).log10();
+                    a.tanh().exp().log2() * u.tanh()
+                }
+                3..=5 => {
+                    h_leaky(ws[0] + ws[n.min(ws.len() - 1)])
+                }
+                _ => {
+                    let u = u + ws[j % ws.len()];
+                    h_polar(u, 0.9).1 * -u
+                }
+            };
+            late1 = ws[j % ws.len()];
+            acc += b;
+        }
+        acc += late1;
     }
-    1.2 + w + acc
+    (2.0 + (n as f64 - ws[(n * 2 + 1) % ws.len()]).sin()).log10() + acc
 }
 
 fn f0303_t(tr: &Trace, ws: &[f64], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..ws.len() {
+    for j in 0..ws.len() {
         let u: f64 = {
             let mut d = ws[n.min(3 - 1)];
-            d = d.sin() + d.tanh().cosh();
-            tr.max(ws[0].to_radians(), -(n as f64)) + d
+            d = d.sin() + d.tanh().tan();
+            tr.floor(tr.rem(ws[0], core::f64::consts::E.tanh().exp()) * 1.5) + std::f64::consts::PI + d
         };
-        let pair = h_polar(u * ws[0], tr.rem(ws[n % ws.len()], 1.5));
-        acc += pair.1;
-    }
-    let late1: f64;
-    if tr.b((0.7 + ws[n]) < ws[n]) {
-        late1 = ws[n];
-    } else {
-        late1 = (n as f64).hypot(1.0).log10() * (ws[n] + ws[n + 1]);
-    }
-    let w: f64 = if tr.b(n > 1) {
-        late1 * 0.9
-    } else {
-        (tr.floor(late1 * 1.5) + late1).tanh().exp_m1()
-    };
-    for ii in 0..n {
-        let d: f64 = if tr.b(h_mix(ws[(ii + 2) % ws.len()], ii as f64) < late1.tanh().exp().log(2.5 + (n as f64).sin())) {
-            let t = ((n as f64).tanh() * 0.9).asin().hypot((w - ii as f64).hypot(1.0));
-            -(t * w)
+        let late1: f64;
+        if tr.b(tr.clamp(ws[j], u - 0.5, u + 0.5) <= 0.5) {
+            for _ in 0..2 {
+                let hs = [0.0_f64; 3];
+                acc += hs[2];
+            }
+            late1 = tr.min(u + 0.9, core::f64::consts::E.to_radians());
         } else {
-            ws[ii]
-        };
-        let res = h_cumsum(ws);
-        acc += d;
-        acc += res[2];
+            let b: f64 = match n {
+                0 => {
+                    let r = tr.signum(tr.round(j as f64 * 1.5) * 0.3) * (j as f64 / (1.5 + u.cos()));
+                    0.5 + r
+                }
+                1 | 2 => {
+                    let a = (2.0 + (u / (tr.abs(u) + 0.5)).sin()).log10();
+                    a.tanh().exp().log2() * u.tanh()
+                }
+                3..=5 => {
+                    h_leaky_t(tr, ws[0] + ws[n.min(ws.len() - 1)])
+                }
+                _ => {
+                    let u = u + ws[j % ws.len()];
+                    h_polar(u, 0.9).1 * -u
+                }
+            };
+            late1 = ws[j % ws.len()];
+            acc += b;
+        }
+        acc += late1;
     }
-    1.2 + w + acc
+    (2.0 + (n as f64 - ws[(n * 2 + 1) % ws.len()]).sin()).log10() + acc
 }
 
 const CASE_F0303: Case = case!(f0303, f0303_t, f0303_grad, f0303_pullback, f0303_grad_into,
-    n: 3, active: [true, true, true], ints: [[1], [0], [1], [1]],
+    n: 3, active: [true, true, true], ints: [[1], [0], [0], [0]],
     |p, k| (&p[0..3], k[0]));
 
 #[differentiate]
 fn f0304(x: f64, b: f64, pw: i32, k: usize) -> f64 {
-    let mut q = x * 0.5 + (k as f64).abs();
-    for _ in 0..k {
-        q -= -(k as f64 * 0.7);
+    let mut acc: f64 = 0.0;
+    let mut q = x * 0.5 + (k as f64).atan2(b.tanh().exp());
+    if pw > 2 {
+        q /= f64::sinh(q.tanh()).hypot(1.0);
+        q = h_mix(q, q);
+        let d: f64 = (1.5 + q.tanh()).powf(b.sin() * 1.5) - (q * 1.5).ceil() * 0.3;
+        acc += d;
+    } else if b.hypot(1.5 + q.cos()) <= -1.5 {
+        q += k as f64;
     }
-    let t: f64 = if k % 2 == 0 {
-        let c = q.sin().exp_m1() - (k as f64).clamp(-0.5, 0.8);
-        b + c
-    } else {
-        core::f64::consts::E
-    };
-    x % 1.5 / (1.5 + ((b * 1.5).trunc() + t).cos()) + pw as f64 * 0.5 + q
+    b + q + acc
 }
 
 fn f0304_t(tr: &Trace, x: f64, b: f64, pw: i32, k: usize) -> f64 {
-    let mut q = x * 0.5 + tr.abs(k as f64);
-    for _ in 0..k {
-        q -= -(k as f64 * 0.7);
+    let mut acc: f64 = 0.0;
+    let mut q = x * 0.5 + (k as f64).atan2(b.tanh().exp());
+    if tr.b(pw > 2) {
+        q /= f64::sinh(q.tanh()).hypot(1.0);
+        q = h_mix(q, q);
+        let d: f64 = (1.5 + q.tanh()).powf(b.sin() * 1.5) - tr.ceil(q * 1.5) * 0.3;
+        acc += d;
+    } else if tr.b(b.hypot(1.5 + q.cos()) <= -1.5) {
+        q += k as f64;
     }
-    let t: f64 = if tr.b(k % 2 == 0) {
-        let c = q.sin().exp_m1() - tr.clamp(k as f64, -0.5, 0.8);
-        b + c
-    } else {
-        core::f64::consts::E
-    };
-    tr.rem(x, 1.5) / (1.5 + (tr.trunc(b * 1.5) + t).cos()) + pw as f64 * 0.5 + q
+    b + q + acc
 }
 
 const CASE_F0304: Case = case!(f0304, f0304_t, f0304_grad, f0304_pullback, f0304_grad_into,
-    n: 2, active: [true, true], ints: [[2, 5], [1, 0], [1, 4], [1, 2]],
+    n: 2, active: [true, true], ints: [[2, 5], [0, 1], [1, 3], [1, 5]],
     |p, k| (p[0], p[1], k[0] as i32, k[1]));
 
 #[differentiate]
 fn f0305(ws: &[f64], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if h_norm2([zs[1], ws[0]]) > 1.5 {
+    let b: f64 = if h_norm2([zs[1], ws[0]]) > 1.5 {
         for (ii, y) in zs.iter().enumerate() {
-            if y.sin().exp() > 1.5 {
-                return zs[ii] * zs[(ii + 1) % zs.len()] + y;
+            if (y.signum() * y) >= 0.1 {
+                return (h_pow(0.5, ii).tanh() * 0.9).asin();
             }
-            let b = (y * 1.5).round() + ii as f64;
-            acc += b;
+            if ((ws[0] * 1.5).floor() + core::f64::consts::E) > (y * ii as f64) {
+                let tmp = [[0.0_f64; 3]; 2];
+                let mut b = ws[0].cos().tan() + ((ii as f64 * 1.5).trunc() + ii as f64);
+                b += zs[((((tmp[1][(ii + 2) % 3] * 1.5).floor() * 0.3).sin().abs() * 2.9).floor() as usize) % zs.len()];
+                acc += b;
+            } else if ii % 2 == 0 {
+                let t = (core::f64::consts::E - y).clamp(*y - 0.5, *y + 0.5);
+                acc += t;
+            } else {
+                let pair = (zs[(ii * 2 + 1) % zs.len()] + zs[(ii * 2 + 1) % 2], h_polar(*y, *y).0);
+                acc += pair.1;
+            }
         }
-        -ws[0] + zs[0].max(ws[0])
+        ws[0].tanh().exp().log10() + ws[0].sin()
     } else {
-        (ws[0] + zs[0]) / (2.0 + (zs[1] / (2.0 + zs[1].sin())).sin())
+        let v = (zs[1] + ws[0]) * zs[1];
+        (h_mix(0.5, v).hypot(1.0) + 1.2).acosh()
     };
-    let buf = zs;
-    for l in 0..4 {
-        b = b.tanh() + b / buf[(l * 2 + 1) % 2].tanh().exp();
-    }
-    zs[1] + b + buf[1] + acc
+    ws[0] + b + acc
 }
 
 fn f0305_t(tr: &Trace, ws: &[f64], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if tr.b(h_norm2([zs[1], ws[0]]) > 1.5) {
+    let b: f64 = if tr.b(h_norm2([zs[1], ws[0]]) > 1.5) {
         for (ii, y) in zs.iter().enumerate() {
-            if tr.b(y.sin().exp() > 1.5) {
-                return zs[ii] * zs[(ii + 1) % zs.len()] + y;
+            if tr.b((tr.signum(*y) * y) >= 0.1) {
+                return (h_pow(0.5, ii).tanh() * 0.9).asin();
             }
-            let b = tr.round(y * 1.5) + ii as f64;
-            acc += b;
+            if tr.b((tr.floor(ws[0] * 1.5) + core::f64::consts::E) > (y * ii as f64)) {
+                let tmp = [[0.0_f64; 3]; 2];
+                let mut b = ws[0].cos().tan() + (tr.trunc(ii as f64 * 1.5) + ii as f64);
+                b += zs[(tr.floor((tr.floor(tmp[1][(ii + 2) % 3] * 1.5) * 0.3).sin().abs() * 2.9) as usize) % zs.len()];
+                acc += b;
+            } else if tr.b(ii % 2 == 0) {
+                let t = tr.clamp(core::f64::consts::E - y, *y - 0.5, *y + 0.5);
+                acc += t;
+            } else {
+                let pair = (zs[(ii * 2 + 1) % zs.len()] + zs[(ii * 2 + 1) % 2], h_polar(*y, *y).0);
+                acc += pair.1;
+            }
         }
-        -ws[0] + tr.max(zs[0], ws[0])
+        ws[0].tanh().exp().log10() + ws[0].sin()
     } else {
-        (ws[0] + zs[0]) / (2.0 + (zs[1] / (2.0 + zs[1].sin())).sin())
+        let v = (zs[1] + ws[0]) * zs[1];
+        (h_mix(0.5, v).hypot(1.0) + 1.2).acosh()
     };
-    let buf = zs;
-    for l in 0..4 {
-        b = b.tanh() + b / buf[(l * 2 + 1) % 2].tanh().exp();
-    }
-    zs[1] + b + buf[1] + acc
+    ws[0] + b + acc
 }
 
 const CASE_F0305: Case = case!(f0305, f0305_t, f0305_grad, f0305_pullback, f0305_grad_into,
@@ -2917,48 +3025,66 @@ fn f0306(x: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = (y + x) * (0.2 / (1.5 + y.cos()));
     for _ in 0..1 {
-        let w = (2.0 * y).cos();
-        acc += w;
+        let v: f64 = (1.5 + (2.0 * y).cos()).ln();
+        acc += v;
     }
-    for j in 0..2 {
-        for l in 0..1 {
-            let u: f64 = if (b + x) >= -1.5 {
-                b += ((b + x).tanh() * 0.9).asin();
-                x.signum() * ((l as f64 * 1.5).round() + b)
-            } else {
-                h_norm2([core::f64::consts::E, b])
-            };
-            acc += u;
+    if -0.5 < x {
+        let late1: f64;
+        if x.to_radians() <= h_mix(2.0, y) {
+            let pair = h_polar((1.0 + x * x).powf(b.cos() * 1.5), (1.5 + b.tanh()).ln_1p());
+            late1 = core::f64::consts::E;
+            acc += pair.1;
+        } else {
+            b += y.mul_add(x, 0.5) - h_polar(1.2, y).1;
+            late1 = y.cos() - b.tanh().exp_m1();
         }
-        if y.tanh() >= b.tanh().exp2() {
-            return (y / (1.5 + x.cos())).mul_add(x.tanh(), b * j as f64);
-        }
+        let zs: [f64; 3] = [0.0; 3];
+        acc += late1;
+        acc += zs[2];
+    } else {
+        b = b.tanh() + (y + b);
+        let v: f64 = if (y + b) > 1.2 {
+            h_mix((x.tanh().exp() + 1.2).acosh(), h_leaky(0.7))
+        } else {
+            let c = h_norm2([0.3, 0.5]) + x / (1.5 + x.cos());
+            x.hypot(1.5 + c.cos()).tanh().sinh()
+        };
+        acc += v;
     }
-    (b * core::f64::consts::E * 1.5).ceil() * 0.3 + acc
+    (2.5 + b).hypot(core::f64::consts::E.hypot(1.0)) + acc
 }
 
 fn f0306_t(tr: &Trace, x: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = (y + x) * (0.2 / (1.5 + y.cos()));
     for _ in 0..1 {
-        let w = (2.0 * y).cos();
-        acc += w;
+        let v: f64 = (1.5 + (2.0 * y).cos()).ln();
+        acc += v;
     }
-    for j in 0..2 {
-        for l in 0..1 {
-            let u: f64 = if tr.b((b + x) >= -1.5) {
-                b += ((b + x).tanh() * 0.9).asin();
-                tr.signum(x) * (tr.round(l as f64 * 1.5) + b)
-            } else {
-                h_norm2([core::f64::consts::E, b])
-            };
-            acc += u;
+    if tr.b(-0.5 < x) {
+        let late1: f64;
+        if tr.b(x.to_radians() <= h_mix(2.0, y)) {
+            let pair = h_polar((1.0 + x * x).powf(b.cos() * 1.5), (1.5 + b.tanh()).ln_1p());
+            late1 = core::f64::consts::E;
+            acc += pair.1;
+        } else {
+            b += y.mul_add(x, 0.5) - h_polar(1.2, y).1;
+            late1 = y.cos() - b.tanh().exp_m1();
         }
-        if tr.b(y.tanh() >= b.tanh().exp2()) {
-            return (y / (1.5 + x.cos())).mul_add(x.tanh(), b * j as f64);
-        }
+        let zs: [f64; 3] = [0.0; 3];
+        acc += late1;
+        acc += zs[2];
+    } else {
+        b = b.tanh() + (y + b);
+        let v: f64 = if tr.b((y + b) > 1.2) {
+            h_mix((x.tanh().exp() + 1.2).acosh(), h_leaky_t(tr, 0.7))
+        } else {
+            let c = h_norm2([0.3, 0.5]) + x / (1.5 + x.cos());
+            x.hypot(1.5 + c.cos()).tanh().sinh()
+        };
+        acc += v;
     }
-    tr.ceil(b * core::f64::consts::E * 1.5) * 0.3 + acc
+    (2.5 + b).hypot(core::f64::consts::E.hypot(1.0)) + acc
 }
 
 const CASE_F0306: Case = case!(f0306, f0306_t, f0306_grad, f0306_pullback, f0306_grad_into,
@@ -2970,44 +3096,58 @@ fn f0307(pts: &[[f64; 2]], a: f64, ts: &[f64; 2], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (l, row) in pts.iter().enumerate() {
         acc += row[2 - 1 - l] * y;
-        let pair = h_polar((row[(l * 2 + 1) % 2].cos() * 0.9).acos(), y + ts[l % ts.len()]);
+        let pair = h_polar(row[(l * 2 + 1) % 2].to_radians(), y.cos().tan());
         acc += pair.1;
     }
-    let mut it: usize = 0;
-    while it < ts.len() && -a <= (1.0 + y * y).ln() {
-        it += 1;
-        if it < 1 {
-            let mut hs = ts.to_vec();
-            hs[it - 1] = y.tanh().exp_m1() + core::f64::consts::E.clamp(-0.5, 0.8);
-            acc += hs[1];
+    if y.cos() >= 0.9 {
+        for e in ts.iter() {
+            let c = std::f64::consts::PI.max(f64::powf(1.5 + y.cos(), 2.5));
+            for q in ts.iter() {
+                let (r, g) = (a, core::f64::consts::E);
+                acc += *q;
+                acc += r;
+                acc += g;
+            }
+            acc += *e;
+            acc += c;
         }
     }
-    let w: f64 = (a / (2.0 + pts[(it + 1) % 2][it % 2].sin())).tanh().exp_m1();
-    let q: f64 = 0.7;
-    let (r, r2) = (pts[(it * 2 + 1) % pts.len()][it % 2] * pts[it.min(2 - 1)][(it * 2 + 1) % 2], (ts[it.min(ts.len() - 1)].tanh() - 2.0).cbrt());
-    h_dot(ts, ts) + w + q + r + r2 + acc
+    for &c in ts.iter() {
+        if (ts[1].tanh() * 0.9).acos() <= pts[0][((pts[(((y - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % pts.len()][0].abs().sin().abs() * 2.9).floor() as usize) % 2].sin().cosh() {
+            continue;
+        }
+        acc += c;
+    }
+    ((1.0 + a * a).sqrt().abs() + 0.5 + 1.2).acosh() + acc
 }
 
 fn f0307_t(tr: &Trace, pts: &[[f64; 2]], a: f64, ts: &[f64; 2], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (l, row) in pts.iter().enumerate() {
         acc += row[2 - 1 - l] * y;
-        let pair = h_polar((row[(l * 2 + 1) % 2].cos() * 0.9).acos(), y + ts[l % ts.len()]);
+        let pair = h_polar(row[(l * 2 + 1) % 2].to_radians(), y.cos().tan());
         acc += pair.1;
     }
-    let mut it: usize = 0;
-    while tr.b(it < ts.len() && -a <= (1.0 + y * y).ln()) {
-        it += 1;
-        if tr.b(it < 1) {
-            let mut hs = ts.to_vec();
-            hs[it - 1] = y.tanh().exp_m1() + tr.clamp(core::f64::consts::E, -0.5, 0.8);
-            acc += hs[1];
+    if tr.b(y.cos() >= 0.9) {
+        for e in ts.iter() {
+            let c = tr.max(std::f64::consts::PI, f64::powf(1.5 + y.cos(), 2.5));
+            for q in ts.iter() {
+                let (r, g) = (a, core::f64::consts::E);
+                acc += *q;
+                acc += r;
+                acc += g;
+            }
+            acc += *e;
+            acc += c;
         }
     }
-    let w: f64 = (a / (2.0 + pts[(it + 1) % 2][it % 2].sin())).tanh().exp_m1();
-    let q: f64 = 0.7;
-    let (r, r2) = (pts[(it * 2 + 1) % pts.len()][it % 2] * pts[it.min(2 - 1)][(it * 2 + 1) % 2], (ts[it.min(ts.len() - 1)].tanh() - 2.0).cbrt());
-    h_dot(ts, ts) + w + q + r + r2 + acc
+    for &c in ts.iter() {
+        if tr.b((ts[1].tanh() * 0.9).acos() <= pts[0][(tr.floor(tr.abs(pts[(tr.floor((y - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % pts.len()][0]).sin().abs() * 2.9) as usize) % 2].sin().cosh()) {
+            continue;
+        }
+        acc += c;
+    }
+    (tr.abs((1.0 + a * a).sqrt()) + 0.5 + 1.2).acosh() + acc
 }
 
 const CASE_F0307: Case = case!(f0307, f0307_t, f0307_grad, f0307_pullback, f0307_grad_into,
@@ -3017,44 +3157,48 @@ const CASE_F0307: Case = case!(f0307, f0307_t, f0307_grad, f0307_pullback, f0307
 #[differentiate]
 fn f0308(x: f64, vs: Vec<f64>, a: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let s: f64 = if (a * x) > 2.0 {
+    let mut s: f64 = if (a * x) > 2.0 {
         vs[0] - core::f64::consts::E / (1.0 + vs[0] * vs[0])
     } else {
         zs[0]
     };
     for (jj, &c) in vs.iter().enumerate() {
         let ws = vs.to_vec();
-        let d: f64 = if ((vs[jj.min(2 - 1)] * 1.5).floor() * 0.3) > ((ws[jj.min(ws.len() - 1)] * 1.5).floor() * 0.3) {
-            f64::to_radians(ws[jj].tanh().sinh())
+        let d: f64 = if vs[jj.min(2 - 1)].tanh().powi(jj as i32) > zs[jj].cos().exp() {
+            s = s.tanh() + x.hypot((jj as f64).tanh().exp());
+            ((ws[(jj * 2 + 1) % ws.len()] + a).cos() * 0.9).atanh()
         } else {
-            let out = h_cumsum(&vs);
-            (1.5 + s.cos()).ln_1p() + (1.5 + core::f64::consts::E) + out[1]
+            let s = s * (x.tanh().sinh() % (1.5 + (x * vs[jj % 2]).tanh()));
+            f64::trunc(f64::asin(c.tanh() * 0.9) * 1.5) + (a + core::f64::consts::E) + s
         };
         acc += c;
+        acc += ws[1];
         acc += d;
     }
-    0.5 + zs[2] + s + acc
+    core::f64::consts::E.hypot(1.0).log(3.0) / (a.hypot(2.0 + vs[0].sin()).abs() + 0.5) + zs[2] + s + acc
 }
 
 fn f0308_t(tr: &Trace, x: f64, vs: Vec<f64>, a: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let s: f64 = if tr.b((a * x) > 2.0) {
+    let mut s: f64 = if tr.b((a * x) > 2.0) {
         vs[0] - core::f64::consts::E / (1.0 + vs[0] * vs[0])
     } else {
         zs[0]
     };
     for (jj, &c) in vs.iter().enumerate() {
         let ws = vs.to_vec();
-        let d: f64 = if tr.b((tr.floor(vs[jj.min(2 - 1)] * 1.5) * 0.3) > (tr.floor(ws[jj.min(ws.len() - 1)] * 1.5) * 0.3)) {
-            f64::to_radians(ws[jj].tanh().sinh())
+        let d: f64 = if tr.b(vs[jj.min(2 - 1)].tanh().powi(jj as i32) > zs[jj].cos().exp()) {
+            s = s.tanh() + x.hypot((jj as f64).tanh().exp());
+            ((ws[(jj * 2 + 1) % ws.len()] + a).cos() * 0.9).atanh()
         } else {
-            let out = h_cumsum(&vs);
-            (1.5 + s.cos()).ln_1p() + (1.5 + core::f64::consts::E) + out[1]
+            let s = s * (tr.rem(x.tanh().sinh(), 1.5 + (x * vs[jj % 2]).tanh()));
+            tr.trunc(f64::asin(c.tanh() * 0.9) * 1.5) + (a + core::f64::consts::E) + s
         };
         acc += c;
+        acc += ws[1];
         acc += d;
     }
-    0.5 + zs[2] + s + acc
+    core::f64::consts::E.hypot(1.0).log(3.0) / (tr.abs(a.hypot(2.0 + vs[0].sin())) + 0.5) + zs[2] + s + acc
 }
 
 const CASE_F0308: Case = case!(f0308, f0308_t, f0308_grad, f0308_pullback, f0308_grad_into,
@@ -3064,7 +3208,7 @@ const CASE_F0308: Case = case!(f0308, f0308_t, f0308_grad, f0308_pullback, f0308
 #[differentiate(wrt(mat))]
 fn f0309(mut y: f64, mat: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = if y.tanh().sinh() >= 2.5 {
+    let mut e: f64 = if (1.5 + y.cos()).log2() >= 2.5 {
         y * 0.9
     } else {
         mat[0][0] / (1.5 + mat[0][0].cos()) / ((y / (1.5 + y.tanh())).abs() + 0.5)
@@ -3076,27 +3220,16 @@ fn f0309(mut y: f64, mat: &[[f64; 2]; 2]) -> f64 {
             let pt = (mat[it.min(mat.len() - 1)][it.min(2 - 1)], y + jj as f64);
             acc += pt.1;
         }
-        y += y.tanh().exp() * y;
+        y += y.abs() * (1.5 + y.tanh()).sqrt();
     }
-    let s: f64 = if mat[1][0].clamp(y - 0.5, y + 0.5) <= e.hypot(1.0).log2() {
-        let q: f64 = if e.hypot(mat[0][1].abs() + 0.5) > (y - core::f64::consts::E) {
-            let a: f64 = (mat[1][0] + mat[0][0]) * (mat[0][1] / (1.5 + y.tanh()));
-            a.tanh().exp_m1() + h_norm2([a, a])
-        } else {
-            e /= (y / e.hypot(1.0)).atan2(1.0 + y * y).hypot(1.0);
-            e.tanh().exp().ln_1p() * 1.2
-        };
-        (f64::trunc(mat[0][1] * 1.5) * 0.3).sin().cosh() + q
-    } else {
-        let b = e;
-        (b.cos() * 1.5).ceil() + (1.5 - mat[0][0])
-    };
-    (std::f64::consts::PI as f64 * 1.5).trunc() * 0.3 + s + acc
+    e += -mat[0][0];
+    let p = f64::atan(y - mat[0][0]);
+    (2.0 + p.sin()).log10() / ((y - p).abs() + 0.5) + e + acc
 }
 
 fn f0309_t(tr: &Trace, mut y: f64, mat: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = if tr.b(y.tanh().sinh() >= 2.5) {
+    let mut e: f64 = if tr.b((1.5 + y.cos()).log2() >= 2.5) {
         y * 0.9
     } else {
         mat[0][0] / (1.5 + mat[0][0].cos()) / (tr.abs(y / (1.5 + y.tanh())) + 0.5)
@@ -3108,22 +3241,11 @@ fn f0309_t(tr: &Trace, mut y: f64, mat: &[[f64; 2]; 2]) -> f64 {
             let pt = (mat[it.min(mat.len() - 1)][it.min(2 - 1)], y + jj as f64);
             acc += pt.1;
         }
-        y += y.tanh().exp() * y;
+        y += tr.abs(y) * (1.5 + y.tanh()).sqrt();
     }
-    let s: f64 = if tr.b(tr.clamp(mat[1][0], y - 0.5, y + 0.5) <= e.hypot(1.0).log2()) {
-        let q: f64 = if tr.b(e.hypot(tr.abs(mat[0][1]) + 0.5) > (y - core::f64::consts::E)) {
-            let a: f64 = (mat[1][0] + mat[0][0]) * (mat[0][1] / (1.5 + y.tanh()));
-            a.tanh().exp_m1() + h_norm2([a, a])
-        } else {
-            e /= (y / e.hypot(1.0)).atan2(1.0 + y * y).hypot(1.0);
-            e.tanh().exp().ln_1p() * 1.2
-        };
-        (tr.trunc(mat[0][1] * 1.5) * 0.3).sin().cosh() + q
-    } else {
-        let b = e;
-        tr.ceil(b.cos() * 1.5) + (1.5 - mat[0][0])
-    };
-    tr.trunc(std::f64::consts::PI as f64 * 1.5) * 0.3 + s + acc
+    e += -mat[0][0];
+    let p = f64::atan(y - mat[0][0]);
+    (2.0 + p.sin()).log10() / (tr.abs(y - p) + 0.5) + e + acc
 }
 
 const CASE_F0309: Case = case!(f0309, f0309_t, f0309_grad, f0309_pullback, f0309_grad_into,
@@ -3136,7 +3258,7 @@ fn f0310(mut hs: Vec<f64>) -> f64 {
     c += c * h_cumsum(&hs)[0];
     let c = c + hs[0];
     hs[0] += h_nested(h_dot(&hs, &hs), &hs);
-    c.to_radians().mul_add(std::f64::consts::PI - 0.3, hs[0] as f64)
+    (2.0 + c.sin()).ln_1p().cos().tan() + hs[0]
 }
 
 fn f0310_t(_tr: &Trace, mut hs: Vec<f64>) -> f64 {
@@ -3144,7 +3266,7 @@ fn f0310_t(_tr: &Trace, mut hs: Vec<f64>) -> f64 {
     c += c * h_cumsum(&hs)[0];
     let c = c + hs[0];
     hs[0] += h_nested(h_dot(&hs, &hs), &hs);
-    c.to_radians().mul_add(std::f64::consts::PI - 0.3, hs[0] as f64)
+    (2.0 + c.sin()).ln_1p().cos().tan() + hs[0]
 }
 
 const CASE_F0310: Case = case!(f0310, f0310_t, f0310_grad, f0310_pullback, f0310_grad_into,
@@ -3157,22 +3279,27 @@ fn f0311(a: f64) -> f64 {
     let mut cnt: usize = 0;
     while cnt < 3 {
         cnt += 1;
-        if (cnt as f64) >= ((a * 1.5).round() * 0.3) {
-            return a.atan2((a + cnt as f64).tanh() - 1.5);
+        if (cnt as f64) >= a.sin() {
+            return f64::asinh(h_scale3(&[2.5, a, 1.5], cnt as f64)[(cnt * 2 + 1) % 3]);
         }
-        let p = (cnt as f64 / (2.0 + a.sin())).hypot(a.abs() + 0.5);
-        acc += p;
+        let a = a + std::f64::consts::PI;
+        acc += a;
     }
-    let xs = [[0.0_f64; 2]; 2];
-    let mut a = a * (2.0 + std::f64::consts::PI.sin()).log10().hypot((cnt as f64 + xs[cnt.min(xs.len() - 1)][cnt % 2]).abs() + 0.5);
-    let e: f64 = {
-        a = a * a.min(a * 0.5).cos();
-        for j in 0..2 {
-            a /= 2.0 + (core::f64::consts::E + (j as f64) as f64).sin();
-        }
-        xs[(cnt * 2 + 1) % xs.len()][(cnt * 2 + 1) % 2] / (1.5 + xs[cnt % xs.len()][(cnt * 2 + 1) % 2].tanh()) + (xs[(cnt * 2 + 1) % xs.len()][cnt.min(2 - 1)] - xs[cnt.min(2 - 1)][cnt % 2])
+    let z: f64 = {
+        let mut s = a;
+        let mut round: usize = 0;
+        let t: f64 = loop {
+            round += 1;
+            if round > cnt {
+                break ((round as f64).sin().tanh() * 0.9).acos();
+            }
+            for _ in 0..2 {
+                s %= 1.5 + (std::f64::consts::PI.signum() * s).max((s.tanh() * 0.9).acos()).cos();
+            }
+        };
+        -1.5 + s + t
     };
-    e + a + a + acc
+    f64::log(z.hypot(1.0), 2.5 + (a * 0.7).sin()) + acc
 }
 
 fn f0311_t(tr: &Trace, a: f64) -> f64 {
@@ -3180,22 +3307,27 @@ fn f0311_t(tr: &Trace, a: f64) -> f64 {
     let mut cnt: usize = 0;
     while tr.b(cnt < 3) {
         cnt += 1;
-        if tr.b((cnt as f64) >= (tr.round(a * 1.5) * 0.3)) {
-            return tr.atan2(a, (a + cnt as f64).tanh() - 1.5);
+        if tr.b((cnt as f64) >= a.sin()) {
+            return f64::asinh(h_scale3(&[2.5, a, 1.5], cnt as f64)[(cnt * 2 + 1) % 3]);
         }
-        let p = (cnt as f64 / (2.0 + a.sin())).hypot(tr.abs(a) + 0.5);
-        acc += p;
+        let a = a + std::f64::consts::PI;
+        acc += a;
     }
-    let xs = [[0.0_f64; 2]; 2];
-    let mut a = a * (2.0 + std::f64::consts::PI.sin()).log10().hypot(tr.abs(cnt as f64 + xs[cnt.min(xs.len() - 1)][cnt % 2]) + 0.5);
-    let e: f64 = {
-        a = a * tr.min(a, a * 0.5).cos();
-        for j in 0..2 {
-            a /= 2.0 + (core::f64::consts::E + (j as f64) as f64).sin();
-        }
-        xs[(cnt * 2 + 1) % xs.len()][(cnt * 2 + 1) % 2] / (1.5 + xs[cnt % xs.len()][(cnt * 2 + 1) % 2].tanh()) + (xs[(cnt * 2 + 1) % xs.len()][cnt.min(2 - 1)] - xs[cnt.min(2 - 1)][cnt % 2])
+    let z: f64 = {
+        let mut s = a;
+        let mut round: usize = 0;
+        let t: f64 = loop {
+            round += 1;
+            if tr.b(round > cnt) {
+                break ((round as f64).sin().tanh() * 0.9).acos();
+            }
+            for _ in 0..2 {
+                s = tr.rem(s, 1.5 + tr.max(tr.signum(std::f64::consts::PI) * s, (s.tanh() * 0.9).acos()).cos());
+            }
+        };
+        -1.5 + s + t
     };
-    e + a + a + acc
+    f64::log(z.hypot(1.0), 2.5 + (a * 0.7).sin()) + acc
 }
 
 const CASE_F0311: Case = case!(f0311, f0311_t, f0311_grad, f0311_pullback, f0311_grad_into,
@@ -3209,7 +3341,7 @@ fn f0312(a: f64, a1: f64, k: usize) -> f64 {
         let t: f64 = if j % 2 == 0 {
             j as f64 + (a + j as f64)
         } else {
-            (a + a1).tanh().cosh()
+            ((a + a1).tanh() * 0.9).atanh()
         };
         let mut round: usize = 0;
         loop {
@@ -3223,7 +3355,7 @@ fn f0312(a: f64, a1: f64, k: usize) -> f64 {
         acc += t;
     }
     let zs = [[0.0_f64; 1]; 2];
-    a1 as f64 * a + zs[1][0] + acc
+    (a1 * 1.5).round() * 0.3 * (a1 * zs[k.min(zs.len() - 1)][0]) + a + acc
 }
 
 fn f0312_t(tr: &Trace, a: f64, a1: f64, k: usize) -> f64 {
@@ -3232,7 +3364,7 @@ fn f0312_t(tr: &Trace, a: f64, a1: f64, k: usize) -> f64 {
         let t: f64 = if tr.b(j % 2 == 0) {
             j as f64 + (a + j as f64)
         } else {
-            (a + a1).tanh().cosh()
+            ((a + a1).tanh() * 0.9).atanh()
         };
         let mut round: usize = 0;
         loop {
@@ -3246,11 +3378,11 @@ fn f0312_t(tr: &Trace, a: f64, a1: f64, k: usize) -> f64 {
         acc += t;
     }
     let zs = [[0.0_f64; 1]; 2];
-    a1 as f64 * a + zs[1][0] + acc
+    tr.round(a1 * 1.5) * 0.3 * (a1 * zs[k.min(zs.len() - 1)][0]) + a + acc
 }
 
 const CASE_F0312: Case = case!(f0312, f0312_t, f0312_grad, f0312_pullback, f0312_grad_into,
-    n: 2, active: [true, false], ints: [[3], [0], [0], [0]],
+    n: 2, active: [true, false], ints: [[3], [1], [0], [2]],
     |p, k| (p[0], p[1], k[0]));
 
 #[differentiate(wrt(x))]
@@ -3259,20 +3391,27 @@ fn f0313(x: f64, x1: f64) -> f64 {
     for i in 0..4 {
         let late1: f64;
         if i < 1 {
-            let u = (i as f64).hypot(x1.tanh().exp()).hypot(1.0).log2();
-            late1 = (1.5 + (-x1).cos()).log10();
-            acc += u;
+            let w = (i as f64).abs().sin().exp_m1();
+            late1 = (x / core::f64::consts::E.hypot(1.0) * 1.5).ceil() * 0.3;
+            acc += w;
         } else {
-            late1 = f64::ceil(x1 * 1.5) * 0.3;
+            late1 = (x1 - 0.2) / (1.5 + (1.0 + x * x).powf(2.5).cos());
         }
         acc += late1;
     }
-    let b: f64 = if (std::f64::consts::PI % 1.5) >= -1.5 {
-        (2.0 + x) * (-0.5 + x1)
+    let b: f64 = if std::f64::consts::PI.tanh().tan() >= (x1 * 2.0) {
+        let w: f64 = if (-0.5 + x1) < x {
+            let hs = [f64::ln_1p(1.5 + x.tanh()), x1];
+            (hs[0].sin() * 0.9).asin() * (hs[0] + x)
+        } else {
+            f64::round(x * 1.5) * 0.3
+        };
+        h_leaky(w.atan2(std::f64::consts::PI.cos() - 1.5))
     } else {
-        h_mix(x + 0.3, x1 - 0.7)
+        let xs: [f64; 4] = [0.0; 4];
+        (x1.abs() + 0.5).recip() + xs[3]
     };
-    x * x1 + b + acc
+    x.min(x * 0.5).atan() + b + acc
 }
 
 fn f0313_t(tr: &Trace, x: f64, x1: f64) -> f64 {
@@ -3280,20 +3419,27 @@ fn f0313_t(tr: &Trace, x: f64, x1: f64) -> f64 {
     for i in 0..4 {
         let late1: f64;
         if tr.b(i < 1) {
-            let u = (i as f64).hypot(x1.tanh().exp()).hypot(1.0).log2();
-            late1 = (1.5 + (-x1).cos()).log10();
-            acc += u;
+            let w = tr.abs(i as f64).sin().exp_m1();
+            late1 = tr.ceil(x / core::f64::consts::E.hypot(1.0) * 1.5) * 0.3;
+            acc += w;
         } else {
-            late1 = tr.ceil(x1 * 1.5) * 0.3;
+            late1 = (x1 - 0.2) / (1.5 + (1.0 + x * x).powf(2.5).cos());
         }
         acc += late1;
     }
-    let b: f64 = if tr.b((tr.rem(std::f64::consts::PI, 1.5)) >= -1.5) {
-        (2.0 + x) * (-0.5 + x1)
+    let b: f64 = if tr.b(std::f64::consts::PI.tanh().tan() >= (x1 * 2.0)) {
+        let w: f64 = if tr.b((-0.5 + x1) < x) {
+            let hs = [f64::ln_1p(1.5 + x.tanh()), x1];
+            (hs[0].sin() * 0.9).asin() * (hs[0] + x)
+        } else {
+            tr.round(x * 1.5) * 0.3
+        };
+        h_leaky_t(tr, tr.atan2(w, std::f64::consts::PI.cos() - 1.5))
     } else {
-        h_mix(x + 0.3, x1 - 0.7)
+        let xs: [f64; 4] = [0.0; 4];
+        (tr.abs(x1) + 0.5).recip() + xs[3]
     };
-    x * x1 + b + acc
+    tr.min(x, x * 0.5).atan() + b + acc
 }
 
 const CASE_F0313: Case = case!(f0313, f0313_t, f0313_grad, f0313_pullback, f0313_grad_into,
@@ -3302,35 +3448,27 @@ const CASE_F0313: Case = case!(f0313, f0313_t, f0313_grad, f0313_pullback, f0313
 
 #[differentiate]
 fn f0314(ts: &[f64; 3]) -> f64 {
-    let u: f64 = if (1.5 + ts[2].cos()).sqrt() > 2.5 {
-        let out = h_scale3(ts, core::f64::consts::E);
-        (h_nested(std::f64::consts::PI, &out) * 1.5).floor() * 0.3
+    let mut u: f64 = if ts[2].hypot(ts[0].hypot(1.0)) <= 2.5 {
+        let zs = ts.to_vec();
+        std::f64::consts::PI * ts[0] * (ts[2].abs() + 0.5).ln_1p() + zs[2]
     } else {
-        let d = ts[2].cos().exp_m1().hypot(1.0).powf((1.5 + ts[1].cos()).log10().sin() * 1.5);
-        std::f64::consts::PI / (2.0 + d.sin()) * d
+        ts[1].asinh()
     };
-    let r: f64 = {
-        let tmp = [ts[((u.atan2(ts[1].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % ts.len()] as f64, (u * 1.5).ceil() * 0.3];
-        let g = 1.2 * tmp[0] + u.sin();
-        (g + u).cos().exp_m1()
-    };
-    ((ts[2] * 1.5).ceil() * 0.3).sin().exp_m1() + r
+    u = u * 0.5 + (ts[1] * 1.5).trunc() * 0.3;
+    let q = f64::acosh(ts[1].abs() + 0.5 + 1.2) + u.cos();
+    q * 0.9
 }
 
 fn f0314_t(tr: &Trace, ts: &[f64; 3]) -> f64 {
-    let u: f64 = if tr.b((1.5 + ts[2].cos()).sqrt() > 2.5) {
-        let out = h_scale3(ts, core::f64::consts::E);
-        tr.floor(h_nested(std::f64::consts::PI, &out) * 1.5) * 0.3
+    let mut u: f64 = if tr.b(ts[2].hypot(ts[0].hypot(1.0)) <= 2.5) {
+        let zs = ts.to_vec();
+        std::f64::consts::PI * ts[0] * (tr.abs(ts[2]) + 0.5).ln_1p() + zs[2]
     } else {
-        let d = ts[2].cos().exp_m1().hypot(1.0).powf((1.5 + ts[1].cos()).log10().sin() * 1.5);
-        std::f64::consts::PI / (2.0 + d.sin()) * d
+        ts[1].asinh()
     };
-    let r: f64 = {
-        let tmp = [ts[(tr.floor(u.atan2(ts[1].hypot(1.0)).tanh().abs() * 2.9) as usize) % ts.len()] as f64, tr.ceil(u * 1.5) * 0.3];
-        let g = 1.2 * tmp[0] + u.sin();
-        (g + u).cos().exp_m1()
-    };
-    (tr.ceil(ts[2] * 1.5) * 0.3).sin().exp_m1() + r
+    u = u * 0.5 + tr.trunc(ts[1] * 1.5) * 0.3;
+    let q = f64::acosh(tr.abs(ts[1]) + 0.5 + 1.2) + u.cos();
+    q * 0.9
 }
 
 const CASE_F0314: Case = case!(f0314, f0314_t, f0314_grad, f0314_pullback, f0314_grad_into,
@@ -3341,43 +3479,43 @@ const CASE_F0314: Case = case!(f0314, f0314_t, f0314_grad, f0314_pullback, f0314
 fn f0315(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut late1: f64;
-    if f64::cbrt(std::f64::consts::PI.tanh().exp()) <= (a % 1.5) {
-        late1 = a + (f64::round(a * 1.5) + a);
+    if std::f64::consts::PI.tanh().exp().powf(a.cos() * 1.5) < -a {
+        late1 = f64::exp2(a.tanh()) / a.tanh().exp();
     } else {
-        late1 = (a.cos() * 0.9).asin() * a;
-    }
-    late1 = h_mix(late1, late1.tanh().exp_m1());
-    late1 += (2.0 + ((a * 1.5).floor() * 0.3).sin()).ln();
-    let mut cnt: usize = 0;
-    while cnt < 3 && (late1 * 0.7) > (1.5 + late1.tanh()).log10() {
-        cnt += 1;
-        let v = a / (a.abs() + 0.5) - h_mix(core::f64::consts::E, late1);
+        let (v, d) = (a.cos().exp2(), a);
+        late1 = ((d + 1.2).sin() * 0.9).asin();
         acc += v;
     }
-    late1 = late1 * 0.5 + late1.hypot(a.hypot(1.0));
-    let u = a.min(late1) * ((a * 1.5).floor() * 0.3);
-    a * core::f64::consts::E * u.tanh().exp().ln_1p() + acc
+    let z = a.abs().cos().to_degrees() * 0.02;
+    late1 *= (late1.sin().tan() + core::f64::consts::E).cos();
+    let mut cnt: usize = 0;
+    while cnt < 2 {
+        cnt += 1;
+        late1 %= h_polar(late1, core::f64::consts::E).0.clamp(a - 0.5, a + 0.5).tanh().exp();
+    }
+    let b = late1;
+    z.cos().exp_m1() + b + acc
 }
 
 fn f0315_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut late1: f64;
-    if tr.b(f64::cbrt(std::f64::consts::PI.tanh().exp()) <= (tr.rem(a, 1.5))) {
-        late1 = a + (tr.round(a * 1.5) + a);
+    if tr.b(std::f64::consts::PI.tanh().exp().powf(a.cos() * 1.5) < -a) {
+        late1 = f64::exp2(a.tanh()) / a.tanh().exp();
     } else {
-        late1 = (a.cos() * 0.9).asin() * a;
-    }
-    late1 = h_mix(late1, late1.tanh().exp_m1());
-    late1 += (2.0 + (tr.floor(a * 1.5) * 0.3).sin()).ln();
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 3 && (late1 * 0.7) > (1.5 + late1.tanh()).log10()) {
-        cnt += 1;
-        let v = a / (tr.abs(a) + 0.5) - h_mix(core::f64::consts::E, late1);
+        let (v, d) = (a.cos().exp2(), a);
+        late1 = ((d + 1.2).sin() * 0.9).asin();
         acc += v;
     }
-    late1 = late1 * 0.5 + late1.hypot(a.hypot(1.0));
-    let u = tr.min(a, late1) * (tr.floor(a * 1.5) * 0.3);
-    a * core::f64::consts::E * u.tanh().exp().ln_1p() + acc
+    let z = tr.abs(a).cos().to_degrees() * 0.02;
+    late1 *= (late1.sin().tan() + core::f64::consts::E).cos();
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 2) {
+        cnt += 1;
+        late1 = tr.rem(late1, tr.clamp(h_polar(late1, core::f64::consts::E).0, a - 0.5, a + 0.5).tanh().exp());
+    }
+    let b = late1;
+    z.cos().exp_m1() + b + acc
 }
 
 const CASE_F0315: Case = case!(f0315, f0315_t, f0315_grad, f0315_pullback, f0315_grad_into,
@@ -3388,45 +3526,75 @@ const CASE_F0315: Case = case!(f0315, f0315_t, f0315_grad, f0315_pullback, f0315
 fn f0316(b: f64, ts: &[f64; 2], ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if (ts[(((b + ts[1]).sin().abs() * 2.9).floor() as usize) % ts.len()] * ts[1]) > 0.2 {
-        let mut a = (ar[(((-b).tanh().abs() * 2.9).floor() as usize) % ar.len()] + ts[1]).tanh();
-        a = a.tanh() + (std::f64::consts::PI + 0.7);
-        let p = (-ar[3]).sin().to_degrees() * 0.02;
-        acc += a;
-        acc += p;
-    }
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if it > ar.len() {
-            break;
+        let mut e = (ar[(((1.5 + ar[((b.sin().abs() * 2.9).floor() as usize) % ar.len()].tanh() + 1.2).acosh().cos().abs() * 2.9).floor() as usize) % ar.len()] + b) as f64;
+        if (std::f64::consts::PI + 0.7) >= 1.2 {
+            e += h_scale3(&[(1.5 + std::f64::consts::PI.cos()).ln_1p(), e + ar[1], h_scale3(&[2.0, b, core::f64::consts::E], b)[2]], 0.3)[((ar[((h_mix(ar[2], ar[0]).tanh().abs() * 2.9).floor() as usize) % ar.len()].cos().abs() * 2.9).floor() as usize) % 3];
+            let c: f64 = if (e / (1.5 + ar[((ar[3].cos().abs() * 2.9).floor() as usize) % 4].cos())) < e.powi(2) {
+                let mut round: usize = 0;
+                while round < 3 && ts[1] >= 2.5 {
+                    round += 1;
+                    let v = core::f64::consts::E;
+                    acc += v;
+                }
+                (-0.5 + e).tanh().exp().powf(ar[3].tanh().exp().powf(2.5).tanh() * 1.5)
+            } else {
+                let g = 0.5 - h_nested(ts[1], ts);
+                b + g
+            };
+            e *= ar[2].sin();
+            acc += c;
+        } else if ts[(((core::f64::consts::E + e).tanh().abs() * 2.9).floor() as usize) % 2] < 0.3 {
+            let pt = (ar[3] + e, e);
+            e = -1.5 + ar[3] - (ar[3].tanh() * 0.9).asin();
+            acc += pt.1;
         }
-        let mut q = b + ar[(it + 1) % ar.len()] + (ar[it - 1] + it as f64);
-        q *= h_polar(b / (2.0 + ts[(it * 2 + 1) % 2].sin()), h_polar(1.5, q).0).0.cos();
-        acc += q;
+        let z: f64 = if (b % (1.5 + b.tanh())) <= -ts[0] {
+            e = e * 0.5 + (2.0 + ts[0]);
+            e - ar[3] - e * -0.5
+        } else {
+            let t = h_pow(e, 3).asinh();
+            f64::exp2(e.sin()) / (1.5 + t.cos().tan().tanh())
+        };
+        acc += z;
     }
-    -ar[(it * 2 + 1) % ar.len()] as f64 + acc
+    b.mul_add(b, b).atan2(f64::recip(1.5 + b.cos()).tanh().exp()) + ar[3] + acc
 }
 
 fn f0316_t(tr: &Trace, b: f64, ts: &[f64; 2], ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((ts[(tr.floor((b + ts[1]).sin().abs() * 2.9) as usize) % ts.len()] * ts[1]) > 0.2) {
-        let mut a = (ar[(tr.floor((-b).tanh().abs() * 2.9) as usize) % ar.len()] + ts[1]).tanh();
-        a = a.tanh() + (std::f64::consts::PI + 0.7);
-        let p = (-ar[3]).sin().to_degrees() * 0.02;
-        acc += a;
-        acc += p;
-    }
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if tr.b(it > ar.len()) {
-            break;
+        let mut e = (ar[(tr.floor((1.5 + ar[(tr.floor(b.sin().abs() * 2.9) as usize) % ar.len()].tanh() + 1.2).acosh().cos().abs() * 2.9) as usize) % ar.len()] + b) as f64;
+        if tr.b((std::f64::consts::PI + 0.7) >= 1.2) {
+            e += h_scale3(&[(1.5 + std::f64::consts::PI.cos()).ln_1p(), e + ar[1], h_scale3(&[2.0, b, core::f64::consts::E], b)[2]], 0.3)[(tr.floor(ar[(tr.floor(h_mix(ar[2], ar[0]).tanh().abs() * 2.9) as usize) % ar.len()].cos().abs() * 2.9) as usize) % 3];
+            let c: f64 = if tr.b((e / (1.5 + ar[(tr.floor(ar[3].cos().abs() * 2.9) as usize) % 4].cos())) < e.powi(2)) {
+                let mut round: usize = 0;
+                while tr.b(round < 3 && ts[1] >= 2.5) {
+                    round += 1;
+                    let v = core::f64::consts::E;
+                    acc += v;
+                }
+                (-0.5 + e).tanh().exp().powf(ar[3].tanh().exp().powf(2.5).tanh() * 1.5)
+            } else {
+                let g = 0.5 - h_nested(ts[1], ts);
+                b + g
+            };
+            e *= ar[2].sin();
+            acc += c;
+        } else if tr.b(ts[(tr.floor((core::f64::consts::E + e).tanh().abs() * 2.9) as usize) % 2] < 0.3) {
+            let pt = (ar[3] + e, e);
+            e = -1.5 + ar[3] - (ar[3].tanh() * 0.9).asin();
+            acc += pt.1;
         }
-        let mut q = b + ar[(it + 1) % ar.len()] + (ar[it - 1] + it as f64);
-        q *= h_polar(b / (2.0 + ts[(it * 2 + 1) % 2].sin()), h_polar(1.5, q).0).0.cos();
-        acc += q;
+        let z: f64 = if tr.b((tr.rem(b, 1.5 + b.tanh())) <= -ts[0]) {
+            e = e * 0.5 + (2.0 + ts[0]);
+            e - ar[3] - e * -0.5
+        } else {
+            let t = h_pow(e, 3).asinh();
+            f64::exp2(e.sin()) / (1.5 + t.cos().tan().tanh())
+        };
+        acc += z;
     }
-    -ar[(it * 2 + 1) % ar.len()] as f64 + acc
+    b.mul_add(b, b).atan2(f64::recip(1.5 + b.cos()).tanh().exp()) + ar[3] + acc
 }
 
 const CASE_F0316: Case = case!(f0316, f0316_t, f0316_grad, f0316_pullback, f0316_grad_into,
@@ -3436,28 +3604,28 @@ const CASE_F0316: Case = case!(f0316, f0316_t, f0316_grad, f0316_pullback, f0316
 #[differentiate]
 fn f0317(x: f64, ar: &[f64; 2]) -> f64 {
     let q: f64 = if x <= 0.2 {
-        (core::f64::consts::E * -1.5).clamp(x - 0.5, x + 0.5)
+        ((core::f64::consts::E * -1.5).tanh() * 0.9).atanh()
     } else {
-        ar[((h_scale3(&[ar[1], ar[((x.hypot(1.0).sqrt().tanh().abs() * 2.9).floor() as usize) % ar.len()], x], x)[(((ar[0] / ar[1].tanh().exp()).cos().abs() * 2.9).floor() as usize) % 3].sin().abs() * 2.9).floor() as usize) % ar.len()]
+        -ar[((h_scale3(&[ar[1], ar[((((x * 1.5).floor() * 0.3).tanh().abs() * 2.9).floor() as usize) % ar.len()], x], x)[(((ar[0] / ar[1].tanh().exp()).cos().abs() * 2.9).floor() as usize) % 3].sin().abs() * 2.9).floor() as usize) % ar.len()]
     };
     let mut x = x - x * 0.5;
-    x %= (-x * (1.5 + ar[1].cos()).log2()).tanh().exp();
-    let g = (core::f64::consts::E - -1.5).tanh().tan();
+    x %= (-x * ar[1].tanh().cosh()).tanh().exp();
+    let g = (core::f64::consts::E - -1.5).tanh().exp_m1();
     let cum = h_cumsum(ar);
-    (0.3 * x).tanh().exp() + q + g + cum[1]
+    (0.3 * x).hypot(1.5 + h_polar(cum[((h_mix(x, -1.5).tanh().abs() * 2.9).floor() as usize) % cum.len()], x).0.cos()) + q + g
 }
 
 fn f0317_t(tr: &Trace, x: f64, ar: &[f64; 2]) -> f64 {
     let q: f64 = if tr.b(x <= 0.2) {
-        tr.clamp(core::f64::consts::E * -1.5, x - 0.5, x + 0.5)
+        ((core::f64::consts::E * -1.5).tanh() * 0.9).atanh()
     } else {
-        ar[(tr.floor(h_scale3(&[ar[1], ar[(tr.floor(x.hypot(1.0).sqrt().tanh().abs() * 2.9) as usize) % ar.len()], x], x)[(tr.floor((ar[0] / ar[1].tanh().exp()).cos().abs() * 2.9) as usize) % 3].sin().abs() * 2.9) as usize) % ar.len()]
+        -ar[(tr.floor(h_scale3(&[ar[1], ar[(tr.floor((tr.floor(x * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % ar.len()], x], x)[(tr.floor((ar[0] / ar[1].tanh().exp()).cos().abs() * 2.9) as usize) % 3].sin().abs() * 2.9) as usize) % ar.len()]
     };
     let mut x = x - x * 0.5;
-    x = tr.rem(x, (-x * (1.5 + ar[1].cos()).log2()).tanh().exp());
-    let g = (core::f64::consts::E - -1.5).tanh().tan();
+    x = tr.rem(x, (-x * ar[1].tanh().cosh()).tanh().exp());
+    let g = (core::f64::consts::E - -1.5).tanh().exp_m1();
     let cum = h_cumsum(ar);
-    (0.3 * x).tanh().exp() + q + g + cum[1]
+    (0.3 * x).hypot(1.5 + h_polar(cum[(tr.floor(h_mix(x, -1.5).tanh().abs() * 2.9) as usize) % cum.len()], x).0.cos()) + q + g
 }
 
 const CASE_F0317: Case = case!(f0317, f0317_t, f0317_grad, f0317_pullback, f0317_grad_into,
@@ -3469,32 +3637,28 @@ fn f0318(arr: [f64; 4], x: f64, ar: &[f64; 2], c: f64) -> f64 {
     let mut z: f64 = {
         let z = 1.5 + x - x / (c.abs() + 0.5);
         let vals = ar.to_vec();
-        (2.0 + vals[0].sin()).log2().tanh().sinh() + z
+        (2.0 + f64::min(vals[0], z).sin() + 1.2).acosh()
     };
-    z += (arr[3] / (x.abs() + 0.5)).clamp(-0.5, 0.8);
-    let mut q: f64 = if ar[1].tanh().exp().recip() < x.abs() {
-        (1.5 + (-x).tanh()).log10()
+    if (core::f64::consts::E % (x.abs() + 0.5)) >= (z + 1.2) {
+        z = z * (ar[1] + c).tanh();
     } else {
-        h_norm2([c as f64, 1.2])
-    };
-    q *= z.cos().exp2().sin().exp().tanh();
-    ar[1] / std::f64::consts::PI.hypot(1.0) + c + q
+        z += c + h_norm2([ar[0], arr[(((z + ar[1]).tanh().abs() * 2.9).floor() as usize) % arr.len()]]);
+    }
+    h_mix(arr[3], x).tanh().cosh() + z
 }
 
 fn f0318_t(tr: &Trace, arr: [f64; 4], x: f64, ar: &[f64; 2], c: f64) -> f64 {
     let mut z: f64 = {
         let z = 1.5 + x - x / (tr.abs(c) + 0.5);
         let vals = ar.to_vec();
-        (2.0 + vals[0].sin()).log2().tanh().sinh() + z
+        (2.0 + tr.min(vals[0], z).sin() + 1.2).acosh()
     };
-    z += tr.clamp(arr[3] / (tr.abs(x) + 0.5), -0.5, 0.8);
-    let mut q: f64 = if tr.b(ar[1].tanh().exp().recip() < tr.abs(x)) {
-        (1.5 + (-x).tanh()).log10()
+    if tr.b((tr.rem(core::f64::consts::E, tr.abs(x) + 0.5)) >= (z + 1.2)) {
+        z = z * (ar[1] + c).tanh();
     } else {
-        h_norm2([c as f64, 1.2])
-    };
-    q *= z.cos().exp2().sin().exp().tanh();
-    ar[1] / std::f64::consts::PI.hypot(1.0) + c + q
+        z += c + h_norm2([ar[0], arr[(tr.floor((z + ar[1]).tanh().abs() * 2.9) as usize) % arr.len()]]);
+    }
+    h_mix(arr[3], x).tanh().cosh() + z
 }
 
 const CASE_F0318: Case = case!(f0318, f0318_t, f0318_grad, f0318_pullback, f0318_grad_into,
@@ -3504,89 +3668,71 @@ const CASE_F0318: Case = case!(f0318, f0318_t, f0318_grad, f0318_pullback, f0318
 #[differentiate]
 fn f0319(ws: &[f64], vs: Vec<f64>, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
-    let b = (ws[3] * vs[0]).tanh().exp().ln_1p();
+    let b = (ws[3] * vs[0] * 1.5).round() * 0.3;
     let (mut p, mut p2) = h_polar(b * vs[0], h_scale3(&[0.1, b, ws[(((1.5 / (1.5 + vs[0].cos())).cos().abs() * 2.9).floor() as usize) % ws.len()]], b)[1]);
     if -ws[4] <= -vs[0] {
         let tmp = [0.0_f64; 4];
         let g: f64 = if on {
-            let p = h_mix(ws[(((core::f64::consts::E % vs[0].tanh().exp()).tanh().abs() * 2.9).floor() as usize) % 5].hypot(std::f64::consts::PI.hypot(1.0)), b);
-            h_dot(&vs, ws) + p
+            let p = p + h_mix(f64::exp2(ws[((f64::acosh(1.5 + core::f64::consts::E.cos() + 1.2).sin().abs() * 2.9).floor() as usize) % 5].cos()), std::f64::consts::PI);
+            (b.cos().to_degrees() * 0.02 * 1.5).ceil() + tmp[2] + p
         } else {
-            let a = (tmp[2] - vs[0]) / (1.0 + b * b);
-            b + a
+            ((p2 - std::f64::consts::PI) * 1.5).floor() * 0.3
         };
         acc += tmp[3];
         acc += g;
     } else if vs[0] >= 2.5 {
         p2 = h_mix(p2, p2 + 2.0);
     } else {
-        p = p * 0.5 + vs[0].hypot(1.0).log10();
+        p = p * 0.5 + (vs[0].tanh() * 0.9).acos();
     }
-    (1.5 + (p + ws[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % ws.len()]).cos()).ln_1p() + p2 + acc
+    (p.min(ws[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % ws.len()]) * 1.5).trunc() * 0.3 + p2 + acc
 }
 
 fn f0319_t(tr: &Trace, ws: &[f64], vs: Vec<f64>, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
-    let b = (ws[3] * vs[0]).tanh().exp().ln_1p();
+    let b = tr.round(ws[3] * vs[0] * 1.5) * 0.3;
     let (mut p, mut p2) = h_polar(b * vs[0], h_scale3(&[0.1, b, ws[(tr.floor((1.5 / (1.5 + vs[0].cos())).cos().abs() * 2.9) as usize) % ws.len()]], b)[1]);
     if tr.b(-ws[4] <= -vs[0]) {
         let tmp = [0.0_f64; 4];
         let g: f64 = if tr.b(on) {
-            let p = h_mix(ws[(tr.floor((tr.rem(core::f64::consts::E, vs[0].tanh().exp())).tanh().abs() * 2.9) as usize) % 5].hypot(std::f64::consts::PI.hypot(1.0)), b);
-            h_dot(&vs, ws) + p
+            let p = p + h_mix(f64::exp2(ws[(tr.floor(f64::acosh(1.5 + core::f64::consts::E.cos() + 1.2).sin().abs() * 2.9) as usize) % 5].cos()), std::f64::consts::PI);
+            tr.ceil(b.cos().to_degrees() * 0.02 * 1.5) + tmp[2] + p
         } else {
-            let a = (tmp[2] - vs[0]) / (1.0 + b * b);
-            b + a
+            tr.floor((p2 - std::f64::consts::PI) * 1.5) * 0.3
         };
         acc += tmp[3];
         acc += g;
     } else if tr.b(vs[0] >= 2.5) {
         p2 = h_mix(p2, p2 + 2.0);
     } else {
-        p = p * 0.5 + vs[0].hypot(1.0).log10();
+        p = p * 0.5 + (vs[0].tanh() * 0.9).acos();
     }
-    (1.5 + (p + ws[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % ws.len()]).cos()).ln_1p() + p2 + acc
+    tr.trunc(tr.min(p, ws[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % ws.len()]) * 1.5) * 0.3 + p2 + acc
 }
 
 const CASE_F0319: Case = case!(f0319, f0319_t, f0319_grad, f0319_pullback, f0319_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[1], [1], [1], [1]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[1], [1], [1], [0]],
     |p, k| (&p[0..5], p[5..6].to_vec(), k[0] == 1));
 
 #[differentiate]
 fn f0320(vals: &[f64], b: f64, b2: f64, mut c: f64) -> f64 {
     let mut w: f64 = b - b2 + b2 / b2.hypot(1.0);
-    c *= f64::sqrt(2.0 + vals[((b.sin().exp_m1().tanh().abs() * 2.9).floor() as usize) % 4].min(vals[1]).sin()).tanh();
-    let u: f64 = if (2.0 + vals[2].sin()).log(2.5 + vals[(((b2 + vals[2]).tanh().abs() * 2.9).floor() as usize) % vals.len()].sin()) >= 2.0 {
-        c %= 2.0 + (vals[2].sin().cosh() + h_dot(vals, vals)).sin();
-        core::f64::consts::E.tanh() - b2 / (2.0 + w.sin())
-    } else {
-        f64::ceil(std::f64::consts::PI * 1.5) + b2.atan2(1.5 + std::f64::consts::PI.cos())
-    };
-    let v: f64 = if (b2 + b) > -1.5 {
-        h_cumsum(vals)[1]
-    } else {
-        w %= (b2 * vals[0] / (2.0 + (1.0 + c * c).log(2.5 + u.sin()).sin())).abs() + 0.5;
-        (std::f64::consts::PI - vals[2]) / (vals[0].cos() * 0.9).acos().tanh().exp()
-    };
-    w + c + u + v
+    c *= w.tanh().exp().recip().asinh().cos();
+    let buf = vals.to_vec();
+    for l in 0..1 {
+        w = w.mul_add(2.0, buf[l].atan2(vals[(l * 2 + 1) % vals.len()].sin() - 1.5));
+    }
+    f64::max(2.5_f64.powf(buf[2].sin()), vals[0] - b) + c + w
 }
 
 fn f0320_t(tr: &Trace, vals: &[f64], b: f64, b2: f64, mut c: f64) -> f64 {
     let mut w: f64 = b - b2 + b2 / b2.hypot(1.0);
-    c *= f64::sqrt(2.0 + tr.min(vals[(tr.floor(b.sin().exp_m1().tanh().abs() * 2.9) as usize) % 4], vals[1]).sin()).tanh();
-    let u: f64 = if tr.b((2.0 + vals[2].sin()).log(2.5 + vals[(tr.floor((b2 + vals[2]).tanh().abs() * 2.9) as usize) % vals.len()].sin()) >= 2.0) {
-        c = tr.rem(c, 2.0 + (vals[2].sin().cosh() + h_dot(vals, vals)).sin());
-        core::f64::consts::E.tanh() - b2 / (2.0 + w.sin())
-    } else {
-        tr.ceil(std::f64::consts::PI * 1.5) + b2.atan2(1.5 + std::f64::consts::PI.cos())
-    };
-    let v: f64 = if tr.b((b2 + b) > -1.5) {
-        h_cumsum(vals)[1]
-    } else {
-        w = tr.rem(w, tr.abs(b2 * vals[0] / (2.0 + (1.0 + c * c).log(2.5 + u.sin()).sin())) + 0.5);
-        (std::f64::consts::PI - vals[2]) / (vals[0].cos() * 0.9).acos().tanh().exp()
-    };
-    w + c + u + v
+    c *= w.tanh().exp().recip().asinh().cos();
+    let buf = vals.to_vec();
+    for l in 0..1 {
+        w = w.mul_add(2.0, tr.atan2(buf[l], vals[(l * 2 + 1) % vals.len()].sin() - 1.5));
+    }
+    tr.max(2.5_f64.powf(buf[2].sin()), vals[0] - b) + c + w
 }
 
 const CASE_F0320: Case = case!(f0320, f0320_t, f0320_grad, f0320_pullback, f0320_grad_into,
@@ -3598,119 +3744,89 @@ fn f0321(mut y: f64, arr: [f64; 3], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_scale3(&arr, y);
     for (l, t) in cum.iter().enumerate() {
-        let late1: f64;
+        let mut late1: f64;
         if l < 2 {
-            y %= 1.5 + ((arr[(l * 2 + 1) % 3] - arr[(k * 2 + 1) % 3]).tanh().to_degrees() * 0.02).tanh();
-            late1 = *t;
+            y %= ((arr[(l * 2 + 1) % 3] - arr[(k * 2 + 1) % 3]).signum() * (2.5 + y)).hypot(1.0);
+            late1 = y;
         } else {
-            y -= (y - arr[l.min(3 - 1)]) / (std::f64::consts::PI % (1.5 + cum[l].tanh())).tanh().exp();
-            late1 = h_norm2([arr[l % arr.len()].tanh().exp2(), -(l as f64)]);
+            late1 = h_leaky(arr[k % arr.len()] / (1.5 + (*t).cos()));
         }
-        let u: f64 = {
-            let s: f64 = {
-                y = y * (k as f64 * -1.5).tanh();
-                (late1.abs() * 1.5).floor() * 0.3
-            };
-            let zs: Vec<f64> = vec![0.0; arr.len()];
-            -((arr[l] * 1.5).trunc() * 0.3) + s + zs[2]
-        };
+        late1 = late1.sin() + -1.5 * cum[k.min(3 - 1)];
         acc += *t;
-        acc += u;
+        acc += late1;
     }
-    (-0.5 + y).abs() + acc
+    y / (y.abs() + 0.5) / h_norm2([2.5, k as f64]).hypot(1.0) + acc
 }
 
 fn f0321_t(tr: &Trace, mut y: f64, arr: [f64; 3], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_scale3(&arr, y);
     for (l, t) in cum.iter().enumerate() {
-        let late1: f64;
+        let mut late1: f64;
         if tr.b(l < 2) {
-            y = tr.rem(y, 1.5 + ((arr[(l * 2 + 1) % 3] - arr[(k * 2 + 1) % 3]).tanh().to_degrees() * 0.02).tanh());
-            late1 = *t;
+            y = tr.rem(y, (tr.signum(arr[(l * 2 + 1) % 3] - arr[(k * 2 + 1) % 3]) * (2.5 + y)).hypot(1.0));
+            late1 = y;
         } else {
-            y -= (y - arr[l.min(3 - 1)]) / (tr.rem(std::f64::consts::PI, 1.5 + cum[l].tanh())).tanh().exp();
-            late1 = h_norm2([arr[l % arr.len()].tanh().exp2(), -(l as f64)]);
+            late1 = h_leaky_t(tr, arr[k % arr.len()] / (1.5 + (*t).cos()));
         }
-        let u: f64 = {
-            let s: f64 = {
-                y = y * (k as f64 * -1.5).tanh();
-                tr.floor(tr.abs(late1) * 1.5) * 0.3
-            };
-            let zs: Vec<f64> = vec![0.0; arr.len()];
-            -(tr.trunc(arr[l] * 1.5) * 0.3) + s + zs[2]
-        };
+        late1 = late1.sin() + -1.5 * cum[k.min(3 - 1)];
         acc += *t;
-        acc += u;
+        acc += late1;
     }
-    tr.abs(-0.5 + y) + acc
+    y / (tr.abs(y) + 0.5) / h_norm2([2.5, k as f64]).hypot(1.0) + acc
 }
 
 const CASE_F0321: Case = case!(f0321, f0321_t, f0321_grad, f0321_pullback, f0321_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[3], [1], [2], [0]],
+    n: 4, active: [true, true, true, true], ints: [[3], [1], [2], [3]],
     |p, k| (p[0], arr(&p[1..4]), k[0]));
 
 #[differentiate]
 fn f0322(grid: &[[f64; 1]; 1], ts: &[f64; 1], grid2: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut zs = [(ts[0] * 1.5).floor() + ts[0], grid[0][0] + 2.0];
-    for l in 1..2 {
-        zs[l] = zs[l - 1] * (zs[(l + 1) % zs.len()] * ts[0]).sin() + core::f64::consts::E.tanh();
-        for _ in 0..3 {
-            for _ in 0..ts.len() {
-                let pt = h_polar(-std::f64::consts::PI, grid[0][0] + core::f64::consts::E);
-                acc += pt.1;
-            }
-        }
-        let v: f64 = -1.5;
-        acc += v;
+    let mut zs = [ts[0] as f64, ts[0]];
+    let b: f64 = if ts[0] >= 1.5 {
+        zs[1].asinh() * (1.2 - core::f64::consts::E)
+    } else {
+        grid[0][0]
+    };
+    for jj in 0..2 {
+        zs[jj] -= -((b * 1.5).trunc() * 0.3);
     }
-    let mut cnt: usize = 0;
-    while cnt < zs.len() && (1.5 + grid[0][0].tanh()).powf(grid2[2][0].tanh() * 1.5) < 0.3 {
-        cnt += 1;
-        for j in 0..3 {
-            let q: f64 = {
-                let e = (zs[(j + 1) % zs.len()].abs() * 1.5).ceil() * 0.3;
-                grid2[j][0] + e
-            };
-            acc += q;
+    let mut vals = [[0.0_f64; 3]; 1];
+    let a = h_norm2([grid2[0][0] + 0.3, (2.0 + ts[0].sin()).powi(-1)]);
+    for l in 1..zs.len() {
+        for w in ts.iter() {
+            let e: f64 = -grid[0][0] as f64;
+            acc += *w;
+            acc += e;
         }
-        if cnt < 2 {
-            continue;
-        }
+        vals[0][3 - 1 - l] *= (h_cumsum(&zs)[2 - 1 - l] * 1.5).tanh();
     }
-    f64::acos(((cnt as f64 * 1.5).round() + cnt as f64).tanh() * 0.9) + acc
+    b * b.cos() + grid[0][0] + vals[0][0] + a + acc
 }
 
 fn f0322_t(tr: &Trace, grid: &[[f64; 1]; 1], ts: &[f64; 1], grid2: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut zs = [tr.floor(ts[0] * 1.5) + ts[0], grid[0][0] + 2.0];
-    for l in 1..2 {
-        zs[l] = zs[l - 1] * (zs[(l + 1) % zs.len()] * ts[0]).sin() + core::f64::consts::E.tanh();
-        for _ in 0..3 {
-            for _ in 0..ts.len() {
-                let pt = h_polar(-std::f64::consts::PI, grid[0][0] + core::f64::consts::E);
-                acc += pt.1;
-            }
-        }
-        let v: f64 = -1.5;
-        acc += v;
+    let mut zs = [ts[0] as f64, ts[0]];
+    let b: f64 = if tr.b(ts[0] >= 1.5) {
+        zs[1].asinh() * (1.2 - core::f64::consts::E)
+    } else {
+        grid[0][0]
+    };
+    for jj in 0..2 {
+        zs[jj] -= -(tr.trunc(b * 1.5) * 0.3);
     }
-    let mut cnt: usize = 0;
-    while tr.b(cnt < zs.len() && (1.5 + grid[0][0].tanh()).powf(grid2[2][0].tanh() * 1.5) < 0.3) {
-        cnt += 1;
-        for j in 0..3 {
-            let q: f64 = {
-                let e = tr.ceil(tr.abs(zs[(j + 1) % zs.len()]) * 1.5) * 0.3;
-                grid2[j][0] + e
-            };
-            acc += q;
+    let mut vals = [[0.0_f64; 3]; 1];
+    let a = h_norm2([grid2[0][0] + 0.3, (2.0 + ts[0].sin()).powi(-1)]);
+    for l in 1..zs.len() {
+        for w in ts.iter() {
+            let e: f64 = -grid[0][0] as f64;
+            acc += *w;
+            acc += e;
         }
-        if tr.b(cnt < 2) {
-            continue;
-        }
+        vals[0][3 - 1 - l] *= (h_cumsum(&zs)[2 - 1 - l] * 1.5).tanh();
     }
-    f64::acos((tr.round(cnt as f64 * 1.5) + cnt as f64).tanh() * 0.9) + acc
+    b * b.cos() + grid[0][0] + vals[0][0] + a + acc
 }
 
 const CASE_F0322: Case = case!(f0322, f0322_t, f0322_grad, f0322_pullback, f0322_grad_into,
@@ -3718,32 +3834,34 @@ const CASE_F0322: Case = case!(f0322, f0322_t, f0322_grad, f0322_pullback, f0322
     |p, _k| (&arr2(&p[0..1]), &arr(&p[1..2]), &arr2(&p[2..5])));
 
 #[differentiate]
-fn f0323(mut y: f64, ts: &[f64; 2], ts2: &[f64; 3], x: f64) -> f64 {
-    let q = (x / (2.0 + ts2[1].sin()) * 1.5).round() + (ts2[1] + x);
-    let tup = (y, q.tanh().to_degrees() * 0.02);
-    y /= 1.5 + (((y * 1.5).trunc() + q) * h_polar(y, y).1).tanh();
-    let vals = [[0.0_f64; 3]; 3];
-    let c: f64 = if f64::atan2(y, 1.5 + q.cos()) >= 0.2 {
-        y -= ((y * 1.5).ceil() + q) * y;
-        (y + x).tanh().tan()
-    } else {
-        x.cos().exp2().cos().exp_m1()
-    };
-    ts2[2].tanh().exp().cos().to_degrees() * 0.02 + ts[1] + tup.1 + vals[2][0] + c
+fn f0323(y: f64, ts: &[f64; 2], ts2: &[f64; 3], x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let mut c = ((x / (2.0 + ts2[1].sin())).tanh() * 0.9).asin();
+    c = h_mix(c, (y.tanh() * 0.9).atanh());
+    c = c * (y + -0.5).tanh();
+    if (c.abs() + 0.5).recip() < 0.9 {
+        let buf = [0.0_f64; 4];
+        acc += buf[3];
+    } else if h_dot(ts, ts) <= 1.2 {
+        let z: f64 = -ts2[1].sin();
+        acc += z;
+    }
+    f64::round((x + y) * 1.5) * 0.3 + ts[1] + acc
 }
 
-fn f0323_t(tr: &Trace, mut y: f64, ts: &[f64; 2], ts2: &[f64; 3], x: f64) -> f64 {
-    let q = tr.round(x / (2.0 + ts2[1].sin()) * 1.5) + (ts2[1] + x);
-    let tup = (y, q.tanh().to_degrees() * 0.02);
-    y /= 1.5 + ((tr.trunc(y * 1.5) + q) * h_polar(y, y).1).tanh();
-    let vals = [[0.0_f64; 3]; 3];
-    let c: f64 = if tr.b(f64::atan2(y, 1.5 + q.cos()) >= 0.2) {
-        y -= (tr.ceil(y * 1.5) + q) * y;
-        (y + x).tanh().tan()
-    } else {
-        x.cos().exp2().cos().exp_m1()
-    };
-    ts2[2].tanh().exp().cos().to_degrees() * 0.02 + ts[1] + tup.1 + vals[2][0] + c
+fn f0323_t(tr: &Trace, y: f64, ts: &[f64; 2], ts2: &[f64; 3], x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let mut c = ((x / (2.0 + ts2[1].sin())).tanh() * 0.9).asin();
+    c = h_mix(c, (y.tanh() * 0.9).atanh());
+    c = c * (y + -0.5).tanh();
+    if tr.b((tr.abs(c) + 0.5).recip() < 0.9) {
+        let buf = [0.0_f64; 4];
+        acc += buf[3];
+    } else if tr.b(h_dot(ts, ts) <= 1.2) {
+        let z: f64 = -ts2[1].sin();
+        acc += z;
+    }
+    tr.round((x + y) * 1.5) * 0.3 + ts[1] + acc
 }
 
 const CASE_F0323: Case = case!(f0323, f0323_t, f0323_grad, f0323_pullback, f0323_grad_into,
@@ -3754,94 +3872,114 @@ const CASE_F0323: Case = case!(f0323, f0323_t, f0323_grad, f0323_pullback, f0323
 fn f0324(xs: &[f64], b: f64, a: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut p = xs[(m * 2 + 1) % xs.len()];
-    'outer: for i in 0..2 {
+    for i in 0..2 {
         let mut cnt: usize = 0;
         loop {
             cnt += 1;
             if cnt > m {
                 break;
             }
-            let v: f64 = if ((i as f64 * 1.5).floor() * 0.3) <= 0.2 {
+            let v: f64 = if (2.0 + (i as f64).sin()).sqrt() <= 0.2 {
                 let res = h_cumsum(xs);
-                res[(m * 2 + 1) % res.len()] / core::f64::consts::E.hypot(1.0) * (a.sin() * 0.9).asin()
+                res[(m * 2 + 1) % res.len()] / core::f64::consts::E.hypot(1.0) * a.sin().exp_m1()
             } else {
                 let e = xs[cnt.min(xs.len() - 1)] + m as f64 + xs[(cnt * 2 + 1) % xs.len()] * xs[cnt.min(xs.len() - 1)];
-                (i as f64).hypot(1.0).ln_1p().min((1.5 + e.tanh()).ln())
+                (i as f64).tanh().sinh().to_radians() + e
             };
             acc += v;
         }
-        for j in 0..xs.len() {
-            if -xs[j] <= -0.5 {
-                p += a;
-                break 'outer;
-            }
+        if (a + xs[1]) >= 2.0 {
+            p += (b * 1.5).ceil() + cnt as f64;
+            break;
         }
     }
-    ((a - xs[(m * 2 + 1) % xs.len()]).tanh() * 0.9).acos() + b + p + acc
+    let q = a;
+    h_polar(p, xs[(m * 2 + 1) % xs.len()]).1 - q.tanh().exp().sqrt() + b + acc
 }
 
 fn f0324_t(tr: &Trace, xs: &[f64], b: f64, a: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut p = xs[(m * 2 + 1) % xs.len()];
-    'outer: for i in 0..2 {
+    for i in 0..2 {
         let mut cnt: usize = 0;
         loop {
             cnt += 1;
             if tr.b(cnt > m) {
                 break;
             }
-            let v: f64 = if tr.b((tr.floor(i as f64 * 1.5) * 0.3) <= 0.2) {
+            let v: f64 = if tr.b((2.0 + (i as f64).sin()).sqrt() <= 0.2) {
                 let res = h_cumsum(xs);
-                res[(m * 2 + 1) % res.len()] / core::f64::consts::E.hypot(1.0) * (a.sin() * 0.9).asin()
+                res[(m * 2 + 1) % res.len()] / core::f64::consts::E.hypot(1.0) * a.sin().exp_m1()
             } else {
                 let e = xs[cnt.min(xs.len() - 1)] + m as f64 + xs[(cnt * 2 + 1) % xs.len()] * xs[cnt.min(xs.len() - 1)];
-                tr.min((i as f64).hypot(1.0).ln_1p(), (1.5 + e.tanh()).ln())
+                (i as f64).tanh().sinh().to_radians() + e
             };
             acc += v;
         }
-        for j in 0..xs.len() {
-            if tr.b(-xs[j] <= -0.5) {
-                p += a;
-                break 'outer;
-            }
+        if tr.b((a + xs[1]) >= 2.0) {
+            p += tr.ceil(b * 1.5) + cnt as f64;
+            break;
         }
     }
-    ((a - xs[(m * 2 + 1) % xs.len()]).tanh() * 0.9).acos() + b + p + acc
+    let q = a;
+    h_polar(p, xs[(m * 2 + 1) % xs.len()]).1 - q.tanh().exp().sqrt() + b + acc
 }
 
 const CASE_F0324: Case = case!(f0324, f0324_t, f0324_grad, f0324_pullback, f0324_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[5], [1], [3], [2]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[5], [0], [5], [3]],
     |p, k| (&p[0..4], p[4], p[5], k[0]));
 
 #[differentiate(wrt(arr))]
 fn f0325(arr: [f64; 3], zs: [f64; 1], a: f64, xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut a: f64 = a * (a - 2.0);
-    a %= (h_cumsum(&zs)[0].signum() * a).tanh().exp();
-    let c: f64 = (xs[1].cos() * 0.9).asin() - arr[2].signum() * a;
-    for _ in 0..xs.len() {
-        a = (1.5 + a.tanh()).log10();
+    a %= 1.5 + (h_cumsum(&zs)[0].tanh() * 0.9).atanh().cos();
+    a *= a.cos();
+    a += ((2.0 + a) * 1.5).trunc() * 0.3;
+    a = a * zs[0].tanh().cos();
+    for jj in 0..arr.len() {
+        for &s in xs.iter() {
+            let y: f64 = if jj < 2 {
+                a += -((core::f64::consts::E * 1.5).ceil() + zs[0]);
+                arr[(jj + 3) % 3]
+            } else {
+                let q: f64 = {
+                    a /= 1.5 + std::f64::consts::PI.cos();
+                    s / std::f64::consts::PI.hypot(1.0) / (2.0 + h_scale3(&arr, core::f64::consts::E)[(jj + 1) % 3].sin())
+                };
+                std::f64::consts::PI.asinh().atan() + q
+            };
+            acc += s;
+            acc += y;
+        }
     }
-    if (xs[0] + a) >= 2.5 {
-        a = h_mix(a, zs[0]);
-    } else {
-        a /= 1.5 + std::f64::consts::PI.cos();
-    }
-    c / std::f64::consts::PI.hypot(1.0) / h_scale3(&arr, core::f64::consts::E)[0].hypot(1.0) + a
+    a + a / (1.0 + a * a) + xs[3] + acc
 }
 
 fn f0325_t(tr: &Trace, arr: [f64; 3], zs: [f64; 1], a: f64, xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut a: f64 = a * (a - 2.0);
-    a = tr.rem(a, (tr.signum(h_cumsum(&zs)[0]) * a).tanh().exp());
-    let c: f64 = (xs[1].cos() * 0.9).asin() - tr.signum(arr[2]) * a;
-    for _ in 0..xs.len() {
-        a = (1.5 + a.tanh()).log10();
+    a = tr.rem(a, 1.5 + (h_cumsum(&zs)[0].tanh() * 0.9).atanh().cos());
+    a *= a.cos();
+    a += tr.trunc((2.0 + a) * 1.5) * 0.3;
+    a = a * zs[0].tanh().cos();
+    for jj in 0..arr.len() {
+        for &s in xs.iter() {
+            let y: f64 = if tr.b(jj < 2) {
+                a += -(tr.ceil(core::f64::consts::E * 1.5) + zs[0]);
+                arr[(jj + 3) % 3]
+            } else {
+                let q: f64 = {
+                    a /= 1.5 + std::f64::consts::PI.cos();
+                    s / std::f64::consts::PI.hypot(1.0) / (2.0 + h_scale3(&arr, core::f64::consts::E)[(jj + 1) % 3].sin())
+                };
+                std::f64::consts::PI.asinh().atan() + q
+            };
+            acc += s;
+            acc += y;
+        }
     }
-    if tr.b((xs[0] + a) >= 2.5) {
-        a = h_mix(a, zs[0]);
-    } else {
-        a /= 1.5 + std::f64::consts::PI.cos();
-    }
-    c / std::f64::consts::PI.hypot(1.0) / h_scale3(&arr, core::f64::consts::E)[0].hypot(1.0) + a
+    a + a / (1.0 + a * a) + xs[3] + acc
 }
 
 const CASE_F0325: Case = case!(f0325, f0325_t, f0325_grad, f0325_pullback, f0325_grad_into,
@@ -3849,58 +3987,52 @@ const CASE_F0325: Case = case!(f0325, f0325_t, f0325_grad, f0325_pullback, f0325
     |p, _k| (arr(&p[0..3]), arr(&p[3..4]), p[4], &p[5..9]));
 
 #[differentiate]
-fn f0326(a: f64, x: f64, rows: &[[f64; 2]]) -> f64 {
+fn f0326(mut a: f64, x: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let q: f64 = rows[0][0];
+    let mut q: f64 = rows[0][0];
     let mut round: usize = 0;
     let e: f64 = loop {
         round += 1;
         if round > 2 {
-            break a / (2.0 + (2.0 + rows[0][round % 2].sin()).log10().sin());
+            break a / a.clamp(a - 0.5, a + 0.5).hypot(1.0);
         }
-        let mut y: f64 = if round < 2 {
-            h_polar(q, (rows[0][(round + 1) % 2] * 1.5).trunc() * 0.3).1
-        } else {
-            round as f64
-        };
-        let late1: f64;
-        if (round as f64) >= f64::exp(x.tanh()) {
-            late1 = std::f64::consts::PI;
-        } else {
-            y %= a.abs() + 0.5;
-            late1 = (y.atan().abs() + 0.5).recip();
+        if round < 2 {
+            continue;
         }
-        acc += y;
-        acc += late1;
+        if round < 2 {
+            a += (rows[0][round.min(2 - 1)].hypot(1.0) + 1.2).acosh().hypot(1.0).sqrt();
+            q = q * x.cos().cos();
+        } else {
+            q %= a.abs() + 0.5;
+            let z = ((x * 1.5).floor() * 0.3).tanh().exp().sqrt();
+            acc += z;
+        }
     };
-    q * x / ((a / ((round as f64).abs() + 0.5)).abs() + 0.5) + e + acc
+    std::f64::consts::PI.tanh() + a + x + q + e + acc
 }
 
-fn f0326_t(tr: &Trace, a: f64, x: f64, rows: &[[f64; 2]]) -> f64 {
+fn f0326_t(tr: &Trace, mut a: f64, x: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let q: f64 = rows[0][0];
+    let mut q: f64 = rows[0][0];
     let mut round: usize = 0;
     let e: f64 = loop {
         round += 1;
         if tr.b(round > 2) {
-            break a / (2.0 + (2.0 + rows[0][round % 2].sin()).log10().sin());
+            break a / tr.clamp(a, a - 0.5, a + 0.5).hypot(1.0);
         }
-        let mut y: f64 = if tr.b(round < 2) {
-            h_polar(q, tr.trunc(rows[0][(round + 1) % 2] * 1.5) * 0.3).1
-        } else {
-            round as f64
-        };
-        let late1: f64;
-        if tr.b((round as f64) >= f64::exp(x.tanh())) {
-            late1 = std::f64::consts::PI;
-        } else {
-            y = tr.rem(y, tr.abs(a) + 0.5);
-            late1 = (tr.abs(y.atan()) + 0.5).recip();
+        if tr.b(round < 2) {
+            continue;
         }
-        acc += y;
-        acc += late1;
+        if tr.b(round < 2) {
+            a += (rows[0][round.min(2 - 1)].hypot(1.0) + 1.2).acosh().hypot(1.0).sqrt();
+            q = q * x.cos().cos();
+        } else {
+            q = tr.rem(q, tr.abs(a) + 0.5);
+            let z = (tr.floor(x * 1.5) * 0.3).tanh().exp().sqrt();
+            acc += z;
+        }
     };
-    q * x / (tr.abs(a / (tr.abs(round as f64) + 0.5)) + 0.5) + e + acc
+    std::f64::consts::PI.tanh() + a + x + q + e + acc
 }
 
 const CASE_F0326: Case = case!(f0326, f0326_t, f0326_grad, f0326_pullback, f0326_grad_into,
@@ -3911,7 +4043,7 @@ const CASE_F0326: Case = case!(f0326, f0326_t, f0326_grad, f0326_pullback, f0326
 fn f0327(mut a: f64, prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        let p: f64 = a / (1.5 + (j as f64).sin().exp_m1().cos());
+        let p: f64 = a / (1.5 + ((j as f64).sin() * 0.9).asin().cos());
         acc += p;
     }
     let mut cnt: usize = 0;
@@ -3920,20 +4052,22 @@ fn f0327(mut a: f64, prm: Params) -> f64 {
         if cnt > 2 {
             break h_norm2([cnt as f64 + a, h_leaky(1.5)]);
         }
-        let u = f64::trunc((a - prm.v[cnt]) * 1.5) + a.atan();
-        let a = a - u.cos().exp2();
-        acc += a;
+        let mut s: f64 = a - (0.7 - prm.v[cnt]);
+        (s, a) = (a, s * ((s * 1.5).floor() + s));
+        acc += s;
     };
-    let zs = [0.0_f64; 4];
-    y %= (a as f64).clamp(y - 0.5, y + 0.5).tanh().exp();
-    a += 2.5_f64.powf((-a).tanh());
-    cnt as f64 + a + prm.b + y + zs[3] + acc
+    for _ in 0..1 {
+        let buf: [f64; 4] = [0.0; 4];
+        y += (y * 1.5).trunc() * 0.3 - (1.5 + a.tanh()).log(2.5 + y.sin());
+        acc += buf[3];
+    }
+    (cnt as f64 * 1.5).trunc() * 0.3 * (0.9 + prm.v[(cnt * 2 + 1) % 3]) + a + y + acc
 }
 
 fn f0327_t(tr: &Trace, mut a: f64, prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..3 {
-        let p: f64 = a / (1.5 + (j as f64).sin().exp_m1().cos());
+        let p: f64 = a / (1.5 + ((j as f64).sin() * 0.9).asin().cos());
         acc += p;
     }
     let mut cnt: usize = 0;
@@ -3942,14 +4076,16 @@ fn f0327_t(tr: &Trace, mut a: f64, prm: Params) -> f64 {
         if tr.b(cnt > 2) {
             break h_norm2([cnt as f64 + a, h_leaky_t(tr, 1.5)]);
         }
-        let u = tr.trunc((a - prm.v[cnt]) * 1.5) + a.atan();
-        let a = a - u.cos().exp2();
-        acc += a;
+        let mut s: f64 = a - (0.7 - prm.v[cnt]);
+        (s, a) = (a, s * (tr.floor(s * 1.5) + s));
+        acc += s;
     };
-    let zs = [0.0_f64; 4];
-    y = tr.rem(y, tr.clamp(a as f64, y - 0.5, y + 0.5).tanh().exp());
-    a += 2.5_f64.powf((-a).tanh());
-    cnt as f64 + a + prm.b + y + zs[3] + acc
+    for _ in 0..1 {
+        let buf: [f64; 4] = [0.0; 4];
+        y += tr.trunc(y * 1.5) * 0.3 - (1.5 + a.tanh()).log(2.5 + y.sin());
+        acc += buf[3];
+    }
+    tr.trunc(cnt as f64 * 1.5) * 0.3 * (0.9 + prm.v[(cnt * 2 + 1) % 3]) + a + y + acc
 }
 
 const CASE_F0327: Case = case!(f0327, f0327_t, f0327_grad, f0327_pullback, f0327_grad_into,
@@ -3957,94 +4093,64 @@ const CASE_F0327: Case = case!(f0327, f0327_t, f0327_grad, f0327_pullback, f0327
     |p, _k| (p[0], Params { w: arr(&p[1..4]), b: p[4], v: p[5..8].to_vec() }));
 
 #[differentiate]
-fn f0328(x: f64, mut a: f64, b: f64, c: f64) -> f64 {
+fn f0328(x: f64, a: f64, b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = ((b * 1.5).round() + c).mul_add(0.3, a.to_radians());
+    let mut c = c - ((b.signum() * b * 1.5).ceil() + a);
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
-        if cnt > 1 {
+        if cnt > 2 {
             break;
         }
-        if cnt % 2 == 0 {
-            let w: f64 = match cnt {
-                0 => {
-                    let d: f64 = if (a / (1.5 + x.tanh())) <= 0.1 && cnt % 2 == 0 {
-                        (1.5 + h_norm2([cnt as f64, c]).tanh()).log(2.5 + (cnt as f64).tanh().exp().cbrt().sin())
-                    } else {
-                        h_pow((x.tanh() * 0.9).asin(), 1)
-                    };
-                    (2.5_f64.powf(a.tanh()).cos() * 0.9).asin() + d
-                }
-                _ if c.tanh().powi(cnt as i32) < a.hypot(1.0).cbrt() => {
-                    let z = ((x * 1.5).round() + std::f64::consts::PI).atan2(x.cos() - 1.5);
-                    (1.5 + std::f64::consts::PI.hypot(1.0).log10().tanh()).sqrt() + z
-                }
-                _ => {
-                    let pt = (cnt as f64, b.hypot(1.0).ln_1p());
-                    (c.tanh() * 0.9).asin() + pt.1
-                }
-            };
-            if cnt > 1 {
-                continue;
-            }
-            acc += w;
-        } else if cnt > 1 {
-            a %= 2.0 + (x * cnt as f64).hypot(1.0).sqrt().sin();
-            let c: f64 = c - h_mix(x.max(core::f64::consts::E), b.tanh());
-            acc += c;
-        } else {
-            c /= h_scale3(&[-0.5 + b, b / (1.5 + a.cos()), (cnt as f64).to_radians()], core::f64::consts::E.tanh().sinh())[cnt + 1].abs() + 0.5;
-        }
-        let c = (h_norm2([core::f64::consts::E, core::f64::consts::E]).sin() * 0.9).acos();
-        acc += c;
+        let g: f64 = {
+            c = h_mix(c, 2.5_f64.powf(c.tanh()));
+            (a * 1.5).ceil() * 0.3 * b
+        };
+        acc += g;
     }
-    (std::f64::consts::PI.tanh() * 1.5).floor() * 0.3 + x + a + c + acc
+    let s = a;
+    for _ in 1..=cnt {
+        let q = (c * x).abs();
+        acc += q;
+    }
+    let d: f64 = if c.tanh() <= 0.1 && cnt < 2 {
+        let y = (core::f64::consts::E - std::f64::consts::PI) * (s + x);
+        x + y
+    } else {
+        let (w, w2) = (h_mix(2.5, c), s);
+        f64::hypot(((cnt as f64).sin() * 0.9).acos(), 1.5 + (w2.signum() * w).cos())
+    };
+    cnt as f64 + x + d + acc
 }
 
-fn f0328_t(tr: &Trace, x: f64, mut a: f64, b: f64, c: f64) -> f64 {
+fn f0328_t(tr: &Trace, x: f64, a: f64, b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = (tr.round(b * 1.5) + c).mul_add(0.3, a.to_radians());
+    let mut c = c - (tr.ceil(tr.signum(b) * b * 1.5) + a);
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
-        if tr.b(cnt > 1) {
+        if tr.b(cnt > 2) {
             break;
         }
-        if tr.b(cnt % 2 == 0) {
-            let w: f64 = match cnt {
-                0 => {
-                    let d: f64 = if tr.b((a / (1.5 + x.tanh())) <= 0.1 && cnt % 2 == 0) {
-                        (1.5 + h_norm2([cnt as f64, c]).tanh()).log(2.5 + (cnt as f64).tanh().exp().cbrt().sin())
-                    } else {
-                        h_pow((x.tanh() * 0.9).asin(), 1)
-                    };
-                    (2.5_f64.powf(a.tanh()).cos() * 0.9).asin() + d
-                }
-                _ if tr.b(c.tanh().powi(cnt as i32) < a.hypot(1.0).cbrt()) => {
-                    let z = tr.atan2(tr.round(x * 1.5) + std::f64::consts::PI, x.cos() - 1.5);
-                    (1.5 + std::f64::consts::PI.hypot(1.0).log10().tanh()).sqrt() + z
-                }
-                _ => {
-                    let pt = (cnt as f64, b.hypot(1.0).ln_1p());
-                    (c.tanh() * 0.9).asin() + pt.1
-                }
-            };
-            if tr.b(cnt > 1) {
-                continue;
-            }
-            acc += w;
-        } else if tr.b(cnt > 1) {
-            a = tr.rem(a, 2.0 + (x * cnt as f64).hypot(1.0).sqrt().sin());
-            let c: f64 = c - h_mix(tr.max(x, core::f64::consts::E), b.tanh());
-            acc += c;
-        } else {
-            c /= tr.abs(h_scale3(&[-0.5 + b, b / (1.5 + a.cos()), (cnt as f64).to_radians()], core::f64::consts::E.tanh().sinh())[cnt + 1]) + 0.5;
-        }
-        let c = (h_norm2([core::f64::consts::E, core::f64::consts::E]).sin() * 0.9).acos();
-        acc += c;
+        let g: f64 = {
+            c = h_mix(c, 2.5_f64.powf(c.tanh()));
+            tr.ceil(a * 1.5) * 0.3 * b
+        };
+        acc += g;
     }
-    tr.floor(std::f64::consts::PI.tanh() * 1.5) * 0.3 + x + a + c + acc
+    let s = a;
+    for _ in 1..=cnt {
+        let q = tr.abs(c * x);
+        acc += q;
+    }
+    let d: f64 = if tr.b(c.tanh() <= 0.1 && cnt < 2) {
+        let y = (core::f64::consts::E - std::f64::consts::PI) * (s + x);
+        x + y
+    } else {
+        let (w, w2) = (h_mix(2.5, c), s);
+        f64::hypot(((cnt as f64).sin() * 0.9).acos(), 1.5 + (tr.signum(w2) * w).cos())
+    };
+    cnt as f64 + x + d + acc
 }
 
 const CASE_F0328: Case = case!(f0328, f0328_t, f0328_grad, f0328_pullback, f0328_grad_into,
@@ -4062,15 +4168,15 @@ fn f0329(vals: &[f64], zs: [f64; 1], ts: &[f64; 3]) -> f64 {
     }
     let b: f64 = {
         let s: f64 = {
-            let s = zs[0].hypot(1.0).ln() - (zs[0] - core::f64::consts::E);
-            zs[0].powi(2).atan() + s
+            let c = (zs[0] * 1.5).floor() + zs[0] - ts[1];
+            (vals[((c.cos().abs() * 2.9).floor() as usize) % vals.len()] * c).sin()
         };
-        s * 0.9
+        zs[0] / (1.0 + s * s) + ((vals[3] * 1.5).round() + zs[0])
     };
-    b * (zs[0] * b) + vals[4] + ts[2] + acc
+    vals[3].tanh().exp_m1() + ts[1].min(vals[2]) + b + acc
 }
 
-fn f0329_t(_tr: &Trace, vals: &[f64], zs: [f64; 1], ts: &[f64; 3]) -> f64 {
+fn f0329_t(tr: &Trace, vals: &[f64], zs: [f64; 1], ts: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..4 {
         let ws = [0.0_f64; 5];
@@ -4080,12 +4186,12 @@ fn f0329_t(_tr: &Trace, vals: &[f64], zs: [f64; 1], ts: &[f64; 3]) -> f64 {
     }
     let b: f64 = {
         let s: f64 = {
-            let s = zs[0].hypot(1.0).ln() - (zs[0] - core::f64::consts::E);
-            zs[0].powi(2).atan() + s
+            let c = tr.floor(zs[0] * 1.5) + zs[0] - ts[1];
+            (vals[(tr.floor(c.cos().abs() * 2.9) as usize) % vals.len()] * c).sin()
         };
-        s * 0.9
+        zs[0] / (1.0 + s * s) + (tr.round(vals[3] * 1.5) + zs[0])
     };
-    b * (zs[0] * b) + vals[4] + ts[2] + acc
+    vals[3].tanh().exp_m1() + tr.min(ts[1], vals[2]) + b + acc
 }
 
 const CASE_F0329: Case = case!(f0329, f0329_t, f0329_grad, f0329_pullback, f0329_grad_into,
@@ -4102,13 +4208,13 @@ fn f0330(ts: &[f64; 2], vals: &[f64], rows: &[[f64; 2]]) -> f64 {
             break;
         }
         for u in ts.iter() {
-            let t = f64::tan((u - 0.9).cos());
+            let t = f64::ln_1p((u - 0.9).tanh().exp());
             acc += t;
         }
         let zs: [f64; 5] = [0.0; 5];
         acc += zs[4];
     }
-    for v in vals.iter() {
+    for (jj, v) in vals.iter().enumerate() {
         for &u in ts.iter() {
             for _ in 0..ts.len() {
                 let t: f64 = 0.1;
@@ -4116,12 +4222,11 @@ fn f0330(ts: &[f64; 2], vals: &[f64], rows: &[[f64; 2]]) -> f64 {
             }
             acc += u;
         }
-        if core::f64::consts::E.tanh().exp().sqrt() < 0.9 {
-            return -1.5;
+        if core::f64::consts::E.mul_add(jj as f64, rows[0][(jj * 2 + 1) % 2]) > -1.5 {
+            return h_norm2([-core::f64::consts::E, *v]);
         }
-        acc += *v;
     }
-    -h_leaky(ts[it.min(ts.len() - 1)]) + rows[0][0] + acc
+    2.5 / (1.5 + (vals[it % vals.len()] + it as f64).cos()) + rows[0][0] + acc
 }
 
 fn f0330_t(tr: &Trace, ts: &[f64; 2], vals: &[f64], rows: &[[f64; 2]]) -> f64 {
@@ -4133,13 +4238,13 @@ fn f0330_t(tr: &Trace, ts: &[f64; 2], vals: &[f64], rows: &[[f64; 2]]) -> f64 {
             break;
         }
         for u in ts.iter() {
-            let t = f64::tan((u - 0.9).cos());
+            let t = f64::ln_1p((u - 0.9).tanh().exp());
             acc += t;
         }
         let zs: [f64; 5] = [0.0; 5];
         acc += zs[4];
     }
-    for v in vals.iter() {
+    for (jj, v) in vals.iter().enumerate() {
         for &u in ts.iter() {
             for _ in 0..ts.len() {
                 let t: f64 = 0.1;
@@ -4147,12 +4252,11 @@ fn f0330_t(tr: &Trace, ts: &[f64; 2], vals: &[f64], rows: &[[f64; 2]]) -> f64 {
             }
             acc += u;
         }
-        if tr.b(core::f64::consts::E.tanh().exp().sqrt() < 0.9) {
-            return -1.5;
+        if tr.b(core::f64::consts::E.mul_add(jj as f64, rows[0][(jj * 2 + 1) % 2]) > -1.5) {
+            return h_norm2([-core::f64::consts::E, *v]);
         }
-        acc += *v;
     }
-    -h_leaky_t(tr, ts[it.min(ts.len() - 1)]) + rows[0][0] + acc
+    2.5 / (1.5 + (vals[it % vals.len()] + it as f64).cos()) + rows[0][0] + acc
 }
 
 const CASE_F0330: Case = case!(f0330, f0330_t, f0330_grad, f0330_pullback, f0330_grad_into,
@@ -4168,28 +4272,28 @@ fn f0331(arr: [f64; 1], vals: &[f64], c: f64, y: f64) -> f64 {
         it += 1;
         match it {
             0 => {
-                let s = ((c * 1.5).floor() + arr[0]).mul_add(arr[0] - it as f64, arr[0]);
-                acc += s;
+                let r = (c as f64).atan2(1.5 + (arr[0] - c).cos());
+                acc += r;
             }
             1 | 2 => {
-                let a = c * (core::f64::consts::E * y);
-                acc += a;
+                d *= (c.sin().cosh() + (c + vals[(it * 2 + 1) % vals.len()])).sin();
+                for _ in (0..arr.len()).rev() {
+                    let g = it as f64;
+                    acc += g;
+                }
             }
             mm if mm > 3 => {
-                let s: f64 = {
-                    let q = (1.5 + (y - d).cos()).log2();
-                    let xs = [y.clamp(d - 0.5, d + 0.5), q - c, (2.0 + y.sin()).log2(), arr[0] * c];
-                    d.max(xs[(it + 1) % xs.len()].max(arr[0]))
-                };
-                acc += s;
+                d += (f64::floor(y * 1.5) + arr[0]).hypot(1.5 + vals[it.min(vals.len() - 1)].cos());
             }
             _ => {
-                d = d.tanh() + ((y * 1.5).ceil() + y);
+                let ys: Vec<f64> = vec![0.0; arr.len()];
+                acc += ys[0];
             }
         }
-        d = h_mix(d, vals[it + 1] - y);
+        let v: f64 = -1.5;
+        acc += v;
     }
-    h_leaky(arr[0]) + d + c + y + acc
+    h_polar(y, y).0 + c + d + acc
 }
 
 fn f0331_t(tr: &Trace, arr: [f64; 1], vals: &[f64], c: f64, y: f64) -> f64 {
@@ -4200,28 +4304,28 @@ fn f0331_t(tr: &Trace, arr: [f64; 1], vals: &[f64], c: f64, y: f64) -> f64 {
         it += 1;
         match it {
             0 => {
-                let s = (tr.floor(c * 1.5) + arr[0]).mul_add(arr[0] - it as f64, arr[0]);
-                acc += s;
+                let r = (c as f64).atan2(1.5 + (arr[0] - c).cos());
+                acc += r;
             }
             1 | 2 => {
-                let a = c * (core::f64::consts::E * y);
-                acc += a;
+                d *= (c.sin().cosh() + (c + vals[(it * 2 + 1) % vals.len()])).sin();
+                for _ in (0..arr.len()).rev() {
+                    let g = it as f64;
+                    acc += g;
+                }
             }
             mm if mm > 3 => {
-                let s: f64 = {
-                    let q = (1.5 + (y - d).cos()).log2();
-                    let xs = [tr.clamp(y, d - 0.5, d + 0.5), q - c, (2.0 + y.sin()).log2(), arr[0] * c];
-                    tr.max(d, tr.max(xs[(it + 1) % xs.len()], arr[0]))
-                };
-                acc += s;
+                d += (tr.floor(y * 1.5) + arr[0]).hypot(1.5 + vals[it.min(vals.len() - 1)].cos());
             }
             _ => {
-                d = d.tanh() + (tr.ceil(y * 1.5) + y);
+                let ys: Vec<f64> = vec![0.0; arr.len()];
+                acc += ys[0];
             }
         }
-        d = h_mix(d, vals[it + 1] - y);
+        let v: f64 = -1.5;
+        acc += v;
     }
-    h_leaky_t(tr, arr[0]) + d + c + y + acc
+    h_polar(y, y).0 + c + d + acc
 }
 
 const CASE_F0331: Case = case!(f0331, f0331_t, f0331_grad, f0331_pullback, f0331_grad_into,
@@ -4232,47 +4336,69 @@ const CASE_F0331: Case = case!(f0331, f0331_t, f0331_grad, f0331_pullback, f0331
 fn f0332(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pair = h_polar(a * std::f64::consts::PI, a);
-    if (1.5 + a.tanh()).recip() > 2.5 {
-        let mut a = a + -a * (core::f64::consts::E / (1.0 + a * a));
-        a += h_norm2([a, a]).sin();
-        acc += a;
-    } else if (0.3 - a) <= 1.5 {
-        let w = -(a * (a * 0.5));
-        acc += w;
+    if (1.5 + a.tanh()).log(2.5 + a.sin()) >= ((a * 1.5).trunc() * 0.3) {
+        for j in 0..3 {
+            for _ in 0..1 {
+                let r: f64 = if j < 2 {
+                    let a = f64::cosh((j as f64 + 0.3).cos());
+                    h_norm2([a, a]) * pair.0
+                } else {
+                    a * 0.9
+                };
+                acc += r;
+            }
+        }
     } else {
-        let c: f64 = if h_leaky(a) >= 2.0 {
-            let a: f64 = a * ((-1.5 + a) * a.clamp(a - 0.5, a + 0.5));
-            h_polar(a, a).1.sin().to_degrees() * 0.02
-        } else {
-            h_polar(std::f64::consts::PI, 0.9).1 / (2.0 + a.sin())
+        let mut step: usize = 0;
+        while step < 4 {
+            step += 1;
+            let w = a;
+            if (2.0 * core::f64::consts::E) > a {
+                break;
+            }
+            acc += w;
+        }
+        let e: f64 = {
+            let a = a * (a + -0.5).clamp(-0.5, 0.8);
+            a * 0.9
         };
-        let c = c - (a.max(c) + (pair.0 - a));
-        acc += c;
+        acc += e;
     }
-    h_pow(a - pair.0, 0) + acc
+    h_polar(std::f64::consts::PI, 0.9).1 / (2.0 + a.sin()) + pair.1 + acc
 }
 
 fn f0332_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pair = h_polar(a * std::f64::consts::PI, a);
-    if tr.b((1.5 + a.tanh()).recip() > 2.5) {
-        let mut a = a + -a * (core::f64::consts::E / (1.0 + a * a));
-        a += h_norm2([a, a]).sin();
-        acc += a;
-    } else if tr.b((0.3 - a) <= 1.5) {
-        let w = -(a * (a * 0.5));
-        acc += w;
+    if tr.b((1.5 + a.tanh()).log(2.5 + a.sin()) >= (tr.trunc(a * 1.5) * 0.3)) {
+        for j in 0..3 {
+            for _ in 0..1 {
+                let r: f64 = if tr.b(j < 2) {
+                    let a = f64::cosh((j as f64 + 0.3).cos());
+                    h_norm2([a, a]) * pair.0
+                } else {
+                    a * 0.9
+                };
+                acc += r;
+            }
+        }
     } else {
-        let c: f64 = if tr.b(h_leaky_t(tr, a) >= 2.0) {
-            let a: f64 = a * ((-1.5 + a) * tr.clamp(a, a - 0.5, a + 0.5));
-            h_polar(a, a).1.sin().to_degrees() * 0.02
-        } else {
-            h_polar(std::f64::consts::PI, 0.9).1 / (2.0 + a.sin())
+        let mut step: usize = 0;
+        while tr.b(step < 4) {
+            step += 1;
+            let w = a;
+            if tr.b((2.0 * core::f64::consts::E) > a) {
+                break;
+            }
+            acc += w;
+        }
+        let e: f64 = {
+            let a = a * tr.clamp(a + -0.5, -0.5, 0.8);
+            a * 0.9
         };
-        let c = c - (tr.max(a, c) + (pair.0 - a));
-        acc += c;
+        acc += e;
     }
-    h_pow(a - pair.0, 0) + acc
+    h_polar(std::f64::consts::PI, 0.9).1 / (2.0 + a.sin()) + pair.1 + acc
 }
 
 const CASE_F0332: Case = case!(f0332, f0332_t, f0332_grad, f0332_pullback, f0332_grad_into,
@@ -4282,54 +4408,42 @@ const CASE_F0332: Case = case!(f0332, f0332_t, f0332_grad, f0332_pullback, f0332
 #[differentiate]
 fn f0333(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (x.abs() + 0.5).recip() <= 0.7 {
+    if (x.tanh() * 0.9).acos() <= 0.7 {
         let mut cnt: usize = 0;
         while cnt < 2 && x >= 0.1 {
             cnt += 1;
-            let r: f64 = if (x.cos().to_degrees() * 0.02) > 0.7 {
-                let (e, p) = h_polar(x.max(x * 0.5), 0.3 - core::f64::consts::E);
-                -p.tanh().exp().ln_1p() + e
+            let r: f64 = if x.cos() >= 0.5 {
+                x.sin().tan().cos().powi(4)
             } else {
-                let x = h_leaky(x);
-                1.2 * x.tanh().exp().sqrt()
+                let x: f64 = x - (core::f64::consts::E + x + -x);
+                x * 0.9
             };
             acc += r;
         }
-        let (g, u) = (std::f64::consts::PI - cnt as f64, x);
-        acc += g;
-        acc += u;
-    } else if (std::f64::consts::PI + x) < ((x * 1.5).round() + x) {
-        let tup = ((x.sin() * 0.9).asin(), -x);
-        let tmp = [x * core::f64::consts::E, f64::sqrt(1.0 + x * x), f64::log(1.0 + tup.1 * tup.1, 2.5 + x.sin())];
-        acc += tmp[2];
+        let x: f64 = x + (x - x / (1.5 + x.tanh()));
+        acc += x;
     }
-    -(std::f64::consts::PI * x) + acc
+    x.sin().to_degrees() * 0.02 * core::f64::consts::E.tanh() + acc
 }
 
 fn f0333_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((tr.abs(x) + 0.5).recip() <= 0.7) {
+    if tr.b((x.tanh() * 0.9).acos() <= 0.7) {
         let mut cnt: usize = 0;
         while tr.b(cnt < 2 && x >= 0.1) {
             cnt += 1;
-            let r: f64 = if tr.b((x.cos().to_degrees() * 0.02) > 0.7) {
-                let (e, p) = h_polar(tr.max(x, x * 0.5), 0.3 - core::f64::consts::E);
-                -p.tanh().exp().ln_1p() + e
+            let r: f64 = if tr.b(x.cos() >= 0.5) {
+                x.sin().tan().cos().powi(4)
             } else {
-                let x = h_leaky_t(tr, x);
-                1.2 * x.tanh().exp().sqrt()
+                let x: f64 = x - (core::f64::consts::E + x + -x);
+                x * 0.9
             };
             acc += r;
         }
-        let (g, u) = (std::f64::consts::PI - cnt as f64, x);
-        acc += g;
-        acc += u;
-    } else if tr.b((std::f64::consts::PI + x) < (tr.round(x * 1.5) + x)) {
-        let tup = ((x.sin() * 0.9).asin(), -x);
-        let tmp = [x * core::f64::consts::E, f64::sqrt(1.0 + x * x), f64::log(1.0 + tup.1 * tup.1, 2.5 + x.sin())];
-        acc += tmp[2];
+        let x: f64 = x + (x - x / (1.5 + x.tanh()));
+        acc += x;
     }
-    -(std::f64::consts::PI * x) + acc
+    x.sin().to_degrees() * 0.02 * core::f64::consts::E.tanh() + acc
 }
 
 const CASE_F0333: Case = case!(f0333, f0333_t, f0333_grad, f0333_pullback, f0333_grad_into,
@@ -4338,43 +4452,43 @@ const CASE_F0333: Case = case!(f0333, f0333_t, f0333_grad, f0333_pullback, f0333
 
 #[differentiate]
 fn f0334(a: f64, grid: &[[f64; 2]; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let a = a - (grid[0][((grid[1][1].tanh().abs() * 2.9).floor() as usize) % 2] - (a.sin() * 0.9).asin());
-    let e = (a - core::f64::consts::E) * a.hypot(1.0).log10();
-    let g: f64 = if (e % (1.5 + a.cos())) <= 0.5 {
-        core::f64::consts::E.tanh().cosh() / (2.0 + ((grid[1][1] * 1.5).trunc() + core::f64::consts::E).sin())
+    let a = a - (grid[0][((grid[1][1].tanh().abs() * 2.9).floor() as usize) % 2] - a.abs());
+    let e = (a - core::f64::consts::E) * a.hypot(1.0).ln();
+    let mut g: f64 = if (grid[((std::f64::consts::PI.max(a).tanh().abs() * 2.9).floor() as usize) % grid.len()][1] / grid[1][0].tanh().exp()) <= 0.1 {
+        (0.3 * e).tanh().exp().cbrt()
     } else {
-        let e = e * (grid[0][1] % (2.0 + grid[0][1].sin()) / e.hypot(1.0 + grid[1][0] * grid[1][0]).tanh().exp());
-        h_pow(-grid[0][1], 1) + e
+        h_polar(grid[0][0].atan2(core::f64::consts::E.tanh() - 1.5), a + core::f64::consts::E).0
     };
-    let mut b = grid[(((grid[0][0] % (1.5 + g.cos())).tanh().abs() * 2.9).floor() as usize) % grid.len()][1];
-    for l in 0..1 {
-        b += (2.0 + grid[l + 1][l % 2].sin()).ln_1p().sin().exp();
-        let w = e;
-        acc += w;
-    }
-    let e = g;
-    (grid[((e.hypot(1.0).ln_1p().sin().abs() * 2.9).floor() as usize) % grid.len()][0] * g * 1.5).trunc() + b * 1.5 + acc
+    g -= -(g / g.tanh().exp());
+    let mut tmp = [[0.0_f64; 3]; 1];
+    let s: f64 = {
+        for ii in 0..4 {
+            g = g * 0.5 + (ii as f64 + grid[(ii + 2) % grid.len()][(ii * 2 + 1) % 2]);
+            tmp[0][(ii + 1) % 3] = tmp[0][0] * 1.5;
+        }
+        grid[1][0] + core::f64::consts::E + a.sin()
+    };
+    (e + 0.5) * (2.0 + g.sin()).log(2.5 + tmp[0][1].sin()) + s
 }
 
 fn f0334_t(tr: &Trace, a: f64, grid: &[[f64; 2]; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let a = a - (grid[0][(tr.floor(grid[1][1].tanh().abs() * 2.9) as usize) % 2] - (a.sin() * 0.9).asin());
-    let e = (a - core::f64::consts::E) * a.hypot(1.0).log10();
-    let g: f64 = if tr.b((tr.rem(e, 1.5 + a.cos())) <= 0.5) {
-        core::f64::consts::E.tanh().cosh() / (2.0 + (tr.trunc(grid[1][1] * 1.5) + core::f64::consts::E).sin())
+    let a = a - (grid[0][(tr.floor(grid[1][1].tanh().abs() * 2.9) as usize) % 2] - tr.abs(a));
+    let e = (a - core::f64::consts::E) * a.hypot(1.0).ln();
+    let mut g: f64 = if tr.b((grid[(tr.floor(tr.max(std::f64::consts::PI, a).tanh().abs() * 2.9) as usize) % grid.len()][1] / grid[1][0].tanh().exp()) <= 0.1) {
+        (0.3 * e).tanh().exp().cbrt()
     } else {
-        let e = e * (tr.rem(grid[0][1], 2.0 + grid[0][1].sin()) / e.hypot(1.0 + grid[1][0] * grid[1][0]).tanh().exp());
-        h_pow(-grid[0][1], 1) + e
+        h_polar(tr.atan2(grid[0][0], core::f64::consts::E.tanh() - 1.5), a + core::f64::consts::E).0
     };
-    let mut b = grid[(tr.floor((tr.rem(grid[0][0], 1.5 + g.cos())).tanh().abs() * 2.9) as usize) % grid.len()][1];
-    for l in 0..1 {
-        b += (2.0 + grid[l + 1][l % 2].sin()).ln_1p().sin().exp();
-        let w = e;
-        acc += w;
-    }
-    let e = g;
-    tr.trunc(grid[(tr.floor(e.hypot(1.0).ln_1p().sin().abs() * 2.9) as usize) % grid.len()][0] * g * 1.5) + b * 1.5 + acc
+    g -= -(g / g.tanh().exp());
+    let mut tmp = [[0.0_f64; 3]; 1];
+    let s: f64 = {
+        for ii in 0..4 {
+            g = g * 0.5 + (ii as f64 + grid[(ii + 2) % grid.len()][(ii * 2 + 1) % 2]);
+            tmp[0][(ii + 1) % 3] = tmp[0][0] * 1.5;
+        }
+        grid[1][0] + core::f64::consts::E + a.sin()
+    };
+    (e + 0.5) * (2.0 + g.sin()).log(2.5 + tmp[0][1].sin()) + s
 }
 
 const CASE_F0334: Case = case!(f0334, f0334_t, f0334_grad, f0334_pullback, f0334_grad_into,
@@ -4384,7 +4498,7 @@ const CASE_F0334: Case = case!(f0334, f0334_t, f0334_grad, f0334_pullback, f0334
 #[differentiate]
 fn f0335(zs: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let b: f64 = if (core::f64::consts::E as f64) < zs[1] {
+    let b: f64 = if (0.3 + core::f64::consts::E) < zs[1] {
         let mut round: usize = 0;
         loop {
             round += 1;
@@ -4394,17 +4508,17 @@ fn f0335(zs: [f64; 2], vals: &[f64]) -> f64 {
             let hs = [0.0_f64; 3];
             acc += hs[2];
         }
-        f64::log(1.5 + zs[round.min(2 - 1)].cos(), 3.0).signum() * (zs[(round * 2 + 1) % zs.len()] / (1.5 + zs[round.min(zs.len() - 1)].tanh()))
+        zs[round.min(2 - 1)].mul_add(vals[0], zs[round % zs.len()]).hypot(1.0).log(2.5 + zs[round.min(zs.len() - 1)].sin())
     } else {
         let r = vals[0];
         std::f64::consts::PI - r + r * zs[0]
     };
-    b + vals[0] + acc
+    b + acc
 }
 
 fn f0335_t(tr: &Trace, zs: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let b: f64 = if tr.b((core::f64::consts::E as f64) < zs[1]) {
+    let b: f64 = if tr.b((0.3 + core::f64::consts::E) < zs[1]) {
         let mut round: usize = 0;
         loop {
             round += 1;
@@ -4414,12 +4528,12 @@ fn f0335_t(tr: &Trace, zs: [f64; 2], vals: &[f64]) -> f64 {
             let hs = [0.0_f64; 3];
             acc += hs[2];
         }
-        tr.signum(f64::log(1.5 + zs[round.min(2 - 1)].cos(), 3.0)) * (zs[(round * 2 + 1) % zs.len()] / (1.5 + zs[round.min(zs.len() - 1)].tanh()))
+        zs[round.min(2 - 1)].mul_add(vals[0], zs[round % zs.len()]).hypot(1.0).log(2.5 + zs[round.min(zs.len() - 1)].sin())
     } else {
         let r = vals[0];
         std::f64::consts::PI - r + r * zs[0]
     };
-    b + vals[0] + acc
+    b + acc
 }
 
 const CASE_F0335: Case = case!(f0335, f0335_t, f0335_grad, f0335_pullback, f0335_grad_into,
@@ -4429,36 +4543,42 @@ const CASE_F0335: Case = case!(f0335, f0335_t, f0335_grad, f0335_pullback, f0335
 #[differentiate]
 fn f0336(x: f64, b: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if x.abs() > 2.0 {
+    if x.atan() > 2.0 {
         let mut round: usize = 0;
         loop {
             round += 1;
             if round > 4 {
                 break;
             }
-            let mut x = (0.3 + b) * h_mix(x, vals[(round * 2 + 1) % vals.len()]);
-            x /= (1.5 + vals[(round + 3) % 2].hypot(1.5 + x.tanh()).cos()).ln_1p().tanh().exp();
+            let mut x = (b * 0.3).to_radians();
+            x -= (vals[(round * 2 + 1) % vals.len()] + b).tanh().exp().recip();
             acc += x;
         }
+    } else if (x.sin() * 0.9).asin() >= 2.0 {
+        let ws = [0.0_f64; 2];
+        acc += ws[1];
     }
-    (x * vals[0]).tanh().exp_m1() + b + acc
+    x + b + vals[1] + acc
 }
 
 fn f0336_t(tr: &Trace, x: f64, b: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.abs(x) > 2.0) {
+    if tr.b(x.atan() > 2.0) {
         let mut round: usize = 0;
         loop {
             round += 1;
             if tr.b(round > 4) {
                 break;
             }
-            let mut x = (0.3 + b) * h_mix(x, vals[(round * 2 + 1) % vals.len()]);
-            x /= (1.5 + vals[(round + 3) % 2].hypot(1.5 + x.tanh()).cos()).ln_1p().tanh().exp();
+            let mut x = (b * 0.3).to_radians();
+            x -= (vals[(round * 2 + 1) % vals.len()] + b).tanh().exp().recip();
             acc += x;
         }
+    } else if tr.b((x.sin() * 0.9).asin() >= 2.0) {
+        let ws = [0.0_f64; 2];
+        acc += ws[1];
     }
-    (x * vals[0]).tanh().exp_m1() + b + acc
+    x + b + vals[1] + acc
 }
 
 const CASE_F0336: Case = case!(f0336, f0336_t, f0336_grad, f0336_pullback, f0336_grad_into,
@@ -4469,21 +4589,31 @@ const CASE_F0336: Case = case!(f0336, f0336_t, f0336_grad, f0336_pullback, f0336
 fn f0337(c: f64, x: f64, ts: &[f64; 4]) -> f64 {
     let mut u = c / (2.0 + h_mix(c, 0.5).sin());
     u = u * 0.5 + (c + x);
-    let mut b = (1.5 + h_leaky(ts[1]).cos()).recip();
-    let x = x - f64::to_radians(ts[3].cos().exp());
-    b /= 1.5 + (1.5 + (ts[1] / (1.5 + ts[1].cos())).cos()).recip().tanh();
-    let g = ts[1] * -1.5 + ts[2].to_radians();
-    (2.0 + x.sin()).ln_1p().tanh() + u + b + g
+    let g = h_leaky(ts[1]).cos();
+    let mut x = x * (f64::atanh(ts[((ts[2].sin().exp().cos().abs() * 2.9).floor() as usize) % ts.len()].tanh() * 0.9) / (1.5 + ts[1].min(ts[1] * 0.5).cos()));
+    let v: f64 = if (std::f64::consts::PI + ts[1]) > 0.5 {
+        x *= (c + ((x * 1.5).trunc() + ts[3])).cos();
+        1.2 - c.sin()
+    } else {
+        x %= 2.0 + (ts[2] / c.tanh().exp()).cos().sin();
+        ts[1]
+    };
+    (c.cos() * 0.9).atanh().tanh().exp().log(2.5 + c.sin()) + u + g + x + v
 }
 
 fn f0337_t(tr: &Trace, c: f64, x: f64, ts: &[f64; 4]) -> f64 {
     let mut u = c / (2.0 + h_mix(c, 0.5).sin());
     u = u * 0.5 + (c + x);
-    let mut b = (1.5 + h_leaky_t(tr, ts[1]).cos()).recip();
-    let x = x - f64::to_radians(ts[3].cos().exp());
-    b /= 1.5 + (1.5 + (ts[1] / (1.5 + ts[1].cos())).cos()).recip().tanh();
-    let g = ts[1] * -1.5 + ts[2].to_radians();
-    (2.0 + x.sin()).ln_1p().tanh() + u + b + g
+    let g = h_leaky_t(tr, ts[1]).cos();
+    let mut x = x * (f64::atanh(ts[(tr.floor(ts[2].sin().exp().cos().abs() * 2.9) as usize) % ts.len()].tanh() * 0.9) / (1.5 + tr.min(ts[1], ts[1] * 0.5).cos()));
+    let v: f64 = if tr.b((std::f64::consts::PI + ts[1]) > 0.5) {
+        x *= (c + (tr.trunc(x * 1.5) + ts[3])).cos();
+        1.2 - c.sin()
+    } else {
+        x = tr.rem(x, 2.0 + (ts[2] / c.tanh().exp()).cos().sin());
+        ts[1]
+    };
+    (c.cos() * 0.9).atanh().tanh().exp().log(2.5 + c.sin()) + u + g + x + v
 }
 
 const CASE_F0337: Case = case!(f0337, f0337_t, f0337_grad, f0337_pullback, f0337_grad_into,
@@ -4493,44 +4623,82 @@ const CASE_F0337: Case = case!(f0337, f0337_t, f0337_grad, f0337_pullback, f0337
 #[differentiate]
 fn f0338(zs: [f64; 1], zs1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = h_leaky(zs[0].tanh().exp().sqrt());
-    let mut g = zs[0].sin();
-    g %= (h_norm2([zs[0], std::f64::consts::PI]) * (c * zs[0])).tanh().exp();
-    let t = -c + (zs[0] - c);
-    c *= (h_leaky(zs[0]) + std::f64::consts::PI * g).sin();
-    for y in zs1.iter() {
-        for jj in 0..2 {
-            let p: f64 = if (jj as f64 * y) <= 0.3 {
-                (g / (1.5 + core::f64::consts::E.cos()) * 1.5).floor() * 0.3
+    let mut e: f64 = h_leaky(zs[0].to_radians());
+    e /= ((zs[0].mul_add(e, zs1[0]) * 1.5).trunc() + std::f64::consts::PI % 1.5).tanh().exp();
+    let d: f64 = if (e + zs[0]) > 0.5 {
+        for j in 0..4 {
+            e /= 1.5 + h_leaky(e.abs()).cos();
+            if zs1[3] < 0.3 {
+                let mut round: usize = 0;
+                while round < 2 {
+                    round += 1;
+                    let buf: [f64; 1] = [0.0; 1];
+                    acc += buf[0];
+                }
+                let g: f64 = if (e.cos() - 2.0).cbrt() <= e.abs() {
+                    let s: f64 = if round < 1 {
+                        e /= (f64::to_degrees(e.sin()) * 0.02 * 2.0).hypot(1.0);
+                        zs1[round.min(zs1.len() - 1)].abs()
+                    } else {
+                        2.5_f64.powf(zs1[3].sin()).min(core::f64::consts::E + 0.7)
+                    };
+                    zs1[(j + 3) % 4] + s
+                } else {
+                    e += (-core::f64::consts::E).hypot(1.0).log10();
+                    e * 0.9
+                };
+                acc += g;
             } else {
-                h_norm2([c.atan(), zs1[3] * g])
-            };
-            acc += p;
+                let tmp = [0.0_f64; 3];
+                acc += tmp[2];
+            }
         }
-        acc += *y;
-    }
-    2.0 + c + t + acc
+        core::f64::consts::E
+    } else {
+        let out = h_cumsum(&zs1);
+        0.2 + out[3]
+    };
+    std::f64::consts::PI + e + d + acc
 }
 
 fn f0338_t(tr: &Trace, zs: [f64; 1], zs1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = h_leaky_t(tr, zs[0].tanh().exp().sqrt());
-    let mut g = zs[0].sin();
-    g = tr.rem(g, (h_norm2([zs[0], std::f64::consts::PI]) * (c * zs[0])).tanh().exp());
-    let t = -c + (zs[0] - c);
-    c *= (h_leaky_t(tr, zs[0]) + std::f64::consts::PI * g).sin();
-    for y in zs1.iter() {
-        for jj in 0..2 {
-            let p: f64 = if tr.b((jj as f64 * y) <= 0.3) {
-                tr.floor(g / (1.5 + core::f64::consts::E.cos()) * 1.5) * 0.3
+    let mut e: f64 = h_leaky_t(tr, zs[0].to_radians());
+    e /= (tr.trunc(zs[0].mul_add(e, zs1[0]) * 1.5) + tr.rem(std::f64::consts::PI, 1.5)).tanh().exp();
+    let d: f64 = if tr.b((e + zs[0]) > 0.5) {
+        for j in 0..4 {
+            e /= 1.5 + h_leaky_t(tr, tr.abs(e)).cos();
+            if tr.b(zs1[3] < 0.3) {
+                let mut round: usize = 0;
+                while tr.b(round < 2) {
+                    round += 1;
+                    let buf: [f64; 1] = [0.0; 1];
+                    acc += buf[0];
+                }
+                let g: f64 = if tr.b((e.cos() - 2.0).cbrt() <= tr.abs(e)) {
+                    let s: f64 = if tr.b(round < 1) {
+                        e /= (f64::to_degrees(e.sin()) * 0.02 * 2.0).hypot(1.0);
+                        tr.abs(zs1[round.min(zs1.len() - 1)])
+                    } else {
+                        tr.min(2.5_f64.powf(zs1[3].sin()), core::f64::consts::E + 0.7)
+                    };
+                    zs1[(j + 3) % 4] + s
+                } else {
+                    e += (-core::f64::consts::E).hypot(1.0).log10();
+                    e * 0.9
+                };
+                acc += g;
             } else {
-                h_norm2([c.atan(), zs1[3] * g])
-            };
-            acc += p;
+                let tmp = [0.0_f64; 3];
+                acc += tmp[2];
+            }
         }
-        acc += *y;
-    }
-    2.0 + c + t + acc
+        core::f64::consts::E
+    } else {
+        let out = h_cumsum(&zs1);
+        0.2 + out[3]
+    };
+    std::f64::consts::PI + e + d + acc
 }
 
 const CASE_F0338: Case = case!(f0338, f0338_t, f0338_grad, f0338_pullback, f0338_grad_into,
@@ -4542,56 +4710,60 @@ fn f0339(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 1..vals.len() {
         for j in 0..jj {
-            let q: f64 = if ((vals[jj] * 1.5).floor() * 0.3) < -0.5 {
-                let w = (jj as f64 + vals[3]).sin().cosh();
-                f64::tan(h_cumsum(vals)[(j * 2 + 1) % 4].tanh()) + w
+            let q: f64 = if vals[jj].clamp(-0.5, 0.8) <= 2.5 {
+                ((2.0 + jj as f64).tanh() * 0.9).acos()
             } else {
-                jj as f64
+                vals[j % vals.len()].sin().cosh() - vals[(j + 3) % 4] / (1.5 + (jj as f64).tanh())
             };
             acc += q;
         }
-        if vals[(jj * 2 + 1) % vals.len()] < vals[(jj + 1) % vals.len()].tanh().cosh() {
-            return (jj as f64 - vals[jj]) * vals[vals.len() - 1 - jj];
-        }
-    }
-    'outer: for (jj, &r) in vals.iter().enumerate() {
-        for &v in vals.iter() {
-            if jj < 1 {
-                continue 'outer;
+        if jj < 3 {
+            let w = h_scale3(&[0.2, std::f64::consts::PI + vals[jj - 1], 0.7 + vals[jj]], vals[vals.len() - 1 - jj])[jj.min(3 - 1)];
+            let y = -w;
+            for &p in vals.iter() {
+                let v: f64 = if (vals[(jj + 2) % vals.len()] + std::f64::consts::PI) <= vals[jj].tanh().exp().ln_1p() {
+                    0.2
+                } else {
+                    let tmp = [vals[jj.min(4 - 1)] * vals[jj - 1], (1.5 + vals[jj.min(vals.len() - 1)].tanh()).log10(), vals[vals.len() - 1 - jj] - vals[jj]];
+                    (((jj as f64) as f64).cos() * 0.9).atanh() + tmp[2]
+                };
+                acc += p;
+                acc += v;
             }
-            acc += v;
+            acc += y;
         }
-        acc += r;
     }
-    vals[((vals[((f64::recip(2.0 + vals[((vals[3].cos().abs() * 2.9).floor() as usize) % 4].sin()).tanh().abs() * 2.9).floor() as usize) % vals.len()].tanh().cosh().tanh().abs() * 2.9).floor() as usize) % vals.len()].min(vals[((f64::recip(2.0 + vals[1].sin()).tanh().abs() * 2.9).floor() as usize) % vals.len()]) / (1.5 + vals[3].cos()) + acc
+    h_mix(vals[2], vals[3]) / (vals[1] / (1.5 + vals[2].cos())).hypot(1.0) + acc
 }
 
 fn f0339_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 1..vals.len() {
         for j in 0..jj {
-            let q: f64 = if tr.b((tr.floor(vals[jj] * 1.5) * 0.3) < -0.5) {
-                let w = (jj as f64 + vals[3]).sin().cosh();
-                f64::tan(h_cumsum(vals)[(j * 2 + 1) % 4].tanh()) + w
+            let q: f64 = if tr.b(tr.clamp(vals[jj], -0.5, 0.8) <= 2.5) {
+                ((2.0 + jj as f64).tanh() * 0.9).acos()
             } else {
-                jj as f64
+                vals[j % vals.len()].sin().cosh() - vals[(j + 3) % 4] / (1.5 + (jj as f64).tanh())
             };
             acc += q;
         }
-        if tr.b(vals[(jj * 2 + 1) % vals.len()] < vals[(jj + 1) % vals.len()].tanh().cosh()) {
-            return (jj as f64 - vals[jj]) * vals[vals.len() - 1 - jj];
-        }
-    }
-    'outer: for (jj, &r) in vals.iter().enumerate() {
-        for &v in vals.iter() {
-            if tr.b(jj < 1) {
-                continue 'outer;
+        if tr.b(jj < 3) {
+            let w = h_scale3(&[0.2, std::f64::consts::PI + vals[jj - 1], 0.7 + vals[jj]], vals[vals.len() - 1 - jj])[jj.min(3 - 1)];
+            let y = -w;
+            for &p in vals.iter() {
+                let v: f64 = if tr.b((vals[(jj + 2) % vals.len()] + std::f64::consts::PI) <= vals[jj].tanh().exp().ln_1p()) {
+                    0.2
+                } else {
+                    let tmp = [vals[jj.min(4 - 1)] * vals[jj - 1], (1.5 + vals[jj.min(vals.len() - 1)].tanh()).log10(), vals[vals.len() - 1 - jj] - vals[jj]];
+                    (((jj as f64) as f64).cos() * 0.9).atanh() + tmp[2]
+                };
+                acc += p;
+                acc += v;
             }
-            acc += v;
+            acc += y;
         }
-        acc += r;
     }
-    tr.min(vals[(tr.floor(vals[(tr.floor(f64::recip(2.0 + vals[(tr.floor(vals[3].cos().abs() * 2.9) as usize) % 4].sin()).tanh().abs() * 2.9) as usize) % vals.len()].tanh().cosh().tanh().abs() * 2.9) as usize) % vals.len()], vals[(tr.floor(f64::recip(2.0 + vals[1].sin()).tanh().abs() * 2.9) as usize) % vals.len()]) / (1.5 + vals[3].cos()) + acc
+    h_mix(vals[2], vals[3]) / (vals[1] / (1.5 + vals[2].cos())).hypot(1.0) + acc
 }
 
 const CASE_F0339: Case = case!(f0339, f0339_t, f0339_grad, f0339_pullback, f0339_grad_into,
@@ -4602,43 +4774,43 @@ const CASE_F0339: Case = case!(f0339, f0339_t, f0339_grad, f0339_pullback, f0339
 fn f0340(hs: Vec<f64>, ts: &[f64; 1], b: f64, grid: &[[f64; 3]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let out = h_cumsum(ts);
-    let mut late1: f64;
-    if b.tanh().tan() <= h_nested(0.2, &out) {
-        let y: f64 = f64::tanh(b);
-        late1 = y;
+    let late1: f64;
+    if b.sin() > hs[1] {
+        let s: f64 = {
+            let vals = vec![0.0_f64; ts.len()];
+            b + vals[0]
+        };
+        late1 = grid[0][1];
+        acc += s;
     } else {
-        let vals = [0.0_f64; 2];
-        late1 = b.tanh().exp().cbrt();
-        acc += vals[1];
-    }
-    if (0.2 / (out[0].abs() + 0.5)) <= 1.2 {
-        late1 -= f64::sin(-b);
-        if (late1 % (2.0 + b.sin())) < -ts[0] {
-            return late1 + ((b * 1.5).floor() + core::f64::consts::E);
+        for l in 0..1 {
+            let y = ((l as f64).abs() + 0.5).sqrt() * f64::cosh(std::f64::consts::PI.tanh());
+            acc += y;
         }
+        late1 = (1.5 + b.sin().cosh().tanh()).log2();
     }
-    late1 + late1.signum() * late1 + hs[1] + grid[1][0] + acc
+    late1 + grid[1][0] + out[0] + acc
 }
 
 fn f0340_t(tr: &Trace, hs: Vec<f64>, ts: &[f64; 1], b: f64, grid: &[[f64; 3]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let out = h_cumsum(ts);
-    let mut late1: f64;
-    if tr.b(b.tanh().tan() <= h_nested(0.2, &out)) {
-        let y: f64 = f64::tanh(b);
-        late1 = y;
+    let late1: f64;
+    if tr.b(b.sin() > hs[1]) {
+        let s: f64 = {
+            let vals = vec![0.0_f64; ts.len()];
+            b + vals[0]
+        };
+        late1 = grid[0][1];
+        acc += s;
     } else {
-        let vals = [0.0_f64; 2];
-        late1 = b.tanh().exp().cbrt();
-        acc += vals[1];
-    }
-    if tr.b((0.2 / (tr.abs(out[0]) + 0.5)) <= 1.2) {
-        late1 -= f64::sin(-b);
-        if tr.b((tr.rem(late1, 2.0 + b.sin())) < -ts[0]) {
-            return late1 + (tr.floor(b * 1.5) + core::f64::consts::E);
+        for l in 0..1 {
+            let y = (tr.abs(l as f64) + 0.5).sqrt() * f64::cosh(std::f64::consts::PI.tanh());
+            acc += y;
         }
+        late1 = (1.5 + b.sin().cosh().tanh()).log2();
     }
-    late1 + tr.signum(late1) * late1 + hs[1] + grid[1][0] + acc
+    late1 + grid[1][0] + out[0] + acc
 }
 
 const CASE_F0340: Case = case!(f0340, f0340_t, f0340_grad, f0340_pullback, f0340_grad_into,
@@ -4648,58 +4820,88 @@ const CASE_F0340: Case = case!(f0340, f0340_t, f0340_grad, f0340_pullback, f0340
 #[differentiate]
 fn f0341(zs: [f64; 4], a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = a.to_radians().tanh().exp().log10();
-    let mut q = h_nested(a, ts);
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 1 {
-            break;
+    let mut p = (std::f64::consts::PI.asinh().cos() * 0.9).atanh();
+    for &r in ts.iter() {
+        for l in 0..1 {
+            let e: f64 = match l {
+                0 => {
+                    let y: f64 = match l {
+                        0 => {
+                            (ts[0] - p).min(h_polar(r, ts[0]).1)
+                        }
+                        1 | 2 => {
+                            let y = (a + p) / (1.5 + (f64::round(ts[0] * 1.5) + a).cos());
+                            (ts[0] - zs[l % 4]) / (ts[0] + y).tanh().exp()
+                        }
+                        mm if mm > 3 => {
+                            (1.5 + a.tanh()).sqrt().sin().tan()
+                        }
+                        _ => {
+                            a * 0.9
+                        }
+                    };
+                    p + ts[0] + 2.5 * y
+                }
+                _ => {
+                    0.1
+                }
+            };
+            acc += e;
         }
-        q %= ((zs[4 - 1 - step].tanh() * 0.9).acos() - e / (1.0 + ts[0] * ts[0])).hypot(1.0);
+        let s: f64 = if p.min(p * 0.5) >= -0.5 {
+            let y = (a.tanh() * 0.9).atanh().min(a * zs[0]);
+            a.min(zs[1]) * zs[0] + y
+        } else {
+            p = p.to_radians();
+            ts[0].atan()
+        };
+        acc += r;
+        acc += s;
     }
-    match step {
-        0 => {
-            q /= 1.5 + f64::acos(zs[step.min(zs.len() - 1)].cos() * 0.9).cos();
-            let r = (1.5 + (step as f64).cos()).log2().cos();
-            acc += r;
-        }
-        _ if (e / ts[0].tanh().exp()) >= 2.0 => {
-            q = q * (q - e).sin();
-        }
-        _ => {
-            q = q * 0.5 + zs[(step + 3) % zs.len()] * ts[0];
-        }
-    }
-    h_norm2([step as f64 * a, zs[zs.len() - 1 - step] + q]) + e + acc
+    h_leaky(a) - a.cos().sinh() + zs[3] + p + acc
 }
 
 fn f0341_t(tr: &Trace, zs: [f64; 4], a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = a.to_radians().tanh().exp().log10();
-    let mut q = h_nested(a, ts);
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 1) {
-            break;
+    let mut p = (std::f64::consts::PI.asinh().cos() * 0.9).atanh();
+    for &r in ts.iter() {
+        for l in 0..1 {
+            let e: f64 = match l {
+                0 => {
+                    let y: f64 = match l {
+                        0 => {
+                            tr.min(ts[0] - p, h_polar(r, ts[0]).1)
+                        }
+                        1 | 2 => {
+                            let y = (a + p) / (1.5 + (tr.round(ts[0] * 1.5) + a).cos());
+                            (ts[0] - zs[l % 4]) / (ts[0] + y).tanh().exp()
+                        }
+                        mm if mm > 3 => {
+                            (1.5 + a.tanh()).sqrt().sin().tan()
+                        }
+                        _ => {
+                            a * 0.9
+                        }
+                    };
+                    p + ts[0] + 2.5 * y
+                }
+                _ => {
+                    0.1
+                }
+            };
+            acc += e;
         }
-        q = tr.rem(q, ((zs[4 - 1 - step].tanh() * 0.9).acos() - e / (1.0 + ts[0] * ts[0])).hypot(1.0));
+        let s: f64 = if tr.b(tr.min(p, p * 0.5) >= -0.5) {
+            let y = tr.min((a.tanh() * 0.9).atanh(), a * zs[0]);
+            tr.min(a, zs[1]) * zs[0] + y
+        } else {
+            p = p.to_radians();
+            ts[0].atan()
+        };
+        acc += r;
+        acc += s;
     }
-    match step {
-        0 => {
-            q /= 1.5 + f64::acos(zs[step.min(zs.len() - 1)].cos() * 0.9).cos();
-            let r = (1.5 + (step as f64).cos()).log2().cos();
-            acc += r;
-        }
-        _ if tr.b((e / ts[0].tanh().exp()) >= 2.0) => {
-            q = q * (q - e).sin();
-        }
-        _ => {
-            q = q * 0.5 + zs[(step + 3) % zs.len()] * ts[0];
-        }
-    }
-    h_norm2([step as f64 * a, zs[zs.len() - 1 - step] + q]) + e + acc
+    h_leaky_t(tr, a) - a.cos().sinh() + zs[3] + p + acc
 }
 
 const CASE_F0341: Case = case!(f0341, f0341_t, f0341_grad, f0341_pullback, f0341_grad_into,
@@ -4711,46 +4913,48 @@ fn f0342(vals: &[f64], ws: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     for &b in ws.iter() {
-        if b.powi(2) < -0.5 {
-            let mut d = (-a).tanh().tan();
-            d %= 1.5 + cum[((d.sin().tanh().abs() * 2.9).floor() as usize) % cum.len()].tanh();
-            acc += d;
-        } else if h_mix(cum[(((-b).cos().abs() * 2.9).floor() as usize) % cum.len()], 0.2) > (a + core::f64::consts::E) {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if cnt > 4 {
-                    break;
-                }
-                let u = -(1.2 * cum[(cnt * 2 + 1) % cum.len()]);
-                acc += u;
+        if ((b * 1.5).floor() + vals[3]) >= (0.5 / (1.5 + a.cos())) {
+            for &w in ws.iter() {
+                let hs = [0.0_f64; 2];
+                acc += w;
+                acc += hs[1];
             }
+        } else if h_mix(core::f64::consts::E, a) > 0.1 {
+            let buf = [[0.0_f64; 2]; 1];
+            if h_scale3(&[a, cum[1], b], b)[0] > 1.5 {
+                break;
+            }
+            acc += buf[0][0];
+        } else {
+            let a = a + vals[1].tanh().exp().recip() * (vals[3] - b);
+            acc += a;
         }
     }
-    a + 0.2 + cum[3] + acc
+    a + cum[3] + acc
 }
 
 fn f0342_t(tr: &Trace, vals: &[f64], ws: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     for &b in ws.iter() {
-        if tr.b(b.powi(2) < -0.5) {
-            let mut d = (-a).tanh().tan();
-            d = tr.rem(d, 1.5 + cum[(tr.floor(d.sin().tanh().abs() * 2.9) as usize) % cum.len()].tanh());
-            acc += d;
-        } else if tr.b(h_mix(cum[(tr.floor((-b).cos().abs() * 2.9) as usize) % cum.len()], 0.2) > (a + core::f64::consts::E)) {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if tr.b(cnt > 4) {
-                    break;
-                }
-                let u = -(1.2 * cum[(cnt * 2 + 1) % cum.len()]);
-                acc += u;
+        if tr.b((tr.floor(b * 1.5) + vals[3]) >= (0.5 / (1.5 + a.cos()))) {
+            for &w in ws.iter() {
+                let hs = [0.0_f64; 2];
+                acc += w;
+                acc += hs[1];
             }
+        } else if tr.b(h_mix(core::f64::consts::E, a) > 0.1) {
+            let buf = [[0.0_f64; 2]; 1];
+            if tr.b(h_scale3(&[a, cum[1], b], b)[0] > 1.5) {
+                break;
+            }
+            acc += buf[0][0];
+        } else {
+            let a = a + vals[1].tanh().exp().recip() * (vals[3] - b);
+            acc += a;
         }
     }
-    a + 0.2 + cum[3] + acc
+    a + cum[3] + acc
 }
 
 const CASE_F0342: Case = case!(f0342, f0342_t, f0342_grad, f0342_pullback, f0342_grad_into,
@@ -4760,34 +4964,46 @@ const CASE_F0342: Case = case!(f0342, f0342_t, f0342_grad, f0342_pullback, f0342
 #[differentiate(wrt(xs, b))]
 fn f0343(x: f64, ws: &[f64], xs: &[f64], mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = f64::log10((-xs[((b.sin().abs() * 2.9).floor() as usize) % xs.len()]).hypot(1.0));
+    let d = f64::acos((-xs[((b.sin().abs() * 2.9).floor() as usize) % xs.len()]).tanh() * 0.9);
     if (0.9 * x) > h_polar(core::f64::consts::E, xs[1]).0 {
-        let p = (2.5 + x).hypot(1.0).recip();
+        let p = ((2.5 + x).tanh() * 0.9).acos();
         acc += p;
     }
-    b -= (-xs[0]).min(ws[1].atan2(1.5 + std::f64::consts::PI.cos()));
-    if std::f64::consts::PI.tanh().exp2() >= 0.9 {
-        return (x - ws[2]) / (2.0 + (d + b).sin());
+    b -= (-xs[0]).to_radians();
+    let mut it: usize = 0;
+    while it < 4 {
+        it += 1;
+        let u: f64 = {
+            let hs = [0.0_f64; 3];
+            (it as f64).asinh().cos().sinh() + hs[2]
+        };
+        let d = d * (0.2 + d);
+        acc += u;
+        acc += d;
     }
-    d = h_mix(d, x * d);
-    d /= 2.0 + (0.9 * core::f64::consts::E - std::f64::consts::PI).sin();
-    1.5 * (core::f64::consts::E / (1.0 + x * x)) + d + acc
+    core::f64::consts::E as f64 * (2.5 - x) + ws[2] + b + d + acc
 }
 
 fn f0343_t(tr: &Trace, x: f64, ws: &[f64], xs: &[f64], mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = f64::log10((-xs[(tr.floor(b.sin().abs() * 2.9) as usize) % xs.len()]).hypot(1.0));
+    let d = f64::acos((-xs[(tr.floor(b.sin().abs() * 2.9) as usize) % xs.len()]).tanh() * 0.9);
     if tr.b((0.9 * x) > h_polar(core::f64::consts::E, xs[1]).0) {
-        let p = (2.5 + x).hypot(1.0).recip();
+        let p = ((2.5 + x).tanh() * 0.9).acos();
         acc += p;
     }
-    b -= tr.min(-xs[0], ws[1].atan2(1.5 + std::f64::consts::PI.cos()));
-    if tr.b(std::f64::consts::PI.tanh().exp2() >= 0.9) {
-        return (x - ws[2]) / (2.0 + (d + b).sin());
+    b -= (-xs[0]).to_radians();
+    let mut it: usize = 0;
+    while tr.b(it < 4) {
+        it += 1;
+        let u: f64 = {
+            let hs = [0.0_f64; 3];
+            (it as f64).asinh().cos().sinh() + hs[2]
+        };
+        let d = d * (0.2 + d);
+        acc += u;
+        acc += d;
     }
-    d = h_mix(d, x * d);
-    d /= 2.0 + (0.9 * core::f64::consts::E - std::f64::consts::PI).sin();
-    1.5 * (core::f64::consts::E / (1.0 + x * x)) + d + acc
+    core::f64::consts::E as f64 * (2.5 - x) + ws[2] + b + d + acc
 }
 
 const CASE_F0343: Case = case!(f0343, f0343_t, f0343_grad, f0343_pullback, f0343_grad_into,
@@ -4797,44 +5013,36 @@ const CASE_F0343: Case = case!(f0343, f0343_t, f0343_grad, f0343_pullback, f0343
 #[differentiate(wrt(y, arr))]
 fn f0344(y: f64, arr: [f64; 3], mat: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ys = [y.abs(), mat[2][0]];
-    let mut u: f64 = {
-        ys[1] = (mat[0][0] + 2.0) * y;
-        let p = f64::recip((mat[2][(((y % (1.5 + arr[1].cos())).sin().abs() * 2.9).floor() as usize) % 2] / ys[(((y.signum() * y).sin().abs() * 2.9).floor() as usize) % ys.len()].hypot(1.0)).hypot(1.0));
-        h_mix(p * mat[1][1], h_nested(arr[2], &arr))
-    };
-    for ii in 0..1 {
-        let mut hs: Vec<f64> = vec![0.0; arr.len()];
-        let w: f64 = {
-            hs[ii + 1] = arr[(ii + 2) % 3] * 1.5;
-            u %= 2.0 + (mat[ii + 1][0] + y).hypot(2.0 + (ys[ys.len() - 1 - ii] + u).sin()).sin();
-            (mat[3 - 1 - ii][ii] + u).sin().exp()
-        };
-        acc += hs[2];
-        acc += w;
+    let mut ys = [f64::mul_add(y, mat[2][0], 2.0), -y];
+    for jj in 0..arr.len() {
+        let z = jj as f64;
+        if (y - arr[jj % 3]) <= 0.7 {
+            continue;
+        }
+        acc += z;
     }
-    h_leaky(arr[0]).tanh().cosh() + u + acc
+    ys[1] %= (arr[2] * 1.5).abs() + 0.5;
+    let (p, p2) = h_polar(y, y * (y * 0.5));
+    let d = (ys[1].sin() * 0.9).atanh() / (1.5 + (std::f64::consts::PI + p2).tanh());
+    let u = ys[1] * (ys[((mat[(((0.9 / (1.5 + mat[2][1].tanh())).cos().abs() * 2.9).floor() as usize) % 3][(((-arr[((h_pow(mat[2][0], 0).tanh().abs() * 2.9).floor() as usize) % arr.len()]).sin().abs() * 2.9).floor() as usize) % 2].tanh().cosh().cos().abs() * 2.9).floor() as usize) % ys.len()].tanh() * 0.9).acos();
+    0.1 + p + d + u + acc
 }
 
 fn f0344_t(tr: &Trace, y: f64, arr: [f64; 3], mat: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ys = [tr.abs(y), mat[2][0]];
-    let mut u: f64 = {
-        ys[1] = (mat[0][0] + 2.0) * y;
-        let p = f64::recip((mat[2][(tr.floor((tr.rem(y, 1.5 + arr[1].cos())).sin().abs() * 2.9) as usize) % 2] / ys[(tr.floor((tr.signum(y) * y).sin().abs() * 2.9) as usize) % ys.len()].hypot(1.0)).hypot(1.0));
-        h_mix(p * mat[1][1], h_nested(arr[2], &arr))
-    };
-    for ii in 0..1 {
-        let mut hs: Vec<f64> = vec![0.0; arr.len()];
-        let w: f64 = {
-            hs[ii + 1] = arr[(ii + 2) % 3] * 1.5;
-            u = tr.rem(u, 2.0 + (mat[ii + 1][0] + y).hypot(2.0 + (ys[ys.len() - 1 - ii] + u).sin()).sin());
-            (mat[3 - 1 - ii][ii] + u).sin().exp()
-        };
-        acc += hs[2];
-        acc += w;
+    let mut ys = [f64::mul_add(y, mat[2][0], 2.0), -y];
+    for jj in 0..arr.len() {
+        let z = jj as f64;
+        if tr.b((y - arr[jj % 3]) <= 0.7) {
+            continue;
+        }
+        acc += z;
     }
-    h_leaky_t(tr, arr[0]).tanh().cosh() + u + acc
+    ys[1] = tr.rem(ys[1], tr.abs(arr[2] * 1.5) + 0.5);
+    let (p, p2) = h_polar(y, y * (y * 0.5));
+    let d = (ys[1].sin() * 0.9).atanh() / (1.5 + (std::f64::consts::PI + p2).tanh());
+    let u = ys[1] * (ys[(tr.floor(mat[(tr.floor((0.9 / (1.5 + mat[2][1].tanh())).cos().abs() * 2.9) as usize) % 3][(tr.floor((-arr[(tr.floor(h_pow(mat[2][0], 0).tanh().abs() * 2.9) as usize) % arr.len()]).sin().abs() * 2.9) as usize) % 2].tanh().cosh().cos().abs() * 2.9) as usize) % ys.len()].tanh() * 0.9).acos();
+    0.1 + p + d + u + acc
 }
 
 const CASE_F0344: Case = case!(f0344, f0344_t, f0344_grad, f0344_pullback, f0344_grad_into,
@@ -4851,12 +5059,12 @@ fn f0345(a: f64, mut x: f64) -> f64 {
             break;
         }
         if (u + 0.2) > h_norm2([u, std::f64::consts::PI]) {
-            return h_scale3(&[u.signum() * x, a.tanh().to_degrees() * 0.02, (x * 1.5).floor() + x], core::f64::consts::E.sin().to_degrees() * 0.02)[(step + 1) % 3];
+            return h_scale3(&[u as f64, f64::cbrt(x.hypot(1.0)), x + u], (a.cos() * 0.9).acos())[step.min(3 - 1)];
         }
     }
-    u = u.tanh() + (x + a);
-    x -= u;
-    u - core::f64::consts::E - a + x
+    u = u.cos() + h_mix(step as f64, a);
+    x *= (x / (a.abs() + 0.5)).tanh();
+    0.2 + x + u
 }
 
 fn f0345_t(tr: &Trace, a: f64, mut x: f64) -> f64 {
@@ -4868,12 +5076,12 @@ fn f0345_t(tr: &Trace, a: f64, mut x: f64) -> f64 {
             break;
         }
         if tr.b((u + 0.2) > h_norm2([u, std::f64::consts::PI])) {
-            return h_scale3(&[tr.signum(u) * x, a.tanh().to_degrees() * 0.02, tr.floor(x * 1.5) + x], core::f64::consts::E.sin().to_degrees() * 0.02)[(step + 1) % 3];
+            return h_scale3(&[u as f64, f64::cbrt(x.hypot(1.0)), x + u], (a.cos() * 0.9).acos())[step.min(3 - 1)];
         }
     }
-    u = u.tanh() + (x + a);
-    x -= u;
-    u - core::f64::consts::E - a + x
+    u = u.cos() + h_mix(step as f64, a);
+    x *= (x / (tr.abs(a) + 0.5)).tanh();
+    0.2 + x + u
 }
 
 const CASE_F0345: Case = case!(f0345, f0345_t, f0345_grad, f0345_pullback, f0345_grad_into,
@@ -4882,35 +5090,49 @@ const CASE_F0345: Case = case!(f0345, f0345_t, f0345_grad, f0345_pullback, f0345
 
 #[differentiate]
 fn f0346(b: f64) -> f64 {
-    let q: f64 = if (b + b * 0.5) > 0.9 {
+    let mut acc: f64 = 0.0;
+    let mut q: f64 = if (b + b * 0.5) > 0.9 {
         let z = b;
         z * 0.9
     } else {
         b * 0.9
     };
-    let mut ws = [q * -0.5, core::f64::consts::E.tanh(), q + b, -1.5];
-    let (u, mut e) = (ws[1].tanh().exp().log2(), b);
-    e = e * (q / (1.5 + std::f64::consts::PI.cos())).tanh();
-    ws[2] += (-ws[3] * 1.5).floor() + ws[0] % (1.5 + e.tanh());
-    let mut w = h_nested(ws[3], &ws);
-    w %= 1.5 + (ws[((b.clamp(e - 0.5, e + 0.5).tanh().abs() * 2.9).floor() as usize) % ws.len()] * (2.0 + std::f64::consts::PI.sin()).log2()).cos();
-    f64::tanh(ws[1]) + h_scale3(&[w, u, w], e)[(((1.5 + u.cos()).sqrt().tanh().abs() * 2.9).floor() as usize) % 3]
+    let ws = [q * -0.5, (core::f64::consts::E * 1.5).ceil() + q, b - core::f64::consts::E, (b.cos() * 0.9).acos()];
+    q = b / (q.abs() + 0.5);
+    if (b.tanh() * 0.9).atanh() >= 0.5 {
+        let y = (b.sin().to_degrees() * 0.02).tanh().exp2();
+        let mut w = h_nested(ws[3], &ws);
+        w %= 1.5 + (ws[(((y.tanh() * 0.9).atanh().tanh().abs() * 2.9).floor() as usize) % ws.len()] * core::f64::consts::E.hypot(1.0).log(3.0)).cos();
+        acc += w;
+    } else {
+        let mut q = q - (q as f64 + h_scale3(&[b, q, q], q)[((b.tanh().exp_m1().tanh().abs() * 2.9).floor() as usize) % 3]);
+        q /= 2.0 + q.hypot(1.5 + b.tanh()).hypot(q.mul_add(q, b).hypot(1.0)).sin();
+        acc += q;
+    }
+    q * b + ws[3] + acc
 }
 
 fn f0346_t(tr: &Trace, b: f64) -> f64 {
-    let q: f64 = if tr.b((b + b * 0.5) > 0.9) {
+    let mut acc: f64 = 0.0;
+    let mut q: f64 = if tr.b((b + b * 0.5) > 0.9) {
         let z = b;
         z * 0.9
     } else {
         b * 0.9
     };
-    let mut ws = [q * -0.5, core::f64::consts::E.tanh(), q + b, -1.5];
-    let (u, mut e) = (ws[1].tanh().exp().log2(), b);
-    e = e * (q / (1.5 + std::f64::consts::PI.cos())).tanh();
-    ws[2] += tr.floor(-ws[3] * 1.5) + tr.rem(ws[0], 1.5 + e.tanh());
-    let mut w = h_nested(ws[3], &ws);
-    w = tr.rem(w, 1.5 + (ws[(tr.floor(tr.clamp(b, e - 0.5, e + 0.5).tanh().abs() * 2.9) as usize) % ws.len()] * (2.0 + std::f64::consts::PI.sin()).log2()).cos());
-    f64::tanh(ws[1]) + h_scale3(&[w, u, w], e)[(tr.floor((1.5 + u.cos()).sqrt().tanh().abs() * 2.9) as usize) % 3]
+    let ws = [q * -0.5, tr.ceil(core::f64::consts::E * 1.5) + q, b - core::f64::consts::E, (b.cos() * 0.9).acos()];
+    q = b / (tr.abs(q) + 0.5);
+    if tr.b((b.tanh() * 0.9).atanh() >= 0.5) {
+        let y = (b.sin().to_degrees() * 0.02).tanh().exp2();
+        let mut w = h_nested(ws[3], &ws);
+        w = tr.rem(w, 1.5 + (ws[(tr.floor((y.tanh() * 0.9).atanh().tanh().abs() * 2.9) as usize) % ws.len()] * core::f64::consts::E.hypot(1.0).log(3.0)).cos());
+        acc += w;
+    } else {
+        let mut q = q - (q as f64 + h_scale3(&[b, q, q], q)[(tr.floor(b.tanh().exp_m1().tanh().abs() * 2.9) as usize) % 3]);
+        q /= 2.0 + q.hypot(1.5 + b.tanh()).hypot(q.mul_add(q, b).hypot(1.0)).sin();
+        acc += q;
+    }
+    q * b + ws[3] + acc
 }
 
 const CASE_F0346: Case = case!(f0346, f0346_t, f0346_grad, f0346_pullback, f0346_grad_into,
@@ -4920,50 +5142,52 @@ const CASE_F0346: Case = case!(f0346, f0346_t, f0346_grad, f0346_pullback, f0346
 #[differentiate]
 fn f0347(y: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (mut e, mut r) = (rows[1][(((y / (1.0 + y * y)).sin().abs() * 2.9).floor() as usize) % 2] - rows[1][1], (y.tanh() * 0.9).acos());
-    let mut b: f64 = {
-        for i in 0..4 {
-            let ws = [(1.5 + rows[(i * 2 + 1) % rows.len()][i % 2].tanh()).ln(), rows[i % rows.len()][(i * 2 + 1) % 2], h_pow(e, i), y];
-            let s = (-y).atan();
-            acc += ws[3];
-            acc += s;
-        }
-        r += rows[1][1] * rows[((h_scale3(&[r, 0.5, rows[(((core::f64::consts::E + rows[0][0]).sin().abs() * 2.9).floor() as usize) % rows.len()][0]], e)[2].cos().abs() * 2.9).floor() as usize) % rows.len()][0] * (1.5 * e);
-        -0.5 * rows[1][0]
-    };
-    b = b * ((rows[0][0] * 1.5).floor() + y).tanh();
-    for jj in 0..4 {
-        if jj % 2 == 0 {
-            e += (core::f64::consts::E * 1.5).round() * 0.3;
-            break;
-        }
-        e /= 1.5 + (e + core::f64::consts::E + rows[(jj + 3) % rows.len()][(jj * 2 + 1) % 2].atan()).tanh();
+    let (g, g2) = h_polar(rows[1][(((y / (1.0 + y * y)).sin().abs() * 2.9).floor() as usize) % 2] - rows[1][1], f64::log(1.0 + y * y, 2.5 + y.sin()));
+    let tup = h_polar(rows[1][1].hypot(1.0).log2(), (1.5 + y.tanh()).ln());
+    let mut v = g;
+    if (0.7 / y.tanh().exp()) > 0.5 {
+        let r = y;
+        let w: f64 = if rows[1][1] > (y / (1.5 + g.cos())) {
+            (1.5 + ((v * 1.5).ceil() * 0.3).cos()).ln_1p()
+        } else {
+            0.1 * rows[((h_scale3(&[g2, 0.5, rows[((g.atan().sin().abs() * 2.9).floor() as usize) % rows.len()][0]], 0.1)[0].cos().abs() * 2.9).floor() as usize) % rows.len()][1] + (v.tanh() * 0.9).atanh()
+        };
+        acc += r;
+        acc += w;
+    } else if rows[1][0].hypot(2.0 + g.sin()) <= (rows[(((rows[0][0] * y).sin().abs() * 2.9).floor() as usize) % rows.len()][(((tup.1 + y).tanh().abs() * 2.9).floor() as usize) % 2] / (rows[1][1].abs() + 0.5)) {
+        let s: f64 = {
+            v = v * 0.5 + g2 * 0.7;
+            (rows[1][1] + 0.9).sin()
+        };
+        acc += s;
     }
-    1.5 + e + r + b + acc
+    let buf = [[0.0_f64; 3]; 2];
+    f64::powi(1.5 + core::f64::consts::E.cos(), -1) / (1.5 + core::f64::consts::E.min(buf[1][(((y - 1.5).tanh().abs() * 2.9).floor() as usize) % 3]).cos()) + g2 + tup.1 + v + acc
 }
 
 fn f0347_t(tr: &Trace, y: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (mut e, mut r) = (rows[1][(tr.floor((y / (1.0 + y * y)).sin().abs() * 2.9) as usize) % 2] - rows[1][1], (y.tanh() * 0.9).acos());
-    let mut b: f64 = {
-        for i in 0..4 {
-            let ws = [(1.5 + rows[(i * 2 + 1) % rows.len()][i % 2].tanh()).ln(), rows[i % rows.len()][(i * 2 + 1) % 2], h_pow(e, i), y];
-            let s = (-y).atan();
-            acc += ws[3];
-            acc += s;
-        }
-        r += rows[1][1] * rows[(tr.floor(h_scale3(&[r, 0.5, rows[(tr.floor((core::f64::consts::E + rows[0][0]).sin().abs() * 2.9) as usize) % rows.len()][0]], e)[2].cos().abs() * 2.9) as usize) % rows.len()][0] * (1.5 * e);
-        -0.5 * rows[1][0]
-    };
-    b = b * (tr.floor(rows[0][0] * 1.5) + y).tanh();
-    for jj in 0..4 {
-        if tr.b(jj % 2 == 0) {
-            e += tr.round(core::f64::consts::E * 1.5) * 0.3;
-            break;
-        }
-        e /= 1.5 + (e + core::f64::consts::E + rows[(jj + 3) % rows.len()][(jj * 2 + 1) % 2].atan()).tanh();
+    let (g, g2) = h_polar(rows[1][(tr.floor((y / (1.0 + y * y)).sin().abs() * 2.9) as usize) % 2] - rows[1][1], f64::log(1.0 + y * y, 2.5 + y.sin()));
+    let tup = h_polar(rows[1][1].hypot(1.0).log2(), (1.5 + y.tanh()).ln());
+    let mut v = g;
+    if tr.b((0.7 / y.tanh().exp()) > 0.5) {
+        let r = y;
+        let w: f64 = if tr.b(rows[1][1] > (y / (1.5 + g.cos()))) {
+            (1.5 + (tr.ceil(v * 1.5) * 0.3).cos()).ln_1p()
+        } else {
+            0.1 * rows[(tr.floor(h_scale3(&[g2, 0.5, rows[(tr.floor(g.atan().sin().abs() * 2.9) as usize) % rows.len()][0]], 0.1)[0].cos().abs() * 2.9) as usize) % rows.len()][1] + (v.tanh() * 0.9).atanh()
+        };
+        acc += r;
+        acc += w;
+    } else if tr.b(rows[1][0].hypot(2.0 + g.sin()) <= (rows[(tr.floor((rows[0][0] * y).sin().abs() * 2.9) as usize) % rows.len()][(tr.floor((tup.1 + y).tanh().abs() * 2.9) as usize) % 2] / (tr.abs(rows[1][1]) + 0.5))) {
+        let s: f64 = {
+            v = v * 0.5 + g2 * 0.7;
+            (rows[1][1] + 0.9).sin()
+        };
+        acc += s;
     }
-    1.5 + e + r + b + acc
+    let buf = [[0.0_f64; 3]; 2];
+    f64::powi(1.5 + core::f64::consts::E.cos(), -1) / (1.5 + tr.min(core::f64::consts::E, buf[1][(tr.floor((y - 1.5).tanh().abs() * 2.9) as usize) % 3]).cos()) + g2 + tup.1 + v + acc
 }
 
 const CASE_F0347: Case = case!(f0347, f0347_t, f0347_grad, f0347_pullback, f0347_grad_into,
@@ -4986,17 +5210,31 @@ fn f0348(ar: &[f64; 3], b: f64) -> f64 {
                 z = h_mix(z, 0.3 + it as f64);
             } else if it % 2 == 0 {
                 let r = r - h_leaky(-0.5).tanh().tan();
-                let q = buf[it - 1] as f64 + buf[1].hypot(1.5 + ar[(it + 1) % ar.len()].cos());
+                let w = buf[it - 1].clamp(-0.5, 0.8) + (1.5 + (it as f64).cos()).log(2.5 + z.sin());
                 acc += r;
-                acc += q;
+                acc += w;
+            } else {
+                let u: f64 = if it < 3 {
+                    let s = ar[(it + 2) % ar.len()] * ar[(it + 3) % 3] / (z % (1.5 + ar[(it * 2 + 1) % ar.len()].cos())).tanh().exp();
+                    1.5 + s
+                } else {
+                    (z + b) * (buf[it.min(buf.len() - 1)] - buf[it % buf.len()])
+                };
+                acc += u;
             }
         }
-        if (it as f64 / (1.5 + ar[(it * 2 + 1) % ar.len()].cos())) > 2.0 || it % 2 == 0 {
-            return z;
-        }
-        buf[(it + 3) % 3].to_radians()
+        let u: f64 = {
+            let p: f64 = {
+                let hs: [f64; 5] = [0.0; 5];
+                z = z.sin() + (0.2 + it as f64);
+                ((r.abs() + 0.5 + 1.2).acosh().sin() - 2.0).cbrt() + hs[4]
+            };
+            let cum = h_scale3(&buf, r);
+            p % 1.5 / cum[it % cum.len()].tanh().exp2().hypot(1.0)
+        };
+        (std::f64::consts::PI.hypot(std::f64::consts::PI.abs() + 0.5).cos() * 0.9).atanh() + u
     };
-    1.5 + r + u + acc
+    buf[2].abs() + z + u + acc
 }
 
 fn f0348_t(tr: &Trace, ar: &[f64; 3], b: f64) -> f64 {
@@ -5014,17 +5252,31 @@ fn f0348_t(tr: &Trace, ar: &[f64; 3], b: f64) -> f64 {
                 z = h_mix(z, 0.3 + it as f64);
             } else if tr.b(it % 2 == 0) {
                 let r = r - h_leaky_t(tr, -0.5).tanh().tan();
-                let q = buf[it - 1] as f64 + buf[1].hypot(1.5 + ar[(it + 1) % ar.len()].cos());
+                let w = tr.clamp(buf[it - 1], -0.5, 0.8) + (1.5 + (it as f64).cos()).log(2.5 + z.sin());
                 acc += r;
-                acc += q;
+                acc += w;
+            } else {
+                let u: f64 = if tr.b(it < 3) {
+                    let s = ar[(it + 2) % ar.len()] * ar[(it + 3) % 3] / (tr.rem(z, 1.5 + ar[(it * 2 + 1) % ar.len()].cos())).tanh().exp();
+                    1.5 + s
+                } else {
+                    (z + b) * (buf[it.min(buf.len() - 1)] - buf[it % buf.len()])
+                };
+                acc += u;
             }
         }
-        if tr.b((it as f64 / (1.5 + ar[(it * 2 + 1) % ar.len()].cos())) > 2.0 || it % 2 == 0) {
-            return z;
-        }
-        buf[(it + 3) % 3].to_radians()
+        let u: f64 = {
+            let p: f64 = {
+                let hs: [f64; 5] = [0.0; 5];
+                z = z.sin() + (0.2 + it as f64);
+                ((tr.abs(r) + 0.5 + 1.2).acosh().sin() - 2.0).cbrt() + hs[4]
+            };
+            let cum = h_scale3(&buf, r);
+            tr.rem(p, 1.5) / cum[it % cum.len()].tanh().exp2().hypot(1.0)
+        };
+        (std::f64::consts::PI.hypot(tr.abs(std::f64::consts::PI) + 0.5).cos() * 0.9).atanh() + u
     };
-    1.5 + r + u + acc
+    tr.abs(buf[2]) + z + u + acc
 }
 
 const CASE_F0348: Case = case!(f0348, f0348_t, f0348_grad, f0348_pullback, f0348_grad_into,
@@ -5045,23 +5297,20 @@ fn f0349(b: f64, c: f64) -> f64 {
             while round < 2 {
                 round += 1;
                 let z: f64 = if b <= -1.5 {
-                    (b % (1.5 + c.tanh())).to_radians()
+                    (b.tanh() * 0.9).asin().cos().to_degrees() * 0.02
                 } else {
-                    c.cos().to_degrees() * 0.02 * 0.5
+                    -std::f64::consts::PI + (c - 0.5)
                 };
                 acc += z;
             }
             let a = c;
             acc += a;
         } else if h_mix(c, c) >= (b / (1.5 + c.cos())) {
-            let d = b * h_polar(b, step as f64).1;
-            acc += d;
-        } else {
-            let pt = (c.sin().powi(4), step as f64 + b);
-            acc += pt.1;
+            let w = b * b.clamp(c - 0.5, c + 0.5);
+            acc += w;
         }
     }
-    b.sin().exp2() / (1.5 + std::f64::consts::PI.tanh()) + c + acc
+    h_scale3(&[b, c, b], step as f64)[step % 3].max(c + b) + acc
 }
 
 fn f0349_t(tr: &Trace, b: f64, c: f64) -> f64 {
@@ -5077,23 +5326,20 @@ fn f0349_t(tr: &Trace, b: f64, c: f64) -> f64 {
             while tr.b(round < 2) {
                 round += 1;
                 let z: f64 = if tr.b(b <= -1.5) {
-                    (tr.rem(b, 1.5 + c.tanh())).to_radians()
+                    (b.tanh() * 0.9).asin().cos().to_degrees() * 0.02
                 } else {
-                    c.cos().to_degrees() * 0.02 * 0.5
+                    -std::f64::consts::PI + (c - 0.5)
                 };
                 acc += z;
             }
             let a = c;
             acc += a;
         } else if tr.b(h_mix(c, c) >= (b / (1.5 + c.cos()))) {
-            let d = b * h_polar(b, step as f64).1;
-            acc += d;
-        } else {
-            let pt = (c.sin().powi(4), step as f64 + b);
-            acc += pt.1;
+            let w = b * tr.clamp(b, c - 0.5, c + 0.5);
+            acc += w;
         }
     }
-    b.sin().exp2() / (1.5 + std::f64::consts::PI.tanh()) + c + acc
+    tr.max(h_scale3(&[b, c, b], step as f64)[step % 3], c + b) + acc
 }
 
 const CASE_F0349: Case = case!(f0349, f0349_t, f0349_grad, f0349_pullback, f0349_grad_into,
@@ -5102,49 +5348,41 @@ const CASE_F0349: Case = case!(f0349, f0349_t, f0349_grad, f0349_pullback, f0349
 
 #[differentiate]
 fn f0350(y: f64, ws: &[f64], arr: [f64; 1]) -> f64 {
+    let mut acc: f64 = 0.0;
     let out = h_cumsum(&arr);
-    let mut y = arr[0] - out[0] / (1.5 + y.tanh());
-    let t = h_cumsum(ws)[1] * y.clamp(-0.5, 0.8);
-    y += h_cumsum(&arr)[0];
-    let z: f64 = {
-        let res = h_cumsum(ws);
-        h_norm2([(2.0 + y.sin()).ln(), res[0]])
-    };
-    let late1: f64;
-    if out[0].abs() > -1.5 {
-        late1 = h_mix(ws[0].tanh().sinh(), std::f64::consts::PI.cos());
-    } else {
-        let d: f64 = {
-            let r = t + core::f64::consts::E + z * y;
-            let b = (out[0].abs() + 0.5).ln() + arr[0] / ws[1].hypot(1.0);
-            arr[0].sin().sinh() / z.tanh().exp() + r + b
-        };
-        late1 = -d;
+    let y = arr[0] - out[0] / (1.5 + y.tanh());
+    let mut a = h_cumsum(ws)[1] * y.tanh().sinh();
+    for s in arr.iter() {
+        a /= 2.0 + (s * a * h_mix(-1.5, arr[0])).sin();
+        let b = ws[0] * (f64::round(arr[0] * 1.5) * 0.3);
+        acc += b;
     }
-    f64::to_degrees(core::f64::consts::E.tanh()) * 0.02 + (z - arr[0]) + t + late1
+    for w in ws.iter() {
+        a = a * 0.5 + core::f64::consts::E / y.tanh().exp();
+        let tmp = [0.0_f64; 4];
+        acc += *w;
+        acc += tmp[3];
+    }
+    y * (y + ws[0]) + a + acc
 }
 
 fn f0350_t(tr: &Trace, y: f64, ws: &[f64], arr: [f64; 1]) -> f64 {
+    let mut acc: f64 = 0.0;
     let out = h_cumsum(&arr);
-    let mut y = arr[0] - out[0] / (1.5 + y.tanh());
-    let t = h_cumsum(ws)[1] * tr.clamp(y, -0.5, 0.8);
-    y += h_cumsum(&arr)[0];
-    let z: f64 = {
-        let res = h_cumsum(ws);
-        h_norm2([(2.0 + y.sin()).ln(), res[0]])
-    };
-    let late1: f64;
-    if tr.b(tr.abs(out[0]) > -1.5) {
-        late1 = h_mix(ws[0].tanh().sinh(), std::f64::consts::PI.cos());
-    } else {
-        let d: f64 = {
-            let r = t + core::f64::consts::E + z * y;
-            let b = (tr.abs(out[0]) + 0.5).ln() + arr[0] / ws[1].hypot(1.0);
-            arr[0].sin().sinh() / z.tanh().exp() + r + b
-        };
-        late1 = -d;
+    let y = arr[0] - out[0] / (1.5 + y.tanh());
+    let mut a = h_cumsum(ws)[1] * y.tanh().sinh();
+    for s in arr.iter() {
+        a /= 2.0 + (s * a * h_mix(-1.5, arr[0])).sin();
+        let b = ws[0] * (tr.round(arr[0] * 1.5) * 0.3);
+        acc += b;
     }
-    f64::to_degrees(core::f64::consts::E.tanh()) * 0.02 + (z - arr[0]) + t + late1
+    for w in ws.iter() {
+        a = a * 0.5 + core::f64::consts::E / y.tanh().exp();
+        let tmp = [0.0_f64; 4];
+        acc += *w;
+        acc += tmp[3];
+    }
+    y * (y + ws[0]) + a + acc
 }
 
 const CASE_F0350: Case = case!(f0350, f0350_t, f0350_grad, f0350_pullback, f0350_grad_into,
@@ -5153,45 +5391,37 @@ const CASE_F0350: Case = case!(f0350, f0350_t, f0350_grad, f0350_pullback, f0350
 
 #[differentiate]
 fn f0351(vals: &[f64]) -> f64 {
-    let c: f64 = if (vals[(((vals[2] / std::f64::consts::PI.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % 4].cos() - 2.0).cbrt() > 1.2 {
-        let u: f64 = if vals[1].hypot(1.0).log10() >= 0.5 {
-            h_mix(0.7, core::f64::consts::E) * (vals[2] - core::f64::consts::E)
-        } else {
-            vals[2]
-        };
-        vals[0].tanh().tan().tanh() + u
+    let c: f64 = if vals[(((vals[2] / std::f64::consts::PI.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % 4].hypot(1.5 + vals[2].tanh()) > 0.2 {
+        0.5
     } else {
-        f64::tanh(vals[0].tanh().exp().ln())
+        let hs = [-vals[1], std::f64::consts::PI.min(vals[2]), vals[3] % 1.5];
+        -hs[1].cos().exp2()
     };
-    let g: f64 = if (c - vals[0]) >= 0.5 {
-        let u = c.tanh().sinh() + ((std::f64::consts::PI * 1.5).floor() + vals[2]);
-        h_mix(vals[1] * vals[3], u)
+    let w: f64 = if (c + vals[3]) < 0.7 {
+        let v = h_dot(vals, vals);
+        -vals[3] + v
     } else {
-        vals[1].tanh().exp().recip()
+        c.to_radians() + (1.5 + c.cos() + 1.2).acosh()
     };
-    let a = g * c + h_dot(vals, vals);
-    (1.5 + (-a).cos()).log2()
+    let hs = [0.0_f64; 1];
+    2.5_f64.powf(w.sin()).cos() + hs[0]
 }
 
 fn f0351_t(tr: &Trace, vals: &[f64]) -> f64 {
-    let c: f64 = if tr.b((vals[(tr.floor((vals[2] / std::f64::consts::PI.hypot(1.0)).sin().abs() * 2.9) as usize) % 4].cos() - 2.0).cbrt() > 1.2) {
-        let u: f64 = if tr.b(vals[1].hypot(1.0).log10() >= 0.5) {
-            h_mix(0.7, core::f64::consts::E) * (vals[2] - core::f64::consts::E)
-        } else {
-            vals[2]
-        };
-        vals[0].tanh().tan().tanh() + u
+    let c: f64 = if tr.b(vals[(tr.floor((vals[2] / std::f64::consts::PI.hypot(1.0)).sin().abs() * 2.9) as usize) % 4].hypot(1.5 + vals[2].tanh()) > 0.2) {
+        0.5
     } else {
-        f64::tanh(vals[0].tanh().exp().ln())
+        let hs = [-vals[1], tr.min(std::f64::consts::PI, vals[2]), tr.rem(vals[3], 1.5)];
+        -hs[1].cos().exp2()
     };
-    let g: f64 = if tr.b((c - vals[0]) >= 0.5) {
-        let u = c.tanh().sinh() + (tr.floor(std::f64::consts::PI * 1.5) + vals[2]);
-        h_mix(vals[1] * vals[3], u)
+    let w: f64 = if tr.b((c + vals[3]) < 0.7) {
+        let v = h_dot(vals, vals);
+        -vals[3] + v
     } else {
-        vals[1].tanh().exp().recip()
+        c.to_radians() + (1.5 + c.cos() + 1.2).acosh()
     };
-    let a = g * c + h_dot(vals, vals);
-    (1.5 + (-a).cos()).log2()
+    let hs = [0.0_f64; 1];
+    2.5_f64.powf(w.sin()).cos() + hs[0]
 }
 
 const CASE_F0351: Case = case!(f0351, f0351_t, f0351_grad, f0351_pullback, f0351_grad_into,
@@ -5201,58 +5431,74 @@ const CASE_F0351: Case = case!(f0351, f0351_t, f0351_grad, f0351_pullback, f0351
 #[differentiate]
 fn f0352(xs: &[f64], ws: &[f64], a: f64, pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (pts[2][(((a * ws[3]).tanh().abs() * 2.9).floor() as usize) % 2] * pts[((pts[1][0].sin().sinh().tanh().abs() * 2.9).floor() as usize) % pts.len()][0]) > (a / (1.5 + a.cos())) {
+    if (pts[2][(((a * ws[3]).tanh().abs() * 2.9).floor() as usize) % 2] * pts[((pts[1][0].sin().exp_m1().tanh().abs() * 2.9).floor() as usize) % pts.len()][0]) > (a / (1.5 + a.cos())) {
         for jj in 0..2 {
-            let mut v: f64 = if (ws[jj % ws.len()] + jj as f64) > (ws[ws.len() - 1 - jj] as f64) {
-                for l in (0..xs.len()).rev() {
-                    let e: f64 = if 2.5 >= ws[(jj + 2) % ws.len()] {
-                        let a = (xs[l] * ws[l % ws.len()]).mul_add(a - pts[(l + 1) % pts.len()][l % 2], f64::round(xs[1] * 1.5) * 0.3);
-                        a * 0.9
-                    } else {
-                        let res = h_cumsum(xs);
-                        xs[xs.len() - 1 - l] + res[3]
-                    };
-                    acc += e;
-                }
-                f64::atan((1.5 + pts[(jj + 1) % pts.len()][(jj + 2) % 2].tanh()).recip())
+            let v: f64 = if (ws[jj % ws.len()] + jj as f64) > ws[ws.len() - 1 - jj].tanh().sinh() {
+                let ys = [0.0_f64; 4];
+                -ws[jj] + ys[3]
             } else {
-                a.tanh() * (a.sin() * 0.9).acos()
+                let y: f64 = if 2.5_f64.powf(ws[jj % ws.len()].tanh()) >= a {
+                    let s: f64 = if ws[3] > 0.3 {
+                        let e = a;
+                        a + e
+                    } else {
+                        ws[(jj + 3) % ws.len()] + (jj as f64).clamp(a - 0.5, a + 0.5)
+                    };
+                    a + s
+                } else {
+                    -a
+                };
+                (core::f64::consts::E / a.hypot(1.0)) as f64 + y
             };
-            v = v * 0.5 + v;
+            if jj > 0 {
+                break;
+            }
             acc += v;
         }
-        let y = (a + pts[2][((h_mix(a, std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % 2]).tanh();
+        let y: f64 = {
+            let tup = h_polar(pts[((a.sin().cos().abs() * 2.9).floor() as usize) % pts.len()][0] + ws[3], -a);
+            let p = a;
+            (-0.5 + pts[0][1]).max(a.tanh().exp().log(2.5 + pts[0][0].sin())) + tup.1 + p
+        };
         acc += y;
     }
-    0.3 + std::f64::consts::PI + pts[0][0] / ws[2].hypot(1.0) + xs[3] + acc
+    a * 0.2 * ws[0].to_radians() + xs[3] + acc
 }
 
 fn f0352_t(tr: &Trace, xs: &[f64], ws: &[f64], a: f64, pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((pts[2][(tr.floor((a * ws[3]).tanh().abs() * 2.9) as usize) % 2] * pts[(tr.floor(pts[1][0].sin().sinh().tanh().abs() * 2.9) as usize) % pts.len()][0]) > (a / (1.5 + a.cos()))) {
+    if tr.b((pts[2][(tr.floor((a * ws[3]).tanh().abs() * 2.9) as usize) % 2] * pts[(tr.floor(pts[1][0].sin().exp_m1().tanh().abs() * 2.9) as usize) % pts.len()][0]) > (a / (1.5 + a.cos()))) {
         for jj in 0..2 {
-            let mut v: f64 = if tr.b((ws[jj % ws.len()] + jj as f64) > (ws[ws.len() - 1 - jj] as f64)) {
-                for l in (0..xs.len()).rev() {
-                    let e: f64 = if tr.b(2.5 >= ws[(jj + 2) % ws.len()]) {
-                        let a = (xs[l] * ws[l % ws.len()]).mul_add(a - pts[(l + 1) % pts.len()][l % 2], tr.round(xs[1] * 1.5) * 0.3);
-                        a * 0.9
-                    } else {
-                        let res = h_cumsum(xs);
-                        xs[xs.len() - 1 - l] + res[3]
-                    };
-                    acc += e;
-                }
-                f64::atan((1.5 + pts[(jj + 1) % pts.len()][(jj + 2) % 2].tanh()).recip())
+            let v: f64 = if tr.b((ws[jj % ws.len()] + jj as f64) > ws[ws.len() - 1 - jj].tanh().sinh()) {
+                let ys = [0.0_f64; 4];
+                -ws[jj] + ys[3]
             } else {
-                a.tanh() * (a.sin() * 0.9).acos()
+                let y: f64 = if tr.b(2.5_f64.powf(ws[jj % ws.len()].tanh()) >= a) {
+                    let s: f64 = if tr.b(ws[3] > 0.3) {
+                        let e = a;
+                        a + e
+                    } else {
+                        ws[(jj + 3) % ws.len()] + tr.clamp(jj as f64, a - 0.5, a + 0.5)
+                    };
+                    a + s
+                } else {
+                    -a
+                };
+                (core::f64::consts::E / a.hypot(1.0)) as f64 + y
             };
-            v = v * 0.5 + v;
+            if tr.b(jj > 0) {
+                break;
+            }
             acc += v;
         }
-        let y = (a + pts[2][(tr.floor(h_mix(a, std::f64::consts::PI).cos().abs() * 2.9) as usize) % 2]).tanh();
+        let y: f64 = {
+            let tup = h_polar(pts[(tr.floor(a.sin().cos().abs() * 2.9) as usize) % pts.len()][0] + ws[3], -a);
+            let p = a;
+            tr.max(-0.5 + pts[0][1], a.tanh().exp().log(2.5 + pts[0][0].sin())) + tup.1 + p
+        };
         acc += y;
     }
-    0.3 + std::f64::consts::PI + pts[0][0] / ws[2].hypot(1.0) + xs[3] + acc
+    a * 0.2 * ws[0].to_radians() + xs[3] + acc
 }
 
 const CASE_F0352: Case = case!(f0352, f0352_t, f0352_grad, f0352_pullback, f0352_grad_into,
@@ -5262,44 +5508,42 @@ const CASE_F0352: Case = case!(f0352, f0352_t, f0352_grad, f0352_pullback, f0352
 #[differentiate]
 fn f0353(b: f64, b1: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let tmp = [[0.0_f64; 3]; 1];
+    let mut tmp = [[0.0_f64; 3]; 1];
     let late1: f64;
     if (b / (2.0 + tmp[0][(((std::f64::consts::PI - xs[2]).sin().abs() * 2.9).floor() as usize) % 3].sin())) < 2.5 {
-        late1 = (2.0 + tmp[0][2].sin()).ln_1p();
+        late1 = (2.0 + tmp[0][2].sin()).log10();
     } else {
         let late2: f64;
-        if b1.cos() <= b1.tanh().cosh() {
-            let v = xs[3];
-            late2 = b1;
-            acc += v;
+        if b.hypot(b1.tanh().exp()) <= 0.7 {
+            tmp[0][2] *= (b1 + b).cos();
+            late2 = b;
         } else {
-            late2 = ((core::f64::consts::E * 1.5).trunc() * 0.3).abs();
+            late2 = (core::f64::consts::E * 1.5).ceil() * 0.3;
         }
-        late1 = xs[((b.cos().tan().sin().abs() * 2.9).floor() as usize) % xs.len()].min(std::f64::consts::PI) + h_mix(b, xs[2]);
+        late1 = xs[(((1.5 + b.cos()).powf(2.5).sin().abs() * 2.9).floor() as usize) % xs.len()] * std::f64::consts::PI * xs[2].tanh().exp().log(3.0);
         acc += late2;
     }
-    h_polar(tmp[0][2] * b1, late1 * b).1 + acc
+    tmp[0][2] + b1 + late1 + acc
 }
 
 fn f0353_t(tr: &Trace, b: f64, b1: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let tmp = [[0.0_f64; 3]; 1];
+    let mut tmp = [[0.0_f64; 3]; 1];
     let late1: f64;
     if tr.b((b / (2.0 + tmp[0][(tr.floor((std::f64::consts::PI - xs[2]).sin().abs() * 2.9) as usize) % 3].sin())) < 2.5) {
-        late1 = (2.0 + tmp[0][2].sin()).ln_1p();
+        late1 = (2.0 + tmp[0][2].sin()).log10();
     } else {
         let late2: f64;
-        if tr.b(b1.cos() <= b1.tanh().cosh()) {
-            let v = xs[3];
-            late2 = b1;
-            acc += v;
+        if tr.b(b.hypot(b1.tanh().exp()) <= 0.7) {
+            tmp[0][2] *= (b1 + b).cos();
+            late2 = b;
         } else {
-            late2 = tr.abs(tr.trunc(core::f64::consts::E * 1.5) * 0.3);
+            late2 = tr.ceil(core::f64::consts::E * 1.5) * 0.3;
         }
-        late1 = tr.min(xs[(tr.floor(b.cos().tan().sin().abs() * 2.9) as usize) % xs.len()], std::f64::consts::PI) + h_mix(b, xs[2]);
+        late1 = xs[(tr.floor((1.5 + b.cos()).powf(2.5).sin().abs() * 2.9) as usize) % xs.len()] * std::f64::consts::PI * xs[2].tanh().exp().log(3.0);
         acc += late2;
     }
-    h_polar(tmp[0][2] * b1, late1 * b).1 + acc
+    tmp[0][2] + b1 + late1 + acc
 }
 
 const CASE_F0353: Case = case!(f0353, f0353_t, f0353_grad, f0353_pullback, f0353_grad_into,
@@ -5310,19 +5554,19 @@ const CASE_F0353: Case = case!(f0353, f0353_t, f0353_grad, f0353_pullback, f0353
 fn f0354(xs: &[f64], ws: &[f64], vals: &[f64], vs: Vec<f64>) -> f64 {
     let mut v = vals[1];
     v = h_mix(v, v - vals[0]);
-    v -= -vals[0].powi(2);
-    v /= 2.0 + ((v - std::f64::consts::PI).abs() + 0.5).powf((v + std::f64::consts::PI).tanh() * 1.5).sin();
-    let e = -ws[2] - vs[1].hypot(1.5 + std::f64::consts::PI.tanh());
-    h_pow(v + ws[((v.sin().abs() * 2.9).floor() as usize) % ws.len()], 3) + xs[2] + e
+    v -= -(1.5 + vals[0].tanh()).log2();
+    v /= (v - std::f64::consts::PI).tanh().abs() + 0.5;
+    let tmp = [[0.0_f64; 1]; 3];
+    f64::ln_1p(1.5 + (std::f64::consts::PI / (2.0 + v.sin())).cos()) + xs[2] + ws[2] + vs[1] + tmp[2][0]
 }
 
 fn f0354_t(tr: &Trace, xs: &[f64], ws: &[f64], vals: &[f64], vs: Vec<f64>) -> f64 {
     let mut v = vals[1];
     v = h_mix(v, v - vals[0]);
-    v -= -vals[0].powi(2);
-    v /= 2.0 + (tr.abs(v - std::f64::consts::PI) + 0.5).powf((v + std::f64::consts::PI).tanh() * 1.5).sin();
-    let e = -ws[2] - vs[1].hypot(1.5 + std::f64::consts::PI.tanh());
-    h_pow(v + ws[(tr.floor(v.sin().abs() * 2.9) as usize) % ws.len()], 3) + xs[2] + e
+    v -= -(1.5 + vals[0].tanh()).log2();
+    v /= tr.abs((v - std::f64::consts::PI).tanh()) + 0.5;
+    let tmp = [[0.0_f64; 1]; 3];
+    f64::ln_1p(1.5 + (std::f64::consts::PI / (2.0 + v.sin())).cos()) + xs[2] + ws[2] + vs[1] + tmp[2][0]
 }
 
 const CASE_F0354: Case = case!(f0354, f0354_t, f0354_grad, f0354_pullback, f0354_grad_into,
@@ -5332,76 +5576,70 @@ const CASE_F0354: Case = case!(f0354, f0354_t, f0354_grad, f0354_pullback, f0354
 #[differentiate(wrt(y, xs))]
 fn f0355(arr: [f64; 1], y: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (y.abs() + 0.5).ln_1p() <= -1.5 {
+    if (y.abs() + 0.5 + 1.2).acosh() <= -1.5 {
         for i in 0..1 {
-            let pt = h_polar(-(i as f64), (y.tanh() * 0.9).asin());
-            acc += pt.1;
+            let tup = h_polar(-(i as f64), y.atan2(y.tanh() - 1.5));
+            acc += tup.1;
         }
         for jj in 0..1 {
             let d: f64 = {
                 let q: f64 = {
                     let w: f64 = {
                         let g: f64 = if jj > 0 {
-                            let pair = h_polar(arr[0] - y, y.tanh());
+                            let pair = h_polar(arr[0] - y, y.to_radians());
                             arr[0] + y - 0.5 / (core::f64::consts::E.abs() + 0.5) + pair.1
                         } else {
                             let hs = [[0.0_f64; 1]; 2];
-                            (1.5 + std::f64::consts::PI.cos()).recip() * (y / y.tanh().exp()) + hs[1][0]
+                            std::f64::consts::PI as f64 * y + hs[1][0]
                         };
-                        (y.tanh() * 0.9).asin() + g
+                        g * 0.9
                     };
-                    h_mix(-w, w - y)
+                    w / (xs[jj].abs() + 0.5) / (1.5 + (-w).cos())
                 };
-                if (xs[(jj + 2) % 5] / (1.5 + arr[0].tanh())) < 0.3 {
-                    return arr[0];
-                }
-                (y as f64).powi(2) + q
+                let p = h_cumsum(&arr)[0].atan();
+                (arr[0].mul_add(0.7, 0.3).tanh() * 0.9).atanh() + q + p
             };
             acc += d;
         }
-    } else if y >= 0.5 {
-        let mut v = y.cos();
-        v += v as f64;
-        acc += v;
+    } else {
+        let pt = h_polar(xs[((y.tanh().abs() * 2.9).floor() as usize) % xs.len()], y - arr[0]);
+        acc += pt.1;
     }
-    y + arr[0] + xs[4] + acc
+    h_mix(y, 0.9) * (y + std::f64::consts::PI) + arr[0] + xs[4] + acc
 }
 
 fn f0355_t(tr: &Trace, arr: [f64; 1], y: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((tr.abs(y) + 0.5).ln_1p() <= -1.5) {
+    if tr.b((tr.abs(y) + 0.5 + 1.2).acosh() <= -1.5) {
         for i in 0..1 {
-            let pt = h_polar(-(i as f64), (y.tanh() * 0.9).asin());
-            acc += pt.1;
+            let tup = h_polar(-(i as f64), tr.atan2(y, y.tanh() - 1.5));
+            acc += tup.1;
         }
         for jj in 0..1 {
             let d: f64 = {
                 let q: f64 = {
                     let w: f64 = {
                         let g: f64 = if tr.b(jj > 0) {
-                            let pair = h_polar(arr[0] - y, y.tanh());
+                            let pair = h_polar(arr[0] - y, y.to_radians());
                             arr[0] + y - 0.5 / (tr.abs(core::f64::consts::E) + 0.5) + pair.1
                         } else {
                             let hs = [[0.0_f64; 1]; 2];
-                            (1.5 + std::f64::consts::PI.cos()).recip() * (y / y.tanh().exp()) + hs[1][0]
+                            std::f64::consts::PI as f64 * y + hs[1][0]
                         };
-                        (y.tanh() * 0.9).asin() + g
+                        g * 0.9
                     };
-                    h_mix(-w, w - y)
+                    w / (tr.abs(xs[jj]) + 0.5) / (1.5 + (-w).cos())
                 };
-                if tr.b((xs[(jj + 2) % 5] / (1.5 + arr[0].tanh())) < 0.3) {
-                    return arr[0];
-                }
-                (y as f64).powi(2) + q
+                let p = h_cumsum(&arr)[0].atan();
+                (arr[0].mul_add(0.7, 0.3).tanh() * 0.9).atanh() + q + p
             };
             acc += d;
         }
-    } else if tr.b(y >= 0.5) {
-        let mut v = y.cos();
-        v += v as f64;
-        acc += v;
+    } else {
+        let pt = h_polar(xs[(tr.floor(y.tanh().abs() * 2.9) as usize) % xs.len()], y - arr[0]);
+        acc += pt.1;
     }
-    y + arr[0] + xs[4] + acc
+    h_mix(y, 0.9) * (y + std::f64::consts::PI) + arr[0] + xs[4] + acc
 }
 
 const CASE_F0355: Case = case!(f0355, f0355_t, f0355_grad, f0355_pullback, f0355_grad_into,
@@ -5415,22 +5653,20 @@ fn f0356(y: f64, mut vs: Vec<f64>) -> f64 {
     if h_polar(2.0, y).1 <= (pt.1 + vs[0]) {
         vs[0] *= (y + vs[1] + y).sin();
     } else {
-        vs[0] = vs[0].clamp(-0.5, 0.8).hypot(1.0).sqrt();
-        let t: f64 = if vs[((y.cos().abs() * 2.9).floor() as usize) % vs.len()] < y {
-            h_norm2([0.2, vs[0]]).sin().sinh()
-        } else {
-            vs[1] *= (vs[1] * 1.5 + 0.5).tanh();
-            core::f64::consts::E
-        };
-        acc += t;
+        vs[0] /= 2.0 + vs[1].tanh().exp().log2().max(f64::max(vs[1], y)).sin();
+        for _ in (0..vs.len()).rev() {
+            for z in &vs {
+                for &v in vs.iter() {
+                    let vals = vs.to_vec();
+                    acc += v;
+                    acc += vals[1];
+                }
+                acc += *z;
+            }
+        }
     }
-    let y = y + (y + vs[((y.tanh().abs() * 2.9).floor() as usize) % vs.len()] + y);
-    for l in 1..2 {
-        vs[l] = vs[l - 1] * (core::f64::consts::E - vs[(l * 2 + 1) % vs.len()]).sin() + y;
-        let c: f64 = -(y * 0.7);
-        acc += c;
-    }
-    (1.5 + vs[1].tanh().exp().cbrt().tanh()).sqrt() + y + acc
+    vs[0] -= (2.0 - core::f64::consts::E).signum() * vs[((f64::cbrt(vs[((y.tanh().abs() * 2.9).floor() as usize) % vs.len()].sin() - 2.0).cos().abs() * 2.9).floor() as usize) % 2];
+    h_norm2([core::f64::consts::E, -core::f64::consts::E]) + vs[1] + acc
 }
 
 fn f0356_t(tr: &Trace, y: f64, mut vs: Vec<f64>) -> f64 {
@@ -5439,22 +5675,20 @@ fn f0356_t(tr: &Trace, y: f64, mut vs: Vec<f64>) -> f64 {
     if tr.b(h_polar(2.0, y).1 <= (pt.1 + vs[0])) {
         vs[0] *= (y + vs[1] + y).sin();
     } else {
-        vs[0] = tr.clamp(vs[0], -0.5, 0.8).hypot(1.0).sqrt();
-        let t: f64 = if tr.b(vs[(tr.floor(y.cos().abs() * 2.9) as usize) % vs.len()] < y) {
-            h_norm2([0.2, vs[0]]).sin().sinh()
-        } else {
-            vs[1] *= (vs[1] * 1.5 + 0.5).tanh();
-            core::f64::consts::E
-        };
-        acc += t;
+        vs[0] /= 2.0 + tr.max(vs[1].tanh().exp().log2(), tr.max(vs[1], y)).sin();
+        for _ in (0..vs.len()).rev() {
+            for z in &vs {
+                for &v in vs.iter() {
+                    let vals = vs.to_vec();
+                    acc += v;
+                    acc += vals[1];
+                }
+                acc += *z;
+            }
+        }
     }
-    let y = y + (y + vs[(tr.floor(y.tanh().abs() * 2.9) as usize) % vs.len()] + y);
-    for l in 1..2 {
-        vs[l] = vs[l - 1] * (core::f64::consts::E - vs[(l * 2 + 1) % vs.len()]).sin() + y;
-        let c: f64 = -(y * 0.7);
-        acc += c;
-    }
-    (1.5 + vs[1].tanh().exp().cbrt().tanh()).sqrt() + y + acc
+    vs[0] -= tr.signum(2.0 - core::f64::consts::E) * vs[(tr.floor(f64::cbrt(vs[(tr.floor(y.tanh().abs() * 2.9) as usize) % vs.len()].sin() - 2.0).cos().abs() * 2.9) as usize) % 2];
+    h_norm2([core::f64::consts::E, -core::f64::consts::E]) + vs[1] + acc
 }
 
 const CASE_F0356: Case = case!(f0356, f0356_t, f0356_grad, f0356_pullback, f0356_grad_into,
@@ -5465,25 +5699,25 @@ const CASE_F0356: Case = case!(f0356, f0356_t, f0356_grad, f0356_pullback, f0356
 fn f0357(vs: Vec<f64>, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 2];
-    let v = (h_polar(vs[3], zs[0]).0.cos() * 0.9).acos();
+    let v = h_polar(vs[3], zs[0]).0.tanh().exp().ln();
     for l in 0..4 {
-        let mut v = v + h_norm2([v, zs[l % zs.len()]]) * arr[(l + 1) % arr.len()].cos().tan();
-        v -= f64::sqrt((-arr[(l + 3) % arr.len()]).hypot(1.0));
+        let mut v = v + h_norm2([v, zs[l % zs.len()]]) * arr[(l + 1) % arr.len()].powi(1);
+        v -= f64::log((-arr[(l + 3) % arr.len()]).hypot(1.0), 3.0);
         acc += v;
     }
-    v + arr[2] + acc
+    v.tanh() + (0.3 + v) + arr[2] + acc
 }
 
 fn f0357_t(_tr: &Trace, vs: Vec<f64>, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 2];
-    let v = (h_polar(vs[3], zs[0]).0.cos() * 0.9).acos();
+    let v = h_polar(vs[3], zs[0]).0.tanh().exp().ln();
     for l in 0..4 {
-        let mut v = v + h_norm2([v, zs[l % zs.len()]]) * arr[(l + 1) % arr.len()].cos().tan();
-        v -= f64::sqrt((-arr[(l + 3) % arr.len()]).hypot(1.0));
+        let mut v = v + h_norm2([v, zs[l % zs.len()]]) * arr[(l + 1) % arr.len()].powi(1);
+        v -= f64::log((-arr[(l + 3) % arr.len()]).hypot(1.0), 3.0);
         acc += v;
     }
-    v + arr[2] + acc
+    v.tanh() + (0.3 + v) + arr[2] + acc
 }
 
 const CASE_F0357: Case = case!(f0357, f0357_t, f0357_grad, f0357_pullback, f0357_grad_into,
@@ -5496,21 +5730,42 @@ fn f0358(y: f64, c: f64, x: f64) -> f64 {
     if -x > -0.5 {
         for ii in 0..1 {
             for _ in 0..4 {
-                let p = (1.5 + c.tanh()).log2().sin().tan();
-                acc += p;
+                let u = (c.to_radians() * 1.5).round() * 0.3;
+                acc += u;
             }
-            if ii % 2 == 0 {
-                return (c * ii as f64 * 1.5).floor() * 0.3;
+            match ii {
+                0 => {
+                    let v = ii as f64 * std::f64::consts::PI * (-0.5 + x);
+                    let (t, b) = (v - core::f64::consts::E, ii as f64);
+                    acc += t;
+                    acc += b;
+                }
+                1 | 2 => {
+                    let x = x * (y + c);
+                    acc += x;
+                }
+                3..=5 => {
+                    let mut y = y * ii as f64;
+                    y += c + 2.5 + (ii as f64) as f64;
+                    acc += y;
+                }
+                _ => {
+                    let mut t: f64 = {
+                        let q = core::f64::consts::E / (ii as f64).hypot(1.0) - x / (1.5 + core::f64::consts::E.cos());
+                        ii as f64 * x / (q.mul_add(q, std::f64::consts::PI).abs() + 0.5)
+                    };
+                    let z: f64 = {
+                        t = t.sin() + c.to_radians();
+                        t += (x * 0.5).sin().exp_m1();
+                        (ii as f64).min(x).tanh().sinh()
+                    };
+                    acc += t;
+                    acc += z;
+                }
             }
         }
     }
-    if (c as f64) >= core::f64::consts::E {
-        return (1.5 + x.cos()).ln_1p() / (1.5 + (c + x).cos());
-    }
-    let zs = [x, core::f64::consts::E, x.min(y)];
-    let p = zs[2].signum() * zs[(((x / zs[2].tanh().exp()).cos().abs() * 2.9).floor() as usize) % zs.len()] * y.sin().tan();
-    let tmp = zs;
-    x + p + tmp[2] + acc
+    y / core::f64::consts::E.hypot(1.0) * (1.2 / c.hypot(1.0)) + acc
 }
 
 fn f0358_t(tr: &Trace, y: f64, c: f64, x: f64) -> f64 {
@@ -5518,21 +5773,42 @@ fn f0358_t(tr: &Trace, y: f64, c: f64, x: f64) -> f64 {
     if tr.b(-x > -0.5) {
         for ii in 0..1 {
             for _ in 0..4 {
-                let p = (1.5 + c.tanh()).log2().sin().tan();
-                acc += p;
+                let u = tr.round(c.to_radians() * 1.5) * 0.3;
+                acc += u;
             }
-            if tr.b(ii % 2 == 0) {
-                return tr.floor(c * ii as f64 * 1.5) * 0.3;
+            match ii {
+                0 => {
+                    let v = ii as f64 * std::f64::consts::PI * (-0.5 + x);
+                    let (t, b) = (v - core::f64::consts::E, ii as f64);
+                    acc += t;
+                    acc += b;
+                }
+                1 | 2 => {
+                    let x = x * (y + c);
+                    acc += x;
+                }
+                3..=5 => {
+                    let mut y = y * ii as f64;
+                    y += c + 2.5 + (ii as f64) as f64;
+                    acc += y;
+                }
+                _ => {
+                    let mut t: f64 = {
+                        let q = core::f64::consts::E / (ii as f64).hypot(1.0) - x / (1.5 + core::f64::consts::E.cos());
+                        ii as f64 * x / (tr.abs(q.mul_add(q, std::f64::consts::PI)) + 0.5)
+                    };
+                    let z: f64 = {
+                        t = t.sin() + c.to_radians();
+                        t += (x * 0.5).sin().exp_m1();
+                        tr.min(ii as f64, x).tanh().sinh()
+                    };
+                    acc += t;
+                    acc += z;
+                }
             }
         }
     }
-    if tr.b((c as f64) >= core::f64::consts::E) {
-        return (1.5 + x.cos()).ln_1p() / (1.5 + (c + x).cos());
-    }
-    let zs = [x, core::f64::consts::E, tr.min(x, y)];
-    let p = tr.signum(zs[2]) * zs[(tr.floor((x / zs[2].tanh().exp()).cos().abs() * 2.9) as usize) % zs.len()] * y.sin().tan();
-    let tmp = zs;
-    x + p + tmp[2] + acc
+    y / core::f64::consts::E.hypot(1.0) * (1.2 / c.hypot(1.0)) + acc
 }
 
 const CASE_F0358: Case = case!(f0358, f0358_t, f0358_grad, f0358_pullback, f0358_grad_into,
@@ -5542,90 +5818,60 @@ const CASE_F0358: Case = case!(f0358, f0358_t, f0358_grad, f0358_pullback, f0358
 #[differentiate]
 fn f0359(arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p = core::f64::consts::E.min(std::f64::consts::PI) + arr[((arr[0].sin().tanh().abs() * 2.9).floor() as usize) % arr.len()] * 0.9;
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if round > arr.len() {
-            break;
-        }
-        let mut b = arr[round % arr.len()] + p + (1.5 + p.tanh()).ln();
-        if b >= 0.2 {
-            match round {
-                0 => {
-                    let r: f64 = {
-                        b = h_mix(b, -arr[round.min(arr.len() - 1)]);
-                        b * 0.9
-                    };
-                    let late1: f64;
-                    if (p * std::f64::consts::PI) >= (b - p) {
-                        late1 = round as f64;
-                    } else {
-                        late1 = (round as f64).mul_add(arr[((arr[round.min(arr.len() - 1)].clamp(b - 0.5, b + 0.5).tanh().abs() * 2.9).floor() as usize) % 3], arr[round % arr.len()]) * (arr[round % arr.len()] * 0.3);
-                    }
-                    acc += r;
-                    acc += late1;
+    let mut c = f64::log2(core::f64::consts::E.tanh().exp()) + arr[((arr[0].max(arr[1]).tanh().abs() * 2.9).floor() as usize) % arr.len()] * core::f64::consts::E;
+    if (0.2 - c) < -0.5 {
+        let mut ws: [f64; 5] = [0.0; 5];
+        let z = (c * 1.5).floor() * 0.3 / (2.0 + (c * core::f64::consts::E).sin());
+        if (c + 1.5) > 0.7 {
+            for l in (0..arr.len()).rev() {
+                for jj in 1..ws.len() {
+                    ws[jj] = ws[jj - 1].sin() + ws[(jj * 2 + 1) % ws.len()].cos() * h_mix(arr[1], z);
                 }
-                _ => {
-                    let tmp = [0.0_f64; 3];
-                    acc += tmp[2];
+                for jj in 0..ws.len() {
+                    ws[l.min(ws.len() - 1)] *= h_leaky(ws[jj.min(ws.len() - 1)].sin()).tanh();
                 }
             }
-            if round % 2 == 0 {
-                break;
-            }
-            b += (p - b).max((arr[round % 3].tanh() * 0.9).asin());
         } else {
-            let q = arr[(round * 2 + 1) % arr.len()] * (round as f64 * b);
-            acc += q;
+            c = h_mix(c, (c * 1.5).trunc() * 0.3);
+            c += arr[2].clamp(c - 0.5, c + 0.5);
         }
-        acc += b;
+        acc += ws[4];
+        acc += z;
+    } else {
+        let y = (arr[0].tanh() * 0.9).atanh() * c;
+        let a: f64 = y.max(y * 0.5) * (1.2 - arr[(((arr[1].sin() * 0.9).asin().cos().abs() * 2.9).floor() as usize) % arr.len()]);
+        acc += a;
     }
-    (p * 0.3).tanh().exp().recip() + acc
+    0.3 + c + acc
 }
 
 fn f0359_t(tr: &Trace, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p = tr.min(core::f64::consts::E, std::f64::consts::PI) + arr[(tr.floor(arr[0].sin().tanh().abs() * 2.9) as usize) % arr.len()] * 0.9;
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if tr.b(round > arr.len()) {
-            break;
-        }
-        let mut b = arr[round % arr.len()] + p + (1.5 + p.tanh()).ln();
-        if tr.b(b >= 0.2) {
-            match round {
-                0 => {
-                    let r: f64 = {
-                        b = h_mix(b, -arr[round.min(arr.len() - 1)]);
-                        b * 0.9
-                    };
-                    let late1: f64;
-                    if tr.b((p * std::f64::consts::PI) >= (b - p)) {
-                        late1 = round as f64;
-                    } else {
-                        late1 = (round as f64).mul_add(arr[(tr.floor(tr.clamp(arr[round.min(arr.len() - 1)], b - 0.5, b + 0.5).tanh().abs() * 2.9) as usize) % 3], arr[round % arr.len()]) * (arr[round % arr.len()] * 0.3);
-                    }
-                    acc += r;
-                    acc += late1;
+    let mut c = f64::log2(core::f64::consts::E.tanh().exp()) + arr[(tr.floor(tr.max(arr[0], arr[1]).tanh().abs() * 2.9) as usize) % arr.len()] * core::f64::consts::E;
+    if tr.b((0.2 - c) < -0.5) {
+        let mut ws: [f64; 5] = [0.0; 5];
+        let z = tr.floor(c * 1.5) * 0.3 / (2.0 + (c * core::f64::consts::E).sin());
+        if tr.b((c + 1.5) > 0.7) {
+            for l in (0..arr.len()).rev() {
+                for jj in 1..ws.len() {
+                    ws[jj] = ws[jj - 1].sin() + ws[(jj * 2 + 1) % ws.len()].cos() * h_mix(arr[1], z);
                 }
-                _ => {
-                    let tmp = [0.0_f64; 3];
-                    acc += tmp[2];
+                for jj in 0..ws.len() {
+                    ws[l.min(ws.len() - 1)] *= h_leaky_t(tr, ws[jj.min(ws.len() - 1)].sin()).tanh();
                 }
             }
-            if tr.b(round % 2 == 0) {
-                break;
-            }
-            b += tr.max(p - b, (arr[round % 3].tanh() * 0.9).asin());
         } else {
-            let q = arr[(round * 2 + 1) % arr.len()] * (round as f64 * b);
-            acc += q;
+            c = h_mix(c, tr.trunc(c * 1.5) * 0.3);
+            c += tr.clamp(arr[2], c - 0.5, c + 0.5);
         }
-        acc += b;
+        acc += ws[4];
+        acc += z;
+    } else {
+        let y = (arr[0].tanh() * 0.9).atanh() * c;
+        let a: f64 = tr.max(y, y * 0.5) * (1.2 - arr[(tr.floor((arr[1].sin() * 0.9).asin().cos().abs() * 2.9) as usize) % arr.len()]);
+        acc += a;
     }
-    (p * 0.3).tanh().exp().recip() + acc
+    0.3 + c + acc
 }
 
 const CASE_F0359: Case = case!(f0359, f0359_t, f0359_grad, f0359_pullback, f0359_grad_into,
@@ -5637,42 +5883,64 @@ fn f0360(b: f64, ws: &[f64], arr: [f64; 2], grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = [[0.0_f64; 1]; 3];
     for y in arr.iter() {
-        let u: f64 = if (0.1 * grid[1][0]) <= ((grid[0][1] * 1.5).round() * 0.3) {
-            *y
+        let u: f64 = if (0.1 * grid[1][0]) <= (2.0 + grid[0][1].sin()).powi(-2) {
+            let e: f64 = if h_mix(b, tmp[0][0]) <= -1.5 {
+                for w in ws.iter() {
+                    if (0.3 + w) <= 1.5 {
+                        continue;
+                    }
+                }
+                ((y / (1.0 + ws[1] * ws[1])).abs() + 0.5).log(3.0)
+            } else {
+                let xs: [f64; 2] = [0.0; 2];
+                h_norm2(grid[1]) + xs[1]
+            };
+            f64::log10(1.5 + (e * 0.9).tanh())
         } else {
-            h_mix(tmp[0][0] - y, ws[1] / arr[0].tanh().exp())
+            let w: f64 = if (y / (1.5 + (*y).cos())) > core::f64::consts::E {
+                tmp[0][0] -= 0.9 + ws[1];
+                ws[0]
+            } else {
+                (b * 1.5).ceil() * 0.3 - b.tanh().exp().recip()
+            };
+            (grid[1][0].tanh() * 0.9).atanh() * (tmp[((w.sin().abs() * 2.9).floor() as usize) % 3][0].cos() * 0.9).atanh()
         };
+        acc += *y;
         acc += u;
     }
-    let e = b;
-    if (e.abs() + 0.5).ln() > h_leaky(e) {
-        return (2.0 + tmp[0][0].sin()).powi(-1) * tmp[(((-tmp[(((e / (1.5 + e.cos())).tanh().abs() * 2.9).floor() as usize) % tmp.len()][0]).cos().abs() * 2.9).floor() as usize) % tmp.len()][0];
-    }
-    tmp[0][0] -= f64::log2((e - ws[((ws[1].cos().abs() * 2.9).floor() as usize) % ws.len()]).hypot(1.0));
-    let buf = [2.5_f64.powf(grid[1][1].tanh()), tmp[1][0] + grid[1][0]];
-    let (t, t2) = (e - b, ws[1]);
-    buf[0] + t + t2 + acc
+    b.atan() * b + ws[2] + grid[1][0] + tmp[2][0] + acc
 }
 
 fn f0360_t(tr: &Trace, b: f64, ws: &[f64], arr: [f64; 2], grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = [[0.0_f64; 1]; 3];
     for y in arr.iter() {
-        let u: f64 = if tr.b((0.1 * grid[1][0]) <= (tr.round(grid[0][1] * 1.5) * 0.3)) {
-            *y
+        let u: f64 = if tr.b((0.1 * grid[1][0]) <= (2.0 + grid[0][1].sin()).powi(-2)) {
+            let e: f64 = if tr.b(h_mix(b, tmp[0][0]) <= -1.5) {
+                for w in ws.iter() {
+                    if tr.b((0.3 + w) <= 1.5) {
+                        continue;
+                    }
+                }
+                (tr.abs(y / (1.0 + ws[1] * ws[1])) + 0.5).log(3.0)
+            } else {
+                let xs: [f64; 2] = [0.0; 2];
+                h_norm2(grid[1]) + xs[1]
+            };
+            f64::log10(1.5 + (e * 0.9).tanh())
         } else {
-            h_mix(tmp[0][0] - y, ws[1] / arr[0].tanh().exp())
+            let w: f64 = if tr.b((y / (1.5 + (*y).cos())) > core::f64::consts::E) {
+                tmp[0][0] -= 0.9 + ws[1];
+                ws[0]
+            } else {
+                tr.ceil(b * 1.5) * 0.3 - b.tanh().exp().recip()
+            };
+            (grid[1][0].tanh() * 0.9).atanh() * (tmp[(tr.floor(w.sin().abs() * 2.9) as usize) % 3][0].cos() * 0.9).atanh()
         };
+        acc += *y;
         acc += u;
     }
-    let e = b;
-    if tr.b((tr.abs(e) + 0.5).ln() > h_leaky_t(tr, e)) {
-        return (2.0 + tmp[0][0].sin()).powi(-1) * tmp[(tr.floor((-tmp[(tr.floor((e / (1.5 + e.cos())).tanh().abs() * 2.9) as usize) % tmp.len()][0]).cos().abs() * 2.9) as usize) % tmp.len()][0];
-    }
-    tmp[0][0] -= f64::log2((e - ws[(tr.floor(ws[1].cos().abs() * 2.9) as usize) % ws.len()]).hypot(1.0));
-    let buf = [2.5_f64.powf(grid[1][1].tanh()), tmp[1][0] + grid[1][0]];
-    let (t, t2) = (e - b, ws[1]);
-    buf[0] + t + t2 + acc
+    b.atan() * b + ws[2] + grid[1][0] + tmp[2][0] + acc
 }
 
 const CASE_F0360: Case = case!(f0360, f0360_t, f0360_grad, f0360_pullback, f0360_grad_into,
@@ -5683,41 +5951,69 @@ const CASE_F0360: Case = case!(f0360, f0360_t, f0360_grad, f0360_pullback, f0360
 fn f0361(x: f64, pts: &[[f64; 2]], x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut v: f64 = {
-            let c = f64::sqrt((-1.5 * pts[(((x2 - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % pts.len()][(ii * 2 + 1) % 2]).hypot(1.0));
-            x - x2 + c.tanh().exp().ln()
+        let v: f64 = {
+            let c = f64::exp((-1.5 * pts[(((x2 - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % pts.len()][(ii * 2 + 1) % 2]).tanh());
+            x - x2 + pts[ii][ii].signum() * x2 + c
         };
-        v = v.cos() + (pts[2 - 1 - ii][ii] + 0.2);
+        let vals = [[0.0_f64; 3]; 3];
         acc += v;
+        acc += vals[2][0];
     }
-    for line in pts.iter() {
-        acc += h_norm2(*line) * (x2 * 0.2);
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > 1 {
+            break;
+        }
+        let x = x * (x2.mul_add(x2, 0.2).tanh().exp() + 1.2).acosh();
+        acc += x;
     }
-    let mut q = pts[1][1];
-    let tmp = [0.0_f64; 3];
-    let xs = [0.1 * pts[1][1], pts[1][1] % (x2.abs() + 0.5)];
-    q = q * ((std::f64::consts::PI * 1.5).floor() * 0.3).tanh();
-    (x2 + 0.3).min(q + x2) + x + tmp[2] + xs[1] + acc
+    let u: f64 = if pts[(cnt + 1) % pts.len()][cnt.min(2 - 1)].tanh().exp() >= (2.0 + core::f64::consts::E.sin()).ln_1p() {
+        for jj in 0..cnt {
+            let y = x / (1.5 + pts[1][jj].tanh()) + (jj as f64).cos().to_degrees() * 0.02;
+            let x2 = x2 + (0.3 + x + x);
+            acc += y;
+            acc += x2;
+        }
+        ((pts[(cnt + 1) % pts.len()][cnt % 2] * 1.5).ceil() + pts[cnt.min(pts.len() - 1)][cnt % 2]).mul_add(-(cnt as f64), core::f64::consts::E * x2)
+    } else {
+        x2 / (2.0 + x2.sin()) / (1.5 + pts[cnt.min(2 - 1)][cnt % 2].atan().cos())
+    };
+    (x2 / (2.0 + pts[cnt % pts.len()][(cnt * 2 + 1) % 2].sin())).tanh().exp().ln() + x + u + acc
 }
 
 fn f0361_t(tr: &Trace, x: f64, pts: &[[f64; 2]], x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut v: f64 = {
-            let c = f64::sqrt((-1.5 * pts[(tr.floor((x2 - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % pts.len()][(ii * 2 + 1) % 2]).hypot(1.0));
-            x - x2 + c.tanh().exp().ln()
+        let v: f64 = {
+            let c = f64::exp((-1.5 * pts[(tr.floor((x2 - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % pts.len()][(ii * 2 + 1) % 2]).tanh());
+            x - x2 + tr.signum(pts[ii][ii]) * x2 + c
         };
-        v = v.cos() + (pts[2 - 1 - ii][ii] + 0.2);
+        let vals = [[0.0_f64; 3]; 3];
         acc += v;
+        acc += vals[2][0];
     }
-    for line in pts.iter() {
-        acc += h_norm2(*line) * (x2 * 0.2);
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > 1) {
+            break;
+        }
+        let x = x * (x2.mul_add(x2, 0.2).tanh().exp() + 1.2).acosh();
+        acc += x;
     }
-    let mut q = pts[1][1];
-    let tmp = [0.0_f64; 3];
-    let xs = [0.1 * pts[1][1], tr.rem(pts[1][1], tr.abs(x2) + 0.5)];
-    q = q * (tr.floor(std::f64::consts::PI * 1.5) * 0.3).tanh();
-    tr.min(x2 + 0.3, q + x2) + x + tmp[2] + xs[1] + acc
+    let u: f64 = if tr.b(pts[(cnt + 1) % pts.len()][cnt.min(2 - 1)].tanh().exp() >= (2.0 + core::f64::consts::E.sin()).ln_1p()) {
+        for jj in 0..cnt {
+            let y = x / (1.5 + pts[1][jj].tanh()) + (jj as f64).cos().to_degrees() * 0.02;
+            let x2 = x2 + (0.3 + x + x);
+            acc += y;
+            acc += x2;
+        }
+        (tr.ceil(pts[(cnt + 1) % pts.len()][cnt % 2] * 1.5) + pts[cnt.min(pts.len() - 1)][cnt % 2]).mul_add(-(cnt as f64), core::f64::consts::E * x2)
+    } else {
+        x2 / (2.0 + x2.sin()) / (1.5 + pts[cnt.min(2 - 1)][cnt % 2].atan().cos())
+    };
+    (x2 / (2.0 + pts[cnt % pts.len()][(cnt * 2 + 1) % 2].sin())).tanh().exp().ln() + x + u + acc
 }
 
 const CASE_F0361: Case = case!(f0361, f0361_t, f0361_grad, f0361_pullback, f0361_grad_into,
@@ -5727,52 +6023,44 @@ const CASE_F0361: Case = case!(f0361, f0361_t, f0361_grad, f0361_pullback, f0361
 #[differentiate(wrt(ws))]
 fn f0362(ws: &[f64], ws1: &[f64], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = h_polar(c + ws[0], (std::f64::consts::PI.tanh() * 0.9).acos());
-    if c.to_radians() <= -1.5 {
-        for (l, s) in ws1.iter().enumerate() {
-            for ii in 0..l + 1 {
-                let y: f64 = {
-                    let c = c - h_scale3(&[ws1[ii] * ws[0], f64::recip(1.0 + ws[0] * ws[0]), s / c.hypot(1.0)], ws[0].min(c))[ii.min(3 - 1)];
-                    (l as f64).sin().tan().tanh().powi(l as i32) + c
-                };
-                acc += y;
-            }
-            if l > 0 {
-                let mut t = (s * ws1[l % ws1.len()] * 1.5).floor() + s / c.tanh().exp();
-                t *= h_nested(ws1[l] + 0.9, ws).tanh();
-                acc += t;
-            } else {
-                let u = h_norm2([f64::exp_m1(s.sin()), ws[0].min(l as f64)]);
-                acc += u;
-            }
+    let tup = h_polar(c + ws[0], std::f64::consts::PI.atan2(ws[0].hypot(1.0)));
+    for j in 0..3 {
+        for _ in 0..4 {
+            let c = c * ws1[j + 1];
+            acc += c;
         }
+        let tmp = ws.to_vec();
+        acc += tmp[0];
     }
-    (1.5 + c.cos()).cbrt() + ws1[0].abs() + pair.1 + acc
+    let c = c - (f64::trunc((ws[0] * 1.5).trunc() * 0.3 * 1.5) + tup.1);
+    if ws[0].hypot(1.0).powf(2.5) <= (std::f64::consts::PI - ws1[0]) {
+        let r = (ws1[0] + 0.7) * (c * tup.0);
+        let c = c - ws1[1] / (c + ws[0]).tanh().exp();
+        acc += r;
+        acc += c;
+    }
+    f64::clamp(tup.0, -0.5, 0.8) + c + acc
 }
 
 fn f0362_t(tr: &Trace, ws: &[f64], ws1: &[f64], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = h_polar(c + ws[0], (std::f64::consts::PI.tanh() * 0.9).acos());
-    if tr.b(c.to_radians() <= -1.5) {
-        for (l, s) in ws1.iter().enumerate() {
-            for ii in 0..l + 1 {
-                let y: f64 = {
-                    let c = c - h_scale3(&[ws1[ii] * ws[0], f64::recip(1.0 + ws[0] * ws[0]), s / c.hypot(1.0)], tr.min(ws[0], c))[ii.min(3 - 1)];
-                    (l as f64).sin().tan().tanh().powi(l as i32) + c
-                };
-                acc += y;
-            }
-            if tr.b(l > 0) {
-                let mut t = tr.floor(s * ws1[l % ws1.len()] * 1.5) + s / c.tanh().exp();
-                t *= h_nested(ws1[l] + 0.9, ws).tanh();
-                acc += t;
-            } else {
-                let u = h_norm2([f64::exp_m1(s.sin()), tr.min(ws[0], l as f64)]);
-                acc += u;
-            }
+    let tup = h_polar(c + ws[0], std::f64::consts::PI.atan2(ws[0].hypot(1.0)));
+    for j in 0..3 {
+        for _ in 0..4 {
+            let c = c * ws1[j + 1];
+            acc += c;
         }
+        let tmp = ws.to_vec();
+        acc += tmp[0];
     }
-    (1.5 + c.cos()).cbrt() + tr.abs(ws1[0]) + pair.1 + acc
+    let c = c - (tr.trunc(tr.trunc(ws[0] * 1.5) * 0.3 * 1.5) + tup.1);
+    if tr.b(ws[0].hypot(1.0).powf(2.5) <= (std::f64::consts::PI - ws1[0])) {
+        let r = (ws1[0] + 0.7) * (c * tup.0);
+        let c = c - ws1[1] / (c + ws[0]).tanh().exp();
+        acc += r;
+        acc += c;
+    }
+    tr.clamp(tup.0, -0.5, 0.8) + c + acc
 }
 
 const CASE_F0362: Case = case!(f0362, f0362_t, f0362_grad, f0362_pullback, f0362_grad_into,
@@ -5796,18 +6084,18 @@ fn f0363(y: f64, x: f64, pts: &[[f64; 2]], a: f64) -> f64 {
             }
             acc += late1;
         }
-        if (y % 1.5) >= 0.9 {
+        if y.hypot(1.5 + core::f64::consts::E.cos()) <= -1.5 {
             break;
         }
     }
     for (ii, line) in pts.iter().enumerate() {
         acc += h_norm2(*line) * (line[(ii + 1) % 2] + ii as f64);
         for l in 0..3 {
-            let c = (1.0 + y * y).log10() - y.tanh().exp().log(2.5 + pts[l][(l + 3) % 2].sin());
-            acc += c;
+            let q = y.tanh().powi(3) - (0.7 + pts[l][(l + 3) % 2]);
+            acc += q;
         }
     }
-    -1.5 + y + x + a + acc
+    x.cos().powi(4) + y + a + acc
 }
 
 fn f0363_t(tr: &Trace, y: f64, x: f64, pts: &[[f64; 2]], a: f64) -> f64 {
@@ -5826,18 +6114,18 @@ fn f0363_t(tr: &Trace, y: f64, x: f64, pts: &[[f64; 2]], a: f64) -> f64 {
             }
             acc += late1;
         }
-        if tr.b((tr.rem(y, 1.5)) >= 0.9) {
+        if tr.b(y.hypot(1.5 + core::f64::consts::E.cos()) <= -1.5) {
             break;
         }
     }
     for (ii, line) in pts.iter().enumerate() {
         acc += h_norm2(*line) * (line[(ii + 1) % 2] + ii as f64);
         for l in 0..3 {
-            let c = (1.0 + y * y).log10() - y.tanh().exp().log(2.5 + pts[l][(l + 3) % 2].sin());
-            acc += c;
+            let q = y.tanh().powi(3) - (0.7 + pts[l][(l + 3) % 2]);
+            acc += q;
         }
     }
-    -1.5 + y + x + a + acc
+    x.cos().powi(4) + y + a + acc
 }
 
 const CASE_F0363: Case = case!(f0363, f0363_t, f0363_grad, f0363_pullback, f0363_grad_into,
@@ -5847,7 +6135,7 @@ const CASE_F0363: Case = case!(f0363, f0363_t, f0363_grad, f0363_pullback, f0363
 #[differentiate]
 fn f0364(mut vs: Vec<f64>, c: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    vs[1] += (1.5 + (rows[1][0] + std::f64::consts::PI).tanh()).cbrt();
+    vs[1] %= (rows[1][0] + std::f64::consts::PI).tanh().exp().tanh().exp();
     for (jj, &q) in vs.iter().enumerate() {
         let w: f64 = {
             let buf = [0.0_f64; 4];
@@ -5859,28 +6147,23 @@ fn f0364(mut vs: Vec<f64>, c: f64, rows: &[[f64; 2]]) -> f64 {
                 }
                 if q < 0.5 {
                     let mut r = c / (1.5 + rows[0][round.min(2 - 1)].cos()) * round as f64;
-                    r -= (r / (1.0 + c * c)).clamp(r - 0.5, r + 0.5);
-                    let g: f64 = if jj > 2 {
-                        ((r * 1.5).round() + rows[(round + 3) % rows.len()][round - 1]) / (1.5 + (jj as f64).hypot(1.0).cbrt().cos())
-                    } else {
-                        r - buf[(round * 2 + 1) % buf.len()] - (jj as f64).clamp(-0.5, 0.8)
-                    };
-                    acc += g;
+                    r -= (r / (1.0 + c * c)).tanh().sinh();
+                    r -= h_norm2([c, (r * 1.5).round() + rows[(round + 3) % rows.len()][round - 1]]);
+                    acc += r;
                 }
             }
-            2.5 + core::f64::consts::E + buf[round % buf.len()].sin().tan()
+            vs[round % 4] + (q - buf[round.min(buf.len() - 1)])
         };
-        if (std::f64::consts::PI + w) > 1.5 || jj < 3 {
-            break;
-        }
-        acc += q;
+        let t = (c + 2.5).signum() * vs[jj].abs();
+        acc += w;
+        acc += t;
     }
-    (-c).tanh().powi(4) + acc
+    -c + std::f64::consts::PI.clamp(-0.5, 0.8) + acc
 }
 
 fn f0364_t(tr: &Trace, mut vs: Vec<f64>, c: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    vs[1] += (1.5 + (rows[1][0] + std::f64::consts::PI).tanh()).cbrt();
+    vs[1] = tr.rem(vs[1], (rows[1][0] + std::f64::consts::PI).tanh().exp().tanh().exp());
     for (jj, &q) in vs.iter().enumerate() {
         let w: f64 = {
             let buf = [0.0_f64; 4];
@@ -5892,23 +6175,18 @@ fn f0364_t(tr: &Trace, mut vs: Vec<f64>, c: f64, rows: &[[f64; 2]]) -> f64 {
                 }
                 if tr.b(q < 0.5) {
                     let mut r = c / (1.5 + rows[0][round.min(2 - 1)].cos()) * round as f64;
-                    r -= tr.clamp(r / (1.0 + c * c), r - 0.5, r + 0.5);
-                    let g: f64 = if tr.b(jj > 2) {
-                        (tr.round(r * 1.5) + rows[(round + 3) % rows.len()][round - 1]) / (1.5 + (jj as f64).hypot(1.0).cbrt().cos())
-                    } else {
-                        r - buf[(round * 2 + 1) % buf.len()] - tr.clamp(jj as f64, -0.5, 0.8)
-                    };
-                    acc += g;
+                    r -= (r / (1.0 + c * c)).tanh().sinh();
+                    r -= h_norm2([c, tr.round(r * 1.5) + rows[(round + 3) % rows.len()][round - 1]]);
+                    acc += r;
                 }
             }
-            2.5 + core::f64::consts::E + buf[round % buf.len()].sin().tan()
+            vs[round % 4] + (q - buf[round.min(buf.len() - 1)])
         };
-        if tr.b((std::f64::consts::PI + w) > 1.5 || jj < 3) {
-            break;
-        }
-        acc += q;
+        let t = tr.signum(c + 2.5) * tr.abs(vs[jj]);
+        acc += w;
+        acc += t;
     }
-    (-c).tanh().powi(4) + acc
+    -c + tr.clamp(std::f64::consts::PI, -0.5, 0.8) + acc
 }
 
 const CASE_F0364: Case = case!(f0364, f0364_t, f0364_grad, f0364_pullback, f0364_grad_into,
@@ -5924,8 +6202,8 @@ fn f0365(c: f64) -> f64 {
     }
     let ys = [0.0_f64; 1];
     let out = h_cumsum(&ys);
-    let c = c * ((1.0 + out[0] * out[0]).ln() / (1.5 + (ys[0] + out[0]).tanh()));
-    h_pow(ys[0], 3) + ((c * 1.5).floor() + c) + acc
+    let c = c * ((out[0] * 1.5).trunc() * 0.3 / (1.5 + (ys[0] + out[0]).tanh()));
+    h_pow(ys[0], 3) + ((c * 1.5).ceil() + c) + acc
 }
 
 fn f0365_t(tr: &Trace, c: f64) -> f64 {
@@ -5936,8 +6214,8 @@ fn f0365_t(tr: &Trace, c: f64) -> f64 {
     }
     let ys = [0.0_f64; 1];
     let out = h_cumsum(&ys);
-    let c = c * ((1.0 + out[0] * out[0]).ln() / (1.5 + (ys[0] + out[0]).tanh()));
-    h_pow(ys[0], 3) + (tr.floor(c * 1.5) + c) + acc
+    let c = c * (tr.trunc(out[0] * 1.5) * 0.3 / (1.5 + (ys[0] + out[0]).tanh()));
+    h_pow(ys[0], 3) + (tr.ceil(c * 1.5) + c) + acc
 }
 
 const CASE_F0365: Case = case!(f0365, f0365_t, f0365_grad, f0365_pullback, f0365_grad_into,
@@ -5948,79 +6226,49 @@ const CASE_F0365: Case = case!(f0365, f0365_t, f0365_grad, f0365_pullback, f0365
 fn f0366(x: f64, x1: f64, x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    'outer: while step < 3 {
+    while step < 3 {
         step += 1;
         if step > 1 {
-            let r = f64::cos(h_leaky(std::f64::consts::PI));
-            let mut round: usize = 0;
-            while round < 3 {
-                round += 1;
-                if (1.5 + r) <= 0.9 {
-                    continue 'outer;
+            let v = (h_leaky(std::f64::consts::PI).sin() * 0.9).acos();
+            let hs = [[0.0_f64; 3]; 2];
+            let mut cnt: usize = 0;
+            loop {
+                cnt += 1;
+                if cnt > step {
+                    break;
                 }
+                let pt = (v * hs[cnt.min(hs.len() - 1)][step % 3], cnt as f64 * hs[(cnt + 1) % hs.len()][cnt.min(3 - 1)]);
+                acc += pt.1;
             }
-            let e: f64 = if (r / (1.0 + x2 * x2)) <= 2.5 {
-                x2 * 0.9
-            } else {
-                let u: f64 = if step > 1 {
-                    let b = (x - -1.5) * x1.sin();
-                    f64::clamp(b, r - 0.5, r + 0.5).atan()
-                } else {
-                    (x2.cos() * 0.9).asin() as f64
-                };
-                2.0 + u
-            };
-            acc += e;
-        } else {
-            let tmp: [f64; 2] = [0.0; 2];
-            let e: f64 = if (tmp[(step + 2) % tmp.len()] * x1) > (x.abs() + 0.5).powf(tmp[(step * 2 + 1) % tmp.len()].tanh() * 1.5) {
-                tmp[step % tmp.len()].clamp(-0.5, 0.8) * (step as f64).cos().cosh()
-            } else {
-                f64::asin(h_mix(step as f64, x).cos() * 0.9)
-            };
-            acc += e;
+            acc += v;
+            acc += hs[1][0];
         }
     }
-    0.9 + x + x1 + x2 + acc
+    x2.min(x2 * 0.5).mul_add(-x, -1.5 / (step as f64).hypot(1.0)) + x1 + acc
 }
 
 fn f0366_t(tr: &Trace, x: f64, x1: f64, x2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    'outer: while tr.b(step < 3) {
+    while tr.b(step < 3) {
         step += 1;
         if tr.b(step > 1) {
-            let r = f64::cos(h_leaky_t(tr, std::f64::consts::PI));
-            let mut round: usize = 0;
-            while tr.b(round < 3) {
-                round += 1;
-                if tr.b((1.5 + r) <= 0.9) {
-                    continue 'outer;
+            let v = (h_leaky_t(tr, std::f64::consts::PI).sin() * 0.9).acos();
+            let hs = [[0.0_f64; 3]; 2];
+            let mut cnt: usize = 0;
+            loop {
+                cnt += 1;
+                if tr.b(cnt > step) {
+                    break;
                 }
+                let pt = (v * hs[cnt.min(hs.len() - 1)][step % 3], cnt as f64 * hs[(cnt + 1) % hs.len()][cnt.min(3 - 1)]);
+                acc += pt.1;
             }
-            let e: f64 = if tr.b((r / (1.0 + x2 * x2)) <= 2.5) {
-                x2 * 0.9
-            } else {
-                let u: f64 = if tr.b(step > 1) {
-                    let b = (x - -1.5) * x1.sin();
-                    tr.clamp(b, r - 0.5, r + 0.5).atan()
-                } else {
-                    (x2.cos() * 0.9).asin() as f64
-                };
-                2.0 + u
-            };
-            acc += e;
-        } else {
-            let tmp: [f64; 2] = [0.0; 2];
-            let e: f64 = if tr.b((tmp[(step + 2) % tmp.len()] * x1) > (tr.abs(x) + 0.5).powf(tmp[(step * 2 + 1) % tmp.len()].tanh() * 1.5)) {
-                tr.clamp(tmp[step % tmp.len()], -0.5, 0.8) * (step as f64).cos().cosh()
-            } else {
-                f64::asin(h_mix(step as f64, x).cos() * 0.9)
-            };
-            acc += e;
+            acc += v;
+            acc += hs[1][0];
         }
     }
-    0.9 + x + x1 + x2 + acc
+    tr.min(x2, x2 * 0.5).mul_add(-x, -1.5 / (step as f64).hypot(1.0)) + x1 + acc
 }
 
 const CASE_F0366: Case = case!(f0366, f0366_t, f0366_grad, f0366_pullback, f0366_grad_into,
@@ -6030,18 +6278,28 @@ const CASE_F0366: Case = case!(f0366, f0366_t, f0366_grad, f0366_pullback, f0366
 #[differentiate]
 fn f0367(x: f64) -> f64 {
     let mut ys: [f64; 1] = [0.0; 1];
-    ys[0] /= (ys[0] + x).sin().exp2().abs() + 0.5;
-    let mut e = x - x.tanh();
-    e = h_mix(e, ys[0] + x);
-    (1.5 + f64::log10(1.5 + ys[0].tanh()).cos()).sqrt() + e
+    ys[0] -= (2.0 + ys[0].sin()).cbrt() + x * ys[0];
+    let v: f64 = if (x.cos().to_degrees() * 0.02) < -1.5 {
+        ys[0] *= (ys[0] + h_leaky(0.5)).tanh();
+        ys[0].clamp(x - 0.5, x + 0.5) + 1.5 * x
+    } else {
+        let buf = [0.0_f64; 3];
+        h_nested(0.1 / (1.5 + x.cos()), &ys) + buf[2]
+    };
+    f64::powf(2.0 + (-ys[0]).sin(), 2.5) + v
 }
 
 fn f0367_t(tr: &Trace, x: f64) -> f64 {
     let mut ys: [f64; 1] = [0.0; 1];
-    ys[0] /= tr.abs((ys[0] + x).sin().exp2()) + 0.5;
-    let mut e = x - x.tanh();
-    e = h_mix(e, ys[0] + x);
-    (1.5 + f64::log10(1.5 + ys[0].tanh()).cos()).sqrt() + e
+    ys[0] -= (2.0 + ys[0].sin()).cbrt() + x * ys[0];
+    let v: f64 = if tr.b((x.cos().to_degrees() * 0.02) < -1.5) {
+        ys[0] *= (ys[0] + h_leaky_t(tr, 0.5)).tanh();
+        tr.clamp(ys[0], x - 0.5, x + 0.5) + 1.5 * x
+    } else {
+        let buf = [0.0_f64; 3];
+        h_nested(0.1 / (1.5 + x.cos()), &ys) + buf[2]
+    };
+    f64::powf(2.0 + (-ys[0]).sin(), 2.5) + v
 }
 
 const CASE_F0367: Case = case!(f0367, f0367_t, f0367_grad, f0367_pullback, f0367_grad_into,
@@ -6055,34 +6313,34 @@ fn f0368(grid: &[[f64; 2]; 1], x: f64, x2: f64, on: bool) -> f64 {
         let w = x2;
         acc += w;
     }
-    let mut q = x2.hypot(1.5 + h_polar(grid[0][0], x).0.tanh());
+    let q = (x2 * 1.5).floor() * 0.3;
+    let b = x2 - -x;
     for (l, row) in grid.iter().enumerate() {
         acc += h_norm2(*row) * (row[(l + 3) % 2] / row[(l * 2 + 1) % 2].tanh().exp());
-        let w = (2.0 + x.sin()).ln_1p().cos().tan();
-        acc += w;
+        let zs = [0.0_f64; 1];
+        acc += zs[0];
     }
-    q -= grid[0][1];
-    q + on as u8 as f64 * 0.5 + acc
+    h_scale3(&[std::f64::consts::PI, 2.5 + grid[0][(((f64::signum(grid[0][0]) * q).cos().abs() * 2.9).floor() as usize) % 2], (1.5 + x2.cos()).log2()], (x2.tanh() * 0.9).asin())[2] + on as u8 as f64 * 0.5 + b + acc
 }
 
-fn f0368_t(_tr: &Trace, grid: &[[f64; 2]; 1], x: f64, x2: f64, on: bool) -> f64 {
+fn f0368_t(tr: &Trace, grid: &[[f64; 2]; 1], x: f64, x2: f64, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..2 {
         let w = x2;
         acc += w;
     }
-    let mut q = x2.hypot(1.5 + h_polar(grid[0][0], x).0.tanh());
+    let q = tr.floor(x2 * 1.5) * 0.3;
+    let b = x2 - -x;
     for (l, row) in grid.iter().enumerate() {
         acc += h_norm2(*row) * (row[(l + 3) % 2] / row[(l * 2 + 1) % 2].tanh().exp());
-        let w = (2.0 + x.sin()).ln_1p().cos().tan();
-        acc += w;
+        let zs = [0.0_f64; 1];
+        acc += zs[0];
     }
-    q -= grid[0][1];
-    q + on as u8 as f64 * 0.5 + acc
+    h_scale3(&[std::f64::consts::PI, 2.5 + grid[0][(tr.floor((tr.signum(grid[0][0]) * q).cos().abs() * 2.9) as usize) % 2], (1.5 + x2.cos()).log2()], (x2.tanh() * 0.9).asin())[2] + on as u8 as f64 * 0.5 + b + acc
 }
 
 const CASE_F0368: Case = case!(f0368, f0368_t, f0368_grad, f0368_pullback, f0368_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[1], [0], [1], [0]],
+    n: 4, active: [true, true, true, true], ints: [[1], [1], [1], [1]],
     |p, k| (&arr2(&p[0..2]), p[2], p[3], k[0] == 1));
 
 #[differentiate]
@@ -6095,7 +6353,7 @@ fn f0369(b: f64) -> f64 {
         }
     }
     let xs: [f64; 1] = [0.0; 1];
-    core::f64::consts::E / b.tanh().exp2().tanh().exp() + xs[0] + acc
+    core::f64::consts::E / (2.0 + xs[0].to_radians().sin()) + acc
 }
 
 fn f0369_t(tr: &Trace, b: f64) -> f64 {
@@ -6107,7 +6365,7 @@ fn f0369_t(tr: &Trace, b: f64) -> f64 {
         }
     }
     let xs: [f64; 1] = [0.0; 1];
-    core::f64::consts::E / b.tanh().exp2().tanh().exp() + xs[0] + acc
+    core::f64::consts::E / (2.0 + xs[0].to_radians().sin()) + acc
 }
 
 const CASE_F0369: Case = case!(f0369, f0369_t, f0369_grad, f0369_pullback, f0369_grad_into,
@@ -6117,66 +6375,58 @@ const CASE_F0369: Case = case!(f0369, f0369_t, f0369_grad, f0369_pullback, f0369
 #[differentiate]
 fn f0370(arr: [f64; 4], x: f64, zs: [f64; 3], mat: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [x / (1.5 + x.cos()), x / (x.abs() + 0.5), x * mat[2][0]];
+    let ws = [x / (1.5 + x.cos()), x / (x.abs() + 0.5), x * mat[2][0]];
     let mut it: usize = 0;
     loop {
         it += 1;
         if it > arr.len() {
             break;
         }
-        let d = arr[0].tanh().exp().ln_1p() * ((x * 1.5).ceil() + x);
-        acc += d;
+        let b = arr[0].cos().tan() * x.tanh().tan();
+        acc += b;
     }
-    for p in arr.iter() {
-        let x = (x.tanh().sinh() * 1.5).ceil() + core::f64::consts::E.abs();
-        acc += *p;
-        acc += x;
-    }
-    ws[it % ws.len()] -= h_polar(0.3 * zs[(it * 2 + 1) % zs.len()], x - it as f64).0;
-    if x.atan2(2.0 + zs[it.min(3 - 1)].sin()) > 0.9 {
-        for jj in 0..2 {
-            let out = h_scale3(&ws, (ws[jj + 1] * 1.5).round() * 0.3);
-            if h_mix(2.5, core::f64::consts::E) > 0.2 && jj > 0 {
-                return x.sin().exp();
-            }
-            acc += out[2];
+    let mut s: f64 = match it % 3 {
+        0 => {
+            f64::log(mat[it.min(mat.len() - 1)][0].cos().tanh().exp(), 3.0)
         }
-        let s = x;
-        acc += s;
-    }
-    (zs[it.min(zs.len() - 1)] / (1.5 + x.tanh())).tanh().exp2() + ws[2] + acc
+        1 | 2 => {
+            let r = (1.2 + x).mul_add(x / (1.0 + x * x), zs[(it * 2 + 1) % zs.len()] + core::f64::consts::E);
+            (zs[(it * 2 + 1) % zs.len()] + x) * (r + 2.0)
+        }
+        _ => {
+            x * 0.9
+        }
+    };
+    s = h_mix(s, x * zs[(it + 1) % zs.len()]);
+    h_cumsum(&ws)[(it * 2 + 1) % 3] + s + acc
 }
 
 fn f0370_t(tr: &Trace, arr: [f64; 4], x: f64, zs: [f64; 3], mat: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [x / (1.5 + x.cos()), x / (tr.abs(x) + 0.5), x * mat[2][0]];
+    let ws = [x / (1.5 + x.cos()), x / (tr.abs(x) + 0.5), x * mat[2][0]];
     let mut it: usize = 0;
     loop {
         it += 1;
         if tr.b(it > arr.len()) {
             break;
         }
-        let d = arr[0].tanh().exp().ln_1p() * (tr.ceil(x * 1.5) + x);
-        acc += d;
+        let b = arr[0].cos().tan() * x.tanh().tan();
+        acc += b;
     }
-    for p in arr.iter() {
-        let x = tr.ceil(x.tanh().sinh() * 1.5) + tr.abs(core::f64::consts::E);
-        acc += *p;
-        acc += x;
-    }
-    ws[it % ws.len()] -= h_polar(0.3 * zs[(it * 2 + 1) % zs.len()], x - it as f64).0;
-    if tr.b(x.atan2(2.0 + zs[it.min(3 - 1)].sin()) > 0.9) {
-        for jj in 0..2 {
-            let out = h_scale3(&ws, tr.round(ws[jj + 1] * 1.5) * 0.3);
-            if tr.b(h_mix(2.5, core::f64::consts::E) > 0.2 && jj > 0) {
-                return x.sin().exp();
-            }
-            acc += out[2];
+    let mut s: f64 = match it % 3 {
+        0 => {
+            f64::log(mat[it.min(mat.len() - 1)][0].cos().tanh().exp(), 3.0)
         }
-        let s = x;
-        acc += s;
-    }
-    (zs[it.min(zs.len() - 1)] / (1.5 + x.tanh())).tanh().exp2() + ws[2] + acc
+        1 | 2 => {
+            let r = (1.2 + x).mul_add(x / (1.0 + x * x), zs[(it * 2 + 1) % zs.len()] + core::f64::consts::E);
+            (zs[(it * 2 + 1) % zs.len()] + x) * (r + 2.0)
+        }
+        _ => {
+            x * 0.9
+        }
+    };
+    s = h_mix(s, x * zs[(it + 1) % zs.len()]);
+    h_cumsum(&ws)[(it * 2 + 1) % 3] + s + acc
 }
 
 const CASE_F0370: Case = case!(f0370, f0370_t, f0370_grad, f0370_pullback, f0370_grad_into,
@@ -6187,69 +6437,67 @@ const CASE_F0370: Case = case!(f0370, f0370_t, f0370_grad, f0370_pullback, f0370
 fn f0371(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    let r: f64 = loop {
+    let mut r: f64 = loop {
         it += 1;
         if it > 1 {
             break core::f64::consts::E + (x - std::f64::consts::PI);
         }
-        if (x % 1.5) <= -0.5 {
+        if x.tanh().exp().log2() > h_leaky(0.7) {
             continue;
         }
     };
-    let mut q = (x + r) * x as f64;
-    for i in 0..2 {
-        for _ in 0..4 {
-            let u: f64 = match i {
-                0 => {
-                    q += 0.5 + r - 0.5;
-                    r * 0.9
+    let d: f64 = {
+        for _ in 0..1 {
+            let late1: f64;
+            if r > (x + r) {
+                for _ in 0..2 {
+                    let xs = [0.0_f64; 5];
+                    acc += xs[4];
                 }
-                mm if mm > 3 => {
-                    h_norm2([0.2, x])
-                }
-                _ => {
-                    0.3 + q.tanh().exp()
-                }
-            };
-            acc += u;
+                late1 = (it as f64 - 0.5).tanh().to_degrees() * 0.02;
+            } else {
+                r = r * r.sin();
+                late1 = h_norm2([0.2, r]);
+            }
+            acc += late1;
         }
-        q += (core::f64::consts::E.tanh() * 0.9).acos().cos().cosh();
-    }
-    1.5 + q + acc
+        let x: f64 = 0.3;
+        r - core::f64::consts::E + core::f64::consts::E % ((it as f64).abs() + 0.5) + x
+    };
+    1.5 + x + d + acc
 }
 
 fn f0371_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    let r: f64 = loop {
+    let mut r: f64 = loop {
         it += 1;
         if tr.b(it > 1) {
             break core::f64::consts::E + (x - std::f64::consts::PI);
         }
-        if tr.b((tr.rem(x, 1.5)) <= -0.5) {
+        if tr.b(x.tanh().exp().log2() > h_leaky_t(tr, 0.7)) {
             continue;
         }
     };
-    let mut q = (x + r) * x as f64;
-    for i in 0..2 {
-        for _ in 0..4 {
-            let u: f64 = match i {
-                0 => {
-                    q += 0.5 + r - 0.5;
-                    r * 0.9
+    let d: f64 = {
+        for _ in 0..1 {
+            let late1: f64;
+            if tr.b(r > (x + r)) {
+                for _ in 0..2 {
+                    let xs = [0.0_f64; 5];
+                    acc += xs[4];
                 }
-                mm if mm > 3 => {
-                    h_norm2([0.2, x])
-                }
-                _ => {
-                    0.3 + q.tanh().exp()
-                }
-            };
-            acc += u;
+                late1 = (it as f64 - 0.5).tanh().to_degrees() * 0.02;
+            } else {
+                r = r * r.sin();
+                late1 = h_norm2([0.2, r]);
+            }
+            acc += late1;
         }
-        q += (core::f64::consts::E.tanh() * 0.9).acos().cos().cosh();
-    }
-    1.5 + q + acc
+        let x: f64 = 0.3;
+        r - core::f64::consts::E + tr.rem(core::f64::consts::E, tr.abs(it as f64) + 0.5) + x
+    };
+    1.5 + x + d + acc
 }
 
 const CASE_F0371: Case = case!(f0371, f0371_t, f0371_grad, f0371_pullback, f0371_grad_into,
@@ -6260,47 +6508,59 @@ const CASE_F0371: Case = case!(f0371, f0371_t, f0371_grad, f0371_pullback, f0371
 fn f0372(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = std::f64::consts::PI - xs[1];
-    u = u * (1.5 + u.cos()).log10().tanh();
-    if u.atan2(xs[0].cos() - 1.5) > 0.2 {
-        return ((u + xs[0]) * 1.5).ceil() * 0.3;
-    }
-    for r in xs.iter() {
-        let y = r.sin() / (((xs[0] * 1.5).round() + u).abs() + 0.5);
-        let w = y + f64::ln_1p(r.tanh().exp());
-        acc += w;
+    u = u * u.to_radians().sin();
+    for p in xs.iter() {
+        let pair = (h_leaky(xs[1]), u % (2.0 + (*p).sin()));
+        acc += pair.1;
     }
     let late1: f64;
-    if (u / (u.abs() + 0.5)) >= 0.2 {
-        late1 = xs[0].tanh() + u;
+    if u > -1.5 {
+        u += h_dot(xs, xs) + -xs[1];
+        late1 = u.tanh() / f64::tanh(u).tanh().exp();
     } else {
-        let u = u / (2.0 + xs[1].sin());
-        late1 = xs[2];
-        acc += u;
+        let y: f64 = if xs[0].max(u) < 0.3 {
+            let q: f64 = {
+                u /= (u / (u.abs() + 0.5)).tanh().hypot(1.0);
+                (xs[1] / (u.abs() + 0.5)).hypot(1.5 + u.sin().powi(3).cos())
+            };
+            (q + xs[1]).asinh()
+        } else {
+            let w = std::f64::consts::PI.powi(2).cos();
+            w + 2.5
+        };
+        late1 = f64::to_radians(core::f64::consts::E + xs[0]);
+        acc += y;
     }
-    f64::exp2((late1.tanh() * 0.9).acos().cos()) + acc
+    h_leaky(2.5 * late1) + acc
 }
 
 fn f0372_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut u = std::f64::consts::PI - xs[1];
-    u = u * (1.5 + u.cos()).log10().tanh();
-    if tr.b(tr.atan2(u, xs[0].cos() - 1.5) > 0.2) {
-        return tr.ceil((u + xs[0]) * 1.5) * 0.3;
-    }
-    for r in xs.iter() {
-        let y = r.sin() / (tr.abs(tr.round(xs[0] * 1.5) + u) + 0.5);
-        let w = y + f64::ln_1p(r.tanh().exp());
-        acc += w;
+    u = u * u.to_radians().sin();
+    for p in xs.iter() {
+        let pair = (h_leaky_t(tr, xs[1]), tr.rem(u, 2.0 + (*p).sin()));
+        acc += pair.1;
     }
     let late1: f64;
-    if tr.b((u / (tr.abs(u) + 0.5)) >= 0.2) {
-        late1 = xs[0].tanh() + u;
+    if tr.b(u > -1.5) {
+        u += h_dot(xs, xs) + -xs[1];
+        late1 = u.tanh() / f64::tanh(u).tanh().exp();
     } else {
-        let u = u / (2.0 + xs[1].sin());
-        late1 = xs[2];
-        acc += u;
+        let y: f64 = if tr.b(tr.max(xs[0], u) < 0.3) {
+            let q: f64 = {
+                u /= (u / (tr.abs(u) + 0.5)).tanh().hypot(1.0);
+                (xs[1] / (tr.abs(u) + 0.5)).hypot(1.5 + u.sin().powi(3).cos())
+            };
+            (q + xs[1]).asinh()
+        } else {
+            let w = std::f64::consts::PI.powi(2).cos();
+            w + 2.5
+        };
+        late1 = f64::to_radians(core::f64::consts::E + xs[0]);
+        acc += y;
     }
-    f64::exp2((late1.tanh() * 0.9).acos().cos()) + acc
+    h_leaky_t(tr, 2.5 * late1) + acc
 }
 
 const CASE_F0372: Case = case!(f0372, f0372_t, f0372_grad, f0372_pullback, f0372_grad_into,
@@ -6310,101 +6570,173 @@ const CASE_F0372: Case = case!(f0372, f0372_t, f0372_grad, f0372_pullback, f0372
 #[differentiate]
 fn f0373(y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = y.mul_add(y, y) + y.sin();
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > 1 {
-            break;
+    let w = y.tanh().exp().log2() + y.powi(0);
+    let mut t: f64 = if e > 0 {
+        std::f64::consts::PI
+    } else {
+        (std::f64::consts::PI % (y.abs() + 0.5)).abs()
+    };
+    for i in 0..2 {
+        if h_polar(w, y).0 >= core::f64::consts::E {
+            t = h_mix(t, (w * 1.5).round() + t);
+            let pair = h_polar(w, y);
+            t -= -0.5;
+            acc += pair.1;
+        } else if y.asinh() <= (y - t) {
+            let q: f64 = {
+                let y = w * y * h_polar(w, w).0;
+                let v = (e as f64).tanh().cosh();
+                0.3 * t * w.cos() + y + v
+            };
+            let r: f64 = {
+                let c: f64 = if e < 3 {
+                    w * 0.9
+                } else {
+                    f64::log2(y.hypot(1.0)) + h_pow(0.2, 3)
+                };
+                let y = y - h_scale3(&[c, 2.5_f64.powf(t.cos()), q.atan()], c as f64)[(i * 2 + 1) % 3];
+                c.tanh().exp_m1() * (y.cos() - 2.0).cbrt()
+            };
+            acc += r;
         }
-        let z = p.sin() / (1.5 + std::f64::consts::PI.tanh());
-        acc += z;
     }
-    p -= y + cnt as f64 + h_polar(p, y).0;
-    p %= core::f64::consts::E.hypot(1.0);
-    p + y - (y * 1.5).round() * 0.3 + e as f64 * 0.5 + acc
+    y + w + t + acc
 }
 
 fn f0373_t(tr: &Trace, y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = y.mul_add(y, y) + y.sin();
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > 1) {
-            break;
+    let w = y.tanh().exp().log2() + y.powi(0);
+    let mut t: f64 = if tr.b(e > 0) {
+        std::f64::consts::PI
+    } else {
+        tr.abs(tr.rem(std::f64::consts::PI, tr.abs(y) + 0.5))
+    };
+    for i in 0..2 {
+        if tr.b(h_polar(w, y).0 >= core::f64::consts::E) {
+            t = h_mix(t, tr.round(w * 1.5) + t);
+            let pair = h_polar(w, y);
+            t -= -0.5;
+            acc += pair.1;
+        } else if tr.b(y.asinh() <= (y - t)) {
+            let q: f64 = {
+                let y = w * y * h_polar(w, w).0;
+                let v = (e as f64).tanh().cosh();
+                0.3 * t * w.cos() + y + v
+            };
+            let r: f64 = {
+                let c: f64 = if tr.b(e < 3) {
+                    w * 0.9
+                } else {
+                    f64::log2(y.hypot(1.0)) + h_pow(0.2, 3)
+                };
+                let y = y - h_scale3(&[c, 2.5_f64.powf(t.cos()), q.atan()], c as f64)[(i * 2 + 1) % 3];
+                c.tanh().exp_m1() * (y.cos() - 2.0).cbrt()
+            };
+            acc += r;
         }
-        let z = p.sin() / (1.5 + std::f64::consts::PI.tanh());
-        acc += z;
     }
-    p -= y + cnt as f64 + h_polar(p, y).0;
-    p = tr.rem(p, core::f64::consts::E.hypot(1.0));
-    p + y - tr.round(y * 1.5) * 0.3 + e as f64 * 0.5 + acc
+    y + w + t + acc
 }
 
 const CASE_F0373: Case = case!(f0373, f0373_t, f0373_grad, f0373_pullback, f0373_grad_into,
-    n: 1, active: [true], ints: [[3], [0], [3], [1]],
+    n: 1, active: [true], ints: [[3], [1], [3], [2]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate]
 fn f0374(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let w: f64 = if (xs[0] - 2.0) <= h_mix(xs[0], 0.1) {
-        let t: f64 = if (f64::trunc(core::f64::consts::E * 1.5) + std::f64::consts::PI) < 0.7 {
-            (xs[0].sin() * 0.9).asin().tanh().exp().log2()
+        let t: f64 = if core::f64::consts::E.min(xs[0]) < 0.7 {
+            ((xs[0].abs() + 0.5).sqrt().cos() * 0.9).atanh()
         } else {
-            0.5
+            xs[0].tanh().exp().log(2.5 + (1.0 + xs[0] * xs[0]).sqrt().sin())
         };
-        t * 0.9
+        f64::clamp((xs[0] * 1.5).trunc() * 0.3, -0.5, 0.8) + t
     } else {
-        xs[0] - 0.1
+        for l in 0..xs.len() {
+            let v: f64 = match l {
+                0 => {
+                    ((xs[0] * -1.5).sin() * 0.9).acos()
+                }
+                1 | 2 => {
+                    for j in 0..1 {
+                        let p: f64 = if h_mix(core::f64::consts::E, xs[0]) <= core::f64::consts::E {
+                            let tmp = [0.0_f64; 3];
+                            h_polar(xs[0] + 2.0, core::f64::consts::E.hypot(1.5 + (l as f64).tanh())).1 + tmp[2]
+                        } else {
+                            f64::exp2((1.5 + (j as f64).tanh()).log(2.5 + xs[0].sin()).cos())
+                        };
+                        acc += p;
+                    }
+                    2.5_f64.powf(xs[0].tanh()) * l as f64
+                }
+                _ if (xs[0] + 0.7) <= 0.7 => {
+                    let s: f64 = (xs[0] - std::f64::consts::PI) / (1.5 + (xs[0] / (1.5 + xs[0].tanh())).cos());
+                    0.7 * s / h_pow(0.9, 2).tanh().exp()
+                }
+                _ => {
+                    (1.5 + xs[0].tanh()).log10().clamp(-0.5, 0.8)
+                }
+            };
+            let z: f64 = if std::f64::consts::PI.asinh() <= 0.7 {
+                std::f64::consts::PI * xs[0] * f64::sin(xs[0])
+            } else {
+                xs[0]
+            };
+            acc += v;
+            acc += z;
+        }
+        xs[0] * (xs[0] * core::f64::consts::E)
     };
-    let hs = [0.0_f64; 4];
-    for i in 0..xs.len() {
-        let y: f64 = (w.hypot(1.0).cbrt() * 1.5).floor() + 2.5_f64.powf(hs[i.min(4 - 1)].cos());
-        let v: f64 = if i > 0 {
-            h_nested(i as f64, xs) * (1.5 + hs[hs.len() - 1 - i].cos()).ln()
-        } else {
-            y * 0.9
-        };
-        acc += y;
-        acc += v;
-    }
-    for _ in 0..4 {
-        let ws: Vec<f64> = vec![0.0; hs.len()];
-        acc += ws[3];
-    }
-    h_pow(w.sin(), 0) + hs[3] + acc
+    f64::ln_1p(1.5 + w.sin().exp_m1().tanh()) + acc
 }
 
 fn f0374_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let w: f64 = if tr.b((xs[0] - 2.0) <= h_mix(xs[0], 0.1)) {
-        let t: f64 = if tr.b((tr.trunc(core::f64::consts::E * 1.5) + std::f64::consts::PI) < 0.7) {
-            (xs[0].sin() * 0.9).asin().tanh().exp().log2()
+        let t: f64 = if tr.b(tr.min(core::f64::consts::E, xs[0]) < 0.7) {
+            ((tr.abs(xs[0]) + 0.5).sqrt().cos() * 0.9).atanh()
         } else {
-            0.5
+            xs[0].tanh().exp().log(2.5 + (1.0 + xs[0] * xs[0]).sqrt().sin())
         };
-        t * 0.9
+        tr.clamp(tr.trunc(xs[0] * 1.5) * 0.3, -0.5, 0.8) + t
     } else {
-        xs[0] - 0.1
+        for l in 0..xs.len() {
+            let v: f64 = match l {
+                0 => {
+                    ((xs[0] * -1.5).sin() * 0.9).acos()
+                }
+                1 | 2 => {
+                    for j in 0..1 {
+                        let p: f64 = if tr.b(h_mix(core::f64::consts::E, xs[0]) <= core::f64::consts::E) {
+                            let tmp = [0.0_f64; 3];
+                            h_polar(xs[0] + 2.0, core::f64::consts::E.hypot(1.5 + (l as f64).tanh())).1 + tmp[2]
+                        } else {
+                            f64::exp2((1.5 + (j as f64).tanh()).log(2.5 + xs[0].sin()).cos())
+                        };
+                        acc += p;
+                    }
+                    2.5_f64.powf(xs[0].tanh()) * l as f64
+                }
+                _ if tr.b((xs[0] + 0.7) <= 0.7) => {
+                    let s: f64 = (xs[0] - std::f64::consts::PI) / (1.5 + (xs[0] / (1.5 + xs[0].tanh())).cos());
+                    0.7 * s / h_pow(0.9, 2).tanh().exp()
+                }
+                _ => {
+                    tr.clamp((1.5 + xs[0].tanh()).log10(), -0.5, 0.8)
+                }
+            };
+            let z: f64 = if tr.b(std::f64::consts::PI.asinh() <= 0.7) {
+                std::f64::consts::PI * xs[0] * f64::sin(xs[0])
+            } else {
+                xs[0]
+            };
+            acc += v;
+            acc += z;
+        }
+        xs[0] * (xs[0] * core::f64::consts::E)
     };
-    let hs = [0.0_f64; 4];
-    for i in 0..xs.len() {
-        let y: f64 = tr.floor(w.hypot(1.0).cbrt() * 1.5) + 2.5_f64.powf(hs[i.min(4 - 1)].cos());
-        let v: f64 = if tr.b(i > 0) {
-            h_nested(i as f64, xs) * (1.5 + hs[hs.len() - 1 - i].cos()).ln()
-        } else {
-            y * 0.9
-        };
-        acc += y;
-        acc += v;
-    }
-    for _ in 0..4 {
-        let ws: Vec<f64> = vec![0.0; hs.len()];
-        acc += ws[3];
-    }
-    h_pow(w.sin(), 0) + hs[3] + acc
+    f64::ln_1p(1.5 + w.sin().exp_m1().tanh()) + acc
 }
 
 const CASE_F0374: Case = case!(f0374, f0374_t, f0374_grad, f0374_pullback, f0374_grad_into,
@@ -6415,59 +6747,61 @@ const CASE_F0374: Case = case!(f0374, f0374_t, f0374_grad, f0374_pullback, f0374
 fn f0375(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in (0..xs.len()).rev() {
-        let a: f64 = if xs[(l + 1) % xs.len()] >= (1.5 + xs[l].tanh()).recip() {
-            let pt = h_polar(xs[xs.len() - 1 - l].tanh().exp_m1(), xs[l % 3]);
-            0.9 + pt.1
+        let a: f64 = if (1.5 + xs[(l + 1) % xs.len()].cos()).log2() >= (xs[(l + 1) % xs.len()] * 2.5) {
+            2.5 + std::f64::consts::PI % (1.5 + xs[(l * 2 + 1) % 3].cos())
         } else {
-            let t: f64 = match l {
-                0 => {
-                    (l as f64).sin().sinh() * h_polar(l as f64, xs[l % xs.len()]).0
-                }
-                _ => {
-                    (xs[xs.len() - 1 - l] / core::f64::consts::E.hypot(1.0)).cos()
-                }
-            };
-            t * (l as f64).tanh().sinh()
+            let t: f64 = 0.9;
+            ((t * 1.5).ceil() * 0.3).to_radians()
         };
         acc += a;
     }
-    for &s in xs.iter() {
-        let s = s - xs[1];
-        acc += s;
+    for ii in (0..3).rev() {
+        if ((ii as f64 * 1.5).round() + ii as f64) <= 0.9 {
+            let y = xs[xs.len() - 1 - ii] * 1.2 / (2.0 + (ii as f64 / (1.5 + xs[(ii + 1) % xs.len()].cos())).sin());
+            let mut round: usize = 0;
+            let s: f64 = loop {
+                round += 1;
+                if round > 1 {
+                    break (1.5 + xs[round - 1].cos()).log(3.0).hypot(1.0).ln_1p();
+                }
+                let ys = vec![0.0_f64; xs.len()];
+                acc += ys[2];
+            };
+            acc += y;
+            acc += s;
+        }
     }
-    if f64::log10(1.5 + xs[0].tanh()) >= 0.3 {
-        return h_dot(xs, xs) / xs[2].hypot(1.0);
-    }
-    (2.0 + xs[1].sin()).cbrt() + (1.5 + xs[0].tanh()).log2() + acc
+    xs[2] + acc
 }
 
 fn f0375_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in (0..xs.len()).rev() {
-        let a: f64 = if tr.b(xs[(l + 1) % xs.len()] >= (1.5 + xs[l].tanh()).recip()) {
-            let pt = h_polar(xs[xs.len() - 1 - l].tanh().exp_m1(), xs[l % 3]);
-            0.9 + pt.1
+        let a: f64 = if tr.b((1.5 + xs[(l + 1) % xs.len()].cos()).log2() >= (xs[(l + 1) % xs.len()] * 2.5)) {
+            2.5 + tr.rem(std::f64::consts::PI, 1.5 + xs[(l * 2 + 1) % 3].cos())
         } else {
-            let t: f64 = match l {
-                0 => {
-                    (l as f64).sin().sinh() * h_polar(l as f64, xs[l % xs.len()]).0
-                }
-                _ => {
-                    (xs[xs.len() - 1 - l] / core::f64::consts::E.hypot(1.0)).cos()
-                }
-            };
-            t * (l as f64).tanh().sinh()
+            let t: f64 = 0.9;
+            (tr.ceil(t * 1.5) * 0.3).to_radians()
         };
         acc += a;
     }
-    for &s in xs.iter() {
-        let s = s - xs[1];
-        acc += s;
+    for ii in (0..3).rev() {
+        if tr.b((tr.round(ii as f64 * 1.5) + ii as f64) <= 0.9) {
+            let y = xs[xs.len() - 1 - ii] * 1.2 / (2.0 + (ii as f64 / (1.5 + xs[(ii + 1) % xs.len()].cos())).sin());
+            let mut round: usize = 0;
+            let s: f64 = loop {
+                round += 1;
+                if tr.b(round > 1) {
+                    break (1.5 + xs[round - 1].cos()).log(3.0).hypot(1.0).ln_1p();
+                }
+                let ys = vec![0.0_f64; xs.len()];
+                acc += ys[2];
+            };
+            acc += y;
+            acc += s;
+        }
     }
-    if tr.b(f64::log10(1.5 + xs[0].tanh()) >= 0.3) {
-        return h_dot(xs, xs) / xs[2].hypot(1.0);
-    }
-    (2.0 + xs[1].sin()).cbrt() + (1.5 + xs[0].tanh()).log2() + acc
+    xs[2] + acc
 }
 
 const CASE_F0375: Case = case!(f0375, f0375_t, f0375_grad, f0375_pullback, f0375_grad_into,
@@ -6479,72 +6813,38 @@ fn f0376(zs: [f64; 3], mut b: f64, mat: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     b = b * (b + mat[0][0]).tanh();
     if (b * zs[1]) < b {
-        b %= (b - mat[0][((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % 3]).tanh().exp().abs() + 0.5;
-        let r: f64 = {
-            for (i, row) in mat.iter().enumerate() {
-                acc += row[i + 1] * (b + row[i % 3]);
-                b += b % ((core::f64::consts::E * b).abs() + 0.5);
-            }
-            if (core::f64::consts::E * b) > 0.1 {
-                b *= (f64::min(b, b * 0.5) / (1.5 + zs[1].cos().tanh())).sin();
-            } else {
-                let u = b + zs[1] - zs[0].hypot(1.0).log10();
-                acc += u;
-            }
-            -b.to_radians()
-        };
-        let g: f64 = if -0.5 > mat[0][2] {
-            let tup = h_polar(h_leaky(mat[0][2]), 0.3 / (1.0 + zs[0] * zs[0]));
-            zs[2] + tup.1
-        } else {
-            (b * 1.5).ceil() * 0.3 / (1.5 + r.tanh())
-        };
-        acc += r;
-        acc += g;
-    } else if (mat[0][(((b * zs[0]).cos().abs() * 2.9).floor() as usize) % 3] * mat[0][2]) >= (zs[1].tanh().to_degrees() * 0.02) {
-        let cum = h_scale3(&zs, b);
-        acc += cum[2];
-    } else {
-        let u = h_norm2([(1.5 + b.tanh()).cbrt(), b.sin().powi(3)]);
-        acc += u;
+        b %= 1.5 + (b + mat[0][((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % 3] - mat[0][((((zs[2] * 1.5).round() * 0.3).tanh().abs() * 2.9).floor() as usize) % 3] / (2.0 + b.sin())).tanh();
+        let z = b.max(b * 0.5) * b.sin().exp_m1();
+        b = b * (b + core::f64::consts::E).sin();
+        acc += z;
     }
-    (zs[1] + 0.9) * h_dot(&zs, &zs) + acc
+    for i in 0..4 {
+        let ws = [[0.0_f64; 2]; 3];
+        if i > 0 {
+            return (b.to_radians().sin() * 0.9).atanh();
+        }
+        acc += ws[2][0];
+    }
+    0.7 + b + acc
 }
 
 fn f0376_t(tr: &Trace, zs: [f64; 3], mut b: f64, mat: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     b = b * (b + mat[0][0]).tanh();
     if tr.b((b * zs[1]) < b) {
-        b = tr.rem(b, tr.abs((b - mat[0][(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % 3]).tanh().exp()) + 0.5);
-        let r: f64 = {
-            for (i, row) in mat.iter().enumerate() {
-                acc += row[i + 1] * (b + row[i % 3]);
-                b += tr.rem(b, tr.abs(core::f64::consts::E * b) + 0.5);
-            }
-            if tr.b((core::f64::consts::E * b) > 0.1) {
-                b *= (tr.min(b, b * 0.5) / (1.5 + zs[1].cos().tanh())).sin();
-            } else {
-                let u = b + zs[1] - zs[0].hypot(1.0).log10();
-                acc += u;
-            }
-            -b.to_radians()
-        };
-        let g: f64 = if tr.b(-0.5 > mat[0][2]) {
-            let tup = h_polar(h_leaky_t(tr, mat[0][2]), 0.3 / (1.0 + zs[0] * zs[0]));
-            zs[2] + tup.1
-        } else {
-            tr.ceil(b * 1.5) * 0.3 / (1.5 + r.tanh())
-        };
-        acc += r;
-        acc += g;
-    } else if tr.b((mat[0][(tr.floor((b * zs[0]).cos().abs() * 2.9) as usize) % 3] * mat[0][2]) >= (zs[1].tanh().to_degrees() * 0.02)) {
-        let cum = h_scale3(&zs, b);
-        acc += cum[2];
-    } else {
-        let u = h_norm2([(1.5 + b.tanh()).cbrt(), b.sin().powi(3)]);
-        acc += u;
+        b = tr.rem(b, 1.5 + (b + mat[0][(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % 3] - mat[0][(tr.floor((tr.round(zs[2] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % 3] / (2.0 + b.sin())).tanh());
+        let z = tr.max(b, b * 0.5) * b.sin().exp_m1();
+        b = b * (b + core::f64::consts::E).sin();
+        acc += z;
     }
-    (zs[1] + 0.9) * h_dot(&zs, &zs) + acc
+    for i in 0..4 {
+        let ws = [[0.0_f64; 2]; 3];
+        if tr.b(i > 0) {
+            return (b.to_radians().sin() * 0.9).atanh();
+        }
+        acc += ws[2][0];
+    }
+    0.7 + b + acc
 }
 
 const CASE_F0376: Case = case!(f0376, f0376_t, f0376_grad, f0376_pullback, f0376_grad_into,
@@ -6561,15 +6861,15 @@ fn f0377(a: f64, xs: &[f64], ts: &[f64; 3], xs3: &[f64]) -> f64 {
             break;
         }
         for &v in ts.iter() {
-            let a = cnt as f64;
+            let a = (cnt as f64) as f64;
             acc += v;
             acc += a;
         }
         if cnt < 2 {
-            return (a - core::f64::consts::E).powi(0);
+            return (a.abs() * 1.5).floor() + std::f64::consts::PI.min(xs[(cnt + 1) % xs.len()]);
         }
     }
-    h_polar(2.0 * a, xs3[cnt.min(xs3.len() - 1)] / (xs[cnt % 5].abs() + 0.5)).1 + acc
+    (xs3[(cnt + 2) % xs3.len()].tanh() * 0.9).asin() + a + xs[4] + acc
 }
 
 fn f0377_t(tr: &Trace, a: f64, xs: &[f64], ts: &[f64; 3], xs3: &[f64]) -> f64 {
@@ -6581,15 +6881,15 @@ fn f0377_t(tr: &Trace, a: f64, xs: &[f64], ts: &[f64; 3], xs3: &[f64]) -> f64 {
             break;
         }
         for &v in ts.iter() {
-            let a = cnt as f64;
+            let a = (cnt as f64) as f64;
             acc += v;
             acc += a;
         }
         if tr.b(cnt < 2) {
-            return (a - core::f64::consts::E).powi(0);
+            return tr.floor(tr.abs(a) * 1.5) + tr.min(std::f64::consts::PI, xs[(cnt + 1) % xs.len()]);
         }
     }
-    h_polar(2.0 * a, xs3[cnt.min(xs3.len() - 1)] / (tr.abs(xs[cnt % 5]) + 0.5)).1 + acc
+    (xs3[(cnt + 2) % xs3.len()].tanh() * 0.9).asin() + a + xs[4] + acc
 }
 
 const CASE_F0377: Case = case!(f0377, f0377_t, f0377_grad, f0377_pullback, f0377_grad_into,
@@ -6605,18 +6905,18 @@ fn f0378(b: f64) -> f64 {
                 let mut step: usize = 0;
                 while step < 2 {
                     step += 1;
-                    let u = b + core::f64::consts::E + ((b * 1.5).ceil() + b);
-                    acc += u;
+                    let w = ((0.9 + b).abs() + 0.5).recip();
+                    acc += w;
                 }
             }
-            std::f64::consts::PI
+            -(core::f64::consts::E * b)
         };
-        b + s
+        (b.tanh() * 0.9).acos() * b + s
     } else {
-        let s = std::f64::consts::PI.tanh().cosh();
-        core::f64::consts::E.tanh().tan() + s
+        let b = b - b * 0.5;
+        std::f64::consts::PI.clamp(b - 0.5, b + 0.5)
     };
-    f64::sinh(b.cos()) + y + acc
+    y.tanh().exp2() + acc
 }
 
 fn f0378_t(tr: &Trace, b: f64) -> f64 {
@@ -6627,18 +6927,18 @@ fn f0378_t(tr: &Trace, b: f64) -> f64 {
                 let mut step: usize = 0;
                 while tr.b(step < 2) {
                     step += 1;
-                    let u = b + core::f64::consts::E + (tr.ceil(b * 1.5) + b);
-                    acc += u;
+                    let w = (tr.abs(0.9 + b) + 0.5).recip();
+                    acc += w;
                 }
             }
-            std::f64::consts::PI
+            -(core::f64::consts::E * b)
         };
-        b + s
+        (b.tanh() * 0.9).acos() * b + s
     } else {
-        let s = std::f64::consts::PI.tanh().cosh();
-        core::f64::consts::E.tanh().tan() + s
+        let b = b - b * 0.5;
+        tr.clamp(std::f64::consts::PI, b - 0.5, b + 0.5)
     };
-    f64::sinh(b.cos()) + y + acc
+    y.tanh().exp2() + acc
 }
 
 const CASE_F0378: Case = case!(f0378, f0378_t, f0378_grad, f0378_pullback, f0378_grad_into,
@@ -6648,60 +6948,42 @@ const CASE_F0378: Case = case!(f0378, f0378_t, f0378_grad, f0378_pullback, f0378
 #[differentiate]
 fn f0379(ar: &[f64; 3], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = (-zs[3]).mul_add(zs[0] % (1.5 + std::f64::consts::PI.cos()), zs[(((ar[1] * -0.5).tanh().abs() * 2.9).floor() as usize) % 4]);
-    let q: f64 = if (r + ar[1]) > (r + zs[3]) {
-        let mut it: usize = 0;
-        while it < ar.len() && (1.5 + ar[((r.tanh().sinh().sin().abs() * 2.9).floor() as usize) % 3].cos()).ln() >= h_cumsum(&zs)[((r.cos().abs() * 2.9).floor() as usize) % 4] {
-            it += 1;
-            for jj in 0..2 {
-                let u: f64 = if it % 2 == 0 {
-                    r = r.cos() + ar[(jj * 2 + 1) % 3] * r;
-                    ((r.tanh() * 0.9).asin() * 1.5).trunc() * 0.3
-                } else {
-                    let u = h_mix(r, r);
-                    ar[(jj + 3) % ar.len()] + u
-                };
-                acc += u;
-            }
-            if (it as f64 + r) > (ar[(it * 2 + 1) % ar.len()] - r) {
-                r = h_mix(r, std::f64::consts::PI);
-            }
-        }
-        zs[it]
-    } else {
-        let tmp = ar.to_vec();
-        h_leaky(h_leaky(0.9)) + tmp[2]
-    };
-    core::f64::consts::E + r + q + acc
+    let mut e = f64::sqrt(1.5 + (-zs[3]).tanh());
+    e %= 1.5 + (-e + -core::f64::consts::E).cos();
+    let mut e = e - e.tanh().sinh().tanh().exp2();
+    let mut step: usize = 0;
+    while step < ar.len() {
+        step += 1;
+        let vals = [0.0_f64; 2];
+        acc += vals[1];
+    }
+    for _ in 1..=step {
+        let ws: [f64; 4] = [0.0; 4];
+        acc += ws[3];
+    }
+    let b = e;
+    e = h_mix(e, e);
+    h_dot(&zs, ar) + e + b + acc
 }
 
 fn f0379_t(tr: &Trace, ar: &[f64; 3], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = (-zs[3]).mul_add(tr.rem(zs[0], 1.5 + std::f64::consts::PI.cos()), zs[(tr.floor((ar[1] * -0.5).tanh().abs() * 2.9) as usize) % 4]);
-    let q: f64 = if tr.b((r + ar[1]) > (r + zs[3])) {
-        let mut it: usize = 0;
-        while tr.b(it < ar.len() && (1.5 + ar[(tr.floor(r.tanh().sinh().sin().abs() * 2.9) as usize) % 3].cos()).ln() >= h_cumsum(&zs)[(tr.floor(r.cos().abs() * 2.9) as usize) % 4]) {
-            it += 1;
-            for jj in 0..2 {
-                let u: f64 = if tr.b(it % 2 == 0) {
-                    r = r.cos() + ar[(jj * 2 + 1) % 3] * r;
-                    tr.trunc((r.tanh() * 0.9).asin() * 1.5) * 0.3
-                } else {
-                    let u = h_mix(r, r);
-                    ar[(jj + 3) % ar.len()] + u
-                };
-                acc += u;
-            }
-            if tr.b((it as f64 + r) > (ar[(it * 2 + 1) % ar.len()] - r)) {
-                r = h_mix(r, std::f64::consts::PI);
-            }
-        }
-        zs[it]
-    } else {
-        let tmp = ar.to_vec();
-        h_leaky_t(tr, h_leaky_t(tr, 0.9)) + tmp[2]
-    };
-    core::f64::consts::E + r + q + acc
+    let mut e = f64::sqrt(1.5 + (-zs[3]).tanh());
+    e = tr.rem(e, 1.5 + (-e + -core::f64::consts::E).cos());
+    let mut e = e - e.tanh().sinh().tanh().exp2();
+    let mut step: usize = 0;
+    while tr.b(step < ar.len()) {
+        step += 1;
+        let vals = [0.0_f64; 2];
+        acc += vals[1];
+    }
+    for _ in 1..=step {
+        let ws: [f64; 4] = [0.0; 4];
+        acc += ws[3];
+    }
+    let b = e;
+    e = h_mix(e, e);
+    h_dot(&zs, ar) + e + b + acc
 }
 
 const CASE_F0379: Case = case!(f0379, f0379_t, f0379_grad, f0379_pullback, f0379_grad_into,
@@ -6711,58 +6993,64 @@ const CASE_F0379: Case = case!(f0379, f0379_t, f0379_grad, f0379_pullback, f0379
 #[differentiate]
 fn f0380(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = a + ((-a).abs() + 0.5).ln();
-    if ((core::f64::consts::E * 1.5).trunc() + a) >= 2.0 {
-        let a = a + (0.2 * a + (a + core::f64::consts::E));
-        let t: f64 = 1.5;
-        acc += a;
-        acc += t;
-    }
-    if (a + 0.2) < (1.5 * a) {
-        a += a / (1.5 + (0.1 + a).cos());
-        for ii in 0..4 {
-            let p: f64 = if h_norm2([-0.5, a]) >= (0.5 - a) {
-                let r = (a + ii as f64).tanh().sinh();
-                std::f64::consts::PI + r
-            } else {
-                let w: f64 = f64::exp((a + a * 0.5).tanh());
-                -(a + w)
-            };
-            acc += p;
+    let mut a = a * (-a).atan();
+    if (1.5 + core::f64::consts::E.cos()).log10() > 0.1 {
+        for _ in 0..1 {
+            a += a;
         }
-        a = a * 0.5 + std::f64::consts::PI;
-    } else {
-        a *= (h_pow(std::f64::consts::PI, 1) % 1.5).tanh();
+        let mut round: usize = 0;
+        while round < 3 && a > (a + 0.9) {
+            round += 1;
+            let mut cnt: usize = 0;
+            let z: f64 = loop {
+                cnt += 1;
+                if cnt > round {
+                    break (std::f64::consts::PI * a).atan2(a.atan2(a.sin() - 1.5).abs() + 0.5);
+                }
+                let d = a as f64 - (a.tanh() * 0.9).atanh();
+                acc += d;
+            };
+            for _ in 0..4 {
+                let pair = h_polar(0.3, round as f64);
+                acc += pair.1;
+            }
+            acc += z;
+        }
+        let a = ((round as f64).hypot(2.0 + a.sin()) * 1.5).trunc() + (2.0 + a.sin()).ln_1p();
+        acc += a;
     }
-    a + acc
+    f64::powi(core::f64::consts::E, 2) + f64::acos(a.sin() * 0.9) + acc
 }
 
 fn f0380_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = a + (tr.abs(-a) + 0.5).ln();
-    if tr.b((tr.trunc(core::f64::consts::E * 1.5) + a) >= 2.0) {
-        let a = a + (0.2 * a + (a + core::f64::consts::E));
-        let t: f64 = 1.5;
-        acc += a;
-        acc += t;
-    }
-    if tr.b((a + 0.2) < (1.5 * a)) {
-        a += a / (1.5 + (0.1 + a).cos());
-        for ii in 0..4 {
-            let p: f64 = if tr.b(h_norm2([-0.5, a]) >= (0.5 - a)) {
-                let r = (a + ii as f64).tanh().sinh();
-                std::f64::consts::PI + r
-            } else {
-                let w: f64 = f64::exp((a + a * 0.5).tanh());
-                -(a + w)
-            };
-            acc += p;
+    let mut a = a * (-a).atan();
+    if tr.b((1.5 + core::f64::consts::E.cos()).log10() > 0.1) {
+        for _ in 0..1 {
+            a += a;
         }
-        a = a * 0.5 + std::f64::consts::PI;
-    } else {
-        a *= (tr.rem(h_pow(std::f64::consts::PI, 1), 1.5)).tanh();
+        let mut round: usize = 0;
+        while tr.b(round < 3 && a > (a + 0.9)) {
+            round += 1;
+            let mut cnt: usize = 0;
+            let z: f64 = loop {
+                cnt += 1;
+                if tr.b(cnt > round) {
+                    break (std::f64::consts::PI * a).atan2(tr.abs(tr.atan2(a, a.sin() - 1.5)) + 0.5);
+                }
+                let d = a as f64 - (a.tanh() * 0.9).atanh();
+                acc += d;
+            };
+            for _ in 0..4 {
+                let pair = h_polar(0.3, round as f64);
+                acc += pair.1;
+            }
+            acc += z;
+        }
+        let a = tr.trunc((round as f64).hypot(2.0 + a.sin()) * 1.5) + (2.0 + a.sin()).ln_1p();
+        acc += a;
     }
-    a + acc
+    f64::powi(core::f64::consts::E, 2) + f64::acos(a.sin() * 0.9) + acc
 }
 
 const CASE_F0380: Case = case!(f0380, f0380_t, f0380_grad, f0380_pullback, f0380_grad_into,
@@ -6780,17 +7068,18 @@ fn f0381(b: f64, ws: &[f64], b2: f64, ws3: &[f64]) -> f64 {
                     let res = h_cumsum(ws);
                     acc += res[3];
                 }
-                late1 = f64::acos((ws[2] / (1.5 + b.cos())).tanh() * 0.9);
+                late1 = (ws[2] / (1.5 + b.cos()) * 1.5).trunc() + (j as f64).tanh();
             } else {
-                late1 = h_pow(j as f64, 0).atan2(1.5 + (ws[j.min(ws.len() - 1)] / (1.5 + ws[j].tanh())).tanh());
+                late1 = b2;
             }
             acc += late1;
         }
-        b2.hypot(1.0 + b * b).tanh()
+        b2.abs() / (1.5 + ws[3].atan().cos())
     } else {
-        (b + std::f64::consts::PI) * b
+        let b2 = b2 + (b2.tanh() * 0.9).acos();
+        (1.5 + b2.hypot(1.0).powf(2.5).cos()).powf(2.5)
     };
-    ws[2] + b2 + ws3[4] + z + acc
+    ws[2] + b + ws3[4] + z + acc
 }
 
 fn f0381_t(tr: &Trace, b: f64, ws: &[f64], b2: f64, ws3: &[f64]) -> f64 {
@@ -6803,17 +7092,18 @@ fn f0381_t(tr: &Trace, b: f64, ws: &[f64], b2: f64, ws3: &[f64]) -> f64 {
                     let res = h_cumsum(ws);
                     acc += res[3];
                 }
-                late1 = f64::acos((ws[2] / (1.5 + b.cos())).tanh() * 0.9);
+                late1 = tr.trunc(ws[2] / (1.5 + b.cos()) * 1.5) + (j as f64).tanh();
             } else {
-                late1 = h_pow(j as f64, 0).atan2(1.5 + (ws[j.min(ws.len() - 1)] / (1.5 + ws[j].tanh())).tanh());
+                late1 = b2;
             }
             acc += late1;
         }
-        b2.hypot(1.0 + b * b).tanh()
+        tr.abs(b2) / (1.5 + ws[3].atan().cos())
     } else {
-        (b + std::f64::consts::PI) * b
+        let b2 = b2 + (b2.tanh() * 0.9).acos();
+        (1.5 + b2.hypot(1.0).powf(2.5).cos()).powf(2.5)
     };
-    ws[2] + b2 + ws3[4] + z + acc
+    ws[2] + b + ws3[4] + z + acc
 }
 
 const CASE_F0381: Case = case!(f0381, f0381_t, f0381_grad, f0381_pullback, f0381_grad_into,
@@ -6822,43 +7112,37 @@ const CASE_F0381: Case = case!(f0381, f0381_t, f0381_grad, f0381_pullback, f0381
 
 #[differentiate]
 fn f0382(mat: &[[f64; 2]; 3], ws: &[f64], zs: [f64; 1]) -> f64 {
-    let z: f64 = if (ws[1] * zs[0]) <= 0.2 {
-        h_polar(zs[0], mat[1][(((0.7 / mat[0][0].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 2] % (1.0 + ws[1] * ws[1])).1
+    let mut acc: f64 = 0.0;
+    let mut z: f64 = if (ws[1] * zs[0]) <= 0.2 {
+        h_polar(zs[0], mat[1][(((0.7 / mat[0][0].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 2].atan()).1
     } else {
-        0.9
+        h_scale3(&[mat[1][1] + zs[0], zs[0] % (2.0 + ws[2].sin()), (mat[1][1] * 1.5).floor() + mat[(((ws[1] - mat[1][0]).sin().abs() * 2.9).floor() as usize) % 3][1]], 1.2 + mat[1][0])[0]
     };
-    let mut a: f64 = if -0.5 <= z {
-        let w = z - (z.tanh() * 0.9).asin();
-        mat[1][1] + w
-    } else {
-        h_nested(-mat[(((ws[1] - mat[1][0]).sin().abs() * 2.9).floor() as usize) % 3][1], &zs)
-    };
-    let mut round: usize = 0;
-    while round < zs.len() {
-        round += 1;
-        a *= a.cos();
+    for line in mat.iter() {
+        acc += line[1] * f64::log2(2.0 + z.sin());
+        let b = h_norm2(mat[0]);
+        acc += b;
     }
-    a * ws[ws.len() - 1 - round].to_radians()
+    z += (z + zs[0]) * (z / (1.5 + ws[2].cos()));
+    let tup = (z.max(ws[0]), (zs[0].tanh() * 0.9).acos());
+    z.atan() + tup.1 + acc
 }
 
 fn f0382_t(tr: &Trace, mat: &[[f64; 2]; 3], ws: &[f64], zs: [f64; 1]) -> f64 {
-    let z: f64 = if tr.b((ws[1] * zs[0]) <= 0.2) {
-        h_polar(zs[0], tr.rem(mat[1][(tr.floor((0.7 / mat[0][0].hypot(1.0)).tanh().abs() * 2.9) as usize) % 2], 1.0 + ws[1] * ws[1])).1
+    let mut acc: f64 = 0.0;
+    let mut z: f64 = if tr.b((ws[1] * zs[0]) <= 0.2) {
+        h_polar(zs[0], mat[1][(tr.floor((0.7 / mat[0][0].hypot(1.0)).tanh().abs() * 2.9) as usize) % 2].atan()).1
     } else {
-        0.9
+        h_scale3(&[mat[1][1] + zs[0], tr.rem(zs[0], 2.0 + ws[2].sin()), tr.floor(mat[1][1] * 1.5) + mat[(tr.floor((ws[1] - mat[1][0]).sin().abs() * 2.9) as usize) % 3][1]], 1.2 + mat[1][0])[0]
     };
-    let mut a: f64 = if tr.b(-0.5 <= z) {
-        let w = z - (z.tanh() * 0.9).asin();
-        mat[1][1] + w
-    } else {
-        h_nested(-mat[(tr.floor((ws[1] - mat[1][0]).sin().abs() * 2.9) as usize) % 3][1], &zs)
-    };
-    let mut round: usize = 0;
-    while tr.b(round < zs.len()) {
-        round += 1;
-        a *= a.cos();
+    for line in mat.iter() {
+        acc += line[1] * f64::log2(2.0 + z.sin());
+        let b = h_norm2(mat[0]);
+        acc += b;
     }
-    a * ws[ws.len() - 1 - round].to_radians()
+    z += (z + zs[0]) * (z / (1.5 + ws[2].cos()));
+    let tup = (tr.max(z, ws[0]), (zs[0].tanh() * 0.9).acos());
+    z.atan() + tup.1 + acc
 }
 
 const CASE_F0382: Case = case!(f0382, f0382_t, f0382_grad, f0382_pullback, f0382_grad_into,
@@ -6872,47 +7156,46 @@ fn f0383(zs: [f64; 3], vals: &[f64], vs: Vec<f64>) -> f64 {
         if ii > 3 {
             let ys = vs.to_vec();
             acc += ys[1];
-        } else if ((zs[(ii + 1) % zs.len()] * 1.5).floor() + ii as f64) < std::f64::consts::PI.tanh().exp().log10() {
-            let out = h_scale3(&zs, zs[(ii * 2 + 1) % zs.len()] + vals[ii]);
+        } else if ((zs[(ii + 1) % zs.len()] * 1.5).ceil() + ii as f64) < std::f64::consts::PI.tanh().sinh() {
+            let out = h_scale3(&zs, (zs[(ii * 2 + 1) % zs.len()] * 1.5).ceil() + std::f64::consts::PI);
             match ii {
                 0 => {
                     let mut it: usize = 0;
                     while it < ii {
                         it += 1;
-                        let b = vals[(ii * 2 + 1) % vals.len()].tanh().exp().clamp(-0.5, 0.8);
-                        acc += b;
+                        let e = f64::hypot(f64::hypot(vals[(ii * 2 + 1) % vals.len()], vs[(it * 2 + 1) % vs.len()].abs() + 0.5), out[ii % out.len()].clamp(-0.5, 0.8).tanh().exp());
+                        acc += e;
                     }
                 }
                 1 | 2 => {
-                    let u = -out[ii % out.len()] + out[(ii + 1) % out.len()];
-                    acc += u;
+                    let g = -vs[(ii + 3) % vs.len()] + ii as f64 / (2.0 + core::f64::consts::E.sin());
+                    acc += g;
                 }
                 mm if mm > 3 => {
-                    let hs = [0.0_f64; 3];
-                    let tmp = [core::f64::consts::E - vals[ii.min(vals.len() - 1)], vals[2].abs(), out[ii % out.len()]];
-                    acc += hs[2];
-                    acc += tmp[2];
+                    let xs: Vec<f64> = vec![0.0; out.len()];
+                    if ii > 3 {
+                        continue;
+                    }
+                    acc += xs[2];
                 }
                 _ => {
-                    let g: f64 = if ii > 2 {
-                        vs[ii.min(2 - 1)]
-                    } else {
-                        std::f64::consts::PI.tanh().exp().sin().to_degrees() * 0.02
-                    };
-                    acc += g;
+                    let hs: Vec<f64> = vec![0.0; out.len()];
+                    acc += hs[2];
                 }
             }
             acc += out[2];
         } else {
-            let mut s = vs[ii.min(2 - 1)];
-            s %= std::f64::consts::PI.abs() + 0.5;
-            acc += s;
+            let g: f64 = if ii > 2 {
+                vs[ii.min(2 - 1)]
+            } else {
+                f64::asinh((vals[ii].tanh() * 0.9).asin())
+            };
+            acc += g;
         }
-        if (core::f64::consts::E / (1.5 + vals[vals.len() - 1 - ii].tanh())) >= 0.5 {
-            continue;
-        }
+        let w = zs[(ii * 2 + 1) % zs.len()].atan2(1.5 + vs[ii.min(vs.len() - 1)].cos()).signum() * core::f64::consts::E.cos();
+        acc += w;
     }
-    vs[0] + zs[2] + acc
+    (0.3 * zs[0]).tanh().exp().log2() + vs[1] + acc
 }
 
 fn f0383_t(tr: &Trace, zs: [f64; 3], vals: &[f64], vs: Vec<f64>) -> f64 {
@@ -6921,47 +7204,46 @@ fn f0383_t(tr: &Trace, zs: [f64; 3], vals: &[f64], vs: Vec<f64>) -> f64 {
         if tr.b(ii > 3) {
             let ys = vs.to_vec();
             acc += ys[1];
-        } else if tr.b((tr.floor(zs[(ii + 1) % zs.len()] * 1.5) + ii as f64) < std::f64::consts::PI.tanh().exp().log10()) {
-            let out = h_scale3(&zs, zs[(ii * 2 + 1) % zs.len()] + vals[ii]);
+        } else if tr.b((tr.ceil(zs[(ii + 1) % zs.len()] * 1.5) + ii as f64) < std::f64::consts::PI.tanh().sinh()) {
+            let out = h_scale3(&zs, tr.ceil(zs[(ii * 2 + 1) % zs.len()] * 1.5) + std::f64::consts::PI);
             match ii {
                 0 => {
                     let mut it: usize = 0;
                     while tr.b(it < ii) {
                         it += 1;
-                        let b = tr.clamp(vals[(ii * 2 + 1) % vals.len()].tanh().exp(), -0.5, 0.8);
-                        acc += b;
+                        let e = f64::hypot(f64::hypot(vals[(ii * 2 + 1) % vals.len()], tr.abs(vs[(it * 2 + 1) % vs.len()]) + 0.5), tr.clamp(out[ii % out.len()], -0.5, 0.8).tanh().exp());
+                        acc += e;
                     }
                 }
                 1 | 2 => {
-                    let u = -out[ii % out.len()] + out[(ii + 1) % out.len()];
-                    acc += u;
+                    let g = -vs[(ii + 3) % vs.len()] + ii as f64 / (2.0 + core::f64::consts::E.sin());
+                    acc += g;
                 }
                 mm if mm > 3 => {
-                    let hs = [0.0_f64; 3];
-                    let tmp = [core::f64::consts::E - vals[ii.min(vals.len() - 1)], tr.abs(vals[2]), out[ii % out.len()]];
-                    acc += hs[2];
-                    acc += tmp[2];
+                    let xs: Vec<f64> = vec![0.0; out.len()];
+                    if tr.b(ii > 3) {
+                        continue;
+                    }
+                    acc += xs[2];
                 }
                 _ => {
-                    let g: f64 = if tr.b(ii > 2) {
-                        vs[ii.min(2 - 1)]
-                    } else {
-                        std::f64::consts::PI.tanh().exp().sin().to_degrees() * 0.02
-                    };
-                    acc += g;
+                    let hs: Vec<f64> = vec![0.0; out.len()];
+                    acc += hs[2];
                 }
             }
             acc += out[2];
         } else {
-            let mut s = vs[ii.min(2 - 1)];
-            s = tr.rem(s, tr.abs(std::f64::consts::PI) + 0.5);
-            acc += s;
+            let g: f64 = if tr.b(ii > 2) {
+                vs[ii.min(2 - 1)]
+            } else {
+                f64::asinh((vals[ii].tanh() * 0.9).asin())
+            };
+            acc += g;
         }
-        if tr.b((core::f64::consts::E / (1.5 + vals[vals.len() - 1 - ii].tanh())) >= 0.5) {
-            continue;
-        }
+        let w = tr.signum(zs[(ii * 2 + 1) % zs.len()].atan2(1.5 + vs[ii.min(vs.len() - 1)].cos())) * core::f64::consts::E.cos();
+        acc += w;
     }
-    vs[0] + zs[2] + acc
+    (0.3 * zs[0]).tanh().exp().log2() + vs[1] + acc
 }
 
 const CASE_F0383: Case = case!(f0383, f0383_t, f0383_grad, f0383_pullback, f0383_grad_into,
@@ -6971,56 +7253,46 @@ const CASE_F0383: Case = case!(f0383, f0383_t, f0383_grad, f0383_pullback, f0383
 #[differentiate]
 fn f0384(vs: Vec<f64>, xs: &[f64], xs2: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(xs2[1].hypot(1.0).log2(), y / (1.0 + y * y));
-    for t in xs2.iter() {
-        if -y <= 2.5 {
+    let tup = h_polar(xs2[4], h_nested(xs2[2], &vs));
+    let tmp = [[0.0_f64; 1]; 1];
+    for j in 0..3 {
+        if j < 2 {
             break;
         }
-        if (t + 0.5) < (y - t) {
-            let mut step: usize = 0;
-            let z: f64 = loop {
-                step += 1;
-                if step > 4 {
-                    break h_scale3(&[xs[(step + 1) % xs.len()], xs2[step % xs2.len()], *t], step as f64)[(step * 2 + 1) % 3] * (0.1 - pt.1);
-                }
-                let e: f64 = xs2[step];
-                acc += e;
-            };
-            acc += z;
-        } else {
-            let mut z = y;
-            z = z * core::f64::consts::E.tanh().powi(4).cos();
-            acc += z;
+        for &z in vs.iter() {
+            let b = -z.sin();
+            acc += b;
         }
     }
-    core::f64::consts::E.tanh().exp().ln_1p() / (2.0 + y.sin().exp_m1().sin()) + vs[0] + xs[4] + pt.1 + acc
+    for j in 0..3 {
+        let w = h_scale3(&[xs2[j % xs2.len()], xs[xs.len() - 1 - j], y], j as f64)[3 - 1 - j] * (0.1 - tup.1);
+        let vals: [f64; 1] = [0.0; 1];
+        acc += w;
+        acc += vals[0];
+    }
+    (0.7 + y) * ((y * 1.5).round() * 0.3) + xs[4] + tup.1 + tmp[0][0] + acc
 }
 
 fn f0384_t(tr: &Trace, vs: Vec<f64>, xs: &[f64], xs2: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(xs2[1].hypot(1.0).log2(), y / (1.0 + y * y));
-    for t in xs2.iter() {
-        if tr.b(-y <= 2.5) {
+    let tup = h_polar(xs2[4], h_nested(xs2[2], &vs));
+    let tmp = [[0.0_f64; 1]; 1];
+    for j in 0..3 {
+        if tr.b(j < 2) {
             break;
         }
-        if tr.b((t + 0.5) < (y - t)) {
-            let mut step: usize = 0;
-            let z: f64 = loop {
-                step += 1;
-                if tr.b(step > 4) {
-                    break h_scale3(&[xs[(step + 1) % xs.len()], xs2[step % xs2.len()], *t], step as f64)[(step * 2 + 1) % 3] * (0.1 - pt.1);
-                }
-                let e: f64 = xs2[step];
-                acc += e;
-            };
-            acc += z;
-        } else {
-            let mut z = y;
-            z = z * core::f64::consts::E.tanh().powi(4).cos();
-            acc += z;
+        for &z in vs.iter() {
+            let b = -z.sin();
+            acc += b;
         }
     }
-    core::f64::consts::E.tanh().exp().ln_1p() / (2.0 + y.sin().exp_m1().sin()) + vs[0] + xs[4] + pt.1 + acc
+    for j in 0..3 {
+        let w = h_scale3(&[xs2[j % xs2.len()], xs[xs.len() - 1 - j], y], j as f64)[3 - 1 - j] * (0.1 - tup.1);
+        let vals: [f64; 1] = [0.0; 1];
+        acc += w;
+        acc += vals[0];
+    }
+    (0.7 + y) * (tr.round(y * 1.5) * 0.3) + xs[4] + tup.1 + tmp[0][0] + acc
 }
 
 const CASE_F0384: Case = case!(f0384, f0384_t, f0384_grad, f0384_pullback, f0384_grad_into,
@@ -7030,7 +7302,7 @@ const CASE_F0384: Case = case!(f0384, f0384_t, f0384_grad, f0384_pullback, f0384
 #[differentiate]
 fn f0385(x: f64, x1: f64, zs: [f64; 2], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = (1.5 + (x - std::f64::consts::PI).tanh()).ln();
+    let mut y = (1.5 + (x - std::f64::consts::PI).tanh()).log2();
     y *= x.sin();
     if x < 1.5 {
         for a in &zs {
@@ -7038,25 +7310,28 @@ fn f0385(x: f64, x1: f64, zs: [f64; 2], xs: &[f64]) -> f64 {
             acc += *a;
             acc += res[2];
         }
-        for _ in 1..xs.len() {
+        for jj in 1..xs.len() {
             let late1: f64;
             if h_norm2([y, core::f64::consts::E]) < 0.7 {
-                late1 = core::f64::consts::E / (1.0 + x1 * x1) * f64::to_radians(y);
+                late1 = core::f64::consts::E / (1.0 + x1 * x1) * (1.5 + y.tanh()).recip();
             } else {
-                late1 = (x.abs() + 0.5).sqrt();
+                y *= (y - jj as f64 + x * -0.5).tanh();
+                late1 = h_leaky(y.cos());
             }
             acc += late1;
         }
-    } else {
-        y = y * (1.5 + y.cos()).cbrt().tanh();
-        y = y * 0.5 + core::f64::consts::E.clamp(x1 - 0.5, x1 + 0.5);
+    } else if f64::acosh(core::f64::consts::E.tanh().exp() + 1.2) >= 0.9 {
+        let r: f64 = x.tanh().exp().log(2.5 + core::f64::consts::E.sin()) / (2.0 + x1.sin());
+        let s: f64 = h_scale3(&[xs[((std::f64::consts::PI.tanh().tan().sin().abs() * 2.9).floor() as usize) % xs.len()], -1.5, 0.5], x)[((y.cos().abs() * 2.9).floor() as usize) % 3] - zs[0].cos();
+        acc += r;
+        acc += s;
     }
-    2.0 + x1 + zs[1] + xs[2] + y + acc
+    2.5 + x1 + zs[1] + xs[2] + y + acc
 }
 
 fn f0385_t(tr: &Trace, x: f64, x1: f64, zs: [f64; 2], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = (1.5 + (x - std::f64::consts::PI).tanh()).ln();
+    let mut y = (1.5 + (x - std::f64::consts::PI).tanh()).log2();
     y *= x.sin();
     if tr.b(x < 1.5) {
         for a in &zs {
@@ -7064,20 +7339,23 @@ fn f0385_t(tr: &Trace, x: f64, x1: f64, zs: [f64; 2], xs: &[f64]) -> f64 {
             acc += *a;
             acc += res[2];
         }
-        for _ in 1..xs.len() {
+        for jj in 1..xs.len() {
             let late1: f64;
             if tr.b(h_norm2([y, core::f64::consts::E]) < 0.7) {
-                late1 = core::f64::consts::E / (1.0 + x1 * x1) * f64::to_radians(y);
+                late1 = core::f64::consts::E / (1.0 + x1 * x1) * (1.5 + y.tanh()).recip();
             } else {
-                late1 = (tr.abs(x) + 0.5).sqrt();
+                y *= (y - jj as f64 + x * -0.5).tanh();
+                late1 = h_leaky_t(tr, y.cos());
             }
             acc += late1;
         }
-    } else {
-        y = y * (1.5 + y.cos()).cbrt().tanh();
-        y = y * 0.5 + tr.clamp(core::f64::consts::E, x1 - 0.5, x1 + 0.5);
+    } else if tr.b(f64::acosh(core::f64::consts::E.tanh().exp() + 1.2) >= 0.9) {
+        let r: f64 = x.tanh().exp().log(2.5 + core::f64::consts::E.sin()) / (2.0 + x1.sin());
+        let s: f64 = h_scale3(&[xs[(tr.floor(std::f64::consts::PI.tanh().tan().sin().abs() * 2.9) as usize) % xs.len()], -1.5, 0.5], x)[(tr.floor(y.cos().abs() * 2.9) as usize) % 3] - zs[0].cos();
+        acc += r;
+        acc += s;
     }
-    2.0 + x1 + zs[1] + xs[2] + y + acc
+    2.5 + x1 + zs[1] + xs[2] + y + acc
 }
 
 const CASE_F0385: Case = case!(f0385, f0385_t, f0385_grad, f0385_pullback, f0385_grad_into,
@@ -7087,38 +7365,46 @@ const CASE_F0385: Case = case!(f0385, f0385_t, f0385_grad, f0385_pullback, f0385
 #[differentiate(wrt(ar, zs))]
 fn f0386(ar: &[f64; 4], zs: [f64; 1], arr: [f64; 4], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d: f64 = if (0.5 / std::f64::consts::PI.tanh().exp()) < (zs[0].tanh() * 0.9).acos() {
+    let d: f64 = if (0.5 / std::f64::consts::PI.tanh().exp()) < zs[0].tanh().exp_m1() {
         for _ in 0..2 {
             let buf = [0.0_f64; 2];
             acc += buf[1];
         }
-        h_norm2([arr[2], ar[((ar[2].clamp(-0.5, 0.8).cos().abs() * 2.9).floor() as usize) % ar.len()]]).hypot(1.0).sqrt()
+        (h_norm2([arr[2], ar[((f64::powi(ar[2].cos(), 4).tanh().abs() * 2.9).floor() as usize) % ar.len()]]).abs() + 0.5).recip()
     } else {
-        f64::sqrt(1.5 + arr[3].hypot(zs[0].tanh().exp()).cos())
+        (arr[3] / zs[0].tanh().exp()).max(std::f64::consts::PI.tanh().exp().log2())
     };
-    d %= d.tanh().exp();
-    d /= 1.5 + ((arr[1] * 1.5).ceil() * 0.3 * d.sin().exp()).cos();
-    d /= (core::f64::consts::E / (1.5 + xs[1].cos()) * d).tanh().exp();
-    let q = h_leaky(d / d.hypot(1.0));
-    (q - arr[1]).tanh().exp() + ar[3] + acc
+    acc += d;
+    let d = arr[1];
+    let w = d.cos().exp_m1() * (d / (1.5 + xs[1].cos()));
+    for z in zs {
+        let q = (arr[2] * arr[1] * 1.5).floor() * 0.3;
+        acc += z;
+        acc += q;
+    }
+    h_cumsum(&arr)[0] + ar[3] + w + acc
 }
 
 fn f0386_t(tr: &Trace, ar: &[f64; 4], zs: [f64; 1], arr: [f64; 4], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d: f64 = if tr.b((0.5 / std::f64::consts::PI.tanh().exp()) < (zs[0].tanh() * 0.9).acos()) {
+    let d: f64 = if tr.b((0.5 / std::f64::consts::PI.tanh().exp()) < zs[0].tanh().exp_m1()) {
         for _ in 0..2 {
             let buf = [0.0_f64; 2];
             acc += buf[1];
         }
-        h_norm2([arr[2], ar[(tr.floor(tr.clamp(ar[2], -0.5, 0.8).cos().abs() * 2.9) as usize) % ar.len()]]).hypot(1.0).sqrt()
+        (tr.abs(h_norm2([arr[2], ar[(tr.floor(f64::powi(ar[2].cos(), 4).tanh().abs() * 2.9) as usize) % ar.len()]])) + 0.5).recip()
     } else {
-        f64::sqrt(1.5 + arr[3].hypot(zs[0].tanh().exp()).cos())
+        tr.max(arr[3] / zs[0].tanh().exp(), std::f64::consts::PI.tanh().exp().log2())
     };
-    d = tr.rem(d, d.tanh().exp());
-    d /= 1.5 + (tr.ceil(arr[1] * 1.5) * 0.3 * d.sin().exp()).cos();
-    d /= (core::f64::consts::E / (1.5 + xs[1].cos()) * d).tanh().exp();
-    let q = h_leaky_t(tr, d / d.hypot(1.0));
-    (q - arr[1]).tanh().exp() + ar[3] + acc
+    acc += d;
+    let d = arr[1];
+    let w = d.cos().exp_m1() * (d / (1.5 + xs[1].cos()));
+    for z in zs {
+        let q = tr.floor(arr[2] * arr[1] * 1.5) * 0.3;
+        acc += z;
+        acc += q;
+    }
+    h_cumsum(&arr)[0] + ar[3] + w + acc
 }
 
 const CASE_F0386: Case = case!(f0386, f0386_t, f0386_grad, f0386_pullback, f0386_grad_into,
@@ -7169,68 +7455,58 @@ const CASE_F0387: Case = case!(f0387, f0387_t, f0387_grad, f0387_pullback, f0387
     |p, _k| (p[0], &p[1..4], p[4]));
 
 #[differentiate]
-fn f0388(x: f64, x1: f64, mut a: f64) -> f64 {
+fn f0388(x: f64, x1: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
     while round < 3 {
         round += 1;
-        for _ in 0..3 {
-            for j in 0..3 {
+        for l in 0..3 {
+            for _ in 0..3 {
                 let t: f64 = if (0.5 + x) <= (x1 + x) {
-                    let p: f64 = if -x <= x.max(x1) {
-                        let (b, q) = (h_mix(x, std::f64::consts::PI), core::f64::consts::E.cos().cosh());
-                        x1 / (2.0 + (j as f64).sin()) * (x1 - core::f64::consts::E) + b + q
+                    let p: f64 = if x1.max(std::f64::consts::PI) < 1.2 {
+                        (1.5 + a.tanh()).ln_1p()
                     } else {
-                        let u: f64 = if h_polar(core::f64::consts::E, x1).0 >= (x + a) {
-                            a = h_mix(a, f64::exp_m1(a.sin()));
-                            0.2 + x1 - x1 / x.tanh().exp()
-                        } else {
-                            1.5
-                        };
-                        x1 + u
+                        let zs: [f64; 1] = [0.0; 1];
+                        h_mix(std::f64::consts::PI - round as f64, zs[0] + l as f64)
                     };
-                    p * 0.9
+                    (f64::ceil(p * 1.5) * 0.3).clamp(-0.5, 0.8)
                 } else {
-                    -(round as f64) + f64::recip(1.5 + x1.tanh())
+                    ((a - x1).sin() * 0.9).atanh()
                 };
                 acc += t;
             }
         }
-        a = h_mix(a, round as f64 + a);
+        let a = a * x;
+        acc += a;
     }
-    h_mix(2.5 + x1, a) + x + acc
+    (x + a) / (core::f64::consts::E.abs() + 0.5) + x1 + acc
 }
 
-fn f0388_t(tr: &Trace, x: f64, x1: f64, mut a: f64) -> f64 {
+fn f0388_t(tr: &Trace, x: f64, x1: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
     while tr.b(round < 3) {
         round += 1;
-        for _ in 0..3 {
-            for j in 0..3 {
+        for l in 0..3 {
+            for _ in 0..3 {
                 let t: f64 = if tr.b((0.5 + x) <= (x1 + x)) {
-                    let p: f64 = if tr.b(-x <= tr.max(x, x1)) {
-                        let (b, q) = (h_mix(x, std::f64::consts::PI), core::f64::consts::E.cos().cosh());
-                        x1 / (2.0 + (j as f64).sin()) * (x1 - core::f64::consts::E) + b + q
+                    let p: f64 = if tr.b(tr.max(x1, std::f64::consts::PI) < 1.2) {
+                        (1.5 + a.tanh()).ln_1p()
                     } else {
-                        let u: f64 = if tr.b(h_polar(core::f64::consts::E, x1).0 >= (x + a)) {
-                            a = h_mix(a, f64::exp_m1(a.sin()));
-                            0.2 + x1 - x1 / x.tanh().exp()
-                        } else {
-                            1.5
-                        };
-                        x1 + u
+                        let zs: [f64; 1] = [0.0; 1];
+                        h_mix(std::f64::consts::PI - round as f64, zs[0] + l as f64)
                     };
-                    p * 0.9
+                    tr.clamp(tr.ceil(p * 1.5) * 0.3, -0.5, 0.8)
                 } else {
-                    -(round as f64) + f64::recip(1.5 + x1.tanh())
+                    ((a - x1).sin() * 0.9).atanh()
                 };
                 acc += t;
             }
         }
-        a = h_mix(a, round as f64 + a);
+        let a = a * x;
+        acc += a;
     }
-    h_mix(2.5 + x1, a) + x + acc
+    (x + a) / (tr.abs(core::f64::consts::E) + 0.5) + x1 + acc
 }
 
 const CASE_F0388: Case = case!(f0388, f0388_t, f0388_grad, f0388_pullback, f0388_grad_into,
@@ -7246,12 +7522,13 @@ fn f0389(c: f64, arr: [f64; 1], x: f64) -> f64 {
         acc += ws[0];
     }
     let z: f64 = 2.5;
-    let u = arr[0] - (x + c);
-    let y: f64 = {
-        let q = h_scale3(&[(x * 1.5).ceil() * 0.3, (arr[0].cos() * 0.9).acos(), u], 1.2 - arr[0])[0];
-        z * (z + arr[0]) + q
-    };
-    arr[0].tanh().exp().sqrt() + y + acc
+    let y = (c - 0.2).signum() * 2.5_f64.powf(c.sin());
+    for jj in 0..2 {
+        if jj < 1 {
+            break;
+        }
+    }
+    (arr[0] + y).clamp(-0.5, 0.8) + x + z + acc
 }
 
 fn f0389_t(tr: &Trace, c: f64, arr: [f64; 1], x: f64) -> f64 {
@@ -7262,12 +7539,13 @@ fn f0389_t(tr: &Trace, c: f64, arr: [f64; 1], x: f64) -> f64 {
         acc += ws[0];
     }
     let z: f64 = 2.5;
-    let u = arr[0] - (x + c);
-    let y: f64 = {
-        let q = h_scale3(&[tr.ceil(x * 1.5) * 0.3, (arr[0].cos() * 0.9).acos(), u], 1.2 - arr[0])[0];
-        z * (z + arr[0]) + q
-    };
-    arr[0].tanh().exp().sqrt() + y + acc
+    let y = tr.signum(c - 0.2) * 2.5_f64.powf(c.sin());
+    for jj in 0..2 {
+        if tr.b(jj < 1) {
+            break;
+        }
+    }
+    tr.clamp(arr[0] + y, -0.5, 0.8) + x + z + acc
 }
 
 const CASE_F0389: Case = case!(f0389, f0389_t, f0389_grad, f0389_pullback, f0389_grad_into,
@@ -7276,51 +7554,51 @@ const CASE_F0389: Case = case!(f0389, f0389_t, f0389_grad, f0389_pullback, f0389
 
 #[differentiate]
 fn f0390(hs: Vec<f64>, hs1: Vec<f64>, xs: &[f64], mut vs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     for _ in 0..xs.len() {
         for i in (0..hs.len()).rev() {
-            vs[i] *= ((hs1[i.min(hs1.len() - 1)] * hs1[hs1.len() - 1 - i]).tanh() * 0.9).asin().tanh();
+            vs[i] /= ((hs1[hs1.len() - 1 - i] + 0.1) * (core::f64::consts::E * std::f64::consts::PI)).tanh().exp();
         }
     }
-    let mut y: f64 = if core::f64::consts::E >= (xs[2].tanh().to_degrees() * 0.02) {
-        hs1[3].tanh().exp().recip() + (xs[0] * 1.5).trunc() * 0.3
+    let mut d: f64 = if h_polar(hs1[1], hs1[3]).0 < 1.5 {
+        hs[2]
     } else {
-        let s = hs1[0].tanh().exp_m1().max(hs1[3].atan());
-        0.1 + s
+        (0.3 - hs[2]).sin()
     };
-    for b in &hs {
-        for i in 0..3 {
-            y += h_scale3(&[vs[i], vs[i % vs.len()], *b], i as f64)[3 - 1 - i] / (1.5 + (i as f64 / (1.5 + y.tanh())).tanh());
-        }
-        let z = f64::floor(y * 1.5) * 0.3 * (hs[1] + hs1[2]);
-        acc += *b;
-        acc += z;
+    for j in 1..4 {
+        let s: f64 = if j > 3 {
+            let d = d * (2.0 + ((d * 1.5).round() * 0.3).sin()).log(2.5 + d.sin());
+            (-d).tanh()
+        } else {
+            (d * j as f64).tanh().to_degrees() * 0.02
+        };
+        d -= (s - hs[(j * 2 + 1) % hs.len()]) / (hs[(j * 2 + 1) % hs.len()] + hs1[(j + 1) % hs1.len()]).tanh().exp();
     }
-    y + y.atan2(hs1[3].cos() - 1.5) + vs[2] + acc
+    let res = h_cumsum(&hs1);
+    -d + vs[2] + res[3]
 }
 
 fn f0390_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>, xs: &[f64], mut vs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     for _ in 0..xs.len() {
         for i in (0..hs.len()).rev() {
-            vs[i] *= ((hs1[i.min(hs1.len() - 1)] * hs1[hs1.len() - 1 - i]).tanh() * 0.9).asin().tanh();
+            vs[i] /= ((hs1[hs1.len() - 1 - i] + 0.1) * (core::f64::consts::E * std::f64::consts::PI)).tanh().exp();
         }
     }
-    let mut y: f64 = if tr.b(core::f64::consts::E >= (xs[2].tanh().to_degrees() * 0.02)) {
-        hs1[3].tanh().exp().recip() + tr.trunc(xs[0] * 1.5) * 0.3
+    let mut d: f64 = if tr.b(h_polar(hs1[1], hs1[3]).0 < 1.5) {
+        hs[2]
     } else {
-        let s = tr.max(hs1[0].tanh().exp_m1(), hs1[3].atan());
-        0.1 + s
+        (0.3 - hs[2]).sin()
     };
-    for b in &hs {
-        for i in 0..3 {
-            y += h_scale3(&[vs[i], vs[i % vs.len()], *b], i as f64)[3 - 1 - i] / (1.5 + (i as f64 / (1.5 + y.tanh())).tanh());
-        }
-        let z = tr.floor(y * 1.5) * 0.3 * (hs[1] + hs1[2]);
-        acc += *b;
-        acc += z;
+    for j in 1..4 {
+        let s: f64 = if tr.b(j > 3) {
+            let d = d * (2.0 + (tr.round(d * 1.5) * 0.3).sin()).log(2.5 + d.sin());
+            (-d).tanh()
+        } else {
+            (d * j as f64).tanh().to_degrees() * 0.02
+        };
+        d -= (s - hs[(j * 2 + 1) % hs.len()]) / (hs[(j * 2 + 1) % hs.len()] + hs1[(j + 1) % hs1.len()]).tanh().exp();
     }
-    y + tr.atan2(y, hs1[3].cos() - 1.5) + vs[2] + acc
+    let res = h_cumsum(&hs1);
+    -d + vs[2] + res[3]
 }
 
 const CASE_F0390: Case = case!(f0390, f0390_t, f0390_grad, f0390_pullback, f0390_grad_into,
@@ -7329,27 +7607,19 @@ const CASE_F0390: Case = case!(f0390, f0390_t, f0390_grad, f0390_pullback, f0390
 
 #[differentiate]
 fn f0391(mut b: f64, c: f64, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     b = b * 0.5 + b;
-    b = b * c.sin().tanh();
-    if c <= 0.5 {
-        let (u, q) = h_polar(xs[0].sin().to_degrees() * 0.02, core::f64::consts::E.max(b));
-        acc += u;
-        acc += q;
-    }
-    (xs[0] * b).cos() + acc
+    b = b * (2.0 + c.sin()).cbrt().tanh();
+    b *= c.tanh();
+    b = b * (1.5 + xs[0].tanh()).log10().cos();
+    b.tanh()
 }
 
-fn f0391_t(tr: &Trace, mut b: f64, c: f64, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
+fn f0391_t(_tr: &Trace, mut b: f64, c: f64, xs: &[f64]) -> f64 {
     b = b * 0.5 + b;
-    b = b * c.sin().tanh();
-    if tr.b(c <= 0.5) {
-        let (u, q) = h_polar(xs[0].sin().to_degrees() * 0.02, tr.max(core::f64::consts::E, b));
-        acc += u;
-        acc += q;
-    }
-    (xs[0] * b).cos() + acc
+    b = b * (2.0 + c.sin()).cbrt().tanh();
+    b *= c.tanh();
+    b = b * (1.5 + xs[0].tanh()).log10().cos();
+    b.tanh()
 }
 
 const CASE_F0391: Case = case!(f0391, f0391_t, f0391_grad, f0391_pullback, f0391_grad_into,
@@ -7358,33 +7628,35 @@ const CASE_F0391: Case = case!(f0391, f0391_t, f0391_grad, f0391_pullback, f0391
 
 #[differentiate]
 fn f0392(vals: &[f64], xs: &[f64], ar: &[f64; 1]) -> f64 {
-    let b = core::f64::consts::E / (vals[1].max(xs[1]).abs() + 0.5);
-    let g: f64 = if (ar[0].cos() * 0.9).asin() > 2.5 {
-        (b * 0.2).tanh().exp_m1()
-    } else {
-        f64::cbrt(xs[2].tanh().exp())
-    };
-    let mut r = xs[0] * std::f64::consts::PI + h_scale3(&[1.5, g, core::f64::consts::E], std::f64::consts::PI)[2];
-    let p = -h_nested(r, xs);
-    for _ in 0..1 {
-        r += h_leaky(p) - g.to_radians();
+    let mut acc: f64 = 0.0;
+    let mut s = core::f64::consts::E / (2.0 + vals[1].powi(1).sin());
+    for ii in 0..ar.len() {
+        if ii > 0 {
+            s -= vals[0];
+            s = s * s.clamp(s - 0.5, s + 0.5).sin();
+        } else if (s + core::f64::consts::E) <= -1.5 {
+            let c: f64 = h_scale3(&[h_scale3(&[1.5, s, core::f64::consts::E], std::f64::consts::PI)[(ii * 2 + 1) % 3], s.hypot(1.0).ln_1p(), h_nested(s, xs)], std::f64::consts::PI)[ii % 3];
+            let r = (c + s).sin();
+            acc += r;
+        }
     }
-    (2.0 + p.sin()).ln() + b + r
+    s + (ar[0] - vals[1]) + xs[2] + acc
 }
 
 fn f0392_t(tr: &Trace, vals: &[f64], xs: &[f64], ar: &[f64; 1]) -> f64 {
-    let b = core::f64::consts::E / (tr.abs(tr.max(vals[1], xs[1])) + 0.5);
-    let g: f64 = if tr.b((ar[0].cos() * 0.9).asin() > 2.5) {
-        (b * 0.2).tanh().exp_m1()
-    } else {
-        f64::cbrt(xs[2].tanh().exp())
-    };
-    let mut r = xs[0] * std::f64::consts::PI + h_scale3(&[1.5, g, core::f64::consts::E], std::f64::consts::PI)[2];
-    let p = -h_nested(r, xs);
-    for _ in 0..1 {
-        r += h_leaky_t(tr, p) - g.to_radians();
+    let mut acc: f64 = 0.0;
+    let mut s = core::f64::consts::E / (2.0 + vals[1].powi(1).sin());
+    for ii in 0..ar.len() {
+        if tr.b(ii > 0) {
+            s -= vals[0];
+            s = s * tr.clamp(s, s - 0.5, s + 0.5).sin();
+        } else if tr.b((s + core::f64::consts::E) <= -1.5) {
+            let c: f64 = h_scale3(&[h_scale3(&[1.5, s, core::f64::consts::E], std::f64::consts::PI)[(ii * 2 + 1) % 3], s.hypot(1.0).ln_1p(), h_nested(s, xs)], std::f64::consts::PI)[ii % 3];
+            let r = (c + s).sin();
+            acc += r;
+        }
     }
-    (2.0 + p.sin()).ln() + b + r
+    s + (ar[0] - vals[1]) + xs[2] + acc
 }
 
 const CASE_F0392: Case = case!(f0392, f0392_t, f0392_grad, f0392_pullback, f0392_grad_into,
@@ -7404,14 +7676,14 @@ fn f0393(arr: [f64; 1], pts: &[[f64; 2]], y: f64) -> f64 {
                 late1 = y;
                 acc += res[0];
             } else {
-                let r = (cnt as f64 * 1.5).ceil() * 0.3 * (1.5 + (l as f64).cos()).ln_1p();
-                late1 = (y % 1.5).signum() * std::f64::consts::PI.to_radians();
-                acc += r;
+                let a = (cnt as f64 * 1.5).floor() * 0.3 * ((l as f64).tanh() - 2.0).cbrt();
+                late1 = y / (arr[0].abs() + 0.5) + (arr[0].tanh() * 0.9).atanh();
+                acc += a;
             }
             acc += late1;
         }
     }
-    y + arr[0] + pts[1][0] + acc
+    (std::f64::consts::PI * 1.5).trunc() * 0.3 + arr[0] + pts[1][0] + y + acc
 }
 
 fn f0393_t(tr: &Trace, arr: [f64; 1], pts: &[[f64; 2]], y: f64) -> f64 {
@@ -7426,14 +7698,14 @@ fn f0393_t(tr: &Trace, arr: [f64; 1], pts: &[[f64; 2]], y: f64) -> f64 {
                 late1 = y;
                 acc += res[0];
             } else {
-                let r = tr.ceil(cnt as f64 * 1.5) * 0.3 * (1.5 + (l as f64).cos()).ln_1p();
-                late1 = tr.signum(tr.rem(y, 1.5)) * std::f64::consts::PI.to_radians();
-                acc += r;
+                let a = tr.floor(cnt as f64 * 1.5) * 0.3 * ((l as f64).tanh() - 2.0).cbrt();
+                late1 = y / (tr.abs(arr[0]) + 0.5) + (arr[0].tanh() * 0.9).atanh();
+                acc += a;
             }
             acc += late1;
         }
     }
-    y + arr[0] + pts[1][0] + acc
+    tr.trunc(std::f64::consts::PI * 1.5) * 0.3 + arr[0] + pts[1][0] + y + acc
 }
 
 const CASE_F0393: Case = case!(f0393, f0393_t, f0393_grad, f0393_pullback, f0393_grad_into,
@@ -7442,100 +7714,78 @@ const CASE_F0393: Case = case!(f0393, f0393_t, f0393_grad, f0393_pullback, f0393
 
 #[differentiate]
 fn f0394(xs: &[f64], xs1: &[f64], pw: i32) -> f64 {
-    let mut ys: [f64; 4] = [0.0; 4];
-    let z = ys[0];
+    let mut acc: f64 = 0.0;
+    let ys: [f64; 4] = [0.0; 4];
+    let mut z = ys[0];
     let late1: f64;
-    if z.tanh().exp_m1() > 1.5 {
-        late1 = z.cos().cosh().sin().tan();
+    if (z / z.tanh().exp()) > 0.7 {
+        late1 = (ys[0].tanh() * 0.9).acos();
     } else {
-        let z = z + ((xs[3] * 1.5).floor() + (core::f64::consts::E + 1.2));
-        late1 = (z % (1.5 + (pw as f64).cos())).atan2(((xs1[2] * 1.5).trunc() + ys[((z.atan().sin().abs() * 2.9).floor() as usize) % ys.len()]).tanh() - 1.5);
+        let c = pw as f64;
+        late1 = z.asinh();
+        acc += c;
     }
-    ys[(((pw as f64 / z.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % ys.len()] /= 1.0 + z * z;
-    (ys[0] / (1.0 + late1 * late1)).cos().exp_m1() + xs[3] + xs1[2]
+    z = z * 0.5 + late1.cos();
+    late1 * pw as f64 + xs[3] + xs1[2] + z + acc
 }
 
 fn f0394_t(tr: &Trace, xs: &[f64], xs1: &[f64], pw: i32) -> f64 {
-    let mut ys: [f64; 4] = [0.0; 4];
-    let z = ys[0];
+    let mut acc: f64 = 0.0;
+    let ys: [f64; 4] = [0.0; 4];
+    let mut z = ys[0];
     let late1: f64;
-    if tr.b(z.tanh().exp_m1() > 1.5) {
-        late1 = z.cos().cosh().sin().tan();
+    if tr.b((z / z.tanh().exp()) > 0.7) {
+        late1 = (ys[0].tanh() * 0.9).acos();
     } else {
-        let z = z + (tr.floor(xs[3] * 1.5) + (core::f64::consts::E + 1.2));
-        late1 = tr.atan2(tr.rem(z, 1.5 + (pw as f64).cos()), (tr.trunc(xs1[2] * 1.5) + ys[(tr.floor(z.atan().sin().abs() * 2.9) as usize) % ys.len()]).tanh() - 1.5);
+        let c = pw as f64;
+        late1 = z.asinh();
+        acc += c;
     }
-    ys[(tr.floor((pw as f64 / z.hypot(1.0)).sin().abs() * 2.9) as usize) % ys.len()] /= 1.0 + z * z;
-    (ys[0] / (1.0 + late1 * late1)).cos().exp_m1() + xs[3] + xs1[2]
+    z = z * 0.5 + late1.cos();
+    late1 * pw as f64 + xs[3] + xs1[2] + z + acc
 }
 
 const CASE_F0394: Case = case!(f0394, f0394_t, f0394_grad, f0394_pullback, f0394_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[2], [1], [1], [2]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[2], [1], [2], [2]],
     |p, k| (&p[0..4], &p[4..7], k[0] as i32));
 
 #[differentiate]
 fn f0395(y: f64) -> f64 {
     let r: f64 = if (y * (y * 0.5)) > 1.2 {
-        let q = (2.5 * y).signum() * (y + 0.3);
-        (-y).clamp(-0.5, 0.8) + q
+        let g = (2.5 * y * 1.5).ceil() + -y;
+        (1.5 + std::f64::consts::PI.cos()).powf(2.5) * (g * std::f64::consts::PI)
     } else {
-        h_polar(y, (1.5 + y.cos()).log10()).0
+        y + std::f64::consts::PI
     };
-    let late1: f64;
-    if core::f64::consts::E.tanh().exp() < 0.3 {
-        late1 = 0.7;
-    } else {
-        late1 = r;
+    let mut ys = [[0.0_f64; 2]; 1];
+    let mut r = r - f64::abs(y.atan2(2.0 + r.sin()));
+    r %= (-(y + -0.5)).abs() + 0.5;
+    r = r * 0.5 + f64::acos(r.tanh() * 0.9);
+    for j in 0..4 {
+        for ii in 0..j {
+            ys[0][ii % 2] += 0.3 * y;
+        }
     }
-    let mut r: f64 = r - (1.5 + late1.to_radians().cos()).log10();
-    let late2: f64;
-    if (y * -0.5) <= -0.5 {
-        r += 0.1 * late1 - late1;
-        late2 = y;
-    } else {
-        late2 = (1.5 + r.tanh()).log(3.0);
-    }
-    let mut c = r;
-    let t: f64 = if (r / (1.5 + late2.cos())) <= c.tanh() {
-        let tmp: [f64; 5] = [0.0; 5];
-        tmp[2].tanh().exp().ln() * h_nested(2.5, &tmp)
-    } else {
-        c /= (-1.5 + r + r.max(late1)).hypot(1.0);
-        c * late2 + (r - late2)
-    };
-    t.tanh().to_degrees() * 0.02
+    r + ys[0][0]
 }
 
 fn f0395_t(tr: &Trace, y: f64) -> f64 {
     let r: f64 = if tr.b((y * (y * 0.5)) > 1.2) {
-        let q = tr.signum(2.5 * y) * (y + 0.3);
-        tr.clamp(-y, -0.5, 0.8) + q
+        let g = tr.ceil(2.5 * y * 1.5) + -y;
+        (1.5 + std::f64::consts::PI.cos()).powf(2.5) * (g * std::f64::consts::PI)
     } else {
-        h_polar(y, (1.5 + y.cos()).log10()).0
+        y + std::f64::consts::PI
     };
-    let late1: f64;
-    if tr.b(core::f64::consts::E.tanh().exp() < 0.3) {
-        late1 = 0.7;
-    } else {
-        late1 = r;
+    let mut ys = [[0.0_f64; 2]; 1];
+    let mut r = r - tr.abs(y.atan2(2.0 + r.sin()));
+    r = tr.rem(r, tr.abs(-(y + -0.5)) + 0.5);
+    r = r * 0.5 + f64::acos(r.tanh() * 0.9);
+    for j in 0..4 {
+        for ii in 0..j {
+            ys[0][ii % 2] += 0.3 * y;
+        }
     }
-    let mut r: f64 = r - (1.5 + late1.to_radians().cos()).log10();
-    let late2: f64;
-    if tr.b((y * -0.5) <= -0.5) {
-        r += 0.1 * late1 - late1;
-        late2 = y;
-    } else {
-        late2 = (1.5 + r.tanh()).log(3.0);
-    }
-    let mut c = r;
-    let t: f64 = if tr.b((r / (1.5 + late2.cos())) <= c.tanh()) {
-        let tmp: [f64; 5] = [0.0; 5];
-        tmp[2].tanh().exp().ln() * h_nested(2.5, &tmp)
-    } else {
-        c /= (-1.5 + r + tr.max(r, late1)).hypot(1.0);
-        c * late2 + (r - late2)
-    };
-    t.tanh().to_degrees() * 0.02
+    r + ys[0][0]
 }
 
 const CASE_F0395: Case = case!(f0395, f0395_t, f0395_grad, f0395_pullback, f0395_grad_into,
@@ -7544,43 +7794,43 @@ const CASE_F0395: Case = case!(f0395, f0395_t, f0395_grad, f0395_pullback, f0395
 
 #[differentiate]
 fn f0396(b: f64, rows: &[[f64; 2]], x: f64, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let d: f64 = if y > 1.5 {
         let s: f64 = if (0.2 - rows[0][1]) >= (x * y) {
-            h_scale3(&[x, b, rows[0][1]], rows[0][0])[(((rows[0][1] + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % 3] + core::f64::consts::E.hypot(1.0).cbrt()
+            h_scale3(&[x, b, rows[0][1]], rows[0][0])[(((rows[0][1] + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % 3] + core::f64::consts::E.sin().cosh()
         } else {
-            for j in 0..1 {
-                let mut r = h_scale3(&[(rows[0][j + 1].tanh() * 0.9).asin(), b, 1.5 / rows[0][(j + 1) % 2].hypot(1.0)], b)[j + 1];
-                r = r * 0.5 + rows[0][j].to_radians();
-                acc += r;
-            }
-            0.1
+            let e: f64 = {
+                let mut c = x;
+                c %= (y.hypot(1.0).log10() / (1.5 + (b - y).cos())).hypot(1.0);
+                h_mix(std::f64::consts::PI / (1.0 + b * b), (rows[0][1].cos() * 0.9).atanh()) + c
+            };
+            0.3 - x - 0.1 + e
         };
-        h_leaky(core::f64::consts::E / (1.0 + y * y)) + s
+        h_leaky(x).tanh() + s
     } else {
-        core::f64::consts::E
+        let y = y + rows[0][1].tanh().tan();
+        (rows[0][0] - rows[0][1]) * x + y
     };
-    (2.0 + d.sin()).log(2.5 + (d * y).sin()) + b + rows[0][0] + x + acc
+    rows[0][(((rows[0][1] / rows[0][1].hypot(1.0)).cos().abs() * 2.9).floor() as usize) % 2] + b + d
 }
 
 fn f0396_t(tr: &Trace, b: f64, rows: &[[f64; 2]], x: f64, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let d: f64 = if tr.b(y > 1.5) {
         let s: f64 = if tr.b((0.2 - rows[0][1]) >= (x * y)) {
-            h_scale3(&[x, b, rows[0][1]], rows[0][0])[(tr.floor((rows[0][1] + core::f64::consts::E).tanh().abs() * 2.9) as usize) % 3] + core::f64::consts::E.hypot(1.0).cbrt()
+            h_scale3(&[x, b, rows[0][1]], rows[0][0])[(tr.floor((rows[0][1] + core::f64::consts::E).tanh().abs() * 2.9) as usize) % 3] + core::f64::consts::E.sin().cosh()
         } else {
-            for j in 0..1 {
-                let mut r = h_scale3(&[(rows[0][j + 1].tanh() * 0.9).asin(), b, 1.5 / rows[0][(j + 1) % 2].hypot(1.0)], b)[j + 1];
-                r = r * 0.5 + rows[0][j].to_radians();
-                acc += r;
-            }
-            0.1
+            let e: f64 = {
+                let mut c = x;
+                c = tr.rem(c, (y.hypot(1.0).log10() / (1.5 + (b - y).cos())).hypot(1.0));
+                h_mix(std::f64::consts::PI / (1.0 + b * b), (rows[0][1].cos() * 0.9).atanh()) + c
+            };
+            0.3 - x - 0.1 + e
         };
-        h_leaky_t(tr, core::f64::consts::E / (1.0 + y * y)) + s
+        h_leaky_t(tr, x).tanh() + s
     } else {
-        core::f64::consts::E
+        let y = y + rows[0][1].tanh().tan();
+        (rows[0][0] - rows[0][1]) * x + y
     };
-    (2.0 + d.sin()).log(2.5 + (d * y).sin()) + b + rows[0][0] + x + acc
+    rows[0][(tr.floor((rows[0][1] / rows[0][1].hypot(1.0)).cos().abs() * 2.9) as usize) % 2] + b + d
 }
 
 const CASE_F0396: Case = case!(f0396, f0396_t, f0396_grad, f0396_pullback, f0396_grad_into,
@@ -7591,53 +7841,57 @@ const CASE_F0396: Case = case!(f0396, f0396_t, f0396_grad, f0396_pullback, f0396
 fn f0397(arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in (0..4).rev() {
-        if (std::f64::consts::PI * arr[i % arr.len()]) > arr[(((2.0 + core::f64::consts::E.sin()).ln_1p().sin().abs() * 2.9).floor() as usize) % arr.len()].tanh().exp().powf(arr[0].sin() * 1.5) {
+        if (std::f64::consts::PI * arr[i % arr.len()]) > arr[(((core::f64::consts::E + arr[4 - 1 - i]).tanh().abs() * 2.9).floor() as usize) % arr.len()].tanh().exp().ln_1p() {
             continue;
         }
-        if i < 1 {
-            let q = i as f64;
-            acc += q;
-        } else if i < 3 {
-            let (mut g, v) = h_polar(arr[(i * 2 + 1) % arr.len()].to_radians(), (arr[(i * 2 + 1) % arr.len()] * 1.5).ceil() * 0.3);
-            for u in arr.iter() {
-                g = h_mix(g, (i as f64).tanh().to_degrees() * 0.02);
-                acc += *u;
-            }
-            acc += g;
+        for q in &arr {
+            let v = (q.abs() + 0.5).recip() * h_norm2([*q, *q]);
             acc += v;
-        } else {
-            let mut g = arr[(i + 2) % 4] + arr[i];
-            g %= (h_mix(g, arr[i]) + g).hypot(1.0);
-            acc += g;
         }
     }
-    2.5_f64.powf(f64::ln_1p(arr[2].abs() + 0.5).cos()) + acc
+    let mut d: f64 = if (arr[1] / (1.0 + arr[3] * arr[3])) <= 2.5 {
+        arr[((arr[1].tanh().abs() * 2.9).floor() as usize) % arr.len()] * arr[2] / (0.7 + arr[1]).tanh().exp()
+    } else {
+        arr[3] / (2.0 + (2.0 + arr[2].sin()).recip().sin())
+    };
+    for _ in 0..1 {
+        for (jj, r) in arr.iter().enumerate() {
+            if jj > 3 {
+                continue;
+            }
+            acc += *r;
+        }
+    }
+    d -= arr[3];
+    (d - std::f64::consts::PI) / (1.0 + arr[1] * arr[1]) + acc
 }
 
 fn f0397_t(tr: &Trace, arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in (0..4).rev() {
-        if tr.b((std::f64::consts::PI * arr[i % arr.len()]) > arr[(tr.floor((2.0 + core::f64::consts::E.sin()).ln_1p().sin().abs() * 2.9) as usize) % arr.len()].tanh().exp().powf(arr[0].sin() * 1.5)) {
+        if tr.b((std::f64::consts::PI * arr[i % arr.len()]) > arr[(tr.floor((core::f64::consts::E + arr[4 - 1 - i]).tanh().abs() * 2.9) as usize) % arr.len()].tanh().exp().ln_1p()) {
             continue;
         }
-        if tr.b(i < 1) {
-            let q = i as f64;
-            acc += q;
-        } else if tr.b(i < 3) {
-            let (mut g, v) = h_polar(arr[(i * 2 + 1) % arr.len()].to_radians(), tr.ceil(arr[(i * 2 + 1) % arr.len()] * 1.5) * 0.3);
-            for u in arr.iter() {
-                g = h_mix(g, (i as f64).tanh().to_degrees() * 0.02);
-                acc += *u;
-            }
-            acc += g;
+        for q in &arr {
+            let v = (tr.abs(*q) + 0.5).recip() * h_norm2([*q, *q]);
             acc += v;
-        } else {
-            let mut g = arr[(i + 2) % 4] + arr[i];
-            g = tr.rem(g, (h_mix(g, arr[i]) + g).hypot(1.0));
-            acc += g;
         }
     }
-    2.5_f64.powf(f64::ln_1p(tr.abs(arr[2]) + 0.5).cos()) + acc
+    let mut d: f64 = if tr.b((arr[1] / (1.0 + arr[3] * arr[3])) <= 2.5) {
+        arr[(tr.floor(arr[1].tanh().abs() * 2.9) as usize) % arr.len()] * arr[2] / (0.7 + arr[1]).tanh().exp()
+    } else {
+        arr[3] / (2.0 + (2.0 + arr[2].sin()).recip().sin())
+    };
+    for _ in 0..1 {
+        for (jj, r) in arr.iter().enumerate() {
+            if tr.b(jj > 3) {
+                continue;
+            }
+            acc += *r;
+        }
+    }
+    d -= arr[3];
+    (d - std::f64::consts::PI) / (1.0 + arr[1] * arr[1]) + acc
 }
 
 const CASE_F0397: Case = case!(f0397, f0397_t, f0397_grad, f0397_pullback, f0397_grad_into,
@@ -7647,133 +7901,127 @@ const CASE_F0397: Case = case!(f0397, f0397_t, f0397_grad, f0397_pullback, f0397
 #[differentiate]
 fn f0398(vals: &[f64], e: i32, grid: &[[f64; 3]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [(vals[0].abs() + 0.5).recip(), core::f64::consts::E.tanh().exp2(), (e as f64).sin().to_degrees() * 0.02, vals[0].tanh().cosh()];
-    buf[3] += buf[(((e as f64).sin().exp2().tanh().abs() * 2.9).floor() as usize) % buf.len()].tanh().to_degrees() * 0.02 - vals[0];
-    match e {
+    let buf = [(vals[0].abs() + 0.5).log(2.5 + vals[0].sin()), core::f64::consts::E.tanh().exp().sqrt(), e as f64 / (1.0 + vals[0] * vals[0]), grid[2][(((grid[(((1.5 + (e as f64).cos()).sqrt().tanh().abs() * 2.9).floor() as usize) % grid.len()][0] / (1.5 + grid[2][0].cos())).tanh().abs() * 2.9).floor() as usize) % 3].sin()];
+    let y: f64 = match e {
         0 => {
-            for line in grid.iter() {
-                acc += line[0] * (e as f64).tanh().exp().recip();
-            }
-            let t: f64 = if e % 2 == 0 {
-                -h_mix(e as f64, vals[0])
+            let late1: f64;
+            if grid[(((-grid[1][0]).tanh().abs() * 2.9).floor() as usize) % grid.len()][2].tanh().cosh() > 0.2 {
+                late1 = (core::f64::consts::E.tanh().exp().abs() + 0.5).log(3.0);
             } else {
-                let mut step: usize = 0;
-                while step < vals.len() {
-                    step += 1;
-                    let q = core::f64::consts::E.tanh().exp().powf(2.5) * grid[step.min(grid.len() - 1)][step - 1];
-                    acc += q;
-                }
-                2.5 + (1.5 + vals[0].cos()).log10()
-            };
-            acc += t;
+                late1 = (2.0 + (buf[3] / std::f64::consts::PI.hypot(1.0)).sin() + 1.2).acosh();
+            }
+            late1 * 0.9
         }
-        mm if mm > 3 => {
-            buf[(((-grid[((h_cumsum(vals)[0].sin().abs() * 2.9).floor() as usize) % grid.len()][0]).sin().abs() * 2.9).floor() as usize) % buf.len()] *= (-grid[2][1].sin().exp()).sin();
-            let ys: Vec<f64> = vec![0.0; buf.len()];
-            acc += ys[3];
+        _ if (1.5 + vals[0].cos()).recip() > (1.5 + grid[(((vals[0] + grid[2][1]).sin().abs() * 2.9).floor() as usize) % grid.len()][1].tanh()).cbrt() => {
+            for _ in (0..vals.len()).rev() {
+                if e > 1 {
+                    let mut cnt: usize = 0;
+                    while cnt < vals.len() {
+                        cnt += 1;
+                        let pt = (grid[cnt - 1][cnt.min(3 - 1)] + 0.2, e as f64 * buf[cnt + 1]);
+                        acc += pt.1;
+                    }
+                }
+            }
+            grid[1][0] * grid[0][0] - f64::cbrt((e as f64).tanh() - 2.0)
         }
         _ => {
-            let s: f64 = if (1.5 + grid[2][0].tanh()).sqrt() >= (e as f64 * vals[0]) {
-                let (a, b) = (buf[3], (1.5 + buf[2].cos()).log2());
-                ((1.5 + grid[2][2].cos()).log(3.0) * 1.5).ceil() * 0.3 + a + b
-            } else {
-                let z = (buf[1] * e as f64).tanh().cosh();
-                z - (-0.5 - z)
-            };
-            let z: f64 = if grid[0][0] > vals[0] && e < 2 {
-                let ys = [0.0_f64; 4];
-                0.3 + ys[3]
-            } else {
-                let p = s + grid[0][2] + (e as f64).hypot(1.0).cbrt();
-                (1.5 + (s / vals[0].tanh().exp()).cos()).recip() + p
-            };
-            acc += s;
-            acc += z;
+            (1.5 + (buf[1] * e as f64).tanh()).log10()
         }
-    }
-    (e as f64 + buf[0]) as f64 + acc
+    };
+    y - (-0.5 - y) + buf[3] + acc
 }
 
 fn f0398_t(tr: &Trace, vals: &[f64], e: i32, grid: &[[f64; 3]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut buf = [(tr.abs(vals[0]) + 0.5).recip(), core::f64::consts::E.tanh().exp2(), (e as f64).sin().to_degrees() * 0.02, vals[0].tanh().cosh()];
-    buf[3] += buf[(tr.floor((e as f64).sin().exp2().tanh().abs() * 2.9) as usize) % buf.len()].tanh().to_degrees() * 0.02 - vals[0];
-    match e {
+    let buf = [(tr.abs(vals[0]) + 0.5).log(2.5 + vals[0].sin()), core::f64::consts::E.tanh().exp().sqrt(), e as f64 / (1.0 + vals[0] * vals[0]), grid[2][(tr.floor((grid[(tr.floor((1.5 + (e as f64).cos()).sqrt().tanh().abs() * 2.9) as usize) % grid.len()][0] / (1.5 + grid[2][0].cos())).tanh().abs() * 2.9) as usize) % 3].sin()];
+    let y: f64 = match e {
         0 => {
-            for line in grid.iter() {
-                acc += line[0] * (e as f64).tanh().exp().recip();
-            }
-            let t: f64 = if tr.b(e % 2 == 0) {
-                -h_mix(e as f64, vals[0])
+            let late1: f64;
+            if tr.b(grid[(tr.floor((-grid[1][0]).tanh().abs() * 2.9) as usize) % grid.len()][2].tanh().cosh() > 0.2) {
+                late1 = (tr.abs(core::f64::consts::E.tanh().exp()) + 0.5).log(3.0);
             } else {
-                let mut step: usize = 0;
-                while tr.b(step < vals.len()) {
-                    step += 1;
-                    let q = core::f64::consts::E.tanh().exp().powf(2.5) * grid[step.min(grid.len() - 1)][step - 1];
-                    acc += q;
-                }
-                2.5 + (1.5 + vals[0].cos()).log10()
-            };
-            acc += t;
+                late1 = (2.0 + (buf[3] / std::f64::consts::PI.hypot(1.0)).sin() + 1.2).acosh();
+            }
+            late1 * 0.9
         }
-        mm if mm > 3 => {
-            buf[(tr.floor((-grid[(tr.floor(h_cumsum(vals)[0].sin().abs() * 2.9) as usize) % grid.len()][0]).sin().abs() * 2.9) as usize) % buf.len()] *= (-grid[2][1].sin().exp()).sin();
-            let ys: Vec<f64> = vec![0.0; buf.len()];
-            acc += ys[3];
+        _ if tr.b((1.5 + vals[0].cos()).recip() > (1.5 + grid[(tr.floor((vals[0] + grid[2][1]).sin().abs() * 2.9) as usize) % grid.len()][1].tanh()).cbrt()) => {
+            for _ in (0..vals.len()).rev() {
+                if tr.b(e > 1) {
+                    let mut cnt: usize = 0;
+                    while tr.b(cnt < vals.len()) {
+                        cnt += 1;
+                        let pt = (grid[cnt - 1][cnt.min(3 - 1)] + 0.2, e as f64 * buf[cnt + 1]);
+                        acc += pt.1;
+                    }
+                }
+            }
+            grid[1][0] * grid[0][0] - f64::cbrt((e as f64).tanh() - 2.0)
         }
         _ => {
-            let s: f64 = if tr.b((1.5 + grid[2][0].tanh()).sqrt() >= (e as f64 * vals[0])) {
-                let (a, b) = (buf[3], (1.5 + buf[2].cos()).log2());
-                tr.ceil((1.5 + grid[2][2].cos()).log(3.0) * 1.5) * 0.3 + a + b
-            } else {
-                let z = (buf[1] * e as f64).tanh().cosh();
-                z - (-0.5 - z)
-            };
-            let z: f64 = if tr.b(grid[0][0] > vals[0] && e < 2) {
-                let ys = [0.0_f64; 4];
-                0.3 + ys[3]
-            } else {
-                let p = s + grid[0][2] + (e as f64).hypot(1.0).cbrt();
-                (1.5 + (s / vals[0].tanh().exp()).cos()).recip() + p
-            };
-            acc += s;
-            acc += z;
+            (1.5 + (buf[1] * e as f64).tanh()).log10()
         }
-    }
-    (e as f64 + buf[0]) as f64 + acc
+    };
+    y - (-0.5 - y) + buf[3] + acc
 }
 
 const CASE_F0398: Case = case!(f0398, f0398_t, f0398_grad, f0398_pullback, f0398_grad_into,
-    n: 10, active: [true, true, true, true, true, true, true, true, true, true], ints: [[2], [0], [2], [2]],
+    n: 10, active: [true, true, true, true, true, true, true, true, true, true], ints: [[2], [1], [1], [2]],
     |p, k| (&p[0..1], k[0] as i32, &arr2(&p[1..10])));
 
 #[differentiate]
 fn f0399(ws: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 1];
-    for _ in 0..4 {
-        let mut a = h_polar(core::f64::consts::E / (zs[0].abs() + 0.5), y.atan2(y.tanh() - 1.5)).0;
-        for (ii, &w) in ws.iter().enumerate() {
-            a /= 2.0 + (a + ws[ws.len() - 1 - ii]).abs().sin();
-            acc += w;
-        }
-        acc += a;
+    for l in 0..4 {
+        let p = h_polar(core::f64::consts::E / (zs[0].abs() + 0.5), (y.sin() * 0.9).acos()).0;
+        let w: f64 = match l {
+            0 => {
+                let hs = [0.0_f64; 1];
+                p * core::f64::consts::E - (hs[0] - zs[0])
+            }
+            1 | 2 => {
+                0.5 * ws[l % ws.len()] + zs[0] / ws[(l * 2 + 1) % ws.len()].hypot(1.0)
+            }
+            mm if mm > 3 => {
+                let pt = (l as f64 / (1.5 + zs[0].cos()), zs[0] + ws[(l + 3) % 2]);
+                y.to_radians() + pt.1
+            }
+            _ => {
+                (y + p).cos().exp2()
+            }
+        };
+        acc += p;
+        acc += w;
     }
-    (f64::abs(ws[1]) * 1.5).trunc() * 0.3 + y + zs[0] + acc
+    f64::atan(h_polar(-0.5, y).0) + ws[1] + zs[0] + acc
 }
 
 fn f0399_t(tr: &Trace, ws: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 1];
-    for _ in 0..4 {
-        let mut a = h_polar(core::f64::consts::E / (tr.abs(zs[0]) + 0.5), tr.atan2(y, y.tanh() - 1.5)).0;
-        for (ii, &w) in ws.iter().enumerate() {
-            a /= 2.0 + tr.abs(a + ws[ws.len() - 1 - ii]).sin();
-            acc += w;
-        }
-        acc += a;
+    for l in 0..4 {
+        let p = h_polar(core::f64::consts::E / (tr.abs(zs[0]) + 0.5), (y.sin() * 0.9).acos()).0;
+        let w: f64 = match l {
+            0 => {
+                let hs = [0.0_f64; 1];
+                p * core::f64::consts::E - (hs[0] - zs[0])
+            }
+            1 | 2 => {
+                0.5 * ws[l % ws.len()] + zs[0] / ws[(l * 2 + 1) % ws.len()].hypot(1.0)
+            }
+            mm if mm > 3 => {
+                let pt = (l as f64 / (1.5 + zs[0].cos()), zs[0] + ws[(l + 3) % 2]);
+                y.to_radians() + pt.1
+            }
+            _ => {
+                (y + p).cos().exp2()
+            }
+        };
+        acc += p;
+        acc += w;
     }
-    tr.trunc(tr.abs(ws[1]) * 1.5) * 0.3 + y + zs[0] + acc
+    f64::atan(h_polar(-0.5, y).0) + ws[1] + zs[0] + acc
 }
 
 const CASE_F0399: Case = case!(f0399, f0399_t, f0399_grad, f0399_pullback, f0399_grad_into,
@@ -7784,67 +8032,59 @@ const CASE_F0399: Case = case!(f0399, f0399_t, f0399_grad, f0399_pullback, f0399
 fn f0400(a: f64, y: f64, xs: &[f64], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        if y.sin().exp() >= arr[l].sin().tan() {
+        if (1.0 + y * y).sqrt() >= ((arr[l] * 1.5).trunc() * 0.3) {
             for c in xs.iter() {
                 let r: f64 = if l % 2 == 0 {
-                    let hs = [xs[0] * arr[(l * 2 + 1) % 4], xs[0], std::f64::consts::PI.cos()];
-                    (y / y.tanh().exp()) as f64 + hs[2]
+                    let hs = [xs[0] * arr[(l * 2 + 1) % 4], xs[0], (std::f64::consts::PI * 1.5).ceil() + xs[0]];
+                    (hs[(l + 2) % hs.len()] * 1.5).round() * 0.3 + a * c
                 } else {
-                    l as f64 * (l as f64 / (std::f64::consts::PI.abs() + 0.5))
+                    let out = h_cumsum(xs);
+                    h_dot(&arr, &out)
                 };
                 acc += *c;
                 acc += r;
             }
-            for i in 0..l + 1 {
-                let w: f64 = {
-                    let hs = [0.0_f64; 3];
-                    let res = h_scale3(&hs, a / hs[i % 3].hypot(1.0));
-                    f64::abs(hs[hs.len() - 1 - i]).hypot((a - y).hypot(1.0)) + res[2]
-                };
-                acc += w;
-            }
-        }
-        let b: f64 = if h_norm2([arr[(l * 2 + 1) % arr.len()], xs[0]]) >= 0.2 {
-            (0.7 - y) * f64::sinh(core::f64::consts::E.tanh())
+            let s = xs[0];
+            acc += s;
         } else {
-            h_scale3(&[l as f64, l as f64, y], y)[l] - a as f64
-        };
-        acc += b;
+            let y = y + -h_nested(y, xs);
+            let z = xs[0] + (a + 0.5);
+            acc += y;
+            acc += z;
+        }
+        let tup = (a * l as f64, a);
+        acc += tup.1;
     }
-    h_pow(y, 0) * f64::cos(a) + xs[0] + arr[3] + acc
+    a + y + xs[0] + arr[3] + acc
 }
 
 fn f0400_t(tr: &Trace, a: f64, y: f64, xs: &[f64], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        if tr.b(y.sin().exp() >= arr[l].sin().tan()) {
+        if tr.b((1.0 + y * y).sqrt() >= (tr.trunc(arr[l] * 1.5) * 0.3)) {
             for c in xs.iter() {
                 let r: f64 = if tr.b(l % 2 == 0) {
-                    let hs = [xs[0] * arr[(l * 2 + 1) % 4], xs[0], std::f64::consts::PI.cos()];
-                    (y / y.tanh().exp()) as f64 + hs[2]
+                    let hs = [xs[0] * arr[(l * 2 + 1) % 4], xs[0], tr.ceil(std::f64::consts::PI * 1.5) + xs[0]];
+                    tr.round(hs[(l + 2) % hs.len()] * 1.5) * 0.3 + a * c
                 } else {
-                    l as f64 * (l as f64 / (tr.abs(std::f64::consts::PI) + 0.5))
+                    let out = h_cumsum(xs);
+                    h_dot(&arr, &out)
                 };
                 acc += *c;
                 acc += r;
             }
-            for i in 0..l + 1 {
-                let w: f64 = {
-                    let hs = [0.0_f64; 3];
-                    let res = h_scale3(&hs, a / hs[i % 3].hypot(1.0));
-                    tr.abs(hs[hs.len() - 1 - i]).hypot((a - y).hypot(1.0)) + res[2]
-                };
-                acc += w;
-            }
-        }
-        let b: f64 = if tr.b(h_norm2([arr[(l * 2 + 1) % arr.len()], xs[0]]) >= 0.2) {
-            (0.7 - y) * f64::sinh(core::f64::consts::E.tanh())
+            let s = xs[0];
+            acc += s;
         } else {
-            h_scale3(&[l as f64, l as f64, y], y)[l] - a as f64
-        };
-        acc += b;
+            let y = y + -h_nested(y, xs);
+            let z = xs[0] + (a + 0.5);
+            acc += y;
+            acc += z;
+        }
+        let tup = (a * l as f64, a);
+        acc += tup.1;
     }
-    h_pow(y, 0) * f64::cos(a) + xs[0] + arr[3] + acc
+    a + y + xs[0] + arr[3] + acc
 }
 
 const CASE_F0400: Case = case!(f0400, f0400_t, f0400_grad, f0400_pullback, f0400_grad_into,
@@ -7854,68 +8094,56 @@ const CASE_F0400: Case = case!(f0400, f0400_t, f0400_grad, f0400_pullback, f0400
 #[differentiate]
 fn f0401(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = a + f64::ln_1p(f64::log(a.abs() + 0.5, 2.5 + a.sin()).abs() + 0.5);
-    let late1: f64;
-    if a.atan2(a.cos() - 1.5) <= (-1.5 / a.hypot(1.0)) {
-        for l in 0..2 {
-            a -= (a - 1.5).sin().exp();
-            let w = a.to_radians() + (l as f64) as f64;
-            acc += w;
+    let mut a = a - (((1.0 + a * a).cbrt() * 1.5).floor() + a.hypot(1.5 + a.cos()));
+    a += (-1.5 - a).cos().exp();
+    let mut u: f64 = {
+        for _ in 0..1 {
+            let q = ((0.1 * a).abs() + 0.5).ln();
+            acc += q;
         }
-        late1 = a;
-    } else {
-        late1 = (a + 0.5) * a;
-    }
-    if (late1 * std::f64::consts::PI) <= f64::powi(a, 0) {
-        let mut cnt: usize = 0;
-        while cnt < 3 {
-            cnt += 1;
-            let u: f64 = {
-                let t = (a * 1.5).round() + late1 + (a - late1);
-                let s = f64::sinh(t.sin());
-                a + s
-            };
-            acc += u;
+        let y: f64 = {
+            a = a.tanh() + (1.5 + a);
+            a * 0.9
+        };
+        0.3 * y / a.hypot(1.0)
+    };
+    let mut round: usize = 0;
+    while round < 1 && (u - std::f64::consts::PI) <= a.tanh().exp_m1() {
+        round += 1;
+        if u < -1.5 && round % 2 == 0 {
+            u += 1.5 + a;
+            continue;
         }
-    } else if late1 < 1.2 {
-        a = core::f64::consts::E;
-        let u = 0.5 + h_mix(late1, late1);
-        acc += u;
+        u += u / (1.5 + a.tanh()) / (1.5 + u.hypot(1.0).ln().cos());
     }
-    (1.0 + late1.abs() * late1.abs()).ln_1p() + a + acc
+    u + acc
 }
 
 fn f0401_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = a + f64::ln_1p(tr.abs(f64::log(tr.abs(a) + 0.5, 2.5 + a.sin())) + 0.5);
-    let late1: f64;
-    if tr.b(tr.atan2(a, a.cos() - 1.5) <= (-1.5 / a.hypot(1.0))) {
-        for l in 0..2 {
-            a -= (a - 1.5).sin().exp();
-            let w = a.to_radians() + (l as f64) as f64;
-            acc += w;
+    let mut a = a - (tr.floor((1.0 + a * a).cbrt() * 1.5) + a.hypot(1.5 + a.cos()));
+    a += (-1.5 - a).cos().exp();
+    let mut u: f64 = {
+        for _ in 0..1 {
+            let q = (tr.abs(0.1 * a) + 0.5).ln();
+            acc += q;
         }
-        late1 = a;
-    } else {
-        late1 = (a + 0.5) * a;
-    }
-    if tr.b((late1 * std::f64::consts::PI) <= f64::powi(a, 0)) {
-        let mut cnt: usize = 0;
-        while tr.b(cnt < 3) {
-            cnt += 1;
-            let u: f64 = {
-                let t = tr.round(a * 1.5) + late1 + (a - late1);
-                let s = f64::sinh(t.sin());
-                a + s
-            };
-            acc += u;
+        let y: f64 = {
+            a = a.tanh() + (1.5 + a);
+            a * 0.9
+        };
+        0.3 * y / a.hypot(1.0)
+    };
+    let mut round: usize = 0;
+    while tr.b(round < 1 && (u - std::f64::consts::PI) <= a.tanh().exp_m1()) {
+        round += 1;
+        if tr.b(u < -1.5 && round % 2 == 0) {
+            u += 1.5 + a;
+            continue;
         }
-    } else if tr.b(late1 < 1.2) {
-        a = core::f64::consts::E;
-        let u = 0.5 + h_mix(late1, late1);
-        acc += u;
+        u += u / (1.5 + a.tanh()) / (1.5 + u.hypot(1.0).ln().cos());
     }
-    (1.0 + tr.abs(late1) * tr.abs(late1)).ln_1p() + a + acc
+    u + acc
 }
 
 const CASE_F0401: Case = case!(f0401, f0401_t, f0401_grad, f0401_pullback, f0401_grad_into,
@@ -7925,140 +8153,48 @@ const CASE_F0401: Case = case!(f0401, f0401_t, f0401_grad, f0401_pullback, f0401
 #[differentiate(wrt(b))]
 fn f0402(b: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut g = y / (1.5 + y.tanh().exp_m1().tanh());
-    let b = b - g.tanh().exp_m1().cos().exp();
-    g += core::f64::consts::E.tanh().exp().cbrt() * -g;
-    for jj in 0..4 {
-        if jj % 2 == 0 {
-            let mut a: f64 = match jj {
-                0 => {
-                    for _ in jj..5 {
-                        let p: f64 = {
-                            let z = jj as f64;
-                            1.2 + z
-                        };
-                        acc += p;
-                    }
-                    (1.5 + g.tanh()).cbrt().min(1.2 / (1.5 + y.cos()))
-                }
-                1 | 2 => {
-                    jj as f64
-                }
-                mm if mm > 3 => {
-                    let v = y - b;
-                    y / (g.abs() + 0.5) * (v + jj as f64)
-                }
-                _ => {
-                    let w: f64 = {
-                        let e: f64 = {
-                            let v: f64 = {
-                                let xs = [0.0_f64; 3];
-                                h_cumsum(&xs)[2]
-                            };
-                            let g = g * ((v * 1.5).floor() + b + (1.5 + b.tanh()).ln());
-                            -b.sin().exp_m1() + g
-                        };
-                        y / (2.0 + (0.1 / (1.5 + b.tanh())).sin()) + e
-                    };
-                    h_pow(g, jj) + w
-                }
-            };
-            a /= 1.5 + h_norm2([b.cos().sinh(), g]).tanh();
-            let pt = h_polar(g + a, (1.5 + b.cos()).sqrt());
-            acc += pt.1;
-        } else if jj < 3 {
-            let (p, q): (f64, f64) = h_polar(-g, 0.2);
-            acc += p;
-            acc += q;
-        } else {
-            g += std::f64::consts::PI;
-            let p: f64 = if (g - jj as f64) <= (jj as f64 + y) {
-                let vals: [f64; 4] = [0.0; 4];
-                -0.5 * vals[jj] - (y - g)
-            } else {
-                let t: f64 = if jj < 1 {
-                    let tmp = [0.0_f64; 3];
-                    jj as f64 + tmp[2]
-                } else {
-                    (1.0 + y * y).powf(2.5)
-                };
-                h_polar(0.9, t).0
-            };
-            acc += p;
+    let mut w = y / (1.5 + f64::cos(y).tanh());
+    let a = 1.2 / y.hypot(1.0) * y.cos().exp2();
+    w %= 1.5 + (2.5 * core::f64::consts::E).min(y * w).tanh();
+    for j in 0..3 {
+        if j > 1 {
+            w += b / (2.0 + core::f64::consts::E.sin());
+            continue;
         }
-        let b = b + y;
-        acc += b;
+        let u: f64 = if (b / (b.abs() + 0.5)) <= 2.5 {
+            y * 0.9
+        } else {
+            (1.5 + y.tanh()).powi(-2).abs()
+        };
+        acc += u;
     }
-    (g - b).tanh().exp_m1() + acc
+    w = w * std::f64::consts::PI.cos();
+    w += y * b * (a * b);
+    let g = (h_norm2([b, std::f64::consts::PI]) * 1.5).ceil() * 0.3;
+    h_polar(f64::atan2(w, 2.0 + y.sin()), (g * 1.5).round() + g).1 + acc
 }
 
 fn f0402_t(tr: &Trace, b: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut g = y / (1.5 + y.tanh().exp_m1().tanh());
-    let b = b - g.tanh().exp_m1().cos().exp();
-    g += core::f64::consts::E.tanh().exp().cbrt() * -g;
-    for jj in 0..4 {
-        if tr.b(jj % 2 == 0) {
-            let mut a: f64 = match jj {
-                0 => {
-                    for _ in jj..5 {
-                        let p: f64 = {
-                            let z = jj as f64;
-                            1.2 + z
-                        };
-                        acc += p;
-                    }
-                    tr.min((1.5 + g.tanh()).cbrt(), 1.2 / (1.5 + y.cos()))
-                }
-                1 | 2 => {
-                    jj as f64
-                }
-                mm if mm > 3 => {
-                    let v = y - b;
-                    y / (tr.abs(g) + 0.5) * (v + jj as f64)
-                }
-                _ => {
-                    let w: f64 = {
-                        let e: f64 = {
-                            let v: f64 = {
-                                let xs = [0.0_f64; 3];
-                                h_cumsum(&xs)[2]
-                            };
-                            let g = g * (tr.floor(v * 1.5) + b + (1.5 + b.tanh()).ln());
-                            -b.sin().exp_m1() + g
-                        };
-                        y / (2.0 + (0.1 / (1.5 + b.tanh())).sin()) + e
-                    };
-                    h_pow(g, jj) + w
-                }
-            };
-            a /= 1.5 + h_norm2([b.cos().sinh(), g]).tanh();
-            let pt = h_polar(g + a, (1.5 + b.cos()).sqrt());
-            acc += pt.1;
-        } else if tr.b(jj < 3) {
-            let (p, q): (f64, f64) = h_polar(-g, 0.2);
-            acc += p;
-            acc += q;
-        } else {
-            g += std::f64::consts::PI;
-            let p: f64 = if tr.b((g - jj as f64) <= (jj as f64 + y)) {
-                let vals: [f64; 4] = [0.0; 4];
-                -0.5 * vals[jj] - (y - g)
-            } else {
-                let t: f64 = if tr.b(jj < 1) {
-                    let tmp = [0.0_f64; 3];
-                    jj as f64 + tmp[2]
-                } else {
-                    (1.0 + y * y).powf(2.5)
-                };
-                h_polar(0.9, t).0
-            };
-            acc += p;
+    let mut w = y / (1.5 + f64::cos(y).tanh());
+    let a = 1.2 / y.hypot(1.0) * y.cos().exp2();
+    w = tr.rem(w, 1.5 + tr.min(2.5 * core::f64::consts::E, y * w).tanh());
+    for j in 0..3 {
+        if tr.b(j > 1) {
+            w += b / (2.0 + core::f64::consts::E.sin());
+            continue;
         }
-        let b = b + y;
-        acc += b;
+        let u: f64 = if tr.b((b / (tr.abs(b) + 0.5)) <= 2.5) {
+            y * 0.9
+        } else {
+            tr.abs((1.5 + y.tanh()).powi(-2))
+        };
+        acc += u;
     }
-    (g - b).tanh().exp_m1() + acc
+    w = w * std::f64::consts::PI.cos();
+    w += y * b * (a * b);
+    let g = tr.ceil(h_norm2([b, std::f64::consts::PI]) * 1.5) * 0.3;
+    h_polar(f64::atan2(w, 2.0 + y.sin()), tr.round(g * 1.5) + g).1 + acc
 }
 
 const CASE_F0402: Case = case!(f0402, f0402_t, f0402_grad, f0402_pullback, f0402_grad_into,
@@ -8068,64 +8204,44 @@ const CASE_F0402: Case = case!(f0402, f0402_t, f0402_grad, f0402_pullback, f0402
 #[differentiate]
 fn f0403(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (y + core::f64::consts::E) >= f64::max(y, y * 0.5) {
+    if (y + core::f64::consts::E) >= (y.sin() * 0.9).asin() {
         let t: f64 = if (y / (1.0 + y * y)) >= 1.5 {
-            let u: f64 = if h_pow(0.7, 3) < (y % (1.5 + std::f64::consts::PI.cos())) {
-                let t: f64 = if (y + core::f64::consts::E) >= 0.1 {
-                    h_leaky(y).sin()
-                } else {
-                    let e = ((y * 1.5).ceil() + y).sin().cosh();
-                    y + e
-                };
-                h_pow(-0.5, 0) / (1.5 + (t * y).cos())
+            let u: f64 = if h_pow(0.7, 3) < ((y * 1.5).trunc() + std::f64::consts::PI) {
+                y + core::f64::consts::E - y.tanh().exp().log(2.5 + y.sin())
             } else {
-                let y = y + y * 0.5;
-                y.sin().sinh() / f64::acos(y.tanh() * 0.9).tanh().exp()
+                f64::sinh(y.cos()).cos().sinh()
             };
-            (1.5 + u.cos()).ln_1p()
+            u * 0.9
         } else {
-            let tup = h_polar((y.abs() + 0.5).log10(), (std::f64::consts::PI.tanh() * 0.9).acos());
-            tup.0 * y / (-y).hypot(1.0)
+            -0.5
         };
         acc += t;
-    } else {
-        let (mut w, w2): (f64, f64) = h_polar(h_mix(0.9, 1.2), 0.5);
-        w = w.sin() + (1.0 + y * y).sqrt();
-        acc += w;
-        acc += w2;
     }
-    h_mix(y * core::f64::consts::E, (y.tanh() * 0.9).acos()) + acc
+    let y = y * (y * 0.5);
+    let pair = h_polar(y * (y * 0.5), y - core::f64::consts::E);
+    let d = y.sin().sinh() * -y;
+    (std::f64::consts::PI / (1.0 + y * y)).asinh() + pair.1 + d + acc
 }
 
 fn f0403_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((y + core::f64::consts::E) >= tr.max(y, y * 0.5)) {
+    if tr.b((y + core::f64::consts::E) >= (y.sin() * 0.9).asin()) {
         let t: f64 = if tr.b((y / (1.0 + y * y)) >= 1.5) {
-            let u: f64 = if tr.b(h_pow(0.7, 3) < (tr.rem(y, 1.5 + std::f64::consts::PI.cos()))) {
-                let t: f64 = if tr.b((y + core::f64::consts::E) >= 0.1) {
-                    h_leaky_t(tr, y).sin()
-                } else {
-                    let e = (tr.ceil(y * 1.5) + y).sin().cosh();
-                    y + e
-                };
-                h_pow(-0.5, 0) / (1.5 + (t * y).cos())
+            let u: f64 = if tr.b(h_pow(0.7, 3) < (tr.trunc(y * 1.5) + std::f64::consts::PI)) {
+                y + core::f64::consts::E - y.tanh().exp().log(2.5 + y.sin())
             } else {
-                let y = y + y * 0.5;
-                y.sin().sinh() / f64::acos(y.tanh() * 0.9).tanh().exp()
+                f64::sinh(y.cos()).cos().sinh()
             };
-            (1.5 + u.cos()).ln_1p()
+            u * 0.9
         } else {
-            let tup = h_polar((tr.abs(y) + 0.5).log10(), (std::f64::consts::PI.tanh() * 0.9).acos());
-            tup.0 * y / (-y).hypot(1.0)
+            -0.5
         };
         acc += t;
-    } else {
-        let (mut w, w2): (f64, f64) = h_polar(h_mix(0.9, 1.2), 0.5);
-        w = w.sin() + (1.0 + y * y).sqrt();
-        acc += w;
-        acc += w2;
     }
-    h_mix(y * core::f64::consts::E, (y.tanh() * 0.9).acos()) + acc
+    let y = y * (y * 0.5);
+    let pair = h_polar(y * (y * 0.5), y - core::f64::consts::E);
+    let d = y.sin().sinh() * -y;
+    (std::f64::consts::PI / (1.0 + y * y)).asinh() + pair.1 + d + acc
 }
 
 const CASE_F0403: Case = case!(f0403, f0403_t, f0403_grad, f0403_pullback, f0403_grad_into,
@@ -8134,37 +8250,25 @@ const CASE_F0403: Case = case!(f0403, f0403_t, f0403_grad, f0403_pullback, f0403
 
 #[differentiate]
 fn f0404(arr: [f64; 1]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut xs: [f64; 5] = [0.0; 5];
     xs[3] *= (arr[0] * 1.5).tanh();
     for j in 1..5 {
-        xs[j] = xs[j - 1] * (xs[j] - xs[(j * 2 + 1) % 5]).tanh() + arr[0].tanh().exp_m1();
-        for _ in 1..xs.len() {
-            if (j as f64).tanh().exp().ln_1p() >= 0.3 || j % 2 == 0 {
-                return arr[0] - arr[0].hypot(arr[0].hypot(1.0));
-            }
-        }
-        let tup = (j as f64, xs[j]);
-        acc += tup.1;
+        xs[j] = xs[j - 1] * (xs[j] - xs[(j * 2 + 1) % 5]).tanh() + (arr[0] + std::f64::consts::PI);
     }
-    f64::abs(arr[0]).abs() + acc
+    let res = h_cumsum(&xs);
+    let tup = (xs[4].hypot(1.0).powf(xs[((h_scale3(&[arr[0], 0.2, xs[2]], res[3])[1].tanh().abs() * 2.9).floor() as usize) % xs.len()].cos() * 1.5), -res[4]);
+    core::f64::consts::E + tup.0 / arr[0].tanh().exp()
 }
 
 fn f0404_t(tr: &Trace, arr: [f64; 1]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut xs: [f64; 5] = [0.0; 5];
     xs[3] *= (arr[0] * 1.5).tanh();
     for j in 1..5 {
-        xs[j] = xs[j - 1] * (xs[j] - xs[(j * 2 + 1) % 5]).tanh() + arr[0].tanh().exp_m1();
-        for _ in 1..xs.len() {
-            if tr.b((j as f64).tanh().exp().ln_1p() >= 0.3 || j % 2 == 0) {
-                return arr[0] - arr[0].hypot(arr[0].hypot(1.0));
-            }
-        }
-        let tup = (j as f64, xs[j]);
-        acc += tup.1;
+        xs[j] = xs[j - 1] * (xs[j] - xs[(j * 2 + 1) % 5]).tanh() + (arr[0] + std::f64::consts::PI);
     }
-    tr.abs(tr.abs(arr[0])) + acc
+    let res = h_cumsum(&xs);
+    let tup = (xs[4].hypot(1.0).powf(xs[(tr.floor(h_scale3(&[arr[0], 0.2, xs[2]], res[3])[1].tanh().abs() * 2.9) as usize) % xs.len()].cos() * 1.5), -res[4]);
+    core::f64::consts::E + tup.0 / arr[0].tanh().exp()
 }
 
 const CASE_F0404: Case = case!(f0404, f0404_t, f0404_grad, f0404_pullback, f0404_grad_into,
@@ -8182,34 +8286,25 @@ fn f0405(xs: &[f64], on: bool) -> f64 {
                 let mut late1: f64;
                 if on && ((xs[it.min(xs.len() - 1)] * xs[i + 1]) < h_pow(std::f64::consts::PI, 0) && i > 0) {
                     let u = h_mix(i as f64, it as f64 * 0.5);
-                    late1 = 2.5_f64.powf((it as f64 - core::f64::consts::E).tanh());
+                    late1 = f64::exp_m1((it as f64 - core::f64::consts::E).tanh());
                     acc += u;
                 } else {
-                    late1 = xs[it.min(xs.len() - 1)] * (xs[it % xs.len()] + 0.7);
+                    let p = xs[it.min(xs.len() - 1)];
+                    late1 = p.tanh().exp().ln().clamp(-0.5, 0.8);
                 }
-                late1 += -xs[(it + 3) % xs.len()].cos();
-                let u: f64 = if it < 1 {
-                    late1 -= f64::sinh(xs[(it * 2 + 1) % xs.len()].sin()) + i as f64;
-                    (late1 * 1.5).ceil() + late1
-                } else {
-                    (late1 + xs[i]) * (1.5 + xs[it.min(xs.len() - 1)].tanh()).ln()
-                };
-                acc += u;
-            } else {
-                let s: f64 = if xs[(it + 1) % xs.len()].tanh() < std::f64::consts::PI.atan2(xs[it.min(5 - 1)].tanh() - 1.5) {
-                    i as f64
-                } else {
-                    let q = std::f64::consts::PI;
-                    xs[it % xs.len()] / (1.5 + (xs[(it + 3) % xs.len()].signum() * q).cos())
-                };
-                acc += s;
+                for &s in xs.iter() {
+                    let d = h_leaky((s.abs() + 0.5).sqrt());
+                    acc += d;
+                }
+                late1 = late1.cos() + xs[(it * 2 + 1) % xs.len()] % 1.5;
+                acc += late1;
             }
         }
-        if on && xs[it.min(xs.len() - 1)] <= 0.2 {
+        if it % 2 == 0 {
             continue;
         }
     }
-    (xs[(((xs[4] / (xs[((f64::min(xs[4], xs[0]).cos().abs() * 2.9).floor() as usize) % 5].abs() + 0.5)).sin().abs() * 2.9).floor() as usize) % xs.len()] / (2.0 + xs[3].sin())).cos().sinh() + acc
+    xs[3] + acc
 }
 
 fn f0405_t(tr: &Trace, xs: &[f64], on: bool) -> f64 {
@@ -8222,34 +8317,25 @@ fn f0405_t(tr: &Trace, xs: &[f64], on: bool) -> f64 {
                 let mut late1: f64;
                 if tr.b(on && ((xs[it.min(xs.len() - 1)] * xs[i + 1]) < h_pow(std::f64::consts::PI, 0) && i > 0)) {
                     let u = h_mix(i as f64, it as f64 * 0.5);
-                    late1 = 2.5_f64.powf((it as f64 - core::f64::consts::E).tanh());
+                    late1 = f64::exp_m1((it as f64 - core::f64::consts::E).tanh());
                     acc += u;
                 } else {
-                    late1 = xs[it.min(xs.len() - 1)] * (xs[it % xs.len()] + 0.7);
+                    let p = xs[it.min(xs.len() - 1)];
+                    late1 = tr.clamp(p.tanh().exp().ln(), -0.5, 0.8);
                 }
-                late1 += -xs[(it + 3) % xs.len()].cos();
-                let u: f64 = if tr.b(it < 1) {
-                    late1 -= f64::sinh(xs[(it * 2 + 1) % xs.len()].sin()) + i as f64;
-                    tr.ceil(late1 * 1.5) + late1
-                } else {
-                    (late1 + xs[i]) * (1.5 + xs[it.min(xs.len() - 1)].tanh()).ln()
-                };
-                acc += u;
-            } else {
-                let s: f64 = if tr.b(xs[(it + 1) % xs.len()].tanh() < tr.atan2(std::f64::consts::PI, xs[it.min(5 - 1)].tanh() - 1.5)) {
-                    i as f64
-                } else {
-                    let q = std::f64::consts::PI;
-                    xs[it % xs.len()] / (1.5 + (tr.signum(xs[(it + 3) % xs.len()]) * q).cos())
-                };
-                acc += s;
+                for &s in xs.iter() {
+                    let d = h_leaky_t(tr, (tr.abs(s) + 0.5).sqrt());
+                    acc += d;
+                }
+                late1 = late1.cos() + tr.rem(xs[(it * 2 + 1) % xs.len()], 1.5);
+                acc += late1;
             }
         }
-        if tr.b(on && xs[it.min(xs.len() - 1)] <= 0.2) {
+        if tr.b(it % 2 == 0) {
             continue;
         }
     }
-    (xs[(tr.floor((xs[4] / (tr.abs(xs[(tr.floor(tr.min(xs[4], xs[0]).cos().abs() * 2.9) as usize) % 5]) + 0.5)).sin().abs() * 2.9) as usize) % xs.len()] / (2.0 + xs[3].sin())).cos().sinh() + acc
+    xs[3] + acc
 }
 
 const CASE_F0405: Case = case!(f0405, f0405_t, f0405_grad, f0405_pullback, f0405_grad_into,
@@ -8261,60 +8347,46 @@ fn f0406(ws: &[f64], vals: &[f64], xs: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (_, &s) in xs.iter().zip(vals.iter()) {
         for &q in vals.iter() {
-            let z = s.sin().tan();
+            let v = s.min(xs[2] - s);
             acc += q;
-            acc += z;
+            acc += v;
         }
-        let e: f64 = if core::f64::consts::E > 0.3 {
-            ws[((x.cos().exp2().cos().abs() * 2.9).floor() as usize) % ws.len()] / (0.3 + x).tanh().exp()
-        } else {
-            let b: f64 = if h_dot(xs, ws) > 0.3 {
-                let hs: Vec<f64> = vec![0.0; ws.len()];
-                (x.signum() * xs[2]).clamp(-0.5, 0.8) + hs[2]
-            } else {
-                x * 0.9
-            };
-            h_mix(b, b + x)
-        };
+        let b = ws[(((x.cos().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % ws.len()] / (0.3 + x).tanh().exp();
         acc += s;
-        acc += e;
+        acc += b;
     }
-    let c: f64 = {
-        let x: f64 = x - (1.5 + x.cos()).ln_1p() / (x.abs() + 0.5);
-        let y = h_norm2([(1.0 + x * x).recip(), (x * 1.5).floor() * 0.3]);
-        (vals[2].tanh() * 0.9).acos() + y
-    };
-    (vals[0] + x).to_radians() + ws[2] + c + acc
+    let mut late1: f64;
+    if h_dot(xs, ws) > 0.3 {
+        let hs: Vec<f64> = vec![0.0; ws.len()];
+        late1 = x.max(vals[3]).min(hs[1] - x);
+    } else {
+        late1 = x + xs[0] + -x;
+    }
+    late1 %= (1.5 + (-x).cos()).ln_1p().abs() + 0.5;
+    (1.5 + vals[2]).asinh() + late1 + acc
 }
 
 fn f0406_t(tr: &Trace, ws: &[f64], vals: &[f64], xs: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (_, &s) in xs.iter().zip(vals.iter()) {
         for &q in vals.iter() {
-            let z = s.sin().tan();
+            let v = tr.min(s, xs[2] - s);
             acc += q;
-            acc += z;
+            acc += v;
         }
-        let e: f64 = if tr.b(core::f64::consts::E > 0.3) {
-            ws[(tr.floor(x.cos().exp2().cos().abs() * 2.9) as usize) % ws.len()] / (0.3 + x).tanh().exp()
-        } else {
-            let b: f64 = if tr.b(h_dot(xs, ws) > 0.3) {
-                let hs: Vec<f64> = vec![0.0; ws.len()];
-                tr.clamp(tr.signum(x) * xs[2], -0.5, 0.8) + hs[2]
-            } else {
-                x * 0.9
-            };
-            h_mix(b, b + x)
-        };
+        let b = ws[(tr.floor((x.cos().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % ws.len()] / (0.3 + x).tanh().exp();
         acc += s;
-        acc += e;
+        acc += b;
     }
-    let c: f64 = {
-        let x: f64 = x - (1.5 + x.cos()).ln_1p() / (tr.abs(x) + 0.5);
-        let y = h_norm2([(1.0 + x * x).recip(), tr.floor(x * 1.5) * 0.3]);
-        (vals[2].tanh() * 0.9).acos() + y
-    };
-    (vals[0] + x).to_radians() + ws[2] + c + acc
+    let mut late1: f64;
+    if tr.b(h_dot(xs, ws) > 0.3) {
+        let hs: Vec<f64> = vec![0.0; ws.len()];
+        late1 = tr.min(tr.max(x, vals[3]), hs[1] - x);
+    } else {
+        late1 = x + xs[0] + -x;
+    }
+    late1 = tr.rem(late1, tr.abs((1.5 + (-x).cos()).ln_1p()) + 0.5);
+    (1.5 + vals[2]).asinh() + late1 + acc
 }
 
 const CASE_F0406: Case = case!(f0406, f0406_t, f0406_grad, f0406_pullback, f0406_grad_into,
@@ -8326,54 +8398,76 @@ fn f0407(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
         let mut round: usize = 0;
-        let mut g: f64 = loop {
+        let g: f64 = loop {
             round += 1;
             if round > 3 {
                 break x;
             }
             let y: f64 = if (ii as f64 + x) > 2.0 {
                 let (s, s2) = (x, x * round as f64);
-                ((ii as f64).hypot(x.hypot(1.0)).abs() + 0.5).sqrt() + s + s2
+                (ii as f64).hypot(1.0).sqrt().tanh().exp2() + s + s2
             } else {
-                x * 0.9
+                let y = x;
+                (x * 1.5).ceil() * 0.3 * (y - std::f64::consts::PI)
             };
             acc += y;
         };
-        g -= (x * 1.5).floor() * 0.3 * (g - std::f64::consts::PI);
+        let x = x - 0.5;
         acc += g;
+        acc += x;
     }
-    let mut x = x - (std::f64::consts::PI + h_mix(2.0, x));
-    x -= ((x * 1.5).ceil() + core::f64::consts::E) % (2.0 + f64::hypot(x, x.hypot(1.0)).sin());
-    let mut b: f64 = 1.5;
-    b += x;
-    b * (b * 0.5) + b + acc
+    let x = x + h_leaky(x).max(std::f64::consts::PI);
+    let late1: f64;
+    if (x * core::f64::consts::E) < f64::atanh(x.tanh() * 0.9) {
+        late1 = x;
+    } else {
+        let b: f64 = if (1.5 + x.tanh()).ln() <= -x {
+            (x.abs() + 0.5 + 1.2).acosh().sin()
+        } else {
+            x * 0.9
+        };
+        late1 = x;
+        acc += b;
+    }
+    x + late1 + acc
 }
 
 fn f0407_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..3 {
         let mut round: usize = 0;
-        let mut g: f64 = loop {
+        let g: f64 = loop {
             round += 1;
             if tr.b(round > 3) {
                 break x;
             }
             let y: f64 = if tr.b((ii as f64 + x) > 2.0) {
                 let (s, s2) = (x, x * round as f64);
-                (tr.abs((ii as f64).hypot(x.hypot(1.0))) + 0.5).sqrt() + s + s2
+                (ii as f64).hypot(1.0).sqrt().tanh().exp2() + s + s2
             } else {
-                x * 0.9
+                let y = x;
+                tr.ceil(x * 1.5) * 0.3 * (y - std::f64::consts::PI)
             };
             acc += y;
         };
-        g -= tr.floor(x * 1.5) * 0.3 * (g - std::f64::consts::PI);
+        let x = x - 0.5;
         acc += g;
+        acc += x;
     }
-    let mut x = x - (std::f64::consts::PI + h_mix(2.0, x));
-    x -= tr.rem(tr.ceil(x * 1.5) + core::f64::consts::E, 2.0 + f64::hypot(x, x.hypot(1.0)).sin());
-    let mut b: f64 = 1.5;
-    b += x;
-    b * (b * 0.5) + b + acc
+    let x = x + tr.max(h_leaky_t(tr, x), std::f64::consts::PI);
+    let late1: f64;
+    if tr.b((x * core::f64::consts::E) < f64::atanh(x.tanh() * 0.9)) {
+        late1 = x;
+    } else {
+        let b: f64 = if tr.b((1.5 + x.tanh()).ln() <= -x) {
+            (tr.abs(x) + 0.5 + 1.2).acosh().sin()
+        } else {
+            x * 0.9
+        };
+        late1 = x;
+        acc += b;
+    }
+    x + late1 + acc
 }
 
 const CASE_F0407: Case = case!(f0407, f0407_t, f0407_grad, f0407_pullback, f0407_grad_into,
@@ -8388,31 +8482,26 @@ fn f0408(xs: &[f64], xs1: &[f64], ts: &[f64; 2]) -> f64 {
         while cnt < 1 && h_leaky(ts[ts.len() - 1 - ii]) > (ii as f64 * xs1[0]) {
             cnt += 1;
             for (r, p) in ts.iter().zip(xs.iter()) {
-                let b = (ii as f64 - r).hypot(1.0).sqrt();
+                let b = (ii as f64 - r).tanh().to_degrees() * 0.02;
                 acc += *p;
                 acc += b;
             }
         }
         let v: f64 = if ii % 2 == 0 {
             let w: f64 = if cnt < 1 {
-                let d = (f64::exp_m1(xs1[0].tanh()) * 1.5).floor() * 0.3;
-                -1.5 + d
+                let r = xs1[0].abs().cos().exp();
+                r * 0.9
             } else {
-                let a: f64 = {
-                    let mut e = xs1[0].tanh().sinh();
-                    e = e * (e * ts[1]).tanh();
-                    h_polar(e, e).1 / ((e + e * 0.5).abs() + 0.5)
-                };
-                (1.5 + std::f64::consts::PI.tanh()).log10() * (1.5 + ts[0].cos()).log2() + a
+                (1.5 + ts[cnt % ts.len()].cos()).powf(xs1[0].tanh() * 1.5) / (1.5 + xs1[0].tanh() + 1.2).acosh().hypot(1.0)
             };
-            xs[ii % 3].tanh().exp_m1() + w
+            ts[1] + w
         } else {
-            let q = xs[cnt + 1].tanh().exp().log2() * xs[ii].tanh().exp_m1();
-            h_dot(xs1, ts) + q
+            let hs: [f64; 4] = [0.0; 4];
+            h_leaky(-(ii as f64)) + hs[3]
         };
         acc += v;
     }
-    xs1[0] - xs[0] + -0.5 / (1.5 + xs[2].cos()) + ts[1] + acc
+    0.3 + xs[2] + xs1[0] + ts[1] + acc
 }
 
 fn f0408_t(tr: &Trace, xs: &[f64], xs1: &[f64], ts: &[f64; 2]) -> f64 {
@@ -8422,31 +8511,26 @@ fn f0408_t(tr: &Trace, xs: &[f64], xs1: &[f64], ts: &[f64; 2]) -> f64 {
         while tr.b(cnt < 1 && h_leaky_t(tr, ts[ts.len() - 1 - ii]) > (ii as f64 * xs1[0])) {
             cnt += 1;
             for (r, p) in ts.iter().zip(xs.iter()) {
-                let b = (ii as f64 - r).hypot(1.0).sqrt();
+                let b = (ii as f64 - r).tanh().to_degrees() * 0.02;
                 acc += *p;
                 acc += b;
             }
         }
         let v: f64 = if tr.b(ii % 2 == 0) {
             let w: f64 = if tr.b(cnt < 1) {
-                let d = tr.floor(f64::exp_m1(xs1[0].tanh()) * 1.5) * 0.3;
-                -1.5 + d
+                let r = tr.abs(xs1[0]).cos().exp();
+                r * 0.9
             } else {
-                let a: f64 = {
-                    let mut e = xs1[0].tanh().sinh();
-                    e = e * (e * ts[1]).tanh();
-                    h_polar(e, e).1 / (tr.abs(e + e * 0.5) + 0.5)
-                };
-                (1.5 + std::f64::consts::PI.tanh()).log10() * (1.5 + ts[0].cos()).log2() + a
+                (1.5 + ts[cnt % ts.len()].cos()).powf(xs1[0].tanh() * 1.5) / (1.5 + xs1[0].tanh() + 1.2).acosh().hypot(1.0)
             };
-            xs[ii % 3].tanh().exp_m1() + w
+            ts[1] + w
         } else {
-            let q = xs[cnt + 1].tanh().exp().log2() * xs[ii].tanh().exp_m1();
-            h_dot(xs1, ts) + q
+            let hs: [f64; 4] = [0.0; 4];
+            h_leaky_t(tr, -(ii as f64)) + hs[3]
         };
         acc += v;
     }
-    xs1[0] - xs[0] + -0.5 / (1.5 + xs[2].cos()) + ts[1] + acc
+    0.3 + xs[2] + xs1[0] + ts[1] + acc
 }
 
 const CASE_F0408: Case = case!(f0408, f0408_t, f0408_grad, f0408_pullback, f0408_grad_into,
@@ -8457,45 +8541,45 @@ const CASE_F0408: Case = case!(f0408, f0408_t, f0408_grad, f0408_pullback, f0408
 fn f0409(grid: &[[f64; 3]; 2], a: f64, arr: [f64; 4], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (ii, &z) in arr.iter().enumerate() {
-        let tup = (core::f64::consts::E + arr[ii % 4], a.sin());
+        let pt = (core::f64::consts::E + arr[ii % 4], a.tanh().sinh());
         for b in &arr {
             let cum = h_cumsum(&arr);
             acc += *b;
             acc += cum[3];
         }
         acc += z;
-        acc += tup.1;
+        acc += pt.1;
     }
     let res = h_cumsum(&arr);
     for j in 0..2 {
-        let w = grid[grid.len() - 1 - j][(j * 2 + 1) % 3] / (a.abs() + 0.5) - ((j as f64 * 1.5).ceil() + j as f64);
-        acc += w;
+        let u = grid[grid.len() - 1 - j][(j * 2 + 1) % 3] / (a.abs() + 0.5) - (j as f64).hypot(1.0).ln_1p();
+        acc += u;
     }
-    let pt = (c.hypot(1.0).sqrt(), c);
-    let c = c - (0.3 - a) * (grid[0][2] + a);
-    res[1].min(a) % 1.5 + pt.1 + c + acc
+    let mut c = c + (arr[0] / (1.5 + c.cos()) - arr[3].tanh().to_degrees() * 0.02);
+    c *= (a as f64).cos().cosh().sin();
+    f64::asin((c - grid[0][1]).cos() * 0.9) + res[3] + acc
 }
 
 fn f0409_t(tr: &Trace, grid: &[[f64; 3]; 2], a: f64, arr: [f64; 4], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (ii, &z) in arr.iter().enumerate() {
-        let tup = (core::f64::consts::E + arr[ii % 4], a.sin());
+        let pt = (core::f64::consts::E + arr[ii % 4], a.tanh().sinh());
         for b in &arr {
             let cum = h_cumsum(&arr);
             acc += *b;
             acc += cum[3];
         }
         acc += z;
-        acc += tup.1;
+        acc += pt.1;
     }
     let res = h_cumsum(&arr);
     for j in 0..2 {
-        let w = grid[grid.len() - 1 - j][(j * 2 + 1) % 3] / (tr.abs(a) + 0.5) - (tr.ceil(j as f64 * 1.5) + j as f64);
-        acc += w;
+        let u = grid[grid.len() - 1 - j][(j * 2 + 1) % 3] / (tr.abs(a) + 0.5) - (j as f64).hypot(1.0).ln_1p();
+        acc += u;
     }
-    let pt = (c.hypot(1.0).sqrt(), c);
-    let c = c - (0.3 - a) * (grid[0][2] + a);
-    tr.rem(tr.min(res[1], a), 1.5) + pt.1 + c + acc
+    let mut c = c + (arr[0] / (1.5 + c.cos()) - arr[3].tanh().to_degrees() * 0.02);
+    c *= (a as f64).cos().cosh().sin();
+    f64::asin((c - grid[0][1]).cos() * 0.9) + res[3] + acc
 }
 
 const CASE_F0409: Case = case!(f0409, f0409_t, f0409_grad, f0409_pullback, f0409_grad_into,
@@ -8506,47 +8590,59 @@ const CASE_F0409: Case = case!(f0409, f0409_t, f0409_grad, f0409_pullback, f0409
 fn f0410(arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp: Vec<f64> = vec![0.0; arr.len()];
-    tmp[0] += (1.5 + (1.2 * tmp[1]).cos()).powf(2.5);
-    let t: f64 = {
+    tmp[0] *= ((1.2 * tmp[1] * 1.5).round() * 0.3).sin();
+    let mut t: f64 = {
         for l in 0..3 {
             tmp[l] = 0.7 + h_polar(0.9, tmp[(l + 1) % tmp.len()]).1;
             if h_pow(0.7, l) <= -1.5 {
-                return h_mix(l as f64, arr[l]).cos().exp_m1();
+                return (h_mix(l as f64, arr[l]).cos() * 0.9).asin();
             }
         }
-        f64::recip(1.5 + tmp[((arr[(((-core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % arr.len()].powi(2).sin().abs() * 2.9).floor() as usize) % tmp.len()].cos()).signum() * arr[(((1.5 + tmp[2].cos()).powi(-1).cos().abs() * 2.9).floor() as usize) % arr.len()].tanh().exp().powf(2.5)
+        (tmp[((arr[(((-core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % arr.len()].max(arr[(((arr[((tmp[2].cos().cos().abs() * 2.9).floor() as usize) % arr.len()] + arr[1]).cos().abs() * 2.9).floor() as usize) % arr.len()]).tanh().abs() * 2.9).floor() as usize) % tmp.len()].tanh().cosh().cos() * 0.9).asin()
     };
-    for (l, &z) in arr.iter().enumerate() {
-        tmp[l.min(3 - 1)] = h_cumsum(&arr)[l.min(3 - 1)] - std::f64::consts::PI * tmp[l];
-        if h_pow(t, l) < 0.2 {
-            break;
-        }
-        acc += z;
+    if t > 0.3 {
+        let mut buf = [0.0_f64; 2];
+        let (g, y) = h_polar(t.hypot(1.0).log2(), t);
+        buf[0] *= ((y.tanh() * 1.5).round() * 0.3).tanh();
+        acc += buf[1];
+        acc += g;
+    } else if t >= (t / t.hypot(1.0)) {
+        let c = ((t + std::f64::consts::PI) * 1.5).trunc() + (t + 0.9);
+        acc += c;
+    } else {
+        t += t.min(arr[(((1.5 + arr[2].tanh() + 1.2).acosh().sin().abs() * 2.9).floor() as usize) % 3]);
+        t = t * 0.5 + f64::exp_m1(tmp[0].tanh());
     }
-    arr[1].min(t.tanh().sinh()) + tmp[2] + acc
+    (t.tanh().to_degrees() * 0.02).cos().to_degrees() * 0.02 + acc
 }
 
 fn f0410_t(tr: &Trace, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp: Vec<f64> = vec![0.0; arr.len()];
-    tmp[0] += (1.5 + (1.2 * tmp[1]).cos()).powf(2.5);
-    let t: f64 = {
+    tmp[0] *= (tr.round(1.2 * tmp[1] * 1.5) * 0.3).sin();
+    let mut t: f64 = {
         for l in 0..3 {
             tmp[l] = 0.7 + h_polar(0.9, tmp[(l + 1) % tmp.len()]).1;
             if tr.b(h_pow(0.7, l) <= -1.5) {
-                return h_mix(l as f64, arr[l]).cos().exp_m1();
+                return (h_mix(l as f64, arr[l]).cos() * 0.9).asin();
             }
         }
-        tr.signum(f64::recip(1.5 + tmp[(tr.floor(arr[(tr.floor((-core::f64::consts::E).tanh().abs() * 2.9) as usize) % arr.len()].powi(2).sin().abs() * 2.9) as usize) % tmp.len()].cos())) * arr[(tr.floor((1.5 + tmp[2].cos()).powi(-1).cos().abs() * 2.9) as usize) % arr.len()].tanh().exp().powf(2.5)
+        (tmp[(tr.floor(tr.max(arr[(tr.floor((-core::f64::consts::E).tanh().abs() * 2.9) as usize) % arr.len()], arr[(tr.floor((arr[(tr.floor(tmp[2].cos().cos().abs() * 2.9) as usize) % arr.len()] + arr[1]).cos().abs() * 2.9) as usize) % arr.len()]).tanh().abs() * 2.9) as usize) % tmp.len()].tanh().cosh().cos() * 0.9).asin()
     };
-    for (l, &z) in arr.iter().enumerate() {
-        tmp[l.min(3 - 1)] = h_cumsum(&arr)[l.min(3 - 1)] - std::f64::consts::PI * tmp[l];
-        if tr.b(h_pow(t, l) < 0.2) {
-            break;
-        }
-        acc += z;
+    if tr.b(t > 0.3) {
+        let mut buf = [0.0_f64; 2];
+        let (g, y) = h_polar(t.hypot(1.0).log2(), t);
+        buf[0] *= (tr.round(y.tanh() * 1.5) * 0.3).tanh();
+        acc += buf[1];
+        acc += g;
+    } else if tr.b(t >= (t / t.hypot(1.0))) {
+        let c = tr.trunc((t + std::f64::consts::PI) * 1.5) + (t + 0.9);
+        acc += c;
+    } else {
+        t += tr.min(t, arr[(tr.floor((1.5 + arr[2].tanh() + 1.2).acosh().sin().abs() * 2.9) as usize) % 3]);
+        t = t * 0.5 + f64::exp_m1(tmp[0].tanh());
     }
-    tr.min(arr[1], t.tanh().sinh()) + tmp[2] + acc
+    (t.tanh().to_degrees() * 0.02).cos().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0410: Case = case!(f0410, f0410_t, f0410_grad, f0410_pullback, f0410_grad_into,
@@ -8557,93 +8653,85 @@ const CASE_F0410: Case = case!(f0410, f0410_t, f0410_grad, f0410_pullback, f0410
 fn f0411(arr: [f64; 4], ws: &[f64], x: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut r: f64 = if ii > 1 {
-            let t = b / (1.5 + (ii as f64).hypot(1.0).log10().tanh());
-            (ii as f64) as f64 * t
+        let r: f64 = if ii > 1 {
+            let v = b / (1.5 + (ii as f64).tanh().tanh());
+            arr[ii % arr.len()] + v
         } else {
-            let late1: f64;
-            if (b / (1.5 + arr[ii % 4].tanh())) < 0.7 || ii > 0 {
-                let g = ws[ii] * ws[ii + 1] + ws[(ii + 3) % ws.len()].hypot(1.0).ln_1p();
-                late1 = arr[(ii * 2 + 1) % arr.len()].sin();
-                acc += g;
-            } else {
-                let p: f64 = {
-                    let zs = vec![0.0_f64; ws.len()];
-                    ws[ii] + zs[2]
+            (ws[ws.len() - 1 - ii] as f64).signum() * h_nested(b, ws)
+        };
+        let pt = h_polar(arr[ii % arr.len()] - x, ws[ii] * ws[ii + 1]);
+        acc += r;
+        acc += pt.1;
+    }
+    for jj in 0..2 {
+        for _ in 0..jj {
+            for ii in 0..2 {
+                let p: f64 = match ii {
+                    0 => {
+                        f64::tanh(h_norm2([x, x]))
+                    }
+                    mm if mm > 3 => {
+                        let tmp = [f64::asin(x.tanh() * 0.9), (core::f64::consts::E * 1.5).trunc() * 0.3, ii as f64 - ws[ii]];
+                        (x % (1.5 + ws[ws.len() - 1 - ii].cos()) * 1.5).floor() * 0.3 + tmp[2]
+                    }
+                    _ => {
+                        -x.tanh().tan()
+                    }
                 };
-                late1 = (1.5 + (core::f64::consts::E + arr[ii + 1]).cos()).ln();
                 acc += p;
             }
-            f64::tanh(ws[ii].hypot(1.0).ln()) + late1
-        };
-        if ((ii as f64 * 1.5).ceil() * 0.3) < 1.5 {
-            let buf = [[0.0_f64; 2]; 1];
-            let y: f64 = if ii < 1 {
-                let d: f64 = if b.cos().exp2() <= -1.5 {
-                    r.min(ws[ii]) / (1.5 + b.tanh())
-                } else {
-                    ws[(ii + 3) % ws.len()].min(core::f64::consts::E) + ws[(ii * 2 + 1) % ws.len()]
-                };
-                (d as f64).clamp(-0.5, 0.8)
-            } else {
-                r /= 2.0 + std::f64::consts::PI.sin();
-                f64::recip(1.5 + b.cos())
-            };
-            acc += buf[0][0];
-            acc += y;
-        } else if b.tanh().exp() <= (ii as f64 % r.tanh().exp()) {
-            let x = x + ((ii as f64 * ws[(ii * 2 + 1) % ws.len()]).abs() + 0.5).sqrt();
-            acc += x;
         }
-        acc += r;
+        let d: f64 = if x.mul_add(b, arr[jj + 1]) >= 0.2 {
+            let buf: [f64; 1] = [0.0; 1];
+            h_pow(x.max(b), 2) + buf[0]
+        } else {
+            ws[jj].tanh().exp().ln_1p() + h_pow(b, 3)
+        };
+        acc += d;
     }
-    (1.2 + x) as f64 + arr[3] + ws[2] + b + acc
+    ((arr[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % arr.len()] * 1.5).round() * 0.3).tanh().exp().log2() + ws[2] + x + b + acc
 }
 
 fn f0411_t(tr: &Trace, arr: [f64; 4], ws: &[f64], x: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut r: f64 = if tr.b(ii > 1) {
-            let t = b / (1.5 + (ii as f64).hypot(1.0).log10().tanh());
-            (ii as f64) as f64 * t
+        let r: f64 = if tr.b(ii > 1) {
+            let v = b / (1.5 + (ii as f64).tanh().tanh());
+            arr[ii % arr.len()] + v
         } else {
-            let late1: f64;
-            if tr.b((b / (1.5 + arr[ii % 4].tanh())) < 0.7 || ii > 0) {
-                let g = ws[ii] * ws[ii + 1] + ws[(ii + 3) % ws.len()].hypot(1.0).ln_1p();
-                late1 = arr[(ii * 2 + 1) % arr.len()].sin();
-                acc += g;
-            } else {
-                let p: f64 = {
-                    let zs = vec![0.0_f64; ws.len()];
-                    ws[ii] + zs[2]
+            tr.signum(ws[ws.len() - 1 - ii] as f64) * h_nested(b, ws)
+        };
+        let pt = h_polar(arr[ii % arr.len()] - x, ws[ii] * ws[ii + 1]);
+        acc += r;
+        acc += pt.1;
+    }
+    for jj in 0..2 {
+        for _ in 0..jj {
+            for ii in 0..2 {
+                let p: f64 = match ii {
+                    0 => {
+                        f64::tanh(h_norm2([x, x]))
+                    }
+                    mm if mm > 3 => {
+                        let tmp = [f64::asin(x.tanh() * 0.9), tr.trunc(core::f64::consts::E * 1.5) * 0.3, ii as f64 - ws[ii]];
+                        tr.floor(tr.rem(x, 1.5 + ws[ws.len() - 1 - ii].cos()) * 1.5) * 0.3 + tmp[2]
+                    }
+                    _ => {
+                        -x.tanh().tan()
+                    }
                 };
-                late1 = (1.5 + (core::f64::consts::E + arr[ii + 1]).cos()).ln();
                 acc += p;
             }
-            f64::tanh(ws[ii].hypot(1.0).ln()) + late1
-        };
-        if tr.b((tr.ceil(ii as f64 * 1.5) * 0.3) < 1.5) {
-            let buf = [[0.0_f64; 2]; 1];
-            let y: f64 = if tr.b(ii < 1) {
-                let d: f64 = if tr.b(b.cos().exp2() <= -1.5) {
-                    tr.min(r, ws[ii]) / (1.5 + b.tanh())
-                } else {
-                    tr.min(ws[(ii + 3) % ws.len()], core::f64::consts::E) + ws[(ii * 2 + 1) % ws.len()]
-                };
-                tr.clamp(d as f64, -0.5, 0.8)
-            } else {
-                r /= 2.0 + std::f64::consts::PI.sin();
-                f64::recip(1.5 + b.cos())
-            };
-            acc += buf[0][0];
-            acc += y;
-        } else if tr.b(b.tanh().exp() <= (tr.rem(ii as f64, r.tanh().exp()))) {
-            let x = x + (tr.abs(ii as f64 * ws[(ii * 2 + 1) % ws.len()]) + 0.5).sqrt();
-            acc += x;
         }
-        acc += r;
+        let d: f64 = if tr.b(x.mul_add(b, arr[jj + 1]) >= 0.2) {
+            let buf: [f64; 1] = [0.0; 1];
+            h_pow(tr.max(x, b), 2) + buf[0]
+        } else {
+            ws[jj].tanh().exp().ln_1p() + h_pow(b, 3)
+        };
+        acc += d;
     }
-    (1.2 + x) as f64 + arr[3] + ws[2] + b + acc
+    (tr.round(arr[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % arr.len()] * 1.5) * 0.3).tanh().exp().log2() + ws[2] + x + b + acc
 }
 
 const CASE_F0411: Case = case!(f0411, f0411_t, f0411_grad, f0411_pullback, f0411_grad_into,
@@ -8654,12 +8742,12 @@ const CASE_F0411: Case = case!(f0411, f0411_t, f0411_grad, f0411_pullback, f0411
 fn f0412(vs: Vec<f64>, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 1..vs.len() {
-        let b: f64 = if (std::f64::consts::PI + vals[l.min(vals.len() - 1)]) >= vals[(l + 2) % 3] || l < 1 {
-            ((l as f64 - vs[l]) * 1.5).round() * 0.3
+        let b: f64 = if (f64::floor(vs[(l * 2 + 1) % vs.len()] * 1.5) * 0.3) >= (std::f64::consts::PI / (vals[(l + 2) % 3].abs() + 0.5)) || l % 2 == 0 {
+            ((l as f64 - vs[l]).abs() + 0.5).sqrt()
         } else {
             let late1: f64;
-            if (1.5 + std::f64::consts::PI.cos()).cbrt() < -1.5 {
-                late1 = h_nested(vals[(l * 2 + 1) % vals.len()], vals);
+            if ((std::f64::consts::PI * 1.5).floor() + std::f64::consts::PI) <= -1.5 {
+                late1 = vals[(l * 2 + 1) % vals.len()];
             } else {
                 for p in vals.iter() {
                     if l < 1 {
@@ -8667,7 +8755,7 @@ fn f0412(vs: Vec<f64>, vals: &[f64]) -> f64 {
                     }
                     acc += *p;
                 }
-                late1 = (vals[l.min(vals.len() - 1)] + l as f64).cos().exp_m1();
+                late1 = ((vals[l.min(vals.len() - 1)] + l as f64).cos() * 0.9).acos();
             }
             vals[l % vals.len()] + late1
         };
@@ -8678,22 +8766,28 @@ fn f0412(vs: Vec<f64>, vals: &[f64]) -> f64 {
     let mut cnt: usize = 0;
     while cnt < 3 {
         cnt += 1;
-        let y = (vs[(cnt + 1) % 4].abs() * 1.5).floor() * 0.3;
-        let y = (y / y.tanh().exp()).tanh();
-        acc += y;
+        let e: f64 = 1.5;
+        let g: f64 = {
+            let ys: [f64; 5] = [0.0; 5];
+            if cnt > 2 {
+                return h_pow(ys[(cnt * 2 + 1) % ys.len()].atan2(1.0 + e * e), cnt);
+            }
+            e.tanh() - (e + core::f64::consts::E)
+        };
+        acc += g;
     }
-    h_nested(cnt as f64, &vs) as f64 + vals[2] + acc
+    vals[cnt % vals.len()] + acc
 }
 
 fn f0412_t(tr: &Trace, vs: Vec<f64>, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 1..vs.len() {
-        let b: f64 = if tr.b((std::f64::consts::PI + vals[l.min(vals.len() - 1)]) >= vals[(l + 2) % 3] || l < 1) {
-            tr.round((l as f64 - vs[l]) * 1.5) * 0.3
+        let b: f64 = if tr.b((tr.floor(vs[(l * 2 + 1) % vs.len()] * 1.5) * 0.3) >= (std::f64::consts::PI / (tr.abs(vals[(l + 2) % 3]) + 0.5)) || l % 2 == 0) {
+            (tr.abs(l as f64 - vs[l]) + 0.5).sqrt()
         } else {
             let late1: f64;
-            if tr.b((1.5 + std::f64::consts::PI.cos()).cbrt() < -1.5) {
-                late1 = h_nested(vals[(l * 2 + 1) % vals.len()], vals);
+            if tr.b((tr.floor(std::f64::consts::PI * 1.5) + std::f64::consts::PI) <= -1.5) {
+                late1 = vals[(l * 2 + 1) % vals.len()];
             } else {
                 for p in vals.iter() {
                     if tr.b(l < 1) {
@@ -8701,7 +8795,7 @@ fn f0412_t(tr: &Trace, vs: Vec<f64>, vals: &[f64]) -> f64 {
                     }
                     acc += *p;
                 }
-                late1 = (vals[l.min(vals.len() - 1)] + l as f64).cos().exp_m1();
+                late1 = ((vals[l.min(vals.len() - 1)] + l as f64).cos() * 0.9).acos();
             }
             vals[l % vals.len()] + late1
         };
@@ -8712,11 +8806,17 @@ fn f0412_t(tr: &Trace, vs: Vec<f64>, vals: &[f64]) -> f64 {
     let mut cnt: usize = 0;
     while tr.b(cnt < 3) {
         cnt += 1;
-        let y = tr.floor(tr.abs(vs[(cnt + 1) % 4]) * 1.5) * 0.3;
-        let y = (y / y.tanh().exp()).tanh();
-        acc += y;
+        let e: f64 = 1.5;
+        let g: f64 = {
+            let ys: [f64; 5] = [0.0; 5];
+            if tr.b(cnt > 2) {
+                return h_pow(ys[(cnt * 2 + 1) % ys.len()].atan2(1.0 + e * e), cnt);
+            }
+            e.tanh() - (e + core::f64::consts::E)
+        };
+        acc += g;
     }
-    h_nested(cnt as f64, &vs) as f64 + vals[2] + acc
+    vals[cnt % vals.len()] + acc
 }
 
 const CASE_F0412: Case = case!(f0412, f0412_t, f0412_grad, f0412_pullback, f0412_grad_into,
@@ -8730,27 +8830,26 @@ fn f0413(y: f64, sp: &Params) -> f64 {
     while round < 3 && (core::f64::consts::E + y) <= 2.5 {
         round += 1;
         let tmp: [f64; 5] = [0.0; 5];
-        let w = (round as f64).cos().exp_m1() + tmp[tmp.len() - 1 - round];
+        let w = (round as f64).cos().sinh() + tmp[tmp.len() - 1 - round];
         acc += w;
     }
-    if y.atan2(2.0 + y.sin()) >= 0.5 {
-        let pt = h_polar(y, sp.w[1] - y);
-        acc += pt.1;
+    if y.tanh().exp_m1() > y && round % 2 == 0 {
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if it > 3 {
+                break;
+            }
+            for _ in 0..2 {
+                let hs: [f64; 1] = [0.0; 1];
+                acc += hs[0];
+            }
+        }
+        let ys = [[0.0_f64; 1]; 3];
+        let w = (1.5 - ys[it.min(3 - 1)][0]).sin().exp();
+        acc += w;
     }
-    let u = (y.sin().exp_m1().abs() + 0.5).ln();
-    let w = f64::log((std::f64::consts::PI as f64).abs() + 0.5, 3.0);
-    let s: f64 = if round > 3 {
-        let d: f64 = if (1.5 + y.cos()).ln_1p() < 0.9 {
-            round as f64
-        } else {
-            (round as f64 - u) * -1.5
-        };
-        -(w * y) + d
-    } else {
-        let p = w.tanh().tan() * core::f64::consts::E;
-        (y + 0.5) * (w.signum() * core::f64::consts::E) + p
-    };
-    h_polar((u.abs() + 0.5).ln_1p(), -y).1 + sp.b + s + acc
+    (round as f64).hypot(1.0).ln() / (1.5 + (1.5 + core::f64::consts::E.cos()).log2().cos()) + sp.b + acc
 }
 
 fn f0413_t(tr: &Trace, y: f64, sp: &Params) -> f64 {
@@ -8759,27 +8858,26 @@ fn f0413_t(tr: &Trace, y: f64, sp: &Params) -> f64 {
     while tr.b(round < 3 && (core::f64::consts::E + y) <= 2.5) {
         round += 1;
         let tmp: [f64; 5] = [0.0; 5];
-        let w = (round as f64).cos().exp_m1() + tmp[tmp.len() - 1 - round];
+        let w = (round as f64).cos().sinh() + tmp[tmp.len() - 1 - round];
         acc += w;
     }
-    if tr.b(y.atan2(2.0 + y.sin()) >= 0.5) {
-        let pt = h_polar(y, sp.w[1] - y);
-        acc += pt.1;
+    if tr.b(y.tanh().exp_m1() > y && round % 2 == 0) {
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if tr.b(it > 3) {
+                break;
+            }
+            for _ in 0..2 {
+                let hs: [f64; 1] = [0.0; 1];
+                acc += hs[0];
+            }
+        }
+        let ys = [[0.0_f64; 1]; 3];
+        let w = (1.5 - ys[it.min(3 - 1)][0]).sin().exp();
+        acc += w;
     }
-    let u = (tr.abs(y.sin().exp_m1()) + 0.5).ln();
-    let w = f64::log(tr.abs(std::f64::consts::PI as f64) + 0.5, 3.0);
-    let s: f64 = if tr.b(round > 3) {
-        let d: f64 = if tr.b((1.5 + y.cos()).ln_1p() < 0.9) {
-            round as f64
-        } else {
-            (round as f64 - u) * -1.5
-        };
-        -(w * y) + d
-    } else {
-        let p = w.tanh().tan() * core::f64::consts::E;
-        (y + 0.5) * (tr.signum(w) * core::f64::consts::E) + p
-    };
-    h_polar((tr.abs(u) + 0.5).ln_1p(), -y).1 + sp.b + s + acc
+    (round as f64).hypot(1.0).ln() / (1.5 + (1.5 + core::f64::consts::E.cos()).log2().cos()) + sp.b + acc
 }
 
 const CASE_F0413: Case = case!(f0413, f0413_t, f0413_grad, f0413_pullback, f0413_grad_into,
@@ -8793,26 +8891,26 @@ fn f0414(x: f64) -> f64 {
         let v = core::f64::consts::E;
         acc += v;
     }
-    let pair = ((x.sin() * 0.9).asin(), x);
+    let pair = ((2.0 + x.sin()).recip(), x);
     let u: f64 = {
-        let q = (x / (1.0 + x * x)).tanh();
-        (1.5 + q.hypot(1.5 + std::f64::consts::PI.cos()).cos()).powf(x.sin() * 1.5)
+        let g = (1.5 + (x / (1.0 + x * x)).cos()).log10();
+        g * 0.9
     };
-    std::f64::consts::PI + pair.1 + u + acc
+    f64::round(u * 1.5) * 0.3 / (2.0 + x.sin()) + pair.1 + acc
 }
 
-fn f0414_t(_tr: &Trace, x: f64) -> f64 {
+fn f0414_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..2 {
         let v = core::f64::consts::E;
         acc += v;
     }
-    let pair = ((x.sin() * 0.9).asin(), x);
+    let pair = ((2.0 + x.sin()).recip(), x);
     let u: f64 = {
-        let q = (x / (1.0 + x * x)).tanh();
-        (1.5 + q.hypot(1.5 + std::f64::consts::PI.cos()).cos()).powf(x.sin() * 1.5)
+        let g = (1.5 + (x / (1.0 + x * x)).cos()).log10();
+        g * 0.9
     };
-    std::f64::consts::PI + pair.1 + u + acc
+    tr.round(u * 1.5) * 0.3 / (2.0 + x.sin()) + pair.1 + acc
 }
 
 const CASE_F0414: Case = case!(f0414, f0414_t, f0414_grad, f0414_pullback, f0414_grad_into,
@@ -8823,8 +8921,8 @@ const CASE_F0414: Case = case!(f0414, f0414_t, f0414_grad, f0414_pullback, f0414
 fn f0415(x: f64, x1: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let tup = h_polar(-0.5 * core::f64::consts::E, vals[0].max(ii as f64));
-        acc += tup.1;
+        let pt = h_polar(-0.5 * core::f64::consts::E, vals[0] + ii as f64);
+        acc += pt.1;
     }
     for &b in vals.iter() {
         for _ in 0..4 {
@@ -8833,20 +8931,20 @@ fn f0415(x: f64, x1: f64, c: f64, vals: &[f64]) -> f64 {
         }
         acc += b;
     }
-    let v: f64 = if h_polar(x, 0.9).1 >= (x * vals[0]) {
-        c / (1.5 + x.tanh()) + (vals[0] - c)
+    let v: f64 = if (2.0 + vals[0].sin()).ln_1p() <= std::f64::consts::PI.cos().exp_m1() {
+        f64::log(vals[0].tanh().exp().tanh().exp(), 2.5 + (vals[0] - c).sin())
     } else {
-        let (a, r) = h_polar((x * 1.5).round() * 0.3, c.abs());
+        let (a, r) = h_polar(x.sin().exp_m1(), c.asinh());
         vals[0] + a + r
     };
-    vals[0].clamp(c - 0.5, c + 0.5) + x1 + v + acc
+    f64::log(2.0 + vals[0].sin(), 2.5 + (v * x1).sin()) + x + acc
 }
 
 fn f0415_t(tr: &Trace, x: f64, x1: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let tup = h_polar(-0.5 * core::f64::consts::E, tr.max(vals[0], ii as f64));
-        acc += tup.1;
+        let pt = h_polar(-0.5 * core::f64::consts::E, vals[0] + ii as f64);
+        acc += pt.1;
     }
     for &b in vals.iter() {
         for _ in 0..4 {
@@ -8855,13 +8953,13 @@ fn f0415_t(tr: &Trace, x: f64, x1: f64, c: f64, vals: &[f64]) -> f64 {
         }
         acc += b;
     }
-    let v: f64 = if tr.b(h_polar(x, 0.9).1 >= (x * vals[0])) {
-        c / (1.5 + x.tanh()) + (vals[0] - c)
+    let v: f64 = if tr.b((2.0 + vals[0].sin()).ln_1p() <= std::f64::consts::PI.cos().exp_m1()) {
+        f64::log(vals[0].tanh().exp().tanh().exp(), 2.5 + (vals[0] - c).sin())
     } else {
-        let (a, r) = h_polar(tr.round(x * 1.5) * 0.3, tr.abs(c));
+        let (a, r) = h_polar(x.sin().exp_m1(), c.asinh());
         vals[0] + a + r
     };
-    tr.clamp(vals[0], c - 0.5, c + 0.5) + x1 + v + acc
+    f64::log(2.0 + vals[0].sin(), 2.5 + (v * x1).sin()) + x + acc
 }
 
 const CASE_F0415: Case = case!(f0415, f0415_t, f0415_grad, f0415_pullback, f0415_grad_into,
@@ -8872,49 +8970,109 @@ const CASE_F0415: Case = case!(f0415, f0415_t, f0415_grad, f0415_pullback, f0415
 fn f0416(vals: &[f64], on: bool, vals2: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let out = h_cumsum(vals2);
-    let mut w = -a / (std::f64::consts::PI % (vals2[0].abs() + 0.5)).hypot(1.0);
-    let mut cnt: usize = 0;
-    while cnt < 1 {
-        cnt += 1;
-        w = w * (a + out[0]).tanh();
-        let a = ((w * 1.5).floor() + a) / (w.sin().cosh().abs() + 0.5);
-        acc += a;
-    }
-    w = h_mix(w, w.max(vals[cnt]));
-    'outer: for j in 0..out.len() {
-        for _ in 0..j {
-            if (j as f64) < 1.5 {
-                continue 'outer;
+    let mut w: f64 = -a / std::f64::consts::PI.tanh().exp().recip().hypot(1.0);
+    if w > (out[0] * core::f64::consts::E) {
+        for ii in 1..vals.len() {
+            if ii > 1 {
+                for _ in 0..out.len() {
+                    if h_nested(0.3, vals2) >= 0.3 {
+                        w += w * 0.5;
+                        continue;
+                    }
+                }
+                if (a * out[0]) < 0.9 {
+                    let mut w = w + f64::round(std::f64::consts::PI * 1.5) * 0.3 / (a / (ii as f64).hypot(1.0)).tanh().exp();
+                    w = w * a.abs().sin();
+                    let z: f64 = {
+                        w += w;
+                        2.5_f64.powf(out[0].cos()).tanh().exp2()
+                    };
+                    acc += w;
+                    acc += z;
+                }
+                w += w;
+            } else {
+                w += ((ii as f64).hypot(1.0).log(3.0).cos() * 0.9).asin();
+                w %= 1.5 + (vals[3 - 1 - ii] * 1.2).min(w % 1.5).tanh();
             }
+            let t: f64 = if on {
+                w += out[0] * ii as f64 / h_cumsum(&out)[0].tanh().exp();
+                out[0].tanh().to_degrees() * 0.02
+            } else {
+                let z: f64 = {
+                    let mut a = ii as f64;
+                    a *= h_nested(a.cos().exp2(), vals).tanh();
+                    (vals[ii] / (vals[ii].abs() + 0.5)).abs() + a
+                };
+                vals[ii].to_radians() * (w - a) + z
+            };
+            acc += t;
         }
+        let p: f64 = if (a / (1.5 + w.cos())) >= 0.3 {
+            let z = w.cos().tan() + a * vals2[0];
+            -2.5_f64.powf(z.sin())
+        } else {
+            0.5 - a
+        };
+        acc += p;
     }
-    w.tanh().exp().ln_1p().cos() + on as u8 as f64 * 0.5 + acc
+    (1.5 + (-vals[1]).cos()).log10() + acc
 }
 
 fn f0416_t(tr: &Trace, vals: &[f64], on: bool, vals2: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let out = h_cumsum(vals2);
-    let mut w = -a / (tr.rem(std::f64::consts::PI, tr.abs(vals2[0]) + 0.5)).hypot(1.0);
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 1) {
-        cnt += 1;
-        w = w * (a + out[0]).tanh();
-        let a = (tr.floor(w * 1.5) + a) / (tr.abs(w.sin().cosh()) + 0.5);
-        acc += a;
-    }
-    w = h_mix(w, tr.max(w, vals[cnt]));
-    'outer: for j in 0..out.len() {
-        for _ in 0..j {
-            if tr.b((j as f64) < 1.5) {
-                continue 'outer;
+    let mut w: f64 = -a / std::f64::consts::PI.tanh().exp().recip().hypot(1.0);
+    if tr.b(w > (out[0] * core::f64::consts::E)) {
+        for ii in 1..vals.len() {
+            if tr.b(ii > 1) {
+                for _ in 0..out.len() {
+                    if tr.b(h_nested(0.3, vals2) >= 0.3) {
+                        w += w * 0.5;
+                        continue;
+                    }
+                }
+                if tr.b((a * out[0]) < 0.9) {
+                    let mut w = w + tr.round(std::f64::consts::PI * 1.5) * 0.3 / (a / (ii as f64).hypot(1.0)).tanh().exp();
+                    w = w * tr.abs(a).sin();
+                    let z: f64 = {
+                        w += w;
+                        2.5_f64.powf(out[0].cos()).tanh().exp2()
+                    };
+                    acc += w;
+                    acc += z;
+                }
+                w += w;
+            } else {
+                w += ((ii as f64).hypot(1.0).log(3.0).cos() * 0.9).asin();
+                w = tr.rem(w, 1.5 + tr.min(vals[3 - 1 - ii] * 1.2, tr.rem(w, 1.5)).tanh());
             }
+            let t: f64 = if tr.b(on) {
+                w += out[0] * ii as f64 / h_cumsum(&out)[0].tanh().exp();
+                out[0].tanh().to_degrees() * 0.02
+            } else {
+                let z: f64 = {
+                    let mut a = ii as f64;
+                    a *= h_nested(a.cos().exp2(), vals).tanh();
+                    tr.abs(vals[ii] / (tr.abs(vals[ii]) + 0.5)) + a
+                };
+                vals[ii].to_radians() * (w - a) + z
+            };
+            acc += t;
         }
+        let p: f64 = if tr.b((a / (1.5 + w.cos())) >= 0.3) {
+            let z = w.cos().tan() + a * vals2[0];
+            -2.5_f64.powf(z.sin())
+        } else {
+            0.5 - a
+        };
+        acc += p;
     }
-    w.tanh().exp().ln_1p().cos() + on as u8 as f64 * 0.5 + acc
+    (1.5 + (-vals[1]).cos()).log10() + acc
 }
 
 const CASE_F0416: Case = case!(f0416, f0416_t, f0416_grad, f0416_pullback, f0416_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [1], [0]],
     |p, k| (&p[0..3], k[0] == 1, &p[3..4], p[4]));
 
 #[differentiate]
@@ -8926,29 +9084,55 @@ fn f0417(grid: &[[f64; 1]; 2]) -> f64 {
         if round > 1 {
             break;
         }
-        if (grid[round - 1][0] + grid[round.min(grid.len() - 1)][0]) >= (-0.5 + grid[round % grid.len()][0]) {
-            return grid[round][0].tanh().exp2() + (grid[(round * 2 + 1) % grid.len()][0] + grid[round % grid.len()][0]);
+        if (grid[round - 1][0] + grid[round.min(grid.len() - 1)][0]) >= (2.0 + grid[round % grid.len()][0].sin()).ln_1p() {
+            return 2.5_f64.powf((grid[(round * 2 + 1) % 2][0] + grid[(round * 2 + 1) % grid.len()][0]).tanh());
         }
-        let ys: [f64; 5] = [0.0; 5];
-        acc += ys[4];
-    }
-    for _ in 0..2 {
-        if grid[1][0].atan() > 0.7 && round % 2 == 0 {
-            return (1.5 + grid[(round + 1) % grid.len()][0].tanh()).log2() + 1.2;
+        for row in grid.iter() {
+            acc += row[0] * -row[0];
         }
     }
-    for ii in 0..2 {
-        let late1: f64;
-        if (ii as f64) > 0.1 {
-            late1 = ((std::f64::consts::PI + ii as f64) * 1.5).round() + f64::exp_m1(grid[round.min(2 - 1)][0].cos());
-        } else {
-            late1 = 2.5_f64.powf(grid[(ii * 2 + 1) % grid.len()][0].sin()) * (1.5 + grid[(ii + 3) % grid.len()][0]);
+    match round {
+        0 => {
+            match round {
+                0 => {
+                    let d = grid[round.min(grid.len() - 1)][0].abs() * (grid[(round + 1) % grid.len()][0] + std::f64::consts::PI);
+                    acc += d;
+                }
+                1 | 2 => {
+                    let mut c: f64 = {
+                        let mut r = f64::tanh(round as f64) + grid[(round * 2 + 1) % 2][0];
+                        r /= 1.5 + ((r.hypot(1.0).log10() * 1.5).trunc() + grid[(round * 2 + 1) % grid.len()][0]).tanh();
+                        f64::cbrt((grid[round.min(grid.len() - 1)][0].tanh().to_degrees() * 0.02).tanh().exp()) + r
+                    };
+                    c = c * (-c).sin();
+                    acc += c;
+                }
+                _ => {
+                    let (b, d) = h_polar((grid[(round * 2 + 1) % grid.len()][0].abs() + 0.5).recip(), grid[round % grid.len()][0] + grid[(round * 2 + 1) % 2][0]);
+                    acc += b;
+                    acc += d;
+                }
+            }
         }
-        let buf = [0.0_f64; 2];
-        acc += late1;
-        acc += buf[1];
+        1 | 2 => {
+            let t: f64 = if round < 2 {
+                grid[(round * 2 + 1) % grid.len()][0].max(round as f64) * (-1.5 / ((round as f64).abs() + 0.5))
+            } else {
+                let z = grid[(round * 2 + 1) % 2][0] / grid[round % grid.len()][0].hypot(1.0) * (0.5 * round as f64);
+                z.max(z * 0.5)
+            };
+            acc += t;
+        }
+        mm if mm > 3 => {
+            let a = grid[round % 2][0].tanh().cos().tan();
+            acc += a;
+        }
+        _ => {
+            let a = h_mix(grid[round.min(grid.len() - 1)][0].tanh().cosh(), h_polar(0.2, grid[(round + 1) % 2][0]).1);
+            acc += a;
+        }
     }
-    grid[round.min(grid.len() - 1)][0].cos().exp() + acc
+    (grid[(round + 2) % grid.len()][0] + 2.0).to_radians() + acc
 }
 
 fn f0417_t(tr: &Trace, grid: &[[f64; 1]; 2]) -> f64 {
@@ -8959,29 +9143,55 @@ fn f0417_t(tr: &Trace, grid: &[[f64; 1]; 2]) -> f64 {
         if tr.b(round > 1) {
             break;
         }
-        if tr.b((grid[round - 1][0] + grid[round.min(grid.len() - 1)][0]) >= (-0.5 + grid[round % grid.len()][0])) {
-            return grid[round][0].tanh().exp2() + (grid[(round * 2 + 1) % grid.len()][0] + grid[round % grid.len()][0]);
+        if tr.b((grid[round - 1][0] + grid[round.min(grid.len() - 1)][0]) >= (2.0 + grid[round % grid.len()][0].sin()).ln_1p()) {
+            return 2.5_f64.powf((grid[(round * 2 + 1) % 2][0] + grid[(round * 2 + 1) % grid.len()][0]).tanh());
         }
-        let ys: [f64; 5] = [0.0; 5];
-        acc += ys[4];
-    }
-    for _ in 0..2 {
-        if tr.b(grid[1][0].atan() > 0.7 && round % 2 == 0) {
-            return (1.5 + grid[(round + 1) % grid.len()][0].tanh()).log2() + 1.2;
+        for row in grid.iter() {
+            acc += row[0] * -row[0];
         }
     }
-    for ii in 0..2 {
-        let late1: f64;
-        if tr.b((ii as f64) > 0.1) {
-            late1 = tr.round((std::f64::consts::PI + ii as f64) * 1.5) + f64::exp_m1(grid[round.min(2 - 1)][0].cos());
-        } else {
-            late1 = 2.5_f64.powf(grid[(ii * 2 + 1) % grid.len()][0].sin()) * (1.5 + grid[(ii + 3) % grid.len()][0]);
+    match round {
+        0 => {
+            match round {
+                0 => {
+                    let d = tr.abs(grid[round.min(grid.len() - 1)][0]) * (grid[(round + 1) % grid.len()][0] + std::f64::consts::PI);
+                    acc += d;
+                }
+                1 | 2 => {
+                    let mut c: f64 = {
+                        let mut r = f64::tanh(round as f64) + grid[(round * 2 + 1) % 2][0];
+                        r /= 1.5 + (tr.trunc(r.hypot(1.0).log10() * 1.5) + grid[(round * 2 + 1) % grid.len()][0]).tanh();
+                        f64::cbrt((grid[round.min(grid.len() - 1)][0].tanh().to_degrees() * 0.02).tanh().exp()) + r
+                    };
+                    c = c * (-c).sin();
+                    acc += c;
+                }
+                _ => {
+                    let (b, d) = h_polar((tr.abs(grid[(round * 2 + 1) % grid.len()][0]) + 0.5).recip(), grid[round % grid.len()][0] + grid[(round * 2 + 1) % 2][0]);
+                    acc += b;
+                    acc += d;
+                }
+            }
         }
-        let buf = [0.0_f64; 2];
-        acc += late1;
-        acc += buf[1];
+        1 | 2 => {
+            let t: f64 = if tr.b(round < 2) {
+                tr.max(grid[(round * 2 + 1) % grid.len()][0], round as f64) * (-1.5 / (tr.abs(round as f64) + 0.5))
+            } else {
+                let z = grid[(round * 2 + 1) % 2][0] / grid[round % grid.len()][0].hypot(1.0) * (0.5 * round as f64);
+                tr.max(z, z * 0.5)
+            };
+            acc += t;
+        }
+        mm if mm > 3 => {
+            let a = grid[round % 2][0].tanh().cos().tan();
+            acc += a;
+        }
+        _ => {
+            let a = h_mix(grid[round.min(grid.len() - 1)][0].tanh().cosh(), h_polar(0.2, grid[(round + 1) % 2][0]).1);
+            acc += a;
+        }
     }
-    grid[round.min(grid.len() - 1)][0].cos().exp() + acc
+    (grid[(round + 2) % grid.len()][0] + 2.0).to_radians() + acc
 }
 
 const CASE_F0417: Case = case!(f0417, f0417_t, f0417_grad, f0417_pullback, f0417_grad_into,
@@ -8990,29 +9200,55 @@ const CASE_F0417: Case = case!(f0417, f0417_t, f0417_grad, f0417_pullback, f0417
 
 #[differentiate]
 fn f0418(y: f64, x: f64) -> f64 {
-    let mut t: f64 = if (y * x) >= core::f64::consts::E.tanh().tan() {
-        (1.5 + (y / (1.0 + y * y)).cos()).ln()
+    let mut acc: f64 = 0.0;
+    let t: f64 = if (y * x) >= -x {
+        (y / (1.0 + y * y)).asinh()
     } else {
-        (y + x) % 1.5
+        for l in 0..1 {
+            if l > 0 {
+                break;
+            }
+            let u: f64 = if l > 0 {
+                let p: f64 = {
+                    let mut g = x * y - h_mix(x, y);
+                    g -= x * std::f64::consts::PI * g;
+                    h_mix((y.abs() + 0.5).sqrt(), g)
+                };
+                (2.0 + h_leaky(y).sin()).powf(2.5) + p
+            } else {
+                -x % (1.5 + (std::f64::consts::PI - x).tanh())
+            };
+            acc += u;
+        }
+        (core::f64::consts::E + x) * (y.signum() * y)
     };
-    t = t.cos() + t;
-    t = t * (x * y).tanh();
-    t += -(t * x);
-    let pair = (h_mix(t, y), x - std::f64::consts::PI);
-    y + x - y / t.hypot(1.0) + pair.1
+    h_mix(y, 0.7) * (x * y) + t + acc
 }
 
 fn f0418_t(tr: &Trace, y: f64, x: f64) -> f64 {
-    let mut t: f64 = if tr.b((y * x) >= core::f64::consts::E.tanh().tan()) {
-        (1.5 + (y / (1.0 + y * y)).cos()).ln()
+    let mut acc: f64 = 0.0;
+    let t: f64 = if tr.b((y * x) >= -x) {
+        (y / (1.0 + y * y)).asinh()
     } else {
-        tr.rem(y + x, 1.5)
+        for l in 0..1 {
+            if tr.b(l > 0) {
+                break;
+            }
+            let u: f64 = if tr.b(l > 0) {
+                let p: f64 = {
+                    let mut g = x * y - h_mix(x, y);
+                    g -= x * std::f64::consts::PI * g;
+                    h_mix((tr.abs(y) + 0.5).sqrt(), g)
+                };
+                (2.0 + h_leaky_t(tr, y).sin()).powf(2.5) + p
+            } else {
+                tr.rem(-x, 1.5 + (std::f64::consts::PI - x).tanh())
+            };
+            acc += u;
+        }
+        (core::f64::consts::E + x) * (tr.signum(y) * y)
     };
-    t = t.cos() + t;
-    t = t * (x * y).tanh();
-    t += -(t * x);
-    let pair = (h_mix(t, y), x - std::f64::consts::PI);
-    y + x - y / t.hypot(1.0) + pair.1
+    h_mix(y, 0.7) * (x * y) + t + acc
 }
 
 const CASE_F0418: Case = case!(f0418, f0418_t, f0418_grad, f0418_pullback, f0418_grad_into,
@@ -9023,39 +9259,39 @@ const CASE_F0418: Case = case!(f0418, f0418_t, f0418_grad, f0418_pullback, f0418
 fn f0419(y: f64, arr: [f64; 4], k: usize, y3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let v = core::f64::consts::E;
-    let pair = h_polar(((k as f64).tanh() * 0.9).asin(), core::f64::consts::E / (1.5 + arr[k.min(4 - 1)].cos()));
-    let y3 = y3 * y;
-    let d: f64 = if -(k as f64) > v && k % 2 == 0 {
-        v.tanh() + arr[k % arr.len()]
+    let tup = h_polar(-y3, core::f64::consts::E.hypot(1.0).ln());
+    if k < 1 {
+        let y = y + 0.5;
+        acc += y;
     } else {
-        y * 0.9
-    };
-    for c in arr.iter() {
-        let w = f64::sin(k as f64);
-        acc += *c;
+        let w = y3 as f64 - y3 * y;
         acc += w;
     }
-    let q = y;
-    y * 0.3 + pair.1 + y3 + d + q + acc
+    let c = v + (arr[(k * 2 + 1) % arr.len()].tanh().exp() + 1.2).acosh();
+    let a: f64 = {
+        let p = (k as f64 + arr[(k * 2 + 1) % arr.len()]).max(y);
+        y + p
+    };
+    0.3 + tup.1 + c + a + acc
 }
 
 fn f0419_t(tr: &Trace, y: f64, arr: [f64; 4], k: usize, y3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let v = core::f64::consts::E;
-    let pair = h_polar(((k as f64).tanh() * 0.9).asin(), core::f64::consts::E / (1.5 + arr[k.min(4 - 1)].cos()));
-    let y3 = y3 * y;
-    let d: f64 = if tr.b(-(k as f64) > v && k % 2 == 0) {
-        v.tanh() + arr[k % arr.len()]
+    let tup = h_polar(-y3, core::f64::consts::E.hypot(1.0).ln());
+    if tr.b(k < 1) {
+        let y = y + 0.5;
+        acc += y;
     } else {
-        y * 0.9
-    };
-    for c in arr.iter() {
-        let w = f64::sin(k as f64);
-        acc += *c;
+        let w = y3 as f64 - y3 * y;
         acc += w;
     }
-    let q = y;
-    y * 0.3 + pair.1 + y3 + d + q + acc
+    let c = v + (arr[(k * 2 + 1) % arr.len()].tanh().exp() + 1.2).acosh();
+    let a: f64 = {
+        let p = tr.max(k as f64 + arr[(k * 2 + 1) % arr.len()], y);
+        y + p
+    };
+    0.3 + tup.1 + c + a + acc
 }
 
 const CASE_F0419: Case = case!(f0419, f0419_t, f0419_grad, f0419_pullback, f0419_grad_into,
@@ -9065,64 +9301,54 @@ const CASE_F0419: Case = case!(f0419, f0419_t, f0419_grad, f0419_pullback, f0419
 #[differentiate]
 fn f0420(mut b: f64, xs: &[f64], c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let t: f64 = if xs[2] >= c.tanh().cosh() {
-        c.sin().tan().tanh().exp_m1()
+    let t: f64 = if xs[2] >= c.min(xs[1]) {
+        xs[3] * b * (1.5 + b.tanh()).log2()
     } else {
-        b /= 1.5 + (xs[3] * xs[2] + h_nested(xs[3], xs)).cos();
-        0.1 + core::f64::consts::E - (a + xs[1])
+        std::f64::consts::PI
     };
-    a *= h_norm2([h_mix(b, -0.5), xs[2] / xs[2].tanh().exp()]).sin();
-    for &q in xs.iter() {
-        if (a - 2.0) > 0.2 {
-            for e in xs.iter() {
-                for l in 0..4 {
-                    if l > 0 {
-                        break;
-                    }
-                }
-                acc += *e;
-            }
-            b += (1.5 + (std::f64::consts::PI + xs[2]).cos()).log(2.5 + (q - c).sin());
-            let r = -2.5_f64.powf(c.tanh());
-            acc += r;
-        }
-        if (-1.5 * c) >= (t + xs[1]) {
-            return (t + xs[1]) / t.tanh().tan().tanh().exp();
-        }
-        acc += q;
+    let mut round: usize = 0;
+    while round < 4 && (0.2 - xs[3]) >= 0.3 {
+        round += 1;
+        let w: f64 = if round % 2 == 0 {
+            a = a.tanh() + h_norm2([xs[round.min(xs.len() - 1)], xs[(round + 3) % xs.len()]]);
+            xs[(round + 2) % xs.len()]
+        } else {
+            xs[(round + 2) % xs.len()] * 0.5
+        };
+        acc += w;
     }
-    (-1.5 - c) / (2.0 + (-a).sin()) + b + t + acc
+    for l in (1..=round).rev() {
+        b = b * (-0.5 / t.hypot(1.0)).tanh();
+        a += xs[l % xs.len()].sin().powi(round as i32) * (l as f64 * c);
+    }
+    let tup = (f64::ln_1p(b.tanh().exp()), xs[3].hypot(1.0 + t * t));
+    t + a + tup.1 + acc
 }
 
 fn f0420_t(tr: &Trace, mut b: f64, xs: &[f64], c: f64, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let t: f64 = if tr.b(xs[2] >= c.tanh().cosh()) {
-        c.sin().tan().tanh().exp_m1()
+    let t: f64 = if tr.b(xs[2] >= tr.min(c, xs[1])) {
+        xs[3] * b * (1.5 + b.tanh()).log2()
     } else {
-        b /= 1.5 + (xs[3] * xs[2] + h_nested(xs[3], xs)).cos();
-        0.1 + core::f64::consts::E - (a + xs[1])
+        std::f64::consts::PI
     };
-    a *= h_norm2([h_mix(b, -0.5), xs[2] / xs[2].tanh().exp()]).sin();
-    for &q in xs.iter() {
-        if tr.b((a - 2.0) > 0.2) {
-            for e in xs.iter() {
-                for l in 0..4 {
-                    if tr.b(l > 0) {
-                        break;
-                    }
-                }
-                acc += *e;
-            }
-            b += (1.5 + (std::f64::consts::PI + xs[2]).cos()).log(2.5 + (q - c).sin());
-            let r = -2.5_f64.powf(c.tanh());
-            acc += r;
-        }
-        if tr.b((-1.5 * c) >= (t + xs[1])) {
-            return (t + xs[1]) / t.tanh().tan().tanh().exp();
-        }
-        acc += q;
+    let mut round: usize = 0;
+    while tr.b(round < 4 && (0.2 - xs[3]) >= 0.3) {
+        round += 1;
+        let w: f64 = if tr.b(round % 2 == 0) {
+            a = a.tanh() + h_norm2([xs[round.min(xs.len() - 1)], xs[(round + 3) % xs.len()]]);
+            xs[(round + 2) % xs.len()]
+        } else {
+            xs[(round + 2) % xs.len()] * 0.5
+        };
+        acc += w;
     }
-    (-1.5 - c) / (2.0 + (-a).sin()) + b + t + acc
+    for l in (1..=round).rev() {
+        b = b * (-0.5 / t.hypot(1.0)).tanh();
+        a += xs[l % xs.len()].sin().powi(round as i32) * (l as f64 * c);
+    }
+    let tup = (f64::ln_1p(b.tanh().exp()), xs[3].hypot(1.0 + t * t));
+    t + a + tup.1 + acc
 }
 
 const CASE_F0420: Case = case!(f0420, f0420_t, f0420_grad, f0420_pullback, f0420_grad_into,
@@ -9146,14 +9372,14 @@ fn f0421(c: f64, k: usize, vals: &[f64], ts: &[f64; 3]) -> f64 {
             }
             std::f64::consts::PI * c
         } else {
-            let b = f64::exp_m1((l as f64 + s).tanh());
-            ws[(l + 1) % ws.len()].to_radians().atan() + b
+            let b = f64::acosh((l as f64 + s).tanh().exp() + 1.2);
+            s.clamp(-0.5, 0.8).sin().cosh() + b
         };
         acc += *s;
         acc += ws[1];
         acc += u;
     }
-    f64::log10((-c).hypot(1.0)) + k as f64 * 0.5 + vals[2] + acc
+    2.5_f64.powf(c.tanh()) + k as f64 * 0.5 + vals[2] + acc
 }
 
 fn f0421_t(tr: &Trace, c: f64, k: usize, vals: &[f64], ts: &[f64; 3]) -> f64 {
@@ -9172,41 +9398,51 @@ fn f0421_t(tr: &Trace, c: f64, k: usize, vals: &[f64], ts: &[f64; 3]) -> f64 {
             }
             std::f64::consts::PI * c
         } else {
-            let b = f64::exp_m1((l as f64 + s).tanh());
-            ws[(l + 1) % ws.len()].to_radians().atan() + b
+            let b = f64::acosh((l as f64 + s).tanh().exp() + 1.2);
+            tr.clamp(*s, -0.5, 0.8).sin().cosh() + b
         };
         acc += *s;
         acc += ws[1];
         acc += u;
     }
-    f64::log10((-c).hypot(1.0)) + k as f64 * 0.5 + vals[2] + acc
+    2.5_f64.powf(c.tanh()) + k as f64 * 0.5 + vals[2] + acc
 }
 
 const CASE_F0421: Case = case!(f0421, f0421_t, f0421_grad, f0421_pullback, f0421_grad_into,
-    n: 7, active: [false, true, true, true, true, true, true], ints: [[4], [1], [3], [4]],
+    n: 7, active: [false, true, true, true, true, true, true], ints: [[4], [1], [0], [4]],
     |p, k| (p[0], k[0], &p[1..4], &arr(&p[4..7])));
 
 #[differentiate]
 fn f0422(c: f64, c1: f64, arr: [f64; 4], a: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     for &p in arr.iter() {
         if (p + a) >= (arr[((c1.tanh().abs() * 2.9).floor() as usize) % arr.len()] * core::f64::consts::E) {
-            return -(0.5 + c);
+            return -c1.hypot(c.abs() + 0.5);
         }
     }
-    let q = arr[3] * h_dot(&arr, &arr);
-    let v = h_leaky(c1) * -arr[1];
-    v + c + a + q
+    if (arr[3] * a) >= 0.3 {
+        let mut tmp = [[0.0_f64; 1]; 1];
+        tmp[0][0] %= 2.0 + c.sin();
+        let c = c * (a - arr[3] - (tmp[0][0].abs() + 0.5).powf(c.tanh() * 1.5));
+        acc += c;
+    }
+    arr[3] + c + c1 + acc
 }
 
 fn f0422_t(tr: &Trace, c: f64, c1: f64, arr: [f64; 4], a: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     for &p in arr.iter() {
         if tr.b((p + a) >= (arr[(tr.floor(c1.tanh().abs() * 2.9) as usize) % arr.len()] * core::f64::consts::E)) {
-            return -(0.5 + c);
+            return -c1.hypot(tr.abs(c) + 0.5);
         }
     }
-    let q = arr[3] * h_dot(&arr, &arr);
-    let v = h_leaky_t(tr, c1) * -arr[1];
-    v + c + a + q
+    if tr.b((arr[3] * a) >= 0.3) {
+        let mut tmp = [[0.0_f64; 1]; 1];
+        tmp[0][0] = tr.rem(tmp[0][0], 2.0 + c.sin());
+        let c = c * (a - arr[3] - (tr.abs(tmp[0][0]) + 0.5).powf(c.tanh() * 1.5));
+        acc += c;
+    }
+    arr[3] + c + c1 + acc
 }
 
 const CASE_F0422: Case = case!(f0422, f0422_t, f0422_grad, f0422_pullback, f0422_grad_into,
@@ -9217,29 +9453,29 @@ const CASE_F0422: Case = case!(f0422, f0422_t, f0422_grad, f0422_pullback, f0422
 fn f0423(arr: [f64; 1], xs: &[f64], x: f64, xs3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &a in xs3.iter() {
-        let q = (1.5 + xs3[0].cos()).log2() - -x;
+        let q = xs3[0].tanh().sinh() - -x;
         for jj in 0..1 {
-            let g = (h_scale3(&[q, arr[0], x], x)[jj] * 1.5).round() * 0.3;
+            let g = (h_scale3(&[q, arr[0], x], x)[jj].abs() + 0.5).recip();
             acc += g;
         }
         acc += a;
         acc += q;
     }
-    xs3[(((xs3[2] + x).tanh().abs() * 2.9).floor() as usize) % xs3.len()].tanh().cosh().sin().exp_m1() + arr[0] + xs[2] + acc
+    xs3[(((xs3[2] + x).tanh().abs() * 2.9).floor() as usize) % xs3.len()].mul_add(0.7, x).cos().exp2() + arr[0] + xs[2] + acc
 }
 
 fn f0423_t(tr: &Trace, arr: [f64; 1], xs: &[f64], x: f64, xs3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &a in xs3.iter() {
-        let q = (1.5 + xs3[0].cos()).log2() - -x;
+        let q = xs3[0].tanh().sinh() - -x;
         for jj in 0..1 {
-            let g = tr.round(h_scale3(&[q, arr[0], x], x)[jj] * 1.5) * 0.3;
+            let g = (tr.abs(h_scale3(&[q, arr[0], x], x)[jj]) + 0.5).recip();
             acc += g;
         }
         acc += a;
         acc += q;
     }
-    xs3[(tr.floor((xs3[2] + x).tanh().abs() * 2.9) as usize) % xs3.len()].tanh().cosh().sin().exp_m1() + arr[0] + xs[2] + acc
+    xs3[(tr.floor((xs3[2] + x).tanh().abs() * 2.9) as usize) % xs3.len()].mul_add(0.7, x).cos().exp2() + arr[0] + xs[2] + acc
 }
 
 const CASE_F0423: Case = case!(f0423, f0423_t, f0423_grad, f0423_pullback, f0423_grad_into,
@@ -9255,7 +9491,7 @@ fn f0424(a: f64, b: f64) -> f64 {
     let mut r: f64 = loop {
         cnt += 1;
         if cnt > 4 {
-            break core::f64::consts::E * a + (1.5 + a.tanh()).log10();
+            break core::f64::consts::E * a + a.tanh().exp2();
         }
         let mut it: usize = 0;
         loop {
@@ -9268,10 +9504,10 @@ fn f0424(a: f64, b: f64) -> f64 {
         }
     };
     a = a.tanh() + (a + 0.5);
-    r += f64::clamp(r.atan(), b - 0.5, b + 0.5);
-    let mut u = h_pow(0.7, 2) * (a + b);
-    u *= (r * 2.5 * (cnt as f64 * 1.5)).tanh();
-    -1.5 + u + acc
+    r += (r.signum() * b).tanh().exp().recip();
+    a %= 1.5 + h_pow(0.7, 2).cos();
+    r -= (((r * 1.5).round() + r).tanh() * 0.9).asin();
+    cnt as f64 * (a.tanh().to_degrees() * 0.02) + r + acc
 }
 
 fn f0424_t(tr: &Trace, a: f64, b: f64) -> f64 {
@@ -9282,7 +9518,7 @@ fn f0424_t(tr: &Trace, a: f64, b: f64) -> f64 {
     let mut r: f64 = loop {
         cnt += 1;
         if tr.b(cnt > 4) {
-            break core::f64::consts::E * a + (1.5 + a.tanh()).log10();
+            break core::f64::consts::E * a + a.tanh().exp2();
         }
         let mut it: usize = 0;
         loop {
@@ -9295,10 +9531,10 @@ fn f0424_t(tr: &Trace, a: f64, b: f64) -> f64 {
         }
     };
     a = a.tanh() + (a + 0.5);
-    r += tr.clamp(r.atan(), b - 0.5, b + 0.5);
-    let mut u = h_pow(0.7, 2) * (a + b);
-    u *= (r * 2.5 * (cnt as f64 * 1.5)).tanh();
-    -1.5 + u + acc
+    r += (tr.signum(r) * b).tanh().exp().recip();
+    a = tr.rem(a, 1.5 + h_pow(0.7, 2).cos());
+    r -= ((tr.round(r * 1.5) + r).tanh() * 0.9).asin();
+    cnt as f64 * (a.tanh().to_degrees() * 0.02) + r + acc
 }
 
 const CASE_F0424: Case = case!(f0424, f0424_t, f0424_grad, f0424_pullback, f0424_grad_into,
@@ -9307,47 +9543,27 @@ const CASE_F0424: Case = case!(f0424, f0424_t, f0424_grad, f0424_pullback, f0424
 
 #[differentiate]
 fn f0425(x: f64, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut x = x * ((x - core::f64::consts::E) / ((std::f64::consts::PI * x).abs() + 0.5));
-    let w: f64 = (y as f64).signum() * x;
-    let mut cnt: usize = 0;
-    while cnt < 1 && x.sin().tan() >= x {
-        cnt += 1;
-        if (x as f64) > -w {
-            let q: f64 = 0.5;
-            let c: f64 = if cnt < 1 {
-                (cnt as f64 + 0.9).tanh()
-            } else {
-                y / x.hypot(1.0) * w
-            };
-            acc += q;
-            acc += c;
-        }
-        x /= 2.0 + ((y + x) * (2.5 + w)).sin();
+    let x = x * ((x - core::f64::consts::E) / ((std::f64::consts::PI * x).abs() + 0.5));
+    let b = (y.tanh().to_degrees() * 0.02 * 1.5).round() + x.tanh().exp().log(2.5 + y.sin());
+    let q = x - -x;
+    let a: f64 = h_pow(core::f64::consts::E / (1.5 + b.cos()), 0);
+    if (0.9 + b) < (2.5 + std::f64::consts::PI) {
+        return f64::asin(x.cos() * 0.9);
     }
-    h_mix(0.7, x + cnt as f64) + w + acc
+    let xs = [[0.0_f64; 1]; 1];
+    (q.tanh() * 0.9).acos() * (core::f64::consts::E / (2.0 + std::f64::consts::PI.sin())) + a + xs[0][0]
 }
 
 fn f0425_t(tr: &Trace, x: f64, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut x = x * ((x - core::f64::consts::E) / (tr.abs(std::f64::consts::PI * x) + 0.5));
-    let w: f64 = tr.signum(y as f64) * x;
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 1 && x.sin().tan() >= x) {
-        cnt += 1;
-        if tr.b((x as f64) > -w) {
-            let q: f64 = 0.5;
-            let c: f64 = if tr.b(cnt < 1) {
-                (cnt as f64 + 0.9).tanh()
-            } else {
-                y / x.hypot(1.0) * w
-            };
-            acc += q;
-            acc += c;
-        }
-        x /= 2.0 + ((y + x) * (2.5 + w)).sin();
+    let x = x * ((x - core::f64::consts::E) / (tr.abs(std::f64::consts::PI * x) + 0.5));
+    let b = tr.round(y.tanh().to_degrees() * 0.02 * 1.5) + x.tanh().exp().log(2.5 + y.sin());
+    let q = x - -x;
+    let a: f64 = h_pow(core::f64::consts::E / (1.5 + b.cos()), 0);
+    if tr.b((0.9 + b) < (2.5 + std::f64::consts::PI)) {
+        return f64::asin(x.cos() * 0.9);
     }
-    h_mix(0.7, x + cnt as f64) + w + acc
+    let xs = [[0.0_f64; 1]; 1];
+    (q.tanh() * 0.9).acos() * (core::f64::consts::E / (2.0 + std::f64::consts::PI.sin())) + a + xs[0][0]
 }
 
 const CASE_F0425: Case = case!(f0425, f0425_t, f0425_grad, f0425_pullback, f0425_grad_into,
@@ -9357,62 +9573,44 @@ const CASE_F0425: Case = case!(f0425, f0425_t, f0425_grad, f0425_pullback, f0425
 #[differentiate(wrt(vals))]
 fn f0426(vals: &[f64], m: usize, c: f64, arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = arr[0] / vals[0].cos().cosh().hypot(1.0);
-    let mut t = c;
-    if -t <= 1.2 {
-        let b = r / c.hypot(1.0) + vals[0].sin().exp_m1();
-        let a = (arr[0] - t).tanh().exp().log2();
-        let d: f64 = {
-            let ys = [0.0_f64; 4];
-            h_mix(1.5, -vals[0]) + ys[3]
+    let mut w = arr[0] / (1.5 + c.mul_add(vals[0], -1.5).cos());
+    for &p in arr.iter() {
+        let mut it: usize = 0;
+        let mut r: f64 = loop {
+            it += 1;
+            if it > 2 {
+                break 0.5 * vals[0] + -0.5;
+            }
+            w = w * (p + w).tanh();
         };
-        acc += b;
-        acc += a;
-        acc += d;
-    } else if m < 1 {
-        let p: f64 = {
-            (t, r) = (r, t * ((arr[0] * 1.5).ceil() + m as f64));
-            h_dot(&arr, vals).max(t + c)
-        };
-        let buf = [[0.0_f64; 1]; 1];
+        r = r * 0.5 + c;
         acc += p;
-        acc += buf[0][0];
-    } else {
-        t *= (-h_mix(vals[0], arr[0])).tanh();
+        acc += r;
     }
-    r.sin().sinh().cos() + t + acc
+    c * m as f64 - w / (vals[0].abs() + 0.5) + acc
 }
 
 fn f0426_t(tr: &Trace, vals: &[f64], m: usize, c: f64, arr: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = arr[0] / vals[0].cos().cosh().hypot(1.0);
-    let mut t = c;
-    if tr.b(-t <= 1.2) {
-        let b = r / c.hypot(1.0) + vals[0].sin().exp_m1();
-        let a = (arr[0] - t).tanh().exp().log2();
-        let d: f64 = {
-            let ys = [0.0_f64; 4];
-            h_mix(1.5, -vals[0]) + ys[3]
+    let mut w = arr[0] / (1.5 + c.mul_add(vals[0], -1.5).cos());
+    for &p in arr.iter() {
+        let mut it: usize = 0;
+        let mut r: f64 = loop {
+            it += 1;
+            if tr.b(it > 2) {
+                break 0.5 * vals[0] + -0.5;
+            }
+            w = w * (p + w).tanh();
         };
-        acc += b;
-        acc += a;
-        acc += d;
-    } else if tr.b(m < 1) {
-        let p: f64 = {
-            (t, r) = (r, t * (tr.ceil(arr[0] * 1.5) + m as f64));
-            tr.max(h_dot(&arr, vals), t + c)
-        };
-        let buf = [[0.0_f64; 1]; 1];
+        r = r * 0.5 + c;
         acc += p;
-        acc += buf[0][0];
-    } else {
-        t *= (-h_mix(vals[0], arr[0])).tanh();
+        acc += r;
     }
-    r.sin().sinh().cos() + t + acc
+    c * m as f64 - w / (tr.abs(vals[0]) + 0.5) + acc
 }
 
 const CASE_F0426: Case = case!(f0426, f0426_t, f0426_grad, f0426_pullback, f0426_grad_into,
-    n: 3, active: [true, false, false], ints: [[1], [0], [0], [0]],
+    n: 3, active: [true, false, false], ints: [[1], [1], [1], [1]],
     |p, k| (&p[0..1], k[0], p[1], arr(&p[2..3])));
 
 #[differentiate(wrt(c))]
@@ -9420,16 +9618,16 @@ fn f0427(x: f64, xs: &[f64], c: f64) -> f64 {
     let res = h_cumsum(xs);
     let mut u = -c / (1.5 + c.cos());
     u -= 0.1;
-    u /= 1.0 + f64::abs(u) * f64::abs(u);
-    xs[0].tanh().exp() / (core::f64::consts::E.hypot(1.5 + res[1].tanh()).abs() + 0.5) + x + u
+    u /= 1.5 + (u as f64).cos();
+    x + res[1] + u
 }
 
-fn f0427_t(tr: &Trace, x: f64, xs: &[f64], c: f64) -> f64 {
+fn f0427_t(_tr: &Trace, x: f64, xs: &[f64], c: f64) -> f64 {
     let res = h_cumsum(xs);
     let mut u = -c / (1.5 + c.cos());
     u -= 0.1;
-    u /= 1.0 + tr.abs(u) * tr.abs(u);
-    xs[0].tanh().exp() / (tr.abs(core::f64::consts::E.hypot(1.5 + res[1].tanh())) + 0.5) + x + u
+    u /= 1.5 + (u as f64).cos();
+    x + res[1] + u
 }
 
 const CASE_F0427: Case = case!(f0427, f0427_t, f0427_grad, f0427_pullback, f0427_grad_into,
@@ -9438,8 +9636,7 @@ const CASE_F0427: Case = case!(f0427, f0427_t, f0427_grad, f0427_pullback, f0427
 
 #[differentiate]
 fn f0428(xs: &[f64], xs1: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let r: f64 = if (xs1[1] - xs1[3]) > ((xs1[4] * 1.5).round() * 0.3) {
+    let r: f64 = if (xs1[1] - xs1[3]) > (xs1[4].tanh() * 0.9).asin() {
         2.0 * h_scale3(&[xs[0], xs1[(((std::f64::consts::PI + 0.9).tanh().abs() * 2.9).floor() as usize) % xs1.len()], 1.5], xs[0])[2]
     } else {
         for l in 0..1 {
@@ -9449,28 +9646,26 @@ fn f0428(xs: &[f64], xs1: &[f64]) -> f64 {
                 }
                 mm if mm > 3 => {
                     let g: f64 = {
-                        let pt = (2.5_f64.powf(xs1[(l + 1) % xs1.len()].sin()), xs1[(l + 1) % xs1.len()]);
-                        h_polar((l as f64).min(xs1[(l + 1) % 5]), xs[(l + 3) % 4].atan()).1 + pt.1
+                        let pt = ((xs1[(l + 1) % xs1.len()].cos() * 0.9).atanh(), -xs1[(l + 1) % 5]);
+                        h_polar((l as f64 * 1.5).trunc() + xs1[(l + 1) % 5], xs[(l + 3) % 4]).1 + pt.1
                     };
-                    h_mix(core::f64::consts::E, l as f64 / (1.0 + g * g))
+                    (core::f64::consts::E as f64).hypot(1.0).ln() + g
                 }
                 _ => {
-                    let g = std::f64::consts::PI.powi(2);
-                    xs[l + 1] + g
+                    xs[l + 1].abs() + h_mix(xs[l + 1], xs1[l])
                 }
             };
-            let s: f64 = (-(l as f64) * 1.5).floor() * 0.3;
-            acc += y;
-            acc += s;
+            if -y >= (std::f64::consts::PI * y) {
+                continue;
+            }
         }
-        h_nested(core::f64::consts::E, xs)
+        (1.5 + h_dot(xs, xs1).tanh()).recip()
     };
-    xs[1] / (1.5 + core::f64::consts::E.tanh()) / (1.5 + std::f64::consts::PI.cos()) + r + acc
+    std::f64::consts::PI.sin().sinh() + r
 }
 
 fn f0428_t(tr: &Trace, xs: &[f64], xs1: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let r: f64 = if tr.b((xs1[1] - xs1[3]) > (tr.round(xs1[4] * 1.5) * 0.3)) {
+    let r: f64 = if tr.b((xs1[1] - xs1[3]) > (xs1[4].tanh() * 0.9).asin()) {
         2.0 * h_scale3(&[xs[0], xs1[(tr.floor((std::f64::consts::PI + 0.9).tanh().abs() * 2.9) as usize) % xs1.len()], 1.5], xs[0])[2]
     } else {
         for l in 0..1 {
@@ -9480,23 +9675,22 @@ fn f0428_t(tr: &Trace, xs: &[f64], xs1: &[f64]) -> f64 {
                 }
                 mm if mm > 3 => {
                     let g: f64 = {
-                        let pt = (2.5_f64.powf(xs1[(l + 1) % xs1.len()].sin()), xs1[(l + 1) % xs1.len()]);
-                        h_polar(tr.min(l as f64, xs1[(l + 1) % 5]), xs[(l + 3) % 4].atan()).1 + pt.1
+                        let pt = ((xs1[(l + 1) % xs1.len()].cos() * 0.9).atanh(), -xs1[(l + 1) % 5]);
+                        h_polar(tr.trunc(l as f64 * 1.5) + xs1[(l + 1) % 5], xs[(l + 3) % 4]).1 + pt.1
                     };
-                    h_mix(core::f64::consts::E, l as f64 / (1.0 + g * g))
+                    (core::f64::consts::E as f64).hypot(1.0).ln() + g
                 }
                 _ => {
-                    let g = std::f64::consts::PI.powi(2);
-                    xs[l + 1] + g
+                    tr.abs(xs[l + 1]) + h_mix(xs[l + 1], xs1[l])
                 }
             };
-            let s: f64 = tr.floor(-(l as f64) * 1.5) * 0.3;
-            acc += y;
-            acc += s;
+            if tr.b(-y >= (std::f64::consts::PI * y)) {
+                continue;
+            }
         }
-        h_nested(core::f64::consts::E, xs)
+        (1.5 + h_dot(xs, xs1).tanh()).recip()
     };
-    xs[1] / (1.5 + core::f64::consts::E.tanh()) / (1.5 + std::f64::consts::PI.cos()) + r + acc
+    std::f64::consts::PI.sin().sinh() + r
 }
 
 const CASE_F0428: Case = case!(f0428, f0428_t, f0428_grad, f0428_pullback, f0428_grad_into,
@@ -9504,121 +9698,147 @@ const CASE_F0428: Case = case!(f0428, f0428_t, f0428_grad, f0428_pullback, f0428
     |p, _k| (&p[0..4], &p[4..9]));
 
 #[differentiate]
-fn f0429(mut a: f64, k: usize, ws: &[f64], c: f64) -> f64 {
+fn f0429(a: f64, k: usize, ws: &[f64], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ys = [0.0_f64; 3];
     for _ in 0..2 {
         let tmp: Vec<f64> = vec![0.0; ys.len()];
         acc += tmp[2];
     }
-    let (mut d, y) = h_polar(k as f64, c * k as f64);
+    let (d, y) = h_polar(k as f64, c * k as f64);
     if (y - 0.1) <= 2.0 {
-        ys[k.min(3 - 1)] %= (2.0 + ws[k.min(ws.len() - 1)].sin()).cbrt().sin().exp2().tanh().exp();
-        a += h_pow(y / (2.0 + ws[(k * 2 + 1) % 4].sin()), 2);
-        d += f64::round(k as f64 / (2.0 + ys[(k * 2 + 1) % ys.len()].sin()) * 1.5) * 0.3;
-    } else if (2.5 + y) < (k as f64 + ys[k % 3]) {
-        let b = 2.5_f64.powf(2.5_f64.powf((k as f64).tanh()).sin());
+        ys[k.min(3 - 1)] /= 1.5 + ws[k.min(ws.len() - 1)].sin().exp_m1().cos().sinh().cos();
+        let mut b = (y - 0.3) * (y - c);
+        b += f64::trunc(k as f64 / (2.0 + ys[(k * 2 + 1) % ys.len()].sin()) * 1.5) * 0.3;
         acc += b;
+    } else if (2.5 + y) < (k as f64 + ys[k % 3]) {
+        let r = (k as f64).tanh().cosh() as f64;
+        acc += r;
     } else {
-        let u = ys[(k + 3) % ys.len()] - k as f64 + h_mix(ws[k % ws.len()], ws[k % ws.len()]);
-        acc += u;
+        ys[(k + 3) % ys.len()] = k as f64 + c + ws[k.min(ws.len() - 1)].to_radians();
+        if (d.tanh() * 0.9).asin() >= 0.2 && k % 2 == 0 {
+            return h_norm2([f64::abs(k as f64), ws[k.min(4 - 1)] + ws[k % ws.len()]]);
+        }
     }
-    d + a + ws[3] + acc
+    a + ws[3] + ys[2] + d + acc
 }
 
-fn f0429_t(tr: &Trace, mut a: f64, k: usize, ws: &[f64], c: f64) -> f64 {
+fn f0429_t(tr: &Trace, a: f64, k: usize, ws: &[f64], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ys = [0.0_f64; 3];
     for _ in 0..2 {
         let tmp: Vec<f64> = vec![0.0; ys.len()];
         acc += tmp[2];
     }
-    let (mut d, y) = h_polar(k as f64, c * k as f64);
+    let (d, y) = h_polar(k as f64, c * k as f64);
     if tr.b((y - 0.1) <= 2.0) {
-        ys[k.min(3 - 1)] = tr.rem(ys[k.min(3 - 1)], (2.0 + ws[k.min(ws.len() - 1)].sin()).cbrt().sin().exp2().tanh().exp());
-        a += h_pow(y / (2.0 + ws[(k * 2 + 1) % 4].sin()), 2);
-        d += tr.round(k as f64 / (2.0 + ys[(k * 2 + 1) % ys.len()].sin()) * 1.5) * 0.3;
-    } else if tr.b((2.5 + y) < (k as f64 + ys[k % 3])) {
-        let b = 2.5_f64.powf(2.5_f64.powf((k as f64).tanh()).sin());
+        ys[k.min(3 - 1)] /= 1.5 + ws[k.min(ws.len() - 1)].sin().exp_m1().cos().sinh().cos();
+        let mut b = (y - 0.3) * (y - c);
+        b += tr.trunc(k as f64 / (2.0 + ys[(k * 2 + 1) % ys.len()].sin()) * 1.5) * 0.3;
         acc += b;
+    } else if tr.b((2.5 + y) < (k as f64 + ys[k % 3])) {
+        let r = (k as f64).tanh().cosh() as f64;
+        acc += r;
     } else {
-        let u = ys[(k + 3) % ys.len()] - k as f64 + h_mix(ws[k % ws.len()], ws[k % ws.len()]);
-        acc += u;
+        ys[(k + 3) % ys.len()] = k as f64 + c + ws[k.min(ws.len() - 1)].to_radians();
+        if tr.b((d.tanh() * 0.9).asin() >= 0.2 && k % 2 == 0) {
+            return h_norm2([tr.abs(k as f64), ws[k.min(4 - 1)] + ws[k % ws.len()]]);
+        }
     }
-    d + a + ws[3] + acc
+    a + ws[3] + ys[2] + d + acc
 }
 
 const CASE_F0429: Case = case!(f0429, f0429_t, f0429_grad, f0429_pullback, f0429_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[5], [1], [5], [1]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[5], [0], [0], [3]],
     |p, k| (p[0], k[0], &p[1..5], p[5]));
 
 #[differentiate]
 fn f0430(zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    while step < 1 && zs[0].sin().exp2() <= std::f64::consts::PI.cos() {
+    while step < 1 && (zs[0].signum() * std::f64::consts::PI) > 0.7 {
         step += 1;
-        let mut round: usize = 0;
-        let c: f64 = loop {
-            round += 1;
-            if round > zs.len() {
-                break h_dot(&zs, &zs);
-            }
-            for &y in zs.iter() {
-                let b = y;
-                acc += b;
-            }
-        };
-        acc += c;
+        let pt = ((1.5 + (step as f64).cos()).ln_1p(), 0.9 + zs[0]);
+        acc += pt.1;
     }
-    let vals = [0.0_f64; 3];
-    let mut tmp = [0.0_f64; 5];
-    for jj in (0..zs.len()).rev() {
-        tmp[jj.min(tmp.len() - 1)] *= h_dot(&tmp, &tmp).tanh();
-        let q: f64 = if (vals[jj % vals.len()] + 0.5) <= (jj as f64 - 1.2) {
-            tmp[(jj + 3) % tmp.len()] += zs[0] * 1.5;
-            f64::ln(1.5 + (tmp[tmp.len() - 1 - step].abs() + 0.5).log10().cos())
-        } else {
-            let pair = h_polar(-0.5, zs[0] / vals[vals.len() - 1 - jj].hypot(1.0));
-            -h_cumsum(&tmp)[(jj * 2 + 1) % 5] + pair.1
-        };
-        acc += q;
-    }
-    (step as f64 * tmp[step] * 1.5).ceil() * 0.3 + vals[2] + acc
+    let s: f64 = if step % 2 == 0 {
+        for _ in 0..2 {
+            let q = zs[0];
+            acc += q;
+        }
+        zs[0]
+    } else {
+        for l in (0..zs.len()).rev() {
+            if (zs[0].cos() * 0.9).asin() > (l as f64 / (1.5 + core::f64::consts::E.tanh())) {
+                let q: f64 = if l > 0 {
+                    let t: f64 = if step % 2 == 0 {
+                        let d = f64::log10(1.5 + h_dot(&zs, &zs).cos());
+                        (d / d.tanh().exp()).mul_add(f64::powi(d, 0), (1.0 + d * d).log2())
+                    } else {
+                        let y: f64 = if (f64::to_degrees((l as f64).tanh()) * 0.02) < (l as f64) || l % 2 == 0 {
+                            let z = zs[0] * zs[0].hypot((l as f64).abs() + 0.5);
+                            (z.tanh().exp() + 1.2).acosh().clamp(z - 0.5, z + 0.5)
+                        } else {
+                            l as f64
+                        };
+                        y.cos().exp_m1()
+                    };
+                    (t.sin() * 0.9).acos() * t.cos()
+                } else {
+                    zs[0].cos().to_degrees() * 0.02 - zs[0]
+                };
+                acc += q;
+            }
+            let z = (h_mix(zs[0], 2.0) * 1.5).trunc() + (0.7 + zs[0]);
+            acc += z;
+        }
+        0.2
+    };
+    (zs[0] / s.tanh().exp()).sin().tan() + acc
 }
 
 fn f0430_t(tr: &Trace, zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    while tr.b(step < 1 && zs[0].sin().exp2() <= std::f64::consts::PI.cos()) {
+    while tr.b(step < 1 && (tr.signum(zs[0]) * std::f64::consts::PI) > 0.7) {
         step += 1;
-        let mut round: usize = 0;
-        let c: f64 = loop {
-            round += 1;
-            if tr.b(round > zs.len()) {
-                break h_dot(&zs, &zs);
-            }
-            for &y in zs.iter() {
-                let b = y;
-                acc += b;
-            }
-        };
-        acc += c;
+        let pt = ((1.5 + (step as f64).cos()).ln_1p(), 0.9 + zs[0]);
+        acc += pt.1;
     }
-    let vals = [0.0_f64; 3];
-    let mut tmp = [0.0_f64; 5];
-    for jj in (0..zs.len()).rev() {
-        tmp[jj.min(tmp.len() - 1)] *= h_dot(&tmp, &tmp).tanh();
-        let q: f64 = if tr.b((vals[jj % vals.len()] + 0.5) <= (jj as f64 - 1.2)) {
-            tmp[(jj + 3) % tmp.len()] += zs[0] * 1.5;
-            f64::ln(1.5 + (tr.abs(tmp[tmp.len() - 1 - step]) + 0.5).log10().cos())
-        } else {
-            let pair = h_polar(-0.5, zs[0] / vals[vals.len() - 1 - jj].hypot(1.0));
-            -h_cumsum(&tmp)[(jj * 2 + 1) % 5] + pair.1
-        };
-        acc += q;
-    }
-    tr.ceil(step as f64 * tmp[step] * 1.5) * 0.3 + vals[2] + acc
+    let s: f64 = if tr.b(step % 2 == 0) {
+        for _ in 0..2 {
+            let q = zs[0];
+            acc += q;
+        }
+        zs[0]
+    } else {
+        for l in (0..zs.len()).rev() {
+            if tr.b((zs[0].cos() * 0.9).asin() > (l as f64 / (1.5 + core::f64::consts::E.tanh()))) {
+                let q: f64 = if tr.b(l > 0) {
+                    let t: f64 = if tr.b(step % 2 == 0) {
+                        let d = f64::log10(1.5 + h_dot(&zs, &zs).cos());
+                        (d / d.tanh().exp()).mul_add(f64::powi(d, 0), (1.0 + d * d).log2())
+                    } else {
+                        let y: f64 = if tr.b((f64::to_degrees((l as f64).tanh()) * 0.02) < (l as f64) || l % 2 == 0) {
+                            let z = zs[0] * zs[0].hypot(tr.abs(l as f64) + 0.5);
+                            tr.clamp((z.tanh().exp() + 1.2).acosh(), z - 0.5, z + 0.5)
+                        } else {
+                            l as f64
+                        };
+                        y.cos().exp_m1()
+                    };
+                    (t.sin() * 0.9).acos() * t.cos()
+                } else {
+                    zs[0].cos().to_degrees() * 0.02 - zs[0]
+                };
+                acc += q;
+            }
+            let z = tr.trunc(h_mix(zs[0], 2.0) * 1.5) + (0.7 + zs[0]);
+            acc += z;
+        }
+        0.2
+    };
+    (zs[0] / s.tanh().exp()).sin().tan() + acc
 }
 
 const CASE_F0430: Case = case!(f0430, f0430_t, f0430_grad, f0430_pullback, f0430_grad_into,
@@ -9627,37 +9847,25 @@ const CASE_F0430: Case = case!(f0430, f0430_t, f0430_grad, f0430_pullback, f0430
 
 #[differentiate]
 fn f0431(y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut q = y.hypot(core::f64::consts::E.hypot(1.0));
-    let s: f64 = if (0.3 + core::f64::consts::E) >= 0.5 {
-        -std::f64::consts::PI.tanh()
-    } else {
-        q -= (y.sin() * 0.9).asin() * (0.9 - y);
-        (y + 0.5).sin().tan()
+    let s: f64 = f64::powi(y, 1);
+    let mut g: f64 = {
+        let c = (0.3 + core::f64::consts::E) / (s - 0.5).hypot(1.0);
+        let w = (-1.5 * c * 1.5).round() + (s + 0.5);
+        c + w
     };
-    for _ in 0..4 {
-        q += (1.5 + (-0.5 * core::f64::consts::E).tanh()).sqrt();
-        let u: f64 = 0.1 / (1.5 + (2.5 + y).cos());
-        acc += u;
-    }
-    s + q + acc
+    g += s.tanh().cosh() - f64::trunc(g * 1.5) * 0.3;
+    g * 0.9
 }
 
 fn f0431_t(tr: &Trace, y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut q = y.hypot(core::f64::consts::E.hypot(1.0));
-    let s: f64 = if tr.b((0.3 + core::f64::consts::E) >= 0.5) {
-        -std::f64::consts::PI.tanh()
-    } else {
-        q -= (y.sin() * 0.9).asin() * (0.9 - y);
-        (y + 0.5).sin().tan()
+    let s: f64 = f64::powi(y, 1);
+    let mut g: f64 = {
+        let c = (0.3 + core::f64::consts::E) / (s - 0.5).hypot(1.0);
+        let w = tr.round(-1.5 * c * 1.5) + (s + 0.5);
+        c + w
     };
-    for _ in 0..4 {
-        q += (1.5 + (-0.5 * core::f64::consts::E).tanh()).sqrt();
-        let u: f64 = 0.1 / (1.5 + (2.5 + y).cos());
-        acc += u;
-    }
-    s + q + acc
+    g += s.tanh().cosh() - tr.trunc(g * 1.5) * 0.3;
+    g * 0.9
 }
 
 const CASE_F0431: Case = case!(f0431, f0431_t, f0431_grad, f0431_pullback, f0431_grad_into,
@@ -9667,40 +9875,40 @@ const CASE_F0431: Case = case!(f0431, f0431_t, f0431_grad, f0431_pullback, f0431
 #[differentiate]
 fn f0432(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (y.sin() * 0.9).asin() > -1.5 {
-        let mut w = y;
-        w = w.tanh() + std::f64::consts::PI;
-        acc += w;
-    } else if ((y * 1.5).ceil() * 0.3) > h_mix(y, 1.2) {
-        let late1: f64;
-        if y.sin() <= 1.2 {
-            late1 = y;
-        } else {
-            let u = (y * 1.5).ceil() * 0.3 * f64::clamp(y, y - 0.5, y + 0.5);
-            late1 = (h_pow(u, 1) * 1.5).round() + u.abs();
-        }
-        acc += late1;
+    if y.to_radians() <= -1.5 {
+        let a = y.hypot(1.5 + (std::f64::consts::PI * y).tanh());
+        acc += a;
     }
-    (-0.5 + y) * -core::f64::consts::E + acc
+    let mut vals = [[0.0_f64; 3]; 1];
+    let r: f64 = if (vals[0][1] + y) >= 0.9 {
+        let c: f64 = {
+            vals[0][0] += ((0.3 + vals[0][0]) * 1.5).trunc() + y;
+            y - std::f64::consts::PI + (1.5 + y.tanh() + 1.2).acosh()
+        };
+        vals[0][2] + c
+    } else {
+        -(-0.5 + vals[0][((y.to_radians().tanh().abs() * 2.9).floor() as usize) % 3])
+    };
+    r.sin().exp_m1() * h_pow(vals[0][1], 1) + acc
 }
 
 fn f0432_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((y.sin() * 0.9).asin() > -1.5) {
-        let mut w = y;
-        w = w.tanh() + std::f64::consts::PI;
-        acc += w;
-    } else if tr.b((tr.ceil(y * 1.5) * 0.3) > h_mix(y, 1.2)) {
-        let late1: f64;
-        if tr.b(y.sin() <= 1.2) {
-            late1 = y;
-        } else {
-            let u = tr.ceil(y * 1.5) * 0.3 * tr.clamp(y, y - 0.5, y + 0.5);
-            late1 = tr.round(h_pow(u, 1) * 1.5) + tr.abs(u);
-        }
-        acc += late1;
+    if tr.b(y.to_radians() <= -1.5) {
+        let a = y.hypot(1.5 + (std::f64::consts::PI * y).tanh());
+        acc += a;
     }
-    (-0.5 + y) * -core::f64::consts::E + acc
+    let mut vals = [[0.0_f64; 3]; 1];
+    let r: f64 = if tr.b((vals[0][1] + y) >= 0.9) {
+        let c: f64 = {
+            vals[0][0] += tr.trunc((0.3 + vals[0][0]) * 1.5) + y;
+            y - std::f64::consts::PI + (1.5 + y.tanh() + 1.2).acosh()
+        };
+        vals[0][2] + c
+    } else {
+        -(-0.5 + vals[0][(tr.floor(y.to_radians().tanh().abs() * 2.9) as usize) % 3])
+    };
+    r.sin().exp_m1() * h_pow(vals[0][1], 1) + acc
 }
 
 const CASE_F0432: Case = case!(f0432, f0432_t, f0432_grad, f0432_pullback, f0432_grad_into,
@@ -9710,36 +9918,64 @@ const CASE_F0432: Case = case!(f0432, f0432_t, f0432_grad, f0432_pullback, f0432
 #[differentiate]
 fn f0433(xs: &[f64], grid: &[[f64; 2]; 3], ws: &[f64], ar: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = f64::sin((1.5 + xs[2].tanh()).ln_1p());
-    for (jj, &p) in xs.iter().enumerate() {
-        if jj < 1 {
-            e %= (1.5 + p * 0.3).hypot(1.0);
-            for c in ws.iter() {
-                e /= (grid[(jj + 2) % grid.len()][(jj + 2) % 2] / (2.0 + (*c).sin()) - (0.1 + std::f64::consts::PI)).tanh().exp();
+    let mut a: f64 = 2.5_f64.powf(xs[2].clamp(-0.5, 0.8).cos());
+    let mut cnt: usize = 0;
+    while cnt < ws.len() {
+        cnt += 1;
+        let s: f64 = if (ar[(cnt + 1) % ar.len()] as f64) > (a * 0.3) {
+            let u = (cnt as f64).tanh().exp().recip() % (2.0 + (grid[cnt][cnt % 2] / (2.0 + a.sin())).sin());
+            (1.5 + grid[cnt.min(grid.len() - 1)][cnt - 1].cos()).log10().min(a * ws[cnt.min(ws.len() - 1)]) + u
+        } else {
+            match cnt {
+                0 => {
+                    a = a.sin().to_degrees() * 0.02 - a;
+                }
+                3..=5 => {
+                    let t = h_dot(xs, ar) / (1.5 + (1.5 + ws[cnt % ws.len()].tanh()).powf(a.sin() * 1.5).tanh());
+                    acc += t;
+                }
+                _ => {
+                    let a = a + (1.5 + grid[grid.len() - 1 - cnt][0].cos()).log(2.5 + (cnt as f64).powi(0).sin());
+                    acc += a;
+                }
             }
-            e %= 1.5 + (-e / (1.5 + (jj as f64).hypot(2.0 + p.sin()).cos())).cos();
-        }
-        let e = e * p;
-        acc += e;
+            (a / ((cnt as f64).abs() + 0.5) * 1.5).floor() + core::f64::consts::E
+        };
+        a *= ar[ar.len() - 1 - cnt].tanh();
+        acc += s;
     }
-    e - xs[2] + ws[0] + grid[2][0] + ar[2] + acc
+    0.5 / (1.5 + (-a).cos()) + grid[2][0] + ar[2] + acc
 }
 
 fn f0433_t(tr: &Trace, xs: &[f64], grid: &[[f64; 2]; 3], ws: &[f64], ar: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = f64::sin((1.5 + xs[2].tanh()).ln_1p());
-    for (jj, &p) in xs.iter().enumerate() {
-        if tr.b(jj < 1) {
-            e = tr.rem(e, (1.5 + p * 0.3).hypot(1.0));
-            for c in ws.iter() {
-                e /= (grid[(jj + 2) % grid.len()][(jj + 2) % 2] / (2.0 + (*c).sin()) - (0.1 + std::f64::consts::PI)).tanh().exp();
+    let mut a: f64 = 2.5_f64.powf(tr.clamp(xs[2], -0.5, 0.8).cos());
+    let mut cnt: usize = 0;
+    while tr.b(cnt < ws.len()) {
+        cnt += 1;
+        let s: f64 = if tr.b((ar[(cnt + 1) % ar.len()] as f64) > (a * 0.3)) {
+            let u = tr.rem((cnt as f64).tanh().exp().recip(), 2.0 + (grid[cnt][cnt % 2] / (2.0 + a.sin())).sin());
+            tr.min((1.5 + grid[cnt.min(grid.len() - 1)][cnt - 1].cos()).log10(), a * ws[cnt.min(ws.len() - 1)]) + u
+        } else {
+            match cnt {
+                0 => {
+                    a = a.sin().to_degrees() * 0.02 - a;
+                }
+                3..=5 => {
+                    let t = h_dot(xs, ar) / (1.5 + (1.5 + ws[cnt % ws.len()].tanh()).powf(a.sin() * 1.5).tanh());
+                    acc += t;
+                }
+                _ => {
+                    let a = a + (1.5 + grid[grid.len() - 1 - cnt][0].cos()).log(2.5 + (cnt as f64).powi(0).sin());
+                    acc += a;
+                }
             }
-            e = tr.rem(e, 1.5 + (-e / (1.5 + (jj as f64).hypot(2.0 + p.sin()).cos())).cos());
-        }
-        let e = e * p;
-        acc += e;
+            tr.floor(a / (tr.abs(cnt as f64) + 0.5) * 1.5) + core::f64::consts::E
+        };
+        a *= ar[ar.len() - 1 - cnt].tanh();
+        acc += s;
     }
-    e - xs[2] + ws[0] + grid[2][0] + ar[2] + acc
+    0.5 / (1.5 + (-a).cos()) + grid[2][0] + ar[2] + acc
 }
 
 const CASE_F0433: Case = case!(f0433, f0433_t, f0433_grad, f0433_pullback, f0433_grad_into,
@@ -9748,51 +9984,29 @@ const CASE_F0433: Case = case!(f0433, f0433_t, f0433_grad, f0433_pullback, f0433
 
 #[differentiate]
 fn f0434(c: f64, vals: &[f64], y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let v = std::f64::consts::PI;
-    let mut u: f64 = if (c - y) > (std::f64::consts::PI.sin() * 0.9).acos() {
-        y * 0.9
+    let mut v = std::f64::consts::PI;
+    let u: f64 = if (c - y) > vals[(((std::f64::consts::PI / (y.abs() + 0.5)).cos().abs() * 2.9).floor() as usize) % vals.len()].tanh() {
+        let v = h_scale3(&[v, 1.5, vals[2]], -0.5)[1] as f64;
+        -c / (1.5 + ((vals[1] * 1.5).ceil() * 0.3).tanh()) + v
     } else {
-        let z = (c + v) / (2.0 + h_scale3(&[v, 1.5, vals[2]], -0.5)[1].sin());
-        -h_norm2([z, 2.0])
+        v %= 1.5 + h_norm2([-0.5, v]).cos();
+        c * 0.9
     };
-    if (y + vals[(((c.tanh().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % 3]) <= ((v * 1.5).round() + vals[1]) {
-        let mut d = h_leaky(u) * h_pow(u, 3);
-        d = h_mix(d, c);
-        let t: f64 = if h_leaky(vals[(((y * v).tanh().abs() * 2.9).floor() as usize) % vals.len()]) > (0.1 - d) {
-            let b = y * vals[0].max(core::f64::consts::E);
-            vals[0] + b
-        } else {
-            u += d;
-            v * 0.9
-        };
-        acc += t;
-    }
-    v + u + acc
+    v = v.cos() + (vals[0] - u);
+    (u - 1.5).tanh().to_degrees() * 0.02 + v
 }
 
 fn f0434_t(tr: &Trace, c: f64, vals: &[f64], y: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let v = std::f64::consts::PI;
-    let mut u: f64 = if tr.b((c - y) > (std::f64::consts::PI.sin() * 0.9).acos()) {
-        y * 0.9
+    let mut v = std::f64::consts::PI;
+    let u: f64 = if tr.b((c - y) > vals[(tr.floor((std::f64::consts::PI / (tr.abs(y) + 0.5)).cos().abs() * 2.9) as usize) % vals.len()].tanh()) {
+        let v = h_scale3(&[v, 1.5, vals[2]], -0.5)[1] as f64;
+        -c / (1.5 + (tr.ceil(vals[1] * 1.5) * 0.3).tanh()) + v
     } else {
-        let z = (c + v) / (2.0 + h_scale3(&[v, 1.5, vals[2]], -0.5)[1].sin());
-        -h_norm2([z, 2.0])
+        v = tr.rem(v, 1.5 + h_norm2([-0.5, v]).cos());
+        c * 0.9
     };
-    if tr.b((y + vals[(tr.floor((c.tanh().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % 3]) <= (tr.round(v * 1.5) + vals[1])) {
-        let mut d = h_leaky_t(tr, u) * h_pow(u, 3);
-        d = h_mix(d, c);
-        let t: f64 = if tr.b(h_leaky_t(tr, vals[(tr.floor((y * v).tanh().abs() * 2.9) as usize) % vals.len()]) > (0.1 - d)) {
-            let b = y * tr.max(vals[0], core::f64::consts::E);
-            vals[0] + b
-        } else {
-            u += d;
-            v * 0.9
-        };
-        acc += t;
-    }
-    v + u + acc
+    v = v.cos() + (vals[0] - u);
+    (u - 1.5).tanh().to_degrees() * 0.02 + v
 }
 
 const CASE_F0434: Case = case!(f0434, f0434_t, f0434_grad, f0434_pullback, f0434_grad_into,
@@ -9801,27 +10015,41 @@ const CASE_F0434: Case = case!(f0434, f0434_t, f0434_grad, f0434_pullback, f0434
 
 #[differentiate]
 fn f0435(x: f64) -> f64 {
-    let (s, mut v) = (x + -0.5, x.clamp(x - 0.5, x + 0.5));
-    let r: f64 = if x <= 0.7 {
-        v.cos() / (1.5 + x.cos())
-    } else {
-        let u: f64 = f64::mul_add(f64::tan(v.tanh()), s, s / s.tanh().exp());
-        v.clamp(s - 0.5, s + 0.5) + u
+    let (a, e) = (x + -0.5, f64::round(x * 1.5) + x);
+    let c: f64 = {
+        let c: f64 = if e.cos() <= x {
+            let tup = h_polar((1.5 + e.tanh()).cbrt(), a + e);
+            (x * 1.5 * 1.5).trunc() + e.signum() * a + tup.1
+        } else {
+            let u: f64 = if x.tanh().exp().sqrt() < h_polar(a, x).1 {
+                a - std::f64::consts::PI + (e - a)
+            } else {
+                -e + e.tanh()
+            };
+            (e - a) / ((core::f64::consts::E + a).abs() + 0.5) + u
+        };
+        h_polar((e * 1.5).trunc() + core::f64::consts::E, e - x).0 + c
     };
-    v = (2.0 + x.sin()).ln_1p().hypot(1.0).log10();
-    (0.1 / (1.5 + v.cos())).clamp(-0.5, 0.8) + s + r
+    (e % 1.5).to_radians() + c
 }
 
 fn f0435_t(tr: &Trace, x: f64) -> f64 {
-    let (s, mut v) = (x + -0.5, tr.clamp(x, x - 0.5, x + 0.5));
-    let r: f64 = if tr.b(x <= 0.7) {
-        v.cos() / (1.5 + x.cos())
-    } else {
-        let u: f64 = f64::mul_add(f64::tan(v.tanh()), s, s / s.tanh().exp());
-        tr.clamp(v, s - 0.5, s + 0.5) + u
+    let (a, e) = (x + -0.5, tr.round(x * 1.5) + x);
+    let c: f64 = {
+        let c: f64 = if tr.b(e.cos() <= x) {
+            let tup = h_polar((1.5 + e.tanh()).cbrt(), a + e);
+            tr.trunc(x * 1.5 * 1.5) + tr.signum(e) * a + tup.1
+        } else {
+            let u: f64 = if tr.b(x.tanh().exp().sqrt() < h_polar(a, x).1) {
+                a - std::f64::consts::PI + (e - a)
+            } else {
+                -e + e.tanh()
+            };
+            (e - a) / (tr.abs(core::f64::consts::E + a) + 0.5) + u
+        };
+        h_polar(tr.trunc(e * 1.5) + core::f64::consts::E, e - x).0 + c
     };
-    v = (2.0 + x.sin()).ln_1p().hypot(1.0).log10();
-    tr.clamp(0.1 / (1.5 + v.cos()), -0.5, 0.8) + s + r
+    (tr.rem(e, 1.5)).to_radians() + c
 }
 
 const CASE_F0435: Case = case!(f0435, f0435_t, f0435_grad, f0435_pullback, f0435_grad_into,
@@ -9834,17 +10062,19 @@ fn f0436(ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 1]) -> f64 {
     let e: f64 = {
         for &s in ts.iter() {
             for i in 0..3 {
-                let c = ts1[(i + 3) % ts1.len()] * zs[0] * zs[0].tanh();
-                acc += c;
+                let z = ts1[(i + 3) % ts1.len()] * zs[0] * zs[0].tanh().exp();
+                acc += z;
             }
-            if (s as f64) <= h_cumsum(&zs)[0] {
-                continue;
+            for j in 0..4 {
+                let d = (2.0 + (zs[0] + j as f64).sin()).powf(ts[0].hypot(1.0).log2().cos() * 1.5);
+                acc += d;
             }
+            acc += s;
         }
-        let r = ts[0].hypot(1.0).log10().tanh().exp().powi(-1);
-        r as f64 - r.min(r * 0.5)
+        let q = ts[0] % ts1[2].tanh().exp() - h_leaky(zs[0]);
+        q.min(q * 0.5).atan2(1.5 + core::f64::consts::E.abs().tanh())
     };
-    e.atan().hypot(1.0).log2() + ts1[2] + zs[0] + acc
+    (ts1[((e.tanh().cos().abs() * 2.9).floor() as usize) % ts1.len()] * -0.5 * 1.5).trunc() + (ts[0] - e) + acc
 }
 
 fn f0436_t(tr: &Trace, ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 1]) -> f64 {
@@ -9852,17 +10082,19 @@ fn f0436_t(tr: &Trace, ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 1]) -> f64 {
     let e: f64 = {
         for &s in ts.iter() {
             for i in 0..3 {
-                let c = ts1[(i + 3) % ts1.len()] * zs[0] * zs[0].tanh();
-                acc += c;
+                let z = ts1[(i + 3) % ts1.len()] * zs[0] * zs[0].tanh().exp();
+                acc += z;
             }
-            if tr.b((s as f64) <= h_cumsum(&zs)[0]) {
-                continue;
+            for j in 0..4 {
+                let d = (2.0 + (zs[0] + j as f64).sin()).powf(ts[0].hypot(1.0).log2().cos() * 1.5);
+                acc += d;
             }
+            acc += s;
         }
-        let r = ts[0].hypot(1.0).log10().tanh().exp().powi(-1);
-        r as f64 - tr.min(r, r * 0.5)
+        let q = tr.rem(ts[0], ts1[2].tanh().exp()) - h_leaky_t(tr, zs[0]);
+        tr.min(q, q * 0.5).atan2(1.5 + tr.abs(core::f64::consts::E).tanh())
     };
-    e.atan().hypot(1.0).log2() + ts1[2] + zs[0] + acc
+    tr.trunc(ts1[(tr.floor(e.tanh().cos().abs() * 2.9) as usize) % ts1.len()] * -0.5 * 1.5) + (ts[0] - e) + acc
 }
 
 const CASE_F0436: Case = case!(f0436, f0436_t, f0436_grad, f0436_pullback, f0436_grad_into,
@@ -9872,38 +10104,76 @@ const CASE_F0436: Case = case!(f0436, f0436_t, f0436_grad, f0436_pullback, f0436
 #[differentiate]
 fn f0437(a: f64, arr: [f64; 4], ts: &[f64; 4], arr3: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = a.tanh().exp();
-    for _ in 0..4 {
-        let zs = ts.to_vec();
-        y += y.cos().tan().cos();
-        acc += zs[3];
-    }
-    if (arr3[3] + a) >= (a * 1.5) {
-        let cum = h_cumsum(&arr3);
-        acc += cum[3];
+    let mut b = a;
+    if a <= 0.3 {
+        b /= 1.5 + (1.0 + b * b).powf(2.5).cos().exp().cos();
+        let late1: f64;
+        if (a * b) > (a / (1.5 + b.tanh())) {
+            b += h_leaky(1.5);
+            late1 = (a - arr3[3]).asinh();
+        } else {
+            let late2: f64;
+            if (1.2 + a) > h_polar(arr[0], arr[1]).1 {
+                late2 = b;
+            } else {
+                let y = b.min(core::f64::consts::E * 2.5);
+                late2 = h_norm2([(y.sin() * 0.9).atanh(), y + a]);
+            }
+            late1 = arr[2].cos().tan() + arr3[2] * late2;
+        }
+        let v = (ts[2] + b) * (1.5 + arr[1].tanh()).ln_1p();
+        acc += late1;
+        acc += v;
+    } else if (0.7 / (1.5 + a.cos())) >= 2.5 {
+        let mut b: f64 = b * ts[0].min(h_polar(core::f64::consts::E, b).1);
+        let e: f64 = if (1.5 + a.cos()).ln_1p() > 0.5 {
+            ((b - arr[0]).abs() + 0.5).ln_1p()
+        } else {
+            b %= 1.5 + (2.5 + b * -0.5).cos();
+            arr[((b.atan().cos().abs() * 2.9).floor() as usize) % 4].sin().tan()
+        };
+        acc += e;
     } else {
-        y %= ((1.5 + ts[3].cos()).recip() + core::f64::consts::E.sin().exp_m1()).tanh().exp();
-        y = y * 0.5 + -y;
+        b = b * 0.5 + f64::sqrt(2.0 + ts[0].sin());
     }
-    h_norm2([arr3[0] + -0.5, h_mix(ts[1], y)]) + arr[3] + acc
+    -h_nested(core::f64::consts::E, &arr) + arr3[3] + b + acc
 }
 
 fn f0437_t(tr: &Trace, a: f64, arr: [f64; 4], ts: &[f64; 4], arr3: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = a.tanh().exp();
-    for _ in 0..4 {
-        let zs = ts.to_vec();
-        y += y.cos().tan().cos();
-        acc += zs[3];
-    }
-    if tr.b((arr3[3] + a) >= (a * 1.5)) {
-        let cum = h_cumsum(&arr3);
-        acc += cum[3];
+    let mut b = a;
+    if tr.b(a <= 0.3) {
+        b /= 1.5 + (1.0 + b * b).powf(2.5).cos().exp().cos();
+        let late1: f64;
+        if tr.b((a * b) > (a / (1.5 + b.tanh()))) {
+            b += h_leaky_t(tr, 1.5);
+            late1 = (a - arr3[3]).asinh();
+        } else {
+            let late2: f64;
+            if tr.b((1.2 + a) > h_polar(arr[0], arr[1]).1) {
+                late2 = b;
+            } else {
+                let y = tr.min(b, core::f64::consts::E * 2.5);
+                late2 = h_norm2([(y.sin() * 0.9).atanh(), y + a]);
+            }
+            late1 = arr[2].cos().tan() + arr3[2] * late2;
+        }
+        let v = (ts[2] + b) * (1.5 + arr[1].tanh()).ln_1p();
+        acc += late1;
+        acc += v;
+    } else if tr.b((0.7 / (1.5 + a.cos())) >= 2.5) {
+        let mut b: f64 = b * tr.min(ts[0], h_polar(core::f64::consts::E, b).1);
+        let e: f64 = if tr.b((1.5 + a.cos()).ln_1p() > 0.5) {
+            (tr.abs(b - arr[0]) + 0.5).ln_1p()
+        } else {
+            b = tr.rem(b, 1.5 + (2.5 + b * -0.5).cos());
+            arr[(tr.floor(b.atan().cos().abs() * 2.9) as usize) % 4].sin().tan()
+        };
+        acc += e;
     } else {
-        y = tr.rem(y, ((1.5 + ts[3].cos()).recip() + core::f64::consts::E.sin().exp_m1()).tanh().exp());
-        y = y * 0.5 + -y;
+        b = b * 0.5 + f64::sqrt(2.0 + ts[0].sin());
     }
-    h_norm2([arr3[0] + -0.5, h_mix(ts[1], y)]) + arr[3] + acc
+    -h_nested(core::f64::consts::E, &arr) + arr3[3] + b + acc
 }
 
 const CASE_F0437: Case = case!(f0437, f0437_t, f0437_grad, f0437_pullback, f0437_grad_into,
@@ -9917,32 +10187,30 @@ fn f0438(b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> f64 {
         let late1: f64;
         if 1.5 > *d {
             let late2: f64;
-            if (pts[0][0].signum() * pts[0][1]) <= (vs[2] + b) {
-                late2 = h_nested(b, &zs) * ((core::f64::consts::E * 1.5).trunc() + zs[1]);
+            if pts[0][0].abs() < (u.tanh().to_degrees() * 0.02) {
+                let hs = vec![0.0_f64; vs.len()];
+                late2 = f64::round((d - u) * 1.5) * 0.3;
+                acc += hs[3];
             } else {
-                late2 = (d % 1.5).tanh().exp().sqrt();
+                late2 = h_nested((pts[0][(((*d).tanh().abs() * 2.9).floor() as usize) % 2] * 1.5).round() * 0.3, &zs);
             }
-            late1 = b;
-            acc += late2;
+            late1 = late2.hypot(zs[(((d.tanh().to_degrees() * 0.02).cos().abs() * 2.9).floor() as usize) % zs.len()].tanh().exp()) % b.mul_add(zs[2], *d).tanh().exp();
         } else {
-            late1 = (-pts[0][((vs[2].tanh().abs() * 2.9).floor() as usize) % 2]).mul_add(f64::trunc(b * 1.5) * 0.3, h_scale3(&zs, std::f64::consts::PI)[0]);
+            for ii in 0..4 {
+                let q: f64 = if (zs[(ii * 2 + 1) % zs.len()] / (*d).tanh().exp()) > (1.5 + (ii as f64).tanh()).powf(u.sin() * 1.5) {
+                    let tmp = [0.0_f64; 2];
+                    b + tmp[1]
+                } else {
+                    *u
+                };
+                acc += q;
+            }
+            late1 = 1.2 + zs[1].sin();
         }
         acc += *u;
         acc += late1;
     }
-    for (ii, line) in pts.iter().enumerate() {
-        acc += line[ii % 2] * (b / b.tanh().exp());
-        for s in vs.iter() {
-            let r: f64 = {
-                let tmp = [0.0_f64; 2];
-                let a = ii as f64;
-                (b + 0.7) / (1.5 + (ii as f64).to_radians().cos()) + tmp[1] + a
-            };
-            acc += *s;
-            acc += r;
-        }
-    }
-    b.sin() * (2.0 + vs[0].sin()).log10() + acc
+    (zs[0] / (1.5 + b.tanh())).clamp(b - 0.5, b + 0.5) + pts[1][0] + acc
 }
 
 fn f0438_t(tr: &Trace, b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> f64 {
@@ -9951,32 +10219,30 @@ fn f0438_t(tr: &Trace, b: f64, pts: &[[f64; 2]], zs: [f64; 3], vs: Vec<f64>) -> 
         let late1: f64;
         if tr.b(1.5 > *d) {
             let late2: f64;
-            if tr.b((tr.signum(pts[0][0]) * pts[0][1]) <= (vs[2] + b)) {
-                late2 = h_nested(b, &zs) * (tr.trunc(core::f64::consts::E * 1.5) + zs[1]);
+            if tr.b(tr.abs(pts[0][0]) < (u.tanh().to_degrees() * 0.02)) {
+                let hs = vec![0.0_f64; vs.len()];
+                late2 = tr.round((d - u) * 1.5) * 0.3;
+                acc += hs[3];
             } else {
-                late2 = (tr.rem(*d, 1.5)).tanh().exp().sqrt();
+                late2 = h_nested(tr.round(pts[0][(tr.floor((*d).tanh().abs() * 2.9) as usize) % 2] * 1.5) * 0.3, &zs);
             }
-            late1 = b;
-            acc += late2;
+            late1 = tr.rem(late2.hypot(zs[(tr.floor((d.tanh().to_degrees() * 0.02).cos().abs() * 2.9) as usize) % zs.len()].tanh().exp()), b.mul_add(zs[2], *d).tanh().exp());
         } else {
-            late1 = (-pts[0][(tr.floor(vs[2].tanh().abs() * 2.9) as usize) % 2]).mul_add(tr.trunc(b * 1.5) * 0.3, h_scale3(&zs, std::f64::consts::PI)[0]);
+            for ii in 0..4 {
+                let q: f64 = if tr.b((zs[(ii * 2 + 1) % zs.len()] / (*d).tanh().exp()) > (1.5 + (ii as f64).tanh()).powf(u.sin() * 1.5)) {
+                    let tmp = [0.0_f64; 2];
+                    b + tmp[1]
+                } else {
+                    *u
+                };
+                acc += q;
+            }
+            late1 = 1.2 + zs[1].sin();
         }
         acc += *u;
         acc += late1;
     }
-    for (ii, line) in pts.iter().enumerate() {
-        acc += line[ii % 2] * (b / b.tanh().exp());
-        for s in vs.iter() {
-            let r: f64 = {
-                let tmp = [0.0_f64; 2];
-                let a = ii as f64;
-                (b + 0.7) / (1.5 + (ii as f64).to_radians().cos()) + tmp[1] + a
-            };
-            acc += *s;
-            acc += r;
-        }
-    }
-    b.sin() * (2.0 + vs[0].sin()).log10() + acc
+    tr.clamp(zs[0] / (1.5 + b.tanh()), b - 0.5, b + 0.5) + pts[1][0] + acc
 }
 
 const CASE_F0438: Case = case!(f0438, f0438_t, f0438_grad, f0438_pullback, f0438_grad_into,
@@ -9988,46 +10254,36 @@ fn f0439(ws: &[f64], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let res = h_cumsum(ws);
     for &r in ws.iter() {
-        let tup = (r % r.tanh().exp(), r.atan());
-        acc += tup.1;
+        let pt = (r.hypot(1.0).cbrt(), r);
+        acc += pt.1;
     }
-    let e: f64 = if (0.7 + core::f64::consts::E) <= 1.5 {
-        for c in vals.iter() {
-            for _ in 0..ws.len() {
-                if c.tanh().exp().recip() > (ws[0] + c) {
-                    continue;
-                }
-            }
-            acc += *c;
-        }
-        res[0].tanh().exp_m1().hypot(1.0).ln()
-    } else {
-        res[0].signum() * std::f64::consts::PI % (core::f64::consts::E + 0.9).tanh().exp()
-    };
-    h_leaky(res[0]).hypot(2.0 + (e / (2.0 + vals[1].sin())).sin()) + acc
+    let g = 0.7 + core::f64::consts::E + 1.5 * ws[0];
+    let pair = h_polar(g, (g * 1.5).trunc() * 0.3);
+    let mut cnt: usize = 0;
+    while cnt < 1 && (g / (pair.0.abs() + 0.5)) >= 0.7 {
+        cnt += 1;
+        let c: f64 = 0.1;
+        acc += c;
+    }
+    g / (2.0 + g.sin()) + (g.tanh() * 0.9).atanh() + vals[3] + res[0] + acc
 }
 
 fn f0439_t(tr: &Trace, ws: &[f64], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let res = h_cumsum(ws);
     for &r in ws.iter() {
-        let tup = (tr.rem(r, r.tanh().exp()), r.atan());
-        acc += tup.1;
+        let pt = (r.hypot(1.0).cbrt(), r);
+        acc += pt.1;
     }
-    let e: f64 = if tr.b((0.7 + core::f64::consts::E) <= 1.5) {
-        for c in vals.iter() {
-            for _ in 0..ws.len() {
-                if tr.b(c.tanh().exp().recip() > (ws[0] + c)) {
-                    continue;
-                }
-            }
-            acc += *c;
-        }
-        res[0].tanh().exp_m1().hypot(1.0).ln()
-    } else {
-        tr.rem(tr.signum(res[0]) * std::f64::consts::PI, (core::f64::consts::E + 0.9).tanh().exp())
-    };
-    h_leaky_t(tr, res[0]).hypot(2.0 + (e / (2.0 + vals[1].sin())).sin()) + acc
+    let g = 0.7 + core::f64::consts::E + 1.5 * ws[0];
+    let pair = h_polar(g, tr.trunc(g * 1.5) * 0.3);
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 1 && (g / (tr.abs(pair.0) + 0.5)) >= 0.7) {
+        cnt += 1;
+        let c: f64 = 0.1;
+        acc += c;
+    }
+    g / (2.0 + g.sin()) + (g.tanh() * 0.9).atanh() + vals[3] + res[0] + acc
 }
 
 const CASE_F0439: Case = case!(f0439, f0439_t, f0439_grad, f0439_pullback, f0439_grad_into,
@@ -10037,36 +10293,44 @@ const CASE_F0439: Case = case!(f0439, f0439_t, f0439_grad, f0439_pullback, f0439
 #[differentiate]
 fn f0440(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = (xs[(((xs[4] + xs[2]).tanh().abs() * 2.9).floor() as usize) % xs.len()] - 0.2) * (xs[2] % xs[4].hypot(1.0));
-    let mut late1: f64;
-    if r.hypot(1.0).cbrt() <= 0.1 {
-        let vals: [f64; 3] = [0.0; 3];
-        late1 = r.max(r * 0.5) + f64::sinh(r.tanh());
-        acc += vals[2];
+    let r = (xs[(((xs[4] + xs[2]).tanh().abs() * 2.9).floor() as usize) % xs.len()] - 0.2) * ((xs[2] * 1.5).round() + xs[4]);
+    let out = h_cumsum(xs);
+    let late1: f64;
+    if (r.abs() + 0.5 + 1.2).acosh() > 0.7 {
+        late1 = h_cumsum(&out)[3] / ((r * xs[3]).abs() + 0.5);
     } else {
-        r = r * (-r).tanh();
-        late1 = (xs[2].signum() * r).to_radians();
+        late1 = (2.0 + xs[1].hypot(1.0).log(2.5 + r.sin()).sin()).recip();
     }
-    r /= 2.0 + (late1 / (1.5 + xs[1].tanh())).mul_add(r - late1, xs[1]).sin();
-    late1 = h_mix(late1, r / (1.5 + xs[0].cos()));
-    r * 0.5 * (xs[3] * r) + late1 + acc
+    for i in (0..xs.len()).rev() {
+        let u: f64 = {
+            let d = f64::max(late1.tanh().exp().powf(late1.tanh() * 1.5), r / (1.5 + late1.cos()));
+            ((i as f64 * r).abs() + 0.5).sqrt() + d
+        };
+        let pt = ((1.5 + xs[i % xs.len()].cos()).recip(), u);
+        acc += pt.1;
+    }
+    r + out[4] + late1 + acc
 }
 
 fn f0440_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r = (xs[(tr.floor((xs[4] + xs[2]).tanh().abs() * 2.9) as usize) % xs.len()] - 0.2) * (tr.rem(xs[2], xs[4].hypot(1.0)));
-    let mut late1: f64;
-    if tr.b(r.hypot(1.0).cbrt() <= 0.1) {
-        let vals: [f64; 3] = [0.0; 3];
-        late1 = tr.max(r, r * 0.5) + f64::sinh(r.tanh());
-        acc += vals[2];
+    let r = (xs[(tr.floor((xs[4] + xs[2]).tanh().abs() * 2.9) as usize) % xs.len()] - 0.2) * (tr.round(xs[2] * 1.5) + xs[4]);
+    let out = h_cumsum(xs);
+    let late1: f64;
+    if tr.b((tr.abs(r) + 0.5 + 1.2).acosh() > 0.7) {
+        late1 = h_cumsum(&out)[3] / (tr.abs(r * xs[3]) + 0.5);
     } else {
-        r = r * (-r).tanh();
-        late1 = (tr.signum(xs[2]) * r).to_radians();
+        late1 = (2.0 + xs[1].hypot(1.0).log(2.5 + r.sin()).sin()).recip();
     }
-    r /= 2.0 + (late1 / (1.5 + xs[1].tanh())).mul_add(r - late1, xs[1]).sin();
-    late1 = h_mix(late1, r / (1.5 + xs[0].cos()));
-    r * 0.5 * (xs[3] * r) + late1 + acc
+    for i in (0..xs.len()).rev() {
+        let u: f64 = {
+            let d = tr.max(late1.tanh().exp().powf(late1.tanh() * 1.5), r / (1.5 + late1.cos()));
+            (tr.abs(i as f64 * r) + 0.5).sqrt() + d
+        };
+        let pt = ((1.5 + xs[i % xs.len()].cos()).recip(), u);
+        acc += pt.1;
+    }
+    r + out[4] + late1 + acc
 }
 
 const CASE_F0440: Case = case!(f0440, f0440_t, f0440_grad, f0440_pullback, f0440_grad_into,
@@ -10074,113 +10338,127 @@ const CASE_F0440: Case = case!(f0440, f0440_t, f0440_grad, f0440_pullback, f0440
     |p, _k| (&p[0..5]));
 
 #[differentiate]
-fn f0441(mut c: f64, ts: &[f64; 3], vs: Vec<f64>, k: usize) -> f64 {
+fn f0441(c: f64, ts: &[f64; 3], vs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
     while round < vs.len() {
         round += 1;
         for ii in round..4 {
             if (vs[(ii * 2 + 1) % vs.len()] + 0.9) >= -core::f64::consts::E {
-                let c = c + -((ts[1] * 1.5).floor() + ts[k % 3]);
-                if k > 1 {
-                    break;
-                }
-                acc += c;
-            } else if k > 1 {
-                c /= 1.5 + (ii as f64 / c.hypot(1.0) * h_mix(ts[ii - 1], vs[ii.min(vs.len() - 1)])).cos();
-                if c <= 0.7 {
-                    c += (c + ts[ii % ts.len()]) * 0.5;
-                    break;
-                }
+                let c = c + -f64::ln(1.5 + ts[1].cos());
+                let z: f64 = if (-0.5 / (1.0 + c * c)) < -0.5 {
+                    (h_dot(&vs, ts).sin() * 0.9).asin()
+                } else {
+                    let q = h_mix(ts[round - 1].sin().powi(ii as i32), c.tanh().cosh());
+                    vs[(round + 3) % vs.len()] + q
+                };
+                acc += z;
+            } else {
+                let z: f64 = {
+                    let zs: [f64; 3] = [0.0; 3];
+                    if round % 2 == 0 {
+                        break;
+                    }
+                    c / (c.abs() + 0.5) + (c - vs[(round * 2 + 1) % vs.len()]) + zs[2]
+                };
+                acc += z;
             }
         }
-        let q = c;
-        acc += q;
+        if k > 1 {
+            return 2.5;
+        }
     }
-    (2.0 * c).atan() + ts[2] + acc
+    c - vs[round.min(2 - 1)] + ts[2] + acc
 }
 
-fn f0441_t(tr: &Trace, mut c: f64, ts: &[f64; 3], vs: Vec<f64>, k: usize) -> f64 {
+fn f0441_t(tr: &Trace, c: f64, ts: &[f64; 3], vs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
     while tr.b(round < vs.len()) {
         round += 1;
         for ii in round..4 {
             if tr.b((vs[(ii * 2 + 1) % vs.len()] + 0.9) >= -core::f64::consts::E) {
-                let c = c + -(tr.floor(ts[1] * 1.5) + ts[k % 3]);
-                if tr.b(k > 1) {
-                    break;
-                }
-                acc += c;
-            } else if tr.b(k > 1) {
-                c /= 1.5 + (ii as f64 / c.hypot(1.0) * h_mix(ts[ii - 1], vs[ii.min(vs.len() - 1)])).cos();
-                if tr.b(c <= 0.7) {
-                    c += (c + ts[ii % ts.len()]) * 0.5;
-                    break;
-                }
+                let c = c + -f64::ln(1.5 + ts[1].cos());
+                let z: f64 = if tr.b((-0.5 / (1.0 + c * c)) < -0.5) {
+                    (h_dot(&vs, ts).sin() * 0.9).asin()
+                } else {
+                    let q = h_mix(ts[round - 1].sin().powi(ii as i32), c.tanh().cosh());
+                    vs[(round + 3) % vs.len()] + q
+                };
+                acc += z;
+            } else {
+                let z: f64 = {
+                    let zs: [f64; 3] = [0.0; 3];
+                    if tr.b(round % 2 == 0) {
+                        break;
+                    }
+                    c / (tr.abs(c) + 0.5) + (c - vs[(round * 2 + 1) % vs.len()]) + zs[2]
+                };
+                acc += z;
             }
         }
-        let q = c;
-        acc += q;
+        if tr.b(k > 1) {
+            return 2.5;
+        }
     }
-    (2.0 * c).atan() + ts[2] + acc
+    c - vs[round.min(2 - 1)] + ts[2] + acc
 }
 
 const CASE_F0441: Case = case!(f0441, f0441_t, f0441_grad, f0441_pullback, f0441_grad_into,
-    n: 6, active: [true, true, true, true, true, true], ints: [[2], [1], [1], [2]],
+    n: 6, active: [true, true, true, true, true, true], ints: [[2], [0], [2], [2]],
     |p, k| (p[0], &arr(&p[1..4]), p[4..6].to_vec(), k[0]));
 
 #[differentiate]
-fn f0442(xs: &[f64], mut a: f64, mut b: f64, n: usize) -> f64 {
+fn f0442(xs: &[f64], mut a: f64, b: f64, n: usize) -> f64 {
     let mut acc: f64 = 0.0;
     a -= core::f64::consts::E * (n as f64 + b);
     let e: f64 = {
-        for _ in 0..n {
+        for jj in 0..n {
             if xs[0] >= 0.1 {
-                let c: f64 = (b.tanh() * 0.9).acos() + b.signum() * core::f64::consts::E;
+                let c: f64 = b.tanh().exp().powf(2.5) + (b - core::f64::consts::E);
                 acc += c;
             } else {
-                let y = f64::to_radians(xs[0]) * (xs[0] + b);
+                let y = f64::signum(xs[0]) * a * h_norm2([xs[0], b]);
                 acc += y;
             }
             let v: f64 = {
-                a %= 2.0 + (h_cumsum(xs)[0] - (b * 1.5).ceil() * 0.3).sin();
-                xs[0]
+                a %= 1.5 + (h_cumsum(xs)[0] - b.mul_add(0.2, b)).cos();
+                -(jj as f64) * -a
             };
             acc += v;
         }
-        b = h_pow(n as f64, n) + b;
-        xs[0]
+        a %= (a / xs[0].tanh().exp()).hypot(1.0).sqrt().abs() + 0.5;
+        ((xs[0] * 2.5).sin() * 0.9).acos()
     };
-    h_nested(xs[0] * n as f64, xs) + a + b + e + acc
+    n as f64 + e - b.cos() + a + acc
 }
 
-fn f0442_t(tr: &Trace, xs: &[f64], mut a: f64, mut b: f64, n: usize) -> f64 {
+fn f0442_t(tr: &Trace, xs: &[f64], mut a: f64, b: f64, n: usize) -> f64 {
     let mut acc: f64 = 0.0;
     a -= core::f64::consts::E * (n as f64 + b);
     let e: f64 = {
-        for _ in 0..n {
+        for jj in 0..n {
             if tr.b(xs[0] >= 0.1) {
-                let c: f64 = (b.tanh() * 0.9).acos() + tr.signum(b) * core::f64::consts::E;
+                let c: f64 = b.tanh().exp().powf(2.5) + (b - core::f64::consts::E);
                 acc += c;
             } else {
-                let y = f64::to_radians(xs[0]) * (xs[0] + b);
+                let y = tr.signum(xs[0]) * a * h_norm2([xs[0], b]);
                 acc += y;
             }
             let v: f64 = {
-                a = tr.rem(a, 2.0 + (h_cumsum(xs)[0] - tr.ceil(b * 1.5) * 0.3).sin());
-                xs[0]
+                a = tr.rem(a, 1.5 + (h_cumsum(xs)[0] - b.mul_add(0.2, b)).cos());
+                -(jj as f64) * -a
             };
             acc += v;
         }
-        b = h_pow(n as f64, n) + b;
-        xs[0]
+        a = tr.rem(a, tr.abs((a / xs[0].tanh().exp()).hypot(1.0).sqrt()) + 0.5);
+        ((xs[0] * 2.5).sin() * 0.9).acos()
     };
-    h_nested(xs[0] * n as f64, xs) + a + b + e + acc
+    n as f64 + e - b.cos() + a + acc
 }
 
 const CASE_F0442: Case = case!(f0442, f0442_t, f0442_grad, f0442_pullback, f0442_grad_into,
-    n: 3, active: [true, true, true], ints: [[3], [1], [3], [1]],
+    n: 3, active: [true, true, true], ints: [[3], [0], [3], [2]],
     |p, k| (&p[0..1], p[1], p[2], k[0]));
 
 #[differentiate]
@@ -10198,16 +10476,15 @@ fn f0443(vals: &[f64]) -> f64 {
                 let buf: [f64; 2] = [0.0; 2];
                 acc += buf[1];
             } else {
-                let (e, v) = h_polar((2.0 + vals[(cnt + 3) % vals.len()].sin()).cbrt(), r / (1.5 + vals[cnt.min(vals.len() - 1)].cos()));
-                let hs = [0.0_f64; 1];
+                let (c, mut e) = ((vals[(cnt + 3) % vals.len()].tanh().exp() + 1.2).acosh(), r + vals[cnt.min(vals.len() - 1)]);
+                e /= core::f64::consts::E.abs() + 0.5;
+                acc += c;
                 acc += e;
-                acc += v;
-                acc += hs[0];
             }
         }
         acc += *r;
     }
-    core::f64::consts::E + q + acc
+    q.sin() / q.tanh().exp() + acc
 }
 
 fn f0443_t(tr: &Trace, vals: &[f64]) -> f64 {
@@ -10224,16 +10501,15 @@ fn f0443_t(tr: &Trace, vals: &[f64]) -> f64 {
                 let buf: [f64; 2] = [0.0; 2];
                 acc += buf[1];
             } else {
-                let (e, v) = h_polar((2.0 + vals[(cnt + 3) % vals.len()].sin()).cbrt(), r / (1.5 + vals[cnt.min(vals.len() - 1)].cos()));
-                let hs = [0.0_f64; 1];
+                let (c, mut e) = ((vals[(cnt + 3) % vals.len()].tanh().exp() + 1.2).acosh(), r + vals[cnt.min(vals.len() - 1)]);
+                e /= tr.abs(core::f64::consts::E) + 0.5;
+                acc += c;
                 acc += e;
-                acc += v;
-                acc += hs[0];
             }
         }
         acc += *r;
     }
-    core::f64::consts::E + q + acc
+    q.sin() / q.tanh().exp() + acc
 }
 
 const CASE_F0443: Case = case!(f0443, f0443_t, f0443_grad, f0443_pullback, f0443_grad_into,
@@ -10243,73 +10519,81 @@ const CASE_F0443: Case = case!(f0443, f0443_t, f0443_grad, f0443_pullback, f0443
 #[differentiate]
 fn f0444(b: f64, k: usize) -> f64 {
     let (g, mut t) = h_polar(0.2 * k as f64, b / ((k as f64).abs() + 0.5));
-    let v = h_scale3(&[std::f64::consts::PI, 2.0, k as f64], g)[(k + 2) % 3];
+    let mut v = h_scale3(&[std::f64::consts::PI, 2.0, k as f64], g)[(k + 2) % 3];
     let w: f64 = match k % 3 {
         0 => {
-            t /= 2.0 + (g / (v.abs() + 0.5)).tanh().sin();
-            t.min(std::f64::consts::PI).clamp(-0.5, 0.8)
+            t /= (g / (v.abs() + 0.5)).tanh().exp().hypot(1.0);
+            v.sin().exp_m1().cos().powi(k as i32)
         }
         1 | 2 => {
-            f64::clamp((k as f64).mul_add(-1.5, v), b - 0.5, b + 0.5)
+            v /= (1.0 + v * v).ln().hypot(1.0);
+            (v.hypot(1.0) + 1.2).acosh().tanh().exp2()
         }
-        _ if (k as f64) < (v * g) => {
-            t * 0.9
+        _ if ((b * 1.5).trunc() * 0.3) < 0.3 => {
+            t *= v.sin();
+            h_mix(1.2, 0.5) - t
         }
         _ => {
-            (b * k as f64 * 1.5).ceil() * 0.3
+            v = h_mix(v, -v);
+            g - b + -g
         }
     };
-    w.to_radians() + t + v
+    t.signum() * v * (core::f64::consts::E - b) + w
 }
 
 fn f0444_t(tr: &Trace, b: f64, k: usize) -> f64 {
     let (g, mut t) = h_polar(0.2 * k as f64, b / (tr.abs(k as f64) + 0.5));
-    let v = h_scale3(&[std::f64::consts::PI, 2.0, k as f64], g)[(k + 2) % 3];
+    let mut v = h_scale3(&[std::f64::consts::PI, 2.0, k as f64], g)[(k + 2) % 3];
     let w: f64 = match k % 3 {
         0 => {
-            t /= 2.0 + (g / (tr.abs(v) + 0.5)).tanh().sin();
-            tr.clamp(tr.min(t, std::f64::consts::PI), -0.5, 0.8)
+            t /= (g / (tr.abs(v) + 0.5)).tanh().exp().hypot(1.0);
+            v.sin().exp_m1().cos().powi(k as i32)
         }
         1 | 2 => {
-            tr.clamp((k as f64).mul_add(-1.5, v), b - 0.5, b + 0.5)
+            v /= (1.0 + v * v).ln().hypot(1.0);
+            (v.hypot(1.0) + 1.2).acosh().tanh().exp2()
         }
-        _ if tr.b((k as f64) < (v * g)) => {
-            t * 0.9
+        _ if tr.b((tr.trunc(b * 1.5) * 0.3) < 0.3) => {
+            t *= v.sin();
+            h_mix(1.2, 0.5) - t
         }
         _ => {
-            tr.ceil(b * k as f64 * 1.5) * 0.3
+            v = h_mix(v, -v);
+            g - b + -g
         }
     };
-    w.to_radians() + t + v
+    tr.signum(t) * v * (core::f64::consts::E - b) + w
 }
 
 const CASE_F0444: Case = case!(f0444, f0444_t, f0444_grad, f0444_pullback, f0444_grad_into,
-    n: 1, active: [true], ints: [[5], [1], [0], [3]],
+    n: 1, active: [true], ints: [[5], [1], [5], [2]],
     |p, k| (p[0], k[0]));
 
 #[differentiate]
 fn f0445(b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let vals = [0.0_f64; 5];
-    let y: f64 = h_norm2([(b * 1.5).ceil() * 0.3, core::f64::consts::E - b]);
-    for (jj, v) in vals.iter().enumerate() {
-        if (v + std::f64::consts::PI) >= 2.0 || jj > 2 {
-            return ((1.5 + vals[jj % vals.len()].tanh()).log2() * 1.5).floor() * 0.3;
-        }
+    let mut v = h_norm2([vals[0].cos().powi(3), vals[1] * b]);
+    if (b + std::f64::consts::PI) >= 2.0 {
+        v = v.cos() + b.cos().exp2();
+        let mut b = b - (vals[4] + (std::f64::consts::PI - vals[3]));
+        b = b * 0.5 + (b + v);
+        acc += b;
     }
-    let d = (-vals[0]).tanh().cosh();
-    b.hypot(vals[2].max(vals[2] * 0.5).tanh().exp()) + y + d
+    vals[2] + v + acc
 }
 
 fn f0445_t(tr: &Trace, b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let vals = [0.0_f64; 5];
-    let y: f64 = h_norm2([tr.ceil(b * 1.5) * 0.3, core::f64::consts::E - b]);
-    for (jj, v) in vals.iter().enumerate() {
-        if tr.b((v + std::f64::consts::PI) >= 2.0 || jj > 2) {
-            return tr.floor((1.5 + vals[jj % vals.len()].tanh()).log2() * 1.5) * 0.3;
-        }
+    let mut v = h_norm2([vals[0].cos().powi(3), vals[1] * b]);
+    if tr.b((b + std::f64::consts::PI) >= 2.0) {
+        v = v.cos() + b.cos().exp2();
+        let mut b = b - (vals[4] + (std::f64::consts::PI - vals[3]));
+        b = b * 0.5 + (b + v);
+        acc += b;
     }
-    let d = (-vals[0]).tanh().cosh();
-    b.hypot(tr.max(vals[2], vals[2] * 0.5).tanh().exp()) + y + d
+    vals[2] + v + acc
 }
 
 const CASE_F0445: Case = case!(f0445, f0445_t, f0445_grad, f0445_pullback, f0445_grad_into,
@@ -10320,37 +10604,35 @@ const CASE_F0445: Case = case!(f0445, f0445_t, f0445_grad, f0445_pullback, f0445
 fn f0446(b: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while it < 1 && b < b.atan() {
+    while it < 1 && b < b.cos().exp2() {
         it += 1;
-        let mut late1: f64;
-        if it % 2 == 0 {
-            late1 = b * b.clamp(b - 0.5, b + 0.5);
-        } else {
-            late1 = 1.5 * b * b;
+        if core::f64::consts::E <= (b * zs[zs.len() - 1 - it]) {
+            return 1.5 * b * b;
         }
-        late1 = late1.sin() + h_pow(zs[(it + 3) % zs.len()], 0);
-        acc += late1;
     }
-    let p = it as f64;
-    p.tanh().exp() - -0.5 + zs[2] + acc
+    for jj in 0..3 {
+        let a = h_norm2([jj as f64, jj as f64]).tanh().to_degrees() * 0.02;
+        let a = a - -a.tanh().exp_m1();
+        acc += a;
+    }
+    h_dot(&zs, &zs) + acc
 }
 
 fn f0446_t(tr: &Trace, b: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while tr.b(it < 1 && b < b.atan()) {
+    while tr.b(it < 1 && b < b.cos().exp2()) {
         it += 1;
-        let mut late1: f64;
-        if tr.b(it % 2 == 0) {
-            late1 = b * tr.clamp(b, b - 0.5, b + 0.5);
-        } else {
-            late1 = 1.5 * b * b;
+        if tr.b(core::f64::consts::E <= (b * zs[zs.len() - 1 - it])) {
+            return 1.5 * b * b;
         }
-        late1 = late1.sin() + h_pow(zs[(it + 3) % zs.len()], 0);
-        acc += late1;
     }
-    let p = it as f64;
-    p.tanh().exp() - -0.5 + zs[2] + acc
+    for jj in 0..3 {
+        let a = h_norm2([jj as f64, jj as f64]).tanh().to_degrees() * 0.02;
+        let a = a - -a.tanh().exp_m1();
+        acc += a;
+    }
+    h_dot(&zs, &zs) + acc
 }
 
 const CASE_F0446: Case = case!(f0446, f0446_t, f0446_grad, f0446_pullback, f0446_grad_into,
@@ -10359,45 +10641,45 @@ const CASE_F0446: Case = case!(f0446, f0446_t, f0446_grad, f0446_pullback, f0446
 
 #[differentiate]
 fn f0447(b: f64, y: f64, ts: &[f64; 2]) -> f64 {
-    let mut e: f64 = if (y / (1.0 + y * y)) < (b * ts[0]) {
+    let e: f64 = if b.tanh().exp().recip() <= (b * ts[0]) {
         y * 0.9
     } else {
         std::f64::consts::PI
     };
-    let t: f64 = if ts[((ts[0].cos().abs() * 2.9).floor() as usize) % ts.len()].min(e) < -0.5 {
-        ts[1] - (e + ts[1])
-    } else {
-        (2.0 + (y.signum() * ts[(((y * ts[((y.tanh().abs() * 2.9).floor() as usize) % 2]).sin().abs() * 2.9).floor() as usize) % ts.len()]).sin()).sqrt()
-    };
-    let d: f64 = if y > 2.0 {
-        e = h_mix(e, y.cos().cosh());
-        (b - t) * (ts[1] * t)
+    let t: f64 = if ts[((ts[0].sin().sin().abs() * 2.9).floor() as usize) % ts.len()].atan2(b.abs() + 0.5) <= (ts[1] - ts[0]) {
+        for j in 0..2 {
+            let tup = h_polar(-ts[2 - 1 - j], ts[2 - 1 - j] / (1.5 + e.cos()));
+            if (b - tup.1) < y {
+                return j as f64 * b + y * ts[(j + 1) % ts.len()];
+            }
+        }
+        y * 0.9
     } else {
         let res = h_cumsum(ts);
-        (2.0 + (y - 2.0).sin()).log10() + res[1]
+        f64::max(y - 2.0, f64::sqrt(1.0 + ts[1] * ts[1])) + res[1]
     };
-    b - t + t + e + d
+    t.tanh().tan().tanh().exp() + e
 }
 
 fn f0447_t(tr: &Trace, b: f64, y: f64, ts: &[f64; 2]) -> f64 {
-    let mut e: f64 = if tr.b((y / (1.0 + y * y)) < (b * ts[0])) {
+    let e: f64 = if tr.b(b.tanh().exp().recip() <= (b * ts[0])) {
         y * 0.9
     } else {
         std::f64::consts::PI
     };
-    let t: f64 = if tr.b(tr.min(ts[(tr.floor(ts[0].cos().abs() * 2.9) as usize) % ts.len()], e) < -0.5) {
-        ts[1] - (e + ts[1])
-    } else {
-        (2.0 + (tr.signum(y) * ts[(tr.floor((y * ts[(tr.floor(y.tanh().abs() * 2.9) as usize) % 2]).sin().abs() * 2.9) as usize) % ts.len()]).sin()).sqrt()
-    };
-    let d: f64 = if tr.b(y > 2.0) {
-        e = h_mix(e, y.cos().cosh());
-        (b - t) * (ts[1] * t)
+    let t: f64 = if tr.b(ts[(tr.floor(ts[0].sin().sin().abs() * 2.9) as usize) % ts.len()].atan2(tr.abs(b) + 0.5) <= (ts[1] - ts[0])) {
+        for j in 0..2 {
+            let tup = h_polar(-ts[2 - 1 - j], ts[2 - 1 - j] / (1.5 + e.cos()));
+            if tr.b((b - tup.1) < y) {
+                return j as f64 * b + y * ts[(j + 1) % ts.len()];
+            }
+        }
+        y * 0.9
     } else {
         let res = h_cumsum(ts);
-        (2.0 + (y - 2.0).sin()).log10() + res[1]
+        tr.max(y - 2.0, f64::sqrt(1.0 + ts[1] * ts[1])) + res[1]
     };
-    b - t + t + e + d
+    t.tanh().tan().tanh().exp() + e
 }
 
 const CASE_F0447: Case = case!(f0447, f0447_t, f0447_grad, f0447_pullback, f0447_grad_into,
@@ -10411,16 +10693,10 @@ fn f0448(c: f64, mut y: f64, mat: &[[f64; 1]; 3]) -> f64 {
     if -mat[0][0] < (y * mat[0][0]) {
         y += y;
         let c = c * 0.5;
-        let w = y.clamp(c - 0.5, c + 0.5).clamp(-0.5, 0.8);
-        acc += w;
-    } else if y.sin().tan() > 0.9 {
-        y = y * 0.5 + (y.cos() - 2.0).cbrt();
-    } else {
-        let mut r = h_leaky(y.to_radians());
-        r += r;
-        acc += r;
+        let e = (1.5 + (c + mat[2][0]).cos() + 1.2).acosh();
+        acc += e;
     }
-    mat[1][0] / (1.5 + y.tanh()) + (1.5 + y.cos()).log2() + c + acc
+    2.0 - y * 0.2 + c + acc
 }
 
 fn f0448_t(tr: &Trace, c: f64, mut y: f64, mat: &[[f64; 1]; 3]) -> f64 {
@@ -10429,16 +10705,10 @@ fn f0448_t(tr: &Trace, c: f64, mut y: f64, mat: &[[f64; 1]; 3]) -> f64 {
     if tr.b(-mat[0][0] < (y * mat[0][0])) {
         y += y;
         let c = c * 0.5;
-        let w = tr.clamp(tr.clamp(y, c - 0.5, c + 0.5), -0.5, 0.8);
-        acc += w;
-    } else if tr.b(y.sin().tan() > 0.9) {
-        y = y * 0.5 + (y.cos() - 2.0).cbrt();
-    } else {
-        let mut r = h_leaky_t(tr, y.to_radians());
-        r += r;
-        acc += r;
+        let e = (1.5 + (c + mat[2][0]).cos() + 1.2).acosh();
+        acc += e;
     }
-    mat[1][0] / (1.5 + y.tanh()) + (1.5 + y.cos()).log2() + c + acc
+    2.0 - y * 0.2 + c + acc
 }
 
 const CASE_F0448: Case = case!(f0448, f0448_t, f0448_grad, f0448_pullback, f0448_grad_into,
@@ -10448,72 +10718,36 @@ const CASE_F0448: Case = case!(f0448, f0448_t, f0448_grad, f0448_pullback, f0448
 #[differentiate]
 fn f0449(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = (a.sin().exp_m1(), (a.abs() + 0.5).recip());
-    let a = (1.5 + a.hypot(1.0).log2().cos()).sqrt();
-    let mut e: f64 = if a > 2.0 {
-        (1.5 + (a - 2.5).tanh()).log10()
-    } else {
-        ((a * 1.5).trunc() + a).tanh().exp_m1()
-    };
-    if (-1.5 * std::f64::consts::PI) < 0.3 {
-        return h_norm2([pair.0.hypot(1.0).powi(-2), (e * 1.5).round() + e]);
+    let pt = ((1.0 + a * a).ln_1p(), f64::round(a * 1.5) + a);
+    let mut a = a - (std::f64::consts::PI.hypot(1.0).log2() + a);
+    a += f64::to_radians(a) - a.hypot(1.0).ln();
+    a -= a.to_radians();
+    let g = f64::ceil(std::f64::consts::PI / (1.5 + a.tanh()) * 1.5) * 0.3;
+    let mut d: f64 = g.cos().tan();
+    if ((d * 1.5).floor() + a) < 0.7 {
+        a += g * (d / (1.5 + a.cos()));
+        let mut r = h_polar(d / (1.5 + d.cos()), h_leaky(d)).1;
+        (r, d) = (d, r * core::f64::consts::E.cos());
+        acc += r;
     }
-    let mut ys = [0.0_f64; 1];
-    let v: f64 = if ys[0].mul_add(ys[0], ys[0]) < 1.2 {
-        h_polar(std::f64::consts::PI, ys[0]).0 + (ys[0] + pair.1)
-    } else {
-        let mut it: usize = 0;
-        let b: f64 = loop {
-            it += 1;
-            if it > ys.len() {
-                break ys[0];
-            }
-            let p = -a;
-            let u: f64 = {
-                ys[0] %= ((ys[0] - it as f64) * p).tanh().exp();
-                e -= e % (1.5 + (-ys[0]).cos());
-                (h_dot(&ys, &ys) * 1.5).trunc() + (p * 1.5).floor() * 0.3
-            };
-            acc += u;
-        };
-        a.signum() * ys[0] * -b
-    };
-    v * ys[0] / (2.0 + (ys[0] * a).sin()) + e + acc
+    a + pt.1 + d + acc
 }
 
 fn f0449_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pair = (a.sin().exp_m1(), (tr.abs(a) + 0.5).recip());
-    let a = (1.5 + a.hypot(1.0).log2().cos()).sqrt();
-    let mut e: f64 = if tr.b(a > 2.0) {
-        (1.5 + (a - 2.5).tanh()).log10()
-    } else {
-        (tr.trunc(a * 1.5) + a).tanh().exp_m1()
-    };
-    if tr.b((-1.5 * std::f64::consts::PI) < 0.3) {
-        return h_norm2([pair.0.hypot(1.0).powi(-2), tr.round(e * 1.5) + e]);
+    let pt = ((1.0 + a * a).ln_1p(), tr.round(a * 1.5) + a);
+    let mut a = a - (std::f64::consts::PI.hypot(1.0).log2() + a);
+    a += f64::to_radians(a) - a.hypot(1.0).ln();
+    a -= a.to_radians();
+    let g = tr.ceil(std::f64::consts::PI / (1.5 + a.tanh()) * 1.5) * 0.3;
+    let mut d: f64 = g.cos().tan();
+    if tr.b((tr.floor(d * 1.5) + a) < 0.7) {
+        a += g * (d / (1.5 + a.cos()));
+        let mut r = h_polar(d / (1.5 + d.cos()), h_leaky_t(tr, d)).1;
+        (r, d) = (d, r * core::f64::consts::E.cos());
+        acc += r;
     }
-    let mut ys = [0.0_f64; 1];
-    let v: f64 = if tr.b(ys[0].mul_add(ys[0], ys[0]) < 1.2) {
-        h_polar(std::f64::consts::PI, ys[0]).0 + (ys[0] + pair.1)
-    } else {
-        let mut it: usize = 0;
-        let b: f64 = loop {
-            it += 1;
-            if tr.b(it > ys.len()) {
-                break ys[0];
-            }
-            let p = -a;
-            let u: f64 = {
-                ys[0] = tr.rem(ys[0], ((ys[0] - it as f64) * p).tanh().exp());
-                e -= tr.rem(e, 1.5 + (-ys[0]).cos());
-                tr.trunc(h_dot(&ys, &ys) * 1.5) + tr.floor(p * 1.5) * 0.3
-            };
-            acc += u;
-        };
-        tr.signum(a) * ys[0] * -b
-    };
-    v * ys[0] / (2.0 + (ys[0] * a).sin()) + e + acc
+    a + pt.1 + d + acc
 }
 
 const CASE_F0449: Case = case!(f0449, f0449_t, f0449_grad, f0449_pullback, f0449_grad_into,
@@ -10524,204 +10758,110 @@ const CASE_F0449: Case = case!(f0449, f0449_t, f0449_grad, f0449_pullback, f0449
 fn f0450(vals: &[f64], x: f64, hs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if (x / hs[k.min(hs.len() - 1)].tanh().exp()) >= 0.7 {
-        let g = x.sin().tan().tanh();
-        acc += g;
-    } else if (2.0 - hs[(k * 2 + 1) % hs.len()]) > x.atan2(hs[(k * 2 + 1) % 3].hypot(1.0)) {
-        match k % 3 {
+        let r = (1.5 + (x.tanh().to_degrees() * 0.02).tanh()).powi(-1);
+        acc += r;
+    } else {
+        let y: f64 = match k % 3 {
             0 => {
-                let w: f64 = match k {
-                    0 => {
-                        let tup = (hs[k % hs.len()], (vals[3].cos() * 0.9).acos());
-                        x.tanh().sinh() - vals[k.min(vals.len() - 1)] / (1.5 + x.cos()) + tup.1
-                    }
-                    _ if hs[(k + 2) % hs.len()] < -1.5 => {
-                        let v = h_nested(vals[(k + 1) % vals.len()], &hs);
-                        v.tanh().exp_m1() % (1.5 + (v * vals[(k + 1) % vals.len()]).cos())
-                    }
-                    _ => {
-                        let t: f64 = if k > 3 {
-                            f64::cbrt(2.0 + h_polar(2.5, vals[(k + 2) % vals.len()]).0.sin())
-                        } else {
-                            let x = x - -hs[k.min(hs.len() - 1)] * f64::acos(x.cos() * 0.9);
-                            x * 0.9
-                        };
-                        x.tanh().exp().recip() - k as f64 * vals[k.min(vals.len() - 1)] + t
-                    }
-                };
-                let u: f64 = if hs[k.min(hs.len() - 1)] <= (core::f64::consts::E.cos().to_degrees() * 0.02) || k < 4 {
-                    w * 0.9
+                let z: f64 = if k > 0 {
+                    let w = (h_cumsum(&hs)[(k + 3) % 3].tanh() * 0.9).asin();
+                    k as f64 + w
                 } else {
-                    let out = h_cumsum(vals);
-                    (w / (1.5 + hs[k % 3].cos())).tanh().cosh() + out[4]
+                    x * 0.9
                 };
-                acc += u;
+                h_norm2([hs[k.min(3 - 1)], std::f64::consts::PI]) + (k as f64 - hs[k.min(hs.len() - 1)]) + z
             }
             1 | 2 => {
-                let e = hs[k.min(hs.len() - 1)];
-                let ys = hs.to_vec();
-                acc += e;
-                acc += ys[2];
-            }
-            3..=5 => {
-                let (mut t, e) = (vals[k % 5].to_radians(), vals[k.min(5 - 1)].cos().exp());
-                t %= (1.5 + h_mix(core::f64::consts::E, vals[(k * 2 + 1) % vals.len()]).cos()).powi(-1).hypot(1.0);
-                acc += t;
-                acc += e;
+                x - vals[k.min(vals.len() - 1)] / (1.5 + x.cos())
             }
             _ => {
-                let zs: [f64; 2] = [0.0; 2];
-                let e: f64 = if k % 2 == 0 {
-                    let t: f64 = {
-                        let u = h_norm2([2.0, x]) + vals[(k * 2 + 1) % 5] * x;
-                        -(hs[(k * 2 + 1) % hs.len()] * 0.9) + u
-                    };
-                    h_polar(std::f64::consts::PI, t).1 - vals[(k * 2 + 1) % vals.len()].hypot(1.0).sqrt()
-                } else {
-                    zs[(k * 2 + 1) % zs.len()]
-                };
-                acc += zs[1];
-                acc += e;
+                hs[(k + 2) % hs.len()]
             }
-        }
-    } else {
-        let s: f64 = if (x / (1.0 + x * x)) > 0.9 {
-            let p = x.hypot(2.0 + vals[(k * 2 + 1) % vals.len()].sin()) + vals[k.min(vals.len() - 1)] * hs[(k + 1) % 3];
-            (1.5 + (x - hs[(k * 2 + 1) % hs.len()]).cos()).cbrt() + p
-        } else {
-            let c = h_leaky(0.3).cos().to_degrees() * 0.02;
-            hs[(k * 2 + 1) % hs.len()].hypot(1.0).powf(2.5).clamp(x - 0.5, x + 0.5) + c
         };
-        acc += s;
+        acc += y;
     }
-    (-x).cos().exp() + vals[4] + acc
+    hs[(k + 2) % hs.len()] + vals[4] + acc
 }
 
 fn f0450_t(tr: &Trace, vals: &[f64], x: f64, hs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((x / hs[k.min(hs.len() - 1)].tanh().exp()) >= 0.7) {
-        let g = x.sin().tan().tanh();
-        acc += g;
-    } else if tr.b((2.0 - hs[(k * 2 + 1) % hs.len()]) > x.atan2(hs[(k * 2 + 1) % 3].hypot(1.0))) {
-        match k % 3 {
+        let r = (1.5 + (x.tanh().to_degrees() * 0.02).tanh()).powi(-1);
+        acc += r;
+    } else {
+        let y: f64 = match k % 3 {
             0 => {
-                let w: f64 = match k {
-                    0 => {
-                        let tup = (hs[k % hs.len()], (vals[3].cos() * 0.9).acos());
-                        x.tanh().sinh() - vals[k.min(vals.len() - 1)] / (1.5 + x.cos()) + tup.1
-                    }
-                    _ if tr.b(hs[(k + 2) % hs.len()] < -1.5) => {
-                        let v = h_nested(vals[(k + 1) % vals.len()], &hs);
-                        tr.rem(v.tanh().exp_m1(), 1.5 + (v * vals[(k + 1) % vals.len()]).cos())
-                    }
-                    _ => {
-                        let t: f64 = if tr.b(k > 3) {
-                            f64::cbrt(2.0 + h_polar(2.5, vals[(k + 2) % vals.len()]).0.sin())
-                        } else {
-                            let x = x - -hs[k.min(hs.len() - 1)] * f64::acos(x.cos() * 0.9);
-                            x * 0.9
-                        };
-                        x.tanh().exp().recip() - k as f64 * vals[k.min(vals.len() - 1)] + t
-                    }
-                };
-                let u: f64 = if tr.b(hs[k.min(hs.len() - 1)] <= (core::f64::consts::E.cos().to_degrees() * 0.02) || k < 4) {
-                    w * 0.9
+                let z: f64 = if tr.b(k > 0) {
+                    let w = (h_cumsum(&hs)[(k + 3) % 3].tanh() * 0.9).asin();
+                    k as f64 + w
                 } else {
-                    let out = h_cumsum(vals);
-                    (w / (1.5 + hs[k % 3].cos())).tanh().cosh() + out[4]
+                    x * 0.9
                 };
-                acc += u;
+                h_norm2([hs[k.min(3 - 1)], std::f64::consts::PI]) + (k as f64 - hs[k.min(hs.len() - 1)]) + z
             }
             1 | 2 => {
-                let e = hs[k.min(hs.len() - 1)];
-                let ys = hs.to_vec();
-                acc += e;
-                acc += ys[2];
-            }
-            3..=5 => {
-                let (mut t, e) = (vals[k % 5].to_radians(), vals[k.min(5 - 1)].cos().exp());
-                t = tr.rem(t, (1.5 + h_mix(core::f64::consts::E, vals[(k * 2 + 1) % vals.len()]).cos()).powi(-1).hypot(1.0));
-                acc += t;
-                acc += e;
+                x - vals[k.min(vals.len() - 1)] / (1.5 + x.cos())
             }
             _ => {
-                let zs: [f64; 2] = [0.0; 2];
-                let e: f64 = if tr.b(k % 2 == 0) {
-                    let t: f64 = {
-                        let u = h_norm2([2.0, x]) + vals[(k * 2 + 1) % 5] * x;
-                        -(hs[(k * 2 + 1) % hs.len()] * 0.9) + u
-                    };
-                    h_polar(std::f64::consts::PI, t).1 - vals[(k * 2 + 1) % vals.len()].hypot(1.0).sqrt()
-                } else {
-                    zs[(k * 2 + 1) % zs.len()]
-                };
-                acc += zs[1];
-                acc += e;
+                hs[(k + 2) % hs.len()]
             }
-        }
-    } else {
-        let s: f64 = if tr.b((x / (1.0 + x * x)) > 0.9) {
-            let p = x.hypot(2.0 + vals[(k * 2 + 1) % vals.len()].sin()) + vals[k.min(vals.len() - 1)] * hs[(k + 1) % 3];
-            (1.5 + (x - hs[(k * 2 + 1) % hs.len()]).cos()).cbrt() + p
-        } else {
-            let c = h_leaky_t(tr, 0.3).cos().to_degrees() * 0.02;
-            tr.clamp(hs[(k * 2 + 1) % hs.len()].hypot(1.0).powf(2.5), x - 0.5, x + 0.5) + c
         };
-        acc += s;
+        acc += y;
     }
-    (-x).cos().exp() + vals[4] + acc
+    hs[(k + 2) % hs.len()] + vals[4] + acc
 }
 
 const CASE_F0450: Case = case!(f0450, f0450_t, f0450_grad, f0450_pullback, f0450_grad_into,
-    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[5], [1], [1], [3]],
+    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[5], [1], [1], [2]],
     |p, k| (&p[0..5], p[5], p[6..9].to_vec(), k[0]));
 
 #[differentiate]
 fn f0451(b: f64, b1: f64, hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
+    let mut late1: f64;
     if (b1 + hs[((hs[((std::f64::consts::PI.sin().abs() * 2.9).floor() as usize) % hs.len()].sin().abs() * 2.9).floor() as usize) % hs.len()]) > 0.9 {
         let zs: [f64; 3] = [0.0; 3];
         late1 = b;
         acc += zs[2];
     } else {
-        late1 = b + std::f64::consts::PI + (b1.abs() + 0.5).ln_1p();
+        late1 = b + std::f64::consts::PI + (b1.abs() + 0.5).ln();
     }
     for &r in hs.iter() {
-        let e = (hs[0] + 0.9).cos().to_degrees() * 0.02;
+        let w = (hs[0] + 0.9).hypot(1.5 + b1.tanh().cosh().cos());
         acc += r;
-        acc += e;
+        acc += w;
     }
-    for jj in 0..1 {
-        let b1 = h_norm2([jj as f64 + b, f64::sinh(x.sin())]);
-        let u = f64::cos(b1) + (hs[jj].abs() + 0.5).log(3.0);
-        acc += u;
+    late1 = late1 * 0.5 + late1;
+    let mut vals = [(1.5 + x.tanh()).powf(hs[0].sin() * 1.5), late1, core::f64::consts::E / hs[1].tanh().exp(), late1 * std::f64::consts::PI];
+    for j in 0..2 {
+        vals[j + 1] = late1.tanh().tan() * (1.5 + vals[j].cos()).recip();
+        vals[(j + 3) % 4] %= 1.5 + (vals[(j * 2 + 1) % 4].abs() + 0.5).cbrt().tanh();
     }
-    let s = hs[1];
-    hs[1] + x + late1 + s + acc
+    (1.5 + core::f64::consts::E.cos() + 1.2).acosh() + late1 + vals[3] + acc
 }
 
 fn f0451_t(tr: &Trace, b: f64, b1: f64, hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
+    let mut late1: f64;
     if tr.b((b1 + hs[(tr.floor(hs[(tr.floor(std::f64::consts::PI.sin().abs() * 2.9) as usize) % hs.len()].sin().abs() * 2.9) as usize) % hs.len()]) > 0.9) {
         let zs: [f64; 3] = [0.0; 3];
         late1 = b;
         acc += zs[2];
     } else {
-        late1 = b + std::f64::consts::PI + (tr.abs(b1) + 0.5).ln_1p();
+        late1 = b + std::f64::consts::PI + (tr.abs(b1) + 0.5).ln();
     }
     for &r in hs.iter() {
-        let e = (hs[0] + 0.9).cos().to_degrees() * 0.02;
+        let w = (hs[0] + 0.9).hypot(1.5 + b1.tanh().cosh().cos());
         acc += r;
-        acc += e;
+        acc += w;
     }
-    for jj in 0..1 {
-        let b1 = h_norm2([jj as f64 + b, f64::sinh(x.sin())]);
-        let u = f64::cos(b1) + (tr.abs(hs[jj]) + 0.5).log(3.0);
-        acc += u;
+    late1 = late1 * 0.5 + late1;
+    let mut vals = [(1.5 + x.tanh()).powf(hs[0].sin() * 1.5), late1, core::f64::consts::E / hs[1].tanh().exp(), late1 * std::f64::consts::PI];
+    for j in 0..2 {
+        vals[j + 1] = late1.tanh().tan() * (1.5 + vals[j].cos()).recip();
+        vals[(j + 3) % 4] = tr.rem(vals[(j + 3) % 4], 1.5 + (tr.abs(vals[(j * 2 + 1) % 4]) + 0.5).cbrt().tanh());
     }
-    let s = hs[1];
-    hs[1] + x + late1 + s + acc
+    (1.5 + core::f64::consts::E.cos() + 1.2).acosh() + late1 + vals[3] + acc
 }
 
 const CASE_F0451: Case = case!(f0451, f0451_t, f0451_grad, f0451_pullback, f0451_grad_into,
@@ -10734,29 +10874,27 @@ fn f0452(ws: &[f64], xs: &[f64], pw: i32, n: usize) -> f64 {
     let mut a = n as f64;
     let mut p: f64 = match pw {
         0 => {
-            std::f64::consts::PI / (1.0 + a * a) * (a % (1.5 + a.tanh()))
+            std::f64::consts::PI / (1.0 + a * a) * (1.5 + a.tanh()).log10()
         }
         mm if mm > 3 => {
-            let hs = [0.0_f64; 5];
-            (((a * 1.5).floor() + ws[(n + 1) % ws.len()]) * 1.5).ceil() + (a + pw as f64) + hs[4]
+            let s = (a.asinh().sin() * 0.9).atanh();
+            (1.0 + a * a).log2() * a.sin().sinh() + s
         }
         _ => {
-            xs[n].tanh() + a
+            0.7 + a + (1.5 + xs[n % 2].cos()).ln()
         }
     };
-    a *= (-((a * 1.5).trunc() + p)).tanh();
-    let e: f64 = if pw < 1 {
-        h_mix(p, pw as f64) * (a * xs[(((xs[n.min(xs.len() - 1)] * xs[(n + 3) % xs.len()]).tanh().abs() * 2.9).floor() as usize) % xs.len()])
+    a *= (-a.atan()).cos();
+    let late1: f64;
+    if (p.cos() * 0.9).acos() >= (std::f64::consts::PI + a) {
+        let a = a + ((xs[(((xs[n.min(xs.len() - 1)] * xs[(n + 3) % xs.len()]).tanh().abs() * 2.9).floor() as usize) % xs.len()] * 1.5).ceil() + xs[(n + 1) % xs.len()]) * h_dot(ws, xs);
+        late1 = n as f64;
+        acc += a;
     } else {
-        for (&q, &w) in ws.iter().zip(xs.iter()) {
-            let v = (xs[(n + 2) % xs.len()] / (core::f64::consts::E.abs() + 0.5)).tanh().exp2();
-            p %= 1.5 + (((v * 1.5).floor() * 0.3).sin() * 0.9).acos().cos();
-            acc += q;
-            acc += w;
-        }
-        h_dot(xs, ws)
-    };
-    xs[0] + ws[2] + a + p + e + acc
+        p += (std::f64::consts::PI.tanh() * 0.9).asin();
+        late1 = 0.3;
+    }
+    late1.tanh().asinh() + ws[2] + xs[1] + p + acc
 }
 
 fn f0452_t(tr: &Trace, ws: &[f64], xs: &[f64], pw: i32, n: usize) -> f64 {
@@ -10764,78 +10902,102 @@ fn f0452_t(tr: &Trace, ws: &[f64], xs: &[f64], pw: i32, n: usize) -> f64 {
     let mut a = n as f64;
     let mut p: f64 = match pw {
         0 => {
-            std::f64::consts::PI / (1.0 + a * a) * (tr.rem(a, 1.5 + a.tanh()))
+            std::f64::consts::PI / (1.0 + a * a) * (1.5 + a.tanh()).log10()
         }
         mm if mm > 3 => {
-            let hs = [0.0_f64; 5];
-            tr.ceil((tr.floor(a * 1.5) + ws[(n + 1) % ws.len()]) * 1.5) + (a + pw as f64) + hs[4]
+            let s = (a.asinh().sin() * 0.9).atanh();
+            (1.0 + a * a).log2() * a.sin().sinh() + s
         }
         _ => {
-            xs[n].tanh() + a
+            0.7 + a + (1.5 + xs[n % 2].cos()).ln()
         }
     };
-    a *= (-(tr.trunc(a * 1.5) + p)).tanh();
-    let e: f64 = if tr.b(pw < 1) {
-        h_mix(p, pw as f64) * (a * xs[(tr.floor((xs[n.min(xs.len() - 1)] * xs[(n + 3) % xs.len()]).tanh().abs() * 2.9) as usize) % xs.len()])
+    a *= (-a.atan()).cos();
+    let late1: f64;
+    if tr.b((p.cos() * 0.9).acos() >= (std::f64::consts::PI + a)) {
+        let a = a + (tr.ceil(xs[(tr.floor((xs[n.min(xs.len() - 1)] * xs[(n + 3) % xs.len()]).tanh().abs() * 2.9) as usize) % xs.len()] * 1.5) + xs[(n + 1) % xs.len()]) * h_dot(ws, xs);
+        late1 = n as f64;
+        acc += a;
     } else {
-        for (&q, &w) in ws.iter().zip(xs.iter()) {
-            let v = (xs[(n + 2) % xs.len()] / (tr.abs(core::f64::consts::E) + 0.5)).tanh().exp2();
-            p = tr.rem(p, 1.5 + ((tr.floor(v * 1.5) * 0.3).sin() * 0.9).acos().cos());
-            acc += q;
-            acc += w;
-        }
-        h_dot(xs, ws)
-    };
-    xs[0] + ws[2] + a + p + e + acc
+        p += (std::f64::consts::PI.tanh() * 0.9).asin();
+        late1 = 0.3;
+    }
+    late1.tanh().asinh() + ws[2] + xs[1] + p + acc
 }
 
 const CASE_F0452: Case = case!(f0452, f0452_t, f0452_grad, f0452_pullback, f0452_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1, 1], [1, 1], [0, 1], [0, 1]],
+    n: 5, active: [true, true, true, true, true], ints: [[1, 1], [0, 0], [0, 0], [0, 0]],
     |p, k| (&p[0..3], &p[3..5], k[0] as i32, k[1]));
 
 #[differentiate]
 fn f0453(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if f64::atan(xs[2]) > 1.5 {
-        let c: f64 = xs[0];
-        acc += c;
+    if (1.5 + xs[2].tanh()).powi(-2) > (xs[0] / (xs[0].abs() + 0.5)) {
+        let t = xs[2];
+        acc += t;
     } else {
-        let g: f64 = if (1.0 + xs[2] * xs[2]).cbrt() < h_mix(1.5, core::f64::consts::E) {
-            for l in 0..4 {
-                let ys: Vec<f64> = vec![0.0; xs.len()];
-                let q = xs[l % xs.len()].tanh().tan() / (1.5 + ((xs[(l * 2 + 1) % xs.len()] * 1.5).floor() * 0.3).tanh());
-                acc += ys[2];
-                acc += q;
+        for l in 0..xs.len() {
+            if l % 2 == 0 {
+                for _ in (0..=l).rev() {
+                    let e = h_cumsum(xs)[(l * 2 + 1) % 3] + (l as f64).tanh().exp().ln_1p();
+                    acc += e;
+                }
+                let b = xs[(l * 2 + 1) % xs.len()].to_radians();
+                if b > 0.7 {
+                    continue;
+                }
+            } else if l > 1 {
+                let ws = xs.to_vec();
+                acc += ws[2];
             }
-            xs[2]
-        } else {
-            xs[1].hypot(1.0).sqrt().hypot(1.0).log(2.5 + (std::f64::consts::PI / (2.0 + xs[1].sin())).sin())
-        };
-        acc += g;
+            let v: f64 = if xs[l.min(xs.len() - 1)] >= (xs[l % xs.len()] + xs[l]) {
+                let zs = [0.0_f64; 4];
+                -f64::exp2(std::f64::consts::PI.cos()) + zs[3]
+            } else {
+                let u = -(0.7 + xs[l % xs.len()]);
+                (-core::f64::consts::E).mul_add(xs[l] * u, xs[l.min(3 - 1)])
+            };
+            acc += v;
+        }
+        let buf = [[0.0_f64; 2]; 2];
+        acc += buf[1][0];
     }
-    (xs[0] * 1.5).trunc() * 0.3 + xs[1].hypot(xs[1].abs() + 0.5) + acc
+    xs[((xs[2].tanh().abs() * 2.9).floor() as usize) % xs.len()] % (1.5 + xs[1].tanh()) / xs[2].hypot(1.0) + acc
 }
 
 fn f0453_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(f64::atan(xs[2]) > 1.5) {
-        let c: f64 = xs[0];
-        acc += c;
+    if tr.b((1.5 + xs[2].tanh()).powi(-2) > (xs[0] / (tr.abs(xs[0]) + 0.5))) {
+        let t = xs[2];
+        acc += t;
     } else {
-        let g: f64 = if tr.b((1.0 + xs[2] * xs[2]).cbrt() < h_mix(1.5, core::f64::consts::E)) {
-            for l in 0..4 {
-                let ys: Vec<f64> = vec![0.0; xs.len()];
-                let q = xs[l % xs.len()].tanh().tan() / (1.5 + (tr.floor(xs[(l * 2 + 1) % xs.len()] * 1.5) * 0.3).tanh());
-                acc += ys[2];
-                acc += q;
+        for l in 0..xs.len() {
+            if tr.b(l % 2 == 0) {
+                for _ in (0..=l).rev() {
+                    let e = h_cumsum(xs)[(l * 2 + 1) % 3] + (l as f64).tanh().exp().ln_1p();
+                    acc += e;
+                }
+                let b = xs[(l * 2 + 1) % xs.len()].to_radians();
+                if tr.b(b > 0.7) {
+                    continue;
+                }
+            } else if tr.b(l > 1) {
+                let ws = xs.to_vec();
+                acc += ws[2];
             }
-            xs[2]
-        } else {
-            xs[1].hypot(1.0).sqrt().hypot(1.0).log(2.5 + (std::f64::consts::PI / (2.0 + xs[1].sin())).sin())
-        };
-        acc += g;
+            let v: f64 = if tr.b(xs[l.min(xs.len() - 1)] >= (xs[l % xs.len()] + xs[l])) {
+                let zs = [0.0_f64; 4];
+                -f64::exp2(std::f64::consts::PI.cos()) + zs[3]
+            } else {
+                let u = -(0.7 + xs[l % xs.len()]);
+                (-core::f64::consts::E).mul_add(xs[l] * u, xs[l.min(3 - 1)])
+            };
+            acc += v;
+        }
+        let buf = [[0.0_f64; 2]; 2];
+        acc += buf[1][0];
     }
-    tr.trunc(xs[0] * 1.5) * 0.3 + xs[1].hypot(tr.abs(xs[1]) + 0.5) + acc
+    tr.rem(xs[(tr.floor(xs[2].tanh().abs() * 2.9) as usize) % xs.len()], 1.5 + xs[1].tanh()) / xs[2].hypot(1.0) + acc
 }
 
 const CASE_F0453: Case = case!(f0453, f0453_t, f0453_grad, f0453_pullback, f0453_grad_into,
@@ -10844,43 +11006,45 @@ const CASE_F0453: Case = case!(f0453, f0453_t, f0453_grad, f0453_pullback, f0453
 
 #[differentiate]
 fn f0454(b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut tmp = [[0.0_f64; 3]; 3];
-    tmp[1][0] = (tmp[0][0] + b).max(tmp[1][2].sin().to_degrees() * 0.02);
-    tmp[1][2] /= 1.5 + ((core::f64::consts::E / (1.0 + b * b) * 1.5).ceil() * 0.3).cos();
-    if b.cos() >= 2.0 {
-        for (l, line) in tmp.iter().enumerate() {
-            acc += line[l] * (tmp[l % 3][l].cos() * 0.9).acos();
-            for row in tmp.iter() {
-                acc += row[l] * ((core::f64::consts::E * 1.5).floor() * 0.3);
-            }
-        }
-    }
-    if b.tanh().cosh() <= 2.5 {
-        tmp[0][((tmp[(((b * std::f64::consts::PI).sin().abs() * 2.9).floor() as usize) % tmp.len()][0].sin().abs() * 2.9).floor() as usize) % 3] -= (b * tmp[2][2]).tanh().tan();
-    }
-    tmp[0][1] = -b.sin();
-    f64::mul_add(b + tmp[1][1], b / b.hypot(1.0), b) + acc
+    tmp[1][0] /= (((tmp[0][0] + b) * 1.5).round() + (b + tmp[((h_mix(core::f64::consts::E, b).cos().abs() * 2.9).floor() as usize) % tmp.len()][1])).tanh().exp();
+    tmp[((h_polar(b, b).0.tanh().abs() * 2.9).floor() as usize) % 3][0] *= tmp[1][1].clamp(b - 0.5, b + 0.5).min(2.5 + tmp[((h_leaky(tmp[1][1]).tanh().abs() * 2.9).floor() as usize) % tmp.len()][1]).sin();
+    let mut r: f64 = if b <= f64::sqrt(std::f64::consts::PI.tanh().exp()) {
+        b * 0.9
+    } else {
+        2.5
+    };
+    r += (f64::round(tmp[1][(((b * r).sin().abs() * 2.9).floor() as usize) % 3] * 1.5) + tmp[0][2]) * tmp[2][0].to_radians();
+    let mut s = h_mix(tmp[1][2].tanh().to_degrees() * 0.02, b + r);
+    r = r * (-r).tanh();
+    let e: f64 = if h_norm2([r, 0.9]) <= 0.3 {
+        s / (1.5 + (-tmp[0][1]).cos())
+    } else {
+        0.1 + r * s
+    };
+    s = s * ((s * 1.5).round() * 0.3).tanh();
+    e.cos().exp_m1() * h_norm2([s, b])
 }
 
 fn f0454_t(tr: &Trace, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut tmp = [[0.0_f64; 3]; 3];
-    tmp[1][0] = tr.max(tmp[0][0] + b, tmp[1][2].sin().to_degrees() * 0.02);
-    tmp[1][2] /= 1.5 + (tr.ceil(core::f64::consts::E / (1.0 + b * b) * 1.5) * 0.3).cos();
-    if tr.b(b.cos() >= 2.0) {
-        for (l, line) in tmp.iter().enumerate() {
-            acc += line[l] * (tmp[l % 3][l].cos() * 0.9).acos();
-            for row in tmp.iter() {
-                acc += row[l] * (tr.floor(core::f64::consts::E * 1.5) * 0.3);
-            }
-        }
-    }
-    if tr.b(b.tanh().cosh() <= 2.5) {
-        tmp[0][(tr.floor(tmp[(tr.floor((b * std::f64::consts::PI).sin().abs() * 2.9) as usize) % tmp.len()][0].sin().abs() * 2.9) as usize) % 3] -= (b * tmp[2][2]).tanh().tan();
-    }
-    tmp[0][1] = -b.sin();
-    f64::mul_add(b + tmp[1][1], b / b.hypot(1.0), b) + acc
+    tmp[1][0] /= (tr.round((tmp[0][0] + b) * 1.5) + (b + tmp[(tr.floor(h_mix(core::f64::consts::E, b).cos().abs() * 2.9) as usize) % tmp.len()][1])).tanh().exp();
+    tmp[(tr.floor(h_polar(b, b).0.tanh().abs() * 2.9) as usize) % 3][0] *= tr.min(tr.clamp(tmp[1][1], b - 0.5, b + 0.5), 2.5 + tmp[(tr.floor(h_leaky_t(tr, tmp[1][1]).tanh().abs() * 2.9) as usize) % tmp.len()][1]).sin();
+    let mut r: f64 = if tr.b(b <= f64::sqrt(std::f64::consts::PI.tanh().exp())) {
+        b * 0.9
+    } else {
+        2.5
+    };
+    r += (tr.round(tmp[1][(tr.floor((b * r).sin().abs() * 2.9) as usize) % 3] * 1.5) + tmp[0][2]) * tmp[2][0].to_radians();
+    let mut s = h_mix(tmp[1][2].tanh().to_degrees() * 0.02, b + r);
+    r = r * (-r).tanh();
+    let e: f64 = if tr.b(h_norm2([r, 0.9]) <= 0.3) {
+        s / (1.5 + (-tmp[0][1]).cos())
+    } else {
+        0.1 + r * s
+    };
+    s = s * (tr.round(s * 1.5) * 0.3).tanh();
+    e.cos().exp_m1() * h_norm2([s, b])
 }
 
 const CASE_F0454: Case = case!(f0454, f0454_t, f0454_grad, f0454_pullback, f0454_grad_into,
@@ -10891,37 +11055,43 @@ const CASE_F0454: Case = case!(f0454, f0454_t, f0454_grad, f0454_pullback, f0454
 fn f0455(y: f64, x: f64) -> f64 {
     let mut y = y * ((y + std::f64::consts::PI) * (2.5 * x));
     let mut c: f64 = if 0.9 <= (0.3 / (1.0 + x * x)) {
-        let y = h_leaky(f64::floor(y * 1.5) * 0.3);
-        h_norm2([x.sin(), y])
+        let y = h_leaky(y.tanh().tan());
+        h_norm2([f64::exp_m1(x.tanh()), core::f64::consts::E]) + y
     } else {
-        (y * 1.5).trunc() * 0.3 * ((y * 1.5).floor() * 0.3)
+        y = y.tanh() + (y + std::f64::consts::PI);
+        f64::atanh(y.tanh() * 0.9) - f64::sqrt(y.abs() + 0.5)
     };
-    for j in 0..1 {
-        if (j as f64).tanh() < 1.5 {
-            y += x;
-            continue;
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if it > 4 {
+            break;
         }
+        (c, y) = (y, c * (1.5 / (1.5 + (it as f64).cos())));
+        c = c.tanh() + y * it as f64;
     }
-    c = c.sin() + core::f64::consts::E;
-    (y * -1.5 * 1.5).floor() + 0.2 * x + c
+    -(it as f64 - 0.2) + c
 }
 
 fn f0455_t(tr: &Trace, y: f64, x: f64) -> f64 {
     let mut y = y * ((y + std::f64::consts::PI) * (2.5 * x));
     let mut c: f64 = if tr.b(0.9 <= (0.3 / (1.0 + x * x))) {
-        let y = h_leaky_t(tr, tr.floor(y * 1.5) * 0.3);
-        h_norm2([x.sin(), y])
+        let y = h_leaky_t(tr, y.tanh().tan());
+        h_norm2([f64::exp_m1(x.tanh()), core::f64::consts::E]) + y
     } else {
-        tr.trunc(y * 1.5) * 0.3 * (tr.floor(y * 1.5) * 0.3)
+        y = y.tanh() + (y + std::f64::consts::PI);
+        f64::atanh(y.tanh() * 0.9) - f64::sqrt(tr.abs(y) + 0.5)
     };
-    for j in 0..1 {
-        if tr.b((j as f64).tanh() < 1.5) {
-            y += x;
-            continue;
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if tr.b(it > 4) {
+            break;
         }
+        (c, y) = (y, c * (1.5 / (1.5 + (it as f64).cos())));
+        c = c.tanh() + y * it as f64;
     }
-    c = c.sin() + core::f64::consts::E;
-    tr.floor(y * -1.5 * 1.5) + 0.2 * x + c
+    -(it as f64 - 0.2) + c
 }
 
 const CASE_F0455: Case = case!(f0455, f0455_t, f0455_grad, f0455_pullback, f0455_grad_into,
@@ -10930,47 +11100,41 @@ const CASE_F0455: Case = case!(f0455, f0455_t, f0455_grad, f0455_pullback, f0455
 
 #[differentiate]
 fn f0456(b: f64, c: f64, xs: &[f64], arr: [f64; 2]) -> f64 {
-    let w: f64 = {
+    let mut w: f64 = {
         for j in (0..xs.len()).rev() {
             if (b / b.tanh().exp()) < 0.7 {
                 break;
             }
             if xs[j.min(xs.len() - 1)] >= (b + c) {
-                return (b + c).atan2((arr[j % arr.len()] + j as f64).tanh().exp());
+                return (b + c).tanh().to_degrees() * 0.02;
             }
         }
         b * 0.9
     };
-    let t = h_pow(-b, 1);
-    let u = std::f64::consts::PI.tanh() * h_nested(2.0, xs);
-    let r: f64 = if (1.5 + c.cos()).log(2.5 + xs[3].sin()) < 2.0 {
-        t * 0.9
-    } else {
-        (c + w) / (1.0 + b.atan() * b.atan())
-    };
-    xs[1] / (1.0 + arr[1] * arr[1]) - w + t + u + r
+    for j in 0..2 {
+        w -= w.mul_add(xs[xs.len() - 1 - j], b) / w.hypot(1.0).recip().tanh().exp();
+    }
+    let q = w;
+    c.atan().abs() + arr[1] + q
 }
 
 fn f0456_t(tr: &Trace, b: f64, c: f64, xs: &[f64], arr: [f64; 2]) -> f64 {
-    let w: f64 = {
+    let mut w: f64 = {
         for j in (0..xs.len()).rev() {
             if tr.b((b / b.tanh().exp()) < 0.7) {
                 break;
             }
             if tr.b(xs[j.min(xs.len() - 1)] >= (b + c)) {
-                return (b + c).atan2((arr[j % arr.len()] + j as f64).tanh().exp());
+                return (b + c).tanh().to_degrees() * 0.02;
             }
         }
         b * 0.9
     };
-    let t = h_pow(-b, 1);
-    let u = std::f64::consts::PI.tanh() * h_nested(2.0, xs);
-    let r: f64 = if tr.b((1.5 + c.cos()).log(2.5 + xs[3].sin()) < 2.0) {
-        t * 0.9
-    } else {
-        (c + w) / (1.0 + b.atan() * b.atan())
-    };
-    xs[1] / (1.0 + arr[1] * arr[1]) - w + t + u + r
+    for j in 0..2 {
+        w -= w.mul_add(xs[xs.len() - 1 - j], b) / w.hypot(1.0).recip().tanh().exp();
+    }
+    let q = w;
+    tr.abs(c.atan()) + arr[1] + q
 }
 
 const CASE_F0456: Case = case!(f0456, f0456_t, f0456_grad, f0456_pullback, f0456_grad_into,
@@ -11019,50 +11183,54 @@ const CASE_F0457: Case = case!(f0457, f0457_t, f0457_grad, f0457_pullback, f0457
 #[differentiate]
 fn f0458(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a: f64 = a * (1.0 + a * a).ln();
-    a *= std::f64::consts::PI.hypot(1.0).ln_1p().tanh();
-    let mut a = a * h_norm2([f64::trunc(a * 1.5) + a, 1.2 - core::f64::consts::E]);
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 4 {
-            break;
-        }
-        let mut hs: [f64; 1] = [0.0; 1];
-        let r: f64 = if step > 4 {
-            a += step as f64 + (hs[0] - a);
-            a.min(a * 0.5) + a / (hs[0].abs() + 0.5)
-        } else {
-            hs[0] %= (((a * 1.5).round() + a) / ((step as f64 / (1.5 + (step as f64).tanh())).abs() + 0.5)).tanh().exp();
-            -(hs[0] + a)
-        };
-        acc += r;
+    let mut a = a * (a * 0.5);
+    if a.tanh().exp().log10() > (a as f64) {
+        let ws = [0.0_f64; 5];
+        let mut a = a + (a * ws[2] + h_polar(0.1, a).1);
+        a = a.cos() + a.atan();
+        acc += a;
     }
-    (a + core::f64::consts::E) / (1.5 + a.tanh()) + acc
+    let mut buf = [0.0_f64; 1];
+    buf[0] %= 1.5 + (-1.5 * buf[0]).cos();
+    let y: f64 = if a.atan() > (a / (buf[0].abs() + 0.5)) {
+        a -= a.clamp(a - 0.5, a + 0.5).hypot(1.0).log2();
+        a.cos().exp().tanh().cosh()
+    } else {
+        let y: f64 = if (a + buf[0]) < 2.5 {
+            a %= 1.5 + (-0.5 + buf[0]).hypot(1.0).ln().cos();
+            (f64::atan(buf[0]).tanh().exp() + 1.2).acosh()
+        } else {
+            -(a - std::f64::consts::PI)
+        };
+        a + y
+    };
+    -(a * buf[0]) + y + acc
 }
 
 fn f0458_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a: f64 = a * (1.0 + a * a).ln();
-    a *= std::f64::consts::PI.hypot(1.0).ln_1p().tanh();
-    let mut a = a * h_norm2([tr.trunc(a * 1.5) + a, 1.2 - core::f64::consts::E]);
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 4) {
-            break;
-        }
-        let mut hs: [f64; 1] = [0.0; 1];
-        let r: f64 = if tr.b(step > 4) {
-            a += step as f64 + (hs[0] - a);
-            tr.min(a, a * 0.5) + a / (tr.abs(hs[0]) + 0.5)
-        } else {
-            hs[0] = tr.rem(hs[0], ((tr.round(a * 1.5) + a) / (tr.abs(step as f64 / (1.5 + (step as f64).tanh())) + 0.5)).tanh().exp());
-            -(hs[0] + a)
-        };
-        acc += r;
+    let mut a = a * (a * 0.5);
+    if tr.b(a.tanh().exp().log10() > (a as f64)) {
+        let ws = [0.0_f64; 5];
+        let mut a = a + (a * ws[2] + h_polar(0.1, a).1);
+        a = a.cos() + a.atan();
+        acc += a;
     }
-    (a + core::f64::consts::E) / (1.5 + a.tanh()) + acc
+    let mut buf = [0.0_f64; 1];
+    buf[0] = tr.rem(buf[0], 1.5 + (-1.5 * buf[0]).cos());
+    let y: f64 = if tr.b(a.atan() > (a / (tr.abs(buf[0]) + 0.5))) {
+        a -= tr.clamp(a, a - 0.5, a + 0.5).hypot(1.0).log2();
+        a.cos().exp().tanh().cosh()
+    } else {
+        let y: f64 = if tr.b((a + buf[0]) < 2.5) {
+            a = tr.rem(a, 1.5 + (-0.5 + buf[0]).hypot(1.0).ln().cos());
+            (f64::atan(buf[0]).tanh().exp() + 1.2).acosh()
+        } else {
+            -(a - std::f64::consts::PI)
+        };
+        a + y
+    };
+    -(a * buf[0]) + y + acc
 }
 
 const CASE_F0458: Case = case!(f0458, f0458_t, f0458_grad, f0458_pullback, f0458_grad_into,
@@ -11076,26 +11244,26 @@ fn f0459(vals: &[f64]) -> f64 {
     let z: f64 = loop {
         round += 1;
         if round > vals.len() {
-            break vals[round.min(vals.len() - 1)].sin() / (2.0 + h_mix(round as f64, round as f64).sin());
+            break vals[round.min(vals.len() - 1)].max(round as f64) / vals[(round * 2 + 1) % 4].tanh().exp().log2().hypot(1.0);
         }
-        if round < 2 {
-            continue;
-        }
-        for ii in 0..2 {
+        for _ in 0..2 {
             for l in 0..1 {
                 let late1: f64;
-                if (1.5 + vals[l].tanh()).recip() >= 0.9 && round % 2 == 0 {
-                    let hs = [0.0_f64; 4];
-                    late1 = (round as f64).sin().exp().min(0.5 / (2.0 + (l as f64).sin()));
-                    acc += hs[3];
+                if vals[l].tanh() >= 0.9 {
+                    late1 = -vals[(l * 2 + 1) % 4] * (round as f64).sin().sinh();
                 } else {
-                    late1 = (vals[vals.len() - 1 - ii].tanh() * 0.9).acos() * (0.3 * vals[l % 4]);
+                    let q: f64 = 0.5;
+                    late1 = vals[l] / (core::f64::consts::E.abs() + 0.5) * (0.3 * q);
                 }
                 acc += late1;
             }
         }
+        for jj in (0..vals.len()).rev() {
+            let t = h_mix(vals[(jj * 2 + 1) % vals.len()], std::f64::consts::PI).sin();
+            acc += t;
+        }
     };
-    h_mix(z / (1.5 + vals[round.min(vals.len() - 1)].tanh()), (std::f64::consts::PI * 1.5).round() + round as f64) + acc
+    -(vals[3] / (2.0 + z.sin())) + acc
 }
 
 fn f0459_t(tr: &Trace, vals: &[f64]) -> f64 {
@@ -11104,26 +11272,26 @@ fn f0459_t(tr: &Trace, vals: &[f64]) -> f64 {
     let z: f64 = loop {
         round += 1;
         if tr.b(round > vals.len()) {
-            break vals[round.min(vals.len() - 1)].sin() / (2.0 + h_mix(round as f64, round as f64).sin());
+            break tr.max(vals[round.min(vals.len() - 1)], round as f64) / vals[(round * 2 + 1) % 4].tanh().exp().log2().hypot(1.0);
         }
-        if tr.b(round < 2) {
-            continue;
-        }
-        for ii in 0..2 {
+        for _ in 0..2 {
             for l in 0..1 {
                 let late1: f64;
-                if tr.b((1.5 + vals[l].tanh()).recip() >= 0.9 && round % 2 == 0) {
-                    let hs = [0.0_f64; 4];
-                    late1 = tr.min((round as f64).sin().exp(), 0.5 / (2.0 + (l as f64).sin()));
-                    acc += hs[3];
+                if tr.b(vals[l].tanh() >= 0.9) {
+                    late1 = -vals[(l * 2 + 1) % 4] * (round as f64).sin().sinh();
                 } else {
-                    late1 = (vals[vals.len() - 1 - ii].tanh() * 0.9).acos() * (0.3 * vals[l % 4]);
+                    let q: f64 = 0.5;
+                    late1 = vals[l] / (tr.abs(core::f64::consts::E) + 0.5) * (0.3 * q);
                 }
                 acc += late1;
             }
         }
+        for jj in (0..vals.len()).rev() {
+            let t = h_mix(vals[(jj * 2 + 1) % vals.len()], std::f64::consts::PI).sin();
+            acc += t;
+        }
     };
-    h_mix(z / (1.5 + vals[round.min(vals.len() - 1)].tanh()), tr.round(std::f64::consts::PI * 1.5) + round as f64) + acc
+    -(vals[3] / (2.0 + z.sin())) + acc
 }
 
 const CASE_F0459: Case = case!(f0459, f0459_t, f0459_grad, f0459_pullback, f0459_grad_into,
@@ -11134,27 +11302,17 @@ const CASE_F0459: Case = case!(f0459, f0459_t, f0459_grad, f0459_pullback, f0459
 fn f0460(hs: Vec<f64>) -> f64 {
     let p = -(1.5 / std::f64::consts::PI.hypot(1.0));
     let mut p: f64 = p + h_cumsum(&hs)[0] / (1.5 + (core::f64::consts::E * 2.5).cos());
-    p += (2.0 + p.sin()).ln() * (p - hs[0]);
-    let s: f64 = if hs[0].min(p) > 0.1 {
-        p = p * 0.5 + p;
-        std::f64::consts::PI + p
-    } else {
-        f64::exp2(hs[0].tanh()) * (hs[0] * p)
-    };
-    (hs[0] * 1.5).ceil() * 0.3 * p.hypot(hs[0].hypot(1.0)) + s
+    p += (0.7 * p).cos().exp();
+    p = h_mix(p, p / (1.0 + hs[0] * hs[0]));
+    f64::sinh(hs[0].tanh()).cos().cosh() + p
 }
 
-fn f0460_t(tr: &Trace, hs: Vec<f64>) -> f64 {
+fn f0460_t(_tr: &Trace, hs: Vec<f64>) -> f64 {
     let p = -(1.5 / std::f64::consts::PI.hypot(1.0));
     let mut p: f64 = p + h_cumsum(&hs)[0] / (1.5 + (core::f64::consts::E * 2.5).cos());
-    p += (2.0 + p.sin()).ln() * (p - hs[0]);
-    let s: f64 = if tr.b(tr.min(hs[0], p) > 0.1) {
-        p = p * 0.5 + p;
-        std::f64::consts::PI + p
-    } else {
-        f64::exp2(hs[0].tanh()) * (hs[0] * p)
-    };
-    tr.ceil(hs[0] * 1.5) * 0.3 * p.hypot(hs[0].hypot(1.0)) + s
+    p += (0.7 * p).cos().exp();
+    p = h_mix(p, p / (1.0 + hs[0] * hs[0]));
+    f64::sinh(hs[0].tanh()).cos().cosh() + p
 }
 
 const CASE_F0460: Case = case!(f0460, f0460_t, f0460_grad, f0460_pullback, f0460_grad_into,
@@ -11172,13 +11330,13 @@ fn f0461(arr: [f64; 2]) -> f64 {
     }
     let z: f64 = {
         let q: f64 = if (arr[1] * arr[0]) >= -arr[1] {
-            arr[0] * 0.2 - arr[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % arr.len()] * arr[1]
+            arr[0] * 0.2 - f64::asin(arr[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % arr.len()].cos() * 0.9)
         } else {
-            -(arr[1] as f64)
+            arr[0]
         };
-        q * (arr[1].tanh() * 0.9).acos()
+        ((q * 1.5).floor() + arr[(((1.5 + arr[(((q * core::f64::consts::E).sin().abs() * 2.9).floor() as usize) % arr.len()].cos()).log(2.5 + q.sin()).tanh().abs() * 2.9).floor() as usize) % arr.len()]) * h_dot(&arr, &arr)
     };
-    f64::powf(1.5 + core::f64::consts::E.cos(), arr[((h_dot(&arr, &arr).tanh().abs() * 2.9).floor() as usize) % arr.len()].sin() * 1.5).tanh().to_degrees() * 0.02 + z + acc
+    z.max(z * 0.5) / (1.5 + h_nested(-0.5, &arr).cos()) + acc
 }
 
 fn f0461_t(tr: &Trace, arr: [f64; 2]) -> f64 {
@@ -11191,13 +11349,13 @@ fn f0461_t(tr: &Trace, arr: [f64; 2]) -> f64 {
     }
     let z: f64 = {
         let q: f64 = if tr.b((arr[1] * arr[0]) >= -arr[1]) {
-            arr[0] * 0.2 - arr[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % arr.len()] * arr[1]
+            arr[0] * 0.2 - f64::asin(arr[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % arr.len()].cos() * 0.9)
         } else {
-            -(arr[1] as f64)
+            arr[0]
         };
-        q * (arr[1].tanh() * 0.9).acos()
+        (tr.floor(q * 1.5) + arr[(tr.floor((1.5 + arr[(tr.floor((q * core::f64::consts::E).sin().abs() * 2.9) as usize) % arr.len()].cos()).log(2.5 + q.sin()).tanh().abs() * 2.9) as usize) % arr.len()]) * h_dot(&arr, &arr)
     };
-    f64::powf(1.5 + core::f64::consts::E.cos(), arr[(tr.floor(h_dot(&arr, &arr).tanh().abs() * 2.9) as usize) % arr.len()].sin() * 1.5).tanh().to_degrees() * 0.02 + z + acc
+    tr.max(z, z * 0.5) / (1.5 + h_nested(-0.5, &arr).cos()) + acc
 }
 
 const CASE_F0461: Case = case!(f0461, f0461_t, f0461_grad, f0461_pullback, f0461_grad_into,
@@ -11206,21 +11364,21 @@ const CASE_F0461: Case = case!(f0461, f0461_t, f0461_grad, f0461_pullback, f0461
 
 #[differentiate]
 fn f0462(ts: &[f64; 1], zs: [f64; 2], ws: &[f64], a: f64) -> f64 {
-    let mut y = h_nested(std::f64::consts::PI.hypot(1.0).ln(), &zs);
-    let vals = zs;
-    y = h_mix(y, h_polar(vals[(((0.9 + vals[0]).tanh().abs() * 2.9).floor() as usize) % vals.len()], y).1);
-    y = y.sin() + (y + a);
-    let tmp = ws.to_vec();
-    ws[2] + ts[0] + y + tmp[2]
+    let q = h_nested(std::f64::consts::PI.min(a), &zs);
+    let mut q: f64 = q - core::f64::consts::E.tanh().exp().sqrt() / q.hypot(1.0);
+    q = h_mix(q, zs[0] % 1.5);
+    q = h_mix(q, a * core::f64::consts::E);
+    q += ws[2];
+    (1.5 + a) * q + ts[0]
 }
 
 fn f0462_t(tr: &Trace, ts: &[f64; 1], zs: [f64; 2], ws: &[f64], a: f64) -> f64 {
-    let mut y = h_nested(std::f64::consts::PI.hypot(1.0).ln(), &zs);
-    let vals = zs;
-    y = h_mix(y, h_polar(vals[(tr.floor((0.9 + vals[0]).tanh().abs() * 2.9) as usize) % vals.len()], y).1);
-    y = y.sin() + (y + a);
-    let tmp = ws.to_vec();
-    ws[2] + ts[0] + y + tmp[2]
+    let q = h_nested(tr.min(std::f64::consts::PI, a), &zs);
+    let mut q: f64 = q - core::f64::consts::E.tanh().exp().sqrt() / q.hypot(1.0);
+    q = h_mix(q, tr.rem(zs[0], 1.5));
+    q = h_mix(q, a * core::f64::consts::E);
+    q += ws[2];
+    (1.5 + a) * q + ts[0]
 }
 
 const CASE_F0462: Case = case!(f0462, f0462_t, f0462_grad, f0462_pullback, f0462_grad_into,
@@ -11229,76 +11387,54 @@ const CASE_F0462: Case = case!(f0462, f0462_t, f0462_grad, f0462_pullback, f0462
 
 #[differentiate]
 fn f0463(x: f64, m: usize, xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     for c in xs.iter() {
-        if *c > x.cos().cosh() && m < 4 {
+        if f64::ln_1p(1.5 + xs[m % xs.len()].tanh()) > (xs[(m + 3) % 2] / xs[m % 2].hypot(1.0)) {
             break;
         }
+        acc += *c;
     }
-    let t: f64 = match m % 3 {
-        0 => {
-            let w = h_nested(xs[m.min(xs.len() - 1)], xs) + (x + xs[(m + 2) % xs.len()]);
-            xs[(m + 1) % xs.len()] + w
-        }
-        1 | 2 => {
-            0.1
-        }
-        mm if mm > 3 => {
-            let w = (x.tanh() * 0.9).acos() * (1.5 / (2.0 + xs[m % xs.len()].sin()));
-            (std::f64::consts::PI.signum() * xs[(m * 2 + 1) % xs.len()]).cos() + w
-        }
-        _ => {
-            h_leaky(x)
-        }
-    };
-    let hs = [0.0_f64; 1];
-    t.tanh().exp().sqrt().atan() + x + hs[0]
+    let ws = [[0.0_f64; 3]; 3];
+    let mut e = ws[m.min(ws.len() - 1)][m.min(3 - 1)];
+    e /= (e.hypot(1.0).ln_1p().signum() * xs[(m + 1) % xs.len()]).tanh().exp();
+    e %= 1.5 + x.tanh();
+    x.hypot(2.0 + ws[m.min(ws.len() - 1)][m % 3].sin()) * x + e + acc
 }
 
 fn f0463_t(tr: &Trace, x: f64, m: usize, xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     for c in xs.iter() {
-        if tr.b(*c > x.cos().cosh() && m < 4) {
+        if tr.b(f64::ln_1p(1.5 + xs[m % xs.len()].tanh()) > (xs[(m + 3) % 2] / xs[m % 2].hypot(1.0))) {
             break;
         }
+        acc += *c;
     }
-    let t: f64 = match m % 3 {
-        0 => {
-            let w = h_nested(xs[m.min(xs.len() - 1)], xs) + (x + xs[(m + 2) % xs.len()]);
-            xs[(m + 1) % xs.len()] + w
-        }
-        1 | 2 => {
-            0.1
-        }
-        mm if mm > 3 => {
-            let w = (x.tanh() * 0.9).acos() * (1.5 / (2.0 + xs[m % xs.len()].sin()));
-            (tr.signum(std::f64::consts::PI) * xs[(m * 2 + 1) % xs.len()]).cos() + w
-        }
-        _ => {
-            h_leaky_t(tr, x)
-        }
-    };
-    let hs = [0.0_f64; 1];
-    t.tanh().exp().sqrt().atan() + x + hs[0]
+    let ws = [[0.0_f64; 3]; 3];
+    let mut e = ws[m.min(ws.len() - 1)][m.min(3 - 1)];
+    e /= (tr.signum(e.hypot(1.0).ln_1p()) * xs[(m + 1) % xs.len()]).tanh().exp();
+    e = tr.rem(e, 1.5 + x.tanh());
+    x.hypot(2.0 + ws[m.min(ws.len() - 1)][m % 3].sin()) * x + e + acc
 }
 
 const CASE_F0463: Case = case!(f0463, f0463_t, f0463_grad, f0463_pullback, f0463_grad_into,
-    n: 3, active: [true, true, true], ints: [[4], [1], [4], [4]],
+    n: 3, active: [true, true, true], ints: [[4], [0], [4], [1]],
     |p, k| (p[0], k[0], &p[1..3]));
 
 #[differentiate]
 fn f0464(a: f64, vals: &[f64], c: f64) -> f64 {
     let ys = vals.to_vec();
-    let g = a.cos().sinh() * a;
-    let v = f64::atan(c * 0.2);
-    let p = ys[0] / (1.5 + g.cos()) * -ys[0];
-    ys[0].atan() - core::f64::consts::E * 0.7 + v + p
+    let mut q = a.atan2(ys[0].hypot(1.0)) * (ys[0] + vals[0]);
+    q = q.cos() + (c + ys[0]);
+    let buf = [0.0_f64; 2];
+    ((1.5 + c.cos()).ln_1p().abs() + 0.5).recip() + q + buf[1]
 }
 
-fn f0464_t(_tr: &Trace, a: f64, vals: &[f64], c: f64) -> f64 {
+fn f0464_t(tr: &Trace, a: f64, vals: &[f64], c: f64) -> f64 {
     let ys = vals.to_vec();
-    let g = a.cos().sinh() * a;
-    let v = f64::atan(c * 0.2);
-    let p = ys[0] / (1.5 + g.cos()) * -ys[0];
-    ys[0].atan() - core::f64::consts::E * 0.7 + v + p
+    let mut q = a.atan2(ys[0].hypot(1.0)) * (ys[0] + vals[0]);
+    q = q.cos() + (c + ys[0]);
+    let buf = [0.0_f64; 2];
+    (tr.abs((1.5 + c.cos()).ln_1p()) + 0.5).recip() + q + buf[1]
 }
 
 const CASE_F0464: Case = case!(f0464, f0464_t, f0464_grad, f0464_pullback, f0464_grad_into,
@@ -11311,26 +11447,20 @@ fn f0465(zs: [f64; 2], xs: &[f64], b: f64, ts: &[f64; 2]) -> f64 {
     let e: f64 = {
         for jj in 0..2 {
             let late1: f64;
-            if (jj as f64 % (2.0 + core::f64::consts::E.sin())) >= xs[(jj + 3) % xs.len()].max(ts[jj]) {
-                late1 = xs[3 - 1 - jj] + xs[(jj * 2 + 1) % xs.len()].tanh().exp2();
+            if (xs[jj] / (1.5 + b.cos())) >= (f64::signum(b) * xs[(jj + 3) % xs.len()]) {
+                late1 = std::f64::consts::PI.min(b) * (b + jj as f64);
             } else {
-                late1 = (1.5 + b.cos()).ln_1p().tanh().exp2();
+                for j in 0..3 {
+                    let pt = h_polar(ts[j % ts.len()], b + zs[(j * 2 + 1) % zs.len()]);
+                    acc += pt.1;
+                }
+                late1 = (1.5 + (b - 2.0).tanh()).recip();
             }
             acc += late1;
         }
-        h_scale3(&[b * core::f64::consts::E, b - 2.0, b], -1.5 + b)[0]
+        h_mix(ts[0].cos(), b + zs[1])
     };
-    let c: f64 = if b.sin().exp() >= xs[0].tanh().exp().log2() {
-        f64::recip(ts[1].abs() + 0.5).tanh().exp().sqrt()
-    } else {
-        b + e * b
-    };
-    let r: f64 = {
-        let (mut r, z) = h_polar((xs[2] * 1.5).floor() + xs[2], e.atan2(ts[1].cos() - 1.5));
-        r = r * h_cumsum(ts)[1].cos();
-        r.tanh().exp().cos().to_degrees() * 0.02 + z
-    };
-    core::f64::consts::E + zs[1] + c + r + acc
+    (e - b).sin() + xs[2] + acc
 }
 
 fn f0465_t(tr: &Trace, zs: [f64; 2], xs: &[f64], b: f64, ts: &[f64; 2]) -> f64 {
@@ -11338,26 +11468,20 @@ fn f0465_t(tr: &Trace, zs: [f64; 2], xs: &[f64], b: f64, ts: &[f64; 2]) -> f64 {
     let e: f64 = {
         for jj in 0..2 {
             let late1: f64;
-            if tr.b((tr.rem(jj as f64, 2.0 + core::f64::consts::E.sin())) >= tr.max(xs[(jj + 3) % xs.len()], ts[jj])) {
-                late1 = xs[3 - 1 - jj] + xs[(jj * 2 + 1) % xs.len()].tanh().exp2();
+            if tr.b((xs[jj] / (1.5 + b.cos())) >= (tr.signum(b) * xs[(jj + 3) % xs.len()])) {
+                late1 = tr.min(std::f64::consts::PI, b) * (b + jj as f64);
             } else {
-                late1 = (1.5 + b.cos()).ln_1p().tanh().exp2();
+                for j in 0..3 {
+                    let pt = h_polar(ts[j % ts.len()], b + zs[(j * 2 + 1) % zs.len()]);
+                    acc += pt.1;
+                }
+                late1 = (1.5 + (b - 2.0).tanh()).recip();
             }
             acc += late1;
         }
-        h_scale3(&[b * core::f64::consts::E, b - 2.0, b], -1.5 + b)[0]
+        h_mix(ts[0].cos(), b + zs[1])
     };
-    let c: f64 = if tr.b(b.sin().exp() >= xs[0].tanh().exp().log2()) {
-        f64::recip(tr.abs(ts[1]) + 0.5).tanh().exp().sqrt()
-    } else {
-        b + e * b
-    };
-    let r: f64 = {
-        let (mut r, z) = h_polar(tr.floor(xs[2] * 1.5) + xs[2], tr.atan2(e, ts[1].cos() - 1.5));
-        r = r * h_cumsum(ts)[1].cos();
-        r.tanh().exp().cos().to_degrees() * 0.02 + z
-    };
-    core::f64::consts::E + zs[1] + c + r + acc
+    (e - b).sin() + xs[2] + acc
 }
 
 const CASE_F0465: Case = case!(f0465, f0465_t, f0465_grad, f0465_pullback, f0465_grad_into,
@@ -11367,54 +11491,76 @@ const CASE_F0465: Case = case!(f0465, f0465_t, f0465_grad, f0465_pullback, f0465
 #[differentiate]
 fn f0466(zs: [f64; 1], vs: Vec<f64>, ts: &[f64; 3], mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    x *= (x / (1.5 + x.cos()) - (2.0 + x.sin()).log10()).tanh();
-    if (x - zs[0]) >= (x * vs[1]) {
-        let w = x.tanh().to_degrees() * 0.02;
-        acc += w;
-    } else if zs[0] < h_mix(x, zs[0]) {
-        for (e, y) in ts.iter().zip(zs.iter()) {
-            for l in 0..2 {
-                for _ in 0..l {
-                    let tmp = zs;
-                    acc += tmp[0];
-                }
-            }
-            x = x.tanh() + f64::cbrt(e.tanh().exp());
-            acc += *y;
-        }
-        let vals = [[0.0_f64; 2]; 1];
-        acc += vals[0][0];
-    } else {
-        let tup = (x + vs[0], core::f64::consts::E.tanh().cosh());
-        acc += tup.1;
+    x *= (x / (1.5 + x.cos()) - ts[1]).cos();
+    for (jj, d) in zs.iter().enumerate() {
+        x = x * f64::atan2(vs[vs.len() - 1 - jj], 1.5 + (jj as f64).cos()).sin();
+        acc += *d;
     }
-    h_leaky(x.cos().sinh()) + ts[2] + acc
+    let b = vs[(((x.cos() * 0.9).asin().cos().abs() * 2.9).floor() as usize) % 4];
+    for i in 0..3 {
+        if h_cumsum(&zs)[0] > b.asinh() {
+            let z = (1.5 + b.cos()).log(2.5 + x.sin()) - ts[i];
+            let t: f64 = match i {
+                0 => {
+                    let u: f64 = h_nested((1.5 + z.cos()).powi(-2), &vs);
+                    x + u
+                }
+                1 | 2 => {
+                    x * 0.9
+                }
+                3..=5 => {
+                    x %= (i as f64 * x * (z * b)).hypot(1.0);
+                    x * 0.9
+                }
+                _ => {
+                    h_mix(vs[i + 1].mul_add(ts[i], z), (i as f64).to_radians())
+                }
+            };
+            acc += z;
+            acc += t;
+        }
+        if x > 1.2 {
+            break;
+        }
+    }
+    (1.5 + x.hypot(b.hypot(1.0)).cos()).log2() + acc
 }
 
 fn f0466_t(tr: &Trace, zs: [f64; 1], vs: Vec<f64>, ts: &[f64; 3], mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    x *= (x / (1.5 + x.cos()) - (2.0 + x.sin()).log10()).tanh();
-    if tr.b((x - zs[0]) >= (x * vs[1])) {
-        let w = x.tanh().to_degrees() * 0.02;
-        acc += w;
-    } else if tr.b(zs[0] < h_mix(x, zs[0])) {
-        for (e, y) in ts.iter().zip(zs.iter()) {
-            for l in 0..2 {
-                for _ in 0..l {
-                    let tmp = zs;
-                    acc += tmp[0];
-                }
-            }
-            x = x.tanh() + f64::cbrt(e.tanh().exp());
-            acc += *y;
-        }
-        let vals = [[0.0_f64; 2]; 1];
-        acc += vals[0][0];
-    } else {
-        let tup = (x + vs[0], core::f64::consts::E.tanh().cosh());
-        acc += tup.1;
+    x *= (x / (1.5 + x.cos()) - ts[1]).cos();
+    for (jj, d) in zs.iter().enumerate() {
+        x = x * f64::atan2(vs[vs.len() - 1 - jj], 1.5 + (jj as f64).cos()).sin();
+        acc += *d;
     }
-    h_leaky_t(tr, x.cos().sinh()) + ts[2] + acc
+    let b = vs[(tr.floor((x.cos() * 0.9).asin().cos().abs() * 2.9) as usize) % 4];
+    for i in 0..3 {
+        if tr.b(h_cumsum(&zs)[0] > b.asinh()) {
+            let z = (1.5 + b.cos()).log(2.5 + x.sin()) - ts[i];
+            let t: f64 = match i {
+                0 => {
+                    let u: f64 = h_nested((1.5 + z.cos()).powi(-2), &vs);
+                    x + u
+                }
+                1 | 2 => {
+                    x * 0.9
+                }
+                3..=5 => {
+                    x = tr.rem(x, (i as f64 * x * (z * b)).hypot(1.0));
+                    x * 0.9
+                }
+                _ => {
+                    h_mix(vs[i + 1].mul_add(ts[i], z), (i as f64).to_radians())
+                }
+            };
+            acc += z;
+            acc += t;
+        }
+        if tr.b(x > 1.2) {
+            break;
+        }
+    }
+    (1.5 + x.hypot(b.hypot(1.0)).cos()).log2() + acc
 }
 
 const CASE_F0466: Case = case!(f0466, f0466_t, f0466_grad, f0466_pullback, f0466_grad_into,
@@ -11426,48 +11572,52 @@ fn f0467(ar: &[f64; 3], b: f64, rows: &[[f64; 2]], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut late1: f64;
     if ar[1] <= 0.5 {
-        late1 = (0.1 * ar[1]).powi(2);
+        late1 = (0.1 * ar[1]).min(h_leaky(b));
     } else {
-        late1 = h_cumsum(&zs)[0];
+        late1 = rows[1][1].cos().to_degrees() * 0.02;
     }
-    late1 = late1.sin() + late1;
-    let buf = [b, -1.5 * late1];
-    let mut b = late1;
-    let mut round: usize = 0;
-    while round < ar.len() {
-        round += 1;
-        let late1: f64 = late1 - -0.5 * (late1 / buf[(round * 2 + 1) % buf.len()].hypot(1.0));
-        if round > 2 {
-            b += round as f64;
+    for j in 0..1 {
+        if late1 < 1.2 || j > 0 {
             continue;
         }
-        acc += late1;
+        for ii in 0..4 {
+            let tup = (b + rows[ii % rows.len()][(ii * 2 + 1) % 2], ar[j % ar.len()].tanh().exp());
+            acc += tup.1;
+        }
     }
-    (round as f64 - 0.2) * (ar[(round * 2 + 1) % ar.len()] % 1.5) + rows[1][0] + zs[0] + buf[1] + b + acc
+    let e: f64 = if ar[2] > 0.5 {
+        -rows[1][0] + b * late1
+    } else {
+        late1 = late1.tanh() + h_mix(late1, b);
+        b * 0.9
+    };
+    h_cumsum(ar)[0] + rows[1][0] + zs[0] + late1 + e + acc
 }
 
 fn f0467_t(tr: &Trace, ar: &[f64; 3], b: f64, rows: &[[f64; 2]], zs: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut late1: f64;
     if tr.b(ar[1] <= 0.5) {
-        late1 = (0.1 * ar[1]).powi(2);
+        late1 = tr.min(0.1 * ar[1], h_leaky_t(tr, b));
     } else {
-        late1 = h_cumsum(&zs)[0];
+        late1 = rows[1][1].cos().to_degrees() * 0.02;
     }
-    late1 = late1.sin() + late1;
-    let buf = [b, -1.5 * late1];
-    let mut b = late1;
-    let mut round: usize = 0;
-    while tr.b(round < ar.len()) {
-        round += 1;
-        let late1: f64 = late1 - -0.5 * (late1 / buf[(round * 2 + 1) % buf.len()].hypot(1.0));
-        if tr.b(round > 2) {
-            b += round as f64;
+    for j in 0..1 {
+        if tr.b(late1 < 1.2 || j > 0) {
             continue;
         }
-        acc += late1;
+        for ii in 0..4 {
+            let tup = (b + rows[ii % rows.len()][(ii * 2 + 1) % 2], ar[j % ar.len()].tanh().exp());
+            acc += tup.1;
+        }
     }
-    (round as f64 - 0.2) * (tr.rem(ar[(round * 2 + 1) % ar.len()], 1.5)) + rows[1][0] + zs[0] + buf[1] + b + acc
+    let e: f64 = if tr.b(ar[2] > 0.5) {
+        -rows[1][0] + b * late1
+    } else {
+        late1 = late1.tanh() + h_mix(late1, b);
+        b * 0.9
+    };
+    h_cumsum(ar)[0] + rows[1][0] + zs[0] + late1 + e + acc
 }
 
 const CASE_F0467: Case = case!(f0467, f0467_t, f0467_grad, f0467_pullback, f0467_grad_into,
@@ -11476,7 +11626,6 @@ const CASE_F0467: Case = case!(f0467, f0467_t, f0467_grad, f0467_pullback, f0467
 
 #[differentiate]
 fn f0468(ar: &[f64; 4], zs: [f64; 3], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     'outer: loop {
         it += 1;
@@ -11484,27 +11633,26 @@ fn f0468(ar: &[f64; 4], zs: [f64; 3], hs: Vec<f64>) -> f64 {
             break;
         }
         for i in 0..it.min(hs.len()) {
-            if (std::f64::consts::PI % (1.5 + (i as f64).tanh())) > -(i as f64) {
+            if (std::f64::consts::PI.tanh().to_degrees() * 0.02) <= (0.2 * core::f64::consts::E) || i > 2 {
                 continue 'outer;
             }
         }
     }
-    for (jj, &t) in ar.iter().enumerate() {
-        for e in &zs {
-            for l in 0..jj {
-                let g = zs[l.min(zs.len() - 1)].atan() + zs[l];
-                acc += g;
-            }
-            acc += *e;
-        }
-        acc += t;
+    let mut d = (0.2 * it as f64).hypot(1.5 + (ar[it % 4] - hs[it % hs.len()]).cos());
+    let mut r: f64 = if d >= (zs[(it + 3) % zs.len()] + d) {
+        (d - hs[(it + 3) % 4]) / (1.5 + (zs[it % 3] + 1.5).cos())
+    } else {
+        (1.5 + d.tanh()).log10()
+    };
+    let a = ar[it.min(ar.len() - 1)] - h_pow(0.5, 1);
+    for ii in (1..=it).rev() {
+        d += (d.cos() * 0.9).acos().sin().to_degrees() * 0.02;
+        r += zs[(ii + 2) % zs.len()].cos().tanh().exp();
     }
-    let pair = h_polar(h_nested(hs[it.min(4 - 1)], ar), -ar[(it + 3) % ar.len()]);
-    pair.0 + zs[2] + acc
+    -(a + d) + r
 }
 
 fn f0468_t(tr: &Trace, ar: &[f64; 4], zs: [f64; 3], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     'outer: loop {
         it += 1;
@@ -11512,23 +11660,23 @@ fn f0468_t(tr: &Trace, ar: &[f64; 4], zs: [f64; 3], hs: Vec<f64>) -> f64 {
             break;
         }
         for i in 0..it.min(hs.len()) {
-            if tr.b((tr.rem(std::f64::consts::PI, 1.5 + (i as f64).tanh())) > -(i as f64)) {
+            if tr.b((std::f64::consts::PI.tanh().to_degrees() * 0.02) <= (0.2 * core::f64::consts::E) || i > 2) {
                 continue 'outer;
             }
         }
     }
-    for (jj, &t) in ar.iter().enumerate() {
-        for e in &zs {
-            for l in 0..jj {
-                let g = zs[l.min(zs.len() - 1)].atan() + zs[l];
-                acc += g;
-            }
-            acc += *e;
-        }
-        acc += t;
+    let mut d = (0.2 * it as f64).hypot(1.5 + (ar[it % 4] - hs[it % hs.len()]).cos());
+    let mut r: f64 = if tr.b(d >= (zs[(it + 3) % zs.len()] + d)) {
+        (d - hs[(it + 3) % 4]) / (1.5 + (zs[it % 3] + 1.5).cos())
+    } else {
+        (1.5 + d.tanh()).log10()
+    };
+    let a = ar[it.min(ar.len() - 1)] - h_pow(0.5, 1);
+    for ii in (1..=it).rev() {
+        d += (d.cos() * 0.9).acos().sin().to_degrees() * 0.02;
+        r += zs[(ii + 2) % zs.len()].cos().tanh().exp();
     }
-    let pair = h_polar(h_nested(hs[it.min(4 - 1)], ar), -ar[(it + 3) % ar.len()]);
-    pair.0 + zs[2] + acc
+    -(a + d) + r
 }
 
 const CASE_F0468: Case = case!(f0468, f0468_t, f0468_grad, f0468_pullback, f0468_grad_into,
@@ -11538,38 +11686,26 @@ const CASE_F0468: Case = case!(f0468, f0468_t, f0468_grad, f0468_pullback, f0468
 #[differentiate]
 fn f0469(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = (std::f64::consts::PI / (1.5 + ws[1].tanh())).sin().cosh();
-    let mut round: usize = 0;
-    while round < ws.len() {
-        round += 1;
-        u += ws[(round + 1) % ws.len()];
+    let mut b = (std::f64::consts::PI / (1.5 + ws[1].tanh())).cos();
+    b = b * (b + ws[1]).cos();
+    for &p in ws.iter() {
+        b += 2.5;
+        b += ws[(((ws[0] + b).tanh().abs() * 2.9).floor() as usize) % ws.len()].cos();
+        acc += p;
     }
-    for &b in ws.iter() {
-        let hs = [0.0_f64; 5];
-        let res = h_cumsum(ws);
-        acc += b;
-        acc += hs[4];
-        acc += res[1];
-    }
-    2.5 + u + acc
+    b.tanh().exp2() + acc
 }
 
 fn f0469_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = (std::f64::consts::PI / (1.5 + ws[1].tanh())).sin().cosh();
-    let mut round: usize = 0;
-    while tr.b(round < ws.len()) {
-        round += 1;
-        u += ws[(round + 1) % ws.len()];
+    let mut b = (std::f64::consts::PI / (1.5 + ws[1].tanh())).cos();
+    b = b * (b + ws[1]).cos();
+    for &p in ws.iter() {
+        b += 2.5;
+        b += ws[(tr.floor((ws[0] + b).tanh().abs() * 2.9) as usize) % ws.len()].cos();
+        acc += p;
     }
-    for &b in ws.iter() {
-        let hs = [0.0_f64; 5];
-        let res = h_cumsum(ws);
-        acc += b;
-        acc += hs[4];
-        acc += res[1];
-    }
-    2.5 + u + acc
+    b.tanh().exp2() + acc
 }
 
 const CASE_F0469: Case = case!(f0469, f0469_t, f0469_grad, f0469_pullback, f0469_grad_into,
@@ -11588,29 +11724,14 @@ fn f0470(b: f64, b1: f64) -> f64 {
             }
         }
     }
-    for j in 0..3 {
-        let mut p = (b1.sin() * 0.9).acos() - b * b1;
-        let u: f64 = match j {
-            0 => {
-                p %= (-1.5 + b1).abs().tanh().exp();
-                b.sin().exp2() + (b1 - p)
-            }
-            1 | 2 => {
-                let v = ((p - b1).abs() + 0.5).ln();
-                ((p * 1.5).ceil() * 0.3).cos() + v
-            }
-            3..=5 => {
-                p += p * j as f64 + j as f64;
-                h_polar(j as f64, j as f64).0 * j as f64
-            }
-            _ => {
-                (b.cos() * 0.9).acos()
-            }
-        };
-        acc += p;
-        acc += u;
+    for _ in 0..3 {
+        let y = b1 % (2.0 + b.sin()) - (b - 1.2);
+        let r = (y + b).min(b1 * y);
+        acc += r;
     }
-    core::f64::consts::E + b + b1 + acc
+    let tup = (f64::floor(b * 1.5) + b1, b1 + b);
+    let pt = h_polar(h_scale3(&[b, b, 0.7], tup.0)[1], tup.1);
+    b + (2.0 + b1.sin() + 1.2).acosh() + pt.1 + acc
 }
 
 fn f0470_t(tr: &Trace, b: f64, b1: f64) -> f64 {
@@ -11624,29 +11745,14 @@ fn f0470_t(tr: &Trace, b: f64, b1: f64) -> f64 {
             }
         }
     }
-    for j in 0..3 {
-        let mut p = (b1.sin() * 0.9).acos() - b * b1;
-        let u: f64 = match j {
-            0 => {
-                p = tr.rem(p, tr.abs(-1.5 + b1).tanh().exp());
-                b.sin().exp2() + (b1 - p)
-            }
-            1 | 2 => {
-                let v = (tr.abs(p - b1) + 0.5).ln();
-                (tr.ceil(p * 1.5) * 0.3).cos() + v
-            }
-            3..=5 => {
-                p += p * j as f64 + j as f64;
-                h_polar(j as f64, j as f64).0 * j as f64
-            }
-            _ => {
-                (b.cos() * 0.9).acos()
-            }
-        };
-        acc += p;
-        acc += u;
+    for _ in 0..3 {
+        let y = tr.rem(b1, 2.0 + b.sin()) - (b - 1.2);
+        let r = tr.min(y + b, b1 * y);
+        acc += r;
     }
-    core::f64::consts::E + b + b1 + acc
+    let tup = (tr.floor(b * 1.5) + b1, b1 + b);
+    let pt = h_polar(h_scale3(&[b, b, 0.7], tup.0)[1], tup.1);
+    b + (2.0 + b1.sin() + 1.2).acosh() + pt.1 + acc
 }
 
 const CASE_F0470: Case = case!(f0470, f0470_t, f0470_grad, f0470_pullback, f0470_grad_into,
@@ -11664,26 +11770,41 @@ fn f0471(zs: [f64; 2], x: f64, rows: &[[f64; 2]]) -> f64 {
         }
         let p: f64 = match round {
             0 => {
-                -x.sin().exp_m1()
+                -x.hypot(1.0).log2()
             }
             1 | 2 => {
                 let buf = [[0.0_f64; 3]; 3];
-                std::f64::consts::PI.max(x) * zs[round % 2].cos().exp2() + buf[2][0]
+                zs[1].tanh().exp().ln() * (x * zs[round % 2]) + buf[2][0]
             }
             _ => {
-                ((rows[round.min(2 - 1)][0] / (x.abs() + 0.5)).abs() + 0.5).ln_1p()
+                rows[round.min(2 - 1)][0] / (x.abs() + 0.5) + -(round as f64)
             }
         };
         acc += p;
     }
-    let x = x + x * 0.5;
-    let b: f64 = (2.0 + (x % 1.5).sin()).recip();
-    let q: f64 = if round < 4 {
-        x + std::f64::consts::PI
-    } else {
-        rows[0][round % 2]
-    };
-    zs[(round + 2) % zs.len()] + rows[1][0] + b + q + acc
+    for _ in 1..2 {
+        for &w in zs.iter() {
+            match round % 3 {
+                0 => {
+                    let ys: [f64; 3] = [0.0; 3];
+                    if x <= (x % x.tanh().exp()) {
+                        return x;
+                    }
+                    acc += ys[2];
+                }
+                _ if (w + 0.5) >= 1.2 => {
+                    let res = h_cumsum(&zs);
+                    acc += res[1];
+                }
+                _ => {
+                    let p = h_mix(x + 0.5, round as f64 - core::f64::consts::E);
+                    acc += p;
+                }
+            }
+            acc += w;
+        }
+    }
+    (1.5 + (round as f64).cos().sinh().tanh()).log(2.5 + (x * std::f64::consts::PI).sin()) + zs[1] + rows[1][0] + acc
 }
 
 fn f0471_t(tr: &Trace, zs: [f64; 2], x: f64, rows: &[[f64; 2]]) -> f64 {
@@ -11696,26 +11817,41 @@ fn f0471_t(tr: &Trace, zs: [f64; 2], x: f64, rows: &[[f64; 2]]) -> f64 {
         }
         let p: f64 = match round {
             0 => {
-                -x.sin().exp_m1()
+                -x.hypot(1.0).log2()
             }
             1 | 2 => {
                 let buf = [[0.0_f64; 3]; 3];
-                tr.max(std::f64::consts::PI, x) * zs[round % 2].cos().exp2() + buf[2][0]
+                zs[1].tanh().exp().ln() * (x * zs[round % 2]) + buf[2][0]
             }
             _ => {
-                (tr.abs(rows[round.min(2 - 1)][0] / (tr.abs(x) + 0.5)) + 0.5).ln_1p()
+                rows[round.min(2 - 1)][0] / (tr.abs(x) + 0.5) + -(round as f64)
             }
         };
         acc += p;
     }
-    let x = x + x * 0.5;
-    let b: f64 = (2.0 + (tr.rem(x, 1.5)).sin()).recip();
-    let q: f64 = if tr.b(round < 4) {
-        x + std::f64::consts::PI
-    } else {
-        rows[0][round % 2]
-    };
-    zs[(round + 2) % zs.len()] + rows[1][0] + b + q + acc
+    for _ in 1..2 {
+        for &w in zs.iter() {
+            match round % 3 {
+                0 => {
+                    let ys: [f64; 3] = [0.0; 3];
+                    if tr.b(x <= (tr.rem(x, x.tanh().exp()))) {
+                        return x;
+                    }
+                    acc += ys[2];
+                }
+                _ if tr.b((w + 0.5) >= 1.2) => {
+                    let res = h_cumsum(&zs);
+                    acc += res[1];
+                }
+                _ => {
+                    let p = h_mix(x + 0.5, round as f64 - core::f64::consts::E);
+                    acc += p;
+                }
+            }
+            acc += w;
+        }
+    }
+    (1.5 + (round as f64).cos().sinh().tanh()).log(2.5 + (x * std::f64::consts::PI).sin()) + zs[1] + rows[1][0] + acc
 }
 
 const CASE_F0471: Case = case!(f0471, f0471_t, f0471_grad, f0471_pullback, f0471_grad_into,
@@ -11724,55 +11860,25 @@ const CASE_F0471: Case = case!(f0471, f0471_t, f0471_grad, f0471_pullback, f0471
 
 #[differentiate]
 fn f0472(c: f64, ws: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let pair: (f64, f64) = (2.0, c * std::f64::consts::PI);
     let mut hs = [[0.0_f64; 1]; 3];
-    hs[(((f64::signum(ws[3]) * hs[0][0]).tanh().abs() * 2.9).floor() as usize) % hs.len()][0] /= (c + c * ws[2]).abs() + 0.5;
-    hs[(((c + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % hs.len()][0] /= 2.0 + (hs[((ws[2].clamp(c - 0.5, c + 0.5).cos().abs() * 2.9).floor() as usize) % hs.len()][0] * 1.5).sin();
-    for row in hs.iter() {
-        acc += row[0] * (row[0] - c);
-    }
-    for j in 0..2 {
-        let d: f64 = {
-            hs[(j * 2 + 1) % hs.len()][0] /= 1.0 + c * c;
-            let c = c + ((c + -0.5).abs() + 0.5).sqrt();
-            h_norm2([j as f64 + 0.9, ws[3] * c])
-        };
-        let r: f64 = if d < 1.5 || j > 0 {
-            hs[(j + 2) % 3][0] /= 1.5 + (1.5 + (j as f64).tanh()).ln().atan().tanh();
-            pair.0
-        } else {
-            c * 0.9
-        };
-        acc += r;
-    }
-    ws[0] + c.to_radians() + pair.1 + hs[2][0] + acc
+    hs[((f64::atan(ws[3]).cos().abs() * 2.9).floor() as usize) % hs.len()][0] -= c * (c * hs[2][0]);
+    let r = 0.7 * h_mix(hs[1][0], c);
+    let mut t = r.clamp(-0.5, 0.8) * c;
+    t = t.sin() + (c * 1.5).round() * 0.3;
+    let e = (h_polar(ws[((ws[2].hypot(ws[2].abs() + 0.5).tanh().abs() * 2.9).floor() as usize) % ws.len()], 0.7).1 * 1.5).ceil() + (t + -0.5);
+    h_norm2([hs[(((t - pair.1).tanh().abs() * 2.9).floor() as usize) % hs.len()][0], c]).hypot(1.0).recip() + e
 }
 
 fn f0472_t(tr: &Trace, c: f64, ws: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let pair: (f64, f64) = (2.0, c * std::f64::consts::PI);
     let mut hs = [[0.0_f64; 1]; 3];
-    hs[(tr.floor((tr.signum(ws[3]) * hs[0][0]).tanh().abs() * 2.9) as usize) % hs.len()][0] /= tr.abs(c + c * ws[2]) + 0.5;
-    hs[(tr.floor((c + core::f64::consts::E).tanh().abs() * 2.9) as usize) % hs.len()][0] /= 2.0 + (hs[(tr.floor(tr.clamp(ws[2], c - 0.5, c + 0.5).cos().abs() * 2.9) as usize) % hs.len()][0] * 1.5).sin();
-    for row in hs.iter() {
-        acc += row[0] * (row[0] - c);
-    }
-    for j in 0..2 {
-        let d: f64 = {
-            hs[(j * 2 + 1) % hs.len()][0] /= 1.0 + c * c;
-            let c = c + (tr.abs(c + -0.5) + 0.5).sqrt();
-            h_norm2([j as f64 + 0.9, ws[3] * c])
-        };
-        let r: f64 = if tr.b(d < 1.5 || j > 0) {
-            hs[(j + 2) % 3][0] /= 1.5 + (1.5 + (j as f64).tanh()).ln().atan().tanh();
-            pair.0
-        } else {
-            c * 0.9
-        };
-        acc += r;
-    }
-    ws[0] + c.to_radians() + pair.1 + hs[2][0] + acc
+    hs[(tr.floor(f64::atan(ws[3]).cos().abs() * 2.9) as usize) % hs.len()][0] -= c * (c * hs[2][0]);
+    let r = 0.7 * h_mix(hs[1][0], c);
+    let mut t = tr.clamp(r, -0.5, 0.8) * c;
+    t = t.sin() + tr.round(c * 1.5) * 0.3;
+    let e = tr.ceil(h_polar(ws[(tr.floor(ws[2].hypot(tr.abs(ws[2]) + 0.5).tanh().abs() * 2.9) as usize) % ws.len()], 0.7).1 * 1.5) + (t + -0.5);
+    h_norm2([hs[(tr.floor((t - pair.1).tanh().abs() * 2.9) as usize) % hs.len()][0], c]).hypot(1.0).recip() + e
 }
 
 const CASE_F0472: Case = case!(f0472, f0472_t, f0472_grad, f0472_pullback, f0472_grad_into,
@@ -11781,41 +11887,41 @@ const CASE_F0472: Case = case!(f0472, f0472_t, f0472_grad, f0472_pullback, f0472
 
 #[differentiate(wrt(c, xs))]
 fn f0473(c: f64, xs: &[f64], x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut vals = xs.to_vec();
     let mut it: usize = 0;
     while it < 3 {
         it += 1;
         vals[it] = vals[it - 1] * (xs[it % xs.len()] / (1.5 + (it as f64).cos())).tanh() + core::f64::consts::E / (core::f64::consts::E.abs() + 0.5);
     }
-    let mut z = -xs[it] + (x * 1.5).floor() * 0.3;
-    z /= 1.5 + (c + x).hypot(h_mix(z, x).abs() + 0.5).tanh();
-    let s: f64 = if (xs[it.min(xs.len() - 1)] / x.tanh().exp()) > c.cos().exp2() {
-        z /= 1.5 + (f64::to_degrees(xs[it.min(xs.len() - 1)].tanh()) * 0.02).tanh().exp().sqrt().cos();
-        f64::cbrt(2.0 + xs[it + 1].sin()) + 0.3 / xs[xs.len() - 1 - it].tanh().exp()
-    } else {
-        it as f64
-    };
-    vals[it + 1] = h_cumsum(&vals)[(it + 1) % 5] * 1.5;
-    x + vals[4] + z + s
+    let mut a = -xs[it] + x % (it as f64).tanh().exp();
+    for _ in (1..=it).rev() {
+        for _ in 0..2 {
+            a -= c;
+        }
+        let d = (1.0 + x * x).ln_1p() / (1.5 + h_cumsum(&vals)[5 - 1 - it].cos());
+        acc += d;
+    }
+    std::f64::consts::PI.to_radians() * c + vals[4] + a + acc
 }
 
 fn f0473_t(tr: &Trace, c: f64, xs: &[f64], x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut vals = xs.to_vec();
     let mut it: usize = 0;
     while tr.b(it < 3) {
         it += 1;
         vals[it] = vals[it - 1] * (xs[it % xs.len()] / (1.5 + (it as f64).cos())).tanh() + core::f64::consts::E / (tr.abs(core::f64::consts::E) + 0.5);
     }
-    let mut z = -xs[it] + tr.floor(x * 1.5) * 0.3;
-    z /= 1.5 + (c + x).hypot(tr.abs(h_mix(z, x)) + 0.5).tanh();
-    let s: f64 = if tr.b((xs[it.min(xs.len() - 1)] / x.tanh().exp()) > c.cos().exp2()) {
-        z /= 1.5 + (f64::to_degrees(xs[it.min(xs.len() - 1)].tanh()) * 0.02).tanh().exp().sqrt().cos();
-        f64::cbrt(2.0 + xs[it + 1].sin()) + 0.3 / xs[xs.len() - 1 - it].tanh().exp()
-    } else {
-        it as f64
-    };
-    vals[it + 1] = h_cumsum(&vals)[(it + 1) % 5] * 1.5;
-    x + vals[4] + z + s
+    let mut a = -xs[it] + tr.rem(x, (it as f64).tanh().exp());
+    for _ in (1..=it).rev() {
+        for _ in 0..2 {
+            a -= c;
+        }
+        let d = (1.0 + x * x).ln_1p() / (1.5 + h_cumsum(&vals)[5 - 1 - it].cos());
+        acc += d;
+    }
+    std::f64::consts::PI.to_radians() * c + vals[4] + a + acc
 }
 
 const CASE_F0473: Case = case!(f0473, f0473_t, f0473_grad, f0473_pullback, f0473_grad_into,
@@ -11835,20 +11941,10 @@ fn f0474(rows: &[[f64; 2]], b: f64) -> f64 {
     for line in rows.iter() {
         acc += h_norm2(*line) * h_norm2([b, b]);
     }
-    let mut b = b + rows[1][0];
-    let w = (b % rows[2][(((2.0 - b).tanh().abs() * 2.9).floor() as usize) % 2].tanh().exp()).tanh().exp().ln_1p();
-    let s: f64 = if std::f64::consts::PI >= (w + 0.2) {
-        let z: f64 = if core::f64::consts::E > ((rows[1][1] * 1.5).round() * 0.3) {
-            w * b * (rows[2][(((1.5 + rows[(((rows[2][0] - 1.5).cos().abs() * 2.9).floor() as usize) % 3][1].tanh()).log10().cos().abs() * 2.9).floor() as usize) % 2] / w.hypot(1.0))
-        } else {
-            b -= h_scale3(&[0.1 - rows[0][1], core::f64::consts::E, rows[0][1] + b], rows[1][0] * std::f64::consts::PI)[2];
-            b - b.tanh()
-        };
-        ((2.0 + z.sin()).ln().sin() * 0.9).acos()
-    } else {
-        ((b * 1.5).floor() * 0.3).tanh().exp2()
-    };
-    s * 1.5 + acc
+    let b = b + rows[1][0];
+    let s = (b.cos() * 0.9).asin();
+    let a = (2.0 - s).tanh().exp2();
+    std::f64::consts::PI as f64 + a + acc
 }
 
 fn f0474_t(tr: &Trace, rows: &[[f64; 2]], b: f64) -> f64 {
@@ -11863,20 +11959,10 @@ fn f0474_t(tr: &Trace, rows: &[[f64; 2]], b: f64) -> f64 {
     for line in rows.iter() {
         acc += h_norm2(*line) * h_norm2([b, b]);
     }
-    let mut b = b + rows[1][0];
-    let w = (tr.rem(b, rows[2][(tr.floor((2.0 - b).tanh().abs() * 2.9) as usize) % 2].tanh().exp())).tanh().exp().ln_1p();
-    let s: f64 = if tr.b(std::f64::consts::PI >= (w + 0.2)) {
-        let z: f64 = if tr.b(core::f64::consts::E > (tr.round(rows[1][1] * 1.5) * 0.3)) {
-            w * b * (rows[2][(tr.floor((1.5 + rows[(tr.floor((rows[2][0] - 1.5).cos().abs() * 2.9) as usize) % 3][1].tanh()).log10().cos().abs() * 2.9) as usize) % 2] / w.hypot(1.0))
-        } else {
-            b -= h_scale3(&[0.1 - rows[0][1], core::f64::consts::E, rows[0][1] + b], rows[1][0] * std::f64::consts::PI)[2];
-            b - b.tanh()
-        };
-        ((2.0 + z.sin()).ln().sin() * 0.9).acos()
-    } else {
-        (tr.floor(b * 1.5) * 0.3).tanh().exp2()
-    };
-    s * 1.5 + acc
+    let b = b + rows[1][0];
+    let s = (b.cos() * 0.9).asin();
+    let a = (2.0 - s).tanh().exp2();
+    std::f64::consts::PI as f64 + a + acc
 }
 
 const CASE_F0474: Case = case!(f0474, f0474_t, f0474_grad, f0474_pullback, f0474_grad_into,
@@ -11891,21 +11977,22 @@ fn f0475(x: f64, hs: Vec<f64>) -> f64 {
             continue;
         }
     }
-    let mut late1: f64;
-    if x.tanh().sinh() <= 2.5 {
-        late1 = x.tanh().exp().log10() * 0.7;
+    let late1: f64;
+    if ((x * 1.5).trunc() + x) >= 0.9 {
+        late1 = (1.5 + (x + 0.7).tanh()).ln();
     } else {
-        let x = x - (-1.5 - x).tanh().exp_m1();
-        late1 = hs[1];
-        acc += x;
+        late1 = (-1.5 - x).max(hs[0] - hs[2]);
     }
-    late1 = late1.sin() + (hs[2] + hs[1]);
-    let mut y = late1;
-    let a: f64 = {
-        y = y * 0.5 + h_mix(hs[2], 0.5);
-        h_polar(0.5 + hs[2], late1 * hs[((x.tanh().abs() * 2.9).floor() as usize) % 3]).0
-    };
-    h_dot(&hs, &hs) + (std::f64::consts::PI + hs[2]) + y + a + acc
+    let r = hs[0];
+    let mut y = x;
+    let mut it: usize = 0;
+    while it < hs.len() && hs[1] > (hs[2] + 0.1) {
+        it += 1;
+        let zs = [[0.0_f64; 2]; 3];
+        y *= (1.5 + x.tanh()).log(2.5 + (y + 0.9).sin()).cos();
+        acc += zs[2][0];
+    }
+    h_pow(std::f64::consts::PI + it as f64, 3) + late1 + r + y + acc
 }
 
 fn f0475_t(tr: &Trace, x: f64, hs: Vec<f64>) -> f64 {
@@ -11915,21 +12002,22 @@ fn f0475_t(tr: &Trace, x: f64, hs: Vec<f64>) -> f64 {
             continue;
         }
     }
-    let mut late1: f64;
-    if tr.b(x.tanh().sinh() <= 2.5) {
-        late1 = x.tanh().exp().log10() * 0.7;
+    let late1: f64;
+    if tr.b((tr.trunc(x * 1.5) + x) >= 0.9) {
+        late1 = (1.5 + (x + 0.7).tanh()).ln();
     } else {
-        let x = x - (-1.5 - x).tanh().exp_m1();
-        late1 = hs[1];
-        acc += x;
+        late1 = tr.max(-1.5 - x, hs[0] - hs[2]);
     }
-    late1 = late1.sin() + (hs[2] + hs[1]);
-    let mut y = late1;
-    let a: f64 = {
-        y = y * 0.5 + h_mix(hs[2], 0.5);
-        h_polar(0.5 + hs[2], late1 * hs[(tr.floor(x.tanh().abs() * 2.9) as usize) % 3]).0
-    };
-    h_dot(&hs, &hs) + (std::f64::consts::PI + hs[2]) + y + a + acc
+    let r = hs[0];
+    let mut y = x;
+    let mut it: usize = 0;
+    while tr.b(it < hs.len() && hs[1] > (hs[2] + 0.1)) {
+        it += 1;
+        let zs = [[0.0_f64; 2]; 3];
+        y *= (1.5 + x.tanh()).log(2.5 + (y + 0.9).sin()).cos();
+        acc += zs[2][0];
+    }
+    h_pow(std::f64::consts::PI + it as f64, 3) + late1 + r + y + acc
 }
 
 const CASE_F0475: Case = case!(f0475, f0475_t, f0475_grad, f0475_pullback, f0475_grad_into,
@@ -11939,88 +12027,62 @@ const CASE_F0475: Case = case!(f0475, f0475_t, f0475_grad, f0475_pullback, f0475
 #[differentiate]
 fn f0476(y: f64, vals: &[f64], vals2: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for ii in 0..4 {
-        let mut b = b + h_dot(vals, vals2).tanh();
-        if ii < 1 {
-            let mut a: f64 = if y <= h_polar(vals[(ii + 2) % vals.len()], y).1 {
-                vals2[0] * y + vals2[0]
-            } else {
-                -vals[(ii * 2 + 1) % vals.len()] / (1.5 + (0.3 - y).tanh())
-            };
-            if ii > 0 {
-                a = a * (ii as f64 + y).cos();
-                b /= 1.5 + (vals[(ii + 3) % 2] / y.tanh().exp() * (a.abs() + 0.5).ln_1p()).cos();
-                a = a * 0.5 + vals[ii % vals.len()];
-            } else {
-                let e: f64 = {
-                    let c = (1.5 + (ii as f64).cos()).recip();
-                    let ws = [y.tanh(), vals[(ii + 1) % vals.len()] / (1.5 + c.tanh()), (b * 1.5).trunc() * 0.3];
-                    vals[ii % 2] + ws[2]
-                };
-                let s: f64 = if y < (vals[(ii * 2 + 1) % vals.len()] / (a.abs() + 0.5)) {
-                    vals[(ii * 2 + 1) % vals.len()]
-                } else {
-                    b *= (b % y.tanh().exp() + h_norm2([vals2[0], a])).sin();
-                    vals[(ii * 2 + 1) % 2].sin().sin().cosh()
-                };
-                acc += e;
-                acc += s;
-            }
-            acc += a;
-        } else if (y * 0.5) >= (vals2[0] * 0.7) {
-            let w = h_cumsum(vals)[(ii * 2 + 1) % 2].sin();
-            if (ii as f64 * b) < 0.3 {
-                return (2.0 + (y + w).sin()).ln_1p();
-            }
-        } else {
-            b = b.tanh() + (b + y);
-        }
+    for _ in 0..4 {
+        let mut b = b + h_dot(vals, vals2).tanh().exp().log10();
+        b -= h_dot(vals2, vals) + vals2[0].cos();
         acc += b;
     }
-    b + vals2[0] + y * vals2[0] + vals[1] + acc
+    let mut y = y * (y * (vals2[0] / (1.0 + y * y)));
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if it > vals.len() {
+            break;
+        }
+        let z: f64 = if -vals[it % vals.len()] < 0.1 {
+            for _ in 0..it {
+                if (b / (1.0 + y * y)) < (y + vals2[0]) {
+                    y += b.min(b * 0.5);
+                    continue;
+                }
+            }
+            vals[it.min(vals.len() - 1)].cos().tan() + f64::to_radians(b)
+        } else {
+            h_pow(h_scale3(&[b, b, vals2[0]], vals[it - 1])[(it + 2) % 3], it)
+        };
+        acc += z;
+    }
+    0.1 + b + y + acc
 }
 
 fn f0476_t(tr: &Trace, y: f64, vals: &[f64], vals2: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for ii in 0..4 {
-        let mut b = b + h_dot(vals, vals2).tanh();
-        if tr.b(ii < 1) {
-            let mut a: f64 = if tr.b(y <= h_polar(vals[(ii + 2) % vals.len()], y).1) {
-                vals2[0] * y + vals2[0]
-            } else {
-                -vals[(ii * 2 + 1) % vals.len()] / (1.5 + (0.3 - y).tanh())
-            };
-            if tr.b(ii > 0) {
-                a = a * (ii as f64 + y).cos();
-                b /= 1.5 + (vals[(ii + 3) % 2] / y.tanh().exp() * (tr.abs(a) + 0.5).ln_1p()).cos();
-                a = a * 0.5 + vals[ii % vals.len()];
-            } else {
-                let e: f64 = {
-                    let c = (1.5 + (ii as f64).cos()).recip();
-                    let ws = [y.tanh(), vals[(ii + 1) % vals.len()] / (1.5 + c.tanh()), tr.trunc(b * 1.5) * 0.3];
-                    vals[ii % 2] + ws[2]
-                };
-                let s: f64 = if tr.b(y < (vals[(ii * 2 + 1) % vals.len()] / (tr.abs(a) + 0.5))) {
-                    vals[(ii * 2 + 1) % vals.len()]
-                } else {
-                    b *= (tr.rem(b, y.tanh().exp()) + h_norm2([vals2[0], a])).sin();
-                    vals[(ii * 2 + 1) % 2].sin().sin().cosh()
-                };
-                acc += e;
-                acc += s;
-            }
-            acc += a;
-        } else if tr.b((y * 0.5) >= (vals2[0] * 0.7)) {
-            let w = h_cumsum(vals)[(ii * 2 + 1) % 2].sin();
-            if tr.b((ii as f64 * b) < 0.3) {
-                return (2.0 + (y + w).sin()).ln_1p();
-            }
-        } else {
-            b = b.tanh() + (b + y);
-        }
+    for _ in 0..4 {
+        let mut b = b + h_dot(vals, vals2).tanh().exp().log10();
+        b -= h_dot(vals2, vals) + vals2[0].cos();
         acc += b;
     }
-    b + vals2[0] + y * vals2[0] + vals[1] + acc
+    let mut y = y * (y * (vals2[0] / (1.0 + y * y)));
+    let mut it: usize = 0;
+    loop {
+        it += 1;
+        if tr.b(it > vals.len()) {
+            break;
+        }
+        let z: f64 = if tr.b(-vals[it % vals.len()] < 0.1) {
+            for _ in 0..it {
+                if tr.b((b / (1.0 + y * y)) < (y + vals2[0])) {
+                    y += tr.min(b, b * 0.5);
+                    continue;
+                }
+            }
+            vals[it.min(vals.len() - 1)].cos().tan() + f64::to_radians(b)
+        } else {
+            h_pow(h_scale3(&[b, b, vals2[0]], vals[it - 1])[(it + 2) % 3], it)
+        };
+        acc += z;
+    }
+    0.1 + b + y + acc
 }
 
 const CASE_F0476: Case = case!(f0476, f0476_t, f0476_grad, f0476_pullback, f0476_grad_into,
@@ -12043,16 +12105,17 @@ fn f0477(c: f64) -> f64 {
             if 0.7 >= (round as f64 * core::f64::consts::E) {
                 late1 = c;
             } else {
-                late1 = c + (1.0 + c * c).recip();
+                late1 = c.atan2(c.tanh().exp()) + round as f64;
             }
             acc += late1;
         };
-        if (b % (c.abs() + 0.5)) <= 2.0 {
-            break;
+        for j in 0..1 {
+            let pt = h_polar((b * 1.5).floor() + j as f64, b);
+            acc += pt.1;
         }
+        acc += b;
     }
-    let (e, g) = (h_pow(-0.5, 1), round as f64 / c.hypot(1.0));
-    ((round as f64).tanh() * 0.9).acos() + e + g + acc
+    c.hypot(1.5 + c.tanh()).hypot(1.0).ln_1p() + acc
 }
 
 fn f0477_t(tr: &Trace, c: f64) -> f64 {
@@ -12070,16 +12133,17 @@ fn f0477_t(tr: &Trace, c: f64) -> f64 {
             if tr.b(0.7 >= (round as f64 * core::f64::consts::E)) {
                 late1 = c;
             } else {
-                late1 = c + (1.0 + c * c).recip();
+                late1 = c.atan2(c.tanh().exp()) + round as f64;
             }
             acc += late1;
         };
-        if tr.b((tr.rem(b, tr.abs(c) + 0.5)) <= 2.0) {
-            break;
+        for j in 0..1 {
+            let pt = h_polar(tr.floor(b * 1.5) + j as f64, b);
+            acc += pt.1;
         }
+        acc += b;
     }
-    let (e, g) = (h_pow(-0.5, 1), round as f64 / c.hypot(1.0));
-    ((round as f64).tanh() * 0.9).acos() + e + g + acc
+    c.hypot(1.5 + c.tanh()).hypot(1.0).ln_1p() + acc
 }
 
 const CASE_F0477: Case = case!(f0477, f0477_t, f0477_grad, f0477_pullback, f0477_grad_into,
@@ -12089,72 +12153,68 @@ const CASE_F0477: Case = case!(f0477, f0477_t, f0477_grad, f0477_pullback, f0477
 #[differentiate]
 fn f0478(vals: &[f64], xs: &[f64], ts: &[f64; 3], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = 0.7;
-    let mut round: usize = 0;
+    let mut q: f64 = (1.0 + b * b).ln_1p();
+    let mut cnt: usize = 0;
     loop {
-        round += 1;
-        if round > 2 {
+        cnt += 1;
+        if cnt > 4 {
             break;
         }
-        let a = 0.1 - b.atan2(2.0 + xs[0].sin());
-        acc += a;
+        q += q.tanh().exp2();
     }
-    if -b >= 1.5 {
-        let tmp = vals.to_vec();
-        if round < 2 {
-            return vals[(round * 2 + 1) % vals.len()].sin().atan2(tmp[round % tmp.len()].tanh().tan().tanh().exp());
+    let p: f64 = match cnt % 3 {
+        0 => {
+            for &w in xs.iter() {
+                for _ in (0..vals.len()).rev() {
+                    let out = h_cumsum(ts);
+                    acc += out[2];
+                }
+                acc += w;
+            }
+            vals[(cnt * 2 + 1) % vals.len()].min(xs[0]).clamp(q - 0.5, q + 0.5)
         }
-        if round < 3 {
-            e = e.tanh() + e.to_radians();
-            e += vals[round.min(vals.len() - 1)];
-        } else if (b * 0.5) <= ts[(round * 2 + 1) % 3].cos().powi(round as i32) {
-            let w: f64 = if (ts[(round * 2 + 1) % ts.len()].signum() * core::f64::consts::E) > 0.7 {
-                e *= (tmp[1].clamp(e - 0.5, e + 0.5) / (vals[(round + 3) % vals.len()] + vals[round.min(vals.len() - 1)]).hypot(1.0)).cos();
-                vals[round.min(2 - 1)].sin()
-            } else {
-                xs[0].clamp(e - 0.5, e + 0.5) - (tmp[0] * 1.5).round() * 0.3
-            };
-            let buf: [f64; 5] = [0.0; 5];
-            acc += w;
-            acc += buf[4];
+        mm if mm > 3 => {
+            f64::log10(b.sin().tan().hypot(1.0))
         }
-    }
-    ts[round % ts.len()] + vals[1] + xs[0] + e + acc
+        _ => {
+            q = q.sin() + (q + b);
+            vals[(cnt * 2 + 1) % vals.len()]
+        }
+    };
+    (xs[0] - 0.5).signum() * -q + vals[1] + ts[2] + p + acc
 }
 
 fn f0478_t(tr: &Trace, vals: &[f64], xs: &[f64], ts: &[f64; 3], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = 0.7;
-    let mut round: usize = 0;
+    let mut q: f64 = (1.0 + b * b).ln_1p();
+    let mut cnt: usize = 0;
     loop {
-        round += 1;
-        if tr.b(round > 2) {
+        cnt += 1;
+        if tr.b(cnt > 4) {
             break;
         }
-        let a = 0.1 - b.atan2(2.0 + xs[0].sin());
-        acc += a;
+        q += q.tanh().exp2();
     }
-    if tr.b(-b >= 1.5) {
-        let tmp = vals.to_vec();
-        if tr.b(round < 2) {
-            return vals[(round * 2 + 1) % vals.len()].sin().atan2(tmp[round % tmp.len()].tanh().tan().tanh().exp());
+    let p: f64 = match cnt % 3 {
+        0 => {
+            for &w in xs.iter() {
+                for _ in (0..vals.len()).rev() {
+                    let out = h_cumsum(ts);
+                    acc += out[2];
+                }
+                acc += w;
+            }
+            tr.clamp(tr.min(vals[(cnt * 2 + 1) % vals.len()], xs[0]), q - 0.5, q + 0.5)
         }
-        if tr.b(round < 3) {
-            e = e.tanh() + e.to_radians();
-            e += vals[round.min(vals.len() - 1)];
-        } else if tr.b((b * 0.5) <= ts[(round * 2 + 1) % 3].cos().powi(round as i32)) {
-            let w: f64 = if tr.b((tr.signum(ts[(round * 2 + 1) % ts.len()]) * core::f64::consts::E) > 0.7) {
-                e *= (tr.clamp(tmp[1], e - 0.5, e + 0.5) / (vals[(round + 3) % vals.len()] + vals[round.min(vals.len() - 1)]).hypot(1.0)).cos();
-                vals[round.min(2 - 1)].sin()
-            } else {
-                tr.clamp(xs[0], e - 0.5, e + 0.5) - tr.round(tmp[0] * 1.5) * 0.3
-            };
-            let buf: [f64; 5] = [0.0; 5];
-            acc += w;
-            acc += buf[4];
+        mm if mm > 3 => {
+            f64::log10(b.sin().tan().hypot(1.0))
         }
-    }
-    ts[round % ts.len()] + vals[1] + xs[0] + e + acc
+        _ => {
+            q = q.sin() + (q + b);
+            vals[(cnt * 2 + 1) % vals.len()]
+        }
+    };
+    tr.signum(xs[0] - 0.5) * -q + vals[1] + ts[2] + p + acc
 }
 
 const CASE_F0478: Case = case!(f0478, f0478_t, f0478_grad, f0478_pullback, f0478_grad_into,
@@ -12166,18 +12226,18 @@ fn f0479(x: f64, zs: [f64; 2]) -> f64 {
     let tmp: [f64; 4] = [0.0; 4];
     let mut z = x;
     let cum = h_cumsum(&tmp);
-    z -= zs[0].tanh().to_degrees() * 0.02 + cum[1] * 0.3;
-    z /= 1.5 + h_leaky(x).abs().tanh();
-    core::f64::consts::E + z
+    z -= 0.2 / (1.5 + cum[2].cos()) + z * cum[0];
+    let pair = h_polar(zs[1], core::f64::consts::E);
+    h_pow(0.9, 2).sin().sinh() + z + pair.1
 }
 
-fn f0479_t(tr: &Trace, x: f64, zs: [f64; 2]) -> f64 {
+fn f0479_t(_tr: &Trace, x: f64, zs: [f64; 2]) -> f64 {
     let tmp: [f64; 4] = [0.0; 4];
     let mut z = x;
     let cum = h_cumsum(&tmp);
-    z -= zs[0].tanh().to_degrees() * 0.02 + cum[1] * 0.3;
-    z /= 1.5 + tr.abs(h_leaky_t(tr, x)).tanh();
-    core::f64::consts::E + z
+    z -= 0.2 / (1.5 + cum[2].cos()) + z * cum[0];
+    let pair = h_polar(zs[1], core::f64::consts::E);
+    h_pow(0.9, 2).sin().sinh() + z + pair.1
 }
 
 const CASE_F0479: Case = case!(f0479, f0479_t, f0479_grad, f0479_pullback, f0479_grad_into,
@@ -12188,14 +12248,14 @@ const CASE_F0479: Case = case!(f0479, f0479_t, f0479_grad, f0479_pullback, f0479
 fn f0480(x: f64, mat: &[[f64; 1]; 1], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut w: f64 = {
-        let g: f64 = if mat[0][0].tanh().exp().ln() < a {
-            ((mat[0][0].sin() * 0.9).asin() * 1.5).floor() * 0.3
+        let g: f64 = if (2.0 * std::f64::consts::PI) <= 1.5 {
+            f64::trunc(mat[0][0] / (2.0 + mat[0][0].sin()) * 1.5) * 0.3
         } else {
             mat[0][0]
         };
         a + g
     };
-    w *= (((0.5 + std::f64::consts::PI) * 1.5).round() + 0.5 * mat[0][0]).cos();
+    w *= (((0.5 + std::f64::consts::PI) * 1.5).trunc() + 0.5 * mat[0][0]).cos();
     let mut vals: [f64; 1] = [0.0; 1];
     if mat[0][0] <= 0.2 {
         for line in mat.iter() {
@@ -12206,38 +12266,28 @@ fn f0480(x: f64, mat: &[[f64; 1]; 1], a: f64) -> f64 {
                 if cnt > 3 {
                     break;
                 }
-                vals[0] %= 1.5 + ((1.5 + w.tanh()).powf(2.5) * w).tanh();
+                vals[0] -= (2.0 + w.sin()).sqrt() * f64::sinh(w.tanh());
             }
         }
-        if (a * mat[0][0]) <= (w * vals[0]) {
-            return h_pow(vals[0].tanh().exp().ln(), 0);
-        }
-    } else if w.tanh().exp().log2() > 1.5 {
-        w /= 1.5 + (h_nested(vals[0], &vals) % (1.5 + vals[0].tanh().exp2().cos())).cos();
-        let zs = [0.0_f64; 3];
-        acc += zs[2];
+        w = w * 0.5 + mat[0][0] * 2.0;
     } else {
-        let b: f64 = {
-            vals[0] += w * a * h_mix(x, a);
-            w += w;
-            -core::f64::consts::E.to_radians()
-        };
-        acc += b;
+        vals[0] *= (vals[0] * 1.5 + 0.5).tanh();
+        vals[0] %= (std::f64::consts::PI * (a * 1.5)).abs() + 0.5;
     }
-    (2.0 + mat[0][0].sin()).cbrt() * (x * w) + vals[0] + acc
+    x.signum() * h_pow(vals[0], 0) + w + acc
 }
 
 fn f0480_t(tr: &Trace, x: f64, mat: &[[f64; 1]; 1], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut w: f64 = {
-        let g: f64 = if tr.b(mat[0][0].tanh().exp().ln() < a) {
-            tr.floor((mat[0][0].sin() * 0.9).asin() * 1.5) * 0.3
+        let g: f64 = if tr.b((2.0 * std::f64::consts::PI) <= 1.5) {
+            tr.trunc(mat[0][0] / (2.0 + mat[0][0].sin()) * 1.5) * 0.3
         } else {
             mat[0][0]
         };
         a + g
     };
-    w *= (tr.round((0.5 + std::f64::consts::PI) * 1.5) + 0.5 * mat[0][0]).cos();
+    w *= (tr.trunc((0.5 + std::f64::consts::PI) * 1.5) + 0.5 * mat[0][0]).cos();
     let mut vals: [f64; 1] = [0.0; 1];
     if tr.b(mat[0][0] <= 0.2) {
         for line in mat.iter() {
@@ -12248,25 +12298,15 @@ fn f0480_t(tr: &Trace, x: f64, mat: &[[f64; 1]; 1], a: f64) -> f64 {
                 if tr.b(cnt > 3) {
                     break;
                 }
-                vals[0] = tr.rem(vals[0], 1.5 + ((1.5 + w.tanh()).powf(2.5) * w).tanh());
+                vals[0] -= (2.0 + w.sin()).sqrt() * f64::sinh(w.tanh());
             }
         }
-        if tr.b((a * mat[0][0]) <= (w * vals[0])) {
-            return h_pow(vals[0].tanh().exp().ln(), 0);
-        }
-    } else if tr.b(w.tanh().exp().log2() > 1.5) {
-        w /= 1.5 + (tr.rem(h_nested(vals[0], &vals), 1.5 + vals[0].tanh().exp2().cos())).cos();
-        let zs = [0.0_f64; 3];
-        acc += zs[2];
+        w = w * 0.5 + mat[0][0] * 2.0;
     } else {
-        let b: f64 = {
-            vals[0] += w * a * h_mix(x, a);
-            w += w;
-            -core::f64::consts::E.to_radians()
-        };
-        acc += b;
+        vals[0] *= (vals[0] * 1.5 + 0.5).tanh();
+        vals[0] = tr.rem(vals[0], tr.abs(std::f64::consts::PI * (a * 1.5)) + 0.5);
     }
-    (2.0 + mat[0][0].sin()).cbrt() * (x * w) + vals[0] + acc
+    tr.signum(x) * h_pow(vals[0], 0) + w + acc
 }
 
 const CASE_F0480: Case = case!(f0480, f0480_t, f0480_grad, f0480_pullback, f0480_grad_into,
@@ -12277,82 +12317,110 @@ const CASE_F0480: Case = case!(f0480, f0480_t, f0480_grad, f0480_pullback, f0480
 fn f0481(x: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while it < 4 && (e as f64).hypot(x.tanh().exp()) <= 0.9 {
+    while it < 4 && (e as f64).asinh() > 2.0 {
         it += 1;
-        let x = h_polar(x, x).1.sin();
-        acc += x;
+        for j in 0..4 {
+            let late1: f64;
+            if ((it as f64).abs() + 0.5).recip() >= 2.5 {
+                let q: f64 = if 0.2 >= (e as f64) {
+                    let zs = [0.0_f64; 2];
+                    x as f64 + zs[1]
+                } else {
+                    let d: f64 = if j % 2 == 0 {
+                        x * 0.9
+                    } else {
+                        let c: f64 = if h_scale3(&[x, -0.5, it as f64], x)[(j + 3) % 3] < 0.7 {
+                            let ys = [x + it as f64, (x.cos() * 0.9).asin(), x.tanh().exp(), x];
+                            x + ys[3]
+                        } else {
+                            let ys = [0.0_f64; 3];
+                            -h_norm2([x, x]) + ys[2]
+                        };
+                        it as f64 * 0.9 - x + c
+                    };
+                    (1.5 - x).hypot(1.5 + x.tanh().exp_m1().cos()) + d
+                };
+                late1 = q * x % (2.0 + (2.0 + (e as f64).sin()).log2().sin());
+            } else {
+                late1 = (x.tanh() * 0.9).asin() * it as f64;
+            }
+            acc += late1;
+        }
     }
-    let w: f64 = if it < 4 {
-        let c = std::f64::consts::PI.mul_add(core::f64::consts::E, 1.2).clamp(x - 0.5, x + 0.5);
-        x + c
-    } else {
-        let x = -(e as f64).to_radians();
-        x * 0.3
-    };
-    x + w + acc
+    x + acc
 }
 
 fn f0481_t(tr: &Trace, x: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while tr.b(it < 4 && (e as f64).hypot(x.tanh().exp()) <= 0.9) {
+    while tr.b(it < 4 && (e as f64).asinh() > 2.0) {
         it += 1;
-        let x = h_polar(x, x).1.sin();
-        acc += x;
+        for j in 0..4 {
+            let late1: f64;
+            if tr.b((tr.abs(it as f64) + 0.5).recip() >= 2.5) {
+                let q: f64 = if tr.b(0.2 >= (e as f64)) {
+                    let zs = [0.0_f64; 2];
+                    x as f64 + zs[1]
+                } else {
+                    let d: f64 = if tr.b(j % 2 == 0) {
+                        x * 0.9
+                    } else {
+                        let c: f64 = if tr.b(h_scale3(&[x, -0.5, it as f64], x)[(j + 3) % 3] < 0.7) {
+                            let ys = [x + it as f64, (x.cos() * 0.9).asin(), x.tanh().exp(), x];
+                            x + ys[3]
+                        } else {
+                            let ys = [0.0_f64; 3];
+                            -h_norm2([x, x]) + ys[2]
+                        };
+                        it as f64 * 0.9 - x + c
+                    };
+                    (1.5 - x).hypot(1.5 + x.tanh().exp_m1().cos()) + d
+                };
+                late1 = tr.rem(q * x, 2.0 + (2.0 + (e as f64).sin()).log2().sin());
+            } else {
+                late1 = (x.tanh() * 0.9).asin() * it as f64;
+            }
+            acc += late1;
+        }
     }
-    let w: f64 = if tr.b(it < 4) {
-        let c = tr.clamp(std::f64::consts::PI.mul_add(core::f64::consts::E, 1.2), x - 0.5, x + 0.5);
-        x + c
-    } else {
-        let x = -(e as f64).to_radians();
-        x * 0.3
-    };
-    x + w + acc
+    x + acc
 }
 
 const CASE_F0481: Case = case!(f0481, f0481_t, f0481_grad, f0481_pullback, f0481_grad_into,
-    n: 1, active: [true], ints: [[3], [1], [1], [3]],
+    n: 1, active: [true], ints: [[3], [1], [2], [3]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate]
 fn f0482(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (-0.5 / (2.0 + vals[(((2.0 + vals[((((vals[0] * 1.5).ceil() + vals[1]).cos().abs() * 2.9).floor() as usize) % 4].sin()).log10().sin().abs() * 2.9).floor() as usize) % vals.len()].sin())) >= (vals[2].tanh() * 0.9).asin() {
-        let e = (vals[3] + 2.5) * vals[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % vals.len()].tanh();
-        let p = f64::sinh((e / (2.0 + std::f64::consts::PI.sin())).tanh());
-        acc += p;
-    } else if (vals[0].cos() * 0.9).asin() < 0.7 {
-        let d: f64 = {
-            let e: f64 = {
-                let hs = [0.0_f64; 2];
-                (hs[0].tanh() * 0.9).acos().mul_add(vals[2].tanh(), std::f64::consts::PI)
-            };
-            let e = e * (e - 0.9).tanh().cosh();
-            vals[3] + e
-        };
-        acc += d;
+    if (-0.5 / (2.0 + vals[(((1.5 + vals[((vals[0].hypot(vals[2].tanh().exp()).cos().abs() * 2.9).floor() as usize) % 4].tanh()).sqrt().cos().abs() * 2.9).floor() as usize) % vals.len()].sin())) < (vals[3].abs() + 0.5).log10() {
+        let tup = h_polar(vals[3], vals[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % vals.len()].cos().sinh());
+        acc += tup.1;
+    } else if h_mix(vals[2], std::f64::consts::PI) <= 0.1 {
+        let mut buf = [[0.0_f64; 3]; 2];
+        buf[0][0] /= 1.5 + (buf[0][0] + (buf[0][((std::f64::consts::PI.asinh().cos().abs() * 2.9).floor() as usize) % 3] + 2.5)).cos();
+        acc += buf[1][0];
+    } else {
+        let t = vals[3];
+        acc += t;
     }
-    vals[0] + acc
+    vals[3] + acc
 }
 
 fn f0482_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((-0.5 / (2.0 + vals[(tr.floor((2.0 + vals[(tr.floor((tr.ceil(vals[0] * 1.5) + vals[1]).cos().abs() * 2.9) as usize) % 4].sin()).log10().sin().abs() * 2.9) as usize) % vals.len()].sin())) >= (vals[2].tanh() * 0.9).asin()) {
-        let e = (vals[3] + 2.5) * vals[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % vals.len()].tanh();
-        let p = f64::sinh((e / (2.0 + std::f64::consts::PI.sin())).tanh());
-        acc += p;
-    } else if tr.b((vals[0].cos() * 0.9).asin() < 0.7) {
-        let d: f64 = {
-            let e: f64 = {
-                let hs = [0.0_f64; 2];
-                (hs[0].tanh() * 0.9).acos().mul_add(vals[2].tanh(), std::f64::consts::PI)
-            };
-            let e = e * (e - 0.9).tanh().cosh();
-            vals[3] + e
-        };
-        acc += d;
+    if tr.b((-0.5 / (2.0 + vals[(tr.floor((1.5 + vals[(tr.floor(vals[0].hypot(vals[2].tanh().exp()).cos().abs() * 2.9) as usize) % 4].tanh()).sqrt().cos().abs() * 2.9) as usize) % vals.len()].sin())) < (tr.abs(vals[3]) + 0.5).log10()) {
+        let tup = h_polar(vals[3], vals[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % vals.len()].cos().sinh());
+        acc += tup.1;
+    } else if tr.b(h_mix(vals[2], std::f64::consts::PI) <= 0.1) {
+        let mut buf = [[0.0_f64; 3]; 2];
+        buf[0][0] /= 1.5 + (buf[0][0] + (buf[0][(tr.floor(std::f64::consts::PI.asinh().cos().abs() * 2.9) as usize) % 3] + 2.5)).cos();
+        acc += buf[1][0];
+    } else {
+        let t = vals[3];
+        acc += t;
     }
-    vals[0] + acc
+    vals[3] + acc
 }
 
 const CASE_F0482: Case = case!(f0482, f0482_t, f0482_grad, f0482_pullback, f0482_grad_into,
@@ -12361,63 +12429,63 @@ const CASE_F0482: Case = case!(f0482, f0482_t, f0482_grad, f0482_pullback, f0482
 
 #[differentiate]
 fn f0483(mut y: f64, pts: &[[f64; 2]], vs: Vec<f64>) -> f64 {
-    let mut late1: f64;
-    if std::f64::consts::PI.sin().cosh() >= (f64::ceil(vs[1] * 1.5) + y) {
-        late1 = 0.5 / y.tanh().exp() / y.clamp(-0.5, 0.8).hypot(1.0);
+    let mut acc: f64 = 0.0;
+    let late1: f64;
+    if (std::f64::consts::PI.abs() + 0.5).log2() >= vs[1].cos().tan() {
+        late1 = vs[0];
     } else {
-        y = h_mix(y, h_leaky(y));
-        late1 = vs[1];
+        let mut cnt: usize = 0;
+        while cnt < vs.len() {
+            cnt += 1;
+            if std::f64::consts::PI <= 0.3 {
+                for &w in vs.iter() {
+                    y = y * 0.5 + -w;
+                }
+                let c: f64 = if y <= 2.5 {
+                    y * core::f64::consts::E
+                } else {
+                    let out = h_cumsum(&vs);
+                    ((cnt as f64 - y) * 1.5).ceil() * 0.3 + out[1]
+                };
+                acc += c;
+            }
+            if cnt % 2 == 0 {
+                continue;
+            }
+        }
+        late1 = pts[0][cnt % 2];
     }
-    y = y.cos() + ((late1 * 1.5).ceil() + std::f64::consts::PI);
-    late1 += (0.7 * late1).atan();
-    let y = y + (y + (y - 1.2));
-    let d: f64 = if (late1.cos() * 0.9).acos() >= 0.9 {
-        late1 /= 2.0 + (1.5 * ((late1 * 1.5).trunc() + late1)).sin();
-        y.cos().tan().powi(0)
-    } else {
-        let p: f64 = if h_scale3(&[pts[0][0], 1.2, -1.5], vs[0])[((late1.sin().abs() * 2.9).floor() as usize) % 3] < (y + late1) {
-            h_mix(vs[1] / (y.abs() + 0.5), -pts[0][1])
-        } else {
-            f64::powf(2.0 + (2.5 + pts[0][1]).sin(), 2.5)
-        };
-        (1.5 + (-p).cos()).sqrt()
-    };
-    let t: f64 = {
-        let z = y;
-        let g = h_pow(-d, 1);
-        ((z + core::f64::consts::E).sin() * 0.9).acos() + g
-    };
-    y + pts[0][0] + late1 + t
+    (y.abs() + 0.5).sqrt().cos() + pts[0][0] + late1 + acc
 }
 
 fn f0483_t(tr: &Trace, mut y: f64, pts: &[[f64; 2]], vs: Vec<f64>) -> f64 {
-    let mut late1: f64;
-    if tr.b(std::f64::consts::PI.sin().cosh() >= (tr.ceil(vs[1] * 1.5) + y)) {
-        late1 = 0.5 / y.tanh().exp() / tr.clamp(y, -0.5, 0.8).hypot(1.0);
+    let mut acc: f64 = 0.0;
+    let late1: f64;
+    if tr.b((tr.abs(std::f64::consts::PI) + 0.5).log2() >= vs[1].cos().tan()) {
+        late1 = vs[0];
     } else {
-        y = h_mix(y, h_leaky_t(tr, y));
-        late1 = vs[1];
+        let mut cnt: usize = 0;
+        while tr.b(cnt < vs.len()) {
+            cnt += 1;
+            if tr.b(std::f64::consts::PI <= 0.3) {
+                for &w in vs.iter() {
+                    y = y * 0.5 + -w;
+                }
+                let c: f64 = if tr.b(y <= 2.5) {
+                    y * core::f64::consts::E
+                } else {
+                    let out = h_cumsum(&vs);
+                    tr.ceil((cnt as f64 - y) * 1.5) * 0.3 + out[1]
+                };
+                acc += c;
+            }
+            if tr.b(cnt % 2 == 0) {
+                continue;
+            }
+        }
+        late1 = pts[0][cnt % 2];
     }
-    y = y.cos() + (tr.ceil(late1 * 1.5) + std::f64::consts::PI);
-    late1 += (0.7 * late1).atan();
-    let y = y + (y + (y - 1.2));
-    let d: f64 = if tr.b((late1.cos() * 0.9).acos() >= 0.9) {
-        late1 /= 2.0 + (1.5 * (tr.trunc(late1 * 1.5) + late1)).sin();
-        y.cos().tan().powi(0)
-    } else {
-        let p: f64 = if tr.b(h_scale3(&[pts[0][0], 1.2, -1.5], vs[0])[(tr.floor(late1.sin().abs() * 2.9) as usize) % 3] < (y + late1)) {
-            h_mix(vs[1] / (tr.abs(y) + 0.5), -pts[0][1])
-        } else {
-            f64::powf(2.0 + (2.5 + pts[0][1]).sin(), 2.5)
-        };
-        (1.5 + (-p).cos()).sqrt()
-    };
-    let t: f64 = {
-        let z = y;
-        let g = h_pow(-d, 1);
-        ((z + core::f64::consts::E).sin() * 0.9).acos() + g
-    };
-    y + pts[0][0] + late1 + t
+    (tr.abs(y) + 0.5).sqrt().cos() + pts[0][0] + late1 + acc
 }
 
 const CASE_F0483: Case = case!(f0483, f0483_t, f0483_grad, f0483_pullback, f0483_grad_into,
@@ -12431,22 +12499,32 @@ fn f0484(ar: &[f64; 2], b: f64) -> f64 {
         match ii {
             0 => {
                 let buf = [0.0_f64; 2];
-                if (b - ar[ii - 1]) < 2.0 {
-                    return (buf[(ii * 2 + 1) % buf.len()] + buf[ii]) / (buf[ii.min(buf.len() - 1)] + b).tanh().exp();
+                if f64::hypot(b, 1.5 + b.cos()) < -1.5 || ii > 1 {
+                    return (ii as f64 / (1.5 + buf[(ii * 2 + 1) % buf.len()].cos()) * 1.5).floor() + b;
                 }
             }
             mm if mm > 3 => {
-                let mut xs = [(1.5 + ar[(ii + 1) % ar.len()].cos()).ln_1p(), 0.3 + b];
-                xs[ii - 1] -= ((ii as f64).abs() + 0.5).log(3.0).atan2((-(ii as f64)).tanh() - 1.5);
-                acc += xs[1];
+                let v: f64 = if (b - 0.2) < (b + ar[ii]) {
+                    let g: f64 = if 2.5_f64.powf(core::f64::consts::E.tanh()) > (ii as f64).clamp(b - 0.5, b + 0.5) {
+                        b.atan().atan()
+                    } else {
+                        b + (ar[(ii + 1) % 2].tanh() * 0.9).acos()
+                    };
+                    h_dot(ar, ar) + g
+                } else {
+                    h_dot(ar, ar)
+                };
+                acc += v;
             }
             _ => {
-                let r = b % (1.5 + f64::exp2((ii as f64).sin()).cos());
-                acc += r;
+                let (t, mut g) = (h_nested(-0.5, ar), b * ii as f64);
+                g = g * 0.5 + ar[ii.min(ar.len() - 1)].cos();
+                acc += t;
+                acc += g;
             }
         }
     }
-    h_dot(ar, ar) + b + acc
+    (b * ar[(((ar[0] as f64).sin().abs() * 2.9).floor() as usize) % ar.len()]) as f64 + acc
 }
 
 fn f0484_t(tr: &Trace, ar: &[f64; 2], b: f64) -> f64 {
@@ -12455,22 +12533,32 @@ fn f0484_t(tr: &Trace, ar: &[f64; 2], b: f64) -> f64 {
         match ii {
             0 => {
                 let buf = [0.0_f64; 2];
-                if tr.b((b - ar[ii - 1]) < 2.0) {
-                    return (buf[(ii * 2 + 1) % buf.len()] + buf[ii]) / (buf[ii.min(buf.len() - 1)] + b).tanh().exp();
+                if tr.b(f64::hypot(b, 1.5 + b.cos()) < -1.5 || ii > 1) {
+                    return tr.floor(ii as f64 / (1.5 + buf[(ii * 2 + 1) % buf.len()].cos()) * 1.5) + b;
                 }
             }
             mm if mm > 3 => {
-                let mut xs = [(1.5 + ar[(ii + 1) % ar.len()].cos()).ln_1p(), 0.3 + b];
-                xs[ii - 1] -= tr.atan2((tr.abs(ii as f64) + 0.5).log(3.0), (-(ii as f64)).tanh() - 1.5);
-                acc += xs[1];
+                let v: f64 = if tr.b((b - 0.2) < (b + ar[ii])) {
+                    let g: f64 = if tr.b(2.5_f64.powf(core::f64::consts::E.tanh()) > tr.clamp(ii as f64, b - 0.5, b + 0.5)) {
+                        b.atan().atan()
+                    } else {
+                        b + (ar[(ii + 1) % 2].tanh() * 0.9).acos()
+                    };
+                    h_dot(ar, ar) + g
+                } else {
+                    h_dot(ar, ar)
+                };
+                acc += v;
             }
             _ => {
-                let r = tr.rem(b, 1.5 + f64::exp2((ii as f64).sin()).cos());
-                acc += r;
+                let (t, mut g) = (h_nested(-0.5, ar), b * ii as f64);
+                g = g * 0.5 + ar[ii.min(ar.len() - 1)].cos();
+                acc += t;
+                acc += g;
             }
         }
     }
-    h_dot(ar, ar) + b + acc
+    (b * ar[(tr.floor((ar[0] as f64).sin().abs() * 2.9) as usize) % ar.len()]) as f64 + acc
 }
 
 const CASE_F0484: Case = case!(f0484, f0484_t, f0484_grad, f0484_pullback, f0484_grad_into,
@@ -12481,35 +12569,47 @@ const CASE_F0484: Case = case!(f0484, f0484_t, f0484_grad, f0484_pullback, f0484
 fn f0485(y: f64, vs: Vec<f64>, ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for a in ts.iter() {
-        let mut v = f64::to_radians(ts[0]) * ts[0];
-        v = h_mix(v, v.sin().sinh());
-        acc += *a;
-        acc += v;
+        let s = (ts[0].abs() + 0.5).sqrt() * (vs[1] / (*a).hypot(1.0));
+        let d: f64 = if (s % 1.5) < 0.1 {
+            let ys = [0.0_f64; 2];
+            h_norm2([(1.5 + a.cos()).log2(), y + vs[2]]) + ys[1]
+        } else {
+            ((2.0 + a.sin()).powf(s.sin() * 1.5) * 1.5).floor() + (a + s)
+        };
+        acc += d;
     }
-    let mut u: f64 = f64::sqrt((2.0 * y).abs() + 0.5);
-    if vs[2] >= u.cos() {
-        return (vs[2].tanh() - 2.0).cbrt().max(vs[0] * u);
-    }
-    u += ((y * 1.5).ceil() * 0.3).sin();
-    u = h_mix(u, vs[0] - u);
-    std::f64::consts::PI + u + acc
+    let d = (1.5 + y.cos()).sqrt() / (1.5 + h_mix(y, ts[1]).tanh());
+    let p: f64 = if (vs[0] - d) <= 1.2 {
+        let u = 0.3 + vs[0] + d;
+        (u * 0.2 * 1.5).round() * 0.3
+    } else {
+        let cum = h_cumsum(ts);
+        core::f64::consts::E + cum[1]
+    };
+    vs[1] + p + acc
 }
 
 fn f0485_t(tr: &Trace, y: f64, vs: Vec<f64>, ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for a in ts.iter() {
-        let mut v = f64::to_radians(ts[0]) * ts[0];
-        v = h_mix(v, v.sin().sinh());
-        acc += *a;
-        acc += v;
+        let s = (tr.abs(ts[0]) + 0.5).sqrt() * (vs[1] / (*a).hypot(1.0));
+        let d: f64 = if tr.b((tr.rem(s, 1.5)) < 0.1) {
+            let ys = [0.0_f64; 2];
+            h_norm2([(1.5 + a.cos()).log2(), y + vs[2]]) + ys[1]
+        } else {
+            tr.floor((2.0 + a.sin()).powf(s.sin() * 1.5) * 1.5) + (a + s)
+        };
+        acc += d;
     }
-    let mut u: f64 = f64::sqrt(tr.abs(2.0 * y) + 0.5);
-    if tr.b(vs[2] >= u.cos()) {
-        return tr.max((vs[2].tanh() - 2.0).cbrt(), vs[0] * u);
-    }
-    u += (tr.ceil(y * 1.5) * 0.3).sin();
-    u = h_mix(u, vs[0] - u);
-    std::f64::consts::PI + u + acc
+    let d = (1.5 + y.cos()).sqrt() / (1.5 + h_mix(y, ts[1]).tanh());
+    let p: f64 = if tr.b((vs[0] - d) <= 1.2) {
+        let u = 0.3 + vs[0] + d;
+        tr.round(u * 0.2 * 1.5) * 0.3
+    } else {
+        let cum = h_cumsum(ts);
+        core::f64::consts::E + cum[1]
+    };
+    vs[1] + p + acc
 }
 
 const CASE_F0485: Case = case!(f0485, f0485_t, f0485_grad, f0485_pullback, f0485_grad_into,
@@ -12518,112 +12618,74 @@ const CASE_F0485: Case = case!(f0485, f0485_t, f0485_grad, f0485_pullback, f0485
 
 #[differentiate]
 fn f0486(zs: [f64; 4], e: i32) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut r = (1.5 + std::f64::consts::PI.cos()).log2() * (0.2 + zs[((zs[0].to_radians().tanh().abs() * 2.9).floor() as usize) % zs.len()]);
-    let mut y: f64 = if (e as f64) > 2.5 {
-        r = r * zs[0].atan().sin();
-        f64::round(r.tanh().exp_m1() * 1.5) + (r + e as f64)
-    } else {
-        1.5 * zs[2] * -zs[2]
+    let mut c = std::f64::consts::PI.tanh().tan() * (0.2 + zs[(((zs[0].sin().to_degrees() * 0.02).tanh().abs() * 2.9).floor() as usize) % zs.len()]);
+    c += -(zs[3] + core::f64::consts::E);
+    c += (zs[1].tanh().exp2().abs() + 0.5).ln();
+    c += h_pow(c + e as f64, 2);
+    c += c.min(c * 0.5).tanh().to_degrees() * 0.02;
+    let mut p = -zs[2].tanh().tan();
+    let d: f64 = {
+        p /= (zs[0] as f64).hypot(1.0);
+        p * 0.9
     };
-    if y >= (2.0 - y) {
-        return (e as f64).atan() + zs[0];
-    }
-    let v: f64 = if (2.0 * zs[2]) < -0.5 {
-        h_dot(&zs, &zs)
-    } else {
-        y -= (1.5 + (zs[((h_scale3(&[y, e as f64, zs[0]], 2.5)[0].tanh().abs() * 2.9).floor() as usize) % zs.len()] - zs[0]).tanh()).ln_1p();
-        r * 0.9
-    };
-    let t = f64::log(core::f64::consts::E.tanh().exp(), 3.0).abs();
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > 4 {
-            break;
-        }
-        if e > 1 {
-            y += 0.1;
-            break;
-        }
-        let pt = ((zs[(cnt * 2 + 1) % zs.len()] * 1.5).floor() * 0.3, zs[cnt % 4]);
-        acc += pt.1;
-    }
-    (y.abs() + 0.5).recip() + r + v + t + acc
+    let pt = h_polar((d.abs() + 0.5).sqrt(), p + d);
+    zs[2].mul_add(0.7, 0.9) * c.clamp(-0.5, 0.8) + pt.1
 }
 
 fn f0486_t(tr: &Trace, zs: [f64; 4], e: i32) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut r = (1.5 + std::f64::consts::PI.cos()).log2() * (0.2 + zs[(tr.floor(zs[0].to_radians().tanh().abs() * 2.9) as usize) % zs.len()]);
-    let mut y: f64 = if tr.b((e as f64) > 2.5) {
-        r = r * zs[0].atan().sin();
-        tr.round(r.tanh().exp_m1() * 1.5) + (r + e as f64)
-    } else {
-        1.5 * zs[2] * -zs[2]
+    let mut c = std::f64::consts::PI.tanh().tan() * (0.2 + zs[(tr.floor((zs[0].sin().to_degrees() * 0.02).tanh().abs() * 2.9) as usize) % zs.len()]);
+    c += -(zs[3] + core::f64::consts::E);
+    c += (tr.abs(zs[1].tanh().exp2()) + 0.5).ln();
+    c += h_pow(c + e as f64, 2);
+    c += tr.min(c, c * 0.5).tanh().to_degrees() * 0.02;
+    let mut p = -zs[2].tanh().tan();
+    let d: f64 = {
+        p /= (zs[0] as f64).hypot(1.0);
+        p * 0.9
     };
-    if tr.b(y >= (2.0 - y)) {
-        return (e as f64).atan() + zs[0];
-    }
-    let v: f64 = if tr.b((2.0 * zs[2]) < -0.5) {
-        h_dot(&zs, &zs)
-    } else {
-        y -= (1.5 + (zs[(tr.floor(h_scale3(&[y, e as f64, zs[0]], 2.5)[0].tanh().abs() * 2.9) as usize) % zs.len()] - zs[0]).tanh()).ln_1p();
-        r * 0.9
-    };
-    let t = tr.abs(f64::log(core::f64::consts::E.tanh().exp(), 3.0));
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > 4) {
-            break;
-        }
-        if tr.b(e > 1) {
-            y += 0.1;
-            break;
-        }
-        let pt = (tr.floor(zs[(cnt * 2 + 1) % zs.len()] * 1.5) * 0.3, zs[cnt % 4]);
-        acc += pt.1;
-    }
-    (tr.abs(y) + 0.5).recip() + r + v + t + acc
+    let pt = h_polar((tr.abs(d) + 0.5).sqrt(), p + d);
+    zs[2].mul_add(0.7, 0.9) * tr.clamp(c, -0.5, 0.8) + pt.1
 }
 
 const CASE_F0486: Case = case!(f0486, f0486_t, f0486_grad, f0486_pullback, f0486_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[3], [0], [0], [0]],
+    n: 4, active: [true, true, true, true], ints: [[3], [1], [1], [1]],
     |p, k| (arr(&p[0..4]), k[0] as i32));
 
 #[differentiate]
 fn f0487(y: f64, b: f64, y2: f64) -> f64 {
     let mut late1: f64;
     if -b <= 1.2 {
-        late1 = -y2.hypot(1.0).recip();
+        late1 = -y2.tanh();
     } else {
-        late1 = std::f64::consts::PI;
+        late1 = (b * y2).cos();
     }
-    late1 = h_mix(late1, b - 0.2);
-    late1 += y2.sin().exp2();
-    let c: f64 = {
-        let z = y.cos().tanh().sinh();
-        let z: f64 = z + (std::f64::consts::PI.sin() - 2.0).cbrt().cos();
-        core::f64::consts::E.sin().cosh() * z.clamp(late1 - 0.5, late1 + 0.5)
+    late1 += y2 % (2.0 + y.sin());
+    late1 *= ((y / (y2.abs() + 0.5)).tanh().exp() + 1.2).acosh().tanh();
+    let w: f64 = if y.mul_add(std::f64::consts::PI, late1) < 2.5 {
+        (core::f64::consts::E.clamp(-0.5, 0.8).tanh() * 0.9).atanh()
+    } else {
+        h_polar(core::f64::consts::E, core::f64::consts::E).1.signum() * (1.5 + b.cos()).powf(2.5)
     };
-    core::f64::consts::E.clamp(y2 - 0.5, y2 + 0.5) + late1 + c
+    let xs = [0.0_f64; 2];
+    f64::to_radians(w) + (y + std::f64::consts::PI) + xs[1]
 }
 
 fn f0487_t(tr: &Trace, y: f64, b: f64, y2: f64) -> f64 {
     let mut late1: f64;
     if tr.b(-b <= 1.2) {
-        late1 = -y2.hypot(1.0).recip();
+        late1 = -y2.tanh();
     } else {
-        late1 = std::f64::consts::PI;
+        late1 = (b * y2).cos();
     }
-    late1 = h_mix(late1, b - 0.2);
-    late1 += y2.sin().exp2();
-    let c: f64 = {
-        let z = y.cos().tanh().sinh();
-        let z: f64 = z + (std::f64::consts::PI.sin() - 2.0).cbrt().cos();
-        core::f64::consts::E.sin().cosh() * tr.clamp(z, late1 - 0.5, late1 + 0.5)
+    late1 += tr.rem(y2, 2.0 + y.sin());
+    late1 *= ((y / (tr.abs(y2) + 0.5)).tanh().exp() + 1.2).acosh().tanh();
+    let w: f64 = if tr.b(y.mul_add(std::f64::consts::PI, late1) < 2.5) {
+        (tr.clamp(core::f64::consts::E, -0.5, 0.8).tanh() * 0.9).atanh()
+    } else {
+        tr.signum(h_polar(core::f64::consts::E, core::f64::consts::E).1) * (1.5 + b.cos()).powf(2.5)
     };
-    tr.clamp(core::f64::consts::E, y2 - 0.5, y2 + 0.5) + late1 + c
+    let xs = [0.0_f64; 2];
+    f64::to_radians(w) + (y + std::f64::consts::PI) + xs[1]
 }
 
 const CASE_F0487: Case = case!(f0487, f0487_t, f0487_grad, f0487_pullback, f0487_grad_into,
@@ -12633,26 +12695,36 @@ const CASE_F0487: Case = case!(f0487, f0487_t, f0487_grad, f0487_pullback, f0487
 #[differentiate]
 fn f0488(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let q = (c + core::f64::consts::E).tanh().sinh();
-    let pair = (-c, q);
-    for l in 0..1 {
-        let mut a = std::f64::consts::PI.hypot(std::f64::consts::PI.hypot(1.0)) + (c + q);
-        a = a.tanh() + (q - l as f64);
-        acc += a;
+    let mut a = c + f64::mul_add(c, c, c);
+    a /= 1.5 + (f64::asin(c.tanh() * 0.9) + (1.5 + a.cos()).cbrt()).cos();
+    if (1.5 + std::f64::consts::PI) >= -a {
+        let tmp = [0.0_f64; 5];
+        acc += tmp[4];
+    } else if a >= c.tanh().exp2() {
+        let pair = h_polar(core::f64::consts::E / (2.0 + a.sin()), c * a);
+        acc += pair.1;
+    } else {
+        let e = 0.3 / std::f64::consts::PI.tanh().exp();
+        acc += e;
     }
-    q - core::f64::consts::E + ((q * 1.5).floor() + c) + pair.1 + acc
+    ((c - 2.5).abs() + 0.5).powf(a.cos().tan().sin() * 1.5) + acc
 }
 
 fn f0488_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let q = (c + core::f64::consts::E).tanh().sinh();
-    let pair = (-c, q);
-    for l in 0..1 {
-        let mut a = std::f64::consts::PI.hypot(std::f64::consts::PI.hypot(1.0)) + (c + q);
-        a = a.tanh() + (q - l as f64);
-        acc += a;
+    let mut a = c + f64::mul_add(c, c, c);
+    a /= 1.5 + (f64::asin(c.tanh() * 0.9) + (1.5 + a.cos()).cbrt()).cos();
+    if tr.b((1.5 + std::f64::consts::PI) >= -a) {
+        let tmp = [0.0_f64; 5];
+        acc += tmp[4];
+    } else if tr.b(a >= c.tanh().exp2()) {
+        let pair = h_polar(core::f64::consts::E / (2.0 + a.sin()), c * a);
+        acc += pair.1;
+    } else {
+        let e = 0.3 / std::f64::consts::PI.tanh().exp();
+        acc += e;
     }
-    q - core::f64::consts::E + (tr.floor(q * 1.5) + c) + pair.1 + acc
+    (tr.abs(c - 2.5) + 0.5).powf(a.cos().tan().sin() * 1.5) + acc
 }
 
 const CASE_F0488: Case = case!(f0488, f0488_t, f0488_grad, f0488_pullback, f0488_grad_into,
@@ -12666,7 +12738,7 @@ fn f0489(ar: &[f64; 1], a: f64) -> f64 {
         if (a * y) < 0.1 {
             break;
         }
-        let a = a * f64::exp_m1(h_polar(ar[0], ar[0]).1.tanh());
+        let a = a * f64::atanh(h_polar(ar[0], ar[0]).1.tanh() * 0.9);
         acc += a;
     }
     let c: f64 = {
@@ -12686,7 +12758,7 @@ fn f0489(ar: &[f64; 1], a: f64) -> f64 {
                 }
                 mm if mm > 3 => {
                     let hs = ar.to_vec();
-                    let d = a * (a.sin() * 0.9).asin();
+                    let d = a * ((a * 1.5).floor() * 0.3);
                     acc += hs[0];
                     acc += d;
                 }
@@ -12698,10 +12770,10 @@ fn f0489(ar: &[f64; 1], a: f64) -> f64 {
                 }
             }
         }
-        let a = h_nested(ar[0].sin().exp(), ar);
-        a.clamp(a - 0.5, a + 0.5)
+        let a = a - h_nested(ar[0].clamp(a - 0.5, a + 0.5), ar);
+        a * 0.9
     };
-    (ar[0] * c).sin().to_degrees() * 0.02 + a + acc
+    ar[0].tanh().exp() + c + acc
 }
 
 fn f0489_t(tr: &Trace, ar: &[f64; 1], a: f64) -> f64 {
@@ -12710,7 +12782,7 @@ fn f0489_t(tr: &Trace, ar: &[f64; 1], a: f64) -> f64 {
         if tr.b((a * y) < 0.1) {
             break;
         }
-        let a = a * f64::exp_m1(h_polar(ar[0], ar[0]).1.tanh());
+        let a = a * f64::atanh(h_polar(ar[0], ar[0]).1.tanh() * 0.9);
         acc += a;
     }
     let c: f64 = {
@@ -12730,7 +12802,7 @@ fn f0489_t(tr: &Trace, ar: &[f64; 1], a: f64) -> f64 {
                 }
                 mm if mm > 3 => {
                     let hs = ar.to_vec();
-                    let d = a * (a.sin() * 0.9).asin();
+                    let d = a * (tr.floor(a * 1.5) * 0.3);
                     acc += hs[0];
                     acc += d;
                 }
@@ -12742,10 +12814,10 @@ fn f0489_t(tr: &Trace, ar: &[f64; 1], a: f64) -> f64 {
                 }
             }
         }
-        let a = h_nested(ar[0].sin().exp(), ar);
-        tr.clamp(a, a - 0.5, a + 0.5)
+        let a = a - h_nested(tr.clamp(ar[0], a - 0.5, a + 0.5), ar);
+        a * 0.9
     };
-    (ar[0] * c).sin().to_degrees() * 0.02 + a + acc
+    ar[0].tanh().exp() + c + acc
 }
 
 const CASE_F0489: Case = case!(f0489, f0489_t, f0489_grad, f0489_pullback, f0489_grad_into,
@@ -12753,26 +12825,60 @@ const CASE_F0489: Case = case!(f0489, f0489_t, f0489_grad, f0489_pullback, f0489
     |p, _k| (&arr(&p[0..1]), p[1]));
 
 #[differentiate]
-fn f0490(a: f64, x: f64, vals: &[f64], mut x3: f64) -> f64 {
+fn f0490(a: f64, x: f64, vals: &[f64], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if (a * x) <= (vals[1] + a) {
-        x3 %= x.hypot(1.0);
-        x3 = h_mix(x3, h_mix(x3, vals[2]));
-        let cum = h_cumsum(vals);
-        acc += cum[2];
+    if (a * x) <= a.atan() {
+        let y: f64 = if (x3 * vals[2]) <= f64::sinh(x3.cos()) {
+            -x / (1.5 + h_mix(vals[2], a).cos())
+        } else {
+            h_mix(a, vals[2]) - (a - vals[1])
+        };
+        acc += y;
+    } else {
+        let r: f64 = if (a + x3) > (x + a) {
+            let v: f64 = if vals[1].clamp(x - 0.5, x + 0.5) <= -a {
+                f64::floor(a / (1.5 + x3.tanh()) * 1.5) * 0.3
+            } else {
+                ((vals[(((a * x3).tanh().abs() * 2.9).floor() as usize) % vals.len()] * 1.5).abs() + 0.5 + 1.2).acosh()
+            };
+            (a.tanh() * 0.9).asin().cos() + v
+        } else {
+            let s = (1.5 + (1.0 + x3 * x3 + 1.2).acosh().cos()).log(2.5 + h_leaky(a).sin());
+            f64::log10((vals[0] + x3).hypot(1.0)) + s
+        };
+        let ys: Vec<f64> = vec![0.0; vals.len()];
+        acc += r;
+        acc += ys[2];
     }
-    (a + x) * (x3 - a) + acc
+    vals[1].sin() * (1.5 + x3.tanh() + 1.2).acosh() + acc
 }
 
-fn f0490_t(tr: &Trace, a: f64, x: f64, vals: &[f64], mut x3: f64) -> f64 {
+fn f0490_t(tr: &Trace, a: f64, x: f64, vals: &[f64], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((a * x) <= (vals[1] + a)) {
-        x3 = tr.rem(x3, x.hypot(1.0));
-        x3 = h_mix(x3, h_mix(x3, vals[2]));
-        let cum = h_cumsum(vals);
-        acc += cum[2];
+    if tr.b((a * x) <= a.atan()) {
+        let y: f64 = if tr.b((x3 * vals[2]) <= f64::sinh(x3.cos())) {
+            -x / (1.5 + h_mix(vals[2], a).cos())
+        } else {
+            h_mix(a, vals[2]) - (a - vals[1])
+        };
+        acc += y;
+    } else {
+        let r: f64 = if tr.b((a + x3) > (x + a)) {
+            let v: f64 = if tr.b(tr.clamp(vals[1], x - 0.5, x + 0.5) <= -a) {
+                tr.floor(a / (1.5 + x3.tanh()) * 1.5) * 0.3
+            } else {
+                (tr.abs(vals[(tr.floor((a * x3).tanh().abs() * 2.9) as usize) % vals.len()] * 1.5) + 0.5 + 1.2).acosh()
+            };
+            (a.tanh() * 0.9).asin().cos() + v
+        } else {
+            let s = (1.5 + (1.0 + x3 * x3 + 1.2).acosh().cos()).log(2.5 + h_leaky_t(tr, a).sin());
+            f64::log10((vals[0] + x3).hypot(1.0)) + s
+        };
+        let ys: Vec<f64> = vec![0.0; vals.len()];
+        acc += r;
+        acc += ys[2];
     }
-    (a + x) * (x3 - a) + acc
+    vals[1].sin() * (1.5 + x3.tanh() + 1.2).acosh() + acc
 }
 
 const CASE_F0490: Case = case!(f0490, f0490_t, f0490_grad, f0490_pullback, f0490_grad_into,
@@ -12782,46 +12888,34 @@ const CASE_F0490: Case = case!(f0490, f0490_t, f0490_grad, f0490_pullback, f0490
 #[differentiate]
 fn f0491(vals: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (std::f64::consts::PI - 1.2) >= 0.1 {
-        let w = vals[((xs[0].tanh().exp2().sin().abs() * 2.9).floor() as usize) % vals.len()] + vals[2].sin().sinh();
-        acc += w;
-    } else if 0.9 >= core::f64::consts::E.tanh() {
-        let tmp = [xs[(((std::f64::consts::PI * vals[0]).tanh().abs() * 2.9).floor() as usize) % xs.len()].min(vals[3]), vals[((h_pow(std::f64::consts::PI, 3).tanh().abs() * 2.9).floor() as usize) % vals.len()], std::f64::consts::PI * vals[(((xs[1] * vals[0]).tanh().abs() * 2.9).floor() as usize) % vals.len()]];
-        let s = vals[2].tanh().exp2() * xs[1].atan2(1.5 + core::f64::consts::E.cos());
-        acc += tmp[2];
-        acc += s;
-    } else {
-        let p: f64 = if h_nested(vals[1], vals) < xs[1].tanh().exp().sqrt() {
-            h_dot(xs, xs)
-        } else {
-            let a = vals[(((vals[(((vals[0] + xs[((((core::f64::consts::E * 1.5).ceil() + xs[1]).tanh().abs() * 2.9).floor() as usize) % xs.len()]).tanh().abs() * 2.9).floor() as usize) % 4] - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % 4];
-            (2.0 + (xs[2] / a.tanh().exp()).sin()).powf(vals[3].sin() * 1.5)
-        };
-        acc += p;
+    if (xs[2].tanh() * 0.9).asin() >= xs[0] {
+        let mut g = (xs[0] * 1.5).ceil() * 0.3 - xs[0].cos().exp();
+        for b in vals.iter() {
+            for _ in (0..xs.len()).rev() {
+                g -= (1.5 + f64::cos(*b).tanh()).ln();
+            }
+            acc += *b;
+        }
+        acc += g;
     }
-    vals[2] + acc
+    let g = h_pow(h_mix(vals[2], vals[0]), 3);
+    vals[3] + g + acc
 }
 
 fn f0491_t(tr: &Trace, vals: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((std::f64::consts::PI - 1.2) >= 0.1) {
-        let w = vals[(tr.floor(xs[0].tanh().exp2().sin().abs() * 2.9) as usize) % vals.len()] + vals[2].sin().sinh();
-        acc += w;
-    } else if tr.b(0.9 >= core::f64::consts::E.tanh()) {
-        let tmp = [tr.min(xs[(tr.floor((std::f64::consts::PI * vals[0]).tanh().abs() * 2.9) as usize) % xs.len()], vals[3]), vals[(tr.floor(h_pow(std::f64::consts::PI, 3).tanh().abs() * 2.9) as usize) % vals.len()], std::f64::consts::PI * vals[(tr.floor((xs[1] * vals[0]).tanh().abs() * 2.9) as usize) % vals.len()]];
-        let s = vals[2].tanh().exp2() * xs[1].atan2(1.5 + core::f64::consts::E.cos());
-        acc += tmp[2];
-        acc += s;
-    } else {
-        let p: f64 = if tr.b(h_nested(vals[1], vals) < xs[1].tanh().exp().sqrt()) {
-            h_dot(xs, xs)
-        } else {
-            let a = vals[(tr.floor((vals[(tr.floor((vals[0] + xs[(tr.floor((tr.ceil(core::f64::consts::E * 1.5) + xs[1]).tanh().abs() * 2.9) as usize) % xs.len()]).tanh().abs() * 2.9) as usize) % 4] - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % 4];
-            (2.0 + (xs[2] / a.tanh().exp()).sin()).powf(vals[3].sin() * 1.5)
-        };
-        acc += p;
+    if tr.b((xs[2].tanh() * 0.9).asin() >= xs[0]) {
+        let mut g = tr.ceil(xs[0] * 1.5) * 0.3 - xs[0].cos().exp();
+        for b in vals.iter() {
+            for _ in (0..xs.len()).rev() {
+                g -= (1.5 + f64::cos(*b).tanh()).ln();
+            }
+            acc += *b;
+        }
+        acc += g;
     }
-    vals[2] + acc
+    let g = h_pow(h_mix(vals[2], vals[0]), 3);
+    vals[3] + g + acc
 }
 
 const CASE_F0491: Case = case!(f0491, f0491_t, f0491_grad, f0491_pullback, f0491_grad_into,
@@ -12843,20 +12937,19 @@ fn f0492(zs: [f64; 2]) -> f64 {
             break;
         }
     }
-    'outer: for ii in 1..=cnt {
+    for ii in 1..=cnt {
         let mut step: usize = 0;
         let e: f64 = loop {
             step += 1;
             if step > cnt {
-                break (zs[(step + 3) % zs.len()] * ii as f64) as f64;
+                break ((zs[(step + 3) % zs.len()] * ii as f64).cos() * 0.9).asin();
             }
-            if (2.0 + (ii as f64).sin()).log(2.5 + (step as f64).sin()) < h_dot(&zs, &zs) {
-                break 'outer;
-            }
+            let res = h_cumsum(&zs);
+            acc += res[1];
         };
         acc += e;
     }
-    h_scale3(&[0.2, zs[(cnt * 2 + 1) % zs.len()], 0.7], zs[(cnt * 2 + 1) % zs.len()])[cnt % 3] - -1.5 * zs[(cnt * 2 + 1) % zs.len()] + acc
+    (cnt as f64 - 0.2) * f64::powf((cnt as f64).tanh().exp(), 2.5) + acc
 }
 
 fn f0492_t(tr: &Trace, zs: [f64; 2]) -> f64 {
@@ -12873,20 +12966,19 @@ fn f0492_t(tr: &Trace, zs: [f64; 2]) -> f64 {
             break;
         }
     }
-    'outer: for ii in 1..=cnt {
+    for ii in 1..=cnt {
         let mut step: usize = 0;
         let e: f64 = loop {
             step += 1;
             if tr.b(step > cnt) {
-                break (zs[(step + 3) % zs.len()] * ii as f64) as f64;
+                break ((zs[(step + 3) % zs.len()] * ii as f64).cos() * 0.9).asin();
             }
-            if tr.b((2.0 + (ii as f64).sin()).log(2.5 + (step as f64).sin()) < h_dot(&zs, &zs)) {
-                break 'outer;
-            }
+            let res = h_cumsum(&zs);
+            acc += res[1];
         };
         acc += e;
     }
-    h_scale3(&[0.2, zs[(cnt * 2 + 1) % zs.len()], 0.7], zs[(cnt * 2 + 1) % zs.len()])[cnt % 3] - -1.5 * zs[(cnt * 2 + 1) % zs.len()] + acc
+    (cnt as f64 - 0.2) * f64::powf((cnt as f64).tanh().exp(), 2.5) + acc
 }
 
 const CASE_F0492: Case = case!(f0492, f0492_t, f0492_grad, f0492_pullback, f0492_grad_into,
@@ -12900,29 +12992,20 @@ fn f0493(xs: &[f64], k: usize, k2: usize) -> f64 {
     let tup = (xs[0] * u, u * xs[0]);
     for _ in 0..3 {
         for _ in 0..k.min(xs.len()) {
-            let t = (2.0 - xs[0]).min((k as f64).to_radians());
-            acc += t;
+            let v = (1.5 + (2.0 - xs[0]).cos()).recip();
+            acc += v;
         }
-        let p: f64 = match k {
-            0 => {
-                u %= (core::f64::consts::E * u).sin().abs() + 0.5;
-                u * 0.9
-            }
-            _ if h_leaky(xs[0]) >= (k as f64 / u.tanh().exp()) && k2 % 2 == 0 => {
-                (u * xs[0]).hypot(1.0).powf(2.5)
-            }
-            _ => {
-                u / (1.5 + xs[0].min(tup.0).cos())
-            }
-        };
-        acc += p;
+        let u = u + (u + tup.1) / (u.atan2(xs[0].tanh() - 1.5).abs() + 0.5);
+        acc += u;
     }
-    let b: f64 = if (1.5 + xs[0].tanh()).log2() < 1.2 {
-        u.signum() * u / (1.5 + (xs[0] / (2.0 + xs[0].sin())).tanh())
-    } else {
-        -(u + xs[0])
-    };
-    b + tup.1 + acc
+    u += h_leaky(k2 as f64 / (2.0 + xs[0].sin()));
+    if xs[0] < f64::abs(u) {
+        u += -1.5;
+        let mut g = u;
+        g += (1.0 + xs[0] * xs[0]).ln().tanh().exp2();
+        acc += g;
+    }
+    h_polar(h_leaky(u), u.tanh().exp()).1 + tup.1 + acc
 }
 
 fn f0493_t(tr: &Trace, xs: &[f64], k: usize, k2: usize) -> f64 {
@@ -12931,33 +13014,24 @@ fn f0493_t(tr: &Trace, xs: &[f64], k: usize, k2: usize) -> f64 {
     let tup = (xs[0] * u, u * xs[0]);
     for _ in 0..3 {
         for _ in 0..k.min(xs.len()) {
-            let t = tr.min(2.0 - xs[0], (k as f64).to_radians());
-            acc += t;
+            let v = (1.5 + (2.0 - xs[0]).cos()).recip();
+            acc += v;
         }
-        let p: f64 = match k {
-            0 => {
-                u = tr.rem(u, tr.abs((core::f64::consts::E * u).sin()) + 0.5);
-                u * 0.9
-            }
-            _ if tr.b(h_leaky_t(tr, xs[0]) >= (k as f64 / u.tanh().exp()) && k2 % 2 == 0) => {
-                (u * xs[0]).hypot(1.0).powf(2.5)
-            }
-            _ => {
-                u / (1.5 + tr.min(xs[0], tup.0).cos())
-            }
-        };
-        acc += p;
+        let u = u + (u + tup.1) / (tr.abs(tr.atan2(u, xs[0].tanh() - 1.5)) + 0.5);
+        acc += u;
     }
-    let b: f64 = if tr.b((1.5 + xs[0].tanh()).log2() < 1.2) {
-        tr.signum(u) * u / (1.5 + (xs[0] / (2.0 + xs[0].sin())).tanh())
-    } else {
-        -(u + xs[0])
-    };
-    b + tup.1 + acc
+    u += h_leaky_t(tr, k2 as f64 / (2.0 + xs[0].sin()));
+    if tr.b(xs[0] < tr.abs(u)) {
+        u += -1.5;
+        let mut g = u;
+        g += (1.0 + xs[0] * xs[0]).ln().tanh().exp2();
+        acc += g;
+    }
+    h_polar(h_leaky_t(tr, u), u.tanh().exp()).1 + tup.1 + acc
 }
 
 const CASE_F0493: Case = case!(f0493, f0493_t, f0493_grad, f0493_pullback, f0493_grad_into,
-    n: 1, active: [true], ints: [[1, 1], [0, 1], [0, 0], [0, 1]],
+    n: 1, active: [true], ints: [[1, 1], [1, 0], [0, 0], [1, 1]],
     |p, k| (&p[0..1], k[0], k[1]));
 
 #[differentiate]
@@ -12965,48 +13039,48 @@ fn f0494(grid: &[[f64; 2]; 2], xs: &[f64], vals: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pair = h_polar(a, a);
     if (a - vals[1]) < (a * xs[3]) {
-        let a = a * (pair.0.to_radians() / (a + xs[3]).hypot(1.0));
+        let a = a * (a % (pair.0.abs() + 0.5) / (a + xs[3]).hypot(1.0));
         for (j, row) in grid.iter().enumerate() {
             acc += h_norm2(*row) * (pair.1 * j as f64);
         }
         acc += a;
     }
-    let pt = ((1.5 + grid[0][((grid[0][1].hypot(1.0).sqrt().sin().abs() * 2.9).floor() as usize) % 2].tanh()).powf(xs[3].tanh() * 1.5), a.hypot(1.0).log(2.5 + xs[(((a.tanh().to_degrees() * 0.02).sin().abs() * 2.9).floor() as usize) % xs.len()].sin()));
-    for i in 0..xs.len() {
-        if (grid[(i * 2 + 1) % grid.len()][(i + 2) % 2] + std::f64::consts::PI) <= 2.5 {
-            break;
+    let tup = ((1.5 + grid[0][(((grid[0][1].cos() * 0.9).acos().sin().abs() * 2.9).floor() as usize) % 2].cos()).log2(), (vals[1] * 1.5).floor() + a);
+    let mut step: usize = 0;
+    while step < xs.len() && (a * 0.2) >= 0.5 {
+        step += 1;
+        let a = a + h_mix(a.tanh().exp().ln(), f64::cosh(a.sin()));
+        for row in grid.iter() {
+            acc += row[(step * 2 + 1) % 2] * xs[(step * 2 + 1) % 4];
         }
+        acc += a;
     }
-    for i in 0..2 {
-        if i < 1 {
-            return f64::sin(a) / (1.5 + h_nested(xs[i], xs).cos());
-        }
-    }
-    a - grid[(((1.5 + a.tanh()).ln().tanh().abs() * 2.9).floor() as usize) % grid.len()][0] + pair.1 + pt.1 + acc
+    let buf = [0.0_f64; 5];
+    (2.0 + f64::log10(2.0 + std::f64::consts::PI.sin()).sin()).log10() + pair.1 + tup.1 + buf[4] + acc
 }
 
 fn f0494_t(tr: &Trace, grid: &[[f64; 2]; 2], xs: &[f64], vals: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let pair = h_polar(a, a);
     if tr.b((a - vals[1]) < (a * xs[3])) {
-        let a = a * (pair.0.to_radians() / (a + xs[3]).hypot(1.0));
+        let a = a * (tr.rem(a, tr.abs(pair.0) + 0.5) / (a + xs[3]).hypot(1.0));
         for (j, row) in grid.iter().enumerate() {
             acc += h_norm2(*row) * (pair.1 * j as f64);
         }
         acc += a;
     }
-    let pt = ((1.5 + grid[0][(tr.floor(grid[0][1].hypot(1.0).sqrt().sin().abs() * 2.9) as usize) % 2].tanh()).powf(xs[3].tanh() * 1.5), a.hypot(1.0).log(2.5 + xs[(tr.floor((a.tanh().to_degrees() * 0.02).sin().abs() * 2.9) as usize) % xs.len()].sin()));
-    for i in 0..xs.len() {
-        if tr.b((grid[(i * 2 + 1) % grid.len()][(i + 2) % 2] + std::f64::consts::PI) <= 2.5) {
-            break;
+    let tup = ((1.5 + grid[0][(tr.floor((grid[0][1].cos() * 0.9).acos().sin().abs() * 2.9) as usize) % 2].cos()).log2(), tr.floor(vals[1] * 1.5) + a);
+    let mut step: usize = 0;
+    while tr.b(step < xs.len() && (a * 0.2) >= 0.5) {
+        step += 1;
+        let a = a + h_mix(a.tanh().exp().ln(), f64::cosh(a.sin()));
+        for row in grid.iter() {
+            acc += row[(step * 2 + 1) % 2] * xs[(step * 2 + 1) % 4];
         }
+        acc += a;
     }
-    for i in 0..2 {
-        if tr.b(i < 1) {
-            return f64::sin(a) / (1.5 + h_nested(xs[i], xs).cos());
-        }
-    }
-    a - grid[(tr.floor((1.5 + a.tanh()).ln().tanh().abs() * 2.9) as usize) % grid.len()][0] + pair.1 + pt.1 + acc
+    let buf = [0.0_f64; 5];
+    (2.0 + f64::log10(2.0 + std::f64::consts::PI.sin()).sin()).log10() + pair.1 + tup.1 + buf[4] + acc
 }
 
 const CASE_F0494: Case = case!(f0494, f0494_t, f0494_grad, f0494_pullback, f0494_grad_into,
@@ -13016,123 +13090,89 @@ const CASE_F0494: Case = case!(f0494, f0494_t, f0494_grad, f0494_pullback, f0494
 #[differentiate(wrt(vals))]
 fn f0495(vals: &[f64], e: i32, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = core::f64::consts::E.to_radians();
-    z = z * (z + vals[0]).sin();
+    let mut a = (f64::ceil(std::f64::consts::PI * 1.5) * 0.3).cos().cosh();
+    a = a * a.sin();
+    a *= std::f64::consts::PI.sin();
     for (i, row) in rows.iter().enumerate() {
-        acc += h_norm2(*row) * (row[(i + 3) % 2].cos() * 0.9).acos();
-        if (f64::ceil(z * 1.5) + z) <= 0.3 {
-            return ((vals[0] * 1.5).ceil() + z) / (z.abs() + 0.5);
+        acc += h_norm2(*row) * row[(i + 3) % 2].cos().sinh();
+        if (a.abs() + 0.5).log2() <= a.tanh().powi(3) {
+            return f64::exp_m1((a / (a.abs() + 0.5)).sin());
         }
     }
-    if f64::max(vals[0], z) > 0.3 {
-        let c: f64 = if e < 2 {
-            z.max(h_mix(z, rows[0][0]))
-        } else {
-            for i in (0..vals.len()).rev() {
-                if i > 0 {
-                    let ws = [core::f64::consts::E.tanh().exp().log2(), z, vals[0].tanh().exp2(), (2.0 + z.sin()).log2()];
-                    let zs: [f64; 5] = [0.0; 5];
-                    acc += ws[3];
-                    acc += zs[4];
-                }
-            }
-            z % 1.5 / (1.5 + f64::exp(rows[0][1].sin()).tanh())
-        };
-        acc += c;
+    let buf = vals.to_vec();
+    for (jj, row) in rows.iter().enumerate() {
+        acc += row[jj.min(2 - 1)] * rows[rows.len() - 1 - jj][jj.min(2 - 1)].tanh().sinh();
+        a = a * (rows[jj.min(rows.len() - 1)][(jj * 2 + 1) % 2] - a).sin();
     }
-    h_nested(rows[1][(((std::f64::consts::PI as f64).cos().abs() * 2.9).floor() as usize) % 2], vals) - ((e as f64).tanh() * 0.9).acos() + acc
+    a = h_mix(a, vals[0] * core::f64::consts::E);
+    a.sin().exp() + e as f64 * 0.5 + buf[0] + acc
 }
 
 fn f0495_t(tr: &Trace, vals: &[f64], e: i32, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = core::f64::consts::E.to_radians();
-    z = z * (z + vals[0]).sin();
+    let mut a = (tr.ceil(std::f64::consts::PI * 1.5) * 0.3).cos().cosh();
+    a = a * a.sin();
+    a *= std::f64::consts::PI.sin();
     for (i, row) in rows.iter().enumerate() {
-        acc += h_norm2(*row) * (row[(i + 3) % 2].cos() * 0.9).acos();
-        if tr.b((tr.ceil(z * 1.5) + z) <= 0.3) {
-            return (tr.ceil(vals[0] * 1.5) + z) / (tr.abs(z) + 0.5);
+        acc += h_norm2(*row) * row[(i + 3) % 2].cos().sinh();
+        if tr.b((tr.abs(a) + 0.5).log2() <= a.tanh().powi(3)) {
+            return f64::exp_m1((a / (tr.abs(a) + 0.5)).sin());
         }
     }
-    if tr.b(tr.max(vals[0], z) > 0.3) {
-        let c: f64 = if tr.b(e < 2) {
-            tr.max(z, h_mix(z, rows[0][0]))
-        } else {
-            for i in (0..vals.len()).rev() {
-                if tr.b(i > 0) {
-                    let ws = [core::f64::consts::E.tanh().exp().log2(), z, vals[0].tanh().exp2(), (2.0 + z.sin()).log2()];
-                    let zs: [f64; 5] = [0.0; 5];
-                    acc += ws[3];
-                    acc += zs[4];
-                }
-            }
-            tr.rem(z, 1.5) / (1.5 + f64::exp(rows[0][1].sin()).tanh())
-        };
-        acc += c;
+    let buf = vals.to_vec();
+    for (jj, row) in rows.iter().enumerate() {
+        acc += row[jj.min(2 - 1)] * rows[rows.len() - 1 - jj][jj.min(2 - 1)].tanh().sinh();
+        a = a * (rows[jj.min(rows.len() - 1)][(jj * 2 + 1) % 2] - a).sin();
     }
-    h_nested(rows[1][(tr.floor((std::f64::consts::PI as f64).cos().abs() * 2.9) as usize) % 2], vals) - ((e as f64).tanh() * 0.9).acos() + acc
+    a = h_mix(a, vals[0] * core::f64::consts::E);
+    a.sin().exp() + e as f64 * 0.5 + buf[0] + acc
 }
 
 const CASE_F0495: Case = case!(f0495, f0495_t, f0495_grad, f0495_pullback, f0495_grad_into,
-    n: 7, active: [true, false, false, false, false, false, false], ints: [[2], [0], [0], [1]],
+    n: 7, active: [true, false, false, false, false, false, false], ints: [[2], [0], [1], [1]],
     |p, k| (&p[0..1], k[0] as i32, &p[1..7].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>()));
 
 #[differentiate]
 fn f0496(a: f64, a1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = a / a.hypot(1.0) * a1.hypot(1.0).powf(2.5);
-    let p: f64 = {
-        let g: f64 = {
-            y += y * a / (2.0 + (y * 0.3).sin());
-            for i in 0..2 {
-                let mut b: f64 = if i > 1 {
-                    let e: f64 = {
-                        let mut ys = [a1.min(a), a.powi(2), core::f64::consts::E + 0.9];
-                        ys[3 - 1 - i] = std::f64::consts::PI;
-                        (1.5 + (ys[(i * 2 + 1) % ys.len()] + ys[i]).cos()).recip()
-                    };
-                    (e / (1.0 + e * e)).sin().cosh()
-                } else {
-                    y += a1;
-                    (h_mix(a1, a1) * 1.5).round() + y
-                };
-                b = b.cos() + a1.hypot(1.0).log(2.5 + y.sin());
-                acc += b;
+    let mut u = a / a.hypot(1.0) * (1.5 + a1.tanh()).recip();
+    if (a / a1.hypot(1.0)) <= (u + a) {
+        let mut e = std::f64::consts::PI + (a + a1);
+        let p: f64 = {
+            let mut cnt: usize = 0;
+            while cnt < 4 {
+                cnt += 1;
+                let pair = (cnt as f64 / (1.0 + e * e), a1 * u);
+                acc += pair.1;
             }
-            (a.cos() - 2.0).cbrt() * a1
+            e += (e.sin() * 0.9).atanh();
+            u * 0.9
         };
-        let s: f64 = a1;
-        (s * a).tanh().sinh() + g
-    };
-    a1 + y + p + acc
+        u *= (1.5 + e.cos()).sqrt().atan().cos();
+        acc += p;
+    }
+    -f64::sin(a) + u + acc
 }
 
 fn f0496_t(tr: &Trace, a: f64, a1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = a / a.hypot(1.0) * a1.hypot(1.0).powf(2.5);
-    let p: f64 = {
-        let g: f64 = {
-            y += y * a / (2.0 + (y * 0.3).sin());
-            for i in 0..2 {
-                let mut b: f64 = if tr.b(i > 1) {
-                    let e: f64 = {
-                        let mut ys = [tr.min(a1, a), a.powi(2), core::f64::consts::E + 0.9];
-                        ys[3 - 1 - i] = std::f64::consts::PI;
-                        (1.5 + (ys[(i * 2 + 1) % ys.len()] + ys[i]).cos()).recip()
-                    };
-                    (e / (1.0 + e * e)).sin().cosh()
-                } else {
-                    y += a1;
-                    tr.round(h_mix(a1, a1) * 1.5) + y
-                };
-                b = b.cos() + a1.hypot(1.0).log(2.5 + y.sin());
-                acc += b;
+    let mut u = a / a.hypot(1.0) * (1.5 + a1.tanh()).recip();
+    if tr.b((a / a1.hypot(1.0)) <= (u + a)) {
+        let mut e = std::f64::consts::PI + (a + a1);
+        let p: f64 = {
+            let mut cnt: usize = 0;
+            while tr.b(cnt < 4) {
+                cnt += 1;
+                let pair = (cnt as f64 / (1.0 + e * e), a1 * u);
+                acc += pair.1;
             }
-            (a.cos() - 2.0).cbrt() * a1
+            e += (e.sin() * 0.9).atanh();
+            u * 0.9
         };
-        let s: f64 = a1;
-        (s * a).tanh().sinh() + g
-    };
-    a1 + y + p + acc
+        u *= (1.5 + e.cos()).sqrt().atan().cos();
+        acc += p;
+    }
+    -f64::sin(a) + u + acc
 }
 
 const CASE_F0496: Case = case!(f0496, f0496_t, f0496_grad, f0496_pullback, f0496_grad_into,
@@ -13142,70 +13182,42 @@ const CASE_F0496: Case = case!(f0496, f0496_t, f0496_grad, f0496_pullback, f0496
 #[differentiate]
 fn f0497(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if ws[1].tanh().cosh() > (ws[1] * ws[2]) {
-        let mut p = (2.0 + ws[((ws[((h_cumsum(ws)[((h_mix(ws[1], ws[((((core::f64::consts::E * 1.5).round() + ws[0]).tanh().abs() * 2.9).floor() as usize) % ws.len()]).tanh().abs() * 2.9).floor() as usize) % 5].tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh().abs() * 2.9).floor() as usize) % 5].max(ws[(((ws[0] * ws[3]).sin().abs() * 2.9).floor() as usize) % 5]).sin()).log(3.0);
-        let e: f64 = if (-0.5 + p) >= ws[1] {
-            for ii in 0..4 {
-                if ii < 3 {
-                    p += ((ii as f64).cos() * 0.9).asin();
-                    continue;
-                }
-                if (p * ws[ii]) <= 2.5 {
-                    return ii as f64;
-                }
+    if (ws[1].signum() * ws[4]) < ws[2] {
+        let a: f64 = (f64::max(ws[((ws[((h_cumsum(ws)[((h_mix(ws[1], ws[((core::f64::consts::E.asinh().sin().abs() * 2.9).floor() as usize) % ws.len()]).cos().abs() * 2.9).floor() as usize) % 5].cos().abs() * 2.9).floor() as usize) % ws.len()].cos().abs() * 2.9).floor() as usize) % 5], core::f64::consts::E).tanh() * 0.9).asin();
+        let mut a = a.tanh().sinh() * (a * ws[3]);
+        for (ii, p) in ws.iter().enumerate() {
+            a += -ws[(ii + 1) % 5] + ws[ii];
+            if ii % 2 == 0 {
+                continue;
             }
-            (p * ws[((ws[3].tanh().abs() * 2.9).floor() as usize) % ws.len()]).cos().tan()
-        } else {
-            p -= p.atan() - p.tanh().powi(3);
-            p * 0.9
-        };
-        let e = e * 0.5;
-        acc += e;
+            acc += *p;
+        }
+        acc += a;
     }
-    let v: f64 = {
-        let hs: Vec<f64> = vec![0.0; ws.len()];
-        let q: f64 = {
-            let ys: Vec<f64> = vec![0.0; hs.len()];
-            let zs1 = [0.0_f64; 4];
-            f64::asin(h_scale3(&[ws[0], 1.2, ws[3]], 1.2)[1].tanh() * 0.9) + ys[4] + zs1[3]
-        };
-        hs[4] + q
-    };
-    v + acc
+    let (mut u, c): (f64, f64) = (0.5, h_mix(ws[4], ws[4]));
+    u = h_mix(u, c);
+    let c: f64 = c + h_cumsum(ws)[4];
+    ws[3] - (ws[(((ws[1] - ws[0]).tanh().abs() * 2.9).floor() as usize) % ws.len()] + c) + u + acc
 }
 
 fn f0497_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(ws[1].tanh().cosh() > (ws[1] * ws[2])) {
-        let mut p = (2.0 + tr.max(ws[(tr.floor(ws[(tr.floor(h_cumsum(ws)[(tr.floor(h_mix(ws[1], ws[(tr.floor((tr.round(core::f64::consts::E * 1.5) + ws[0]).tanh().abs() * 2.9) as usize) % ws.len()]).tanh().abs() * 2.9) as usize) % 5].tanh().abs() * 2.9) as usize) % ws.len()].tanh().abs() * 2.9) as usize) % 5], ws[(tr.floor((ws[0] * ws[3]).sin().abs() * 2.9) as usize) % 5]).sin()).log(3.0);
-        let e: f64 = if tr.b((-0.5 + p) >= ws[1]) {
-            for ii in 0..4 {
-                if tr.b(ii < 3) {
-                    p += ((ii as f64).cos() * 0.9).asin();
-                    continue;
-                }
-                if tr.b((p * ws[ii]) <= 2.5) {
-                    return ii as f64;
-                }
+    if tr.b((tr.signum(ws[1]) * ws[4]) < ws[2]) {
+        let a: f64 = (tr.max(ws[(tr.floor(ws[(tr.floor(h_cumsum(ws)[(tr.floor(h_mix(ws[1], ws[(tr.floor(core::f64::consts::E.asinh().sin().abs() * 2.9) as usize) % ws.len()]).cos().abs() * 2.9) as usize) % 5].cos().abs() * 2.9) as usize) % ws.len()].cos().abs() * 2.9) as usize) % 5], core::f64::consts::E).tanh() * 0.9).asin();
+        let mut a = a.tanh().sinh() * (a * ws[3]);
+        for (ii, p) in ws.iter().enumerate() {
+            a += -ws[(ii + 1) % 5] + ws[ii];
+            if tr.b(ii % 2 == 0) {
+                continue;
             }
-            (p * ws[(tr.floor(ws[3].tanh().abs() * 2.9) as usize) % ws.len()]).cos().tan()
-        } else {
-            p -= p.atan() - p.tanh().powi(3);
-            p * 0.9
-        };
-        let e = e * 0.5;
-        acc += e;
+            acc += *p;
+        }
+        acc += a;
     }
-    let v: f64 = {
-        let hs: Vec<f64> = vec![0.0; ws.len()];
-        let q: f64 = {
-            let ys: Vec<f64> = vec![0.0; hs.len()];
-            let zs1 = [0.0_f64; 4];
-            f64::asin(h_scale3(&[ws[0], 1.2, ws[3]], 1.2)[1].tanh() * 0.9) + ys[4] + zs1[3]
-        };
-        hs[4] + q
-    };
-    v + acc
+    let (mut u, c): (f64, f64) = (0.5, h_mix(ws[4], ws[4]));
+    u = h_mix(u, c);
+    let c: f64 = c + h_cumsum(ws)[4];
+    ws[3] - (ws[(tr.floor((ws[1] - ws[0]).tanh().abs() * 2.9) as usize) % ws.len()] + c) + u + acc
 }
 
 const CASE_F0497: Case = case!(f0497, f0497_t, f0497_grad, f0497_pullback, f0497_grad_into,
@@ -13221,24 +13233,30 @@ fn f0498(xs: &[f64], arr: [f64; 4], pts: &[[f64; 2]]) -> f64 {
         if cnt > 1 {
             break;
         }
-        if (arr[cnt + 1] / (1.5 + xs[cnt.min(xs.len() - 1)].cos())) < pts[0][cnt - 1].hypot(1.0).log10() {
-            let mut round: usize = 0;
-            loop {
-                round += 1;
-                if round > cnt {
-                    break;
-                }
-                let ws = [0.0_f64; 2];
-                acc += ws[1];
+        if (arr[cnt + 1] / (1.5 + xs[cnt.min(xs.len() - 1)].cos())) < ((pts[0][cnt - 1] * 1.5).round() + pts[0][cnt.min(2 - 1)]) {
+            for _ in (0..arr.len()).rev() {
+                let v: f64 = -((cnt as f64 * 1.5).round() * 0.3);
+                acc += v;
             }
+            let s = ((cnt as f64).abs() + 0.5).log10().asinh();
+            acc += s;
+        } else if cnt < 1 {
+            let t = (cnt as f64 * 1.5).floor() * 0.3;
+            acc += t;
         } else {
-            let e = h_norm2([std::f64::consts::PI.tanh().tan(), xs[(cnt + 2) % xs.len()] * 0.3]);
-            acc += e;
+            let b: f64 = if xs[cnt % xs.len()].abs() < -1.5 {
+                let ys = arr;
+                (2.0 + (core::f64::consts::E + arr[(cnt * 2 + 1) % arr.len()]).sin()).cbrt() + ys[3]
+            } else {
+                let tup = h_polar(xs[cnt], (pts[0][cnt % 2] * 1.5).ceil() + xs[cnt.min(xs.len() - 1)]);
+                -(xs[(cnt * 2 + 1) % xs.len()] * pts[0][2 - 1 - cnt]) + tup.1
+            };
+            acc += b;
         }
-        let tup = ((cnt as f64) as f64, cnt as f64 * xs[cnt % 2]);
-        acc += tup.1;
+        let w = h_mix(std::f64::consts::PI * xs[xs.len() - 1 - cnt], arr[cnt]);
+        acc += w;
     }
-    ((xs[(cnt * 2 + 1) % xs.len()] as f64).abs() + 0.5).log10() + arr[3] + pts[0][0] + acc
+    h_mix(xs[cnt.min(2 - 1)], core::f64::consts::E).hypot(1.0).recip() + arr[3] + pts[0][0] + acc
 }
 
 fn f0498_t(tr: &Trace, xs: &[f64], arr: [f64; 4], pts: &[[f64; 2]]) -> f64 {
@@ -13249,24 +13267,30 @@ fn f0498_t(tr: &Trace, xs: &[f64], arr: [f64; 4], pts: &[[f64; 2]]) -> f64 {
         if tr.b(cnt > 1) {
             break;
         }
-        if tr.b((arr[cnt + 1] / (1.5 + xs[cnt.min(xs.len() - 1)].cos())) < pts[0][cnt - 1].hypot(1.0).log10()) {
-            let mut round: usize = 0;
-            loop {
-                round += 1;
-                if tr.b(round > cnt) {
-                    break;
-                }
-                let ws = [0.0_f64; 2];
-                acc += ws[1];
+        if tr.b((arr[cnt + 1] / (1.5 + xs[cnt.min(xs.len() - 1)].cos())) < (tr.round(pts[0][cnt - 1] * 1.5) + pts[0][cnt.min(2 - 1)])) {
+            for _ in (0..arr.len()).rev() {
+                let v: f64 = -(tr.round(cnt as f64 * 1.5) * 0.3);
+                acc += v;
             }
+            let s = (tr.abs(cnt as f64) + 0.5).log10().asinh();
+            acc += s;
+        } else if tr.b(cnt < 1) {
+            let t = tr.floor(cnt as f64 * 1.5) * 0.3;
+            acc += t;
         } else {
-            let e = h_norm2([std::f64::consts::PI.tanh().tan(), xs[(cnt + 2) % xs.len()] * 0.3]);
-            acc += e;
+            let b: f64 = if tr.b(tr.abs(xs[cnt % xs.len()]) < -1.5) {
+                let ys = arr;
+                (2.0 + (core::f64::consts::E + arr[(cnt * 2 + 1) % arr.len()]).sin()).cbrt() + ys[3]
+            } else {
+                let tup = h_polar(xs[cnt], tr.ceil(pts[0][cnt % 2] * 1.5) + xs[cnt.min(xs.len() - 1)]);
+                -(xs[(cnt * 2 + 1) % xs.len()] * pts[0][2 - 1 - cnt]) + tup.1
+            };
+            acc += b;
         }
-        let tup = ((cnt as f64) as f64, cnt as f64 * xs[cnt % 2]);
-        acc += tup.1;
+        let w = h_mix(std::f64::consts::PI * xs[xs.len() - 1 - cnt], arr[cnt]);
+        acc += w;
     }
-    (tr.abs(xs[(cnt * 2 + 1) % xs.len()] as f64) + 0.5).log10() + arr[3] + pts[0][0] + acc
+    h_mix(xs[cnt.min(2 - 1)], core::f64::consts::E).hypot(1.0).recip() + arr[3] + pts[0][0] + acc
 }
 
 const CASE_F0498: Case = case!(f0498, f0498_t, f0498_grad, f0498_pullback, f0498_grad_into,
@@ -13276,48 +13300,58 @@ const CASE_F0498: Case = case!(f0498, f0498_t, f0498_grad, f0498_pullback, f0498
 #[differentiate]
 fn f0499(c: f64, x: f64, vs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = c - ((k as f64 + vs[k % vs.len()]) * 1.5).trunc() * 0.3;
-    c = h_mix(c, vs[k.min(vs.len() - 1)].cos().sinh());
-    let mut zs = vs.to_vec();
-    for l in 1..zs.len() {
-        zs[l] = zs[l - 1].tanh() + f64::sqrt(1.0 + c * c).sin() * (zs[l - 1] * x);
-        for _ in 0..k.min(zs.len()) {
-            let ws: Vec<f64> = vec![0.0; zs.len()];
-            acc += ws[2];
+    let mut c = c - (2.0 + (k as f64 + vs[k % vs.len()]).sin()).recip();
+    c = h_mix(c, vs[k.min(vs.len() - 1)].atan2(x.hypot(1.0)));
+    let mut s = h_polar(vs[(k + 2) % vs.len()] * vs[k.min(vs.len() - 1)], (1.5 + core::f64::consts::E.cos()).log10()).0;
+    for &t in &vs {
+        if (s.abs() + 0.5).log2() <= -0.5 {
+            s += x.atan();
+            break;
         }
-        for &u in &zs {
-            let p = ((c / vs[2].tanh().exp()).abs() + 0.5).log2();
-            acc += u;
-            acc += p;
-        }
+        acc += t;
     }
-    zs[k.min(3 - 1)] = f64::clamp(k as f64 - x, -0.5, 0.8);
-    (f64::floor(vs[k.min(vs.len() - 1)] * 1.5) + zs[(k + 1) % 3]).atan2(1.5 + (1.5 + zs[k % 3].cos()).log(2.5 + vs[(k + 3) % vs.len()].sin()).cos()) + c + acc
+    let mut late1: f64;
+    if k > 3 {
+        late1 = c.sin().exp_m1().hypot((s.abs() + 0.5).recip().abs() + 0.5);
+    } else {
+        late1 = vs[k.min(vs.len() - 1)].sin().cosh();
+    }
+    for _ in 0..4 {
+        let r = ((k as f64).clamp(-0.5, 0.8).tanh() * 0.9).asin();
+        acc += r;
+    }
+    late1 -= (s + c).cos();
+    (-c).signum() * vs[(k * 2 + 1) % vs.len()].atan2(1.5 + (k as f64).cos()) + late1 + acc
 }
 
 fn f0499_t(tr: &Trace, c: f64, x: f64, vs: Vec<f64>, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = c - tr.trunc((k as f64 + vs[k % vs.len()]) * 1.5) * 0.3;
-    c = h_mix(c, vs[k.min(vs.len() - 1)].cos().sinh());
-    let mut zs = vs.to_vec();
-    for l in 1..zs.len() {
-        zs[l] = zs[l - 1].tanh() + f64::sqrt(1.0 + c * c).sin() * (zs[l - 1] * x);
-        for _ in 0..k.min(zs.len()) {
-            let ws: Vec<f64> = vec![0.0; zs.len()];
-            acc += ws[2];
+    let mut c = c - (2.0 + (k as f64 + vs[k % vs.len()]).sin()).recip();
+    c = h_mix(c, vs[k.min(vs.len() - 1)].atan2(x.hypot(1.0)));
+    let mut s = h_polar(vs[(k + 2) % vs.len()] * vs[k.min(vs.len() - 1)], (1.5 + core::f64::consts::E.cos()).log10()).0;
+    for &t in &vs {
+        if tr.b((tr.abs(s) + 0.5).log2() <= -0.5) {
+            s += x.atan();
+            break;
         }
-        for &u in &zs {
-            let p = (tr.abs(c / vs[2].tanh().exp()) + 0.5).log2();
-            acc += u;
-            acc += p;
-        }
+        acc += t;
     }
-    zs[k.min(3 - 1)] = tr.clamp(k as f64 - x, -0.5, 0.8);
-    (tr.floor(vs[k.min(vs.len() - 1)] * 1.5) + zs[(k + 1) % 3]).atan2(1.5 + (1.5 + zs[k % 3].cos()).log(2.5 + vs[(k + 3) % vs.len()].sin()).cos()) + c + acc
+    let mut late1: f64;
+    if tr.b(k > 3) {
+        late1 = c.sin().exp_m1().hypot(tr.abs((tr.abs(s) + 0.5).recip()) + 0.5);
+    } else {
+        late1 = vs[k.min(vs.len() - 1)].sin().cosh();
+    }
+    for _ in 0..4 {
+        let r = (tr.clamp(k as f64, -0.5, 0.8).tanh() * 0.9).asin();
+        acc += r;
+    }
+    late1 -= (s + c).cos();
+    tr.signum(-c) * vs[(k * 2 + 1) % vs.len()].atan2(1.5 + (k as f64).cos()) + late1 + acc
 }
 
 const CASE_F0499: Case = case!(f0499, f0499_t, f0499_grad, f0499_pullback, f0499_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [2], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [3], [3]],
     |p, k| (p[0], p[1], p[2..5].to_vec(), k[0]));
 
 pub static CASES: &[Case] = &[

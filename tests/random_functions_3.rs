@@ -128,41 +128,35 @@ fn h_cumsum(x: &[f64]) -> Vec<f64> {
 
 #[differentiate]
 fn f0500(x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut x = (x / x.hypot(1.0)).clamp(-0.5, 0.8);
-    let mut p = h_norm2([x, x]).to_radians();
-    x = (2.0 + x.sin()).sqrt() - std::f64::consts::PI.atan2(1.5 + x.tanh());
-    for ii in 0..4 {
-        x %= 1.5 + (ii as f64).sin().min(p + x).cos();
-        if ii % 2 == 0 {
-            let q: f64 = ((p * 1.5).round() + p).tanh().exp().sqrt();
-            p *= (2.0 + ((p * 1.5).trunc() * 0.3).sin()).log2().tanh();
-            acc += q;
-        } else {
-            let r = h_norm2([p, x]) + p * x;
-            acc += r;
-        }
-    }
-    -p + x + acc
+    let mut x = x + ((x / x.hypot(1.0)).tanh() * 0.9).asin();
+    let w = h_norm2([x, x]).tanh().cosh();
+    let mut d: f64 = if (x - std::f64::consts::PI) > -1.5 {
+        (x + w).cos().tan()
+    } else {
+        x = x * (w + x).cos();
+        x.tanh().exp_m1()
+    };
+    d += 0.5;
+    let w = w + x.atan2(x.tanh().exp()) / (1.5 + (d + w).tanh());
+    d = w * d + (x + w);
+    x = h_mix(x, 0.9 / (1.5 + x.tanh()));
+    x + d.mul_add(std::f64::consts::PI, -1.5)
 }
 
 fn f0500_t(tr: &Trace, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut x = tr.clamp(x / x.hypot(1.0), -0.5, 0.8);
-    let mut p = h_norm2([x, x]).to_radians();
-    x = (2.0 + x.sin()).sqrt() - std::f64::consts::PI.atan2(1.5 + x.tanh());
-    for ii in 0..4 {
-        x = tr.rem(x, 1.5 + tr.min((ii as f64).sin(), p + x).cos());
-        if tr.b(ii % 2 == 0) {
-            let q: f64 = (tr.round(p * 1.5) + p).tanh().exp().sqrt();
-            p *= (2.0 + (tr.trunc(p * 1.5) * 0.3).sin()).log2().tanh();
-            acc += q;
-        } else {
-            let r = h_norm2([p, x]) + p * x;
-            acc += r;
-        }
-    }
-    -p + x + acc
+    let mut x = x + ((x / x.hypot(1.0)).tanh() * 0.9).asin();
+    let w = h_norm2([x, x]).tanh().cosh();
+    let mut d: f64 = if tr.b((x - std::f64::consts::PI) > -1.5) {
+        (x + w).cos().tan()
+    } else {
+        x = x * (w + x).cos();
+        x.tanh().exp_m1()
+    };
+    d += 0.5;
+    let w = w + x.atan2(x.tanh().exp()) / (1.5 + (d + w).tanh());
+    d = w * d + (x + w);
+    x = h_mix(x, 0.9 / (1.5 + x.tanh()));
+    x + d.mul_add(std::f64::consts::PI, -1.5)
 }
 
 const CASE_F0500: Case = case!(f0500, f0500_t, f0500_grad, f0500_pullback, f0500_grad_into,
@@ -174,7 +168,7 @@ fn f0501(x: f64, ts: &[f64; 3], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, v) in ts.iter().enumerate() {
         for &t in xs.iter() {
-            let e: f64 = (-0.5 - x) * (v + xs[0]);
+            let e: f64 = (v * -0.5).atan2((xs[0] - v).cos() - 1.5);
             acc += t;
             acc += e;
         }
@@ -185,11 +179,11 @@ fn f0501(x: f64, ts: &[f64; 3], xs: &[f64]) -> f64 {
     xs[0] + x + acc
 }
 
-fn f0501_t(_tr: &Trace, x: f64, ts: &[f64; 3], xs: &[f64]) -> f64 {
+fn f0501_t(tr: &Trace, x: f64, ts: &[f64; 3], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, v) in ts.iter().enumerate() {
         for &t in xs.iter() {
-            let e: f64 = (-0.5 - x) * (v + xs[0]);
+            let e: f64 = tr.atan2(v * -0.5, (xs[0] - v).cos() - 1.5);
             acc += t;
             acc += e;
         }
@@ -209,56 +203,56 @@ fn f0502(b: f64, mat: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
         let c: f64 = if i > 1 {
-            b * 0.9
+            b.min(b + mat[i % 2][0])
         } else {
-            let d = (mat[i][0].cos() * 0.9).asin().abs();
-            b.sin().cosh() + d
+            i as f64 / (1.5 + mat[(i + 1) % mat.len()][0].cos()) + f64::to_degrees(b.cos()) * 0.02
         };
         acc += c;
     }
-    let g: f64 = (1.0 + b * b).ln() - mat[((mat[((h_norm2([mat[0][0], b]).cos().abs() * 2.9).floor() as usize) % mat.len()][0].tanh().exp().recip().cos().abs() * 2.9).floor() as usize) % mat.len()][0].atan2(b.hypot(1.0));
-    if b <= 0.3 {
+    let a = b.abs() - (mat[((mat[((h_norm2([mat[0][0], b]).cos().abs() * 2.9).floor() as usize) % mat.len()][0].tanh().exp().sqrt().cos().abs() * 2.9).floor() as usize) % mat.len()][0] * 1.5).trunc() * 0.3;
+    if h_mix(a, b) <= 0.3 {
         for _ in 0..2 {
-            let q = (1.5 + g.cos()).sqrt();
-            acc += q;
+            let c = 2.5_f64.powf(a.sin());
+            acc += c;
         }
-        let b = g.signum() * mat[0][0].tanh().exp();
-        acc += b;
+        if a.tanh().exp().log10() <= 0.1 {
+            return mat[1][0] / mat[1][0].hypot(1.0);
+        }
     } else {
-        let t = mat[1][0];
-        let ws = [0.0_f64; 1];
-        acc += t;
-        acc += ws[0];
+        let u = b;
+        let pt = (core::f64::consts::E.min(mat[1][0]), mat[1][0]);
+        acc += u;
+        acc += pt.1;
     }
-    (-0.5 / (1.0 + g * g)).hypot(1.0).ln() + acc
+    a + acc
 }
 
 fn f0502_t(tr: &Trace, b: f64, mat: &[[f64; 1]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for i in 0..2 {
         let c: f64 = if tr.b(i > 1) {
-            b * 0.9
+            tr.min(b, b + mat[i % 2][0])
         } else {
-            let d = tr.abs((mat[i][0].cos() * 0.9).asin());
-            b.sin().cosh() + d
+            i as f64 / (1.5 + mat[(i + 1) % mat.len()][0].cos()) + f64::to_degrees(b.cos()) * 0.02
         };
         acc += c;
     }
-    let g: f64 = (1.0 + b * b).ln() - mat[(tr.floor(mat[(tr.floor(h_norm2([mat[0][0], b]).cos().abs() * 2.9) as usize) % mat.len()][0].tanh().exp().recip().cos().abs() * 2.9) as usize) % mat.len()][0].atan2(b.hypot(1.0));
-    if tr.b(b <= 0.3) {
+    let a = tr.abs(b) - tr.trunc(mat[(tr.floor(mat[(tr.floor(h_norm2([mat[0][0], b]).cos().abs() * 2.9) as usize) % mat.len()][0].tanh().exp().sqrt().cos().abs() * 2.9) as usize) % mat.len()][0] * 1.5) * 0.3;
+    if tr.b(h_mix(a, b) <= 0.3) {
         for _ in 0..2 {
-            let q = (1.5 + g.cos()).sqrt();
-            acc += q;
+            let c = 2.5_f64.powf(a.sin());
+            acc += c;
         }
-        let b = tr.signum(g) * mat[0][0].tanh().exp();
-        acc += b;
+        if tr.b(a.tanh().exp().log10() <= 0.1) {
+            return mat[1][0] / mat[1][0].hypot(1.0);
+        }
     } else {
-        let t = mat[1][0];
-        let ws = [0.0_f64; 1];
-        acc += t;
-        acc += ws[0];
+        let u = b;
+        let pt = (tr.min(core::f64::consts::E, mat[1][0]), mat[1][0]);
+        acc += u;
+        acc += pt.1;
     }
-    (-0.5 / (1.0 + g * g)).hypot(1.0).ln() + acc
+    a + acc
 }
 
 const CASE_F0502: Case = case!(f0502, f0502_t, f0502_grad, f0502_pullback, f0502_grad_into,
@@ -272,19 +266,18 @@ fn f0503(xs: &[f64], x: f64) -> f64 {
         let late1: f64;
         if h_norm2([core::f64::consts::E, x]) <= 1.5 {
             let r: f64 = {
-                let e = f64::sqrt((ii as f64).abs() + 0.5);
-                h_mix(h_cumsum(xs)[(ii * 2 + 1) % 3], e)
+                let c = x.asinh().hypot((ii as f64).hypot(1.0));
+                x + c
             };
-            late1 = (x + xs[ii]) % (1.5 + f64::sin(xs[3 - 1 - ii]).cos());
+            late1 = x;
             acc += r;
         } else {
-            let tup = (core::f64::consts::E, (xs[xs.len() - 1 - ii] * 1.5).floor() * 0.3);
-            late1 = (0.3 * xs[ii % xs.len()] * 1.5).trunc() + x * xs[(ii + 2) % xs.len()];
-            acc += tup.1;
+            let x = (x.abs().abs() + 0.5).powf((-x).sin() * 1.5);
+            late1 = f64::exp_m1(x.asinh().tanh());
         }
         acc += late1;
     }
-    xs[2] + x + acc
+    (core::f64::consts::E.sin() * 0.9).acos() + xs[2] + x + acc
 }
 
 fn f0503_t(tr: &Trace, xs: &[f64], x: f64) -> f64 {
@@ -293,19 +286,18 @@ fn f0503_t(tr: &Trace, xs: &[f64], x: f64) -> f64 {
         let late1: f64;
         if tr.b(h_norm2([core::f64::consts::E, x]) <= 1.5) {
             let r: f64 = {
-                let e = f64::sqrt(tr.abs(ii as f64) + 0.5);
-                h_mix(h_cumsum(xs)[(ii * 2 + 1) % 3], e)
+                let c = x.asinh().hypot((ii as f64).hypot(1.0));
+                x + c
             };
-            late1 = tr.rem(x + xs[ii], 1.5 + f64::sin(xs[3 - 1 - ii]).cos());
+            late1 = x;
             acc += r;
         } else {
-            let tup = (core::f64::consts::E, tr.floor(xs[xs.len() - 1 - ii] * 1.5) * 0.3);
-            late1 = tr.trunc(0.3 * xs[ii % xs.len()] * 1.5) + x * xs[(ii + 2) % xs.len()];
-            acc += tup.1;
+            let x = (tr.abs(tr.abs(x)) + 0.5).powf((-x).sin() * 1.5);
+            late1 = f64::exp_m1(x.asinh().tanh());
         }
         acc += late1;
     }
-    xs[2] + x + acc
+    (core::f64::consts::E.sin() * 0.9).acos() + xs[2] + x + acc
 }
 
 const CASE_F0503: Case = case!(f0503, f0503_t, f0503_grad, f0503_pullback, f0503_grad_into,
@@ -314,27 +306,19 @@ const CASE_F0503: Case = case!(f0503, f0503_t, f0503_grad, f0503_pullback, f0503
 
 #[differentiate]
 fn f0504(b: f64) -> f64 {
-    let b = b + 0.1;
-    let pair = (b.tanh().cosh(), f64::log2(1.5 + b.tanh()));
-    let g: f64 = if b >= 0.5 {
-        2.5_f64.powf(b.tanh().exp2().tanh())
-    } else {
-        b.min(pair.0.min(pair.1))
-    };
-    let w = b.sin() / (g % (1.0 + b * b)).tanh().exp();
-    pair.1 + (b - w)
+    let mut b = b + 0.1;
+    let tup = (b.atan(), b * core::f64::consts::E);
+    b = b * (1.0 + b * b).powf(2.5).sin();
+    let pair = h_polar(tup.0, b - tup.1);
+    (1.0 + b.cos() * b.cos()).ln() + pair.1
 }
 
-fn f0504_t(tr: &Trace, b: f64) -> f64 {
-    let b = b + 0.1;
-    let pair = (b.tanh().cosh(), f64::log2(1.5 + b.tanh()));
-    let g: f64 = if tr.b(b >= 0.5) {
-        2.5_f64.powf(b.tanh().exp2().tanh())
-    } else {
-        tr.min(b, tr.min(pair.0, pair.1))
-    };
-    let w = b.sin() / (tr.rem(g, 1.0 + b * b)).tanh().exp();
-    pair.1 + (b - w)
+fn f0504_t(_tr: &Trace, b: f64) -> f64 {
+    let mut b = b + 0.1;
+    let tup = (b.atan(), b * core::f64::consts::E);
+    b = b * (1.0 + b * b).powf(2.5).sin();
+    let pair = h_polar(tup.0, b - tup.1);
+    (1.0 + b.cos() * b.cos()).ln() + pair.1
 }
 
 const CASE_F0504: Case = case!(f0504, f0504_t, f0504_grad, f0504_pullback, f0504_grad_into,
@@ -346,46 +330,38 @@ fn f0505(mat: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut z: f64 = {
         let a = h_pow(0.1 / mat[0][1].tanh().exp(), 1);
-        let tup = h_polar(a, mat[2][0].hypot(1.0).log10());
-        f64::exp_m1(std::f64::consts::PI.sin()) + tup.1
+        let tup = h_polar(a, mat[2][0].hypot(1.0).recip());
+        std::f64::consts::PI.max(a / (2.0 + std::f64::consts::PI.sin())) + tup.1
     };
-    for l in 0..1 {
-        let mut step: usize = 0;
-        while step < 3 {
-            step += 1;
-            if (-0.5 * z) <= (mat[l][2 - 1 - l].cos().to_degrees() * 0.02) {
-                return -z + z.powi(1);
-            }
+    for j in 0..2 {
+        for jj in 0..2 {
+            z = z.cos() + (0.9 + mat[jj][(j * 2 + 1) % 2]);
         }
     }
-    for (j, row) in mat.iter().enumerate() {
-        acc += row[(j * 2 + 1) % 2] * z.mul_add(mat[mat.len() - 1 - j][j.min(2 - 1)], z);
+    for _ in 0..1 {
+        let d = z;
+        acc += d;
     }
-    z *= mat[0][0].tanh();
-    mat[((mat[((mat[2][0].max(z).tanh().abs() * 2.9).floor() as usize) % mat.len()][(((z / (2.0 + z.sin())).cos().abs() * 2.9).floor() as usize) % 2].tanh().abs() * 2.9).floor() as usize) % mat.len()][0] / (1.5 + (z + -0.5).tanh()) + acc
+    0.9 + z + acc
 }
 
 fn f0505_t(tr: &Trace, mat: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut z: f64 = {
         let a = h_pow(0.1 / mat[0][1].tanh().exp(), 1);
-        let tup = h_polar(a, mat[2][0].hypot(1.0).log10());
-        f64::exp_m1(std::f64::consts::PI.sin()) + tup.1
+        let tup = h_polar(a, mat[2][0].hypot(1.0).recip());
+        tr.max(std::f64::consts::PI, a / (2.0 + std::f64::consts::PI.sin())) + tup.1
     };
-    for l in 0..1 {
-        let mut step: usize = 0;
-        while tr.b(step < 3) {
-            step += 1;
-            if tr.b((-0.5 * z) <= (mat[l][2 - 1 - l].cos().to_degrees() * 0.02)) {
-                return -z + z.powi(1);
-            }
+    for j in 0..2 {
+        for jj in 0..2 {
+            z = z.cos() + (0.9 + mat[jj][(j * 2 + 1) % 2]);
         }
     }
-    for (j, row) in mat.iter().enumerate() {
-        acc += row[(j * 2 + 1) % 2] * z.mul_add(mat[mat.len() - 1 - j][j.min(2 - 1)], z);
+    for _ in 0..1 {
+        let d = z;
+        acc += d;
     }
-    z *= mat[0][0].tanh();
-    mat[(tr.floor(mat[(tr.floor(tr.max(mat[2][0], z).tanh().abs() * 2.9) as usize) % mat.len()][(tr.floor((z / (2.0 + z.sin())).cos().abs() * 2.9) as usize) % 2].tanh().abs() * 2.9) as usize) % mat.len()][0] / (1.5 + (z + -0.5).tanh()) + acc
+    0.9 + z + acc
 }
 
 const CASE_F0505: Case = case!(f0505, f0505_t, f0505_grad, f0505_pullback, f0505_grad_into,
@@ -397,24 +373,24 @@ fn f0506(x: f64, vs: Vec<f64>) -> f64 {
     let mut t: f64 = if 1.2 < x {
         vs[2]
     } else {
-        let c = (-x).tanh();
-        2.0 + c
+        let q: f64 = f64::powi(-x, 0);
+        0.2 + q
     };
     t = t * 0.5 + h_polar(t, t).0;
-    t *= f64::cbrt((x.tanh() * 0.9).asin().cos() - 2.0).tanh();
-    t + vs[3]
+    t *= (f64::ceil((x.tanh().exp() + 1.2).acosh() * 1.5) * 0.3).tanh();
+    x + t + vs[3]
 }
 
 fn f0506_t(tr: &Trace, x: f64, vs: Vec<f64>) -> f64 {
     let mut t: f64 = if tr.b(1.2 < x) {
         vs[2]
     } else {
-        let c = (-x).tanh();
-        2.0 + c
+        let q: f64 = f64::powi(-x, 0);
+        0.2 + q
     };
     t = t * 0.5 + h_polar(t, t).0;
-    t *= f64::cbrt((x.tanh() * 0.9).asin().cos() - 2.0).tanh();
-    t + vs[3]
+    t *= (tr.ceil((x.tanh().exp() + 1.2).acosh() * 1.5) * 0.3).tanh();
+    x + t + vs[3]
 }
 
 const CASE_F0506: Case = case!(f0506, f0506_t, f0506_grad, f0506_pullback, f0506_grad_into,
@@ -424,40 +400,38 @@ const CASE_F0506: Case = case!(f0506, f0506_t, f0506_grad, f0506_pullback, f0506
 #[differentiate]
 fn f0507(zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w = 2.5_f64.powf(zs[1].cos()) + zs[2].sin();
-    let u = zs[1] * w - h_mix(w, std::f64::consts::PI);
-    for jj in 0..3 {
-        let q = zs[(jj + 2) % 3] + zs[(jj * 2 + 1) % zs.len()] % (2.0 + zs[jj].sin());
-        if zs[jj].hypot(1.5 + zs[(jj + 1) % 3].tanh()) >= (w * zs[(jj + 3) % zs.len()]) {
+    let mut t = (zs[1].tanh() * 0.9).acos() + zs[2];
+    for ii in 0..2 {
+        let p: f64 = if ii > 1 {
+            f64::powi(t, 0).atan2((t - zs[zs.len() - 1 - ii]).tanh() - 1.5)
+        } else {
             let out = h_cumsum(&zs);
-            let hs: [f64; 5] = [0.0; 5];
-            let d = w as f64;
-            acc += out[2];
-            acc += hs[4];
-            acc += d;
-        }
-        acc += q;
+            h_nested(std::f64::consts::PI, &zs).sin() + out[2]
+        };
+        acc += p;
     }
-    u + acc
+    t = t * (-zs[0]).sin();
+    let mut vals = [0.0_f64; 4];
+    vals[0] += f64::max(core::f64::consts::E, t).clamp(-0.5, 0.8);
+    zs[0].sin().exp() * (t + zs[2]) + vals[3] + acc
 }
 
 fn f0507_t(tr: &Trace, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w = 2.5_f64.powf(zs[1].cos()) + zs[2].sin();
-    let u = zs[1] * w - h_mix(w, std::f64::consts::PI);
-    for jj in 0..3 {
-        let q = zs[(jj + 2) % 3] + tr.rem(zs[(jj * 2 + 1) % zs.len()], 2.0 + zs[jj].sin());
-        if tr.b(zs[jj].hypot(1.5 + zs[(jj + 1) % 3].tanh()) >= (w * zs[(jj + 3) % zs.len()])) {
+    let mut t = (zs[1].tanh() * 0.9).acos() + zs[2];
+    for ii in 0..2 {
+        let p: f64 = if tr.b(ii > 1) {
+            tr.atan2(f64::powi(t, 0), (t - zs[zs.len() - 1 - ii]).tanh() - 1.5)
+        } else {
             let out = h_cumsum(&zs);
-            let hs: [f64; 5] = [0.0; 5];
-            let d = w as f64;
-            acc += out[2];
-            acc += hs[4];
-            acc += d;
-        }
-        acc += q;
+            h_nested(std::f64::consts::PI, &zs).sin() + out[2]
+        };
+        acc += p;
     }
-    u + acc
+    t = t * (-zs[0]).sin();
+    let mut vals = [0.0_f64; 4];
+    vals[0] += tr.clamp(tr.max(core::f64::consts::E, t), -0.5, 0.8);
+    zs[0].sin().exp() * (t + zs[2]) + vals[3] + acc
 }
 
 const CASE_F0507: Case = case!(f0507, f0507_t, f0507_grad, f0507_pullback, f0507_grad_into,
@@ -466,41 +440,31 @@ const CASE_F0507: Case = case!(f0507, f0507_t, f0507_grad, f0507_pullback, f0507
 
 #[differentiate]
 fn f0508(b: f64, vals: &[f64]) -> f64 {
-    let mut b = b * (b / b.tanh().exp()).cos();
-    let mut hs = vec![0.0_f64; vals.len()];
-    b = b * 0.5 + vals[1].mul_add(b, 2.0);
-    let q: f64 = if (0.9 * hs[0]) >= (hs[1] * b) {
-        hs[(((b * vals[0]).sin().abs() * 2.9).floor() as usize) % 2] %= 2.0 + (vals[1] * b - (b - vals[1])).sin();
-        core::f64::consts::E + hs[1] + (b * 1.5).trunc() * 0.3
-    } else {
-        let r: f64 = if (hs[1] + std::f64::consts::PI) < hs[1].sin() {
-            b = h_cumsum(&hs)[1] as f64;
-            f64::trunc(core::f64::consts::E.tanh().cosh() * 1.5) * 0.3
-        } else {
-            h_norm2([b + core::f64::consts::E, b + hs[0]])
-        };
-        ((0.9 - std::f64::consts::PI).abs() + 0.5).log2() + r
-    };
-    b.sin().tan().mul_add(hs[1].sin().exp_m1(), f64::log(std::f64::consts::PI.tanh().exp(), 2.5 + q.sin()))
+    let mut acc: f64 = 0.0;
+    let mut b = b + 1.5;
+    let r = (1.5 + b.cos()).ln_1p() * core::f64::consts::E.abs();
+    for j in 0..2 {
+        for _ in (1..=j).rev() {
+            let q: f64 = 2.5;
+            acc += q;
+        }
+        b = b.cos() + h_polar(vals[0], vals[(((-(j as f64)).tanh().abs() * 2.9).floor() as usize) % vals.len()]).0;
+    }
+    -r * vals[1].tanh().cosh() + b + acc
 }
 
 fn f0508_t(tr: &Trace, b: f64, vals: &[f64]) -> f64 {
-    let mut b = b * (b / b.tanh().exp()).cos();
-    let mut hs = vec![0.0_f64; vals.len()];
-    b = b * 0.5 + vals[1].mul_add(b, 2.0);
-    let q: f64 = if tr.b((0.9 * hs[0]) >= (hs[1] * b)) {
-        hs[(tr.floor((b * vals[0]).sin().abs() * 2.9) as usize) % 2] = tr.rem(hs[(tr.floor((b * vals[0]).sin().abs() * 2.9) as usize) % 2], 2.0 + (vals[1] * b - (b - vals[1])).sin());
-        core::f64::consts::E + hs[1] + tr.trunc(b * 1.5) * 0.3
-    } else {
-        let r: f64 = if tr.b((hs[1] + std::f64::consts::PI) < hs[1].sin()) {
-            b = h_cumsum(&hs)[1] as f64;
-            tr.trunc(core::f64::consts::E.tanh().cosh() * 1.5) * 0.3
-        } else {
-            h_norm2([b + core::f64::consts::E, b + hs[0]])
-        };
-        (tr.abs(0.9 - std::f64::consts::PI) + 0.5).log2() + r
-    };
-    b.sin().tan().mul_add(hs[1].sin().exp_m1(), f64::log(std::f64::consts::PI.tanh().exp(), 2.5 + q.sin()))
+    let mut acc: f64 = 0.0;
+    let mut b = b + 1.5;
+    let r = (1.5 + b.cos()).ln_1p() * tr.abs(core::f64::consts::E);
+    for j in 0..2 {
+        for _ in (1..=j).rev() {
+            let q: f64 = 2.5;
+            acc += q;
+        }
+        b = b.cos() + h_polar(vals[0], vals[(tr.floor((-(j as f64)).tanh().abs() * 2.9) as usize) % vals.len()]).0;
+    }
+    -r * vals[1].tanh().cosh() + b + acc
 }
 
 const CASE_F0508: Case = case!(f0508, f0508_t, f0508_grad, f0508_pullback, f0508_grad_into,
@@ -510,46 +474,62 @@ const CASE_F0508: Case = case!(f0508, f0508_t, f0508_grad, f0508_pullback, f0508
 #[differentiate]
 fn f0509(hs: Vec<f64>, c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = c - (y * 1.5).ceil() * 0.3 * hs[2];
-    c /= 1.5 + ((2.0 + core::f64::consts::E) * y.sin().cosh()).cos();
-    if (hs[2] + y) >= -1.5 {
-        c += hs[1];
-    } else if -y < 0.5 {
-        let w: f64 = if (core::f64::consts::E * y) <= 2.0 {
-            hs[2] * c + y
-        } else {
-            h_scale3(&[std::f64::consts::PI, y, core::f64::consts::E], -0.5)[1].mul_add((1.5 + c.cos()).sqrt(), c.signum() * c)
-        };
-        acc += w;
-    } else {
-        let ys = [(1.0 + y * y).ln(), hs[0]];
-        c = c * 0.5 + y.hypot(1.0 + ys[0] * ys[0]);
+    let mut c = c - (y.abs() + 0.5).recip() * hs[2];
+    c /= ((2.0 + core::f64::consts::E) * (y % core::f64::consts::E.tanh().exp())).tanh().exp();
+    let mut cnt: usize = 0;
+    while cnt < hs.len() {
+        cnt += 1;
+        if (hs[(cnt + 1) % hs.len()] + hs[cnt - 1]) >= hs[cnt % hs.len()].hypot(1.0).ln() {
+            for l in (0..3).rev() {
+                let late1: f64;
+                if (y.cos() * 0.9).acos() <= -0.5 {
+                    late1 = y - hs[l] + ((c * 1.5).ceil() + hs[hs.len() - 1 - l]);
+                } else {
+                    late1 = c.atan();
+                }
+                acc += late1;
+            }
+            let z = (core::f64::consts::E.sin() * 0.9).asin();
+            if (hs[(cnt * 2 + 1) % hs.len()] + y) > 0.3 {
+                return f64::ln_1p((y.cos() * 0.9).acos().abs() + 0.5);
+            }
+            acc += z;
+        }
+        if cnt < 2 {
+            return h_norm2([std::f64::consts::PI, y]).cos().sinh();
+        }
     }
-    c /= 2.0 + ((h_norm2([std::f64::consts::PI, y]) * 1.5).round() * 0.3).sin();
-    c %= 1.5 + ((c * hs[2]).tanh() * 0.9).acos().cos();
-    y / (1.5 + y.tanh()) + c + acc
+    hs[(cnt * 2 + 1) % hs.len()] * c * (y - c) + acc
 }
 
 fn f0509_t(tr: &Trace, hs: Vec<f64>, c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = c - tr.ceil(y * 1.5) * 0.3 * hs[2];
-    c /= 1.5 + ((2.0 + core::f64::consts::E) * y.sin().cosh()).cos();
-    if tr.b((hs[2] + y) >= -1.5) {
-        c += hs[1];
-    } else if tr.b(-y < 0.5) {
-        let w: f64 = if tr.b((core::f64::consts::E * y) <= 2.0) {
-            hs[2] * c + y
-        } else {
-            h_scale3(&[std::f64::consts::PI, y, core::f64::consts::E], -0.5)[1].mul_add((1.5 + c.cos()).sqrt(), tr.signum(c) * c)
-        };
-        acc += w;
-    } else {
-        let ys = [(1.0 + y * y).ln(), hs[0]];
-        c = c * 0.5 + y.hypot(1.0 + ys[0] * ys[0]);
+    let mut c = c - (tr.abs(y) + 0.5).recip() * hs[2];
+    c /= ((2.0 + core::f64::consts::E) * (tr.rem(y, core::f64::consts::E.tanh().exp()))).tanh().exp();
+    let mut cnt: usize = 0;
+    while tr.b(cnt < hs.len()) {
+        cnt += 1;
+        if tr.b((hs[(cnt + 1) % hs.len()] + hs[cnt - 1]) >= hs[cnt % hs.len()].hypot(1.0).ln()) {
+            for l in (0..3).rev() {
+                let late1: f64;
+                if tr.b((y.cos() * 0.9).acos() <= -0.5) {
+                    late1 = y - hs[l] + (tr.ceil(c * 1.5) + hs[hs.len() - 1 - l]);
+                } else {
+                    late1 = c.atan();
+                }
+                acc += late1;
+            }
+            let z = (core::f64::consts::E.sin() * 0.9).asin();
+            if tr.b((hs[(cnt * 2 + 1) % hs.len()] + y) > 0.3) {
+                return f64::ln_1p(tr.abs((y.cos() * 0.9).acos()) + 0.5);
+            }
+            acc += z;
+        }
+        if tr.b(cnt < 2) {
+            return h_norm2([std::f64::consts::PI, y]).cos().sinh();
+        }
     }
-    c /= 2.0 + (tr.round(h_norm2([std::f64::consts::PI, y]) * 1.5) * 0.3).sin();
-    c = tr.rem(c, 1.5 + ((c * hs[2]).tanh() * 0.9).acos().cos());
-    y / (1.5 + y.tanh()) + c + acc
+    hs[(cnt * 2 + 1) % hs.len()] * c * (y - c) + acc
 }
 
 const CASE_F0509: Case = case!(f0509, f0509_t, f0509_grad, f0509_pullback, f0509_grad_into,
@@ -559,62 +539,46 @@ const CASE_F0509: Case = case!(f0509, f0509_t, f0509_grad, f0509_pullback, f0509
 #[differentiate]
 fn f0510(rows: &[[f64; 2]], zs: [f64; 2], y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s: f64 = if y.powi(2) >= 1.5 {
-        ((y * 1.5).ceil() * 0.3).to_radians()
-    } else {
-        y * 0.9
-    };
-    let tup = h_polar((1.0 + y * y).log2(), (y * 1.5).floor() + y);
-    let r: f64 = if (std::f64::consts::PI * tup.0) <= 0.2 {
-        s /= (1.5 + h_mix(s, s).tanh()).ln().tanh().exp();
-        (((zs[1] * 1.5).floor() * 0.3).cos() * 0.9).asin()
-    } else {
-        for &r in vals.iter() {
-            for (&z, &v) in zs.iter().zip(vals.iter()) {
-                let b = h_dot(vals, &zs);
-                acc += z;
-                acc += v;
-                acc += b;
-            }
-            for z in vals.iter() {
-                s = s * (rows[0][1] / (1.5 + tup.1.tanh())).tanh();
-                acc += *z;
-            }
-            acc += r;
+    let mut s: f64 = if y.asinh() >= 2.5 {
+        for j in 0..2 {
+            let hs = [0.0_f64; 4];
+            let y = y - f64::min(std::f64::consts::PI + core::f64::consts::E, hs[j].tanh());
+            acc += y;
         }
-        h_pow(zs[0].to_radians(), 3)
+        zs[1] * (y + zs[1])
+    } else {
+        h_pow(rows[1][1], 2) - (y + -0.5)
     };
-    (zs[0].abs() + 0.5).sqrt() - f64::ln(1.5 + rows[(((f64::signum(vals[0]) * s).tanh().abs() * 2.9).floor() as usize) % rows.len()][((f64::recip(1.5 + tup.0.tanh()).sin().abs() * 2.9).floor() as usize) % 2].cos()) + r + acc
+    let mut v = zs[1];
+    let a: f64 = {
+        v = v.cos() + -1.5 * zs[0];
+        vals[(((y - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % vals.len()]
+    };
+    s = s.tanh() + v / (core::f64::consts::E.abs() + 0.5);
+    let q = (s * vals[4]).tanh().tan();
+    f64::atan(q) + h_polar(0.1, y).1 + rows[1][0] + a + acc
 }
 
 fn f0510_t(tr: &Trace, rows: &[[f64; 2]], zs: [f64; 2], y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s: f64 = if tr.b(y.powi(2) >= 1.5) {
-        (tr.ceil(y * 1.5) * 0.3).to_radians()
-    } else {
-        y * 0.9
-    };
-    let tup = h_polar((1.0 + y * y).log2(), tr.floor(y * 1.5) + y);
-    let r: f64 = if tr.b((std::f64::consts::PI * tup.0) <= 0.2) {
-        s /= (1.5 + h_mix(s, s).tanh()).ln().tanh().exp();
-        ((tr.floor(zs[1] * 1.5) * 0.3).cos() * 0.9).asin()
-    } else {
-        for &r in vals.iter() {
-            for (&z, &v) in zs.iter().zip(vals.iter()) {
-                let b = h_dot(vals, &zs);
-                acc += z;
-                acc += v;
-                acc += b;
-            }
-            for z in vals.iter() {
-                s = s * (rows[0][1] / (1.5 + tup.1.tanh())).tanh();
-                acc += *z;
-            }
-            acc += r;
+    let mut s: f64 = if tr.b(y.asinh() >= 2.5) {
+        for j in 0..2 {
+            let hs = [0.0_f64; 4];
+            let y = y - tr.min(std::f64::consts::PI + core::f64::consts::E, hs[j].tanh());
+            acc += y;
         }
-        h_pow(zs[0].to_radians(), 3)
+        zs[1] * (y + zs[1])
+    } else {
+        h_pow(rows[1][1], 2) - (y + -0.5)
     };
-    (tr.abs(zs[0]) + 0.5).sqrt() - f64::ln(1.5 + rows[(tr.floor((tr.signum(vals[0]) * s).tanh().abs() * 2.9) as usize) % rows.len()][(tr.floor(f64::recip(1.5 + tup.0.tanh()).sin().abs() * 2.9) as usize) % 2].cos()) + r + acc
+    let mut v = zs[1];
+    let a: f64 = {
+        v = v.cos() + -1.5 * zs[0];
+        vals[(tr.floor((y - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % vals.len()]
+    };
+    s = s.tanh() + v / (tr.abs(core::f64::consts::E) + 0.5);
+    let q = (s * vals[4]).tanh().tan();
+    f64::atan(q) + h_polar(0.1, y).1 + rows[1][0] + a + acc
 }
 
 const CASE_F0510: Case = case!(f0510, f0510_t, f0510_grad, f0510_pullback, f0510_grad_into,
@@ -626,57 +590,81 @@ fn f0511(y: f64, vs: Vec<f64>, n: usize) -> f64 {
     let mut u: f64 = if n < 2 {
         vs[n % 2]
     } else {
-        let vals = [y, h_leaky(y), std::f64::consts::PI];
+        let vals = [y, h_leaky(y), (y * 1.5).floor() * 0.3];
         y + vals[2]
     };
     let mut zs = vs.to_vec();
     zs[n % 2] = 2.5 - h_scale3(&[y, y, u], core::f64::consts::E)[n.min(3 - 1)];
-    zs[n.min(2 - 1)] += (1.5 + core::f64::consts::E.cos()).cbrt().sin();
-    u = u * 0.5 + y.to_radians();
-    h_nested(y, &zs) + u
+    zs[n.min(2 - 1)] += (1.5 + core::f64::consts::E.tanh().exp_m1().tanh()).log10();
+    u = u * 0.5 + f64::abs(y);
+    u.powi(2) + zs[1]
 }
 
 fn f0511_t(tr: &Trace, y: f64, vs: Vec<f64>, n: usize) -> f64 {
     let mut u: f64 = if tr.b(n < 2) {
         vs[n % 2]
     } else {
-        let vals = [y, h_leaky_t(tr, y), std::f64::consts::PI];
+        let vals = [y, h_leaky_t(tr, y), tr.floor(y * 1.5) * 0.3];
         y + vals[2]
     };
     let mut zs = vs.to_vec();
     zs[n % 2] = 2.5 - h_scale3(&[y, y, u], core::f64::consts::E)[n.min(3 - 1)];
-    zs[n.min(2 - 1)] += (1.5 + core::f64::consts::E.cos()).cbrt().sin();
-    u = u * 0.5 + y.to_radians();
-    h_nested(y, &zs) + u
+    zs[n.min(2 - 1)] += (1.5 + core::f64::consts::E.tanh().exp_m1().tanh()).log10();
+    u = u * 0.5 + tr.abs(y);
+    u.powi(2) + zs[1]
 }
 
 const CASE_F0511: Case = case!(f0511, f0511_t, f0511_grad, f0511_pullback, f0511_grad_into,
-    n: 3, active: [true, false, false], ints: [[2], [0], [2], [0]],
+    n: 3, active: [true, false, false], ints: [[2], [0], [2], [1]],
     |p, k| (p[0], p[1..3].to_vec(), k[0]));
 
 #[differentiate]
 fn f0512(ar: &[f64; 4], vs: Vec<f64>, ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if h_norm2([b, std::f64::consts::PI]) > b.tanh().exp().ln() {
-        let c = (std::f64::consts::PI.tanh() * 0.9).asin() / (2.0 + (vs[0] - ar[0]).sin());
-        let b = (-b).mul_add(c.cos(), 0.2);
-        let pair = h_polar(h_leaky(vs[0]), ar[0].tanh());
-        acc += b;
-        acc += pair.1;
+    if h_norm2([b, std::f64::consts::PI]) > b.sin() {
+        for j in 0..3 {
+            if (std::f64::consts::PI + ws[j]) <= 1.2 {
+                return ((b * 1.5).ceil() * 0.3 * 1.5).round() + -b;
+            }
+        }
+        let s: f64 = if b.cos().exp_m1() <= 0.2 {
+            let s: f64 = if b > (ar[0] * ws[4]) {
+                (vs[0] - core::f64::consts::E).sin()
+            } else {
+                let tup = h_polar((ar[1].abs() + 0.5).ln(), (b * 1.5).floor() * 0.3);
+                -(b / (1.5 + b.tanh())) + tup.1
+            };
+            s.tanh().tan() / ((0.1 / (1.0 + b * b)).abs() + 0.5)
+        } else {
+            b.tanh().exp().recip()
+        };
+        acc += s;
     }
-    h_cumsum(ar)[0] + vs[0] + ws[4] + acc
+    (ar[3] / ws[4].tanh().exp()).signum() * (2.0 + b.sin()).ln() + vs[0] + acc
 }
 
 fn f0512_t(tr: &Trace, ar: &[f64; 4], vs: Vec<f64>, ws: &[f64], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(h_norm2([b, std::f64::consts::PI]) > b.tanh().exp().ln()) {
-        let c = (std::f64::consts::PI.tanh() * 0.9).asin() / (2.0 + (vs[0] - ar[0]).sin());
-        let b = (-b).mul_add(c.cos(), 0.2);
-        let pair = h_polar(h_leaky_t(tr, vs[0]), ar[0].tanh());
-        acc += b;
-        acc += pair.1;
+    if tr.b(h_norm2([b, std::f64::consts::PI]) > b.sin()) {
+        for j in 0..3 {
+            if tr.b((std::f64::consts::PI + ws[j]) <= 1.2) {
+                return tr.round(tr.ceil(b * 1.5) * 0.3 * 1.5) + -b;
+            }
+        }
+        let s: f64 = if tr.b(b.cos().exp_m1() <= 0.2) {
+            let s: f64 = if tr.b(b > (ar[0] * ws[4])) {
+                (vs[0] - core::f64::consts::E).sin()
+            } else {
+                let tup = h_polar((tr.abs(ar[1]) + 0.5).ln(), tr.floor(b * 1.5) * 0.3);
+                -(b / (1.5 + b.tanh())) + tup.1
+            };
+            s.tanh().tan() / (tr.abs(0.1 / (1.0 + b * b)) + 0.5)
+        } else {
+            b.tanh().exp().recip()
+        };
+        acc += s;
     }
-    h_cumsum(ar)[0] + vs[0] + ws[4] + acc
+    tr.signum(ar[3] / ws[4].tanh().exp()) * (2.0 + b.sin()).ln() + vs[0] + acc
 }
 
 const CASE_F0512: Case = case!(f0512, f0512_t, f0512_grad, f0512_pullback, f0512_grad_into,
@@ -685,61 +673,81 @@ const CASE_F0512: Case = case!(f0512, f0512_t, f0512_grad, f0512_pullback, f0512
 
 #[differentiate]
 fn f0513(vals: &[f64], vals1: &[f64], sp: Params) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut p: f64 = if h_params(&sp, vals1[1]) >= 0.2 {
         let e: f64 = if h_params(&sp, vals1[0]) >= vals[(((sp.w[(((vals1[0] * 0.3).tanh().abs() * 2.9).floor() as usize) % 3] / sp.b.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 2] {
             let ws = [0.0_f64; 4];
-            h_params(&sp, (vals[0] * 1.5).ceil() * 0.3) + ws[3]
+            h_dot(&sp.w, &[(vals[0] % (1.0 + vals[1] * vals[1])), 0.5]) + ws[3]
         } else {
-            (vals1[0] + vals1[((f64::exp2(vals1[0].cos()).sin().abs() * 2.9).floor() as usize) % vals1.len()]).atan2(vals[(((vals1[0] - std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % vals.len()].atan().abs() + 0.5)
+            -vals[0] * (sp.b / vals1[0].tanh().exp())
         };
-        e * 0.9
+        0.3 + e
     } else {
-        let e: f64 = if (sp.v[(((std::f64::consts::PI + vals1[0]).sin().abs() * 2.9).floor() as usize) % 3] / sp.v[((core::f64::consts::E.tanh().sinh().sin().abs() * 2.9).floor() as usize) % 3].tanh().exp()) < (vals1[(((vals1[(((vals[0] * std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % 2] * 0.7).tanh().abs() * 2.9).floor() as usize) % vals1.len()] - vals1[1]) {
-            h_polar((vals[0].tanh() * 0.9).asin(), vals1[0] * 2.5).0
-        } else {
-            ((0.5 + vals[1]) * 1.5).round() * 0.3
-        };
-        e * 0.9
+        let zs = [0.0_f64; 3];
+        vals1[0] * std::f64::consts::PI - (vals[1].abs() + 0.5).ln_1p() + zs[2]
     };
-    let mut step: usize = 0;
-    while step < 3 && (2.0 * p) < 0.9 {
-        step += 1;
-        p -= -(core::f64::consts::E.signum() * vals1[(step * 2 + 1) % 2]);
+    for i in (0..2).rev() {
+        let d = p.hypot(1.0).cbrt() - (i as f64 - vals[(i * 2 + 1) % vals.len()]);
+        acc += d;
     }
-    let z: f64 = {
-        let y = p;
-        (p + 0.2) as f64 + y
-    };
-    (1.0 + p * p).sqrt() + z
+    if vals1[1] > 0.9 {
+        for (ii, u) in vals.iter().enumerate() {
+            p = h_mix(p, ii as f64 * 1.2);
+            acc += *u;
+        }
+        p = p.cos() + std::f64::consts::PI;
+    } else if (p * vals1[1]) < 0.7 {
+        let v: f64 = if vals1[0].hypot(p.tanh().exp()) <= 0.9 {
+            p *= (p.sin().exp() * p).sin();
+            vals[((p.sin().tanh().abs() * 2.9).floor() as usize) % vals.len()] + (1.0 + p * p).ln_1p()
+        } else {
+            let d = p;
+            h_params(&sp, d).to_radians()
+        };
+        let (y, t) = (p.tanh().cosh(), 0.9 + v);
+        acc += y;
+        acc += t;
+    }
+    vals[0] + p + acc
 }
 
 fn f0513_t(tr: &Trace, vals: &[f64], vals1: &[f64], sp: Params) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut p: f64 = if tr.b(h_params(&sp, vals1[1]) >= 0.2) {
         let e: f64 = if tr.b(h_params(&sp, vals1[0]) >= vals[(tr.floor((sp.w[(tr.floor((vals1[0] * 0.3).tanh().abs() * 2.9) as usize) % 3] / sp.b.hypot(1.0)).tanh().abs() * 2.9) as usize) % 2]) {
             let ws = [0.0_f64; 4];
-            h_params(&sp, tr.ceil(vals[0] * 1.5) * 0.3) + ws[3]
+            h_dot(&sp.w, &[(tr.rem(vals[0], 1.0 + vals[1] * vals[1])), 0.5]) + ws[3]
         } else {
-            (vals1[0] + vals1[(tr.floor(f64::exp2(vals1[0].cos()).sin().abs() * 2.9) as usize) % vals1.len()]).atan2(tr.abs(vals[(tr.floor((vals1[0] - std::f64::consts::PI).cos().abs() * 2.9) as usize) % vals.len()].atan()) + 0.5)
+            -vals[0] * (sp.b / vals1[0].tanh().exp())
         };
-        e * 0.9
+        0.3 + e
     } else {
-        let e: f64 = if tr.b((sp.v[(tr.floor((std::f64::consts::PI + vals1[0]).sin().abs() * 2.9) as usize) % 3] / sp.v[(tr.floor(core::f64::consts::E.tanh().sinh().sin().abs() * 2.9) as usize) % 3].tanh().exp()) < (vals1[(tr.floor((vals1[(tr.floor((vals[0] * std::f64::consts::PI).cos().abs() * 2.9) as usize) % 2] * 0.7).tanh().abs() * 2.9) as usize) % vals1.len()] - vals1[1])) {
-            h_polar((vals[0].tanh() * 0.9).asin(), vals1[0] * 2.5).0
-        } else {
-            tr.round((0.5 + vals[1]) * 1.5) * 0.3
-        };
-        e * 0.9
+        let zs = [0.0_f64; 3];
+        vals1[0] * std::f64::consts::PI - (tr.abs(vals[1]) + 0.5).ln_1p() + zs[2]
     };
-    let mut step: usize = 0;
-    while tr.b(step < 3 && (2.0 * p) < 0.9) {
-        step += 1;
-        p -= -(tr.signum(core::f64::consts::E) * vals1[(step * 2 + 1) % 2]);
+    for i in (0..2).rev() {
+        let d = p.hypot(1.0).cbrt() - (i as f64 - vals[(i * 2 + 1) % vals.len()]);
+        acc += d;
     }
-    let z: f64 = {
-        let y = p;
-        (p + 0.2) as f64 + y
-    };
-    (1.0 + p * p).sqrt() + z
+    if tr.b(vals1[1] > 0.9) {
+        for (ii, u) in vals.iter().enumerate() {
+            p = h_mix(p, ii as f64 * 1.2);
+            acc += *u;
+        }
+        p = p.cos() + std::f64::consts::PI;
+    } else if tr.b((p * vals1[1]) < 0.7) {
+        let v: f64 = if tr.b(vals1[0].hypot(p.tanh().exp()) <= 0.9) {
+            p *= (p.sin().exp() * p).sin();
+            vals[(tr.floor(p.sin().tanh().abs() * 2.9) as usize) % vals.len()] + (1.0 + p * p).ln_1p()
+        } else {
+            let d = p;
+            h_params(&sp, d).to_radians()
+        };
+        let (y, t) = (p.tanh().cosh(), 0.9 + v);
+        acc += y;
+        acc += t;
+    }
+    vals[0] + p + acc
 }
 
 const CASE_F0513: Case = case!(f0513, f0513_t, f0513_grad, f0513_pullback, f0513_grad_into,
@@ -752,28 +760,30 @@ fn f0514(pts: &[[f64; 2]]) -> f64 {
     let mut ws: [f64; 2] = [0.0; 2];
     for i in 0..2 {
         let late1: f64;
-        if ws[ws.len() - 1 - i].tanh() > 0.9 && i % 2 == 0 {
-            let (e, w): (f64, f64) = h_polar(2.0, ws[ws.len() - 1 - i].tanh().tan());
-            late1 = (ws[(i + 1) % ws.len()].tanh() * 0.9).asin().cos().exp();
-            acc += e;
-            acc += w;
+        if (2.0 + ws[ws.len() - 1 - i].sin() + 1.2).acosh() <= (std::f64::consts::PI.sin() * 0.9).acos() {
+            for l in (1..=i).rev() {
+                for &e in ws.iter() {
+                    let g = pts[0][l % 2];
+                    acc += e;
+                    acc += g;
+                }
+            }
+            late1 = (core::f64::consts::E + 0.1).asinh();
         } else {
-            let t = f64::atan(ws[0] * ws[(i * 2 + 1) % ws.len()]);
-            late1 = t.tanh().exp_m1().hypot((ws[(i + 3) % ws.len()] as f64).abs() + 0.5);
+            let b = pts[0][i].sin().sinh() + (i as f64).signum() * ws[(i + 3) % ws.len()];
+            late1 = (b * pts[0][(i + 2) % 2]).cos().sinh();
         }
-        if i < 1 {
-            break;
-        }
+        let tmp = [0.0_f64; 3];
         acc += late1;
+        acc += tmp[2];
     }
-    if (ws[1] * 2.0) <= (ws[0] + pts[0][1]) {
-        return std::f64::consts::PI * (ws[0] / pts[0][(((0.2 / (1.5 + pts[0][1].tanh())).tanh().abs() * 2.9).floor() as usize) % 2].hypot(1.0));
-    }
-    for l in 0..1 {
-        let u = pts[0][2 - 1 - l];
-        ws[l % 2] %= u.tanh().exp();
-    }
-    (ws[0] * ws[((std::f64::consts::PI.tanh().tan().sin().abs() * 2.9).floor() as usize) % ws.len()]).cos().tan() + acc
+    let r: f64 = if (std::f64::consts::PI * pts[0][1]) <= (2.0 + std::f64::consts::PI.sin()).powi(-2) {
+        f64::tan(pts[0][(((0.2 / (1.5 + pts[0][1].tanh())).tanh().abs() * 2.9).floor() as usize) % 2].sin())
+    } else {
+        ws[0] = f64::ln_1p(1.5 + ((core::f64::consts::E * 1.5).trunc() * 0.3).cos());
+        (1.5 + (pts[0][0] + ws[0]).cos()).log10()
+    };
+    (-pts[0][1] * 1.5).floor() * 0.3 + ws[1] + r + acc
 }
 
 fn f0514_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
@@ -781,28 +791,30 @@ fn f0514_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
     let mut ws: [f64; 2] = [0.0; 2];
     for i in 0..2 {
         let late1: f64;
-        if tr.b(ws[ws.len() - 1 - i].tanh() > 0.9 && i % 2 == 0) {
-            let (e, w): (f64, f64) = h_polar(2.0, ws[ws.len() - 1 - i].tanh().tan());
-            late1 = (ws[(i + 1) % ws.len()].tanh() * 0.9).asin().cos().exp();
-            acc += e;
-            acc += w;
+        if tr.b((2.0 + ws[ws.len() - 1 - i].sin() + 1.2).acosh() <= (std::f64::consts::PI.sin() * 0.9).acos()) {
+            for l in (1..=i).rev() {
+                for &e in ws.iter() {
+                    let g = pts[0][l % 2];
+                    acc += e;
+                    acc += g;
+                }
+            }
+            late1 = (core::f64::consts::E + 0.1).asinh();
         } else {
-            let t = f64::atan(ws[0] * ws[(i * 2 + 1) % ws.len()]);
-            late1 = t.tanh().exp_m1().hypot(tr.abs(ws[(i + 3) % ws.len()] as f64) + 0.5);
+            let b = pts[0][i].sin().sinh() + tr.signum(i as f64) * ws[(i + 3) % ws.len()];
+            late1 = (b * pts[0][(i + 2) % 2]).cos().sinh();
         }
-        if tr.b(i < 1) {
-            break;
-        }
+        let tmp = [0.0_f64; 3];
         acc += late1;
+        acc += tmp[2];
     }
-    if tr.b((ws[1] * 2.0) <= (ws[0] + pts[0][1])) {
-        return std::f64::consts::PI * (ws[0] / pts[0][(tr.floor((0.2 / (1.5 + pts[0][1].tanh())).tanh().abs() * 2.9) as usize) % 2].hypot(1.0));
-    }
-    for l in 0..1 {
-        let u = pts[0][2 - 1 - l];
-        ws[l % 2] = tr.rem(ws[l % 2], u.tanh().exp());
-    }
-    (ws[0] * ws[(tr.floor(std::f64::consts::PI.tanh().tan().sin().abs() * 2.9) as usize) % ws.len()]).cos().tan() + acc
+    let r: f64 = if tr.b((std::f64::consts::PI * pts[0][1]) <= (2.0 + std::f64::consts::PI.sin()).powi(-2)) {
+        f64::tan(pts[0][(tr.floor((0.2 / (1.5 + pts[0][1].tanh())).tanh().abs() * 2.9) as usize) % 2].sin())
+    } else {
+        ws[0] = f64::ln_1p(1.5 + (tr.trunc(core::f64::consts::E * 1.5) * 0.3).cos());
+        (1.5 + (pts[0][0] + ws[0]).cos()).log10()
+    };
+    tr.floor(-pts[0][1] * 1.5) * 0.3 + ws[1] + r + acc
 }
 
 const CASE_F0514: Case = case!(f0514, f0514_t, f0514_grad, f0514_pullback, f0514_grad_into,
@@ -813,25 +825,25 @@ const CASE_F0514: Case = case!(f0514, f0514_t, f0514_grad, f0514_pullback, f0514
 fn f0515(xs: &[f64], n: usize, hs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..xs.len() {
-        for _ in 1..5 {
-            let buf = [(1.5 + xs[(n * 2 + 1) % xs.len()].cos()).cbrt(), -hs[0], ws[n.min(ws.len() - 1)] * 2.0, 0.2];
+        for i in 1..5 {
+            let buf = [f64::sinh(xs[(n * 2 + 1) % xs.len()].tanh()), 2.0 / (1.5 + ws[n.min(ws.len() - 1)].cos()), ws[(i + 3) % ws.len()], hs[0].tanh()];
             acc += buf[3];
         }
     }
-    let pt = (1.5 / (1.0 + hs[0] * hs[0]), hs[0] / (core::f64::consts::E.abs() + 0.5));
-    ((n as f64 * hs[0]).tanh() * 0.9).acos() + ws[1] + pt.1 + acc
+    let b: f64 = core::f64::consts::E;
+    (n as f64 * hs[0]).abs() + ws[1] + b + acc
 }
 
 fn f0515_t(tr: &Trace, xs: &[f64], n: usize, hs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..xs.len() {
-        for _ in 1..5 {
-            let buf = [(1.5 + xs[(n * 2 + 1) % xs.len()].cos()).cbrt(), -hs[0], ws[n.min(ws.len() - 1)] * 2.0, 0.2];
+        for i in 1..5 {
+            let buf = [f64::sinh(xs[(n * 2 + 1) % xs.len()].tanh()), 2.0 / (1.5 + ws[n.min(ws.len() - 1)].cos()), ws[(i + 3) % ws.len()], hs[0].tanh()];
             acc += buf[3];
         }
     }
-    let pt = (1.5 / (1.0 + hs[0] * hs[0]), hs[0] / (tr.abs(core::f64::consts::E) + 0.5));
-    ((n as f64 * hs[0]).tanh() * 0.9).acos() + ws[1] + pt.1 + acc
+    let b: f64 = core::f64::consts::E;
+    tr.abs(n as f64 * hs[0]) + ws[1] + b + acc
 }
 
 const CASE_F0515: Case = case!(f0515, f0515_t, f0515_grad, f0515_pullback, f0515_grad_into,
@@ -843,24 +855,46 @@ fn f0516(grid: &[[f64; 3]; 3], hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for r in hs.iter() {
         if x > (hs[((h_nested(*r, &hs).sin().abs() * 2.9).floor() as usize) % hs.len()] * core::f64::consts::E) {
-            let x = (hs[0].tanh().exp().powf(2.5) * 1.5).ceil() * 0.3;
+            let x = f64::max(hs[0].tanh().exp_m1(), hs[1].abs());
             acc += x;
+        } else if x > 1.5 {
+            let u = f64::ceil((1.5 + hs[0].cos()).recip() * 1.5) + x * core::f64::consts::E;
+            let t = hs[0];
+            acc += u;
+            acc += t;
+        } else {
+            let g: f64 = if (hs[3] - r) < -1.5 {
+                ((grid[2][0] - r).abs() + 0.5 + 1.2).acosh()
+            } else {
+                h_scale3(&[f64::to_degrees(r.tanh()) * 0.02, *r, grid[2][1].atan()], (x * 1.5).round() + x)[0]
+            };
+            acc += g;
         }
     }
-    let tup = (h_scale3(&[x, x, x], 2.0)[1], hs[(((core::f64::consts::E * grid[0][1]).tanh().abs() * 2.9).floor() as usize) % hs.len()] * std::f64::consts::PI);
-    (1.5 + (hs[0] - hs[3]).cos()).ln_1p() + tup.1 + acc
+    x.cos().sinh().atan() + grid[2][0] + acc
 }
 
 fn f0516_t(tr: &Trace, grid: &[[f64; 3]; 3], hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for r in hs.iter() {
         if tr.b(x > (hs[(tr.floor(h_nested(*r, &hs).sin().abs() * 2.9) as usize) % hs.len()] * core::f64::consts::E)) {
-            let x = tr.ceil(hs[0].tanh().exp().powf(2.5) * 1.5) * 0.3;
+            let x = tr.max(hs[0].tanh().exp_m1(), tr.abs(hs[1]));
             acc += x;
+        } else if tr.b(x > 1.5) {
+            let u = tr.ceil((1.5 + hs[0].cos()).recip() * 1.5) + x * core::f64::consts::E;
+            let t = hs[0];
+            acc += u;
+            acc += t;
+        } else {
+            let g: f64 = if tr.b((hs[3] - r) < -1.5) {
+                (tr.abs(grid[2][0] - r) + 0.5 + 1.2).acosh()
+            } else {
+                h_scale3(&[f64::to_degrees(r.tanh()) * 0.02, *r, grid[2][1].atan()], tr.round(x * 1.5) + x)[0]
+            };
+            acc += g;
         }
     }
-    let tup = (h_scale3(&[x, x, x], 2.0)[1], hs[(tr.floor((core::f64::consts::E * grid[0][1]).tanh().abs() * 2.9) as usize) % hs.len()] * std::f64::consts::PI);
-    (1.5 + (hs[0] - hs[3]).cos()).ln_1p() + tup.1 + acc
+    x.cos().sinh().atan() + grid[2][0] + acc
 }
 
 const CASE_F0516: Case = case!(f0516, f0516_t, f0516_grad, f0516_pullback, f0516_grad_into,
@@ -875,20 +909,18 @@ fn f0517(x: f64, y: f64) -> f64 {
             if j > 2 {
                 continue;
             }
-            let t: f64 = if x.sin().tan() > (j as f64).mul_add(j as f64, y) {
-                (1.5 + y.cos()).sqrt() - ((j as f64).abs() + 0.5).sqrt()
+            let t: f64 = if x.clamp(-0.5, 0.8) > (j as f64).tanh().exp().recip() {
+                (1.5 + (std::f64::consts::PI - y).cos()).recip()
             } else {
-                let u = (2.0 + std::f64::consts::PI.sin()).ln().tanh();
-                j as f64 + u
+                h_polar(x, x).0 * (y + std::f64::consts::PI)
             };
             acc += t;
         }
-        (y + core::f64::consts::E).sin()
+        y.tanh().exp().log(2.5 + (1.5 + x.tanh()).log10().sin())
     } else {
-        let buf = [y, x];
-        y + buf[0] + x.cos()
+        y * 0.9
     };
-    std::f64::consts::PI + w + acc
+    w + acc
 }
 
 fn f0517_t(tr: &Trace, x: f64, y: f64) -> f64 {
@@ -898,20 +930,18 @@ fn f0517_t(tr: &Trace, x: f64, y: f64) -> f64 {
             if tr.b(j > 2) {
                 continue;
             }
-            let t: f64 = if tr.b(x.sin().tan() > (j as f64).mul_add(j as f64, y)) {
-                (1.5 + y.cos()).sqrt() - (tr.abs(j as f64) + 0.5).sqrt()
+            let t: f64 = if tr.b(tr.clamp(x, -0.5, 0.8) > (j as f64).tanh().exp().recip()) {
+                (1.5 + (std::f64::consts::PI - y).cos()).recip()
             } else {
-                let u = (2.0 + std::f64::consts::PI.sin()).ln().tanh();
-                j as f64 + u
+                h_polar(x, x).0 * (y + std::f64::consts::PI)
             };
             acc += t;
         }
-        (y + core::f64::consts::E).sin()
+        y.tanh().exp().log(2.5 + (1.5 + x.tanh()).log10().sin())
     } else {
-        let buf = [y, x];
-        y + buf[0] + x.cos()
+        y * 0.9
     };
-    std::f64::consts::PI + w + acc
+    w + acc
 }
 
 const CASE_F0517: Case = case!(f0517, f0517_t, f0517_grad, f0517_pullback, f0517_grad_into,
@@ -923,44 +953,32 @@ fn f0518(vs: Vec<f64>, zs: [f64; 2], mut vs2: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     let p: f64 = -1.5;
     vs2[(((-zs[0]).tanh().abs() * 2.9).floor() as usize) % 2] += vs2[0] * 1.5;
-    let s = h_dot(&vs, &vs) / (1.5 + (1.5 + vs2[0].tanh()).log(2.5 + vs[0].sin()).cos());
-    let mut q = vs[0];
-    q += (1.5 + (s - q).cos()).sqrt();
-    for l in 1..vs2.len() {
-        vs2[l] = vs2[l - 1] * (-p).sin() + (l as f64 + vs2[0]);
-        vs2[l] /= 2.0 + (-1.5 * l as f64 + p).sin();
+    let mut r = h_dot(&vs, &vs) / ((vs2[0] * 1.5).round() + vs[0]).hypot(1.0);
+    r *= vs[0].sin();
+    let mut tmp = vec![0.0_f64; vs2.len()];
+    for &e in vs.iter() {
+        tmp[(((zs[0] * p).sin().abs() * 2.9).floor() as usize) % 2] -= f64::ceil(h_nested(r, &tmp) * 1.5) + -p;
+        acc += e;
     }
-    for j in 0..2 {
-        let y: f64 = {
-            q = q.cos() + h_mix(std::f64::consts::PI, q);
-            let d = q;
-            s * zs[(j * 2 + 1) % zs.len()] - f64::powf(d.hypot(1.0), 2.5)
-        };
-        acc += y;
-    }
-    h_cumsum(&vs)[0] + vs2[1] + p + q + acc
+    r %= 2.0 + zs[0].sin();
+    let vals: Vec<f64> = vec![0.0; tmp.len()];
+    (p.tanh() * 0.9).acos() + r + vals[1] + acc
 }
 
 fn f0518_t(tr: &Trace, vs: Vec<f64>, zs: [f64; 2], mut vs2: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     let p: f64 = -1.5;
     vs2[(tr.floor((-zs[0]).tanh().abs() * 2.9) as usize) % 2] += vs2[0] * 1.5;
-    let s = h_dot(&vs, &vs) / (1.5 + (1.5 + vs2[0].tanh()).log(2.5 + vs[0].sin()).cos());
-    let mut q = vs[0];
-    q += (1.5 + (s - q).cos()).sqrt();
-    for l in 1..vs2.len() {
-        vs2[l] = vs2[l - 1] * (-p).sin() + (l as f64 + vs2[0]);
-        vs2[l] /= 2.0 + (-1.5 * l as f64 + p).sin();
+    let mut r = h_dot(&vs, &vs) / (tr.round(vs2[0] * 1.5) + vs[0]).hypot(1.0);
+    r *= vs[0].sin();
+    let mut tmp = vec![0.0_f64; vs2.len()];
+    for &e in vs.iter() {
+        tmp[(tr.floor((zs[0] * p).sin().abs() * 2.9) as usize) % 2] -= tr.ceil(h_nested(r, &tmp) * 1.5) + -p;
+        acc += e;
     }
-    for j in 0..2 {
-        let y: f64 = {
-            q = q.cos() + h_mix(std::f64::consts::PI, q);
-            let d = q;
-            s * zs[(j * 2 + 1) % zs.len()] - f64::powf(d.hypot(1.0), 2.5)
-        };
-        acc += y;
-    }
-    h_cumsum(&vs)[0] + vs2[1] + p + q + acc
+    r = tr.rem(r, 2.0 + zs[0].sin());
+    let vals: Vec<f64> = vec![0.0; tmp.len()];
+    (p.tanh() * 0.9).acos() + r + vals[1] + acc
 }
 
 const CASE_F0518: Case = case!(f0518, f0518_t, f0518_grad, f0518_pullback, f0518_grad_into,
@@ -969,51 +987,31 @@ const CASE_F0518: Case = case!(f0518, f0518_t, f0518_grad, f0518_pullback, f0518
 
 #[differentiate]
 fn f0519(y: f64, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let buf = [y + -0.5, y % 1.5];
-    let p: f64 = {
-        let t: f64 = {
-            for (ii, &z) in buf.iter().enumerate() {
-                if ii > 1 {
-                    let vals: Vec<f64> = vec![0.0; buf.len()];
-                    acc += vals[1];
-                } else {
-                    let v: f64 = h_leaky(buf[(ii * 2 + 1) % buf.len()] + z);
-                    acc += v;
-                }
-                acc += z;
-            }
-            let c: f64 = c + (std::f64::consts::PI + y).sin().tan();
-            c + buf[1] - buf[1].mul_add(buf[1], std::f64::consts::PI)
-        };
-        let z = buf[(((buf[1].tanh() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % buf.len()].sin();
-        z * -0.5 + z * y + t
-    };
-    (buf[0] / (1.0 + p * p)).mul_add(p * core::f64::consts::E, buf[0].powi(2)) + acc
+    let mut buf = [y + -0.5, y];
+    for jj in 0..2 {
+        buf[jj % buf.len()] *= (h_scale3(&[buf[jj], jj as f64, y], buf[buf.len() - 1 - jj])[jj] * buf[(jj + 1) % 2] as f64).tanh();
+        if c.tanh() <= 0.3 {
+            continue;
+        }
+    }
+    let ws = [[0.0_f64; 2]; 2];
+    let res = h_cumsum(&buf);
+    let q = (buf[1] * std::f64::consts::PI).cos().exp();
+    (1.5 + c.cos()).ln_1p() - ws[1][(((buf[0] * c).tanh().abs() * 2.9).floor() as usize) % 2].hypot(1.0 + c * c) + res[1] + q
 }
 
 fn f0519_t(tr: &Trace, y: f64, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let buf = [y + -0.5, tr.rem(y, 1.5)];
-    let p: f64 = {
-        let t: f64 = {
-            for (ii, &z) in buf.iter().enumerate() {
-                if tr.b(ii > 1) {
-                    let vals: Vec<f64> = vec![0.0; buf.len()];
-                    acc += vals[1];
-                } else {
-                    let v: f64 = h_leaky_t(tr, buf[(ii * 2 + 1) % buf.len()] + z);
-                    acc += v;
-                }
-                acc += z;
-            }
-            let c: f64 = c + (std::f64::consts::PI + y).sin().tan();
-            c + buf[1] - buf[1].mul_add(buf[1], std::f64::consts::PI)
-        };
-        let z = buf[(tr.floor((buf[1].tanh() * 0.9).asin().tanh().abs() * 2.9) as usize) % buf.len()].sin();
-        z * -0.5 + z * y + t
-    };
-    (buf[0] / (1.0 + p * p)).mul_add(p * core::f64::consts::E, buf[0].powi(2)) + acc
+    let mut buf = [y + -0.5, y];
+    for jj in 0..2 {
+        buf[jj % buf.len()] *= (h_scale3(&[buf[jj], jj as f64, y], buf[buf.len() - 1 - jj])[jj] * buf[(jj + 1) % 2] as f64).tanh();
+        if tr.b(c.tanh() <= 0.3) {
+            continue;
+        }
+    }
+    let ws = [[0.0_f64; 2]; 2];
+    let res = h_cumsum(&buf);
+    let q = (buf[1] * std::f64::consts::PI).cos().exp();
+    (1.5 + c.cos()).ln_1p() - ws[1][(tr.floor((buf[0] * c).tanh().abs() * 2.9) as usize) % 2].hypot(1.0 + c * c) + res[1] + q
 }
 
 const CASE_F0519: Case = case!(f0519, f0519_t, f0519_grad, f0519_pullback, f0519_grad_into,
@@ -1027,23 +1025,28 @@ fn f0520(b: f64) -> f64 {
     for jj in 0..1 {
         let g: f64 = match jj {
             0 => {
-                let t = w.tanh().sin().tan();
-                core::f64::consts::E.hypot(2.0 + (jj as f64).sin()) as f64 + t
+                let g = (w.cos().cos() - 2.0).cbrt();
+                ((2.0 + b).cos() * 0.9).acos() + g
             }
             _ => {
-                let e: f64 = if (1.0 + w * w).ln_1p() <= (w * std::f64::consts::PI) {
-                    w += core::f64::consts::E;
-                    h_mix(w, b)
-                } else {
-                    let v = (1.0 + w * w).sqrt().tanh().exp().sqrt();
-                    f64::log(v.hypot(1.0), 2.5 + b.sin()) + core::f64::consts::E
-                };
-                (b + w).atan() + e
+                w += w;
+                -(w * std::f64::consts::PI)
             }
         };
         acc += g;
     }
-    (1.5 + (w * core::f64::consts::E).cos()).powi(-1) + acc
+    if h_mix(1.5, b) >= b {
+        let r = w / b.tanh().exp() - 0.3;
+        acc += r;
+    } else if ((w * 1.5).ceil() + b) <= w {
+        w *= f64::mul_add((1.5 + w.cos()).powi(-1), w * core::f64::consts::E, std::f64::consts::PI * b).tanh();
+        let t: f64 = f64::cosh(w.sin());
+        acc += t;
+    } else {
+        w += (2.0 + (b.hypot(1.0) + 1.2).acosh().sin()).cbrt();
+        w = w * 0.5 + w * b;
+    }
+    (1.5 + (b * w).cos()).powf(2.5) + acc
 }
 
 fn f0520_t(tr: &Trace, b: f64) -> f64 {
@@ -1052,23 +1055,28 @@ fn f0520_t(tr: &Trace, b: f64) -> f64 {
     for jj in 0..1 {
         let g: f64 = match jj {
             0 => {
-                let t = w.tanh().sin().tan();
-                core::f64::consts::E.hypot(2.0 + (jj as f64).sin()) as f64 + t
+                let g = (w.cos().cos() - 2.0).cbrt();
+                ((2.0 + b).cos() * 0.9).acos() + g
             }
             _ => {
-                let e: f64 = if tr.b((1.0 + w * w).ln_1p() <= (w * std::f64::consts::PI)) {
-                    w += core::f64::consts::E;
-                    h_mix(w, b)
-                } else {
-                    let v = (1.0 + w * w).sqrt().tanh().exp().sqrt();
-                    f64::log(v.hypot(1.0), 2.5 + b.sin()) + core::f64::consts::E
-                };
-                (b + w).atan() + e
+                w += w;
+                -(w * std::f64::consts::PI)
             }
         };
         acc += g;
     }
-    (1.5 + (w * core::f64::consts::E).cos()).powi(-1) + acc
+    if tr.b(h_mix(1.5, b) >= b) {
+        let r = w / b.tanh().exp() - 0.3;
+        acc += r;
+    } else if tr.b((tr.ceil(w * 1.5) + b) <= w) {
+        w *= f64::mul_add((1.5 + w.cos()).powi(-1), w * core::f64::consts::E, std::f64::consts::PI * b).tanh();
+        let t: f64 = f64::cosh(w.sin());
+        acc += t;
+    } else {
+        w += (2.0 + (b.hypot(1.0) + 1.2).acosh().sin()).cbrt();
+        w = w * 0.5 + w * b;
+    }
+    (1.5 + (b * w).cos()).powf(2.5) + acc
 }
 
 const CASE_F0520: Case = case!(f0520, f0520_t, f0520_grad, f0520_pullback, f0520_grad_into,
@@ -1077,27 +1085,29 @@ const CASE_F0520: Case = case!(f0520, f0520_t, f0520_grad, f0520_pullback, f0520
 
 #[differentiate]
 fn f0521(x: f64, ts: &[f64; 2], hs: Vec<f64>, c: f64) -> f64 {
-    let mut v = hs[0].signum() * (x + ts[0]);
-    v = v * ((c * 1.5).round() + hs[1]).tanh();
-    if (ts[((v.powi(1).sin().abs() * 2.9).floor() as usize) % ts.len()].tanh().to_degrees() * 0.02) > core::f64::consts::E {
-        return c;
+    let mut acc: f64 = 0.0;
+    let mut t = hs[0].to_radians();
+    let mut zs = [[0.0_f64; 3]; 1];
+    let b = x;
+    zs[0][0] = (zs[0][2] * 1.5).ceil() * 0.3;
+    for (j, line) in zs.iter().enumerate() {
+        acc += line[3 - 1 - j] * (zs[0][j.min(3 - 1)] + j as f64);
     }
-    let p = core::f64::consts::E.tanh().exp() * (ts[1].abs() + 0.5).cbrt();
-    let s: f64 = 0.5;
-    let out = h_cumsum(&hs);
-    hs[1] + x + s + p + out[3]
+    t = t * 0.5 + ts[0].tanh().exp();
+    t.to_radians().abs() + c + b + acc
 }
 
 fn f0521_t(tr: &Trace, x: f64, ts: &[f64; 2], hs: Vec<f64>, c: f64) -> f64 {
-    let mut v = tr.signum(hs[0]) * (x + ts[0]);
-    v = v * (tr.round(c * 1.5) + hs[1]).tanh();
-    if tr.b((ts[(tr.floor(v.powi(1).sin().abs() * 2.9) as usize) % ts.len()].tanh().to_degrees() * 0.02) > core::f64::consts::E) {
-        return c;
+    let mut acc: f64 = 0.0;
+    let mut t = hs[0].to_radians();
+    let mut zs = [[0.0_f64; 3]; 1];
+    let b = x;
+    zs[0][0] = tr.ceil(zs[0][2] * 1.5) * 0.3;
+    for (j, line) in zs.iter().enumerate() {
+        acc += line[3 - 1 - j] * (zs[0][j.min(3 - 1)] + j as f64);
     }
-    let p = core::f64::consts::E.tanh().exp() * (tr.abs(ts[1]) + 0.5).cbrt();
-    let s: f64 = 0.5;
-    let out = h_cumsum(&hs);
-    hs[1] + x + s + p + out[3]
+    t = t * 0.5 + ts[0].tanh().exp();
+    tr.abs(t.to_radians()) + c + b + acc
 }
 
 const CASE_F0521: Case = case!(f0521, f0521_t, f0521_grad, f0521_pullback, f0521_grad_into,
@@ -1107,56 +1117,82 @@ const CASE_F0521: Case = case!(f0521, f0521_t, f0521_grad, f0521_pullback, f0521
 #[differentiate]
 fn f0522(vals: &[f64], arr: [f64; 1], a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w: f64 = {
+    let mut w: f64 = {
         for j in 0..3 {
             let late1: f64;
-            if ts[0] >= ts[0].hypot(1.5 + a.cos()) {
-                let a = a - ((arr[0] + 0.3).sin() - 2.0).cbrt();
-                late1 = h_norm2([(j as f64 * 1.5).ceil() + j as f64, a.sin().sinh()]);
+            if ts[0] >= ts[0].atan2(2.0 + a.sin()) {
+                late1 = vals[j] / (1.5 + a.cos()) + ts[0] / (1.5 + core::f64::consts::E.tanh());
             } else {
-                late1 = a;
+                late1 = a * (arr[0] / (core::f64::consts::E.abs() + 0.5));
             }
             acc += late1;
         }
-        for _ in 0..3 {
-            for jj in 0..4 {
-                if ((jj as f64).cos() * 0.9).asin() <= 0.7 {
-                    continue;
-                }
-            }
-        }
-        ((-arr[0]).tanh() * 0.9).acos()
+        let q = (a.sin() * 0.9).atanh() + (a * 1.5).ceil() * 0.3;
+        vals[2].cos().to_degrees() * 0.02 + q
     };
-    let t = (1.5 + (arr[0] / w.hypot(1.0)).cos()).recip();
-    let zs = [0.2 * t, (arr[0] * 1.5).round() + ts[0]];
-    vals[1] + a + zs[1] + acc
+    let q: f64 = if arr[0].hypot(a.tanh().exp()) > arr[0].cos() {
+        (h_pow(w, 3) * 1.5).round() * 0.3
+    } else {
+        w %= (std::f64::consts::PI + (a + ts[0])).abs() + 0.5;
+        ts[0].tanh().sinh()
+    };
+    if (ts[0] * w) < 2.0 {
+        let ys = vals.to_vec();
+        let y: f64 = if q < q.cos().sinh() {
+            arr[0] * 0.2 / ((q * ys[1]).abs() + 0.5)
+        } else {
+            let p = ys[1];
+            w.atan() % h_polar(p, a).0.tanh().exp()
+        };
+        let tup = (a * core::f64::consts::E, q.powi(0));
+        acc += y;
+        acc += tup.1;
+    } else {
+        w *= (q.cos() + w / vals[1].tanh().exp()).sin();
+        let z = (q * 1.5).trunc() * 0.3 + (ts[0] - -1.5);
+        acc += z;
+    }
+    vals[0].atan2(1.5 + w.cos()).tanh().exp() + acc
 }
 
 fn f0522_t(tr: &Trace, vals: &[f64], arr: [f64; 1], a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w: f64 = {
+    let mut w: f64 = {
         for j in 0..3 {
             let late1: f64;
-            if tr.b(ts[0] >= ts[0].hypot(1.5 + a.cos())) {
-                let a = a - ((arr[0] + 0.3).sin() - 2.0).cbrt();
-                late1 = h_norm2([tr.ceil(j as f64 * 1.5) + j as f64, a.sin().sinh()]);
+            if tr.b(ts[0] >= ts[0].atan2(2.0 + a.sin())) {
+                late1 = vals[j] / (1.5 + a.cos()) + ts[0] / (1.5 + core::f64::consts::E.tanh());
             } else {
-                late1 = a;
+                late1 = a * (arr[0] / (tr.abs(core::f64::consts::E) + 0.5));
             }
             acc += late1;
         }
-        for _ in 0..3 {
-            for jj in 0..4 {
-                if tr.b(((jj as f64).cos() * 0.9).asin() <= 0.7) {
-                    continue;
-                }
-            }
-        }
-        ((-arr[0]).tanh() * 0.9).acos()
+        let q = (a.sin() * 0.9).atanh() + tr.ceil(a * 1.5) * 0.3;
+        vals[2].cos().to_degrees() * 0.02 + q
     };
-    let t = (1.5 + (arr[0] / w.hypot(1.0)).cos()).recip();
-    let zs = [0.2 * t, tr.round(arr[0] * 1.5) + ts[0]];
-    vals[1] + a + zs[1] + acc
+    let q: f64 = if tr.b(arr[0].hypot(a.tanh().exp()) > arr[0].cos()) {
+        tr.round(h_pow(w, 3) * 1.5) * 0.3
+    } else {
+        w = tr.rem(w, tr.abs(std::f64::consts::PI + (a + ts[0])) + 0.5);
+        ts[0].tanh().sinh()
+    };
+    if tr.b((ts[0] * w) < 2.0) {
+        let ys = vals.to_vec();
+        let y: f64 = if tr.b(q < q.cos().sinh()) {
+            arr[0] * 0.2 / (tr.abs(q * ys[1]) + 0.5)
+        } else {
+            let p = ys[1];
+            tr.rem(w.atan(), h_polar(p, a).0.tanh().exp())
+        };
+        let tup = (a * core::f64::consts::E, q.powi(0));
+        acc += y;
+        acc += tup.1;
+    } else {
+        w *= (q.cos() + w / vals[1].tanh().exp()).sin();
+        let z = tr.trunc(q * 1.5) * 0.3 + (ts[0] - -1.5);
+        acc += z;
+    }
+    vals[0].atan2(1.5 + w.cos()).tanh().exp() + acc
 }
 
 const CASE_F0522: Case = case!(f0522, f0522_t, f0522_grad, f0522_pullback, f0522_grad_into,
@@ -1167,59 +1203,31 @@ const CASE_F0522: Case = case!(f0522, f0522_t, f0522_grad, f0522_pullback, f0522
 fn f0523(zs: [f64; 2], b: f64, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
     let hs = [0.0_f64; 3];
-    let mut b = b * (b / (zs[1].abs() + 0.5)).hypot(2.0 + (1.5 + hs[0].tanh()).powf(2.5).sin());
-    b -= ((hs[2] + 0.9) * 1.5).floor() + b;
-    let tmp = [0.0_f64; 4];
-    let pair = h_polar(b.min(hs[1]), b.mul_add(0.9, tmp[3]));
-    if (b * zs[1]) > 0.2 {
-        let s = b + hs[2] + zs[0].hypot(1.0).log2();
-        b -= (1.5 + core::f64::consts::E.tanh()).log(2.5 + tmp[1].sin()).hypot(1.5 + (tmp[2] - hs[0]).cos());
-        acc += s;
-    } else if (b * hs[0]) < (b / (pair.0.abs() + 0.5)) {
-        let c = f64::cosh((b + 0.2).cos());
-        acc += c;
-    } else {
-        let e: f64 = h_norm2([b, 2.5]) - (b + hs[0]);
-        let p: f64 = if (tmp[3] as f64) <= 0.3 {
-            let c: f64 = 2.0;
-            ((hs[1] * 1.5).trunc() * 0.3).to_radians() + c
-        } else {
-            let q = zs[1] * e * (hs[(((e + hs[0]).cos().abs() * 2.9).floor() as usize) % hs.len()] + e);
-            0.5 + q
-        };
-        acc += e;
-        acc += p;
+    let mut b = b * (2.0 + (b / (zs[1].abs() + 0.5)).sin()).log(3.0);
+    b %= (hs[2].tanh().sinh() + zs[0].signum() * b).hypot(1.0);
+    let mut z = h_cumsum(&hs)[1].tanh().exp2();
+    let (t, g) = h_polar(-b, z + zs[1]);
+    if (zs[1] / (1.0 + g * g)) > 0.2 {
+        let q = z + t + -core::f64::consts::E;
+        z = z.tanh() + ((zs[1] * 1.5).floor() + zs[(((g * hs[2]).sin().abs() * 2.9).floor() as usize) % zs.len()]);
+        acc += q;
     }
-    (-b).sin().exp_m1() + on as u8 as f64 * 0.5 + pair.1 + acc
+    h_dot(&zs, &hs) + on as u8 as f64 * 0.5 + z + t + acc
 }
 
 fn f0523_t(tr: &Trace, zs: [f64; 2], b: f64, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
     let hs = [0.0_f64; 3];
-    let mut b = b * (b / (tr.abs(zs[1]) + 0.5)).hypot(2.0 + (1.5 + hs[0].tanh()).powf(2.5).sin());
-    b -= tr.floor((hs[2] + 0.9) * 1.5) + b;
-    let tmp = [0.0_f64; 4];
-    let pair = h_polar(tr.min(b, hs[1]), b.mul_add(0.9, tmp[3]));
-    if tr.b((b * zs[1]) > 0.2) {
-        let s = b + hs[2] + zs[0].hypot(1.0).log2();
-        b -= (1.5 + core::f64::consts::E.tanh()).log(2.5 + tmp[1].sin()).hypot(1.5 + (tmp[2] - hs[0]).cos());
-        acc += s;
-    } else if tr.b((b * hs[0]) < (b / (tr.abs(pair.0) + 0.5))) {
-        let c = f64::cosh((b + 0.2).cos());
-        acc += c;
-    } else {
-        let e: f64 = h_norm2([b, 2.5]) - (b + hs[0]);
-        let p: f64 = if tr.b((tmp[3] as f64) <= 0.3) {
-            let c: f64 = 2.0;
-            (tr.trunc(hs[1] * 1.5) * 0.3).to_radians() + c
-        } else {
-            let q = zs[1] * e * (hs[(tr.floor((e + hs[0]).cos().abs() * 2.9) as usize) % hs.len()] + e);
-            0.5 + q
-        };
-        acc += e;
-        acc += p;
+    let mut b = b * (2.0 + (b / (tr.abs(zs[1]) + 0.5)).sin()).log(3.0);
+    b = tr.rem(b, (hs[2].tanh().sinh() + tr.signum(zs[0]) * b).hypot(1.0));
+    let mut z = h_cumsum(&hs)[1].tanh().exp2();
+    let (t, g) = h_polar(-b, z + zs[1]);
+    if tr.b((zs[1] / (1.0 + g * g)) > 0.2) {
+        let q = z + t + -core::f64::consts::E;
+        z = z.tanh() + (tr.floor(zs[1] * 1.5) + zs[(tr.floor((g * hs[2]).sin().abs() * 2.9) as usize) % zs.len()]);
+        acc += q;
     }
-    (-b).sin().exp_m1() + on as u8 as f64 * 0.5 + pair.1 + acc
+    h_dot(&zs, &hs) + on as u8 as f64 * 0.5 + z + t + acc
 }
 
 const CASE_F0523: Case = case!(f0523, f0523_t, f0523_grad, f0523_pullback, f0523_grad_into,
@@ -1228,15 +1236,14 @@ const CASE_F0523: Case = case!(f0523, f0523_t, f0523_grad, f0523_pullback, f0523
 
 #[differentiate]
 fn f0524(x: f64, mat: &[[f64; 2]; 1], ts: &[f64; 2], ws: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let hs = [[0.0_f64; 1]; 1];
+    let mut hs = [[0.0_f64; 1]; 1];
     let mut step: usize = 0;
     loop {
         step += 1;
         if step > 2 {
             break;
         }
-        let mut w: f64 = match step {
+        let w: f64 = match step {
             0 => {
                 x * 0.9
             }
@@ -1245,46 +1252,26 @@ fn f0524(x: f64, mat: &[[f64; 2]; 1], ts: &[f64; 2], ws: &[f64]) -> f64 {
                 core::f64::consts::E + tmp[2]
             }
             3..=5 => {
-                ((ws[(step + 3) % ws.len()] * 1.5).floor() * 0.3).sin().sinh()
+                (x.tanh().to_degrees() * 0.02).atan()
             }
             _ => {
-                let u: f64 = if -x > 0.9 {
-                    let mut it: usize = 0;
-                    while it < step && ((x + 2.0) < 2.0 && step < 2) {
-                        it += 1;
-                        let xs = [0.0_f64; 3];
-                        acc += xs[2];
-                    }
-                    core::f64::consts::E
-                } else {
-                    x * 0.9
-                };
-                -std::f64::consts::PI / (1.5 + x.tanh()) + u
+                ts[(step + 3) % 2] * (mat[0][step % 2] * ts[step.min(2 - 1)])
             }
         };
-        let g: f64 = if step % 2 == 0 {
-            w *= (x + w).tanh().sin();
-            (step as f64 - ws[ws.len() - 1 - step]) as f64
-        } else {
-            w = h_mix(w, (1.5 + hs[0][0].tanh()).ln());
-            (1.0 + w * w).ln_1p()
-        };
-        acc += w;
-        acc += g;
+        hs[0][0] /= 2.0 + (((w * 1.5).floor() * 0.3) as f64).sin();
     }
-    f64::atan2(ws[(step * 2 + 1) % ws.len()] / (1.5 + x.tanh()), 1.5 + h_pow(mat[0][step.min(2 - 1)], 3).cos()) + ts[1] + hs[0][0] + acc
+    f64::signum(core::f64::consts::E) * x + mat[0][0] + ts[1] + ws[3] + hs[0][0]
 }
 
 fn f0524_t(tr: &Trace, x: f64, mat: &[[f64; 2]; 1], ts: &[f64; 2], ws: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let hs = [[0.0_f64; 1]; 1];
+    let mut hs = [[0.0_f64; 1]; 1];
     let mut step: usize = 0;
     loop {
         step += 1;
         if tr.b(step > 2) {
             break;
         }
-        let mut w: f64 = match step {
+        let w: f64 = match step {
             0 => {
                 x * 0.9
             }
@@ -1293,34 +1280,15 @@ fn f0524_t(tr: &Trace, x: f64, mat: &[[f64; 2]; 1], ts: &[f64; 2], ws: &[f64]) -
                 core::f64::consts::E + tmp[2]
             }
             3..=5 => {
-                (tr.floor(ws[(step + 3) % ws.len()] * 1.5) * 0.3).sin().sinh()
+                (x.tanh().to_degrees() * 0.02).atan()
             }
             _ => {
-                let u: f64 = if tr.b(-x > 0.9) {
-                    let mut it: usize = 0;
-                    while tr.b(it < step && ((x + 2.0) < 2.0 && step < 2)) {
-                        it += 1;
-                        let xs = [0.0_f64; 3];
-                        acc += xs[2];
-                    }
-                    core::f64::consts::E
-                } else {
-                    x * 0.9
-                };
-                -std::f64::consts::PI / (1.5 + x.tanh()) + u
+                ts[(step + 3) % 2] * (mat[0][step % 2] * ts[step.min(2 - 1)])
             }
         };
-        let g: f64 = if tr.b(step % 2 == 0) {
-            w *= (x + w).tanh().sin();
-            (step as f64 - ws[ws.len() - 1 - step]) as f64
-        } else {
-            w = h_mix(w, (1.5 + hs[0][0].tanh()).ln());
-            (1.0 + w * w).ln_1p()
-        };
-        acc += w;
-        acc += g;
+        hs[0][0] /= 2.0 + ((tr.floor(w * 1.5) * 0.3) as f64).sin();
     }
-    f64::atan2(ws[(step * 2 + 1) % ws.len()] / (1.5 + x.tanh()), 1.5 + h_pow(mat[0][step.min(2 - 1)], 3).cos()) + ts[1] + hs[0][0] + acc
+    tr.signum(core::f64::consts::E) * x + mat[0][0] + ts[1] + ws[3] + hs[0][0]
 }
 
 const CASE_F0524: Case = case!(f0524, f0524_t, f0524_grad, f0524_pullback, f0524_grad_into,
@@ -1333,31 +1301,18 @@ fn f0525(b: f64, n: usize, y: f64) -> f64 {
     for ii in 0..4 {
         let c: f64 = {
             let u: f64 = if n < 1 {
-                b * 0.9
+                b.sin().exp_m1()
             } else {
-                h_norm2([b, ii as f64]).tanh().exp().recip()
+                let buf = [0.0_f64; 2];
+                f64::exp_m1(buf[(ii + 1) % buf.len()].tanh()) + ii as f64
             };
-            core::f64::consts::E + ii as f64 * b + u
+            (y.abs() + 0.5).recip() + u
         };
         acc += c;
     }
-    if (b.tanh() * 0.9).asin() < 0.1 {
-        let pair = (std::f64::consts::PI + 0.2, n as f64 * b);
-        let p: f64 = if y.abs() <= 0.2 {
-            let e = -(y + std::f64::consts::PI);
-            std::f64::consts::PI + e
-        } else {
-            0.3 - (b - y)
-        };
-        acc += pair.1;
-        acc += p;
-    } else {
-        let xs = [0.0_f64; 2];
-        let t = b.cos().sinh() / ((core::f64::consts::E / (n as f64).tanh().exp()).abs() + 0.5);
-        acc += xs[1];
-        acc += t;
-    }
-    -(b.cos().to_degrees() * 0.02) + y + acc
+    let b = b + (f64::ceil(y % (1.5 + y.cos()) * 1.5) + std::f64::consts::PI);
+    let e = (b + n as f64) * b;
+    (b + std::f64::consts::PI) * y.asinh() + e + acc
 }
 
 fn f0525_t(tr: &Trace, b: f64, n: usize, y: f64) -> f64 {
@@ -1365,70 +1320,49 @@ fn f0525_t(tr: &Trace, b: f64, n: usize, y: f64) -> f64 {
     for ii in 0..4 {
         let c: f64 = {
             let u: f64 = if tr.b(n < 1) {
-                b * 0.9
+                b.sin().exp_m1()
             } else {
-                h_norm2([b, ii as f64]).tanh().exp().recip()
+                let buf = [0.0_f64; 2];
+                f64::exp_m1(buf[(ii + 1) % buf.len()].tanh()) + ii as f64
             };
-            core::f64::consts::E + ii as f64 * b + u
+            (tr.abs(y) + 0.5).recip() + u
         };
         acc += c;
     }
-    if tr.b((b.tanh() * 0.9).asin() < 0.1) {
-        let pair = (std::f64::consts::PI + 0.2, n as f64 * b);
-        let p: f64 = if tr.b(tr.abs(y) <= 0.2) {
-            let e = -(y + std::f64::consts::PI);
-            std::f64::consts::PI + e
-        } else {
-            0.3 - (b - y)
-        };
-        acc += pair.1;
-        acc += p;
-    } else {
-        let xs = [0.0_f64; 2];
-        let t = b.cos().sinh() / (tr.abs(core::f64::consts::E / (n as f64).tanh().exp()) + 0.5);
-        acc += xs[1];
-        acc += t;
-    }
-    -(b.cos().to_degrees() * 0.02) + y + acc
+    let b = b + (tr.ceil(tr.rem(y, 1.5 + y.cos()) * 1.5) + std::f64::consts::PI);
+    let e = (b + n as f64) * b;
+    (b + std::f64::consts::PI) * y.asinh() + e + acc
 }
 
 const CASE_F0525: Case = case!(f0525, f0525_t, f0525_grad, f0525_pullback, f0525_grad_into,
-    n: 2, active: [true, true], ints: [[1], [1], [1], [1]],
+    n: 2, active: [true, true], ints: [[1], [1], [0], [0]],
     |p, k| (p[0], k[0], p[1]));
 
 #[differentiate]
 fn f0526(vals: &[f64], a: f64, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    x /= 1.5 + (x.signum() * x + (0.5 + std::f64::consts::PI)).cos();
-    let mut g = (1.5 + vals[1].cos().tan().cos()).ln_1p();
-    for _ in 0..2 {
-        let z = x;
-        acc += z;
+    x /= 1.5 + ((1.5 + x.tanh()).log(2.5 + a.sin()) + (0.5 + std::f64::consts::PI)).cos();
+    let r = (1.5 + vals[1].asinh().cos()).log2();
+    x = x * (r.tanh() * 0.9).atanh().tanh();
+    for l in 1..vals.len() {
+        if l > 1 {
+            break;
+        }
     }
-    g *= x.tanh();
-    let z: f64 = if (1.2 + x) >= (x - a) {
-        x * 0.9
-    } else {
-        (vals[1] + a) * (g * x)
-    };
-    std::f64::consts::PI + g + z + acc
+    x = x * x.tanh().exp().log(2.5 + x.sin()).tanh();
+    (2.0 + x.sin()).sqrt()
 }
 
 fn f0526_t(tr: &Trace, vals: &[f64], a: f64, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    x /= 1.5 + (tr.signum(x) * x + (0.5 + std::f64::consts::PI)).cos();
-    let mut g = (1.5 + vals[1].cos().tan().cos()).ln_1p();
-    for _ in 0..2 {
-        let z = x;
-        acc += z;
+    x /= 1.5 + ((1.5 + x.tanh()).log(2.5 + a.sin()) + (0.5 + std::f64::consts::PI)).cos();
+    let r = (1.5 + vals[1].asinh().cos()).log2();
+    x = x * (r.tanh() * 0.9).atanh().tanh();
+    for l in 1..vals.len() {
+        if tr.b(l > 1) {
+            break;
+        }
     }
-    g *= x.tanh();
-    let z: f64 = if tr.b((1.2 + x) >= (x - a)) {
-        x * 0.9
-    } else {
-        (vals[1] + a) * (g * x)
-    };
-    std::f64::consts::PI + g + z + acc
+    x = x * x.tanh().exp().log(2.5 + x.sin()).tanh();
+    (2.0 + x.sin()).sqrt()
 }
 
 const CASE_F0526: Case = case!(f0526, f0526_t, f0526_grad, f0526_pullback, f0526_grad_into,
@@ -1440,62 +1374,60 @@ fn f0527(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..4 {
         let late1: f64;
-        if x.sin().exp() < 1.2 && jj % 2 == 0 {
+        if (x.sin() * 0.9).acos() < 1.2 && jj % 2 == 0 {
             late1 = x * (x / (1.5 + std::f64::consts::PI.cos()));
         } else {
             let ws = [0.0_f64; 2];
-            late1 = (ws[jj % ws.len()] * x).clamp(x - 0.5, x + 0.5);
+            late1 = ws[jj % ws.len()] * x % x.tanh().exp().log2().hypot(1.0);
         }
         acc += late1;
     }
-    let a: f64 = {
-        for l in 0..4 {
-            let d: f64 = match l {
-                0 => {
-                    let g = core::f64::consts::E.hypot(2.0 + x.sin()).tanh().sinh();
-                    (1.5 + x.cos()).cbrt() * (x + -0.5) + g
-                }
-                _ => {
-                    x * 0.9
-                }
-            };
-            acc += d;
-        }
-        let xs: [f64; 5] = [0.0; 5];
-        (core::f64::consts::E * 1.5).round() + x - xs[3] % 1.5
+    let s: f64 = if f64::acos(x.tanh() * 0.9) < 2.5 {
+        2.0
+    } else {
+        let p = -(core::f64::consts::E * x);
+        f64::log2(h_pow(p, 1).abs() + 0.5)
     };
-    std::f64::consts::PI + a + acc
+    if (x / (x.abs() + 0.5)) > s {
+        let x = (-s).hypot(1.5 + x.tanh().exp().powf(s.tanh() * 1.5).cos());
+        acc += x;
+    } else {
+        let u = (std::f64::consts::PI % 1.5).to_radians();
+        let xs = [0.0_f64; 3];
+        acc += u;
+        acc += xs[2];
+    }
+    (s * x).hypot(1.0).log2() + acc
 }
 
 fn f0527_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..4 {
         let late1: f64;
-        if tr.b(x.sin().exp() < 1.2 && jj % 2 == 0) {
+        if tr.b((x.sin() * 0.9).acos() < 1.2 && jj % 2 == 0) {
             late1 = x * (x / (1.5 + std::f64::consts::PI.cos()));
         } else {
             let ws = [0.0_f64; 2];
-            late1 = tr.clamp(ws[jj % ws.len()] * x, x - 0.5, x + 0.5);
+            late1 = tr.rem(ws[jj % ws.len()] * x, x.tanh().exp().log2().hypot(1.0));
         }
         acc += late1;
     }
-    let a: f64 = {
-        for l in 0..4 {
-            let d: f64 = match l {
-                0 => {
-                    let g = core::f64::consts::E.hypot(2.0 + x.sin()).tanh().sinh();
-                    (1.5 + x.cos()).cbrt() * (x + -0.5) + g
-                }
-                _ => {
-                    x * 0.9
-                }
-            };
-            acc += d;
-        }
-        let xs: [f64; 5] = [0.0; 5];
-        tr.round(core::f64::consts::E * 1.5) + x - tr.rem(xs[3], 1.5)
+    let s: f64 = if tr.b(f64::acos(x.tanh() * 0.9) < 2.5) {
+        2.0
+    } else {
+        let p = -(core::f64::consts::E * x);
+        f64::log2(tr.abs(h_pow(p, 1)) + 0.5)
     };
-    std::f64::consts::PI + a + acc
+    if tr.b((x / (tr.abs(x) + 0.5)) > s) {
+        let x = (-s).hypot(1.5 + x.tanh().exp().powf(s.tanh() * 1.5).cos());
+        acc += x;
+    } else {
+        let u = (tr.rem(std::f64::consts::PI, 1.5)).to_radians();
+        let xs = [0.0_f64; 3];
+        acc += u;
+        acc += xs[2];
+    }
+    (s * x).hypot(1.0).log2() + acc
 }
 
 const CASE_F0527: Case = case!(f0527, f0527_t, f0527_grad, f0527_pullback, f0527_grad_into,
@@ -1507,20 +1439,22 @@ fn f0528(a: f64, m: usize, y: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     match m {
         0 => {
-            let a = a + h_norm2([a.min(pw as f64), m as f64 / (1.0 + y * y)]);
+            let a = h_norm2([0.9 + pw as f64, (1.5 + (m as f64).tanh()).log(3.0)]);
             acc += a;
         }
         1 | 2 => {
-            let u: f64 = {
-                let w = (a + y).cos().tan();
-                (h_leaky(w) * 1.5).round() + y.abs()
-            };
-            acc += u;
+            let mut it: usize = 0;
+            while it < m && ((pw as f64 * 1.5).trunc() * 0.3) < y {
+                it += 1;
+                let a = a - (a * 2.5 + (y + m as f64));
+                let zs = [0.0_f64; 4];
+                acc += a;
+                acc += zs[3];
+            }
         }
         3..=5 => {
-            let mut z: f64 = (y + pw as f64) / (1.5 + a.tanh());
-            z /= 1.5 + (f64::tanh(a).tanh() * 0.9).asin().cos();
-            acc += z;
+            let y = y - -(a + -0.5);
+            acc += y;
         }
         _ => {
             let ws: [f64; 1] = [0.0; 1];
@@ -1536,20 +1470,22 @@ fn f0528_t(tr: &Trace, a: f64, m: usize, y: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     match m {
         0 => {
-            let a = a + h_norm2([tr.min(a, pw as f64), m as f64 / (1.0 + y * y)]);
+            let a = h_norm2([0.9 + pw as f64, (1.5 + (m as f64).tanh()).log(3.0)]);
             acc += a;
         }
         1 | 2 => {
-            let u: f64 = {
-                let w = (a + y).cos().tan();
-                tr.round(h_leaky_t(tr, w) * 1.5) + tr.abs(y)
-            };
-            acc += u;
+            let mut it: usize = 0;
+            while tr.b(it < m && (tr.trunc(pw as f64 * 1.5) * 0.3) < y) {
+                it += 1;
+                let a = a - (a * 2.5 + (y + m as f64));
+                let zs = [0.0_f64; 4];
+                acc += a;
+                acc += zs[3];
+            }
         }
         3..=5 => {
-            let mut z: f64 = (y + pw as f64) / (1.5 + a.tanh());
-            z /= 1.5 + (f64::tanh(a).tanh() * 0.9).asin().cos();
-            acc += z;
+            let y = y - -(a + -0.5);
+            acc += y;
         }
         _ => {
             let ws: [f64; 1] = [0.0; 1];
@@ -1566,56 +1502,42 @@ const CASE_F0528: Case = case!(f0528, f0528_t, f0528_grad, f0528_pullback, f0528
     |p, k| (p[0], k[0], p[1], k[1] as i32));
 
 #[differentiate]
-fn f0529(x: f64, c: f64, mut b: f64) -> f64 {
+fn f0529(x: f64, c: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let x = x - f64::powi(f64::sqrt(1.0 + x * x).tanh().exp(), -1);
-    b *= (x * c + -core::f64::consts::E).tanh();
-    if 2.5_f64.powf(b.sin()) > b {
-        let u: f64 = if (c - b) < x.sin().exp2() {
-            for ii in 0..3 {
-                let mut vals: [f64; 2] = [0.0; 2];
-                let z: f64 = {
-                    vals[(ii * 2 + 1) % vals.len()] *= b.tanh();
-                    let (p, z) = (vals[(ii + 3) % vals.len()] * vals[(ii + 1) % vals.len()], f64::mul_add(ii as f64, vals[(ii * 2 + 1) % vals.len()], c));
-                    x + p + z
-                };
-                acc += z;
-            }
-            x * 0.9
+    let x = f64::abs(x.sin());
+    let mut p = (b + x) * (x * core::f64::consts::E);
+    for ii in 0..4 {
+        let mut c = c * (0.7 / (1.5 + p.cos())).hypot(1.0).log10();
+        let t: f64 = if x.cos() < 1.2 {
+            core::f64::consts::E + x.max(ii as f64)
         } else {
-            c.sin().tan().tanh().exp()
+            c = c * 0.5 + b * p;
+            ((p * 1.5).round() + b).mul_add(p + ii as f64, b)
         };
-        let (p, r) = h_polar((1.5 + b.tanh()).sqrt(), c / (1.5 + u.cos()));
-        acc += p;
-        acc += r;
+        acc += c;
+        acc += t;
     }
-    (c - 0.5).atan2(c.tanh() - 1.5) + acc
+    p = h_mix(p, p / (1.5 + x.tanh()));
+    (p * 2.5).sin() + c + acc
 }
 
-fn f0529_t(tr: &Trace, x: f64, c: f64, mut b: f64) -> f64 {
+fn f0529_t(tr: &Trace, x: f64, c: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let x = x - f64::powi(f64::sqrt(1.0 + x * x).tanh().exp(), -1);
-    b *= (x * c + -core::f64::consts::E).tanh();
-    if tr.b(2.5_f64.powf(b.sin()) > b) {
-        let u: f64 = if tr.b((c - b) < x.sin().exp2()) {
-            for ii in 0..3 {
-                let mut vals: [f64; 2] = [0.0; 2];
-                let z: f64 = {
-                    vals[(ii * 2 + 1) % vals.len()] *= b.tanh();
-                    let (p, z) = (vals[(ii + 3) % vals.len()] * vals[(ii + 1) % vals.len()], f64::mul_add(ii as f64, vals[(ii * 2 + 1) % vals.len()], c));
-                    x + p + z
-                };
-                acc += z;
-            }
-            x * 0.9
+    let x = tr.abs(x.sin());
+    let mut p = (b + x) * (x * core::f64::consts::E);
+    for ii in 0..4 {
+        let mut c = c * (0.7 / (1.5 + p.cos())).hypot(1.0).log10();
+        let t: f64 = if tr.b(x.cos() < 1.2) {
+            core::f64::consts::E + tr.max(x, ii as f64)
         } else {
-            c.sin().tan().tanh().exp()
+            c = c * 0.5 + b * p;
+            (tr.round(p * 1.5) + b).mul_add(p + ii as f64, b)
         };
-        let (p, r) = h_polar((1.5 + b.tanh()).sqrt(), c / (1.5 + u.cos()));
-        acc += p;
-        acc += r;
+        acc += c;
+        acc += t;
     }
-    tr.atan2(c - 0.5, c.tanh() - 1.5) + acc
+    p = h_mix(p, p / (1.5 + x.tanh()));
+    (p * 2.5).sin() + c + acc
 }
 
 const CASE_F0529: Case = case!(f0529, f0529_t, f0529_grad, f0529_pullback, f0529_grad_into,
@@ -1624,31 +1546,41 @@ const CASE_F0529: Case = case!(f0529, f0529_t, f0529_grad, f0529_pullback, f0529
 
 #[differentiate]
 fn f0530(x: f64, on: bool, vs: Vec<f64>) -> f64 {
-    let p: f64 = h_polar(2.0 + x, h_dot(&vs, &vs)).1;
+    let mut p: f64 = h_polar(2.0 + x, h_dot(&vs, &vs)).1;
     let xs = [0.0_f64; 3];
-    let mut t = h_polar(p, p).0 * x as f64;
-    let res = h_scale3(&xs, x + vs[0]);
-    let out = h_scale3(&xs, p);
-    let cum = h_cumsum(&res);
-    t -= vs[0];
-    let out1 = h_cumsum(&vs);
-    f64::log2(xs[2].tanh().exp().ln_1p().hypot(1.0)) + on as u8 as f64 * 0.5 + t + out[2] + cum[2] + out1[0]
+    let mut a = h_polar(p, p).0 * (x.tanh() * 0.9).acos();
+    if on {
+        for j in 0..vs.len() {
+            a = a * 0.5 + -vs[0];
+            a /= 1.5 + (h_mix(j as f64, a) * h_leaky(x)).tanh();
+        }
+        p += h_pow(x, 0).min((vs[0].sin() * 0.9).acos());
+    } else {
+        p *= f64::max(vs[0] + 0.1, (p * 1.5).trunc() * 0.3).sin();
+        p = p.tanh() + vs[0] * xs[1];
+    }
+    p.asinh() * vs[0] + xs[2] + a
 }
 
-fn f0530_t(_tr: &Trace, x: f64, on: bool, vs: Vec<f64>) -> f64 {
-    let p: f64 = h_polar(2.0 + x, h_dot(&vs, &vs)).1;
+fn f0530_t(tr: &Trace, x: f64, on: bool, vs: Vec<f64>) -> f64 {
+    let mut p: f64 = h_polar(2.0 + x, h_dot(&vs, &vs)).1;
     let xs = [0.0_f64; 3];
-    let mut t = h_polar(p, p).0 * x as f64;
-    let res = h_scale3(&xs, x + vs[0]);
-    let out = h_scale3(&xs, p);
-    let cum = h_cumsum(&res);
-    t -= vs[0];
-    let out1 = h_cumsum(&vs);
-    f64::log2(xs[2].tanh().exp().ln_1p().hypot(1.0)) + on as u8 as f64 * 0.5 + t + out[2] + cum[2] + out1[0]
+    let mut a = h_polar(p, p).0 * (x.tanh() * 0.9).acos();
+    if tr.b(on) {
+        for j in 0..vs.len() {
+            a = a * 0.5 + -vs[0];
+            a /= 1.5 + (h_mix(j as f64, a) * h_leaky_t(tr, x)).tanh();
+        }
+        p += tr.min(h_pow(x, 0), (vs[0].sin() * 0.9).acos());
+    } else {
+        p *= tr.max(vs[0] + 0.1, tr.trunc(p * 1.5) * 0.3).sin();
+        p = p.tanh() + vs[0] * xs[1];
+    }
+    p.asinh() * vs[0] + xs[2] + a
 }
 
 const CASE_F0530: Case = case!(f0530, f0530_t, f0530_grad, f0530_pullback, f0530_grad_into,
-    n: 2, active: [true, true], ints: [[1], [1], [1], [0]],
+    n: 2, active: [true, true], ints: [[1], [1], [1], [1]],
     |p, k| (p[0], k[0] == 1, p[1..2].to_vec()));
 
 #[differentiate]
@@ -1659,30 +1591,31 @@ fn f0531(x: f64, n: usize, y: f64) -> f64 {
         if n % 2 == 0 {
             late1 = x;
         } else {
-            late1 = y.atan() * n as f64;
+            late1 = (y * 1.5).floor() * 0.3 * (std::f64::consts::PI + x);
         }
         acc += late1;
+    } else if n > 0 {
+        let r: f64 = match n {
+            0 => {
+                let tup = h_polar(y, y.tanh().to_degrees() * 0.02);
+                (1.5 + x.max(x * 0.5).cos()).recip() + tup.1
+            }
+            1 | 2 => {
+                x.powi(2) * (std::f64::consts::PI - y)
+            }
+            _ if (n as f64 + y) >= (n as f64 * std::f64::consts::PI) => {
+                (1.5 + (f64::trunc(std::f64::consts::PI * 1.5) * 0.3).tanh()).sqrt()
+            }
+            _ => {
+                -x * h_pow(y, n)
+            }
+        };
+        acc += r;
+    } else {
+        let e = (x + n as f64) / ((x * y).abs() + 0.5);
+        acc += e;
     }
-    let p: f64 = match n {
-        0 => {
-            let y = y * std::f64::consts::PI;
-            h_polar(y % 1.5, y.tanh().exp2()).1
-        }
-        3..=5 => {
-            let a: f64 = if n > 0 {
-                let zs = [0.0_f64; 4];
-                (1.5 + (x.sin() * 0.9).acos().cos()).log2() + zs[3]
-            } else {
-                f64::atan(n as f64) + y
-            };
-            std::f64::consts::PI * n as f64 * h_mix(y, a)
-        }
-        _ => {
-            let xs: [f64; 1] = [0.0; 1];
-            f64::cbrt(y.tanh().exp()) + (x + xs[0])
-        }
-    };
-    x * (1.5 + (n as f64).tanh()).cbrt() + p + acc
+    0.7 * ((n as f64 * 1.5).round() * 0.3) + x + acc
 }
 
 fn f0531_t(tr: &Trace, x: f64, n: usize, y: f64) -> f64 {
@@ -1692,176 +1625,157 @@ fn f0531_t(tr: &Trace, x: f64, n: usize, y: f64) -> f64 {
         if tr.b(n % 2 == 0) {
             late1 = x;
         } else {
-            late1 = y.atan() * n as f64;
+            late1 = tr.floor(y * 1.5) * 0.3 * (std::f64::consts::PI + x);
         }
         acc += late1;
+    } else if tr.b(n > 0) {
+        let r: f64 = match n {
+            0 => {
+                let tup = h_polar(y, y.tanh().to_degrees() * 0.02);
+                (1.5 + tr.max(x, x * 0.5).cos()).recip() + tup.1
+            }
+            1 | 2 => {
+                x.powi(2) * (std::f64::consts::PI - y)
+            }
+            _ if tr.b((n as f64 + y) >= (n as f64 * std::f64::consts::PI)) => {
+                (1.5 + (tr.trunc(std::f64::consts::PI * 1.5) * 0.3).tanh()).sqrt()
+            }
+            _ => {
+                -x * h_pow(y, n)
+            }
+        };
+        acc += r;
+    } else {
+        let e = (x + n as f64) / (tr.abs(x * y) + 0.5);
+        acc += e;
     }
-    let p: f64 = match n {
-        0 => {
-            let y = y * std::f64::consts::PI;
-            h_polar(tr.rem(y, 1.5), y.tanh().exp2()).1
-        }
-        3..=5 => {
-            let a: f64 = if tr.b(n > 0) {
-                let zs = [0.0_f64; 4];
-                (1.5 + (x.sin() * 0.9).acos().cos()).log2() + zs[3]
-            } else {
-                f64::atan(n as f64) + y
-            };
-            std::f64::consts::PI * n as f64 * h_mix(y, a)
-        }
-        _ => {
-            let xs: [f64; 1] = [0.0; 1];
-            f64::cbrt(y.tanh().exp()) + (x + xs[0])
-        }
-    };
-    x * (1.5 + (n as f64).tanh()).cbrt() + p + acc
+    0.7 * (tr.round(n as f64 * 1.5) * 0.3) + x + acc
 }
 
 const CASE_F0531: Case = case!(f0531, f0531_t, f0531_grad, f0531_pullback, f0531_grad_into,
-    n: 2, active: [true, true], ints: [[2], [1], [2], [1]],
+    n: 2, active: [true, true], ints: [[2], [0], [2], [2]],
     |p, k| (p[0], k[0], p[1]));
 
 #[differentiate]
 fn f0532(ws: &[f64], on: bool, vals: &[f64], ws3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     'outer: for (jj, &e) in vals.iter().enumerate() {
-        let a: f64 = if (e as f64) < ((e * 1.5).ceil() + e) {
+        let a: f64 = if e.asinh() >= f64::recip(vals[0].hypot(1.0)) {
             for (l, &p) in ws3.iter().enumerate() {
                 if on || l < 1 {
                     break 'outer;
                 }
                 acc += p;
             }
-            core::f64::consts::E.sin().cosh() / (jj as f64 + ws3[0]).hypot(1.0)
+            (2.0 + core::f64::consts::E) / (ws[ws.len() - 1 - jj] + e).tanh().exp()
         } else {
-            f64::to_radians(ws[ws.len() - 1 - jj]) + (e.abs() + 0.5).ln()
+            for _ in (1..=jj).rev() {
+                let late1: f64;
+                if e.min(e * 0.5) <= 1.5 {
+                    late1 = ws3[0].cos().tan() * h_norm2([vals[0], e]);
+                } else {
+                    late1 = ws3[0].to_radians() - e.hypot(1.0).log10();
+                }
+                acc += late1;
+            }
+            f64::atan(e) - (2.0 + e.sin()).powi(-1)
         };
-        let s: f64 = if ws3[0].sin() >= vals[0].max(a) && jj % 2 == 0 {
-            a - (e.cos() * 0.9).asin()
-        } else {
-            h_norm2([(a.cos() * 0.9).acos(), a * core::f64::consts::E])
-        };
-        acc += s;
+        let pair = h_polar(ws[2].hypot(1.0).log10(), ws3[0]);
+        acc += a;
+        acc += pair.1;
     }
-    for j in 0..3 {
-        let late1: f64;
-        if ((j as f64).tanh() * 0.9).asin() >= -0.5 {
-            let r: f64 = match j {
-                0 => {
-                    let cum = h_cumsum(ws3);
-                    cum[0] * (ws[j] - ws3[0])
-                }
-                1 | 2 => {
-                    ws[ws.len() - 1 - j] - j as f64 * ws[j]
-                }
-                mm if mm > 3 => {
-                    let q: f64 = if on || j < 1 {
-                        let u = vals[0];
-                        -u + ws[(j * 2 + 1) % ws.len()].tanh().to_degrees() * 0.02
-                    } else {
-                        let hs = [0.0_f64; 1];
-                        -(hs[0] + ws[j])
-                    };
-                    (ws[(j * 2 + 1) % ws.len()] + ws3[0]).min(core::f64::consts::E + ws[j % 3]) + q
-                }
-                _ => {
-                    (vals[0] * 1.5).trunc() + vals[0] / (1.5 + vals[0].cos())
-                }
-            };
-            late1 = (vals[0] * ws3[0]).abs();
-            acc += r;
-        } else {
-            late1 = (j as f64).atan2(1.5 + (j as f64).cos()) as f64;
-        }
-        acc += late1;
-    }
-    (-ws3[0]).cos() + ws[2] + acc
+    ((core::f64::consts::E * 1.5).trunc() * 0.3).min(vals[0].cos()) + ws[2] + ws3[0] + acc
 }
 
 fn f0532_t(tr: &Trace, ws: &[f64], on: bool, vals: &[f64], ws3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     'outer: for (jj, &e) in vals.iter().enumerate() {
-        let a: f64 = if tr.b((e as f64) < (tr.ceil(e * 1.5) + e)) {
+        let a: f64 = if tr.b(e.asinh() >= f64::recip(vals[0].hypot(1.0))) {
             for (l, &p) in ws3.iter().enumerate() {
                 if tr.b(on || l < 1) {
                     break 'outer;
                 }
                 acc += p;
             }
-            core::f64::consts::E.sin().cosh() / (jj as f64 + ws3[0]).hypot(1.0)
+            (2.0 + core::f64::consts::E) / (ws[ws.len() - 1 - jj] + e).tanh().exp()
         } else {
-            f64::to_radians(ws[ws.len() - 1 - jj]) + (tr.abs(e) + 0.5).ln()
+            for _ in (1..=jj).rev() {
+                let late1: f64;
+                if tr.b(tr.min(e, e * 0.5) <= 1.5) {
+                    late1 = ws3[0].cos().tan() * h_norm2([vals[0], e]);
+                } else {
+                    late1 = ws3[0].to_radians() - e.hypot(1.0).log10();
+                }
+                acc += late1;
+            }
+            f64::atan(e) - (2.0 + e.sin()).powi(-1)
         };
-        let s: f64 = if tr.b(ws3[0].sin() >= tr.max(vals[0], a) && jj % 2 == 0) {
-            a - (e.cos() * 0.9).asin()
-        } else {
-            h_norm2([(a.cos() * 0.9).acos(), a * core::f64::consts::E])
-        };
-        acc += s;
+        let pair = h_polar(ws[2].hypot(1.0).log10(), ws3[0]);
+        acc += a;
+        acc += pair.1;
     }
-    for j in 0..3 {
-        let late1: f64;
-        if tr.b(((j as f64).tanh() * 0.9).asin() >= -0.5) {
-            let r: f64 = match j {
-                0 => {
-                    let cum = h_cumsum(ws3);
-                    cum[0] * (ws[j] - ws3[0])
-                }
-                1 | 2 => {
-                    ws[ws.len() - 1 - j] - j as f64 * ws[j]
-                }
-                mm if mm > 3 => {
-                    let q: f64 = if tr.b(on || j < 1) {
-                        let u = vals[0];
-                        -u + ws[(j * 2 + 1) % ws.len()].tanh().to_degrees() * 0.02
-                    } else {
-                        let hs = [0.0_f64; 1];
-                        -(hs[0] + ws[j])
-                    };
-                    tr.min(ws[(j * 2 + 1) % ws.len()] + ws3[0], core::f64::consts::E + ws[j % 3]) + q
-                }
-                _ => {
-                    tr.trunc(vals[0] * 1.5) + vals[0] / (1.5 + vals[0].cos())
-                }
-            };
-            late1 = tr.abs(vals[0] * ws3[0]);
-            acc += r;
-        } else {
-            late1 = (j as f64).atan2(1.5 + (j as f64).cos()) as f64;
-        }
-        acc += late1;
-    }
-    (-ws3[0]).cos() + ws[2] + acc
+    tr.min(tr.trunc(core::f64::consts::E * 1.5) * 0.3, vals[0].cos()) + ws[2] + ws3[0] + acc
 }
 
 const CASE_F0532: Case = case!(f0532, f0532_t, f0532_grad, f0532_pullback, f0532_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [1], [1]],
     |p, k| (&p[0..3], k[0] == 1, &p[3..4], &p[4..5]));
 
 #[differentiate]
 fn f0533(mut x: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if h_mix(arr[1], core::f64::consts::E) > x {
-        let xs = [x, 1.2 / (1.5 + x.tanh()), x * core::f64::consts::E, -arr[1]];
-        let z = ((xs[2] + 1.2).tanh() * 0.9).asin();
-        acc += z;
+    if h_mix(arr[1], core::f64::consts::E) > x.atan2(1.5 + arr[1].tanh()) {
+        for j in 0..2 {
+            let mut zs: [f64; 5] = [0.0; 5];
+            let mut it: usize = 0;
+            while it < 1 && (x - 0.2) > 1.2 {
+                it += 1;
+                let u: f64 = if (0.3 + x) < 0.1 || it > 1 {
+                    let tup = (zs[it] * x, (x.sin() * 0.9).asin());
+                    (-1.5 + zs[j % zs.len()]) / (1.5 + (x + 0.9).tanh()) + tup.1
+                } else {
+                    zs[it] = zs[it - 1] * x.atan().tanh() + h_cumsum(&arr)[(j + 2) % 2];
+                    ((1.5 + x.tanh()).ln() * 1.5).round() * 0.3
+                };
+                acc += u;
+            }
+            acc += zs[4];
+        }
+        let mut x = x - ((arr[((arr[1].tanh().exp().cos().abs() * 2.9).floor() as usize) % arr.len()] - arr[0]).abs() + 0.5).ln();
+        x *= (-(std::f64::consts::PI + x)).tanh();
+        acc += x;
+    } else if x >= (x + x * 0.5) {
+        x %= 1.5 + ((arr[1] * x).signum() * x).cos();
     }
-    x = -(1.5 + arr[0]);
-    let pair = h_polar(arr[1].tanh().exp_m1(), x + 0.9);
-    ((1.5 + x.cos()).log2() * 1.5).ceil() + (arr[1].abs() + 0.5).log2() + pair.1 + acc
+    -(std::f64::consts::PI.signum() * x) + acc
 }
 
 fn f0533_t(tr: &Trace, mut x: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(h_mix(arr[1], core::f64::consts::E) > x) {
-        let xs = [x, 1.2 / (1.5 + x.tanh()), x * core::f64::consts::E, -arr[1]];
-        let z = ((xs[2] + 1.2).tanh() * 0.9).asin();
-        acc += z;
+    if tr.b(h_mix(arr[1], core::f64::consts::E) > x.atan2(1.5 + arr[1].tanh())) {
+        for j in 0..2 {
+            let mut zs: [f64; 5] = [0.0; 5];
+            let mut it: usize = 0;
+            while tr.b(it < 1 && (x - 0.2) > 1.2) {
+                it += 1;
+                let u: f64 = if tr.b((0.3 + x) < 0.1 || it > 1) {
+                    let tup = (zs[it] * x, (x.sin() * 0.9).asin());
+                    (-1.5 + zs[j % zs.len()]) / (1.5 + (x + 0.9).tanh()) + tup.1
+                } else {
+                    zs[it] = zs[it - 1] * x.atan().tanh() + h_cumsum(&arr)[(j + 2) % 2];
+                    tr.round((1.5 + x.tanh()).ln() * 1.5) * 0.3
+                };
+                acc += u;
+            }
+            acc += zs[4];
+        }
+        let mut x = x - (tr.abs(arr[(tr.floor(arr[1].tanh().exp().cos().abs() * 2.9) as usize) % arr.len()] - arr[0]) + 0.5).ln();
+        x *= (-(std::f64::consts::PI + x)).tanh();
+        acc += x;
+    } else if tr.b(x >= (x + x * 0.5)) {
+        x = tr.rem(x, 1.5 + (tr.signum(arr[1] * x) * x).cos());
     }
-    x = -(1.5 + arr[0]);
-    let pair = h_polar(arr[1].tanh().exp_m1(), x + 0.9);
-    tr.ceil((1.5 + x.cos()).log2() * 1.5) + (tr.abs(arr[1]) + 0.5).log2() + pair.1 + acc
+    -(tr.signum(std::f64::consts::PI) * x) + acc
 }
 
 const CASE_F0533: Case = case!(f0533, f0533_t, f0533_grad, f0533_pullback, f0533_grad_into,
@@ -1876,29 +1790,22 @@ fn f0534(hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
         let g: f64 = if h_mix(x, y) >= (y * x) {
             -(hs[2] * arr[1])
         } else {
-            zs[0] = zs[0] * y + ((y * 1.5).ceil() + core::f64::consts::E);
-            x * 0.9
+            zs[0] /= 1.5 + (zs[0] * y + y as f64).tanh();
+            (x * 1.5).round() * 0.3 * (x / zs[0].tanh().exp())
         };
         acc += zs[1];
         acc += g;
-    } else if arr[0].atan2(x.sin() - 1.5) <= y.tanh() {
-        for w in hs.iter() {
-            let mut g = hs[2].tanh() + -arr[(((x + 0.2).cos().abs() * 2.9).floor() as usize) % arr.len()];
-            let z: f64 = if (x + -0.5) >= arr[((h_scale3(&[g, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9).floor() as usize) % arr.len()] {
-                g = g * w.sin();
-                (std::f64::consts::PI * 1.5).ceil() * 0.3 * f64::clamp(arr[0], *w - 0.5, *w + 0.5)
-            } else {
-                g += arr[0] * hs[1] * y;
-                h_nested(y, &hs) + g
-            };
-            acc += *w;
-            acc += g;
-            acc += z;
-        }
-        let y = y + arr[1].sin();
-        acc += y;
+    } else if x.tanh().tan() <= f64::cos(y) {
+        let s: f64 = x;
+        acc += s;
     }
-    y.min((y * 1.5).ceil() * 0.3) + hs[2] + arr[1] + acc
+    let mut d: f64 = y;
+    let b: f64 = {
+        let c = (1.5 + y.clamp(-0.5, 0.8).tanh()).cbrt();
+        d = d.sin() + arr[((h_scale3(&[c, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9).floor() as usize) % arr.len()];
+        ((hs[1] + d) * 1.5).ceil() + (std::f64::consts::PI + 0.9)
+    };
+    f64::sin(b * y) + acc
 }
 
 fn f0534_t(tr: &Trace, hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
@@ -1908,29 +1815,22 @@ fn f0534_t(tr: &Trace, hs: Vec<f64>, arr: [f64; 2], y: f64, x: f64) -> f64 {
         let g: f64 = if tr.b(h_mix(x, y) >= (y * x)) {
             -(hs[2] * arr[1])
         } else {
-            zs[0] = zs[0] * y + (tr.ceil(y * 1.5) + core::f64::consts::E);
-            x * 0.9
+            zs[0] /= 1.5 + (zs[0] * y + y as f64).tanh();
+            tr.round(x * 1.5) * 0.3 * (x / zs[0].tanh().exp())
         };
         acc += zs[1];
         acc += g;
-    } else if tr.b(tr.atan2(arr[0], x.sin() - 1.5) <= y.tanh()) {
-        for w in hs.iter() {
-            let mut g = hs[2].tanh() + -arr[(tr.floor((x + 0.2).cos().abs() * 2.9) as usize) % arr.len()];
-            let z: f64 = if tr.b((x + -0.5) >= arr[(tr.floor(h_scale3(&[g, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9) as usize) % arr.len()]) {
-                g = g * w.sin();
-                tr.ceil(std::f64::consts::PI * 1.5) * 0.3 * tr.clamp(arr[0], *w - 0.5, *w + 0.5)
-            } else {
-                g += arr[0] * hs[1] * y;
-                h_nested(y, &hs) + g
-            };
-            acc += *w;
-            acc += g;
-            acc += z;
-        }
-        let y = y + arr[1].sin();
-        acc += y;
+    } else if tr.b(x.tanh().tan() <= f64::cos(y)) {
+        let s: f64 = x;
+        acc += s;
     }
-    tr.min(y, tr.ceil(y * 1.5) * 0.3) + hs[2] + arr[1] + acc
+    let mut d: f64 = y;
+    let b: f64 = {
+        let c = (1.5 + tr.clamp(y, -0.5, 0.8).tanh()).cbrt();
+        d = d.sin() + arr[(tr.floor(h_scale3(&[c, 0.5, 1.2], arr[0])[0].tanh().abs() * 2.9) as usize) % arr.len()];
+        tr.ceil((hs[1] + d) * 1.5) + (std::f64::consts::PI + 0.9)
+    };
+    f64::sin(b * y) + acc
 }
 
 const CASE_F0534: Case = case!(f0534, f0534_t, f0534_grad, f0534_pullback, f0534_grad_into,
@@ -1944,16 +1844,13 @@ fn f0535(c: f64) -> f64 {
         let t = c + core::f64::consts::E;
         acc += t;
     }
-    if (c.sin().to_degrees() * 0.02) > c {
-        let mut t = f64::round(core::f64::consts::E * c * 1.5) * 0.3;
-        t *= (t * (1.5 + t.tanh()).log2()).cos();
+    if c.sin().sinh() > c {
+        let mut t = (1.5 + (core::f64::consts::E * c).tanh()).ln_1p();
+        t *= (t * (1.0 + c * c).recip()).sin();
         acc += t;
     }
-    let g: f64 = {
-        let c = c - c * 0.5;
-        c.mul_add(std::f64::consts::PI, c) - (c + 0.9)
-    };
-    (c + g).cos().cosh() + acc
+    let v = (c * 1.5).floor() * 0.3;
+    std::f64::consts::PI + v + acc
 }
 
 fn f0535_t(tr: &Trace, c: f64) -> f64 {
@@ -1962,16 +1859,13 @@ fn f0535_t(tr: &Trace, c: f64) -> f64 {
         let t = c + core::f64::consts::E;
         acc += t;
     }
-    if tr.b((c.sin().to_degrees() * 0.02) > c) {
-        let mut t = tr.round(core::f64::consts::E * c * 1.5) * 0.3;
-        t *= (t * (1.5 + t.tanh()).log2()).cos();
+    if tr.b(c.sin().sinh() > c) {
+        let mut t = (1.5 + (core::f64::consts::E * c).tanh()).ln_1p();
+        t *= (t * (1.0 + c * c).recip()).sin();
         acc += t;
     }
-    let g: f64 = {
-        let c = c - c * 0.5;
-        c.mul_add(std::f64::consts::PI, c) - (c + 0.9)
-    };
-    (c + g).cos().cosh() + acc
+    let v = tr.floor(c * 1.5) * 0.3;
+    std::f64::consts::PI + v + acc
 }
 
 const CASE_F0535: Case = case!(f0535, f0535_t, f0535_grad, f0535_pullback, f0535_grad_into,
@@ -1985,19 +1879,19 @@ fn f0536(ts: &[f64; 2]) -> f64 {
         for &u in ts.iter() {
             let b: f64 = {
                 for &c in ts.iter() {
-                    let u = (ts[ii] * u).hypot(1.0).ln();
+                    let u = u + (ts[ii] * u).hypot(1.0).log(3.0);
                     acc += c;
                     acc += u;
                 }
-                (ii as f64).tanh().cos().cosh()
+                ts[ii - 1].tanh().exp().cbrt().sin()
             };
             acc += u;
             acc += b;
         }
-        let z = h_scale3(&[ts[1], 1.5, ts[ii - 1]], ii as f64)[(ii * 2 + 1) % 3].to_radians();
-        acc += z;
+        let res = h_cumsum(ts);
+        acc += res[1];
     }
-    0.5 + ts[0] - ts[0].signum() * ts[0] + acc
+    (ts[0] - ts[1]).min(ts[1].clamp(-0.5, 0.8)) + acc
 }
 
 fn f0536_t(tr: &Trace, ts: &[f64; 2]) -> f64 {
@@ -2006,19 +1900,19 @@ fn f0536_t(tr: &Trace, ts: &[f64; 2]) -> f64 {
         for &u in ts.iter() {
             let b: f64 = {
                 for &c in ts.iter() {
-                    let u = (ts[ii] * u).hypot(1.0).ln();
+                    let u = u + (ts[ii] * u).hypot(1.0).log(3.0);
                     acc += c;
                     acc += u;
                 }
-                (ii as f64).tanh().cos().cosh()
+                ts[ii - 1].tanh().exp().cbrt().sin()
             };
             acc += u;
             acc += b;
         }
-        let z = h_scale3(&[ts[1], 1.5, ts[ii - 1]], ii as f64)[(ii * 2 + 1) % 3].to_radians();
-        acc += z;
+        let res = h_cumsum(ts);
+        acc += res[1];
     }
-    0.5 + ts[0] - tr.signum(ts[0]) * ts[0] + acc
+    tr.min(ts[0] - ts[1], tr.clamp(ts[1], -0.5, 0.8)) + acc
 }
 
 const CASE_F0536: Case = case!(f0536, f0536_t, f0536_grad, f0536_pullback, f0536_grad_into,
@@ -2028,34 +1922,60 @@ const CASE_F0536: Case = case!(f0536, f0536_t, f0536_grad, f0536_pullback, f0536
 #[differentiate(wrt(zs, vals))]
 fn f0537(zs: [f64; 3], xs: &[f64], zs2: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = core::f64::consts::E.cos().exp2().tanh().tan();
+    let mut p = (core::f64::consts::E.cos() * 0.9).atanh().tanh().sinh();
     if (p / (2.0 + xs[3].sin())) < 0.1 {
         for g in &zs2 {
-            p = h_norm2([xs[((p.sin().abs() * 2.9).floor() as usize) % xs.len()], p]).cos();
-            let ws = [0.0_f64; 3];
+            p = f64::log10(h_norm2([xs[((p.sin().abs() * 2.9).floor() as usize) % xs.len()], p]).hypot(1.0));
+            if vals[1].atan2(zs2[0].tanh() - 1.5) >= 0.1 {
+                let tup = h_polar(p.tanh().cosh(), core::f64::consts::E + std::f64::consts::PI);
+                let pair = (zs[1], p * g);
+                if (vals[1] * 0.2) > h_mix(tup.0, core::f64::consts::E) {
+                    return f64::to_radians(vals[0] / zs[2].hypot(1.0));
+                }
+                acc += pair.1;
+            } else {
+                let y: f64 = if -zs2[0] > 0.1 {
+                    p -= f64::abs(p + zs[0]);
+                    -(xs[1] / (1.5 + vals[0].cos()))
+                } else {
+                    let pair = h_polar((g * 1.5).round() + core::f64::consts::E, h_mix(*g, 1.5));
+                    h_cumsum(&zs2)[1] + pair.1
+                };
+                acc += y;
+            }
             acc += *g;
-            acc += ws[2];
         }
-    } else if p.powi(1) <= 2.5 {
-        p *= (-p * (p + std::f64::consts::PI)).sin();
     }
-    zs[1] + zs[((p.cos().abs() * 2.9).floor() as usize) % zs.len()] + (zs2[0] + vals[((zs2[0].tanh().abs() * 2.9).floor() as usize) % vals.len()]) + acc
+    (p + zs[1]) * p.sin().exp() + zs2[1] + vals[1] + acc
 }
 
 fn f0537_t(tr: &Trace, zs: [f64; 3], xs: &[f64], zs2: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = core::f64::consts::E.cos().exp2().tanh().tan();
+    let mut p = (core::f64::consts::E.cos() * 0.9).atanh().tanh().sinh();
     if tr.b((p / (2.0 + xs[3].sin())) < 0.1) {
         for g in &zs2 {
-            p = h_norm2([xs[(tr.floor(p.sin().abs() * 2.9) as usize) % xs.len()], p]).cos();
-            let ws = [0.0_f64; 3];
+            p = f64::log10(h_norm2([xs[(tr.floor(p.sin().abs() * 2.9) as usize) % xs.len()], p]).hypot(1.0));
+            if tr.b(tr.atan2(vals[1], zs2[0].tanh() - 1.5) >= 0.1) {
+                let tup = h_polar(p.tanh().cosh(), core::f64::consts::E + std::f64::consts::PI);
+                let pair = (zs[1], p * g);
+                if tr.b((vals[1] * 0.2) > h_mix(tup.0, core::f64::consts::E)) {
+                    return f64::to_radians(vals[0] / zs[2].hypot(1.0));
+                }
+                acc += pair.1;
+            } else {
+                let y: f64 = if tr.b(-zs2[0] > 0.1) {
+                    p -= tr.abs(p + zs[0]);
+                    -(xs[1] / (1.5 + vals[0].cos()))
+                } else {
+                    let pair = h_polar(tr.round(g * 1.5) + core::f64::consts::E, h_mix(*g, 1.5));
+                    h_cumsum(&zs2)[1] + pair.1
+                };
+                acc += y;
+            }
             acc += *g;
-            acc += ws[2];
         }
-    } else if tr.b(p.powi(1) <= 2.5) {
-        p *= (-p * (p + std::f64::consts::PI)).sin();
     }
-    zs[1] + zs[(tr.floor(p.cos().abs() * 2.9) as usize) % zs.len()] + (zs2[0] + vals[(tr.floor(zs2[0].tanh().abs() * 2.9) as usize) % vals.len()]) + acc
+    (p + zs[1]) * p.sin().exp() + zs2[1] + vals[1] + acc
 }
 
 const CASE_F0537: Case = case!(f0537, f0537_t, f0537_grad, f0537_pullback, f0537_grad_into,
@@ -2066,71 +1986,61 @@ const CASE_F0537: Case = case!(f0537, f0537_t, f0537_grad, f0537_pullback, f0537
 fn f0538(vs: Vec<f64>, mut vs1: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let p: f64 = if vs[0].hypot(1.0).sqrt() <= h_leaky(core::f64::consts::E) {
-            (-vs1[l]).tanh()
+        let p: f64 = if vs[0].hypot(1.0).ln() <= h_leaky(core::f64::consts::E) {
+            (-vs1[l] * 1.5).round() + (0.2 + vs1[l % vs1.len()])
         } else {
-            -vs1[l % vs1.len()] + h_nested(core::f64::consts::E, &vs)
+            vs1[l]
         };
         acc += p;
     }
-    let r = vs1[0].tanh().tan() * (core::f64::consts::E + std::f64::consts::PI);
-    let mut step: usize = 0;
-    let d: f64 = loop {
-        step += 1;
-        if step > vs.len() {
-            break r / (1.5 + r.cos()) / (core::f64::consts::E.tanh() * 0.9).asin().hypot(1.0);
-        }
-        vs1[step] = h_mix(r + vs[0], (vs[0] * 1.5).round() + r);
+    let t: f64 = {
+        let ws = [[0.0_f64; 2]; 3];
+        ((2.0 + std::f64::consts::PI.sin()).recip() * 1.5).trunc() * 0.3 + ws[2][0]
     };
-    let u: f64 = match step {
-        0 => {
-            h_pow(d * core::f64::consts::E, step)
-        }
-        3..=5 => {
-            let d = d * (vs[0] * d) as f64;
-            d.tanh().exp().abs()
-        }
-        _ => {
-            let s = h_leaky((d.cos() * 0.9).acos());
-            d + s
-        }
-    };
-    h_polar(d, vs[0]).1 * (vs1[step.min(vs1.len() - 1)] * vs[0]) + r + u + acc
+    vs1[(((t / (1.5 + t.cos())).tanh().abs() * 2.9).floor() as usize) % 2] -= f64::atan(core::f64::consts::E) / (std::f64::consts::PI.abs() + 0.5);
+    let v = h_mix(t + vs[0], (vs[0].sin() * 0.9).asin());
+    for l in 1..vs1.len() {
+        vs1[l] = vs1[l - 1].tanh() + (v as f64).sin() * h_pow(v, l);
+        let v = v * vs1[l % vs1.len()];
+        let d: f64 = if v < -1.5 {
+            let tmp: [f64; 3] = [0.0; 3];
+            (t.signum() * vs1[l]).asinh() + tmp[2]
+        } else {
+            vs[0].tanh().hypot((vs1[l - 1] * vs[0]).hypot(1.0))
+        };
+        acc += d;
+    }
+    v * 1.5 + v / (2.0 + vs1[0].sin()) + acc
 }
 
 fn f0538_t(tr: &Trace, vs: Vec<f64>, mut vs1: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let p: f64 = if tr.b(vs[0].hypot(1.0).sqrt() <= h_leaky_t(tr, core::f64::consts::E)) {
-            (-vs1[l]).tanh()
+        let p: f64 = if tr.b(vs[0].hypot(1.0).ln() <= h_leaky_t(tr, core::f64::consts::E)) {
+            tr.round(-vs1[l] * 1.5) + (0.2 + vs1[l % vs1.len()])
         } else {
-            -vs1[l % vs1.len()] + h_nested(core::f64::consts::E, &vs)
+            vs1[l]
         };
         acc += p;
     }
-    let r = vs1[0].tanh().tan() * (core::f64::consts::E + std::f64::consts::PI);
-    let mut step: usize = 0;
-    let d: f64 = loop {
-        step += 1;
-        if tr.b(step > vs.len()) {
-            break r / (1.5 + r.cos()) / (core::f64::consts::E.tanh() * 0.9).asin().hypot(1.0);
-        }
-        vs1[step] = h_mix(r + vs[0], tr.round(vs[0] * 1.5) + r);
+    let t: f64 = {
+        let ws = [[0.0_f64; 2]; 3];
+        tr.trunc((2.0 + std::f64::consts::PI.sin()).recip() * 1.5) * 0.3 + ws[2][0]
     };
-    let u: f64 = match step {
-        0 => {
-            h_pow(d * core::f64::consts::E, step)
-        }
-        3..=5 => {
-            let d = d * (vs[0] * d) as f64;
-            tr.abs(d.tanh().exp())
-        }
-        _ => {
-            let s = h_leaky_t(tr, (d.cos() * 0.9).acos());
-            d + s
-        }
-    };
-    h_polar(d, vs[0]).1 * (vs1[step.min(vs1.len() - 1)] * vs[0]) + r + u + acc
+    vs1[(tr.floor((t / (1.5 + t.cos())).tanh().abs() * 2.9) as usize) % 2] -= f64::atan(core::f64::consts::E) / (tr.abs(std::f64::consts::PI) + 0.5);
+    let v = h_mix(t + vs[0], (vs[0].sin() * 0.9).asin());
+    for l in 1..vs1.len() {
+        vs1[l] = vs1[l - 1].tanh() + (v as f64).sin() * h_pow(v, l);
+        let v = v * vs1[l % vs1.len()];
+        let d: f64 = if tr.b(v < -1.5) {
+            let tmp: [f64; 3] = [0.0; 3];
+            (tr.signum(t) * vs1[l]).asinh() + tmp[2]
+        } else {
+            vs[0].tanh().hypot((vs1[l - 1] * vs[0]).hypot(1.0))
+        };
+        acc += d;
+    }
+    v * 1.5 + v / (2.0 + vs1[0].sin()) + acc
 }
 
 const CASE_F0538: Case = case!(f0538, f0538_t, f0538_grad, f0538_pullback, f0538_grad_into,
@@ -2143,19 +2053,19 @@ fn f0539(c: f64, y: f64, x: f64, zs: [f64; 2]) -> f64 {
     let mut w = zs[1];
     let mut g = h_dot(&zs, &zs);
     for (i, v) in zs.iter().enumerate() {
-        let s: f64 = if 2.5_f64.powf((i as f64).tanh()) <= -0.5 {
-            w -= i as f64;
-            h_dot(&zs, &zs)
+        let s: f64 = if (i as f64).cos().tan() <= 0.2 {
+            w -= w.signum() * x * (g * y);
+            (-w * 1.5).round() + f64::to_radians(*v)
         } else {
-            w = h_mix(w, i as f64 + w);
-            f64::signum(y + v) * (v * 0.9)
+            g += zs[1];
+            core::f64::consts::E + w + zs[0].hypot(1.0).log10()
         };
-        g = g.sin() + g / core::f64::consts::E.hypot(1.0);
-        acc += *v;
+        let e = *v;
         acc += s;
+        acc += e;
     }
-    let vals = [zs[(((x + y).cos().abs() * 2.9).floor() as usize) % zs.len()], y, c, f64::to_radians(zs[1])];
-    vals[(((zs[0] as f64).cos().abs() * 2.9).floor() as usize) % vals.len()] * y / (1.5 + f64::cosh(c.tanh()).tanh()) + w + g + acc
+    let x: f64 = x * y;
+    ((std::f64::consts::PI - zs[1]).tanh() * 0.9).asin() + c + w + g + x + acc
 }
 
 fn f0539_t(tr: &Trace, c: f64, y: f64, x: f64, zs: [f64; 2]) -> f64 {
@@ -2163,19 +2073,19 @@ fn f0539_t(tr: &Trace, c: f64, y: f64, x: f64, zs: [f64; 2]) -> f64 {
     let mut w = zs[1];
     let mut g = h_dot(&zs, &zs);
     for (i, v) in zs.iter().enumerate() {
-        let s: f64 = if tr.b(2.5_f64.powf((i as f64).tanh()) <= -0.5) {
-            w -= i as f64;
-            h_dot(&zs, &zs)
+        let s: f64 = if tr.b((i as f64).cos().tan() <= 0.2) {
+            w -= tr.signum(w) * x * (g * y);
+            tr.round(-w * 1.5) + f64::to_radians(*v)
         } else {
-            w = h_mix(w, i as f64 + w);
-            tr.signum(y + v) * (v * 0.9)
+            g += zs[1];
+            core::f64::consts::E + w + zs[0].hypot(1.0).log10()
         };
-        g = g.sin() + g / core::f64::consts::E.hypot(1.0);
-        acc += *v;
+        let e = *v;
         acc += s;
+        acc += e;
     }
-    let vals = [zs[(tr.floor((x + y).cos().abs() * 2.9) as usize) % zs.len()], y, c, f64::to_radians(zs[1])];
-    vals[(tr.floor((zs[0] as f64).cos().abs() * 2.9) as usize) % vals.len()] * y / (1.5 + f64::cosh(c.tanh()).tanh()) + w + g + acc
+    let x: f64 = x * y;
+    ((std::f64::consts::PI - zs[1]).tanh() * 0.9).asin() + c + w + g + x + acc
 }
 
 const CASE_F0539: Case = case!(f0539, f0539_t, f0539_grad, f0539_pullback, f0539_grad_into,
@@ -2188,36 +2098,43 @@ fn f0540(mat: &[[f64; 2]; 1]) -> f64 {
     if 2.0 > mat[0][0] {
         for l in 0..3 {
             for i in 0..1 {
-                let b = core::f64::consts::E.atan2(mat[0][i].abs() + 0.5) / (1.5 + mat[0][(i * 2 + 1) % 2].hypot(1.0).ln().tanh());
-                acc += b;
+                let e = ((core::f64::consts::E * 1.5).trunc() + std::f64::consts::PI) / (2.0 + (l as f64 * mat[0][i]).sin());
+                acc += e;
             }
-            let t: f64 = match l {
-                0 => {
-                    (h_pow(0.9, 1) * 1.5).round() * 0.3
-                }
-                _ => {
-                    h_polar(f64::clamp(l as f64, -0.5, 0.8), mat[0][(l + 2) % 2] - mat[0][l % 2]).0
-                }
-            };
+            let t = mat[0][(l + 2) % 2] + core::f64::consts::E + (2.0 + mat[0][(l * 2 + 1) % 2].sin()).log(2.5 + mat[0][(l + 2) % 2].sin());
             acc += t;
         }
-    } else {
-        for _ in 0..4 {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if cnt > 2 {
-                    break;
-                }
-                if cnt > 1 {
-                    continue;
-                }
+    } else if (mat[0][1] * 0.2) < (mat[0][1].tanh().exp() + 1.2).acosh() {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > 3 {
+                break;
+            }
+            if step < 1 {
+                let z: f64 = if step > 1 {
+                    let z: f64 = {
+                        let z = (mat[0][(step * 2 + 1) % 2] + 0.2).mul_add(mat[0][1], 1.2);
+                        (1.5 + z.cos()).recip()
+                    };
+                    h_mix(mat[0][(step * 2 + 1) % 2], 1.2).max(mat[0][(step * 2 + 1) % 2].abs()) + z
+                } else {
+                    let ws = [0.0_f64; 3];
+                    ws[step.min(ws.len() - 1)]
+                };
+                acc += z;
+            } else if mat[0][step % 2].to_radians() <= 1.5 {
+                let q: f64 = if step < 2 {
+                    let r = f64::exp(mat[0][step.min(2 - 1)].tanh());
+                    ((r + std::f64::consts::PI) * 1.5).ceil() + -mat[0][step % 2]
+                } else {
+                    (mat[0][(step * 2 + 1) % 2] / (1.5 + (step as f64).cos())).asinh()
+                };
+                acc += q;
             }
         }
-        let tup = (f64::sinh(mat[0][(((2.0 + mat[0][0].sin()).recip().tanh().abs() * 2.9).floor() as usize) % 2].cos()), (mat[0][0] * 1.5).round() + mat[0][0]);
-        acc += tup.1;
     }
-    1.2 + acc
+    -f64::log2(mat[0][0].abs() + 0.5) + acc
 }
 
 fn f0540_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
@@ -2225,36 +2142,43 @@ fn f0540_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
     if tr.b(2.0 > mat[0][0]) {
         for l in 0..3 {
             for i in 0..1 {
-                let b = core::f64::consts::E.atan2(tr.abs(mat[0][i]) + 0.5) / (1.5 + mat[0][(i * 2 + 1) % 2].hypot(1.0).ln().tanh());
-                acc += b;
+                let e = (tr.trunc(core::f64::consts::E * 1.5) + std::f64::consts::PI) / (2.0 + (l as f64 * mat[0][i]).sin());
+                acc += e;
             }
-            let t: f64 = match l {
-                0 => {
-                    tr.round(h_pow(0.9, 1) * 1.5) * 0.3
-                }
-                _ => {
-                    h_polar(tr.clamp(l as f64, -0.5, 0.8), mat[0][(l + 2) % 2] - mat[0][l % 2]).0
-                }
-            };
+            let t = mat[0][(l + 2) % 2] + core::f64::consts::E + (2.0 + mat[0][(l * 2 + 1) % 2].sin()).log(2.5 + mat[0][(l + 2) % 2].sin());
             acc += t;
         }
-    } else {
-        for _ in 0..4 {
-            let mut cnt: usize = 0;
-            loop {
-                cnt += 1;
-                if tr.b(cnt > 2) {
-                    break;
-                }
-                if tr.b(cnt > 1) {
-                    continue;
-                }
+    } else if tr.b((mat[0][1] * 0.2) < (mat[0][1].tanh().exp() + 1.2).acosh()) {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > 3) {
+                break;
+            }
+            if tr.b(step < 1) {
+                let z: f64 = if tr.b(step > 1) {
+                    let z: f64 = {
+                        let z = (mat[0][(step * 2 + 1) % 2] + 0.2).mul_add(mat[0][1], 1.2);
+                        (1.5 + z.cos()).recip()
+                    };
+                    tr.max(h_mix(mat[0][(step * 2 + 1) % 2], 1.2), tr.abs(mat[0][(step * 2 + 1) % 2])) + z
+                } else {
+                    let ws = [0.0_f64; 3];
+                    ws[step.min(ws.len() - 1)]
+                };
+                acc += z;
+            } else if tr.b(mat[0][step % 2].to_radians() <= 1.5) {
+                let q: f64 = if tr.b(step < 2) {
+                    let r = f64::exp(mat[0][step.min(2 - 1)].tanh());
+                    tr.ceil((r + std::f64::consts::PI) * 1.5) + -mat[0][step % 2]
+                } else {
+                    (mat[0][(step * 2 + 1) % 2] / (1.5 + (step as f64).cos())).asinh()
+                };
+                acc += q;
             }
         }
-        let tup = (f64::sinh(mat[0][(tr.floor((2.0 + mat[0][0].sin()).recip().tanh().abs() * 2.9) as usize) % 2].cos()), tr.round(mat[0][0] * 1.5) + mat[0][0]);
-        acc += tup.1;
     }
-    1.2 + acc
+    -f64::log2(tr.abs(mat[0][0]) + 0.5) + acc
 }
 
 const CASE_F0540: Case = case!(f0540, f0540_t, f0540_grad, f0540_pullback, f0540_grad_into,
@@ -2263,21 +2187,29 @@ const CASE_F0540: Case = case!(f0540, f0540_t, f0540_grad, f0540_pullback, f0540
 
 #[differentiate]
 fn f0541(c: f64, mat: &[[f64; 3]; 1]) -> f64 {
-    let pair = (mat[0][2], (c * 1.5).round() + c);
-    let mut u = c + (1.5 + c.tanh()).log2();
-    u %= 1.5 + h_pow(mat[0][2] / (u.abs() + 0.5), 2).cos();
-    let mut e: f64 = 0.9;
-    e = e * 0.5 + mat[0][1] as f64;
-    (c * 1.5).floor() * 0.3 / (1.0 + e * e) + pair.1 + u
+    let mut acc: f64 = 0.0;
+    let pt = (mat[0][2], c.hypot(1.0).ln_1p());
+    let pair = h_polar(mat[0][2] + c, h_polar(mat[0][0], c).1);
+    for (ii, line) in mat.iter().enumerate() {
+        acc += line[3 - 1 - ii] * line[ii + 1];
+        let w = (1.0 + c * c).ln_1p() - line[ii % 3];
+        acc += w;
+    }
+    let tmp = [0.0_f64; 3];
+    (tmp[0] / (core::f64::consts::E.abs() + 0.5)).atan2(1.5 + c.abs().cos()) + pt.1 + pair.1 + acc
 }
 
 fn f0541_t(tr: &Trace, c: f64, mat: &[[f64; 3]; 1]) -> f64 {
-    let pair = (mat[0][2], tr.round(c * 1.5) + c);
-    let mut u = c + (1.5 + c.tanh()).log2();
-    u = tr.rem(u, 1.5 + h_pow(mat[0][2] / (tr.abs(u) + 0.5), 2).cos());
-    let mut e: f64 = 0.9;
-    e = e * 0.5 + mat[0][1] as f64;
-    tr.floor(c * 1.5) * 0.3 / (1.0 + e * e) + pair.1 + u
+    let mut acc: f64 = 0.0;
+    let pt = (mat[0][2], c.hypot(1.0).ln_1p());
+    let pair = h_polar(mat[0][2] + c, h_polar(mat[0][0], c).1);
+    for (ii, line) in mat.iter().enumerate() {
+        acc += line[3 - 1 - ii] * line[ii + 1];
+        let w = (1.0 + c * c).ln_1p() - line[ii % 3];
+        acc += w;
+    }
+    let tmp = [0.0_f64; 3];
+    (tmp[0] / (tr.abs(core::f64::consts::E) + 0.5)).atan2(1.5 + tr.abs(c).cos()) + pt.1 + pair.1 + acc
 }
 
 const CASE_F0541: Case = case!(f0541, f0541_t, f0541_grad, f0541_pullback, f0541_grad_into,
@@ -2288,43 +2220,61 @@ const CASE_F0541: Case = case!(f0541, f0541_t, f0541_grad, f0541_pullback, f0541
 fn f0542(x: f64, c: f64, zs: [f64; 2], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut c = c + h_cumsum(&zs)[0];
-    if f64::atan2(x, 1.5 + zs[0].cos()) >= 0.3 {
-        let hs = [[0.0_f64; 1]; 2];
-        c = c.sin() + (core::f64::consts::E - a);
-        acc += hs[1][0];
+    if (x.tanh() - 2.0).cbrt() <= ((zs[0] * 1.5).round() * 0.3) {
+        for (j, d) in zs.iter().enumerate() {
+            for z in zs.iter() {
+                let r: f64 = {
+                    let t: f64 = {
+                        c = c * x.tanh().exp().cos();
+                        (*d).atan2(std::f64::consts::PI.cos() - 1.5)
+                    };
+                    let c: f64 = 0.9;
+                    (c * 1.5).floor() + zs[(j + 1) % zs.len()] * -1.5 + t
+                };
+                acc += *z;
+                acc += r;
+            }
+            let q = c;
+            acc += *d;
+            acc += q;
+        }
+        let cum = h_cumsum(&zs);
+        acc += cum[1];
     } else {
-        let mut t: f64 = {
-            c = c * (x.tanh() * 0.9).acos().cos();
-            (1.5 + a.tanh()).powf((a * c).tanh() * 1.5)
-        };
-        let d: f64 = {
-            (t, c) = (c, t * t);
-            h_polar(zs[(((1.5 + zs[((c.cos().cos().abs() * 2.9).floor() as usize) % zs.len()].tanh()).ln_1p().cos().abs() * 2.9).floor() as usize) % zs.len()] * t, 1.2 * t).0
-        };
-        acc += d;
+        let ws = zs;
+        acc += ws[1];
     }
-    h_cumsum(&zs)[((zs[0].powi(0).tanh().abs() * 2.9).floor() as usize) % 2] + c + acc
+    (1.5 + h_cumsum(&zs)[((zs[0].tanh().exp_m1().tanh().abs() * 2.9).floor() as usize) % 2].tanh()).powf(2.5) + a + c + acc
 }
 
 fn f0542_t(tr: &Trace, x: f64, c: f64, zs: [f64; 2], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut c = c + h_cumsum(&zs)[0];
-    if tr.b(f64::atan2(x, 1.5 + zs[0].cos()) >= 0.3) {
-        let hs = [[0.0_f64; 1]; 2];
-        c = c.sin() + (core::f64::consts::E - a);
-        acc += hs[1][0];
+    if tr.b((x.tanh() - 2.0).cbrt() <= (tr.round(zs[0] * 1.5) * 0.3)) {
+        for (j, d) in zs.iter().enumerate() {
+            for z in zs.iter() {
+                let r: f64 = {
+                    let t: f64 = {
+                        c = c * x.tanh().exp().cos();
+                        tr.atan2(*d, std::f64::consts::PI.cos() - 1.5)
+                    };
+                    let c: f64 = 0.9;
+                    tr.floor(c * 1.5) + zs[(j + 1) % zs.len()] * -1.5 + t
+                };
+                acc += *z;
+                acc += r;
+            }
+            let q = c;
+            acc += *d;
+            acc += q;
+        }
+        let cum = h_cumsum(&zs);
+        acc += cum[1];
     } else {
-        let mut t: f64 = {
-            c = c * (x.tanh() * 0.9).acos().cos();
-            (1.5 + a.tanh()).powf((a * c).tanh() * 1.5)
-        };
-        let d: f64 = {
-            (t, c) = (c, t * t);
-            h_polar(zs[(tr.floor((1.5 + zs[(tr.floor(c.cos().cos().abs() * 2.9) as usize) % zs.len()].tanh()).ln_1p().cos().abs() * 2.9) as usize) % zs.len()] * t, 1.2 * t).0
-        };
-        acc += d;
+        let ws = zs;
+        acc += ws[1];
     }
-    h_cumsum(&zs)[(tr.floor(zs[0].powi(0).tanh().abs() * 2.9) as usize) % 2] + c + acc
+    (1.5 + h_cumsum(&zs)[(tr.floor(zs[0].tanh().exp_m1().tanh().abs() * 2.9) as usize) % 2].tanh()).powf(2.5) + a + c + acc
 }
 
 const CASE_F0542: Case = case!(f0542, f0542_t, f0542_grad, f0542_pullback, f0542_grad_into,
@@ -2334,44 +2284,78 @@ const CASE_F0542: Case = case!(f0542, f0542_t, f0542_grad, f0542_pullback, f0542
 #[differentiate(wrt(x, b3))]
 fn f0543(b: f64, x: f64, a: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let y: f64 = if a.tanh().powi(4) > 0.1 {
-        let ys = [[0.0_f64; 1]; 3];
-        std::f64::consts::PI + ys[2][0]
+    let mut y: f64 = if (f64::round(a * 1.5) * 0.3) >= (1.0 + b * b).sqrt() {
+        (b.sin() - 2.0).cbrt().atan()
     } else {
-        1.2
+        for j in 0..4 {
+            for _ in 1..=j {
+                let vals = [[0.0_f64; 2]; 2];
+                acc += vals[1][0];
+            }
+        }
+        b3.powi(0)
     };
-    let a = a + (1.5 + x.tanh()).ln().tanh().exp2();
-    for l in 0..4 {
-        let vals = [[0.0_f64; 2]; 2];
-        if (x / (1.5 + vals[l % vals.len()][(((b + x).tanh().abs() * 2.9).floor() as usize) % 2].tanh())) <= 0.2 {
-            continue;
+    for ii in 0..4 {
+        y = y * 0.5 + a.sin();
+        if ((a * 1.5).trunc() + ii as f64) >= y {
+            let tup = h_polar(a + x, y - x);
+            let mut s = b.hypot(1.0).ln();
+            s = s.tanh() + ii as f64 * b3;
+            acc += tup.1;
+            acc += s;
+        } else if 0.1 < (ii as f64) {
+            y = y * y.min(y * 0.5).tanh();
+            if ii % 2 == 0 {
+                y += ii as f64;
+                break;
+            }
+        } else {
+            let z = (b3.tanh().exp() + 1.2).acosh().min(-b);
+            if ii > 2 {
+                return std::f64::consts::PI;
+            }
+            acc += z;
         }
     }
-    acc += b;
-    let mut b = f64::tan(a.sin()) * ((x * 1.5).round() * 0.3);
-    b = b * (b * x).tanh();
-    0.7 + b3 + y + b + acc
+    ((x + core::f64::consts::E) * 1.5).floor() + f64::tanh(b3) + y + acc
 }
 
 fn f0543_t(tr: &Trace, b: f64, x: f64, a: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let y: f64 = if tr.b(a.tanh().powi(4) > 0.1) {
-        let ys = [[0.0_f64; 1]; 3];
-        std::f64::consts::PI + ys[2][0]
+    let mut y: f64 = if tr.b((tr.round(a * 1.5) * 0.3) >= (1.0 + b * b).sqrt()) {
+        (b.sin() - 2.0).cbrt().atan()
     } else {
-        1.2
+        for j in 0..4 {
+            for _ in 1..=j {
+                let vals = [[0.0_f64; 2]; 2];
+                acc += vals[1][0];
+            }
+        }
+        b3.powi(0)
     };
-    let a = a + (1.5 + x.tanh()).ln().tanh().exp2();
-    for l in 0..4 {
-        let vals = [[0.0_f64; 2]; 2];
-        if tr.b((x / (1.5 + vals[l % vals.len()][(tr.floor((b + x).tanh().abs() * 2.9) as usize) % 2].tanh())) <= 0.2) {
-            continue;
+    for ii in 0..4 {
+        y = y * 0.5 + a.sin();
+        if tr.b((tr.trunc(a * 1.5) + ii as f64) >= y) {
+            let tup = h_polar(a + x, y - x);
+            let mut s = b.hypot(1.0).ln();
+            s = s.tanh() + ii as f64 * b3;
+            acc += tup.1;
+            acc += s;
+        } else if tr.b(0.1 < (ii as f64)) {
+            y = y * tr.min(y, y * 0.5).tanh();
+            if tr.b(ii % 2 == 0) {
+                y += ii as f64;
+                break;
+            }
+        } else {
+            let z = tr.min((b3.tanh().exp() + 1.2).acosh(), -b);
+            if tr.b(ii > 2) {
+                return std::f64::consts::PI;
+            }
+            acc += z;
         }
     }
-    acc += b;
-    let mut b = f64::tan(a.sin()) * (tr.round(x * 1.5) * 0.3);
-    b = b * (b * x).tanh();
-    0.7 + b3 + y + b + acc
+    tr.floor((x + core::f64::consts::E) * 1.5) + f64::tanh(b3) + y + acc
 }
 
 const CASE_F0543: Case = case!(f0543, f0543_t, f0543_grad, f0543_pullback, f0543_grad_into,
@@ -2381,40 +2365,78 @@ const CASE_F0543: Case = case!(f0543, f0543_t, f0543_grad, f0543_pullback, f0543
 #[differentiate]
 fn f0544(pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut v = std::f64::consts::PI.atan2(1.5 + pts[0][0].tanh()) + pts[0][1].tanh().exp().ln_1p();
-    let mut w = pts[0][((v.hypot(1.0).log(3.0).tanh().abs() * 2.9).floor() as usize) % 2] + pts[0][1];
-    v -= 0.9;
-    for _ in 0..3 {
-        w = h_mix(w, std::f64::consts::PI.max(w));
-    }
-    for (j, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * f64::exp(pts[0][j].tanh());
-        if (w * pts[0][j + 1]) < 1.2 {
-            return v;
+    let mut v = (std::f64::consts::PI.tanh() * 0.9).atanh() + (pts[0][0] + -0.5);
+    for ii in 0..3 {
+        match ii {
+            0 => {
+                let mut p: f64 = if pts[0][(ii + 3) % 2].hypot(pts[0][ii % 2].hypot(1.0)) <= 2.5 {
+                    (pts[0][ii % 2] * v).signum() * (pts[0][(ii * 2 + 1) % 2] + pts[0][ii % 2])
+                } else {
+                    -v + v.tanh().exp().powi(-2)
+                };
+                p += (pts[0][(ii + 3) % 2] * core::f64::consts::E).abs();
+                acc += p;
+            }
+            _ => {
+                let d = (pts[0][(ii * 2 + 1) % 2] + v) % (2.0 + h_scale3(&[pts[0][(ii * 2 + 1) % 2], 0.1, v], pts[0][(ii + 3) % 2])[3 - 1 - ii].sin());
+                let mut round: usize = 0;
+                loop {
+                    round += 1;
+                    if round > 3 {
+                        break;
+                    }
+                    let late1: f64;
+                    if pts[0][0] < 0.7 {
+                        late1 = d;
+                    } else {
+                        v /= 1.5 + ((-pts[0][round.min(2 - 1)]).abs() + 0.5).powf(2.5).tanh();
+                        late1 = std::f64::consts::PI.to_radians().signum() * (pts[0][round.min(2 - 1)] + pts[0][ii % 2]);
+                    }
+                    acc += late1;
+                }
+                acc += d;
+            }
         }
     }
-    w = w * w.tanh();
-    (w, v) = (v, w * (w + pts[0][1]));
-    -w.hypot(1.0).recip() + v + acc
+    ((v * 1.5).trunc() * 0.3).hypot(1.0).log2() + acc
 }
 
 fn f0544_t(tr: &Trace, pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut v = std::f64::consts::PI.atan2(1.5 + pts[0][0].tanh()) + pts[0][1].tanh().exp().ln_1p();
-    let mut w = pts[0][(tr.floor(v.hypot(1.0).log(3.0).tanh().abs() * 2.9) as usize) % 2] + pts[0][1];
-    v -= 0.9;
-    for _ in 0..3 {
-        w = h_mix(w, tr.max(std::f64::consts::PI, w));
-    }
-    for (j, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * f64::exp(pts[0][j].tanh());
-        if tr.b((w * pts[0][j + 1]) < 1.2) {
-            return v;
+    let mut v = (std::f64::consts::PI.tanh() * 0.9).atanh() + (pts[0][0] + -0.5);
+    for ii in 0..3 {
+        match ii {
+            0 => {
+                let mut p: f64 = if tr.b(pts[0][(ii + 3) % 2].hypot(pts[0][ii % 2].hypot(1.0)) <= 2.5) {
+                    tr.signum(pts[0][ii % 2] * v) * (pts[0][(ii * 2 + 1) % 2] + pts[0][ii % 2])
+                } else {
+                    -v + v.tanh().exp().powi(-2)
+                };
+                p += tr.abs(pts[0][(ii + 3) % 2] * core::f64::consts::E);
+                acc += p;
+            }
+            _ => {
+                let d = tr.rem(pts[0][(ii * 2 + 1) % 2] + v, 2.0 + h_scale3(&[pts[0][(ii * 2 + 1) % 2], 0.1, v], pts[0][(ii + 3) % 2])[3 - 1 - ii].sin());
+                let mut round: usize = 0;
+                loop {
+                    round += 1;
+                    if tr.b(round > 3) {
+                        break;
+                    }
+                    let late1: f64;
+                    if tr.b(pts[0][0] < 0.7) {
+                        late1 = d;
+                    } else {
+                        v /= 1.5 + (tr.abs(-pts[0][round.min(2 - 1)]) + 0.5).powf(2.5).tanh();
+                        late1 = tr.signum(std::f64::consts::PI.to_radians()) * (pts[0][round.min(2 - 1)] + pts[0][ii % 2]);
+                    }
+                    acc += late1;
+                }
+                acc += d;
+            }
         }
     }
-    w = w * w.tanh();
-    (w, v) = (v, w * (w + pts[0][1]));
-    -w.hypot(1.0).recip() + v + acc
+    (tr.trunc(v * 1.5) * 0.3).hypot(1.0).log2() + acc
 }
 
 const CASE_F0544: Case = case!(f0544, f0544_t, f0544_grad, f0544_pullback, f0544_grad_into,
@@ -2433,25 +2455,20 @@ fn f0545(ws: &[f64]) -> f64 {
                 }
                 _ if (ws[ii] / (1.5 + (*q).cos())) < 0.3 => {
                     let mut u = -q;
-                    u %= h_scale3(&[h_leaky(*q), ws[ii].atan2(2.0 + (*q).sin()), (q * 1.5).floor() + q], core::f64::consts::E)[3 - 1 - ii].tanh().exp();
+                    u %= 2.0 + h_scale3(&[u.tanh().cosh(), (1.5 + ws[ii].tanh()).cbrt(), q * ws[ii]], ws[(ii * 2 + 1) % ws.len()] - 0.7)[ii].sin();
                     acc += u;
                 }
                 _ => {
-                    let v: f64 = if ii % 2 == 0 {
-                        let c = *q;
-                        h_dot(ws, ws) + c
-                    } else {
-                        (1.5 + q.tanh()).log(3.0)
-                    };
-                    acc += v;
+                    let b = ii as f64;
+                    acc += b;
                 }
             }
         }
-        let a: f64 = ws[1];
+        let vals = [0.0_f64; 2];
         acc += *q;
-        acc += a;
+        acc += vals[1];
     }
-    ws[1] + acc
+    -ws[((h_mix(std::f64::consts::PI, ws[1]).sin().abs() * 2.9).floor() as usize) % ws.len()] + (ws[(((ws[0] / (1.5 + std::f64::consts::PI.tanh())).sin().abs() * 2.9).floor() as usize) % ws.len()] * 1.5).ceil() * 0.3 + acc
 }
 
 fn f0545_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -2465,25 +2482,20 @@ fn f0545_t(tr: &Trace, ws: &[f64]) -> f64 {
                 }
                 _ if tr.b((ws[ii] / (1.5 + (*q).cos())) < 0.3) => {
                     let mut u = -q;
-                    u = tr.rem(u, h_scale3(&[h_leaky_t(tr, *q), ws[ii].atan2(2.0 + (*q).sin()), tr.floor(q * 1.5) + q], core::f64::consts::E)[3 - 1 - ii].tanh().exp());
+                    u = tr.rem(u, 2.0 + h_scale3(&[u.tanh().cosh(), (1.5 + ws[ii].tanh()).cbrt(), q * ws[ii]], ws[(ii * 2 + 1) % ws.len()] - 0.7)[ii].sin());
                     acc += u;
                 }
                 _ => {
-                    let v: f64 = if tr.b(ii % 2 == 0) {
-                        let c = *q;
-                        h_dot(ws, ws) + c
-                    } else {
-                        (1.5 + q.tanh()).log(3.0)
-                    };
-                    acc += v;
+                    let b = ii as f64;
+                    acc += b;
                 }
             }
         }
-        let a: f64 = ws[1];
+        let vals = [0.0_f64; 2];
         acc += *q;
-        acc += a;
+        acc += vals[1];
     }
-    ws[1] + acc
+    -ws[(tr.floor(h_mix(std::f64::consts::PI, ws[1]).sin().abs() * 2.9) as usize) % ws.len()] + tr.ceil(ws[(tr.floor((ws[0] / (1.5 + std::f64::consts::PI.tanh())).sin().abs() * 2.9) as usize) % ws.len()] * 1.5) * 0.3 + acc
 }
 
 const CASE_F0545: Case = case!(f0545, f0545_t, f0545_grad, f0545_pullback, f0545_grad_into,
@@ -2491,40 +2503,50 @@ const CASE_F0545: Case = case!(f0545, f0545_t, f0545_grad, f0545_pullback, f0545
     |p, _k| (&p[0..2]));
 
 #[differentiate]
-fn f0546(a: f64, xs: &[f64], mut hs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let b: f64 = (a as f64).tanh().exp().log2();
-    let (t, r) = ((a * 1.5).ceil() + a, hs[1] / (1.5 + b.tanh()));
-    hs[1] = a;
-    for l in (0..hs.len()).rev() {
-        let c: f64 = if (l as f64).cos() > -1.5 {
-            hs[(l + 1) % hs.len()].atan2(vals[l.min(vals.len() - 1)].tanh().exp()) + a.tanh().exp()
-        } else {
-            (0.9 * xs[0]).signum() * xs[0]
-        };
-        acc += c;
+fn f0546(mut a: f64, xs: &[f64], hs: Vec<f64>, vals: &[f64]) -> f64 {
+    let mut g = f64::ln(2.0 + a.tanh().exp_m1().sin());
+    let late1: f64;
+    if a >= 0.5 {
+        late1 = g.tanh() - 0.1 * a;
+    } else {
+        a *= (a / (1.5 + g.tanh()) * (a + g)).tanh();
+        late1 = a.max(h_dot(vals, xs));
     }
-    let u: f64 = 0.5;
-    let q = hs[1];
-    u + xs[0] + vals[1] + t + r + q + acc
+    let w: f64 = if g.tanh().exp().ln_1p() <= 0.5 {
+        let mut it: usize = 0;
+        while it < hs.len() {
+            it += 1;
+            g += 2.5_f64.powf(a.tanh()) * (f64::signum(g) * late1);
+        }
+        (hs[it % 2] % 1.5).tanh().exp2()
+    } else {
+        a += g + g * vals[0];
+        late1 * 0.9
+    };
+    a + xs[0] + hs[1] + vals[1] + g + late1 + w
 }
 
-fn f0546_t(tr: &Trace, a: f64, xs: &[f64], mut hs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let b: f64 = (a as f64).tanh().exp().log2();
-    let (t, r) = (tr.ceil(a * 1.5) + a, hs[1] / (1.5 + b.tanh()));
-    hs[1] = a;
-    for l in (0..hs.len()).rev() {
-        let c: f64 = if tr.b((l as f64).cos() > -1.5) {
-            hs[(l + 1) % hs.len()].atan2(vals[l.min(vals.len() - 1)].tanh().exp()) + a.tanh().exp()
-        } else {
-            tr.signum(0.9 * xs[0]) * xs[0]
-        };
-        acc += c;
+fn f0546_t(tr: &Trace, mut a: f64, xs: &[f64], hs: Vec<f64>, vals: &[f64]) -> f64 {
+    let mut g = f64::ln(2.0 + a.tanh().exp_m1().sin());
+    let late1: f64;
+    if tr.b(a >= 0.5) {
+        late1 = g.tanh() - 0.1 * a;
+    } else {
+        a *= (a / (1.5 + g.tanh()) * (a + g)).tanh();
+        late1 = tr.max(a, h_dot(vals, xs));
     }
-    let u: f64 = 0.5;
-    let q = hs[1];
-    u + xs[0] + vals[1] + t + r + q + acc
+    let w: f64 = if tr.b(g.tanh().exp().ln_1p() <= 0.5) {
+        let mut it: usize = 0;
+        while tr.b(it < hs.len()) {
+            it += 1;
+            g += 2.5_f64.powf(a.tanh()) * (tr.signum(g) * late1);
+        }
+        (tr.rem(hs[it % 2], 1.5)).tanh().exp2()
+    } else {
+        a += g + g * vals[0];
+        late1 * 0.9
+    };
+    a + xs[0] + hs[1] + vals[1] + g + late1 + w
 }
 
 const CASE_F0546: Case = case!(f0546, f0546_t, f0546_grad, f0546_pullback, f0546_grad_into,
@@ -2535,71 +2557,51 @@ const CASE_F0546: Case = case!(f0546, f0546_t, f0546_grad, f0546_pullback, f0546
 fn f0547(c: f64, k: usize, c2: f64, mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if b > 2.5 {
-        b = b * 0.5 + (1.5 + b.tanh()).log10();
-        b += (std::f64::consts::PI / (1.5 + c.tanh())).hypot(b.max(std::f64::consts::PI).abs() + 0.5);
-        for jj in 0..3 {
-            let e = (c2 + c).atan2((c2.abs() + 0.5).ln().cos() - 1.5);
-            match jj {
-                0 => {
-                    let r = (e - c2).max(c2 / c.hypot(1.0));
-                    acc += r;
-                }
-                1 | 2 => {
-                    let (s, u) = h_polar(std::f64::consts::PI.tanh().sinh(), c);
-                    acc += s;
-                    acc += u;
-                }
-                mm if mm > 3 => {
-                    let mut p = (c * jj as f64).sin();
-                    p += c * e + k as f64;
-                    acc += p;
-                }
-                _ => {
-                    let zs = [0.0_f64; 3];
-                    acc += zs[2];
-                }
-            }
-            acc += e;
+        b = b * 0.5 + (1.5 + c.tanh()).ln_1p();
+        if c.max(c * 0.5) < std::f64::consts::PI {
+            return c2.max(c) - f64::cosh((k as f64).sin());
         }
+        let late1: f64;
+        if (-0.5 * c2) > b {
+            late1 = std::f64::consts::PI;
+        } else {
+            late1 = b.tanh().exp() - 0.1 / (1.0 + b * b);
+        }
+        acc += late1;
     }
-    c2 + c + b + acc
+    for l in 0..2 {
+        let v = h_scale3(&[-1.5, c, c], c2)[(l + 2) % 3] * 0.3;
+        b = b.cos() + 2.0;
+        acc += v;
+    }
+    (0.2 + c2) % 1.5 + c + b + acc
 }
 
 fn f0547_t(tr: &Trace, c: f64, k: usize, c2: f64, mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(b > 2.5) {
-        b = b * 0.5 + (1.5 + b.tanh()).log10();
-        b += (std::f64::consts::PI / (1.5 + c.tanh())).hypot(tr.abs(tr.max(b, std::f64::consts::PI)) + 0.5);
-        for jj in 0..3 {
-            let e = tr.atan2(c2 + c, (tr.abs(c2) + 0.5).ln().cos() - 1.5);
-            match jj {
-                0 => {
-                    let r = tr.max(e - c2, c2 / c.hypot(1.0));
-                    acc += r;
-                }
-                1 | 2 => {
-                    let (s, u) = h_polar(std::f64::consts::PI.tanh().sinh(), c);
-                    acc += s;
-                    acc += u;
-                }
-                mm if mm > 3 => {
-                    let mut p = (c * jj as f64).sin();
-                    p += c * e + k as f64;
-                    acc += p;
-                }
-                _ => {
-                    let zs = [0.0_f64; 3];
-                    acc += zs[2];
-                }
-            }
-            acc += e;
+        b = b * 0.5 + (1.5 + c.tanh()).ln_1p();
+        if tr.b(tr.max(c, c * 0.5) < std::f64::consts::PI) {
+            return tr.max(c2, c) - f64::cosh((k as f64).sin());
         }
+        let late1: f64;
+        if tr.b((-0.5 * c2) > b) {
+            late1 = std::f64::consts::PI;
+        } else {
+            late1 = b.tanh().exp() - 0.1 / (1.0 + b * b);
+        }
+        acc += late1;
     }
-    c2 + c + b + acc
+    for l in 0..2 {
+        let v = h_scale3(&[-1.5, c, c], c2)[(l + 2) % 3] * 0.3;
+        b = b.cos() + 2.0;
+        acc += v;
+    }
+    tr.rem(0.2 + c2, 1.5) + c + b + acc
 }
 
 const CASE_F0547: Case = case!(f0547, f0547_t, f0547_grad, f0547_pullback, f0547_grad_into,
-    n: 3, active: [true, true, true], ints: [[2], [0], [2], [0]],
+    n: 3, active: [true, true, true], ints: [[2], [1], [0], [0]],
     |p, k| (p[0], k[0], p[1], p[2]));
 
 #[differentiate]
@@ -2609,23 +2611,18 @@ fn f0548(rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 {
         let mut step: usize = 0;
         while step < 2 {
             step += 1;
-            zs[0][2 - 1 - ii] *= (arr[step + 1].cos() as f64).cos();
+            zs[0][2 - 1 - ii] -= f64::min((1.5 + rows[0][step.min(2 - 1)].tanh()).ln(), x);
         }
     }
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if round > 2 {
-            break;
-        }
-        for z in &arr {
-            if f64::atan(*z) < 2.0 {
-                break;
-            }
-        }
-    }
-    let q = -h_cumsum(&arr)[round];
-    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q
+    let mut z: f64 = if arr[1] > 2.5 {
+        let cum = h_cumsum(&arr);
+        -h_cumsum(&cum)[1]
+    } else {
+        (core::f64::consts::E + x).min(c * rows[0][1])
+    };
+    z = z * 0.5 + ((x * 1.5).ceil() + z);
+    z = z.tanh() + h_pow(zs[0][1], 2);
+    x + rows[0][0] + c + z
 }
 
 fn f0548_t(tr: &Trace, rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 {
@@ -2634,23 +2631,18 @@ fn f0548_t(tr: &Trace, rows: &[[f64; 2]], c: f64, arr: [f64; 4], x: f64) -> f64 
         let mut step: usize = 0;
         while tr.b(step < 2) {
             step += 1;
-            zs[0][2 - 1 - ii] *= (arr[step + 1].cos() as f64).cos();
+            zs[0][2 - 1 - ii] -= tr.min((1.5 + rows[0][step.min(2 - 1)].tanh()).ln(), x);
         }
     }
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if tr.b(round > 2) {
-            break;
-        }
-        for z in &arr {
-            if tr.b(f64::atan(*z) < 2.0) {
-                break;
-            }
-        }
-    }
-    let q = -h_cumsum(&arr)[round];
-    (-core::f64::consts::E).atan() + rows[0][0] + c + x + zs[0][0] + q
+    let mut z: f64 = if tr.b(arr[1] > 2.5) {
+        let cum = h_cumsum(&arr);
+        -h_cumsum(&cum)[1]
+    } else {
+        tr.min(core::f64::consts::E + x, c * rows[0][1])
+    };
+    z = z * 0.5 + (tr.ceil(x * 1.5) + z);
+    z = z.tanh() + h_pow(zs[0][1], 2);
+    x + rows[0][0] + c + z
 }
 
 const CASE_F0548: Case = case!(f0548, f0548_t, f0548_grad, f0548_pullback, f0548_grad_into,
@@ -2660,56 +2652,56 @@ const CASE_F0548: Case = case!(f0548, f0548_t, f0548_grad, f0548_pullback, f0548
 #[differentiate]
 fn f0549(rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = {
+    let e: f64 = {
         for ii in 0..3 {
             if ii > 1 {
                 let mut step: usize = 0;
                 let s: f64 = loop {
                     step += 1;
                     if step > 1 {
-                        break (step as f64).sin().exp_m1() * rows[(ii + 3) % 2][(step + 1) % 2].mul_add(rows[(ii * 2 + 1) % rows.len()][step.min(2 - 1)], step as f64);
+                        break (step as f64).tanh().exp().log(3.0) * rows[(ii + 3) % 2][(step + 1) % 2].max(rows[(ii * 2 + 1) % rows.len()][step.min(2 - 1)]);
                     }
-                    let z: f64 = core::f64::consts::E.sin().sin().cosh();
-                    acc += z;
+                    let r = f64::exp(core::f64::consts::E.cos()).tanh().exp_m1();
+                    acc += r;
                 };
-                for jj in 0..4 {
-                    let b = rows[(jj + 1) % rows.len()][((rows[ii % rows.len()][1].tanh().abs() * 2.9).floor() as usize) % 2];
-                    acc += b;
-                }
-                acc += s;
+                let d: f64 = {
+                    let hs = [0.0_f64; 2];
+                    hs[(step * 2 + 1) % hs.len()] * step as f64 % (s - hs[step.min(hs.len() - 1)]).tanh().exp()
+                };
+                acc += d;
             }
         }
-        rows[1][1]
+        2.0
     };
-    e = e.tanh() + 1.2;
-    (0.7 + rows[((rows[1][1].atan2(e.tanh().exp()).tanh().abs() * 2.9).floor() as usize) % 2][1]).tanh() + acc
+    let e = e + h_mix((2.0 + e.sin()).recip(), e * rows[1][1]);
+    rows[1][1].hypot(1.0).log10().max(e.sin().cosh()) + acc
 }
 
 fn f0549_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e: f64 = {
+    let e: f64 = {
         for ii in 0..3 {
             if tr.b(ii > 1) {
                 let mut step: usize = 0;
                 let s: f64 = loop {
                     step += 1;
                     if tr.b(step > 1) {
-                        break (step as f64).sin().exp_m1() * rows[(ii + 3) % 2][(step + 1) % 2].mul_add(rows[(ii * 2 + 1) % rows.len()][step.min(2 - 1)], step as f64);
+                        break (step as f64).tanh().exp().log(3.0) * tr.max(rows[(ii + 3) % 2][(step + 1) % 2], rows[(ii * 2 + 1) % rows.len()][step.min(2 - 1)]);
                     }
-                    let z: f64 = core::f64::consts::E.sin().sin().cosh();
-                    acc += z;
+                    let r = f64::exp(core::f64::consts::E.cos()).tanh().exp_m1();
+                    acc += r;
                 };
-                for jj in 0..4 {
-                    let b = rows[(jj + 1) % rows.len()][(tr.floor(rows[ii % rows.len()][1].tanh().abs() * 2.9) as usize) % 2];
-                    acc += b;
-                }
-                acc += s;
+                let d: f64 = {
+                    let hs = [0.0_f64; 2];
+                    tr.rem(hs[(step * 2 + 1) % hs.len()] * step as f64, (s - hs[step.min(hs.len() - 1)]).tanh().exp())
+                };
+                acc += d;
             }
         }
-        rows[1][1]
+        2.0
     };
-    e = e.tanh() + 1.2;
-    (0.7 + rows[(tr.floor(rows[1][1].atan2(e.tanh().exp()).tanh().abs() * 2.9) as usize) % 2][1]).tanh() + acc
+    let e = e + h_mix((2.0 + e.sin()).recip(), e * rows[1][1]);
+    tr.max(rows[1][1].hypot(1.0).log10(), e.sin().cosh()) + acc
 }
 
 const CASE_F0549: Case = case!(f0549, f0549_t, f0549_grad, f0549_pullback, f0549_grad_into,
@@ -2720,51 +2712,55 @@ const CASE_F0549: Case = case!(f0549, f0549_t, f0549_grad, f0549_pullback, f0549
 fn f0550(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut xs: [f64; 5] = [0.0; 5];
-    let mut a = std::f64::consts::PI;
+    let a = std::f64::consts::PI;
     for &b in ws.iter() {
         let late1: f64;
-        if (xs[2].tanh().to_degrees() * 0.02) > 0.9 {
-            late1 = -ws[((b.cos().tan().tanh().abs() * 2.9).floor() as usize) % ws.len()];
+        if xs[2].cos() <= 2.5 {
+            let mut it: usize = 0;
+            let t: f64 = loop {
+                it += 1;
+                if it > 4 {
+                    break b;
+                }
+                xs[it % xs.len()] /= 1.0 + a * a;
+            };
+            late1 = xs[it.min(xs.len() - 1)] * t;
         } else {
-            let late2: f64;
-            if a.to_radians() >= xs[(((b - std::f64::consts::PI).sin().abs() * 2.9).floor() as usize) % xs.len()].sin().tan() {
-                late2 = (b + xs[((((a * 1.5).trunc() + b).sin().abs() * 2.9).floor() as usize) % xs.len()]).tanh().tan();
-            } else {
-                xs[4] -= f64::log2(xs[4].to_radians().tanh().exp());
-                late2 = ws[1].tanh().tan().signum() * f64::to_radians(ws[0]);
-            }
-            late1 = f64::floor((a - xs[1]) * 1.5) + h_mix(a, ws[0]);
-            acc += late2;
+            let t = (1.5 + (a * b).cos()).log(2.5 + (0.2 + a).sin());
+            late1 = ((ws[1] * 1.5).ceil() + xs[2]).max(xs[4]);
+            acc += t;
         }
+        acc += b;
         acc += late1;
     }
-    a *= h_mix(xs[3] + xs[((a.tanh().exp_m1().sin().abs() * 2.9).floor() as usize) % xs.len()], a + ws[1]).sin();
-    a + acc
+    a.cos().to_degrees() * 0.02 * a.powi(0) + xs[4] + acc
 }
 
 fn f0550_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut xs: [f64; 5] = [0.0; 5];
-    let mut a = std::f64::consts::PI;
+    let a = std::f64::consts::PI;
     for &b in ws.iter() {
         let late1: f64;
-        if tr.b((xs[2].tanh().to_degrees() * 0.02) > 0.9) {
-            late1 = -ws[(tr.floor(b.cos().tan().tanh().abs() * 2.9) as usize) % ws.len()];
+        if tr.b(xs[2].cos() <= 2.5) {
+            let mut it: usize = 0;
+            let t: f64 = loop {
+                it += 1;
+                if tr.b(it > 4) {
+                    break b;
+                }
+                xs[it % xs.len()] /= 1.0 + a * a;
+            };
+            late1 = xs[it.min(xs.len() - 1)] * t;
         } else {
-            let late2: f64;
-            if tr.b(a.to_radians() >= xs[(tr.floor((b - std::f64::consts::PI).sin().abs() * 2.9) as usize) % xs.len()].sin().tan()) {
-                late2 = (b + xs[(tr.floor((tr.trunc(a * 1.5) + b).sin().abs() * 2.9) as usize) % xs.len()]).tanh().tan();
-            } else {
-                xs[4] -= f64::log2(xs[4].to_radians().tanh().exp());
-                late2 = tr.signum(ws[1].tanh().tan()) * f64::to_radians(ws[0]);
-            }
-            late1 = tr.floor((a - xs[1]) * 1.5) + h_mix(a, ws[0]);
-            acc += late2;
+            let t = (1.5 + (a * b).cos()).log(2.5 + (0.2 + a).sin());
+            late1 = tr.max(tr.ceil(ws[1] * 1.5) + xs[2], xs[4]);
+            acc += t;
         }
+        acc += b;
         acc += late1;
     }
-    a *= h_mix(xs[3] + xs[(tr.floor(a.tanh().exp_m1().sin().abs() * 2.9) as usize) % xs.len()], a + ws[1]).sin();
-    a + acc
+    a.cos().to_degrees() * 0.02 * a.powi(0) + xs[4] + acc
 }
 
 const CASE_F0550: Case = case!(f0550, f0550_t, f0550_grad, f0550_pullback, f0550_grad_into,
@@ -2774,111 +2770,85 @@ const CASE_F0550: Case = case!(f0550, f0550_t, f0550_grad, f0550_pullback, f0550
 #[differentiate]
 fn f0551(zs: [f64; 1], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = 1.2 / zs[0].tanh().exp() * (0.5 / (1.5 + (n as f64).cos()));
+    let mut g: f64 = 1.2 / zs[0].tanh().exp() * (0.5 / (1.5 + (n as f64).cos()));
     for &e in zs.iter() {
-        let (d, c) = h_polar(2.5_f64.powf(zs[0].tanh()), zs[0] % 1.5);
-        acc += e;
-        acc += d;
-        acc += c;
+        let (w, p) = (zs[0] % (2.0 + e.sin()), zs[0] + g);
+        acc += w;
+        acc += p;
     }
-    let g = g * h_polar(g.tanh(), g + core::f64::consts::E).1;
+    g /= 1.5 + (h_mix(g, n as f64) / (1.5 + g.to_radians().tanh())).cos();
     for _ in 0..2 {
         let ys = [0.0_f64; 2];
         let w: f64 = 1.2;
         acc += ys[1];
         acc += w;
     }
-    (n as f64).cos().sinh() * g.sin().cosh() + acc
+    (n as f64).cos().powi(n as i32) * (g + g * 0.5) + acc
 }
 
 fn f0551_t(tr: &Trace, zs: [f64; 1], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let g: f64 = 1.2 / zs[0].tanh().exp() * (0.5 / (1.5 + (n as f64).cos()));
+    let mut g: f64 = 1.2 / zs[0].tanh().exp() * (0.5 / (1.5 + (n as f64).cos()));
     for &e in zs.iter() {
-        let (d, c) = h_polar(2.5_f64.powf(zs[0].tanh()), tr.rem(zs[0], 1.5));
-        acc += e;
-        acc += d;
-        acc += c;
+        let (w, p) = (tr.rem(zs[0], 2.0 + e.sin()), zs[0] + g);
+        acc += w;
+        acc += p;
     }
-    let g = g * h_polar(g.tanh(), g + core::f64::consts::E).1;
+    g /= 1.5 + (h_mix(g, n as f64) / (1.5 + g.to_radians().tanh())).cos();
     for _ in 0..2 {
         let ys = [0.0_f64; 2];
         let w: f64 = 1.2;
         acc += ys[1];
         acc += w;
     }
-    (n as f64).cos().sinh() * g.sin().cosh() + acc
+    (n as f64).cos().powi(n as i32) * (g + g * 0.5) + acc
 }
 
 const CASE_F0551: Case = case!(f0551, f0551_t, f0551_grad, f0551_pullback, f0551_grad_into,
-    n: 1, active: [true], ints: [[5], [0], [5], [3]],
+    n: 1, active: [true], ints: [[5], [0], [2], [2]],
     |p, k| (arr(&p[0..1]), k[0]));
 
 #[differentiate]
-fn f0552(b: f64, x: f64, mut c: f64, b3: f64) -> f64 {
-    let mut acc: f64 = 0.0;
+fn f0552(b: f64, x: f64, c: f64, b3: f64) -> f64 {
     let mut b = b + b3;
     for _ in 0..3 {
         for l in 0..1 {
-            if x.cos() >= (l as f64) {
-                c += l as f64;
+            if (x as f64) >= (l as f64 * b) {
                 break;
             }
         }
     }
-    b = b * std::f64::consts::PI.tanh().tan().cos();
-    let mut q: f64 = if x <= (c.cos().to_degrees() * 0.02) {
+    b = b * (std::f64::consts::PI.tanh() * 0.9).asin().cos();
+    let q: f64 = if x <= ((c * 1.5).floor() * 0.3) {
         c * 0.9
     } else {
-        h_pow(x.atan(), 2)
+        h_pow(x as f64, 1)
     };
-    for jj in 0..1 {
-        if b3 > 0.5 {
-            continue;
-        }
-        let y: f64 = if core::f64::consts::E.cos() >= (-0.5 + std::f64::consts::PI) {
-            q *= f64::sin((1.5 + q.cos()).log(3.0)).sin();
-            jj as f64
-        } else {
-            q -= h_leaky(b3.min(b));
-            f64::mul_add((1.5 + q.tanh()).log10(), 0.5, (q * 1.5).floor() + x)
-        };
-        acc += y;
-    }
-    (c + q) * (core::f64::consts::E - c) + b + acc
+    let d = 2.5 - x - (b3.abs() + 0.5).sqrt();
+    let q = q + x.tanh().mul_add(-0.5 + std::f64::consts::PI, d.cos().to_degrees() * 0.02);
+    b = b * b.sin();
+    (-0.5 / (1.0 + c * c)).min(core::f64::consts::E.to_radians()) + b + q
 }
 
-fn f0552_t(tr: &Trace, b: f64, x: f64, mut c: f64, b3: f64) -> f64 {
-    let mut acc: f64 = 0.0;
+fn f0552_t(tr: &Trace, b: f64, x: f64, c: f64, b3: f64) -> f64 {
     let mut b = b + b3;
     for _ in 0..3 {
         for l in 0..1 {
-            if tr.b(x.cos() >= (l as f64)) {
-                c += l as f64;
+            if tr.b((x as f64) >= (l as f64 * b)) {
                 break;
             }
         }
     }
-    b = b * std::f64::consts::PI.tanh().tan().cos();
-    let mut q: f64 = if tr.b(x <= (c.cos().to_degrees() * 0.02)) {
+    b = b * (std::f64::consts::PI.tanh() * 0.9).asin().cos();
+    let q: f64 = if tr.b(x <= (tr.floor(c * 1.5) * 0.3)) {
         c * 0.9
     } else {
-        h_pow(x.atan(), 2)
+        h_pow(x as f64, 1)
     };
-    for jj in 0..1 {
-        if tr.b(b3 > 0.5) {
-            continue;
-        }
-        let y: f64 = if tr.b(core::f64::consts::E.cos() >= (-0.5 + std::f64::consts::PI)) {
-            q *= f64::sin((1.5 + q.cos()).log(3.0)).sin();
-            jj as f64
-        } else {
-            q -= h_leaky_t(tr, tr.min(b3, b));
-            f64::mul_add((1.5 + q.tanh()).log10(), 0.5, tr.floor(q * 1.5) + x)
-        };
-        acc += y;
-    }
-    (c + q) * (core::f64::consts::E - c) + b + acc
+    let d = 2.5 - x - (tr.abs(b3) + 0.5).sqrt();
+    let q = q + x.tanh().mul_add(-0.5 + std::f64::consts::PI, d.cos().to_degrees() * 0.02);
+    b = b * b.sin();
+    tr.min(-0.5 / (1.0 + c * c), core::f64::consts::E.to_radians()) + b + q
 }
 
 const CASE_F0552: Case = case!(f0552, f0552_t, f0552_grad, f0552_pullback, f0552_grad_into,
@@ -2888,50 +2858,48 @@ const CASE_F0552: Case = case!(f0552, f0552_t, f0552_grad, f0552_pullback, f0552
 #[differentiate]
 fn f0553(mut zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = 0.5 + h_mix(0.5, zs[3]);
-    let mut p = (-e).max(zs[0] + zs[3]);
-    e %= 1.5 + (p.cos().sinh() + 2.0).tanh();
-    let r: f64 = {
-        for (j, b) in zs.iter().enumerate() {
-            let mut it: usize = 0;
-            loop {
-                it += 1;
-                if it > 4 {
-                    break;
-                }
-                e = e * zs[j % zs.len()].tanh().exp().log(2.5 + (it as f64).sin()).tanh();
+    let e = 0.5 + h_mix(0.5, zs[3]);
+    let mut y = -e;
+    y = y * h_mix(zs[3], e).tanh();
+    for j in (0..zs.len()).rev() {
+        for l in (0..=j).rev() {
+            if j < 1 {
+                return (((y * 1.5).trunc() + zs[l % zs.len()]).tanh() * 0.9).asin();
             }
-            acc += *b;
         }
-        zs[0] / (1.5 + e.tanh()) - h_leaky(-1.5)
-    };
-    p += zs[0] - (zs[((zs[2].tanh().abs() * 2.9).floor() as usize) % 4].tanh() * 0.9).asin();
-    zs[2] /= std::f64::consts::PI.tanh().exp();
-    2.5_f64.powf((-r).tanh()) + zs[3] + p + acc
+        zs[0] %= 1.5 + (e.cos().exp2() * (e.tanh() * 0.9).acos()).tanh();
+    }
+    for (j, z) in zs.iter().enumerate() {
+        let u = zs[2];
+        let d = zs[j] * zs[(j * 2 + 1) % 4] - f64::log10((j as f64).abs() + 0.5);
+        acc += *z;
+        acc += u;
+        acc += d;
+    }
+    zs[3] + e + h_pow(zs[3], 2) + y + acc
 }
 
 fn f0553_t(tr: &Trace, mut zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = 0.5 + h_mix(0.5, zs[3]);
-    let mut p = tr.max(-e, zs[0] + zs[3]);
-    e = tr.rem(e, 1.5 + (p.cos().sinh() + 2.0).tanh());
-    let r: f64 = {
-        for (j, b) in zs.iter().enumerate() {
-            let mut it: usize = 0;
-            loop {
-                it += 1;
-                if tr.b(it > 4) {
-                    break;
-                }
-                e = e * zs[j % zs.len()].tanh().exp().log(2.5 + (it as f64).sin()).tanh();
+    let e = 0.5 + h_mix(0.5, zs[3]);
+    let mut y = -e;
+    y = y * h_mix(zs[3], e).tanh();
+    for j in (0..zs.len()).rev() {
+        for l in (0..=j).rev() {
+            if tr.b(j < 1) {
+                return ((tr.trunc(y * 1.5) + zs[l % zs.len()]).tanh() * 0.9).asin();
             }
-            acc += *b;
         }
-        zs[0] / (1.5 + e.tanh()) - h_leaky_t(tr, -1.5)
-    };
-    p += zs[0] - (zs[(tr.floor(zs[2].tanh().abs() * 2.9) as usize) % 4].tanh() * 0.9).asin();
-    zs[2] /= std::f64::consts::PI.tanh().exp();
-    2.5_f64.powf((-r).tanh()) + zs[3] + p + acc
+        zs[0] = tr.rem(zs[0], 1.5 + (e.cos().exp2() * (e.tanh() * 0.9).acos()).tanh());
+    }
+    for (j, z) in zs.iter().enumerate() {
+        let u = zs[2];
+        let d = zs[j] * zs[(j * 2 + 1) % 4] - f64::log10(tr.abs(j as f64) + 0.5);
+        acc += *z;
+        acc += u;
+        acc += d;
+    }
+    zs[3] + e + h_pow(zs[3], 2) + y + acc
 }
 
 const CASE_F0553: Case = case!(f0553, f0553_t, f0553_grad, f0553_pullback, f0553_grad_into,
@@ -2940,21 +2908,37 @@ const CASE_F0553: Case = case!(f0553, f0553_t, f0553_grad, f0553_pullback, f0553
 
 #[differentiate]
 fn f0554(a: f64) -> f64 {
-    let mut w = (a as f64) as f64;
-    let xs: [f64; 4] = [0.0; 4];
-    w += -1.5;
-    w %= 1.5 + (core::f64::consts::E.max(w) - -a).cos();
-    let ys = xs;
-    a.mul_add(xs[0], a) * xs[0] + w + ys[3]
+    let mut acc: f64 = 0.0;
+    let mut w: f64 = (a.hypot(1.0) + 1.2).acosh().atan();
+    w = h_mix(w, w.cos().cosh());
+    for i in 0..4 {
+        let mut p: f64 = if a.sin().exp2() > 0.9 || i < 2 {
+            w = w * 0.5 + w;
+            a * 0.9
+        } else {
+            1.2
+        };
+        p /= f64::sinh((w as f64).cos()).tanh().exp();
+        acc += p;
+    }
+    w + acc
 }
 
 fn f0554_t(tr: &Trace, a: f64) -> f64 {
-    let mut w = (a as f64) as f64;
-    let xs: [f64; 4] = [0.0; 4];
-    w += -1.5;
-    w = tr.rem(w, 1.5 + (tr.max(core::f64::consts::E, w) - -a).cos());
-    let ys = xs;
-    a.mul_add(xs[0], a) * xs[0] + w + ys[3]
+    let mut acc: f64 = 0.0;
+    let mut w: f64 = (a.hypot(1.0) + 1.2).acosh().atan();
+    w = h_mix(w, w.cos().cosh());
+    for i in 0..4 {
+        let mut p: f64 = if tr.b(a.sin().exp2() > 0.9 || i < 2) {
+            w = w * 0.5 + w;
+            a * 0.9
+        } else {
+            1.2
+        };
+        p /= f64::sinh((w as f64).cos()).tanh().exp();
+        acc += p;
+    }
+    w + acc
 }
 
 const CASE_F0554: Case = case!(f0554, f0554_t, f0554_grad, f0554_pullback, f0554_grad_into,
@@ -2965,7 +2949,7 @@ const CASE_F0554: Case = case!(f0554, f0554_t, f0554_grad, f0554_pullback, f0554
 fn f0555(mut vs: Vec<f64>, a: f64, pw: i32, sp: Params) -> f64 {
     let mut acc: f64 = 0.0;
     acc += a;
-    let mut a = ((pw as f64).tanh() * 0.9).asin();
+    let mut a = (pw as f64).tanh().exp2();
     match pw % 3 {
         0 => {
             for &s in vs.iter() {
@@ -2980,23 +2964,22 @@ fn f0555(mut vs: Vec<f64>, a: f64, pw: i32, sp: Params) -> f64 {
             a /= 2.0 + vs[1].abs().sin();
         }
         _ => {
-            vs[1] /= 1.5 + (vs[0].atan().tanh() * 0.9).asin().tanh();
+            vs[1] /= 1.5 + (2.0 + vs[0].sin()).log2().tanh().tanh();
         }
     }
     let v: f64 = if h_params(&sp, sp.b) > -1.5 {
-        a = a.tanh() + a.atan();
-        a * (a % (1.0 + vs[0] * vs[0]))
+        a = a.tanh() + (a.cos() * 0.9).atanh();
+        (a.min(a * 0.5).tanh() * 0.9).atanh()
     } else {
-        let pair = h_polar(a.tanh().sinh(), vs[1]);
-        ((a * 1.5).trunc() + a).clamp(-0.5, 0.8) + pair.1
+        pw as f64 * ((a * 1.5).floor() * 0.3)
     };
-    (1.5 + a.cos()).log10() + vs[(((-vs[(((a / (v.abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % vs.len()]).cos().abs() * 2.9).floor() as usize) % vs.len()] / vs[(((0.5 / ((pw as f64).abs() + 0.5)).cos().abs() * 2.9).floor() as usize) % vs.len()].hypot(1.0) + acc
+    vs[1] + v + acc
 }
 
 fn f0555_t(tr: &Trace, mut vs: Vec<f64>, a: f64, pw: i32, sp: Params) -> f64 {
     let mut acc: f64 = 0.0;
     acc += a;
-    let mut a = ((pw as f64).tanh() * 0.9).asin();
+    let mut a = (pw as f64).tanh().exp2();
     match pw % 3 {
         0 => {
             for &s in vs.iter() {
@@ -3011,84 +2994,59 @@ fn f0555_t(tr: &Trace, mut vs: Vec<f64>, a: f64, pw: i32, sp: Params) -> f64 {
             a /= 2.0 + tr.abs(vs[1]).sin();
         }
         _ => {
-            vs[1] /= 1.5 + (vs[0].atan().tanh() * 0.9).asin().tanh();
+            vs[1] /= 1.5 + (2.0 + vs[0].sin()).log2().tanh().tanh();
         }
     }
     let v: f64 = if tr.b(h_params(&sp, sp.b) > -1.5) {
-        a = a.tanh() + a.atan();
-        a * (tr.rem(a, 1.0 + vs[0] * vs[0]))
+        a = a.tanh() + (a.cos() * 0.9).atanh();
+        (tr.min(a, a * 0.5).tanh() * 0.9).atanh()
     } else {
-        let pair = h_polar(a.tanh().sinh(), vs[1]);
-        tr.clamp(tr.trunc(a * 1.5) + a, -0.5, 0.8) + pair.1
+        pw as f64 * (tr.floor(a * 1.5) * 0.3)
     };
-    (1.5 + a.cos()).log10() + vs[(tr.floor((-vs[(tr.floor((a / (tr.abs(v) + 0.5)).tanh().abs() * 2.9) as usize) % vs.len()]).cos().abs() * 2.9) as usize) % vs.len()] / vs[(tr.floor((0.5 / (tr.abs(pw as f64) + 0.5)).cos().abs() * 2.9) as usize) % vs.len()].hypot(1.0) + acc
+    vs[1] + v + acc
 }
 
 const CASE_F0555: Case = case!(f0555, f0555_t, f0555_grad, f0555_pullback, f0555_grad_into,
-    n: 12, active: [true, true, true, true, true, false, false, false, false, false, false, false], ints: [[4], [0], [4], [4]],
+    n: 12, active: [true, true, true, true, true, false, false, false, false, false, false, false], ints: [[4], [1], [1], [1]],
     |p, k| (p[0..4].to_vec(), p[4], k[0] as i32, Params { w: arr(&p[5..8]), b: p[8], v: p[9..12].to_vec() }));
 
 #[differentiate(wrt(y))]
-fn f0556(y: f64, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
+fn f0556(y: f64, x: f64) -> f64 {
     let mut w: f64 = if core::f64::consts::E >= 2.5 {
-        x.max(x * 0.5) - (1.5 + x.cos()).ln_1p()
+        x.tanh() - x
     } else {
         let p = y;
         x + p
     };
     w = h_mix(w, w);
-    let mut v: f64 = if y.cos().exp() < 0.9 {
+    let v: f64 = if (y.cos() * 0.9).acos() < 0.9 {
         y * -w
     } else {
-        let p = y.tanh().exp().tanh();
-        w as f64 / ((p * core::f64::consts::E).abs() + 0.5)
+        let q = y.to_radians().signum() * (std::f64::consts::PI * x);
+        (1.5 + x.tanh()).ln_1p() + q
     };
-    if x.abs() <= (-1.5 + v) {
-        let r: f64 = if 2.0 <= w {
-            let r: f64 = v;
-            (x.abs() * 1.5).floor() + -w + r
-        } else {
-            x %= 2.0 + (-(y + w)).sin();
-            2.0
-        };
-        w *= ((x * 1.5).round() + v).cos().powi(3).sin();
-        acc += r;
-    } else {
-        v /= 1.5 + (w * 0.3 / (2.0 + std::f64::consts::PI.sin())).cos();
-    }
-    y.tanh().tan() - f64::exp(y.cos()) + w + v + acc
+    let g = v;
+    let tmp: [f64; 1] = [0.0; 1];
+    tmp[0].to_radians().to_radians() + w + g
 }
 
-fn f0556_t(tr: &Trace, y: f64, mut x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
+fn f0556_t(tr: &Trace, y: f64, x: f64) -> f64 {
     let mut w: f64 = if tr.b(core::f64::consts::E >= 2.5) {
-        tr.max(x, x * 0.5) - (1.5 + x.cos()).ln_1p()
+        x.tanh() - x
     } else {
         let p = y;
         x + p
     };
     w = h_mix(w, w);
-    let mut v: f64 = if tr.b(y.cos().exp() < 0.9) {
+    let v: f64 = if tr.b((y.cos() * 0.9).acos() < 0.9) {
         y * -w
     } else {
-        let p = y.tanh().exp().tanh();
-        w as f64 / (tr.abs(p * core::f64::consts::E) + 0.5)
+        let q = tr.signum(y.to_radians()) * (std::f64::consts::PI * x);
+        (1.5 + x.tanh()).ln_1p() + q
     };
-    if tr.b(tr.abs(x) <= (-1.5 + v)) {
-        let r: f64 = if tr.b(2.0 <= w) {
-            let r: f64 = v;
-            tr.floor(tr.abs(x) * 1.5) + -w + r
-        } else {
-            x = tr.rem(x, 2.0 + (-(y + w)).sin());
-            2.0
-        };
-        w *= (tr.round(x * 1.5) + v).cos().powi(3).sin();
-        acc += r;
-    } else {
-        v /= 1.5 + (w * 0.3 / (2.0 + std::f64::consts::PI.sin())).cos();
-    }
-    y.tanh().tan() - f64::exp(y.cos()) + w + v + acc
+    let g = v;
+    let tmp: [f64; 1] = [0.0; 1];
+    tmp[0].to_radians().to_radians() + w + g
 }
 
 const CASE_F0556: Case = case!(f0556, f0556_t, f0556_grad, f0556_pullback, f0556_grad_into,
@@ -3098,46 +3056,86 @@ const CASE_F0556: Case = case!(f0556, f0556_t, f0556_grad, f0556_pullback, f0556
 #[differentiate]
 fn f0557(b: f64, grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if std::f64::consts::PI.min(b) < 0.9 {
-        for (jj, line) in grid.iter().enumerate() {
-            acc += line[(jj * 2 + 1) % 2] * line[(jj * 2 + 1) % 2].tanh();
+    if std::f64::consts::PI.mul_add(b, b) <= 0.2 {
+        for jj in 0..1 {
+            if jj > 0 {
+                break;
+            }
+            let mut round: usize = 0;
+            while round < 1 && (b * jj as f64) > core::f64::consts::E.atan() {
+                round += 1;
+                for l in 0..2 {
+                    if grid[l][(l + 2) % 2].cos().exp2() >= 0.7 {
+                        break;
+                    }
+                }
+            }
         }
-        let q = b.hypot(1.5 + b.cos()) * grid[1][((grid[1][1].sin().abs() * 2.9).floor() as usize) % 2].tanh().sinh();
-        let z = (q - grid[1][0]).atan();
-        acc += z;
-    }
-    if b >= -0.5 {
-        let p = (b * grid[1][1]).cos().exp();
-        acc += p;
+        let w = (-grid[1][0]).max(-grid[1][0] * 0.5);
+        acc += w;
+    } else if (f64::floor(grid[0][0] * 1.5) + core::f64::consts::E) < -0.5 {
+        let s: f64 = if grid[1][1] <= 0.3 {
+            let ys = [0.0_f64; 2];
+            b.abs() + ((grid[1][1] * 1.5).round() + b) + ys[1]
+        } else {
+            -b * (b.sin() * 0.9).atanh()
+        };
+        acc += s;
     } else {
-        let z = grid[1][0];
-        let b = b + h_norm2([grid[((grid[0][((grid[0][1].atan().tanh().abs() * 2.9).floor() as usize) % 2].cos().abs() * 2.9).floor() as usize) % grid.len()][1], b]).hypot(grid[1][0].tanh().tan().tanh().exp());
-        acc += z;
-        acc += b;
+        let mut ys: [f64; 4] = [0.0; 4];
+        let a: f64 = if (std::f64::consts::PI.signum() * b) > h_norm2(grid[1]) {
+            ys[1] = (-b).tanh().tan();
+            b.atan()
+        } else {
+            ys[3] -= b - (b.tanh() * 0.9).acos();
+            -((b * 1.5).ceil() + b)
+        };
+        acc += ys[3];
+        acc += a;
     }
-    grid[((b.cos().abs() * 2.9).floor() as usize) % grid.len()][0].atan2(b.sin() - 1.5) - f64::exp2(b.tanh()) + acc
+    (h_mix(b, b).tanh() * 0.9).asin() + acc
 }
 
 fn f0557_t(tr: &Trace, b: f64, grid: &[[f64; 2]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.min(std::f64::consts::PI, b) < 0.9) {
-        for (jj, line) in grid.iter().enumerate() {
-            acc += line[(jj * 2 + 1) % 2] * line[(jj * 2 + 1) % 2].tanh();
+    if tr.b(std::f64::consts::PI.mul_add(b, b) <= 0.2) {
+        for jj in 0..1 {
+            if tr.b(jj > 0) {
+                break;
+            }
+            let mut round: usize = 0;
+            while tr.b(round < 1 && (b * jj as f64) > core::f64::consts::E.atan()) {
+                round += 1;
+                for l in 0..2 {
+                    if tr.b(grid[l][(l + 2) % 2].cos().exp2() >= 0.7) {
+                        break;
+                    }
+                }
+            }
         }
-        let q = b.hypot(1.5 + b.cos()) * grid[1][(tr.floor(grid[1][1].sin().abs() * 2.9) as usize) % 2].tanh().sinh();
-        let z = (q - grid[1][0]).atan();
-        acc += z;
-    }
-    if tr.b(b >= -0.5) {
-        let p = (b * grid[1][1]).cos().exp();
-        acc += p;
+        let w = tr.max(-grid[1][0], -grid[1][0] * 0.5);
+        acc += w;
+    } else if tr.b((tr.floor(grid[0][0] * 1.5) + core::f64::consts::E) < -0.5) {
+        let s: f64 = if tr.b(grid[1][1] <= 0.3) {
+            let ys = [0.0_f64; 2];
+            tr.abs(b) + (tr.round(grid[1][1] * 1.5) + b) + ys[1]
+        } else {
+            -b * (b.sin() * 0.9).atanh()
+        };
+        acc += s;
     } else {
-        let z = grid[1][0];
-        let b = b + h_norm2([grid[(tr.floor(grid[0][(tr.floor(grid[0][1].atan().tanh().abs() * 2.9) as usize) % 2].cos().abs() * 2.9) as usize) % grid.len()][1], b]).hypot(grid[1][0].tanh().tan().tanh().exp());
-        acc += z;
-        acc += b;
+        let mut ys: [f64; 4] = [0.0; 4];
+        let a: f64 = if tr.b((tr.signum(std::f64::consts::PI) * b) > h_norm2(grid[1])) {
+            ys[1] = (-b).tanh().tan();
+            b.atan()
+        } else {
+            ys[3] -= b - (b.tanh() * 0.9).acos();
+            -(tr.ceil(b * 1.5) + b)
+        };
+        acc += ys[3];
+        acc += a;
     }
-    tr.atan2(grid[(tr.floor(b.cos().abs() * 2.9) as usize) % grid.len()][0], b.sin() - 1.5) - f64::exp2(b.tanh()) + acc
+    (h_mix(b, b).tanh() * 0.9).asin() + acc
 }
 
 const CASE_F0557: Case = case!(f0557, f0557_t, f0557_grad, f0557_pullback, f0557_grad_into,
@@ -3152,11 +3150,11 @@ fn f0558(ws: &[f64], ws1: &[f64]) -> f64 {
         acc += tmp[3];
     }
     let g = ws1[3];
-    let mut a = ws[0] * g % 1.5;
+    let mut a = f64::to_radians(ws[0] * g);
     a = a * 0.5 + g;
-    let u = f64::trunc(ws[(((ws1[1] * a).cos().abs() * 2.9).floor() as usize) % 4].cos() * 1.5) * 0.3;
-    let c = ((2.5 + ws1[3]).sin() * 0.9).asin();
-    (ws[2].tanh().exp().ln().abs() + 0.5).recip() + u + c + acc
+    let d = (1.5 + ws1[(((core::f64::consts::E + ws1[0]).tanh().abs() * 2.9).floor() as usize) % ws1.len()].cos()).recip().hypot(1.0).ln_1p();
+    let e = ((ws1[(((-1.5 / (1.5 + g.tanh())).cos().abs() * 2.9).floor() as usize) % ws1.len()] * 1.5).trunc() + a).to_radians();
+    (ws[3] * e).max(e.hypot(1.0).log(2.5 + d.sin())) + acc
 }
 
 fn f0558_t(tr: &Trace, ws: &[f64], ws1: &[f64]) -> f64 {
@@ -3166,11 +3164,11 @@ fn f0558_t(tr: &Trace, ws: &[f64], ws1: &[f64]) -> f64 {
         acc += tmp[3];
     }
     let g = ws1[3];
-    let mut a = tr.rem(ws[0] * g, 1.5);
+    let mut a = f64::to_radians(ws[0] * g);
     a = a * 0.5 + g;
-    let u = tr.trunc(ws[(tr.floor((ws1[1] * a).cos().abs() * 2.9) as usize) % 4].cos() * 1.5) * 0.3;
-    let c = ((2.5 + ws1[3]).sin() * 0.9).asin();
-    (tr.abs(ws[2].tanh().exp().ln()) + 0.5).recip() + u + c + acc
+    let d = (1.5 + ws1[(tr.floor((core::f64::consts::E + ws1[0]).tanh().abs() * 2.9) as usize) % ws1.len()].cos()).recip().hypot(1.0).ln_1p();
+    let e = (tr.trunc(ws1[(tr.floor((-1.5 / (1.5 + g.tanh())).cos().abs() * 2.9) as usize) % ws1.len()] * 1.5) + a).to_radians();
+    tr.max(ws[3] * e, e.hypot(1.0).log(2.5 + d.sin())) + acc
 }
 
 const CASE_F0558: Case = case!(f0558, f0558_t, f0558_grad, f0558_pullback, f0558_grad_into,
@@ -3181,57 +3179,55 @@ const CASE_F0558: Case = case!(f0558, f0558_t, f0558_grad, f0558_pullback, f0558
 fn f0559(xs: &[f64], ar: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut r: f64 = {
-        let r: f64 = if ar[((xs[0].hypot(1.0 + ar[1] * ar[1]).sin().abs() * 2.9).floor() as usize) % 3] > ar[0] {
-            h_mix(ar[(((2.0 + ar[((ar[0].cos().abs() * 2.9).floor() as usize) % ar.len()].sin()).log(2.5 + core::f64::consts::E.sin()).tanh().abs() * 2.9).floor() as usize) % ar.len()], xs[0]) / (std::f64::consts::PI.hypot(1.0).log10().abs() + 0.5)
+        let r: f64 = if ar[(((xs[0].cos() * 0.9).asin().cos().abs() * 2.9).floor() as usize) % 3] > -1.5 {
+            let hs = [0.0_f64; 5];
+            2.5_f64.powf(ar[0].cos()).hypot(1.5 + (core::f64::consts::E * hs[4]).cos())
         } else {
-            (ar[2] % (1.0 + xs[0] * xs[0])).tanh().exp().ln_1p()
+            for j in (0..xs.len()).rev() {
+                for &c in ar.iter() {
+                    let s = (std::f64::consts::PI.mul_add(j as f64, c).hypot(1.0) + 1.2).acosh();
+                    acc += s;
+                }
+            }
+            xs[0] + ar[0]
         };
-        if (r - ar[2]) >= (r - xs[0]) {
-            let cum = h_scale3(ar, 0.7);
-            acc += cum[2];
+        if (-1.5 - r) < 0.2 {
+            return r / (1.5 + (1.5 + r.tanh()).sqrt().cos());
         }
-        h_leaky(r as f64)
+        f64::hypot(xs[0], 1.0 + r * r) / (2.0 + r.sin())
     };
-    let mut tmp: [f64; 2] = [0.0; 2];
-    r = r * (tmp[1] - r).sin();
-    let v: f64 = if ar[((ar[1].cos().abs() * 2.9).floor() as usize) % ar.len()] <= -0.5 {
-        tmp[1]
-    } else {
-        for i in 1..2 {
-            tmp[i] = tmp[i - 1].sin() + xs[0].sin() * ar[i % ar.len()];
-        }
-        r % (std::f64::consts::PI + xs[0]).hypot(1.0)
-    };
-    let out = h_scale3(ar, core::f64::consts::E - r);
-    out[0] * (1.5 + r.cos()).ln_1p() + tmp[1] + v + acc
+    if (r + 0.7) < r {
+        return h_leaky(xs[0]) - (std::f64::consts::PI + ar[((xs[0].min(r).cos().abs() * 2.9).floor() as usize) % ar.len()]);
+    }
+    r /= r.tanh().exp();
+    ar[2].cos().exp2() as f64 + r + acc
 }
 
 fn f0559_t(tr: &Trace, xs: &[f64], ar: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut r: f64 = {
-        let r: f64 = if tr.b(ar[(tr.floor(xs[0].hypot(1.0 + ar[1] * ar[1]).sin().abs() * 2.9) as usize) % 3] > ar[0]) {
-            h_mix(ar[(tr.floor((2.0 + ar[(tr.floor(ar[0].cos().abs() * 2.9) as usize) % ar.len()].sin()).log(2.5 + core::f64::consts::E.sin()).tanh().abs() * 2.9) as usize) % ar.len()], xs[0]) / (tr.abs(std::f64::consts::PI.hypot(1.0).log10()) + 0.5)
+        let r: f64 = if tr.b(ar[(tr.floor((xs[0].cos() * 0.9).asin().cos().abs() * 2.9) as usize) % 3] > -1.5) {
+            let hs = [0.0_f64; 5];
+            2.5_f64.powf(ar[0].cos()).hypot(1.5 + (core::f64::consts::E * hs[4]).cos())
         } else {
-            (tr.rem(ar[2], 1.0 + xs[0] * xs[0])).tanh().exp().ln_1p()
+            for j in (0..xs.len()).rev() {
+                for &c in ar.iter() {
+                    let s = (std::f64::consts::PI.mul_add(j as f64, c).hypot(1.0) + 1.2).acosh();
+                    acc += s;
+                }
+            }
+            xs[0] + ar[0]
         };
-        if tr.b((r - ar[2]) >= (r - xs[0])) {
-            let cum = h_scale3(ar, 0.7);
-            acc += cum[2];
+        if tr.b((-1.5 - r) < 0.2) {
+            return r / (1.5 + (1.5 + r.tanh()).sqrt().cos());
         }
-        h_leaky_t(tr, r as f64)
+        f64::hypot(xs[0], 1.0 + r * r) / (2.0 + r.sin())
     };
-    let mut tmp: [f64; 2] = [0.0; 2];
-    r = r * (tmp[1] - r).sin();
-    let v: f64 = if tr.b(ar[(tr.floor(ar[1].cos().abs() * 2.9) as usize) % ar.len()] <= -0.5) {
-        tmp[1]
-    } else {
-        for i in 1..2 {
-            tmp[i] = tmp[i - 1].sin() + xs[0].sin() * ar[i % ar.len()];
-        }
-        tr.rem(r, (std::f64::consts::PI + xs[0]).hypot(1.0))
-    };
-    let out = h_scale3(ar, core::f64::consts::E - r);
-    out[0] * (1.5 + r.cos()).ln_1p() + tmp[1] + v + acc
+    if tr.b((r + 0.7) < r) {
+        return h_leaky_t(tr, xs[0]) - (std::f64::consts::PI + ar[(tr.floor(tr.min(xs[0], r).cos().abs() * 2.9) as usize) % ar.len()]);
+    }
+    r /= r.tanh().exp();
+    ar[2].cos().exp2() as f64 + r + acc
 }
 
 const CASE_F0559: Case = case!(f0559, f0559_t, f0559_grad, f0559_pullback, f0559_grad_into,
@@ -3247,27 +3243,24 @@ fn f0560(ts: &[f64; 2], xs: &[f64]) -> f64 {
                 let y: f64 = {
                     let v: f64 = {
                         let ys = [0.0_f64; 2];
-                        (l as f64).cos().cosh() + (ts[(l * 2 + 1) % ts.len()] - core::f64::consts::E) + ys[1]
+                        l as f64 + ts[(l * 2 + 1) % ts.len()] + ys[1]
                     };
-                    v + core::f64::consts::E / v.tanh().exp()
+                    (v + l as f64).cos()
                 };
-                (xs[(l + 2) % xs.len()] + y) / std::f64::consts::PI.hypot(1.0)
+                (1.5 + (1.2 * y).cos() + 1.2).acosh()
             }
-            _ if h_nested(xs[l % xs.len()], xs) <= 0.7 => {
-                for t in ts.iter() {
-                    let vals = xs.to_vec();
-                    acc += *t;
-                    acc += vals[1];
-                }
-                (2.0 + ts[(l + 3) % ts.len()].sin()).ln_1p().min(xs[l % xs.len()].cos().exp2())
+            _ if (-0.5 * xs[(l * 2 + 1) % xs.len()]) < (ts[(l + 2) % ts.len()] - -0.5) => {
+                f64::clamp(xs[l % xs.len()] - ts[1], -0.5, 0.8)
             }
             _ => {
-                (1.5 + (l as f64).tanh()).powi(-2) * ((ts[l % ts.len()] * 1.5).ceil() * 0.3)
+                let zs = [std::f64::consts::PI / (2.0 + (l as f64).sin()), (l as f64).asinh(), 0.5 + ts[l % ts.len()], l as f64 + xs[l % xs.len()]];
+                zs[(l * 2 + 1) % 4].abs().to_radians()
             }
         };
         acc += s;
     }
-    xs[0].max(xs[1]) + 1.2 + ts[1] + acc
+    let b = ((ts[1].tanh() * 0.9).atanh() * 1.5).ceil() * 0.3;
+    xs[(((ts[1] + xs[0]).tanh().abs() * 2.9).floor() as usize) % xs.len()] + b + acc
 }
 
 fn f0560_t(tr: &Trace, ts: &[f64; 2], xs: &[f64]) -> f64 {
@@ -3278,27 +3271,24 @@ fn f0560_t(tr: &Trace, ts: &[f64; 2], xs: &[f64]) -> f64 {
                 let y: f64 = {
                     let v: f64 = {
                         let ys = [0.0_f64; 2];
-                        (l as f64).cos().cosh() + (ts[(l * 2 + 1) % ts.len()] - core::f64::consts::E) + ys[1]
+                        l as f64 + ts[(l * 2 + 1) % ts.len()] + ys[1]
                     };
-                    v + core::f64::consts::E / v.tanh().exp()
+                    (v + l as f64).cos()
                 };
-                (xs[(l + 2) % xs.len()] + y) / std::f64::consts::PI.hypot(1.0)
+                (1.5 + (1.2 * y).cos() + 1.2).acosh()
             }
-            _ if tr.b(h_nested(xs[l % xs.len()], xs) <= 0.7) => {
-                for t in ts.iter() {
-                    let vals = xs.to_vec();
-                    acc += *t;
-                    acc += vals[1];
-                }
-                tr.min((2.0 + ts[(l + 3) % ts.len()].sin()).ln_1p(), xs[l % xs.len()].cos().exp2())
+            _ if tr.b((-0.5 * xs[(l * 2 + 1) % xs.len()]) < (ts[(l + 2) % ts.len()] - -0.5)) => {
+                tr.clamp(xs[l % xs.len()] - ts[1], -0.5, 0.8)
             }
             _ => {
-                (1.5 + (l as f64).tanh()).powi(-2) * (tr.ceil(ts[l % ts.len()] * 1.5) * 0.3)
+                let zs = [std::f64::consts::PI / (2.0 + (l as f64).sin()), (l as f64).asinh(), 0.5 + ts[l % ts.len()], l as f64 + xs[l % xs.len()]];
+                tr.abs(zs[(l * 2 + 1) % 4]).to_radians()
             }
         };
         acc += s;
     }
-    tr.max(xs[0], xs[1]) + 1.2 + ts[1] + acc
+    let b = tr.ceil((ts[1].tanh() * 0.9).atanh() * 1.5) * 0.3;
+    xs[(tr.floor((ts[1] + xs[0]).tanh().abs() * 2.9) as usize) % xs.len()] + b + acc
 }
 
 const CASE_F0560: Case = case!(f0560, f0560_t, f0560_grad, f0560_pullback, f0560_grad_into,
@@ -3308,38 +3298,48 @@ const CASE_F0560: Case = case!(f0560, f0560_t, f0560_grad, f0560_pullback, f0560
 #[differentiate(wrt(vals))]
 fn f0561(vals: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let s = (((vals[1] * 1.5).trunc() + vals[0]).tanh() * 0.9).acos();
-    let mut s: f64 = s - ((vals[1] * 1.5).trunc() + s * vals[0]);
-    if a < 0.2 {
-        let d: f64 = {
-            let w = (1.5 + a.tanh().exp_m1().cos()).ln();
-            vals[1] + w
-        };
-        acc += d;
+    let mut w: f64 = (vals[1].tanh().exp_m1() * 1.5).round() + h_scale3(&[vals[1], a, vals[1]], a)[1];
+    let late1: f64;
+    if (vals[1] * w) < 0.5 {
+        w %= w.abs() + 0.5;
+        late1 = f64::powf(2.5_f64, a.sin());
+    } else {
+        let p = w.min(a % 1.5);
+        late1 = vals[0];
+        acc += p;
     }
-    let hs = [0.0_f64; 3];
-    s /= 1.5 + (h_leaky(hs[0]) * a).cos();
-    let r = a.tanh().exp().sqrt() + (1.5 + vals[(((vals[0] as f64).cos().abs() * 2.9).floor() as usize) % vals.len()].tanh()).recip();
-    let out = h_scale3(&hs, h_norm2([a, s]));
-    vals[1].cos().sinh() * h_mix(r, vals[0]) + out[2] + acc
+    if late1 > 1.5 {
+        return vals[1];
+    }
+    acc += w;
+    let w = (1.5 + core::f64::consts::E.tanh()).log2();
+    let xs = [w.tanh().exp().ln_1p(), vals[(((1.5 + vals[0].cos()).recip().tanh().abs() * 2.9).floor() as usize) % vals.len()] as f64, w];
+    let b = a.sin() + -late1;
+    let a = a - (std::f64::consts::PI * vals[1] * 1.5).floor() * 0.3;
+    vals[1] / (2.0 + b.sin()) * core::f64::consts::E.sin().sinh() + xs[2] + a + acc
 }
 
 fn f0561_t(tr: &Trace, vals: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let s = ((tr.trunc(vals[1] * 1.5) + vals[0]).tanh() * 0.9).acos();
-    let mut s: f64 = s - (tr.trunc(vals[1] * 1.5) + s * vals[0]);
-    if tr.b(a < 0.2) {
-        let d: f64 = {
-            let w = (1.5 + a.tanh().exp_m1().cos()).ln();
-            vals[1] + w
-        };
-        acc += d;
+    let mut w: f64 = tr.round(vals[1].tanh().exp_m1() * 1.5) + h_scale3(&[vals[1], a, vals[1]], a)[1];
+    let late1: f64;
+    if tr.b((vals[1] * w) < 0.5) {
+        w = tr.rem(w, tr.abs(w) + 0.5);
+        late1 = f64::powf(2.5_f64, a.sin());
+    } else {
+        let p = tr.min(w, tr.rem(a, 1.5));
+        late1 = vals[0];
+        acc += p;
     }
-    let hs = [0.0_f64; 3];
-    s /= 1.5 + (h_leaky_t(tr, hs[0]) * a).cos();
-    let r = a.tanh().exp().sqrt() + (1.5 + vals[(tr.floor((vals[0] as f64).cos().abs() * 2.9) as usize) % vals.len()].tanh()).recip();
-    let out = h_scale3(&hs, h_norm2([a, s]));
-    vals[1].cos().sinh() * h_mix(r, vals[0]) + out[2] + acc
+    if tr.b(late1 > 1.5) {
+        return vals[1];
+    }
+    acc += w;
+    let w = (1.5 + core::f64::consts::E.tanh()).log2();
+    let xs = [w.tanh().exp().ln_1p(), vals[(tr.floor((1.5 + vals[0].cos()).recip().tanh().abs() * 2.9) as usize) % vals.len()] as f64, w];
+    let b = a.sin() + -late1;
+    let a = a - tr.floor(std::f64::consts::PI * vals[1] * 1.5) * 0.3;
+    vals[1] / (2.0 + b.sin()) * core::f64::consts::E.sin().sinh() + xs[2] + a + acc
 }
 
 const CASE_F0561: Case = case!(f0561, f0561_t, f0561_grad, f0561_pullback, f0561_grad_into,
@@ -3348,33 +3348,43 @@ const CASE_F0561: Case = case!(f0561, f0561_t, f0561_grad, f0561_pullback, f0561
 
 #[differentiate]
 fn f0562(mut zs: [f64; 2], vals: &[f64], y: f64) -> f64 {
-    let mut t = f64::exp(vals[0].hypot(1.0).ln_1p().tanh());
-    let d: f64 = if vals[0].to_radians() > zs[1].to_radians() {
-        zs[1] /= 2.0 + (vals[0].clamp(-0.5, 0.8).signum() * zs[0].tanh().cosh()).sin();
-        (t * y).hypot(1.5 + h_mix(y, y).tanh())
+    let mut acc: f64 = 0.0;
+    let e = (vals[0].abs() + 0.5).cbrt().hypot(1.0).log(2.5 + (y / y.hypot(1.0)).sin());
+    let u: f64 = if y.max(y * 0.5) < (e % y.tanh().exp()) {
+        0.7 / zs[0].tanh().exp() / (2.0 + y.atan().sin())
     } else {
-        zs[0] = t * zs[0] + 0.7 * y;
-        h_cumsum(vals)[0]
+        for l in 0..3 {
+            if (e.tanh().to_degrees() * 0.02) <= 0.7 {
+                for i in 1..zs.len() {
+                    zs[i] = zs[i - 1] * 2.5_f64.powf(vals[0].tanh()).sin() + (l as f64).sin().to_degrees() * 0.02;
+                }
+            }
+            let g = ((l as f64).tanh().to_degrees() * 0.02).tanh();
+            acc += g;
+        }
+        y * 0.9
     };
-    zs[1] /= 2.0 + (t.hypot(1.0).ln().tanh() * 0.9).asin().sin();
-    t = d * y / (1.5 + (1.0 + y * y).ln().cos());
-    let s = (t % (2.0 + t.sin())).atan();
-    h_scale3(&[y, t, core::f64::consts::E], -1.5)[0].tanh().cosh() + zs[1] + s
+    std::f64::consts::PI + zs[1] + u + acc
 }
 
 fn f0562_t(tr: &Trace, mut zs: [f64; 2], vals: &[f64], y: f64) -> f64 {
-    let mut t = f64::exp(vals[0].hypot(1.0).ln_1p().tanh());
-    let d: f64 = if tr.b(vals[0].to_radians() > zs[1].to_radians()) {
-        zs[1] /= 2.0 + (tr.signum(tr.clamp(vals[0], -0.5, 0.8)) * zs[0].tanh().cosh()).sin();
-        (t * y).hypot(1.5 + h_mix(y, y).tanh())
+    let mut acc: f64 = 0.0;
+    let e = (tr.abs(vals[0]) + 0.5).cbrt().hypot(1.0).log(2.5 + (y / y.hypot(1.0)).sin());
+    let u: f64 = if tr.b(tr.max(y, y * 0.5) < (tr.rem(e, y.tanh().exp()))) {
+        0.7 / zs[0].tanh().exp() / (2.0 + y.atan().sin())
     } else {
-        zs[0] = t * zs[0] + 0.7 * y;
-        h_cumsum(vals)[0]
+        for l in 0..3 {
+            if tr.b((e.tanh().to_degrees() * 0.02) <= 0.7) {
+                for i in 1..zs.len() {
+                    zs[i] = zs[i - 1] * 2.5_f64.powf(vals[0].tanh()).sin() + (l as f64).sin().to_degrees() * 0.02;
+                }
+            }
+            let g = ((l as f64).tanh().to_degrees() * 0.02).tanh();
+            acc += g;
+        }
+        y * 0.9
     };
-    zs[1] /= 2.0 + (t.hypot(1.0).ln().tanh() * 0.9).asin().sin();
-    t = d * y / (1.5 + (1.0 + y * y).ln().cos());
-    let s = (tr.rem(t, 2.0 + t.sin())).atan();
-    h_scale3(&[y, t, core::f64::consts::E], -1.5)[0].tanh().cosh() + zs[1] + s
+    std::f64::consts::PI + zs[1] + u + acc
 }
 
 const CASE_F0562: Case = case!(f0562, f0562_t, f0562_grad, f0562_pullback, f0562_grad_into,
@@ -3384,68 +3394,70 @@ const CASE_F0562: Case = case!(f0562, f0562_t, f0562_grad, f0562_pullback, f0562
 #[differentiate]
 fn f0563(ar: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if (ar[1] + ar[0]) <= ar[((ar[1].tanh().abs() * 2.9).floor() as usize) % 2].to_radians() {
-        let r: f64 = if ar[1].clamp(-0.5, 0.8) <= (ar[1] * core::f64::consts::E) {
-            -ar[0] - (ar[((ar[1].tanh().exp().cbrt().cos().abs() * 2.9).floor() as usize) % ar.len()] - 0.1)
-        } else {
-            h_dot(ar, ar)
-        };
-        -ar[0] + r
-    } else {
-        -(1.5 + ar[1])
-    };
-    for jj in 0..ar.len() {
-        match jj {
-            0 => {
-                let ws = ar.to_vec();
-                let s = (-ws[(jj + 3) % 2]).atan();
-                acc += s;
-            }
-            mm if mm > 3 => {
-                let tmp = [0.0_f64; 4];
-                acc += tmp[3];
-            }
-            _ => {
-                let g = -b + 0.7 * jj as f64;
-                acc += g;
-            }
+    let mut b: f64 = if (ar[1] + ar[0]) <= ar[((ar[1].tanh().abs() * 2.9).floor() as usize) % 2].max(ar[((f64::ln(ar[1].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 2]) {
+        for &r in ar.iter() {
+            let b: f64 = if h_cumsum(ar)[1] <= (ar[0] - ar[1]) {
+                for _ in 0..ar.len() {
+                    let s = r.mul_add(r, 0.1) - h_dot(ar, ar);
+                    acc += s;
+                }
+                r.cos().powi(3).hypot(1.5 + ((ar[1] * 1.5).floor() + ar[0]).cos())
+            } else {
+                ar[1]
+            };
+            acc += r;
+            acc += b;
         }
-        b -= (jj as f64).sin().cosh().sin().powi(3);
+        f64::min(-ar[0], ar[0] - ar[(((core::f64::consts::E * ar[1]).sin().abs() * 2.9).floor() as usize) % ar.len()])
+    } else {
+        (ar[1].tanh().exp2() * 1.5).trunc() * 0.3
+    };
+    if b.tanh().exp().recip() <= 2.5 {
+        let tup = (b.sin().powi(3), ar[1].tanh().cosh());
+        let ws = [0.0_f64; 3];
+        b -= 2.5_f64.powf(ar[1].tanh()) - b * std::f64::consts::PI;
+        acc += tup.1;
+        acc += ws[2];
+    } else {
+        let mut b = b - 2.5_f64.powf(ar[0].cos());
+        b %= 1.5 + (-b + b as f64).cos();
+        acc += b;
     }
-    -(1.5 + ar[1].tanh()).log2() + b + acc
+    h_leaky(f64::exp_m1(ar[0].tanh())) + b + acc
 }
 
 fn f0563_t(tr: &Trace, ar: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if tr.b((ar[1] + ar[0]) <= ar[(tr.floor(ar[1].tanh().abs() * 2.9) as usize) % 2].to_radians()) {
-        let r: f64 = if tr.b(tr.clamp(ar[1], -0.5, 0.8) <= (ar[1] * core::f64::consts::E)) {
-            -ar[0] - (ar[(tr.floor(ar[1].tanh().exp().cbrt().cos().abs() * 2.9) as usize) % ar.len()] - 0.1)
-        } else {
-            h_dot(ar, ar)
-        };
-        -ar[0] + r
-    } else {
-        -(1.5 + ar[1])
-    };
-    for jj in 0..ar.len() {
-        match jj {
-            0 => {
-                let ws = ar.to_vec();
-                let s = (-ws[(jj + 3) % 2]).atan();
-                acc += s;
-            }
-            mm if mm > 3 => {
-                let tmp = [0.0_f64; 4];
-                acc += tmp[3];
-            }
-            _ => {
-                let g = -b + 0.7 * jj as f64;
-                acc += g;
-            }
+    let mut b: f64 = if tr.b((ar[1] + ar[0]) <= tr.max(ar[(tr.floor(ar[1].tanh().abs() * 2.9) as usize) % 2], ar[(tr.floor(f64::ln(ar[1].hypot(1.0)).tanh().abs() * 2.9) as usize) % 2])) {
+        for &r in ar.iter() {
+            let b: f64 = if tr.b(h_cumsum(ar)[1] <= (ar[0] - ar[1])) {
+                for _ in 0..ar.len() {
+                    let s = r.mul_add(r, 0.1) - h_dot(ar, ar);
+                    acc += s;
+                }
+                r.cos().powi(3).hypot(1.5 + (tr.floor(ar[1] * 1.5) + ar[0]).cos())
+            } else {
+                ar[1]
+            };
+            acc += r;
+            acc += b;
         }
-        b -= (jj as f64).sin().cosh().sin().powi(3);
+        tr.min(-ar[0], ar[0] - ar[(tr.floor((core::f64::consts::E * ar[1]).sin().abs() * 2.9) as usize) % ar.len()])
+    } else {
+        tr.trunc(ar[1].tanh().exp2() * 1.5) * 0.3
+    };
+    if tr.b(b.tanh().exp().recip() <= 2.5) {
+        let tup = (b.sin().powi(3), ar[1].tanh().cosh());
+        let ws = [0.0_f64; 3];
+        b -= 2.5_f64.powf(ar[1].tanh()) - b * std::f64::consts::PI;
+        acc += tup.1;
+        acc += ws[2];
+    } else {
+        let mut b = b - 2.5_f64.powf(ar[0].cos());
+        b = tr.rem(b, 1.5 + (-b + b as f64).cos());
+        acc += b;
     }
-    -(1.5 + ar[1].tanh()).log2() + b + acc
+    h_leaky_t(tr, f64::exp_m1(ar[0].tanh())) + b + acc
 }
 
 const CASE_F0563: Case = case!(f0563, f0563_t, f0563_grad, f0563_pullback, f0563_grad_into,
@@ -3467,18 +3479,21 @@ fn f0564(c: f64, mat: &[[f64; 1]; 3]) -> f64 {
                 let a = 0.9 + mat[l][0];
                 acc += a;
             }
-            _ if (1.5 + c.cos()).sqrt() < 1.2 => {
-                let r: f64 = (c / c.tanh().exp()).clamp(-0.5, 0.8);
-                acc += r;
+            _ if c.asinh() < -1.5 => {
+                let z: f64 = if f64::hypot(c, mat[l][0].tanh().exp()) < -0.5 && l % 2 == 0 {
+                    h_polar(f64::to_degrees(c.tanh()) * 0.02, (c.abs() + 0.5).log10()).1
+                } else {
+                    c * 0.9
+                };
+                acc += z;
             }
             _ => {
-                let mut d = (mat[l][0] - mat[l % mat.len()][0]) / (1.5 + f64::recip(mat[(l * 2 + 1) % 3][0].abs() + 0.5).cos());
-                d /= 1.5 + (2.0 + (c - l as f64).sin()).powf(2.5).cos();
-                acc += d;
+                let pair = h_polar(mat[(l * 2 + 1) % 3][0], 1.2);
+                acc += pair.1;
             }
         }
     }
-    mat[0][0] + c.max(c * 0.5) + acc
+    -0.5 + (c - core::f64::consts::E) + mat[2][0] + acc
 }
 
 fn f0564_t(tr: &Trace, c: f64, mat: &[[f64; 1]; 3]) -> f64 {
@@ -3495,18 +3510,21 @@ fn f0564_t(tr: &Trace, c: f64, mat: &[[f64; 1]; 3]) -> f64 {
                 let a = 0.9 + mat[l][0];
                 acc += a;
             }
-            _ if tr.b((1.5 + c.cos()).sqrt() < 1.2) => {
-                let r: f64 = tr.clamp(c / c.tanh().exp(), -0.5, 0.8);
-                acc += r;
+            _ if tr.b(c.asinh() < -1.5) => {
+                let z: f64 = if tr.b(f64::hypot(c, mat[l][0].tanh().exp()) < -0.5 && l % 2 == 0) {
+                    h_polar(f64::to_degrees(c.tanh()) * 0.02, (tr.abs(c) + 0.5).log10()).1
+                } else {
+                    c * 0.9
+                };
+                acc += z;
             }
             _ => {
-                let mut d = (mat[l][0] - mat[l % mat.len()][0]) / (1.5 + f64::recip(tr.abs(mat[(l * 2 + 1) % 3][0]) + 0.5).cos());
-                d /= 1.5 + (2.0 + (c - l as f64).sin()).powf(2.5).cos();
-                acc += d;
+                let pair = h_polar(mat[(l * 2 + 1) % 3][0], 1.2);
+                acc += pair.1;
             }
         }
     }
-    mat[0][0] + tr.max(c, c * 0.5) + acc
+    -0.5 + (c - core::f64::consts::E) + mat[2][0] + acc
 }
 
 const CASE_F0564: Case = case!(f0564, f0564_t, f0564_grad, f0564_pullback, f0564_grad_into,
@@ -3514,54 +3532,52 @@ const CASE_F0564: Case = case!(f0564, f0564_t, f0564_grad, f0564_pullback, f0564
     |p, _k| (p[0], &arr2(&p[1..4])));
 
 #[differentiate]
-fn f0565(mut zs: [f64; 1], a: f64, ws: &[f64]) -> f64 {
+fn f0565(zs: [f64; 1], a: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ys: [f64; 2] = [0.0; 2];
-    if (zs[0] / (1.5 + core::f64::consts::E.cos())) <= a.cos().tan() {
-        let mut q: f64 = if h_pow(core::f64::consts::E, 3) >= 0.9 {
+    let mut ys: [f64; 2] = [0.0; 2];
+    if (zs[0] / (1.5 + core::f64::consts::E.cos())) <= a.cos().cosh() {
+        let q: f64 = if h_pow(core::f64::consts::E, 3) >= 0.9 {
             -a
         } else {
             let w = h_cumsum(&zs)[0];
-            ((ws[0] + a) * 1.5).ceil() + ys[((h_norm2([a, ys[((zs[0].tanh().abs() * 2.9).floor() as usize) % ys.len()]]).cos().abs() * 2.9).floor() as usize) % ys.len()].cos().sinh() + w
+            (1.5 + (ws[0] + a).cos()).sqrt() + w
         };
-        q = h_mix(q, h_norm2([ws[1], q]));
-        zs[0] = ws[2] * 1.5;
-        acc += q;
-    }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > ws.len() {
-            break;
+        let late1: f64;
+        if -a > (1.5 + q.tanh()).cbrt() {
+            let hs = [0.0_f64; 5];
+            late1 = zs[0].atan2(1.5 + q.cos()) * (q * ys[0]);
+            acc += hs[4];
+        } else {
+            late1 = (core::f64::consts::E + a).sin().powi(4);
         }
-        zs[0] *= h_dot(ws, &zs).sin();
+        ys[(((q * a).sin().abs() * 2.9).floor() as usize) % ys.len()] /= 1.5 + h_mix(ws[0], zs[0]).atan2(h_mix(late1, ys[1]).cos() - 1.5).cos();
     }
-    h_mix(ws[step % ws.len()], 2.0) as f64 + zs[0] + ys[1] + acc
+    let e = h_mix(a.mul_add(ws[0], std::f64::consts::PI), a.tanh());
+    f64::to_degrees((ys[0] * zs[0]).tanh()) * 0.02 + e + acc
 }
 
-fn f0565_t(tr: &Trace, mut zs: [f64; 1], a: f64, ws: &[f64]) -> f64 {
+fn f0565_t(tr: &Trace, zs: [f64; 1], a: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ys: [f64; 2] = [0.0; 2];
-    if tr.b((zs[0] / (1.5 + core::f64::consts::E.cos())) <= a.cos().tan()) {
-        let mut q: f64 = if tr.b(h_pow(core::f64::consts::E, 3) >= 0.9) {
+    let mut ys: [f64; 2] = [0.0; 2];
+    if tr.b((zs[0] / (1.5 + core::f64::consts::E.cos())) <= a.cos().cosh()) {
+        let q: f64 = if tr.b(h_pow(core::f64::consts::E, 3) >= 0.9) {
             -a
         } else {
             let w = h_cumsum(&zs)[0];
-            tr.ceil((ws[0] + a) * 1.5) + ys[(tr.floor(h_norm2([a, ys[(tr.floor(zs[0].tanh().abs() * 2.9) as usize) % ys.len()]]).cos().abs() * 2.9) as usize) % ys.len()].cos().sinh() + w
+            (1.5 + (ws[0] + a).cos()).sqrt() + w
         };
-        q = h_mix(q, h_norm2([ws[1], q]));
-        zs[0] = ws[2] * 1.5;
-        acc += q;
-    }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > ws.len()) {
-            break;
+        let late1: f64;
+        if tr.b(-a > (1.5 + q.tanh()).cbrt()) {
+            let hs = [0.0_f64; 5];
+            late1 = zs[0].atan2(1.5 + q.cos()) * (q * ys[0]);
+            acc += hs[4];
+        } else {
+            late1 = (core::f64::consts::E + a).sin().powi(4);
         }
-        zs[0] *= h_dot(ws, &zs).sin();
+        ys[(tr.floor((q * a).sin().abs() * 2.9) as usize) % ys.len()] /= 1.5 + tr.atan2(h_mix(ws[0], zs[0]), h_mix(late1, ys[1]).cos() - 1.5).cos();
     }
-    h_mix(ws[step % ws.len()], 2.0) as f64 + zs[0] + ys[1] + acc
+    let e = h_mix(a.mul_add(ws[0], std::f64::consts::PI), a.tanh());
+    f64::to_degrees((ys[0] * zs[0]).tanh()) * 0.02 + e + acc
 }
 
 const CASE_F0565: Case = case!(f0565, f0565_t, f0565_grad, f0565_pullback, f0565_grad_into,
@@ -3574,34 +3590,32 @@ fn f0566(y: f64, y1: f64, a: f64, x: f64) -> f64 {
     if (y - x) < h_mix(2.5, 0.1) {
         let mut zs: [f64; 5] = [0.0; 5];
         for &t in zs.iter() {
-            if zs[(((x.signum() * core::f64::consts::E).cos().abs() * 2.9).floor() as usize) % zs.len()].cos().exp() < 0.3 {
-                let mut s: f64 = {
-                    let s = zs[1];
-                    let v = zs[((f64::sin(a).tanh().abs() * 2.9).floor() as usize) % zs.len()];
-                    2.5 + s + v
+            if (zs[((x.sin().tanh().abs() * 2.9).floor() as usize) % zs.len()] % 1.5) <= 1.5 {
+                let s: f64 = if 0.9 > zs[0] {
+                    let v = zs[((f64::to_radians(t).tanh().abs() * 2.9).floor() as usize) % zs.len()];
+                    2.5 + v
+                } else {
+                    let y = y1;
+                    zs[3] + y
                 };
-                let d: f64 = {
-                    let z = std::f64::consts::PI;
-                    let cum = h_cumsum(&zs);
-                    y.cos().to_degrees() * 0.02 + z + cum[4]
-                };
-                s %= h_mix(zs[4].mul_add(zs[1], -0.5), zs[4].sin().exp()).hypot(1.0);
                 acc += s;
-                acc += d;
             }
-            let u = zs[0] + f64::mul_add(y1, t, zs[3]);
-            acc += u;
+            let hs = [0.0_f64; 4];
+            acc += t;
+            acc += hs[3];
         }
-        zs[((a.atan2(2.0 + a.sin()).sin().abs() * 2.9).floor() as usize) % 5] -= a;
+        zs[1] = h_scale3(&[zs[2], y1, -0.5], y)[2].signum() * y1;
         acc += zs[4];
-    } else if y1.tanh().exp2() > 0.2 {
-        let e: f64 = h_norm2([y1 / (2.0 + x.sin()), y1.sin().exp()]);
-        acc += e;
     } else {
-        let a = a + (y1 / x.tanh().exp()).min((x.cos() * 0.9).asin());
-        acc += a;
+        let d: f64 = {
+            let s = std::f64::consts::PI;
+            (a.tanh() * 0.9).asin() + x / s.tanh().exp()
+        };
+        let v = y.tanh().cosh().tanh();
+        acc += d;
+        acc += v;
     }
-    core::f64::consts::E + y1 + a + acc
+    y1 * a + y.hypot(a.abs() + 0.5) + acc
 }
 
 fn f0566_t(tr: &Trace, y: f64, y1: f64, a: f64, x: f64) -> f64 {
@@ -3609,34 +3623,32 @@ fn f0566_t(tr: &Trace, y: f64, y1: f64, a: f64, x: f64) -> f64 {
     if tr.b((y - x) < h_mix(2.5, 0.1)) {
         let mut zs: [f64; 5] = [0.0; 5];
         for &t in zs.iter() {
-            if tr.b(zs[(tr.floor((tr.signum(x) * core::f64::consts::E).cos().abs() * 2.9) as usize) % zs.len()].cos().exp() < 0.3) {
-                let mut s: f64 = {
-                    let s = zs[1];
-                    let v = zs[(tr.floor(f64::sin(a).tanh().abs() * 2.9) as usize) % zs.len()];
-                    2.5 + s + v
+            if tr.b((tr.rem(zs[(tr.floor(x.sin().tanh().abs() * 2.9) as usize) % zs.len()], 1.5)) <= 1.5) {
+                let s: f64 = if tr.b(0.9 > zs[0]) {
+                    let v = zs[(tr.floor(f64::to_radians(t).tanh().abs() * 2.9) as usize) % zs.len()];
+                    2.5 + v
+                } else {
+                    let y = y1;
+                    zs[3] + y
                 };
-                let d: f64 = {
-                    let z = std::f64::consts::PI;
-                    let cum = h_cumsum(&zs);
-                    y.cos().to_degrees() * 0.02 + z + cum[4]
-                };
-                s = tr.rem(s, h_mix(zs[4].mul_add(zs[1], -0.5), zs[4].sin().exp()).hypot(1.0));
                 acc += s;
-                acc += d;
             }
-            let u = zs[0] + f64::mul_add(y1, t, zs[3]);
-            acc += u;
+            let hs = [0.0_f64; 4];
+            acc += t;
+            acc += hs[3];
         }
-        zs[(tr.floor(a.atan2(2.0 + a.sin()).sin().abs() * 2.9) as usize) % 5] -= a;
+        zs[1] = tr.signum(h_scale3(&[zs[2], y1, -0.5], y)[2]) * y1;
         acc += zs[4];
-    } else if tr.b(y1.tanh().exp2() > 0.2) {
-        let e: f64 = h_norm2([y1 / (2.0 + x.sin()), y1.sin().exp()]);
-        acc += e;
     } else {
-        let a = a + tr.min(y1 / x.tanh().exp(), (x.cos() * 0.9).asin());
-        acc += a;
+        let d: f64 = {
+            let s = std::f64::consts::PI;
+            (a.tanh() * 0.9).asin() + x / s.tanh().exp()
+        };
+        let v = y.tanh().cosh().tanh();
+        acc += d;
+        acc += v;
     }
-    core::f64::consts::E + y1 + a + acc
+    y1 * a + y.hypot(tr.abs(a) + 0.5) + acc
 }
 
 const CASE_F0566: Case = case!(f0566, f0566_t, f0566_grad, f0566_pullback, f0566_grad_into,
@@ -3646,7 +3658,7 @@ const CASE_F0566: Case = case!(f0566, f0566_t, f0566_grad, f0566_pullback, f0566
 #[differentiate]
 fn f0567(ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for j in 0..4 {
+    'outer: for j in 0..4 {
         let mut cnt: usize = 0;
         loop {
             cnt += 1;
@@ -3654,31 +3666,28 @@ fn f0567(ar: &[f64; 4]) -> f64 {
                 break;
             }
             let late1: f64;
-            if (ar[j % ar.len()] - ar[(cnt * 2 + 1) % 4]) >= core::f64::consts::E {
-                for l in (0..ar.len()).rev() {
-                    let g: f64 = cnt as f64 + ar[(l + 3) % ar.len()] + (cnt as f64).sin().sinh();
-                    acc += g;
-                }
-                late1 = ar[(cnt * 2 + 1) % ar.len()].sin().exp2().abs();
+            if (ar[j % ar.len()] - ar[(cnt * 2 + 1) % 4]) >= ((core::f64::consts::E * 1.5).ceil() * 0.3) {
+                late1 = ar[(cnt * 2 + 1) % 4].sin().tan();
             } else {
-                late1 = (j as f64).sin().cos();
+                late1 = (0.7 * ar[cnt - 1] * 1.5).round() + ((cnt as f64).sin() * 0.9).asin();
             }
             acc += late1;
         }
-        let t: f64 = if cnt % 2 == 0 {
-            let res = h_cumsum(ar);
-            (1.5 + ar[cnt % ar.len()].tanh()).sqrt() * (ar[ar.len() - 1 - j] / ((cnt as f64).abs() + 0.5)) + res[3]
-        } else {
-            (ar[j] + 1.2) * ar[(cnt + 2) % ar.len()].atan2((cnt as f64).tanh() - 1.5)
-        };
-        acc += t;
+        for c in ar.iter() {
+            for l in 0..j {
+                if (ar[l + 1] * c) <= 2.5 && l > 2 {
+                    continue 'outer;
+                }
+            }
+            acc += *c;
+        }
     }
-    -ar[3] / (1.5 + (ar[1] + ar[3]).cos()) + acc
+    core::f64::consts::E + 0.3 + ar[0] * ar[3] + acc
 }
 
 fn f0567_t(tr: &Trace, ar: &[f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for j in 0..4 {
+    'outer: for j in 0..4 {
         let mut cnt: usize = 0;
         loop {
             cnt += 1;
@@ -3686,26 +3695,23 @@ fn f0567_t(tr: &Trace, ar: &[f64; 4]) -> f64 {
                 break;
             }
             let late1: f64;
-            if tr.b((ar[j % ar.len()] - ar[(cnt * 2 + 1) % 4]) >= core::f64::consts::E) {
-                for l in (0..ar.len()).rev() {
-                    let g: f64 = cnt as f64 + ar[(l + 3) % ar.len()] + (cnt as f64).sin().sinh();
-                    acc += g;
-                }
-                late1 = tr.abs(ar[(cnt * 2 + 1) % ar.len()].sin().exp2());
+            if tr.b((ar[j % ar.len()] - ar[(cnt * 2 + 1) % 4]) >= (tr.ceil(core::f64::consts::E * 1.5) * 0.3)) {
+                late1 = ar[(cnt * 2 + 1) % 4].sin().tan();
             } else {
-                late1 = (j as f64).sin().cos();
+                late1 = tr.round(0.7 * ar[cnt - 1] * 1.5) + ((cnt as f64).sin() * 0.9).asin();
             }
             acc += late1;
         }
-        let t: f64 = if tr.b(cnt % 2 == 0) {
-            let res = h_cumsum(ar);
-            (1.5 + ar[cnt % ar.len()].tanh()).sqrt() * (ar[ar.len() - 1 - j] / (tr.abs(cnt as f64) + 0.5)) + res[3]
-        } else {
-            (ar[j] + 1.2) * tr.atan2(ar[(cnt + 2) % ar.len()], (cnt as f64).tanh() - 1.5)
-        };
-        acc += t;
+        for c in ar.iter() {
+            for l in 0..j {
+                if tr.b((ar[l + 1] * c) <= 2.5 && l > 2) {
+                    continue 'outer;
+                }
+            }
+            acc += *c;
+        }
     }
-    -ar[3] / (1.5 + (ar[1] + ar[3]).cos()) + acc
+    core::f64::consts::E + 0.3 + ar[0] * ar[3] + acc
 }
 
 const CASE_F0567: Case = case!(f0567, f0567_t, f0567_grad, f0567_pullback, f0567_grad_into,
@@ -3714,25 +3720,25 @@ const CASE_F0567: Case = case!(f0567, f0567_t, f0567_grad, f0567_pullback, f0567
 
 #[differentiate]
 fn f0568(c: f64) -> f64 {
-    let mut vals = [0.0_f64; 3];
-    let c = c * h_scale3(&vals, c - vals[0])[2];
+    let vals = [0.0_f64; 3];
+    let mut c = c * h_scale3(&vals, c - vals[0])[2];
     if h_nested(vals[2], &vals) >= -0.5 {
-        return (c + vals[1]).sin().exp();
+        return ((c + vals[1]).abs() + 0.5).cbrt();
     }
-    vals[((c.tanh().abs() * 2.9).floor() as usize) % vals.len()] -= 0.5 * vals[0];
-    let pair = h_polar(c, c + core::f64::consts::E);
-    h_cumsum(&vals)[2] + h_mix(c, c) + pair.1
+    c *= (f64::trunc(0.7 / (1.5 + vals[0].tanh()) * 1.5) * 0.3).cos();
+    let out = h_cumsum(&vals);
+    f64::ceil((2.0 + core::f64::consts::E) * 1.5) * 0.3 + c + out[2]
 }
 
 fn f0568_t(tr: &Trace, c: f64) -> f64 {
-    let mut vals = [0.0_f64; 3];
-    let c = c * h_scale3(&vals, c - vals[0])[2];
+    let vals = [0.0_f64; 3];
+    let mut c = c * h_scale3(&vals, c - vals[0])[2];
     if tr.b(h_nested(vals[2], &vals) >= -0.5) {
-        return (c + vals[1]).sin().exp();
+        return (tr.abs(c + vals[1]) + 0.5).cbrt();
     }
-    vals[(tr.floor(c.tanh().abs() * 2.9) as usize) % vals.len()] -= 0.5 * vals[0];
-    let pair = h_polar(c, c + core::f64::consts::E);
-    h_cumsum(&vals)[2] + h_mix(c, c) + pair.1
+    c *= (tr.trunc(0.7 / (1.5 + vals[0].tanh()) * 1.5) * 0.3).cos();
+    let out = h_cumsum(&vals);
+    tr.ceil((2.0 + core::f64::consts::E) * 1.5) * 0.3 + c + out[2]
 }
 
 const CASE_F0568: Case = case!(f0568, f0568_t, f0568_grad, f0568_pullback, f0568_grad_into,
@@ -3742,46 +3748,54 @@ const CASE_F0568: Case = case!(f0568, f0568_t, f0568_grad, f0568_pullback, f0568
 #[differentiate]
 fn f0569(ar: &[f64; 1], b: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b - (core::f64::consts::E * b).sin();
-    let mut u = (b.tanh() - 2.0).cbrt().tanh().exp2();
-    if arr[2] <= 0.7 {
-        u += u.cos().powi(3).powi(0);
-        for ii in 0..arr.len() {
-            u /= 2.0 + ((-1.5 + core::f64::consts::E) / (1.5 + (ii as f64).tanh())).sin();
-            let vals: [f64; 3] = [0.0; 3];
-            acc += vals[2];
-        }
-        let y: f64 = if (arr[(((arr[1].sin().to_degrees() * 0.02).tanh().abs() * 2.9).floor() as usize) % arr.len()] * b) < 1.5 {
-            b %= b.mul_add(b.signum() * arr[0], b).hypot(1.0);
-            b.mul_add(core::f64::consts::E, b) / (1.5 + (arr[1] * arr[((((arr[1] * 1.5).round() + ar[0]).cos().abs() * 2.9).floor() as usize) % arr.len()]).cos())
-        } else {
-            ar[0]
-        };
-        acc += y;
+    let mut b = b - (core::f64::consts::E * b).signum() * (std::f64::consts::PI * arr[1]);
+    for _ in 0..3 {
+        b = b.sin() + f64::ceil(b * 1.5) * 0.3;
     }
-    f64::abs(h_cumsum(ar)[0]) + u + acc
+    for _ in 0..3 {
+        b = h_mix(b, ar[0]);
+        let hs = vec![0.0_f64; arr.len()];
+        acc += hs[2];
+    }
+    for (ii, &d) in ar.iter().enumerate() {
+        let mut step: usize = 0;
+        let u: f64 = loop {
+            step += 1;
+            if step > 2 {
+                break (1.5 + (step as f64 * ii as f64).tanh()).recip();
+            }
+            b %= 1.5 + (ar[0] % (1.0 + ar[0] * ar[0]) * step as f64).tanh();
+        };
+        acc += d;
+        acc += u;
+    }
+    0.5 + b + acc
 }
 
 fn f0569_t(tr: &Trace, ar: &[f64; 1], b: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b - (core::f64::consts::E * b).sin();
-    let mut u = (b.tanh() - 2.0).cbrt().tanh().exp2();
-    if tr.b(arr[2] <= 0.7) {
-        u += u.cos().powi(3).powi(0);
-        for ii in 0..arr.len() {
-            u /= 2.0 + ((-1.5 + core::f64::consts::E) / (1.5 + (ii as f64).tanh())).sin();
-            let vals: [f64; 3] = [0.0; 3];
-            acc += vals[2];
-        }
-        let y: f64 = if tr.b((arr[(tr.floor((arr[1].sin().to_degrees() * 0.02).tanh().abs() * 2.9) as usize) % arr.len()] * b) < 1.5) {
-            b = tr.rem(b, b.mul_add(tr.signum(b) * arr[0], b).hypot(1.0));
-            b.mul_add(core::f64::consts::E, b) / (1.5 + (arr[1] * arr[(tr.floor((tr.round(arr[1] * 1.5) + ar[0]).cos().abs() * 2.9) as usize) % arr.len()]).cos())
-        } else {
-            ar[0]
-        };
-        acc += y;
+    let mut b = b - tr.signum(core::f64::consts::E * b) * (std::f64::consts::PI * arr[1]);
+    for _ in 0..3 {
+        b = b.sin() + tr.ceil(b * 1.5) * 0.3;
     }
-    tr.abs(h_cumsum(ar)[0]) + u + acc
+    for _ in 0..3 {
+        b = h_mix(b, ar[0]);
+        let hs = vec![0.0_f64; arr.len()];
+        acc += hs[2];
+    }
+    for (ii, &d) in ar.iter().enumerate() {
+        let mut step: usize = 0;
+        let u: f64 = loop {
+            step += 1;
+            if tr.b(step > 2) {
+                break (1.5 + (step as f64 * ii as f64).tanh()).recip();
+            }
+            b = tr.rem(b, 1.5 + (tr.rem(ar[0], 1.0 + ar[0] * ar[0]) * step as f64).tanh());
+        };
+        acc += d;
+        acc += u;
+    }
+    0.5 + b + acc
 }
 
 const CASE_F0569: Case = case!(f0569, f0569_t, f0569_grad, f0569_pullback, f0569_grad_into,
@@ -3806,7 +3820,7 @@ fn f0570(vs: Vec<f64>, zs: [f64; 2]) -> f64 {
                 if step > it {
                     break;
                 }
-                let (u, w) = h_polar(zs[step % zs.len()].tanh().exp(), zs[step - 1] - step as f64);
+                let (u, w) = h_polar(zs[step % zs.len()].asinh(), zs[step - 1] + step as f64);
                 acc += u;
                 acc += w;
             }
@@ -3838,7 +3852,7 @@ fn f0570_t(tr: &Trace, vs: Vec<f64>, zs: [f64; 2]) -> f64 {
                 if tr.b(step > it) {
                     break;
                 }
-                let (u, w) = h_polar(zs[step % zs.len()].tanh().exp(), zs[step - 1] - step as f64);
+                let (u, w) = h_polar(zs[step % zs.len()].asinh(), zs[step - 1] + step as f64);
                 acc += u;
                 acc += w;
             }
@@ -3866,31 +3880,18 @@ fn f0571(y: f64) -> f64 {
         if round > 2 {
             break;
         }
-        let (p, b) = h_polar((round as f64).mul_add(y, 0.1), y + round as f64);
+        let (p, b) = h_polar((1.5 + (round as f64).cos()).log2(), y - round as f64);
         acc += p;
         acc += b;
     }
-    let v = core::f64::consts::E.mul_add((y.abs() + 0.5).ln(), y + y * 0.5);
-    for _ in 0..1 {
-        let g: f64 = if (-0.5 + std::f64::consts::PI) > 1.5 {
-            ((y * 1.5).trunc() * 0.3).tanh().exp().log10()
-        } else {
-            h_polar(y, round as f64).1 + -0.5
-        };
-        acc += g;
-    }
-    let t: f64 = if round % 2 == 0 {
-        let hs = [v, y.tanh(), h_mix(core::f64::consts::E, y)];
-        hs[round.min(hs.len() - 1)].signum() * round as f64 / ((hs[(round + 1) % 3] * 1.5).trunc() * 0.3).hypot(1.0)
+    let mut d = core::f64::consts::E.sin();
+    if round % 2 == 0 {
+        d = d * h_pow(0.9, round).tanh();
     } else {
-        let a: f64 = if std::f64::consts::PI.mul_add(v, round as f64) >= v {
-            2.5 * (round as f64 * 0.5)
-        } else {
-            v.cos()
-        };
-        (y * v).clamp(-0.5, 0.8) + a
-    };
-    (v * 1.5).round() * 0.3 / (y * round as f64).hypot(1.0) + t + acc
+        d *= (y + d / (d.abs() + 0.5)).tanh();
+        d = h_mix(d, y - 1.5);
+    }
+    y + d + acc
 }
 
 fn f0571_t(tr: &Trace, y: f64) -> f64 {
@@ -3901,31 +3902,18 @@ fn f0571_t(tr: &Trace, y: f64) -> f64 {
         if tr.b(round > 2) {
             break;
         }
-        let (p, b) = h_polar((round as f64).mul_add(y, 0.1), y + round as f64);
+        let (p, b) = h_polar((1.5 + (round as f64).cos()).log2(), y - round as f64);
         acc += p;
         acc += b;
     }
-    let v = core::f64::consts::E.mul_add((tr.abs(y) + 0.5).ln(), y + y * 0.5);
-    for _ in 0..1 {
-        let g: f64 = if tr.b((-0.5 + std::f64::consts::PI) > 1.5) {
-            (tr.trunc(y * 1.5) * 0.3).tanh().exp().log10()
-        } else {
-            h_polar(y, round as f64).1 + -0.5
-        };
-        acc += g;
-    }
-    let t: f64 = if tr.b(round % 2 == 0) {
-        let hs = [v, y.tanh(), h_mix(core::f64::consts::E, y)];
-        tr.signum(hs[round.min(hs.len() - 1)]) * round as f64 / (tr.trunc(hs[(round + 1) % 3] * 1.5) * 0.3).hypot(1.0)
+    let mut d = core::f64::consts::E.sin();
+    if tr.b(round % 2 == 0) {
+        d = d * h_pow(0.9, round).tanh();
     } else {
-        let a: f64 = if tr.b(std::f64::consts::PI.mul_add(v, round as f64) >= v) {
-            2.5 * (round as f64 * 0.5)
-        } else {
-            v.cos()
-        };
-        tr.clamp(y * v, -0.5, 0.8) + a
-    };
-    tr.round(v * 1.5) * 0.3 / (y * round as f64).hypot(1.0) + t + acc
+        d *= (y + d / (tr.abs(d) + 0.5)).tanh();
+        d = h_mix(d, y - 1.5);
+    }
+    y + d + acc
 }
 
 const CASE_F0571: Case = case!(f0571, f0571_t, f0571_grad, f0571_pullback, f0571_grad_into,
@@ -3936,25 +3924,39 @@ const CASE_F0571: Case = case!(f0571, f0571_t, f0571_grad, f0571_pullback, f0571
 fn f0572(a: f64, ar: &[f64; 1], arr: [f64; 3], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in (0..ws.len()).rev() {
-        let p = (a - ar[0]) * (a + l as f64);
-        let tup = h_polar(l as f64 / (1.5 + ws[l].tanh()), std::f64::consts::PI + a);
-        acc += p;
-        acc += tup.1;
+        let mut y = (a * ar[0]) as f64;
+        if arr[2].to_radians() >= ar[0] {
+            let a = (f64::trunc(core::f64::consts::E * 1.5) + ar[0]).atan();
+            let zs: [f64; 5] = [0.0; 5];
+            acc += a;
+            acc += zs[4];
+        } else {
+            y += a / (1.5 + arr[(l * 2 + 1) % arr.len()].cos()) % (1.5 + y.to_radians().cos());
+            let v = y - h_norm2([2.0, y]);
+            acc += v;
+        }
+        acc += y;
     }
-    let (u, z) = (h_norm2([core::f64::consts::E, a]), ws[2] * -0.5);
-    z + ar[0] + arr[2] + u + acc
+    h_dot(&arr, ws) + a + ar[0] + acc
 }
 
-fn f0572_t(_tr: &Trace, a: f64, ar: &[f64; 1], arr: [f64; 3], ws: &[f64]) -> f64 {
+fn f0572_t(tr: &Trace, a: f64, ar: &[f64; 1], arr: [f64; 3], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for l in (0..ws.len()).rev() {
-        let p = (a - ar[0]) * (a + l as f64);
-        let tup = h_polar(l as f64 / (1.5 + ws[l].tanh()), std::f64::consts::PI + a);
-        acc += p;
-        acc += tup.1;
+        let mut y = (a * ar[0]) as f64;
+        if tr.b(arr[2].to_radians() >= ar[0]) {
+            let a = (tr.trunc(core::f64::consts::E * 1.5) + ar[0]).atan();
+            let zs: [f64; 5] = [0.0; 5];
+            acc += a;
+            acc += zs[4];
+        } else {
+            y += tr.rem(a / (1.5 + arr[(l * 2 + 1) % arr.len()].cos()), 1.5 + y.to_radians().cos());
+            let v = y - h_norm2([2.0, y]);
+            acc += v;
+        }
+        acc += y;
     }
-    let (u, z) = (h_norm2([core::f64::consts::E, a]), ws[2] * -0.5);
-    z + ar[0] + arr[2] + u + acc
+    h_dot(&arr, ws) + a + ar[0] + acc
 }
 
 const CASE_F0572: Case = case!(f0572, f0572_t, f0572_grad, f0572_pullback, f0572_grad_into,
@@ -3965,55 +3967,51 @@ const CASE_F0572: Case = case!(f0572, f0572_t, f0572_grad, f0572_pullback, f0572
 fn f0573(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut s = -h_leaky(2.5);
-    for ii in 0..2 {
-        let z = (ii as f64).atan2((ii as f64 % 1.5).tanh() - 1.5);
-        acc += z;
+    for _ in 0..2 {
+        let r = f64::to_degrees(a.hypot(1.0).recip().cos()) * 0.02;
+        acc += r;
     }
-    if 0.3 <= a {
-        s += core::f64::consts::E;
+    for l in 0..3 {
+        let w = (l as f64 - a) / ((s - l as f64).abs() + 0.5);
+        acc += w;
     }
-    if a > s.atan2(2.0 + core::f64::consts::E.sin()) {
-        let (t, b) = ((s.tanh() * 0.9).acos(), f64::atan(s));
-        for _ in 0..2 {
-            if t.max(std::f64::consts::PI) < 0.1 {
-                return t;
-            }
+    if f64::powf(a.hypot(1.0), 2.5) >= 0.2 {
+        for _ in 0..3 {
+            let d = s;
+            acc += d;
         }
-        acc += t;
-        acc += b;
+        let t: f64 = 0.2;
+        s = h_mix(s, std::f64::consts::PI.min(t));
     } else {
-        let q = (a + s) % (1.5 + (a.signum() * a).tanh());
-        let s: f64 = q.sin() * (q * std::f64::consts::PI);
-        acc += s;
+        let v = h_leaky(a).sin();
+        acc += v;
     }
-    a + core::f64::consts::E - (s + a) + acc
+    a + s - -s + acc
 }
 
 fn f0573_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut s = -h_leaky_t(tr, 2.5);
-    for ii in 0..2 {
-        let z = tr.atan2(ii as f64, (tr.rem(ii as f64, 1.5)).tanh() - 1.5);
-        acc += z;
+    for _ in 0..2 {
+        let r = f64::to_degrees(a.hypot(1.0).recip().cos()) * 0.02;
+        acc += r;
     }
-    if tr.b(0.3 <= a) {
-        s += core::f64::consts::E;
+    for l in 0..3 {
+        let w = (l as f64 - a) / (tr.abs(s - l as f64) + 0.5);
+        acc += w;
     }
-    if tr.b(a > s.atan2(2.0 + core::f64::consts::E.sin())) {
-        let (t, b) = ((s.tanh() * 0.9).acos(), f64::atan(s));
-        for _ in 0..2 {
-            if tr.b(tr.max(t, std::f64::consts::PI) < 0.1) {
-                return t;
-            }
+    if tr.b(f64::powf(a.hypot(1.0), 2.5) >= 0.2) {
+        for _ in 0..3 {
+            let d = s;
+            acc += d;
         }
-        acc += t;
-        acc += b;
+        let t: f64 = 0.2;
+        s = h_mix(s, tr.min(std::f64::consts::PI, t));
     } else {
-        let q = tr.rem(a + s, 1.5 + (tr.signum(a) * a).tanh());
-        let s: f64 = q.sin() * (q * std::f64::consts::PI);
-        acc += s;
+        let v = h_leaky_t(tr, a).sin();
+        acc += v;
     }
-    a + core::f64::consts::E - (s + a) + acc
+    a + s - -s + acc
 }
 
 const CASE_F0573: Case = case!(f0573, f0573_t, f0573_grad, f0573_pullback, f0573_grad_into,
@@ -4025,34 +4023,34 @@ fn f0574(mut vs: Vec<f64>, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 1..vs.len() {
         vs[ii] = vs[ii - 1] * (vs[ii % vs.len()] * ii as f64).tanh() + (y + vs[ii - 1]);
-        let a = h_leaky(std::f64::consts::PI) / (2.0 + y.max(core::f64::consts::E).sin());
-        acc += a;
+        let v: f64 = h_leaky(std::f64::consts::PI) / (1.5 + y.tanh().sinh().tanh());
+        acc += v;
     }
-    let res = h_cumsum(&vs);
-    for &e in vs.iter() {
-        let d: f64 = 1.2;
-        let y = h_mix(h_scale3(&[std::f64::consts::PI, y, res[2]], y)[(((vs[2] / (1.0 + vs[2] * vs[2])).sin().abs() * 2.9).floor() as usize) % 3], y / (1.5 + e.cos()));
-        acc += d;
-        acc += y;
-    }
-    -(std::f64::consts::PI / (2.0 + y.sin())) + res[2] + acc
+    vs[0] = -(y - vs[1]);
+    let t: f64 = if (vs[2] / (2.0 + y.sin())) >= 0.2 {
+        (y.sin() - 2.0).cbrt() * y.cos()
+    } else {
+        let vals: Vec<f64> = vec![0.0; vs.len()];
+        (y.cos() * 0.9).asin() + -y + vals[2]
+    };
+    vs[1].tanh().cosh() / (y.abs() + 0.5) + t + acc
 }
 
 fn f0574_t(tr: &Trace, mut vs: Vec<f64>, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 1..vs.len() {
         vs[ii] = vs[ii - 1] * (vs[ii % vs.len()] * ii as f64).tanh() + (y + vs[ii - 1]);
-        let a = h_leaky_t(tr, std::f64::consts::PI) / (2.0 + tr.max(y, core::f64::consts::E).sin());
-        acc += a;
+        let v: f64 = h_leaky_t(tr, std::f64::consts::PI) / (1.5 + y.tanh().sinh().tanh());
+        acc += v;
     }
-    let res = h_cumsum(&vs);
-    for &e in vs.iter() {
-        let d: f64 = 1.2;
-        let y = h_mix(h_scale3(&[std::f64::consts::PI, y, res[2]], y)[(tr.floor((vs[2] / (1.0 + vs[2] * vs[2])).sin().abs() * 2.9) as usize) % 3], y / (1.5 + e.cos()));
-        acc += d;
-        acc += y;
-    }
-    -(std::f64::consts::PI / (2.0 + y.sin())) + res[2] + acc
+    vs[0] = -(y - vs[1]);
+    let t: f64 = if tr.b((vs[2] / (2.0 + y.sin())) >= 0.2) {
+        (y.sin() - 2.0).cbrt() * y.cos()
+    } else {
+        let vals: Vec<f64> = vec![0.0; vs.len()];
+        (y.cos() * 0.9).asin() + -y + vals[2]
+    };
+    vs[1].tanh().cosh() / (tr.abs(y) + 0.5) + t + acc
 }
 
 const CASE_F0574: Case = case!(f0574, f0574_t, f0574_grad, f0574_pullback, f0574_grad_into,
@@ -4062,50 +4060,68 @@ const CASE_F0574: Case = case!(f0574, f0574_t, f0574_grad, f0574_pullback, f0574
 #[differentiate]
 fn f0575(b: f64, y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = if h_mix(std::f64::consts::PI, b) > 2.5 {
+    let u: f64 = if h_mix(std::f64::consts::PI, b) > 2.5 {
         let mut round: usize = 0;
         let e: f64 = loop {
             round += 1;
             if round > 1 {
-                break (round as f64 * y).tanh().to_degrees() * 0.02;
+                break ((round as f64 * y).tanh() * 0.9).asin();
             }
             let ws: [f64; 1] = [0.0; 1];
             acc += ws[0];
         };
-        (2.0 + (e * y).sin()).log(2.5 + (1.5 + e.cos()).ln_1p().sin())
+        (e * y * 1.5).round() * 0.3
     } else {
-        a * 0.9
+        let pair = (a + y, a - b);
+        core::f64::consts::E * a * (b.sin().to_degrees() * 0.02) + pair.1
     };
-    u *= (-a).cos();
-    u = u * (0.2 * y).tanh();
-    u *= (core::f64::consts::E * (u / u.tanh().exp())).sin();
-    let u = u - b.clamp(-0.5, 0.8);
-    let hs = [(a.cos() * 0.9).acos(), -0.5, -b];
-    hs[0] + u + acc
+    let mut v = b;
+    let mut cnt: usize = 0;
+    let e: f64 = loop {
+        cnt += 1;
+        if cnt > 4 {
+            break y as f64 + cnt as f64 % 1.5;
+        }
+        v = h_mix(v, (u.abs() + 0.5 + 1.2).acosh());
+        if cnt % 2 == 0 {
+            v += (1.0 + u * u).log10();
+            continue;
+        }
+    };
+    0.5 + a + u + v + e + acc
 }
 
 fn f0575_t(tr: &Trace, b: f64, y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u: f64 = if tr.b(h_mix(std::f64::consts::PI, b) > 2.5) {
+    let u: f64 = if tr.b(h_mix(std::f64::consts::PI, b) > 2.5) {
         let mut round: usize = 0;
         let e: f64 = loop {
             round += 1;
             if tr.b(round > 1) {
-                break (round as f64 * y).tanh().to_degrees() * 0.02;
+                break ((round as f64 * y).tanh() * 0.9).asin();
             }
             let ws: [f64; 1] = [0.0; 1];
             acc += ws[0];
         };
-        (2.0 + (e * y).sin()).log(2.5 + (1.5 + e.cos()).ln_1p().sin())
+        tr.round(e * y * 1.5) * 0.3
     } else {
-        a * 0.9
+        let pair = (a + y, a - b);
+        core::f64::consts::E * a * (b.sin().to_degrees() * 0.02) + pair.1
     };
-    u *= (-a).cos();
-    u = u * (0.2 * y).tanh();
-    u *= (core::f64::consts::E * (u / u.tanh().exp())).sin();
-    let u = u - tr.clamp(b, -0.5, 0.8);
-    let hs = [(a.cos() * 0.9).acos(), -0.5, -b];
-    hs[0] + u + acc
+    let mut v = b;
+    let mut cnt: usize = 0;
+    let e: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > 4) {
+            break y as f64 + tr.rem(cnt as f64, 1.5);
+        }
+        v = h_mix(v, (tr.abs(u) + 0.5 + 1.2).acosh());
+        if tr.b(cnt % 2 == 0) {
+            v += (1.0 + u * u).log10();
+            continue;
+        }
+    };
+    0.5 + a + u + v + e + acc
 }
 
 const CASE_F0575: Case = case!(f0575, f0575_t, f0575_grad, f0575_pullback, f0575_grad_into,
@@ -4120,7 +4136,7 @@ fn f0576(arr: [f64; 4], flag: bool, y: f64, mut c: f64) -> f64 {
         }
         c = c * 0.5 + h_dot(&arr, &arr);
     }
-    h_leaky(arr[2]).hypot(1.0).powf(arr[3].sin().sin() * 1.5) + flag as u8 as f64 * 0.5 + y + c
+    h_leaky(arr[2]).to_radians() + flag as u8 as f64 * 0.5 + y + c
 }
 
 fn f0576_t(tr: &Trace, arr: [f64; 4], flag: bool, y: f64, mut c: f64) -> f64 {
@@ -4130,11 +4146,11 @@ fn f0576_t(tr: &Trace, arr: [f64; 4], flag: bool, y: f64, mut c: f64) -> f64 {
         }
         c = c * 0.5 + h_dot(&arr, &arr);
     }
-    h_leaky_t(tr, arr[2]).hypot(1.0).powf(arr[3].sin().sin() * 1.5) + flag as u8 as f64 * 0.5 + y + c
+    h_leaky_t(tr, arr[2]).to_radians() + flag as u8 as f64 * 0.5 + y + c
 }
 
 const CASE_F0576: Case = case!(f0576, f0576_t, f0576_grad, f0576_pullback, f0576_grad_into,
-    n: 6, active: [true, true, true, true, true, false], ints: [[1], [1], [1], [1]],
+    n: 6, active: [true, true, true, true, true, false], ints: [[1], [0], [0], [1]],
     |p, k| (arr(&p[0..4]), k[0] == 1, p[4], p[5]));
 
 #[differentiate(wrt(a, xs, x))]
@@ -4146,18 +4162,32 @@ fn f0577(a: f64, mut y: f64, xs: &[f64], x: f64) -> f64 {
             late1 = a;
         } else {
             y += xs[0];
-            late1 = (xs[0].cos() - 2.0).cbrt() * x as f64;
+            late1 = f64::exp_m1(xs[0].cos()) * x.cos().cosh();
         }
-        late1 = h_mix(late1, core::f64::consts::E as f64);
-        let z = late1;
-        acc += z;
-    } else if ((x * 1.5).ceil() + xs[4]) < 1.2 {
-        y = h_scale3(&[core::f64::consts::E, xs[3].tanh().to_degrees() * 0.02, y.tanh().exp().log2()], xs[2] + 0.9)[1];
-        y -= (-1.5 + y).cos();
-    } else {
-        y = a;
+        for ii in (0..xs.len()).rev() {
+            let p: f64 = {
+                let (g, t) = (xs[ii.min(5 - 1)].sin().exp_m1(), y.sin().exp());
+                -(t + g)
+            };
+            let (v, c) = h_polar(ii as f64, xs[ii] * y);
+            acc += p;
+            acc += v;
+            acc += c;
+        }
+        let q: f64 = if y.tanh().tan() <= 2.5 {
+            late1 = late1.tanh() + xs[3] * late1;
+            (xs[(((x * a).cos().abs() * 2.9).floor() as usize) % xs.len()].tanh() * 0.9).acos()
+        } else {
+            let (u, s) = h_polar(std::f64::consts::PI.mul_add(a, a), h_cumsum(xs)[3]);
+            std::f64::consts::PI + u + s
+        };
+        acc += late1;
+        acc += q;
+    } else if xs[1] <= -0.5 {
+        let zs = [[0.0_f64; 2]; 1];
+        acc += zs[0][0];
     }
-    (2.0 + (0.2 + y).sin()).recip() + x + acc
+    h_norm2([1.2, x]) * (a - xs[3]) + acc
 }
 
 fn f0577_t(tr: &Trace, a: f64, mut y: f64, xs: &[f64], x: f64) -> f64 {
@@ -4168,18 +4198,32 @@ fn f0577_t(tr: &Trace, a: f64, mut y: f64, xs: &[f64], x: f64) -> f64 {
             late1 = a;
         } else {
             y += xs[0];
-            late1 = (xs[0].cos() - 2.0).cbrt() * x as f64;
+            late1 = f64::exp_m1(xs[0].cos()) * x.cos().cosh();
         }
-        late1 = h_mix(late1, core::f64::consts::E as f64);
-        let z = late1;
-        acc += z;
-    } else if tr.b((tr.ceil(x * 1.5) + xs[4]) < 1.2) {
-        y = h_scale3(&[core::f64::consts::E, xs[3].tanh().to_degrees() * 0.02, y.tanh().exp().log2()], xs[2] + 0.9)[1];
-        y -= (-1.5 + y).cos();
-    } else {
-        y = a;
+        for ii in (0..xs.len()).rev() {
+            let p: f64 = {
+                let (g, t) = (xs[ii.min(5 - 1)].sin().exp_m1(), y.sin().exp());
+                -(t + g)
+            };
+            let (v, c) = h_polar(ii as f64, xs[ii] * y);
+            acc += p;
+            acc += v;
+            acc += c;
+        }
+        let q: f64 = if tr.b(y.tanh().tan() <= 2.5) {
+            late1 = late1.tanh() + xs[3] * late1;
+            (xs[(tr.floor((x * a).cos().abs() * 2.9) as usize) % xs.len()].tanh() * 0.9).acos()
+        } else {
+            let (u, s) = h_polar(std::f64::consts::PI.mul_add(a, a), h_cumsum(xs)[3]);
+            std::f64::consts::PI + u + s
+        };
+        acc += late1;
+        acc += q;
+    } else if tr.b(xs[1] <= -0.5) {
+        let zs = [[0.0_f64; 2]; 1];
+        acc += zs[0][0];
     }
-    (2.0 + (0.2 + y).sin()).recip() + x + acc
+    h_norm2([1.2, x]) * (a - xs[3]) + acc
 }
 
 const CASE_F0577: Case = case!(f0577, f0577_t, f0577_grad, f0577_pullback, f0577_grad_into,
@@ -4191,44 +4235,52 @@ fn f0578(xs: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, c) in xs.iter().enumerate() {
         if (rows[0][(jj + 3) % 2] * c) >= (c + rows[0][jj]) {
-            let b = h_polar(*c, *c).0;
-            if rows[0][jj] >= b {
-                continue;
+            let mut p = h_polar(*c, *c).0.hypot((c.sin() * 0.9).acos().hypot(1.0));
+            p -= p.sin().exp_m1();
+            let late1: f64;
+            if (xs[0].abs() + 0.5).log(3.0) < 0.7 {
+                late1 = std::f64::consts::PI;
+            } else {
+                for line in rows.iter() {
+                    acc += h_norm2(*line) * p;
+                }
+                late1 = ((1.5 + p.cos()).log(3.0).tanh() * 0.9).acos();
             }
-            let t = ((rows[0][jj + 1] * 1.5).round() * 0.3) as f64;
+            acc += p;
+            acc += late1;
+        } else {
+            let t = (jj as f64 + rows[0][jj + 1]).max(c + jj as f64);
+            let t = t - (-xs[0] + t);
             acc += t;
-        } else if 1.5 <= c.max(jj as f64) {
-            let z = rows[0][(jj * 2 + 1) % 2].sin().exp2() + h_norm2([*c, rows[0][(jj + 2) % 2]]);
-            for _ in 0..3 {
-                let vals = [0.0_f64; 2];
-                acc += vals[1];
-            }
-            acc += z;
         }
     }
-    (1.5 + (-0.5 + xs[0]).tanh()).sqrt() + rows[0][0] + acc
+    ((rows[0][((h_pow(rows[0][0], 2).sin().abs() * 2.9).floor() as usize) % 2] * rows[0][1]).cos() * 0.9).asin() + acc
 }
 
 fn f0578_t(tr: &Trace, xs: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, c) in xs.iter().enumerate() {
         if tr.b((rows[0][(jj + 3) % 2] * c) >= (c + rows[0][jj])) {
-            let b = h_polar(*c, *c).0;
-            if tr.b(rows[0][jj] >= b) {
-                continue;
+            let mut p = h_polar(*c, *c).0.hypot((c.sin() * 0.9).acos().hypot(1.0));
+            p -= p.sin().exp_m1();
+            let late1: f64;
+            if tr.b((tr.abs(xs[0]) + 0.5).log(3.0) < 0.7) {
+                late1 = std::f64::consts::PI;
+            } else {
+                for line in rows.iter() {
+                    acc += h_norm2(*line) * p;
+                }
+                late1 = ((1.5 + p.cos()).log(3.0).tanh() * 0.9).acos();
             }
-            let t = (tr.round(rows[0][jj + 1] * 1.5) * 0.3) as f64;
+            acc += p;
+            acc += late1;
+        } else {
+            let t = tr.max(jj as f64 + rows[0][jj + 1], c + jj as f64);
+            let t = t - (-xs[0] + t);
             acc += t;
-        } else if tr.b(1.5 <= tr.max(*c, jj as f64)) {
-            let z = rows[0][(jj * 2 + 1) % 2].sin().exp2() + h_norm2([*c, rows[0][(jj + 2) % 2]]);
-            for _ in 0..3 {
-                let vals = [0.0_f64; 2];
-                acc += vals[1];
-            }
-            acc += z;
         }
     }
-    (1.5 + (-0.5 + xs[0]).tanh()).sqrt() + rows[0][0] + acc
+    ((rows[0][(tr.floor(h_pow(rows[0][0], 2).sin().abs() * 2.9) as usize) % 2] * rows[0][1]).cos() * 0.9).asin() + acc
 }
 
 const CASE_F0578: Case = case!(f0578, f0578_t, f0578_grad, f0578_pullback, f0578_grad_into,
@@ -4238,30 +4290,30 @@ const CASE_F0578: Case = case!(f0578, f0578_t, f0578_grad, f0578_pullback, f0578
 #[differentiate]
 fn f0579(a: f64, ar: &[f64; 3], xs: &[f64], vals: &[f64]) -> f64 {
     let mut step: usize = 0;
-    while step < 4 && (a * -1.5) > (-1.5 * vals[((f64::cosh(a.tanh()).cos().abs() * 2.9).floor() as usize) % vals.len()]) {
+    while step < 4 && (a * -1.5) > (-1.5 * vals[(((1.5 + xs[2].cos()).ln().sin().abs() * 2.9).floor() as usize) % vals.len()]) {
         step += 1;
-        for &e in xs.iter() {
-            if (xs[step] / (1.0 + xs[step] * xs[step])) > xs[xs.len() - 1 - step].max(e) || step > 4 {
-                continue;
+        for l in 1..=step {
+            if (1.5 + a.tanh()).cbrt() > 0.7 {
+                return (a * vals[vals.len() - 1 - l]).min(step as f64);
             }
         }
     }
-    let ws = [[0.0_f64; 2]; 2];
-    ws[(step * 2 + 1) % ws.len()][step.min(2 - 1)] + ar[2] + xs[4]
+    let s = (ar[(step * 2 + 1) % ar.len()] + ar[step % ar.len()]) * f64::sinh((step as f64).cos());
+    xs[step] + ar[(step + 2) % ar.len()] + vals[5 - 1 - step] * ar[0] + s
 }
 
 fn f0579_t(tr: &Trace, a: f64, ar: &[f64; 3], xs: &[f64], vals: &[f64]) -> f64 {
     let mut step: usize = 0;
-    while tr.b(step < 4 && (a * -1.5) > (-1.5 * vals[(tr.floor(f64::cosh(a.tanh()).cos().abs() * 2.9) as usize) % vals.len()])) {
+    while tr.b(step < 4 && (a * -1.5) > (-1.5 * vals[(tr.floor((1.5 + xs[2].cos()).ln().sin().abs() * 2.9) as usize) % vals.len()])) {
         step += 1;
-        for &e in xs.iter() {
-            if tr.b((xs[step] / (1.0 + xs[step] * xs[step])) > tr.max(xs[xs.len() - 1 - step], e) || step > 4) {
-                continue;
+        for l in 1..=step {
+            if tr.b((1.5 + a.tanh()).cbrt() > 0.7) {
+                return tr.min(a * vals[vals.len() - 1 - l], step as f64);
             }
         }
     }
-    let ws = [[0.0_f64; 2]; 2];
-    ws[(step * 2 + 1) % ws.len()][step.min(2 - 1)] + ar[2] + xs[4]
+    let s = (ar[(step * 2 + 1) % ar.len()] + ar[step % ar.len()]) * f64::sinh((step as f64).cos());
+    xs[step] + ar[(step + 2) % ar.len()] + vals[5 - 1 - step] * ar[0] + s
 }
 
 const CASE_F0579: Case = case!(f0579, f0579_t, f0579_grad, f0579_pullback, f0579_grad_into,
@@ -4271,64 +4323,54 @@ const CASE_F0579: Case = case!(f0579, f0579_t, f0579_grad, f0579_pullback, f0579
 #[differentiate(wrt(x))]
 fn f0580(x: f64, x1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(x1, x1.tanh().sinh());
-    for _ in 0..1 {
-        let g: f64 = (x1 + pt.1).tanh().exp().log(2.5 + x.cos().sin());
-        acc += g;
+    let pt = h_polar(x1, x1.signum() * x);
+    let mut a: f64 = if x1 >= (pt.1 / (1.5 + x1.tanh())) {
+        h_mix(1.2, x1) / (1.5 + x1.hypot(1.0).cbrt().tanh())
+    } else {
+        let hs = [[0.0_f64; 2]; 1];
+        h_polar(hs[0][((x1.asinh().tanh().abs() * 2.9).floor() as usize) % 2], x).1.cos().tan()
+    };
+    a = a * 0.5 + a;
+    for ii in 0..1 {
+        let c: f64 = {
+            for _ in 0..ii {
+                for _ in 0..3 {
+                    a = h_mix(a, a / (2.0 + x.sin()));
+                }
+            }
+            x1 + std::f64::consts::PI + ii as f64
+        };
+        let e = a;
+        acc += c;
+        acc += e;
     }
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if round > 1 {
-            break;
-        }
-        let z = h_polar(x.tanh().exp().ln(), x).0;
-        let (a, s) = (x1.hypot(2.0 + x1.sin()), 1.2 + pt.0);
-        acc += z;
-        acc += a;
-        acc += s;
-    }
-    let mut c = ((x1 + x).sin() * 0.9).acos();
-    if round % 2 == 0 {
-        let a = x1;
-        c %= 1.5 + (1.5 + x1.cos()).recip().mul_add(round as f64 * c, (round as f64) as f64).cos();
-        acc += a;
-    } else if x < 0.3 {
-        let tmp = [0.0_f64; 2];
-        acc += tmp[1];
-    }
-    round as f64 + pt.1 + c + acc
+    0.9 + a + acc
 }
 
 fn f0580_t(tr: &Trace, x: f64, x1: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(x1, x1.tanh().sinh());
-    for _ in 0..1 {
-        let g: f64 = (x1 + pt.1).tanh().exp().log(2.5 + x.cos().sin());
-        acc += g;
+    let pt = h_polar(x1, tr.signum(x1) * x);
+    let mut a: f64 = if tr.b(x1 >= (pt.1 / (1.5 + x1.tanh()))) {
+        h_mix(1.2, x1) / (1.5 + x1.hypot(1.0).cbrt().tanh())
+    } else {
+        let hs = [[0.0_f64; 2]; 1];
+        h_polar(hs[0][(tr.floor(x1.asinh().tanh().abs() * 2.9) as usize) % 2], x).1.cos().tan()
+    };
+    a = a * 0.5 + a;
+    for ii in 0..1 {
+        let c: f64 = {
+            for _ in 0..ii {
+                for _ in 0..3 {
+                    a = h_mix(a, a / (2.0 + x.sin()));
+                }
+            }
+            x1 + std::f64::consts::PI + ii as f64
+        };
+        let e = a;
+        acc += c;
+        acc += e;
     }
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if tr.b(round > 1) {
-            break;
-        }
-        let z = h_polar(x.tanh().exp().ln(), x).0;
-        let (a, s) = (x1.hypot(2.0 + x1.sin()), 1.2 + pt.0);
-        acc += z;
-        acc += a;
-        acc += s;
-    }
-    let mut c = ((x1 + x).sin() * 0.9).acos();
-    if tr.b(round % 2 == 0) {
-        let a = x1;
-        c = tr.rem(c, 1.5 + (1.5 + x1.cos()).recip().mul_add(round as f64 * c, (round as f64) as f64).cos());
-        acc += a;
-    } else if tr.b(x < 0.3) {
-        let tmp = [0.0_f64; 2];
-        acc += tmp[1];
-    }
-    round as f64 + pt.1 + c + acc
+    0.9 + a + acc
 }
 
 const CASE_F0580: Case = case!(f0580, f0580_t, f0580_grad, f0580_pullback, f0580_grad_into,
@@ -4339,35 +4381,41 @@ const CASE_F0580: Case = case!(f0580, f0580_t, f0580_grad, f0580_pullback, f0580
 fn f0581(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while it < 2 && core::f64::consts::E.tanh().tan() <= (core::f64::consts::E * 0.5) {
+    while it < 2 && core::f64::consts::E.sin() >= x.cos().tan() {
         it += 1;
-        let t: f64 = if x > 2.0 {
-            let tup = h_polar(x.clamp(x - 0.5, x + 0.5), x.tanh().exp().powi(-1));
-            h_pow(x, it).sin().cosh() + tup.1
+        let d: f64 = if (x.abs() + 0.5 + 1.2).acosh() >= (std::f64::consts::PI + x) {
+            x * 0.9
         } else {
-            -x.hypot(1.0).cbrt()
+            for i in (1..=it).rev() {
+                if i % 2 == 0 {
+                    continue;
+                }
+            }
+            x.atan() / (1.5 + (x - it as f64).cos())
         };
-        acc += t;
+        acc += d;
     }
-    let (g, g2) = (h_pow(x, 3), x / (1.0 + x * x));
-    std::f64::consts::PI * g - core::f64::consts::E.sin().exp() + g2 + acc
+    (x + std::f64::consts::PI) as f64 + acc
 }
 
 fn f0581_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    while tr.b(it < 2 && core::f64::consts::E.tanh().tan() <= (core::f64::consts::E * 0.5)) {
+    while tr.b(it < 2 && core::f64::consts::E.sin() >= x.cos().tan()) {
         it += 1;
-        let t: f64 = if tr.b(x > 2.0) {
-            let tup = h_polar(tr.clamp(x, x - 0.5, x + 0.5), x.tanh().exp().powi(-1));
-            h_pow(x, it).sin().cosh() + tup.1
+        let d: f64 = if tr.b((tr.abs(x) + 0.5 + 1.2).acosh() >= (std::f64::consts::PI + x)) {
+            x * 0.9
         } else {
-            -x.hypot(1.0).cbrt()
+            for i in (1..=it).rev() {
+                if tr.b(i % 2 == 0) {
+                    continue;
+                }
+            }
+            x.atan() / (1.5 + (x - it as f64).cos())
         };
-        acc += t;
+        acc += d;
     }
-    let (g, g2) = (h_pow(x, 3), x / (1.0 + x * x));
-    std::f64::consts::PI * g - core::f64::consts::E.sin().exp() + g2 + acc
+    (x + std::f64::consts::PI) as f64 + acc
 }
 
 const CASE_F0581: Case = case!(f0581, f0581_t, f0581_grad, f0581_pullback, f0581_grad_into,
@@ -4383,15 +4431,19 @@ fn f0582(x: f64) -> f64 {
         if it > 2 {
             break;
         }
-        let v = (1.5 + (it as f64 + 0.7).tanh()).recip();
-        acc += v;
+        let a: f64 = (it as f64 + 0.7).tanh().powi(it as i32);
+        acc += a;
     }
-    let x = x - std::f64::consts::PI.min(x.sin());
-    let p: f64 = {
-        let ws = [[0.0_f64; 3]; 3];
-        x.tanh().exp_m1().sin().exp() + ws[2][0]
+    let mut cnt: usize = 0;
+    let q: f64 = loop {
+        cnt += 1;
+        if cnt > 1 {
+            break h_pow(x.hypot(1.5 + x.cos()), cnt);
+        }
+        let x = x - x * 0.5;
+        acc += x;
     };
-    x + p + acc
+    x + q + acc
 }
 
 fn f0582_t(tr: &Trace, x: f64) -> f64 {
@@ -4402,15 +4454,19 @@ fn f0582_t(tr: &Trace, x: f64) -> f64 {
         if tr.b(it > 2) {
             break;
         }
-        let v = (1.5 + (it as f64 + 0.7).tanh()).recip();
-        acc += v;
+        let a: f64 = (it as f64 + 0.7).tanh().powi(it as i32);
+        acc += a;
     }
-    let x = x - tr.min(std::f64::consts::PI, x.sin());
-    let p: f64 = {
-        let ws = [[0.0_f64; 3]; 3];
-        x.tanh().exp_m1().sin().exp() + ws[2][0]
+    let mut cnt: usize = 0;
+    let q: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > 1) {
+            break h_pow(x.hypot(1.5 + x.cos()), cnt);
+        }
+        let x = x - x * 0.5;
+        acc += x;
     };
-    x + p + acc
+    x + q + acc
 }
 
 const CASE_F0582: Case = case!(f0582, f0582_t, f0582_grad, f0582_pullback, f0582_grad_into,
@@ -4418,50 +4474,72 @@ const CASE_F0582: Case = case!(f0582, f0582_t, f0582_grad, f0582_pullback, f0582
     |p, _k| (p[0]));
 
 #[differentiate]
-fn f0583(a: f64) -> f64 {
+fn f0583(mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     'outer: for jj in 0..4 {
         let c: f64 = if jj % 2 == 0 {
             a * 0.9
         } else {
             let b: f64 = {
-                for ii in 0..4 {
-                    if a.powi(1) >= 0.5 && ii % 2 == 0 {
+                for _ in 0..4 {
+                    if a.atan() > a.max(jj as f64) {
+                        a += core::f64::consts::E;
                         continue 'outer;
                     }
                 }
-                let a = jj as f64;
-                (a * jj as f64).hypot((a - std::f64::consts::PI).abs() + 0.5)
+                let b: f64 = if jj > 3 {
+                    -1.5 * a * a
+                } else {
+                    a = a * 0.5 + a;
+                    f64::round(a * 1.5) * 0.3 - f64::to_degrees(a.tanh()) * 0.02
+                };
+                jj as f64 * 2.0 + b
             };
-            b * 0.9
+            a.cos() + (jj as f64).sin().sinh() + b
         };
-        let u = (-c).cos().exp2();
-        acc += u;
+        let s: f64 = if jj > 1 {
+            a += (c + a).atan2(c.cos() - 1.5);
+            (jj as f64 * 1.5).floor() + (c.abs() + 0.5).cbrt()
+        } else {
+            h_scale3(&[a, 2.0 / (1.5 + c.cos()), jj as f64 / (1.0 + a * a)], -a)[(jj + 3) % 3]
+        };
+        acc += s;
     }
-    -a + a.signum() * a + acc
+    (1.5 + a.cos() + 1.2).acosh() - a * (a * 0.5) + acc
 }
 
-fn f0583_t(tr: &Trace, a: f64) -> f64 {
+fn f0583_t(tr: &Trace, mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     'outer: for jj in 0..4 {
         let c: f64 = if tr.b(jj % 2 == 0) {
             a * 0.9
         } else {
             let b: f64 = {
-                for ii in 0..4 {
-                    if tr.b(a.powi(1) >= 0.5 && ii % 2 == 0) {
+                for _ in 0..4 {
+                    if tr.b(a.atan() > tr.max(a, jj as f64)) {
+                        a += core::f64::consts::E;
                         continue 'outer;
                     }
                 }
-                let a = jj as f64;
-                (a * jj as f64).hypot(tr.abs(a - std::f64::consts::PI) + 0.5)
+                let b: f64 = if tr.b(jj > 3) {
+                    -1.5 * a * a
+                } else {
+                    a = a * 0.5 + a;
+                    tr.round(a * 1.5) * 0.3 - f64::to_degrees(a.tanh()) * 0.02
+                };
+                jj as f64 * 2.0 + b
             };
-            b * 0.9
+            a.cos() + (jj as f64).sin().sinh() + b
         };
-        let u = (-c).cos().exp2();
-        acc += u;
+        let s: f64 = if tr.b(jj > 1) {
+            a += tr.atan2(c + a, c.cos() - 1.5);
+            tr.floor(jj as f64 * 1.5) + (tr.abs(c) + 0.5).cbrt()
+        } else {
+            h_scale3(&[a, 2.0 / (1.5 + c.cos()), jj as f64 / (1.0 + a * a)], -a)[(jj + 3) % 3]
+        };
+        acc += s;
     }
-    -a + tr.signum(a) * a + acc
+    (1.5 + a.cos() + 1.2).acosh() - a * (a * 0.5) + acc
 }
 
 const CASE_F0583: Case = case!(f0583, f0583_t, f0583_grad, f0583_pullback, f0583_grad_into,
@@ -4474,28 +4552,57 @@ fn f0584(c: f64, b: f64, xs: &[f64]) -> f64 {
     let mut cnt: usize = 0;
     while cnt < 3 {
         cnt += 1;
-        let late1: f64;
+        let mut late1: f64;
         if cnt < 1 {
-            late1 = (2.0 + b.cos().powi(cnt as i32).sin()).sqrt();
+            late1 = b.min(xs[(cnt * 2 + 1) % xs.len()]) % (h_polar(-1.5, c).0.abs() + 0.5);
         } else {
-            let mut round: usize = 0;
-            while round < 2 && h_dot(xs, xs) > (xs[cnt.min(xs.len() - 1)] + b) {
-                round += 1;
-                let pair = h_polar(h_norm2([xs[round], xs[round]]), (1.5 + c.tanh()).log(3.0));
-                acc += pair.1;
-            }
-            late1 = b + round as f64 - (b * 1.5).trunc() * 0.3;
+            late1 = (xs[cnt.min(xs.len() - 1)] + b) * (cnt as f64).tanh().cosh();
         }
-        let late2: f64;
-        if cnt % 2 == 0 {
-            late2 = (-1.5 + late1).tanh().cosh();
-        } else {
-            late2 = std::f64::consts::PI / (2.0 + b.sin()) - f64::asin((cnt as f64).tanh() * 0.9);
-        }
+        late1 = late1 * 0.5 + c;
         acc += late1;
-        acc += late2;
     }
-    c + b + xs[2] + acc
+    let res = h_cumsum(xs);
+    match cnt {
+        0 => {
+            let e = cnt as f64 + b + 1.2 / (1.0 + res[2] * res[2]);
+            let buf = [[0.0_f64; 1]; 3];
+            acc += e;
+            acc += buf[2][0];
+        }
+        1 | 2 => {
+            let y: f64 = {
+                let e: f64 = if b >= (c + b) {
+                    let pt = ((2.0 + xs[cnt % xs.len()].sin()).cbrt(), (b * 1.5).round() * 0.3);
+                    1.5 + pt.1
+                } else {
+                    let v: f64 = if (c + xs[(cnt * 2 + 1) % xs.len()]) <= (xs[(cnt * 2 + 1) % xs.len()] / (res[1].abs() + 0.5)) {
+                        let t: f64 = {
+                            let b = b * (b.cos().exp().signum() * h_mix(xs[(cnt * 2 + 1) % xs.len()], c));
+                            c.signum() * res[2] / (1.5 + (core::f64::consts::E * 0.2).cos()) + b
+                        };
+                        (cnt as f64 * b) as f64 + t
+                    } else {
+                        core::f64::consts::E
+                    };
+                    -2.5_f64.powf(c.sin()) + v
+                };
+                ((cnt as f64).abs() + 0.5).ln_1p() + e
+            };
+            acc += y;
+        }
+        _ if (res[cnt % res.len()] as f64) <= h_dot(xs, &res) => {
+            let mut d = -1.5 + xs[cnt % 3] - xs[cnt.min(xs.len() - 1)] / b.tanh().exp();
+            d = d.tanh() + d * res[cnt % res.len()];
+            acc += d;
+        }
+        _ => {
+            let ys = [[0.0_f64; 3]; 3];
+            let d = 0.3 - (c - b);
+            acc += ys[2][0];
+            acc += d;
+        }
+    }
+    xs[2].max(core::f64::consts::E) + h_norm2([xs[cnt.min(xs.len() - 1)], b]) + c + res[2] + acc
 }
 
 fn f0584_t(tr: &Trace, c: f64, b: f64, xs: &[f64]) -> f64 {
@@ -4503,28 +4610,57 @@ fn f0584_t(tr: &Trace, c: f64, b: f64, xs: &[f64]) -> f64 {
     let mut cnt: usize = 0;
     while tr.b(cnt < 3) {
         cnt += 1;
-        let late1: f64;
+        let mut late1: f64;
         if tr.b(cnt < 1) {
-            late1 = (2.0 + b.cos().powi(cnt as i32).sin()).sqrt();
+            late1 = tr.rem(tr.min(b, xs[(cnt * 2 + 1) % xs.len()]), tr.abs(h_polar(-1.5, c).0) + 0.5);
         } else {
-            let mut round: usize = 0;
-            while tr.b(round < 2 && h_dot(xs, xs) > (xs[cnt.min(xs.len() - 1)] + b)) {
-                round += 1;
-                let pair = h_polar(h_norm2([xs[round], xs[round]]), (1.5 + c.tanh()).log(3.0));
-                acc += pair.1;
-            }
-            late1 = b + round as f64 - tr.trunc(b * 1.5) * 0.3;
+            late1 = (xs[cnt.min(xs.len() - 1)] + b) * (cnt as f64).tanh().cosh();
         }
-        let late2: f64;
-        if tr.b(cnt % 2 == 0) {
-            late2 = (-1.5 + late1).tanh().cosh();
-        } else {
-            late2 = std::f64::consts::PI / (2.0 + b.sin()) - f64::asin((cnt as f64).tanh() * 0.9);
-        }
+        late1 = late1 * 0.5 + c;
         acc += late1;
-        acc += late2;
     }
-    c + b + xs[2] + acc
+    let res = h_cumsum(xs);
+    match cnt {
+        0 => {
+            let e = cnt as f64 + b + 1.2 / (1.0 + res[2] * res[2]);
+            let buf = [[0.0_f64; 1]; 3];
+            acc += e;
+            acc += buf[2][0];
+        }
+        1 | 2 => {
+            let y: f64 = {
+                let e: f64 = if tr.b(b >= (c + b)) {
+                    let pt = ((2.0 + xs[cnt % xs.len()].sin()).cbrt(), tr.round(b * 1.5) * 0.3);
+                    1.5 + pt.1
+                } else {
+                    let v: f64 = if tr.b((c + xs[(cnt * 2 + 1) % xs.len()]) <= (xs[(cnt * 2 + 1) % xs.len()] / (tr.abs(res[1]) + 0.5))) {
+                        let t: f64 = {
+                            let b = b * (tr.signum(b.cos().exp()) * h_mix(xs[(cnt * 2 + 1) % xs.len()], c));
+                            tr.signum(c) * res[2] / (1.5 + (core::f64::consts::E * 0.2).cos()) + b
+                        };
+                        (cnt as f64 * b) as f64 + t
+                    } else {
+                        core::f64::consts::E
+                    };
+                    -2.5_f64.powf(c.sin()) + v
+                };
+                (tr.abs(cnt as f64) + 0.5).ln_1p() + e
+            };
+            acc += y;
+        }
+        _ if tr.b((res[cnt % res.len()] as f64) <= h_dot(xs, &res)) => {
+            let mut d = -1.5 + xs[cnt % 3] - xs[cnt.min(xs.len() - 1)] / b.tanh().exp();
+            d = d.tanh() + d * res[cnt % res.len()];
+            acc += d;
+        }
+        _ => {
+            let ys = [[0.0_f64; 3]; 3];
+            let d = 0.3 - (c - b);
+            acc += ys[2][0];
+            acc += d;
+        }
+    }
+    tr.max(xs[2], core::f64::consts::E) + h_norm2([xs[cnt.min(xs.len() - 1)], b]) + c + res[2] + acc
 }
 
 const CASE_F0584: Case = case!(f0584, f0584_t, f0584_grad, f0584_pullback, f0584_grad_into,
@@ -4546,7 +4682,7 @@ fn f0585(ws: &[f64]) -> f64 {
         acc += *r;
         acc += d;
     }
-    (cum[2] + ws[1]) * ws[0].sin() + acc
+    (cum[2] + ws[1]) * ws[0].tanh().exp().ln_1p() + acc
 }
 
 fn f0585_t(tr: &Trace, ws: &[f64]) -> f64 {
@@ -4563,7 +4699,7 @@ fn f0585_t(tr: &Trace, ws: &[f64]) -> f64 {
         acc += *r;
         acc += d;
     }
-    (cum[2] + ws[1]) * ws[0].sin() + acc
+    (cum[2] + ws[1]) * ws[0].tanh().exp().ln_1p() + acc
 }
 
 const CASE_F0585: Case = case!(f0585, f0585_t, f0585_grad, f0585_pullback, f0585_grad_into,
@@ -4576,42 +4712,29 @@ fn f0586(b: f64, c: f64, a: f64, mat: &[[f64; 1]; 1]) -> f64 {
     for jj in 0..2 {
         if a <= (std::f64::consts::PI * mat[0][0]) {
             for _ in 0..1 {
-                let y = b.clamp(-0.5, 0.8) * (c / (2.0 + mat[0][0].sin()));
-                acc += y;
+                let s = (1.5 + b.tanh()).recip() * jj as f64;
+                acc += s;
             }
+        } else {
+            for line in mat.iter() {
+                acc += line[0] * core::f64::consts::E;
+            }
+            let b = b * mat[0][0];
+            acc += b;
         }
-        let s: f64 = if jj < 1 {
-            (a % 1.5) as f64
+        let late1: f64;
+        if (b - mat[0][0]) >= (c + jj as f64) {
+            let p = b.tanh();
+            late1 = 0.5;
+            acc += p;
         } else {
-            let vals = [0.0_f64; 4];
-            h_scale3(&[1.2, a, b], 1.2)[jj + 1] + b + vals[3]
-        };
-        acc += s;
+            let tmp: [f64; 4] = [0.0; 4];
+            late1 = f64::asinh(f64::atanh(a.tanh() * 0.9));
+            acc += tmp[3];
+        }
+        acc += late1;
     }
-    if c.tanh().exp().powi(-2) < a {
-        let q: f64 = if a.min(mat[0][0]) <= -0.5 {
-            let xs = [0.0_f64; 4];
-            f64::to_degrees((xs[2] / (xs[(((xs[3] * std::f64::consts::PI).sin().abs() * 2.9).floor() as usize) % xs.len()].abs() + 0.5)).tanh()) * 0.02
-        } else {
-            let ws = [0.0_f64; 3];
-            h_pow(a, 1).min(-mat[0][0]) + ws[2]
-        };
-        acc += q;
-    } else if (b % b.hypot(1.0)) > -0.5 {
-        let mut z = f64::ln(std::f64::consts::PI.hypot(1.0)).hypot(1.0).ln();
-        let d: f64 = if (-1.5 * c) >= mat[0][0] {
-            z += (z * core::f64::consts::E).tanh().exp2();
-            z.abs().tanh().exp()
-        } else {
-            let s = (f64::round(c * 1.5) + mat[0][0]).mul_add(a.hypot(a.tanh().exp()), (1.5 + z.tanh()).log2());
-            -core::f64::consts::E + c.cos().powi(4) + s
-        };
-        acc += d;
-    } else {
-        let d = std::f64::consts::PI.cos().cosh().hypot(1.5 + (std::f64::consts::PI % 1.5).tanh());
-        acc += d;
-    }
-    std::f64::consts::PI + b + mat[0][0] + acc
+    a + b + c + mat[0][0] + acc
 }
 
 fn f0586_t(tr: &Trace, b: f64, c: f64, a: f64, mat: &[[f64; 1]; 1]) -> f64 {
@@ -4619,42 +4742,29 @@ fn f0586_t(tr: &Trace, b: f64, c: f64, a: f64, mat: &[[f64; 1]; 1]) -> f64 {
     for jj in 0..2 {
         if tr.b(a <= (std::f64::consts::PI * mat[0][0])) {
             for _ in 0..1 {
-                let y = tr.clamp(b, -0.5, 0.8) * (c / (2.0 + mat[0][0].sin()));
-                acc += y;
+                let s = (1.5 + b.tanh()).recip() * jj as f64;
+                acc += s;
             }
+        } else {
+            for line in mat.iter() {
+                acc += line[0] * core::f64::consts::E;
+            }
+            let b = b * mat[0][0];
+            acc += b;
         }
-        let s: f64 = if tr.b(jj < 1) {
-            (tr.rem(a, 1.5)) as f64
+        let late1: f64;
+        if tr.b((b - mat[0][0]) >= (c + jj as f64)) {
+            let p = b.tanh();
+            late1 = 0.5;
+            acc += p;
         } else {
-            let vals = [0.0_f64; 4];
-            h_scale3(&[1.2, a, b], 1.2)[jj + 1] + b + vals[3]
-        };
-        acc += s;
+            let tmp: [f64; 4] = [0.0; 4];
+            late1 = f64::asinh(f64::atanh(a.tanh() * 0.9));
+            acc += tmp[3];
+        }
+        acc += late1;
     }
-    if tr.b(c.tanh().exp().powi(-2) < a) {
-        let q: f64 = if tr.b(tr.min(a, mat[0][0]) <= -0.5) {
-            let xs = [0.0_f64; 4];
-            f64::to_degrees((xs[2] / (tr.abs(xs[(tr.floor((xs[3] * std::f64::consts::PI).sin().abs() * 2.9) as usize) % xs.len()]) + 0.5)).tanh()) * 0.02
-        } else {
-            let ws = [0.0_f64; 3];
-            tr.min(h_pow(a, 1), -mat[0][0]) + ws[2]
-        };
-        acc += q;
-    } else if tr.b((tr.rem(b, b.hypot(1.0))) > -0.5) {
-        let mut z = f64::ln(std::f64::consts::PI.hypot(1.0)).hypot(1.0).ln();
-        let d: f64 = if tr.b((-1.5 * c) >= mat[0][0]) {
-            z += (z * core::f64::consts::E).tanh().exp2();
-            tr.abs(z).tanh().exp()
-        } else {
-            let s = (tr.round(c * 1.5) + mat[0][0]).mul_add(a.hypot(a.tanh().exp()), (1.5 + z.tanh()).log2());
-            -core::f64::consts::E + c.cos().powi(4) + s
-        };
-        acc += d;
-    } else {
-        let d = std::f64::consts::PI.cos().cosh().hypot(1.5 + (tr.rem(std::f64::consts::PI, 1.5)).tanh());
-        acc += d;
-    }
-    std::f64::consts::PI + b + mat[0][0] + acc
+    a + b + c + mat[0][0] + acc
 }
 
 const CASE_F0586: Case = case!(f0586, f0586_t, f0586_grad, f0586_pullback, f0586_grad_into,
@@ -4668,9 +4778,9 @@ fn f0587(b: f64, x: f64, zs: [f64; 4], ar: &[f64; 3]) -> f64 {
     let q: f64 = ys[0] / (1.0 + ys[0] * ys[0]) * (ys[2] - -1.5);
     let cum = h_cumsum(ar);
     acc += b;
-    let b = cum[((cum[2].clamp(-0.5, 0.8).cos().abs() * 2.9).floor() as usize) % cum.len()] + cum[2];
-    ys[1] /= h_dot(&ys, &ys).clamp(x - 0.5, x + 0.5).hypot(1.0);
-    x + zs[3] + ys[2] + q + b + acc
+    let b = cum[(((cum[2].signum() * q).cos().abs() * 2.9).floor() as usize) % cum.len()] + cum[2];
+    ys[1] -= h_dot(&ys, &ys).tanh().to_degrees() * 0.02;
+    x + zs[3] + ys[2] + b + acc
 }
 
 fn f0587_t(tr: &Trace, b: f64, x: f64, zs: [f64; 4], ar: &[f64; 3]) -> f64 {
@@ -4679,9 +4789,9 @@ fn f0587_t(tr: &Trace, b: f64, x: f64, zs: [f64; 4], ar: &[f64; 3]) -> f64 {
     let q: f64 = ys[0] / (1.0 + ys[0] * ys[0]) * (ys[2] - -1.5);
     let cum = h_cumsum(ar);
     acc += b;
-    let b = cum[(tr.floor(tr.clamp(cum[2], -0.5, 0.8).cos().abs() * 2.9) as usize) % cum.len()] + cum[2];
-    ys[1] /= tr.clamp(h_dot(&ys, &ys), x - 0.5, x + 0.5).hypot(1.0);
-    x + zs[3] + ys[2] + q + b + acc
+    let b = cum[(tr.floor((tr.signum(cum[2]) * q).cos().abs() * 2.9) as usize) % cum.len()] + cum[2];
+    ys[1] -= h_dot(&ys, &ys).tanh().to_degrees() * 0.02;
+    x + zs[3] + ys[2] + b + acc
 }
 
 const CASE_F0587: Case = case!(f0587, f0587_t, f0587_grad, f0587_pullback, f0587_grad_into,
@@ -4690,21 +4800,21 @@ const CASE_F0587: Case = case!(f0587, f0587_t, f0587_grad, f0587_pullback, f0587
 
 #[differentiate]
 fn f0588(xs: &[f64], vals: &[f64]) -> f64 {
-    let mut s = (vals[0] + 0.5).atan2((1.5 - vals[0]).tanh().exp());
+    let mut r = ((vals[0] + 0.5) * 1.5).ceil() * 0.3;
+    let mut q: f64 = -(vals[0].tanh().exp() + 1.2).acosh();
     let ys = [0.0_f64; 2];
-    s += (0.9 * vals[0]).tanh().tan();
-    let hs: [f64; 4] = [0.0; 4];
-    let u = (1.5 + (xs[1] + 0.5).tanh()).ln_1p();
-    f64::powi(1.5 + (u as f64).cos(), -1) + s + ys[1] + hs[3]
+    r += ((0.9 * vals[0]).cos() - 2.0).cbrt();
+    q = q * (q + r).tanh();
+    q.atan2(vals[0].sin() - 1.5) * xs[0].tanh() + ys[1]
 }
 
-fn f0588_t(_tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
-    let mut s = (vals[0] + 0.5).atan2((1.5 - vals[0]).tanh().exp());
+fn f0588_t(tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
+    let mut r = tr.ceil((vals[0] + 0.5) * 1.5) * 0.3;
+    let mut q: f64 = -(vals[0].tanh().exp() + 1.2).acosh();
     let ys = [0.0_f64; 2];
-    s += (0.9 * vals[0]).tanh().tan();
-    let hs: [f64; 4] = [0.0; 4];
-    let u = (1.5 + (xs[1] + 0.5).tanh()).ln_1p();
-    f64::powi(1.5 + (u as f64).cos(), -1) + s + ys[1] + hs[3]
+    r += ((0.9 * vals[0]).cos() - 2.0).cbrt();
+    q = q * (q + r).tanh();
+    tr.atan2(q, vals[0].sin() - 1.5) * xs[0].tanh() + ys[1]
 }
 
 const CASE_F0588: Case = case!(f0588, f0588_t, f0588_grad, f0588_pullback, f0588_grad_into,
@@ -4716,70 +4826,54 @@ fn f0589(vs: Vec<f64>, mat: &[[f64; 3]; 3], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t = vs[0];
     let d: f64 = if (vs[0] / (1.5 + core::f64::consts::E.cos())) < vs[1] {
-        mat[1][((t.cos().abs() * 2.9).floor() as usize) % 3].hypot(1.5 + t.cos()).min(mat[0][2] + t)
+        (f64::mul_add(mat[1][((t.cos().abs() * 2.9).floor() as usize) % 3], t, t).tanh().exp() + 1.2).acosh()
     } else {
-        for l in (0..vs.len()).rev() {
-            let ws = [t.tanh(), 2.0 - vs[l], 0.9];
-            for (i, s) in vs.iter().enumerate() {
-                let b: f64 = match l {
-                    0 => {
-                        t += (h_polar(l as f64, *s).1 * 1.5).round() * 0.3;
-                        (vs[(i + 2) % vs.len()] - i as f64).to_radians()
-                    }
-                    1 | 2 => {
-                        (i as f64 * 1.5).round() * 0.3
-                    }
-                    3..=5 => {
-                        let pair = h_polar(t.sin(), *s);
-                        std::f64::consts::PI + pair.1
-                    }
-                    _ => {
-                        vs[i.min(vs.len() - 1)] - ws[(i * 2 + 1) % ws.len()] + (ws[(i + 3) % ws.len()] + l as f64)
-                    }
-                };
-                acc += *s;
-                acc += b;
-            }
-            acc += ws[2];
-        }
-        t * 0.9
+        2.5
     };
-    -vs[(((vals[((d.cos().abs() * 2.9).floor() as usize) % vals.len()].signum() * std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % 3].tanh() + mat[2][0] + acc
+    if h_cumsum(&vs)[0] < 0.7 {
+        return t.cos().sinh().tanh().exp_m1();
+    }
+    let w: f64 = if (2.5 - vs[0]) > (t + vals[((h_dot(&vs, vals).tanh().abs() * 2.9).floor() as usize) % vals.len()]) {
+        h_mix(h_scale3(&[t, t, d], t)[1], mat[(((vs[2] * t).cos().abs() * 2.9).floor() as usize) % mat.len()][2] - mat[1][0])
+    } else {
+        for (i, row) in mat.iter().enumerate() {
+            acc += row[3 - 1 - i] * mat[i][(i * 2 + 1) % 3].tanh().sinh();
+            for line in mat.iter() {
+                acc += line[i] * t;
+            }
+        }
+        t.cos().exp() as f64
+    };
+    let pair = h_polar((t * 1.5).floor() + vs[2], d * vals[0]);
+    t -= h_mix(mat[0][0].asinh(), d.asinh());
+    d + t + w + pair.1 + acc
 }
 
 fn f0589_t(tr: &Trace, vs: Vec<f64>, mat: &[[f64; 3]; 3], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut t = vs[0];
     let d: f64 = if tr.b((vs[0] / (1.5 + core::f64::consts::E.cos())) < vs[1]) {
-        tr.min(mat[1][(tr.floor(t.cos().abs() * 2.9) as usize) % 3].hypot(1.5 + t.cos()), mat[0][2] + t)
+        (f64::mul_add(mat[1][(tr.floor(t.cos().abs() * 2.9) as usize) % 3], t, t).tanh().exp() + 1.2).acosh()
     } else {
-        for l in (0..vs.len()).rev() {
-            let ws = [t.tanh(), 2.0 - vs[l], 0.9];
-            for (i, s) in vs.iter().enumerate() {
-                let b: f64 = match l {
-                    0 => {
-                        t += tr.round(h_polar(l as f64, *s).1 * 1.5) * 0.3;
-                        (vs[(i + 2) % vs.len()] - i as f64).to_radians()
-                    }
-                    1 | 2 => {
-                        tr.round(i as f64 * 1.5) * 0.3
-                    }
-                    3..=5 => {
-                        let pair = h_polar(t.sin(), *s);
-                        std::f64::consts::PI + pair.1
-                    }
-                    _ => {
-                        vs[i.min(vs.len() - 1)] - ws[(i * 2 + 1) % ws.len()] + (ws[(i + 3) % ws.len()] + l as f64)
-                    }
-                };
-                acc += *s;
-                acc += b;
-            }
-            acc += ws[2];
-        }
-        t * 0.9
+        2.5
     };
-    -vs[(tr.floor((tr.signum(vals[(tr.floor(d.cos().abs() * 2.9) as usize) % vals.len()]) * std::f64::consts::PI).cos().abs() * 2.9) as usize) % 3].tanh() + mat[2][0] + acc
+    if tr.b(h_cumsum(&vs)[0] < 0.7) {
+        return t.cos().sinh().tanh().exp_m1();
+    }
+    let w: f64 = if tr.b((2.5 - vs[0]) > (t + vals[(tr.floor(h_dot(&vs, vals).tanh().abs() * 2.9) as usize) % vals.len()])) {
+        h_mix(h_scale3(&[t, t, d], t)[1], mat[(tr.floor((vs[2] * t).cos().abs() * 2.9) as usize) % mat.len()][2] - mat[1][0])
+    } else {
+        for (i, row) in mat.iter().enumerate() {
+            acc += row[3 - 1 - i] * mat[i][(i * 2 + 1) % 3].tanh().sinh();
+            for line in mat.iter() {
+                acc += line[i] * t;
+            }
+        }
+        t.cos().exp() as f64
+    };
+    let pair = h_polar(tr.floor(t * 1.5) + vs[2], d * vals[0]);
+    t -= h_mix(mat[0][0].asinh(), d.asinh());
+    d + t + w + pair.1 + acc
 }
 
 const CASE_F0589: Case = case!(f0589, f0589_t, f0589_grad, f0589_pullback, f0589_grad_into,
@@ -4789,48 +4883,46 @@ const CASE_F0589: Case = case!(f0589, f0589_t, f0589_grad, f0589_pullback, f0589
 #[differentiate(wrt(xs))]
 fn f0590(xs: &[f64], mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    a += (xs[0] * a).cos().to_degrees() * 0.02;
-    let mut late1: f64;
-    if std::f64::consts::PI.powi(0) <= 2.0 {
-        let v = h_norm2([-0.5 - a, xs[0] + a]);
-        late1 = a;
-        acc += v;
-    } else {
-        late1 = core::f64::consts::E.tanh().cosh() * (1.5 + xs[0].cos()).ln();
+    a += (xs[0] * a).atan();
+    let mut p = 2.5_f64.powf((a % (a.abs() + 0.5)).tanh());
+    let t: f64 = {
+        let b = h_mix(a, std::f64::consts::PI);
+        0.3 * core::f64::consts::E + (xs[0] + 0.9) + b
+    };
+    if (f64::floor(t * 1.5) * 0.3) <= ((xs[0] * 1.5).trunc() * 0.3) {
+        return f64::sqrt(p.hypot(1.0));
     }
-    for l in 0..4 {
-        if l > 3 {
-            return a;
-        }
-        let zs = [0.0_f64; 2];
-        acc += zs[1];
+    p += -1.5;
+    if (t.cos().to_degrees() * 0.02) < p.hypot(a.hypot(1.0)) {
+        p %= ((a * 1.5).trunc() * 0.3).cos().hypot(1.0);
+    } else if (xs[0] * p) < 0.3 {
+        a = h_mix(a, xs[0] + a);
+        let e = h_leaky(xs[0] * t);
+        acc += e;
     }
-    let hs = [0.0_f64; 1];
-    late1 %= 1.5 + ((1.0 + a * a).log2().abs() + 0.5).log2().cos();
-    late1.sin() + hs[0] + acc
+    xs[0].tanh().cosh() / (1.0 + t * t) + a + p + acc
 }
 
 fn f0590_t(tr: &Trace, xs: &[f64], mut a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    a += (xs[0] * a).cos().to_degrees() * 0.02;
-    let mut late1: f64;
-    if tr.b(std::f64::consts::PI.powi(0) <= 2.0) {
-        let v = h_norm2([-0.5 - a, xs[0] + a]);
-        late1 = a;
-        acc += v;
-    } else {
-        late1 = core::f64::consts::E.tanh().cosh() * (1.5 + xs[0].cos()).ln();
+    a += (xs[0] * a).atan();
+    let mut p = 2.5_f64.powf((tr.rem(a, tr.abs(a) + 0.5)).tanh());
+    let t: f64 = {
+        let b = h_mix(a, std::f64::consts::PI);
+        0.3 * core::f64::consts::E + (xs[0] + 0.9) + b
+    };
+    if tr.b((tr.floor(t * 1.5) * 0.3) <= (tr.trunc(xs[0] * 1.5) * 0.3)) {
+        return f64::sqrt(p.hypot(1.0));
     }
-    for l in 0..4 {
-        if tr.b(l > 3) {
-            return a;
-        }
-        let zs = [0.0_f64; 2];
-        acc += zs[1];
+    p += -1.5;
+    if tr.b((t.cos().to_degrees() * 0.02) < p.hypot(a.hypot(1.0))) {
+        p = tr.rem(p, (tr.trunc(a * 1.5) * 0.3).cos().hypot(1.0));
+    } else if tr.b((xs[0] * p) < 0.3) {
+        a = h_mix(a, xs[0] + a);
+        let e = h_leaky_t(tr, xs[0] * t);
+        acc += e;
     }
-    let hs = [0.0_f64; 1];
-    late1 = tr.rem(late1, 1.5 + (tr.abs((1.0 + a * a).log2()) + 0.5).log2().cos());
-    late1.sin() + hs[0] + acc
+    xs[0].tanh().cosh() / (1.0 + t * t) + a + p + acc
 }
 
 const CASE_F0590: Case = case!(f0590, f0590_t, f0590_grad, f0590_pullback, f0590_grad_into,
@@ -4838,38 +4930,72 @@ const CASE_F0590: Case = case!(f0590, f0590_t, f0590_grad, f0590_pullback, f0590
     |p, _k| (&p[0..1], p[1]));
 
 #[differentiate]
-fn f0591(c: f64, arr: [f64; 3]) -> f64 {
+fn f0591(mut c: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(&arr);
-    let mut e = c / c.atan().hypot(1.0);
-    e += c * -0.5 - core::f64::consts::E * 0.5;
-    let s = h_scale3(&arr, (cum[((c.tanh().abs() * 2.9).floor() as usize) % cum.len()].abs() + 0.5).ln())[(((arr[1] + c).tanh().abs() * 2.9).floor() as usize) % 3];
-    let mut z = e + e * arr[2];
-    for l in 0..3 {
-        for _ in (0..arr.len()).rev() {
-            z /= 1.5 + ((cum[(l + 1) % cum.len()] + cum[(l * 2 + 1) % 3]) % 1.5).tanh();
+    let mut e = c / c.abs().hypot(1.0);
+    e += (c - core::f64::consts::E).hypot((0.9 + cum[((c.tanh().abs() * 2.9).floor() as usize) % cum.len()]).abs() + 0.5);
+    c *= (std::f64::consts::PI.signum() * arr[1]).clamp(-0.5, 0.8).tanh();
+    e %= 1.5 + e.tanh();
+    let mut it: usize = 0;
+    while it < cum.len() {
+        it += 1;
+        let late1: f64;
+        if it < 2 {
+            late1 = c * e * (it as f64).asinh();
+        } else {
+            match it {
+                0 => {
+                    e = e * 0.5 + (cum[(it + 1) % cum.len()] * 1.5).round() * 0.3;
+                }
+                mm if mm > 3 => {
+                    c += e + (e + cum[it.min(cum.len() - 1)]);
+                }
+                _ => {
+                    let z = e + f64::powf(e.abs() + 0.5, cum[(it + 2) % cum.len()].sin() * 1.5);
+                    acc += z;
+                }
+            }
+            late1 = arr[0] * it as f64 + cum[(it * 2 + 1) % cum.len()].atan2(e.tanh() - 1.5);
         }
-        let hs = arr;
-        acc += hs[2];
+        let v = (0.3 + late1) * arr[(it + 1) % arr.len()];
+        acc += v;
     }
-    arr[0] + f64::to_degrees(cum[0].cos()) * 0.02 + s + z + acc
+    (arr[(it * 2 + 1) % arr.len()] / (1.5 + arr[it % arr.len()].cos())).tanh().exp_m1() + c + e + acc
 }
 
-fn f0591_t(tr: &Trace, c: f64, arr: [f64; 3]) -> f64 {
+fn f0591_t(tr: &Trace, mut c: f64, arr: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_cumsum(&arr);
-    let mut e = c / c.atan().hypot(1.0);
-    e += c * -0.5 - core::f64::consts::E * 0.5;
-    let s = h_scale3(&arr, (tr.abs(cum[(tr.floor(c.tanh().abs() * 2.9) as usize) % cum.len()]) + 0.5).ln())[(tr.floor((arr[1] + c).tanh().abs() * 2.9) as usize) % 3];
-    let mut z = e + e * arr[2];
-    for l in 0..3 {
-        for _ in (0..arr.len()).rev() {
-            z /= 1.5 + (tr.rem(cum[(l + 1) % cum.len()] + cum[(l * 2 + 1) % 3], 1.5)).tanh();
+    let mut e = c / tr.abs(c).hypot(1.0);
+    e += (c - core::f64::consts::E).hypot(tr.abs(0.9 + cum[(tr.floor(c.tanh().abs() * 2.9) as usize) % cum.len()]) + 0.5);
+    c *= tr.clamp(tr.signum(std::f64::consts::PI) * arr[1], -0.5, 0.8).tanh();
+    e = tr.rem(e, 1.5 + e.tanh());
+    let mut it: usize = 0;
+    while tr.b(it < cum.len()) {
+        it += 1;
+        let late1: f64;
+        if tr.b(it < 2) {
+            late1 = c * e * (it as f64).asinh();
+        } else {
+            match it {
+                0 => {
+                    e = e * 0.5 + tr.round(cum[(it + 1) % cum.len()] * 1.5) * 0.3;
+                }
+                mm if mm > 3 => {
+                    c += e + (e + cum[it.min(cum.len() - 1)]);
+                }
+                _ => {
+                    let z = e + f64::powf(tr.abs(e) + 0.5, cum[(it + 2) % cum.len()].sin() * 1.5);
+                    acc += z;
+                }
+            }
+            late1 = arr[0] * it as f64 + tr.atan2(cum[(it * 2 + 1) % cum.len()], e.tanh() - 1.5);
         }
-        let hs = arr;
-        acc += hs[2];
+        let v = (0.3 + late1) * arr[(it + 1) % arr.len()];
+        acc += v;
     }
-    arr[0] + f64::to_degrees(cum[0].cos()) * 0.02 + s + z + acc
+    (arr[(it * 2 + 1) % arr.len()] / (1.5 + arr[it % arr.len()].cos())).tanh().exp_m1() + c + e + acc
 }
 
 const CASE_F0591: Case = case!(f0591, f0591_t, f0591_grad, f0591_pullback, f0591_grad_into,
@@ -4880,29 +5006,43 @@ const CASE_F0591: Case = case!(f0591, f0591_t, f0591_grad, f0591_pullback, f0591
 fn f0592(xs: &[f64], ar: &[f64; 1], sp: Params) -> f64 {
     let mut acc: f64 = 0.0;
     let q: f64 = {
-        let a = xs[1];
+        let mut a = xs[1];
         if (1.2 / (2.0 + xs[1].sin())) > 0.1 {
-            let mut b = (ar[0] / (1.5 + sp.w[0].cos()) * 1.5).round() + xs[1];
-            b %= 1.0 + ar[0] * ar[0];
-            acc += b;
+            let y = (ar[0] / (1.5 + sp.w[0].cos())).cos();
+            let p: f64 = {
+                a += 0.3 * ar[0] - a.tanh().exp().recip();
+                let pt = (h_params(&sp, xs[0]), std::f64::consts::PI.asinh());
+                y * core::f64::consts::E * xs[1] + pt.1
+            };
+            acc += p;
+        } else if (a - xs[0]) > (2.0 + ar[0].sin()).recip() {
+            let buf = ar.to_vec();
+            acc += buf[0];
         }
-        f64::to_radians(a.tanh().to_degrees() * 0.02)
+        a * 0.9
     };
-    ar[0] + std::f64::consts::PI * q + sp.b + acc
+    h_mix(xs[1], xs[1]).sin().sinh() + ar[0] + sp.b + q + acc
 }
 
 fn f0592_t(tr: &Trace, xs: &[f64], ar: &[f64; 1], sp: Params) -> f64 {
     let mut acc: f64 = 0.0;
     let q: f64 = {
-        let a = xs[1];
+        let mut a = xs[1];
         if tr.b((1.2 / (2.0 + xs[1].sin())) > 0.1) {
-            let mut b = tr.round(ar[0] / (1.5 + sp.w[0].cos()) * 1.5) + xs[1];
-            b = tr.rem(b, 1.0 + ar[0] * ar[0]);
-            acc += b;
+            let y = (ar[0] / (1.5 + sp.w[0].cos())).cos();
+            let p: f64 = {
+                a += 0.3 * ar[0] - a.tanh().exp().recip();
+                let pt = (h_params(&sp, xs[0]), std::f64::consts::PI.asinh());
+                y * core::f64::consts::E * xs[1] + pt.1
+            };
+            acc += p;
+        } else if tr.b((a - xs[0]) > (2.0 + ar[0].sin()).recip()) {
+            let buf = ar.to_vec();
+            acc += buf[0];
         }
-        f64::to_radians(a.tanh().to_degrees() * 0.02)
+        a * 0.9
     };
-    ar[0] + std::f64::consts::PI * q + sp.b + acc
+    h_mix(xs[1], xs[1]).sin().sinh() + ar[0] + sp.b + q + acc
 }
 
 const CASE_F0592: Case = case!(f0592, f0592_t, f0592_grad, f0592_pullback, f0592_grad_into,
@@ -4917,25 +5057,18 @@ fn f0593(x: f64) -> f64 {
             for ii in 0..i {
                 if i < 1 {
                     let (z, mut w): (f64, f64) = h_polar(2.5, x * ii as f64);
-                    w %= 1.5 + z.tanh().tan().tanh();
+                    w %= 1.5 + z.tanh().tanh();
                     acc += w;
-                } else {
-                    let a = (x / (std::f64::consts::PI.abs() + 0.5)).hypot(1.0).log2();
-                    let g: f64 = {
-                        let tup = h_polar(i as f64 * 0.1, a);
-                        let pair = h_polar(x, x + a);
-                        0.3 - pair.0.tanh().powi(3) + tup.1
-                    };
-                    acc += g;
                 }
             }
-            let x = x - h_scale3(&[0.7 * x, core::f64::consts::E.tanh(), (1.0 + x * x).powf(x.sin() * 1.5)], std::f64::consts::PI.tanh().exp().sqrt())[(i + 3) % 3];
-            acc += x;
+            if i < 1 {
+                return h_mix(x, x) * x.hypot(1.0).log10();
+            }
         }
-        let a = (x.abs() + 0.5).log(2.5 + h_mix(1.2, 0.2).sin());
-        (a - x) * (x * a)
+        let x = x * (x + h_leaky(2.5));
+        (f64::atanh(x.tanh() * 0.9).sin() * 0.9).atanh()
     };
-    (a as f64 * 1.5).floor() + f64::log(1.5 + x.tanh(), 2.5 + a.sin()) + acc
+    0.3 + a + acc
 }
 
 fn f0593_t(tr: &Trace, x: f64) -> f64 {
@@ -4945,25 +5078,18 @@ fn f0593_t(tr: &Trace, x: f64) -> f64 {
             for ii in 0..i {
                 if tr.b(i < 1) {
                     let (z, mut w): (f64, f64) = h_polar(2.5, x * ii as f64);
-                    w = tr.rem(w, 1.5 + z.tanh().tan().tanh());
+                    w = tr.rem(w, 1.5 + z.tanh().tanh());
                     acc += w;
-                } else {
-                    let a = (x / (tr.abs(std::f64::consts::PI) + 0.5)).hypot(1.0).log2();
-                    let g: f64 = {
-                        let tup = h_polar(i as f64 * 0.1, a);
-                        let pair = h_polar(x, x + a);
-                        0.3 - pair.0.tanh().powi(3) + tup.1
-                    };
-                    acc += g;
                 }
             }
-            let x = x - h_scale3(&[0.7 * x, core::f64::consts::E.tanh(), (1.0 + x * x).powf(x.sin() * 1.5)], std::f64::consts::PI.tanh().exp().sqrt())[(i + 3) % 3];
-            acc += x;
+            if tr.b(i < 1) {
+                return h_mix(x, x) * x.hypot(1.0).log10();
+            }
         }
-        let a = (tr.abs(x) + 0.5).log(2.5 + h_mix(1.2, 0.2).sin());
-        (a - x) * (x * a)
+        let x = x * (x + h_leaky_t(tr, 2.5));
+        (f64::atanh(x.tanh() * 0.9).sin() * 0.9).atanh()
     };
-    tr.floor(a as f64 * 1.5) + f64::log(1.5 + x.tanh(), 2.5 + a.sin()) + acc
+    0.3 + a + acc
 }
 
 const CASE_F0593: Case = case!(f0593, f0593_t, f0593_grad, f0593_pullback, f0593_grad_into,
@@ -4973,56 +5099,64 @@ const CASE_F0593: Case = case!(f0593, f0593_t, f0593_grad, f0593_pullback, f0593
 #[differentiate]
 fn f0594(y: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (y + arr[1]) <= (y * arr[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % arr.len()]) {
+    if (y + arr[1]) <= (y.tanh() * 0.9).atanh() {
         let mut round: usize = 0;
-        while round < 3 && (y * core::f64::consts::E) < 0.7 {
+        while round < arr.len() {
             round += 1;
-            if (y * std::f64::consts::PI) < 0.7 {
+            if (y * core::f64::consts::E) < 0.7 {
                 return y;
             }
-            let y = y + arr[round % arr.len()].signum() * -y;
-            acc += y;
         }
-        let res = h_cumsum(&arr);
-        let tmp = [0.0_f64; 3];
-        acc += res[1];
-        acc += tmp[2];
+    } else if (arr[0] - y) <= 2.5 {
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
     } else {
-        for jj in 0..2 {
-            let xs = arr;
-            let u = (2.0 + (arr[jj % arr.len()].cos() * 0.9).asin().sin()).sqrt();
-            acc += xs[1];
-            acc += u;
-        }
+        let d = y / y.hypot(1.0) * h_norm2([arr[(((arr[((arr[1].sin().abs() * 2.9).floor() as usize) % arr.len()] + arr[0]).sin().abs() * 2.9).floor() as usize) % arr.len()], y]);
+        acc += d;
     }
-    (y * 1.5).round() * 0.3 + acc
+    let mut cnt: usize = 0;
+    let z: f64 = loop {
+        cnt += 1;
+        if cnt > 1 {
+            break arr[(cnt + 2) % arr.len()];
+        }
+        if y >= y.min(arr[cnt - 1]) {
+            let ys = [arr[2 - 1 - cnt], y * arr[(cnt * 2 + 1) % arr.len()], y - arr[arr.len() - 1 - cnt], y.tanh().exp()];
+            acc += ys[3];
+        }
+    };
+    z.hypot(1.0).cbrt() + acc
 }
 
 fn f0594_t(tr: &Trace, y: f64, arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((y + arr[1]) <= (y * arr[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % arr.len()])) {
+    if tr.b((y + arr[1]) <= (y.tanh() * 0.9).atanh()) {
         let mut round: usize = 0;
-        while tr.b(round < 3 && (y * core::f64::consts::E) < 0.7) {
+        while tr.b(round < arr.len()) {
             round += 1;
-            if tr.b((y * std::f64::consts::PI) < 0.7) {
+            if tr.b((y * core::f64::consts::E) < 0.7) {
                 return y;
             }
-            let y = y + tr.signum(arr[round % arr.len()]) * -y;
-            acc += y;
         }
-        let res = h_cumsum(&arr);
-        let tmp = [0.0_f64; 3];
-        acc += res[1];
-        acc += tmp[2];
+    } else if tr.b((arr[0] - y) <= 2.5) {
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
     } else {
-        for jj in 0..2 {
-            let xs = arr;
-            let u = (2.0 + (arr[jj % arr.len()].cos() * 0.9).asin().sin()).sqrt();
-            acc += xs[1];
-            acc += u;
-        }
+        let d = y / y.hypot(1.0) * h_norm2([arr[(tr.floor((arr[(tr.floor(arr[1].sin().abs() * 2.9) as usize) % arr.len()] + arr[0]).sin().abs() * 2.9) as usize) % arr.len()], y]);
+        acc += d;
     }
-    tr.round(y * 1.5) * 0.3 + acc
+    let mut cnt: usize = 0;
+    let z: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > 1) {
+            break arr[(cnt + 2) % arr.len()];
+        }
+        if tr.b(y >= tr.min(y, arr[cnt - 1])) {
+            let ys = [arr[2 - 1 - cnt], y * arr[(cnt * 2 + 1) % arr.len()], y - arr[arr.len() - 1 - cnt], y.tanh().exp()];
+            acc += ys[3];
+        }
+    };
+    z.hypot(1.0).cbrt() + acc
 }
 
 const CASE_F0594: Case = case!(f0594, f0594_t, f0594_grad, f0594_pullback, f0594_grad_into,
@@ -5035,34 +5169,28 @@ fn f0595(x: f64, ar: &[f64; 1]) -> f64 {
     let g: f64 = if 0.1 >= x {
         let late1: f64;
         if (ar[0] - x) <= -0.5 {
-            for (ii, &v) in ar.iter().enumerate() {
-                if (0.7 * v) < std::f64::consts::PI.cos().tan() {
-                    let (c, b) = ((std::f64::consts::PI * 1.5).round() + ar[0], ar[0].sin());
-                    let cum = h_cumsum(ar);
+            for &v in ar.iter() {
+                if (0.7 * v) < ((std::f64::consts::PI * 1.5).ceil() * 0.3) {
+                    let (u, mut c) = h_polar(std::f64::consts::PI.tanh().exp().ln_1p(), std::f64::consts::PI.signum() * ar[0]);
+                    c = c * ar[0].asinh().cos();
+                    acc += u;
                     acc += c;
-                    acc += b;
-                    acc += cum[0];
                 } else {
-                    let mut r: f64 = if (ar[0] * 0.9) >= (x.abs() + 0.5).ln_1p() {
-                        v * 0.9
-                    } else {
-                        f64::atan(ar[0]) % (2.0 + (ii as f64).hypot(1.5 + ar[0].tanh()).sin())
-                    };
-                    r -= (1.5 + v.cos()).ln_1p().sin().exp_m1();
-                    acc += r;
+                    let e = -(ar[0] * v);
+                    acc += e;
                 }
-                let cum = h_cumsum(ar);
-                acc += cum[0];
+                let x = x * ((1.5 + ar[0].tanh()).sqrt() + ar[0].to_radians());
+                acc += x;
             }
-            late1 = ar[0];
+            late1 = x.max(x * 0.5) * ar[0];
         } else {
-            late1 = h_dot(ar, ar);
+            late1 = (ar[0] * x).cos().exp();
         }
-        ar[0] + late1
+        ar[0].hypot(x.tanh().exp()) * (x + 0.2) + late1
     } else {
-        x.atan()
+        ar[0].tanh().exp2()
     };
-    ar[0] + (1.5 + ar[0].cos()).cbrt() + g + acc
+    g + acc
 }
 
 fn f0595_t(tr: &Trace, x: f64, ar: &[f64; 1]) -> f64 {
@@ -5070,34 +5198,28 @@ fn f0595_t(tr: &Trace, x: f64, ar: &[f64; 1]) -> f64 {
     let g: f64 = if tr.b(0.1 >= x) {
         let late1: f64;
         if tr.b((ar[0] - x) <= -0.5) {
-            for (ii, &v) in ar.iter().enumerate() {
-                if tr.b((0.7 * v) < std::f64::consts::PI.cos().tan()) {
-                    let (c, b) = (tr.round(std::f64::consts::PI * 1.5) + ar[0], ar[0].sin());
-                    let cum = h_cumsum(ar);
+            for &v in ar.iter() {
+                if tr.b((0.7 * v) < (tr.ceil(std::f64::consts::PI * 1.5) * 0.3)) {
+                    let (u, mut c) = h_polar(std::f64::consts::PI.tanh().exp().ln_1p(), tr.signum(std::f64::consts::PI) * ar[0]);
+                    c = c * ar[0].asinh().cos();
+                    acc += u;
                     acc += c;
-                    acc += b;
-                    acc += cum[0];
                 } else {
-                    let mut r: f64 = if tr.b((ar[0] * 0.9) >= (tr.abs(x) + 0.5).ln_1p()) {
-                        v * 0.9
-                    } else {
-                        tr.rem(f64::atan(ar[0]), 2.0 + (ii as f64).hypot(1.5 + ar[0].tanh()).sin())
-                    };
-                    r -= (1.5 + v.cos()).ln_1p().sin().exp_m1();
-                    acc += r;
+                    let e = -(ar[0] * v);
+                    acc += e;
                 }
-                let cum = h_cumsum(ar);
-                acc += cum[0];
+                let x = x * ((1.5 + ar[0].tanh()).sqrt() + ar[0].to_radians());
+                acc += x;
             }
-            late1 = ar[0];
+            late1 = tr.max(x, x * 0.5) * ar[0];
         } else {
-            late1 = h_dot(ar, ar);
+            late1 = (ar[0] * x).cos().exp();
         }
-        ar[0] + late1
+        ar[0].hypot(x.tanh().exp()) * (x + 0.2) + late1
     } else {
-        x.atan()
+        ar[0].tanh().exp2()
     };
-    ar[0] + (1.5 + ar[0].cos()).cbrt() + g + acc
+    g + acc
 }
 
 const CASE_F0595: Case = case!(f0595, f0595_t, f0595_grad, f0595_pullback, f0595_grad_into,
@@ -5107,28 +5229,42 @@ const CASE_F0595: Case = case!(f0595, f0595_t, f0595_grad, f0595_pullback, f0595
 #[differentiate]
 fn f0596(x: f64, mat: &[[f64; 1]; 1], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = (x + core::f64::consts::E) / (zs[(((-x).sin().abs() * 2.9).floor() as usize) % zs.len()] * zs[((mat[0][0].tanh().abs() * 2.9).floor() as usize) % zs.len()]).hypot(1.0);
-    for jj in 0..2 {
-        for v in &zs {
-            let p = (mat[0][0] * x).hypot(1.5 + (v - zs[jj]).cos());
-            acc += p;
-        }
+    let mut y = (x + core::f64::consts::E) / ((zs[(((-x).sin().abs() * 2.9).floor() as usize) % zs.len()] * zs[(((2.0 + x.sin()).recip().cos().abs() * 2.9).floor() as usize) % zs.len()]).abs() + 0.5);
+    if h_cumsum(&zs)[0] <= 2.5 {
+        let pair = h_polar(zs[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % zs.len()].tanh().to_degrees() * 0.02, x - -1.5);
+        acc += pair.1;
     }
-    a %= 1.5 + mat[0][0].sin().tan().sin().exp_m1().tanh();
-    mat[0][0] % (1.0 + a * a) + h_nested(0.9, &zs) + acc
+    let mut round: usize = 0;
+    while round < 1 {
+        round += 1;
+        let r = mat[0][0].powi(1).tanh().to_degrees() * 0.02;
+        if (mat[0][0] + round as f64) < 0.9 {
+            y += (2.0 + (round as f64).sin() + 1.2).acosh();
+            continue;
+        }
+        acc += r;
+    }
+    y + mat[0][0] + acc
 }
 
 fn f0596_t(tr: &Trace, x: f64, mat: &[[f64; 1]; 1], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut a = (x + core::f64::consts::E) / (zs[(tr.floor((-x).sin().abs() * 2.9) as usize) % zs.len()] * zs[(tr.floor(mat[0][0].tanh().abs() * 2.9) as usize) % zs.len()]).hypot(1.0);
-    for jj in 0..2 {
-        for v in &zs {
-            let p = (mat[0][0] * x).hypot(1.5 + (v - zs[jj]).cos());
-            acc += p;
-        }
+    let mut y = (x + core::f64::consts::E) / (tr.abs(zs[(tr.floor((-x).sin().abs() * 2.9) as usize) % zs.len()] * zs[(tr.floor((2.0 + x.sin()).recip().cos().abs() * 2.9) as usize) % zs.len()]) + 0.5);
+    if tr.b(h_cumsum(&zs)[0] <= 2.5) {
+        let pair = h_polar(zs[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % zs.len()].tanh().to_degrees() * 0.02, x - -1.5);
+        acc += pair.1;
     }
-    a = tr.rem(a, 1.5 + mat[0][0].sin().tan().sin().exp_m1().tanh());
-    tr.rem(mat[0][0], 1.0 + a * a) + h_nested(0.9, &zs) + acc
+    let mut round: usize = 0;
+    while tr.b(round < 1) {
+        round += 1;
+        let r = mat[0][0].powi(1).tanh().to_degrees() * 0.02;
+        if tr.b((mat[0][0] + round as f64) < 0.9) {
+            y += (2.0 + (round as f64).sin() + 1.2).acosh();
+            continue;
+        }
+        acc += r;
+    }
+    y + mat[0][0] + acc
 }
 
 const CASE_F0596: Case = case!(f0596, f0596_t, f0596_grad, f0596_pullback, f0596_grad_into,
@@ -5138,38 +5274,40 @@ const CASE_F0596: Case = case!(f0596, f0596_t, f0596_grad, f0596_pullback, f0596
 #[differentiate]
 fn f0597(x: f64, vals: &[f64], b: f64, zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if (0.7 + zs[1]) < 0.3 {
+    let mut a: f64 = if (0.7 + zs[1]) < 0.3 {
         0.1
     } else {
         let v: f64 = x;
-        f64::cosh((1.5 + v.cos()).sqrt().cos())
+        ((1.5 + v.cos()).log(2.5 + b.sin()).tanh() * 0.9).asin()
     };
-    let mut cnt: usize = 0;
-    while cnt < 1 && core::f64::consts::E <= 0.9 {
-        cnt += 1;
-        let xs = vec![0.0_f64; vals.len()];
-        acc += xs[3];
+    for t in vals.iter() {
+        if h_nested(x, &zs) > 0.5 {
+            a += (core::f64::consts::E + a) * 0.5;
+            continue;
+        }
+        acc += *t;
     }
-    let q = cnt as f64 + 0.1 + f64::sin(x);
-    std::f64::consts::PI.sin().exp_m1().hypot(1.0).powf((x - zs[cnt]).tanh() * 1.5) + vals[3] + b + a + q + acc
+    a *= (zs[0] + vals[(((core::f64::consts::E * -0.5).tanh().abs() * 2.9).floor() as usize) % vals.len()]).max(zs[0] * std::f64::consts::PI).tanh();
+    a.max(zs[0].min(b)) + x + acc
 }
 
 fn f0597_t(tr: &Trace, x: f64, vals: &[f64], b: f64, zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if tr.b((0.7 + zs[1]) < 0.3) {
+    let mut a: f64 = if tr.b((0.7 + zs[1]) < 0.3) {
         0.1
     } else {
         let v: f64 = x;
-        f64::cosh((1.5 + v.cos()).sqrt().cos())
+        ((1.5 + v.cos()).log(2.5 + b.sin()).tanh() * 0.9).asin()
     };
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 1 && core::f64::consts::E <= 0.9) {
-        cnt += 1;
-        let xs = vec![0.0_f64; vals.len()];
-        acc += xs[3];
+    for t in vals.iter() {
+        if tr.b(h_nested(x, &zs) > 0.5) {
+            a += (core::f64::consts::E + a) * 0.5;
+            continue;
+        }
+        acc += *t;
     }
-    let q = cnt as f64 + 0.1 + f64::sin(x);
-    std::f64::consts::PI.sin().exp_m1().hypot(1.0).powf((x - zs[cnt]).tanh() * 1.5) + vals[3] + b + a + q + acc
+    a *= tr.max(zs[0] + vals[(tr.floor((core::f64::consts::E * -0.5).tanh().abs() * 2.9) as usize) % vals.len()], zs[0] * std::f64::consts::PI).tanh();
+    tr.max(a, tr.min(zs[0], b)) + x + acc
 }
 
 const CASE_F0597: Case = case!(f0597, f0597_t, f0597_grad, f0597_pullback, f0597_grad_into,
@@ -5181,44 +5319,46 @@ fn f0598(a: f64, a1: f64, ws: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if (ws[3] * xs[1]) < 1.5 {
         let w: f64 = if (a - 2.0) <= 0.5 {
-            (1.0 + a * a).ln().hypot(1.0).ln_1p()
+            a.sin().powi(2)
         } else {
-            a1 + a1.signum() * ws[(((a1 - ws[3]).cos().abs() * 2.9).floor() as usize) % ws.len()]
+            let y: f64 = h_leaky(a1).tanh().to_degrees() * 0.02;
+            ws[3].max(a) - std::f64::consts::PI.hypot(y.hypot(1.0))
         };
-        let mut d = -std::f64::consts::PI % (xs[3] * ws[((ws[0].tanh().abs() * 2.9).floor() as usize) % 4]).hypot(1.0);
-        d = d * std::f64::consts::PI.cos();
-        acc += w;
-        acc += d;
+        let pt = (w.tanh().exp().powf(std::f64::consts::PI.cos() * 1.5), -a1);
+        let a: f64 = a - f64::hypot(std::f64::consts::PI, (std::f64::consts::PI * a).abs() + 0.5);
+        acc += pt.1;
+        acc += a;
+    } else {
+        for i in 1..xs.len() {
+            if i < 2 {
+                break;
+            }
+        }
     }
-    let mut w = (1.5 + (a1 * 1.5).tanh()).sqrt();
-    let mut it: usize = 0;
-    while it < 4 && (a / a1.hypot(1.0)) >= 1.5 {
-        it += 1;
-        w /= 1.5 + (-ws[(it + 3) % ws.len()] / 2.5_f64.powf((it as f64).tanh()).hypot(1.0)).cos();
-    }
-    w * -a1 + acc
+    xs[(((1.5 + a1.tanh() + 1.2).acosh().cos().abs() * 2.9).floor() as usize) % xs.len()].hypot(a1.hypot(1.0)) + a % std::f64::consts::PI.hypot(1.0) + acc
 }
 
 fn f0598_t(tr: &Trace, a: f64, a1: f64, ws: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((ws[3] * xs[1]) < 1.5) {
         let w: f64 = if tr.b((a - 2.0) <= 0.5) {
-            (1.0 + a * a).ln().hypot(1.0).ln_1p()
+            a.sin().powi(2)
         } else {
-            a1 + tr.signum(a1) * ws[(tr.floor((a1 - ws[3]).cos().abs() * 2.9) as usize) % ws.len()]
+            let y: f64 = h_leaky_t(tr, a1).tanh().to_degrees() * 0.02;
+            tr.max(ws[3], a) - std::f64::consts::PI.hypot(y.hypot(1.0))
         };
-        let mut d = tr.rem(-std::f64::consts::PI, (xs[3] * ws[(tr.floor(ws[0].tanh().abs() * 2.9) as usize) % 4]).hypot(1.0));
-        d = d * std::f64::consts::PI.cos();
-        acc += w;
-        acc += d;
+        let pt = (w.tanh().exp().powf(std::f64::consts::PI.cos() * 1.5), -a1);
+        let a: f64 = a - f64::hypot(std::f64::consts::PI, tr.abs(std::f64::consts::PI * a) + 0.5);
+        acc += pt.1;
+        acc += a;
+    } else {
+        for i in 1..xs.len() {
+            if tr.b(i < 2) {
+                break;
+            }
+        }
     }
-    let mut w = (1.5 + (a1 * 1.5).tanh()).sqrt();
-    let mut it: usize = 0;
-    while tr.b(it < 4 && (a / a1.hypot(1.0)) >= 1.5) {
-        it += 1;
-        w /= 1.5 + (-ws[(it + 3) % ws.len()] / 2.5_f64.powf((it as f64).tanh()).hypot(1.0)).cos();
-    }
-    w * -a1 + acc
+    xs[(tr.floor((1.5 + a1.tanh() + 1.2).acosh().cos().abs() * 2.9) as usize) % xs.len()].hypot(a1.hypot(1.0)) + tr.rem(a, std::f64::consts::PI.hypot(1.0)) + acc
 }
 
 const CASE_F0598: Case = case!(f0598, f0598_t, f0598_grad, f0598_pullback, f0598_grad_into,
@@ -5236,18 +5376,18 @@ fn f0599(b: f64) -> f64 {
                         continue;
                     }
                 }
-                if h_pow(-1.5, j) <= (j as f64).sin() {
+                if h_pow(-1.5, j) <= (j as f64).atan() {
                     let y: f64 = {
-                        let a = f64::sinh((b - b * 0.5).sin());
-                        if b <= a.sin() {
+                        let a = f64::atanh((b - b * 0.5).sin() * 0.9);
+                        if b <= (a.abs() + 0.5).ln_1p() || j < 1 {
                             break;
                         }
-                        0.3 / (1.5 + b.cos()) + h_leaky(j as f64)
+                        b - j as f64
                     };
                     let g: f64 = if (-0.5 / (1.0 + y * y)) <= (b * 0.2) || j < 1 {
                         2.5
                     } else {
-                        y * b + (y * 1.5).trunc() * 0.3
+                        y * b + y.powi(2)
                     };
                     let vals: [f64; 5] = [0.0; 5];
                     acc += g;
@@ -5255,20 +5395,18 @@ fn f0599(b: f64) -> f64 {
                 } else {
                     let ws = [0.0_f64; 2];
                     if (j as f64) < 0.1 {
-                        return (j as f64 + b).hypot(1.0).sqrt();
+                        return (j as f64 + b).cos();
                     }
                     acc += ws[1];
                 }
             }
             _ => {
-                let p = (b / (1.0 + b * b)).hypot((2.5 * b).abs() + 0.5);
-                let xs: [f64; 2] = [0.0; 2];
-                acc += p;
-                acc += xs[1];
+                let ys = [f64::powf(1.5 + b.cos(), (j as f64).cos() * 1.5), b - b * 0.5, b.signum() * b];
+                acc += ys[2];
             }
         }
     }
-    b + acc
+    std::f64::consts::PI * b + core::f64::consts::E / (1.5 + b.tanh()) + acc
 }
 
 fn f0599_t(tr: &Trace, b: f64) -> f64 {
@@ -5281,18 +5419,18 @@ fn f0599_t(tr: &Trace, b: f64) -> f64 {
                         continue;
                     }
                 }
-                if tr.b(h_pow(-1.5, j) <= (j as f64).sin()) {
+                if tr.b(h_pow(-1.5, j) <= (j as f64).atan()) {
                     let y: f64 = {
-                        let a = f64::sinh((b - b * 0.5).sin());
-                        if tr.b(b <= a.sin()) {
+                        let a = f64::atanh((b - b * 0.5).sin() * 0.9);
+                        if tr.b(b <= (tr.abs(a) + 0.5).ln_1p() || j < 1) {
                             break;
                         }
-                        0.3 / (1.5 + b.cos()) + h_leaky_t(tr, j as f64)
+                        b - j as f64
                     };
                     let g: f64 = if tr.b((-0.5 / (1.0 + y * y)) <= (b * 0.2) || j < 1) {
                         2.5
                     } else {
-                        y * b + tr.trunc(y * 1.5) * 0.3
+                        y * b + y.powi(2)
                     };
                     let vals: [f64; 5] = [0.0; 5];
                     acc += g;
@@ -5300,20 +5438,18 @@ fn f0599_t(tr: &Trace, b: f64) -> f64 {
                 } else {
                     let ws = [0.0_f64; 2];
                     if tr.b((j as f64) < 0.1) {
-                        return (j as f64 + b).hypot(1.0).sqrt();
+                        return (j as f64 + b).cos();
                     }
                     acc += ws[1];
                 }
             }
             _ => {
-                let p = (b / (1.0 + b * b)).hypot(tr.abs(2.5 * b) + 0.5);
-                let xs: [f64; 2] = [0.0; 2];
-                acc += p;
-                acc += xs[1];
+                let ys = [f64::powf(1.5 + b.cos(), (j as f64).cos() * 1.5), b - b * 0.5, tr.signum(b) * b];
+                acc += ys[2];
             }
         }
     }
-    b + acc
+    std::f64::consts::PI * b + core::f64::consts::E / (1.5 + b.tanh()) + acc
 }
 
 const CASE_F0599: Case = case!(f0599, f0599_t, f0599_grad, f0599_pullback, f0599_grad_into,
@@ -5332,27 +5468,18 @@ fn f0600(zs: [f64; 1], on: bool, b: f64, n: usize) -> f64 {
     }
     if n > 1 {
         let mut cnt: usize = 0;
-        let mut e: f64 = loop {
+        let e: f64 = loop {
             cnt += 1;
             if cnt > n {
                 break h_polar(zs[0] - b, -b).1;
             }
-            let y = (2.0 + b.sin()).cbrt();
-            acc += y;
+            let q = b.hypot(1.0).log10();
+            acc += q;
         };
-        let v: f64 = if n % 2 == 0 {
-            e = e.sin() + ((e * 1.5).ceil() + b);
-            zs[0] * 2.0 - core::f64::consts::E.tanh().exp().log10()
-        } else {
-            f64::log2(f64::sinh(zs[0].sin()).tanh().exp())
-        };
-        acc += e;
-        acc += v;
-    } else if (zs[0].tanh().to_degrees() * 0.02) < 0.9 {
-        let z = (std::f64::consts::PI + b) * h_scale3(&[b, zs[0], b], zs[0])[(n * 2 + 1) % 3];
-        acc += z;
+        let y = e - b + (e + b);
+        acc += y;
     }
-    b + zs[0] + acc
+    -zs[0] + b + acc
 }
 
 fn f0600_t(tr: &Trace, zs: [f64; 1], on: bool, b: f64, n: usize) -> f64 {
@@ -5366,31 +5493,22 @@ fn f0600_t(tr: &Trace, zs: [f64; 1], on: bool, b: f64, n: usize) -> f64 {
     }
     if tr.b(n > 1) {
         let mut cnt: usize = 0;
-        let mut e: f64 = loop {
+        let e: f64 = loop {
             cnt += 1;
             if tr.b(cnt > n) {
                 break h_polar(zs[0] - b, -b).1;
             }
-            let y = (2.0 + b.sin()).cbrt();
-            acc += y;
+            let q = b.hypot(1.0).log10();
+            acc += q;
         };
-        let v: f64 = if tr.b(n % 2 == 0) {
-            e = e.sin() + (tr.ceil(e * 1.5) + b);
-            zs[0] * 2.0 - core::f64::consts::E.tanh().exp().log10()
-        } else {
-            f64::log2(f64::sinh(zs[0].sin()).tanh().exp())
-        };
-        acc += e;
-        acc += v;
-    } else if tr.b((zs[0].tanh().to_degrees() * 0.02) < 0.9) {
-        let z = (std::f64::consts::PI + b) * h_scale3(&[b, zs[0], b], zs[0])[(n * 2 + 1) % 3];
-        acc += z;
+        let y = e - b + (e + b);
+        acc += y;
     }
-    b + zs[0] + acc
+    -zs[0] + b + acc
 }
 
 const CASE_F0600: Case = case!(f0600, f0600_t, f0600_grad, f0600_pullback, f0600_grad_into,
-    n: 2, active: [false, true], ints: [[1, 3], [0, 1], [0, 0], [0, 1]],
+    n: 2, active: [false, true], ints: [[1, 3], [0, 1], [0, 0], [0, 0]],
     |p, k| (arr(&p[0..1]), k[0] == 1, p[1], k[1]));
 
 #[differentiate]
@@ -5400,29 +5518,31 @@ fn f0601(ws: &[f64], y: f64, ws2: &[f64], vals: &[f64]) -> f64 {
         for jj in 0..3 {
             let q: f64 = match jj {
                 0 => {
-                    (std::f64::consts::PI * 1.5).round() * 0.3 / (2.0 + (core::f64::consts::E - y).sin())
+                    std::f64::consts::PI.sin().powi(4) / (1.5 + (vals[vals.len() - 1 - jj] + std::f64::consts::PI).tanh())
                 }
                 mm if mm > 3 => {
-                    ws[(jj * 2 + 1) % ws.len()] * (1.5 + y.cos()).recip()
+                    let u: f64 = if (jj as f64).max(y) > 0.2 {
+                        let d = h_nested(ws[jj % ws.len()], vals) / ((jj as f64 + y).abs() + 0.5);
+                        1.5 * d + d * jj as f64
+                    } else {
+                        std::f64::consts::PI
+                    };
+                    (0.5 - ws2[jj % ws2.len()]) * (ws[jj] * u)
                 }
                 _ => {
-                    let d = h_nested(ws[jj % ws.len()], vals) / ((jj as f64 + y).abs() + 0.5);
-                    (0.1 + d).tanh().exp2()
+                    f64::powi((jj as f64).tanh().exp(), 0)
                 }
             };
-            for l in 1..=jj {
-                let p: f64 = if l % 2 == 0 {
-                    0.5
-                } else {
-                    ws[l % ws.len()]
-                };
-                acc += p;
-            }
+            let b: f64 = {
+                let z = (vals[(jj + 3) % vals.len()] / (1.5 + vals[(jj * 2 + 1) % vals.len()].cos()) * 1.5).round() + (-1.5 + ws2[(jj * 2 + 1) % ws2.len()]);
+                (1.5 + z.tanh()).ln() * y
+            };
             acc += q;
+            acc += b;
         }
-        h_pow(h_nested(ws2[0], ws), 3)
+        y.sin().sinh() * y
     };
-    (core::f64::consts::E / std::f64::consts::PI.tanh().exp()) as f64 + y + vals[2] + p + acc
+    (-ws2[1]).tanh().to_degrees() * 0.02 + ws[2] + vals[2] + p + acc
 }
 
 fn f0601_t(tr: &Trace, ws: &[f64], y: f64, ws2: &[f64], vals: &[f64]) -> f64 {
@@ -5431,29 +5551,31 @@ fn f0601_t(tr: &Trace, ws: &[f64], y: f64, ws2: &[f64], vals: &[f64]) -> f64 {
         for jj in 0..3 {
             let q: f64 = match jj {
                 0 => {
-                    tr.round(std::f64::consts::PI * 1.5) * 0.3 / (2.0 + (core::f64::consts::E - y).sin())
+                    std::f64::consts::PI.sin().powi(4) / (1.5 + (vals[vals.len() - 1 - jj] + std::f64::consts::PI).tanh())
                 }
                 mm if mm > 3 => {
-                    ws[(jj * 2 + 1) % ws.len()] * (1.5 + y.cos()).recip()
+                    let u: f64 = if tr.b(tr.max(jj as f64, y) > 0.2) {
+                        let d = h_nested(ws[jj % ws.len()], vals) / (tr.abs(jj as f64 + y) + 0.5);
+                        1.5 * d + d * jj as f64
+                    } else {
+                        std::f64::consts::PI
+                    };
+                    (0.5 - ws2[jj % ws2.len()]) * (ws[jj] * u)
                 }
                 _ => {
-                    let d = h_nested(ws[jj % ws.len()], vals) / (tr.abs(jj as f64 + y) + 0.5);
-                    (0.1 + d).tanh().exp2()
+                    f64::powi((jj as f64).tanh().exp(), 0)
                 }
             };
-            for l in 1..=jj {
-                let p: f64 = if tr.b(l % 2 == 0) {
-                    0.5
-                } else {
-                    ws[l % ws.len()]
-                };
-                acc += p;
-            }
+            let b: f64 = {
+                let z = tr.round(vals[(jj + 3) % vals.len()] / (1.5 + vals[(jj * 2 + 1) % vals.len()].cos()) * 1.5) + (-1.5 + ws2[(jj * 2 + 1) % ws2.len()]);
+                (1.5 + z.tanh()).ln() * y
+            };
             acc += q;
+            acc += b;
         }
-        h_pow(h_nested(ws2[0], ws), 3)
+        y.sin().sinh() * y
     };
-    (core::f64::consts::E / std::f64::consts::PI.tanh().exp()) as f64 + y + vals[2] + p + acc
+    (-ws2[1]).tanh().to_degrees() * 0.02 + ws[2] + vals[2] + p + acc
 }
 
 const CASE_F0601: Case = case!(f0601, f0601_t, f0601_grad, f0601_pullback, f0601_grad_into,
@@ -5464,129 +5586,153 @@ const CASE_F0601: Case = case!(f0601, f0601_t, f0601_grad, f0601_pullback, f0601
 fn f0602(y: f64, x: f64, flag: bool, xs: &[f64]) -> f64 {
     let r: f64 = xs[2];
     let p: f64 = xs[4];
-    let e = xs[1] + f64::cos(core::f64::consts::E);
+    let e = xs[1] + core::f64::consts::E % 1.5;
     let s: f64 = xs[1];
-    xs[((y.mul_add(std::f64::consts::PI, std::f64::consts::PI).sin().abs() * 2.9).floor() as usize) % xs.len()].tanh().exp().log(3.0) + x + flag as u8 as f64 * 0.5 + r + p + e + s
+    xs[((y.tanh().tan().cos().abs() * 2.9).floor() as usize) % xs.len()].hypot(1.0).ln_1p() + x + flag as u8 as f64 * 0.5 + r + p + e + s
 }
 
 fn f0602_t(tr: &Trace, y: f64, x: f64, flag: bool, xs: &[f64]) -> f64 {
     let r: f64 = xs[2];
     let p: f64 = xs[4];
-    let e = xs[1] + f64::cos(core::f64::consts::E);
+    let e = xs[1] + tr.rem(core::f64::consts::E, 1.5);
     let s: f64 = xs[1];
-    xs[(tr.floor(y.mul_add(std::f64::consts::PI, std::f64::consts::PI).sin().abs() * 2.9) as usize) % xs.len()].tanh().exp().log(3.0) + x + flag as u8 as f64 * 0.5 + r + p + e + s
+    xs[(tr.floor(y.tanh().tan().cos().abs() * 2.9) as usize) % xs.len()].hypot(1.0).ln_1p() + x + flag as u8 as f64 * 0.5 + r + p + e + s
 }
 
 const CASE_F0602: Case = case!(f0602, f0602_t, f0602_grad, f0602_pullback, f0602_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [1], [0], [0]],
     |p, k| (p[0], p[1], k[0] == 1, &p[2..7]));
 
 #[differentiate]
 fn f0603(b: f64, n: usize, zs: [f64; 1], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e: f64 = if (xs[0] / (1.5 + zs[0].tanh())) < b.atan() {
-        xs[0]
+    let mut e: f64 = if (xs[0] / (1.5 + zs[0].tanh())) < b.max(b * 0.5) {
+        let e: f64 = -xs[0] - zs[0] * b;
+        0.1 + e
     } else {
-        let mut step: usize = 0;
-        while step < n {
-            step += 1;
-            let r: f64 = {
-                for _ in (1..=n).rev() {
-                    let ys = vec![0.0_f64; zs.len()];
-                    acc += ys[0];
-                }
-                xs[0] * std::f64::consts::PI * h_mix(b, zs[0])
-            };
-            acc += r;
+        let late1: f64;
+        if n % 2 == 0 {
+            let a = (1.5 + zs[0].min(b).tanh()).cbrt();
+            late1 = b;
+            acc += a;
+        } else {
+            late1 = h_scale3(&[xs[0], xs[0], xs[0]], 2.5)[(n * 2 + 1) % 3].asinh();
         }
-        b.hypot(xs[0].abs() + 0.5) * h_scale3(&[xs[0], xs[0], xs[0]], 2.5)[(step * 2 + 1) % 3]
+        h_nested(h_nested(std::f64::consts::PI, xs), xs) + late1
     };
-    for j in 0..n {
-        let c: f64 = e * j as f64 % (2.0 + (e * xs[0]).sin());
+    e %= 1.5 + ((b % 1.5).tanh().to_degrees() * 0.02).cos();
+    if b.tanh() < 0.2 {
+        let pair = h_polar((b.cos() * 0.9).acos(), b as f64);
+        let c: f64 = match n % 3 {
+            0 => {
+                let buf = [[0.0_f64; 1]; 2];
+                b.tanh().exp2() + buf[1][0]
+            }
+            1 | 2 => {
+                e = h_mix(e, zs[0] + b);
+                f64::sqrt(e.hypot(1.0))
+            }
+            mm if mm > 3 => {
+                let ws: Vec<f64> = vec![0.0; zs.len()];
+                (xs[0] - b) * h_leaky(e) + ws[0]
+            }
+            _ => {
+                e = e.sin() + h_leaky(xs[0]);
+                zs[0] + (zs[0] + b)
+            }
+        };
+        acc += pair.1;
         acc += c;
+    } else {
+        e = e.tanh() + (b + std::f64::consts::PI);
+        e /= 1.5 + ((b.sin() * 1.5).floor() * 0.3).cos();
     }
-    acc += e;
-    let e = (2.0 + (xs[0] - -0.5).sin()).log(3.0);
-    0.1 + e + acc
+    (1.5 + (b.abs() + 0.5).powf(b.tanh() * 1.5).tanh()).log2() + e + acc
 }
 
 fn f0603_t(tr: &Trace, b: f64, n: usize, zs: [f64; 1], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let e: f64 = if tr.b((xs[0] / (1.5 + zs[0].tanh())) < b.atan()) {
-        xs[0]
+    let mut e: f64 = if tr.b((xs[0] / (1.5 + zs[0].tanh())) < tr.max(b, b * 0.5)) {
+        let e: f64 = -xs[0] - zs[0] * b;
+        0.1 + e
     } else {
-        let mut step: usize = 0;
-        while tr.b(step < n) {
-            step += 1;
-            let r: f64 = {
-                for _ in (1..=n).rev() {
-                    let ys = vec![0.0_f64; zs.len()];
-                    acc += ys[0];
-                }
-                xs[0] * std::f64::consts::PI * h_mix(b, zs[0])
-            };
-            acc += r;
+        let late1: f64;
+        if tr.b(n % 2 == 0) {
+            let a = (1.5 + tr.min(zs[0], b).tanh()).cbrt();
+            late1 = b;
+            acc += a;
+        } else {
+            late1 = h_scale3(&[xs[0], xs[0], xs[0]], 2.5)[(n * 2 + 1) % 3].asinh();
         }
-        b.hypot(tr.abs(xs[0]) + 0.5) * h_scale3(&[xs[0], xs[0], xs[0]], 2.5)[(step * 2 + 1) % 3]
+        h_nested(h_nested(std::f64::consts::PI, xs), xs) + late1
     };
-    for j in 0..n {
-        let c: f64 = tr.rem(e * j as f64, 2.0 + (e * xs[0]).sin());
+    e = tr.rem(e, 1.5 + ((tr.rem(b, 1.5)).tanh().to_degrees() * 0.02).cos());
+    if tr.b(b.tanh() < 0.2) {
+        let pair = h_polar((b.cos() * 0.9).acos(), b as f64);
+        let c: f64 = match n % 3 {
+            0 => {
+                let buf = [[0.0_f64; 1]; 2];
+                b.tanh().exp2() + buf[1][0]
+            }
+            1 | 2 => {
+                e = h_mix(e, zs[0] + b);
+                f64::sqrt(e.hypot(1.0))
+            }
+            mm if mm > 3 => {
+                let ws: Vec<f64> = vec![0.0; zs.len()];
+                (xs[0] - b) * h_leaky_t(tr, e) + ws[0]
+            }
+            _ => {
+                e = e.sin() + h_leaky_t(tr, xs[0]);
+                zs[0] + (zs[0] + b)
+            }
+        };
+        acc += pair.1;
         acc += c;
+    } else {
+        e = e.tanh() + (b + std::f64::consts::PI);
+        e /= 1.5 + (tr.floor(b.sin() * 1.5) * 0.3).cos();
     }
-    acc += e;
-    let e = (2.0 + (xs[0] - -0.5).sin()).log(3.0);
-    0.1 + e + acc
+    (1.5 + (tr.abs(b) + 0.5).powf(b.tanh() * 1.5).tanh()).log2() + e + acc
 }
 
 const CASE_F0603: Case = case!(f0603, f0603_t, f0603_grad, f0603_pullback, f0603_grad_into,
-    n: 3, active: [true, true, true], ints: [[4], [0], [4], [0]],
+    n: 3, active: [true, true, true], ints: [[4], [0], [2], [2]],
     |p, k| (p[0], k[0], arr(&p[1..2]), &p[2..3]));
 
 #[differentiate(wrt(grid))]
-fn f0604(grid: &[[f64; 3]; 2], m: usize, mut zs: [f64; 2], c: f64) -> f64 {
+fn f0604(grid: &[[f64; 3]; 2], m: usize, zs: [f64; 2], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = grid[(m * 2 + 1) % grid.len()][(m * 2 + 1) % 3].signum() * grid[(m + 1) % grid.len()][(m + 2) % 3];
-    let mut step: usize = 0;
-    while step < 1 && ((m as f64) > 0.9 || m % 2 == 0) {
-        step += 1;
-        for (jj, z) in zs.iter().enumerate() {
-            if (0.7 * grid[jj.min(grid.len() - 1)][0]) < std::f64::consts::PI {
-                p -= -(0.1 * p);
-            } else if std::f64::consts::PI.atan() < -0.5 {
-                p *= c.max(zs[(m * 2 + 1) % zs.len()]).tanh().exp().tanh();
-                let vals = zs;
-                acc += vals[1];
-            }
-            acc += *z;
-        }
+    let mut t = (grid[(m * 2 + 1) % grid.len()][(m * 2 + 1) % 3].tanh() * 0.9).asin();
+    let pt = h_polar(c, zs[(((0.5 + c).tanh().abs() * 2.9).floor() as usize) % zs.len()].hypot(1.0).log2());
+    t %= grid[m.min(grid.len() - 1)][(m + 2) % 3].abs() + 0.5;
+    let w = pt.1.tanh().exp().cbrt() * c;
+    for i in 0..m.min(2) {
+        let u = pt.1.atan2(2.0 + zs[2 - 1 - i].sin()).cos();
+        t %= (grid[(i + 1) % grid.len()][i + 1].sin() - w).hypot(1.0);
+        acc += u;
     }
-    zs[(step + 1) % zs.len()] *= (2.5 * step as f64).sin();
-    c + grid[m.min(2 - 1)][step + 1] + grid[grid.len() - 1 - step][step.min(3 - 1)].tanh().exp().log10() + zs[1] + p + acc
+    let pair = h_polar(grid[m.min(grid.len() - 1)][(m * 2 + 1) % 3].asinh(), grid[1][m.min(3 - 1)] + w);
+    std::f64::consts::PI.max(zs[m.min(zs.len() - 1)].cos().to_degrees() * 0.02) + t + pair.1 + acc
 }
 
-fn f0604_t(tr: &Trace, grid: &[[f64; 3]; 2], m: usize, mut zs: [f64; 2], c: f64) -> f64 {
+fn f0604_t(tr: &Trace, grid: &[[f64; 3]; 2], m: usize, zs: [f64; 2], c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p: f64 = tr.signum(grid[(m * 2 + 1) % grid.len()][(m * 2 + 1) % 3]) * grid[(m + 1) % grid.len()][(m + 2) % 3];
-    let mut step: usize = 0;
-    while tr.b(step < 1 && ((m as f64) > 0.9 || m % 2 == 0)) {
-        step += 1;
-        for (jj, z) in zs.iter().enumerate() {
-            if tr.b((0.7 * grid[jj.min(grid.len() - 1)][0]) < std::f64::consts::PI) {
-                p -= -(0.1 * p);
-            } else if tr.b(std::f64::consts::PI.atan() < -0.5) {
-                p *= tr.max(c, zs[(m * 2 + 1) % zs.len()]).tanh().exp().tanh();
-                let vals = zs;
-                acc += vals[1];
-            }
-            acc += *z;
-        }
+    let mut t = (grid[(m * 2 + 1) % grid.len()][(m * 2 + 1) % 3].tanh() * 0.9).asin();
+    let pt = h_polar(c, zs[(tr.floor((0.5 + c).tanh().abs() * 2.9) as usize) % zs.len()].hypot(1.0).log2());
+    t = tr.rem(t, tr.abs(grid[m.min(grid.len() - 1)][(m + 2) % 3]) + 0.5);
+    let w = pt.1.tanh().exp().cbrt() * c;
+    for i in 0..m.min(2) {
+        let u = pt.1.atan2(2.0 + zs[2 - 1 - i].sin()).cos();
+        t = tr.rem(t, (grid[(i + 1) % grid.len()][i + 1].sin() - w).hypot(1.0));
+        acc += u;
     }
-    zs[(step + 1) % zs.len()] *= (2.5 * step as f64).sin();
-    c + grid[m.min(2 - 1)][step + 1] + grid[grid.len() - 1 - step][step.min(3 - 1)].tanh().exp().log10() + zs[1] + p + acc
+    let pair = h_polar(grid[m.min(grid.len() - 1)][(m * 2 + 1) % 3].asinh(), grid[1][m.min(3 - 1)] + w);
+    tr.max(std::f64::consts::PI, zs[m.min(zs.len() - 1)].cos().to_degrees() * 0.02) + t + pair.1 + acc
 }
 
 const CASE_F0604: Case = case!(f0604, f0604_t, f0604_grad, f0604_pullback, f0604_grad_into,
-    n: 9, active: [true, true, true, true, true, true, false, false, false], ints: [[3], [1], [2], [2]],
+    n: 9, active: [true, true, true, true, true, true, false, false, false], ints: [[3], [0], [1], [1]],
     |p, k| (&arr2(&p[0..6]), k[0], arr(&p[6..8]), p[8]));
 
 #[differentiate]
@@ -5597,23 +5743,23 @@ fn f0605(c: f64) -> f64 {
         while it < 3 && (c / (1.0 + c * c)) > 0.1 {
             it += 1;
             if 0.3 <= c {
-                let mut c = c * h_leaky(c).tanh().exp().cbrt();
-                c += it as f64;
+                let mut c = c * h_leaky(c).atan2(h_mix(core::f64::consts::E, it as f64).tanh() - 1.5);
+                c += c;
                 acc += c;
+            } else if it % 2 == 0 {
+                for _ in 0..3 {
+                    if it < 3 {
+                        continue;
+                    }
+                }
             } else {
-                let c = c + c * 0.5;
-                acc += c;
+                let xs = [0.0_f64; 3];
+                acc += xs[2];
             }
         }
         c * 0.9
     };
-    let r: f64 = if q >= ((q * 1.5).round() * 0.3) {
-        q * 0.9
-    } else {
-        let ws: [f64; 2] = [0.0; 2];
-        q * ws[1] + 0.1 * ws[1]
-    };
-    r.tanh().exp() * std::f64::consts::PI + acc
+    q + acc
 }
 
 fn f0605_t(tr: &Trace, c: f64) -> f64 {
@@ -5623,23 +5769,23 @@ fn f0605_t(tr: &Trace, c: f64) -> f64 {
         while tr.b(it < 3 && (c / (1.0 + c * c)) > 0.1) {
             it += 1;
             if tr.b(0.3 <= c) {
-                let mut c = c * h_leaky_t(tr, c).tanh().exp().cbrt();
-                c += it as f64;
+                let mut c = c * tr.atan2(h_leaky_t(tr, c), h_mix(core::f64::consts::E, it as f64).tanh() - 1.5);
+                c += c;
                 acc += c;
+            } else if tr.b(it % 2 == 0) {
+                for _ in 0..3 {
+                    if tr.b(it < 3) {
+                        continue;
+                    }
+                }
             } else {
-                let c = c + c * 0.5;
-                acc += c;
+                let xs = [0.0_f64; 3];
+                acc += xs[2];
             }
         }
         c * 0.9
     };
-    let r: f64 = if tr.b(q >= (tr.round(q * 1.5) * 0.3)) {
-        q * 0.9
-    } else {
-        let ws: [f64; 2] = [0.0; 2];
-        q * ws[1] + 0.1 * ws[1]
-    };
-    r.tanh().exp() * std::f64::consts::PI + acc
+    q + acc
 }
 
 const CASE_F0605: Case = case!(f0605, f0605_t, f0605_grad, f0605_pullback, f0605_grad_into,
@@ -5649,32 +5795,32 @@ const CASE_F0605: Case = case!(f0605, f0605_t, f0605_grad, f0605_pullback, f0605
 #[differentiate(wrt(y))]
 fn f0606(y: f64, mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
+    for l in 0..4 {
         let v: f64 = {
-            let g = y * b - y.min(b);
-            let xs: [f64; 4] = [0.0; 4];
-            y.tanh().exp2() / (2.0 + f64::tan(g.cos()).sin()) + xs[3]
+            let mut z = y * b - (1.0 + y * y).log(3.0);
+            z += (y.tanh() * 0.9).asin() - f64::exp2(z.cos());
+            h_pow(f64::ceil(std::f64::consts::PI * 1.5) * 0.3, l) + z
         };
         acc += v;
     }
-    b = h_mix(b, std::f64::consts::PI / (1.5 + b.cos()));
-    let xs = [0.0_f64; 2];
-    (1.5 + (y + b).cos()).cbrt() + xs[1] + acc
+    b *= (y * b).sin();
+    b *= ((y + b).cos() - 2.0).cbrt().sin();
+    1.5 + (1.0 + y * y).ln_1p() + b + acc
 }
 
 fn f0606_t(tr: &Trace, y: f64, mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
+    for l in 0..4 {
         let v: f64 = {
-            let g = y * b - tr.min(y, b);
-            let xs: [f64; 4] = [0.0; 4];
-            y.tanh().exp2() / (2.0 + f64::tan(g.cos()).sin()) + xs[3]
+            let mut z = y * b - (1.0 + y * y).log(3.0);
+            z += (y.tanh() * 0.9).asin() - f64::exp2(z.cos());
+            h_pow(tr.ceil(std::f64::consts::PI * 1.5) * 0.3, l) + z
         };
         acc += v;
     }
-    b = h_mix(b, std::f64::consts::PI / (1.5 + b.cos()));
-    let xs = [0.0_f64; 2];
-    (1.5 + (y + b).cos()).cbrt() + xs[1] + acc
+    b *= (y * b).sin();
+    b *= ((y + b).cos() - 2.0).cbrt().sin();
+    1.5 + (1.0 + y * y).ln_1p() + b + acc
 }
 
 const CASE_F0606: Case = case!(f0606, f0606_t, f0606_grad, f0606_pullback, f0606_grad_into,
@@ -5682,20 +5828,26 @@ const CASE_F0606: Case = case!(f0606, f0606_t, f0606_grad, f0606_pullback, f0606
     |p, _k| (p[0], p[1]));
 
 #[differentiate]
-fn f0607(c: f64) -> f64 {
-    let mut z = 2.5_f64.powf(c.sin());
-    z = h_mix(z, core::f64::consts::E + c);
-    let q = z;
-    z += c.cos() / (2.0 + (z * q).sin());
-    q.tanh().cosh() - core::f64::consts::E + z
+fn f0607(mut c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let d = c;
+    for jj in 0..3 {
+        let p = c;
+        c /= (jj as f64 * 0.7 - (d + c)).abs() + 0.5;
+        acc += p;
+    }
+    c.clamp(d - 0.5, d + 0.5) * d.cos() + acc
 }
 
-fn f0607_t(_tr: &Trace, c: f64) -> f64 {
-    let mut z = 2.5_f64.powf(c.sin());
-    z = h_mix(z, core::f64::consts::E + c);
-    let q = z;
-    z += c.cos() / (2.0 + (z * q).sin());
-    q.tanh().cosh() - core::f64::consts::E + z
+fn f0607_t(tr: &Trace, mut c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
+    let d = c;
+    for jj in 0..3 {
+        let p = c;
+        c /= tr.abs(jj as f64 * 0.7 - (d + c)) + 0.5;
+        acc += p;
+    }
+    tr.clamp(c, d - 0.5, d + 0.5) * d.cos() + acc
 }
 
 const CASE_F0607: Case = case!(f0607, f0607_t, f0607_grad, f0607_pullback, f0607_grad_into,
@@ -5706,77 +5858,55 @@ const CASE_F0607: Case = case!(f0607, f0607_t, f0607_grad, f0607_pullback, f0607
 fn f0608(vs: Vec<f64>, ws: &[f64], a: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
-        if rows[0][jj % 2] >= vs[(jj * 2 + 1) % 4].cos() {
-            return jj as f64;
+        if rows[0][jj % 2] >= vs[(jj * 2 + 1) % 4].hypot(1.0).log10() {
+            return a;
         }
     }
-    let c = a;
-    acc += c;
-    let c = h_cumsum(ws)[((ws[((a.tanh().exp().powf(rows[0][0].tanh() * 1.5).tanh().abs() * 2.9).floor() as usize) % ws.len()].cos().abs() * 2.9).floor() as usize) % 2];
-    for j in 0..ws.len() {
-        if j % 2 == 0 {
-            continue;
-        }
-    }
-    let y = (1.5 + h_polar(a, c).1.tanh()).log(2.5 + h_leaky(std::f64::consts::PI).sin());
-    if rows[0][(((ws[0].sin() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % 2].tanh() < 2.0 {
-        let y = vs[3].max(core::f64::consts::E) * (y * a);
-        let r = (c / y.hypot(1.0)).clamp(y - 0.5, y + 0.5);
-        let g: f64 = {
-            let buf = [0.0_f64; 3];
-            let e = f64::to_degrees((0.9 * r).tanh()) * 0.02;
-            f64::ln_1p(r.hypot(1.0)) * (c / a.hypot(1.0)) + buf[2] + e
-        };
-        acc += g;
+    if a <= 0.5 {
+        let mut q = ws[(((f64::signum(a) * a).tanh().abs() * 2.9).floor() as usize) % ws.len()].cos() / (rows[0][((a.sin().abs() * 2.9).floor() as usize) % 2].abs() + 0.5);
+        q *= ((f64::signum(q) * q).tanh().to_degrees() * 0.02).cos();
+        acc += q;
     } else {
-        let p = rows[0][(((a * c).sin().abs() * 2.9).floor() as usize) % 2];
-        let b: f64 = if c < a {
-            y * 0.9
-        } else {
-            (y.cos() * 0.9).asin() + y.sin()
-        };
-        acc += p;
-        acc += b;
+        let mut step: usize = 0;
+        while step < vs.len() {
+            step += 1;
+            let vals: [f64; 3] = [0.0; 3];
+            for i in 0..vals.len() {
+                let s = rows[0][(i + 2) % 2];
+                acc += s;
+            }
+        }
+        let vals: [f64; 2] = [0.0; 2];
+        acc += vals[1];
     }
-    std::f64::consts::PI + vs[3] + acc
+    f64::cosh((vs[1] - vs[3]).tanh()) + ws[1] + rows[0][0] + acc
 }
 
 fn f0608_t(tr: &Trace, vs: Vec<f64>, ws: &[f64], a: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
-        if tr.b(rows[0][jj % 2] >= vs[(jj * 2 + 1) % 4].cos()) {
-            return jj as f64;
+        if tr.b(rows[0][jj % 2] >= vs[(jj * 2 + 1) % 4].hypot(1.0).log10()) {
+            return a;
         }
     }
-    let c = a;
-    acc += c;
-    let c = h_cumsum(ws)[(tr.floor(ws[(tr.floor(a.tanh().exp().powf(rows[0][0].tanh() * 1.5).tanh().abs() * 2.9) as usize) % ws.len()].cos().abs() * 2.9) as usize) % 2];
-    for j in 0..ws.len() {
-        if tr.b(j % 2 == 0) {
-            continue;
-        }
-    }
-    let y = (1.5 + h_polar(a, c).1.tanh()).log(2.5 + h_leaky_t(tr, std::f64::consts::PI).sin());
-    if tr.b(rows[0][(tr.floor((ws[0].sin() * 0.9).asin().tanh().abs() * 2.9) as usize) % 2].tanh() < 2.0) {
-        let y = tr.max(vs[3], core::f64::consts::E) * (y * a);
-        let r = tr.clamp(c / y.hypot(1.0), y - 0.5, y + 0.5);
-        let g: f64 = {
-            let buf = [0.0_f64; 3];
-            let e = f64::to_degrees((0.9 * r).tanh()) * 0.02;
-            f64::ln_1p(r.hypot(1.0)) * (c / a.hypot(1.0)) + buf[2] + e
-        };
-        acc += g;
+    if tr.b(a <= 0.5) {
+        let mut q = ws[(tr.floor((tr.signum(a) * a).tanh().abs() * 2.9) as usize) % ws.len()].cos() / (tr.abs(rows[0][(tr.floor(a.sin().abs() * 2.9) as usize) % 2]) + 0.5);
+        q *= ((tr.signum(q) * q).tanh().to_degrees() * 0.02).cos();
+        acc += q;
     } else {
-        let p = rows[0][(tr.floor((a * c).sin().abs() * 2.9) as usize) % 2];
-        let b: f64 = if tr.b(c < a) {
-            y * 0.9
-        } else {
-            (y.cos() * 0.9).asin() + y.sin()
-        };
-        acc += p;
-        acc += b;
+        let mut step: usize = 0;
+        while tr.b(step < vs.len()) {
+            step += 1;
+            let vals: [f64; 3] = [0.0; 3];
+            for i in 0..vals.len() {
+                let s = rows[0][(i + 2) % 2];
+                acc += s;
+            }
+        }
+        let vals: [f64; 2] = [0.0; 2];
+        acc += vals[1];
     }
-    std::f64::consts::PI + vs[3] + acc
+    f64::cosh((vs[1] - vs[3]).tanh()) + ws[1] + rows[0][0] + acc
 }
 
 const CASE_F0608: Case = case!(f0608, f0608_t, f0608_grad, f0608_pullback, f0608_grad_into,
@@ -5790,12 +5920,16 @@ fn f0609(hs: Vec<f64>, b: f64) -> f64 {
         let q = 1.2 * (b * jj as f64);
         acc += q;
     }
-    let b = b.mul_add(hs[2], b) + hs[((h_norm2([hs[(((b.sin().to_degrees() * 0.02).tanh().abs() * 2.9).floor() as usize) % 4], b]).tanh().abs() * 2.9).floor() as usize) % hs.len()].min(hs[3]);
-    let (mut d, mut g) = h_polar((hs[3] * 1.5).round() * 0.3, hs[0]);
-    (g, d) = (d, g * hs[1].hypot(1.0 + b * b));
-    d -= (b / g.hypot(1.0)).sin();
-    let d = d + h_cumsum(&hs)[2];
-    b + d + acc
+    let mut b = b - (b.tanh().exp().cbrt() + hs[(((hs[((h_norm2([hs[((b.hypot(1.0).sqrt().tanh().abs() * 2.9).floor() as usize) % 4], b]).tanh().abs() * 2.9).floor() as usize) % hs.len()].sin() * 0.9).acos().sin().abs() * 2.9).floor() as usize) % 4] * b);
+    let mut tmp = [0.0_f64; 5];
+    tmp[1] = tmp[4] * 1.5;
+    let g: f64 = if hs[3] <= 2.0 {
+        1.5
+    } else {
+        (tmp[3] + b).sin().exp_m1()
+    };
+    b += h_cumsum(&tmp)[0] - 0.2;
+    b + g + acc
 }
 
 fn f0609_t(tr: &Trace, hs: Vec<f64>, b: f64) -> f64 {
@@ -5804,12 +5938,16 @@ fn f0609_t(tr: &Trace, hs: Vec<f64>, b: f64) -> f64 {
         let q = 1.2 * (b * jj as f64);
         acc += q;
     }
-    let b = b.mul_add(hs[2], b) + tr.min(hs[(tr.floor(h_norm2([hs[(tr.floor((b.sin().to_degrees() * 0.02).tanh().abs() * 2.9) as usize) % 4], b]).tanh().abs() * 2.9) as usize) % hs.len()], hs[3]);
-    let (mut d, mut g) = h_polar(tr.round(hs[3] * 1.5) * 0.3, hs[0]);
-    (g, d) = (d, g * hs[1].hypot(1.0 + b * b));
-    d -= (b / g.hypot(1.0)).sin();
-    let d = d + h_cumsum(&hs)[2];
-    b + d + acc
+    let mut b = b - (b.tanh().exp().cbrt() + hs[(tr.floor((hs[(tr.floor(h_norm2([hs[(tr.floor(b.hypot(1.0).sqrt().tanh().abs() * 2.9) as usize) % 4], b]).tanh().abs() * 2.9) as usize) % hs.len()].sin() * 0.9).acos().sin().abs() * 2.9) as usize) % 4] * b);
+    let mut tmp = [0.0_f64; 5];
+    tmp[1] = tmp[4] * 1.5;
+    let g: f64 = if tr.b(hs[3] <= 2.0) {
+        1.5
+    } else {
+        (tmp[3] + b).sin().exp_m1()
+    };
+    b += h_cumsum(&tmp)[0] - 0.2;
+    b + g + acc
 }
 
 const CASE_F0609: Case = case!(f0609, f0609_t, f0609_grad, f0609_pullback, f0609_grad_into,
@@ -5819,7 +5957,7 @@ const CASE_F0609: Case = case!(f0609, f0609_t, f0609_grad, f0609_pullback, f0609
 #[differentiate]
 fn f0610(c: f64, a: f64, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let u = c.clamp(-0.5, 0.8).tanh().exp_m1();
+    let u = (1.5 + ((c * 1.5).trunc() * 0.3).tanh()).log(3.0);
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
@@ -5830,12 +5968,12 @@ fn f0610(c: f64, a: f64, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
         acc += t;
     }
     let pair = h_polar(std::f64::consts::PI * 0.5, a * hs3[0]);
-    (std::f64::consts::PI * 1.5).trunc() + (a - c) + hs[1] + u + pair.1 + acc
+    std::f64::consts::PI + hs[1] + u + pair.1 + acc
 }
 
 fn f0610_t(tr: &Trace, c: f64, a: f64, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let u = tr.clamp(c, -0.5, 0.8).tanh().exp_m1();
+    let u = (1.5 + (tr.trunc(c * 1.5) * 0.3).tanh()).log(3.0);
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
@@ -5846,7 +5984,7 @@ fn f0610_t(tr: &Trace, c: f64, a: f64, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
         acc += t;
     }
     let pair = h_polar(std::f64::consts::PI * 0.5, a * hs3[0]);
-    tr.trunc(std::f64::consts::PI * 1.5) + (a - c) + hs[1] + u + pair.1 + acc
+    std::f64::consts::PI + hs[1] + u + pair.1 + acc
 }
 
 const CASE_F0610: Case = case!(f0610, f0610_t, f0610_grad, f0610_pullback, f0610_grad_into,
@@ -5855,35 +5993,35 @@ const CASE_F0610: Case = case!(f0610, f0610_t, f0610_grad, f0610_pullback, f0610
 
 #[differentiate]
 fn f0611(mut x: f64, arr: [f64; 4], c: f64, mat: &[[f64; 2]; 2]) -> f64 {
-    x /= f64::cbrt(2.0 + x.hypot(1.0).recip().sin()).tanh().exp();
-    let mut it: usize = 0;
-    while it < arr.len() {
-        it += 1;
-        x *= ((mat[it.min(2 - 1)][(it * 2 + 1) % 2] - x) / (c * arr[it % arr.len()]).hypot(1.0)).sin();
-    }
-    let v: f64 = if it < 1 {
-        ((c + arr[0]).tanh() * 0.9).acos()
+    let mut acc: f64 = 0.0;
+    x /= (1.5 + x.tanh().exp().powf(x.cos() * 1.5).cos()).sqrt().hypot(1.0);
+    let mut s: f64 = if (c * std::f64::consts::PI) <= 2.0 {
+        f64::atan(arr[2]) * (2.0 + x.sin()).sqrt()
     } else {
-        -0.5
+        arr[1].min(mat[(((0.5 * c).tanh().abs() * 2.9).floor() as usize) % mat.len()][0]) - (arr[(((-c).tanh().abs() * 2.9).floor() as usize) % arr.len()] + mat[0][((h_dot(&arr, &arr).cos().abs() * 2.9).floor() as usize) % 2])
     };
-    let x = x - (x.abs() + 0.5).ln() * (f64::to_degrees(mat[1][(it * 2 + 1) % 2].tanh()) * 0.02);
-    (1.5 + (c + mat[it.min(mat.len() - 1)][1]).tanh()).sqrt() + v + x
+    let x = x - 0.5;
+    for (i, line) in mat.iter().enumerate() {
+        acc += line[2 - 1 - i] * (line[i] * i as f64);
+        s = s * 0.5 + mat[i % 2][i.min(2 - 1)] * s;
+    }
+    (1.5 + (s + arr[2]).cos()).recip() + x + acc
 }
 
 fn f0611_t(tr: &Trace, mut x: f64, arr: [f64; 4], c: f64, mat: &[[f64; 2]; 2]) -> f64 {
-    x /= f64::cbrt(2.0 + x.hypot(1.0).recip().sin()).tanh().exp();
-    let mut it: usize = 0;
-    while tr.b(it < arr.len()) {
-        it += 1;
-        x *= ((mat[it.min(2 - 1)][(it * 2 + 1) % 2] - x) / (c * arr[it % arr.len()]).hypot(1.0)).sin();
-    }
-    let v: f64 = if tr.b(it < 1) {
-        ((c + arr[0]).tanh() * 0.9).acos()
+    let mut acc: f64 = 0.0;
+    x /= (1.5 + x.tanh().exp().powf(x.cos() * 1.5).cos()).sqrt().hypot(1.0);
+    let mut s: f64 = if tr.b((c * std::f64::consts::PI) <= 2.0) {
+        f64::atan(arr[2]) * (2.0 + x.sin()).sqrt()
     } else {
-        -0.5
+        tr.min(arr[1], mat[(tr.floor((0.5 * c).tanh().abs() * 2.9) as usize) % mat.len()][0]) - (arr[(tr.floor((-c).tanh().abs() * 2.9) as usize) % arr.len()] + mat[0][(tr.floor(h_dot(&arr, &arr).cos().abs() * 2.9) as usize) % 2])
     };
-    let x = x - (tr.abs(x) + 0.5).ln() * (f64::to_degrees(mat[1][(it * 2 + 1) % 2].tanh()) * 0.02);
-    (1.5 + (c + mat[it.min(mat.len() - 1)][1]).tanh()).sqrt() + v + x
+    let x = x - 0.5;
+    for (i, line) in mat.iter().enumerate() {
+        acc += line[2 - 1 - i] * (line[i] * i as f64);
+        s = s * 0.5 + mat[i % 2][i.min(2 - 1)] * s;
+    }
+    (1.5 + (s + arr[2]).cos()).recip() + x + acc
 }
 
 const CASE_F0611: Case = case!(f0611, f0611_t, f0611_grad, f0611_pullback, f0611_grad_into,
@@ -5895,30 +6033,30 @@ fn f0612(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..2 {
         let w: f64 = if jj > 1 {
-            -x + ((jj as f64).abs() + 0.5).sqrt()
+            -x + (jj as f64).tanh().sinh()
         } else {
-            let p = (f64::min(x, std::f64::consts::PI).tanh() * 0.9).asin();
-            f64::ln_1p(2.0 + (-x).sin()) + p
+            let w = x.abs().tanh().cosh();
+            w * 0.9
         };
         acc += w;
     }
-    let r = (x.abs() + 0.5).log2() + x.signum() * x;
-    r + acc
+    let pt = h_polar((x * 1.5).ceil() + std::f64::consts::PI, 0.3);
+    (x + std::f64::consts::PI).atan() + pt.1 + acc
 }
 
 fn f0612_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..2 {
         let w: f64 = if tr.b(jj > 1) {
-            -x + (tr.abs(jj as f64) + 0.5).sqrt()
+            -x + (jj as f64).tanh().sinh()
         } else {
-            let p = (tr.min(x, std::f64::consts::PI).tanh() * 0.9).asin();
-            f64::ln_1p(2.0 + (-x).sin()) + p
+            let w = tr.abs(x).tanh().cosh();
+            w * 0.9
         };
         acc += w;
     }
-    let r = (tr.abs(x) + 0.5).log2() + tr.signum(x) * x;
-    r + acc
+    let pt = h_polar(tr.ceil(x * 1.5) + std::f64::consts::PI, 0.3);
+    (x + std::f64::consts::PI).atan() + pt.1 + acc
 }
 
 const CASE_F0612: Case = case!(f0612, f0612_t, f0612_grad, f0612_pullback, f0612_grad_into,
@@ -5931,26 +6069,30 @@ fn f0613(vals: &[f64], b: f64, vals2: &[f64], vals3: &[f64]) -> f64 {
     'outer: for &z in vals.iter() {
         for (&s, &q) in vals2.iter().zip(vals3.iter()) {
             for j in 0..2 {
-                if (j as f64) <= q.max(vals[vals.len() - 1 - j]) {
+                if (j as f64) <= q.asinh() {
                     break 'outer;
                 }
             }
             acc += s;
             acc += q;
         }
-        for ii in 0..1 {
-            let y: f64 = {
-                let ys: [f64; 5] = [0.0; 5];
-                if ii > 0 {
-                    continue 'outer;
-                }
-                h_nested((1.5 + ys[ys.len() - 1 - ii].cos()).log2(), vals)
-            };
-            acc += y;
-        }
+        let buf = [std::f64::consts::PI, std::f64::consts::PI + vals[0], vals2[3], vals3[0] + vals2[1]];
         acc += z;
+        acc += buf[3];
     }
-    0.1 / (2.0 + b.sin()) + vals2[3] + vals3[1] + acc
+    let w: f64 = {
+        let v = h_nested(b, vals2);
+        let s: f64 = {
+            let t: f64 = if (b + vals3[((h_norm2([v, vals3[0]]).tanh().abs() * 2.9).floor() as usize) % vals3.len()]) < 0.7 {
+                vals3[(((vals[1] + vals[(((v.abs() + 0.5 + 1.2).acosh().cos().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % vals3.len()] / b.tanh().exp() * core::f64::consts::E.cos()
+            } else {
+                (v * vals2[((vals[1].clamp(-0.5, 0.8).tanh().abs() * 2.9).floor() as usize) % 4]).sin()
+            };
+            b.to_radians().sin() + t
+        };
+        (vals3[((vals[0].tanh().abs() * 2.9).floor() as usize) % vals3.len()] * s).powi(2)
+    };
+    b / vals3[1].hypot(1.0) / (1.5 + vals[0].sin().tan().cos()) + w + acc
 }
 
 fn f0613_t(tr: &Trace, vals: &[f64], b: f64, vals2: &[f64], vals3: &[f64]) -> f64 {
@@ -5958,26 +6100,30 @@ fn f0613_t(tr: &Trace, vals: &[f64], b: f64, vals2: &[f64], vals3: &[f64]) -> f6
     'outer: for &z in vals.iter() {
         for (&s, &q) in vals2.iter().zip(vals3.iter()) {
             for j in 0..2 {
-                if tr.b((j as f64) <= tr.max(q, vals[vals.len() - 1 - j])) {
+                if tr.b((j as f64) <= q.asinh()) {
                     break 'outer;
                 }
             }
             acc += s;
             acc += q;
         }
-        for ii in 0..1 {
-            let y: f64 = {
-                let ys: [f64; 5] = [0.0; 5];
-                if tr.b(ii > 0) {
-                    continue 'outer;
-                }
-                h_nested((1.5 + ys[ys.len() - 1 - ii].cos()).log2(), vals)
-            };
-            acc += y;
-        }
+        let buf = [std::f64::consts::PI, std::f64::consts::PI + vals[0], vals2[3], vals3[0] + vals2[1]];
         acc += z;
+        acc += buf[3];
     }
-    0.1 / (2.0 + b.sin()) + vals2[3] + vals3[1] + acc
+    let w: f64 = {
+        let v = h_nested(b, vals2);
+        let s: f64 = {
+            let t: f64 = if tr.b((b + vals3[(tr.floor(h_norm2([v, vals3[0]]).tanh().abs() * 2.9) as usize) % vals3.len()]) < 0.7) {
+                vals3[(tr.floor((vals[1] + vals[(tr.floor((tr.abs(v) + 0.5 + 1.2).acosh().cos().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % vals3.len()] / b.tanh().exp() * core::f64::consts::E.cos()
+            } else {
+                (v * vals2[(tr.floor(tr.clamp(vals[1], -0.5, 0.8).tanh().abs() * 2.9) as usize) % 4]).sin()
+            };
+            b.to_radians().sin() + t
+        };
+        (vals3[(tr.floor(vals[0].tanh().abs() * 2.9) as usize) % vals3.len()] * s).powi(2)
+    };
+    b / vals3[1].hypot(1.0) / (1.5 + vals[0].sin().tan().cos()) + w + acc
 }
 
 const CASE_F0613: Case = case!(f0613, f0613_t, f0613_grad, f0613_pullback, f0613_grad_into,
@@ -5987,7 +6133,7 @@ const CASE_F0613: Case = case!(f0613, f0613_t, f0613_grad, f0613_pullback, f0613
 #[differentiate(wrt(a))]
 fn f0614(pts: &[[f64; 2]], a: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    if a.tanh().exp2() <= (a + pw as f64) {
+    if a.tanh().cosh() <= (a + pw as f64) {
         let s: f64 = 0.3;
         acc += s;
     }
@@ -6003,12 +6149,12 @@ fn f0614(pts: &[[f64; 2]], a: f64, pw: i32) -> f64 {
         }
     }
     let q = a;
-    pts[0][0].min(0.1 * pts[0][0]) + ys[1] + q + acc
+    (1.5 + pts[0][0].cos()).recip() + ys[1] + q + acc
 }
 
 fn f0614_t(tr: &Trace, pts: &[[f64; 2]], a: f64, pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(a.tanh().exp2() <= (a + pw as f64)) {
+    if tr.b(a.tanh().cosh() <= (a + pw as f64)) {
         let s: f64 = 0.3;
         acc += s;
     }
@@ -6024,11 +6170,11 @@ fn f0614_t(tr: &Trace, pts: &[[f64; 2]], a: f64, pw: i32) -> f64 {
         }
     }
     let q = a;
-    tr.min(pts[0][0], 0.1 * pts[0][0]) + ys[1] + q + acc
+    (1.5 + pts[0][0].cos()).recip() + ys[1] + q + acc
 }
 
 const CASE_F0614: Case = case!(f0614, f0614_t, f0614_grad, f0614_pullback, f0614_grad_into,
-    n: 3, active: [false, false, true], ints: [[1], [0], [0], [0]],
+    n: 3, active: [false, false, true], ints: [[1], [1], [1], [1]],
     |p, k| (&p[0..2].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), p[2], k[0] as i32));
 
 #[differentiate]
@@ -6039,33 +6185,22 @@ fn f0615(xs: &[f64]) -> f64 {
     while cnt < 1 {
         cnt += 1;
         for &s in xs.iter() {
-            ys[cnt.min(ys.len() - 1)] -= (1.5 * xs[0]).atan();
+            ys[cnt.min(ys.len() - 1)] /= 1.5 + f64::log2(2.0 + (1.5 * xs[0]).sin()).cos();
             acc += s;
         }
     }
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if it > 1 {
-            break;
+    let (mut v, mut y) = h_polar(ys[cnt + 1] + ys[cnt % ys.len()], ys[(cnt + 2) % ys.len()].hypot(1.0).log(2.5 + (cnt as f64).sin()));
+    for l in 1..ys.len() {
+        if (xs[0] + cnt as f64) <= (v * y) || cnt % 2 == 0 {
+            y %= ys[l.min(4 - 1)].abs() + 0.5;
+            v *= (((ys[cnt].abs() + 0.5).log10() * 1.5).ceil() * 0.3).tanh();
+        } else if y < 0.1 {
+            ys[ys.len() - 1 - l] /= (-0.5 + xs[0]).sin().exp2().hypot(1.0);
+            ys[l - 1] %= 1.5 + (xs[0].tanh().exp().ln().signum() * cnt as f64).tanh();
         }
-        if (ys[(it * 2 + 1) % ys.len()] + core::f64::consts::E) > ys[it - 1].hypot(1.0).log10() || cnt % 2 == 0 {
-            return h_polar(it as f64 / (1.5 + xs[0].cos()), it as f64).0;
-        }
+        v %= xs[0].tanh().exp();
     }
-    if cnt > 0 {
-        let a = std::f64::consts::PI.to_radians();
-        let buf: [f64; 1] = [0.0; 1];
-        let zs = vec![0.0_f64; ys.len()];
-        acc += a;
-        acc += buf[0];
-        acc += zs[3];
-    } else if it < 1 {
-        let w = ((2.5 + xs[0]) * 1.5).floor() * 0.3;
-        let d = f64::log10(w.hypot(1.0));
-        acc += d;
-    }
-    -(1.0 + xs[0] * xs[0]).log2() + ys[3] + acc
+    y.to_radians() * (core::f64::consts::E * cnt as f64) + xs[0] + ys[3] + v + acc
 }
 
 fn f0615_t(tr: &Trace, xs: &[f64]) -> f64 {
@@ -6075,33 +6210,22 @@ fn f0615_t(tr: &Trace, xs: &[f64]) -> f64 {
     while tr.b(cnt < 1) {
         cnt += 1;
         for &s in xs.iter() {
-            ys[cnt.min(ys.len() - 1)] -= (1.5 * xs[0]).atan();
+            ys[cnt.min(ys.len() - 1)] /= 1.5 + f64::log2(2.0 + (1.5 * xs[0]).sin()).cos();
             acc += s;
         }
     }
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if tr.b(it > 1) {
-            break;
+    let (mut v, mut y) = h_polar(ys[cnt + 1] + ys[cnt % ys.len()], ys[(cnt + 2) % ys.len()].hypot(1.0).log(2.5 + (cnt as f64).sin()));
+    for l in 1..ys.len() {
+        if tr.b((xs[0] + cnt as f64) <= (v * y) || cnt % 2 == 0) {
+            y = tr.rem(y, tr.abs(ys[l.min(4 - 1)]) + 0.5);
+            v *= (tr.ceil((tr.abs(ys[cnt]) + 0.5).log10() * 1.5) * 0.3).tanh();
+        } else if tr.b(y < 0.1) {
+            ys[ys.len() - 1 - l] /= (-0.5 + xs[0]).sin().exp2().hypot(1.0);
+            ys[l - 1] = tr.rem(ys[l - 1], 1.5 + (tr.signum(xs[0].tanh().exp().ln()) * cnt as f64).tanh());
         }
-        if tr.b((ys[(it * 2 + 1) % ys.len()] + core::f64::consts::E) > ys[it - 1].hypot(1.0).log10() || cnt % 2 == 0) {
-            return h_polar(it as f64 / (1.5 + xs[0].cos()), it as f64).0;
-        }
+        v = tr.rem(v, xs[0].tanh().exp());
     }
-    if tr.b(cnt > 0) {
-        let a = std::f64::consts::PI.to_radians();
-        let buf: [f64; 1] = [0.0; 1];
-        let zs = vec![0.0_f64; ys.len()];
-        acc += a;
-        acc += buf[0];
-        acc += zs[3];
-    } else if tr.b(it < 1) {
-        let w = tr.floor((2.5 + xs[0]) * 1.5) * 0.3;
-        let d = f64::log10(w.hypot(1.0));
-        acc += d;
-    }
-    -(1.0 + xs[0] * xs[0]).log2() + ys[3] + acc
+    y.to_radians() * (core::f64::consts::E * cnt as f64) + xs[0] + ys[3] + v + acc
 }
 
 const CASE_F0615: Case = case!(f0615, f0615_t, f0615_grad, f0615_pullback, f0615_grad_into,
@@ -6111,70 +6235,78 @@ const CASE_F0615: Case = case!(f0615, f0615_t, f0615_grad, f0615_pullback, f0615
 #[differentiate]
 fn f0616(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..2 {
+    'outer: for jj in 0..2 {
         let late1: f64;
         if (b + -1.5) > 0.7 || jj < 1 {
-            late1 = (2.5_f64.powf(b.cos()).tanh() * 0.9).asin();
+            late1 = h_pow(b as f64, jj);
         } else {
             for i in 0..1 {
-                if b >= std::f64::consts::PI.atan2(b.hypot(1.0)) {
+                if b >= std::f64::consts::PI.hypot(b.hypot(1.0)) {
                     let a: f64 = if (b * 0.9) >= h_mix(std::f64::consts::PI, b) {
                         let d: f64 = if jj % 2 == 0 {
                             b + b * (b * 0.5)
                         } else {
-                            let r = (jj as f64).tanh().exp().log10() + -1.5 * b;
-                            b / r.tanh().exp() + f64::atan2(b, r.abs() + 0.5)
+                            let r = (jj as f64).tanh().to_degrees() * 0.02 + -1.5 * b;
+                            b / r.tanh().exp() + b.tanh().exp()
                         };
-                        b + d
+                        f64::max(b * d, d.atan())
                     } else {
-                        let u = b.sin().sinh().mul_add((b.cos() * 0.9).asin(), b.min(b * 0.5));
-                        -b * (1.0 + b * b).cbrt() + u
+                        std::f64::consts::PI.hypot(1.0).cbrt()
                     };
-                    if i < 1 {
-                        break;
-                    }
                     acc += a;
+                } else if (b - jj as f64) < (b.abs() + 0.5).powi(-1) && i < 1 {
+                    let y = (b - jj as f64) * b;
+                    acc += y;
+                } else {
+                    let q = b / (1.5 + (b * core::f64::consts::E).tanh());
+                    if h_mix(i as f64, b) > (b - q) {
+                        continue 'outer;
+                    }
                 }
             }
-            late1 = (b - b * 0.5) / (b + jj as f64).hypot(1.0);
+            late1 = (jj as f64 - b) / (jj as f64).tanh().exp().ln().hypot(1.0);
         }
         acc += late1;
     }
-    (b + core::f64::consts::E).signum() * b + acc
+    (b.tanh() * 0.9).acos() + acc
 }
 
 fn f0616_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..2 {
+    'outer: for jj in 0..2 {
         let late1: f64;
         if tr.b((b + -1.5) > 0.7 || jj < 1) {
-            late1 = (2.5_f64.powf(b.cos()).tanh() * 0.9).asin();
+            late1 = h_pow(b as f64, jj);
         } else {
             for i in 0..1 {
-                if tr.b(b >= std::f64::consts::PI.atan2(b.hypot(1.0))) {
+                if tr.b(b >= std::f64::consts::PI.hypot(b.hypot(1.0))) {
                     let a: f64 = if tr.b((b * 0.9) >= h_mix(std::f64::consts::PI, b)) {
                         let d: f64 = if tr.b(jj % 2 == 0) {
                             b + b * (b * 0.5)
                         } else {
-                            let r = (jj as f64).tanh().exp().log10() + -1.5 * b;
-                            b / r.tanh().exp() + f64::atan2(b, tr.abs(r) + 0.5)
+                            let r = (jj as f64).tanh().to_degrees() * 0.02 + -1.5 * b;
+                            b / r.tanh().exp() + b.tanh().exp()
                         };
-                        b + d
+                        tr.max(b * d, d.atan())
                     } else {
-                        let u = b.sin().sinh().mul_add((b.cos() * 0.9).asin(), tr.min(b, b * 0.5));
-                        -b * (1.0 + b * b).cbrt() + u
+                        std::f64::consts::PI.hypot(1.0).cbrt()
                     };
-                    if tr.b(i < 1) {
-                        break;
-                    }
                     acc += a;
+                } else if tr.b((b - jj as f64) < (tr.abs(b) + 0.5).powi(-1) && i < 1) {
+                    let y = (b - jj as f64) * b;
+                    acc += y;
+                } else {
+                    let q = b / (1.5 + (b * core::f64::consts::E).tanh());
+                    if tr.b(h_mix(i as f64, b) > (b - q)) {
+                        continue 'outer;
+                    }
                 }
             }
-            late1 = (b - b * 0.5) / (b + jj as f64).hypot(1.0);
+            late1 = (jj as f64 - b) / (jj as f64).tanh().exp().ln().hypot(1.0);
         }
         acc += late1;
     }
-    tr.signum(b + core::f64::consts::E) * b + acc
+    (b.tanh() * 0.9).acos() + acc
 }
 
 const CASE_F0616: Case = case!(f0616, f0616_t, f0616_grad, f0616_pullback, f0616_grad_into,
@@ -6189,18 +6321,13 @@ fn f0617(grid: &[[f64; 1]; 3], a: f64) -> f64 {
     if h_mix(t, grid[0][0]) >= t {
         let xs = [0.0_f64; 3];
         acc += xs[2];
-    } else if (0.1 / (1.5 + grid[((a.cos().cosh().sin().abs() * 2.9).floor() as usize) % grid.len()][0].cos())) >= 0.3 {
-        t %= 1.5 + h_mix(t.signum() * grid[(((t + grid[0][0]).sin().abs() * 2.9).floor() as usize) % grid.len()][0], -a).cos();
-        let q: f64 = {
-            t = t * (t * a).sin();
-            let p = h_mix(t, t) + grid[0][0];
-            (grid[0][0] * 1.5).floor() + p + h_norm2([t, p])
-        };
-        acc += q;
+    } else if (0.1 / (1.5 + grid[(((a.abs() + 0.5).powf(t.tanh() * 1.5).tanh().abs() * 2.9).floor() as usize) % grid.len()][0].cos())) <= 1.2 {
+        let u = a.tanh().exp();
+        acc += u;
     } else {
-        t *= grid[1][0].sin().cos();
+        t += (t / grid[(((a * grid[1][0]).sin().abs() * 2.9).floor() as usize) % grid.len()][0].hypot(1.0)).max(grid[2][0] * t);
     }
-    2.5 + t + acc
+    -t + acc
 }
 
 fn f0617_t(tr: &Trace, grid: &[[f64; 1]; 3], a: f64) -> f64 {
@@ -6210,18 +6337,13 @@ fn f0617_t(tr: &Trace, grid: &[[f64; 1]; 3], a: f64) -> f64 {
     if tr.b(h_mix(t, grid[0][0]) >= t) {
         let xs = [0.0_f64; 3];
         acc += xs[2];
-    } else if tr.b((0.1 / (1.5 + grid[(tr.floor(a.cos().cosh().sin().abs() * 2.9) as usize) % grid.len()][0].cos())) >= 0.3) {
-        t = tr.rem(t, 1.5 + h_mix(tr.signum(t) * grid[(tr.floor((t + grid[0][0]).sin().abs() * 2.9) as usize) % grid.len()][0], -a).cos());
-        let q: f64 = {
-            t = t * (t * a).sin();
-            let p = h_mix(t, t) + grid[0][0];
-            tr.floor(grid[0][0] * 1.5) + p + h_norm2([t, p])
-        };
-        acc += q;
+    } else if tr.b((0.1 / (1.5 + grid[(tr.floor((tr.abs(a) + 0.5).powf(t.tanh() * 1.5).tanh().abs() * 2.9) as usize) % grid.len()][0].cos())) <= 1.2) {
+        let u = a.tanh().exp();
+        acc += u;
     } else {
-        t *= grid[1][0].sin().cos();
+        t += tr.max(t / grid[(tr.floor((a * grid[1][0]).sin().abs() * 2.9) as usize) % grid.len()][0].hypot(1.0), grid[2][0] * t);
     }
-    2.5 + t + acc
+    -t + acc
 }
 
 const CASE_F0617: Case = case!(f0617, f0617_t, f0617_grad, f0617_pullback, f0617_grad_into,
@@ -6236,17 +6358,13 @@ fn f0618(c: f64, ar: &[f64; 4]) -> f64 {
             break;
         }
     }
-    let c = (ar[(((c * ar[2]).sin().abs() * 2.9).floor() as usize) % ar.len()] % ar[1].hypot(1.0)).to_radians();
-    let (p, mut z) = h_polar(c + core::f64::consts::E, (1.5 + c.cos()).sqrt());
-    let w: f64 = if hs[(((z - p).cos().abs() * 2.9).floor() as usize) % hs.len()].sin().exp() > 1.5 {
-        let buf = [0.0_f64; 2];
-        h_nested(ar[0], &hs) + 2.5 + buf[1]
-    } else {
-        c - (0.9 - ar[(((ar[0] * z).sin().abs() * 2.9).floor() as usize) % ar.len()])
-    };
-    let v = ar[1];
-    z += c.min(w) * (ar[2] - hs[3]);
-    (0.2 + z).max(c * p) + v
+    let mut c = c - (2.0 + f64::exp(ar[(((c * ar[2]).sin().abs() * 2.9).floor() as usize) % ar.len()].tanh()).sin()).powi(-1);
+    c = c * 0.5 + hs[(((hs[1] % (c.abs() + 0.5)).sin().abs() * 2.9).floor() as usize) % 4];
+    let ws = [[0.0_f64; 1]; 2];
+    c = c * (-std::f64::consts::PI).sin();
+    c *= (1.5 + (ar[3] + ws[0][0]).tanh()).ln_1p().tanh();
+    let p = h_scale3(&[ar[2], 2.5, c], ar[0])[0] - c / (1.5 + c.tanh());
+    ((ar[3] * 1.5).round() + p) * p
 }
 
 fn f0618_t(tr: &Trace, c: f64, ar: &[f64; 4]) -> f64 {
@@ -6256,17 +6374,13 @@ fn f0618_t(tr: &Trace, c: f64, ar: &[f64; 4]) -> f64 {
             break;
         }
     }
-    let c = (tr.rem(ar[(tr.floor((c * ar[2]).sin().abs() * 2.9) as usize) % ar.len()], ar[1].hypot(1.0))).to_radians();
-    let (p, mut z) = h_polar(c + core::f64::consts::E, (1.5 + c.cos()).sqrt());
-    let w: f64 = if tr.b(hs[(tr.floor((z - p).cos().abs() * 2.9) as usize) % hs.len()].sin().exp() > 1.5) {
-        let buf = [0.0_f64; 2];
-        h_nested(ar[0], &hs) + 2.5 + buf[1]
-    } else {
-        c - (0.9 - ar[(tr.floor((ar[0] * z).sin().abs() * 2.9) as usize) % ar.len()])
-    };
-    let v = ar[1];
-    z += tr.min(c, w) * (ar[2] - hs[3]);
-    tr.max(0.2 + z, c * p) + v
+    let mut c = c - (2.0 + f64::exp(ar[(tr.floor((c * ar[2]).sin().abs() * 2.9) as usize) % ar.len()].tanh()).sin()).powi(-1);
+    c = c * 0.5 + hs[(tr.floor((tr.rem(hs[1], tr.abs(c) + 0.5)).sin().abs() * 2.9) as usize) % 4];
+    let ws = [[0.0_f64; 1]; 2];
+    c = c * (-std::f64::consts::PI).sin();
+    c *= (1.5 + (ar[3] + ws[0][0]).tanh()).ln_1p().tanh();
+    let p = h_scale3(&[ar[2], 2.5, c], ar[0])[0] - c / (1.5 + c.tanh());
+    (tr.round(ar[3] * 1.5) + p) * p
 }
 
 const CASE_F0618: Case = case!(f0618, f0618_t, f0618_grad, f0618_pullback, f0618_grad_into,
@@ -6275,23 +6389,53 @@ const CASE_F0618: Case = case!(f0618, f0618_t, f0618_grad, f0618_pullback, f0618
 
 #[differentiate(wrt(ts))]
 fn f0619(ar: &[f64; 3], ts: &[f64; 4]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut ys = [[0.0_f64; 1]; 3];
     let t = ys[0][0];
-    ys[0][0] %= (h_norm2([t, t]) * ar[(((0.7 / t.hypot(1.0)).cos().abs() * 2.9).floor() as usize) % 3].atan()).hypot(1.0);
-    let mut t = t - ts[1] * t;
-    t -= t.atan2(ys[0][0].tanh() - 1.5) * (t + ts[1]);
-    t /= 1.5 + (t / (1.5 + h_cumsum(ar)[1].tanh())).tanh();
-    ts[0] + t
+    ys[0][0] *= (h_norm2([t, t]) * ar[(((0.7 / t.hypot(1.0)).cos().abs() * 2.9).floor() as usize) % 3].tanh().exp()).sin();
+    let e: f64 = if std::f64::consts::PI.tanh().exp().powf(ar[1].sin() * 1.5) <= 0.2 {
+        for l in 0..2 {
+            let s = t;
+            let pair = (t as f64, 1.5 * ts[(l * 2 + 1) % ts.len()]);
+            acc += s;
+            acc += pair.1;
+        }
+        f64::asinh(ys[(((t + ar[1]).tanh().abs() * 2.9).floor() as usize) % 3][0] / ts[2].hypot(1.0))
+    } else {
+        let g: f64 = if (1.5 + ts[0]) >= (t * 0.5) {
+            let vals = [[0.0_f64; 3]; 2];
+            (ts[3].tanh() * 0.9).asin() * h_mix(vals[0][0], t)
+        } else {
+            (t * ys[1][0] * 1.5).floor() * 0.3
+        };
+        (1.0 + t * t).sqrt() / (1.5 + (-t).cos()) + g
+    };
+    (2.0 + (-ys[1][0]).sin()).ln() + e + acc
 }
 
 fn f0619_t(tr: &Trace, ar: &[f64; 3], ts: &[f64; 4]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut ys = [[0.0_f64; 1]; 3];
     let t = ys[0][0];
-    ys[0][0] = tr.rem(ys[0][0], (h_norm2([t, t]) * ar[(tr.floor((0.7 / t.hypot(1.0)).cos().abs() * 2.9) as usize) % 3].atan()).hypot(1.0));
-    let mut t = t - ts[1] * t;
-    t -= tr.atan2(t, ys[0][0].tanh() - 1.5) * (t + ts[1]);
-    t /= 1.5 + (t / (1.5 + h_cumsum(ar)[1].tanh())).tanh();
-    ts[0] + t
+    ys[0][0] *= (h_norm2([t, t]) * ar[(tr.floor((0.7 / t.hypot(1.0)).cos().abs() * 2.9) as usize) % 3].tanh().exp()).sin();
+    let e: f64 = if tr.b(std::f64::consts::PI.tanh().exp().powf(ar[1].sin() * 1.5) <= 0.2) {
+        for l in 0..2 {
+            let s = t;
+            let pair = (t as f64, 1.5 * ts[(l * 2 + 1) % ts.len()]);
+            acc += s;
+            acc += pair.1;
+        }
+        f64::asinh(ys[(tr.floor((t + ar[1]).tanh().abs() * 2.9) as usize) % 3][0] / ts[2].hypot(1.0))
+    } else {
+        let g: f64 = if tr.b((1.5 + ts[0]) >= (t * 0.5)) {
+            let vals = [[0.0_f64; 3]; 2];
+            (ts[3].tanh() * 0.9).asin() * h_mix(vals[0][0], t)
+        } else {
+            tr.floor(t * ys[1][0] * 1.5) * 0.3
+        };
+        (1.0 + t * t).sqrt() / (1.5 + (-t).cos()) + g
+    };
+    (2.0 + (-ys[1][0]).sin()).ln() + e + acc
 }
 
 const CASE_F0619: Case = case!(f0619, f0619_t, f0619_grad, f0619_pullback, f0619_grad_into,
@@ -6301,7 +6445,7 @@ const CASE_F0619: Case = case!(f0619, f0619_t, f0619_grad, f0619_pullback, f0619
 #[differentiate(wrt(arr, arr1, vals))]
 fn f0620(arr: [f64; 4], arr1: [f64; 1], vals: &[f64], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    if arr1[0].sin().exp() >= 1.5 {
+    if ((arr1[0] * 1.5).trunc() * 0.3) >= 1.5 {
         let mut step: usize = 0;
         while step < 4 && (0.2 + zs[2]) >= 1.2 {
             step += 1;
@@ -6317,40 +6461,45 @@ fn f0620(arr: [f64; 4], arr1: [f64; 1], vals: &[f64], zs: [f64; 4]) -> f64 {
             }
             let r: f64 = match step % 3 {
                 0 => {
-                    let g = (step as f64).clamp(-0.5, 0.8) + -arr[(cnt + 2) % arr.len()];
-                    g + zs[step % zs.len()] + step as f64
+                    let e = (2.0 + (step as f64).sin()).recip() + 0.1 / arr[(cnt + 2) % arr.len()].tanh().exp();
+                    e.tanh().exp().sqrt() * (step as f64 + cnt as f64)
                 }
                 mm if mm > 3 => {
-                    let s = (-vals[0]).clamp(-0.5, 0.8);
-                    h_polar(s.tanh().to_degrees() * 0.02, s.max(s * 0.5)).1
+                    let q: f64 = if cnt > 1 {
+                        h_pow((arr[cnt % 4].abs() + 0.5).recip(), 3)
+                    } else {
+                        h_polar(0.5, -0.5).1 * (0.1 * arr[(((f64::trunc(arr[cnt] * 1.5) * 0.3).tanh().abs() * 2.9).floor() as usize) % arr.len()])
+                    };
+                    f64::powf(2.5_f64, q.tanh()) / (1.5 + q.cos())
                 }
                 _ => {
-                    f64::min(arr[(cnt * 2 + 1) % arr.len()], arr[cnt]) / (1.5 + (step as f64 / (1.5 + (step as f64).cos())).cos())
+                    let p: f64 = if (step as f64).tanh().exp_m1() > (arr[((vals[0].tanh().abs() * 2.9).floor() as usize) % arr.len()] + core::f64::consts::E) {
+                        0.7
+                    } else {
+                        f64::tanh(std::f64::consts::PI * arr1[0])
+                    };
+                    (((p * 1.5).trunc() * 0.3).abs() + 0.5).powf(2.5)
                 }
             };
             acc += r;
         }
-        let d = h_polar(0.1, step as f64).1 - std::f64::consts::PI.hypot(2.0 + zs[step % zs.len()].sin());
-        let z: f64 = {
-            let xs: [f64; 1] = [0.0; 1];
-            -arr[(step * 2 + 1) % arr.len()] + xs[0]
-        };
+        let tup = ((zs[(step * 2 + 1) % zs.len()].abs() + 0.5).cbrt(), zs[3].hypot(1.0).cbrt());
+        let pair = (arr1[0] * tup.0, core::f64::consts::E);
+        acc += pair.1;
+    } else if -arr1[0] <= arr[1].tanh().exp().sqrt() {
+        let d = arr1[0] + (arr[(((1.5 * std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % arr.len()] * 1.5).round() * 0.3;
         acc += d;
-        acc += z;
     } else {
-        let y: f64 = {
-            let v = arr1[0];
-            let a = (arr1[0].cos() * 0.9).asin();
-            -f64::exp2(zs[3].sin()) + v + a
-        };
-        acc += y;
+        let v = h_mix(1.5, (arr1[0].cos() * 0.9).atanh());
+        let t: f64 = -(1.0 + v * v).log2();
+        acc += t;
     }
-    ((zs[2] / std::f64::consts::PI.hypot(1.0)).tanh() * 0.9).acos() + arr[3] + vals[0] + acc
+    (2.0 + core::f64::consts::E.sin()).log2().tanh().to_degrees() * 0.02 + arr[3] + vals[0] + zs[3] + acc
 }
 
 fn f0620_t(tr: &Trace, arr: [f64; 4], arr1: [f64; 1], vals: &[f64], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(arr1[0].sin().exp() >= 1.5) {
+    if tr.b((tr.trunc(arr1[0] * 1.5) * 0.3) >= 1.5) {
         let mut step: usize = 0;
         while tr.b(step < 4 && (0.2 + zs[2]) >= 1.2) {
             step += 1;
@@ -6366,35 +6515,40 @@ fn f0620_t(tr: &Trace, arr: [f64; 4], arr1: [f64; 1], vals: &[f64], zs: [f64; 4]
             }
             let r: f64 = match step % 3 {
                 0 => {
-                    let g = tr.clamp(step as f64, -0.5, 0.8) + -arr[(cnt + 2) % arr.len()];
-                    g + zs[step % zs.len()] + step as f64
+                    let e = (2.0 + (step as f64).sin()).recip() + 0.1 / arr[(cnt + 2) % arr.len()].tanh().exp();
+                    e.tanh().exp().sqrt() * (step as f64 + cnt as f64)
                 }
                 mm if mm > 3 => {
-                    let s = tr.clamp(-vals[0], -0.5, 0.8);
-                    h_polar(s.tanh().to_degrees() * 0.02, tr.max(s, s * 0.5)).1
+                    let q: f64 = if tr.b(cnt > 1) {
+                        h_pow((tr.abs(arr[cnt % 4]) + 0.5).recip(), 3)
+                    } else {
+                        h_polar(0.5, -0.5).1 * (0.1 * arr[(tr.floor((tr.trunc(arr[cnt] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % arr.len()])
+                    };
+                    f64::powf(2.5_f64, q.tanh()) / (1.5 + q.cos())
                 }
                 _ => {
-                    tr.min(arr[(cnt * 2 + 1) % arr.len()], arr[cnt]) / (1.5 + (step as f64 / (1.5 + (step as f64).cos())).cos())
+                    let p: f64 = if tr.b((step as f64).tanh().exp_m1() > (arr[(tr.floor(vals[0].tanh().abs() * 2.9) as usize) % arr.len()] + core::f64::consts::E)) {
+                        0.7
+                    } else {
+                        f64::tanh(std::f64::consts::PI * arr1[0])
+                    };
+                    (tr.abs(tr.trunc(p * 1.5) * 0.3) + 0.5).powf(2.5)
                 }
             };
             acc += r;
         }
-        let d = h_polar(0.1, step as f64).1 - std::f64::consts::PI.hypot(2.0 + zs[step % zs.len()].sin());
-        let z: f64 = {
-            let xs: [f64; 1] = [0.0; 1];
-            -arr[(step * 2 + 1) % arr.len()] + xs[0]
-        };
+        let tup = ((tr.abs(zs[(step * 2 + 1) % zs.len()]) + 0.5).cbrt(), zs[3].hypot(1.0).cbrt());
+        let pair = (arr1[0] * tup.0, core::f64::consts::E);
+        acc += pair.1;
+    } else if tr.b(-arr1[0] <= arr[1].tanh().exp().sqrt()) {
+        let d = arr1[0] + tr.round(arr[(tr.floor((1.5 * std::f64::consts::PI).cos().abs() * 2.9) as usize) % arr.len()] * 1.5) * 0.3;
         acc += d;
-        acc += z;
     } else {
-        let y: f64 = {
-            let v = arr1[0];
-            let a = (arr1[0].cos() * 0.9).asin();
-            -f64::exp2(zs[3].sin()) + v + a
-        };
-        acc += y;
+        let v = h_mix(1.5, (arr1[0].cos() * 0.9).atanh());
+        let t: f64 = -(1.0 + v * v).log2();
+        acc += t;
     }
-    ((zs[2] / std::f64::consts::PI.hypot(1.0)).tanh() * 0.9).acos() + arr[3] + vals[0] + acc
+    (2.0 + core::f64::consts::E.sin()).log2().tanh().to_degrees() * 0.02 + arr[3] + vals[0] + zs[3] + acc
 }
 
 const CASE_F0620: Case = case!(f0620, f0620_t, f0620_grad, f0620_pullback, f0620_grad_into,
@@ -6405,27 +6559,31 @@ const CASE_F0620: Case = case!(f0620, f0620_t, f0620_grad, f0620_pullback, f0620
 fn f0621(xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..xs.len() {
-        let y = (jj as f64).to_radians() / f64::to_radians(xs[0]).hypot(1.0);
-        if jj > 0 {
-            continue;
-        }
-        acc += y;
+        let c = (jj as f64).cos().to_degrees() * 0.02 / ((jj as f64 / (1.5 + std::f64::consts::PI.cos())).abs() + 0.5);
+        let out = h_cumsum(xs);
+        acc += c;
+        acc += out[0];
     }
-    let ys = [0.0_f64; 2];
-    (((std::f64::consts::PI * 1.5).ceil() + ys[1]) * 1.5).trunc() + h_dot(xs, xs) + acc
+    let r: f64 = {
+        let u = xs[0] as f64 * std::f64::consts::PI.sin();
+        h_nested(u, xs) + h_dot(xs, xs)
+    };
+    xs[0] + r + acc
 }
 
 fn f0621_t(tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..xs.len() {
-        let y = (jj as f64).to_radians() / f64::to_radians(xs[0]).hypot(1.0);
-        if tr.b(jj > 0) {
-            continue;
-        }
-        acc += y;
+        let c = (jj as f64).cos().to_degrees() * 0.02 / (tr.abs(jj as f64 / (1.5 + std::f64::consts::PI.cos())) + 0.5);
+        let out = h_cumsum(xs);
+        acc += c;
+        acc += out[0];
     }
-    let ys = [0.0_f64; 2];
-    tr.trunc((tr.ceil(std::f64::consts::PI * 1.5) + ys[1]) * 1.5) + h_dot(xs, xs) + acc
+    let r: f64 = {
+        let u = xs[0] as f64 * std::f64::consts::PI.sin();
+        h_nested(u, xs) + h_dot(xs, xs)
+    };
+    xs[0] + r + acc
 }
 
 const CASE_F0621: Case = case!(f0621, f0621_t, f0621_grad, f0621_pullback, f0621_grad_into,
@@ -6443,19 +6601,21 @@ fn f0622(mut arr: [f64; 3], xs: &[f64], e: i32, x: f64) -> f64 {
     let res = h_scale3(&arr, h_scale3(&arr, x)[1]);
     if x > 2.5 && e < 2 {
         for j in 1..3 {
-            arr[j] = arr[j - 1].tanh() + (x as f64).tanh() * h_mix(-0.5, x);
+            arr[j] = arr[j - 1].tanh() + (x.abs() + 0.5).sqrt().sin() * h_pow(x, 3);
         }
-        let hs: [f64; 4] = [0.0; 4];
-        acc += hs[3];
-    } else if step % 2 == 0 {
-        let mut d = (1.5 + (res[step % res.len()] * res[(step + 1) % res.len()]).cos()).cbrt();
-        d += (arr[2] * 0.9).clamp(-0.5, 0.8);
-        acc += d;
+        let out = h_scale3(&arr, x * arr[(step * 2 + 1) % 3]);
+        acc += out[2];
     } else {
-        let pair = (xs[0].cos().powi(e), x);
-        acc += pair.1;
+        let b: f64 = {
+            arr[step.min(arr.len() - 1)] %= 2.0 + x.sin();
+            let tup = h_polar(arr[step % 3] / (1.5 + (step as f64).cos()), xs[0].asinh());
+            ((x + tup.0).tanh() * 0.9).acos()
+        };
+        let tmp = [[0.0_f64; 3]; 1];
+        acc += b;
+        acc += tmp[0][0];
     }
-    (xs[0] + x).atan() + arr[2] + res[2] + acc
+    x.powi(0) + (e as f64).tanh().to_degrees() * 0.02 + xs[0] + res[2] + acc
 }
 
 fn f0622_t(tr: &Trace, mut arr: [f64; 3], xs: &[f64], e: i32, x: f64) -> f64 {
@@ -6468,86 +6628,80 @@ fn f0622_t(tr: &Trace, mut arr: [f64; 3], xs: &[f64], e: i32, x: f64) -> f64 {
     let res = h_scale3(&arr, h_scale3(&arr, x)[1]);
     if tr.b(x > 2.5 && e < 2) {
         for j in 1..3 {
-            arr[j] = arr[j - 1].tanh() + (x as f64).tanh() * h_mix(-0.5, x);
+            arr[j] = arr[j - 1].tanh() + (tr.abs(x) + 0.5).sqrt().sin() * h_pow(x, 3);
         }
-        let hs: [f64; 4] = [0.0; 4];
-        acc += hs[3];
-    } else if tr.b(step % 2 == 0) {
-        let mut d = (1.5 + (res[step % res.len()] * res[(step + 1) % res.len()]).cos()).cbrt();
-        d += tr.clamp(arr[2] * 0.9, -0.5, 0.8);
-        acc += d;
+        let out = h_scale3(&arr, x * arr[(step * 2 + 1) % 3]);
+        acc += out[2];
     } else {
-        let pair = (xs[0].cos().powi(e), x);
-        acc += pair.1;
+        let b: f64 = {
+            arr[step.min(arr.len() - 1)] = tr.rem(arr[step.min(arr.len() - 1)], 2.0 + x.sin());
+            let tup = h_polar(arr[step % 3] / (1.5 + (step as f64).cos()), xs[0].asinh());
+            ((x + tup.0).tanh() * 0.9).acos()
+        };
+        let tmp = [[0.0_f64; 3]; 1];
+        acc += b;
+        acc += tmp[0][0];
     }
-    (xs[0] + x).atan() + arr[2] + res[2] + acc
+    x.powi(0) + (e as f64).tanh().to_degrees() * 0.02 + xs[0] + res[2] + acc
 }
 
 const CASE_F0622: Case = case!(f0622, f0622_t, f0622_grad, f0622_pullback, f0622_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[2], [1], [0], [0]],
+    n: 5, active: [true, true, true, true, true], ints: [[2], [0], [0], [2]],
     |p, k| (arr(&p[0..3]), &p[3..4], k[0] as i32, p[4]));
 
 #[differentiate]
 fn f0623(zs: [f64; 2], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if b.atan() >= 1.5 {
-        let late1: f64;
-        if (core::f64::consts::E * zs[1]) <= 0.9 {
-            let e = (std::f64::consts::PI.sin() * 0.9).acos() / (1.5 + zs[0].tanh());
-            late1 = zs[(((e / (1.5 + e.tanh())).sin().abs() * 2.9).floor() as usize) % zs.len()];
+    if b.tanh().exp() > -1.5 {
+        let mut y: f64 = if (zs[1] - -1.5) <= 1.5 {
+            let e = std::f64::consts::PI.tanh().exp().sqrt() / (1.5 + zs[0].tanh());
+            zs[(((e / (1.5 + e.tanh())).sin().abs() * 2.9).floor() as usize) % zs.len()]
         } else {
-            late1 = b;
+            2.5_f64.powf(b.tanh())
+        };
+        y += f64::exp((b.abs() + 0.5).powf(2.5).cos());
+        let ws: [f64; 5] = [0.0; 5];
+        acc += y;
+        acc += ws[4];
+    } else if b.sin() <= 0.9 {
+        let (u, t) = h_polar(zs[0], f64::sin(b));
+        acc += u;
+        acc += t;
+    } else {
+        let q = h_scale3(&[h_scale3(&[b, b, b], b)[((h_mix(1.2, zs[0]).tanh().abs() * 2.9).floor() as usize) % 3], b.min(b * 0.5), b / b.hypot(1.0)], core::f64::consts::E % 1.5)[1];
+        if (zs[0] as f64) > -0.5 {
+            return (1.5 + b.atan2(1.5 + zs[0].cos()).tanh()).cbrt();
         }
-        acc += late1;
-    } else if core::f64::consts::E.tanh().exp_m1() >= 0.5 {
-        let c = f64::cbrt(b.sin() - 2.0);
-        acc += c;
+        acc += q;
     }
-    for &p in zs.iter() {
-        if (b.tanh().to_degrees() * 0.02) > 0.9 {
-            let b = b + (b - zs[0] + (b.cos() * 0.9).acos());
-            acc += b;
-        } else if (0.9 / (2.0 + b.sin())) < b.max(b * 0.5) {
-            let p = p + ((b * 1.5).floor() + p).cos().cosh();
-            acc += p;
-        } else {
-            let v = 0.7 * zs[1] * zs[1];
-            acc += v;
-        }
-        acc += p;
-    }
-    (core::f64::consts::E / (2.0 + zs[1].sin())).tanh().exp_m1() + acc
+    (core::f64::consts::E / (2.0 + zs[1].sin())).tanh().exp2() + acc
 }
 
 fn f0623_t(tr: &Trace, zs: [f64; 2], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(b.atan() >= 1.5) {
-        let late1: f64;
-        if tr.b((core::f64::consts::E * zs[1]) <= 0.9) {
-            let e = (std::f64::consts::PI.sin() * 0.9).acos() / (1.5 + zs[0].tanh());
-            late1 = zs[(tr.floor((e / (1.5 + e.tanh())).sin().abs() * 2.9) as usize) % zs.len()];
+    if tr.b(b.tanh().exp() > -1.5) {
+        let mut y: f64 = if tr.b((zs[1] - -1.5) <= 1.5) {
+            let e = std::f64::consts::PI.tanh().exp().sqrt() / (1.5 + zs[0].tanh());
+            zs[(tr.floor((e / (1.5 + e.tanh())).sin().abs() * 2.9) as usize) % zs.len()]
         } else {
-            late1 = b;
+            2.5_f64.powf(b.tanh())
+        };
+        y += f64::exp((tr.abs(b) + 0.5).powf(2.5).cos());
+        let ws: [f64; 5] = [0.0; 5];
+        acc += y;
+        acc += ws[4];
+    } else if tr.b(b.sin() <= 0.9) {
+        let (u, t) = h_polar(zs[0], f64::sin(b));
+        acc += u;
+        acc += t;
+    } else {
+        let q = h_scale3(&[h_scale3(&[b, b, b], b)[(tr.floor(h_mix(1.2, zs[0]).tanh().abs() * 2.9) as usize) % 3], tr.min(b, b * 0.5), b / b.hypot(1.0)], tr.rem(core::f64::consts::E, 1.5))[1];
+        if tr.b((zs[0] as f64) > -0.5) {
+            return (1.5 + b.atan2(1.5 + zs[0].cos()).tanh()).cbrt();
         }
-        acc += late1;
-    } else if tr.b(core::f64::consts::E.tanh().exp_m1() >= 0.5) {
-        let c = f64::cbrt(b.sin() - 2.0);
-        acc += c;
+        acc += q;
     }
-    for &p in zs.iter() {
-        if tr.b((b.tanh().to_degrees() * 0.02) > 0.9) {
-            let b = b + (b - zs[0] + (b.cos() * 0.9).acos());
-            acc += b;
-        } else if tr.b((0.9 / (2.0 + b.sin())) < tr.max(b, b * 0.5)) {
-            let p = p + (tr.floor(b * 1.5) + p).cos().cosh();
-            acc += p;
-        } else {
-            let v = 0.7 * zs[1] * zs[1];
-            acc += v;
-        }
-        acc += p;
-    }
-    (core::f64::consts::E / (2.0 + zs[1].sin())).tanh().exp_m1() + acc
+    (core::f64::consts::E / (2.0 + zs[1].sin())).tanh().exp2() + acc
 }
 
 const CASE_F0623: Case = case!(f0623, f0623_t, f0623_grad, f0623_pullback, f0623_grad_into,
@@ -6556,33 +6710,35 @@ const CASE_F0623: Case = case!(f0623, f0623_t, f0623_grad, f0623_pullback, f0623
 
 #[differentiate(wrt(c))]
 fn f0624(c: f64, vals: &[f64]) -> f64 {
-    let mut c = c + (c.tanh() - (vals[0] - c));
-    let a: f64 = {
-        let r: f64 = if (c + core::f64::consts::E) < 0.7 {
-            c = c * vals[0].sin();
-            (c * vals[0] * 1.5).round() * 0.3
-        } else {
-            c += (1.5 - c).powi(1);
-            (c % (1.0 + c * c)).abs()
-        };
-        c.hypot(c.hypot(1.0)).sin() + r
-    };
-    ((c.sin() * 0.9).asin() * 1.5).ceil() + h_pow(c, 3) + a
+    let mut acc: f64 = 0.0;
+    let mut c = c - (c % (c.abs() + 0.5) - vals[0].signum() * c);
+    let mut step: usize = 0;
+    while step < 2 && (1.2 + vals[0]) < 0.5 {
+        step += 1;
+        c /= 1.5 + (1.5 + c.to_radians().tanh()).log2().cos();
+    }
+    for l in 0..vals.len() {
+        c /= 2.0 + (vals[0] + 0.2 + (f64::trunc(vals[0] * 1.5) + step as f64)).sin();
+        let g = l as f64;
+        acc += g;
+    }
+    c.min(vals[0]).sin().exp() + acc
 }
 
 fn f0624_t(tr: &Trace, c: f64, vals: &[f64]) -> f64 {
-    let mut c = c + (c.tanh() - (vals[0] - c));
-    let a: f64 = {
-        let r: f64 = if tr.b((c + core::f64::consts::E) < 0.7) {
-            c = c * vals[0].sin();
-            tr.round(c * vals[0] * 1.5) * 0.3
-        } else {
-            c += (1.5 - c).powi(1);
-            tr.abs(tr.rem(c, 1.0 + c * c))
-        };
-        c.hypot(c.hypot(1.0)).sin() + r
-    };
-    tr.ceil((c.sin() * 0.9).asin() * 1.5) + h_pow(c, 3) + a
+    let mut acc: f64 = 0.0;
+    let mut c = c - (tr.rem(c, tr.abs(c) + 0.5) - tr.signum(vals[0]) * c);
+    let mut step: usize = 0;
+    while tr.b(step < 2 && (1.2 + vals[0]) < 0.5) {
+        step += 1;
+        c /= 1.5 + (1.5 + c.to_radians().tanh()).log2().cos();
+    }
+    for l in 0..vals.len() {
+        c /= 2.0 + (vals[0] + 0.2 + (tr.trunc(vals[0] * 1.5) + step as f64)).sin();
+        let g = l as f64;
+        acc += g;
+    }
+    tr.min(c, vals[0]).sin().exp() + acc
 }
 
 const CASE_F0624: Case = case!(f0624, f0624_t, f0624_grad, f0624_pullback, f0624_grad_into,
@@ -6600,7 +6756,7 @@ fn f0625(c: f64, b: f64, m: usize) -> f64 {
         acc += b;
     }
     let p = c;
-    ((b * 1.5).round() + b).tanh() + m as f64 * 0.5 + p + acc
+    (b.abs() * 1.5).ceil() + p.hypot(1.0 + p * p) + m as f64 * 0.5 + acc
 }
 
 fn f0625_t(tr: &Trace, c: f64, b: f64, m: usize) -> f64 {
@@ -6613,89 +6769,113 @@ fn f0625_t(tr: &Trace, c: f64, b: f64, m: usize) -> f64 {
         acc += b;
     }
     let p = c;
-    (tr.round(b * 1.5) + b).tanh() + m as f64 * 0.5 + p + acc
+    tr.ceil(tr.abs(b) * 1.5) + p.hypot(1.0 + p * p) + m as f64 * 0.5 + acc
 }
 
 const CASE_F0625: Case = case!(f0625, f0625_t, f0625_grad, f0625_pullback, f0625_grad_into,
-    n: 2, active: [true, false], ints: [[2], [0], [0], [2]],
+    n: 2, active: [true, false], ints: [[2], [0], [2], [2]],
     |p, k| (p[0], p[1], k[0]));
 
 #[differentiate]
 fn f0626(ws: &[f64], on: bool, grid: &[[f64; 3]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = if grid[2][0].atan() > -0.5 {
-        let tup = (ws[0].tanh().sinh(), ws[0]);
-        (ws[1] * 1.5).trunc() * 0.3 - (2.0 + grid[1][2].sin()).ln_1p() + tup.1
-    } else {
-        let mut round: usize = 0;
-        while round < 2 {
-            round += 1;
-            if on && round > 2 {
-                break;
+    let p: f64 = if grid[2][0].min(ws[1]) > (std::f64::consts::PI * ws[0]) {
+        for &e in ws.iter() {
+            if (ws[1] * grid[1][2]) <= (ws[1] * e) {
+                return f64::to_degrees((std::f64::consts::PI.signum() * grid[(((grid[1][2] / (1.5 + grid[((grid[1][0].sin().abs() * 2.9).floor() as usize) % grid.len()][2].cos())).tanh().abs() * 2.9).floor() as usize) % grid.len()][2]).tanh()) * 0.02;
             }
-            let (d, c) = (ws[round % 2], h_mix(round as f64, 2.0));
-            acc += d;
+            let c: f64 = if e >= -1.5 {
+                e * 0.9
+            } else {
+                let buf = [0.2, e.max(e * 0.5)];
+                -core::f64::consts::E + ws[0] / buf[((buf[0].cos().abs() * 2.9).floor() as usize) % buf.len()].tanh().exp()
+            };
             acc += c;
         }
-        grid[round % 3][round % 3] / (1.5 + grid[(round * 2 + 1) % grid.len()][(round * 2 + 1) % 3].cos())
+        ws[0] / ws[0].tanh().exp() + ws[1] / core::f64::consts::E.tanh().exp()
+    } else {
+        let s: f64 = if core::f64::consts::E.mul_add(ws[0], ws[0]) < (ws[0].abs() + 0.5 + 1.2).acosh() {
+            let s = ws[1] - (ws[0] + std::f64::consts::PI);
+            s / (1.5 + ws[0].tanh()) - grid[1][((s.sin().abs() * 2.9).floor() as usize) % 3] * s
+        } else {
+            -1.5 * grid[1][2] / ((ws[0].abs() + 0.5).cbrt().abs() + 0.5)
+        };
+        ws[1] + s
     };
-    (p - ws[1]).hypot(1.0).powf(ws[0].tanh().exp().recip().tanh() * 1.5) + acc
+    (ws[1] + 0.5) * ws[(((-1.5 - p).sin().abs() * 2.9).floor() as usize) % ws.len()] + on as u8 as f64 * 0.5 + acc
 }
 
 fn f0626_t(tr: &Trace, ws: &[f64], on: bool, grid: &[[f64; 3]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = if tr.b(grid[2][0].atan() > -0.5) {
-        let tup = (ws[0].tanh().sinh(), ws[0]);
-        tr.trunc(ws[1] * 1.5) * 0.3 - (2.0 + grid[1][2].sin()).ln_1p() + tup.1
-    } else {
-        let mut round: usize = 0;
-        while tr.b(round < 2) {
-            round += 1;
-            if tr.b(on && round > 2) {
-                break;
+    let p: f64 = if tr.b(tr.min(grid[2][0], ws[1]) > (std::f64::consts::PI * ws[0])) {
+        for &e in ws.iter() {
+            if tr.b((ws[1] * grid[1][2]) <= (ws[1] * e)) {
+                return f64::to_degrees((tr.signum(std::f64::consts::PI) * grid[(tr.floor((grid[1][2] / (1.5 + grid[(tr.floor(grid[1][0].sin().abs() * 2.9) as usize) % grid.len()][2].cos())).tanh().abs() * 2.9) as usize) % grid.len()][2]).tanh()) * 0.02;
             }
-            let (d, c) = (ws[round % 2], h_mix(round as f64, 2.0));
-            acc += d;
+            let c: f64 = if tr.b(e >= -1.5) {
+                e * 0.9
+            } else {
+                let buf = [0.2, tr.max(e, e * 0.5)];
+                -core::f64::consts::E + ws[0] / buf[(tr.floor(buf[0].cos().abs() * 2.9) as usize) % buf.len()].tanh().exp()
+            };
             acc += c;
         }
-        grid[round % 3][round % 3] / (1.5 + grid[(round * 2 + 1) % grid.len()][(round * 2 + 1) % 3].cos())
+        ws[0] / ws[0].tanh().exp() + ws[1] / core::f64::consts::E.tanh().exp()
+    } else {
+        let s: f64 = if tr.b(core::f64::consts::E.mul_add(ws[0], ws[0]) < (tr.abs(ws[0]) + 0.5 + 1.2).acosh()) {
+            let s = ws[1] - (ws[0] + std::f64::consts::PI);
+            s / (1.5 + ws[0].tanh()) - grid[1][(tr.floor(s.sin().abs() * 2.9) as usize) % 3] * s
+        } else {
+            -1.5 * grid[1][2] / (tr.abs((tr.abs(ws[0]) + 0.5).cbrt()) + 0.5)
+        };
+        ws[1] + s
     };
-    (p - ws[1]).hypot(1.0).powf(ws[0].tanh().exp().recip().tanh() * 1.5) + acc
+    (ws[1] + 0.5) * ws[(tr.floor((-1.5 - p).sin().abs() * 2.9) as usize) % ws.len()] + on as u8 as f64 * 0.5 + acc
 }
 
 const CASE_F0626: Case = case!(f0626, f0626_t, f0626_grad, f0626_pullback, f0626_grad_into,
-    n: 11, active: [true, true, true, true, true, true, true, true, true, true, true], ints: [[1], [1], [1], [0]],
+    n: 11, active: [true, true, true, true, true, true, true, true, true, true, true], ints: [[1], [1], [0], [0]],
     |p, k| (&p[0..2], k[0] == 1, &arr2(&p[2..11])));
 
 #[differentiate]
 fn f0627(b: f64, y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let xs = vec![0.0_f64; vals.len()];
-    let w: f64 = if xs[2].atan() <= vals[0] {
-        y.hypot(1.0).sqrt() / (1.5 + h_mix(b, std::f64::consts::PI).cos())
-    } else {
-        for j in 0..4 {
-            let s = f64::mul_add(2.5 / b.tanh().exp(), j as f64, y.tanh());
+    let w: f64 = if (xs[2].signum() * vals[0]) < (xs[2] / y.tanh().exp()) {
+        for j in (0..xs.len()).rev() {
+            let mut s = b * 2.5 * ((j as f64 * 1.5).trunc() + y);
+            let v: f64 = {
+                s = s.sin() + vals[(j * 2 + 1) % vals.len()].min(s);
+                xs[j].asinh() / (1.5 + b.tanh().exp2().tanh())
+            };
             acc += s;
+            acc += v;
         }
-        y.signum() * std::f64::consts::PI / (2.0 + (b * y).sin())
+        (1.5 + vals[2].tanh()).ln().mul_add(y + 1.2, y - vals[3])
+    } else {
+        b * 0.9
     };
-    ((w + xs[0]) * 1.5).floor() + vals[1].clamp(w - 0.5, w + 0.5) + acc
+    (1.5 + f64::cos(vals[2]).cos()).log10() + b + w + acc
 }
 
 fn f0627_t(tr: &Trace, b: f64, y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let xs = vec![0.0_f64; vals.len()];
-    let w: f64 = if tr.b(xs[2].atan() <= vals[0]) {
-        y.hypot(1.0).sqrt() / (1.5 + h_mix(b, std::f64::consts::PI).cos())
-    } else {
-        for j in 0..4 {
-            let s = f64::mul_add(2.5 / b.tanh().exp(), j as f64, y.tanh());
+    let w: f64 = if tr.b((tr.signum(xs[2]) * vals[0]) < (xs[2] / y.tanh().exp())) {
+        for j in (0..xs.len()).rev() {
+            let mut s = b * 2.5 * (tr.trunc(j as f64 * 1.5) + y);
+            let v: f64 = {
+                s = s.sin() + tr.min(vals[(j * 2 + 1) % vals.len()], s);
+                xs[j].asinh() / (1.5 + b.tanh().exp2().tanh())
+            };
             acc += s;
+            acc += v;
         }
-        tr.signum(y) * std::f64::consts::PI / (2.0 + (b * y).sin())
+        (1.5 + vals[2].tanh()).ln().mul_add(y + 1.2, y - vals[3])
+    } else {
+        b * 0.9
     };
-    tr.floor((w + xs[0]) * 1.5) + tr.clamp(vals[1], w - 0.5, w + 0.5) + acc
+    (1.5 + f64::cos(vals[2]).cos()).log10() + b + w + acc
 }
 
 const CASE_F0627: Case = case!(f0627, f0627_t, f0627_grad, f0627_pullback, f0627_grad_into,
@@ -6706,53 +6886,35 @@ const CASE_F0627: Case = case!(f0627, f0627_t, f0627_grad, f0627_pullback, f0627
 fn f0628(grid: &[[f64; 3]; 1], xs: &[f64], b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, line) in grid.iter().enumerate() {
-        acc += line[i % 3] * std::f64::consts::PI.sin();
+        acc += line[i] * std::f64::consts::PI.atan2(std::f64::consts::PI.tanh() - 1.5);
     }
-    for _ in 0..2 {
-        let res = h_cumsum(xs);
-        acc += res[3];
+    let mut s = (core::f64::consts::E.cos().to_degrees() * 0.02).sin().sinh();
+    if (xs[1] * 1.2) < 0.1 {
+        let tmp = [[0.0_f64; 2]; 3];
+        s -= b;
+        acc += tmp[2][0];
+    } else if c.max(c * 0.5) > (b + 1.2) {
+        s += xs[3];
+        s /= 1.5 + h_mix(f64::powi(s.tanh(), 3), c - b).tanh();
     }
-    let g: f64 = if (xs[1] * c) < 0.2 {
-        let r: f64 = if (core::f64::consts::E * grid[0][1]) < 2.5 {
-            h_dot(xs, xs)
-        } else {
-            for l in 0..1 {
-                let b = b * (h_nested(c, xs) * (grid[0][(l * 2 + 1) % 3] * l as f64));
-                acc += b;
-            }
-            f64::tan(h_pow(c, 1).tanh())
-        };
-        b * grid[0][2] - h_dot(xs, xs) + r
-    } else {
-        (1.5 + grid[0][2].cos()).ln_1p()
-    };
-    (xs[1] + b).to_radians() + g + acc
+    grid[0][0] * grid[0][0].min(grid[0][0] * 0.5) + b + c + s + acc
 }
 
 fn f0628_t(tr: &Trace, grid: &[[f64; 3]; 1], xs: &[f64], b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, line) in grid.iter().enumerate() {
-        acc += line[i % 3] * std::f64::consts::PI.sin();
+        acc += line[i] * tr.atan2(std::f64::consts::PI, std::f64::consts::PI.tanh() - 1.5);
     }
-    for _ in 0..2 {
-        let res = h_cumsum(xs);
-        acc += res[3];
+    let mut s = (core::f64::consts::E.cos().to_degrees() * 0.02).sin().sinh();
+    if tr.b((xs[1] * 1.2) < 0.1) {
+        let tmp = [[0.0_f64; 2]; 3];
+        s -= b;
+        acc += tmp[2][0];
+    } else if tr.b(tr.max(c, c * 0.5) > (b + 1.2)) {
+        s += xs[3];
+        s /= 1.5 + h_mix(f64::powi(s.tanh(), 3), c - b).tanh();
     }
-    let g: f64 = if tr.b((xs[1] * c) < 0.2) {
-        let r: f64 = if tr.b((core::f64::consts::E * grid[0][1]) < 2.5) {
-            h_dot(xs, xs)
-        } else {
-            for l in 0..1 {
-                let b = b * (h_nested(c, xs) * (grid[0][(l * 2 + 1) % 3] * l as f64));
-                acc += b;
-            }
-            f64::tan(h_pow(c, 1).tanh())
-        };
-        b * grid[0][2] - h_dot(xs, xs) + r
-    } else {
-        (1.5 + grid[0][2].cos()).ln_1p()
-    };
-    (xs[1] + b).to_radians() + g + acc
+    grid[0][0] * tr.min(grid[0][0], grid[0][0] * 0.5) + b + c + s + acc
 }
 
 const CASE_F0628: Case = case!(f0628, f0628_t, f0628_grad, f0628_pullback, f0628_grad_into,
@@ -6762,64 +6924,56 @@ const CASE_F0628: Case = case!(f0628, f0628_t, f0628_grad, f0628_pullback, f0628
 #[differentiate]
 fn f0629(a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if a.atan2(a.tanh() - 1.5) > -1.5 {
+    if ((a * 1.5).round() * 0.3) > -1.5 {
         for j in 0..3 {
             for _ in 0..3 {
                 let a: f64 = a * 0.2;
                 acc += a;
             }
-            let u: f64 = if a.atan() < 1.2 {
-                a.cos().tanh().exp2()
+            let u: f64 = if a.mul_add(a, j as f64) <= 1.5 {
+                let tup = h_polar(a / (2.0 + a.sin()), core::f64::consts::E * a);
+                a * tup.0 * (core::f64::consts::E.tanh() * 0.9).asin()
             } else {
-                let q: f64 = if j > 2 {
-                    let s: f64 = if a.tanh() >= -0.5 {
-                        let v = a.tanh().exp().log2();
-                        j as f64 + v
-                    } else {
-                        0.9 * a / (2.0 + (a / (1.5 + a.tanh())).sin())
-                    };
-                    h_mix(s, a) + (j as f64).tanh().tan()
-                } else {
-                    let r = ((a * j as f64).cos() * 0.9).acos();
-                    r * 0.9
-                };
-                a.cos().exp_m1() + q
+                (std::f64::consts::PI + a).hypot(1.0).recip()
             };
             acc += u;
         }
+    } else if a <= a.sin() {
+        let z = f64::atan((a.abs() + 0.5).recip());
+        acc += z;
+    } else {
+        let mut hs = [[0.0_f64; 3]; 2];
+        hs[1][2] -= a;
+        acc += hs[1][0];
     }
-    a + acc
+    a * (a * core::f64::consts::E) + acc
 }
 
 fn f0629_t(tr: &Trace, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.atan2(a, a.tanh() - 1.5) > -1.5) {
+    if tr.b((tr.round(a * 1.5) * 0.3) > -1.5) {
         for j in 0..3 {
             for _ in 0..3 {
                 let a: f64 = a * 0.2;
                 acc += a;
             }
-            let u: f64 = if tr.b(a.atan() < 1.2) {
-                a.cos().tanh().exp2()
+            let u: f64 = if tr.b(a.mul_add(a, j as f64) <= 1.5) {
+                let tup = h_polar(a / (2.0 + a.sin()), core::f64::consts::E * a);
+                a * tup.0 * (core::f64::consts::E.tanh() * 0.9).asin()
             } else {
-                let q: f64 = if tr.b(j > 2) {
-                    let s: f64 = if tr.b(a.tanh() >= -0.5) {
-                        let v = a.tanh().exp().log2();
-                        j as f64 + v
-                    } else {
-                        0.9 * a / (2.0 + (a / (1.5 + a.tanh())).sin())
-                    };
-                    h_mix(s, a) + (j as f64).tanh().tan()
-                } else {
-                    let r = ((a * j as f64).cos() * 0.9).acos();
-                    r * 0.9
-                };
-                a.cos().exp_m1() + q
+                (std::f64::consts::PI + a).hypot(1.0).recip()
             };
             acc += u;
         }
+    } else if tr.b(a <= a.sin()) {
+        let z = f64::atan((tr.abs(a) + 0.5).recip());
+        acc += z;
+    } else {
+        let mut hs = [[0.0_f64; 3]; 2];
+        hs[1][2] -= a;
+        acc += hs[1][0];
     }
-    a + acc
+    a * (a * core::f64::consts::E) + acc
 }
 
 const CASE_F0629: Case = case!(f0629, f0629_t, f0629_grad, f0629_pullback, f0629_grad_into,
@@ -6829,42 +6983,52 @@ const CASE_F0629: Case = case!(f0629, f0629_t, f0629_grad, f0629_pullback, f0629
 #[differentiate]
 fn f0630(rows: &[[f64; 2]], b: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
+    for j in 0..3 {
         for i in 0..3 {
-            let p = (b + ws[(i * 2 + 1) % 5]).powi(1);
+            let p = ((b + ws[(i * 2 + 1) % 5]).cos() * 0.9).atanh();
             acc += p;
         }
-        if (b.sin().to_degrees() * 0.02) <= 1.5 {
-            return (b * 1.5).floor() * 0.3;
+        if (1.0 + b * b).sqrt() <= 1.5 {
+            return b.atan2((j as f64).clamp(b - 0.5, b + 0.5).hypot(1.0));
         }
     }
-    let ys = [[0.0_f64; 3]; 3];
-    let p: f64 = {
-        let r = f64::powi(rows[1][(((b.signum() * b).tanh().abs() * 2.9).floor() as usize) % 2].atan2(ys[1][(((ws[((core::f64::consts::E.powi(2).tanh().abs() * 2.9).floor() as usize) % ws.len()] * b).sin().abs() * 2.9).floor() as usize) % 3].sin() - 1.5), 0);
-        let b = r;
-        r + b
+    let y: f64 = if h_mix(b, b) > 1.2 {
+        for jj in 0..3 {
+            let vals = [(jj as f64).cos(), b * rows[(jj + 3) % rows.len()][(jj + 2) % 2], ws[jj] * rows[jj][(jj + 3) % 2]];
+            if (jj as f64).hypot(1.0).ln_1p() > ((jj as f64 * 1.5).ceil() + b) {
+                return b / (1.5 + b.cos()) + (b + vals[(jj + 3) % vals.len()]);
+            }
+        }
+        b + b.atan2(b.tanh().exp())
+    } else {
+        (b.cos() * 0.9).atanh() + b * ws[0]
     };
-    b.signum() * b + p + acc
+    1.2 + rows[2][0] + ws[4] + y + acc
 }
 
 fn f0630_t(tr: &Trace, rows: &[[f64; 2]], b: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
+    for j in 0..3 {
         for i in 0..3 {
-            let p = (b + ws[(i * 2 + 1) % 5]).powi(1);
+            let p = ((b + ws[(i * 2 + 1) % 5]).cos() * 0.9).atanh();
             acc += p;
         }
-        if tr.b((b.sin().to_degrees() * 0.02) <= 1.5) {
-            return tr.floor(b * 1.5) * 0.3;
+        if tr.b((1.0 + b * b).sqrt() <= 1.5) {
+            return b.atan2(tr.clamp(j as f64, b - 0.5, b + 0.5).hypot(1.0));
         }
     }
-    let ys = [[0.0_f64; 3]; 3];
-    let p: f64 = {
-        let r = f64::powi(tr.atan2(rows[1][(tr.floor((tr.signum(b) * b).tanh().abs() * 2.9) as usize) % 2], ys[1][(tr.floor((ws[(tr.floor(core::f64::consts::E.powi(2).tanh().abs() * 2.9) as usize) % ws.len()] * b).sin().abs() * 2.9) as usize) % 3].sin() - 1.5), 0);
-        let b = r;
-        r + b
+    let y: f64 = if tr.b(h_mix(b, b) > 1.2) {
+        for jj in 0..3 {
+            let vals = [(jj as f64).cos(), b * rows[(jj + 3) % rows.len()][(jj + 2) % 2], ws[jj] * rows[jj][(jj + 3) % 2]];
+            if tr.b((jj as f64).hypot(1.0).ln_1p() > (tr.ceil(jj as f64 * 1.5) + b)) {
+                return b / (1.5 + b.cos()) + (b + vals[(jj + 3) % vals.len()]);
+            }
+        }
+        b + b.atan2(b.tanh().exp())
+    } else {
+        (b.cos() * 0.9).atanh() + b * ws[0]
     };
-    tr.signum(b) * b + p + acc
+    1.2 + rows[2][0] + ws[4] + y + acc
 }
 
 const CASE_F0630: Case = case!(f0630, f0630_t, f0630_grad, f0630_pullback, f0630_grad_into,
@@ -6873,27 +7037,27 @@ const CASE_F0630: Case = case!(f0630, f0630_t, f0630_grad, f0630_pullback, f0630
 
 #[differentiate]
 fn f0631(x: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = h_leaky(x.cos().sinh());
-    let d = b + std::f64::consts::PI + core::f64::consts::E as f64;
-    for l in 0..1 {
-        let u = l as f64;
-        acc += u;
+    let mut p = h_leaky(b);
+    let mut round: usize = 0;
+    while round < 3 {
+        round += 1;
+        p *= b.sin();
+        p *= (1.5 + h_polar(x, b).0.cos()).cbrt().tanh();
     }
-    let (e, g) = h_polar(x.atan2(s.tanh().exp()), (d.tanh() - 2.0).cbrt());
-    (h_leaky(2.5) * 1.5).round() + x.clamp(-0.5, 0.8) + e + g + acc
+    p *= ((b.cos() * 0.9).acos() * (b * x)).tanh();
+    b + p
 }
 
 fn f0631_t(tr: &Trace, x: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = h_leaky_t(tr, x.cos().sinh());
-    let d = b + std::f64::consts::PI + core::f64::consts::E as f64;
-    for l in 0..1 {
-        let u = l as f64;
-        acc += u;
+    let mut p = h_leaky_t(tr, b);
+    let mut round: usize = 0;
+    while tr.b(round < 3) {
+        round += 1;
+        p *= b.sin();
+        p *= (1.5 + h_polar(x, b).0.cos()).cbrt().tanh();
     }
-    let (e, g) = h_polar(x.atan2(s.tanh().exp()), (d.tanh() - 2.0).cbrt());
-    tr.round(h_leaky_t(tr, 2.5) * 1.5) + tr.clamp(x, -0.5, 0.8) + e + g + acc
+    p *= ((b.cos() * 0.9).acos() * (b * x)).tanh();
+    b + p
 }
 
 const CASE_F0631: Case = case!(f0631, f0631_t, f0631_grad, f0631_pullback, f0631_grad_into,
@@ -6906,11 +7070,12 @@ fn f0632(ts: &[f64; 2], zs: [f64; 3]) -> f64 {
     let cum = h_scale3(&zs, -core::f64::consts::E);
     let mut a: f64 = -0.5;
     for l in 0..1 {
-        a += (l as f64 + ts[1]) * core::f64::consts::E.sin();
-        let tmp = [a, (a * 1.5).round() * 0.3, h_pow(a, 1)];
-        acc += tmp[2];
+        a += (l as f64 + ts[1]) * (2.0 + core::f64::consts::E.sin()).ln_1p();
+        let (w, y) = h_polar((a * 1.5).round() * 0.3, a.atan());
+        acc += w;
+        acc += y;
     }
-    ts[1] + a + ((a * 1.5).floor() + cum[2]) + acc
+    ts[1] + a + a.mul_add(zs[0], cum[0]) + acc
 }
 
 fn f0632_t(tr: &Trace, ts: &[f64; 2], zs: [f64; 3]) -> f64 {
@@ -6918,11 +7083,12 @@ fn f0632_t(tr: &Trace, ts: &[f64; 2], zs: [f64; 3]) -> f64 {
     let cum = h_scale3(&zs, -core::f64::consts::E);
     let mut a: f64 = -0.5;
     for l in 0..1 {
-        a += (l as f64 + ts[1]) * core::f64::consts::E.sin();
-        let tmp = [a, tr.round(a * 1.5) * 0.3, h_pow(a, 1)];
-        acc += tmp[2];
+        a += (l as f64 + ts[1]) * (2.0 + core::f64::consts::E.sin()).ln_1p();
+        let (w, y) = h_polar(tr.round(a * 1.5) * 0.3, a.atan());
+        acc += w;
+        acc += y;
     }
-    ts[1] + a + (tr.floor(a * 1.5) + cum[2]) + acc
+    ts[1] + a + a.mul_add(zs[0], cum[0]) + acc
 }
 
 const CASE_F0632: Case = case!(f0632, f0632_t, f0632_grad, f0632_pullback, f0632_grad_into,
@@ -6934,7 +7100,7 @@ fn f0633(b: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..4 {
         let y: f64 = {
-            let p = (b * 1.5).floor() + std::f64::consts::PI - -b;
+            let p = b - f64::ln_1p(1.5 + b.tanh());
             let late1: f64;
             if 0.9 > hs[ii % hs.len()] || ii > 2 {
                 late1 = (hs[(ii * 2 + 1) % hs.len()] - b) * -0.5;
@@ -6945,18 +7111,18 @@ fn f0633(b: f64, hs: Vec<f64>) -> f64 {
                 }
                 late1 = -1.5;
             }
-            f64::min(p + hs[2], p) + late1
+            (p + hs[2]).tanh().to_degrees() * 0.02 + late1
         };
         acc += y;
     }
-    b + hs[2] + acc
+    b * b.tanh().exp().log(2.5 + hs[((b.tanh().exp_m1().sin().abs() * 2.9).floor() as usize) % hs.len()].sin()) + acc
 }
 
 fn f0633_t(tr: &Trace, b: f64, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..4 {
         let y: f64 = {
-            let p = tr.floor(b * 1.5) + std::f64::consts::PI - -b;
+            let p = b - f64::ln_1p(1.5 + b.tanh());
             let late1: f64;
             if tr.b(0.9 > hs[ii % hs.len()] || ii > 2) {
                 late1 = (hs[(ii * 2 + 1) % hs.len()] - b) * -0.5;
@@ -6967,11 +7133,11 @@ fn f0633_t(tr: &Trace, b: f64, hs: Vec<f64>) -> f64 {
                 }
                 late1 = -1.5;
             }
-            tr.min(p + hs[2], p) + late1
+            (p + hs[2]).tanh().to_degrees() * 0.02 + late1
         };
         acc += y;
     }
-    b + hs[2] + acc
+    b * b.tanh().exp().log(2.5 + hs[(tr.floor(b.tanh().exp_m1().sin().abs() * 2.9) as usize) % hs.len()].sin()) + acc
 }
 
 const CASE_F0633: Case = case!(f0633, f0633_t, f0633_grad, f0633_pullback, f0633_grad_into,
@@ -6980,43 +7146,37 @@ const CASE_F0633: Case = case!(f0633, f0633_t, f0633_grad, f0633_pullback, f0633
 
 #[differentiate]
 fn f0634(y: f64, x: f64, ts: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let u: f64 = if (ts[2] * y) < x {
-        let zs = vec![0.0_f64; ts.len()];
-        core::f64::consts::E + y - ((y * 1.5).round() + zs[2])
+    let mut u: f64 = if (ts[0].hypot(1.0) + 1.2).acosh() > 0.2 {
+        ts[((std::f64::consts::PI.cos().abs() * 2.9).floor() as usize) % 4]
     } else {
-        for ii in 0..2 {
-            let xs = ts.to_vec();
-            for l in 0..ii + 1 {
-                if h_polar(ts[l], l as f64).0 >= 2.0 && ii > 0 {
-                    continue;
-                }
-            }
-            acc += xs[3];
-        }
-        -1.5
+        y.signum() * ts[((y.sin().tan().tanh().abs() * 2.9).floor() as usize) % ts.len()] + (2.0 + ts[2].sin()).ln()
     };
-    ts[1] * y * 0.1 + u + acc
+    if (y * u) <= (core::f64::consts::E * x) {
+        return u * -1.5;
+    }
+    for j in 0..ts.len() {
+        u += (1.5 + (u - ts[j.min(ts.len() - 1)]).tanh()).sqrt();
+    }
+    u /= (((x + ts[1]) * 1.5).ceil() + 2.5 * y).abs() + 0.5;
+    u = u.tanh() + ts[1] * ts[2];
+    ((ts[2].abs() + 0.5).log2().sin() * 0.9).atanh() + u
 }
 
 fn f0634_t(tr: &Trace, y: f64, x: f64, ts: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let u: f64 = if tr.b((ts[2] * y) < x) {
-        let zs = vec![0.0_f64; ts.len()];
-        core::f64::consts::E + y - (tr.round(y * 1.5) + zs[2])
+    let mut u: f64 = if tr.b((ts[0].hypot(1.0) + 1.2).acosh() > 0.2) {
+        ts[(tr.floor(std::f64::consts::PI.cos().abs() * 2.9) as usize) % 4]
     } else {
-        for ii in 0..2 {
-            let xs = ts.to_vec();
-            for l in 0..ii + 1 {
-                if tr.b(h_polar(ts[l], l as f64).0 >= 2.0 && ii > 0) {
-                    continue;
-                }
-            }
-            acc += xs[3];
-        }
-        -1.5
+        tr.signum(y) * ts[(tr.floor(y.sin().tan().tanh().abs() * 2.9) as usize) % ts.len()] + (2.0 + ts[2].sin()).ln()
     };
-    ts[1] * y * 0.1 + u + acc
+    if tr.b((y * u) <= (core::f64::consts::E * x)) {
+        return u * -1.5;
+    }
+    for j in 0..ts.len() {
+        u += (1.5 + (u - ts[j.min(ts.len() - 1)]).tanh()).sqrt();
+    }
+    u /= tr.abs(tr.ceil((x + ts[1]) * 1.5) + 2.5 * y) + 0.5;
+    u = u.tanh() + ts[1] * ts[2];
+    ((tr.abs(ts[2]) + 0.5).log2().sin() * 0.9).atanh() + u
 }
 
 const CASE_F0634: Case = case!(f0634, f0634_t, f0634_grad, f0634_pullback, f0634_grad_into,
@@ -7025,51 +7185,29 @@ const CASE_F0634: Case = case!(f0634, f0634_t, f0634_grad, f0634_pullback, f0634
 
 #[differentiate]
 fn f0635(arr: [f64; 3], grid: &[[f64; 2]; 1]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut a: f64 = if (core::f64::consts::E - grid[0][0]) <= (-1.5 - grid[0][0]) {
-        (arr[0].sin().sinh().cos() * 0.9).asin()
+        (arr[0].sin() * 0.9).atanh().min(arr[((h_nested(arr[1], &arr).tanh().abs() * 2.9).floor() as usize) % arr.len()].tanh().tan())
     } else {
-        f64::floor(-arr[((h_nested(arr[1], &arr).tanh().abs() * 2.9).floor() as usize) % arr.len()] * 1.5) + (grid[0][1] + std::f64::consts::PI)
+        h_leaky(std::f64::consts::PI.atan2(1.5 + grid[0][1].tanh()))
     };
-    for (l, &b) in arr.iter().enumerate() {
-        a *= (-0.5 - arr[(l * 2 + 1) % arr.len()]).cos().cos();
-        let w: f64 = {
-            let e: f64 = if l > 1 {
-                let b = h_leaky(arr[arr.len() - 1 - l].tanh().powi(3));
-                (1.5 + arr[3 - 1 - l].cos()).log(2.5 + a.sin()).abs() + b
-            } else {
-                a += b.tanh().sinh();
-                ((a + grid[0][(l + 2) % 2]) * 1.5).round() * 0.3
-            };
-            (e.signum() * l as f64).atan2(2.0 + b.sin())
-        };
-        acc += w;
+    for _ in 0..1 {
+        a %= (a + (a.tanh() * 0.9).acos()).hypot(1.0);
     }
-    h_pow(a, 3) - arr[2].cos().cosh() + acc
+    a = a.tanh() + (arr[2] * 1.5).trunc() * 0.3;
+    a * 0.9
 }
 
 fn f0635_t(tr: &Trace, arr: [f64; 3], grid: &[[f64; 2]; 1]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut a: f64 = if tr.b((core::f64::consts::E - grid[0][0]) <= (-1.5 - grid[0][0])) {
-        (arr[0].sin().sinh().cos() * 0.9).asin()
+        tr.min((arr[0].sin() * 0.9).atanh(), arr[(tr.floor(h_nested(arr[1], &arr).tanh().abs() * 2.9) as usize) % arr.len()].tanh().tan())
     } else {
-        tr.floor(-arr[(tr.floor(h_nested(arr[1], &arr).tanh().abs() * 2.9) as usize) % arr.len()] * 1.5) + (grid[0][1] + std::f64::consts::PI)
+        h_leaky_t(tr, std::f64::consts::PI.atan2(1.5 + grid[0][1].tanh()))
     };
-    for (l, &b) in arr.iter().enumerate() {
-        a *= (-0.5 - arr[(l * 2 + 1) % arr.len()]).cos().cos();
-        let w: f64 = {
-            let e: f64 = if tr.b(l > 1) {
-                let b = h_leaky_t(tr, arr[arr.len() - 1 - l].tanh().powi(3));
-                tr.abs((1.5 + arr[3 - 1 - l].cos()).log(2.5 + a.sin())) + b
-            } else {
-                a += b.tanh().sinh();
-                tr.round((a + grid[0][(l + 2) % 2]) * 1.5) * 0.3
-            };
-            (tr.signum(e) * l as f64).atan2(2.0 + b.sin())
-        };
-        acc += w;
+    for _ in 0..1 {
+        a = tr.rem(a, (a + (a.tanh() * 0.9).acos()).hypot(1.0));
     }
-    h_pow(a, 3) - arr[2].cos().cosh() + acc
+    a = a.tanh() + tr.trunc(arr[2] * 1.5) * 0.3;
+    a * 0.9
 }
 
 const CASE_F0635: Case = case!(f0635, f0635_t, f0635_grad, f0635_pullback, f0635_grad_into,
@@ -7079,68 +7217,58 @@ const CASE_F0635: Case = case!(f0635, f0635_t, f0635_grad, f0635_pullback, f0635
 #[differentiate]
 fn f0636(x: f64, x1: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..1 {
-        let mut d: f64 = if h_mix(0.7, x1) > b.tanh() {
+    for j in 0..1 {
+        let d: f64 = if h_mix(0.7, x1) > b.to_radians() {
             let r: f64 = 2.0;
-            r.powi(1) - x1.clamp(-0.5, 0.8)
+            (2.5 - r) as f64
         } else {
-            x.atan().cos().exp()
+            x * b + h_norm2([x, x])
         };
-        d -= (x1.tanh() * 0.9).acos();
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if cnt > 4 {
+                break;
+            }
+            let x1 = x1 - (x1 * x - h_pow(b, j));
+            acc += x1;
+        }
         acc += d;
     }
-    let mut it: usize = 0;
-    while it < 1 && x1.clamp(b - 0.5, b + 0.5) > 0.5 {
-        it += 1;
-        if (x + x1) > 2.5 {
-            for _ in 0..1 {
-                let g = ((-std::f64::consts::PI).sin() * 0.9).asin();
-                acc += g;
-            }
-            let d: f64 = if x1.cos().cosh() < (x + 0.1) && it > 1 {
-                -(x1 / b.hypot(1.0))
-            } else {
-                ((it as f64 * b).cos() * 0.9).asin()
-            };
-            acc += d;
-        }
-        let vals: [f64; 3] = [0.0; 3];
-        acc += vals[2];
-    }
-    x1 + x + acc
+    let q: f64 = if (b * x) <= 1.2 {
+        (x1.tanh().to_degrees() * 0.02).abs()
+    } else {
+        core::f64::consts::E * x1 / (f64::powi(x1.hypot(1.0), -1).abs() + 0.5)
+    };
+    (x * 1.5).round() * 0.3 + -b + q + acc
 }
 
 fn f0636_t(tr: &Trace, x: f64, x1: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..1 {
-        let mut d: f64 = if tr.b(h_mix(0.7, x1) > b.tanh()) {
+    for j in 0..1 {
+        let d: f64 = if tr.b(h_mix(0.7, x1) > b.to_radians()) {
             let r: f64 = 2.0;
-            r.powi(1) - tr.clamp(x1, -0.5, 0.8)
+            (2.5 - r) as f64
         } else {
-            x.atan().cos().exp()
+            x * b + h_norm2([x, x])
         };
-        d -= (x1.tanh() * 0.9).acos();
+        let mut cnt: usize = 0;
+        loop {
+            cnt += 1;
+            if tr.b(cnt > 4) {
+                break;
+            }
+            let x1 = x1 - (x1 * x - h_pow(b, j));
+            acc += x1;
+        }
         acc += d;
     }
-    let mut it: usize = 0;
-    while tr.b(it < 1 && tr.clamp(x1, b - 0.5, b + 0.5) > 0.5) {
-        it += 1;
-        if tr.b((x + x1) > 2.5) {
-            for _ in 0..1 {
-                let g = ((-std::f64::consts::PI).sin() * 0.9).asin();
-                acc += g;
-            }
-            let d: f64 = if tr.b(x1.cos().cosh() < (x + 0.1) && it > 1) {
-                -(x1 / b.hypot(1.0))
-            } else {
-                ((it as f64 * b).cos() * 0.9).asin()
-            };
-            acc += d;
-        }
-        let vals: [f64; 3] = [0.0; 3];
-        acc += vals[2];
-    }
-    x1 + x + acc
+    let q: f64 = if tr.b((b * x) <= 1.2) {
+        tr.abs(x1.tanh().to_degrees() * 0.02)
+    } else {
+        core::f64::consts::E * x1 / (tr.abs(f64::powi(x1.hypot(1.0), -1)) + 0.5)
+    };
+    tr.round(x * 1.5) * 0.3 + -b + q + acc
 }
 
 const CASE_F0636: Case = case!(f0636, f0636_t, f0636_grad, f0636_pullback, f0636_grad_into,
@@ -7150,42 +7278,54 @@ const CASE_F0636: Case = case!(f0636, f0636_t, f0636_grad, f0636_pullback, f0636
 #[differentiate]
 fn f0637(b: f64, c: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if f64::recip(c.abs() + 0.5) >= xs[0].atan2(1.5 + xs[4].cos()) {
-        let v = (1.5 + core::f64::consts::E.cos()).log(2.5 + b.sin()) * b;
-        xs[((h_cumsum(xs)[0].tanh().abs() * 2.9).floor() as usize) % xs.len()] + v
+    let a: f64 = if c.asinh() <= h_leaky(b) {
+        ((1.0 + c * c).log(2.5 + std::f64::consts::PI.sin()) * 1.5).floor() * 0.3
     } else {
-        h_scale3(&[c.sin().tan(), c + xs[3], f64::tan(b.cos())], xs[1] / b.hypot(1.0))[2]
+        let u: f64 = if (xs[4] * b) <= 0.9 {
+            let g = (c + std::f64::consts::PI) / (xs[3].min(c).abs() + 0.5);
+            (c * 1.5).round() * 0.3 / (xs[2].atan().abs() + 0.5) + g
+        } else {
+            for ii in 0..3 {
+                let w: f64 = {
+                    let u = xs[ii % xs.len()].tanh().to_degrees() * 0.02;
+                    c / xs[ii % xs.len()].hypot(1.0) + h_norm2([c, b]) + u
+                };
+                if ii % 2 == 0 {
+                    return xs[(ii + 1) % 5] - xs[(ii * 2 + 1) % xs.len()];
+                }
+                acc += w;
+            }
+            h_pow(xs[0], 2) - (1.5 + b.cos()).sqrt()
+        };
+        (b * 1.5).trunc() * 0.3 - c.hypot(1.0).log10() + u
     };
-    let w: f64 = {
-        for _ in 0..1 {
-            let c = a + (xs[4] + c);
-            acc += c;
-        }
-        b.tanh().sinh() / (c + b).tanh().exp()
-    };
-    let c = c + (xs[0] - xs[4]);
-    let pair = (-xs[1], w - -1.5);
-    (std::f64::consts::PI * 2.5).tanh().exp2() + a + c + pair.1 + acc
+    h_pow(h_polar(xs[4], c).0, 1) + a + acc
 }
 
 fn f0637_t(tr: &Trace, b: f64, c: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if tr.b(f64::recip(tr.abs(c) + 0.5) >= xs[0].atan2(1.5 + xs[4].cos())) {
-        let v = (1.5 + core::f64::consts::E.cos()).log(2.5 + b.sin()) * b;
-        xs[(tr.floor(h_cumsum(xs)[0].tanh().abs() * 2.9) as usize) % xs.len()] + v
+    let a: f64 = if tr.b(c.asinh() <= h_leaky_t(tr, b)) {
+        tr.floor((1.0 + c * c).log(2.5 + std::f64::consts::PI.sin()) * 1.5) * 0.3
     } else {
-        h_scale3(&[c.sin().tan(), c + xs[3], f64::tan(b.cos())], xs[1] / b.hypot(1.0))[2]
+        let u: f64 = if tr.b((xs[4] * b) <= 0.9) {
+            let g = (c + std::f64::consts::PI) / (tr.abs(tr.min(xs[3], c)) + 0.5);
+            tr.round(c * 1.5) * 0.3 / (tr.abs(xs[2].atan()) + 0.5) + g
+        } else {
+            for ii in 0..3 {
+                let w: f64 = {
+                    let u = xs[ii % xs.len()].tanh().to_degrees() * 0.02;
+                    c / xs[ii % xs.len()].hypot(1.0) + h_norm2([c, b]) + u
+                };
+                if tr.b(ii % 2 == 0) {
+                    return xs[(ii + 1) % 5] - xs[(ii * 2 + 1) % xs.len()];
+                }
+                acc += w;
+            }
+            h_pow(xs[0], 2) - (1.5 + b.cos()).sqrt()
+        };
+        tr.trunc(b * 1.5) * 0.3 - c.hypot(1.0).log10() + u
     };
-    let w: f64 = {
-        for _ in 0..1 {
-            let c = a + (xs[4] + c);
-            acc += c;
-        }
-        b.tanh().sinh() / (c + b).tanh().exp()
-    };
-    let c = c + (xs[0] - xs[4]);
-    let pair = (-xs[1], w - -1.5);
-    (std::f64::consts::PI * 2.5).tanh().exp2() + a + c + pair.1 + acc
+    h_pow(h_polar(xs[4], c).0, 1) + a + acc
 }
 
 const CASE_F0637: Case = case!(f0637, f0637_t, f0637_grad, f0637_pullback, f0637_grad_into,
@@ -7194,55 +7334,33 @@ const CASE_F0637: Case = case!(f0637, f0637_t, f0637_grad, f0637_pullback, f0637
 
 #[differentiate]
 fn f0638(mut x: f64, xs: &[f64], sp: Params) -> f64 {
-    let mut acc: f64 = 0.0;
     let c: f64 = {
-        x -= (1.5 + core::f64::consts::E.cos()).recip() * x;
-        let late1: f64;
-        if x <= -1.5 {
-            late1 = x.atan2(1.5 + core::f64::consts::E.cos());
-        } else {
-            late1 = xs[2] - x - (1.5 + xs[1].tanh()).recip();
+        x -= core::f64::consts::E.sin() * h_nested(x, xs);
+        if x.clamp(-0.5, 0.8) < 2.5 {
+            return f64::exp_m1((xs[0].tanh() * 0.9).atanh().sin());
         }
-        xs[1] + late1
+        x * 0.9
     };
-    for &s in xs.iter() {
-        let s = xs[(((s * xs[0]).cos().abs() * 2.9).floor() as usize) % xs.len()];
-        let y: f64 = if (x * 0.5) >= 2.0 {
-            let (u, z) = h_polar(x, sp.w[2] * xs[2]);
-            (xs[0] + xs[1]).tanh().exp().powf(h_pow(core::f64::consts::E, 0).cos() * 1.5) + u + z
-        } else {
-            xs[0].cos().cosh() as f64
-        };
-        acc += s;
-        acc += y;
+    if (xs[(((xs[1] / (c.abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % xs.len()] * 0.7) >= 0.3 {
+        return xs[(((c * xs[0]).cos().abs() * 2.9).floor() as usize) % xs.len()].sin().sinh();
     }
-    f64::cbrt((x * 1.2).cos() - 2.0) + sp.b + c + acc
+    x = x * (0.5 + x).cos();
+    x / (2.0 + (sp.w[2] * xs[2]).sin())
 }
 
 fn f0638_t(tr: &Trace, mut x: f64, xs: &[f64], sp: Params) -> f64 {
-    let mut acc: f64 = 0.0;
     let c: f64 = {
-        x -= (1.5 + core::f64::consts::E.cos()).recip() * x;
-        let late1: f64;
-        if tr.b(x <= -1.5) {
-            late1 = x.atan2(1.5 + core::f64::consts::E.cos());
-        } else {
-            late1 = xs[2] - x - (1.5 + xs[1].tanh()).recip();
+        x -= core::f64::consts::E.sin() * h_nested(x, xs);
+        if tr.b(tr.clamp(x, -0.5, 0.8) < 2.5) {
+            return f64::exp_m1((xs[0].tanh() * 0.9).atanh().sin());
         }
-        xs[1] + late1
+        x * 0.9
     };
-    for &s in xs.iter() {
-        let s = xs[(tr.floor((s * xs[0]).cos().abs() * 2.9) as usize) % xs.len()];
-        let y: f64 = if tr.b((x * 0.5) >= 2.0) {
-            let (u, z) = h_polar(x, sp.w[2] * xs[2]);
-            (xs[0] + xs[1]).tanh().exp().powf(h_pow(core::f64::consts::E, 0).cos() * 1.5) + u + z
-        } else {
-            xs[0].cos().cosh() as f64
-        };
-        acc += s;
-        acc += y;
+    if tr.b((xs[(tr.floor((xs[1] / (tr.abs(c) + 0.5)).tanh().abs() * 2.9) as usize) % xs.len()] * 0.7) >= 0.3) {
+        return xs[(tr.floor((c * xs[0]).cos().abs() * 2.9) as usize) % xs.len()].sin().sinh();
     }
-    f64::cbrt((x * 1.2).cos() - 2.0) + sp.b + c + acc
+    x = x * (0.5 + x).cos();
+    x / (2.0 + (sp.w[2] * xs[2]).sin())
 }
 
 const CASE_F0638: Case = case!(f0638, f0638_t, f0638_grad, f0638_pullback, f0638_grad_into,
@@ -7262,7 +7380,7 @@ fn f0639(ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
             }
             acc += *t;
         }
-        if ((core::f64::consts::E * 1.5).trunc() * 0.3) <= (-1.5 - ii as f64) {
+        if core::f64::consts::E.asinh() > (-1.5 * ii as f64) {
             continue;
         }
     }
@@ -7283,7 +7401,7 @@ fn f0639_t(tr: &Trace, ws: &[f64], e: i32, hs: Vec<f64>) -> f64 {
             }
             acc += *t;
         }
-        if tr.b((tr.trunc(core::f64::consts::E * 1.5) * 0.3) <= (-1.5 - ii as f64)) {
+        if tr.b(core::f64::consts::E.asinh() > (-1.5 * ii as f64)) {
             continue;
         }
     }
@@ -7299,54 +7417,48 @@ const CASE_F0639: Case = case!(f0639, f0639_t, f0639_grad, f0639_pullback, f0639
 #[differentiate]
 fn f0640(ts: &[f64; 3], arr: [f64; 4], mut arr2: [f64; 1], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let b = arr[2];
-    arr2[0] = (2.0 + (0.2 * arr2[0]).sin()).ln();
-    let mut c: f64 = if b.hypot(1.0 + b * b) <= b {
-        arr2[0] -= (2.0 - b) * std::f64::consts::PI;
-        core::f64::consts::E.mul_add(b, b) * b
-    } else {
-        for ii in 0..4 {
-            let d = (ii as f64 + b) / (1.5 + ts[ii % ts.len()].tanh().exp2().cos());
-            acc += d;
+    let mut b = arr[2];
+    arr2[0] += f64::ceil(0.2 * arr2[0] * 1.5) + b.max(arr2[0]);
+    for j in 0..3 {
+        match j {
+            0 => {
+                let tmp = [[0.0_f64; 3]; 3];
+                let hs = zs;
+                acc += tmp[2][0];
+                acc += hs[1];
+            }
+            _ => {
+                arr2[0] *= (core::f64::consts::E / (2.0 + (j as f64).sin()) * b.hypot(1.5 + b.tanh())).cos();
+                let b = (std::f64::consts::PI / (1.0 + b * b)).cos();
+                acc += b;
+            }
         }
-        -b.tanh().sinh()
-    };
-    let vals: [f64; 4] = [0.0; 4];
-    c %= b.hypot(1.0).log(3.0).abs() + 0.5;
-    let s: f64 = if (b + c) > (zs[0] + c) {
-        c = (b * vals[3]).to_radians();
-        h_norm2([b.cos().sinh(), b.atan2(1.5 + vals[1].cos())])
-    } else {
-        c %= (vals[1] + zs[0] - c * b).hypot(1.0);
-        vals[2].cos().exp()
-    };
-    zs[0] as f64 * (b - c) + ts[2] + arr2[0] + s + acc
+    }
+    b -= (1.5 + b.cos()).sqrt().tanh().cosh();
+    (1.5 + (b.abs() + 0.5).log(3.0).tanh()).log10() + ts[2] + arr2[0] + zs[1] + acc
 }
 
 fn f0640_t(tr: &Trace, ts: &[f64; 3], arr: [f64; 4], mut arr2: [f64; 1], zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let b = arr[2];
-    arr2[0] = (2.0 + (0.2 * arr2[0]).sin()).ln();
-    let mut c: f64 = if tr.b(b.hypot(1.0 + b * b) <= b) {
-        arr2[0] -= (2.0 - b) * std::f64::consts::PI;
-        core::f64::consts::E.mul_add(b, b) * b
-    } else {
-        for ii in 0..4 {
-            let d = (ii as f64 + b) / (1.5 + ts[ii % ts.len()].tanh().exp2().cos());
-            acc += d;
+    let mut b = arr[2];
+    arr2[0] += tr.ceil(0.2 * arr2[0] * 1.5) + tr.max(b, arr2[0]);
+    for j in 0..3 {
+        match j {
+            0 => {
+                let tmp = [[0.0_f64; 3]; 3];
+                let hs = zs;
+                acc += tmp[2][0];
+                acc += hs[1];
+            }
+            _ => {
+                arr2[0] *= (core::f64::consts::E / (2.0 + (j as f64).sin()) * b.hypot(1.5 + b.tanh())).cos();
+                let b = (std::f64::consts::PI / (1.0 + b * b)).cos();
+                acc += b;
+            }
         }
-        -b.tanh().sinh()
-    };
-    let vals: [f64; 4] = [0.0; 4];
-    c = tr.rem(c, tr.abs(b.hypot(1.0).log(3.0)) + 0.5);
-    let s: f64 = if tr.b((b + c) > (zs[0] + c)) {
-        c = (b * vals[3]).to_radians();
-        h_norm2([b.cos().sinh(), b.atan2(1.5 + vals[1].cos())])
-    } else {
-        c = tr.rem(c, (vals[1] + zs[0] - c * b).hypot(1.0));
-        vals[2].cos().exp()
-    };
-    zs[0] as f64 * (b - c) + ts[2] + arr2[0] + s + acc
+    }
+    b -= (1.5 + b.cos()).sqrt().tanh().cosh();
+    (1.5 + (tr.abs(b) + 0.5).log(3.0).tanh()).log10() + ts[2] + arr2[0] + zs[1] + acc
 }
 
 const CASE_F0640: Case = case!(f0640, f0640_t, f0640_grad, f0640_pullback, f0640_grad_into,
@@ -7358,95 +7470,81 @@ fn f0641(vs: Vec<f64>, c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let y: f64 = if k % 2 == 0 {
         for a in vs.iter() {
-            let e: f64 = if a.cos().tan() >= a.to_radians() {
-                for &t in vs.iter() {
-                    if vs[(k * 2 + 1) % vs.len()] < (k as f64) {
-                        return vs[k % vs.len()] + core::f64::consts::E + (vs[(k * 2 + 1) % vs.len()].abs() + 0.5).log10();
-                    }
-                    acc += t;
-                }
-                (1.5 + (vs[(k + 2) % vs.len()] + c).cos()).powf(2.5)
+            let mut e: f64 = if a.hypot(2.0 + c.sin()) >= 0.5 {
+                c * 0.9
             } else {
-                -a.cos().cosh()
+                let b: f64 = {
+                    let pt = (vs[(k + 2) % vs.len()], k as f64);
+                    (c + vs[k % vs.len()]).tanh().cosh() + pt.1
+                };
+                h_polar(c.sin().exp2(), vs[k % vs.len()]).0 + b
             };
-            if h_mix(vs[(k + 1) % 3], c) > 0.9 {
-                return (1.5 + vs[k.min(3 - 1)].cos()).cbrt();
-            }
+            e -= f64::cbrt(2.0 + c.sin()).min((a.abs() + 0.5).ln());
             acc += e;
         }
-        h_leaky(c)
+        h_mix(c / vs[k % vs.len()].hypot(1.0), f64::sin(vs[k.min(vs.len() - 1)]))
     } else {
-        let c = vs[(k + 3) % vs.len()].hypot(1.0).cbrt();
-        vs[k.min(vs.len() - 1)] + c
+        c * 0.9
     };
-    (vs[(k + 2) % vs.len()] / (1.5 + vs[k % 3].tanh())).abs() + c + y + acc
+    h_leaky(vs[(k * 2 + 1) % 3]) as f64 + y + acc
 }
 
 fn f0641_t(tr: &Trace, vs: Vec<f64>, c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     let y: f64 = if tr.b(k % 2 == 0) {
         for a in vs.iter() {
-            let e: f64 = if tr.b(a.cos().tan() >= a.to_radians()) {
-                for &t in vs.iter() {
-                    if tr.b(vs[(k * 2 + 1) % vs.len()] < (k as f64)) {
-                        return vs[k % vs.len()] + core::f64::consts::E + (tr.abs(vs[(k * 2 + 1) % vs.len()]) + 0.5).log10();
-                    }
-                    acc += t;
-                }
-                (1.5 + (vs[(k + 2) % vs.len()] + c).cos()).powf(2.5)
+            let mut e: f64 = if tr.b(a.hypot(2.0 + c.sin()) >= 0.5) {
+                c * 0.9
             } else {
-                -a.cos().cosh()
+                let b: f64 = {
+                    let pt = (vs[(k + 2) % vs.len()], k as f64);
+                    (c + vs[k % vs.len()]).tanh().cosh() + pt.1
+                };
+                h_polar(c.sin().exp2(), vs[k % vs.len()]).0 + b
             };
-            if tr.b(h_mix(vs[(k + 1) % 3], c) > 0.9) {
-                return (1.5 + vs[k.min(3 - 1)].cos()).cbrt();
-            }
+            e -= tr.min(f64::cbrt(2.0 + c.sin()), (tr.abs(*a) + 0.5).ln());
             acc += e;
         }
-        h_leaky_t(tr, c)
+        h_mix(c / vs[k % vs.len()].hypot(1.0), f64::sin(vs[k.min(vs.len() - 1)]))
     } else {
-        let c = vs[(k + 3) % vs.len()].hypot(1.0).cbrt();
-        vs[k.min(vs.len() - 1)] + c
+        c * 0.9
     };
-    tr.abs(vs[(k + 2) % vs.len()] / (1.5 + vs[k % 3].tanh())) + c + y + acc
+    h_leaky_t(tr, vs[(k * 2 + 1) % 3]) as f64 + y + acc
 }
 
 const CASE_F0641: Case = case!(f0641, f0641_t, f0641_grad, f0641_pullback, f0641_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[4], [1], [1], [3]],
+    n: 4, active: [true, true, true, true], ints: [[4], [0], [4], [4]],
     |p, k| (p[0..3].to_vec(), p[3], k[0]));
 
 #[differentiate]
-fn f0642(y: f64, zs: [f64; 4], arr: [f64; 2]) -> f64 {
+fn f0642(y: f64, zs: [f64; 4], mut arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..1 {
-        if arr[jj % arr.len()].powi(2) > -1.5 {
+        if f64::to_radians(arr[jj % arr.len()]) >= y.hypot(1.0).log(2.5 + y.sin()) {
             continue;
         }
     }
-    for jj in (0..zs.len()).rev() {
-        let xs = [0.0_f64; 2];
-        if zs[jj].tanh().tan() > 1.2 {
-            return ((y * 1.5).trunc() * 0.3).signum() * y;
-        }
-        acc += xs[1];
+    for &b in zs.iter() {
+        let b = b - y * (zs[3].tanh() * 0.9).asin();
+        acc += b;
     }
-    y * zs[2] / (y + arr[0]).tanh().exp() + acc
+    arr[0] += (1.5 + (y / (1.5 + y.cos())).cos()).ln_1p();
+    f64::ln(2.0 + y.sin()) * (y / (1.5 + y.tanh())) + arr[1] + acc
 }
 
-fn f0642_t(tr: &Trace, y: f64, zs: [f64; 4], arr: [f64; 2]) -> f64 {
+fn f0642_t(tr: &Trace, y: f64, zs: [f64; 4], mut arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..1 {
-        if tr.b(arr[jj % arr.len()].powi(2) > -1.5) {
+        if tr.b(f64::to_radians(arr[jj % arr.len()]) >= y.hypot(1.0).log(2.5 + y.sin())) {
             continue;
         }
     }
-    for jj in (0..zs.len()).rev() {
-        let xs = [0.0_f64; 2];
-        if tr.b(zs[jj].tanh().tan() > 1.2) {
-            return tr.signum(tr.trunc(y * 1.5) * 0.3) * y;
-        }
-        acc += xs[1];
+    for &b in zs.iter() {
+        let b = b - y * (zs[3].tanh() * 0.9).asin();
+        acc += b;
     }
-    y * zs[2] / (y + arr[0]).tanh().exp() + acc
+    arr[0] += (1.5 + (y / (1.5 + y.cos())).cos()).ln_1p();
+    f64::ln(2.0 + y.sin()) * (y / (1.5 + y.tanh())) + arr[1] + acc
 }
 
 const CASE_F0642: Case = case!(f0642, f0642_t, f0642_grad, f0642_pullback, f0642_grad_into,
@@ -7455,57 +7553,45 @@ const CASE_F0642: Case = case!(f0642, f0642_t, f0642_grad, f0642_pullback, f0642
 
 #[differentiate]
 fn f0643(c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut a = (1.5 + c.cos().tan().tanh()).ln_1p();
-    let mut step: usize = 0;
-    while step < 4 {
-        step += 1;
-        let r: f64 = match step % 3 {
-            0 => {
-                a %= 1.5 + (c.clamp(-0.5, 0.8) + c.sin()).cos();
-                f64::min(core::f64::consts::E, core::f64::consts::E * 0.5).sin()
+    let r = c.atan().signum() * (c * std::f64::consts::PI);
+    let mut e = core::f64::consts::E / c.tanh().exp() + c.hypot(1.0).cbrt();
+    if e.mul_add(core::f64::consts::E, 1.2) >= 0.2 {
+        let mut cnt: usize = 0;
+        while cnt < 1 {
+            cnt += 1;
+            if cnt > 1 {
+                return (std::f64::consts::PI * 0.3 * 1.5).floor() * 0.3;
             }
-            3..=5 => {
-                let w = c;
-                c + w
-            }
-            _ => {
-                a = a.tanh() + step as f64;
-                c * 0.9
-            }
-        };
-        let p: f64 = 0.2;
-        acc += r;
-        acc += p;
+        }
     }
-    -(step as f64) * c as f64 + a + acc
+    let q: f64 = if h_mix(c, 2.5) > f64::powf(1.5 + r.cos(), 2.5) {
+        e = e * r.tanh();
+        -e * (2.5 / (1.5 + e.cos()))
+    } else {
+        -e.to_radians()
+    };
+    (std::f64::consts::PI.atan() * 1.5).ceil() * 0.3 + q
 }
 
 fn f0643_t(tr: &Trace, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut a = (1.5 + c.cos().tan().tanh()).ln_1p();
-    let mut step: usize = 0;
-    while tr.b(step < 4) {
-        step += 1;
-        let r: f64 = match step % 3 {
-            0 => {
-                a = tr.rem(a, 1.5 + (tr.clamp(c, -0.5, 0.8) + c.sin()).cos());
-                tr.min(core::f64::consts::E, core::f64::consts::E * 0.5).sin()
+    let r = tr.signum(c.atan()) * (c * std::f64::consts::PI);
+    let mut e = core::f64::consts::E / c.tanh().exp() + c.hypot(1.0).cbrt();
+    if tr.b(e.mul_add(core::f64::consts::E, 1.2) >= 0.2) {
+        let mut cnt: usize = 0;
+        while tr.b(cnt < 1) {
+            cnt += 1;
+            if tr.b(cnt > 1) {
+                return tr.floor(std::f64::consts::PI * 0.3 * 1.5) * 0.3;
             }
-            3..=5 => {
-                let w = c;
-                c + w
-            }
-            _ => {
-                a = a.tanh() + step as f64;
-                c * 0.9
-            }
-        };
-        let p: f64 = 0.2;
-        acc += r;
-        acc += p;
+        }
     }
-    -(step as f64) * c as f64 + a + acc
+    let q: f64 = if tr.b(h_mix(c, 2.5) > f64::powf(1.5 + r.cos(), 2.5)) {
+        e = e * r.tanh();
+        -e * (2.5 / (1.5 + e.cos()))
+    } else {
+        -e.to_radians()
+    };
+    tr.ceil(std::f64::consts::PI.atan() * 1.5) * 0.3 + q
 }
 
 const CASE_F0643: Case = case!(f0643, f0643_t, f0643_grad, f0643_pullback, f0643_grad_into,
@@ -7515,48 +7601,74 @@ const CASE_F0643: Case = case!(f0643, f0643_t, f0643_grad, f0643_pullback, f0643
 #[differentiate(wrt(vals))]
 fn f0644(ts: &[f64; 4], a: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if vals[(((a * core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % vals.len()].atan2(1.0 + vals[1] * vals[1]) <= 2.5 {
-        let q = (vals[((core::f64::consts::E.to_radians().tanh().abs() * 2.9).floor() as usize) % 2].to_radians().tanh() * 0.9).asin();
-        acc += q;
-    } else {
-        for b in ts.iter() {
-            let a = a * h_pow(ts[1].tanh().cosh(), 2);
-            let a = a - vals[1];
-            acc += *b;
-            acc += a;
-        }
-        let u: f64 = {
-            let a = a - (1.5 + (ts[3] / a.tanh().exp()).cos()).recip();
-            h_dot(ts, vals) + a
+    if ((vals[(((a * core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % vals.len()] * 1.5).ceil() * 0.3) < -1.5 {
+        let mut v: f64 = {
+            let a = a + a as f64;
+            let mut round: usize = 0;
+            while round < 4 && -core::f64::consts::E < 0.1 {
+                round += 1;
+                if ts[round - 1] >= 1.2 {
+                    return a.abs() - (round as f64 * 1.5).floor() * 0.3;
+                }
+                let g = a;
+                acc += g;
+            }
+            (round as f64).sin().sinh() * a
         };
-        acc += u;
+        v += ts[1];
+        let r: f64 = if (1.5 + a.tanh()).log(3.0) < 1.2 {
+            v = v * h_polar(vals[0], vals[1]).1.tanh();
+            v * 0.9
+        } else {
+            v = v * 0.5 + -1.5 * ts[((f64::cosh(ts[0].sin()).tanh().abs() * 2.9).floor() as usize) % ts.len()];
+            ts[0] * ts[2] + vals[0] / (1.0 + v * v)
+        };
+        acc += r;
+    } else if f64::sqrt(1.0 + ts[0] * ts[0]) <= 1.2 {
+        let e: f64 = if ts[(((a + ts[1]).tanh().abs() * 2.9).floor() as usize) % ts.len()].cos().exp_m1() >= -1.5 {
+            a.cos().exp()
+        } else {
+            (a * vals[1]).asinh()
+        };
+        acc += e;
     }
-    let mut e = a * -a;
-    e = e * 0.5 + f64::cosh(a.cos());
-    a.hypot(1.0 + e * e) + ts[3] + acc
+    f64::clamp(a, a - 0.5, a + 0.5) - 2.0 + ts[3] + acc
 }
 
 fn f0644_t(tr: &Trace, ts: &[f64; 4], a: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(vals[(tr.floor((a * core::f64::consts::E).tanh().abs() * 2.9) as usize) % vals.len()].atan2(1.0 + vals[1] * vals[1]) <= 2.5) {
-        let q = (vals[(tr.floor(core::f64::consts::E.to_radians().tanh().abs() * 2.9) as usize) % 2].to_radians().tanh() * 0.9).asin();
-        acc += q;
-    } else {
-        for b in ts.iter() {
-            let a = a * h_pow(ts[1].tanh().cosh(), 2);
-            let a = a - vals[1];
-            acc += *b;
-            acc += a;
-        }
-        let u: f64 = {
-            let a = a - (1.5 + (ts[3] / a.tanh().exp()).cos()).recip();
-            h_dot(ts, vals) + a
+    if tr.b((tr.ceil(vals[(tr.floor((a * core::f64::consts::E).tanh().abs() * 2.9) as usize) % vals.len()] * 1.5) * 0.3) < -1.5) {
+        let mut v: f64 = {
+            let a = a + a as f64;
+            let mut round: usize = 0;
+            while tr.b(round < 4 && -core::f64::consts::E < 0.1) {
+                round += 1;
+                if tr.b(ts[round - 1] >= 1.2) {
+                    return tr.abs(a) - tr.floor(round as f64 * 1.5) * 0.3;
+                }
+                let g = a;
+                acc += g;
+            }
+            (round as f64).sin().sinh() * a
         };
-        acc += u;
+        v += ts[1];
+        let r: f64 = if tr.b((1.5 + a.tanh()).log(3.0) < 1.2) {
+            v = v * h_polar(vals[0], vals[1]).1.tanh();
+            v * 0.9
+        } else {
+            v = v * 0.5 + -1.5 * ts[(tr.floor(f64::cosh(ts[0].sin()).tanh().abs() * 2.9) as usize) % ts.len()];
+            ts[0] * ts[2] + vals[0] / (1.0 + v * v)
+        };
+        acc += r;
+    } else if tr.b(f64::sqrt(1.0 + ts[0] * ts[0]) <= 1.2) {
+        let e: f64 = if tr.b(ts[(tr.floor((a + ts[1]).tanh().abs() * 2.9) as usize) % ts.len()].cos().exp_m1() >= -1.5) {
+            a.cos().exp()
+        } else {
+            (a * vals[1]).asinh()
+        };
+        acc += e;
     }
-    let mut e = a * -a;
-    e = e * 0.5 + f64::cosh(a.cos());
-    a.hypot(1.0 + e * e) + ts[3] + acc
+    tr.clamp(a, a - 0.5, a + 0.5) - 2.0 + ts[3] + acc
 }
 
 const CASE_F0644: Case = case!(f0644, f0644_t, f0644_grad, f0644_pullback, f0644_grad_into,
@@ -7566,66 +7678,46 @@ const CASE_F0644: Case = case!(f0644, f0644_t, f0644_grad, f0644_pullback, f0644
 #[differentiate]
 fn f0645(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = h_mix(core::f64::consts::E, core::f64::consts::E) * vals[0].tanh().tan();
-    let late1: f64;
-    if (0.9 - w) <= (0.9 - vals[0]) {
-        for l in 0..2 {
-            let mut it: usize = 0;
-            while it < 3 {
-                it += 1;
-                if l < 1 {
-                    w += vals[0] - -std::f64::consts::PI;
-                }
-            }
-        }
-        late1 = w * vals[0] + core::f64::consts::E;
+    let mut w = h_mix(core::f64::consts::E, core::f64::consts::E) * vals[0].tanh().exp();
+    let mut late1: f64;
+    if (0.9 - w) <= w.tanh().cosh() {
+        w += -w;
+        late1 = (1.0 + vals[0] * vals[0]).powf(w.cos() * 1.5) - h_mix(vals[0], w);
     } else {
-        let mut round: usize = 0;
-        while round < vals.len() {
-            round += 1;
-            let g: f64 = if round > 1 {
-                let (r, z) = h_polar(vals[0] + w, h_dot(vals, vals));
-                z.tanh().tan() * (vals[0] * z) + r
-            } else {
-                (1.5 + w.tanh()).powf(2.5).clamp(w - 0.5, w + 0.5)
-            };
-            acc += g;
-        }
-        late1 = (1.5 + w.tanh()).log10().tanh();
+        late1 = h_scale3(&[w + 0.5, vals[0].mul_add(vals[0], 0.7), w.sin().to_degrees() * 0.02], vals[0])[0];
     }
-    ((late1 - w).cos() * 0.9).acos() + acc
+    if (late1 * w) <= 1.5 {
+        late1 += (0.2 - late1).asinh();
+        if w.cos() > vals[0] {
+            let late1 = late1 * vals[0].sin().tanh();
+            acc += late1;
+        } else {
+            w += w.tanh().exp2();
+        }
+    }
+    vals[0].tanh().exp_m1().sin() + w + late1 + acc
 }
 
 fn f0645_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = h_mix(core::f64::consts::E, core::f64::consts::E) * vals[0].tanh().tan();
-    let late1: f64;
-    if tr.b((0.9 - w) <= (0.9 - vals[0])) {
-        for l in 0..2 {
-            let mut it: usize = 0;
-            while tr.b(it < 3) {
-                it += 1;
-                if tr.b(l < 1) {
-                    w += vals[0] - -std::f64::consts::PI;
-                }
-            }
-        }
-        late1 = w * vals[0] + core::f64::consts::E;
+    let mut w = h_mix(core::f64::consts::E, core::f64::consts::E) * vals[0].tanh().exp();
+    let mut late1: f64;
+    if tr.b((0.9 - w) <= w.tanh().cosh()) {
+        w += -w;
+        late1 = (1.0 + vals[0] * vals[0]).powf(w.cos() * 1.5) - h_mix(vals[0], w);
     } else {
-        let mut round: usize = 0;
-        while tr.b(round < vals.len()) {
-            round += 1;
-            let g: f64 = if tr.b(round > 1) {
-                let (r, z) = h_polar(vals[0] + w, h_dot(vals, vals));
-                z.tanh().tan() * (vals[0] * z) + r
-            } else {
-                tr.clamp((1.5 + w.tanh()).powf(2.5), w - 0.5, w + 0.5)
-            };
-            acc += g;
-        }
-        late1 = (1.5 + w.tanh()).log10().tanh();
+        late1 = h_scale3(&[w + 0.5, vals[0].mul_add(vals[0], 0.7), w.sin().to_degrees() * 0.02], vals[0])[0];
     }
-    ((late1 - w).cos() * 0.9).acos() + acc
+    if tr.b((late1 * w) <= 1.5) {
+        late1 += (0.2 - late1).asinh();
+        if tr.b(w.cos() > vals[0]) {
+            let late1 = late1 * vals[0].sin().tanh();
+            acc += late1;
+        } else {
+            w += w.tanh().exp2();
+        }
+    }
+    vals[0].tanh().exp_m1().sin() + w + late1 + acc
 }
 
 const CASE_F0645: Case = case!(f0645, f0645_t, f0645_grad, f0645_pullback, f0645_grad_into,
@@ -7633,36 +7725,40 @@ const CASE_F0645: Case = case!(f0645, f0645_t, f0645_grad, f0645_pullback, f0645
     |p, _k| (&p[0..1]));
 
 #[differentiate]
-fn f0646(mut hs: Vec<f64>, hs1: Vec<f64>, c: f64) -> f64 {
+fn f0646(hs: Vec<f64>, hs1: Vec<f64>, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if ((c * 1.5).trunc() * 0.3) >= -1.5 {
-        late1 = (1.5 + (hs1[0] + c).cos()).powf(2.5);
+    let late1: f64;
+    if c.to_radians() < c {
+        late1 = h_dot(&hs1, &hs1);
     } else {
-        let cum = h_cumsum(&hs);
-        late1 = (c.cos().to_degrees() * 0.02).sin().exp_m1();
-        acc += cum[0];
+        late1 = ((0.3 / (1.5 + c.tanh())).hypot(1.0) + 1.2).acosh();
     }
-    late1 = late1 * 0.5 + c / (2.0 + late1.sin());
-    hs[0] += f64::atan(hs1[0]);
-    let s: f64 = (late1 - hs1[0]) * hs1[0] as f64;
-    c + hs[0] + s + acc
+    let mut xs = [late1 + c, c / (2.0 + late1.sin()), late1 * c];
+    xs[0] = -(hs[0] * 0.2);
+    if (hs[0] / (2.0 + xs[2].sin())) >= xs[2] {
+        let mut t: f64 = -(0.2 - hs1[0]);
+        t += xs[((c.tanh().abs() * 2.9).floor() as usize) % xs.len()];
+        acc += t;
+    }
+    f64::log(1.5 + xs[1].mul_add(c, hs[0]).cos(), 2.5 + (c * xs[((late1.tanh().abs() * 2.9).floor() as usize) % xs.len()]).sin()) + hs1[0] + acc
 }
 
-fn f0646_t(tr: &Trace, mut hs: Vec<f64>, hs1: Vec<f64>, c: f64) -> f64 {
+fn f0646_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if tr.b((tr.trunc(c * 1.5) * 0.3) >= -1.5) {
-        late1 = (1.5 + (hs1[0] + c).cos()).powf(2.5);
+    let late1: f64;
+    if tr.b(c.to_radians() < c) {
+        late1 = h_dot(&hs1, &hs1);
     } else {
-        let cum = h_cumsum(&hs);
-        late1 = (c.cos().to_degrees() * 0.02).sin().exp_m1();
-        acc += cum[0];
+        late1 = ((0.3 / (1.5 + c.tanh())).hypot(1.0) + 1.2).acosh();
     }
-    late1 = late1 * 0.5 + c / (2.0 + late1.sin());
-    hs[0] += f64::atan(hs1[0]);
-    let s: f64 = (late1 - hs1[0]) * hs1[0] as f64;
-    c + hs[0] + s + acc
+    let mut xs = [late1 + c, c / (2.0 + late1.sin()), late1 * c];
+    xs[0] = -(hs[0] * 0.2);
+    if tr.b((hs[0] / (2.0 + xs[2].sin())) >= xs[2]) {
+        let mut t: f64 = -(0.2 - hs1[0]);
+        t += xs[(tr.floor(c.tanh().abs() * 2.9) as usize) % xs.len()];
+        acc += t;
+    }
+    f64::log(1.5 + xs[1].mul_add(c, hs[0]).cos(), 2.5 + (c * xs[(tr.floor(late1.tanh().abs() * 2.9) as usize) % xs.len()]).sin()) + hs1[0] + acc
 }
 
 const CASE_F0646: Case = case!(f0646, f0646_t, f0646_grad, f0646_pullback, f0646_grad_into,
@@ -7672,62 +7768,60 @@ const CASE_F0646: Case = case!(f0646, f0646_t, f0646_grad, f0646_pullback, f0646
 #[differentiate]
 fn f0647(arr: [f64; 2], x: f64, vs: Vec<f64>, vs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let b: f64 = if x.cos() >= h_dot(&arr, &arr) {
+    let b: f64 = if x.hypot(1.5 + x.tanh()) < 1.2 {
         let late1: f64;
         if x >= vs[3] {
             let late2: f64;
             if (x * core::f64::consts::E) > 1.5 {
-                let pt = h_polar(f64::cbrt(1.0 + x * x), vs[2] % 1.5);
+                let tup = h_polar(x.tanh().exp().recip(), arr[((x.asinh().sin().abs() * 2.9).floor() as usize) % 2]);
                 late2 = x;
-                acc += pt.1;
+                acc += tup.1;
             } else {
-                for j in 0..3 {
-                    let q = x;
-                    let v = f64::exp2((std::f64::consts::PI / (arr[(j + 2) % arr.len()].abs() + 0.5)).tanh());
-                    acc += q;
-                    acc += v;
-                }
-                late2 = f64::ln_1p(h_mix(x, x).abs() + 0.5);
+                late2 = x.sin() - x.powi(2);
             }
-            late1 = late2 / (1.5 + core::f64::consts::E.mul_add(x, late2).tanh());
+            late1 = ((std::f64::consts::PI * 0.3).tanh() * 0.9).asin();
+            acc += late2;
         } else {
-            late1 = vs3[1] * x * (vs[3] / (core::f64::consts::E.abs() + 0.5));
+            late1 = h_mix(h_pow(x, 0), 1.2 - x);
         }
-        x + late1
+        (1.2 + vs[0]).tanh().powi(3) + late1
     } else {
-        x.sin() + (x - vs3[((vs3[0].tanh().abs() * 2.9).floor() as usize) % vs3.len()])
+        let v: f64 = {
+            let buf = [0.0_f64; 3];
+            -(arr[1] / (core::f64::consts::E.abs() + 0.5)) + buf[2]
+        };
+        x + v
     };
-    vs[0] - vs3[0] * 0.9 + b + acc
+    b.asinh() * (arr[0] % b.tanh().exp()) + vs[3] + vs3[1] + acc
 }
 
 fn f0647_t(tr: &Trace, arr: [f64; 2], x: f64, vs: Vec<f64>, vs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let b: f64 = if tr.b(x.cos() >= h_dot(&arr, &arr)) {
+    let b: f64 = if tr.b(x.hypot(1.5 + x.tanh()) < 1.2) {
         let late1: f64;
         if tr.b(x >= vs[3]) {
             let late2: f64;
             if tr.b((x * core::f64::consts::E) > 1.5) {
-                let pt = h_polar(f64::cbrt(1.0 + x * x), tr.rem(vs[2], 1.5));
+                let tup = h_polar(x.tanh().exp().recip(), arr[(tr.floor(x.asinh().sin().abs() * 2.9) as usize) % 2]);
                 late2 = x;
-                acc += pt.1;
+                acc += tup.1;
             } else {
-                for j in 0..3 {
-                    let q = x;
-                    let v = f64::exp2((std::f64::consts::PI / (tr.abs(arr[(j + 2) % arr.len()]) + 0.5)).tanh());
-                    acc += q;
-                    acc += v;
-                }
-                late2 = f64::ln_1p(tr.abs(h_mix(x, x)) + 0.5);
+                late2 = x.sin() - x.powi(2);
             }
-            late1 = late2 / (1.5 + core::f64::consts::E.mul_add(x, late2).tanh());
+            late1 = ((std::f64::consts::PI * 0.3).tanh() * 0.9).asin();
+            acc += late2;
         } else {
-            late1 = vs3[1] * x * (vs[3] / (tr.abs(core::f64::consts::E) + 0.5));
+            late1 = h_mix(h_pow(x, 0), 1.2 - x);
         }
-        x + late1
+        (1.2 + vs[0]).tanh().powi(3) + late1
     } else {
-        x.sin() + (x - vs3[(tr.floor(vs3[0].tanh().abs() * 2.9) as usize) % vs3.len()])
+        let v: f64 = {
+            let buf = [0.0_f64; 3];
+            -(arr[1] / (tr.abs(core::f64::consts::E) + 0.5)) + buf[2]
+        };
+        x + v
     };
-    vs[0] - vs3[0] * 0.9 + b + acc
+    b.asinh() * (tr.rem(arr[0], b.tanh().exp())) + vs[3] + vs3[1] + acc
 }
 
 const CASE_F0647: Case = case!(f0647, f0647_t, f0647_grad, f0647_pullback, f0647_grad_into,
@@ -7737,30 +7831,30 @@ const CASE_F0647: Case = case!(f0647, f0647_t, f0647_grad, f0647_pullback, f0647
 #[differentiate]
 fn f0648(a: f64, ar: &[f64; 4], a2: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a = std::f64::consts::PI.sin().tan() + (1.5 + a.cos()).log(3.0);
-    for l in 0..1 {
-        let s = h_polar(ar[l].hypot(1.0).ln_1p(), std::f64::consts::PI.cos().exp2()).1;
-        let (g, b) = h_polar(h_nested(-0.5, vals), a / vals[(l * 2 + 1) % 3].hypot(1.0));
-        acc += s;
-        acc += g;
-        acc += b;
+    acc += a;
+    let mut a = (1.5 + std::f64::consts::PI.tanh()).sqrt() + vals[0].abs();
+    if h_mix(a2, a2) <= a {
+        for jj in 0..3 {
+            let out = h_cumsum(ar);
+            a = h_mix(a, vals[vals.len() - 1 - jj].tanh());
+            acc += out[3];
+        }
     }
-    let s = f64::log2(1.5 + a.cos()) - (1.0 + a2 * a2).log2();
-    f64::cosh(ar[2].tanh()).tanh().exp().log10() + vals[2] + s + acc
+    vals[2] + ar[3] + a + acc
 }
 
-fn f0648_t(_tr: &Trace, a: f64, ar: &[f64; 4], a2: f64, vals: &[f64]) -> f64 {
+fn f0648_t(tr: &Trace, a: f64, ar: &[f64; 4], a2: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a = std::f64::consts::PI.sin().tan() + (1.5 + a.cos()).log(3.0);
-    for l in 0..1 {
-        let s = h_polar(ar[l].hypot(1.0).ln_1p(), std::f64::consts::PI.cos().exp2()).1;
-        let (g, b) = h_polar(h_nested(-0.5, vals), a / vals[(l * 2 + 1) % 3].hypot(1.0));
-        acc += s;
-        acc += g;
-        acc += b;
+    acc += a;
+    let mut a = (1.5 + std::f64::consts::PI.tanh()).sqrt() + tr.abs(vals[0]);
+    if tr.b(h_mix(a2, a2) <= a) {
+        for jj in 0..3 {
+            let out = h_cumsum(ar);
+            a = h_mix(a, vals[vals.len() - 1 - jj].tanh());
+            acc += out[3];
+        }
     }
-    let s = f64::log2(1.5 + a.cos()) - (1.0 + a2 * a2).log2();
-    f64::cosh(ar[2].tanh()).tanh().exp().log10() + vals[2] + s + acc
+    vals[2] + ar[3] + a + acc
 }
 
 const CASE_F0648: Case = case!(f0648, f0648_t, f0648_grad, f0648_pullback, f0648_grad_into,
@@ -7770,34 +7864,40 @@ const CASE_F0648: Case = case!(f0648, f0648_t, f0648_grad, f0648_pullback, f0648
 #[differentiate]
 fn f0649(ts: &[f64; 4], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = (0.3 / (1.0 + ts[2] * ts[2])).atan();
+    let mut y = f64::exp((0.3 / (1.0 + ts[2] * ts[2])).tanh());
     for ii in 1..vs.len() {
-        let d: f64 = ts[ts.len() - 1 - ii] / (z.abs() + 0.5) + z.tanh();
-        let ws: [f64; 3] = [0.0; 3];
+        let p = ts[ts.len() - 1 - ii] / (y.abs() + 0.5) + (1.0 + y * y).recip();
+        let d = y;
+        acc += p;
         acc += d;
-        acc += ws[2];
     }
-    let s = z;
-    z = f64::to_radians(z) * h_leaky(s);
-    let mut c = s.sin().exp() * s.abs();
-    c -= vs[0];
-    ts[0] + z + c + acc
+    y += ts[0] as f64;
+    for ii in 0..1 {
+        if ii < 1 {
+            let u = (1.5 + std::f64::consts::PI.mul_add(y, -1.5).cos()).recip();
+            acc += u;
+        }
+    }
+    vs[0] + y + acc
 }
 
 fn f0649_t(tr: &Trace, ts: &[f64; 4], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut z = (0.3 / (1.0 + ts[2] * ts[2])).atan();
+    let mut y = f64::exp((0.3 / (1.0 + ts[2] * ts[2])).tanh());
     for ii in 1..vs.len() {
-        let d: f64 = ts[ts.len() - 1 - ii] / (tr.abs(z) + 0.5) + z.tanh();
-        let ws: [f64; 3] = [0.0; 3];
+        let p = ts[ts.len() - 1 - ii] / (tr.abs(y) + 0.5) + (1.0 + y * y).recip();
+        let d = y;
+        acc += p;
         acc += d;
-        acc += ws[2];
     }
-    let s = z;
-    z = f64::to_radians(z) * h_leaky_t(tr, s);
-    let mut c = s.sin().exp() * tr.abs(s);
-    c -= vs[0];
-    ts[0] + z + c + acc
+    y += ts[0] as f64;
+    for ii in 0..1 {
+        if tr.b(ii < 1) {
+            let u = (1.5 + std::f64::consts::PI.mul_add(y, -1.5).cos()).recip();
+            acc += u;
+        }
+    }
+    vs[0] + y + acc
 }
 
 const CASE_F0649: Case = case!(f0649, f0649_t, f0649_grad, f0649_pullback, f0649_grad_into,
@@ -7806,51 +7906,33 @@ const CASE_F0649: Case = case!(f0649, f0649_t, f0649_grad, f0649_pullback, f0649
 
 #[differentiate]
 fn f0650(y: f64, a: f64, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let d: f64 = if (y / (1.0 + y * y)) > a.cos().exp2() {
-        let tup = h_polar(core::f64::consts::E, c * a);
-        a.max(a * 0.5).atan() + tup.1
+    let d: f64 = if (y / (1.0 + y * y)) > a.atan2(y.tanh().exp()) {
+        c.mul_add(a, a).sin().exp()
     } else {
-        for ii in 0..3 {
-            for _ in (1..=ii).rev() {
-                let vals = [[0.0_f64; 3]; 3];
-                acc += vals[2][0];
-            }
-            let b: f64 = if -c < -1.5 {
-                let vals: [f64; 3] = [0.0; 3];
-                ii as f64 + vals[2]
-            } else {
-                ((std::f64::consts::PI + a) * 1.5).trunc() * 0.3
-            };
-            acc += b;
-        }
-        h_mix(y, c) * a
+        a.atan()
     };
-    c / a.hypot(1.0) - 0.1 + d + acc
+    let mut b = y.cos().exp();
+    b = b * 0.5 + b;
+    let u: f64 = {
+        let tup: (f64, f64) = (2.0, d);
+        -(c * y) + tup.1
+    };
+    u.sin() * (a * y) + b
 }
 
 fn f0650_t(tr: &Trace, y: f64, a: f64, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let d: f64 = if tr.b((y / (1.0 + y * y)) > a.cos().exp2()) {
-        let tup = h_polar(core::f64::consts::E, c * a);
-        tr.max(a, a * 0.5).atan() + tup.1
+    let d: f64 = if tr.b((y / (1.0 + y * y)) > a.atan2(y.tanh().exp())) {
+        c.mul_add(a, a).sin().exp()
     } else {
-        for ii in 0..3 {
-            for _ in (1..=ii).rev() {
-                let vals = [[0.0_f64; 3]; 3];
-                acc += vals[2][0];
-            }
-            let b: f64 = if tr.b(-c < -1.5) {
-                let vals: [f64; 3] = [0.0; 3];
-                ii as f64 + vals[2]
-            } else {
-                tr.trunc((std::f64::consts::PI + a) * 1.5) * 0.3
-            };
-            acc += b;
-        }
-        h_mix(y, c) * a
+        a.atan()
     };
-    c / a.hypot(1.0) - 0.1 + d + acc
+    let mut b = y.cos().exp();
+    b = b * 0.5 + b;
+    let u: f64 = {
+        let tup: (f64, f64) = (2.0, d);
+        -(c * y) + tup.1
+    };
+    u.sin() * (a * y) + b
 }
 
 const CASE_F0650: Case = case!(f0650, f0650_t, f0650_grad, f0650_pullback, f0650_grad_into,
@@ -7861,53 +7943,53 @@ const CASE_F0650: Case = case!(f0650, f0650_t, f0650_grad, f0650_pullback, f0650
 fn f0651(mat: &[[f64; 3]; 3], arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut zs = [0.0_f64; 4];
-    if (core::f64::consts::E as f64) < 1.2 {
-        let mut g = f64::atan2(f64::sin(arr[1]), mat[2][(((zs[3] / (1.5 + core::f64::consts::E.tanh())).cos().abs() * 2.9).floor() as usize) % 3].tanh().exp());
-        let mut cnt: usize = 0;
-        while cnt < 3 {
-            cnt += 1;
-            g *= g.cos();
-            if cnt > 2 {
-                g /= h_nested(g.tanh().exp().cbrt(), &zs).hypot(1.0);
-                if (1.5 + zs[cnt - 1].tanh()).recip() > (cnt as f64) {
-                    return (g * 1.5).ceil() + (g.abs() + 0.5).recip();
+    if (2.0 + core::f64::consts::E.sin()).powf(arr[1].cos() * 1.5) >= arr[1] {
+        let p = h_leaky(arr[0].tanh().cosh());
+        acc += p;
+    } else {
+        let mut it: usize = 0;
+        while it < 2 {
+            it += 1;
+            for _ in 0..1 {
+                for j in 1..zs.len() {
+                    if j % 2 == 0 {
+                        break;
+                    }
                 }
-            } else if g <= (cnt as f64).to_radians() {
-                g *= (1.5 + h_mix(g, g).cos()).log(2.5 + g.sin()).sin();
+            }
+            if (it as f64).hypot(mat[(it * 2 + 1) % mat.len()][(it * 2 + 1) % 3].tanh().exp()) < 1.2 {
+                continue;
             }
         }
-        zs[cnt.min(4 - 1)] = ((2.0 * g).sin() * 0.9).asin();
-    } else if mat[2][2].atan2(core::f64::consts::E.cos() - 1.5) >= 2.5_f64.powf(core::f64::consts::E.cos()) {
-        let g = (0.7 * mat[2][0]).to_radians();
-        acc += g;
+        zs[it] *= (-(mat[it % mat.len()][3 - 1 - it] * mat[it % mat.len()][it.min(3 - 1)])).tanh();
     }
-    h_nested(arr[1] - std::f64::consts::PI, &zs) + mat[2][0] + acc
+    mat[1][0] + zs[3] + acc
 }
 
 fn f0651_t(tr: &Trace, mat: &[[f64; 3]; 3], arr: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut zs = [0.0_f64; 4];
-    if tr.b((core::f64::consts::E as f64) < 1.2) {
-        let mut g = f64::atan2(f64::sin(arr[1]), mat[2][(tr.floor((zs[3] / (1.5 + core::f64::consts::E.tanh())).cos().abs() * 2.9) as usize) % 3].tanh().exp());
-        let mut cnt: usize = 0;
-        while tr.b(cnt < 3) {
-            cnt += 1;
-            g *= g.cos();
-            if tr.b(cnt > 2) {
-                g /= h_nested(g.tanh().exp().cbrt(), &zs).hypot(1.0);
-                if tr.b((1.5 + zs[cnt - 1].tanh()).recip() > (cnt as f64)) {
-                    return tr.ceil(g * 1.5) + (tr.abs(g) + 0.5).recip();
+    if tr.b((2.0 + core::f64::consts::E.sin()).powf(arr[1].cos() * 1.5) >= arr[1]) {
+        let p = h_leaky_t(tr, arr[0].tanh().cosh());
+        acc += p;
+    } else {
+        let mut it: usize = 0;
+        while tr.b(it < 2) {
+            it += 1;
+            for _ in 0..1 {
+                for j in 1..zs.len() {
+                    if tr.b(j % 2 == 0) {
+                        break;
+                    }
                 }
-            } else if tr.b(g <= (cnt as f64).to_radians()) {
-                g *= (1.5 + h_mix(g, g).cos()).log(2.5 + g.sin()).sin();
+            }
+            if tr.b((it as f64).hypot(mat[(it * 2 + 1) % mat.len()][(it * 2 + 1) % 3].tanh().exp()) < 1.2) {
+                continue;
             }
         }
-        zs[cnt.min(4 - 1)] = ((2.0 * g).sin() * 0.9).asin();
-    } else if tr.b(tr.atan2(mat[2][2], core::f64::consts::E.cos() - 1.5) >= 2.5_f64.powf(core::f64::consts::E.cos())) {
-        let g = (0.7 * mat[2][0]).to_radians();
-        acc += g;
+        zs[it] *= (-(mat[it % mat.len()][3 - 1 - it] * mat[it % mat.len()][it.min(3 - 1)])).tanh();
     }
-    h_nested(arr[1] - std::f64::consts::PI, &zs) + mat[2][0] + acc
+    mat[1][0] + zs[3] + acc
 }
 
 const CASE_F0651: Case = case!(f0651, f0651_t, f0651_grad, f0651_pullback, f0651_grad_into,
@@ -7916,179 +7998,151 @@ const CASE_F0651: Case = case!(f0651, f0651_t, f0651_grad, f0651_pullback, f0651
 
 #[differentiate]
 fn f0652(vals: &[f64], k: usize) -> f64 {
-    let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     let mut w: f64 = if (core::f64::consts::E / (2.0 + cum[0].sin())) > (k as f64) {
-        let (r, p) = (vals[0] + cum[0], f64::log10(2.0 + cum[0].sin()));
-        ((vals[0] + 0.9).abs() + 0.5).log(2.5 + (r * cum[0]).sin()) + p
+        let (v, u) = (vals[0].clamp(-0.5, 0.8), cum[0]);
+        vals[0] * (v.tanh() * 0.9).atanh() + u
     } else {
-        vals[0]
+        let z: f64 = if 0.9 <= (k as f64) {
+            0.3 - vals[0] - (vals[0] + core::f64::consts::E)
+        } else {
+            h_dot(vals, &cum)
+        };
+        0.9 * std::f64::consts::PI + cum[0] * z
     };
-    for _ in 0..k.min(cum.len()) {
-        let zs = [0.0_f64; 1];
-        if w >= (zs[0] + w) || k > 3 {
-            let a = k as f64;
-            w += -w.max(w * 0.5);
-            acc += a;
-        }
-    }
-    w + acc
+    let u = ((w * cum[0]).tanh() * 0.9).asin();
+    let v = u;
+    w = cum[0];
+    cum[0] + w + v
 }
 
 fn f0652_t(tr: &Trace, vals: &[f64], k: usize) -> f64 {
-    let mut acc: f64 = 0.0;
     let cum = h_cumsum(vals);
     let mut w: f64 = if tr.b((core::f64::consts::E / (2.0 + cum[0].sin())) > (k as f64)) {
-        let (r, p) = (vals[0] + cum[0], f64::log10(2.0 + cum[0].sin()));
-        (tr.abs(vals[0] + 0.9) + 0.5).log(2.5 + (r * cum[0]).sin()) + p
+        let (v, u) = (tr.clamp(vals[0], -0.5, 0.8), cum[0]);
+        vals[0] * (v.tanh() * 0.9).atanh() + u
     } else {
-        vals[0]
+        let z: f64 = if tr.b(0.9 <= (k as f64)) {
+            0.3 - vals[0] - (vals[0] + core::f64::consts::E)
+        } else {
+            h_dot(vals, &cum)
+        };
+        0.9 * std::f64::consts::PI + cum[0] * z
     };
-    for _ in 0..k.min(cum.len()) {
-        let zs = [0.0_f64; 1];
-        if tr.b(w >= (zs[0] + w) || k > 3) {
-            let a = k as f64;
-            w += -tr.max(w, w * 0.5);
-            acc += a;
-        }
-    }
-    w + acc
+    let u = ((w * cum[0]).tanh() * 0.9).asin();
+    let v = u;
+    w = cum[0];
+    cum[0] + w + v
 }
 
 const CASE_F0652: Case = case!(f0652, f0652_t, f0652_grad, f0652_pullback, f0652_grad_into,
-    n: 1, active: [true], ints: [[5], [0], [2], [3]],
+    n: 1, active: [true], ints: [[5], [0], [5], [2]],
     |p, k| (&p[0..1], k[0]));
 
 #[differentiate(wrt(a1, grid))]
 fn f0653(a: f64, mut a1: f64, grid: &[[f64; 3]; 1], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if k % 2 == 0 {
-        let a1 = a1 + core::f64::consts::E.max(a);
-        let tup = h_polar(a1 + a, (a.tanh() * 0.9).acos());
-        acc += tup.1;
-    } else if (0.2 + a) > 2.0 {
-        for i in 0..k {
-            let p: f64 = if i % 2 == 0 {
-                let g = (1.5 + (i as f64 * a1).cos()).ln_1p();
-                f64::sinh((g - a1).tanh())
+        let a1: f64 = a1 + core::f64::consts::E.tanh().exp2();
+        let w: f64 = if (a1 + a) <= (a / (1.0 + a1 * a1)) {
+            let late1: f64;
+            if f64::exp(a.tanh()) <= (-0.5 * a) {
+                late1 = a1 * a1.hypot(a.abs() + 0.5);
             } else {
-                let q: f64 = if a1 <= 0.2 || k < 3 {
-                    -a1 + (i as f64).tanh().tan()
-                } else {
-                    a1 = (a1.cos() - 2.0).cbrt().mul_add(h_pow(grid[0][(i + 2) % 3], 3), a1 / (2.0 + a1.sin()));
-                    -grid[0][i]
-                };
-                a1 as f64 * (core::f64::consts::E * -1.5) + q
-            };
-            acc += p;
-        }
-        let a1 = a1 * grid[0][2];
-        acc += a1;
+                late1 = grid[0][k.min(3 - 1)].max(0.1 / (1.5 + (k as f64).tanh()));
+            }
+            a + late1
+        } else {
+            a / (grid[0][(k * 2 + 1) % 3] * grid[0][k % 3]).tanh().exp()
+        };
+        acc += w;
+    } else {
+        a1 = a1.tanh() + (a1 + a);
     }
-    a.sin() + a1 + grid[0][0] + acc
+    a1 = h_mix(a1, a1 * k as f64);
+    let s = (2.0 + (f64::signum(a) * a).sin()).recip();
+    let tup = h_polar(a1, -a);
+    let s = (a1 * s).mul_add(2.0 + grid[0][1], grid[0][(k * 2 + 1) % 3]);
+    -s.abs() + tup.1 + acc
 }
 
 fn f0653_t(tr: &Trace, a: f64, mut a1: f64, grid: &[[f64; 3]; 1], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(k % 2 == 0) {
-        let a1 = a1 + tr.max(core::f64::consts::E, a);
-        let tup = h_polar(a1 + a, (a.tanh() * 0.9).acos());
-        acc += tup.1;
-    } else if tr.b((0.2 + a) > 2.0) {
-        for i in 0..k {
-            let p: f64 = if tr.b(i % 2 == 0) {
-                let g = (1.5 + (i as f64 * a1).cos()).ln_1p();
-                f64::sinh((g - a1).tanh())
+        let a1: f64 = a1 + core::f64::consts::E.tanh().exp2();
+        let w: f64 = if tr.b((a1 + a) <= (a / (1.0 + a1 * a1))) {
+            let late1: f64;
+            if tr.b(f64::exp(a.tanh()) <= (-0.5 * a)) {
+                late1 = a1 * a1.hypot(tr.abs(a) + 0.5);
             } else {
-                let q: f64 = if tr.b(a1 <= 0.2 || k < 3) {
-                    -a1 + (i as f64).tanh().tan()
-                } else {
-                    a1 = (a1.cos() - 2.0).cbrt().mul_add(h_pow(grid[0][(i + 2) % 3], 3), a1 / (2.0 + a1.sin()));
-                    -grid[0][i]
-                };
-                a1 as f64 * (core::f64::consts::E * -1.5) + q
-            };
-            acc += p;
-        }
-        let a1 = a1 * grid[0][2];
-        acc += a1;
+                late1 = tr.max(grid[0][k.min(3 - 1)], 0.1 / (1.5 + (k as f64).tanh()));
+            }
+            a + late1
+        } else {
+            a / (grid[0][(k * 2 + 1) % 3] * grid[0][k % 3]).tanh().exp()
+        };
+        acc += w;
+    } else {
+        a1 = a1.tanh() + (a1 + a);
     }
-    a.sin() + a1 + grid[0][0] + acc
+    a1 = h_mix(a1, a1 * k as f64);
+    let s = (2.0 + (tr.signum(a) * a).sin()).recip();
+    let tup = h_polar(a1, -a);
+    let s = (a1 * s).mul_add(2.0 + grid[0][1], grid[0][(k * 2 + 1) % 3]);
+    -tr.abs(s) + tup.1 + acc
 }
 
 const CASE_F0653: Case = case!(f0653, f0653_t, f0653_grad, f0653_pullback, f0653_grad_into,
-    n: 5, active: [false, true, true, true, true], ints: [[3], [0], [0], [1]],
+    n: 5, active: [false, true, true, true, true], ints: [[3], [0], [3], [2]],
     |p, k| (p[0], p[1], &arr2(&p[2..5]), k[0]));
 
 #[differentiate]
 fn f0654(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let c = h_pow(b, 0).sin().exp();
-    let p: f64 = if c.to_radians() >= 0.5 {
-        core::f64::consts::E
-    } else {
-        (1.0 + b * b).powf(std::f64::consts::PI.cos() * 1.5).min((std::f64::consts::PI.abs() + 0.5).log(2.5 + core::f64::consts::E.sin()))
-    };
-    let a: f64 = if (0.7 + p) > ((c * 1.5).floor() + c) {
-        let c = b * p - c.hypot(1.0).ln();
-        h_mix(h_polar(p, p).0, p - b) + c
-    } else {
-        -p / (1.5 + b.max(b * 0.5).cos())
-    };
-    let late1: f64;
-    if -1.5 < b {
-        late1 = p;
-    } else {
-        late1 = std::f64::consts::PI;
+    let mut q = f64::min(h_pow(b, 0), core::f64::consts::E * b);
+    for i in 0..1 {
+        if i < 1 {
+            let mut step: usize = 0;
+            let e: f64 = loop {
+                step += 1;
+                if step > 3 {
+                    break 2.0;
+                }
+                for _ in 0..2 {
+                    let q = q - b * q * q.asinh();
+                    acc += q;
+                }
+            };
+            acc += e;
+        }
+        q -= b * q - b.hypot(1.0).cbrt();
     }
-    let g: f64 = 0.5;
-    for l in 0..1 {
-        let d: f64 = if std::f64::consts::PI.sin().cosh() >= 1.2 {
-            f64::atan2(h_leaky(c), 2.0 + h_scale3(&[b, late1, l as f64], core::f64::consts::E)[(l + 3) % 3].sin())
-        } else {
-            let w: f64 = c * b;
-            (a.mul_add(p, c).tanh() * 0.9).asin() + w
-        };
-        let v = l as f64;
-        acc += d;
-        acc += v;
-    }
-    f64::tan(late1.tanh()) + a + g + acc
+    let c = h_polar(q, q.hypot(b.tanh().exp())).1;
+    ((b * 1.5).ceil() + q).tanh().exp().sqrt() + c + acc
 }
 
 fn f0654_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let c = h_pow(b, 0).sin().exp();
-    let p: f64 = if tr.b(c.to_radians() >= 0.5) {
-        core::f64::consts::E
-    } else {
-        tr.min((1.0 + b * b).powf(std::f64::consts::PI.cos() * 1.5), (tr.abs(std::f64::consts::PI) + 0.5).log(2.5 + core::f64::consts::E.sin()))
-    };
-    let a: f64 = if tr.b((0.7 + p) > (tr.floor(c * 1.5) + c)) {
-        let c = b * p - c.hypot(1.0).ln();
-        h_mix(h_polar(p, p).0, p - b) + c
-    } else {
-        -p / (1.5 + tr.max(b, b * 0.5).cos())
-    };
-    let late1: f64;
-    if tr.b(-1.5 < b) {
-        late1 = p;
-    } else {
-        late1 = std::f64::consts::PI;
+    let mut q = tr.min(h_pow(b, 0), core::f64::consts::E * b);
+    for i in 0..1 {
+        if tr.b(i < 1) {
+            let mut step: usize = 0;
+            let e: f64 = loop {
+                step += 1;
+                if tr.b(step > 3) {
+                    break 2.0;
+                }
+                for _ in 0..2 {
+                    let q = q - b * q * q.asinh();
+                    acc += q;
+                }
+            };
+            acc += e;
+        }
+        q -= b * q - b.hypot(1.0).cbrt();
     }
-    let g: f64 = 0.5;
-    for l in 0..1 {
-        let d: f64 = if tr.b(std::f64::consts::PI.sin().cosh() >= 1.2) {
-            f64::atan2(h_leaky_t(tr, c), 2.0 + h_scale3(&[b, late1, l as f64], core::f64::consts::E)[(l + 3) % 3].sin())
-        } else {
-            let w: f64 = c * b;
-            (a.mul_add(p, c).tanh() * 0.9).asin() + w
-        };
-        let v = l as f64;
-        acc += d;
-        acc += v;
-    }
-    f64::tan(late1.tanh()) + a + g + acc
+    let c = h_polar(q, q.hypot(b.tanh().exp())).1;
+    (tr.ceil(b * 1.5) + q).tanh().exp().sqrt() + c + acc
 }
 
 const CASE_F0654: Case = case!(f0654, f0654_t, f0654_grad, f0654_pullback, f0654_grad_into,
@@ -8098,44 +8152,30 @@ const CASE_F0654: Case = case!(f0654, f0654_t, f0654_grad, f0654_pullback, f0654
 #[differentiate]
 fn f0655(mut x: f64, xs: &[f64], ws: &[f64], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    x -= x.min(x3).cos().powi(4);
-    if x < (xs[2] + x3) {
-        let mut cnt: usize = 0;
-        let g: f64 = loop {
-            cnt += 1;
-            if cnt > xs.len() {
-                break h_scale3(&[x - cnt as f64, x3.max(ws[cnt % 2]), ws[cnt.min(ws.len() - 1)].to_radians()], x / (1.5 + x.tanh()))[(cnt * 2 + 1) % 3];
-            }
-            x /= 1.5 + x3.sin().tan().cos();
-            x %= (x / (1.5 + x3.cos()) * xs[cnt.min(xs.len() - 1)].tanh().exp()).hypot(1.0);
-        };
-        acc += g;
-    } else {
-        x /= (-(-xs[4])).hypot(1.0);
-        x += -ws[0].abs();
+    x -= x.atan().cos().sinh();
+    for b in xs.iter() {
+        let c = ws[0] / (1.5 + x.cos()) * 2.5_f64.powf(x.tanh());
+        let y = ((c as f64).tanh() * 0.9).atanh();
+        acc += *b;
+        acc += y;
     }
-    f64::log10(1.5 + x.cos()) + ws[1] + acc
+    x /= 2.0 + f64::atan2(x3, 1.5 + ws[0].tanh()).hypot(1.0 + x * x).sin();
+    let q = x3;
+    h_dot(xs, xs) / (1.5 + x.powi(0).cos()) + q + acc
 }
 
-fn f0655_t(tr: &Trace, mut x: f64, xs: &[f64], ws: &[f64], x3: f64) -> f64 {
+fn f0655_t(_tr: &Trace, mut x: f64, xs: &[f64], ws: &[f64], x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    x -= tr.min(x, x3).cos().powi(4);
-    if tr.b(x < (xs[2] + x3)) {
-        let mut cnt: usize = 0;
-        let g: f64 = loop {
-            cnt += 1;
-            if tr.b(cnt > xs.len()) {
-                break h_scale3(&[x - cnt as f64, tr.max(x3, ws[cnt % 2]), ws[cnt.min(ws.len() - 1)].to_radians()], x / (1.5 + x.tanh()))[(cnt * 2 + 1) % 3];
-            }
-            x /= 1.5 + x3.sin().tan().cos();
-            x = tr.rem(x, (x / (1.5 + x3.cos()) * xs[cnt.min(xs.len() - 1)].tanh().exp()).hypot(1.0));
-        };
-        acc += g;
-    } else {
-        x /= (-(-xs[4])).hypot(1.0);
-        x += -tr.abs(ws[0]);
+    x -= x.atan().cos().sinh();
+    for b in xs.iter() {
+        let c = ws[0] / (1.5 + x.cos()) * 2.5_f64.powf(x.tanh());
+        let y = ((c as f64).tanh() * 0.9).atanh();
+        acc += *b;
+        acc += y;
     }
-    f64::log10(1.5 + x.cos()) + ws[1] + acc
+    x /= 2.0 + f64::atan2(x3, 1.5 + ws[0].tanh()).hypot(1.0 + x * x).sin();
+    let q = x3;
+    h_dot(xs, xs) / (1.5 + x.powi(0).cos()) + q + acc
 }
 
 const CASE_F0655: Case = case!(f0655, f0655_t, f0655_grad, f0655_pullback, f0655_grad_into,
@@ -8146,63 +8186,57 @@ const CASE_F0655: Case = case!(f0655, f0655_t, f0655_grad, f0655_pullback, f0655
 fn f0656(a: f64, x: f64, arr: [f64; 1], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if (arr[0] + x) < f64::asin(arr[0].tanh() * 0.9) {
+    if (arr[0] + x) < (arr[0].signum() * arr[0]) {
         let mut it: usize = 0;
         loop {
             it += 1;
             if it > arr.len() {
                 break;
             }
-            let b: f64 = if y.tanh().exp() < -1.5 {
-                arr[0]
+            let b: f64 = if y.cos() <= 0.7 {
+                let tmp = [0.0_f64; 1];
+                (1.5 + (y * x).cos()).recip() + tmp[0]
             } else {
-                let b: f64 = {
-                    let ws = [0.0_f64; 4];
-                    let b = (ws[(it + 3) % ws.len()] + x) / (1.5 + ((x * 1.5).trunc() * 0.3).tanh());
-                    (x * y).atan2(1.5 + b.to_radians().cos())
-                };
-                arr[0] + b
+                (y.cos() * 0.9).asin().tanh().exp().log(3.0)
             };
             acc += b;
         }
-        late1 = f64::sqrt(y.tanh().exp()).cos();
+        late1 = x.tanh() * (x / (1.0 + arr[0] * arr[0]));
     } else {
-        let buf = arr.to_vec();
-        late1 = (a as f64 * 1.5).floor() + (x * 1.5).trunc() * 0.3;
-        acc += buf[0];
+        late1 = (a.abs() + 0.5).ln_1p() + 0.7 * arr[0];
     }
-    f64::round(f64::log2(1.5 + arr[0].cos()) * 1.5) + x.cos() + a + y + late1 + acc
+    if y.sin() > 2.5 {
+        return (x + -0.5) * (arr[0] + y);
+    }
+    (1.5 + x.cos()).sqrt().tanh().cosh() + a + late1 + acc
 }
 
 fn f0656_t(tr: &Trace, a: f64, x: f64, arr: [f64; 1], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b((arr[0] + x) < f64::asin(arr[0].tanh() * 0.9)) {
+    if tr.b((arr[0] + x) < (tr.signum(arr[0]) * arr[0])) {
         let mut it: usize = 0;
         loop {
             it += 1;
             if tr.b(it > arr.len()) {
                 break;
             }
-            let b: f64 = if tr.b(y.tanh().exp() < -1.5) {
-                arr[0]
+            let b: f64 = if tr.b(y.cos() <= 0.7) {
+                let tmp = [0.0_f64; 1];
+                (1.5 + (y * x).cos()).recip() + tmp[0]
             } else {
-                let b: f64 = {
-                    let ws = [0.0_f64; 4];
-                    let b = (ws[(it + 3) % ws.len()] + x) / (1.5 + (tr.trunc(x * 1.5) * 0.3).tanh());
-                    (x * y).atan2(1.5 + b.to_radians().cos())
-                };
-                arr[0] + b
+                (y.cos() * 0.9).asin().tanh().exp().log(3.0)
             };
             acc += b;
         }
-        late1 = f64::sqrt(y.tanh().exp()).cos();
+        late1 = x.tanh() * (x / (1.0 + arr[0] * arr[0]));
     } else {
-        let buf = arr.to_vec();
-        late1 = tr.floor(a as f64 * 1.5) + tr.trunc(x * 1.5) * 0.3;
-        acc += buf[0];
+        late1 = (tr.abs(a) + 0.5).ln_1p() + 0.7 * arr[0];
     }
-    tr.round(f64::log2(1.5 + arr[0].cos()) * 1.5) + x.cos() + a + y + late1 + acc
+    if tr.b(y.sin() > 2.5) {
+        return (x + -0.5) * (arr[0] + y);
+    }
+    (1.5 + x.cos()).sqrt().tanh().cosh() + a + late1 + acc
 }
 
 const CASE_F0656: Case = case!(f0656, f0656_t, f0656_grad, f0656_pullback, f0656_grad_into,
@@ -8213,51 +8247,41 @@ const CASE_F0656: Case = case!(f0656, f0656_t, f0656_grad, f0656_pullback, f0656
 fn f0657(c: f64, arr: [f64; 3], a: f64, a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let u = a3 / (1.0 + c * c);
-    let v: f64 = a3 * a - u;
-    let (t, d) = (arr[1] as f64, arr[2]);
-    let vals: [f64; 4] = [0.0; 4];
-    if -arr[1] <= 0.1 {
-        let y = h_norm2([a3 + arr[((t.tanh().exp().sin().abs() * 2.9).floor() as usize) % arr.len()], arr[2] - t]);
-        let tmp: [f64; 5] = [0.0; 5];
-        acc += y;
-        acc += tmp[4];
-    } else if a >= ((u * 1.5).trunc() + c) {
-        let mut step: usize = 0;
-        while step < 1 && (1.0 + u * u).cbrt() < 1.2 {
-            step += 1;
-            let res = h_scale3(&arr, -vals[step.min(4 - 1)]);
-            acc += res[2];
+    let mut y = a3 * a - f64::round(arr[((arr[1].to_radians().tanh().abs() * 2.9).floor() as usize) % arr.len()] * 1.5) * 0.3;
+    let out = h_scale3(&arr, (core::f64::consts::E * 1.5).trunc() + arr[2]);
+    y -= c;
+    let z: f64 = {
+        y += ((2.0 + u.sin()).log10().tanh() * 0.9).atanh();
+        let mut round: usize = 0;
+        while round < 1 {
+            round += 1;
+            let mut a = a - c * (u + 0.5);
+            a -= f64::acosh(1.5 + (c % 1.5).cos() + 1.2);
+            acc += a;
         }
-    } else {
-        let u = u * (arr[2] * a3) as f64;
-        acc += u;
-    }
-    a.tanh().exp() + v + t + d + vals[3] + acc
+        f64::powf((2.0 + out[round % out.len()].sin()).ln().abs() + 0.5, h_mix(arr[round % arr.len()], out[(round * 2 + 1) % out.len()]).cos() * 1.5)
+    };
+    z * out[1] + h_leaky(arr[2]) + y + acc
 }
 
 fn f0657_t(tr: &Trace, c: f64, arr: [f64; 3], a: f64, a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let u = a3 / (1.0 + c * c);
-    let v: f64 = a3 * a - u;
-    let (t, d) = (arr[1] as f64, arr[2]);
-    let vals: [f64; 4] = [0.0; 4];
-    if tr.b(-arr[1] <= 0.1) {
-        let y = h_norm2([a3 + arr[(tr.floor(t.tanh().exp().sin().abs() * 2.9) as usize) % arr.len()], arr[2] - t]);
-        let tmp: [f64; 5] = [0.0; 5];
-        acc += y;
-        acc += tmp[4];
-    } else if tr.b(a >= (tr.trunc(u * 1.5) + c)) {
-        let mut step: usize = 0;
-        while tr.b(step < 1 && (1.0 + u * u).cbrt() < 1.2) {
-            step += 1;
-            let res = h_scale3(&arr, -vals[step.min(4 - 1)]);
-            acc += res[2];
+    let mut y = a3 * a - tr.round(arr[(tr.floor(arr[1].to_radians().tanh().abs() * 2.9) as usize) % arr.len()] * 1.5) * 0.3;
+    let out = h_scale3(&arr, tr.trunc(core::f64::consts::E * 1.5) + arr[2]);
+    y -= c;
+    let z: f64 = {
+        y += ((2.0 + u.sin()).log10().tanh() * 0.9).atanh();
+        let mut round: usize = 0;
+        while tr.b(round < 1) {
+            round += 1;
+            let mut a = a - c * (u + 0.5);
+            a -= f64::acosh(1.5 + (tr.rem(c, 1.5)).cos() + 1.2);
+            acc += a;
         }
-    } else {
-        let u = u * (arr[2] * a3) as f64;
-        acc += u;
-    }
-    a.tanh().exp() + v + t + d + vals[3] + acc
+        f64::powf(tr.abs((2.0 + out[round % out.len()].sin()).ln()) + 0.5, h_mix(arr[round % arr.len()], out[(round * 2 + 1) % out.len()]).cos() * 1.5)
+    };
+    z * out[1] + h_leaky_t(tr, arr[2]) + y + acc
 }
 
 const CASE_F0657: Case = case!(f0657, f0657_t, f0657_grad, f0657_pullback, f0657_grad_into,
@@ -8286,7 +8310,7 @@ fn f0658(y: f64) -> f64 {
         }
         acc += ws[1];
     }
-    0.2 / (1.5 + y.tanh().exp().cbrt().tanh()) + acc
+    0.2 / (1.5 + y.clamp(-0.5, 0.8).tanh()) + acc
 }
 
 fn f0658_t(tr: &Trace, y: f64) -> f64 {
@@ -8310,7 +8334,7 @@ fn f0658_t(tr: &Trace, y: f64) -> f64 {
         }
         acc += ws[1];
     }
-    0.2 / (1.5 + y.tanh().exp().cbrt().tanh()) + acc
+    0.2 / (1.5 + tr.clamp(y, -0.5, 0.8).tanh()) + acc
 }
 
 const CASE_F0658: Case = case!(f0658, f0658_t, f0658_grad, f0658_pullback, f0658_grad_into,
@@ -8319,31 +8343,41 @@ const CASE_F0658: Case = case!(f0658, f0658_t, f0658_grad, f0658_pullback, f0658
 
 #[differentiate]
 fn f0659(y: f64, mat: &[[f64; 3]; 2], x: f64, m: usize) -> f64 {
-    let mut g = (y.signum() * x).min(mat[(m * 2 + 1) % mat.len()][m.min(3 - 1)]);
-    g %= 2.0 + (-mat[(m * 2 + 1) % 2][m.min(3 - 1)]).tanh().sinh().sin();
-    let w: f64 = if ((m as f64 * 1.5).floor() + mat[(m + 1) % mat.len()][(m + 3) % 3]) < (mat[(m * 2 + 1) % 2][(m * 2 + 1) % 3] * mat[m.min(mat.len() - 1)][m.min(3 - 1)]) {
-        let vals = [0.0_f64; 5];
-        (vals[m.min(5 - 1)] - vals[(m + 3) % vals.len()]).atan()
-    } else {
-        y.tanh().min(h_norm2([x, m as f64]))
-    };
-    mat[m % mat.len()][(m + 2) % 3].sin().cosh() * (mat[(m + 1) % mat.len()][(m * 2 + 1) % 3] * y) + g + w
+    let mut acc: f64 = 0.0;
+    let mut g = y.sin().tanh().tan();
+    match m % 3 {
+        0 => {
+            let g = g + (-0.5 / (g.abs() + 0.5)).cos();
+            acc += g;
+        }
+        _ => {
+            g = g.tanh() + (1.5 + (m as f64).cos()).log10();
+            let a = m as f64;
+            acc += a;
+        }
+    }
+    mat[m.min(mat.len() - 1)][(m + 3) % 3] + x + g + acc
 }
 
 fn f0659_t(tr: &Trace, y: f64, mat: &[[f64; 3]; 2], x: f64, m: usize) -> f64 {
-    let mut g = tr.min(tr.signum(y) * x, mat[(m * 2 + 1) % mat.len()][m.min(3 - 1)]);
-    g = tr.rem(g, 2.0 + (-mat[(m * 2 + 1) % 2][m.min(3 - 1)]).tanh().sinh().sin());
-    let w: f64 = if tr.b((tr.floor(m as f64 * 1.5) + mat[(m + 1) % mat.len()][(m + 3) % 3]) < (mat[(m * 2 + 1) % 2][(m * 2 + 1) % 3] * mat[m.min(mat.len() - 1)][m.min(3 - 1)])) {
-        let vals = [0.0_f64; 5];
-        (vals[m.min(5 - 1)] - vals[(m + 3) % vals.len()]).atan()
-    } else {
-        tr.min(y.tanh(), h_norm2([x, m as f64]))
-    };
-    mat[m % mat.len()][(m + 2) % 3].sin().cosh() * (mat[(m + 1) % mat.len()][(m * 2 + 1) % 3] * y) + g + w
+    let mut acc: f64 = 0.0;
+    let mut g = y.sin().tanh().tan();
+    match m % 3 {
+        0 => {
+            let g = g + (-0.5 / (tr.abs(g) + 0.5)).cos();
+            acc += g;
+        }
+        _ => {
+            g = g.tanh() + (1.5 + (m as f64).cos()).log10();
+            let a = m as f64;
+            acc += a;
+        }
+    }
+    mat[m.min(mat.len() - 1)][(m + 3) % 3] + x + g + acc
 }
 
 const CASE_F0659: Case = case!(f0659, f0659_t, f0659_grad, f0659_pullback, f0659_grad_into,
-    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[5], [0], [0], [2]],
+    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[5], [0], [1], [2]],
     |p, k| (p[0], &arr2(&p[1..7]), p[7], k[0]));
 
 #[differentiate(wrt(y))]
@@ -8352,15 +8386,15 @@ fn f0660(mut y: f64, ts: &[f64; 2]) -> f64 {
     for j in 0..1 {
         let s = ts[j % ts.len()];
         for z in ts.iter() {
-            if (1.5 + ts[(j * 2 + 1) % ts.len()].tanh()).log10() <= 2.5 {
-                y += (s / (2.0 + s.sin())).abs();
+            if (1.5 + ts[(j * 2 + 1) % ts.len()].tanh()).sqrt() <= 2.5 {
+                y += (s / (2.0 + s.sin())).tanh().exp();
             }
             acc += *z;
         }
         acc += s;
     }
-    let res = h_cumsum(ts);
-    y.atan2(2.0 + (res[1] * res[((y.tanh().cos().abs() * 2.9).floor() as usize) % 2]).sin()) + acc
+    let y: f64 = y + y.tanh();
+    ts[1] + y + acc
 }
 
 fn f0660_t(tr: &Trace, mut y: f64, ts: &[f64; 2]) -> f64 {
@@ -8368,15 +8402,15 @@ fn f0660_t(tr: &Trace, mut y: f64, ts: &[f64; 2]) -> f64 {
     for j in 0..1 {
         let s = ts[j % ts.len()];
         for z in ts.iter() {
-            if tr.b((1.5 + ts[(j * 2 + 1) % ts.len()].tanh()).log10() <= 2.5) {
-                y += tr.abs(s / (2.0 + s.sin()));
+            if tr.b((1.5 + ts[(j * 2 + 1) % ts.len()].tanh()).sqrt() <= 2.5) {
+                y += (s / (2.0 + s.sin())).tanh().exp();
             }
             acc += *z;
         }
         acc += s;
     }
-    let res = h_cumsum(ts);
-    y.atan2(2.0 + (res[1] * res[(tr.floor(y.tanh().cos().abs() * 2.9) as usize) % 2]).sin()) + acc
+    let y: f64 = y + y.tanh();
+    ts[1] + y + acc
 }
 
 const CASE_F0660: Case = case!(f0660, f0660_t, f0660_grad, f0660_pullback, f0660_grad_into,
@@ -8385,29 +8419,41 @@ const CASE_F0660: Case = case!(f0660, f0660_t, f0660_grad, f0660_pullback, f0660
 
 #[differentiate(wrt(y, xs, b))]
 fn f0661(y: f64, xs: &[f64], b: f64, mat: &[[f64; 3]; 2]) -> f64 {
-    let (mut s, mut s2) = (b + y, xs[1].abs());
-    let zs = [0.0_f64; 2];
-    for i in 0..4 {
-        if i < 3 {
-            return h_dot(xs, xs);
+    let mut acc: f64 = 0.0;
+    let (mut s, s2) = h_polar(b + y, xs[1].sin().exp_m1());
+    for line in mat.iter() {
+        acc += line[0] * s2.hypot(1.5 + y.cos());
+        let mut it: usize = 0;
+        while it < xs.len() {
+            it += 1;
+            for i in 0..3 {
+                if xs[i % xs.len()] < -s2 && it % 2 == 0 {
+                    return mat[1][(i * 2 + 1) % 3].clamp(-0.5, 0.8) * std::f64::consts::PI.min(std::f64::consts::PI * 0.5);
+                }
+            }
         }
     }
-    s2 /= 1.5 + xs[2].tanh();
-    s /= 1.5 + s2.powi(2).tanh();
-    y + mat[1][0] + s + zs[1]
+    s = h_mix(s, xs[0] + core::f64::consts::E);
+    ((y + s2).cos() * 0.9).acos() + s + acc
 }
 
 fn f0661_t(tr: &Trace, y: f64, xs: &[f64], b: f64, mat: &[[f64; 3]; 2]) -> f64 {
-    let (mut s, mut s2) = (b + y, tr.abs(xs[1]));
-    let zs = [0.0_f64; 2];
-    for i in 0..4 {
-        if tr.b(i < 3) {
-            return h_dot(xs, xs);
+    let mut acc: f64 = 0.0;
+    let (mut s, s2) = h_polar(b + y, xs[1].sin().exp_m1());
+    for line in mat.iter() {
+        acc += line[0] * s2.hypot(1.5 + y.cos());
+        let mut it: usize = 0;
+        while tr.b(it < xs.len()) {
+            it += 1;
+            for i in 0..3 {
+                if tr.b(xs[i % xs.len()] < -s2 && it % 2 == 0) {
+                    return tr.clamp(mat[1][(i * 2 + 1) % 3], -0.5, 0.8) * tr.min(std::f64::consts::PI, std::f64::consts::PI * 0.5);
+                }
+            }
         }
     }
-    s2 /= 1.5 + xs[2].tanh();
-    s /= 1.5 + s2.powi(2).tanh();
-    y + mat[1][0] + s + zs[1]
+    s = h_mix(s, xs[0] + core::f64::consts::E);
+    ((y + s2).cos() * 0.9).acos() + s + acc
 }
 
 const CASE_F0661: Case = case!(f0661, f0661_t, f0661_grad, f0661_pullback, f0661_grad_into,
@@ -8416,55 +8462,53 @@ const CASE_F0661: Case = case!(f0661, f0661_t, f0661_grad, f0661_pullback, f0661
 
 #[differentiate(wrt(grid, arr, pts))]
 fn f0662(grid: &[[f64; 3]; 3], arr: [f64; 1], pts: &[[f64; 2]], arr3: [f64; 2]) -> f64 {
-    let mut z: f64 = if pts[2][1].sin().exp() < f64::log10(1.5 + grid[(((grid[((grid[2][0].abs().sin().abs() * 2.9).floor() as usize) % grid.len()][0] + core::f64::consts::E).sin().abs() * 2.9).floor() as usize) % 3][(((1.5 + arr3[0].tanh()).log10().tanh().abs() * 2.9).floor() as usize) % 3].cos()) {
+    let mut z: f64 = if (arr3[1] % grid[0][((h_cumsum(&arr)[0].tanh().abs() * 2.9).floor() as usize) % 3].tanh().exp()) >= h_scale3(&[arr[0], grid[(((2.0 + grid[2][0].sin()).log2().tanh().abs() * 2.9).floor() as usize) % grid.len()][((h_norm2(pts[2]).cos().abs() * 2.9).floor() as usize) % 3], -1.5], arr3[0])[0] {
         let v: f64 = {
-            let v = (arr3[(((arr3[0] * arr[0]).tanh().abs() * 2.9).floor() as usize) % 2].tanh().cosh().abs() + 0.5).ln_1p();
+            let v = (arr3[(((arr3[0] * arr[0]).tanh().abs() * 2.9).floor() as usize) % 2].tanh() * 0.9).acos().sin().sinh();
             v * 0.9
         };
-        h_cumsum(&arr3)[0] + v.atan()
+        h_cumsum(&arr3)[0] + v.hypot(1.0).recip()
     } else {
-        let vals = [0.0_f64; 4];
-        -0.5 + vals[3]
+        let ws: [f64; 5] = [0.0; 5];
+        0.5 * ws[((arr[0].tanh().abs() * 2.9).floor() as usize) % ws.len()] - arr3[0].cos().exp()
     };
-    if z.sin().exp() > (z - arr[0]) {
-        return h_leaky(z).min(std::f64::consts::PI.tanh().exp2());
+    for &p in arr3.iter() {
+        z %= 1.5 + (0.7 + pts[1][1]).abs().tanh();
+        z += p * z + (1.5 + z.tanh()).log2();
     }
-    z %= 2.0 + (pts[0][(((z + pts[2][0]).tanh().abs() * 2.9).floor() as usize) % 2] / (1.5 + core::f64::consts::E.tanh())).abs().sin();
     let late1: f64;
-    if (z / (z.abs() + 0.5)) <= -1.5 {
-        late1 = core::f64::consts::E + std::f64::consts::PI;
+    if (z.sin().to_degrees() * 0.02) > (z + arr3[1]) {
+        let w = h_nested(z.to_radians(), &arr3);
+        late1 = f64::atan2(z, 1.5 + w.tanh()).cos().exp();
     } else {
-        z = z.tanh() + (z + arr3[1]);
-        late1 = pts[0][0];
+        late1 = z;
     }
-    let ys = [arr[0] + z, late1.clamp(z - 0.5, z + 0.5), h_mix(0.9, z), pts[2][1]];
-    arr3[0].clamp(late1 - 0.5, late1 + 0.5) + late1 + ys[3]
+    pts[2][1] + late1
 }
 
 fn f0662_t(tr: &Trace, grid: &[[f64; 3]; 3], arr: [f64; 1], pts: &[[f64; 2]], arr3: [f64; 2]) -> f64 {
-    let mut z: f64 = if tr.b(pts[2][1].sin().exp() < f64::log10(1.5 + grid[(tr.floor((grid[(tr.floor(tr.abs(grid[2][0]).sin().abs() * 2.9) as usize) % grid.len()][0] + core::f64::consts::E).sin().abs() * 2.9) as usize) % 3][(tr.floor((1.5 + arr3[0].tanh()).log10().tanh().abs() * 2.9) as usize) % 3].cos())) {
+    let mut z: f64 = if tr.b((tr.rem(arr3[1], grid[0][(tr.floor(h_cumsum(&arr)[0].tanh().abs() * 2.9) as usize) % 3].tanh().exp())) >= h_scale3(&[arr[0], grid[(tr.floor((2.0 + grid[2][0].sin()).log2().tanh().abs() * 2.9) as usize) % grid.len()][(tr.floor(h_norm2(pts[2]).cos().abs() * 2.9) as usize) % 3], -1.5], arr3[0])[0]) {
         let v: f64 = {
-            let v = (tr.abs(arr3[(tr.floor((arr3[0] * arr[0]).tanh().abs() * 2.9) as usize) % 2].tanh().cosh()) + 0.5).ln_1p();
+            let v = (arr3[(tr.floor((arr3[0] * arr[0]).tanh().abs() * 2.9) as usize) % 2].tanh() * 0.9).acos().sin().sinh();
             v * 0.9
         };
-        h_cumsum(&arr3)[0] + v.atan()
+        h_cumsum(&arr3)[0] + v.hypot(1.0).recip()
     } else {
-        let vals = [0.0_f64; 4];
-        -0.5 + vals[3]
+        let ws: [f64; 5] = [0.0; 5];
+        0.5 * ws[(tr.floor(arr[0].tanh().abs() * 2.9) as usize) % ws.len()] - arr3[0].cos().exp()
     };
-    if tr.b(z.sin().exp() > (z - arr[0])) {
-        return tr.min(h_leaky_t(tr, z), std::f64::consts::PI.tanh().exp2());
+    for &p in arr3.iter() {
+        z = tr.rem(z, 1.5 + tr.abs(0.7 + pts[1][1]).tanh());
+        z += p * z + (1.5 + z.tanh()).log2();
     }
-    z = tr.rem(z, 2.0 + tr.abs(pts[0][(tr.floor((z + pts[2][0]).tanh().abs() * 2.9) as usize) % 2] / (1.5 + core::f64::consts::E.tanh())).sin());
     let late1: f64;
-    if tr.b((z / (tr.abs(z) + 0.5)) <= -1.5) {
-        late1 = core::f64::consts::E + std::f64::consts::PI;
+    if tr.b((z.sin().to_degrees() * 0.02) > (z + arr3[1])) {
+        let w = h_nested(z.to_radians(), &arr3);
+        late1 = f64::atan2(z, 1.5 + w.tanh()).cos().exp();
     } else {
-        z = z.tanh() + (z + arr3[1]);
-        late1 = pts[0][0];
+        late1 = z;
     }
-    let ys = [arr[0] + z, tr.clamp(late1, z - 0.5, z + 0.5), h_mix(0.9, z), pts[2][1]];
-    tr.clamp(arr3[0], late1 - 0.5, late1 + 0.5) + late1 + ys[3]
+    pts[2][1] + late1
 }
 
 const CASE_F0662: Case = case!(f0662, f0662_t, f0662_grad, f0662_pullback, f0662_grad_into,
@@ -8473,39 +8517,53 @@ const CASE_F0662: Case = case!(f0662, f0662_t, f0662_grad, f0662_pullback, f0662
 
 #[differentiate]
 fn f0663(vals: &[f64], b: f64, k: usize) -> f64 {
-    let mut late1: f64;
-    if (2.0 + vals[k.min(vals.len() - 1)].sin()).ln() < 0.9 {
-        late1 = b * 0.5 / (1.5 + (k as f64).cos().exp2().cos());
+    let late1: f64;
+    if (2.0 + vals[k.min(vals.len() - 1)].sin()).sqrt() < 0.9 {
+        late1 = b * 0.5 / (1.5 + b.cos());
     } else {
-        late1 = -b.hypot(1.5 + b.tanh());
+        let mut step: usize = 0;
+        while step < 4 {
+            step += 1;
+            if k > 1 {
+                continue;
+            }
+            if k < 1 {
+                return h_leaky((vals[k.min(vals.len() - 1)] * 1.5).trunc() + b);
+            }
+        }
+        late1 = (1.5 + vals[(step * 2 + 1) % vals.len()].cos()).ln_1p() + b.tanh().to_degrees() * 0.02;
     }
-    late1 = late1 * h_norm2([std::f64::consts::PI, b]).tanh();
-    late1 *= h_nested(vals[(k + 2) % vals.len()].mul_add(b, vals[(k + 3) % vals.len()]), vals).sin();
-    late1 = late1 * 0.5 + (1.0 + b * b).ln();
-    late1 %= 1.5 + (late1 * 0.3 * b.tanh()).cos();
-    (late1 / (2.0 + vals[k % 4].sin())).tanh().tan()
+    let q = (2.0 + h_mix(late1, k as f64).sin()).log10();
+    (2.0 + h_polar(b, q).0.sin()).sqrt()
 }
 
 fn f0663_t(tr: &Trace, vals: &[f64], b: f64, k: usize) -> f64 {
-    let mut late1: f64;
-    if tr.b((2.0 + vals[k.min(vals.len() - 1)].sin()).ln() < 0.9) {
-        late1 = b * 0.5 / (1.5 + (k as f64).cos().exp2().cos());
+    let late1: f64;
+    if tr.b((2.0 + vals[k.min(vals.len() - 1)].sin()).sqrt() < 0.9) {
+        late1 = b * 0.5 / (1.5 + b.cos());
     } else {
-        late1 = -b.hypot(1.5 + b.tanh());
+        let mut step: usize = 0;
+        while tr.b(step < 4) {
+            step += 1;
+            if tr.b(k > 1) {
+                continue;
+            }
+            if tr.b(k < 1) {
+                return h_leaky_t(tr, tr.trunc(vals[k.min(vals.len() - 1)] * 1.5) + b);
+            }
+        }
+        late1 = (1.5 + vals[(step * 2 + 1) % vals.len()].cos()).ln_1p() + b.tanh().to_degrees() * 0.02;
     }
-    late1 = late1 * h_norm2([std::f64::consts::PI, b]).tanh();
-    late1 *= h_nested(vals[(k + 2) % vals.len()].mul_add(b, vals[(k + 3) % vals.len()]), vals).sin();
-    late1 = late1 * 0.5 + (1.0 + b * b).ln();
-    late1 = tr.rem(late1, 1.5 + (late1 * 0.3 * b.tanh()).cos());
-    (late1 / (2.0 + vals[k % 4].sin())).tanh().tan()
+    let q = (2.0 + h_mix(late1, k as f64).sin()).log10();
+    (2.0 + h_polar(b, q).0.sin()).sqrt()
 }
 
 const CASE_F0663: Case = case!(f0663, f0663_t, f0663_grad, f0663_pullback, f0663_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[4], [0], [4], [3]],
+    n: 5, active: [true, true, true, true, true], ints: [[4], [1], [4], [3]],
     |p, k| (&p[0..4], p[4], k[0]));
 
 #[differentiate]
-fn f0664(zs: [f64; 2], ts: &[f64; 2]) -> f64 {
+fn f0664(mut zs: [f64; 2], ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (&c, &y) in zs.iter().zip(ts.iter()) {
         let a: f64 = {
@@ -8513,23 +8571,26 @@ fn f0664(zs: [f64; 2], ts: &[f64; 2]) -> f64 {
                 let r = -core::f64::consts::E;
                 acc += r;
             }
-            (1.0 + ts[1] * ts[1]).ln_1p() / (1.5 + (-c).cos())
+            ((ts[1] * 1.5).ceil() + zs[(((y - zs[0]).sin().abs() * 2.9).floor() as usize) % zs.len()]) / h_pow(c, 2).hypot(1.0)
         };
-        acc += y;
         acc += a;
     }
-    let vals = vec![0.0_f64; ts.len()];
-    let xs: [f64; 1] = [0.0; 1];
-    let ws = vec![0.0_f64; xs.len()];
-    let u: f64 = {
-        let mut b = h_pow(zs[1], 1) as f64;
-        b /= 1.5 + xs[0].cos();
-        b * 0.9
-    };
-    u.max(xs[0]).sin().tan() + vals[1] + ws[0] + acc
+    let mut vals = ts.to_vec();
+    for l in 0..2 {
+        if l < 1 {
+            let t = ts[l];
+            zs[l % zs.len()] %= ((0.3 * t).cos() * 0.9).asin().tanh().exp();
+            vals[(l * 2 + 1) % 2] += l as f64;
+        } else if l > 1 {
+            zs[zs.len() - 1 - l] /= (ts[l % ts.len()] as f64).tanh().exp_m1().hypot(1.0);
+        }
+        let a = (h_nested(zs[(l + 3) % zs.len()], ts).tanh() * 0.9).atanh();
+        acc += a;
+    }
+    ts[0] + vals[1] + acc
 }
 
-fn f0664_t(tr: &Trace, zs: [f64; 2], ts: &[f64; 2]) -> f64 {
+fn f0664_t(tr: &Trace, mut zs: [f64; 2], ts: &[f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
     for (&c, &y) in zs.iter().zip(ts.iter()) {
         let a: f64 = {
@@ -8537,20 +8598,23 @@ fn f0664_t(tr: &Trace, zs: [f64; 2], ts: &[f64; 2]) -> f64 {
                 let r = -core::f64::consts::E;
                 acc += r;
             }
-            (1.0 + ts[1] * ts[1]).ln_1p() / (1.5 + (-c).cos())
+            (tr.ceil(ts[1] * 1.5) + zs[(tr.floor((y - zs[0]).sin().abs() * 2.9) as usize) % zs.len()]) / h_pow(c, 2).hypot(1.0)
         };
-        acc += y;
         acc += a;
     }
-    let vals = vec![0.0_f64; ts.len()];
-    let xs: [f64; 1] = [0.0; 1];
-    let ws = vec![0.0_f64; xs.len()];
-    let u: f64 = {
-        let mut b = h_pow(zs[1], 1) as f64;
-        b /= 1.5 + xs[0].cos();
-        b * 0.9
-    };
-    tr.max(u, xs[0]).sin().tan() + vals[1] + ws[0] + acc
+    let mut vals = ts.to_vec();
+    for l in 0..2 {
+        if tr.b(l < 1) {
+            let t = ts[l];
+            zs[l % zs.len()] = tr.rem(zs[l % zs.len()], ((0.3 * t).cos() * 0.9).asin().tanh().exp());
+            vals[(l * 2 + 1) % 2] += l as f64;
+        } else if tr.b(l > 1) {
+            zs[zs.len() - 1 - l] /= (ts[l % ts.len()] as f64).tanh().exp_m1().hypot(1.0);
+        }
+        let a = (h_nested(zs[(l + 3) % zs.len()], ts).tanh() * 0.9).atanh();
+        acc += a;
+    }
+    ts[0] + vals[1] + acc
 }
 
 const CASE_F0664: Case = case!(f0664, f0664_t, f0664_grad, f0664_pullback, f0664_grad_into,
@@ -8559,62 +8623,58 @@ const CASE_F0664: Case = case!(f0664, f0664_t, f0664_grad, f0664_pullback, f0664
 
 #[differentiate]
 fn f0665(ar: &[f64; 4], n: usize, b: f64) -> f64 {
-    let mut d = -ar[(((ar[n % ar.len()] + ar[(n * 2 + 1) % ar.len()]).tanh().abs() * 2.9).floor() as usize) % ar.len()].sin().exp();
-    d = d * 0.5 + -1.5 * b;
-    let ws: [f64; 4] = [0.0; 4];
-    let y: f64 = if n % 2 == 0 {
-        core::f64::consts::E.tanh().to_degrees() * 0.02 * (ar[(n + 3) % ar.len()] * core::f64::consts::E)
-    } else {
-        let c = (ar[n % ar.len()].signum() * b).tanh().exp_m1();
-        ws[n.min(ws.len() - 1)] + d / (1.5 + d.cos()) + c
-    };
-    f64::asin(((ar[n.min(4 - 1)] * 1.5).floor() + d).tanh() * 0.9) + ws[3] + y
+    let t = -((ar[(((ar[n % ar.len()] + ar[(n * 2 + 1) % ar.len()]).tanh().abs() * 2.9).floor() as usize) % ar.len()] * 1.5).trunc() + b);
+    let q = ar[(n + 3) % 4];
+    let mut ys = [0.0_f64; 4];
+    for j in 1..4 {
+        ys[j] = ys[j - 1] * core::f64::consts::E.tanh() + (n as f64 + q);
+    }
+    let y = (1.5 + b.tanh()).ln_1p().asinh();
+    -(q + 0.1) + t + ys[3] + y
 }
 
 fn f0665_t(tr: &Trace, ar: &[f64; 4], n: usize, b: f64) -> f64 {
-    let mut d = -ar[(tr.floor((ar[n % ar.len()] + ar[(n * 2 + 1) % ar.len()]).tanh().abs() * 2.9) as usize) % ar.len()].sin().exp();
-    d = d * 0.5 + -1.5 * b;
-    let ws: [f64; 4] = [0.0; 4];
-    let y: f64 = if tr.b(n % 2 == 0) {
-        core::f64::consts::E.tanh().to_degrees() * 0.02 * (ar[(n + 3) % ar.len()] * core::f64::consts::E)
-    } else {
-        let c = (tr.signum(ar[n % ar.len()]) * b).tanh().exp_m1();
-        ws[n.min(ws.len() - 1)] + d / (1.5 + d.cos()) + c
-    };
-    f64::asin((tr.floor(ar[n.min(4 - 1)] * 1.5) + d).tanh() * 0.9) + ws[3] + y
+    let t = -(tr.trunc(ar[(tr.floor((ar[n % ar.len()] + ar[(n * 2 + 1) % ar.len()]).tanh().abs() * 2.9) as usize) % ar.len()] * 1.5) + b);
+    let q = ar[(n + 3) % 4];
+    let mut ys = [0.0_f64; 4];
+    for j in 1..4 {
+        ys[j] = ys[j - 1] * core::f64::consts::E.tanh() + (n as f64 + q);
+    }
+    let y = (1.5 + b.tanh()).ln_1p().asinh();
+    -(q + 0.1) + t + ys[3] + y
 }
 
 const CASE_F0665: Case = case!(f0665, f0665_t, f0665_grad, f0665_pullback, f0665_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[4], [0], [2], [2]],
+    n: 5, active: [true, true, true, true, true], ints: [[4], [0], [3], [2]],
     |p, k| (&arr(&p[0..4]), k[0], p[4]));
 
 #[differentiate]
 fn f0666(a: f64, vs: Vec<f64>, m: usize) -> f64 {
-    let mut a = 0.3 * a / (2.0 + a.sin());
+    let mut a = a - (0.1 / (1.5 + a.cos())).sin().exp2();
     a += -(a - vs[m.min(vs.len() - 1)]);
-    let e: f64 = if std::f64::consts::PI >= (a.tanh() * 0.9).acos() {
-        a.tanh().powi(4)
+    let e: f64 = if std::f64::consts::PI >= (a.tanh().to_degrees() * 0.02) {
+        a.sin()
     } else {
-        a *= h_norm2([m as f64 / (a.abs() + 0.5), a.hypot(vs[(m * 2 + 1) % vs.len()].tanh().exp())]).sin();
-        h_polar(vs[m.min(2 - 1)], a).0.sin().exp()
+        let cum = h_cumsum(&vs);
+        a + cum[1]
     };
-    (vs[m % vs.len()] / (2.0 + vs[(m * 2 + 1) % vs.len()].sin())) as f64 + e
+    (a.abs() + 0.5).recip() / (f64::signum(m as f64) * a).hypot(1.0) + e
 }
 
 fn f0666_t(tr: &Trace, a: f64, vs: Vec<f64>, m: usize) -> f64 {
-    let mut a = 0.3 * a / (2.0 + a.sin());
+    let mut a = a - (0.1 / (1.5 + a.cos())).sin().exp2();
     a += -(a - vs[m.min(vs.len() - 1)]);
-    let e: f64 = if tr.b(std::f64::consts::PI >= (a.tanh() * 0.9).acos()) {
-        a.tanh().powi(4)
+    let e: f64 = if tr.b(std::f64::consts::PI >= (a.tanh().to_degrees() * 0.02)) {
+        a.sin()
     } else {
-        a *= h_norm2([m as f64 / (tr.abs(a) + 0.5), a.hypot(vs[(m * 2 + 1) % vs.len()].tanh().exp())]).sin();
-        h_polar(vs[m.min(2 - 1)], a).0.sin().exp()
+        let cum = h_cumsum(&vs);
+        a + cum[1]
     };
-    (vs[m % vs.len()] / (2.0 + vs[(m * 2 + 1) % vs.len()].sin())) as f64 + e
+    (tr.abs(a) + 0.5).recip() / (tr.signum(m as f64) * a).hypot(1.0) + e
 }
 
 const CASE_F0666: Case = case!(f0666, f0666_t, f0666_grad, f0666_pullback, f0666_grad_into,
-    n: 3, active: [true, true, true], ints: [[2], [0], [1], [0]],
+    n: 3, active: [true, true, true], ints: [[2], [0], [2], [0]],
     |p, k| (p[0], p[1..3].to_vec(), k[0]));
 
 #[differentiate]
@@ -8622,26 +8682,42 @@ fn f0667(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
         for i in 0..jj {
-            if (b - 1.5) <= (i as f64) {
-                let vals = [[0.0_f64; 2]; 1];
-                acc += vals[0][0];
+            if b.asinh() < 0.1 && i % 2 == 0 {
+                let p = ((b + core::f64::consts::E).tanh() * 0.9).atanh();
+                if f64::log2(1.0 + p * p) > p.cos() {
+                    return (core::f64::consts::E * b).cos().sinh();
+                }
+                if i > 1 {
+                    break;
+                }
+            } else if jj < 1 {
+                let c = i as f64;
+                acc += c;
             }
         }
     }
-    b + acc
+    (b.abs() + 0.5).recip() % (1.5 + (b * 1.2).tanh()) + acc
 }
 
 fn f0667_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
         for i in 0..jj {
-            if tr.b((b - 1.5) <= (i as f64)) {
-                let vals = [[0.0_f64; 2]; 1];
-                acc += vals[0][0];
+            if tr.b(b.asinh() < 0.1 && i % 2 == 0) {
+                let p = ((b + core::f64::consts::E).tanh() * 0.9).atanh();
+                if tr.b(f64::log2(1.0 + p * p) > p.cos()) {
+                    return (core::f64::consts::E * b).cos().sinh();
+                }
+                if tr.b(i > 1) {
+                    break;
+                }
+            } else if tr.b(jj < 1) {
+                let c = i as f64;
+                acc += c;
             }
         }
     }
-    b + acc
+    tr.rem((tr.abs(b) + 0.5).recip(), 1.5 + (b * 1.2).tanh()) + acc
 }
 
 const CASE_F0667: Case = case!(f0667, f0667_t, f0667_grad, f0667_pullback, f0667_grad_into,
@@ -8650,29 +8726,19 @@ const CASE_F0667: Case = case!(f0667, f0667_t, f0667_grad, f0667_pullback, f0667
 
 #[differentiate]
 fn f0668(ws: &[f64], vals: &[f64], b: f64) -> f64 {
-    let mut b = b - (ws[2].sin() * 0.9).asin();
-    b = b * b.clamp(b - 0.5, b + 0.5).sin();
-    let late1: f64;
-    if b > -1.5 {
-        late1 = ws[4] * core::f64::consts::E + f64::abs(b);
-    } else {
-        late1 = h_mix(core::f64::consts::E, b) - (b + ws[2]);
-    }
-    let s = -ws[0];
-    h_polar(h_mix(-1.5, b), b * late1).0 + vals[2] + s
+    let mut b = (b.tanh().to_degrees() * 0.02).max(b);
+    b = b * b.abs().tanh();
+    let mut xs: [f64; 1] = [0.0; 1];
+    xs[0] /= 1.5 + (0.2 * vals[0]).cos();
+    core::f64::consts::E.hypot(1.5 + (b.tanh() * 0.9).atanh().cos()) + ws[4] + xs[0]
 }
 
 fn f0668_t(tr: &Trace, ws: &[f64], vals: &[f64], b: f64) -> f64 {
-    let mut b = b - (ws[2].sin() * 0.9).asin();
-    b = b * tr.clamp(b, b - 0.5, b + 0.5).sin();
-    let late1: f64;
-    if tr.b(b > -1.5) {
-        late1 = ws[4] * core::f64::consts::E + tr.abs(b);
-    } else {
-        late1 = h_mix(core::f64::consts::E, b) - (b + ws[2]);
-    }
-    let s = -ws[0];
-    h_polar(h_mix(-1.5, b), b * late1).0 + vals[2] + s
+    let mut b = tr.max(b.tanh().to_degrees() * 0.02, b);
+    b = b * tr.abs(b).tanh();
+    let mut xs: [f64; 1] = [0.0; 1];
+    xs[0] /= 1.5 + (0.2 * vals[0]).cos();
+    core::f64::consts::E.hypot(1.5 + (b.tanh() * 0.9).atanh().cos()) + ws[4] + xs[0]
 }
 
 const CASE_F0668: Case = case!(f0668, f0668_t, f0668_grad, f0668_pullback, f0668_grad_into,
@@ -8680,149 +8746,117 @@ const CASE_F0668: Case = case!(f0668, f0668_t, f0668_grad, f0668_pullback, f0668
     |p, _k| (&p[0..5], &p[5..8], p[8]));
 
 #[differentiate]
-fn f0669(ts: &[f64; 3], c: f64, mut c2: f64, n: usize) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut r: f64 = {
+fn f0669(ts: &[f64; 3], c: f64, c2: f64, n: usize) -> f64 {
+    let r: f64 = {
         let mut step: usize = 0;
         while step < ts.len() && ((core::f64::consts::E * 0.5) >= (ts[n % 3] + c2) && n < 1) {
             step += 1;
             if n % 2 == 0 {
-                return f64::atan2((std::f64::consts::PI.tanh() * 0.9).acos(), h_nested(c2, ts).tanh().exp());
+                return f64::ln(std::f64::consts::PI.max(ts[(step * 2 + 1) % ts.len()]).tanh().exp());
             }
         }
-        (ts[n + 1].cos() * 1.5).round() + ts[(step + 3) % ts.len()].to_radians()
+        (step as f64 + ts[(step + 3) % ts.len()]) % 1.5
     };
-    match n {
-        0 => {
-            let e: f64 = {
-                let c = c - (std::f64::consts::PI.abs() + (2.0 + c.sin()).cbrt());
-                f64::mul_add(ts[ts.len() - 1 - n], c, core::f64::consts::E) - ts[n] / (1.5 + c.cos())
-            };
-            acc += e;
-        }
-        1 | 2 => {
-            let mut c2 = c2 * (1.5 + (c - 0.7).cos()).sqrt();
-            let y: f64 = if n < 1 {
-                c.max(ts[(n * 2 + 1) % ts.len()]) - h_polar(ts[(n * 2 + 1) % ts.len()], c2).0
-            } else {
-                c2 = c2 * 0.5 + c.clamp(r - 0.5, r + 0.5);
-                c * 0.9
-            };
-            acc += c2;
-            acc += y;
-        }
-        3..=5 => {
-            c2 /= 1.5 + ts[n].cos();
-        }
-        _ => {
-            r += 0.2;
+    let mut step: usize = 0;
+    while step < n && (n as f64).tanh().exp().log(2.5 + r.sin()) <= 0.3 {
+        step += 1;
+        if ((c * 1.5).round() + c) >= (ts[step.min(ts.len() - 1)] - r) && step < 1 {
+            break;
         }
     }
-    -h_cumsum(ts)[(n * 2 + 1) % 3] + c + c2 + r + acc
+    let u: f64 = if n > 0 {
+        let tup = (-c2, 0.1 + ts[step]);
+        c * (r * c2) + tup.1
+    } else {
+        (1.5 + c.cos()).recip() - c2
+    };
+    (core::f64::consts::E.tanh().exp() + 1.2).acosh() + (n as f64).tanh().exp().log2() + u
 }
 
-fn f0669_t(tr: &Trace, ts: &[f64; 3], c: f64, mut c2: f64, n: usize) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut r: f64 = {
+fn f0669_t(tr: &Trace, ts: &[f64; 3], c: f64, c2: f64, n: usize) -> f64 {
+    let r: f64 = {
         let mut step: usize = 0;
         while tr.b(step < ts.len() && ((core::f64::consts::E * 0.5) >= (ts[n % 3] + c2) && n < 1)) {
             step += 1;
             if tr.b(n % 2 == 0) {
-                return f64::atan2((std::f64::consts::PI.tanh() * 0.9).acos(), h_nested(c2, ts).tanh().exp());
+                return f64::ln(tr.max(std::f64::consts::PI, ts[(step * 2 + 1) % ts.len()]).tanh().exp());
             }
         }
-        tr.round(ts[n + 1].cos() * 1.5) + ts[(step + 3) % ts.len()].to_radians()
+        tr.rem(step as f64 + ts[(step + 3) % ts.len()], 1.5)
     };
-    match n {
-        0 => {
-            let e: f64 = {
-                let c = c - (tr.abs(std::f64::consts::PI) + (2.0 + c.sin()).cbrt());
-                f64::mul_add(ts[ts.len() - 1 - n], c, core::f64::consts::E) - ts[n] / (1.5 + c.cos())
-            };
-            acc += e;
-        }
-        1 | 2 => {
-            let mut c2 = c2 * (1.5 + (c - 0.7).cos()).sqrt();
-            let y: f64 = if tr.b(n < 1) {
-                tr.max(c, ts[(n * 2 + 1) % ts.len()]) - h_polar(ts[(n * 2 + 1) % ts.len()], c2).0
-            } else {
-                c2 = c2 * 0.5 + tr.clamp(c, r - 0.5, r + 0.5);
-                c * 0.9
-            };
-            acc += c2;
-            acc += y;
-        }
-        3..=5 => {
-            c2 /= 1.5 + ts[n].cos();
-        }
-        _ => {
-            r += 0.2;
+    let mut step: usize = 0;
+    while tr.b(step < n && (n as f64).tanh().exp().log(2.5 + r.sin()) <= 0.3) {
+        step += 1;
+        if tr.b((tr.round(c * 1.5) + c) >= (ts[step.min(ts.len() - 1)] - r) && step < 1) {
+            break;
         }
     }
-    -h_cumsum(ts)[(n * 2 + 1) % 3] + c + c2 + r + acc
+    let u: f64 = if tr.b(n > 0) {
+        let tup = (-c2, 0.1 + ts[step]);
+        c * (r * c2) + tup.1
+    } else {
+        (1.5 + c.cos()).recip() - c2
+    };
+    (core::f64::consts::E.tanh().exp() + 1.2).acosh() + (n as f64).tanh().exp().log2() + u
 }
 
 const CASE_F0669: Case = case!(f0669, f0669_t, f0669_grad, f0669_pullback, f0669_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [1], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [0], [0]],
     |p, k| (&arr(&p[0..3]), p[3], p[4], k[0]));
 
 #[differentiate(wrt(c))]
-fn f0670(c: f64, hs: Vec<f64>, mut x: f64) -> f64 {
+fn f0670(c: f64, hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let e: f64 = if -0.5 >= x {
-        let a = x / (2.0 + hs[3].sin()) / (1.5 + (c.tanh() * 0.9).acos().tanh());
-        (c.abs() + 0.5).sqrt().tanh().sinh() + a
+        let v = x / (2.0 + hs[3].sin()) / (2.0 + c.mul_add(x, x).sin());
+        hs[1] * hs[2] + v
     } else {
-        let mut cnt: usize = 0;
-        while cnt < hs.len() {
-            cnt += 1;
-            x = x * 0.5 + hs[cnt % hs.len()];
-        }
-        h_polar(x, std::f64::consts::PI).0.cos().exp2()
+        let ws = [0.0_f64; 2];
+        ((hs[3].signum() * std::f64::consts::PI).abs() + 0.5).recip() + ws[1]
     };
-    if c >= -c {
-        let zs: [f64; 4] = [0.0; 4];
-        acc += zs[3];
-    } else {
-        let u: f64 = if (hs[1] - hs[3]) <= 1.2 {
-            0.2
-        } else {
-            let d = (hs[2].powi(1) * 1.5).round() * 0.3;
-            hs[2].min(hs[2] * 0.5).max((x * 1.5).trunc() * 0.3) + d
+    for jj in 0..3 {
+        for _ in 0..4 {
+            let g: f64 = if jj % 2 == 0 {
+                (1.5 + e.tanh().sinh().cos()).sqrt()
+            } else {
+                ((c.abs() + 0.5).powi(-1) * 1.5).ceil() * 0.3
+            };
+            acc += g;
+        }
+        let p: f64 = {
+            let y = (std::f64::consts::PI % 1.5).tanh().to_degrees() * 0.02;
+            (1.5 + (jj as f64).tanh()).log(2.5 + hs[0].sin()) * h_leaky(hs[2]) + y
         };
-        x /= e.abs().tanh().exp();
-        acc += u;
+        acc += p;
     }
-    h_cumsum(&hs)[3] + f64::powi(2.0 + e.sin(), -1) + x + acc
+    (e + hs[(((hs[0].tanh() * 0.9).atanh().tanh().abs() * 2.9).floor() as usize) % hs.len()]) * (hs[((f64::hypot(c, 2.0 + x.sin()).tanh().abs() * 2.9).floor() as usize) % hs.len()] - e) + acc
 }
 
-fn f0670_t(tr: &Trace, c: f64, hs: Vec<f64>, mut x: f64) -> f64 {
+fn f0670_t(tr: &Trace, c: f64, hs: Vec<f64>, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let e: f64 = if tr.b(-0.5 >= x) {
-        let a = x / (2.0 + hs[3].sin()) / (1.5 + (c.tanh() * 0.9).acos().tanh());
-        (tr.abs(c) + 0.5).sqrt().tanh().sinh() + a
+        let v = x / (2.0 + hs[3].sin()) / (2.0 + c.mul_add(x, x).sin());
+        hs[1] * hs[2] + v
     } else {
-        let mut cnt: usize = 0;
-        while tr.b(cnt < hs.len()) {
-            cnt += 1;
-            x = x * 0.5 + hs[cnt % hs.len()];
-        }
-        h_polar(x, std::f64::consts::PI).0.cos().exp2()
+        let ws = [0.0_f64; 2];
+        (tr.abs(tr.signum(hs[3]) * std::f64::consts::PI) + 0.5).recip() + ws[1]
     };
-    if tr.b(c >= -c) {
-        let zs: [f64; 4] = [0.0; 4];
-        acc += zs[3];
-    } else {
-        let u: f64 = if tr.b((hs[1] - hs[3]) <= 1.2) {
-            0.2
-        } else {
-            let d = tr.round(hs[2].powi(1) * 1.5) * 0.3;
-            tr.max(tr.min(hs[2], hs[2] * 0.5), tr.trunc(x * 1.5) * 0.3) + d
+    for jj in 0..3 {
+        for _ in 0..4 {
+            let g: f64 = if tr.b(jj % 2 == 0) {
+                (1.5 + e.tanh().sinh().cos()).sqrt()
+            } else {
+                tr.ceil((tr.abs(c) + 0.5).powi(-1) * 1.5) * 0.3
+            };
+            acc += g;
+        }
+        let p: f64 = {
+            let y = (tr.rem(std::f64::consts::PI, 1.5)).tanh().to_degrees() * 0.02;
+            (1.5 + (jj as f64).tanh()).log(2.5 + hs[0].sin()) * h_leaky_t(tr, hs[2]) + y
         };
-        x /= tr.abs(e).tanh().exp();
-        acc += u;
+        acc += p;
     }
-    h_cumsum(&hs)[3] + f64::powi(2.0 + e.sin(), -1) + x + acc
+    (e + hs[(tr.floor((hs[0].tanh() * 0.9).atanh().tanh().abs() * 2.9) as usize) % hs.len()]) * (hs[(tr.floor(f64::hypot(c, 2.0 + x.sin()).tanh().abs() * 2.9) as usize) % hs.len()] - e) + acc
 }
 
 const CASE_F0670: Case = case!(f0670, f0670_t, f0670_grad, f0670_pullback, f0670_grad_into,
@@ -8832,36 +8866,40 @@ const CASE_F0670: Case = case!(f0670, f0670_t, f0670_grad, f0670_pullback, f0670
 #[differentiate]
 fn f0671(mut hs: Vec<f64>) -> f64 {
     for ii in 0..hs.len() {
-        if f64::log10(1.5 + hs[ii.min(hs.len() - 1)].tanh()) < 2.5 {
+        if ((hs[ii.min(hs.len() - 1)] * 1.5).floor() + hs[(ii * 2 + 1) % hs.len()]) <= hs[(ii * 2 + 1) % hs.len()].cos() {
             continue;
         }
     }
-    if (std::f64::consts::PI / (2.0 + hs[0].sin())) <= 2.5 {
-        let t: f64 = {
-            let w = h_cumsum(&hs)[1];
-            let xs = [0.0_f64; 4];
-            -hs[1] / (1.5 + h_polar(1.2, hs[1]).0.tanh()) + w + xs[3]
-        };
-        hs[2] -= h_nested(t.cos().to_degrees() * 0.02, &hs);
+    let mut late1: f64;
+    if (0.2 / (1.5 + hs[1].tanh())) > hs[1] {
+        late1 = h_pow(1.2 + hs[1], 0);
+    } else {
+        for i in 1..3 {
+            hs[i] = hs[i - 1] * h_nested(hs[(i * 2 + 1) % hs.len()], &hs).tanh() + hs[i - 1].to_radians();
+        }
+        late1 = h_mix(hs[1], -0.5).atan();
     }
-    hs[0]
+    late1 += (1.5 + (late1 as f64).tanh()).log10();
+    (1.5 + core::f64::consts::E.tanh().cos()).ln() + late1
 }
 
 fn f0671_t(tr: &Trace, mut hs: Vec<f64>) -> f64 {
     for ii in 0..hs.len() {
-        if tr.b(f64::log10(1.5 + hs[ii.min(hs.len() - 1)].tanh()) < 2.5) {
+        if tr.b((tr.floor(hs[ii.min(hs.len() - 1)] * 1.5) + hs[(ii * 2 + 1) % hs.len()]) <= hs[(ii * 2 + 1) % hs.len()].cos()) {
             continue;
         }
     }
-    if tr.b((std::f64::consts::PI / (2.0 + hs[0].sin())) <= 2.5) {
-        let t: f64 = {
-            let w = h_cumsum(&hs)[1];
-            let xs = [0.0_f64; 4];
-            -hs[1] / (1.5 + h_polar(1.2, hs[1]).0.tanh()) + w + xs[3]
-        };
-        hs[2] -= h_nested(t.cos().to_degrees() * 0.02, &hs);
+    let mut late1: f64;
+    if tr.b((0.2 / (1.5 + hs[1].tanh())) > hs[1]) {
+        late1 = h_pow(1.2 + hs[1], 0);
+    } else {
+        for i in 1..3 {
+            hs[i] = hs[i - 1] * h_nested(hs[(i * 2 + 1) % hs.len()], &hs).tanh() + hs[i - 1].to_radians();
+        }
+        late1 = h_mix(hs[1], -0.5).atan();
     }
-    hs[0]
+    late1 += (1.5 + (late1 as f64).tanh()).log10();
+    (1.5 + core::f64::consts::E.tanh().cos()).ln() + late1
 }
 
 const CASE_F0671: Case = case!(f0671, f0671_t, f0671_grad, f0671_pullback, f0671_grad_into,
@@ -8883,24 +8921,18 @@ fn f0672(arr: [f64; 4]) -> f64 {
                 if round > cnt {
                     break round as f64;
                 }
-                let d = cnt as f64 / (out[(round + 3) % out.len()].abs() + 0.5) * (1.5 + arr[(round * 2 + 1) % arr.len()].cos()).log2();
+                let d = cnt as f64 / (out[(round + 3) % out.len()].abs() + 0.5) * (1.5 + arr[(round * 2 + 1) % arr.len()].cos()).ln();
                 acc += d;
             };
-            late1 = a.cos().exp().hypot(1.0).powi(-2);
+            late1 = f64::ln_1p(1.0 + a * a).sin();
         } else {
-            late1 = out[cnt.min(4 - 1)].cos().exp2().abs();
+            late1 = (1.5 + (arr[0] * 1.5).cos()).ln_1p();
         }
         acc += out[3];
         acc += late1;
     }
-    let late2: f64;
-    if (1.5 + (cnt as f64).cos()).powf(arr[(cnt + 3) % arr.len()].tanh() * 1.5) >= (arr[cnt.min(arr.len() - 1)] % (2.0 + arr[cnt].sin())) {
-        let buf = [[0.0_f64; 1]; 2];
-        late2 = (buf[(cnt * 2 + 1) % buf.len()][0] * arr[(cnt * 2 + 1) % 4]).tanh().exp2();
-    } else {
-        late2 = arr[cnt.min(arr.len() - 1)];
-    }
-    late2 + arr[arr.len() - 1 - cnt] + (0.7 - core::f64::consts::E) + acc
+    let d = (cnt as f64).hypot(1.5 + std::f64::consts::PI.cos()).clamp(-0.5, 0.8);
+    arr[cnt] + d + acc
 }
 
 fn f0672_t(tr: &Trace, arr: [f64; 4]) -> f64 {
@@ -8917,24 +8949,18 @@ fn f0672_t(tr: &Trace, arr: [f64; 4]) -> f64 {
                 if tr.b(round > cnt) {
                     break round as f64;
                 }
-                let d = cnt as f64 / (tr.abs(out[(round + 3) % out.len()]) + 0.5) * (1.5 + arr[(round * 2 + 1) % arr.len()].cos()).log2();
+                let d = cnt as f64 / (tr.abs(out[(round + 3) % out.len()]) + 0.5) * (1.5 + arr[(round * 2 + 1) % arr.len()].cos()).ln();
                 acc += d;
             };
-            late1 = a.cos().exp().hypot(1.0).powi(-2);
+            late1 = f64::ln_1p(1.0 + a * a).sin();
         } else {
-            late1 = tr.abs(out[cnt.min(4 - 1)].cos().exp2());
+            late1 = (1.5 + (arr[0] * 1.5).cos()).ln_1p();
         }
         acc += out[3];
         acc += late1;
     }
-    let late2: f64;
-    if tr.b((1.5 + (cnt as f64).cos()).powf(arr[(cnt + 3) % arr.len()].tanh() * 1.5) >= (tr.rem(arr[cnt.min(arr.len() - 1)], 2.0 + arr[cnt].sin()))) {
-        let buf = [[0.0_f64; 1]; 2];
-        late2 = (buf[(cnt * 2 + 1) % buf.len()][0] * arr[(cnt * 2 + 1) % 4]).tanh().exp2();
-    } else {
-        late2 = arr[cnt.min(arr.len() - 1)];
-    }
-    late2 + arr[arr.len() - 1 - cnt] + (0.7 - core::f64::consts::E) + acc
+    let d = tr.clamp((cnt as f64).hypot(1.5 + std::f64::consts::PI.cos()), -0.5, 0.8);
+    arr[cnt] + d + acc
 }
 
 const CASE_F0672: Case = case!(f0672, f0672_t, f0672_grad, f0672_pullback, f0672_grad_into,
@@ -8944,58 +8970,64 @@ const CASE_F0672: Case = case!(f0672, f0672_t, f0672_grad, f0672_pullback, f0672
 #[differentiate]
 fn f0673(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if -1.5 <= (c + std::f64::consts::PI) {
-        let mut r: f64 = if core::f64::consts::E.sin() > 0.2 {
-            (std::f64::consts::PI.cos().exp2().abs() + 0.5).log10()
+    if c.clamp(-0.5, 0.8) <= 0.2 {
+        let late1: f64;
+        if c <= (c.abs() + 0.5).log2() {
+            late1 = (c * 1.5).trunc() * 0.3 + core::f64::consts::E.sin();
         } else {
-            for _ in 0..1 {
-                let v = c.max(c * 0.5) / (1.5 + (1.5 + c.cos()).recip().tanh());
-                acc += v;
+            for ii in 0..2 {
+                if ii < 1 {
+                    continue;
+                }
+                let w = h_scale3(&[c, c, c], c)[(ii + 3) % 3] * 2.0;
+                acc += w;
             }
-            2.0
-        };
-        r %= 1.0 + r * r;
-        acc += r;
-    } else {
-        let mut g: f64 = 0.7;
-        if c < 0.1 {
-            g = g.sin() + g.hypot(1.0).cbrt();
-            let z = g;
-            let w = (1.5 + (g * z).cos()).ln_1p();
-            acc += w;
-        } else {
-            let g = g - c;
-            acc += g;
+            late1 = -h_leaky(c);
         }
+        if (c - 0.7) >= c {
+            for l in 0..4 {
+                let e = late1 / (2.0 + h_scale3(&[l as f64, late1, c], late1)[(l * 2 + 1) % 3].sin());
+                acc += e;
+            }
+            let ws = [[0.0_f64; 3]; 3];
+            acc += ws[2][0];
+        }
+        acc += late1;
+    } else {
+        let c = c - c * 0.5;
+        acc += c;
     }
     c * -1.5 * (c * (c * 0.5)) + acc
 }
 
 fn f0673_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(-1.5 <= (c + std::f64::consts::PI)) {
-        let mut r: f64 = if tr.b(core::f64::consts::E.sin() > 0.2) {
-            (tr.abs(std::f64::consts::PI.cos().exp2()) + 0.5).log10()
+    if tr.b(tr.clamp(c, -0.5, 0.8) <= 0.2) {
+        let late1: f64;
+        if tr.b(c <= (tr.abs(c) + 0.5).log2()) {
+            late1 = tr.trunc(c * 1.5) * 0.3 + core::f64::consts::E.sin();
         } else {
-            for _ in 0..1 {
-                let v = tr.max(c, c * 0.5) / (1.5 + (1.5 + c.cos()).recip().tanh());
-                acc += v;
+            for ii in 0..2 {
+                if tr.b(ii < 1) {
+                    continue;
+                }
+                let w = h_scale3(&[c, c, c], c)[(ii + 3) % 3] * 2.0;
+                acc += w;
             }
-            2.0
-        };
-        r = tr.rem(r, 1.0 + r * r);
-        acc += r;
-    } else {
-        let mut g: f64 = 0.7;
-        if tr.b(c < 0.1) {
-            g = g.sin() + g.hypot(1.0).cbrt();
-            let z = g;
-            let w = (1.5 + (g * z).cos()).ln_1p();
-            acc += w;
-        } else {
-            let g = g - c;
-            acc += g;
+            late1 = -h_leaky_t(tr, c);
         }
+        if tr.b((c - 0.7) >= c) {
+            for l in 0..4 {
+                let e = late1 / (2.0 + h_scale3(&[l as f64, late1, c], late1)[(l * 2 + 1) % 3].sin());
+                acc += e;
+            }
+            let ws = [[0.0_f64; 3]; 3];
+            acc += ws[2][0];
+        }
+        acc += late1;
+    } else {
+        let c = c - c * 0.5;
+        acc += c;
     }
     c * -1.5 * (c * (c * 0.5)) + acc
 }
@@ -9007,22 +9039,32 @@ const CASE_F0673: Case = case!(f0673, f0673_t, f0673_grad, f0673_pullback, f0673
 #[differentiate]
 fn f0674(ws: &[f64], sp: Params, hs: Vec<f64>, b: f64) -> f64 {
     let mut vals = ws.to_vec();
-    let mut z = b as f64 * h_cumsum(ws)[0];
-    vals[1] -= ws[0].tanh();
-    let zs = [0.0_f64; 1];
-    z -= (z * 1.5).trunc() + f64::atan(ws[3]);
-    let pair = h_polar(z + zs[0], z - vals[0]);
-    z.sin().tan() as f64 + sp.b + hs[2] + pair.1
+    let mut z = b.tanh() * (1.5 + std::f64::consts::PI.cos()).powf(2.5);
+    vals[1] -= ws[0].signum() * ((vals[0] * 1.5).round() * 0.3);
+    z %= 1.5 + (ws[((h_dot(ws, &vals).cos().abs() * 2.9).floor() as usize) % ws.len()] + z).to_radians().tanh();
+    let tmp: [f64; 5] = [0.0; 5];
+    let c: f64 = if (1.5 + z.cos()).ln() >= 0.7 {
+        z *= f64::acos(b.atan2(vals[2].tanh().exp()).cos() * 0.9).sin();
+        (1.0 + z * z).powf(vals[0].tanh() * 1.5) - f64::clamp(tmp[2], z - 0.5, z + 0.5)
+    } else {
+        (b / (2.0 + hs[0].sin()) * 1.5).round() + core::f64::consts::E / (2.0 + ws[0].sin())
+    };
+    h_params(&sp, hs[2]) * (2.5 * c) + tmp[4]
 }
 
 fn f0674_t(tr: &Trace, ws: &[f64], sp: Params, hs: Vec<f64>, b: f64) -> f64 {
     let mut vals = ws.to_vec();
-    let mut z = b as f64 * h_cumsum(ws)[0];
-    vals[1] -= ws[0].tanh();
-    let zs = [0.0_f64; 1];
-    z -= tr.trunc(z * 1.5) + f64::atan(ws[3]);
-    let pair = h_polar(z + zs[0], z - vals[0]);
-    z.sin().tan() as f64 + sp.b + hs[2] + pair.1
+    let mut z = b.tanh() * (1.5 + std::f64::consts::PI.cos()).powf(2.5);
+    vals[1] -= tr.signum(ws[0]) * (tr.round(vals[0] * 1.5) * 0.3);
+    z = tr.rem(z, 1.5 + (ws[(tr.floor(h_dot(ws, &vals).cos().abs() * 2.9) as usize) % ws.len()] + z).to_radians().tanh());
+    let tmp: [f64; 5] = [0.0; 5];
+    let c: f64 = if tr.b((1.5 + z.cos()).ln() >= 0.7) {
+        z *= f64::acos(b.atan2(vals[2].tanh().exp()).cos() * 0.9).sin();
+        (1.0 + z * z).powf(vals[0].tanh() * 1.5) - tr.clamp(tmp[2], z - 0.5, z + 0.5)
+    } else {
+        tr.round(b / (2.0 + hs[0].sin()) * 1.5) + core::f64::consts::E / (2.0 + ws[0].sin())
+    };
+    h_params(&sp, hs[2]) * (2.5 * c) + tmp[4]
 }
 
 const CASE_F0674: Case = case!(f0674, f0674_t, f0674_grad, f0674_pullback, f0674_grad_into,
@@ -9033,61 +9075,61 @@ const CASE_F0674: Case = case!(f0674, f0674_t, f0674_grad, f0674_pullback, f0674
 fn f0675(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
-    while cnt < ws.len() && (ws[4] + 0.2) > (ws[2] + ws[(((ws[((ws[((ws[(((ws[2] * -0.5).tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh().sin().abs() * 2.9).floor() as usize) % ws.len()].tanh().exp().log2().tanh().abs() * 2.9).floor() as usize) % ws.len()] + ws[2]).tanh().abs() * 2.9).floor() as usize) % 5]) {
+    while cnt < ws.len() && (ws[4] + 0.2) > (ws[2] + ws[(((ws[(((ws[((ws[(((ws[2] * -0.5).tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh().sinh().tanh().abs() * 2.9).floor() as usize) % ws.len()] * -0.5).tanh().abs() * 2.9).floor() as usize) % ws.len()] + ws[2]).tanh().abs() * 2.9).floor() as usize) % 5]) {
         cnt += 1;
-        let v: f64 = h_polar(ws[(cnt + 1) % ws.len()], cnt as f64 - ws[(cnt + 2) % 5]).0;
-        let y = h_mix(0.7, v).cos().tan();
-        acc += y;
+        let mut c = h_polar(ws[(cnt + 1) % ws.len()], ws[cnt - 1].atan2(ws[(cnt + 2) % 5].tanh() - 1.5)).1;
+        for i in (0..=cnt).rev() {
+            match cnt % 3 {
+                0 => {
+                    let c = c * h_polar(ws[cnt - 1].tanh().exp2(), c - ws[(i + 1) % ws.len()]).1;
+                    acc += c;
+                }
+                3..=5 => {
+                    for _ in i..6 {
+                        let zs = ws.to_vec();
+                        acc += zs[4];
+                    }
+                    let tmp = [0.0_f64; 1];
+                    acc += tmp[0];
+                }
+                _ => {
+                    c %= ws[cnt.min(ws.len() - 1)].hypot(2.0 + c.sin()).to_radians().abs() + 0.5;
+                }
+            }
+        }
+        acc += c;
     }
-    if cnt < 3 {
-        return (1.5 + (core::f64::consts::E / core::f64::consts::E.hypot(1.0)).tanh()).recip();
-    }
-    let mut t = ws[(cnt + 1) % ws.len()] - (-1.5 - ws[cnt.min(ws.len() - 1)]);
-    for j in 0..cnt + 1 {
-        let d: f64 = if t.powi(2) < 0.2 {
-            let g: f64 = if cnt % 2 == 0 {
-                t /= (-t * (ws[j % ws.len()] / (2.0 + t.sin()))).tanh().exp();
-                ((t * 1.5).ceil() * 0.3).tanh().cosh()
-            } else {
-                h_norm2([t, t]) - (t.tanh() * 0.9).acos()
-            };
-            g.to_radians() + (0.3 - ws[j % ws.len()])
-        } else {
-            ws[cnt % 5].min(std::f64::consts::PI) + (std::f64::consts::PI * 1.5).ceil() * 0.3
-        };
-        acc += d;
-    }
-    (-t).hypot(1.5 + (2.0 + ws[cnt.min(5 - 1)].sin()).log2().tanh()) + acc
+    h_mix(ws[cnt % ws.len()], std::f64::consts::PI - -0.5) + acc
 }
 
 fn f0675_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
-    while tr.b(cnt < ws.len() && (ws[4] + 0.2) > (ws[2] + ws[(tr.floor((ws[(tr.floor(ws[(tr.floor(ws[(tr.floor((ws[2] * -0.5).tanh().abs() * 2.9) as usize) % ws.len()].tanh().sin().abs() * 2.9) as usize) % ws.len()].tanh().exp().log2().tanh().abs() * 2.9) as usize) % ws.len()] + ws[2]).tanh().abs() * 2.9) as usize) % 5])) {
+    while tr.b(cnt < ws.len() && (ws[4] + 0.2) > (ws[2] + ws[(tr.floor((ws[(tr.floor((ws[(tr.floor(ws[(tr.floor((ws[2] * -0.5).tanh().abs() * 2.9) as usize) % ws.len()].tanh().sinh().tanh().abs() * 2.9) as usize) % ws.len()] * -0.5).tanh().abs() * 2.9) as usize) % ws.len()] + ws[2]).tanh().abs() * 2.9) as usize) % 5])) {
         cnt += 1;
-        let v: f64 = h_polar(ws[(cnt + 1) % ws.len()], cnt as f64 - ws[(cnt + 2) % 5]).0;
-        let y = h_mix(0.7, v).cos().tan();
-        acc += y;
+        let mut c = h_polar(ws[(cnt + 1) % ws.len()], tr.atan2(ws[cnt - 1], ws[(cnt + 2) % 5].tanh() - 1.5)).1;
+        for i in (0..=cnt).rev() {
+            match cnt % 3 {
+                0 => {
+                    let c = c * h_polar(ws[cnt - 1].tanh().exp2(), c - ws[(i + 1) % ws.len()]).1;
+                    acc += c;
+                }
+                3..=5 => {
+                    for _ in i..6 {
+                        let zs = ws.to_vec();
+                        acc += zs[4];
+                    }
+                    let tmp = [0.0_f64; 1];
+                    acc += tmp[0];
+                }
+                _ => {
+                    c = tr.rem(c, tr.abs(ws[cnt.min(ws.len() - 1)].hypot(2.0 + c.sin()).to_radians()) + 0.5);
+                }
+            }
+        }
+        acc += c;
     }
-    if tr.b(cnt < 3) {
-        return (1.5 + (core::f64::consts::E / core::f64::consts::E.hypot(1.0)).tanh()).recip();
-    }
-    let mut t = ws[(cnt + 1) % ws.len()] - (-1.5 - ws[cnt.min(ws.len() - 1)]);
-    for j in 0..cnt + 1 {
-        let d: f64 = if tr.b(t.powi(2) < 0.2) {
-            let g: f64 = if tr.b(cnt % 2 == 0) {
-                t /= (-t * (ws[j % ws.len()] / (2.0 + t.sin()))).tanh().exp();
-                (tr.ceil(t * 1.5) * 0.3).tanh().cosh()
-            } else {
-                h_norm2([t, t]) - (t.tanh() * 0.9).acos()
-            };
-            g.to_radians() + (0.3 - ws[j % ws.len()])
-        } else {
-            tr.min(ws[cnt % 5], std::f64::consts::PI) + tr.ceil(std::f64::consts::PI * 1.5) * 0.3
-        };
-        acc += d;
-    }
-    (-t).hypot(1.5 + (2.0 + ws[cnt.min(5 - 1)].sin()).log2().tanh()) + acc
+    h_mix(ws[cnt % ws.len()], std::f64::consts::PI - -0.5) + acc
 }
 
 const CASE_F0675: Case = case!(f0675, f0675_t, f0675_grad, f0675_pullback, f0675_grad_into,
@@ -9097,62 +9139,42 @@ const CASE_F0675: Case = case!(f0675, f0675_t, f0675_grad, f0675_pullback, f0675
 #[differentiate]
 fn f0676(y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
-        let xs = [vals[0], y.to_radians(), y.tanh().sinh(), vals[0]];
+    for l in 0..3 {
+        let xs = [vals[0], (y * 1.5).floor() + y, (1.5 + (l as f64).cos()).sqrt(), h_nested(vals[0], vals)];
         acc += xs[3];
     }
-    let mut y = y * ((y * 1.5).trunc() * 0.3).tanh();
-    let mut c = y;
-    if (1.0 + vals[0] * vals[0]).log(2.5 + vals[0].sin()) < ((c * 1.5).floor() + y) {
-        let late1: f64;
-        if c.sin().powi(3) >= 1.5 {
-            late1 = vals[0].sin() + vals[0];
-        } else {
-            late1 = h_nested(c.hypot(1.0).powi(-1), vals);
+    for r in vals.iter() {
+        if vals[0].atan2(vals[0].abs() + 0.5) >= (vals[0] + std::f64::consts::PI) {
+            for &p in vals.iter() {
+                let w = (1.5 + p.cos()).log10();
+                acc += w;
+            }
+            let c = (vals[0] + r).hypot(1.5 + r.sin().exp_m1().cos());
+            acc += c;
         }
-        let q: f64 = {
-            let ys = vec![0.0_f64; vals.len()];
-            c -= ((late1 * 1.5).round() + core::f64::consts::E).mul_add(std::f64::consts::PI.min(late1), 1.5 + vals[0]);
-            y + ys[0]
-        };
-        let ys = [0.0_f64; 3];
-        acc += q;
-        acc += ys[2];
-    } else {
-        y = y * c.sin();
-        c += (1.5 + (y + c).cos()).log10();
+        acc += *r;
     }
-    vals[0].hypot(1.0).ln() * vals[0].sin() + c + acc
+    y * (y * vals[0]) + acc
 }
 
 fn f0676_t(tr: &Trace, y: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
-        let xs = [vals[0], y.to_radians(), y.tanh().sinh(), vals[0]];
+    for l in 0..3 {
+        let xs = [vals[0], tr.floor(y * 1.5) + y, (1.5 + (l as f64).cos()).sqrt(), h_nested(vals[0], vals)];
         acc += xs[3];
     }
-    let mut y = y * (tr.trunc(y * 1.5) * 0.3).tanh();
-    let mut c = y;
-    if tr.b((1.0 + vals[0] * vals[0]).log(2.5 + vals[0].sin()) < (tr.floor(c * 1.5) + y)) {
-        let late1: f64;
-        if tr.b(c.sin().powi(3) >= 1.5) {
-            late1 = vals[0].sin() + vals[0];
-        } else {
-            late1 = h_nested(c.hypot(1.0).powi(-1), vals);
+    for r in vals.iter() {
+        if tr.b(vals[0].atan2(tr.abs(vals[0]) + 0.5) >= (vals[0] + std::f64::consts::PI)) {
+            for &p in vals.iter() {
+                let w = (1.5 + p.cos()).log10();
+                acc += w;
+            }
+            let c = (vals[0] + r).hypot(1.5 + r.sin().exp_m1().cos());
+            acc += c;
         }
-        let q: f64 = {
-            let ys = vec![0.0_f64; vals.len()];
-            c -= (tr.round(late1 * 1.5) + core::f64::consts::E).mul_add(tr.min(std::f64::consts::PI, late1), 1.5 + vals[0]);
-            y + ys[0]
-        };
-        let ys = [0.0_f64; 3];
-        acc += q;
-        acc += ys[2];
-    } else {
-        y = y * c.sin();
-        c += (1.5 + (y + c).cos()).log10();
+        acc += *r;
     }
-    vals[0].hypot(1.0).ln() * vals[0].sin() + c + acc
+    y * (y * vals[0]) + acc
 }
 
 const CASE_F0676: Case = case!(f0676, f0676_t, f0676_grad, f0676_pullback, f0676_grad_into,
@@ -9162,38 +9184,64 @@ const CASE_F0676: Case = case!(f0676, f0676_t, f0676_grad, f0676_pullback, f0676
 #[differentiate]
 fn f0677(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = f64::ln_1p(ws[((ws[(((ws[1] * ws[0]).sin().abs() * 2.9).floor() as usize) % ws.len()].hypot(1.0).recip().tanh().abs() * 2.9).floor() as usize) % 4].mul_add(ws[0], ws[0]).abs() + 0.5);
-    for j in 0..ws.len() {
-        e *= e.cos();
-        for i in 1..=j {
-            let c: f64 = if h_scale3(&[e, 0.5, std::f64::consts::PI], ws[i % ws.len()])[i % 3] > h_mix(e, ws[j]) {
-                e - f64::round(core::f64::consts::E * 1.5) * 0.3
-            } else {
-                ws[ws.len() - 1 - j] / (1.5 + ws[4 - 1 - i].cos())
-            };
-            acc += c;
+    let g = (ws[((ws[(((ws[1] * ws[0]).sin().abs() * 2.9).floor() as usize) % ws.len()].hypot(1.0).log10().tanh().abs() * 2.9).floor() as usize) % 4].to_radians().abs() + 0.5).log2();
+    let mut g = g - g * 0.5;
+    let late1: f64;
+    if ws[(((ws[1] + ws[2]).tanh().abs() * 2.9).floor() as usize) % ws.len()] <= 2.0 {
+        let mut cnt: usize = 0;
+        while cnt < 3 {
+            cnt += 1;
+            if (cnt as f64 + ws[cnt % ws.len()]) <= ((g * 1.5).ceil() * 0.3) && cnt > 1 {
+                break;
+            }
         }
+        late1 = 0.9;
+    } else {
+        let a: f64 = {
+            g /= ws[3].tanh().tanh().exp();
+            let y: f64 = if g <= 0.2 {
+                let buf = [0.0_f64; 4];
+                (g * ws[3]).sin().exp2() + buf[3]
+            } else {
+                ws[0]
+            };
+            ws[1] + y
+        };
+        late1 = g + ws[3].to_radians();
+        acc += a;
     }
-    e %= core::f64::consts::E.atan().hypot(2.0 + e.sin()).hypot(1.0);
-    (e / (1.5 + ws[(((ws[3] + e).sin().abs() * 2.9).floor() as usize) % 4].cos())).cos() + acc
+    (-ws[((ws[1].hypot(1.0).log(3.0).cos().abs() * 2.9).floor() as usize) % 4]).max(f64::to_radians(std::f64::consts::PI)) + g + late1 + acc
 }
 
 fn f0677_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut e = f64::ln_1p(tr.abs(ws[(tr.floor(ws[(tr.floor((ws[1] * ws[0]).sin().abs() * 2.9) as usize) % ws.len()].hypot(1.0).recip().tanh().abs() * 2.9) as usize) % 4].mul_add(ws[0], ws[0])) + 0.5);
-    for j in 0..ws.len() {
-        e *= e.cos();
-        for i in 1..=j {
-            let c: f64 = if tr.b(h_scale3(&[e, 0.5, std::f64::consts::PI], ws[i % ws.len()])[i % 3] > h_mix(e, ws[j])) {
-                e - tr.round(core::f64::consts::E * 1.5) * 0.3
-            } else {
-                ws[ws.len() - 1 - j] / (1.5 + ws[4 - 1 - i].cos())
-            };
-            acc += c;
+    let g = (tr.abs(ws[(tr.floor(ws[(tr.floor((ws[1] * ws[0]).sin().abs() * 2.9) as usize) % ws.len()].hypot(1.0).log10().tanh().abs() * 2.9) as usize) % 4].to_radians()) + 0.5).log2();
+    let mut g = g - g * 0.5;
+    let late1: f64;
+    if tr.b(ws[(tr.floor((ws[1] + ws[2]).tanh().abs() * 2.9) as usize) % ws.len()] <= 2.0) {
+        let mut cnt: usize = 0;
+        while tr.b(cnt < 3) {
+            cnt += 1;
+            if tr.b((cnt as f64 + ws[cnt % ws.len()]) <= (tr.ceil(g * 1.5) * 0.3) && cnt > 1) {
+                break;
+            }
         }
+        late1 = 0.9;
+    } else {
+        let a: f64 = {
+            g /= ws[3].tanh().tanh().exp();
+            let y: f64 = if tr.b(g <= 0.2) {
+                let buf = [0.0_f64; 4];
+                (g * ws[3]).sin().exp2() + buf[3]
+            } else {
+                ws[0]
+            };
+            ws[1] + y
+        };
+        late1 = g + ws[3].to_radians();
+        acc += a;
     }
-    e = tr.rem(e, core::f64::consts::E.atan().hypot(2.0 + e.sin()).hypot(1.0));
-    (e / (1.5 + ws[(tr.floor((ws[3] + e).sin().abs() * 2.9) as usize) % 4].cos())).cos() + acc
+    tr.max(-ws[(tr.floor(ws[1].hypot(1.0).log(3.0).cos().abs() * 2.9) as usize) % 4], f64::to_radians(std::f64::consts::PI)) + g + late1 + acc
 }
 
 const CASE_F0677: Case = case!(f0677, f0677_t, f0677_grad, f0677_pullback, f0677_grad_into,
@@ -9204,53 +9252,43 @@ const CASE_F0677: Case = case!(f0677, f0677_t, f0677_grad, f0677_pullback, f0677
 fn f0678(hs: Vec<f64>) -> f64 {
     let tmp = [0.0_f64; 5];
     let z: f64 = if hs[0] >= -1.5 {
-        let y: f64 = if (f64::trunc(hs[0] * 1.5) + core::f64::consts::E) < (tmp[1] / (1.5 + tmp[3].tanh())) {
+        let y: f64 = if (f64::signum(hs[0]) * core::f64::consts::E) < (tmp[1] / (1.5 + tmp[3].tanh())) {
             let q: f64 = {
                 let s = h_nested(core::f64::consts::E / hs[0].hypot(1.0), &hs);
-                let s = s - ((s / (s.abs() + 0.5)).tanh() - 2.0).cbrt();
-                s * 0.9
+                let s = s + (1.5 + (s / (s.abs() + 0.5)).tanh()).log10();
+                h_scale3(&[s, hs[0] + tmp[(((tmp[0] + std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % tmp.len()], hs[0] - s], hs[0])[(((tmp[2].cos() * 0.9).acos().sin().abs() * 2.9).floor() as usize) % 3]
             };
-            h_polar(h_leaky(hs[0]), (q * 1.5).floor() * 0.3).0
+            ((q + tmp[2]).cos() - 2.0).cbrt()
         } else {
-            h_nested(tmp[0], &tmp)
+            let e = tmp[4] / (1.5 + hs[0].tanh()) / (1.5 + tmp[(((core::f64::consts::E / (1.5 + core::f64::consts::E.tanh())).tanh().abs() * 2.9).floor() as usize) % 5].tanh());
+            (e + tmp[(((-e).tanh().abs() * 2.9).floor() as usize) % tmp.len()]) * (tmp[(((0.3 / e.hypot(1.0)).sin().abs() * 2.9).floor() as usize) % tmp.len()] * e)
         };
-        -std::f64::consts::PI + y
+        f64::min(y, hs[0]) + (1.0 + y * y).ln()
     } else {
-        let u: f64 = if hs[0] >= 0.3 {
-            f64::ln_1p(h_pow(hs[0], 0).hypot(1.0))
-        } else {
-            let xs = [0.0_f64; 1];
-            hs[0] + xs[0]
-        };
-        u * 0.9
+        core::f64::consts::E
     };
-    h_mix(z, z).to_radians() + tmp[4]
+    -hs[0] + tmp[4] + z
 }
 
 fn f0678_t(tr: &Trace, hs: Vec<f64>) -> f64 {
     let tmp = [0.0_f64; 5];
     let z: f64 = if tr.b(hs[0] >= -1.5) {
-        let y: f64 = if tr.b((tr.trunc(hs[0] * 1.5) + core::f64::consts::E) < (tmp[1] / (1.5 + tmp[3].tanh()))) {
+        let y: f64 = if tr.b((tr.signum(hs[0]) * core::f64::consts::E) < (tmp[1] / (1.5 + tmp[3].tanh()))) {
             let q: f64 = {
                 let s = h_nested(core::f64::consts::E / hs[0].hypot(1.0), &hs);
-                let s = s - ((s / (tr.abs(s) + 0.5)).tanh() - 2.0).cbrt();
-                s * 0.9
+                let s = s + (1.5 + (s / (tr.abs(s) + 0.5)).tanh()).log10();
+                h_scale3(&[s, hs[0] + tmp[(tr.floor((tmp[0] + std::f64::consts::PI).tanh().abs() * 2.9) as usize) % tmp.len()], hs[0] - s], hs[0])[(tr.floor((tmp[2].cos() * 0.9).acos().sin().abs() * 2.9) as usize) % 3]
             };
-            h_polar(h_leaky_t(tr, hs[0]), tr.floor(q * 1.5) * 0.3).0
+            ((q + tmp[2]).cos() - 2.0).cbrt()
         } else {
-            h_nested(tmp[0], &tmp)
+            let e = tmp[4] / (1.5 + hs[0].tanh()) / (1.5 + tmp[(tr.floor((core::f64::consts::E / (1.5 + core::f64::consts::E.tanh())).tanh().abs() * 2.9) as usize) % 5].tanh());
+            (e + tmp[(tr.floor((-e).tanh().abs() * 2.9) as usize) % tmp.len()]) * (tmp[(tr.floor((0.3 / e.hypot(1.0)).sin().abs() * 2.9) as usize) % tmp.len()] * e)
         };
-        -std::f64::consts::PI + y
+        tr.min(y, hs[0]) + (1.0 + y * y).ln()
     } else {
-        let u: f64 = if tr.b(hs[0] >= 0.3) {
-            f64::ln_1p(h_pow(hs[0], 0).hypot(1.0))
-        } else {
-            let xs = [0.0_f64; 1];
-            hs[0] + xs[0]
-        };
-        u * 0.9
+        core::f64::consts::E
     };
-    h_mix(z, z).to_radians() + tmp[4]
+    -hs[0] + tmp[4] + z
 }
 
 const CASE_F0678: Case = case!(f0678, f0678_t, f0678_grad, f0678_pullback, f0678_grad_into,
@@ -9258,42 +9296,22 @@ const CASE_F0678: Case = case!(f0678, f0678_t, f0678_grad, f0678_pullback, f0678
     |p, _k| (p[0..1].to_vec()));
 
 #[differentiate]
-fn f0679(a: f64, vs: Vec<f64>, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = (2.0 + a.sin()).ln_1p().sin().exp();
-    let mut step: usize = 0;
-    let g: f64 = loop {
-        step += 1;
-        if step > vs.len() {
-            break h_scale3(&[vs[step % vs.len()], c, a], 0.7)[(step + 1) % 3] * core::f64::consts::E;
-        }
-        let v: f64 = {
-            let z = vs[step % vs.len()].tanh().exp_m1() * (step as f64 / (vs[step - 1].abs() + 0.5));
-            let r = a * (step as f64 * a);
-            s.hypot(1.0 + r * r) / (1.5 + (c.abs() + 0.5).recip().tanh()) + z
-        };
-        acc += v;
-    };
-    (step as f64 - vs[1]).sin().exp() + c + s + g + acc
+fn f0679(a: f64, mut vs: Vec<f64>, mut c: f64) -> f64 {
+    let mut w = (2.0 + core::f64::consts::E.tanh().exp_m1().sin() + 1.2).acosh();
+    vs[(((std::f64::consts::PI * 1.2).tanh().abs() * 2.9).floor() as usize) % 2] /= 1.5 + (h_scale3(&[a % (1.5 + c.cos()), 0.7, a], core::f64::consts::E)[((core::f64::consts::E.hypot(1.5 + std::f64::consts::PI.cos()).sin().abs() * 2.9).floor() as usize) % 3] * 1.5).cos();
+    vs[1] = vs[0].tanh().tan() * (1.0 + a * a).log2();
+    w = w.sin() + h_cumsum(&vs)[1];
+    c += w.sin().cosh() / (1.5 + (std::f64::consts::PI + c).cos());
+    (vs[1] + std::f64::consts::PI).atan() + c
 }
 
-fn f0679_t(tr: &Trace, a: f64, vs: Vec<f64>, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = (2.0 + a.sin()).ln_1p().sin().exp();
-    let mut step: usize = 0;
-    let g: f64 = loop {
-        step += 1;
-        if tr.b(step > vs.len()) {
-            break h_scale3(&[vs[step % vs.len()], c, a], 0.7)[(step + 1) % 3] * core::f64::consts::E;
-        }
-        let v: f64 = {
-            let z = vs[step % vs.len()].tanh().exp_m1() * (step as f64 / (tr.abs(vs[step - 1]) + 0.5));
-            let r = a * (step as f64 * a);
-            s.hypot(1.0 + r * r) / (1.5 + (tr.abs(c) + 0.5).recip().tanh()) + z
-        };
-        acc += v;
-    };
-    (step as f64 - vs[1]).sin().exp() + c + s + g + acc
+fn f0679_t(tr: &Trace, a: f64, mut vs: Vec<f64>, mut c: f64) -> f64 {
+    let mut w = (2.0 + core::f64::consts::E.tanh().exp_m1().sin() + 1.2).acosh();
+    vs[(tr.floor((std::f64::consts::PI * 1.2).tanh().abs() * 2.9) as usize) % 2] /= 1.5 + (h_scale3(&[tr.rem(a, 1.5 + c.cos()), 0.7, a], core::f64::consts::E)[(tr.floor(core::f64::consts::E.hypot(1.5 + std::f64::consts::PI.cos()).sin().abs() * 2.9) as usize) % 3] * 1.5).cos();
+    vs[1] = vs[0].tanh().tan() * (1.0 + a * a).log2();
+    w = w.sin() + h_cumsum(&vs)[1];
+    c += w.sin().cosh() / (1.5 + (std::f64::consts::PI + c).cos());
+    (vs[1] + std::f64::consts::PI).atan() + c
 }
 
 const CASE_F0679: Case = case!(f0679, f0679_t, f0679_grad, f0679_pullback, f0679_grad_into,
@@ -9305,7 +9323,7 @@ fn f0680(b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
         let mut late1: f64;
-        if std::f64::consts::PI.max(zs[j + 1]) > -1.5 {
+        if std::f64::consts::PI.min(zs[j + 1]) > -1.5 {
             for y in &zs {
                 let hs = zs;
                 acc += *y;
@@ -9318,15 +9336,15 @@ fn f0680(b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
         late1 = late1 * 0.5 + std::f64::consts::PI;
         acc += late1;
     }
-    let tup = (c.atan2(2.0 + c.sin()), rows[0][1] + rows[0][0]);
-    (1.5 + b.tanh()).log2() + zs[2] + tup.1 + acc
+    let pt = (f64::acos(c.tanh() * 0.9), rows[0][1]);
+    -core::f64::consts::E.tanh().exp().log(3.0) + b + zs[2] + pt.1 + acc
 }
 
 fn f0680_t(tr: &Trace, b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
         let mut late1: f64;
-        if tr.b(tr.max(std::f64::consts::PI, zs[j + 1]) > -1.5) {
+        if tr.b(tr.min(std::f64::consts::PI, zs[j + 1]) > -1.5) {
             for y in &zs {
                 let hs = zs;
                 acc += *y;
@@ -9339,8 +9357,8 @@ fn f0680_t(tr: &Trace, b: f64, zs: [f64; 3], c: f64, rows: &[[f64; 2]]) -> f64 {
         late1 = late1 * 0.5 + std::f64::consts::PI;
         acc += late1;
     }
-    let tup = (c.atan2(2.0 + c.sin()), rows[0][1] + rows[0][0]);
-    (1.5 + b.tanh()).log2() + zs[2] + tup.1 + acc
+    let pt = (f64::acos(c.tanh() * 0.9), rows[0][1]);
+    -core::f64::consts::E.tanh().exp().log(3.0) + b + zs[2] + pt.1 + acc
 }
 
 const CASE_F0680: Case = case!(f0680, f0680_t, f0680_grad, f0680_pullback, f0680_grad_into,
@@ -9349,29 +9367,31 @@ const CASE_F0680: Case = case!(f0680, f0680_t, f0680_grad, f0680_pullback, f0680
 
 #[differentiate]
 fn f0681(mut arr: [f64; 2], xs: &[f64], ws: &[f64], vs: Vec<f64>) -> f64 {
-    arr[1] *= vs[1].sin().tan().cos();
-    let tup: (f64, f64) = (-0.5, f64::ln_1p(arr[1].abs() + 0.5));
-    arr[1] /= ((ws[0] / xs[0].hypot(1.0)).cos().to_degrees() * 0.02).abs() + 0.5;
+    arr[1] *= vs[1].hypot(1.0).log2().cos();
+    let tup: (f64, f64) = (-0.5, f64::sqrt(arr[1].abs() + 0.5));
+    arr[1] *= (ws[0] / xs[0].hypot(1.0)).clamp(-0.5, 0.8).cos();
     let t: f64 = if h_pow(arr[1], 1) > 2.5 {
-        let pair = h_polar(h_mix(0.9, ws[0]), (1.5 + std::f64::consts::PI.cos()).sqrt());
-        pair.1
+        let pair = h_polar(h_mix(0.9, ws[0]), std::f64::consts::PI);
+        pair.1 / (1.5 + (-core::f64::consts::E).cos())
     } else {
-        (-core::f64::consts::E).mul_add(core::f64::consts::E.max(ws[0]), tup.1 * xs[2])
+        let e = ws[0].signum() * tup.1 + xs[2];
+        (xs[(((arr[0] + e).sin().abs() * 2.9).floor() as usize) % 4] + arr[1]).hypot(e.tanh().exp())
     };
-    -xs[(((arr[0] + t).sin().abs() * 2.9).floor() as usize) % 4] + t.hypot(1.0).log(2.5 + tup.0.sin())
+    (1.5 + t.cos()).log10().sin() + tup.1
 }
 
 fn f0681_t(tr: &Trace, mut arr: [f64; 2], xs: &[f64], ws: &[f64], vs: Vec<f64>) -> f64 {
-    arr[1] *= vs[1].sin().tan().cos();
-    let tup: (f64, f64) = (-0.5, f64::ln_1p(tr.abs(arr[1]) + 0.5));
-    arr[1] /= tr.abs((ws[0] / xs[0].hypot(1.0)).cos().to_degrees() * 0.02) + 0.5;
+    arr[1] *= vs[1].hypot(1.0).log2().cos();
+    let tup: (f64, f64) = (-0.5, f64::sqrt(tr.abs(arr[1]) + 0.5));
+    arr[1] *= tr.clamp(ws[0] / xs[0].hypot(1.0), -0.5, 0.8).cos();
     let t: f64 = if tr.b(h_pow(arr[1], 1) > 2.5) {
-        let pair = h_polar(h_mix(0.9, ws[0]), (1.5 + std::f64::consts::PI.cos()).sqrt());
-        pair.1
+        let pair = h_polar(h_mix(0.9, ws[0]), std::f64::consts::PI);
+        pair.1 / (1.5 + (-core::f64::consts::E).cos())
     } else {
-        (-core::f64::consts::E).mul_add(tr.max(core::f64::consts::E, ws[0]), tup.1 * xs[2])
+        let e = tr.signum(ws[0]) * tup.1 + xs[2];
+        (xs[(tr.floor((arr[0] + e).sin().abs() * 2.9) as usize) % 4] + arr[1]).hypot(e.tanh().exp())
     };
-    -xs[(tr.floor((arr[0] + t).sin().abs() * 2.9) as usize) % 4] + t.hypot(1.0).log(2.5 + tup.0.sin())
+    (1.5 + t.cos()).log10().sin() + tup.1
 }
 
 const CASE_F0681: Case = case!(f0681, f0681_t, f0681_grad, f0681_pullback, f0681_grad_into,
@@ -9382,35 +9402,37 @@ const CASE_F0681: Case = case!(f0681, f0681_t, f0681_grad, f0681_pullback, f0681
 fn f0682(arr: [f64; 1], pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let e: f64 = ((arr[0] + std::f64::consts::PI) * 1.5).floor() * 0.3;
-        let g: f64 = if (1.2 * std::f64::consts::PI) <= e {
-            let e = e * -(l as f64);
-            e * 0.9
+        let mut y = (1.5 + (arr[0] + std::f64::consts::PI).tanh()).log(2.5 + h_polar(arr[0], l as f64).1.sin());
+        if (y * std::f64::consts::PI) > (y + arr[0]) {
+            y = y.tanh() + h_norm2([0.9, 0.7]);
         } else {
-            arr[0].abs()
-        };
-        acc += g;
+            let y = y + ((pw as f64 * 1.5).round() * 0.3).tanh().cosh();
+            let y: f64 = y * -(1.5 + arr[0].cos()).sqrt();
+            acc += y;
+        }
+        acc += y;
     }
-    -(arr[0] * 0.9) + pw as f64 * 0.5 + acc
+    (std::f64::consts::PI * arr[0]).tanh().to_degrees() * 0.02 + acc
 }
 
 fn f0682_t(tr: &Trace, arr: [f64; 1], pw: i32) -> f64 {
     let mut acc: f64 = 0.0;
     for l in 0..2 {
-        let e: f64 = tr.floor((arr[0] + std::f64::consts::PI) * 1.5) * 0.3;
-        let g: f64 = if tr.b((1.2 * std::f64::consts::PI) <= e) {
-            let e = e * -(l as f64);
-            e * 0.9
+        let mut y = (1.5 + (arr[0] + std::f64::consts::PI).tanh()).log(2.5 + h_polar(arr[0], l as f64).1.sin());
+        if tr.b((y * std::f64::consts::PI) > (y + arr[0])) {
+            y = y.tanh() + h_norm2([0.9, 0.7]);
         } else {
-            tr.abs(arr[0])
-        };
-        acc += g;
+            let y = y + (tr.round(pw as f64 * 1.5) * 0.3).tanh().cosh();
+            let y: f64 = y * -(1.5 + arr[0].cos()).sqrt();
+            acc += y;
+        }
+        acc += y;
     }
-    -(arr[0] * 0.9) + pw as f64 * 0.5 + acc
+    (std::f64::consts::PI * arr[0]).tanh().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0682: Case = case!(f0682, f0682_t, f0682_grad, f0682_pullback, f0682_grad_into,
-    n: 1, active: [true], ints: [[2], [0], [1], [0]],
+    n: 1, active: [true], ints: [[2], [0], [0], [1]],
     |p, k| (arr(&p[0..1]), k[0] as i32));
 
 #[differentiate]
@@ -9429,21 +9451,28 @@ fn f0683(grid: &[[f64; 1]; 2], vals: &[f64], zs: [f64; 1], k: usize) -> f64 {
             acc += u;
         }
         if h_mix(vals[step], zs[0]) >= h_mix(grid[cnt.min(grid.len() - 1)][0], vals[(cnt + 3) % vals.len()]) || step % 2 == 0 {
-            let mut d: f64 = if core::f64::consts::E >= f64::max(cnt as f64, grid[cnt.min(grid.len() - 1)][0]) && cnt % 2 == 0 {
-                grid[cnt.min(2 - 1)][0].tanh().cosh().to_radians()
+            let mut d: f64 = if core::f64::consts::E >= (f64::signum(cnt as f64) * std::f64::consts::PI) {
+                let g: f64 = if h_nested(grid[cnt.min(2 - 1)][0], vals) > 2.5 {
+                    let g = core::f64::consts::E;
+                    g * std::f64::consts::PI + zs[0] * g
+                } else {
+                    (core::f64::consts::E + grid[k.min(grid.len() - 1)][0]).cos().exp2()
+                };
+                vals[1] + g
             } else {
-                core::f64::consts::E.tanh().exp().sin()
+                cnt as f64
             };
-            let mut c = d;
-            (c, d) = (d, c * c.powi(0));
-            acc += d;
-            acc += c;
+            d = h_mix(d, d - grid[0][0]);
+            if h_norm2([d, d]) <= d {
+                return f64::trunc(d * 1.5) * 0.3;
+            }
         } else {
-            let c = (grid[k.min(grid.len() - 1)][0].cos() * 0.9).asin() * vals[1];
+            let mut c = grid[(k + 2) % grid.len()][0].atan() - zs[0] / zs[0].hypot(1.0);
+            c += c.max(c * 0.5).sin();
             acc += c;
         }
     }
-    f64::hypot(std::f64::consts::PI - 0.5, vals[(k + 3) % vals.len()].hypot(1.0)) + grid[1][0] + acc
+    (std::f64::consts::PI * vals[step.min(vals.len() - 1)]) as f64 + grid[1][0] + acc
 }
 
 fn f0683_t(tr: &Trace, grid: &[[f64; 1]; 2], vals: &[f64], zs: [f64; 1], k: usize) -> f64 {
@@ -9461,25 +9490,32 @@ fn f0683_t(tr: &Trace, grid: &[[f64; 1]; 2], vals: &[f64], zs: [f64; 1], k: usiz
             acc += u;
         }
         if tr.b(h_mix(vals[step], zs[0]) >= h_mix(grid[cnt.min(grid.len() - 1)][0], vals[(cnt + 3) % vals.len()]) || step % 2 == 0) {
-            let mut d: f64 = if tr.b(core::f64::consts::E >= tr.max(cnt as f64, grid[cnt.min(grid.len() - 1)][0]) && cnt % 2 == 0) {
-                grid[cnt.min(2 - 1)][0].tanh().cosh().to_radians()
+            let mut d: f64 = if tr.b(core::f64::consts::E >= (tr.signum(cnt as f64) * std::f64::consts::PI)) {
+                let g: f64 = if tr.b(h_nested(grid[cnt.min(2 - 1)][0], vals) > 2.5) {
+                    let g = core::f64::consts::E;
+                    g * std::f64::consts::PI + zs[0] * g
+                } else {
+                    (core::f64::consts::E + grid[k.min(grid.len() - 1)][0]).cos().exp2()
+                };
+                vals[1] + g
             } else {
-                core::f64::consts::E.tanh().exp().sin()
+                cnt as f64
             };
-            let mut c = d;
-            (c, d) = (d, c * c.powi(0));
-            acc += d;
-            acc += c;
+            d = h_mix(d, d - grid[0][0]);
+            if tr.b(h_norm2([d, d]) <= d) {
+                return tr.trunc(d * 1.5) * 0.3;
+            }
         } else {
-            let c = (grid[k.min(grid.len() - 1)][0].cos() * 0.9).asin() * vals[1];
+            let mut c = grid[(k + 2) % grid.len()][0].atan() - zs[0] / zs[0].hypot(1.0);
+            c += tr.max(c, c * 0.5).sin();
             acc += c;
         }
     }
-    f64::hypot(std::f64::consts::PI - 0.5, vals[(k + 3) % vals.len()].hypot(1.0)) + grid[1][0] + acc
+    (std::f64::consts::PI * vals[step.min(vals.len() - 1)]) as f64 + grid[1][0] + acc
 }
 
 const CASE_F0683: Case = case!(f0683, f0683_t, f0683_grad, f0683_pullback, f0683_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [3], [3]],
+    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [3], [0]],
     |p, k| (&arr2(&p[0..2]), &p[2..4], arr(&p[4..5]), k[0]));
 
 #[differentiate]
@@ -9489,22 +9525,50 @@ fn f0684(vals: &[f64], ar: &[f64; 4]) -> f64 {
         0.7 - vals[1] * 1.5
     } else {
         let mut round: usize = 0;
-        while round < ar.len() && ar[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % ar.len()].max(core::f64::consts::E) < 0.2 {
+        while round < ar.len() && ar[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % ar.len()].powi(0) < 0.5 {
             round += 1;
             if ((ar[(round + 3) % ar.len()] * 1.5).trunc() * 0.3) >= 0.7 || round < 1 {
                 let mut b = h_leaky(vals[(round * 2 + 1) % vals.len()] * 0.5);
-                b = b * 0.5 + (b * 1.5).trunc() * 0.3;
-                for _ in round..5 {
-                    let zs = [0.0_f64; 5];
-                    acc += zs[4];
+                b = b * 0.5 + b.atan2(2.0 + b.sin());
+                if (vals[round - 1] - b) >= 1.2 {
+                    return ar[(round + 3) % ar.len()] * (vals[(round + 1) % vals.len()].abs() + 0.5).recip();
                 }
-                acc += b;
+            } else {
+                match round % 3 {
+                    0 => {
+                        let u: f64 = if round % 2 == 0 {
+                            (core::f64::consts::E * vals[round % 4]).max(core::f64::consts::E.tanh().powi(3))
+                        } else {
+                            let b = (round as f64).atan2((round as f64).sin() - 1.5).mul_add(2.5, -ar[round % ar.len()]);
+                            (1.5 + (1.5 + b.tanh()).sqrt().tanh()).log(2.5 + (b as f64).sin())
+                        };
+                        acc += u;
+                    }
+                    1 | 2 => {
+                        let z = std::f64::consts::PI.signum() * vals[round % vals.len()] * (round as f64 - ar[(round * 2 + 1) % ar.len()]);
+                        acc += z;
+                    }
+                    3..=5 => {
+                        let hs = ar.to_vec();
+                        acc += hs[3];
+                    }
+                    _ => {
+                        let s: f64 = (1.5 + (round as f64).tanh()).log2().tanh().exp().ln();
+                        if round < 3 {
+                            continue;
+                        }
+                        acc += s;
+                    }
+                }
+                let e = vals[0];
+                acc += e;
             }
+            let s = h_norm2([vals[round % vals.len()], f64::min(ar[2], vals[round - 1])]);
+            acc += s;
         }
-        h_cumsum(ar)[(round * 2 + 1) % 4]
+        h_polar((ar[(round + 3) % 4].tanh() * 0.9).asin(), std::f64::consts::PI * round as f64).0
     };
-    let u = vals[1].tanh().tan() * (vals[0] - z);
-    (u * 1.5).round() + ar[1] + ar[1] + acc
+    h_nested(h_norm2([ar[1], ar[(((z + core::f64::consts::E).cos().abs() * 2.9).floor() as usize) % ar.len()]]), ar) + vals[3] + acc
 }
 
 fn f0684_t(tr: &Trace, vals: &[f64], ar: &[f64; 4]) -> f64 {
@@ -9513,22 +9577,50 @@ fn f0684_t(tr: &Trace, vals: &[f64], ar: &[f64; 4]) -> f64 {
         0.7 - vals[1] * 1.5
     } else {
         let mut round: usize = 0;
-        while tr.b(round < ar.len() && tr.max(ar[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % ar.len()], core::f64::consts::E) < 0.2) {
+        while tr.b(round < ar.len() && ar[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % ar.len()].powi(0) < 0.5) {
             round += 1;
             if tr.b((tr.trunc(ar[(round + 3) % ar.len()] * 1.5) * 0.3) >= 0.7 || round < 1) {
                 let mut b = h_leaky_t(tr, vals[(round * 2 + 1) % vals.len()] * 0.5);
-                b = b * 0.5 + tr.trunc(b * 1.5) * 0.3;
-                for _ in round..5 {
-                    let zs = [0.0_f64; 5];
-                    acc += zs[4];
+                b = b * 0.5 + b.atan2(2.0 + b.sin());
+                if tr.b((vals[round - 1] - b) >= 1.2) {
+                    return ar[(round + 3) % ar.len()] * (tr.abs(vals[(round + 1) % vals.len()]) + 0.5).recip();
                 }
-                acc += b;
+            } else {
+                match round % 3 {
+                    0 => {
+                        let u: f64 = if tr.b(round % 2 == 0) {
+                            tr.max(core::f64::consts::E * vals[round % 4], core::f64::consts::E.tanh().powi(3))
+                        } else {
+                            let b = tr.atan2(round as f64, (round as f64).sin() - 1.5).mul_add(2.5, -ar[round % ar.len()]);
+                            (1.5 + (1.5 + b.tanh()).sqrt().tanh()).log(2.5 + (b as f64).sin())
+                        };
+                        acc += u;
+                    }
+                    1 | 2 => {
+                        let z = tr.signum(std::f64::consts::PI) * vals[round % vals.len()] * (round as f64 - ar[(round * 2 + 1) % ar.len()]);
+                        acc += z;
+                    }
+                    3..=5 => {
+                        let hs = ar.to_vec();
+                        acc += hs[3];
+                    }
+                    _ => {
+                        let s: f64 = (1.5 + (round as f64).tanh()).log2().tanh().exp().ln();
+                        if tr.b(round < 3) {
+                            continue;
+                        }
+                        acc += s;
+                    }
+                }
+                let e = vals[0];
+                acc += e;
             }
+            let s = h_norm2([vals[round % vals.len()], tr.min(ar[2], vals[round - 1])]);
+            acc += s;
         }
-        h_cumsum(ar)[(round * 2 + 1) % 4]
+        h_polar((ar[(round + 3) % 4].tanh() * 0.9).asin(), std::f64::consts::PI * round as f64).0
     };
-    let u = vals[1].tanh().tan() * (vals[0] - z);
-    tr.round(u * 1.5) + ar[1] + ar[1] + acc
+    h_nested(h_norm2([ar[1], ar[(tr.floor((z + core::f64::consts::E).cos().abs() * 2.9) as usize) % ar.len()]]), ar) + vals[3] + acc
 }
 
 const CASE_F0684: Case = case!(f0684, f0684_t, f0684_grad, f0684_pullback, f0684_grad_into,
@@ -9537,29 +9629,33 @@ const CASE_F0684: Case = case!(f0684, f0684_t, f0684_grad, f0684_pullback, f0684
 
 #[differentiate]
 fn f0685(arr: [f64; 2], vals: &[f64], xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let (b, mut d) = (-vals[(((std::f64::consts::PI * arr[((xs[0].tanh().abs() * 2.9).floor() as usize) % arr.len()]).sin().abs() * 2.9).floor() as usize) % 2], xs[1]);
     let mut cnt: usize = 0;
     while cnt < arr.len() {
         cnt += 1;
         for _ in cnt..3 {
-            d += d;
+            d += (d.tanh() * 0.9).acos();
         }
-        d *= b.tanh();
+        let buf = [0.0_f64; 3];
+        acc += buf[2];
     }
-    (((d * 1.5).ceil() * 0.3).abs() + 0.5).log(2.5 + (d / (vals[cnt.min(vals.len() - 1)].abs() + 0.5)).sin()) + b
+    vals[(cnt * 2 + 1) % 2].abs().tanh().to_degrees() * 0.02 + b + d + acc
 }
 
 fn f0685_t(tr: &Trace, arr: [f64; 2], vals: &[f64], xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let (b, mut d) = (-vals[(tr.floor((std::f64::consts::PI * arr[(tr.floor(xs[0].tanh().abs() * 2.9) as usize) % arr.len()]).sin().abs() * 2.9) as usize) % 2], xs[1]);
     let mut cnt: usize = 0;
     while tr.b(cnt < arr.len()) {
         cnt += 1;
         for _ in cnt..3 {
-            d += d;
+            d += (d.tanh() * 0.9).acos();
         }
-        d *= b.tanh();
+        let buf = [0.0_f64; 3];
+        acc += buf[2];
     }
-    (tr.abs(tr.ceil(d * 1.5) * 0.3) + 0.5).log(2.5 + (d / (tr.abs(vals[cnt.min(vals.len() - 1)]) + 0.5)).sin()) + b
+    tr.abs(vals[(cnt * 2 + 1) % 2]).tanh().to_degrees() * 0.02 + b + d + acc
 }
 
 const CASE_F0685: Case = case!(f0685, f0685_t, f0685_grad, f0685_pullback, f0685_grad_into,
@@ -9569,62 +9665,38 @@ const CASE_F0685: Case = case!(f0685, f0685_t, f0685_grad, f0685_pullback, f0685
 #[differentiate]
 fn f0686(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..1 {
-        if y >= 0.9 {
+    for _ in 0..1 {
+        if (1.5 + y.tanh()).log(3.0) <= y.sin().sinh() {
             continue;
         }
-        if y.clamp(-0.5, 0.8) > (2.0 + (jj as f64).sin()).powf((jj as f64).tanh() * 1.5) {
-            return ((0.1 / (1.5 + y.cos())).sin() * 0.9).asin();
-        }
+        let e = -(y / (y.abs() + 0.5));
+        acc += e;
     }
-    let s: f64 = if 1.2 >= y {
-        for j in 0..2 {
-            if h_pow(j as f64, 0) >= 0.5 {
-                break;
-            }
-            let u: f64 = if y.min(y * 0.5) < y.mul_add(j as f64, y) {
-                let e = f64::sqrt(1.5 + (1.5 + y.tanh()).ln_1p().cos());
-                (1.0 + e * e).powi(-1).tanh().sinh()
-            } else {
-                -y.cos()
-            };
-            acc += u;
-        }
-        y * 0.9
-    } else {
-        (y.max(y * 0.5) * 1.5).ceil() + y % 1.5
-    };
-    -y + 2.5 + s + acc
+    if -y < f64::ln(y.hypot(1.0)) {
+        let z = y * (y * 0.5) + y;
+        let z = z + z * 0.5;
+        let c = y + z + y.signum() * z;
+        acc += c;
+    }
+    h_norm2([0.7, y]) + y as f64 + acc
 }
 
 fn f0686_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    for jj in 0..1 {
-        if tr.b(y >= 0.9) {
+    for _ in 0..1 {
+        if tr.b((1.5 + y.tanh()).log(3.0) <= y.sin().sinh()) {
             continue;
         }
-        if tr.b(tr.clamp(y, -0.5, 0.8) > (2.0 + (jj as f64).sin()).powf((jj as f64).tanh() * 1.5)) {
-            return ((0.1 / (1.5 + y.cos())).sin() * 0.9).asin();
-        }
+        let e = -(y / (tr.abs(y) + 0.5));
+        acc += e;
     }
-    let s: f64 = if tr.b(1.2 >= y) {
-        for j in 0..2 {
-            if tr.b(h_pow(j as f64, 0) >= 0.5) {
-                break;
-            }
-            let u: f64 = if tr.b(tr.min(y, y * 0.5) < y.mul_add(j as f64, y)) {
-                let e = f64::sqrt(1.5 + (1.5 + y.tanh()).ln_1p().cos());
-                (1.0 + e * e).powi(-1).tanh().sinh()
-            } else {
-                -y.cos()
-            };
-            acc += u;
-        }
-        y * 0.9
-    } else {
-        tr.ceil(tr.max(y, y * 0.5) * 1.5) + tr.rem(y, 1.5)
-    };
-    -y + 2.5 + s + acc
+    if tr.b(-y < f64::ln(y.hypot(1.0))) {
+        let z = y * (y * 0.5) + y;
+        let z = z + z * 0.5;
+        let c = y + z + tr.signum(y) * z;
+        acc += c;
+    }
+    h_norm2([0.7, y]) + y as f64 + acc
 }
 
 const CASE_F0686: Case = case!(f0686, f0686_t, f0686_grad, f0686_pullback, f0686_grad_into,
@@ -9634,56 +9706,56 @@ const CASE_F0686: Case = case!(f0686, f0686_t, f0686_grad, f0686_pullback, f0686
 #[differentiate]
 fn f0687(b: f64, b1: f64, sp: &Params, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = b1.to_radians() * b1.mul_add(sp.v[1], b1);
-    let pair = h_polar(sp.v[1], core::f64::consts::E - b);
-    let mut a = (sp.b - x) / ((pair.0 * 1.5).round() + std::f64::consts::PI).tanh().exp();
-    let v = -e / (0.3 + b1).tanh().exp();
-    a %= (std::f64::consts::PI.cos().to_degrees() * 0.02).tanh().exp();
-    let y = b.tanh().exp().log10().hypot(e.hypot(1.0));
-    a /= 1.5 + (sp.score(a) + h_mix(e, 2.5)).cos();
-    let mut step: usize = 0;
+    let a = b % (1.0 + b1 * b1) * (2.0 + sp.v[1].sin()).log2();
+    let mut d: f64 = if (sp.v[1] - a) >= b.max(x) {
+        let pt = (std::f64::consts::PI % std::f64::consts::PI.tanh().exp(), b.abs());
+        b1 + pt.1
+    } else {
+        a.sin().exp().tanh().exp_m1()
+    };
+    d += 0.9;
+    d = d * 0.5 + (b.cos() * 0.9).asin();
+    let zs = [0.0_f64; 4];
+    let hs = [-1.5, (b1 * 1.5).floor() * 0.3, b.sin()];
+    let mut cnt: usize = 0;
     loop {
-        step += 1;
-        if step > 1 {
+        cnt += 1;
+        if cnt > 2 {
             break;
         }
-        let c: f64 = if step > 1 {
-            let buf = [0.0_f64; 3];
-            a + buf[2]
-        } else {
-            let g = -(0.2 - x);
-            f64::max(h_polar(x, x).0, a.sin().sinh()) + g
-        };
-        acc += c;
+        let cum = h_cumsum(&zs);
+        let b1 = b1 * (sp.b - 2.5).atan();
+        acc += cum[3];
+        acc += b1;
     }
-    b.max(v).clamp(-0.5, 0.8) + a + y + acc
+    0.2 - b1 + zs[cnt].tanh().tan() + d + hs[2] + acc
 }
 
 fn f0687_t(tr: &Trace, b: f64, b1: f64, sp: &Params, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let e = b1.to_radians() * b1.mul_add(sp.v[1], b1);
-    let pair = h_polar(sp.v[1], core::f64::consts::E - b);
-    let mut a = (sp.b - x) / (tr.round(pair.0 * 1.5) + std::f64::consts::PI).tanh().exp();
-    let v = -e / (0.3 + b1).tanh().exp();
-    a = tr.rem(a, (std::f64::consts::PI.cos().to_degrees() * 0.02).tanh().exp());
-    let y = b.tanh().exp().log10().hypot(e.hypot(1.0));
-    a /= 1.5 + (sp.score(a) + h_mix(e, 2.5)).cos();
-    let mut step: usize = 0;
+    let a = tr.rem(b, 1.0 + b1 * b1) * (2.0 + sp.v[1].sin()).log2();
+    let mut d: f64 = if tr.b((sp.v[1] - a) >= tr.max(b, x)) {
+        let pt = (tr.rem(std::f64::consts::PI, std::f64::consts::PI.tanh().exp()), tr.abs(b));
+        b1 + pt.1
+    } else {
+        a.sin().exp().tanh().exp_m1()
+    };
+    d += 0.9;
+    d = d * 0.5 + (b.cos() * 0.9).asin();
+    let zs = [0.0_f64; 4];
+    let hs = [-1.5, tr.floor(b1 * 1.5) * 0.3, b.sin()];
+    let mut cnt: usize = 0;
     loop {
-        step += 1;
-        if tr.b(step > 1) {
+        cnt += 1;
+        if tr.b(cnt > 2) {
             break;
         }
-        let c: f64 = if tr.b(step > 1) {
-            let buf = [0.0_f64; 3];
-            a + buf[2]
-        } else {
-            let g = -(0.2 - x);
-            tr.max(h_polar(x, x).0, a.sin().sinh()) + g
-        };
-        acc += c;
+        let cum = h_cumsum(&zs);
+        let b1 = b1 * (sp.b - 2.5).atan();
+        acc += cum[3];
+        acc += b1;
     }
-    tr.clamp(tr.max(b, v), -0.5, 0.8) + a + y + acc
+    0.2 - b1 + zs[cnt].tanh().tan() + d + hs[2] + acc
 }
 
 const CASE_F0687: Case = case!(f0687, f0687_t, f0687_grad, f0687_pullback, f0687_grad_into,
@@ -9695,82 +9767,88 @@ fn f0688(arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if core::f64::consts::E < (arr1[2] * 1.5) {
         let late1: f64;
-        if arr[1].tanh() <= -1.5 {
-            late1 = 2.0;
+        if (arr[1].tanh() * 0.9).acos() < -0.5 {
+            late1 = arr1[1];
         } else {
-            let late2: f64;
-            if arr[2].mul_add(arr1[1], 0.1) >= 0.3 {
-                let e: f64 = {
-                    let buf: [f64; 4] = [0.0; 4];
-                    arr1[0] + buf[3]
-                };
-                late2 = (e + e * 0.5) / e.tanh().exp_m1().hypot(1.0);
-            } else {
-                late2 = arr1[2] / (1.5 + std::f64::consts::PI.tanh()) - arr1[0].to_radians();
-            }
-            late1 = h_mix(late2, h_nested(arr[1], &arr1));
+            let v: f64 = -(arr[1] + -0.5);
+            late1 = v;
         }
-        let q: f64 = h_mix(f64::tan(late1.tanh()), (late1.tanh() * 0.9).asin());
-        let ys = vec![0.0_f64; arr.len()];
-        acc += q;
-        acc += ys[2];
-    } else if arr1[2] >= (1.5 * arr1[0]) {
-        let b: f64 = if f64::abs(core::f64::consts::E) <= 0.2 {
-            (arr[0].cos() * 0.9).acos()
-        } else {
-            let z: f64 = if -arr1[2] > 1.5 {
-                let d = std::f64::consts::PI.hypot(1.0).log(3.0);
-                (d.cos() * 0.9).acos() + arr[2] * d
-            } else {
-                let u = f64::atan2(core::f64::consts::E.cos().powi(3), arr1[0].hypot(1.0));
-                ((u * 1.5).ceil() + arr1[(((-u).tanh().abs() * 2.9).floor() as usize) % arr1.len()]) * (std::f64::consts::PI * arr[1])
-            };
-            z - -arr[0]
-        };
-        acc += b;
+        let late1 = late1 + (late1 * arr1[0] + late1 / late1.hypot(1.0));
+        for _ in (0..arr.len()).rev() {
+            if (std::f64::consts::PI.signum() * late1) <= 0.2 {
+                return late1;
+            }
+        }
+        acc += late1;
+    } else if (arr1[0] - arr1[2]) >= 0.2 {
+        for j in 0..1 {
+            let mut round: usize = 0;
+            while round < arr.len() {
+                round += 1;
+                let t: f64 = if (arr[round.min(3 - 1)] + -0.5) < -0.5 {
+                    arr1[4 - 1 - round]
+                } else {
+                    let q: f64 = if arr1[round].mul_add(1.5, arr1[round]) <= -1.5 && j < 1 {
+                        h_cumsum(&arr)[round.min(3 - 1)] + (arr[j + 1] - round as f64)
+                    } else {
+                        arr[round - 1] / (1.5 + core::f64::consts::E.cos()) * (f64::signum(arr1[round.min(arr1.len() - 1)]) * arr[(round + 2) % 3])
+                    };
+                    (arr[round % arr.len()] * 1.5).round() + q + q * arr[round.min(arr.len() - 1)]
+                };
+                acc += t;
+            }
+        }
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
+    } else {
+        let u = arr[1].sin().tanh().exp().ln();
+        acc += u;
     }
-    2.5 / core::f64::consts::E.hypot(1.0) * (arr1[3] / (1.5 + arr1[(((arr[2] - arr1[1]).tanh().abs() * 2.9).floor() as usize) % 4].cos())) + acc
+    (2.0 + std::f64::consts::PI.min(std::f64::consts::PI * 0.5).sin() + 1.2).acosh() + arr[2] + acc
 }
 
 fn f0688_t(tr: &Trace, arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(core::f64::consts::E < (arr1[2] * 1.5)) {
         let late1: f64;
-        if tr.b(arr[1].tanh() <= -1.5) {
-            late1 = 2.0;
+        if tr.b((arr[1].tanh() * 0.9).acos() < -0.5) {
+            late1 = arr1[1];
         } else {
-            let late2: f64;
-            if tr.b(arr[2].mul_add(arr1[1], 0.1) >= 0.3) {
-                let e: f64 = {
-                    let buf: [f64; 4] = [0.0; 4];
-                    arr1[0] + buf[3]
-                };
-                late2 = (e + e * 0.5) / e.tanh().exp_m1().hypot(1.0);
-            } else {
-                late2 = arr1[2] / (1.5 + std::f64::consts::PI.tanh()) - arr1[0].to_radians();
-            }
-            late1 = h_mix(late2, h_nested(arr[1], &arr1));
+            let v: f64 = -(arr[1] + -0.5);
+            late1 = v;
         }
-        let q: f64 = h_mix(f64::tan(late1.tanh()), (late1.tanh() * 0.9).asin());
-        let ys = vec![0.0_f64; arr.len()];
-        acc += q;
-        acc += ys[2];
-    } else if tr.b(arr1[2] >= (1.5 * arr1[0])) {
-        let b: f64 = if tr.b(tr.abs(core::f64::consts::E) <= 0.2) {
-            (arr[0].cos() * 0.9).acos()
-        } else {
-            let z: f64 = if tr.b(-arr1[2] > 1.5) {
-                let d = std::f64::consts::PI.hypot(1.0).log(3.0);
-                (d.cos() * 0.9).acos() + arr[2] * d
-            } else {
-                let u = f64::atan2(core::f64::consts::E.cos().powi(3), arr1[0].hypot(1.0));
-                (tr.ceil(u * 1.5) + arr1[(tr.floor((-u).tanh().abs() * 2.9) as usize) % arr1.len()]) * (std::f64::consts::PI * arr[1])
-            };
-            z - -arr[0]
-        };
-        acc += b;
+        let late1 = late1 + (late1 * arr1[0] + late1 / late1.hypot(1.0));
+        for _ in (0..arr.len()).rev() {
+            if tr.b((tr.signum(std::f64::consts::PI) * late1) <= 0.2) {
+                return late1;
+            }
+        }
+        acc += late1;
+    } else if tr.b((arr1[0] - arr1[2]) >= 0.2) {
+        for j in 0..1 {
+            let mut round: usize = 0;
+            while tr.b(round < arr.len()) {
+                round += 1;
+                let t: f64 = if tr.b((arr[round.min(3 - 1)] + -0.5) < -0.5) {
+                    arr1[4 - 1 - round]
+                } else {
+                    let q: f64 = if tr.b(arr1[round].mul_add(1.5, arr1[round]) <= -1.5 && j < 1) {
+                        h_cumsum(&arr)[round.min(3 - 1)] + (arr[j + 1] - round as f64)
+                    } else {
+                        arr[round - 1] / (1.5 + core::f64::consts::E.cos()) * (tr.signum(arr1[round.min(arr1.len() - 1)]) * arr[(round + 2) % 3])
+                    };
+                    tr.round(arr[round % arr.len()] * 1.5) + q + q * arr[round.min(arr.len() - 1)]
+                };
+                acc += t;
+            }
+        }
+        let hs = [0.0_f64; 4];
+        acc += hs[3];
+    } else {
+        let u = arr[1].sin().tanh().exp().ln();
+        acc += u;
     }
-    2.5 / core::f64::consts::E.hypot(1.0) * (arr1[3] / (1.5 + arr1[(tr.floor((arr[2] - arr1[1]).tanh().abs() * 2.9) as usize) % 4].cos())) + acc
+    (2.0 + tr.min(std::f64::consts::PI, std::f64::consts::PI * 0.5).sin() + 1.2).acosh() + arr[2] + acc
 }
 
 const CASE_F0688: Case = case!(f0688, f0688_t, f0688_grad, f0688_pullback, f0688_grad_into,
@@ -9779,27 +9857,23 @@ const CASE_F0688: Case = case!(f0688, f0688_t, f0688_grad, f0688_pullback, f0688
 
 #[differentiate]
 fn f0689(ts: &[f64; 4], arr: [f64; 4], vals: &[f64]) -> f64 {
-    let mut r = (core::f64::consts::E / (1.5 + ts[1].cos())).cos();
-    let q: f64 = {
-        for (ii, b) in ts.iter().enumerate() {
-            r += h_norm2([ts[(ii * 2 + 1) % ts.len()] - b, b.hypot(1.0 + r * r)]);
-        }
-        -(f64::trunc(r * 1.5) * 0.3)
-    };
-    let z = arr[(((1.5 + q.tanh()).ln_1p().tanh().abs() * 2.9).floor() as usize) % arr.len()].sin().max(ts[2].tanh());
-    r + vals[0] + z
+    let mut z = (core::f64::consts::E / (1.5 + ts[1].cos())).min(arr[1] / vals[0].hypot(1.0));
+    z = z * ts[1].cos();
+    for _ in 0..1 {
+        z = z * 0.5 + -z;
+    }
+    z = z * (arr[2] - ts[3]).sin();
+    f64::floor(z * 1.5) + (arr[2] + z)
 }
 
 fn f0689_t(tr: &Trace, ts: &[f64; 4], arr: [f64; 4], vals: &[f64]) -> f64 {
-    let mut r = (core::f64::consts::E / (1.5 + ts[1].cos())).cos();
-    let q: f64 = {
-        for (ii, b) in ts.iter().enumerate() {
-            r += h_norm2([ts[(ii * 2 + 1) % ts.len()] - b, b.hypot(1.0 + r * r)]);
-        }
-        -(tr.trunc(r * 1.5) * 0.3)
-    };
-    let z = tr.max(arr[(tr.floor((1.5 + q.tanh()).ln_1p().tanh().abs() * 2.9) as usize) % arr.len()].sin(), ts[2].tanh());
-    r + vals[0] + z
+    let mut z = tr.min(core::f64::consts::E / (1.5 + ts[1].cos()), arr[1] / vals[0].hypot(1.0));
+    z = z * ts[1].cos();
+    for _ in 0..1 {
+        z = z * 0.5 + -z;
+    }
+    z = z * (arr[2] - ts[3]).sin();
+    tr.floor(z * 1.5) + (arr[2] + z)
 }
 
 const CASE_F0689: Case = case!(f0689, f0689_t, f0689_grad, f0689_pullback, f0689_grad_into,
@@ -9817,10 +9891,10 @@ fn f0690(b: f64, xs: &[f64]) -> f64 {
         if (xs[(jj + 3) % xs.len()] * -1.5) > 0.9 {
             continue;
         }
-        let c = (b.sin() * 0.9).acos().tanh().exp();
-        acc += c;
+        let w = (((b * 1.5).round() * 0.3).tanh() - 2.0).cbrt();
+        acc += w;
     }
-    1.5 + b + xs[1] + acc
+    h_norm2([b, (b.cos() * 0.9).atanh()]) + xs[1] + acc
 }
 
 fn f0690_t(tr: &Trace, b: f64, xs: &[f64]) -> f64 {
@@ -9833,10 +9907,10 @@ fn f0690_t(tr: &Trace, b: f64, xs: &[f64]) -> f64 {
         if tr.b((xs[(jj + 3) % xs.len()] * -1.5) > 0.9) {
             continue;
         }
-        let c = (b.sin() * 0.9).acos().tanh().exp();
-        acc += c;
+        let w = ((tr.round(b * 1.5) * 0.3).tanh() - 2.0).cbrt();
+        acc += w;
     }
-    1.5 + b + xs[1] + acc
+    h_norm2([b, (b.cos() * 0.9).atanh()]) + xs[1] + acc
 }
 
 const CASE_F0690: Case = case!(f0690, f0690_t, f0690_grad, f0690_pullback, f0690_grad_into,
@@ -9844,7 +9918,7 @@ const CASE_F0690: Case = case!(f0690, f0690_t, f0690_grad, f0690_pullback, f0690
     |p, _k| (p[0], &p[1..3]));
 
 #[differentiate]
-fn f0691(hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 {
+fn f0691(mut hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..4 {
         let ys: [f64; 4] = [0.0; 4];
@@ -9852,26 +9926,21 @@ fn f0691(hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 {
     }
     let mut late1: f64;
     if (1.2 + ws[2]) > 0.5 {
-        late1 = h_mix(c, c).signum() * (ws[3] % (xs[0].abs() + 0.5));
+        late1 = (2.0 + h_mix(c, c).sin()).recip();
     } else {
-        late1 = ((core::f64::consts::E * 1.5).floor() + c).hypot((c * ws[1]).hypot(1.0));
+        late1 = core::f64::consts::E / (xs[0].abs() + 0.5) * c;
     }
-    let y: f64 = {
-        c = c.tanh() + late1 * xs[0];
-        let s: f64 = if late1 < 1.2 {
-            late1 += h_dot(xs, ws) + xs[0];
-            hs[3].tanh().exp2() + (c * 1.5).floor() * 0.3
-        } else {
-            late1 = (1.5 + f64::powf(1.0 + hs[1] * hs[1], late1.tanh() * 1.5).tanh()).recip();
-            -h_norm2([late1, 0.2])
-        };
-        (c.hypot(1.0).ln().cos() * 0.9).acos() + s
-    };
-    late1 *= y.tanh();
-    (2.0 + (hs[2] + late1).sin()).sqrt() + acc
+    if core::f64::consts::E < -1.5 {
+        let t: f64 = 2.5;
+        late1 = late1 * h_cumsum(xs)[0].sin();
+        hs[3] += ((hs[0] - t).tanh() * 0.9).asin();
+    }
+    let p = xs[0] * late1 * h_dot(xs, ws);
+    c += h_mix(late1 * p, -std::f64::consts::PI);
+    h_mix(hs[((ws[(((hs[1] - c).cos().abs() * 2.9).floor() as usize) % ws.len()].min(hs[2]).sin().abs() * 2.9).floor() as usize) % hs.len()], ws[(((-c).sin().abs() * 2.9).floor() as usize) % ws.len()]).abs() + acc
 }
 
-fn f0691_t(tr: &Trace, hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 {
+fn f0691_t(tr: &Trace, mut hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..4 {
         let ys: [f64; 4] = [0.0; 4];
@@ -9879,23 +9948,18 @@ fn f0691_t(tr: &Trace, hs: Vec<f64>, ws: &[f64], mut c: f64, xs: &[f64]) -> f64 
     }
     let mut late1: f64;
     if tr.b((1.2 + ws[2]) > 0.5) {
-        late1 = tr.signum(h_mix(c, c)) * (tr.rem(ws[3], tr.abs(xs[0]) + 0.5));
+        late1 = (2.0 + h_mix(c, c).sin()).recip();
     } else {
-        late1 = (tr.floor(core::f64::consts::E * 1.5) + c).hypot((c * ws[1]).hypot(1.0));
+        late1 = core::f64::consts::E / (tr.abs(xs[0]) + 0.5) * c;
     }
-    let y: f64 = {
-        c = c.tanh() + late1 * xs[0];
-        let s: f64 = if tr.b(late1 < 1.2) {
-            late1 += h_dot(xs, ws) + xs[0];
-            hs[3].tanh().exp2() + tr.floor(c * 1.5) * 0.3
-        } else {
-            late1 = (1.5 + f64::powf(1.0 + hs[1] * hs[1], late1.tanh() * 1.5).tanh()).recip();
-            -h_norm2([late1, 0.2])
-        };
-        (c.hypot(1.0).ln().cos() * 0.9).acos() + s
-    };
-    late1 *= y.tanh();
-    (2.0 + (hs[2] + late1).sin()).sqrt() + acc
+    if tr.b(core::f64::consts::E < -1.5) {
+        let t: f64 = 2.5;
+        late1 = late1 * h_cumsum(xs)[0].sin();
+        hs[3] += ((hs[0] - t).tanh() * 0.9).asin();
+    }
+    let p = xs[0] * late1 * h_dot(xs, ws);
+    c += h_mix(late1 * p, -std::f64::consts::PI);
+    tr.abs(h_mix(hs[(tr.floor(tr.min(ws[(tr.floor((hs[1] - c).cos().abs() * 2.9) as usize) % ws.len()], hs[2]).sin().abs() * 2.9) as usize) % hs.len()], ws[(tr.floor((-c).sin().abs() * 2.9) as usize) % ws.len()])) + acc
 }
 
 const CASE_F0691: Case = case!(f0691, f0691_t, f0691_grad, f0691_pullback, f0691_grad_into,
@@ -9904,49 +9968,71 @@ const CASE_F0691: Case = case!(f0691, f0691_t, f0691_grad, f0691_pullback, f0691
 
 #[differentiate]
 fn f0692(mut x: f64) -> f64 {
-    let s: f64 = if ((x * 1.5).round() * 0.3) < (f64::ceil(x * 1.5) + x) {
+    let mut acc: f64 = 0.0;
+    let mut s: f64 = if (1.5 + x.tanh()).powf(2.5) < (x + std::f64::consts::PI) {
+        let mut step: usize = 0;
+        let t: f64 = loop {
+            step += 1;
+            if step > 1 {
+                break (std::f64::consts::PI * x).tanh().exp_m1();
+            }
+            let y: f64 = {
+                x += -x + step as f64 * core::f64::consts::E;
+                x % (x.tanh() * 0.9).acos().tanh().exp()
+            };
+            x = x * 0.5 + x.sin().sinh();
+            acc += y;
+        };
+        h_polar(x.min(step as f64), std::f64::consts::PI.sin().cosh()).1 + t
+    } else {
         x * 0.9
-    } else {
-        let pt = h_polar((std::f64::consts::PI * 1.5).floor() + x, std::f64::consts::PI.clamp(-0.5, 0.8));
-        std::f64::consts::PI + pt.1
     };
-    let mut q: f64 = if (0.1 * x) < ((core::f64::consts::E * 1.5).floor() * 0.3) {
-        x *= (s * h_norm2([core::f64::consts::E, s])).tanh();
-        (1.5 + s.tanh()).ln().atan()
+    let b: f64 = if (x.signum() * s) >= x.tanh().exp().powf(2.5) {
+        x -= (std::f64::consts::PI / (1.5 + s.cos())).sin().exp_m1();
+        (-0.5 * x).atan2(1.0 + x * x)
     } else {
-        ((s.abs() + 0.5).powf(s.tanh() * 1.5).abs() + 0.5).log(2.5 + x.hypot(1.0).ln().sin())
+        let d: f64 = {
+            let c = x;
+            s *= h_norm2([s, h_norm2([c, c])]).tanh();
+            c / s.hypot(1.0) + c.sin().to_degrees() * 0.02
+        };
+        (d * 1.5).trunc() + (s + d)
     };
-    for i in 0..2 {
-        if i % 2 == 0 {
-            q += q * s;
-            break;
-        }
-    }
-    let x = x * (std::f64::consts::PI.to_radians() + (1.0 + s * s).log10());
-    s.clamp(s - 0.5, s + 0.5) + q + x
+    1.5 + b + acc
 }
 
 fn f0692_t(tr: &Trace, mut x: f64) -> f64 {
-    let s: f64 = if tr.b((tr.round(x * 1.5) * 0.3) < (tr.ceil(x * 1.5) + x)) {
+    let mut acc: f64 = 0.0;
+    let mut s: f64 = if tr.b((1.5 + x.tanh()).powf(2.5) < (x + std::f64::consts::PI)) {
+        let mut step: usize = 0;
+        let t: f64 = loop {
+            step += 1;
+            if tr.b(step > 1) {
+                break (std::f64::consts::PI * x).tanh().exp_m1();
+            }
+            let y: f64 = {
+                x += -x + step as f64 * core::f64::consts::E;
+                tr.rem(x, (x.tanh() * 0.9).acos().tanh().exp())
+            };
+            x = x * 0.5 + x.sin().sinh();
+            acc += y;
+        };
+        h_polar(tr.min(x, step as f64), std::f64::consts::PI.sin().cosh()).1 + t
+    } else {
         x * 0.9
-    } else {
-        let pt = h_polar(tr.floor(std::f64::consts::PI * 1.5) + x, tr.clamp(std::f64::consts::PI, -0.5, 0.8));
-        std::f64::consts::PI + pt.1
     };
-    let mut q: f64 = if tr.b((0.1 * x) < (tr.floor(core::f64::consts::E * 1.5) * 0.3)) {
-        x *= (s * h_norm2([core::f64::consts::E, s])).tanh();
-        (1.5 + s.tanh()).ln().atan()
+    let b: f64 = if tr.b((tr.signum(x) * s) >= x.tanh().exp().powf(2.5)) {
+        x -= (std::f64::consts::PI / (1.5 + s.cos())).sin().exp_m1();
+        (-0.5 * x).atan2(1.0 + x * x)
     } else {
-        (tr.abs((tr.abs(s) + 0.5).powf(s.tanh() * 1.5)) + 0.5).log(2.5 + x.hypot(1.0).ln().sin())
+        let d: f64 = {
+            let c = x;
+            s *= h_norm2([s, h_norm2([c, c])]).tanh();
+            c / s.hypot(1.0) + c.sin().to_degrees() * 0.02
+        };
+        tr.trunc(d * 1.5) + (s + d)
     };
-    for i in 0..2 {
-        if tr.b(i % 2 == 0) {
-            q += q * s;
-            break;
-        }
-    }
-    let x = x * (std::f64::consts::PI.to_radians() + (1.0 + s * s).log10());
-    tr.clamp(s, s - 0.5, s + 0.5) + q + x
+    1.5 + b + acc
 }
 
 const CASE_F0692: Case = case!(f0692, f0692_t, f0692_grad, f0692_pullback, f0692_grad_into,
@@ -9957,31 +10043,39 @@ const CASE_F0692: Case = case!(f0692, f0692_t, f0692_grad, f0692_pullback, f0692
 fn f0693(ar: &[f64; 2], ar1: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = h_pow(0.9, 0) - 0.2 / (1.0 + ar1[0] * ar1[0]);
-    if (ar1[0].sin() * 0.9).asin() <= 1.5 {
+    if f64::sin(ar1[0]) >= 2.5 {
         let tmp = [0.0_f64; 4];
         b = h_mix(b, 0.9 * b);
         acc += tmp[3];
-    } else if ((ar[1] * 1.5).ceil() + b) >= h_dot(ar, ar) {
-        let vals = [0.0_f64; 4];
-        b = b * 0.5 + b.to_radians();
-        acc += vals[3];
+    } else if (1.0 + ar[1] * ar[1]).log(2.5 + b.sin()) < (core::f64::consts::E * 0.3) {
+        for _ in 0..4 {
+            if (0.7 + b) >= 2.0 {
+                break;
+            }
+            let b = b + (1.0 + b * b).cbrt() / (1.5 + (b * core::f64::consts::E).cos());
+            acc += b;
+        }
     }
-    b * core::f64::consts::E - -ar[0] + acc
+    f64::sqrt(1.5 + h_polar(-0.5, b).0.tanh()) + ar[1] + acc
 }
 
 fn f0693_t(tr: &Trace, ar: &[f64; 2], ar1: &[f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = h_pow(0.9, 0) - 0.2 / (1.0 + ar1[0] * ar1[0]);
-    if tr.b((ar1[0].sin() * 0.9).asin() <= 1.5) {
+    if tr.b(f64::sin(ar1[0]) >= 2.5) {
         let tmp = [0.0_f64; 4];
         b = h_mix(b, 0.9 * b);
         acc += tmp[3];
-    } else if tr.b((tr.ceil(ar[1] * 1.5) + b) >= h_dot(ar, ar)) {
-        let vals = [0.0_f64; 4];
-        b = b * 0.5 + b.to_radians();
-        acc += vals[3];
+    } else if tr.b((1.0 + ar[1] * ar[1]).log(2.5 + b.sin()) < (core::f64::consts::E * 0.3)) {
+        for _ in 0..4 {
+            if tr.b((0.7 + b) >= 2.0) {
+                break;
+            }
+            let b = b + (1.0 + b * b).cbrt() / (1.5 + (b * core::f64::consts::E).cos());
+            acc += b;
+        }
     }
-    b * core::f64::consts::E - -ar[0] + acc
+    f64::sqrt(1.5 + h_polar(-0.5, b).0.tanh()) + ar[1] + acc
 }
 
 const CASE_F0693: Case = case!(f0693, f0693_t, f0693_grad, f0693_pullback, f0693_grad_into,
@@ -9990,51 +10084,141 @@ const CASE_F0693: Case = case!(f0693, f0693_t, f0693_grad, f0693_pullback, f0693
 
 #[differentiate]
 fn f0694(x: f64, m: usize, b: f64, x3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    let mut g: f64 = loop {
+    let g: f64 = loop {
         step += 1;
         if step > 4 {
-            break h_pow(b, 1).tanh().exp().ln();
+            break h_pow(b, 1).max(h_mix(x, 0.5));
         }
-        if step < 3 {
-            return (m as f64 + x) * 0.1;
-        }
+        let y: f64 = match m % 3 {
+            0 => {
+                let v: f64 = match m {
+                    0 => {
+                        for _ in (1..=step).rev() {
+                            let b = b * ((step as f64 + x3) * b);
+                            acc += b;
+                        }
+                        -x3 + -core::f64::consts::E
+                    }
+                    mm if mm > 3 => {
+                        b * 0.9
+                    }
+                    _ => {
+                        match m % 3 {
+                            0 => {
+                                let mut v: f64 = if (b / (2.0 + (m as f64).sin())) <= (x * std::f64::consts::PI) {
+                                    let g = -b * x3;
+                                    (std::f64::consts::PI * 1.5).floor() * 0.3 + g
+                                } else {
+                                    let q = (x - b).cos();
+                                    f64::max(0.1 * b, (b * 1.5).floor() + step as f64) + q
+                                };
+                                let s: f64 = if step > 4 {
+                                    let x = x3.tanh().exp2() + (core::f64::consts::E - v);
+                                    (step as f64).clamp(-0.5, 0.8) * x3.min(v) + x
+                                } else {
+                                    v *= (b as f64).tanh();
+                                    b * 0.9
+                                };
+                                acc += v;
+                                acc += s;
+                            }
+                            _ => {
+                                let mut a: f64 = if 0.9 <= (x3 * std::f64::consts::PI) {
+                                    x3 * 0.9
+                                } else {
+                                    let t = core::f64::consts::E + (1.0 + b * b).log2();
+                                    2.0 + t
+                                };
+                                a /= 2.0 + f64::exp2(x.sin()).sin();
+                                acc += a;
+                            }
+                        }
+                        x - b
+                    }
+                };
+                x + v
+            }
+            _ => {
+                let pair = h_polar(x, (step as f64).cos().exp2());
+                (-x).mul_add(x3 * 1.5, std::f64::consts::PI + x3) + pair.1
+            }
+        };
+        acc += y;
     };
-    for _ in 0..1 {
-        if (1.5 - x) >= h_polar(x3, step as f64).0 {
-            return b as f64;
-        }
-    }
-    let xs = [0.0_f64; 5];
-    g /= (-xs[m.min(xs.len() - 1)] + x3).abs() + 0.5;
-    let c = f64::tan(x.tanh()) - xs[(step + 1) % xs.len()] / (2.0 + x3.sin());
-    c.tanh().exp2() * b as f64 + g
+    (2.0 + f64::exp2(x3.tanh()).sin()).powf((g / (1.0 + b * b)).tanh() * 1.5) + x + acc
 }
 
 fn f0694_t(tr: &Trace, x: f64, m: usize, b: f64, x3: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut step: usize = 0;
-    let mut g: f64 = loop {
+    let g: f64 = loop {
         step += 1;
         if tr.b(step > 4) {
-            break h_pow(b, 1).tanh().exp().ln();
+            break tr.max(h_pow(b, 1), h_mix(x, 0.5));
         }
-        if tr.b(step < 3) {
-            return (m as f64 + x) * 0.1;
-        }
+        let y: f64 = match m % 3 {
+            0 => {
+                let v: f64 = match m {
+                    0 => {
+                        for _ in (1..=step).rev() {
+                            let b = b * ((step as f64 + x3) * b);
+                            acc += b;
+                        }
+                        -x3 + -core::f64::consts::E
+                    }
+                    mm if mm > 3 => {
+                        b * 0.9
+                    }
+                    _ => {
+                        match m % 3 {
+                            0 => {
+                                let mut v: f64 = if tr.b((b / (2.0 + (m as f64).sin())) <= (x * std::f64::consts::PI)) {
+                                    let g = -b * x3;
+                                    tr.floor(std::f64::consts::PI * 1.5) * 0.3 + g
+                                } else {
+                                    let q = (x - b).cos();
+                                    tr.max(0.1 * b, tr.floor(b * 1.5) + step as f64) + q
+                                };
+                                let s: f64 = if tr.b(step > 4) {
+                                    let x = x3.tanh().exp2() + (core::f64::consts::E - v);
+                                    tr.clamp(step as f64, -0.5, 0.8) * tr.min(x3, v) + x
+                                } else {
+                                    v *= (b as f64).tanh();
+                                    b * 0.9
+                                };
+                                acc += v;
+                                acc += s;
+                            }
+                            _ => {
+                                let mut a: f64 = if tr.b(0.9 <= (x3 * std::f64::consts::PI)) {
+                                    x3 * 0.9
+                                } else {
+                                    let t = core::f64::consts::E + (1.0 + b * b).log2();
+                                    2.0 + t
+                                };
+                                a /= 2.0 + f64::exp2(x.sin()).sin();
+                                acc += a;
+                            }
+                        }
+                        x - b
+                    }
+                };
+                x + v
+            }
+            _ => {
+                let pair = h_polar(x, (step as f64).cos().exp2());
+                (-x).mul_add(x3 * 1.5, std::f64::consts::PI + x3) + pair.1
+            }
+        };
+        acc += y;
     };
-    for _ in 0..1 {
-        if tr.b((1.5 - x) >= h_polar(x3, step as f64).0) {
-            return b as f64;
-        }
-    }
-    let xs = [0.0_f64; 5];
-    g /= tr.abs(-xs[m.min(xs.len() - 1)] + x3) + 0.5;
-    let c = f64::tan(x.tanh()) - xs[(step + 1) % xs.len()] / (2.0 + x3.sin());
-    c.tanh().exp2() * b as f64 + g
+    (2.0 + f64::exp2(x3.tanh()).sin()).powf((g / (1.0 + b * b)).tanh() * 1.5) + x + acc
 }
 
 const CASE_F0694: Case = case!(f0694, f0694_t, f0694_grad, f0694_pullback, f0694_grad_into,
-    n: 3, active: [true, true, true], ints: [[4], [0], [2], [0]],
+    n: 3, active: [true, true, true], ints: [[4], [1], [3], [2]],
     |p, k| (p[0], k[0], p[1], p[2]));
 
 #[differentiate]
@@ -10044,15 +10228,20 @@ fn f0695(x: f64, k: usize, zs: [f64; 4]) -> f64 {
     while round < 2 {
         round += 1;
         for w in zs.iter() {
-            let y = ((x * 1.5).round() * 0.3).cos().exp();
+            let g = (zs[round].cos().to_degrees() * 0.02).min(h_mix(zs[zs.len() - 1 - round], zs[1]));
             acc += *w;
-            acc += y;
+            acc += g;
         }
-        if (x * zs[k.min(4 - 1)]) >= -0.5 {
-            break;
-        }
+        let g: f64 = if (core::f64::consts::E + zs[round.min(zs.len() - 1)]) <= -zs[(round * 2 + 1) % 4] {
+            let tmp = [0.0_f64; 2];
+            h_mix(k as f64, tmp[k]) * (x / (1.0 + x * x))
+        } else {
+            let pair = (zs[(round * 2 + 1) % zs.len()].tanh().exp(), x.tanh().exp2());
+            x + (zs[(round * 2 + 1) % zs.len()] + -1.5) + pair.1
+        };
+        acc += g;
     }
-    h_mix(x, zs[(round * 2 + 1) % zs.len()]) + (1.5 + zs[round].tanh()).sqrt() + acc
+    (k as f64).sin().exp() - core::f64::consts::E.atan2(x.sin() - 1.5) + zs[3] + acc
 }
 
 fn f0695_t(tr: &Trace, x: f64, k: usize, zs: [f64; 4]) -> f64 {
@@ -10061,54 +10250,51 @@ fn f0695_t(tr: &Trace, x: f64, k: usize, zs: [f64; 4]) -> f64 {
     while tr.b(round < 2) {
         round += 1;
         for w in zs.iter() {
-            let y = (tr.round(x * 1.5) * 0.3).cos().exp();
+            let g = tr.min(zs[round].cos().to_degrees() * 0.02, h_mix(zs[zs.len() - 1 - round], zs[1]));
             acc += *w;
-            acc += y;
+            acc += g;
         }
-        if tr.b((x * zs[k.min(4 - 1)]) >= -0.5) {
-            break;
-        }
+        let g: f64 = if tr.b((core::f64::consts::E + zs[round.min(zs.len() - 1)]) <= -zs[(round * 2 + 1) % 4]) {
+            let tmp = [0.0_f64; 2];
+            h_mix(k as f64, tmp[k]) * (x / (1.0 + x * x))
+        } else {
+            let pair = (zs[(round * 2 + 1) % zs.len()].tanh().exp(), x.tanh().exp2());
+            x + (zs[(round * 2 + 1) % zs.len()] + -1.5) + pair.1
+        };
+        acc += g;
     }
-    h_mix(x, zs[(round * 2 + 1) % zs.len()]) + (1.5 + zs[round].tanh()).sqrt() + acc
+    (k as f64).sin().exp() - tr.atan2(core::f64::consts::E, x.sin() - 1.5) + zs[3] + acc
 }
 
 const CASE_F0695: Case = case!(f0695, f0695_t, f0695_grad, f0695_pullback, f0695_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [0], [0]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [0], [0]],
     |p, k| (p[0], k[0], arr(&p[1..5])));
 
 #[differentiate]
 fn f0696(vals: &[f64], ts: &[f64; 3], c: f64, vals3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let c = c - (vals[0].to_radians().tanh() - 2.0).cbrt();
-    let mut s = vals[2].tanh().exp() / (2.0 + vals[2].sin());
-    for jj in 0..3 {
-        let w: f64 = if jj > 1 {
-            s /= 1.5 + (1.5 + ((jj as f64).cos().to_degrees() * 0.02).tanh()).ln().tanh();
-            vals3[vals3.len() - 1 - jj] * h_dot(vals, ts)
-        } else {
-            (ts[jj].tanh() * 0.9).asin() + c * s
-        };
-        acc += w;
+    let mut c = (vals[0] * c).atan();
+    c = c * (vals3[2] / (1.0 + c * c)).tanh();
+    if (vals[2] - c) < 0.9 {
+        let u = (ts[(((vals[1] + c).tanh().abs() * 2.9).floor() as usize) % ts.len()].tanh().to_degrees() * 0.02).sin();
+        acc += u;
     }
-    let w: f64 = ((vals3[0] + vals[0]).abs() + 0.5).ln_1p();
-    s + c.max(c * 0.5) + ts[2] + w + acc
+    let mut s = (2.0 + c.sin()).powf(2.5);
+    s = h_mix(s, vals[0] + vals3[0]);
+    (vals[0].abs() + 0.5).ln_1p() + ts[2] + s + acc
 }
 
 fn f0696_t(tr: &Trace, vals: &[f64], ts: &[f64; 3], c: f64, vals3: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let c = c - (vals[0].to_radians().tanh() - 2.0).cbrt();
-    let mut s = vals[2].tanh().exp() / (2.0 + vals[2].sin());
-    for jj in 0..3 {
-        let w: f64 = if tr.b(jj > 1) {
-            s /= 1.5 + (1.5 + ((jj as f64).cos().to_degrees() * 0.02).tanh()).ln().tanh();
-            vals3[vals3.len() - 1 - jj] * h_dot(vals, ts)
-        } else {
-            (ts[jj].tanh() * 0.9).asin() + c * s
-        };
-        acc += w;
+    let mut c = (vals[0] * c).atan();
+    c = c * (vals3[2] / (1.0 + c * c)).tanh();
+    if tr.b((vals[2] - c) < 0.9) {
+        let u = (ts[(tr.floor((vals[1] + c).tanh().abs() * 2.9) as usize) % ts.len()].tanh().to_degrees() * 0.02).sin();
+        acc += u;
     }
-    let w: f64 = (tr.abs(vals3[0] + vals[0]) + 0.5).ln_1p();
-    s + tr.max(c, c * 0.5) + ts[2] + w + acc
+    let mut s = (2.0 + c.sin()).powf(2.5);
+    s = h_mix(s, vals[0] + vals3[0]);
+    (tr.abs(vals[0]) + 0.5).ln_1p() + ts[2] + s + acc
 }
 
 const CASE_F0696: Case = case!(f0696, f0696_t, f0696_grad, f0696_pullback, f0696_grad_into,
@@ -10117,64 +10303,76 @@ const CASE_F0696: Case = case!(f0696, f0696_t, f0696_grad, f0696_pullback, f0696
 
 #[differentiate]
 fn f0697(grid: &[[f64; 3]; 1], hs: Vec<f64>, on: bool, n: usize) -> f64 {
-    let mut w = grid[0][n];
-    let mut c: f64 = if on {
-        (w.tanh() - 2.0).cbrt().tanh().exp2()
+    let mut u = grid[0][n].atan();
+    let mut late1: f64;
+    if on {
+        late1 = u.tanh().tanh().exp2();
     } else {
-        1.2
-    };
-    c += hs[(n + 1) % hs.len()].sin().cosh() * h_mix(c, w);
-    w = w * c.sin();
-    c + h_norm2([1.5, core::f64::consts::E]) + w
+        u = h_mix(u, (n as f64).cos().exp());
+        late1 = f64::clamp(grid[0][1], -0.5, 0.8) + -grid[0][n];
+    }
+    late1 %= late1.hypot(1.0);
+    h_norm2([f64::asin(core::f64::consts::E.cos() * 0.9), late1.hypot(1.0).log2()]) + hs[1] + u
 }
 
 fn f0697_t(tr: &Trace, grid: &[[f64; 3]; 1], hs: Vec<f64>, on: bool, n: usize) -> f64 {
-    let mut w = grid[0][n];
-    let mut c: f64 = if tr.b(on) {
-        (w.tanh() - 2.0).cbrt().tanh().exp2()
+    let mut u = grid[0][n].atan();
+    let mut late1: f64;
+    if tr.b(on) {
+        late1 = u.tanh().tanh().exp2();
     } else {
-        1.2
-    };
-    c += hs[(n + 1) % hs.len()].sin().cosh() * h_mix(c, w);
-    w = w * c.sin();
-    c + h_norm2([1.5, core::f64::consts::E]) + w
+        u = h_mix(u, (n as f64).cos().exp());
+        late1 = tr.clamp(grid[0][1], -0.5, 0.8) + -grid[0][n];
+    }
+    late1 = tr.rem(late1, late1.hypot(1.0));
+    h_norm2([f64::asin(core::f64::consts::E.cos() * 0.9), late1.hypot(1.0).log2()]) + hs[1] + u
 }
 
 const CASE_F0697: Case = case!(f0697, f0697_t, f0697_grad, f0697_pullback, f0697_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1, 1], [0, 1], [0, 0], [0, 0]],
+    n: 5, active: [true, true, true, true, true], ints: [[1, 1], [1, 1], [0, 1], [0, 1]],
     |p, k| (&arr2(&p[0..3]), p[3..5].to_vec(), k[0] == 1, k[1]));
 
 #[differentiate]
 fn f0698(ws: &[f64], c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut g = ws[1];
     g /= ws[2].hypot(1.0);
     let t: f64 = {
-        let t: f64 = if (-0.5 + c) > g.hypot(1.0).ln_1p() {
-            let vals = [0.0_f64; 2];
-            0.9 + vals[1]
+        let t: f64 = if (-0.5 + c) > f64::mul_add(g, ws[1], ws[((g.atan().cos().abs() * 2.9).floor() as usize) % ws.len()]) {
+            for &s in ws.iter() {
+                let v = std::f64::consts::PI;
+                g = g.tanh() + c.hypot(v.tanh().exp());
+                acc += s;
+            }
+            g + (ws[3] + ws[(((0.1 * g).tanh().abs() * 2.9).floor() as usize) % 4])
         } else {
-            g /= 1.5 + (0.2 + (c + std::f64::consts::PI)).cos();
-            (1.5 + (g * c).tanh()).powf((g * c).tanh() * 1.5)
+            g = g * (ws[3] - core::f64::consts::E).cos();
+            (c.abs() * 1.5).trunc() * 0.3
         };
-        0.3 + t
+        c % h_dot(ws, ws).hypot(1.0) + t
     };
-    f64::cbrt(ws[(((0.1 * c).tanh().abs() * 2.9).floor() as usize) % 4].cos() - 2.0).hypot(1.0).log10() + t
+    h_polar(2.0, t).1 + 1.5 + g + acc
 }
 
 fn f0698_t(tr: &Trace, ws: &[f64], c: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut g = ws[1];
     g /= ws[2].hypot(1.0);
     let t: f64 = {
-        let t: f64 = if tr.b((-0.5 + c) > g.hypot(1.0).ln_1p()) {
-            let vals = [0.0_f64; 2];
-            0.9 + vals[1]
+        let t: f64 = if tr.b((-0.5 + c) > f64::mul_add(g, ws[1], ws[(tr.floor(g.atan().cos().abs() * 2.9) as usize) % ws.len()])) {
+            for &s in ws.iter() {
+                let v = std::f64::consts::PI;
+                g = g.tanh() + c.hypot(v.tanh().exp());
+                acc += s;
+            }
+            g + (ws[3] + ws[(tr.floor((0.1 * g).tanh().abs() * 2.9) as usize) % 4])
         } else {
-            g /= 1.5 + (0.2 + (c + std::f64::consts::PI)).cos();
-            (1.5 + (g * c).tanh()).powf((g * c).tanh() * 1.5)
+            g = g * (ws[3] - core::f64::consts::E).cos();
+            tr.trunc(tr.abs(c) * 1.5) * 0.3
         };
-        0.3 + t
+        tr.rem(c, h_dot(ws, ws).hypot(1.0)) + t
     };
-    f64::cbrt(ws[(tr.floor((0.1 * c).tanh().abs() * 2.9) as usize) % 4].cos() - 2.0).hypot(1.0).log10() + t
+    h_polar(2.0, t).1 + 1.5 + g + acc
 }
 
 const CASE_F0698: Case = case!(f0698, f0698_t, f0698_grad, f0698_pullback, f0698_grad_into,
@@ -10192,9 +10390,9 @@ fn f0699(vals: &[f64], m: usize) -> f64 {
         }
         acc += *p;
     }
-    let mut r = vals[m].atan() + vals[((vals[(m * 2 + 1) % vals.len()].sin().exp2().tanh().abs() * 2.9).floor() as usize) % 4] * vals[m];
-    r -= (vals[m.min(vals.len() - 1)] + vals[(m * 2 + 1) % vals.len()]).to_radians();
-    h_nested(h_mix(2.0, r), vals) + acc
+    let s = (vals[m] * 1.5).ceil() + m as f64 + vals[((vals[(m * 2 + 1) % vals.len()].hypot(vals[4 - 1 - m].abs() + 0.5).tanh().abs() * 2.9).floor() as usize) % 4].sin().cosh();
+    let s = s + (0.2 + vals[(m * 2 + 1) % vals.len()]) * (1.5 + s.cos()).powi(-2);
+    (m as f64 + vals[m]).hypot((s * vals[m]).tanh().exp()) + acc
 }
 
 fn f0699_t(tr: &Trace, vals: &[f64], m: usize) -> f64 {
@@ -10207,19 +10405,19 @@ fn f0699_t(tr: &Trace, vals: &[f64], m: usize) -> f64 {
         }
         acc += *p;
     }
-    let mut r = vals[m].atan() + vals[(tr.floor(vals[(m * 2 + 1) % vals.len()].sin().exp2().tanh().abs() * 2.9) as usize) % 4] * vals[m];
-    r -= (vals[m.min(vals.len() - 1)] + vals[(m * 2 + 1) % vals.len()]).to_radians();
-    h_nested(h_mix(2.0, r), vals) + acc
+    let s = tr.ceil(vals[m] * 1.5) + m as f64 + vals[(tr.floor(vals[(m * 2 + 1) % vals.len()].hypot(tr.abs(vals[4 - 1 - m]) + 0.5).tanh().abs() * 2.9) as usize) % 4].sin().cosh();
+    let s = s + (0.2 + vals[(m * 2 + 1) % vals.len()]) * (1.5 + s.cos()).powi(-2);
+    (m as f64 + vals[m]).hypot((s * vals[m]).tanh().exp()) + acc
 }
 
 const CASE_F0699: Case = case!(f0699, f0699_t, f0699_grad, f0699_pullback, f0699_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[3], [0], [3], [3]],
+    n: 4, active: [true, true, true, true], ints: [[3], [0], [2], [1]],
     |p, k| (&p[0..4], k[0]));
 
 #[differentiate]
 fn f0700(zs: [f64; 3], a: f64, x: f64, prm: &Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let hs = [[0.0_f64; 3]; 2];
+    let mut hs = [[0.0_f64; 3]; 2];
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
@@ -10227,32 +10425,24 @@ fn f0700(zs: [f64; 3], a: f64, x: f64, prm: &Params) -> f64 {
             break;
         }
         let mut g: f64 = if cnt % 2 == 0 {
-            let y = (0.3 + cnt as f64).sin();
-            ((prm.w[cnt % 3] + x) * 1.5).floor() + zs[(cnt + 1) % 3].cos().tan() + y
+            let q = cnt as f64 + zs[(cnt + 1) % zs.len()] + a * -0.5;
+            (1.5 + f64::hypot(x, 1.5 + x.cos()).cos()).powf((cnt as f64 - q).cos() * 1.5)
         } else {
-            hs[cnt.min(hs.len() - 1)][cnt % 3].tanh().tan().hypot((a + zs[cnt % zs.len()]).tanh().exp())
+            cnt as f64
         };
-        g *= zs[cnt % 3].sin();
+        g = h_mix(g, (1.5 + zs[cnt % zs.len()].cos() + 1.2).acosh());
         acc += g;
     }
-    let buf = [1.2 * x, a / a.hypot(1.0)];
-    let mut d = buf[(cnt * 2 + 1) % buf.len()];
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if it > 2 {
-            break;
-        }
-        d -= x;
-        let y = (1.5 + std::f64::consts::PI.cos()).log(2.5 + a.sin()) + (it as f64).max(a);
-        acc += y;
-    }
-    a.abs() * (prm.b * 2.0) + zs[2] + hs[1][0] + d + acc
+    hs[cnt % hs.len()][(cnt * 2 + 1) % 3] %= 1.5 + (zs[cnt % 3] / (2.0 + x.sin())).tanh();
+    let mut q = f64::ln(1.5 + zs[cnt % zs.len()].cos()) + zs[(cnt * 2 + 1) % zs.len()].asinh();
+    q *= (-(q % (1.5 + std::f64::consts::PI.tanh()))).tanh();
+    let buf = [0.0_f64; 2];
+    std::f64::consts::PI / hs[cnt % 2][cnt % 3].hypot(1.0) + hs[cnt % hs.len()][cnt % 3] * q + a + prm.b + buf[1] + acc
 }
 
 fn f0700_t(tr: &Trace, zs: [f64; 3], a: f64, x: f64, prm: &Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let hs = [[0.0_f64; 3]; 2];
+    let mut hs = [[0.0_f64; 3]; 2];
     let mut cnt: usize = 0;
     loop {
         cnt += 1;
@@ -10260,27 +10450,19 @@ fn f0700_t(tr: &Trace, zs: [f64; 3], a: f64, x: f64, prm: &Params) -> f64 {
             break;
         }
         let mut g: f64 = if tr.b(cnt % 2 == 0) {
-            let y = (0.3 + cnt as f64).sin();
-            tr.floor((prm.w[cnt % 3] + x) * 1.5) + zs[(cnt + 1) % 3].cos().tan() + y
+            let q = cnt as f64 + zs[(cnt + 1) % zs.len()] + a * -0.5;
+            (1.5 + f64::hypot(x, 1.5 + x.cos()).cos()).powf((cnt as f64 - q).cos() * 1.5)
         } else {
-            hs[cnt.min(hs.len() - 1)][cnt % 3].tanh().tan().hypot((a + zs[cnt % zs.len()]).tanh().exp())
+            cnt as f64
         };
-        g *= zs[cnt % 3].sin();
+        g = h_mix(g, (1.5 + zs[cnt % zs.len()].cos() + 1.2).acosh());
         acc += g;
     }
-    let buf = [1.2 * x, a / a.hypot(1.0)];
-    let mut d = buf[(cnt * 2 + 1) % buf.len()];
-    let mut it: usize = 0;
-    loop {
-        it += 1;
-        if tr.b(it > 2) {
-            break;
-        }
-        d -= x;
-        let y = (1.5 + std::f64::consts::PI.cos()).log(2.5 + a.sin()) + tr.max(it as f64, a);
-        acc += y;
-    }
-    tr.abs(a) * (prm.b * 2.0) + zs[2] + hs[1][0] + d + acc
+    hs[cnt % hs.len()][(cnt * 2 + 1) % 3] = tr.rem(hs[cnt % hs.len()][(cnt * 2 + 1) % 3], 1.5 + (zs[cnt % 3] / (2.0 + x.sin())).tanh());
+    let mut q = f64::ln(1.5 + zs[cnt % zs.len()].cos()) + zs[(cnt * 2 + 1) % zs.len()].asinh();
+    q *= (-(tr.rem(q, 1.5 + std::f64::consts::PI.tanh()))).tanh();
+    let buf = [0.0_f64; 2];
+    std::f64::consts::PI / hs[cnt % 2][cnt % 3].hypot(1.0) + hs[cnt % hs.len()][cnt % 3] * q + a + prm.b + buf[1] + acc
 }
 
 const CASE_F0700: Case = case!(f0700, f0700_t, f0700_grad, f0700_pullback, f0700_grad_into,
@@ -10290,38 +10472,38 @@ const CASE_F0700: Case = case!(f0700, f0700_t, f0700_grad, f0700_pullback, f0700
 #[differentiate]
 fn f0701(y: f64, grid: &[[f64; 1]; 3], sp: &Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = (grid[1][0] * 1.5).ceil() + grid[2][0] + -y;
-    q = q.sin() + f64::ceil(q * 1.5) * 0.3;
-    if y >= 0.1 {
-        q = q * q.tanh();
-    } else if h_params(sp, y) > q.mul_add(sp.b, y) {
-        q *= ((y + q) * (f64::floor(y * 1.5) * 0.3)).sin();
+    let e = grid[1][0].tanh().exp2() + grid[2][0];
+    let g = f64::recip(1.5 + grid[1][0].cos()).tanh().tan();
+    let c: f64 = if sp.v[1].clamp(-0.5, 0.8) < (std::f64::consts::PI + grid[1][0]) {
+        h_dot(&sp.v, &[(e + grid[2][0]), 0.5])
     } else {
-        for line in grid.iter() {
-            acc += line[0] * (grid[1][0] - q);
-            let a = std::f64::consts::PI;
-            acc += a;
-        }
+        let pt = h_polar(y * grid[((core::f64::consts::E.tanh().powi(3).sin().abs() * 2.9).floor() as usize) % grid.len()][0], f64::acos(grid[2][0].sin() * 0.9));
+        std::f64::consts::PI.sin().to_degrees() * 0.02 + pt.1
+    };
+    let g = g * (grid[(((-y).sin().abs() * 2.9).floor() as usize) % grid.len()][0].mul_add(grid[1][0], grid[((core::f64::consts::E.tanh().exp().sqrt().tanh().abs() * 2.9).floor() as usize) % grid.len()][0]) - grid[(((c.tanh() * 0.9).atanh().cos().abs() * 2.9).floor() as usize) % grid.len()][0]);
+    if (grid[1][0] - sp.v[2]) > -1.5 {
+        let w = y;
+        acc += w;
     }
-    h_pow(0.2, 3).hypot(1.0).log10() + sp.b + q + acc
+    (grid[1][0] * 1.5).trunc() + grid[0][0] + h_dot(&sp.v, &[core::f64::consts::E, 0.5]) + e + g + acc
 }
 
 fn f0701_t(tr: &Trace, y: f64, grid: &[[f64; 1]; 3], sp: &Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = tr.ceil(grid[1][0] * 1.5) + grid[2][0] + -y;
-    q = q.sin() + tr.ceil(q * 1.5) * 0.3;
-    if tr.b(y >= 0.1) {
-        q = q * q.tanh();
-    } else if tr.b(h_params(sp, y) > q.mul_add(sp.b, y)) {
-        q *= ((y + q) * (tr.floor(y * 1.5) * 0.3)).sin();
+    let e = grid[1][0].tanh().exp2() + grid[2][0];
+    let g = f64::recip(1.5 + grid[1][0].cos()).tanh().tan();
+    let c: f64 = if tr.b(tr.clamp(sp.v[1], -0.5, 0.8) < (std::f64::consts::PI + grid[1][0])) {
+        h_dot(&sp.v, &[(e + grid[2][0]), 0.5])
     } else {
-        for line in grid.iter() {
-            acc += line[0] * (grid[1][0] - q);
-            let a = std::f64::consts::PI;
-            acc += a;
-        }
+        let pt = h_polar(y * grid[(tr.floor(core::f64::consts::E.tanh().powi(3).sin().abs() * 2.9) as usize) % grid.len()][0], f64::acos(grid[2][0].sin() * 0.9));
+        std::f64::consts::PI.sin().to_degrees() * 0.02 + pt.1
+    };
+    let g = g * (grid[(tr.floor((-y).sin().abs() * 2.9) as usize) % grid.len()][0].mul_add(grid[1][0], grid[(tr.floor(core::f64::consts::E.tanh().exp().sqrt().tanh().abs() * 2.9) as usize) % grid.len()][0]) - grid[(tr.floor((c.tanh() * 0.9).atanh().cos().abs() * 2.9) as usize) % grid.len()][0]);
+    if tr.b((grid[1][0] - sp.v[2]) > -1.5) {
+        let w = y;
+        acc += w;
     }
-    h_pow(0.2, 3).hypot(1.0).log10() + sp.b + q + acc
+    tr.trunc(grid[1][0] * 1.5) + grid[0][0] + h_dot(&sp.v, &[core::f64::consts::E, 0.5]) + e + g + acc
 }
 
 const CASE_F0701: Case = case!(f0701, f0701_t, f0701_grad, f0701_pullback, f0701_grad_into,
@@ -10340,17 +10522,18 @@ fn f0702(vals: &[f64], ts: &[f64; 3]) -> f64 {
         let tup = (core::f64::consts::E / (1.5 + std::f64::consts::PI.cos()), step as f64 / vals[(step * 2 + 1) % vals.len()].tanh().exp());
         acc += tup.1;
     };
-    let (mut t, y) = (s.tanh().to_degrees() * 0.02, s);
+    let (mut t, mut y) = ((1.5 + s.cos()).log2(), s);
     for _ in 0..2 {
         if (vals[(step * 2 + 1) % vals.len()] - 0.5) <= -0.5 {
-            return -std::f64::consts::PI.atan();
+            return (s * 1.5).ceil() * 0.3 % f64::hypot(t, 1.5 + (step as f64).cos()).tanh().exp();
         }
-        for i in 0..2 {
-            t %= 1.5 + ((ts[3 - 1 - i].cos() * 0.9).acos().abs() + 0.5).log10().cos();
-        }
+        (y, t) = (t, y * ((s * 1.5).trunc() + ts[1]));
     }
-    t += (step as f64).powi(2) / (1.5 + vals[(step + 1) % vals.len()].cos());
-    vals[(step + 3) % vals.len()] + y + ts[2] + t + acc
+    for &c in ts.iter() {
+        let r = ts[step] / (1.5 + c.cos()) * (ts[3 - 1 - step] + core::f64::consts::E);
+        acc += r;
+    }
+    (y * 1.5).trunc() + (ts[ts.len() - 1 - step] - t) + vals[1] + acc
 }
 
 fn f0702_t(tr: &Trace, vals: &[f64], ts: &[f64; 3]) -> f64 {
@@ -10364,17 +10547,18 @@ fn f0702_t(tr: &Trace, vals: &[f64], ts: &[f64; 3]) -> f64 {
         let tup = (core::f64::consts::E / (1.5 + std::f64::consts::PI.cos()), step as f64 / vals[(step * 2 + 1) % vals.len()].tanh().exp());
         acc += tup.1;
     };
-    let (mut t, y) = (s.tanh().to_degrees() * 0.02, s);
+    let (mut t, mut y) = ((1.5 + s.cos()).log2(), s);
     for _ in 0..2 {
         if tr.b((vals[(step * 2 + 1) % vals.len()] - 0.5) <= -0.5) {
-            return -std::f64::consts::PI.atan();
+            return tr.rem(tr.ceil(s * 1.5) * 0.3, f64::hypot(t, 1.5 + (step as f64).cos()).tanh().exp());
         }
-        for i in 0..2 {
-            t = tr.rem(t, 1.5 + (tr.abs((ts[3 - 1 - i].cos() * 0.9).acos()) + 0.5).log10().cos());
-        }
+        (y, t) = (t, y * (tr.trunc(s * 1.5) + ts[1]));
     }
-    t += (step as f64).powi(2) / (1.5 + vals[(step + 1) % vals.len()].cos());
-    vals[(step + 3) % vals.len()] + y + ts[2] + t + acc
+    for &c in ts.iter() {
+        let r = ts[step] / (1.5 + c.cos()) * (ts[3 - 1 - step] + core::f64::consts::E);
+        acc += r;
+    }
+    tr.trunc(y * 1.5) + (ts[ts.len() - 1 - step] - t) + vals[1] + acc
 }
 
 const CASE_F0702: Case = case!(f0702, f0702_t, f0702_grad, f0702_pullback, f0702_grad_into,
@@ -10385,37 +10569,37 @@ const CASE_F0702: Case = case!(f0702, f0702_t, f0702_grad, f0702_pullback, f0702
 fn f0703(vals: &[f64], mat: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for b in vals.iter() {
-        let mut u: f64 = {
-            let c = h_polar(-mat[0][0], mat[0][0].mul_add(std::f64::consts::PI, vals[0])).0;
-            (1.5 + mat[0][1].tanh()).log10() * h_polar(2.5, c).0
+        let u: f64 = {
+            let y = h_polar(-mat[0][0], mat[0][0].atan2(std::f64::consts::PI.tanh() - 1.5)).1;
+            vals[0] * b + y
         };
-        u += (b - 0.3) * (vals[3] + b);
-        acc += u;
+        let a: f64 = if h_polar(2.5, u).0 < *b {
+            (1.5 + vals[3]).powi(2)
+        } else {
+            let (s, p) = ((u * 1.5).trunc() * 0.3, vals[3]);
+            (vals[(((-p).tanh().abs() * 2.9).floor() as usize) % vals.len()] * 1.5).floor() * 0.3 + s
+        };
+        acc += a;
     }
-    let a: f64 = {
-        let mut u = (vals[3] + vals[((f64::tanh(vals[1]).tanh().abs() * 2.9).floor() as usize) % vals.len()]).tanh().to_degrees() * 0.02;
-        u %= 1.5 + h_leaky(u.mul_add(vals[2], u)).cos();
-        h_nested(-vals[0], vals) + u
-    };
-    (mat[0][(((-vals[4]).tanh().abs() * 2.9).floor() as usize) % 2] - vals[3]) / ((a + mat[0][1]).abs() + 0.5) + acc
+    vals[3].tanh() + vals[2].tanh().to_degrees() * 0.02 + mat[0][0] + acc
 }
 
 fn f0703_t(tr: &Trace, vals: &[f64], mat: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for b in vals.iter() {
-        let mut u: f64 = {
-            let c = h_polar(-mat[0][0], mat[0][0].mul_add(std::f64::consts::PI, vals[0])).0;
-            (1.5 + mat[0][1].tanh()).log10() * h_polar(2.5, c).0
+        let u: f64 = {
+            let y = h_polar(-mat[0][0], tr.atan2(mat[0][0], std::f64::consts::PI.tanh() - 1.5)).1;
+            vals[0] * b + y
         };
-        u += (b - 0.3) * (vals[3] + b);
-        acc += u;
+        let a: f64 = if tr.b(h_polar(2.5, u).0 < *b) {
+            (1.5 + vals[3]).powi(2)
+        } else {
+            let (s, p) = (tr.trunc(u * 1.5) * 0.3, vals[3]);
+            tr.floor(vals[(tr.floor((-p).tanh().abs() * 2.9) as usize) % vals.len()] * 1.5) * 0.3 + s
+        };
+        acc += a;
     }
-    let a: f64 = {
-        let mut u = (vals[3] + vals[(tr.floor(f64::tanh(vals[1]).tanh().abs() * 2.9) as usize) % vals.len()]).tanh().to_degrees() * 0.02;
-        u = tr.rem(u, 1.5 + h_leaky_t(tr, u.mul_add(vals[2], u)).cos());
-        h_nested(-vals[0], vals) + u
-    };
-    (mat[0][(tr.floor((-vals[4]).tanh().abs() * 2.9) as usize) % 2] - vals[3]) / (tr.abs(a + mat[0][1]) + 0.5) + acc
+    vals[3].tanh() + vals[2].tanh().to_degrees() * 0.02 + mat[0][0] + acc
 }
 
 const CASE_F0703: Case = case!(f0703, f0703_t, f0703_grad, f0703_pullback, f0703_grad_into,
@@ -10424,55 +10608,59 @@ const CASE_F0703: Case = case!(f0703, f0703_t, f0703_grad, f0703_pullback, f0703
 
 #[differentiate]
 fn f0704(y: f64, b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let s: f64 = {
         let mut cnt: usize = 0;
-        'outer: while cnt < 3 && h_norm2([1.2, y]) <= 0.9 {
+        while cnt < 3 && y.to_radians() >= (b - y) {
             cnt += 1;
-            let mut round: usize = 0;
-            loop {
-                round += 1;
-                if round > 1 {
-                    break;
+            for _ in 0..3 {
+                let late1: f64;
+                if cnt < 2 {
+                    late1 = (1.5 + ((b * 1.5).trunc() * 0.3).cos()).log(2.5 + b.sin());
+                } else {
+                    let b = b + b.tanh().cosh().mul_add(h_mix(0.9, 1.2), (1.5 + y.cos()).log2());
+                    late1 = b + y + (b * 1.5).round() * 0.3;
                 }
-                for i in 0..2 {
-                    if i > 1 {
-                        continue 'outer;
-                    }
-                }
+                acc += late1;
             }
-            if b.cos().sinh() > b {
-                break;
-            }
+            let a: f64 = if (-0.5 + cnt as f64) >= -0.5 {
+                (1.0 + y * y).log10()
+            } else {
+                (b % 1.5).tanh().to_degrees() * 0.02
+            };
+            acc += a;
         }
-        b.min(cnt as f64).cos().sinh()
+        -y + 0.7 / y.hypot(1.0)
     };
-    ((f64::signum(y) * b).tanh() * 0.9).asin() + s
+    (-y).mul_add(1.5 * b, s * 2.5) + acc
 }
 
 fn f0704_t(tr: &Trace, y: f64, b: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let s: f64 = {
         let mut cnt: usize = 0;
-        'outer: while tr.b(cnt < 3 && h_norm2([1.2, y]) <= 0.9) {
+        while tr.b(cnt < 3 && y.to_radians() >= (b - y)) {
             cnt += 1;
-            let mut round: usize = 0;
-            loop {
-                round += 1;
-                if tr.b(round > 1) {
-                    break;
+            for _ in 0..3 {
+                let late1: f64;
+                if tr.b(cnt < 2) {
+                    late1 = (1.5 + (tr.trunc(b * 1.5) * 0.3).cos()).log(2.5 + b.sin());
+                } else {
+                    let b = b + b.tanh().cosh().mul_add(h_mix(0.9, 1.2), (1.5 + y.cos()).log2());
+                    late1 = b + y + tr.round(b * 1.5) * 0.3;
                 }
-                for i in 0..2 {
-                    if tr.b(i > 1) {
-                        continue 'outer;
-                    }
-                }
+                acc += late1;
             }
-            if tr.b(b.cos().sinh() > b) {
-                break;
-            }
+            let a: f64 = if tr.b((-0.5 + cnt as f64) >= -0.5) {
+                (1.0 + y * y).log10()
+            } else {
+                (tr.rem(b, 1.5)).tanh().to_degrees() * 0.02
+            };
+            acc += a;
         }
-        tr.min(b, cnt as f64).cos().sinh()
+        -y + 0.7 / y.hypot(1.0)
     };
-    ((tr.signum(y) * b).tanh() * 0.9).asin() + s
+    (-y).mul_add(1.5 * b, s * 2.5) + acc
 }
 
 const CASE_F0704: Case = case!(f0704, f0704_t, f0704_grad, f0704_pullback, f0704_grad_into,
@@ -10481,35 +10669,31 @@ const CASE_F0704: Case = case!(f0704, f0704_t, f0704_grad, f0704_pullback, f0704
 
 #[differentiate]
 fn f0705(a: f64, a1: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut late1: f64;
-    if a.powi(0) <= 0.1 {
-        let hs = [h_mix(ar[1], ar[(((a1 + ar[2]).cos().abs() * 2.9).floor() as usize) % ar.len()]), ar[0] * a, ar[3].tanh().to_degrees() * 0.02];
-        late1 = h_mix((a.abs() + 0.5).recip(), a1 + hs[2]);
+    if a.asinh() < (ar[3].signum() * a1) {
+        late1 = ar[(((a1 + ar[2]).cos().abs() * 2.9).floor() as usize) % ar.len()];
     } else {
-        let pt = (a1, ar[1] / ar[3].tanh().exp());
-        late1 = f64::recip(1.5 + a1.cos()) * (a * ar[3]);
-        acc += pt.1;
+        late1 = (1.5 + (core::f64::consts::E * a).cos() + 1.2).acosh();
     }
-    let buf = [0.0_f64; 4];
-    late1 += f64::sqrt(a1.abs() + 0.5);
-    h_polar(a, ar[1]).1.mul_add(buf[0].cos().exp_m1(), h_polar(a, ar[0]).1) + late1 + acc
+    let buf = [0.0_f64; 1];
+    let mut g = buf[0];
+    late1 += (a.abs() + 0.5 + 1.2).acosh().tanh().exp().recip();
+    g %= 2.0 + (ar[1] / (a1.abs() + 0.5)).sin();
+    a1.tanh().cosh().tanh().exp2() + late1 + g
 }
 
 fn f0705_t(tr: &Trace, a: f64, a1: f64, ar: &[f64; 4]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut late1: f64;
-    if tr.b(a.powi(0) <= 0.1) {
-        let hs = [h_mix(ar[1], ar[(tr.floor((a1 + ar[2]).cos().abs() * 2.9) as usize) % ar.len()]), ar[0] * a, ar[3].tanh().to_degrees() * 0.02];
-        late1 = h_mix((tr.abs(a) + 0.5).recip(), a1 + hs[2]);
+    if tr.b(a.asinh() < (tr.signum(ar[3]) * a1)) {
+        late1 = ar[(tr.floor((a1 + ar[2]).cos().abs() * 2.9) as usize) % ar.len()];
     } else {
-        let pt = (a1, ar[1] / ar[3].tanh().exp());
-        late1 = f64::recip(1.5 + a1.cos()) * (a * ar[3]);
-        acc += pt.1;
+        late1 = (1.5 + (core::f64::consts::E * a).cos() + 1.2).acosh();
     }
-    let buf = [0.0_f64; 4];
-    late1 += f64::sqrt(tr.abs(a1) + 0.5);
-    h_polar(a, ar[1]).1.mul_add(buf[0].cos().exp_m1(), h_polar(a, ar[0]).1) + late1 + acc
+    let buf = [0.0_f64; 1];
+    let mut g = buf[0];
+    late1 += (tr.abs(a) + 0.5 + 1.2).acosh().tanh().exp().recip();
+    g = tr.rem(g, 2.0 + (ar[1] / (tr.abs(a1) + 0.5)).sin());
+    a1.tanh().cosh().tanh().exp2() + late1 + g
 }
 
 const CASE_F0705: Case = case!(f0705, f0705_t, f0705_grad, f0705_pullback, f0705_grad_into,
@@ -10528,7 +10712,7 @@ fn f0706(c: f64, vs: Vec<f64>, vs2: Vec<f64>) -> f64 {
         }
         acc += ys[4];
     }
-    f64::tan(c.mul_add(0.5, c).sin()) + vs[0] + vs2[0] + acc
+    ((c.sin() - 2.0).cbrt() * 1.5).floor() + (vs2[0] + c) + vs[0] + acc
 }
 
 fn f0706_t(tr: &Trace, c: f64, vs: Vec<f64>, vs2: Vec<f64>) -> f64 {
@@ -10542,7 +10726,7 @@ fn f0706_t(tr: &Trace, c: f64, vs: Vec<f64>, vs2: Vec<f64>) -> f64 {
         }
         acc += ys[4];
     }
-    f64::tan(c.mul_add(0.5, c).sin()) + vs[0] + vs2[0] + acc
+    tr.floor((c.sin() - 2.0).cbrt() * 1.5) + (vs2[0] + c) + vs[0] + acc
 }
 
 const CASE_F0706: Case = case!(f0706, f0706_t, f0706_grad, f0706_pullback, f0706_grad_into,
@@ -10552,56 +10736,68 @@ const CASE_F0706: Case = case!(f0706, f0706_t, f0706_grad, f0706_pullback, f0706
 #[differentiate]
 fn f0707(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if 0.3 <= h_leaky(x) {
+    let mut a: f64 = if 0.3 <= h_leaky(x) {
         for _ in 0..1 {
             if h_polar(0.3, core::f64::consts::E).0 > 0.1 {
                 break;
             }
             let q: f64 = {
-                let p = f64::exp(x.cos()) * x.to_radians();
-                p * 0.9
+                let r = x.cos() * (x - core::f64::consts::E);
+                (x + -0.5).tanh().exp2() + r
             };
             acc += q;
         }
-        -0.5 * x + x
+        x * 0.9
     } else {
         2.5
     };
-    let v = (1.5 + std::f64::consts::PI.cos()).ln_1p();
-    for _ in 0..3 {
-        let d = v;
-        if h_mix(d, x) >= 1.5 {
-            return h_pow(v + x, 3);
+    let s = std::f64::consts::PI.to_radians();
+    for i in 0..2 {
+        let d: f64 = if i > 1 {
+            let y = h_norm2([a, a.tanh().tan()]);
+            s + y
+        } else {
+            a = a.cos() + s.cos().exp_m1();
+            s * a / (-a).hypot(1.0)
+        };
+        if (i as f64 / (1.5 + (i as f64).tanh())) < (i as f64) && i % 2 == 0 {
+            return (d - i as f64) * (x.abs() + 0.5).recip();
         }
     }
-    a + x + v * a + acc
+    (1.5 + x.tanh() + 1.2).acosh() * f64::powf(1.5 + core::f64::consts::E.tanh(), x.sin() * 1.5) + a + s + acc
 }
 
 fn f0707_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if tr.b(0.3 <= h_leaky_t(tr, x)) {
+    let mut a: f64 = if tr.b(0.3 <= h_leaky_t(tr, x)) {
         for _ in 0..1 {
             if tr.b(h_polar(0.3, core::f64::consts::E).0 > 0.1) {
                 break;
             }
             let q: f64 = {
-                let p = f64::exp(x.cos()) * x.to_radians();
-                p * 0.9
+                let r = x.cos() * (x - core::f64::consts::E);
+                (x + -0.5).tanh().exp2() + r
             };
             acc += q;
         }
-        -0.5 * x + x
+        x * 0.9
     } else {
         2.5
     };
-    let v = (1.5 + std::f64::consts::PI.cos()).ln_1p();
-    for _ in 0..3 {
-        let d = v;
-        if tr.b(h_mix(d, x) >= 1.5) {
-            return h_pow(v + x, 3);
+    let s = std::f64::consts::PI.to_radians();
+    for i in 0..2 {
+        let d: f64 = if tr.b(i > 1) {
+            let y = h_norm2([a, a.tanh().tan()]);
+            s + y
+        } else {
+            a = a.cos() + s.cos().exp_m1();
+            s * a / (-a).hypot(1.0)
+        };
+        if tr.b((i as f64 / (1.5 + (i as f64).tanh())) < (i as f64) && i % 2 == 0) {
+            return (d - i as f64) * (tr.abs(x) + 0.5).recip();
         }
     }
-    a + x + v * a + acc
+    (1.5 + x.tanh() + 1.2).acosh() * f64::powf(1.5 + core::f64::consts::E.tanh(), x.sin() * 1.5) + a + s + acc
 }
 
 const CASE_F0707: Case = case!(f0707, f0707_t, f0707_grad, f0707_pullback, f0707_grad_into,
@@ -10610,23 +10806,31 @@ const CASE_F0707: Case = case!(f0707, f0707_t, f0707_grad, f0707_pullback, f0707
 
 #[differentiate]
 fn f0708(a: f64) -> f64 {
-    let mut q = f64::exp(a.powi(2).sin());
+    let mut q = f64::acos(a.tanh().exp().log10().sin() * 0.9);
     let mut y = h_leaky(q) - q;
     y /= (1.5 - y * q).tanh().exp();
-    (y, q) = (q, y * (y.signum() * a));
-    let g = y;
-    q += g * q * 0.7;
-    (y * a) as f64 + q
+    (y, q) = (q, y * y.tanh().exp_m1());
+    y = y.cos() + y * 0.3;
+    let v: f64 = {
+        let e = (q.abs().tanh() * 0.9).atanh();
+        let pt = h_polar((e * 1.5).floor() + y, q);
+        h_scale3(&[e, 2.0, a], 1.2)[1].tanh().to_degrees() * 0.02 + pt.1
+    };
+    -(v * std::f64::consts::PI)
 }
 
 fn f0708_t(tr: &Trace, a: f64) -> f64 {
-    let mut q = f64::exp(a.powi(2).sin());
+    let mut q = f64::acos(a.tanh().exp().log10().sin() * 0.9);
     let mut y = h_leaky_t(tr, q) - q;
     y /= (1.5 - y * q).tanh().exp();
-    (y, q) = (q, y * (tr.signum(y) * a));
-    let g = y;
-    q += g * q * 0.7;
-    (y * a) as f64 + q
+    (y, q) = (q, y * y.tanh().exp_m1());
+    y = y.cos() + y * 0.3;
+    let v: f64 = {
+        let e = (tr.abs(q).tanh() * 0.9).atanh();
+        let pt = h_polar(tr.floor(e * 1.5) + y, q);
+        h_scale3(&[e, 2.0, a], 1.2)[1].tanh().to_degrees() * 0.02 + pt.1
+    };
+    -(v * std::f64::consts::PI)
 }
 
 const CASE_F0708: Case = case!(f0708, f0708_t, f0708_grad, f0708_pullback, f0708_grad_into,
@@ -10637,7 +10841,7 @@ const CASE_F0708: Case = case!(f0708, f0708_t, f0708_grad, f0708_pullback, f0708
 fn f0709(hs: Vec<f64>, ts: &[f64; 3], flag: bool) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_scale3(ts, ts[2]);
-    let mut late1: f64;
+    let late1: f64;
     if flag && -core::f64::consts::E > (cum[0] + ts[0]) {
         late1 = ts[2];
     } else {
@@ -10650,39 +10854,26 @@ fn f0709(hs: Vec<f64>, ts: &[f64; 3], flag: bool) -> f64 {
         let a: f64 = loop {
             it += 1;
             if it > 4 {
-                break f64::exp_m1(h_norm2([late1, late1]).cos());
+                break h_norm2([late1 * 2.5, cum[it.min(cum.len() - 1)]]);
             }
-            let tup = h_polar(late1, 0.3);
             let e: f64 = if it > 4 {
-                (late1 * ts[it % 3]).powi(2)
+                (late1 * ts[it % 3]).sin().tan()
             } else {
-                late1 *= (cum[it.min(cum.len() - 1)] * late1 * (std::f64::consts::PI - cum[it % cum.len()])).cos();
-                late1 * 0.9
+                late1.asinh().hypot(1.5 + h_cumsum(&cum)[it.min(3 - 1)].cos())
             };
-            acc += tup.1;
             acc += e;
         };
-        let r = (1.0 + a * a).sqrt().tanh().to_degrees() * 0.02;
-        acc += r;
-    } else if late1 >= 0.9 {
-        let res = h_scale3(&cum, hs[0]);
-        acc += res[2];
-    } else {
-        late1 = late1 * 0.5 + (1.5 + late1.tanh()).ln_1p();
-        let v: f64 = if flag {
-            h_scale3(ts, ts[0])[2].cos()
-        } else {
-            hs[1] + late1 + cum[0].cos().exp()
-        };
-        acc += v;
+        let ys = vec![0.0_f64; ts.len()];
+        acc += a;
+        acc += ys[2];
     }
-    h_dot(&hs, &cum) + late1 + acc
+    h_scale3(ts, 1.2)[2] + hs[1] + late1 + acc
 }
 
 fn f0709_t(tr: &Trace, hs: Vec<f64>, ts: &[f64; 3], flag: bool) -> f64 {
     let mut acc: f64 = 0.0;
     let cum = h_scale3(ts, ts[2]);
-    let mut late1: f64;
+    let late1: f64;
     if tr.b(flag && -core::f64::consts::E > (cum[0] + ts[0])) {
         late1 = ts[2];
     } else {
@@ -10695,78 +10886,75 @@ fn f0709_t(tr: &Trace, hs: Vec<f64>, ts: &[f64; 3], flag: bool) -> f64 {
         let a: f64 = loop {
             it += 1;
             if tr.b(it > 4) {
-                break f64::exp_m1(h_norm2([late1, late1]).cos());
+                break h_norm2([late1 * 2.5, cum[it.min(cum.len() - 1)]]);
             }
-            let tup = h_polar(late1, 0.3);
             let e: f64 = if tr.b(it > 4) {
-                (late1 * ts[it % 3]).powi(2)
+                (late1 * ts[it % 3]).sin().tan()
             } else {
-                late1 *= (cum[it.min(cum.len() - 1)] * late1 * (std::f64::consts::PI - cum[it % cum.len()])).cos();
-                late1 * 0.9
+                late1.asinh().hypot(1.5 + h_cumsum(&cum)[it.min(3 - 1)].cos())
             };
-            acc += tup.1;
             acc += e;
         };
-        let r = (1.0 + a * a).sqrt().tanh().to_degrees() * 0.02;
-        acc += r;
-    } else if tr.b(late1 >= 0.9) {
-        let res = h_scale3(&cum, hs[0]);
-        acc += res[2];
-    } else {
-        late1 = late1 * 0.5 + (1.5 + late1.tanh()).ln_1p();
-        let v: f64 = if tr.b(flag) {
-            h_scale3(ts, ts[0])[2].cos()
-        } else {
-            hs[1] + late1 + cum[0].cos().exp()
-        };
-        acc += v;
+        let ys = vec![0.0_f64; ts.len()];
+        acc += a;
+        acc += ys[2];
     }
-    h_dot(&hs, &cum) + late1 + acc
+    h_scale3(ts, 1.2)[2] + hs[1] + late1 + acc
 }
 
 const CASE_F0709: Case = case!(f0709, f0709_t, f0709_grad, f0709_pullback, f0709_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [0], [0]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [1], [0]],
     |p, k| (p[0..2].to_vec(), &arr(&p[2..5]), k[0] == 1));
 
 #[differentiate]
 fn f0710(b: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for l in 1..4 {
+    for _ in 1..4 {
         for p in zs {
-            let buf = [(b * 1.5).ceil() * 0.3, h_nested(p, &zs), (b.cos() - 2.0).cbrt(), (zs[l] * 1.5).round() + l as f64];
+            let buf = [(b * 1.5).ceil() * 0.3, h_nested(p, &zs), (b.abs() + 0.5).log2(), f64::atanh(b.sin() * 0.9)];
             acc += buf[3];
         }
     }
-    let ys = [zs[1].tanh().exp2(), core::f64::consts::E + zs[0], h_polar(zs[1], b).0, 0.1 - zs[2]];
-    if zs[0] <= 0.7 {
-        for &t in ys.iter() {
-            let s = t;
+    if (0.2 - b) <= b {
+        let mut u = zs[0] + h_polar(zs[1], b).0;
+        u += zs[0].asinh();
+        acc += u;
+    }
+    for jj in 0..2 {
+        for _ in 0..zs.len() {
+            let s = (b + core::f64::consts::E).sin();
             acc += s;
         }
+        if f64::recip(1.0 + b * b) > 2.5 {
+            return -zs[jj + 1].tanh().cosh();
+        }
     }
-    let mut b = b - ((2.0 + zs[2].sin()).powf(2.5) * 1.5).trunc() * 0.3;
-    b = b.tanh() + b.hypot(1.0).ln_1p();
-    b * zs[1] * -ys[1] + acc
+    b * zs[1] * -zs[1] + acc
 }
 
 fn f0710_t(tr: &Trace, b: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    for l in 1..4 {
+    for _ in 1..4 {
         for p in zs {
-            let buf = [tr.ceil(b * 1.5) * 0.3, h_nested(p, &zs), (b.cos() - 2.0).cbrt(), tr.round(zs[l] * 1.5) + l as f64];
+            let buf = [tr.ceil(b * 1.5) * 0.3, h_nested(p, &zs), (tr.abs(b) + 0.5).log2(), f64::atanh(b.sin() * 0.9)];
             acc += buf[3];
         }
     }
-    let ys = [zs[1].tanh().exp2(), core::f64::consts::E + zs[0], h_polar(zs[1], b).0, 0.1 - zs[2]];
-    if tr.b(zs[0] <= 0.7) {
-        for &t in ys.iter() {
-            let s = t;
+    if tr.b((0.2 - b) <= b) {
+        let mut u = zs[0] + h_polar(zs[1], b).0;
+        u += zs[0].asinh();
+        acc += u;
+    }
+    for jj in 0..2 {
+        for _ in 0..zs.len() {
+            let s = (b + core::f64::consts::E).sin();
             acc += s;
         }
+        if tr.b(f64::recip(1.0 + b * b) > 2.5) {
+            return -zs[jj + 1].tanh().cosh();
+        }
     }
-    let mut b = b - tr.trunc((2.0 + zs[2].sin()).powf(2.5) * 1.5) * 0.3;
-    b = b.tanh() + b.hypot(1.0).ln_1p();
-    b * zs[1] * -ys[1] + acc
+    b * zs[1] * -zs[1] + acc
 }
 
 const CASE_F0710: Case = case!(f0710, f0710_t, f0710_grad, f0710_pullback, f0710_grad_into,
@@ -10784,21 +10972,21 @@ fn f0711(c: f64, k: usize) -> f64 {
         let v: f64 = match k % 3 {
             0 => {
                 let p: f64 = {
-                    let b = c / (2.0 + ((c * 1.5).ceil() * 0.3).sin());
+                    let b = c / (2.0 + (-c).sin());
                     c + b
                 };
-                (p + c) * (2.0 + (round as f64).sin()).sqrt()
+                (p + c) * ((round as f64 * 1.5).round() + k as f64)
             }
             _ => {
-                c *= ((c * 1.5).ceil() * 0.3).min(h_mix(c, 0.5)).tanh();
-                (-c).hypot(1.5 + h_norm2([k as f64, c]).cos())
+                c -= c.min((round as f64).atan());
+                core::f64::consts::E.tanh() / (1.5 + (-c).tanh())
             }
         };
         acc += v;
     }
-    let w = 0.5 * (0.7 * c);
-    let g = w.tanh().exp().powf(2.5) as f64;
-    f64::log2((w * c).abs() + 0.5) + g + acc
+    c = c * 0.5 + c % (2.0 + c.sin());
+    let y: f64 = (0.7 / (1.5 + c.cos())).atan();
+    c + y + acc
 }
 
 fn f0711_t(tr: &Trace, c: f64, k: usize) -> f64 {
@@ -10811,147 +10999,115 @@ fn f0711_t(tr: &Trace, c: f64, k: usize) -> f64 {
         let v: f64 = match k % 3 {
             0 => {
                 let p: f64 = {
-                    let b = c / (2.0 + (tr.ceil(c * 1.5) * 0.3).sin());
+                    let b = c / (2.0 + (-c).sin());
                     c + b
                 };
-                (p + c) * (2.0 + (round as f64).sin()).sqrt()
+                (p + c) * (tr.round(round as f64 * 1.5) + k as f64)
             }
             _ => {
-                c *= tr.min(tr.ceil(c * 1.5) * 0.3, h_mix(c, 0.5)).tanh();
-                (-c).hypot(1.5 + h_norm2([k as f64, c]).cos())
+                c -= tr.min(c, (round as f64).atan());
+                core::f64::consts::E.tanh() / (1.5 + (-c).tanh())
             }
         };
         acc += v;
     }
-    let w = 0.5 * (0.7 * c);
-    let g = w.tanh().exp().powf(2.5) as f64;
-    f64::log2(tr.abs(w * c) + 0.5) + g + acc
+    c = c * 0.5 + tr.rem(c, 2.0 + c.sin());
+    let y: f64 = (0.7 / (1.5 + c.cos())).atan();
+    c + y + acc
 }
 
 const CASE_F0711: Case = case!(f0711, f0711_t, f0711_grad, f0711_pullback, f0711_grad_into,
-    n: 1, active: [true], ints: [[4], [1], [4], [2]],
+    n: 1, active: [true], ints: [[4], [1], [1], [1]],
     |p, k| (p[0], k[0]));
 
 #[differentiate]
 fn f0712(ar: &[f64; 3], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
-        let a = f64::clamp((1.5 + ar[(n + 3) % ar.len()].cos()).log2(), -0.5, 0.8);
-        acc += a;
+    for jj in 0..3 {
+        let v = f64::tan((2.0 + ar[(jj * 2 + 1) % ar.len()].sin() + 1.2).acosh().sin());
+        acc += v;
     }
-    match n {
-        0 => {
-            for ii in 1..=n {
-                let u = ar[n] / (1.5 + std::f64::consts::PI.cos()) + h_mix(ii as f64, ii as f64);
-                acc += u;
-            }
-            let ys: [f64; 1] = [0.0; 1];
-            acc += ys[0];
-        }
-        mm if mm > 3 => {
-            let tup = h_polar(ar[n.min(ar.len() - 1)] * n as f64, -(n as f64));
-            let c = core::f64::consts::E;
-            acc += tup.1;
-            acc += c;
-        }
-        _ => {
-            let xs = [ar[(n * 2 + 1) % 3] * ar[n], ar[(n + 1) % 3] - ar[n % 3]];
-            let hs = [0.0_f64; 3];
-            acc += xs[1];
-            acc += hs[2];
-        }
+    let mut g: f64 = 0.3;
+    let late1: f64;
+    if n % 2 == 0 {
+        g /= (g.tanh().exp_m1() / (1.5 + ar[(n * 2 + 1) % 3].tanh() + 1.2).acosh().tanh().exp()).tanh().exp();
+        late1 = (n as f64 * ar[(n * 2 + 1) % ar.len()]).tanh();
+    } else {
+        late1 = f64::round((g - n as f64) * 1.5) * 0.3;
     }
-    (ar[n.min(ar.len() - 1)].cos().exp2().sin() * 0.9).asin() + acc
+    -h_cumsum(ar)[n.min(3 - 1)] + g + late1 + acc
 }
 
 fn f0712_t(tr: &Trace, ar: &[f64; 3], n: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..3 {
-        let a = tr.clamp((1.5 + ar[(n + 3) % ar.len()].cos()).log2(), -0.5, 0.8);
-        acc += a;
+    for jj in 0..3 {
+        let v = f64::tan((2.0 + ar[(jj * 2 + 1) % ar.len()].sin() + 1.2).acosh().sin());
+        acc += v;
     }
-    match n {
-        0 => {
-            for ii in 1..=n {
-                let u = ar[n] / (1.5 + std::f64::consts::PI.cos()) + h_mix(ii as f64, ii as f64);
-                acc += u;
-            }
-            let ys: [f64; 1] = [0.0; 1];
-            acc += ys[0];
-        }
-        mm if mm > 3 => {
-            let tup = h_polar(ar[n.min(ar.len() - 1)] * n as f64, -(n as f64));
-            let c = core::f64::consts::E;
-            acc += tup.1;
-            acc += c;
-        }
-        _ => {
-            let xs = [ar[(n * 2 + 1) % 3] * ar[n], ar[(n + 1) % 3] - ar[n % 3]];
-            let hs = [0.0_f64; 3];
-            acc += xs[1];
-            acc += hs[2];
-        }
+    let mut g: f64 = 0.3;
+    let late1: f64;
+    if tr.b(n % 2 == 0) {
+        g /= (g.tanh().exp_m1() / (1.5 + ar[(n * 2 + 1) % 3].tanh() + 1.2).acosh().tanh().exp()).tanh().exp();
+        late1 = (n as f64 * ar[(n * 2 + 1) % ar.len()]).tanh();
+    } else {
+        late1 = tr.round((g - n as f64) * 1.5) * 0.3;
     }
-    (ar[n.min(ar.len() - 1)].cos().exp2().sin() * 0.9).asin() + acc
+    -h_cumsum(ar)[n.min(3 - 1)] + g + late1 + acc
 }
 
 const CASE_F0712: Case = case!(f0712, f0712_t, f0712_grad, f0712_pullback, f0712_grad_into,
-    n: 3, active: [true, true, true], ints: [[2], [0], [1], [2]],
+    n: 3, active: [true, true, true], ints: [[2], [0], [2], [1]],
     |p, k| (&arr(&p[0..3]), k[0]));
 
 #[differentiate]
 fn f0713(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (1.2 + c) < c {
-        let (mut v, z) = h_polar(f64::ceil(c * 1.5) + c, f64::cbrt(1.5 + c.tanh()));
-        for ii in 0..1 {
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if step > 1 {
-                    break;
-                }
-                let q = -z.atan();
-                acc += q;
-            }
-            v /= 1.5 + std::f64::consts::PI.atan2((ii as f64 + v).tanh().exp()).cos();
-        }
-        acc += v;
-        acc += z;
+        let (a, mut v) = (f64::floor(c * 1.5) + c, (c * 1.5).floor() + c);
+        let q: f64 = if (2.5 + v) <= -1.5 {
+            std::f64::consts::PI
+        } else {
+            v /= (c * (v.tanh() * 0.9).atanh()).hypot(1.0);
+            h_scale3(&[v.tanh().sinh(), c.tanh().exp_m1(), v.min(a)], h_norm2([v, core::f64::consts::E]))[1]
+        };
+        acc += a;
+        acc += q;
     } else {
-        let p = (c.cos().tanh() * 0.9).asin();
-        let pair = h_polar(c.max(c * 0.5), h_norm2([c, core::f64::consts::E]));
-        acc += p;
-        acc += pair.1;
+        let y = c.min(std::f64::consts::PI) - (1.2 - c);
+        acc += y;
     }
-    c.hypot(c.abs() + 0.5) * c as f64 + acc
+    let mut e = 0.3 * c + (1.5 + c.cos() + 1.2).acosh();
+    let mut it: usize = 0;
+    while it < 2 && e < 0.2 {
+        it += 1;
+        e = c * -0.5;
+    }
+    (h_mix(c, 1.2) * 1.5).ceil() * 0.3 + e + acc
 }
 
 fn f0713_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((1.2 + c) < c) {
-        let (mut v, z) = h_polar(tr.ceil(c * 1.5) + c, f64::cbrt(1.5 + c.tanh()));
-        for ii in 0..1 {
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if tr.b(step > 1) {
-                    break;
-                }
-                let q = -z.atan();
-                acc += q;
-            }
-            v /= 1.5 + std::f64::consts::PI.atan2((ii as f64 + v).tanh().exp()).cos();
-        }
-        acc += v;
-        acc += z;
+        let (a, mut v) = (tr.floor(c * 1.5) + c, tr.floor(c * 1.5) + c);
+        let q: f64 = if tr.b((2.5 + v) <= -1.5) {
+            std::f64::consts::PI
+        } else {
+            v /= (c * (v.tanh() * 0.9).atanh()).hypot(1.0);
+            h_scale3(&[v.tanh().sinh(), c.tanh().exp_m1(), tr.min(v, a)], h_norm2([v, core::f64::consts::E]))[1]
+        };
+        acc += a;
+        acc += q;
     } else {
-        let p = (c.cos().tanh() * 0.9).asin();
-        let pair = h_polar(tr.max(c, c * 0.5), h_norm2([c, core::f64::consts::E]));
-        acc += p;
-        acc += pair.1;
+        let y = tr.min(c, std::f64::consts::PI) - (1.2 - c);
+        acc += y;
     }
-    c.hypot(tr.abs(c) + 0.5) * c as f64 + acc
+    let mut e = 0.3 * c + (1.5 + c.cos() + 1.2).acosh();
+    let mut it: usize = 0;
+    while tr.b(it < 2 && e < 0.2) {
+        it += 1;
+        e = c * -0.5;
+    }
+    tr.ceil(h_mix(c, 1.2) * 1.5) * 0.3 + e + acc
 }
 
 const CASE_F0713: Case = case!(f0713, f0713_t, f0713_grad, f0713_pullback, f0713_grad_into,
@@ -10961,109 +11117,137 @@ const CASE_F0713: Case = case!(f0713, f0713_t, f0713_grad, f0713_pullback, f0713
 #[differentiate]
 fn f0714(mut a: f64, on: bool, prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let g = (-0.5 + a) * a;
-    if on || g.tanh() < (core::f64::consts::E / (1.5 + std::f64::consts::PI.tanh())) {
-        a += a + g + g;
-        a -= g as f64 / (2.0 + (a as f64).sin());
-        let r = a + -0.5;
-        acc += r;
+    let mut g = (-0.5 + a) * a;
+    if on && g.cos().sinh() < 0.9 {
+        g *= (1.5 + a.cos()).cbrt().cos();
+    } else if (a / g.hypot(1.0)) > g {
+        let r = a.asinh() - (a + -0.5);
+        let g = g * r.sin().exp2();
+        acc += g;
     } else {
-        let (p, d) = h_polar(g as f64, g.powi(2));
-        let e: f64 = f64::exp(h_leaky(core::f64::consts::E).tanh());
+        a = h_mix(a, f64::asinh(core::f64::consts::E));
+        let p: f64 = if (g * -0.5) < (1.0 + g * g).powf(2.5) {
+            (g - 0.5).abs()
+        } else {
+            g *= (2.0 + (g / (1.0 + prm.v[0] * prm.v[0])).sin()).ln_1p().sin();
+            prm.w[0]
+        };
         acc += p;
-        acc += d;
-        acc += e;
     }
-    -g + prm.b + acc
+    std::f64::consts::PI + a + prm.b + g + acc
 }
 
 fn f0714_t(tr: &Trace, mut a: f64, on: bool, prm: Params) -> f64 {
     let mut acc: f64 = 0.0;
-    let g = (-0.5 + a) * a;
-    if tr.b(on || g.tanh() < (core::f64::consts::E / (1.5 + std::f64::consts::PI.tanh()))) {
-        a += a + g + g;
-        a -= g as f64 / (2.0 + (a as f64).sin());
-        let r = a + -0.5;
-        acc += r;
+    let mut g = (-0.5 + a) * a;
+    if tr.b(on && g.cos().sinh() < 0.9) {
+        g *= (1.5 + a.cos()).cbrt().cos();
+    } else if tr.b((a / g.hypot(1.0)) > g) {
+        let r = a.asinh() - (a + -0.5);
+        let g = g * r.sin().exp2();
+        acc += g;
     } else {
-        let (p, d) = h_polar(g as f64, g.powi(2));
-        let e: f64 = f64::exp(h_leaky_t(tr, core::f64::consts::E).tanh());
+        a = h_mix(a, f64::asinh(core::f64::consts::E));
+        let p: f64 = if tr.b((g * -0.5) < (1.0 + g * g).powf(2.5)) {
+            tr.abs(g - 0.5)
+        } else {
+            g *= (2.0 + (g / (1.0 + prm.v[0] * prm.v[0])).sin()).ln_1p().sin();
+            prm.w[0]
+        };
         acc += p;
-        acc += d;
-        acc += e;
     }
-    -g + prm.b + acc
+    std::f64::consts::PI + a + prm.b + g + acc
 }
 
 const CASE_F0714: Case = case!(f0714, f0714_t, f0714_grad, f0714_pullback, f0714_grad_into,
-    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[1], [0], [1], [1]],
+    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[1], [0], [0], [1]],
     |p, k| (p[0], k[0] == 1, Params { w: arr(&p[1..4]), b: p[4], v: p[5..8].to_vec() }));
 
 #[differentiate]
 fn f0715(ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
-        let r = f64::round((0.7 + ws[j + 1]) * 1.5) + (ws[(j + 3) % ws.len()] + 2.5);
-        acc += r;
+        let v = f64::signum(0.7 + ws[j + 1]) * (j as f64 / (2.0 + ws[(j + 3) % ws.len()].sin()));
+        acc += v;
     }
     if (-1.5 + ws[4]) < ws[2] {
         for j in 1..ws.len() {
             if j > 1 {
-                let mut u = core::f64::consts::E.tanh().cosh() / (1.5 + (std::f64::consts::PI * 0.3).tanh());
-                u = u.tanh() + ws[j.min(ws.len() - 1)].sin().exp2();
-                let hs = [std::f64::consts::PI.sin().to_degrees() * 0.02, ws[j - 1].tanh().exp(), 0.5];
-                acc += u;
-                acc += hs[2];
+                let mut u = (core::f64::consts::E.tanh() * 0.9).acos() / (1.5 + (std::f64::consts::PI * 0.3).tanh());
+                u = u.cos() + f64::powf(2.5_f64, ws[j.min(ws.len() - 1)].tanh());
+                let a = (-u).sin().exp();
+                acc += a;
+            } else if ((ws[ws.len() - 1 - j] * 1.5).trunc() * 0.3) <= 0.1 {
+                let b: f64 = if (j as f64 + ws[j % ws.len()]) > (0.3 + ws[ws.len() - 1 - j]) && j % 2 == 0 {
+                    let b: f64 = if 0.3 < (j as f64) || j > 1 {
+                        let e = ((std::f64::consts::PI * 1.5).round() * 0.3).hypot(1.0).recip();
+                        std::f64::consts::PI + e
+                    } else {
+                        let g = f64::floor(j as f64 * 1.5) + ws[ws.len() - 1 - j];
+                        g * 0.9
+                    };
+                    f64::tan(ws[j - 1].tanh()) + b
+                } else {
+                    let vals = [0.0_f64; 3];
+                    (core::f64::consts::E / (j as f64).tanh().exp()).mul_add(core::f64::consts::E - ws[(j * 2 + 1) % ws.len()], (ws[j].cos() * 0.9).asin()) + vals[2]
+                };
+                acc += b;
             } else {
-                let mut t = j as f64;
-                t *= std::f64::consts::PI.abs().atan().tanh();
-                acc += t;
+                let mut e = 0.5 + -ws[j.min(ws.len() - 1)];
+                e /= 1.5 + (e.sin() * 0.9).acos().sin().tan().cos();
+                acc += e;
             }
-            if j > 3 {
-                continue;
-            }
+            let g = ws[j].cos().to_degrees() * 0.02;
+            acc += g;
         }
     } else {
-        let p: f64 = {
-            let p = f64::sinh(ws[0].sin()) - ws[0];
-            (1.5 + p.tanh()).log(2.5 + p.sin()).to_radians()
-        };
-        acc += p;
+        let c = -(0.7 - ws[1]);
+        acc += c;
     }
-    (ws[3] * ws[2] * 1.5).floor() * 0.3 + acc
+    ws[((ws[(((ws[4] * ws[3]).tanh().abs() * 2.9).floor() as usize) % 5].tanh().abs() * 2.9).floor() as usize) % ws.len()] / (1.5 + ws[0].cos()) * ws[((std::f64::consts::PI.tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh().tan() + acc
 }
 
 fn f0715_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
-        let r = tr.round((0.7 + ws[j + 1]) * 1.5) + (ws[(j + 3) % ws.len()] + 2.5);
-        acc += r;
+        let v = tr.signum(0.7 + ws[j + 1]) * (j as f64 / (2.0 + ws[(j + 3) % ws.len()].sin()));
+        acc += v;
     }
     if tr.b((-1.5 + ws[4]) < ws[2]) {
         for j in 1..ws.len() {
             if tr.b(j > 1) {
-                let mut u = core::f64::consts::E.tanh().cosh() / (1.5 + (std::f64::consts::PI * 0.3).tanh());
-                u = u.tanh() + ws[j.min(ws.len() - 1)].sin().exp2();
-                let hs = [std::f64::consts::PI.sin().to_degrees() * 0.02, ws[j - 1].tanh().exp(), 0.5];
-                acc += u;
-                acc += hs[2];
+                let mut u = (core::f64::consts::E.tanh() * 0.9).acos() / (1.5 + (std::f64::consts::PI * 0.3).tanh());
+                u = u.cos() + f64::powf(2.5_f64, ws[j.min(ws.len() - 1)].tanh());
+                let a = (-u).sin().exp();
+                acc += a;
+            } else if tr.b((tr.trunc(ws[ws.len() - 1 - j] * 1.5) * 0.3) <= 0.1) {
+                let b: f64 = if tr.b((j as f64 + ws[j % ws.len()]) > (0.3 + ws[ws.len() - 1 - j]) && j % 2 == 0) {
+                    let b: f64 = if tr.b(0.3 < (j as f64) || j > 1) {
+                        let e = (tr.round(std::f64::consts::PI * 1.5) * 0.3).hypot(1.0).recip();
+                        std::f64::consts::PI + e
+                    } else {
+                        let g = tr.floor(j as f64 * 1.5) + ws[ws.len() - 1 - j];
+                        g * 0.9
+                    };
+                    f64::tan(ws[j - 1].tanh()) + b
+                } else {
+                    let vals = [0.0_f64; 3];
+                    (core::f64::consts::E / (j as f64).tanh().exp()).mul_add(core::f64::consts::E - ws[(j * 2 + 1) % ws.len()], (ws[j].cos() * 0.9).asin()) + vals[2]
+                };
+                acc += b;
             } else {
-                let mut t = j as f64;
-                t *= tr.abs(std::f64::consts::PI).atan().tanh();
-                acc += t;
+                let mut e = 0.5 + -ws[j.min(ws.len() - 1)];
+                e /= 1.5 + (e.sin() * 0.9).acos().sin().tan().cos();
+                acc += e;
             }
-            if tr.b(j > 3) {
-                continue;
-            }
+            let g = ws[j].cos().to_degrees() * 0.02;
+            acc += g;
         }
     } else {
-        let p: f64 = {
-            let p = f64::sinh(ws[0].sin()) - ws[0];
-            (1.5 + p.tanh()).log(2.5 + p.sin()).to_radians()
-        };
-        acc += p;
+        let c = -(0.7 - ws[1]);
+        acc += c;
     }
-    tr.floor(ws[3] * ws[2] * 1.5) * 0.3 + acc
+    ws[(tr.floor(ws[(tr.floor((ws[4] * ws[3]).tanh().abs() * 2.9) as usize) % 5].tanh().abs() * 2.9) as usize) % ws.len()] / (1.5 + ws[0].cos()) * ws[(tr.floor(std::f64::consts::PI.tanh().abs() * 2.9) as usize) % ws.len()].tanh().tan() + acc
 }
 
 const CASE_F0715: Case = case!(f0715, f0715_t, f0715_grad, f0715_pullback, f0715_grad_into,
@@ -11073,52 +11257,36 @@ const CASE_F0715: Case = case!(f0715, f0715_t, f0715_grad, f0715_pullback, f0715
 #[differentiate]
 fn f0716(a: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = (c.hypot(1.0).powi(-1) * 1.5).round() * 0.3;
-    let mut it: usize = 0;
-    while it < 2 {
-        it += 1;
-        match it {
-            0 => {
-                let mut s = (u.abs() + 0.5).ln() - it as f64 * c;
-                s *= (f64::signum(u + 0.5) * u as f64).cos();
-                acc += s;
-            }
-            _ if (-1.5 + core::f64::consts::E) < a => {
-                u %= 1.5 + c.tanh();
-                let buf = [0.0_f64; 2];
-                acc += buf[1];
-            }
-            _ => {
-                u += c * u * -c;
-            }
-        }
+    let mut d: f64 = (c.cos().to_degrees() * 0.02 * 1.5).trunc() * 0.3;
+    if f64::ln_1p(1.5 + a.tanh()) > (0.1 * a) {
+        let tup = (c, std::f64::consts::PI.cos().tan());
+        d -= 0.5 / (1.0 + a * a) + c / a.tanh().exp();
+        acc += tup.1;
     }
-    ((a * 1.5).trunc() + a).signum() * (c * a) + u + acc
+    if a.sin().sinh() > -1.5 {
+        let hs = [0.0_f64; 2];
+        let buf = [0.0_f64; 2];
+        acc += hs[1];
+        acc += buf[1];
+    }
+    c + d + acc
 }
 
 fn f0716_t(tr: &Trace, a: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = tr.round(c.hypot(1.0).powi(-1) * 1.5) * 0.3;
-    let mut it: usize = 0;
-    while tr.b(it < 2) {
-        it += 1;
-        match it {
-            0 => {
-                let mut s = (tr.abs(u) + 0.5).ln() - it as f64 * c;
-                s *= (tr.signum(u + 0.5) * u as f64).cos();
-                acc += s;
-            }
-            _ if tr.b((-1.5 + core::f64::consts::E) < a) => {
-                u = tr.rem(u, 1.5 + c.tanh());
-                let buf = [0.0_f64; 2];
-                acc += buf[1];
-            }
-            _ => {
-                u += c * u * -c;
-            }
-        }
+    let mut d: f64 = tr.trunc(c.cos().to_degrees() * 0.02 * 1.5) * 0.3;
+    if tr.b(f64::ln_1p(1.5 + a.tanh()) > (0.1 * a)) {
+        let tup = (c, std::f64::consts::PI.cos().tan());
+        d -= 0.5 / (1.0 + a * a) + c / a.tanh().exp();
+        acc += tup.1;
     }
-    tr.signum(tr.trunc(a * 1.5) + a) * (c * a) + u + acc
+    if tr.b(a.sin().sinh() > -1.5) {
+        let hs = [0.0_f64; 2];
+        let buf = [0.0_f64; 2];
+        acc += hs[1];
+        acc += buf[1];
+    }
+    c + d + acc
 }
 
 const CASE_F0716: Case = case!(f0716, f0716_t, f0716_grad, f0716_pullback, f0716_grad_into,
@@ -11141,11 +11309,11 @@ fn f0717(arr: [f64; 3], c: f64, x: f64, mut y: f64) -> f64 {
         acc += out[2];
     }
     let mut round: usize = 0;
-    while round < step && (std::f64::consts::PI * 0.9) < x.tanh() {
+    while round < step && (std::f64::consts::PI * 0.9) < x.cos() {
         round += 1;
         y = h_mix(y, c * y);
     }
-    core::f64::consts::E % (1.5 + vals[round.min(vals.len() - 1)].atan2(vals[(round * 2 + 1) % vals.len()].tanh() - 1.5).tanh()) + y + acc
+    core::f64::consts::E % (2.0 + vals[round.min(vals.len() - 1)].tanh().sin()) + y + acc
 }
 
 fn f0717_t(tr: &Trace, arr: [f64; 3], c: f64, x: f64, mut y: f64) -> f64 {
@@ -11163,11 +11331,11 @@ fn f0717_t(tr: &Trace, arr: [f64; 3], c: f64, x: f64, mut y: f64) -> f64 {
         acc += out[2];
     }
     let mut round: usize = 0;
-    while tr.b(round < step && (std::f64::consts::PI * 0.9) < x.tanh()) {
+    while tr.b(round < step && (std::f64::consts::PI * 0.9) < x.cos()) {
         round += 1;
         y = h_mix(y, c * y);
     }
-    tr.rem(core::f64::consts::E, 1.5 + tr.atan2(vals[round.min(vals.len() - 1)], vals[(round * 2 + 1) % vals.len()].tanh() - 1.5).tanh()) + y + acc
+    tr.rem(core::f64::consts::E, 2.0 + vals[round.min(vals.len() - 1)].tanh().sin()) + y + acc
 }
 
 const CASE_F0717: Case = case!(f0717, f0717_t, f0717_grad, f0717_pullback, f0717_grad_into,
@@ -11176,23 +11344,19 @@ const CASE_F0717: Case = case!(f0717, f0717_t, f0717_grad, f0717_pullback, f0717
 
 #[differentiate]
 fn f0718(a: f64) -> f64 {
-    let c = core::f64::consts::E.tanh().exp_m1() * h_mix(a, 1.2);
-    let d = c * a;
-    let u: f64 = {
-        let q: f64 = 0.3;
-        d.max(a) % 1.5 + q
-    };
-    d + u
+    let mut t = a.signum() * core::f64::consts::E * -a;
+    t = t * 0.5 + 0.2 / a.hypot(1.0);
+    let mut d = a;
+    d *= (0.3 * a).sin().tanh();
+    h_polar(d.sin().exp(), t).1
 }
 
 fn f0718_t(tr: &Trace, a: f64) -> f64 {
-    let c = core::f64::consts::E.tanh().exp_m1() * h_mix(a, 1.2);
-    let d = c * a;
-    let u: f64 = {
-        let q: f64 = 0.3;
-        tr.rem(tr.max(d, a), 1.5) + q
-    };
-    d + u
+    let mut t = tr.signum(a) * core::f64::consts::E * -a;
+    t = t * 0.5 + 0.2 / a.hypot(1.0);
+    let mut d = a;
+    d *= (0.3 * a).sin().tanh();
+    h_polar(d.sin().exp(), t).1
 }
 
 const CASE_F0718: Case = case!(f0718, f0718_t, f0718_grad, f0718_pullback, f0718_grad_into,
@@ -11201,51 +11365,43 @@ const CASE_F0718: Case = case!(f0718, f0718_t, f0718_grad, f0718_pullback, f0718
 
 #[differentiate(wrt(mat))]
 fn f0719(c: f64, mat: &[[f64; 3]; 2], pw: i32, vs: Vec<f64>) -> f64 {
-    let mut g: f64 = if (0.1 * c) < vs[0] && pw > 3 {
-        c * 0.9
-    } else {
-        let t: f64 = (c.abs() + 0.5).ln() * ((c * 1.5).round() + vs[0]);
-        c.sin() * (2.5 - mat[0][0]) + t
-    };
-    let s: f64 = if pw % 2 == 0 {
-        h_leaky(1.5).tanh().to_degrees() * 0.02
-    } else {
-        let a: f64 = if ((pw as f64).tanh().to_degrees() * 0.02) < mat[(((c * g).cos().abs() * 2.9).floor() as usize) % mat.len()][1].clamp(-0.5, 0.8) {
-            g = h_scale3(&[vs[0], c.tanh(), (1.5 + vs[0].tanh()).ln_1p()], vs[0].tanh().sinh())[0];
-            0.1
-        } else {
-            g += ((vs[0] * 1.5).floor() + g) / (1.0 + vs[0] * vs[0]);
-            mat[0][2]
+    let mut acc: f64 = 0.0;
+    let g: f64 = if mat[1][1].tanh().tan() > 0.7 {
+        let p: f64 = {
+            for (i, row) in mat.iter().enumerate() {
+                acc += row[3 - 1 - i] * (c * row[i + 1]);
+                let c = c.tanh().exp_m1() * ((core::f64::consts::E * 1.5).ceil() + mat[i % mat.len()][0]);
+                acc += c;
+            }
+            ((pw as f64).sin() * 0.9).acos() / c.to_radians().hypot(1.0)
         };
-        g + (vs[0] - c) + a
+        (vs[0] * 1.5).trunc() * 0.3 + p
+    } else {
+        vs[0]
     };
-    vs[0] * s.to_radians() + mat[1][0] + g
+    (1.5 + 2.5_f64.powf(mat[0][2].tanh()).tanh()).log10() + c + g + acc
 }
 
 fn f0719_t(tr: &Trace, c: f64, mat: &[[f64; 3]; 2], pw: i32, vs: Vec<f64>) -> f64 {
-    let mut g: f64 = if tr.b((0.1 * c) < vs[0] && pw > 3) {
-        c * 0.9
-    } else {
-        let t: f64 = (tr.abs(c) + 0.5).ln() * (tr.round(c * 1.5) + vs[0]);
-        c.sin() * (2.5 - mat[0][0]) + t
-    };
-    let s: f64 = if tr.b(pw % 2 == 0) {
-        h_leaky_t(tr, 1.5).tanh().to_degrees() * 0.02
-    } else {
-        let a: f64 = if tr.b(((pw as f64).tanh().to_degrees() * 0.02) < tr.clamp(mat[(tr.floor((c * g).cos().abs() * 2.9) as usize) % mat.len()][1], -0.5, 0.8)) {
-            g = h_scale3(&[vs[0], c.tanh(), (1.5 + vs[0].tanh()).ln_1p()], vs[0].tanh().sinh())[0];
-            0.1
-        } else {
-            g += (tr.floor(vs[0] * 1.5) + g) / (1.0 + vs[0] * vs[0]);
-            mat[0][2]
+    let mut acc: f64 = 0.0;
+    let g: f64 = if tr.b(mat[1][1].tanh().tan() > 0.7) {
+        let p: f64 = {
+            for (i, row) in mat.iter().enumerate() {
+                acc += row[3 - 1 - i] * (c * row[i + 1]);
+                let c = c.tanh().exp_m1() * (tr.ceil(core::f64::consts::E * 1.5) + mat[i % mat.len()][0]);
+                acc += c;
+            }
+            ((pw as f64).sin() * 0.9).acos() / c.to_radians().hypot(1.0)
         };
-        g + (vs[0] - c) + a
+        tr.trunc(vs[0] * 1.5) * 0.3 + p
+    } else {
+        vs[0]
     };
-    vs[0] * s.to_radians() + mat[1][0] + g
+    (1.5 + 2.5_f64.powf(mat[0][2].tanh()).tanh()).log10() + c + g + acc
 }
 
 const CASE_F0719: Case = case!(f0719, f0719_t, f0719_grad, f0719_pullback, f0719_grad_into,
-    n: 8, active: [false, true, true, true, true, true, true, false], ints: [[3], [1], [1], [3]],
+    n: 8, active: [false, true, true, true, true, true, true, false], ints: [[3], [0], [1], [2]],
     |p, k| (p[0], &arr2(&p[1..7]), k[0] as i32, p[7..8].to_vec()));
 
 #[differentiate]
@@ -11254,24 +11410,25 @@ fn f0720(a: f64, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
     let q: f64 = {
         for (t, d) in ts.iter().zip(hs.iter()) {
             if h_leaky(0.5) <= ts[1] {
-                let mut a = a + f64::signum(h_mix(*t, *t)) * (hs[0].sin() * 0.9).asin();
-                if *t < 0.1 {
-                    a /= 1.5 + h_polar(2.5, ts[0]).0.sin().sinh().cos();
-                    let q = a / a.tanh().exp() * core::f64::consts::E.min(hs[1]);
-                    acc += q;
-                }
+                let a = a * (1.5 + h_mix(*t, *t).tanh()).log2();
+                let w = f64::atan(*t) - t;
                 acc += a;
-            } else if h_mix(*t, 0.1) < 2.0 {
-                let zs: [f64; 4] = [0.0; 4];
-                acc += zs[3];
+                acc += w;
             }
             acc += *t;
             acc += *d;
         }
-        let a = -(hs[0] - a);
-        ts[1] + a
+        let a: f64 = a * (-ts[0] * (a / hs[1].hypot(1.0)));
+        ((-ts[1]).tanh() * 0.9).atanh() + a
     };
-    q + acc
+    let mut it: usize = 0;
+    while it < 3 {
+        it += 1;
+        if h_mix(q, 0.1) < 2.0 {
+            return a % (core::f64::consts::E * 0.2).tanh().exp();
+        }
+    }
+    1.2 + q + acc
 }
 
 fn f0720_t(tr: &Trace, a: f64, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
@@ -11279,24 +11436,25 @@ fn f0720_t(tr: &Trace, a: f64, ts: &[f64; 2], hs: Vec<f64>) -> f64 {
     let q: f64 = {
         for (t, d) in ts.iter().zip(hs.iter()) {
             if tr.b(h_leaky_t(tr, 0.5) <= ts[1]) {
-                let mut a = a + tr.signum(h_mix(*t, *t)) * (hs[0].sin() * 0.9).asin();
-                if tr.b(*t < 0.1) {
-                    a /= 1.5 + h_polar(2.5, ts[0]).0.sin().sinh().cos();
-                    let q = a / a.tanh().exp() * tr.min(core::f64::consts::E, hs[1]);
-                    acc += q;
-                }
+                let a = a * (1.5 + h_mix(*t, *t).tanh()).log2();
+                let w = f64::atan(*t) - t;
                 acc += a;
-            } else if tr.b(h_mix(*t, 0.1) < 2.0) {
-                let zs: [f64; 4] = [0.0; 4];
-                acc += zs[3];
+                acc += w;
             }
             acc += *t;
             acc += *d;
         }
-        let a = -(hs[0] - a);
-        ts[1] + a
+        let a: f64 = a * (-ts[0] * (a / hs[1].hypot(1.0)));
+        ((-ts[1]).tanh() * 0.9).atanh() + a
     };
-    q + acc
+    let mut it: usize = 0;
+    while tr.b(it < 3) {
+        it += 1;
+        if tr.b(h_mix(q, 0.1) < 2.0) {
+            return tr.rem(a, (core::f64::consts::E * 0.2).tanh().exp());
+        }
+    }
+    1.2 + q + acc
 }
 
 const CASE_F0720: Case = case!(f0720, f0720_t, f0720_grad, f0720_pullback, f0720_grad_into,
@@ -11305,27 +11463,53 @@ const CASE_F0720: Case = case!(f0720, f0720_t, f0720_grad, f0720_pullback, f0720
 
 #[differentiate]
 fn f0721(ws: &[f64], b: f64) -> f64 {
-    let d = ws[3].tanh() / (1.2 - ws[2]).hypot(1.0);
-    let mut v = d * h_mix(std::f64::consts::PI, b);
-    v += v;
-    let g: f64 = h_dot(ws, ws) + (d.cos() * 0.9).acos();
-    let mut g: f64 = g * ws[(((g * ws[0]).tanh().abs() * 2.9).floor() as usize) % ws.len()];
-    let xs = [h_mix(d, 2.0), (g.abs() + 0.5).log2(), (2.0 + v.sin()).sqrt(), f64::max(std::f64::consts::PI, ws[1])];
-    v = ws[1];
-    g = h_mix(g, (d.abs() + 0.5).cbrt());
-    (ws[1].sin().to_degrees() * 0.02).tanh().to_degrees() * 0.02 + v + g + xs[3]
+    let mut acc: f64 = 0.0;
+    let mut t = (ws[3].sin() * 0.9).asin() / (0.3 * b).hypot(1.0);
+    let u = h_polar(t * ws[2], ws[((f64::clamp(t, b - 0.5, b + 0.5).sin().abs() * 2.9).floor() as usize) % ws.len()] / (1.0 + b * b)).0;
+    let late1: f64;
+    if f64::log(b.abs() + 0.5, 2.5 + b.sin()) <= 2.5 {
+        late1 = (u.tanh() * 0.9).asin();
+    } else {
+        late1 = b.asinh() * (b + ws[(((ws[0].tanh() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % ws.len()]);
+    }
+    let r = std::f64::consts::PI.abs() * u.atan2(1.5 + ws[3].cos());
+    let res = h_cumsum(ws);
+    if (u - r) < -1.5 {
+        t /= 2.0 + (ws[3] + r).asinh().sin();
+    } else if f64::exp2(ws[((h_dot(&res, ws).sin().abs() * 2.9).floor() as usize) % ws.len()].tanh()) > -0.5 {
+        let z: f64 = if u.asinh() < 0.2 {
+            (1.5 + ((u * 1.5).floor() + ws[1]).tanh()).sqrt()
+        } else {
+            h_mix(late1, res[1])
+        };
+        acc += z;
+    }
+    u + t + late1 + res[3] + acc
 }
 
 fn f0721_t(tr: &Trace, ws: &[f64], b: f64) -> f64 {
-    let d = ws[3].tanh() / (1.2 - ws[2]).hypot(1.0);
-    let mut v = d * h_mix(std::f64::consts::PI, b);
-    v += v;
-    let g: f64 = h_dot(ws, ws) + (d.cos() * 0.9).acos();
-    let mut g: f64 = g * ws[(tr.floor((g * ws[0]).tanh().abs() * 2.9) as usize) % ws.len()];
-    let xs = [h_mix(d, 2.0), (tr.abs(g) + 0.5).log2(), (2.0 + v.sin()).sqrt(), tr.max(std::f64::consts::PI, ws[1])];
-    v = ws[1];
-    g = h_mix(g, (tr.abs(d) + 0.5).cbrt());
-    (ws[1].sin().to_degrees() * 0.02).tanh().to_degrees() * 0.02 + v + g + xs[3]
+    let mut acc: f64 = 0.0;
+    let mut t = (ws[3].sin() * 0.9).asin() / (0.3 * b).hypot(1.0);
+    let u = h_polar(t * ws[2], ws[(tr.floor(tr.clamp(t, b - 0.5, b + 0.5).sin().abs() * 2.9) as usize) % ws.len()] / (1.0 + b * b)).0;
+    let late1: f64;
+    if tr.b(f64::log(tr.abs(b) + 0.5, 2.5 + b.sin()) <= 2.5) {
+        late1 = (u.tanh() * 0.9).asin();
+    } else {
+        late1 = b.asinh() * (b + ws[(tr.floor((ws[0].tanh() * 0.9).asin().tanh().abs() * 2.9) as usize) % ws.len()]);
+    }
+    let r = tr.abs(std::f64::consts::PI) * u.atan2(1.5 + ws[3].cos());
+    let res = h_cumsum(ws);
+    if tr.b((u - r) < -1.5) {
+        t /= 2.0 + (ws[3] + r).asinh().sin();
+    } else if tr.b(f64::exp2(ws[(tr.floor(h_dot(&res, ws).sin().abs() * 2.9) as usize) % ws.len()].tanh()) > -0.5) {
+        let z: f64 = if tr.b(u.asinh() < 0.2) {
+            (1.5 + (tr.floor(u * 1.5) + ws[1]).tanh()).sqrt()
+        } else {
+            h_mix(late1, res[1])
+        };
+        acc += z;
+    }
+    u + t + late1 + res[3] + acc
 }
 
 const CASE_F0721: Case = case!(f0721, f0721_t, f0721_grad, f0721_pullback, f0721_grad_into,
@@ -11333,28 +11517,36 @@ const CASE_F0721: Case = case!(f0721, f0721_t, f0721_grad, f0721_pullback, f0721
     |p, _k| (&p[0..4], p[4]));
 
 #[differentiate(wrt(vals))]
-fn f0722(y: f64, y1: f64, x: f64, vals: &[f64]) -> f64 {
+fn f0722(mut y: f64, y1: f64, x: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut buf = [0.0_f64; 2];
-    buf[0] *= (y.tanh() * (x * buf[0])).tanh();
-    for &a in vals.iter() {
-        let hs = [std::f64::consts::PI, (buf[1] * 1.5).trunc() + y];
-        acc += a;
-        acc += hs[1];
+    buf[0] += ((y * 1.5).ceil() + vals[0]) * x;
+    if (buf[((y1.atan2(1.5 + x.cos()).sin().abs() * 2.9).floor() as usize) % buf.len()].sin().to_degrees() * 0.02) <= 1.5 {
+        y = h_mix(y, vals[0] + x);
+        let mut ws = vec![0.0_f64; vals.len()];
+        ws[0] /= (-std::f64::consts::PI as f64).abs() + 0.5;
+        acc += ws[0];
+    } else if h_leaky(y) < 0.5 {
+        let q = (f64::sinh(x.tanh()).tanh() * 0.9).acos();
+        acc += q;
     }
-    ((buf[1] * 1.5).ceil() * 0.3).clamp(x - 0.5, x + 0.5) + y1 + acc
+    (1.5 + y.cos()).recip() + y + acc
 }
 
-fn f0722_t(tr: &Trace, y: f64, y1: f64, x: f64, vals: &[f64]) -> f64 {
+fn f0722_t(tr: &Trace, mut y: f64, y1: f64, x: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut buf = [0.0_f64; 2];
-    buf[0] *= (y.tanh() * (x * buf[0])).tanh();
-    for &a in vals.iter() {
-        let hs = [std::f64::consts::PI, tr.trunc(buf[1] * 1.5) + y];
-        acc += a;
-        acc += hs[1];
+    buf[0] += (tr.ceil(y * 1.5) + vals[0]) * x;
+    if tr.b((buf[(tr.floor(y1.atan2(1.5 + x.cos()).sin().abs() * 2.9) as usize) % buf.len()].sin().to_degrees() * 0.02) <= 1.5) {
+        y = h_mix(y, vals[0] + x);
+        let mut ws = vec![0.0_f64; vals.len()];
+        ws[0] /= tr.abs(-std::f64::consts::PI as f64) + 0.5;
+        acc += ws[0];
+    } else if tr.b(h_leaky_t(tr, y) < 0.5) {
+        let q = (f64::sinh(x.tanh()).tanh() * 0.9).acos();
+        acc += q;
     }
-    tr.clamp(tr.ceil(buf[1] * 1.5) * 0.3, x - 0.5, x + 0.5) + y1 + acc
+    (1.5 + y.cos()).recip() + y + acc
 }
 
 const CASE_F0722: Case = case!(f0722, f0722_t, f0722_grad, f0722_pullback, f0722_grad_into,
@@ -11365,49 +11557,45 @@ const CASE_F0722: Case = case!(f0722, f0722_t, f0722_grad, f0722_pullback, f0722
 fn f0723(ts: &[f64; 1], y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (ts[0] + a) > (0.9 - a) {
-        let buf = [f64::cosh(y.cos()), ts[0]];
+        let buf = [f64::log10(1.5 + y.cos()), ts[0]];
         let mut cnt: usize = 0;
         while cnt < buf.len() {
             cnt += 1;
             for _ in 0..buf.len() {
-                let e: f64 = ((core::f64::consts::E * 1.5).floor() + y).sin();
-                acc += e;
+                let u = (core::f64::consts::E.tanh() * 1.5).round() * 0.3;
+                acc += u;
             }
         }
-    } else if (a * std::f64::consts::PI) > ts[0] {
-        let mut z = (a + ts[0]).signum() * (y * a);
-        z += (z.sin() * 0.9).acos().tanh().to_degrees() * 0.02;
-        acc += z;
+    } else if (a.signum() * a) <= 0.1 {
+        let r = y;
+        acc += r;
     } else {
-        let mut a = a - ts[0];
-        a *= y.cos();
-        acc += a;
+        let zs = [0.0_f64; 4];
+        acc += zs[3];
     }
-    ts[0] + acc
+    h_scale3(&[y, a * core::f64::consts::E, y as f64], y - ts[0])[0] + acc
 }
 
 fn f0723_t(tr: &Trace, ts: &[f64; 1], y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((ts[0] + a) > (0.9 - a)) {
-        let buf = [f64::cosh(y.cos()), ts[0]];
+        let buf = [f64::log10(1.5 + y.cos()), ts[0]];
         let mut cnt: usize = 0;
         while tr.b(cnt < buf.len()) {
             cnt += 1;
             for _ in 0..buf.len() {
-                let e: f64 = (tr.floor(core::f64::consts::E * 1.5) + y).sin();
-                acc += e;
+                let u = tr.round(core::f64::consts::E.tanh() * 1.5) * 0.3;
+                acc += u;
             }
         }
-    } else if tr.b((a * std::f64::consts::PI) > ts[0]) {
-        let mut z = tr.signum(a + ts[0]) * (y * a);
-        z += (z.sin() * 0.9).acos().tanh().to_degrees() * 0.02;
-        acc += z;
+    } else if tr.b((tr.signum(a) * a) <= 0.1) {
+        let r = y;
+        acc += r;
     } else {
-        let mut a = a - ts[0];
-        a *= y.cos();
-        acc += a;
+        let zs = [0.0_f64; 4];
+        acc += zs[3];
     }
-    ts[0] + acc
+    h_scale3(&[y, a * core::f64::consts::E, y as f64], y - ts[0])[0] + acc
 }
 
 const CASE_F0723: Case = case!(f0723, f0723_t, f0723_grad, f0723_pullback, f0723_grad_into,
@@ -11416,53 +11604,45 @@ const CASE_F0723: Case = case!(f0723, f0723_t, f0723_grad, f0723_pullback, f0723
 
 #[differentiate(wrt(xs))]
 fn f0724(xs: &[f64], a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     for i in 0..2 {
         for _ in 0..i + 1 {
             if (a / std::f64::consts::PI.tanh().exp()) < h_dot(xs, xs) {
-                return (1.5 + xs[0].tanh()).log2() - i as f64;
+                return f64::mul_add(xs[0], a, core::f64::consts::E) - xs[0].tanh().exp_m1();
             }
         }
     }
-    let pt = (xs[0].atan(), f64::powf(2.5_f64, core::f64::consts::E.cos()));
-    let e: f64 = {
-        let c = a;
-        xs[0] + (xs[0] + pt.1) + c
+    let mut a = a - (xs[0].tanh() * 0.9).atanh().cos().exp();
+    a *= ((xs[0].abs() + 0.5).recip() % (2.0 + a.sin())).sin();
+    a = a.tanh() + a;
+    let b: f64 = if (core::f64::consts::E + a) >= 0.5 {
+        a = h_nested(-a, xs);
+        2.5
+    } else {
+        (1.5 + a.cos() + 1.2).acosh().asinh()
     };
-    for ii in 0..xs.len() {
-        for p in xs.iter() {
-            if ii % 2 == 0 {
-                return a;
-            }
-            acc += *p;
-        }
-    }
-    a / (1.0 + e * e) / (h_nested(e, xs).abs() + 0.5) + acc
+    let g = (2.5 / b.hypot(1.0)).cos().cosh();
+    b * (a + core::f64::consts::E) + g
 }
 
 fn f0724_t(tr: &Trace, xs: &[f64], a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     for i in 0..2 {
         for _ in 0..i + 1 {
             if tr.b((a / std::f64::consts::PI.tanh().exp()) < h_dot(xs, xs)) {
-                return (1.5 + xs[0].tanh()).log2() - i as f64;
+                return f64::mul_add(xs[0], a, core::f64::consts::E) - xs[0].tanh().exp_m1();
             }
         }
     }
-    let pt = (xs[0].atan(), f64::powf(2.5_f64, core::f64::consts::E.cos()));
-    let e: f64 = {
-        let c = a;
-        xs[0] + (xs[0] + pt.1) + c
+    let mut a = a - (xs[0].tanh() * 0.9).atanh().cos().exp();
+    a *= (tr.rem((tr.abs(xs[0]) + 0.5).recip(), 2.0 + a.sin())).sin();
+    a = a.tanh() + a;
+    let b: f64 = if tr.b((core::f64::consts::E + a) >= 0.5) {
+        a = h_nested(-a, xs);
+        2.5
+    } else {
+        (1.5 + a.cos() + 1.2).acosh().asinh()
     };
-    for ii in 0..xs.len() {
-        for p in xs.iter() {
-            if tr.b(ii % 2 == 0) {
-                return a;
-            }
-            acc += *p;
-        }
-    }
-    a / (1.0 + e * e) / (tr.abs(h_nested(e, xs)) + 0.5) + acc
+    let g = (2.5 / b.hypot(1.0)).cos().cosh();
+    b * (a + core::f64::consts::E) + g
 }
 
 const CASE_F0724: Case = case!(f0724, f0724_t, f0724_grad, f0724_pullback, f0724_grad_into,
@@ -11473,69 +11653,57 @@ const CASE_F0724: Case = case!(f0724, f0724_t, f0724_grad, f0724_pullback, f0724
 fn f0725(xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = prm.b - xs2[0] + (xs2[1] + prm.w[0]);
-    if std::f64::consts::PI.atan() > (1.5 + std::f64::consts::PI.cos()).sqrt() {
-        for jj in 0..xs2.len() {
-            for r in xs.iter() {
-                if (xs2[jj] * 1.2) <= ((xs2[2 - 1 - jj] * 1.5).ceil() + r) {
-                    let res = h_cumsum(xs);
-                    let y = y + f64::trunc(r * 1.5) * 0.3;
-                    acc += res[4];
-                    acc += y;
-                } else if jj > 0 {
-                    let c: f64 = if jj % 2 == 0 {
-                        *r
-                    } else {
-                        let b = (jj as f64 * y).sin().to_degrees() * 0.02;
-                        f64::recip(1.5 + (jj as f64).cos()) + b
-                    };
-                    let y: f64 = y - y * 0.5;
-                    acc += c;
-                    acc += y;
-                } else {
-                    y %= 1.5 + (y.min(xs[(jj + 2) % 5]) + xs[jj + 1].hypot(1.0).powf(xs[jj + 1].tanh() * 1.5)).cos();
-                    let ys = [0.0_f64; 4];
-                    acc += ys[3];
-                }
+    if (y * std::f64::consts::PI) < 2.0 {
+        let tmp = [0.0_f64; 1];
+        acc += tmp[0];
+    } else if (xs[3] + xs2[1]) <= h_nested(1.2, xs) {
+        let v = y.tanh() + (1.5 + y.cos()).ln();
+        for _ in 0..1 {
+            let mut cnt: usize = 0;
+            while cnt < 3 && (1.5 + y.cos()).log2() < 1.2 {
+                cnt += 1;
+                let v = v + v * 0.5;
+                acc += v;
             }
+            let b: f64 = (1.5 + (y + xs2[cnt % xs2.len()]).tanh()).log10();
+            acc += b;
         }
-        let d = -y + (2.0 + y.sin()).log(2.5 + xs[(((prm.w[((xs[0].tanh().abs() * 2.9).floor() as usize) % 3] - y).tanh().abs() * 2.9).floor() as usize) % xs.len()].sin());
-        acc += d;
+        acc += v;
+    } else {
+        let (g, s) = h_polar(1.2 - y, -xs[2]);
+        y += h_dot(xs2, xs2);
+        acc += g;
+        acc += s;
     }
-    (prm.v[((h_nested(y, xs2).tanh().abs() * 2.9).floor() as usize) % 3] + xs2[1]) * xs2[1] + xs[4] + acc
+    y.hypot(1.0).powf(xs[4].tanh() * 1.5).tanh().to_degrees() * 0.02 + acc
 }
 
 fn f0725_t(tr: &Trace, xs: &[f64], prm: &Params, xs2: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut y = prm.b - xs2[0] + (xs2[1] + prm.w[0]);
-    if tr.b(std::f64::consts::PI.atan() > (1.5 + std::f64::consts::PI.cos()).sqrt()) {
-        for jj in 0..xs2.len() {
-            for r in xs.iter() {
-                if tr.b((xs2[jj] * 1.2) <= (tr.ceil(xs2[2 - 1 - jj] * 1.5) + r)) {
-                    let res = h_cumsum(xs);
-                    let y = y + tr.trunc(r * 1.5) * 0.3;
-                    acc += res[4];
-                    acc += y;
-                } else if tr.b(jj > 0) {
-                    let c: f64 = if tr.b(jj % 2 == 0) {
-                        *r
-                    } else {
-                        let b = (jj as f64 * y).sin().to_degrees() * 0.02;
-                        f64::recip(1.5 + (jj as f64).cos()) + b
-                    };
-                    let y: f64 = y - y * 0.5;
-                    acc += c;
-                    acc += y;
-                } else {
-                    y = tr.rem(y, 1.5 + (tr.min(y, xs[(jj + 2) % 5]) + xs[jj + 1].hypot(1.0).powf(xs[jj + 1].tanh() * 1.5)).cos());
-                    let ys = [0.0_f64; 4];
-                    acc += ys[3];
-                }
+    if tr.b((y * std::f64::consts::PI) < 2.0) {
+        let tmp = [0.0_f64; 1];
+        acc += tmp[0];
+    } else if tr.b((xs[3] + xs2[1]) <= h_nested(1.2, xs)) {
+        let v = y.tanh() + (1.5 + y.cos()).ln();
+        for _ in 0..1 {
+            let mut cnt: usize = 0;
+            while tr.b(cnt < 3 && (1.5 + y.cos()).log2() < 1.2) {
+                cnt += 1;
+                let v = v + v * 0.5;
+                acc += v;
             }
+            let b: f64 = (1.5 + (y + xs2[cnt % xs2.len()]).tanh()).log10();
+            acc += b;
         }
-        let d = -y + (2.0 + y.sin()).log(2.5 + xs[(tr.floor((prm.w[(tr.floor(xs[0].tanh().abs() * 2.9) as usize) % 3] - y).tanh().abs() * 2.9) as usize) % xs.len()].sin());
-        acc += d;
+        acc += v;
+    } else {
+        let (g, s) = h_polar(1.2 - y, -xs[2]);
+        y += h_dot(xs2, xs2);
+        acc += g;
+        acc += s;
     }
-    (prm.v[(tr.floor(h_nested(y, xs2).tanh().abs() * 2.9) as usize) % 3] + xs2[1]) * xs2[1] + xs[4] + acc
+    y.hypot(1.0).powf(xs[4].tanh() * 1.5).tanh().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0725: Case = case!(f0725, f0725_t, f0725_grad, f0725_pullback, f0725_grad_into,
@@ -11552,37 +11720,64 @@ fn f0726(a: f64) -> f64 {
                 match j {
                     0 => {
                         let mut e: f64 = a;
-                        e -= 1.5 * core::f64::consts::E - a.powi(2);
+                        e -= 1.5 * core::f64::consts::E - (1.5 + (j as f64).cos()).log10();
                         acc += e;
                     }
                     1 | 2 => {
-                        let e = (a.tanh() * 0.9).acos().hypot(1.0).ln_1p();
-                        acc += e;
+                        let t: f64 = 2.5;
+                        acc += t;
                     }
-                    _ if (a + 0.3) >= (l as f64).tanh().sinh() => {
-                        let p = (h_polar(std::f64::consts::PI, 0.9).0 * 1.5).ceil() * 0.3;
-                        acc += p;
+                    _ if (l as f64 + j as f64) < -1.5 => {
+                        let tmp: [f64; 1] = [0.0; 1];
+                        acc += tmp[0];
                     }
                     _ => {
-                        let a = std::f64::consts::PI.to_radians().cos().exp_m1();
-                        acc += a;
+                        let mut c = (a + 2.5).powi(2);
+                        c = c * ((j as f64).abs() + 0.5 + 1.2).acosh().sin();
+                        acc += c;
                     }
                 }
-                late1 = 1.5 + (l as f64 + a);
+                late1 = 2.5_f64.powf((2.0 + std::f64::consts::PI.sin()).log10().cos());
             } else {
-                let s: f64 = {
-                    let xs = [[0.0_f64; 2]; 1];
-                    let y = xs[0][2 - 1 - l] * h_pow(std::f64::consts::PI, j);
-                    a + y
+                let z: f64 = if (l as f64 + a) > a.abs() {
+                    a * 0.9
+                } else {
+                    let d: f64 = if l < 1 {
+                        let z: f64 = if (a + core::f64::consts::E) > std::f64::consts::PI.tanh().exp().log2() {
+                            let b: f64 = {
+                                let vals: [f64; 5] = [0.0; 5];
+                                a + vals[4]
+                            };
+                            a.atan() + -(l as f64) + b
+                        } else {
+                            let s = ((0.7 - a).tanh() - 2.0).cbrt();
+                            f64::cbrt(1.0 + s * s)
+                        };
+                        z.abs().cos().to_degrees() * 0.02
+                    } else {
+                        let d: f64 = if j % 2 == 0 {
+                            let p = f64::asinh(a);
+                            p * 0.9
+                        } else {
+                            let r = l as f64 * a + a.hypot(1.5 + a.tanh());
+                            std::f64::consts::PI.sin() % a.min(j as f64).tanh().exp() + r
+                        };
+                        a + d
+                    };
+                    a + d
                 };
-                late1 = s + std::f64::consts::PI.cos().to_degrees() * 0.02;
+                late1 = (1.5 + (1.5 + z.cos()).log(2.5 + a.sin()).cos()).log(2.5 + (z + a).sin());
             }
             acc += late1;
         }
-        let r = (j as f64 * a).to_radians();
-        acc += r;
+        let p: f64 = if j % 2 == 0 {
+            a * j as f64 * a.cos()
+        } else {
+            -a.sin().cosh()
+        };
+        acc += p;
     }
-    a + acc
+    f64::exp2(std::f64::consts::PI.sin().tanh()) + a + acc
 }
 
 fn f0726_t(tr: &Trace, a: f64) -> f64 {
@@ -11594,37 +11789,64 @@ fn f0726_t(tr: &Trace, a: f64) -> f64 {
                 match j {
                     0 => {
                         let mut e: f64 = a;
-                        e -= 1.5 * core::f64::consts::E - a.powi(2);
+                        e -= 1.5 * core::f64::consts::E - (1.5 + (j as f64).cos()).log10();
                         acc += e;
                     }
                     1 | 2 => {
-                        let e = (a.tanh() * 0.9).acos().hypot(1.0).ln_1p();
-                        acc += e;
+                        let t: f64 = 2.5;
+                        acc += t;
                     }
-                    _ if tr.b((a + 0.3) >= (l as f64).tanh().sinh()) => {
-                        let p = tr.ceil(h_polar(std::f64::consts::PI, 0.9).0 * 1.5) * 0.3;
-                        acc += p;
+                    _ if tr.b((l as f64 + j as f64) < -1.5) => {
+                        let tmp: [f64; 1] = [0.0; 1];
+                        acc += tmp[0];
                     }
                     _ => {
-                        let a = std::f64::consts::PI.to_radians().cos().exp_m1();
-                        acc += a;
+                        let mut c = (a + 2.5).powi(2);
+                        c = c * (tr.abs(j as f64) + 0.5 + 1.2).acosh().sin();
+                        acc += c;
                     }
                 }
-                late1 = 1.5 + (l as f64 + a);
+                late1 = 2.5_f64.powf((2.0 + std::f64::consts::PI.sin()).log10().cos());
             } else {
-                let s: f64 = {
-                    let xs = [[0.0_f64; 2]; 1];
-                    let y = xs[0][2 - 1 - l] * h_pow(std::f64::consts::PI, j);
-                    a + y
+                let z: f64 = if tr.b((l as f64 + a) > tr.abs(a)) {
+                    a * 0.9
+                } else {
+                    let d: f64 = if tr.b(l < 1) {
+                        let z: f64 = if tr.b((a + core::f64::consts::E) > std::f64::consts::PI.tanh().exp().log2()) {
+                            let b: f64 = {
+                                let vals: [f64; 5] = [0.0; 5];
+                                a + vals[4]
+                            };
+                            a.atan() + -(l as f64) + b
+                        } else {
+                            let s = ((0.7 - a).tanh() - 2.0).cbrt();
+                            f64::cbrt(1.0 + s * s)
+                        };
+                        tr.abs(z).cos().to_degrees() * 0.02
+                    } else {
+                        let d: f64 = if tr.b(j % 2 == 0) {
+                            let p = f64::asinh(a);
+                            p * 0.9
+                        } else {
+                            let r = l as f64 * a + a.hypot(1.5 + a.tanh());
+                            tr.rem(std::f64::consts::PI.sin(), tr.min(a, j as f64).tanh().exp()) + r
+                        };
+                        a + d
+                    };
+                    a + d
                 };
-                late1 = s + std::f64::consts::PI.cos().to_degrees() * 0.02;
+                late1 = (1.5 + (1.5 + z.cos()).log(2.5 + a.sin()).cos()).log(2.5 + (z + a).sin());
             }
             acc += late1;
         }
-        let r = (j as f64 * a).to_radians();
-        acc += r;
+        let p: f64 = if tr.b(j % 2 == 0) {
+            a * j as f64 * a.cos()
+        } else {
+            -a.sin().cosh()
+        };
+        acc += p;
     }
-    a + acc
+    f64::exp2(std::f64::consts::PI.sin().tanh()) + a + acc
 }
 
 const CASE_F0726: Case = case!(f0726, f0726_t, f0726_grad, f0726_pullback, f0726_grad_into,
@@ -11633,19 +11855,19 @@ const CASE_F0726: Case = case!(f0726, f0726_t, f0726_grad, f0726_pullback, f0726
 
 #[differentiate]
 fn f0727(ts: &[f64; 2], c: f64, vals: &[f64]) -> f64 {
-    let mut u = std::f64::consts::PI * c + vals[2].tanh().cosh();
+    let mut u = std::f64::consts::PI * c + (vals[2].abs() + 0.5).recip();
     u = u * (-vals[0]).tanh();
     u += -(0.1 / (2.0 + ts[0].sin()));
-    let c = c.clamp(-0.5, 0.8).tanh().exp();
-    ts[0].tanh().tanh().exp2() + u + c
+    let c = (1.5 + c.asinh().tanh()).ln_1p();
+    (1.5 + ts[0].cos() + 1.2).acosh() + u + c
 }
 
 fn f0727_t(tr: &Trace, ts: &[f64; 2], c: f64, vals: &[f64]) -> f64 {
-    let mut u = std::f64::consts::PI * c + vals[2].tanh().cosh();
+    let mut u = std::f64::consts::PI * c + (tr.abs(vals[2]) + 0.5).recip();
     u = u * (-vals[0]).tanh();
     u += -(0.1 / (2.0 + ts[0].sin()));
-    let c = tr.clamp(c, -0.5, 0.8).tanh().exp();
-    ts[0].tanh().tanh().exp2() + u + c
+    let c = (1.5 + c.asinh().tanh()).ln_1p();
+    (1.5 + ts[0].cos() + 1.2).acosh() + u + c
 }
 
 const CASE_F0727: Case = case!(f0727, f0727_t, f0727_grad, f0727_pullback, f0727_grad_into,
@@ -11654,19 +11876,19 @@ const CASE_F0727: Case = case!(f0727, f0727_t, f0727_grad, f0727_pullback, f0727
 
 #[differentiate]
 fn f0728(b: f64, ts: &[f64; 4], mat: &[[f64; 3]; 1]) -> f64 {
-    let mut r = (b / (1.0 + mat[0][1] * mat[0][1])).sin().exp_m1();
-    r = r.tanh() + 2.5_f64.powf(b.tanh());
-    let mut r = r * (2.0 + (-0.5 - r).sin()).log10();
-    r -= mat[0][2].min(r) + (ts[2] - b);
-    (core::f64::consts::E * r).clamp(-0.5, 0.8)
+    let mut r = mat[0][1].to_radians().sin().sinh();
+    r = r.tanh() + b.asinh();
+    r = r.tanh() + (mat[0][0] + r);
+    let p: f64 = -0.5;
+    (1.0 + mat[0][2] * mat[0][2]).log(2.5 + ts[(((1.5 + ts[0].cos()).log2().cos().abs() * 2.9).floor() as usize) % ts.len()].sin()) + b + r + p
 }
 
 fn f0728_t(tr: &Trace, b: f64, ts: &[f64; 4], mat: &[[f64; 3]; 1]) -> f64 {
-    let mut r = (b / (1.0 + mat[0][1] * mat[0][1])).sin().exp_m1();
-    r = r.tanh() + 2.5_f64.powf(b.tanh());
-    let mut r = r * (2.0 + (-0.5 - r).sin()).log10();
-    r -= tr.min(mat[0][2], r) + (ts[2] - b);
-    tr.clamp(core::f64::consts::E * r, -0.5, 0.8)
+    let mut r = mat[0][1].to_radians().sin().sinh();
+    r = r.tanh() + b.asinh();
+    r = r.tanh() + (mat[0][0] + r);
+    let p: f64 = -0.5;
+    (1.0 + mat[0][2] * mat[0][2]).log(2.5 + ts[(tr.floor((1.5 + ts[0].cos()).log2().cos().abs() * 2.9) as usize) % ts.len()].sin()) + b + r + p
 }
 
 const CASE_F0728: Case = case!(f0728, f0728_t, f0728_grad, f0728_pullback, f0728_grad_into,
@@ -11680,22 +11902,18 @@ fn f0729(arr: [f64; 4], ar: &[f64; 2], vs: Vec<f64>) -> f64 {
     for (_, p) in hs.iter().zip(ar.iter()) {
         for jj in 0..4 {
             if (p * ar[(jj * 2 + 1) % 2]) >= *p {
-                let mut t = p.tanh().signum() * hs[(jj + 2) % hs.len()];
-                if jj > 0 {
-                    return ar[(jj * 2 + 1) % 2];
-                }
-                t = t * (jj as f64).cos();
-                acc += t;
-            } else if jj < 3 {
-                let z: f64 = -0.5;
-                acc += z;
+                let mut w = p.tanh().cosh().sin().exp2();
+                w += -w.to_radians();
+                let g = h_mix((jj as f64).cos(), *p);
+                acc += w;
+                acc += g;
             }
         }
-        let b = ar[1] / std::f64::consts::PI.hypot(1.0);
+        let e = (1.5 + (-0.5 - ar[0]).cos()).log2();
         acc += *p;
-        acc += b;
+        acc += e;
     }
-    (0.9 / (2.0 + hs[0].sin())).tanh().exp().ln_1p() + arr[3] + vs[0] + acc
+    std::f64::consts::PI.atan().tanh().to_degrees() * 0.02 + arr[3] + vs[0] + acc
 }
 
 fn f0729_t(tr: &Trace, arr: [f64; 4], ar: &[f64; 2], vs: Vec<f64>) -> f64 {
@@ -11704,22 +11922,18 @@ fn f0729_t(tr: &Trace, arr: [f64; 4], ar: &[f64; 2], vs: Vec<f64>) -> f64 {
     for (_, p) in hs.iter().zip(ar.iter()) {
         for jj in 0..4 {
             if tr.b((p * ar[(jj * 2 + 1) % 2]) >= *p) {
-                let mut t = tr.signum(p.tanh()) * hs[(jj + 2) % hs.len()];
-                if tr.b(jj > 0) {
-                    return ar[(jj * 2 + 1) % 2];
-                }
-                t = t * (jj as f64).cos();
-                acc += t;
-            } else if tr.b(jj < 3) {
-                let z: f64 = -0.5;
-                acc += z;
+                let mut w = p.tanh().cosh().sin().exp2();
+                w += -w.to_radians();
+                let g = h_mix((jj as f64).cos(), *p);
+                acc += w;
+                acc += g;
             }
         }
-        let b = ar[1] / std::f64::consts::PI.hypot(1.0);
+        let e = (1.5 + (-0.5 - ar[0]).cos()).log2();
         acc += *p;
-        acc += b;
+        acc += e;
     }
-    (0.9 / (2.0 + hs[0].sin())).tanh().exp().ln_1p() + arr[3] + vs[0] + acc
+    std::f64::consts::PI.atan().tanh().to_degrees() * 0.02 + arr[3] + vs[0] + acc
 }
 
 const CASE_F0729: Case = case!(f0729, f0729_t, f0729_grad, f0729_pullback, f0729_grad_into,
@@ -11731,36 +11945,32 @@ fn f0730(arr: [f64; 4], b: f64, c: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in (0..4).rev() {
         let ws = [0.0_f64; 3];
-        let a = (arr[(jj + 2) % arr.len()] * b * 1.5).floor() + (arr[arr.len() - 1 - jj] + b3);
+        let z: f64 = (arr[(jj + 2) % arr.len()] * b).cos();
         acc += ws[2];
-        acc += a;
+        acc += z;
     }
-    let mut cnt: usize = 0;
-    while cnt < 4 && b > -0.5 {
-        cnt += 1;
-        let mut a = f64::sinh(c.tanh()) - (arr[cnt - 1] + arr[cnt % 4]);
-        a = a.cos() + h_cumsum(&arr)[(cnt * 2 + 1) % 4];
-        acc += a;
+    for _ in 0..4 {
+        let b3 = b3 + std::f64::consts::PI / c.tanh().exp() * b.max(b * 0.5);
+        acc += b3;
     }
-    (2.0 + h_leaky(cnt as f64).sin()).sqrt() + arr[3] + c + b3 + acc
+    let t = c;
+    b + core::f64::consts::E + -t + arr[3] + b3 + acc
 }
 
 fn f0730_t(tr: &Trace, arr: [f64; 4], b: f64, c: f64, b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in (0..4).rev() {
         let ws = [0.0_f64; 3];
-        let a = tr.floor(arr[(jj + 2) % arr.len()] * b * 1.5) + (arr[arr.len() - 1 - jj] + b3);
+        let z: f64 = (arr[(jj + 2) % arr.len()] * b).cos();
         acc += ws[2];
-        acc += a;
+        acc += z;
     }
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 4 && b > -0.5) {
-        cnt += 1;
-        let mut a = f64::sinh(c.tanh()) - (arr[cnt - 1] + arr[cnt % 4]);
-        a = a.cos() + h_cumsum(&arr)[(cnt * 2 + 1) % 4];
-        acc += a;
+    for _ in 0..4 {
+        let b3 = b3 + std::f64::consts::PI / c.tanh().exp() * tr.max(b, b * 0.5);
+        acc += b3;
     }
-    (2.0 + h_leaky_t(tr, cnt as f64).sin()).sqrt() + arr[3] + c + b3 + acc
+    let t = c;
+    b + core::f64::consts::E + -t + arr[3] + b3 + acc
 }
 
 const CASE_F0730: Case = case!(f0730, f0730_t, f0730_grad, f0730_pullback, f0730_grad_into,
@@ -11776,15 +11986,15 @@ fn f0731(grid: &[[f64; 2]; 2], c: f64, vs: Vec<f64>) -> f64 {
         let mut it: usize = 0;
         while it < ws.len() {
             it += 1;
-            c -= (ws[it - 1] * 1.5).round() * 0.3 - r;
+            c -= (1.5 + ws[it - 1].cos()).log10() - r;
         }
         acc += *r;
     }
     let pair = h_polar(c, h_nested(std::f64::consts::PI, &vs));
-    c += (c.tanh() * 0.9).asin() % (c.abs() + 0.5);
-    let p = core::f64::consts::E;
-    let cum = h_cumsum(&vs);
-    cum[2] + c + pair.1 + p + acc
+    c += c.tanh().sin().exp();
+    c = c * (vs[0] as f64).tanh();
+    c = c.tanh() + h_norm2([c, grid[0][((std::f64::consts::PI.tanh().exp().powf(2.5).cos().abs() * 2.9).floor() as usize) % 2]]);
+    vs[2].atan() + c + pair.1 + acc
 }
 
 fn f0731_t(tr: &Trace, grid: &[[f64; 2]; 2], c: f64, vs: Vec<f64>) -> f64 {
@@ -11795,15 +12005,15 @@ fn f0731_t(tr: &Trace, grid: &[[f64; 2]; 2], c: f64, vs: Vec<f64>) -> f64 {
         let mut it: usize = 0;
         while tr.b(it < ws.len()) {
             it += 1;
-            c -= tr.round(ws[it - 1] * 1.5) * 0.3 - r;
+            c -= (1.5 + ws[it - 1].cos()).log10() - r;
         }
         acc += *r;
     }
     let pair = h_polar(c, h_nested(std::f64::consts::PI, &vs));
-    c += tr.rem((c.tanh() * 0.9).asin(), tr.abs(c) + 0.5);
-    let p = core::f64::consts::E;
-    let cum = h_cumsum(&vs);
-    cum[2] + c + pair.1 + p + acc
+    c += c.tanh().sin().exp();
+    c = c * (vs[0] as f64).tanh();
+    c = c.tanh() + h_norm2([c, grid[0][(tr.floor(std::f64::consts::PI.tanh().exp().powf(2.5).cos().abs() * 2.9) as usize) % 2]]);
+    vs[2].atan() + c + pair.1 + acc
 }
 
 const CASE_F0731: Case = case!(f0731, f0731_t, f0731_grad, f0731_pullback, f0731_grad_into,
@@ -11815,44 +12025,36 @@ fn f0732(vs: Vec<f64>, mat: &[[f64; 1]; 3], b: f64, mut b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (b3 * mat[0][0]) >= 2.5 {
         for jj in 1..vs.len() {
-            let tup = (b.cos(), 2.5 * b);
-            if jj > 1 {
-                b3 += mat[(jj + 3) % mat.len()][0] - b3;
-                continue;
-            }
+            let tup = (b.cos().tan(), mat[jj][0].abs());
+            b3 = jj as f64;
             acc += tup.1;
         }
-        let mut b3 = h_cumsum(&vs)[0];
-        b3 /= 1.5 + ((b.atan() * 1.5).round() + (b * 1.5).ceil() * 0.3).tanh();
-        acc += b3;
-    } else {
-        b3 = b3 * 0.5 + mat[2][0];
-        let pair = (vs[0] + b, vs[0] - b3);
-        acc += pair.1;
+        for row in mat.iter() {
+            acc += row[0] * vs[0];
+            let tmp = vs.to_vec();
+            acc += tmp[0];
+        }
+        b3 = b3.tanh() + -1.5;
     }
-    h_nested(mat[1][0] * vs[0], &vs) + b3 + acc
+    b + vs[0] + b3 + acc
 }
 
 fn f0732_t(tr: &Trace, vs: Vec<f64>, mat: &[[f64; 1]; 3], b: f64, mut b3: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((b3 * mat[0][0]) >= 2.5) {
         for jj in 1..vs.len() {
-            let tup = (b.cos(), 2.5 * b);
-            if tr.b(jj > 1) {
-                b3 += mat[(jj + 3) % mat.len()][0] - b3;
-                continue;
-            }
+            let tup = (b.cos().tan(), tr.abs(mat[jj][0]));
+            b3 = jj as f64;
             acc += tup.1;
         }
-        let mut b3 = h_cumsum(&vs)[0];
-        b3 /= 1.5 + (tr.round(b.atan() * 1.5) + tr.ceil(b * 1.5) * 0.3).tanh();
-        acc += b3;
-    } else {
-        b3 = b3 * 0.5 + mat[2][0];
-        let pair = (vs[0] + b, vs[0] - b3);
-        acc += pair.1;
+        for row in mat.iter() {
+            acc += row[0] * vs[0];
+            let tmp = vs.to_vec();
+            acc += tmp[0];
+        }
+        b3 = b3.tanh() + -1.5;
     }
-    h_nested(mat[1][0] * vs[0], &vs) + b3 + acc
+    b + vs[0] + b3 + acc
 }
 
 const CASE_F0732: Case = case!(f0732, f0732_t, f0732_grad, f0732_pullback, f0732_grad_into,
@@ -11862,48 +12064,68 @@ const CASE_F0732: Case = case!(f0732, f0732_t, f0732_grad, f0732_pullback, f0732
 #[differentiate(wrt(grid))]
 fn f0733(vs: Vec<f64>, y: f64, grid: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let vals = [0.0_f64; 4];
+    let mut vals = [0.0_f64; 4];
     for j in 0..1 {
         let mut cnt: usize = 0;
         let r: f64 = loop {
             cnt += 1;
             if cnt > 2 {
-                break y / (2.0 + std::f64::consts::PI.sin()) * ((grid[cnt % grid.len()][(j + 3) % 2] * 1.5).ceil() + j as f64);
+                break y / (2.0 + std::f64::consts::PI.sin()) * grid[cnt % grid.len()][(j + 3) % 2].tanh().exp().ln_1p();
             }
-            let q = h_scale3(&[(j as f64).tanh().exp(), y.tanh().exp2(), y.tanh()], y.cos().to_degrees() * 0.02)[cnt % 3];
-            acc += q;
+            if f64::powi(j as f64, 2) >= y.cos() {
+                let mut y = y + (grid[cnt % grid.len()][j] % (1.5 + grid[cnt % grid.len()][cnt.min(2 - 1)].cos()) - y);
+                let z: f64 = if ((vals[j] * 1.5).ceil() * 0.3) <= vals[0].tanh().tan() {
+                    vals[cnt - 1] %= (vs[(cnt * 2 + 1) % 2] * 1.5).abs() + 0.5;
+                    y * 0.9
+                } else {
+                    y = y.tanh() + y / (vals[cnt].abs() + 0.5);
+                    vs[cnt.min(vs.len() - 1)].sin().exp2() + ((cnt as f64 * 1.5).round() + y)
+                };
+                acc += z;
+            } else {
+                let g = y as f64;
+                acc += g;
+            }
         };
-        let v = y.tanh().exp() + vs[(j + 2) % vs.len()] * r;
-        acc += v;
+        if cnt > 1 {
+            return y.sin().tan();
+        }
+        acc += r;
     }
-    for (ii, line) in grid.iter().enumerate() {
-        acc += line[ii.min(2 - 1)] * y;
-    }
-    let xs = [0.0_f64; 2];
-    xs[0] + vs[1] + y + vals[3] + acc
+    y + vs[1] + grid[2][0] + vals[3] + acc
 }
 
 fn f0733_t(tr: &Trace, vs: Vec<f64>, y: f64, grid: &[[f64; 2]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let vals = [0.0_f64; 4];
+    let mut vals = [0.0_f64; 4];
     for j in 0..1 {
         let mut cnt: usize = 0;
         let r: f64 = loop {
             cnt += 1;
             if tr.b(cnt > 2) {
-                break y / (2.0 + std::f64::consts::PI.sin()) * (tr.ceil(grid[cnt % grid.len()][(j + 3) % 2] * 1.5) + j as f64);
+                break y / (2.0 + std::f64::consts::PI.sin()) * grid[cnt % grid.len()][(j + 3) % 2].tanh().exp().ln_1p();
             }
-            let q = h_scale3(&[(j as f64).tanh().exp(), y.tanh().exp2(), y.tanh()], y.cos().to_degrees() * 0.02)[cnt % 3];
-            acc += q;
+            if tr.b(f64::powi(j as f64, 2) >= y.cos()) {
+                let mut y = y + (tr.rem(grid[cnt % grid.len()][j], 1.5 + grid[cnt % grid.len()][cnt.min(2 - 1)].cos()) - y);
+                let z: f64 = if tr.b((tr.ceil(vals[j] * 1.5) * 0.3) <= vals[0].tanh().tan()) {
+                    vals[cnt - 1] = tr.rem(vals[cnt - 1], tr.abs(vs[(cnt * 2 + 1) % 2] * 1.5) + 0.5);
+                    y * 0.9
+                } else {
+                    y = y.tanh() + y / (tr.abs(vals[cnt]) + 0.5);
+                    vs[cnt.min(vs.len() - 1)].sin().exp2() + (tr.round(cnt as f64 * 1.5) + y)
+                };
+                acc += z;
+            } else {
+                let g = y as f64;
+                acc += g;
+            }
         };
-        let v = y.tanh().exp() + vs[(j + 2) % vs.len()] * r;
-        acc += v;
+        if tr.b(cnt > 1) {
+            return y.sin().tan();
+        }
+        acc += r;
     }
-    for (ii, line) in grid.iter().enumerate() {
-        acc += line[ii.min(2 - 1)] * y;
-    }
-    let xs = [0.0_f64; 2];
-    xs[0] + vs[1] + y + vals[3] + acc
+    y + vs[1] + grid[2][0] + vals[3] + acc
 }
 
 const CASE_F0733: Case = case!(f0733, f0733_t, f0733_grad, f0733_pullback, f0733_grad_into,
@@ -11927,23 +12149,26 @@ fn f0734(xs: &[f64], c: f64, b: f64) -> f64 {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     }
-    let w: f64 = if h_mix(std::f64::consts::PI, 1.5) >= c.cos() {
-        let late1: f64;
-        if core::f64::consts::E < (xs[xs.len() - 1 - step] + 0.2) {
-            let vals = [0.0_f64; 3];
-            late1 = core::f64::consts::E.tanh().sinh() + (step as f64).sin().exp();
-            acc += vals[2];
-        } else {
-            let cum = h_cumsum(xs);
-            late1 = (c * step as f64).sin().tan();
-            acc += cum[1];
-        }
-        (std::f64::consts::PI + c) / c.tanh().exp().log2().hypot(1.0) + late1
+    let mut w: f64 = if h_mix(std::f64::consts::PI, 1.5) >= (1.5 + xs[1].cos()).powf((step as f64).tanh() * 1.5) {
+        (((xs[2 - 1 - step] * 1.5).floor() * 0.3).sin() - 2.0).cbrt()
     } else {
-        let ws = [(1.5 + std::f64::consts::PI.cos()).log(2.5 + b.sin()), xs[step.min(xs.len() - 1)] + std::f64::consts::PI, c.clamp(-0.5, 0.8), xs[2 - 1 - step] * c];
-        ws[step]
+        let vals = [0.0_f64; 3];
+        core::f64::consts::E % 1.5 + c / ((step as f64).abs() + 0.5) + vals[2]
     };
-    b + w + acc
+    if (w + core::f64::consts::E) > 2.5 {
+        let w = b;
+        let mut y = h_polar(c.tanh().exp().log(2.5 + (step as f64).sin()), b as f64).1;
+        y = y * (1.5 * y).cos();
+        acc += w;
+        acc += y;
+    } else if (b.tanh() * 0.9).asin() >= w {
+        w *= w.tanh();
+    } else {
+        let v = h_nested(f64::exp2(c.sin()), xs);
+        let pt = h_polar(2.5_f64.powf(v.tanh()), step as f64);
+        acc += pt.1;
+    }
+    xs[(step * 2 + 1) % xs.len()].atan() + xs[step].asinh() + w + acc
 }
 
 fn f0734_t(tr: &Trace, xs: &[f64], c: f64, b: f64) -> f64 {
@@ -11962,23 +12187,26 @@ fn f0734_t(tr: &Trace, xs: &[f64], c: f64, b: f64) -> f64 {
         let tmp = [0.0_f64; 2];
         acc += tmp[1];
     }
-    let w: f64 = if tr.b(h_mix(std::f64::consts::PI, 1.5) >= c.cos()) {
-        let late1: f64;
-        if tr.b(core::f64::consts::E < (xs[xs.len() - 1 - step] + 0.2)) {
-            let vals = [0.0_f64; 3];
-            late1 = core::f64::consts::E.tanh().sinh() + (step as f64).sin().exp();
-            acc += vals[2];
-        } else {
-            let cum = h_cumsum(xs);
-            late1 = (c * step as f64).sin().tan();
-            acc += cum[1];
-        }
-        (std::f64::consts::PI + c) / c.tanh().exp().log2().hypot(1.0) + late1
+    let mut w: f64 = if tr.b(h_mix(std::f64::consts::PI, 1.5) >= (1.5 + xs[1].cos()).powf((step as f64).tanh() * 1.5)) {
+        ((tr.floor(xs[2 - 1 - step] * 1.5) * 0.3).sin() - 2.0).cbrt()
     } else {
-        let ws = [(1.5 + std::f64::consts::PI.cos()).log(2.5 + b.sin()), xs[step.min(xs.len() - 1)] + std::f64::consts::PI, tr.clamp(c, -0.5, 0.8), xs[2 - 1 - step] * c];
-        ws[step]
+        let vals = [0.0_f64; 3];
+        tr.rem(core::f64::consts::E, 1.5) + c / (tr.abs(step as f64) + 0.5) + vals[2]
     };
-    b + w + acc
+    if tr.b((w + core::f64::consts::E) > 2.5) {
+        let w = b;
+        let mut y = h_polar(c.tanh().exp().log(2.5 + (step as f64).sin()), b as f64).1;
+        y = y * (1.5 * y).cos();
+        acc += w;
+        acc += y;
+    } else if tr.b((b.tanh() * 0.9).asin() >= w) {
+        w *= w.tanh();
+    } else {
+        let v = h_nested(f64::exp2(c.sin()), xs);
+        let pt = h_polar(2.5_f64.powf(v.tanh()), step as f64);
+        acc += pt.1;
+    }
+    xs[(step * 2 + 1) % xs.len()].atan() + xs[step].asinh() + w + acc
 }
 
 const CASE_F0734: Case = case!(f0734, f0734_t, f0734_grad, f0734_pullback, f0734_grad_into,
@@ -11986,36 +12214,48 @@ const CASE_F0734: Case = case!(f0734, f0734_t, f0734_grad, f0734_pullback, f0734
     |p, _k| (&p[0..2], p[2], p[3]));
 
 #[differentiate]
-fn f0735(y: f64, zs: [f64; 3], y2: f64, c: f64) -> f64 {
+fn f0735(y: f64, zs: [f64; 3], mut y2: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = -1.5;
-    let (mut u, e) = h_polar(p + zs[1], c.powi(2));
-    for ii in 0..1 {
-        for j in 0..3 {
-            if (1.5 + (j as f64).cos()).log2() > (-0.5 + y2) {
-                u += y2 / zs[j % 3].tanh().exp() / (2.0 + (-zs[j]).sin());
-            }
+    let mut d = (zs[(((y2 + c).sin().abs() * 2.9).floor() as usize) % zs.len()].sin().exp().abs() + 0.5).log10();
+    (d, y2) = (y2, d * zs[2]);
+    let (r, q) = (-zs[2], std::f64::consts::PI.tanh().exp2());
+    let mut it: usize = 0;
+    while it < 1 {
+        it += 1;
+        let late1: f64;
+        if zs[it].sin().tan() > 0.1 {
+            late1 = zs[it.min(zs.len() - 1)] * q / (1.5 + zs[it + 1].tanh());
+        } else {
+            let v = c;
+            late1 = f64::recip(zs[(it + 3) % zs.len()].tanh().tan().hypot(1.0));
+            acc += v;
         }
-        let a = h_mix(0.9, y) + zs[(ii + 1) % zs.len()] / y.hypot(1.0);
-        acc += a;
+        acc += late1;
     }
-    (zs[1].tanh().exp2() * 1.5).trunc() * 0.3 + y + y2 + u + e + acc
+    let z = zs[it % zs.len()] * zs[it] - d * c;
+    d.hypot(1.5 + d.cos()) * (y + core::f64::consts::E) + y2 + r + q + z + acc
 }
 
-fn f0735_t(tr: &Trace, y: f64, zs: [f64; 3], y2: f64, c: f64) -> f64 {
+fn f0735_t(tr: &Trace, y: f64, zs: [f64; 3], mut y2: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let p: f64 = -1.5;
-    let (mut u, e) = h_polar(p + zs[1], c.powi(2));
-    for ii in 0..1 {
-        for j in 0..3 {
-            if tr.b((1.5 + (j as f64).cos()).log2() > (-0.5 + y2)) {
-                u += y2 / zs[j % 3].tanh().exp() / (2.0 + (-zs[j]).sin());
-            }
+    let mut d = (tr.abs(zs[(tr.floor((y2 + c).sin().abs() * 2.9) as usize) % zs.len()].sin().exp()) + 0.5).log10();
+    (d, y2) = (y2, d * zs[2]);
+    let (r, q) = (-zs[2], std::f64::consts::PI.tanh().exp2());
+    let mut it: usize = 0;
+    while tr.b(it < 1) {
+        it += 1;
+        let late1: f64;
+        if tr.b(zs[it].sin().tan() > 0.1) {
+            late1 = zs[it.min(zs.len() - 1)] * q / (1.5 + zs[it + 1].tanh());
+        } else {
+            let v = c;
+            late1 = f64::recip(zs[(it + 3) % zs.len()].tanh().tan().hypot(1.0));
+            acc += v;
         }
-        let a = h_mix(0.9, y) + zs[(ii + 1) % zs.len()] / y.hypot(1.0);
-        acc += a;
+        acc += late1;
     }
-    tr.trunc(zs[1].tanh().exp2() * 1.5) * 0.3 + y + y2 + u + e + acc
+    let z = zs[it % zs.len()] * zs[it] - d * c;
+    d.hypot(1.5 + d.cos()) * (y + core::f64::consts::E) + y2 + r + q + z + acc
 }
 
 const CASE_F0735: Case = case!(f0735, f0735_t, f0735_grad, f0735_pullback, f0735_grad_into,
@@ -12025,56 +12265,32 @@ const CASE_F0735: Case = case!(f0735, f0735_t, f0735_grad, f0735_pullback, f0735
 #[differentiate]
 fn f0736(vs: Vec<f64>, x: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut hs = [x, vs[0].cos(), x - vs[1]];
-    hs[2] = ((x * 1.5).trunc() + x).tanh().exp();
-    let (mut v, r): (f64, f64) = (x, 0.3);
-    let mut round: usize = 0;
-    while round < 4 {
-        round += 1;
-        if round < 4 {
-            v += (1.0 + x * x).recip() / (2.0 + vs[round - 1].sin());
-            let cum = h_scale3(&hs, (1.5 + vs[(round + 1) % vs.len()].tanh()).recip());
-            acc += cum[2];
-        }
-    }
-    let s: f64 = if round < 4 {
-        let e: f64 = if round < 4 {
-            h_pow(h_pow(0.5, 1), 2)
-        } else {
-            vs[(round + 1) % vs.len()].hypot(1.5 + v.tanh()) * 1.2
-        };
-        f64::hypot(vs[(round + 1) % vs.len()], 2.0 + (a.sin() * 0.9).asin().sin()) + e
-    } else {
-        (f64::acos(x.tanh() * 0.9) * 1.5).round() + h_mix(0.1, r)
-    };
-    h_cumsum(&vs)[round % 4] + a + hs[2] + v + r + s + acc
+    let mut hs = [x, (vs[0] * 1.5).floor() * 0.3, x];
+    let t = 2.5 + x - hs[2];
+    let p = t;
+    let tup = h_polar(t + std::f64::consts::PI, t + core::f64::consts::E);
+    let xs: [f64; 1] = [0.0; 1];
+    hs[0] *= (hs[((xs[0].cos().tanh().abs() * 2.9).floor() as usize) % hs.len()] / (-0.5 + tup.1).tanh().exp()).tanh();
+    acc += a;
+    let a = hs[0] - p + vs[2];
+    hs[2] = h_dot(&xs, &vs).tanh();
+    let q = (p / (x.abs() + 0.5)).sin();
+    (xs[0] / (1.0 + t * t)).cos().exp_m1() + hs[2] + a + q + acc
 }
 
 fn f0736_t(tr: &Trace, vs: Vec<f64>, x: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut hs = [x, vs[0].cos(), x - vs[1]];
-    hs[2] = (tr.trunc(x * 1.5) + x).tanh().exp();
-    let (mut v, r): (f64, f64) = (x, 0.3);
-    let mut round: usize = 0;
-    while tr.b(round < 4) {
-        round += 1;
-        if tr.b(round < 4) {
-            v += (1.0 + x * x).recip() / (2.0 + vs[round - 1].sin());
-            let cum = h_scale3(&hs, (1.5 + vs[(round + 1) % vs.len()].tanh()).recip());
-            acc += cum[2];
-        }
-    }
-    let s: f64 = if tr.b(round < 4) {
-        let e: f64 = if tr.b(round < 4) {
-            h_pow(h_pow(0.5, 1), 2)
-        } else {
-            vs[(round + 1) % vs.len()].hypot(1.5 + v.tanh()) * 1.2
-        };
-        f64::hypot(vs[(round + 1) % vs.len()], 2.0 + (a.sin() * 0.9).asin().sin()) + e
-    } else {
-        tr.round(f64::acos(x.tanh() * 0.9) * 1.5) + h_mix(0.1, r)
-    };
-    h_cumsum(&vs)[round % 4] + a + hs[2] + v + r + s + acc
+    let mut hs = [x, tr.floor(vs[0] * 1.5) * 0.3, x];
+    let t = 2.5 + x - hs[2];
+    let p = t;
+    let tup = h_polar(t + std::f64::consts::PI, t + core::f64::consts::E);
+    let xs: [f64; 1] = [0.0; 1];
+    hs[0] *= (hs[(tr.floor(xs[0].cos().tanh().abs() * 2.9) as usize) % hs.len()] / (-0.5 + tup.1).tanh().exp()).tanh();
+    acc += a;
+    let a = hs[0] - p + vs[2];
+    hs[2] = h_dot(&xs, &vs).tanh();
+    let q = (p / (tr.abs(x) + 0.5)).sin();
+    (xs[0] / (1.0 + t * t)).cos().exp_m1() + hs[2] + a + q + acc
 }
 
 const CASE_F0736: Case = case!(f0736, f0736_t, f0736_grad, f0736_pullback, f0736_grad_into,
@@ -12084,34 +12300,32 @@ const CASE_F0736: Case = case!(f0736, f0736_t, f0736_grad, f0736_pullback, f0736
 #[differentiate]
 fn f0737(x: f64, xs: &[f64], a: f64) -> f64 {
     let mut w: f64 = if (core::f64::consts::E * x) <= 1.2 {
-        (xs[0] * 1.5).trunc() * 0.3 * a.tanh()
+        xs[0].powi(1) * (xs[0] - a)
     } else {
-        (a.abs() + 0.5).recip().to_radians()
+        (xs[0] * x).atan()
     };
-    let mut cnt: usize = 0;
-    while cnt < 4 && (xs[0] + a) < xs[0].max(a) {
-        cnt += 1;
-        for i in (0..xs.len()).rev() {
-            w += h_mix(xs[0], h_scale3(&[w, xs[0], i as f64], xs[0])[i]);
+    for v in xs.iter() {
+        if h_dot(xs, xs) <= 0.9 {
+            continue;
         }
+        w -= a % 1.5 / (v + x).hypot(1.0);
     }
-    xs[0] + w
+    h_polar(xs[0], w).1 * (a - w)
 }
 
 fn f0737_t(tr: &Trace, x: f64, xs: &[f64], a: f64) -> f64 {
     let mut w: f64 = if tr.b((core::f64::consts::E * x) <= 1.2) {
-        tr.trunc(xs[0] * 1.5) * 0.3 * a.tanh()
+        xs[0].powi(1) * (xs[0] - a)
     } else {
-        (tr.abs(a) + 0.5).recip().to_radians()
+        (xs[0] * x).atan()
     };
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 4 && (xs[0] + a) < tr.max(xs[0], a)) {
-        cnt += 1;
-        for i in (0..xs.len()).rev() {
-            w += h_mix(xs[0], h_scale3(&[w, xs[0], i as f64], xs[0])[i]);
+    for v in xs.iter() {
+        if tr.b(h_dot(xs, xs) <= 0.9) {
+            continue;
         }
+        w -= tr.rem(a, 1.5) / (v + x).hypot(1.0);
     }
-    xs[0] + w
+    h_polar(xs[0], w).1 * (a - w)
 }
 
 const CASE_F0737: Case = case!(f0737, f0737_t, f0737_grad, f0737_pullback, f0737_grad_into,
@@ -12122,59 +12336,55 @@ const CASE_F0737: Case = case!(f0737, f0737_t, f0737_grad, f0737_pullback, f0737
 fn f0738(arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if (0.2 + std::f64::consts::PI) > (std::f64::consts::PI + 2.0) {
-        let mut a = arr1[(((1.5 + std::f64::consts::PI.cos()).ln().sin().abs() * 2.9).floor() as usize) % arr1.len()];
-        if (a.tanh() * 0.9).acos() < 0.9 {
+        let a = arr1[(((std::f64::consts::PI.tanh().to_degrees() * 0.02).sin().abs() * 2.9).floor() as usize) % arr1.len()];
+        if (2.0 + a.sin()).sqrt() < 0.9 {
             let b: f64 = {
-                let e: f64 = if (a.tanh() * 0.9).acos() > a {
-                    let a = a + ((arr[1] * 1.5).round() + arr1[0]) as f64;
-                    arr1[0] + a
+                let e: f64 = if ((a * 1.5).trunc() * 0.3) > a {
+                    let a = a * arr[1].atan().asinh();
+                    h_nested(a / (arr[1].abs() + 0.5), &arr1)
                 } else {
-                    a * std::f64::consts::PI + -arr[((arr[1].sin().abs() * 2.9).floor() as usize) % arr.len()]
+                    let y = f64::signum(h_norm2([a, core::f64::consts::E])) * arr[1].atan();
+                    y.hypot(1.0).ln_1p() + a.atan()
                 };
-                a = (std::f64::consts::PI + core::f64::consts::E).clamp(-0.5, 0.8);
-                (a.cos().to_degrees() * 0.02).clamp(-0.5, 0.8) + e
+                let a = a * -a as f64;
+                -a / (1.5 + h_dot(&arr, &arr1).tanh()) + e
             };
             acc += b;
         } else {
-            let tup = h_polar(arr1[((a.tanh().abs() * 2.9).floor() as usize) % 4] * a, a.mul_add(arr1[2], arr1[2]));
-            acc += tup.1;
+            let z = (a + a * 0.5).atan();
+            acc += z;
         }
-        let a = a + a * 0.5;
-        acc += a;
-    } else {
-        let res = h_cumsum(&arr1);
-        acc += res[3];
+        let ys = [0.0_f64; 4];
+        acc += ys[3];
     }
-    f64::acos(arr[(((arr[((arr[((std::f64::consts::PI.tanh().tan().cos().abs() * 2.9).floor() as usize) % 3].hypot(1.0).powf(arr1[2].tanh() * 1.5).tanh().abs() * 2.9).floor() as usize) % arr.len()].sin() * 0.9).acos().cos().abs() * 2.9).floor() as usize) % 3].atan2(1.0 + arr[2] * arr[2]).tanh() * 0.9) + acc
+    arr[(((0.2 * arr[(((arr[(((arr[(((arr[(((1.5 + std::f64::consts::PI.cos() + 1.2).acosh().cos().abs() * 2.9).floor() as usize) % 3] / (1.5 + arr1[(((-arr1[0]).tanh().abs() * 2.9).floor() as usize) % 4].cos())).tanh().abs() * 2.9).floor() as usize) % arr.len()] - arr[2]).sin().abs() * 2.9).floor() as usize) % arr.len()] - arr[1]).cos().abs() * 2.9).floor() as usize) % 3]).sin().abs() * 2.9).floor() as usize) % arr.len()] + acc
 }
 
 fn f0738_t(tr: &Trace, arr: [f64; 3], arr1: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((0.2 + std::f64::consts::PI) > (std::f64::consts::PI + 2.0)) {
-        let mut a = arr1[(tr.floor((1.5 + std::f64::consts::PI.cos()).ln().sin().abs() * 2.9) as usize) % arr1.len()];
-        if tr.b((a.tanh() * 0.9).acos() < 0.9) {
+        let a = arr1[(tr.floor((std::f64::consts::PI.tanh().to_degrees() * 0.02).sin().abs() * 2.9) as usize) % arr1.len()];
+        if tr.b((2.0 + a.sin()).sqrt() < 0.9) {
             let b: f64 = {
-                let e: f64 = if tr.b((a.tanh() * 0.9).acos() > a) {
-                    let a = a + (tr.round(arr[1] * 1.5) + arr1[0]) as f64;
-                    arr1[0] + a
+                let e: f64 = if tr.b((tr.trunc(a * 1.5) * 0.3) > a) {
+                    let a = a * arr[1].atan().asinh();
+                    h_nested(a / (tr.abs(arr[1]) + 0.5), &arr1)
                 } else {
-                    a * std::f64::consts::PI + -arr[(tr.floor(arr[1].sin().abs() * 2.9) as usize) % arr.len()]
+                    let y = tr.signum(h_norm2([a, core::f64::consts::E])) * arr[1].atan();
+                    y.hypot(1.0).ln_1p() + a.atan()
                 };
-                a = tr.clamp(std::f64::consts::PI + core::f64::consts::E, -0.5, 0.8);
-                tr.clamp(a.cos().to_degrees() * 0.02, -0.5, 0.8) + e
+                let a = a * -a as f64;
+                -a / (1.5 + h_dot(&arr, &arr1).tanh()) + e
             };
             acc += b;
         } else {
-            let tup = h_polar(arr1[(tr.floor(a.tanh().abs() * 2.9) as usize) % 4] * a, a.mul_add(arr1[2], arr1[2]));
-            acc += tup.1;
+            let z = (a + a * 0.5).atan();
+            acc += z;
         }
-        let a = a + a * 0.5;
-        acc += a;
-    } else {
-        let res = h_cumsum(&arr1);
-        acc += res[3];
+        let ys = [0.0_f64; 4];
+        acc += ys[3];
     }
-    f64::acos(arr[(tr.floor((arr[(tr.floor(arr[(tr.floor(std::f64::consts::PI.tanh().tan().cos().abs() * 2.9) as usize) % 3].hypot(1.0).powf(arr1[2].tanh() * 1.5).tanh().abs() * 2.9) as usize) % arr.len()].sin() * 0.9).acos().cos().abs() * 2.9) as usize) % 3].atan2(1.0 + arr[2] * arr[2]).tanh() * 0.9) + acc
+    arr[(tr.floor((0.2 * arr[(tr.floor((arr[(tr.floor((arr[(tr.floor((arr[(tr.floor((1.5 + std::f64::consts::PI.cos() + 1.2).acosh().cos().abs() * 2.9) as usize) % 3] / (1.5 + arr1[(tr.floor((-arr1[0]).tanh().abs() * 2.9) as usize) % 4].cos())).tanh().abs() * 2.9) as usize) % arr.len()] - arr[2]).sin().abs() * 2.9) as usize) % arr.len()] - arr[1]).cos().abs() * 2.9) as usize) % 3]).sin().abs() * 2.9) as usize) % arr.len()] + acc
 }
 
 const CASE_F0738: Case = case!(f0738, f0738_t, f0738_grad, f0738_pullback, f0738_grad_into,
@@ -12186,36 +12396,26 @@ fn f0739(vals: &[f64], mut a: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let tmp = vals.to_vec();
     for (v, w) in tmp.iter().zip(vals.iter()) {
-        a = a.tanh() + v.cos();
+        a = a.tanh() + v.abs();
         acc += *w;
     }
-    a += (1.5 + h_norm2([std::f64::consts::PI, b]).cos()).log(2.5 + h_mix(b, vals[2]).sin());
-    for (ii, g) in tmp.iter().enumerate() {
-        let hs: [f64; 2] = [0.0; 2];
-        if (hs[(ii + 2) % hs.len()] / (1.5 + tmp[(ii * 2 + 1) % 4].cos())) >= -1.5 {
-            continue;
-        }
-        acc += *g;
-    }
-    vals[1] + a + acc
+    a += h_norm2([std::f64::consts::PI, b]).tanh().exp2();
+    let hs = [[0.0_f64; 1]; 3];
+    a *= h_nested(b, &tmp).tanh().cosh().sin();
+    b.tanh() + a + hs[2][0] + acc
 }
 
 fn f0739_t(tr: &Trace, vals: &[f64], mut a: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let tmp = vals.to_vec();
     for (v, w) in tmp.iter().zip(vals.iter()) {
-        a = a.tanh() + v.cos();
+        a = a.tanh() + tr.abs(*v);
         acc += *w;
     }
-    a += (1.5 + h_norm2([std::f64::consts::PI, b]).cos()).log(2.5 + h_mix(b, vals[2]).sin());
-    for (ii, g) in tmp.iter().enumerate() {
-        let hs: [f64; 2] = [0.0; 2];
-        if tr.b((hs[(ii + 2) % hs.len()] / (1.5 + tmp[(ii * 2 + 1) % 4].cos())) >= -1.5) {
-            continue;
-        }
-        acc += *g;
-    }
-    vals[1] + a + acc
+    a += h_norm2([std::f64::consts::PI, b]).tanh().exp2();
+    let hs = [[0.0_f64; 1]; 3];
+    a *= h_nested(b, &tmp).tanh().cosh().sin();
+    b.tanh() + a + hs[2][0] + acc
 }
 
 const CASE_F0739: Case = case!(f0739, f0739_t, f0739_grad, f0739_pullback, f0739_grad_into,
@@ -12241,7 +12441,7 @@ fn f0740(c: f64) -> f64 {
         acc += vals[1];
     }
     let c = c - (c + 1.5 * c);
-    c.clamp(-0.5, 0.8) / (c as f64).hypot(1.0) + acc
+    c.cos() / c.hypot(1.0) + acc
 }
 
 fn f0740_t(tr: &Trace, c: f64) -> f64 {
@@ -12262,7 +12462,7 @@ fn f0740_t(tr: &Trace, c: f64) -> f64 {
         acc += vals[1];
     }
     let c = c - (c + 1.5 * c);
-    tr.clamp(c, -0.5, 0.8) / (c as f64).hypot(1.0) + acc
+    c.cos() / c.hypot(1.0) + acc
 }
 
 const CASE_F0740: Case = case!(f0740, f0740_t, f0740_grad, f0740_pullback, f0740_grad_into,
@@ -12271,108 +12471,136 @@ const CASE_F0740: Case = case!(f0740, f0740_t, f0740_grad, f0740_pullback, f0740
 
 #[differentiate(wrt(hs3))]
 fn f0741(vals: &[f64], e: i32, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
-    let d: f64 = if hs[1] < std::f64::consts::PI.to_radians() {
+    let d: f64 = if hs[1] < std::f64::consts::PI.sin() {
         let w: f64 = {
             let g: f64 = match e {
                 0 => {
                     let pair = (hs[1], 2.5 - hs3[0]);
-                    pair.1.mul_add(2.5, hs3[0]) * hs3[0]
+                    pair.1.atan2(1.0 + hs3[0] * hs3[0]) * pair.0.tanh().exp_m1()
                 }
                 _ => {
-                    (1.5 + (2.0 * e as f64).cos()).sqrt()
+                    (2.5 + e as f64).to_radians()
                 }
             };
-            let d = e as f64;
-            (2.0 + (e as f64).sin()).ln_1p() % core::f64::consts::E.clamp(-0.5, 0.8).hypot(1.0) + g + d
+            let late1: f64;
+            if vals[0] < -g {
+                let u = g.min(hs3[0]);
+                late1 = (hs[((u.tanh().abs() * 2.9).floor() as usize) % hs.len()].abs() + 0.5).ln_1p().atan2(h_mix(vals[0], g).hypot(1.0));
+            } else {
+                let t = hs[(((e as f64).tanh().abs() * 2.9).floor() as usize) % 4].tanh().cosh().signum() * g;
+                late1 = t;
+            }
+            g + late1
         };
-        hs3[0] / (2.0 + std::f64::consts::PI.sin()) * (w / (1.0 + hs3[0] * hs3[0]))
+        ((w + hs3[0]).sin() * 0.9).atanh()
     } else {
-        let s: f64 = if -std::f64::consts::PI < (1.5 + vals[0].tanh()).log10() {
-            hs[0]
-        } else {
-            (e as f64).atan() / (vals[3] * hs3[0]).hypot(1.0)
-        };
-        hs3[0] + s
+        core::f64::consts::E + vals[2] - core::f64::consts::E * vals[0]
     };
-    (1.5 + hs3[0].sin().exp_m1().tanh()).cbrt() + vals[4] + d
+    d.to_radians().tanh().sinh() + hs3[0]
 }
 
 fn f0741_t(tr: &Trace, vals: &[f64], e: i32, hs: Vec<f64>, hs3: Vec<f64>) -> f64 {
-    let d: f64 = if tr.b(hs[1] < std::f64::consts::PI.to_radians()) {
+    let d: f64 = if tr.b(hs[1] < std::f64::consts::PI.sin()) {
         let w: f64 = {
             let g: f64 = match e {
                 0 => {
                     let pair = (hs[1], 2.5 - hs3[0]);
-                    pair.1.mul_add(2.5, hs3[0]) * hs3[0]
+                    pair.1.atan2(1.0 + hs3[0] * hs3[0]) * pair.0.tanh().exp_m1()
                 }
                 _ => {
-                    (1.5 + (2.0 * e as f64).cos()).sqrt()
+                    (2.5 + e as f64).to_radians()
                 }
             };
-            let d = e as f64;
-            tr.rem((2.0 + (e as f64).sin()).ln_1p(), tr.clamp(core::f64::consts::E, -0.5, 0.8).hypot(1.0)) + g + d
+            let late1: f64;
+            if tr.b(vals[0] < -g) {
+                let u = tr.min(g, hs3[0]);
+                late1 = (tr.abs(hs[(tr.floor(u.tanh().abs() * 2.9) as usize) % hs.len()]) + 0.5).ln_1p().atan2(h_mix(vals[0], g).hypot(1.0));
+            } else {
+                let t = tr.signum(hs[(tr.floor((e as f64).tanh().abs() * 2.9) as usize) % 4].tanh().cosh()) * g;
+                late1 = t;
+            }
+            g + late1
         };
-        hs3[0] / (2.0 + std::f64::consts::PI.sin()) * (w / (1.0 + hs3[0] * hs3[0]))
+        ((w + hs3[0]).sin() * 0.9).atanh()
     } else {
-        let s: f64 = if tr.b(-std::f64::consts::PI < (1.5 + vals[0].tanh()).log10()) {
-            hs[0]
-        } else {
-            (e as f64).atan() / (vals[3] * hs3[0]).hypot(1.0)
-        };
-        hs3[0] + s
+        core::f64::consts::E + vals[2] - core::f64::consts::E * vals[0]
     };
-    (1.5 + hs3[0].sin().exp_m1().tanh()).cbrt() + vals[4] + d
+    d.to_radians().tanh().sinh() + hs3[0]
 }
 
 const CASE_F0741: Case = case!(f0741, f0741_t, f0741_grad, f0741_pullback, f0741_grad_into,
-    n: 10, active: [false, false, false, false, false, false, false, false, false, true], ints: [[2], [1], [2], [1]],
+    n: 10, active: [false, false, false, false, false, false, false, false, false, true], ints: [[2], [0], [2], [0]],
     |p, k| (&p[0..5], k[0] as i32, p[5..9].to_vec(), p[9..10].to_vec()));
 
 #[differentiate]
-fn f0742(b: f64, rows: &[[f64; 2]], hs: Vec<f64>) -> f64 {
+fn f0742(b: f64, rows: &[[f64; 2]], mut hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for line in rows.iter() {
         acc += h_norm2(*line) * h_mix(b, b);
     }
     let mut y: f64 = {
         let a: f64 = {
-            let v = ((1.0 + b * b).log10() * 1.5).floor() + hs[0] * core::f64::consts::E;
+            let v = ((b.tanh() * 0.9).atanh() * 1.5).floor() + hs[0] * core::f64::consts::E;
             0.1 + v
         };
         rows[2][1] + rows[0][0] / (1.5 + core::f64::consts::E.cos()) + a
     };
-    let c = b * ((b * 1.5).ceil() + b);
-    let late1: f64;
-    if core::f64::consts::E >= (1.0 + hs[0] * hs[0]).log(2.5 + std::f64::consts::PI.sin()) {
-        late1 = hs[0];
+    let mut t: f64 = b * (hs[0] + core::f64::consts::E);
+    if y.cos().exp() < std::f64::consts::PI.cos().exp2() {
+        let u: f64 = if (y - 0.5) <= 0.7 {
+            2.5 + t - (hs[0] + rows[2][1])
+        } else {
+            let z: f64 = if (1.0 + b * b).recip() >= (hs[0] / (1.5 + hs[0].tanh())) {
+                b * 0.9
+            } else {
+                t /= 1.5 + (y / (1.0 + b * b)).cos();
+                hs[0] % (1.5 + hs[0].tanh()) + b
+            };
+            2.5_f64.powf((b + core::f64::consts::E).tanh()) + z
+        };
+        acc += u;
+    } else if (-0.5 / b.hypot(1.0)) > ((t * 1.5).round() + rows[0][1]) {
+        hs[0] = t;
     } else {
-        y = h_mix(y, hs[0]);
-        late1 = (0.2 - c).cos().sinh();
+        y -= (t.mul_add(t, rows[0][(((y * rows[2][1]).sin().abs() * 2.9).floor() as usize) % 2]).tanh() - 2.0).cbrt();
+        hs[0] /= (h_mix(0.5, b) * (y / (1.5 + rows[1][((std::f64::consts::PI.sin().abs() * 2.9).floor() as usize) % 2].cos()))).abs() + 0.5;
     }
-    late1.hypot(1.0).recip() - hs[0] * rows[2][0] + y + c + acc
+    hs[0].tanh().exp_m1() + t + acc
 }
 
-fn f0742_t(tr: &Trace, b: f64, rows: &[[f64; 2]], hs: Vec<f64>) -> f64 {
+fn f0742_t(tr: &Trace, b: f64, rows: &[[f64; 2]], mut hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for line in rows.iter() {
         acc += h_norm2(*line) * h_mix(b, b);
     }
     let mut y: f64 = {
         let a: f64 = {
-            let v = tr.floor((1.0 + b * b).log10() * 1.5) + hs[0] * core::f64::consts::E;
+            let v = tr.floor((b.tanh() * 0.9).atanh() * 1.5) + hs[0] * core::f64::consts::E;
             0.1 + v
         };
         rows[2][1] + rows[0][0] / (1.5 + core::f64::consts::E.cos()) + a
     };
-    let c = b * (tr.ceil(b * 1.5) + b);
-    let late1: f64;
-    if tr.b(core::f64::consts::E >= (1.0 + hs[0] * hs[0]).log(2.5 + std::f64::consts::PI.sin())) {
-        late1 = hs[0];
+    let mut t: f64 = b * (hs[0] + core::f64::consts::E);
+    if tr.b(y.cos().exp() < std::f64::consts::PI.cos().exp2()) {
+        let u: f64 = if tr.b((y - 0.5) <= 0.7) {
+            2.5 + t - (hs[0] + rows[2][1])
+        } else {
+            let z: f64 = if tr.b((1.0 + b * b).recip() >= (hs[0] / (1.5 + hs[0].tanh()))) {
+                b * 0.9
+            } else {
+                t /= 1.5 + (y / (1.0 + b * b)).cos();
+                tr.rem(hs[0], 1.5 + hs[0].tanh()) + b
+            };
+            2.5_f64.powf((b + core::f64::consts::E).tanh()) + z
+        };
+        acc += u;
+    } else if tr.b((-0.5 / b.hypot(1.0)) > (tr.round(t * 1.5) + rows[0][1])) {
+        hs[0] = t;
     } else {
-        y = h_mix(y, hs[0]);
-        late1 = (0.2 - c).cos().sinh();
+        y -= (t.mul_add(t, rows[0][(tr.floor((y * rows[2][1]).sin().abs() * 2.9) as usize) % 2]).tanh() - 2.0).cbrt();
+        hs[0] /= tr.abs(h_mix(0.5, b) * (y / (1.5 + rows[1][(tr.floor(std::f64::consts::PI.sin().abs() * 2.9) as usize) % 2].cos()))) + 0.5;
     }
-    late1.hypot(1.0).recip() - hs[0] * rows[2][0] + y + c + acc
+    hs[0].tanh().exp_m1() + t + acc
 }
 
 const CASE_F0742: Case = case!(f0742, f0742_t, f0742_grad, f0742_pullback, f0742_grad_into,
@@ -12382,52 +12610,82 @@ const CASE_F0742: Case = case!(f0742, f0742_t, f0742_grad, f0742_pullback, f0742
 #[differentiate(wrt(b))]
 fn f0743(y: f64, b: f64, pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if pts[0][0].hypot(1.0).cbrt() > 0.9 {
-        let v: f64 = if f64::cos(std::f64::consts::PI) >= 2.0 {
-            let tmp = [0.0_f64; 4];
-            tmp[3].mul_add(tmp[(((y.tanh() - 2.0).cbrt().tanh().abs() * 2.9).floor() as usize) % tmp.len()], b) + pts[0][1]
-        } else {
-            2.5_f64.powf((pts[0][(((b.cos() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % 2] + 2.0).tanh())
-        };
-        acc += v;
-    } else if (f64::signum(b) * pts[((((b * 1.5).round() + pts[0][0]).cos().abs() * 2.9).floor() as usize) % pts.len()][((pts[1][0].sin().abs() * 2.9).floor() as usize) % 2]) < -1.5 {
-        for i in 0..1 {
-            let y = y - ((y * 1.5).round() + y) % (1.5 + (i as f64 * pts[(i * 2 + 1) % pts.len()][i + 1]).cos());
-            if h_mix(i as f64, -0.5) > (1.5 + pts[i][i + 1].tanh()).log(3.0) {
-                let vals = [0.0_f64; 4];
-                let c = ((b + y) * 1.5).floor() * 0.3;
-                let c = c * -(vals[i] + pts[i][(i + 3) % 2]);
-                acc += c;
+    if (pts[0][0] as f64) >= (pts[1][1].signum() * pts[0][(((pts[0][1] + y).cos().abs() * 2.9).floor() as usize) % 2]) {
+        for jj in 0..3 {
+            let late1: f64;
+            if f64::powi(pts[(jj * 2 + 1) % pts.len()][jj % 2], 1) <= (pts[jj % pts.len()][0] % 1.5) {
+                for i in 0..4 {
+                    let d: f64 = {
+                        let mut s: f64 = if -std::f64::consts::PI >= f64::cos(pts[i % pts.len()][1]) {
+                            (1.5 + pts[(jj * 2 + 1) % pts.len()][(i + 3) % 2].cos()).powf(pts[(i * 2 + 1) % pts.len()][(jj * 2 + 1) % 2].tanh() * 1.5) + (b + y)
+                        } else {
+                            let (w2, t): (f64, f64) = ((pts[i % pts.len()][(i * 2 + 1) % 2].tanh() * 0.9).atanh(), 0.3);
+                            pts[i % pts.len()][(i * 2 + 1) % 2].sin().tanh().exp().log2() + w2 + t
+                        };
+                        s /= 1.5 + (-pts[i % 2][i % 2].tanh().exp2()).tanh();
+                        s * pts[(i + 1) % pts.len()][jj % 2] - -pts[(jj + 3) % pts.len()][(i + 1) % 2]
+                    };
+                    acc += d;
+                }
+                late1 = (std::f64::consts::PI.tanh() * 0.9).acos() as f64;
+            } else {
+                late1 = f64::log(2.0 + y.sin(), 2.5 + pts[(((y + b).sin().abs() * 2.9).floor() as usize) % pts.len()][1].cos().sin());
             }
-            acc += y;
+            acc += late1;
         }
+        let q: f64 = if y.hypot(1.5 + pts[((h_norm2([0.1, b]).sin().abs() * 2.9).floor() as usize) % pts.len()][1].cos()) >= 0.1 {
+            pts[1][1].sin().cosh() - pts[1][1]
+        } else {
+            let e: f64 = if ((b * 1.5).ceil() + pts[1][1]) > ((pts[0][0] * 1.5).round() * 0.3) {
+                0.5 / y.hypot(1.0) + -y
+            } else {
+                pts[1][1].atan().tanh().exp().ln_1p()
+            };
+            y - pts[0][0].hypot(1.0).log2() + e
+        };
+        acc += q;
     }
-    std::f64::consts::PI + y + b + acc
+    h_leaky(pts[0][1].min(pts[1][((h_leaky(pts[(((pts[1][0] * y).tanh().abs() * 2.9).floor() as usize) % pts.len()][((h_mix(pts[1][0], b).sin().abs() * 2.9).floor() as usize) % 2]).cos().abs() * 2.9).floor() as usize) % 2])) + acc
 }
 
 fn f0743_t(tr: &Trace, y: f64, b: f64, pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(pts[0][0].hypot(1.0).cbrt() > 0.9) {
-        let v: f64 = if tr.b(f64::cos(std::f64::consts::PI) >= 2.0) {
-            let tmp = [0.0_f64; 4];
-            tmp[3].mul_add(tmp[(tr.floor((y.tanh() - 2.0).cbrt().tanh().abs() * 2.9) as usize) % tmp.len()], b) + pts[0][1]
-        } else {
-            2.5_f64.powf((pts[0][(tr.floor((b.cos() * 0.9).asin().tanh().abs() * 2.9) as usize) % 2] + 2.0).tanh())
-        };
-        acc += v;
-    } else if tr.b((tr.signum(b) * pts[(tr.floor((tr.round(b * 1.5) + pts[0][0]).cos().abs() * 2.9) as usize) % pts.len()][(tr.floor(pts[1][0].sin().abs() * 2.9) as usize) % 2]) < -1.5) {
-        for i in 0..1 {
-            let y = y - tr.rem(tr.round(y * 1.5) + y, 1.5 + (i as f64 * pts[(i * 2 + 1) % pts.len()][i + 1]).cos());
-            if tr.b(h_mix(i as f64, -0.5) > (1.5 + pts[i][i + 1].tanh()).log(3.0)) {
-                let vals = [0.0_f64; 4];
-                let c = tr.floor((b + y) * 1.5) * 0.3;
-                let c = c * -(vals[i] + pts[i][(i + 3) % 2]);
-                acc += c;
+    if tr.b((pts[0][0] as f64) >= (tr.signum(pts[1][1]) * pts[0][(tr.floor((pts[0][1] + y).cos().abs() * 2.9) as usize) % 2])) {
+        for jj in 0..3 {
+            let late1: f64;
+            if tr.b(f64::powi(pts[(jj * 2 + 1) % pts.len()][jj % 2], 1) <= (tr.rem(pts[jj % pts.len()][0], 1.5))) {
+                for i in 0..4 {
+                    let d: f64 = {
+                        let mut s: f64 = if tr.b(-std::f64::consts::PI >= f64::cos(pts[i % pts.len()][1])) {
+                            (1.5 + pts[(jj * 2 + 1) % pts.len()][(i + 3) % 2].cos()).powf(pts[(i * 2 + 1) % pts.len()][(jj * 2 + 1) % 2].tanh() * 1.5) + (b + y)
+                        } else {
+                            let (w2, t): (f64, f64) = ((pts[i % pts.len()][(i * 2 + 1) % 2].tanh() * 0.9).atanh(), 0.3);
+                            pts[i % pts.len()][(i * 2 + 1) % 2].sin().tanh().exp().log2() + w2 + t
+                        };
+                        s /= 1.5 + (-pts[i % 2][i % 2].tanh().exp2()).tanh();
+                        s * pts[(i + 1) % pts.len()][jj % 2] - -pts[(jj + 3) % pts.len()][(i + 1) % 2]
+                    };
+                    acc += d;
+                }
+                late1 = (std::f64::consts::PI.tanh() * 0.9).acos() as f64;
+            } else {
+                late1 = f64::log(2.0 + y.sin(), 2.5 + pts[(tr.floor((y + b).sin().abs() * 2.9) as usize) % pts.len()][1].cos().sin());
             }
-            acc += y;
+            acc += late1;
         }
+        let q: f64 = if tr.b(y.hypot(1.5 + pts[(tr.floor(h_norm2([0.1, b]).sin().abs() * 2.9) as usize) % pts.len()][1].cos()) >= 0.1) {
+            pts[1][1].sin().cosh() - pts[1][1]
+        } else {
+            let e: f64 = if tr.b((tr.ceil(b * 1.5) + pts[1][1]) > (tr.round(pts[0][0] * 1.5) * 0.3)) {
+                0.5 / y.hypot(1.0) + -y
+            } else {
+                pts[1][1].atan().tanh().exp().ln_1p()
+            };
+            y - pts[0][0].hypot(1.0).log2() + e
+        };
+        acc += q;
     }
-    std::f64::consts::PI + y + b + acc
+    h_leaky_t(tr, tr.min(pts[0][1], pts[1][(tr.floor(h_leaky_t(tr, pts[(tr.floor((pts[1][0] * y).tanh().abs() * 2.9) as usize) % pts.len()][(tr.floor(h_mix(pts[1][0], b).sin().abs() * 2.9) as usize) % 2]).cos().abs() * 2.9) as usize) % 2])) + acc
 }
 
 const CASE_F0743: Case = case!(f0743, f0743_t, f0743_grad, f0743_pullback, f0743_grad_into,
@@ -12441,19 +12699,26 @@ fn f0744(ws: &[f64], ar: &[f64; 1], mut a: f64, ws3: &[f64]) -> f64 {
     for (q, d) in ws3.iter().zip(ar.iter()) {
         if -q < 0.7 {
             let y = y * ar[0];
-            a += y % 1.5 + a.cos().to_degrees() * 0.02;
-            let a: f64 = a + (1.5 + ((ws3[0] * 1.5).trunc() + ws[0]).cos()).ln_1p();
-            acc += a;
+            a += y.sin().cosh() + (2.0 + y.sin()).recip();
+            let late1: f64;
+            if (a / (1.5 + ws[1].cos())) <= 0.5 {
+                a %= 1.5 + (f64::to_degrees(ws3[0].sin()) * 0.02).abs().tanh();
+                late1 = h_polar(d + ws3[3], q + ws3[2]).0;
+            } else {
+                let w: f64 = {
+                    let b: f64 = ws[1];
+                    a += (2.0 + d.sin().exp2().sin()).powi(-1);
+                    -(2.5 * ws3[((((y * 1.5).ceil() + ws3[1]).sin().abs() * 2.9).floor() as usize) % ws3.len()]) + b
+                };
+                late1 = a.to_radians() + (w + q);
+            }
+            acc += late1;
+        } else {
+            let p = q * h_cumsum(ws)[(((*d).tanh().abs() * 2.9).floor() as usize) % 4];
+            acc += p;
         }
-        acc += *d;
     }
-    let r: f64 = if (y * core::f64::consts::E) <= 0.7 {
-        -(y * ws3[1])
-    } else {
-        a %= h_scale3(&[-core::f64::consts::E, y.tanh(), (1.5 + a.cos()).cbrt()], (a.abs() + 0.5).recip())[1].abs() + 0.5;
-        -a * ar[0]
-    };
-    ar[0] + ws[3] + r + acc
+    core::f64::consts::E + ws[3] + a + y + acc
 }
 
 fn f0744_t(tr: &Trace, ws: &[f64], ar: &[f64; 1], mut a: f64, ws3: &[f64]) -> f64 {
@@ -12462,19 +12727,26 @@ fn f0744_t(tr: &Trace, ws: &[f64], ar: &[f64; 1], mut a: f64, ws3: &[f64]) -> f6
     for (q, d) in ws3.iter().zip(ar.iter()) {
         if tr.b(-q < 0.7) {
             let y = y * ar[0];
-            a += tr.rem(y, 1.5) + a.cos().to_degrees() * 0.02;
-            let a: f64 = a + (1.5 + (tr.trunc(ws3[0] * 1.5) + ws[0]).cos()).ln_1p();
-            acc += a;
+            a += y.sin().cosh() + (2.0 + y.sin()).recip();
+            let late1: f64;
+            if tr.b((a / (1.5 + ws[1].cos())) <= 0.5) {
+                a = tr.rem(a, 1.5 + tr.abs(f64::to_degrees(ws3[0].sin()) * 0.02).tanh());
+                late1 = h_polar(d + ws3[3], q + ws3[2]).0;
+            } else {
+                let w: f64 = {
+                    let b: f64 = ws[1];
+                    a += (2.0 + d.sin().exp2().sin()).powi(-1);
+                    -(2.5 * ws3[(tr.floor((tr.ceil(y * 1.5) + ws3[1]).sin().abs() * 2.9) as usize) % ws3.len()]) + b
+                };
+                late1 = a.to_radians() + (w + q);
+            }
+            acc += late1;
+        } else {
+            let p = q * h_cumsum(ws)[(tr.floor((*d).tanh().abs() * 2.9) as usize) % 4];
+            acc += p;
         }
-        acc += *d;
     }
-    let r: f64 = if tr.b((y * core::f64::consts::E) <= 0.7) {
-        -(y * ws3[1])
-    } else {
-        a = tr.rem(a, tr.abs(h_scale3(&[-core::f64::consts::E, y.tanh(), (1.5 + a.cos()).cbrt()], (tr.abs(a) + 0.5).recip())[1]) + 0.5);
-        -a * ar[0]
-    };
-    ar[0] + ws[3] + r + acc
+    core::f64::consts::E + ws[3] + a + y + acc
 }
 
 const CASE_F0744: Case = case!(f0744, f0744_t, f0744_grad, f0744_pullback, f0744_grad_into,
@@ -12484,70 +12756,46 @@ const CASE_F0744: Case = case!(f0744, f0744_t, f0744_grad, f0744_pullback, f0744
 #[differentiate]
 fn f0745(mut a: f64, ws: &[f64], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    a += f64::to_radians(a);
-    for (&u, &t) in zs.iter().zip(ws.iter()) {
-        for i in 0..1 {
-            let late1: f64;
-            if (1.0 + a * a).log10() <= h_cumsum(ws)[0] {
-                late1 = t + (zs[i % zs.len()] + u);
-            } else {
-                late1 = a.atan();
-            }
-            acc += late1;
-        }
-        if t.hypot(1.0).log2() < 2.5_f64.powf(u.sin()) {
-            a += a.mul_add(t, core::f64::consts::E);
-            break;
+    a += (a.abs() + 0.5).sqrt();
+    for jj in 0..3 {
+        a = h_mix(a, h_nested(jj as f64, ws));
+        if jj > 1 {
+            return (jj as f64).max(ws[0]).tanh().exp_m1();
         }
     }
-    for q in ws.iter() {
-        a %= 2.0 + std::f64::consts::PI.tanh().exp().cbrt().clamp(-0.5, 0.8).sin();
-        if h_norm2([-1.5, *q]) > ws[0].tanh().tan() {
-            a *= (a + ws[0]).min(f64::powf(1.5 + zs[3].tanh(), 2.5)).tanh();
-            let a = f64::exp(core::f64::consts::E.tanh()) + q.tanh().exp().powf(ws[0].sin() * 1.5);
-            acc += a;
-        } else if zs[3].mul_add(*q, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh()) {
-            let s = q * (ws[0] + 0.3);
-            acc += s;
-        } else {
-            a = h_mix(a, zs[1] % (1.5 + (*q).cos()));
+    let mut a = a * (a.sin().tan() * (a / (core::f64::consts::E.abs() + 0.5)));
+    let mut cnt: usize = 0;
+    while cnt < 2 {
+        cnt += 1;
+        for _ in 0..cnt {
+            a %= (a.hypot(1.0).powf(a.sin() * 1.5).tanh().to_degrees() * 0.02).hypot(1.0);
         }
+        let pair = ((cnt as f64).tanh().tan(), ws[0]);
+        acc += pair.1;
     }
-    h_cumsum(&zs)[(((zs[3] + a).tanh().abs() * 2.9).floor() as usize) % 4].sin().to_degrees() * 0.02 + acc
+    zs[cnt + 1] + ws[0] + a + acc
 }
 
 fn f0745_t(tr: &Trace, mut a: f64, ws: &[f64], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    a += f64::to_radians(a);
-    for (&u, &t) in zs.iter().zip(ws.iter()) {
-        for i in 0..1 {
-            let late1: f64;
-            if tr.b((1.0 + a * a).log10() <= h_cumsum(ws)[0]) {
-                late1 = t + (zs[i % zs.len()] + u);
-            } else {
-                late1 = a.atan();
-            }
-            acc += late1;
-        }
-        if tr.b(t.hypot(1.0).log2() < 2.5_f64.powf(u.sin())) {
-            a += a.mul_add(t, core::f64::consts::E);
-            break;
+    a += (tr.abs(a) + 0.5).sqrt();
+    for jj in 0..3 {
+        a = h_mix(a, h_nested(jj as f64, ws));
+        if tr.b(jj > 1) {
+            return tr.max(jj as f64, ws[0]).tanh().exp_m1();
         }
     }
-    for q in ws.iter() {
-        a = tr.rem(a, 2.0 + tr.clamp(std::f64::consts::PI.tanh().exp().cbrt(), -0.5, 0.8).sin());
-        if tr.b(h_norm2([-1.5, *q]) > ws[0].tanh().tan()) {
-            a *= tr.min(a + ws[0], f64::powf(1.5 + zs[3].tanh(), 2.5)).tanh();
-            let a = f64::exp(core::f64::consts::E.tanh()) + q.tanh().exp().powf(ws[0].sin() * 1.5);
-            acc += a;
-        } else if tr.b(zs[3].mul_add(*q, 0.5) <= std::f64::consts::PI.hypot(1.5 + a.tanh())) {
-            let s = q * (ws[0] + 0.3);
-            acc += s;
-        } else {
-            a = h_mix(a, tr.rem(zs[1], 1.5 + (*q).cos()));
+    let mut a = a * (a.sin().tan() * (a / (tr.abs(core::f64::consts::E) + 0.5)));
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 2) {
+        cnt += 1;
+        for _ in 0..cnt {
+            a = tr.rem(a, (a.hypot(1.0).powf(a.sin() * 1.5).tanh().to_degrees() * 0.02).hypot(1.0));
         }
+        let pair = ((cnt as f64).tanh().tan(), ws[0]);
+        acc += pair.1;
     }
-    h_cumsum(&zs)[(tr.floor((zs[3] + a).tanh().abs() * 2.9) as usize) % 4].sin().to_degrees() * 0.02 + acc
+    zs[cnt + 1] + ws[0] + a + acc
 }
 
 const CASE_F0745: Case = case!(f0745, f0745_t, f0745_grad, f0745_pullback, f0745_grad_into,
@@ -12560,27 +12808,27 @@ fn f0746(hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
     let mut s: f64 = if (hs[2] + hs[0]) <= 0.2 {
         hs[2]
     } else {
-        hs[2] as f64 * f64::sqrt(hs1[((hs[((hs1[0].atan2(hs[1].hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 3].cos().abs() * 2.9).floor() as usize) % hs1.len()].abs() + 0.5)
+        (1.5 + hs[2].cos()).log(2.5 + hs1[((hs[(((1.5 + hs1[0].cos()).sqrt().tanh().abs() * 2.9).floor() as usize) % 3].tanh().abs() * 2.9).floor() as usize) % hs1.len()].sin()) * hs[0].cos().tan()
     };
-    let tup = (s, hs1[((hs[2].tanh().abs() * 2.9).floor() as usize) % hs1.len()].atan());
-    for (i, r) in hs1.iter().enumerate() {
-        if (hs1[(i + 3) % hs1.len()] - hs1[(i + 1) % hs1.len()]) > 1.2 {
-            return (hs1[i.min(2 - 1)] + hs[(((tup.1 + hs1[(i + 1) % hs1.len()]).tanh().abs() * 2.9).floor() as usize) % hs.len()]).hypot(1.5 + (1.2 * s).cos());
+    let mut round: usize = 0;
+    let y: f64 = loop {
+        round += 1;
+        if round > hs1.len() {
+            break s;
         }
-        let pair = h_polar(hs1[i % hs1.len()], h_mix(hs[hs.len() - 1 - i], hs1[(i + 2) % hs1.len()]));
-        acc += *r;
-        acc += pair.1;
-    }
-    let late1: f64;
-    if -core::f64::consts::E > (hs1[1] / std::f64::consts::PI.tanh().exp()) {
-        late1 = s * hs1[0].tanh();
-    } else {
-        for (u, a) in hs.iter().zip(hs1.iter()) {
-            s = hs[(((u + a).cos().abs() * 2.9).floor() as usize) % hs.len()].clamp(*a - 0.5, *a + 0.5).max(f64::max(hs1[0], hs[2]));
+        for _ in (0..=round).rev() {
+            for _ in 0..round {
+                s *= (hs[(round * 2 + 1) % hs.len()] - h_mix(s, s)).tanh();
+            }
         }
-        late1 = h_nested(hs1[1] / tup.1.tanh().exp(), &hs1);
-    }
-    hs[(((0.1 / (hs[(((-hs[1]).tanh().abs() * 2.9).floor() as usize) % hs.len()].abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % hs.len()].mul_add(late1, hs1[1]).tanh() + s + tup.1 + acc
+        for _ in 0..round {
+            let t = hs[(((1.0 + s * s).log(2.5 + (round as f64).sin()).tanh().abs() * 2.9).floor() as usize) % hs.len()] * s * (s / (1.5 + (round as f64).cos()));
+            acc += t;
+        }
+    };
+    let zs: [f64; 1] = [0.0; 1];
+    s = s * (round as f64).cos();
+    std::f64::consts::PI + s + y + zs[0] + acc
 }
 
 fn f0746_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
@@ -12588,27 +12836,27 @@ fn f0746_t(tr: &Trace, hs: Vec<f64>, hs1: Vec<f64>) -> f64 {
     let mut s: f64 = if tr.b((hs[2] + hs[0]) <= 0.2) {
         hs[2]
     } else {
-        hs[2] as f64 * f64::sqrt(tr.abs(hs1[(tr.floor(hs[(tr.floor(hs1[0].atan2(hs[1].hypot(1.0)).tanh().abs() * 2.9) as usize) % 3].cos().abs() * 2.9) as usize) % hs1.len()]) + 0.5)
+        (1.5 + hs[2].cos()).log(2.5 + hs1[(tr.floor(hs[(tr.floor((1.5 + hs1[0].cos()).sqrt().tanh().abs() * 2.9) as usize) % 3].tanh().abs() * 2.9) as usize) % hs1.len()].sin()) * hs[0].cos().tan()
     };
-    let tup = (s, hs1[(tr.floor(hs[2].tanh().abs() * 2.9) as usize) % hs1.len()].atan());
-    for (i, r) in hs1.iter().enumerate() {
-        if tr.b((hs1[(i + 3) % hs1.len()] - hs1[(i + 1) % hs1.len()]) > 1.2) {
-            return (hs1[i.min(2 - 1)] + hs[(tr.floor((tup.1 + hs1[(i + 1) % hs1.len()]).tanh().abs() * 2.9) as usize) % hs.len()]).hypot(1.5 + (1.2 * s).cos());
+    let mut round: usize = 0;
+    let y: f64 = loop {
+        round += 1;
+        if tr.b(round > hs1.len()) {
+            break s;
         }
-        let pair = h_polar(hs1[i % hs1.len()], h_mix(hs[hs.len() - 1 - i], hs1[(i + 2) % hs1.len()]));
-        acc += *r;
-        acc += pair.1;
-    }
-    let late1: f64;
-    if tr.b(-core::f64::consts::E > (hs1[1] / std::f64::consts::PI.tanh().exp())) {
-        late1 = s * hs1[0].tanh();
-    } else {
-        for (u, a) in hs.iter().zip(hs1.iter()) {
-            s = tr.max(tr.clamp(hs[(tr.floor((u + a).cos().abs() * 2.9) as usize) % hs.len()], *a - 0.5, *a + 0.5), tr.max(hs1[0], hs[2]));
+        for _ in (0..=round).rev() {
+            for _ in 0..round {
+                s *= (hs[(round * 2 + 1) % hs.len()] - h_mix(s, s)).tanh();
+            }
         }
-        late1 = h_nested(hs1[1] / tup.1.tanh().exp(), &hs1);
-    }
-    hs[(tr.floor((0.1 / (tr.abs(hs[(tr.floor((-hs[1]).tanh().abs() * 2.9) as usize) % hs.len()]) + 0.5)).tanh().abs() * 2.9) as usize) % hs.len()].mul_add(late1, hs1[1]).tanh() + s + tup.1 + acc
+        for _ in 0..round {
+            let t = hs[(tr.floor((1.0 + s * s).log(2.5 + (round as f64).sin()).tanh().abs() * 2.9) as usize) % hs.len()] * s * (s / (1.5 + (round as f64).cos()));
+            acc += t;
+        }
+    };
+    let zs: [f64; 1] = [0.0; 1];
+    s = s * (round as f64).cos();
+    std::f64::consts::PI + s + y + zs[0] + acc
 }
 
 const CASE_F0746: Case = case!(f0746, f0746_t, f0746_grad, f0746_pullback, f0746_grad_into,
@@ -12620,44 +12868,42 @@ fn f0747(b: f64, ws: &[f64], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, u) in ws.iter().enumerate() {
         let late1: f64;
-        if vs[i % 3].cos() >= ws[(i + 2) % ws.len()] {
-            late1 = (b.signum() * vs[(i + 2) % vs.len()]).to_radians();
+        if (1.5 * vs[i % 3]) <= (b / (*u).hypot(1.0)) {
+            for _ in 0..3 {
+                if i < 1 {
+                    return *u;
+                }
+            }
+            late1 = (ws[i.min(3 - 1)] - ws[(i * 2 + 1) % ws.len()]).cos();
         } else {
-            late1 = (i as f64).hypot(1.5 + ws[i.min(3 - 1)].cos()) + b.tanh().exp();
+            late1 = i as f64;
         }
-        let b = b * (u * i as f64 + (u * 1.5).floor() * 0.3);
+        let b = ((ws[(i * 2 + 1) % 3] * vs[(i * 2 + 1) % 3]).sin() * 0.9).asin();
         acc += late1;
         acc += b;
     }
-    let s: f64 = if (vs[2] + b) > (vs[2] - 0.3) {
-        f64::cbrt(core::f64::consts::E.tanh() - 2.0).tanh().tan()
-    } else {
-        let (t, u) = h_polar(b, vs[0]);
-        -b + t + u
-    };
-    (s + ws[1]).signum() * s.sin().exp() + acc
+    (b - core::f64::consts::E) / (2.0 + b.sin()) + vs[2] + acc
 }
 
 fn f0747_t(tr: &Trace, b: f64, ws: &[f64], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for (i, u) in ws.iter().enumerate() {
         let late1: f64;
-        if tr.b(vs[i % 3].cos() >= ws[(i + 2) % ws.len()]) {
-            late1 = (tr.signum(b) * vs[(i + 2) % vs.len()]).to_radians();
+        if tr.b((1.5 * vs[i % 3]) <= (b / (*u).hypot(1.0))) {
+            for _ in 0..3 {
+                if tr.b(i < 1) {
+                    return *u;
+                }
+            }
+            late1 = (ws[i.min(3 - 1)] - ws[(i * 2 + 1) % ws.len()]).cos();
         } else {
-            late1 = (i as f64).hypot(1.5 + ws[i.min(3 - 1)].cos()) + b.tanh().exp();
+            late1 = i as f64;
         }
-        let b = b * (u * i as f64 + tr.floor(u * 1.5) * 0.3);
+        let b = ((ws[(i * 2 + 1) % 3] * vs[(i * 2 + 1) % 3]).sin() * 0.9).asin();
         acc += late1;
         acc += b;
     }
-    let s: f64 = if tr.b((vs[2] + b) > (vs[2] - 0.3)) {
-        f64::cbrt(core::f64::consts::E.tanh() - 2.0).tanh().tan()
-    } else {
-        let (t, u) = h_polar(b, vs[0]);
-        -b + t + u
-    };
-    tr.signum(s + ws[1]) * s.sin().exp() + acc
+    (b - core::f64::consts::E) / (2.0 + b.sin()) + vs[2] + acc
 }
 
 const CASE_F0747: Case = case!(f0747, f0747_t, f0747_grad, f0747_pullback, f0747_grad_into,
@@ -12665,60 +12911,32 @@ const CASE_F0747: Case = case!(f0747, f0747_t, f0747_grad, f0747_pullback, f0747
     |p, _k| (p[0], &p[1..4], p[4..7].to_vec()));
 
 #[differentiate]
-fn f0748(vals: &[f64], b: f64, vs: Vec<f64>, grid: &[[f64; 1]; 1]) -> f64 {
+fn f0748(vals: &[f64], mut b: f64, vs: Vec<f64>, grid: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut zs = [b.tanh(), b.sin().powi(4), grid[0][0] as f64];
-        if ii % 2 == 0 {
-            for l in 0..ii + 1 {
-                let r: f64 = if ii < 1 {
-                    let s = -b.clamp(b - 0.5, b + 0.5);
-                    b % (1.5 + vs[(l + 2) % vs.len()].cos().cos()) + s
-                } else {
-                    (1.5 + (b / (2.0 + grid[0][0].sin())).tanh()).log10()
-                };
-                acc += r;
-            }
-            let p: f64 = {
-                let s = vs[ii + 1];
-                h_pow(ii as f64 + s, ii)
-            };
-            let c = vals[ii + 1] / (2.0 + vs[ii % vs.len()].sin()) + p.abs();
-            acc += c;
-        } else {
-            zs[ii] = (b / b.tanh().exp()).tanh();
-        }
+        let zs = [(b * 1.5).round() * 0.3, b + vals[ii], b / (b.abs() + 0.5)];
+        b %= 1.5 + ((2.0 - vals[ii + 1]) * b.max(b * 0.5)).tanh();
         acc += zs[2];
     }
-    (1.5 + std::f64::consts::PI.atan2(1.0 + b * b).cos()).log(2.5 + (vs[0] + vals[(((vs[1] * vals[3]).tanh().abs() * 2.9).floor() as usize) % vals.len()]).sin()) + grid[0][0] + acc
+    for v in vals.iter() {
+        b = b.sin() + (grid[0][0] + v);
+    }
+    b = b * 0.5 + f64::ln(1.5 + b.tanh());
+    -(grid[0][0] * -1.5) + b + vs[2] + acc
 }
 
-fn f0748_t(tr: &Trace, vals: &[f64], b: f64, vs: Vec<f64>, grid: &[[f64; 1]; 1]) -> f64 {
+fn f0748_t(tr: &Trace, vals: &[f64], mut b: f64, vs: Vec<f64>, grid: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..2 {
-        let mut zs = [b.tanh(), b.sin().powi(4), grid[0][0] as f64];
-        if tr.b(ii % 2 == 0) {
-            for l in 0..ii + 1 {
-                let r: f64 = if tr.b(ii < 1) {
-                    let s = -tr.clamp(b, b - 0.5, b + 0.5);
-                    tr.rem(b, 1.5 + vs[(l + 2) % vs.len()].cos().cos()) + s
-                } else {
-                    (1.5 + (b / (2.0 + grid[0][0].sin())).tanh()).log10()
-                };
-                acc += r;
-            }
-            let p: f64 = {
-                let s = vs[ii + 1];
-                h_pow(ii as f64 + s, ii)
-            };
-            let c = vals[ii + 1] / (2.0 + vs[ii % vs.len()].sin()) + tr.abs(p);
-            acc += c;
-        } else {
-            zs[ii] = (b / b.tanh().exp()).tanh();
-        }
+        let zs = [tr.round(b * 1.5) * 0.3, b + vals[ii], b / (tr.abs(b) + 0.5)];
+        b = tr.rem(b, 1.5 + ((2.0 - vals[ii + 1]) * tr.max(b, b * 0.5)).tanh());
         acc += zs[2];
     }
-    (1.5 + std::f64::consts::PI.atan2(1.0 + b * b).cos()).log(2.5 + (vs[0] + vals[(tr.floor((vs[1] * vals[3]).tanh().abs() * 2.9) as usize) % vals.len()]).sin()) + grid[0][0] + acc
+    for v in vals.iter() {
+        b = b.sin() + (grid[0][0] + v);
+    }
+    b = b * 0.5 + f64::ln(1.5 + b.tanh());
+    -(grid[0][0] * -1.5) + b + vs[2] + acc
 }
 
 const CASE_F0748: Case = case!(f0748, f0748_t, f0748_grad, f0748_pullback, f0748_grad_into,
@@ -12733,21 +12951,21 @@ fn f0749(zs: [f64; 1], mat: &[[f64; 3]; 1], ws: &[f64]) -> f64 {
         acc += r;
     }
     let mut c = ws[0];
-    let pt = h_polar(f64::powf(1.5 + c.cos(), c.sin() * 1.5), zs[0]);
-    c += c + zs[0] + c * 0.2;
-    (core::f64::consts::E + c) * (core::f64::consts::E * 0.9) + mat[0][0] + pt.1 + acc
+    let pair = h_polar(c + 1.2, c * zs[0]);
+    c *= mat[0][2].sin();
+    c.min(core::f64::consts::E) * ws[0].sin().exp() + pair.1 + acc
 }
 
-fn f0749_t(_tr: &Trace, zs: [f64; 1], mat: &[[f64; 3]; 1], ws: &[f64]) -> f64 {
+fn f0749_t(tr: &Trace, zs: [f64; 1], mat: &[[f64; 3]; 1], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in (0..ws.len()).rev() {
         let r = 2.0 - std::f64::consts::PI + ws[2] / (1.5 + mat[0][3 - 1 - jj].cos());
         acc += r;
     }
     let mut c = ws[0];
-    let pt = h_polar(f64::powf(1.5 + c.cos(), c.sin() * 1.5), zs[0]);
-    c += c + zs[0] + c * 0.2;
-    (core::f64::consts::E + c) * (core::f64::consts::E * 0.9) + mat[0][0] + pt.1 + acc
+    let pair = h_polar(c + 1.2, c * zs[0]);
+    c *= mat[0][2].sin();
+    tr.min(c, core::f64::consts::E) * ws[0].sin().exp() + pair.1 + acc
 }
 
 const CASE_F0749: Case = case!(f0749, f0749_t, f0749_grad, f0749_pullback, f0749_grad_into,

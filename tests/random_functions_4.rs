@@ -128,27 +128,33 @@ fn h_cumsum(x: &[f64]) -> Vec<f64> {
 
 #[differentiate]
 fn f0750(x: f64, xs: &[f64], ar: &[f64; 2], rows: &[[f64; 2]]) -> f64 {
-    let g = x;
-    let pt = (2.5 / (1.5 + core::f64::consts::E.tanh()), x.powi(2));
-    let mut t = (1.5 + (0.3 + xs[(((x / (1.5 + rows[0][0].tanh())).tanh().abs() * 2.9).floor() as usize) % xs.len()]).cos()).ln();
-    t = t * h_dot(ar, ar).sin();
-    let a: f64 = {
-        let tmp = xs.to_vec();
-        h_mix(xs[1], g) * g + tmp[2]
+    let mut g = x;
+    let pt = (2.5 / (1.5 + core::f64::consts::E.tanh()), (x * 1.5).trunc() * 0.3);
+    let p = (0.3 + xs[(((x / (1.5 + rows[0][0].tanh())).tanh().abs() * 2.9).floor() as usize) % xs.len()]).clamp(g - 0.5, g + 0.5);
+    let mut cnt: usize = 0;
+    let c: f64 = loop {
+        cnt += 1;
+        if cnt > 1 {
+            break (ar[cnt.min(ar.len() - 1)] / x.hypot(1.0)).max(g);
+        }
+        g += x.hypot(1.0).ln();
     };
-    pt.1.sin().exp().clamp(x - 0.5, x + 0.5) + t + a
+    -std::f64::consts::PI / (1.5 + p.cos().sinh().tanh()) + ar[1] + g + pt.1 + c
 }
 
 fn f0750_t(tr: &Trace, x: f64, xs: &[f64], ar: &[f64; 2], rows: &[[f64; 2]]) -> f64 {
-    let g = x;
-    let pt = (2.5 / (1.5 + core::f64::consts::E.tanh()), x.powi(2));
-    let mut t = (1.5 + (0.3 + xs[(tr.floor((x / (1.5 + rows[0][0].tanh())).tanh().abs() * 2.9) as usize) % xs.len()]).cos()).ln();
-    t = t * h_dot(ar, ar).sin();
-    let a: f64 = {
-        let tmp = xs.to_vec();
-        h_mix(xs[1], g) * g + tmp[2]
+    let mut g = x;
+    let pt = (2.5 / (1.5 + core::f64::consts::E.tanh()), tr.trunc(x * 1.5) * 0.3);
+    let p = tr.clamp(0.3 + xs[(tr.floor((x / (1.5 + rows[0][0].tanh())).tanh().abs() * 2.9) as usize) % xs.len()], g - 0.5, g + 0.5);
+    let mut cnt: usize = 0;
+    let c: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > 1) {
+            break tr.max(ar[cnt.min(ar.len() - 1)] / x.hypot(1.0), g);
+        }
+        g += x.hypot(1.0).ln();
     };
-    tr.clamp(pt.1.sin().exp(), x - 0.5, x + 0.5) + t + a
+    -std::f64::consts::PI / (1.5 + p.cos().sinh().tanh()) + ar[1] + g + pt.1 + c
 }
 
 const CASE_F0750: Case = case!(f0750, f0750_t, f0750_grad, f0750_pullback, f0750_grad_into,
@@ -157,37 +163,49 @@ const CASE_F0750: Case = case!(f0750, f0750_t, f0750_grad, f0750_pullback, f0750
 
 #[differentiate(wrt(ws))]
 fn f0751(ws: &[f64], vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let late1: f64;
-    if ws[0].hypot(core::f64::consts::E.tanh().exp()) < ws[0] {
-        let b: f64 = if f64::powi(ws[0], 2) <= (0.2 * ws[0]) {
-            let y = (std::f64::consts::PI + ws[0]) * vals[((vals[((((vals[3] * 1.5).ceil() * 0.3).cos().abs() * 2.9).floor() as usize) % vals.len()].sin().sin().abs() * 2.9).floor() as usize) % 4];
-            ws[0] * y + ws[0].tanh().sinh()
+    if ws[0].hypot(1.0).sqrt() < 1.5 {
+        let late2: f64;
+        if ws[0] >= (ws[0] / vals[1].tanh().exp()) {
+            late2 = ws[0];
         } else {
-            let t = 0.1 / (1.5 + (ws[0] * std::f64::consts::PI).tanh());
-            t.sin().exp_m1().cos()
-        };
-        late1 = b;
+            for ii in 0..4 {
+                let tup = (ws[0], vals[(ii + 2) % 4]);
+                acc += tup.1;
+            }
+            late2 = vals[(((vals[3].tanh() * 0.9).asin().cos().abs() * 2.9).floor() as usize) % vals.len()].min(ws[0]);
+        }
+        late1 = vals[1] / (1.5 + late2.cos()) / (h_norm2([late2, late2]).abs() + 0.5);
     } else {
-        late1 = (1.5 + vals[((ws[0].cos().exp_m1().tanh().abs() * 2.9).floor() as usize) % vals.len()].cos()).ln_1p().hypot(2.0 + f64::exp2(ws[0].cos()).sin());
+        let p = (1.5 + ws[0].cos()).recip().tanh();
+        late1 = (2.0 * vals[0]).min(vals[1].to_radians());
+        acc += p;
     }
-    h_leaky(0.1 / (1.5 + ws[0].tanh())) + vals[3] + late1
+    (vals[(((ws[0].cos() * 0.9).atanh().tanh().abs() * 2.9).floor() as usize) % vals.len()] * 1.5).trunc() * 0.3 * late1.tanh().exp() + acc
 }
 
 fn f0751_t(tr: &Trace, ws: &[f64], vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b(ws[0].hypot(core::f64::consts::E.tanh().exp()) < ws[0]) {
-        let b: f64 = if tr.b(f64::powi(ws[0], 2) <= (0.2 * ws[0])) {
-            let y = (std::f64::consts::PI + ws[0]) * vals[(tr.floor(vals[(tr.floor((tr.ceil(vals[3] * 1.5) * 0.3).cos().abs() * 2.9) as usize) % vals.len()].sin().sin().abs() * 2.9) as usize) % 4];
-            ws[0] * y + ws[0].tanh().sinh()
+    if tr.b(ws[0].hypot(1.0).sqrt() < 1.5) {
+        let late2: f64;
+        if tr.b(ws[0] >= (ws[0] / vals[1].tanh().exp())) {
+            late2 = ws[0];
         } else {
-            let t = 0.1 / (1.5 + (ws[0] * std::f64::consts::PI).tanh());
-            t.sin().exp_m1().cos()
-        };
-        late1 = b;
+            for ii in 0..4 {
+                let tup = (ws[0], vals[(ii + 2) % 4]);
+                acc += tup.1;
+            }
+            late2 = tr.min(vals[(tr.floor((vals[3].tanh() * 0.9).asin().cos().abs() * 2.9) as usize) % vals.len()], ws[0]);
+        }
+        late1 = vals[1] / (1.5 + late2.cos()) / (tr.abs(h_norm2([late2, late2])) + 0.5);
     } else {
-        late1 = (1.5 + vals[(tr.floor(ws[0].cos().exp_m1().tanh().abs() * 2.9) as usize) % vals.len()].cos()).ln_1p().hypot(2.0 + f64::exp2(ws[0].cos()).sin());
+        let p = (1.5 + ws[0].cos()).recip().tanh();
+        late1 = tr.min(2.0 * vals[0], vals[1].to_radians());
+        acc += p;
     }
-    h_leaky_t(tr, 0.1 / (1.5 + ws[0].tanh())) + vals[3] + late1
+    tr.trunc(vals[(tr.floor((ws[0].cos() * 0.9).atanh().tanh().abs() * 2.9) as usize) % vals.len()] * 1.5) * 0.3 * late1.tanh().exp() + acc
 }
 
 const CASE_F0751: Case = case!(f0751, f0751_t, f0751_grad, f0751_pullback, f0751_grad_into,
@@ -197,7 +215,7 @@ const CASE_F0751: Case = case!(f0751, f0751_t, f0751_grad, f0751_pullback, f0751
 #[differentiate]
 fn f0752(vals: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = h_mix(0.7, vals[1]) * f64::sqrt(1.0 + vals[0] * vals[0]);
+    let mut c = h_mix(0.7, vals[1]) * f64::cosh(vals[0].cos());
     for jj in 0..4 {
         let p = vals[vals.len() - 1 - jj];
         for a in vals.iter() {
@@ -213,7 +231,7 @@ fn f0752(vals: &[f64], y: f64) -> f64 {
 
 fn f0752_t(_tr: &Trace, vals: &[f64], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut c = h_mix(0.7, vals[1]) * f64::sqrt(1.0 + vals[0] * vals[0]);
+    let mut c = h_mix(0.7, vals[1]) * f64::cosh(vals[0].cos());
     for jj in 0..4 {
         let p = vals[vals.len() - 1 - jj];
         for a in vals.iter() {
@@ -239,19 +257,21 @@ fn f0753(y: f64) -> f64 {
         acc += b;
     } else {
         let mut it: usize = 0;
-        let mut e: f64 = loop {
+        let e: f64 = loop {
             it += 1;
             if it > 1 {
-                break h_norm2([h_pow(-0.5, it), y.clamp(-0.5, 0.8)]);
+                break h_norm2([h_pow(-0.5, it), (y.cos() * 0.9).atanh()]);
             }
             let ys = [[0.0_f64; 1]; 1];
-            let y = y * (ys[0][0] / (1.5 + ys[0][0].to_radians().cos()));
-            acc += y;
+            acc += ys[0][0];
         };
-        e -= y.tanh().atan2(1.5 + h_norm2([2.0, e]).tanh());
+        for _ in 0..2 {
+            let buf = [[0.0_f64; 2]; 2];
+            acc += buf[1][0];
+        }
         acc += e;
     }
-    0.7 - (y - core::f64::consts::E) + acc
+    (y - y * 0.5).atan2((y.tanh() * 0.9).asin().tanh() - 1.5) + acc
 }
 
 fn f0753_t(tr: &Trace, y: f64) -> f64 {
@@ -261,19 +281,21 @@ fn f0753_t(tr: &Trace, y: f64) -> f64 {
         acc += b;
     } else {
         let mut it: usize = 0;
-        let mut e: f64 = loop {
+        let e: f64 = loop {
             it += 1;
             if tr.b(it > 1) {
-                break h_norm2([h_pow(-0.5, it), tr.clamp(y, -0.5, 0.8)]);
+                break h_norm2([h_pow(-0.5, it), (y.cos() * 0.9).atanh()]);
             }
             let ys = [[0.0_f64; 1]; 1];
-            let y = y * (ys[0][0] / (1.5 + ys[0][0].to_radians().cos()));
-            acc += y;
+            acc += ys[0][0];
         };
-        e -= y.tanh().atan2(1.5 + h_norm2([2.0, e]).tanh());
+        for _ in 0..2 {
+            let buf = [[0.0_f64; 2]; 2];
+            acc += buf[1][0];
+        }
         acc += e;
     }
-    0.7 - (y - core::f64::consts::E) + acc
+    tr.atan2(y - y * 0.5, (y.tanh() * 0.9).asin().tanh() - 1.5) + acc
 }
 
 const CASE_F0753: Case = case!(f0753, f0753_t, f0753_grad, f0753_pullback, f0753_grad_into,
@@ -300,7 +322,7 @@ fn f0754(ar: &[f64; 1], vals: &[f64], vals2: &[f64], y: f64) -> f64 {
         }
         acc += *a;
     }
-    vals[0].tanh().exp().log10() + vals2[2] + y + acc
+    vals[0].tanh().exp().log2() + vals2[2] + y + acc
 }
 
 fn f0754_t(tr: &Trace, ar: &[f64; 1], vals: &[f64], vals2: &[f64], y: f64) -> f64 {
@@ -322,7 +344,7 @@ fn f0754_t(tr: &Trace, ar: &[f64; 1], vals: &[f64], vals2: &[f64], y: f64) -> f6
         }
         acc += *a;
     }
-    vals[0].tanh().exp().log10() + vals2[2] + y + acc
+    vals[0].tanh().exp().log2() + vals2[2] + y + acc
 }
 
 const CASE_F0754: Case = case!(f0754, f0754_t, f0754_grad, f0754_pullback, f0754_grad_into,
@@ -348,34 +370,27 @@ fn f0755(x: f64, c: f64) -> f64 {
             let e: f64 = {
                 let g = c;
                 for ii in cnt..6 {
-                    let w = (ii as f64).tanh().sinh().tanh();
-                    acc += w;
+                    let t = (1.5 + ((ii as f64 * 1.5).trunc() * 0.3).cos()).powf(h_mix(cnt as f64, g).sin() * 1.5);
+                    acc += t;
                 }
-                -(cnt as f64 / (g.abs() + 0.5))
+                (x * 1.5).floor() * 0.3 + g
             };
-            let vals: [f64; 2] = [0.0; 2];
-            acc += e;
-            acc += vals[1];
-        } else {
-            let mut d = h_mix(c.hypot(1.0).ln(), c - std::f64::consts::PI);
-            d = d * ((c * 1.5).trunc() * 0.3).tanh();
-            acc += d;
-        }
-        let r: f64 = if ((cnt as f64) as f64) <= 0.2 {
-            let u: f64 = if cnt < 2 {
-                let r = (c / (1.5 + c.tanh())).tanh();
-                x + r
+            let d: f64 = if h_leaky(x) > (x - c) {
+                -h_polar(0.9, std::f64::consts::PI).1
             } else {
-                let ys = [0.0_f64; 1];
-                (-core::f64::consts::E).mul_add(ys[0], h_nested(cnt as f64, &ys))
+                (x + c) * (core::f64::consts::E / ((step as f64).abs() + 0.5))
             };
-            cnt as f64 / u.max(x).hypot(1.0)
+            acc += e;
+            acc += d;
         } else {
-            (x - 0.5) * x.tanh().sinh()
-        };
-        acc += r;
+            let vals = [[0.0_f64; 2]; 1];
+            acc += vals[0][0];
+        }
+        if c.atan2(1.5 + std::f64::consts::PI.cos()) < 0.3 || cnt < 1 {
+            continue;
+        }
     }
-    h_leaky(c.clamp(-0.5, 0.8)) + x + acc
+    c * x.hypot(1.0).sqrt() + acc
 }
 
 fn f0755_t(tr: &Trace, x: f64, c: f64) -> f64 {
@@ -396,34 +411,27 @@ fn f0755_t(tr: &Trace, x: f64, c: f64) -> f64 {
             let e: f64 = {
                 let g = c;
                 for ii in cnt..6 {
-                    let w = (ii as f64).tanh().sinh().tanh();
-                    acc += w;
+                    let t = (1.5 + (tr.trunc(ii as f64 * 1.5) * 0.3).cos()).powf(h_mix(cnt as f64, g).sin() * 1.5);
+                    acc += t;
                 }
-                -(cnt as f64 / (tr.abs(g) + 0.5))
+                tr.floor(x * 1.5) * 0.3 + g
             };
-            let vals: [f64; 2] = [0.0; 2];
-            acc += e;
-            acc += vals[1];
-        } else {
-            let mut d = h_mix(c.hypot(1.0).ln(), c - std::f64::consts::PI);
-            d = d * (tr.trunc(c * 1.5) * 0.3).tanh();
-            acc += d;
-        }
-        let r: f64 = if tr.b(((cnt as f64) as f64) <= 0.2) {
-            let u: f64 = if tr.b(cnt < 2) {
-                let r = (c / (1.5 + c.tanh())).tanh();
-                x + r
+            let d: f64 = if tr.b(h_leaky_t(tr, x) > (x - c)) {
+                -h_polar(0.9, std::f64::consts::PI).1
             } else {
-                let ys = [0.0_f64; 1];
-                (-core::f64::consts::E).mul_add(ys[0], h_nested(cnt as f64, &ys))
+                (x + c) * (core::f64::consts::E / (tr.abs(step as f64) + 0.5))
             };
-            cnt as f64 / tr.max(u, x).hypot(1.0)
+            acc += e;
+            acc += d;
         } else {
-            (x - 0.5) * x.tanh().sinh()
-        };
-        acc += r;
+            let vals = [[0.0_f64; 2]; 1];
+            acc += vals[0][0];
+        }
+        if tr.b(c.atan2(1.5 + std::f64::consts::PI.cos()) < 0.3 || cnt < 1) {
+            continue;
+        }
     }
-    h_leaky_t(tr, tr.clamp(c, -0.5, 0.8)) + x + acc
+    c * x.hypot(1.0).sqrt() + acc
 }
 
 const CASE_F0755: Case = case!(f0755, f0755_t, f0755_grad, f0755_pullback, f0755_grad_into,
@@ -433,9 +441,9 @@ const CASE_F0755: Case = case!(f0755, f0755_t, f0755_grad, f0755_pullback, f0755
 #[differentiate]
 fn f0756(vals: &[f64], hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let tup = (hs[0] + std::f64::consts::PI, vals[1].mul_add(1.5, hs[3]));
-    let mut late1: f64;
-    if vals[2] < (1.0 + vals[0] * vals[0]).ln() {
+    let tup = (hs[0] + std::f64::consts::PI, vals[1].hypot(hs[3].abs() + 0.5));
+    let late1: f64;
+    if vals[2] < vals[0].tanh().exp2() {
         let tmp: [f64; 1] = [0.0; 1];
         late1 = core::f64::consts::E;
         acc += tmp[0];
@@ -444,31 +452,23 @@ fn f0756(vals: &[f64], hs: Vec<f64>) -> f64 {
             if j < 2 {
                 continue;
             }
-            let (r, s) = (vals[j % vals.len()] * hs[j], f64::sqrt(1.5 + vals[vals.len() - 1 - j].tanh()));
+            let (r, s) = (vals[j % vals.len()] * hs[j], f64::log2(1.5 + vals[vals.len() - 1 - j].tanh()));
             acc += r;
             acc += s;
         }
-        late1 = (1.5 + (vals[(((1.5 + vals[1]).tanh().abs() * 2.9).floor() as usize) % vals.len()].tanh() * 0.9).acos().cos()).powi(-1);
+        late1 = vals[(((1.5 + vals[1]).tanh().abs() * 2.9).floor() as usize) % vals.len()].min(std::f64::consts::PI).cos();
     }
-    let r = std::f64::consts::PI.to_radians() + -vals[1];
-    if -0.5 > late1 {
-        let q: f64 = if hs[(((hs[((h_mix(r, late1).tanh().abs() * 2.9).floor() as usize) % hs.len()] + tup.1).tanh().abs() * 2.9).floor() as usize) % hs.len()].sin() >= (hs[3] - hs[1]) {
-            let e = tup.0;
-            e * 0.9
-        } else {
-            late1 = late1 * 0.5;
-            tup.0
-        };
-        acc += q;
-    }
-    (2.0 + f64::acos(r.sin() * 0.9).sin()).ln_1p() + tup.1 + late1 + acc
+    let ws: [f64; 4] = [0.0; 4];
+    let late1 = late1.tanh().cosh().tanh().exp2();
+    let late1 = late1 * tup.1;
+    tup.0 * late1 + f64::sinh(vals[0].tanh()) + ws[3] + acc
 }
 
 fn f0756_t(tr: &Trace, vals: &[f64], hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let tup = (hs[0] + std::f64::consts::PI, vals[1].mul_add(1.5, hs[3]));
-    let mut late1: f64;
-    if tr.b(vals[2] < (1.0 + vals[0] * vals[0]).ln()) {
+    let tup = (hs[0] + std::f64::consts::PI, vals[1].hypot(tr.abs(hs[3]) + 0.5));
+    let late1: f64;
+    if tr.b(vals[2] < vals[0].tanh().exp2()) {
         let tmp: [f64; 1] = [0.0; 1];
         late1 = core::f64::consts::E;
         acc += tmp[0];
@@ -477,24 +477,16 @@ fn f0756_t(tr: &Trace, vals: &[f64], hs: Vec<f64>) -> f64 {
             if tr.b(j < 2) {
                 continue;
             }
-            let (r, s) = (vals[j % vals.len()] * hs[j], f64::sqrt(1.5 + vals[vals.len() - 1 - j].tanh()));
+            let (r, s) = (vals[j % vals.len()] * hs[j], f64::log2(1.5 + vals[vals.len() - 1 - j].tanh()));
             acc += r;
             acc += s;
         }
-        late1 = (1.5 + (vals[(tr.floor((1.5 + vals[1]).tanh().abs() * 2.9) as usize) % vals.len()].tanh() * 0.9).acos().cos()).powi(-1);
+        late1 = tr.min(vals[(tr.floor((1.5 + vals[1]).tanh().abs() * 2.9) as usize) % vals.len()], std::f64::consts::PI).cos();
     }
-    let r = std::f64::consts::PI.to_radians() + -vals[1];
-    if tr.b(-0.5 > late1) {
-        let q: f64 = if tr.b(hs[(tr.floor((hs[(tr.floor(h_mix(r, late1).tanh().abs() * 2.9) as usize) % hs.len()] + tup.1).tanh().abs() * 2.9) as usize) % hs.len()].sin() >= (hs[3] - hs[1])) {
-            let e = tup.0;
-            e * 0.9
-        } else {
-            late1 = late1 * 0.5;
-            tup.0
-        };
-        acc += q;
-    }
-    (2.0 + f64::acos(r.sin() * 0.9).sin()).ln_1p() + tup.1 + late1 + acc
+    let ws: [f64; 4] = [0.0; 4];
+    let late1 = late1.tanh().cosh().tanh().exp2();
+    let late1 = late1 * tup.1;
+    tup.0 * late1 + f64::sinh(vals[0].tanh()) + ws[3] + acc
 }
 
 const CASE_F0756: Case = case!(f0756, f0756_t, f0756_grad, f0756_pullback, f0756_grad_into,
@@ -504,50 +496,46 @@ const CASE_F0756: Case = case!(f0756, f0756_t, f0756_grad, f0756_pullback, f0756
 #[differentiate(wrt(xs))]
 fn f0757(xs: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut x = x * (f64::max(x, x * 0.5) * (1.0 + x * x).log10());
-    x -= (x - xs[3]).abs();
-    x += xs[1];
-    for jj in 0..xs.len() {
-        if x.cos() <= -0.5 && jj > 1 {
-            x -= h_cumsum(xs)[jj.min(4 - 1)].tanh().sinh();
-            for _ in jj..5 {
-                if -x >= core::f64::consts::E.tanh().exp_m1() {
-                    continue;
-                }
-            }
-        } else {
-            let u = h_polar(xs[jj].tanh().exp().ln(), (2.0 + x.sin()).recip()).1;
-            acc += u;
+    let x = x + f64::exp2(x.cos()) * -x;
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > xs.len() {
+            break;
         }
-        let (u, e) = (jj as f64 * 0.9, (jj as f64).tanh().exp_m1());
-        acc += u;
-        acc += e;
+        let tup = h_polar(x - xs[cnt % 4], x + cnt as f64);
+        acc += tup.1;
     }
-    (f64::signum(x) * x * 1.5).trunc() + (xs[(((std::f64::consts::PI / (1.5 + x.cos())).sin().abs() * 2.9).floor() as usize) % xs.len()] + x) + acc
+    let tmp = [0.0_f64; 1];
+    let mut g = (1.5 + xs[cnt % 4].tanh() + 1.2).acosh();
+    let ys = [[0.0_f64; 2]; 1];
+    let z: f64 = {
+        g += h_cumsum(&tmp)[0];
+        -(core::f64::consts::E + ys[0][(cnt + 2) % 2])
+    };
+    h_pow(x, 0) * (g.cos().to_degrees() * 0.02) + z + acc
 }
 
 fn f0757_t(tr: &Trace, xs: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut x = x * (tr.max(x, x * 0.5) * (1.0 + x * x).log10());
-    x -= tr.abs(x - xs[3]);
-    x += xs[1];
-    for jj in 0..xs.len() {
-        if tr.b(x.cos() <= -0.5 && jj > 1) {
-            x -= h_cumsum(xs)[jj.min(4 - 1)].tanh().sinh();
-            for _ in jj..5 {
-                if tr.b(-x >= core::f64::consts::E.tanh().exp_m1()) {
-                    continue;
-                }
-            }
-        } else {
-            let u = h_polar(xs[jj].tanh().exp().ln(), (2.0 + x.sin()).recip()).1;
-            acc += u;
+    let x = x + f64::exp2(x.cos()) * -x;
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > xs.len()) {
+            break;
         }
-        let (u, e) = (jj as f64 * 0.9, (jj as f64).tanh().exp_m1());
-        acc += u;
-        acc += e;
+        let tup = h_polar(x - xs[cnt % 4], x + cnt as f64);
+        acc += tup.1;
     }
-    tr.trunc(tr.signum(x) * x * 1.5) + (xs[(tr.floor((std::f64::consts::PI / (1.5 + x.cos())).sin().abs() * 2.9) as usize) % xs.len()] + x) + acc
+    let tmp = [0.0_f64; 1];
+    let mut g = (1.5 + xs[cnt % 4].tanh() + 1.2).acosh();
+    let ys = [[0.0_f64; 2]; 1];
+    let z: f64 = {
+        g += h_cumsum(&tmp)[0];
+        -(core::f64::consts::E + ys[0][(cnt + 2) % 2])
+    };
+    h_pow(x, 0) * (g.cos().to_degrees() * 0.02) + z + acc
 }
 
 const CASE_F0757: Case = case!(f0757, f0757_t, f0757_grad, f0757_pullback, f0757_grad_into,
@@ -568,8 +556,8 @@ fn f0758(y: f64) -> f64 {
         }
         acc += vals[3];
     }
-    let b = it as f64 - (1.5 + y.tanh()).powf(y.tanh() * 1.5);
-    y.sin() + b + acc
+    let s = it as f64 - y.tanh().exp_m1();
+    h_norm2([s, 1.2]) + s.atan2((it as f64).cos() - 1.5) + acc
 }
 
 fn f0758_t(tr: &Trace, y: f64) -> f64 {
@@ -585,8 +573,8 @@ fn f0758_t(tr: &Trace, y: f64) -> f64 {
         }
         acc += vals[3];
     }
-    let b = it as f64 - (1.5 + y.tanh()).powf(y.tanh() * 1.5);
-    y.sin() + b + acc
+    let s = it as f64 - y.tanh().exp_m1();
+    h_norm2([s, 1.2]) + tr.atan2(s, (it as f64).cos() - 1.5) + acc
 }
 
 const CASE_F0758: Case = case!(f0758, f0758_t, f0758_grad, f0758_pullback, f0758_grad_into,
@@ -595,23 +583,35 @@ const CASE_F0758: Case = case!(f0758, f0758_t, f0758_grad, f0758_pullback, f0758
 
 #[differentiate(wrt(c, hs))]
 fn f0759(c: f64, prm: Params, hs: Vec<f64>) -> f64 {
-    let b = (prm.w[1] + c).to_radians();
-    let mut u = b * hs[2].atan();
-    for _ in 0..1 {
-        u *= u.tanh();
+    let mut acc: f64 = 0.0;
+    let y = (prm.w[1] + c).tanh().tan();
+    let mut a = y * (f64::ceil(hs[1] * 1.5) + y);
+    let late1: f64;
+    if c < 0.2 {
+        a *= (1.5 + (y * prm.v[0]).cos()).ln().sin();
+        late1 = prm.w[0].clamp(c - 0.5, c + 0.5) + y.tanh().exp().log10();
+    } else {
+        late1 = (c / (1.0 + hs[1] * hs[1])).sin().tan();
     }
-    u %= 2.0 + (b * 0.9).clamp(-0.5, 0.8).sin();
-    prm.b / (u + c).tanh().exp()
+    acc += late1;
+    let late1 = (a + hs[3]).atan2(prm.b.abs().hypot(1.0));
+    hs[0].tanh().to_degrees() * 0.02 - (std::f64::consts::PI - a) + late1 + acc
 }
 
 fn f0759_t(tr: &Trace, c: f64, prm: Params, hs: Vec<f64>) -> f64 {
-    let b = (prm.w[1] + c).to_radians();
-    let mut u = b * hs[2].atan();
-    for _ in 0..1 {
-        u *= u.tanh();
+    let mut acc: f64 = 0.0;
+    let y = (prm.w[1] + c).tanh().tan();
+    let mut a = y * (tr.ceil(hs[1] * 1.5) + y);
+    let late1: f64;
+    if tr.b(c < 0.2) {
+        a *= (1.5 + (y * prm.v[0]).cos()).ln().sin();
+        late1 = tr.clamp(prm.w[0], c - 0.5, c + 0.5) + y.tanh().exp().log10();
+    } else {
+        late1 = (c / (1.0 + hs[1] * hs[1])).sin().tan();
     }
-    u = tr.rem(u, 2.0 + tr.clamp(b * 0.9, -0.5, 0.8).sin());
-    prm.b / (u + c).tanh().exp()
+    acc += late1;
+    let late1 = (a + hs[3]).atan2(tr.abs(prm.b).hypot(1.0));
+    hs[0].tanh().to_degrees() * 0.02 - (std::f64::consts::PI - a) + late1 + acc
 }
 
 const CASE_F0759: Case = case!(f0759, f0759_t, f0759_grad, f0759_pullback, f0759_grad_into,
@@ -621,52 +621,54 @@ const CASE_F0759: Case = case!(f0759, f0759_t, f0759_grad, f0759_pullback, f0759
 #[differentiate]
 fn f0760(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if c <= (c / core::f64::consts::E.hypot(1.0)) {
-        late1 = (c + c * 0.5) * (c % 1.5);
+        late1 = (c + c * 0.5) * c.clamp(-0.5, 0.8);
     } else {
-        late1 = f64::signum(c) * c + c.tanh().exp();
+        let (s, p) = (c, -c);
+        late1 = f64::asin(s.tanh() * 0.9);
+        acc += p;
     }
-    for _ in 0..3 {
-        let c = c * (late1 - c).hypot((0.7 - late1).abs() + 0.5);
-        acc += c;
+    let mut t: f64 = (1.5 + core::f64::consts::E.abs().tanh()).recip();
+    t *= (c.tanh().exp().ln() + (t + 0.5)).cos();
+    for _ in 0..2 {
+        t = t * 0.5 + c.tanh().to_degrees() * 0.02;
+        let r: f64 = late1.clamp(t - 0.5, t + 0.5) / (1.5 + c.cos());
+        acc += r;
     }
-    late1 %= 1.5 + (late1 / (1.0 + c * c)).cos();
-    for l in 0..1 {
-        late1 += 0.1 / (1.5 + (l as f64).cos()) * (core::f64::consts::E + c);
-    }
-    late1 /= 1.5 + late1.cos();
-    let mut it: usize = 0;
-    while it < 2 {
-        it += 1;
-        late1 /= 1.5 + late1.tanh();
-    }
-    -(it as f64) + late1 + acc
+    let v: f64 = if late1 > 0.7 {
+        let s: f64 = 0.1;
+        ((2.0 / (t.abs() + 0.5)).sin() * 0.9).atanh() + s
+    } else {
+        (t.tanh() * 0.9).asin().cos().exp2()
+    };
+    t.mul_add(t, v).sin().to_degrees() * 0.02 + acc
 }
 
 fn f0760_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if tr.b(c <= (c / core::f64::consts::E.hypot(1.0))) {
-        late1 = (c + c * 0.5) * (tr.rem(c, 1.5));
+        late1 = (c + c * 0.5) * tr.clamp(c, -0.5, 0.8);
     } else {
-        late1 = tr.signum(c) * c + c.tanh().exp();
+        let (s, p) = (c, -c);
+        late1 = f64::asin(s.tanh() * 0.9);
+        acc += p;
     }
-    for _ in 0..3 {
-        let c = c * (late1 - c).hypot(tr.abs(0.7 - late1) + 0.5);
-        acc += c;
+    let mut t: f64 = (1.5 + tr.abs(core::f64::consts::E).tanh()).recip();
+    t *= (c.tanh().exp().ln() + (t + 0.5)).cos();
+    for _ in 0..2 {
+        t = t * 0.5 + c.tanh().to_degrees() * 0.02;
+        let r: f64 = tr.clamp(late1, t - 0.5, t + 0.5) / (1.5 + c.cos());
+        acc += r;
     }
-    late1 = tr.rem(late1, 1.5 + (late1 / (1.0 + c * c)).cos());
-    for l in 0..1 {
-        late1 += 0.1 / (1.5 + (l as f64).cos()) * (core::f64::consts::E + c);
-    }
-    late1 /= 1.5 + late1.cos();
-    let mut it: usize = 0;
-    while tr.b(it < 2) {
-        it += 1;
-        late1 /= 1.5 + late1.tanh();
-    }
-    -(it as f64) + late1 + acc
+    let v: f64 = if tr.b(late1 > 0.7) {
+        let s: f64 = 0.1;
+        ((2.0 / (tr.abs(t) + 0.5)).sin() * 0.9).atanh() + s
+    } else {
+        (t.tanh() * 0.9).asin().cos().exp2()
+    };
+    t.mul_add(t, v).sin().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0760: Case = case!(f0760, f0760_t, f0760_grad, f0760_pullback, f0760_grad_into,
@@ -678,54 +680,44 @@ fn f0761(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = [0.0_f64; 4];
     for l in 0..2 {
-        tmp[(l * 2 + 1) % tmp.len()] = y.signum() * y % (1.5 + (l as f64).cos().exp2().tanh());
+        tmp[(l * 2 + 1) % tmp.len()] += ((y.tanh() * 0.9).asin() * 1.5).floor() + (l as f64).tanh();
     }
-    tmp[0] *= (tmp[0].abs() * 2.5_f64.powf(tmp[((f64::ln(1.0 + tmp[3] * tmp[3]).tanh().abs() * 2.9).floor() as usize) % tmp.len()].tanh())).tanh();
-    for e in tmp.iter() {
-        let pt = h_polar(-0.5 * tmp[((tmp[(((-e).cos().abs() * 2.9).floor() as usize) % 4].sin().abs() * 2.9).floor() as usize) % 4], core::f64::consts::E.tanh());
-        let hs: [f64; 1] = [0.0; 1];
-        acc += pt.1;
-        acc += hs[0];
-    }
+    tmp[1] += (y.signum() * y).sin();
+    let tup = (tmp[2].max(y), tmp[2] * y);
     for i in 0..2 {
-        let s: f64 = if i > 0 {
-            let pair = h_polar(tmp[3], y + core::f64::consts::E);
-            0.1 + pair.1
-        } else {
-            tmp[i + 1] + tmp[0].sin()
-        };
-        let xs: Vec<f64> = vec![0.0; tmp.len()];
-        acc += s;
-        acc += xs[3];
+        tmp[2] -= (1.5 + (tmp[(i + 2) % tmp.len()] + y).cos()).sqrt();
     }
-    tmp[0] + y + acc
+    for d in tmp {
+        let t: f64 = if core::f64::consts::E.hypot(y.abs() + 0.5) >= h_leaky(core::f64::consts::E) {
+            -(tmp[0] + d)
+        } else {
+            tup.0 * ((d * 1.5).floor() + d)
+        };
+        acc += t;
+    }
+    -(y + 0.5) + tup.1 + acc
 }
 
 fn f0761_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut tmp = [0.0_f64; 4];
     for l in 0..2 {
-        tmp[(l * 2 + 1) % tmp.len()] = tr.rem(tr.signum(y) * y, 1.5 + (l as f64).cos().exp2().tanh());
+        tmp[(l * 2 + 1) % tmp.len()] += tr.floor((y.tanh() * 0.9).asin() * 1.5) + (l as f64).tanh();
     }
-    tmp[0] *= (tr.abs(tmp[0]) * 2.5_f64.powf(tmp[(tr.floor(f64::ln(1.0 + tmp[3] * tmp[3]).tanh().abs() * 2.9) as usize) % tmp.len()].tanh())).tanh();
-    for e in tmp.iter() {
-        let pt = h_polar(-0.5 * tmp[(tr.floor(tmp[(tr.floor((-e).cos().abs() * 2.9) as usize) % 4].sin().abs() * 2.9) as usize) % 4], core::f64::consts::E.tanh());
-        let hs: [f64; 1] = [0.0; 1];
-        acc += pt.1;
-        acc += hs[0];
-    }
+    tmp[1] += (tr.signum(y) * y).sin();
+    let tup = (tr.max(tmp[2], y), tmp[2] * y);
     for i in 0..2 {
-        let s: f64 = if tr.b(i > 0) {
-            let pair = h_polar(tmp[3], y + core::f64::consts::E);
-            0.1 + pair.1
-        } else {
-            tmp[i + 1] + tmp[0].sin()
-        };
-        let xs: Vec<f64> = vec![0.0; tmp.len()];
-        acc += s;
-        acc += xs[3];
+        tmp[2] -= (1.5 + (tmp[(i + 2) % tmp.len()] + y).cos()).sqrt();
     }
-    tmp[0] + y + acc
+    for d in tmp {
+        let t: f64 = if tr.b(core::f64::consts::E.hypot(tr.abs(y) + 0.5) >= h_leaky_t(tr, core::f64::consts::E)) {
+            -(tmp[0] + d)
+        } else {
+            tup.0 * (tr.floor(d * 1.5) + d)
+        };
+        acc += t;
+    }
+    -(y + 0.5) + tup.1 + acc
 }
 
 const CASE_F0761: Case = case!(f0761, f0761_t, f0761_grad, f0761_pullback, f0761_grad_into,
@@ -737,60 +729,36 @@ fn f0762(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for t in vals.iter() {
         let ws = [0.0_f64; 3];
-        if ws[1].sin() > (t - vals[4]) {
-            return t.signum() * vals[2] / (1.0 + t.sin() * t.sin());
+        if ws[1].tanh().exp() < -1.5 {
+            return ws[1] / (t / ((*t).abs() + 0.5)).tanh().exp();
         }
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > 4 {
-            break;
-        }
-        if vals[(((cnt as f64).max(vals[(cnt + 1) % 5]).cos().abs() * 2.9).floor() as usize) % vals.len()].hypot(vals[(cnt * 2 + 1) % vals.len()].hypot(1.0)) > 2.0 {
-            continue;
-        }
+    if vals[4] > (1.5 + core::f64::consts::E.cos()).recip() {
+        let mut g = vals[3] + (vals[1] + vals[2]);
+        g *= ((g.max(g * 0.5) * 1.5).ceil() * 0.3).tanh();
+        acc += g;
     }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 3 {
-            break;
-        }
-        let c = vals[step].atan() + (f64::floor(step as f64 * 1.5) + vals[step - 1]);
-        acc += c;
-    }
-    std::f64::consts::PI.cos().to_degrees() * 0.02 + acc
+    let mut ws: [f64; 5] = [0.0; 5];
+    ws[0] -= (ws[2] - ws[1]) * std::f64::consts::PI;
+    (1.5 + (ws[2] + 0.2).cos()).log2() + acc
 }
 
 fn f0762_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for t in vals.iter() {
         let ws = [0.0_f64; 3];
-        if tr.b(ws[1].sin() > (t - vals[4])) {
-            return tr.signum(*t) * vals[2] / (1.0 + t.sin() * t.sin());
+        if tr.b(ws[1].tanh().exp() < -1.5) {
+            return ws[1] / (t / (tr.abs(*t) + 0.5)).tanh().exp();
         }
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > 4) {
-            break;
-        }
-        if tr.b(vals[(tr.floor(tr.max(cnt as f64, vals[(cnt + 1) % 5]).cos().abs() * 2.9) as usize) % vals.len()].hypot(vals[(cnt * 2 + 1) % vals.len()].hypot(1.0)) > 2.0) {
-            continue;
-        }
+    if tr.b(vals[4] > (1.5 + core::f64::consts::E.cos()).recip()) {
+        let mut g = vals[3] + (vals[1] + vals[2]);
+        g *= (tr.ceil(tr.max(g, g * 0.5) * 1.5) * 0.3).tanh();
+        acc += g;
     }
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 3) {
-            break;
-        }
-        let c = vals[step].atan() + (tr.floor(step as f64 * 1.5) + vals[step - 1]);
-        acc += c;
-    }
-    std::f64::consts::PI.cos().to_degrees() * 0.02 + acc
+    let mut ws: [f64; 5] = [0.0; 5];
+    ws[0] -= (ws[2] - ws[1]) * std::f64::consts::PI;
+    (1.5 + (ws[2] + 0.2).cos()).log2() + acc
 }
 
 const CASE_F0762: Case = case!(f0762, f0762_t, f0762_grad, f0762_pullback, f0762_grad_into,
@@ -811,23 +779,19 @@ fn f0763(xs: &[f64], c: f64) -> f64 {
             }
             1 | 2 => {
                 let tmp: [f64; 4] = [0.0; 4];
-                core::f64::consts::E.abs() + tmp[3]
+                core::f64::consts::E.tanh().to_degrees() * 0.02 + tmp[3]
             }
-            _ if c.min(xs[ii % xs.len()]) <= (ii as f64).clamp(c - 0.5, c + 0.5) || ii < 3 => {
-                -xs[1].sin().tan()
+            _ if (xs[ii % xs.len()] / ((ii as f64).abs() + 0.5)) > (ii as f64 + c) && ii > 3 => {
+                let p = (h_dot(xs, xs).cos() - 2.0).cbrt();
+                (2.0 + (c * ii as f64).sin()).recip() + p
             }
             _ => {
-                ((xs[(ii + 2) % xs.len()] * 1.5).ceil() * 0.3).to_radians()
+                h_scale3(&[xs[(ii + 1) % xs.len()].tanh().exp(), (c * 1.5).floor() * 0.3, c - xs[(ii * 2 + 1) % 2]], ii as f64)[(ii + 3) % 3]
             }
         };
         acc += v;
     }
-    for jj in 1..2 {
-        let y = -1.5 * c.cos();
-        let d = h_mix(xs[1] as f64, y * jj as f64);
-        acc += d;
-    }
-    c * xs[1] * c.sin().exp2() + acc
+    (xs[1].tanh().to_degrees() * 0.02 * 1.5).round() * 0.3 + c + acc
 }
 
 fn f0763_t(tr: &Trace, xs: &[f64], c: f64) -> f64 {
@@ -843,23 +807,19 @@ fn f0763_t(tr: &Trace, xs: &[f64], c: f64) -> f64 {
             }
             1 | 2 => {
                 let tmp: [f64; 4] = [0.0; 4];
-                tr.abs(core::f64::consts::E) + tmp[3]
+                core::f64::consts::E.tanh().to_degrees() * 0.02 + tmp[3]
             }
-            _ if tr.b(tr.min(c, xs[ii % xs.len()]) <= tr.clamp(ii as f64, c - 0.5, c + 0.5) || ii < 3) => {
-                -xs[1].sin().tan()
+            _ if tr.b((xs[ii % xs.len()] / (tr.abs(ii as f64) + 0.5)) > (ii as f64 + c) && ii > 3) => {
+                let p = (h_dot(xs, xs).cos() - 2.0).cbrt();
+                (2.0 + (c * ii as f64).sin()).recip() + p
             }
             _ => {
-                (tr.ceil(xs[(ii + 2) % xs.len()] * 1.5) * 0.3).to_radians()
+                h_scale3(&[xs[(ii + 1) % xs.len()].tanh().exp(), tr.floor(c * 1.5) * 0.3, c - xs[(ii * 2 + 1) % 2]], ii as f64)[(ii + 3) % 3]
             }
         };
         acc += v;
     }
-    for jj in 1..2 {
-        let y = -1.5 * c.cos();
-        let d = h_mix(xs[1] as f64, y * jj as f64);
-        acc += d;
-    }
-    c * xs[1] * c.sin().exp2() + acc
+    tr.round(xs[1].tanh().to_degrees() * 0.02 * 1.5) * 0.3 + c + acc
 }
 
 const CASE_F0763: Case = case!(f0763, f0763_t, f0763_grad, f0763_pullback, f0763_grad_into,
@@ -868,100 +828,72 @@ const CASE_F0763: Case = case!(f0763, f0763_t, f0763_grad, f0763_pullback, f0763
 
 #[differentiate]
 fn f0764(y: f64, pw: i32, a: f64, hs: Vec<f64>) -> f64 {
-    let p: f64 = -(pw as f64);
-    let mut y = y - (hs[2] - 0.1) / (1.5 + (y - p).cos());
-    let c = y % (1.0 + hs[0] * hs[0]) + hs[1] * a;
-    let c: f64 = c - h_pow(a + core::f64::consts::E, 1);
-    y = y.tanh() + (p + y);
-    let q: f64 = if hs[2] < -0.5 {
-        h_nested(2.5, &hs) - h_dot(&hs, &hs)
-    } else {
-        h_cumsum(&hs)[0] - hs[1]
-    };
-    c + y + q
+    let mut p: f64 = -(pw as f64);
+    let y = y - (hs[2] - 0.1) / (1.5 + (y - p).cos());
+    let mut q = hs[((hs[1].abs().tanh().abs() * 2.9).floor() as usize) % hs.len()] + y + p;
+    let d = a;
+    p %= 1.5 + ((y * pw as f64).tanh().exp() + 1.2).acosh().cos();
+    q -= h_mix(a, a) + (d + 0.5);
+    h_nested(2.5, &hs) - h_dot(&hs, &hs) + p + q
 }
 
 fn f0764_t(tr: &Trace, y: f64, pw: i32, a: f64, hs: Vec<f64>) -> f64 {
-    let p: f64 = -(pw as f64);
-    let mut y = y - (hs[2] - 0.1) / (1.5 + (y - p).cos());
-    let c = tr.rem(y, 1.0 + hs[0] * hs[0]) + hs[1] * a;
-    let c: f64 = c - h_pow(a + core::f64::consts::E, 1);
-    y = y.tanh() + (p + y);
-    let q: f64 = if tr.b(hs[2] < -0.5) {
-        h_nested(2.5, &hs) - h_dot(&hs, &hs)
-    } else {
-        h_cumsum(&hs)[0] - hs[1]
-    };
-    c + y + q
+    let mut p: f64 = -(pw as f64);
+    let y = y - (hs[2] - 0.1) / (1.5 + (y - p).cos());
+    let mut q = hs[(tr.floor(tr.abs(hs[1]).tanh().abs() * 2.9) as usize) % hs.len()] + y + p;
+    let d = a;
+    p = tr.rem(p, 1.5 + ((y * pw as f64).tanh().exp() + 1.2).acosh().cos());
+    q -= h_mix(a, a) + (d + 0.5);
+    h_nested(2.5, &hs) - h_dot(&hs, &hs) + p + q
 }
 
 const CASE_F0764: Case = case!(f0764, f0764_t, f0764_grad, f0764_pullback, f0764_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[4], [1], [1], [4]],
+    n: 5, active: [true, true, true, true, true], ints: [[4], [0], [4], [1]],
     |p, k| (p[0], k[0] as i32, p[1], p[2..5].to_vec()));
 
 #[differentiate]
-fn f0765(mut x: f64) -> f64 {
+fn f0765(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     while it < 3 && 2.0 > x {
         it += 1;
         if x <= 0.2 {
-            let c = (x.tanh() * 0.9).acos().sin().to_degrees() * 0.02;
-            let r: f64 = {
-                let x: f64 = x * (c + x).cos().exp_m1();
-                c * x / (1.5 + c.tanh())
-            };
-            if h_polar(x, core::f64::consts::E).1 > 2.5 {
-                return h_polar((it as f64).tanh().to_degrees() * 0.02, c / (it as f64).tanh().exp()).0;
+            let mut z = ((x * 1.5).ceil() * 0.3).powi(2);
+            z /= 1.5 + (1.5 + z.cos()).powf(2.5).hypot(1.0).log(3.0).cos();
+            let buf = [[0.0_f64; 1]; 3];
+            acc += z;
+            acc += buf[2][0];
+        } else if it < 3 {
+            let x = x - (std::f64::consts::PI.abs() + 0.5).log2();
+            if it > 3 {
+                continue;
             }
-            acc += r;
-        } else if f64::hypot(x, 1.0 + x * x) >= -1.5 {
-            let w: f64 = if h_mix(x, x) > 0.1 {
-                x.tanh().tan() + (x.abs() + 0.5).ln()
-            } else {
-                x %= 1.5 + ((it as f64 / (2.0 + x.sin()) * 1.5).round() + (x + it as f64)).tanh();
-                x.clamp(-0.5, 0.8).sin().exp_m1()
-            };
-            acc += w;
-        } else {
-            let mut x = x + x.sin() * (x * it as f64);
-            x *= (x.min(x * 0.5) / (x.hypot(1.0).powf(x.tanh() * 1.5).abs() + 0.5)).tanh();
             acc += x;
         }
     }
-    x + acc
+    (it as f64 + x) * (0.9 - x) + acc
 }
 
-fn f0765_t(tr: &Trace, mut x: f64) -> f64 {
+fn f0765_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     while tr.b(it < 3 && 2.0 > x) {
         it += 1;
         if tr.b(x <= 0.2) {
-            let c = (x.tanh() * 0.9).acos().sin().to_degrees() * 0.02;
-            let r: f64 = {
-                let x: f64 = x * (c + x).cos().exp_m1();
-                c * x / (1.5 + c.tanh())
-            };
-            if tr.b(h_polar(x, core::f64::consts::E).1 > 2.5) {
-                return h_polar((it as f64).tanh().to_degrees() * 0.02, c / (it as f64).tanh().exp()).0;
+            let mut z = (tr.ceil(x * 1.5) * 0.3).powi(2);
+            z /= 1.5 + (1.5 + z.cos()).powf(2.5).hypot(1.0).log(3.0).cos();
+            let buf = [[0.0_f64; 1]; 3];
+            acc += z;
+            acc += buf[2][0];
+        } else if tr.b(it < 3) {
+            let x = x - (tr.abs(std::f64::consts::PI) + 0.5).log2();
+            if tr.b(it > 3) {
+                continue;
             }
-            acc += r;
-        } else if tr.b(f64::hypot(x, 1.0 + x * x) >= -1.5) {
-            let w: f64 = if tr.b(h_mix(x, x) > 0.1) {
-                x.tanh().tan() + (tr.abs(x) + 0.5).ln()
-            } else {
-                x = tr.rem(x, 1.5 + (tr.round(it as f64 / (2.0 + x.sin()) * 1.5) + (x + it as f64)).tanh());
-                tr.clamp(x, -0.5, 0.8).sin().exp_m1()
-            };
-            acc += w;
-        } else {
-            let mut x = x + x.sin() * (x * it as f64);
-            x *= (tr.min(x, x * 0.5) / (tr.abs(x.hypot(1.0).powf(x.tanh() * 1.5)) + 0.5)).tanh();
             acc += x;
         }
     }
-    x + acc
+    (it as f64 + x) * (0.9 - x) + acc
 }
 
 const CASE_F0765: Case = case!(f0765, f0765_t, f0765_grad, f0765_pullback, f0765_grad_into,
@@ -970,51 +902,51 @@ const CASE_F0765: Case = case!(f0765, f0765_t, f0765_grad, f0765_pullback, f0765
 
 #[differentiate(wrt(xs, hs))]
 fn f0766(arr: [f64; 2], xs: &[f64], hs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     for l in 0..3 {
         let d = h_pow(l as f64 * vals[1], l);
         if d <= 2.0 {
-            return d * vals[4 - 1 - l] - xs[(l * 2 + 1) % xs.len()].sin().tan();
+            return d * vals[4 - 1 - l] - ((xs[(l * 2 + 1) % xs.len()] * 1.5).ceil() + arr[(l * 2 + 1) % 2]);
         }
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > xs.len() {
-            break;
-        }
-        let c: f64 = if cnt < 1 {
-            h_dot(vals, &hs)
+    let late1: f64;
+    if (xs[0].abs() + 0.5).powi(-1) > 0.9 {
+        let a = f64::powi(1.5 + std::f64::consts::PI, 1);
+        late1 = h_nested(vals[1] / (1.5 + a.cos()), &hs);
+    } else {
+        let w: f64 = if xs[1] <= 1.2 {
+            let v = -(hs[2] * hs[1]);
+            (2.0 + (2.0 + v.sin()).ln_1p().sin()).sqrt()
         } else {
-            vals[(cnt * 2 + 1) % vals.len()].hypot(2.0 + vals[cnt + 1].sin()).cos().exp_m1()
+            let r = hs[0] - arr[0] + xs[1].max(arr[0]);
+            (0.5 - hs[2]) / ((r.sin() * 0.9).asin().abs() + 0.5)
         };
-        acc += c;
+        late1 = (vals[3].hypot(xs[0].tanh().exp()) * 1.5).floor() + (xs[1] - w);
     }
-    cnt as f64 + vals[cnt] + arr[1] + hs[2] + acc
+    late1 + arr[1]
 }
 
 fn f0766_t(tr: &Trace, arr: [f64; 2], xs: &[f64], hs: Vec<f64>, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     for l in 0..3 {
         let d = h_pow(l as f64 * vals[1], l);
         if tr.b(d <= 2.0) {
-            return d * vals[4 - 1 - l] - xs[(l * 2 + 1) % xs.len()].sin().tan();
+            return d * vals[4 - 1 - l] - (tr.ceil(xs[(l * 2 + 1) % xs.len()] * 1.5) + arr[(l * 2 + 1) % 2]);
         }
     }
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > xs.len()) {
-            break;
-        }
-        let c: f64 = if tr.b(cnt < 1) {
-            h_dot(vals, &hs)
+    let late1: f64;
+    if tr.b((tr.abs(xs[0]) + 0.5).powi(-1) > 0.9) {
+        let a = f64::powi(1.5 + std::f64::consts::PI, 1);
+        late1 = h_nested(vals[1] / (1.5 + a.cos()), &hs);
+    } else {
+        let w: f64 = if tr.b(xs[1] <= 1.2) {
+            let v = -(hs[2] * hs[1]);
+            (2.0 + (2.0 + v.sin()).ln_1p().sin()).sqrt()
         } else {
-            vals[(cnt * 2 + 1) % vals.len()].hypot(2.0 + vals[cnt + 1].sin()).cos().exp_m1()
+            let r = hs[0] - arr[0] + tr.max(xs[1], arr[0]);
+            (0.5 - hs[2]) / (tr.abs((r.sin() * 0.9).asin()) + 0.5)
         };
-        acc += c;
+        late1 = tr.floor(vals[3].hypot(xs[0].tanh().exp()) * 1.5) + (xs[1] - w);
     }
-    cnt as f64 + vals[cnt] + arr[1] + hs[2] + acc
+    late1 + arr[1]
 }
 
 const CASE_F0766: Case = case!(f0766, f0766_t, f0766_grad, f0766_pullback, f0766_grad_into,
@@ -1023,31 +955,35 @@ const CASE_F0766: Case = case!(f0766, f0766_t, f0766_grad, f0766_pullback, f0766
 
 #[differentiate(wrt(vs, xs, a))]
 fn f0767(ts: &[f64; 3], vs: Vec<f64>, xs: &[f64], a: f64) -> f64 {
-    let mut zs = [h_nested(a, &vs), -ts[1], xs[0] as f64, (a.cos() * 0.9).asin()];
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > 4 {
-            break;
+    let mut acc: f64 = 0.0;
+    let zs = [h_nested(a, &vs), -ts[1], xs[0].tanh().exp().ln_1p(), a * vs[0]];
+    let mut step: usize = 0;
+    while step < 1 {
+        step += 1;
+        for e in ts.iter() {
+            if step % 2 == 0 {
+                break;
+            }
+            acc += *e;
         }
-        zs[cnt - 1] /= (ts[cnt % ts.len()] * 1.5).abs() + 0.5;
     }
-    zs[(cnt * 2 + 1) % zs.len()] = (zs[cnt.min(zs.len() - 1)] - a).signum() * (zs[(cnt * 2 + 1) % zs.len()] * a);
-    h_norm2([0.5, a]).clamp(a - 0.5, a + 0.5) + zs[3]
+    a * ts[(step * 2 + 1) % ts.len()] * a + zs[3] + acc
 }
 
 fn f0767_t(tr: &Trace, ts: &[f64; 3], vs: Vec<f64>, xs: &[f64], a: f64) -> f64 {
-    let mut zs = [h_nested(a, &vs), -ts[1], xs[0] as f64, (a.cos() * 0.9).asin()];
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > 4) {
-            break;
+    let mut acc: f64 = 0.0;
+    let zs = [h_nested(a, &vs), -ts[1], xs[0].tanh().exp().ln_1p(), a * vs[0]];
+    let mut step: usize = 0;
+    while tr.b(step < 1) {
+        step += 1;
+        for e in ts.iter() {
+            if tr.b(step % 2 == 0) {
+                break;
+            }
+            acc += *e;
         }
-        zs[cnt - 1] /= tr.abs(ts[cnt % ts.len()] * 1.5) + 0.5;
     }
-    zs[(cnt * 2 + 1) % zs.len()] = tr.signum(zs[cnt.min(zs.len() - 1)] - a) * (zs[(cnt * 2 + 1) % zs.len()] * a);
-    tr.clamp(h_norm2([0.5, a]), a - 0.5, a + 0.5) + zs[3]
+    a * ts[(step * 2 + 1) % ts.len()] * a + zs[3] + acc
 }
 
 const CASE_F0767: Case = case!(f0767, f0767_t, f0767_grad, f0767_pullback, f0767_grad_into,
@@ -1076,11 +1012,11 @@ fn f0768(ws: &[f64], xs: &[f64], b: f64, n: usize) -> f64 {
         acc += q;
     };
     for _ in 0..1 {
-        if b.sin() <= 2.5 {
-            return b;
+        if ((b * 1.5).round() + b) > (std::f64::consts::PI.tanh().exp() + 1.2).acosh() {
+            return (1.5 + ws[step].cos()).powf(2.5);
         }
     }
-    xs[2] as f64 * b.max(b * 0.5) + ws[2] + g + acc
+    ws[step] + xs[2] + b + g + acc
 }
 
 fn f0768_t(tr: &Trace, ws: &[f64], xs: &[f64], b: f64, n: usize) -> f64 {
@@ -1104,38 +1040,38 @@ fn f0768_t(tr: &Trace, ws: &[f64], xs: &[f64], b: f64, n: usize) -> f64 {
         acc += q;
     };
     for _ in 0..1 {
-        if tr.b(b.sin() <= 2.5) {
-            return b;
+        if tr.b((tr.round(b * 1.5) + b) > (std::f64::consts::PI.tanh().exp() + 1.2).acosh()) {
+            return (1.5 + ws[step].cos()).powf(2.5);
         }
     }
-    xs[2] as f64 * tr.max(b, b * 0.5) + ws[2] + g + acc
+    ws[step] + xs[2] + b + g + acc
 }
 
 const CASE_F0768: Case = case!(f0768, f0768_t, f0768_grad, f0768_pullback, f0768_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [1], [0], [1]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [0], [1], [0]],
     |p, k| (&p[0..3], &p[3..6], p[6], k[0]));
 
 #[differentiate(wrt(b2))]
 fn f0769(c: f64, b: f64, b2: f64, mat: &[[f64; 3]; 3]) -> f64 {
     for i in 0..2 {
         if i % 2 == 0 {
-            return mat[i][(i + 3) % 3].atan();
+            return f64::ln(mat[i][(i + 3) % 3].abs() + 0.5);
         }
     }
     let mut q = std::f64::consts::PI;
     q += c;
-    mat[0][(((core::f64::consts::E as f64).sin().abs() * 2.9).floor() as usize) % 3] + b + b2 + q
+    (mat[0][((core::f64::consts::E.powi(2).cos().abs() * 2.9).floor() as usize) % 3].tanh() * 0.9).atanh() + b + b2 + q
 }
 
 fn f0769_t(tr: &Trace, c: f64, b: f64, b2: f64, mat: &[[f64; 3]; 3]) -> f64 {
     for i in 0..2 {
         if tr.b(i % 2 == 0) {
-            return mat[i][(i + 3) % 3].atan();
+            return f64::ln(tr.abs(mat[i][(i + 3) % 3]) + 0.5);
         }
     }
     let mut q = std::f64::consts::PI;
     q += c;
-    mat[0][(tr.floor((core::f64::consts::E as f64).sin().abs() * 2.9) as usize) % 3] + b + b2 + q
+    (mat[0][(tr.floor(core::f64::consts::E.powi(2).cos().abs() * 2.9) as usize) % 3].tanh() * 0.9).atanh() + b + b2 + q
 }
 
 const CASE_F0769: Case = case!(f0769, f0769_t, f0769_grad, f0769_pullback, f0769_grad_into,
@@ -1145,54 +1081,72 @@ const CASE_F0769: Case = case!(f0769, f0769_t, f0769_grad, f0769_pullback, f0769
 #[differentiate]
 fn f0770(ar: &[f64; 4], zs: [f64; 1], pts: &[[f64; 2]], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [ar[(m * 2 + 1) % ar.len()], (ar[m % 4] * 1.5).ceil() * 0.3];
-    for l in 0..3 {
-        for (i, line) in pts.iter().enumerate() {
-            acc += line[i.min(2 - 1)] * zs[0].hypot(1.0).recip();
+    let ws = [ar[(m * 2 + 1) % ar.len()], ar[m % 4].mul_add(pts[0][(m * 2 + 1) % 2], zs[0])];
+    match m {
+        0 => {
+            let tup = h_polar(0.7, ws[(m * 2 + 1) % ws.len()] * ws[m.min(ws.len() - 1)]);
+            acc += tup.1;
         }
-        if l % 2 == 0 {
-            let mut a = (core::f64::consts::E + ar[l % ar.len()]).atan();
-            for ii in 1..2 {
-                ws[ii] = ws[ii - 1].cos() + (core::f64::consts::E.sin().to_degrees() * 0.02).tanh() * core::f64::consts::E;
+        3..=5 => {
+            let e = zs[0].to_radians();
+            acc += e;
+        }
+        _ => {
+            for row in pts.iter() {
+                acc += row[(m * 2 + 1) % 2] * core::f64::consts::E;
             }
-            a = h_mix(a, a);
-            acc += a;
-        } else {
-            let y = l as f64;
-            let hs = [0.0_f64; 4];
-            acc += y;
-            acc += hs[3];
+            let mut round: usize = 0;
+            let p: f64 = loop {
+                round += 1;
+                if round > m {
+                    break m as f64 / (1.5 + (round as f64 - pts[0][(m * 2 + 1) % 2]).tanh());
+                }
+                let cum = h_cumsum(&zs);
+                let s = pts[0][0].atan2(1.5 + ar[round % ar.len()].cos()).tanh();
+                acc += cum[0];
+                acc += s;
+            };
+            acc += p;
         }
     }
-    (m as f64).tanh().exp().ln_1p() + ar[0] as f64 + zs[0] + pts[0][0] + ws[1] + acc
+    -ar[m.min(ar.len() - 1)].asinh() + ws[1] + acc
 }
 
 fn f0770_t(tr: &Trace, ar: &[f64; 4], zs: [f64; 1], pts: &[[f64; 2]], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [ar[(m * 2 + 1) % ar.len()], tr.ceil(ar[m % 4] * 1.5) * 0.3];
-    for l in 0..3 {
-        for (i, line) in pts.iter().enumerate() {
-            acc += line[i.min(2 - 1)] * zs[0].hypot(1.0).recip();
+    let ws = [ar[(m * 2 + 1) % ar.len()], ar[m % 4].mul_add(pts[0][(m * 2 + 1) % 2], zs[0])];
+    match m {
+        0 => {
+            let tup = h_polar(0.7, ws[(m * 2 + 1) % ws.len()] * ws[m.min(ws.len() - 1)]);
+            acc += tup.1;
         }
-        if tr.b(l % 2 == 0) {
-            let mut a = (core::f64::consts::E + ar[l % ar.len()]).atan();
-            for ii in 1..2 {
-                ws[ii] = ws[ii - 1].cos() + (core::f64::consts::E.sin().to_degrees() * 0.02).tanh() * core::f64::consts::E;
+        3..=5 => {
+            let e = zs[0].to_radians();
+            acc += e;
+        }
+        _ => {
+            for row in pts.iter() {
+                acc += row[(m * 2 + 1) % 2] * core::f64::consts::E;
             }
-            a = h_mix(a, a);
-            acc += a;
-        } else {
-            let y = l as f64;
-            let hs = [0.0_f64; 4];
-            acc += y;
-            acc += hs[3];
+            let mut round: usize = 0;
+            let p: f64 = loop {
+                round += 1;
+                if tr.b(round > m) {
+                    break m as f64 / (1.5 + (round as f64 - pts[0][(m * 2 + 1) % 2]).tanh());
+                }
+                let cum = h_cumsum(&zs);
+                let s = pts[0][0].atan2(1.5 + ar[round % ar.len()].cos()).tanh();
+                acc += cum[0];
+                acc += s;
+            };
+            acc += p;
         }
     }
-    (m as f64).tanh().exp().ln_1p() + ar[0] as f64 + zs[0] + pts[0][0] + ws[1] + acc
+    -ar[m.min(ar.len() - 1)].asinh() + ws[1] + acc
 }
 
 const CASE_F0770: Case = case!(f0770, f0770_t, f0770_grad, f0770_pullback, f0770_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[2], [1], [1], [0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[2], [1], [1], [2]],
     |p, k| (&arr(&p[0..4]), arr(&p[4..5]), &p[5..7].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[0]));
 
 #[differentiate]
@@ -1200,50 +1154,60 @@ fn f0771(mat: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     if (core::f64::consts::E * mat[0][1]) < 2.5 {
         let mut vals = [mat[0][0] / (mat[0][(((-core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % 2].abs() + 0.5), mat[0][0] * 2.0, h_mix(mat[0][1], -1.5)];
-        vals[2] -= ((mat[0][0] * 1.5).trunc() * 0.3 * 1.5).ceil() + (0.9 - mat[0][0]);
+        vals[2] = mat[0][0].tanh().exp() as f64;
         acc += vals[2];
-    } else if (mat[0][0] * std::f64::consts::PI) > mat[0][1] {
-        let mut round: usize = 0;
-        while round < 1 && (mat[0][1] / (1.0 + mat[0][1] * mat[0][1])) < -0.5 {
-            round += 1;
-            for (j, line) in mat.iter().enumerate() {
-                acc += line[2 - 1 - round] * (mat[0][1] - line[(j * 2 + 1) % 2]);
-            }
-            for _ in 0..4 {
-                if (mat[0][round] + std::f64::consts::PI) > core::f64::consts::E.sin().exp_m1() {
-                    break;
-                }
-            }
-        }
-        let u: f64 = mat[0][(round * 2 + 1) % 2];
-        acc += u;
     }
-    mat[0][0].tanh().exp2() + -1.5 * std::f64::consts::PI + acc
+    let mut xs = [0.0_f64; 5];
+    let v = (xs[((xs[3].asinh().cos().abs() * 2.9).floor() as usize) % xs.len()].abs() + 0.5).powf(2.5).sin();
+    xs[2] = mat[0][0] * 1.5;
+    let mut cnt: usize = 0;
+    while cnt < 2 && -v >= 0.1 {
+        cnt += 1;
+        xs[5 - 1 - cnt] += mat[0][cnt - 1] * 1.5;
+        let z: f64 = {
+            let zs = [[0.0_f64; 2]; 3];
+            let s: f64 = if cnt > 2 {
+                let pair = h_polar(v - core::f64::consts::E, -v);
+                (v + mat[0][cnt % 2]) / (1.5 + v.tanh()) + pair.1
+            } else {
+                let tup = (-core::f64::consts::E, (cnt as f64).tanh().sinh());
+                zs[cnt % zs.len()][cnt.min(2 - 1)] + tup.1
+            };
+            s + zs[2][0]
+        };
+        acc += z;
+    }
+    (v - xs[cnt]).cos().cosh() + acc
 }
 
 fn f0771_t(tr: &Trace, mat: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((core::f64::consts::E * mat[0][1]) < 2.5) {
         let mut vals = [mat[0][0] / (tr.abs(mat[0][(tr.floor((-core::f64::consts::E).tanh().abs() * 2.9) as usize) % 2]) + 0.5), mat[0][0] * 2.0, h_mix(mat[0][1], -1.5)];
-        vals[2] -= tr.ceil(tr.trunc(mat[0][0] * 1.5) * 0.3 * 1.5) + (0.9 - mat[0][0]);
+        vals[2] = mat[0][0].tanh().exp() as f64;
         acc += vals[2];
-    } else if tr.b((mat[0][0] * std::f64::consts::PI) > mat[0][1]) {
-        let mut round: usize = 0;
-        while tr.b(round < 1 && (mat[0][1] / (1.0 + mat[0][1] * mat[0][1])) < -0.5) {
-            round += 1;
-            for (j, line) in mat.iter().enumerate() {
-                acc += line[2 - 1 - round] * (mat[0][1] - line[(j * 2 + 1) % 2]);
-            }
-            for _ in 0..4 {
-                if tr.b((mat[0][round] + std::f64::consts::PI) > core::f64::consts::E.sin().exp_m1()) {
-                    break;
-                }
-            }
-        }
-        let u: f64 = mat[0][(round * 2 + 1) % 2];
-        acc += u;
     }
-    mat[0][0].tanh().exp2() + -1.5 * std::f64::consts::PI + acc
+    let mut xs = [0.0_f64; 5];
+    let v = (tr.abs(xs[(tr.floor(xs[3].asinh().cos().abs() * 2.9) as usize) % xs.len()]) + 0.5).powf(2.5).sin();
+    xs[2] = mat[0][0] * 1.5;
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 2 && -v >= 0.1) {
+        cnt += 1;
+        xs[5 - 1 - cnt] += mat[0][cnt - 1] * 1.5;
+        let z: f64 = {
+            let zs = [[0.0_f64; 2]; 3];
+            let s: f64 = if tr.b(cnt > 2) {
+                let pair = h_polar(v - core::f64::consts::E, -v);
+                (v + mat[0][cnt % 2]) / (1.5 + v.tanh()) + pair.1
+            } else {
+                let tup = (-core::f64::consts::E, (cnt as f64).tanh().sinh());
+                zs[cnt % zs.len()][cnt.min(2 - 1)] + tup.1
+            };
+            s + zs[2][0]
+        };
+        acc += z;
+    }
+    (v - xs[cnt]).cos().cosh() + acc
 }
 
 const CASE_F0771: Case = case!(f0771, f0771_t, f0771_grad, f0771_pullback, f0771_grad_into,
@@ -1259,22 +1223,19 @@ fn f0772(rows: &[[f64; 2]], y: f64, ar: &[f64; 4]) -> f64 {
                 acc += h_norm2(*row) * y.sin().tan();
             }
             for (j, line) in rows.iter().enumerate() {
-                acc += line[(j + 2) % 2] * ar[j].sin().exp2();
+                acc += line[(j + 2) % 2] * (1.5 + ar[j].tanh()).ln_1p();
             }
             let vals = [0.0_f64; 4];
             acc += vals[3];
-        } else if (y % (*q).tanh().exp()) < 0.7 {
-            let mut d = ((y - rows[1][0]).sin() * 0.9).asin();
-            d *= (y * q).tanh().exp_m1().tanh();
-            acc += d;
+        } else if q.mul_add(0.2, 0.7) >= 0.2 {
+            let res = h_cumsum(ar);
+            acc += res[3];
         }
-        let v: f64 = {
-            let vals = [q * y, ar[1] + q, rows[0][1] + ar[2]];
-            (vals[0] / (y.abs() + 0.5)).tanh().exp()
-        };
-        acc += v;
+        let res = h_cumsum(ar);
+        acc += *q;
+        acc += res[3];
     }
-    -(2.0 + y.sin()).recip() + rows[1][0] + acc
+    ar[2].cos().to_degrees() * 0.02 + rows[1][0] + y + acc
 }
 
 fn f0772_t(tr: &Trace, rows: &[[f64; 2]], y: f64, ar: &[f64; 4]) -> f64 {
@@ -1285,22 +1246,19 @@ fn f0772_t(tr: &Trace, rows: &[[f64; 2]], y: f64, ar: &[f64; 4]) -> f64 {
                 acc += h_norm2(*row) * y.sin().tan();
             }
             for (j, line) in rows.iter().enumerate() {
-                acc += line[(j + 2) % 2] * ar[j].sin().exp2();
+                acc += line[(j + 2) % 2] * (1.5 + ar[j].tanh()).ln_1p();
             }
             let vals = [0.0_f64; 4];
             acc += vals[3];
-        } else if tr.b((tr.rem(y, (*q).tanh().exp())) < 0.7) {
-            let mut d = ((y - rows[1][0]).sin() * 0.9).asin();
-            d *= (y * q).tanh().exp_m1().tanh();
-            acc += d;
+        } else if tr.b(q.mul_add(0.2, 0.7) >= 0.2) {
+            let res = h_cumsum(ar);
+            acc += res[3];
         }
-        let v: f64 = {
-            let vals = [q * y, ar[1] + q, rows[0][1] + ar[2]];
-            (vals[0] / (tr.abs(y) + 0.5)).tanh().exp()
-        };
-        acc += v;
+        let res = h_cumsum(ar);
+        acc += *q;
+        acc += res[3];
     }
-    -(2.0 + y.sin()).recip() + rows[1][0] + acc
+    ar[2].cos().to_degrees() * 0.02 + rows[1][0] + y + acc
 }
 
 const CASE_F0772: Case = case!(f0772, f0772_t, f0772_grad, f0772_pullback, f0772_grad_into,
@@ -1318,26 +1276,29 @@ fn f0773(y: f64, ar: &[f64; 4], vals: &[f64]) -> f64 {
         } else {
             match l {
                 0 => {
-                    let v = y.tanh().tan();
-                    let xs = [[0.0_f64; 2]; 2];
-                    acc += v;
-                    acc += xs[1][0];
+                    let mut t = (2.0 + (std::f64::consts::PI.tanh() * 0.9).asin().sin()).powf(res[l].hypot(1.0).cbrt().tanh() * 1.5);
+                    t += y * ar[(l + 1) % ar.len()] + (1.5 + y.cos()).ln();
+                    acc += t;
                 }
                 mm if mm > 3 => {
-                    let c = y;
-                    acc += c;
+                    let r = (1.5 + (l as f64).cos()).log10() as f64;
+                    acc += r;
                 }
                 _ => {
-                    let mut g = ar[(l + 1) % ar.len()];
-                    g += (y.hypot(1.5 + res[(l * 2 + 1) % res.len()].cos()).sin() * 0.9).acos();
-                    acc += g;
+                    let mut w: f64 = y;
+                    w += (-std::f64::consts::PI).hypot(1.5 + w.cos());
+                    acc += w;
                 }
             }
         }
-        let hs = [0.0_f64; 2];
-        acc += hs[1];
+        let r: f64 = if (vals[(l * 2 + 1) % 4] as f64) >= (y / (1.5 + res[(l * 2 + 1) % 4].tanh())) {
+            (y + core::f64::consts::E).tanh().tan()
+        } else {
+            res[l + 1]
+        };
+        acc += r;
     }
-    h_dot(&res, vals) + y + acc
+    y + vals[3] + res[3] + acc
 }
 
 fn f0773_t(tr: &Trace, y: f64, ar: &[f64; 4], vals: &[f64]) -> f64 {
@@ -1350,26 +1311,29 @@ fn f0773_t(tr: &Trace, y: f64, ar: &[f64; 4], vals: &[f64]) -> f64 {
         } else {
             match l {
                 0 => {
-                    let v = y.tanh().tan();
-                    let xs = [[0.0_f64; 2]; 2];
-                    acc += v;
-                    acc += xs[1][0];
+                    let mut t = (2.0 + (std::f64::consts::PI.tanh() * 0.9).asin().sin()).powf(res[l].hypot(1.0).cbrt().tanh() * 1.5);
+                    t += y * ar[(l + 1) % ar.len()] + (1.5 + y.cos()).ln();
+                    acc += t;
                 }
                 mm if mm > 3 => {
-                    let c = y;
-                    acc += c;
+                    let r = (1.5 + (l as f64).cos()).log10() as f64;
+                    acc += r;
                 }
                 _ => {
-                    let mut g = ar[(l + 1) % ar.len()];
-                    g += (y.hypot(1.5 + res[(l * 2 + 1) % res.len()].cos()).sin() * 0.9).acos();
-                    acc += g;
+                    let mut w: f64 = y;
+                    w += (-std::f64::consts::PI).hypot(1.5 + w.cos());
+                    acc += w;
                 }
             }
         }
-        let hs = [0.0_f64; 2];
-        acc += hs[1];
+        let r: f64 = if tr.b((vals[(l * 2 + 1) % 4] as f64) >= (y / (1.5 + res[(l * 2 + 1) % 4].tanh()))) {
+            (y + core::f64::consts::E).tanh().tan()
+        } else {
+            res[l + 1]
+        };
+        acc += r;
     }
-    h_dot(&res, vals) + y + acc
+    y + vals[3] + res[3] + acc
 }
 
 const CASE_F0773: Case = case!(f0773, f0773_t, f0773_grad, f0773_pullback, f0773_grad_into,
@@ -1378,27 +1342,27 @@ const CASE_F0773: Case = case!(f0773, f0773_t, f0773_grad, f0773_pullback, f0773
 
 #[differentiate]
 fn f0774(mut x: f64, vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     x -= 0.3;
-    x %= 1.5 + ((x - vals[2]) / (1.5 + x.cos())).tanh();
-    let pair = h_polar(-x, vals[1].mul_add(-1.5, x));
-    if h_polar(x, x).0 <= (x + vals[0]) {
-        return x - vals[1] + x;
-    }
-    let b = h_mix(x, vals[3]) + vals[2] % pair.1.hypot(1.0);
-    let b = b - h_scale3(&[vals[3], x, vals[1]], x)[1].abs();
-    f64::mul_add(vals[1] + x, vals[1] - x, pair.1.sin().exp2()) + b
+    x %= 1.5 + (core::f64::consts::E / x.hypot(1.0)).clamp(-0.5, 0.8).cos();
+    acc += x;
+    let x = ((1.5 + vals[3].tanh()).powi(-1).tanh() * 0.9).atanh();
+    let mut ws = [0.0_f64; 3];
+    ws[0] %= 1.5 + h_polar(x - x * 0.5, ws[0].asinh()).0.cos();
+    let res = h_scale3(&ws, core::f64::consts::E + x);
+    h_scale3(&ws, 0.9)[2].to_radians() + res[2] + acc
 }
 
 fn f0774_t(tr: &Trace, mut x: f64, vals: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     x -= 0.3;
-    x = tr.rem(x, 1.5 + ((x - vals[2]) / (1.5 + x.cos())).tanh());
-    let pair = h_polar(-x, vals[1].mul_add(-1.5, x));
-    if tr.b(h_polar(x, x).0 <= (x + vals[0])) {
-        return x - vals[1] + x;
-    }
-    let b = h_mix(x, vals[3]) + tr.rem(vals[2], pair.1.hypot(1.0));
-    let b = b - tr.abs(h_scale3(&[vals[3], x, vals[1]], x)[1]);
-    f64::mul_add(vals[1] + x, vals[1] - x, pair.1.sin().exp2()) + b
+    x = tr.rem(x, 1.5 + tr.clamp(core::f64::consts::E / x.hypot(1.0), -0.5, 0.8).cos());
+    acc += x;
+    let x = ((1.5 + vals[3].tanh()).powi(-1).tanh() * 0.9).atanh();
+    let mut ws = [0.0_f64; 3];
+    ws[0] = tr.rem(ws[0], 1.5 + h_polar(x - x * 0.5, ws[0].asinh()).0.cos());
+    let res = h_scale3(&ws, core::f64::consts::E + x);
+    h_scale3(&ws, 0.9)[2].to_radians() + res[2] + acc
 }
 
 const CASE_F0774: Case = case!(f0774, f0774_t, f0774_grad, f0774_pullback, f0774_grad_into,
@@ -1415,41 +1379,23 @@ fn f0775(ar: &[f64; 4], mat: &[[f64; 3]; 2]) -> f64 {
             if it > ar.len() {
                 break;
             }
-            let c = h_mix(mat[(it * 2 + 1) % 2][(i + 2) % 3], ar[it.min(ar.len() - 1)]).clamp(-0.5, 0.8);
-            acc += c;
+            let u = h_mix(mat[(it * 2 + 1) % 2][(i + 2) % 3], ar[it.min(ar.len() - 1)]).signum() * (std::f64::consts::PI * 2.5);
+            acc += u;
         }
-        for line in mat.iter() {
-            acc += line[(it + 1) % 3] * (i as f64).clamp(-0.5, 0.8);
-        }
-    }
-    for &a in ar.iter() {
-        let xs = [[0.0_f64; 1]; 3];
+        let mut cnt: usize = 0;
+        let a: f64 = loop {
+            cnt += 1;
+            if cnt > 1 {
+                break (mat[(cnt * 2 + 1) % mat.len()][cnt] * 1.5).trunc() + (mat[i % mat.len()][cnt - 1].abs() + 0.5).log10();
+            }
+            for _ in 0..cnt {
+                let p = cnt as f64;
+                acc += p;
+            }
+        };
         acc += a;
-        acc += xs[2][0];
     }
-    for jj in 0..3 {
-        if jj > 2 {
-            let p: f64 = if jj > 0 {
-                jj as f64 - mat[jj % mat.len()][jj] + (ar[jj % ar.len()] + ar[jj])
-            } else {
-                let d: f64 = if (jj as f64) < 0.3 {
-                    let p = (mat[(jj * 2 + 1) % mat.len()][(jj * 2 + 1) % 3].signum() * jj as f64).tanh().exp().log(2.5 + (mat[(jj * 2 + 1) % mat.len()][jj] % 1.5).sin());
-                    jj as f64 + p.hypot(1.5 + (jj as f64).cos())
-                } else {
-                    f64::cos(mat[(jj + 1) % mat.len()][jj] / (1.5 + core::f64::consts::E.cos()))
-                };
-                jj as f64 / (1.5 + (jj as f64).cos()) * (d * ar[jj])
-            };
-            acc += p;
-        } else if jj < 1 {
-            let zs = [0.0_f64; 3];
-            acc += zs[2];
-        } else {
-            let ws = [[0.0_f64; 1]; 3];
-            acc += ws[2][0];
-        }
-    }
-    (h_dot(ar, ar).abs() + 0.5).recip() + mat[1][0] + acc
+    ar[0] + mat[1][0] + acc
 }
 
 fn f0775_t(tr: &Trace, ar: &[f64; 4], mat: &[[f64; 3]; 2]) -> f64 {
@@ -1461,41 +1407,23 @@ fn f0775_t(tr: &Trace, ar: &[f64; 4], mat: &[[f64; 3]; 2]) -> f64 {
             if tr.b(it > ar.len()) {
                 break;
             }
-            let c = tr.clamp(h_mix(mat[(it * 2 + 1) % 2][(i + 2) % 3], ar[it.min(ar.len() - 1)]), -0.5, 0.8);
-            acc += c;
+            let u = tr.signum(h_mix(mat[(it * 2 + 1) % 2][(i + 2) % 3], ar[it.min(ar.len() - 1)])) * (std::f64::consts::PI * 2.5);
+            acc += u;
         }
-        for line in mat.iter() {
-            acc += line[(it + 1) % 3] * tr.clamp(i as f64, -0.5, 0.8);
-        }
-    }
-    for &a in ar.iter() {
-        let xs = [[0.0_f64; 1]; 3];
+        let mut cnt: usize = 0;
+        let a: f64 = loop {
+            cnt += 1;
+            if tr.b(cnt > 1) {
+                break tr.trunc(mat[(cnt * 2 + 1) % mat.len()][cnt] * 1.5) + (tr.abs(mat[i % mat.len()][cnt - 1]) + 0.5).log10();
+            }
+            for _ in 0..cnt {
+                let p = cnt as f64;
+                acc += p;
+            }
+        };
         acc += a;
-        acc += xs[2][0];
     }
-    for jj in 0..3 {
-        if tr.b(jj > 2) {
-            let p: f64 = if tr.b(jj > 0) {
-                jj as f64 - mat[jj % mat.len()][jj] + (ar[jj % ar.len()] + ar[jj])
-            } else {
-                let d: f64 = if tr.b((jj as f64) < 0.3) {
-                    let p = (tr.signum(mat[(jj * 2 + 1) % mat.len()][(jj * 2 + 1) % 3]) * jj as f64).tanh().exp().log(2.5 + (tr.rem(mat[(jj * 2 + 1) % mat.len()][jj], 1.5)).sin());
-                    jj as f64 + p.hypot(1.5 + (jj as f64).cos())
-                } else {
-                    f64::cos(mat[(jj + 1) % mat.len()][jj] / (1.5 + core::f64::consts::E.cos()))
-                };
-                jj as f64 / (1.5 + (jj as f64).cos()) * (d * ar[jj])
-            };
-            acc += p;
-        } else if tr.b(jj < 1) {
-            let zs = [0.0_f64; 3];
-            acc += zs[2];
-        } else {
-            let ws = [[0.0_f64; 1]; 3];
-            acc += ws[2][0];
-        }
-    }
-    (tr.abs(h_dot(ar, ar)) + 0.5).recip() + mat[1][0] + acc
+    ar[0] + mat[1][0] + acc
 }
 
 const CASE_F0775: Case = case!(f0775, f0775_t, f0775_grad, f0775_pullback, f0775_grad_into,
@@ -1504,47 +1432,39 @@ const CASE_F0775: Case = case!(f0775, f0775_t, f0775_grad, f0775_pullback, f0775
 
 #[differentiate]
 fn f0776(ws: &[f64], y: f64, xs: &[f64], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     let late1: f64;
-    if hs[1].atan() < 0.1 {
-        late1 = h_cumsum(xs)[0];
+    if (ws[1] * xs[0]) <= y {
+        late1 = f64::tan(ws[2].tanh()) / (1.5 + (1.5 + y.tanh()).log2().cos());
     } else {
-        let c = h_polar(h_mix(y, y), std::f64::consts::PI as f64).0;
-        late1 = ws[2];
-        acc += c;
+        late1 = h_dot(&hs, ws) + (y - std::f64::consts::PI);
     }
-    let a = core::f64::consts::E.tanh();
-    for i in 0..1 {
-        let t: f64 = {
-            let e = (ws[i % ws.len()] * 1.5).floor() + ws[i % ws.len()] + a / (1.0 + late1 * late1);
-            let c: f64 = -1.5;
-            ((hs[i % 2] * y).tanh() * 0.9).asin() + e + c
-        };
-        acc += t;
-    }
-    -y.tanh().cosh() + ws[2] + xs[3] + late1 + a + acc
+    let mut r = (core::f64::consts::E.cos() * 0.9).atanh();
+    let t: f64 = 2.0;
+    r = r * (-hs[((f64::sin(t).cos().abs() * 2.9).floor() as usize) % hs.len()]).tanh();
+    let g: f64 = {
+        let mut zs = [[0.0_f64; 1]; 3];
+        zs[1][0] /= 2.0 + r.sin();
+        r + zs[2][0]
+    };
+    r.tanh().cosh() as f64 + late1 + g
 }
 
 fn f0776_t(tr: &Trace, ws: &[f64], y: f64, xs: &[f64], hs: Vec<f64>) -> f64 {
-    let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b(hs[1].atan() < 0.1) {
-        late1 = h_cumsum(xs)[0];
+    if tr.b((ws[1] * xs[0]) <= y) {
+        late1 = f64::tan(ws[2].tanh()) / (1.5 + (1.5 + y.tanh()).log2().cos());
     } else {
-        let c = h_polar(h_mix(y, y), std::f64::consts::PI as f64).0;
-        late1 = ws[2];
-        acc += c;
+        late1 = h_dot(&hs, ws) + (y - std::f64::consts::PI);
     }
-    let a = core::f64::consts::E.tanh();
-    for i in 0..1 {
-        let t: f64 = {
-            let e = tr.floor(ws[i % ws.len()] * 1.5) + ws[i % ws.len()] + a / (1.0 + late1 * late1);
-            let c: f64 = -1.5;
-            ((hs[i % 2] * y).tanh() * 0.9).asin() + e + c
-        };
-        acc += t;
-    }
-    -y.tanh().cosh() + ws[2] + xs[3] + late1 + a + acc
+    let mut r = (core::f64::consts::E.cos() * 0.9).atanh();
+    let t: f64 = 2.0;
+    r = r * (-hs[(tr.floor(f64::sin(t).cos().abs() * 2.9) as usize) % hs.len()]).tanh();
+    let g: f64 = {
+        let mut zs = [[0.0_f64; 1]; 3];
+        zs[1][0] /= 2.0 + r.sin();
+        r + zs[2][0]
+    };
+    r.tanh().cosh() as f64 + late1 + g
 }
 
 const CASE_F0776: Case = case!(f0776, f0776_t, f0776_grad, f0776_pullback, f0776_grad_into,
@@ -1553,61 +1473,45 @@ const CASE_F0776: Case = case!(f0776, f0776_t, f0776_grad, f0776_pullback, f0776
 
 #[differentiate]
 fn f0777(vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut c = vals[0] / (1.5 + vals[2].tanh()) / (1.5 + (vals[1].cos() * 0.9).acos().cos());
-    if c.abs() >= 1.5 {
-        for _ in 0..3 {
-            let v = c;
-            acc += v;
+    let mut u = vals[0] / (1.5 + vals[2].tanh()) / vals[1].tanh().exp().ln().hypot(1.0);
+    let r = u.clamp(-0.5, 0.8).tanh().cosh();
+    for (l, &q) in vals.iter().enumerate() {
+        if (l as f64).min(core::f64::consts::E) < vals[(((q * u).tanh().abs() * 2.9).floor() as usize) % vals.len()] || l < 2 {
+            return ((std::f64::consts::PI * 1.5).ceil() + vals[l]) * (1.5 + q.cos()).recip();
         }
-        let a: f64 = -1.5;
-        let u: f64 = if c.tanh().exp().ln_1p() < 1.5 {
-            c /= 2.0 + ((c as f64).sin() * 0.9).asin().sin();
-            ((a + c).abs() + 0.5).recip()
-        } else {
-            let u: f64 = if (vals[((vals[2].cos().abs() * 2.9).floor() as usize) % vals.len()] - a) > -c {
-                c *= (std::f64::consts::PI % 1.5 / (0.3 - vals[2]).tanh().exp()).sin();
-                vals[(((c / a.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % vals.len()]
-            } else {
-                a * 0.9
-            };
-            -(-vals[2]) + u
-        };
-        acc += u;
-    } else {
-        c = c * 0.5 + (2.0 + c.sin()).log(3.0);
-        c %= 1.5 + (h_scale3(&[vals[((c.sin().sinh().cos().abs() * 2.9).floor() as usize) % vals.len()], vals[2], -0.5], c)[0] + (c * 1.5).ceil() * 0.3).cos();
     }
-    0.5 + c + acc
+    let y: f64 = {
+        let c: f64 = if (u * core::f64::consts::E) < (vals[2] * u) {
+            u *= (f64::sinh(std::f64::consts::PI.cos()) / (1.5 + (1.5 + r.cos()).cbrt().cos())).sin();
+            vals[(((u / r.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % vals.len()] + r - r * vals[0]
+        } else {
+            vals[1] - 1.5 + f64::trunc(vals[2] * 1.5) * 0.3
+        };
+        let (b, d): (f64, f64) = (-0.5 * u, 0.5);
+        vals[((h_nested(c, vals).sin().abs() * 2.9).floor() as usize) % vals.len()] + b + d
+    };
+    (y / (2.0 + r.sin())) as f64
 }
 
 fn f0777_t(tr: &Trace, vals: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut c = vals[0] / (1.5 + vals[2].tanh()) / (1.5 + (vals[1].cos() * 0.9).acos().cos());
-    if tr.b(tr.abs(c) >= 1.5) {
-        for _ in 0..3 {
-            let v = c;
-            acc += v;
+    let mut u = vals[0] / (1.5 + vals[2].tanh()) / vals[1].tanh().exp().ln().hypot(1.0);
+    let r = tr.clamp(u, -0.5, 0.8).tanh().cosh();
+    for (l, &q) in vals.iter().enumerate() {
+        if tr.b(tr.min(l as f64, core::f64::consts::E) < vals[(tr.floor((q * u).tanh().abs() * 2.9) as usize) % vals.len()] || l < 2) {
+            return (tr.ceil(std::f64::consts::PI * 1.5) + vals[l]) * (1.5 + q.cos()).recip();
         }
-        let a: f64 = -1.5;
-        let u: f64 = if tr.b(c.tanh().exp().ln_1p() < 1.5) {
-            c /= 2.0 + ((c as f64).sin() * 0.9).asin().sin();
-            (tr.abs(a + c) + 0.5).recip()
-        } else {
-            let u: f64 = if tr.b((vals[(tr.floor(vals[2].cos().abs() * 2.9) as usize) % vals.len()] - a) > -c) {
-                c *= (tr.rem(std::f64::consts::PI, 1.5) / (0.3 - vals[2]).tanh().exp()).sin();
-                vals[(tr.floor((c / a.hypot(1.0)).tanh().abs() * 2.9) as usize) % vals.len()]
-            } else {
-                a * 0.9
-            };
-            -(-vals[2]) + u
-        };
-        acc += u;
-    } else {
-        c = c * 0.5 + (2.0 + c.sin()).log(3.0);
-        c = tr.rem(c, 1.5 + (h_scale3(&[vals[(tr.floor(c.sin().sinh().cos().abs() * 2.9) as usize) % vals.len()], vals[2], -0.5], c)[0] + tr.ceil(c * 1.5) * 0.3).cos());
     }
-    0.5 + c + acc
+    let y: f64 = {
+        let c: f64 = if tr.b((u * core::f64::consts::E) < (vals[2] * u)) {
+            u *= (f64::sinh(std::f64::consts::PI.cos()) / (1.5 + (1.5 + r.cos()).cbrt().cos())).sin();
+            vals[(tr.floor((u / r.hypot(1.0)).tanh().abs() * 2.9) as usize) % vals.len()] + r - r * vals[0]
+        } else {
+            vals[1] - 1.5 + tr.trunc(vals[2] * 1.5) * 0.3
+        };
+        let (b, d): (f64, f64) = (-0.5 * u, 0.5);
+        vals[(tr.floor(h_nested(c, vals).sin().abs() * 2.9) as usize) % vals.len()] + b + d
+    };
+    (y / (2.0 + r.sin())) as f64
 }
 
 const CASE_F0777: Case = case!(f0777, f0777_t, f0777_grad, f0777_pullback, f0777_grad_into,
@@ -1616,61 +1520,41 @@ const CASE_F0777: Case = case!(f0777, f0777_t, f0777_grad, f0777_pullback, f0777
 
 #[differentiate]
 fn f0778(c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let late1: f64;
-    if c.tanh().sinh() >= (2.5 - c) {
-        for _ in 0..4 {
-            let mut step: usize = 0;
-            while step < 4 {
-                step += 1;
-                let s = f64::sqrt(c.hypot(1.0));
-                acc += s;
-            }
-            for _ in 0..2 {
-                let r = c;
-                acc += r;
+    let mut late1: f64;
+    if f64::mul_add(c, c, c) >= 0.3 {
+        late1 = c + -c;
+    } else {
+        late1 = -c.abs();
+    }
+    let d = (f64::exp(late1.cos()) * 1.5).ceil() * 0.3;
+    let r: f64 = {
+        for _ in 0..3 {
+            for _ in 0..3 {
+                late1 -= d.max(c.tanh().exp2());
             }
         }
-        late1 = h_pow(0.9, 2).hypot(1.0).log(2.5 + c.sin().sin());
-    } else {
-        let d: f64 = if core::f64::consts::E.tanh().exp_m1() >= c {
-            c * 0.9
-        } else {
-            let t = (core::f64::consts::E / (1.0 + c * c) * 1.5).ceil() + (2.5 + c);
-            (t * std::f64::consts::PI).tanh().exp_m1()
-        };
-        late1 = (1.5 + (1.2 + d).tanh()).ln_1p();
-    }
-    c / c.hypot(1.0) * (late1 + c) + acc
+        (1.0 + d.asinh() * d.asinh()).log10()
+    };
+    (late1 as f64).tanh().to_degrees() * 0.02 + r
 }
 
 fn f0778_t(tr: &Trace, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let late1: f64;
-    if tr.b(c.tanh().sinh() >= (2.5 - c)) {
-        for _ in 0..4 {
-            let mut step: usize = 0;
-            while tr.b(step < 4) {
-                step += 1;
-                let s = f64::sqrt(c.hypot(1.0));
-                acc += s;
-            }
-            for _ in 0..2 {
-                let r = c;
-                acc += r;
+    let mut late1: f64;
+    if tr.b(f64::mul_add(c, c, c) >= 0.3) {
+        late1 = c + -c;
+    } else {
+        late1 = -tr.abs(c);
+    }
+    let d = tr.ceil(f64::exp(late1.cos()) * 1.5) * 0.3;
+    let r: f64 = {
+        for _ in 0..3 {
+            for _ in 0..3 {
+                late1 -= tr.max(d, c.tanh().exp2());
             }
         }
-        late1 = h_pow(0.9, 2).hypot(1.0).log(2.5 + c.sin().sin());
-    } else {
-        let d: f64 = if tr.b(core::f64::consts::E.tanh().exp_m1() >= c) {
-            c * 0.9
-        } else {
-            let t = tr.ceil(core::f64::consts::E / (1.0 + c * c) * 1.5) + (2.5 + c);
-            (t * std::f64::consts::PI).tanh().exp_m1()
-        };
-        late1 = (1.5 + (1.2 + d).tanh()).ln_1p();
-    }
-    c / c.hypot(1.0) * (late1 + c) + acc
+        (1.0 + d.asinh() * d.asinh()).log10()
+    };
+    (late1 as f64).tanh().to_degrees() * 0.02 + r
 }
 
 const CASE_F0778: Case = case!(f0778, f0778_t, f0778_grad, f0778_pullback, f0778_grad_into,
@@ -1680,165 +1564,135 @@ const CASE_F0778: Case = case!(f0778, f0778_t, f0778_grad, f0778_pullback, f0778
 #[differentiate]
 fn f0779(y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = y.tanh().exp();
-    let mut cnt: usize = 0;
-    while cnt < 4 {
-        cnt += 1;
-        if f64::acos((e as f64).sin() * 0.9) < (y - y * 0.5) {
-            let buf: [f64; 1] = [0.0; 1];
-            for t in buf {
-                let r: f64 = match e {
-                    0 => {
-                        let xs = [0.0_f64; 2];
-                        buf[0] * (buf[0].tanh().to_degrees() * 0.02) + xs[1]
-                    }
-                    _ if (std::f64::consts::PI - core::f64::consts::E) <= 0.2 => {
-                        buf[0].cos() + (t + y)
-                    }
-                    _ => {
-                        let u: f64 = if (cnt as f64) < core::f64::consts::E.tanh().powi(e) {
-                            (core::f64::consts::E.sin() * 0.9).acos().sin().cosh()
-                        } else {
-                            let xs = [0.0_f64; 4];
-                            p / (xs[cnt - 1].atan2(1.5 + p.tanh()).abs() + 0.5)
-                        };
-                        buf[0].atan2(buf[0].tanh().exp()) / (buf[0] + 0.5).hypot(1.0) + u
-                    }
-                };
-                acc += t;
-                acc += r;
-            }
-            let ws = [buf[0].sin().cosh(), p];
-            acc += ws[1];
-        } else if y.mul_add(y, core::f64::consts::E) > 1.5 {
-            p %= 1.5 + (y * p).tanh().cosh().cos();
-            let r: f64 = {
-                p = p.tanh() + e as f64;
-                let d: f64 = {
-                    p = p * 0.5 + p;
-                    let p = h_polar(-p, y + p).1;
-                    (f64::max(core::f64::consts::E, y).abs() + 0.5).ln_1p() + p
-                };
-                y + d
-            };
+    let mut s = y.mul_add(h_mix(y, y), e as f64);
+    let mut c: f64 = if y.tanh().cosh() <= y || e > 1 {
+        (y.abs() + 0.5).ln()
+    } else {
+        let t = s;
+        e as f64 * (1.0 + y * y).log(2.5 + std::f64::consts::PI.sin()) + t
+    };
+    s /= 1.5 + (c * (1.0 + s * s).cbrt()).cos();
+    for jj in 0..2 {
+        if e < 2 {
+            let u = (core::f64::consts::E.sin() * 0.9).acos();
+            let r = -y.tanh().exp_m1();
+            c *= (y * s / (1.5 + f64::to_radians(u).cos())).sin();
             acc += r;
+        } else if jj % 2 == 0 {
+            let g: f64 = if e % 2 == 0 {
+                s -= core::f64::consts::E.cos();
+                h_mix((1.5 + y.tanh()).log(2.5 + s.sin()), y * core::f64::consts::E)
+            } else {
+                ((e as f64 * c).tanh().exp() + 1.2).acosh()
+            };
+            c %= 1.5 + (c * (c * 0.7)).cos();
+            acc += g;
         }
-        let vals = [0.0_f64; 3];
-        acc += vals[2];
     }
-    1.5 + p + acc
+    0.2 - -y + s + c + acc
 }
 
 fn f0779_t(tr: &Trace, y: f64, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut p = y.tanh().exp();
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 4) {
-        cnt += 1;
-        if tr.b(f64::acos((e as f64).sin() * 0.9) < (y - y * 0.5)) {
-            let buf: [f64; 1] = [0.0; 1];
-            for t in buf {
-                let r: f64 = match e {
-                    0 => {
-                        let xs = [0.0_f64; 2];
-                        buf[0] * (buf[0].tanh().to_degrees() * 0.02) + xs[1]
-                    }
-                    _ if tr.b((std::f64::consts::PI - core::f64::consts::E) <= 0.2) => {
-                        buf[0].cos() + (t + y)
-                    }
-                    _ => {
-                        let u: f64 = if tr.b((cnt as f64) < core::f64::consts::E.tanh().powi(e)) {
-                            (core::f64::consts::E.sin() * 0.9).acos().sin().cosh()
-                        } else {
-                            let xs = [0.0_f64; 4];
-                            p / (tr.abs(xs[cnt - 1].atan2(1.5 + p.tanh())) + 0.5)
-                        };
-                        buf[0].atan2(buf[0].tanh().exp()) / (buf[0] + 0.5).hypot(1.0) + u
-                    }
-                };
-                acc += t;
-                acc += r;
-            }
-            let ws = [buf[0].sin().cosh(), p];
-            acc += ws[1];
-        } else if tr.b(y.mul_add(y, core::f64::consts::E) > 1.5) {
-            p = tr.rem(p, 1.5 + (y * p).tanh().cosh().cos());
-            let r: f64 = {
-                p = p.tanh() + e as f64;
-                let d: f64 = {
-                    p = p * 0.5 + p;
-                    let p = h_polar(-p, y + p).1;
-                    (tr.abs(tr.max(core::f64::consts::E, y)) + 0.5).ln_1p() + p
-                };
-                y + d
-            };
+    let mut s = y.mul_add(h_mix(y, y), e as f64);
+    let mut c: f64 = if tr.b(y.tanh().cosh() <= y || e > 1) {
+        (tr.abs(y) + 0.5).ln()
+    } else {
+        let t = s;
+        e as f64 * (1.0 + y * y).log(2.5 + std::f64::consts::PI.sin()) + t
+    };
+    s /= 1.5 + (c * (1.0 + s * s).cbrt()).cos();
+    for jj in 0..2 {
+        if tr.b(e < 2) {
+            let u = (core::f64::consts::E.sin() * 0.9).acos();
+            let r = -y.tanh().exp_m1();
+            c *= (y * s / (1.5 + f64::to_radians(u).cos())).sin();
             acc += r;
+        } else if tr.b(jj % 2 == 0) {
+            let g: f64 = if tr.b(e % 2 == 0) {
+                s -= core::f64::consts::E.cos();
+                h_mix((1.5 + y.tanh()).log(2.5 + s.sin()), y * core::f64::consts::E)
+            } else {
+                ((e as f64 * c).tanh().exp() + 1.2).acosh()
+            };
+            c = tr.rem(c, 1.5 + (c * (c * 0.7)).cos());
+            acc += g;
         }
-        let vals = [0.0_f64; 3];
-        acc += vals[2];
     }
-    1.5 + p + acc
+    0.2 - -y + s + c + acc
 }
 
 const CASE_F0779: Case = case!(f0779, f0779_t, f0779_grad, f0779_pullback, f0779_grad_into,
-    n: 1, active: [true], ints: [[4], [0], [2], [2]],
+    n: 1, active: [true], ints: [[4], [1], [3], [2]],
     |p, k| (p[0], k[0] as i32));
 
 #[differentiate(wrt(zs, ts))]
 fn f0780(vs: Vec<f64>, zs: [f64; 2], ts: &[f64; 1], zs3: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if (vs[1] / zs3[0].hypot(1.0)) < 0.1 {
-        f64::ln_1p(1.0 + zs3[0] * zs3[0]) / (2.0 + std::f64::consts::PI.cos().tan().sin())
+    let mut a: f64 = if (vs[1] / zs3[0].hypot(1.0)) < 0.1 {
+        f64::sinh(zs3[0].tanh()) / (2.0 + std::f64::consts::PI.min(core::f64::consts::E).sin())
     } else {
-        let cum = h_cumsum(&zs3);
-        (zs3[0] * vs[(((zs3[0].abs() + 0.5).log10().cos().abs() * 2.9).floor() as usize) % vs.len()]).tanh().exp2() + cum[0]
+        (2.0 + (vs[(((core::f64::consts::E + zs[1]).tanh().abs() * 2.9).floor() as usize) % vs.len()] * 1.5).sin()).powf(2.5)
     };
-    let mut ys: Vec<f64> = vec![0.0; ts.len()];
-    for jj in 0..ts.len() {
-        let v: f64 = if h_cumsum(ts)[0] <= (jj as f64).max(a) {
-            jj as f64
+    let mut cnt: usize = 0;
+    let mut v: f64 = loop {
+        cnt += 1;
+        if cnt > ts.len() {
+            break h_polar(cnt as f64, vs[(cnt + 3) % vs.len()]).0 + (a - cnt as f64);
+        }
+        let z: f64 = if -1.5 >= a {
+            a = a * 0.5;
+            std::f64::consts::PI * ts[0] * -a
         } else {
-            let late1: f64;
-            if 2.5_f64.powf(zs3[0].cos()) < -a {
-                ys[0] -= a;
-                late1 = h_scale3(&[a / (2.0 + a.sin()), -a, vs[jj % 2] + std::f64::consts::PI], vs[jj] / (1.0 + a * a))[jj + 1];
-            } else {
-                late1 = ts[0];
-            }
-            a / (1.5 + core::f64::consts::E.tanh()) / (2.0 + h_mix(ts[0], a).sin()) + late1
+            let t = a;
+            vs[cnt].min(0.1 + std::f64::consts::PI) + t
         };
-        ys[0] += ts[0].cos() * (jj as f64 - a);
-        acc += v;
-    }
-    -(a.cos() * 0.9).acos() + zs[1] + ys[0] + acc
+        acc += z;
+    };
+    a = a * (v * core::f64::consts::E).cos();
+    let mut round: usize = 0;
+    let w: f64 = loop {
+        round += 1;
+        if round > zs.len() {
+            break (1.5 + (0.5 + v).cos()).cbrt();
+        }
+        v -= h_norm2([v + round as f64, 0.3]);
+    };
+    w + a + v + acc
 }
 
 fn f0780_t(tr: &Trace, vs: Vec<f64>, zs: [f64; 2], ts: &[f64; 1], zs3: [f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let a: f64 = if tr.b((vs[1] / zs3[0].hypot(1.0)) < 0.1) {
-        f64::ln_1p(1.0 + zs3[0] * zs3[0]) / (2.0 + std::f64::consts::PI.cos().tan().sin())
+    let mut a: f64 = if tr.b((vs[1] / zs3[0].hypot(1.0)) < 0.1) {
+        f64::sinh(zs3[0].tanh()) / (2.0 + tr.min(std::f64::consts::PI, core::f64::consts::E).sin())
     } else {
-        let cum = h_cumsum(&zs3);
-        (zs3[0] * vs[(tr.floor((tr.abs(zs3[0]) + 0.5).log10().cos().abs() * 2.9) as usize) % vs.len()]).tanh().exp2() + cum[0]
+        (2.0 + (vs[(tr.floor((core::f64::consts::E + zs[1]).tanh().abs() * 2.9) as usize) % vs.len()] * 1.5).sin()).powf(2.5)
     };
-    let mut ys: Vec<f64> = vec![0.0; ts.len()];
-    for jj in 0..ts.len() {
-        let v: f64 = if tr.b(h_cumsum(ts)[0] <= tr.max(jj as f64, a)) {
-            jj as f64
+    let mut cnt: usize = 0;
+    let mut v: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > ts.len()) {
+            break h_polar(cnt as f64, vs[(cnt + 3) % vs.len()]).0 + (a - cnt as f64);
+        }
+        let z: f64 = if tr.b(-1.5 >= a) {
+            a = a * 0.5;
+            std::f64::consts::PI * ts[0] * -a
         } else {
-            let late1: f64;
-            if tr.b(2.5_f64.powf(zs3[0].cos()) < -a) {
-                ys[0] -= a;
-                late1 = h_scale3(&[a / (2.0 + a.sin()), -a, vs[jj % 2] + std::f64::consts::PI], vs[jj] / (1.0 + a * a))[jj + 1];
-            } else {
-                late1 = ts[0];
-            }
-            a / (1.5 + core::f64::consts::E.tanh()) / (2.0 + h_mix(ts[0], a).sin()) + late1
+            let t = a;
+            tr.min(vs[cnt], 0.1 + std::f64::consts::PI) + t
         };
-        ys[0] += ts[0].cos() * (jj as f64 - a);
-        acc += v;
-    }
-    -(a.cos() * 0.9).acos() + zs[1] + ys[0] + acc
+        acc += z;
+    };
+    a = a * (v * core::f64::consts::E).cos();
+    let mut round: usize = 0;
+    let w: f64 = loop {
+        round += 1;
+        if tr.b(round > zs.len()) {
+            break (1.5 + (0.5 + v).cos()).cbrt();
+        }
+        v -= h_norm2([v + round as f64, 0.3]);
+    };
+    w + a + v + acc
 }
 
 const CASE_F0780: Case = case!(f0780, f0780_t, f0780_grad, f0780_pullback, f0780_grad_into,
@@ -1851,27 +1705,34 @@ fn f0781(xs: &[f64], arr: [f64; 4], zs: [f64; 2]) -> f64 {
     for (j, p) in xs.iter().enumerate() {
         for jj in (1..=j).rev() {
             let z: f64 = if (jj as f64) > (p / (2.0 + (*p).sin())) {
-                let a: f64 = if (f64::round(p * 1.5) + p) <= (f64::to_degrees(xs[(jj * 2 + 1) % xs.len()].cos()) * 0.02) {
+                let a: f64 = if (zs[(j * 2 + 1) % zs.len()] / (*p).tanh().exp()) <= 1.5 {
                     let g: f64 = {
                         let out = h_cumsum(xs);
-                        arr[(j + 2) % arr.len()].cos() + out[4]
+                        (1.5 + arr[(j + 2) % arr.len()].tanh()).recip() + out[4]
                     };
-                    (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]) / (1.5 + g.tanh())
+                    (jj as f64).sin().to_degrees() * 0.02 + h_cumsum(&arr)[(jj + 2) % 4] + g
                 } else {
-                    zs[j % zs.len()]
+                    h_leaky((p.tanh() - 2.0).cbrt())
                 };
-                zs[j % zs.len()] + a
+                zs[j % zs.len()] - zs[((zs[jj % zs.len()].tanh().abs() * 2.9).floor() as usize) % zs.len()] - p + a
             } else {
-                (1.5 + (p - jj as f64).tanh()).log10()
+                let b: f64 = if xs[(jj + 3) % xs.len()] <= 0.2 {
+                    zs[(jj + 1) % zs.len()]
+                } else {
+                    let r = (jj as f64).abs() * (1.0 + p * p).ln_1p();
+                    core::f64::consts::E + r
+                };
+                f64::exp((jj as f64 + p).tanh()) + b
             };
             acc += z;
         }
-        if xs[(j * 2 + 1) % xs.len()] <= 0.2 {
-            break;
-        }
-        acc += *p;
+        let q: f64 = {
+            let w = p * xs[j.min(5 - 1)] / (1.5 + arr[(j * 2 + 1) % 4].tanh()).log(3.0).hypot(1.0);
+            *p + w
+        };
+        acc += q;
     }
-    (xs[0].tanh() * 0.9).asin() * (2.5 * zs[0]) + arr[3] + acc
+    xs[((f64::asin(zs[(((0.5 / (1.5 + arr[2].cos())).tanh().abs() * 2.9).floor() as usize) % zs.len()].cos() * 0.9).tanh().abs() * 2.9).floor() as usize) % xs.len()] * xs[4] / (1.5 + arr[3].tanh()) + acc
 }
 
 fn f0781_t(tr: &Trace, xs: &[f64], arr: [f64; 4], zs: [f64; 2]) -> f64 {
@@ -1879,27 +1740,34 @@ fn f0781_t(tr: &Trace, xs: &[f64], arr: [f64; 4], zs: [f64; 2]) -> f64 {
     for (j, p) in xs.iter().enumerate() {
         for jj in (1..=j).rev() {
             let z: f64 = if tr.b((jj as f64) > (p / (2.0 + (*p).sin()))) {
-                let a: f64 = if tr.b((tr.round(p * 1.5) + p) <= (f64::to_degrees(xs[(jj * 2 + 1) % xs.len()].cos()) * 0.02)) {
+                let a: f64 = if tr.b((zs[(j * 2 + 1) % zs.len()] / (*p).tanh().exp()) <= 1.5) {
                     let g: f64 = {
                         let out = h_cumsum(xs);
-                        arr[(j + 2) % arr.len()].cos() + out[4]
+                        (1.5 + arr[(j + 2) % arr.len()].tanh()).recip() + out[4]
                     };
-                    (xs[jj % 5] + zs[(jj * 2 + 1) % zs.len()]) / (1.5 + g.tanh())
+                    (jj as f64).sin().to_degrees() * 0.02 + h_cumsum(&arr)[(jj + 2) % 4] + g
                 } else {
-                    zs[j % zs.len()]
+                    h_leaky_t(tr, (p.tanh() - 2.0).cbrt())
                 };
-                zs[j % zs.len()] + a
+                zs[j % zs.len()] - zs[(tr.floor(zs[jj % zs.len()].tanh().abs() * 2.9) as usize) % zs.len()] - p + a
             } else {
-                (1.5 + (p - jj as f64).tanh()).log10()
+                let b: f64 = if tr.b(xs[(jj + 3) % xs.len()] <= 0.2) {
+                    zs[(jj + 1) % zs.len()]
+                } else {
+                    let r = tr.abs(jj as f64) * (1.0 + p * p).ln_1p();
+                    core::f64::consts::E + r
+                };
+                f64::exp((jj as f64 + p).tanh()) + b
             };
             acc += z;
         }
-        if tr.b(xs[(j * 2 + 1) % xs.len()] <= 0.2) {
-            break;
-        }
-        acc += *p;
+        let q: f64 = {
+            let w = p * xs[j.min(5 - 1)] / (1.5 + arr[(j * 2 + 1) % 4].tanh()).log(3.0).hypot(1.0);
+            *p + w
+        };
+        acc += q;
     }
-    (xs[0].tanh() * 0.9).asin() * (2.5 * zs[0]) + arr[3] + acc
+    xs[(tr.floor(f64::asin(zs[(tr.floor((0.5 / (1.5 + arr[2].cos())).tanh().abs() * 2.9) as usize) % zs.len()].cos() * 0.9).tanh().abs() * 2.9) as usize) % xs.len()] * xs[4] / (1.5 + arr[3].tanh()) + acc
 }
 
 const CASE_F0781: Case = case!(f0781, f0781_t, f0781_grad, f0781_pullback, f0781_grad_into,
@@ -1911,34 +1779,42 @@ fn f0782(c: f64) -> f64 {
     for _ in 0..2 {
         for ii in 0..1 {
             if ii % 2 == 0 {
-                return c.max(c * 0.5).max((ii as f64).signum() * std::f64::consts::PI);
+                return c.abs().hypot(1.0).sqrt();
             }
         }
     }
-    let mut w: f64 = if std::f64::consts::PI >= (c.abs() + 0.5).recip() {
-        (core::f64::consts::E - c).sin().sinh()
+    let late1: f64;
+    if h_mix(c, std::f64::consts::PI) < 0.5 {
+        let r: f64 = {
+            let (y, v) = ((c.abs() + 0.5).log10(), c / (1.0 + c * c));
+            f64::ceil((core::f64::consts::E - v) * 1.5) + y * c
+        };
+        late1 = r;
     } else {
-        std::f64::consts::PI
-    };
-    w %= 1.5 + (h_pow(w, 3) * -0.5).tanh();
-    (c + 0.2).tanh().to_degrees() * 0.02 + w
+        late1 = h_mix(c, f64::to_degrees(c.sin()) * 0.02);
+    }
+    f64::exp_m1((late1 as f64).tanh())
 }
 
 fn f0782_t(tr: &Trace, c: f64) -> f64 {
     for _ in 0..2 {
         for ii in 0..1 {
             if tr.b(ii % 2 == 0) {
-                return tr.max(tr.max(c, c * 0.5), tr.signum(ii as f64) * std::f64::consts::PI);
+                return tr.abs(c).hypot(1.0).sqrt();
             }
         }
     }
-    let mut w: f64 = if tr.b(std::f64::consts::PI >= (tr.abs(c) + 0.5).recip()) {
-        (core::f64::consts::E - c).sin().sinh()
+    let late1: f64;
+    if tr.b(h_mix(c, std::f64::consts::PI) < 0.5) {
+        let r: f64 = {
+            let (y, v) = ((tr.abs(c) + 0.5).log10(), c / (1.0 + c * c));
+            tr.ceil((core::f64::consts::E - v) * 1.5) + y * c
+        };
+        late1 = r;
     } else {
-        std::f64::consts::PI
-    };
-    w = tr.rem(w, 1.5 + (h_pow(w, 3) * -0.5).tanh());
-    (c + 0.2).tanh().to_degrees() * 0.02 + w
+        late1 = h_mix(c, f64::to_degrees(c.sin()) * 0.02);
+    }
+    f64::exp_m1((late1 as f64).tanh())
 }
 
 const CASE_F0782: Case = case!(f0782, f0782_t, f0782_grad, f0782_pullback, f0782_grad_into,
@@ -1961,10 +1837,10 @@ fn f0783(vals: &[f64]) -> f64 {
             let mut p: f64 = {
                 let hs: Vec<f64> = vec![0.0; vals.len()];
                 let e: f64 = {
-                    let r = core::f64::consts::E.tanh().cos().tan();
-                    (1.5 + hs[(cnt + 3) % hs.len()].cos()).log2().sin().exp() + r
+                    let t = (core::f64::consts::E.tanh() * 0.9).atanh().tanh().to_degrees() * 0.02;
+                    (1.5 + std::f64::consts::PI.cos()).log(2.5 + (cnt as f64).sin()) * (1.5 + hs[cnt.min(hs.len() - 1)].cos()).log10() + t
                 };
-                hs[cnt - 1].powi(2).atan2(e.hypot(1.0).log10().tanh() - 1.5)
+                h_nested(e, &hs)
             };
             p += 0.3;
             acc += p;
@@ -1996,10 +1872,10 @@ fn f0783_t(tr: &Trace, vals: &[f64]) -> f64 {
             let mut p: f64 = {
                 let hs: Vec<f64> = vec![0.0; vals.len()];
                 let e: f64 = {
-                    let r = core::f64::consts::E.tanh().cos().tan();
-                    (1.5 + hs[(cnt + 3) % hs.len()].cos()).log2().sin().exp() + r
+                    let t = (core::f64::consts::E.tanh() * 0.9).atanh().tanh().to_degrees() * 0.02;
+                    (1.5 + std::f64::consts::PI.cos()).log(2.5 + (cnt as f64).sin()) * (1.5 + hs[cnt.min(hs.len() - 1)].cos()).log10() + t
                 };
-                tr.atan2(hs[cnt - 1].powi(2), e.hypot(1.0).log10().tanh() - 1.5)
+                h_nested(e, &hs)
             };
             p += 0.3;
             acc += p;
@@ -2023,68 +1899,46 @@ const CASE_F0783: Case = case!(f0783, f0783_t, f0783_grad, f0783_pullback, f0783
 #[differentiate]
 fn f0784(mut y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    y *= (y - (1.5 + y.cos()).log2()).tanh();
-    if (y + core::f64::consts::E) >= (1.0 + y * y).cbrt() {
-        let mut y = y * ((core::f64::consts::E.sin() * 0.9).asin() + y.sin());
-        y = h_mix(y, std::f64::consts::PI.sin().exp_m1());
-        acc += y;
-    } else if -y > y {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if step > 4 {
-                break;
-            }
-            let vals = [0.0_f64; 4];
-            acc += vals[3];
-        }
+    y *= ((1.5 + y.cos()).log(2.5 + y.sin()) - y * 2.5).tanh();
+    if h_norm2([y, y]) >= 2.5 {
+        y *= ((y + y * 0.5) / ((1.0 + y * y).powi(-2).abs() + 0.5)).cos();
+        y -= y.tanh().to_degrees() * 0.02;
     } else {
-        for j in 0..1 {
-            y %= h_mix(core::f64::consts::E - y, j as f64 + y).hypot(1.0);
-            y -= j as f64;
-        }
-        let r: f64 = if -y > -0.5 {
-            let q = y;
-            y.to_radians().sin().exp_m1() + q
+        let a: f64 = if f64::clamp(y, y - 0.5, y + 0.5) > 0.3 {
+            y * std::f64::consts::PI * ((core::f64::consts::E * 1.5).trunc() * 0.3)
         } else {
-            h_mix(y, (1.0 + y * y).powf(2.5))
+            let t = (y + std::f64::consts::PI) * y.tanh().sinh();
+            (y * (y * 0.5)).max(y.tanh().exp().cbrt()) + t
         };
-        acc += r;
+        let tmp = [0.0_f64; 3];
+        acc += a;
+        acc += tmp[2];
     }
-    std::f64::consts::PI.cos().cosh() * y + acc
+    y /= 1.5 + core::f64::consts::E.tanh();
+    y %= 1.5 + (-1.5 - y).asinh().tanh();
+    (y + y * 0.5).to_radians() + acc
 }
 
 fn f0784_t(tr: &Trace, mut y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    y *= (y - (1.5 + y.cos()).log2()).tanh();
-    if tr.b((y + core::f64::consts::E) >= (1.0 + y * y).cbrt()) {
-        let mut y = y * ((core::f64::consts::E.sin() * 0.9).asin() + y.sin());
-        y = h_mix(y, std::f64::consts::PI.sin().exp_m1());
-        acc += y;
-    } else if tr.b(-y > y) {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if tr.b(step > 4) {
-                break;
-            }
-            let vals = [0.0_f64; 4];
-            acc += vals[3];
-        }
+    y *= ((1.5 + y.cos()).log(2.5 + y.sin()) - y * 2.5).tanh();
+    if tr.b(h_norm2([y, y]) >= 2.5) {
+        y *= ((y + y * 0.5) / (tr.abs((1.0 + y * y).powi(-2)) + 0.5)).cos();
+        y -= y.tanh().to_degrees() * 0.02;
     } else {
-        for j in 0..1 {
-            y = tr.rem(y, h_mix(core::f64::consts::E - y, j as f64 + y).hypot(1.0));
-            y -= j as f64;
-        }
-        let r: f64 = if tr.b(-y > -0.5) {
-            let q = y;
-            y.to_radians().sin().exp_m1() + q
+        let a: f64 = if tr.b(tr.clamp(y, y - 0.5, y + 0.5) > 0.3) {
+            y * std::f64::consts::PI * (tr.trunc(core::f64::consts::E * 1.5) * 0.3)
         } else {
-            h_mix(y, (1.0 + y * y).powf(2.5))
+            let t = (y + std::f64::consts::PI) * y.tanh().sinh();
+            tr.max(y * (y * 0.5), y.tanh().exp().cbrt()) + t
         };
-        acc += r;
+        let tmp = [0.0_f64; 3];
+        acc += a;
+        acc += tmp[2];
     }
-    std::f64::consts::PI.cos().cosh() * y + acc
+    y /= 1.5 + core::f64::consts::E.tanh();
+    y = tr.rem(y, 1.5 + (-1.5 - y).asinh().tanh());
+    (y + y * 0.5).to_radians() + acc
 }
 
 const CASE_F0784: Case = case!(f0784, f0784_t, f0784_grad, f0784_pullback, f0784_grad_into,
@@ -2093,27 +1947,27 @@ const CASE_F0784: Case = case!(f0784, f0784_t, f0784_grad, f0784_pullback, f0784
 
 #[differentiate]
 fn f0785(xs: &[f64]) -> f64 {
-    let mut d: f64 = if (xs[((h_pow(xs[0], 3).cos().abs() * 2.9).floor() as usize) % xs.len()] % (1.5 + xs[1].tanh())) < 0.2 {
-        let z = f64::hypot(xs[0].hypot(2.0 + xs[0].sin()), 1.5 + xs[(((0.1 - xs[1]).sin().abs() * 2.9).floor() as usize) % 4].clamp(-0.5, 0.8).cos());
-        (z / z.hypot(1.0)).atan2(z.tanh().exp_m1().sin() - 1.5)
+    let mut d: f64 = if xs[((h_pow(xs[0], 3).cos().abs() * 2.9).floor() as usize) % xs.len()].clamp(-0.5, 0.8) < (1.5 + xs[3].cos()).sqrt() {
+        xs[0]
     } else {
-        -xs[2] * -xs[0]
+        xs[(((xs[(((0.1 - xs[1]).sin().abs() * 2.9).floor() as usize) % 4] / (xs[1].abs() + 0.5)).sin().abs() * 2.9).floor() as usize) % xs.len()].tanh().to_degrees() * 0.02 * (f64::to_degrees(std::f64::consts::PI.sin()) * 0.02)
     };
-    let ys = [0.0_f64; 2];
-    d %= 2.0 + (ys[1] - xs[(((d / (d.abs() + 0.5)).sin().abs() * 2.9).floor() as usize) % xs.len()]).tanh().exp2().sin();
-    d * ys[1] * h_mix(d, 2.0)
+    let cum = h_cumsum(xs);
+    d *= (cum[2].tanh().exp_m1() + -d).sin();
+    let z = core::f64::consts::E.tanh().cosh().atan2(f64::ln(1.5 + d.tanh()).abs() + 0.5);
+    d as f64 + z
 }
 
 fn f0785_t(tr: &Trace, xs: &[f64]) -> f64 {
-    let mut d: f64 = if tr.b((tr.rem(xs[(tr.floor(h_pow(xs[0], 3).cos().abs() * 2.9) as usize) % xs.len()], 1.5 + xs[1].tanh())) < 0.2) {
-        let z = f64::hypot(xs[0].hypot(2.0 + xs[0].sin()), 1.5 + tr.clamp(xs[(tr.floor((0.1 - xs[1]).sin().abs() * 2.9) as usize) % 4], -0.5, 0.8).cos());
-        tr.atan2(z / z.hypot(1.0), z.tanh().exp_m1().sin() - 1.5)
+    let mut d: f64 = if tr.b(tr.clamp(xs[(tr.floor(h_pow(xs[0], 3).cos().abs() * 2.9) as usize) % xs.len()], -0.5, 0.8) < (1.5 + xs[3].cos()).sqrt()) {
+        xs[0]
     } else {
-        -xs[2] * -xs[0]
+        xs[(tr.floor((xs[(tr.floor((0.1 - xs[1]).sin().abs() * 2.9) as usize) % 4] / (tr.abs(xs[1]) + 0.5)).sin().abs() * 2.9) as usize) % xs.len()].tanh().to_degrees() * 0.02 * (f64::to_degrees(std::f64::consts::PI.sin()) * 0.02)
     };
-    let ys = [0.0_f64; 2];
-    d = tr.rem(d, 2.0 + (ys[1] - xs[(tr.floor((d / (tr.abs(d) + 0.5)).sin().abs() * 2.9) as usize) % xs.len()]).tanh().exp2().sin());
-    d * ys[1] * h_mix(d, 2.0)
+    let cum = h_cumsum(xs);
+    d *= (cum[2].tanh().exp_m1() + -d).sin();
+    let z = core::f64::consts::E.tanh().cosh().atan2(tr.abs(f64::ln(1.5 + d.tanh())) + 0.5);
+    d as f64 + z
 }
 
 const CASE_F0785: Case = case!(f0785, f0785_t, f0785_grad, f0785_pullback, f0785_grad_into,
@@ -2124,7 +1978,7 @@ const CASE_F0785: Case = case!(f0785, f0785_t, f0785_grad, f0785_pullback, f0785
 fn f0786(a: f64, vs: Vec<f64>, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let p: f64 = {
-        let c: f64 = if e > 0 {
+        let mut c: f64 = if e > 0 {
             match e {
                 0 => {
                     let a = a + (vs[0] - a + (a + a * 0.5));
@@ -2142,26 +1996,26 @@ fn f0786(a: f64, vs: Vec<f64>, e: i32) -> f64 {
                 }
                 _ => {
                     let out = h_cumsum(&vs);
-                    let q = (h_leaky(a).sin() * 0.9).acos();
+                    let q = (h_leaky(a).sin() * 0.9).atanh();
                     acc += out[2];
                     acc += q;
                 }
             }
-            a.atan2(a.abs() + 0.5) * a
+            (1.5 + a.cos()).log(3.0) * ((vs[2] * 1.5).floor() + a)
         } else {
-            let ys: [f64; 3] = [0.0; 3];
-            ys[0] * 0.3 + ys[2] * e as f64
+            let s = -a + h_scale3(&[vs[1], 0.9, a], e as f64)[(((a * core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % 3];
+            vs[0] + s
         };
-        let z = e as f64;
-        f64::atan2(vs[(((0.5 * e as f64).tanh().abs() * 2.9).floor() as usize) % vs.len()], (e as f64).tanh().exp()).mul_add(vs[2].cos().exp(), (std::f64::consts::PI.cos() * 0.9).acos()) + c + z
+        c += c;
+        c * 0.9
     };
-    f64::hypot(0.5 + vs[1], 1.5 + a.cos().cosh().tanh()) + p + acc
+    vs[2] + p + acc
 }
 
 fn f0786_t(tr: &Trace, a: f64, vs: Vec<f64>, e: i32) -> f64 {
     let mut acc: f64 = 0.0;
     let p: f64 = {
-        let c: f64 = if tr.b(e > 0) {
+        let mut c: f64 = if tr.b(e > 0) {
             match e {
                 0 => {
                     let a = a + (vs[0] - a + (a + a * 0.5));
@@ -2179,31 +2033,31 @@ fn f0786_t(tr: &Trace, a: f64, vs: Vec<f64>, e: i32) -> f64 {
                 }
                 _ => {
                     let out = h_cumsum(&vs);
-                    let q = (h_leaky_t(tr, a).sin() * 0.9).acos();
+                    let q = (h_leaky_t(tr, a).sin() * 0.9).atanh();
                     acc += out[2];
                     acc += q;
                 }
             }
-            a.atan2(tr.abs(a) + 0.5) * a
+            (1.5 + a.cos()).log(3.0) * (tr.floor(vs[2] * 1.5) + a)
         } else {
-            let ys: [f64; 3] = [0.0; 3];
-            ys[0] * 0.3 + ys[2] * e as f64
+            let s = -a + h_scale3(&[vs[1], 0.9, a], e as f64)[(tr.floor((a * core::f64::consts::E).tanh().abs() * 2.9) as usize) % 3];
+            vs[0] + s
         };
-        let z = e as f64;
-        f64::atan2(vs[(tr.floor((0.5 * e as f64).tanh().abs() * 2.9) as usize) % vs.len()], (e as f64).tanh().exp()).mul_add(vs[2].cos().exp(), (std::f64::consts::PI.cos() * 0.9).acos()) + c + z
+        c += c;
+        c * 0.9
     };
-    f64::hypot(0.5 + vs[1], 1.5 + a.cos().cosh().tanh()) + p + acc
+    vs[2] + p + acc
 }
 
 const CASE_F0786: Case = case!(f0786, f0786_t, f0786_grad, f0786_pullback, f0786_grad_into,
-    n: 4, active: [true, false, false, false], ints: [[3], [0], [1], [2]],
+    n: 4, active: [true, false, false, false], ints: [[3], [0], [3], [3]],
     |p, k| (p[0], p[1..4].to_vec(), k[0] as i32));
 
 #[differentiate]
 fn f0787(zs: [f64; 4], mut y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     y = h_mix(y, 0.1 * a);
-    y = y * (std::f64::consts::PI.abs() + 0.5).ln_1p().sin();
+    y = y * std::f64::consts::PI.powi(2).sin();
     let out = h_cumsum(&zs);
     let mut cnt: usize = 0;
     loop {
@@ -2211,17 +2065,17 @@ fn f0787(zs: [f64; 4], mut y: f64, a: f64) -> f64 {
         if cnt > 3 {
             break;
         }
-        y = y.tanh() + ((a * 1.5).round() + std::f64::consts::PI);
-        let s = zs[2].abs().tanh().exp().log10();
-        acc += s;
+        y = y.tanh() + a.abs();
+        let v = h_scale3(&[f64::tanh(zs[cnt % 4]), zs[cnt % zs.len()] * 0.9, y], out[cnt % out.len()] * a)[(cnt + 1) % 3];
+        acc += v;
     }
-    0.9 + y + out[3] + acc
+    h_nested(zs[cnt % zs.len()] - core::f64::consts::E, &zs) + y + out[3] + acc
 }
 
 fn f0787_t(tr: &Trace, zs: [f64; 4], mut y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     y = h_mix(y, 0.1 * a);
-    y = y * (tr.abs(std::f64::consts::PI) + 0.5).ln_1p().sin();
+    y = y * std::f64::consts::PI.powi(2).sin();
     let out = h_cumsum(&zs);
     let mut cnt: usize = 0;
     loop {
@@ -2229,11 +2083,11 @@ fn f0787_t(tr: &Trace, zs: [f64; 4], mut y: f64, a: f64) -> f64 {
         if tr.b(cnt > 3) {
             break;
         }
-        y = y.tanh() + (tr.round(a * 1.5) + std::f64::consts::PI);
-        let s = tr.abs(zs[2]).tanh().exp().log10();
-        acc += s;
+        y = y.tanh() + tr.abs(a);
+        let v = h_scale3(&[f64::tanh(zs[cnt % 4]), zs[cnt % zs.len()] * 0.9, y], out[cnt % out.len()] * a)[(cnt + 1) % 3];
+        acc += v;
     }
-    0.9 + y + out[3] + acc
+    h_nested(zs[cnt % zs.len()] - core::f64::consts::E, &zs) + y + out[3] + acc
 }
 
 const CASE_F0787: Case = case!(f0787, f0787_t, f0787_grad, f0787_pullback, f0787_grad_into,
@@ -2242,43 +2096,37 @@ const CASE_F0787: Case = case!(f0787, f0787_t, f0787_grad, f0787_pullback, f0787
 
 #[differentiate]
 fn f0788(xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let (mut q, mut b) = ((std::f64::consts::PI * 1.5).trunc() + xs[1], h_norm2([1.2, xs[((((xs[0] * 1.5).round() * 0.3).tanh().abs() * 2.9).floor() as usize) % xs.len()]]));
-    b /= 1.5 + (f64::log10(2.0 + q.sin()) * xs[0]).cos();
-    q += core::f64::consts::E.hypot(1.0).ln_1p() - xs[0].max(xs[0] * 0.5);
-    let late1: f64;
-    if xs[2] <= (q + b) {
-        let out = h_cumsum(xs);
-        late1 = q.tanh().tan() * f64::log2(2.0 + q.sin());
-        acc += out[3];
+    let (mut b, mut r) = (std::f64::consts::PI.signum() * xs[1], h_norm2([1.2, xs[((xs[0].tanh().abs() * 2.9).floor() as usize) % xs.len()]]));
+    b *= (xs[2].mul_add(core::f64::consts::E, xs[0]) / (r / xs[3].hypot(1.0)).hypot(1.0)).tanh();
+    r %= (xs[0].atan2(1.5 + r.tanh()) * (xs[3] + xs[2])).abs() + 0.5;
+    let out = h_cumsum(xs);
+    b -= (b + r).sin().exp_m1();
+    let t = f64::acosh(xs[2].hypot(1.0) + 1.2) / (2.0 + ((xs[1] * 1.5).floor() + r).sin());
+    let res = h_cumsum(xs);
+    let u: f64 = if b > (r * b) {
+        -out[1].hypot(r.abs() + 0.5)
     } else {
-        let tup = h_polar(xs[2] as f64, xs[3].tanh().cosh());
-        late1 = xs[0].sin().exp();
-        acc += tup.1;
-    }
-    let y = xs[1] % (2.0 + b.sin()) + b * q;
-    q = f64::log(y.abs() + 0.5, 3.0);
-    b + q + late1 + acc
+        let s = xs[0];
+        (r * 1.5).round() * 0.3 % 1.5 + s
+    };
+    -(b / res[3].tanh().exp()) + out[3] + t + u
 }
 
 fn f0788_t(tr: &Trace, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let (mut q, mut b) = (tr.trunc(std::f64::consts::PI * 1.5) + xs[1], h_norm2([1.2, xs[(tr.floor((tr.round(xs[0] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % xs.len()]]));
-    b /= 1.5 + (f64::log10(2.0 + q.sin()) * xs[0]).cos();
-    q += core::f64::consts::E.hypot(1.0).ln_1p() - tr.max(xs[0], xs[0] * 0.5);
-    let late1: f64;
-    if tr.b(xs[2] <= (q + b)) {
-        let out = h_cumsum(xs);
-        late1 = q.tanh().tan() * f64::log2(2.0 + q.sin());
-        acc += out[3];
+    let (mut b, mut r) = (tr.signum(std::f64::consts::PI) * xs[1], h_norm2([1.2, xs[(tr.floor(xs[0].tanh().abs() * 2.9) as usize) % xs.len()]]));
+    b *= (xs[2].mul_add(core::f64::consts::E, xs[0]) / (r / xs[3].hypot(1.0)).hypot(1.0)).tanh();
+    r = tr.rem(r, tr.abs(xs[0].atan2(1.5 + r.tanh()) * (xs[3] + xs[2])) + 0.5);
+    let out = h_cumsum(xs);
+    b -= (b + r).sin().exp_m1();
+    let t = f64::acosh(xs[2].hypot(1.0) + 1.2) / (2.0 + (tr.floor(xs[1] * 1.5) + r).sin());
+    let res = h_cumsum(xs);
+    let u: f64 = if tr.b(b > (r * b)) {
+        -out[1].hypot(tr.abs(r) + 0.5)
     } else {
-        let tup = h_polar(xs[2] as f64, xs[3].tanh().cosh());
-        late1 = xs[0].sin().exp();
-        acc += tup.1;
-    }
-    let y = tr.rem(xs[1], 2.0 + b.sin()) + b * q;
-    q = f64::log(tr.abs(y) + 0.5, 3.0);
-    b + q + late1 + acc
+        let s = xs[0];
+        tr.rem(tr.round(r * 1.5) * 0.3, 1.5) + s
+    };
+    -(b / res[3].tanh().exp()) + out[3] + t + u
 }
 
 const CASE_F0788: Case = case!(f0788, f0788_t, f0788_grad, f0788_pullback, f0788_grad_into,
@@ -2293,21 +2141,20 @@ fn f0789(b: f64, x: f64, mat: &[[f64; 1]; 3], ts: &[f64; 1]) -> f64 {
             let xs: Vec<f64> = vec![0.0; ts.len()];
             let mut b = b - 2.5 * (i as f64 + -0.5);
             for g in ts.iter() {
-                b -= (1.5 + (0.7 - x).cos()).ln();
+                b -= (mat[(i * 2 + 1) % mat.len()][0] % mat[i + 1][0].tanh().exp()) as f64;
                 acc += *g;
             }
             acc += xs[0];
             acc += b;
-        } else if i > 0 {
-            let ws = [0.0_f64; 4];
-            let x = x - ts[0].powi(2) as f64;
-            acc += ws[3];
-            acc += x;
+        } else {
+            let w = (mat[mat.len() - 1 - i][0] / (2.0 + ts[0].sin())).mul_add(f64::signum(i as f64) * mat[i][0], (mat[1][0] * 1.5).ceil() * 0.3);
+            acc += w;
         }
-        let r = i as f64 - mat[i + 1][0].tanh().exp2();
-        acc += r;
+        if i > 0 {
+            break;
+        }
     }
-    (x - b).signum() * (0.2 * b) + mat[2][0] + ts[0] + acc
+    (1.0 + b * b + 1.2).acosh() + x + mat[2][0] + ts[0] + acc
 }
 
 fn f0789_t(tr: &Trace, b: f64, x: f64, mat: &[[f64; 1]; 3], ts: &[f64; 1]) -> f64 {
@@ -2317,21 +2164,20 @@ fn f0789_t(tr: &Trace, b: f64, x: f64, mat: &[[f64; 1]; 3], ts: &[f64; 1]) -> f6
             let xs: Vec<f64> = vec![0.0; ts.len()];
             let mut b = b - 2.5 * (i as f64 + -0.5);
             for g in ts.iter() {
-                b -= (1.5 + (0.7 - x).cos()).ln();
+                b -= (tr.rem(mat[(i * 2 + 1) % mat.len()][0], mat[i + 1][0].tanh().exp())) as f64;
                 acc += *g;
             }
             acc += xs[0];
             acc += b;
-        } else if tr.b(i > 0) {
-            let ws = [0.0_f64; 4];
-            let x = x - ts[0].powi(2) as f64;
-            acc += ws[3];
-            acc += x;
+        } else {
+            let w = (mat[mat.len() - 1 - i][0] / (2.0 + ts[0].sin())).mul_add(tr.signum(i as f64) * mat[i][0], tr.ceil(mat[1][0] * 1.5) * 0.3);
+            acc += w;
         }
-        let r = i as f64 - mat[i + 1][0].tanh().exp2();
-        acc += r;
+        if tr.b(i > 0) {
+            break;
+        }
     }
-    tr.signum(x - b) * (0.2 * b) + mat[2][0] + ts[0] + acc
+    (1.0 + b * b + 1.2).acosh() + x + mat[2][0] + ts[0] + acc
 }
 
 const CASE_F0789: Case = case!(f0789, f0789_t, f0789_grad, f0789_pullback, f0789_grad_into,
@@ -2340,21 +2186,41 @@ const CASE_F0789: Case = case!(f0789, f0789_t, f0789_grad, f0789_pullback, f0789
 
 #[differentiate]
 fn f0790(ws: &[f64]) -> f64 {
-    let mut c = ws[(((std::f64::consts::PI + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % ws.len()].cos().min(2.5 / (1.0 + ws[1] * ws[1]));
-    c /= (ws[3].tanh().to_degrees() * 0.02).min(c.atan()).tanh().exp();
-    for _ in 0..ws.len() {
-        c = c * (c % (1.5 + core::f64::consts::E.tanh())).tanh();
+    let mut acc: f64 = 0.0;
+    let mut q = f64::sin((ws[(((ws[3].abs() + 0.5).cbrt().tanh().abs() * 2.9).floor() as usize) % ws.len()].tanh() * 0.9).asin());
+    if q >= 0.9 {
+        q *= (((q * 1.5).floor() + ws[3]).tanh().to_degrees() * 0.02).cos();
+        let u = (1.5 + h_leaky(q).cos()).ln();
+        acc += u;
+    } else if (q.sin() * 0.9).asin() < q.cos() {
+        let e: f64 = if h_pow(q, 3) >= 0.2 {
+            f64::abs(std::f64::consts::PI) / (1.5 + (ws[(((ws[0] / q.tanh().exp()).cos().abs() * 2.9).floor() as usize) % ws.len()] + std::f64::consts::PI).cos())
+        } else {
+            let ys: Vec<f64> = vec![0.0; ws.len()];
+            (ys[0].abs() + 0.5).log10().cos().to_degrees() * 0.02
+        };
+        acc += e;
     }
-    ws[2] + c
+    f64::exp2((2.0 + ws[0].sin()).log2().cos()) + acc
 }
 
 fn f0790_t(tr: &Trace, ws: &[f64]) -> f64 {
-    let mut c = tr.min(ws[(tr.floor((std::f64::consts::PI + core::f64::consts::E).tanh().abs() * 2.9) as usize) % ws.len()].cos(), 2.5 / (1.0 + ws[1] * ws[1]));
-    c /= tr.min(ws[3].tanh().to_degrees() * 0.02, c.atan()).tanh().exp();
-    for _ in 0..ws.len() {
-        c = c * (tr.rem(c, 1.5 + core::f64::consts::E.tanh())).tanh();
+    let mut acc: f64 = 0.0;
+    let mut q = f64::sin((ws[(tr.floor((tr.abs(ws[3]) + 0.5).cbrt().tanh().abs() * 2.9) as usize) % ws.len()].tanh() * 0.9).asin());
+    if tr.b(q >= 0.9) {
+        q *= ((tr.floor(q * 1.5) + ws[3]).tanh().to_degrees() * 0.02).cos();
+        let u = (1.5 + h_leaky_t(tr, q).cos()).ln();
+        acc += u;
+    } else if tr.b((q.sin() * 0.9).asin() < q.cos()) {
+        let e: f64 = if tr.b(h_pow(q, 3) >= 0.2) {
+            tr.abs(std::f64::consts::PI) / (1.5 + (ws[(tr.floor((ws[0] / q.tanh().exp()).cos().abs() * 2.9) as usize) % ws.len()] + std::f64::consts::PI).cos())
+        } else {
+            let ys: Vec<f64> = vec![0.0; ws.len()];
+            (tr.abs(ys[0]) + 0.5).log10().cos().to_degrees() * 0.02
+        };
+        acc += e;
     }
-    ws[2] + c
+    f64::exp2((2.0 + ws[0].sin()).log2().cos()) + acc
 }
 
 const CASE_F0790: Case = case!(f0790, f0790_t, f0790_grad, f0790_pullback, f0790_grad_into,
@@ -2363,49 +2229,49 @@ const CASE_F0790: Case = case!(f0790, f0790_t, f0790_grad, f0790_pullback, f0790
 
 #[differentiate]
 fn f0791(ar: &[f64; 3], mut b: f64, m: usize, a: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut s = ar[(m + 2) % ar.len()];
     b %= h_scale3(ar, h_mix(ar[m.min(ar.len() - 1)], s))[(m + 3) % 3].abs() + 0.5;
     if m % 2 == 0 {
         for &e in ar.iter() {
-            if e.tanh().cosh() <= f64::tan(ar[2].tanh()) {
-                return b.abs().clamp(e - 0.5, e + 0.5);
+            if -b > 0.1 {
+                return (1.0 + e * e).ln_1p().max(ar[(m + 1) % ar.len()] * m as f64);
             }
         }
         for _ in 0..3 {
-            b = h_mix(b, b.cos());
+            b = h_mix(b, (b.tanh().exp() + 1.2).acosh());
         }
-    }
-    let y: f64 = {
+    } else {
         s += ar[(m * 2 + 1) % 3];
         let r = a;
-        ar[m % ar.len()] + r
-    };
-    std::f64::consts::PI + b + s + y
+        acc += r;
+    }
+    ar[m % ar.len()] + b + a + s + acc
 }
 
 fn f0791_t(tr: &Trace, ar: &[f64; 3], mut b: f64, m: usize, a: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut s = ar[(m + 2) % ar.len()];
     b = tr.rem(b, tr.abs(h_scale3(ar, h_mix(ar[m.min(ar.len() - 1)], s))[(m + 3) % 3]) + 0.5);
     if tr.b(m % 2 == 0) {
         for &e in ar.iter() {
-            if tr.b(e.tanh().cosh() <= f64::tan(ar[2].tanh())) {
-                return tr.clamp(tr.abs(b), e - 0.5, e + 0.5);
+            if tr.b(-b > 0.1) {
+                return tr.max((1.0 + e * e).ln_1p(), ar[(m + 1) % ar.len()] * m as f64);
             }
         }
         for _ in 0..3 {
-            b = h_mix(b, b.cos());
+            b = h_mix(b, (b.tanh().exp() + 1.2).acosh());
         }
-    }
-    let y: f64 = {
+    } else {
         s += ar[(m * 2 + 1) % 3];
         let r = a;
-        ar[m % ar.len()] + r
-    };
-    std::f64::consts::PI + b + s + y
+        acc += r;
+    }
+    ar[m % ar.len()] + b + a + s + acc
 }
 
 const CASE_F0791: Case = case!(f0791, f0791_t, f0791_grad, f0791_pullback, f0791_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[5], [1], [4], [0]],
+    n: 5, active: [true, true, true, true, true], ints: [[5], [0], [5], [4]],
     |p, k| (&arr(&p[0..3]), p[3], k[0], p[4]));
 
 #[differentiate]
@@ -2415,35 +2281,43 @@ fn f0792(arr: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     while round < arr.len() {
         round += 1;
         if round > 3 {
-            let mut g: f64 = if (1.5 + arr[round.min(arr.len() - 1)].cos()).log2() > -1.5 {
-                rows[(round * 2 + 1) % rows.len()][(round + 3) % 2].sin().cosh().signum() * arr[round % arr.len()] as f64
+            let mut g: f64 = if arr[round.min(arr.len() - 1)].hypot(2.0 + (round as f64).sin()) <= -0.5 {
+                let s = rows[(round * 2 + 1) % rows.len()][(round + 3) % 2];
+                h_pow((s * 1.5).round() + s, 1)
             } else {
-                let ys = [-core::f64::consts::E, arr[2] + arr[(round + 3) % arr.len()]];
-                core::f64::consts::E - (rows[(round * 2 + 1) % rows.len()][round.min(2 - 1)] + 0.7) + ys[1]
-            };
-            g += (g.atan2(2.0 + g.sin()).sin() * 0.9).asin();
-            g /= (rows[round.min(rows.len() - 1)][(round + 3) % 2].tanh() - (g + arr[round - 1])).tanh().exp();
-            acc += g;
-        } else {
-            match round % 3 {
-                0 => {
-                    let e = (arr[round % arr.len()] * rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2]).to_radians();
-                    acc += e;
-                }
-                3..=5 => {
-                    let mut buf: Vec<f64> = vec![0.0; arr.len()];
-                    buf[(round * 2 + 1) % 4] %= (buf[round % buf.len()] / (1.5 + rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2].tanh()) / (2.0 + (arr[(round * 2 + 1) % arr.len()] / (1.5 + arr[round.min(arr.len() - 1)].cos())).sin())).abs() + 0.5;
-                    acc += buf[3];
-                }
-                _ => {
-                    let d = std::f64::consts::PI / rows[(round * 2 + 1) % rows.len()][(round * 2 + 1) % 2].hypot(1.0) * (arr[round - 1] * std::f64::consts::PI);
-                    let d = d - (0.9 - d).tanh().sinh();
+                for _ in 0..round {
+                    let d = -(round as f64);
                     acc += d;
                 }
+                ((round as f64).tanh().exp().tanh() * 0.9).asin()
+            };
+            if (g + arr[round - 1]) > g.atan() || round < 1 {
+                let pair = (f64::abs(g), rows[round % rows.len()][round % 2]);
+                acc += pair.1;
+            } else if arr[round.min(arr.len() - 1)].hypot(1.5 + (round as f64).tanh()) < 0.2 && round % 2 == 0 {
+                g += g;
+                let (e, t) = h_polar(-g, (1.5 + g.tanh()).powf(g.cos() * 1.5));
+                acc += e;
+                acc += t;
+            } else {
+                let p = g;
+                let hs = [0.0_f64; 5];
+                acc += p;
+                acc += hs[4];
             }
+            let u: f64 = {
+                let xs = arr;
+                g = g * 0.5 + g * std::f64::consts::PI;
+                h_leaky(xs[round % 4]) * (rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2] + core::f64::consts::E)
+            };
+            acc += g;
+            acc += u;
+        } else {
+            let p = f64::ln_1p(1.5 + (round as f64).cos()) + (arr[3] * 1.5).round() * 0.3;
+            acc += p;
         }
     }
-    f64::exp2((round as f64 + arr[(round * 2 + 1) % arr.len()]).tanh()) + rows[1][0] + acc
+    (0.7 / (round as f64).tanh().exp()).tanh().to_degrees() * 0.02 + rows[1][0] + acc
 }
 
 fn f0792_t(tr: &Trace, arr: [f64; 4], rows: &[[f64; 2]]) -> f64 {
@@ -2452,35 +2326,43 @@ fn f0792_t(tr: &Trace, arr: [f64; 4], rows: &[[f64; 2]]) -> f64 {
     while tr.b(round < arr.len()) {
         round += 1;
         if tr.b(round > 3) {
-            let mut g: f64 = if tr.b((1.5 + arr[round.min(arr.len() - 1)].cos()).log2() > -1.5) {
-                tr.signum(rows[(round * 2 + 1) % rows.len()][(round + 3) % 2].sin().cosh()) * arr[round % arr.len()] as f64
+            let mut g: f64 = if tr.b(arr[round.min(arr.len() - 1)].hypot(2.0 + (round as f64).sin()) <= -0.5) {
+                let s = rows[(round * 2 + 1) % rows.len()][(round + 3) % 2];
+                h_pow(tr.round(s * 1.5) + s, 1)
             } else {
-                let ys = [-core::f64::consts::E, arr[2] + arr[(round + 3) % arr.len()]];
-                core::f64::consts::E - (rows[(round * 2 + 1) % rows.len()][round.min(2 - 1)] + 0.7) + ys[1]
-            };
-            g += (g.atan2(2.0 + g.sin()).sin() * 0.9).asin();
-            g /= (rows[round.min(rows.len() - 1)][(round + 3) % 2].tanh() - (g + arr[round - 1])).tanh().exp();
-            acc += g;
-        } else {
-            match round % 3 {
-                0 => {
-                    let e = (arr[round % arr.len()] * rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2]).to_radians();
-                    acc += e;
-                }
-                3..=5 => {
-                    let mut buf: Vec<f64> = vec![0.0; arr.len()];
-                    buf[(round * 2 + 1) % 4] = tr.rem(buf[(round * 2 + 1) % 4], tr.abs(buf[round % buf.len()] / (1.5 + rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2].tanh()) / (2.0 + (arr[(round * 2 + 1) % arr.len()] / (1.5 + arr[round.min(arr.len() - 1)].cos())).sin())) + 0.5);
-                    acc += buf[3];
-                }
-                _ => {
-                    let d = std::f64::consts::PI / rows[(round * 2 + 1) % rows.len()][(round * 2 + 1) % 2].hypot(1.0) * (arr[round - 1] * std::f64::consts::PI);
-                    let d = d - (0.9 - d).tanh().sinh();
+                for _ in 0..round {
+                    let d = -(round as f64);
                     acc += d;
                 }
+                ((round as f64).tanh().exp().tanh() * 0.9).asin()
+            };
+            if tr.b((g + arr[round - 1]) > g.atan() || round < 1) {
+                let pair = (tr.abs(g), rows[round % rows.len()][round % 2]);
+                acc += pair.1;
+            } else if tr.b(arr[round.min(arr.len() - 1)].hypot(1.5 + (round as f64).tanh()) < 0.2 && round % 2 == 0) {
+                g += g;
+                let (e, t) = h_polar(-g, (1.5 + g.tanh()).powf(g.cos() * 1.5));
+                acc += e;
+                acc += t;
+            } else {
+                let p = g;
+                let hs = [0.0_f64; 5];
+                acc += p;
+                acc += hs[4];
             }
+            let u: f64 = {
+                let xs = arr;
+                g = g * 0.5 + g * std::f64::consts::PI;
+                h_leaky_t(tr, xs[round % 4]) * (rows[round.min(rows.len() - 1)][(round * 2 + 1) % 2] + core::f64::consts::E)
+            };
+            acc += g;
+            acc += u;
+        } else {
+            let p = f64::ln_1p(1.5 + (round as f64).cos()) + tr.round(arr[3] * 1.5) * 0.3;
+            acc += p;
         }
     }
-    f64::exp2((round as f64 + arr[(round * 2 + 1) % arr.len()]).tanh()) + rows[1][0] + acc
+    (0.7 / (round as f64).tanh().exp()).tanh().to_degrees() * 0.02 + rows[1][0] + acc
 }
 
 const CASE_F0792: Case = case!(f0792, f0792_t, f0792_grad, f0792_pullback, f0792_grad_into,
@@ -2490,52 +2372,50 @@ const CASE_F0792: Case = case!(f0792, f0792_t, f0792_grad, f0792_pullback, f0792
 #[differentiate]
 fn f0793(mat: &[[f64; 3]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (mat[0][2].tanh() - 2.0).cbrt() >= (mat[1][2] + 1.2) {
+    if (mat[0][2].abs() + 0.5).powi(-2) >= (mat[1][2] + 1.2) {
         for (i, line) in mat.iter().enumerate() {
             acc += line[i] * (mat[i % mat.len()][(i * 2 + 1) % 3] * line[i.min(3 - 1)]);
         }
         for i in 0..2 {
-            let mut t = -0.5 + mat[(i * 2 + 1) % mat.len()][i + 1] - mat[i][i + 1] / (mat[(i + 1) % mat.len()][i + 1].abs() + 0.5);
-            t += mat[i][3 - 1 - i] / ((i as f64 - t).abs() + 0.5);
-            acc += t;
+            let b = -0.5 + mat[(i * 2 + 1) % mat.len()][i + 1] - (1.5 + mat[i][i + 1].tanh()).sqrt();
+            let b = b + h_polar(mat[i][3 - 1 - i], b).0 * mat[i][3 - 1 - i];
+            acc += b;
         }
     }
-    let mut round: usize = 0;
-    let u: f64 = loop {
-        round += 1;
-        if round > 3 {
-            break mat[round % mat.len()][(round * 2 + 1) % 3];
-        }
-        let tmp = [[0.0_f64; 3]; 2];
-        let pair = ((std::f64::consts::PI.abs() + 0.5).recip(), tmp[(round + 3) % tmp.len()][((h_scale3(&[tmp[1][round - 1], core::f64::consts::E, round as f64], 0.5)[(round * 2 + 1) % 3].tanh().abs() * 2.9).floor() as usize) % 3].hypot(1.5 + tmp[round.min(2 - 1)][round.min(3 - 1)].cos()));
-        acc += pair.1;
+    let (g, s) = h_polar((2.0 + std::f64::consts::PI.sin()).powi(-1), (1.5 + core::f64::consts::E.cos() + 1.2).acosh());
+    let (e, b) = ((g * 1.5).ceil() + mat[((s.sin().exp_m1().sin().abs() * 2.9).floor() as usize) % 2][((h_scale3(&[mat[1][((g.tanh().abs() * 2.9).floor() as usize) % 3], -0.5, 0.3], s)[2].tanh().abs() * 2.9).floor() as usize) % 3], s);
+    let u: f64 = if core::f64::consts::E.tanh().tan() <= ((mat[0][2] * 1.5).trunc() + mat[0][2]) {
+        let a = (mat[1][0] - b).to_radians();
+        0.5 + b + e.clamp(b - 0.5, b + 0.5) + a
+    } else {
+        let z = 0.7 - g;
+        s + z
     };
-    f64::ceil(mat[(round * 2 + 1) % 2][round % 3] * 1.5) + round as f64 + u + acc
+    f64::min(s - mat[0][((e.atan2(s.tanh() - 1.5).tanh().abs() * 2.9).floor() as usize) % 3], mat[0][2] * g) + b + u + acc
 }
 
 fn f0793_t(tr: &Trace, mat: &[[f64; 3]; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((mat[0][2].tanh() - 2.0).cbrt() >= (mat[1][2] + 1.2)) {
+    if tr.b((tr.abs(mat[0][2]) + 0.5).powi(-2) >= (mat[1][2] + 1.2)) {
         for (i, line) in mat.iter().enumerate() {
             acc += line[i] * (mat[i % mat.len()][(i * 2 + 1) % 3] * line[i.min(3 - 1)]);
         }
         for i in 0..2 {
-            let mut t = -0.5 + mat[(i * 2 + 1) % mat.len()][i + 1] - mat[i][i + 1] / (tr.abs(mat[(i + 1) % mat.len()][i + 1]) + 0.5);
-            t += mat[i][3 - 1 - i] / (tr.abs(i as f64 - t) + 0.5);
-            acc += t;
+            let b = -0.5 + mat[(i * 2 + 1) % mat.len()][i + 1] - (1.5 + mat[i][i + 1].tanh()).sqrt();
+            let b = b + h_polar(mat[i][3 - 1 - i], b).0 * mat[i][3 - 1 - i];
+            acc += b;
         }
     }
-    let mut round: usize = 0;
-    let u: f64 = loop {
-        round += 1;
-        if tr.b(round > 3) {
-            break mat[round % mat.len()][(round * 2 + 1) % 3];
-        }
-        let tmp = [[0.0_f64; 3]; 2];
-        let pair = ((tr.abs(std::f64::consts::PI) + 0.5).recip(), tmp[(round + 3) % tmp.len()][(tr.floor(h_scale3(&[tmp[1][round - 1], core::f64::consts::E, round as f64], 0.5)[(round * 2 + 1) % 3].tanh().abs() * 2.9) as usize) % 3].hypot(1.5 + tmp[round.min(2 - 1)][round.min(3 - 1)].cos()));
-        acc += pair.1;
+    let (g, s) = h_polar((2.0 + std::f64::consts::PI.sin()).powi(-1), (1.5 + core::f64::consts::E.cos() + 1.2).acosh());
+    let (e, b) = (tr.ceil(g * 1.5) + mat[(tr.floor(s.sin().exp_m1().sin().abs() * 2.9) as usize) % 2][(tr.floor(h_scale3(&[mat[1][(tr.floor(g.tanh().abs() * 2.9) as usize) % 3], -0.5, 0.3], s)[2].tanh().abs() * 2.9) as usize) % 3], s);
+    let u: f64 = if tr.b(core::f64::consts::E.tanh().tan() <= (tr.trunc(mat[0][2] * 1.5) + mat[0][2])) {
+        let a = (mat[1][0] - b).to_radians();
+        0.5 + b + tr.clamp(e, b - 0.5, b + 0.5) + a
+    } else {
+        let z = 0.7 - g;
+        s + z
     };
-    tr.ceil(mat[(round * 2 + 1) % 2][round % 3] * 1.5) + round as f64 + u + acc
+    tr.min(s - mat[0][(tr.floor(tr.atan2(e, s.tanh() - 1.5).tanh().abs() * 2.9) as usize) % 3], mat[0][2] * g) + b + u + acc
 }
 
 const CASE_F0793: Case = case!(f0793, f0793_t, f0793_grad, f0793_pullback, f0793_grad_into,
@@ -2545,95 +2425,75 @@ const CASE_F0793: Case = case!(f0793, f0793_t, f0793_grad, f0793_pullback, f0793
 #[differentiate(wrt(b))]
 fn f0794(b: f64, e: i32, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w: f64 = if xs[0] <= (1.5 + (e as f64).cos()).ln() && e % 2 == 0 {
-        let pair = h_polar(xs[((xs[1].tanh().abs() * 2.9).floor() as usize) % 5] + e as f64, (e as f64 * 1.5).floor() + b);
-        0.1 + pair.1
+    let mut w: f64 = if xs[0] <= (1.5 + (e as f64).cos()).ln() && e % 2 == 0 {
+        let tup = h_polar(xs[((xs[1].tanh().abs() * 2.9).floor() as usize) % 5] + e as f64, h_scale3(&[xs[2], 0.1, b], 0.5)[0]);
+        0.1 / (1.5 + b.cos()) + xs[2] + tup.1
     } else {
-        let zs: [f64; 4] = [0.0; 4];
-        f64::min(b + 0.7, xs[3] + zs[0])
+        xs[2].cos() + xs[1].hypot(1.0).sqrt()
     };
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if step > 5 {
-            break;
+    acc += b;
+    let b = -f64::ln_1p(w.tanh().exp());
+    for _ in (0..xs.len()).rev() {
+        if e < 2 {
+            continue;
         }
-        let g: f64 = {
-            let late1: f64;
-            if -core::f64::consts::E < 0.1 {
-                let w = w - b.sin() * (b / (1.5 + w.cos()));
-                late1 = h_scale3(&[w * xs[(step * 2 + 1) % xs.len()], w / (1.5 + xs[(step + 1) % xs.len()].cos()), h_mix(xs[1], w)], w.hypot(xs[(step * 2 + 1) % xs.len()].hypot(1.0)))[step.min(3 - 1)];
-            } else {
-                let q = w;
-                late1 = b;
-                acc += q;
-            }
-            (0.9 * w).clamp(late1 - 0.5, late1 + 0.5)
-        };
-        acc += g;
     }
-    h_leaky(((e as f64).tanh() * 0.9).acos()) + w + acc
+    let (d, p) = (b / b.tanh().exp(), xs[1]);
+    w -= 0.9;
+    h_leaky(b * xs[0]) + w + d + p + acc
 }
 
 fn f0794_t(tr: &Trace, b: f64, e: i32, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let w: f64 = if tr.b(xs[0] <= (1.5 + (e as f64).cos()).ln() && e % 2 == 0) {
-        let pair = h_polar(xs[(tr.floor(xs[1].tanh().abs() * 2.9) as usize) % 5] + e as f64, tr.floor(e as f64 * 1.5) + b);
-        0.1 + pair.1
+    let mut w: f64 = if tr.b(xs[0] <= (1.5 + (e as f64).cos()).ln() && e % 2 == 0) {
+        let tup = h_polar(xs[(tr.floor(xs[1].tanh().abs() * 2.9) as usize) % 5] + e as f64, h_scale3(&[xs[2], 0.1, b], 0.5)[0]);
+        0.1 / (1.5 + b.cos()) + xs[2] + tup.1
     } else {
-        let zs: [f64; 4] = [0.0; 4];
-        tr.min(b + 0.7, xs[3] + zs[0])
+        xs[2].cos() + xs[1].hypot(1.0).sqrt()
     };
-    let mut step: usize = 0;
-    loop {
-        step += 1;
-        if tr.b(step > 5) {
-            break;
+    acc += b;
+    let b = -f64::ln_1p(w.tanh().exp());
+    for _ in (0..xs.len()).rev() {
+        if tr.b(e < 2) {
+            continue;
         }
-        let g: f64 = {
-            let late1: f64;
-            if tr.b(-core::f64::consts::E < 0.1) {
-                let w = w - b.sin() * (b / (1.5 + w.cos()));
-                late1 = h_scale3(&[w * xs[(step * 2 + 1) % xs.len()], w / (1.5 + xs[(step + 1) % xs.len()].cos()), h_mix(xs[1], w)], w.hypot(xs[(step * 2 + 1) % xs.len()].hypot(1.0)))[step.min(3 - 1)];
-            } else {
-                let q = w;
-                late1 = b;
-                acc += q;
-            }
-            tr.clamp(0.9 * w, late1 - 0.5, late1 + 0.5)
-        };
-        acc += g;
     }
-    h_leaky_t(tr, ((e as f64).tanh() * 0.9).acos()) + w + acc
+    let (d, p) = (b / b.tanh().exp(), xs[1]);
+    w -= 0.9;
+    h_leaky_t(tr, b * xs[0]) + w + d + p + acc
 }
 
 const CASE_F0794: Case = case!(f0794, f0794_t, f0794_grad, f0794_pullback, f0794_grad_into,
-    n: 6, active: [true, false, false, false, false, false], ints: [[4], [0], [2], [4]],
+    n: 6, active: [true, false, false, false, false, false], ints: [[4], [1], [1], [3]],
     |p, k| (p[0], k[0] as i32, &p[1..6]));
 
 #[differentiate(wrt(y))]
 fn f0795(y: f64, hs: Vec<f64>) -> f64 {
-    let a: f64 = f64::recip(hs[0].cos().tanh().exp());
-    let xs = [hs[0], a.cos(), y + a, (y * 1.5).trunc() * 0.3];
-    let c: f64 = {
-        let (u, c) = (y, y.cos().sinh());
-        let t = (2.0 + (2.0 + u.sin()).ln_1p().sin()).ln();
-        (u + std::f64::consts::PI) * (a * hs[0]) + c + t
+    let mut g = hs[0].sin().tan().tanh().sinh();
+    g *= hs[0].tanh();
+    let u = y * g + y.sin();
+    let mut t: f64 = if -g >= (hs[0].cos() * 0.9).asin() {
+        let u: f64 = u * h_scale3(&[g, hs[0], std::f64::consts::PI.cos()], g + 2.5)[2];
+        (1.5 + (hs[0] + g).tanh()).ln() + u
+    } else {
+        hs[0].atan2(g.tanh() - 1.5) % hs[0].hypot(1.0)
     };
-    let s = a.sin().tan();
-    f64::to_radians(hs[0]) + xs[3] + c + s
+    t += (hs[0] - 2.0).clamp(t - 0.5, t + 0.5);
+    hs[0] + u + t
 }
 
 fn f0795_t(tr: &Trace, y: f64, hs: Vec<f64>) -> f64 {
-    let a: f64 = f64::recip(hs[0].cos().tanh().exp());
-    let xs = [hs[0], a.cos(), y + a, tr.trunc(y * 1.5) * 0.3];
-    let c: f64 = {
-        let (u, c) = (y, y.cos().sinh());
-        let t = (2.0 + (2.0 + u.sin()).ln_1p().sin()).ln();
-        (u + std::f64::consts::PI) * (a * hs[0]) + c + t
+    let mut g = hs[0].sin().tan().tanh().sinh();
+    g *= hs[0].tanh();
+    let u = y * g + y.sin();
+    let mut t: f64 = if tr.b(-g >= (hs[0].cos() * 0.9).asin()) {
+        let u: f64 = u * h_scale3(&[g, hs[0], std::f64::consts::PI.cos()], g + 2.5)[2];
+        (1.5 + (hs[0] + g).tanh()).ln() + u
+    } else {
+        tr.rem(tr.atan2(hs[0], g.tanh() - 1.5), hs[0].hypot(1.0))
     };
-    let s = a.sin().tan();
-    f64::to_radians(hs[0]) + xs[3] + c + s
+    t += tr.clamp(hs[0] - 2.0, t - 0.5, t + 0.5);
+    hs[0] + u + t
 }
 
 const CASE_F0795: Case = case!(f0795, f0795_t, f0795_grad, f0795_pullback, f0795_grad_into,
@@ -2643,76 +2503,66 @@ const CASE_F0795: Case = case!(f0795, f0795_t, f0795_grad, f0795_pullback, f0795
 #[differentiate(wrt(c))]
 fn f0796(c: f64, xs: &[f64], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut zs = [[0.0_f64; 2]; 3];
+    let zs = [[0.0_f64; 2]; 3];
     for &r in xs.iter() {
         for jj in 0..1 {
-            if r >= (r + c) {
+            if f64::to_radians(jj as f64) >= (r + c) {
                 let w: f64 = {
-                    let w: f64 = if -c <= 0.3 {
+                    let mut w: f64 = if -c <= 0.3 {
                         let p: f64 = if jj < 1 {
                             let z = r;
-                            z.atan2(xs[jj].abs() + 0.5) * xs[(jj * 2 + 1) % 3].tanh().cosh()
+                            z.tanh() * (z + vs[0])
                         } else {
-                            let out = h_cumsum(&vs);
-                            out[0].atan()
+                            let s = (f64::powf(2.5_f64, r.cos()).cos() * 0.9).acos();
+                            f64::hypot(zs[jj][(jj * 2 + 1) % 2], (s * zs[2][(jj + 3) % 2]).abs() + 0.5)
                         };
-                        (c - xs[jj % xs.len()]) as f64 + p
+                        c.asinh() + p
                     } else {
-                        let c = c * h_scale3(&[xs[jj] * r, c, h_dot(&vs, &vs)], c * r)[jj];
-                        (vs[0] + c).clamp(-0.5, 0.8)
+                        (c * r).clamp(c - 0.5, c + 0.5)
                     };
-                    let p = r;
-                    w + p
+                    w /= (vs[0] + w).atan().tanh().exp();
+                    jj as f64 + w
                 };
                 acc += w;
-            } else if (0.1 * c) <= -1.5 && jj % 2 == 0 {
-                zs[jj % zs.len()][(jj * 2 + 1) % 2] *= (jj as f64).cos().cos().exp().cos();
-            } else {
-                let c = c * (((r - jj as f64) * 1.5).ceil() + (jj as f64 - c));
-                acc += c;
             }
         }
-        let r = r + (((xs[0] * 1.5).ceil() * 0.3 * 1.5).round() + c.signum() * xs[(((xs[0] + r).sin().abs() * 2.9).floor() as usize) % 3]);
-        acc += r;
+        if (1.5 + r.tanh()).log(2.5 + vs[0].sin()) >= zs[1][1] {
+            continue;
+        }
     }
-    c + vs[0] + zs[2][0] + acc
+    (xs[2] * 1.5).round() + c * xs[((c.cos().abs() * 2.9).floor() as usize) % xs.len()] + vs[0] + zs[2][0] + acc
 }
 
 fn f0796_t(tr: &Trace, c: f64, xs: &[f64], vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut zs = [[0.0_f64; 2]; 3];
+    let zs = [[0.0_f64; 2]; 3];
     for &r in xs.iter() {
         for jj in 0..1 {
-            if tr.b(r >= (r + c)) {
+            if tr.b(f64::to_radians(jj as f64) >= (r + c)) {
                 let w: f64 = {
-                    let w: f64 = if tr.b(-c <= 0.3) {
+                    let mut w: f64 = if tr.b(-c <= 0.3) {
                         let p: f64 = if tr.b(jj < 1) {
                             let z = r;
-                            z.atan2(tr.abs(xs[jj]) + 0.5) * xs[(jj * 2 + 1) % 3].tanh().cosh()
+                            z.tanh() * (z + vs[0])
                         } else {
-                            let out = h_cumsum(&vs);
-                            out[0].atan()
+                            let s = (f64::powf(2.5_f64, r.cos()).cos() * 0.9).acos();
+                            f64::hypot(zs[jj][(jj * 2 + 1) % 2], tr.abs(s * zs[2][(jj + 3) % 2]) + 0.5)
                         };
-                        (c - xs[jj % xs.len()]) as f64 + p
+                        c.asinh() + p
                     } else {
-                        let c = c * h_scale3(&[xs[jj] * r, c, h_dot(&vs, &vs)], c * r)[jj];
-                        tr.clamp(vs[0] + c, -0.5, 0.8)
+                        tr.clamp(c * r, c - 0.5, c + 0.5)
                     };
-                    let p = r;
-                    w + p
+                    w /= (vs[0] + w).atan().tanh().exp();
+                    jj as f64 + w
                 };
                 acc += w;
-            } else if tr.b((0.1 * c) <= -1.5 && jj % 2 == 0) {
-                zs[jj % zs.len()][(jj * 2 + 1) % 2] *= (jj as f64).cos().cos().exp().cos();
-            } else {
-                let c = c * (tr.ceil((r - jj as f64) * 1.5) + (jj as f64 - c));
-                acc += c;
             }
         }
-        let r = r + (tr.round(tr.ceil(xs[0] * 1.5) * 0.3 * 1.5) + tr.signum(c) * xs[(tr.floor((xs[0] + r).sin().abs() * 2.9) as usize) % 3]);
-        acc += r;
+        if tr.b((1.5 + r.tanh()).log(2.5 + vs[0].sin()) >= zs[1][1]) {
+            continue;
+        }
     }
-    c + vs[0] + zs[2][0] + acc
+    tr.round(xs[2] * 1.5) + c * xs[(tr.floor(c.cos().abs() * 2.9) as usize) % xs.len()] + vs[0] + zs[2][0] + acc
 }
 
 const CASE_F0796: Case = case!(f0796, f0796_t, f0796_grad, f0796_pullback, f0796_grad_into,
@@ -2722,60 +2572,58 @@ const CASE_F0796: Case = case!(f0796, f0796_t, f0796_grad, f0796_pullback, f0796
 #[differentiate(wrt(rows))]
 fn f0797(rows: &[[f64; 2]], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if zs[1].atan2(rows[0][1].tanh() - 1.5) > (rows[0][0] - -1.5) {
-        (rows[0][(((rows[0][1].tanh().to_degrees() * 0.02).sin().abs() * 2.9).floor() as usize) % 2] + rows[0][1]).min(zs[2])
-    } else {
-        core::f64::consts::E - (rows[0][1] + zs[2])
-    };
-    let mut ys = [0.0_f64; 2];
-    ys[1] /= 1.5 + (1.5 + zs[1].max(rows[0][0]).cos()).sqrt().cos();
-    let mut step: usize = 0;
-    while step < ys.len() {
-        step += 1;
-        b = b * 0.5 + (b - ys[(step * 2 + 1) % ys.len()]);
-        let (q, a) = (rows[0][step.min(2 - 1)] % 1.5, b / ys[step - 1].tanh().exp());
-        acc += q;
-        acc += a;
-    }
-    let v: f64 = {
-        for (jj, line) in rows.iter().enumerate() {
-            acc += line[jj.min(2 - 1)] * (zs[jj % zs.len()] * b);
-            if (jj as f64 * b) < -1.5 {
-                return h_pow(b.sin().to_degrees() * 0.02, 2);
-            }
+    let mut b: f64 = if zs[1].cos().tan() < (0.3 + rows[0][1]) {
+        for &q in zs.iter() {
+            let w: f64 = if h_scale3(&[q, q, rows[0][((rows[0][1].tanh().exp().sin().abs() * 2.9).floor() as usize) % 2]], q)[0] >= 0.9 {
+                q * 0.9
+            } else {
+                h_mix(q - core::f64::consts::E, rows[0][1] + zs[2])
+            };
+            acc += w;
         }
-        std::f64::consts::PI * ys[step % ys.len()] - b.tanh().to_degrees() * 0.02
+        f64::log10(1.5 + (rows[0][1] as f64).cos())
+    } else {
+        2.0
     };
-    -ys[step.min(ys.len() - 1)].abs() + v + acc
+    b += rows[0][1] * b + b * zs[3];
+    if (zs[1] * rows[0][1]) < 0.9 {
+        return b;
+    }
+    if h_mix(b, zs[0]) < 0.2 {
+        return h_dot(&zs, &zs);
+    }
+    if (rows[0][0] * std::f64::consts::PI) > 0.9 {
+        return f64::ln_1p(1.0 + zs[2] * zs[2]) * (0.9 * b);
+    }
+    b.hypot(1.0).log(2.5 + zs[1].sin()) + acc
 }
 
 fn f0797_t(tr: &Trace, rows: &[[f64; 2]], zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = if tr.b(tr.atan2(zs[1], rows[0][1].tanh() - 1.5) > (rows[0][0] - -1.5)) {
-        tr.min(rows[0][(tr.floor((rows[0][1].tanh().to_degrees() * 0.02).sin().abs() * 2.9) as usize) % 2] + rows[0][1], zs[2])
-    } else {
-        core::f64::consts::E - (rows[0][1] + zs[2])
-    };
-    let mut ys = [0.0_f64; 2];
-    ys[1] /= 1.5 + (1.5 + tr.max(zs[1], rows[0][0]).cos()).sqrt().cos();
-    let mut step: usize = 0;
-    while tr.b(step < ys.len()) {
-        step += 1;
-        b = b * 0.5 + (b - ys[(step * 2 + 1) % ys.len()]);
-        let (q, a) = (tr.rem(rows[0][step.min(2 - 1)], 1.5), b / ys[step - 1].tanh().exp());
-        acc += q;
-        acc += a;
-    }
-    let v: f64 = {
-        for (jj, line) in rows.iter().enumerate() {
-            acc += line[jj.min(2 - 1)] * (zs[jj % zs.len()] * b);
-            if tr.b((jj as f64 * b) < -1.5) {
-                return h_pow(b.sin().to_degrees() * 0.02, 2);
-            }
+    let mut b: f64 = if tr.b(zs[1].cos().tan() < (0.3 + rows[0][1])) {
+        for &q in zs.iter() {
+            let w: f64 = if tr.b(h_scale3(&[q, q, rows[0][(tr.floor(rows[0][1].tanh().exp().sin().abs() * 2.9) as usize) % 2]], q)[0] >= 0.9) {
+                q * 0.9
+            } else {
+                h_mix(q - core::f64::consts::E, rows[0][1] + zs[2])
+            };
+            acc += w;
         }
-        std::f64::consts::PI * ys[step % ys.len()] - b.tanh().to_degrees() * 0.02
+        f64::log10(1.5 + (rows[0][1] as f64).cos())
+    } else {
+        2.0
     };
-    -tr.abs(ys[step.min(ys.len() - 1)]) + v + acc
+    b += rows[0][1] * b + b * zs[3];
+    if tr.b((zs[1] * rows[0][1]) < 0.9) {
+        return b;
+    }
+    if tr.b(h_mix(b, zs[0]) < 0.2) {
+        return h_dot(&zs, &zs);
+    }
+    if tr.b((rows[0][0] * std::f64::consts::PI) > 0.9) {
+        return f64::ln_1p(1.0 + zs[2] * zs[2]) * (0.9 * b);
+    }
+    b.hypot(1.0).log(2.5 + zs[1].sin()) + acc
 }
 
 const CASE_F0797: Case = case!(f0797, f0797_t, f0797_grad, f0797_pullback, f0797_grad_into,
@@ -2784,33 +2632,39 @@ const CASE_F0797: Case = case!(f0797, f0797_t, f0797_grad, f0797_pullback, f0797
 
 #[differentiate]
 fn f0798(x: f64, b: f64) -> f64 {
-    let mut x = x - x / (1.0 + x * x) * (x / (2.0 + b.sin()));
-    let mut r: f64 = if x <= 0.3 {
-        2.0
+    let x = x * ((x * 0.3).sin() * 0.9).acos();
+    let b = b - x;
+    let p: f64 = if ((b * 1.5).round() + x) > 0.9 {
+        for l in 0..1 {
+            let hs = [std::f64::consts::PI, b % (b.abs() + 0.5), b, f64::mul_add(x, x, b)];
+            if (l as f64) >= hs[4 - 1 - l] {
+                return (2.0 + x).signum() * (b % (2.0 + b.sin()));
+            }
+        }
+        (x.abs() + 0.5).log10() + (1.5 + x.cos() + 1.2).acosh()
     } else {
-        b.mul_add(0.5, f64::acos(x.tanh() * 0.9))
+        let b = b * 0.5;
+        x + b
     };
-    (r, x) = (x, r * f64::atan2(x, 1.0 + r * r));
-    let mut b = b * (b.tanh().cosh() + (x + 2.0));
-    b = b * 0.5 + b * x;
-    let p = x - r + (r * 1.5).floor() * 0.3;
-    r %= 1.5 + (x * std::f64::consts::PI).cos().cos();
-    p + r + b
+    (p - x).tanh().exp_m1()
 }
 
 fn f0798_t(tr: &Trace, x: f64, b: f64) -> f64 {
-    let mut x = x - x / (1.0 + x * x) * (x / (2.0 + b.sin()));
-    let mut r: f64 = if tr.b(x <= 0.3) {
-        2.0
+    let x = x * ((x * 0.3).sin() * 0.9).acos();
+    let b = b - x;
+    let p: f64 = if tr.b((tr.round(b * 1.5) + x) > 0.9) {
+        for l in 0..1 {
+            let hs = [std::f64::consts::PI, tr.rem(b, tr.abs(b) + 0.5), b, f64::mul_add(x, x, b)];
+            if tr.b((l as f64) >= hs[4 - 1 - l]) {
+                return tr.signum(2.0 + x) * (tr.rem(b, 2.0 + b.sin()));
+            }
+        }
+        (tr.abs(x) + 0.5).log10() + (1.5 + x.cos() + 1.2).acosh()
     } else {
-        b.mul_add(0.5, f64::acos(x.tanh() * 0.9))
+        let b = b * 0.5;
+        x + b
     };
-    (r, x) = (x, r * f64::atan2(x, 1.0 + r * r));
-    let mut b = b * (b.tanh().cosh() + (x + 2.0));
-    b = b * 0.5 + b * x;
-    let p = x - r + tr.floor(r * 1.5) * 0.3;
-    r = tr.rem(r, 1.5 + (x * std::f64::consts::PI).cos().cos());
-    p + r + b
+    (p - x).tanh().exp_m1()
 }
 
 const CASE_F0798: Case = case!(f0798, f0798_t, f0798_grad, f0798_pullback, f0798_grad_into,
@@ -2819,23 +2673,23 @@ const CASE_F0798: Case = case!(f0798, f0798_t, f0798_grad, f0798_pullback, f0798
 
 #[differentiate]
 fn f0799(y: f64, ts: &[f64; 2]) -> f64 {
-    let y = y + h_cumsum(ts)[((y.tanh().abs() * 2.9).floor() as usize) % 2] * y;
+    let mut y = y + h_cumsum(ts)[((y.cos().tanh().abs() * 2.9).floor() as usize) % 2] * y;
     let a: f64 = {
-        let pair = (ts[0].min(ts[((h_cumsum(ts)[(((ts[0] * y).tanh().abs() * 2.9).floor() as usize) % 2].cos().abs() * 2.9).floor() as usize) % 2]), (1.5 + y.cos()).sqrt());
-        let zs = [0.0_f64; 3];
-        y + pair.1 + zs[2]
+        let pt = ((ts[0] * 1.5).round() * 0.3, 0.7 / (1.5 + y.cos()));
+        y -= core::f64::consts::E;
+        y * 1.2 + (ts[0] - 2.5) + pt.1
     };
-    (1.5 + (2.0 + y.sin()).sqrt().cos()).cbrt() + a
+    y + a
 }
 
 fn f0799_t(tr: &Trace, y: f64, ts: &[f64; 2]) -> f64 {
-    let y = y + h_cumsum(ts)[(tr.floor(y.tanh().abs() * 2.9) as usize) % 2] * y;
+    let mut y = y + h_cumsum(ts)[(tr.floor(y.cos().tanh().abs() * 2.9) as usize) % 2] * y;
     let a: f64 = {
-        let pair = (tr.min(ts[0], ts[(tr.floor(h_cumsum(ts)[(tr.floor((ts[0] * y).tanh().abs() * 2.9) as usize) % 2].cos().abs() * 2.9) as usize) % 2]), (1.5 + y.cos()).sqrt());
-        let zs = [0.0_f64; 3];
-        y + pair.1 + zs[2]
+        let pt = (tr.round(ts[0] * 1.5) * 0.3, 0.7 / (1.5 + y.cos()));
+        y -= core::f64::consts::E;
+        y * 1.2 + (ts[0] - 2.5) + pt.1
     };
-    (1.5 + (2.0 + y.sin()).sqrt().cos()).cbrt() + a
+    y + a
 }
 
 const CASE_F0799: Case = case!(f0799, f0799_t, f0799_grad, f0799_pullback, f0799_grad_into,
@@ -2850,17 +2704,17 @@ fn f0800(mut c: f64) -> f64 {
     if 0.7 >= r {
         c = c * std::f64::consts::PI.sin();
         let p: f64 = if (c * 0.1) > 1.5 {
-            let p = h_mix(r, c).tanh();
-            (c.tanh() - 2.0).cbrt() + p
+            let u = h_mix(r, c).tanh().to_degrees() * 0.02;
+            c + u
         } else {
-            (r, c) = (c, r * (c.sin() * 0.9).acos());
-            c / (1.0 + c * c) + ((c * 1.5).round() + std::f64::consts::PI)
+            let (u, b) = h_polar((r.cos() * 0.9).atanh(), c * r);
+            (c / (1.5 + core::f64::consts::E.cos())).cos() + u + b
         };
         acc += p;
     } else {
-        c /= (c as f64 + c.cos().sinh()).tanh().exp();
+        r /= (r.cos().tan() + (c * 1.5).ceil() * 0.3).tanh().exp();
     }
-    c % (1.0 + c * c) + r + acc
+    c + -0.5 + r + acc
 }
 
 fn f0800_t(tr: &Trace, mut c: f64) -> f64 {
@@ -2870,17 +2724,17 @@ fn f0800_t(tr: &Trace, mut c: f64) -> f64 {
     if tr.b(0.7 >= r) {
         c = c * std::f64::consts::PI.sin();
         let p: f64 = if tr.b((c * 0.1) > 1.5) {
-            let p = h_mix(r, c).tanh();
-            (c.tanh() - 2.0).cbrt() + p
+            let u = h_mix(r, c).tanh().to_degrees() * 0.02;
+            c + u
         } else {
-            (r, c) = (c, r * (c.sin() * 0.9).acos());
-            c / (1.0 + c * c) + (tr.round(c * 1.5) + std::f64::consts::PI)
+            let (u, b) = h_polar((r.cos() * 0.9).atanh(), c * r);
+            (c / (1.5 + core::f64::consts::E.cos())).cos() + u + b
         };
         acc += p;
     } else {
-        c /= (c as f64 + c.cos().sinh()).tanh().exp();
+        r /= (r.cos().tan() + tr.ceil(c * 1.5) * 0.3).tanh().exp();
     }
-    tr.rem(c, 1.0 + c * c) + r + acc
+    c + -0.5 + r + acc
 }
 
 const CASE_F0800: Case = case!(f0800, f0800_t, f0800_grad, f0800_pullback, f0800_grad_into,
@@ -2889,61 +2743,51 @@ const CASE_F0800: Case = case!(f0800, f0800_t, f0800_grad, f0800_pullback, f0800
 
 #[differentiate(wrt(c))]
 fn f0801(c: f64, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut t = f64::exp_m1(x.sin()).tanh().exp_m1();
-    let mut v = f64::asin((-t).tanh() * 0.9);
-    t += -0.5 + (t - x);
-    let mut e: f64 = if -0.5 <= (2.0 + x.sin()).cbrt() {
-        (1.2 * t).tanh().exp_m1()
+    let mut z = (((x * 1.5).ceil() + c).cos() * 0.9).asin();
+    let q: f64 = if f64::clamp(z, z - 0.5, z + 0.5) >= 0.3 {
+        z = z * 0.5 + (x - z);
+        (-0.5 - z) * z.sin().tan()
     } else {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if step > 2 {
-                break;
-            }
-            let vals = [0.0_f64; 4];
-            acc += vals[3];
-        }
-        f64::floor(x.clamp(t - 0.5, t + 0.5) * 1.5) + v
+        (z + 1.2) / (1.5 + (z.signum() * x).cos())
     };
-    t = t * (c.tanh().to_degrees() * 0.02).tanh();
-    e = e * 0.5 + v;
-    let q: f64 = {
-        v /= 1.5 + (f64::exp2(std::f64::consts::PI.sin()) + core::f64::consts::E.sin()).cos();
-        let x = (e + c).signum() * (2.0 + core::f64::consts::E);
-        (c.tanh().sinh().sin() - 2.0).cbrt() + x
-    };
-    c.sin().atan2(2.0 + q.sin().exp2().sin()) + t + v + acc
+    if (1.5 + q.cos()).log(2.5 + x.sin()) <= -1.5 {
+        return q;
+    }
+    z = z * (c as f64).tanh();
+    let late1: f64;
+    if -c > h_polar(x, z).0 {
+        late1 = f64::clamp(q, c - 0.5, c + 0.5);
+    } else {
+        late1 = (c / (1.0 + c * c)).sin();
+    }
+    let w = q + x;
+    let v = h_leaky(c + core::f64::consts::E);
+    let vals = [[0.0_f64; 3]; 1];
+    vals[0][0] + late1 + w + v
 }
 
 fn f0801_t(tr: &Trace, c: f64, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut t = f64::exp_m1(x.sin()).tanh().exp_m1();
-    let mut v = f64::asin((-t).tanh() * 0.9);
-    t += -0.5 + (t - x);
-    let mut e: f64 = if tr.b(-0.5 <= (2.0 + x.sin()).cbrt()) {
-        (1.2 * t).tanh().exp_m1()
+    let mut z = ((tr.ceil(x * 1.5) + c).cos() * 0.9).asin();
+    let q: f64 = if tr.b(tr.clamp(z, z - 0.5, z + 0.5) >= 0.3) {
+        z = z * 0.5 + (x - z);
+        (-0.5 - z) * z.sin().tan()
     } else {
-        let mut step: usize = 0;
-        loop {
-            step += 1;
-            if tr.b(step > 2) {
-                break;
-            }
-            let vals = [0.0_f64; 4];
-            acc += vals[3];
-        }
-        tr.floor(tr.clamp(x, t - 0.5, t + 0.5) * 1.5) + v
+        (z + 1.2) / (1.5 + (tr.signum(z) * x).cos())
     };
-    t = t * (c.tanh().to_degrees() * 0.02).tanh();
-    e = e * 0.5 + v;
-    let q: f64 = {
-        v /= 1.5 + (f64::exp2(std::f64::consts::PI.sin()) + core::f64::consts::E.sin()).cos();
-        let x = tr.signum(e + c) * (2.0 + core::f64::consts::E);
-        (c.tanh().sinh().sin() - 2.0).cbrt() + x
-    };
-    c.sin().atan2(2.0 + q.sin().exp2().sin()) + t + v + acc
+    if tr.b((1.5 + q.cos()).log(2.5 + x.sin()) <= -1.5) {
+        return q;
+    }
+    z = z * (c as f64).tanh();
+    let late1: f64;
+    if tr.b(-c > h_polar(x, z).0) {
+        late1 = tr.clamp(q, c - 0.5, c + 0.5);
+    } else {
+        late1 = (c / (1.0 + c * c)).sin();
+    }
+    let w = q + x;
+    let v = h_leaky_t(tr, c + core::f64::consts::E);
+    let vals = [[0.0_f64; 3]; 1];
+    vals[0][0] + late1 + w + v
 }
 
 const CASE_F0801: Case = case!(f0801, f0801_t, f0801_grad, f0801_pullback, f0801_grad_into,
@@ -2952,29 +2796,29 @@ const CASE_F0801: Case = case!(f0801, f0801_t, f0801_grad, f0801_pullback, f0801
 
 #[differentiate]
 fn f0802(mut arr: [f64; 1]) -> f64 {
-    arr[0] -= (arr[0] - 0.1).powi(0);
-    arr[0] -= -(std::f64::consts::PI + arr[0]);
-    arr[0] /= 1.5 + f64::min(arr[0] / (core::f64::consts::E.abs() + 0.5), f64::exp_m1(core::f64::consts::E.sin())).tanh();
+    arr[0] /= (arr[0] - 0.1).atan2((std::f64::consts::PI / (arr[0].abs() + 0.5)).hypot(1.0)).hypot(1.0);
+    let ys: [f64; 5] = [0.0; 5];
+    arr[0] -= (ys[0] / ys[4].hypot(1.0)).to_radians();
     for i in 0..1 {
-        if (arr[0] % (1.0 + arr[0] * arr[0])) <= 2.0 {
-            return i as f64 / ((i as f64) as f64).hypot(1.0);
+        if (ys[ys.len() - 1 - i].sin().to_degrees() * 0.02) <= (i as f64) {
+            return i as f64 / (1.5 + ((i as f64).sin().to_degrees() * 0.02).cos());
         }
     }
-    let buf: [f64; 5] = [0.0; 5];
-    arr[0] + buf[4]
+    let t = arr[0] + ys[3] - core::f64::consts::E;
+    -0.5 + t
 }
 
 fn f0802_t(tr: &Trace, mut arr: [f64; 1]) -> f64 {
-    arr[0] -= (arr[0] - 0.1).powi(0);
-    arr[0] -= -(std::f64::consts::PI + arr[0]);
-    arr[0] /= 1.5 + tr.min(arr[0] / (tr.abs(core::f64::consts::E) + 0.5), f64::exp_m1(core::f64::consts::E.sin())).tanh();
+    arr[0] /= (arr[0] - 0.1).atan2((std::f64::consts::PI / (tr.abs(arr[0]) + 0.5)).hypot(1.0)).hypot(1.0);
+    let ys: [f64; 5] = [0.0; 5];
+    arr[0] -= (ys[0] / ys[4].hypot(1.0)).to_radians();
     for i in 0..1 {
-        if tr.b((tr.rem(arr[0], 1.0 + arr[0] * arr[0])) <= 2.0) {
-            return i as f64 / ((i as f64) as f64).hypot(1.0);
+        if tr.b((ys[ys.len() - 1 - i].sin().to_degrees() * 0.02) <= (i as f64)) {
+            return i as f64 / (1.5 + ((i as f64).sin().to_degrees() * 0.02).cos());
         }
     }
-    let buf: [f64; 5] = [0.0; 5];
-    arr[0] + buf[4]
+    let t = arr[0] + ys[3] - core::f64::consts::E;
+    -0.5 + t
 }
 
 const CASE_F0802: Case = case!(f0802, f0802_t, f0802_grad, f0802_pullback, f0802_grad_into,
@@ -2984,26 +2828,36 @@ const CASE_F0802: Case = case!(f0802, f0802_t, f0802_grad, f0802_pullback, f0802
 #[differentiate]
 fn f0803(b: f64, mut c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = y * (y / (1.5 + y.tanh()).sqrt().tanh().exp());
+    let mut y = y * (y / y.tanh().exp2().tanh().exp());
     for ii in 0..1 {
         (y, c) = (c, y * h_scale3(&[y, y, b], y)[ii % 3]);
-        let xs = [(1.5 + b.cos()).powf(2.5), -1.5, c * y];
+        let xs = [b.atan2(y.hypot(1.0)), (y.abs() + 0.5).ln_1p(), (1.5 + c.cos()).powf(c.tanh() * 1.5)];
         acc += xs[2];
     }
-    c = c.tanh() + (1.0 + c * c).log2();
-    b.cos().exp2() + c + y + acc
+    let u: f64 = if (b % 1.5) < 0.9 {
+        y * 0.9
+    } else {
+        let y = y - 1.5 * c.cos();
+        -core::f64::consts::E / (2.0 + c.sin().exp().sin()) + y
+    };
+    h_pow(1.5, 2).mul_add(1.5 - b, u.hypot(core::f64::consts::E.hypot(1.0))) + c + acc
 }
 
-fn f0803_t(_tr: &Trace, b: f64, mut c: f64, y: f64) -> f64 {
+fn f0803_t(tr: &Trace, b: f64, mut c: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut y = y * (y / (1.5 + y.tanh()).sqrt().tanh().exp());
+    let mut y = y * (y / y.tanh().exp2().tanh().exp());
     for ii in 0..1 {
         (y, c) = (c, y * h_scale3(&[y, y, b], y)[ii % 3]);
-        let xs = [(1.5 + b.cos()).powf(2.5), -1.5, c * y];
+        let xs = [b.atan2(y.hypot(1.0)), (tr.abs(y) + 0.5).ln_1p(), (1.5 + c.cos()).powf(c.tanh() * 1.5)];
         acc += xs[2];
     }
-    c = c.tanh() + (1.0 + c * c).log2();
-    b.cos().exp2() + c + y + acc
+    let u: f64 = if tr.b((tr.rem(b, 1.5)) < 0.9) {
+        y * 0.9
+    } else {
+        let y = y - 1.5 * c.cos();
+        -core::f64::consts::E / (2.0 + c.sin().exp().sin()) + y
+    };
+    h_pow(1.5, 2).mul_add(1.5 - b, u.hypot(core::f64::consts::E.hypot(1.0))) + c + acc
 }
 
 const CASE_F0803: Case = case!(f0803, f0803_t, f0803_grad, f0803_pullback, f0803_grad_into,
@@ -3024,7 +2878,7 @@ fn f0804(b: f64, ws: &[f64], c: f64) -> f64 {
         let xs: [f64; 3] = [0.0; 3];
         acc += xs[2];
     }
-    (1.5 + (0.7 * ws[1]).cos()).log2() + b + c + acc
+    (1.5 + (0.7 * ws[1]).cos() + 1.2).acosh() + b + c + acc
 }
 
 fn f0804_t(tr: &Trace, b: f64, ws: &[f64], c: f64) -> f64 {
@@ -3040,7 +2894,7 @@ fn f0804_t(tr: &Trace, b: f64, ws: &[f64], c: f64) -> f64 {
         let xs: [f64; 3] = [0.0; 3];
         acc += xs[2];
     }
-    (1.5 + (0.7 * ws[1]).cos()).log2() + b + c + acc
+    (1.5 + (0.7 * ws[1]).cos() + 1.2).acosh() + b + c + acc
 }
 
 const CASE_F0804: Case = case!(f0804, f0804_t, f0804_grad, f0804_pullback, f0804_grad_into,
@@ -3055,33 +2909,30 @@ fn f0805(x: f64, xs: &[f64], n: usize) -> f64 {
             for i in (1..=n).rev() {
                 match j {
                     0 => {
-                        let d = f64::log(2.0 + (core::f64::consts::E % 1.5).sin(), 2.5 + xs[(i + 2) % xs.len()].cos().sin());
-                        acc += d;
+                        let p = f64::signum(f64::log(1.5 + core::f64::consts::E.cos(), 2.5 + x.sin())) * (xs[i % xs.len()] - 2.0);
+                        acc += p;
                     }
                     1 | 2 => {
-                        let s = ((x - e).sin() * 0.9).asin();
-                        acc += s;
+                        let q = (x - e).hypot(1.5 + h_cumsum(xs)[i - 1].cos());
+                        let out = h_cumsum(xs);
+                        acc += q;
+                        acc += out[2];
                     }
                     mm if mm > 3 => {
-                        let d = ((xs[i.min(xs.len() - 1)] + xs[(i * 2 + 1) % xs.len()]) * 1.5).ceil() + xs[j % xs.len()].atan2(2.0 + (*e).sin());
-                        acc += d;
+                        let ws = [0.0_f64; 1];
+                        acc += ws[0];
                     }
                     _ => {
-                        let r: f64 = {
-                            let buf: Vec<f64> = vec![0.0; xs.len()];
-                            h_pow(buf[i.min(buf.len() - 1)] / (1.5 + xs[(i * 2 + 1) % xs.len()].cos()), n)
-                        };
-                        if h_mix(xs[(i + 3) % xs.len()], core::f64::consts::E) < 0.5 || i < 2 {
-                            continue;
-                        }
-                        acc += r;
+                        let mut v = (2.0 + (xs[i - 1] * 0.9).sin()).recip();
+                        v %= (i as f64 * 1.2).atan().tanh().exp();
+                        acc += v;
                     }
                 }
             }
             acc += *e;
         }
     }
-    x + acc
+    h_pow(x, n) * h_mix(xs[(n + 3) % 3], xs[(n * 2 + 1) % xs.len()]) + acc
 }
 
 fn f0805_t(tr: &Trace, x: f64, xs: &[f64], n: usize) -> f64 {
@@ -3091,82 +2942,81 @@ fn f0805_t(tr: &Trace, x: f64, xs: &[f64], n: usize) -> f64 {
             for i in (1..=n).rev() {
                 match j {
                     0 => {
-                        let d = f64::log(2.0 + (tr.rem(core::f64::consts::E, 1.5)).sin(), 2.5 + xs[(i + 2) % xs.len()].cos().sin());
-                        acc += d;
+                        let p = tr.signum(f64::log(1.5 + core::f64::consts::E.cos(), 2.5 + x.sin())) * (xs[i % xs.len()] - 2.0);
+                        acc += p;
                     }
                     1 | 2 => {
-                        let s = ((x - e).sin() * 0.9).asin();
-                        acc += s;
+                        let q = (x - e).hypot(1.5 + h_cumsum(xs)[i - 1].cos());
+                        let out = h_cumsum(xs);
+                        acc += q;
+                        acc += out[2];
                     }
                     mm if mm > 3 => {
-                        let d = tr.ceil((xs[i.min(xs.len() - 1)] + xs[(i * 2 + 1) % xs.len()]) * 1.5) + xs[j % xs.len()].atan2(2.0 + (*e).sin());
-                        acc += d;
+                        let ws = [0.0_f64; 1];
+                        acc += ws[0];
                     }
                     _ => {
-                        let r: f64 = {
-                            let buf: Vec<f64> = vec![0.0; xs.len()];
-                            h_pow(buf[i.min(buf.len() - 1)] / (1.5 + xs[(i * 2 + 1) % xs.len()].cos()), n)
-                        };
-                        if tr.b(h_mix(xs[(i + 3) % xs.len()], core::f64::consts::E) < 0.5 || i < 2) {
-                            continue;
-                        }
-                        acc += r;
+                        let mut v = (2.0 + (xs[i - 1] * 0.9).sin()).recip();
+                        v = tr.rem(v, (i as f64 * 1.2).atan().tanh().exp());
+                        acc += v;
                     }
                 }
             }
             acc += *e;
         }
     }
-    x + acc
+    h_pow(x, n) * h_mix(xs[(n + 3) % 3], xs[(n * 2 + 1) % xs.len()]) + acc
 }
 
 const CASE_F0805: Case = case!(f0805, f0805_t, f0805_grad, f0805_pullback, f0805_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[3], [0], [2], [1]],
+    n: 4, active: [true, true, true, true], ints: [[3], [0], [3], [2]],
     |p, k| (p[0], &p[1..4], k[0]));
 
 #[differentiate(wrt(arr))]
 fn f0806(grid: &[[f64; 3]; 1], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ws: [f64; 4] = [0.0; 4];
-    let v = f64::hypot(core::f64::consts::E, grid[0][1].abs() + 0.5) - -arr[(((ws[2] * std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % arr.len()];
-    let mut c = arr[2];
-    ws[1] = f64::acos(grid[0][2].sin() * 0.9).sin().cosh();
-    for i in 1..4 {
-        ws[i] = ws[i - 1].cos() + v.atan2(2.0 + grid[0][((ws[i - 1].tanh().exp().tanh().abs() * 2.9).floor() as usize) % 3].sin()).sin() * (0.1 * v);
-        c /= 1.5 + (arr[i] + c + c).tanh();
-        if f64::exp_m1(core::f64::consts::E.sin()) < 2.5 {
-            return (arr[i % arr.len()] + c) * (arr[4 - 1 - i] * i as f64);
-        }
+    let mut y: f64 = core::f64::consts::E.sin() - grid[0][1];
+    for jj in 0..1 {
+        ws[(jj + 1) % ws.len()] %= 1.5 + (std::f64::consts::PI / (1.0 + y * y) + h_pow(y, jj)).cos();
+        let e: f64 = {
+            let v: f64 = {
+                for p in arr.iter() {
+                    if (ws[ws.len() - 1 - jj] * y) >= h_polar(y, 0.3).1 {
+                        return jj as f64 + arr[jj + 1] + p * y;
+                    }
+                }
+                y = y * 0.5 + (2.0 + y.sin()).powf(y.sin() * 1.5);
+                arr[arr.len() - 1 - jj] + (1.5 + y.tanh()).log10()
+            };
+            std::f64::consts::PI.powi(1) * v
+        };
+        acc += e;
     }
-    if ((c * 1.5).ceil() * 0.3) > c {
-        let hs = [grid[0][2].tanh().exp().ln(), (v * 1.5).trunc() * 0.3];
-        let zs = [0.0_f64; 2];
-        acc += hs[1];
-        acc += zs[1];
-    }
-    (arr[2] * 1.5).round() + arr[0] * v + ws[3] + acc
+    (arr[1] + y) * (arr[(((y.abs() + 0.5).ln().sin().abs() * 2.9).floor() as usize) % 4] * y) + ws[3] + acc
 }
 
 fn f0806_t(tr: &Trace, grid: &[[f64; 3]; 1], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut ws: [f64; 4] = [0.0; 4];
-    let v = f64::hypot(core::f64::consts::E, tr.abs(grid[0][1]) + 0.5) - -arr[(tr.floor((ws[2] * std::f64::consts::PI).tanh().abs() * 2.9) as usize) % arr.len()];
-    let mut c = arr[2];
-    ws[1] = f64::acos(grid[0][2].sin() * 0.9).sin().cosh();
-    for i in 1..4 {
-        ws[i] = ws[i - 1].cos() + v.atan2(2.0 + grid[0][(tr.floor(ws[i - 1].tanh().exp().tanh().abs() * 2.9) as usize) % 3].sin()).sin() * (0.1 * v);
-        c /= 1.5 + (arr[i] + c + c).tanh();
-        if tr.b(f64::exp_m1(core::f64::consts::E.sin()) < 2.5) {
-            return (arr[i % arr.len()] + c) * (arr[4 - 1 - i] * i as f64);
-        }
+    let mut y: f64 = core::f64::consts::E.sin() - grid[0][1];
+    for jj in 0..1 {
+        ws[(jj + 1) % ws.len()] = tr.rem(ws[(jj + 1) % ws.len()], 1.5 + (std::f64::consts::PI / (1.0 + y * y) + h_pow(y, jj)).cos());
+        let e: f64 = {
+            let v: f64 = {
+                for p in arr.iter() {
+                    if tr.b((ws[ws.len() - 1 - jj] * y) >= h_polar(y, 0.3).1) {
+                        return jj as f64 + arr[jj + 1] + p * y;
+                    }
+                }
+                y = y * 0.5 + (2.0 + y.sin()).powf(y.sin() * 1.5);
+                arr[arr.len() - 1 - jj] + (1.5 + y.tanh()).log10()
+            };
+            std::f64::consts::PI.powi(1) * v
+        };
+        acc += e;
     }
-    if tr.b((tr.ceil(c * 1.5) * 0.3) > c) {
-        let hs = [grid[0][2].tanh().exp().ln(), tr.trunc(v * 1.5) * 0.3];
-        let zs = [0.0_f64; 2];
-        acc += hs[1];
-        acc += zs[1];
-    }
-    tr.round(arr[2] * 1.5) + arr[0] * v + ws[3] + acc
+    (arr[1] + y) * (arr[(tr.floor((tr.abs(y) + 0.5).ln().sin().abs() * 2.9) as usize) % 4] * y) + ws[3] + acc
 }
 
 const CASE_F0806: Case = case!(f0806, f0806_t, f0806_grad, f0806_pullback, f0806_grad_into,
@@ -3176,26 +3026,32 @@ const CASE_F0806: Case = case!(f0806, f0806_t, f0806_grad, f0806_pullback, f0806
 #[differentiate(wrt(c3))]
 fn f0807(c: f64, ws: &[f64], a: f64, c3: f64) -> f64 {
     let mut b: f64 = if h_leaky(ws[2]) < -c3 {
-        let tup = (a.hypot(1.0).cbrt(), f64::trunc(core::f64::consts::E * 1.5) * 0.3);
-        a / h_norm2([c, ws[2]]).hypot(1.0) + tup.1
+        let pt = (a.sin().powi(3), (c * 1.5).ceil() * 0.3);
+        a + pt.1
     } else {
-        ((ws[2] + ws[0]) * 1.5).ceil() + ws[1] / (1.0 + c * c)
+        c / (2.0 + (a / (2.0 + ws[2].sin())).sin())
     };
-    b = b * (a / b.hypot(1.0)).tanh();
-    b += (b * c).mul_add(std::f64::consts::PI + a, ws[((a.tanh().abs() * 2.9).floor() as usize) % 3]);
-    f64::sinh(a.cos()) + b
+    let w: f64 = {
+        b %= 2.0 + (ws[0].min(a) * (c3 + c)).sin();
+        b %= ((b - core::f64::consts::E) / (1.5 + (c3 * b).tanh())).tanh().exp();
+        c.powi(1) + ws[1] % 1.5
+    };
+    f64::sqrt(1.5 + c3.tanh()) + b + w
 }
 
 fn f0807_t(tr: &Trace, c: f64, ws: &[f64], a: f64, c3: f64) -> f64 {
     let mut b: f64 = if tr.b(h_leaky_t(tr, ws[2]) < -c3) {
-        let tup = (a.hypot(1.0).cbrt(), tr.trunc(core::f64::consts::E * 1.5) * 0.3);
-        a / h_norm2([c, ws[2]]).hypot(1.0) + tup.1
+        let pt = (a.sin().powi(3), tr.ceil(c * 1.5) * 0.3);
+        a + pt.1
     } else {
-        tr.ceil((ws[2] + ws[0]) * 1.5) + ws[1] / (1.0 + c * c)
+        c / (2.0 + (a / (2.0 + ws[2].sin())).sin())
     };
-    b = b * (a / b.hypot(1.0)).tanh();
-    b += (b * c).mul_add(std::f64::consts::PI + a, ws[(tr.floor(a.tanh().abs() * 2.9) as usize) % 3]);
-    f64::sinh(a.cos()) + b
+    let w: f64 = {
+        b = tr.rem(b, 2.0 + (tr.min(ws[0], a) * (c3 + c)).sin());
+        b = tr.rem(b, ((b - core::f64::consts::E) / (1.5 + (c3 * b).tanh())).tanh().exp());
+        c.powi(1) + tr.rem(ws[1], 1.5)
+    };
+    f64::sqrt(1.5 + c3.tanh()) + b + w
 }
 
 const CASE_F0807: Case = case!(f0807, f0807_t, f0807_grad, f0807_pullback, f0807_grad_into,
@@ -3205,24 +3061,34 @@ const CASE_F0807: Case = case!(f0807, f0807_t, f0807_grad, f0807_pullback, f0807
 #[differentiate]
 fn f0808(ws: &[f64], y: f64, vals: &[f64], y3: f64) -> f64 {
     let mut v = vals[4];
-    let xs = [[0.0_f64; 3]; 1];
-    v -= v / (2.0 + y3.tanh().exp2().sin());
-    let r = xs[0][0] + v + v.signum() * vals[((y3.sin().tanh().abs() * 2.9).floor() as usize) % vals.len()];
-    let b = xs[0][2];
-    let g = -(0.5 / (xs[0][2].abs() + 0.5));
-    let buf: [f64; 5] = [0.0; 5];
-    (g * v).hypot(1.5 + (vals[0] + xs[0][1]).tanh()) + ws[3] + y + r + b + buf[4]
+    let mut xs = [[0.0_f64; 3]; 1];
+    v -= v / (2.0 + y3.tanh().cosh().sin());
+    let mut a = xs[0][0] + v + v.tanh().exp2();
+    let late1: f64;
+    if (vals[4] * y3) >= (y3 / std::f64::consts::PI.hypot(1.0)) {
+        a = a * 0.5 + ws[0];
+        late1 = (y3 * 1.5).trunc() + ws[0] + (y3 - a);
+    } else {
+        xs[0][(((-std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % 3] -= (vals[3].abs() + 0.5).sqrt() + h_nested(0.7, ws);
+        late1 = (1.5 * a).cos();
+    }
+    (y * 1.5).ceil() * 0.3 * (-1.5 + ws[2]) + xs[0][0] + late1
 }
 
 fn f0808_t(tr: &Trace, ws: &[f64], y: f64, vals: &[f64], y3: f64) -> f64 {
     let mut v = vals[4];
-    let xs = [[0.0_f64; 3]; 1];
-    v -= v / (2.0 + y3.tanh().exp2().sin());
-    let r = xs[0][0] + v + tr.signum(v) * vals[(tr.floor(y3.sin().tanh().abs() * 2.9) as usize) % vals.len()];
-    let b = xs[0][2];
-    let g = -(0.5 / (tr.abs(xs[0][2]) + 0.5));
-    let buf: [f64; 5] = [0.0; 5];
-    (g * v).hypot(1.5 + (vals[0] + xs[0][1]).tanh()) + ws[3] + y + r + b + buf[4]
+    let mut xs = [[0.0_f64; 3]; 1];
+    v -= v / (2.0 + y3.tanh().cosh().sin());
+    let mut a = xs[0][0] + v + v.tanh().exp2();
+    let late1: f64;
+    if tr.b((vals[4] * y3) >= (y3 / std::f64::consts::PI.hypot(1.0))) {
+        a = a * 0.5 + ws[0];
+        late1 = tr.trunc(y3 * 1.5) + ws[0] + (y3 - a);
+    } else {
+        xs[0][(tr.floor((-std::f64::consts::PI).tanh().abs() * 2.9) as usize) % 3] -= (tr.abs(vals[3]) + 0.5).sqrt() + h_nested(0.7, ws);
+        late1 = (1.5 * a).cos();
+    }
+    tr.ceil(y * 1.5) * 0.3 * (-1.5 + ws[2]) + xs[0][0] + late1
 }
 
 const CASE_F0808: Case = case!(f0808, f0808_t, f0808_grad, f0808_pullback, f0808_grad_into,
@@ -3234,26 +3100,26 @@ fn f0809(arr: [f64; 2], zs: [f64; 2]) -> f64 {
     let mut w = arr[0] * 0.5;
     w = w * 0.5 + zs[1];
     for _ in 0..4 {
-        w += f64::exp2((std::f64::consts::PI * w).tanh());
+        w += f64::sqrt((std::f64::consts::PI * w).tanh().exp());
     }
-    w += zs[1].hypot(arr[1].tanh().exp_m1().abs() + 0.5);
-    let w: f64 = w * (0.3 * arr[1]) as f64;
-    let mut w = w - zs[1];
-    w = w.cos() + zs[0];
-    f64::powi(w.tanh(), 3)
+    w += zs[1].sin();
+    w = w * 0.5 + arr[1];
+    let mut w = w - (0.3 * arr[1]).tanh().exp();
+    w -= w.tanh().exp();
+    f64::log10(zs[0].max(w).tanh().exp())
 }
 
 fn f0809_t(tr: &Trace, arr: [f64; 2], zs: [f64; 2]) -> f64 {
     let mut w = arr[0] * 0.5;
     w = w * 0.5 + zs[1];
     for _ in 0..4 {
-        w += f64::exp2((std::f64::consts::PI * w).tanh());
+        w += f64::sqrt((std::f64::consts::PI * w).tanh().exp());
     }
-    w += zs[1].hypot(tr.abs(arr[1].tanh().exp_m1()) + 0.5);
-    let w: f64 = w * (0.3 * arr[1]) as f64;
-    let mut w = w - zs[1];
-    w = w.cos() + zs[0];
-    f64::powi(w.tanh(), 3)
+    w += zs[1].sin();
+    w = w * 0.5 + arr[1];
+    let mut w = w - (0.3 * arr[1]).tanh().exp();
+    w -= w.tanh().exp();
+    f64::log10(tr.max(zs[0], w).tanh().exp())
 }
 
 const CASE_F0809: Case = case!(f0809, f0809_t, f0809_grad, f0809_pullback, f0809_grad_into,
@@ -3262,27 +3128,27 @@ const CASE_F0809: Case = case!(f0809, f0809_t, f0809_grad, f0809_pullback, f0809
 
 #[differentiate]
 fn f0810(mut c: f64) -> f64 {
-    let mut g: f64 = if (std::f64::consts::PI - c) < -1.5 {
-        (c / (1.0 + c * c)).sin()
+    let g: f64 = if c.tanh().cosh() > 1.5 {
+        c.tanh().exp().log10() + c.to_radians()
     } else {
-        let hs: [f64; 1] = [0.0; 1];
-        (c + c * 0.5).atan2(c.tanh() - 1.5) + hs[0]
+        let d = (c + 0.1).to_radians();
+        d * 0.9
     };
-    g = g * 0.5 + (g + core::f64::consts::E);
-    c /= 1.5 + (-(1.0 + c * c).cbrt()).cos();
-    g + 1.5 + c
+    c = c.signum() * f64::acos(c.cos() * 0.9);
+    let zs = [0.0_f64; 1];
+    h_mix(g.hypot(1.0).log2(), core::f64::consts::E.atan2(2.0 + c.sin())) + zs[0]
 }
 
 fn f0810_t(tr: &Trace, mut c: f64) -> f64 {
-    let mut g: f64 = if tr.b((std::f64::consts::PI - c) < -1.5) {
-        (c / (1.0 + c * c)).sin()
+    let g: f64 = if tr.b(c.tanh().cosh() > 1.5) {
+        c.tanh().exp().log10() + c.to_radians()
     } else {
-        let hs: [f64; 1] = [0.0; 1];
-        tr.atan2(c + c * 0.5, c.tanh() - 1.5) + hs[0]
+        let d = (c + 0.1).to_radians();
+        d * 0.9
     };
-    g = g * 0.5 + (g + core::f64::consts::E);
-    c /= 1.5 + (-(1.0 + c * c).cbrt()).cos();
-    g + 1.5 + c
+    c = tr.signum(c) * f64::acos(c.cos() * 0.9);
+    let zs = [0.0_f64; 1];
+    h_mix(g.hypot(1.0).log2(), core::f64::consts::E.atan2(2.0 + c.sin())) + zs[0]
 }
 
 const CASE_F0810: Case = case!(f0810, f0810_t, f0810_grad, f0810_pullback, f0810_grad_into,
@@ -3290,30 +3156,26 @@ const CASE_F0810: Case = case!(f0810, f0810_t, f0810_grad, f0810_pullback, f0810
     |p, _k| (p[0]));
 
 #[differentiate]
-fn f0811(mut zs: [f64; 4], vs: Vec<f64>, b: f64, vs3: Vec<f64>) -> f64 {
+fn f0811(zs: [f64; 4], vs: Vec<f64>, b: f64, vs3: Vec<f64>) -> f64 {
     let mut s: f64 = {
         let r = zs[3] * (b / b.tanh().exp());
-        f64::sqrt(1.5 + f64::ln_1p(1.5 + vs3[0].cos()).cos()) + r
+        ((vs3[0].tanh() - 2.0).cbrt().hypot(1.0) + 1.2).acosh() + r
     };
-    s += h_pow(f64::asin(s.cos() * 0.9), 1);
-    for &d in vs.iter() {
-        s = h_mix(s, zs[0] / (1.5 + b.cos()));
-        zs[((d.cos().tanh().abs() * 2.9).floor() as usize) % zs.len()] -= h_pow(d, 3) - h_mix(s, b);
-    }
-    (vs3[0] - s).hypot((zs[1] + vs3[2]).hypot(1.0))
+    s = s.tanh() + s * vs[3];
+    let p = b / (1.5 + (1.5 + s).tanh());
+    s = s * 0.5 + (p - 2.5);
+    std::f64::consts::PI * vs3[1] + (zs[((((b * 1.5).ceil() + zs[2]).cos().abs() * 2.9).floor() as usize) % zs.len()] - b) + s
 }
 
-fn f0811_t(tr: &Trace, mut zs: [f64; 4], vs: Vec<f64>, b: f64, vs3: Vec<f64>) -> f64 {
+fn f0811_t(tr: &Trace, zs: [f64; 4], vs: Vec<f64>, b: f64, vs3: Vec<f64>) -> f64 {
     let mut s: f64 = {
         let r = zs[3] * (b / b.tanh().exp());
-        f64::sqrt(1.5 + f64::ln_1p(1.5 + vs3[0].cos()).cos()) + r
+        ((vs3[0].tanh() - 2.0).cbrt().hypot(1.0) + 1.2).acosh() + r
     };
-    s += h_pow(f64::asin(s.cos() * 0.9), 1);
-    for &d in vs.iter() {
-        s = h_mix(s, zs[0] / (1.5 + b.cos()));
-        zs[(tr.floor(d.cos().tanh().abs() * 2.9) as usize) % zs.len()] -= h_pow(d, 3) - h_mix(s, b);
-    }
-    (vs3[0] - s).hypot((zs[1] + vs3[2]).hypot(1.0))
+    s = s.tanh() + s * vs[3];
+    let p = b / (1.5 + (1.5 + s).tanh());
+    s = s * 0.5 + (p - 2.5);
+    std::f64::consts::PI * vs3[1] + (zs[(tr.floor((tr.ceil(b * 1.5) + zs[2]).cos().abs() * 2.9) as usize) % zs.len()] - b) + s
 }
 
 const CASE_F0811: Case = case!(f0811, f0811_t, f0811_grad, f0811_pullback, f0811_grad_into,
@@ -3325,36 +3187,48 @@ fn f0812(y: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (y * c) < -1.5 {
         let mut g = c / (1.5 + y.tanh());
-        g += (1.0 + y * y).log10();
+        g += y.tanh().exp_m1();
         acc += g;
     }
-    if ((c * 1.5).ceil() * 0.3) >= -1.5 {
-        let a = -y;
-        let r = y + core::f64::consts::E + (1.5 + c.tanh()).sqrt();
-        let t = std::f64::consts::PI.tanh() * y.abs();
+    if c.cos() > ((y * 1.5).round() * 0.3) {
+        let d = c / (1.5 + (core::f64::consts::E + c).tanh());
+        let a = y;
+        let y = y - (std::f64::consts::PI.abs() + 0.5).recip() / (1.0 + y * y);
+        acc += d;
         acc += a;
-        acc += r;
-        acc += t;
+        acc += y;
+    } else {
+        let w: f64 = {
+            let y = y * ((2.0 + y.sin()).log10() * y);
+            (0.2 * std::f64::consts::PI) as f64 + y
+        };
+        acc += w;
     }
-    (1.2 * y).min((2.0 + y.sin()).ln_1p()) + acc
+    h_norm2([core::f64::consts::E.hypot(1.0).powf(2.5), c * core::f64::consts::E]) + acc
 }
 
 fn f0812_t(tr: &Trace, y: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((y * c) < -1.5) {
         let mut g = c / (1.5 + y.tanh());
-        g += (1.0 + y * y).log10();
+        g += y.tanh().exp_m1();
         acc += g;
     }
-    if tr.b((tr.ceil(c * 1.5) * 0.3) >= -1.5) {
-        let a = -y;
-        let r = y + core::f64::consts::E + (1.5 + c.tanh()).sqrt();
-        let t = std::f64::consts::PI.tanh() * tr.abs(y);
+    if tr.b(c.cos() > (tr.round(y * 1.5) * 0.3)) {
+        let d = c / (1.5 + (core::f64::consts::E + c).tanh());
+        let a = y;
+        let y = y - (tr.abs(std::f64::consts::PI) + 0.5).recip() / (1.0 + y * y);
+        acc += d;
         acc += a;
-        acc += r;
-        acc += t;
+        acc += y;
+    } else {
+        let w: f64 = {
+            let y = y * ((2.0 + y.sin()).log10() * y);
+            (0.2 * std::f64::consts::PI) as f64 + y
+        };
+        acc += w;
     }
-    tr.min(1.2 * y, (2.0 + y.sin()).ln_1p()) + acc
+    h_norm2([core::f64::consts::E.hypot(1.0).powf(2.5), c * core::f64::consts::E]) + acc
 }
 
 const CASE_F0812: Case = case!(f0812, f0812_t, f0812_grad, f0812_pullback, f0812_grad_into,
@@ -3363,65 +3237,55 @@ const CASE_F0812: Case = case!(f0812, f0812_t, f0812_grad, f0812_pullback, f0812
 
 #[differentiate(wrt(zs))]
 fn f0813(zs: [f64; 4], xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut d: f64 = {
+    let d: f64 = {
         let q: f64 = if xs[4] > 0.5 {
-            f64::hypot(xs[4], xs[1].tanh().exp()) - xs[0].sin()
+            xs[4].tanh().tan() - xs[1].tanh().exp2()
         } else {
-            for jj in 0..2 {
-                let mut d = 0.5 * zs[jj].sin().exp();
-                for p in &zs {
-                    if jj < 1 {
-                        d += zs[jj + 1] + p;
-                        break;
-                    }
-                    acc += *p;
-                }
-                acc += d;
-            }
-            0.3 + zs[2]
+            0.1
         };
-        h_scale3(&[q.cos(), h_leaky(q), f64::sqrt(zs[2].tanh().exp())], h_pow(xs[0], 0))[2]
+        (q.sin().sinh().sin() * 0.9).atanh()
     };
-    let late1: f64;
-    if xs[1].sin() > (d % (1.0 + d * d)) {
-        late1 = xs[0] * d % 1.5;
-    } else {
-        d = d * std::f64::consts::PI - h_polar(zs[((xs[1].cos().abs() * 2.9).floor() as usize) % zs.len()], std::f64::consts::PI).0;
-        late1 = xs[4].tanh().exp2().tanh().powi(3);
+    let (mut b, a) = h_polar(d, (1.0 + zs[1] * zs[1]).cbrt());
+    for &u in zs.iter() {
+        for jj in 0..xs.len() {
+            if jj < 3 {
+                b += (zs[jj % zs.len()] + b) * 0.5;
+                break;
+            }
+        }
+        if (b - zs[((h_scale3(&[u, b, b], b)[2].tanh().abs() * 2.9).floor() as usize) % zs.len()]) >= 0.9 {
+            b += std::f64::consts::PI.tanh().exp().cbrt();
+            break;
+        }
     }
-    (zs[0] + xs[0]) / (late1.min(xs[0]).abs() + 0.5) + d + acc
+    b = b * xs[1].atan().sin();
+    h_pow(h_norm2([b, xs[2]]), 1) + a
 }
 
 fn f0813_t(tr: &Trace, zs: [f64; 4], xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut d: f64 = {
+    let d: f64 = {
         let q: f64 = if tr.b(xs[4] > 0.5) {
-            f64::hypot(xs[4], xs[1].tanh().exp()) - xs[0].sin()
+            xs[4].tanh().tan() - xs[1].tanh().exp2()
         } else {
-            for jj in 0..2 {
-                let mut d = 0.5 * zs[jj].sin().exp();
-                for p in &zs {
-                    if tr.b(jj < 1) {
-                        d += zs[jj + 1] + p;
-                        break;
-                    }
-                    acc += *p;
-                }
-                acc += d;
-            }
-            0.3 + zs[2]
+            0.1
         };
-        h_scale3(&[q.cos(), h_leaky_t(tr, q), f64::sqrt(zs[2].tanh().exp())], h_pow(xs[0], 0))[2]
+        (q.sin().sinh().sin() * 0.9).atanh()
     };
-    let late1: f64;
-    if tr.b(xs[1].sin() > (tr.rem(d, 1.0 + d * d))) {
-        late1 = tr.rem(xs[0] * d, 1.5);
-    } else {
-        d = d * std::f64::consts::PI - h_polar(zs[(tr.floor(xs[1].cos().abs() * 2.9) as usize) % zs.len()], std::f64::consts::PI).0;
-        late1 = xs[4].tanh().exp2().tanh().powi(3);
+    let (mut b, a) = h_polar(d, (1.0 + zs[1] * zs[1]).cbrt());
+    for &u in zs.iter() {
+        for jj in 0..xs.len() {
+            if tr.b(jj < 3) {
+                b += (zs[jj % zs.len()] + b) * 0.5;
+                break;
+            }
+        }
+        if tr.b((b - zs[(tr.floor(h_scale3(&[u, b, b], b)[2].tanh().abs() * 2.9) as usize) % zs.len()]) >= 0.9) {
+            b += std::f64::consts::PI.tanh().exp().cbrt();
+            break;
+        }
     }
-    (zs[0] + xs[0]) / (tr.abs(tr.min(late1, xs[0])) + 0.5) + d + acc
+    b = b * xs[1].atan().sin();
+    h_pow(h_norm2([b, xs[2]]), 1) + a
 }
 
 const CASE_F0813: Case = case!(f0813, f0813_t, f0813_grad, f0813_pullback, f0813_grad_into,
@@ -3431,66 +3295,44 @@ const CASE_F0813: Case = case!(f0813, f0813_t, f0813_grad, f0813_pullback, f0813
 #[differentiate]
 fn f0814(zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..2 {
-        let s = (-0.5 * std::f64::consts::PI * 1.5).floor() * 0.3;
-        acc += s;
+    for j in 0..2 {
+        let a: f64 = (1.5 + (-0.5 * std::f64::consts::PI).tanh()).log(2.5 + h_polar(zs[j], 2.5).1.sin());
+        acc += a;
     }
-    for &q in zs.iter() {
-        if -q <= 0.1 {
-            let late1: f64;
-            if (zs[0] * zs[2]) <= 1.5 {
-                let (g, t) = (q / (zs[1].abs() + 0.5), q);
-                late1 = q;
-                acc += g;
-                acc += t;
-            } else {
-                late1 = q * q.hypot(2.0 + q.sin());
-            }
-            let mut buf: [f64; 4] = [0.0; 4];
-            buf[1] /= (late1 + core::f64::consts::E - late1 * buf[0]).hypot(1.0);
-            acc += buf[3];
-        } else {
-            let mut b = h_polar(q.hypot(1.0).ln(), f64::to_radians(std::f64::consts::PI)).0;
-            b = b * (b / (1.0 + zs[2] * zs[2])).cos();
-            acc += b;
+    let (mut a, y) = (0.1 * zs[0], zs[2] * zs[1]);
+    let y = y * (zs[1].cos() * -y);
+    let mut cnt: usize = 0;
+    let d: f64 = loop {
+        cnt += 1;
+        if cnt > 3 {
+            break h_leaky(a).powi(2);
         }
-        if ((q * 1.5).ceil() * 0.3) > 0.5 {
-            return zs[0].tanh().sinh();
-        }
-    }
-    zs[2].tanh().to_degrees() * 0.02 + acc
+        let b = (1.5 + (y - a).tanh()).cbrt();
+        a *= h_mix(zs[cnt - 1] as f64, zs[(cnt + 3) % zs.len()] * zs[(cnt * 2 + 1) % zs.len()]).sin();
+        acc += b;
+    };
+    (zs[cnt % zs.len()].signum() * cnt as f64).sin() + a + y + d + acc
 }
 
 fn f0814_t(tr: &Trace, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..2 {
-        let s = tr.floor(-0.5 * std::f64::consts::PI * 1.5) * 0.3;
-        acc += s;
+    for j in 0..2 {
+        let a: f64 = (1.5 + (-0.5 * std::f64::consts::PI).tanh()).log(2.5 + h_polar(zs[j], 2.5).1.sin());
+        acc += a;
     }
-    for &q in zs.iter() {
-        if tr.b(-q <= 0.1) {
-            let late1: f64;
-            if tr.b((zs[0] * zs[2]) <= 1.5) {
-                let (g, t) = (q / (tr.abs(zs[1]) + 0.5), q);
-                late1 = q;
-                acc += g;
-                acc += t;
-            } else {
-                late1 = q * q.hypot(2.0 + q.sin());
-            }
-            let mut buf: [f64; 4] = [0.0; 4];
-            buf[1] /= (late1 + core::f64::consts::E - late1 * buf[0]).hypot(1.0);
-            acc += buf[3];
-        } else {
-            let mut b = h_polar(q.hypot(1.0).ln(), f64::to_radians(std::f64::consts::PI)).0;
-            b = b * (b / (1.0 + zs[2] * zs[2])).cos();
-            acc += b;
+    let (mut a, y) = (0.1 * zs[0], zs[2] * zs[1]);
+    let y = y * (zs[1].cos() * -y);
+    let mut cnt: usize = 0;
+    let d: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > 3) {
+            break h_leaky_t(tr, a).powi(2);
         }
-        if tr.b((tr.ceil(q * 1.5) * 0.3) > 0.5) {
-            return zs[0].tanh().sinh();
-        }
-    }
-    zs[2].tanh().to_degrees() * 0.02 + acc
+        let b = (1.5 + (y - a).tanh()).cbrt();
+        a *= h_mix(zs[cnt - 1] as f64, zs[(cnt + 3) % zs.len()] * zs[(cnt * 2 + 1) % zs.len()]).sin();
+        acc += b;
+    };
+    (tr.signum(zs[cnt % zs.len()]) * cnt as f64).sin() + a + y + d + acc
 }
 
 const CASE_F0814: Case = case!(f0814, f0814_t, f0814_grad, f0814_pullback, f0814_grad_into,
@@ -3501,49 +3343,69 @@ const CASE_F0814: Case = case!(f0814, f0814_t, f0814_grad, f0814_pullback, f0814
 fn f0815(arr: [f64; 1], m: usize, y: f64, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
     if m < 2 {
-        let b = f64::exp(y.cos());
-        acc += b;
-    } else if (f64::ceil(y * 1.5) * 0.3) > (y * core::f64::consts::E) {
-        let ws = [0.0_f64; 2];
-        acc += ws[1];
+        let v = f64::trunc(y * 1.5) + h_pow(std::f64::consts::PI, 3);
+        acc += v;
     } else {
-        for e in arr.iter() {
-            for _ in (1..=m).rev() {
-                let y = y + (h_nested(arr[0], &arr) + (0.5 + arr[0]));
-                acc += y;
-            }
-            acc += *e;
-        }
-        let tmp = [[0.0_f64; 2]; 2];
-        acc += tmp[1][0];
+        let w = (1.5 + y.mul_add(arr[0], core::f64::consts::E).cos()).ln();
+        acc += w;
     }
-    h_pow(y, 0).sin().exp2() + arr[0] + on as u8 as f64 * 0.5 + acc
+    let e: f64 = if (y as f64) < 0.9 {
+        arr[0]
+    } else {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if step > m {
+                break;
+            }
+            if step > 4 {
+                return f64::ln(2.0 + arr[0].sin()) + core::f64::consts::E * y;
+            }
+            let a: f64 = {
+                let y = y + arr[0] / (2.0 + y.sin()) * y.tanh().exp();
+                y.atan2(1.0 + arr[0] * arr[0]) * arr[0]
+            };
+            acc += a;
+        }
+        (y + m as f64).sin().tan()
+    };
+    y / arr[0].tanh().exp() % (2.0 + (-e).sin()) + on as u8 as f64 * 0.5 + acc
 }
 
 fn f0815_t(tr: &Trace, arr: [f64; 1], m: usize, y: f64, on: bool) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(m < 2) {
-        let b = f64::exp(y.cos());
-        acc += b;
-    } else if tr.b((tr.ceil(y * 1.5) * 0.3) > (y * core::f64::consts::E)) {
-        let ws = [0.0_f64; 2];
-        acc += ws[1];
+        let v = tr.trunc(y * 1.5) + h_pow(std::f64::consts::PI, 3);
+        acc += v;
     } else {
-        for e in arr.iter() {
-            for _ in (1..=m).rev() {
-                let y = y + (h_nested(arr[0], &arr) + (0.5 + arr[0]));
-                acc += y;
-            }
-            acc += *e;
-        }
-        let tmp = [[0.0_f64; 2]; 2];
-        acc += tmp[1][0];
+        let w = (1.5 + y.mul_add(arr[0], core::f64::consts::E).cos()).ln();
+        acc += w;
     }
-    h_pow(y, 0).sin().exp2() + arr[0] + on as u8 as f64 * 0.5 + acc
+    let e: f64 = if tr.b((y as f64) < 0.9) {
+        arr[0]
+    } else {
+        let mut step: usize = 0;
+        loop {
+            step += 1;
+            if tr.b(step > m) {
+                break;
+            }
+            if tr.b(step > 4) {
+                return f64::ln(2.0 + arr[0].sin()) + core::f64::consts::E * y;
+            }
+            let a: f64 = {
+                let y = y + arr[0] / (2.0 + y.sin()) * y.tanh().exp();
+                y.atan2(1.0 + arr[0] * arr[0]) * arr[0]
+            };
+            acc += a;
+        }
+        (y + m as f64).sin().tan()
+    };
+    tr.rem(y / arr[0].tanh().exp(), 2.0 + (-e).sin()) + on as u8 as f64 * 0.5 + acc
 }
 
 const CASE_F0815: Case = case!(f0815, f0815_t, f0815_grad, f0815_pullback, f0815_grad_into,
-    n: 2, active: [true, true], ints: [[4, 1], [1, 1], [0, 1], [2, 0]],
+    n: 2, active: [true, true], ints: [[4, 1], [1, 0], [2, 0], [1, 0]],
     |p, k| (arr(&p[0..1]), k[0], p[1], k[1] == 1));
 
 #[differentiate(wrt(zs))]
@@ -3560,30 +3422,30 @@ fn f0816(zs: [f64; 1], m: usize, pts: &[[f64; 2]], n: usize) -> f64 {
                 if step % 2 == 0 {
                     let vals: Vec<f64> = vec![0.0; zs.len()];
                     let c: f64 = {
-                        let t: f64 = if (zs[0].cos().to_degrees() * 0.02) <= vals[0].powi(1) {
-                            let tup = h_polar(zs[0].max(zs[0] * 0.5), f64::cosh(vals[0].tanh()));
-                            (pts[0][1].atan().sin() * 0.9).asin() + tup.1
+                        let t: f64 = if zs[0].sin().exp() <= zs[0] {
+                            (2.0 + (pts[(step + 2) % 2][2 - 1 - step].abs() + 0.5).log(3.0).sin()).powf(2.5)
                         } else {
-                            std::f64::consts::PI
+                            let w = vals[0] % (n as f64).hypot(1.0) + std::f64::consts::PI.sin();
+                            w.tanh().tan()
                         };
-                        pts[(step + 2) % pts.len()][m.min(2 - 1)] + t
+                        (t.to_radians().sin() * 0.9).acos()
                     };
-                    let ws = vals.to_vec();
-                    acc += c;
-                    acc += ws[0];
-                } else if m % 2 == 0 {
-                    let y = std::f64::consts::PI;
-                    acc += y;
-                } else {
-                    let v = 2.5_f64.powf(zs[0].tanh().sinh().tanh());
-                    acc += v;
+                    if c > (c * std::f64::consts::PI) {
+                        return c.tanh().powi(3) * (std::f64::consts::PI * pts[2 - 1 - step][(step + 3) % 2]);
+                    }
+                    acc += vals[0];
+                } else if h_polar(zs[0], 2.5).1 >= (step as f64 + n as f64) {
+                    let pt = h_polar(std::f64::consts::PI + ii as f64, pts[m.min(pts.len() - 1)][step - 1]);
+                    let u = zs[0];
+                    acc += pt.1;
+                    acc += u;
                 }
             }
-            late1 = core::f64::consts::E;
+            late1 = -std::f64::consts::PI.min(step as f64);
         }
         acc += late1;
     }
-    std::f64::consts::PI * pts[(n * 2 + 1) % 2][(n + 3) % 2] / ((core::f64::consts::E + zs[0]).abs() + 0.5) + acc
+    pts[(n + 2) % pts.len()][m % 2] + zs[0] + acc
 }
 
 fn f0816_t(tr: &Trace, zs: [f64; 1], m: usize, pts: &[[f64; 2]], n: usize) -> f64 {
@@ -3599,125 +3461,81 @@ fn f0816_t(tr: &Trace, zs: [f64; 1], m: usize, pts: &[[f64; 2]], n: usize) -> f6
                 if tr.b(step % 2 == 0) {
                     let vals: Vec<f64> = vec![0.0; zs.len()];
                     let c: f64 = {
-                        let t: f64 = if tr.b((zs[0].cos().to_degrees() * 0.02) <= vals[0].powi(1)) {
-                            let tup = h_polar(tr.max(zs[0], zs[0] * 0.5), f64::cosh(vals[0].tanh()));
-                            (pts[0][1].atan().sin() * 0.9).asin() + tup.1
+                        let t: f64 = if tr.b(zs[0].sin().exp() <= zs[0]) {
+                            (2.0 + (tr.abs(pts[(step + 2) % 2][2 - 1 - step]) + 0.5).log(3.0).sin()).powf(2.5)
                         } else {
-                            std::f64::consts::PI
+                            let w = tr.rem(vals[0], (n as f64).hypot(1.0)) + std::f64::consts::PI.sin();
+                            w.tanh().tan()
                         };
-                        pts[(step + 2) % pts.len()][m.min(2 - 1)] + t
+                        (t.to_radians().sin() * 0.9).acos()
                     };
-                    let ws = vals.to_vec();
-                    acc += c;
-                    acc += ws[0];
-                } else if tr.b(m % 2 == 0) {
-                    let y = std::f64::consts::PI;
-                    acc += y;
-                } else {
-                    let v = 2.5_f64.powf(zs[0].tanh().sinh().tanh());
-                    acc += v;
+                    if tr.b(c > (c * std::f64::consts::PI)) {
+                        return c.tanh().powi(3) * (std::f64::consts::PI * pts[2 - 1 - step][(step + 3) % 2]);
+                    }
+                    acc += vals[0];
+                } else if tr.b(h_polar(zs[0], 2.5).1 >= (step as f64 + n as f64)) {
+                    let pt = h_polar(std::f64::consts::PI + ii as f64, pts[m.min(pts.len() - 1)][step - 1]);
+                    let u = zs[0];
+                    acc += pt.1;
+                    acc += u;
                 }
             }
-            late1 = core::f64::consts::E;
+            late1 = -tr.min(std::f64::consts::PI, step as f64);
         }
         acc += late1;
     }
-    std::f64::consts::PI * pts[(n * 2 + 1) % 2][(n + 3) % 2] / (tr.abs(core::f64::consts::E + zs[0]) + 0.5) + acc
+    pts[(n + 2) % pts.len()][m % 2] + zs[0] + acc
 }
 
 const CASE_F0816: Case = case!(f0816, f0816_t, f0816_grad, f0816_pullback, f0816_grad_into,
-    n: 5, active: [true, false, false, false, false], ints: [[4, 4], [1, 1], [4, 0], [0, 1]],
+    n: 5, active: [true, false, false, false, false], ints: [[4, 4], [1, 1], [1, 3], [2, 4]],
     |p, k| (arr(&p[0..1]), k[0], &p[1..5].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[1]));
 
 #[differentiate]
 fn f0817(mut c: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if c.tanh().tan() < (core::f64::consts::E as f64) {
-        let z: f64 = {
-            let mut cnt: usize = 0;
-            while cnt < 1 && a < 2.0 {
-                cnt += 1;
-                if cnt % 2 == 0 {
-                    return (a * c).tanh();
-                }
-                let p: f64 = c.tanh().exp().ln();
-                acc += p;
+    if c.hypot(1.5 + a.cos()) >= -0.5 {
+        let mut round: usize = 0;
+        let e: f64 = loop {
+            round += 1;
+            if round > 1 {
+                break core::f64::consts::E % 1.5 / (1.5 + (2.5 / a.tanh().exp()).cos());
             }
-            h_pow(core::f64::consts::E, cnt).hypot(1.5 + c.hypot(a.tanh().exp()).tanh())
+            let zs = [0.0_f64; 3];
+            acc += zs[2];
         };
-        acc += z;
-    } else if c.cos().cosh() > (a / (2.0 + a.sin())) {
-        let t: f64 = if ((a * 1.5).trunc() + a) < 0.9 {
-            let w: f64 = {
-                c %= ((c * 0.9).signum() * (c.abs() + 0.5).ln()).tanh().exp();
-                let u: f64 = {
-                    c += a.sin().atan2(c.clamp(a - 0.5, a + 0.5).hypot(1.0));
-                    c += c;
-                    a.tanh().exp_m1()
-                };
-                a + u
-            };
-            a + w
-        } else {
-            c = c * 0.5 + a / (c.abs() + 0.5);
-            1.5
-        };
-        c *= (a * 0.2 / (1.5 + (core::f64::consts::E - a).tanh())).cos();
-        acc += t;
-    } else {
-        let z: f64 = if c.sin() < -1.5 {
-            (c.abs() + 0.5).recip()
-        } else {
-            (2.0 + (-a).sin()).ln_1p()
-        };
-        acc += z;
+        let s = a + 0.3 - (f64::floor(e * 1.5) + c);
+        acc += s;
+    } else if (a + c) > 0.5 {
+        c = h_mix(c, (1.0 + a * a).ln_1p());
+        if a <= -1.5 {
+            return (1.5 + (c / (c.abs() + 0.5)).cos()).log(3.0);
+        }
     }
-    -1.5 / c.hypot(1.0) - a.tanh() + acc
+    a + acc
 }
 
 fn f0817_t(tr: &Trace, mut c: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(c.tanh().tan() < (core::f64::consts::E as f64)) {
-        let z: f64 = {
-            let mut cnt: usize = 0;
-            while tr.b(cnt < 1 && a < 2.0) {
-                cnt += 1;
-                if tr.b(cnt % 2 == 0) {
-                    return (a * c).tanh();
-                }
-                let p: f64 = c.tanh().exp().ln();
-                acc += p;
+    if tr.b(c.hypot(1.5 + a.cos()) >= -0.5) {
+        let mut round: usize = 0;
+        let e: f64 = loop {
+            round += 1;
+            if tr.b(round > 1) {
+                break tr.rem(core::f64::consts::E, 1.5) / (1.5 + (2.5 / a.tanh().exp()).cos());
             }
-            h_pow(core::f64::consts::E, cnt).hypot(1.5 + c.hypot(a.tanh().exp()).tanh())
+            let zs = [0.0_f64; 3];
+            acc += zs[2];
         };
-        acc += z;
-    } else if tr.b(c.cos().cosh() > (a / (2.0 + a.sin()))) {
-        let t: f64 = if tr.b((tr.trunc(a * 1.5) + a) < 0.9) {
-            let w: f64 = {
-                c = tr.rem(c, (tr.signum(c * 0.9) * (tr.abs(c) + 0.5).ln()).tanh().exp());
-                let u: f64 = {
-                    c += a.sin().atan2(tr.clamp(c, a - 0.5, a + 0.5).hypot(1.0));
-                    c += c;
-                    a.tanh().exp_m1()
-                };
-                a + u
-            };
-            a + w
-        } else {
-            c = c * 0.5 + a / (tr.abs(c) + 0.5);
-            1.5
-        };
-        c *= (a * 0.2 / (1.5 + (core::f64::consts::E - a).tanh())).cos();
-        acc += t;
-    } else {
-        let z: f64 = if tr.b(c.sin() < -1.5) {
-            (tr.abs(c) + 0.5).recip()
-        } else {
-            (2.0 + (-a).sin()).ln_1p()
-        };
-        acc += z;
+        let s = a + 0.3 - (tr.floor(e * 1.5) + c);
+        acc += s;
+    } else if tr.b((a + c) > 0.5) {
+        c = h_mix(c, (1.0 + a * a).ln_1p());
+        if tr.b(a <= -1.5) {
+            return (1.5 + (c / (tr.abs(c) + 0.5)).cos()).log(3.0);
+        }
     }
-    -1.5 / c.hypot(1.0) - a.tanh() + acc
+    a + acc
 }
 
 const CASE_F0817: Case = case!(f0817, f0817_t, f0817_grad, f0817_pullback, f0817_grad_into,
@@ -3727,34 +3545,48 @@ const CASE_F0817: Case = case!(f0817, f0817_t, f0817_grad, f0817_pullback, f0817
 #[differentiate]
 fn f0818(mat: &[[f64; 2]; 2], ts: &[f64; 4], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = (mat[1][1].tanh() - 2.0).cbrt();
-    w -= w.tanh().exp().recip().powi(1);
-    let mut a = (2.0 + w.sin()).powi(-2) + w * pts[0][1];
-    for (ii, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * (mat[ii.min(mat.len() - 1)][1] + w);
-    }
-    for &e in ts.iter() {
-        let d = pts[0][0] + core::f64::consts::E.tanh().cosh();
-        a = a * 0.5 + d;
-        acc += e;
-    }
-    w + a + acc
+    let mut w: f64 = 2.5;
+    let u: f64 = {
+        for y in ts.iter() {
+            let e = (y * w) as f64;
+            for u in ts.iter() {
+                if (e + y) > 0.7 {
+                    let e = (y.tanh() * 0.9).acos().mul_add(mat[1][1] + e, mat[0][0]);
+                    acc += e;
+                } else if (1.5 + pts[0][0].tanh()).log10() > 1.5 {
+                    w /= 1.0 + e * e;
+                }
+                acc += *u;
+            }
+            acc += e;
+        }
+        let t: f64 = f64::log(1.0 + w * w, 2.5 + w.sin()) * ((ts[0] * 1.5).floor() + w);
+        (1.5 + w.tanh()).ln_1p() + t
+    };
+    mat[0][((h_mix(ts[3], u).cos().abs() * 2.9).floor() as usize) % 2].tanh().exp_m1() + mat[1][1].tanh().cosh() + pts[0][0] + acc
 }
 
-fn f0818_t(_tr: &Trace, mat: &[[f64; 2]; 2], ts: &[f64; 4], pts: &[[f64; 2]]) -> f64 {
+fn f0818_t(tr: &Trace, mat: &[[f64; 2]; 2], ts: &[f64; 4], pts: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w = (mat[1][1].tanh() - 2.0).cbrt();
-    w -= w.tanh().exp().recip().powi(1);
-    let mut a = (2.0 + w.sin()).powi(-2) + w * pts[0][1];
-    for (ii, line) in pts.iter().enumerate() {
-        acc += h_norm2(*line) * (mat[ii.min(mat.len() - 1)][1] + w);
-    }
-    for &e in ts.iter() {
-        let d = pts[0][0] + core::f64::consts::E.tanh().cosh();
-        a = a * 0.5 + d;
-        acc += e;
-    }
-    w + a + acc
+    let mut w: f64 = 2.5;
+    let u: f64 = {
+        for y in ts.iter() {
+            let e = (y * w) as f64;
+            for u in ts.iter() {
+                if tr.b((e + y) > 0.7) {
+                    let e = (y.tanh() * 0.9).acos().mul_add(mat[1][1] + e, mat[0][0]);
+                    acc += e;
+                } else if tr.b((1.5 + pts[0][0].tanh()).log10() > 1.5) {
+                    w /= 1.0 + e * e;
+                }
+                acc += *u;
+            }
+            acc += e;
+        }
+        let t: f64 = f64::log(1.0 + w * w, 2.5 + w.sin()) * (tr.floor(ts[0] * 1.5) + w);
+        (1.5 + w.tanh()).ln_1p() + t
+    };
+    mat[0][(tr.floor(h_mix(ts[3], u).cos().abs() * 2.9) as usize) % 2].tanh().exp_m1() + mat[1][1].tanh().cosh() + pts[0][0] + acc
 }
 
 const CASE_F0818: Case = case!(f0818, f0818_t, f0818_grad, f0818_pullback, f0818_grad_into,
@@ -3830,7 +3662,7 @@ const CASE_F0819: Case = case!(f0819, f0819_t, f0819_grad, f0819_pullback, f0819
 fn f0820(zs: [f64; 4], ar: &[f64; 3], vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..zs.len() {
-        if vs[vs.len() - 1 - ii].tanh().sinh() < (0.3 * ar[(ii + 1) % 3]) {
+        if vs[vs.len() - 1 - ii].tanh().exp_m1() < (0.3 * ar[(ii + 1) % 3]) {
             for (&y, &b) in zs.iter().zip(ar.iter()) {
                 let ys: Vec<f64> = vec![0.0; ws.len()];
                 acc += y;
@@ -3842,13 +3674,13 @@ fn f0820(zs: [f64; 4], ar: &[f64; 3], vs: Vec<f64>, ws: &[f64]) -> f64 {
             acc += ys[1][0];
         }
     }
-    ((ws[0] * 1.5).floor() + core::f64::consts::E).atan2(1.5 + (2.0 * ar[1]).tanh()) + vs[3] + acc
+    ((ws[0] * 1.5).trunc() + core::f64::consts::E).tanh().to_degrees() * 0.02 + ar[2] + vs[3] + acc
 }
 
 fn f0820_t(tr: &Trace, zs: [f64; 4], ar: &[f64; 3], vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..zs.len() {
-        if tr.b(vs[vs.len() - 1 - ii].tanh().sinh() < (0.3 * ar[(ii + 1) % 3])) {
+        if tr.b(vs[vs.len() - 1 - ii].tanh().exp_m1() < (0.3 * ar[(ii + 1) % 3])) {
             for (&y, &b) in zs.iter().zip(ar.iter()) {
                 let ys: Vec<f64> = vec![0.0; ws.len()];
                 acc += y;
@@ -3860,7 +3692,7 @@ fn f0820_t(tr: &Trace, zs: [f64; 4], ar: &[f64; 3], vs: Vec<f64>, ws: &[f64]) ->
             acc += ys[1][0];
         }
     }
-    (tr.floor(ws[0] * 1.5) + core::f64::consts::E).atan2(1.5 + (2.0 * ar[1]).tanh()) + vs[3] + acc
+    (tr.trunc(ws[0] * 1.5) + core::f64::consts::E).tanh().to_degrees() * 0.02 + ar[2] + vs[3] + acc
 }
 
 const CASE_F0820: Case = case!(f0820, f0820_t, f0820_grad, f0820_pullback, f0820_grad_into,
@@ -3875,20 +3707,33 @@ fn f0821(b: f64, n: usize, xs: &[f64], vals: &[f64]) -> f64 {
             b * n as f64 / (2.0 + (xs[l] + l as f64).sin())
         } else {
             let e = (xs[n % xs.len()] + vals[(l * 2 + 1) % vals.len()]) * ((vals[l] * 1.5).floor() * 0.3);
-            ((n as f64).sin() * 0.9).acos() * f64::mul_add(n as f64, xs[xs.len() - 1 - l], b) + e
+            (n as f64).signum() * xs[l] * 0.5 + e
         };
         acc += q;
     }
-    for &u in xs.iter() {
-        let r = 2.5_f64.powf(2.5_f64.powf(b.cos()).sin());
-        if (1.5 + (n as f64).cos()).log2() >= 1.5 {
-            continue;
-        }
-        acc += u;
-        acc += r;
+    for j in (1..=n).rev() {
+        let q: f64 = {
+            let zs = [[0.0_f64; 3]; 2];
+            (vals[j.min(vals.len() - 1)] + b) * (1.5 + vals[j.min(vals.len() - 1)].cos()).cbrt() + zs[1][0]
+        };
+        acc += q;
     }
-    let d = (-1.5 + b) % (2.0 + h_leaky(0.7).sin());
-    h_leaky(xs[(n + 3) % xs.len()]) + d + acc
+    let d: f64 = if n % 2 == 0 {
+        let hs = [0.0_f64; 4];
+        -(xs[4] - hs[n.min(4 - 1)])
+    } else {
+        let c: f64 = {
+            let r: f64 = if (1.5 + vals[(n * 2 + 1) % vals.len()].cos()).ln() <= 0.1 {
+                f64::exp(xs[n % xs.len()].cos()) + f64::max(n as f64, xs[n % xs.len()])
+            } else {
+                (b.min(std::f64::consts::PI) * 1.5).ceil() + xs[n.min(5 - 1)]
+            };
+            let u = (r + b) * -vals[n.min(vals.len() - 1)];
+            core::f64::consts::E.tanh().exp() * (1.5 + r.cos()).ln() + u
+        };
+        h_scale3(&[n as f64 * xs[n % xs.len()], c, h_nested(vals[n % 3], vals)], n as f64 - std::f64::consts::PI)[n % 3]
+    };
+    h_scale3(&[b, (b.sin() * 0.9).atanh(), core::f64::consts::E / (d.abs() + 0.5)], (2.0 + b.sin()).log(2.5 + d.sin()))[n % 3] + acc
 }
 
 fn f0821_t(tr: &Trace, b: f64, n: usize, xs: &[f64], vals: &[f64]) -> f64 {
@@ -3898,114 +3743,131 @@ fn f0821_t(tr: &Trace, b: f64, n: usize, xs: &[f64], vals: &[f64]) -> f64 {
             b * n as f64 / (2.0 + (xs[l] + l as f64).sin())
         } else {
             let e = (xs[n % xs.len()] + vals[(l * 2 + 1) % vals.len()]) * (tr.floor(vals[l] * 1.5) * 0.3);
-            ((n as f64).sin() * 0.9).acos() * f64::mul_add(n as f64, xs[xs.len() - 1 - l], b) + e
+            tr.signum(n as f64) * xs[l] * 0.5 + e
         };
         acc += q;
     }
-    for &u in xs.iter() {
-        let r = 2.5_f64.powf(2.5_f64.powf(b.cos()).sin());
-        if tr.b((1.5 + (n as f64).cos()).log2() >= 1.5) {
-            continue;
-        }
-        acc += u;
-        acc += r;
+    for j in (1..=n).rev() {
+        let q: f64 = {
+            let zs = [[0.0_f64; 3]; 2];
+            (vals[j.min(vals.len() - 1)] + b) * (1.5 + vals[j.min(vals.len() - 1)].cos()).cbrt() + zs[1][0]
+        };
+        acc += q;
     }
-    let d = tr.rem(-1.5 + b, 2.0 + h_leaky_t(tr, 0.7).sin());
-    h_leaky_t(tr, xs[(n + 3) % xs.len()]) + d + acc
+    let d: f64 = if tr.b(n % 2 == 0) {
+        let hs = [0.0_f64; 4];
+        -(xs[4] - hs[n.min(4 - 1)])
+    } else {
+        let c: f64 = {
+            let r: f64 = if tr.b((1.5 + vals[(n * 2 + 1) % vals.len()].cos()).ln() <= 0.1) {
+                f64::exp(xs[n % xs.len()].cos()) + tr.max(n as f64, xs[n % xs.len()])
+            } else {
+                tr.ceil(tr.min(b, std::f64::consts::PI) * 1.5) + xs[n.min(5 - 1)]
+            };
+            let u = (r + b) * -vals[n.min(vals.len() - 1)];
+            core::f64::consts::E.tanh().exp() * (1.5 + r.cos()).ln() + u
+        };
+        h_scale3(&[n as f64 * xs[n % xs.len()], c, h_nested(vals[n % 3], vals)], n as f64 - std::f64::consts::PI)[n % 3]
+    };
+    h_scale3(&[b, (b.sin() * 0.9).atanh(), core::f64::consts::E / (tr.abs(d) + 0.5)], (2.0 + b.sin()).log(2.5 + d.sin()))[n % 3] + acc
 }
 
 const CASE_F0821: Case = case!(f0821, f0821_t, f0821_grad, f0821_pullback, f0821_grad_into,
-    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[5], [0], [1], [1]],
+    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[5], [1], [1], [0]],
     |p, k| (p[0], k[0], &p[1..6], &p[6..9]));
 
 #[differentiate]
 fn f0822(zs: [f64; 2], vals: &[f64], flag: bool, vals3: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut u = (2.0 + core::f64::consts::E.sin()).ln() + f64::cbrt(vals3[0].hypot(1.0));
-    let d = f64::min((u * 1.5).round() + vals[0], (vals3[0] * 1.5).round() * 0.3);
-    let d = d - f64::mul_add(zs[(((u.cos() * 0.9).asin().tanh().abs() * 2.9).floor() as usize) % zs.len()], 0.3, d) / (1.5 + h_mix(0.1, vals3[0]).tanh());
-    u /= (d - u).cos().abs() + 0.5;
-    let mut v = (std::f64::consts::PI + 0.1) * (2.0 + d.sin()).log10();
-    acc += u;
-    let u = (std::f64::consts::PI + 2.5) / (f64::atan(zs[0]).abs() + 0.5);
-    let p = (d / (1.5 + d.cos()) * 1.5).round() * 0.3;
-    let w: f64 = {
-        v *= f64::sinh((core::f64::consts::E - 1.5).tanh()).tanh();
-        zs[0] + core::f64::consts::E.abs()
+    let mut g = f64::abs(core::f64::consts::E) + (vals3[0] * 1.5).floor() * 0.3;
+    let p: f64 = if flag {
+        let r: f64 = if g.sin().exp2() < vals[0] {
+            g -= zs[((zs[((g.cos().cosh().tanh().abs() * 2.9).floor() as usize) % zs.len()].to_radians().tanh().abs() * 2.9).floor() as usize) % zs.len()];
+            g * 0.9
+        } else {
+            0.1
+        };
+        ((vals[0] + r) * 1.5).floor() + r.abs()
+    } else {
+        h_norm2([zs[(((std::f64::consts::PI + 0.1).cos().abs() * 2.9).floor() as usize) % zs.len()], 2.5 * g])
     };
-    (p + zs[1]) as f64 + flag as u8 as f64 * 0.5 + v + u + w + acc
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if round > 1 {
+            break;
+        }
+        if h_mix(0.1, round as f64) <= 2.0 {
+            return p.clamp(-0.5, 0.8);
+        }
+        for l in 1..2 {
+            if vals3[0] >= (1.0 + vals3[0] * vals3[0]).powf(2.5) {
+                g += g * zs[l - 1];
+                break;
+            }
+        }
+    }
+    vals3[0] + zs[1] + vals[0] + g + p
 }
 
 fn f0822_t(tr: &Trace, zs: [f64; 2], vals: &[f64], flag: bool, vals3: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut u = (2.0 + core::f64::consts::E.sin()).ln() + f64::cbrt(vals3[0].hypot(1.0));
-    let d = tr.min(tr.round(u * 1.5) + vals[0], tr.round(vals3[0] * 1.5) * 0.3);
-    let d = d - f64::mul_add(zs[(tr.floor((u.cos() * 0.9).asin().tanh().abs() * 2.9) as usize) % zs.len()], 0.3, d) / (1.5 + h_mix(0.1, vals3[0]).tanh());
-    u /= tr.abs((d - u).cos()) + 0.5;
-    let mut v = (std::f64::consts::PI + 0.1) * (2.0 + d.sin()).log10();
-    acc += u;
-    let u = (std::f64::consts::PI + 2.5) / (tr.abs(f64::atan(zs[0])) + 0.5);
-    let p = tr.round(d / (1.5 + d.cos()) * 1.5) * 0.3;
-    let w: f64 = {
-        v *= f64::sinh((core::f64::consts::E - 1.5).tanh()).tanh();
-        zs[0] + tr.abs(core::f64::consts::E)
+    let mut g = tr.abs(core::f64::consts::E) + tr.floor(vals3[0] * 1.5) * 0.3;
+    let p: f64 = if tr.b(flag) {
+        let r: f64 = if tr.b(g.sin().exp2() < vals[0]) {
+            g -= zs[(tr.floor(zs[(tr.floor(g.cos().cosh().tanh().abs() * 2.9) as usize) % zs.len()].to_radians().tanh().abs() * 2.9) as usize) % zs.len()];
+            g * 0.9
+        } else {
+            0.1
+        };
+        tr.floor((vals[0] + r) * 1.5) + tr.abs(r)
+    } else {
+        h_norm2([zs[(tr.floor((std::f64::consts::PI + 0.1).cos().abs() * 2.9) as usize) % zs.len()], 2.5 * g])
     };
-    (p + zs[1]) as f64 + flag as u8 as f64 * 0.5 + v + u + w + acc
+    let mut round: usize = 0;
+    loop {
+        round += 1;
+        if tr.b(round > 1) {
+            break;
+        }
+        if tr.b(h_mix(0.1, round as f64) <= 2.0) {
+            return tr.clamp(p, -0.5, 0.8);
+        }
+        for l in 1..2 {
+            if tr.b(vals3[0] >= (1.0 + vals3[0] * vals3[0]).powf(2.5)) {
+                g += g * zs[l - 1];
+                break;
+            }
+        }
+    }
+    vals3[0] + zs[1] + vals[0] + g + p
 }
 
 const CASE_F0822: Case = case!(f0822, f0822_t, f0822_grad, f0822_pullback, f0822_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[1], [1], [1], [1]],
+    n: 4, active: [true, true, true, true], ints: [[1], [1], [0], [1]],
     |p, k| (arr(&p[0..2]), &p[2..3], k[0] == 1, &p[3..4]));
 
 #[differentiate]
 fn f0823(b: f64, b1: f64) -> f64 {
     let mut t: f64 = if (b - b1) <= (b1 / (2.0 + b.sin())) {
-        b * (b * 0.5) * (2.5 + b)
+        (std::f64::consts::PI * b).tanh()
     } else {
-        b1 - b - b.clamp(-0.5, 0.8)
+        let buf: [f64; 5] = [0.0; 5];
+        2.5 + buf[1] + (buf[3] - 0.1)
     };
-    let late1: f64;
-    if b.hypot(1.0).sqrt() < 0.3 {
-        let b = core::f64::consts::E;
-        late1 = std::f64::consts::PI.max(b) - std::f64::consts::PI * b;
-    } else {
-        late1 = core::f64::consts::E.sin().to_degrees() * 0.02 + b1.tanh().exp_m1();
-    }
-    let w: f64 = {
-        t += h_pow(b + b1, 3);
-        let z: f64 = if b1.cos() < late1.tanh() {
-            b * 0.9
-        } else {
-            (std::f64::consts::PI / b.tanh().exp()).mul_add(b.min(b * 0.5), t * core::f64::consts::E)
-        };
-        1.2 * z / (1.5 + (2.0 + z.sin()).ln().cos())
-    };
-    late1 + std::f64::consts::PI + t + w
+    t = t * b1.sin().cosh().tanh();
+    let hs = [[0.0_f64; 1]; 3];
+    hs[1][0] + core::f64::consts::E + t
 }
 
 fn f0823_t(tr: &Trace, b: f64, b1: f64) -> f64 {
     let mut t: f64 = if tr.b((b - b1) <= (b1 / (2.0 + b.sin()))) {
-        b * (b * 0.5) * (2.5 + b)
+        (std::f64::consts::PI * b).tanh()
     } else {
-        b1 - b - tr.clamp(b, -0.5, 0.8)
+        let buf: [f64; 5] = [0.0; 5];
+        2.5 + buf[1] + (buf[3] - 0.1)
     };
-    let late1: f64;
-    if tr.b(b.hypot(1.0).sqrt() < 0.3) {
-        let b = core::f64::consts::E;
-        late1 = tr.max(std::f64::consts::PI, b) - std::f64::consts::PI * b;
-    } else {
-        late1 = core::f64::consts::E.sin().to_degrees() * 0.02 + b1.tanh().exp_m1();
-    }
-    let w: f64 = {
-        t += h_pow(b + b1, 3);
-        let z: f64 = if tr.b(b1.cos() < late1.tanh()) {
-            b * 0.9
-        } else {
-            (std::f64::consts::PI / b.tanh().exp()).mul_add(tr.min(b, b * 0.5), t * core::f64::consts::E)
-        };
-        1.2 * z / (1.5 + (2.0 + z.sin()).ln().cos())
-    };
-    late1 + std::f64::consts::PI + t + w
+    t = t * b1.sin().cosh().tanh();
+    let hs = [[0.0_f64; 1]; 3];
+    hs[1][0] + core::f64::consts::E + t
 }
 
 const CASE_F0823: Case = case!(f0823, f0823_t, f0823_grad, f0823_pullback, f0823_grad_into,
@@ -4016,39 +3878,43 @@ const CASE_F0823: Case = case!(f0823, f0823_t, f0823_grad, f0823_pullback, f0823
 fn f0824(a: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut vals = [[0.0_f64; 3]; 3];
-    vals[2][1] = vals[2][1].sin().cosh() * (a * vals[0][1]);
-    let g: f64 = if (a.cos().to_degrees() * 0.02) < (a * vals[1][2]) {
-        let mut cnt: usize = 0;
-        while cnt < 3 && -a < (xs[1] - a) {
-            cnt += 1;
-            let u: f64 = (std::f64::consts::PI + vals[cnt % 3][cnt - 1]).sin().tan();
-            acc += u;
-        }
-        (std::f64::consts::PI * 1.5).trunc() + a.clamp(a - 0.5, a + 0.5)
+    vals[2][1] *= (f64::powf(2.0 + vals[2][1].sin(), xs[2].tanh() * 1.5) * (vals[((a.tanh().cosh().tanh().abs() * 2.9).floor() as usize) % vals.len()][(((a + vals[2][0]).cos().abs() * 2.9).floor() as usize) % 3] * std::f64::consts::PI)).tanh();
+    let late1: f64;
+    if -a >= a {
+        late1 = core::f64::consts::E - a * xs[1];
     } else {
-        vals[0][2] = f64::max(core::f64::consts::E, xs[4]).tanh();
-        (a.sin() * 0.9).asin() + (xs[4].tanh() * 0.9).acos()
-    };
-    std::f64::consts::PI + vals[2][0] + g + acc
+        for l in 0..2 {
+            let q: f64 = {
+                let g = (l as f64).clamp(a - 0.5, a + 0.5) * (l as f64 / (a.abs() + 0.5));
+                vals[l % vals.len()][(l * 2 + 1) % 3] = f64::tan(a.tanh()).mul_add(vals[l][1] + g, a * l as f64);
+                -h_nested(core::f64::consts::E, xs)
+            };
+            acc += q;
+        }
+        late1 = a.cos().exp() + vals[1][0] % (1.5 + vals[2][(((-0.5 - a).sin().abs() * 2.9).floor() as usize) % 3].tanh());
+    }
+    (h_mix(xs[0], vals[0][1]).abs() + 0.5).ln() + late1 + acc
 }
 
 fn f0824_t(tr: &Trace, a: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut vals = [[0.0_f64; 3]; 3];
-    vals[2][1] = vals[2][1].sin().cosh() * (a * vals[0][1]);
-    let g: f64 = if tr.b((a.cos().to_degrees() * 0.02) < (a * vals[1][2])) {
-        let mut cnt: usize = 0;
-        while tr.b(cnt < 3 && -a < (xs[1] - a)) {
-            cnt += 1;
-            let u: f64 = (std::f64::consts::PI + vals[cnt % 3][cnt - 1]).sin().tan();
-            acc += u;
-        }
-        tr.trunc(std::f64::consts::PI * 1.5) + tr.clamp(a, a - 0.5, a + 0.5)
+    vals[2][1] *= (f64::powf(2.0 + vals[2][1].sin(), xs[2].tanh() * 1.5) * (vals[(tr.floor(a.tanh().cosh().tanh().abs() * 2.9) as usize) % vals.len()][(tr.floor((a + vals[2][0]).cos().abs() * 2.9) as usize) % 3] * std::f64::consts::PI)).tanh();
+    let late1: f64;
+    if tr.b(-a >= a) {
+        late1 = core::f64::consts::E - a * xs[1];
     } else {
-        vals[0][2] = tr.max(core::f64::consts::E, xs[4]).tanh();
-        (a.sin() * 0.9).asin() + (xs[4].tanh() * 0.9).acos()
-    };
-    std::f64::consts::PI + vals[2][0] + g + acc
+        for l in 0..2 {
+            let q: f64 = {
+                let g = tr.clamp(l as f64, a - 0.5, a + 0.5) * (l as f64 / (tr.abs(a) + 0.5));
+                vals[l % vals.len()][(l * 2 + 1) % 3] = f64::tan(a.tanh()).mul_add(vals[l][1] + g, a * l as f64);
+                -h_nested(core::f64::consts::E, xs)
+            };
+            acc += q;
+        }
+        late1 = a.cos().exp() + tr.rem(vals[1][0], 1.5 + vals[2][(tr.floor((-0.5 - a).sin().abs() * 2.9) as usize) % 3].tanh());
+    }
+    (tr.abs(h_mix(xs[0], vals[0][1])) + 0.5).ln() + late1 + acc
 }
 
 const CASE_F0824: Case = case!(f0824, f0824_t, f0824_grad, f0824_pullback, f0824_grad_into,
@@ -4064,44 +3930,43 @@ fn f0825(x: f64, mut b: f64, n: usize) -> f64 {
         }
     }
     if n < 1 {
-        let p: f64 = match n {
+        let mut p: f64 = match n {
             0 => {
                 std::f64::consts::PI + h_mix(0.2, 1.2)
             }
             1 | 2 => {
-                let w = b + std::f64::consts::PI / (x.abs() + 0.5);
-                x * w
+                let e = x.sin().cosh().tanh().sinh();
+                (x * 1.5).round() + e - x
             }
             3..=5 => {
-                let t: f64 = {
-                    b *= b.tanh();
-                    let vals = [[0.0_f64; 1]; 3];
-                    x + vals[2][0]
-                };
-                n as f64 + t
+                b %= 1.5 + (n as f64).cos();
+                b * 0.9
             }
             _ => {
-                b.sin() / (1.5 + b.tanh().tan().cos())
+                let r: f64 = if x > (b * -1.5) {
+                    x.abs().cos().tan()
+                } else {
+                    let y: f64 = if n < 1 {
+                        x * 0.9
+                    } else {
+                        let x = x - std::f64::consts::PI.cos().to_degrees() * 0.02;
+                        h_pow(x, 3).sin().sinh()
+                    };
+                    (x * 1.5).floor() * 0.3 + y
+                };
+                r * n as f64 + f64::log2(1.5 + r.cos())
             }
         };
-        let w: f64 = if (n as f64).mul_add(1.5, x) <= b {
-            std::f64::consts::PI
-        } else {
-            h_pow(x.cos().sinh(), 3)
-        };
-        b /= 1.5 + h_mix(w, x + w).cos();
+        p /= 2.0 + (-x).atan2(((x * 1.5).round() + x).tanh() - 1.5).sin();
+        p = p.tanh() + (0.1 - p);
         acc += p;
-    } else if (core::f64::consts::E * b) <= (b + x) {
-        let d: f64 = if ((n as f64).cos() * 0.9).asin() <= (0.1 - b) {
-            b = h_mix(b, b);
-            (1.5 + b.hypot(1.0).powf(2.5).cos()).log(2.5 + (x * 0.2).sin())
-        } else {
-            let d = (x * 0.1).tanh();
-            h_norm2([b.cos(), (2.0 + b.sin()).cbrt()]) + d
-        };
-        acc += d;
+    } else {
+        let u = b;
+        let xs: [f64; 2] = [0.0; 2];
+        acc += u;
+        acc += xs[1];
     }
-    0.9 + x + b + acc
+    (2.0 / b.tanh().exp()).signum() * (0.2 + n as f64) + x + acc
 }
 
 fn f0825_t(tr: &Trace, x: f64, mut b: f64, n: usize) -> f64 {
@@ -4112,103 +3977,84 @@ fn f0825_t(tr: &Trace, x: f64, mut b: f64, n: usize) -> f64 {
         }
     }
     if tr.b(n < 1) {
-        let p: f64 = match n {
+        let mut p: f64 = match n {
             0 => {
                 std::f64::consts::PI + h_mix(0.2, 1.2)
             }
             1 | 2 => {
-                let w = b + std::f64::consts::PI / (tr.abs(x) + 0.5);
-                x * w
+                let e = x.sin().cosh().tanh().sinh();
+                tr.round(x * 1.5) + e - x
             }
             3..=5 => {
-                let t: f64 = {
-                    b *= b.tanh();
-                    let vals = [[0.0_f64; 1]; 3];
-                    x + vals[2][0]
-                };
-                n as f64 + t
+                b = tr.rem(b, 1.5 + (n as f64).cos());
+                b * 0.9
             }
             _ => {
-                b.sin() / (1.5 + b.tanh().tan().cos())
+                let r: f64 = if tr.b(x > (b * -1.5)) {
+                    tr.abs(x).cos().tan()
+                } else {
+                    let y: f64 = if tr.b(n < 1) {
+                        x * 0.9
+                    } else {
+                        let x = x - std::f64::consts::PI.cos().to_degrees() * 0.02;
+                        h_pow(x, 3).sin().sinh()
+                    };
+                    tr.floor(x * 1.5) * 0.3 + y
+                };
+                r * n as f64 + f64::log2(1.5 + r.cos())
             }
         };
-        let w: f64 = if tr.b((n as f64).mul_add(1.5, x) <= b) {
-            std::f64::consts::PI
-        } else {
-            h_pow(x.cos().sinh(), 3)
-        };
-        b /= 1.5 + h_mix(w, x + w).cos();
+        p /= 2.0 + tr.atan2(-x, (tr.round(x * 1.5) + x).tanh() - 1.5).sin();
+        p = p.tanh() + (0.1 - p);
         acc += p;
-    } else if tr.b((core::f64::consts::E * b) <= (b + x)) {
-        let d: f64 = if tr.b(((n as f64).cos() * 0.9).asin() <= (0.1 - b)) {
-            b = h_mix(b, b);
-            (1.5 + b.hypot(1.0).powf(2.5).cos()).log(2.5 + (x * 0.2).sin())
-        } else {
-            let d = (x * 0.1).tanh();
-            h_norm2([b.cos(), (2.0 + b.sin()).cbrt()]) + d
-        };
-        acc += d;
+    } else {
+        let u = b;
+        let xs: [f64; 2] = [0.0; 2];
+        acc += u;
+        acc += xs[1];
     }
-    0.9 + x + b + acc
+    tr.signum(2.0 / b.tanh().exp()) * (0.2 + n as f64) + x + acc
 }
 
 const CASE_F0825: Case = case!(f0825, f0825_t, f0825_grad, f0825_pullback, f0825_grad_into,
-    n: 2, active: [true, false], ints: [[1], [0], [0], [1]],
+    n: 2, active: [true, false], ints: [[1], [0], [1], [0]],
     |p, k| (p[0], p[1], k[0]));
 
 #[differentiate]
 fn f0826(hs: Vec<f64>, mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let xs = vec![0.0_f64; hs.len()];
+    let mut xs = vec![0.0_f64; hs.len()];
     let mut step: usize = 0;
     while step < 2 {
         step += 1;
         let x = xs[step % xs.len()];
         acc += x;
     }
-    x -= core::f64::consts::E.max(x) / (2.0 + (x - hs[step + 1]).sin());
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if cnt > step {
-            break;
-        }
-        if cnt > 2 {
-            x %= 2.0 + x.sin();
-        } else {
-            let c = h_mix(x.sin(), (cnt as f64).abs());
-            acc += c;
-        }
-        x = x.tanh() + x.atan2(1.5 + xs[(step + 2) % xs.len()].tanh());
+    x -= core::f64::consts::E.tanh().cosh() / (1.5 + x.to_radians().cos());
+    let zs = [[0.0_f64; 2]; 1];
+    for jj in 1..4 {
+        xs[jj] = xs[jj - 1] * std::f64::consts::PI.tanh() + h_norm2(zs[0]);
     }
-    (x.tanh() * 0.9).asin() * x + xs[3] + acc
+    x %= 2.0 + x.sin();
+    (1.5 + xs[step].tanh() + 1.2).acosh().mul_add((step as f64).min(std::f64::consts::PI), h_scale3(&[step as f64, x, xs[(step + 2) % xs.len()]], 0.9)[step % 3]) + zs[0][0] + acc
 }
 
 fn f0826_t(tr: &Trace, hs: Vec<f64>, mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let xs = vec![0.0_f64; hs.len()];
+    let mut xs = vec![0.0_f64; hs.len()];
     let mut step: usize = 0;
     while tr.b(step < 2) {
         step += 1;
         let x = xs[step % xs.len()];
         acc += x;
     }
-    x -= tr.max(core::f64::consts::E, x) / (2.0 + (x - hs[step + 1]).sin());
-    let mut cnt: usize = 0;
-    loop {
-        cnt += 1;
-        if tr.b(cnt > step) {
-            break;
-        }
-        if tr.b(cnt > 2) {
-            x = tr.rem(x, 2.0 + x.sin());
-        } else {
-            let c = h_mix(x.sin(), tr.abs(cnt as f64));
-            acc += c;
-        }
-        x = x.tanh() + x.atan2(1.5 + xs[(step + 2) % xs.len()].tanh());
+    x -= core::f64::consts::E.tanh().cosh() / (1.5 + x.to_radians().cos());
+    let zs = [[0.0_f64; 2]; 1];
+    for jj in 1..4 {
+        xs[jj] = xs[jj - 1] * std::f64::consts::PI.tanh() + h_norm2(zs[0]);
     }
-    (x.tanh() * 0.9).asin() * x + xs[3] + acc
+    x = tr.rem(x, 2.0 + x.sin());
+    (1.5 + xs[step].tanh() + 1.2).acosh().mul_add(tr.min(step as f64, std::f64::consts::PI), h_scale3(&[step as f64, x, xs[(step + 2) % xs.len()]], 0.9)[step % 3]) + zs[0][0] + acc
 }
 
 const CASE_F0826: Case = case!(f0826, f0826_t, f0826_grad, f0826_pullback, f0826_grad_into,
@@ -4221,38 +4067,31 @@ fn f0827(a: f64, y: f64, rows: &[[f64; 2]], xs: &[f64]) -> f64 {
     for (l, b) in xs.iter().enumerate() {
         for j in 0..xs.len() {
             let late1: f64;
-            if (rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + b * b).powf(2.5) {
-                late1 = (a + xs[j.min(xs.len() - 1)]) / (a.tanh().to_degrees() * 0.02).tanh().exp();
+            if (rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (b.abs() + 0.5).log(2.5 + xs[j % 3].sin()) {
+                late1 = h_leaky(y) - (1.5 + a.tanh()).recip();
             } else {
-                let s = (rows[j % rows.len()][(j * 2 + 1) % 2].cos().exp() * 1.5).round() * 0.3;
-                late1 = xs[j % xs.len()].sin() + 0.3;
-                acc += s;
+                let c: f64 = match l {
+                    0 => {
+                        l as f64 - 0.3 + (b + std::f64::consts::PI)
+                    }
+                    _ if (rows[j % rows.len()][(j * 2 + 1) % 2] + rows[j % rows.len()][j.min(2 - 1)]) <= 2.5 => {
+                        let pt = (*b, b.sin().exp());
+                        y + pt.1
+                    }
+                    _ => {
+                        (b.tanh() - 2.0).cbrt() / ((y - b).abs() + 0.5)
+                    }
+                };
+                late1 = y;
+                acc += c;
             }
             acc += late1;
         }
-        let q = y.hypot(1.5 + xs[(l * 2 + 1) % 3].cos()).tanh().exp().recip();
+        let tmp = vec![0.0_f64; xs.len()];
         acc += *b;
-        acc += q;
+        acc += tmp[2];
     }
-    let mut cnt: usize = 0;
-    while cnt < 3 {
-        cnt += 1;
-        let v: f64 = if cnt < 2 {
-            (y.cos() * 0.9).asin() + xs[(cnt * 2 + 1) % xs.len()]
-        } else {
-            for u in xs.iter() {
-                let p: f64 = {
-                    let (z, p) = h_polar(a * y, y + core::f64::consts::E);
-                    rows[(cnt + 3) % rows.len()][1].hypot(1.0).ln_1p() + z + p
-                };
-                acc += *u;
-                acc += p;
-            }
-            (rows[cnt % rows.len()][(cnt + 3) % 2] - a).tanh().exp()
-        };
-        acc += v;
-    }
-    y + a + rows[1][0] + acc
+    (2.0 + (y + a).sin()).log10() + rows[1][0] + acc
 }
 
 fn f0827_t(tr: &Trace, a: f64, y: f64, rows: &[[f64; 2]], xs: &[f64]) -> f64 {
@@ -4260,38 +4099,31 @@ fn f0827_t(tr: &Trace, a: f64, y: f64, rows: &[[f64; 2]], xs: &[f64]) -> f64 {
     for (l, b) in xs.iter().enumerate() {
         for j in 0..xs.len() {
             let late1: f64;
-            if tr.b((rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (1.0 + b * b).powf(2.5)) {
-                late1 = (a + xs[j.min(xs.len() - 1)]) / (a.tanh().to_degrees() * 0.02).tanh().exp();
+            if tr.b((rows[j.min(rows.len() - 1)][(j * 2 + 1) % 2] - rows[(j * 2 + 1) % rows.len()][(j * 2 + 1) % 2]) < (tr.abs(*b) + 0.5).log(2.5 + xs[j % 3].sin())) {
+                late1 = h_leaky_t(tr, y) - (1.5 + a.tanh()).recip();
             } else {
-                let s = tr.round(rows[j % rows.len()][(j * 2 + 1) % 2].cos().exp() * 1.5) * 0.3;
-                late1 = xs[j % xs.len()].sin() + 0.3;
-                acc += s;
+                let c: f64 = match l {
+                    0 => {
+                        l as f64 - 0.3 + (b + std::f64::consts::PI)
+                    }
+                    _ if tr.b((rows[j % rows.len()][(j * 2 + 1) % 2] + rows[j % rows.len()][j.min(2 - 1)]) <= 2.5) => {
+                        let pt = (*b, b.sin().exp());
+                        y + pt.1
+                    }
+                    _ => {
+                        (b.tanh() - 2.0).cbrt() / (tr.abs(y - b) + 0.5)
+                    }
+                };
+                late1 = y;
+                acc += c;
             }
             acc += late1;
         }
-        let q = y.hypot(1.5 + xs[(l * 2 + 1) % 3].cos()).tanh().exp().recip();
+        let tmp = vec![0.0_f64; xs.len()];
         acc += *b;
-        acc += q;
+        acc += tmp[2];
     }
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 3) {
-        cnt += 1;
-        let v: f64 = if tr.b(cnt < 2) {
-            (y.cos() * 0.9).asin() + xs[(cnt * 2 + 1) % xs.len()]
-        } else {
-            for u in xs.iter() {
-                let p: f64 = {
-                    let (z, p) = h_polar(a * y, y + core::f64::consts::E);
-                    rows[(cnt + 3) % rows.len()][1].hypot(1.0).ln_1p() + z + p
-                };
-                acc += *u;
-                acc += p;
-            }
-            (rows[cnt % rows.len()][(cnt + 3) % 2] - a).tanh().exp()
-        };
-        acc += v;
-    }
-    y + a + rows[1][0] + acc
+    (2.0 + (y + a).sin()).log10() + rows[1][0] + acc
 }
 
 const CASE_F0827: Case = case!(f0827, f0827_t, f0827_grad, f0827_pullback, f0827_grad_into,
@@ -4306,16 +4138,33 @@ fn f0828(ws: &[f64], ws1: &[f64], a: f64, mut x: f64) -> f64 {
     while round < ws1.len() {
         round += 1;
         let c: f64 = if round % 2 == 0 {
-            1.2 + x - ws1[(round * 2 + 1) % ws1.len()].sin()
+            1.2 + x - h_mix(0.2, x)
         } else {
-            h_mix(-1.5, a).cos().powi(round as i32)
+            h_mix(-1.5, a).sin().tan()
         };
         acc += c;
     }
-    let vals = vec![0.0_f64; ws1.len()];
-    x -= ((round as f64).sin().cosh() * 1.5).floor() + vals[(round + 3) % vals.len()] * vals[round.min(vals.len() - 1)];
-    let c = a;
-    (round as f64 / x.tanh().exp()).sin().tan() + c + acc
+    let late1: f64;
+    if x.tanh().sinh() > (round as f64).tanh() {
+        let late2: f64;
+        if h_mix(a, std::f64::consts::PI) >= 1.2 {
+            late2 = a.cos();
+        } else {
+            let c: f64 = {
+                x = (1.5 + ws1[(round * 2 + 1) % ws1.len()].mul_add(0.7, x).tanh()).recip();
+                let out = h_cumsum(ws1);
+                out[0].tanh().sinh() + -ws[(round + 1) % ws.len()]
+            };
+            late2 = (x + core::f64::consts::E).clamp(a - 0.5, a + 0.5);
+            acc += c;
+        }
+        late1 = late2;
+    } else {
+        let xs: Vec<f64> = vec![0.0; ws1.len()];
+        late1 = ws1[round % ws1.len()];
+        acc += xs[2];
+    }
+    (late1 / late1.tanh().exp()).mul_add((late1 * 1.5).trunc() + x, ws1[round.min(ws1.len() - 1)] * ws[(round + 1) % ws.len()]) + a + acc
 }
 
 fn f0828_t(tr: &Trace, ws: &[f64], ws1: &[f64], a: f64, mut x: f64) -> f64 {
@@ -4325,16 +4174,33 @@ fn f0828_t(tr: &Trace, ws: &[f64], ws1: &[f64], a: f64, mut x: f64) -> f64 {
     while tr.b(round < ws1.len()) {
         round += 1;
         let c: f64 = if tr.b(round % 2 == 0) {
-            1.2 + x - ws1[(round * 2 + 1) % ws1.len()].sin()
+            1.2 + x - h_mix(0.2, x)
         } else {
-            h_mix(-1.5, a).cos().powi(round as i32)
+            h_mix(-1.5, a).sin().tan()
         };
         acc += c;
     }
-    let vals = vec![0.0_f64; ws1.len()];
-    x -= tr.floor((round as f64).sin().cosh() * 1.5) + vals[(round + 3) % vals.len()] * vals[round.min(vals.len() - 1)];
-    let c = a;
-    (round as f64 / x.tanh().exp()).sin().tan() + c + acc
+    let late1: f64;
+    if tr.b(x.tanh().sinh() > (round as f64).tanh()) {
+        let late2: f64;
+        if tr.b(h_mix(a, std::f64::consts::PI) >= 1.2) {
+            late2 = a.cos();
+        } else {
+            let c: f64 = {
+                x = (1.5 + ws1[(round * 2 + 1) % ws1.len()].mul_add(0.7, x).tanh()).recip();
+                let out = h_cumsum(ws1);
+                out[0].tanh().sinh() + -ws[(round + 1) % ws.len()]
+            };
+            late2 = tr.clamp(x + core::f64::consts::E, a - 0.5, a + 0.5);
+            acc += c;
+        }
+        late1 = late2;
+    } else {
+        let xs: Vec<f64> = vec![0.0; ws1.len()];
+        late1 = ws1[round % ws1.len()];
+        acc += xs[2];
+    }
+    (late1 / late1.tanh().exp()).mul_add(tr.trunc(late1 * 1.5) + x, ws1[round.min(ws1.len() - 1)] * ws[(round + 1) % ws.len()]) + a + acc
 }
 
 const CASE_F0828: Case = case!(f0828, f0828_t, f0828_grad, f0828_pullback, f0828_grad_into,
@@ -4345,49 +4211,49 @@ const CASE_F0828: Case = case!(f0828, f0828_t, f0828_grad, f0828_pullback, f0828
 fn f0829(ts: &[f64; 2], m: usize, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
-    let v: f64 = loop {
+    let mut v: f64 = loop {
         round += 1;
         if round > 2 {
-            break -b.atan();
+            break -b.tanh().sinh();
         }
-        for i in 0..round.min(ts.len()) {
-            for g in ts.iter() {
-                let c: f64 = g - ts[(i * 2 + 1) % ts.len()] + 0.9;
-                acc += c;
-            }
-        }
-        for g in ts.iter() {
-            let r = -ts[(m * 2 + 1) % ts.len()] + (ts[1] - g);
-            acc += r;
-        }
+        let mut p: f64 = ts[(round * 2 + 1) % ts.len()];
+        p = p * 0.5 + (ts[m.min(2 - 1)] + b);
+        acc += p;
     };
-    ts[round.min(ts.len() - 1)].max(ts[round.min(ts.len() - 1)] * 0.5).max(f64::cos(m as f64)) + b + v + acc
+    v = v.sin() + b * ts[round % ts.len()];
+    let y: f64 = if (ts[(m * 2 + 1) % ts.len()] + b) <= b {
+        (b + std::f64::consts::PI).atan()
+    } else {
+        v = h_mix(v, v + b);
+        m as f64 % 1.5 - (round as f64).atan2(1.5 + core::f64::consts::E.tanh())
+    };
+    h_scale3(&[ts[round % ts.len()], 0.1, ts[(round * 2 + 1) % 2]], std::f64::consts::PI)[m % 3] * ts[round % 2] + v + y + acc
 }
 
 fn f0829_t(tr: &Trace, ts: &[f64; 2], m: usize, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut round: usize = 0;
-    let v: f64 = loop {
+    let mut v: f64 = loop {
         round += 1;
         if tr.b(round > 2) {
-            break -b.atan();
+            break -b.tanh().sinh();
         }
-        for i in 0..round.min(ts.len()) {
-            for g in ts.iter() {
-                let c: f64 = g - ts[(i * 2 + 1) % ts.len()] + 0.9;
-                acc += c;
-            }
-        }
-        for g in ts.iter() {
-            let r = -ts[(m * 2 + 1) % ts.len()] + (ts[1] - g);
-            acc += r;
-        }
+        let mut p: f64 = ts[(round * 2 + 1) % ts.len()];
+        p = p * 0.5 + (ts[m.min(2 - 1)] + b);
+        acc += p;
     };
-    tr.max(tr.max(ts[round.min(ts.len() - 1)], ts[round.min(ts.len() - 1)] * 0.5), f64::cos(m as f64)) + b + v + acc
+    v = v.sin() + b * ts[round % ts.len()];
+    let y: f64 = if tr.b((ts[(m * 2 + 1) % ts.len()] + b) <= b) {
+        (b + std::f64::consts::PI).atan()
+    } else {
+        v = h_mix(v, v + b);
+        tr.rem(m as f64, 1.5) - (round as f64).atan2(1.5 + core::f64::consts::E.tanh())
+    };
+    h_scale3(&[ts[round % ts.len()], 0.1, ts[(round * 2 + 1) % 2]], std::f64::consts::PI)[m % 3] * ts[round % 2] + v + y + acc
 }
 
 const CASE_F0829: Case = case!(f0829, f0829_t, f0829_grad, f0829_pullback, f0829_grad_into,
-    n: 3, active: [true, true, true], ints: [[3], [0], [1], [0]],
+    n: 3, active: [true, true, true], ints: [[3], [1], [0], [0]],
     |p, k| (&arr(&p[0..2]), k[0], p[2]));
 
 #[differentiate]
@@ -4395,133 +4261,107 @@ fn f0830(vals: &[f64], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if std::f64::consts::PI > 0.2 {
         let mut r = vals[(k + 2) % vals.len()];
-        r /= (1.5 + vals[(k * 2 + 1) % vals.len()].sin().tan().cos()).log10().tanh().exp();
+        r /= 2.5_f64.powf(vals[(k * 2 + 1) % vals.len()].tanh()).to_radians().tanh().exp();
         acc += r;
-    } else if (2.0 + vals[k % 3]) <= 2.0 {
-        let s = (vals[(k + 3) % vals.len()] + 0.5).cos().sinh();
-        let y: f64 = if k < 2 {
-            (s.cos() * 0.9).acos().clamp(-0.5, 0.8)
+    } else if vals[k % 3].hypot(1.0).powf(2.5) >= 0.7 {
+        let mut a: f64 = if (f64::ceil(std::f64::consts::PI * 1.5) + vals[(k + 1) % vals.len()]) <= 0.5 {
+            let y = -std::f64::consts::PI - -0.5;
+            (1.5 + vals[(k * 2 + 1) % vals.len()].tanh()).cbrt() + y
         } else {
-            s - (1.5 + s.tanh()).sqrt()
+            ((k as f64 * 1.5).ceil() + k as f64) % (1.5 + (0.3 + vals[k % vals.len()]).cos())
         };
-        acc += y;
+        a = a * 0.5 + (a + core::f64::consts::E);
+        acc += a;
     }
-    ((k as f64).cos().tanh() * 0.9).asin() + vals[2] + acc
+    (vals[(k + 3) % vals.len()] + k as f64) * (vals[k.min(vals.len() - 1)] * 0.1) + acc
 }
 
 fn f0830_t(tr: &Trace, vals: &[f64], k: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(std::f64::consts::PI > 0.2) {
         let mut r = vals[(k + 2) % vals.len()];
-        r /= (1.5 + vals[(k * 2 + 1) % vals.len()].sin().tan().cos()).log10().tanh().exp();
+        r /= 2.5_f64.powf(vals[(k * 2 + 1) % vals.len()].tanh()).to_radians().tanh().exp();
         acc += r;
-    } else if tr.b((2.0 + vals[k % 3]) <= 2.0) {
-        let s = (vals[(k + 3) % vals.len()] + 0.5).cos().sinh();
-        let y: f64 = if tr.b(k < 2) {
-            tr.clamp((s.cos() * 0.9).acos(), -0.5, 0.8)
+    } else if tr.b(vals[k % 3].hypot(1.0).powf(2.5) >= 0.7) {
+        let mut a: f64 = if tr.b((tr.ceil(std::f64::consts::PI * 1.5) + vals[(k + 1) % vals.len()]) <= 0.5) {
+            let y = -std::f64::consts::PI - -0.5;
+            (1.5 + vals[(k * 2 + 1) % vals.len()].tanh()).cbrt() + y
         } else {
-            s - (1.5 + s.tanh()).sqrt()
+            tr.rem(tr.ceil(k as f64 * 1.5) + k as f64, 1.5 + (0.3 + vals[k % vals.len()]).cos())
         };
-        acc += y;
+        a = a * 0.5 + (a + core::f64::consts::E);
+        acc += a;
     }
-    ((k as f64).cos().tanh() * 0.9).asin() + vals[2] + acc
+    (vals[(k + 3) % vals.len()] + k as f64) * (vals[k.min(vals.len() - 1)] * 0.1) + acc
 }
 
 const CASE_F0830: Case = case!(f0830, f0830_t, f0830_grad, f0830_pullback, f0830_grad_into,
-    n: 3, active: [true, true, true], ints: [[3], [1], [3], [3]],
+    n: 3, active: [true, true, true], ints: [[3], [0], [0], [3]],
     |p, k| (&p[0..3], k[0]));
 
 #[differentiate]
 fn f0831(xs: &[f64], mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    c /= 2.0 + (xs[0].max(std::f64::consts::PI) * c).sin();
+    c /= (xs[0].abs() * -c).hypot(1.0);
     let late1: f64;
-    if xs[0].to_radians() > -0.5 {
-        c = c.tanh() + 0.9;
-        late1 = -(c / (c.abs() + 0.5));
+    if (c - xs[((((xs[4] * 1.5).ceil() + c).tanh().abs() * 2.9).floor() as usize) % xs.len()]) < (c + xs[3]) {
+        late1 = xs[4] / xs[3].tanh().exp() + c * -1.5;
     } else {
-        late1 = core::f64::consts::E;
+        c *= f64::tan((c.tanh() * 0.9).atanh().cos()).tanh();
+        late1 = 0.7 + xs[4] * c;
     }
-    let t = xs[4] / xs[3].tanh().exp() + late1 * -1.5;
-    for (l, &s) in xs.iter().enumerate() {
-        for (i, &w) in xs.iter().enumerate() {
-            for jj in 0..i {
-                let u: f64 = match l {
-                    0 => {
-                        (-xs[(l * 2 + 1) % xs.len()]).min(h_pow(core::f64::consts::E, jj))
+    for jj in 0..5 {
+        for j in 1..=jj {
+            if j > 4 {
+                for _ in 0..4 {
+                    let ws = [0.0_f64; 2];
+                    acc += ws[1];
+                }
+            } else if c > (j as f64).asinh() {
+                let s: f64 = {
+                    let c = 0.9 / (1.5 + c.tanh()) * -late1;
+                    if (xs[j].sin() * 0.9).acos() < c {
+                        break;
                     }
-                    1 | 2 => {
-                        (0.1 + core::f64::consts::E) / late1.atan().hypot(1.0)
-                    }
-                    mm if mm > 3 => {
-                        2.0 * c + (2.0 + w)
-                    }
-                    _ => {
-                        xs[jj % xs.len()]
-                    }
+                    f64::atanh(late1.tanh().exp().cbrt().cos() * 0.9)
                 };
-                acc += u;
+                acc += s;
             }
-            acc += w;
         }
-        let p: f64 = if l < 2 {
-            s * 0.9
-        } else {
-            let u: f64 = {
-                let s = s - xs[l.min(xs.len() - 1)];
-                xs[l] - late1 + (xs[5 - 1 - l] + core::f64::consts::E) + s
-            };
-            xs[xs.len() - 1 - l] + u
-        };
-        acc += p;
     }
-    t + c + acc
+    (late1 * xs[((xs[3].abs().cos().abs() * 2.9).floor() as usize) % 5]).atan() + acc
 }
 
 fn f0831_t(tr: &Trace, xs: &[f64], mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    c /= 2.0 + (tr.max(xs[0], std::f64::consts::PI) * c).sin();
+    c /= (tr.abs(xs[0]) * -c).hypot(1.0);
     let late1: f64;
-    if tr.b(xs[0].to_radians() > -0.5) {
-        c = c.tanh() + 0.9;
-        late1 = -(c / (tr.abs(c) + 0.5));
+    if tr.b((c - xs[(tr.floor((tr.ceil(xs[4] * 1.5) + c).tanh().abs() * 2.9) as usize) % xs.len()]) < (c + xs[3])) {
+        late1 = xs[4] / xs[3].tanh().exp() + c * -1.5;
     } else {
-        late1 = core::f64::consts::E;
+        c *= f64::tan((c.tanh() * 0.9).atanh().cos()).tanh();
+        late1 = 0.7 + xs[4] * c;
     }
-    let t = xs[4] / xs[3].tanh().exp() + late1 * -1.5;
-    for (l, &s) in xs.iter().enumerate() {
-        for (i, &w) in xs.iter().enumerate() {
-            for jj in 0..i {
-                let u: f64 = match l {
-                    0 => {
-                        tr.min(-xs[(l * 2 + 1) % xs.len()], h_pow(core::f64::consts::E, jj))
+    for jj in 0..5 {
+        for j in 1..=jj {
+            if tr.b(j > 4) {
+                for _ in 0..4 {
+                    let ws = [0.0_f64; 2];
+                    acc += ws[1];
+                }
+            } else if tr.b(c > (j as f64).asinh()) {
+                let s: f64 = {
+                    let c = 0.9 / (1.5 + c.tanh()) * -late1;
+                    if tr.b((xs[j].sin() * 0.9).acos() < c) {
+                        break;
                     }
-                    1 | 2 => {
-                        (0.1 + core::f64::consts::E) / late1.atan().hypot(1.0)
-                    }
-                    mm if mm > 3 => {
-                        2.0 * c + (2.0 + w)
-                    }
-                    _ => {
-                        xs[jj % xs.len()]
-                    }
+                    f64::atanh(late1.tanh().exp().cbrt().cos() * 0.9)
                 };
-                acc += u;
+                acc += s;
             }
-            acc += w;
         }
-        let p: f64 = if tr.b(l < 2) {
-            s * 0.9
-        } else {
-            let u: f64 = {
-                let s = s - xs[l.min(xs.len() - 1)];
-                xs[l] - late1 + (xs[5 - 1 - l] + core::f64::consts::E) + s
-            };
-            xs[xs.len() - 1 - l] + u
-        };
-        acc += p;
     }
-    t + c + acc
+    (late1 * xs[(tr.floor(tr.abs(xs[3]).cos().abs() * 2.9) as usize) % 5]).atan() + acc
 }
 
 const CASE_F0831: Case = case!(f0831, f0831_t, f0831_grad, f0831_pullback, f0831_grad_into,
@@ -4532,10 +4372,10 @@ const CASE_F0831: Case = case!(f0831, f0831_t, f0831_grad, f0831_pullback, f0831
 fn f0832(c: f64, a: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    let s: f64 = loop {
+    let mut s: f64 = loop {
         it += 1;
         if it > 3 {
-            break f64::floor((it as f64).clamp(c - 0.5, c + 0.5) * 1.5) * 0.3;
+            break f64::log10((1.5 + (it as f64).cos()).log10().abs() + 0.5);
         }
         for i in 0..1 {
             let q: f64 = if i < 1 {
@@ -4545,25 +4385,25 @@ fn f0832(c: f64, a: f64, y: f64) -> f64 {
                     let s = y;
                     acc += s;
                 }
-                h_norm2([2.0, y]) / (1.5 + (i as f64).atan2(1.5 + y.cos()).cos())
+                h_norm2([2.0, y]) / (2.0 + (i as f64).cos().sin())
             };
             acc += q;
         }
-        for _ in (1..=it).rev() {
-            let q = (0.7 * y * 1.5).round() + (2.0 + core::f64::consts::E.sin()).log2();
-            acc += q;
-        }
     };
-    (y.tanh() * 0.9).asin().tanh() + c + a + s + acc
+    if it % 2 == 0 {
+        return f64::signum(-a) * h_mix(it as f64, 0.7);
+    }
+    s += c.to_radians();
+    (it as f64 * 1.5).ceil() * 0.3 + (y - a) + s + acc
 }
 
 fn f0832_t(tr: &Trace, c: f64, a: f64, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut it: usize = 0;
-    let s: f64 = loop {
+    let mut s: f64 = loop {
         it += 1;
         if tr.b(it > 3) {
-            break tr.floor(tr.clamp(it as f64, c - 0.5, c + 0.5) * 1.5) * 0.3;
+            break f64::log10(tr.abs((1.5 + (it as f64).cos()).log10()) + 0.5);
         }
         for i in 0..1 {
             let q: f64 = if tr.b(i < 1) {
@@ -4573,16 +4413,16 @@ fn f0832_t(tr: &Trace, c: f64, a: f64, y: f64) -> f64 {
                     let s = y;
                     acc += s;
                 }
-                h_norm2([2.0, y]) / (1.5 + (i as f64).atan2(1.5 + y.cos()).cos())
+                h_norm2([2.0, y]) / (2.0 + (i as f64).cos().sin())
             };
             acc += q;
         }
-        for _ in (1..=it).rev() {
-            let q = tr.round(0.7 * y * 1.5) + (2.0 + core::f64::consts::E.sin()).log2();
-            acc += q;
-        }
     };
-    (y.tanh() * 0.9).asin().tanh() + c + a + s + acc
+    if tr.b(it % 2 == 0) {
+        return tr.signum(-a) * h_mix(it as f64, 0.7);
+    }
+    s += c.to_radians();
+    tr.ceil(it as f64 * 1.5) * 0.3 + (y - a) + s + acc
 }
 
 const CASE_F0832: Case = case!(f0832, f0832_t, f0832_grad, f0832_pullback, f0832_grad_into,
@@ -4595,25 +4435,22 @@ fn f0833(mut y: f64, pw: i32, vals: &[f64]) -> f64 {
     for v in vals.iter() {
         y /= ((y + pw as f64) / (1.5 + (core::f64::consts::E / (*v).tanh().exp()).cos())).abs() + 0.5;
     }
-    y -= ((y + vals[3]) * 1.5).round() * 0.3;
-    for a in vals.iter() {
-        let d = core::f64::consts::E;
-        acc += *a;
-        acc += d;
-    }
-    let a = h_leaky(vals[3].tanh().tan());
-    let mut cnt: usize = 0;
-    while cnt < vals.len() && ((2.5 / vals[0].tanh().exp()) <= 1.2 && pw < 2) {
-        cnt += 1;
-        let c: f64 = if pw % 2 == 0 {
-            a.to_radians() * (y * a)
-        } else {
-            vals[cnt - 1] * 2.0 + vals[(cnt + 3) % vals.len()].tanh().sinh()
+    y -= (y + vals[3]).sin();
+    if vals[(((vals[3] - 0.7).cos().abs() * 2.9).floor() as usize) % vals.len()] > h_leaky(core::f64::consts::E) {
+        let a: f64 = {
+            let g = y;
+            let hs = vals.to_vec();
+            2.5 / hs[0].tanh().exp() / (1.5 + (g + y).cos())
         };
-        y /= vals[(cnt * 2 + 1) % vals.len()].atan().cos().hypot(1.0);
+        acc += a;
+    } else if pw % 2 == 0 {
+        let out = h_cumsum(vals);
+        let c: f64 = y * out[1] * f64::atan(out[0]);
         acc += c;
+    } else {
+        y = y * vals[2].hypot(1.0).sqrt().tanh();
     }
-    a + y + acc
+    0.3 + y + acc
 }
 
 fn f0833_t(tr: &Trace, mut y: f64, pw: i32, vals: &[f64]) -> f64 {
@@ -4621,48 +4458,47 @@ fn f0833_t(tr: &Trace, mut y: f64, pw: i32, vals: &[f64]) -> f64 {
     for v in vals.iter() {
         y /= tr.abs((y + pw as f64) / (1.5 + (core::f64::consts::E / (*v).tanh().exp()).cos())) + 0.5;
     }
-    y -= tr.round((y + vals[3]) * 1.5) * 0.3;
-    for a in vals.iter() {
-        let d = core::f64::consts::E;
-        acc += *a;
-        acc += d;
-    }
-    let a = h_leaky_t(tr, vals[3].tanh().tan());
-    let mut cnt: usize = 0;
-    while tr.b(cnt < vals.len() && ((2.5 / vals[0].tanh().exp()) <= 1.2 && pw < 2)) {
-        cnt += 1;
-        let c: f64 = if tr.b(pw % 2 == 0) {
-            a.to_radians() * (y * a)
-        } else {
-            vals[cnt - 1] * 2.0 + vals[(cnt + 3) % vals.len()].tanh().sinh()
+    y -= (y + vals[3]).sin();
+    if tr.b(vals[(tr.floor((vals[3] - 0.7).cos().abs() * 2.9) as usize) % vals.len()] > h_leaky_t(tr, core::f64::consts::E)) {
+        let a: f64 = {
+            let g = y;
+            let hs = vals.to_vec();
+            2.5 / hs[0].tanh().exp() / (1.5 + (g + y).cos())
         };
-        y /= vals[(cnt * 2 + 1) % vals.len()].atan().cos().hypot(1.0);
+        acc += a;
+    } else if tr.b(pw % 2 == 0) {
+        let out = h_cumsum(vals);
+        let c: f64 = y * out[1] * f64::atan(out[0]);
         acc += c;
+    } else {
+        y = y * vals[2].hypot(1.0).sqrt().tanh();
     }
-    a + y + acc
+    0.3 + y + acc
 }
 
 const CASE_F0833: Case = case!(f0833, f0833_t, f0833_grad, f0833_pullback, f0833_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [3], [1]],
+    n: 5, active: [true, true, true, true, true], ints: [[3], [1], [2], [3]],
     |p, k| (p[0], k[0] as i32, &p[1..5]));
 
 #[differentiate]
 fn f0834(mut hs: Vec<f64>) -> f64 {
-    hs[0] = f64::sqrt(h_norm2([hs[0], hs[0]]).abs() + 0.5);
-    let mut xs = [[0.0_f64; 1]; 3];
-    hs[0] *= h_norm2([-1.5 + xs[1][0], f64::tanh(xs[(((hs[0] % std::f64::consts::PI.tanh().exp()).cos().abs() * 2.9).floor() as usize) % xs.len()][0])]).tanh();
-    hs[0] %= 1.5 + core::f64::consts::E.tanh();
-    xs[2][0] = hs[0] + xs[1][0] + hs[0].tanh();
-    (xs[1][0] % 1.5).hypot(1.5 + (-xs[1][0]).tanh())
+    hs[0] = h_norm2([hs[0], hs[0]]) as f64;
+    let xs = [[0.0_f64; 1]; 3];
+    hs[0] += h_norm2([-1.5 + xs[1][0], xs[((hs[0].asinh().tanh().abs() * 2.9).floor() as usize) % xs.len()][0].sin().tan()]);
+    for jj in 0..1 {
+        hs[0] %= (1.5 + (jj as f64).powi(2).cos()).log(2.5 + hs[0].tanh().exp().cbrt().sin()).tanh().exp();
+    }
+    hs[0] + f64::to_radians(xs[1][0])
 }
 
 fn f0834_t(tr: &Trace, mut hs: Vec<f64>) -> f64 {
-    hs[0] = f64::sqrt(tr.abs(h_norm2([hs[0], hs[0]])) + 0.5);
-    let mut xs = [[0.0_f64; 1]; 3];
-    hs[0] *= h_norm2([-1.5 + xs[1][0], f64::tanh(xs[(tr.floor((tr.rem(hs[0], std::f64::consts::PI.tanh().exp())).cos().abs() * 2.9) as usize) % xs.len()][0])]).tanh();
-    hs[0] = tr.rem(hs[0], 1.5 + core::f64::consts::E.tanh());
-    xs[2][0] = hs[0] + xs[1][0] + hs[0].tanh();
-    (tr.rem(xs[1][0], 1.5)).hypot(1.5 + (-xs[1][0]).tanh())
+    hs[0] = h_norm2([hs[0], hs[0]]) as f64;
+    let xs = [[0.0_f64; 1]; 3];
+    hs[0] += h_norm2([-1.5 + xs[1][0], xs[(tr.floor(hs[0].asinh().tanh().abs() * 2.9) as usize) % xs.len()][0].sin().tan()]);
+    for jj in 0..1 {
+        hs[0] = tr.rem(hs[0], (1.5 + (jj as f64).powi(2).cos()).log(2.5 + hs[0].tanh().exp().cbrt().sin()).tanh().exp());
+    }
+    hs[0] + f64::to_radians(xs[1][0])
 }
 
 const CASE_F0834: Case = case!(f0834, f0834_t, f0834_grad, f0834_pullback, f0834_grad_into,
@@ -4673,35 +4509,25 @@ const CASE_F0834: Case = case!(f0834, f0834_t, f0834_grad, f0834_pullback, f0834
 fn f0835(c: f64, vals: &[f64], c2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for &d in vals.iter() {
-        let y: f64 = (1.0 + vals[0] * vals[0]).powf(2.5) / (1.5 + d.cos());
-        let (s, v) = h_polar(vals[1], y + -1.5);
-        acc += s;
-        acc += v;
+        let p = vals[0].sin() / (d / (1.5 + d.cos())).tanh().exp();
+        let buf = [0.0_f64; 4];
+        acc += p;
+        acc += buf[3];
     }
-    let u: f64 = if vals[2].tanh().exp2() > c {
-        let hs = [[0.0_f64; 1]; 1];
-        (c - c2) * (vals[0] + c) + hs[0][0]
-    } else {
-        f64::sinh(c2.tanh())
-    };
-    (vals[0].abs() + 0.5).log(2.5 + c.sin()) * c2 + u + acc
+    let tup: (f64, f64) = (2.5, vals[1].powi(2));
+    vals[2] + c + c2 + tup.1 + acc
 }
 
-fn f0835_t(tr: &Trace, c: f64, vals: &[f64], c2: f64) -> f64 {
+fn f0835_t(_tr: &Trace, c: f64, vals: &[f64], c2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for &d in vals.iter() {
-        let y: f64 = (1.0 + vals[0] * vals[0]).powf(2.5) / (1.5 + d.cos());
-        let (s, v) = h_polar(vals[1], y + -1.5);
-        acc += s;
-        acc += v;
+        let p = vals[0].sin() / (d / (1.5 + d.cos())).tanh().exp();
+        let buf = [0.0_f64; 4];
+        acc += p;
+        acc += buf[3];
     }
-    let u: f64 = if tr.b(vals[2].tanh().exp2() > c) {
-        let hs = [[0.0_f64; 1]; 1];
-        (c - c2) * (vals[0] + c) + hs[0][0]
-    } else {
-        f64::sinh(c2.tanh())
-    };
-    (tr.abs(vals[0]) + 0.5).log(2.5 + c.sin()) * c2 + u + acc
+    let tup: (f64, f64) = (2.5, vals[1].powi(2));
+    vals[2] + c + c2 + tup.1 + acc
 }
 
 const CASE_F0835: Case = case!(f0835, f0835_t, f0835_grad, f0835_pullback, f0835_grad_into,
@@ -4711,50 +4537,44 @@ const CASE_F0835: Case = case!(f0835, f0835_t, f0835_grad, f0835_pullback, f0835
 #[differentiate]
 fn f0836(b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [b * (b * 0.5), -b, b * core::f64::consts::E];
+    let ws = [b * (b * 0.5), -b, b * core::f64::consts::E];
     for ii in 0..3 {
         for i in 1..=ii {
-            let (d, e) = ((ws[(i * 2 + 1) % 3].tanh() * 0.9).acos(), b.abs());
-            acc += d;
+            let (e, g) = (ws[(i * 2 + 1) % 3].tanh().to_degrees() * 0.02, b.tanh().exp().log2());
             acc += e;
+            acc += g;
         }
     }
-    'outer: for ii in 1..3 {
-        ws[ii] = ws[ii - 1] * (0.3 + ws[(ii + 2) % ws.len()]).cos() + b * ws[(ii * 2 + 1) % ws.len()];
-        for j in 1..ws.len() {
-            ws[j] = ws[j - 1] * ws[j].tanh() + h_dot(&ws, &ws);
-            if h_mix(b, b) <= b {
-                break 'outer;
-            }
-        }
+    let mut q: f64 = (-ws[((h_cumsum(&ws)[1].sin().abs() * 2.9).floor() as usize) % ws.len()]).cos();
+    if ws[((q.tanh().tanh().abs() * 2.9).floor() as usize) % ws.len()].abs() <= 0.1 {
+        q += h_dot(&ws, &ws);
+        q = q * 0.5 + (1.5 + ws[0].cos()).ln();
+    } else if b < b.tanh().sinh() {
+        q = f64::log10(1.5 + ((q * 1.5).round() + b).tanh());
+        q = q.tanh() + (-0.5 - b);
     }
-    let mut r = ws[0];
-    r = r * r.cos();
-    (ws[(((ws[0] * b).tanh().abs() * 2.9).floor() as usize) % ws.len()].min(r) * 1.5).ceil() + h_polar(b, b).1 + acc
+    h_mix(q, b.tanh().powi(3)) + acc
 }
 
 fn f0836_t(tr: &Trace, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut ws = [b * (b * 0.5), -b, b * core::f64::consts::E];
+    let ws = [b * (b * 0.5), -b, b * core::f64::consts::E];
     for ii in 0..3 {
         for i in 1..=ii {
-            let (d, e) = ((ws[(i * 2 + 1) % 3].tanh() * 0.9).acos(), tr.abs(b));
-            acc += d;
+            let (e, g) = (ws[(i * 2 + 1) % 3].tanh().to_degrees() * 0.02, b.tanh().exp().log2());
             acc += e;
+            acc += g;
         }
     }
-    'outer: for ii in 1..3 {
-        ws[ii] = ws[ii - 1] * (0.3 + ws[(ii + 2) % ws.len()]).cos() + b * ws[(ii * 2 + 1) % ws.len()];
-        for j in 1..ws.len() {
-            ws[j] = ws[j - 1] * ws[j].tanh() + h_dot(&ws, &ws);
-            if tr.b(h_mix(b, b) <= b) {
-                break 'outer;
-            }
-        }
+    let mut q: f64 = (-ws[(tr.floor(h_cumsum(&ws)[1].sin().abs() * 2.9) as usize) % ws.len()]).cos();
+    if tr.b(tr.abs(ws[(tr.floor(q.tanh().tanh().abs() * 2.9) as usize) % ws.len()]) <= 0.1) {
+        q += h_dot(&ws, &ws);
+        q = q * 0.5 + (1.5 + ws[0].cos()).ln();
+    } else if tr.b(b < b.tanh().sinh()) {
+        q = f64::log10(1.5 + (tr.round(q * 1.5) + b).tanh());
+        q = q.tanh() + (-0.5 - b);
     }
-    let mut r = ws[0];
-    r = r * r.cos();
-    tr.ceil(tr.min(ws[(tr.floor((ws[0] * b).tanh().abs() * 2.9) as usize) % ws.len()], r) * 1.5) + h_polar(b, b).1 + acc
+    h_mix(q, b.tanh().powi(3)) + acc
 }
 
 const CASE_F0836: Case = case!(f0836, f0836_t, f0836_grad, f0836_pullback, f0836_grad_into,
@@ -4764,48 +4584,60 @@ const CASE_F0836: Case = case!(f0836, f0836_t, f0836_grad, f0836_pullback, f0836
 #[differentiate]
 fn f0837(y: f64, b: f64, mat: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if ((mat[0][0] * 1.5).ceil() + y) > h_mix(y, y) {
-        let ys = [0.0_f64; 4];
-        late1 = 1.2 * y / (y.abs() + 0.5);
-        acc += ys[3];
+    let mut late1: f64;
+    if 2.5_f64.powf(mat[0][0].tanh()) >= b {
+        let s = (1.5 + mat[0][0].tanh() + 1.2).acosh() + (b - y);
+        late1 = h_pow(-s, 0);
     } else {
-        let y = y + y * mat[0][0] / (b - mat[0][0]).tanh().exp();
-        late1 = mat[0][0].max((mat[0][0] * 1.5).floor() + b);
-        acc += y;
+        for row in mat.iter() {
+            acc += row[0] * -row[0];
+            let q: f64 = if core::f64::consts::E > (y * mat[0][0]) {
+                let z = row[0];
+                (mat[0][0].abs() + 0.5).log10() / (mat[0][0].abs() + 0.5) + z
+            } else {
+                h_mix(row[0].max(b), y * row[0])
+            };
+            acc += q;
+        }
+        late1 = h_pow(b - mat[0][0], 1);
     }
-    let b: f64 = b - -0.5;
-    let late2: f64;
-    if b > 0.9 {
-        late2 = mat[0][0].hypot(1.0 + b * b) / (2.0 + h_polar(late1, mat[0][0]).1.sin());
+    let p: f64 = if mat[0][0].hypot(y.abs() + 0.5) <= 2.0 {
+        late1 = late1 * (mat[0][0] * b).tanh();
+        std::f64::consts::PI.signum() * mat[0][0] * -mat[0][0]
     } else {
-        late2 = mat[0][0] - 0.3 - y / (1.5 + mat[0][0].tanh());
-    }
-    let q = ((late1.tanh().to_degrees() * 0.02).abs() + 0.5).powf((mat[0][0] * late1).tanh() * 1.5);
-    std::f64::consts::PI + late2 + q + acc
+        let q = f64::log2((mat[0][0] / mat[0][0].tanh().exp()).abs() + 0.5);
+        (mat[0][0] + b) * (b / (2.0 + y.sin())) + q
+    };
+    (mat[0][0].tanh() * 0.9).acos().max(y.signum() * b) + late1 + p + acc
 }
 
 fn f0837_t(tr: &Trace, y: f64, b: f64, mat: &[[f64; 1]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let late1: f64;
-    if tr.b((tr.ceil(mat[0][0] * 1.5) + y) > h_mix(y, y)) {
-        let ys = [0.0_f64; 4];
-        late1 = 1.2 * y / (tr.abs(y) + 0.5);
-        acc += ys[3];
+    let mut late1: f64;
+    if tr.b(2.5_f64.powf(mat[0][0].tanh()) >= b) {
+        let s = (1.5 + mat[0][0].tanh() + 1.2).acosh() + (b - y);
+        late1 = h_pow(-s, 0);
     } else {
-        let y = y + y * mat[0][0] / (b - mat[0][0]).tanh().exp();
-        late1 = tr.max(mat[0][0], tr.floor(mat[0][0] * 1.5) + b);
-        acc += y;
+        for row in mat.iter() {
+            acc += row[0] * -row[0];
+            let q: f64 = if tr.b(core::f64::consts::E > (y * mat[0][0])) {
+                let z = row[0];
+                (tr.abs(mat[0][0]) + 0.5).log10() / (tr.abs(mat[0][0]) + 0.5) + z
+            } else {
+                h_mix(tr.max(row[0], b), y * row[0])
+            };
+            acc += q;
+        }
+        late1 = h_pow(b - mat[0][0], 1);
     }
-    let b: f64 = b - -0.5;
-    let late2: f64;
-    if tr.b(b > 0.9) {
-        late2 = mat[0][0].hypot(1.0 + b * b) / (2.0 + h_polar(late1, mat[0][0]).1.sin());
+    let p: f64 = if tr.b(mat[0][0].hypot(tr.abs(y) + 0.5) <= 2.0) {
+        late1 = late1 * (mat[0][0] * b).tanh();
+        tr.signum(std::f64::consts::PI) * mat[0][0] * -mat[0][0]
     } else {
-        late2 = mat[0][0] - 0.3 - y / (1.5 + mat[0][0].tanh());
-    }
-    let q = (tr.abs(late1.tanh().to_degrees() * 0.02) + 0.5).powf((mat[0][0] * late1).tanh() * 1.5);
-    std::f64::consts::PI + late2 + q + acc
+        let q = f64::log2(tr.abs(mat[0][0] / mat[0][0].tanh().exp()) + 0.5);
+        (mat[0][0] + b) * (b / (2.0 + y.sin())) + q
+    };
+    tr.max((mat[0][0].tanh() * 0.9).acos(), tr.signum(y) * b) + late1 + p + acc
 }
 
 const CASE_F0837: Case = case!(f0837, f0837_t, f0837_grad, f0837_pullback, f0837_grad_into,
@@ -4814,19 +4646,27 @@ const CASE_F0837: Case = case!(f0837, f0837_t, f0837_grad, f0837_pullback, f0837
 
 #[differentiate(wrt(x))]
 fn f0838(x: f64, b: f64, a: f64, zs: [f64; 3]) -> f64 {
-    let mut u = zs[0] + x - (zs[2].tanh() * 0.9).asin();
-    let t = (1.5 + a.cos()).ln_1p().to_radians();
-    u += (0.7 + b) % (1.5 + (b % core::f64::consts::E.tanh().exp()).cos());
-    let q = (t.abs() + 0.5).recip() * h_mix(u, a);
-    0.9 + core::f64::consts::E + q
+    let u = zs[0] + x - (2.0 + zs[2].sin() + 1.2).acosh();
+    let d = (zs[1] * a).atan2(1.5 + ((zs[(((zs[2] * 2.5).tanh().abs() * 2.9).floor() as usize) % zs.len()] * 1.5).round() + zs[0]).cos());
+    let v: f64 = if -zs[0] >= 0.3 {
+        let v = 2.0 + a.hypot(1.5 + zs[((x.asinh().tanh().abs() * 2.9).floor() as usize) % zs.len()].cos());
+        (1.5 + b.tanh()).log(3.0).tanh().tan() + v
+    } else {
+        zs[1].hypot(1.0 + b * b).sin().to_degrees() * 0.02
+    };
+    (1.5 + (zs[0] + d).cos()).sqrt() + u + v
 }
 
 fn f0838_t(tr: &Trace, x: f64, b: f64, a: f64, zs: [f64; 3]) -> f64 {
-    let mut u = zs[0] + x - (zs[2].tanh() * 0.9).asin();
-    let t = (1.5 + a.cos()).ln_1p().to_radians();
-    u += tr.rem(0.7 + b, 1.5 + (tr.rem(b, core::f64::consts::E.tanh().exp())).cos());
-    let q = (tr.abs(t) + 0.5).recip() * h_mix(u, a);
-    0.9 + core::f64::consts::E + q
+    let u = zs[0] + x - (2.0 + zs[2].sin() + 1.2).acosh();
+    let d = (zs[1] * a).atan2(1.5 + (tr.round(zs[(tr.floor((zs[2] * 2.5).tanh().abs() * 2.9) as usize) % zs.len()] * 1.5) + zs[0]).cos());
+    let v: f64 = if tr.b(-zs[0] >= 0.3) {
+        let v = 2.0 + a.hypot(1.5 + zs[(tr.floor(x.asinh().tanh().abs() * 2.9) as usize) % zs.len()].cos());
+        (1.5 + b.tanh()).log(3.0).tanh().tan() + v
+    } else {
+        zs[1].hypot(1.0 + b * b).sin().to_degrees() * 0.02
+    };
+    (1.5 + (zs[0] + d).cos()).sqrt() + u + v
 }
 
 const CASE_F0838: Case = case!(f0838, f0838_t, f0838_grad, f0838_pullback, f0838_grad_into,
@@ -4842,27 +4682,32 @@ fn f0839(x: f64, pts: &[[f64; 2]], y: f64, xs: &[f64]) -> f64 {
         if x > 2.5 {
             for _ in 0..1 {
                 for (l, row) in pts.iter().enumerate() {
-                    acc += h_norm2(*row) * (xs[l].abs() + 0.5).sqrt();
+                    acc += row[(l * 2 + 1) % 2] * (xs[l] % y.hypot(1.0));
                 }
-                let r = x;
-                acc += r;
+                for _ in 0..1 {
+                    let x = x * h_leaky(x).tanh().sinh();
+                    acc += x;
+                }
             }
-            late2 = core::f64::consts::E + pts[1][0];
+            late2 = (std::f64::consts::PI * 1.5).floor() * 0.3 + (std::f64::consts::PI - y);
         } else {
-            let pair = h_polar(std::f64::consts::PI.to_radians(), pts[0][0]);
-            late2 = x.atan2(1.5 + y.cos());
-            acc += pair.1;
+            let (v, w) = (h_scale3(&[x, x, x], x)[2], xs[0].atan2(1.5 + pts[0][1].cos()));
+            late2 = core::f64::consts::E;
+            acc += v;
+            acc += w;
         }
-        late1 = h_mix(y, xs[3]) + (late2 + std::f64::consts::PI);
+        late1 = h_mix(x, xs[(((-core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % xs.len()]) - (x + pts[0][0]);
+        acc += late2;
     } else {
-        for &t in xs.iter() {
-            let out = h_cumsum(xs);
-            acc += t;
-            acc += out[3];
-        }
-        late1 = (x * 1.5).floor() * 0.3 - (y + pts[0][0]);
+        let a: f64 = if (1.0 + y * y).log(2.5 + x.sin()) <= xs[0] {
+            let ws = xs.to_vec();
+            -0.5 + ws[3]
+        } else {
+            h_leaky(std::f64::consts::PI + xs[2])
+        };
+        late1 = a.hypot(1.0).log(3.0) + (y + -1.5);
     }
-    h_polar(pts[0][0] + y, pts[0][0] * xs[2]).0 + late1 + acc
+    (1.5 + h_mix(x, 0.9).tanh()).log10() + pts[1][0] + y + late1 + acc
 }
 
 fn f0839_t(tr: &Trace, x: f64, pts: &[[f64; 2]], y: f64, xs: &[f64]) -> f64 {
@@ -4873,27 +4718,32 @@ fn f0839_t(tr: &Trace, x: f64, pts: &[[f64; 2]], y: f64, xs: &[f64]) -> f64 {
         if tr.b(x > 2.5) {
             for _ in 0..1 {
                 for (l, row) in pts.iter().enumerate() {
-                    acc += h_norm2(*row) * (tr.abs(xs[l]) + 0.5).sqrt();
+                    acc += row[(l * 2 + 1) % 2] * (tr.rem(xs[l], y.hypot(1.0)));
                 }
-                let r = x;
-                acc += r;
+                for _ in 0..1 {
+                    let x = x * h_leaky_t(tr, x).tanh().sinh();
+                    acc += x;
+                }
             }
-            late2 = core::f64::consts::E + pts[1][0];
+            late2 = tr.floor(std::f64::consts::PI * 1.5) * 0.3 + (std::f64::consts::PI - y);
         } else {
-            let pair = h_polar(std::f64::consts::PI.to_radians(), pts[0][0]);
-            late2 = x.atan2(1.5 + y.cos());
-            acc += pair.1;
+            let (v, w) = (h_scale3(&[x, x, x], x)[2], xs[0].atan2(1.5 + pts[0][1].cos()));
+            late2 = core::f64::consts::E;
+            acc += v;
+            acc += w;
         }
-        late1 = h_mix(y, xs[3]) + (late2 + std::f64::consts::PI);
+        late1 = h_mix(x, xs[(tr.floor((-core::f64::consts::E).tanh().abs() * 2.9) as usize) % xs.len()]) - (x + pts[0][0]);
+        acc += late2;
     } else {
-        for &t in xs.iter() {
-            let out = h_cumsum(xs);
-            acc += t;
-            acc += out[3];
-        }
-        late1 = tr.floor(x * 1.5) * 0.3 - (y + pts[0][0]);
+        let a: f64 = if tr.b((1.0 + y * y).log(2.5 + x.sin()) <= xs[0]) {
+            let ws = xs.to_vec();
+            -0.5 + ws[3]
+        } else {
+            h_leaky_t(tr, std::f64::consts::PI + xs[2])
+        };
+        late1 = a.hypot(1.0).log(3.0) + (y + -1.5);
     }
-    h_polar(pts[0][0] + y, pts[0][0] * xs[2]).0 + late1 + acc
+    (1.5 + h_mix(x, 0.9).tanh()).log10() + pts[1][0] + y + late1 + acc
 }
 
 const CASE_F0839: Case = case!(f0839, f0839_t, f0839_grad, f0839_pullback, f0839_grad_into,
@@ -4903,30 +4753,30 @@ const CASE_F0839: Case = case!(f0839, f0839_t, f0839_grad, f0839_pullback, f0839
 #[differentiate]
 fn f0840(a: f64, y: f64, zs: [f64; 1], y3: f64) -> f64 {
     let mut y3 = y3 * 0.5;
-    let g = zs[0].sin().sinh() + f64::trunc(core::f64::consts::E * 1.5) * 0.3;
+    let g = zs[0].atan() + core::f64::consts::E.sin().exp_m1();
     y3 = h_mix(y3, core::f64::consts::E);
     let late1: f64;
     if g <= h_polar(zs[0], -1.5).1 {
-        y3 += ((a + zs[0]).sin() * 0.9).acos();
-        late1 = (1.0 + zs[0] * zs[0]).log2() / y.tanh().exp();
+        y3 += (a + zs[0]).max(g.tanh().to_degrees() * 0.02);
+        late1 = y.sin().to_degrees() * 0.02;
     } else {
-        late1 = (y3 * 1.5).floor() * 0.3 - h_dot(&zs, &zs);
+        late1 = y3.sin().asinh();
     }
-    a + y + y3 + late1
+    -0.5 + a + y + y3 + late1
 }
 
 fn f0840_t(tr: &Trace, a: f64, y: f64, zs: [f64; 1], y3: f64) -> f64 {
     let mut y3 = y3 * 0.5;
-    let g = zs[0].sin().sinh() + tr.trunc(core::f64::consts::E * 1.5) * 0.3;
+    let g = zs[0].atan() + core::f64::consts::E.sin().exp_m1();
     y3 = h_mix(y3, core::f64::consts::E);
     let late1: f64;
     if tr.b(g <= h_polar(zs[0], -1.5).1) {
-        y3 += ((a + zs[0]).sin() * 0.9).acos();
-        late1 = (1.0 + zs[0] * zs[0]).log2() / y.tanh().exp();
+        y3 += tr.max(a + zs[0], g.tanh().to_degrees() * 0.02);
+        late1 = y.sin().to_degrees() * 0.02;
     } else {
-        late1 = tr.floor(y3 * 1.5) * 0.3 - h_dot(&zs, &zs);
+        late1 = y3.sin().asinh();
     }
-    a + y + y3 + late1
+    -0.5 + a + y + y3 + late1
 }
 
 const CASE_F0840: Case = case!(f0840, f0840_t, f0840_grad, f0840_pullback, f0840_grad_into,
@@ -4945,21 +4795,15 @@ fn f0841(ar: &[f64; 1], ar1: &[f64; 3]) -> f64 {
             let cum = h_cumsum(ar1);
             acc += cum[2];
         }
-        let t = (ar[0].cos() * 0.9).acos().sin();
-        acc += t;
+        let c = (ar[0].signum() * ar1[1]).signum() * ar1[(((-0.5 - ar[0]).sin().abs() * 2.9).floor() as usize) % 3].cos().exp();
+        acc += c;
     }
-    let w: f64 = if h_mix(core::f64::consts::E, ar[0]) > -1.5 {
-        let d: f64 = if ar[0] < 1.5 {
-            let cum = h_scale3(ar1, std::f64::consts::PI.hypot(1.0).sqrt());
-            (2.0 * cum[2]).tanh().exp_m1()
-        } else {
-            ar1[((ar[0].cos().abs() * 2.9).floor() as usize) % ar1.len()]
-        };
-        f64::acos(f64::sqrt(d.abs() + 0.5).sin() * 0.9)
-    } else {
-        ar1[2].powi(0) * f64::abs(ar1[0])
-    };
-    (1.0 + w * w).recip() / (1.5 + w.abs().cos()) + acc
+    for v in ar.iter() {
+        let s = *v;
+        let q = 2.5_f64.powf((s / (1.5 + (*v).cos())).tanh());
+        acc += q;
+    }
+    h_mix(ar[0], ar1[2].tanh().exp_m1()) + acc
 }
 
 fn f0841_t(tr: &Trace, ar: &[f64; 1], ar1: &[f64; 3]) -> f64 {
@@ -4973,21 +4817,15 @@ fn f0841_t(tr: &Trace, ar: &[f64; 1], ar1: &[f64; 3]) -> f64 {
             let cum = h_cumsum(ar1);
             acc += cum[2];
         }
-        let t = (ar[0].cos() * 0.9).acos().sin();
-        acc += t;
+        let c = tr.signum(tr.signum(ar[0]) * ar1[1]) * ar1[(tr.floor((-0.5 - ar[0]).sin().abs() * 2.9) as usize) % 3].cos().exp();
+        acc += c;
     }
-    let w: f64 = if tr.b(h_mix(core::f64::consts::E, ar[0]) > -1.5) {
-        let d: f64 = if tr.b(ar[0] < 1.5) {
-            let cum = h_scale3(ar1, std::f64::consts::PI.hypot(1.0).sqrt());
-            (2.0 * cum[2]).tanh().exp_m1()
-        } else {
-            ar1[(tr.floor(ar[0].cos().abs() * 2.9) as usize) % ar1.len()]
-        };
-        f64::acos(f64::sqrt(tr.abs(d) + 0.5).sin() * 0.9)
-    } else {
-        ar1[2].powi(0) * tr.abs(ar1[0])
-    };
-    (1.0 + w * w).recip() / (1.5 + tr.abs(w).cos()) + acc
+    for v in ar.iter() {
+        let s = *v;
+        let q = 2.5_f64.powf((s / (1.5 + (*v).cos())).tanh());
+        acc += q;
+    }
+    h_mix(ar[0], ar1[2].tanh().exp_m1()) + acc
 }
 
 const CASE_F0841: Case = case!(f0841, f0841_t, f0841_grad, f0841_pullback, f0841_grad_into,
@@ -4997,40 +4835,56 @@ const CASE_F0841: Case = case!(f0841, f0841_t, f0841_grad, f0841_pullback, f0841
 #[differentiate]
 fn f0842(xs: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let a = a * (-xs[0] + h_dot(xs, xs));
+    let a = a * (xs[0] + 0.5).cos().tan();
     if (a / (1.5 + xs[0].cos())) <= 1.2 {
-        let b = -xs[0] + (2.0 + xs[0].sin()).ln_1p();
-        let mut p = a;
-        for &s in xs.iter() {
-            p *= a.tanh();
-            acc += s;
+        let e = -xs[0] + xs[0].hypot(xs[0].tanh().exp());
+        let s: f64 = -a.abs();
+        let hs = [0.0_f64; 3];
+        acc += e;
+        acc += s;
+        acc += hs[2];
+    } else if f64::powi(1.5 + core::f64::consts::E.cos(), -2) <= (a / (2.0 + xs[0].sin())) {
+        let late1: f64;
+        if xs[0] < -1.5 {
+            let g = -a * h_mix(xs[0], a);
+            late1 = xs[0];
+            acc += g;
+        } else {
+            late1 = a * (xs[0] + a);
         }
-        acc += b;
-        acc += p;
+        let tmp = [0.0_f64; 2];
+        acc += late1;
+        acc += tmp[1];
     }
-    let s = (2.0 + a.sin()).log2().sin().tan();
-    let ws: Vec<f64> = vec![0.0; xs.len()];
-    let z = h_pow(s, 2).clamp(a - 0.5, a + 0.5);
-    (z / (z.abs() + 0.5)).to_radians() + ws[0] + acc
+    let d = (a % 1.5).to_radians();
+    (xs[0].hypot(1.0) + 1.2).acosh() + d + acc
 }
 
 fn f0842_t(tr: &Trace, xs: &[f64], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let a = a * (-xs[0] + h_dot(xs, xs));
+    let a = a * (xs[0] + 0.5).cos().tan();
     if tr.b((a / (1.5 + xs[0].cos())) <= 1.2) {
-        let b = -xs[0] + (2.0 + xs[0].sin()).ln_1p();
-        let mut p = a;
-        for &s in xs.iter() {
-            p *= a.tanh();
-            acc += s;
+        let e = -xs[0] + xs[0].hypot(xs[0].tanh().exp());
+        let s: f64 = -tr.abs(a);
+        let hs = [0.0_f64; 3];
+        acc += e;
+        acc += s;
+        acc += hs[2];
+    } else if tr.b(f64::powi(1.5 + core::f64::consts::E.cos(), -2) <= (a / (2.0 + xs[0].sin()))) {
+        let late1: f64;
+        if tr.b(xs[0] < -1.5) {
+            let g = -a * h_mix(xs[0], a);
+            late1 = xs[0];
+            acc += g;
+        } else {
+            late1 = a * (xs[0] + a);
         }
-        acc += b;
-        acc += p;
+        let tmp = [0.0_f64; 2];
+        acc += late1;
+        acc += tmp[1];
     }
-    let s = (2.0 + a.sin()).log2().sin().tan();
-    let ws: Vec<f64> = vec![0.0; xs.len()];
-    let z = tr.clamp(h_pow(s, 2), a - 0.5, a + 0.5);
-    (z / (tr.abs(z) + 0.5)).to_radians() + ws[0] + acc
+    let d = (tr.rem(a, 1.5)).to_radians();
+    (xs[0].hypot(1.0) + 1.2).acosh() + d + acc
 }
 
 const CASE_F0842: Case = case!(f0842, f0842_t, f0842_grad, f0842_pullback, f0842_grad_into,
@@ -5041,53 +4895,49 @@ const CASE_F0842: Case = case!(f0842, f0842_t, f0842_grad, f0842_pullback, f0842
 fn f0843(mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if (core::f64::consts::E * 0.3) > 0.2 {
-        c %= c.sin().tan().abs() + 0.5;
-        let e: f64 = if f64::exp_m1(c.cos()) <= core::f64::consts::E {
-            for _ in 0..3 {
-                c = c % 1.5 - c;
-            }
-            c * 0.9
+        c %= 1.5 + ((c.sin().exp_m1() * 1.5).ceil() * 0.3).tanh();
+        c = h_mix(c, (c * 1.5).round() + c);
+        let r = c;
+        acc += r;
+    } else {
+        let d: f64 = if (c + std::f64::consts::PI) >= (c + c * 0.5) {
+            c.tanh().to_degrees() * 0.02 - 1.5 / (2.0 + c.sin())
         } else {
-            (1.5 + (core::f64::consts::E * c).tanh()).log(2.5 + (c / (1.0 + c * c)).sin())
+            let q = c;
+            0.3 * (q * c)
         };
-        let y: f64 = {
-            let p = (1.5 + (e / c.tanh().exp()).cos()).log10();
-            let r = p;
-            c + h_leaky(c) + r
-        };
-        acc += y;
-    } else if (c + c * 0.5) <= 1.5 {
-        c *= c.tanh();
-        let xs = [0.0_f64; 4];
-        acc += xs[3];
+        acc += d;
     }
-    c * c.tanh() + acc
+    let mut step: usize = 0;
+    while step < 4 && (0.9 + c) >= f64::atanh(c.cos() * 0.9) {
+        step += 1;
+        c *= c.tanh();
+    }
+    c.clamp(-0.5, 0.8) + step as f64 + acc
 }
 
 fn f0843_t(tr: &Trace, mut c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((core::f64::consts::E * 0.3) > 0.2) {
-        c = tr.rem(c, tr.abs(c.sin().tan()) + 0.5);
-        let e: f64 = if tr.b(f64::exp_m1(c.cos()) <= core::f64::consts::E) {
-            for _ in 0..3 {
-                c = tr.rem(c, 1.5) - c;
-            }
-            c * 0.9
+        c = tr.rem(c, 1.5 + (tr.ceil(c.sin().exp_m1() * 1.5) * 0.3).tanh());
+        c = h_mix(c, tr.round(c * 1.5) + c);
+        let r = c;
+        acc += r;
+    } else {
+        let d: f64 = if tr.b((c + std::f64::consts::PI) >= (c + c * 0.5)) {
+            c.tanh().to_degrees() * 0.02 - 1.5 / (2.0 + c.sin())
         } else {
-            (1.5 + (core::f64::consts::E * c).tanh()).log(2.5 + (c / (1.0 + c * c)).sin())
+            let q = c;
+            0.3 * (q * c)
         };
-        let y: f64 = {
-            let p = (1.5 + (e / c.tanh().exp()).cos()).log10();
-            let r = p;
-            c + h_leaky_t(tr, c) + r
-        };
-        acc += y;
-    } else if tr.b((c + c * 0.5) <= 1.5) {
-        c *= c.tanh();
-        let xs = [0.0_f64; 4];
-        acc += xs[3];
+        acc += d;
     }
-    c * c.tanh() + acc
+    let mut step: usize = 0;
+    while tr.b(step < 4 && (0.9 + c) >= f64::atanh(c.cos() * 0.9)) {
+        step += 1;
+        c *= c.tanh();
+    }
+    tr.clamp(c, -0.5, 0.8) + step as f64 + acc
 }
 
 const CASE_F0843: Case = case!(f0843, f0843_t, f0843_grad, f0843_pullback, f0843_grad_into,
@@ -5097,72 +4947,62 @@ const CASE_F0843: Case = case!(f0843, f0843_t, f0843_grad, f0843_pullback, f0843
 #[differentiate]
 fn f0844(zs: [f64; 4], x: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if vals[0].atan2(x.cos() - 1.5) <= -1.5 {
-        let mut tmp = [[0.0_f64; 3]; 3];
-        let p: f64 = if (tmp[((((x * 1.5).trunc() + x).tanh().abs() * 2.9).floor() as usize) % 3][0] + x) < 0.5 {
-            for l in 0..3 {
-                let late1: f64;
-                if (x % 1.5) > 2.5 {
-                    late1 = x;
-                } else {
-                    let ws = vec![0.0_f64; vals.len()];
-                    late1 = tmp[(l + 2) % tmp.len()][l % 3];
-                    acc += ws[0];
-                }
-                for j in 0..zs.len() {
-                    let c = (vals[0].cos() * 0.9).asin().hypot((late1 - zs[zs.len() - 1 - j]).abs() + 0.5);
-                    acc += c;
-                }
-                acc += late1;
-            }
-            (x * 1.5).round() * 0.3 + zs[2].tanh().tan()
+    if vals[0].mul_add(0.2, x) <= zs[1] {
+        let mut x = x - f64::tanh(core::f64::consts::E);
+        let late1: f64;
+        if core::f64::consts::E >= x.clamp(-0.5, 0.8) {
+            let x = x * (h_cumsum(&zs)[1] % (x + core::f64::consts::E).hypot(1.0));
+            late1 = -x.tanh().exp().powf(2.5);
         } else {
-            tmp[((tmp[1][2].tanh().abs() * 2.9).floor() as usize) % tmp.len()][2] -= std::f64::consts::PI;
-            x * 0.9
-        };
-        acc += tmp[2][0];
-        acc += p;
-    } else {
-        let mut d = h_mix((1.0 + x * x).ln(), -x);
-        d += d.max(vals[0] * core::f64::consts::E);
-        acc += d;
+            x %= 2.0 + x.sin();
+            late1 = (f64::signum(x) * x).atan();
+        }
+        acc += late1;
     }
-    h_polar(zs[3] * x, vals[0]).1 + acc
+    let late2: f64;
+    if (x * vals[0]) > 0.7 {
+        let (r, u) = h_polar(2.0 * x, h_polar(x, x).1);
+        late2 = u;
+        acc += r;
+    } else {
+        let y: f64 = {
+            let x = x * zs[0];
+            let tmp = vec![0.0_f64; zs.len()];
+            x.asinh() + tmp[3]
+        };
+        late2 = h_mix(2.0, y).to_radians();
+    }
+    h_dot(&zs, &zs) + zs[0] + late2 + acc
 }
 
 fn f0844_t(tr: &Trace, zs: [f64; 4], x: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(tr.atan2(vals[0], x.cos() - 1.5) <= -1.5) {
-        let mut tmp = [[0.0_f64; 3]; 3];
-        let p: f64 = if tr.b((tmp[(tr.floor((tr.trunc(x * 1.5) + x).tanh().abs() * 2.9) as usize) % 3][0] + x) < 0.5) {
-            for l in 0..3 {
-                let late1: f64;
-                if tr.b((tr.rem(x, 1.5)) > 2.5) {
-                    late1 = x;
-                } else {
-                    let ws = vec![0.0_f64; vals.len()];
-                    late1 = tmp[(l + 2) % tmp.len()][l % 3];
-                    acc += ws[0];
-                }
-                for j in 0..zs.len() {
-                    let c = (vals[0].cos() * 0.9).asin().hypot(tr.abs(late1 - zs[zs.len() - 1 - j]) + 0.5);
-                    acc += c;
-                }
-                acc += late1;
-            }
-            tr.round(x * 1.5) * 0.3 + zs[2].tanh().tan()
+    if tr.b(vals[0].mul_add(0.2, x) <= zs[1]) {
+        let mut x = x - f64::tanh(core::f64::consts::E);
+        let late1: f64;
+        if tr.b(core::f64::consts::E >= tr.clamp(x, -0.5, 0.8)) {
+            let x = x * (tr.rem(h_cumsum(&zs)[1], (x + core::f64::consts::E).hypot(1.0)));
+            late1 = -x.tanh().exp().powf(2.5);
         } else {
-            tmp[(tr.floor(tmp[1][2].tanh().abs() * 2.9) as usize) % tmp.len()][2] -= std::f64::consts::PI;
-            x * 0.9
-        };
-        acc += tmp[2][0];
-        acc += p;
-    } else {
-        let mut d = h_mix((1.0 + x * x).ln(), -x);
-        d += tr.max(d, vals[0] * core::f64::consts::E);
-        acc += d;
+            x = tr.rem(x, 2.0 + x.sin());
+            late1 = (tr.signum(x) * x).atan();
+        }
+        acc += late1;
     }
-    h_polar(zs[3] * x, vals[0]).1 + acc
+    let late2: f64;
+    if tr.b((x * vals[0]) > 0.7) {
+        let (r, u) = h_polar(2.0 * x, h_polar(x, x).1);
+        late2 = u;
+        acc += r;
+    } else {
+        let y: f64 = {
+            let x = x * zs[0];
+            let tmp = vec![0.0_f64; zs.len()];
+            x.asinh() + tmp[3]
+        };
+        late2 = h_mix(2.0, y).to_radians();
+    }
+    h_dot(&zs, &zs) + zs[0] + late2 + acc
 }
 
 const CASE_F0844: Case = case!(f0844, f0844_t, f0844_grad, f0844_pullback, f0844_grad_into,
@@ -5181,16 +5021,42 @@ fn f0845(xs: &[f64], vals: &[f64]) -> f64 {
                 if cnt > 1 {
                     break;
                 }
-                zs[0][cnt] /= ((xs[0] * 1.5).trunc() + cnt as f64 + (zs[0][cnt] - -1.5)).hypot(1.0);
+                zs[0][cnt] %= 1.5 + (f64::exp_m1(xs[0].tanh()) + zs[0][cnt].tanh().tan()).tanh();
             }
-            let p = std::f64::consts::PI.hypot(1.0).sqrt() * (cnt as f64 * 0.2);
-            f64::sin(-core::f64::consts::E) + p
+            if (std::f64::consts::PI * 0.9) >= 0.9 {
+                for row in zs.iter() {
+                    acc += row[0] * -core::f64::consts::E;
+                }
+                zs[0][(cnt * 2 + 1) % 3] -= 0.5 + (2.0 + zs[0][(cnt * 2 + 1) % 3].sin()).log2();
+                let tmp = [[0.0_f64; 3]; 3];
+                acc += tmp[2][0];
+            } else if i > 1 {
+                let c: f64 = {
+                    let mut w: f64 = {
+                        let mut q: f64 = {
+                            let mut ys = vec![0.0_f64; xs.len()];
+                            ys[0] /= 2.0 + (ys[0] - xs[0]).max((i as f64).mul_add(ys[0], xs[0])).sin();
+                            (vals[0] * -1.5).mul_add(xs[0] / (1.0 + ys[0] * ys[0]), zs[0][0] as f64)
+                        };
+                        let b: f64 = if i < 1 {
+                            ((vals[0] * xs[0]).abs() + 0.5).ln()
+                        } else {
+                            q = q * 0.5 + q.tanh().exp();
+                            (q / q.hypot(1.0)).tanh().exp_m1()
+                        };
+                        ((cnt as f64 * 1.5).ceil() + q).atan() + b
+                    };
+                    w = w * w.clamp(-0.5, 0.8).cos();
+                    (w * vals[0]).sin().sinh()
+                };
+                acc += c;
+            }
+            (1.5 + (vals[0] * i as f64).cos()).log10()
         };
-        c = c * 0.5 + (c + i as f64);
+        c %= 1.5 + (h_norm2([core::f64::consts::E, c]) + core::f64::consts::E).tanh();
         acc += c;
     }
-    let ws = vals.to_vec();
-    std::f64::consts::PI.tanh().exp2().atan() + xs[0] + zs[0][0] + ws[0] + acc
+    std::f64::consts::PI.cos() + xs[0] + zs[0][0] + acc
 }
 
 fn f0845_t(tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
@@ -5204,16 +5070,42 @@ fn f0845_t(tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
                 if tr.b(cnt > 1) {
                     break;
                 }
-                zs[0][cnt] /= (tr.trunc(xs[0] * 1.5) + cnt as f64 + (zs[0][cnt] - -1.5)).hypot(1.0);
+                zs[0][cnt] = tr.rem(zs[0][cnt], 1.5 + (f64::exp_m1(xs[0].tanh()) + zs[0][cnt].tanh().tan()).tanh());
             }
-            let p = std::f64::consts::PI.hypot(1.0).sqrt() * (cnt as f64 * 0.2);
-            f64::sin(-core::f64::consts::E) + p
+            if tr.b((std::f64::consts::PI * 0.9) >= 0.9) {
+                for row in zs.iter() {
+                    acc += row[0] * -core::f64::consts::E;
+                }
+                zs[0][(cnt * 2 + 1) % 3] -= 0.5 + (2.0 + zs[0][(cnt * 2 + 1) % 3].sin()).log2();
+                let tmp = [[0.0_f64; 3]; 3];
+                acc += tmp[2][0];
+            } else if tr.b(i > 1) {
+                let c: f64 = {
+                    let mut w: f64 = {
+                        let mut q: f64 = {
+                            let mut ys = vec![0.0_f64; xs.len()];
+                            ys[0] /= 2.0 + tr.max(ys[0] - xs[0], (i as f64).mul_add(ys[0], xs[0])).sin();
+                            (vals[0] * -1.5).mul_add(xs[0] / (1.0 + ys[0] * ys[0]), zs[0][0] as f64)
+                        };
+                        let b: f64 = if tr.b(i < 1) {
+                            (tr.abs(vals[0] * xs[0]) + 0.5).ln()
+                        } else {
+                            q = q * 0.5 + q.tanh().exp();
+                            (q / q.hypot(1.0)).tanh().exp_m1()
+                        };
+                        (tr.ceil(cnt as f64 * 1.5) + q).atan() + b
+                    };
+                    w = w * tr.clamp(w, -0.5, 0.8).cos();
+                    (w * vals[0]).sin().sinh()
+                };
+                acc += c;
+            }
+            (1.5 + (vals[0] * i as f64).cos()).log10()
         };
-        c = c * 0.5 + (c + i as f64);
+        c = tr.rem(c, 1.5 + (h_norm2([core::f64::consts::E, c]) + core::f64::consts::E).tanh());
         acc += c;
     }
-    let ws = vals.to_vec();
-    std::f64::consts::PI.tanh().exp2().atan() + xs[0] + zs[0][0] + ws[0] + acc
+    std::f64::consts::PI.cos() + xs[0] + zs[0][0] + acc
 }
 
 const CASE_F0845: Case = case!(f0845, f0845_t, f0845_grad, f0845_pullback, f0845_grad_into,
@@ -5225,34 +5117,34 @@ fn f0846(a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in (0..ts.len()).rev() {
         let mut g = h_nested(0.1, ts);
-        g -= ts[0];
+        g -= (ts[0].hypot(1.0) + 1.2).acosh();
         acc += g;
     }
     let c: f64 = ts[0];
     let a = a * 0.5;
     for jj in 0..ts.len() {
         if jj % 2 == 0 {
-            return ts[0].tanh().sinh() * a.atan();
+            return f64::mul_add(a, a, c) * std::f64::consts::PI;
         }
     }
-    c + a + acc
+    ts[0].cos().cosh().atan() + c + a + acc
 }
 
 fn f0846_t(tr: &Trace, a: f64, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in (0..ts.len()).rev() {
         let mut g = h_nested(0.1, ts);
-        g -= ts[0];
+        g -= (ts[0].hypot(1.0) + 1.2).acosh();
         acc += g;
     }
     let c: f64 = ts[0];
     let a = a * 0.5;
     for jj in 0..ts.len() {
         if tr.b(jj % 2 == 0) {
-            return ts[0].tanh().sinh() * a.atan();
+            return f64::mul_add(a, a, c) * std::f64::consts::PI;
         }
     }
-    c + a + acc
+    ts[0].cos().cosh().atan() + c + a + acc
 }
 
 const CASE_F0846: Case = case!(f0846, f0846_t, f0846_grad, f0846_pullback, f0846_grad_into,
@@ -5260,54 +5152,40 @@ const CASE_F0846: Case = case!(f0846, f0846_t, f0846_grad, f0846_pullback, f0846
     |p, _k| (p[0], &arr(&p[1..2])));
 
 #[differentiate]
-fn f0847(a: f64, c: f64, vs: Vec<f64>) -> f64 {
+fn f0847(a: f64, mut c: f64, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let y: f64 = {
+    let mut y: f64 = {
         let late1: f64;
-        if vs[3].cos().powi(3) >= 1.5 {
-            late1 = f64::cbrt((c.cos().to_degrees() * 0.02).abs() + 0.5);
+        if 2.5 <= h_cumsum(&vs)[1] {
+            late1 = (c * -1.5).cos().exp_m1();
         } else {
-            let c: f64 = c - a;
-            late1 = (vs[3].cos() - 2.0).cbrt().to_radians();
-            acc += c;
+            let zs: [f64; 1] = [0.0; 1];
+            late1 = (a * 1.5).round() * 0.3 * vs[3].mul_add(c, c);
+            acc += zs[0];
         }
-        (2.0 + vs[2].sin()).recip() - (1.0 + a * a).log(2.5 + vs[1].sin()) + late1
+        (-vs[2]).cos().to_degrees() * 0.02 + late1
     };
-    let mut cnt: usize = 0;
-    let b: f64 = loop {
-        cnt += 1;
-        if cnt > 3 {
-            break cnt as f64;
-        }
-        let p = c;
-        acc += p;
-    };
-    vs[1] + y + b + acc
+    c /= 1.5 + (f64::acos(vs[(((c * y).tanh().abs() * 2.9).floor() as usize) % vs.len()].tanh() * 0.9) - h_nested(y, &vs)).tanh();
+    y += c;
+    a + y + acc
 }
 
-fn f0847_t(tr: &Trace, a: f64, c: f64, vs: Vec<f64>) -> f64 {
+fn f0847_t(tr: &Trace, a: f64, mut c: f64, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let y: f64 = {
+    let mut y: f64 = {
         let late1: f64;
-        if tr.b(vs[3].cos().powi(3) >= 1.5) {
-            late1 = f64::cbrt(tr.abs(c.cos().to_degrees() * 0.02) + 0.5);
+        if tr.b(2.5 <= h_cumsum(&vs)[1]) {
+            late1 = (c * -1.5).cos().exp_m1();
         } else {
-            let c: f64 = c - a;
-            late1 = (vs[3].cos() - 2.0).cbrt().to_radians();
-            acc += c;
+            let zs: [f64; 1] = [0.0; 1];
+            late1 = tr.round(a * 1.5) * 0.3 * vs[3].mul_add(c, c);
+            acc += zs[0];
         }
-        (2.0 + vs[2].sin()).recip() - (1.0 + a * a).log(2.5 + vs[1].sin()) + late1
+        (-vs[2]).cos().to_degrees() * 0.02 + late1
     };
-    let mut cnt: usize = 0;
-    let b: f64 = loop {
-        cnt += 1;
-        if tr.b(cnt > 3) {
-            break cnt as f64;
-        }
-        let p = c;
-        acc += p;
-    };
-    vs[1] + y + b + acc
+    c /= 1.5 + (f64::acos(vs[(tr.floor((c * y).tanh().abs() * 2.9) as usize) % vs.len()].tanh() * 0.9) - h_nested(y, &vs)).tanh();
+    y += c;
+    a + y + acc
 }
 
 const CASE_F0847: Case = case!(f0847, f0847_t, f0847_grad, f0847_pullback, f0847_grad_into,
@@ -5318,39 +5196,23 @@ const CASE_F0847: Case = case!(f0847, f0847_t, f0847_grad, f0847_pullback, f0847
 fn f0848(c: f64, a: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..1 {
-        let r = ((a * std::f64::consts::PI).abs() + 0.5).powf(a.tanh().exp_m1().sin() * 1.5);
-        acc += r;
+        let w = (a * std::f64::consts::PI).tanh().exp_m1();
+        acc += w;
     }
-    for jj in 0..4 {
-        let p: f64 = if jj % 2 == 0 {
-            let e = b * c.atan();
-            jj as f64 + e
-        } else {
-            b / b.tanh().exp() / (2.0 + (std::f64::consts::PI + 0.2).sin())
-        };
-        let p = p + (2.0 + core::f64::consts::E.hypot(1.5 + b.tanh()).sin()).sqrt();
-        acc += p;
-    }
-    b * c - 1.2 + a + acc
+    let ys = [[0.0_f64; 1]; 3];
+    let w = (b * ys[2][0] * 1.5).trunc() + b.tanh().exp();
+    ys[0][0] + c + a + w + acc
 }
 
 fn f0848_t(tr: &Trace, c: f64, a: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..1 {
-        let r = (tr.abs(a * std::f64::consts::PI) + 0.5).powf(a.tanh().exp_m1().sin() * 1.5);
-        acc += r;
+        let w = (a * std::f64::consts::PI).tanh().exp_m1();
+        acc += w;
     }
-    for jj in 0..4 {
-        let p: f64 = if tr.b(jj % 2 == 0) {
-            let e = b * c.atan();
-            jj as f64 + e
-        } else {
-            b / b.tanh().exp() / (2.0 + (std::f64::consts::PI + 0.2).sin())
-        };
-        let p = p + (2.0 + core::f64::consts::E.hypot(1.5 + b.tanh()).sin()).sqrt();
-        acc += p;
-    }
-    b * c - 1.2 + a + acc
+    let ys = [[0.0_f64; 1]; 3];
+    let w = tr.trunc(b * ys[2][0] * 1.5) + b.tanh().exp();
+    ys[0][0] + c + a + w + acc
 }
 
 const CASE_F0848: Case = case!(f0848, f0848_t, f0848_grad, f0848_pullback, f0848_grad_into,
@@ -5362,52 +5224,38 @@ fn f0849(c: f64, mat: &[[f64; 3]; 2], y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if y >= (y + 0.1) {
         let mut g = y;
-        if mat[(((2.5 + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % mat.len()][2].tanh() < a.to_radians() {
-            g += core::f64::consts::E + c;
-            let tmp = [0.0_f64; 3];
-            let cum = h_scale3(&tmp, (1.5 + a.cos()).recip());
-            acc += cum[2];
+        if ((mat[(((2.5 + core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % mat.len()][2] * 1.5).floor() * 0.3) >= 2.0 {
+            g %= 1.5 + mat[1][2].hypot(1.0).log2().cos();
+            let b = ((mat[((h_polar(core::f64::consts::E, mat[0][(((mat[0][((g.min(c).cos().abs() * 2.9).floor() as usize) % 3] - core::f64::consts::E).tanh().abs() * 2.9).floor() as usize) % 3]).0.cos().abs() * 2.9).floor() as usize) % mat.len()][2] * 1.5).ceil() + y) * f64::sqrt(a.tanh().exp());
+            acc += b;
         } else {
-            g -= h_polar(f64::ln(1.5 + std::f64::consts::PI.tanh()), mat[0][((g.hypot(1.0).log2().cos().abs() * 2.9).floor() as usize) % 3] - a).1;
-            let xs = [[0.0_f64; 1]; 3];
-            acc += xs[2][0];
+            let tup = (mat[0][2] % (1.5 + a.cos()), mat[1][2].cos());
+            acc += tup.1;
         }
-        g *= mat[0][0].tanh();
+        let b = (a - y).asinh();
         acc += g;
-    } else {
-        let pt = h_polar(h_scale3(&[mat[0][0], a, y], mat[0][1])[((mat[0][(((2.0 + c.sin()).recip().tanh().abs() * 2.9).floor() as usize) % 3].clamp(-0.5, 0.8).sin().abs() * 2.9).floor() as usize) % 3], mat[1][2] * y);
-        if (a + core::f64::consts::E) < 2.0 {
-            return a / (1.5 + core::f64::consts::E.tanh()) + (2.0 + c.sin()).log(2.5 + y.sin());
-        }
-        acc += pt.1;
+        acc += b;
     }
-    h_scale3(&[c + y, mat[(((2.0 + core::f64::consts::E.sin()).ln_1p().cos().abs() * 2.9).floor() as usize) % 2][1] * a, -mat[0][((std::f64::consts::PI.abs().cos().abs() * 2.9).floor() as usize) % 3]], mat[0][2] / (1.5 + a.cos()))[2] + acc
+    mat[0][0] * y + c + a + acc
 }
 
 fn f0849_t(tr: &Trace, c: f64, mat: &[[f64; 3]; 2], y: f64, a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(y >= (y + 0.1)) {
         let mut g = y;
-        if tr.b(mat[(tr.floor((2.5 + core::f64::consts::E).tanh().abs() * 2.9) as usize) % mat.len()][2].tanh() < a.to_radians()) {
-            g += core::f64::consts::E + c;
-            let tmp = [0.0_f64; 3];
-            let cum = h_scale3(&tmp, (1.5 + a.cos()).recip());
-            acc += cum[2];
+        if tr.b((tr.floor(mat[(tr.floor((2.5 + core::f64::consts::E).tanh().abs() * 2.9) as usize) % mat.len()][2] * 1.5) * 0.3) >= 2.0) {
+            g = tr.rem(g, 1.5 + mat[1][2].hypot(1.0).log2().cos());
+            let b = (tr.ceil(mat[(tr.floor(h_polar(core::f64::consts::E, mat[0][(tr.floor((mat[0][(tr.floor(tr.min(g, c).cos().abs() * 2.9) as usize) % 3] - core::f64::consts::E).tanh().abs() * 2.9) as usize) % 3]).0.cos().abs() * 2.9) as usize) % mat.len()][2] * 1.5) + y) * f64::sqrt(a.tanh().exp());
+            acc += b;
         } else {
-            g -= h_polar(f64::ln(1.5 + std::f64::consts::PI.tanh()), mat[0][(tr.floor(g.hypot(1.0).log2().cos().abs() * 2.9) as usize) % 3] - a).1;
-            let xs = [[0.0_f64; 1]; 3];
-            acc += xs[2][0];
+            let tup = (tr.rem(mat[0][2], 1.5 + a.cos()), mat[1][2].cos());
+            acc += tup.1;
         }
-        g *= mat[0][0].tanh();
+        let b = (a - y).asinh();
         acc += g;
-    } else {
-        let pt = h_polar(h_scale3(&[mat[0][0], a, y], mat[0][1])[(tr.floor(tr.clamp(mat[0][(tr.floor((2.0 + c.sin()).recip().tanh().abs() * 2.9) as usize) % 3], -0.5, 0.8).sin().abs() * 2.9) as usize) % 3], mat[1][2] * y);
-        if tr.b((a + core::f64::consts::E) < 2.0) {
-            return a / (1.5 + core::f64::consts::E.tanh()) + (2.0 + c.sin()).log(2.5 + y.sin());
-        }
-        acc += pt.1;
+        acc += b;
     }
-    h_scale3(&[c + y, mat[(tr.floor((2.0 + core::f64::consts::E.sin()).ln_1p().cos().abs() * 2.9) as usize) % 2][1] * a, -mat[0][(tr.floor(tr.abs(std::f64::consts::PI).cos().abs() * 2.9) as usize) % 3]], mat[0][2] / (1.5 + a.cos()))[2] + acc
+    mat[0][0] * y + c + a + acc
 }
 
 const CASE_F0849: Case = case!(f0849, f0849_t, f0849_grad, f0849_pullback, f0849_grad_into,
@@ -5416,73 +5264,77 @@ const CASE_F0849: Case = case!(f0849, f0849_t, f0849_grad, f0849_pullback, f0849
 
 #[differentiate(wrt(hs))]
 fn f0850(c: f64, m: usize, hs: Vec<f64>) -> f64 {
-    let mut b: f64 = match m {
+    let b: f64 = match m {
         0 => {
-            c.atan2(c.hypot(1.0))
+            c.min(c * 0.5)
         }
-        _ if (c / (hs[(m * 2 + 1) % hs.len()].abs() + 0.5)) > c => {
-            let q = hs[m].sin().tan() + (c + std::f64::consts::PI);
-            hs[m] + 0.1 * c + q
+        _ if h_mix(m as f64, c) > (m as f64).tanh().powi(m as i32) => {
+            c * 0.9
         }
         _ => {
-            let b: f64 = c.hypot(1.0).log10() - c.sin().exp2();
-            (1.0 + b * b).sqrt()
+            (c + hs[m % hs.len()]) / (1.5 + (c.sin() * 0.9).acos().cos())
         }
     };
-    let mut it: usize = 0;
-    while it < hs.len() {
-        it += 1;
-        let late1: f64;
-        if b >= c {
-            b += core::f64::consts::E;
-            late1 = (it as f64).abs() * (hs[it.min(hs.len() - 1)] - c);
-        } else {
-            b = ((c - hs[(it + 1) % hs.len()]).abs() + 0.5).powf((1.5 + hs[it % hs.len()].cos()).recip().sin() * 1.5);
-            late1 = b / c.tanh().exp() / (hs[2 - 1 - m].clamp(b - 0.5, b + 0.5).abs() + 0.5);
+    let mut cnt: usize = 0;
+    'outer: loop {
+        cnt += 1;
+        if cnt > 1 {
+            break;
         }
-        if c.sin() > (0.1 + late1) {
-            b += late1 / (1.5 + b.cos());
+        let mut it: usize = 0;
+        let w: f64 = loop {
+            it += 1;
+            if it > hs.len() {
+                break f64::to_radians(0.1 / (1.5 + c.tanh()));
+            }
+            if it < 1 {
+                continue 'outer;
+            }
+        };
+        if f64::ln(core::f64::consts::E.tanh().exp()) >= h_norm2([w, w]) {
             break;
         }
     }
-    -c.tanh().tan() + b
+    (0.5 * m as f64).tanh().exp().log2() + hs[1] + b
 }
 
 fn f0850_t(tr: &Trace, c: f64, m: usize, hs: Vec<f64>) -> f64 {
-    let mut b: f64 = match m {
+    let b: f64 = match m {
         0 => {
-            c.atan2(c.hypot(1.0))
+            tr.min(c, c * 0.5)
         }
-        _ if tr.b((c / (tr.abs(hs[(m * 2 + 1) % hs.len()]) + 0.5)) > c) => {
-            let q = hs[m].sin().tan() + (c + std::f64::consts::PI);
-            hs[m] + 0.1 * c + q
+        _ if tr.b(h_mix(m as f64, c) > (m as f64).tanh().powi(m as i32)) => {
+            c * 0.9
         }
         _ => {
-            let b: f64 = c.hypot(1.0).log10() - c.sin().exp2();
-            (1.0 + b * b).sqrt()
+            (c + hs[m % hs.len()]) / (1.5 + (c.sin() * 0.9).acos().cos())
         }
     };
-    let mut it: usize = 0;
-    while tr.b(it < hs.len()) {
-        it += 1;
-        let late1: f64;
-        if tr.b(b >= c) {
-            b += core::f64::consts::E;
-            late1 = tr.abs(it as f64) * (hs[it.min(hs.len() - 1)] - c);
-        } else {
-            b = (tr.abs(c - hs[(it + 1) % hs.len()]) + 0.5).powf((1.5 + hs[it % hs.len()].cos()).recip().sin() * 1.5);
-            late1 = b / c.tanh().exp() / (tr.abs(tr.clamp(hs[2 - 1 - m], b - 0.5, b + 0.5)) + 0.5);
+    let mut cnt: usize = 0;
+    'outer: loop {
+        cnt += 1;
+        if tr.b(cnt > 1) {
+            break;
         }
-        if tr.b(c.sin() > (0.1 + late1)) {
-            b += late1 / (1.5 + b.cos());
+        let mut it: usize = 0;
+        let w: f64 = loop {
+            it += 1;
+            if tr.b(it > hs.len()) {
+                break f64::to_radians(0.1 / (1.5 + c.tanh()));
+            }
+            if tr.b(it < 1) {
+                continue 'outer;
+            }
+        };
+        if tr.b(f64::ln(core::f64::consts::E.tanh().exp()) >= h_norm2([w, w])) {
             break;
         }
     }
-    -c.tanh().tan() + b
+    (0.5 * m as f64).tanh().exp().log2() + hs[1] + b
 }
 
 const CASE_F0850: Case = case!(f0850, f0850_t, f0850_grad, f0850_pullback, f0850_grad_into,
-    n: 3, active: [false, true, true], ints: [[1], [0], [0], [1]],
+    n: 3, active: [false, true, true], ints: [[1], [1], [1], [0]],
     |p, k| (p[0], k[0], p[1..3].to_vec()));
 
 #[differentiate]
@@ -5494,30 +5346,43 @@ fn f0851(hs: Vec<f64>, zs: [f64; 2], ws: &[f64], zs3: [f64; 4]) -> f64 {
         if step > zs.len() {
             break;
         }
-        let mut v: f64 = {
-            let a = hs[0].powi(2) * core::f64::consts::E.hypot(1.0).log2();
-            if (ws[step - 1].signum() * zs3[step]) > -1.5 {
-                return zs[(step + 1) % zs.len()];
-            }
-            f64::cosh(zs3[step % zs3.len()].tanh()).mul_add(h_leaky(a), core::f64::consts::E * a)
+        let v: f64 = {
+            let a = (1.0 + hs[0] * hs[0]).log(2.5 + hs[0].sin()) * h_norm2([core::f64::consts::E, ws[step - 1]]);
+            let ys: [f64; 5] = [0.0; 5];
+            ws[step] + a.atan() + ys[4]
         };
-        if v.cos().tan() <= -0.5 {
-            for w in &hs {
-                if f64::ln(1.0 + v * v) > 0.7 {
-                    v += hs[0] * v;
-                    continue;
-                }
-                acc += *w;
-            }
-            let v = v.cos().exp2().atan();
-            acc += v;
-        } else if (2.5 / (1.5 + (step as f64).tanh())) > 0.5 {
-            let mut z = hs[0].tanh().exp().sin();
-            z = z * 0.5 + z;
-            acc += z;
-        }
+        let r = zs3[step % zs3.len()];
+        acc += v;
+        acc += r;
     }
-    core::f64::consts::E % 1.5 + hs[0] + ws[2] + zs3[3] + acc
+    let mut cnt: usize = 0;
+    while cnt < 1 {
+        cnt += 1;
+        if cnt < 1 {
+            let y = f64::asinh(f64::recip(zs[cnt - 1].tanh().exp()));
+            let q = y;
+            if (zs3[cnt + 1].tanh() * 0.9).atanh() < -1.5 {
+                return ((q.cos() * 0.9).atanh().cos() * 0.9).acos();
+            }
+        } else {
+            let b: f64 = if step < 3 {
+                cnt as f64
+            } else {
+                let v: f64 = {
+                    let p = std::f64::consts::PI;
+                    let c: f64 = (ws[cnt] * 1.5).ceil() + hs[0].cos().powi(cnt as i32);
+                    (step as f64).cos().exp2().min((2.0 + std::f64::consts::PI.sin()).ln()) + p + c
+                };
+                (zs3[cnt - 1].abs() + 0.5).cbrt() + v
+            };
+            acc += b;
+            let b = zs[(cnt + 1) % zs.len()];
+            acc += b;
+        }
+        let s = h_dot(&hs, &hs);
+        acc += s;
+    }
+    h_dot(&zs3, &zs) + hs[0] + ws[2] + acc
 }
 
 fn f0851_t(tr: &Trace, hs: Vec<f64>, zs: [f64; 2], ws: &[f64], zs3: [f64; 4]) -> f64 {
@@ -5528,30 +5393,43 @@ fn f0851_t(tr: &Trace, hs: Vec<f64>, zs: [f64; 2], ws: &[f64], zs3: [f64; 4]) ->
         if tr.b(step > zs.len()) {
             break;
         }
-        let mut v: f64 = {
-            let a = hs[0].powi(2) * core::f64::consts::E.hypot(1.0).log2();
-            if tr.b((tr.signum(ws[step - 1]) * zs3[step]) > -1.5) {
-                return zs[(step + 1) % zs.len()];
-            }
-            f64::cosh(zs3[step % zs3.len()].tanh()).mul_add(h_leaky_t(tr, a), core::f64::consts::E * a)
+        let v: f64 = {
+            let a = (1.0 + hs[0] * hs[0]).log(2.5 + hs[0].sin()) * h_norm2([core::f64::consts::E, ws[step - 1]]);
+            let ys: [f64; 5] = [0.0; 5];
+            ws[step] + a.atan() + ys[4]
         };
-        if tr.b(v.cos().tan() <= -0.5) {
-            for w in &hs {
-                if tr.b(f64::ln(1.0 + v * v) > 0.7) {
-                    v += hs[0] * v;
-                    continue;
-                }
-                acc += *w;
-            }
-            let v = v.cos().exp2().atan();
-            acc += v;
-        } else if tr.b((2.5 / (1.5 + (step as f64).tanh())) > 0.5) {
-            let mut z = hs[0].tanh().exp().sin();
-            z = z * 0.5 + z;
-            acc += z;
-        }
+        let r = zs3[step % zs3.len()];
+        acc += v;
+        acc += r;
     }
-    tr.rem(core::f64::consts::E, 1.5) + hs[0] + ws[2] + zs3[3] + acc
+    let mut cnt: usize = 0;
+    while tr.b(cnt < 1) {
+        cnt += 1;
+        if tr.b(cnt < 1) {
+            let y = f64::asinh(f64::recip(zs[cnt - 1].tanh().exp()));
+            let q = y;
+            if tr.b((zs3[cnt + 1].tanh() * 0.9).atanh() < -1.5) {
+                return ((q.cos() * 0.9).atanh().cos() * 0.9).acos();
+            }
+        } else {
+            let b: f64 = if tr.b(step < 3) {
+                cnt as f64
+            } else {
+                let v: f64 = {
+                    let p = std::f64::consts::PI;
+                    let c: f64 = tr.ceil(ws[cnt] * 1.5) + hs[0].cos().powi(cnt as i32);
+                    tr.min((step as f64).cos().exp2(), (2.0 + std::f64::consts::PI.sin()).ln()) + p + c
+                };
+                (tr.abs(zs3[cnt - 1]) + 0.5).cbrt() + v
+            };
+            acc += b;
+            let b = zs[(cnt + 1) % zs.len()];
+            acc += b;
+        }
+        let s = h_dot(&hs, &hs);
+        acc += s;
+    }
+    h_dot(&zs3, &zs) + hs[0] + ws[2] + acc
 }
 
 const CASE_F0851: Case = case!(f0851, f0851_t, f0851_grad, f0851_pullback, f0851_grad_into,
@@ -5561,36 +5439,52 @@ const CASE_F0851: Case = case!(f0851, f0851_t, f0851_grad, f0851_pullback, f0851
 #[differentiate]
 fn f0852(c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(c.clamp(-0.5, 0.8), -c);
-    for jj in 0..1 {
-        if f64::ln_1p(c.hypot(1.0)) >= 0.1 || jj < 1 {
-            let mut buf = [0.0_f64; 2];
-            let tup = h_polar((1.5 + buf[jj].cos()).ln(), 0.9 * buf[jj]);
-            buf[jj + 1] /= 2.0 + (c.tanh() + jj as f64 * c).sin();
-            acc += buf[1];
-            acc += tup.1;
+    let pair = h_polar((1.5 + c.tanh()).recip(), c + std::f64::consts::PI);
+    for j in 0..3 {
+        if f64::exp_m1(pair.0.cos()) <= 0.2 {
+            let mut late1: f64;
+            if j < 2 {
+                let q = (c * pair.0 * 1.5).ceil() * 0.3;
+                late1 = ((2.0 + q.sin()).log(2.5 + pair.0.sin()) * 1.5).round() + (c - q);
+            } else {
+                late1 = (j as f64).powi(2).hypot(1.5 + (std::f64::consts::PI * c).tanh());
+            }
+            for i in (1..=j).rev() {
+                late1 = late1 * 0.5 + (i as f64).sin().powi(3);
+            }
+            if j % 2 == 0 {
+                return late1;
+            }
         }
-        let p = c;
-        acc += p;
+        let q = c.max(j as f64) / (1.5 + c.cos());
+        acc += q;
     }
-    c.abs() * (c - 2.5) + pt.1 + acc
+    c.asinh().sin() + pair.1 + acc
 }
 
 fn f0852_t(tr: &Trace, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let pt = h_polar(tr.clamp(c, -0.5, 0.8), -c);
-    for jj in 0..1 {
-        if tr.b(f64::ln_1p(c.hypot(1.0)) >= 0.1 || jj < 1) {
-            let mut buf = [0.0_f64; 2];
-            let tup = h_polar((1.5 + buf[jj].cos()).ln(), 0.9 * buf[jj]);
-            buf[jj + 1] /= 2.0 + (c.tanh() + jj as f64 * c).sin();
-            acc += buf[1];
-            acc += tup.1;
+    let pair = h_polar((1.5 + c.tanh()).recip(), c + std::f64::consts::PI);
+    for j in 0..3 {
+        if tr.b(f64::exp_m1(pair.0.cos()) <= 0.2) {
+            let mut late1: f64;
+            if tr.b(j < 2) {
+                let q = tr.ceil(c * pair.0 * 1.5) * 0.3;
+                late1 = tr.round((2.0 + q.sin()).log(2.5 + pair.0.sin()) * 1.5) + (c - q);
+            } else {
+                late1 = (j as f64).powi(2).hypot(1.5 + (std::f64::consts::PI * c).tanh());
+            }
+            for i in (1..=j).rev() {
+                late1 = late1 * 0.5 + (i as f64).sin().powi(3);
+            }
+            if tr.b(j % 2 == 0) {
+                return late1;
+            }
         }
-        let p = c;
-        acc += p;
+        let q = tr.max(c, j as f64) / (1.5 + c.cos());
+        acc += q;
     }
-    tr.abs(c) * (c - 2.5) + pt.1 + acc
+    c.asinh().sin() + pair.1 + acc
 }
 
 const CASE_F0852: Case = case!(f0852, f0852_t, f0852_grad, f0852_pullback, f0852_grad_into,
@@ -5608,10 +5502,10 @@ fn f0853(y: f64) -> f64 {
         }
     } else {
         q += q;
-        let r = h_scale3(&[g.clamp(-0.5, 0.8), q / (2.0 + y.sin()), q * y], g.mul_add(g, 0.3))[1];
+        let r = h_scale3(&[(g.sin() * 0.9).asin(), q + y, q - y], g.abs())[((y.tanh().powi(3).tanh().abs() * 2.9).floor() as usize) % 3];
         acc += r;
     }
-    h_pow(-core::f64::consts::E, 1) + g + acc
+    -y.min(q) + g + acc
 }
 
 fn f0853_t(tr: &Trace, y: f64) -> f64 {
@@ -5624,10 +5518,10 @@ fn f0853_t(tr: &Trace, y: f64) -> f64 {
         }
     } else {
         q += q;
-        let r = h_scale3(&[tr.clamp(g, -0.5, 0.8), q / (2.0 + y.sin()), q * y], g.mul_add(g, 0.3))[1];
+        let r = h_scale3(&[(g.sin() * 0.9).asin(), q + y, q - y], tr.abs(g))[(tr.floor(y.tanh().powi(3).tanh().abs() * 2.9) as usize) % 3];
         acc += r;
     }
-    h_pow(-core::f64::consts::E, 1) + g + acc
+    -tr.min(y, q) + g + acc
 }
 
 const CASE_F0853: Case = case!(f0853, f0853_t, f0853_grad, f0853_pullback, f0853_grad_into,
@@ -5637,74 +5531,46 @@ const CASE_F0853: Case = case!(f0853, f0853_t, f0853_grad, f0853_pullback, f0853
 #[differentiate]
 fn f0854(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if std::f64::consts::PI.cos() <= 0.1 {
-        for ii in 0..3 {
-            for _ in 0..2 {
-                let e = (x * (x * 0.5)).atan2((-x).cos() - 1.5);
-                acc += e;
-            }
-            for i in 0..3 {
-                let a: f64 = match i {
-                    0 => {
-                        (1.5 + (ii as f64).tanh()).recip()
-                    }
-                    1 | 2 => {
-                        -1.5
-                    }
-                    _ => {
-                        ((i as f64).tanh().to_degrees() * 0.02).atan2(1.5 + (ii as f64 + x).tanh())
-                    }
-                };
-                acc += a;
-            }
+    if ((std::f64::consts::PI * 1.5).trunc() + x) < (1.2 * x) {
+        let mut q = (x.signum() * x).tanh();
+        if (x + q) <= (2.0 + q.sin()).log10() {
+            q /= 1.5 + x.cos().tan().tanh();
+            let mut y = h_pow(-q, 0);
+            y *= (q / (1.5 + y.cos()) + (0.7 + x)).tanh();
+            acc += y;
+        } else {
+            let q = 2.0 + x + h_mix(q, q);
+            acc += q;
         }
-        let pt = h_polar(f64::tan(x.cos()), 0.7 / x.tanh().exp());
-        acc += pt.1;
-    } else if x > 0.5 {
-        let w = x;
-        acc += w;
     } else {
-        let mut w = x * (x + x * 0.5);
-        w += (core::f64::consts::E - w).clamp(-0.5, 0.8);
-        acc += w;
+        let zs = [[0.0_f64; 1]; 3];
+        let ys = [[0.0_f64; 2]; 3];
+        acc += zs[2][0];
+        acc += ys[2][0];
     }
-    x.tanh().exp2() + acc
+    x * -x + acc
 }
 
 fn f0854_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(std::f64::consts::PI.cos() <= 0.1) {
-        for ii in 0..3 {
-            for _ in 0..2 {
-                let e = tr.atan2(x * (x * 0.5), (-x).cos() - 1.5);
-                acc += e;
-            }
-            for i in 0..3 {
-                let a: f64 = match i {
-                    0 => {
-                        (1.5 + (ii as f64).tanh()).recip()
-                    }
-                    1 | 2 => {
-                        -1.5
-                    }
-                    _ => {
-                        ((i as f64).tanh().to_degrees() * 0.02).atan2(1.5 + (ii as f64 + x).tanh())
-                    }
-                };
-                acc += a;
-            }
+    if tr.b((tr.trunc(std::f64::consts::PI * 1.5) + x) < (1.2 * x)) {
+        let mut q = (tr.signum(x) * x).tanh();
+        if tr.b((x + q) <= (2.0 + q.sin()).log10()) {
+            q /= 1.5 + x.cos().tan().tanh();
+            let mut y = h_pow(-q, 0);
+            y *= (q / (1.5 + y.cos()) + (0.7 + x)).tanh();
+            acc += y;
+        } else {
+            let q = 2.0 + x + h_mix(q, q);
+            acc += q;
         }
-        let pt = h_polar(f64::tan(x.cos()), 0.7 / x.tanh().exp());
-        acc += pt.1;
-    } else if tr.b(x > 0.5) {
-        let w = x;
-        acc += w;
     } else {
-        let mut w = x * (x + x * 0.5);
-        w += tr.clamp(core::f64::consts::E - w, -0.5, 0.8);
-        acc += w;
+        let zs = [[0.0_f64; 1]; 3];
+        let ys = [[0.0_f64; 2]; 3];
+        acc += zs[2][0];
+        acc += ys[2][0];
     }
-    x.tanh().exp2() + acc
+    x * -x + acc
 }
 
 const CASE_F0854: Case = case!(f0854, f0854_t, f0854_grad, f0854_pullback, f0854_grad_into,
@@ -5713,61 +5579,55 @@ const CASE_F0854: Case = case!(f0854, f0854_t, f0854_grad, f0854_pullback, f0854
 
 #[differentiate]
 fn f0855(x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let d: f64 = if x.max(std::f64::consts::PI) > x {
-        let zs = [0.0_f64; 2];
-        f64::cbrt((1.5 + zs[0].tanh()).ln_1p().abs() + 0.5)
+    let mut d: f64 = if (x % (1.5 + x.cos())) < x.sin() {
+        (x * 0.1).atan2((x.tanh() * 0.9).atanh().tanh() - 1.5)
     } else {
-        let late1: f64;
-        if (x + 0.2) <= 0.1 {
-            let x = x + x.sin().tan() * x.atan();
-            late1 = h_pow(x, 2).tanh().exp().ln_1p();
-        } else {
-            late1 = x;
-        }
-        x + late1
+        (0.2 + x) * x.to_radians()
     };
-    acc += d;
-    let mut d = ((x as f64).abs() + 0.5).sqrt();
-    let pair = (x, x);
-    let mut it: usize = 0;
-    while it < 3 {
-        it += 1;
-        d += x + x / (1.5 + (it as f64).cos());
+    let mut r = std::f64::consts::PI * x * x;
+    for i in 0..4 {
+        let mut step: usize = 0;
+        while step < 1 {
+            step += 1;
+            if (0.5 * r) < 0.3 || step % 2 == 0 {
+                d -= i as f64 + h_polar(d, r).0;
+            } else {
+                r += x.abs().hypot(1.0).log2();
+            }
+        }
     }
-    if (std::f64::consts::PI - 0.9) > 0.3 {
-        return d.tanh().sinh() + x;
+    for _ in 0..2 {
+        if (d + r) >= 0.3 {
+            return x;
+        }
     }
-    pair.1.signum() * pair.1 - h_norm2([d, x]) + acc
+    (1.0 + x * x).cbrt().mul_add(h_norm2([x, r]), x) + d
 }
 
 fn f0855_t(tr: &Trace, x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let d: f64 = if tr.b(tr.max(x, std::f64::consts::PI) > x) {
-        let zs = [0.0_f64; 2];
-        f64::cbrt(tr.abs((1.5 + zs[0].tanh()).ln_1p()) + 0.5)
+    let mut d: f64 = if tr.b((tr.rem(x, 1.5 + x.cos())) < x.sin()) {
+        tr.atan2(x * 0.1, (x.tanh() * 0.9).atanh().tanh() - 1.5)
     } else {
-        let late1: f64;
-        if tr.b((x + 0.2) <= 0.1) {
-            let x = x + x.sin().tan() * x.atan();
-            late1 = h_pow(x, 2).tanh().exp().ln_1p();
-        } else {
-            late1 = x;
-        }
-        x + late1
+        (0.2 + x) * x.to_radians()
     };
-    acc += d;
-    let mut d = (tr.abs(x as f64) + 0.5).sqrt();
-    let pair = (x, x);
-    let mut it: usize = 0;
-    while tr.b(it < 3) {
-        it += 1;
-        d += x + x / (1.5 + (it as f64).cos());
+    let mut r = std::f64::consts::PI * x * x;
+    for i in 0..4 {
+        let mut step: usize = 0;
+        while tr.b(step < 1) {
+            step += 1;
+            if tr.b((0.5 * r) < 0.3 || step % 2 == 0) {
+                d -= i as f64 + h_polar(d, r).0;
+            } else {
+                r += tr.abs(x).hypot(1.0).log2();
+            }
+        }
     }
-    if tr.b((std::f64::consts::PI - 0.9) > 0.3) {
-        return d.tanh().sinh() + x;
+    for _ in 0..2 {
+        if tr.b((d + r) >= 0.3) {
+            return x;
+        }
     }
-    tr.signum(pair.1) * pair.1 - h_norm2([d, x]) + acc
+    (1.0 + x * x).cbrt().mul_add(h_norm2([x, r]), x) + d
 }
 
 const CASE_F0855: Case = case!(f0855, f0855_t, f0855_grad, f0855_pullback, f0855_grad_into,
@@ -5780,21 +5640,26 @@ fn f0856(mat: &[[f64; 1]; 3], vals: &[f64], y: f64) -> f64 {
     if 0.3 <= y {
         let zs: [f64; 1] = [0.0; 1];
         let late1: f64;
-        if core::f64::consts::E >= zs[0].tanh().exp().log(3.0) {
-            late1 = (1.2 / (1.5 + zs[0].cos())).tanh().exp();
+        if core::f64::consts::E >= zs[0].cos() {
+            let q: f64 = if ((zs[0] * 1.5).round() + zs[0]) > -mat[1][0] {
+                for l in 1..vals.len() {
+                    let w = l as f64;
+                    acc += w;
+                }
+                f64::sqrt(1.5 + f64::asinh(y).tanh())
+            } else {
+                mat[2][0]
+            };
+            late1 = q;
         } else {
-            let y = y as f64;
-            late1 = vals[2].sin().cosh() * 1.2;
-            acc += y;
+            late1 = y.sin().tan();
         }
         acc += late1;
-    } else {
-        let mut e = (y * vals[1] * 1.5).round() + y;
-        e *= (y.sin().cosh().abs() + 0.5).log10().cos();
-        acc += e;
+    } else if ((y * 1.5).ceil() * 0.3) <= f64::log10(2.0 + core::f64::consts::E.sin()) {
+        let a = y + y * vals[0];
+        acc += a;
     }
-    let zs = [core::f64::consts::E + mat[2][0], y + vals[3], vals[1] * vals[2], h_dot(vals, vals)];
-    -(-y) + zs[3] + acc
+    (y - vals[3]).powi(2) + mat[2][0] + acc
 }
 
 fn f0856_t(tr: &Trace, mat: &[[f64; 1]; 3], vals: &[f64], y: f64) -> f64 {
@@ -5802,21 +5667,26 @@ fn f0856_t(tr: &Trace, mat: &[[f64; 1]; 3], vals: &[f64], y: f64) -> f64 {
     if tr.b(0.3 <= y) {
         let zs: [f64; 1] = [0.0; 1];
         let late1: f64;
-        if tr.b(core::f64::consts::E >= zs[0].tanh().exp().log(3.0)) {
-            late1 = (1.2 / (1.5 + zs[0].cos())).tanh().exp();
+        if tr.b(core::f64::consts::E >= zs[0].cos()) {
+            let q: f64 = if tr.b((tr.round(zs[0] * 1.5) + zs[0]) > -mat[1][0]) {
+                for l in 1..vals.len() {
+                    let w = l as f64;
+                    acc += w;
+                }
+                f64::sqrt(1.5 + f64::asinh(y).tanh())
+            } else {
+                mat[2][0]
+            };
+            late1 = q;
         } else {
-            let y = y as f64;
-            late1 = vals[2].sin().cosh() * 1.2;
-            acc += y;
+            late1 = y.sin().tan();
         }
         acc += late1;
-    } else {
-        let mut e = tr.round(y * vals[1] * 1.5) + y;
-        e *= (tr.abs(y.sin().cosh()) + 0.5).log10().cos();
-        acc += e;
+    } else if tr.b((tr.ceil(y * 1.5) * 0.3) <= f64::log10(2.0 + core::f64::consts::E.sin())) {
+        let a = y + y * vals[0];
+        acc += a;
     }
-    let zs = [core::f64::consts::E + mat[2][0], y + vals[3], vals[1] * vals[2], h_dot(vals, vals)];
-    -(-y) + zs[3] + acc
+    (y - vals[3]).powi(2) + mat[2][0] + acc
 }
 
 const CASE_F0856: Case = case!(f0856, f0856_t, f0856_grad, f0856_pullback, f0856_grad_into,
@@ -5832,52 +5702,65 @@ fn f0857(pts: &[[f64; 2]], vals: &[f64]) -> f64 {
         if cnt > 2 {
             break;
         }
-        if (core::f64::consts::E % 1.5) >= h_dot(vals, vals) {
+        if core::f64::consts::E.atan2(1.5 + (cnt as f64).tanh()) >= 0.2 {
             break;
         }
     }
-    if cnt % 2 == 0 {
-        for _ in 0..vals.len() {
-            let s: f64 = 0.1;
-            acc += s;
-        }
-        let mut it: usize = 0;
-        loop {
-            it += 1;
-            if it > 4 {
-                break;
-            }
-            if (cnt as f64 / (2.0 + vals[it - 1].sin())) <= h_mix(-0.5, vals[(it + 2) % vals.len()]) {
-                match it {
-                    0 => {
-                        let e: f64 = 0.2;
-                        acc += e;
+    let a: f64 = match cnt {
+        0 => {
+            for i in 0..2 {
+                if cnt > 0 {
+                    let mut a = (cnt as f64).hypot(2.0 + vals[i % vals.len()].sin()) + (pts[(i + 1) % 2][2 - 1 - i].tanh() * 0.9).asin();
+                    match cnt {
+                        0 => {
+                            let r: f64 = if a <= 0.2 {
+                                pts[(i + 3) % pts.len()][i] + a + pts[pts.len() - 1 - i][0].cos()
+                            } else {
+                                h_scale3(&[a, a, a], a)[(i * 2 + 1) % 3].hypot(1.0).log10()
+                            };
+                            acc += r;
+                        }
+                        1 | 2 => {
+                            a *= (a * (pts[(cnt + 2) % pts.len()][(i + 2) % 2] + a)).sin();
+                        }
+                        mm if mm > 3 => {
+                            let d = a.cos().exp2() - h_pow(a, 0);
+                            if i > 1 {
+                                continue;
+                            }
+                            acc += d;
+                        }
+                        _ => {
+                            a += h_dot(vals, vals).hypot(2.0 + 2.5_f64.powf(a.tanh()).sin());
+                        }
                     }
-                    mm if mm > 3 => {
-                        let r: f64 = if (it as f64).hypot(vals[it % vals.len()].hypot(1.0)) >= (std::f64::consts::PI + vals[it.min(vals.len() - 1)]) {
-                            (1.5 + (-pts[(it * 2 + 1) % 2][(it + 2) % 2]).cos()).cbrt()
-                        } else {
-                            0.2 - cnt as f64 + ((std::f64::consts::PI * 1.5).floor() + vals[(it + 1) % vals.len()])
-                        };
-                        acc += r;
-                    }
-                    _ => {
-                        let hs = vec![0.0_f64; vals.len()];
-                        let res = h_cumsum(&hs);
-                        acc += res[3];
-                    }
+                    acc += a;
+                } else {
+                    let q = f64::asin((std::f64::consts::PI * pts[pts.len() - 1 - i][2 - 1 - i]).cos() * 0.9);
+                    let b: f64 = if (cnt as f64).min(pts[i][(i * 2 + 1) % 2]) <= -1.5 {
+                        (cnt as f64 + pts[(cnt + 3) % pts.len()][i]).cos().to_degrees() * 0.02
+                    } else {
+                        h_mix(-pts[i][0], f64::recip(2.0 + q.sin()))
+                    };
+                    acc += q;
+                    acc += b;
                 }
+                let s = std::f64::consts::PI.sin() / (vals[i].hypot(1.0).log10().abs() + 0.5);
+                acc += s;
             }
+            0.2
         }
-    } else if std::f64::consts::PI < 0.3 {
-        let mut d = h_nested(pts[(cnt + 3) % pts.len()][(cnt * 2 + 1) % 2], vals);
-        d += vals[(cnt * 2 + 1) % 4].min(vals[4 - 1 - cnt]).min(f64::floor(std::f64::consts::PI * 1.5) + cnt as f64);
-        acc += d;
-    } else {
-        let b = (-pts[(cnt * 2 + 1) % pts.len()][cnt.min(2 - 1)]).sin().exp_m1();
-        acc += b;
-    }
-    pts[(cnt * 2 + 1) % pts.len()][(cnt + 2) % 2] + pts[0][(cnt + 3) % 2] + 1.2 + vals[3] + acc
+        _ => {
+            let e: f64 = if (core::f64::consts::E.abs() + 0.5).ln() < -core::f64::consts::E {
+                let xs = [0.0_f64; 3];
+                (vals[(cnt + 3) % vals.len()].sin().exp2().abs() + 0.5).sqrt() + xs[2]
+            } else {
+                std::f64::consts::PI.clamp(-0.5, 0.8).abs()
+            };
+            (-e).hypot(2.0 + e.tanh().sinh().sin())
+        }
+    };
+    a - 2.5 + a + pts[1][0] + vals[3] + acc
 }
 
 fn f0857_t(tr: &Trace, pts: &[[f64; 2]], vals: &[f64]) -> f64 {
@@ -5888,52 +5771,65 @@ fn f0857_t(tr: &Trace, pts: &[[f64; 2]], vals: &[f64]) -> f64 {
         if tr.b(cnt > 2) {
             break;
         }
-        if tr.b((tr.rem(core::f64::consts::E, 1.5)) >= h_dot(vals, vals)) {
+        if tr.b(core::f64::consts::E.atan2(1.5 + (cnt as f64).tanh()) >= 0.2) {
             break;
         }
     }
-    if tr.b(cnt % 2 == 0) {
-        for _ in 0..vals.len() {
-            let s: f64 = 0.1;
-            acc += s;
-        }
-        let mut it: usize = 0;
-        loop {
-            it += 1;
-            if tr.b(it > 4) {
-                break;
-            }
-            if tr.b((cnt as f64 / (2.0 + vals[it - 1].sin())) <= h_mix(-0.5, vals[(it + 2) % vals.len()])) {
-                match it {
-                    0 => {
-                        let e: f64 = 0.2;
-                        acc += e;
+    let a: f64 = match cnt {
+        0 => {
+            for i in 0..2 {
+                if tr.b(cnt > 0) {
+                    let mut a = (cnt as f64).hypot(2.0 + vals[i % vals.len()].sin()) + (pts[(i + 1) % 2][2 - 1 - i].tanh() * 0.9).asin();
+                    match cnt {
+                        0 => {
+                            let r: f64 = if tr.b(a <= 0.2) {
+                                pts[(i + 3) % pts.len()][i] + a + pts[pts.len() - 1 - i][0].cos()
+                            } else {
+                                h_scale3(&[a, a, a], a)[(i * 2 + 1) % 3].hypot(1.0).log10()
+                            };
+                            acc += r;
+                        }
+                        1 | 2 => {
+                            a *= (a * (pts[(cnt + 2) % pts.len()][(i + 2) % 2] + a)).sin();
+                        }
+                        mm if mm > 3 => {
+                            let d = a.cos().exp2() - h_pow(a, 0);
+                            if tr.b(i > 1) {
+                                continue;
+                            }
+                            acc += d;
+                        }
+                        _ => {
+                            a += h_dot(vals, vals).hypot(2.0 + 2.5_f64.powf(a.tanh()).sin());
+                        }
                     }
-                    mm if mm > 3 => {
-                        let r: f64 = if tr.b((it as f64).hypot(vals[it % vals.len()].hypot(1.0)) >= (std::f64::consts::PI + vals[it.min(vals.len() - 1)])) {
-                            (1.5 + (-pts[(it * 2 + 1) % 2][(it + 2) % 2]).cos()).cbrt()
-                        } else {
-                            0.2 - cnt as f64 + (tr.floor(std::f64::consts::PI * 1.5) + vals[(it + 1) % vals.len()])
-                        };
-                        acc += r;
-                    }
-                    _ => {
-                        let hs = vec![0.0_f64; vals.len()];
-                        let res = h_cumsum(&hs);
-                        acc += res[3];
-                    }
+                    acc += a;
+                } else {
+                    let q = f64::asin((std::f64::consts::PI * pts[pts.len() - 1 - i][2 - 1 - i]).cos() * 0.9);
+                    let b: f64 = if tr.b(tr.min(cnt as f64, pts[i][(i * 2 + 1) % 2]) <= -1.5) {
+                        (cnt as f64 + pts[(cnt + 3) % pts.len()][i]).cos().to_degrees() * 0.02
+                    } else {
+                        h_mix(-pts[i][0], f64::recip(2.0 + q.sin()))
+                    };
+                    acc += q;
+                    acc += b;
                 }
+                let s = std::f64::consts::PI.sin() / (tr.abs(vals[i].hypot(1.0).log10()) + 0.5);
+                acc += s;
             }
+            0.2
         }
-    } else if tr.b(std::f64::consts::PI < 0.3) {
-        let mut d = h_nested(pts[(cnt + 3) % pts.len()][(cnt * 2 + 1) % 2], vals);
-        d += tr.min(tr.min(vals[(cnt * 2 + 1) % 4], vals[4 - 1 - cnt]), tr.floor(std::f64::consts::PI * 1.5) + cnt as f64);
-        acc += d;
-    } else {
-        let b = (-pts[(cnt * 2 + 1) % pts.len()][cnt.min(2 - 1)]).sin().exp_m1();
-        acc += b;
-    }
-    pts[(cnt * 2 + 1) % pts.len()][(cnt + 2) % 2] + pts[0][(cnt + 3) % 2] + 1.2 + vals[3] + acc
+        _ => {
+            let e: f64 = if tr.b((tr.abs(core::f64::consts::E) + 0.5).ln() < -core::f64::consts::E) {
+                let xs = [0.0_f64; 3];
+                (tr.abs(vals[(cnt + 3) % vals.len()].sin().exp2()) + 0.5).sqrt() + xs[2]
+            } else {
+                tr.abs(tr.clamp(std::f64::consts::PI, -0.5, 0.8))
+            };
+            (-e).hypot(2.0 + e.tanh().sinh().sin())
+        }
+    };
+    a - 2.5 + a + pts[1][0] + vals[3] + acc
 }
 
 const CASE_F0857: Case = case!(f0857, f0857_t, f0857_grad, f0857_pullback, f0857_grad_into,
@@ -5950,33 +5846,33 @@ fn f0858(ws: &[f64], pw: i32, hs: Vec<f64>, ws3: &[f64]) -> f64 {
                 h_cumsum(&buf)[0]
             }
             1 | 2 => {
-                let r = f64::hypot(ws3[0] / core::f64::consts::E.tanh().exp(), ws[0].cos().hypot(1.0));
-                (1.5 + r.atan2(r.tanh() - 1.5).cos()).recip()
+                let y = (core::f64::consts::E.asinh().tanh() - 2.0).cbrt();
+                (1.5 + y.tanh()).sqrt() + y as f64
             }
             3..=5 => {
-                for g in ws.iter() {
-                    for (&p, &c) in buf.iter().zip(ws.iter()) {
-                        let t = (2.0 + p.sin()).recip().sin();
-                        acc += c;
-                        acc += t;
-                    }
-                    acc += *g;
+                let late1: f64;
+                if ((pw as f64 * 1.5).floor() * 0.3) <= 0.1 {
+                    let xs = [[0.0_f64; 2]; 3];
+                    late1 = -(pw as f64 - 0.9);
+                    acc += xs[2][0];
+                } else {
+                    late1 = hs[0];
                 }
-                ws[0].max(pw as f64) / (2.0 + (ws[0].signum() * pw as f64).sin())
+                (std::f64::consts::PI + ws[0]).tanh().exp_m1() + late1
             }
             _ => {
-                hs[0].max(pw as f64) + f64::sin(ws[0])
+                let u: f64 = {
+                    let out = h_cumsum(ws);
+                    let d = (pw as f64 + ws3[0]) * -(pw as f64);
+                    -d.cos() + out[0]
+                };
+                f64::atan(f64::ln(1.5 + u.cos()))
             }
         };
         acc += buf[0];
         acc += p;
-    } else {
-        let y: f64 = 1.2;
-        let tmp = ws3.to_vec();
-        acc += y;
-        acc += tmp[1];
     }
-    f64::floor((hs[0] + ws[0]) * 1.5) * 0.3 + ws3[1] + acc
+    hs[0] * ws[0] + hs[0] * pw as f64 + ws3[1] + acc
 }
 
 fn f0858_t(tr: &Trace, ws: &[f64], pw: i32, hs: Vec<f64>, ws3: &[f64]) -> f64 {
@@ -5988,37 +5884,37 @@ fn f0858_t(tr: &Trace, ws: &[f64], pw: i32, hs: Vec<f64>, ws3: &[f64]) -> f64 {
                 h_cumsum(&buf)[0]
             }
             1 | 2 => {
-                let r = f64::hypot(ws3[0] / core::f64::consts::E.tanh().exp(), ws[0].cos().hypot(1.0));
-                (1.5 + tr.atan2(r, r.tanh() - 1.5).cos()).recip()
+                let y = (core::f64::consts::E.asinh().tanh() - 2.0).cbrt();
+                (1.5 + y.tanh()).sqrt() + y as f64
             }
             3..=5 => {
-                for g in ws.iter() {
-                    for (&p, &c) in buf.iter().zip(ws.iter()) {
-                        let t = (2.0 + p.sin()).recip().sin();
-                        acc += c;
-                        acc += t;
-                    }
-                    acc += *g;
+                let late1: f64;
+                if tr.b((tr.floor(pw as f64 * 1.5) * 0.3) <= 0.1) {
+                    let xs = [[0.0_f64; 2]; 3];
+                    late1 = -(pw as f64 - 0.9);
+                    acc += xs[2][0];
+                } else {
+                    late1 = hs[0];
                 }
-                tr.max(ws[0], pw as f64) / (2.0 + (tr.signum(ws[0]) * pw as f64).sin())
+                (std::f64::consts::PI + ws[0]).tanh().exp_m1() + late1
             }
             _ => {
-                tr.max(hs[0], pw as f64) + f64::sin(ws[0])
+                let u: f64 = {
+                    let out = h_cumsum(ws);
+                    let d = (pw as f64 + ws3[0]) * -(pw as f64);
+                    -d.cos() + out[0]
+                };
+                f64::atan(f64::ln(1.5 + u.cos()))
             }
         };
         acc += buf[0];
         acc += p;
-    } else {
-        let y: f64 = 1.2;
-        let tmp = ws3.to_vec();
-        acc += y;
-        acc += tmp[1];
     }
-    tr.floor((hs[0] + ws[0]) * 1.5) * 0.3 + ws3[1] + acc
+    hs[0] * ws[0] + hs[0] * pw as f64 + ws3[1] + acc
 }
 
 const CASE_F0858: Case = case!(f0858, f0858_t, f0858_grad, f0858_pullback, f0858_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[2], [1], [2], [1]],
+    n: 4, active: [true, true, true, true], ints: [[2], [0], [0], [2]],
     |p, k| (&p[0..1], k[0] as i32, p[1..2].to_vec(), &p[2..4]));
 
 #[differentiate]
@@ -6026,24 +5922,28 @@ fn f0859(ws: &[f64]) -> f64 {
     let mut hs: [f64; 5] = [0.0; 5];
     for i in 0..1 {
         if std::f64::consts::PI > ws[i + 1] || i % 2 == 0 {
-            return -0.5 + hs[(i + 3) % 5].tanh();
+            return -0.5 + ((hs[(i + 3) % 5] * 1.5).round() + hs[(i + 2) % hs.len()]);
         }
     }
-    hs[4] *= (ws[3] * ws[1] - hs[(((hs[4] + -0.5).sin().abs() * 2.9).floor() as usize) % hs.len()].tanh().exp_m1()).sin();
-    hs[1] -= 2.5_f64.powf(core::f64::consts::E.tanh()) % 1.5;
-    ws[2] * -1.5 * 2.5 + hs[4]
+    if (hs[3] - ws[4]) >= 2.0 {
+        let w = hs[1];
+        hs[3] %= w.tanh().exp();
+    }
+    (1.5 + core::f64::consts::E.cos()).ln_1p().hypot(1.0).log10() + hs[4]
 }
 
 fn f0859_t(tr: &Trace, ws: &[f64]) -> f64 {
     let mut hs: [f64; 5] = [0.0; 5];
     for i in 0..1 {
         if tr.b(std::f64::consts::PI > ws[i + 1] || i % 2 == 0) {
-            return -0.5 + hs[(i + 3) % 5].tanh();
+            return -0.5 + (tr.round(hs[(i + 3) % 5] * 1.5) + hs[(i + 2) % hs.len()]);
         }
     }
-    hs[4] *= (ws[3] * ws[1] - hs[(tr.floor((hs[4] + -0.5).sin().abs() * 2.9) as usize) % hs.len()].tanh().exp_m1()).sin();
-    hs[1] -= tr.rem(2.5_f64.powf(core::f64::consts::E.tanh()), 1.5);
-    ws[2] * -1.5 * 2.5 + hs[4]
+    if tr.b((hs[3] - ws[4]) >= 2.0) {
+        let w = hs[1];
+        hs[3] = tr.rem(hs[3], w.tanh().exp());
+    }
+    (1.5 + core::f64::consts::E.cos()).ln_1p().hypot(1.0).log10() + hs[4]
 }
 
 const CASE_F0859: Case = case!(f0859, f0859_t, f0859_grad, f0859_pullback, f0859_grad_into,
@@ -6053,119 +5953,147 @@ const CASE_F0859: Case = case!(f0859, f0859_t, f0859_grad, f0859_pullback, f0859
 #[differentiate]
 fn f0860(x: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = (m as f64).min(x * (x * 0.5));
-    if (0.5 + u) <= (u.tanh().to_degrees() * 0.02) {
-        for _ in 0..3 {
-            for ii in 0..1 {
-                let c: f64 = match m {
-                    0 => {
-                        let vals = [(1.5 + u.tanh()).log2(), u.tanh().exp2(), h_leaky(std::f64::consts::PI), u.cos().tan()];
-                        (1.5 + ((u * 1.5).trunc() * 0.3).cos()).log10() + vals[3]
+    let mut t = m as f64;
+    let late1: f64;
+    if (x / (1.5 + x.cos())) > -0.5 && m < 3 {
+        for l in 0..3 {
+            match l {
+                0 => {
+                    let mut cnt: usize = 0;
+                    while cnt < m {
+                        cnt += 1;
+                        let a = h_mix(x, x) + x;
+                        acc += a;
                     }
-                    1 | 2 => {
-                        (2.0 + x.sin()).sqrt() + u * x
-                    }
-                    _ => {
-                        u = u * 0.5 + u.min(x);
-                        x + ii as f64 - u
-                    }
-                };
-                acc += c;
+                }
+                3..=5 => {
+                    let ys = [2.0, t.min(t * 0.5)];
+                    let buf = [ys[l % ys.len()] % 1.5, ys[(l * 2 + 1) % ys.len()], t.clamp(-0.5, 0.8), t as f64];
+                    acc += buf[3];
+                }
+                _ => {
+                    t = h_mix(t, f64::sqrt(t.tanh().exp()));
+                }
             }
         }
-        let mut round: usize = 0;
-        let v: f64 = loop {
-            round += 1;
-            if round > 4 {
-                break round as f64;
-            }
-            u -= x.clamp(-0.5, 0.8).signum() * -x;
-        };
-        acc += v;
+        late1 = x;
+    } else {
+        late1 = 0.5;
     }
-    ((std::f64::consts::PI * 1.5).trunc() * 0.3).tanh().exp_m1() + u + acc
+    x.to_radians().sin().exp2() + t + late1 + acc
 }
 
 fn f0860_t(tr: &Trace, x: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut u = tr.min(m as f64, x * (x * 0.5));
-    if tr.b((0.5 + u) <= (u.tanh().to_degrees() * 0.02)) {
-        for _ in 0..3 {
-            for ii in 0..1 {
-                let c: f64 = match m {
-                    0 => {
-                        let vals = [(1.5 + u.tanh()).log2(), u.tanh().exp2(), h_leaky_t(tr, std::f64::consts::PI), u.cos().tan()];
-                        (1.5 + (tr.trunc(u * 1.5) * 0.3).cos()).log10() + vals[3]
+    let mut t = m as f64;
+    let late1: f64;
+    if tr.b((x / (1.5 + x.cos())) > -0.5 && m < 3) {
+        for l in 0..3 {
+            match l {
+                0 => {
+                    let mut cnt: usize = 0;
+                    while tr.b(cnt < m) {
+                        cnt += 1;
+                        let a = h_mix(x, x) + x;
+                        acc += a;
                     }
-                    1 | 2 => {
-                        (2.0 + x.sin()).sqrt() + u * x
-                    }
-                    _ => {
-                        u = u * 0.5 + tr.min(u, x);
-                        x + ii as f64 - u
-                    }
-                };
-                acc += c;
+                }
+                3..=5 => {
+                    let ys = [2.0, tr.min(t, t * 0.5)];
+                    let buf = [tr.rem(ys[l % ys.len()], 1.5), ys[(l * 2 + 1) % ys.len()], tr.clamp(t, -0.5, 0.8), t as f64];
+                    acc += buf[3];
+                }
+                _ => {
+                    t = h_mix(t, f64::sqrt(t.tanh().exp()));
+                }
             }
         }
-        let mut round: usize = 0;
-        let v: f64 = loop {
-            round += 1;
-            if tr.b(round > 4) {
-                break round as f64;
-            }
-            u -= tr.signum(tr.clamp(x, -0.5, 0.8)) * -x;
-        };
-        acc += v;
+        late1 = x;
+    } else {
+        late1 = 0.5;
     }
-    (tr.trunc(std::f64::consts::PI * 1.5) * 0.3).tanh().exp_m1() + u + acc
+    x.to_radians().sin().exp2() + t + late1 + acc
 }
 
 const CASE_F0860: Case = case!(f0860, f0860_t, f0860_grad, f0860_pullback, f0860_grad_into,
-    n: 1, active: [true], ints: [[3], [0], [1], [1]],
+    n: 1, active: [true], ints: [[3], [0], [1], [3]],
     |p, k| (p[0], k[0]));
 
 #[differentiate]
 fn f0861(hs: Vec<f64>, c: f64, grid: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..1 {
-        if (jj as f64).clamp(-0.5, 0.8) >= (1.5 - c) {
-            let tup = h_polar((1.5 + grid[0][jj].cos()).powf(2.5), h_nested(1.2, &hs));
-            acc += tup.1;
-        } else if jj > 0 {
-            let ys = hs.to_vec();
-            acc += ys[2];
+        if ((jj as f64).cos() * 0.9).acos() < 0.9 {
+            let res = h_cumsum(&hs);
+            let mut round: usize = 0;
+            while round < hs.len() {
+                round += 1;
+                for l in 1..hs.len() {
+                    let p: f64 = if jj > 0 {
+                        let q = c + round as f64 - c * res[l.min(res.len() - 1)];
+                        q.max(res[round.min(3 - 1)]) * (hs[l % hs.len()] + q)
+                    } else {
+                        let y: f64 = if jj % 2 == 0 {
+                            let (d, r) = h_polar(1.2 / (2.0 + c.sin()), (c.abs() + 0.5).log(3.0));
+                            (c + grid[0][l.min(2 - 1)]).sin() + d + r
+                        } else {
+                            let c = -(grid[0][l.min(2 - 1)] + 0.2);
+                            c.sin().exp_m1() * jj as f64
+                        };
+                        ((c + hs[(l * 2 + 1) % hs.len()]).tanh() * 0.9).atanh() + y
+                    };
+                    acc += p;
+                }
+            }
+            let z = ((c - grid[0][round.min(2 - 1)]) * 1.5).floor() * 0.3;
+            acc += res[2];
+            acc += z;
+        } else if jj % 2 == 0 {
+            let e: f64 = grid[0][jj].atan2(hs[jj].min(grid[0][(jj * 2 + 1) % 2]).tanh().exp());
+            acc += e;
         }
-        if jj < 1 {
-            break;
-        }
+        let s = c;
+        acc += s;
     }
-    if (grid[0][1] + 0.9) > 1.2 {
-        let v: f64 = c.hypot(1.0).powf(2.5) + f64::cbrt(2.0 + core::f64::consts::E.sin());
-        acc += v;
-    }
-    f64::to_degrees(c.sin()) * 0.02 + hs[2] + acc
+    h_mix(c.min(c * 0.5), c * core::f64::consts::E) + hs[2] + grid[0][0] + acc
 }
 
 fn f0861_t(tr: &Trace, hs: Vec<f64>, c: f64, grid: &[[f64; 2]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..1 {
-        if tr.b(tr.clamp(jj as f64, -0.5, 0.8) >= (1.5 - c)) {
-            let tup = h_polar((1.5 + grid[0][jj].cos()).powf(2.5), h_nested(1.2, &hs));
-            acc += tup.1;
-        } else if tr.b(jj > 0) {
-            let ys = hs.to_vec();
-            acc += ys[2];
+        if tr.b(((jj as f64).cos() * 0.9).acos() < 0.9) {
+            let res = h_cumsum(&hs);
+            let mut round: usize = 0;
+            while tr.b(round < hs.len()) {
+                round += 1;
+                for l in 1..hs.len() {
+                    let p: f64 = if tr.b(jj > 0) {
+                        let q = c + round as f64 - c * res[l.min(res.len() - 1)];
+                        tr.max(q, res[round.min(3 - 1)]) * (hs[l % hs.len()] + q)
+                    } else {
+                        let y: f64 = if tr.b(jj % 2 == 0) {
+                            let (d, r) = h_polar(1.2 / (2.0 + c.sin()), (tr.abs(c) + 0.5).log(3.0));
+                            (c + grid[0][l.min(2 - 1)]).sin() + d + r
+                        } else {
+                            let c = -(grid[0][l.min(2 - 1)] + 0.2);
+                            c.sin().exp_m1() * jj as f64
+                        };
+                        ((c + hs[(l * 2 + 1) % hs.len()]).tanh() * 0.9).atanh() + y
+                    };
+                    acc += p;
+                }
+            }
+            let z = tr.floor((c - grid[0][round.min(2 - 1)]) * 1.5) * 0.3;
+            acc += res[2];
+            acc += z;
+        } else if tr.b(jj % 2 == 0) {
+            let e: f64 = grid[0][jj].atan2(tr.min(hs[jj], grid[0][(jj * 2 + 1) % 2]).tanh().exp());
+            acc += e;
         }
-        if tr.b(jj < 1) {
-            break;
-        }
+        let s = c;
+        acc += s;
     }
-    if tr.b((grid[0][1] + 0.9) > 1.2) {
-        let v: f64 = c.hypot(1.0).powf(2.5) + f64::cbrt(2.0 + core::f64::consts::E.sin());
-        acc += v;
-    }
-    f64::to_degrees(c.sin()) * 0.02 + hs[2] + acc
+    h_mix(tr.min(c, c * 0.5), c * core::f64::consts::E) + hs[2] + grid[0][0] + acc
 }
 
 const CASE_F0861: Case = case!(f0861, f0861_t, f0861_grad, f0861_pullback, f0861_grad_into,
@@ -6181,46 +6109,42 @@ fn f0862(c: f64, vals: &[f64], m: usize, b: f64) -> f64 {
                 0 => {
                     for &t in vals.iter() {
                         for j in 0..m {
-                            let t = t * h_scale3(&[c.cos().exp_m1(), m as f64 / c.tanh().exp(), c.abs()], -vals[vals.len() - 1 - j])[j];
+                            let t = h_scale3(&[c.cos(), vals[j] / (1.5 + (j as f64).cos()), h_pow(vals[j], j)], core::f64::consts::E % (1.5 + b.cos()))[j];
                             acc += t;
                         }
-                        if (0.3 + t) > f64::powi(m as f64, 1) {
-                            continue;
+                        if m > 0 {
+                            return (c.max(b) * 1.5).trunc() + c.to_radians();
                         }
+                        acc += t;
                     }
-                    (1.5 + b.sin().exp_m1().tanh()).sqrt()
+                    ((m as f64) as f64).signum() * ((m as f64).cos() * 0.9).acos()
                 }
                 1 | 2 => {
-                    b * 0.9
+                    let u = vals[(m + 2) % vals.len()];
+                    b.tanh().sinh().to_radians() + u
                 }
                 _ => {
-                    m as f64 + (m as f64).tanh().exp2()
+                    let p: f64 = {
+                        let tup: (f64, f64) = (vals[m + 1].min(b), 1.5);
+                        tup.0
+                    };
+                    ((m as f64).atan2(1.5 + p.tanh()).abs() + 0.5).log(2.5 + core::f64::consts::E.tanh().cosh().sin())
                 }
             };
             acc += u;
         }
         3..=5 => {
-            let u = vals[(m + 2) % vals.len()];
-            acc += u;
+            let (s, e) = h_polar(h_mix(b, vals[m.min(vals.len() - 1)]), h_polar(vals[vals.len() - 1 - m], b).1);
+            let t = (std::f64::consts::PI.signum() * s).tanh().cosh();
+            acc += e;
+            acc += t;
         }
         _ => {
-            let t: f64 = {
-                let b = b + (f64::round(vals[m] / c.hypot(1.0) * 1.5) + m as f64 * c);
-                let ws = [0.0_f64; 2];
-                b + ws[1]
-            };
-            let q: f64 = if (m as f64 % 1.5) > 0.1 {
-                let (s, e) = h_polar(h_mix(b, vals[m.min(vals.len() - 1)]), h_polar(vals[vals.len() - 1 - m], c).1);
-                vals[m % vals.len()] + s + e
-            } else {
-                let zs = [t - vals[m.min(vals.len() - 1)], vals[(m + 3) % vals.len()], f64::tan(c.sin()), f64::cbrt(t.tanh().exp())];
-                f64::trunc(std::f64::consts::PI.tanh().exp().recip() * 1.5) + (1.5 + zs[zs.len() - 1 - m].cos()).log2()
-            };
-            acc += t;
-            acc += q;
+            let z: f64 = h_pow(h_norm2([m as f64, vals[(m + 3) % vals.len()]]), 3);
+            acc += z;
         }
     }
-    f64::cbrt(b.sin() - 2.0) * (std::f64::consts::PI.tanh() * 0.9).asin() + c + vals[2] + acc
+    b + c + acc
 }
 
 fn f0862_t(tr: &Trace, c: f64, vals: &[f64], m: usize, b: f64) -> f64 {
@@ -6231,46 +6155,42 @@ fn f0862_t(tr: &Trace, c: f64, vals: &[f64], m: usize, b: f64) -> f64 {
                 0 => {
                     for &t in vals.iter() {
                         for j in 0..m {
-                            let t = t * h_scale3(&[c.cos().exp_m1(), m as f64 / c.tanh().exp(), tr.abs(c)], -vals[vals.len() - 1 - j])[j];
+                            let t = h_scale3(&[c.cos(), vals[j] / (1.5 + (j as f64).cos()), h_pow(vals[j], j)], tr.rem(core::f64::consts::E, 1.5 + b.cos()))[j];
                             acc += t;
                         }
-                        if tr.b((0.3 + t) > f64::powi(m as f64, 1)) {
-                            continue;
+                        if tr.b(m > 0) {
+                            return tr.trunc(tr.max(c, b) * 1.5) + c.to_radians();
                         }
+                        acc += t;
                     }
-                    (1.5 + b.sin().exp_m1().tanh()).sqrt()
+                    tr.signum((m as f64) as f64) * ((m as f64).cos() * 0.9).acos()
                 }
                 1 | 2 => {
-                    b * 0.9
+                    let u = vals[(m + 2) % vals.len()];
+                    b.tanh().sinh().to_radians() + u
                 }
                 _ => {
-                    m as f64 + (m as f64).tanh().exp2()
+                    let p: f64 = {
+                        let tup: (f64, f64) = (tr.min(vals[m + 1], b), 1.5);
+                        tup.0
+                    };
+                    (tr.abs((m as f64).atan2(1.5 + p.tanh())) + 0.5).log(2.5 + core::f64::consts::E.tanh().cosh().sin())
                 }
             };
             acc += u;
         }
         3..=5 => {
-            let u = vals[(m + 2) % vals.len()];
-            acc += u;
+            let (s, e) = h_polar(h_mix(b, vals[m.min(vals.len() - 1)]), h_polar(vals[vals.len() - 1 - m], b).1);
+            let t = (tr.signum(std::f64::consts::PI) * s).tanh().cosh();
+            acc += e;
+            acc += t;
         }
         _ => {
-            let t: f64 = {
-                let b = b + (tr.round(vals[m] / c.hypot(1.0) * 1.5) + m as f64 * c);
-                let ws = [0.0_f64; 2];
-                b + ws[1]
-            };
-            let q: f64 = if tr.b((tr.rem(m as f64, 1.5)) > 0.1) {
-                let (s, e) = h_polar(h_mix(b, vals[m.min(vals.len() - 1)]), h_polar(vals[vals.len() - 1 - m], c).1);
-                vals[m % vals.len()] + s + e
-            } else {
-                let zs = [t - vals[m.min(vals.len() - 1)], vals[(m + 3) % vals.len()], f64::tan(c.sin()), f64::cbrt(t.tanh().exp())];
-                tr.trunc(std::f64::consts::PI.tanh().exp().recip() * 1.5) + (1.5 + zs[zs.len() - 1 - m].cos()).log2()
-            };
-            acc += t;
-            acc += q;
+            let z: f64 = h_pow(h_norm2([m as f64, vals[(m + 3) % vals.len()]]), 3);
+            acc += z;
         }
     }
-    f64::cbrt(b.sin() - 2.0) * (std::f64::consts::PI.tanh() * 0.9).asin() + c + vals[2] + acc
+    b + c + acc
 }
 
 const CASE_F0862: Case = case!(f0862, f0862_t, f0862_grad, f0862_pullback, f0862_grad_into,
@@ -6281,55 +6201,53 @@ const CASE_F0862: Case = case!(f0862, f0862_t, f0862_grad, f0862_pullback, f0862
 fn f0863(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if (-0.5 * std::f64::consts::PI) > 1.2 {
-        let mut u: f64 = if vals[((vals[(((vals[2].tanh().to_degrees() * 0.02).tanh().abs() * 2.9).floor() as usize) % vals.len()].mul_add(vals[0], vals[2]).sin().abs() * 2.9).floor() as usize) % vals.len()].tanh().exp().log(3.0) <= -vals[1] {
-            (0.5 * vals[0]).clamp(-0.5, 0.8)
+        let u: f64 = if vals[((vals[(((f64::ceil(vals[2] * 1.5) + vals[0]).sin().abs() * 2.9).floor() as usize) % vals.len()].atan2(vals[2].sin() - 1.5).tanh().abs() * 2.9).floor() as usize) % vals.len()].mul_add(vals[1], vals[1]) >= -1.5 {
+            for l in 0..4 {
+                let s = -(vals[l % 3] / (1.5 + vals[l % vals.len()].cos()));
+                acc += s;
+            }
+            vals[2].max(vals[2] * 0.5) + h_cumsum(vals)[1]
         } else {
-            (vals[1].abs() + 0.5).log2().cos()
+            (1.5 + vals[1].tanh()).recip().tanh()
         };
-        for _ in 0..vals.len() {
-            let mut it: usize = 0;
-            let mut t: f64 = loop {
-                it += 1;
-                if it > 2 {
-                    break u;
-                }
-                u *= (0.2 + u.tanh().sinh()).sin();
-            };
-            t += -1.5;
-            acc += t;
-        }
-        let hs = [0.0_f64; 3];
-        acc += u;
-        acc += hs[2];
+        let mut z = -(u + vals[1]);
+        z = h_mix(z, (vals[2] * 1.5).ceil() * 0.3);
+        acc += z;
+    } else if vals[1].cos().exp_m1() > 0.9 {
+        let r = vals[1];
+        acc += r;
+    } else {
+        let buf: [f64; 3] = [0.0; 3];
+        let y = (buf[(((vals[0].tanh() * 0.9).asin().cos().abs() * 2.9).floor() as usize) % buf.len()].abs() + 0.5).recip().to_radians();
+        acc += y;
     }
-    -(-vals[((vals[1].cos().exp().tanh().abs() * 2.9).floor() as usize) % vals.len()]) + acc
+    0.3 + core::f64::consts::E + vals[0].sin().to_degrees() * 0.02 + acc
 }
 
 fn f0863_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((-0.5 * std::f64::consts::PI) > 1.2) {
-        let mut u: f64 = if tr.b(vals[(tr.floor(vals[(tr.floor((vals[2].tanh().to_degrees() * 0.02).tanh().abs() * 2.9) as usize) % vals.len()].mul_add(vals[0], vals[2]).sin().abs() * 2.9) as usize) % vals.len()].tanh().exp().log(3.0) <= -vals[1]) {
-            tr.clamp(0.5 * vals[0], -0.5, 0.8)
+        let u: f64 = if tr.b(vals[(tr.floor(tr.atan2(vals[(tr.floor((tr.ceil(vals[2] * 1.5) + vals[0]).sin().abs() * 2.9) as usize) % vals.len()], vals[2].sin() - 1.5).tanh().abs() * 2.9) as usize) % vals.len()].mul_add(vals[1], vals[1]) >= -1.5) {
+            for l in 0..4 {
+                let s = -(vals[l % 3] / (1.5 + vals[l % vals.len()].cos()));
+                acc += s;
+            }
+            tr.max(vals[2], vals[2] * 0.5) + h_cumsum(vals)[1]
         } else {
-            (tr.abs(vals[1]) + 0.5).log2().cos()
+            (1.5 + vals[1].tanh()).recip().tanh()
         };
-        for _ in 0..vals.len() {
-            let mut it: usize = 0;
-            let mut t: f64 = loop {
-                it += 1;
-                if tr.b(it > 2) {
-                    break u;
-                }
-                u *= (0.2 + u.tanh().sinh()).sin();
-            };
-            t += -1.5;
-            acc += t;
-        }
-        let hs = [0.0_f64; 3];
-        acc += u;
-        acc += hs[2];
+        let mut z = -(u + vals[1]);
+        z = h_mix(z, tr.ceil(vals[2] * 1.5) * 0.3);
+        acc += z;
+    } else if tr.b(vals[1].cos().exp_m1() > 0.9) {
+        let r = vals[1];
+        acc += r;
+    } else {
+        let buf: [f64; 3] = [0.0; 3];
+        let y = (tr.abs(buf[(tr.floor((vals[0].tanh() * 0.9).asin().cos().abs() * 2.9) as usize) % buf.len()]) + 0.5).recip().to_radians();
+        acc += y;
     }
-    -(-vals[(tr.floor(vals[1].cos().exp().tanh().abs() * 2.9) as usize) % vals.len()]) + acc
+    0.3 + core::f64::consts::E + vals[0].sin().to_degrees() * 0.02 + acc
 }
 
 const CASE_F0863: Case = case!(f0863, f0863_t, f0863_grad, f0863_pullback, f0863_grad_into,
@@ -6338,45 +6256,25 @@ const CASE_F0863: Case = case!(f0863, f0863_t, f0863_grad, f0863_pullback, f0863
 
 #[differentiate]
 fn f0864(c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = c.cos().tan().tanh().cosh();
-    let mut u: f64 = if (s - std::f64::consts::PI) >= (s as f64) {
-        s.cos().sin()
-    } else {
-        for _ in 0..3 {
-            let c = c - s.tanh().cosh() * -c;
-            acc += c;
-        }
-        s / (1.5 + (s + c).cos())
-    };
-    let z: f64 = if ((core::f64::consts::E * 1.5).floor() * 0.3) < u {
-        u = u.sin() + u.tanh().sinh();
-        (std::f64::consts::PI + 0.1) / ((c as f64).abs() + 0.5)
-    } else {
-        s * core::f64::consts::E / (1.5 + s.tanh())
-    };
-    s + s / (1.0 + u * u) + z + acc
+    let s = f64::exp(c.to_radians().tanh());
+    let mut hs: [f64; 4] = [0.0; 4];
+    if (hs[1] + s) <= hs[((f64::ln(hs[2].hypot(1.0)).cos().abs() * 2.9).floor() as usize) % hs.len()] {
+        let ws = [[0.0_f64; 2]; 3];
+        hs[(((c * std::f64::consts::PI).sin().abs() * 2.9).floor() as usize) % 4] += s / (1.5 + (s + c).cos());
+        hs[1] = ws[2][0].mul_add(s, 0.7).atan();
+    }
+    (std::f64::consts::PI + hs[2]) / (1.5 + s.atan2(2.0 + hs[0].sin()).tanh())
 }
 
 fn f0864_t(tr: &Trace, c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let s = c.cos().tan().tanh().cosh();
-    let mut u: f64 = if tr.b((s - std::f64::consts::PI) >= (s as f64)) {
-        s.cos().sin()
-    } else {
-        for _ in 0..3 {
-            let c = c - s.tanh().cosh() * -c;
-            acc += c;
-        }
-        s / (1.5 + (s + c).cos())
-    };
-    let z: f64 = if tr.b((tr.floor(core::f64::consts::E * 1.5) * 0.3) < u) {
-        u = u.sin() + u.tanh().sinh();
-        (std::f64::consts::PI + 0.1) / (tr.abs(c as f64) + 0.5)
-    } else {
-        s * core::f64::consts::E / (1.5 + s.tanh())
-    };
-    s + s / (1.0 + u * u) + z + acc
+    let s = f64::exp(c.to_radians().tanh());
+    let mut hs: [f64; 4] = [0.0; 4];
+    if tr.b((hs[1] + s) <= hs[(tr.floor(f64::ln(hs[2].hypot(1.0)).cos().abs() * 2.9) as usize) % hs.len()]) {
+        let ws = [[0.0_f64; 2]; 3];
+        hs[(tr.floor((c * std::f64::consts::PI).sin().abs() * 2.9) as usize) % 4] += s / (1.5 + (s + c).cos());
+        hs[1] = ws[2][0].mul_add(s, 0.7).atan();
+    }
+    (std::f64::consts::PI + hs[2]) / (1.5 + s.atan2(2.0 + hs[0].sin()).tanh())
 }
 
 const CASE_F0864: Case = case!(f0864, f0864_t, f0864_grad, f0864_pullback, f0864_grad_into,
@@ -6385,45 +6283,51 @@ const CASE_F0864: Case = case!(f0864, f0864_t, f0864_grad, f0864_pullback, f0864
 
 #[differentiate]
 fn f0865(x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut x = x - h_leaky(std::f64::consts::PI);
-    x *= x.cos().tanh().tan().tanh();
-    let mut late1: f64;
-    if (x * 0.1) >= 0.1 {
-        late1 = 0.1 / (1.0 + x * x) + x.cos().cosh();
-    } else {
-        late1 = x;
+    x *= (1.5 + x.tanh().exp2().cos()).log(2.5 + x.sin()).sin();
+    let mut q = h_mix(std::f64::consts::PI * 0.1, core::f64::consts::E);
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if step > 3 {
+            break;
+        }
+        for _ in 0..3 {
+            let y: f64 = if x >= q.max(x) {
+                (x * 1.5).trunc() * 0.3 + q as f64
+            } else {
+                f64::ln_1p(1.5 + q.cos()).max(x.mul_add(core::f64::consts::E, q))
+            };
+            acc += y;
+        }
     }
-    for ii in 0..4 {
-        let z: f64 = if x.cos() < (2.0 + (ii as f64).sin()).log10() {
-            (f64::log10(1.5 + late1.cos()).cos() * 0.9).acos()
-        } else {
-            let tmp = [x, late1, late1.sin(), -late1];
-            tmp[tmp.len() - 1 - ii] * late1 * (late1.tanh() * 0.9).acos()
-        };
-        late1 %= 1.5 + (h_pow(z, ii).signum() * (z - x)).cos();
-    }
-    x + late1
+    (q, x) = (x, q * (step as f64).cos().exp());
+    q * step as f64 * ((step as f64 * 1.5).ceil() + q) + x + acc
 }
 
 fn f0865_t(tr: &Trace, x: f64) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut x = x - h_leaky_t(tr, std::f64::consts::PI);
-    x *= x.cos().tanh().tan().tanh();
-    let mut late1: f64;
-    if tr.b((x * 0.1) >= 0.1) {
-        late1 = 0.1 / (1.0 + x * x) + x.cos().cosh();
-    } else {
-        late1 = x;
+    x *= (1.5 + x.tanh().exp2().cos()).log(2.5 + x.sin()).sin();
+    let mut q = h_mix(std::f64::consts::PI * 0.1, core::f64::consts::E);
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if tr.b(step > 3) {
+            break;
+        }
+        for _ in 0..3 {
+            let y: f64 = if tr.b(x >= tr.max(q, x)) {
+                tr.trunc(x * 1.5) * 0.3 + q as f64
+            } else {
+                tr.max(f64::ln_1p(1.5 + q.cos()), x.mul_add(core::f64::consts::E, q))
+            };
+            acc += y;
+        }
     }
-    for ii in 0..4 {
-        let z: f64 = if tr.b(x.cos() < (2.0 + (ii as f64).sin()).log10()) {
-            (f64::log10(1.5 + late1.cos()).cos() * 0.9).acos()
-        } else {
-            let tmp = [x, late1, late1.sin(), -late1];
-            tmp[tmp.len() - 1 - ii] * late1 * (late1.tanh() * 0.9).acos()
-        };
-        late1 = tr.rem(late1, 1.5 + (tr.signum(h_pow(z, ii)) * (z - x)).cos());
-    }
-    x + late1
+    (q, x) = (x, q * (step as f64).cos().exp());
+    q * step as f64 * (tr.ceil(step as f64 * 1.5) + q) + x + acc
 }
 
 const CASE_F0865: Case = case!(f0865, f0865_t, f0865_grad, f0865_pullback, f0865_grad_into,
@@ -6432,45 +6336,29 @@ const CASE_F0865: Case = case!(f0865, f0865_t, f0865_grad, f0865_pullback, f0865
 
 #[differentiate]
 fn f0866(ts: &[f64; 4]) -> f64 {
-    let mut xs = ts.to_vec();
-    let r: f64 = xs[1].cos() * (xs[2] - ts[3]);
-    let late1: f64;
-    if ts[1] >= f64::tan(r.tanh()) {
-        late1 = -(xs[0] % (1.5 + ts[1].cos()));
-    } else {
-        late1 = ((ts[3] + r) * 1.5).ceil() + r;
-    }
-    let mut b = 1.5 * std::f64::consts::PI + xs[0];
-    if r.atan2(r.sin() - 1.5) <= b {
-        b -= h_mix(late1, b.sin());
-        xs[3] /= late1.hypot(1.0);
-    } else if xs[3] >= -0.5 {
-        for _ in (0..xs.len()).rev() {
-            b = b * 0.5 + late1;
-        }
-    }
-    b as f64 * ts[3] + xs[3] + late1
+    let xs = ts.to_vec();
+    let v = xs[((((ts[3] * 1.5).floor() * 0.3).sin().abs() * 2.9).floor() as usize) % xs.len()].hypot(1.0).ln_1p() * ((ts[3] * 1.5).floor() + ts[1]);
+    let mut v = v + v.tanh().exp().powf(2.5).sin().sinh();
+    let mut t = v;
+    let zs = [-1.5 * v, ts[0] / (xs[1].abs() + 0.5), std::f64::consts::PI * xs[0]];
+    v -= (v - 0.7).atan2(1.5 + (t as f64).tanh());
+    v -= h_mix(t, v.tanh().exp().sqrt());
+    (t, v) = (v, t * std::f64::consts::PI);
+    let res = h_cumsum(ts);
+    -v + f64::log2(1.5 + std::f64::consts::PI.cos()) + t + zs[2] + res[3]
 }
 
 fn f0866_t(tr: &Trace, ts: &[f64; 4]) -> f64 {
-    let mut xs = ts.to_vec();
-    let r: f64 = xs[1].cos() * (xs[2] - ts[3]);
-    let late1: f64;
-    if tr.b(ts[1] >= f64::tan(r.tanh())) {
-        late1 = -(tr.rem(xs[0], 1.5 + ts[1].cos()));
-    } else {
-        late1 = tr.ceil((ts[3] + r) * 1.5) + r;
-    }
-    let mut b = 1.5 * std::f64::consts::PI + xs[0];
-    if tr.b(tr.atan2(r, r.sin() - 1.5) <= b) {
-        b -= h_mix(late1, b.sin());
-        xs[3] /= late1.hypot(1.0);
-    } else if tr.b(xs[3] >= -0.5) {
-        for _ in (0..xs.len()).rev() {
-            b = b * 0.5 + late1;
-        }
-    }
-    b as f64 * ts[3] + xs[3] + late1
+    let xs = ts.to_vec();
+    let v = xs[(tr.floor((tr.floor(ts[3] * 1.5) * 0.3).sin().abs() * 2.9) as usize) % xs.len()].hypot(1.0).ln_1p() * (tr.floor(ts[3] * 1.5) + ts[1]);
+    let mut v = v + v.tanh().exp().powf(2.5).sin().sinh();
+    let mut t = v;
+    let zs = [-1.5 * v, ts[0] / (tr.abs(xs[1]) + 0.5), std::f64::consts::PI * xs[0]];
+    v -= (v - 0.7).atan2(1.5 + (t as f64).tanh());
+    v -= h_mix(t, v.tanh().exp().sqrt());
+    (t, v) = (v, t * std::f64::consts::PI);
+    let res = h_cumsum(ts);
+    -v + f64::log2(1.5 + std::f64::consts::PI.cos()) + t + zs[2] + res[3]
 }
 
 const CASE_F0866: Case = case!(f0866, f0866_t, f0866_grad, f0866_pullback, f0866_grad_into,
@@ -6479,102 +6367,90 @@ const CASE_F0866: Case = case!(f0866, f0866_t, f0866_grad, f0866_pullback, f0866
 
 #[differentiate(wrt(rows, y))]
 fn f0867(b: f64, rows: &[[f64; 2]], y: f64, pw: i32) -> f64 {
-    let mut v = (rows[2][1] * 1.5).round() + pw as f64;
-    let y: f64 = y - (core::f64::consts::E.tanh().tan().cos() * 0.9).asin();
-    let t = h_polar(y / (1.0 + v * v), -rows[0][0]).0;
-    v = v.cos() + f64::tanh(pw as f64);
-    let c: f64 = f64::signum(f64::hypot(y, t.abs() + 0.5)) * (t + core::f64::consts::E);
-    let u = f64::exp_m1(t.tanh()) + rows[2][0].tanh().exp().sqrt();
-    if (0.9 + std::f64::consts::PI) >= -0.5 {
-        return b;
-    }
-    h_norm2([-b, u]) + v + c
+    let mut r: f64 = rows[2][1].clamp(b - 0.5, b + 0.5);
+    let c: f64 = if pw < 3 {
+        r %= 1.0 + r * r;
+        rows[1][(((r + y).tanh().abs() * 2.9).floor() as usize) % 2]
+    } else {
+        let ws = [[0.0_f64; 3]; 2];
+        (pw as f64).min(b) / (2.0 + f64::sin(pw as f64).sin()) + ws[1][0]
+    };
+    let u = f64::abs(r.clamp(r - 0.5, r + 0.5));
+    let c = c - pw as f64;
+    let ws: [f64; 3] = [0.0; 3];
+    ws[0].tanh().exp().recip().min(ws[2]) + y + u + c
 }
 
 fn f0867_t(tr: &Trace, b: f64, rows: &[[f64; 2]], y: f64, pw: i32) -> f64 {
-    let mut v = tr.round(rows[2][1] * 1.5) + pw as f64;
-    let y: f64 = y - (core::f64::consts::E.tanh().tan().cos() * 0.9).asin();
-    let t = h_polar(y / (1.0 + v * v), -rows[0][0]).0;
-    v = v.cos() + f64::tanh(pw as f64);
-    let c: f64 = tr.signum(f64::hypot(y, tr.abs(t) + 0.5)) * (t + core::f64::consts::E);
-    let u = f64::exp_m1(t.tanh()) + rows[2][0].tanh().exp().sqrt();
-    if tr.b((0.9 + std::f64::consts::PI) >= -0.5) {
-        return b;
-    }
-    h_norm2([-b, u]) + v + c
+    let mut r: f64 = tr.clamp(rows[2][1], b - 0.5, b + 0.5);
+    let c: f64 = if tr.b(pw < 3) {
+        r = tr.rem(r, 1.0 + r * r);
+        rows[1][(tr.floor((r + y).tanh().abs() * 2.9) as usize) % 2]
+    } else {
+        let ws = [[0.0_f64; 3]; 2];
+        tr.min(pw as f64, b) / (2.0 + f64::sin(pw as f64).sin()) + ws[1][0]
+    };
+    let u = tr.abs(tr.clamp(r, r - 0.5, r + 0.5));
+    let c = c - pw as f64;
+    let ws: [f64; 3] = [0.0; 3];
+    tr.min(ws[0].tanh().exp().recip(), ws[2]) + y + u + c
 }
 
 const CASE_F0867: Case = case!(f0867, f0867_t, f0867_grad, f0867_pullback, f0867_grad_into,
-    n: 8, active: [false, true, true, true, true, true, true, true], ints: [[3], [1], [1], [1]],
+    n: 8, active: [false, true, true, true, true, true, true, true], ints: [[3], [0], [2], [1]],
     |p, k| (p[0], &p[1..7].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), p[7], k[0] as i32));
 
 #[differentiate]
 fn f0868(x: f64, x1: f64, pts: &[[f64; 2]], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (2.0 + x.sin()).recip() <= 0.7 {
-        for z in vals.iter() {
+    if (x.tanh() * 0.9).acos() <= 0.7 {
+        'outer: for z in vals.iter() {
             let late1: f64;
-            if x1.tanh().exp().ln() <= 0.3 {
-                late1 = f64::powf(x.atan2(1.0 + x1 * x1).abs() + 0.5, z.tanh() * 1.5);
+            if x1.sin() <= (x * x1) {
+                for j in 0..3 {
+                    if j < 2 {
+                        break 'outer;
+                    }
+                }
+                late1 = (1.5 + x.tanh()).sqrt() * h_mix(*z, x1);
             } else {
-                let buf = [[0.0_f64; 3]; 1];
-                late1 = x;
-                acc += buf[0][0];
+                let pair = (x1 / (1.0 + x1 * x1), -std::f64::consts::PI);
+                late1 = h_dot(vals, vals);
+                acc += pair.1;
             }
             acc += *z;
             acc += late1;
         }
-        let g: f64 = (1.5 + x.sin().cos()).log(2.5 + (x1 / (1.0 + x * x)).sin());
-        acc += g;
-    } else if h_dot(vals, vals) >= (x / (2.0 + x.sin())) {
-        let mut round: usize = 0;
-        while round < 3 && pts[0][0] > x1 {
-            round += 1;
-            let mut p = pts[0][round % 2];
-            p += p - x1.abs();
-            acc += p;
-        }
-        let buf = [0.0_f64; 4];
-        acc += buf[3];
-    } else {
-        let w = x1.atan() * (-0.5 + x1);
-        acc += w;
+        let b = h_mix(x1, 2.0).sin();
+        acc += b;
     }
-    (h_nested(vals[(((-x).sin().abs() * 2.9).floor() as usize) % vals.len()], vals) * 1.5).floor() + h_scale3(&[x1, x1, vals[1]], x1)[1] + pts[0][0] + acc
+    h_leaky(-x1) + pts[0][0] + vals[2] + acc
 }
 
 fn f0868_t(tr: &Trace, x: f64, x1: f64, pts: &[[f64; 2]], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((2.0 + x.sin()).recip() <= 0.7) {
-        for z in vals.iter() {
+    if tr.b((x.tanh() * 0.9).acos() <= 0.7) {
+        'outer: for z in vals.iter() {
             let late1: f64;
-            if tr.b(x1.tanh().exp().ln() <= 0.3) {
-                late1 = f64::powf(tr.abs(x.atan2(1.0 + x1 * x1)) + 0.5, z.tanh() * 1.5);
+            if tr.b(x1.sin() <= (x * x1)) {
+                for j in 0..3 {
+                    if tr.b(j < 2) {
+                        break 'outer;
+                    }
+                }
+                late1 = (1.5 + x.tanh()).sqrt() * h_mix(*z, x1);
             } else {
-                let buf = [[0.0_f64; 3]; 1];
-                late1 = x;
-                acc += buf[0][0];
+                let pair = (x1 / (1.0 + x1 * x1), -std::f64::consts::PI);
+                late1 = h_dot(vals, vals);
+                acc += pair.1;
             }
             acc += *z;
             acc += late1;
         }
-        let g: f64 = (1.5 + x.sin().cos()).log(2.5 + (x1 / (1.0 + x * x)).sin());
-        acc += g;
-    } else if tr.b(h_dot(vals, vals) >= (x / (2.0 + x.sin()))) {
-        let mut round: usize = 0;
-        while tr.b(round < 3 && pts[0][0] > x1) {
-            round += 1;
-            let mut p = pts[0][round % 2];
-            p += p - tr.abs(x1);
-            acc += p;
-        }
-        let buf = [0.0_f64; 4];
-        acc += buf[3];
-    } else {
-        let w = x1.atan() * (-0.5 + x1);
-        acc += w;
+        let b = h_mix(x1, 2.0).sin();
+        acc += b;
     }
-    tr.floor(h_nested(vals[(tr.floor((-x).sin().abs() * 2.9) as usize) % vals.len()], vals) * 1.5) + h_scale3(&[x1, x1, vals[1]], x1)[1] + pts[0][0] + acc
+    h_leaky_t(tr, -x1) + pts[0][0] + vals[2] + acc
 }
 
 const CASE_F0868: Case = case!(f0868, f0868_t, f0868_grad, f0868_pullback, f0868_grad_into,
@@ -6592,17 +6468,17 @@ fn f0869(ws: &[f64], n: usize) -> f64 {
                 break;
             }
             let mut d: f64 = ws[n];
-            d -= (d - ws[step]).hypot(1.5 + (-1.5 / (1.5 + d.tanh())).cos());
+            d -= (d - ws[step]).atan();
             acc += d;
         }
-        ws[(step * 2 + 1) % ws.len()].tanh().exp_m1() / (2.0 + ws[step.min(ws.len() - 1)].cos().sin())
+        -(-1.5 + n as f64)
     } else {
-        let p = -1.5 + h_leaky(ws[n]);
-        h_dot(ws, ws) - (n as f64 + p)
+        (2.5 / (1.5 + ws[n.min(ws.len() - 1)].tanh())).max(ws[n % ws.len()].to_radians())
     };
-    let tmp = [0.0_f64; 4];
-    s = s * 0.5 + 1.2;
-    n as f64 + s + tmp[3] + acc
+    let pair = h_polar((n as f64).sin().exp2(), f64::exp2(ws[n % ws.len()].tanh()));
+    let pt = h_polar(ws[(n + 1) % ws.len()] - n as f64, ws[n % ws.len()].cos().exp_m1());
+    s *= (0.1 - s).mul_add(s, (ws[ws.len() - 1 - n].tanh() * 0.9).atanh()).tanh();
+    f64::exp_m1(s.cos()) - s * n as f64 + pair.1 + pt.1 + acc
 }
 
 fn f0869_t(tr: &Trace, ws: &[f64], n: usize) -> f64 {
@@ -6615,74 +6491,66 @@ fn f0869_t(tr: &Trace, ws: &[f64], n: usize) -> f64 {
                 break;
             }
             let mut d: f64 = ws[n];
-            d -= (d - ws[step]).hypot(1.5 + (-1.5 / (1.5 + d.tanh())).cos());
+            d -= (d - ws[step]).atan();
             acc += d;
         }
-        ws[(step * 2 + 1) % ws.len()].tanh().exp_m1() / (2.0 + ws[step.min(ws.len() - 1)].cos().sin())
+        -(-1.5 + n as f64)
     } else {
-        let p = -1.5 + h_leaky_t(tr, ws[n]);
-        h_dot(ws, ws) - (n as f64 + p)
+        tr.max(2.5 / (1.5 + ws[n.min(ws.len() - 1)].tanh()), ws[n % ws.len()].to_radians())
     };
-    let tmp = [0.0_f64; 4];
-    s = s * 0.5 + 1.2;
-    n as f64 + s + tmp[3] + acc
+    let pair = h_polar((n as f64).sin().exp2(), f64::exp2(ws[n % ws.len()].tanh()));
+    let pt = h_polar(ws[(n + 1) % ws.len()] - n as f64, ws[n % ws.len()].cos().exp_m1());
+    s *= (0.1 - s).mul_add(s, (ws[ws.len() - 1 - n].tanh() * 0.9).atanh()).tanh();
+    f64::exp_m1(s.cos()) - s * n as f64 + pair.1 + pt.1 + acc
 }
 
 const CASE_F0869: Case = case!(f0869, f0869_t, f0869_grad, f0869_pullback, f0869_grad_into,
-    n: 3, active: [true, true, true], ints: [[2], [1], [2], [1]],
+    n: 3, active: [true, true, true], ints: [[2], [0], [2], [1]],
     |p, k| (&p[0..3], k[0]));
 
 #[differentiate(wrt(ws, rows))]
 fn f0870(ws: &[f64], rows: &[[f64; 2]], k: usize, mat: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s: f64 = if (ws[(k * 2 + 1) % ws.len()] + mat[0][(k * 2 + 1) % 3]) >= 0.5 {
-        (1.5 + mat[0][(k + 1) % 3].mul_add(k as f64, ws[1]).tanh()).log10()
+    let mut s: f64 = if ws[k % ws.len()].cos().tan() > 0.1 && k % 2 == 0 {
+        2.5_f64.powf(mat[0][(k + 1) % 3].sin()) * (mat[0][(k + 2) % 3] / (k as f64).hypot(1.0))
     } else {
-        k as f64
+        std::f64::consts::PI.mul_add(mat[0][(k * 2 + 1) % 3], mat[0][k.min(3 - 1)]).mul_add(2.5 / rows[k % rows.len()][0].tanh().exp(), k as f64 + rows[(k * 2 + 1) % rows.len()][(k + 3) % 2])
     };
-    let mut step: usize = 0;
-    while step < k {
-        step += 1;
-        let res = h_cumsum(ws);
-        let mut it: usize = 0;
-        while it < 1 {
-            it += 1;
-            let s = s * (s + core::f64::consts::E).max(std::f64::consts::PI.clamp(s - 0.5, s + 0.5));
-            acc += s;
+    let w: f64 = {
+        s = s * ((s * 1.5).trunc() * 0.3).cos();
+        for line in rows.iter() {
+            acc += h_norm2(*line) * (k as f64).atan2(s.sin() - 1.5);
         }
-        acc += res[1];
-    }
-    let res = h_cumsum(ws);
-    s = s * 0.5 + s;
-    h_mix(s, s).to_radians() + rows[1][0] + res[1] + acc
+        h_leaky(s) - (s + std::f64::consts::PI)
+    };
+    s %= 2.0 + (-(w + 0.1)).sin();
+    let z = (w as f64).mul_add(f64::asinh(s), h_pow(k as f64, 2));
+    let u = ws[(k * 2 + 1) % ws.len()];
+    rows[(k + 1) % rows.len()][k.min(2 - 1)] - z - (u.sin() * 0.9).asin() + acc
 }
 
 fn f0870_t(tr: &Trace, ws: &[f64], rows: &[[f64; 2]], k: usize, mat: &[[f64; 3]; 1]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut s: f64 = if tr.b((ws[(k * 2 + 1) % ws.len()] + mat[0][(k * 2 + 1) % 3]) >= 0.5) {
-        (1.5 + mat[0][(k + 1) % 3].mul_add(k as f64, ws[1]).tanh()).log10()
+    let mut s: f64 = if tr.b(ws[k % ws.len()].cos().tan() > 0.1 && k % 2 == 0) {
+        2.5_f64.powf(mat[0][(k + 1) % 3].sin()) * (mat[0][(k + 2) % 3] / (k as f64).hypot(1.0))
     } else {
-        k as f64
+        std::f64::consts::PI.mul_add(mat[0][(k * 2 + 1) % 3], mat[0][k.min(3 - 1)]).mul_add(2.5 / rows[k % rows.len()][0].tanh().exp(), k as f64 + rows[(k * 2 + 1) % rows.len()][(k + 3) % 2])
     };
-    let mut step: usize = 0;
-    while tr.b(step < k) {
-        step += 1;
-        let res = h_cumsum(ws);
-        let mut it: usize = 0;
-        while tr.b(it < 1) {
-            it += 1;
-            let s = s * tr.max(s + core::f64::consts::E, tr.clamp(std::f64::consts::PI, s - 0.5, s + 0.5));
-            acc += s;
+    let w: f64 = {
+        s = s * (tr.trunc(s * 1.5) * 0.3).cos();
+        for line in rows.iter() {
+            acc += h_norm2(*line) * tr.atan2(k as f64, s.sin() - 1.5);
         }
-        acc += res[1];
-    }
-    let res = h_cumsum(ws);
-    s = s * 0.5 + s;
-    h_mix(s, s).to_radians() + rows[1][0] + res[1] + acc
+        h_leaky_t(tr, s) - (s + std::f64::consts::PI)
+    };
+    s = tr.rem(s, 2.0 + (-(w + 0.1)).sin());
+    let z = (w as f64).mul_add(f64::asinh(s), h_pow(k as f64, 2));
+    let u = ws[(k * 2 + 1) % ws.len()];
+    rows[(k + 1) % rows.len()][k.min(2 - 1)] - z - (u.sin() * 0.9).asin() + acc
 }
 
 const CASE_F0870: Case = case!(f0870, f0870_t, f0870_grad, f0870_pullback, f0870_grad_into,
-    n: 9, active: [true, true, true, true, true, true, false, false, false], ints: [[4], [0], [4], [1]],
+    n: 9, active: [true, true, true, true, true, true, false, false, false], ints: [[4], [1], [1], [4]],
     |p, k| (&p[0..2], &p[2..6].chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(), k[0], &arr2(&p[6..9])));
 
 #[differentiate]
@@ -6693,11 +6561,11 @@ fn f0871(a: f64, k: usize, mut c: f64) -> f64 {
         }
     }
     let p: f64 = if (a - c) <= 0.1 {
-        a.tanh().exp().powi(-2)
+        a.tanh().sinh().sin().to_degrees() * 0.02
     } else {
-        a * c + (a.tanh() - 2.0).cbrt()
+        a * c + -a
     };
-    h_scale3(&[1.5 * p, std::f64::consts::PI * core::f64::consts::E, h_norm2([a, a])], p / (2.0 + c.sin()))[(k + 2) % 3]
+    (a.sin() * 1.5).trunc() + (std::f64::consts::PI + core::f64::consts::E) + k as f64 * 0.5 + p
 }
 
 fn f0871_t(tr: &Trace, a: f64, k: usize, mut c: f64) -> f64 {
@@ -6707,15 +6575,15 @@ fn f0871_t(tr: &Trace, a: f64, k: usize, mut c: f64) -> f64 {
         }
     }
     let p: f64 = if tr.b((a - c) <= 0.1) {
-        a.tanh().exp().powi(-2)
+        a.tanh().sinh().sin().to_degrees() * 0.02
     } else {
-        a * c + (a.tanh() - 2.0).cbrt()
+        a * c + -a
     };
-    h_scale3(&[1.5 * p, std::f64::consts::PI * core::f64::consts::E, h_norm2([a, a])], p / (2.0 + c.sin()))[(k + 2) % 3]
+    tr.trunc(a.sin() * 1.5) + (std::f64::consts::PI + core::f64::consts::E) + k as f64 * 0.5 + p
 }
 
 const CASE_F0871: Case = case!(f0871, f0871_t, f0871_grad, f0871_pullback, f0871_grad_into,
-    n: 2, active: [true, true], ints: [[3], [1], [1], [1]],
+    n: 2, active: [true, true], ints: [[3], [1], [3], [2]],
     |p, k| (p[0], k[0], p[1]));
 
 #[differentiate(wrt(a))]
@@ -6724,25 +6592,25 @@ fn f0872(b: f64, vals: &[f64], hs: Vec<f64>, a: f64) -> f64 {
     let u: f64 = {
         let p = h_cumsum(&hs)[1];
         let q: f64 = {
-            let q = a;
+            let q = (a.sin() * 0.9).asin();
             p + q
         };
-        hs[0].tanh().exp().powi(-2) - (vals[(((core::f64::consts::E + q).sin().abs() * 2.9).floor() as usize) % vals.len()] + 1.5)
+        (1.5 + (a - hs[0]).tanh()).ln_1p() + q
     };
-    (u * ws[1]).tanh() + b
+    u + b + vals[2] + ws[1]
 }
 
-fn f0872_t(tr: &Trace, b: f64, vals: &[f64], hs: Vec<f64>, a: f64) -> f64 {
+fn f0872_t(_tr: &Trace, b: f64, vals: &[f64], hs: Vec<f64>, a: f64) -> f64 {
     let ws = [0.0_f64; 2];
     let u: f64 = {
         let p = h_cumsum(&hs)[1];
         let q: f64 = {
-            let q = a;
+            let q = (a.sin() * 0.9).asin();
             p + q
         };
-        hs[0].tanh().exp().powi(-2) - (vals[(tr.floor((core::f64::consts::E + q).sin().abs() * 2.9) as usize) % vals.len()] + 1.5)
+        (1.5 + (a - hs[0]).tanh()).ln_1p() + q
     };
-    (u * ws[1]).tanh() + b
+    u + b + vals[2] + ws[1]
 }
 
 const CASE_F0872: Case = case!(f0872, f0872_t, f0872_grad, f0872_pullback, f0872_grad_into,
@@ -6756,8 +6624,8 @@ fn f0873(arr: [f64; 1], ar: &[f64; 3]) -> f64 {
         arr[0] + tup.1
     };
     let mut p = arr[0] / (1.0 + s * s) / (s + ar[1]).tanh().exp();
-    p += h_nested(0.9, &arr) * (s.signum() * ar[0]);
-    arr[0].clamp(s - 0.5, s + 0.5).hypot(1.0).log10() + p
+    p += h_nested(0.9, &arr) * s.tanh().tan();
+    (p + 1.5) * (1.2 + arr[0])
 }
 
 fn f0873_t(tr: &Trace, arr: [f64; 1], ar: &[f64; 3]) -> f64 {
@@ -6766,8 +6634,8 @@ fn f0873_t(tr: &Trace, arr: [f64; 1], ar: &[f64; 3]) -> f64 {
         arr[0] + tup.1
     };
     let mut p = arr[0] / (1.0 + s * s) / (s + ar[1]).tanh().exp();
-    p += h_nested(0.9, &arr) * (tr.signum(s) * ar[0]);
-    tr.clamp(arr[0], s - 0.5, s + 0.5).hypot(1.0).log10() + p
+    p += h_nested(0.9, &arr) * s.tanh().tan();
+    (p + 1.5) * (1.2 + arr[0])
 }
 
 const CASE_F0873: Case = case!(f0873, f0873_t, f0873_grad, f0873_pullback, f0873_grad_into,
@@ -6782,35 +6650,28 @@ fn f0874(x: f64, xs: &[f64], on: bool, y: f64) -> f64 {
         u = u * 0.5 + xs[(i + 3) % xs.len()] * i as f64;
         acc += u;
     }
-    if x.tanh() <= h_scale3(&[2.0, y, xs[0]], y)[0] {
-        let mut buf = [0.0_f64; 4];
-        for ii in 0..3 {
-            buf[(ii + 2) % buf.len()] %= 1.5 + (-xs[(ii * 2 + 1) % xs.len()].sin().exp()).cos();
-            if y.tanh().exp().sqrt() > 0.5 {
-                let mut b: f64 = {
-                    let q: f64 = if (x - xs[xs.len() - 1 - ii]) >= -x {
-                        let vals = xs.to_vec();
-                        (vals[vals.len() - 1 - ii] * y).sin()
-                    } else {
-                        h_nested(buf[ii], xs)
-                    };
-                    let ws = xs.to_vec();
-                    ws[ii % ws.len()] - y + q
-                };
-                let e = -std::f64::consts::PI;
-                b /= 1.5 + (((b * 1.5).floor() * 0.3).signum() * (0.3 + e)).cos();
-                acc += b;
-            } else if on || ii % 2 == 0 {
-                let q: f64 = h_polar(buf[(ii + 1) % buf.len()], xs[2]).0 * (xs[xs.len() - 1 - ii] / x.hypot(1.0));
-                acc += q;
-            } else {
-                let pair = h_polar(xs[ii], -buf[ii % buf.len()]);
-                acc += pair.1;
+    if x.tanh().exp_m1() >= 2.0 {
+        let mut y = y - ((x.sin() - 2.0).cbrt() + xs[2]);
+        if h_norm2([xs[0], xs[0]]) >= 1.2 {
+            let mut step: usize = 0;
+            loop {
+                step += 1;
+                if step > 3 {
+                    break;
+                }
+                y += x;
             }
+            let d: f64 = 0.9;
+            acc += d;
         }
-        acc += buf[3];
+        let q = (x.hypot(1.0) + 1.2).acosh() + xs[2].sin().powi(4);
+        acc += y;
+        acc += q;
+    } else {
+        let ys = [xs[(((y + xs[1]).tanh().abs() * 2.9).floor() as usize) % xs.len()], xs[((f64::cosh(x.tanh()).tanh().abs() * 2.9).floor() as usize) % xs.len()]];
+        acc += ys[1];
     }
-    (1.0 + y * y).cbrt() * x.tanh() + acc
+    (x + y).sin() + on as u8 as f64 * 0.5 + acc
 }
 
 fn f0874_t(tr: &Trace, x: f64, xs: &[f64], on: bool, y: f64) -> f64 {
@@ -6820,39 +6681,32 @@ fn f0874_t(tr: &Trace, x: f64, xs: &[f64], on: bool, y: f64) -> f64 {
         u = u * 0.5 + xs[(i + 3) % xs.len()] * i as f64;
         acc += u;
     }
-    if tr.b(x.tanh() <= h_scale3(&[2.0, y, xs[0]], y)[0]) {
-        let mut buf = [0.0_f64; 4];
-        for ii in 0..3 {
-            buf[(ii + 2) % buf.len()] = tr.rem(buf[(ii + 2) % buf.len()], 1.5 + (-xs[(ii * 2 + 1) % xs.len()].sin().exp()).cos());
-            if tr.b(y.tanh().exp().sqrt() > 0.5) {
-                let mut b: f64 = {
-                    let q: f64 = if tr.b((x - xs[xs.len() - 1 - ii]) >= -x) {
-                        let vals = xs.to_vec();
-                        (vals[vals.len() - 1 - ii] * y).sin()
-                    } else {
-                        h_nested(buf[ii], xs)
-                    };
-                    let ws = xs.to_vec();
-                    ws[ii % ws.len()] - y + q
-                };
-                let e = -std::f64::consts::PI;
-                b /= 1.5 + (tr.signum(tr.floor(b * 1.5) * 0.3) * (0.3 + e)).cos();
-                acc += b;
-            } else if tr.b(on || ii % 2 == 0) {
-                let q: f64 = h_polar(buf[(ii + 1) % buf.len()], xs[2]).0 * (xs[xs.len() - 1 - ii] / x.hypot(1.0));
-                acc += q;
-            } else {
-                let pair = h_polar(xs[ii], -buf[ii % buf.len()]);
-                acc += pair.1;
+    if tr.b(x.tanh().exp_m1() >= 2.0) {
+        let mut y = y - ((x.sin() - 2.0).cbrt() + xs[2]);
+        if tr.b(h_norm2([xs[0], xs[0]]) >= 1.2) {
+            let mut step: usize = 0;
+            loop {
+                step += 1;
+                if tr.b(step > 3) {
+                    break;
+                }
+                y += x;
             }
+            let d: f64 = 0.9;
+            acc += d;
         }
-        acc += buf[3];
+        let q = (x.hypot(1.0) + 1.2).acosh() + xs[2].sin().powi(4);
+        acc += y;
+        acc += q;
+    } else {
+        let ys = [xs[(tr.floor((y + xs[1]).tanh().abs() * 2.9) as usize) % xs.len()], xs[(tr.floor(f64::cosh(x.tanh()).tanh().abs() * 2.9) as usize) % xs.len()]];
+        acc += ys[1];
     }
-    (1.0 + y * y).cbrt() * x.tanh() + acc
+    (x + y).sin() + on as u8 as f64 * 0.5 + acc
 }
 
 const CASE_F0874: Case = case!(f0874, f0874_t, f0874_grad, f0874_pullback, f0874_grad_into,
-    n: 5, active: [true, true, true, true, true], ints: [[1], [1], [0], [0]],
+    n: 5, active: [true, true, true, true, true], ints: [[1], [0], [1], [0]],
     |p, k| (p[0], &p[1..4], k[0] == 1, p[4]));
 
 #[differentiate]
@@ -6870,11 +6724,15 @@ fn f0875(arr: [f64; 4], mut zs: [f64; 3], ws: &[f64], b: f64) -> f64 {
     let mut cnt: usize = 0;
     while cnt < zs.len() {
         cnt += 1;
-        let w = (b.cos().to_degrees() * 0.02).tanh().exp();
-        acc += w;
+        let g = b.hypot(2.0 + zs[cnt - 1].sin()).clamp(-0.5, 0.8);
+        acc += g;
     }
-    zs[(cnt + 2) % zs.len()] += (ws[(cnt + 2) % ws.len()].tanh().exp().log2().abs() + 0.5).log2();
-    h_cumsum(&arr)[(cnt * 2 + 1) % 4] - b.hypot(1.0).powf(b.tanh() * 1.5) + zs[2] + acc
+    let s: f64 = if -b >= b.cos().exp_m1() {
+        h_cumsum(&arr)[(cnt * 2 + 1) % 4]
+    } else {
+        f64::ceil((cnt as f64 * 1.5).ceil() * 0.3 * 1.5) + b
+    };
+    ws[round] * b - -arr[cnt % 4] + s + acc
 }
 
 fn f0875_t(tr: &Trace, arr: [f64; 4], mut zs: [f64; 3], ws: &[f64], b: f64) -> f64 {
@@ -6891,11 +6749,15 @@ fn f0875_t(tr: &Trace, arr: [f64; 4], mut zs: [f64; 3], ws: &[f64], b: f64) -> f
     let mut cnt: usize = 0;
     while tr.b(cnt < zs.len()) {
         cnt += 1;
-        let w = (b.cos().to_degrees() * 0.02).tanh().exp();
-        acc += w;
+        let g = tr.clamp(b.hypot(2.0 + zs[cnt - 1].sin()), -0.5, 0.8);
+        acc += g;
     }
-    zs[(cnt + 2) % zs.len()] += (tr.abs(ws[(cnt + 2) % ws.len()].tanh().exp().log2()) + 0.5).log2();
-    h_cumsum(&arr)[(cnt * 2 + 1) % 4] - b.hypot(1.0).powf(b.tanh() * 1.5) + zs[2] + acc
+    let s: f64 = if tr.b(-b >= b.cos().exp_m1()) {
+        h_cumsum(&arr)[(cnt * 2 + 1) % 4]
+    } else {
+        tr.ceil(tr.ceil(cnt as f64 * 1.5) * 0.3 * 1.5) + b
+    };
+    ws[round] * b - -arr[cnt % 4] + s + acc
 }
 
 const CASE_F0875: Case = case!(f0875, f0875_t, f0875_grad, f0875_pullback, f0875_grad_into,
@@ -6905,56 +6767,94 @@ const CASE_F0875: Case = case!(f0875, f0875_t, f0875_grad, f0875_pullback, f0875
 #[differentiate]
 fn f0876(hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let (e, mut g) = h_polar(hs[2] / (hs[1].abs() + 0.5), hs[2] + core::f64::consts::E);
+    let (mut e, mut g) = h_polar(hs[2] / (hs[1].abs() + 0.5), hs[2] + core::f64::consts::E);
     let late1: f64;
     if hs[0] < h_nested(hs[2], &hs) {
-        for _ in 0..1 {
+        for ii in 0..1 {
             for l in 0..1 {
-                let s: f64 = if ((hs[(l + 1) % hs.len()] * 1.5).floor() + e) > 0.2 {
-                    l as f64 * hs[l] * g.cos()
+                let s: f64 = if hs[(l + 1) % hs.len()].sin() <= -0.5 {
+                    g.atan2(1.5 + (l as f64 * hs[l]).cos())
                 } else {
-                    g += hs[hs.len() - 1 - l];
-                    (1.5 + (l as f64).tanh().exp_m1().cos()).log(2.5 + (g + e).sin())
+                    h_pow(g, l)
                 };
                 acc += s;
             }
-            let g = g * 2.5;
-            acc += g;
+            match ii {
+                0 => {
+                    g /= 1.5 + (h_dot(&hs, &hs) as f64).cos();
+                }
+                3..=5 => {
+                    e = e * hs[(ii + 2) % hs.len()].sin();
+                }
+                _ => {
+                    let mut s = h_nested(ii as f64, &hs) + (e - hs[ii % hs.len()]);
+                    let q: f64 = if ii > 0 {
+                        f64::cbrt(hs[hs.len() - 1 - ii].tanh().exp())
+                    } else {
+                        let d: f64 = {
+                            let g = g * e;
+                            s += f64::recip(1.5 + hs[(ii + 2) % 3].tanh()).min(s);
+                            hs[(ii + 3) % 3] + g
+                        };
+                        hs[(ii * 2 + 1) % hs.len()].sin().cosh() - h_scale3(&[g, core::f64::consts::E, s], s)[3 - 1 - ii] + d
+                    };
+                    acc += s;
+                    acc += q;
+                }
+            }
         }
-        late1 = hs[2] - h_nested(hs[(((core::f64::consts::E + e).sin().abs() * 2.9).floor() as usize) % 3], &hs);
+        late1 = g * std::f64::consts::PI + hs[(((g.abs() + 0.5).powf(2.5).tanh().abs() * 2.9).floor() as usize) % 3] / (1.0 + g * g);
     } else {
-        g /= hs[2].hypot(1.0);
-        late1 = h_leaky(g);
+        e %= 1.5 + (-hs[(((g + hs[2]).cos().abs() * 2.9).floor() as usize) % 3]).mul_add(e - g, hs[2]).cos();
+        late1 = f64::min(g.atan2(1.5 + g.cos()), g * core::f64::consts::E);
     }
-    let z = hs[((e.tanh().abs() * 2.9).floor() as usize) % hs.len()].cos();
-    hs[(((hs[1] * late1).cos().abs() * 2.9).floor() as usize) % 3].cos().cosh() * hs[2] as f64 + g + z + acc
+    late1 + e + acc
 }
 
 fn f0876_t(tr: &Trace, hs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let (e, mut g) = h_polar(hs[2] / (tr.abs(hs[1]) + 0.5), hs[2] + core::f64::consts::E);
+    let (mut e, mut g) = h_polar(hs[2] / (tr.abs(hs[1]) + 0.5), hs[2] + core::f64::consts::E);
     let late1: f64;
     if tr.b(hs[0] < h_nested(hs[2], &hs)) {
-        for _ in 0..1 {
+        for ii in 0..1 {
             for l in 0..1 {
-                let s: f64 = if tr.b((tr.floor(hs[(l + 1) % hs.len()] * 1.5) + e) > 0.2) {
-                    l as f64 * hs[l] * g.cos()
+                let s: f64 = if tr.b(hs[(l + 1) % hs.len()].sin() <= -0.5) {
+                    g.atan2(1.5 + (l as f64 * hs[l]).cos())
                 } else {
-                    g += hs[hs.len() - 1 - l];
-                    (1.5 + (l as f64).tanh().exp_m1().cos()).log(2.5 + (g + e).sin())
+                    h_pow(g, l)
                 };
                 acc += s;
             }
-            let g = g * 2.5;
-            acc += g;
+            match ii {
+                0 => {
+                    g /= 1.5 + (h_dot(&hs, &hs) as f64).cos();
+                }
+                3..=5 => {
+                    e = e * hs[(ii + 2) % hs.len()].sin();
+                }
+                _ => {
+                    let mut s = h_nested(ii as f64, &hs) + (e - hs[ii % hs.len()]);
+                    let q: f64 = if tr.b(ii > 0) {
+                        f64::cbrt(hs[hs.len() - 1 - ii].tanh().exp())
+                    } else {
+                        let d: f64 = {
+                            let g = g * e;
+                            s += tr.min(f64::recip(1.5 + hs[(ii + 2) % 3].tanh()), s);
+                            hs[(ii + 3) % 3] + g
+                        };
+                        hs[(ii * 2 + 1) % hs.len()].sin().cosh() - h_scale3(&[g, core::f64::consts::E, s], s)[3 - 1 - ii] + d
+                    };
+                    acc += s;
+                    acc += q;
+                }
+            }
         }
-        late1 = hs[2] - h_nested(hs[(tr.floor((core::f64::consts::E + e).sin().abs() * 2.9) as usize) % 3], &hs);
+        late1 = g * std::f64::consts::PI + hs[(tr.floor((tr.abs(g) + 0.5).powf(2.5).tanh().abs() * 2.9) as usize) % 3] / (1.0 + g * g);
     } else {
-        g /= hs[2].hypot(1.0);
-        late1 = h_leaky_t(tr, g);
+        e = tr.rem(e, 1.5 + (-hs[(tr.floor((g + hs[2]).cos().abs() * 2.9) as usize) % 3]).mul_add(e - g, hs[2]).cos());
+        late1 = tr.min(g.atan2(1.5 + g.cos()), g * core::f64::consts::E);
     }
-    let z = hs[(tr.floor(e.tanh().abs() * 2.9) as usize) % hs.len()].cos();
-    hs[(tr.floor((hs[1] * late1).cos().abs() * 2.9) as usize) % 3].cos().cosh() * hs[2] as f64 + g + z + acc
+    late1 + e + acc
 }
 
 const CASE_F0876: Case = case!(f0876, f0876_t, f0876_grad, f0876_pullback, f0876_grad_into,
@@ -6972,20 +6872,21 @@ fn f0877(xs: &[f64], arr: [f64; 4], ts: &[f64; 2], vals: &[f64]) -> f64 {
                 let cum = h_cumsum(ts);
                 acc += cum[1];
             }
-            let q = ts[(step * 2 + 1) % 2].tanh().exp_m1().sin();
+            let q = ts[(step * 2 + 1) % 2].atan().tanh().exp();
             acc += q;
         } else {
             let mut buf = [0.0_f64; 4];
             for l in 1..4 {
-                buf[l] = buf[l - 1].sin() + xs[0].cos().sinh().tanh() * h_polar(core::f64::consts::E, 0.1).1;
+                buf[l] = buf[l - 1] * (xs[0].tanh() - 2.0).cbrt().tanh() + core::f64::consts::E * 0.1;
             }
             acc += buf[3];
         }
-        let t = xs[0] * ii as f64;
-        acc += t;
+        for _ in 0..3 {
+            let hs = [0.0_f64; 2];
+            acc += hs[1];
+        }
     }
-    let v = ts[1].max((ts[1] * 1.5).round() * 0.3);
-    vals[0].powi(1).hypot(1.0).log10() + xs[0] + arr[3] + v + acc
+    arr[1] + ts[1] + xs[0] + vals[0] + acc
 }
 
 fn f0877_t(tr: &Trace, xs: &[f64], arr: [f64; 4], ts: &[f64; 2], vals: &[f64]) -> f64 {
@@ -6998,20 +6899,21 @@ fn f0877_t(tr: &Trace, xs: &[f64], arr: [f64; 4], ts: &[f64; 2], vals: &[f64]) -
                 let cum = h_cumsum(ts);
                 acc += cum[1];
             }
-            let q = ts[(step * 2 + 1) % 2].tanh().exp_m1().sin();
+            let q = ts[(step * 2 + 1) % 2].atan().tanh().exp();
             acc += q;
         } else {
             let mut buf = [0.0_f64; 4];
             for l in 1..4 {
-                buf[l] = buf[l - 1].sin() + xs[0].cos().sinh().tanh() * h_polar(core::f64::consts::E, 0.1).1;
+                buf[l] = buf[l - 1] * (xs[0].tanh() - 2.0).cbrt().tanh() + core::f64::consts::E * 0.1;
             }
             acc += buf[3];
         }
-        let t = xs[0] * ii as f64;
-        acc += t;
+        for _ in 0..3 {
+            let hs = [0.0_f64; 2];
+            acc += hs[1];
+        }
     }
-    let v = tr.max(ts[1], tr.round(ts[1] * 1.5) * 0.3);
-    vals[0].powi(1).hypot(1.0).log10() + xs[0] + arr[3] + v + acc
+    arr[1] + ts[1] + xs[0] + vals[0] + acc
 }
 
 const CASE_F0877: Case = case!(f0877, f0877_t, f0877_grad, f0877_pullback, f0877_grad_into,
@@ -7019,50 +6921,46 @@ const CASE_F0877: Case = case!(f0877, f0877_t, f0877_grad, f0877_pullback, f0877
     |p, _k| (&p[0..1], arr(&p[1..5]), &arr(&p[5..7]), &p[7..8]));
 
 #[differentiate(wrt(c))]
-fn f0878(mut c: f64, b: f64, vs: Vec<f64>) -> f64 {
+fn f0878(c: f64, b: f64, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
-        let w = c * 0.9 * c.tanh().cosh();
-        let q = -(vs[jj % vs.len()] * 2.0);
-        acc += w;
-        acc += q;
+        let u: f64 = c * 0.9 * c.asinh();
+        if jj % 2 == 0 {
+            let zs = [[0.0_f64; 3]; 1];
+            acc += zs[0][0];
+        }
+        acc += u;
     }
-    c += (vs[1] + vs[(((0.5 * b).tanh().abs() * 2.9).floor() as usize) % vs.len()]).max(c);
-    let u: f64 = if b >= 0.7 {
-        let t: f64 = if vs[2].hypot(1.0).ln_1p() <= 0.2 {
-            (c + b) / (1.5 + (vs[1] - vs[2]).cos())
-        } else {
-            c * 0.9
-        };
-        (vs[1] + b) * (b + c) + t
+    let mut q = c.cos().exp2() - b;
+    let v: f64 = if vs[0] > h_polar(b, c).1 {
+        let c = -q;
+        b.hypot(1.0 + vs[2] * vs[2]) * (b * q) + c
     } else {
-        c = h_mix(c, b);
-        c.tanh().exp_m1() * (vs[(((b.signum() * c).tanh().abs() * 2.9).floor() as usize) % 3] * c)
+        q = q.tanh() + std::f64::consts::PI.cos().exp2();
+        -(q.sin().to_degrees() * 0.02)
     };
-    vs[((h_mix(vs[2], b).cos().abs() * 2.9).floor() as usize) % vs.len()].cos().exp2() as f64 + u + acc
+    -(f64::signum(q) * b) + v + acc
 }
 
-fn f0878_t(tr: &Trace, mut c: f64, b: f64, vs: Vec<f64>) -> f64 {
+fn f0878_t(tr: &Trace, c: f64, b: f64, vs: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
-        let w = c * 0.9 * c.tanh().cosh();
-        let q = -(vs[jj % vs.len()] * 2.0);
-        acc += w;
-        acc += q;
+        let u: f64 = c * 0.9 * c.asinh();
+        if tr.b(jj % 2 == 0) {
+            let zs = [[0.0_f64; 3]; 1];
+            acc += zs[0][0];
+        }
+        acc += u;
     }
-    c += tr.max(vs[1] + vs[(tr.floor((0.5 * b).tanh().abs() * 2.9) as usize) % vs.len()], c);
-    let u: f64 = if tr.b(b >= 0.7) {
-        let t: f64 = if tr.b(vs[2].hypot(1.0).ln_1p() <= 0.2) {
-            (c + b) / (1.5 + (vs[1] - vs[2]).cos())
-        } else {
-            c * 0.9
-        };
-        (vs[1] + b) * (b + c) + t
+    let mut q = c.cos().exp2() - b;
+    let v: f64 = if tr.b(vs[0] > h_polar(b, c).1) {
+        let c = -q;
+        b.hypot(1.0 + vs[2] * vs[2]) * (b * q) + c
     } else {
-        c = h_mix(c, b);
-        c.tanh().exp_m1() * (vs[(tr.floor((tr.signum(b) * c).tanh().abs() * 2.9) as usize) % 3] * c)
+        q = q.tanh() + std::f64::consts::PI.cos().exp2();
+        -(q.sin().to_degrees() * 0.02)
     };
-    vs[(tr.floor(h_mix(vs[2], b).cos().abs() * 2.9) as usize) % vs.len()].cos().exp2() as f64 + u + acc
+    -(tr.signum(q) * b) + v + acc
 }
 
 const CASE_F0878: Case = case!(f0878, f0878_t, f0878_grad, f0878_pullback, f0878_grad_into,
@@ -7071,21 +6969,31 @@ const CASE_F0878: Case = case!(f0878, f0878_t, f0878_grad, f0878_pullback, f0878
 
 #[differentiate]
 fn f0879(zs: [f64; 1], x: f64) -> f64 {
-    let x = zs[0].abs() - f64::exp2(x.sin());
-    let q = zs[0].tanh().cosh();
-    let mut q = q - x.cos().exp() * h_pow(zs[0], 1);
-    q = q * 0.5 + h_polar(0.3, x).1;
-    let x = x * (x.min(x * 0.5).abs() + 0.5).recip();
-    q + x
+    let mut x = zs[0].cos() - x % (zs[0].abs() + 0.5);
+    x -= (1.0 + x.asinh() * x.asinh() + 1.2).acosh();
+    x = x.tanh() + x * zs[0];
+    let d = x - x * std::f64::consts::PI;
+    let b: f64 = if zs[0].powi(2) < (d + x) {
+        let tup = (zs[0] / (1.0 + zs[0] * zs[0]), d - zs[0]);
+        d.abs() + d + tup.1
+    } else {
+        zs[0].clamp(-0.5, 0.8)
+    };
+    f64::mul_add(zs[0] - 0.7, x * zs[0], b * x)
 }
 
 fn f0879_t(tr: &Trace, zs: [f64; 1], x: f64) -> f64 {
-    let x = tr.abs(zs[0]) - f64::exp2(x.sin());
-    let q = zs[0].tanh().cosh();
-    let mut q = q - x.cos().exp() * h_pow(zs[0], 1);
-    q = q * 0.5 + h_polar(0.3, x).1;
-    let x = x * (tr.abs(tr.min(x, x * 0.5)) + 0.5).recip();
-    q + x
+    let mut x = zs[0].cos() - tr.rem(x, tr.abs(zs[0]) + 0.5);
+    x -= (1.0 + x.asinh() * x.asinh() + 1.2).acosh();
+    x = x.tanh() + x * zs[0];
+    let d = x - x * std::f64::consts::PI;
+    let b: f64 = if tr.b(zs[0].powi(2) < (d + x)) {
+        let tup = (zs[0] / (1.0 + zs[0] * zs[0]), d - zs[0]);
+        tr.abs(d) + d + tup.1
+    } else {
+        tr.clamp(zs[0], -0.5, 0.8)
+    };
+    f64::mul_add(zs[0] - 0.7, x * zs[0], b * x)
 }
 
 const CASE_F0879: Case = case!(f0879, f0879_t, f0879_grad, f0879_pullback, f0879_grad_into,
@@ -7103,11 +7011,11 @@ fn f0880(c: f64, x: f64, n: usize, ws: &[f64]) -> f64 {
     }
     for jj in 0..1 {
         if h_norm2([c, ws[jj + 1]]) >= 0.1 && jj % 2 == 0 {
-            return -x.sin().exp();
+            return -x.sin().sinh();
         }
     }
     let hs = [[0.0_f64; 2]; 3];
-    ((-c).tanh() * 0.9).asin() + x + ws[1] + hs[2][0] + acc
+    f64::hypot(-c, 1.5 + hs[hs.len() - 1 - n][(n * 2 + 1) % 2].atan2(c.abs() + 0.5).tanh()) + x + ws[1] + acc
 }
 
 fn f0880_t(tr: &Trace, c: f64, x: f64, n: usize, ws: &[f64]) -> f64 {
@@ -7120,11 +7028,11 @@ fn f0880_t(tr: &Trace, c: f64, x: f64, n: usize, ws: &[f64]) -> f64 {
     }
     for jj in 0..1 {
         if tr.b(h_norm2([c, ws[jj + 1]]) >= 0.1 && jj % 2 == 0) {
-            return -x.sin().exp();
+            return -x.sin().sinh();
         }
     }
     let hs = [[0.0_f64; 2]; 3];
-    ((-c).tanh() * 0.9).asin() + x + ws[1] + hs[2][0] + acc
+    f64::hypot(-c, 1.5 + hs[hs.len() - 1 - n][(n * 2 + 1) % 2].atan2(tr.abs(c) + 0.5).tanh()) + x + ws[1] + acc
 }
 
 const CASE_F0880: Case = case!(f0880, f0880_t, f0880_grad, f0880_pullback, f0880_grad_into,
@@ -7136,28 +7044,28 @@ fn f0881(mut arr: [f64; 1], arr1: [f64; 2], arr2: [f64; 3], ar: &[f64; 3]) -> f6
     arr[0] = arr1[1].tanh().exp().log10() / (0.1 + arr[0]).tanh().exp();
     let a: f64 = {
         for ii in 0..3 {
-            arr[0] /= ((arr1[(ii + 1) % 2] * 1.5).round() * 0.3 * (2.0 + arr2[(ii * 2 + 1) % arr2.len()].sin()).powi(-2)).tanh().exp();
-            if -ar[(ii * 2 + 1) % 3] >= (1.5 + arr1[(ii * 2 + 1) % arr1.len()].cos()).log(2.5 + arr1[(ii * 2 + 1) % arr1.len()].sin()) {
+            arr[0] = (1.5 + arr1[(ii + 1) % 2].tanh()).cbrt() * (0.2 * core::f64::consts::E);
+            if ar[(ii * 2 + 1) % 3].hypot(1.5 + arr2[0].cos()) < (ar[(ii * 2 + 1) % ar.len()] % 1.5) {
                 break;
             }
         }
-        h_pow(arr1[0] * 2.5, 3)
+        f64::log2(1.0 + arr1[1] * arr1[1]) * (f64::round(ar[1] * 1.5) + arr[0])
     };
-    ar[0] + arr[0] + arr2[2] + a
+    (1.0 + arr1[1] * arr1[1]).log(2.5 + arr[0].sin()).tanh().powi(4) + arr2[2] + a
 }
 
 fn f0881_t(tr: &Trace, mut arr: [f64; 1], arr1: [f64; 2], arr2: [f64; 3], ar: &[f64; 3]) -> f64 {
     arr[0] = arr1[1].tanh().exp().log10() / (0.1 + arr[0]).tanh().exp();
     let a: f64 = {
         for ii in 0..3 {
-            arr[0] /= (tr.round(arr1[(ii + 1) % 2] * 1.5) * 0.3 * (2.0 + arr2[(ii * 2 + 1) % arr2.len()].sin()).powi(-2)).tanh().exp();
-            if tr.b(-ar[(ii * 2 + 1) % 3] >= (1.5 + arr1[(ii * 2 + 1) % arr1.len()].cos()).log(2.5 + arr1[(ii * 2 + 1) % arr1.len()].sin())) {
+            arr[0] = (1.5 + arr1[(ii + 1) % 2].tanh()).cbrt() * (0.2 * core::f64::consts::E);
+            if tr.b(ar[(ii * 2 + 1) % 3].hypot(1.5 + arr2[0].cos()) < (tr.rem(ar[(ii * 2 + 1) % ar.len()], 1.5))) {
                 break;
             }
         }
-        h_pow(arr1[0] * 2.5, 3)
+        f64::log2(1.0 + arr1[1] * arr1[1]) * (tr.round(ar[1] * 1.5) + arr[0])
     };
-    ar[0] + arr[0] + arr2[2] + a
+    (1.0 + arr1[1] * arr1[1]).log(2.5 + arr[0].sin()).tanh().powi(4) + arr2[2] + a
 }
 
 const CASE_F0881: Case = case!(f0881, f0881_t, f0881_grad, f0881_pullback, f0881_grad_into,
@@ -7167,36 +7075,32 @@ const CASE_F0881: Case = case!(f0881, f0881_t, f0881_grad, f0881_pullback, f0881
 #[differentiate]
 fn f0882(ws: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let t = h_nested(ws[1].hypot(rows[0][0].abs() + 0.5), ws);
-    let pair = (ws[1].tanh().exp().log10(), t + 0.5);
-    let mut step: usize = 0;
-    while step < 4 {
-        step += 1;
-        let t = t - -(1.5 + t.cos()).recip();
-        acc += t;
+    let mut c = h_nested(ws[1].atan(), ws);
+    let mut vals = ws.to_vec();
+    vals[2] *= ((ws[2].signum() * c) as f64).tanh();
+    for t in ws.iter() {
+        let c: f64 = c * (t + ws[3].abs());
+        acc += c;
     }
-    let t = t - step as f64;
-    let e = h_cumsum(ws)[step.min(4 - 1)];
-    let (mut b, b2) = (t + e, (step as f64).abs());
-    b += b2 + (rows[(step + 1) % 2][step.min(2 - 1)] - ws[(step + 1) % ws.len()]);
-    f64::hypot(ws[step % ws.len()], ws[step % 4].tanh().exp()) / (1.5 + b.max(rows[(step * 2 + 1) % rows.len()][step.min(2 - 1)]).cos()) + pair.1 + acc
+    c = h_mix(c, (ws[3] * 1.5).ceil() + c);
+    let mut v = h_cumsum(&vals)[2];
+    v /= (h_norm2([rows[((rows[0][0].sin().abs() * 2.9).floor() as usize) % rows.len()][0], ws[3]]) + std::f64::consts::PI).tanh().exp();
+    vals[2] * v / (rows[0][1] / (1.5 + c.cos())).tanh().exp() + acc
 }
 
 fn f0882_t(tr: &Trace, ws: &[f64], rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let t = h_nested(ws[1].hypot(tr.abs(rows[0][0]) + 0.5), ws);
-    let pair = (ws[1].tanh().exp().log10(), t + 0.5);
-    let mut step: usize = 0;
-    while tr.b(step < 4) {
-        step += 1;
-        let t = t - -(1.5 + t.cos()).recip();
-        acc += t;
+    let mut c = h_nested(ws[1].atan(), ws);
+    let mut vals = ws.to_vec();
+    vals[2] *= ((tr.signum(ws[2]) * c) as f64).tanh();
+    for t in ws.iter() {
+        let c: f64 = c * (t + tr.abs(ws[3]));
+        acc += c;
     }
-    let t = t - step as f64;
-    let e = h_cumsum(ws)[step.min(4 - 1)];
-    let (mut b, b2) = (t + e, tr.abs(step as f64));
-    b += b2 + (rows[(step + 1) % 2][step.min(2 - 1)] - ws[(step + 1) % ws.len()]);
-    f64::hypot(ws[step % ws.len()], ws[step % 4].tanh().exp()) / (1.5 + tr.max(b, rows[(step * 2 + 1) % rows.len()][step.min(2 - 1)]).cos()) + pair.1 + acc
+    c = h_mix(c, tr.ceil(ws[3] * 1.5) + c);
+    let mut v = h_cumsum(&vals)[2];
+    v /= (h_norm2([rows[(tr.floor(rows[0][0].sin().abs() * 2.9) as usize) % rows.len()][0], ws[3]]) + std::f64::consts::PI).tanh().exp();
+    vals[2] * v / (rows[0][1] / (1.5 + c.cos())).tanh().exp() + acc
 }
 
 const CASE_F0882: Case = case!(f0882, f0882_t, f0882_grad, f0882_pullback, f0882_grad_into,
@@ -7206,44 +7110,38 @@ const CASE_F0882: Case = case!(f0882, f0882_t, f0882_grad, f0882_pullback, f0882
 #[differentiate]
 fn f0883(mut a: f64, c: f64, c2: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r: f64 = if 0.3 >= c {
-        c2.sin().sinh() + core::f64::consts::E / a.tanh().exp()
+    let r: f64 = if 0.3 >= c {
+        c2.powi(2) + core::f64::consts::E / a.tanh().exp()
     } else {
         a /= 1.5 + (b / (2.0 + b.sin()) * (c2 * a)).cos();
-        std::f64::consts::PI.max(b) + b.sin().exp_m1()
+        std::f64::consts::PI.cos().exp2() + h_polar(c, 1.2).0
     };
-    for j in 0..2 {
-        for _ in 0..2 {
-            if j > 1 {
-                break;
-            }
-        }
-        let t = a * 0.5 * (0.5 - c);
-        acc += t;
+    if (b / (1.0 + c2 * c2)) > (core::f64::consts::E * c) {
+        let r = c2;
+        acc += r;
     }
-    r /= (f64::mul_add(c2, c, c2) + (std::f64::consts::PI.abs() + 0.5).sqrt()).abs() + 0.5;
-    2.5_f64.powf(a.tanh()) + (a + 0.3) + b + r + acc
+    let c2 = c2 + r;
+    let tup = (-c2, a);
+    let y = a.sin().exp2() + h_leaky(std::f64::consts::PI);
+    c.asinh() + tup.1 + y + acc
 }
 
 fn f0883_t(tr: &Trace, mut a: f64, c: f64, c2: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut r: f64 = if tr.b(0.3 >= c) {
-        c2.sin().sinh() + core::f64::consts::E / a.tanh().exp()
+    let r: f64 = if tr.b(0.3 >= c) {
+        c2.powi(2) + core::f64::consts::E / a.tanh().exp()
     } else {
         a /= 1.5 + (b / (2.0 + b.sin()) * (c2 * a)).cos();
-        tr.max(std::f64::consts::PI, b) + b.sin().exp_m1()
+        std::f64::consts::PI.cos().exp2() + h_polar(c, 1.2).0
     };
-    for j in 0..2 {
-        for _ in 0..2 {
-            if tr.b(j > 1) {
-                break;
-            }
-        }
-        let t = a * 0.5 * (0.5 - c);
-        acc += t;
+    if tr.b((b / (1.0 + c2 * c2)) > (core::f64::consts::E * c)) {
+        let r = c2;
+        acc += r;
     }
-    r /= tr.abs(f64::mul_add(c2, c, c2) + (tr.abs(std::f64::consts::PI) + 0.5).sqrt()) + 0.5;
-    2.5_f64.powf(a.tanh()) + (a + 0.3) + b + r + acc
+    let c2 = c2 + r;
+    let tup = (-c2, a);
+    let y = a.sin().exp2() + h_leaky_t(tr, std::f64::consts::PI);
+    c.asinh() + tup.1 + y + acc
 }
 
 const CASE_F0883: Case = case!(f0883, f0883_t, f0883_grad, f0883_pullback, f0883_grad_into,
@@ -7257,34 +7155,26 @@ fn f0884(ws: &[f64], prm: &Params, zs: [f64; 1]) -> f64 {
         let c: f64 = match j {
             0 => {
                 let g: f64 = if j < 1 {
-                    ((zs[0] * 1.5).trunc() * 0.3).mul_add(zs[0].max(prm.b), -ws[0])
+                    zs[0].max(std::f64::consts::PI).tanh()
                 } else {
-                    for _ in 1..=j {
-                        let e = h_dot(&zs, &zs);
-                        acc += e;
-                    }
-                    core::f64::consts::E / (1.5 + zs[0].cos().tan().cos())
+                    f64::acos((zs[0] + j as f64).cos() * 0.9)
                 };
-                g.mul_add(prm.v[j], g).tanh().sinh()
+                f64::signum(core::f64::consts::E) * g % (1.5 + zs[0].tanh()).powf(g.cos() * 1.5).hypot(1.0)
             }
             1 | 2 => {
-                h_mix((prm.w[j] * 1.5).trunc() * 0.3, j as f64 + core::f64::consts::E)
+                core::f64::consts::E * ((zs[0] * 1.5).ceil() * 0.3)
             }
             _ => {
-                let late1: f64;
-                if j % 2 == 0 {
-                    late1 = (ws[0] * 1.5).trunc() * 0.3 + (prm.w[3 - 1 - j].tanh() - 2.0).cbrt();
-                } else {
-                    let pt = h_polar(ws[0], ws[0] - 1.2);
-                    late1 = -ws[0].tanh().exp().powf(prm.b.cos() * 1.5);
-                    acc += pt.1;
-                }
-                (ws[0] + j as f64).hypot(1.0).log10() + late1
+                let c = prm.v[j];
+                h_mix(c, 1.2 * c)
             }
         };
         acc += c;
     }
-    h_cumsum(&zs)[0] + zs[0].hypot(std::f64::consts::PI.hypot(1.0)) + prm.b + acc
+    let tmp = [0.0_f64; 3];
+    let mut q = h_cumsum(ws)[0];
+    q = h_mix(q, q);
+    h_leaky(q).min(std::f64::consts::PI) + prm.b + zs[0] + tmp[2] + acc
 }
 
 fn f0884_t(tr: &Trace, ws: &[f64], prm: &Params, zs: [f64; 1]) -> f64 {
@@ -7293,34 +7183,26 @@ fn f0884_t(tr: &Trace, ws: &[f64], prm: &Params, zs: [f64; 1]) -> f64 {
         let c: f64 = match j {
             0 => {
                 let g: f64 = if tr.b(j < 1) {
-                    (tr.trunc(zs[0] * 1.5) * 0.3).mul_add(tr.max(zs[0], prm.b), -ws[0])
+                    tr.max(zs[0], std::f64::consts::PI).tanh()
                 } else {
-                    for _ in 1..=j {
-                        let e = h_dot(&zs, &zs);
-                        acc += e;
-                    }
-                    core::f64::consts::E / (1.5 + zs[0].cos().tan().cos())
+                    f64::acos((zs[0] + j as f64).cos() * 0.9)
                 };
-                g.mul_add(prm.v[j], g).tanh().sinh()
+                tr.rem(tr.signum(core::f64::consts::E) * g, (1.5 + zs[0].tanh()).powf(g.cos() * 1.5).hypot(1.0))
             }
             1 | 2 => {
-                h_mix(tr.trunc(prm.w[j] * 1.5) * 0.3, j as f64 + core::f64::consts::E)
+                core::f64::consts::E * (tr.ceil(zs[0] * 1.5) * 0.3)
             }
             _ => {
-                let late1: f64;
-                if tr.b(j % 2 == 0) {
-                    late1 = tr.trunc(ws[0] * 1.5) * 0.3 + (prm.w[3 - 1 - j].tanh() - 2.0).cbrt();
-                } else {
-                    let pt = h_polar(ws[0], ws[0] - 1.2);
-                    late1 = -ws[0].tanh().exp().powf(prm.b.cos() * 1.5);
-                    acc += pt.1;
-                }
-                (ws[0] + j as f64).hypot(1.0).log10() + late1
+                let c = prm.v[j];
+                h_mix(c, 1.2 * c)
             }
         };
         acc += c;
     }
-    h_cumsum(&zs)[0] + zs[0].hypot(std::f64::consts::PI.hypot(1.0)) + prm.b + acc
+    let tmp = [0.0_f64; 3];
+    let mut q = h_cumsum(ws)[0];
+    q = h_mix(q, q);
+    tr.min(h_leaky_t(tr, q), std::f64::consts::PI) + prm.b + zs[0] + tmp[2] + acc
 }
 
 const CASE_F0884: Case = case!(f0884, f0884_t, f0884_grad, f0884_pullback, f0884_grad_into,
@@ -7334,23 +7216,20 @@ fn f0885(zs: [f64; 3], x: f64) -> f64 {
         let res = h_scale3(&zs, zs[0]);
         x + res[2]
     };
-    c %= 1.5 + ((c.cos() * 0.9).acos() - -c).cos();
-    c += ((x * 1.5).ceil() * 0.3).cos();
-    let mut ws = [[0.0_f64; 2]; 1];
-    ws[0][1] -= h_pow(x * c, 0);
-    let w: f64 = x.tanh().tan() / (1.5 + f64::log(1.5 + ws[0][1].tanh(), 2.5 + x.sin()).tanh());
-    let late1: f64;
-    if w <= h_cumsum(&zs)[1] {
-        late1 = x * (ws[0][0] % (1.0 + c * c));
-    } else {
-        let d: f64 = {
-            let x: f64 = h_dot(&zs, &zs);
-            h_pow(w, 2) + x
-        };
-        late1 = w.sin().exp() / zs[0].hypot(1.0);
-        acc += d;
+    c %= 1.5 + (c - (c + 0.9)).cos();
+    for (ii, &y) in zs.iter().enumerate() {
+        if ii % 2 == 0 {
+            let hs = [0.0_f64; 3];
+            acc += hs[2];
+        } else {
+            c = c * 0.5 + zs[ii % zs.len()].tanh();
+            c = h_mix(c, (ii as f64).sin().sinh());
+        }
+        let buf: [f64; 1] = [0.0; 1];
+        acc += y;
+        acc += buf[0];
     }
-    late1.hypot(1.5 + (1.5 + c.cos()).log10().cos()) + acc
+    (x.cos() * 0.9).atanh() - zs[1].atan() + c + acc
 }
 
 fn f0885_t(tr: &Trace, zs: [f64; 3], x: f64) -> f64 {
@@ -7359,23 +7238,20 @@ fn f0885_t(tr: &Trace, zs: [f64; 3], x: f64) -> f64 {
         let res = h_scale3(&zs, zs[0]);
         x + res[2]
     };
-    c = tr.rem(c, 1.5 + ((c.cos() * 0.9).acos() - -c).cos());
-    c += (tr.ceil(x * 1.5) * 0.3).cos();
-    let mut ws = [[0.0_f64; 2]; 1];
-    ws[0][1] -= h_pow(x * c, 0);
-    let w: f64 = x.tanh().tan() / (1.5 + f64::log(1.5 + ws[0][1].tanh(), 2.5 + x.sin()).tanh());
-    let late1: f64;
-    if tr.b(w <= h_cumsum(&zs)[1]) {
-        late1 = x * (tr.rem(ws[0][0], 1.0 + c * c));
-    } else {
-        let d: f64 = {
-            let x: f64 = h_dot(&zs, &zs);
-            h_pow(w, 2) + x
-        };
-        late1 = w.sin().exp() / zs[0].hypot(1.0);
-        acc += d;
+    c = tr.rem(c, 1.5 + (c - (c + 0.9)).cos());
+    for (ii, &y) in zs.iter().enumerate() {
+        if tr.b(ii % 2 == 0) {
+            let hs = [0.0_f64; 3];
+            acc += hs[2];
+        } else {
+            c = c * 0.5 + zs[ii % zs.len()].tanh();
+            c = h_mix(c, (ii as f64).sin().sinh());
+        }
+        let buf: [f64; 1] = [0.0; 1];
+        acc += y;
+        acc += buf[0];
     }
-    late1.hypot(1.5 + (1.5 + c.cos()).log10().cos()) + acc
+    (x.cos() * 0.9).atanh() - zs[1].atan() + c + acc
 }
 
 const CASE_F0885: Case = case!(f0885, f0885_t, f0885_grad, f0885_pullback, f0885_grad_into,
@@ -7384,23 +7260,37 @@ const CASE_F0885: Case = case!(f0885, f0885_t, f0885_grad, f0885_pullback, f0885
 
 #[differentiate]
 fn f0886(c: f64) -> f64 {
-    let mut v = c.atan() * core::f64::consts::E.hypot(1.0).ln_1p();
-    let a: f64 = {
-        v = v * 0.5 + (c + std::f64::consts::PI);
-        v /= v.hypot(1.0);
-        (v % (2.0 + v.sin())).tanh().exp().recip()
-    };
-    (1.5 + (core::f64::consts::E / a.tanh().exp()).cos()).log10()
+    let mut acc: f64 = 0.0;
+    let mut p = c * core::f64::consts::E * (c + std::f64::consts::PI);
+    for jj in 0..3 {
+        let g: f64 = if jj % 2 == 0 {
+            let g = jj as f64 + p + (jj as f64).tanh();
+            (c - g) / (1.5 + (jj as f64).cos())
+        } else {
+            let ys: [f64; 5] = [0.0; 5];
+            (c * 1.5).trunc() * 0.3 + ys[4]
+        };
+        p = p * c.mul_add(c, p).tanh();
+        acc += g;
+    }
+    h_mix(h_leaky(0.7), c + 0.1) + p + acc
 }
 
 fn f0886_t(tr: &Trace, c: f64) -> f64 {
-    let mut v = c.atan() * core::f64::consts::E.hypot(1.0).ln_1p();
-    let a: f64 = {
-        v = v * 0.5 + (c + std::f64::consts::PI);
-        v /= v.hypot(1.0);
-        (tr.rem(v, 2.0 + v.sin())).tanh().exp().recip()
-    };
-    (1.5 + (core::f64::consts::E / a.tanh().exp()).cos()).log10()
+    let mut acc: f64 = 0.0;
+    let mut p = c * core::f64::consts::E * (c + std::f64::consts::PI);
+    for jj in 0..3 {
+        let g: f64 = if tr.b(jj % 2 == 0) {
+            let g = jj as f64 + p + (jj as f64).tanh();
+            (c - g) / (1.5 + (jj as f64).cos())
+        } else {
+            let ys: [f64; 5] = [0.0; 5];
+            tr.trunc(c * 1.5) * 0.3 + ys[4]
+        };
+        p = p * c.mul_add(c, p).tanh();
+        acc += g;
+    }
+    h_mix(h_leaky_t(tr, 0.7), c + 0.1) + p + acc
 }
 
 const CASE_F0886: Case = case!(f0886, f0886_t, f0886_grad, f0886_pullback, f0886_grad_into,
@@ -7416,38 +7306,30 @@ fn f0887(x: f64, on: bool, vals: &[f64], prm: &Params) -> f64 {
         for i in 0..2 {
             let e: f64 = {
                 let u: f64 = {
-                    let w: f64 = if on || vals[step % vals.len()].tanh().exp().recip() <= 1.5 {
-                        let out = h_cumsum(vals);
-                        x + out[3]
+                    let w: f64 = if on || vals[step % vals.len()].sin() >= vals[i].atan() {
+                        let zs = [vals[step.min(vals.len() - 1)] * vals[step % vals.len()], 0.1 + x];
+                        x.clamp(-0.5, 0.8) - ((x * 1.5).trunc() + x) + zs[1]
                     } else {
-                        (step as f64 / (1.5 + vals[step.min(vals.len() - 1)].cos()) * 1.5).ceil() * 0.3
+                        vals[i].tanh() * vals[i % vals.len()].max(step as f64)
                     };
-                    (((vals[i % vals.len()] * 1.5).ceil() + vals[i]).tanh() * 0.9).asin() + w
+                    f64::exp_m1((vals[i] + vals[i % 4]).tanh()) + w
                 };
-                (1.5 + vals[i].tanh()).recip() * (-0.5 * i as f64) + u
+                u * vals[(step + 2) % vals.len()] / (x + vals[i]).tanh().exp()
             };
             acc += e;
         }
-        let zs = vec![0.0_f64; vals.len()];
-        acc += zs[3];
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if it > vals.len() {
+                break;
+            }
+            if on {
+                break;
+            }
+        }
     }
-    let mut cnt: usize = 0;
-    let y: f64 = loop {
-        cnt += 1;
-        if cnt > vals.len() {
-            break vals[cnt.min(4 - 1)] + h_nested(x, vals);
-        }
-        if step % 2 == 0 {
-            continue;
-        }
-        let c: f64 = if step < 2 {
-            vals[1] + h_dot(&prm.w, &[x, 0.5])
-        } else {
-            (0.1 / vals[step % vals.len()].hypot(1.0)).atan()
-        };
-        acc += c;
-    };
-    vals[(cnt * 2 + 1) % 4].tanh().tan().tanh() + x + prm.b + y + acc
+    x + prm.b + acc
 }
 
 fn f0887_t(tr: &Trace, x: f64, on: bool, vals: &[f64], prm: &Params) -> f64 {
@@ -7458,42 +7340,34 @@ fn f0887_t(tr: &Trace, x: f64, on: bool, vals: &[f64], prm: &Params) -> f64 {
         for i in 0..2 {
             let e: f64 = {
                 let u: f64 = {
-                    let w: f64 = if tr.b(on || vals[step % vals.len()].tanh().exp().recip() <= 1.5) {
-                        let out = h_cumsum(vals);
-                        x + out[3]
+                    let w: f64 = if tr.b(on || vals[step % vals.len()].sin() >= vals[i].atan()) {
+                        let zs = [vals[step.min(vals.len() - 1)] * vals[step % vals.len()], 0.1 + x];
+                        tr.clamp(x, -0.5, 0.8) - (tr.trunc(x * 1.5) + x) + zs[1]
                     } else {
-                        tr.ceil(step as f64 / (1.5 + vals[step.min(vals.len() - 1)].cos()) * 1.5) * 0.3
+                        vals[i].tanh() * tr.max(vals[i % vals.len()], step as f64)
                     };
-                    ((tr.ceil(vals[i % vals.len()] * 1.5) + vals[i]).tanh() * 0.9).asin() + w
+                    f64::exp_m1((vals[i] + vals[i % 4]).tanh()) + w
                 };
-                (1.5 + vals[i].tanh()).recip() * (-0.5 * i as f64) + u
+                u * vals[(step + 2) % vals.len()] / (x + vals[i]).tanh().exp()
             };
             acc += e;
         }
-        let zs = vec![0.0_f64; vals.len()];
-        acc += zs[3];
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if tr.b(it > vals.len()) {
+                break;
+            }
+            if tr.b(on) {
+                break;
+            }
+        }
     }
-    let mut cnt: usize = 0;
-    let y: f64 = loop {
-        cnt += 1;
-        if tr.b(cnt > vals.len()) {
-            break vals[cnt.min(4 - 1)] + h_nested(x, vals);
-        }
-        if tr.b(step % 2 == 0) {
-            continue;
-        }
-        let c: f64 = if tr.b(step < 2) {
-            vals[1] + h_dot(&prm.w, &[x, 0.5])
-        } else {
-            (0.1 / vals[step % vals.len()].hypot(1.0)).atan()
-        };
-        acc += c;
-    };
-    vals[(cnt * 2 + 1) % 4].tanh().tan().tanh() + x + prm.b + y + acc
+    x + prm.b + acc
 }
 
 const CASE_F0887: Case = case!(f0887, f0887_t, f0887_grad, f0887_pullback, f0887_grad_into,
-    n: 12, active: [true, true, true, true, true, true, true, true, true, true, true, true], ints: [[1], [0], [0], [1]],
+    n: 12, active: [true, true, true, true, true, true, true, true, true, true, true, true], ints: [[1], [0], [1], [0]],
     |p, k| (p[0], k[0] == 1, &p[1..5], &Params { w: arr(&p[5..8]), b: p[8], v: p[9..12].to_vec() }));
 
 #[differentiate]
@@ -7510,18 +7384,17 @@ fn f0888(a: f64) -> f64 {
             let t: f64 = if it < 1 {
                 (a + a * 0.5) * a
             } else {
-                for _ in 0..2 {
-                    a -= f64::round(0.5 * it as f64 * 1.5) * 0.3;
+                for l in 0..2 {
+                    a -= (0.5 * it as f64).mul_add(f64::powi(l as f64, 2), (a * 1.5).trunc() + a);
                 }
-                it as f64
+                a.tanh().exp().log(3.0)
             };
-            acc += a;
             acc += t;
         }
-        let xs = [[0.0_f64; 3]; 2];
-        (it as f64 / xs[it.min(xs.len() - 1)][it].tanh().exp()).cos()
+        let c = a / (2.0 + (a * -1.5).sin());
+        it as f64 + (f64::round(c * 1.5) + c)
     };
-    a.atan2(u.cos() - 1.5) + (-1.5 + u) + acc
+    u + acc
 }
 
 fn f0888_t(tr: &Trace, a: f64) -> f64 {
@@ -7537,18 +7410,17 @@ fn f0888_t(tr: &Trace, a: f64) -> f64 {
             let t: f64 = if tr.b(it < 1) {
                 (a + a * 0.5) * a
             } else {
-                for _ in 0..2 {
-                    a -= tr.round(0.5 * it as f64 * 1.5) * 0.3;
+                for l in 0..2 {
+                    a -= (0.5 * it as f64).mul_add(f64::powi(l as f64, 2), tr.trunc(a * 1.5) + a);
                 }
-                it as f64
+                a.tanh().exp().log(3.0)
             };
-            acc += a;
             acc += t;
         }
-        let xs = [[0.0_f64; 3]; 2];
-        (it as f64 / xs[it.min(xs.len() - 1)][it].tanh().exp()).cos()
+        let c = a / (2.0 + (a * -1.5).sin());
+        it as f64 + (tr.round(c * 1.5) + c)
     };
-    tr.atan2(a, u.cos() - 1.5) + (-1.5 + u) + acc
+    u + acc
 }
 
 const CASE_F0888: Case = case!(f0888, f0888_t, f0888_grad, f0888_pullback, f0888_grad_into,
@@ -7563,18 +7435,29 @@ fn f0889(ws: &[f64], b: f64, xs: &[f64], ws3: &[f64]) -> f64 {
         for _ in 0..j.min(xs.len()) {
             for l in 0..j + 1 {
                 let a: f64 = {
-                    b += f64::ln(1.5 + ((ws[(l * 2 + 1) % ws.len()] * 1.5).trunc() * 0.3).tanh());
-                    ws[l.min(ws.len() - 1)].tanh().exp().ln()
+                    b += ws[(l * 2 + 1) % ws.len()].to_radians() as f64;
+                    (b.cos().exp_m1() * 1.5).trunc() + b * ws3[l]
                 };
                 acc += a;
             }
         }
-        let (c, d) = (2.5 * ws3[j], b);
-        acc += c;
-        acc += d;
+        if j < 2 {
+            let s: f64 = {
+                b = b.tanh() + (std::f64::consts::PI + b);
+                let b = b * (b / ((xs[0] * 1.5).round() * 0.3).hypot(1.0));
+                (1.5 + h_mix(ws3[j], ws3[j.min(ws3.len() - 1)]).tanh()).recip() + b
+            };
+            acc += s;
+        } else {
+            b *= f64::log2(1.5 + ws3[j].tanh().exp2().cos()).sin();
+            let r: f64 = {
+                b = b.sin() + (2.0 + std::f64::consts::PI.sin()).powf(2.5);
+                (ws[j.min(2 - 1)] * 1.5).floor() + ws3[(j * 2 + 1) % ws3.len()] - ws3[0] * b
+            };
+            acc += r;
+        }
     }
-    let zs = [0.0_f64; 3];
-    xs[0] + ws[1] + b + zs[2] + acc
+    b + ws[1] + xs[0] + acc
 }
 
 fn f0889_t(tr: &Trace, ws: &[f64], b: f64, xs: &[f64], ws3: &[f64]) -> f64 {
@@ -7584,18 +7467,29 @@ fn f0889_t(tr: &Trace, ws: &[f64], b: f64, xs: &[f64], ws3: &[f64]) -> f64 {
         for _ in 0..j.min(xs.len()) {
             for l in 0..j + 1 {
                 let a: f64 = {
-                    b += f64::ln(1.5 + (tr.trunc(ws[(l * 2 + 1) % ws.len()] * 1.5) * 0.3).tanh());
-                    ws[l.min(ws.len() - 1)].tanh().exp().ln()
+                    b += ws[(l * 2 + 1) % ws.len()].to_radians() as f64;
+                    tr.trunc(b.cos().exp_m1() * 1.5) + b * ws3[l]
                 };
                 acc += a;
             }
         }
-        let (c, d) = (2.5 * ws3[j], b);
-        acc += c;
-        acc += d;
+        if tr.b(j < 2) {
+            let s: f64 = {
+                b = b.tanh() + (std::f64::consts::PI + b);
+                let b = b * (b / (tr.round(xs[0] * 1.5) * 0.3).hypot(1.0));
+                (1.5 + h_mix(ws3[j], ws3[j.min(ws3.len() - 1)]).tanh()).recip() + b
+            };
+            acc += s;
+        } else {
+            b *= f64::log2(1.5 + ws3[j].tanh().exp2().cos()).sin();
+            let r: f64 = {
+                b = b.sin() + (2.0 + std::f64::consts::PI.sin()).powf(2.5);
+                tr.floor(ws[j.min(2 - 1)] * 1.5) + ws3[(j * 2 + 1) % ws3.len()] - ws3[0] * b
+            };
+            acc += r;
+        }
     }
-    let zs = [0.0_f64; 3];
-    xs[0] + ws[1] + b + zs[2] + acc
+    b + ws[1] + xs[0] + acc
 }
 
 const CASE_F0889: Case = case!(f0889, f0889_t, f0889_grad, f0889_pullback, f0889_grad_into,
@@ -7603,74 +7497,30 @@ const CASE_F0889: Case = case!(f0889, f0889_t, f0889_grad, f0889_pullback, f0889
     |p, _k| (&p[0..2], p[2], &p[3..4], &p[4..7]));
 
 #[differentiate]
-fn f0890(mut y: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut w: f64 = if (2.0 + b.sin()).sqrt() > b.cos() {
-        y * 0.9
+fn f0890(y: f64, b: f64) -> f64 {
+    let mut w: f64 = if ((b * 1.5).floor() * 0.3) > b.sin().exp() {
+        let vals: [f64; 3] = [0.0; 3];
+        (vals[1].abs() + 0.5).log10().to_radians()
     } else {
-        y.tanh()
+        (std::f64::consts::PI * b).sin().exp_m1()
     };
-    for jj in 0..2 {
-        let c: f64 = match jj {
-            0 => {
-                b * 0.9
-            }
-            1 | 2 => {
-                w / (1.5 + std::f64::consts::PI.cos())
-            }
-            mm if mm > 3 => {
-                w = w * w.hypot(1.0).ln_1p().tanh();
-                (1.5 + w.cos()).ln_1p()
-            }
-            _ => {
-                b.atan2(1.5 + y.tanh()) / (1.5 + (std::f64::consts::PI - b).cos())
-            }
-        };
-        let e: f64 = if jj > 1 {
-            f64::to_radians(y - c)
-        } else {
-            y = jj as f64;
-            -h_mix(y, b)
-        };
-        acc += c;
-        acc += e;
-    }
-    2.0 + b + core::f64::consts::E.mul_add(w, b) + acc
+    w *= (w / (1.5 + std::f64::consts::PI.cos())).tanh();
+    let mut d = w * y / (1.5 + (y * (y * 0.5)).tanh());
+    d += y.cos().tan() * f64::sin(y);
+    d.tanh().exp()
 }
 
-fn f0890_t(tr: &Trace, mut y: f64, b: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut w: f64 = if tr.b((2.0 + b.sin()).sqrt() > b.cos()) {
-        y * 0.9
+fn f0890_t(tr: &Trace, y: f64, b: f64) -> f64 {
+    let mut w: f64 = if tr.b((tr.floor(b * 1.5) * 0.3) > b.sin().exp()) {
+        let vals: [f64; 3] = [0.0; 3];
+        (tr.abs(vals[1]) + 0.5).log10().to_radians()
     } else {
-        y.tanh()
+        (std::f64::consts::PI * b).sin().exp_m1()
     };
-    for jj in 0..2 {
-        let c: f64 = match jj {
-            0 => {
-                b * 0.9
-            }
-            1 | 2 => {
-                w / (1.5 + std::f64::consts::PI.cos())
-            }
-            mm if mm > 3 => {
-                w = w * w.hypot(1.0).ln_1p().tanh();
-                (1.5 + w.cos()).ln_1p()
-            }
-            _ => {
-                b.atan2(1.5 + y.tanh()) / (1.5 + (std::f64::consts::PI - b).cos())
-            }
-        };
-        let e: f64 = if tr.b(jj > 1) {
-            f64::to_radians(y - c)
-        } else {
-            y = jj as f64;
-            -h_mix(y, b)
-        };
-        acc += c;
-        acc += e;
-    }
-    2.0 + b + core::f64::consts::E.mul_add(w, b) + acc
+    w *= (w / (1.5 + std::f64::consts::PI.cos())).tanh();
+    let mut d = w * y / (1.5 + (y * (y * 0.5)).tanh());
+    d += y.cos().tan() * f64::sin(y);
+    d.tanh().exp()
 }
 
 const CASE_F0890: Case = case!(f0890, f0890_t, f0890_grad, f0890_pullback, f0890_grad_into,
@@ -7681,17 +7531,17 @@ const CASE_F0890: Case = case!(f0890, f0890_t, f0890_grad, f0890_pullback, f0890
 fn f0891(y: f64, a: f64, xs: &[f64], vals: &[f64]) -> f64 {
     let mut t: f64 = -(a + 1.5);
     t = t * (core::f64::consts::E / (2.0 + core::f64::consts::E.sin())).cos();
-    let mut v = y + xs[0].hypot(1.0).log2();
+    let mut v = y + xs[0].hypot(1.0).log10();
     v = v * 0.5 + h_polar(-1.5, vals[1]).0;
-    (f64::to_radians(t).cos() * 0.9).asin() + v
+    a.tanh().sinh().cos() + t + v
 }
 
 fn f0891_t(_tr: &Trace, y: f64, a: f64, xs: &[f64], vals: &[f64]) -> f64 {
     let mut t: f64 = -(a + 1.5);
     t = t * (core::f64::consts::E / (2.0 + core::f64::consts::E.sin())).cos();
-    let mut v = y + xs[0].hypot(1.0).log2();
+    let mut v = y + xs[0].hypot(1.0).log10();
     v = v * 0.5 + h_polar(-1.5, vals[1]).0;
-    (f64::to_radians(t).cos() * 0.9).asin() + v
+    a.tanh().sinh().cos() + t + v
 }
 
 const CASE_F0891: Case = case!(f0891, f0891_t, f0891_grad, f0891_pullback, f0891_grad_into,
@@ -7700,25 +7550,47 @@ const CASE_F0891: Case = case!(f0891, f0891_t, f0891_grad, f0891_pullback, f0891
 
 #[differentiate]
 fn f0892(grid: &[[f64; 1]; 1]) -> f64 {
-    let mut a = (core::f64::consts::E * 1.5).ceil() * 0.3 + (grid[0][0] + grid[0][0] * 0.5);
-    for l in 0..1 {
-        a = a * f64::abs(l as f64).tanh();
-        a *= ((a - grid[0][0]) * a).tanh();
+    let g: f64 = core::f64::consts::E.signum() * core::f64::consts::E + (2.0 + grid[0][0].sin()).log(2.5 + grid[0][0].sin());
+    let mut step: usize = 0;
+    while step < 1 {
+        step += 1;
+        if step > 1 {
+            return (((grid[0][0] * 1.5).floor() + g).sin() - 2.0).cbrt();
+        }
     }
-    let s = h_scale3(&[grid[0][0], a, a], grid[0][0])[2];
-    let pair = h_polar(a, -s);
-    -grid[0][0].tanh().exp() + pair.1
+    let mut g: f64 = g + h_norm2([g, g]) / (1.5 + ((g * 1.5).trunc() * 0.3).tanh());
+    if (grid[0][0] + g) <= grid[0][0].sin().powi(4) {
+        return g.sin() * (1.5 - g);
+    }
+    let c: f64 = if step % 2 == 0 {
+        g %= 1.5 + g.tanh();
+        grid[0][0]
+    } else {
+        (step as f64 + grid[0][0]).atan2(1.5 + (step as f64 + 0.7).cos())
+    };
+    grid[0][0].tanh().exp2() + c + g
 }
 
 fn f0892_t(tr: &Trace, grid: &[[f64; 1]; 1]) -> f64 {
-    let mut a = tr.ceil(core::f64::consts::E * 1.5) * 0.3 + (grid[0][0] + grid[0][0] * 0.5);
-    for l in 0..1 {
-        a = a * tr.abs(l as f64).tanh();
-        a *= ((a - grid[0][0]) * a).tanh();
+    let g: f64 = tr.signum(core::f64::consts::E) * core::f64::consts::E + (2.0 + grid[0][0].sin()).log(2.5 + grid[0][0].sin());
+    let mut step: usize = 0;
+    while tr.b(step < 1) {
+        step += 1;
+        if tr.b(step > 1) {
+            return ((tr.floor(grid[0][0] * 1.5) + g).sin() - 2.0).cbrt();
+        }
     }
-    let s = h_scale3(&[grid[0][0], a, a], grid[0][0])[2];
-    let pair = h_polar(a, -s);
-    -grid[0][0].tanh().exp() + pair.1
+    let mut g: f64 = g + h_norm2([g, g]) / (1.5 + (tr.trunc(g * 1.5) * 0.3).tanh());
+    if tr.b((grid[0][0] + g) <= grid[0][0].sin().powi(4)) {
+        return g.sin() * (1.5 - g);
+    }
+    let c: f64 = if tr.b(step % 2 == 0) {
+        g = tr.rem(g, 1.5 + g.tanh());
+        grid[0][0]
+    } else {
+        (step as f64 + grid[0][0]).atan2(1.5 + (step as f64 + 0.7).cos())
+    };
+    grid[0][0].tanh().exp2() + c + g
 }
 
 const CASE_F0892: Case = case!(f0892, f0892_t, f0892_grad, f0892_pullback, f0892_grad_into,
@@ -7730,28 +7602,34 @@ fn f0893(zs: [f64; 2], vals: &[f64], vals2: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
         if (vals2[j] / (1.5 + vals[j % 2].tanh())) >= -0.5 {
-            let s = f64::powf(2.0 + zs[j].sin(), 2.5) + (zs[j + 1] + vals[vals.len() - 1 - j]);
-            acc += s;
-        } else {
-            let b = vals[j] / (vals2[0].abs() + 0.5) * 2.5_f64.powf((j as f64).tanh());
-            acc += b;
+            let r = (zs[j].cos() * 0.9).asin() + (j as f64).sin();
+            acc += r;
         }
     }
-    (1.5 + core::f64::consts::E.tanh()).ln_1p().max(2.5 + vals[(((vals2[((vals2[3].max(vals[(((0.3 / (2.0 + vals[0].sin())).tanh().abs() * 2.9).floor() as usize) % 2]).cos().abs() * 2.9).floor() as usize) % vals2.len()] / (vals2[3].abs() + 0.5)).cos().abs() * 2.9).floor() as usize) % vals.len()]) + zs[1] + acc
+    let y: f64 = if (vals2[1] + zs[0]) > 2.5 {
+        std::f64::consts::PI / std::f64::consts::PI.tanh().exp()
+    } else {
+        let ys = [0.0_f64; 4];
+        -core::f64::consts::E - (1.5 + ys[(((core::f64::consts::E + vals2[((f64::cbrt(ys[3].tanh() - 2.0).cos().abs() * 2.9).floor() as usize) % vals2.len()]).tanh().abs() * 2.9).floor() as usize) % 4].tanh()).recip()
+    };
+    0.1 + vals[1] + y + acc
 }
 
 fn f0893_t(tr: &Trace, zs: [f64; 2], vals: &[f64], vals2: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..1 {
         if tr.b((vals2[j] / (1.5 + vals[j % 2].tanh())) >= -0.5) {
-            let s = f64::powf(2.0 + zs[j].sin(), 2.5) + (zs[j + 1] + vals[vals.len() - 1 - j]);
-            acc += s;
-        } else {
-            let b = vals[j] / (tr.abs(vals2[0]) + 0.5) * 2.5_f64.powf((j as f64).tanh());
-            acc += b;
+            let r = (zs[j].cos() * 0.9).asin() + (j as f64).sin();
+            acc += r;
         }
     }
-    tr.max((1.5 + core::f64::consts::E.tanh()).ln_1p(), 2.5 + vals[(tr.floor((vals2[(tr.floor(tr.max(vals2[3], vals[(tr.floor((0.3 / (2.0 + vals[0].sin())).tanh().abs() * 2.9) as usize) % 2]).cos().abs() * 2.9) as usize) % vals2.len()] / (tr.abs(vals2[3]) + 0.5)).cos().abs() * 2.9) as usize) % vals.len()]) + zs[1] + acc
+    let y: f64 = if tr.b((vals2[1] + zs[0]) > 2.5) {
+        std::f64::consts::PI / std::f64::consts::PI.tanh().exp()
+    } else {
+        let ys = [0.0_f64; 4];
+        -core::f64::consts::E - (1.5 + ys[(tr.floor((core::f64::consts::E + vals2[(tr.floor(f64::cbrt(ys[3].tanh() - 2.0).cos().abs() * 2.9) as usize) % vals2.len()]).tanh().abs() * 2.9) as usize) % 4].tanh()).recip()
+    };
+    0.1 + vals[1] + y + acc
 }
 
 const CASE_F0893: Case = case!(f0893, f0893_t, f0893_grad, f0893_pullback, f0893_grad_into,
@@ -7768,22 +7646,22 @@ fn f0894(zs: [f64; 4], xs: &[f64], grid: &[[f64; 3]; 1]) -> f64 {
         let g: f64 = loop {
             it += 1;
             if it > step {
-                break (step as f64).tanh().to_degrees() * 0.02;
+                break f64::to_radians(step as f64);
             }
-            let w: f64 = if (1.5 + zs[step.min(zs.len() - 1)].tanh()).ln_1p() < (step as f64) {
-                let v: f64 = (xs[0] + step as f64) / (1.5 + (1.5 + core::f64::consts::E.cos()).sqrt().cos());
-                v * 0.9
+            let w: f64 = if (zs[step.min(zs.len() - 1)] as f64) < 0.7 {
+                step as f64
             } else {
-                grid[0][(it + 3) % 3] * (2.0 * it as f64)
+                for _ in 0..1 {
+                    let tmp = [0.0_f64; 2];
+                    acc += tmp[1];
+                }
+                (1.5 + h_dot(&zs, &zs).cos()).recip()
             };
             acc += w;
         };
         acc += g;
     }
-    if std::f64::consts::PI.sin() > core::f64::consts::E.cos().cosh() || step < 1 {
-        return grid[0][(step * 2 + 1) % 3];
-    }
-    grid[0][(step * 2 + 1) % 3] + xs[0] + acc
+    xs[0] + grid[0][0] + acc
 }
 
 fn f0894_t(tr: &Trace, zs: [f64; 4], xs: &[f64], grid: &[[f64; 3]; 1]) -> f64 {
@@ -7795,22 +7673,22 @@ fn f0894_t(tr: &Trace, zs: [f64; 4], xs: &[f64], grid: &[[f64; 3]; 1]) -> f64 {
         let g: f64 = loop {
             it += 1;
             if tr.b(it > step) {
-                break (step as f64).tanh().to_degrees() * 0.02;
+                break f64::to_radians(step as f64);
             }
-            let w: f64 = if tr.b((1.5 + zs[step.min(zs.len() - 1)].tanh()).ln_1p() < (step as f64)) {
-                let v: f64 = (xs[0] + step as f64) / (1.5 + (1.5 + core::f64::consts::E.cos()).sqrt().cos());
-                v * 0.9
+            let w: f64 = if tr.b((zs[step.min(zs.len() - 1)] as f64) < 0.7) {
+                step as f64
             } else {
-                grid[0][(it + 3) % 3] * (2.0 * it as f64)
+                for _ in 0..1 {
+                    let tmp = [0.0_f64; 2];
+                    acc += tmp[1];
+                }
+                (1.5 + h_dot(&zs, &zs).cos()).recip()
             };
             acc += w;
         };
         acc += g;
     }
-    if tr.b(std::f64::consts::PI.sin() > core::f64::consts::E.cos().cosh() || step < 1) {
-        return grid[0][(step * 2 + 1) % 3];
-    }
-    grid[0][(step * 2 + 1) % 3] + xs[0] + acc
+    xs[0] + grid[0][0] + acc
 }
 
 const CASE_F0894: Case = case!(f0894, f0894_t, f0894_grad, f0894_pullback, f0894_grad_into,
@@ -7819,64 +7697,78 @@ const CASE_F0894: Case = case!(f0894, f0894_t, f0894_grad, f0894_pullback, f0894
 
 #[differentiate(wrt(a))]
 fn f0895(vals: &[f64], k: usize, a: f64, mut x: f64) -> f64 {
-    x /= 1.5 + ((vals[k.min(vals.len() - 1)] * 1.5).round() + a + (x + vals[(k + 1) % 2])).cos();
-    x /= f64::clamp((a.abs() + 0.5).log(2.5 + x.sin()), x - 0.5, x + 0.5).hypot(1.0);
-    let pair = h_polar(vals[k.min(vals.len() - 1)], (1.5 + (k as f64).cos()).cbrt());
-    let tmp = vals.to_vec();
-    let ws = vals.to_vec();
-    h_cumsum(&tmp)[(k * 2 + 1) % 2] + x + pair.1 + ws[1]
+    x /= 1.5 + (vals[k.min(vals.len() - 1)].hypot(2.0 + x.sin()) + (x + vals[(k + 1) % 2])).cos();
+    x /= 1.5 + a.tanh().exp().to_radians().cos();
+    let q: f64 = if a.tanh().exp_m1() <= 1.2 {
+        (((vals[k.min(vals.len() - 1)] * 1.5).floor() * 0.3).sin() * 0.9).acos()
+    } else {
+        a * 0.9
+    };
+    let pair = h_polar(vals[(k + 1) % vals.len()], f64::to_radians(q));
+    let y = h_pow(a, k);
+    k as f64 * vals[k.min(vals.len() - 1)] - core::f64::consts::E.tanh().exp().log10() + x + pair.1 + y
 }
 
 fn f0895_t(tr: &Trace, vals: &[f64], k: usize, a: f64, mut x: f64) -> f64 {
-    x /= 1.5 + (tr.round(vals[k.min(vals.len() - 1)] * 1.5) + a + (x + vals[(k + 1) % 2])).cos();
-    x /= tr.clamp((tr.abs(a) + 0.5).log(2.5 + x.sin()), x - 0.5, x + 0.5).hypot(1.0);
-    let pair = h_polar(vals[k.min(vals.len() - 1)], (1.5 + (k as f64).cos()).cbrt());
-    let tmp = vals.to_vec();
-    let ws = vals.to_vec();
-    h_cumsum(&tmp)[(k * 2 + 1) % 2] + x + pair.1 + ws[1]
+    x /= 1.5 + (vals[k.min(vals.len() - 1)].hypot(2.0 + x.sin()) + (x + vals[(k + 1) % 2])).cos();
+    x /= 1.5 + a.tanh().exp().to_radians().cos();
+    let q: f64 = if tr.b(a.tanh().exp_m1() <= 1.2) {
+        ((tr.floor(vals[k.min(vals.len() - 1)] * 1.5) * 0.3).sin() * 0.9).acos()
+    } else {
+        a * 0.9
+    };
+    let pair = h_polar(vals[(k + 1) % vals.len()], f64::to_radians(q));
+    let y = h_pow(a, k);
+    k as f64 * vals[k.min(vals.len() - 1)] - core::f64::consts::E.tanh().exp().log10() + x + pair.1 + y
 }
 
 const CASE_F0895: Case = case!(f0895, f0895_t, f0895_grad, f0895_pullback, f0895_grad_into,
-    n: 4, active: [false, false, true, false], ints: [[3], [0], [1], [1]],
+    n: 4, active: [false, false, true, false], ints: [[3], [0], [0], [3]],
     |p, k| (&p[0..2], k[0], p[2], p[3]));
 
 #[differentiate]
 fn f0896(xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut e: f64 = if (core::f64::consts::E * xs[0]) >= 1.5 {
         let g: f64 = if (xs[0] / (2.0 + xs[0].sin())) >= 2.5 {
             -(xs[0] * (xs[0] * 0.5))
         } else {
-            let e = f64::tanh(xs[0].atan2(xs[0].tanh() - 1.5));
-            e + e.sin().cosh()
+            let g = (xs[0].abs() + 0.5).ln_1p() as f64;
+            ((xs[0] + g) * 1.5).floor() * 0.3
         };
-        h_norm2([g.sin(), g - xs[0]])
+        h_norm2([(xs[0] * 1.5).floor() + g, h_mix(g, g)])
     } else {
-        let u = xs[0].sin().cosh() * h_cumsum(xs)[0];
-        h_norm2([xs[0] * u, u.tanh().exp2()])
+        xs[0]
     };
-    let hs: [f64; 3] = [0.0; 3];
-    e /= ((e * xs[0] * 1.5).ceil() * 0.3).hypot(1.0);
-    e = e.tanh() + (e.cos() * 0.9).acos();
-    ((e * 1.5).trunc() * 0.3) as f64 + hs[2]
+    for a in xs.iter() {
+        e -= f64::asin(h_cumsum(xs)[0].cos() * 0.9);
+        let t = e * (0.2 * a);
+        acc += t;
+    }
+    e /= 1.5 + xs[0].cos();
+    (1.5 + e.cos() + 1.2).acosh() * (1.5 + xs[0].cos()).powi(-2) + acc
 }
 
 fn f0896_t(tr: &Trace, xs: &[f64]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut e: f64 = if tr.b((core::f64::consts::E * xs[0]) >= 1.5) {
         let g: f64 = if tr.b((xs[0] / (2.0 + xs[0].sin())) >= 2.5) {
             -(xs[0] * (xs[0] * 0.5))
         } else {
-            let e = f64::tanh(tr.atan2(xs[0], xs[0].tanh() - 1.5));
-            e + e.sin().cosh()
+            let g = (tr.abs(xs[0]) + 0.5).ln_1p() as f64;
+            tr.floor((xs[0] + g) * 1.5) * 0.3
         };
-        h_norm2([g.sin(), g - xs[0]])
+        h_norm2([tr.floor(xs[0] * 1.5) + g, h_mix(g, g)])
     } else {
-        let u = xs[0].sin().cosh() * h_cumsum(xs)[0];
-        h_norm2([xs[0] * u, u.tanh().exp2()])
+        xs[0]
     };
-    let hs: [f64; 3] = [0.0; 3];
-    e /= (tr.ceil(e * xs[0] * 1.5) * 0.3).hypot(1.0);
-    e = e.tanh() + (e.cos() * 0.9).acos();
-    (tr.trunc(e * 1.5) * 0.3) as f64 + hs[2]
+    for a in xs.iter() {
+        e -= f64::asin(h_cumsum(xs)[0].cos() * 0.9);
+        let t = e * (0.2 * a);
+        acc += t;
+    }
+    e /= 1.5 + xs[0].cos();
+    (1.5 + e.cos() + 1.2).acosh() * (1.5 + xs[0].cos()).powi(-2) + acc
 }
 
 const CASE_F0896: Case = case!(f0896, f0896_t, f0896_grad, f0896_pullback, f0896_grad_into,
@@ -7886,72 +7778,44 @@ const CASE_F0896: Case = case!(f0896, f0896_t, f0896_grad, f0896_pullback, f0896
 #[differentiate(wrt(a, a3))]
 fn f0897(vs: Vec<f64>, sp: Params, mut a: f64, a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = vs[3].clamp(a3 - 0.5, a3 + 0.5) / (2.0 + a3.min(a).sin());
-    let pair = h_polar(vs[2] * 0.5, 0.3 + vs[2]);
-    if sp.v[2] >= 0.3 {
-        d %= 1.0 + a3 * a3;
-        for jj in 0..3 {
-            if jj < 2 {
-                d *= (-d).cos().exp2().tanh();
-                d = d * 0.5 + (a3 - vs[(jj * 2 + 1) % vs.len()]);
-            } else if pair.1 > 1.2 {
-                a = a.tanh() + jj as f64 / vs[jj].hypot(1.0);
-                let c = core::f64::consts::E / (1.5 + vs[jj].cos()) * vs[jj].to_radians();
-                acc += c;
+    let b = vs[3].cos().tan() / a3.max(a3 * 0.5).tanh().exp();
+    for i in 0..4 {
+        if sp.b < f64::hypot(a3, 1.5 + vs[i % vs.len()].cos()) {
+            return sp.v[(i * 2 + 1) % 3] / (1.5 + (2.0 + b.sin()).log2().cos());
+        }
+        for j in (0..vs.len()).rev() {
+            if sp.w[(j * 2 + 1) % 3] <= (j as f64).atan2(b.hypot(1.0)) {
+                a += 0.9;
             } else {
-                let z: f64 = if jj > 1 {
-                    let g = d;
-                    (1.5 + (a3 + g).cos()).ln_1p()
-                } else {
-                    a -= vs[(jj * 2 + 1) % vs.len()] + -(jj as f64);
-                    h_dot(&sp.v, &[a, 0.5])
-                };
-                acc += z;
+                let pt = ((a3.tanh() * 0.9).acos(), a);
+                let d = (j as f64 * vs[(i * 2 + 1) % vs.len()]).tanh();
+                acc += pt.1;
+                acc += d;
             }
         }
-        d += (vs[2].sin().abs() + 0.5).ln();
-    } else {
-        d += vs[1].atan2(1.5 + a3.tanh()) * vs[((sp.b.cos().abs() * 2.9).floor() as usize) % vs.len()].to_radians();
-        if (a + d) >= (a3 / vs[1].hypot(1.0)) {
-            return vs[1] + a3 - a3 / (1.5 + vs[3].tanh());
-        }
     }
-    (a3 - a) * (d + 0.2) + pair.1 + acc
+    f64::mul_add(vs[1] * sp.v[1], vs[2] - vs[((b.hypot(vs[0].tanh().exp()).sin().abs() * 2.9).floor() as usize) % vs.len()], h_dot(&vs, &vs)) + a + acc
 }
 
 fn f0897_t(tr: &Trace, vs: Vec<f64>, sp: Params, mut a: f64, a3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut d = tr.clamp(vs[3], a3 - 0.5, a3 + 0.5) / (2.0 + tr.min(a3, a).sin());
-    let pair = h_polar(vs[2] * 0.5, 0.3 + vs[2]);
-    if tr.b(sp.v[2] >= 0.3) {
-        d = tr.rem(d, 1.0 + a3 * a3);
-        for jj in 0..3 {
-            if tr.b(jj < 2) {
-                d *= (-d).cos().exp2().tanh();
-                d = d * 0.5 + (a3 - vs[(jj * 2 + 1) % vs.len()]);
-            } else if tr.b(pair.1 > 1.2) {
-                a = a.tanh() + jj as f64 / vs[jj].hypot(1.0);
-                let c = core::f64::consts::E / (1.5 + vs[jj].cos()) * vs[jj].to_radians();
-                acc += c;
+    let b = vs[3].cos().tan() / tr.max(a3, a3 * 0.5).tanh().exp();
+    for i in 0..4 {
+        if tr.b(sp.b < f64::hypot(a3, 1.5 + vs[i % vs.len()].cos())) {
+            return sp.v[(i * 2 + 1) % 3] / (1.5 + (2.0 + b.sin()).log2().cos());
+        }
+        for j in (0..vs.len()).rev() {
+            if tr.b(sp.w[(j * 2 + 1) % 3] <= (j as f64).atan2(b.hypot(1.0))) {
+                a += 0.9;
             } else {
-                let z: f64 = if tr.b(jj > 1) {
-                    let g = d;
-                    (1.5 + (a3 + g).cos()).ln_1p()
-                } else {
-                    a -= vs[(jj * 2 + 1) % vs.len()] + -(jj as f64);
-                    h_dot(&sp.v, &[a, 0.5])
-                };
-                acc += z;
+                let pt = ((a3.tanh() * 0.9).acos(), a);
+                let d = (j as f64 * vs[(i * 2 + 1) % vs.len()]).tanh();
+                acc += pt.1;
+                acc += d;
             }
         }
-        d += (tr.abs(vs[2].sin()) + 0.5).ln();
-    } else {
-        d += vs[1].atan2(1.5 + a3.tanh()) * vs[(tr.floor(sp.b.cos().abs() * 2.9) as usize) % vs.len()].to_radians();
-        if tr.b((a + d) >= (a3 / vs[1].hypot(1.0))) {
-            return vs[1] + a3 - a3 / (1.5 + vs[3].tanh());
-        }
     }
-    (a3 - a) * (d + 0.2) + pair.1 + acc
+    f64::mul_add(vs[1] * sp.v[1], vs[2] - vs[(tr.floor(b.hypot(vs[0].tanh().exp()).sin().abs() * 2.9) as usize) % vs.len()], h_dot(&vs, &vs)) + a + acc
 }
 
 const CASE_F0897: Case = case!(f0897, f0897_t, f0897_grad, f0897_pullback, f0897_grad_into,
@@ -7965,29 +7829,28 @@ fn f0898(x: f64, vals: &[f64]) -> f64 {
         let late1: f64;
         if (x * core::f64::consts::E) <= -1.5 {
             let late2: f64;
-            if vals[1].tanh().exp() < (vals[0] - x) {
-                late2 = x / (1.5 + x.cos()) * vals[2].tanh().exp();
+            if vals[1].tanh().exp_m1() < (vals[0] - x) {
+                late2 = x / (1.5 + x.cos()) * (vals[2].abs() + 0.5).recip();
             } else {
                 late2 = x;
             }
-            late1 = (f64::recip(core::f64::consts::E.hypot(1.0)).abs() + 0.5).sqrt();
-            acc += late2;
+            late1 = f64::to_degrees(core::f64::consts::E.sin()) * 0.02 % late2.hypot(1.0);
         } else {
-            late1 = (vals[1] * vals[0]).sin();
+            late1 = (x - vals[0]) % 1.5;
         }
-        let x = x * h_pow(vals[1].cos().tan(), 0);
-        acc += late1;
-        acc += x;
-    } else {
-        let late3: f64;
-        if (vals[1] / (1.5 + vals[1].cos())) > 2.5 {
-            late3 = (x.abs() + 0.5).log10().sin().cosh();
+        let d: f64 = if f64::cbrt(late1.tanh() - 2.0) < (late1.abs() + 0.5).ln() {
+            late1 * 0.9
         } else {
-            late3 = (1.5 + x.tanh()).recip().tanh().sinh();
-        }
-        acc += late3;
+            let y = f64::ceil(vals[1] * 1.5) * 0.3;
+            y.mul_add((y * 1.5).ceil() * 0.3, x - 2.5)
+        };
+        acc += d;
     }
-    x + acc
+    for z in vals.iter() {
+        let r = x + (z.cos() * 0.9).acos();
+        acc += r;
+    }
+    ((2.5 / x.hypot(1.0)).cos() * 0.9).asin() + acc
 }
 
 fn f0898_t(tr: &Trace, x: f64, vals: &[f64]) -> f64 {
@@ -7996,29 +7859,28 @@ fn f0898_t(tr: &Trace, x: f64, vals: &[f64]) -> f64 {
         let late1: f64;
         if tr.b((x * core::f64::consts::E) <= -1.5) {
             let late2: f64;
-            if tr.b(vals[1].tanh().exp() < (vals[0] - x)) {
-                late2 = x / (1.5 + x.cos()) * vals[2].tanh().exp();
+            if tr.b(vals[1].tanh().exp_m1() < (vals[0] - x)) {
+                late2 = x / (1.5 + x.cos()) * (tr.abs(vals[2]) + 0.5).recip();
             } else {
                 late2 = x;
             }
-            late1 = (tr.abs(f64::recip(core::f64::consts::E.hypot(1.0))) + 0.5).sqrt();
-            acc += late2;
+            late1 = tr.rem(f64::to_degrees(core::f64::consts::E.sin()) * 0.02, late2.hypot(1.0));
         } else {
-            late1 = (vals[1] * vals[0]).sin();
+            late1 = tr.rem(x - vals[0], 1.5);
         }
-        let x = x * h_pow(vals[1].cos().tan(), 0);
-        acc += late1;
-        acc += x;
-    } else {
-        let late3: f64;
-        if tr.b((vals[1] / (1.5 + vals[1].cos())) > 2.5) {
-            late3 = (tr.abs(x) + 0.5).log10().sin().cosh();
+        let d: f64 = if tr.b(f64::cbrt(late1.tanh() - 2.0) < (tr.abs(late1) + 0.5).ln()) {
+            late1 * 0.9
         } else {
-            late3 = (1.5 + x.tanh()).recip().tanh().sinh();
-        }
-        acc += late3;
+            let y = tr.ceil(vals[1] * 1.5) * 0.3;
+            y.mul_add(tr.ceil(y * 1.5) * 0.3, x - 2.5)
+        };
+        acc += d;
     }
-    x + acc
+    for z in vals.iter() {
+        let r = x + (z.cos() * 0.9).acos();
+        acc += r;
+    }
+    ((2.5 / x.hypot(1.0)).cos() * 0.9).asin() + acc
 }
 
 const CASE_F0898: Case = case!(f0898, f0898_t, f0898_grad, f0898_pullback, f0898_grad_into,
@@ -8027,41 +7889,57 @@ const CASE_F0898: Case = case!(f0898, f0898_t, f0898_grad, f0898_pullback, f0898
 
 #[differentiate(wrt(vals))]
 fn f0899(xs: &[f64], vals: &[f64]) -> f64 {
-    let mut c: f64 = if vals[0].max(vals[3]) > 0.2 {
-        vals[3]
+    let mut acc: f64 = 0.0;
+    let mut c: f64 = if vals[0].sin().cosh() >= 2.5 {
+        core::f64::consts::E
     } else {
-        xs[2].atan().tanh().to_degrees() * 0.02
+        vals[(((vals[2] - std::f64::consts::PI).cos().abs() * 2.9).floor() as usize) % vals.len()] * vals[1].tanh().exp_m1()
     };
-    c += c;
-    c -= c.abs() / (1.5 + h_polar(c, vals[4]).0.tanh());
-    if c <= 0.3 {
-        c = c * (1.5 + xs[3].cos()).log2().tanh();
-        if h_mix(c, xs[1]) <= xs[1].to_radians() {
-            return (vals[0].hypot(1.0).powf(2.5) * 1.5).ceil() + -c;
+    for z in vals.iter() {
+        c += c;
+        for &d in vals.iter() {
+            let w = vals[3];
+            acc += d;
+            acc += w;
         }
-        c += std::f64::consts::PI * vals[2].tanh().sinh();
+        acc += *z;
     }
-    let zs = [0.0_f64; 2];
-    c + xs[3] + zs[1]
+    c = c.sin() + xs[2].cos();
+    c = c.tanh() + f64::powi(c, 2);
+    let r: f64 = if (vals[3].signum() * vals[0]) < 1.5 {
+        let v = c * vals[2] - c;
+        -v / (xs[0] * 1.5).tanh().exp()
+    } else {
+        ((c * 1.5).trunc() + xs[1]) / (1.5 + (xs[0].abs() + 0.5).powf(c.sin() * 1.5).tanh())
+    };
+    xs[0] * 0.2 + c / (2.0 + core::f64::consts::E.sin()) + r + acc
 }
 
 fn f0899_t(tr: &Trace, xs: &[f64], vals: &[f64]) -> f64 {
-    let mut c: f64 = if tr.b(tr.max(vals[0], vals[3]) > 0.2) {
-        vals[3]
+    let mut acc: f64 = 0.0;
+    let mut c: f64 = if tr.b(vals[0].sin().cosh() >= 2.5) {
+        core::f64::consts::E
     } else {
-        xs[2].atan().tanh().to_degrees() * 0.02
+        vals[(tr.floor((vals[2] - std::f64::consts::PI).cos().abs() * 2.9) as usize) % vals.len()] * vals[1].tanh().exp_m1()
     };
-    c += c;
-    c -= tr.abs(c) / (1.5 + h_polar(c, vals[4]).0.tanh());
-    if tr.b(c <= 0.3) {
-        c = c * (1.5 + xs[3].cos()).log2().tanh();
-        if tr.b(h_mix(c, xs[1]) <= xs[1].to_radians()) {
-            return tr.ceil(vals[0].hypot(1.0).powf(2.5) * 1.5) + -c;
+    for z in vals.iter() {
+        c += c;
+        for &d in vals.iter() {
+            let w = vals[3];
+            acc += d;
+            acc += w;
         }
-        c += std::f64::consts::PI * vals[2].tanh().sinh();
+        acc += *z;
     }
-    let zs = [0.0_f64; 2];
-    c + xs[3] + zs[1]
+    c = c.sin() + xs[2].cos();
+    c = c.tanh() + f64::powi(c, 2);
+    let r: f64 = if tr.b((tr.signum(vals[3]) * vals[0]) < 1.5) {
+        let v = c * vals[2] - c;
+        -v / (xs[0] * 1.5).tanh().exp()
+    } else {
+        (tr.trunc(c * 1.5) + xs[1]) / (1.5 + (tr.abs(xs[0]) + 0.5).powf(c.sin() * 1.5).tanh())
+    };
+    xs[0] * 0.2 + c / (2.0 + core::f64::consts::E.sin()) + r + acc
 }
 
 const CASE_F0899: Case = case!(f0899, f0899_t, f0899_grad, f0899_pullback, f0899_grad_into,
@@ -8071,32 +7949,44 @@ const CASE_F0899: Case = case!(f0899, f0899_t, f0899_grad, f0899_pullback, f0899
 #[differentiate]
 fn f0900(zs: [f64; 4], x: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (v, u) = h_polar(x as f64, std::f64::consts::PI);
-    let ys: [f64; 1] = [0.0; 1];
-    let mut it: usize = 0;
-    while it < 3 {
-        it += 1;
-        let hs = [0.0_f64; 3];
-        let t = zs[it] * ws[(it + 1) % ws.len()] / (x - ws[it - 1]).hypot(1.0);
-        acc += hs[2];
-        acc += t;
-    }
-    (-ys[0] * 1.5).ceil() + (ys[0] + 1.5) + zs[3] + ws[4] + v + u + acc
+    let (e, u) = h_polar(f64::sinh(x.tanh()), zs[3] % (1.5 + ws[4].tanh()));
+    let mut y = ws[3];
+    let mut round: usize = 0;
+    let r: f64 = loop {
+        round += 1;
+        if round > 3 {
+            break x - std::f64::consts::PI;
+        }
+        let q: f64 = {
+            y %= y.sin().clamp(y - 0.5, y + 0.5).tanh().exp();
+            -(y - u)
+        };
+        let g = ws[round + 1].cos() * u;
+        acc += q;
+        acc += g;
+    };
+    0.3 + e + u + y + r + acc
 }
 
 fn f0900_t(tr: &Trace, zs: [f64; 4], x: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let (v, u) = h_polar(x as f64, std::f64::consts::PI);
-    let ys: [f64; 1] = [0.0; 1];
-    let mut it: usize = 0;
-    while tr.b(it < 3) {
-        it += 1;
-        let hs = [0.0_f64; 3];
-        let t = zs[it] * ws[(it + 1) % ws.len()] / (x - ws[it - 1]).hypot(1.0);
-        acc += hs[2];
-        acc += t;
-    }
-    tr.ceil(-ys[0] * 1.5) + (ys[0] + 1.5) + zs[3] + ws[4] + v + u + acc
+    let (e, u) = h_polar(f64::sinh(x.tanh()), tr.rem(zs[3], 1.5 + ws[4].tanh()));
+    let mut y = ws[3];
+    let mut round: usize = 0;
+    let r: f64 = loop {
+        round += 1;
+        if tr.b(round > 3) {
+            break x - std::f64::consts::PI;
+        }
+        let q: f64 = {
+            y = tr.rem(y, tr.clamp(y.sin(), y - 0.5, y + 0.5).tanh().exp());
+            -(y - u)
+        };
+        let g = ws[round + 1].cos() * u;
+        acc += q;
+        acc += g;
+    };
+    0.3 + e + u + y + r + acc
 }
 
 const CASE_F0900: Case = case!(f0900, f0900_t, f0900_grad, f0900_pullback, f0900_grad_into,
@@ -8105,59 +7995,53 @@ const CASE_F0900: Case = case!(f0900, f0900_t, f0900_grad, f0900_pullback, f0900
 
 #[differentiate]
 fn f0901(ws: &[f64], ts: &[f64; 3]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut late1: f64;
     if 1.2 < ws[0] {
-        late1 = ws[2].tanh().cosh() * h_mix(ws[2], ws[2]);
+        late1 = ws[2].atan() * -ws[2];
     } else {
-        late1 = ts[0] - ws[1].hypot(1.0).recip();
+        late1 = ws[2];
     }
-    let out = h_cumsum(ts);
-    'outer: for u in ts.iter() {
-        let mut cnt: usize = 0;
-        loop {
-            cnt += 1;
-            if cnt > 1 {
-                break;
-            }
-            if ((ws[(cnt * 2 + 1) % ws.len()] * 1.5).round() * 0.3) > *u {
-                late1 += (core::f64::consts::E.abs() + 0.5).sqrt();
-                break 'outer;
+    late1 -= ts[0];
+    late1 *= ws[1].tanh();
+    let mut g: f64 = if late1.to_radians() >= (late1 - ts[0]) {
+        for _ in 0..1 {
+            if (late1 / late1.tanh().exp()) >= 0.9 {
+                return ((core::f64::consts::E.tanh() * 0.9).atanh() * 1.5).floor() + 0.1 * late1;
             }
         }
-        acc += *u;
-    }
-    late1 += h_mix(-late1, out[1] * late1);
-    late1 = h_mix(late1, h_nested(out[2], ts));
-    ts[((h_scale3(ts, ws[0])[0].tanh().abs() * 2.9).floor() as usize) % 3] + late1 + acc
+        late1 * 2.5 * ((late1 * 1.5).trunc() * 0.3)
+    } else {
+        (h_pow(late1, 1).abs() + 0.5).powi(-1)
+    };
+    let late1 = late1 - h_scale3(ts, ts[0].tanh().cosh())[((f64::asinh(ws[2]).sin().abs() * 2.9).floor() as usize) % 3];
+    let w = (f64::cos(ws[0]) * 1.5).round() + ts[1] * late1;
+    g /= late1.hypot(1.0);
+    -ws[(((late1.cos() * 0.9).acos().sin().abs() * 2.9).floor() as usize) % 3] / w.sin().exp().hypot(1.0) + g
 }
 
 fn f0901_t(tr: &Trace, ws: &[f64], ts: &[f64; 3]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut late1: f64;
     if tr.b(1.2 < ws[0]) {
-        late1 = ws[2].tanh().cosh() * h_mix(ws[2], ws[2]);
+        late1 = ws[2].atan() * -ws[2];
     } else {
-        late1 = ts[0] - ws[1].hypot(1.0).recip();
+        late1 = ws[2];
     }
-    let out = h_cumsum(ts);
-    'outer: for u in ts.iter() {
-        let mut cnt: usize = 0;
-        loop {
-            cnt += 1;
-            if tr.b(cnt > 1) {
-                break;
-            }
-            if tr.b((tr.round(ws[(cnt * 2 + 1) % ws.len()] * 1.5) * 0.3) > *u) {
-                late1 += (tr.abs(core::f64::consts::E) + 0.5).sqrt();
-                break 'outer;
+    late1 -= ts[0];
+    late1 *= ws[1].tanh();
+    let mut g: f64 = if tr.b(late1.to_radians() >= (late1 - ts[0])) {
+        for _ in 0..1 {
+            if tr.b((late1 / late1.tanh().exp()) >= 0.9) {
+                return tr.floor((core::f64::consts::E.tanh() * 0.9).atanh() * 1.5) + 0.1 * late1;
             }
         }
-        acc += *u;
-    }
-    late1 += h_mix(-late1, out[1] * late1);
-    late1 = h_mix(late1, h_nested(out[2], ts));
-    ts[(tr.floor(h_scale3(ts, ws[0])[0].tanh().abs() * 2.9) as usize) % 3] + late1 + acc
+        late1 * 2.5 * (tr.trunc(late1 * 1.5) * 0.3)
+    } else {
+        (tr.abs(h_pow(late1, 1)) + 0.5).powi(-1)
+    };
+    let late1 = late1 - h_scale3(ts, ts[0].tanh().cosh())[(tr.floor(f64::asinh(ws[2]).sin().abs() * 2.9) as usize) % 3];
+    let w = tr.round(f64::cos(ws[0]) * 1.5) + ts[1] * late1;
+    g /= late1.hypot(1.0);
+    -ws[(tr.floor((late1.cos() * 0.9).acos().sin().abs() * 2.9) as usize) % 3] / w.sin().exp().hypot(1.0) + g
 }
 
 const CASE_F0901: Case = case!(f0901, f0901_t, f0901_grad, f0901_pullback, f0901_grad_into,
@@ -8169,17 +8053,17 @@ fn f0902(x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let hs = [x.tanh().to_degrees() * 0.02, std::f64::consts::PI];
     for (i, &e) in hs.iter().enumerate() {
-        let mut ys = [e / (1.5 + core::f64::consts::E.cos()), hs[i].atan()];
+        let mut ys = [e / (1.5 + core::f64::consts::E.cos()), hs[i].sin()];
         let p: f64 = match i {
             0 => {
                 for _ in (1..=i).rev() {
                     let pair = h_polar(e + hs[2 - 1 - i], 1.2);
                     acc += pair.1;
                 }
-                (e - x).sin().tan()
+                (e - x).sin().sinh()
             }
             _ if (x + hs[(i * 2 + 1) % hs.len()]) < 0.2 => {
-                ys[i] *= ((core::f64::consts::E / (1.5 + ys[ys.len() - 1 - i].cos())).tanh() * 0.9).asin().tanh();
+                ys[i] *= (core::f64::consts::E / (1.5 + ys[ys.len() - 1 - i].cos())).tanh().exp().tanh();
                 e / e.tanh().exp() + h_leaky(0.7)
             }
             _ => {
@@ -8197,17 +8081,17 @@ fn f0902_t(tr: &Trace, x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let hs = [x.tanh().to_degrees() * 0.02, std::f64::consts::PI];
     for (i, &e) in hs.iter().enumerate() {
-        let mut ys = [e / (1.5 + core::f64::consts::E.cos()), hs[i].atan()];
+        let mut ys = [e / (1.5 + core::f64::consts::E.cos()), hs[i].sin()];
         let p: f64 = match i {
             0 => {
                 for _ in (1..=i).rev() {
                     let pair = h_polar(e + hs[2 - 1 - i], 1.2);
                     acc += pair.1;
                 }
-                (e - x).sin().tan()
+                (e - x).sin().sinh()
             }
             _ if tr.b((x + hs[(i * 2 + 1) % hs.len()]) < 0.2) => {
-                ys[i] *= ((core::f64::consts::E / (1.5 + ys[ys.len() - 1 - i].cos())).tanh() * 0.9).asin().tanh();
+                ys[i] *= (core::f64::consts::E / (1.5 + ys[ys.len() - 1 - i].cos())).tanh().exp().tanh();
                 e / e.tanh().exp() + h_leaky_t(tr, 0.7)
             }
             _ => {
@@ -8227,31 +8111,19 @@ const CASE_F0902: Case = case!(f0902, f0902_t, f0902_grad, f0902_pullback, f0902
 
 #[differentiate]
 fn f0903(xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut zs = [0.0_f64; 4];
-    zs[0] = zs[1].tanh().exp().cbrt() + xs[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % 3] / (1.5 + std::f64::consts::PI.cos());
-    for (i, z) in zs.iter().enumerate() {
-        let hs: [f64; 1] = [0.0; 1];
-        if (f64::ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (z * zs[i]) && i > 2 {
-            continue;
-        }
-        acc += hs[0];
-    }
-    0.3 * (xs[(((2.0 * zs[((zs[1].tanh().abs() * 2.9).floor() as usize) % zs.len()]).tanh().abs() * 2.9).floor() as usize) % xs.len()] - xs[2]) + acc
+    zs[0] += zs[1].sin() + xs[1];
+    zs[3] %= 1.5 + h_norm2([f64::sqrt(std::f64::consts::PI.hypot(1.0)), f64::sin(zs[0])]).tanh();
+    let a: f64 = xs[((zs[3].tanh().sinh().cos().abs() * 2.9).floor() as usize) % 3].atan2(1.0 + zs[2] * zs[2]) + zs[2];
+    h_dot(&zs, &zs) * zs[((a.sin().abs() * 2.9).floor() as usize) % zs.len()]
 }
 
 fn f0903_t(tr: &Trace, xs: &[f64]) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut zs = [0.0_f64; 4];
-    zs[0] = zs[1].tanh().exp().cbrt() + xs[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % 3] / (1.5 + std::f64::consts::PI.cos());
-    for (i, z) in zs.iter().enumerate() {
-        let hs: [f64; 1] = [0.0; 1];
-        if tr.b((tr.ceil(xs[i % xs.len()] * 1.5) + i as f64) >= (z * zs[i]) && i > 2) {
-            continue;
-        }
-        acc += hs[0];
-    }
-    0.3 * (xs[(tr.floor((2.0 * zs[(tr.floor(zs[1].tanh().abs() * 2.9) as usize) % zs.len()]).tanh().abs() * 2.9) as usize) % xs.len()] - xs[2]) + acc
+    zs[0] += zs[1].sin() + xs[1];
+    zs[3] = tr.rem(zs[3], 1.5 + h_norm2([f64::sqrt(std::f64::consts::PI.hypot(1.0)), f64::sin(zs[0])]).tanh());
+    let a: f64 = xs[(tr.floor(zs[3].tanh().sinh().cos().abs() * 2.9) as usize) % 3].atan2(1.0 + zs[2] * zs[2]) + zs[2];
+    h_dot(&zs, &zs) * zs[(tr.floor(a.sin().abs() * 2.9) as usize) % zs.len()]
 }
 
 const CASE_F0903: Case = case!(f0903, f0903_t, f0903_grad, f0903_pullback, f0903_grad_into,
@@ -8261,20 +8133,20 @@ const CASE_F0903: Case = case!(f0903, f0903_t, f0903_grad, f0903_pullback, f0903
 #[differentiate]
 fn f0904(a: f64, c: f64, x: f64, b: f64) -> f64 {
     let mut s = h_norm2([a, c]) * (c * a);
-    s += f64::signum(x) * a + x.tanh();
-    s += (0.5 - b).cos().tan();
-    s = h_mix(s, b);
-    s += h_polar(-0.5, b).1.sin();
-    c.max(std::f64::consts::PI).sin().exp2() + s
+    s += f64::to_radians(c) + (a.sin() * 0.9).asin();
+    s = s * 0.5 + (1.0 + s * s).sqrt();
+    s += (0.5 - b).signum() * s.sin();
+    s -= (x + -0.5).cos().exp2();
+    h_scale3(&[(c * 1.5).trunc() * 0.3, s, h_leaky(x)], (a * 1.5).floor() + core::f64::consts::E)[2]
 }
 
 fn f0904_t(tr: &Trace, a: f64, c: f64, x: f64, b: f64) -> f64 {
     let mut s = h_norm2([a, c]) * (c * a);
-    s += tr.signum(x) * a + x.tanh();
-    s += (0.5 - b).cos().tan();
-    s = h_mix(s, b);
-    s += h_polar(-0.5, b).1.sin();
-    tr.max(c, std::f64::consts::PI).sin().exp2() + s
+    s += f64::to_radians(c) + (a.sin() * 0.9).asin();
+    s = s * 0.5 + (1.0 + s * s).sqrt();
+    s += tr.signum(0.5 - b) * s.sin();
+    s -= (x + -0.5).cos().exp2();
+    h_scale3(&[tr.trunc(c * 1.5) * 0.3, s, h_leaky_t(tr, x)], tr.floor(a * 1.5) + core::f64::consts::E)[2]
 }
 
 const CASE_F0904: Case = case!(f0904, f0904_t, f0904_grad, f0904_pullback, f0904_grad_into,
@@ -8285,31 +8157,41 @@ const CASE_F0904: Case = case!(f0904, f0904_t, f0904_grad, f0904_pullback, f0904
 fn f0905(hs: Vec<f64>, vs: Vec<f64>, b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, &z) in hs.iter().enumerate() {
-        if (c * hs[(j + 2) % hs.len()]) <= hs[hs.len() - 1 - j].min(j as f64) {
+        if (c * hs[(j + 2) % hs.len()]) <= f64::recip(1.5 + hs[hs.len() - 1 - j].tanh()) {
             break;
         }
-        if j % 2 == 0 {
-            break;
+        for l in 0..3 {
+            let u: f64 = if z <= (0.2 * hs[hs.len() - 1 - l]) {
+                let z = z - f64::recip(hs[hs.len() - 1 - l].min(z).hypot(1.0));
+                (2.0 + z.sin()).recip() * b.hypot(z.abs() + 0.5)
+            } else {
+                hs[l % hs.len()].tanh().sinh().sin()
+            };
+            acc += u;
         }
         acc += z;
     }
-    let ys = [0.0_f64; 2];
-    c + vs[1] + b + ys[1] + acc
+    c.tanh().cosh() / (1.5 + c.atan2(1.5 + b.cos()).cos()) + vs[1] + acc
 }
 
 fn f0905_t(tr: &Trace, hs: Vec<f64>, vs: Vec<f64>, b: f64, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (j, &z) in hs.iter().enumerate() {
-        if tr.b((c * hs[(j + 2) % hs.len()]) <= tr.min(hs[hs.len() - 1 - j], j as f64)) {
+        if tr.b((c * hs[(j + 2) % hs.len()]) <= f64::recip(1.5 + hs[hs.len() - 1 - j].tanh())) {
             break;
         }
-        if tr.b(j % 2 == 0) {
-            break;
+        for l in 0..3 {
+            let u: f64 = if tr.b(z <= (0.2 * hs[hs.len() - 1 - l])) {
+                let z = z - f64::recip(tr.min(hs[hs.len() - 1 - l], z).hypot(1.0));
+                (2.0 + z.sin()).recip() * b.hypot(tr.abs(z) + 0.5)
+            } else {
+                hs[l % hs.len()].tanh().sinh().sin()
+            };
+            acc += u;
         }
         acc += z;
     }
-    let ys = [0.0_f64; 2];
-    c + vs[1] + b + ys[1] + acc
+    c.tanh().cosh() / (1.5 + c.atan2(1.5 + b.cos()).cos()) + vs[1] + acc
 }
 
 const CASE_F0905: Case = case!(f0905, f0905_t, f0905_grad, f0905_pullback, f0905_grad_into,
@@ -8318,33 +8200,25 @@ const CASE_F0905: Case = case!(f0905, f0905_t, f0905_grad, f0905_pullback, f0905
 
 #[differentiate]
 fn f0906(mut c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     for i in 0..3 {
         if i > 1 {
             for j in 0..2 {
-                c /= 1.5 + (j as f64 * ((c * 1.5).round() + c)).cos();
+                c /= (c * j as f64).max(c.clamp(c - 0.5, c + 0.5)).abs() + 0.5;
             }
-        } else {
-            let c: f64 = c - c * 0.5;
-            acc += c;
         }
     }
-    0.5 / (1.5 + (c % (std::f64::consts::PI.abs() + 0.5)).cos()) + acc
+    c * 0.9
 }
 
 fn f0906_t(tr: &Trace, mut c: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     for i in 0..3 {
         if tr.b(i > 1) {
             for j in 0..2 {
-                c /= 1.5 + (j as f64 * (tr.round(c * 1.5) + c)).cos();
+                c /= tr.abs(tr.max(c * j as f64, tr.clamp(c, c - 0.5, c + 0.5))) + 0.5;
             }
-        } else {
-            let c: f64 = c - c * 0.5;
-            acc += c;
         }
     }
-    0.5 / (1.5 + (tr.rem(c, tr.abs(std::f64::consts::PI) + 0.5)).cos()) + acc
+    c * 0.9
 }
 
 const CASE_F0906: Case = case!(f0906, f0906_t, f0906_grad, f0906_pullback, f0906_grad_into,
@@ -8353,51 +8227,27 @@ const CASE_F0906: Case = case!(f0906, f0906_t, f0906_grad, f0906_pullback, f0906
 
 #[differentiate]
 fn f0907(a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut c = (-1.5 / a.tanh().exp() * 1.5).trunc() + -a;
-    c -= (a + c) / (c.abs() + 0.5).log2().hypot(1.0);
-    let late1: f64;
-    if (c - a) < 2.0 {
-        late1 = (std::f64::consts::PI * a).tanh();
-    } else {
-        for j in 0..2 {
-            let p: f64 = if ((c * 1.5).floor() + j as f64) <= (j as f64 / c.tanh().exp()) {
-                -a
-            } else {
-                ((core::f64::consts::E.cos() - 2.0).cbrt() * 1.5).ceil() + (-1.5 + core::f64::consts::E)
-            };
-            if c <= c.tanh().exp2() {
-                break;
-            }
-            acc += p;
-        }
-        late1 = a;
+    let mut b: f64 = (2.0 + a.sin()).powf(2.5) / (-a).hypot(1.0);
+    b += ((a * b).hypot(1.0) + 1.2).acosh();
+    let a = a + b + b.cos().exp_m1();
+    let mut hs = [0.0_f64; 4];
+    for l in 1..4 {
+        hs[l] = hs[l - 1] * hs[(l + 3) % hs.len()].hypot(b.hypot(1.0)).tanh() + hs[(l * 2 + 1) % hs.len()].to_radians();
+        hs[l % hs.len()] %= 2.0 + (l as f64 / (-hs[(l * 2 + 1) % hs.len()]).tanh().exp()).sin();
     }
-    f64::mul_add(c, 0.1, c) + late1 + acc
+    a.atan() + b + hs[3]
 }
 
 fn f0907_t(tr: &Trace, a: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut c = tr.trunc(-1.5 / a.tanh().exp() * 1.5) + -a;
-    c -= (a + c) / (tr.abs(c) + 0.5).log2().hypot(1.0);
-    let late1: f64;
-    if tr.b((c - a) < 2.0) {
-        late1 = (std::f64::consts::PI * a).tanh();
-    } else {
-        for j in 0..2 {
-            let p: f64 = if tr.b((tr.floor(c * 1.5) + j as f64) <= (j as f64 / c.tanh().exp())) {
-                -a
-            } else {
-                tr.ceil((core::f64::consts::E.cos() - 2.0).cbrt() * 1.5) + (-1.5 + core::f64::consts::E)
-            };
-            if tr.b(c <= c.tanh().exp2()) {
-                break;
-            }
-            acc += p;
-        }
-        late1 = a;
+    let mut b: f64 = (2.0 + a.sin()).powf(2.5) / (-a).hypot(1.0);
+    b += ((a * b).hypot(1.0) + 1.2).acosh();
+    let a = a + b + b.cos().exp_m1();
+    let mut hs = [0.0_f64; 4];
+    for l in 1..4 {
+        hs[l] = hs[l - 1] * hs[(l + 3) % hs.len()].hypot(b.hypot(1.0)).tanh() + hs[(l * 2 + 1) % hs.len()].to_radians();
+        hs[l % hs.len()] = tr.rem(hs[l % hs.len()], 2.0 + (l as f64 / (-hs[(l * 2 + 1) % hs.len()]).tanh().exp()).sin());
     }
-    f64::mul_add(c, 0.1, c) + late1 + acc
+    a.atan() + b + hs[3]
 }
 
 const CASE_F0907: Case = case!(f0907, f0907_t, f0907_grad, f0907_pullback, f0907_grad_into,
@@ -8409,58 +8259,88 @@ fn f0908(xs: &[f64], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if h_pow(0.3, 2) >= 2.0 {
         let mut step: usize = 0;
-        while step < 2 && xs[0] <= 0.5 {
+        while step < 2 && (1.5 + xs[0].cos()).log(2.5 + xs[(((xs[(((xs[1] - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % 2] * xs[0]).sin().abs() * 2.9).floor() as usize) % xs.len()].sin()) > 1.2 {
             step += 1;
-            let zs = [[0.0_f64; 3]; 1];
-            acc += zs[0][0];
+            let mut late1: f64;
+            if h_mix(step as f64, 2.0) < (arr[4 - 1 - step] * core::f64::consts::E) {
+                late1 = (arr[(step + 1) % 4] * 1.5).trunc() * 0.3;
+            } else {
+                late1 = xs[step.min(2 - 1)] / (1.5 + arr[step.min(arr.len() - 1)].tanh()) + core::f64::consts::E * 2.0;
+            }
+            for _ in 0..3 {
+                for _ in 0..4 {
+                    late1 = late1.tanh() + late1 / (1.5 + std::f64::consts::PI.cos());
+                }
+            }
+            acc += late1;
         }
-        let pt = (xs[step.min(2 - 1)], h_norm2([1.5, step as f64]));
-        if step % 2 == 0 {
-            let pair = h_polar(h_pow(step as f64, step), arr[step]);
-            let mut t: f64 = {
-                let g = arr[(step * 2 + 1) % 4];
-                let v = -std::f64::consts::PI.atan();
-                v + g
-            };
-            t = t.sin() + (xs[step % 2] - pt.0);
-            acc += pair.1;
-            acc += t;
-        }
-        acc += pt.1;
+        let mut s: f64 = if h_mix(xs[step.min(xs.len() - 1)], -0.5) >= 0.3 {
+            let s: f64 = h_dot(&arr, &arr);
+            s.tanh()
+        } else {
+            (step as f64) as f64
+        };
+        let b: f64 = if core::f64::consts::E.max(s) < 2.0 || step % 2 == 0 {
+            s = (xs[step.min(2 - 1)].sin() * 0.9).acos();
+            s.cos().exp2().tanh().cosh()
+        } else {
+            s += h_pow(s * core::f64::consts::E, step);
+            (1.5 * s * 1.5).ceil() + s / s.hypot(1.0)
+        };
+        acc += b;
+    } else if xs[1] > arr[(((xs[1] + xs[0]).tanh().abs() * 2.9).floor() as usize) % arr.len()].tanh().cosh() {
+        let mut w = arr[3] * (1.5 + core::f64::consts::E.cos()).log(3.0);
+        w /= arr[3].abs() + 0.5;
+        acc += w;
     } else {
-        let res = h_cumsum(&arr);
-        acc += res[3];
+        let tup = (xs[1], 2.0 * arr[3]);
+        acc += tup.1;
     }
-    xs[0].tanh() + arr[3] + acc
+    (arr[((f64::sinh(arr[1].cos()).cos().abs() * 2.9).floor() as usize) % arr.len()] * -0.5).hypot(1.5 + (xs[1] % (1.5 + xs[0].tanh())).cos()) + acc
 }
 
 fn f0908_t(tr: &Trace, xs: &[f64], arr: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(h_pow(0.3, 2) >= 2.0) {
         let mut step: usize = 0;
-        while tr.b(step < 2 && xs[0] <= 0.5) {
+        while tr.b(step < 2 && (1.5 + xs[0].cos()).log(2.5 + xs[(tr.floor((xs[(tr.floor((xs[1] - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % 2] * xs[0]).sin().abs() * 2.9) as usize) % xs.len()].sin()) > 1.2) {
             step += 1;
-            let zs = [[0.0_f64; 3]; 1];
-            acc += zs[0][0];
+            let mut late1: f64;
+            if tr.b(h_mix(step as f64, 2.0) < (arr[4 - 1 - step] * core::f64::consts::E)) {
+                late1 = tr.trunc(arr[(step + 1) % 4] * 1.5) * 0.3;
+            } else {
+                late1 = xs[step.min(2 - 1)] / (1.5 + arr[step.min(arr.len() - 1)].tanh()) + core::f64::consts::E * 2.0;
+            }
+            for _ in 0..3 {
+                for _ in 0..4 {
+                    late1 = late1.tanh() + late1 / (1.5 + std::f64::consts::PI.cos());
+                }
+            }
+            acc += late1;
         }
-        let pt = (xs[step.min(2 - 1)], h_norm2([1.5, step as f64]));
-        if tr.b(step % 2 == 0) {
-            let pair = h_polar(h_pow(step as f64, step), arr[step]);
-            let mut t: f64 = {
-                let g = arr[(step * 2 + 1) % 4];
-                let v = -std::f64::consts::PI.atan();
-                v + g
-            };
-            t = t.sin() + (xs[step % 2] - pt.0);
-            acc += pair.1;
-            acc += t;
-        }
-        acc += pt.1;
+        let mut s: f64 = if tr.b(h_mix(xs[step.min(xs.len() - 1)], -0.5) >= 0.3) {
+            let s: f64 = h_dot(&arr, &arr);
+            s.tanh()
+        } else {
+            (step as f64) as f64
+        };
+        let b: f64 = if tr.b(tr.max(core::f64::consts::E, s) < 2.0 || step % 2 == 0) {
+            s = (xs[step.min(2 - 1)].sin() * 0.9).acos();
+            s.cos().exp2().tanh().cosh()
+        } else {
+            s += h_pow(s * core::f64::consts::E, step);
+            tr.ceil(1.5 * s * 1.5) + s / s.hypot(1.0)
+        };
+        acc += b;
+    } else if tr.b(xs[1] > arr[(tr.floor((xs[1] + xs[0]).tanh().abs() * 2.9) as usize) % arr.len()].tanh().cosh()) {
+        let mut w = arr[3] * (1.5 + core::f64::consts::E.cos()).log(3.0);
+        w /= tr.abs(arr[3]) + 0.5;
+        acc += w;
     } else {
-        let res = h_cumsum(&arr);
-        acc += res[3];
+        let tup = (xs[1], 2.0 * arr[3]);
+        acc += tup.1;
     }
-    xs[0].tanh() + arr[3] + acc
+    (arr[(tr.floor(f64::sinh(arr[1].cos()).cos().abs() * 2.9) as usize) % arr.len()] * -0.5).hypot(1.5 + (tr.rem(xs[1], 1.5 + xs[0].tanh())).cos()) + acc
 }
 
 const CASE_F0908: Case = case!(f0908, f0908_t, f0908_grad, f0908_pullback, f0908_grad_into,
@@ -8478,10 +8358,10 @@ fn f0909(x: f64, c: f64, b: f64, ar: &[f64; 1]) -> f64 {
     };
     let r: f64 = {
         let g = 0.2 + ar[0] - h_nested(c, ar);
-        y = y * h_norm2([ar[0], b]).cos();
-        ar[0] + g
+        y = y * f64::abs(ar[0]).tanh();
+        h_mix(g, 0.9) + b * std::f64::consts::PI
     };
-    r.tanh().exp() + x + z + y
+    (1.5 + core::f64::consts::E.cos()).log10() + y + x + z + r
 }
 
 fn f0909_t(tr: &Trace, x: f64, c: f64, b: f64, ar: &[f64; 1]) -> f64 {
@@ -8494,10 +8374,10 @@ fn f0909_t(tr: &Trace, x: f64, c: f64, b: f64, ar: &[f64; 1]) -> f64 {
     };
     let r: f64 = {
         let g = 0.2 + ar[0] - h_nested(c, ar);
-        y = y * h_norm2([ar[0], b]).cos();
-        ar[0] + g
+        y = y * tr.abs(ar[0]).tanh();
+        h_mix(g, 0.9) + b * std::f64::consts::PI
     };
-    r.tanh().exp() + x + z + y
+    (1.5 + core::f64::consts::E.cos()).log10() + y + x + z + r
 }
 
 const CASE_F0909: Case = case!(f0909, f0909_t, f0909_grad, f0909_pullback, f0909_grad_into,
@@ -8506,37 +8386,19 @@ const CASE_F0909: Case = case!(f0909, f0909_t, f0909_grad, f0909_pullback, f0909
 
 #[differentiate(wrt(hs))]
 fn f0910(x: f64, hs: Vec<f64>, zs: [f64; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
     let a = std::f64::consts::PI;
-    let mut a = a * (a.tanh().exp_m1().tanh().to_degrees() * 0.02);
-    if (x * a) >= (zs[(((2.0 + hs[1].sin()).powf(a.tanh() * 1.5).sin().abs() * 2.9).floor() as usize) % zs.len()] + x) {
-        a %= (zs[1].cos().cosh() % (1.5 + (a.abs() + 0.5).sqrt().cos())).abs() + 0.5;
-        a = a * 0.5 + hs[1].hypot(2.0 + std::f64::consts::PI.sin());
-        a = a * 0.5 + (x * 1.5).round() * 0.3;
-    } else {
-        let a = a + (1.5 + x.cos()).ln_1p().hypot(1.0).log(2.5 + (x + hs[1]).sin());
-        let q = zs[1].min(zs[0]) as f64;
-        acc += a;
-        acc += q;
-    }
-    (std::f64::consts::PI - zs[(((hs[((f64::tan(x.tanh()).cos().abs() * 2.9).floor() as usize) % hs.len()].abs() + 0.5).ln_1p().sin().abs() * 2.9).floor() as usize) % zs.len()]) / (1.5 + zs[0].sin().tan().tanh()) + a + acc
+    let mut a = a * (a.tanh().exp2().signum() * (x * a));
+    a -= zs[((zs[(((a.signum() * x).cos().abs() * 2.9).floor() as usize) % zs.len()].tanh().abs() * 2.9).floor() as usize) % zs.len()].atan2(1.5 + x.tanh()) * (1.5 + x.cos()).cbrt();
+    a = a * 0.5 + (hs[1] + std::f64::consts::PI);
+    a * 0.9
 }
 
 fn f0910_t(tr: &Trace, x: f64, hs: Vec<f64>, zs: [f64; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
     let a = std::f64::consts::PI;
-    let mut a = a * (a.tanh().exp_m1().tanh().to_degrees() * 0.02);
-    if tr.b((x * a) >= (zs[(tr.floor((2.0 + hs[1].sin()).powf(a.tanh() * 1.5).sin().abs() * 2.9) as usize) % zs.len()] + x)) {
-        a = tr.rem(a, tr.abs(tr.rem(zs[1].cos().cosh(), 1.5 + (tr.abs(a) + 0.5).sqrt().cos())) + 0.5);
-        a = a * 0.5 + hs[1].hypot(2.0 + std::f64::consts::PI.sin());
-        a = a * 0.5 + tr.round(x * 1.5) * 0.3;
-    } else {
-        let a = a + (1.5 + x.cos()).ln_1p().hypot(1.0).log(2.5 + (x + hs[1]).sin());
-        let q = tr.min(zs[1], zs[0]) as f64;
-        acc += a;
-        acc += q;
-    }
-    (std::f64::consts::PI - zs[(tr.floor((tr.abs(hs[(tr.floor(f64::tan(x.tanh()).cos().abs() * 2.9) as usize) % hs.len()]) + 0.5).ln_1p().sin().abs() * 2.9) as usize) % zs.len()]) / (1.5 + zs[0].sin().tan().tanh()) + a + acc
+    let mut a = a * (tr.signum(a.tanh().exp2()) * (x * a));
+    a -= zs[(tr.floor(zs[(tr.floor((tr.signum(a) * x).cos().abs() * 2.9) as usize) % zs.len()].tanh().abs() * 2.9) as usize) % zs.len()].atan2(1.5 + x.tanh()) * (1.5 + x.cos()).cbrt();
+    a = a * 0.5 + (hs[1] + std::f64::consts::PI);
+    a * 0.9
 }
 
 const CASE_F0910: Case = case!(f0910, f0910_t, f0910_grad, f0910_pullback, f0910_grad_into,
@@ -8552,31 +8414,19 @@ fn f0911(ws: &[f64], arr: [f64; 1], c: f64, ts: &[f64; 1]) -> f64 {
         if step > 1 {
             break;
         }
-        let v: f64 = if (core::f64::consts::E * arr[0]) < 0.2 {
-            (std::f64::consts::PI / core::f64::consts::E.hypot(1.0)).hypot((c * ws[ws.len() - 1 - step]).hypot(1.0))
+        let v: f64 = if c.sin() >= -1.5 {
+            ((core::f64::consts::E.tanh() * 0.9).acos().tanh() - 2.0).cbrt()
         } else {
-            let late1: f64;
-            if step > 1 {
-                late1 = (c % ws[step.min(ws.len() - 1)].tanh().exp()).min(c.max(arr[0]));
-            } else {
-                let d: f64 = if step > 1 {
-                    (h_cumsum(ts)[0].abs() + 0.5).ln_1p()
-                } else {
-                    let q: f64 = if h_cumsum(ts)[0] >= 2.5 || step < 1 {
-                        c * 0.9
-                    } else {
-                        0.3
-                    };
-                    q.tanh() + (c + step as f64)
-                };
-                late1 = c;
-                acc += d;
-            }
-            std::f64::consts::PI + late1
+            let b = std::f64::consts::PI.tanh().powi(3).atan2(1.5 + c.tanh());
+            c + b
         };
         acc += v;
     }
-    ((step as f64).sin() * 1.5).round() * 0.3 + ws[2] + arr[0] + c + ts[0] + acc
+    let z: f64 = {
+        let pair = (ts[0] as f64, c / (2.0 + arr[0].sin()));
+        2.5 + ts[0] - h_cumsum(ts)[0] + pair.1
+    };
+    ((c * 1.5).trunc() + z).hypot(1.0).recip() + ws[2] + acc
 }
 
 fn f0911_t(tr: &Trace, ws: &[f64], arr: [f64; 1], c: f64, ts: &[f64; 1]) -> f64 {
@@ -8587,31 +8437,19 @@ fn f0911_t(tr: &Trace, ws: &[f64], arr: [f64; 1], c: f64, ts: &[f64; 1]) -> f64 
         if tr.b(step > 1) {
             break;
         }
-        let v: f64 = if tr.b((core::f64::consts::E * arr[0]) < 0.2) {
-            (std::f64::consts::PI / core::f64::consts::E.hypot(1.0)).hypot((c * ws[ws.len() - 1 - step]).hypot(1.0))
+        let v: f64 = if tr.b(c.sin() >= -1.5) {
+            ((core::f64::consts::E.tanh() * 0.9).acos().tanh() - 2.0).cbrt()
         } else {
-            let late1: f64;
-            if tr.b(step > 1) {
-                late1 = tr.min(tr.rem(c, ws[step.min(ws.len() - 1)].tanh().exp()), tr.max(c, arr[0]));
-            } else {
-                let d: f64 = if tr.b(step > 1) {
-                    (tr.abs(h_cumsum(ts)[0]) + 0.5).ln_1p()
-                } else {
-                    let q: f64 = if tr.b(h_cumsum(ts)[0] >= 2.5 || step < 1) {
-                        c * 0.9
-                    } else {
-                        0.3
-                    };
-                    q.tanh() + (c + step as f64)
-                };
-                late1 = c;
-                acc += d;
-            }
-            std::f64::consts::PI + late1
+            let b = std::f64::consts::PI.tanh().powi(3).atan2(1.5 + c.tanh());
+            c + b
         };
         acc += v;
     }
-    tr.round((step as f64).sin() * 1.5) * 0.3 + ws[2] + arr[0] + c + ts[0] + acc
+    let z: f64 = {
+        let pair = (ts[0] as f64, c / (2.0 + arr[0].sin()));
+        2.5 + ts[0] - h_cumsum(ts)[0] + pair.1
+    };
+    (tr.trunc(c * 1.5) + z).hypot(1.0).recip() + ws[2] + acc
 }
 
 const CASE_F0911: Case = case!(f0911, f0911_t, f0911_grad, f0911_pullback, f0911_grad_into,
@@ -8629,21 +8467,15 @@ fn f0912(pts: &[[f64; 2]], arr: [f64; 1], b: f64) -> f64 {
         }
         acc += w;
     }
-    let mut b: f64 = b * (arr[0] + f64::atan2(b, 1.5 + pts[2][0].cos()));
-    for j in 0..3 {
-        let late1: f64;
-        if (j as f64) > 0.1 {
-            for e in &arr {
-                b /= 1.5 + (arr[0].signum() * (j as f64).sin()).tanh();
-                acc += *e;
-            }
-            late1 = b.tanh().exp().log10() + arr[0];
-        } else {
-            late1 = (b * arr[0]).tanh().cosh();
-        }
-        acc += late1;
+    let b = b - (arr[0] + f64::atan(b));
+    for _ in 0..3 {
+        let vals = [0.0_f64; 4];
+        let b = b * (-b / (2.0 + (b % 1.5).sin()));
+        acc += vals[3];
+        acc += b;
     }
-    arr[0].sin().cosh() * 0.2 + b + acc
+    let e = h_nested(b.sin().cosh(), &arr);
+    pts[2][0] + e + acc
 }
 
 fn f0912_t(tr: &Trace, pts: &[[f64; 2]], arr: [f64; 1], b: f64) -> f64 {
@@ -8656,21 +8488,15 @@ fn f0912_t(tr: &Trace, pts: &[[f64; 2]], arr: [f64; 1], b: f64) -> f64 {
         }
         acc += w;
     }
-    let mut b: f64 = b * (arr[0] + f64::atan2(b, 1.5 + pts[2][0].cos()));
-    for j in 0..3 {
-        let late1: f64;
-        if tr.b((j as f64) > 0.1) {
-            for e in &arr {
-                b /= 1.5 + (tr.signum(arr[0]) * (j as f64).sin()).tanh();
-                acc += *e;
-            }
-            late1 = b.tanh().exp().log10() + arr[0];
-        } else {
-            late1 = (b * arr[0]).tanh().cosh();
-        }
-        acc += late1;
+    let b = b - (arr[0] + f64::atan(b));
+    for _ in 0..3 {
+        let vals = [0.0_f64; 4];
+        let b = b * (-b / (2.0 + (tr.rem(b, 1.5)).sin()));
+        acc += vals[3];
+        acc += b;
     }
-    arr[0].sin().cosh() * 0.2 + b + acc
+    let e = h_nested(b.sin().cosh(), &arr);
+    pts[2][0] + e + acc
 }
 
 const CASE_F0912: Case = case!(f0912, f0912_t, f0912_grad, f0912_pullback, f0912_grad_into,
@@ -8684,29 +8510,32 @@ fn f0913(c: f64, ws: &[f64]) -> f64 {
         let b: f64 = match jj {
             0 => {
                 let buf = ws.to_vec();
-                f64::ln(c.hypot(1.0)).min(ws[(jj * 2 + 1) % ws.len()] - core::f64::consts::E) + buf[1]
+                f64::sqrt(c.hypot(1.0)).tanh().exp() + buf[1]
             }
             1 | 2 => {
-                let b = (jj as f64) as f64;
-                (ws[0].sin().exp() * 1.5).floor() + ws[jj] + b
+                (-1.5 - core::f64::consts::E).hypot(1.0).log(2.5 + c.sin())
             }
             _ => {
-                let g: f64 = if (c + ws[(jj + 3) % ws.len()]) <= (ws[jj - 1] + -0.5) {
-                    0.2
-                } else {
-                    for _ in 1..ws.len() {
-                        let pair = (std::f64::consts::PI + ws[jj], jj as f64);
-                        acc += pair.1;
-                    }
-                    2.5
-                };
-                f64::tanh(std::f64::consts::PI) + g
+                ws[jj.min(2 - 1)] - c
             }
         };
-        let pair = h_polar((b * 1.5).trunc() * 0.3, ws[ws.len() - 1 - jj] * core::f64::consts::E);
-        acc += pair.1;
+        for j in 0..ws.len() {
+            let q: f64 = {
+                let c = h_mix(0.1, 0.5) * ws[(j + 2) % ws.len()].clamp(b - 0.5, b + 0.5);
+                -ws[ws.len() - 1 - j] + c
+            };
+            acc += q;
+        }
+        acc += b;
     }
-    c + acc
+    let s: f64 = if c > (ws[1] + ws[0]) {
+        let r = (0.3 + ws[0]) % 1.5;
+        r as f64 * h_nested(ws[0], ws)
+    } else {
+        let a = ws[1];
+        a * 0.9
+    };
+    (2.0 + ws[0].sin()).ln() + (c * 1.5).floor() * 0.3 + s + acc
 }
 
 fn f0913_t(tr: &Trace, c: f64, ws: &[f64]) -> f64 {
@@ -8715,29 +8544,32 @@ fn f0913_t(tr: &Trace, c: f64, ws: &[f64]) -> f64 {
         let b: f64 = match jj {
             0 => {
                 let buf = ws.to_vec();
-                tr.min(f64::ln(c.hypot(1.0)), ws[(jj * 2 + 1) % ws.len()] - core::f64::consts::E) + buf[1]
+                f64::sqrt(c.hypot(1.0)).tanh().exp() + buf[1]
             }
             1 | 2 => {
-                let b = (jj as f64) as f64;
-                tr.floor(ws[0].sin().exp() * 1.5) + ws[jj] + b
+                (-1.5 - core::f64::consts::E).hypot(1.0).log(2.5 + c.sin())
             }
             _ => {
-                let g: f64 = if tr.b((c + ws[(jj + 3) % ws.len()]) <= (ws[jj - 1] + -0.5)) {
-                    0.2
-                } else {
-                    for _ in 1..ws.len() {
-                        let pair = (std::f64::consts::PI + ws[jj], jj as f64);
-                        acc += pair.1;
-                    }
-                    2.5
-                };
-                f64::tanh(std::f64::consts::PI) + g
+                ws[jj.min(2 - 1)] - c
             }
         };
-        let pair = h_polar(tr.trunc(b * 1.5) * 0.3, ws[ws.len() - 1 - jj] * core::f64::consts::E);
-        acc += pair.1;
+        for j in 0..ws.len() {
+            let q: f64 = {
+                let c = h_mix(0.1, 0.5) * tr.clamp(ws[(j + 2) % ws.len()], b - 0.5, b + 0.5);
+                -ws[ws.len() - 1 - j] + c
+            };
+            acc += q;
+        }
+        acc += b;
     }
-    c + acc
+    let s: f64 = if tr.b(c > (ws[1] + ws[0])) {
+        let r = tr.rem(0.3 + ws[0], 1.5);
+        r as f64 * h_nested(ws[0], ws)
+    } else {
+        let a = ws[1];
+        a * 0.9
+    };
+    (2.0 + ws[0].sin()).ln() + tr.floor(c * 1.5) * 0.3 + s + acc
 }
 
 const CASE_F0913: Case = case!(f0913, f0913_t, f0913_grad, f0913_pullback, f0913_grad_into,
@@ -8751,23 +8583,25 @@ fn f0914(a: f64) -> f64 {
     let mut w: f64 = loop {
         it += 1;
         if it > 1 {
-            break (it as f64).abs().max((a * 1.5).trunc() + it as f64);
+            break (it as f64).abs().tanh().exp();
         }
-        for _ in 0..1 {
-            let v: f64 = if h_mix(a, a) <= 2.5 {
-                std::f64::consts::PI % 1.5 + a.tanh().tan()
-            } else {
-                let z = a + a.tanh().exp_m1();
-                a * 0.7 / (h_mix(z, z).abs() + 0.5)
-            };
-            acc += v;
+        let d: f64 = 0.3;
+        if ((it as f64) as f64) < 2.0 {
+            continue;
         }
-        let (v, z) = h_polar(a, a);
-        acc += v;
+        acc += d;
+    };
+    w = w * (w + it as f64).tanh();
+    let mut cnt: usize = 0;
+    let d: f64 = loop {
+        cnt += 1;
+        if cnt > it {
+            break w + (w * 1.5).trunc() * 0.3;
+        }
+        let z = w + (2.0 + w.sin() + 1.2).acosh();
         acc += z;
     };
-    w = h_mix(w, (w * 1.5).floor() * 0.3);
-    (it as f64 * 1.5).floor() * 0.3 + w + a + acc
+    d * 0.7 / (h_mix(w, a).abs() + 0.5) + acc
 }
 
 fn f0914_t(tr: &Trace, a: f64) -> f64 {
@@ -8776,23 +8610,25 @@ fn f0914_t(tr: &Trace, a: f64) -> f64 {
     let mut w: f64 = loop {
         it += 1;
         if tr.b(it > 1) {
-            break tr.max(tr.abs(it as f64), tr.trunc(a * 1.5) + it as f64);
+            break tr.abs(it as f64).tanh().exp();
         }
-        for _ in 0..1 {
-            let v: f64 = if tr.b(h_mix(a, a) <= 2.5) {
-                tr.rem(std::f64::consts::PI, 1.5) + a.tanh().tan()
-            } else {
-                let z = a + a.tanh().exp_m1();
-                a * 0.7 / (tr.abs(h_mix(z, z)) + 0.5)
-            };
-            acc += v;
+        let d: f64 = 0.3;
+        if tr.b(((it as f64) as f64) < 2.0) {
+            continue;
         }
-        let (v, z) = h_polar(a, a);
-        acc += v;
+        acc += d;
+    };
+    w = w * (w + it as f64).tanh();
+    let mut cnt: usize = 0;
+    let d: f64 = loop {
+        cnt += 1;
+        if tr.b(cnt > it) {
+            break w + tr.trunc(w * 1.5) * 0.3;
+        }
+        let z = w + (2.0 + w.sin() + 1.2).acosh();
         acc += z;
     };
-    w = h_mix(w, tr.floor(w * 1.5) * 0.3);
-    tr.floor(it as f64 * 1.5) * 0.3 + w + a + acc
+    d * 0.7 / (tr.abs(h_mix(w, a)) + 0.5) + acc
 }
 
 const CASE_F0914: Case = case!(f0914, f0914_t, f0914_grad, f0914_pullback, f0914_grad_into,
@@ -8802,80 +8638,68 @@ const CASE_F0914: Case = case!(f0914, f0914_t, f0914_grad, f0914_pullback, f0914
 #[differentiate(wrt(x))]
 fn f0915(mut x: f64, zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut xs = [f64::atan2(x, 1.5 + x.cos()), h_polar(x, x).1];
-    x += h_cumsum(&xs)[1];
+    let xs = [x.max(x * 0.5), x.tanh().to_degrees() * 0.02];
     let mut step: usize = 0;
-    while step < zs.len() {
+    while step < 2 {
         step += 1;
-        x = x * x.min(x * 0.5).cos();
+        if (0.9 + x) < x {
+            x += x / x.tanh().exp();
+            continue;
+        }
+        let ys: [f64; 1] = [0.0; 1];
+        acc += ys[0];
     }
-    let mut x = xs[0] / xs[(step * 2 + 1) % xs.len()].tanh().exp() + x.clamp(-0.5, 0.8);
-    let mut u: f64 = match step {
-        0 => {
-            let x: f64 = -(step as f64) * xs[(step * 2 + 1) % xs.len()];
-            (std::f64::consts::PI.tanh().sinh().sin() * 0.9).acos() + x
-        }
-        _ => {
-            std::f64::consts::PI
-        }
-    };
-    if ((step as f64 * 1.5).floor() * 0.3) <= f64::min(zs[1], step as f64) {
-        let c = std::f64::consts::PI.abs() - (1.0 + u * u).log(2.5 + zs[(step + 1) % zs.len()].sin());
-        x += xs[(step * 2 + 1) % 2].tanh().sinh();
-        x += x.atan() * xs[(step * 2 + 1) % xs.len()];
-        acc += c;
-    } else if (2.0 * zs[(step + 2) % zs.len()]) > h_dot(&xs, &zs) {
-        let mut a: f64 = if ((core::f64::consts::E * 1.5).ceil() + x) < -1.5 {
-            (u, x) = (x, u * u.mul_add(step as f64, xs[(step + 2) % xs.len()]));
-            u * 0.9
-        } else {
-            h_mix(u * xs[1], xs[(step + 1) % xs.len()].sin().tan())
-        };
-        (a, u) = (u, a * (1.5 - u));
-        acc += a;
+    let mut late1: f64;
+    if step % 2 == 0 {
+        late1 = h_nested(std::f64::consts::PI, &xs).sin();
     } else {
-        xs[((f64::clamp(step as f64, -0.5, 0.8).tanh().abs() * 2.9).floor() as usize) % 2] *= (2.0 - x).sin();
+        x -= h_dot(&xs, &zs).cos().sinh();
+        late1 = x - -(step as f64);
     }
-    (x * xs[(step + 2) % 2] * 1.5).floor() + std::f64::consts::PI.abs() + u + acc
+    let hs = [late1, late1];
+    late1 = late1.cos() + ((hs[(step + 2) % 2] * 1.5).floor() + step as f64);
+    let z: f64 = {
+        let p: f64 = {
+            x = x * 0.5 + x.hypot(1.0).log(2.5 + zs[1].sin());
+            ((std::f64::consts::PI / (1.5 + x.cos())).tanh().exp() + 1.2).acosh()
+        };
+        late1 = late1 * zs[(step + 1) % zs.len()].tanh();
+        f64::exp((2.0 + late1.sin()).sqrt().tanh()) + p
+    };
+    hs[(step * 2 + 1) % hs.len()] + z + acc
 }
 
 fn f0915_t(tr: &Trace, mut x: f64, zs: [f64; 2]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut xs = [f64::atan2(x, 1.5 + x.cos()), h_polar(x, x).1];
-    x += h_cumsum(&xs)[1];
+    let xs = [tr.max(x, x * 0.5), x.tanh().to_degrees() * 0.02];
     let mut step: usize = 0;
-    while tr.b(step < zs.len()) {
+    while tr.b(step < 2) {
         step += 1;
-        x = x * tr.min(x, x * 0.5).cos();
+        if tr.b((0.9 + x) < x) {
+            x += x / x.tanh().exp();
+            continue;
+        }
+        let ys: [f64; 1] = [0.0; 1];
+        acc += ys[0];
     }
-    let mut x = xs[0] / xs[(step * 2 + 1) % xs.len()].tanh().exp() + tr.clamp(x, -0.5, 0.8);
-    let mut u: f64 = match step {
-        0 => {
-            let x: f64 = -(step as f64) * xs[(step * 2 + 1) % xs.len()];
-            (std::f64::consts::PI.tanh().sinh().sin() * 0.9).acos() + x
-        }
-        _ => {
-            std::f64::consts::PI
-        }
-    };
-    if tr.b((tr.floor(step as f64 * 1.5) * 0.3) <= tr.min(zs[1], step as f64)) {
-        let c = tr.abs(std::f64::consts::PI) - (1.0 + u * u).log(2.5 + zs[(step + 1) % zs.len()].sin());
-        x += xs[(step * 2 + 1) % 2].tanh().sinh();
-        x += x.atan() * xs[(step * 2 + 1) % xs.len()];
-        acc += c;
-    } else if tr.b((2.0 * zs[(step + 2) % zs.len()]) > h_dot(&xs, &zs)) {
-        let mut a: f64 = if tr.b((tr.ceil(core::f64::consts::E * 1.5) + x) < -1.5) {
-            (u, x) = (x, u * u.mul_add(step as f64, xs[(step + 2) % xs.len()]));
-            u * 0.9
-        } else {
-            h_mix(u * xs[1], xs[(step + 1) % xs.len()].sin().tan())
-        };
-        (a, u) = (u, a * (1.5 - u));
-        acc += a;
+    let mut late1: f64;
+    if tr.b(step % 2 == 0) {
+        late1 = h_nested(std::f64::consts::PI, &xs).sin();
     } else {
-        xs[(tr.floor(tr.clamp(step as f64, -0.5, 0.8).tanh().abs() * 2.9) as usize) % 2] *= (2.0 - x).sin();
+        x -= h_dot(&xs, &zs).cos().sinh();
+        late1 = x - -(step as f64);
     }
-    tr.floor(x * xs[(step + 2) % 2] * 1.5) + tr.abs(std::f64::consts::PI) + u + acc
+    let hs = [late1, late1];
+    late1 = late1.cos() + (tr.floor(hs[(step + 2) % 2] * 1.5) + step as f64);
+    let z: f64 = {
+        let p: f64 = {
+            x = x * 0.5 + x.hypot(1.0).log(2.5 + zs[1].sin());
+            ((std::f64::consts::PI / (1.5 + x.cos())).tanh().exp() + 1.2).acosh()
+        };
+        late1 = late1 * zs[(step + 1) % zs.len()].tanh();
+        f64::exp((2.0 + late1.sin()).sqrt().tanh()) + p
+    };
+    hs[(step * 2 + 1) % hs.len()] + z + acc
 }
 
 const CASE_F0915: Case = case!(f0915, f0915_t, f0915_grad, f0915_pullback, f0915_grad_into,
@@ -8886,11 +8710,11 @@ const CASE_F0915: Case = case!(f0915, f0915_t, f0915_grad, f0915_pullback, f0915
 fn f0916(grid: &[[f64; 1]; 2], arr: [f64; 4], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
-    while cnt < 1 && grid[1][0].sin().powi(3) > 0.3 {
+    while cnt < 1 && grid[1][0].tanh().exp2() <= 0.1 {
         cnt += 1;
-        let mut e: f64 = match cnt {
+        let e: f64 = match cnt {
             0 => {
-                (grid[cnt - 1][0].atan().sin() * 0.9).acos()
+                grid[cnt - 1][0].tanh().exp_m1().tanh().exp()
             }
             3..=5 => {
                 let mut step: usize = 0;
@@ -8900,38 +8724,35 @@ fn f0916(grid: &[[f64; 1]; 2], arr: [f64; 4], y: f64) -> f64 {
                         break;
                     }
                     for (jj, &s) in arr.iter().enumerate() {
-                        let tmp = [s - arr[jj], jj as f64 + grid[step % grid.len()][0], (s.abs() + 0.5).log(3.0)];
+                        let tmp = [s - arr[jj], jj as f64 + grid[step % grid.len()][0], s.to_radians()];
                         acc += tmp[2];
                     }
                 }
-                y * 0.9
+                arr[(step * 2 + 1) % 4]
             }
             _ => {
-                let q: f64 = if y.hypot(1.0).log(3.0) <= ((y * 1.5).round() + y) {
-                    y * 0.9
-                } else {
-                    grid[cnt.min(grid.len() - 1)][0] as f64
-                };
-                q * 0.9
+                arr[arr.len() - 1 - cnt] / (1.5 + arr[(cnt + 1) % 4].cos()) * -core::f64::consts::E
             }
         };
-        let c: f64 = {
-            e -= (((grid[(cnt + 2) % grid.len()][0] * 1.5).round() + arr[cnt.min(4 - 1)]) * 1.5).floor() + -e;
-            y.abs() % (2.0 + (e + y).sin())
+        let b: f64 = if cnt < 1 {
+            (y + 2.5) % 1.5
+        } else {
+            -1.5
         };
-        acc += c;
+        acc += e;
+        acc += b;
     }
-    y + arr[3] + acc
+    (grid[1][0] as f64).tanh().tan() + arr[3] + y + acc
 }
 
 fn f0916_t(tr: &Trace, grid: &[[f64; 1]; 2], arr: [f64; 4], y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut cnt: usize = 0;
-    while tr.b(cnt < 1 && grid[1][0].sin().powi(3) > 0.3) {
+    while tr.b(cnt < 1 && grid[1][0].tanh().exp2() <= 0.1) {
         cnt += 1;
-        let mut e: f64 = match cnt {
+        let e: f64 = match cnt {
             0 => {
-                (grid[cnt - 1][0].atan().sin() * 0.9).acos()
+                grid[cnt - 1][0].tanh().exp_m1().tanh().exp()
             }
             3..=5 => {
                 let mut step: usize = 0;
@@ -8941,28 +8762,25 @@ fn f0916_t(tr: &Trace, grid: &[[f64; 1]; 2], arr: [f64; 4], y: f64) -> f64 {
                         break;
                     }
                     for (jj, &s) in arr.iter().enumerate() {
-                        let tmp = [s - arr[jj], jj as f64 + grid[step % grid.len()][0], (tr.abs(s) + 0.5).log(3.0)];
+                        let tmp = [s - arr[jj], jj as f64 + grid[step % grid.len()][0], s.to_radians()];
                         acc += tmp[2];
                     }
                 }
-                y * 0.9
+                arr[(step * 2 + 1) % 4]
             }
             _ => {
-                let q: f64 = if tr.b(y.hypot(1.0).log(3.0) <= (tr.round(y * 1.5) + y)) {
-                    y * 0.9
-                } else {
-                    grid[cnt.min(grid.len() - 1)][0] as f64
-                };
-                q * 0.9
+                arr[arr.len() - 1 - cnt] / (1.5 + arr[(cnt + 1) % 4].cos()) * -core::f64::consts::E
             }
         };
-        let c: f64 = {
-            e -= tr.floor((tr.round(grid[(cnt + 2) % grid.len()][0] * 1.5) + arr[cnt.min(4 - 1)]) * 1.5) + -e;
-            tr.rem(tr.abs(y), 2.0 + (e + y).sin())
+        let b: f64 = if tr.b(cnt < 1) {
+            tr.rem(y + 2.5, 1.5)
+        } else {
+            -1.5
         };
-        acc += c;
+        acc += e;
+        acc += b;
     }
-    y + arr[3] + acc
+    (grid[1][0] as f64).tanh().tan() + arr[3] + y + acc
 }
 
 const CASE_F0916: Case = case!(f0916, f0916_t, f0916_grad, f0916_pullback, f0916_grad_into,
@@ -8975,7 +8793,7 @@ fn f0917(x: f64, xs: &[f64], ws: &[f64]) -> f64 {
     for l in 0..2 {
         for c in xs.iter() {
             for _ in 0..xs.len() {
-                if (l as f64).abs() < (x / x.hypot(1.0)) {
+                if ((l as f64).abs() + 0.5 + 1.2).acosh() <= x.tanh().sinh() {
                     continue;
                 }
             }
@@ -8986,7 +8804,7 @@ fn f0917(x: f64, xs: &[f64], ws: &[f64]) -> f64 {
             acc += vals[0];
         }
     }
-    f64::recip(ws[0].abs() + 0.5) as f64 + x + xs[0] + acc
+    (1.5 + f64::exp(ws[0].tanh()).tanh()).log10() + x + xs[0] + acc
 }
 
 fn f0917_t(tr: &Trace, x: f64, xs: &[f64], ws: &[f64]) -> f64 {
@@ -8994,7 +8812,7 @@ fn f0917_t(tr: &Trace, x: f64, xs: &[f64], ws: &[f64]) -> f64 {
     for l in 0..2 {
         for c in xs.iter() {
             for _ in 0..xs.len() {
-                if tr.b(tr.abs(l as f64) < (x / x.hypot(1.0))) {
+                if tr.b((tr.abs(l as f64) + 0.5 + 1.2).acosh() <= x.tanh().sinh()) {
                     continue;
                 }
             }
@@ -9005,7 +8823,7 @@ fn f0917_t(tr: &Trace, x: f64, xs: &[f64], ws: &[f64]) -> f64 {
             acc += vals[0];
         }
     }
-    f64::recip(tr.abs(ws[0]) + 0.5) as f64 + x + xs[0] + acc
+    (1.5 + f64::exp(ws[0].tanh()).tanh()).log10() + x + xs[0] + acc
 }
 
 const CASE_F0917: Case = case!(f0917, f0917_t, f0917_grad, f0917_pullback, f0917_grad_into,
@@ -9017,52 +8835,54 @@ fn f0918(ar: &[f64; 1], a: f64, a2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let xs = vec![0.0_f64; ar.len()];
     for i in 0..2 {
-        let mut w = (2.0 + a.sin()).log(2.5 + xs[0].sin()) / (1.5 + (ar[0] % 1.5).tanh());
-        if i > 0 {
-            let pt = (f64::log10(a.abs() + 0.5), (w * 1.5).ceil() * 0.3);
-            acc += pt.1;
-        } else {
-            w += h_pow(ar[0].hypot(a.abs() + 0.5), 3);
+        let y = (2.0 + a.sin()).log10() / (1.5 + (i as f64 / (1.0 + a * a)).cos());
+        if i > 1 {
+            let w = (((y * 1.5).round() + ar[0]).sin() - 2.0).cbrt();
+            acc += w;
+        } else if 1.2 >= a.tanh().cosh() {
+            let late1: f64;
+            if i > 0 {
+                late1 = a2.tanh();
+            } else {
+                late1 = (xs[0].tanh() * 0.9).acos() + y.tanh();
+            }
+            acc += late1;
         }
-        acc += w;
+        acc += y;
     }
-    if xs[0] < -1.5 {
-        let z = f64::hypot((1.5 + a2.cos()).sqrt(), h_mix(a2, core::f64::consts::E).tanh().exp());
-        let e = a2.mul_add(a, a).signum() * (1.0 + a * a).ln();
-        acc += z;
-        acc += e;
-    } else {
-        let mut t = h_mix(xs[0], a2) as f64;
-        t %= (a * (1.0 + xs[0] * xs[0]).cbrt()).hypot(1.0);
-        acc += t;
+    let tmp = xs.to_vec();
+    for _ in 0..2 {
+        let c = a2.atan() % (2.0 + (1.5 + std::f64::consts::PI.cos()).recip().sin());
+        acc += c;
     }
-    -xs[0] + h_scale3(&[a2, a2, xs[0]], a)[2] + acc
+    a2.cos().cosh() + a + tmp[0] + acc
 }
 
 fn f0918_t(tr: &Trace, ar: &[f64; 1], a: f64, a2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let xs = vec![0.0_f64; ar.len()];
     for i in 0..2 {
-        let mut w = (2.0 + a.sin()).log(2.5 + xs[0].sin()) / (1.5 + (tr.rem(ar[0], 1.5)).tanh());
-        if tr.b(i > 0) {
-            let pt = (f64::log10(tr.abs(a) + 0.5), tr.ceil(w * 1.5) * 0.3);
-            acc += pt.1;
-        } else {
-            w += h_pow(ar[0].hypot(tr.abs(a) + 0.5), 3);
+        let y = (2.0 + a.sin()).log10() / (1.5 + (i as f64 / (1.0 + a * a)).cos());
+        if tr.b(i > 1) {
+            let w = ((tr.round(y * 1.5) + ar[0]).sin() - 2.0).cbrt();
+            acc += w;
+        } else if tr.b(1.2 >= a.tanh().cosh()) {
+            let late1: f64;
+            if tr.b(i > 0) {
+                late1 = a2.tanh();
+            } else {
+                late1 = (xs[0].tanh() * 0.9).acos() + y.tanh();
+            }
+            acc += late1;
         }
-        acc += w;
+        acc += y;
     }
-    if tr.b(xs[0] < -1.5) {
-        let z = f64::hypot((1.5 + a2.cos()).sqrt(), h_mix(a2, core::f64::consts::E).tanh().exp());
-        let e = tr.signum(a2.mul_add(a, a)) * (1.0 + a * a).ln();
-        acc += z;
-        acc += e;
-    } else {
-        let mut t = h_mix(xs[0], a2) as f64;
-        t = tr.rem(t, (a * (1.0 + xs[0] * xs[0]).cbrt()).hypot(1.0));
-        acc += t;
+    let tmp = xs.to_vec();
+    for _ in 0..2 {
+        let c = tr.rem(a2.atan(), 2.0 + (1.5 + std::f64::consts::PI.cos()).recip().sin());
+        acc += c;
     }
-    -xs[0] + h_scale3(&[a2, a2, xs[0]], a)[2] + acc
+    a2.cos().cosh() + a + tmp[0] + acc
 }
 
 const CASE_F0918: Case = case!(f0918, f0918_t, f0918_grad, f0918_pullback, f0918_grad_into,
@@ -9072,70 +8892,80 @@ const CASE_F0918: Case = case!(f0918, f0918_t, f0918_grad, f0918_pullback, f0918
 #[differentiate]
 fn f0919(b: f64, b1: f64, mat: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ws = [0.0_f64; 3];
+    let mut ws = [0.0_f64; 3];
     for jj in 0..3 {
         let z: f64 = {
             for v in ws {
                 if jj > 1 {
-                    let q = (ws[0].tanh() * 0.9).asin() + v as f64;
-                    let q = q - (2.0 + (jj as f64).sin()).sqrt().tanh().to_degrees() * 0.02;
-                    let vals: [f64; 1] = [0.0; 1];
+                    let mut q = ws[0].max(mat[jj][0]) + std::f64::consts::PI;
+                    if q.tanh().sinh() <= (jj as f64) {
+                        break;
+                    }
+                    q = 2.0;
                     acc += q;
-                    acc += vals[0];
-                } else if (2.0 * v) < std::f64::consts::PI {
-                    let s = (mat[(((b + jj as f64).sin().abs() * 2.9).floor() as usize) % mat.len()][0] * 0.7).cos().to_degrees() * 0.02;
-                    acc += s;
                 } else {
-                    let z: f64 = if jj % 2 == 0 {
-                        v * 0.9
+                    let u: f64 = if v.atan2(1.5 + mat[mat.len() - 1 - jj][0].cos()) < (jj as f64) {
+                        let c = (b1.max(jj as f64) * 1.5).round() * 0.3;
+                        (ws[jj] * 1.5).ceil() + h_mix(mat[(jj + 2) % mat.len()][0], c)
                     } else {
-                        h_mix(b.min(v), b1)
+                        let u: f64 = if -b1 < -0.5 && jj % 2 == 0 {
+                            let ys = [0.0_f64; 5];
+                            h_nested(-1.5 - b1, &ys)
+                        } else {
+                            let tmp = [0.0_f64; 2];
+                            (jj as f64).tanh() % (1.5 + f64::abs(mat[jj % 3][0]).cos()) + tmp[1]
+                        };
+                        f64::abs(std::f64::consts::PI.hypot(1.0).log(2.5 + mat[mat.len() - 1 - jj][0].sin())) + u
                     };
-                    acc += z;
+                    acc += u;
                 }
+                acc += v;
             }
-            if (ws[(jj + 3) % ws.len()] as f64) < -mat[3 - 1 - jj][0] {
-                break;
-            }
-            h_nested(-1.5 - b1, &ws)
+            ws[(jj * 2 + 1) % ws.len()] = h_polar(b1, mat[(jj + 3) % mat.len()][0]).0 * b1.asinh();
+            (b + jj as f64).min((1.5 + b.tanh()).ln_1p())
         };
         acc += z;
     }
-    2.0 + b1 / (2.0 + ws[2].sin()) + b + mat[2][0] + acc
+    (1.5 + (1.0 + ws[0] * ws[0]).ln_1p().cos()).ln_1p() + b + b1 + mat[2][0] + acc
 }
 
 fn f0919_t(tr: &Trace, b: f64, b1: f64, mat: &[[f64; 1]; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let ws = [0.0_f64; 3];
+    let mut ws = [0.0_f64; 3];
     for jj in 0..3 {
         let z: f64 = {
             for v in ws {
                 if tr.b(jj > 1) {
-                    let q = (ws[0].tanh() * 0.9).asin() + v as f64;
-                    let q = q - (2.0 + (jj as f64).sin()).sqrt().tanh().to_degrees() * 0.02;
-                    let vals: [f64; 1] = [0.0; 1];
+                    let mut q = tr.max(ws[0], mat[jj][0]) + std::f64::consts::PI;
+                    if tr.b(q.tanh().sinh() <= (jj as f64)) {
+                        break;
+                    }
+                    q = 2.0;
                     acc += q;
-                    acc += vals[0];
-                } else if tr.b((2.0 * v) < std::f64::consts::PI) {
-                    let s = (mat[(tr.floor((b + jj as f64).sin().abs() * 2.9) as usize) % mat.len()][0] * 0.7).cos().to_degrees() * 0.02;
-                    acc += s;
                 } else {
-                    let z: f64 = if tr.b(jj % 2 == 0) {
-                        v * 0.9
+                    let u: f64 = if tr.b(v.atan2(1.5 + mat[mat.len() - 1 - jj][0].cos()) < (jj as f64)) {
+                        let c = tr.round(tr.max(b1, jj as f64) * 1.5) * 0.3;
+                        tr.ceil(ws[jj] * 1.5) + h_mix(mat[(jj + 2) % mat.len()][0], c)
                     } else {
-                        h_mix(tr.min(b, v), b1)
+                        let u: f64 = if tr.b(-b1 < -0.5 && jj % 2 == 0) {
+                            let ys = [0.0_f64; 5];
+                            h_nested(-1.5 - b1, &ys)
+                        } else {
+                            let tmp = [0.0_f64; 2];
+                            tr.rem((jj as f64).tanh(), 1.5 + tr.abs(mat[jj % 3][0]).cos()) + tmp[1]
+                        };
+                        tr.abs(std::f64::consts::PI.hypot(1.0).log(2.5 + mat[mat.len() - 1 - jj][0].sin())) + u
                     };
-                    acc += z;
+                    acc += u;
                 }
+                acc += v;
             }
-            if tr.b((ws[(jj + 3) % ws.len()] as f64) < -mat[3 - 1 - jj][0]) {
-                break;
-            }
-            h_nested(-1.5 - b1, &ws)
+            ws[(jj * 2 + 1) % ws.len()] = h_polar(b1, mat[(jj + 3) % mat.len()][0]).0 * b1.asinh();
+            tr.min(b + jj as f64, (1.5 + b.tanh()).ln_1p())
         };
         acc += z;
     }
-    2.0 + b1 / (2.0 + ws[2].sin()) + b + mat[2][0] + acc
+    (1.5 + (1.0 + ws[0] * ws[0]).ln_1p().cos()).ln_1p() + b + b1 + mat[2][0] + acc
 }
 
 const CASE_F0919: Case = case!(f0919, f0919_t, f0919_grad, f0919_pullback, f0919_grad_into,
@@ -9144,37 +8974,19 @@ const CASE_F0919: Case = case!(f0919, f0919_t, f0919_grad, f0919_pullback, f0919
 
 #[differentiate]
 fn f0920(ts: &[f64; 2], zs: [f64; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let q = zs[1] / ts[1].hypot(1.0) - std::f64::consts::PI.sin();
-    let mut cnt: usize = 0;
-    while cnt < 2 {
-        cnt += 1;
-        let q = zs[1] * q + (-1.5 - q);
-        acc += q;
-    }
-    let y: f64 = if ((q * 1.5).ceil() * 0.3) <= 0.2 {
-        -h_polar(ts[cnt % 2], 0.7).1
-    } else {
-        q / (2.0 + f64::recip(zs[1].tanh().exp()).sin())
-    };
-    zs[(cnt * 2 + 1) % zs.len()].min(y) + ts[cnt % ts.len()] * y + acc
+    let mut w = zs[1] / ts[1].hypot(1.0) - std::f64::consts::PI.sin().exp_m1();
+    w += ts[1].tanh().exp().recip();
+    let mut z: f64 = h_nested(w, &zs);
+    z = z * 0.5 + (w + z);
+    (h_pow(w, 2).abs() + 0.5 + 1.2).acosh() + z
 }
 
 fn f0920_t(tr: &Trace, ts: &[f64; 2], zs: [f64; 2]) -> f64 {
-    let mut acc: f64 = 0.0;
-    let q = zs[1] / ts[1].hypot(1.0) - std::f64::consts::PI.sin();
-    let mut cnt: usize = 0;
-    while tr.b(cnt < 2) {
-        cnt += 1;
-        let q = zs[1] * q + (-1.5 - q);
-        acc += q;
-    }
-    let y: f64 = if tr.b((tr.ceil(q * 1.5) * 0.3) <= 0.2) {
-        -h_polar(ts[cnt % 2], 0.7).1
-    } else {
-        q / (2.0 + f64::recip(zs[1].tanh().exp()).sin())
-    };
-    tr.min(zs[(cnt * 2 + 1) % zs.len()], y) + ts[cnt % ts.len()] * y + acc
+    let mut w = zs[1] / ts[1].hypot(1.0) - std::f64::consts::PI.sin().exp_m1();
+    w += ts[1].tanh().exp().recip();
+    let mut z: f64 = h_nested(w, &zs);
+    z = z * 0.5 + (w + z);
+    (tr.abs(h_pow(w, 2)) + 0.5 + 1.2).acosh() + z
 }
 
 const CASE_F0920: Case = case!(f0920, f0920_t, f0920_grad, f0920_pullback, f0920_grad_into,
@@ -9184,46 +8996,44 @@ const CASE_F0920: Case = case!(f0920, f0920_t, f0920_grad, f0920_pullback, f0920
 #[differentiate(wrt(c, mat))]
 fn f0921(vs: Vec<f64>, c: f64, mat: &[[f64; 1]; 2], vs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = c.max((c.tanh() * 0.9).acos());
-    for &g in vs3.iter() {
-        b += h_scale3(&[(mat[1][0].abs() + 0.5).log10(), (2.0 + c.sin()).recip(), g], -c)[0];
+    let mut r = (2.0 + c.sin() + 1.2).acosh();
+    let mut buf = [h_pow(c, 3), r.tanh(), r * c, mat[1][0].max(r)];
+    for row in mat.iter() {
+        acc += row[0] * (vs[1] - row[0]);
+        r -= (r.cos() * 0.9).atanh() * (row[0] * 0.9);
     }
-    b = b * 0.5 + mat[0][0];
-    let late1: f64;
-    if ((b * 1.5).round() + vs3[0]) >= (vs[2] / vs3[1].hypot(1.0)) {
-        late1 = h_dot(&vs, &vs3);
+    let mut w: f64 = if f64::cosh(c.cos()) < 0.5 {
+        let w = h_dot(&buf, &vs3).tanh();
+        c + w
     } else {
-        for _ in 0..4 {
-            for _ in 0..vs.len() {
-                let xs = [0.0_f64; 3];
-                acc += xs[2];
-            }
-        }
-        late1 = c % core::f64::consts::E.tanh().exp() * mat[0][0].hypot(1.0).cbrt();
+        f64::round(h_nested(r, &vs3) * 1.5) * 0.3
+    };
+    for jj in 1..buf.len() {
+        buf[jj] = buf[jj - 1].cos() + (r * vs[jj - 1]).tanh() * -(jj as f64);
     }
-    mat[1][0] + late1 + acc
+    w /= r.hypot(1.0);
+    buf[1] * vs3[0] + vs[3] + w + acc
 }
 
 fn f0921_t(tr: &Trace, vs: Vec<f64>, c: f64, mat: &[[f64; 1]; 2], vs3: Vec<f64>) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = tr.max(c, (c.tanh() * 0.9).acos());
-    for &g in vs3.iter() {
-        b += h_scale3(&[(tr.abs(mat[1][0]) + 0.5).log10(), (2.0 + c.sin()).recip(), g], -c)[0];
+    let mut r = (2.0 + c.sin() + 1.2).acosh();
+    let mut buf = [h_pow(c, 3), r.tanh(), r * c, tr.max(mat[1][0], r)];
+    for row in mat.iter() {
+        acc += row[0] * (vs[1] - row[0]);
+        r -= (r.cos() * 0.9).atanh() * (row[0] * 0.9);
     }
-    b = b * 0.5 + mat[0][0];
-    let late1: f64;
-    if tr.b((tr.round(b * 1.5) + vs3[0]) >= (vs[2] / vs3[1].hypot(1.0))) {
-        late1 = h_dot(&vs, &vs3);
+    let mut w: f64 = if tr.b(f64::cosh(c.cos()) < 0.5) {
+        let w = h_dot(&buf, &vs3).tanh();
+        c + w
     } else {
-        for _ in 0..4 {
-            for _ in 0..vs.len() {
-                let xs = [0.0_f64; 3];
-                acc += xs[2];
-            }
-        }
-        late1 = tr.rem(c, core::f64::consts::E.tanh().exp()) * mat[0][0].hypot(1.0).cbrt();
+        tr.round(h_nested(r, &vs3) * 1.5) * 0.3
+    };
+    for jj in 1..buf.len() {
+        buf[jj] = buf[jj - 1].cos() + (r * vs[jj - 1]).tanh() * -(jj as f64);
     }
-    mat[1][0] + late1 + acc
+    w /= r.hypot(1.0);
+    buf[1] * vs3[0] + vs[3] + w + acc
 }
 
 const CASE_F0921: Case = case!(f0921, f0921_t, f0921_grad, f0921_pullback, f0921_grad_into,
@@ -9241,10 +9051,10 @@ fn f0922(mut x: f64, c: f64, pw: i32, b: f64) -> f64 {
                 acc += d;
             }
         }
-        x * b.tanh().tan()
+        x * (2.0 + b.sin()).log10()
     };
-    x -= (c + x).mul_add(0.7, 0.5 * b);
-    h_scale3(&[h_mix(t, 0.3), -core::f64::consts::E, 0.5 / (t.abs() + 0.5)], (2.0 + x.sin()).ln())[1] + pw as f64 * 0.5 + acc
+    x -= (c + x).atan2(2.0 + (0.5 * b).sin());
+    h_mix(0.3, -core::f64::consts::E) + x + pw as f64 * 0.5 + t + acc
 }
 
 fn f0922_t(tr: &Trace, mut x: f64, c: f64, pw: i32, b: f64) -> f64 {
@@ -9257,53 +9067,81 @@ fn f0922_t(tr: &Trace, mut x: f64, c: f64, pw: i32, b: f64) -> f64 {
                 acc += d;
             }
         }
-        x * b.tanh().tan()
+        x * (2.0 + b.sin()).log10()
     };
-    x -= (c + x).mul_add(0.7, 0.5 * b);
-    h_scale3(&[h_mix(t, 0.3), -core::f64::consts::E, 0.5 / (tr.abs(t) + 0.5)], (2.0 + x.sin()).ln())[1] + pw as f64 * 0.5 + acc
+    x -= (c + x).atan2(2.0 + (0.5 * b).sin());
+    h_mix(0.3, -core::f64::consts::E) + x + pw as f64 * 0.5 + t + acc
 }
 
 const CASE_F0922: Case = case!(f0922, f0922_t, f0922_grad, f0922_pullback, f0922_grad_into,
-    n: 3, active: [true, true, true], ints: [[4], [0], [1], [3]],
+    n: 3, active: [true, true, true], ints: [[4], [1], [3], [3]],
     |p, k| (p[0], p[1], k[0] as i32, p[2]));
 
 #[differentiate]
 fn f0923(hs: Vec<f64>, vals: &[f64], mat: &[[f64; 2]; 2]) -> f64 {
+    let mut acc: f64 = 0.0;
     let late1: f64;
-    if h_mix(std::f64::consts::PI, mat[0][1]) >= (2.0 + mat[0][0].sin()).log(2.5 + core::f64::consts::E.sin()) {
-        let p = core::f64::consts::E;
-        late1 = (1.0 + p * p).log(2.5 + mat[((p.cos().abs() * 2.9).floor() as usize) % mat.len()][0].sin()) + (p + 2.5);
+    if h_mix(std::f64::consts::PI, mat[0][1]) >= (mat[0][0].signum() * core::f64::consts::E) {
+        late1 = core::f64::consts::E * hs[0] * (vals[1] + std::f64::consts::PI);
     } else {
-        late1 = -std::f64::consts::PI.clamp(-0.5, 0.8);
+        late1 = vals[2] * -hs[0];
     }
-    let late2: f64;
-    if hs[0].tanh().exp_m1() > 1.2 {
-        let b: f64 = (hs[0] + mat[1][0]) / ((late1 - core::f64::consts::E).abs() + 0.5);
-        late2 = b.hypot(1.0).log10();
+    let mut y = (vals[1] * 1.5).ceil() * 0.3;
+    if (2.5 * late1) < 0.1 {
+        let pair = h_polar(hs[0] * mat[1][0], y - core::f64::consts::E);
+        y += y;
+        acc += pair.1;
+    } else if (vals[3] + y) > y.atan() {
+        let a: f64 = if mat[1][(((late1 % (y.abs() + 0.5)).cos().abs() * 2.9).floor() as usize) % 2] >= late1.atan() {
+            let r: f64 = {
+                let late1 = late1 - core::f64::consts::E;
+                mat[1][1] + late1
+            };
+            vals[1] / hs[0].tanh().exp() / (1.5 + f64::abs(late1).cos()) + r
+        } else {
+            let ys: Vec<f64> = vec![0.0; vals.len()];
+            (1.0 + y * y).powi(-1) + ys[3]
+        };
+        acc += a;
     } else {
-        let t = mat[((late1.clamp(-0.5, 0.8).cos().abs() * 2.9).floor() as usize) % mat.len()][((mat[1][((late1.tanh().exp().ln_1p().tanh().abs() * 2.9).floor() as usize) % 2].tanh().abs() * 2.9).floor() as usize) % 2];
-        late2 = (mat[1][1] + t) / ((hs[0] * 1.5).round() * 0.3).tanh().exp();
+        y = y * 0.5 + y.powi(2);
+        let w = hs[0];
+        acc += w;
     }
-    h_cumsum(vals)[3] + late2
+    core::f64::consts::E.max(h_mix(late1, hs[0])) + y + acc
 }
 
 fn f0923_t(tr: &Trace, hs: Vec<f64>, vals: &[f64], mat: &[[f64; 2]; 2]) -> f64 {
+    let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b(h_mix(std::f64::consts::PI, mat[0][1]) >= (2.0 + mat[0][0].sin()).log(2.5 + core::f64::consts::E.sin())) {
-        let p = core::f64::consts::E;
-        late1 = (1.0 + p * p).log(2.5 + mat[(tr.floor(p.cos().abs() * 2.9) as usize) % mat.len()][0].sin()) + (p + 2.5);
+    if tr.b(h_mix(std::f64::consts::PI, mat[0][1]) >= (tr.signum(mat[0][0]) * core::f64::consts::E)) {
+        late1 = core::f64::consts::E * hs[0] * (vals[1] + std::f64::consts::PI);
     } else {
-        late1 = -tr.clamp(std::f64::consts::PI, -0.5, 0.8);
+        late1 = vals[2] * -hs[0];
     }
-    let late2: f64;
-    if tr.b(hs[0].tanh().exp_m1() > 1.2) {
-        let b: f64 = (hs[0] + mat[1][0]) / (tr.abs(late1 - core::f64::consts::E) + 0.5);
-        late2 = b.hypot(1.0).log10();
+    let mut y = tr.ceil(vals[1] * 1.5) * 0.3;
+    if tr.b((2.5 * late1) < 0.1) {
+        let pair = h_polar(hs[0] * mat[1][0], y - core::f64::consts::E);
+        y += y;
+        acc += pair.1;
+    } else if tr.b((vals[3] + y) > y.atan()) {
+        let a: f64 = if tr.b(mat[1][(tr.floor((tr.rem(late1, tr.abs(y) + 0.5)).cos().abs() * 2.9) as usize) % 2] >= late1.atan()) {
+            let r: f64 = {
+                let late1 = late1 - core::f64::consts::E;
+                mat[1][1] + late1
+            };
+            vals[1] / hs[0].tanh().exp() / (1.5 + tr.abs(late1).cos()) + r
+        } else {
+            let ys: Vec<f64> = vec![0.0; vals.len()];
+            (1.0 + y * y).powi(-1) + ys[3]
+        };
+        acc += a;
     } else {
-        let t = mat[(tr.floor(tr.clamp(late1, -0.5, 0.8).cos().abs() * 2.9) as usize) % mat.len()][(tr.floor(mat[1][(tr.floor(late1.tanh().exp().ln_1p().tanh().abs() * 2.9) as usize) % 2].tanh().abs() * 2.9) as usize) % 2];
-        late2 = (mat[1][1] + t) / (tr.round(hs[0] * 1.5) * 0.3).tanh().exp();
+        y = y * 0.5 + y.powi(2);
+        let w = hs[0];
+        acc += w;
     }
-    h_cumsum(vals)[3] + late2
+    tr.max(core::f64::consts::E, h_mix(late1, hs[0])) + y + acc
 }
 
 const CASE_F0923: Case = case!(f0923, f0923_t, f0923_grad, f0923_pullback, f0923_grad_into,
@@ -9312,27 +9150,27 @@ const CASE_F0923: Case = case!(f0923, f0923_t, f0923_grad, f0923_pullback, f0923
 
 #[differentiate]
 fn f0924(mut b: f64, n: usize) -> f64 {
-    b *= ((0.2 + b).abs() + 0.5).log10().cos();
+    b *= ((0.2 + b).abs() + 0.5).log2().cos();
     for _ in 0..3 {
-        b %= 2.0 + (b.hypot(1.0).cbrt() % 1.5).sin();
+        b %= b.hypot(1.0).cbrt().hypot(1.0).ln_1p().tanh().exp();
     }
-    let y: f64 = 1.5;
-    let pt = h_polar(b, (2.0 + b.sin()).log10());
-    f64::mul_add(n as f64 * b, y - n as f64, y) + pt.1
+    let z = h_pow(1.5 - std::f64::consts::PI, 1);
+    let buf = [[0.0_f64; 1]; 1];
+    h_pow(z.hypot(1.0).recip(), n) + b + buf[0][0]
 }
 
 fn f0924_t(tr: &Trace, mut b: f64, n: usize) -> f64 {
-    b *= (tr.abs(0.2 + b) + 0.5).log10().cos();
+    b *= (tr.abs(0.2 + b) + 0.5).log2().cos();
     for _ in 0..3 {
-        b = tr.rem(b, 2.0 + (tr.rem(b.hypot(1.0).cbrt(), 1.5)).sin());
+        b = tr.rem(b, b.hypot(1.0).cbrt().hypot(1.0).ln_1p().tanh().exp());
     }
-    let y: f64 = 1.5;
-    let pt = h_polar(b, (2.0 + b.sin()).log10());
-    f64::mul_add(n as f64 * b, y - n as f64, y) + pt.1
+    let z = h_pow(1.5 - std::f64::consts::PI, 1);
+    let buf = [[0.0_f64; 1]; 1];
+    h_pow(z.hypot(1.0).recip(), n) + b + buf[0][0]
 }
 
 const CASE_F0924: Case = case!(f0924, f0924_t, f0924_grad, f0924_pullback, f0924_grad_into,
-    n: 1, active: [true], ints: [[3], [0], [1], [0]],
+    n: 1, active: [true], ints: [[3], [0], [2], [2]],
     |p, k| (p[0], k[0]));
 
 #[differentiate]
@@ -9340,143 +9178,111 @@ fn f0925(vals: &[f64], xs: &[f64], k: usize, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for u in vals.iter() {
         for i in 0..4 {
-            if h_leaky(k as f64) < (1.0 + u * u).ln() {
-                let z: f64 = if (i as f64).hypot(1.0).ln_1p() < 1.5 {
-                    *u
-                } else {
-                    let e: f64 = if i % 2 == 0 {
-                        let c: f64 = c - (std::f64::consts::PI.tanh().exp().powf(core::f64::consts::E.tanh() * 1.5) - (1.5 + c.tanh()).log10());
-                        0.2 * vals[k.min(vals.len() - 1)] / ((u * vals[k.min(vals.len() - 1)]).abs() + 0.5) + c
-                    } else {
-                        let c = (u + 0.2).tanh();
-                        c.cos().tanh().exp().powi(-2)
-                    };
-                    -vals[i % vals.len()].tanh().exp().recip() + e
-                };
-                acc += z;
-            } else if k < 1 {
-                let pair = (xs[1].max(xs[k]), xs[(i + 1) % xs.len()].tanh().sinh());
-                if i < 3 {
-                    continue;
+            if h_leaky(k as f64) < u.tanh() {
+                for _ in (0..=i).rev() {
+                    let r = h_leaky(c + 0.9);
+                    acc += r;
                 }
-                acc += pair.1;
+                let mut c = c + h_leaky((c * 1.5).trunc() + u);
+                if k > 2 {
+                    let d: f64 = {
+                        c /= 1.5 + f64::log10(1.5 + (i as f64 + std::f64::consts::PI).cos()).cos();
+                        c = c * 0.5 + h_norm2([0.1, *u]);
+                        (c + k as f64) / (1.5 + u.tanh().exp_m1().cos())
+                    };
+                    acc += d;
+                } else if -u <= (i as f64).sin() {
+                    let (e, a) = (u - xs[(i * 2 + 1) % xs.len()], core::f64::consts::E.abs());
+                    acc += e;
+                    acc += a;
+                } else {
+                    let ys: [f64; 4] = [0.0; 4];
+                    acc += ys[3];
+                }
+                acc += c;
             } else {
-                let c = c * (k as f64 / (2.0 + (xs[i % xs.len()] * u).sin()));
+                let c = c * (c * (u + c));
+                if ((k as f64) as f64) >= 0.7 || k < 2 {
+                    break;
+                }
                 acc += c;
             }
         }
         acc += *u;
     }
-    0.3 + xs[2] + c + acc
+    f64::signum(c % 1.5) * std::f64::consts::PI.atan2(1.5 + c.cos()) + xs[2] + acc
 }
 
 fn f0925_t(tr: &Trace, vals: &[f64], xs: &[f64], k: usize, c: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for u in vals.iter() {
         for i in 0..4 {
-            if tr.b(h_leaky_t(tr, k as f64) < (1.0 + u * u).ln()) {
-                let z: f64 = if tr.b((i as f64).hypot(1.0).ln_1p() < 1.5) {
-                    *u
-                } else {
-                    let e: f64 = if tr.b(i % 2 == 0) {
-                        let c: f64 = c - (std::f64::consts::PI.tanh().exp().powf(core::f64::consts::E.tanh() * 1.5) - (1.5 + c.tanh()).log10());
-                        0.2 * vals[k.min(vals.len() - 1)] / (tr.abs(u * vals[k.min(vals.len() - 1)]) + 0.5) + c
-                    } else {
-                        let c = (u + 0.2).tanh();
-                        c.cos().tanh().exp().powi(-2)
-                    };
-                    -vals[i % vals.len()].tanh().exp().recip() + e
-                };
-                acc += z;
-            } else if tr.b(k < 1) {
-                let pair = (tr.max(xs[1], xs[k]), xs[(i + 1) % xs.len()].tanh().sinh());
-                if tr.b(i < 3) {
-                    continue;
+            if tr.b(h_leaky_t(tr, k as f64) < u.tanh()) {
+                for _ in (0..=i).rev() {
+                    let r = h_leaky_t(tr, c + 0.9);
+                    acc += r;
                 }
-                acc += pair.1;
+                let mut c = c + h_leaky_t(tr, tr.trunc(c * 1.5) + u);
+                if tr.b(k > 2) {
+                    let d: f64 = {
+                        c /= 1.5 + f64::log10(1.5 + (i as f64 + std::f64::consts::PI).cos()).cos();
+                        c = c * 0.5 + h_norm2([0.1, *u]);
+                        (c + k as f64) / (1.5 + u.tanh().exp_m1().cos())
+                    };
+                    acc += d;
+                } else if tr.b(-u <= (i as f64).sin()) {
+                    let (e, a) = (u - xs[(i * 2 + 1) % xs.len()], tr.abs(core::f64::consts::E));
+                    acc += e;
+                    acc += a;
+                } else {
+                    let ys: [f64; 4] = [0.0; 4];
+                    acc += ys[3];
+                }
+                acc += c;
             } else {
-                let c = c * (k as f64 / (2.0 + (xs[i % xs.len()] * u).sin()));
+                let c = c * (c * (u + c));
+                if tr.b(((k as f64) as f64) >= 0.7 || k < 2) {
+                    break;
+                }
                 acc += c;
             }
         }
         acc += *u;
     }
-    0.3 + xs[2] + c + acc
+    tr.signum(tr.rem(c, 1.5)) * std::f64::consts::PI.atan2(1.5 + c.cos()) + xs[2] + acc
 }
 
 const CASE_F0925: Case = case!(f0925, f0925_t, f0925_grad, f0925_pullback, f0925_grad_into,
-    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[2], [1], [2], [0]],
+    n: 9, active: [true, true, true, true, true, true, true, true, true], ints: [[2], [0], [0], [2]],
     |p, k| (&p[0..5], &p[5..8], k[0], p[8]));
 
 #[differentiate]
 fn f0926(mut a: f64, y: f64, vals: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    a += h_scale3(&[h_mix(y, vals[0]), h_dot(vals, vals), vals[2]], (1.5 + y.cos()).cbrt())[1];
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if round > 4 {
-            break;
-        }
-        let a = a * (y * h_mix(round as f64, 2.0));
-        let e: f64 = {
-            let y = y - ((a * 1.5).round() * 0.3).tanh().cosh();
-            let ys = [[0.0_f64; 2]; 3];
-            (a * y).tanh().cosh() + ys[2][0]
-        };
-        acc += e;
+    a += h_scale3(&[h_mix(y, vals[0]), h_dot(vals, vals), vals[2]], y.sin())[1];
+    if a.asinh() <= (y + a) {
+        let q = xs[0] * 1.2 - a.tanh().tan();
+        acc += q;
     }
-    let s: f64 = if (a * y) <= 0.1 {
-        f64::to_degrees((a * vals[round.min(vals.len() - 1)]).tanh()) * 0.02
-    } else {
-        let c: f64 = if std::f64::consts::PI >= 1.2 {
-            h_mix(vals[(round * 2 + 1) % 4], xs[0]) * (0.1 / (2.0 + xs[0].sin()))
-        } else {
-            let w: f64 = if round < 4 {
-                xs[0].max(xs[0] * 0.5) / (1.5 + core::f64::consts::E.cos())
-            } else {
-                (xs[0] + y).signum() * (xs[0].signum() * a)
-            };
-            f64::tanh(vals[(round * 2 + 1) % vals.len()].to_radians()) + w
-        };
-        h_norm2([vals[(round + 1) % vals.len()] - vals[(round + 3) % vals.len()], y - xs[0]]) + c
-    };
-    s + xs[0] + acc
+    let mut p = h_leaky(xs[0].clamp(-0.5, 0.8));
+    let pair = h_polar(core::f64::consts::E % a.tanh().exp(), 0.1 + a);
+    p %= 1.5 + (vals[(((core::f64::consts::E - -1.5).cos().abs() * 2.9).floor() as usize) % vals.len()] - a + h_polar(vals[3], y).1).cos();
+    let hs = [0.0_f64; 4];
+    p + xs[0] * pair.1 + hs[3] + acc
 }
 
 fn f0926_t(tr: &Trace, mut a: f64, y: f64, vals: &[f64], xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    a += h_scale3(&[h_mix(y, vals[0]), h_dot(vals, vals), vals[2]], (1.5 + y.cos()).cbrt())[1];
-    let mut round: usize = 0;
-    loop {
-        round += 1;
-        if tr.b(round > 4) {
-            break;
-        }
-        let a = a * (y * h_mix(round as f64, 2.0));
-        let e: f64 = {
-            let y = y - (tr.round(a * 1.5) * 0.3).tanh().cosh();
-            let ys = [[0.0_f64; 2]; 3];
-            (a * y).tanh().cosh() + ys[2][0]
-        };
-        acc += e;
+    a += h_scale3(&[h_mix(y, vals[0]), h_dot(vals, vals), vals[2]], y.sin())[1];
+    if tr.b(a.asinh() <= (y + a)) {
+        let q = xs[0] * 1.2 - a.tanh().tan();
+        acc += q;
     }
-    let s: f64 = if tr.b((a * y) <= 0.1) {
-        f64::to_degrees((a * vals[round.min(vals.len() - 1)]).tanh()) * 0.02
-    } else {
-        let c: f64 = if tr.b(std::f64::consts::PI >= 1.2) {
-            h_mix(vals[(round * 2 + 1) % 4], xs[0]) * (0.1 / (2.0 + xs[0].sin()))
-        } else {
-            let w: f64 = if tr.b(round < 4) {
-                tr.max(xs[0], xs[0] * 0.5) / (1.5 + core::f64::consts::E.cos())
-            } else {
-                tr.signum(xs[0] + y) * (tr.signum(xs[0]) * a)
-            };
-            f64::tanh(vals[(round * 2 + 1) % vals.len()].to_radians()) + w
-        };
-        h_norm2([vals[(round + 1) % vals.len()] - vals[(round + 3) % vals.len()], y - xs[0]]) + c
-    };
-    s + xs[0] + acc
+    let mut p = h_leaky_t(tr, tr.clamp(xs[0], -0.5, 0.8));
+    let pair = h_polar(tr.rem(core::f64::consts::E, a.tanh().exp()), 0.1 + a);
+    p = tr.rem(p, 1.5 + (vals[(tr.floor((core::f64::consts::E - -1.5).cos().abs() * 2.9) as usize) % vals.len()] - a + h_polar(vals[3], y).1).cos());
+    let hs = [0.0_f64; 4];
+    p + xs[0] * pair.1 + hs[3] + acc
 }
 
 const CASE_F0926: Case = case!(f0926, f0926_t, f0926_grad, f0926_pullback, f0926_grad_into,
@@ -9491,24 +9297,28 @@ fn f0927(mut x: f64, ws: &[f64], mut b: f64, sp: Params) -> f64 {
         let v: f64 = loop {
             it += 1;
             if it > 3 {
-                break (x + ws[ii % ws.len()]) * ((ii as f64 * 1.5).round() + b);
+                break (x + ws[ii % ws.len()]) * (1.5 + (ii as f64).tanh()).log(3.0);
             }
-            if ws[(ii * 2 + 1) % 2] < 0.2 {
-                b += x * ws[it.min(ws.len() - 1)];
-                continue;
-            }
+            b /= ((ws[it.min(2 - 1)] * 1.5).trunc() + b).min(2.0 * ws[(it + 2) % ws.len()]).abs() + 0.5;
         };
         acc += v;
     }
-    for _ in 0..4 {
-        for j in 0..2 {
-            for _ in j..2 {
-                x *= ws[(j * 2 + 1) % 2].tanh().exp().ln().abs().cos();
+    if ws[(((b / b.tanh().exp()).sin().abs() * 2.9).floor() as usize) % 2] < (core::f64::consts::E * ws[1]) {
+        for d in ws.iter() {
+            for _ in 0..3 {
+                b /= (b.cos().tan() - d).tanh().exp();
             }
+            b -= h_polar(*d, ws[1]).0.tanh().exp_m1();
         }
+        let x = x * sp.w[1].sin().exp();
+        let zs = [core::f64::consts::E, x.tanh().exp().log(2.5 + x.sin())];
+        acc += zs[1];
+    } else {
+        x = x * h_polar(ws[0], std::f64::consts::PI).1.sin();
+        let out = h_cumsum(ws);
+        acc += out[1];
     }
-    let r = (x * b).cos();
-    (b / b.tanh().exp()).abs() + ws[1] + sp.b + r + acc
+    (1.5 + (ws[((f64::cbrt(x.tanh().exp()).sin().abs() * 2.9).floor() as usize) % ws.len()] - 0.3).cos()).sqrt() + b + sp.b + acc
 }
 
 fn f0927_t(tr: &Trace, mut x: f64, ws: &[f64], mut b: f64, sp: Params) -> f64 {
@@ -9518,24 +9328,28 @@ fn f0927_t(tr: &Trace, mut x: f64, ws: &[f64], mut b: f64, sp: Params) -> f64 {
         let v: f64 = loop {
             it += 1;
             if tr.b(it > 3) {
-                break (x + ws[ii % ws.len()]) * (tr.round(ii as f64 * 1.5) + b);
+                break (x + ws[ii % ws.len()]) * (1.5 + (ii as f64).tanh()).log(3.0);
             }
-            if tr.b(ws[(ii * 2 + 1) % 2] < 0.2) {
-                b += x * ws[it.min(ws.len() - 1)];
-                continue;
-            }
+            b /= tr.abs(tr.min(tr.trunc(ws[it.min(2 - 1)] * 1.5) + b, 2.0 * ws[(it + 2) % ws.len()])) + 0.5;
         };
         acc += v;
     }
-    for _ in 0..4 {
-        for j in 0..2 {
-            for _ in j..2 {
-                x *= tr.abs(ws[(j * 2 + 1) % 2].tanh().exp().ln()).cos();
+    if tr.b(ws[(tr.floor((b / b.tanh().exp()).sin().abs() * 2.9) as usize) % 2] < (core::f64::consts::E * ws[1])) {
+        for d in ws.iter() {
+            for _ in 0..3 {
+                b /= (b.cos().tan() - d).tanh().exp();
             }
+            b -= h_polar(*d, ws[1]).0.tanh().exp_m1();
         }
+        let x = x * sp.w[1].sin().exp();
+        let zs = [core::f64::consts::E, x.tanh().exp().log(2.5 + x.sin())];
+        acc += zs[1];
+    } else {
+        x = x * h_polar(ws[0], std::f64::consts::PI).1.sin();
+        let out = h_cumsum(ws);
+        acc += out[1];
     }
-    let r = (x * b).cos();
-    tr.abs(b / b.tanh().exp()) + ws[1] + sp.b + r + acc
+    (1.5 + (ws[(tr.floor(f64::cbrt(x.tanh().exp()).sin().abs() * 2.9) as usize) % ws.len()] - 0.3).cos()).sqrt() + b + sp.b + acc
 }
 
 const CASE_F0927: Case = case!(f0927, f0927_t, f0927_grad, f0927_pullback, f0927_grad_into,
@@ -9544,39 +9358,41 @@ const CASE_F0927: Case = case!(f0927, f0927_t, f0927_grad, f0927_pullback, f0927
 
 #[differentiate(wrt(ws, b3))]
 fn f0928(ws: &[f64], mut b: f64, ws2: &[f64], b3: f64) -> f64 {
-    let b3: f64 = b3 - (1.5 + (b - b3).cos()).log10();
-    let s: f64 = {
-        for ii in 0..4 {
-            b *= std::f64::consts::PI.tanh();
-            b = b * ws[ii % ws.len()].sin();
-        }
-        b += b3 + (core::f64::consts::E - ws[1]);
-        b3 * 0.9
+    let mut acc: f64 = 0.0;
+    let mut b3 = b3 * (1.5 + (b - b3).cos()).powf(2.5);
+    for (ii, &z) in ws.iter().enumerate() {
+        b *= std::f64::consts::PI.tanh();
+        b = b * ws[ii.min(ws.len() - 1)].sin();
+        acc += z;
+    }
+    b += b3 + (core::f64::consts::E - ws[1]);
+    b3 *= ws2[1].sin();
+    let q = f64::signum(ws2[(((ws[0] - b3).cos().abs() * 2.9).floor() as usize) % ws2.len()].tanh().tan()) * (b3 - ws2[0]);
+    let w: f64 = {
+        b3 %= ws2[1].abs() + 0.5;
+        let r = (ws2[2] + -0.5).tanh().to_degrees() * 0.02;
+        (ws2[1] * 1.5).round() + r + (ws[0] + core::f64::consts::E)
     };
-    let q: f64 = {
-        let pair = (core::f64::consts::E.atan(), ws2[(((ws[0] - b3).cos().abs() * 2.9).floor() as usize) % ws2.len()].to_radians());
-        f64::powf(1.5 + (ws2[0] / (1.5 + b3.cos())).cos(), 2.5) + pair.1
-    };
-    let y = b;
-    y.clamp(-0.5, 0.8).hypot((ws2[1] + ws[0]).hypot(1.0)) + s + q
+    1.2 + b + b3 + q + w + acc
 }
 
 fn f0928_t(tr: &Trace, ws: &[f64], mut b: f64, ws2: &[f64], b3: f64) -> f64 {
-    let b3: f64 = b3 - (1.5 + (b - b3).cos()).log10();
-    let s: f64 = {
-        for ii in 0..4 {
-            b *= std::f64::consts::PI.tanh();
-            b = b * ws[ii % ws.len()].sin();
-        }
-        b += b3 + (core::f64::consts::E - ws[1]);
-        b3 * 0.9
+    let mut acc: f64 = 0.0;
+    let mut b3 = b3 * (1.5 + (b - b3).cos()).powf(2.5);
+    for (ii, &z) in ws.iter().enumerate() {
+        b *= std::f64::consts::PI.tanh();
+        b = b * ws[ii.min(ws.len() - 1)].sin();
+        acc += z;
+    }
+    b += b3 + (core::f64::consts::E - ws[1]);
+    b3 *= ws2[1].sin();
+    let q = tr.signum(ws2[(tr.floor((ws[0] - b3).cos().abs() * 2.9) as usize) % ws2.len()].tanh().tan()) * (b3 - ws2[0]);
+    let w: f64 = {
+        b3 = tr.rem(b3, tr.abs(ws2[1]) + 0.5);
+        let r = (ws2[2] + -0.5).tanh().to_degrees() * 0.02;
+        tr.round(ws2[1] * 1.5) + r + (ws[0] + core::f64::consts::E)
     };
-    let q: f64 = {
-        let pair = (core::f64::consts::E.atan(), ws2[(tr.floor((ws[0] - b3).cos().abs() * 2.9) as usize) % ws2.len()].to_radians());
-        f64::powf(1.5 + (ws2[0] / (1.5 + b3.cos())).cos(), 2.5) + pair.1
-    };
-    let y = b;
-    tr.clamp(y, -0.5, 0.8).hypot((ws2[1] + ws[0]).hypot(1.0)) + s + q
+    1.2 + b + b3 + q + w + acc
 }
 
 const CASE_F0928: Case = case!(f0928, f0928_t, f0928_grad, f0928_pullback, f0928_grad_into,
@@ -9593,26 +9409,21 @@ fn f0929(b: f64, x: f64, mat: &[[f64; 2]; 2]) -> f64 {
         acc += hs[1];
     } else {
         for j in 0..1 {
-            let e = (j as f64).atan() - b.tanh().exp_m1();
-            let buf: [f64; 4] = [0.0; 4];
+            let e = (mat[j][(j + 2) % 2].tanh() * 0.9).atanh() - h_norm2([x, mat[mat.len() - 1 - j][(j * 2 + 1) % 2]]);
+            if j % 2 == 0 {
+                break;
+            }
             acc += e;
-            acc += buf[3];
         }
-        late1 = 1.5 * x + (mat[0][1].abs() + 0.5).recip();
+        late1 = (b * core::f64::consts::E).mul_add((mat[0][1].sin() * 0.9).asin(), mat[1][0] + mat[(((std::f64::consts::PI + mat[1][1]).tanh().abs() * 2.9).floor() as usize) % mat.len()][0]);
     }
-    late1 = late1.tanh() + (core::f64::consts::E - mat[1][1]);
-    let mut cnt: usize = 0;
-    let t: f64 = loop {
-        cnt += 1;
-        if cnt > 4 {
-            break mat[cnt.min(mat.len() - 1)][0].sin().exp() / (2.0 + (1.2 + mat[cnt.min(mat.len() - 1)][(cnt + 2) % 2]).sin());
-        }
-        for _ in 0..cnt {
-            let d = late1 * -0.5;
-            acc += d;
-        }
-    };
-    -(cnt as f64).mul_add(late1, 0.9) + b + t + acc
+    late1 = h_mix(late1, std::f64::consts::PI.sin().exp_m1());
+    for jj in 0..3 {
+        let pt = (late1 + core::f64::consts::E, jj as f64);
+        acc += pt.1;
+    }
+    let ws = [[0.0_f64; 1]; 3];
+    (b - x) * (late1 / (1.5 + ws[((ws[1][0].asinh().tanh().abs() * 2.9).floor() as usize) % ws.len()][0].tanh())) + acc
 }
 
 fn f0929_t(tr: &Trace, b: f64, x: f64, mat: &[[f64; 2]; 2]) -> f64 {
@@ -9624,26 +9435,21 @@ fn f0929_t(tr: &Trace, b: f64, x: f64, mat: &[[f64; 2]; 2]) -> f64 {
         acc += hs[1];
     } else {
         for j in 0..1 {
-            let e = (j as f64).atan() - b.tanh().exp_m1();
-            let buf: [f64; 4] = [0.0; 4];
+            let e = (mat[j][(j + 2) % 2].tanh() * 0.9).atanh() - h_norm2([x, mat[mat.len() - 1 - j][(j * 2 + 1) % 2]]);
+            if tr.b(j % 2 == 0) {
+                break;
+            }
             acc += e;
-            acc += buf[3];
         }
-        late1 = 1.5 * x + (tr.abs(mat[0][1]) + 0.5).recip();
+        late1 = (b * core::f64::consts::E).mul_add((mat[0][1].sin() * 0.9).asin(), mat[1][0] + mat[(tr.floor((std::f64::consts::PI + mat[1][1]).tanh().abs() * 2.9) as usize) % mat.len()][0]);
     }
-    late1 = late1.tanh() + (core::f64::consts::E - mat[1][1]);
-    let mut cnt: usize = 0;
-    let t: f64 = loop {
-        cnt += 1;
-        if tr.b(cnt > 4) {
-            break mat[cnt.min(mat.len() - 1)][0].sin().exp() / (2.0 + (1.2 + mat[cnt.min(mat.len() - 1)][(cnt + 2) % 2]).sin());
-        }
-        for _ in 0..cnt {
-            let d = late1 * -0.5;
-            acc += d;
-        }
-    };
-    -(cnt as f64).mul_add(late1, 0.9) + b + t + acc
+    late1 = h_mix(late1, std::f64::consts::PI.sin().exp_m1());
+    for jj in 0..3 {
+        let pt = (late1 + core::f64::consts::E, jj as f64);
+        acc += pt.1;
+    }
+    let ws = [[0.0_f64; 1]; 3];
+    (b - x) * (late1 / (1.5 + ws[(tr.floor(ws[1][0].asinh().tanh().abs() * 2.9) as usize) % ws.len()][0].tanh())) + acc
 }
 
 const CASE_F0929: Case = case!(f0929, f0929_t, f0929_grad, f0929_pullback, f0929_grad_into,
@@ -9657,7 +9463,7 @@ fn f0930(grid: &[[f64; 2]; 1], rows: &[[f64; 2]], b: f64) -> f64 {
         let p: f64 = core::f64::consts::E / (ii as f64).tanh().exp() * grid[0][(ii + 2) % 2];
         acc += p;
     }
-    if (b * grid[0][1]) <= (rows[1][1].tanh() * 0.9).asin() {
+    if (b * grid[0][1]) <= rows[1][1].tanh().exp_m1() {
         for j in 0..4 {
             if j < 3 {
                 break;
@@ -9670,15 +9476,34 @@ fn f0930(grid: &[[f64; 2]; 1], rows: &[[f64; 2]], b: f64) -> f64 {
                         continue;
                     }
                 }
-                let c: f64 = f64::ln_1p((i as f64).abs() + 0.5).clamp(b - 0.5, b + 0.5);
-                acc += c;
+                let z = f64::log2(1.5 + (i as f64).abs().cos());
+                acc += z;
             }
             let buf = [0.0_f64; 3];
-            f64::sqrt((f64::signum(std::f64::consts::PI) * b).hypot(1.0)) + buf[2]
+            (1.5 + std::f64::consts::PI.sin().exp().tanh()).powf((b + -1.5).tanh() * 1.5) + buf[2]
         };
         acc += z;
+    } else if (rows[((b.sin().abs() * 2.9).floor() as usize) % rows.len()][0] / (1.5 + grid[0][0].cos())) >= 0.9 {
+        let mut d: f64 = {
+            let a = (core::f64::consts::E.abs().sin() - 2.0).cbrt();
+            let y = grid[0][0].sin().tan();
+            (a * 1.5).trunc() * 0.3 + y
+        };
+        let e: f64 = if (1.5 + b.cos()).log10() <= 0.5 {
+            d -= (rows[1][1] + rows[1][((grid[0][(((grid[0][1] * grid[0][0]).cos().abs() * 2.9).floor() as usize) % 2].abs().sin().abs() * 2.9).floor() as usize) % 2]).tanh().exp();
+            -(b + d)
+        } else {
+            (1.5 + d.hypot(1.5 + core::f64::consts::E.cos()).tanh()).log(3.0)
+        };
+        acc += e;
+    } else {
+        let w: f64 = {
+            let u = f64::cbrt(b.tanh() - 2.0) + (1.0 + rows[1][0] * rows[1][0]).sqrt();
+            rows[1][1].cos() / (std::f64::consts::PI.sin().exp().abs() + 0.5) + u
+        };
+        acc += w;
     }
-    (b.sin() * 0.9).acos() + acc
+    (2.0 + grid[0][0].sin()).log10() - rows[1][0] + acc
 }
 
 fn f0930_t(tr: &Trace, grid: &[[f64; 2]; 1], rows: &[[f64; 2]], b: f64) -> f64 {
@@ -9687,7 +9512,7 @@ fn f0930_t(tr: &Trace, grid: &[[f64; 2]; 1], rows: &[[f64; 2]], b: f64) -> f64 {
         let p: f64 = core::f64::consts::E / (ii as f64).tanh().exp() * grid[0][(ii + 2) % 2];
         acc += p;
     }
-    if tr.b((b * grid[0][1]) <= (rows[1][1].tanh() * 0.9).asin()) {
+    if tr.b((b * grid[0][1]) <= rows[1][1].tanh().exp_m1()) {
         for j in 0..4 {
             if tr.b(j < 3) {
                 break;
@@ -9700,15 +9525,34 @@ fn f0930_t(tr: &Trace, grid: &[[f64; 2]; 1], rows: &[[f64; 2]], b: f64) -> f64 {
                         continue;
                     }
                 }
-                let c: f64 = tr.clamp(f64::ln_1p(tr.abs(i as f64) + 0.5), b - 0.5, b + 0.5);
-                acc += c;
+                let z = f64::log2(1.5 + tr.abs(i as f64).cos());
+                acc += z;
             }
             let buf = [0.0_f64; 3];
-            f64::sqrt((tr.signum(std::f64::consts::PI) * b).hypot(1.0)) + buf[2]
+            (1.5 + std::f64::consts::PI.sin().exp().tanh()).powf((b + -1.5).tanh() * 1.5) + buf[2]
         };
         acc += z;
+    } else if tr.b((rows[(tr.floor(b.sin().abs() * 2.9) as usize) % rows.len()][0] / (1.5 + grid[0][0].cos())) >= 0.9) {
+        let mut d: f64 = {
+            let a = (tr.abs(core::f64::consts::E).sin() - 2.0).cbrt();
+            let y = grid[0][0].sin().tan();
+            tr.trunc(a * 1.5) * 0.3 + y
+        };
+        let e: f64 = if tr.b((1.5 + b.cos()).log10() <= 0.5) {
+            d -= (rows[1][1] + rows[1][(tr.floor(tr.abs(grid[0][(tr.floor((grid[0][1] * grid[0][0]).cos().abs() * 2.9) as usize) % 2]).sin().abs() * 2.9) as usize) % 2]).tanh().exp();
+            -(b + d)
+        } else {
+            (1.5 + d.hypot(1.5 + core::f64::consts::E.cos()).tanh()).log(3.0)
+        };
+        acc += e;
+    } else {
+        let w: f64 = {
+            let u = f64::cbrt(b.tanh() - 2.0) + (1.0 + rows[1][0] * rows[1][0]).sqrt();
+            rows[1][1].cos() / (tr.abs(std::f64::consts::PI.sin().exp()) + 0.5) + u
+        };
+        acc += w;
     }
-    (b.sin() * 0.9).acos() + acc
+    (2.0 + grid[0][0].sin()).log10() - rows[1][0] + acc
 }
 
 const CASE_F0930: Case = case!(f0930, f0930_t, f0930_grad, f0930_pullback, f0930_grad_into,
@@ -9717,27 +9561,31 @@ const CASE_F0930: Case = case!(f0930, f0930_t, f0930_grad, f0930_pullback, f0930
 
 #[differentiate(wrt(hs, ar))]
 fn f0931(hs: Vec<f64>, ar: &[f64; 4], c: f64) -> f64 {
-    let y = f64::clamp(c, c - 0.5, c + 0.5) / c.hypot(1.0);
-    let y = y + ar[(((y * hs[0]).tanh().abs() * 2.9).floor() as usize) % ar.len()];
-    if h_nested(c, &hs) < 0.9 {
-        return (c.abs() + 0.5).log10() - c;
-    }
-    let mut b: f64 = -1.5;
-    b += ar[2].clamp(-0.5, 0.8).cos();
-    b -= -c;
-    h_dot(&hs, &hs) + y + b
+    let mut d = f64::sqrt(c.tanh().exp()) / ((c + hs[0]).abs() + 0.5);
+    let mut ys = [[0.0_f64; 1]; 2];
+    let mut r: f64 = if h_cumsum(ar)[0] > 2.5 {
+        ys[0][0] -= h_dot(&hs, ar) + (d + c);
+        -(1.0 + ys[1][0] * ys[1][0] + 1.2).acosh()
+    } else {
+        d += ar[2];
+        h_nested(c * 0.7, &hs)
+    };
+    r += ys[0][0];
+    h_mix(r, c).tanh().to_degrees() * 0.02 + d
 }
 
 fn f0931_t(tr: &Trace, hs: Vec<f64>, ar: &[f64; 4], c: f64) -> f64 {
-    let y = tr.clamp(c, c - 0.5, c + 0.5) / c.hypot(1.0);
-    let y = y + ar[(tr.floor((y * hs[0]).tanh().abs() * 2.9) as usize) % ar.len()];
-    if tr.b(h_nested(c, &hs) < 0.9) {
-        return (tr.abs(c) + 0.5).log10() - c;
-    }
-    let mut b: f64 = -1.5;
-    b += tr.clamp(ar[2], -0.5, 0.8).cos();
-    b -= -c;
-    h_dot(&hs, &hs) + y + b
+    let mut d = f64::sqrt(c.tanh().exp()) / (tr.abs(c + hs[0]) + 0.5);
+    let mut ys = [[0.0_f64; 1]; 2];
+    let mut r: f64 = if tr.b(h_cumsum(ar)[0] > 2.5) {
+        ys[0][0] -= h_dot(&hs, ar) + (d + c);
+        -(1.0 + ys[1][0] * ys[1][0] + 1.2).acosh()
+    } else {
+        d += ar[2];
+        h_nested(c * 0.7, &hs)
+    };
+    r += ys[0][0];
+    h_mix(r, c).tanh().to_degrees() * 0.02 + d
 }
 
 const CASE_F0931: Case = case!(f0931, f0931_t, f0931_grad, f0931_pullback, f0931_grad_into,
@@ -9750,30 +9598,33 @@ fn f0932(c: f64, zs: [f64; 4], hs: Vec<f64>) -> f64 {
     let mut late1: f64;
     if (c / (1.5 + c.tanh())) < 1.2 {
         for jj in 0..2 {
-            let b: f64 = if (c.abs() + 0.5).recip() < c {
-                ((zs[jj % zs.len()] * 1.5).trunc() * 0.3).cos().to_degrees() * 0.02
+            let b: f64 = if (c.abs() + 0.5).sqrt() < c {
+                (zs[jj % zs.len()].sin() * 0.9).atanh().mul_add(-zs[(jj + 1) % zs.len()], jj as f64 / (2.0 + hs[(jj + 2) % hs.len()].sin()))
             } else {
-                let xs = [jj as f64 * hs[(jj + 2) % hs.len()], (jj as f64).tanh().sinh()];
-                jj as f64 + xs[1]
+                c / (1.5 + (1.0 + zs[jj] * zs[jj]).log10().cos())
             };
             acc += b;
         }
-        late1 = (2.0 + c.abs().sin()).log(3.0);
+        late1 = (c.cos() * 0.9).acos() / (c.sin().abs() + 0.5);
     } else {
-        late1 = (c.tanh() - 2.0).cbrt() / (1.5 + (1.5 * std::f64::consts::PI).cos());
+        late1 = h_pow(c, 1) / (1.5 + std::f64::consts::PI.cos());
     }
-    late1 = late1 * (late1.tanh().to_degrees() * 0.02).cos();
-    let v = zs[0] - late1.sin();
-    let tup = (v.cos(), h_norm2([v, hs[1]]));
-    if (c / core::f64::consts::E.hypot(1.0)) < c {
-        late1 = late1 * 0.5 + (0.9 + hs[((c.cos().exp().sin().abs() * 2.9).floor() as usize) % hs.len()]);
-    } else if zs[1].abs() <= (core::f64::consts::E * v) {
-        let r = h_nested(h_leaky(hs[1]), &zs);
-        let z = h_scale3(&[v, tup.1, c], late1)[((f64::recip(tup.1.hypot(1.0)).tanh().abs() * 2.9).floor() as usize) % 3].hypot((hs[1] - late1).abs() + 0.5);
-        acc += r;
-        acc += z;
+    late1 = late1 * 0.5 + (std::f64::consts::PI + zs[0]);
+    for l in 0..2 {
+        for jj in 1..hs.len() {
+            if (1.0 + hs[jj - 1] * hs[jj - 1] + 1.2).acosh() >= c {
+                late1 += hs[jj] - 1.2;
+                continue;
+            }
+        }
+        let mut cnt: usize = 0;
+        while cnt < hs.len() && (0.9 / hs[((f64::min(c, l as f64).tanh().abs() * 2.9).floor() as usize) % hs.len()].tanh().exp()) < 1.5 {
+            cnt += 1;
+            let late1 = late1 * 0.5;
+            acc += late1;
+        }
     }
-    (-v).min(zs[3] / c.tanh().exp()) + late1 + tup.1 + acc
+    (c + hs[1]).tanh().exp().cbrt() + late1 + acc
 }
 
 fn f0932_t(tr: &Trace, c: f64, zs: [f64; 4], hs: Vec<f64>) -> f64 {
@@ -9781,30 +9632,33 @@ fn f0932_t(tr: &Trace, c: f64, zs: [f64; 4], hs: Vec<f64>) -> f64 {
     let mut late1: f64;
     if tr.b((c / (1.5 + c.tanh())) < 1.2) {
         for jj in 0..2 {
-            let b: f64 = if tr.b((tr.abs(c) + 0.5).recip() < c) {
-                (tr.trunc(zs[jj % zs.len()] * 1.5) * 0.3).cos().to_degrees() * 0.02
+            let b: f64 = if tr.b((tr.abs(c) + 0.5).sqrt() < c) {
+                (zs[jj % zs.len()].sin() * 0.9).atanh().mul_add(-zs[(jj + 1) % zs.len()], jj as f64 / (2.0 + hs[(jj + 2) % hs.len()].sin()))
             } else {
-                let xs = [jj as f64 * hs[(jj + 2) % hs.len()], (jj as f64).tanh().sinh()];
-                jj as f64 + xs[1]
+                c / (1.5 + (1.0 + zs[jj] * zs[jj]).log10().cos())
             };
             acc += b;
         }
-        late1 = (2.0 + tr.abs(c).sin()).log(3.0);
+        late1 = (c.cos() * 0.9).acos() / (tr.abs(c.sin()) + 0.5);
     } else {
-        late1 = (c.tanh() - 2.0).cbrt() / (1.5 + (1.5 * std::f64::consts::PI).cos());
+        late1 = h_pow(c, 1) / (1.5 + std::f64::consts::PI.cos());
     }
-    late1 = late1 * (late1.tanh().to_degrees() * 0.02).cos();
-    let v = zs[0] - late1.sin();
-    let tup = (v.cos(), h_norm2([v, hs[1]]));
-    if tr.b((c / core::f64::consts::E.hypot(1.0)) < c) {
-        late1 = late1 * 0.5 + (0.9 + hs[(tr.floor(c.cos().exp().sin().abs() * 2.9) as usize) % hs.len()]);
-    } else if tr.b(tr.abs(zs[1]) <= (core::f64::consts::E * v)) {
-        let r = h_nested(h_leaky_t(tr, hs[1]), &zs);
-        let z = h_scale3(&[v, tup.1, c], late1)[(tr.floor(f64::recip(tup.1.hypot(1.0)).tanh().abs() * 2.9) as usize) % 3].hypot(tr.abs(hs[1] - late1) + 0.5);
-        acc += r;
-        acc += z;
+    late1 = late1 * 0.5 + (std::f64::consts::PI + zs[0]);
+    for l in 0..2 {
+        for jj in 1..hs.len() {
+            if tr.b((1.0 + hs[jj - 1] * hs[jj - 1] + 1.2).acosh() >= c) {
+                late1 += hs[jj] - 1.2;
+                continue;
+            }
+        }
+        let mut cnt: usize = 0;
+        while tr.b(cnt < hs.len() && (0.9 / hs[(tr.floor(tr.min(c, l as f64).tanh().abs() * 2.9) as usize) % hs.len()].tanh().exp()) < 1.5) {
+            cnt += 1;
+            let late1 = late1 * 0.5;
+            acc += late1;
+        }
     }
-    tr.min(-v, zs[3] / c.tanh().exp()) + late1 + tup.1 + acc
+    (c + hs[1]).tanh().exp().cbrt() + late1 + acc
 }
 
 const CASE_F0932: Case = case!(f0932, f0932_t, f0932_grad, f0932_pullback, f0932_grad_into,
@@ -9822,14 +9676,14 @@ fn f0933(ts: &[f64; 3]) -> f64 {
         }
         let a: f64 = if (w - ts[0]) < 2.5 {
             let out = h_cumsum(ts);
-            -(1.5 + w.tanh()).log(2.5 + w.sin()) + out[2]
+            (-ts[0]).to_radians() + out[2]
         } else {
-            w.powi(1).mul_add((w * 1.5).trunc() * 0.3, w)
+            (1.5 + (0.2 / (2.0 + ts[1].sin())).cos()).log2()
         };
         acc += a;
     }
-    let hs = [ts[1] * ts[0], core::f64::consts::E * 1.2, ts[(((ts[1].abs() + 0.5).log10().tanh().abs() * 2.9).floor() as usize) % ts.len()], std::f64::consts::PI + ts[2]];
-    ts[0].max(hs[1]).max(core::f64::consts::E.to_radians()) + acc
+    let y = h_dot(ts, ts);
+    y.max(y * 0.5) / y.hypot(1.0) + acc
 }
 
 fn f0933_t(tr: &Trace, ts: &[f64; 3]) -> f64 {
@@ -9842,14 +9696,14 @@ fn f0933_t(tr: &Trace, ts: &[f64; 3]) -> f64 {
         }
         let a: f64 = if tr.b((w - ts[0]) < 2.5) {
             let out = h_cumsum(ts);
-            -(1.5 + w.tanh()).log(2.5 + w.sin()) + out[2]
+            (-ts[0]).to_radians() + out[2]
         } else {
-            w.powi(1).mul_add(tr.trunc(w * 1.5) * 0.3, w)
+            (1.5 + (0.2 / (2.0 + ts[1].sin())).cos()).log2()
         };
         acc += a;
     }
-    let hs = [ts[1] * ts[0], core::f64::consts::E * 1.2, ts[(tr.floor((tr.abs(ts[1]) + 0.5).log10().tanh().abs() * 2.9) as usize) % ts.len()], std::f64::consts::PI + ts[2]];
-    tr.max(tr.max(ts[0], hs[1]), core::f64::consts::E.to_radians()) + acc
+    let y = h_dot(ts, ts);
+    tr.max(y, y * 0.5) / y.hypot(1.0) + acc
 }
 
 const CASE_F0933: Case = case!(f0933, f0933_t, f0933_grad, f0933_pullback, f0933_grad_into,
@@ -9857,44 +9711,58 @@ const CASE_F0933: Case = case!(f0933, f0933_t, f0933_grad, f0933_pullback, f0933
     |p, _k| (&arr(&p[0..3])));
 
 #[differentiate]
-fn f0934(c: f64, mut c1: f64, ws: &[f64]) -> f64 {
+fn f0934(c: f64, c1: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w: f64 = if (c1 / ws[0].hypot(1.0)) < c {
-        (1.5 + h_scale3(&[c, 1.5, 2.5], c1)[2].cos()).cbrt()
+    let w: f64 = if (c1 / ws[0].hypot(1.0)) < c {
+        (h_scale3(&[c, 1.5, 2.5], c1)[2] * 1.5).ceil() * 0.3
     } else {
-        let c1 = c1 - std::f64::consts::PI;
-        ws[0] / (1.5 + (-ws[0]).cos()) + c1
-    };
-    c1 = c;
-    for &d in ws.iter() {
-        let b = (1.5 + (c % 1.5).tanh()).ln_1p();
-        if (d * std::f64::consts::PI) <= (2.0 + core::f64::consts::E.sin()).ln() {
-            w += c1;
-            break;
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if it > 1 {
+                break;
+            }
+            let r = (ws[0] * std::f64::consts::PI).hypot(1.0).ln_1p();
+            acc += r;
         }
-        acc += b;
-    }
-    w / (ws[0].abs() + 0.5) * ws[0] + c1 + acc
+        (1.5 + (c * ws[0]).cos()).ln_1p()
+    };
+    let buf = [0.0_f64; 2];
+    let mut b = w * std::f64::consts::PI - ws[0] / (2.0 + core::f64::consts::E.sin());
+    let e: f64 = if c1 >= 2.5 {
+        b += (w.tanh().exp2() * 1.5).round() + (c + w);
+        b * w
+    } else {
+        (2.0 + f64::sinh(c1.tanh()).sin()).ln()
+    };
+    core::f64::consts::E * buf[0] + h_polar(b, ws[0]).1 + e + acc
 }
 
-fn f0934_t(tr: &Trace, c: f64, mut c1: f64, ws: &[f64]) -> f64 {
+fn f0934_t(tr: &Trace, c: f64, c1: f64, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut w: f64 = if tr.b((c1 / ws[0].hypot(1.0)) < c) {
-        (1.5 + h_scale3(&[c, 1.5, 2.5], c1)[2].cos()).cbrt()
+    let w: f64 = if tr.b((c1 / ws[0].hypot(1.0)) < c) {
+        tr.ceil(h_scale3(&[c, 1.5, 2.5], c1)[2] * 1.5) * 0.3
     } else {
-        let c1 = c1 - std::f64::consts::PI;
-        ws[0] / (1.5 + (-ws[0]).cos()) + c1
-    };
-    c1 = c;
-    for &d in ws.iter() {
-        let b = (1.5 + (tr.rem(c, 1.5)).tanh()).ln_1p();
-        if tr.b((d * std::f64::consts::PI) <= (2.0 + core::f64::consts::E.sin()).ln()) {
-            w += c1;
-            break;
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if tr.b(it > 1) {
+                break;
+            }
+            let r = (ws[0] * std::f64::consts::PI).hypot(1.0).ln_1p();
+            acc += r;
         }
-        acc += b;
-    }
-    w / (tr.abs(ws[0]) + 0.5) * ws[0] + c1 + acc
+        (1.5 + (c * ws[0]).cos()).ln_1p()
+    };
+    let buf = [0.0_f64; 2];
+    let mut b = w * std::f64::consts::PI - ws[0] / (2.0 + core::f64::consts::E.sin());
+    let e: f64 = if tr.b(c1 >= 2.5) {
+        b += tr.round(w.tanh().exp2() * 1.5) + (c + w);
+        b * w
+    } else {
+        (2.0 + f64::sinh(c1.tanh()).sin()).ln()
+    };
+    core::f64::consts::E * buf[0] + h_polar(b, ws[0]).1 + e + acc
 }
 
 const CASE_F0934: Case = case!(f0934, f0934_t, f0934_grad, f0934_pullback, f0934_grad_into,
@@ -9921,64 +9789,66 @@ fn f0935(ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 4], k: usize) -> f64 {
                             }
                             _ => {
                                 let buf = [[0.0_f64; 1]; 2];
-                                (1.5 + f64::exp(zs[(k * 2 + 1) % zs.len()].sin()).cos()).log(2.5 + (-ts1[k % 3]).sin()) + buf[1][0]
+                                (zs[(k * 2 + 1) % zs.len()].tanh().abs() + 0.5).log2() + buf[1][0]
                             }
                         };
-                        let g = g + h_scale3(ts1, (k as f64).tanh().to_degrees() * 0.02)[k % 3];
-                        h_scale3(ts1, ts1[0] / (k as f64).tanh().exp())[k % 3] + g
+                        let e: f64 = {
+                            let e: f64 = if ts1[(k * 2 + 1) % ts1.len()].tanh() < (ts1[k.min(3 - 1)] - ts[0]) {
+                                ts[0].tanh().exp2() / (1.0 + g * g)
+                            } else {
+                                (core::f64::consts::E.cos() * 0.9).acos() * h_cumsum(&zs)[k % 4]
+                            };
+                            let xs = [0.0_f64; 4];
+                            (g.cos().to_degrees() * 0.02 * 1.5).floor() + ((ts1[k % 3] * 1.5).floor() + core::f64::consts::E) + e + xs[3]
+                        };
+                        (e * zs[(k + 2) % zs.len()]).tanh().sinh()
                     };
-                    t %= (t.cos().cosh() as f64).hypot(1.0);
+                    t = h_mix(t, t);
                     acc += t;
                 }
                 1 | 2 => {
-                    let c: f64 = {
-                        let s: f64 = if (k as f64 + ts1[(k * 2 + 1) % ts1.len()]) < core::f64::consts::E.tanh().sinh() {
-                            let a = zs[k.min(zs.len() - 1)] + (std::f64::consts::PI.abs() + 0.5).log10();
-                            std::f64::consts::PI / (2.0 + a.sin()) * a.to_radians()
-                        } else {
-                            let w: f64 = (ts[0] + zs[(k * 2 + 1) % 4]).atan2(2.0 + (ts[0] * zs[k.min(zs.len() - 1)]).sin());
-                            ts[0] / (zs[k.min(4 - 1)].abs() + 0.5) * (w % (2.0 + (k as f64).sin()))
-                        };
-                        h_mix(s + zs[k.min(zs.len() - 1)], k as f64 * std::f64::consts::PI)
-                    };
-                    acc += c;
+                    let u = std::f64::consts::PI * zs[k.min(zs.len() - 1)] / (1.5 + ((ts[0] * 1.5).trunc() + ts[0]).cos());
+                    let u = u + (0.3 - u + -u);
+                    acc += u;
                 }
                 mm if mm > 3 => {
-                    let out = h_cumsum(ts1);
-                    let a = h_polar(1.5, ts1[(k * 2 + 1) % ts1.len()] - ts[0]).1;
-                    acc += out[2];
-                    acc += a;
+                    let v: f64 = {
+                        let pt = (ts1[(k * 2 + 1) % 3] - 0.1, ts[0]);
+                        let t: f64 = if ((zs[k.min(zs.len() - 1)] * 1.5).round() * 0.3) > 2.0 {
+                            ts1[(k + 2) % 3]
+                        } else {
+                            let y = h_cumsum(ts)[0];
+                            (y - core::f64::consts::E) / (k as f64).tanh().exp()
+                        };
+                        (t.tanh().exp2() * 1.5).round() + (std::f64::consts::PI + t) + pt.1
+                    };
+                    acc += v;
                 }
                 _ => {
-                    let mut z = (ts[0].tanh() * 0.9).asin() + (std::f64::consts::PI + 0.1);
-                    z = z * 0.5 + z;
-                    acc += z;
+                    let p: f64 = if (k as f64 * zs[(k + 3) % 4]) <= 0.5 && k < 4 {
+                        (zs[(k * 2 + 1) % zs.len()] + ts[0]).tanh().to_degrees() * 0.02
+                    } else {
+                        (ts1[(k + 2) % ts1.len()].cos() * 0.9).acos()
+                    };
+                    acc += p;
                 }
             }
-            let v: f64 = if k < 4 {
-                ts1[k % ts1.len()].tanh().tan() + zs[(k + 1) % 4]
-            } else {
-                ts1[(k + 2) % ts1.len()].hypot(1.5 + (zs[k % 4] + k as f64).cos())
-            };
-            acc += v;
-        }
-        mm if mm > 3 => {
-            let tup = ((2.0 + std::f64::consts::PI.sin()).log2(), ts[0] + core::f64::consts::E);
-            acc += tup.1;
-        }
-        _ => {
-            let mut w: f64 = if k % 2 == 0 {
-                let u: f64 = (k as f64).atan2(ts[0].tanh() - 1.5) / (ts[0].abs() + 0.5);
-                -u * u as f64
-            } else {
-                let ys = ts1.to_vec();
-                h_polar(2.0, core::f64::consts::E - 0.9).0 + ys[2]
-            };
-            w = w * 0.5 + ts[0];
+            let w = core::f64::consts::E / (1.5 + (k as f64).cos()) - (2.0 + std::f64::consts::PI.sin() + 1.2).acosh();
             acc += w;
         }
+        mm if mm > 3 => {
+            let t = -(1.2 / ts1[k.min(ts1.len() - 1)].hypot(1.0));
+            let u = h_cumsum(&zs)[k.min(4 - 1)] * (t - ts[0]);
+            acc += u;
+        }
+        _ => {
+            let ys = ts1.to_vec();
+            let cum = h_scale3(ts1, f64::ln(core::f64::consts::E.tanh().exp()));
+            acc += ys[2];
+            acc += cum[2];
+        }
     }
-    f64::sqrt((k as f64 / (1.5 + zs[(k + 1) % zs.len()].cos())).tanh().exp()) + ts[0] + ts1[2] + acc
+    ts1[(k + 1) % ts1.len()] / (1.5 + zs[(k + 1) % zs.len()].cos()) % (2.0 + ts[0].clamp(-0.5, 0.8).sin()) + acc
 }
 
 fn f0935_t(tr: &Trace, ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 4], k: usize) -> f64 {
@@ -10000,107 +9870,109 @@ fn f0935_t(tr: &Trace, ts: &[f64; 1], ts1: &[f64; 3], zs: [f64; 4], k: usize) ->
                             }
                             _ => {
                                 let buf = [[0.0_f64; 1]; 2];
-                                (1.5 + f64::exp(zs[(k * 2 + 1) % zs.len()].sin()).cos()).log(2.5 + (-ts1[k % 3]).sin()) + buf[1][0]
+                                (tr.abs(zs[(k * 2 + 1) % zs.len()].tanh()) + 0.5).log2() + buf[1][0]
                             }
                         };
-                        let g = g + h_scale3(ts1, (k as f64).tanh().to_degrees() * 0.02)[k % 3];
-                        h_scale3(ts1, ts1[0] / (k as f64).tanh().exp())[k % 3] + g
+                        let e: f64 = {
+                            let e: f64 = if tr.b(ts1[(k * 2 + 1) % ts1.len()].tanh() < (ts1[k.min(3 - 1)] - ts[0])) {
+                                ts[0].tanh().exp2() / (1.0 + g * g)
+                            } else {
+                                (core::f64::consts::E.cos() * 0.9).acos() * h_cumsum(&zs)[k % 4]
+                            };
+                            let xs = [0.0_f64; 4];
+                            tr.floor(g.cos().to_degrees() * 0.02 * 1.5) + (tr.floor(ts1[k % 3] * 1.5) + core::f64::consts::E) + e + xs[3]
+                        };
+                        (e * zs[(k + 2) % zs.len()]).tanh().sinh()
                     };
-                    t = tr.rem(t, (t.cos().cosh() as f64).hypot(1.0));
+                    t = h_mix(t, t);
                     acc += t;
                 }
                 1 | 2 => {
-                    let c: f64 = {
-                        let s: f64 = if tr.b((k as f64 + ts1[(k * 2 + 1) % ts1.len()]) < core::f64::consts::E.tanh().sinh()) {
-                            let a = zs[k.min(zs.len() - 1)] + (tr.abs(std::f64::consts::PI) + 0.5).log10();
-                            std::f64::consts::PI / (2.0 + a.sin()) * a.to_radians()
-                        } else {
-                            let w: f64 = (ts[0] + zs[(k * 2 + 1) % 4]).atan2(2.0 + (ts[0] * zs[k.min(zs.len() - 1)]).sin());
-                            ts[0] / (tr.abs(zs[k.min(4 - 1)]) + 0.5) * (tr.rem(w, 2.0 + (k as f64).sin()))
-                        };
-                        h_mix(s + zs[k.min(zs.len() - 1)], k as f64 * std::f64::consts::PI)
-                    };
-                    acc += c;
+                    let u = std::f64::consts::PI * zs[k.min(zs.len() - 1)] / (1.5 + (tr.trunc(ts[0] * 1.5) + ts[0]).cos());
+                    let u = u + (0.3 - u + -u);
+                    acc += u;
                 }
                 mm if mm > 3 => {
-                    let out = h_cumsum(ts1);
-                    let a = h_polar(1.5, ts1[(k * 2 + 1) % ts1.len()] - ts[0]).1;
-                    acc += out[2];
-                    acc += a;
+                    let v: f64 = {
+                        let pt = (ts1[(k * 2 + 1) % 3] - 0.1, ts[0]);
+                        let t: f64 = if tr.b((tr.round(zs[k.min(zs.len() - 1)] * 1.5) * 0.3) > 2.0) {
+                            ts1[(k + 2) % 3]
+                        } else {
+                            let y = h_cumsum(ts)[0];
+                            (y - core::f64::consts::E) / (k as f64).tanh().exp()
+                        };
+                        tr.round(t.tanh().exp2() * 1.5) + (std::f64::consts::PI + t) + pt.1
+                    };
+                    acc += v;
                 }
                 _ => {
-                    let mut z = (ts[0].tanh() * 0.9).asin() + (std::f64::consts::PI + 0.1);
-                    z = z * 0.5 + z;
-                    acc += z;
+                    let p: f64 = if tr.b((k as f64 * zs[(k + 3) % 4]) <= 0.5 && k < 4) {
+                        (zs[(k * 2 + 1) % zs.len()] + ts[0]).tanh().to_degrees() * 0.02
+                    } else {
+                        (ts1[(k + 2) % ts1.len()].cos() * 0.9).acos()
+                    };
+                    acc += p;
                 }
             }
-            let v: f64 = if tr.b(k < 4) {
-                ts1[k % ts1.len()].tanh().tan() + zs[(k + 1) % 4]
-            } else {
-                ts1[(k + 2) % ts1.len()].hypot(1.5 + (zs[k % 4] + k as f64).cos())
-            };
-            acc += v;
-        }
-        mm if mm > 3 => {
-            let tup = ((2.0 + std::f64::consts::PI.sin()).log2(), ts[0] + core::f64::consts::E);
-            acc += tup.1;
-        }
-        _ => {
-            let mut w: f64 = if tr.b(k % 2 == 0) {
-                let u: f64 = tr.atan2(k as f64, ts[0].tanh() - 1.5) / (tr.abs(ts[0]) + 0.5);
-                -u * u as f64
-            } else {
-                let ys = ts1.to_vec();
-                h_polar(2.0, core::f64::consts::E - 0.9).0 + ys[2]
-            };
-            w = w * 0.5 + ts[0];
+            let w = core::f64::consts::E / (1.5 + (k as f64).cos()) - (2.0 + std::f64::consts::PI.sin() + 1.2).acosh();
             acc += w;
         }
+        mm if mm > 3 => {
+            let t = -(1.2 / ts1[k.min(ts1.len() - 1)].hypot(1.0));
+            let u = h_cumsum(&zs)[k.min(4 - 1)] * (t - ts[0]);
+            acc += u;
+        }
+        _ => {
+            let ys = ts1.to_vec();
+            let cum = h_scale3(ts1, f64::ln(core::f64::consts::E.tanh().exp()));
+            acc += ys[2];
+            acc += cum[2];
+        }
     }
-    f64::sqrt((k as f64 / (1.5 + zs[(k + 1) % zs.len()].cos())).tanh().exp()) + ts[0] + ts1[2] + acc
+    tr.rem(ts1[(k + 1) % ts1.len()] / (1.5 + zs[(k + 1) % zs.len()].cos()), 2.0 + tr.clamp(ts[0], -0.5, 0.8).sin()) + acc
 }
 
 const CASE_F0935: Case = case!(f0935, f0935_t, f0935_grad, f0935_pullback, f0935_grad_into,
-    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[5], [0], [2], [5]],
+    n: 8, active: [true, true, true, true, true, true, true, true], ints: [[5], [1], [4], [3]],
     |p, k| (&arr(&p[0..1]), &arr(&p[1..4]), arr(&p[4..8]), k[0]));
 
 #[differentiate]
 fn f0936(x: f64, arr: [f64; 3], vals: &[f64], flag: bool) -> f64 {
-    let mut d: f64 = {
+    let mut acc: f64 = 0.0;
+    let d: f64 = {
         let a = arr[1];
-        ((vals[2] * 1.5).round() + x) * h_mix(x, arr[(((vals[0] - x).sin().abs() * 2.9).floor() as usize) % arr.len()]) + a
+        (x * a).atan()
     };
-    d %= arr[2].tanh().exp();
-    let mut buf: [f64; 4] = [0.0; 4];
-    d = d * (x / (2.0 + buf[((buf[0].tanh().cosh().sin().abs() * 2.9).floor() as usize) % 4].sin())).sin();
-    let u: f64 = if (x * std::f64::consts::PI) >= (d + buf[3]) {
-        2.5_f64.powf(arr[1].sin()) * (d * x)
-    } else {
-        buf[(((arr[1] + x).tanh().abs() * 2.9).floor() as usize) % 4] -= arr[0] as f64 - d;
-        (1.0 + buf[0] * buf[0]).powi(-1)
-    };
-    (core::f64::consts::E + 0.7).atan() + flag as u8 as f64 * 0.5 + u
+    for j in (0..3).rev() {
+        let zs: [f64; 3] = [0.0; 3];
+        if j % 2 == 0 {
+            return 0.5;
+        }
+        acc += zs[2];
+    }
+    let s = (1.5 + (2.0 + x.sin()).ln().cos()).powi(-1);
+    x / x.tanh().exp() / h_pow(d, 3).tanh().exp() + vals[2] + flag as u8 as f64 * 0.5 + s + acc
 }
 
 fn f0936_t(tr: &Trace, x: f64, arr: [f64; 3], vals: &[f64], flag: bool) -> f64 {
-    let mut d: f64 = {
+    let mut acc: f64 = 0.0;
+    let d: f64 = {
         let a = arr[1];
-        (tr.round(vals[2] * 1.5) + x) * h_mix(x, arr[(tr.floor((vals[0] - x).sin().abs() * 2.9) as usize) % arr.len()]) + a
+        (x * a).atan()
     };
-    d = tr.rem(d, arr[2].tanh().exp());
-    let mut buf: [f64; 4] = [0.0; 4];
-    d = d * (x / (2.0 + buf[(tr.floor(buf[0].tanh().cosh().sin().abs() * 2.9) as usize) % 4].sin())).sin();
-    let u: f64 = if tr.b((x * std::f64::consts::PI) >= (d + buf[3])) {
-        2.5_f64.powf(arr[1].sin()) * (d * x)
-    } else {
-        buf[(tr.floor((arr[1] + x).tanh().abs() * 2.9) as usize) % 4] -= arr[0] as f64 - d;
-        (1.0 + buf[0] * buf[0]).powi(-1)
-    };
-    (core::f64::consts::E + 0.7).atan() + flag as u8 as f64 * 0.5 + u
+    for j in (0..3).rev() {
+        let zs: [f64; 3] = [0.0; 3];
+        if tr.b(j % 2 == 0) {
+            return 0.5;
+        }
+        acc += zs[2];
+    }
+    let s = (1.5 + (2.0 + x.sin()).ln().cos()).powi(-1);
+    x / x.tanh().exp() / h_pow(d, 3).tanh().exp() + vals[2] + flag as u8 as f64 * 0.5 + s + acc
 }
 
 const CASE_F0936: Case = case!(f0936, f0936_t, f0936_grad, f0936_pullback, f0936_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [0], [1], [0]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[1], [1], [1], [1]],
     |p, k| (p[0], arr(&p[1..4]), &p[4..7], k[0] == 1));
 
 #[differentiate(wrt(y))]
@@ -10111,28 +9983,21 @@ fn f0937(y: f64, ws: &[f64]) -> f64 {
         acc += q;
     }
     let mut z = f64::min(y, h_dot(ws, ws));
-    z = z * 0.5 + ws[((z.cos().abs() * 2.9).floor() as usize) % ws.len()] % ws[1].hypot(1.0);
-    for b in ws.iter() {
-        let xs: [f64; 1] = [0.0; 1];
-        acc += *b;
-        acc += xs[0];
-    }
-    for (l, c) in ws.iter().enumerate() {
-        if (ws[l % ws.len()] * c) >= (0.1 + c) {
-            let zs = vec![0.0_f64; ws.len()];
-            z += (1.5 + (l as f64).tanh()).log10() / ((l as f64 - core::f64::consts::E).abs() + 0.5);
-            acc += zs[1];
-        } else if (ws[l] / y.hypot(1.0)) <= 2.5 {
-            let tmp = ws.to_vec();
-            acc += tmp[1];
-        } else {
-            z += c.sin().to_degrees() * 0.02 / (1.5 + h_pow(ws[l.min(ws.len() - 1)], l).cos());
-            if ((z * 1.5).round() + ws[l]) > (ws[l % ws.len()] as f64) {
-                break;
-            }
-        }
-    }
-    z - y.clamp(-0.5, 0.8) + acc
+    z = z * 0.5 + (1.5 + ws[((z.cos().abs() * 2.9).floor() as usize) % ws.len()].tanh()).ln();
+    let mut b = -(y - 0.7);
+    b += z + (ws[1] * 1.5).floor() * 0.3;
+    let g: f64 = if y.hypot(1.0).log10() >= (0.1 + b) {
+        z -= (b + ws[0]) * (ws[1] - ws[0]);
+        z.max(ws[1]) as f64
+    } else {
+        f64::max(y / (1.5 + b.tanh()), ws[1].cos().sinh())
+    };
+    let d: f64 = if (1.0 + ws[1] * ws[1]).log2() > h_norm2([1.5, core::f64::consts::E]) {
+        y * (ws[0] - ws[1])
+    } else {
+        y.tanh().hypot(ws[1].tanh().tan().hypot(1.0))
+    };
+    ws[1] + g + d + acc
 }
 
 fn f0937_t(tr: &Trace, y: f64, ws: &[f64]) -> f64 {
@@ -10142,28 +10007,21 @@ fn f0937_t(tr: &Trace, y: f64, ws: &[f64]) -> f64 {
         acc += q;
     }
     let mut z = tr.min(y, h_dot(ws, ws));
-    z = z * 0.5 + tr.rem(ws[(tr.floor(z.cos().abs() * 2.9) as usize) % ws.len()], ws[1].hypot(1.0));
-    for b in ws.iter() {
-        let xs: [f64; 1] = [0.0; 1];
-        acc += *b;
-        acc += xs[0];
-    }
-    for (l, c) in ws.iter().enumerate() {
-        if tr.b((ws[l % ws.len()] * c) >= (0.1 + c)) {
-            let zs = vec![0.0_f64; ws.len()];
-            z += (1.5 + (l as f64).tanh()).log10() / (tr.abs(l as f64 - core::f64::consts::E) + 0.5);
-            acc += zs[1];
-        } else if tr.b((ws[l] / y.hypot(1.0)) <= 2.5) {
-            let tmp = ws.to_vec();
-            acc += tmp[1];
-        } else {
-            z += c.sin().to_degrees() * 0.02 / (1.5 + h_pow(ws[l.min(ws.len() - 1)], l).cos());
-            if tr.b((tr.round(z * 1.5) + ws[l]) > (ws[l % ws.len()] as f64)) {
-                break;
-            }
-        }
-    }
-    z - tr.clamp(y, -0.5, 0.8) + acc
+    z = z * 0.5 + (1.5 + ws[(tr.floor(z.cos().abs() * 2.9) as usize) % ws.len()].tanh()).ln();
+    let mut b = -(y - 0.7);
+    b += z + tr.floor(ws[1] * 1.5) * 0.3;
+    let g: f64 = if tr.b(y.hypot(1.0).log10() >= (0.1 + b)) {
+        z -= (b + ws[0]) * (ws[1] - ws[0]);
+        tr.max(z, ws[1]) as f64
+    } else {
+        tr.max(y / (1.5 + b.tanh()), ws[1].cos().sinh())
+    };
+    let d: f64 = if tr.b((1.0 + ws[1] * ws[1]).log2() > h_norm2([1.5, core::f64::consts::E])) {
+        y * (ws[0] - ws[1])
+    } else {
+        y.tanh().hypot(ws[1].tanh().tan().hypot(1.0))
+    };
+    ws[1] + g + d + acc
 }
 
 const CASE_F0937: Case = case!(f0937, f0937_t, f0937_grad, f0937_pullback, f0937_grad_into,
@@ -10184,30 +10042,24 @@ fn f0938(b: f64) -> f64 {
                 let a: f64 = if (0.1 / b.tanh().exp()) >= 1.2 {
                     -b
                 } else {
-                    (b * 1.5).round() + round as f64 + 2.5
+                    b as f64 + (round as f64 + b)
                 };
                 acc += a;
             }
-            _ if (round as f64 - 1.5) >= b => {
-                let e: f64 = if b < b.sin() {
-                    let ws: [f64; 1] = [0.0; 1];
-                    b + ws[0]
-                } else {
-                    b * 0.9
-                };
-                if round > 2 {
-                    continue;
-                }
-                acc += e;
+            _ if (1.5 + b) <= 2.0 && round > 2 => {
+                let b = b * b.cos().tan();
+                acc += b;
             }
             _ => {
-                let mut b = b - b / (1.5 + (1.5 + b.tanh()).powf(2.5).cos());
-                b /= 1.5 + b.tanh();
-                acc += b;
+                let ws: [f64; 1] = [0.0; 1];
+                if round > 3 {
+                    break;
+                }
+                acc += ws[0];
             }
         }
     }
-    round as f64 + b + acc
+    (b + 2.0).sin() + acc
 }
 
 fn f0938_t(tr: &Trace, b: f64) -> f64 {
@@ -10223,30 +10075,24 @@ fn f0938_t(tr: &Trace, b: f64) -> f64 {
                 let a: f64 = if tr.b((0.1 / b.tanh().exp()) >= 1.2) {
                     -b
                 } else {
-                    tr.round(b * 1.5) + round as f64 + 2.5
+                    b as f64 + (round as f64 + b)
                 };
                 acc += a;
             }
-            _ if tr.b((round as f64 - 1.5) >= b) => {
-                let e: f64 = if tr.b(b < b.sin()) {
-                    let ws: [f64; 1] = [0.0; 1];
-                    b + ws[0]
-                } else {
-                    b * 0.9
-                };
-                if tr.b(round > 2) {
-                    continue;
-                }
-                acc += e;
+            _ if tr.b((1.5 + b) <= 2.0 && round > 2) => {
+                let b = b * b.cos().tan();
+                acc += b;
             }
             _ => {
-                let mut b = b - b / (1.5 + (1.5 + b.tanh()).powf(2.5).cos());
-                b /= 1.5 + b.tanh();
-                acc += b;
+                let ws: [f64; 1] = [0.0; 1];
+                if tr.b(round > 3) {
+                    break;
+                }
+                acc += ws[0];
             }
         }
     }
-    round as f64 + b + acc
+    (b + 2.0).sin() + acc
 }
 
 const CASE_F0938: Case = case!(f0938, f0938_t, f0938_grad, f0938_pullback, f0938_grad_into,
@@ -10256,76 +10102,34 @@ const CASE_F0938: Case = case!(f0938, f0938_t, f0938_grad, f0938_pullback, f0938
 #[differentiate]
 fn f0939(b: f64, pts: &[[f64; 2]], b2: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b * (pts[2][0] * pts[0][1]) as f64;
-    b *= (pts[2][1] - ((b * 1.5).trunc() + b2)).tanh();
-    for l in 0..1 {
-        match l {
-            0 => {
-                let mut round: usize = 0;
-                while round < 3 && pts[l][l].tanh() <= (l as f64 - pts[3 - 1 - l][l]) {
-                    round += 1;
-                    let c = (pts[(round + 2) % pts.len()][round.min(2 - 1)] * pts[(round * 2 + 1) % pts.len()][round.min(2 - 1)]).to_radians();
-                    acc += c;
-                }
-                let r = -(b2.sin().to_degrees() * 0.02);
-                acc += r;
-            }
-            mm if mm > 3 => {
-                let r = core::f64::consts::E;
-                acc += r;
-            }
-            _ => {
-                let y: f64 = if (b2 - b) <= std::f64::consts::PI {
-                    (b2 + b).to_radians()
-                } else {
-                    l as f64
-                };
-                let tmp = [0.0_f64; 4];
-                acc += y;
-                acc += tmp[3];
-            }
-        }
-        let xs: [f64; 2] = [0.0; 2];
-        acc += xs[1];
+    let b = b * ((pts[2][0] * pts[0][1]).signum() * b2.hypot(1.0).cbrt());
+    for _ in 0..4 {
+        let b2 = b2 + (1.5 + b2.cos()).powf(b.tanh() * 1.5).abs();
+        acc += b2;
     }
-    pts[1][1].hypot(1.5 + pts[((pts[1][(((b2 + pts[((h_pow(b2, 0).sin().abs() * 2.9).floor() as usize) % pts.len()][(((2.0 + b.sin()).sqrt().tanh().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % 2].sin().sin().abs() * 2.9).floor() as usize) % pts.len()][(((pts[(((pts[2][1] + 0.9).tanh().abs() * 2.9).floor() as usize) % 3][1] / (pts[0][1].abs() + 0.5)).tanh().abs() * 2.9).floor() as usize) % 2].atan().tanh()) + acc
+    for i in 0..4 {
+        let b = b - pts[(i + 3) % pts.len()][(i + 3) % 2];
+        let q: f64 = ((i as f64 * 1.5).round() + pts[(i + 2) % pts.len()][(i + 1) % 2]).hypot(1.0).log(2.5 + (i as f64 * b2).sin());
+        acc += b;
+        acc += q;
+    }
+    pts[0][0] - b.powi(2) + acc
 }
 
 fn f0939_t(tr: &Trace, b: f64, pts: &[[f64; 2]], b2: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b = b * (pts[2][0] * pts[0][1]) as f64;
-    b *= (pts[2][1] - (tr.trunc(b * 1.5) + b2)).tanh();
-    for l in 0..1 {
-        match l {
-            0 => {
-                let mut round: usize = 0;
-                while tr.b(round < 3 && pts[l][l].tanh() <= (l as f64 - pts[3 - 1 - l][l])) {
-                    round += 1;
-                    let c = (pts[(round + 2) % pts.len()][round.min(2 - 1)] * pts[(round * 2 + 1) % pts.len()][round.min(2 - 1)]).to_radians();
-                    acc += c;
-                }
-                let r = -(b2.sin().to_degrees() * 0.02);
-                acc += r;
-            }
-            mm if mm > 3 => {
-                let r = core::f64::consts::E;
-                acc += r;
-            }
-            _ => {
-                let y: f64 = if tr.b((b2 - b) <= std::f64::consts::PI) {
-                    (b2 + b).to_radians()
-                } else {
-                    l as f64
-                };
-                let tmp = [0.0_f64; 4];
-                acc += y;
-                acc += tmp[3];
-            }
-        }
-        let xs: [f64; 2] = [0.0; 2];
-        acc += xs[1];
+    let b = b * (tr.signum(pts[2][0] * pts[0][1]) * b2.hypot(1.0).cbrt());
+    for _ in 0..4 {
+        let b2 = b2 + tr.abs((1.5 + b2.cos()).powf(b.tanh() * 1.5));
+        acc += b2;
     }
-    pts[1][1].hypot(1.5 + pts[(tr.floor(pts[1][(tr.floor((b2 + pts[(tr.floor(h_pow(b2, 0).sin().abs() * 2.9) as usize) % pts.len()][(tr.floor((2.0 + b.sin()).sqrt().tanh().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % 2].sin().sin().abs() * 2.9) as usize) % pts.len()][(tr.floor((pts[(tr.floor((pts[2][1] + 0.9).tanh().abs() * 2.9) as usize) % 3][1] / (tr.abs(pts[0][1]) + 0.5)).tanh().abs() * 2.9) as usize) % 2].atan().tanh()) + acc
+    for i in 0..4 {
+        let b = b - pts[(i + 3) % pts.len()][(i + 3) % 2];
+        let q: f64 = (tr.round(i as f64 * 1.5) + pts[(i + 2) % pts.len()][(i + 1) % 2]).hypot(1.0).log(2.5 + (i as f64 * b2).sin());
+        acc += b;
+        acc += q;
+    }
+    pts[0][0] - b.powi(2) + acc
 }
 
 const CASE_F0939: Case = case!(f0939, f0939_t, f0939_grad, f0939_pullback, f0939_grad_into,
@@ -10336,47 +10140,61 @@ const CASE_F0939: Case = case!(f0939, f0939_t, f0939_grad, f0939_pullback, f0939
 fn f0940(y: f64, mut b: f64, y2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     b *= y2.sin();
-    let e: f64 = if -b > (b + 0.5) {
-        y2 * y + (2.0 + core::f64::consts::E.sin()).powi(-1)
+    let mut e: f64 = if -b > (b + 0.5) {
+        y2 * y + core::f64::consts::E.cos().sinh()
     } else {
-        b * y2 * (1.5 + y)
+        -(b * y2)
     };
-    for ii in 0..4 {
-        let c: f64 = if (e * b) > (y2.tanh() * 0.9).acos() {
-            for _ in 0..1 {
-                let y = y - (ii as f64 / e.hypot(1.0)).hypot(1.0).log10();
-                acc += y;
-            }
-            f64::sqrt(1.5 + (e + y2).cos())
-        } else {
-            y2.cos().cos().exp2()
-        };
-        b += h_mix(ii as f64, c) - e;
+    for _ in 0..4 {
+        b /= 1.5 + f64::log(2.0 + e.tanh().exp().log10().sin(), 2.5 + e.asinh().sin()).tanh();
+        let w = (1.5 + (y - std::f64::consts::PI).tanh()).ln();
+        acc += w;
     }
-    -1.5 * (y * 1.2) + b + e + acc
+    let d: f64 = {
+        let mut v: f64 = {
+            b += y as f64 + e;
+            let s: f64 = if (f64::signum(b) * b) <= e.atan2(core::f64::consts::E.cos() - 1.5) {
+                e /= ((y * 1.2).tanh().to_degrees() * 0.02).tanh().exp();
+                e * 0.9
+            } else {
+                -y2.tanh()
+            };
+            (std::f64::consts::PI * y2).powi(2) + s
+        };
+        v = v * 0.5 + b.mul_add(e, core::f64::consts::E);
+        (y.sin() * 0.9).atanh() % (2.0 + f64::max(b, std::f64::consts::PI).sin()) + v
+    };
+    (y2.tanh().exp().ln_1p().abs() + 0.5).log2() + d + acc
 }
 
 fn f0940_t(tr: &Trace, y: f64, mut b: f64, y2: f64) -> f64 {
     let mut acc: f64 = 0.0;
     b *= y2.sin();
-    let e: f64 = if tr.b(-b > (b + 0.5)) {
-        y2 * y + (2.0 + core::f64::consts::E.sin()).powi(-1)
+    let mut e: f64 = if tr.b(-b > (b + 0.5)) {
+        y2 * y + core::f64::consts::E.cos().sinh()
     } else {
-        b * y2 * (1.5 + y)
+        -(b * y2)
     };
-    for ii in 0..4 {
-        let c: f64 = if tr.b((e * b) > (y2.tanh() * 0.9).acos()) {
-            for _ in 0..1 {
-                let y = y - (ii as f64 / e.hypot(1.0)).hypot(1.0).log10();
-                acc += y;
-            }
-            f64::sqrt(1.5 + (e + y2).cos())
-        } else {
-            y2.cos().cos().exp2()
-        };
-        b += h_mix(ii as f64, c) - e;
+    for _ in 0..4 {
+        b /= 1.5 + f64::log(2.0 + e.tanh().exp().log10().sin(), 2.5 + e.asinh().sin()).tanh();
+        let w = (1.5 + (y - std::f64::consts::PI).tanh()).ln();
+        acc += w;
     }
-    -1.5 * (y * 1.2) + b + e + acc
+    let d: f64 = {
+        let mut v: f64 = {
+            b += y as f64 + e;
+            let s: f64 = if tr.b((tr.signum(b) * b) <= tr.atan2(e, core::f64::consts::E.cos() - 1.5)) {
+                e /= ((y * 1.2).tanh().to_degrees() * 0.02).tanh().exp();
+                e * 0.9
+            } else {
+                -y2.tanh()
+            };
+            (std::f64::consts::PI * y2).powi(2) + s
+        };
+        v = v * 0.5 + b.mul_add(e, core::f64::consts::E);
+        tr.rem((y.sin() * 0.9).atanh(), 2.0 + tr.max(b, std::f64::consts::PI).sin()) + v
+    };
+    (tr.abs(y2.tanh().exp().ln_1p()) + 0.5).log2() + d + acc
 }
 
 const CASE_F0940: Case = case!(f0940, f0940_t, f0940_grad, f0940_pullback, f0940_grad_into,
@@ -10389,23 +10207,28 @@ fn f0941(rows: &[[f64; 2]]) -> f64 {
     for ii in 0..3 {
         let v: f64 = match ii {
             0 => {
-                rows[rows.len() - 1 - ii][1].cos().exp_m1().tanh().exp2()
+                f64::log(rows[rows.len() - 1 - ii][1].sin().tanh().exp(), 2.5 + h_mix(rows[ii % rows.len()][ii % 2], rows[3 - 1 - ii][(ii + 2) % 2]).sin())
             }
             1 | 2 => {
-                for jj in 0..4 {
-                    if (rows[(jj * 2 + 1) % 3][(jj + 2) % 2].abs() + 0.5).log2() >= 1.5 && jj % 2 == 0 {
+                let mut cnt: usize = 0;
+                loop {
+                    cnt += 1;
+                    if cnt > 2 {
                         break;
                     }
+                    let e = rows[cnt.min(rows.len() - 1)][((rows[cnt][(cnt * 2 + 1) % 2].tanh().abs() * 2.9).floor() as usize) % 2];
+                    acc += e;
                 }
-                rows[ii][((rows[(ii * 2 + 1) % rows.len()][(ii * 2 + 1) % 2].tanh().abs() * 2.9).floor() as usize) % 2]
+                ((rows[(cnt * 2 + 1) % rows.len()][cnt.min(2 - 1)] * 1.5).floor() * 0.3).cos().exp()
             }
             _ => {
-                (0.3 + core::f64::consts::E) * ii as f64
+                let q = rows[ii][(ii * 2 + 1) % 2].tanh().to_degrees() * 0.02 * (core::f64::consts::E - 2.5);
+                ((-rows[(ii * 2 + 1) % rows.len()][(ii * 2 + 1) % 2]).tanh() * 0.9).atanh() + q
             }
         };
         acc += v;
     }
-    rows[((f64::log2(2.0 + rows[1][1].sin()).sin().abs() * 2.9).floor() as usize) % rows.len()][0] + std::f64::consts::PI + acc
+    rows[0][0].clamp(-0.5, 0.8) - rows[(((rows[0][0] + 0.9).sin().abs() * 2.9).floor() as usize) % rows.len()][1] / (1.5 + rows[1][0].tanh()) + acc
 }
 
 fn f0941_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
@@ -10413,23 +10236,28 @@ fn f0941_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
     for ii in 0..3 {
         let v: f64 = match ii {
             0 => {
-                rows[rows.len() - 1 - ii][1].cos().exp_m1().tanh().exp2()
+                f64::log(rows[rows.len() - 1 - ii][1].sin().tanh().exp(), 2.5 + h_mix(rows[ii % rows.len()][ii % 2], rows[3 - 1 - ii][(ii + 2) % 2]).sin())
             }
             1 | 2 => {
-                for jj in 0..4 {
-                    if tr.b((tr.abs(rows[(jj * 2 + 1) % 3][(jj + 2) % 2]) + 0.5).log2() >= 1.5 && jj % 2 == 0) {
+                let mut cnt: usize = 0;
+                loop {
+                    cnt += 1;
+                    if tr.b(cnt > 2) {
                         break;
                     }
+                    let e = rows[cnt.min(rows.len() - 1)][(tr.floor(rows[cnt][(cnt * 2 + 1) % 2].tanh().abs() * 2.9) as usize) % 2];
+                    acc += e;
                 }
-                rows[ii][(tr.floor(rows[(ii * 2 + 1) % rows.len()][(ii * 2 + 1) % 2].tanh().abs() * 2.9) as usize) % 2]
+                (tr.floor(rows[(cnt * 2 + 1) % rows.len()][cnt.min(2 - 1)] * 1.5) * 0.3).cos().exp()
             }
             _ => {
-                (0.3 + core::f64::consts::E) * ii as f64
+                let q = rows[ii][(ii * 2 + 1) % 2].tanh().to_degrees() * 0.02 * (core::f64::consts::E - 2.5);
+                ((-rows[(ii * 2 + 1) % rows.len()][(ii * 2 + 1) % 2]).tanh() * 0.9).atanh() + q
             }
         };
         acc += v;
     }
-    rows[(tr.floor(f64::log2(2.0 + rows[1][1].sin()).sin().abs() * 2.9) as usize) % rows.len()][0] + std::f64::consts::PI + acc
+    tr.clamp(rows[0][0], -0.5, 0.8) - rows[(tr.floor((rows[0][0] + 0.9).sin().abs() * 2.9) as usize) % rows.len()][1] / (1.5 + rows[1][0].tanh()) + acc
 }
 
 const CASE_F0941: Case = case!(f0941, f0941_t, f0941_grad, f0941_pullback, f0941_grad_into,
@@ -10440,45 +10268,51 @@ const CASE_F0941: Case = case!(f0941, f0941_t, f0941_grad, f0941_pullback, f0941
 fn f0942(x: f64, zs: [f64; 2], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if core::f64::consts::E > -a {
-        let mut t = x * a * a.atan();
+        let mut t = x * a * (a.sin() * 0.9).asin();
         t = t * 0.5 + -0.5;
         acc += t;
     }
     let mut s: f64 = if (x * zs[1]) > (x + a) {
-        -0.5 + (zs[0].abs() + 0.5).cbrt()
+        -0.5 + zs[0].hypot(1.0).sqrt()
     } else {
-        h_polar(f64::min(a, x), zs[0] * core::f64::consts::E).0
+        let v: f64 = {
+            for i in 0..3 {
+                if (zs[(i + 3) % zs.len()] + 2.0) > 0.7 {
+                    return a.atan().atan2(2.0 + core::f64::consts::E.sin());
+                }
+            }
+            let z = a;
+            (h_mix(z, a).sin() * 0.9).acos()
+        };
+        zs[0] + v
     };
-    s *= a.atan2(zs[1].cos() - 1.5).atan2(1.5 + x.cos()).cos();
-    s = h_mix(s, h_dot(&zs, &zs));
-    for _ in 0..4 {
-        let mut t = (-0.5 - zs[0]) * a;
-        t = t * s.cos();
-        acc += t;
-    }
-    zs[0] * s + zs[1].max(x) + acc
+    s += -0.5 * h_leaky(zs[0]);
+    a + s + acc
 }
 
 fn f0942_t(tr: &Trace, x: f64, zs: [f64; 2], a: f64) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b(core::f64::consts::E > -a) {
-        let mut t = x * a * a.atan();
+        let mut t = x * a * (a.sin() * 0.9).asin();
         t = t * 0.5 + -0.5;
         acc += t;
     }
     let mut s: f64 = if tr.b((x * zs[1]) > (x + a)) {
-        -0.5 + (tr.abs(zs[0]) + 0.5).cbrt()
+        -0.5 + zs[0].hypot(1.0).sqrt()
     } else {
-        h_polar(tr.min(a, x), zs[0] * core::f64::consts::E).0
+        let v: f64 = {
+            for i in 0..3 {
+                if tr.b((zs[(i + 3) % zs.len()] + 2.0) > 0.7) {
+                    return a.atan().atan2(2.0 + core::f64::consts::E.sin());
+                }
+            }
+            let z = a;
+            (h_mix(z, a).sin() * 0.9).acos()
+        };
+        zs[0] + v
     };
-    s *= tr.atan2(a, zs[1].cos() - 1.5).atan2(1.5 + x.cos()).cos();
-    s = h_mix(s, h_dot(&zs, &zs));
-    for _ in 0..4 {
-        let mut t = (-0.5 - zs[0]) * a;
-        t = t * s.cos();
-        acc += t;
-    }
-    zs[0] * s + tr.max(zs[1], x) + acc
+    s += -0.5 * h_leaky_t(tr, zs[0]);
+    a + s + acc
 }
 
 const CASE_F0942: Case = case!(f0942, f0942_t, f0942_grad, f0942_pullback, f0942_grad_into,
@@ -10488,58 +10322,64 @@ const CASE_F0942: Case = case!(f0942, f0942_t, f0942_grad, f0942_pullback, f0942
 #[differentiate]
 fn f0943(ar: &[f64; 3], c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let xs: [f64; 2] = [0.0; 2];
+    let mut xs: [f64; 2] = [0.0; 2];
     let mut it: usize = 0;
     let mut p: f64 = loop {
         it += 1;
         if it > 1 {
-            break (1.5 + (ar[ar.len() - 1 - k] * c).cos()).ln();
+            break (ar[ar.len() - 1 - k] * c).sin().sinh();
         }
         let d = c;
         acc += d;
     };
-    let mut a: f64 = h_pow(p + xs[it.min(xs.len() - 1)], it);
-    p += xs[it % 2] / (1.5 + a.tanh()) * (1.5 + core::f64::consts::E.cos()).ln();
+    let mut a: f64 = h_pow(p % (1.5 + xs[it.min(xs.len() - 1)].cos()), it);
+    p += xs[it % 2] / (1.5 + a.tanh()) * core::f64::consts::E.tanh().exp_m1();
     if it < 2 {
         let z: f64 = if (p * c) <= 0.3 {
-            h_norm2([0.3, (it as f64).cos().exp()])
+            h_norm2([a, ar[k.min(ar.len() - 1)]]).sin().exp_m1()
         } else {
-            a *= (k as f64).hypot(1.0).powi(-2).tanh();
-            (2.0 + (p * it as f64).sin()).ln_1p()
+            let d = k as f64;
+            2.5 + d
         };
         acc += z;
+    } else if k < 1 {
+        a += h_cumsum(&xs)[it.min(2 - 1)];
+        xs[(it + 1) % xs.len()] /= (-c.cos().tan()).hypot(1.0);
     }
-    (core::f64::consts::E * 1.5).ceil() * 0.3 + ar[ar.len() - 1 - it] + c + p + a + acc
+    xs[k % xs.len()] / c.hypot(1.0) - h_polar(k as f64, a).1 + ar[2] + p + acc
 }
 
 fn f0943_t(tr: &Trace, ar: &[f64; 3], c: f64, k: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    let xs: [f64; 2] = [0.0; 2];
+    let mut xs: [f64; 2] = [0.0; 2];
     let mut it: usize = 0;
     let mut p: f64 = loop {
         it += 1;
         if tr.b(it > 1) {
-            break (1.5 + (ar[ar.len() - 1 - k] * c).cos()).ln();
+            break (ar[ar.len() - 1 - k] * c).sin().sinh();
         }
         let d = c;
         acc += d;
     };
-    let mut a: f64 = h_pow(p + xs[it.min(xs.len() - 1)], it);
-    p += xs[it % 2] / (1.5 + a.tanh()) * (1.5 + core::f64::consts::E.cos()).ln();
+    let mut a: f64 = h_pow(tr.rem(p, 1.5 + xs[it.min(xs.len() - 1)].cos()), it);
+    p += xs[it % 2] / (1.5 + a.tanh()) * core::f64::consts::E.tanh().exp_m1();
     if tr.b(it < 2) {
         let z: f64 = if tr.b((p * c) <= 0.3) {
-            h_norm2([0.3, (it as f64).cos().exp()])
+            h_norm2([a, ar[k.min(ar.len() - 1)]]).sin().exp_m1()
         } else {
-            a *= (k as f64).hypot(1.0).powi(-2).tanh();
-            (2.0 + (p * it as f64).sin()).ln_1p()
+            let d = k as f64;
+            2.5 + d
         };
         acc += z;
+    } else if tr.b(k < 1) {
+        a += h_cumsum(&xs)[it.min(2 - 1)];
+        xs[(it + 1) % xs.len()] /= (-c.cos().tan()).hypot(1.0);
     }
-    tr.ceil(core::f64::consts::E * 1.5) * 0.3 + ar[ar.len() - 1 - it] + c + p + a + acc
+    xs[k % xs.len()] / c.hypot(1.0) - h_polar(k as f64, a).1 + ar[2] + p + acc
 }
 
 const CASE_F0943: Case = case!(f0943, f0943_t, f0943_grad, f0943_pullback, f0943_grad_into,
-    n: 4, active: [true, true, true, true], ints: [[1], [0], [1], [1]],
+    n: 4, active: [true, true, true, true], ints: [[1], [1], [1], [1]],
     |p, k| (&arr(&p[0..3]), p[3], k[0]));
 
 #[differentiate]
@@ -10547,22 +10387,22 @@ fn f0944(b: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &q in xs.iter() {
         let mut ws = [q / (1.5 + b.cos()), q, 1.5 - xs[4]];
-        ws[((h_mix(b, xs[2]).cos().abs() * 2.9).floor() as usize) % ws.len()] -= core::f64::consts::E.max(ws[2]).tanh().to_degrees() * 0.02;
+        ws[((h_mix(b, xs[2]).cos().abs() * 2.9).floor() as usize) % ws.len()] /= 1.5 + f64::log(1.5 + f64::acos(core::f64::consts::E.cos() * 0.9).tanh(), 2.5 + (b + q).sin()).cos();
         acc += ws[2];
     }
-    let s = xs[(((b - core::f64::consts::E).cos().abs() * 2.9).floor() as usize) % xs.len()].sin().sinh() * xs[1];
-    s + acc
+    let hs: [f64; 3] = [0.0; 3];
+    h_polar(0.7 * b, b * xs[3]).1 + hs[2] + acc
 }
 
 fn f0944_t(tr: &Trace, b: f64, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for &q in xs.iter() {
         let mut ws = [q / (1.5 + b.cos()), q, 1.5 - xs[4]];
-        ws[(tr.floor(h_mix(b, xs[2]).cos().abs() * 2.9) as usize) % ws.len()] -= tr.max(core::f64::consts::E, ws[2]).tanh().to_degrees() * 0.02;
+        ws[(tr.floor(h_mix(b, xs[2]).cos().abs() * 2.9) as usize) % ws.len()] /= 1.5 + f64::log(1.5 + f64::acos(core::f64::consts::E.cos() * 0.9).tanh(), 2.5 + (b + q).sin()).cos();
         acc += ws[2];
     }
-    let s = xs[(tr.floor((b - core::f64::consts::E).cos().abs() * 2.9) as usize) % xs.len()].sin().sinh() * xs[1];
-    s + acc
+    let hs: [f64; 3] = [0.0; 3];
+    h_polar(0.7 * b, b * xs[3]).1 + hs[2] + acc
 }
 
 const CASE_F0944: Case = case!(f0944, f0944_t, f0944_grad, f0944_pullback, f0944_grad_into,
@@ -10572,38 +10412,38 @@ const CASE_F0944: Case = case!(f0944, f0944_t, f0944_grad, f0944_pullback, f0944
 #[differentiate]
 fn f0945(x: f64) -> f64 {
     let mut e = x / (1.5 + x.tanh()) - -std::f64::consts::PI;
-    let c = e.tanh().exp().log10().atan2(1.5 + (e + 2.0).tanh());
+    let c = (e.tanh().exp().log10() * 1.5).round() + e;
     for _ in 0..3 {
         let mut round: usize = 0;
         while round < 1 {
             round += 1;
             for _ in 0..3 {
                 if (e * core::f64::consts::E) > x {
-                    e += (e.cos() * 0.9).asin();
+                    e += f64::log(1.0 + e * e, 2.5 + e.sin());
                     continue;
                 }
             }
         }
     }
-    e.abs() + x * c
+    -(core::f64::consts::E / (1.5 + c.tanh())) + e
 }
 
 fn f0945_t(tr: &Trace, x: f64) -> f64 {
     let mut e = x / (1.5 + x.tanh()) - -std::f64::consts::PI;
-    let c = e.tanh().exp().log10().atan2(1.5 + (e + 2.0).tanh());
+    let c = tr.round(e.tanh().exp().log10() * 1.5) + e;
     for _ in 0..3 {
         let mut round: usize = 0;
         while tr.b(round < 1) {
             round += 1;
             for _ in 0..3 {
                 if tr.b((e * core::f64::consts::E) > x) {
-                    e += (e.cos() * 0.9).asin();
+                    e += f64::log(1.0 + e * e, 2.5 + e.sin());
                     continue;
                 }
             }
         }
     }
-    tr.abs(e) + x * c
+    -(core::f64::consts::E / (1.5 + c.tanh())) + e
 }
 
 const CASE_F0945: Case = case!(f0945, f0945_t, f0945_grad, f0945_pullback, f0945_grad_into,
@@ -10614,7 +10454,8 @@ const CASE_F0945: Case = case!(f0945, f0945_t, f0945_grad, f0945_pullback, f0945
 fn f0946(vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, &u) in vs.iter().enumerate() {
-        let u = u - (ws[jj % ws.len()] + ws[(jj + 1) % 3]).cos().cosh();
+        acc += u;
+        let u = (2.0 + (ws[jj % ws.len()] + ws[(jj + 1) % 3]).sin()).cbrt();
         acc += u;
     }
     for (i, &y) in vs.iter().enumerate() {
@@ -10629,29 +10470,34 @@ fn f0946(vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
                 acc += b;
                 acc += buf[2];
             }
-            _ if ((vs[(i + 2) % vs.len()] * 1.5).ceil() * 0.3) > -0.5 || i > 0 => {
-                let a: f64 = if vs[(i * 2 + 1) % vs.len()] <= (2.0 + x.sin()).powf(ws[i.min(ws.len() - 1)].cos() * 1.5) {
-                    vs[i].tanh().cosh() - -x
+            _ if vs[(i + 2) % vs.len()].tanh().exp() > -0.5 || i > 0 => {
+                let a: f64 = if vs[(i * 2 + 1) % vs.len()] <= (x.cos() * 0.9).atanh() {
+                    ws[i % ws.len()]
                 } else {
-                    (((vs[i] * 1.5).ceil() * 0.3).abs() + 0.5).log10()
+                    f64::trunc(ws[i] * x * 1.5) * 0.3
                 };
                 acc += a;
             }
             _ => {
-                let mut e = vs[vs.len() - 1 - i] * (i as f64 * vs[i]);
-                e += (e - vs[i % vs.len()]) % (1.5 + (y + core::f64::consts::E).cos());
-                acc += e;
+                let mut r: f64 = {
+                    let ys = [[0.0_f64; 2]; 2];
+                    let x = x - 2.5 / (1.5 + ys[i.min(ys.len() - 1)][(i * 2 + 1) % 2].cos());
+                    y + x
+                };
+                r = r.tanh() + std::f64::consts::PI.sin().tan();
+                acc += r;
             }
         }
         acc += y;
     }
-    (core::f64::consts::E * 1.5).trunc() + x + h_polar(x, x).1 + ws[2] + acc
+    (vs[2].hypot(1.0).recip() * 1.5).trunc() + (std::f64::consts::PI + x) + ws[2] + acc
 }
 
 fn f0946_t(tr: &Trace, vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for (jj, &u) in vs.iter().enumerate() {
-        let u = u - (ws[jj % ws.len()] + ws[(jj + 1) % 3]).cos().cosh();
+        acc += u;
+        let u = (2.0 + (ws[jj % ws.len()] + ws[(jj + 1) % 3]).sin()).cbrt();
         acc += u;
     }
     for (i, &y) in vs.iter().enumerate() {
@@ -10666,23 +10512,27 @@ fn f0946_t(tr: &Trace, vs: Vec<f64>, ws: &[f64], x: f64) -> f64 {
                 acc += b;
                 acc += buf[2];
             }
-            _ if tr.b((tr.ceil(vs[(i + 2) % vs.len()] * 1.5) * 0.3) > -0.5 || i > 0) => {
-                let a: f64 = if tr.b(vs[(i * 2 + 1) % vs.len()] <= (2.0 + x.sin()).powf(ws[i.min(ws.len() - 1)].cos() * 1.5)) {
-                    vs[i].tanh().cosh() - -x
+            _ if tr.b(vs[(i + 2) % vs.len()].tanh().exp() > -0.5 || i > 0) => {
+                let a: f64 = if tr.b(vs[(i * 2 + 1) % vs.len()] <= (x.cos() * 0.9).atanh()) {
+                    ws[i % ws.len()]
                 } else {
-                    (tr.abs(tr.ceil(vs[i] * 1.5) * 0.3) + 0.5).log10()
+                    tr.trunc(ws[i] * x * 1.5) * 0.3
                 };
                 acc += a;
             }
             _ => {
-                let mut e = vs[vs.len() - 1 - i] * (i as f64 * vs[i]);
-                e += tr.rem(e - vs[i % vs.len()], 1.5 + (y + core::f64::consts::E).cos());
-                acc += e;
+                let mut r: f64 = {
+                    let ys = [[0.0_f64; 2]; 2];
+                    let x = x - 2.5 / (1.5 + ys[i.min(ys.len() - 1)][(i * 2 + 1) % 2].cos());
+                    y + x
+                };
+                r = r.tanh() + std::f64::consts::PI.sin().tan();
+                acc += r;
             }
         }
         acc += y;
     }
-    tr.trunc(core::f64::consts::E * 1.5) + x + h_polar(x, x).1 + ws[2] + acc
+    tr.trunc(vs[2].hypot(1.0).recip() * 1.5) + (std::f64::consts::PI + x) + ws[2] + acc
 }
 
 const CASE_F0946: Case = case!(f0946, f0946_t, f0946_grad, f0946_pullback, f0946_grad_into,
@@ -10693,39 +10543,45 @@ const CASE_F0946: Case = case!(f0946, f0946_t, f0946_grad, f0946_pullback, f0946
 fn f0947(y: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..m {
-        let tup = h_polar(2.5_f64.powf(y.sin()), 0.9);
-        acc += tup.1;
+        let pair = h_polar((2.0 + y.sin()).ln_1p(), std::f64::consts::PI.min(y));
+        acc += pair.1;
     }
-    let mut v = y * m as f64 + 0.1;
-    if m % 2 == 0 {
-        v += (v.hypot(1.5 + std::f64::consts::PI.cos()) * 1.5).ceil() * 0.3;
-        let u = -std::f64::consts::PI;
-        acc += u;
+    let mut e: f64 = {
+        let d = 0.1 * (y / std::f64::consts::PI.hypot(1.0));
+        let s = (f64::sqrt(1.5 + (m as f64).cos()).cos() * 0.9).atanh();
+        y - (y.abs() + 0.5).sqrt() + d + s
+    };
+    e -= -(y * e);
+    let a: f64 = if y.sin() < 0.3 {
+        h_pow(y * e, 3)
     } else {
-        v *= (-v.sin()).tanh();
-    }
-    (-v).atan2((m as f64 * v).tanh().exp()) + acc
+        y * 2.0 + -1.5
+    };
+    (-e).powi(0) + a + acc
 }
 
 fn f0947_t(tr: &Trace, y: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..m {
-        let tup = h_polar(2.5_f64.powf(y.sin()), 0.9);
-        acc += tup.1;
+        let pair = h_polar((2.0 + y.sin()).ln_1p(), tr.min(std::f64::consts::PI, y));
+        acc += pair.1;
     }
-    let mut v = y * m as f64 + 0.1;
-    if tr.b(m % 2 == 0) {
-        v += tr.ceil(v.hypot(1.5 + std::f64::consts::PI.cos()) * 1.5) * 0.3;
-        let u = -std::f64::consts::PI;
-        acc += u;
+    let mut e: f64 = {
+        let d = 0.1 * (y / std::f64::consts::PI.hypot(1.0));
+        let s = (f64::sqrt(1.5 + (m as f64).cos()).cos() * 0.9).atanh();
+        y - (tr.abs(y) + 0.5).sqrt() + d + s
+    };
+    e -= -(y * e);
+    let a: f64 = if tr.b(y.sin() < 0.3) {
+        h_pow(y * e, 3)
     } else {
-        v *= (-v.sin()).tanh();
-    }
-    (-v).atan2((m as f64 * v).tanh().exp()) + acc
+        y * 2.0 + -1.5
+    };
+    (-e).powi(0) + a + acc
 }
 
 const CASE_F0947: Case = case!(f0947, f0947_t, f0947_grad, f0947_pullback, f0947_grad_into,
-    n: 1, active: [true], ints: [[4], [0], [3], [3]],
+    n: 1, active: [true], ints: [[4], [1], [0], [1]],
     |p, k| (p[0], k[0]));
 
 #[differentiate(wrt(x))]
@@ -10742,20 +10598,21 @@ fn f0948(x: f64, ar: &[f64; 2], zs: [f64; 2]) -> f64 {
     }
     let buf: [f64; 3] = [0.0; 3];
     for j in (0..buf.len()).rev() {
-        if (zs[j % zs.len()] % (core::f64::consts::E.abs() + 0.5)) <= (1.2 * zs[0]) {
-            for l in 0..round {
-                if (x / (1.5 + core::f64::consts::E.tanh())) >= x.cos().powi(l as i32) {
-                    continue;
-                }
-            }
-            let xs = [0.0_f64; 2];
-            acc += xs[1];
-        } else {
-            let t = round as f64;
-            acc += t;
+        if (1.5 + zs[j % zs.len()].cos()).recip() >= (j as f64) {
+            let cum = h_cumsum(&zs);
+            let pt = (zs[j % zs.len()], (cum[j % cum.len()].sin() * 0.9).asin());
+            let w: f64 = if (round as f64 * x) < -1.5 || round < 1 {
+                let x = x.hypot(1.0).log2().asinh();
+                core::f64::consts::E.tanh().exp() + x
+            } else {
+                let res = h_cumsum(&buf);
+                f64::sqrt(1.5 + (x * core::f64::consts::E).cos()) + res[2]
+            };
+            acc += pt.1;
+            acc += w;
         }
     }
-    x * 0.9 + x * ar[(round * 2 + 1) % 2] + zs[1] + acc
+    x * ar[(round * 2 + 1) % 2] * h_mix(ar[round.min(ar.len() - 1)], core::f64::consts::E) + zs[1] + acc
 }
 
 fn f0948_t(tr: &Trace, x: f64, ar: &[f64; 2], zs: [f64; 2]) -> f64 {
@@ -10771,20 +10628,21 @@ fn f0948_t(tr: &Trace, x: f64, ar: &[f64; 2], zs: [f64; 2]) -> f64 {
     }
     let buf: [f64; 3] = [0.0; 3];
     for j in (0..buf.len()).rev() {
-        if tr.b((tr.rem(zs[j % zs.len()], tr.abs(core::f64::consts::E) + 0.5)) <= (1.2 * zs[0])) {
-            for l in 0..round {
-                if tr.b((x / (1.5 + core::f64::consts::E.tanh())) >= x.cos().powi(l as i32)) {
-                    continue;
-                }
-            }
-            let xs = [0.0_f64; 2];
-            acc += xs[1];
-        } else {
-            let t = round as f64;
-            acc += t;
+        if tr.b((1.5 + zs[j % zs.len()].cos()).recip() >= (j as f64)) {
+            let cum = h_cumsum(&zs);
+            let pt = (zs[j % zs.len()], (cum[j % cum.len()].sin() * 0.9).asin());
+            let w: f64 = if tr.b((round as f64 * x) < -1.5 || round < 1) {
+                let x = x.hypot(1.0).log2().asinh();
+                core::f64::consts::E.tanh().exp() + x
+            } else {
+                let res = h_cumsum(&buf);
+                f64::sqrt(1.5 + (x * core::f64::consts::E).cos()) + res[2]
+            };
+            acc += pt.1;
+            acc += w;
         }
     }
-    x * 0.9 + x * ar[(round * 2 + 1) % 2] + zs[1] + acc
+    x * ar[(round * 2 + 1) % 2] * h_mix(ar[round.min(ar.len() - 1)], core::f64::consts::E) + zs[1] + acc
 }
 
 const CASE_F0948: Case = case!(f0948, f0948_t, f0948_grad, f0948_pullback, f0948_grad_into,
@@ -10795,9 +10653,7 @@ const CASE_F0948: Case = case!(f0948, f0948_t, f0948_grad, f0948_pullback, f0948
 fn f0949(ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if ts[0].abs() < 0.2 {
-        late1 = (f64::log10(ts[0].hypot(1.0)) * 1.5).trunc() * 0.3;
-    } else {
+    if (ts[0] % (1.0 + ts[0] * ts[0])) > ts[0].hypot(1.0).cbrt() {
         let mut step: usize = 0;
         let d: f64 = loop {
             step += 1;
@@ -10807,20 +10663,27 @@ fn f0949(ts: &[f64; 1]) -> f64 {
             let r = ts[0];
             acc += r;
         };
-        late1 = h_leaky(core::f64::consts::E.sin().cosh());
+        late1 = h_leaky((core::f64::consts::E.sin() * 0.9).atanh());
         acc += d;
+    } else {
+        for i in 0..3 {
+            let pair = (-ts[0], core::f64::consts::E.cos());
+            let r: f64 = {
+                let hs = [0.0_f64; 4];
+                f64::to_radians(1.2 * hs[(i + 1) % 4])
+            };
+            acc += pair.1;
+            acc += r;
+        }
+        late1 = f64::atanh((2.0 * ts[0]).tanh() * 0.9);
     }
-    let cum = h_cumsum(ts);
-    let ws = [0.0_f64; 3];
-    core::f64::consts::E + late1 + cum[0] + ws[2] + acc
+    ((ts[0].tanh() * 0.9).asin() * 1.5).trunc() + late1 * std::f64::consts::PI + acc
 }
 
 fn f0949_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b(tr.abs(ts[0]) < 0.2) {
-        late1 = tr.trunc(f64::log10(ts[0].hypot(1.0)) * 1.5) * 0.3;
-    } else {
+    if tr.b((tr.rem(ts[0], 1.0 + ts[0] * ts[0])) > ts[0].hypot(1.0).cbrt()) {
         let mut step: usize = 0;
         let d: f64 = loop {
             step += 1;
@@ -10830,12 +10693,21 @@ fn f0949_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
             let r = ts[0];
             acc += r;
         };
-        late1 = h_leaky_t(tr, core::f64::consts::E.sin().cosh());
+        late1 = h_leaky_t(tr, (core::f64::consts::E.sin() * 0.9).atanh());
         acc += d;
+    } else {
+        for i in 0..3 {
+            let pair = (-ts[0], core::f64::consts::E.cos());
+            let r: f64 = {
+                let hs = [0.0_f64; 4];
+                f64::to_radians(1.2 * hs[(i + 1) % 4])
+            };
+            acc += pair.1;
+            acc += r;
+        }
+        late1 = f64::atanh((2.0 * ts[0]).tanh() * 0.9);
     }
-    let cum = h_cumsum(ts);
-    let ws = [0.0_f64; 3];
-    core::f64::consts::E + late1 + cum[0] + ws[2] + acc
+    tr.trunc((ts[0].tanh() * 0.9).asin() * 1.5) + late1 * std::f64::consts::PI + acc
 }
 
 const CASE_F0949: Case = case!(f0949, f0949_t, f0949_grad, f0949_pullback, f0949_grad_into,
@@ -10844,31 +10716,21 @@ const CASE_F0949: Case = case!(f0949, f0949_t, f0949_grad, f0949_pullback, f0949
 
 #[differentiate]
 fn f0950(ts: &[f64; 2], mut a: f64) -> f64 {
-    a = a.cos() + a.hypot(1.5 + a.cos());
-    a += (a * core::f64::consts::E).atan();
-    a /= (1.0 + ts[1] * ts[1]).log(3.0).clamp(-0.5, 0.8).abs() + 0.5;
-    let hs = ts.to_vec();
-    let e: f64 = if (a * ts[1]) <= h_mix(ts[0], std::f64::consts::PI) {
-        a = h_mix(a, a + ts[0]);
-        ts[1]
-    } else {
-        hs[0]
-    };
-    f64::mul_add(e, e, e) * h_cumsum(ts)[((hs[1].cos().abs() * 2.9).floor() as usize) % 2] + a
+    a = a.cos() + a.tanh().exp();
+    let hs = [[0.0_f64; 1]; 3];
+    a /= 2.0 + a.sin();
+    let y = a * std::f64::consts::PI + hs[0][0];
+    let e = h_cumsum(ts)[1];
+    a.mul_add(a + 2.0, hs[2][0] * -1.5) + y + e
 }
 
-fn f0950_t(tr: &Trace, ts: &[f64; 2], mut a: f64) -> f64 {
-    a = a.cos() + a.hypot(1.5 + a.cos());
-    a += (a * core::f64::consts::E).atan();
-    a /= tr.abs(tr.clamp((1.0 + ts[1] * ts[1]).log(3.0), -0.5, 0.8)) + 0.5;
-    let hs = ts.to_vec();
-    let e: f64 = if tr.b((a * ts[1]) <= h_mix(ts[0], std::f64::consts::PI)) {
-        a = h_mix(a, a + ts[0]);
-        ts[1]
-    } else {
-        hs[0]
-    };
-    f64::mul_add(e, e, e) * h_cumsum(ts)[(tr.floor(hs[1].cos().abs() * 2.9) as usize) % 2] + a
+fn f0950_t(_tr: &Trace, ts: &[f64; 2], mut a: f64) -> f64 {
+    a = a.cos() + a.tanh().exp();
+    let hs = [[0.0_f64; 1]; 3];
+    a /= 2.0 + a.sin();
+    let y = a * std::f64::consts::PI + hs[0][0];
+    let e = h_cumsum(ts)[1];
+    a.mul_add(a + 2.0, hs[2][0] * -1.5) + y + e
 }
 
 const CASE_F0950: Case = case!(f0950, f0950_t, f0950_grad, f0950_pullback, f0950_grad_into,
@@ -10885,16 +10747,28 @@ fn f0951(mat: &[[f64; 1]; 2], arr: [f64; 2], m: usize, x: f64) -> f64 {
             }
         }
     }
-    let pt = (std::f64::consts::PI * m as f64, x + m as f64);
-    for ii in 0..1 {
-        for _ in 1..=ii {
-            let x = x * 0.5;
-            acc += x;
+    let pt = (std::f64::consts::PI * m as f64, f64::floor(x * 1.5) * 0.3);
+    if m < 1 {
+        for ii in 1..=m {
+            let w = core::f64::consts::E / (ii as f64).tanh().exp() * (x / (1.5 + arr[ii.min(2 - 1)].cos()));
+            for l in (0..=ii).rev() {
+                let e: f64 = if (w * pt.0) > (l as f64).cos().exp_m1() {
+                    m as f64
+                } else {
+                    let x = (1.5 + (2.0 + x.sin()).log(2.5 + mat[l % 2][0].sin()).tanh()).log10();
+                    h_pow(x, 1).max(f64::cbrt(arr[(m * 2 + 1) % 2].abs() + 0.5))
+                };
+                acc += e;
+            }
+            acc += w;
         }
+        let x = x * (h_nested(x, &arr) / (mat[(m + 3) % mat.len()][0] + mat[m % mat.len()][0]).tanh().exp());
+        acc += x;
+    } else {
+        let a = h_scale3(&[std::f64::consts::PI, x, pt.1], 2.5)[(m + 1) % 3] / (1.5 + h_scale3(&[-1.5, x, m as f64], 0.9)[(m + 1) % 3].cos());
+        acc += a;
     }
-    let mut x = x + (1.5 + arr[m.min(2 - 1)].to_radians().tanh()).recip();
-    x %= 1.5 + (m as f64 + arr[(m + 3) % 2]).min(std::f64::consts::PI - arr[(m + 2) % arr.len()]).cos();
-    -(m as f64) + (2.0 + x.sin()).recip() + mat[1][0] + pt.1 + acc
+    (f64::floor(x * 1.5) + m as f64).hypot(1.0).log(3.0) + mat[1][0] + arr[1] + pt.1 + acc
 }
 
 fn f0951_t(tr: &Trace, mat: &[[f64; 1]; 2], arr: [f64; 2], m: usize, x: f64) -> f64 {
@@ -10906,83 +10780,63 @@ fn f0951_t(tr: &Trace, mat: &[[f64; 1]; 2], arr: [f64; 2], m: usize, x: f64) -> 
             }
         }
     }
-    let pt = (std::f64::consts::PI * m as f64, x + m as f64);
-    for ii in 0..1 {
-        for _ in 1..=ii {
-            let x = x * 0.5;
-            acc += x;
+    let pt = (std::f64::consts::PI * m as f64, tr.floor(x * 1.5) * 0.3);
+    if tr.b(m < 1) {
+        for ii in 1..=m {
+            let w = core::f64::consts::E / (ii as f64).tanh().exp() * (x / (1.5 + arr[ii.min(2 - 1)].cos()));
+            for l in (0..=ii).rev() {
+                let e: f64 = if tr.b((w * pt.0) > (l as f64).cos().exp_m1()) {
+                    m as f64
+                } else {
+                    let x = (1.5 + (2.0 + x.sin()).log(2.5 + mat[l % 2][0].sin()).tanh()).log10();
+                    tr.max(h_pow(x, 1), f64::cbrt(tr.abs(arr[(m * 2 + 1) % 2]) + 0.5))
+                };
+                acc += e;
+            }
+            acc += w;
         }
+        let x = x * (h_nested(x, &arr) / (mat[(m + 3) % mat.len()][0] + mat[m % mat.len()][0]).tanh().exp());
+        acc += x;
+    } else {
+        let a = h_scale3(&[std::f64::consts::PI, x, pt.1], 2.5)[(m + 1) % 3] / (1.5 + h_scale3(&[-1.5, x, m as f64], 0.9)[(m + 1) % 3].cos());
+        acc += a;
     }
-    let mut x = x + (1.5 + arr[m.min(2 - 1)].to_radians().tanh()).recip();
-    x = tr.rem(x, 1.5 + tr.min(m as f64 + arr[(m + 3) % 2], std::f64::consts::PI - arr[(m + 2) % arr.len()]).cos());
-    -(m as f64) + (2.0 + x.sin()).recip() + mat[1][0] + pt.1 + acc
+    (tr.floor(x * 1.5) + m as f64).hypot(1.0).log(3.0) + mat[1][0] + arr[1] + pt.1 + acc
 }
 
 const CASE_F0951: Case = case!(f0951, f0951_t, f0951_grad, f0951_pullback, f0951_grad_into,
-    n: 5, active: [true, true, false, false, false], ints: [[4], [0], [4], [3]],
+    n: 5, active: [true, true, false, false, false], ints: [[4], [1], [4], [3]],
     |p, k| (&arr2(&p[0..2]), arr(&p[2..4]), k[0], p[4]));
 
 #[differentiate]
 fn f0952(ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    b -= b.atan();
-    let v = (1.5 + (ar[1].cos() * 0.9).asin().cos()).ln_1p();
-    for (ii, r) in ws.iter().enumerate() {
-        if (1.5 - r) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02) {
-            for _ in 0..4 {
-                let e = (core::f64::consts::E / (1.5 + v.cos()) * 1.5).round() * 0.3;
-                acc += e;
-            }
-        } else {
-            let e: f64 = if h_pow(v, 0) > b {
-                ws[ii].cos().cosh() + ii as f64
-            } else {
-                b * 0.9
-            };
-            let a: f64 = if ii % 2 == 0 {
-                h_leaky(e).clamp(*r - 0.5, *r + 0.5)
-            } else {
-                b += ar[(ii * 2 + 1) % ar.len()] + -1.5 + h_nested(b, ar);
-                ar[ii.min(3 - 1)]
-            };
-            acc += e;
-            acc += a;
+    b -= b.tanh().exp();
+    b = b * 0.5 + std::f64::consts::PI * b;
+    let g: f64 = ar[0] * h_pow(ws[0], 1);
+    let s: f64 = {
+        for d in ar.iter() {
+            b %= (2.0 + (g + core::f64::consts::E).sin()).cbrt().abs() + 0.5;
+            acc += *d;
         }
-        let v = v + ii as f64;
-        acc += v;
-    }
-    b - ws[2] * b + v + acc
+        (1.5 + (g + ws[4]).cos()).log(3.0)
+    };
+    s + b + acc
 }
 
 fn f0952_t(tr: &Trace, ar: &[f64; 3], ws: &[f64], mut b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    b -= b.atan();
-    let v = (1.5 + (ar[1].cos() * 0.9).asin().cos()).ln_1p();
-    for (ii, r) in ws.iter().enumerate() {
-        if tr.b((1.5 - r) > (ws[ii.min(ws.len() - 1)].tanh().to_degrees() * 0.02)) {
-            for _ in 0..4 {
-                let e = tr.round(core::f64::consts::E / (1.5 + v.cos()) * 1.5) * 0.3;
-                acc += e;
-            }
-        } else {
-            let e: f64 = if tr.b(h_pow(v, 0) > b) {
-                ws[ii].cos().cosh() + ii as f64
-            } else {
-                b * 0.9
-            };
-            let a: f64 = if tr.b(ii % 2 == 0) {
-                tr.clamp(h_leaky_t(tr, e), *r - 0.5, *r + 0.5)
-            } else {
-                b += ar[(ii * 2 + 1) % ar.len()] + -1.5 + h_nested(b, ar);
-                ar[ii.min(3 - 1)]
-            };
-            acc += e;
-            acc += a;
+    b -= b.tanh().exp();
+    b = b * 0.5 + std::f64::consts::PI * b;
+    let g: f64 = ar[0] * h_pow(ws[0], 1);
+    let s: f64 = {
+        for d in ar.iter() {
+            b = tr.rem(b, tr.abs((2.0 + (g + core::f64::consts::E).sin()).cbrt()) + 0.5);
+            acc += *d;
         }
-        let v = v + ii as f64;
-        acc += v;
-    }
-    b - ws[2] * b + v + acc
+        (1.5 + (g + ws[4]).cos()).log(3.0)
+    };
+    s + b + acc
 }
 
 const CASE_F0952: Case = case!(f0952, f0952_t, f0952_grad, f0952_pullback, f0952_grad_into,
@@ -10996,9 +10850,9 @@ fn f0953(xs: &[f64]) -> f64 {
         let d = *w;
         acc += d;
     }
-    let mut s = (xs[2] * xs[0]).min(xs[2].sin().to_degrees() * 0.02);
-    s = s * 0.5 + f64::exp_m1(xs[1].cos());
-    (s.abs() + 0.5).log2() * (xs[1] * core::f64::consts::E) + acc
+    let y = (1.5 + (core::f64::consts::E.tanh().to_degrees() * 0.02).cos()).powf((f64::floor(xs[0] * 1.5) * 0.3).tanh() * 1.5);
+    let ys = [[0.0_f64; 3]; 1];
+    (y - xs[1]) as f64 + ys[0][0] + acc
 }
 
 fn f0953_t(tr: &Trace, xs: &[f64]) -> f64 {
@@ -11007,9 +10861,9 @@ fn f0953_t(tr: &Trace, xs: &[f64]) -> f64 {
         let d = *w;
         acc += d;
     }
-    let mut s = tr.min(xs[2] * xs[0], xs[2].sin().to_degrees() * 0.02);
-    s = s * 0.5 + f64::exp_m1(xs[1].cos());
-    (tr.abs(s) + 0.5).log2() * (xs[1] * core::f64::consts::E) + acc
+    let y = (1.5 + (core::f64::consts::E.tanh().to_degrees() * 0.02).cos()).powf((tr.floor(xs[0] * 1.5) * 0.3).tanh() * 1.5);
+    let ys = [[0.0_f64; 3]; 1];
+    (y - xs[1]) as f64 + ys[0][0] + acc
 }
 
 const CASE_F0953: Case = case!(f0953, f0953_t, f0953_grad, f0953_pullback, f0953_grad_into,
@@ -11019,36 +10873,32 @@ const CASE_F0953: Case = case!(f0953, f0953_t, f0953_grad, f0953_pullback, f0953
 #[differentiate]
 fn f0954(zs: [f64; 4], vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = {
+    let b: f64 = {
         let e = 0.1 * vs[1];
         let buf = [e, 2.0 + e];
-        (e.signum() * e).sin().sinh() + buf[1]
+        (2.0 + e.tanh().exp().sqrt().sin() + 1.2).acosh() + buf[1]
     };
-    if b.tanh().exp().ln() >= 0.9 {
-        b = b.tanh() + (ws[0] + vs[2]);
-    } else {
-        b += b * zs[0] * b;
-        let d: f64 = vs[2].to_radians().hypot(1.0).powf(2.5);
-        acc += d;
+    for &q in vs.iter() {
+        let buf: [f64; 1] = [0.0; 1];
+        acc += q;
+        acc += buf[0];
     }
-    h_polar(-b, ws[0].tanh().exp()).0 + zs[3] + acc
+    f64::cos(b).tanh().exp().cbrt() + zs[3] + ws[0] + acc
 }
 
-fn f0954_t(tr: &Trace, zs: [f64; 4], vs: Vec<f64>, ws: &[f64]) -> f64 {
+fn f0954_t(_tr: &Trace, zs: [f64; 4], vs: Vec<f64>, ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut b: f64 = {
+    let b: f64 = {
         let e = 0.1 * vs[1];
         let buf = [e, 2.0 + e];
-        (tr.signum(e) * e).sin().sinh() + buf[1]
+        (2.0 + e.tanh().exp().sqrt().sin() + 1.2).acosh() + buf[1]
     };
-    if tr.b(b.tanh().exp().ln() >= 0.9) {
-        b = b.tanh() + (ws[0] + vs[2]);
-    } else {
-        b += b * zs[0] * b;
-        let d: f64 = vs[2].to_radians().hypot(1.0).powf(2.5);
-        acc += d;
+    for &q in vs.iter() {
+        let buf: [f64; 1] = [0.0; 1];
+        acc += q;
+        acc += buf[0];
     }
-    h_polar(-b, ws[0].tanh().exp()).0 + zs[3] + acc
+    f64::cos(b).tanh().exp().cbrt() + zs[3] + ws[0] + acc
 }
 
 const CASE_F0954: Case = case!(f0954, f0954_t, f0954_grad, f0954_pullback, f0954_grad_into,
@@ -11059,59 +10909,47 @@ const CASE_F0954: Case = case!(f0954, f0954_t, f0954_grad, f0954_pullback, f0954
 fn f0955(arr: [f64; 4], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = std::f64::consts::PI / (x.abs() + 0.5) + x;
-    b -= f64::trunc((x + arr[2]) * 1.5) + (arr[2].cos() * 0.9).acos();
-    let late1: f64;
-    if core::f64::consts::E.clamp(-0.5, 0.8) >= 0.1 {
-        let late2: f64;
-        if arr[2].tanh().exp().ln_1p() >= 0.3 {
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if step > 4 {
-                    break;
-                }
-                let res = h_cumsum(&arr);
-                acc += res[3];
-            }
-            late2 = b.max(-b);
-        } else {
-            b *= (f64::trunc(arr[((arr[0].to_radians().tanh().abs() * 2.9).floor() as usize) % arr.len()] * 1.5) * 0.3).sin();
-            late2 = h_dot(&arr, &arr);
+    b -= f64::hypot(arr[2], 1.5 + b.tanh()).atan2(1.5 + arr[2].tanh());
+    b = b * 0.5 + (core::f64::consts::E * 1.5).round() * 0.3;
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > arr.len() {
+            break;
         }
-        late1 = (late2.tanh() * 0.9).asin().abs();
-    } else {
-        late1 = arr[0];
+        let z = ((cnt as f64).cos() * 1.5).round() + f64::ln_1p(2.0 + x.sin());
+        acc += z;
     }
-    (1.5 + b.cos()).ln_1p() + late1 + acc
+    let u: f64 = if (cnt as f64).hypot(1.5 + arr[(cnt + 1) % arr.len()].cos()) >= (cnt as f64 * arr[(cnt * 2 + 1) % arr.len()]) {
+        let res = h_cumsum(&arr);
+        f64::exp2(b.sin()).signum() * (x.signum() * b) + res[3]
+    } else {
+        cnt as f64 * arr[(cnt * 2 + 1) % arr.len()] / (1.5 + (b + x).cos())
+    };
+    (arr[(cnt + 2) % 4] / (1.5 + (cnt as f64).cos())).asinh() + u + acc
 }
 
 fn f0955_t(tr: &Trace, arr: [f64; 4], x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = std::f64::consts::PI / (tr.abs(x) + 0.5) + x;
-    b -= tr.trunc((x + arr[2]) * 1.5) + (arr[2].cos() * 0.9).acos();
-    let late1: f64;
-    if tr.b(tr.clamp(core::f64::consts::E, -0.5, 0.8) >= 0.1) {
-        let late2: f64;
-        if tr.b(arr[2].tanh().exp().ln_1p() >= 0.3) {
-            let mut step: usize = 0;
-            loop {
-                step += 1;
-                if tr.b(step > 4) {
-                    break;
-                }
-                let res = h_cumsum(&arr);
-                acc += res[3];
-            }
-            late2 = tr.max(b, -b);
-        } else {
-            b *= (tr.trunc(arr[(tr.floor(arr[0].to_radians().tanh().abs() * 2.9) as usize) % arr.len()] * 1.5) * 0.3).sin();
-            late2 = h_dot(&arr, &arr);
+    b -= f64::hypot(arr[2], 1.5 + b.tanh()).atan2(1.5 + arr[2].tanh());
+    b = b * 0.5 + tr.round(core::f64::consts::E * 1.5) * 0.3;
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > arr.len()) {
+            break;
         }
-        late1 = tr.abs((late2.tanh() * 0.9).asin());
-    } else {
-        late1 = arr[0];
+        let z = tr.round((cnt as f64).cos() * 1.5) + f64::ln_1p(2.0 + x.sin());
+        acc += z;
     }
-    (1.5 + b.cos()).ln_1p() + late1 + acc
+    let u: f64 = if tr.b((cnt as f64).hypot(1.5 + arr[(cnt + 1) % arr.len()].cos()) >= (cnt as f64 * arr[(cnt * 2 + 1) % arr.len()])) {
+        let res = h_cumsum(&arr);
+        tr.signum(f64::exp2(b.sin())) * (tr.signum(x) * b) + res[3]
+    } else {
+        cnt as f64 * arr[(cnt * 2 + 1) % arr.len()] / (1.5 + (b + x).cos())
+    };
+    (arr[(cnt + 2) % 4] / (1.5 + (cnt as f64).cos())).asinh() + u + acc
 }
 
 const CASE_F0955: Case = case!(f0955, f0955_t, f0955_grad, f0955_pullback, f0955_grad_into,
@@ -11123,30 +10961,28 @@ fn f0956(hs: Vec<f64>, x: f64, arr: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for v in vals.iter() {
         for ii in 0..2 {
-            if h_leaky(vals[(ii * 2 + 1) % vals.len()]) < (2.0 + v.sin()).powi(-2) && ii > 1 {
-                return ii as f64;
+            if h_leaky(vals[(ii * 2 + 1) % vals.len()]) < v.tanh().exp().log10() {
+                return -v * (ii as f64).cos().exp();
             }
         }
-        let d = x.abs();
-        acc += *v;
-        acc += d;
+        let tup = (x, h_mix(x, *v));
+        acc += tup.1;
     }
-    (2.0 + vals[2]).signum() * x.tanh().exp().recip() + hs[3] + arr[1] + acc
+    x + hs[3] + arr[1] + acc
 }
 
 fn f0956_t(tr: &Trace, hs: Vec<f64>, x: f64, arr: [f64; 2], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for v in vals.iter() {
         for ii in 0..2 {
-            if tr.b(h_leaky_t(tr, vals[(ii * 2 + 1) % vals.len()]) < (2.0 + v.sin()).powi(-2) && ii > 1) {
-                return ii as f64;
+            if tr.b(h_leaky_t(tr, vals[(ii * 2 + 1) % vals.len()]) < v.tanh().exp().log10()) {
+                return -v * (ii as f64).cos().exp();
             }
         }
-        let d = tr.abs(x);
-        acc += *v;
-        acc += d;
+        let tup = (x, h_mix(x, *v));
+        acc += tup.1;
     }
-    tr.signum(2.0 + vals[2]) * x.tanh().exp().recip() + hs[3] + arr[1] + acc
+    x + hs[3] + arr[1] + acc
 }
 
 const CASE_F0956: Case = case!(f0956, f0956_t, f0956_grad, f0956_pullback, f0956_grad_into,
@@ -11156,54 +10992,52 @@ const CASE_F0956: Case = case!(f0956, f0956_t, f0956_grad, f0956_pullback, f0956
 #[differentiate]
 fn f0957(vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let d: f64 = if vals[0].atan2(vals[0].cos() - 1.5) > 1.2 {
-        for &u in vals.iter() {
-            let late1: f64;
-            if vals[0].max(u) > core::f64::consts::E.tanh().exp2() {
-                late1 = core::f64::consts::E;
-            } else {
-                let xs = [[0.0_f64; 3]; 3];
-                late1 = (-1.5 - u).min(u + vals[0]);
-                acc += xs[2][0];
-            }
-            acc += late1;
-        }
-        vals[0].atan2(vals[0].abs() + 0.5).sin().exp2()
+    let mut d: f64 = if f64::atan(vals[0]) <= 0.1 {
+        (1.5 + vals[0].tanh()).powf(2.5).mul_add((1.5 + vals[0].cos()).cbrt(), h_pow(vals[0], 1))
     } else {
-        let tmp = [vals[0] + 0.3, vals[0].cos().cosh(), 0.7, h_leaky(vals[0])];
-        0.3 - (-0.5 - tmp[1])
+        2.5_f64.powf(std::f64::consts::PI.cos()) + h_leaky(2.5)
     };
-    let t = d.mul_add(0.2, vals[0]) - f64::sqrt(1.5 + d.cos());
-    let ys: [f64; 3] = [0.0; 3];
-    let pt = (t - ys[0], d);
-    let z = (1.5 + (1.5 + pt.1.tanh()).ln_1p().cos()).recip();
-    d.signum() * ys[2] - pt.0.atan() + z + acc
+    let mut e = (h_polar(-1.5, 0.9).0 * 1.5).trunc() * 0.3;
+    for _ in 0..1 {
+        let mut round: usize = 0;
+        while round < vals.len() {
+            round += 1;
+            e %= h_cumsum(vals)[0].hypot(1.0);
+        }
+        for _ in 0..2 {
+            for _ in 0..vals.len() {
+                let zs: [f64; 4] = [0.0; 4];
+                acc += zs[3];
+            }
+        }
+    }
+    d *= h_leaky(vals[0] + e).cos();
+    0.7 / (1.5 + d.min(e).tanh()) + acc
 }
 
 fn f0957_t(tr: &Trace, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let d: f64 = if tr.b(tr.atan2(vals[0], vals[0].cos() - 1.5) > 1.2) {
-        for &u in vals.iter() {
-            let late1: f64;
-            if tr.b(tr.max(vals[0], u) > core::f64::consts::E.tanh().exp2()) {
-                late1 = core::f64::consts::E;
-            } else {
-                let xs = [[0.0_f64; 3]; 3];
-                late1 = tr.min(-1.5 - u, u + vals[0]);
-                acc += xs[2][0];
-            }
-            acc += late1;
-        }
-        vals[0].atan2(tr.abs(vals[0]) + 0.5).sin().exp2()
+    let mut d: f64 = if tr.b(f64::atan(vals[0]) <= 0.1) {
+        (1.5 + vals[0].tanh()).powf(2.5).mul_add((1.5 + vals[0].cos()).cbrt(), h_pow(vals[0], 1))
     } else {
-        let tmp = [vals[0] + 0.3, vals[0].cos().cosh(), 0.7, h_leaky_t(tr, vals[0])];
-        0.3 - (-0.5 - tmp[1])
+        2.5_f64.powf(std::f64::consts::PI.cos()) + h_leaky_t(tr, 2.5)
     };
-    let t = d.mul_add(0.2, vals[0]) - f64::sqrt(1.5 + d.cos());
-    let ys: [f64; 3] = [0.0; 3];
-    let pt = (t - ys[0], d);
-    let z = (1.5 + (1.5 + pt.1.tanh()).ln_1p().cos()).recip();
-    tr.signum(d) * ys[2] - pt.0.atan() + z + acc
+    let mut e = tr.trunc(h_polar(-1.5, 0.9).0 * 1.5) * 0.3;
+    for _ in 0..1 {
+        let mut round: usize = 0;
+        while tr.b(round < vals.len()) {
+            round += 1;
+            e = tr.rem(e, h_cumsum(vals)[0].hypot(1.0));
+        }
+        for _ in 0..2 {
+            for _ in 0..vals.len() {
+                let zs: [f64; 4] = [0.0; 4];
+                acc += zs[3];
+            }
+        }
+    }
+    d *= h_leaky_t(tr, vals[0] + e).cos();
+    0.7 / (1.5 + tr.min(d, e).tanh()) + acc
 }
 
 const CASE_F0957: Case = case!(f0957, f0957_t, f0957_grad, f0957_pullback, f0957_grad_into,
@@ -11217,8 +11051,8 @@ fn f0958(vals: &[f64]) -> f64 {
     if (e * vals[0]) < (core::f64::consts::E * e) {
         return 2.0 + e / e.hypot(1.0);
     }
-    let z = e.tanh().exp().log10().signum() * pair.0.max(vals[0]);
-    f64::exp2(e.sin()) * (vals[0] * z)
+    let a = (e.sin() * 0.9).asin().sin().exp2();
+    (1.2 + vals[0]) % 1.5 + pair.1 + a
 }
 
 fn f0958_t(tr: &Trace, vals: &[f64]) -> f64 {
@@ -11227,8 +11061,8 @@ fn f0958_t(tr: &Trace, vals: &[f64]) -> f64 {
     if tr.b((e * vals[0]) < (core::f64::consts::E * e)) {
         return 2.0 + e / e.hypot(1.0);
     }
-    let z = tr.signum(e.tanh().exp().log10()) * tr.max(pair.0, vals[0]);
-    f64::exp2(e.sin()) * (vals[0] * z)
+    let a = (e.sin() * 0.9).asin().sin().exp2();
+    tr.rem(1.2 + vals[0], 1.5) + pair.1 + a
 }
 
 const CASE_F0958: Case = case!(f0958, f0958_t, f0958_grad, f0958_pullback, f0958_grad_into,
@@ -11237,21 +11071,25 @@ const CASE_F0958: Case = case!(f0958, f0958_t, f0958_grad, f0958_pullback, f0958
 
 #[differentiate(wrt(ws, rows, xs))]
 fn f0959(ws: &[f64], rows: &[[f64; 2]], rows2: &[[f64; 2]], xs: &[f64]) -> f64 {
-    let mut u: f64 = (core::f64::consts::E.abs() + 0.5).log10().tanh().cosh();
-    u += -u * u.atan2(1.5 + u.cos());
-    for _ in 0..1 {
-        u = u * 0.5 + ((u * 1.5).round() + std::f64::consts::PI);
+    let mut v = (core::f64::consts::E.abs() + 0.5).recip().clamp(-0.5, 0.8);
+    let mut round: usize = 0;
+    while round < 2 {
+        round += 1;
+        v *= v.sin();
     }
-    -(u + rows2[0][0]) + ws[0] + rows[2][0] + xs[1]
+    v = h_mix(v, v);
+    ((0.9 - xs[round % xs.len()]).abs() + 0.5).sqrt() + ws[0] + rows[2][0] + rows2[0][0] + v
 }
 
 fn f0959_t(tr: &Trace, ws: &[f64], rows: &[[f64; 2]], rows2: &[[f64; 2]], xs: &[f64]) -> f64 {
-    let mut u: f64 = (tr.abs(core::f64::consts::E) + 0.5).log10().tanh().cosh();
-    u += -u * u.atan2(1.5 + u.cos());
-    for _ in 0..1 {
-        u = u * 0.5 + (tr.round(u * 1.5) + std::f64::consts::PI);
+    let mut v = tr.clamp((tr.abs(core::f64::consts::E) + 0.5).recip(), -0.5, 0.8);
+    let mut round: usize = 0;
+    while tr.b(round < 2) {
+        round += 1;
+        v *= v.sin();
     }
-    -(u + rows2[0][0]) + ws[0] + rows[2][0] + xs[1]
+    v = h_mix(v, v);
+    (tr.abs(0.9 - xs[round % xs.len()]) + 0.5).sqrt() + ws[0] + rows[2][0] + rows2[0][0] + v
 }
 
 const CASE_F0959: Case = case!(f0959, f0959_t, f0959_grad, f0959_pullback, f0959_grad_into,
@@ -11260,37 +11098,73 @@ const CASE_F0959: Case = case!(f0959, f0959_t, f0959_grad, f0959_pullback, f0959
 
 #[differentiate]
 fn f0960(a: f64, zs: [f64; 4]) -> f64 {
-    let y = f64::exp((std::f64::consts::PI * zs[2]).sin());
-    let mut u = (0.5 + zs[0]) / (1.5 + h_pow(y, 0).cos());
-    for b in &zs {
-        if *b >= 1.2 {
-            return zs[(((0.7 + a).tanh().abs() * 2.9).floor() as usize) % zs.len()] * -1.5 - zs[3].cos().cosh();
-        }
-        for j in 0..4 {
-            if (u - b) >= 0.7 {
-                u += zs[j % 4].tanh().exp_m1();
-                break;
+    let mut acc: f64 = 0.0;
+    let e = std::f64::consts::PI * zs[2] % (1.5 + (a + zs[3]).cos());
+    for (jj, &r) in zs.iter().enumerate() {
+        match jj {
+            0 => {
+                let mut round: usize = 0;
+                while round < 2 && ((f64::ceil(jj as f64 * 1.5) + r) <= -1.5 && jj > 1) {
+                    round += 1;
+                    let c = h_dot(&zs, &zs) * (e + r);
+                    acc += c;
+                }
+                let ws = [2.0 * a, r / (2.0 + std::f64::consts::PI.sin()), e % 1.5];
+                acc += ws[2];
+            }
+            _ if (jj as f64).cos().tan() > r.tanh().exp2() && jj % 2 == 0 => {
+                let mut g = r * (e + 0.5);
+                g = g.cos() + zs[(jj + 3) % zs.len()].mul_add(zs[(jj * 2 + 1) % zs.len()], jj as f64);
+                acc += g;
+            }
+            _ => {
+                let t: f64 = {
+                    let ys: Vec<f64> = vec![0.0; zs.len()];
+                    (e + r).tanh().exp2() + ys[3]
+                };
+                if jj > 1 {
+                    return (zs[jj.min(zs.len() - 1)].tanh().exp().log(2.5 + (jj as f64).sin()) * 1.5).floor() * 0.3;
+                }
+                acc += t;
             }
         }
     }
-    (zs[1].cos() * 0.9).asin() as f64 + a + u
+    h_scale3(&[zs[1], zs[((zs[0].tanh().abs() * 2.9).floor() as usize) % zs.len()], zs[2]], a)[1].atan() + e + acc
 }
 
 fn f0960_t(tr: &Trace, a: f64, zs: [f64; 4]) -> f64 {
-    let y = f64::exp((std::f64::consts::PI * zs[2]).sin());
-    let mut u = (0.5 + zs[0]) / (1.5 + h_pow(y, 0).cos());
-    for b in &zs {
-        if tr.b(*b >= 1.2) {
-            return zs[(tr.floor((0.7 + a).tanh().abs() * 2.9) as usize) % zs.len()] * -1.5 - zs[3].cos().cosh();
-        }
-        for j in 0..4 {
-            if tr.b((u - b) >= 0.7) {
-                u += zs[j % 4].tanh().exp_m1();
-                break;
+    let mut acc: f64 = 0.0;
+    let e = tr.rem(std::f64::consts::PI * zs[2], 1.5 + (a + zs[3]).cos());
+    for (jj, &r) in zs.iter().enumerate() {
+        match jj {
+            0 => {
+                let mut round: usize = 0;
+                while tr.b(round < 2 && ((tr.ceil(jj as f64 * 1.5) + r) <= -1.5 && jj > 1)) {
+                    round += 1;
+                    let c = h_dot(&zs, &zs) * (e + r);
+                    acc += c;
+                }
+                let ws = [2.0 * a, r / (2.0 + std::f64::consts::PI.sin()), tr.rem(e, 1.5)];
+                acc += ws[2];
+            }
+            _ if tr.b((jj as f64).cos().tan() > r.tanh().exp2() && jj % 2 == 0) => {
+                let mut g = r * (e + 0.5);
+                g = g.cos() + zs[(jj + 3) % zs.len()].mul_add(zs[(jj * 2 + 1) % zs.len()], jj as f64);
+                acc += g;
+            }
+            _ => {
+                let t: f64 = {
+                    let ys: Vec<f64> = vec![0.0; zs.len()];
+                    (e + r).tanh().exp2() + ys[3]
+                };
+                if tr.b(jj > 1) {
+                    return tr.floor(zs[jj.min(zs.len() - 1)].tanh().exp().log(2.5 + (jj as f64).sin()) * 1.5) * 0.3;
+                }
+                acc += t;
             }
         }
     }
-    (zs[1].cos() * 0.9).asin() as f64 + a + u
+    h_scale3(&[zs[1], zs[(tr.floor(zs[0].tanh().abs() * 2.9) as usize) % zs.len()], zs[2]], a)[1].atan() + e + acc
 }
 
 const CASE_F0960: Case = case!(f0960, f0960_t, f0960_grad, f0960_pullback, f0960_grad_into,
@@ -11299,93 +11173,63 @@ const CASE_F0960: Case = case!(f0960, f0960_t, f0960_grad, f0960_pullback, f0960
 
 #[differentiate(wrt(grid))]
 fn f0961(grid: &[[f64; 3]; 3], x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let y: f64 = if (x.sin() * 0.9).acos() >= 0.9 {
-        (grid[2][((grid[((grid[0][0].cos().abs() * 2.9).floor() as usize) % grid.len()][0].sin().abs() * 2.9).floor() as usize) % 3] % (1.5 + x.cos())) as f64
+    let y: f64 = if (x + grid[0][((grid[2][((grid[((grid[0][0].cos().abs() * 2.9).floor() as usize) % grid.len()][0].sin().abs() * 2.9).floor() as usize) % 3].tanh().exp().powf(2.5).tanh().abs() * 2.9).floor() as usize) % 3]) > x {
+        h_scale3(&[(grid[1][2].abs() + 0.5).log2(), x.cos().tan(), x], grid[0][0] * x)[2]
     } else {
         for j in 0..3 {
-            match j {
-                0 => {
-                    let mut late1: f64;
-                    if grid[grid.len() - 1 - j][(j * 2 + 1) % 3] > (grid[grid.len() - 1 - j][j] + 1.5) {
-                        let a: f64 = (grid[j % grid.len()][j % 3] / (1.0 + x * x)).tanh().exp2();
-                        late1 = (1.5 + (grid[j][j % 3] * grid[j][(j * 2 + 1) % 3]).cos()).log10();
-                        acc += a;
-                    } else {
-                        let v = x / (1.5 + grid[j][j].cos());
-                        late1 = grid[((v.tanh().abs() * 2.9).floor() as usize) % grid.len()][j];
-                    }
-                    late1 = h_mix(late1, j as f64 + grid[j][((h_mix(grid[j % grid.len()][(j + 1) % 3], 1.5).tanh().abs() * 2.9).floor() as usize) % 3]);
-                    acc += late1;
-                }
-                _ if std::f64::consts::PI.mul_add(x, 0.9) < x.clamp(-0.5, 0.8) => {
-                    let hs = [0.0_f64; 5];
-                    acc += hs[4];
-                }
-                _ => {
-                    let pair = (f64::ceil(j as f64 * 1.5) * 0.3, x);
-                    if grid[j][j] < 2.5_f64.powf(x.tanh()) {
-                        continue;
-                    }
-                    acc += pair.1;
-                }
+            if j % 2 == 0 {
+                continue;
             }
-            let e: f64 = if (grid[(j + 1) % grid.len()][j % 3].abs() + 0.5).ln() > (f64::trunc(x * 1.5) * 0.3) {
-                x.tanh() * grid[j][j].atan()
-            } else {
-                let x = x * ((2.0 + grid[j % grid.len()][j].sin()).cbrt() + core::f64::consts::E / (1.5 + x.cos()));
-                grid[3 - 1 - j][j].hypot((j as f64).abs() + 0.5) + (j as f64 + 0.2) + x
-            };
-            acc += e;
         }
-        h_mix(x, grid[1][1]).clamp(-0.5, 0.8)
+        -x * f64::atan(std::f64::consts::PI)
     };
-    grid[1][0] + y + acc
+    let mut s: f64 = if (grid[1][1] * grid[((y.tanh().sinh().sin().abs() * 2.9).floor() as usize) % grid.len()][((x.tanh().abs() * 2.9).floor() as usize) % 3]) < grid[1][0] {
+        grid[((y.tanh().abs() * 2.9).floor() as usize) % grid.len()][((grid[2][0].cos().abs() * 2.9).floor() as usize) % 3].atan2((-grid[((h_mix(grid[2][0], -0.5).tanh().abs() * 2.9).floor() as usize) % grid.len()][2]).abs() + 0.5)
+    } else {
+        (0.7 + x) * (x / (2.0 + y.sin()))
+    };
+    for _ in 0..2 {
+        s = s * y.powi(0).sin();
+    }
+    s = h_mix(s, -grid[1][0]);
+    let v: f64 = if -grid[0][2] > (grid[2][2] + grid[1][0]) {
+        let xs = [0.0_f64; 1];
+        0.3 + xs[0]
+    } else {
+        let b = h_mix(grid[0][1], grid[((grid[1][1].sin().abs() * 2.9).floor() as usize) % grid.len()][0] + y);
+        b / (1.5 + s.cos()) + s.tanh().exp()
+    };
+    grid[2][2] + grid[1][2] - -core::f64::consts::E + s + v
 }
 
 fn f0961_t(tr: &Trace, grid: &[[f64; 3]; 3], x: f64) -> f64 {
-    let mut acc: f64 = 0.0;
-    let y: f64 = if tr.b((x.sin() * 0.9).acos() >= 0.9) {
-        (tr.rem(grid[2][(tr.floor(grid[(tr.floor(grid[0][0].cos().abs() * 2.9) as usize) % grid.len()][0].sin().abs() * 2.9) as usize) % 3], 1.5 + x.cos())) as f64
+    let y: f64 = if tr.b((x + grid[0][(tr.floor(grid[2][(tr.floor(grid[(tr.floor(grid[0][0].cos().abs() * 2.9) as usize) % grid.len()][0].sin().abs() * 2.9) as usize) % 3].tanh().exp().powf(2.5).tanh().abs() * 2.9) as usize) % 3]) > x) {
+        h_scale3(&[(tr.abs(grid[1][2]) + 0.5).log2(), x.cos().tan(), x], grid[0][0] * x)[2]
     } else {
         for j in 0..3 {
-            match j {
-                0 => {
-                    let mut late1: f64;
-                    if tr.b(grid[grid.len() - 1 - j][(j * 2 + 1) % 3] > (grid[grid.len() - 1 - j][j] + 1.5)) {
-                        let a: f64 = (grid[j % grid.len()][j % 3] / (1.0 + x * x)).tanh().exp2();
-                        late1 = (1.5 + (grid[j][j % 3] * grid[j][(j * 2 + 1) % 3]).cos()).log10();
-                        acc += a;
-                    } else {
-                        let v = x / (1.5 + grid[j][j].cos());
-                        late1 = grid[(tr.floor(v.tanh().abs() * 2.9) as usize) % grid.len()][j];
-                    }
-                    late1 = h_mix(late1, j as f64 + grid[j][(tr.floor(h_mix(grid[j % grid.len()][(j + 1) % 3], 1.5).tanh().abs() * 2.9) as usize) % 3]);
-                    acc += late1;
-                }
-                _ if tr.b(std::f64::consts::PI.mul_add(x, 0.9) < tr.clamp(x, -0.5, 0.8)) => {
-                    let hs = [0.0_f64; 5];
-                    acc += hs[4];
-                }
-                _ => {
-                    let pair = (tr.ceil(j as f64 * 1.5) * 0.3, x);
-                    if tr.b(grid[j][j] < 2.5_f64.powf(x.tanh())) {
-                        continue;
-                    }
-                    acc += pair.1;
-                }
+            if tr.b(j % 2 == 0) {
+                continue;
             }
-            let e: f64 = if tr.b((tr.abs(grid[(j + 1) % grid.len()][j % 3]) + 0.5).ln() > (tr.trunc(x * 1.5) * 0.3)) {
-                x.tanh() * grid[j][j].atan()
-            } else {
-                let x = x * ((2.0 + grid[j % grid.len()][j].sin()).cbrt() + core::f64::consts::E / (1.5 + x.cos()));
-                grid[3 - 1 - j][j].hypot(tr.abs(j as f64) + 0.5) + (j as f64 + 0.2) + x
-            };
-            acc += e;
         }
-        tr.clamp(h_mix(x, grid[1][1]), -0.5, 0.8)
+        -x * f64::atan(std::f64::consts::PI)
     };
-    grid[1][0] + y + acc
+    let mut s: f64 = if tr.b((grid[1][1] * grid[(tr.floor(y.tanh().sinh().sin().abs() * 2.9) as usize) % grid.len()][(tr.floor(x.tanh().abs() * 2.9) as usize) % 3]) < grid[1][0]) {
+        grid[(tr.floor(y.tanh().abs() * 2.9) as usize) % grid.len()][(tr.floor(grid[2][0].cos().abs() * 2.9) as usize) % 3].atan2(tr.abs(-grid[(tr.floor(h_mix(grid[2][0], -0.5).tanh().abs() * 2.9) as usize) % grid.len()][2]) + 0.5)
+    } else {
+        (0.7 + x) * (x / (2.0 + y.sin()))
+    };
+    for _ in 0..2 {
+        s = s * y.powi(0).sin();
+    }
+    s = h_mix(s, -grid[1][0]);
+    let v: f64 = if tr.b(-grid[0][2] > (grid[2][2] + grid[1][0])) {
+        let xs = [0.0_f64; 1];
+        0.3 + xs[0]
+    } else {
+        let b = h_mix(grid[0][1], grid[(tr.floor(grid[1][1].sin().abs() * 2.9) as usize) % grid.len()][0] + y);
+        b / (1.5 + s.cos()) + s.tanh().exp()
+    };
+    grid[2][2] + grid[1][2] - -core::f64::consts::E + s + v
 }
 
 const CASE_F0961: Case = case!(f0961, f0961_t, f0961_grad, f0961_pullback, f0961_grad_into,
@@ -11399,24 +11243,21 @@ fn f0962(y: f64, x: f64, y2: f64) -> f64 {
     if core::f64::consts::E < (y2 / (1.5 + core::f64::consts::E.cos())) {
         late1 = y;
     } else {
-        for _ in 0..3 {
-            if x.cos() >= 1.5 {
-                for l in 0..4 {
-                    if l < 1 {
-                        continue;
-                    }
-                }
-                for _ in 0..3 {
-                    let ys: [f64; 1] = [0.0; 1];
-                    acc += ys[0];
+        for ii in 0..3 {
+            if (x.cos().to_degrees() * 0.02) <= y2 {
+                for i in 0..ii {
+                    let pt = (y2 * i as f64, core::f64::consts::E.sin().exp2());
+                    acc += pt.1;
                 }
             }
-            let hs = [0.0_f64; 3];
-            acc += hs[2];
+            let y2 = y;
+            acc += y2;
         }
-        late1 = y.min(y2).mul_add(y2.clamp(y - 0.5, y + 0.5), y2);
+        late1 = y2 * 2.0;
     }
-    core::f64::consts::E + x + late1 + acc
+    let a = (f64::atanh(std::f64::consts::PI.tanh() * 0.9) * 1.5).trunc() + f64::ln(late1.hypot(1.0));
+    let v = (y + x) / (1.5 + a.tanh().powi(3).cos());
+    std::f64::consts::PI.sin().exp2() - (y - 0.1) + v + acc
 }
 
 fn f0962_t(tr: &Trace, y: f64, x: f64, y2: f64) -> f64 {
@@ -11425,24 +11266,21 @@ fn f0962_t(tr: &Trace, y: f64, x: f64, y2: f64) -> f64 {
     if tr.b(core::f64::consts::E < (y2 / (1.5 + core::f64::consts::E.cos()))) {
         late1 = y;
     } else {
-        for _ in 0..3 {
-            if tr.b(x.cos() >= 1.5) {
-                for l in 0..4 {
-                    if tr.b(l < 1) {
-                        continue;
-                    }
-                }
-                for _ in 0..3 {
-                    let ys: [f64; 1] = [0.0; 1];
-                    acc += ys[0];
+        for ii in 0..3 {
+            if tr.b((x.cos().to_degrees() * 0.02) <= y2) {
+                for i in 0..ii {
+                    let pt = (y2 * i as f64, core::f64::consts::E.sin().exp2());
+                    acc += pt.1;
                 }
             }
-            let hs = [0.0_f64; 3];
-            acc += hs[2];
+            let y2 = y;
+            acc += y2;
         }
-        late1 = tr.min(y, y2).mul_add(tr.clamp(y2, y - 0.5, y + 0.5), y2);
+        late1 = y2 * 2.0;
     }
-    core::f64::consts::E + x + late1 + acc
+    let a = tr.trunc(f64::atanh(std::f64::consts::PI.tanh() * 0.9) * 1.5) + f64::ln(late1.hypot(1.0));
+    let v = (y + x) / (1.5 + a.tanh().powi(3).cos());
+    std::f64::consts::PI.sin().exp2() - (y - 0.1) + v + acc
 }
 
 const CASE_F0962: Case = case!(f0962, f0962_t, f0962_grad, f0962_pullback, f0962_grad_into,
@@ -11455,24 +11293,20 @@ fn f0963(mat: &[[f64; 1]; 1], ws: &[f64], flag: bool, zs: [f64; 4]) -> f64 {
     for row in mat.iter() {
         acc += row[0] * std::f64::consts::PI;
     }
-    let mut a = (ws[2] * zs[3]).signum() * core::f64::consts::E;
-    for l in 0..4 {
-        let u: f64 = {
-            a %= (mat[0][0] + l as f64 - mat[0][0] * zs[(l * 2 + 1) % zs.len()]).tanh().exp();
-            for row in mat.iter() {
-                acc += row[0] * h_mix(0.3, a);
-            }
-            a.abs() * ws[(l + 3) % ws.len()]
-        };
-        acc += u;
+    let mut v = f64::powi(2.0 + ws[2].sin(), -1).cos();
+    let mut s = v;
+    let mut y = ((0.9 / (1.5 + s.tanh())).hypot(1.0) + 1.2).acosh();
+    let mut ys = [std::f64::consts::PI.hypot(1.0).cbrt(), (1.5 + v.cos()).log(3.0), v * 0.3];
+    y -= (s.tanh() * 0.9).acos() * (std::f64::consts::PI / (1.5 + mat[0][0].tanh()));
+    s = ws[2];
+    if flag || s.hypot(1.0 + zs[1] * zs[1]) < 0.2 {
+        let r: f64 = 2.0;
+        v %= 1.5 + (ws[2] + s + zs[3].tanh().to_degrees() * 0.02).tanh();
+        acc += r;
+    } else if (y as f64) > 1.2 {
+        ys[1] = 0.5 * v;
     }
-    let ys = [a, a + mat[0][0], 2.0];
-    for row in mat.iter() {
-        acc += row[0] * (row[0] * a);
-        let xs = vec![0.0_f64; ws.len()];
-        acc += xs[2];
-    }
-    mat[0][0] + flag as u8 as f64 * 0.5 + ys[2] + acc
+    y / (1.5 + ws[0].tanh()) - h_norm2([ws[(((std::f64::consts::PI.abs() + 0.5).powf(ys[1].sin() * 1.5).cos().abs() * 2.9).floor() as usize) % ws.len()], ws[0]]) + v + acc
 }
 
 fn f0963_t(tr: &Trace, mat: &[[f64; 1]; 1], ws: &[f64], flag: bool, zs: [f64; 4]) -> f64 {
@@ -11480,28 +11314,24 @@ fn f0963_t(tr: &Trace, mat: &[[f64; 1]; 1], ws: &[f64], flag: bool, zs: [f64; 4]
     for row in mat.iter() {
         acc += row[0] * std::f64::consts::PI;
     }
-    let mut a = tr.signum(ws[2] * zs[3]) * core::f64::consts::E;
-    for l in 0..4 {
-        let u: f64 = {
-            a = tr.rem(a, (mat[0][0] + l as f64 - mat[0][0] * zs[(l * 2 + 1) % zs.len()]).tanh().exp());
-            for row in mat.iter() {
-                acc += row[0] * h_mix(0.3, a);
-            }
-            tr.abs(a) * ws[(l + 3) % ws.len()]
-        };
-        acc += u;
+    let mut v = f64::powi(2.0 + ws[2].sin(), -1).cos();
+    let mut s = v;
+    let mut y = ((0.9 / (1.5 + s.tanh())).hypot(1.0) + 1.2).acosh();
+    let mut ys = [std::f64::consts::PI.hypot(1.0).cbrt(), (1.5 + v.cos()).log(3.0), v * 0.3];
+    y -= (s.tanh() * 0.9).acos() * (std::f64::consts::PI / (1.5 + mat[0][0].tanh()));
+    s = ws[2];
+    if tr.b(flag || s.hypot(1.0 + zs[1] * zs[1]) < 0.2) {
+        let r: f64 = 2.0;
+        v = tr.rem(v, 1.5 + (ws[2] + s + zs[3].tanh().to_degrees() * 0.02).tanh());
+        acc += r;
+    } else if tr.b((y as f64) > 1.2) {
+        ys[1] = 0.5 * v;
     }
-    let ys = [a, a + mat[0][0], 2.0];
-    for row in mat.iter() {
-        acc += row[0] * (row[0] * a);
-        let xs = vec![0.0_f64; ws.len()];
-        acc += xs[2];
-    }
-    mat[0][0] + flag as u8 as f64 * 0.5 + ys[2] + acc
+    y / (1.5 + ws[0].tanh()) - h_norm2([ws[(tr.floor((tr.abs(std::f64::consts::PI) + 0.5).powf(ys[1].sin() * 1.5).cos().abs() * 2.9) as usize) % ws.len()], ws[0]]) + v + acc
 }
 
 const CASE_F0963: Case = case!(f0963, f0963_t, f0963_grad, f0963_pullback, f0963_grad_into,
-    n: 8, active: [true, true, true, true, false, false, false, false], ints: [[1], [1], [0], [1]],
+    n: 8, active: [true, true, true, true, false, false, false, false], ints: [[1], [0], [1], [0]],
     |p, k| (&arr2(&p[0..1]), &p[1..4], k[0] == 1, arr(&p[4..8])));
 
 #[differentiate(wrt(vals))]
@@ -11509,44 +11339,38 @@ fn f0964(vals: &[f64], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = ws[0];
     for i in (0..ws.len()).rev() {
-        let buf = [b.tanh().cosh(), b.tanh().exp().log10(), ws[(i + 1) % ws.len()]];
-        b = h_mix(b, (b.cos() - 2.0).cbrt());
+        let buf = [b.signum() * b, 0.7 - ws[i], 0.1 / (2.0 + core::f64::consts::E.sin())];
+        for l in 0..4 {
+            for ii in 0..3 {
+                if l < 1 {
+                    return buf[(ii + 2) % buf.len()];
+                }
+            }
+        }
         acc += buf[2];
     }
-    b *= (vals[0].tanh().exp() / (1.5 + (ws[0] - vals[1]).cos())).tanh();
-    let late1: f64;
-    if b >= 0.9 {
-        late1 = (ws[((((b * 1.5).floor() * 0.3).sin().abs() * 2.9).floor() as usize) % 2] + b) * h_mix(1.5, b);
-    } else {
-        for r in vals.iter() {
-            b = b * 0.5 + ws[1].tanh().tan();
-            acc += *r;
-        }
-        late1 = ws[0] / (2.0 + vals[((std::f64::consts::PI.sin().abs() * 2.9).floor() as usize) % 3].sin()) + (vals[2] + b);
-    }
-    (late1 + vals[0]) as f64 + acc
+    b += (1.5 - b) * (b.abs() + 0.5).log(3.0);
+    let g = (ws[((b.atan().tanh().abs() * 2.9).floor() as usize) % 2] + ws[(((b - std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % ws.len()]) * b.sin();
+    vals[1] + g + acc
 }
 
 fn f0964_t(tr: &Trace, vals: &[f64], ws: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     let mut b = ws[0];
     for i in (0..ws.len()).rev() {
-        let buf = [b.tanh().cosh(), b.tanh().exp().log10(), ws[(i + 1) % ws.len()]];
-        b = h_mix(b, (b.cos() - 2.0).cbrt());
+        let buf = [tr.signum(b) * b, 0.7 - ws[i], 0.1 / (2.0 + core::f64::consts::E.sin())];
+        for l in 0..4 {
+            for ii in 0..3 {
+                if tr.b(l < 1) {
+                    return buf[(ii + 2) % buf.len()];
+                }
+            }
+        }
         acc += buf[2];
     }
-    b *= (vals[0].tanh().exp() / (1.5 + (ws[0] - vals[1]).cos())).tanh();
-    let late1: f64;
-    if tr.b(b >= 0.9) {
-        late1 = (ws[(tr.floor((tr.floor(b * 1.5) * 0.3).sin().abs() * 2.9) as usize) % 2] + b) * h_mix(1.5, b);
-    } else {
-        for r in vals.iter() {
-            b = b * 0.5 + ws[1].tanh().tan();
-            acc += *r;
-        }
-        late1 = ws[0] / (2.0 + vals[(tr.floor(std::f64::consts::PI.sin().abs() * 2.9) as usize) % 3].sin()) + (vals[2] + b);
-    }
-    (late1 + vals[0]) as f64 + acc
+    b += (1.5 - b) * (tr.abs(b) + 0.5).log(3.0);
+    let g = (ws[(tr.floor(b.atan().tanh().abs() * 2.9) as usize) % 2] + ws[(tr.floor((b - std::f64::consts::PI).tanh().abs() * 2.9) as usize) % ws.len()]) * b.sin();
+    vals[1] + g + acc
 }
 
 const CASE_F0964: Case = case!(f0964, f0964_t, f0964_grad, f0964_pullback, f0964_grad_into,
@@ -11557,98 +11381,76 @@ const CASE_F0964: Case = case!(f0964, f0964_t, f0964_grad, f0964_pullback, f0964
 fn f0965(x: f64, e: i32, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 3];
-    for j in 0..zs.len() {
+    for _ in 0..zs.len() {
         let xs = zs.to_vec();
-        let out = h_scale3(&zs, zs[j]);
+        let out = h_scale3(&zs, x.sin().exp_m1());
         acc += xs[2];
         acc += out[2];
     }
-    let (d, b) = h_polar(core::f64::consts::E.sin(), zs[2] * x);
-    (-0.5 - zs[0]) / (2.0 + y.sin().cosh().sin()) + e as f64 * 0.5 + d + b + acc
+    let pair = h_polar(y * zs[1], zs[2] - x);
+    (zs[1] / (e as f64).tanh().exp()).cos().exp() + pair.1 + acc
 }
 
 fn f0965_t(_tr: &Trace, x: f64, e: i32, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
     let zs = [0.0_f64; 3];
-    for j in 0..zs.len() {
+    for _ in 0..zs.len() {
         let xs = zs.to_vec();
-        let out = h_scale3(&zs, zs[j]);
+        let out = h_scale3(&zs, x.sin().exp_m1());
         acc += xs[2];
         acc += out[2];
     }
-    let (d, b) = h_polar(core::f64::consts::E.sin(), zs[2] * x);
-    (-0.5 - zs[0]) / (2.0 + y.sin().cosh().sin()) + e as f64 * 0.5 + d + b + acc
+    let pair = h_polar(y * zs[1], zs[2] - x);
+    (zs[1] / (e as f64).tanh().exp()).cos().exp() + pair.1 + acc
 }
 
 const CASE_F0965: Case = case!(f0965, f0965_t, f0965_grad, f0965_pullback, f0965_grad_into,
-    n: 2, active: [false, true], ints: [[2], [0], [2], [2]],
+    n: 2, active: [false, true], ints: [[2], [0], [1], [2]],
     |p, k| (p[0], k[0] as i32, p[1]));
 
 #[differentiate]
 fn f0966(zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let r = (j as f64 * 1.5).round() * 0.3 * zs[(j + 3) % zs.len()];
-        acc += r;
+        let d = (j as f64).to_radians() * zs[(j + 3) % zs.len()].tanh().exp().recip();
+        acc += d;
     }
     for q in zs {
         let mut ws = [zs[3], q - zs[0], h_scale3(&[std::f64::consts::PI, q, zs[2]], q)[1]];
-        ws[0] *= (zs[0].tanh() * (ws[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % ws.len()] - 1.5)).cos();
+        ws[0] *= (zs[0].atan() * (ws[((core::f64::consts::E.tanh().abs() * 2.9).floor() as usize) % ws.len()] - 1.5)).cos();
         acc += ws[2];
     }
-    let w: f64 = if ((core::f64::consts::E * 1.5).ceil() + zs[2]) < f64::acos(zs[1].sin() * 0.9) {
-        let q = core::f64::consts::E / (zs[2].abs() + 0.5) + zs[1];
-        zs[3] + q
+    let w: f64 = if (2.0 + core::f64::consts::E.sin()).ln_1p() >= (1.5 + zs[2].tanh()).ln() {
+        h_cumsum(&zs)[1]
     } else {
-        let mut cnt: usize = 0;
-        while cnt < zs.len() {
-            cnt += 1;
-            if ((zs[(cnt + 2) % zs.len()] * 1.5).trunc() * 0.3) >= 1.2 {
-                return 1.5;
-            }
-            let u: f64 = if h_scale3(&[core::f64::consts::E, zs[cnt.min(4 - 1)], zs[cnt - 1]], zs[cnt.min(zs.len() - 1)])[(cnt + 1) % 3] >= (1.5 + core::f64::consts::E.cos()).log(3.0) {
-                h_scale3(&[zs[(cnt + 3) % zs.len()] - zs[(cnt * 2 + 1) % 4], zs[cnt - 1] + zs[(cnt + 1) % zs.len()], zs[(cnt + 2) % 4] * cnt as f64], core::f64::consts::E.cos().exp_m1())[cnt.min(3 - 1)]
-            } else {
-                f64::powf(2.5_f64, (zs[cnt % 4] * zs[cnt - 1]).tanh())
-            };
-            acc += u;
-        }
-        f64::ceil(cnt as f64 * 1.5) * 0.3 + h_norm2([zs[(cnt + 1) % zs.len()], zs[(cnt * 2 + 1) % zs.len()]])
+        zs[(((core::f64::consts::E / (zs[2].abs() + 0.5)).sin().abs() * 2.9).floor() as usize) % zs.len()].tanh().exp().hypot(1.0).log(2.5 + zs[1].min(zs[1] * 0.5).sin())
     };
-    zs[0] / (2.0 + zs[1].sin()) * zs[2] + w + acc
+    let tup = h_polar((zs[1].cos() * 0.9).atanh(), (w * 1.5).ceil() * 0.3);
+    let q = h_scale3(&[w, core::f64::consts::E, tup.0], 0.5)[2] / (zs[3].abs() + 0.5);
+    let q = q - h_dot(&zs, &zs);
+    ((w * 1.5).trunc() + q).tanh().exp().powf((zs[2] as f64).sin() * 1.5) + acc
 }
 
 fn f0966_t(tr: &Trace, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     for j in 0..2 {
-        let r = tr.round(j as f64 * 1.5) * 0.3 * zs[(j + 3) % zs.len()];
-        acc += r;
+        let d = (j as f64).to_radians() * zs[(j + 3) % zs.len()].tanh().exp().recip();
+        acc += d;
     }
     for q in zs {
         let mut ws = [zs[3], q - zs[0], h_scale3(&[std::f64::consts::PI, q, zs[2]], q)[1]];
-        ws[0] *= (zs[0].tanh() * (ws[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % ws.len()] - 1.5)).cos();
+        ws[0] *= (zs[0].atan() * (ws[(tr.floor(core::f64::consts::E.tanh().abs() * 2.9) as usize) % ws.len()] - 1.5)).cos();
         acc += ws[2];
     }
-    let w: f64 = if tr.b((tr.ceil(core::f64::consts::E * 1.5) + zs[2]) < f64::acos(zs[1].sin() * 0.9)) {
-        let q = core::f64::consts::E / (tr.abs(zs[2]) + 0.5) + zs[1];
-        zs[3] + q
+    let w: f64 = if tr.b((2.0 + core::f64::consts::E.sin()).ln_1p() >= (1.5 + zs[2].tanh()).ln()) {
+        h_cumsum(&zs)[1]
     } else {
-        let mut cnt: usize = 0;
-        while tr.b(cnt < zs.len()) {
-            cnt += 1;
-            if tr.b((tr.trunc(zs[(cnt + 2) % zs.len()] * 1.5) * 0.3) >= 1.2) {
-                return 1.5;
-            }
-            let u: f64 = if tr.b(h_scale3(&[core::f64::consts::E, zs[cnt.min(4 - 1)], zs[cnt - 1]], zs[cnt.min(zs.len() - 1)])[(cnt + 1) % 3] >= (1.5 + core::f64::consts::E.cos()).log(3.0)) {
-                h_scale3(&[zs[(cnt + 3) % zs.len()] - zs[(cnt * 2 + 1) % 4], zs[cnt - 1] + zs[(cnt + 1) % zs.len()], zs[(cnt + 2) % 4] * cnt as f64], core::f64::consts::E.cos().exp_m1())[cnt.min(3 - 1)]
-            } else {
-                f64::powf(2.5_f64, (zs[cnt % 4] * zs[cnt - 1]).tanh())
-            };
-            acc += u;
-        }
-        tr.ceil(cnt as f64 * 1.5) * 0.3 + h_norm2([zs[(cnt + 1) % zs.len()], zs[(cnt * 2 + 1) % zs.len()]])
+        zs[(tr.floor((core::f64::consts::E / (tr.abs(zs[2]) + 0.5)).sin().abs() * 2.9) as usize) % zs.len()].tanh().exp().hypot(1.0).log(2.5 + tr.min(zs[1], zs[1] * 0.5).sin())
     };
-    zs[0] / (2.0 + zs[1].sin()) * zs[2] + w + acc
+    let tup = h_polar((zs[1].cos() * 0.9).atanh(), tr.ceil(w * 1.5) * 0.3);
+    let q = h_scale3(&[w, core::f64::consts::E, tup.0], 0.5)[2] / (tr.abs(zs[3]) + 0.5);
+    let q = q - h_dot(&zs, &zs);
+    (tr.trunc(w * 1.5) + q).tanh().exp().powf((zs[2] as f64).sin() * 1.5) + acc
 }
 
 const CASE_F0966: Case = case!(f0966, f0966_t, f0966_grad, f0966_pullback, f0966_grad_into,
@@ -11661,7 +11463,7 @@ fn f0967(xs: &[f64], ws: &[f64], b: f64, x: f64) -> f64 {
     let mut s: f64 = if (b - xs[3]) <= (b + x) {
         h_norm2([0.3, b]) * (b / (1.5 + b.tanh()))
     } else {
-        b.clamp(-0.5, 0.8).to_radians()
+        b.powi(2).tanh().exp().log2()
     };
     s += b * ws[1] / ((x - ws[(((core::f64::consts::E / (1.5 + std::f64::consts::PI.tanh())).sin().abs() * 2.9).floor() as usize) % ws.len()]).abs() + 0.5);
     for c in ws.iter() {
@@ -11670,8 +11472,8 @@ fn f0967(xs: &[f64], ws: &[f64], b: f64, x: f64) -> f64 {
         }
         acc += *c;
     }
-    s += h_polar(x, -0.5).1.abs();
-    f64::exp(b.cos().exp().tanh()) + s + acc
+    s += (h_polar(x, -0.5).1.tanh() - 2.0).cbrt();
+    (2.0 + b.sin() + 1.2).acosh().clamp(b - 0.5, b + 0.5) + s + acc
 }
 
 fn f0967_t(tr: &Trace, xs: &[f64], ws: &[f64], b: f64, x: f64) -> f64 {
@@ -11679,7 +11481,7 @@ fn f0967_t(tr: &Trace, xs: &[f64], ws: &[f64], b: f64, x: f64) -> f64 {
     let mut s: f64 = if tr.b((b - xs[3]) <= (b + x)) {
         h_norm2([0.3, b]) * (b / (1.5 + b.tanh()))
     } else {
-        tr.clamp(b, -0.5, 0.8).to_radians()
+        b.powi(2).tanh().exp().log2()
     };
     s += b * ws[1] / (tr.abs(x - ws[(tr.floor((core::f64::consts::E / (1.5 + std::f64::consts::PI.tanh())).sin().abs() * 2.9) as usize) % ws.len()]) + 0.5);
     for c in ws.iter() {
@@ -11688,8 +11490,8 @@ fn f0967_t(tr: &Trace, xs: &[f64], ws: &[f64], b: f64, x: f64) -> f64 {
         }
         acc += *c;
     }
-    s += tr.abs(h_polar(x, -0.5).1);
-    f64::exp(b.cos().exp().tanh()) + s + acc
+    s += (h_polar(x, -0.5).1.tanh() - 2.0).cbrt();
+    tr.clamp((2.0 + b.sin() + 1.2).acosh(), b - 0.5, b + 0.5) + s + acc
 }
 
 const CASE_F0967: Case = case!(f0967, f0967_t, f0967_grad, f0967_pullback, f0967_grad_into,
@@ -11699,106 +11501,36 @@ const CASE_F0967: Case = case!(f0967, f0967_t, f0967_grad, f0967_pullback, f0967
 #[differentiate]
 fn f0968(y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if y.atan2(1.5 + y.tanh()) < h_mix(y, y) {
-        for j in 0..4 {
-            let z: f64 = {
-                match j {
-                    0 => {
-                        let z = h_mix(y.cos().to_degrees() * 0.02, y.to_radians());
-                        acc += z;
-                    }
-                    1 | 2 => {
-                        let a: f64 = if y < f64::recip((j as f64).hypot(1.0)) {
-                            let tmp = [[0.0_f64; 3]; 3];
-                            y + tmp[2][0]
-                        } else {
-                            y as f64
-                        };
-                        let b = f64::round(j as f64 * a * 1.5) * 0.3;
-                        acc += b;
-                    }
-                    mm if mm > 3 => {
-                        let q: f64 = if -y <= 0.2 {
-                            let y = y * (2.0 * y).sin().exp_m1();
-                            y * 0.9
-                        } else {
-                            let xs: [f64; 1] = [0.0; 1];
-                            xs[0]
-                        };
-                        acc += q;
-                    }
-                    _ => {
-                        let zs = [0.0_f64; 3];
-                        acc += zs[2];
-                    }
-                }
-                y * 0.9
-            };
-            let xs = [0.0_f64; 4];
-            acc += z;
-            acc += xs[3];
-        }
-        let mut q = y.min(y * 0.5) * (0.2 * y);
-        q += y;
-        acc += q;
-    } else {
-        let mut z: f64 = h_mix(y * std::f64::consts::PI, (y * 1.5).round() * 0.3);
-        z *= (y.sin() - 2.0).cbrt().tanh();
+    if (y % 1.5) >= -0.5 {
+        let mut z = h_mix(y / (y.abs() + 0.5), y.tanh());
+        z -= (2.0 + z.sin()).recip() + (1.0 + z * z).cbrt();
+        let r: f64 = if std::f64::consts::PI >= 0.5 {
+            ((0.1 + y).tanh() * 0.9).atanh()
+        } else {
+            z = z * std::f64::consts::PI.tanh().exp().cos();
+            1.5
+        };
         acc += z;
+        acc += r;
     }
-    (2.0 + (y / (1.5 + y.tanh())).sin()).powf(std::f64::consts::PI.cos() * 1.5) + acc
+    (1.5 + y.cos() + 1.2).acosh() + acc
 }
 
 fn f0968_t(tr: &Trace, y: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b(y.atan2(1.5 + y.tanh()) < h_mix(y, y)) {
-        for j in 0..4 {
-            let z: f64 = {
-                match j {
-                    0 => {
-                        let z = h_mix(y.cos().to_degrees() * 0.02, y.to_radians());
-                        acc += z;
-                    }
-                    1 | 2 => {
-                        let a: f64 = if tr.b(y < f64::recip((j as f64).hypot(1.0))) {
-                            let tmp = [[0.0_f64; 3]; 3];
-                            y + tmp[2][0]
-                        } else {
-                            y as f64
-                        };
-                        let b = tr.round(j as f64 * a * 1.5) * 0.3;
-                        acc += b;
-                    }
-                    mm if mm > 3 => {
-                        let q: f64 = if tr.b(-y <= 0.2) {
-                            let y = y * (2.0 * y).sin().exp_m1();
-                            y * 0.9
-                        } else {
-                            let xs: [f64; 1] = [0.0; 1];
-                            xs[0]
-                        };
-                        acc += q;
-                    }
-                    _ => {
-                        let zs = [0.0_f64; 3];
-                        acc += zs[2];
-                    }
-                }
-                y * 0.9
-            };
-            let xs = [0.0_f64; 4];
-            acc += z;
-            acc += xs[3];
-        }
-        let mut q = tr.min(y, y * 0.5) * (0.2 * y);
-        q += y;
-        acc += q;
-    } else {
-        let mut z: f64 = h_mix(y * std::f64::consts::PI, tr.round(y * 1.5) * 0.3);
-        z *= (y.sin() - 2.0).cbrt().tanh();
+    if tr.b((tr.rem(y, 1.5)) >= -0.5) {
+        let mut z = h_mix(y / (tr.abs(y) + 0.5), y.tanh());
+        z -= (2.0 + z.sin()).recip() + (1.0 + z * z).cbrt();
+        let r: f64 = if tr.b(std::f64::consts::PI >= 0.5) {
+            ((0.1 + y).tanh() * 0.9).atanh()
+        } else {
+            z = z * std::f64::consts::PI.tanh().exp().cos();
+            1.5
+        };
         acc += z;
+        acc += r;
     }
-    (2.0 + (y / (1.5 + y.tanh())).sin()).powf(std::f64::consts::PI.cos() * 1.5) + acc
+    (1.5 + y.cos() + 1.2).acosh() + acc
 }
 
 const CASE_F0968: Case = case!(f0968, f0968_t, f0968_grad, f0968_pullback, f0968_grad_into,
@@ -11807,37 +11539,29 @@ const CASE_F0968: Case = case!(f0968, f0968_t, f0968_grad, f0968_pullback, f0968
 
 #[differentiate(wrt(ws))]
 fn f0969(ws: &[f64], y: f64) -> f64 {
-    let mut y: f64 = y * (f64::round(y * 1.5) * 0.3).tanh().exp().log2();
-    let mut it: usize = 0;
-    while it < 1 && (y - 0.5) <= 2.0 {
-        it += 1;
-        if (std::f64::consts::PI / (1.5 + ws[(it + 3) % 2].tanh())) >= ws[it % ws.len()] {
-            y /= (it as f64).abs() + 0.5;
-            y = y.tanh() + (std::f64::consts::PI + ws[it % ws.len()]);
-            if (ws[(it + 2) % 2] * y) >= -y && it % 2 == 0 {
-                y += core::f64::consts::E.hypot(1.0).log(2.5 + y.sin());
-                continue;
-            }
-        }
+    let mut acc: f64 = 0.0;
+    let mut y: f64 = y.clamp(-0.5, 0.8) as f64;
+    for l in 0..3 {
+        let p = h_scale3(&[0.5, 0.5, y], y)[l % 3] / (1.5 + (core::f64::consts::E + y).tanh());
+        acc += p;
     }
-    f64::log10(ws[it % ws.len()].tanh().exp()) / (1.5 + (it as f64 * y).cos())
+    y += ws[0].cos().tan() - (ws[0] + ws[1]);
+    y -= ws[0];
+    y = h_mix(y, ws[0]);
+    ws[1] + y + acc
 }
 
 fn f0969_t(tr: &Trace, ws: &[f64], y: f64) -> f64 {
-    let mut y: f64 = y * (tr.round(y * 1.5) * 0.3).tanh().exp().log2();
-    let mut it: usize = 0;
-    while tr.b(it < 1 && (y - 0.5) <= 2.0) {
-        it += 1;
-        if tr.b((std::f64::consts::PI / (1.5 + ws[(it + 3) % 2].tanh())) >= ws[it % ws.len()]) {
-            y /= tr.abs(it as f64) + 0.5;
-            y = y.tanh() + (std::f64::consts::PI + ws[it % ws.len()]);
-            if tr.b((ws[(it + 2) % 2] * y) >= -y && it % 2 == 0) {
-                y += core::f64::consts::E.hypot(1.0).log(2.5 + y.sin());
-                continue;
-            }
-        }
+    let mut acc: f64 = 0.0;
+    let mut y: f64 = tr.clamp(y, -0.5, 0.8) as f64;
+    for l in 0..3 {
+        let p = h_scale3(&[0.5, 0.5, y], y)[l % 3] / (1.5 + (core::f64::consts::E + y).tanh());
+        acc += p;
     }
-    f64::log10(ws[it % ws.len()].tanh().exp()) / (1.5 + (it as f64 * y).cos())
+    y += ws[0].cos().tan() - (ws[0] + ws[1]);
+    y -= ws[0];
+    y = h_mix(y, ws[0]);
+    ws[1] + y + acc
 }
 
 const CASE_F0969: Case = case!(f0969, f0969_t, f0969_grad, f0969_pullback, f0969_grad_into,
@@ -11848,45 +11572,35 @@ const CASE_F0969: Case = case!(f0969, f0969_t, f0969_grad, f0969_pullback, f0969
 fn f0970(ar: &[f64; 1], vs: Vec<f64>, ts: &[f64; 4], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 1..vs.len() {
-        let pt = (f64::round(b * 1.5) * 0.3, ts[ts.len() - 1 - jj]);
+        let pt = (b.tanh().exp(), ts[ts.len() - 1 - jj]);
         acc += pt.1;
     }
     for r in vs.iter() {
-        if std::f64::consts::PI.tanh().exp().sqrt() < 0.1 {
+        if std::f64::consts::PI.mul_add(ar[0], b) <= (r - vs[0]) {
             continue;
         }
-        let c: f64 = if ar[0].cos().cosh() < 0.2 {
-            b.abs().sin()
-        } else {
-            let pair = (b + r, ts[2] * b);
-            h_nested(ar[0], ts).max(r * ar[0]) + pair.1
-        };
-        acc += *r;
-        acc += c;
+        if (b * r) > *r {
+            continue;
+        }
     }
-    (b * 1.5).round() * 0.3 + ar[0] + ts[3] + acc
+    b + ar[0] + ts[3] + acc
 }
 
 fn f0970_t(tr: &Trace, ar: &[f64; 1], vs: Vec<f64>, ts: &[f64; 4], b: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 1..vs.len() {
-        let pt = (tr.round(b * 1.5) * 0.3, ts[ts.len() - 1 - jj]);
+        let pt = (b.tanh().exp(), ts[ts.len() - 1 - jj]);
         acc += pt.1;
     }
     for r in vs.iter() {
-        if tr.b(std::f64::consts::PI.tanh().exp().sqrt() < 0.1) {
+        if tr.b(std::f64::consts::PI.mul_add(ar[0], b) <= (r - vs[0])) {
             continue;
         }
-        let c: f64 = if tr.b(ar[0].cos().cosh() < 0.2) {
-            tr.abs(b).sin()
-        } else {
-            let pair = (b + r, ts[2] * b);
-            tr.max(h_nested(ar[0], ts), r * ar[0]) + pair.1
-        };
-        acc += *r;
-        acc += c;
+        if tr.b((b * r) > *r) {
+            continue;
+        }
     }
-    tr.round(b * 1.5) * 0.3 + ar[0] + ts[3] + acc
+    b + ar[0] + ts[3] + acc
 }
 
 const CASE_F0970: Case = case!(f0970, f0970_t, f0970_grad, f0970_pullback, f0970_grad_into,
@@ -11896,74 +11610,58 @@ const CASE_F0970: Case = case!(f0970, f0970_t, f0970_grad, f0970_pullback, f0970
 #[differentiate]
 fn f0971(b: f64, mut b1: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if (rows[0][0] % 1.5) > 2.0 {
-        let mut e: f64 = if -rows[0][0] <= 2.5 {
-            rows[0][1] / rows[0][1].hypot(1.0) + (0.9 + b1)
-        } else {
-            (1.5 + (b1 + rows[0][1]).tanh()).sqrt()
-        };
-        for l in 0..3 {
-            if l > 0 {
-                e /= (f64::to_degrees(f64::atan(l as f64).cos()) * 0.02).tanh().exp();
-                let mut c: f64 = if l > 1 {
-                    b1.abs()
-                } else {
-                    (1.5 + (b * l as f64).cos()).cbrt()
-                };
-                c %= (1.5 + (rows[0][(l + 2) % 2] as f64).tanh()).recip().tanh().exp();
-                acc += c;
+    if (rows[0][0].tanh().to_degrees() * 0.02) >= 0.5 {
+        b1 %= h_mix(rows[0][1] * rows[0][0], rows[0][0] + 1.2).abs() + 0.5;
+    } else if (b / b1.tanh().exp()) <= (b * rows[0][0]) {
+        let c = (b1 % (2.0 + rows[0][(((1.5 + b.cos()).sqrt().tanh().abs() * 2.9).floor() as usize) % 2].sin())).sin();
+        let e: f64 = if h_norm2(rows[0]) <= -rows[0][0] {
+            let q: f64 = if 0.9 < std::f64::consts::PI {
+                f64::exp_m1(rows[0][(((1.0 + rows[0][0] * rows[0][0]).log(3.0).tanh().abs() * 2.9).floor() as usize) % 2].cos()) / (1.5 + rows[0][(((-core::f64::consts::E).cos().abs() * 2.9).floor() as usize) % 2].cos().exp2().cos())
             } else {
-                let mut c = b1 / (2.0 + rows[0][(l + 1) % 2].sin()) + f64::trunc(rows[0][l % 2] * 1.5) * 0.3;
-                c %= (c / (2.0 + ((l as f64).tanh() * 0.9).acos().sin())).hypot(1.0);
-                acc += c;
-            }
-            let tup = h_polar(b / (1.5 + b1.cos()), b);
-            acc += tup.1;
-        }
+                let late1: f64;
+                if rows[0][(((b1 + rows[0][((b.tanh().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % 2] <= 2.5 {
+                    late1 = rows[0][(((f64::ceil(rows[0][0] * 1.5) * 0.3).cos().abs() * 2.9).floor() as usize) % 2] * rows[0][1] - c / (2.0 + rows[0][1].sin());
+                } else {
+                    late1 = h_scale3(&[rows[0][1], rows[0][0], b], c)[(((rows[0][0] + rows[0][((b1.cos().exp2().tanh().abs() * 2.9).floor() as usize) % 2]).tanh().abs() * 2.9).floor() as usize) % 3] - rows[0][0];
+                }
+                rows[0][((b1.tanh().exp().tanh().abs() * 2.9).floor() as usize) % 2] + late1
+            };
+            rows[0][0] + q
+        } else {
+            (b1 + c) * rows[0][1]
+        };
+        acc += c;
         acc += e;
-    } else if rows[0][0].hypot(b.hypot(1.0)) < -1.5 {
-        b1 += (rows[0][0] * 1.5).floor() + rows[0][1].atan();
-        let (q, v) = (rows[0][0] / b1.hypot(1.0), b.tanh().exp().log2());
-        acc += q;
-        acc += v;
     }
-    (1.5 + b1.cos()).recip() + b + acc
+    rows[0][1] + b + b1 + acc
 }
 
 fn f0971_t(tr: &Trace, b: f64, mut b1: f64, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    if tr.b((tr.rem(rows[0][0], 1.5)) > 2.0) {
-        let mut e: f64 = if tr.b(-rows[0][0] <= 2.5) {
-            rows[0][1] / rows[0][1].hypot(1.0) + (0.9 + b1)
-        } else {
-            (1.5 + (b1 + rows[0][1]).tanh()).sqrt()
-        };
-        for l in 0..3 {
-            if tr.b(l > 0) {
-                e /= (f64::to_degrees(f64::atan(l as f64).cos()) * 0.02).tanh().exp();
-                let mut c: f64 = if tr.b(l > 1) {
-                    tr.abs(b1)
-                } else {
-                    (1.5 + (b * l as f64).cos()).cbrt()
-                };
-                c = tr.rem(c, (1.5 + (rows[0][(l + 2) % 2] as f64).tanh()).recip().tanh().exp());
-                acc += c;
+    if tr.b((rows[0][0].tanh().to_degrees() * 0.02) >= 0.5) {
+        b1 = tr.rem(b1, tr.abs(h_mix(rows[0][1] * rows[0][0], rows[0][0] + 1.2)) + 0.5);
+    } else if tr.b((b / b1.tanh().exp()) <= (b * rows[0][0])) {
+        let c = (tr.rem(b1, 2.0 + rows[0][(tr.floor((1.5 + b.cos()).sqrt().tanh().abs() * 2.9) as usize) % 2].sin())).sin();
+        let e: f64 = if tr.b(h_norm2(rows[0]) <= -rows[0][0]) {
+            let q: f64 = if tr.b(0.9 < std::f64::consts::PI) {
+                f64::exp_m1(rows[0][(tr.floor((1.0 + rows[0][0] * rows[0][0]).log(3.0).tanh().abs() * 2.9) as usize) % 2].cos()) / (1.5 + rows[0][(tr.floor((-core::f64::consts::E).cos().abs() * 2.9) as usize) % 2].cos().exp2().cos())
             } else {
-                let mut c = b1 / (2.0 + rows[0][(l + 1) % 2].sin()) + tr.trunc(rows[0][l % 2] * 1.5) * 0.3;
-                c = tr.rem(c, (c / (2.0 + ((l as f64).tanh() * 0.9).acos().sin())).hypot(1.0));
-                acc += c;
-            }
-            let tup = h_polar(b / (1.5 + b1.cos()), b);
-            acc += tup.1;
-        }
+                let late1: f64;
+                if tr.b(rows[0][(tr.floor((b1 + rows[0][(tr.floor(b.tanh().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % 2] <= 2.5) {
+                    late1 = rows[0][(tr.floor((tr.ceil(rows[0][0] * 1.5) * 0.3).cos().abs() * 2.9) as usize) % 2] * rows[0][1] - c / (2.0 + rows[0][1].sin());
+                } else {
+                    late1 = h_scale3(&[rows[0][1], rows[0][0], b], c)[(tr.floor((rows[0][0] + rows[0][(tr.floor(b1.cos().exp2().tanh().abs() * 2.9) as usize) % 2]).tanh().abs() * 2.9) as usize) % 3] - rows[0][0];
+                }
+                rows[0][(tr.floor(b1.tanh().exp().tanh().abs() * 2.9) as usize) % 2] + late1
+            };
+            rows[0][0] + q
+        } else {
+            (b1 + c) * rows[0][1]
+        };
+        acc += c;
         acc += e;
-    } else if tr.b(rows[0][0].hypot(b.hypot(1.0)) < -1.5) {
-        b1 += tr.floor(rows[0][0] * 1.5) + rows[0][1].atan();
-        let (q, v) = (rows[0][0] / b1.hypot(1.0), b.tanh().exp().log2());
-        acc += q;
-        acc += v;
     }
-    (1.5 + b1.cos()).recip() + b + acc
+    rows[0][1] + b + b1 + acc
 }
 
 const CASE_F0971: Case = case!(f0971, f0971_t, f0971_grad, f0971_pullback, f0971_grad_into,
@@ -11974,73 +11672,49 @@ const CASE_F0971: Case = case!(f0971, f0971_t, f0971_grad, f0971_pullback, f0971
 fn f0972(ts: &[f64; 3], ar: &[f64; 1], c: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if -c <= c.cos() {
+    if -c <= c.sin() {
         let mut cnt: usize = 0;
-        while cnt < 1 && (c - core::f64::consts::E) < (c.sin().to_degrees() * 0.02) {
+        while cnt < 1 && (c - core::f64::consts::E) < f64::cosh(ts[0].tanh()) {
             cnt += 1;
-            let mut buf: [f64; 3] = [0.0; 3];
-            if (c * zs[cnt - 1]) >= 2.0 {
-                let ys = zs.to_vec();
-                let r: f64 = if c >= -1.5 {
-                    let tup = h_polar(c, c * std::f64::consts::PI);
-                    cnt as f64 + tup.1
-                } else {
-                    2.5_f64.powf(buf[cnt % buf.len()].mul_add(c, c).tanh())
-                };
-                acc += ys[3];
-                acc += r;
-            } else {
-                buf[cnt - 1] /= 1.5 + f64::cosh((c + ts[(cnt * 2 + 1) % ts.len()]).tanh()).cos();
+            if c.hypot(1.0).log10() < 2.0 {
+                break;
             }
-            acc += buf[2];
+            for _ in 0..ts.len() {
+                let c: f64 = 0.9;
+                acc += c;
+            }
         }
-        late1 = h_pow(ts[cnt], cnt) / (1.5 + ar[0].cos());
+        late1 = c.sin().exp() - (c + ts[(cnt * 2 + 1) % ts.len()]);
     } else {
-        let z: f64 = if h_mix(ts[0], c) > 2.5 {
-            let c = (c / (zs[3].abs() + 0.5)).to_radians();
-            ts[0] + c
-        } else {
-            c.max(c * 0.5) / (1.5 + (ar[0] * ts[2]).cos())
-        };
-        late1 = ts[(((c - ar[0]).tanh().abs() * 2.9).floor() as usize) % 3] + z;
+        let w = h_leaky(zs[1].hypot(c.hypot(1.0)));
+        late1 = zs[0] / (1.0 + c * c) / (zs[2] - ts[1]).tanh().exp();
+        acc += w;
     }
-    0.7 + zs[3] + late1 + acc
+    c * (1.0 + ar[0] * ar[0]).powf(2.5) + zs[3] + late1 + acc
 }
 
 fn f0972_t(tr: &Trace, ts: &[f64; 3], ar: &[f64; 1], c: f64, zs: [f64; 4]) -> f64 {
     let mut acc: f64 = 0.0;
     let late1: f64;
-    if tr.b(-c <= c.cos()) {
+    if tr.b(-c <= c.sin()) {
         let mut cnt: usize = 0;
-        while tr.b(cnt < 1 && (c - core::f64::consts::E) < (c.sin().to_degrees() * 0.02)) {
+        while tr.b(cnt < 1 && (c - core::f64::consts::E) < f64::cosh(ts[0].tanh())) {
             cnt += 1;
-            let mut buf: [f64; 3] = [0.0; 3];
-            if tr.b((c * zs[cnt - 1]) >= 2.0) {
-                let ys = zs.to_vec();
-                let r: f64 = if tr.b(c >= -1.5) {
-                    let tup = h_polar(c, c * std::f64::consts::PI);
-                    cnt as f64 + tup.1
-                } else {
-                    2.5_f64.powf(buf[cnt % buf.len()].mul_add(c, c).tanh())
-                };
-                acc += ys[3];
-                acc += r;
-            } else {
-                buf[cnt - 1] /= 1.5 + f64::cosh((c + ts[(cnt * 2 + 1) % ts.len()]).tanh()).cos();
+            if tr.b(c.hypot(1.0).log10() < 2.0) {
+                break;
             }
-            acc += buf[2];
+            for _ in 0..ts.len() {
+                let c: f64 = 0.9;
+                acc += c;
+            }
         }
-        late1 = h_pow(ts[cnt], cnt) / (1.5 + ar[0].cos());
+        late1 = c.sin().exp() - (c + ts[(cnt * 2 + 1) % ts.len()]);
     } else {
-        let z: f64 = if tr.b(h_mix(ts[0], c) > 2.5) {
-            let c = (c / (tr.abs(zs[3]) + 0.5)).to_radians();
-            ts[0] + c
-        } else {
-            tr.max(c, c * 0.5) / (1.5 + (ar[0] * ts[2]).cos())
-        };
-        late1 = ts[(tr.floor((c - ar[0]).tanh().abs() * 2.9) as usize) % 3] + z;
+        let w = h_leaky_t(tr, zs[1].hypot(c.hypot(1.0)));
+        late1 = zs[0] / (1.0 + c * c) / (zs[2] - ts[1]).tanh().exp();
+        acc += w;
     }
-    0.7 + zs[3] + late1 + acc
+    c * (1.0 + ar[0] * ar[0]).powf(2.5) + zs[3] + late1 + acc
 }
 
 const CASE_F0972: Case = case!(f0972, f0972_t, f0972_grad, f0972_pullback, f0972_grad_into,
@@ -12050,52 +11724,62 @@ const CASE_F0972: Case = case!(f0972, f0972_t, f0972_grad, f0972_pullback, f0972
 #[differentiate(wrt(zs, y))]
 fn f0973(zs: [f64; 4], mut y: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    y = y * 0.5 + zs[3].cos().cosh();
-    let hs: Vec<f64> = vec![0.0; zs.len()];
-    let u: f64 = {
-        let tup = h_polar(y.mul_add(y, b), hs[1] * b);
-        let late1: f64;
-        if b <= y.sin().tan() {
-            y = h_mix(y, zs[(((b * y).cos().abs() * 2.9).floor() as usize) % zs.len()] - 0.3);
-            late1 = hs[2] * 0.3 * (zs[((tup.1.tanh().abs() * 2.9).floor() as usize) % 4] * b);
-        } else {
-            for w in &hs {
-                for i in 0..2 {
-                    let b = b * (w.cos().to_degrees() * 0.02 + h_scale3(&[y, std::f64::consts::PI, hs[hs.len() - 1 - i]], b)[0]);
-                    acc += b;
-                }
-                acc += *w;
+    y = y * 0.5 + ((zs[3] * 1.5).floor() + zs[2]);
+    for d in zs.iter() {
+        if h_pow(b, 2) > 0.5 {
+            let late1: f64;
+            if d.powi(0) < 1.2 {
+                late1 = (zs[3] * 1.5).round() * 0.3;
+            } else {
+                y %= zs[1].hypot(1.0);
+                late1 = (zs[2] + d).signum() * (d * zs[2]);
             }
-            late1 = b;
+            acc += late1;
         }
-        (2.0 - zs[(((std::f64::consts::PI / (1.0 + late1 * late1)).cos().abs() * 2.9).floor() as usize) % zs.len()]).hypot(1.0).log(2.5 + (late1 % 1.5).sin()) + tup.1
-    };
-    (y * 1.5).floor() + b.sin().exp_m1() + u + acc
+        let s: f64 = ((std::f64::consts::PI + y) * 1.5).floor() * 0.3;
+        acc += *d;
+        acc += s;
+    }
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if cnt > 3 {
+            break;
+        }
+        y -= ((1.5 + b) * 1.5).trunc() + h_scale3(&[y, std::f64::consts::PI, zs[cnt - 1]], y)[0];
+        y += b;
+    }
+    (2.0 - zs[cnt % zs.len()]).tanh().exp() + y + b + acc
 }
 
 fn f0973_t(tr: &Trace, zs: [f64; 4], mut y: f64, b: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    y = y * 0.5 + zs[3].cos().cosh();
-    let hs: Vec<f64> = vec![0.0; zs.len()];
-    let u: f64 = {
-        let tup = h_polar(y.mul_add(y, b), hs[1] * b);
-        let late1: f64;
-        if tr.b(b <= y.sin().tan()) {
-            y = h_mix(y, zs[(tr.floor((b * y).cos().abs() * 2.9) as usize) % zs.len()] - 0.3);
-            late1 = hs[2] * 0.3 * (zs[(tr.floor(tup.1.tanh().abs() * 2.9) as usize) % 4] * b);
-        } else {
-            for w in &hs {
-                for i in 0..2 {
-                    let b = b * (w.cos().to_degrees() * 0.02 + h_scale3(&[y, std::f64::consts::PI, hs[hs.len() - 1 - i]], b)[0]);
-                    acc += b;
-                }
-                acc += *w;
+    y = y * 0.5 + (tr.floor(zs[3] * 1.5) + zs[2]);
+    for d in zs.iter() {
+        if tr.b(h_pow(b, 2) > 0.5) {
+            let late1: f64;
+            if tr.b(d.powi(0) < 1.2) {
+                late1 = tr.round(zs[3] * 1.5) * 0.3;
+            } else {
+                y = tr.rem(y, zs[1].hypot(1.0));
+                late1 = tr.signum(zs[2] + d) * (d * zs[2]);
             }
-            late1 = b;
+            acc += late1;
         }
-        (2.0 - zs[(tr.floor((std::f64::consts::PI / (1.0 + late1 * late1)).cos().abs() * 2.9) as usize) % zs.len()]).hypot(1.0).log(2.5 + (tr.rem(late1, 1.5)).sin()) + tup.1
-    };
-    tr.floor(y * 1.5) + b.sin().exp_m1() + u + acc
+        let s: f64 = tr.floor((std::f64::consts::PI + y) * 1.5) * 0.3;
+        acc += *d;
+        acc += s;
+    }
+    let mut cnt: usize = 0;
+    loop {
+        cnt += 1;
+        if tr.b(cnt > 3) {
+            break;
+        }
+        y -= tr.trunc((1.5 + b) * 1.5) + h_scale3(&[y, std::f64::consts::PI, zs[cnt - 1]], y)[0];
+        y += b;
+    }
+    (2.0 - zs[cnt % zs.len()]).tanh().exp() + y + b + acc
 }
 
 const CASE_F0973: Case = case!(f0973, f0973_t, f0973_grad, f0973_pullback, f0973_grad_into,
@@ -12104,59 +11788,45 @@ const CASE_F0973: Case = case!(f0973, f0973_t, f0973_grad, f0973_pullback, f0973
 
 #[differentiate]
 fn f0974(arr: [f64; 1], e: i32, x: f64, x3: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut r: f64 = match e {
         0 => {
-            let q = x.mul_add(-0.5, 0.7) - -0.5 / (1.5 + x3.cos());
-            std::f64::consts::PI + q
+            let a = x.sin().exp2() - x * -0.5;
+            core::f64::consts::E * (x3 * arr[0]) + a
         }
-        _ if (e as f64) > 0.9 => {
-            let pair = (-(e as f64), e as f64);
-            (1.5 + x3.cos()).sqrt().tanh().to_degrees() * 0.02 + pair.1
+        _ if x.tanh() < (x3 - 0.3) && e < 3 => {
+            0.7 * x * f64::acos(x.cos() * 0.9)
         }
         _ => {
-            -x + h_mix(x3, x)
+            x3.cos() * (e as f64 * std::f64::consts::PI)
         }
     };
-    for &z in arr.iter() {
-        r -= arr[0];
-        let y: f64 = if e > 3 {
-            h_mix(x3, e as f64).sin()
-        } else {
-            x3.atan2(arr[0].abs() + 0.5) + arr[0]
-        };
-        acc += z;
-        acc += y;
-    }
-    r.tanh().exp_m1() as f64 + x + acc
+    let mut ys = [(e as f64).mul_add(arr[0], arr[0]), x3.sin()];
+    let zs = ys;
+    r += r / ys[1].sin().exp2().tanh().exp();
+    ys[0] %= (h_scale3(&[zs[1] / (2.0 + ys[1].sin()), ys[(((r.cos() * 0.9).asin().sin().abs() * 2.9).floor() as usize) % ys.len()] * ys[0], ys[(((zs[0] - arr[0]).sin().abs() * 2.9).floor() as usize) % 2]], h_norm2([x3, x]))[2] * 1.5).abs() + 0.5;
+    let hs = ys;
+    -((e as f64).abs() + 0.5).ln_1p() + hs[1]
 }
 
 fn f0974_t(tr: &Trace, arr: [f64; 1], e: i32, x: f64, x3: f64) -> f64 {
-    let mut acc: f64 = 0.0;
     let mut r: f64 = match e {
         0 => {
-            let q = x.mul_add(-0.5, 0.7) - -0.5 / (1.5 + x3.cos());
-            std::f64::consts::PI + q
+            let a = x.sin().exp2() - x * -0.5;
+            core::f64::consts::E * (x3 * arr[0]) + a
         }
-        _ if tr.b((e as f64) > 0.9) => {
-            let pair = (-(e as f64), e as f64);
-            (1.5 + x3.cos()).sqrt().tanh().to_degrees() * 0.02 + pair.1
+        _ if tr.b(x.tanh() < (x3 - 0.3) && e < 3) => {
+            0.7 * x * f64::acos(x.cos() * 0.9)
         }
         _ => {
-            -x + h_mix(x3, x)
+            x3.cos() * (e as f64 * std::f64::consts::PI)
         }
     };
-    for &z in arr.iter() {
-        r -= arr[0];
-        let y: f64 = if tr.b(e > 3) {
-            h_mix(x3, e as f64).sin()
-        } else {
-            x3.atan2(tr.abs(arr[0]) + 0.5) + arr[0]
-        };
-        acc += z;
-        acc += y;
-    }
-    r.tanh().exp_m1() as f64 + x + acc
+    let mut ys = [(e as f64).mul_add(arr[0], arr[0]), x3.sin()];
+    let zs = ys;
+    r += r / ys[1].sin().exp2().tanh().exp();
+    ys[0] = tr.rem(ys[0], tr.abs(h_scale3(&[zs[1] / (2.0 + ys[1].sin()), ys[(tr.floor((r.cos() * 0.9).asin().sin().abs() * 2.9) as usize) % ys.len()] * ys[0], ys[(tr.floor((zs[0] - arr[0]).sin().abs() * 2.9) as usize) % 2]], h_norm2([x3, x]))[2] * 1.5) + 0.5);
+    let hs = ys;
+    -(tr.abs(e as f64) + 0.5).ln_1p() + hs[1]
 }
 
 const CASE_F0974: Case = case!(f0974, f0974_t, f0974_grad, f0974_pullback, f0974_grad_into,
@@ -12164,52 +11834,80 @@ const CASE_F0974: Case = case!(f0974, f0974_t, f0974_grad, f0974_pullback, f0974
     |p, k| (arr(&p[0..1]), k[0] as i32, p[1], p[2]));
 
 #[differentiate(wrt(xs))]
-fn f0975(xs: &[f64], a: f64, m: usize, mut zs: [f64; 3]) -> f64 {
+fn f0975(xs: &[f64], a: f64, m: usize, zs: [f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     while it < m {
         it += 1;
         let late1: f64;
-        if (std::f64::consts::PI.abs() + 0.5).log2() >= 1.2 {
-            late1 = it as f64;
+        if std::f64::consts::PI.cos() <= 2.0 {
+            late1 = xs[it.min(xs.len() - 1)].sin().exp2() * (1.2 + a);
         } else {
-            let mut round: usize = 0;
-            while round < zs.len() {
-                round += 1;
-                zs[(it * 2 + 1) % zs.len()] = ((core::f64::consts::E + zs[(round + 3) % zs.len()]) * 1.5).ceil() + (1.5 + xs[round % xs.len()].tanh()).recip();
-            }
-            late1 = (1.5 + (round as f64).cos()).powf(2.5).hypot(1.0).powf(2.5);
+            late1 = (core::f64::consts::E + zs[it.min(zs.len() - 1)]).cos().sinh();
         }
-        zs[it.min(zs.len() - 1)] /= 1.5 + (-(late1 * a)).cos();
+        let mut round: usize = 0;
+        let v: f64 = loop {
+            round += 1;
+            if round > zs.len() {
+                break (1.5 + (xs[(round * 2 + 1) % 2].cos() * 0.9).asin().cos()).sqrt();
+            }
+            let late2: f64;
+            if it % 2 == 0 {
+                let vals = [0.0_f64; 2];
+                late2 = (late1.cos() * 0.9).atanh() * late1 as f64;
+                acc += vals[1];
+            } else {
+                let (s, r) = ((zs[round.min(3 - 1)] * 1.5).ceil() + a, xs[(round + 3) % xs.len()]);
+                late2 = xs[(it * 2 + 1) % xs.len()] / zs[(m + 2) % zs.len()].tanh().exp();
+                acc += s;
+                acc += r;
+            }
+            acc += late2;
+        };
+        acc += late1;
+        acc += v;
     }
-    let res = h_cumsum(&zs);
-    let ys = [0.0_f64; 2];
-    std::f64::consts::PI % 1.5 + xs[1] + a + res[2] + ys[1]
+    h_scale3(&zs, xs[it % xs.len()])[(it + 2) % 3].sin().sinh() + a + acc
 }
 
-fn f0975_t(tr: &Trace, xs: &[f64], a: f64, m: usize, mut zs: [f64; 3]) -> f64 {
+fn f0975_t(tr: &Trace, xs: &[f64], a: f64, m: usize, zs: [f64; 3]) -> f64 {
+    let mut acc: f64 = 0.0;
     let mut it: usize = 0;
     while tr.b(it < m) {
         it += 1;
         let late1: f64;
-        if tr.b((tr.abs(std::f64::consts::PI) + 0.5).log2() >= 1.2) {
-            late1 = it as f64;
+        if tr.b(std::f64::consts::PI.cos() <= 2.0) {
+            late1 = xs[it.min(xs.len() - 1)].sin().exp2() * (1.2 + a);
         } else {
-            let mut round: usize = 0;
-            while tr.b(round < zs.len()) {
-                round += 1;
-                zs[(it * 2 + 1) % zs.len()] = tr.ceil((core::f64::consts::E + zs[(round + 3) % zs.len()]) * 1.5) + (1.5 + xs[round % xs.len()].tanh()).recip();
-            }
-            late1 = (1.5 + (round as f64).cos()).powf(2.5).hypot(1.0).powf(2.5);
+            late1 = (core::f64::consts::E + zs[it.min(zs.len() - 1)]).cos().sinh();
         }
-        zs[it.min(zs.len() - 1)] /= 1.5 + (-(late1 * a)).cos();
+        let mut round: usize = 0;
+        let v: f64 = loop {
+            round += 1;
+            if tr.b(round > zs.len()) {
+                break (1.5 + (xs[(round * 2 + 1) % 2].cos() * 0.9).asin().cos()).sqrt();
+            }
+            let late2: f64;
+            if tr.b(it % 2 == 0) {
+                let vals = [0.0_f64; 2];
+                late2 = (late1.cos() * 0.9).atanh() * late1 as f64;
+                acc += vals[1];
+            } else {
+                let (s, r) = (tr.ceil(zs[round.min(3 - 1)] * 1.5) + a, xs[(round + 3) % xs.len()]);
+                late2 = xs[(it * 2 + 1) % xs.len()] / zs[(m + 2) % zs.len()].tanh().exp();
+                acc += s;
+                acc += r;
+            }
+            acc += late2;
+        };
+        acc += late1;
+        acc += v;
     }
-    let res = h_cumsum(&zs);
-    let ys = [0.0_f64; 2];
-    tr.rem(std::f64::consts::PI, 1.5) + xs[1] + a + res[2] + ys[1]
+    h_scale3(&zs, xs[it % xs.len()])[(it + 2) % 3].sin().sinh() + a + acc
 }
 
 const CASE_F0975: Case = case!(f0975, f0975_t, f0975_grad, f0975_pullback, f0975_grad_into,
-    n: 6, active: [true, true, false, false, false, false], ints: [[4], [1], [1], [0]],
+    n: 6, active: [true, true, false, false, false, false], ints: [[4], [1], [3], [0]],
     |p, k| (&p[0..2], p[2], k[0], arr(&p[3..6])));
 
 #[differentiate]
@@ -12218,23 +11916,25 @@ fn f0976(xs: &[f64]) -> f64 {
     for _ in 0..3 {
         let hs = [0.0_f64; 3];
         for (j, z) in hs.iter().enumerate() {
-            let u = hs[j] * (xs[3] % (1.5 + (*z).cos()));
-            acc += u;
+            let c = hs[j] * xs[3].asinh();
+            acc += *z;
+            acc += c;
         }
     }
-    xs[1] + acc
+    1.5 + xs[3] + acc
 }
 
-fn f0976_t(tr: &Trace, xs: &[f64]) -> f64 {
+fn f0976_t(_tr: &Trace, xs: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for _ in 0..3 {
         let hs = [0.0_f64; 3];
         for (j, z) in hs.iter().enumerate() {
-            let u = hs[j] * (tr.rem(xs[3], 1.5 + (*z).cos()));
-            acc += u;
+            let c = hs[j] * xs[3].asinh();
+            acc += *z;
+            acc += c;
         }
     }
-    xs[1] + acc
+    1.5 + xs[3] + acc
 }
 
 const CASE_F0976: Case = case!(f0976, f0976_t, f0976_grad, f0976_pullback, f0976_grad_into,
@@ -12244,7 +11944,7 @@ const CASE_F0976: Case = case!(f0976, f0976_t, f0976_grad, f0976_pullback, f0976
 #[differentiate]
 fn f0977(x: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
+    for ii in 0..4 {
         let w: f64 = {
             let g: f64 = {
                 let p: f64 = {
@@ -12253,16 +11953,16 @@ fn f0977(x: f64, m: usize) -> f64 {
                 };
                 x * p
             };
-            x.signum() * x * (1.5 + core::f64::consts::E.tanh()).log10() + g
+            x.hypot(1.5 + x.tanh()) * ii as f64 + g
         };
         acc += w;
     }
-    std::f64::consts::PI.sin().exp_m1() * (x.signum() * m as f64) + acc
+    (1.5 + std::f64::consts::PI.tanh()).ln_1p() * x.tanh().exp2() + m as f64 * 0.5 + acc
 }
 
-fn f0977_t(tr: &Trace, x: f64, m: usize) -> f64 {
+fn f0977_t(_tr: &Trace, x: f64, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
-    for _ in 0..4 {
+    for ii in 0..4 {
         let w: f64 = {
             let g: f64 = {
                 let p: f64 = {
@@ -12271,15 +11971,15 @@ fn f0977_t(tr: &Trace, x: f64, m: usize) -> f64 {
                 };
                 x * p
             };
-            tr.signum(x) * x * (1.5 + core::f64::consts::E.tanh()).log10() + g
+            x.hypot(1.5 + x.tanh()) * ii as f64 + g
         };
         acc += w;
     }
-    std::f64::consts::PI.sin().exp_m1() * (tr.signum(x) * m as f64) + acc
+    (1.5 + std::f64::consts::PI.tanh()).ln_1p() * x.tanh().exp2() + m as f64 * 0.5 + acc
 }
 
 const CASE_F0977: Case = case!(f0977, f0977_t, f0977_grad, f0977_pullback, f0977_grad_into,
-    n: 1, active: [true], ints: [[4], [1], [3], [0]],
+    n: 1, active: [true], ints: [[4], [0], [1], [4]],
     |p, k| (p[0], k[0]));
 
 #[differentiate]
@@ -12291,43 +11991,17 @@ fn f0978(zs: [f64; 2], e: i32, m: usize) -> f64 {
                 zs[(ii + 2) % 2]
             }
             _ => {
-                f64::powi((zs[(ii * 2 + 1) % zs.len()] + -1.5).tanh(), e)
+                ((zs[(ii * 2 + 1) % zs.len()] + -1.5).cos() * 0.9).atanh()
             }
         };
         acc += y;
     }
-    match m % 3 {
-        0 => {
-            let u: f64 = {
-                let d = (1.5 + zs[(m * 2 + 1) % 2].mul_add(zs[0], std::f64::consts::PI).cos()).ln_1p();
-                let d = d + (2.0 + (-1.5 + zs[(m + 3) % zs.len()]).sin()).ln();
-                -zs[m.min(zs.len() - 1)] + d
-            };
-            acc += u;
-        }
-        1 | 2 => {
-            let pt = h_polar((e as f64 * 1.5).round() + core::f64::consts::E, (1.5 + std::f64::consts::PI.cos()).cbrt());
-            acc += pt.1;
-        }
-        mm if mm > 3 => {
-            let q: f64 = if std::f64::consts::PI >= 0.1 {
-                zs[(m * 2 + 1) % zs.len()] * zs[m.min(2 - 1)].tanh()
-            } else {
-                let ws = [0.0_f64; 2];
-                std::f64::consts::PI.tanh().exp_m1().tanh().exp().log10() + ws[1]
-            };
-            let tup = h_polar(zs[(m * 2 + 1) % 2].tanh().exp().recip(), q - e as f64);
-            acc += tup.1;
-        }
-        _ => {
-            let c = zs[(m + 3) % zs.len()];
-            acc += c;
-        }
-    }
-    (zs[(m + 3) % zs.len()].signum() * e as f64).hypot(1.0).log2() + acc
+    let mut u = zs[(m + 2) % zs.len()];
+    u = u * 0.5 + (zs[(m * 2 + 1) % 2].cos() * 0.9).acos();
+    std::f64::consts::PI * m as f64 - u / u.hypot(1.0) + e as f64 * 0.5 + acc
 }
 
-fn f0978_t(tr: &Trace, zs: [f64; 2], e: i32, m: usize) -> f64 {
+fn f0978_t(_tr: &Trace, zs: [f64; 2], e: i32, m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     for ii in 0..m + 1 {
         let y: f64 = match m % 3 {
@@ -12335,44 +12009,18 @@ fn f0978_t(tr: &Trace, zs: [f64; 2], e: i32, m: usize) -> f64 {
                 zs[(ii + 2) % 2]
             }
             _ => {
-                f64::powi((zs[(ii * 2 + 1) % zs.len()] + -1.5).tanh(), e)
+                ((zs[(ii * 2 + 1) % zs.len()] + -1.5).cos() * 0.9).atanh()
             }
         };
         acc += y;
     }
-    match m % 3 {
-        0 => {
-            let u: f64 = {
-                let d = (1.5 + zs[(m * 2 + 1) % 2].mul_add(zs[0], std::f64::consts::PI).cos()).ln_1p();
-                let d = d + (2.0 + (-1.5 + zs[(m + 3) % zs.len()]).sin()).ln();
-                -zs[m.min(zs.len() - 1)] + d
-            };
-            acc += u;
-        }
-        1 | 2 => {
-            let pt = h_polar(tr.round(e as f64 * 1.5) + core::f64::consts::E, (1.5 + std::f64::consts::PI.cos()).cbrt());
-            acc += pt.1;
-        }
-        mm if mm > 3 => {
-            let q: f64 = if tr.b(std::f64::consts::PI >= 0.1) {
-                zs[(m * 2 + 1) % zs.len()] * zs[m.min(2 - 1)].tanh()
-            } else {
-                let ws = [0.0_f64; 2];
-                std::f64::consts::PI.tanh().exp_m1().tanh().exp().log10() + ws[1]
-            };
-            let tup = h_polar(zs[(m * 2 + 1) % 2].tanh().exp().recip(), q - e as f64);
-            acc += tup.1;
-        }
-        _ => {
-            let c = zs[(m + 3) % zs.len()];
-            acc += c;
-        }
-    }
-    (tr.signum(zs[(m + 3) % zs.len()]) * e as f64).hypot(1.0).log2() + acc
+    let mut u = zs[(m + 2) % zs.len()];
+    u = u * 0.5 + (zs[(m * 2 + 1) % 2].cos() * 0.9).acos();
+    std::f64::consts::PI * m as f64 - u / u.hypot(1.0) + e as f64 * 0.5 + acc
 }
 
 const CASE_F0978: Case = case!(f0978, f0978_t, f0978_grad, f0978_pullback, f0978_grad_into,
-    n: 2, active: [true, true], ints: [[2, 5], [0, 1], [1, 4], [0, 4]],
+    n: 2, active: [true, true], ints: [[2, 5], [0, 1], [0, 4], [2, 4]],
     |p, k| (arr(&p[0..2]), k[0] as i32, k[1]));
 
 #[differentiate]
@@ -12380,28 +12028,28 @@ fn f0979(zs: [f64; 4], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
         for (i, g) in vals.iter().enumerate() {
-            if (i as f64).tanh().exp().ln_1p() < zs[4 - 1 - jj] {
+            if (i as f64).tanh().exp().sqrt() < zs[4 - 1 - jj] {
                 continue;
             }
             acc += *g;
         }
     }
-    let z = f64::acos(vals[2].sin() * 0.9).tanh().exp2();
-    core::f64::consts::E.atan() + zs[3] + z + acc
+    let e = vals[2].clamp(-0.5, 0.8).tanh().exp().ln_1p();
+    -core::f64::consts::E.min(e) + zs[3] + acc
 }
 
 fn f0979_t(tr: &Trace, zs: [f64; 4], vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..3 {
         for (i, g) in vals.iter().enumerate() {
-            if tr.b((i as f64).tanh().exp().ln_1p() < zs[4 - 1 - jj]) {
+            if tr.b((i as f64).tanh().exp().sqrt() < zs[4 - 1 - jj]) {
                 continue;
             }
             acc += *g;
         }
     }
-    let z = f64::acos(vals[2].sin() * 0.9).tanh().exp2();
-    core::f64::consts::E.atan() + zs[3] + z + acc
+    let e = tr.clamp(vals[2], -0.5, 0.8).tanh().exp().ln_1p();
+    -tr.min(core::f64::consts::E, e) + zs[3] + acc
 }
 
 const CASE_F0979: Case = case!(f0979, f0979_t, f0979_grad, f0979_pullback, f0979_grad_into,
@@ -12410,55 +12058,37 @@ const CASE_F0979: Case = case!(f0979, f0979_t, f0979_grad, f0979_pullback, f0979
 
 #[differentiate]
 fn f0980(y: f64, e: i32, vals: &[f64], m: usize) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if (0.3 * std::f64::consts::PI) <= (vals[0] * 1.2) {
-        late1 = h_scale3(&[y, vals[0], y], vals[0])[m.min(3 - 1)] * vals[0].atan();
+        late1 = h_scale3(&[y, vals[0], y], vals[0])[m.min(3 - 1)] * vals[0].abs();
     } else {
         late1 = y;
     }
     if y > 0.3 {
-        return h_norm2([e as f64, vals[0]]).tanh().powi(e);
+        return h_norm2([e as f64, vals[0]]).clamp(-0.5, 0.8);
     }
-    let mut step: usize = 0;
-    while step < m && (vals[0] / vals[0].hypot(1.0)) > late1.hypot(1.0).ln_1p() {
-        step += 1;
-        let g = (2.0 + (-y).sin()).log2();
-        if late1.hypot(1.0).cbrt() > 0.9 {
-            late1 += 0.5;
-            continue;
-        }
-        acc += g;
-    }
-    vals[0] + late1 + acc
+    let ys = vec![0.0_f64; vals.len()];
+    let q = vals[0] - late1.hypot(1.0).powf(vals[0].cos() * 1.5);
+    -f64::exp_m1(std::f64::consts::PI.tanh()) + ys[0] + q
 }
 
 fn f0980_t(tr: &Trace, y: f64, e: i32, vals: &[f64], m: usize) -> f64 {
-    let mut acc: f64 = 0.0;
-    let mut late1: f64;
+    let late1: f64;
     if tr.b((0.3 * std::f64::consts::PI) <= (vals[0] * 1.2)) {
-        late1 = h_scale3(&[y, vals[0], y], vals[0])[m.min(3 - 1)] * vals[0].atan();
+        late1 = h_scale3(&[y, vals[0], y], vals[0])[m.min(3 - 1)] * tr.abs(vals[0]);
     } else {
         late1 = y;
     }
     if tr.b(y > 0.3) {
-        return h_norm2([e as f64, vals[0]]).tanh().powi(e);
+        return tr.clamp(h_norm2([e as f64, vals[0]]), -0.5, 0.8);
     }
-    let mut step: usize = 0;
-    while tr.b(step < m && (vals[0] / vals[0].hypot(1.0)) > late1.hypot(1.0).ln_1p()) {
-        step += 1;
-        let g = (2.0 + (-y).sin()).log2();
-        if tr.b(late1.hypot(1.0).cbrt() > 0.9) {
-            late1 += 0.5;
-            continue;
-        }
-        acc += g;
-    }
-    vals[0] + late1 + acc
+    let ys = vec![0.0_f64; vals.len()];
+    let q = vals[0] - late1.hypot(1.0).powf(vals[0].cos() * 1.5);
+    -f64::exp_m1(std::f64::consts::PI.tanh()) + ys[0] + q
 }
 
 const CASE_F0980: Case = case!(f0980, f0980_t, f0980_grad, f0980_pullback, f0980_grad_into,
-    n: 2, active: [true, true], ints: [[2, 5], [0, 1], [2, 4], [2, 3]],
+    n: 2, active: [true, true], ints: [[2, 5], [0, 1], [0, 5], [1, 5]],
     |p, k| (p[0], k[0] as i32, &p[1..2], k[1]));
 
 #[differentiate]
@@ -12469,13 +12099,13 @@ fn f0981(x: f64) -> f64 {
         2.5 / (2.0 + core::f64::consts::E.sin()) * (z + 0.2)
     } else {
         for _ in 0..4 {
-            let z = (2.0 + (x as f64).sin()).ln_1p();
-            acc += z;
+            let y = (2.0 + (2.0 + x.sin()).ln().sin() + 1.2).acosh();
+            acc += y;
         }
-        core::f64::consts::E + x
+        x * 0.9
     };
-    z %= (core::f64::consts::E.cos().exp_m1() * z.min(z * 0.5)).abs() + 0.5;
-    f64::log(1.5 + (z * x).cos(), 3.0) + acc
+    z /= 1.5 + (z * core::f64::consts::E - z.signum() * x).tanh();
+    f64::exp_m1((z.tanh() - 2.0).cbrt().tanh()) + acc
 }
 
 fn f0981_t(tr: &Trace, x: f64) -> f64 {
@@ -12485,13 +12115,13 @@ fn f0981_t(tr: &Trace, x: f64) -> f64 {
         2.5 / (2.0 + core::f64::consts::E.sin()) * (z + 0.2)
     } else {
         for _ in 0..4 {
-            let z = (2.0 + (x as f64).sin()).ln_1p();
-            acc += z;
+            let y = (2.0 + (2.0 + x.sin()).ln().sin() + 1.2).acosh();
+            acc += y;
         }
-        core::f64::consts::E + x
+        x * 0.9
     };
-    z = tr.rem(z, tr.abs(core::f64::consts::E.cos().exp_m1() * tr.min(z, z * 0.5)) + 0.5);
-    f64::log(1.5 + (z * x).cos(), 3.0) + acc
+    z /= 1.5 + (z * core::f64::consts::E - tr.signum(z) * x).tanh();
+    f64::exp_m1((z.tanh() - 2.0).cbrt().tanh()) + acc
 }
 
 const CASE_F0981: Case = case!(f0981, f0981_t, f0981_grad, f0981_pullback, f0981_grad_into,
@@ -12508,32 +12138,32 @@ fn f0982(a: f64, zs: [f64; 1]) -> f64 {
             break;
         }
         let d = -(a * zs[0]);
-        let (e, w) = (zs[0].atan2(zs[0].tanh() - 1.5), h_norm2([a, a]));
+        let (t, g) = ((2.0 + zs[0].sin() + 1.2).acosh(), core::f64::consts::E);
         acc += d;
-        acc += e;
-        acc += w;
-    }
-    let pt = (h_polar(step as f64, a).1, (1.5 + zs[0].tanh()).recip());
-    if step > 0 {
-        let (d, d2) = (a * zs[0], a - zs[0]);
-        let p = f64::recip(zs[0].tanh().exp());
-        acc += d;
-        acc += d2;
-        acc += p;
-    } else {
-        let mut vals = [[0.0_f64; 1]; 3];
-        let g: f64 = {
-            let u: f64 = {
-                vals[0][0] *= h_mix(a + 0.3, (1.5 + a.tanh()).recip()).tanh();
-                (2.0 + (step as f64).sin()).recip()
-            };
-            vals[step.min(vals.len() - 1)][0] *= u.tanh();
-            ((a * 1.5).round() + u).tanh().exp2()
-        };
-        acc += vals[2][0];
+        acc += t;
         acc += g;
     }
-    a % (1.5 + zs[0].cos()) * 0.9 + pt.1 + acc
+    if step > 2 {
+        let u: f64 = -a.atan();
+        for _ in 1..=step {
+            let s = (zs[0] - u) * (zs[0] * step as f64);
+            acc += s;
+        }
+        acc += u;
+    } else if h_scale3(&[0.3, 0.3, zs[0]], step as f64)[(step * 2 + 1) % 3] > 0.2 {
+        let u: f64 = {
+            let q: f64 = if h_mix(a, a) >= 0.7 {
+                let v = h_mix(h_pow(-1.5, step), (a.abs() + 0.5).sqrt());
+                zs[0] + v
+            } else {
+                std::f64::consts::PI
+            };
+            (zs[0] * a).max(a * q)
+        };
+        let ws = [u.hypot(1.0).log(3.0), std::f64::consts::PI.tanh()];
+        acc += ws[1];
+    }
+    f64::sin(f64::floor(a * 1.5) + a) + zs[0] + acc
 }
 
 fn f0982_t(tr: &Trace, a: f64, zs: [f64; 1]) -> f64 {
@@ -12545,32 +12175,32 @@ fn f0982_t(tr: &Trace, a: f64, zs: [f64; 1]) -> f64 {
             break;
         }
         let d = -(a * zs[0]);
-        let (e, w) = (tr.atan2(zs[0], zs[0].tanh() - 1.5), h_norm2([a, a]));
+        let (t, g) = ((2.0 + zs[0].sin() + 1.2).acosh(), core::f64::consts::E);
         acc += d;
-        acc += e;
-        acc += w;
-    }
-    let pt = (h_polar(step as f64, a).1, (1.5 + zs[0].tanh()).recip());
-    if tr.b(step > 0) {
-        let (d, d2) = (a * zs[0], a - zs[0]);
-        let p = f64::recip(zs[0].tanh().exp());
-        acc += d;
-        acc += d2;
-        acc += p;
-    } else {
-        let mut vals = [[0.0_f64; 1]; 3];
-        let g: f64 = {
-            let u: f64 = {
-                vals[0][0] *= h_mix(a + 0.3, (1.5 + a.tanh()).recip()).tanh();
-                (2.0 + (step as f64).sin()).recip()
-            };
-            vals[step.min(vals.len() - 1)][0] *= u.tanh();
-            (tr.round(a * 1.5) + u).tanh().exp2()
-        };
-        acc += vals[2][0];
+        acc += t;
         acc += g;
     }
-    tr.rem(a, 1.5 + zs[0].cos()) * 0.9 + pt.1 + acc
+    if tr.b(step > 2) {
+        let u: f64 = -a.atan();
+        for _ in 1..=step {
+            let s = (zs[0] - u) * (zs[0] * step as f64);
+            acc += s;
+        }
+        acc += u;
+    } else if tr.b(h_scale3(&[0.3, 0.3, zs[0]], step as f64)[(step * 2 + 1) % 3] > 0.2) {
+        let u: f64 = {
+            let q: f64 = if tr.b(h_mix(a, a) >= 0.7) {
+                let v = h_mix(h_pow(-1.5, step), (tr.abs(a) + 0.5).sqrt());
+                zs[0] + v
+            } else {
+                std::f64::consts::PI
+            };
+            tr.max(zs[0] * a, a * q)
+        };
+        let ws = [u.hypot(1.0).log(3.0), std::f64::consts::PI.tanh()];
+        acc += ws[1];
+    }
+    f64::sin(tr.floor(a * 1.5) + a) + zs[0] + acc
 }
 
 const CASE_F0982: Case = case!(f0982, f0982_t, f0982_grad, f0982_pullback, f0982_grad_into,
@@ -12580,44 +12210,44 @@ const CASE_F0982: Case = case!(f0982, f0982_t, f0982_grad, f0982_pullback, f0982
 #[differentiate]
 fn f0983(x: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = (x.cos() * 0.9).acos() * (x - core::f64::consts::E);
-    let mut x = zs[2];
-    for i in 0..4 {
-        let c: f64 = if ((q * 1.5).ceil() * 0.3) < 0.9 || i < 2 {
-            q * 0.9
-        } else {
-            q.tanh().exp().log(2.5 + (i as f64 * x).sin())
-        };
-        let mut it: usize = 0;
-        while it < zs.len() {
-            it += 1;
-            x += (1.5 + (zs[(it + 1) % zs.len()] - zs[1]).tanh()).log(2.5 + q.sin());
+    let w = x * (1.5 + x.cos()).log2();
+    for l in 0..3 {
+        for _ in 0..3 {
+            let late1: f64;
+            if l < 1 {
+                let pt = (w.tanh(), (1.0 + x * x).ln_1p());
+                late1 = zs[2] * x;
+                acc += pt.1;
+            } else {
+                late1 = x.tanh().exp().log2();
+            }
+            acc += late1;
         }
-        acc += c;
     }
-    q = q * 0.5 + q.atan2(std::f64::consts::PI.hypot(1.0));
-    (x - core::f64::consts::E) * -1.5 + q + acc
+    let r = (zs[(((zs[2] * 0.9).tanh().abs() * 2.9).floor() as usize) % 3] * std::f64::consts::PI).tanh().exp().log(3.0);
+    let hs = [h_cumsum(&zs)[1], x.min(r), r];
+    (zs[(((core::f64::consts::E / (1.0 + x * x)).sin().abs() * 2.9).floor() as usize) % 3] * w).signum() * (1.5 + x.tanh()).log2() + hs[2] + acc
 }
 
 fn f0983_t(tr: &Trace, x: f64, zs: [f64; 3]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut q = (x.cos() * 0.9).acos() * (x - core::f64::consts::E);
-    let mut x = zs[2];
-    for i in 0..4 {
-        let c: f64 = if tr.b((tr.ceil(q * 1.5) * 0.3) < 0.9 || i < 2) {
-            q * 0.9
-        } else {
-            q.tanh().exp().log(2.5 + (i as f64 * x).sin())
-        };
-        let mut it: usize = 0;
-        while tr.b(it < zs.len()) {
-            it += 1;
-            x += (1.5 + (zs[(it + 1) % zs.len()] - zs[1]).tanh()).log(2.5 + q.sin());
+    let w = x * (1.5 + x.cos()).log2();
+    for l in 0..3 {
+        for _ in 0..3 {
+            let late1: f64;
+            if tr.b(l < 1) {
+                let pt = (w.tanh(), (1.0 + x * x).ln_1p());
+                late1 = zs[2] * x;
+                acc += pt.1;
+            } else {
+                late1 = x.tanh().exp().log2();
+            }
+            acc += late1;
         }
-        acc += c;
     }
-    q = q * 0.5 + q.atan2(std::f64::consts::PI.hypot(1.0));
-    (x - core::f64::consts::E) * -1.5 + q + acc
+    let r = (zs[(tr.floor((zs[2] * 0.9).tanh().abs() * 2.9) as usize) % 3] * std::f64::consts::PI).tanh().exp().log(3.0);
+    let hs = [h_cumsum(&zs)[1], tr.min(x, r), r];
+    tr.signum(zs[(tr.floor((core::f64::consts::E / (1.0 + x * x)).sin().abs() * 2.9) as usize) % 3] * w) * (1.5 + x.tanh()).log2() + hs[2] + acc
 }
 
 const CASE_F0983: Case = case!(f0983, f0983_t, f0983_grad, f0983_pullback, f0983_grad_into,
@@ -12626,27 +12256,77 @@ const CASE_F0983: Case = case!(f0983, f0983_t, f0983_grad, f0983_pullback, f0983
 
 #[differentiate]
 fn f0984(a: f64, mut b: f64, c: f64, ts: &[f64; 4]) -> f64 {
-    b += core::f64::consts::E;
-    b += (ts[3] * 1.5).ceil() * 0.3 - b.powi(2);
-    let mut vals: Vec<f64> = vec![0.0; ts.len()];
-    vals[0] = ts[2] * a * ts[1];
-    for ii in 0..3 {
-        vals[ii] = (1.5 + b.tanh()).ln_1p() * (ts[ii + 1] - vals[ii + 1]);
+    let mut acc: f64 = 0.0;
+    b += (0.1 - a).sin().cosh();
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if step > 4 {
+            break;
+        }
+        let d: f64 = {
+            let e: f64 = match step % 3 {
+                0 => {
+                    for &v in ts.iter() {
+                        if (c + ts[step % 4]) > -b {
+                            break;
+                        }
+                        acc += v;
+                    }
+                    ts[(step + 3) % ts.len()].cos().powi(3)
+                }
+                _ if (step as f64) > 0.7 => {
+                    b = b * 0.5 + 0.5 * b;
+                    c * 0.9
+                }
+                _ => {
+                    (0.1 * a).cos()
+                }
+            };
+            ts[(step + 3) % ts.len()] + e
+        };
+        let zs = [[0.0_f64; 3]; 1];
+        acc += d;
+        acc += zs[0][0];
     }
-    let v = vals[2];
-    (a - c) / (1.5 + h_cumsum(ts)[1].cos()) + b + v
+    ts[step.min(ts.len() - 1)] + b + c + acc
 }
 
 fn f0984_t(tr: &Trace, a: f64, mut b: f64, c: f64, ts: &[f64; 4]) -> f64 {
-    b += core::f64::consts::E;
-    b += tr.ceil(ts[3] * 1.5) * 0.3 - b.powi(2);
-    let mut vals: Vec<f64> = vec![0.0; ts.len()];
-    vals[0] = ts[2] * a * ts[1];
-    for ii in 0..3 {
-        vals[ii] = (1.5 + b.tanh()).ln_1p() * (ts[ii + 1] - vals[ii + 1]);
+    let mut acc: f64 = 0.0;
+    b += (0.1 - a).sin().cosh();
+    let mut step: usize = 0;
+    loop {
+        step += 1;
+        if tr.b(step > 4) {
+            break;
+        }
+        let d: f64 = {
+            let e: f64 = match step % 3 {
+                0 => {
+                    for &v in ts.iter() {
+                        if tr.b((c + ts[step % 4]) > -b) {
+                            break;
+                        }
+                        acc += v;
+                    }
+                    ts[(step + 3) % ts.len()].cos().powi(3)
+                }
+                _ if tr.b((step as f64) > 0.7) => {
+                    b = b * 0.5 + 0.5 * b;
+                    c * 0.9
+                }
+                _ => {
+                    (0.1 * a).cos()
+                }
+            };
+            ts[(step + 3) % ts.len()] + e
+        };
+        let zs = [[0.0_f64; 3]; 1];
+        acc += d;
+        acc += zs[0][0];
     }
-    let v = vals[2];
-    (a - c) / (1.5 + h_cumsum(ts)[1].cos()) + b + v
+    ts[step.min(ts.len() - 1)] + b + c + acc
 }
 
 const CASE_F0984: Case = case!(f0984, f0984_t, f0984_grad, f0984_pullback, f0984_grad_into,
@@ -12662,15 +12342,21 @@ fn f0985(ws: &[f64], pts: &[[f64; 2]]) -> f64 {
     }
     let res = h_cumsum(ws);
     let late1: f64;
-    if (core::f64::consts::E.signum() * ws[0]) > ws[0] {
-        late1 = std::f64::consts::PI;
+    if core::f64::consts::E.max(ws[0]) < ws[0].min(res[0]) {
+        late1 = 2.5;
     } else {
-        late1 = ((std::f64::consts::PI * 1.5).trunc() * 0.3).to_radians();
+        late1 = std::f64::consts::PI * res[0] + pts[0][((((ws[0] * 1.5).ceil() * 0.3).tanh().abs() * 2.9).floor() as usize) % 2] * std::f64::consts::PI;
     }
-    let mut e = (pts[0][((late1.clamp(-0.5, 0.8).tanh().abs() * 2.9).floor() as usize) % 2] * std::f64::consts::PI).to_radians();
-    let zs = [[0.0_f64; 1]; 3];
-    e = e * e.atan2(pts[0][0].abs() + 0.5).sin();
-    e.signum() * zs[1][0] + res[0] + acc
+    let c = (2.0 + core::f64::consts::E.sin()).powi(-2) + (late1 * 1.5).ceil() * 0.3;
+    for w in ws.iter() {
+        if (late1 - std::f64::consts::PI) < c {
+            return (1.2 + pts[(((late1 - ws[0]).tanh().abs() * 2.9).floor() as usize) % pts.len()][0]).asinh();
+        }
+        let u = (late1 / (1.5 + res[0].tanh())).min(res[0].min(core::f64::consts::E));
+        acc += *w;
+        acc += u;
+    }
+    (0.3 + late1) * (res[0] / core::f64::consts::E.tanh().exp()) + pts[1][0] + c + acc
 }
 
 fn f0985_t(tr: &Trace, ws: &[f64], pts: &[[f64; 2]]) -> f64 {
@@ -12681,15 +12367,21 @@ fn f0985_t(tr: &Trace, ws: &[f64], pts: &[[f64; 2]]) -> f64 {
     }
     let res = h_cumsum(ws);
     let late1: f64;
-    if tr.b((tr.signum(core::f64::consts::E) * ws[0]) > ws[0]) {
-        late1 = std::f64::consts::PI;
+    if tr.b(tr.max(core::f64::consts::E, ws[0]) < tr.min(ws[0], res[0])) {
+        late1 = 2.5;
     } else {
-        late1 = (tr.trunc(std::f64::consts::PI * 1.5) * 0.3).to_radians();
+        late1 = std::f64::consts::PI * res[0] + pts[0][(tr.floor((tr.ceil(ws[0] * 1.5) * 0.3).tanh().abs() * 2.9) as usize) % 2] * std::f64::consts::PI;
     }
-    let mut e = (pts[0][(tr.floor(tr.clamp(late1, -0.5, 0.8).tanh().abs() * 2.9) as usize) % 2] * std::f64::consts::PI).to_radians();
-    let zs = [[0.0_f64; 1]; 3];
-    e = e * e.atan2(tr.abs(pts[0][0]) + 0.5).sin();
-    tr.signum(e) * zs[1][0] + res[0] + acc
+    let c = (2.0 + core::f64::consts::E.sin()).powi(-2) + tr.ceil(late1 * 1.5) * 0.3;
+    for w in ws.iter() {
+        if tr.b((late1 - std::f64::consts::PI) < c) {
+            return (1.2 + pts[(tr.floor((late1 - ws[0]).tanh().abs() * 2.9) as usize) % pts.len()][0]).asinh();
+        }
+        let u = tr.min(late1 / (1.5 + res[0].tanh()), tr.min(res[0], core::f64::consts::E));
+        acc += *w;
+        acc += u;
+    }
+    (0.3 + late1) * (res[0] / core::f64::consts::E.tanh().exp()) + pts[1][0] + c + acc
 }
 
 const CASE_F0985: Case = case!(f0985, f0985_t, f0985_grad, f0985_pullback, f0985_grad_into,
@@ -12707,17 +12399,29 @@ fn f0986(zs: [f64; 4], arr: [f64; 4], ws: &[f64]) -> f64 {
     let (mut a, d) = (zs[0] + arr[0], zs[2] + 0.2);
     a -= d;
     for i in 0..ws.len() {
-        if a.abs() < (zs[(i + 1) % zs.len()] + zs[(i * 2 + 1) % zs.len()]) || i % 2 == 0 {
-            let v = (std::f64::consts::PI * arr[i % arr.len()]).signum() * f64::atan(a);
-            acc += v;
-        } else {
-            let d: f64 = 1.2;
-            let a = a - h_cumsum(ws)[i % 5] * (arr[(i * 2 + 1) % arr.len()] % (1.5 + a.tanh()));
-            acc += d;
-            acc += a;
+        if (a % (2.0 + ws[(i * 2 + 1) % 5].sin())) < d.cos() {
+            let t: f64 = if i > 2 {
+                (std::f64::consts::PI * arr[i % arr.len()]).atan()
+            } else {
+                a * 0.9
+            };
+            let r = d + 2.0 + (1.5 + d.tanh()).ln_1p();
+            acc += t;
+            acc += r;
+        } else if (zs[i.min(4 - 1)] - d) <= arr[(i * 2 + 1) % arr.len()].tanh() && i > 1 {
+            let z: f64 = if d.asinh() >= 0.1 || i < 3 {
+                (2.0 + (-d).sin()).ln()
+            } else {
+                a += (ws[i] * 1.5).ceil() * 0.3;
+                d.cos().exp_m1()
+            };
+            if i % 2 == 0 {
+                return (d / ws[1].tanh().exp()).tanh().exp2();
+            }
+            acc += z;
         }
     }
-    (1.5 + d.cos()).ln_1p() * 2.0 + a + acc
+    ws[3].sin() * ws[3].hypot(1.0).ln_1p() + a + acc
 }
 
 fn f0986_t(tr: &Trace, zs: [f64; 4], arr: [f64; 4], ws: &[f64]) -> f64 {
@@ -12730,17 +12434,29 @@ fn f0986_t(tr: &Trace, zs: [f64; 4], arr: [f64; 4], ws: &[f64]) -> f64 {
     let (mut a, d) = (zs[0] + arr[0], zs[2] + 0.2);
     a -= d;
     for i in 0..ws.len() {
-        if tr.b(tr.abs(a) < (zs[(i + 1) % zs.len()] + zs[(i * 2 + 1) % zs.len()]) || i % 2 == 0) {
-            let v = tr.signum(std::f64::consts::PI * arr[i % arr.len()]) * f64::atan(a);
-            acc += v;
-        } else {
-            let d: f64 = 1.2;
-            let a = a - h_cumsum(ws)[i % 5] * (tr.rem(arr[(i * 2 + 1) % arr.len()], 1.5 + a.tanh()));
-            acc += d;
-            acc += a;
+        if tr.b((tr.rem(a, 2.0 + ws[(i * 2 + 1) % 5].sin())) < d.cos()) {
+            let t: f64 = if tr.b(i > 2) {
+                (std::f64::consts::PI * arr[i % arr.len()]).atan()
+            } else {
+                a * 0.9
+            };
+            let r = d + 2.0 + (1.5 + d.tanh()).ln_1p();
+            acc += t;
+            acc += r;
+        } else if tr.b((zs[i.min(4 - 1)] - d) <= arr[(i * 2 + 1) % arr.len()].tanh() && i > 1) {
+            let z: f64 = if tr.b(d.asinh() >= 0.1 || i < 3) {
+                (2.0 + (-d).sin()).ln()
+            } else {
+                a += tr.ceil(ws[i] * 1.5) * 0.3;
+                d.cos().exp_m1()
+            };
+            if tr.b(i % 2 == 0) {
+                return (d / ws[1].tanh().exp()).tanh().exp2();
+            }
+            acc += z;
         }
     }
-    (1.5 + d.cos()).ln_1p() * 2.0 + a + acc
+    ws[3].sin() * ws[3].hypot(1.0).ln_1p() + a + acc
 }
 
 const CASE_F0986: Case = case!(f0986, f0986_t, f0986_grad, f0986_pullback, f0986_grad_into,
@@ -12749,29 +12465,39 @@ const CASE_F0986: Case = case!(f0986, f0986_t, f0986_grad, f0986_pullback, f0986
 
 #[differentiate]
 fn f0987(b: f64, b1: f64) -> f64 {
-    let w: f64 = if (1.0 + b1 * b1).log2() > -0.5 {
+    let w: f64 = if (b1.sin().to_degrees() * 0.02) > -0.5 {
         let xs = [0.0_f64; 2];
         b + xs[1]
     } else {
         let pair = (b - b1, h_pow(b, 2));
         b + pair.1
     };
-    let mut v = h_mix(core::f64::consts::E - b, (b1 * 1.5).floor() + b1);
-    v += v.signum() * w - ((w * 1.5).trunc() + w);
-    0.2 - (1.5 + b1.cos()).sqrt() + v
+    let q = h_mix(core::f64::consts::E - b, b1 % (2.0 + b1.sin()));
+    let r: f64 = if (2.0 + b.sin() + 1.2).acosh() >= 0.3 {
+        let a = w.tanh().exp().sin().sinh();
+        -a - b1
+    } else {
+        h_polar(2.5, q).0 * (b - q)
+    };
+    (core::f64::consts::E + b1).clamp(-0.5, 0.8) + w + q + r
 }
 
 fn f0987_t(tr: &Trace, b: f64, b1: f64) -> f64 {
-    let w: f64 = if tr.b((1.0 + b1 * b1).log2() > -0.5) {
+    let w: f64 = if tr.b((b1.sin().to_degrees() * 0.02) > -0.5) {
         let xs = [0.0_f64; 2];
         b + xs[1]
     } else {
         let pair = (b - b1, h_pow(b, 2));
         b + pair.1
     };
-    let mut v = h_mix(core::f64::consts::E - b, tr.floor(b1 * 1.5) + b1);
-    v += tr.signum(v) * w - (tr.trunc(w * 1.5) + w);
-    0.2 - (1.5 + b1.cos()).sqrt() + v
+    let q = h_mix(core::f64::consts::E - b, tr.rem(b1, 2.0 + b1.sin()));
+    let r: f64 = if tr.b((2.0 + b.sin() + 1.2).acosh() >= 0.3) {
+        let a = w.tanh().exp().sin().sinh();
+        -a - b1
+    } else {
+        h_polar(2.5, q).0 * (b - q)
+    };
+    tr.clamp(core::f64::consts::E + b1, -0.5, 0.8) + w + q + r
 }
 
 const CASE_F0987: Case = case!(f0987, f0987_t, f0987_grad, f0987_pullback, f0987_grad_into,
@@ -12779,56 +12505,60 @@ const CASE_F0987: Case = case!(f0987, f0987_t, f0987_grad, f0987_pullback, f0987
     |p, _k| (p[0], p[1]));
 
 #[differentiate]
-fn f0988(b: f64, x: f64, zs: [f64; 3], x3: f64) -> f64 {
+fn f0988(b: f64, x: f64, zs: [f64; 3], mut x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let v = b - x - core::f64::consts::E.abs();
-    let v = v + x;
-    let q = x * zs[1] - b.mul_add(v, b);
-    let tmp: Vec<f64> = vec![0.0; zs.len()];
-    for t in zs.iter() {
-        let mut p: f64 = if q.tanh().cosh() > (v + zs[1]) {
-            ((t * 1.5).ceil() * 0.3).cos().tan()
-        } else {
-            let a: f64 = if b > (t * zs[0]) {
-                zs[(((0.2 + zs[2]).tanh().abs() * 2.9).floor() as usize) % zs.len()] * t * zs[((((q * 1.5).ceil() + x).tanh().abs() * 2.9).floor() as usize) % zs.len()].tanh().cosh()
+    let mut r = b - x - (1.5 + core::f64::consts::E.cos()).powf(core::f64::consts::E.sin() * 1.5);
+    r /= 1.5 + (zs[2].tanh() * 0.9).asin().sin().cos();
+    x3 = x3 * 0.5 + (zs[1].sin() * 0.9).atanh();
+    let t = (x3 * zs[2] * 1.5).ceil() + x3;
+    let s: f64 = {
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if it > 3 {
+                break;
+            }
+            let e: f64 = if it < 1 {
+                let e = f64::cbrt((t - r).hypot(1.0));
+                1.5 + zs[it % 3] + zs[it.min(3 - 1)].sin().exp() + e
             } else {
-                core::f64::consts::E.abs() / (0.5 / (1.5 + x.tanh())).hypot(1.0)
+                let p = -zs[it - 1];
+                (zs[it - 1] - zs[it.min(zs.len() - 1)]) * ((x * 1.5).floor() + b) + p
             };
-            (t.signum() * a).signum() * b.cos()
-        };
-        for a in &zs {
-            p *= ((2.0 + x3.sin()).ln().tanh() * 0.9).asin().tanh();
-            acc += *a;
+            acc += e;
         }
-        acc += p;
-    }
-    b + 2.0 + x3 + q + tmp[2] + acc
+        let x3 = f64::exp2((zs[it % 3] / (2.0 + core::f64::consts::E.sin())).tanh());
+        h_mix(zs[(it + 3) % zs.len()], x) / (1.5 + (-t).tanh()) + x3
+    };
+    h_dot(&zs, &zs) + r + s + acc
 }
 
-fn f0988_t(tr: &Trace, b: f64, x: f64, zs: [f64; 3], x3: f64) -> f64 {
+fn f0988_t(tr: &Trace, b: f64, x: f64, zs: [f64; 3], mut x3: f64) -> f64 {
     let mut acc: f64 = 0.0;
-    let v = b - x - tr.abs(core::f64::consts::E);
-    let v = v + x;
-    let q = x * zs[1] - b.mul_add(v, b);
-    let tmp: Vec<f64> = vec![0.0; zs.len()];
-    for t in zs.iter() {
-        let mut p: f64 = if tr.b(q.tanh().cosh() > (v + zs[1])) {
-            (tr.ceil(t * 1.5) * 0.3).cos().tan()
-        } else {
-            let a: f64 = if tr.b(b > (t * zs[0])) {
-                zs[(tr.floor((0.2 + zs[2]).tanh().abs() * 2.9) as usize) % zs.len()] * t * zs[(tr.floor((tr.ceil(q * 1.5) + x).tanh().abs() * 2.9) as usize) % zs.len()].tanh().cosh()
+    let mut r = b - x - (1.5 + core::f64::consts::E.cos()).powf(core::f64::consts::E.sin() * 1.5);
+    r /= 1.5 + (zs[2].tanh() * 0.9).asin().sin().cos();
+    x3 = x3 * 0.5 + (zs[1].sin() * 0.9).atanh();
+    let t = tr.ceil(x3 * zs[2] * 1.5) + x3;
+    let s: f64 = {
+        let mut it: usize = 0;
+        loop {
+            it += 1;
+            if tr.b(it > 3) {
+                break;
+            }
+            let e: f64 = if tr.b(it < 1) {
+                let e = f64::cbrt((t - r).hypot(1.0));
+                1.5 + zs[it % 3] + zs[it.min(3 - 1)].sin().exp() + e
             } else {
-                tr.abs(core::f64::consts::E) / (0.5 / (1.5 + x.tanh())).hypot(1.0)
+                let p = -zs[it - 1];
+                (zs[it - 1] - zs[it.min(zs.len() - 1)]) * (tr.floor(x * 1.5) + b) + p
             };
-            tr.signum(tr.signum(*t) * a) * b.cos()
-        };
-        for a in &zs {
-            p *= ((2.0 + x3.sin()).ln().tanh() * 0.9).asin().tanh();
-            acc += *a;
+            acc += e;
         }
-        acc += p;
-    }
-    b + 2.0 + x3 + q + tmp[2] + acc
+        let x3 = f64::exp2((zs[it % 3] / (2.0 + core::f64::consts::E.sin())).tanh());
+        h_mix(zs[(it + 3) % zs.len()], x) / (1.5 + (-t).tanh()) + x3
+    };
+    h_dot(&zs, &zs) + r + s + acc
 }
 
 const CASE_F0988: Case = case!(f0988, f0988_t, f0988_grad, f0988_pullback, f0988_grad_into,
@@ -12839,55 +12569,59 @@ const CASE_F0988: Case = case!(f0988, f0988_t, f0988_grad, f0988_pullback, f0988
 fn f0989(ws: &[f64], mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..4 {
-        if (x.abs() + 0.5).recip() < (1.5 + ws[jj + 1].tanh()).sqrt() {
-            x /= 1.5 + x.cos();
-            let w: f64 = {
-                let x = x + ws[ws.len() - 1 - jj];
-                x.cos().cosh() * (x / (2.0 + x.sin()))
-            };
-            let v = (ws[jj] + std::f64::consts::PI) * h_leaky(w);
-            acc += v;
-        } else {
-            let w: f64 = if core::f64::consts::E <= 0.1 {
-                x += -(x / (1.5 + x.tanh()));
-                std::f64::consts::PI / x.tanh().exp() / ws[jj].tanh().exp()
+        if (x / (2.0 + ws[3].sin())) > h_mix(jj as f64, x) {
+            let a: f64 = if jj > 0 {
+                h_mix(x, x) * ws[jj]
             } else {
-                x -= f64::exp(h_mix(x, x).tanh());
-                (ws[jj + 1] + ws[jj]).clamp(x - 0.5, x + 0.5)
+                0.5 * ws[(jj + 2) % ws.len()] / (1.5 + (x as f64).cos())
             };
-            acc += w;
+            acc += a;
+        } else if ws[ws.len() - 1 - jj].tanh().exp().powf(2.5) >= 0.7 {
+            for _ in 0..4 {
+                let d = x;
+                acc += d;
+            }
+        } else {
+            x /= 2.0 + (1.5 + x.tanh()).log(2.5 + x.sin()).sin();
         }
-        let d: f64 = 0.1;
-        acc += d;
+        let t: f64 = if jj > 1 {
+            let x = h_mix(x, x) * x.tanh().exp_m1();
+            (x + ws[jj]).max((2.0 + x.sin()).ln())
+        } else {
+            (2.0 + x.sin()).powf(x.cos() * 1.5).cos().exp()
+        };
+        acc += t;
     }
-    x.hypot(x.tanh().exp()).cos().exp() + ws[4] + acc
+    (x * 1.5).floor() * 0.3 + ws[4] + acc
 }
 
 fn f0989_t(tr: &Trace, ws: &[f64], mut x: f64) -> f64 {
     let mut acc: f64 = 0.0;
     for jj in 0..4 {
-        if tr.b((tr.abs(x) + 0.5).recip() < (1.5 + ws[jj + 1].tanh()).sqrt()) {
-            x /= 1.5 + x.cos();
-            let w: f64 = {
-                let x = x + ws[ws.len() - 1 - jj];
-                x.cos().cosh() * (x / (2.0 + x.sin()))
-            };
-            let v = (ws[jj] + std::f64::consts::PI) * h_leaky_t(tr, w);
-            acc += v;
-        } else {
-            let w: f64 = if tr.b(core::f64::consts::E <= 0.1) {
-                x += -(x / (1.5 + x.tanh()));
-                std::f64::consts::PI / x.tanh().exp() / ws[jj].tanh().exp()
+        if tr.b((x / (2.0 + ws[3].sin())) > h_mix(jj as f64, x)) {
+            let a: f64 = if tr.b(jj > 0) {
+                h_mix(x, x) * ws[jj]
             } else {
-                x -= f64::exp(h_mix(x, x).tanh());
-                tr.clamp(ws[jj + 1] + ws[jj], x - 0.5, x + 0.5)
+                0.5 * ws[(jj + 2) % ws.len()] / (1.5 + (x as f64).cos())
             };
-            acc += w;
+            acc += a;
+        } else if tr.b(ws[ws.len() - 1 - jj].tanh().exp().powf(2.5) >= 0.7) {
+            for _ in 0..4 {
+                let d = x;
+                acc += d;
+            }
+        } else {
+            x /= 2.0 + (1.5 + x.tanh()).log(2.5 + x.sin()).sin();
         }
-        let d: f64 = 0.1;
-        acc += d;
+        let t: f64 = if tr.b(jj > 1) {
+            let x = h_mix(x, x) * x.tanh().exp_m1();
+            tr.max(x + ws[jj], (2.0 + x.sin()).ln())
+        } else {
+            (2.0 + x.sin()).powf(x.cos() * 1.5).cos().exp()
+        };
+        acc += t;
     }
-    x.hypot(x.tanh().exp()).cos().exp() + ws[4] + acc
+    tr.floor(x * 1.5) * 0.3 + ws[4] + acc
 }
 
 const CASE_F0989: Case = case!(f0989, f0989_t, f0989_grad, f0989_pullback, f0989_grad_into,
@@ -12898,88 +12632,94 @@ const CASE_F0989: Case = case!(f0989, f0989_t, f0989_grad, f0989_pullback, f0989
 fn f0990(x: f64, ts: &[f64; 4], arr: [f64; 3], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if (x / (2.0 + arr[m % arr.len()].sin())) >= 0.1 {
-        let x = x * (1.0 + x * x).log(2.5 + (m as f64).sin()).cos().tan();
+        let x = x - (1.5 + x.to_radians().cos()).log(2.5 + ts[m.min(ts.len() - 1)].atan2(1.5 + x.tanh()).sin());
         acc += x;
-    } else {
-        let b: f64 = if m < 1 {
-            h_mix(m as f64, arr[0]) * (1.2 + x)
-        } else {
-            let pair = h_polar(x.abs(), x);
-            (std::f64::consts::PI.signum() * x).max(x + 2.5) + pair.1
-        };
-        acc += b;
+    } else if (x + m as f64) > 1.2 {
+        let pair = h_polar(x.tanh(), x);
+        acc += pair.1;
     }
-    let s = h_norm2([0.5 / (1.5 + arr[(m + 2) % arr.len()].cos()), -x]);
-    let mut buf = [2.0 * ts[(m * 2 + 1) % ts.len()], m as f64 * s];
-    buf[m % buf.len()] %= ((ts[m % ts.len()] / (1.0 + x * x)) as f64).hypot(1.0);
-    std::f64::consts::PI + -s + buf[1] + acc
+    let g = x.powi(1).tanh().sinh();
+    let s = h_norm2([0.5 / (1.5 + arr[(m + 2) % arr.len()].cos()), -g]);
+    let mut buf = [2.0 * ts[(m * 2 + 1) % ts.len()], m as f64 * x];
+    buf[m % buf.len()] -= (2.0 + (ts[m % ts.len()] / (1.0 + x * x)).sin()).powi(-1);
+    (g + x) / (1.5 + (1.5 + ts[(m + 1) % ts.len()].cos()).ln().cos()) + s + buf[1] + acc
 }
 
 fn f0990_t(tr: &Trace, x: f64, ts: &[f64; 4], arr: [f64; 3], m: usize) -> f64 {
     let mut acc: f64 = 0.0;
     if tr.b((x / (2.0 + arr[m % arr.len()].sin())) >= 0.1) {
-        let x = x * (1.0 + x * x).log(2.5 + (m as f64).sin()).cos().tan();
+        let x = x - (1.5 + x.to_radians().cos()).log(2.5 + ts[m.min(ts.len() - 1)].atan2(1.5 + x.tanh()).sin());
         acc += x;
-    } else {
-        let b: f64 = if tr.b(m < 1) {
-            h_mix(m as f64, arr[0]) * (1.2 + x)
-        } else {
-            let pair = h_polar(tr.abs(x), x);
-            tr.max(tr.signum(std::f64::consts::PI) * x, x + 2.5) + pair.1
-        };
-        acc += b;
+    } else if tr.b((x + m as f64) > 1.2) {
+        let pair = h_polar(x.tanh(), x);
+        acc += pair.1;
     }
-    let s = h_norm2([0.5 / (1.5 + arr[(m + 2) % arr.len()].cos()), -x]);
-    let mut buf = [2.0 * ts[(m * 2 + 1) % ts.len()], m as f64 * s];
-    buf[m % buf.len()] = tr.rem(buf[m % buf.len()], ((ts[m % ts.len()] / (1.0 + x * x)) as f64).hypot(1.0));
-    std::f64::consts::PI + -s + buf[1] + acc
+    let g = x.powi(1).tanh().sinh();
+    let s = h_norm2([0.5 / (1.5 + arr[(m + 2) % arr.len()].cos()), -g]);
+    let mut buf = [2.0 * ts[(m * 2 + 1) % ts.len()], m as f64 * x];
+    buf[m % buf.len()] -= (2.0 + (ts[m % ts.len()] / (1.0 + x * x)).sin()).powi(-1);
+    (g + x) / (1.5 + (1.5 + ts[(m + 1) % ts.len()].cos()).ln().cos()) + s + buf[1] + acc
 }
 
 const CASE_F0990: Case = case!(f0990, f0990_t, f0990_grad, f0990_pullback, f0990_grad_into,
-    n: 8, active: [true, true, true, true, true, false, false, false], ints: [[4], [0], [1], [2]],
+    n: 8, active: [true, true, true, true, true, false, false, false], ints: [[4], [0], [2], [2]],
     |p, k| (p[0], &arr(&p[1..5]), arr(&p[5..8]), k[0]));
 
 #[differentiate]
 fn f0991(zs: [f64; 3]) -> f64 {
-    let mut p = (-zs[1]).tanh().exp().log10();
-    let mut e: f64 = if 0.2 < std::f64::consts::PI {
-        let buf = [[0.0_f64; 1]; 1];
-        f64::min(zs[1].max(zs[0]), -buf[0][0])
-    } else {
-        p.atan2((1.0 + p * p).ln_1p().sin() - 1.5)
+    let mut acc: f64 = 0.0;
+    let e = (1.0 + zs[2] * zs[2]).log(3.0).hypot(1.0).powf(2.5);
+    let mut a: f64 = (std::f64::consts::PI + core::f64::consts::E) as f64;
+    a += -zs[0].cos();
+    let mut step: usize = 0;
+    let v: f64 = loop {
+        step += 1;
+        if step > zs.len() {
+            break -e.sin().tan();
+        }
+        let e = (a / std::f64::consts::PI.tanh().exp()).abs();
+        a *= e.tanh().cos();
     };
-    e %= zs[1].cos().exp_m1().clamp(-0.5, 0.8).abs() + 0.5;
-    let a: f64 = ((zs[1] * 1.5).floor() * 0.3).mul_add(e.atan(), zs[1] % p.tanh().exp());
-    let ys = zs.to_vec();
-    p *= e.tanh();
-    let r: f64 = if h_norm2([p, ys[1]]) > 1.5 {
-        h_cumsum(&ys)[0] * (p * a)
+    if f64::clamp(a, -0.5, 0.8) > e {
+        let t = h_mix(step as f64, zs[(step + 1) % zs.len()]) / (1.5 + (e.sin().to_degrees() * 0.02).cos());
+        let r = (2.0 + a.sin()).log(2.5 + e.sin()) - zs[step.min(zs.len() - 1)].atan2(2.0 + zs[(step * 2 + 1) % 3].sin());
+        let cum = h_scale3(&zs, a * zs[(step * 2 + 1) % zs.len()]);
+        acc += t;
+        acc += r;
+        acc += cum[2];
     } else {
-        let res = h_scale3(&zs, p - 0.1);
-        f64::hypot(p * res[1], 2.0 + a.sin())
-    };
-    zs[2] % 1.5 + ((zs[2] * 1.5).ceil() + core::f64::consts::E) + r
+        let q: f64 = -1.5;
+        acc += q;
+    }
+    zs[(step * 2 + 1) % zs.len()] + v + acc
 }
 
 fn f0991_t(tr: &Trace, zs: [f64; 3]) -> f64 {
-    let mut p = (-zs[1]).tanh().exp().log10();
-    let mut e: f64 = if tr.b(0.2 < std::f64::consts::PI) {
-        let buf = [[0.0_f64; 1]; 1];
-        tr.min(tr.max(zs[1], zs[0]), -buf[0][0])
-    } else {
-        tr.atan2(p, (1.0 + p * p).ln_1p().sin() - 1.5)
+    let mut acc: f64 = 0.0;
+    let e = (1.0 + zs[2] * zs[2]).log(3.0).hypot(1.0).powf(2.5);
+    let mut a: f64 = (std::f64::consts::PI + core::f64::consts::E) as f64;
+    a += -zs[0].cos();
+    let mut step: usize = 0;
+    let v: f64 = loop {
+        step += 1;
+        if tr.b(step > zs.len()) {
+            break -e.sin().tan();
+        }
+        let e = tr.abs(a / std::f64::consts::PI.tanh().exp());
+        a *= e.tanh().cos();
     };
-    e = tr.rem(e, tr.abs(tr.clamp(zs[1].cos().exp_m1(), -0.5, 0.8)) + 0.5);
-    let a: f64 = (tr.floor(zs[1] * 1.5) * 0.3).mul_add(e.atan(), tr.rem(zs[1], p.tanh().exp()));
-    let ys = zs.to_vec();
-    p *= e.tanh();
-    let r: f64 = if tr.b(h_norm2([p, ys[1]]) > 1.5) {
-        h_cumsum(&ys)[0] * (p * a)
+    if tr.b(tr.clamp(a, -0.5, 0.8) > e) {
+        let t = h_mix(step as f64, zs[(step + 1) % zs.len()]) / (1.5 + (e.sin().to_degrees() * 0.02).cos());
+        let r = (2.0 + a.sin()).log(2.5 + e.sin()) - zs[step.min(zs.len() - 1)].atan2(2.0 + zs[(step * 2 + 1) % 3].sin());
+        let cum = h_scale3(&zs, a * zs[(step * 2 + 1) % zs.len()]);
+        acc += t;
+        acc += r;
+        acc += cum[2];
     } else {
-        let res = h_scale3(&zs, p - 0.1);
-        f64::hypot(p * res[1], 2.0 + a.sin())
-    };
-    tr.rem(zs[2], 1.5) + (tr.ceil(zs[2] * 1.5) + core::f64::consts::E) + r
+        let q: f64 = -1.5;
+        acc += q;
+    }
+    zs[(step * 2 + 1) % zs.len()] + v + acc
 }
 
 const CASE_F0991: Case = case!(f0991, f0991_t, f0991_grad, f0991_pullback, f0991_grad_into,
@@ -12988,29 +12728,51 @@ const CASE_F0991: Case = case!(f0991, f0991_t, f0991_grad, f0991_pullback, f0991
 
 #[differentiate]
 fn f0992(x: f64, a: f64, x2: f64, vals: &[f64]) -> f64 {
-    let mut w: f64 = if (x2 + a) >= vals[2].mul_add(a, a) {
-        vals[1]
+    let mut acc: f64 = 0.0;
+    let mut w: f64 = if (x2 + a) >= (1.5 + vals[2].cos()).log2() {
+        let (w, p) = (vals[1], a.tanh().sinh());
+        p.powi(2) / (x.hypot(w.abs() + 0.5).abs() + 0.5)
     } else {
-        f64::log(1.5 + vals[1].tanh().sinh().cos(), 2.5 + x2.cos().sin())
+        f64::sin(vals[3])
     };
-    w -= f64::atan(vals[3]).cos();
-    let mut g = x2;
-    g -= g - x + x.tanh();
-    g = g.tanh() + g;
-    h_pow(0.5, 0) - f64::atan(vals[1]) + w + g
+    let y: f64 = if h_scale3(&[a, 0.3, w], x2)[2] >= (vals[(((2.0 + w.sin()).log10().cos().abs() * 2.9).floor() as usize) % vals.len()] + vals[3]) {
+        for s in vals.iter() {
+            w = h_mix(w, h_leaky(vals[0]));
+            if vals[1].hypot(1.5 + vals[3].tanh()) > vals[1] {
+                return f64::ceil(w * 1.5) + h_cumsum(vals)[2];
+            }
+            acc += *s;
+        }
+        (2.0 + vals[2].sin()).log10() / (1.5 + vals[1].hypot(1.5 + vals[0].cos()).tanh())
+    } else {
+        w = w * std::f64::consts::PI.mul_add(a, 2.0).cos();
+        x.cos() * (w + a)
+    };
+    ((y * w).abs() + 0.5).recip() + x + acc
 }
 
 fn f0992_t(tr: &Trace, x: f64, a: f64, x2: f64, vals: &[f64]) -> f64 {
-    let mut w: f64 = if tr.b((x2 + a) >= vals[2].mul_add(a, a)) {
-        vals[1]
+    let mut acc: f64 = 0.0;
+    let mut w: f64 = if tr.b((x2 + a) >= (1.5 + vals[2].cos()).log2()) {
+        let (w, p) = (vals[1], a.tanh().sinh());
+        p.powi(2) / (tr.abs(x.hypot(tr.abs(w) + 0.5)) + 0.5)
     } else {
-        f64::log(1.5 + vals[1].tanh().sinh().cos(), 2.5 + x2.cos().sin())
+        f64::sin(vals[3])
     };
-    w -= f64::atan(vals[3]).cos();
-    let mut g = x2;
-    g -= g - x + x.tanh();
-    g = g.tanh() + g;
-    h_pow(0.5, 0) - f64::atan(vals[1]) + w + g
+    let y: f64 = if tr.b(h_scale3(&[a, 0.3, w], x2)[2] >= (vals[(tr.floor((2.0 + w.sin()).log10().cos().abs() * 2.9) as usize) % vals.len()] + vals[3])) {
+        for s in vals.iter() {
+            w = h_mix(w, h_leaky_t(tr, vals[0]));
+            if tr.b(vals[1].hypot(1.5 + vals[3].tanh()) > vals[1]) {
+                return tr.ceil(w * 1.5) + h_cumsum(vals)[2];
+            }
+            acc += *s;
+        }
+        (2.0 + vals[2].sin()).log10() / (1.5 + vals[1].hypot(1.5 + vals[0].cos()).tanh())
+    } else {
+        w = w * std::f64::consts::PI.mul_add(a, 2.0).cos();
+        x.cos() * (w + a)
+    };
+    (tr.abs(y * w) + 0.5).recip() + x + acc
 }
 
 const CASE_F0992: Case = case!(f0992, f0992_t, f0992_grad, f0992_pullback, f0992_grad_into,
@@ -13020,54 +12782,28 @@ const CASE_F0992: Case = case!(f0992, f0992_t, f0992_grad, f0992_pullback, f0992
 #[differentiate]
 fn f0993(vals: &[f64], x: f64, m: usize, a: f64) -> f64 {
     let mut zs: [f64; 1] = [0.0; 1];
-    let mut d = h_cumsum(&zs)[0] - (zs[0].sin() * 0.9).asin();
-    d += f64::log(1.5 + zs[0].atan2(zs[0].cos() - 1.5).tanh(), 2.5 + (m as f64 / (1.5 + vals[(m * 2 + 1) % vals.len()].cos())).sin());
-    let q: f64 = match m {
-        0 => {
-            d /= 1.5 + core::f64::consts::E.cos().sin().cos();
-            vals[m.min(vals.len() - 1)] / (a.abs() + 0.5) + (x + vals[(m + 1) % 5])
-        }
-        1 | 2 => {
-            let w: f64 = {
-                d = h_mix(d, x.cos().cosh());
-                zs[0] %= (f64::ceil((1.5 + x.tanh()).powf(2.5) * 1.5) * 0.3).tanh().exp();
-                (1.5 + vals[(m + 2) % vals.len()].cos()).sqrt().tanh().powi(m as i32)
-            };
-            m as f64 * w * vals[(m + 3) % 5].sin()
-        }
-        _ => {
-            (vals[m.min(vals.len() - 1)].sin() * 0.9).asin() / (x * d).hypot(1.0)
-        }
-    };
-    ((m as f64).tanh() * 0.9).acos().to_radians() + a + zs[0] + d + q
+    let mut v = vals[(m + 3) % vals.len()].mul_add(m as f64, 2.5) - vals[(m + 1) % vals.len()] * a;
+    zs[0] = vals[2] / (2.0 + (vals[(m * 2 + 1) % vals.len()] + zs[0]).sin());
+    let xs = [[0.0_f64; 2]; 2];
+    let x = x + core::f64::consts::E;
+    v *= (-vals[(m * 2 + 1) % vals.len()].sin().exp_m1()).tanh();
+    let p = vals[m % 5].tanh().sinh();
+    -f64::sin(zs[0]) + v + xs[1][0] + x + p
 }
 
-fn f0993_t(tr: &Trace, vals: &[f64], x: f64, m: usize, a: f64) -> f64 {
+fn f0993_t(_tr: &Trace, vals: &[f64], x: f64, m: usize, a: f64) -> f64 {
     let mut zs: [f64; 1] = [0.0; 1];
-    let mut d = h_cumsum(&zs)[0] - (zs[0].sin() * 0.9).asin();
-    d += f64::log(1.5 + tr.atan2(zs[0], zs[0].cos() - 1.5).tanh(), 2.5 + (m as f64 / (1.5 + vals[(m * 2 + 1) % vals.len()].cos())).sin());
-    let q: f64 = match m {
-        0 => {
-            d /= 1.5 + core::f64::consts::E.cos().sin().cos();
-            vals[m.min(vals.len() - 1)] / (tr.abs(a) + 0.5) + (x + vals[(m + 1) % 5])
-        }
-        1 | 2 => {
-            let w: f64 = {
-                d = h_mix(d, x.cos().cosh());
-                zs[0] = tr.rem(zs[0], (tr.ceil((1.5 + x.tanh()).powf(2.5) * 1.5) * 0.3).tanh().exp());
-                (1.5 + vals[(m + 2) % vals.len()].cos()).sqrt().tanh().powi(m as i32)
-            };
-            m as f64 * w * vals[(m + 3) % 5].sin()
-        }
-        _ => {
-            (vals[m.min(vals.len() - 1)].sin() * 0.9).asin() / (x * d).hypot(1.0)
-        }
-    };
-    ((m as f64).tanh() * 0.9).acos().to_radians() + a + zs[0] + d + q
+    let mut v = vals[(m + 3) % vals.len()].mul_add(m as f64, 2.5) - vals[(m + 1) % vals.len()] * a;
+    zs[0] = vals[2] / (2.0 + (vals[(m * 2 + 1) % vals.len()] + zs[0]).sin());
+    let xs = [[0.0_f64; 2]; 2];
+    let x = x + core::f64::consts::E;
+    v *= (-vals[(m * 2 + 1) % vals.len()].sin().exp_m1()).tanh();
+    let p = vals[m % 5].tanh().sinh();
+    -f64::sin(zs[0]) + v + xs[1][0] + x + p
 }
 
 const CASE_F0993: Case = case!(f0993, f0993_t, f0993_grad, f0993_pullback, f0993_grad_into,
-    n: 7, active: [true, true, true, true, true, true, true], ints: [[5], [0], [3], [1]],
+    n: 7, active: [true, true, true, true, true, true, true], ints: [[5], [1], [2], [5]],
     |p, k| (&p[0..5], p[5], k[0], p[6]));
 
 #[differentiate]
@@ -13085,38 +12821,28 @@ fn f0994(ts: &[f64; 1]) -> f64 {
         }
     }
     let mut it: usize = 0;
-    while it < 1 && ((ts[0] * 1.5).trunc() * 0.3) > (ts[0] * core::f64::consts::E) {
+    while it < 1 && (ts[0].tanh().to_degrees() * 0.02) > (ts[0] * core::f64::consts::E) {
         it += 1;
-        let mut y: f64 = if std::f64::consts::PI < (step as f64).max(std::f64::consts::PI) {
-            let c = (1.5 + (0.2 / ts[0].hypot(1.0)).cos()).log(2.5 + (ts[0] + core::f64::consts::E).sin());
-            (1.5 + c.cos()).log10()
-        } else {
-            ts[0].powi(1) * (ts[0] / (core::f64::consts::E.abs() + 0.5))
-        };
-        if it < 1 {
-            let s = ((ts[0] - 0.9) * 1.5).floor() * 0.3;
-            let p = h_mix(ts[0] / (2.0 + y.sin()), core::f64::consts::E + y);
-            y = y * 0.5;
-            acc += s;
-            acc += p;
-        } else if y > -ts[0] {
-            let q: f64 = if it % 2 == 0 {
-                y -= ts[0].cos().atan2(2.0 + (1.5 + ts[0]).sin());
-                ts[0].signum() * y / (1.5 + (-ts[0]).cos())
-            } else {
-                y /= 1.5 + ((y * ts[0] * 1.5).floor() * 0.3).cos();
-                y * 0.9
-            };
-            acc += q;
-        } else {
-            y = y * (core::f64::consts::E.sin().to_degrees() * 0.02).tanh();
-            if std::f64::consts::PI < 0.1 || it < 1 {
-                continue;
+        let y: f64 = if std::f64::consts::PI < (step as f64).tanh().cosh() {
+            for p in ts.iter() {
+                if (1.5 + ts[0].cos()).recip() < ts[0] {
+                    let v: f64 = {
+                        let c = (p * 1.5).ceil() * 0.3;
+                        (p * 1.5).floor() + (std::f64::consts::PI - 0.9) + c
+                    };
+                    acc += v;
+                }
+                acc += *p;
             }
-        }
-        acc += y;
+            ts[0]
+        } else {
+            let buf = [0.0_f64; 3];
+            ((it as f64).hypot(1.0) + 1.2).acosh() * buf[(step * 2 + 1) % 3].hypot(2.0 + buf[(step + 3) % buf.len()].sin())
+        };
+        let p = h_mix(ts[0] / (2.0 + y.sin()), core::f64::consts::E + y);
+        acc += p;
     }
-    (step as f64).tanh().to_degrees() * 0.02 + (0.9 - ts[0]) + acc
+    (it as f64).sin().cos().exp2() + acc
 }
 
 fn f0994_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
@@ -13133,38 +12859,28 @@ fn f0994_t(tr: &Trace, ts: &[f64; 1]) -> f64 {
         }
     }
     let mut it: usize = 0;
-    while tr.b(it < 1 && (tr.trunc(ts[0] * 1.5) * 0.3) > (ts[0] * core::f64::consts::E)) {
+    while tr.b(it < 1 && (ts[0].tanh().to_degrees() * 0.02) > (ts[0] * core::f64::consts::E)) {
         it += 1;
-        let mut y: f64 = if tr.b(std::f64::consts::PI < tr.max(step as f64, std::f64::consts::PI)) {
-            let c = (1.5 + (0.2 / ts[0].hypot(1.0)).cos()).log(2.5 + (ts[0] + core::f64::consts::E).sin());
-            (1.5 + c.cos()).log10()
-        } else {
-            ts[0].powi(1) * (ts[0] / (tr.abs(core::f64::consts::E) + 0.5))
-        };
-        if tr.b(it < 1) {
-            let s = tr.floor((ts[0] - 0.9) * 1.5) * 0.3;
-            let p = h_mix(ts[0] / (2.0 + y.sin()), core::f64::consts::E + y);
-            y = y * 0.5;
-            acc += s;
-            acc += p;
-        } else if tr.b(y > -ts[0]) {
-            let q: f64 = if tr.b(it % 2 == 0) {
-                y -= ts[0].cos().atan2(2.0 + (1.5 + ts[0]).sin());
-                tr.signum(ts[0]) * y / (1.5 + (-ts[0]).cos())
-            } else {
-                y /= 1.5 + (tr.floor(y * ts[0] * 1.5) * 0.3).cos();
-                y * 0.9
-            };
-            acc += q;
-        } else {
-            y = y * (core::f64::consts::E.sin().to_degrees() * 0.02).tanh();
-            if tr.b(std::f64::consts::PI < 0.1 || it < 1) {
-                continue;
+        let y: f64 = if tr.b(std::f64::consts::PI < (step as f64).tanh().cosh()) {
+            for p in ts.iter() {
+                if tr.b((1.5 + ts[0].cos()).recip() < ts[0]) {
+                    let v: f64 = {
+                        let c = tr.ceil(p * 1.5) * 0.3;
+                        tr.floor(p * 1.5) + (std::f64::consts::PI - 0.9) + c
+                    };
+                    acc += v;
+                }
+                acc += *p;
             }
-        }
-        acc += y;
+            ts[0]
+        } else {
+            let buf = [0.0_f64; 3];
+            ((it as f64).hypot(1.0) + 1.2).acosh() * buf[(step * 2 + 1) % 3].hypot(2.0 + buf[(step + 3) % buf.len()].sin())
+        };
+        let p = h_mix(ts[0] / (2.0 + y.sin()), core::f64::consts::E + y);
+        acc += p;
     }
-    (step as f64).tanh().to_degrees() * 0.02 + (0.9 - ts[0]) + acc
+    (it as f64).sin().cos().exp2() + acc
 }
 
 const CASE_F0994: Case = case!(f0994, f0994_t, f0994_grad, f0994_pullback, f0994_grad_into,
@@ -13177,24 +12893,17 @@ fn f0995(ws: &[f64], arr: [f64; 2], x: f64, b: f64) -> f64 {
     let t: f64 = if -ws[1] < 1.5 {
         for &u in ws.iter() {
             if b <= 1.2 {
-                return (u * 1.5).floor() * 0.3;
+                return (1.5 + u.tanh()).recip();
             }
             if u > 0.1 {
                 continue;
             }
         }
-        f64::log2(1.5 + (ws[1].tanh() * 0.9).acos().cos())
+        f64::signum(ws[1].hypot(1.0).ln()) * arr[0].hypot(1.0).recip()
     } else {
-        let s: f64 = if f64::cos(std::f64::consts::PI) < 1.5 {
-            let x = -0.5 * arr[1] / (1.5 + (1.2 + b).cos());
-            ((hs[0] / (1.5 + hs[1].tanh())).tanh() * 0.9).asin() + x
-        } else {
-            let (d, c) = (x, hs[0] * ws[1]);
-            (c + b).abs() + d
-        };
-        s % h_leaky(hs[1]).hypot(1.0)
+        x * 0.9
     };
-    -hs[1] / (1.5 + (-x).cos()) + arr[1] + b + t
+    (t - hs[1]).tanh().exp_m1() + arr[1] + x + b
 }
 
 fn f0995_t(tr: &Trace, ws: &[f64], arr: [f64; 2], x: f64, b: f64) -> f64 {
@@ -13202,24 +12911,17 @@ fn f0995_t(tr: &Trace, ws: &[f64], arr: [f64; 2], x: f64, b: f64) -> f64 {
     let t: f64 = if tr.b(-ws[1] < 1.5) {
         for &u in ws.iter() {
             if tr.b(b <= 1.2) {
-                return tr.floor(u * 1.5) * 0.3;
+                return (1.5 + u.tanh()).recip();
             }
             if tr.b(u > 0.1) {
                 continue;
             }
         }
-        f64::log2(1.5 + (ws[1].tanh() * 0.9).acos().cos())
+        tr.signum(ws[1].hypot(1.0).ln()) * arr[0].hypot(1.0).recip()
     } else {
-        let s: f64 = if tr.b(f64::cos(std::f64::consts::PI) < 1.5) {
-            let x = -0.5 * arr[1] / (1.5 + (1.2 + b).cos());
-            ((hs[0] / (1.5 + hs[1].tanh())).tanh() * 0.9).asin() + x
-        } else {
-            let (d, c) = (x, hs[0] * ws[1]);
-            tr.abs(c + b) + d
-        };
-        tr.rem(s, h_leaky_t(tr, hs[1]).hypot(1.0))
+        x * 0.9
     };
-    -hs[1] / (1.5 + (-x).cos()) + arr[1] + b + t
+    (t - hs[1]).tanh().exp_m1() + arr[1] + x + b
 }
 
 const CASE_F0995: Case = case!(f0995, f0995_t, f0995_grad, f0995_pullback, f0995_grad_into,
@@ -13229,32 +12931,36 @@ const CASE_F0995: Case = case!(f0995, f0995_t, f0995_grad, f0995_pullback, f0995
 #[differentiate(wrt(b, x, vals))]
 fn f0996(b: f64, x: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let v: f64 = if c >= b {
-        (core::f64::consts::E.abs() + 0.5).log2()
+    let mut v: f64 = if c >= b {
+        core::f64::consts::E.atan().min(-vals[0])
     } else {
-        c + vals[0] + (vals[0] - c)
+        vals[0]
     };
-    for &g in vals.iter() {
-        let c = c * ((b + g) * ((vals[0] * 1.5).round() + vals[0]));
-        acc += c;
+    for y in vals.iter() {
+        v += (1.2 - vals[0]).tanh().exp().recip();
+        acc += *y;
     }
-    let q = v - c - x.mul_add(vals[0], x);
-    b.clamp(x - 0.5, x + 0.5).sin().sinh() + q + acc
+    if (vals[0].tanh() - 2.0).cbrt() <= (vals[0] * 2.5) {
+        return (vals[0].sin().exp_m1() * 1.5).floor() + vals[0];
+    }
+    core::f64::consts::E / (1.5 + (std::f64::consts::PI / (vals[0].abs() + 0.5)).cos()) + x + v + acc
 }
 
 fn f0996_t(tr: &Trace, b: f64, x: f64, c: f64, vals: &[f64]) -> f64 {
     let mut acc: f64 = 0.0;
-    let v: f64 = if tr.b(c >= b) {
-        (tr.abs(core::f64::consts::E) + 0.5).log2()
+    let mut v: f64 = if tr.b(c >= b) {
+        tr.min(core::f64::consts::E.atan(), -vals[0])
     } else {
-        c + vals[0] + (vals[0] - c)
+        vals[0]
     };
-    for &g in vals.iter() {
-        let c = c * ((b + g) * (tr.round(vals[0] * 1.5) + vals[0]));
-        acc += c;
+    for y in vals.iter() {
+        v += (1.2 - vals[0]).tanh().exp().recip();
+        acc += *y;
     }
-    let q = v - c - x.mul_add(vals[0], x);
-    tr.clamp(b, x - 0.5, x + 0.5).sin().sinh() + q + acc
+    if tr.b((vals[0].tanh() - 2.0).cbrt() <= (vals[0] * 2.5)) {
+        return tr.floor(vals[0].sin().exp_m1() * 1.5) + vals[0];
+    }
+    core::f64::consts::E / (1.5 + (std::f64::consts::PI / (tr.abs(vals[0]) + 0.5)).cos()) + x + v + acc
 }
 
 const CASE_F0996: Case = case!(f0996, f0996_t, f0996_grad, f0996_pullback, f0996_grad_into,
@@ -13264,38 +12970,54 @@ const CASE_F0996: Case = case!(f0996, f0996_t, f0996_grad, f0996_pullback, f0996
 #[differentiate]
 fn f0997(rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if ((rows[0][1] * 1.5).ceil() + rows[0][(((-std::f64::consts::PI).tanh().abs() * 2.9).floor() as usize) % 2]) >= 1.2 {
-        late1 = core::f64::consts::E * rows[0][1] / (1.5 + (rows[0][1] / (rows[0][1].abs() + 0.5)).cos());
+    let late1: f64;
+    if (1.5 + rows[0][1].cos()).powi(-2) <= 2.5 {
+        for row in rows.iter() {
+            acc += h_norm2(*row) * core::f64::consts::E.mul_add(row[0], rows[0][1]);
+            let late2: f64;
+            if row[1].tanh().exp2() < 1.2 {
+                let c = rows[0][1].abs().atan2((1.5 + rows[0][1].cos() + 1.2).acosh().cos() - 1.5);
+                late2 = c;
+            } else {
+                let z = rows[0][0];
+                late2 = -0.5;
+                acc += z;
+            }
+            acc += late2;
+        }
+        late1 = core::f64::consts::E.tanh().exp2() / rows[0][1].min(core::f64::consts::E).tanh().exp();
     } else {
-        let t = (0.9 / (rows[0][(((-rows[0][1]).tanh().abs() * 2.9).floor() as usize) % 2].abs() + 0.5)).mul_add(rows[0][1], rows[0][0].tanh().tan());
-        late1 = t;
+        let pair = (h_leaky(core::f64::consts::E), h_pow(0.2, 3));
+        late1 = 0.3 - core::f64::consts::E + (rows[0][1] + rows[0][0]);
+        acc += pair.1;
     }
-    for line in rows.iter() {
-        acc += line[1] * (line[1] / (1.5 + core::f64::consts::E.cos()));
-        let p = late1.tanh().cosh() * h_leaky(late1);
-        acc += p;
-    }
-    late1 = h_mix(late1, std::f64::consts::PI + late1);
-    (1.5 + rows[0][1].hypot(late1.tanh().exp()).cos()).cbrt() + acc
+    late1 / late1.hypot(1.0) * late1.to_radians() + acc
 }
 
 fn f0997_t(tr: &Trace, rows: &[[f64; 2]]) -> f64 {
     let mut acc: f64 = 0.0;
-    let mut late1: f64;
-    if tr.b((tr.ceil(rows[0][1] * 1.5) + rows[0][(tr.floor((-std::f64::consts::PI).tanh().abs() * 2.9) as usize) % 2]) >= 1.2) {
-        late1 = core::f64::consts::E * rows[0][1] / (1.5 + (rows[0][1] / (tr.abs(rows[0][1]) + 0.5)).cos());
+    let late1: f64;
+    if tr.b((1.5 + rows[0][1].cos()).powi(-2) <= 2.5) {
+        for row in rows.iter() {
+            acc += h_norm2(*row) * core::f64::consts::E.mul_add(row[0], rows[0][1]);
+            let late2: f64;
+            if tr.b(row[1].tanh().exp2() < 1.2) {
+                let c = tr.atan2(tr.abs(rows[0][1]), (1.5 + rows[0][1].cos() + 1.2).acosh().cos() - 1.5);
+                late2 = c;
+            } else {
+                let z = rows[0][0];
+                late2 = -0.5;
+                acc += z;
+            }
+            acc += late2;
+        }
+        late1 = core::f64::consts::E.tanh().exp2() / tr.min(rows[0][1], core::f64::consts::E).tanh().exp();
     } else {
-        let t = (0.9 / (tr.abs(rows[0][(tr.floor((-rows[0][1]).tanh().abs() * 2.9) as usize) % 2]) + 0.5)).mul_add(rows[0][1], rows[0][0].tanh().tan());
-        late1 = t;
+        let pair = (h_leaky_t(tr, core::f64::consts::E), h_pow(0.2, 3));
+        late1 = 0.3 - core::f64::consts::E + (rows[0][1] + rows[0][0]);
+        acc += pair.1;
     }
-    for line in rows.iter() {
-        acc += line[1] * (line[1] / (1.5 + core::f64::consts::E.cos()));
-        let p = late1.tanh().cosh() * h_leaky_t(tr, late1);
-        acc += p;
-    }
-    late1 = h_mix(late1, std::f64::consts::PI + late1);
-    (1.5 + rows[0][1].hypot(late1.tanh().exp()).cos()).cbrt() + acc
+    late1 / late1.hypot(1.0) * late1.to_radians() + acc
 }
 
 const CASE_F0997: Case = case!(f0997, f0997_t, f0997_grad, f0997_pullback, f0997_grad_into,
@@ -13312,7 +13034,7 @@ fn f0998(zs: [f64; 1], flag: bool) -> f64 {
         p = p * 0.5;
         ws[0] -= -p + (p - ws[1]);
     } else if (-0.5 / (1.0 + zs[0] * zs[0])) < -0.5 {
-        let pt = (f64::acos(zs[0].tanh() * 0.9), h_polar(std::f64::consts::PI, 2.5).0);
+        let pt = (f64::atanh(zs[0].tanh() * 0.9), h_polar(std::f64::consts::PI, 2.5).0);
         acc += pt.1;
     }
     core::f64::consts::E + flag as u8 as f64 * 0.5 + ws[1] + acc
@@ -13327,7 +13049,7 @@ fn f0998_t(tr: &Trace, zs: [f64; 1], flag: bool) -> f64 {
         p = p * 0.5;
         ws[0] -= -p + (p - ws[1]);
     } else if tr.b((-0.5 / (1.0 + zs[0] * zs[0])) < -0.5) {
-        let pt = (f64::acos(zs[0].tanh() * 0.9), h_polar(std::f64::consts::PI, 2.5).0);
+        let pt = (f64::atanh(zs[0].tanh() * 0.9), h_polar(std::f64::consts::PI, 2.5).0);
         acc += pt.1;
     }
     core::f64::consts::E + flag as u8 as f64 * 0.5 + ws[1] + acc
@@ -13353,24 +13075,24 @@ fn f0999(hs: Vec<f64>) -> f64 {
                 }
                 if (hs[cnt % hs.len()] * hs[cnt]) < 0.1 {
                     let mut z = -(hs[cnt] + std::f64::consts::PI);
-                    z *= ((h_leaky(hs[(cnt * 2 + 1) % hs.len()]) * 1.5).round() * 0.3).tanh();
+                    z *= (h_leaky(hs[(cnt * 2 + 1) % hs.len()]).signum() * -hs[(cnt + 1) % hs.len()]).tanh();
                     acc += z;
-                } else {
-                    let d: f64 = (hs[cnt.min(hs.len() - 1)] * cnt as f64).clamp(-0.5, 0.8);
-                    let ys = [[0.0_f64; 1]; 2];
-                    acc += d;
-                    acc += ys[1][0];
+                } else if (cnt as f64 - hs[(cnt * 2 + 1) % hs.len()]) >= hs[cnt % hs.len()].cos().tan() {
+                    let w = (cnt as f64).cos() - h_norm2([core::f64::consts::E, cnt as f64]);
+                    let zs = [0.0_f64; 4];
+                    acc += w;
+                    acc += zs[3];
                 }
-                let pair = h_polar(f64::hypot(hs[(((std::f64::consts::PI - cnt as f64).tanh().abs() * 2.9).floor() as usize) % hs.len()], 1.5 + std::f64::consts::PI.cos()), f64::cos(cnt as f64));
-                acc += pair.1;
+                let g = ((hs[cnt.min(3 - 1)] + std::f64::consts::PI) * 1.5).floor() + hs[cnt % 3].powi(2);
+                acc += g;
             }
-            std::f64::consts::PI
+            (hs[cnt].signum() * cnt as f64).abs()
         } else {
-            hs[((hs[1].sin().tanh().abs() * 2.9).floor() as usize) % hs.len()]
+            -(hs[0] * hs[2])
         };
         acc += y;
     }
-    hs[0] + acc
+    (1.5 + (hs[1] + 1.5).cos()).sqrt() + acc
 }
 
 fn f0999_t(tr: &Trace, hs: Vec<f64>) -> f64 {
@@ -13388,24 +13110,24 @@ fn f0999_t(tr: &Trace, hs: Vec<f64>) -> f64 {
                 }
                 if tr.b((hs[cnt % hs.len()] * hs[cnt]) < 0.1) {
                     let mut z = -(hs[cnt] + std::f64::consts::PI);
-                    z *= (tr.round(h_leaky_t(tr, hs[(cnt * 2 + 1) % hs.len()]) * 1.5) * 0.3).tanh();
+                    z *= (tr.signum(h_leaky_t(tr, hs[(cnt * 2 + 1) % hs.len()])) * -hs[(cnt + 1) % hs.len()]).tanh();
                     acc += z;
-                } else {
-                    let d: f64 = tr.clamp(hs[cnt.min(hs.len() - 1)] * cnt as f64, -0.5, 0.8);
-                    let ys = [[0.0_f64; 1]; 2];
-                    acc += d;
-                    acc += ys[1][0];
+                } else if tr.b((cnt as f64 - hs[(cnt * 2 + 1) % hs.len()]) >= hs[cnt % hs.len()].cos().tan()) {
+                    let w = (cnt as f64).cos() - h_norm2([core::f64::consts::E, cnt as f64]);
+                    let zs = [0.0_f64; 4];
+                    acc += w;
+                    acc += zs[3];
                 }
-                let pair = h_polar(f64::hypot(hs[(tr.floor((std::f64::consts::PI - cnt as f64).tanh().abs() * 2.9) as usize) % hs.len()], 1.5 + std::f64::consts::PI.cos()), f64::cos(cnt as f64));
-                acc += pair.1;
+                let g = tr.floor((hs[cnt.min(3 - 1)] + std::f64::consts::PI) * 1.5) + hs[cnt % 3].powi(2);
+                acc += g;
             }
-            std::f64::consts::PI
+            tr.abs(tr.signum(hs[cnt]) * cnt as f64)
         } else {
-            hs[(tr.floor(hs[1].sin().tanh().abs() * 2.9) as usize) % hs.len()]
+            -(hs[0] * hs[2])
         };
         acc += y;
     }
-    hs[0] + acc
+    (1.5 + (hs[1] + 1.5).cos()).sqrt() + acc
 }
 
 const CASE_F0999: Case = case!(f0999, f0999_t, f0999_grad, f0999_pullback, f0999_grad_into,

@@ -579,6 +579,9 @@ unary!(
     points: [-2.0, -0.3, 0.0, 1.5],
     derivative: |x| 4.0 / ((x.exp() + (-x).exp()) * (x.exp() + (-x).exp()))
 );
+unary!(asinh, points: [-3.0, -0.5, 0.0, 0.7, 20.0], derivative: |x| 1.0 / (x * x + 1.0).sqrt());
+unary!(acosh, points: [1.1, 1.5, 3.0, 50.0], derivative: |x| 1.0 / (x * x - 1.0).sqrt());
+unary!(atanh, points: [-0.9, -0.3, 0.0, 0.5, 0.95], derivative: |x| 1.0 / (1.0 - x * x));
 unary!(to_degrees, points: [-2.0, 0.0, 1.0, 100.0], derivative: |_x| 180.0 / PI);
 unary!(to_radians, points: [-90.0, 0.0, 1.0, 400.0], derivative: |_x| PI / 180.0);
 

@@ -115,6 +115,12 @@ pub static RULES: &[Rule] = &[
     r("sinh", &[Some("dy * a.cosh()")]),
     r("cosh", &[Some("dy * a.sinh()")]),
     r("tanh", &[Some("dy * (1.0 - y * y)")]),
+    r("asinh", &[Some("dy / (a * a + 1.0).sqrt()")]),
+    r(
+        "acosh",
+        &[Some("dy / ((a - 1.0).sqrt() * (a + 1.0).sqrt())")],
+    ),
+    r("atanh", &[Some("dy / ((1.0 - a) * (1.0 + a))")]),
     r("to_degrees", &[Some("dy.to_degrees()")]),
     r("to_radians", &[Some("dy.to_radians()")]),
     // Piecewise functions.

@@ -92,6 +92,9 @@ pub const RULES: &[&str] = &[
     "sinh",
     "cosh",
     "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
     "to_degrees",
     "to_radians",
     "abs",
@@ -1199,7 +1202,21 @@ impl<'s> FnGen<'s> {
                 let z = self.fexpr(d - 1).val();
                 self.apply("mul_add", &x, &[y, z])
             }
-            "sin" | "cos" | "atan" | "tanh" | "to_radians" | "abs" => self.apply(name, &x, &[]),
+            "sin" | "cos" | "atan" | "tanh" | "asinh" | "to_radians" | "abs" => {
+                self.apply(name, &x, &[])
+            }
+            "acosh" => {
+                // Away from 1, where the derivative is infinite.
+                let p = self.positive(&x);
+                self.stats.rule("add");
+                self.apply(name, &bin(&p, "+", &lit(1.2)), &[])
+            }
+            "atanh" => {
+                let b = self.bounded(&x);
+                self.stats.rule("mul");
+                let b = bin(&b, "*", &lit(0.9));
+                self.apply(name, &b, &[])
+            }
             "asin" | "acos" => {
                 let b = self.bounded(&x);
                 self.stats.rule("mul");
