@@ -2148,3 +2148,26 @@ fn randomized_test_regressions() {
         assert_gradient(|p| literal_assigned(p[0]), &[x], &[g], TOL);
     }
 }
+
+/// Assertions are kept as written in the forward sweep; they have no derivative.
+#[differentiate(wrt(x, k))]
+fn checked_dot(x: &[f64], y: &[f64], k: f64) -> f64 {
+    assert_eq!(x.len(), y.len(), "lengths differ");
+    debug_assert!(k > 0.0);
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        assert!(x[i].is_finite(), "x[{}] is not finite", i);
+        s += x[i] * y[i] * k;
+    }
+    s
+}
+
+#[test]
+fn assertions_run_and_do_not_change_the_gradient() {
+    let (x, y) = ([0.5, -1.0, 2.0], [1.5, 0.25, -0.5]);
+    let (_, (dx, dk)) = checked_dot_grad(&x, &y, 2.0);
+    assert_eq!(dx, vec![3.0, 0.5, -1.0]);
+    assert_close(dk, checked_dot(&x, &y, 1.0), TOL);
+    let mismatched = std::panic::catch_unwind(|| checked_dot_grad(&x, &y[..2], 2.0));
+    assert!(mismatched.is_err(), "assert_eq! runs in the gradient too");
+}

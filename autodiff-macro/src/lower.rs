@@ -508,7 +508,9 @@ impl Lowerer<'_> {
                     Val::Unit
                 }
                 Stmt::Macro(mac) => {
-                    self.macro_error(&mac.mac);
+                    if !self.assertion(&mac.mac) {
+                        self.macro_error(&mac.mac);
+                    }
                     Val::Unit
                 }
             };
@@ -1555,6 +1557,45 @@ impl Lowerer<'_> {
                 "only elements of local arrays and vectors can be assigned to",
             ),
         }
+    }
+
+    /// `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms, as statements: checks that
+    /// have no derivative, kept as written in the forward sweep with each variable replaced by a
+    /// hole. Returns whether `mac` is one of them.
+    fn assertion(&mut self, mac: &syn::Macro) -> bool {
+        const ASSERTIONS: &[&str] = &[
+            "assert",
+            "assert_eq",
+            "assert_ne",
+            "debug_assert",
+            "debug_assert_eq",
+            "debug_assert_ne",
+        ];
+        let Some(last) = mac.path.segments.last() else {
+            return false;
+        };
+        if !ASSERTIONS.iter().any(|name| last.ident == name) {
+            return false;
+        }
+        let Ok(args) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) else {
+            return false;
+        };
+        let mut holes = Holes {
+            lowerer: self,
+            args: Vec::new(),
+            failed: false,
+        };
+        let mut exprs: Vec<Expr> = args.into_iter().collect();
+        for expr in &mut exprs {
+            holes.visit_expr_mut(expr);
+        }
+        let Holes { args, failed, .. } = holes;
+        if !failed {
+            let path = &mac.path;
+            let expr = quote!(#path!(#(#exprs),*));
+            self.emit(Op::Opaque(Opaque::cut(expr)), args, mac.span());
+        }
+        true
     }
 
     fn macro_error(&self, mac: &syn::Macro) {
