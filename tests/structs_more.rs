@@ -1656,3 +1656,17 @@ fn struct_fields_as_branch_values() {
         assert_close(gx, fd, 1e-7);
     }
 }
+
+/// Regression: a struct parameter given another name (`let q = p;`) is the same struct.
+#[differentiate(wrt(p))]
+fn renamed_struct(p: &Unit, x: f64) -> f64 {
+    let q = p;
+    q.w[0] * x + q.b
+}
+
+#[test]
+fn a_renamed_struct_parameter() {
+    let p = unit();
+    let (_, g) = renamed_struct_grad(&p, 3.0);
+    assert_eq!((g.w, g.b), ([3.0, 0.0], 1.0));
+}

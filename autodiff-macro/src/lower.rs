@@ -608,7 +608,9 @@ impl Lowerer<'_> {
                     // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
                     // its field.
                     Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                        if self.binding_ref {
+                        // `let q = p;` names the whole struct.
+                        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
+                        if self.binding_ref || whole {
                             Val::Mem(mem, prefix)
                         } else {
                             let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
@@ -1087,6 +1089,13 @@ impl Lowerer<'_> {
                 // Copies of an array.
                 if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
                 {
+                    if self.mems[mem.index()].structured {
+                        self.error(
+                            &call.method,
+                            "copying a struct is not supported in differentiated code; use the struct itself (pass `&p` to functions that take a reference)",
+                        );
+                        return Val::Poison;
+                    }
                     return self.copy_mem(mem, &prefix, None, call.method.span());
                 }
                 // A method of a struct: differentiated through its pullback.
