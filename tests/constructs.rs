@@ -2171,3 +2171,23 @@ fn assertions_run_and_do_not_change_the_gradient() {
     let mismatched = std::panic::catch_unwind(|| checked_dot_grad(&x, &y[..2], 2.0));
     assert!(mismatched.is_err(), "assert_eq! runs in the gradient too");
 }
+
+/// `.iter().sum()` and `.iter().product()` are the loops they stand for.
+#[differentiate]
+fn sums_and_products(x: &[f64], k: f64) -> f64 {
+    let s: f64 = x.iter().sum();
+    let p = x.iter().product::<f64>();
+    s * k + p
+}
+
+#[test]
+fn iterator_sums_and_products() {
+    let x = [0.5, -2.0, 1.5];
+    let (_, (dx, dk)) = sums_and_products_grad(&x, 3.0);
+    let p: f64 = x.iter().product();
+    let expected: Vec<f64> = x.iter().map(|xi| 3.0 + p / xi).collect();
+    for (d, e) in dx.iter().zip(&expected) {
+        assert_close(*d, *e, TOL);
+    }
+    assert_close(dk, x.iter().sum(), TOL);
+}

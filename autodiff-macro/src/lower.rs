@@ -1071,6 +1071,24 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
         }
+        // `x.iter().sum()` and `.product()`: the loop they stand for.
+        if let (Some(op), Expr::MethodCall(inner)) =
+            (reduction(&name), strip_parens(&call.receiver))
+        {
+            if call.args.is_empty() && inner.method == "iter" && inner.args.is_empty() {
+                let (start, items) = (op.0, &inner.receiver);
+                let acc = syn::Ident::new("__autodiff_reduction", Span::mixed_site());
+                let op = op.1;
+                let block: Expr = syn::parse_quote!({
+                    let mut #acc = #start;
+                    for __autodiff_item in #items.iter() {
+                        #acc #op *__autodiff_item;
+                    }
+                    #acc
+                });
+                return self.expr(&block);
+            }
+        }
         let expr = Expr::MethodCall(call.clone());
         // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
         if name == "len" && call.args.is_empty() && is_place(&call.receiver) {
@@ -2784,6 +2802,15 @@ fn starts_lowercase(ident: &syn::Ident) -> bool {
         .to_string()
         .starts_with(|c: char| c.is_lowercase() || c == '_')
         && ident != "_"
+}
+
+/// The start value and update of the loop that `.sum()` and `.product()` stand for.
+fn reduction(method: &str) -> Option<(syn::Lit, TokenStream)> {
+    match method {
+        "sum" => Some((syn::parse_quote!(0.0), quote!(+=))),
+        "product" => Some((syn::parse_quote!(1.0), quote!(*=))),
+        _ => None,
+    }
 }
 
 /// Whether constant tokens hold a float literal without a suffix (`0.2`, not `0.2_f32` or `PI`).
