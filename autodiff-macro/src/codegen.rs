@@ -40,6 +40,12 @@ use crate::ir::{
 use crate::reverse::{At, Backward, BwdIf, BwdLoop, BwdStmt, Need, Target, Term};
 use crate::signature::{ParamKind, Signature};
 
+/// The hidden function the public ones call instead of `__f_vjp` when a loop can be fused
+/// (see [`sweeps`]).
+fn fused_ident(ident: &Ident) -> Ident {
+    format_ident!("__{}_fused", ident, span = ident.span())
+}
+
 /// The hidden function behind the public ones: `__price_vjp` for `price`. A call of `price` in
 /// another differentiated function reaches it by the same rule.
 pub fn vjp_ident(ident: &Ident) -> Ident {
@@ -155,7 +161,7 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
     let checked = names.fresh("pullback", Span::call_site());
     let check =
         quote_spanned!(span=> let #checked: fn(#(#types,)* #out_ty) -> #grad_ty = #pullback;);
-    let public = public_fns(item, sig);
+    let public = public_fns(item, sig, false);
     quote! {
         #(#attrs)*
         #[doc(hidden)]
@@ -175,9 +181,17 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
 }
 
 pub fn generate(input: &Input) -> TokenStream {
-    let vjp = vjp_fn(input);
-    let public = public_fns(input.item, input.sig);
-    quote!(#vjp #public)
+    let vjp = sweeps(input, None);
+    let fused = input
+        .sig
+        .output
+        .as_ref()
+        .is_some_and(|output| output.scalar)
+        .then(|| crate::reverse::fused_loop(input.function, input.backward, input.activity))
+        .flatten();
+    let fused_fn = fused.map(|k| sweeps(input, Some(k)));
+    let public = public_fns(input.item, input.sig, fused.is_some());
+    quote!(#vjp #fused_fn #public)
 }
 
 /// On errors: the generated items with their signatures and no body, so that the user's calls
@@ -200,7 +214,7 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
     let slot_types = slot_types(sig);
-    let public = public_fns(item, sig);
+    let public = public_fns(item, sig, false);
     quote! {
         #(#attrs)*
         #[doc(hidden)]
@@ -368,7 +382,19 @@ fn slot_types(sig: &Signature) -> Vec<TokenStream> {
 
 // The hidden function: the forward sweep, then the backward sweep as a closure ----------------
 
-fn vjp_fn(input: &Input) -> TokenStream {
+/// `__f_vjp`, or with `fuse` (the position of a loop in the backward statements, see
+/// [`crate::reverse::fused_loop`]) `__f_fused`: the same sweeps for a caller that knows the seed
+/// first, with that loop's backward iterations run inside its forward ones.
+///
+/// ```text
+/// fn __f_fused(params, seed, slots) -> Out {
+///     forward sweep up to the loop; the backward statements before the loop (the seed)
+///     for i in range { forward iteration; its backward iteration }
+///     the rest of the backward sweep
+///     value
+/// }
+/// ```
+fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
     let Input {
         item,
         sig,
@@ -438,33 +464,30 @@ fn vjp_fn(input: &Input) -> TokenStream {
         loop_depth: 0,
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
+        fused: None,
     };
     function.body.for_each_inst(&mut |inst| {
         writer.defs.insert(inst.result, inst);
     });
+    let slots = writer.slots(sig);
+    let slot_names: Vec<TokenStream> = slots
+        .iter()
+        .map(|slot| match slot {
+            Some(slot) => quote!(#slot),
+            None => quote!(_),
+        })
+        .collect();
+    let fused_parts = fuse.map(|k| writer.prepare_fusion(k, &slot_names));
     let forward = writer.block(&function.body);
     let output = writer.output(&function.output);
 
     let slot_types = slot_types(sig);
-    let mut slot_names = Vec::new();
     let mut prologue = Vec::new();
     let private = private();
     for (index, param) in sig.params.iter().enumerate() {
-        let receives = match function.params[index] {
-            ParamRef::Value(_) => backward
-                .stmts
-                .iter()
-                .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index)),
-            ParamRef::Mem(mem) => activity.active_mem(mem),
-        };
-        if !receives {
-            slot_names.push(quote!(_));
+        let Some(slot) = &slots[index] else {
             continue;
-        }
-        let slot = writer
-            .names
-            .fresh(&format!("grad_{}", param.ident), param.ident.span());
-        slot_names.push(quote!(#slot));
+        };
         if let ParamRef::Mem(mem) = function.params[index] {
             // The caller's accumulator for an array, or scratch space when it has none.
             let scratch = writer
@@ -490,13 +513,24 @@ fn vjp_fn(input: &Input) -> TokenStream {
         }
     }
     // Lengths and index arithmetic, computed again from the parameters the closure receives.
-    let recomputed: Vec<TokenStream> = backward
-        .top_remat
-        .iter()
-        .filter_map(|v| writer.inst(writer.defs[v], true))
-        .collect();
-    prologue.extend(recomputed);
-    let (seed, mut body) = writer.backward(&slot_names);
+    if fuse.is_none() {
+        let recomputed: Vec<TokenStream> = backward
+            .top_remat
+            .iter()
+            .filter_map(|v| writer.inst(writer.defs[v], true))
+            .collect();
+        prologue.extend(recomputed);
+    }
+    let (seed, mut body) = match (fused_parts, fuse) {
+        (Some((seed, writes, mut declared)), Some(k)) => {
+            let after = &backward.stmts[k + 1..];
+            (
+                seed,
+                writer.backward_stmts(after, &writes, &mut declared, &slot_names),
+            )
+        }
+        _ => writer.backward(&slot_names),
+    };
     // Struct gradients: the fields the macro could not tell apart as carried are copied back.
     for (index, param) in sig.params.iter().enumerate() {
         if let (ParamRef::Mem(mem), crate::signature::ParamKind::Struct { by_ref }) =
@@ -517,6 +551,24 @@ fn vjp_fn(input: &Input) -> TokenStream {
     let tapes = &writer.tapes;
     let items = &function.items;
 
+    if fuse.is_some() {
+        let fused = fused_ident(&item.sig.ident);
+        return quote! {
+            #(#attrs)*
+            #[doc(hidden)]
+            #[inline]
+            #[allow(clippy::all, clippy::pedantic)]
+            #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
+                #(#items)*
+                #rebind_self
+                #(#tapes)*
+                #(#prologue)*
+                #(#forward)*
+                #(#body)*
+                #output
+            }
+        };
+    }
     quote! {
         #(#attrs)*
         #[doc(hidden)]
@@ -803,9 +855,83 @@ struct Writer<'a> {
     /// Whether each parameter is a reference, which the pullback takes again.
     ref_params: Vec<bool>,
     defs: BTreeMap<Value, &'a Inst>,
+    /// The loop whose backward iterations run inside its forward ones, until it is written.
+    fused: Option<Fused<'a>>,
 }
 
-impl Writer<'_> {
+/// What `loop_forward` needs to write a fused loop (see [`sweeps`]).
+struct Fused<'a> {
+    /// The loop's `count` value.
+    id: Value,
+    /// The backward statements before the loop, written just before it.
+    before: Vec<TokenStream>,
+    /// The backward loop's body.
+    body: &'a [BwdStmt],
+    writes: BTreeMap<Value, usize>,
+    declared: BTreeSet<Value>,
+    slot_names: Vec<TokenStream>,
+}
+
+impl<'a> Writer<'a> {
+    /// The closure's slot parameter for each parameter that receives a gradient.
+    fn slots(&mut self, sig: &Signature) -> Vec<Option<Ident>> {
+        let function = self.function;
+        sig.params
+            .iter()
+            .enumerate()
+            .map(|(index, param)| {
+                let receives = match function.params[index] {
+                    ParamRef::Value(_) => self
+                        .backward
+                        .stmts
+                        .iter()
+                        .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index)),
+                    ParamRef::Mem(mem) => self.activity.active_mem(mem),
+                };
+                receives.then(|| {
+                    self.names
+                        .fresh(&format!("grad_{}", param.ident), param.ident.span())
+                })
+            })
+            .collect()
+    }
+
+    /// Sets up the fusion of the loop at `backward.stmts[k]` (the last statement of the body):
+    /// returns the seed's pattern, and what writing the backward statements after the loop
+    /// needs once the forward sweep is written (which names the variables they read).
+    fn prepare_fusion(
+        &mut self,
+        k: usize,
+        slot_names: &[TokenStream],
+    ) -> (TokenStream, BTreeMap<Value, usize>, BTreeSet<Value>) {
+        let function: &'a Function = self.function;
+        let stmts: &'a [BwdStmt] = &self.backward.stmts;
+        // The names the forward loop gives its carried variables, before anything names them.
+        if let Some(Stmt::Loop(loop_)) = function.body.stmts.last() {
+            for c in &loop_.carried {
+                let slot = self.name(c.result);
+                self.names.values.insert(c.param, slot);
+            }
+        }
+        let mut writes = BTreeMap::<Value, usize>::new();
+        count_writes(stmts, &mut writes);
+        let seed = self.seed_pattern(&writes);
+        let mut declared = BTreeSet::new();
+        let before = self.backward_stmts(&stmts[..k], &writes, &mut declared, slot_names);
+        let BwdStmt::Loop(bwd_loop) = &stmts[k] else {
+            unreachable!("fused_loop gives the position of a loop")
+        };
+        self.fused = Some(Fused {
+            id: bwd_loop.id,
+            before,
+            body: &bwd_loop.body,
+            writes: writes.clone(),
+            declared: declared.clone(),
+            slot_names: slot_names.to_vec(),
+        });
+        (seed, writes, declared)
+    }
+
     fn name(&mut self, value: Value) -> Ident {
         self.names.value(self.function, value)
     }
@@ -1203,6 +1329,10 @@ impl Writer<'_> {
 
     fn loop_forward(&mut self, loop_: &Loop) -> Vec<TokenStream> {
         let span = loop_.span;
+        let fused = match &self.fused {
+            Some(fused) if fused.id == loop_.count => self.fused.take(),
+            _ => None,
+        };
         let plan = &self.backward.loops[&loop_.count];
         let (backward, by_count, record) = (plan.backward, plan.by_count, plan.record.clone());
         let mut out = Vec::new();
@@ -1241,7 +1371,7 @@ impl Writer<'_> {
                 inclusive,
                 reversed,
             } => {
-                let index = if self.used.contains(index) {
+                let index = if self.used.contains(index) || fused.is_some() {
                     self.name(*index).into_token_stream()
                 } else {
                     quote!(_)
@@ -1272,6 +1402,31 @@ impl Writer<'_> {
         self.loop_depth += 1;
         let body = self.block(&loop_.body);
         self.loop_depth -= 1;
+        // The backward iteration, right after the forward one: what it reads is still there.
+        let backward_body = match fused {
+            Some(fused) => {
+                out.extend(fused.before);
+                // What the backward iteration recomputes is there already, unless the forward
+                // iteration had no use for it.
+                let remat = self.backward.loops[&loop_.count].remat.clone();
+                let missing: Vec<Value> = remat
+                    .into_iter()
+                    .filter(|v| !self.used.contains(v))
+                    .collect();
+                let mut stmts: Vec<TokenStream> = missing
+                    .iter()
+                    .filter_map(|v| self.inst(self.defs[v], true))
+                    .collect();
+                stmts.extend(self.backward_stmts(
+                    fused.body,
+                    &fused.writes,
+                    &mut fused.declared.clone(),
+                    &fused.slot_names,
+                ));
+                stmts
+            }
+            None => Vec::new(),
+        };
         let push = tape.as_ref().map(|tape| {
             let record = self.record_tuple(&record);
             quote!(#tape.push(#record);)
@@ -1295,6 +1450,7 @@ impl Writer<'_> {
             #head {
                 #counting
                 #(#body)*
+                #(#backward_body)*
                 #push
                 #update
                 #exit
@@ -1313,8 +1469,16 @@ impl Writer<'_> {
     fn backward(&mut self, slot_names: &[TokenStream]) -> (TokenStream, Vec<TokenStream>) {
         let mut writes = BTreeMap::<Value, usize>::new();
         count_writes(&self.backward.stmts, &mut writes);
+        let seed = self.seed_pattern(&writes);
+        let mut declared = BTreeSet::new();
+        let stmts = self.backward_stmts(&self.backward.stmts, &writes, &mut declared, slot_names);
+        (seed, stmts)
+    }
+
+    /// The pattern that binds the seed: the output's adjoint.
+    fn seed_pattern(&mut self, writes: &BTreeMap<Value, usize>) -> TokenStream {
         let function = self.function;
-        let seed = match &function.output {
+        match &function.output {
             Output::Operand(op) => match self.activity.active_operand(op) {
                 Some(value) => {
                     let name = self.names.adjoint(function, value);
@@ -1335,10 +1499,7 @@ impl Writer<'_> {
                 let name = self.mem_adjoint(*mem);
                 quote!(mut #name)
             }
-        };
-        let mut declared = BTreeSet::new();
-        let stmts = self.backward_stmts(&self.backward.stmts, &writes, &mut declared, slot_names);
-        (seed, stmts)
+        }
     }
 
     fn backward_stmts(
@@ -1845,7 +2006,7 @@ fn non_scalar_stubs(
 
 /// `_pullback`, and for a scalar output `_grad` and `_grad_into`: each a few lines around the
 /// hidden function.
-fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> TokenStream {
     let Some(output) = &sig.output else {
         return TokenStream::new();
     };
@@ -1864,10 +2025,11 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     // A method's hidden function is an associated function of the same `impl`.
-    let vjp = if crate::signature::is_associated(&item.sig) {
-        quote!(Self::#vjp)
+    let fused_fn = fused_ident(ident);
+    let (vjp, fused_fn) = if crate::signature::is_associated(&item.sig) {
+        (quote!(Self::#vjp), quote!(Self::#fused_fn))
     } else {
-        quote!(#vjp)
+        (quote!(#vjp), quote!(#fused_fn))
     };
     let private = private();
 
@@ -1959,19 +2121,34 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let doc_pullback = format!(
         "The gradient of [`{ident}`] with respect to {wrt}{shape}, scaled by `d_out`: the vector-Jacobian product that carries the chain rule through a call.\n\nGenerated by `#[differentiate]`."
     );
+    // The sweeps with a given seed, as statements that leave the value in `value`: the pullback
+    // closure, or the fused sweeps that take the seed first.
+    let sweep = |seed: TokenStream, slots: &[TokenStream], keep: bool| -> TokenStream {
+        let value = if keep { quote!(#value) } else { quote!(_) };
+        if fused {
+            quote!(let #value = #fused_fn #turbofish(#(#param_names,)* #seed, #(#slots),*);)
+        } else {
+            quote! {
+                let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
+                #pullback(#(#ref_names,)* #seed, #(#slots),*);
+            }
+        }
+    };
+    let pullback_sweep = sweep(quote!(#d_out), &slots_owned, false);
     let pullback_item = quote! {
         #(#attrs)*
         #[doc = #doc_pullback]
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
             let mut #grad = #zero;
-            let (_, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(#(#ref_names,)* #d_out, #(#slots_owned),*);
+            #pullback_sweep
             #grad
         }
     };
     let grad_fn = format_ident!("{}_grad", ident);
     let grad_into_fn = format_ident!("{}_grad_into", ident);
+    let grad_sweep = sweep(quote!(1.0), &slots_owned, true);
+    let grad_into_sweep = sweep(quote!(1.0), &slots_ref, true);
     if !output.scalar {
         let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn]);
         return quote!(#pullback_item #stubs);
@@ -1988,8 +2165,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_fn #generics (#(#params),*) -> (#out_ty, #grad_ty) #where_clause {
             let mut #grad = #zero;
-            let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(#(#ref_names,)* 1.0, #(#slots_owned),*);
+            #grad_sweep
             (#value, #grad)
         }
 
@@ -2000,8 +2176,7 @@ fn public_fns(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_into_fn #generics (#(#params,)* #grad: &mut #grad_ty) -> #out_ty #where_clause {
             #(#resets)*
-            let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
-            #pullback(#(#ref_names,)* 1.0, #(#slots_ref),*);
+            #grad_into_sweep
             #value
         }
     }

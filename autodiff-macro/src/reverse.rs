@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::Activity;
 use crate::ir::{
-    Block, Function, If, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt, Value,
+    Block, Carried, Function, If, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output,
+    Stmt, Value,
 };
 
 pub struct Backward {
@@ -1077,4 +1078,100 @@ pub fn find_loop(block: &Block, id: Value) -> Option<&Loop> {
         _ => {}
     });
     found
+}
+
+/// The loop whose backward sweep can run inside its forward sweep, each iteration's right after
+/// it, when the seed is known before the forward sweep starts (as in `_grad`, `_grad_into` and
+/// `_pullback`): the function ends with a range loop whose only active carried variable is the
+/// value it returns, to which each iteration only adds a term, and the loop keeps nothing on a
+/// tape. The adjoint of such an accumulator is the seed in every iteration, and each iteration's
+/// backward sweep reads only that iteration's values. Returns the backward loop's position in
+/// `backward.stmts`.
+pub fn fused_loop(function: &Function, backward: &Backward, activity: &Activity) -> Option<usize> {
+    let Some(Stmt::Loop(loop_)) = function.body.stmts.last() else {
+        return None;
+    };
+    let plan = backward.loops.get(&loop_.count)?;
+    if !matches!(loop_.kind, LoopKind::Range { .. })
+        || loop_.exit.is_some()
+        || !plan.backward
+        || plan.by_count
+        || !plan.record.is_empty()
+    {
+        return None;
+    }
+    let Output::Operand(Operand::Value(output)) = &function.output else {
+        return None;
+    };
+    let active: Vec<&Carried> = loop_
+        .carried
+        .iter()
+        .filter(|c| activity.active(c.param) || activity.active(c.result))
+        .collect();
+    let [sum] = active[..] else {
+        return None;
+    };
+    if sum.result != *output || !adds_only(&loop_.body, sum) {
+        return None;
+    }
+    backward
+        .stmts
+        .iter()
+        .position(|s| matches!(s, BwdStmt::Loop(l) if l.id == loop_.count))
+}
+
+/// `s = s + term` (or `term + s`, `s - term`) is the only read of the carried `s` in the body.
+fn adds_only(body: &Block, sum: &Carried) -> bool {
+    let Operand::Value(next) = sum.next else {
+        return false;
+    };
+    let update = body.stmts.iter().any(|stmt| match stmt {
+        Stmt::Inst(inst) if inst.result == next => match (&inst.op, &inst.args[..]) {
+            (Op::Rule { rule, .. }, [a, b]) => match rule.rule().name {
+                "add" => a.value() == Some(sum.param) || b.value() == Some(sum.param),
+                "sub" => a.value() == Some(sum.param),
+                _ => false,
+            },
+            _ => false,
+        },
+        _ => false,
+    });
+    let mut reads = 0;
+    body.walk(&mut |stmt| {
+        reads += operands(stmt)
+            .into_iter()
+            .filter(|op| op.values().contains(&sum.param))
+            .count();
+    });
+    update && reads == 1
+}
+
+/// The operands a statement reads itself (not those of the blocks nested in it).
+fn operands(stmt: &Stmt) -> Vec<&Operand> {
+    match stmt {
+        Stmt::Inst(inst) => inst.args.iter().collect(),
+        Stmt::Store(store) => store.indices.iter().chain([&store.value]).collect(),
+        Stmt::MemInit(init) => match &init.kind {
+            MemInitKind::Repeat { elem, lens } => [elem].into_iter().chain(lens).collect(),
+            MemInitKind::List { elems } => elems.iter().collect(),
+            MemInitKind::Copy { .. } | MemInitKind::FromValue(_) | MemInitKind::Placeholder => {
+                Vec::new()
+            }
+        },
+        Stmt::If(if_) => [&if_.cond]
+            .into_iter()
+            .chain(if_.phis.iter().flat_map(|p| [&p.then_value, &p.else_value]))
+            .collect(),
+        Stmt::Loop(loop_) => {
+            let range: Vec<&Operand> = match &loop_.kind {
+                LoopKind::Range { start, end, .. } => vec![start, end],
+                LoopKind::Forever => Vec::new(),
+            };
+            range
+                .into_iter()
+                .chain(loop_.carried.iter().flat_map(|c| [&c.init, &c.next]))
+                .chain(&loop_.exit)
+                .collect()
+        }
+    }
 }
