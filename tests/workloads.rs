@@ -670,3 +670,100 @@ fn optimizers_step_a_tuple_of_parameters() {
     }
     assert!((params.1 + 2.0).abs() < 1e-3, "{params:?}");
 }
+
+/// Losses that end with a loop adding terms into the returned value run their backward
+/// iterations inside the forward ones (`__f_fused`); these cover what that path must carry:
+/// a value computed before the loop, `-=`, a struct receiver, `f32`, and the seed of
+/// `_pullback`.
+mod fused_sweeps {
+    use super::*;
+    use autodiff_core::{Differentiable, check_gradient, check_gradient_of};
+
+    #[differentiate]
+    fn scaled_sum(x: &[f64], k: f64) -> f64 {
+        let c = k.exp();
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += c * x[i] * x[i];
+        }
+        s
+    }
+
+    #[differentiate]
+    fn decreasing(x: &[f64]) -> f64 {
+        let mut s = 10.0;
+        for i in 0..x.len() {
+            s -= x[i].sin();
+        }
+        s
+    }
+
+    #[differentiate]
+    fn single(x: &[f32]) -> f32 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i] * x[i] * x[i];
+        }
+        s
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    struct Line {
+        w: Vec<f64>,
+        b: f64,
+        #[differentiable(skip)]
+        label: &'static str,
+    }
+
+    impl Line {
+        #[differentiate(wrt(self))]
+        fn squared_error(&self, x: &[f64], y: &[f64]) -> f64 {
+            let mut e = 0.0;
+            for i in 0..y.len() {
+                let r = self.w[i] * x[i] + self.b - y[i];
+                e += r * r;
+            }
+            e
+        }
+    }
+
+    #[test]
+    fn fused_gradients_match_finite_differences() {
+        let x = [0.3, -1.2, 2.0];
+        let (v, (dx, dk)) = scaled_sum_grad(&x, 0.5);
+        assert_eq!(v, scaled_sum(&x, 0.5));
+        let mut g = dx.clone();
+        g.push(dk);
+        let check = check_gradient(|p| scaled_sum(&p[..3], p[3]), &[0.3, -1.2, 2.0, 0.5], &g);
+        assert!(check.passes(1e-8), "{check}");
+        let (dx2, dk2) = scaled_sum_pullback(&x, 0.5, -2.0);
+        assert_eq!(
+            (dx2, dk2),
+            (dx.iter().map(|d| -2.0 * d).collect(), -2.0 * dk)
+        );
+
+        let (_, d) = decreasing_grad(&x);
+        assert_eq!(d, x.map(|xi| -xi.cos()).to_vec());
+
+        let xf = [0.5_f32, -1.5];
+        let (_, d) = single_grad(&xf);
+        assert_eq!(d, vec![0.75, 6.75]);
+
+        let line = Line {
+            w: vec![0.5, -1.0],
+            b: 0.25,
+            label: "fit",
+        };
+        let (xs, ys) = ([1.0, 2.0], [0.3, -0.7]);
+        let (_, g) = line.squared_error_grad(&xs, &ys);
+        assert_eq!(g.label, "fit");
+        let check = check_gradient_of(|l: &Line| l.squared_error(&xs, &ys), &line, &g);
+        assert!(check.passes(1e-8), "{check}");
+        let mut into = line.zero_like();
+        assert_eq!(
+            line.squared_error_grad_into(&xs, &ys, &mut into),
+            line.squared_error(&xs, &ys)
+        );
+        assert_eq!(into.to_flat(), g.to_flat());
+    }
+}
