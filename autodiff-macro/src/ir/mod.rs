@@ -422,3 +422,4 @@ impl Stmt {
         writes
     }
 }
+pub mod visit;

@@ -1,0 +1,536 @@
+//! The backward sweep: each backward statement as Rust.
+
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+
+use crate::ir::{LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt, Value};
+use crate::reverse::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
+
+impl<'a> Writer<'a> {
+    /// The backward sweep's statements, and the pattern that binds the seed (the output's
+    /// adjoint) as the closure's first parameter.
+    pub(super) fn backward(
+        &mut self,
+        slot_names: &[TokenStream],
+    ) -> (TokenStream, Vec<TokenStream>) {
+        let mut writes = BTreeMap::<Value, usize>::new();
+        count_writes(&self.backward.stmts, &mut writes);
+        let seed = self.seed_pattern(&writes);
+        let mut declared = BTreeSet::new();
+        let stmts = self.backward_stmts(&self.backward.stmts, &writes, &mut declared, slot_names);
+        (seed, stmts)
+    }
+
+    /// The pattern that binds the seed: the output's adjoint.
+    pub(super) fn seed_pattern(&mut self, writes: &BTreeMap<Value, usize>) -> TokenStream {
+        let function = self.function;
+        match &function.output {
+            Output::Operand(op) => match self.activity.active_operand(op) {
+                Some(value) => {
+                    let name = self.names.adjoint(function, value);
+                    if writes.get(&value).copied().unwrap_or(0) > 1 {
+                        quote!(mut #name)
+                    } else {
+                        quote!(#name)
+                    }
+                }
+                None => quote!(_),
+            },
+            Output::Tuple(_) => {
+                let name = self.names.fresh("d_out", Span::call_site());
+                self.seed_name = Some(name.clone());
+                quote!(#name)
+            }
+            Output::Mem(mem) => {
+                let name = self.mem_adjoint(*mem);
+                quote!(mut #name)
+            }
+        }
+    }
+
+    pub(super) fn backward_stmts(
+        &mut self,
+        stmts: &[BwdStmt],
+        writes: &BTreeMap<Value, usize>,
+        declared: &mut BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> Vec<TokenStream> {
+        let function = self.function;
+        let private = private();
+        let mut out = Vec::new();
+        let mut stmts = stmts.iter().peekable();
+        while let Some(stmt) = stmts.next() {
+            match stmt {
+                // `d = 0.0; d += term;` is `d = term;`: the addition to zero is not free (it
+                // turns `-0.0` into `0.0`, so the compiler keeps it, on a loop-carried chain).
+                BwdStmt::Reset(target)
+                    if matches!(stmts.peek(), Some(BwdStmt::Add { target: next, term })
+                        if next == target && !reads_adjoint(term, *target)) =>
+                {
+                    let Some(BwdStmt::Add { term, .. }) = stmts.next() else {
+                        unreachable!("peeked")
+                    };
+                    let name = self.names.adjoint(function, *target);
+                    let term = self.term(term);
+                    out.push(quote!(#name = #term;));
+                }
+                // The closure's parameter is the output's adjoint.
+                BwdStmt::Add {
+                    target,
+                    term: Term::Seed(path),
+                } if path.is_empty() && self.seed_name.is_none() => {
+                    declared.insert(*target);
+                }
+                BwdStmt::Zero(target) => {
+                    let name = self.names.adjoint(function, *target);
+                    declared.insert(*target);
+                    if function.values[target.index()].aggregate {
+                        let primal = self.name(*target);
+                        out.push(quote!(let mut #name = #private::zero_grad(&#primal);));
+                    } else {
+                        out.push(quote!(let mut #name = 0.0;));
+                    }
+                }
+                BwdStmt::ZeroMem(mem) => out.push(self.zero_mem(*mem)),
+                BwdStmt::Add { target, term } => {
+                    let term = self.term(term);
+                    let name = self.names.adjoint(function, *target);
+                    if declared.insert(*target) {
+                        let mutable = writes.get(target).copied().unwrap_or(0) > 1;
+                        out.push(if mutable {
+                            quote!(let mut #name = #term;)
+                        } else {
+                            quote!(let #name = #term;)
+                        });
+                    } else {
+                        out.push(quote!(#name += #term;));
+                    }
+                }
+                BwdStmt::AddAt { target, at, term } => {
+                    let term = self.term(term);
+                    let name = self.names.adjoint(function, *target);
+                    let at = match at {
+                        At::Field(k) => {
+                            let k = syn::Index::from(*k as usize);
+                            quote!(.#k)
+                        }
+                        At::Index(i) => {
+                            let i = self.operand(i, Span::call_site());
+                            quote!([#i])
+                        }
+                    };
+                    out.push(quote!(#name #at += #term;));
+                }
+                BwdStmt::AddToMem { mem, indices, term } => {
+                    // A whole array read from a struct's field (`let w = p.w;`) is a value
+                    // whose adjoint is an array too.
+                    let whole =
+                        matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
+                    let term = self.term(term);
+                    let name = self.mem_adjoint(*mem);
+                    let indices = self.indices(indices);
+                    out.push(if whole {
+                        quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
+                    } else {
+                        quote!(#name #([#indices])* += #term;)
+                    });
+                }
+                BwdStmt::ResetMemElem { mem, indices } => {
+                    let name = self.mem_adjoint(*mem);
+                    let indices = self.indices(indices);
+                    out.push(quote!(#name #([#indices])* = 0.0;));
+                }
+                BwdStmt::AddMem { target, source } => {
+                    let target = self.flat_adjoint(*target, true);
+                    let source = self.flat_adjoint(*source, false);
+                    out.push(quote!(#private::add_into(#target, #source);));
+                }
+                BwdStmt::AddSnapshot {
+                    target,
+                    prefix,
+                    source,
+                } => {
+                    let name = self.mem_adjoint(*target);
+                    let indices = self.indices(prefix);
+                    let source = self.names.adjoint(function, *source);
+                    let out_stmt = if function.mems[target.index()].dims - prefix.len() > 1 {
+                        quote!(#private::add_into((#name #([#indices])*).as_flattened_mut(), #source.as_flattened());)
+                    } else {
+                        quote!(#private::add_into(&mut #name #([#indices])* [..], &#source[..]);)
+                    };
+                    out.push(out_stmt);
+                }
+                BwdStmt::AddMemToValue { target, source } => {
+                    let dims = self.function.mems[source.index()].dims;
+                    let target = self.names.adjoint(function, *target);
+                    let source = self.flat_adjoint(*source, false);
+                    out.push(if dims > 1 {
+                        quote!(#private::add_into(#target.as_flattened_mut(), #source);)
+                    } else {
+                        quote!(#private::add_into(&mut #target[..], #source);)
+                    });
+                }
+                BwdStmt::ResetMem(mem) => {
+                    let target = self.flat_adjoint(*mem, true);
+                    out.push(quote!(#private::fill_zero(#target);));
+                }
+                BwdStmt::Reset(target) => {
+                    let name = self.names.adjoint(function, *target);
+                    out.push(quote!(#name = 0.0;));
+                }
+                BwdStmt::Pullback { call, targets } => {
+                    let pullback = self.names.pullback(function, *call);
+                    let d_call = self.names.adjoint(function, *call);
+                    // An adjoint given to two arguments (`f(a, a)`) cannot be borrowed twice:
+                    // the later argument gets a zero of its own, added in after the call.
+                    let mut borrowed: Vec<Borrow> = Vec::new();
+                    let mut separate = Vec::new();
+                    let mut slots = Vec::new();
+                    for target in targets {
+                        let Some(target) = target else {
+                            slots.push(quote!(#private::no_slot()));
+                            continue;
+                        };
+                        let place = self.target_place(target);
+                        let key = self.borrow_key(target);
+                        if borrowed.iter().any(|b| overlapping(b, &key)) {
+                            let scratch = self.names.fresh("separate", Span::call_site());
+                            slots.push(quote!(#private::slot(&mut #scratch)));
+                            separate.push((scratch, place));
+                        } else {
+                            slots.push(quote!(#private::slot(&mut #place)));
+                            borrowed.push(key);
+                        }
+                    }
+                    let again = self.pullback_ref_args(*call);
+                    let call = quote!(#pullback(#(#again,)* #d_call, #(#slots),*););
+                    if separate.is_empty() {
+                        out.push(call);
+                    } else {
+                        let (scratch, place): (Vec<_>, Vec<_>) = separate.into_iter().unzip();
+                        out.push(quote! {{
+                            #(let mut #scratch = #private::Grad::zero_grad(&#place);)*
+                            #call
+                            #(#private::AddGrad::add_grad(&mut #place, #scratch);)*
+                        }});
+                    }
+                }
+                BwdStmt::Output { param, value } => {
+                    let slot = &slot_names[*param];
+                    let name = self.names.adjoint(function, *value);
+                    out.push(quote!(#slot.accumulate(#name);));
+                }
+                BwdStmt::If(bwd_if) => {
+                    out.push(self.if_backward(bwd_if, writes, declared, slot_names))
+                }
+                BwdStmt::Loop(bwd_loop) => {
+                    out.push(self.loop_backward(bwd_loop, writes, declared, slot_names))
+                }
+            }
+        }
+        out
+    }
+
+    /// The arguments a call passed by reference, passed again to its pullback.
+    pub(super) fn pullback_ref_args(&mut self, call: Value) -> Vec<TokenStream> {
+        let inst = self.defs[&call];
+        let Op::Call { by_ref, .. } = &inst.op else {
+            unreachable!("a pullback belongs to a call")
+        };
+        let mut out = Vec::new();
+        for (arg, by_ref) in inst.args.iter().zip(by_ref) {
+            if !*by_ref {
+                continue;
+            }
+            let tokens = self.operand(arg, inst.span);
+            out.push(match arg {
+                // The caller's own reference parameters are references already.
+                Operand::Value(v) if self.function.values[v.index()].by_ref => tokens,
+                Operand::Mem(mem, prefix) if prefix.is_empty() && self.is_ref_param_mem(*mem) => {
+                    tokens
+                }
+                _ => quote!(&#tokens),
+            });
+        }
+        out
+    }
+
+    /// A parameter that is a reference (not a field of one, which is a place).
+    pub(super) fn is_ref_param_mem(&self, mem: Mem) -> bool {
+        let data = &self.function.mems[mem.index()];
+        data.field.is_none() && data.param.is_some_and(|p| self.ref_params[p])
+    }
+
+    /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
+    pub(super) fn flat_adjoint(&mut self, mem: Mem, mutable: bool) -> TokenStream {
+        let name = self.mem_adjoint(mem);
+        match (self.function.mems[mem.index()].dims, mutable) {
+            (1, true) => quote!(&mut #name[..]),
+            (1, false) => quote!(&#name[..]),
+            (_, true) => quote!(#name.as_flattened_mut()),
+            (_, false) => quote!(#name.as_flattened()),
+        }
+    }
+
+    /// `let mut d_a = [0.0; n];`: the adjoint memory of a local array, shaped like it.
+    pub(super) fn zero_mem(&mut self, mem: Mem) -> TokenStream {
+        let function = self.function;
+        let name = self.names.mem_adjoint(function, mem);
+        let vec = function.mems[mem.index()].vec;
+        let private = private();
+        let value = match crate::ir::visit::find_mem_init(&function.body, mem) {
+            Some(MemInitKind::Repeat { lens, .. }) => {
+                let mut value = quote!(0.0);
+                for (k, len) in lens.iter().enumerate().rev() {
+                    let len = self.operand(len, Span::call_site());
+                    value = if vec && k == 0 {
+                        quote!(::std::vec![#value; #len])
+                    } else {
+                        quote!([#value; #len])
+                    };
+                }
+                value
+            }
+            Some(MemInitKind::List { elems }) => {
+                let len = elems.len();
+                if vec {
+                    quote!(::std::vec![0.0; #len])
+                } else {
+                    quote!([0.0; #len])
+                }
+            }
+            Some(MemInitKind::FromValue(value)) => {
+                let value = self.name(*value);
+                quote!(#private::zero_grad(&#value))
+            }
+            Some(MemInitKind::Placeholder) => {
+                let primal = self.mem_name(mem);
+                quote!(#private::zero_grad(&#primal))
+            }
+            Some(MemInitKind::Copy { src }) => {
+                let src = *src;
+                let top_level = function
+                    .body
+                    .stmts
+                    .iter()
+                    .any(|s| matches!(s, Stmt::MemInit(i) if i.mem == src && i.declare));
+                if self.is_param_mem(src) || top_level {
+                    let src = self.mem_name(src);
+                    quote!(#private::zero_grad(&#src))
+                } else {
+                    let src = self.mem_adjoint(src);
+                    quote!(#private::zero_grad(&#src))
+                }
+            }
+            None => quote!(::core::unreachable!()),
+        };
+        quote!(let mut #name = #value;)
+    }
+
+    pub(super) fn if_backward(
+        &mut self,
+        bwd_if: &BwdIf,
+        writes: &BTreeMap<Value, usize>,
+        declared: &BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> TokenStream {
+        let plan = &self.backward.ifs[&bwd_if.record];
+        let (by_cond, then_record, else_record) = (
+            plan.by_cond(),
+            plan.then_record.clone(),
+            plan.else_record.clone(),
+        );
+        let then_stmts = self.backward_stmts(
+            &bwd_if.then_stmts,
+            writes,
+            &mut declared.clone(),
+            slot_names,
+        );
+        let else_stmts = self.backward_stmts(
+            &bwd_if.else_stmts,
+            writes,
+            &mut declared.clone(),
+            slot_names,
+        );
+        if by_cond {
+            let cond = self.operand(&bwd_if.cond, Span::call_site());
+            if else_stmts.is_empty() {
+                return quote!(if #cond { #(#then_stmts)* });
+            }
+            return quote!(if #cond { #(#then_stmts)* } else { #(#else_stmts)* });
+        }
+        let private = private();
+        let record = self.name(bwd_if.record);
+        let then_pattern = self.record_tuple(&then_record);
+        let else_pattern = self.record_tuple(&else_record);
+        quote! {
+            match #record {
+                #private::Branch::Then(#then_pattern) => { #(#then_stmts)* }
+                #private::Branch::Else(#else_pattern) => { #(#else_stmts)* }
+            }
+        }
+    }
+
+    pub(super) fn loop_backward(
+        &mut self,
+        bwd_loop: &BwdLoop,
+        writes: &BTreeMap<Value, usize>,
+        declared: &BTreeSet<Value>,
+        slot_names: &[TokenStream],
+    ) -> TokenStream {
+        let function = self.function;
+        let loop_ = crate::ir::visit::find_loop(&function.body, bwd_loop.id)
+            .expect("a backward loop has a forward loop");
+        let plan = &self.backward.loops[&bwd_loop.id];
+        let (by_count, index_read, record, remat) = (
+            plan.by_count,
+            plan.index_read,
+            plan.record.clone(),
+            plan.remat.clone(),
+        );
+        let head = match (&loop_.kind, by_count) {
+            (
+                LoopKind::Range {
+                    index,
+                    start,
+                    end,
+                    inclusive,
+                    reversed,
+                },
+                false,
+            ) => {
+                let index = if index_read {
+                    self.name(*index).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                let (start, end) = (
+                    self.operand(start, Span::call_site()),
+                    self.operand(end, Span::call_site()),
+                );
+                let range = if *inclusive {
+                    quote!(#start..=#end)
+                } else {
+                    quote!(#start..#end)
+                };
+                let range = if *reversed {
+                    range
+                } else {
+                    quote!((#range).rev())
+                };
+                quote!(for #index in #range)
+            }
+            _ => {
+                let count = self.name(loop_.count);
+                quote!(for _ in 0..#count)
+            }
+        };
+        let pop = self.loop_tapes.get(&bwd_loop.id).cloned().map(|tape| {
+            let pattern = self.record_tuple(&record);
+            quote!(let #pattern = #tape.pop();)
+        });
+        let remat: Vec<TokenStream> = remat
+            .iter()
+            .filter_map(|v| self.inst(self.defs[v], true))
+            .collect();
+        let body = self.backward_stmts(&bwd_loop.body, writes, &mut declared.clone(), slot_names);
+        quote! {
+            #head {
+                #pop
+                #(#remat)*
+                #(#body)*
+            }
+        }
+    }
+
+    pub(super) fn term(&mut self, term: &Term) -> TokenStream {
+        let function = self.function;
+        match term {
+            Term::Seed(path) => {
+                let seed = self
+                    .seed_name
+                    .clone()
+                    .expect("a tuple output has a seed parameter");
+                let path = path.iter().map(|k| syn::Index::from(*k as usize));
+                quote!(#seed #(.#path)*)
+            }
+            Term::Adjoint(value) => {
+                let name = self.names.adjoint(function, *value);
+                quote!(#name)
+            }
+            Term::MemElem(mem, indices) => {
+                let name = self.mem_adjoint(*mem);
+                let indices = self.indices(indices);
+                quote!(#name #([#indices])*)
+            }
+            Term::Rule { inst, arg } => {
+                let inst = self.defs[inst];
+                let Op::Rule { rule, .. } = &inst.op else {
+                    unreachable!("rule terms come from rule instructions")
+                };
+                let args: Vec<TokenStream> = inst
+                    .args
+                    .iter()
+                    .map(|a| self.operand(a, Span::call_site()))
+                    .collect();
+                let result = self.name(inst.result);
+                let dy = self.names.adjoint(function, inst.result);
+                rule.rule()
+                    .instantiate(*arg, &args, &quote!(#result), &quote!(#dy))
+                    .expect("terms exist for differentiable arguments")
+            }
+        }
+    }
+}
+
+/// How many statements write each adjoint: more than one makes it `mut`.
+pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize>) {
+    for stmt in stmts {
+        match stmt {
+            BwdStmt::Zero(target)
+            | BwdStmt::Add { target, .. }
+            | BwdStmt::AddAt { target, .. }
+            | BwdStmt::Reset(target) => *writes.entry(*target).or_default() += 1,
+            BwdStmt::Pullback { targets, .. } => {
+                for target in targets.iter().flatten() {
+                    if let Target::Value(v) = target {
+                        *writes.entry(*v).or_default() += 1;
+                    }
+                }
+            }
+            BwdStmt::If(bwd_if) => {
+                count_writes(&bwd_if.then_stmts, writes);
+                count_writes(&bwd_if.else_stmts, writes);
+            }
+            BwdStmt::Loop(bwd_loop) => count_writes(&bwd_loop.body, writes),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a term reads the adjoint of `value`.
+pub(super) fn reads_adjoint(term: &Term, value: Value) -> bool {
+    match term {
+        Term::Adjoint(v) | Term::Rule { inst: v, .. } => *v == value,
+        Term::Seed(_) | Term::MemElem(..) => false,
+    }
+}
+
+/// What a mutable borrow of an adjoint borrows.
+#[derive(PartialEq)]
+pub(super) enum Borrow {
+    Value(Value),
+    Mem(Mem, Vec<syn::Member>),
+}
+
+/// Whether two mutable borrows would overlap: the same value, or one field path extending the
+/// other.
+pub(super) fn overlapping(a: &Borrow, b: &Borrow) -> bool {
+    match (a, b) {
+        (Borrow::Mem(a, p), Borrow::Mem(b, q)) => a == b && p.iter().zip(q).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}

@@ -1,0 +1,444 @@
+//! The forward sweep: instructions, arrays, branches and loops as Rust statements.
+
+use super::*;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+
+use crate::ir::{
+    Block, Callee, Form, If, Inst, Loop, LoopKind, MemInit, MemInitKind, Op, Opaque, Operand, Stmt,
+    Value,
+};
+use crate::reverse::Need;
+
+impl<'a> Writer<'a> {
+    pub(super) fn block(&mut self, block: &Block) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Inst(inst) => out.extend(self.inst(inst, false)),
+                Stmt::Store(store) => {
+                    let mem = self.mem_name(store.mem);
+                    let indices = self.indices(&store.indices);
+                    let value = self.operand(&store.value, store.span);
+                    out.push(quote_spanned!(store.span=> #mem #([#indices])* = #value;));
+                }
+                Stmt::MemInit(init) => out.push(self.mem_init(init)),
+                Stmt::If(if_) => out.push(self.if_forward(if_)),
+                Stmt::Loop(loop_) => out.extend(self.loop_forward(loop_)),
+            }
+        }
+        out
+    }
+
+    /// `let apple_price = apple * apple_num;`; `force` for a recomputation in the backward sweep.
+    pub(super) fn inst(&mut self, inst: &Inst, force: bool) -> Option<TokenStream> {
+        let used = self.used.contains(&inst.result) || force;
+        if !used && !impure(&inst.op) {
+            return None;
+        }
+        let span = inst.span;
+        if let Op::Call {
+            callee,
+            written_ref,
+            ..
+        } = &inst.op
+        {
+            if self.activity.active(inst.result) {
+                let call = self.call_expr(callee, &inst.args, written_ref, span, true);
+                let pullback = self.names.pullback(self.function, inst.result);
+                let value = if used {
+                    self.name(inst.result).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                return Some(quote_spanned!(span=> let (#value, #pullback) = #call;));
+            }
+        }
+        let expr = self.forward_expr(inst);
+        if !used {
+            return Some(quote_spanned!(span=> #expr;));
+        }
+        let name = self.name(inst.result);
+        Some(match &inst.ty {
+            Some(ty) => quote_spanned!(span=> let #name: #ty = #expr;),
+            None => quote_spanned!(span=> let #name = #expr;),
+        })
+    }
+
+    /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`.
+    pub(super) fn call_expr(
+        &mut self,
+        callee: &Callee,
+        args: &[Operand],
+        written_ref: &[bool],
+        span: Span,
+        vjp: bool,
+    ) -> TokenStream {
+        let args = self.call_args(args, written_ref, span);
+        match callee {
+            Callee::Path(func) => {
+                let mut func = func.clone();
+                if vjp {
+                    let last = func.path.segments.last_mut().expect("a path has a segment");
+                    last.ident = vjp_ident(&last.ident);
+                }
+                quote!(#func(#(#args),*))
+            }
+            Callee::Method(method) => {
+                let method = if vjp {
+                    vjp_ident(method)
+                } else {
+                    method.clone()
+                };
+                let (receiver, rest) = (&args[0], &args[1..]);
+                quote!(#receiver.#method(#(#rest),*))
+            }
+        }
+    }
+
+    pub(super) fn call_args(
+        &mut self,
+        args: &[Operand],
+        by_ref: &[bool],
+        span: Span,
+    ) -> Vec<TokenStream> {
+        args.iter()
+            .zip(by_ref)
+            .map(|(arg, by_ref)| {
+                let tokens = self.operand(arg, span);
+                match (arg, by_ref) {
+                    (_, true) => quote!(&#tokens),
+                    // A vector passed by value is cloned: the backward sweep may still read it.
+                    (Operand::Mem(mem, prefix), false)
+                        if prefix.is_empty() && self.function.mems[mem.index()].vec =>
+                    {
+                        quote!(::core::clone::Clone::clone(&#tokens))
+                    }
+                    _ => tokens,
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn forward_expr(&mut self, inst: &Inst) -> TokenStream {
+        let span = inst.span;
+        let args: Vec<TokenStream> = inst.args.iter().map(|a| self.operand(a, span)).collect();
+        match &inst.op {
+            Op::Copy => args[0].clone(),
+            Op::Rule { form, .. } => match form {
+                Form::Binary(op) => {
+                    let (a, b) = (&args[0], &args[1]);
+                    quote!(#a #op #b)
+                }
+                Form::Neg => {
+                    let a = &args[0];
+                    quote_spanned!(span=> -#a)
+                }
+                Form::Method(method) => {
+                    let receiver = &args[0];
+                    let rest = &args[1..];
+                    quote!(#receiver.#method(#(#rest),*))
+                }
+                Form::Path(path) => quote!(#path(#(#args),*)),
+                Form::Cast(ty) => {
+                    let a = &args[0];
+                    quote!(#a as #ty)
+                }
+            },
+            Op::Call {
+                callee,
+                written_ref,
+                ..
+            } => self.call_expr(callee, &inst.args, written_ref, span, false),
+            Op::Field(index) => {
+                let a = &args[0];
+                let index = syn::Index {
+                    index: *index,
+                    span,
+                };
+                quote!(#a.#index)
+            }
+            Op::Index => {
+                let (a, i) = (&args[0], &args[1]);
+                quote!(#a[#i])
+            }
+            Op::Load(mem) => {
+                let mem = self.mem_name(*mem);
+                quote!(#mem #([#args])*)
+            }
+            Op::Len(mem) => {
+                let mem = self.mem_name(*mem);
+                quote!(#mem #([#args])*.len())
+            }
+            Op::Snapshot(mem) => {
+                let mem = self.mem_name(*mem);
+                let private = private();
+                quote!(#private::owned(&#mem #([#args])*))
+            }
+            Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| args[k].clone()),
+        }
+    }
+
+    pub(super) fn mem_init(&mut self, init: &MemInit) -> TokenStream {
+        let span = init.span;
+        let data = &self.function.mems[init.mem.index()];
+        let vec = data.vec;
+        let name = self.mem_name(init.mem);
+        let mutable = if self.backward.written_mems.contains(&init.mem) {
+            quote!(mut)
+        } else {
+            quote!()
+        };
+        let private = private();
+        let value = match &init.kind {
+            MemInitKind::Repeat { elem, lens } => {
+                let mut value = self.operand(elem, span);
+                for (k, len) in lens.iter().enumerate().rev() {
+                    let len = self.operand(len, span);
+                    value = if vec && k == 0 {
+                        quote!(::std::vec![#value; #len])
+                    } else {
+                        quote!([#value; #len])
+                    };
+                }
+                value
+            }
+            MemInitKind::List { elems } => {
+                let elems: Vec<TokenStream> = elems.iter().map(|e| self.operand(e, span)).collect();
+                if vec {
+                    quote!(::std::vec![#(#elems),*])
+                } else {
+                    quote!([#(#elems),*])
+                }
+            }
+            MemInitKind::Copy { src } => {
+                let src = self.mem_name(*src);
+                if !init.declare {
+                    return quote_spanned!(span=> #private::assign(&mut #name, &#src););
+                }
+                quote!(#private::owned(&#src))
+            }
+            MemInitKind::Placeholder => quote!(#private::dummy()),
+            MemInitKind::FromValue(value) => {
+                // Copied, not moved: the backward sweep may still read the value.
+                let value = self.name(*value);
+                if !init.declare {
+                    return quote_spanned!(span=> #private::assign(&mut #name, &#value););
+                }
+                quote!(#private::owned(&#value))
+            }
+        };
+        match (&init.ty, init.declare) {
+            (Some(ty), true) => quote_spanned!(span=> let #mutable #name: #ty = #value;),
+            (None, true) => quote_spanned!(span=> let #mutable #name = #value;),
+            (_, false) => quote_spanned!(span=> #name = #value;),
+        }
+    }
+
+    pub(super) fn record_tuple(&mut self, record: &[Need]) -> TokenStream {
+        let parts: Vec<TokenStream> = record
+            .iter()
+            .map(|need| match need {
+                Need::Value(v) => self.name(*v).into_token_stream(),
+                Need::Pullback(v) => self.names.pullback(self.function, *v).into_token_stream(),
+                Need::Mem(m) => self.mem_name(*m),
+            })
+            .collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            _ => quote!((#(#parts),*)),
+        }
+    }
+
+    pub(super) fn if_forward(&mut self, if_: &If) -> TokenStream {
+        let plan = &self.backward.ifs[&if_.record];
+        let record = plan.backward && !plan.by_cond();
+        let (then_record, else_record) = (plan.then_record.clone(), plan.else_record.clone());
+        let cond = self.operand(&if_.cond, if_.span);
+        let phis: Vec<&crate::ir::Phi> = if_
+            .phis
+            .iter()
+            .filter(|phi| self.used.contains(&phi.result))
+            .collect();
+        let mut names: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.name(phi.result).into_token_stream())
+            .collect();
+        let private = private();
+        let mut then_vals: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.operand(&phi.then_value, if_.span))
+            .collect();
+        let mut else_vals: Vec<TokenStream> = phis
+            .iter()
+            .map(|phi| self.operand(&phi.else_value, if_.span))
+            .collect();
+        if record {
+            names.push(self.name(if_.record).into_token_stream());
+            let then_rec = self.record_tuple(&then_record);
+            let else_rec = self.record_tuple(&else_record);
+            then_vals.push(quote!(#private::Branch::Then(#then_rec)));
+            else_vals.push(quote!(#private::Branch::Else(#else_rec)));
+        }
+        let then_block = self.block(&if_.then_block);
+        let else_block = self.block(&if_.else_block);
+        let span = if_.span;
+        let tuple = |values: &[TokenStream]| match values {
+            [one] => one.clone(),
+            _ => quote!((#(#values),*)),
+        };
+        if names.is_empty() {
+            if else_block.is_empty() {
+                return quote_spanned!(span=> if #cond { #(#then_block)* });
+            }
+            return quote_spanned!(span=> if #cond { #(#then_block)* } else { #(#else_block)* });
+        }
+        let (pattern, then_value, else_value) =
+            (tuple(&names), tuple(&then_vals), tuple(&else_vals));
+        quote_spanned! {span=>
+            let #pattern = if #cond {
+                #(#then_block)*
+                #then_value
+            } else {
+                #(#else_block)*
+                #else_value
+            };
+        }
+    }
+
+    pub(super) fn loop_forward(&mut self, loop_: &Loop) -> Vec<TokenStream> {
+        let span = loop_.span;
+        let fused = match &self.fused {
+            Some(fused) if fused.id == loop_.count => self.fused.take(),
+            _ => None,
+        };
+        let plan = &self.backward.loops[&loop_.count];
+        let (backward, by_count, record) = (plan.backward, plan.by_count, plan.record.clone());
+        let mut out = Vec::new();
+        // The carried variables: the parameter and the result share one mutable variable.
+        let carried: Vec<&crate::ir::Carried> = loop_
+            .carried
+            .iter()
+            .filter(|c| self.used.contains(&c.result) || self.used.contains(&c.param))
+            .collect();
+        let mut slots = Vec::new();
+        let mut nexts = Vec::new();
+        for c in &carried {
+            let slot = self.name(c.result);
+            self.names.values.insert(c.param, slot.clone());
+            let init = self.operand(&c.init, span);
+            out.push(quote_spanned!(span=> let mut #slot = #init;));
+            slots.push(slot);
+        }
+        let count = (backward && by_count).then(|| {
+            let count = self.name(loop_.count);
+            out.push(quote_spanned!(span=> let mut #count = 0usize;));
+            count
+        });
+        let tape = (backward && !record.is_empty()).then(|| {
+            let tape = self.names.temp("tape");
+            let private = private();
+            self.tapes
+                .push(quote!(let mut #tape = #private::Tape::new();));
+            tape
+        });
+        let head = match &loop_.kind {
+            LoopKind::Range {
+                index,
+                start,
+                end,
+                inclusive,
+                reversed,
+            } => {
+                let index = if self.used.contains(index) || fused.is_some() {
+                    self.name(*index).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                let (start, end) = (self.operand(start, span), self.operand(end, span));
+                let range = if *inclusive {
+                    quote!(#start..=#end)
+                } else {
+                    quote!(#start..#end)
+                };
+                let range = if *reversed {
+                    quote!((#range).rev())
+                } else {
+                    range
+                };
+                if let Some(tape) = &tape {
+                    if !*reversed && !*inclusive && self.loop_depth == 0 {
+                        out.push(
+                            quote!(#tape.reserve(::core::iter::Iterator::size_hint(&(#range)).0);),
+                        );
+                    }
+                }
+                quote_spanned!(span=> for #index in #range)
+            }
+            LoopKind::Forever => quote_spanned!(span=> loop),
+        };
+        let counting = count.as_ref().map(|count| quote!(#count += 1;));
+        self.loop_depth += 1;
+        let body = self.block(&loop_.body);
+        self.loop_depth -= 1;
+        // The backward iteration, right after the forward one: what it reads is still there.
+        let backward_body = match fused {
+            Some(fused) => {
+                out.extend(fused.before);
+                // What the backward iteration recomputes is there already, unless the forward
+                // iteration had no use for it.
+                let remat = self.backward.loops[&loop_.count].remat.clone();
+                let missing: Vec<Value> = remat
+                    .into_iter()
+                    .filter(|v| !self.used.contains(v))
+                    .collect();
+                let mut stmts: Vec<TokenStream> = missing
+                    .iter()
+                    .filter_map(|v| self.inst(self.defs[v], true))
+                    .collect();
+                stmts.extend(self.backward_stmts(
+                    fused.body,
+                    &fused.writes,
+                    &mut fused.declared.clone(),
+                    &fused.slot_names,
+                ));
+                stmts
+            }
+            None => Vec::new(),
+        };
+        let push = tape.as_ref().map(|tape| {
+            let record = self.record_tuple(&record);
+            quote!(#tape.push(#record);)
+        });
+        for c in &carried {
+            nexts.push(self.operand(&c.next, span));
+        }
+        let update = match slots.len() {
+            0 => quote!(),
+            1 => {
+                let (slot, next) = (&slots[0], &nexts[0]);
+                quote!(#slot = #next;)
+            }
+            _ => quote!((#(#slots),*) = (#(#nexts),*);),
+        };
+        let exit = loop_.exit.as_ref().map(|exit| {
+            let exit = self.operand(exit, span);
+            quote!(if #exit { break; })
+        });
+        out.push(quote_spanned! {span=>
+            #head {
+                #counting
+                #(#body)*
+                #(#backward_body)*
+                #push
+                #update
+                #exit
+            }
+        });
+        if let Some(tape) = tape {
+            self.loop_tapes.insert(loop_.count, tape);
+        }
+        out
+    }
+}

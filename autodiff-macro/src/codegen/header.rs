@@ -1,0 +1,139 @@
+//! The pieces of the user's signature that every generated function repeats.
+
+use super::*;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use crate::signature::Signature;
+
+/// The pieces of the user's signature that every generated function repeats.
+pub(super) struct Parts<'a> {
+    /// `#[cfg(..)]`: the generated items exist exactly when the function does.
+    pub(super) attrs: Vec<&'a syn::Attribute>,
+    pub(super) vis: &'a syn::Visibility,
+    pub(super) generics: TokenStream,
+    pub(super) where_clause: Option<&'a syn::WhereClause>,
+    /// `name: Type`.
+    pub(super) params: Vec<TokenStream>,
+    pub(super) param_names: Vec<Ident>,
+    /// `::<T, N>`: the type and const parameters, passed explicitly to the hidden function.
+    pub(super) turbofish: TokenStream,
+    /// `use<T, N>`: the pullback closure captures the type and const parameters but no
+    /// lifetime, so the caller's borrows end when the forward sweep returns.
+    pub(super) captures: TokenStream,
+    /// The names and types of the reference parameters, which the pullback takes again.
+    pub(super) ref_names: Vec<Ident>,
+    pub(super) ref_types: Vec<syn::Type>,
+    /// Every parameter's type, with `impl Trait` named.
+    pub(super) types: Vec<syn::Type>,
+}
+
+impl<'a> Parts<'a> {
+    pub(super) fn new(item: &'a syn::ItemFn, sig: &'a Signature) -> Self {
+        let generics = &item.sig.generics;
+        let param_names: Vec<Ident> = sig
+            .params
+            .iter()
+            .map(|p| {
+                if p.is_receiver() {
+                    Ident::new("self", p.ident.span())
+                } else {
+                    mixed(&p.ident.to_string(), p.ident.span())
+                }
+            })
+            .collect();
+        // `x: impl Trait` becomes a named type parameter, which `use<..>` and the turbofish
+        // can mention.
+        let mut desugar = ImplTraitParams::default();
+        let types: Vec<syn::Type> = sig
+            .params
+            .iter()
+            .map(|param| {
+                let mut ty = param.ty.clone();
+                syn::visit_mut::VisitMut::visit_type_mut(&mut desugar, &mut ty);
+                ty
+            })
+            .collect();
+        let params = types
+            .iter()
+            .zip(&param_names)
+            .zip(&sig.params)
+            .map(|((ty, name), param)| match param.kind {
+                _ if !param.is_receiver() => quote!(#name: #ty),
+                crate::signature::ParamKind::Struct { by_ref: true } => quote!(&#name),
+                _ => quote!(#name),
+            })
+            .collect();
+        let mut explicit: Vec<Ident> = generics
+            .params
+            .iter()
+            .filter_map(|param| match param {
+                syn::GenericParam::Type(t) => Some(t.ident.clone()),
+                syn::GenericParam::Const(c) => Some(c.ident.clone()),
+                _ => None,
+            })
+            .collect();
+        explicit.extend(desugar.params.iter().map(|(ident, _)| ident.clone()));
+        let declared = &generics.params;
+        let added: Vec<TokenStream> = desugar
+            .params
+            .iter()
+            .map(|(ident, bounds)| quote!(#ident: #bounds))
+            .collect();
+        let all_generics: Vec<TokenStream> =
+            declared.iter().map(|p| quote!(#p)).chain(added).collect();
+        let (ref_names, ref_types) = sig
+            .params
+            .iter()
+            .zip(param_names.iter().zip(&types))
+            .filter(|(p, _)| p.by_ref())
+            .map(|(_, (name, ty))| (name.clone(), ty.clone()))
+            .unzip();
+        Parts {
+            attrs: item
+                .attrs
+                .iter()
+                .filter(|attr| attr.path().is_ident("cfg"))
+                .collect(),
+            vis: &item.vis,
+            generics: if all_generics.is_empty() {
+                quote!()
+            } else {
+                quote!(<#(#all_generics),*>)
+            },
+            where_clause: generics.where_clause.as_ref(),
+            params,
+            param_names,
+            turbofish: if explicit.is_empty() {
+                quote!()
+            } else {
+                quote!(::<#(#explicit),*>)
+            },
+            captures: quote!(use<#(#explicit),*>),
+            ref_names,
+            ref_types,
+            types,
+        }
+    }
+}
+
+/// Replaces each `impl Trait` of parameter types by a named type parameter.
+#[derive(Default)]
+pub(super) struct ImplTraitParams {
+    pub(super) params: Vec<(Ident, TokenStream)>,
+}
+
+impl syn::visit_mut::VisitMut for ImplTraitParams {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::ImplTrait(impl_trait) = ty {
+            let ident = format_ident!("__AutodiffImpl{}", self.params.len());
+            let bounds = &impl_trait.bounds;
+            self.params.push((ident.clone(), quote!(#bounds)));
+            *ty = syn::parse_quote!(#ident);
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}

@@ -1,0 +1,144 @@
+//! Code generation: the only stage that chooses generated names and spans.
+//!
+//! For `fn price(apple: f64, ..., tax: f64) -> f64` it writes
+//!
+//! ```text
+//! #[doc(hidden)]
+//! fn __price_vjp(apple: f64, ..., tax: f64) -> (f64, impl FnOnce(f64, Slot<f64>, ...)) {
+//!     let apple_price = apple * apple_num;          // forward sweep; what the backward
+//!     ...                                           // sweep reads, the closure captures
+//!     (price, move |d_price: f64, grad_apple: Slot<f64>, ...| {
+//!         let d_all_price = tax * d_price;          // backward sweep: one rule per line
+//!         ...
+//!         grad_apple.accumulate(d_apple);
+//!     })
+//! }
+//! fn price_grad(...) -> (f64, (f64, ...))            // the public items call it
+//! fn price_pullback(..., d_out: f64) -> (f64, ...)
+//! fn price_grad_into(..., grad: &mut (f64, ...)) -> f64
+//! ```
+//!
+//! A loop whose backward sweep needs values of its iterations pushes them on a tape at the end
+//! of each iteration and its backward loop pops them; a branch returns what its backward sweep
+//! needs in a `Branch::Then(..)`/`Branch::Else(..)` record.
+//!
+//! Every name it introduces resolves at `Span::mixed_site()`, so no generated name can capture or
+//! shadow one of the user's; adjoints keep readable names (`d_all_price`).
+
+mod backward;
+mod custom;
+mod forward;
+mod header;
+mod names;
+mod public;
+mod sweeps;
+mod used;
+mod writer;
+
+use backward::{Borrow, count_writes};
+pub use custom::custom;
+use header::Parts;
+use names::Names;
+use public::public_fns;
+use sweeps::sweeps;
+use used::{impure, used_values};
+use writer::Writer;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use crate::analysis::Activity;
+use crate::ir::Function;
+use crate::reverse::Backward;
+use crate::signature::Signature;
+
+/// The hidden function the public ones call instead of `__f_vjp` when a loop can be fused
+/// (see [`sweeps`]).
+fn fused_ident(ident: &Ident) -> Ident {
+    format_ident!("__{}_fused", ident, span = ident.span())
+}
+
+/// The hidden function behind the public ones: `__price_vjp` for `price`. A call of `price` in
+/// another differentiated function reaches it by the same rule.
+pub fn vjp_ident(ident: &Ident) -> Ident {
+    format_ident!("__{}_vjp", ident, span = ident.span())
+}
+
+pub struct Input<'a> {
+    pub item: &'a syn::ItemFn,
+    pub sig: &'a Signature,
+    pub function: &'a Function,
+    pub activity: &'a Activity,
+    pub backward: &'a Backward,
+}
+
+pub fn generate(input: &Input) -> TokenStream {
+    let vjp = sweeps(input, None);
+    let fused = input
+        .sig
+        .output
+        .as_ref()
+        .is_some_and(|output| output.scalar)
+        .then(|| crate::reverse::fused_loop(input.function, input.backward, input.activity))
+        .flatten();
+    let fused_fn = fused.map(|k| sweeps(input, Some(k)));
+    let public = public_fns(input.item, input.sig, fused.is_some());
+    quote!(#vjp #fused_fn #public)
+}
+
+/// On errors: the generated items with their signatures and no body, so that the user's calls
+/// of them add no errors of their own.
+pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+    let Some(output) = &sig.output else {
+        return TokenStream::new();
+    };
+
+    let out_ty = &output.ty;
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        captures,
+        ref_types,
+        ..
+    } = Parts::new(item, sig);
+    let vjp = vjp_ident(&item.sig.ident);
+    let slot_types = slot_types(sig);
+    let public = public_fns(item, sig, false);
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[allow(unreachable_code, unused_variables, clippy::all)]
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
+            (::core::unimplemented!(), move |#(_: #ref_types,)* _: #out_ty, #(_: #slot_types),*| {})
+        }
+        #public
+    }
+}
+
+pub(super) fn mixed(name: &str, located_at: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(located_at))
+}
+
+pub(super) fn private() -> TokenStream {
+    quote!(::autodiff_core::__private)
+}
+
+/// The type of the slot through which the pullback hands back each parameter's adjoint.
+pub(super) fn slot_types(sig: &Signature) -> Vec<TokenStream> {
+    let private = private();
+    sig.params
+        .iter()
+        .map(|param| {
+            if param.active {
+                let target = param.slot_target_type();
+                quote!(#private::Slot<'_, #target>)
+            } else {
+                quote!(#private::Ignore)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,227 @@
+//! The public functions: `_grad`, `_pullback`, `_grad_into`.
+
+use super::*;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use crate::signature::Signature;
+
+/// For a function that does not return a scalar: `_grad` and `_grad_into` that exist only to say,
+/// where they are called, that they need one (`ScalarOutput` has no impls, and its bound names
+/// the arguments' types so that it is checked at each call, not here). A generic function gets
+/// none: its type parameters could not be inferred at the call.
+pub(super) fn non_scalar_stubs(
+    item: &syn::ItemFn,
+    sig: &Signature,
+    out_ty: &syn::Type,
+    names: [&Ident; 2],
+) -> TokenStream {
+    if !item.sig.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let private = private();
+    let vis = &item.vis;
+    let receiver = item.sig.receiver().map(|r| quote!(#r,));
+    let n = sig.params.iter().filter(|p| !p.is_receiver()).count();
+    let [grad_fn, grad_into_fn] = names;
+    let stub = |name: &Ident, extra: usize| {
+        let args: Vec<Ident> = (0..n + extra).map(|k| format_ident!("__A{}", k)).collect();
+        if args.is_empty() {
+            // A bound without parameters would be checked here, failing at once.
+            return TokenStream::new();
+        }
+        quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, clippy::too_many_arguments)]
+            #vis fn #name<#(#args),*>(#receiver #(_: #args),*) -> ::core::convert::Infallible
+            where
+                #out_ty: #private::ScalarOutput<(#(#args,)*)>,
+            {
+                ::core::unreachable!()
+            }
+        }
+    };
+    let grad = stub(grad_fn, 0);
+    let grad_into = stub(grad_into_fn, 1);
+    quote!(#grad #grad_into)
+}
+
+/// `_pullback`, and for a scalar output `_grad` and `_grad_into`: each a few lines around the
+/// hidden function.
+pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> TokenStream {
+    let Some(output) = &sig.output else {
+        return TokenStream::new();
+    };
+    let out_ty = &output.ty;
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        turbofish,
+        ref_names,
+        ..
+    } = Parts::new(item, sig);
+    let ident = &item.sig.ident;
+    let vjp = vjp_ident(ident);
+    // A method's hidden function is an associated function of the same `impl`.
+    let fused_fn = fused_ident(ident);
+    let (vjp, fused_fn) = if crate::signature::is_associated(&item.sig) {
+        (quote!(Self::#vjp), quote!(Self::#fused_fn))
+    } else {
+        (quote!(#vjp), quote!(#fused_fn))
+    };
+    let private = private();
+
+    // Locals of these functions must not collide with the parameters, whatever their names.
+    let mut names = Names::default();
+    for name in &param_names {
+        names.taken.insert(name.to_string());
+    }
+    let span = ident.span();
+    let grad = names.fresh("grad", span);
+    let value = names.fresh("value", span);
+    let pullback = names.fresh("pullback", span);
+    let d_out = names.fresh("d_out", span);
+
+    let active: Vec<(usize, &crate::signature::Param)> = sig.active_params().collect();
+    let single = active.len() == 1;
+    let grad_types: Vec<TokenStream> = active.iter().map(|(_, p)| p.grad_type()).collect();
+    let grad_ty = if single {
+        quote!(#(#grad_types)*)
+    } else {
+        quote!((#(#grad_types,)*))
+    };
+    let field = |k: usize| -> TokenStream {
+        if single {
+            quote!()
+        } else {
+            let index = syn::Index::from(k);
+            quote!(.#index)
+        }
+    };
+    let zeros: Vec<TokenStream> = active
+        .iter()
+        .map(|(index, _)| {
+            let name = &param_names[*index];
+            quote!(#private::zero_grad(&#name))
+        })
+        .collect();
+    let zero = if single {
+        quote!(#(#zeros)*)
+    } else {
+        quote!((#(#zeros,)*))
+    };
+    let resets: Vec<TokenStream> = active
+        .iter()
+        .enumerate()
+        .map(|(k, (index, _))| {
+            let name = &param_names[*index];
+            let field = field(k);
+            if single {
+                quote!(#private::reset_grad(&#name, #grad);)
+            } else {
+                quote!(#private::reset_grad(&#name, &mut #grad #field);)
+            }
+        })
+        .collect();
+    // The slots into which the pullback adds: one per parameter, in order, each just zeroed.
+    let slots_into = |grad_is_ref: bool| -> Vec<TokenStream> {
+        let mut k = 0;
+        sig.params
+            .iter()
+            .map(|param| {
+                if !param.active {
+                    return quote!(#private::Ignore);
+                }
+                let field = field(k);
+                k += 1;
+                if grad_is_ref && single {
+                    quote!(#private::zeroed_slot(&mut *#grad))
+                } else {
+                    quote!(#private::zeroed_slot(&mut #grad #field))
+                }
+            })
+            .collect()
+    };
+    let slots_owned = slots_into(false);
+    let slots_ref = slots_into(true);
+
+    let wrt: Vec<String> = active
+        .iter()
+        .map(|(_, p)| format!("`{}`", p.ident))
+        .collect();
+    let wrt = wrt.join(", ");
+    let shape = if single {
+        ""
+    } else {
+        ", one entry per parameter in that order"
+    };
+    let pullback_fn = format_ident!("{}_pullback", ident);
+    let doc_pullback = format!(
+        "The gradient of [`{ident}`] with respect to {wrt}{shape}, scaled by `d_out`: the vector-Jacobian product that carries the chain rule through a call.\n\nGenerated by `#[differentiate]`."
+    );
+    // The sweeps with a given seed, as statements that leave the value in `value`: the pullback
+    // closure, or the fused sweeps that take the seed first.
+    let sweep = |seed: TokenStream, slots: &[TokenStream], keep: bool| -> TokenStream {
+        let value = if keep { quote!(#value) } else { quote!(_) };
+        if fused {
+            quote!(let #value = #fused_fn #turbofish(#(#param_names,)* #seed, #(#slots),*);)
+        } else {
+            quote! {
+                let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
+                #pullback(#(#ref_names,)* #seed, #(#slots),*);
+            }
+        }
+    };
+    let pullback_sweep = sweep(quote!(#d_out), &slots_owned, false);
+    let pullback_item = quote! {
+        #(#attrs)*
+        #[doc = #doc_pullback]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
+            let mut #grad = #zero;
+            #pullback_sweep
+            #grad
+        }
+    };
+    let grad_fn = format_ident!("{}_grad", ident);
+    let grad_into_fn = format_ident!("{}_grad_into", ident);
+    let grad_sweep = sweep(quote!(1.0), &slots_owned, true);
+    let grad_into_sweep = sweep(quote!(1.0), &slots_ref, true);
+    if !output.scalar {
+        let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn]);
+        return quote!(#pullback_item #stubs);
+    }
+    let doc_grad = format!(
+        "The value of [`{ident}`] and its gradient with respect to {wrt}{shape}.\n\nGenerated by `#[differentiate]`."
+    );
+    let doc_grad_into = format!(
+        "The value of [`{ident}`]; its gradient with respect to {wrt} is written into `grad`, overwriting it (vectors are resized to fit, so a reused `grad` allocates nothing).\n\nGenerated by `#[differentiate]`."
+    );
+    quote! {
+        #(#attrs)*
+        #[doc = #doc_grad]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #grad_fn #generics (#(#params),*) -> (#out_ty, #grad_ty) #where_clause {
+            let mut #grad = #zero;
+            #grad_sweep
+            (#value, #grad)
+        }
+
+        #pullback_item
+
+        #(#attrs)*
+        #[doc = #doc_grad_into]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #grad_into_fn #generics (#(#params,)* #grad: &mut #grad_ty) -> #out_ty #where_clause {
+            #(#resets)*
+            #grad_into_sweep
+            #value
+        }
+    }
+}

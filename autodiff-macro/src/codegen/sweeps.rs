@@ -1,0 +1,216 @@
+//! The hidden function: the forward sweep, then the backward sweep as a closure.
+
+use super::*;
+use std::collections::BTreeMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::Ident;
+
+use crate::ir::{Operand, Output, ParamRef};
+use crate::signature::ParamKind;
+
+/// `__f_vjp`, or with `fuse` (the position of a loop in the backward statements, see
+/// [`crate::reverse::fused_loop`]) `__f_fused`: the same sweeps for a caller that knows the seed
+/// first, with that loop's backward iterations run inside its forward ones.
+///
+/// ```text
+/// fn __f_fused(params, seed, slots) -> Out {
+///     forward sweep up to the loop; the backward statements before the loop (the seed)
+///     for i in range { forward iteration; its backward iteration }
+///     the rest of the backward sweep
+///     value
+/// }
+/// ```
+pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
+    let Input {
+        item,
+        sig,
+        function,
+        activity,
+        backward,
+    } = *input;
+    let out_ty = &sig
+        .output
+        .as_ref()
+        .expect("checked before code generation")
+        .ty;
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        captures,
+        ref_names,
+        ref_types,
+        ..
+    } = Parts::new(item, sig);
+    let vjp = vjp_ident(&item.sig.ident);
+
+    let mut names = Names::default();
+    // In a method, `self` is rebound: closures cannot take a parameter named `self`.
+    let mut this = None;
+    for ((param_ref, name), param) in function.params.iter().zip(&param_names).zip(&sig.params) {
+        match param_ref {
+            ParamRef::Mem(mem) if param.is_receiver() => {
+                let ident = names.fresh("this", Span::call_site());
+                names.mems.insert(*mem, ident.clone());
+                this = Some(ident);
+            }
+            ParamRef::Value(value) => names.bind(*value, name.to_string()),
+            ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
+        }
+    }
+    let rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
+    let ref_names: Vec<Ident> = ref_names
+        .into_iter()
+        .map(|name| {
+            if name == "self" {
+                this.clone().expect("a receiver")
+            } else {
+                name
+            }
+        })
+        .collect();
+    // An unnamed scalar result is named after the function: `price`.
+    if let Output::Operand(Operand::Value(output)) = &function.output {
+        if function.values[output.index()].name.is_none() {
+            names.bind_fresh(*output, &item.sig.ident.to_string());
+        }
+    }
+    let mut writer = Writer {
+        function,
+        activity,
+        backward,
+        names,
+        used: used_values(function, backward),
+        tapes: Vec::new(),
+        loop_tapes: BTreeMap::new(),
+        seed_name: None,
+        loop_depth: 0,
+        ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
+        defs: BTreeMap::new(),
+        fused: None,
+    };
+    function.body.for_each_inst(&mut |inst| {
+        writer.defs.insert(inst.result, inst);
+    });
+    let slots = writer.slots(sig);
+    let slot_names: Vec<TokenStream> = slots
+        .iter()
+        .map(|slot| match slot {
+            Some(slot) => quote!(#slot),
+            None => quote!(_),
+        })
+        .collect();
+    let fused_parts = fuse.map(|k| writer.prepare_fusion(k, &slot_names));
+    let forward = writer.block(&function.body);
+    let output = writer.output(&function.output);
+
+    let slot_types = slot_types(sig);
+    let mut prologue = Vec::new();
+    let private = private();
+    for (index, param) in sig.params.iter().enumerate() {
+        let Some(slot) = &slots[index] else {
+            continue;
+        };
+        if let ParamRef::Mem(mem) = function.params[index] {
+            // The caller's accumulator for an array, or scratch space when it has none.
+            let scratch = writer
+                .names
+                .fresh(&format!("scratch_{}", param.ident), Span::call_site());
+            let adjoint = writer.names.mem_adjoint(function, mem);
+            let primal = writer.names.mem(function, mem);
+            let like = match param.kind {
+                ParamKind::Array { by_ref: false, .. }
+                | ParamKind::Slice { owned: true, .. }
+                | ParamKind::Struct { by_ref: false } => quote!(&#primal),
+                _ => quote!(#primal),
+            };
+            prologue.push(quote! {
+                let mut #scratch = ::core::option::Option::None;
+                let #adjoint = #private::Slot::or_zero(#slot, &mut #scratch, #like);
+            });
+            if let ParamKind::Slice { .. } = param.kind {
+                // One check that the accumulator is as long as the parameter, after which the
+                // compiler can drop the accumulator's own check at each `d_x[i]`.
+                prologue.push(quote!(let #adjoint = &mut #adjoint[..#primal.len()];));
+            }
+        }
+    }
+    // Lengths and index arithmetic, computed again from the parameters the closure receives.
+    if fuse.is_none() {
+        let recomputed: Vec<TokenStream> = backward
+            .top_remat
+            .iter()
+            .filter_map(|v| writer.inst(writer.defs[v], true))
+            .collect();
+        prologue.extend(recomputed);
+    }
+    let (seed, mut body) = match (fused_parts, fuse) {
+        (Some((seed, writes, mut declared)), Some(k)) => {
+            let after = &backward.stmts[k + 1..];
+            (
+                seed,
+                writer.backward_stmts(after, &writes, &mut declared, &slot_names),
+            )
+        }
+        _ => writer.backward(&slot_names),
+    };
+    // Struct gradients: the fields the macro could not tell apart as carried are copied back.
+    for (index, param) in sig.params.iter().enumerate() {
+        if let (ParamRef::Mem(mem), crate::signature::ParamKind::Struct { by_ref }) =
+            (function.params[index], &param.kind)
+        {
+            if activity.active_mem(mem) {
+                let primal = writer.names.mem(function, mem);
+                let adjoint = writer.names.mem_adjoint(function, mem);
+                let primal = if *by_ref {
+                    quote!(#primal)
+                } else {
+                    quote!(&#primal)
+                };
+                body.push(quote!(#private::restore_carried(#primal, #adjoint);));
+            }
+        }
+    }
+    let tapes = &writer.tapes;
+    let items = &function.items;
+
+    if fuse.is_some() {
+        let fused = fused_ident(&item.sig.ident);
+        return quote! {
+            #(#attrs)*
+            #[doc(hidden)]
+            #[inline]
+            #[allow(clippy::all, clippy::pedantic)]
+            #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
+                #(#items)*
+                #rebind_self
+                #(#tapes)*
+                #(#prologue)*
+                #(#forward)*
+                #(#body)*
+                #output
+            }
+        };
+    }
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(clippy::all, clippy::pedantic)]
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
+            #(#items)*
+            #rebind_self
+            #(#tapes)*
+            #(#forward)*
+            (#output, move |#(#ref_names: #ref_types,)* #seed: #out_ty, #(#slot_names: #slot_types),*| {
+                #(#prologue)*
+                #(#body)*
+            })
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Which values the generated code reads (liveness).
+
+use std::collections::BTreeSet;
+
+use crate::ir::{Block, Function, LoopKind, MemInitKind, Op, Operand, Output, Stmt, Value};
+use crate::reverse::{Backward, Need};
+
+/// Which values the generated code reads: the output, what the backward sweep reads, and the
+/// arguments of every statement that is kept. Instructions whose result is not read and that
+/// have no side effect are dropped.
+pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
+    let mut used = BTreeSet::new();
+    fn mark_output(output: &Output, used: &mut BTreeSet<Value>) {
+        match output {
+            Output::Operand(op) => used.extend(op.values()),
+            Output::Tuple(parts) => parts.iter().for_each(|p| mark_output(p, used)),
+            Output::Mem(_) => {}
+        }
+    }
+    mark_output(&function.output, &mut used);
+    let mark_needs = |needs: &[Need], used: &mut BTreeSet<Value>| {
+        for need in needs {
+            if let Need::Value(v) = need {
+                used.insert(*v);
+            }
+        }
+    };
+    // What the top level of the backward sweep reads, and what every loop and branch records.
+    mark_needs(
+        &backward.captured.iter().copied().collect::<Vec<_>>(),
+        &mut used,
+    );
+    for plan in backward.loops.values() {
+        mark_needs(&plan.record, &mut used);
+    }
+    for plan in backward.ifs.values() {
+        mark_needs(&plan.then_record, &mut used);
+        mark_needs(&plan.else_record, &mut used);
+    }
+    loop {
+        let before = used.len();
+        mark_block(&function.body, &mut used);
+        if used.len() == before {
+            break;
+        }
+    }
+    used
+}
+
+pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
+    for stmt in block.stmts.iter().rev() {
+        match stmt {
+            Stmt::Inst(inst) => {
+                if used.contains(&inst.result) || impure(&inst.op) {
+                    used.extend(inst.arg_values());
+                }
+            }
+            Stmt::Store(store) => {
+                used.extend(store.value.values());
+                used.extend(store.indices.iter().flat_map(Operand::values));
+            }
+            Stmt::MemInit(init) => match &init.kind {
+                MemInitKind::Repeat { elem, lens } => {
+                    used.extend(elem.values());
+                    used.extend(lens.iter().flat_map(Operand::values));
+                }
+                MemInitKind::List { elems } => used.extend(elems.iter().flat_map(Operand::values)),
+                MemInitKind::Copy { .. } => {}
+                MemInitKind::FromValue(value) => {
+                    used.insert(*value);
+                }
+                MemInitKind::Placeholder => {}
+            },
+            Stmt::If(if_) => {
+                used.extend(if_.cond.values());
+                for phi in &if_.phis {
+                    if used.contains(&phi.result) {
+                        used.extend(phi.then_value.values());
+                        used.extend(phi.else_value.values());
+                    }
+                }
+                mark_block(&if_.then_block, used);
+                mark_block(&if_.else_block, used);
+            }
+            Stmt::Loop(loop_) => {
+                if let LoopKind::Range { start, end, .. } = &loop_.kind {
+                    used.extend(start.values());
+                    used.extend(end.values());
+                }
+                if let Some(exit) = &loop_.exit {
+                    used.extend(exit.values());
+                }
+                for c in &loop_.carried {
+                    if used.contains(&c.result) || used.contains(&c.param) {
+                        used.insert(c.result);
+                        used.insert(c.param);
+                        used.extend(c.next.values());
+                        used.extend(c.init.values());
+                    }
+                }
+                mark_block(&loop_.body, used);
+            }
+        }
+    }
+}
+
+/// Whether an instruction must run even when its value is not read: calls may have effects.
+pub(super) fn impure(op: &Op) -> bool {
+    matches!(op, Op::Call { .. } | Op::Opaque(_))
+}

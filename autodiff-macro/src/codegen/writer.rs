@@ -1,0 +1,212 @@
+//! The writer of the sweeps: names, places and operands as tokens.
+
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::Ident;
+
+use crate::analysis::Activity;
+use crate::ir::{Function, Inst, Mem, Operand, Output, ParamRef, Stmt, Value};
+use crate::reverse::{Backward, BwdStmt, Target};
+use crate::signature::Signature;
+
+pub(super) struct Writer<'a> {
+    pub(super) function: &'a Function,
+    pub(super) activity: &'a Activity,
+    pub(super) backward: &'a Backward,
+    pub(super) names: Names,
+    pub(super) used: BTreeSet<Value>,
+    /// `let mut tape_k = Tape::new();`, one per loop that records.
+    pub(super) tapes: Vec<TokenStream>,
+    /// The tape of each loop that records, by the loop's `count` value.
+    pub(super) loop_tapes: BTreeMap<Value, Ident>,
+    /// The closure's parameter for the adjoint of a tuple output.
+    pub(super) seed_name: Option<Ident>,
+    /// How many loops enclose the code being written: tapes are reserved outside all loops,
+    /// where one reservation covers the whole loop.
+    pub(super) loop_depth: usize,
+    /// Whether each parameter is a reference, which the pullback takes again.
+    pub(super) ref_params: Vec<bool>,
+    pub(super) defs: BTreeMap<Value, &'a Inst>,
+    /// The loop whose backward iterations run inside its forward ones, until it is written.
+    pub(super) fused: Option<Fused<'a>>,
+}
+
+/// What `loop_forward` needs to write a fused loop (see [`sweeps`]).
+pub(super) struct Fused<'a> {
+    /// The loop's `count` value.
+    pub(super) id: Value,
+    /// The backward statements before the loop, written just before it.
+    pub(super) before: Vec<TokenStream>,
+    /// The backward loop's body.
+    pub(super) body: &'a [BwdStmt],
+    pub(super) writes: BTreeMap<Value, usize>,
+    pub(super) declared: BTreeSet<Value>,
+    pub(super) slot_names: Vec<TokenStream>,
+}
+
+impl<'a> Writer<'a> {
+    /// The closure's slot parameter for each parameter that receives a gradient.
+    pub(super) fn slots(&mut self, sig: &Signature) -> Vec<Option<Ident>> {
+        let function = self.function;
+        sig.params
+            .iter()
+            .enumerate()
+            .map(|(index, param)| {
+                let receives = match function.params[index] {
+                    ParamRef::Value(_) => self
+                        .backward
+                        .stmts
+                        .iter()
+                        .any(|s| matches!(s, BwdStmt::Output { param, .. } if *param == index)),
+                    ParamRef::Mem(mem) => self.activity.active_mem(mem),
+                };
+                receives.then(|| {
+                    self.names
+                        .fresh(&format!("grad_{}", param.ident), param.ident.span())
+                })
+            })
+            .collect()
+    }
+
+    /// Sets up the fusion of the loop at `backward.stmts[k]` (the last statement of the body):
+    /// returns the seed's pattern, and what writing the backward statements after the loop
+    /// needs once the forward sweep is written (which names the variables they read).
+    pub(super) fn prepare_fusion(
+        &mut self,
+        k: usize,
+        slot_names: &[TokenStream],
+    ) -> (TokenStream, BTreeMap<Value, usize>, BTreeSet<Value>) {
+        let function: &'a Function = self.function;
+        let stmts: &'a [BwdStmt] = &self.backward.stmts;
+        // The names the forward loop gives its carried variables, before anything names them.
+        if let Some(Stmt::Loop(loop_)) = function.body.stmts.last() {
+            for c in &loop_.carried {
+                let slot = self.name(c.result);
+                self.names.values.insert(c.param, slot);
+            }
+        }
+        let mut writes = BTreeMap::<Value, usize>::new();
+        count_writes(stmts, &mut writes);
+        let seed = self.seed_pattern(&writes);
+        let mut declared = BTreeSet::new();
+        let before = self.backward_stmts(&stmts[..k], &writes, &mut declared, slot_names);
+        let BwdStmt::Loop(bwd_loop) = &stmts[k] else {
+            unreachable!("fused_loop gives the position of a loop")
+        };
+        self.fused = Some(Fused {
+            id: bwd_loop.id,
+            before,
+            body: &bwd_loop.body,
+            writes: writes.clone(),
+            declared: declared.clone(),
+            slot_names: slot_names.to_vec(),
+        });
+        (seed, writes, declared)
+    }
+
+    pub(super) fn name(&mut self, value: Value) -> Ident {
+        self.names.value(self.function, value)
+    }
+
+    /// A memory as a place: `a`, or `this.layer1.w` for a field of a struct.
+    pub(super) fn mem_name(&mut self, mem: Mem) -> TokenStream {
+        match &self.function.mems[mem.index()].field {
+            Some((root, path)) => {
+                let root = self.names.mem(self.function, *root);
+                quote!(#root #(.#path)*)
+            }
+            None => self.names.mem(self.function, mem).into_token_stream(),
+        }
+    }
+
+    /// A memory's adjoint as a place: `d_a`, or `d_this.layer1.w`.
+    /// The adjoint a pullback adds an argument's gradient into, as a place expression.
+    pub(super) fn target_place(&mut self, target: &Target) -> TokenStream {
+        match target {
+            Target::Value(v) => self.names.adjoint(self.function, *v).into_token_stream(),
+            Target::Mem(mem, prefix) => {
+                let name = self.mem_adjoint(*mem);
+                let indices = self.indices(prefix);
+                if indices.is_empty()
+                    && self.is_param_mem(*mem)
+                    && self.function.mems[mem.index()].field.is_none()
+                {
+                    quote!(*#name)
+                } else {
+                    quote!(#name #([#indices])*)
+                }
+            }
+        }
+    }
+
+    /// What borrowing a target's adjoint mutably borrows: a value, or a memory's root and field
+    /// path (indices borrow the whole array).
+    pub(super) fn borrow_key(&self, target: &Target) -> Borrow {
+        match target {
+            Target::Value(v) => Borrow::Value(*v),
+            Target::Mem(mem, _) => match &self.function.mems[mem.index()].field {
+                Some((root, path)) => Borrow::Mem(*root, path.clone()),
+                None => Borrow::Mem(*mem, Vec::new()),
+            },
+        }
+    }
+
+    pub(super) fn mem_adjoint(&mut self, mem: Mem) -> TokenStream {
+        match &self.function.mems[mem.index()].field {
+            Some((root, path)) => {
+                let root = self.names.mem_adjoint(self.function, *root);
+                quote!(#root #(.#path)*)
+            }
+            None => self
+                .names
+                .mem_adjoint(self.function, mem)
+                .into_token_stream(),
+        }
+    }
+
+    pub(super) fn is_param_mem(&self, mem: Mem) -> bool {
+        self.function.mems[mem.index()].param.is_some()
+    }
+
+    /// An operand as one token tree.
+    pub(super) fn operand(&mut self, operand: &Operand, span: Span) -> TokenStream {
+        match operand {
+            Operand::Value(value) => {
+                let mut ident = self.name(*value);
+                ident.set_span(ident.span().located_at(span));
+                quote!(#ident)
+            }
+            Operand::Const(c) => c.parenthesized(),
+            Operand::Mem(mem, prefix) => {
+                let name = self.mem_name(*mem);
+                let indices: Vec<TokenStream> =
+                    prefix.iter().map(|i| self.operand(i, span)).collect();
+                quote!(#name #([#indices])*)
+            }
+        }
+    }
+
+    pub(super) fn indices(&mut self, indices: &[Operand]) -> Vec<TokenStream> {
+        indices
+            .iter()
+            .map(|i| self.operand(i, Span::call_site()))
+            .collect()
+    }
+
+    pub(super) fn output(&mut self, output: &Output) -> TokenStream {
+        match output {
+            Output::Operand(op) => self.operand(op, Span::call_site()),
+            Output::Tuple(parts) => {
+                let parts: Vec<TokenStream> = parts.iter().map(|p| self.output(p)).collect();
+                quote!((#(#parts,)*))
+            }
+            Output::Mem(mem) => {
+                let name = self.mem_name(*mem);
+                quote!(#name)
+            }
+        }
+    }
+}

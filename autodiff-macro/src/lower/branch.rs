@@ -1,0 +1,333 @@
+//! `if`, `match`, and the flags of `break`, `continue` and `return`.
+
+use super::scope::{same_operand, same_opt};
+use super::syntax::*;
+use super::*;
+use proc_macro2::Span;
+use quote::quote;
+use syn::{Expr, Pat};
+
+impl Lowerer<'_> {
+    // Control flow -----------------------------------------------------------------------------
+
+    /// The flags that end the current block early, with their current values.
+    pub(super) fn exit_flags(&self, loops: &[LoopCtx]) -> Vec<Operand> {
+        let mut names: Vec<&str> = Vec::new();
+        if self.has_return {
+            names.push(RET);
+        }
+        for ctx in loops {
+            names.push(&ctx.brk);
+            names.push(&ctx.cont);
+        }
+        names
+            .into_iter()
+            .filter_map(|name| match self.var(name) {
+                Val::Scalar(flag) if !is_const(&flag, "false") => Some(flag),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn exit_state(&self) -> ExitState {
+        let flags = self.exit_flags(&self.loops);
+        if flags.is_empty() {
+            ExitState::Running
+        } else if flags.iter().any(|flag| is_const(flag, "true")) {
+            ExitState::Exited
+        } else {
+            ExitState::Maybe(flags)
+        }
+    }
+
+    pub(super) fn if_expr(&mut self, if_: &syn::ExprIf) -> Val {
+        if let Expr::Let(let_) = &*if_.cond {
+            self.error(
+                let_,
+                "`if let` is not supported; use `match` on the value, or `if` with a comparison",
+            );
+            return Val::Poison;
+        }
+        let cond = self.operand(&if_.cond);
+        let span = if_.if_token.span;
+        match &if_.else_branch {
+            Some((_, else_expr)) => {
+                let else_expr = (**else_expr).clone();
+                self.lower_if(
+                    cond,
+                    |l| l.block(&if_.then_branch),
+                    move |l| l.expr(&else_expr),
+                    span,
+                )
+            }
+            None => self.lower_if(cond, |l| l.block(&if_.then_branch), |_| Val::Unit, span),
+        }
+    }
+
+    /// Lowers `if cond { then } else { else }` and joins the variables both sides assign.
+    pub(super) fn lower_if(
+        &mut self,
+        cond: Operand,
+        then_branch: impl FnOnce(&mut Self) -> Val,
+        else_branch: impl FnOnce(&mut Self) -> Val,
+        span: Span,
+    ) -> Val {
+        let before = self.scopes.clone();
+        let (mut then_block, then_val, then_scopes) = self.branch(then_branch);
+        self.scopes = before.clone();
+        let (mut else_block, else_val, else_scopes) = self.branch(else_branch);
+        self.scopes = before;
+        let then_val = self.number_in_branch(&mut then_block, then_val, &else_val, span);
+        let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
+
+        let mut phis = Vec::new();
+        // Every variable of the enclosing scopes that either branch changed gets a phi.
+        for depth in 0..self.scopes.len() {
+            let names: Vec<String> = self.scopes[depth].keys().cloned().collect();
+            for name in names {
+                let old = self.scopes[depth][&name].clone();
+                let then_v = then_scopes[depth].get(&name).cloned().flatten();
+                let else_v = else_scopes[depth].get(&name).cloned().flatten();
+                if same_opt(&then_v, &old) && same_opt(&else_v, &old) {
+                    continue;
+                }
+                let then_v = then_v.unwrap_or(Val::Scalar(dummy()));
+                let else_v = else_v.unwrap_or(Val::Scalar(dummy()));
+                let joined = self.phi(&name, then_v, else_v, &mut phis, span);
+                self.scopes[depth].insert(name, Some(joined));
+            }
+        }
+        let value = match (then_val, else_val) {
+            (Val::Unit, Val::Unit) => Val::Unit,
+            (then_v, else_v) => self.phi("", then_v, else_v, &mut phis, span),
+        };
+        let record = self.new_value(None);
+        self.push(ir::Stmt::If(If {
+            cond,
+            then_block,
+            else_block,
+            phis,
+            record,
+            span,
+        }));
+        value
+    }
+
+    /// A branch's value that is a view into a struct (`p.w[1]`) while the other branch's is a
+    /// number or another view is itself a number: it is loaded at the end of its branch.
+    pub(super) fn number_in_branch(
+        &mut self,
+        block: &mut ir::Block,
+        val: Val,
+        other: &Val,
+        span: Span,
+    ) -> Val {
+        let Val::Mem(mem, prefix) = &val else {
+            return val;
+        };
+        let other_is_number = match other {
+            Val::Scalar(_) => true,
+            Val::Mem(m, p) => {
+                self.mems[m.index()].structured
+                    && !(m == mem
+                        && p.len() == prefix.len()
+                        && p.iter().zip(prefix).all(|(a, b)| same_operand(a, b)))
+            }
+            _ => false,
+        };
+        if !self.mems[mem.index()].structured || !other_is_number {
+            return val;
+        }
+        self.blocks.push(std::mem::take(&mut block.stmts));
+        let value = self.emit(Op::Load(*mem), prefix.clone(), span);
+        block.stmts = self.blocks.pop().expect("the branch's block");
+        Val::Scalar(Operand::Value(value))
+    }
+
+    /// Lowers one branch in a block and scope of its own.
+    pub(super) fn branch(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Val,
+    ) -> (ir::Block, Val, Vec<BTreeMap<String, Option<Val>>>) {
+        self.blocks.push(Vec::new());
+        self.scopes.push(BTreeMap::new());
+        let val = f(self);
+        self.scopes.pop();
+        let stmts = self.blocks.pop().expect("the branch's block");
+        (ir::Block { stmts }, val, self.scopes.clone())
+    }
+
+    /// The join of two values of a variable (or of the `if` expression itself, `name` empty).
+    pub(super) fn phi(
+        &mut self,
+        name: &str,
+        then_v: Val,
+        else_v: Val,
+        phis: &mut Vec<Phi>,
+        span: Span,
+    ) -> Val {
+        match (then_v, else_v) {
+            (Val::Scalar(a), Val::Scalar(b)) => {
+                if same_operand(&a, &b) {
+                    return Val::Scalar(a);
+                }
+                let result = self.new_value(
+                    (!name.is_empty() && !name.starts_with('#')).then(|| name.to_owned()),
+                );
+                phis.push(Phi {
+                    result,
+                    then_value: a,
+                    else_value: b,
+                });
+                Val::Scalar(Operand::Value(result))
+            }
+            (Val::Tuple(a), Val::Tuple(b)) if a.len() == b.len() => Val::Tuple(
+                a.into_iter()
+                    .zip(b)
+                    .map(|(a, b)| self.phi(name, a, b, phis, span))
+                    .collect(),
+            ),
+            (Val::Tuple(a), dummy_v) if is_dummy(&dummy_v) => {
+                let dummies = vec![Val::Scalar(dummy()); a.len()];
+                self.phi(name, Val::Tuple(a), Val::Tuple(dummies), phis, span)
+            }
+            (dummy_v, Val::Tuple(b)) if is_dummy(&dummy_v) => {
+                let dummies = vec![Val::Scalar(dummy()); b.len()];
+                self.phi(name, Val::Tuple(dummies), Val::Tuple(b), phis, span)
+            }
+            (Val::Mem(a, pa), Val::Mem(b, pb))
+                if a == b
+                    && pa.len() == pb.len()
+                    && pa.iter().zip(&pb).all(|(x, y)| same_operand(x, y)) =>
+            {
+                Val::Mem(a, pa)
+            }
+            (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa))
+                if is_dummy(&other) || matches!(other, Val::Unit) =>
+            {
+                Val::Mem(a, pa)
+            }
+            (Val::Poison, _) | (_, Val::Poison) => Val::Poison,
+            (Val::Unit, other) | (other, Val::Unit) if is_dummy(&other) => Val::Unit,
+            (Val::Unit, Val::Scalar(b)) => {
+                self.phi(name, Val::Scalar(dummy()), Val::Scalar(b), phis, span)
+            }
+            (Val::Scalar(a), Val::Unit) => {
+                self.phi(name, Val::Scalar(a), Val::Scalar(dummy()), phis, span)
+            }
+            (Val::Unit, Val::Tuple(b)) => {
+                self.phi(name, Val::Scalar(dummy()), Val::Tuple(b), phis, span)
+            }
+            (Val::Tuple(a), Val::Unit) => {
+                self.phi(name, Val::Tuple(a), Val::Scalar(dummy()), phis, span)
+            }
+            _ => {
+                self.error_at(
+                    span,
+                    "the branches give values of different shapes (a number, a tuple or an array), or different arrays or rows; an `if` that chooses between arrays is not supported: index the array inside each branch",
+                );
+                Val::Poison
+            }
+        }
+    }
+
+    /// `if cond { a } else { b }` for values already computed.
+    pub(super) fn join(&mut self, cond: Operand, a: Val, b: Val, span: Span) -> Val {
+        self.lower_if(cond, |_| a, |_| b, span)
+    }
+
+    /// `match x { 0 | 1 => a, n if n > 5 => b, _ => c }` → `if`s on `matches!`.
+    pub(super) fn match_expr(&mut self, match_: &syn::ExprMatch) -> Val {
+        let scrutinee = self.operand(&match_.expr);
+        self.match_arms(&scrutinee, &match_.arms, match_.match_token.span)
+    }
+
+    pub(super) fn match_arms(&mut self, scrutinee: &Operand, arms: &[syn::Arm], span: Span) -> Val {
+        let Some((arm, rest)) = arms.split_first() else {
+            return Val::Scalar(dummy());
+        };
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        // A binding of the whole value (`n => ..`, `n if n > 5 => ..`).
+        let binding = match pat {
+            Pat::Ident(p)
+                if p.subpat.is_none() && p.by_ref.is_none() && starts_lowercase(&p.ident) =>
+            {
+                Some(p.ident.to_string())
+            }
+            _ => None,
+        };
+        if let Some(bad) = find_binding(pat) {
+            if binding.is_none() {
+                self.error(bad, "bindings inside `match` patterns are not supported; match on the value and compute from it in the arm");
+                return Val::Poison;
+            }
+        }
+        let always = guard.is_none() && (binding.is_some() || matches!(pat, Pat::Wild(_)));
+        let body = (*arm.body).clone();
+        let arm_binding = binding.clone();
+        let bind_and_lower = move |l: &mut Self| {
+            l.scopes.push(BTreeMap::new());
+            if let Some(name) = &arm_binding {
+                l.declare(name, Some(Val::Scalar(scrutinee.clone())));
+            }
+            let val = l.expr(&body);
+            l.scopes.pop();
+            val
+        };
+        if always || rest.is_empty() && guard.is_none() {
+            return bind_and_lower(self);
+        }
+        // The condition: the pattern matches, and then the guard holds.
+        let pattern = if binding.is_some() {
+            quote!(_)
+        } else {
+            quote!(#pat)
+        };
+        let hole = Opaque::hole(0);
+        let mut cond_expr = quote!((match #hole { #pattern => true, _ => false }));
+        let mut args = vec![scrutinee.clone()];
+        if let Some(guard) = guard {
+            self.scopes.push(BTreeMap::new());
+            if let Some(name) = &binding {
+                self.declare(name, Some(Val::Scalar(scrutinee.clone())));
+            }
+            let guard_val = self.opaque(guard, true, "match guard");
+            self.scopes.pop();
+            if !matches!(guard_val, Val::Scalar(Operand::Value(_))) {
+                return Val::Poison;
+            }
+            // The guard was lowered as its own opaque instruction; fold it into the condition
+            // so that it is evaluated only when the pattern matches.
+            let Some(ir::Stmt::Inst(Inst {
+                op: Op::Opaque(guard_op),
+                args: guard_args,
+                ..
+            })) = self.blocks.last_mut().and_then(|b| b.pop())
+            else {
+                return Val::Poison;
+            };
+            let guard_expr = Opaque::map_holes(guard_op.expr, &mut |k| Opaque::hole(k + 1));
+            cond_expr = quote!(#cond_expr && (#guard_expr));
+            args.extend(guard_args);
+        }
+        let op = Op::Opaque(Opaque::cut(cond_expr));
+        let cond = Operand::Value(self.emit(op, args, span));
+        let rest = rest.to_vec();
+        let scrutinee_rest = scrutinee.clone();
+        self.lower_if(
+            cond,
+            bind_and_lower,
+            move |l| l.match_arms(&scrutinee_rest, &rest, span),
+            span,
+        )
+    }
+}
+
+pub(super) enum ExitState {
+    Running,
+    Exited,
+    Maybe(Vec<Operand>),
+}

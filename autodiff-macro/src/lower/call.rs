@@ -1,0 +1,276 @@
+//! Calls of functions and methods: rules, differentiated calls, and the `.iter().sum()`
+//! desugaring.
+
+use super::syntax::*;
+use super::*;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::Expr;
+use syn::spanned::Spanned;
+
+/// Methods whose result is an integer or a bool: never differentiable, allowed on any value.
+const CUT_METHODS: &[&str] = &[
+    "len",
+    "is_empty",
+    "is_nan",
+    "is_finite",
+    "is_infinite",
+    "is_normal",
+    "is_subnormal",
+    "is_sign_positive",
+    "is_sign_negative",
+    "to_bits",
+    "total_cmp",
+    "partial_cmp",
+    "classify",
+];
+
+/// Methods of slices and vectors: on a field of a struct they are not the struct's own methods.
+const SLICE_METHODS: &[&str] = &[
+    "iter",
+    "iter_mut",
+    "first",
+    "last",
+    "get",
+    "contains",
+    "windows",
+    "chunks",
+    "sum",
+    "product",
+    "into_iter",
+    "copied",
+    "cloned",
+    "as_slice",
+    "to_vec",
+    "clone",
+    "to_owned",
+];
+
+impl Lowerer<'_> {
+    pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
+        let name = call.method.to_string();
+        if call.turbofish.is_none() {
+            if let Some(rule) = rules::lookup(&name, call.args.len() + 1) {
+                let mut args = vec![self.operand(&call.receiver)];
+                args.extend(call.args.iter().map(|arg| self.operand(arg)));
+                let form = Form::Method(call.method.clone());
+                let value = self.emit(Op::Rule { rule, form }, args, call.method.span());
+                return Val::Scalar(Operand::Value(value));
+            }
+        }
+        // `x.iter().sum()` and `.product()`: the loop they stand for.
+        if let (Some(op), Expr::MethodCall(inner)) =
+            (reduction(&name), strip_parens(&call.receiver))
+        {
+            if call.args.is_empty() && inner.method == "iter" && inner.args.is_empty() {
+                let (start, items) = (op.0, &inner.receiver);
+                let acc = syn::Ident::new("__autodiff_reduction", Span::mixed_site());
+                let op = op.1;
+                let block: Expr = syn::parse_quote!({
+                    let mut #acc = #start;
+                    for __autodiff_item in #items.iter() {
+                        #acc #op *__autodiff_item;
+                    }
+                    #acc
+                });
+                return self.expr(&block);
+            }
+        }
+        let expr = Expr::MethodCall(call.clone());
+        // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
+        if name == "len" && call.args.is_empty() && is_place(&call.receiver) {
+            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+                if !self.mems[mem.index()].structured {
+                    let value = self.emit(Op::Len(mem), prefix, call.method.span());
+                    return Val::Scalar(Operand::Value(value));
+                }
+            }
+        }
+        if CUT_METHODS.contains(&name.as_str()) {
+            return self.opaque(&expr, true, &format!("method `{name}`"));
+        }
+        if is_place(&call.receiver) {
+            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+                // Copies of an array.
+                if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
+                {
+                    if self.mems[mem.index()].structured {
+                        self.error(
+                            &call.method,
+                            "copying a struct is not supported in differentiated code; use the struct itself (pass `&p` to functions that take a reference)",
+                        );
+                        return Val::Poison;
+                    }
+                    return self.copy_mem(mem, &prefix, None, call.method.span());
+                }
+                // A method of a struct: differentiated through its pullback.
+                if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {
+                    let (mut args, mut written_ref, mut by_ref) = self.call_args(call.args.iter());
+                    args.insert(0, Operand::Mem(mem, prefix));
+                    written_ref.insert(0, false);
+                    by_ref.insert(0, true);
+                    let op = Op::Call {
+                        callee: Callee::Method(call.method.clone()),
+                        written_ref,
+                        by_ref,
+                    };
+                    return self.call_result(op, args, call.method.span());
+                }
+            }
+        }
+        let what = if rules::is_known(&name) {
+            format!("method `{name}` with {} arguments", call.args.len())
+        } else {
+            format!("method `{name}`")
+        };
+        self.opaque(&expr, false, &what)
+    }
+
+    pub(super) fn call(&mut self, call: &syn::ExprCall) -> Val {
+        let Expr::Path(func) = &*call.func else {
+            return self.opaque(
+                &Expr::Call(call.clone()),
+                false,
+                "call of a closure or function value",
+            );
+        };
+        if is_no_grad(func) {
+            if call.args.len() != 1 {
+                self.error(call, "`no_grad` takes one argument");
+                return Val::Poison;
+            }
+            return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
+        }
+        if let Some(method) = float_method_path(func) {
+            let name = method.to_string();
+            if let Some(rule) = rules::lookup(&name, call.args.len()) {
+                let args = call.args.iter().map(|arg| self.operand(arg)).collect();
+                let value = self.emit(
+                    Op::Rule {
+                        rule,
+                        form: Form::Path(func.clone()),
+                    },
+                    args,
+                    method.span(),
+                );
+                return Val::Scalar(Operand::Value(value));
+            }
+            let path = func.to_token_stream().to_string().replace(' ', "");
+            return self.opaque(&Expr::Call(call.clone()), false, &format!("`{path}`"));
+        }
+        if let Some(name) = local_name(func).map(ToString::to_string) {
+            let call_expr = Expr::Call(call.clone());
+            if name == self.fn_name {
+                self.error(
+                    func,
+                    "recursive functions cannot be differentiated; write the recursion as a loop",
+                );
+                return Val::Poison;
+            }
+            if self.lookup(&name).is_some() {
+                let error = format!(
+                    "`{name}` is a local variable, and calling a closure or function value cannot be differentiated; call a `#[differentiate]` function by its name"
+                );
+                return self.opaque_with(&call_expr, false, error);
+            }
+            if self.local_fns.contains(&name) {
+                let error = format!(
+                    "`{name}` is declared inside this function, so it cannot be differentiated; move it out of the function and put `#[differentiate]` on it"
+                );
+                return self.opaque_with(&call_expr, false, error);
+            }
+        }
+        let (args, written_ref, by_ref) = self.call_args(call.args.iter());
+        let callee = Callee::Path(func.clone());
+        let op = Op::Call {
+            callee,
+            written_ref,
+            by_ref,
+        };
+        self.call_result(op, args, func.span())
+    }
+
+    /// A call's value, which may be a tuple, an array or a `Vec` the macro cannot see: its
+    /// adjoint starts as a zero shaped like it.
+    pub(super) fn call_result(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Val {
+        let value = self.emit(op, args, span);
+        self.values[value.index()].aggregate = true;
+        Val::Scalar(Operand::Value(value))
+    }
+
+    /// The arguments of a call, with which were written `&arg` and which the callee receives
+    /// as references: the caller's own reference parameters as they are, a local array as a
+    /// snapshot (the callee's pullback takes them again).
+    pub(super) fn call_args<'e>(
+        &mut self,
+        call_args: impl Iterator<Item = &'e Expr>,
+    ) -> (Vec<Operand>, Vec<bool>, Vec<bool>) {
+        let mut args = Vec::new();
+        let mut by_ref = Vec::new();
+        let mut written_ref = Vec::new();
+        for arg in call_args {
+            let (arg, is_ref) = match arg {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                arg => (arg, false),
+            };
+            let written = is_ref;
+            let val = self.expr(arg);
+            let is_ref = is_ref
+                || match &val {
+                    Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
+                    // A row written `*row` or `m[i]` is an array passed by value.
+                    Val::Mem(_, prefix)
+                        if !prefix.is_empty()
+                            && matches!(
+                                strip_parens(arg),
+                                Expr::Index(_)
+                                    | Expr::Unary(syn::ExprUnary {
+                                        op: syn::UnOp::Deref(_),
+                                        ..
+                                    })
+                            ) =>
+                    {
+                        false
+                    }
+                    Val::Mem(mem, _) => {
+                        self.mems[mem.index()].field.is_none()
+                            && self.mems[mem.index()]
+                                .param
+                                .is_some_and(|p| self.param_by_ref[p])
+                    }
+                    _ => false,
+                };
+            by_ref.push(is_ref);
+            // A row bound by reference (`row` of `m.iter()`) is written `&m[i]` in the call.
+            written_ref
+                .push(written || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())));
+            args.push(match val {
+                Val::Scalar(operand) => operand,
+                Val::Mem(mem, prefix) if is_ref && self.mems[mem.index()].param.is_none() => {
+                    let snapshot = self.emit(Op::Snapshot(mem), prefix, arg.span());
+                    self.values[snapshot.index()].aggregate = true;
+                    Operand::Value(snapshot)
+                }
+                Val::Mem(mem, prefix) => Operand::Mem(mem, prefix),
+                Val::Poison => poison(),
+                Val::Tuple(_) | Val::Unit => {
+                    self.error(
+                        arg,
+                        "tuple arguments are not supported; pass the elements separately",
+                    );
+                    poison()
+                }
+            });
+        }
+        (args, written_ref, by_ref)
+    }
+}
+
+/// The start value and update of the loop that `.sum()` and `.product()` stand for.
+pub(super) fn reduction(method: &str) -> Option<(syn::Lit, TokenStream)> {
+    match method {
+        "sum" => Some((syn::parse_quote!(0.0), quote!(+=))),
+        "product" => Some((syn::parse_quote!(1.0), quote!(*=))),
+        _ => None,
+    }
+}

@@ -1,0 +1,342 @@
+//! Expressions: operands, paths, arithmetic, casts, fields and indexing.
+
+use super::opaque::unsupported_message;
+use super::syntax::*;
+use super::*;
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::spanned::Spanned;
+use syn::{BinOp, Expr, UnOp};
+
+impl Lowerer<'_> {
+    pub(super) fn expr(&mut self, expr: &Expr) -> Val {
+        match expr {
+            Expr::Lit(lit) => Val::Scalar(Operand::Const(Const {
+                tokens: lit.to_token_stream(),
+                atomic: true,
+            })),
+            Expr::Path(path) => self.path(path),
+            Expr::Paren(paren) => self.expr(&paren.expr),
+            Expr::Group(group) => self.expr(&group.expr),
+            Expr::Binary(binary) => self.binary(binary),
+            Expr::Unary(unary) => self.unary(unary),
+            Expr::MethodCall(call) => self.method_call(call),
+            Expr::Call(call) => self.call(call),
+            Expr::Cast(cast) => self.cast(cast),
+            Expr::Tuple(tuple) => {
+                let parts: Vec<Val> = tuple.elems.iter().map(|e| self.expr(e)).collect();
+                if parts.is_empty() {
+                    Val::Unit
+                } else {
+                    Val::Tuple(parts)
+                }
+            }
+            Expr::Block(block) => {
+                if let Some(label) = &block.label {
+                    self.error(
+                        label,
+                        "labelled blocks are not supported; use a labelled `loop` that ends with `break`",
+                    );
+                    return Val::Poison;
+                }
+                self.block(&block.block)
+            }
+            Expr::Assign(assign) => {
+                self.assign_expr(&assign.left, &assign.right);
+                Val::Unit
+            }
+            Expr::Return(ret) => {
+                let val = match &ret.expr {
+                    Some(e) => self.expr(e),
+                    None => Val::Unit,
+                };
+                match (self.ret_mem, val) {
+                    (Some(out), Val::Mem(src, prefix)) if prefix.is_empty() => {
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: out,
+                            kind: MemInitKind::Copy { src },
+                            declare: false,
+                            ty: None,
+                            span: ret.return_token.span,
+                        }));
+                    }
+                    (Some(out), Val::Scalar(Operand::Value(value))) => {
+                        self.values[value.index()].aggregate = true;
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: out,
+                            kind: MemInitKind::FromValue(value),
+                            declare: false,
+                            ty: None,
+                            span: ret.return_token.span,
+                        }));
+                    }
+                    (_, val) => {
+                        self.assign_var(RET_VAL, val);
+                    }
+                }
+                self.assign_var(RET, Val::Scalar(const_bool(true)));
+                Val::Unit
+            }
+            Expr::Field(field) => self.field(field),
+            Expr::If(if_) => self.if_expr(if_),
+            Expr::Match(match_) => self.match_expr(match_),
+            Expr::ForLoop(for_) => self.for_loop(for_),
+            Expr::While(while_) => self.while_loop(while_),
+            Expr::Loop(loop_) => self.forever_loop(loop_),
+            Expr::Break(brk) => self.break_expr(brk),
+            Expr::Continue(cont) => self.continue_expr(cont),
+            Expr::Index(index) => self.index(index),
+            Expr::Repeat(repeat) => self.repeat(&repeat.expr, &repeat.len, false, expr.span()),
+            Expr::Array(array) => self.list(array.elems.iter(), false, expr.span()),
+            Expr::Reference(reference) if reference.mutability.is_none() => {
+                match self.expr(&reference.expr) {
+                    mem @ Val::Mem(..) => mem,
+                    Val::Poison => Val::Poison,
+                    _ => self.opaque_with(
+                        expr,
+                        false,
+                        "references to numbers cannot be differentiated; use the value itself"
+                            .to_owned(),
+                    ),
+                }
+            }
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_macro(&mac.mac),
+            Expr::Macro(mac) => {
+                self.macro_error(&mac.mac);
+                Val::Poison
+            }
+            _ => {
+                self.error(expr, unsupported_message(expr));
+                Val::Poison
+            }
+        }
+    }
+
+    pub(super) fn operand(&mut self, expr: &Expr) -> Operand {
+        match self.expr(expr) {
+            Val::Scalar(operand) => operand,
+            Val::Poison => poison(),
+            Val::Tuple(_) => {
+                self.error(expr, "expected a number here, found a tuple");
+                poison()
+            }
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // A field of a struct (`p.bias`, `p.w[i]`) used as a number: a load.
+                Operand::Value(self.emit(Op::Load(mem), prefix, expr.span()))
+            }
+            Val::Mem(..) => {
+                self.error(expr, "expected a number here, found an array; index it");
+                poison()
+            }
+            Val::Unit => {
+                self.error(expr, "expected a number here, found `()`");
+                poison()
+            }
+        }
+    }
+
+    pub(super) fn path(&mut self, path: &syn::ExprPath) -> Val {
+        if let Some(ident) = local_name(path) {
+            match self.lookup(&ident.to_string()) {
+                Some(Some(val)) => return val.clone(),
+                Some(None) => {
+                    self.error(
+                        path,
+                        format!("`{ident}` is used before it is given a value"),
+                    );
+                    return Val::Poison;
+                }
+                None => {}
+            }
+        }
+        // A constant, a unit struct or a function item: not a variable of this function.
+        Val::Scalar(Operand::Const(Const {
+            tokens: path.to_token_stream(),
+            atomic: true,
+        }))
+    }
+
+    pub(super) fn binary(&mut self, binary: &syn::ExprBinary) -> Val {
+        let span = binary.op.span();
+        if let Some(name) = arithmetic_rule(&binary.op) {
+            let a = self.operand(&binary.left);
+            let b = self.operand(&binary.right);
+            return Val::Scalar(self.arithmetic(name, binary.op, a, b, span));
+        }
+        if let Some(op) = compound_op(&binary.op) {
+            // `x += e` → `x_1 = add(x, e)`; the right side is evaluated first, as rustc does for
+            // primitive types.
+            let b = self.operand(&binary.right);
+            let a = self.operand(&binary.left);
+            let name = arithmetic_rule(&op).expect("compound operators are arithmetic");
+            let result = self.arithmetic(name, op, a, b, span);
+            self.assign(&binary.left, Val::Scalar(result));
+            return Val::Unit;
+        }
+        if let Some(op) = bit_op_of_assign(&binary.op) {
+            // Integer bit operations: the new value is an opaque expression of the old one.
+            let (left, right) = (&binary.left, &binary.right);
+            let expr: Expr = syn::parse_quote_spanned!(span=> (#left) #op (#right));
+            let val = self.opaque(&expr, true, "bit operation");
+            self.assign(&binary.left, val);
+            return Val::Unit;
+        }
+        // Comparisons, `&&`, `||` and bit operations give a bool or an integer: evaluated as
+        // written (keeping short-circuiting), never differentiated.
+        self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
+    }
+
+    pub(super) fn arithmetic(
+        &mut self,
+        name: &str,
+        op: BinOp,
+        a: Operand,
+        b: Operand,
+        span: Span,
+    ) -> Operand {
+        if let (Operand::Const(a), Operand::Const(b)) = (&a, &b) {
+            let (a, b) = (a.parenthesized(), b.parenthesized());
+            return Operand::Const(Const {
+                tokens: quote!(#a #op #b),
+                atomic: false,
+            });
+        }
+        let rule = rules::lookup(name, 2).expect("arithmetic rules are in the table");
+        Operand::Value(self.emit(
+            Op::Rule {
+                rule,
+                form: Form::Binary(op),
+            },
+            vec![a, b],
+            span,
+        ))
+    }
+
+    pub(super) fn unary(&mut self, unary: &syn::ExprUnary) -> Val {
+        match unary.op {
+            UnOp::Neg(_) => {
+                let a = self.operand(&unary.expr);
+                if let Operand::Const(c) = &a {
+                    let c = c.parenthesized();
+                    return Val::Scalar(Operand::Const(Const {
+                        tokens: quote!(-#c),
+                        atomic: false,
+                    }));
+                }
+                let rule = rules::lookup("neg", 1).expect("neg is in the table");
+                let value = self.emit(
+                    Op::Rule {
+                        rule,
+                        form: Form::Neg,
+                    },
+                    vec![a],
+                    unary.op.span(),
+                );
+                Val::Scalar(Operand::Value(value))
+            }
+            UnOp::Not(_) => self.opaque(&Expr::Unary(unary.clone()), true, "`!`"),
+            _ => {
+                // `*v` of an element bound by `for v in x.iter()`: the element itself.
+                if let Expr::Path(path) = &*unary.expr {
+                    if let Some(ident) = local_name(path) {
+                        if self.lookup(&format!("#elem {ident}")).is_some() {
+                            return self.path(path);
+                        }
+                    }
+                }
+                self.opaque(&Expr::Unary(unary.clone()), false, "dereference `*`")
+            }
+        }
+    }
+
+    pub(super) fn cast(&mut self, cast: &syn::ExprCast) -> Val {
+        if !float_cast_target(&cast.ty) {
+            return self.opaque(&Expr::Cast(cast.clone()), true, "cast");
+        }
+        let a = self.operand(&cast.expr);
+        if let Operand::Const(c) = &a {
+            let c = c.parenthesized();
+            let ty = &cast.ty;
+            return Val::Scalar(Operand::Const(Const {
+                tokens: quote!(#c as #ty),
+                atomic: false,
+            }));
+        }
+        let rule = rules::lookup("cast", 1).expect("cast is in the table");
+        let form = Form::Cast((*cast.ty).clone());
+        let value = self.emit(Op::Rule { rule, form }, vec![a], cast.as_token.span());
+        Val::Scalar(Operand::Value(value))
+    }
+
+    pub(super) fn field(&mut self, field: &syn::ExprField) -> Val {
+        let base = self.expr(&field.base);
+        match (&field.member, base) {
+            (syn::Member::Unnamed(index), Val::Tuple(parts)) => {
+                match parts.get(index.index as usize) {
+                    Some(part) => part.clone(),
+                    None => {
+                        self.error(field, "no such tuple element");
+                        Val::Poison
+                    }
+                }
+            }
+            (syn::Member::Unnamed(index), Val::Scalar(Operand::Value(value))) => {
+                self.values[value.index()].aggregate = true;
+                let result = self.emit(
+                    Op::Field(index.index),
+                    vec![Operand::Value(value)],
+                    index.span,
+                );
+                Val::Scalar(Operand::Value(result))
+            }
+            (_, Val::Poison) => Val::Poison,
+            (member, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
+                if !prefix.is_empty() {
+                    self.error(
+                        field,
+                        "fields of array elements are not supported; give the struct one field per array",
+                    );
+                    return Val::Poison;
+                }
+                Val::Mem(self.field_mem(mem, member), Vec::new())
+            }
+            (syn::Member::Named(name), _) => {
+                let what = format!("field access `.{name}`");
+                self.opaque(&Expr::Field(field.clone()), false, &what)
+            }
+            _ => self.opaque(&Expr::Field(field.clone()), false, "field access"),
+        }
+    }
+
+    /// `a[i]`: an element of an array (a load), a row of a matrix, or an element of an array
+    /// value returned by a call.
+    pub(super) fn index(&mut self, index: &syn::ExprIndex) -> Val {
+        if matches!(&*index.index, Expr::Range(_)) {
+            self.error(index, "slicing with a range is not supported; index the elements, or pass the whole array");
+            return Val::Poison;
+        }
+        let base = self.expr(&index.expr);
+        let i = self.operand(&index.index);
+        match base {
+            Val::Mem(mem, mut prefix) => {
+                prefix.push(i);
+                if prefix.len() < self.mems[mem.index()].dims || self.mems[mem.index()].structured {
+                    return Val::Mem(mem, prefix);
+                }
+                let value = self.emit(Op::Load(mem), prefix, index.bracket_token.span.join());
+                Val::Scalar(Operand::Value(value))
+            }
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let result = self.emit(
+                    Op::Index,
+                    vec![Operand::Value(value), i],
+                    index.bracket_token.span.join(),
+                );
+                Val::Scalar(Operand::Value(result))
+            }
+            Val::Poison => Val::Poison,
+            _ => self.opaque(&Expr::Index(index.clone()), false, "indexing"),
+        }
+    }
+}

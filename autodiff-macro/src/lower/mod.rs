@@ -1,0 +1,421 @@
+//! Lowering of the function body into the IR.
+//!
+//! Each operation becomes one instruction and each assignment a fresh value, so that shadowing
+//! and reassignment leave every earlier value readable by the backward sweep:
+//!
+//! ```text
+//! let mut s = x * y;          s   = mul(x, y)
+//! s += x.sin();         →     t0  = sin(x)
+//! s                           s_1 = add(s, t0)        output: s_1
+//! ```
+//!
+//! Control flow stays structured. An `if` joins the variables its branches assign in phis; a
+//! loop carries the variables its body assigns (found by lowering the body once to see, then
+//! again for real). `break`, `continue` and `return` set flag variables, and the statements after
+//! one that may have set a flag run under `if !flag { .. }`, so every construct has one exit:
+//!
+//! ```text
+//! for i in 0..n {                       for i in 0..n {
+//!     if x[i] < 0.0 { break; }     →        brk = if x[i] < 0.0 { true } else { false };
+//!     s += x[i];                            s_1 = if !brk { s + x[i] } else { s };
+//! }                                         exit when brk }
+//! ```
+//!
+//! `match` becomes a chain of `if`s; `for x in v.iter()` a loop over `0..v.len()`.
+//!
+//! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
+//! value so that every error of the function is reported at once.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::Stmt;
+use syn::spanned::Spanned;
+
+use crate::ctxt::Ctxt;
+use crate::ir::{
+    self, Callee, Carried, Const, Form, If, Inst, Loop, LoopKind, Mem, MemData, MemInit,
+    MemInitKind, Op, Opaque, Operand, Output, ParamRef, Phi, Store, Value, ValueData,
+};
+use crate::rules;
+use crate::signature::{ParamKind, Signature};
+
+mod array;
+mod branch;
+mod call;
+mod expr;
+mod loops;
+mod opaque;
+mod scope;
+mod stmt;
+mod syntax;
+
+use syntax::*;
+
+const RET: &str = "#ret";
+const RET_VAL: &str = "#ret_val";
+
+pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
+    let mut lowerer = Lowerer {
+        cx,
+        muted: false,
+        values: Vec::new(),
+        mems: Vec::new(),
+        blocks: vec![Vec::new()],
+        scopes: vec![BTreeMap::new()],
+        items: Vec::new(),
+        loops: Vec::new(),
+        n_loops: 0,
+        has_return: false,
+        fn_name: sig.ident.to_string(),
+        param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
+        binding_ref: false,
+        ret_mem: None,
+        local_fns: body
+            .stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::Item(syn::Item::Fn(f)) => Some(f.sig.ident.to_string()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let params = sig
+        .params
+        .iter()
+        .enumerate()
+        .map(|(index, param)| lowerer.param(index, param))
+        .collect();
+
+    // Early returns set a flag and keep the value; the output joins it with the tail's value.
+    lowerer.has_return = contains_early_return(body);
+    if lowerer.has_return {
+        lowerer.declare(RET, Some(Val::Scalar(const_bool(false))));
+        lowerer.declare(RET_VAL, Some(Val::Scalar(dummy())));
+    }
+    // A function that returns an array from several places writes each into one output array
+    // (`if`s cannot join arrays), and its tail is one more `return`.
+    let mut stmts = body.stmts.clone();
+    if let Some(output) = sig
+        .output
+        .as_ref()
+        .filter(|o| lowerer.has_return && o.array.is_some())
+    {
+        let (dims, vec) = output.array.expect("filtered");
+        let out = lowerer.new_mem(Some(sig.ident.to_string()), dims, vec, None);
+        lowerer.push(ir::Stmt::MemInit(MemInit {
+            mem: out,
+            kind: MemInitKind::Placeholder,
+            declare: true,
+            ty: Some(output.ty.clone()),
+            span: sig.ident.span(),
+        }));
+        lowerer.ret_mem = Some(out);
+        if let Some(Stmt::Expr(tail, None)) = stmts.last().cloned() {
+            let span = tail.span();
+            *stmts.last_mut().expect("a last statement") =
+                syn::parse_quote_spanned!(span=> return #tail;);
+        }
+    }
+    let tail = lowerer.block_contents(&stmts);
+    let result = match lowerer.ret_mem {
+        // Every `return` wrote into the output array.
+        Some(out) => Val::Mem(out, Vec::new()),
+        None if lowerer.has_return => match lowerer.var(RET) {
+            Val::Scalar(flag) if is_const(&flag, "true") => lowerer.var(RET_VAL),
+            Val::Scalar(flag) if is_const(&flag, "false") => tail,
+            Val::Scalar(flag) => {
+                let ret_val = lowerer.var(RET_VAL);
+                lowerer.join(flag, ret_val, tail, body.span())
+            }
+            _ => Val::Poison,
+        },
+        None => tail,
+    };
+    // With no usable return type, the signature's error already says what is wrong.
+    lowerer.muted = sig.output.is_none();
+    let output = lowerer.output(result, body);
+
+    ir::Function {
+        params,
+        body: ir::Block {
+            stmts: lowerer.blocks.pop().expect("the body's block"),
+        },
+        output,
+        values: lowerer.values,
+        mems: lowerer.mems,
+        items: lowerer.items,
+    }
+}
+
+/// What an expression evaluates to, at compile time.
+#[derive(Clone)]
+enum Val {
+    Scalar(Operand),
+    /// A tuple expression; tuples are taken apart during lowering.
+    Tuple(Vec<Val>),
+    /// An array, or a row of one: `m[i]` of a matrix `m` is `Mem(m, [i])`.
+    Mem(Mem, Vec<Operand>),
+    /// `()`, the value of a statement.
+    Unit,
+    /// The value of an expression that had an error, already reported.
+    Poison,
+}
+
+fn poison() -> Operand {
+    Operand::Const(Const {
+        tokens: quote!(()),
+        atomic: true,
+    })
+}
+
+fn const_bool(value: bool) -> Operand {
+    Operand::Const(Const {
+        tokens: quote!(#value),
+        atomic: true,
+    })
+}
+
+/// A placeholder for a value that is never read: a variable on a path that has not assigned it.
+fn dummy() -> Operand {
+    Operand::Const(Const {
+        tokens: quote!(::autodiff_core::__private::dummy()),
+        atomic: true,
+    })
+}
+
+fn is_const(operand: &Operand, text: &str) -> bool {
+    matches!(operand, Operand::Const(c) if c.tokens.to_string() == text)
+}
+
+fn is_dummy(val: &Val) -> bool {
+    // By tokens: `to_string` spaces them differently inside and outside the compiler.
+    let Val::Scalar(Operand::Const(c)) = val else {
+        return false;
+    };
+    let idents: Vec<String> = c
+        .tokens
+        .clone()
+        .into_iter()
+        .filter_map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect();
+    idents == ["autodiff_core", "__private", "dummy"]
+}
+
+struct LoopCtx {
+    label: Option<String>,
+    /// The flag variables of this loop.
+    brk: String,
+    cont: String,
+    /// The variable holding `break value`'s value.
+    brk_val: String,
+}
+
+struct Lowerer<'a> {
+    cx: &'a Ctxt,
+    /// While a loop body is lowered only to see which variables it assigns.
+    muted: bool,
+    values: Vec<ValueData>,
+    mems: Vec<MemData>,
+    /// The blocks being built, innermost last.
+    blocks: Vec<Vec<ir::Stmt>>,
+    /// Innermost last. `None` for a variable declared without a value (`let x;`).
+    scopes: Vec<BTreeMap<String, Option<Val>>>,
+    items: Vec<syn::Item>,
+    loops: Vec<LoopCtx>,
+    n_loops: usize,
+    has_return: bool,
+    /// The function's own name: a call of it is recursion.
+    fn_name: String,
+    /// The `fn` items declared in the body.
+    local_fns: Vec<String>,
+    /// Whether each parameter is a shared reference.
+    param_by_ref: Vec<bool>,
+    /// The `let` being bound was written `let x = &place;`.
+    binding_ref: bool,
+    /// The output array every `return` writes into, in a function that returns an array early.
+    ret_mem: Option<Mem>,
+}
+
+impl Lowerer<'_> {
+    // Errors and building blocks --------------------------------------------------------------
+
+    pub(super) fn error(&self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        if !self.muted {
+            self.cx.error_spanned_by(tokens, message);
+        }
+    }
+
+    pub(super) fn error_at(&self, span: Span, message: impl std::fmt::Display) {
+        if !self.muted {
+            self.cx.error_at(span, message);
+        }
+    }
+
+    pub(super) fn new_value(&mut self, name: Option<String>) -> Value {
+        let value = Value(self.values.len() as u32);
+        self.values.push(ValueData {
+            name,
+            aggregate: false,
+            by_ref: false,
+        });
+        value
+    }
+
+    pub(super) fn new_mem(
+        &mut self,
+        name: Option<String>,
+        dims: usize,
+        vec: bool,
+        param: Option<usize>,
+    ) -> Mem {
+        let mem = Mem(self.mems.len() as u32);
+        self.mems.push(MemData {
+            name,
+            dims,
+            vec,
+            param,
+            structured: false,
+            field: None,
+        });
+        mem
+    }
+
+    /// The memory of a struct's field: one per field path, made on first use.
+    pub(super) fn field_mem(&mut self, base: Mem, member: &syn::Member) -> Mem {
+        let (root, mut path) = match &self.mems[base.index()].field {
+            Some((root, path)) => (*root, path.clone()),
+            None => (base, Vec::new()),
+        };
+        path.push(member.clone());
+        let key = |path: &[syn::Member]| quote!(#(.#path)*).to_string();
+        let wanted = key(&path);
+        if let Some(existing) = self.mems.iter().position(|m| {
+            m.field
+                .as_ref()
+                .is_some_and(|(r, p)| *r == root && key(p) == wanted)
+        }) {
+            return Mem(existing as u32);
+        }
+        let param = self.mems[root.index()].param;
+        let mem = self.new_mem(None, 0, false, param);
+        let data = &mut self.mems[mem.index()];
+        data.structured = true;
+        data.field = Some((root, path));
+        mem
+    }
+
+    pub(super) fn push(&mut self, stmt: ir::Stmt) {
+        self.blocks.last_mut().expect("a block is open").push(stmt);
+    }
+
+    pub(super) fn emit(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Value {
+        let result = self.new_value(None);
+        self.push(ir::Stmt::Inst(Inst {
+            result,
+            op,
+            args,
+            span,
+            ty: None,
+        }));
+        result
+    }
+
+    pub(super) fn last_inst_mut(&mut self, value: Value) -> Option<&mut Inst> {
+        match self.blocks.last_mut()?.last_mut() {
+            Some(ir::Stmt::Inst(inst)) if inst.result == value => Some(inst),
+            _ => None,
+        }
+    }
+
+    pub(super) fn param(&mut self, index: usize, param: &crate::signature::Param) -> ParamRef {
+        let name = param.ident.to_string();
+        let (dims, vec) = match param.kind {
+            ParamKind::Array { dims, .. } => (dims, false),
+            ParamKind::Slice { dims, .. } => (dims, true),
+            ParamKind::Struct { .. } => {
+                let mem = self.new_mem(Some(name.clone()), 0, false, Some(index));
+                self.mems[mem.index()].structured = true;
+                self.declare(&name, Some(Val::Mem(mem, Vec::new())));
+                return ParamRef::Mem(mem);
+            }
+            ParamKind::Float | ParamKind::Other => {
+                let value = self.new_value(Some(name.clone()));
+                self.values[value.index()].by_ref = param.by_ref();
+                self.declare(&name, Some(Val::Scalar(Operand::Value(value))));
+                return ParamRef::Value(value);
+            }
+        };
+        let mem = self.new_mem(Some(name.clone()), dims, vec, Some(index));
+        let mut bound = mem;
+        if param.mutable {
+            // Parameters stay read-only; the body writes to its own copy.
+            bound = self.new_mem(Some(name.clone()), dims, vec, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem: bound,
+                kind: MemInitKind::Copy { src: mem },
+                declare: true,
+                ty: None,
+                span: param.ident.span(),
+            }));
+        }
+        self.declare(&name, Some(Val::Mem(bound, Vec::new())));
+        ParamRef::Mem(mem)
+    }
+
+    pub(super) fn output(&mut self, result: Val, body: &syn::Block) -> Output {
+        let span = match body.stmts.last() {
+            Some(stmt) => stmt.span(),
+            None => body.brace_token.span.join(),
+        };
+        match result {
+            Val::Scalar(operand) => Output::Operand(operand),
+            Val::Poison => Output::Operand(poison()),
+            Val::Tuple(parts) => Output::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.output(part, body))
+                    .collect(),
+            ),
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // A field of a struct returned as a number.
+                Output::Operand(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+            }
+            Val::Mem(mem, prefix) if prefix.is_empty() => {
+                if self.mems[mem.index()].param.is_some() {
+                    // Returned as a fresh copy, so the output's adjoint has storage of its own.
+                    let copy = self.new_mem(
+                        None,
+                        self.mems[mem.index()].dims,
+                        self.mems[mem.index()].vec,
+                        None,
+                    );
+                    self.push(ir::Stmt::MemInit(MemInit {
+                        mem: copy,
+                        kind: MemInitKind::Copy { src: mem },
+                        declare: true,
+                        ty: None,
+                        span,
+                    }));
+                    return Output::Mem(copy);
+                }
+                Output::Mem(mem)
+            }
+            Val::Mem(..) => {
+                self.error_at(
+                    span,
+                    "returning a row of an array is not supported; copy it with `.to_vec()`",
+                );
+                Output::Operand(poison())
+            }
+            Val::Unit => {
+                self.error_at(span, "the body must end with the value it returns");
+                Output::Operand(poison())
+            }
+        }
+    }
+}

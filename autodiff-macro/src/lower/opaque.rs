@@ -1,0 +1,264 @@
+//! Computations kept as written: assertions, passive expressions with holes for variables, and
+//! the messages for what cannot be differentiated.
+
+use super::syntax::*;
+use super::*;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, Token, UnOp};
+
+impl Lowerer<'_> {
+    /// `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms, as statements: checks that
+    /// have no derivative, kept as written in the forward sweep with each variable replaced by a
+    /// hole. Returns whether `mac` is one of them.
+    pub(super) fn assertion(&mut self, mac: &syn::Macro) -> bool {
+        const ASSERTIONS: &[&str] = &[
+            "assert",
+            "assert_eq",
+            "assert_ne",
+            "debug_assert",
+            "debug_assert_eq",
+            "debug_assert_ne",
+        ];
+        let Some(last) = mac.path.segments.last() else {
+            return false;
+        };
+        if !ASSERTIONS.iter().any(|name| last.ident == name) {
+            return false;
+        }
+        let Ok(args) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) else {
+            return false;
+        };
+        let mut holes = Holes {
+            lowerer: self,
+            args: Vec::new(),
+            failed: false,
+        };
+        let mut exprs: Vec<Expr> = args.into_iter().collect();
+        for expr in &mut exprs {
+            holes.visit_expr_mut(expr);
+        }
+        let Holes { args, failed, .. } = holes;
+        if !failed {
+            let path = &mac.path;
+            let expr = quote!(#path!(#(#exprs),*));
+            self.emit(Op::Opaque(Opaque::cut(expr)), args, mac.span());
+        }
+        true
+    }
+
+    pub(super) fn macro_error(&self, mac: &syn::Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let message = if matches!(name.as_str(), "asm" | "global_asm" | "naked_asm") {
+            "inline assembly cannot be differentiated; move it into a function without `#[differentiate]`".to_owned()
+        } else {
+            format!(
+                "macro calls such as `{name}!` cannot be differentiated, because the macro cannot see what they expand to; write the expression out, or move the call into a function without `#[differentiate]`"
+            )
+        };
+        self.error(mac, message);
+    }
+
+    /// Keeps `expr` as written, with each variable replaced by a hole. `cut`: see [`Opaque`];
+    /// `what` names the construct in the error if it is not cut and meets an active value.
+    pub(super) fn opaque(&mut self, expr: &Expr, cut: bool, what: &str) -> Val {
+        let error = format!(
+            "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; use an operation that has a rule, or wrap the value in `no_grad(..)` to treat it as a constant"
+        );
+        self.opaque_with(expr, cut, error)
+    }
+
+    pub(super) fn opaque_with(&mut self, expr: &Expr, cut: bool, error: String) -> Val {
+        let at = expr.to_token_stream();
+        let mut expr = expr.clone();
+        let mut holes = Holes {
+            lowerer: self,
+            args: Vec::new(),
+            failed: false,
+        };
+        holes.visit_expr_mut(&mut expr);
+        let Holes { args, failed, .. } = holes;
+        if failed {
+            return Val::Poison;
+        }
+        let span = expr.span();
+        let op = Op::Opaque(Opaque {
+            expr: expr.to_token_stream(),
+            cut,
+            error,
+            at,
+        });
+        Val::Scalar(Operand::Value(self.emit(op, args, span)))
+    }
+
+    /// A bool built from operands: `!(a || b)`.
+    pub(super) fn not_any(&mut self, flags: &[Operand], span: Span) -> Operand {
+        let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
+        let expr = quote!(!(#(#holes)||*));
+        let op = Op::Opaque(Opaque::cut(expr));
+        Operand::Value(self.emit(op, flags.to_vec(), span))
+    }
+
+    pub(super) fn any(&mut self, flags: &[Operand], span: Span) -> Operand {
+        if let [flag] = flags {
+            return flag.clone();
+        }
+        let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();
+        let expr = quote!(#(#holes)||*);
+        let op = Op::Opaque(Opaque::cut(expr));
+        Operand::Value(self.emit(op, flags.to_vec(), span))
+    }
+}
+
+/// Replaces the variables of an opaque expression by holes, and rejects what cannot be kept
+/// opaque (closures and blocks bind their own names; macros hide theirs).
+pub(super) struct Holes<'l, 'a> {
+    lowerer: &'l Lowerer<'a>,
+    args: Vec<Operand>,
+    failed: bool,
+}
+
+impl Holes<'_, '_> {
+    fn hole_for(&mut self, val: &Val, span: Span) -> Option<Expr> {
+        match val {
+            Val::Scalar(Operand::Const(c)) => Some(Expr::Verbatim(c.parenthesized())),
+            Val::Scalar(operand) => Some(self.hole(operand.clone(), span)),
+            Val::Mem(mem, prefix) => Some(self.hole(Operand::Mem(*mem, prefix.clone()), span)),
+            Val::Tuple(parts) => {
+                let parts = parts
+                    .iter()
+                    .map(|part| self.hole_for(part, span))
+                    .collect::<Option<Vec<_>>>()?;
+                // Tokens, not a parse: the parts hold holes, which are not Rust syntax.
+                Some(Expr::Verbatim(quote!((#(#parts,)*))))
+            }
+            Val::Unit => Some(syn::parse_quote!(())),
+            Val::Poison => None,
+        }
+    }
+
+    fn hole(&mut self, operand: Operand, span: Span) -> Expr {
+        let hole = Opaque::hole(self.args.len());
+        self.args.push(operand);
+        Expr::Verbatim(quote::quote_spanned!(span=> #hole))
+    }
+}
+
+impl VisitMut for Holes<'_, '_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Path(path) => {
+                let Some(ident) = local_name(path) else {
+                    return;
+                };
+                match self.lowerer.lookup(&ident.to_string()) {
+                    Some(Some(val)) => {
+                        let val = val.clone();
+                        match self.hole_for(&val, ident.span()) {
+                            Some(replacement) => *expr = replacement,
+                            None => self.failed = true,
+                        }
+                    }
+                    Some(None) => {
+                        self.lowerer.error(
+                            &*path,
+                            format!("`{ident}` is used before it is given a value"),
+                        );
+                        self.failed = true;
+                    }
+                    None => {}
+                }
+            }
+            // `*v` of an element bound by `for v in x.iter()` is the element, as in `unary`.
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) if matches!(&**inner, Expr::Path(path) if local_name(path).is_some_and(|ident| {
+                self.lowerer.lookup(&format!("#elem {ident}")).is_some()
+            })) =>
+            {
+                let mut inner = (**inner).clone();
+                self.visit_expr_mut(&mut inner);
+                *expr = inner;
+            }
+            Expr::Macro(mac) => {
+                self.lowerer.macro_error(&mac.mac);
+                self.failed = true;
+            }
+            Expr::Closure(_)
+            | Expr::Block(_)
+            | Expr::Unsafe(_)
+            | Expr::Async(_)
+            | Expr::If(_)
+            | Expr::Match(_)
+            | Expr::ForLoop(_)
+            | Expr::While(_)
+            | Expr::Loop(_)
+            | Expr::Let(_)
+            | Expr::Assign(_)
+            | Expr::Return(_)
+            | Expr::Break(_)
+            | Expr::Continue(_)
+            | Expr::Struct(_)
+            | Expr::Try(_)
+            | Expr::TryBlock(_)
+            | Expr::Await(_)
+            | Expr::Yield(_)
+            | Expr::Const(_) => {
+                self.lowerer.error(&*expr, unsupported_message(expr));
+                self.failed = true;
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+}
+
+pub(super) fn unsupported_message(expr: &Expr) -> String {
+    let message = match expr {
+        Expr::Unsafe(_) => {
+            "`unsafe` blocks cannot be differentiated; move the unsafe code into a function without `#[differentiate]`"
+        }
+        Expr::Closure(_) => {
+            "closures are not supported in a `#[differentiate]` function; write the computation inline, or as a separate `#[differentiate]` function"
+        }
+        Expr::Async(_) | Expr::Await(_) => {
+            "`async` code cannot be differentiated; differentiate a synchronous function"
+        }
+        Expr::If(_)
+        | Expr::Match(_)
+        | Expr::Block(_)
+        | Expr::ForLoop(_)
+        | Expr::While(_)
+        | Expr::Loop(_) => {
+            "control flow inside a comparison, `no_grad(..)` or a call of a function that is not differentiated is not supported; compute the value first with a `let`"
+        }
+        Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Assign(_) => {
+            "this statement cannot appear inside an expression here; make it a statement of its own"
+        }
+        Expr::Reference(_) | Expr::RawAddr(_) => {
+            "references to this are not supported; pass the value"
+        }
+        Expr::Struct(_) => "struct expressions are not supported yet; until then use tuples",
+        Expr::Try(_) | Expr::TryBlock(_) => {
+            "the `?` operator is not supported in a `#[differentiate]` function; handle errors outside it"
+        }
+        Expr::Let(_) => "`let` expressions are not supported; use a `let` statement",
+        Expr::Yield(_) => "`yield` cannot be differentiated",
+        Expr::Const(_) => "`const` blocks are not supported; use a `const` item",
+        Expr::Infer(_) => "`_` is not a value; write the value",
+        Expr::Range(_) => "ranges are supported only as the iterator of a `for` loop",
+        _ => {
+            "this expression is not supported in a `#[differentiate]` function; rewrite it with the constructs listed on `#[differentiate]`"
+        }
+    };
+    message.to_owned()
+}

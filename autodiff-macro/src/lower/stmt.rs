@@ -1,0 +1,504 @@
+//! Statements, `let` patterns and bindings, and assignments to variables and array elements.
+
+use super::branch::ExitState;
+use super::syntax::*;
+use super::*;
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::spanned::Spanned;
+use syn::{Expr, Pat, Stmt, UnOp};
+
+impl Lowerer<'_> {
+    /// `{ stmts; tail }` → the tail's value, in a new scope.
+    pub(super) fn block(&mut self, block: &syn::Block) -> Val {
+        self.scopes.push(BTreeMap::new());
+        let val = self.block_contents(&block.stmts);
+        self.scopes.pop();
+        val
+    }
+
+    pub(super) fn block_contents(&mut self, stmts: &[Stmt]) -> Val {
+        for (index, stmt) in stmts.iter().enumerate() {
+            let is_last = index + 1 == stmts.len();
+            let val = match stmt {
+                Stmt::Local(local) => {
+                    self.local(local);
+                    Val::Unit
+                }
+                Stmt::Expr(expr, semi) => {
+                    let v = self.expr(expr);
+                    if semi.is_none() && is_last {
+                        v
+                    } else {
+                        Val::Unit
+                    }
+                }
+                Stmt::Item(item) => {
+                    self.item(item);
+                    Val::Unit
+                }
+                Stmt::Macro(mac) => {
+                    if !self.assertion(&mac.mac) {
+                        self.macro_error(&mac.mac);
+                    }
+                    Val::Unit
+                }
+            };
+            if is_last {
+                return val;
+            }
+            // After a `break`, `continue` or `return` that may have run, the rest of the block
+            // runs only if it did not.
+            match self.exit_state() {
+                ExitState::Running => {}
+                ExitState::Exited => return Val::Scalar(dummy()),
+                ExitState::Maybe(flags) => {
+                    let rest = &stmts[index + 1..];
+                    let cond = self.not_any(&flags, stmt.span());
+                    let span = stmt.span();
+                    return self.lower_if(
+                        cond,
+                        |l| l.block_contents(rest),
+                        |_| Val::Scalar(dummy()),
+                        span,
+                    );
+                }
+            }
+        }
+        Val::Unit
+    }
+
+    pub(super) fn item(&mut self, item: &syn::Item) {
+        match item {
+            syn::Item::Const(_) | syn::Item::Fn(_) | syn::Item::Use(_) | syn::Item::Static(_) => {
+                if !self.muted {
+                    self.items.push(item.clone())
+                }
+            }
+            _ => self.error(
+                item,
+                "only `const`, `static`, `fn` and `use` items may be declared inside a differentiated function; move this item out of the function",
+            ),
+        }
+    }
+
+    pub(super) fn local(&mut self, local: &syn::Local) {
+        let Some(init) = &local.init else {
+            self.declare_uninit(&local.pat);
+            return;
+        };
+        if let Some((else_token, _)) = &init.diverge {
+            self.error(
+                else_token,
+                "`let ... else` is not supported; bind the value with a plain `let` and `match` on it",
+            );
+            return;
+        }
+        let val = self.expr(&init.expr);
+        self.binding_ref = matches!(&*init.expr, Expr::Reference(_));
+        self.bind(&local.pat, val, None);
+        self.binding_ref = false;
+    }
+
+    pub(super) fn declare_uninit(&mut self, pat: &Pat) {
+        match pat {
+            Pat::Ident(pat_ident) => self.declare(&pat_ident.ident.to_string(), None),
+            Pat::Type(pat_type) => {
+                if let Pat::Ident(pat_ident) = &*pat_type.pat {
+                    // Kept for the constants assigned later (`v = 0.5;`), which need a type.
+                    let ty = &pat_type.ty;
+                    let ty = Val::Scalar(Operand::Const(Const {
+                        tokens: quote!(#ty),
+                        atomic: true,
+                    }));
+                    self.declare(&format!("#type {}", pat_ident.ident), Some(ty));
+                }
+                self.declare_uninit(&pat_type.pat)
+            }
+            Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| self.declare_uninit(p)),
+            _ => self.unsupported_pattern(pat),
+        }
+    }
+
+    /// `let PAT: TY = val;`
+    pub(super) fn bind(&mut self, pat: &Pat, val: Val, ty: Option<&syn::Type>) {
+        match pat {
+            Pat::Ident(pat_ident) => {
+                if let Some(by_ref) = &pat_ident.by_ref {
+                    self.error(
+                        by_ref,
+                        "`ref` bindings are not supported; bind the value itself",
+                    );
+                }
+                if let Some((at, _)) = &pat_ident.subpat {
+                    self.error(at, "`@` patterns are not supported");
+                }
+                let name = pat_ident.ident.to_string();
+                let val = match val {
+                    // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
+                    // its field.
+                    Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                        // `let q = p;` names the whole struct.
+                        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
+                        if self.binding_ref || whole {
+                            Val::Mem(mem, prefix)
+                        } else {
+                            let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                            self.name_value(
+                                &name,
+                                Val::Scalar(Operand::Value(value)),
+                                ty,
+                                pat_ident.span(),
+                            )
+                        }
+                    }
+                    Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
+                    val => self.name_value(&name, val, ty, pat_ident.span()),
+                };
+                self.declare(&name, Some(val));
+            }
+            Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
+            Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
+            Pat::Wild(_) => {}
+            Pat::Tuple(tuple) => {
+                let elem_types: Option<Vec<&syn::Type>> = match ty {
+                    Some(syn::Type::Tuple(t)) if t.elems.len() == tuple.elems.len() => {
+                        Some(t.elems.iter().collect())
+                    }
+                    _ => None,
+                };
+                if tuple.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+                    self.error(
+                        pat,
+                        "`..` in tuple patterns is not supported; name every element",
+                    );
+                    return;
+                }
+                let Some(parts) = self.tuple_parts(val, tuple.elems.len(), pat) else {
+                    for elem in &tuple.elems {
+                        self.bind(elem, Val::Poison, None);
+                    }
+                    return;
+                };
+                for (index, (elem, part)) in tuple.elems.iter().zip(parts).enumerate() {
+                    self.bind(elem, part, elem_types.as_ref().map(|t| t[index]));
+                }
+            }
+            _ => self.unsupported_pattern(pat),
+        }
+    }
+
+    /// `let a = <array>;`: a new array takes the name; a local array is copied, as Rust copies
+    /// arrays (a `Vec` moves, so it is the same memory); a parameter is read-only, so it is
+    /// the same memory unless the binding is `mut`.
+    pub(super) fn bind_mem(
+        &mut self,
+        mem: Mem,
+        prefix: Vec<Operand>,
+        name: &str,
+        ty: Option<&syn::Type>,
+        pat: &syn::PatIdent,
+    ) -> Val {
+        let data = &self.mems[mem.index()];
+        let fresh = data.name.is_none() && data.param.is_none() && prefix.is_empty();
+        let mutable = pat.mutability.is_some();
+        if fresh {
+            self.mems[mem.index()].name = Some(name.to_owned());
+            if let Some(ir::Stmt::MemInit(init)) = self.blocks.last_mut().and_then(|b| b.last_mut())
+            {
+                if init.mem == mem {
+                    init.ty = ty.cloned();
+                }
+            }
+            return Val::Mem(mem, prefix);
+        }
+        let alias = match data.param {
+            Some(_) => !mutable,
+            None => data.vec,
+        };
+        if alias {
+            return Val::Mem(mem, prefix);
+        }
+        self.copy_mem(mem, &prefix, Some(name.to_owned()), pat.span())
+    }
+
+    pub(super) fn copy_mem(
+        &mut self,
+        src: Mem,
+        prefix: &[Operand],
+        name: Option<String>,
+        span: Span,
+    ) -> Val {
+        if !prefix.is_empty() {
+            self.error_at(
+                span,
+                "copying a row of an array is not supported; copy the whole array, or index it",
+            );
+            return Val::Poison;
+        }
+        let data = &self.mems[src.index()];
+        let mem = self.new_mem(name, data.dims, data.vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Copy { src },
+            declare: true,
+            ty: None,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    /// The elements of a tuple value: a tuple expression's parts, or projections of a value.
+    pub(super) fn tuple_parts(
+        &mut self,
+        val: Val,
+        len: usize,
+        at: &impl ToTokens,
+    ) -> Option<Vec<Val>> {
+        match val {
+            Val::Tuple(parts) if parts.len() == len => Some(parts),
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let span = at.to_token_stream().span();
+                Some(
+                    (0..len)
+                        .map(|index| {
+                            let field = self.emit(
+                                Op::Field(index as u32),
+                                vec![Operand::Value(value)],
+                                span,
+                            );
+                            Val::Scalar(Operand::Value(field))
+                        })
+                        .collect(),
+                )
+            }
+            Val::Scalar(_) if is_dummy(&val) => Some(vec![Val::Scalar(dummy()); len]),
+            Val::Poison => None,
+            _ => {
+                self.error(at, format!("expected a tuple of {len} elements here"));
+                None
+            }
+        }
+    }
+
+    /// Gives `val` the user's name and type annotation: the instruction that just computed it
+    /// takes both; otherwise a copy is made when there is an annotation to keep.
+    pub(super) fn name_value(
+        &mut self,
+        name: &str,
+        val: Val,
+        ty: Option<&syn::Type>,
+        span: Span,
+    ) -> Val {
+        let operand = match val {
+            Val::Scalar(operand) => operand,
+            // `let t: (f64, f64) = (0.7, x);`: each element keeps its annotation.
+            Val::Tuple(parts) => {
+                let types: Vec<Option<&syn::Type>> = match ty.map(strip_type_parens) {
+                    Some(syn::Type::Tuple(t)) if t.elems.len() == parts.len() => {
+                        t.elems.iter().map(Some).collect()
+                    }
+                    _ => vec![None; parts.len()],
+                };
+                let parts = parts
+                    .into_iter()
+                    .zip(types)
+                    .enumerate()
+                    .map(|(k, (part, ty))| self.name_value(&format!("{name}_{k}"), part, ty, span))
+                    .collect();
+                return Val::Tuple(parts);
+            }
+            val => return val,
+        };
+        if let Operand::Value(value) = &operand {
+            let value = *value;
+            if self.values[value.index()].name.is_none() {
+                if let Some(inst) = self.last_inst_mut(value) {
+                    if inst.ty.is_none() {
+                        inst.ty = ty.cloned();
+                    }
+                    self.values[value.index()].name = Some(name.to_owned());
+                    return Val::Scalar(operand);
+                }
+            }
+            if ty.is_none() {
+                // An alias: `let y = x;` reads the same value.
+                return Val::Scalar(operand);
+            }
+        }
+        // A constant, or an annotated alias whose annotation may drive inference.
+        let copy = self.emit(Op::Copy, vec![operand], span);
+        self.values[copy.index()].name = Some(name.to_owned());
+        if let Some(inst) = self.last_inst_mut(copy) {
+            inst.ty = ty.cloned();
+        }
+        Val::Scalar(Operand::Value(copy))
+    }
+
+    /// `name = 0.2;`: a float literal alone has no type, and a method called on it later
+    /// (`name.cos()`) would not compile. It takes the type of the variable's current value
+    /// (`cast_like`), or of its declaration (`let v: f64;`).
+    pub(super) fn typed_const(
+        &mut self,
+        name: &str,
+        current: Option<Val>,
+        c: Const,
+        span: Span,
+    ) -> Val {
+        if let Some(Val::Scalar(Operand::Value(like))) = current {
+            let hole = Opaque::hole(0);
+            let tokens = c.parenthesized();
+            let expr = quote!(::autodiff_core::__private::cast_like(#tokens, #hole));
+            let value = self.emit(
+                Op::Opaque(Opaque::cut(expr)),
+                vec![Operand::Value(like)],
+                span,
+            );
+            return self.name_value(name, Val::Scalar(Operand::Value(value)), None, span);
+        }
+        let declared = match self.lookup(&format!("#type {name}")) {
+            Some(Some(Val::Scalar(Operand::Const(ty)))) => {
+                syn::parse2::<syn::Type>(ty.tokens.clone()).ok()
+            }
+            _ => None,
+        };
+        self.name_value(
+            name,
+            Val::Scalar(Operand::Const(c)),
+            declared.as_ref(),
+            span,
+        )
+    }
+
+    pub(super) fn unsupported_pattern(&self, pat: &Pat) {
+        self.error(
+            pat,
+            "this pattern is not supported here; bind a name, a tuple of names, or `_`",
+        );
+    }
+
+    /// `x = e`, `a[i] = e`, `(a, b) = e`.
+    pub(super) fn assign_expr(&mut self, place: &Expr, value: &Expr) {
+        let val = self.expr(value);
+        self.assign(place, val);
+    }
+
+    pub(super) fn assign(&mut self, place: &Expr, val: Val) {
+        match place {
+            Expr::Path(path) => {
+                let Some(ident) = local_name(path) else {
+                    self.error(place, "only local variables can be assigned to");
+                    return;
+                };
+                let name = ident.to_string();
+                match (self.lookup(&name), val) {
+                    (None, _) => self.error(place, format!("`{name}` is not a local variable of this function")),
+                    // `a = b` for arrays copies the contents into `a`.
+                    (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
+                        let (dst, prefix) = (*dst, prefix.clone());
+                        if !prefix.is_empty() || !src_prefix.is_empty() {
+                            self.error(place, "assigning rows of arrays is not supported; assign the elements");
+                            return;
+                        }
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: dst,
+                            kind: MemInitKind::Copy { src },
+                            declare: false,
+                            ty: None,
+                            span: place.span(),
+                        }));
+                    }
+                    // `v = f(v, x)` for an array `v`: the call's result is written into `v`.
+                    (Some(Some(Val::Mem(dst, prefix))), Val::Scalar(Operand::Value(value))) if prefix.is_empty() => {
+                        let dst = *dst;
+                        self.values[value.index()].aggregate = true;
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: dst,
+                            kind: MemInitKind::FromValue(value),
+                            declare: false,
+                            ty: None,
+                            span: place.span(),
+                        }));
+                    }
+                    // `u = p.w[1];` for a number `u` (or one declared by `let u;`) reads it.
+                    (Some(None | Some(Val::Scalar(_))), Val::Mem(mem, prefix))
+                        if self.mems[mem.index()].structured =>
+                    {
+                        let value = self.emit(Op::Load(mem), prefix, place.span());
+                        let val = self.name_value(&name, Val::Scalar(Operand::Value(value)), None, place.span());
+                        self.assign_var(&name, val);
+                    }
+                    (Some(current), Val::Scalar(Operand::Const(c))) if untyped_float(&c.tokens) => {
+                        let val = self.typed_const(&name, current.clone(), c, place.span());
+                        self.assign_var(&name, val);
+                    }
+                    (_, val) => {
+                        let val = self.name_value(&name, val, None, place.span());
+                        self.assign_var(&name, val);
+                    }
+                }
+            }
+            Expr::Index(_) => self.store(place, val),
+            Expr::Tuple(tuple) => {
+                if let Some(parts) = self.tuple_parts(val, tuple.elems.len(), place) {
+                    for (elem, part) in tuple.elems.iter().zip(parts) {
+                        self.assign(elem, part);
+                    }
+                }
+            }
+            Expr::Infer(_) => {}
+            Expr::Paren(paren) => self.assign(&paren.expr, val),
+            Expr::Unary(unary) if matches!(unary.op, UnOp::Deref(_)) => self.error(
+                place,
+                "assignment through a reference is not supported; assign to a local variable",
+            ),
+            _ => self.error(place, "assignment to this place is not supported; assign to a local variable or an array element"),
+        }
+    }
+
+    /// `a[i][j] = val`.
+    pub(super) fn store(&mut self, place: &Expr, val: Val) {
+        let Expr::Index(index) = place else {
+            unreachable!("called with an index expression")
+        };
+        let base = self.expr(&index.expr);
+        let i = self.operand(&index.index);
+        let value = match val {
+            Val::Scalar(value) => value,
+            Val::Poison => return,
+            _ => {
+                self.error(place, "only numbers can be stored in array elements");
+                return;
+            }
+        };
+        match base {
+            Val::Mem(mem, mut indices) => {
+                indices.push(i);
+                if indices.len() != self.mems[mem.index()].dims {
+                    self.error(place, "assign to an element, with one index per dimension");
+                    return;
+                }
+                if let Some(param) = self.mems[mem.index()].param {
+                    let _ = param;
+                    self.error(
+                        place,
+                        "this array is a parameter, which the function may not modify; declare the parameter `mut` to work on a copy, or copy it with `let mut a = x.to_vec();`",
+                    );
+                    return;
+                }
+                self.push(ir::Stmt::Store(Store {
+                    mem,
+                    indices,
+                    value,
+                    span: place.span(),
+                }));
+            }
+            Val::Poison => {}
+            _ => self.error(
+                place,
+                "only elements of local arrays and vectors can be assigned to",
+            ),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Questions about syntax trees that lowering asks in several places.
+
+use super::*;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{BinOp, Expr, Pat, Token};
+
+/// Whether the body has a `return` other than in tail position (nested functions excluded).
+pub(super) fn contains_early_return(body: &syn::Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.0
+}
+
+/// The first name a pattern binds (other than constants, written in upper case).
+pub(super) fn find_binding(pat: &Pat) -> Option<&Pat> {
+    match pat {
+        Pat::Ident(p) if starts_lowercase(&p.ident) => Some(pat),
+        Pat::Ident(p) => p.subpat.as_ref().and_then(|(_, sub)| find_binding(sub)),
+        Pat::Or(or) => or.cases.iter().find_map(find_binding),
+        Pat::Paren(p) => find_binding(&p.pat),
+        Pat::Reference(r) => find_binding(&r.pat),
+        Pat::Tuple(t) => t.elems.iter().find_map(find_binding),
+        Pat::TupleStruct(t) => t.elems.iter().find_map(find_binding),
+        Pat::Slice(s) => s.elems.iter().find_map(find_binding),
+        Pat::Struct(s) => s.fields.iter().find_map(|f| find_binding(&f.pat)),
+        Pat::Type(t) => find_binding(&t.pat),
+        Pat::Guard(g) => find_binding(&g.pat),
+        _ => None,
+    }
+}
+
+pub(super) fn starts_lowercase(ident: &syn::Ident) -> bool {
+    ident
+        .to_string()
+        .starts_with(|c: char| c.is_lowercase() || c == '_')
+        && ident != "_"
+}
+
+/// Whether constant tokens hold a float literal without a suffix (`0.2`, not `0.2_f32` or `PI`).
+pub(super) fn untyped_float(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Literal(lit) => {
+            matches!(syn::Lit::new(lit), syn::Lit::Float(f) if f.suffix().is_empty())
+        }
+        proc_macro2::TokenTree::Group(group) => untyped_float(&group.stream()),
+        _ => false,
+    })
+}
+
+pub(super) fn strip_type_parens(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Paren(paren) => strip_type_parens(&paren.elem),
+        ty => ty,
+    }
+}
+
+pub(super) fn strip_parens(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        e => e,
+    }
+}
+
+pub(super) fn arithmetic_rule(op: &BinOp) -> Option<&'static str> {
+    match op {
+        BinOp::Add(_) => Some("add"),
+        BinOp::Sub(_) => Some("sub"),
+        BinOp::Mul(_) => Some("mul"),
+        BinOp::Div(_) => Some("div"),
+        BinOp::Rem(_) => Some("rem"),
+        _ => None,
+    }
+}
+
+/// `+=` → `+`.
+pub(super) fn compound_op(op: &BinOp) -> Option<BinOp> {
+    Some(match op {
+        BinOp::AddAssign(t) => BinOp::Add(Token![+](t.span())),
+        BinOp::SubAssign(t) => BinOp::Sub(Token![-](t.span())),
+        BinOp::MulAssign(t) => BinOp::Mul(Token![*](t.span())),
+        BinOp::DivAssign(t) => BinOp::Div(Token![/](t.span())),
+        BinOp::RemAssign(t) => BinOp::Rem(Token![%](t.span())),
+        _ => return None,
+    })
+}
+
+pub(super) fn bit_op_of_assign(op: &BinOp) -> Option<TokenStream> {
+    Some(match op {
+        BinOp::BitXorAssign(_) => quote!(^),
+        BinOp::BitAndAssign(_) => quote!(&),
+        BinOp::BitOrAssign(_) => quote!(|),
+        BinOp::ShlAssign(_) => quote!(<<),
+        BinOp::ShrAssign(_) => quote!(>>),
+        _ => return None,
+    })
+}
+
+/// An expression that names a place: `x`, `p.w`, `m[i]`, `&x`.
+pub(super) fn is_place(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(_) => true,
+        Expr::Field(f) => is_place(&f.base),
+        Expr::Index(i) => is_place(&i.expr),
+        Expr::Reference(r) => is_place(&r.expr),
+        Expr::Paren(p) => is_place(&p.expr),
+        _ => false,
+    }
+}
+
+/// `x` (not `a::x`, not `x::<T>`).
+pub(super) fn local_name(path: &syn::ExprPath) -> Option<&syn::Ident> {
+    if path.qself.is_some() {
+        return None;
+    }
+    path.path.get_ident()
+}
+
+/// `no_grad`, `autodiff_core::no_grad` or `::autodiff_core::no_grad`.
+pub(super) fn is_no_grad(path: &syn::ExprPath) -> bool {
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    path.qself.is_none()
+        && match segments.as_slice() {
+            [last] => last == "no_grad",
+            [krate, last] => krate == "autodiff_core" && last == "no_grad",
+            _ => false,
+        }
+}
+
+/// `f64::sin` → `sin`.
+pub(super) fn float_method_path(path: &syn::ExprPath) -> Option<&syn::Ident> {
+    if path.qself.is_some() || path.path.leading_colon.is_some() {
+        return None;
+    }
+    let segments = &path.path.segments;
+    if segments.len() != 2 || !segments[0].arguments.is_none() || !segments[1].arguments.is_none() {
+        return None;
+    }
+    let ty = &segments[0].ident;
+    (ty == "f64" || ty == "f32").then_some(&segments[1].ident)
+}
+
+/// Casts to integer types, `char` and `bool` cut the derivative; other targets are floats (or
+/// float aliases, which rustc then checks).
+pub(super) fn float_cast_target(ty: &syn::Type) -> bool {
+    const NOT_FLOAT: &[&str] = &[
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "char", "bool",
+    ];
+    match ty {
+        syn::Type::Path(path) => !path
+            .path
+            .get_ident()
+            .is_some_and(|ident| NOT_FLOAT.iter().any(|name| ident == name)),
+        syn::Type::Paren(paren) => float_cast_target(&paren.elem),
+        syn::Type::Group(group) => float_cast_target(&group.elem),
+        _ => false,
+    }
+}
+
+impl Const {
+    /// The constant as one token tree.
+    pub fn parenthesized(&self) -> TokenStream {
+        let tokens = &self.tokens;
+        if self.atomic {
+            tokens.clone()
+        } else {
+            quote!((#tokens))
+        }
+    }
+}

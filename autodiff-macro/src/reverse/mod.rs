@@ -1,0 +1,455 @@
+//! The reverse pass: walks the IR backwards and, for each active operation, emits the adjoint
+//! contribution of its rule into each active argument.
+//!
+//! ```text
+//! apple_price = mul(apple, apple_num)      d_price         = seed
+//! all_price   = add(apple_price, ...)  →   d_all_price    += mul.b(tax, d_price)  (tax * d_price)
+//! price       = mul(all_price, tax)        d_tax          += mul.a(all_price, d_price)
+//!                                          d_apple_price  += add.a(d_all_price)   ...
+//! ```
+//!
+//! An `if` reverses into an `if` over the same condition (or over a record of which branch ran),
+//! each branch reversed; a loop into a loop that runs its iterations backwards, carrying the
+//! adjoints of the carried variables. The result is a list of statements over values and rule
+//! rows; code generation chooses the names and the Rust syntax (`let` for a first contribution,
+//! `+=` after).
+//!
+//! The pass also decides what each loop and branch must keep from the forward sweep: the values
+//! its backward sweep reads that are defined inside it. A loop pushes them on a tape at the end
+//! of each iteration, unless they are cheap to recompute from what the backward sweep already has
+//! (a load from an array nobody writes, index arithmetic): a loop that only accumulates
+//! (`s += w[i] * x[i]`) keeps nothing.
+
+mod plan;
+mod stmt;
+
+use crate::ir::visit::*;
+pub use plan::{IfPlan, LoopPlan, Need, fused_loop};
+pub use stmt::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::Activity;
+use crate::ir::{
+    Block, Function, If, Inst, Loop, Mem, MemInitKind, Op, Operand, Output, Stmt, Value,
+};
+
+pub struct Backward {
+    /// In execution order.
+    pub stmts: Vec<BwdStmt>,
+    /// What each loop keeps, by the loop's `count` value.
+    pub loops: BTreeMap<Value, LoopPlan>,
+    /// What each branch keeps, by the `if`'s `record` value.
+    pub ifs: BTreeMap<Value, IfPlan>,
+    /// Every memory some statement writes after its declaration.
+    pub written_mems: BTreeSet<Mem>,
+    /// What the backward sweep reads from the forward sweep outside any loop or branch: the
+    /// closure captures it.
+    pub captured: BTreeSet<Need>,
+    /// Of those, what the closure computes again from its parameters instead, in order: lengths
+    /// of parameters and integer arithmetic on them. Computed next to the parameters they come
+    /// from, they let the compiler see that the backward loops' indices are in bounds.
+    pub top_remat: Vec<Value>,
+}
+
+pub fn reverse(function: &Function, activity: &Activity) -> Backward {
+    let mut pass = Reverse {
+        function,
+        activity,
+        defs: definitions(function),
+        written: BTreeSet::new(),
+        local: BTreeSet::new(),
+        alias: BTreeMap::new(),
+        loops: BTreeMap::new(),
+        ifs: BTreeMap::new(),
+        written_mems: written_mems(&function.body),
+        output_mem: match &function.output {
+            Output::Mem(mem) => Some(*mem),
+            _ => None,
+        },
+    };
+    let mut stmts = Vec::new();
+    pass.local = defined_in(&function.body);
+    for value in function.params.iter().filter_map(|p| match p {
+        crate::ir::ParamRef::Value(v) => Some(*v),
+        crate::ir::ParamRef::Mem(_) => None,
+    }) {
+        pass.local.insert(value);
+    }
+    pass.seed(&function.output, &mut Vec::new(), &mut stmts);
+    pass.block(&function.body, &mut stmts);
+    for (param, param_ref) in function.params.iter().enumerate() {
+        if let crate::ir::ParamRef::Value(value) = param_ref {
+            if pass.written.contains(value) {
+                stmts.push(BwdStmt::Output {
+                    param,
+                    value: *value,
+                });
+            }
+        }
+    }
+    let captured = pass.needs(&stmts);
+    let top_remat = pass.top_remat(&captured);
+    Backward {
+        stmts,
+        loops: pass.loops,
+        ifs: pass.ifs,
+        written_mems: pass.written_mems,
+        captured,
+        top_remat,
+    }
+}
+
+struct Reverse<'a> {
+    function: &'a Function,
+    activity: &'a Activity,
+    defs: BTreeMap<Value, &'a Inst>,
+    /// Adjoints that have received a contribution so far.
+    written: BTreeSet<Value>,
+    /// The values defined in the region being reversed (and the regions inside it).
+    local: BTreeSet<Value>,
+    /// A carried variable's parameter shares its adjoint with the loop's result.
+    alias: BTreeMap<Value, Value>,
+    loops: BTreeMap<Value, LoopPlan>,
+    ifs: BTreeMap<Value, IfPlan>,
+    written_mems: BTreeSet<Mem>,
+    output_mem: Option<Mem>,
+}
+
+impl Reverse<'_> {
+    fn adj(&self, value: Value) -> Value {
+        self.alias.get(&value).copied().unwrap_or(value)
+    }
+
+    fn add(&mut self, target: Value, term: Term, out: &mut Vec<BwdStmt>) {
+        let target = self.adj(target);
+        self.written.insert(target);
+        out.push(BwdStmt::Add { target, term });
+    }
+
+    /// Makes sure the adjoint of `target` exists before a write that adds into it in place.
+    fn declare(&mut self, target: Value, out: &mut Vec<BwdStmt>) -> Value {
+        let target = self.adj(target);
+        if !self.written.contains(&target) && self.local.contains(&target) {
+            out.push(BwdStmt::Zero(target));
+        }
+        self.written.insert(target);
+        target
+    }
+
+    fn seed(&mut self, output: &Output, path: &mut Vec<u32>, out: &mut Vec<BwdStmt>) {
+        match output {
+            Output::Operand(operand) => {
+                if let Some(value) = self.activity.active_operand(operand) {
+                    self.add(value, Term::Seed(path.clone()), out);
+                }
+            }
+            Output::Tuple(parts) => {
+                for (k, part) in parts.iter().enumerate() {
+                    path.push(k as u32);
+                    self.seed(part, path, out);
+                    path.pop();
+                }
+            }
+            Output::Mem(_) => {}
+        }
+    }
+
+    fn block(&mut self, block: &Block, out: &mut Vec<BwdStmt>) {
+        // The adjoint memories of the arrays this region declares.
+        for stmt in &block.stmts {
+            if let Stmt::MemInit(init) = stmt {
+                if init.declare
+                    && self.activity.active_mem(init.mem)
+                    && Some(init.mem) != self.output_mem
+                {
+                    out.push(BwdStmt::ZeroMem(init.mem));
+                }
+            }
+        }
+        for stmt in block.stmts.iter().rev() {
+            match stmt {
+                Stmt::Inst(inst) => self.inst(inst, out),
+                Stmt::Store(store) => {
+                    if self.activity.active_mem(store.mem) {
+                        if let Some(value) = self.activity.active_operand(&store.value) {
+                            self.add(value, Term::MemElem(store.mem, store.indices.clone()), out);
+                        }
+                        out.push(BwdStmt::ResetMemElem {
+                            mem: store.mem,
+                            indices: store.indices.clone(),
+                        });
+                    }
+                }
+                Stmt::MemInit(init) => {
+                    if !self.activity.active_mem(init.mem) {
+                        continue;
+                    }
+                    match &init.kind {
+                        MemInitKind::Repeat { .. } | MemInitKind::Placeholder => {}
+                        MemInitKind::List { elems } => {
+                            for (k, elem) in elems.iter().enumerate() {
+                                if let Some(value) = self.activity.active_operand(elem) {
+                                    let index = Operand::Const(crate::ir::Const {
+                                        tokens: quote::quote!(#k),
+                                        atomic: true,
+                                    });
+                                    self.add(value, Term::MemElem(init.mem, vec![index]), out);
+                                }
+                            }
+                        }
+                        MemInitKind::Copy { src } => {
+                            if self.activity.active_mem(*src) {
+                                out.push(BwdStmt::AddMem {
+                                    target: *src,
+                                    source: init.mem,
+                                });
+                            }
+                        }
+                        MemInitKind::FromValue(value) => {
+                            if self.activity.active(*value) {
+                                let target = self.declare(*value, out);
+                                out.push(BwdStmt::AddMemToValue {
+                                    target,
+                                    source: init.mem,
+                                });
+                            }
+                        }
+                    }
+                    if !init.declare {
+                        out.push(BwdStmt::ResetMem(init.mem));
+                    }
+                }
+                Stmt::If(if_) => self.if_stmt(if_, out),
+                Stmt::Loop(loop_) => self.loop_stmt(loop_, out),
+            }
+        }
+    }
+
+    fn inst(&mut self, inst: &Inst, out: &mut Vec<BwdStmt>) {
+        if !self.activity.active(inst.result) {
+            return;
+        }
+        let result = inst.result;
+        match &inst.op {
+            Op::Copy => {
+                if let Some(arg) = self.activity.active_operand(&inst.args[0]) {
+                    self.add(arg, Term::Adjoint(result), out);
+                }
+            }
+            Op::Rule { rule, .. } => {
+                for (arg, operand) in inst.args.iter().enumerate() {
+                    let Some(target) = self.activity.active_operand(operand) else {
+                        continue;
+                    };
+                    if rule.rule().adjoints[arg].is_some() {
+                        self.add(target, Term::Rule { inst: result, arg }, out);
+                    }
+                }
+            }
+            Op::Call { .. } => {
+                let mut targets = Vec::new();
+                for arg in &inst.args {
+                    targets.push(match arg {
+                        Operand::Value(v) if self.activity.active(*v) => {
+                            Some(Target::Value(self.declare(*v, out)))
+                        }
+                        Operand::Mem(mem, prefix) if self.activity.active_mem(*mem) => {
+                            Some(Target::Mem(*mem, prefix.clone()))
+                        }
+                        _ => None,
+                    });
+                }
+                out.push(BwdStmt::Pullback {
+                    call: result,
+                    targets,
+                });
+            }
+            Op::Field(k) => {
+                if let Some(agg) = self.activity.active_operand(&inst.args[0]) {
+                    let target = self.declare(agg, out);
+                    out.push(BwdStmt::AddAt {
+                        target,
+                        at: At::Field(*k),
+                        term: Term::Adjoint(result),
+                    });
+                }
+            }
+            Op::Index => {
+                if let Some(agg) = self.activity.active_operand(&inst.args[0]) {
+                    let target = self.declare(agg, out);
+                    let at = At::Index(inst.args[1].clone());
+                    out.push(BwdStmt::AddAt {
+                        target,
+                        at,
+                        term: Term::Adjoint(result),
+                    });
+                }
+            }
+            Op::Snapshot(mem) => {
+                if self.activity.active_mem(*mem) && self.written.contains(&result) {
+                    out.push(BwdStmt::AddSnapshot {
+                        target: *mem,
+                        prefix: inst.args.clone(),
+                        source: result,
+                    });
+                }
+            }
+            Op::Load(mem) => {
+                if self.activity.active_mem(*mem) {
+                    out.push(BwdStmt::AddToMem {
+                        mem: *mem,
+                        indices: inst.args.clone(),
+                        term: Term::Adjoint(result),
+                    });
+                }
+            }
+            Op::Opaque(_) | Op::Len(_) => {}
+        }
+    }
+
+    /// Reverses a nested region: its statements go to a vector of their own, and the adjoints of
+    /// enclosing values it writes first are declared (zero) before it.
+    fn region(
+        &mut self,
+        blocks: &[&Block],
+        prefix: impl FnOnce(&mut Self, &mut Vec<BwdStmt>),
+        out: &mut Vec<BwdStmt>,
+    ) -> Vec<BwdStmt> {
+        let before = self.written.clone();
+        let outer_local = std::mem::take(&mut self.local);
+        let mut inside = BTreeSet::new();
+        for block in blocks {
+            inside.extend(defined_in(block));
+        }
+        self.local = inside.clone();
+        let mut stmts = Vec::new();
+        prefix(self, &mut stmts);
+        for block in blocks {
+            self.block(block, &mut stmts);
+        }
+        self.local = outer_local;
+        let newly: Vec<Value> = self
+            .written
+            .difference(&before)
+            .copied()
+            .filter(|v| !inside.contains(v))
+            .collect();
+        for value in newly {
+            if self.local.contains(&value) {
+                out.push(BwdStmt::Zero(value));
+            }
+        }
+        stmts
+    }
+
+    fn if_stmt(&mut self, if_: &If, out: &mut Vec<BwdStmt>) {
+        let active_phis: Vec<(Value, Operand, Operand)> = if_
+            .phis
+            .iter()
+            .filter(|phi| self.activity.active(phi.result))
+            .map(|phi| (phi.result, phi.then_value.clone(), phi.else_value.clone()))
+            .collect();
+        let transfers = |pass: &mut Self, stmts: &mut Vec<BwdStmt>, pick_then: bool| {
+            for (result, then_value, else_value) in &active_phis {
+                let value = if pick_then { then_value } else { else_value };
+                if let Some(value) = pass.activity.active_operand(value) {
+                    if pass.written.contains(&pass.adj(*result)) {
+                        pass.add(value, Term::Adjoint(*result), stmts);
+                    }
+                }
+            }
+        };
+        // Each branch is its own region, with its own declarations.
+        let then_stmts = self.region(&[&if_.then_block], |p, s| transfers(p, s, true), out);
+        let else_stmts = self.region(&[&if_.else_block], |p, s| transfers(p, s, false), out);
+        let mut plan = IfPlan::default();
+        if !then_stmts.is_empty() || !else_stmts.is_empty() {
+            plan.backward = true;
+            plan.then_record = self.record_of(&then_stmts, &if_.then_block);
+            plan.else_record = self.record_of(&else_stmts, &if_.else_block);
+            out.push(BwdStmt::If(BwdIf {
+                record: if_.record,
+                cond: if_.cond.clone(),
+                then_stmts,
+                else_stmts,
+            }));
+        }
+        self.ifs.insert(if_.record, plan);
+    }
+
+    /// The values a branch's backward sweep reads that the branch defines.
+    fn record_of(&self, stmts: &[BwdStmt], block: &Block) -> Vec<Need> {
+        let inside = defined_in(block);
+        let mems_inside = mems_declared_in(block);
+        self.needs(stmts)
+            .into_iter()
+            .filter(|need| match need {
+                Need::Value(v) | Need::Pullback(v) => inside.contains(v),
+                Need::Mem(m) => mems_inside.contains(m),
+            })
+            .collect()
+    }
+
+    fn loop_stmt(&mut self, loop_: &Loop, out: &mut Vec<BwdStmt>) {
+        for c in &loop_.carried {
+            self.alias.insert(c.param, c.result);
+        }
+        let carried: Vec<(Value, Option<Value>)> = loop_
+            .carried
+            .iter()
+            .map(|c| (c.result, self.activity.active_operand(&c.next)))
+            .collect();
+        let any_active = loop_
+            .carried
+            .iter()
+            .any(|c| self.activity.active(c.param) || self.activity.active(c.result));
+        let body = self.region(
+            &[&loop_.body],
+            |pass, stmts| {
+                if !any_active {
+                    return;
+                }
+                // At the start of a backward iteration the carried adjoints belong to the
+                // iteration's next values; the parameters' adjoints start again from zero.
+                for (result, next) in &carried {
+                    if !pass.activity.active(*result) && next.is_none() {
+                        continue;
+                    }
+                    if let Some(next) = next {
+                        pass.add(*next, Term::Adjoint(*result), stmts);
+                    }
+                    pass.written.insert(*result);
+                    stmts.push(BwdStmt::Reset(*result));
+                }
+            },
+            out,
+        );
+        let mut plan = LoopPlan::default();
+        if !body.is_empty() {
+            plan.backward = true;
+            self.plan_loop(loop_, &body, &mut plan);
+            out.push(BwdStmt::Loop(BwdLoop {
+                id: loop_.count,
+                body,
+            }));
+        }
+        self.loops.insert(loop_.count, plan);
+        for c in &loop_.carried {
+            if let Some(init) = self.activity.active_operand(&c.init) {
+                if self.written.contains(&c.result) {
+                    self.add(init, Term::Adjoint(c.result), out);
+                }
+            }
+        }
+    }
+}
+
+/// The instruction defining each value.
+fn definitions(function: &Function) -> BTreeMap<Value, &Inst> {
+    let mut defs = BTreeMap::new();
+    function.body.for_each_inst(&mut |inst| {
+        defs.insert(inst.result, inst);
+    });
+    defs
+}

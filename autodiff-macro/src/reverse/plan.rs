@@ -1,0 +1,485 @@
+//! What each loop and branch keeps from the forward sweep, and what is recomputed instead.
+
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::Activity;
+use crate::ir::{
+    Block, Carried, Function, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt,
+    Value,
+};
+
+/// What a loop's backward sweep needs from its forward iterations.
+#[derive(Default)]
+pub struct LoopPlan {
+    /// Whether the loop has a backward sweep at all.
+    pub backward: bool,
+    /// Pushed at the end of each forward iteration, popped at the start of each backward one.
+    pub record: Vec<Need>,
+    /// Recomputed at the start of each backward iteration, in forward order.
+    pub remat: Vec<Value>,
+    /// The backward loop runs `count` times (else it runs the forward range reversed).
+    pub by_count: bool,
+    /// The reversed range binds the index: the backward body or a recomputation reads it.
+    pub index_read: bool,
+}
+
+#[derive(Default)]
+pub struct IfPlan {
+    pub backward: bool,
+    /// What each branch saves for its backward sweep; when both are empty, the backward `if`
+    /// tests the forward condition again.
+    pub then_record: Vec<Need>,
+    pub else_record: Vec<Need>,
+}
+
+impl IfPlan {
+    pub fn by_cond(&self) -> bool {
+        self.then_record.is_empty() && self.else_record.is_empty()
+    }
+}
+
+/// A forward value the backward sweep reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    Value(Value),
+    /// The pullback closure of a call.
+    Pullback(Value),
+    /// A whole array, declared in a loop's body and read by recomputations in a loop nested in
+    /// it: recorded once per iteration instead of once per element read.
+    Mem(Mem),
+}
+
+impl Reverse<'_> {
+    /// Splits what the backward body reads from the iteration into what is recomputed and what
+    /// goes on the tape.
+    pub(super) fn plan_loop(&self, loop_: &Loop, body: &[BwdStmt], plan: &mut LoopPlan) {
+        let inside = iteration_values(loop_);
+        let (range_index, by_count) = match &loop_.kind {
+            LoopKind::Range { index, .. } if loop_.exit.is_none() => (Some(*index), false),
+            _ => (None, true),
+        };
+        plan.by_count = by_count;
+        let all_needs = self.needs(body);
+        let mems_inside = mems_declared_in(&loop_.body);
+        let needs: BTreeSet<Need> = all_needs
+            .iter()
+            .copied()
+            .filter(|need| match need {
+                Need::Value(v) => inside.contains(v) && Some(*v) != range_index,
+                Need::Pullback(v) => inside.contains(v),
+                Need::Mem(m) => mems_inside.contains(m),
+            })
+            .collect();
+
+        // Candidates for recomputation: the needed values (and what they read) that are cheap
+        // instructions directly in the body.
+        let direct: BTreeMap<Value, &Inst> = loop_
+            .body
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Inst(inst) => Some((inst.result, inst)),
+                _ => None,
+            })
+            .collect();
+        let mut remat: BTreeSet<Value> = BTreeSet::new();
+        let mut frontier: Vec<Value> = needs
+            .iter()
+            .filter_map(|n| match n {
+                Need::Value(v) => Some(*v),
+                Need::Pullback(_) | Need::Mem(_) => None,
+            })
+            .collect();
+        while let Some(v) = frontier.pop() {
+            if remat.contains(&v) {
+                continue;
+            }
+            let Some(inst) = direct.get(&v) else { continue };
+            if !self.cheap(inst, loop_) {
+                continue;
+            }
+            remat.insert(v);
+            for arg in inst.arg_values() {
+                if inside.contains(&arg) && Some(arg) != range_index {
+                    frontier.push(arg);
+                }
+            }
+        }
+        // Keep only those whose inputs are all available: outside the loop, the index, needed
+        // anyway (recorded if not recomputed), or recomputed themselves.
+        loop {
+            let before = remat.len();
+            let snapshot = remat.clone();
+            remat.retain(|v| {
+                direct[v].arg_values().all(|arg| {
+                    !inside.contains(&arg)
+                        || Some(arg) == range_index
+                        || needs.contains(&Need::Value(arg))
+                        || snapshot.contains(&arg)
+                })
+            });
+            if remat.len() == before {
+                break;
+            }
+        }
+        plan.remat = loop_
+            .body
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Inst(inst) if remat.contains(&inst.result) => Some(inst.result),
+                _ => None,
+            })
+            .collect();
+        plan.index_read = range_index.is_some_and(|index| {
+            all_needs.contains(&Need::Value(index))
+                || plan
+                    .remat
+                    .iter()
+                    .any(|v| direct[v].arg_values().any(|arg| arg == index))
+        });
+        plan.record = needs
+            .into_iter()
+            .filter(|need| !matches!(need, Need::Value(v) if remat.contains(v)))
+            .collect();
+    }
+
+    /// Cheap to compute again in the backward sweep of `loop_`, from the same inputs.
+    pub(super) fn cheap(&self, inst: &Inst, loop_: &Loop) -> bool {
+        match &inst.op {
+            // Reading part of a value the backward sweep has (`row[k]` of `let row = x[s]`).
+            Op::Copy | Op::Field(_) | Op::Index => true,
+            Op::Load(mem) => self.stable_during(*mem, loop_),
+            // Lengths do not change; a parameter's is there in the backward sweep.
+            Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
+            Op::Rule { rule, .. } => match rule.rule().name {
+                "add" | "sub" | "mul" | "neg" | "cast" | "max" | "min" | "abs" => true,
+                "div" | "rem" => !self.activity.active(inst.result),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// The captured values the closure recomputes instead (see [`Backward::top_remat`]).
+    pub(super) fn top_remat(&self, captured: &BTreeSet<Need>) -> Vec<Value> {
+        let params: BTreeSet<Value> = self
+            .function
+            .params
+            .iter()
+            .filter_map(|p| match p {
+                crate::ir::ParamRef::Value(v) => Some(*v),
+                crate::ir::ParamRef::Mem(_) => None,
+            })
+            .collect();
+        let top: Vec<&Inst> = self
+            .function
+            .body
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Inst(inst) => Some(inst),
+                _ => None,
+            })
+            .collect();
+        let mut rematable = BTreeSet::new();
+        for inst in &top {
+            let cheap = match &inst.op {
+                Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
+                Op::Rule { rule, .. } => {
+                    matches!(rule.rule().name, "add" | "sub" | "mul" | "div" | "rem")
+                        && !self.activity.active(inst.result)
+                }
+                _ => false,
+            };
+            if cheap
+                && inst
+                    .arg_values()
+                    .all(|v| params.contains(&v) || rematable.contains(&v))
+            {
+                rematable.insert(inst.result);
+            }
+        }
+        let mut needed: BTreeSet<Value> = captured
+            .iter()
+            .filter_map(|n| match n {
+                Need::Value(v) if rematable.contains(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        for inst in top.iter().rev() {
+            if needed.contains(&inst.result) {
+                needed.extend(inst.arg_values().filter(|v| rematable.contains(v)));
+            }
+        }
+        top.iter()
+            .map(|i| i.result)
+            .filter(|v| needed.contains(v))
+            .collect()
+    }
+
+    /// Whether the backward sweep of `loop_` finds `mem` as the loop's forward iterations read
+    /// it: nothing writes it inside the loop, nor after the loop until the end of the region
+    /// that declares it (whose end state the backward sweep sees), counting the repetitions of
+    /// every loop in between.
+    pub(super) fn stable_during(&self, mem: Mem, loop_: &Loop) -> bool {
+        let mem = self.root(mem);
+        if writes_mem(&loop_.body, mem) || declares_mem(&loop_.body, mem) {
+            return false;
+        }
+        let Some(path) = path_to_loop(&self.function.body, loop_.count) else {
+            return false;
+        };
+        for &(block, position, loop_body) in path.iter().rev() {
+            if block.stmts[position + 1..]
+                .iter()
+                .any(|stmt| stmt.writes(mem))
+            {
+                return false;
+            }
+            let declared_here = declares_mem(block, mem)
+                || (std::ptr::eq(block, &self.function.body)
+                    && self.function.mems[mem.index()].param.is_some());
+            if declared_here {
+                return true;
+            }
+            if loop_body && block.stmts.iter().any(|stmt| stmt.writes(mem)) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// The struct a field belongs to (writes and declarations are of the whole).
+    pub(super) fn root(&self, mem: Mem) -> Mem {
+        self.function.mems[mem.index()]
+            .field
+            .as_ref()
+            .map_or(mem, |(root, _)| *root)
+    }
+
+    /// The forward values a list of backward statements reads, with what nested regions read
+    /// from outside themselves.
+    pub(super) fn needs(&self, stmts: &[BwdStmt]) -> BTreeSet<Need> {
+        let mut needs = BTreeSet::new();
+        let operand = |needs: &mut BTreeSet<Need>, op: &Operand| {
+            for v in op.values() {
+                needs.insert(Need::Value(v));
+            }
+        };
+        for stmt in stmts {
+            match stmt {
+                BwdStmt::Zero(v) => {
+                    if self.function.values[v.index()].aggregate {
+                        needs.insert(Need::Value(*v));
+                    }
+                }
+                BwdStmt::ZeroMem(mem) => {
+                    if let Some(MemInitKind::Repeat { lens, .. }) = self.mem_init(*mem) {
+                        lens.iter().for_each(|len| operand(&mut needs, len));
+                    }
+                }
+                BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),
+                BwdStmt::AddAt { at, term, .. } => {
+                    if let At::Index(index) = at {
+                        operand(&mut needs, index);
+                    }
+                    self.term_needs(term, &mut needs);
+                }
+                BwdStmt::AddToMem { indices, term, .. } => {
+                    indices.iter().for_each(|i| operand(&mut needs, i));
+                    self.term_needs(term, &mut needs);
+                }
+                BwdStmt::ResetMemElem { indices, .. } => {
+                    indices.iter().for_each(|i| operand(&mut needs, i))
+                }
+                BwdStmt::Pullback { call, targets } => {
+                    needs.insert(Need::Pullback(*call));
+                    // The arguments the callee takes again.
+                    if let Op::Call { by_ref, .. } = &self.defs[call].op {
+                        for (arg, by_ref) in self.defs[call].args.iter().zip(by_ref) {
+                            if *by_ref {
+                                operand(&mut needs, arg);
+                            }
+                        }
+                    }
+                    for target in targets.iter().flatten() {
+                        if let Target::Mem(_, prefix) = target {
+                            prefix.iter().for_each(|i| operand(&mut needs, i));
+                        }
+                    }
+                }
+                BwdStmt::AddSnapshot { prefix, .. } => {
+                    prefix.iter().for_each(|i| operand(&mut needs, i))
+                }
+                BwdStmt::AddMemToValue { .. } => {}
+                BwdStmt::AddMem { .. }
+                | BwdStmt::ResetMem(_)
+                | BwdStmt::Reset(_)
+                | BwdStmt::Output { .. } => {}
+                BwdStmt::If(bwd_if) => {
+                    let plan = &self.ifs[&bwd_if.record];
+                    if plan.by_cond() {
+                        operand(&mut needs, &bwd_if.cond);
+                    } else {
+                        needs.insert(Need::Value(bwd_if.record));
+                    }
+                    let inner: BTreeSet<Need> = self
+                        .needs(&bwd_if.then_stmts)
+                        .into_iter()
+                        .chain(self.needs(&bwd_if.else_stmts))
+                        .collect();
+                    let recorded: BTreeSet<Need> = plan
+                        .then_record
+                        .iter()
+                        .chain(&plan.else_record)
+                        .copied()
+                        .collect();
+                    needs.extend(inner.difference(&recorded));
+                }
+                BwdStmt::Loop(bwd_loop) => {
+                    let plan = &self.loops[&bwd_loop.id];
+                    let loop_ = self
+                        .find_loop(bwd_loop.id)
+                        .expect("a backward loop has a forward loop");
+                    let inside = iteration_values(loop_);
+                    if plan.by_count {
+                        needs.insert(Need::Value(loop_.count));
+                    } else if let LoopKind::Range { start, end, .. } = &loop_.kind {
+                        operand(&mut needs, start);
+                        operand(&mut needs, end);
+                    }
+                    let mems_inside = mems_declared_in(&loop_.body);
+                    for need in self.needs(&bwd_loop.body) {
+                        let outside = match need {
+                            Need::Value(v) | Need::Pullback(v) => !inside.contains(&v),
+                            Need::Mem(m) => !mems_inside.contains(&m),
+                        };
+                        if outside {
+                            needs.insert(need);
+                        }
+                    }
+                    // The recomputed values read what they read.
+                    for v in &plan.remat {
+                        let def = self.defs[v];
+                        for arg in def.arg_values() {
+                            if !inside.contains(&arg) {
+                                needs.insert(Need::Value(arg));
+                            }
+                        }
+                        if let Op::Load(mem) = def.op {
+                            needs.insert(Need::Mem(self.root(mem)));
+                        }
+                    }
+                }
+            }
+        }
+        needs
+    }
+
+    pub(super) fn term_needs(&self, term: &Term, needs: &mut BTreeSet<Need>) {
+        match term {
+            Term::Rule { inst, arg } => {
+                let inst = self.defs[inst];
+                let Op::Rule { rule, .. } = &inst.op else {
+                    return;
+                };
+                let reads = rule
+                    .rule()
+                    .reads(*arg)
+                    .expect("terms exist for differentiable arguments");
+                for (operand, read) in inst.args.iter().zip(reads.args) {
+                    if let (Some(value), true) = (operand.value(), read) {
+                        needs.insert(Need::Value(value));
+                    }
+                }
+                if reads.result {
+                    needs.insert(Need::Value(inst.result));
+                }
+            }
+            Term::MemElem(_, indices) => {
+                for index in indices {
+                    for v in index.values() {
+                        needs.insert(Need::Value(v));
+                    }
+                }
+            }
+            Term::Seed(_) | Term::Adjoint(_) => {}
+        }
+    }
+
+    pub(super) fn mem_init(&self, mem: Mem) -> Option<&MemInitKind> {
+        find_mem_init(&self.function.body, mem)
+    }
+
+    pub(super) fn find_loop(&self, id: Value) -> Option<&Loop> {
+        find_loop(&self.function.body, id)
+    }
+}
+
+/// The loop whose backward sweep can run inside its forward sweep, each iteration's right after
+/// it, when the seed is known before the forward sweep starts (as in `_grad`, `_grad_into` and
+/// `_pullback`): the function ends with a range loop whose only active carried variable is the
+/// value it returns, to which each iteration only adds a term, and the loop keeps nothing on a
+/// tape. The adjoint of such an accumulator is the seed in every iteration, and each iteration's
+/// backward sweep reads only that iteration's values. Returns the backward loop's position in
+/// `backward.stmts`.
+pub fn fused_loop(function: &Function, backward: &Backward, activity: &Activity) -> Option<usize> {
+    let Some(Stmt::Loop(loop_)) = function.body.stmts.last() else {
+        return None;
+    };
+    let plan = backward.loops.get(&loop_.count)?;
+    if !matches!(loop_.kind, LoopKind::Range { .. })
+        || loop_.exit.is_some()
+        || !plan.backward
+        || plan.by_count
+        || !plan.record.is_empty()
+    {
+        return None;
+    }
+    let Output::Operand(Operand::Value(output)) = &function.output else {
+        return None;
+    };
+    let active: Vec<&Carried> = loop_
+        .carried
+        .iter()
+        .filter(|c| activity.active(c.param) || activity.active(c.result))
+        .collect();
+    let [sum] = active[..] else {
+        return None;
+    };
+    if sum.result != *output || !adds_only(&loop_.body, sum) {
+        return None;
+    }
+    backward
+        .stmts
+        .iter()
+        .position(|s| matches!(s, BwdStmt::Loop(l) if l.id == loop_.count))
+}
+
+/// `s = s + term` (or `term + s`, `s - term`) is the only read of the carried `s` in the body.
+fn adds_only(body: &Block, sum: &Carried) -> bool {
+    let Operand::Value(next) = sum.next else {
+        return false;
+    };
+    let update = body.stmts.iter().any(|stmt| match stmt {
+        Stmt::Inst(inst) if inst.result == next => match (&inst.op, &inst.args[..]) {
+            (Op::Rule { rule, .. }, [a, b]) => match rule.rule().name {
+                "add" => a.value() == Some(sum.param) || b.value() == Some(sum.param),
+                "sub" => a.value() == Some(sum.param),
+                _ => false,
+            },
+            _ => false,
+        },
+        _ => false,
+    });
+    let mut reads = 0;
+    body.walk(&mut |stmt| {
+        reads += operands(stmt)
+            .into_iter()
+            .filter(|op| op.values().contains(&sum.param))
+            .count();
+    });
+    update && reads == 1
+}

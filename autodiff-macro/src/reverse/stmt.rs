@@ -1,0 +1,100 @@
+//! The backward sweep as the reverse pass writes it: statements over values and rule rows.
+
+use crate::ir::{Mem, Operand, Value};
+
+pub enum BwdStmt {
+    /// The adjoint of `target` starts at zero: the next writes add into it.
+    Zero(Value),
+    /// The adjoint memory of a local array starts at zero.
+    ZeroMem(Mem),
+    /// `d_target += term`.
+    Add {
+        target: Value,
+        term: Term,
+    },
+    /// `d_target.k += term` or `d_target[i] += term` for a tuple or array value.
+    AddAt {
+        target: Value,
+        at: At,
+        term: Term,
+    },
+    /// `d_mem[indices] += term`.
+    AddToMem {
+        mem: Mem,
+        indices: Vec<Operand>,
+        term: Term,
+    },
+    /// `d_mem[indices] = 0`.
+    ResetMemElem {
+        mem: Mem,
+        indices: Vec<Operand>,
+    },
+    /// `d_target += d_source` elementwise.
+    AddMem {
+        target: Mem,
+        source: Mem,
+    },
+    /// `d_target += d_source` elementwise, into the adjoint of an array value.
+    AddMemToValue {
+        target: Value,
+        source: Mem,
+    },
+    /// `d_target[prefix] += d_source` elementwise, from the adjoint of a snapshot.
+    AddSnapshot {
+        target: Mem,
+        prefix: Vec<Operand>,
+        source: Value,
+    },
+    /// `d_mem = 0` elementwise.
+    ResetMem(Mem),
+    /// `d_target = 0`: a carried variable's adjoint at the start of an iteration.
+    Reset(Value),
+    /// The pullback of the call that defined `call`, adding into the adjoint of each argument
+    /// that has a target.
+    Pullback {
+        call: Value,
+        targets: Vec<Option<Target>>,
+    },
+    /// The adjoint of parameter `param` goes to the caller.
+    Output {
+        param: usize,
+        value: Value,
+    },
+    If(BwdIf),
+    Loop(BwdLoop),
+}
+
+pub enum At {
+    Field(u32),
+    Index(Operand),
+}
+
+pub enum Target {
+    Value(Value),
+    Mem(Mem, Vec<Operand>),
+}
+
+pub enum Term {
+    /// The incoming adjoint of the output, at a path into a tuple output.
+    Seed(Vec<u32>),
+    /// Argument `arg` of the rule of the instruction that defined `inst`.
+    Rule { inst: Value, arg: usize },
+    /// The adjoint of another value.
+    Adjoint(Value),
+    /// An element of an adjoint memory.
+    MemElem(Mem, Vec<Operand>),
+}
+
+pub struct BwdIf {
+    /// The forward `if`, by its record value.
+    pub record: Value,
+    pub cond: Operand,
+    pub then_stmts: Vec<BwdStmt>,
+    pub else_stmts: Vec<BwdStmt>,
+}
+
+pub struct BwdLoop {
+    /// The forward loop, by its count value.
+    pub id: Value,
+    pub body: Vec<BwdStmt>,
+}
