@@ -12,17 +12,16 @@ impl Lowerer<'_> {
 
     /// The flags that end the current block early, with their current values.
     pub(super) fn exit_flags(&self, loops: &[LoopCtx]) -> Vec<Operand> {
-        let mut names: Vec<&str> = Vec::new();
+        let mut vars: Vec<Var> = Vec::new();
         if self.has_return {
-            names.push(RET);
+            vars.push(Var::Return);
         }
         for ctx in loops {
-            names.push(&ctx.brk);
-            names.push(&ctx.cont);
+            vars.push(Var::Break(ctx.idx));
+            vars.push(Var::Continue(ctx.idx));
         }
-        names
-            .into_iter()
-            .filter_map(|name| match self.var(name) {
+        vars.iter()
+            .filter_map(|var| match self.var(var) {
                 Val::Scalar(flag) if !is_const(&flag, "false") => Some(flag),
                 _ => None,
             })
@@ -83,23 +82,25 @@ impl Lowerer<'_> {
         let mut phis = Vec::new();
         // Every variable of the enclosing scopes that either branch changed gets a phi.
         for depth in 0..self.scopes.len() {
-            let names: Vec<String> = self.scopes[depth].keys().cloned().collect();
-            for name in names {
-                let old = self.scopes[depth][&name].clone();
-                let then_v = then_scopes[depth].get(&name).cloned().flatten();
-                let else_v = else_scopes[depth].get(&name).cloned().flatten();
+            let vars: Vec<Var> = self.scopes[depth].keys().cloned().collect();
+            for var in vars {
+                let old = self.scopes[depth][&var].val.clone();
+                let then_v = then_scopes[depth].get(&var).and_then(|b| b.val.clone());
+                let else_v = else_scopes[depth].get(&var).and_then(|b| b.val.clone());
                 if same_opt(&then_v, &old) && same_opt(&else_v, &old) {
                     continue;
                 }
                 let then_v = then_v.unwrap_or(Val::Scalar(dummy()));
                 let else_v = else_v.unwrap_or(Val::Scalar(dummy()));
-                let joined = self.phi(&name, then_v, else_v, &mut phis, span);
-                self.scopes[depth].insert(name, Some(joined));
+                let joined = self.phi(var.name(), then_v, else_v, &mut phis, span);
+                if let Some(binding) = self.scopes[depth].get_mut(&var) {
+                    binding.val = Some(joined);
+                }
             }
         }
         let value = match (then_val, else_val) {
             (Val::Unit, Val::Unit) => Val::Unit,
-            (then_v, else_v) => self.phi("", then_v, else_v, &mut phis, span),
+            (then_v, else_v) => self.phi(None, then_v, else_v, &mut phis, span),
         };
         let record = self.new_value(None);
         self.push(ir::Stmt::If(If {
@@ -148,19 +149,19 @@ impl Lowerer<'_> {
     pub(super) fn branch(
         &mut self,
         f: impl FnOnce(&mut Self) -> Val,
-    ) -> (ir::Block, Val, Vec<BTreeMap<String, Option<Val>>>) {
+    ) -> (ir::Block, Val, Vec<Scope>) {
         self.blocks.push(Vec::new());
-        self.scopes.push(BTreeMap::new());
+        self.scopes.push(Scope::new());
         let val = f(self);
         self.scopes.pop();
         let stmts = self.blocks.pop().expect("the branch's block");
         (ir::Block { stmts }, val, self.scopes.clone())
     }
 
-    /// The join of two values of a variable (or of the `if` expression itself, `name` empty).
+    /// The join of two values of a variable (`name` is the user's name, if it has one).
     pub(super) fn phi(
         &mut self,
-        name: &str,
+        name: Option<&str>,
         then_v: Val,
         else_v: Val,
         phis: &mut Vec<Phi>,
@@ -171,9 +172,7 @@ impl Lowerer<'_> {
                 if same_operand(&a, &b) {
                     return Val::Scalar(a);
                 }
-                let result = self.new_value(
-                    (!name.is_empty() && !name.starts_with('#')).then(|| name.to_owned()),
-                );
+                let result = self.new_value(name.map(str::to_owned));
                 phis.push(Phi {
                     result,
                     then_value: a,
@@ -269,9 +268,9 @@ impl Lowerer<'_> {
         let body = (*arm.body).clone();
         let arm_binding = binding.clone();
         let bind_and_lower = move |l: &mut Self| {
-            l.scopes.push(BTreeMap::new());
+            l.scopes.push(Scope::new());
             if let Some(name) = &arm_binding {
-                l.declare(name, Some(Val::Scalar(scrutinee.clone())));
+                l.declare(Var::user(name), Some(Val::Scalar(scrutinee.clone())));
             }
             let val = l.expr(&body);
             l.scopes.pop();
@@ -290,9 +289,9 @@ impl Lowerer<'_> {
         let mut cond_expr = quote!((match #hole { #pattern => true, _ => false }));
         let mut args = vec![scrutinee.clone()];
         if let Some(guard) = guard {
-            self.scopes.push(BTreeMap::new());
+            self.scopes.push(Scope::new());
             if let Some(name) = &binding {
-                self.declare(name, Some(Val::Scalar(scrutinee.clone())));
+                self.declare(Var::user(name), Some(Val::Scalar(scrutinee.clone())));
             }
             let guard_val = self.opaque(guard, true, "match guard");
             self.scopes.pop();

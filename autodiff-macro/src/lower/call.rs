@@ -167,7 +167,7 @@ impl Lowerer<'_> {
                 );
                 return Val::Poison;
             }
-            if self.lookup(&name).is_some() {
+            if self.lookup_user(&name).is_some() {
                 let error = format!(
                     "`{name}` is a local variable, and calling a closure or function value cannot be differentiated; call a `#[differentiate]` function by its name"
                 );

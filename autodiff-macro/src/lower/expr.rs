@@ -71,10 +71,10 @@ impl Lowerer<'_> {
                         }));
                     }
                     (_, val) => {
-                        self.assign_var(RET_VAL, val);
+                        self.assign_var(&Var::ReturnValue, val);
                     }
                 }
-                self.assign_var(RET, Val::Scalar(const_bool(true)));
+                self.assign_var(&Var::Return, Val::Scalar(const_bool(true)));
                 Val::Unit
             }
             Expr::Field(field) => self.field(field),
@@ -137,9 +137,9 @@ impl Lowerer<'_> {
 
     pub(super) fn path(&mut self, path: &syn::ExprPath) -> Val {
         if let Some(ident) = local_name(path) {
-            match self.lookup(&ident.to_string()) {
-                Some(Some(val)) => return val.clone(),
-                Some(None) => {
+            match self.lookup_user(&ident.to_string()) {
+                Some(Binding { val: Some(val), .. }) => return val.clone(),
+                Some(Binding { val: None, .. }) => {
                     self.error(
                         path,
                         format!("`{ident}` is used before it is given a value"),
@@ -239,7 +239,10 @@ impl Lowerer<'_> {
                 // `*v` of an element bound by `for v in x.iter()`: the element itself.
                 if let Expr::Path(path) = &*unary.expr {
                     if let Some(ident) = local_name(path) {
-                        if self.lookup(&format!("#elem {ident}")).is_some() {
+                        if self
+                            .lookup_user(&ident.to_string())
+                            .is_some_and(|b| b.iter_element)
+                        {
                             return self.path(path);
                         }
                     }

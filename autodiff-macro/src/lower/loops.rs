@@ -1,5 +1,20 @@
 //! `for`, `while` and `loop`, and what a `for` loop iterates over.
+//!
+//! A loop carries the variables its body assigns: each is a parameter of the iteration (its
+//! value at the start), with a next value (at the end) and a result (after the loop). Which
+//! variables those are is read from the body's syntax first ([`super::assigned`]), so that the
+//! body is lowered once:
+//!
+//! ```text
+//! let mut x = x0;                       x_p = param, init x0
+//! let mut prev = x0;                    prev_p = param, init x0
+//! for _ in 0..3 {                →      for _ in 0..3 {
+//!     prev = x;                             t = copy(x_p)              (prev's next value)
+//!     x = 0.5 * (x + 2.0 / x);              x_1 = mul(0.5, add(x_p, div(2.0, x_p)))
+//! }                                     } carried (x_p → x_1), (prev_p → t)
+//! ```
 
+use super::assigned::Assigned;
 use super::scope::same_opt;
 use super::syntax::*;
 use super::*;
@@ -8,15 +23,23 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
 
+/// A variable of an enclosing scope that the loop body assigns.
+struct CarriedVar {
+    depth: usize,
+    var: Var,
+    init: Option<Val>,
+    /// Its value at the start of an iteration; `None` for a variable that each iteration
+    /// assigns before reading it (declared without a value, or a flag's value).
+    param: Option<Val>,
+}
+
 impl Lowerer<'_> {
     pub(super) fn new_loop_ctx(&mut self, label: Option<&syn::Label>) -> LoopCtx {
-        let k = self.n_loops;
+        let idx = LoopIdx(self.n_loops);
         self.n_loops += 1;
         LoopCtx {
             label: label.map(|l| l.name.ident.to_string()),
-            brk: format!("#brk{k}"),
-            cont: format!("#cont{k}"),
-            brk_val: format!("#brk_val{k}"),
+            idx,
         }
     }
 
@@ -26,14 +49,15 @@ impl Lowerer<'_> {
             return Val::Poison;
         };
         let ctx = self.new_loop_ctx(for_.label.as_ref());
-        self.lower_loop(ctx, span, iter.range, |l, index| {
+        let scan = |a: &mut Assigned| a.loop_body(Some(&for_.pat), None, &for_.body);
+        self.lower_loop(ctx, span, iter.range, scan, |l, index| {
             // Bind the loop variable(s) at the start of each iteration.
             if let Some(index) = index {
                 if let Some(name) = &iter.index_name {
                     l.values[index.index()]
                         .name
                         .get_or_insert_with(|| name.clone());
-                    l.declare(name, Some(Val::Scalar(Operand::Value(index))));
+                    l.declare(Var::user(name), Some(Val::Scalar(Operand::Value(index))));
                 }
                 for (name, source) in &iter.elems {
                     let i = Operand::Value(index);
@@ -49,9 +73,13 @@ impl Lowerer<'_> {
                     };
                     if let Some(name) = name {
                         let val = l.name_value(name, val, None, span);
-                        l.declare(name, Some(val));
-                        // `*v` reads the element itself.
-                        l.declare(&format!("#elem {name}"), Some(Val::Unit));
+                        l.declare_binding(
+                            Var::user(name),
+                            Binding {
+                                iter_element: true,
+                                ..Binding::new(Some(val))
+                            },
+                        );
                     }
                 }
             }
@@ -69,8 +97,13 @@ impl Lowerer<'_> {
         }
         let span = while_.while_token.span;
         let ctx = self.new_loop_ctx(while_.label.as_ref());
-        let brk = ctx.brk.clone();
-        self.lower_loop(ctx, span, None, |l, _| {
+        let brk = Var::Break(ctx.idx);
+        let scan = |a: &mut Assigned| {
+            // The condition's `break` is implicit.
+            a.vars.insert(brk.clone());
+            a.loop_body(None, Some(&while_.cond), &while_.body);
+        };
+        self.lower_loop(ctx, span, None, scan, |l, _| {
             let cond = l.operand(&while_.cond);
             let not_cond = l.not_any(std::slice::from_ref(&cond), span);
             // `while c { body }` is `loop { if !c { break } body }`.
@@ -89,13 +122,15 @@ impl Lowerer<'_> {
     pub(super) fn forever_loop(&mut self, loop_: &syn::ExprLoop) -> Val {
         let span = loop_.loop_token.span;
         let ctx = self.new_loop_ctx(loop_.label.as_ref());
-        let brk_val = ctx.brk_val.clone();
-        self.declare(&brk_val, Some(Val::Scalar(dummy())));
-        self.lower_loop(ctx, span, None, |l, _| l.block(&loop_.body));
+        let brk_val = Var::BreakValue(ctx.idx);
+        self.declare(brk_val.clone(), Some(Val::Scalar(dummy())));
+        let scan = |a: &mut Assigned| a.loop_body(None, None, &loop_.body);
+        self.lower_loop(ctx, span, None, scan, |l, _| l.block(&loop_.body));
         self.var(&brk_val)
     }
 
-    /// The loop targeted by `break`/`continue` with this label (the innermost without one).
+    /// The loop targeted by `break`/`continue` with this label (the innermost without one), as
+    /// a position in `self.loops`.
     pub(super) fn target_loop(
         &self,
         label: Option<&syn::Lifetime>,
@@ -120,15 +155,14 @@ impl Lowerer<'_> {
         let Some(k) = self.target_loop(brk.label.as_ref(), brk) else {
             return Val::Poison;
         };
+        let idx = self.loops[k].idx;
         if let Some(value) = &brk.expr {
             let val = self.expr(value);
-            let name = self.loops[k].brk_val.clone();
-            if !self.assign_var(&name, val) {
+            if !self.assign_var(&Var::BreakValue(idx), val) {
                 self.error(value, "`break` with a value is only supported in `loop`");
             }
         }
-        let name = self.loops[k].brk.clone();
-        self.assign_var(&name, Val::Scalar(const_bool(true)));
+        self.assign_var(&Var::Break(idx), Val::Scalar(const_bool(true)));
         Val::Unit
     }
 
@@ -136,79 +170,61 @@ impl Lowerer<'_> {
         let Some(k) = self.target_loop(cont.label.as_ref(), cont) else {
             return Val::Poison;
         };
-        let name = self.loops[k].cont.clone();
-        self.assign_var(&name, Val::Scalar(const_bool(true)));
+        let idx = self.loops[k].idx;
+        self.assign_var(&Var::Continue(idx), Val::Scalar(const_bool(true)));
         Val::Unit
     }
 
-    /// Lowers a loop: once, muted, to find the variables the body assigns; then for real, with
-    /// those variables carried from one iteration to the next.
+    /// Lowers a loop whose body assigns (at most) the variables `scan` finds in its syntax:
+    /// each is carried from one iteration to the next.
     pub(super) fn lower_loop(
         &mut self,
         ctx: LoopCtx,
         span: Span,
         range: Option<RangeSpec>,
-        body: impl Fn(&mut Self, Option<Value>) -> Val,
+        scan: impl FnOnce(&mut Assigned),
+        body: impl FnOnce(&mut Self, Option<Value>) -> Val,
     ) -> Val {
-        self.declare(&ctx.brk, Some(Val::Scalar(const_bool(false))));
-        let (brk, cont) = (ctx.brk.clone(), ctx.cont.clone());
+        let own = ctx.idx;
+        self.declare(Var::Break(own), Some(Val::Scalar(const_bool(false))));
         self.loops.push(ctx);
+        let mut assigned = Assigned::new(&self.loops);
+        scan(&mut assigned);
+        let before = self.scopes.clone();
 
-        // Discovery: which variables of the enclosing scopes does the body assign?
-        let saved = (
-            self.values.len(),
-            self.mems.len(),
-            self.scopes.clone(),
-            self.muted,
-            self.n_loops,
-        );
-        self.muted = true;
-        let index = range.as_ref().map(|_| self.new_value(None));
-        self.blocks.push(Vec::new());
-        self.run_body(&cont, index, &body);
-        self.blocks.pop();
-        // With the value each has after the body, for its shape.
-        let assigned: Vec<(usize, String, Option<Val>)> = (0..saved.2.len())
-            .flat_map(|depth| {
-                let before = &saved.2[depth];
-                let after = &self.scopes[depth];
-                before
-                    .iter()
-                    .filter(|(name, val)| !same_opt(&after.get(*name).cloned().flatten(), val))
-                    .map(|(name, _)| (depth, name.clone(), after.get(name).cloned().flatten()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        self.values.truncate(saved.0);
-        self.mems.truncate(saved.1);
-        self.scopes = saved.2;
-        self.muted = saved.3;
-        self.n_loops = saved.4;
-
-        // The body for real: each assigned variable is a parameter of the iteration.
+        // Each variable the body may assign is a parameter of the iteration.
         let mut carried_vars = Vec::new();
-        for (depth, name, after) in &assigned {
-            let mut init = self.scopes[*depth][name]
-                .clone()
-                .unwrap_or(Val::Scalar(dummy()));
-            // A placeholder (a variable the loop assigns first) takes the shape of what it is
-            // assigned: `return (a, b)` inside a loop carries a tuple.
-            if is_dummy(&init) {
-                if let Some(Val::Tuple(parts)) = after {
-                    init = Val::Tuple(vec![Val::Scalar(dummy()); parts.len()]);
+        for var in assigned.vars {
+            let Some(depth) = self.depth_of(&var) else {
+                continue;
+            };
+            let init = self.scopes[depth][&var].val.clone();
+            let param = match &init {
+                Some(val @ (Val::Scalar(_) | Val::Tuple(_))) if !is_dummy(val) => {
+                    let param = self.fresh_like(var.name(), val);
+                    self.share_aggregate(&param, val);
+                    if let Some(binding) = self.scopes[depth].get_mut(&var) {
+                        binding.val = Some(param.clone());
+                    }
+                    Some(param)
                 }
-            }
-            let param = self.fresh_like(name, &init);
-            self.scopes[*depth].insert(name.clone(), Some(param.clone()));
-            carried_vars.push((*depth, name.clone(), init, param));
+                _ => None,
+            };
+            carried_vars.push(CarriedVar {
+                depth,
+                var,
+                init,
+                param,
+            });
         }
         let index = range.as_ref().map(|_| self.new_value(None));
         self.blocks.push(Vec::new());
-        self.run_body(&cont, index, &body);
+        self.run_body(own, index, body);
+
         // The loop ends after an iteration that breaks it, an enclosing loop, or the function.
         let outer = self.loops.len() - 1;
         let mut exit_flags: Vec<Operand> = self.exit_flags(&self.loops[..outer]);
-        if let Val::Scalar(flag) = self.var(&brk) {
+        if let Val::Scalar(flag) = self.var(&Var::Break(own)) {
             if !is_const(&flag, "false") {
                 exit_flags.push(flag);
             }
@@ -218,34 +234,53 @@ impl Lowerer<'_> {
         } else {
             Some(self.any(&exit_flags, span))
         };
-        let mut carried = Vec::new();
-        let mut results = Vec::new();
+
+        // A variable without a parameter is assigned before it is read in every iteration: it
+        // is carried only for its value after the loop, with a parameter no one reads.
+        let mut carried_vars: Vec<(usize, Var, Val, Val, Val)> = carried_vars
+            .into_iter()
+            .filter_map(|cv| {
+                let next = self.scopes[cv.depth][&cv.var].val.clone();
+                let (init, param) = match cv.param {
+                    Some(param) => (cv.init.unwrap_or(Val::Scalar(dummy())), param),
+                    None if same_opt(&next, &cv.init) => return None,
+                    None => {
+                        let shape = next.clone().unwrap_or(Val::Scalar(dummy()));
+                        let param = self.fresh_like(cv.var.name(), &shape);
+                        (dummy_like(&shape), param)
+                    }
+                };
+                let next = next.unwrap_or(Val::Scalar(dummy()));
+                Some((cv.depth, cv.var, init, param, next))
+            })
+            .collect();
         // The carried variables move to their next values all at once (`(a, b) = (b, a)`): a
         // next value that is itself a carried parameter is copied first, so that the backward
         // sweep's transfers of adjoints do not overlap either.
         let params: Vec<Value> = carried_vars
             .iter()
-            .flat_map(|(_, _, _, param)| val_values(param))
+            .flat_map(|(_, _, _, param, _)| val_values(param))
             .collect();
-        let nexts: Vec<Val> = carried_vars
-            .iter()
-            .map(|(depth, name, _, _)| {
-                let next = self.scopes[*depth][name]
-                    .clone()
-                    .unwrap_or(Val::Scalar(dummy()));
-                self.copy_carried(next, &params, span)
-            })
-            .collect();
-        for ((depth, name, init, param), next) in carried_vars.into_iter().zip(nexts) {
-            let result = self.fresh_like(&name, &init);
+        for (_, _, _, _, next) in &mut carried_vars {
+            *next = self.copy_carried(next.clone(), &params, span);
+        }
+        let mut carried = Vec::new();
+        let mut results = Vec::new();
+        for (depth, var, init, param, next) in carried_vars {
+            self.share_aggregate(&param, &next);
+            let result = self.fresh_like(var.name(), &param);
+            self.share_aggregate(&result, &param);
             flatten_carried(&init, &param, &next, &result, &mut carried);
-            results.push((depth, name, result));
+            results.push((depth, var, result));
         }
         let stmts = self.blocks.pop().expect("the loop body's block");
         self.loops.pop();
-        for (depth, name, result) in results {
-            self.scopes[depth].insert(name, Some(result));
+        for (depth, var, result) in results {
+            if let Some(binding) = self.scopes[depth].get_mut(&var) {
+                binding.val = Some(result);
+            }
         }
+        self.check_assigned(&before, &carried, span);
         let kind = match (range, index) {
             (Some(range), Some(index)) => LoopKind::Range {
                 index,
@@ -268,15 +303,57 @@ impl Lowerer<'_> {
         Val::Unit
     }
 
+    /// The guard against a variable the body assigns but the scan missed, which would be read
+    /// with its value from the first iteration: every variable of the enclosing scopes is either
+    /// carried or unchanged. An error here is a bug in the scan, reported instead of a wrong
+    /// derivative.
+    fn check_assigned(&self, before: &[Scope], carried: &[Carried], span: Span) {
+        let results: Vec<Value> = carried.iter().map(|c| c.result).collect();
+        for (depth, scope) in before.iter().enumerate() {
+            for (var, binding) in scope {
+                let now = self.scopes[depth].get(var).and_then(|b| b.val.clone());
+                let carried_out = now
+                    .as_ref()
+                    .is_some_and(|val| val_values(val).iter().any(|v| results.contains(v)));
+                if !carried_out && !same_opt(&now, &binding.val) {
+                    self.error_at(
+                        span,
+                        format!(
+                            "internal error in autodiff: the loop assigns {var:?} but was not found to; this is a bug in autodiff, not in your code: please report it with this function"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Marks the values of `val` that stand for call results (tuples, arrays) as such when the
+    /// values of `like` in the same place are.
+    fn share_aggregate(&mut self, val: &Val, like: &Val) {
+        match (val, like) {
+            (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l)))
+                if self.values[l.index()].aggregate =>
+            {
+                self.values[v.index()].aggregate = true;
+            }
+            (Val::Tuple(vs), Val::Tuple(ls)) => {
+                for (v, l) in vs.iter().zip(ls) {
+                    self.share_aggregate(v, l);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub(super) fn run_body(
         &mut self,
-        cont: &str,
+        own: LoopIdx,
         index: Option<Value>,
-        body: &impl Fn(&mut Self, Option<Value>) -> Val,
+        body: impl FnOnce(&mut Self, Option<Value>) -> Val,
     ) {
         self.blocks.push(Vec::new());
-        self.scopes.push(BTreeMap::new());
-        self.declare(cont, Some(Val::Scalar(const_bool(false))));
+        self.scopes.push(Scope::new());
+        self.declare(Var::Continue(own), Some(Val::Scalar(const_bool(false))));
         body(self, index);
         self.scopes.pop();
         let stmts = self.blocks.pop().expect("the body's block");
@@ -289,9 +366,11 @@ impl Lowerer<'_> {
     /// `val`, with each of its scalars that is one of `params` replaced by a copy.
     pub(super) fn copy_carried(&mut self, val: Val, params: &[Value], span: Span) -> Val {
         match val {
-            Val::Scalar(Operand::Value(v)) if params.contains(&v) => Val::Scalar(Operand::Value(
-                self.emit(Op::Copy, vec![Operand::Value(v)], span),
-            )),
+            Val::Scalar(Operand::Value(v)) if params.contains(&v) => {
+                let copy = self.emit(Op::Copy, vec![Operand::Value(v)], span);
+                self.values[copy.index()].aggregate = self.values[v.index()].aggregate;
+                Val::Scalar(Operand::Value(copy))
+            }
             Val::Tuple(parts) => Val::Tuple(
                 parts
                     .into_iter()
@@ -303,17 +382,13 @@ impl Lowerer<'_> {
     }
 
     /// New values with the shape of `val` (a scalar, or a tuple of them), named `name`.
-    pub(super) fn fresh_like(&mut self, name: &str, val: &Val) -> Val {
-        let name = (!name.starts_with('#')).then(|| name.to_owned());
+    pub(super) fn fresh_like(&mut self, name: Option<&str>, val: &Val) -> Val {
         match val {
-            Val::Tuple(parts) => Val::Tuple(
-                parts
-                    .iter()
-                    .map(|p| self.fresh_like(name.as_deref().unwrap_or("#"), p))
-                    .collect(),
-            ),
+            Val::Tuple(parts) => {
+                Val::Tuple(parts.iter().map(|p| self.fresh_like(None, p)).collect())
+            }
             Val::Mem(..) => val.clone(),
-            _ => Val::Scalar(Operand::Value(self.new_value(name))),
+            _ => Val::Scalar(Operand::Value(self.new_value(name.map(str::to_owned)))),
         }
     }
 
@@ -544,6 +619,15 @@ pub(super) enum Source {
 }
 
 /// The values of a scalar or tuple.
+/// Placeholders in the shape of `val`: the initial value of a variable each iteration assigns
+/// before reading it.
+fn dummy_like(val: &Val) -> Val {
+    match val {
+        Val::Tuple(parts) => Val::Tuple(parts.iter().map(dummy_like).collect()),
+        _ => Val::Scalar(dummy()),
+    }
+}
+
 pub(super) fn val_values(val: &Val) -> Vec<Value> {
     match val {
         Val::Scalar(Operand::Value(v)) => vec![*v],

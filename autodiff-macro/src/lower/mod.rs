@@ -26,8 +26,6 @@
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
-use std::collections::BTreeMap;
-
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
 use syn::Stmt;
@@ -42,6 +40,7 @@ use crate::rules;
 use crate::signature::{ParamKind, Signature};
 
 mod array;
+mod assigned;
 mod branch;
 mod call;
 mod expr;
@@ -53,8 +52,7 @@ mod syntax;
 
 use syntax::*;
 
-const RET: &str = "#ret";
-const RET_VAL: &str = "#ret_val";
+use scope::{Binding, LoopIdx, Scope, Var};
 
 pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     let mut lowerer = Lowerer {
@@ -63,7 +61,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         values: Vec::new(),
         mems: Vec::new(),
         blocks: vec![Vec::new()],
-        scopes: vec![BTreeMap::new()],
+        scopes: vec![Scope::new()],
         items: Vec::new(),
         loops: Vec::new(),
         n_loops: 0,
@@ -91,8 +89,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     // Early returns set a flag and keep the value; the output joins it with the tail's value.
     lowerer.has_return = contains_early_return(body);
     if lowerer.has_return {
-        lowerer.declare(RET, Some(Val::Scalar(const_bool(false))));
-        lowerer.declare(RET_VAL, Some(Val::Scalar(dummy())));
+        lowerer.declare(Var::Return, Some(Val::Scalar(const_bool(false))));
+        lowerer.declare(Var::ReturnValue, Some(Val::Scalar(dummy())));
     }
     // A function that returns an array from several places writes each into one output array
     // (`if`s cannot join arrays), and its tail is one more `return`.
@@ -122,11 +120,11 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     let result = match lowerer.ret_mem {
         // Every `return` wrote into the output array.
         Some(out) => Val::Mem(out, Vec::new()),
-        None if lowerer.has_return => match lowerer.var(RET) {
-            Val::Scalar(flag) if is_const(&flag, "true") => lowerer.var(RET_VAL),
+        None if lowerer.has_return => match lowerer.var(&Var::Return) {
+            Val::Scalar(flag) if is_const(&flag, "true") => lowerer.var(&Var::ReturnValue),
             Val::Scalar(flag) if is_const(&flag, "false") => tail,
             Val::Scalar(flag) => {
-                let ret_val = lowerer.var(RET_VAL);
+                let ret_val = lowerer.var(&Var::ReturnValue);
                 lowerer.join(flag, ret_val, tail, body.span())
             }
             _ => Val::Poison,
@@ -206,25 +204,22 @@ fn is_dummy(val: &Val) -> bool {
     idents == ["autodiff_core", "__private", "dummy"]
 }
 
+/// A loop being lowered: `break` and `continue` find it by its label.
 struct LoopCtx {
     label: Option<String>,
-    /// The flag variables of this loop.
-    brk: String,
-    cont: String,
-    /// The variable holding `break value`'s value.
-    brk_val: String,
+    idx: LoopIdx,
 }
 
 struct Lowerer<'a> {
     cx: &'a Ctxt,
-    /// While a loop body is lowered only to see which variables it assigns.
+    /// Errors are not reported (the signature's error already says what is wrong).
     muted: bool,
     values: Vec<ValueData>,
     mems: Vec<MemData>,
     /// The blocks being built, innermost last.
     blocks: Vec<Vec<ir::Stmt>>,
-    /// Innermost last. `None` for a variable declared without a value (`let x;`).
-    scopes: Vec<BTreeMap<String, Option<Val>>>,
+    /// Innermost last.
+    scopes: Vec<Scope>,
     items: Vec<syn::Item>,
     loops: Vec<LoopCtx>,
     n_loops: usize,
@@ -340,13 +335,13 @@ impl Lowerer<'_> {
             ParamKind::Struct { .. } => {
                 let mem = self.new_mem(Some(name.clone()), 0, false, Some(index));
                 self.mems[mem.index()].structured = true;
-                self.declare(&name, Some(Val::Mem(mem, Vec::new())));
+                self.declare(Var::user(&name), Some(Val::Mem(mem, Vec::new())));
                 return ParamRef::Mem(mem);
             }
             ParamKind::Float | ParamKind::Other => {
                 let value = self.new_value(Some(name.clone()));
                 self.values[value.index()].by_ref = param.by_ref();
-                self.declare(&name, Some(Val::Scalar(Operand::Value(value))));
+                self.declare(Var::user(&name), Some(Val::Scalar(Operand::Value(value))));
                 return ParamRef::Value(value);
             }
         };
@@ -363,7 +358,7 @@ impl Lowerer<'_> {
                 span: param.ident.span(),
             }));
         }
-        self.declare(&name, Some(Val::Mem(bound, Vec::new())));
+        self.declare(Var::user(&name), Some(Val::Mem(bound, Vec::new())));
         ParamRef::Mem(mem)
     }
 

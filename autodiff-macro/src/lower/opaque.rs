@@ -159,15 +159,15 @@ impl VisitMut for Holes<'_, '_> {
                 let Some(ident) = local_name(path) else {
                     return;
                 };
-                match self.lowerer.lookup(&ident.to_string()) {
-                    Some(Some(val)) => {
+                match self.lowerer.lookup_user(&ident.to_string()) {
+                    Some(Binding { val: Some(val), .. }) => {
                         let val = val.clone();
                         match self.hole_for(&val, ident.span()) {
                             Some(replacement) => *expr = replacement,
                             None => self.failed = true,
                         }
                     }
-                    Some(None) => {
+                    Some(Binding { val: None, .. }) => {
                         self.lowerer.error(
                             &*path,
                             format!("`{ident}` is used before it is given a value"),
@@ -183,7 +183,7 @@ impl VisitMut for Holes<'_, '_> {
                 expr: inner,
                 ..
             }) if matches!(&**inner, Expr::Path(path) if local_name(path).is_some_and(|ident| {
-                self.lowerer.lookup(&format!("#elem {ident}")).is_some()
+                self.lowerer.lookup_user(&ident.to_string()).is_some_and(|b| b.iter_element)
             })) =>
             {
                 let mut inner = (**inner).clone();

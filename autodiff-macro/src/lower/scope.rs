@@ -1,34 +1,110 @@
-//! Variables in scopes: declaring, looking up and reassigning them.
+//! Variables in scopes: the user's, and the flags lowering keeps for `return`, `break` and
+//! `continue`; declaring, looking up and reassigning them.
+
+use std::collections::BTreeMap;
 
 use super::*;
 
-impl Lowerer<'_> {
-    pub(super) fn declare(&mut self, name: &str, val: Option<Val>) {
-        let scope = self.scopes.last_mut().expect("a scope is always open");
-        scope.insert(name.to_owned(), val);
+/// A variable of the body: one the user declared, or one that lowering keeps for control flow.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Var {
+    User(String),
+    /// Whether a `return` ran.
+    Return,
+    /// The value a `return` gave.
+    ReturnValue,
+    /// Whether a `break` of the loop ran (loops are numbered in the order lowering meets them).
+    Break(LoopIdx),
+    /// Whether a `continue` of the loop ran in the current iteration.
+    Continue(LoopIdx),
+    /// The value a `break value` of the loop gave.
+    BreakValue(LoopIdx),
+}
+
+/// A loop, numbered in the order lowering meets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct LoopIdx(pub(super) usize);
+
+impl Var {
+    pub(super) fn user(name: impl Into<String>) -> Self {
+        Var::User(name.into())
     }
 
-    pub(super) fn lookup(&self, name: &str) -> Option<&Option<Val>> {
-        self.scopes.iter().rev().find_map(|scope| scope.get(name))
+    /// The user's name, which names the values of the variable in generated code.
+    pub(super) fn name(&self) -> Option<&str> {
+        match self {
+            Var::User(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// What a variable holds, with what lowering knows about its declaration.
+#[derive(Clone)]
+pub(super) struct Binding {
+    /// `None` for a variable declared without a value (`let x;`).
+    pub(super) val: Option<Val>,
+    /// The type written in `let x: T;`, for constants assigned later (`x = 0.5;`).
+    pub(super) declared_ty: Option<syn::Type>,
+    /// An element bound by `for v in x.iter()`, so that `*v` is `v`.
+    pub(super) iter_element: bool,
+}
+
+impl Binding {
+    pub(super) fn new(val: Option<Val>) -> Self {
+        Binding {
+            val,
+            declared_ty: None,
+            iter_element: false,
+        }
+    }
+}
+
+/// The variables a block declares.
+pub(super) type Scope = BTreeMap<Var, Binding>;
+
+impl Lowerer<'_> {
+    pub(super) fn declare(&mut self, var: Var, val: Option<Val>) {
+        self.declare_binding(var, Binding::new(val));
+    }
+
+    pub(super) fn declare_binding(&mut self, var: Var, binding: Binding) {
+        let scope = self.scopes.last_mut().expect("a scope is always open");
+        scope.insert(var, binding);
+    }
+
+    pub(super) fn lookup(&self, var: &Var) -> Option<&Binding> {
+        self.scopes.iter().rev().find_map(|scope| scope.get(var))
+    }
+
+    pub(super) fn lookup_user(&self, name: &str) -> Option<&Binding> {
+        self.lookup(&Var::user(name))
     }
 
     /// The value of a variable the lowering itself declared.
-    pub(super) fn var(&self, name: &str) -> Val {
-        match self.lookup(name) {
-            Some(Some(val)) => val.clone(),
+    pub(super) fn var(&self, var: &Var) -> Val {
+        match self.lookup(var) {
+            Some(Binding { val: Some(val), .. }) => val.clone(),
             _ => Val::Poison,
         }
     }
 
     /// Reassignment updates the variable in the scope that declared it.
-    pub(super) fn assign_var(&mut self, name: &str, val: Val) -> bool {
+    pub(super) fn assign_var(&mut self, var: &Var, val: Val) -> bool {
         for scope in self.scopes.iter_mut().rev() {
-            if let Some(slot) = scope.get_mut(name) {
-                *slot = Some(val);
+            if let Some(binding) = scope.get_mut(var) {
+                binding.val = Some(val);
                 return true;
             }
         }
         false
+    }
+
+    /// Where a variable is declared: the depth of its scope.
+    pub(super) fn depth_of(&self, var: &Var) -> Option<usize> {
+        self.scopes
+            .iter()
+            .rposition(|scope| scope.contains_key(var))
     }
 }
 

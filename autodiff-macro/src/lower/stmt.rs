@@ -11,7 +11,7 @@ use syn::{Expr, Pat, Stmt, UnOp};
 impl Lowerer<'_> {
     /// `{ stmts; tail }` → the tail's value, in a new scope.
     pub(super) fn block(&mut self, block: &syn::Block) -> Val {
-        self.scopes.push(BTreeMap::new());
+        self.scopes.push(Scope::new());
         let val = self.block_contents(&block.stmts);
         self.scopes.pop();
         val
@@ -84,7 +84,7 @@ impl Lowerer<'_> {
 
     pub(super) fn local(&mut self, local: &syn::Local) {
         let Some(init) = &local.init else {
-            self.declare_uninit(&local.pat);
+            self.declare_uninit(&local.pat, None);
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
@@ -100,22 +100,22 @@ impl Lowerer<'_> {
         self.binding_ref = false;
     }
 
-    pub(super) fn declare_uninit(&mut self, pat: &Pat) {
+    /// `let x;`, `let x: T;` (the type is kept for the constants assigned later, `x = 0.5;`,
+    /// which need one), `let (a, b);`.
+    pub(super) fn declare_uninit(&mut self, pat: &Pat, ty: Option<&syn::Type>) {
         match pat {
-            Pat::Ident(pat_ident) => self.declare(&pat_ident.ident.to_string(), None),
-            Pat::Type(pat_type) => {
-                if let Pat::Ident(pat_ident) = &*pat_type.pat {
-                    // Kept for the constants assigned later (`v = 0.5;`), which need a type.
-                    let ty = &pat_type.ty;
-                    let ty = Val::Scalar(Operand::Const(Const {
-                        tokens: quote!(#ty),
-                        atomic: true,
-                    }));
-                    self.declare(&format!("#type {}", pat_ident.ident), Some(ty));
-                }
-                self.declare_uninit(&pat_type.pat)
-            }
-            Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| self.declare_uninit(p)),
+            Pat::Ident(pat_ident) => self.declare_binding(
+                Var::user(pat_ident.ident.to_string()),
+                Binding {
+                    declared_ty: ty.cloned(),
+                    ..Binding::new(None)
+                },
+            ),
+            Pat::Type(pat_type) => self.declare_uninit(&pat_type.pat, Some(&pat_type.ty)),
+            Pat::Tuple(tuple) => tuple
+                .elems
+                .iter()
+                .for_each(|p| self.declare_uninit(p, None)),
             _ => self.unsupported_pattern(pat),
         }
     }
@@ -155,7 +155,7 @@ impl Lowerer<'_> {
                     Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
                     val => self.name_value(&name, val, ty, pat_ident.span()),
                 };
-                self.declare(&name, Some(val));
+                self.declare(Var::user(name), Some(val));
             }
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
@@ -357,12 +357,9 @@ impl Lowerer<'_> {
             );
             return self.name_value(name, Val::Scalar(Operand::Value(value)), None, span);
         }
-        let declared = match self.lookup(&format!("#type {name}")) {
-            Some(Some(Val::Scalar(Operand::Const(ty)))) => {
-                syn::parse2::<syn::Type>(ty.tokens.clone()).ok()
-            }
-            _ => None,
-        };
+        let declared = self
+            .lookup_user(name)
+            .and_then(|binding| binding.declared_ty.clone());
         self.name_value(
             name,
             Val::Scalar(Operand::Const(c)),
@@ -392,7 +389,8 @@ impl Lowerer<'_> {
                     return;
                 };
                 let name = ident.to_string();
-                match (self.lookup(&name), val) {
+                let var = Var::user(&name);
+                match (self.lookup(&var).map(|binding| &binding.val), val) {
                     (None, _) => self.error(place, format!("`{name}` is not a local variable of this function")),
                     // `a = b` for arrays copies the contents into `a`.
                     (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
@@ -427,15 +425,15 @@ impl Lowerer<'_> {
                     {
                         let value = self.emit(Op::Load(mem), prefix, place.span());
                         let val = self.name_value(&name, Val::Scalar(Operand::Value(value)), None, place.span());
-                        self.assign_var(&name, val);
+                        self.assign_var(&var, val);
                     }
                     (Some(current), Val::Scalar(Operand::Const(c))) if untyped_float(&c.tokens) => {
                         let val = self.typed_const(&name, current.clone(), c, place.span());
-                        self.assign_var(&name, val);
+                        self.assign_var(&var, val);
                     }
                     (_, val) => {
                         let val = self.name_value(&name, val, None, place.span());
-                        self.assign_var(&name, val);
+                        self.assign_var(&var, val);
                     }
                 }
             }

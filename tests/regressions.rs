@@ -1,0 +1,212 @@
+//! One test per bug fixed, named after what broke. Each checks the value against the plain
+//! function (bit for bit) and the gradient against an oracle that cannot share the bug: forward-
+//! mode dual numbers (`num-dual`) evaluating a twin of the function, and central differences.
+#![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+
+mod common;
+
+use autodiff_core::differentiate;
+use common::{assert_close, assert_gradient};
+use num_dual::{Dual64, DualNum};
+
+const TOL: f64 = 1e-8;
+
+/// The derivative of `f` at `x` by one forward-mode evaluation.
+fn dual_derivative(f: impl Fn(Dual64) -> Dual64, x: f64) -> f64 {
+    f(Dual64::from_re(x).derivative()).eps
+}
+
+// ------------------------------------------------------------------------------------------
+// Loop-carried variables that start as copies of one value, one assigned a copy of the other:
+// the body used to be lowered once to find what it assigns by comparing values, and `prev = x`
+// looked like no change when both started as `x0` — `prev` was not carried, and the value and
+// the gradient were wrong without an error.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn newton_step_difference(x0: f64) -> f64 {
+    let mut x = x0;
+    let mut prev = x0;
+    for _ in 0..3 {
+        prev = x;
+        x = 0.5 * (x + 2.0 / x);
+    }
+    x - prev
+}
+
+fn newton_step_difference_dual<D: DualNum<Primitive = f64> + Copy>(x0: D) -> D {
+    let mut x = x0;
+    let mut prev = x0;
+    for _ in 0..3 {
+        prev = x;
+        x = (x + x.recip() * 2.0) * 0.5;
+    }
+    x - prev
+}
+
+#[test]
+fn copies_of_one_value_carried_by_a_loop() {
+    for x0 in [0.7, 1.3, 3.0] {
+        let (value, dx) = newton_step_difference_grad(x0);
+        assert_eq!(value.to_bits(), newton_step_difference(x0).to_bits());
+        assert_close(
+            value,
+            newton_step_difference_dual(Dual64::from_re(x0)).re,
+            1e-15,
+        );
+        assert_close(dx, dual_derivative(newton_step_difference_dual, x0), 1e-12);
+        assert_gradient(|p| newton_step_difference(p[0]), &[x0], &[dx], TOL);
+    }
+}
+
+#[differentiate]
+fn newton_until_converged(x0: f64) -> f64 {
+    let mut x = x0;
+    let mut prev = x;
+    let mut steps = 0;
+    while steps < 50 {
+        prev = x;
+        x = 0.5 * (x + 2.0 / x);
+        steps += 1;
+        if (x - prev).abs() < 1e-3 {
+            break;
+        }
+    }
+    x * prev
+}
+
+fn newton_until_converged_dual<D: DualNum<Primitive = f64> + Copy>(x0: D) -> D {
+    let mut x = x0;
+    let mut prev = x;
+    let mut steps = 0;
+    while steps < 50 {
+        prev = x;
+        x = (x + x.recip() * 2.0) * 0.5;
+        steps += 1;
+        if (x - prev).re().abs() < 1e-3 {
+            break;
+        }
+    }
+    x * prev
+}
+
+#[test]
+fn copies_carried_by_a_while_loop_that_breaks() {
+    for x0 in [0.7, 1.3, 3.0] {
+        let (value, dx) = newton_until_converged_grad(x0);
+        assert_eq!(value.to_bits(), newton_until_converged(x0).to_bits());
+        assert_close(dx, dual_derivative(newton_until_converged_dual, x0), 1e-12);
+    }
+}
+
+#[differentiate]
+fn fibonacci_like(x0: f64) -> f64 {
+    let mut a = x0;
+    let mut b = x0;
+    for _ in 0..4 {
+        let t = 0.5 * a + b;
+        a = b;
+        b = t;
+    }
+    a * b
+}
+
+fn fibonacci_like_dual<D: DualNum<Primitive = f64> + Copy>(x0: D) -> D {
+    let mut a = x0;
+    let mut b = x0;
+    for _ in 0..4 {
+        let t = a * 0.5 + b;
+        a = b;
+        b = t;
+    }
+    a * b
+}
+
+#[test]
+fn two_carried_copies_rotated() {
+    for x0 in [-1.2, 0.4, 2.0] {
+        let (value, dx) = fibonacci_like_grad(x0);
+        assert_eq!(value.to_bits(), fibonacci_like(x0).to_bits());
+        assert_close(dx, dual_derivative(fibonacci_like_dual, x0), 1e-12);
+    }
+}
+
+/// Störmer–Verlet for `x'' = -k sin(x)`, started from rest (`x_prev = x0`).
+#[differentiate]
+fn verlet_from_rest(x0: f64, k: f64) -> f64 {
+    let h = 0.1;
+    let mut x = x0;
+    let mut x_prev = x0;
+    for _ in 0..20 {
+        let x_next = 2.0 * x - x_prev - h * h * k * x.sin();
+        x_prev = x;
+        x = x_next;
+    }
+    x
+}
+
+fn verlet_from_rest_dual<D: DualNum<Primitive = f64> + Copy>(x0: D, k: D) -> D {
+    let h = 0.1;
+    let mut x = x0;
+    let mut x_prev = x0;
+    for _ in 0..20 {
+        let x_next = x * 2.0 - x_prev - k * x.sin() * (h * h);
+        x_prev = x;
+        x = x_next;
+    }
+    x
+}
+
+#[test]
+fn verlet_integrator_started_from_rest() {
+    let (x0, k) = (0.8, 1.7);
+    let (value, (dx0, dk)) = verlet_from_rest_grad(x0, k);
+    assert_eq!(value.to_bits(), verlet_from_rest(x0, k).to_bits());
+    let seed =
+        |dx: f64, dk: f64| verlet_from_rest_dual(Dual64::new(x0, dx), Dual64::new(k, dk)).eps;
+    assert_close(dx0, seed(1.0, 0.0), 1e-12);
+    assert_close(dk, seed(0.0, 1.0), 1e-12);
+}
+
+/// The same copies, in a `for` loop that can leave early: it used to fail to compile
+/// ("cannot find value `prev`").
+#[differentiate]
+fn copies_in_a_loop_with_break(x0: f64, n: usize) -> f64 {
+    let mut x = x0;
+    let mut prev = x0;
+    for i in 0..n {
+        if i == 5 {
+            break;
+        }
+        prev = x;
+        x = x.sin() + 0.5 * prev;
+    }
+    x - 2.0 * prev
+}
+
+fn copies_in_a_loop_with_break_dual<D: DualNum<Primitive = f64> + Copy>(x0: D, n: usize) -> D {
+    let mut x = x0;
+    let mut prev = x0;
+    for i in 0..n {
+        if i == 5 {
+            break;
+        }
+        prev = x;
+        x = x.sin() + prev * 0.5;
+    }
+    x - prev * 2.0
+}
+
+#[test]
+fn copies_carried_by_a_for_loop_that_breaks() {
+    for n in [0, 1, 3, 9] {
+        let x0 = 0.9;
+        let (value, dx) = copies_in_a_loop_with_break_grad(x0, n);
+        assert_eq!(
+            value.to_bits(),
+            copies_in_a_loop_with_break(x0, n).to_bits()
+        );
+        let exact = dual_derivative(|x| copies_in_a_loop_with_break_dual(x, n), x0);
+        assert_close(dx, exact, 1e-12);
+    }
+}
