@@ -210,3 +210,129 @@ fn copies_carried_by_a_for_loop_that_breaks() {
         assert_close(dx, exact, 1e-12);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Arrays returned by differentiated calls.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn pair(t: f64) -> [f64; 2] {
+    [t, t * t]
+}
+
+/// An array result reassigned in a loop used to fail to compile: its carried adjoint was reset
+/// to `0.0` instead of an array of zeros.
+#[differentiate]
+fn walk(t: f64) -> f64 {
+    let mut p = pair(t);
+    for i in 1..3 {
+        p = pair(p[0] + t * i as f64);
+    }
+    p[1]
+}
+
+#[test]
+fn array_result_reassigned_in_a_loop() {
+    for t in [-0.7, 0.3, 1.1] {
+        let (value, dt) = walk_grad(t);
+        assert_eq!(value.to_bits(), walk(t).to_bits());
+        // p = [4t, 16t²] after the loop.
+        assert_close(dt, 32.0 * t, 1e-14);
+    }
+}
+
+#[differentiate]
+fn diag(x: f64) -> [[f64; 2]; 2] {
+    let mut m = [[0.0; 2]; 2];
+    m[0][0] = x;
+    m[1][1] = x * x;
+    m
+}
+
+/// A 2-D array returned by a call: its rows' adjoints used to be added with `+=` on arrays.
+#[differentiate]
+fn trace_of_call(x: f64) -> f64 {
+    let m = diag(x);
+    m[0][0] + m[1][1]
+}
+
+#[test]
+fn matrix_returned_by_a_call() {
+    for x in [-1.5, 0.3, 2.0] {
+        let (value, dx) = trace_of_call_grad(x);
+        assert_eq!(value.to_bits(), trace_of_call(x).to_bits());
+        assert_close(dx, 1.0 + 2.0 * x, 1e-15);
+    }
+}
+
+#[differentiate]
+fn two_arrays(x: f64) -> ([f64; 2], [f64; 2]) {
+    ([x, 2.0 * x], [x * x, 1.0])
+}
+
+#[differentiate]
+fn two_vecs(x: f64) -> (Vec<f64>, Vec<f64>) {
+    (vec![x, 2.0 * x], vec![x * x, x.sin()])
+}
+
+/// Arrays returned inside a tuple: their part of the seed used to be dropped, so the callee's
+/// gradient was zero without an error.
+#[differentiate]
+fn use_two_arrays(x: f64) -> f64 {
+    let (a, b) = two_arrays(x);
+    a[1] * b[0]
+}
+
+#[differentiate]
+fn use_two_vecs(x: f64) -> f64 {
+    let (a, b) = two_vecs(x);
+    a[1] * b[0] + b[1]
+}
+
+#[test]
+fn tuples_of_arrays_and_vecs_returned_by_calls() {
+    for x in [-0.8, 0.3, 1.7] {
+        let (value, dx) = use_two_arrays_grad(x);
+        assert_eq!(value.to_bits(), use_two_arrays(x).to_bits());
+        assert_close(dx, 6.0 * x * x, 1e-14);
+        let (value, dx) = use_two_vecs_grad(x);
+        assert_eq!(value.to_bits(), use_two_vecs(x).to_bits());
+        assert_close(dx, 6.0 * x * x + x.cos(), 1e-14);
+        // The callee's own pullback with a seed for each array.
+        let d = two_vecs_pullback(x, (vec![1.0, 0.5], vec![0.25, 2.0]));
+        assert_close(d, 1.0 + 0.5 * 2.0 + 0.25 * 2.0 * x + 2.0 * x.cos(), 1e-14);
+    }
+}
+
+#[differentiate]
+fn doubled(v: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; 2 * v.len()];
+    for i in 0..v.len() {
+        out[2 * i] = v[i];
+        out[2 * i + 1] = v[i] * v[i];
+    }
+    out
+}
+
+/// A `Vec` whose length changes when it is reassigned from a call: the backward sweep used to
+/// panic (its adjoint kept the first length).
+#[differentiate]
+fn grow(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    for _ in 0..3 {
+        v = doubled(&v);
+    }
+    let mut s = 0.0;
+    for (i, vi) in v.iter().enumerate() {
+        s += (i as f64 + 1.0) * vi;
+    }
+    s
+}
+
+#[test]
+fn vec_whose_length_changes_when_reassigned() {
+    let x = [0.3, -0.5];
+    let (value, dx) = grow_grad(&x);
+    assert_eq!(value.to_bits(), grow(&x).to_bits());
+    assert_gradient(grow, &x, &dx, TOL);
+}

@@ -465,9 +465,18 @@ pub fn reset_grad<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
 /// `target += source`, elementwise: the adjoint of a copy flows back into its source.
 #[inline(always)]
 pub fn add_into<T: Real>(target: &mut [T], source: &[T]) {
+    // A length mismatch is a bug in the macro: never drop the extra adjoints in silence.
+    assert_eq!(target.len(), source.len(), "adjoints of different lengths");
     for (t, s) in target.iter_mut().zip(source) {
         *t += *s;
     }
+}
+
+/// The adjoint of a `Vec` before it was assigned whole: zeros, as long as it was then.
+#[inline]
+pub fn zero_resized<T: Real>(target: &mut Vec<T>, len: usize) {
+    target.clear();
+    target.resize(len, T::ZERO);
 }
 
 /// Sets every element to zero: the adjoint of an array overwritten as a whole.

@@ -66,7 +66,7 @@ impl<'a> Writer<'a> {
             match stmt {
                 // `d = 0.0; d += term;` is `d = term;`: the addition to zero is not free (it
                 // turns `-0.0` into `0.0`, so the compiler keeps it, on a loop-carried chain).
-                BwdStmt::Reset(target)
+                BwdStmt::Reset { target, .. }
                     if matches!(stmts.peek(), Some(BwdStmt::Add { target: next, term })
                         if next == target && !reads_adjoint(term, *target)) =>
                 {
@@ -94,7 +94,7 @@ impl<'a> Writer<'a> {
                         out.push(quote!(let mut #name = 0.0;));
                     }
                 }
-                BwdStmt::ZeroMem(mem) => out.push(self.zero_mem(*mem)),
+                BwdStmt::ZeroMem { mem, len } => out.push(self.zero_mem(*mem, *len)),
                 BwdStmt::Add { target, term } => {
                     let term = self.term(term);
                     let name = self.names.adjoint(function, *target);
@@ -105,11 +105,17 @@ impl<'a> Writer<'a> {
                         } else {
                             quote!(let #name = #term;)
                         });
+                    } else if function.values[target.index()].aggregate {
+                        out.push(quote!(#private::AddGrad::add_grad(&mut #name, #term);));
                     } else {
                         out.push(quote!(#name += #term;));
                     }
                 }
                 BwdStmt::AddAt { target, at, term } => {
+                    // A part that is itself an array or a tuple (a row of a matrix, an array in
+                    // a tuple) adds elementwise.
+                    let whole =
+                        matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
                     let term = self.term(term);
                     let name = self.names.adjoint(function, *target);
                     let at = match at {
@@ -122,7 +128,11 @@ impl<'a> Writer<'a> {
                             quote!([#i])
                         }
                     };
-                    out.push(quote!(#name #at += #term;));
+                    out.push(if whole {
+                        quote!(#private::AddGrad::add_grad(&mut #name #at, #term);)
+                    } else {
+                        quote!(#name #at += #term;)
+                    });
                 }
                 BwdStmt::AddToMem { mem, indices, term } => {
                     // A whole array read from a struct's field (`let w = p.w;`) is a value
@@ -173,13 +183,42 @@ impl<'a> Writer<'a> {
                         quote!(#private::add_into(&mut #target[..], #source);)
                     });
                 }
-                BwdStmt::ResetMem(mem) => {
+                BwdStmt::SeedMem { mem, path, first } => {
+                    let seed = self
+                        .seed_name
+                        .clone()
+                        .expect("a tuple output has a seed parameter");
+                    let path = path.iter().map(|k| syn::Index::from(*k as usize));
+                    let part = quote!(#seed #(.#path)*);
+                    if *first {
+                        let name = self.names.mem_adjoint(function, *mem);
+                        out.push(quote!(let mut #name = #part;));
+                    } else {
+                        let name = self.mem_adjoint(*mem);
+                        out.push(quote!(#private::AddGrad::add_grad(&mut #name, #part);));
+                    }
+                }
+                BwdStmt::ResetMem { mem, len: None } => {
                     let target = self.flat_adjoint(*mem, true);
                     out.push(quote!(#private::fill_zero(#target);));
                 }
-                BwdStmt::Reset(target) => {
+                BwdStmt::ResetMem {
+                    mem,
+                    len: Some(len),
+                } => {
+                    let name = self.mem_adjoint(*mem);
+                    let len = self.name(*len);
+                    out.push(quote!(#private::zero_resized(&mut #name, #len);));
+                }
+                BwdStmt::Reset { target, like } => {
                     let name = self.names.adjoint(function, *target);
-                    out.push(quote!(#name = 0.0;));
+                    out.push(match like {
+                        Some(like) => {
+                            let like = self.name(*like);
+                            quote!(#name = #private::zero_grad(&#like);)
+                        }
+                        None => quote!(#name = 0.0;),
+                    });
                 }
                 BwdStmt::Pullback { call, targets } => {
                     let pullback = self.names.pullback(function, *call);
@@ -276,11 +315,16 @@ impl<'a> Writer<'a> {
     }
 
     /// `let mut d_a = [0.0; n];`: the adjoint memory of a local array, shaped like it.
-    pub(super) fn zero_mem(&mut self, mem: Mem) -> TokenStream {
+    pub(super) fn zero_mem(&mut self, mem: Mem, len: Option<Value>) -> TokenStream {
         let function = self.function;
         let name = self.names.mem_adjoint(function, mem);
         let vec = function.mems[mem.index()].vec;
         let private = private();
+        if let Some(len) = len {
+            // A `Vec` assigned whole: as long as it is at the end.
+            let len = self.name(len);
+            return quote!(let mut #name = ::std::vec![0.0; #len];);
+        }
         let value = match crate::ir::visit::find_mem_init(&function.body, mem) {
             Some(MemInitKind::Repeat { lens, .. }) => {
                 let mut value = quote!(0.0);
@@ -493,7 +537,7 @@ pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize
             BwdStmt::Zero(target)
             | BwdStmt::Add { target, .. }
             | BwdStmt::AddAt { target, .. }
-            | BwdStmt::Reset(target) => *writes.entry(*target).or_default() += 1,
+            | BwdStmt::Reset { target, .. } => *writes.entry(*target).or_default() += 1,
             BwdStmt::Pullback { targets, .. } => {
                 for target in targets.iter().flatten() {
                     if let Target::Value(v) = target {

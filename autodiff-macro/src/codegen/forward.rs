@@ -151,17 +151,18 @@ impl<'a> Writer<'a> {
                 written_ref,
                 ..
             } => self.call_expr(callee, &inst.args, written_ref, span, false),
+            // A part that is an array or a `Vec` is copied out: the whole stays readable.
             Op::Field(index) => {
                 let a = &args[0];
                 let index = syn::Index {
                     index: *index,
                     span,
                 };
-                quote!(#a.#index)
+                self.copy_if_aggregate(inst.result, quote!(#a.#index))
             }
             Op::Index => {
                 let (a, i) = (&args[0], &args[1]);
-                quote!(#a[#i])
+                self.copy_if_aggregate(inst.result, quote!(#a[#i]))
             }
             Op::Load(mem) => {
                 let mem = self.mem_name(*mem);
@@ -177,6 +178,16 @@ impl<'a> Writer<'a> {
                 quote!(#private::owned(&#mem #([#args])*))
             }
             Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| args[k].clone()),
+        }
+    }
+
+    /// `place`, cloned when the value is an array, a `Vec` or a tuple (`Clone` of a `Copy`
+    /// array is a copy).
+    fn copy_if_aggregate(&self, value: Value, place: TokenStream) -> TokenStream {
+        if self.function.values[value.index()].aggregate {
+            quote!(::core::clone::Clone::clone(&#place))
+        } else {
+            place
         }
     }
 

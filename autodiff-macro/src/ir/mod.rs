@@ -274,6 +274,10 @@ pub struct MemInit {
     pub mem: Mem,
     pub kind: MemInitKind,
     pub declare: bool,
+    /// For a `Vec` that is assigned whole: on its declaration, its length at the end of the
+    /// block that declares it; on an assignment, its length before. The backward sweep shapes
+    /// the adjoint with them, since an assignment may change the length.
+    pub len: Option<Value>,
     /// The user's type annotation on the `let` that declares it.
     pub ty: Option<syn::Type>,
     pub span: Span,

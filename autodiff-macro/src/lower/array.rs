@@ -42,6 +42,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::Repeat { elem, lens },
             declare: true,
+            len: None,
             ty: None,
             span,
         }));
@@ -77,6 +78,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::List { elems },
             declare: true,
+            len: None,
             ty: None,
             span,
         }));

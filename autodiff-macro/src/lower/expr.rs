@@ -56,6 +56,7 @@ impl Lowerer<'_> {
                             mem: out,
                             kind: MemInitKind::Copy { src },
                             declare: false,
+                            len: None,
                             ty: None,
                             span: ret.return_token.span,
                         }));
@@ -66,6 +67,7 @@ impl Lowerer<'_> {
                             mem: out,
                             kind: MemInitKind::FromValue(value),
                             declare: false,
+                            len: None,
                             ty: None,
                             span: ret.return_token.span,
                         }));

@@ -26,6 +26,8 @@
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
 use syn::Stmt;
@@ -70,6 +72,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         binding_ref: false,
         ret_mem: None,
+        resized: BTreeSet::new(),
         local_fns: body
             .stmts
             .iter()
@@ -106,6 +109,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
             mem: out,
             kind: MemInitKind::Placeholder,
             declare: true,
+            len: None,
             ty: Some(output.ty.clone()),
             span: sig.ident.span(),
         }));
@@ -135,16 +139,51 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     lowerer.muted = sig.output.is_none();
     let output = lowerer.output(result, body);
 
+    let mut body = ir::Block {
+        stmts: lowerer.blocks.pop().expect("the body's block"),
+    };
+    final_lengths(&mut body, &lowerer.resized, &mut lowerer.values);
     ir::Function {
         params,
-        body: ir::Block {
-            stmts: lowerer.blocks.pop().expect("the body's block"),
-        },
+        body,
         output,
         values: lowerer.values,
         mems: lowerer.mems,
         items: lowerer.items,
     }
+}
+
+/// Appends to each block that declares a `Vec` assigned whole the instruction that reads its
+/// final length, where the backward sweep starts its adjoint.
+fn final_lengths(block: &mut ir::Block, resized: &BTreeSet<Mem>, values: &mut Vec<ValueData>) {
+    let mut lens = Vec::new();
+    for stmt in &mut block.stmts {
+        match stmt {
+            ir::Stmt::MemInit(init) if init.declare && resized.contains(&init.mem) => {
+                let len = Value(values.len() as u32);
+                values.push(ValueData {
+                    name: None,
+                    aggregate: false,
+                    by_ref: false,
+                });
+                init.len = Some(len);
+                lens.push(Inst {
+                    result: len,
+                    op: Op::Len(init.mem),
+                    args: Vec::new(),
+                    span: init.span,
+                    ty: None,
+                });
+            }
+            ir::Stmt::If(if_) => {
+                final_lengths(&mut if_.then_block, resized, values);
+                final_lengths(&mut if_.else_block, resized, values);
+            }
+            ir::Stmt::Loop(loop_) => final_lengths(&mut loop_.body, resized, values),
+            _ => {}
+        }
+    }
+    block.stmts.extend(lens.into_iter().map(ir::Stmt::Inst));
 }
 
 /// What an expression evaluates to, at compile time.
@@ -232,6 +271,8 @@ struct Lowerer<'a> {
     param_by_ref: Vec<bool>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// The `Vec`s assigned whole, whose length may change.
+    resized: BTreeSet<Mem>,
     /// The output array every `return` writes into, in a function that returns an array early.
     ret_mem: Option<Mem>,
 }
@@ -320,11 +361,19 @@ impl Lowerer<'_> {
         result
     }
 
+    /// The instruction that computed `value`, when it is one of the last few of the current
+    /// block (the parts of `let (a, b) = f(x);` are the last two).
     pub(super) fn last_inst_mut(&mut self, value: Value) -> Option<&mut Inst> {
-        match self.blocks.last_mut()?.last_mut() {
-            Some(ir::Stmt::Inst(inst)) if inst.result == value => Some(inst),
-            _ => None,
-        }
+        const RECENT: usize = 8;
+        self.blocks
+            .last_mut()?
+            .iter_mut()
+            .rev()
+            .take(RECENT)
+            .find_map(|stmt| match stmt {
+                ir::Stmt::Inst(inst) if inst.result == value => Some(inst),
+                _ => None,
+            })
     }
 
     pub(super) fn param(&mut self, index: usize, param: &crate::signature::Param) -> ParamRef {
@@ -354,6 +403,7 @@ impl Lowerer<'_> {
                 mem: bound,
                 kind: MemInitKind::Copy { src: mem },
                 declare: true,
+                len: None,
                 ty: None,
                 span: param.ident.span(),
             }));
@@ -393,6 +443,7 @@ impl Lowerer<'_> {
                         mem: copy,
                         kind: MemInitKind::Copy { src: mem },
                         declare: true,
+                        len: None,
                         ty: None,
                         span,
                     }));

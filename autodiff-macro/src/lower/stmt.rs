@@ -242,6 +242,7 @@ impl Lowerer<'_> {
             mem,
             kind: MemInitKind::Copy { src },
             declare: true,
+            len: None,
             ty: None,
             span,
         }));
@@ -399,10 +400,12 @@ impl Lowerer<'_> {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
                         }
+                        let len = self.length_before_assignment(dst, place.span());
                         self.push(ir::Stmt::MemInit(MemInit {
                             mem: dst,
                             kind: MemInitKind::Copy { src },
                             declare: false,
+                            len,
                             ty: None,
                             span: place.span(),
                         }));
@@ -411,10 +414,12 @@ impl Lowerer<'_> {
                     (Some(Some(Val::Mem(dst, prefix))), Val::Scalar(Operand::Value(value))) if prefix.is_empty() => {
                         let dst = *dst;
                         self.values[value.index()].aggregate = true;
+                        let len = self.length_before_assignment(dst, place.span());
                         self.push(ir::Stmt::MemInit(MemInit {
                             mem: dst,
                             kind: MemInitKind::FromValue(value),
                             declare: false,
+                            len,
                             ty: None,
                             span: place.span(),
                         }));
@@ -453,6 +458,17 @@ impl Lowerer<'_> {
             ),
             _ => self.error(place, "assignment to this place is not supported; assign to a local variable or an array element"),
         }
+    }
+
+    /// The length of a `Vec` about to be assigned whole, which may change it: the backward sweep
+    /// gives the adjoint that length again. (An array's length cannot change.)
+    fn length_before_assignment(&mut self, mem: Mem, span: Span) -> Option<Value> {
+        let data = &self.mems[mem.index()];
+        if !data.vec || data.dims != 1 {
+            return None;
+        }
+        self.resized.insert(mem);
+        Some(self.emit(Op::Len(mem), Vec::new(), span))
     }
 
     /// `a[i][j] = val`.

@@ -63,10 +63,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         loops: BTreeMap::new(),
         ifs: BTreeMap::new(),
         written_mems: written_mems(&function.body),
-        output_mem: match &function.output {
-            Output::Mem(mem) => Some(*mem),
-            _ => None,
-        },
+        output_mems: BTreeSet::new(),
     };
     let mut stmts = Vec::new();
     pass.local = defined_in(&function.body);
@@ -113,7 +110,8 @@ struct Reverse<'a> {
     loops: BTreeMap<Value, LoopPlan>,
     ifs: BTreeMap<Value, IfPlan>,
     written_mems: BTreeSet<Mem>,
-    output_mem: Option<Mem>,
+    /// The arrays the function returns: their adjoints start as the seed, not at zero.
+    output_mems: BTreeSet<Mem>,
 }
 
 impl Reverse<'_> {
@@ -151,7 +149,20 @@ impl Reverse<'_> {
                     path.pop();
                 }
             }
-            Output::Mem(_) => {}
+            // The whole output: the closure's seed parameter is the array's adjoint.
+            Output::Mem(mem) if path.is_empty() => {
+                self.output_mems.insert(*mem);
+            }
+            Output::Mem(mem) => {
+                let first = self.output_mems.insert(*mem);
+                if self.activity.active_mem(*mem) {
+                    out.push(BwdStmt::SeedMem {
+                        mem: *mem,
+                        path: path.clone(),
+                        first,
+                    });
+                }
+            }
         }
     }
 
@@ -161,9 +172,12 @@ impl Reverse<'_> {
             if let Stmt::MemInit(init) = stmt {
                 if init.declare
                     && self.activity.active_mem(init.mem)
-                    && Some(init.mem) != self.output_mem
+                    && !self.output_mems.contains(&init.mem)
                 {
-                    out.push(BwdStmt::ZeroMem(init.mem));
+                    out.push(BwdStmt::ZeroMem {
+                        mem: init.mem,
+                        len: init.len,
+                    });
                 }
             }
         }
@@ -217,7 +231,10 @@ impl Reverse<'_> {
                         }
                     }
                     if !init.declare {
-                        out.push(BwdStmt::ResetMem(init.mem));
+                        out.push(BwdStmt::ResetMem {
+                            mem: init.mem,
+                            len: init.len,
+                        });
                     }
                 }
                 Stmt::If(if_) => self.if_stmt(if_, out),
@@ -395,10 +412,15 @@ impl Reverse<'_> {
         for c in &loop_.carried {
             self.alias.insert(c.param, c.result);
         }
-        let carried: Vec<(Value, Option<Value>)> = loop_
+        let carried: Vec<(Value, Option<Value>, Option<Value>)> = loop_
             .carried
             .iter()
-            .map(|c| (c.result, self.activity.active_operand(&c.next)))
+            .map(|c| {
+                let like = self.function.values[c.param.index()]
+                    .aggregate
+                    .then_some(c.param);
+                (c.result, self.activity.active_operand(&c.next), like)
+            })
             .collect();
         let any_active = loop_
             .carried
@@ -412,7 +434,7 @@ impl Reverse<'_> {
                 }
                 // At the start of a backward iteration the carried adjoints belong to the
                 // iteration's next values; the parameters' adjoints start again from zero.
-                for (result, next) in &carried {
+                for (result, next, like) in &carried {
                     if !pass.activity.active(*result) && next.is_none() {
                         continue;
                     }
@@ -420,7 +442,10 @@ impl Reverse<'_> {
                         pass.add(*next, Term::Adjoint(*result), stmts);
                     }
                     pass.written.insert(*result);
-                    stmts.push(BwdStmt::Reset(*result));
+                    stmts.push(BwdStmt::Reset {
+                        target: *result,
+                        like: *like,
+                    });
                 }
             },
             out,

@@ -275,7 +275,11 @@ impl Reverse<'_> {
                         needs.insert(Need::Value(*v));
                     }
                 }
-                BwdStmt::ZeroMem(mem) => {
+                BwdStmt::ZeroMem { len: Some(len), .. }
+                | BwdStmt::ResetMem { len: Some(len), .. } => {
+                    needs.insert(Need::Value(*len));
+                }
+                BwdStmt::ZeroMem { mem, len: None } => {
                     if let Some(MemInitKind::Repeat { lens, .. }) = self.mem_init(*mem) {
                         lens.iter().for_each(|len| operand(&mut needs, len));
                     }
@@ -314,9 +318,15 @@ impl Reverse<'_> {
                     prefix.iter().for_each(|i| operand(&mut needs, i))
                 }
                 BwdStmt::AddMemToValue { .. } => {}
-                BwdStmt::AddMem { .. }
-                | BwdStmt::ResetMem(_)
-                | BwdStmt::Reset(_)
+                BwdStmt::Reset {
+                    like: Some(like), ..
+                } => {
+                    needs.insert(Need::Value(*like));
+                }
+                BwdStmt::SeedMem { .. }
+                | BwdStmt::AddMem { .. }
+                | BwdStmt::ResetMem { len: None, .. }
+                | BwdStmt::Reset { like: None, .. }
                 | BwdStmt::Output { .. } => {}
                 BwdStmt::If(bwd_if) => {
                     let plan = &self.ifs[&bwd_if.record];

@@ -6,7 +6,11 @@ pub enum BwdStmt {
     /// The adjoint of `target` starts at zero: the next writes add into it.
     Zero(Value),
     /// The adjoint memory of a local array starts at zero.
-    ZeroMem(Mem),
+    ZeroMem {
+        mem: Mem,
+        /// The length of a `Vec` assigned whole at the end of its region.
+        len: Option<Value>,
+    },
     /// `d_target += term`.
     Add {
         target: Value,
@@ -45,10 +49,26 @@ pub enum BwdStmt {
         prefix: Vec<Operand>,
         source: Value,
     },
+    /// The adjoint memory of an array returned in a tuple is its part of the seed (`first`), or
+    /// has it added.
+    SeedMem {
+        mem: Mem,
+        path: Vec<u32>,
+        first: bool,
+    },
     /// `d_mem = 0` elementwise.
-    ResetMem(Mem),
+    ResetMem {
+        mem: Mem,
+        /// The length of a `Vec` before it was assigned whole.
+        len: Option<Value>,
+    },
     /// `d_target = 0`: a carried variable's adjoint at the start of an iteration.
-    Reset(Value),
+    Reset {
+        target: Value,
+        /// For a tuple or array value: the primal whose shape the zero takes (the carried
+        /// variable's value at the start of the iteration).
+        like: Option<Value>,
+    },
     /// The pullback of the call that defined `call`, adding into the adjoint of each argument
     /// that has a target.
     Pullback {
