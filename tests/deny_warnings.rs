@@ -377,3 +377,31 @@ fn every_generated_function_can_be_called() {
     assert_close(grad.0, y.cos(), 1e-15);
     assert_close(grad.1, -x * y.sin(), 1e-15);
 }
+
+/// Code that diverges (`loop {}`, `process::exit`, `panic!`) adds no `unreachable_code`
+/// warning from the generated functions.
+#[differentiate]
+fn diverging(x: f64, limit: f64) -> f64 {
+    let y = x * 2.0;
+    if y > limit {
+        return y;
+    }
+    if y < -limit {
+        std::process::exit(3)
+    }
+    if y.is_nan() {
+        panic!("{y} is not a number");
+    }
+    if y == 0.5 * limit {
+        loop {
+            std::hint::spin_loop();
+        }
+    }
+    y * x
+}
+
+#[test]
+fn diverging_code_differentiates() {
+    assert_eq!(diverging_grad(3.0, 2.0), (6.0, (2.0, 0.0)));
+    assert_eq!(diverging_grad(0.25, 2.0), (0.125, (1.0, 0.0)));
+}

@@ -336,3 +336,161 @@ fn vec_whose_length_changes_when_reassigned() {
     assert_eq!(value.to_bits(), grow(&x).to_bits());
     assert_gradient(grow, &x, &dx, TOL);
 }
+
+// ------------------------------------------------------------------------------------------
+// Attributes on statements: `#[cfg]` used to be dropped, so a statement rustc removes was
+// differentiated anyway (value and gradient wrong, no error).
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+#[allow(unused_mut, clippy::let_and_return)]
+fn gated(x: f64) -> f64 {
+    let mut acc = x;
+    #[cfg(any())]
+    {
+        acc += x;
+    }
+    #[cfg(test)]
+    let y = 3.0 * x;
+    #[cfg(not(test))]
+    let y = 5.0 * x;
+    #[cfg_attr(any(), cfg(any()))]
+    {
+        acc *= y;
+    }
+    let z = match 2 {
+        #[cfg(any())]
+        2 => acc + x,
+        _ => acc + 2.0 * x,
+    };
+    #[rustfmt::skip]
+    let w = z;
+    w
+}
+
+#[test]
+fn cfg_on_statements_means_what_it_means_to_rustc() {
+    for x in [-1.0, 0.5, 2.0] {
+        let (value, dx) = gated_grad(x);
+        assert_eq!(value.to_bits(), gated(x).to_bits());
+        // acc = x · 3x, plus 2x.
+        assert_close(value, 3.0 * x * x + 2.0 * x, 1e-15);
+        assert_close(dx, 6.0 * x + 2.0, 1e-15);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Names and signatures rustc accepts.
+// ------------------------------------------------------------------------------------------
+
+/// Raw identifiers used to panic inside the macro (`"r#type" is not a valid Ident`).
+#[differentiate]
+fn raw_identifiers(r#type: f64, r#match: f64) -> f64 {
+    let r#loop = r#type * r#match;
+    r#loop.sin()
+}
+
+/// A named lifetime used to give generated code that did not compile (`impl Trait` captures).
+#[differentiate]
+fn named_lifetime<'a>(x: &'a [f64], w: &'a [f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += w[i] * x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn raw_identifiers_and_named_lifetimes() {
+    let (value, (dt, dm)) = raw_identifiers_grad(2.0, 3.0);
+    assert_eq!(value.to_bits(), raw_identifiers(2.0, 3.0).to_bits());
+    assert_close(dt, 3.0 * 6.0_f64.cos(), 1e-15);
+    assert_close(dm, 2.0 * 6.0_f64.cos(), 1e-15);
+    let (x, w) = ([0.5, -1.5], [2.0, 3.0]);
+    let (value, (dx, dw)) = named_lifetime_grad(&x, &w);
+    assert_eq!(value.to_bits(), named_lifetime(&x, &w).to_bits());
+    assert_eq!(dx, vec![2.0 * 2.0 * 0.5, 2.0 * 3.0 * -1.5]);
+    assert_eq!(dw, vec![0.25, 2.25]);
+}
+
+// ------------------------------------------------------------------------------------------
+// Statements that used to be rejected or to add warnings.
+// ------------------------------------------------------------------------------------------
+
+/// An empty statement `;` was rejected; `panic!` with an inline argument too.
+#[differentiate]
+#[allow(redundant_semicolons)]
+fn empty_statement_and_panic(x: f64, limit: f64) -> f64 {
+    let y = if x < limit {
+        x * 2.0
+    } else {
+        panic!("{x} is over {limit:.2}")
+    };
+    if y.is_nan() {
+        unreachable!("y = {y}");
+    }
+    y * x
+}
+
+#[test]
+fn empty_statements_and_panics() {
+    let (value, (dx, dlimit)) = empty_statement_and_panic_grad(1.5, 2.0);
+    assert_eq!(
+        value.to_bits(),
+        empty_statement_and_panic(1.5, 2.0).to_bits()
+    );
+    assert_eq!((dx, dlimit), (6.0, 0.0));
+    let panicked = std::panic::catch_unwind(|| empty_statement_and_panic_grad(3.0, 2.0));
+    let message = panicked.unwrap_err();
+    assert_eq!(message.downcast_ref::<String>().unwrap(), "3 is over 2.00");
+}
+
+/// Elements of an array returned by a call, assigned afterwards: used to be rejected ("only
+/// elements of local arrays and vectors can be assigned to").
+#[differentiate]
+fn write_into_call_result(t: f64) -> f64 {
+    let mut p = pair(t);
+    let q = pair(3.0 * t);
+    p[0] = q[1];
+    p[1] *= t;
+    p[0] * p[1]
+}
+
+#[differentiate]
+fn write_into_call_result_in_a_loop(t: f64) -> f64 {
+    let mut p = pair(t);
+    for i in 0..3 {
+        let q = pair(p[1] + i as f64);
+        p[0] = q[1];
+        p = pair(p[0] * 0.1);
+    }
+    p[0] + p[1]
+}
+
+fn write_into_call_result_in_a_loop_dual<D: DualNum<Primitive = f64> + Copy>(t: D) -> D {
+    let pair = |t: D| [t, t * t];
+    let mut p = pair(t);
+    for i in 0..3 {
+        let q = pair(p[1] + i as f64);
+        p[0] = q[1];
+        p = pair(p[0] * 0.1);
+    }
+    p[0] + p[1]
+}
+
+#[test]
+fn elements_of_a_call_result_assigned() {
+    for t in [-0.6, 0.3, 1.2] {
+        let (value, dt) = write_into_call_result_grad(t);
+        assert_eq!(value.to_bits(), write_into_call_result(t).to_bits());
+        // p = [9t², t³]
+        assert_close(dt, 45.0 * t.powi(4), 1e-14);
+        let (value, dt) = write_into_call_result_in_a_loop_grad(t);
+        assert_eq!(
+            value.to_bits(),
+            write_into_call_result_in_a_loop(t).to_bits()
+        );
+        let exact = dual_derivative(write_into_call_result_in_a_loop_dual, t);
+        assert_close(dt, exact, 1e-12);
+    }
+}

@@ -29,12 +29,15 @@ impl Ctxt {
         self.push(syn::Error::new(span, message));
     }
 
+    /// Records an error, once: a body differentiated once per `#[cfg]` combination meets the
+    /// same mistake in each.
     pub fn push(&self, error: syn::Error) {
-        self.errors
-            .borrow_mut()
-            .as_mut()
-            .expect("Ctxt used after check")
-            .push(error);
+        let mut errors = self.errors.borrow_mut();
+        let errors = errors.as_mut().expect("Ctxt used after check");
+        let key = |e: &syn::Error| (e.to_string(), format!("{:?}", e.span()));
+        if !errors.iter().any(|e| key(e) == key(&error)) {
+            errors.push(error);
+        }
     }
 
     pub fn has_errors(&self) -> bool {

@@ -9,7 +9,7 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 use crate::ctxt::Ctxt;
-use crate::{analysis, codegen, lower, options, reverse, signature};
+use crate::{analysis, cfg, codegen, lower, options, reverse, signature};
 
 pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
@@ -32,6 +32,19 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
 
+    // A second `#[differentiate]` would generate every item again.
+    if let Some(again) = item.attrs.iter().find(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "differentiate")
+    }) {
+        cx.error_spanned_by(
+            again,
+            "`#[differentiate]` is applied twice to this function; remove one (options go in one attribute: `#[differentiate(wrt(x), ..)]`)",
+        );
+        return with_errors(input, cx);
+    }
     let sig = signature::check(&cx, &item.sig, &options);
     if let Some(pullback) = &options.pullback {
         // A derivative the user wrote: the body is not differentiated.
@@ -58,20 +71,34 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
         cx.check().expect("no errors were recorded");
         return quote!(#[allow(dead_code)] #item #generated);
     }
-    let function = lower::lower(&cx, &sig, &item.block);
-    let activity = analysis::analyze(&cx, &function, &sig);
-    if cx.has_errors() {
+    // One version per combination of the `#[cfg]` predicates of the body (usually one), each
+    // gated by its combination.
+    let mut versions = Vec::new();
+    for variant in cfg::variants(&cx, &item.block) {
+        let mut item = item.clone();
+        item.block = Box::new(variant.body);
+        if let Some(predicate) = &variant.predicate {
+            item.attrs.push(syn::parse_quote!(#[cfg(#predicate)]));
+        }
+        let function = lower::lower(&cx, &sig, &item.block);
+        let activity = analysis::analyze(&cx, &function, &sig);
+        versions.push((item, function, activity));
+    }
+    if cx.has_errors() || versions.is_empty() {
         let fallback = codegen::fallback(&item, &sig);
         return with_errors(quote!(#item #fallback), cx);
     }
-    let backward = reverse::reverse(&function, &activity);
-    let generated = codegen::generate(&codegen::Input {
-        item: &item,
-        sig: &sig,
-        function: &function,
-        activity: &activity,
-        backward: &backward,
-    });
+    let mut generated = TokenStream::new();
+    for (version, function, activity) in &versions {
+        let backward = reverse::reverse(function, activity);
+        generated.extend(codegen::generate(&codegen::Input {
+            item: version,
+            sig: &sig,
+            function,
+            activity,
+            backward: &backward,
+        }));
+    }
     cx.check().expect("no errors were recorded");
     // Users often call only the generated functions; the original is their family's root.
     quote!(#[allow(dead_code)] #item #generated)

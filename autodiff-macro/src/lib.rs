@@ -7,6 +7,7 @@
 //! tokens). `expand` drives them; see ARCHITECTURE.md.
 
 mod analysis;
+mod cfg;
 mod codegen;
 mod ctxt;
 mod derive;

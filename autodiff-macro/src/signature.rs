@@ -70,6 +70,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     }
 
     let mut params = Vec::new();
+    let mut any_rejected = false;
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
             FnArg::Receiver(receiver) => {
@@ -105,7 +106,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                 });
             }
             FnArg::Typed(pat_type) => {
-                let (ident, mutable) = param_ident(cx, &pat_type.pat, index);
+                let (ident, mutable, mut rejected) = param_ident(cx, &pat_type.pat, index);
                 let ty = (*pat_type.ty).clone();
                 if let Type::Reference(reference) = &ty {
                     if reference.mutability.is_some() {
@@ -113,9 +114,16 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                             reference,
                             "`&mut` parameters cannot be differentiated; take the value (or a shared reference) and return the result",
                         );
+                        rejected = true;
                     }
                 }
-                let kind = param_kind(&ty, &sig.generics);
+                // A rejected parameter takes no part in the rest, so its error is the only one.
+                any_rejected |= rejected;
+                let kind = if rejected {
+                    ParamKind::Other
+                } else {
+                    param_kind(&ty, &sig.generics)
+                };
                 params.push(Param {
                     ident,
                     ty,
@@ -129,7 +137,10 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
 
     match &options.wrt {
         Some(wrt) => check_wrt(cx, wrt, &mut params),
-        None if params.iter().all(|p| p.kind == ParamKind::Other) && sig.receiver().is_none() => {
+        None if params.iter().all(|p| p.kind == ParamKind::Other)
+            && sig.receiver().is_none()
+            && !any_rejected =>
+        {
             cx.error_spanned_by(
                 &sig.ident,
                 "this function has no parameter to differentiate; `#[differentiate]` differentiates with respect to `f32`/`f64` parameters and arrays, slices and `Vec`s of them",
@@ -211,12 +222,19 @@ fn check_wrt(cx: &Ctxt, wrt: &[Ident], params: &mut [Param]) {
     }
 }
 
-fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool) {
+/// The parameter's name, whether it is `mut`, and whether its pattern was rejected.
+fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool, bool) {
     match pat {
-        Pat::Ident(pat_ident) if pat_ident.by_ref.is_none() && pat_ident.subpat.is_none() => {
-            (pat_ident.ident.clone(), pat_ident.mutability.is_some())
-        }
-        Pat::Wild(wild) => (Ident::new(&format!("_arg{index}"), wild.span()), false),
+        Pat::Ident(pat_ident) if pat_ident.by_ref.is_none() && pat_ident.subpat.is_none() => (
+            pat_ident.ident.clone(),
+            pat_ident.mutability.is_some(),
+            false,
+        ),
+        Pat::Wild(wild) => (
+            Ident::new(&format!("_arg{index}"), wild.span()),
+            false,
+            false,
+        ),
         _ => {
             cx.error_spanned_by(
                 pat,
@@ -225,6 +243,7 @@ fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool) {
             (
                 Ident::new(&format!("_arg{index}"), Span::call_site()),
                 false,
+                true,
             )
         }
     }

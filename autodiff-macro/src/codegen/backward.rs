@@ -407,7 +407,10 @@ impl<'a> Writer<'a> {
             return quote!(if #cond { #(#then_stmts)* } else { #(#else_stmts)* });
         }
         let private = private();
-        let record = self.name(bwd_if.record);
+        let record = match self.tape_of.get(&bwd_if.record) {
+            Some(tape) => quote!(#tape.pop()),
+            None => self.name(bwd_if.record).into_token_stream(),
+        };
         let then_pattern = self.record_tuple(&then_record);
         let else_pattern = self.record_tuple(&else_record);
         quote! {
@@ -472,7 +475,7 @@ impl<'a> Writer<'a> {
                 quote!(for _ in 0..#count)
             }
         };
-        let pop = self.loop_tapes.get(&bwd_loop.id).cloned().map(|tape| {
+        let pop = self.tape_of.get(&bwd_loop.id).cloned().map(|tape| {
             let pattern = self.record_tuple(&record);
             quote!(let #pattern = #tape.pop();)
         });

@@ -265,6 +265,7 @@ impl<'a> Writer<'a> {
     pub(super) fn if_forward(&mut self, if_: &If) -> TokenStream {
         let plan = &self.backward.ifs[&if_.record];
         let record = plan.backward && !plan.by_cond();
+        let taped = record && plan.taped;
         let (then_record, else_record) = (plan.then_record.clone(), plan.else_record.clone());
         let cond = self.operand(&if_.cond, if_.span);
         let phis: Vec<&crate::ir::Phi> = if_
@@ -307,6 +308,14 @@ impl<'a> Writer<'a> {
         }
         let (pattern, then_value, else_value) =
             (tuple(&names), tuple(&then_vals), tuple(&else_vals));
+        let push = taped.then(|| {
+            let tape = self.names.temp("tape");
+            self.tapes
+                .push(quote!(let mut #tape = #private::Tape::new();));
+            self.tape_of.insert(if_.record, tape.clone());
+            let record = self.name(if_.record);
+            quote!(#tape.push(#record);)
+        });
         quote_spanned! {span=>
             let #pattern = if #cond {
                 #(#then_block)*
@@ -315,6 +324,7 @@ impl<'a> Writer<'a> {
                 #(#else_block)*
                 #else_value
             };
+            #push
         }
     }
 
@@ -448,7 +458,7 @@ impl<'a> Writer<'a> {
             }
         });
         if let Some(tape) = tape {
-            self.loop_tapes.insert(loop_.count, tape);
+            self.tape_of.insert(loop_.count, tape);
         }
         out
     }

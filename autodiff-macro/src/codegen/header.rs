@@ -89,7 +89,12 @@ impl<'a> Parts<'a> {
             .iter()
             .zip(param_names.iter().zip(&types))
             .filter(|(p, _)| p.by_ref())
-            .map(|(_, (name, ty))| (name.clone(), ty.clone()))
+            .map(|(_, (name, ty))| {
+                // The pullback takes the references again, for any lifetime: it captures none.
+                let mut ty = ty.clone();
+                syn::visit_mut::VisitMut::visit_type_mut(&mut ElideLifetimes, &mut ty);
+                (name.clone(), ty)
+            })
             .unzip();
         Parts {
             attrs: item
@@ -115,6 +120,17 @@ impl<'a> Parts<'a> {
             ref_names,
             ref_types,
             types,
+        }
+    }
+}
+
+/// Replaces the named lifetimes of a type by `'_`.
+struct ElideLifetimes;
+
+impl syn::visit_mut::VisitMut for ElideLifetimes {
+    fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+        if lifetime.ident != "static" {
+            *lifetime = syn::Lifetime::new("'_", lifetime.span());
         }
     }
 }

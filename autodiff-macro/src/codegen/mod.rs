@@ -119,8 +119,13 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     }
 }
 
+/// An identifier that resolves at `Span::mixed_site()`: a raw identifier (`r#type`) stays raw.
 pub(super) fn mixed(name: &str, located_at: Span) -> Ident {
-    Ident::new(name, Span::mixed_site().located_at(located_at))
+    let span = Span::mixed_site().located_at(located_at);
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, span),
+        None => Ident::new(name, span),
+    }
 }
 
 pub(super) fn private() -> TokenStream {

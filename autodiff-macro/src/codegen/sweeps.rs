@@ -87,7 +87,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         names,
         used: used_values(function, backward),
         tapes: Vec::new(),
-        loop_tapes: BTreeMap::new(),
+        tape_of: BTreeMap::new(),
         seed_name: None,
         loop_depth: 0,
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
@@ -185,7 +185,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
             #(#attrs)*
             #[doc(hidden)]
             #[inline]
-            #[allow(clippy::all, clippy::pedantic)]
+            #[allow(unreachable_code, clippy::all, clippy::pedantic)]
             #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
                 #(#items)*
                 #rebind_self
@@ -201,7 +201,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(clippy::all, clippy::pedantic)]
+        #[allow(unreachable_code, clippy::all, clippy::pedantic)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             #(#items)*
             #rebind_self

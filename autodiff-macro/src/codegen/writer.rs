@@ -20,8 +20,9 @@ pub(super) struct Writer<'a> {
     pub(super) used: BTreeSet<Value>,
     /// `let mut tape_k = Tape::new();`, one per loop that records.
     pub(super) tapes: Vec<TokenStream>,
-    /// The tape of each loop that records, by the loop's `count` value.
-    pub(super) loop_tapes: BTreeMap<Value, Ident>,
+    /// The tape of each loop (by its `count` value) and deeply nested branch (by its `record`
+    /// value) that records on one.
+    pub(super) tape_of: BTreeMap<Value, Ident>,
     /// The closure's parameter for the adjoint of a tuple output.
     pub(super) seed_name: Option<Ident>,
     /// How many loops enclose the code being written: tapes are reserved outside all loops,

@@ -102,11 +102,7 @@ impl Lowerer<'_> {
                     ),
                 }
             }
-            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => self.vec_macro(&mac.mac),
-            Expr::Macro(mac) => {
-                self.macro_error(&mac.mac);
-                Val::Poison
-            }
+            Expr::Macro(mac) => self.macro_expr(&mac.mac),
             _ => {
                 self.error(expr, unsupported_message(expr));
                 Val::Poison

@@ -26,7 +26,7 @@
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
@@ -73,6 +73,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         binding_ref: false,
         ret_mem: None,
         resized: BTreeSet::new(),
+        element_stores: element_stores(body),
         local_fns: body
             .stmts
             .iter()
@@ -271,6 +272,8 @@ struct Lowerer<'a> {
     param_by_ref: Vec<bool>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// The variables whose elements the body assigns, with the number of indices.
+    element_stores: BTreeMap<String, usize>,
     /// The `Vec`s assigned whole, whose length may change.
     resized: BTreeSet<Mem>,
     /// The output array every `return` writes into, in a function that returns an array early.

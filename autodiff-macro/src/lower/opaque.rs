@@ -11,35 +11,70 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, Token, UnOp};
 
 impl Lowerer<'_> {
-    /// `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms, as statements: checks that
-    /// have no derivative, kept as written in the forward sweep with each variable replaced by a
-    /// hole. Returns whether `mac` is one of them.
-    pub(super) fn assertion(&mut self, mac: &syn::Macro) -> bool {
-        const ASSERTIONS: &[&str] = &[
+    /// `assert!`, `assert_eq!`, `assert_ne!` and their `debug_` forms, and `panic!`,
+    /// `unreachable!`, `todo!`, `unimplemented!`: checks and exits that have no derivative, kept
+    /// as written in the forward sweep with each variable replaced by a hole (also a variable the
+    /// message names inline, `"{x}"`). Returns whether `mac` is one of them.
+    pub(super) fn passive_macro(&mut self, mac: &syn::Macro) -> bool {
+        const PASSIVE: &[&str] = &[
             "assert",
             "assert_eq",
             "assert_ne",
             "debug_assert",
             "debug_assert_eq",
             "debug_assert_ne",
+            "panic",
+            "unreachable",
+            "todo",
+            "unimplemented",
         ];
         let Some(last) = mac.path.segments.last() else {
             return false;
         };
-        if !ASSERTIONS.iter().any(|name| last.ident == name) {
+        if !PASSIVE.iter().any(|name| last.ident == name) {
             return false;
         }
         let Ok(args) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) else {
             return false;
         };
+        let mut exprs: Vec<Expr> = args.into_iter().collect();
+        // `"{x}"` reads `x` by name, where generated code has no `x`: name it as an argument.
+        let named: Vec<String> = exprs
+            .iter()
+            .filter_map(|e| match e {
+                Expr::Assign(a) => match &*a.left {
+                    Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let format = exprs.iter().find_map(|e| match e {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(s.clone()),
+            _ => None,
+        });
+        if let Some(format) = format {
+            for name in inline_captures(&format.value()) {
+                if !named.contains(&name) && self.lookup_user(&name).is_some() {
+                    let ident = syn::Ident::new(&name, format.span());
+                    exprs.push(syn::parse_quote!(#ident = #ident));
+                }
+            }
+        }
         let mut holes = Holes {
             lowerer: self,
             args: Vec::new(),
             failed: false,
         };
-        let mut exprs: Vec<Expr> = args.into_iter().collect();
         for expr in &mut exprs {
-            holes.visit_expr_mut(expr);
+            match expr {
+                // A named argument: only its value is an expression.
+                Expr::Assign(named) => holes.visit_expr_mut(&mut named.right),
+                expr => holes.visit_expr_mut(expr),
+            }
         }
         let Holes { args, failed, .. } = holes;
         if !failed {
@@ -48,6 +83,19 @@ impl Lowerer<'_> {
             self.emit(Op::Opaque(Opaque::cut(expr)), args, mac.span());
         }
         true
+    }
+
+    /// A macro call as an expression: the passive ones (whose value, if any, is `()` or never
+    /// used since they exit), `vec!`, and an error for the others.
+    pub(super) fn macro_expr(&mut self, mac: &syn::Macro) -> Val {
+        if mac.path.is_ident("vec") {
+            return self.vec_macro(mac);
+        }
+        if self.passive_macro(mac) {
+            return Val::Unit;
+        }
+        self.macro_error(mac);
+        Val::Poison
     }
 
     pub(super) fn macro_error(&self, mac: &syn::Macro) {
@@ -261,4 +309,29 @@ pub(super) fn unsupported_message(expr: &Expr) -> String {
         }
     };
     message.to_owned()
+}
+
+/// The names a format string reads inline: `x` and `y` in `"{x} and {y:.3}"`.
+fn inline_captures(format: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut chars = format.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().is_some_and(|(_, c)| *c == '{') => {
+                chars.next();
+            }
+            '{' => {
+                let rest = &format[i + 1..];
+                let end = rest.find(['}', ':']).unwrap_or(rest.len());
+                let name = rest[..end].trim();
+                let is_ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if is_ident && !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }

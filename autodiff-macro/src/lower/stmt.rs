@@ -25,6 +25,8 @@ impl Lowerer<'_> {
                     self.local(local);
                     Val::Unit
                 }
+                // An empty statement `;`.
+                Stmt::Expr(Expr::Verbatim(tokens), Some(_)) if tokens.is_empty() => Val::Unit,
                 Stmt::Expr(expr, semi) => {
                     let v = self.expr(expr);
                     if semi.is_none() && is_last {
@@ -38,9 +40,7 @@ impl Lowerer<'_> {
                     Val::Unit
                 }
                 Stmt::Macro(mac) => {
-                    if !self.assertion(&mac.mac) {
-                        self.macro_error(&mac.mac);
-                    }
+                    self.macro_expr(&mac.mac);
                     Val::Unit
                 }
             };
@@ -153,6 +153,24 @@ impl Lowerer<'_> {
                         }
                     }
                     Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
+                    // `let mut p = f(x);` whose elements are assigned later: an array to write.
+                    Val::Scalar(Operand::Value(value))
+                        if pat_ident.mutability.is_some()
+                            && self.element_stores.contains_key(&name) =>
+                    {
+                        let dims = self.element_stores[&name];
+                        self.values[value.index()].aggregate = true;
+                        let mem = self.new_mem(Some(name.clone()), dims, true, None);
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem,
+                            kind: MemInitKind::FromValue(value),
+                            declare: true,
+                            len: None,
+                            ty: ty.cloned(),
+                            span: pat_ident.span(),
+                        }));
+                        Val::Mem(mem, Vec::new())
+                    }
                     val => self.name_value(&name, val, ty, pat_ident.span()),
                 };
                 self.declare(Var::user(name), Some(val));

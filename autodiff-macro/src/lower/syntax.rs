@@ -1,5 +1,7 @@
 //! Questions about syntax trees that lowering asks in several places.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -17,6 +19,44 @@ pub(super) fn contains_early_return(body: &syn::Block) -> bool {
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     }
     let mut finder = Finder(false);
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.0
+}
+
+/// The variables whose elements the body assigns (`p[i] = v`, `m[i][j] += v`), with the most
+/// indices seen: a call's array result bound to one of them is kept as an array to write into.
+pub(super) fn element_stores(body: &syn::Block) -> BTreeMap<String, usize> {
+    struct Finder(BTreeMap<String, usize>);
+    impl Finder {
+        fn place(&mut self, place: &Expr) {
+            let mut depth = 0;
+            let mut base = place;
+            while let Expr::Index(index) = strip_parens(base) {
+                depth += 1;
+                base = &index.expr;
+            }
+            if let (Expr::Path(path), true) = (strip_parens(base), depth > 0) {
+                if let Some(ident) = path.path.get_ident() {
+                    let entry = self.0.entry(ident.to_string()).or_default();
+                    *entry = (*entry).max(depth);
+                }
+            }
+        }
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+            self.place(&assign.left);
+            syn::visit::visit_expr_assign(self, assign);
+        }
+        fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
+            if compound_op(&binary.op).is_some() {
+                self.place(&binary.left);
+            }
+            syn::visit::visit_expr_binary(self, binary);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder(BTreeMap::new());
     syn::visit::Visit::visit_block(&mut finder, body);
     finder.0
 }

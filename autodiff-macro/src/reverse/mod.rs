@@ -57,6 +57,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         function,
         activity,
         defs: definitions(function),
+        if_depth: 0,
         written: BTreeSet::new(),
         local: BTreeSet::new(),
         alias: BTreeMap::new(),
@@ -101,6 +102,8 @@ struct Reverse<'a> {
     function: &'a Function,
     activity: &'a Activity,
     defs: BTreeMap<Value, &'a Inst>,
+    /// How many branches enclose the statement being reversed.
+    if_depth: usize,
     /// Adjoints that have received a contribution so far.
     written: BTreeSet<Value>,
     /// The values defined in the region being reversed (and the regions inside it).
@@ -361,6 +364,8 @@ impl Reverse<'_> {
     }
 
     fn if_stmt(&mut self, if_: &If, out: &mut Vec<BwdStmt>) {
+        /// Branches nested deeper than this record on a tape (see `IfPlan::taped`).
+        const TAPED_DEPTH: usize = 16;
         let active_phis: Vec<(Value, Operand, Operand)> = if_
             .phis
             .iter()
@@ -378,9 +383,14 @@ impl Reverse<'_> {
             }
         };
         // Each branch is its own region, with its own declarations.
+        self.if_depth += 1;
         let then_stmts = self.region(&[&if_.then_block], |p, s| transfers(p, s, true), out);
         let else_stmts = self.region(&[&if_.else_block], |p, s| transfers(p, s, false), out);
-        let mut plan = IfPlan::default();
+        self.if_depth -= 1;
+        let mut plan = IfPlan {
+            taped: self.if_depth >= TAPED_DEPTH,
+            ..IfPlan::default()
+        };
         if !then_stmts.is_empty() || !else_stmts.is_empty() {
             plan.backward = true;
             plan.then_record = self.record_of(&then_stmts, &if_.then_block);

@@ -31,6 +31,10 @@ pub struct IfPlan {
     /// tests the forward condition again.
     pub then_record: Vec<Need>,
     pub else_record: Vec<Need>,
+    /// The record goes on a tape of its own instead of into the enclosing branch's record: a
+    /// record holding the records of `if`s nested in it has a type that nests as deep, and rustc
+    /// stops at some depth.
+    pub taped: bool,
 }
 
 impl IfPlan {
@@ -332,7 +336,7 @@ impl Reverse<'_> {
                     let plan = &self.ifs[&bwd_if.record];
                     if plan.by_cond() {
                         operand(&mut needs, &bwd_if.cond);
-                    } else {
+                    } else if !plan.taped {
                         needs.insert(Need::Value(bwd_if.record));
                     }
                     let inner: BTreeSet<Need> = self
