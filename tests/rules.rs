@@ -1672,3 +1672,149 @@ fn precedence_of_unary_minus_and_casts() {
         expect(d, numeric[0], NUMERIC_F32, format_args!("numeric at {x}"));
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// `copysign`, `midpoint`, `fract`, `rem_euclid`, `div_euclid`, `round_ties_even`, `sin_cos`
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn copysign(x: f64, y: f64) -> f64 {
+    x.copysign(y)
+}
+
+#[differentiate]
+fn midpoint(x: f64, y: f64) -> f64 {
+    f64::midpoint(x, y)
+}
+
+#[differentiate]
+fn rem_euclid(x: f64, y: f64) -> f64 {
+    x.rem_euclid(y)
+}
+
+#[differentiate]
+fn fract_and_friends(x: f64, y: f64) -> f64 {
+    x.fract() * y + x.div_euclid(y) + (x * y).round_ties_even()
+}
+
+#[differentiate]
+fn sin_cos(x: f64) -> f64 {
+    let (s, c) = x.sin_cos();
+    s * s * c
+}
+
+#[differentiate]
+fn sin_cos_pullback_pair(x: f64) -> (f64, f64) {
+    x.sin_cos()
+}
+
+#[test]
+fn copysign_takes_the_sign_of_its_second_argument() {
+    // |x| sign(y): d/dx = sign(x) sign(y), d/dy = 0.
+    for (x, y) in [(1.5, 2.0), (-1.5, 2.0), (1.5, -0.5), (-0.3, -4.0)] {
+        check2(
+            copysign,
+            copysign_grad,
+            x,
+            y,
+            (x.signum() * y.signum(), 0.0),
+        );
+    }
+    // At x = 0 the convention of `abs`: 0.
+    check2_at_kink(copysign, copysign_grad, 0.0, -2.0, (0.0, 0.0));
+}
+
+#[test]
+fn midpoint_is_half_of_each() {
+    for (x, y) in [(1.5, 2.0), (-7.0, 0.25)] {
+        check2(midpoint, midpoint_grad, x, y, (0.5, 0.5));
+    }
+}
+
+#[test]
+fn rem_euclid_both_arguments() {
+    // x.rem_euclid(y) = x - y * x.div_euclid(y): d/dx = 1, d/dy = -x.div_euclid(y).
+    for (x, y) in [
+        (5.3, 2.0),
+        (-5.3, 2.0),
+        (7.5, -2.0),
+        (-7.5, -2.25),
+        (0.7, 3.0),
+    ] {
+        check2(rem_euclid, rem_euclid_grad, x, y, (1.0, -x.div_euclid(y)));
+    }
+}
+
+#[test]
+fn fract_passes_through_and_rounding_cuts() {
+    // fract(x) y + div_euclid (constant) + round_ties_even (constant).
+    for (x, y) in [(1.3, 2.1), (-2.5, 0.9), (0.45, -1.7)] {
+        check2(
+            fract_and_friends,
+            fract_and_friends_grad,
+            x,
+            y,
+            (y, x.fract()),
+        );
+    }
+}
+
+#[test]
+fn sin_cos_is_a_pair_of_rules() {
+    for x in [-2.0_f64, 0.3, 1.1] {
+        let (s, c) = (x.sin(), x.cos());
+        check1(
+            sin_cos,
+            sin_cos_grad,
+            sin_cos_pullback,
+            x,
+            2.0 * s * c * c - s * s * s,
+        );
+        expect(
+            sin_cos_pullback_pair_pullback(x, (2.0, -3.0)),
+            2.0 * c + 3.0 * s,
+            ANALYTIC,
+            "pullback of the pair",
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Conventions at NaN, where the value is NaN or ignores a NaN argument (the README's table).
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn powi_zero(x: f64) -> f64 {
+    x.powi(0)
+}
+
+#[differentiate]
+fn max_of(x: f64, y: f64) -> f64 {
+    x.max(y)
+}
+
+#[differentiate]
+fn min_of(x: f64, y: f64) -> f64 {
+    x.min(y)
+}
+
+#[test]
+fn conventions_at_nan() {
+    let nan = f64::NAN;
+    // `abs`, `clamp` and `powi(x, 0)` give 0 at NaN, as PyTorch's `abs`, `clamp` and `pow` do.
+    assert_eq!(abs::method_grad(nan).1, 0.0);
+    assert_eq!(clamp_method_grad(nan).1, 0.0);
+    assert_eq!(powi_zero_grad(nan), (1.0, 0.0));
+    // `powi(x, 0)` gives 0 at 0 and at infinity too: `x^0` is the constant 1.
+    assert_eq!(powi_zero_grad(0.0), (1.0, 0.0));
+    assert_eq!(powi_zero_grad(f64::INFINITY), (1.0, 0.0));
+    // `max`/`min` with one NaN argument return the other argument, which takes the adjoint;
+    // with two, the value is NaN and the second argument takes it.
+    assert_eq!(max_of_grad(nan, 2.0).1, (0.0, 1.0));
+    assert_eq!(max_of_grad(2.0, nan).1, (1.0, 0.0));
+    assert_eq!(min_of_grad(nan, 2.0).1, (0.0, 1.0));
+    assert_eq!(max_of_grad(nan, nan).1, (0.0, 1.0));
+    assert_eq!(min_of_grad(nan, nan).1, (0.0, 1.0));
+    // Smooth functions propagate the NaN into the gradient.
+    assert!(exp::method_grad(nan).1.is_nan());
+}

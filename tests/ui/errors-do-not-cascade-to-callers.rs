@@ -2,7 +2,7 @@ use autodiff_core::differentiate;
 
 #[differentiate]
 fn f(x: f64, y: f64) -> f64 {
-    let t = x.fract();
+    let t = x.next_up();
     t * y
 }
 

@@ -2,7 +2,7 @@ use autodiff_core::differentiate;
 
 #[differentiate(wrt(x, z))]
 fn f(x: f64, y: f64) -> f64 {
-    let a = x.fract();
+    let a = x.next_up();
     let b = dbg!(y);
     let c = if a > b { a } else { b };
     let square = |v: f64| v * v;

@@ -58,6 +58,18 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
         }
+        // `x.sin_cos()` is `(x.sin(), x.cos())`.
+        if name == "sin_cos" && call.args.is_empty() && call.turbofish.is_none() {
+            let x = self.operand(&call.receiver);
+            let span = call.method.span();
+            let parts = ["sin", "cos"].map(|part| {
+                let rule = rules::lookup(part, 1).expect("sin and cos are in the table");
+                let form = Form::Method(syn::Ident::new(part, span));
+                let value = self.emit(Op::Rule { rule, form }, vec![x.clone()], span);
+                Val::Scalar(Operand::Value(value))
+            });
+            return Val::Tuple(parts.into());
+        }
         // `x.iter().sum()` and `.product()`: the loop they stand for.
         if let (Some(op), Expr::MethodCall(inner)) =
             (reduction(&name), strip_parens(&call.receiver))

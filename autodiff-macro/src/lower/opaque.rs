@@ -119,7 +119,7 @@ impl Lowerer<'_> {
     /// `what` names the construct in the error if it is not cut and meets an active value.
     pub(super) fn opaque(&mut self, expr: &Expr, cut: bool, what: &str) -> Val {
         let error = format!(
-            "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; use an operation that has a rule, or wrap the value in `no_grad(..)` to treat it as a constant"
+            "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; write it with the operations listed on `#[differentiate]`, or compute it in a function with a custom derivative (`#[differentiate(pullback = ..)]`); `no_grad(..)` around the value would make it a constant, with derivative zero"
         );
         self.opaque_with(expr, cut, error)
     }
