@@ -51,7 +51,7 @@ impl Activity {
         match operand {
             Operand::Value(v) => self.varied[v.index()],
             Operand::Mem(mem, _) => self.mem_is_varied(*mem),
-            Operand::Const(_) => false,
+            _ => false,
         }
     }
 }

@@ -181,6 +181,13 @@ impl<'a> Writer<'a> {
                 quote!(#ident)
             }
             Operand::Const(c) => c.parenthesized(),
+            Operand::Bool(b) => quote!(#b),
+            Operand::Index(k) => quote!(#k),
+            Operand::Undef => {
+                let private = private();
+                quote!(#private::dummy())
+            }
+            Operand::Poison => quote!(()),
             Operand::Mem(mem, prefix) => {
                 let name = self.mem_name(*mem);
                 let indices: Vec<TokenStream> =

@@ -123,6 +123,14 @@ pub enum Operand {
     /// An array as a whole (an argument of a call, or in an opaque expression), with the indices
     /// already applied to it (`m[i]` is a row of a matrix).
     Mem(Mem, Vec<Operand>),
+    /// A flag that lowering knows (a `break` that has run, or not).
+    Bool(bool),
+    /// An index that the reverse pass knows (element `k` of a list).
+    Index(usize),
+    /// A value never read: a variable on a path that has not assigned it.
+    Undef,
+    /// The value of an expression that had an error, already reported.
+    Poison,
 }
 
 /// A constant expression: a literal, a path such as `PI`, or operators over those.
@@ -370,7 +378,11 @@ impl Operand {
     pub fn values(&self) -> Vec<Value> {
         match self {
             Operand::Value(v) => vec![*v],
-            Operand::Const(_) => vec![],
+            Operand::Const(_)
+            | Operand::Bool(_)
+            | Operand::Index(_)
+            | Operand::Undef
+            | Operand::Poison => vec![],
             Operand::Mem(_, indices) => indices.iter().flat_map(Operand::values).collect(),
         }
     }

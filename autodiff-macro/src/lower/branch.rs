@@ -22,7 +22,7 @@ impl Lowerer<'_> {
         }
         vars.iter()
             .filter_map(|var| match self.var(var) {
-                Val::Scalar(flag) if !is_const(&flag, "false") => Some(flag),
+                Val::Scalar(flag) if !matches!(flag, Operand::Bool(false)) => Some(flag),
                 _ => None,
             })
             .collect()
@@ -32,7 +32,7 @@ impl Lowerer<'_> {
         let flags = self.exit_flags(&self.loops);
         if flags.is_empty() {
             ExitState::Running
-        } else if flags.iter().any(|flag| is_const(flag, "true")) {
+        } else if flags.iter().any(|flag| matches!(flag, Operand::Bool(true))) {
             ExitState::Exited
         } else {
             ExitState::Maybe(flags)

@@ -225,7 +225,7 @@ impl Lowerer<'_> {
         let outer = self.loops.len() - 1;
         let mut exit_flags: Vec<Operand> = self.exit_flags(&self.loops[..outer]);
         if let Val::Scalar(flag) = self.var(&Var::Break(own)) {
-            if !is_const(&flag, "false") {
+            if !matches!(flag, Operand::Bool(false)) {
                 exit_flags.push(flag);
             }
         }

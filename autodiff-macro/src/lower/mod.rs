@@ -126,8 +126,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         // Every `return` wrote into the output array.
         Some(out) => Val::Mem(out, Vec::new()),
         None if lowerer.has_return => match lowerer.var(&Var::Return) {
-            Val::Scalar(flag) if is_const(&flag, "true") => lowerer.var(&Var::ReturnValue),
-            Val::Scalar(flag) if is_const(&flag, "false") => tail,
+            Val::Scalar(flag) if matches!(flag, Operand::Bool(true)) => lowerer.var(&Var::ReturnValue),
+            Val::Scalar(flag) if matches!(flag, Operand::Bool(false)) => tail,
             Val::Scalar(flag) => {
                 let ret_val = lowerer.var(&Var::ReturnValue);
                 lowerer.join(flag, ret_val, tail, body.span())
@@ -202,46 +202,20 @@ enum Val {
 }
 
 fn poison() -> Operand {
-    Operand::Const(Const {
-        tokens: quote!(()),
-        atomic: true,
-    })
+    Operand::Poison
 }
 
 fn const_bool(value: bool) -> Operand {
-    Operand::Const(Const {
-        tokens: quote!(#value),
-        atomic: true,
-    })
+    Operand::Bool(value)
 }
 
 /// A placeholder for a value that is never read: a variable on a path that has not assigned it.
 fn dummy() -> Operand {
-    Operand::Const(Const {
-        tokens: quote!(::autodiff_core::__private::dummy()),
-        atomic: true,
-    })
-}
-
-fn is_const(operand: &Operand, text: &str) -> bool {
-    matches!(operand, Operand::Const(c) if c.tokens.to_string() == text)
+    Operand::Undef
 }
 
 fn is_dummy(val: &Val) -> bool {
-    // By tokens: `to_string` spaces them differently inside and outside the compiler.
-    let Val::Scalar(Operand::Const(c)) = val else {
-        return false;
-    };
-    let idents: Vec<String> = c
-        .tokens
-        .clone()
-        .into_iter()
-        .filter_map(|tt| match tt {
-            proc_macro2::TokenTree::Ident(i) => Some(i.to_string()),
-            _ => None,
-        })
-        .collect();
-    idents == ["autodiff_core", "__private", "dummy"]
+    matches!(val, Val::Scalar(Operand::Undef))
 }
 
 /// A loop being lowered: `break` and `continue` find it by its label.

@@ -137,6 +137,9 @@ pub(super) fn same_operand(a: &Operand, b: &Operand) -> bool {
         (Operand::Mem(a, pa), Operand::Mem(b, pb)) => {
             a == b && pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| same_operand(a, b))
         }
+        (Operand::Bool(a), Operand::Bool(b)) => a == b,
+        (Operand::Index(a), Operand::Index(b)) => a == b,
+        (Operand::Undef, Operand::Undef) | (Operand::Poison, Operand::Poison) => true,
         _ => false,
     }
 }

@@ -207,10 +207,7 @@ impl Reverse<'_> {
                         MemInitKind::List { elems } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {
-                                    let index = Operand::Const(crate::ir::Const {
-                                        tokens: quote::quote!(#k),
-                                        atomic: true,
-                                    });
+                                    let index = Operand::Index(k);
                                     self.add(value, Term::MemElem(init.mem, vec![index]), out);
                                 }
                             }
