@@ -126,8 +126,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         // Every `return` wrote into the output array.
         Some(out) => Val::Mem(out, Vec::new()),
         None if lowerer.has_return => match lowerer.var(&Var::Return) {
-            Val::Scalar(flag) if matches!(flag, Operand::Bool(true)) => lowerer.var(&Var::ReturnValue),
-            Val::Scalar(flag) if matches!(flag, Operand::Bool(false)) => tail,
+            Val::Scalar(Operand::Bool(true)) => lowerer.var(&Var::ReturnValue),
+            Val::Scalar(Operand::Bool(false)) => tail,
             Val::Scalar(flag) => {
                 let ret_val = lowerer.var(&Var::ReturnValue);
                 lowerer.join(flag, ret_val, tail, body.span())
