@@ -2,7 +2,7 @@
 
 use super::*;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::Ident;
 
@@ -28,6 +28,12 @@ pub(super) struct Parts<'a> {
     pub(super) ref_types: Vec<syn::Type>,
     /// Every parameter's type, with `impl Trait` named.
     pub(super) types: Vec<syn::Type>,
+    /// For a function whose result keeps the reference parameters (`_vjp`): its generics with
+    /// the lifetime `'__autodiff` first, its parameters with `'__autodiff` for every elided
+    /// lifetime, and the `use<..>` that captures every generic parameter.
+    pub(super) borrowing_generics: TokenStream,
+    pub(super) borrowing_params: Vec<TokenStream>,
+    pub(super) borrowing_captures: TokenStream,
 }
 
 impl<'a> Parts<'a> {
@@ -96,7 +102,31 @@ impl<'a> Parts<'a> {
                 (name.clone(), ty)
             })
             .unzip();
+        let lifetime = syn::Lifetime::new("'__autodiff", Span::call_site());
+        let borrowing_params = types
+            .iter()
+            .zip(&param_names)
+            .zip(&sig.params)
+            .map(|((ty, name), param)| {
+                let mut ty = ty.clone();
+                syn::visit_mut::VisitMut::visit_type_mut(&mut NameLifetimes(&lifetime), &mut ty);
+                match param.kind {
+                    _ if !param.is_receiver() => quote!(#name: #ty),
+                    crate::signature::ParamKind::Struct { by_ref: true } => {
+                        quote!(&#lifetime #name)
+                    }
+                    _ => quote!(#name),
+                }
+            })
+            .collect();
+        let lifetimes: Vec<&syn::Lifetime> =
+            generics.lifetimes().map(|param| &param.lifetime).collect();
+        let borrowing_generics = quote!(<#lifetime, #(#all_generics),*>);
+        let borrowing_captures = quote!(use<#lifetime, #(#lifetimes,)* #(#explicit),*>);
         Parts {
+            borrowing_generics,
+            borrowing_params,
+            borrowing_captures,
             attrs: item
                 .attrs
                 .iter()
@@ -120,6 +150,24 @@ impl<'a> Parts<'a> {
             ref_names,
             ref_types,
             types,
+        }
+    }
+}
+
+/// Names the elided lifetimes of a type (`&T`, `Foo<'_>`).
+struct NameLifetimes<'l>(&'l syn::Lifetime);
+
+impl syn::visit_mut::VisitMut for NameLifetimes<'_> {
+    fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+        if reference.lifetime.is_none() {
+            reference.lifetime = Some(self.0.clone());
+        }
+        syn::visit_mut::visit_type_reference_mut(self, reference);
+    }
+
+    fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+        if lifetime.ident == "_" {
+            *lifetime = self.0.clone();
         }
     }
 }
