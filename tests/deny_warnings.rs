@@ -405,3 +405,34 @@ fn diverging_code_differentiates() {
     assert_eq!(diverging_grad(3.0, 2.0), (6.0, (2.0, 0.0)));
     assert_eq!(diverging_grad(0.25, 2.0), (0.125, (1.0, 0.0)));
 }
+
+/// Iterator chains, closures and `Vec`s built by `push`: the loops they become add no warning.
+#[differentiate]
+fn chains(x: &[f64], y: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    let dot: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
+    let p = x.iter().product::<f64>();
+    let best = x
+        .iter()
+        .copied()
+        .max_by(|a, b| a.total_cmp(b))
+        .unwrap_or(0.0);
+    let sq = |v: f64| v * v;
+    let mut v = Vec::with_capacity(x.len());
+    for (i, xi) in x.iter().enumerate().skip(1) {
+        v.push(sq(*xi) * i as f64);
+    }
+    let kept: Vec<f64> = y.iter().copied().filter(|b| *b > 0.0).collect();
+    let n = kept.len() as f64;
+    m + s.ln() + dot + p + best + v.iter().sum::<f64>() + n
+}
+
+#[test]
+fn chains_differentiate() {
+    let (x, y) = ([0.5, -1.0, 2.0], [1.0, -2.0, 0.5]);
+    let (value, (dx, dy)) = chains_grad(&x, &y);
+    assert_eq!(value.to_bits(), chains(&x, &y).to_bits());
+    assert_eq!(dy, x.to_vec());
+    assert_eq!(dx.len(), 3);
+}

@@ -132,7 +132,7 @@ impl Activity {
                         MemInitKind::List { elems } => elems.iter().any(|e| self.varied_operand(e)),
                         MemInitKind::Copy { src } => self.mem_is_varied(*src),
                         MemInitKind::FromValue(value) => self.varied[value.index()],
-                        MemInitKind::Placeholder => false,
+                        MemInitKind::Placeholder | MemInitKind::Empty { .. } => false,
                     };
                     if varied {
                         changed |= self.mark_mem_varied(init.mem);
@@ -230,7 +230,7 @@ impl Activity {
                         MemInitKind::FromValue(value) => {
                             changed |= self.set_useful(&Operand::Value(*value))
                         }
-                        MemInitKind::Placeholder => {}
+                        MemInitKind::Placeholder | MemInitKind::Empty { .. } => {}
                     }
                 }
                 Stmt::If(if_) => {

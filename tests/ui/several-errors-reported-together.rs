@@ -5,8 +5,10 @@ fn f(x: f64, y: f64) -> f64 {
     let a = x.next_up();
     let b = dbg!(y);
     let c = if a > b { a } else { b };
-    let square = |v: f64| v * v;
-    square(c) * a
+    let Some(square) = Some(c * c) else {
+        return 0.0;
+    };
+    square * a
 }
 
 fn main() {}

@@ -350,6 +350,7 @@ impl<'a> Writer<'a> {
                 let value = self.name(*value);
                 quote!(#private::zero_grad(&#value))
             }
+            Some(MemInitKind::Empty { .. }) => quote!(::std::vec::Vec::new()),
             Some(MemInitKind::Placeholder) => {
                 let primal = self.mem_name(mem);
                 quote!(#private::zero_grad(&#primal))

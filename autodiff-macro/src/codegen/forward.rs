@@ -17,6 +17,11 @@ impl<'a> Writer<'a> {
         for stmt in &block.stmts {
             match stmt {
                 Stmt::Inst(inst) => out.extend(self.inst(inst, false)),
+                Stmt::Store(store) if store.push => {
+                    let mem = self.mem_name(store.mem);
+                    let value = self.operand(&store.value, store.span);
+                    out.push(quote_spanned!(store.span=> #mem.push(#value);));
+                }
                 Stmt::Store(store) => {
                     let mem = self.mem_name(store.mem);
                     let indices = self.indices(&store.indices);
@@ -231,6 +236,13 @@ impl<'a> Writer<'a> {
                 quote!(#private::owned(&#src))
             }
             MemInitKind::Placeholder => quote!(#private::dummy()),
+            MemInitKind::Empty { capacity: None } => quote!(::std::vec::Vec::new()),
+            MemInitKind::Empty {
+                capacity: Some(capacity),
+            } => {
+                let capacity = self.operand(capacity, span);
+                quote!(::std::vec::Vec::with_capacity(#capacity))
+            }
             MemInitKind::FromValue(value) => {
                 // Copied, not moved: the backward sweep may still read the value.
                 let value = self.name(*value);

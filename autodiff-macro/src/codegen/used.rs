@@ -70,6 +70,9 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                     used.insert(*value);
                 }
                 MemInitKind::Placeholder => {}
+                MemInitKind::Empty { capacity } => {
+                    used.extend(capacity.iter().flat_map(Operand::values));
+                }
             },
             Stmt::If(if_) => {
                 used.extend(if_.cond.values());

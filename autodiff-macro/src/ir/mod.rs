@@ -273,6 +273,8 @@ pub struct Store {
     pub mem: Mem,
     pub indices: Vec<Operand>,
     pub value: Operand,
+    /// `mem.push(value)`: the index is the length before (an instruction of its own).
+    pub push: bool,
     pub span: Span,
 }
 
@@ -303,6 +305,8 @@ pub enum MemInitKind {
     /// A placeholder, overwritten before it is read: the output array of a function that
     /// returns early.
     Placeholder,
+    /// `Vec::new()`, `Vec::with_capacity(n)`: an empty `Vec`, grown by `push`.
+    Empty { capacity: Option<Operand> },
 }
 
 /// `if cond { then } else { else }`, whose branches set the `phis`.

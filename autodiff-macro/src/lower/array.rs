@@ -106,4 +106,78 @@ impl Lowerer<'_> {
             }
         }
     }
+
+    /// `v.push(value)` on a local `Vec`: a store at the length before, which grows it.
+    pub(super) fn push_elem(&mut self, mem: Mem, value: Operand, span: Span) {
+        let index = self.emit(Op::Len(mem), Vec::new(), span);
+        self.resized.insert(mem);
+        self.push(ir::Stmt::Store(ir::Store {
+            mem,
+            indices: vec![Operand::Value(index)],
+            value,
+            push: true,
+            span,
+        }));
+    }
+
+    /// `Vec::new()` and `Vec::with_capacity(n)`.
+    pub(super) fn empty_vec(&mut self, capacity: Option<&Expr>, span: Span) -> Val {
+        let capacity = capacity.map(|c| self.operand(c));
+        let mem = self.new_mem(None, 1, true, None);
+        self.resized.insert(mem);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Empty { capacity },
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    /// `v.push(x)`, `v.extend(iter)`, `v.extend_from_slice(&x)` on a local `Vec` of numbers;
+    /// `None` when `call` is not one of them.
+    pub(super) fn grow_vec(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let name = call.method.to_string();
+        if !matches!(name.as_str(), "push" | "extend" | "extend_from_slice") || call.args.len() != 1
+        {
+            return None;
+        }
+        if !is_place(&call.receiver) {
+            return None;
+        }
+        let Val::Mem(mem, prefix) = self.expr(&call.receiver) else {
+            return None;
+        };
+        let span = call.method.span();
+        let data = &self.mems[mem.index()];
+        if data.structured || !prefix.is_empty() {
+            return None;
+        }
+        if !data.vec || data.dims != 1 || data.param.is_some() {
+            self.error(
+                &call.method,
+                format!(
+                    "`.{name}(..)` is supported on a local `Vec` of numbers; build the values into one (`let mut v = Vec::new();`)"
+                ),
+            );
+            return Some(Val::Poison);
+        }
+        if name == "push" {
+            let value = self.operand(&call.args[0]);
+            self.push_elem(mem, value, span);
+            return Some(Val::Unit);
+        }
+        let arg = match (&call.args[0], name.as_str()) {
+            (Expr::Reference(r), "extend_from_slice") => (*r.expr).clone(),
+            (arg, _) => arg.clone(),
+        };
+        let stream = self.stream(&arg)?;
+        self.stream_loop(&stream, span, None, |_| {}, &mut |l, item, _| {
+            let value = l.val_operand(item, span);
+            l.push_elem(mem, value, span);
+        });
+        Some(Val::Unit)
+    }
 }

@@ -64,6 +64,20 @@ impl Assigned {
         self.declared.pop();
     }
 
+    /// The body of a closure: the variables it assigns that it did not declare.
+    pub(super) fn closure_body(
+        &mut self,
+        inputs: &syn::punctuated::Punctuated<Pat, syn::Token![,]>,
+        body: &Expr,
+    ) {
+        self.declared.push(BTreeSet::new());
+        for input in inputs {
+            self.declare_pattern(input);
+        }
+        self.visit_expr(body);
+        self.declared.pop();
+    }
+
     fn declare_pattern(&mut self, pat: &Pat) {
         struct Names<'a>(&'a mut BTreeSet<String>);
         impl<'ast> Visit<'ast> for Names<'_> {

@@ -3,8 +3,8 @@
 
 use super::syntax::*;
 use super::*;
-use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use proc_macro2::Span;
+use quote::ToTokens;
 use syn::Expr;
 use syn::spanned::Spanned;
 
@@ -70,23 +70,15 @@ impl Lowerer<'_> {
             });
             return Val::Tuple(parts.into());
         }
-        // `x.iter().sum()` and `.product()`: the loop they stand for.
-        if let (Some(op), Expr::MethodCall(inner)) =
-            (reduction(&name), strip_parens(&call.receiver))
-        {
-            if call.args.is_empty() && inner.method == "iter" && inner.args.is_empty() {
-                let (start, items) = (op.0, &inner.receiver);
-                let acc = syn::Ident::new("__autodiff_reduction", Span::mixed_site());
-                let op = op.1;
-                let block: Expr = syn::parse_quote!({
-                    let mut #acc = #start;
-                    for __autodiff_item in #items.iter() {
-                        #acc #op *__autodiff_item;
-                    }
-                    #acc
-                });
-                return self.expr(&block);
-            }
+        // An iterator chain's consumer (`x.iter().map(..).sum()`): the loop it stands for.
+        if let Some(val) = self.consume(call) {
+            return val;
+        }
+        if let Some(val) = self.option_method(call) {
+            return val;
+        }
+        if let Some(val) = self.grow_vec(call) {
+            return val;
         }
         let expr = Expr::MethodCall(call.clone());
         // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
@@ -99,7 +91,22 @@ impl Lowerer<'_> {
             }
         }
         if CUT_METHODS.contains(&name.as_str()) {
-            return self.opaque(&expr, true, &format!("method `{name}`"));
+            // `a.total_cmp(b)` with `b: &f64` in Rust (an item of an iterator, a closure's
+            // argument) reads a number the macro holds by value: it is passed by reference.
+            let mut call = call.clone();
+            if matches!(name.as_str(), "total_cmp" | "partial_cmp") {
+                for arg in call.args.iter_mut() {
+                    let by_value = !matches!(arg, Expr::Reference(_))
+                        && match self.held_number(arg) {
+                            Some(by_ref) => !by_ref,
+                            None => false,
+                        };
+                    if by_value {
+                        *arg = syn::parse_quote!(&#arg);
+                    }
+                }
+            }
+            return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
         if is_place(&call.receiver) {
             if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
@@ -138,6 +145,20 @@ impl Lowerer<'_> {
         self.opaque(&expr, false, &what)
     }
 
+    /// For a variable that holds a number: whether it is a reference parameter.
+    fn held_number(&self, expr: &Expr) -> Option<bool> {
+        let Expr::Path(path) = strip_parens(expr) else {
+            return None;
+        };
+        match self.lookup_user(&local_name(path)?.to_string()) {
+            Some(Binding {
+                val: Some(Val::Scalar(Operand::Value(v))),
+                ..
+            }) => Some(self.values[v.index()].by_ref),
+            _ => None,
+        }
+    }
+
     pub(super) fn call(&mut self, call: &syn::ExprCall) -> Val {
         let Expr::Path(func) = &*call.func else {
             return self.opaque(
@@ -146,6 +167,21 @@ impl Lowerer<'_> {
                 "call of a closure or function value",
             );
         };
+        // `Vec::new()`, `Vec::with_capacity(n)`.
+        let segments: Vec<String> = func
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        if let [.., ty, ctor] = segments.as_slice() {
+            if ty == "Vec"
+                && (ctor == "new" && call.args.is_empty()
+                    || ctor == "with_capacity" && call.args.len() == 1)
+            {
+                return self.empty_vec(call.args.first(), call.span());
+            }
+        }
         if is_no_grad(func) {
             if call.args.len() != 1 {
                 self.error(call, "`no_grad` takes one argument");
@@ -178,6 +214,14 @@ impl Lowerer<'_> {
                     "recursive functions cannot be differentiated; write the recursion as a loop",
                 );
                 return Val::Poison;
+            }
+            if let Some(closure) = self.lookup_user(&name).and_then(|b| b.closure()).cloned() {
+                let args = call.args.iter().map(|arg| self.expr(arg)).collect();
+                return self.call_callable(
+                    &super::closure::Callable::Closure(closure),
+                    args,
+                    func.span(),
+                );
             }
             if self.lookup_user(&name).is_some() {
                 let error = format!(
@@ -272,17 +316,19 @@ impl Lowerer<'_> {
                     );
                     poison()
                 }
+                Val::Closure(_) => {
+                    self.error(
+                        arg,
+                        "a closure given to another function cannot be differentiated through; call the closure here, or write the computation as a `#[differentiate]` function",
+                    );
+                    poison()
+                }
+                Val::Option(..) => {
+                    self.error(arg, "an `Option` argument is not supported here; unwrap it first");
+                    poison()
+                }
             });
         }
         (args, written_ref, by_ref)
-    }
-}
-
-/// The start value and update of the loop that `.sum()` and `.product()` stand for.
-pub(super) fn reduction(method: &str) -> Option<(syn::Lit, TokenStream)> {
-    match method {
-        "sum" => Some((syn::parse_quote!(0.0), quote!(+=))),
-        "product" => Some((syn::parse_quote!(1.0), quote!(*=))),
-        _ => None,
     }
 }

@@ -80,6 +80,7 @@ impl Lowerer<'_> {
                 Val::Unit
             }
             Expr::Field(field) => self.field(field),
+            Expr::Closure(closure) => self.closure(closure),
             Expr::If(if_) => self.if_expr(if_),
             Expr::Match(match_) => self.match_expr(match_),
             Expr::ForLoop(for_) => self.for_loop(for_),
@@ -128,6 +129,17 @@ impl Lowerer<'_> {
             }
             Val::Unit => {
                 self.error(expr, "expected a number here, found `()`");
+                poison()
+            }
+            Val::Closure(_) => {
+                self.error(expr, "expected a number here, found a closure; call it");
+                poison()
+            }
+            Val::Option(..) => {
+                self.error(
+                    expr,
+                    "expected a number here, found an `Option`; unwrap it (`.unwrap()`, `.unwrap_or(..)`, `if let Some(..)`)",
+                );
                 poison()
             }
         }
@@ -234,18 +246,22 @@ impl Lowerer<'_> {
             }
             UnOp::Not(_) => self.opaque(&Expr::Unary(unary.clone()), true, "`!`"),
             _ => {
-                // `*v` of an element bound by `for v in x.iter()`: the element itself.
-                if let Expr::Path(path) = &*unary.expr {
-                    if let Some(ident) = local_name(path) {
-                        if self
-                            .lookup_user(&ident.to_string())
-                            .is_some_and(|b| b.iter_element)
-                        {
-                            return self.path(path);
-                        }
+                // `*v`: a number or an array the macro holds by value is itself (an element of
+                // `x.iter()`, a closure's `&v`, `*h0` of `h0: &[f64; N]`); a reference parameter
+                // that is not differentiated is dereferenced as written.
+                match self.expr(&unary.expr) {
+                    Val::Scalar(Operand::Value(v)) if self.values[v.index()].by_ref => {
+                        self.opaque(&Expr::Unary(unary.clone()), true, "dereference `*`")
                     }
+                    Val::Scalar(Operand::Const(c)) => {
+                        let c = c.parenthesized();
+                        Val::Scalar(Operand::Const(Const {
+                            tokens: quote!(*#c),
+                            atomic: false,
+                        }))
+                    }
+                    val => val,
                 }
-                self.opaque(&Expr::Unary(unary.clone()), false, "dereference `*`")
             }
         }
     }

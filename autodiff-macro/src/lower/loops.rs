@@ -19,8 +19,7 @@ use super::scope::same_opt;
 use super::syntax::*;
 use super::*;
 use proc_macro2::Span;
-use quote::{ToTokens, quote};
-use syn::spanned::Spanned;
+use quote::ToTokens;
 use syn::{Expr, Pat};
 
 /// A variable of an enclosing scope that the loop body assigns.
@@ -45,46 +44,40 @@ impl Lowerer<'_> {
 
     pub(super) fn for_loop(&mut self, for_: &syn::ExprForLoop) -> Val {
         let span = for_.for_token.span;
-        let Some(iter) = self.iteration(&for_.expr, &for_.pat) else {
-            return Val::Poison;
-        };
-        let ctx = self.new_loop_ctx(for_.label.as_ref());
         let scan = |a: &mut Assigned| a.loop_body(Some(&for_.pat), None, &for_.body);
-        self.lower_loop(ctx, span, iter.range, scan, |l, index| {
-            // Bind the loop variable(s) at the start of each iteration.
-            if let Some(index) = index {
-                if let Some(name) = &iter.index_name {
+        // A range bound to a name: the loop variable is the loop's index itself.
+        if let Some((range, index_name)) = self.index_range(&for_.expr, &for_.pat) {
+            let ctx = self.new_loop_ctx(for_.label.as_ref());
+            return self.lower_loop(ctx, span, Some(range), scan, |l, index| {
+                if let (Some(index), Some(name)) = (index, &index_name) {
                     l.values[index.index()]
                         .name
                         .get_or_insert_with(|| name.clone());
                     l.declare(Var::user(name), Some(Val::Scalar(Operand::Value(index))));
                 }
-                for (name, source) in &iter.elems {
-                    let i = Operand::Value(index);
-                    let val = match source {
-                        Source::Mem(mem) if l.mems[mem.index()].dims > 1 => Val::Mem(*mem, vec![i]),
-                        Source::Mem(mem) => {
-                            Val::Scalar(Operand::Value(l.emit(Op::Load(*mem), vec![i], span)))
-                        }
-                        Source::Value(value) => {
-                            let args = vec![Operand::Value(*value), i];
-                            Val::Scalar(Operand::Value(l.emit(Op::Index, args, span)))
-                        }
-                    };
-                    if let Some(name) = name {
-                        let val = l.name_value(name, val, None, span);
-                        l.declare_binding(
-                            Var::user(name),
-                            Binding {
-                                iter_element: true,
-                                ..Binding::new(Some(val))
-                            },
-                        );
-                    }
-                }
-            }
-            l.block(&for_.body)
-        })
+                l.block(&for_.body)
+            });
+        }
+        // Anything else: the items of an iterator chain, bound to the pattern.
+        let Some(stream) = self.stream(&for_.expr) else {
+            return Val::Poison;
+        };
+        self.stream_loop(
+            &stream,
+            span,
+            for_.label.as_ref(),
+            scan,
+            &mut |l, item, _| {
+                l.scopes.push(Scope::new());
+                // The items of an iterator borrow what they come from.
+                l.binding_ref = true;
+                l.bind(&for_.pat, item, None);
+                l.binding_ref = false;
+                l.block(&for_.body);
+                l.scopes.pop();
+            },
+        );
+        Val::Unit
     }
 
     pub(super) fn while_loop(&mut self, while_: &syn::ExprWhile) -> Val {
@@ -392,233 +385,52 @@ impl Lowerer<'_> {
         }
     }
 
-    /// What a `for` loop iterates over: a range, or the elements of arrays.
-    pub(super) fn iteration(&mut self, expr: &Expr, pat: &Pat) -> Option<Iteration> {
-        // `for i in a..b`, `a..=b`, `(a..b).rev()`
+    /// `for i in a..b`, `a..=b`, `(a..b).rev()` with `i` a name or `_`: a range loop whose
+    /// index is the variable.
+    pub(super) fn index_range(
+        &mut self,
+        expr: &Expr,
+        pat: &Pat,
+    ) -> Option<(RangeSpec, Option<String>)> {
         let (range_expr, reversed) = match strip_parens(expr) {
             Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
                 (strip_parens(&call.receiver), true)
             }
             e => (e, false),
         };
-        if let Expr::Range(range) = range_expr {
-            let (Some(start), Some(end)) = (&range.start, &range.end) else {
-                self.error(range, "ranges in `for` need both bounds");
-                return None;
-            };
-            let start = self.operand(start);
-            let end = self.operand(end);
-            let index_name = match pat {
-                Pat::Ident(p) => Some(p.ident.to_string()),
-                Pat::Wild(_) => None,
-                _ => {
-                    self.error(pat, "bind the index of a range to a name or `_`");
-                    return None;
-                }
-            };
-            let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
-            return Some(Iteration {
-                range: Some(RangeSpec {
-                    start,
-                    end,
-                    inclusive,
-                    reversed,
-                }),
-                index_name,
-                elems: Vec::new(),
-            });
-        }
-        if reversed {
-            self.error(expr, "only ranges can be reversed in a `for` loop; iterate over the indices `(0..x.len()).rev()`");
+        let Expr::Range(range) = range_expr else {
             return None;
-        }
-        // `x.iter()`, `&x`, `x`, `.iter().enumerate()`, `.iter().zip(y.iter())`
-        let (sources, enumerate) = self.iter_sources(expr)?;
-        let span = expr.span();
-        // Element bindings from the pattern.
-        let elem_pat = |p: &Pat| -> Result<Option<String>, ()> {
-            match p {
-                Pat::Ident(i) => Ok(Some(i.ident.to_string())),
-                Pat::Reference(r) => match &*r.pat {
-                    Pat::Ident(i) => Ok(Some(i.ident.to_string())),
-                    _ => Err(()),
-                },
-                Pat::Wild(_) => Ok(None),
-                _ => Err(()),
-            }
         };
-        let (index_name, elem_pats): (Option<String>, Vec<&Pat>) = match (enumerate, pat) {
-            (true, Pat::Tuple(t)) if t.elems.len() == 2 => {
-                let index = match &t.elems[0] {
-                    Pat::Ident(i) => Some(i.ident.to_string()),
-                    _ => None,
-                };
-                let rest = match (&t.elems[1], sources.len()) {
-                    (Pat::Tuple(inner), n) if n > 1 && inner.elems.len() == n => {
-                        inner.elems.iter().collect()
-                    }
-                    (p, 1) => vec![p],
-                    _ => {
-                        self.error(
-                            pat,
-                            "the pattern does not match what the loop iterates over",
-                        );
-                        return None;
-                    }
-                };
-                (index, rest)
-            }
-            (false, Pat::Tuple(t)) if sources.len() > 1 && t.elems.len() == sources.len() => {
-                (None, t.elems.iter().collect())
-            }
-            (false, p) if sources.len() == 1 => (None, vec![p]),
-            _ => {
-                self.error(
-                    pat,
-                    "the pattern does not match what the loop iterates over",
-                );
-                return None;
-            }
+        let index_name = match pat {
+            Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.to_string()),
+            Pat::Wild(_) => None,
+            _ => return None,
         };
-        let mut elems = Vec::new();
-        for (p, source) in elem_pats.into_iter().zip(&sources) {
-            match elem_pat(p) {
-                Ok(name) => elems.push((name, *source)),
-                Err(()) => {
-                    self.error(p, "bind each element to a name, `&name` or `_`");
-                    return None;
-                }
-            }
-        }
-        // The length: the shortest of the arrays.
-        let lens: Vec<Operand> = sources
-            .iter()
-            .map(|source| {
-                let len = match source {
-                    Source::Mem(mem) => self.emit(Op::Len(*mem), Vec::new(), span),
-                    Source::Value(value) => {
-                        let hole = Opaque::hole(0);
-                        let op = Op::Opaque(Opaque::cut(quote!(#hole.len())));
-                        self.emit(op, vec![Operand::Value(*value)], span)
-                    }
-                };
-                Operand::Value(len)
-            })
-            .collect();
-        let mut end = lens[0].clone();
-        for len in &lens[1..] {
-            let (a, b) = (Opaque::hole(0), Opaque::hole(1));
-            let op = Op::Opaque(Opaque::cut(quote!(#a.min(#b))));
-            end = Operand::Value(self.emit(op, vec![end, len.clone()], span));
-        }
-        let start = Operand::Const(Const {
-            tokens: quote!(0usize),
-            atomic: true,
-        });
-        Some(Iteration {
-            range: Some(RangeSpec {
+        let (Some(start), Some(end)) = (&range.start, &range.end) else {
+            return None;
+        };
+        let start = self.operand(start);
+        let end = self.operand(end);
+        let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
+        Some((
+            RangeSpec {
                 start,
                 end,
-                inclusive: false,
-                reversed: false,
-            }),
+                inclusive,
+                reversed,
+            },
             index_name,
-            elems,
-        })
-    }
-
-    /// The arrays a `for` iterates over, and whether it is `.enumerate()`d.
-    pub(super) fn iter_sources(&mut self, expr: &Expr) -> Option<(Vec<Source>, bool)> {
-        match strip_parens(expr) {
-            Expr::MethodCall(call) if call.method == "enumerate" && call.args.is_empty() => {
-                let (sources, enumerate) = self.iter_sources(&call.receiver)?;
-                if enumerate {
-                    self.error(expr, "`.enumerate()` twice is not supported");
-                    return None;
-                }
-                Some((sources, true))
-            }
-            Expr::MethodCall(call) if call.method == "zip" && call.args.len() == 1 => {
-                let (mut sources, e1) = self.iter_sources(&call.receiver)?;
-                let (more, e2) = self.iter_sources(&call.args[0])?;
-                if e1 || e2 {
-                    self.error(
-                        expr,
-                        "`.enumerate()` inside `.zip(..)` is not supported; put it outside",
-                    );
-                    return None;
-                }
-                sources.extend(more);
-                Some((sources, false))
-            }
-            Expr::MethodCall(call)
-                if matches!(
-                    call.method.to_string().as_str(),
-                    "iter" | "into_iter" | "copied" | "cloned"
-                ) && call.args.is_empty() =>
-            {
-                self.iter_sources(&call.receiver)
-            }
-            // Only a name of an array (or a reference to one) is lowered here; other
-            // iterators are reported once, as unsupported loops.
-            e @ (Expr::Path(_) | Expr::Reference(_) | Expr::Field(_) | Expr::Index(_)) => {
-                match self.expr(e) {
-                    Val::Mem(mem, prefix) if prefix.is_empty() => {
-                        Some((vec![Source::Mem(mem)], false))
-                    }
-                    // An array or `Vec` returned by a call.
-                    Val::Scalar(Operand::Value(value)) => {
-                        self.values[value.index()].aggregate = true;
-                        Some((vec![Source::Value(value)], false))
-                    }
-                    Val::Mem(..) => {
-                        self.error(e, "iterating over a row of an array is not supported; iterate over its indices");
-                        None
-                    }
-                    Val::Poison => None,
-                    _ => {
-                        self.error(
-                        expr,
-                        "a `for` loop here iterates over a range (`0..n`, `a..=b`, `(0..n).rev()`) or over the elements of an array, slice or `Vec` (`x.iter()`, `x.iter().enumerate()`, `x.iter().zip(y.iter())`)",
-                    );
-                        None
-                    }
-                }
-            }
-            _ => {
-                self.error(
-                    expr,
-                    "a `for` loop here iterates over a range (`0..n`, `a..=b`, `(0..n).rev()`) or over the elements of an array, slice or `Vec` (`x.iter()`, `x.iter().enumerate()`, `x.iter().zip(y.iter())`)",
-                );
-                None
-            }
-        }
+        ))
     }
 }
 
 pub(super) struct RangeSpec {
-    start: Operand,
-    end: Operand,
-    inclusive: bool,
-    reversed: bool,
+    pub(super) start: Operand,
+    pub(super) end: Operand,
+    pub(super) inclusive: bool,
+    pub(super) reversed: bool,
 }
 
-pub(super) struct Iteration {
-    range: Option<RangeSpec>,
-    index_name: Option<String>,
-    /// Each element binding (`None` for `_`) and what it reads.
-    elems: Vec<(Option<String>, Source)>,
-}
-
-/// What a `for` loop reads its elements from.
-#[derive(Clone, Copy)]
-pub(super) enum Source {
-    Mem(Mem),
-    /// An array value returned by a call.
-    Value(Value),
-}
-
-/// The values of a scalar or tuple.
 /// Placeholders in the shape of `val`: the initial value of a variable each iteration assigns
 /// before reading it.
 fn dummy_like(val: &Val) -> Val {
@@ -628,6 +440,7 @@ fn dummy_like(val: &Val) -> Val {
     }
 }
 
+/// The values of a scalar or tuple.
 pub(super) fn val_values(val: &Val) -> Vec<Value> {
     match val {
         Val::Scalar(Operand::Value(v)) => vec![*v],

@@ -45,7 +45,9 @@ mod array;
 mod assigned;
 mod branch;
 mod call;
+mod closure;
 mod expr;
+mod iter;
 mod loops;
 mod opaque;
 mod scope;
@@ -72,6 +74,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         binding_ref: false,
         ret_mem: None,
+        n_temps: 0,
         resized: BTreeSet::new(),
         element_stores: element_stores(body),
         local_fns: body
@@ -197,6 +200,11 @@ enum Val {
     Mem(Mem, Vec<Operand>),
     /// `()`, the value of a statement.
     Unit,
+    /// A closure, inlined where it is called.
+    Closure(std::rc::Rc<closure::Closure>),
+    /// An `Option` (of `reduce`, `max_by`, ...): the value when there is one, and whether there
+    /// is (a `bool`).
+    Option(Box<Val>, Operand),
     /// The value of an expression that had an error, already reported.
     Poison,
 }
@@ -246,6 +254,8 @@ struct Lowerer<'a> {
     param_by_ref: Vec<bool>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// How many `Var::Temp`s there are.
+    n_temps: usize,
     /// The variables whose elements the body assigns, with the number of indices.
     element_stores: BTreeMap<String, usize>,
     /// The `Vec`s assigned whole, whose length may change.
@@ -437,6 +447,13 @@ impl Lowerer<'_> {
             }
             Val::Unit => {
                 self.error_at(span, "the body must end with the value it returns");
+                Output::Operand(poison())
+            }
+            Val::Closure(_) | Val::Option(..) => {
+                self.error_at(
+                    span,
+                    "a differentiated function returns numbers, tuples or arrays of them, not closures or `Option`s",
+                );
                 Output::Operand(poison())
             }
         }

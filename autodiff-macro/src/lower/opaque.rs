@@ -175,6 +175,25 @@ pub(super) struct Holes<'l, 'a> {
 }
 
 impl Holes<'_, '_> {
+    /// A variable (under derefs) that lowering holds as a number by value, not a reference.
+    fn held_by_value(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) => self.held_by_value(inner),
+            Expr::Path(path) => local_name(path).is_some_and(|ident| {
+                matches!(
+                    self.lowerer.lookup_user(&ident.to_string()),
+                    Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
+                        if !self.lowerer.values[v.index()].by_ref
+                )
+            }),
+            _ => false,
+        }
+    }
+
     fn hole_for(&mut self, val: &Val, span: Span) -> Option<Expr> {
         match val {
             Val::Scalar(Operand::Const(c)) => Some(Expr::Verbatim(c.parenthesized())),
@@ -190,6 +209,20 @@ impl Holes<'_, '_> {
             }
             Val::Unit => Some(syn::parse_quote!(())),
             Val::Poison => None,
+            Val::Option(..) => {
+                self.lowerer.error_at(
+                    span,
+                    "an `Option` from an iterator cannot be used here; unwrap it in a `let` first",
+                );
+                None
+            }
+            Val::Closure(_) => {
+                self.lowerer.error_at(
+                    span,
+                    "a closure used inside a comparison or `no_grad(..)` cannot be differentiated; call it in a `let` first",
+                );
+                None
+            }
         }
     }
 
@@ -225,15 +258,12 @@ impl VisitMut for Holes<'_, '_> {
                     None => {}
                 }
             }
-            // `*v` of an element bound by `for v in x.iter()` is the element, as in `unary`.
+            // `*v`, `**v` of a number held by value is the number, as in `unary`.
             Expr::Unary(syn::ExprUnary {
                 op: UnOp::Deref(_),
                 expr: inner,
                 ..
-            }) if matches!(&**inner, Expr::Path(path) if local_name(path).is_some_and(|ident| {
-                self.lowerer.lookup_user(&ident.to_string()).is_some_and(|b| b.iter_element)
-            })) =>
-            {
+            }) if self.held_by_value(inner) => {
                 let mut inner = (**inner).clone();
                 self.visit_expr_mut(&mut inner);
                 *expr = inner;
@@ -312,7 +342,7 @@ pub(super) fn unsupported_message(expr: &Expr) -> String {
 }
 
 /// The names a format string reads inline: `x` and `y` in `"{x} and {y:.3}"`.
-fn inline_captures(format: &str) -> Vec<String> {
+pub(super) fn inline_captures(format: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut chars = format.char_indices().peekable();
     while let Some((i, c)) = chars.next() {

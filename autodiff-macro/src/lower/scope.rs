@@ -19,6 +19,8 @@ pub(super) enum Var {
     Continue(LoopIdx),
     /// The value a `break value` of the loop gave.
     BreakValue(LoopIdx),
+    /// A variable lowering introduces (the accumulator of `.sum()`), numbered.
+    Temp(usize),
 }
 
 /// A loop, numbered in the order lowering meets it.
@@ -46,8 +48,6 @@ pub(super) struct Binding {
     pub(super) val: Option<Val>,
     /// The type written in `let x: T;`, for constants assigned later (`x = 0.5;`).
     pub(super) declared_ty: Option<syn::Type>,
-    /// An element bound by `for v in x.iter()`, so that `*v` is `v`.
-    pub(super) iter_element: bool,
 }
 
 impl Binding {
@@ -55,7 +55,6 @@ impl Binding {
         Binding {
             val,
             declared_ty: None,
-            iter_element: false,
         }
     }
 }
@@ -126,6 +125,8 @@ pub(super) fn same(a: &Val, b: &Val) -> bool {
             a == b && pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| same_operand(a, b))
         }
         (Val::Unit, Val::Unit) | (Val::Poison, Val::Poison) => true,
+        (Val::Closure(a), Val::Closure(b)) => std::rc::Rc::ptr_eq(a, b),
+        (Val::Option(a, sa), Val::Option(b, sb)) => same(a, b) && same_operand(sa, sb),
         _ => false,
     }
 }

@@ -177,6 +177,8 @@ impl Lowerer<'_> {
             }
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
+            // `&v`: the macro holds numbers and arrays by value.
+            Pat::Reference(reference) => self.bind(&reference.pat, val, ty),
             Pat::Wild(_) => {}
             Pat::Tuple(tuple) => {
                 let elem_types: Option<Vec<&syn::Type>> = match ty {
@@ -228,6 +230,11 @@ impl Lowerer<'_> {
                     init.ty = ty.cloned();
                 }
             }
+            return Val::Mem(mem, prefix);
+        }
+        // A reference (`let r = &m[i];`, an item of `m.iter()`) names the array it borrows,
+        // which cannot change while it is borrowed.
+        if self.binding_ref && !mutable {
             return Val::Mem(mem, prefix);
         }
         let alias = match data.param {
@@ -523,6 +530,7 @@ impl Lowerer<'_> {
                     mem,
                     indices,
                     value,
+                    push: false,
                     span: place.span(),
                 }));
             }

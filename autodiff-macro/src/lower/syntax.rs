@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, Pat, Token};
 
@@ -223,4 +224,18 @@ impl Const {
             quote!((#tokens))
         }
     }
+}
+
+/// The expressions a macro call takes: `a, b, c` or `value; len` (`vec!`).
+pub(super) fn macro_args(mac: &syn::Macro) -> Vec<Expr> {
+    if let Ok(args) = mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+        return args.into_iter().collect();
+    }
+    mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let value: Expr = input.parse()?;
+        input.parse::<Token![;]>()?;
+        let len: Expr = input.parse()?;
+        Ok(vec![value, len])
+    })
+    .unwrap_or_default()
 }

@@ -203,7 +203,9 @@ impl Reverse<'_> {
                         continue;
                     }
                     match &init.kind {
-                        MemInitKind::Repeat { .. } | MemInitKind::Placeholder => {}
+                        MemInitKind::Repeat { .. }
+                        | MemInitKind::Placeholder
+                        | MemInitKind::Empty { .. } => {}
                         MemInitKind::List { elems } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {

@@ -1,0 +1,247 @@
+//! Closures: bound to a local (`let sq = |v: f64| v * v;`) or given to an iterator adapter, and
+//! inlined where they are called, so that they differentiate like the code they stand for.
+//!
+//! ```text
+//! let m = x[0];                         m = load(x, 0)
+//! let shift = |v: f64| v - m;     →     (shift holds its body, with m as it was here)
+//! let y = shift(x[1]).exp();            v = load(x, 1); t = sub(v, m); y = exp(t)
+//! ```
+//!
+//! A closure sees the variables it names as they were where it was written (Rust captures them
+//! then), even if they are shadowed or reassigned before it is called; since lowering inlines it,
+//! it may not assign them (an `FnMut` that counts calls), nor `return` from itself.
+
+use std::rc::Rc;
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{Expr, Pat};
+
+use super::scope::Binding;
+use super::*;
+
+/// A closure, with what it captured.
+pub(super) struct Closure {
+    pub(super) params: Vec<Pat>,
+    pub(super) body: Expr,
+    /// The variables of the enclosing scopes the body names, as they were where it was written.
+    pub(super) captured: Scope,
+}
+
+/// Something an iterator adapter calls: a closure, or a path (`f64::max`, a `#[differentiate]`
+/// function).
+#[derive(Clone)]
+pub(super) enum Callable {
+    Closure(Rc<Closure>),
+    Path(syn::ExprPath),
+}
+
+impl Lowerer<'_> {
+    /// `|params| body`: captures what the body names, and checks what cannot be inlined.
+    pub(super) fn closure(&mut self, closure: &syn::ExprClosure) -> Val {
+        if let Some(token) = closure.asyncness.as_ref() {
+            self.error(token, "`async` closures cannot be differentiated");
+            return Val::Poison;
+        }
+        let mut names = FreeNames::default();
+        names.visit_expr(&closure.body);
+        if let Some(ret) = names.returns.first() {
+            self.error(
+                ret,
+                "`return` inside a closure is not supported in differentiated code; give the closure's body the value as its last expression",
+            );
+            return Val::Poison;
+        }
+        let mut captured = Scope::new();
+        for name in &names.names {
+            let var = Var::user(name.to_string());
+            if let Some(binding) = self.lookup(&var) {
+                captured.insert(var, binding.clone());
+            }
+        }
+        // A closure that assigns a captured variable keeps state between calls.
+        let mut assigned = super::assigned::Assigned::new(&[]);
+        assigned.closure_body(&closure.inputs, &closure.body);
+        for var in &assigned.vars {
+            if let Var::User(name) = var {
+                if captured.contains_key(var) {
+                    self.error(
+                        &closure.body,
+                        format!(
+                            "this closure assigns `{name}`, a variable of the enclosing function, which differentiated code does not support; compute the new value in the function itself"
+                        ),
+                    );
+                    return Val::Poison;
+                }
+            }
+        }
+        Val::Closure(Rc::new(Closure {
+            params: closure.inputs.iter().cloned().collect(),
+            body: (*closure.body).clone(),
+            captured,
+        }))
+    }
+
+    /// The value of `callable(args)`, inlined.
+    pub(super) fn call_callable(&mut self, callable: &Callable, args: Vec<Val>, span: Span) -> Val {
+        match callable {
+            Callable::Closure(closure) => self.call_closure(closure, args, span),
+            Callable::Path(path) => self.call_path(path, args, span),
+        }
+    }
+
+    /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered (numbers).
+    fn call_path(&mut self, path: &syn::ExprPath, args: Vec<Val>, span: Span) -> Val {
+        let mut operands = Vec::new();
+        for arg in args {
+            match arg {
+                Val::Scalar(operand) => operands.push(operand),
+                Val::Poison => return Val::Poison,
+                _ => {
+                    self.error(
+                        path,
+                        "a function given to an iterator adapter is called here with an array or a tuple; write a closure that takes it apart",
+                    );
+                    return Val::Poison;
+                }
+            }
+        }
+        if let Some(method) = float_method_path(path) {
+            return match rules::lookup(&method.to_string(), operands.len()) {
+                Some(rule) => {
+                    let form = Form::Path(path.clone());
+                    Val::Scalar(Operand::Value(self.emit(
+                        Op::Rule { rule, form },
+                        operands,
+                        span,
+                    )))
+                }
+                None => {
+                    let name = path.to_token_stream().to_string().replace(' ', "");
+                    self.error(path, format!("`{name}` has no derivative rule"));
+                    Val::Poison
+                }
+            };
+        }
+        let n = operands.len();
+        let op = Op::Call {
+            callee: Callee::Path(path.clone()),
+            written_ref: vec![false; n],
+            by_ref: vec![false; n],
+        };
+        self.call_result(op, operands, span)
+    }
+
+    fn call_closure(&mut self, closure: &Closure, args: Vec<Val>, span: Span) -> Val {
+        if closure.params.len() != args.len() {
+            self.error_at(
+                span,
+                format!(
+                    "this closure takes {} arguments but is given {}",
+                    closure.params.len(),
+                    args.len()
+                ),
+            );
+            return Val::Poison;
+        }
+        self.scopes.push(closure.captured.clone());
+        self.scopes.push(Scope::new());
+        // Arguments that are arrays are the caller's, borrowed for the call.
+        self.binding_ref = true;
+        for (param, arg) in closure.params.iter().zip(args) {
+            self.bind(param, arg, None);
+        }
+        self.binding_ref = false;
+        let val = self.expr(&closure.body);
+        self.scopes.pop();
+        self.scopes.pop();
+        val
+    }
+
+    /// What an iterator adapter is given to call: a closure written there, a local closure, or
+    /// a path to a function.
+    pub(super) fn callable(&mut self, expr: &Expr) -> Option<Callable> {
+        match strip_parens(expr) {
+            Expr::Closure(closure) => match self.closure(closure) {
+                Val::Closure(c) => Some(Callable::Closure(c)),
+                _ => None,
+            },
+            Expr::Path(path) => match self.path(path) {
+                Val::Closure(c) => Some(Callable::Closure(c)),
+                Val::Scalar(Operand::Const(_)) => Some(Callable::Path(path.clone())),
+                Val::Poison => None,
+                _ => {
+                    self.error(path, "expected a closure or a function here");
+                    None
+                }
+            },
+            other => {
+                self.error(
+                    other,
+                    "expected a closure (`|v| ..`) or the path of a function (`f64::max`) here",
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Binding {
+    pub(super) fn closure(&self) -> Option<&Rc<Closure>> {
+        match &self.val {
+            Some(Val::Closure(c)) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// The single names a closure's body reads (a superset of what it captures), and its `return`s.
+#[derive(Default)]
+struct FreeNames {
+    names: Vec<syn::Ident>,
+    returns: Vec<syn::ExprReturn>,
+}
+
+impl<'ast> Visit<'ast> for FreeNames {
+    fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+        if let Some(ident) = local_name(path) {
+            if !self.names.contains(ident) {
+                self.names.push(ident.clone());
+            }
+        }
+    }
+
+    fn visit_expr_return(&mut self, ret: &'ast syn::ExprReturn) {
+        self.returns.push(ret.clone());
+    }
+
+    // A closure inside the closure returns from itself.
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        let returns = self.returns.len();
+        syn::visit::visit_expr_closure(self, closure);
+        self.returns.truncate(returns);
+    }
+
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        // The assertions, `panic!` and `vec!` take expressions; their names are read too, and
+        // those a message names inline (`"{m}"`).
+        for arg in macro_args(mac) {
+            if let Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = &arg
+            {
+                for name in super::opaque::inline_captures(&s.value()) {
+                    let ident = syn::Ident::new(&name, s.span());
+                    if !self.names.contains(&ident) {
+                        self.names.push(ident);
+                    }
+                }
+            }
+            self.visit_expr(&arg);
+        }
+    }
+}

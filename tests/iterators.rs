@@ -1,0 +1,319 @@
+//! Iterator chains and closures, written the way Rust numerics is written: each function's
+//! value is checked bit for bit against the function itself, and its gradient against the
+//! formula where it is short and against central finite differences always.
+#![allow(clippy::ptr_arg, clippy::needless_range_loop)]
+
+mod common;
+
+use autodiff_core::differentiate;
+use common::{assert_close, assert_gradient};
+
+const TOL: f64 = 1e-7;
+
+/// `f_grad`'s value is `f`'s, bit for bit, and its gradient agrees with finite differences.
+macro_rules! check_slice {
+    ($f:ident, $grad:ident, $x:expr) => {{
+        let x: Vec<f64> = $x;
+        let (value, g) = $grad(&x);
+        assert_eq!(
+            value.to_bits(),
+            $f(&x).to_bits(),
+            "value of {}",
+            stringify!($f)
+        );
+        assert_gradient(|p| $f(p), &x, &g, TOL);
+        g
+    }};
+}
+
+fn points() -> Vec<f64> {
+    vec![0.3, -1.2, 0.8, 2.1, -0.4, 1.5]
+}
+
+#[differentiate]
+fn sum_of_exp(x: &[f64], m: f64) -> f64 {
+    x.iter().map(|v| (v - m).exp()).sum::<f64>()
+}
+
+#[test]
+fn map_then_sum() {
+    let x = points();
+    let (value, (dx, dm)) = sum_of_exp_grad(&x, 0.5);
+    assert_eq!(value.to_bits(), sum_of_exp(&x, 0.5).to_bits());
+    for i in 0..x.len() {
+        assert_close(dx[i], (x[i] - 0.5).exp(), 1e-15);
+    }
+    assert_close(dm, -value, 1e-14);
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| p * q).sum()
+}
+
+#[test]
+fn zip_map_sum() {
+    let (a, b) = (points(), vec![1.0, 2.0, -1.0, 0.5, 3.0, -2.0]);
+    let (value, (da, db)) = dot_grad(&a, &b);
+    assert_eq!(value.to_bits(), dot(&a, &b).to_bits());
+    assert_eq!(da, b);
+    assert_eq!(db, a);
+}
+
+#[differentiate]
+fn squares(x: &[f64]) -> f64 {
+    x.iter().fold(0.0, |acc, v| acc + v * v)
+}
+
+#[differentiate]
+fn largest(x: &[f64]) -> f64 {
+    x.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[test]
+fn fold_with_a_closure_and_with_a_path() {
+    let g = check_slice!(squares, squares_grad, points());
+    assert_eq!(g, points().iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+    let g = check_slice!(largest, largest_grad, points());
+    assert_eq!(g, vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+}
+
+#[differentiate]
+fn log_sum_exp(x: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    m + s.ln()
+}
+
+#[test]
+fn log_sum_exp_is_softmax() {
+    let x = points();
+    let g = check_slice!(log_sum_exp, log_sum_exp_grad, x.clone());
+    let total: f64 = x.iter().map(|v| v.exp()).sum();
+    for i in 0..x.len() {
+        assert_close(g[i], x[i].exp() / total, 1e-14);
+    }
+}
+
+/// A polynomial by Horner's rule over the reversed coefficients: order matters.
+#[differentiate(wrt(t))]
+fn horner(c: &[f64], t: f64) -> f64 {
+    c.iter().rev().fold(0.0, |acc, ci| acc * t + ci)
+}
+
+#[differentiate]
+fn strided(x: &[f64]) -> f64 {
+    let even: f64 = x.iter().step_by(2).map(|v| v.sin()).sum();
+    let tail: f64 = x.iter().skip(2).take(3).map(|v| v * v).product();
+    even + tail
+}
+
+#[test]
+fn rev_skip_take_step_by() {
+    let c = [1.0, -2.0, 0.5, 3.0];
+    let t = 0.7;
+    let (value, dt) = horner_grad(&c, t);
+    assert_eq!(value.to_bits(), horner(&c, t).to_bits());
+    assert_close(value, 1.0 - 2.0 * t + 0.5 * t * t + 3.0 * t * t * t, 1e-15);
+    assert_close(dt, -2.0 + t + 9.0 * t * t, 1e-14);
+    check_slice!(strided, strided_grad, points());
+}
+
+#[differentiate]
+fn weighted_positions(x: &[f64]) -> f64 {
+    let a: f64 = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 1.0) * v)
+        .sum();
+    let b: f64 = x
+        .iter()
+        .skip(1)
+        .enumerate()
+        .map(|(i, &v)| i as f64 * v * v)
+        .sum();
+    let mut c = 0.0;
+    for (i, (p, q)) in x.iter().zip(x.iter().rev()).enumerate() {
+        c += (i as f64) * p * q;
+    }
+    a + b + c
+}
+
+#[test]
+fn enumerate_wherever_it_is() {
+    check_slice!(weighted_positions, weighted_positions_grad, points());
+}
+
+#[differentiate]
+fn argmax_value(x: &[f64]) -> f64 {
+    let best = x.iter().copied().max_by(|a, b| a.total_cmp(b)).unwrap();
+    let worst = x.iter().copied().min_by(|a, b| a.total_cmp(b)).unwrap();
+    let top = x.iter().copied().reduce(f64::max).unwrap_or(0.0);
+    best * 2.0 - worst + top
+}
+
+#[test]
+fn max_by_min_by_reduce() {
+    let g = check_slice!(argmax_value, argmax_value_grad, points());
+    // max is x[3] (twice: max_by and reduce), min is x[1].
+    assert_eq!(g, vec![0.0, -1.0, 0.0, 3.0, 0.0, 0.0]);
+}
+
+#[test]
+#[should_panic(expected = "called `Option::unwrap()` on a `None` value")]
+fn max_by_of_nothing_panics_as_rust_does() {
+    let _ = argmax_value_grad(&[]);
+}
+
+#[differentiate]
+fn normalized_squares(x: &[f64]) -> f64 {
+    let e: Vec<f64> = x.iter().map(|v| v.exp()).collect();
+    let total: f64 = e.iter().sum();
+    let p = e.iter().map(|v| v / total).collect::<Vec<f64>>();
+    p.iter().enumerate().map(|(i, pi)| (i as f64) * pi).sum()
+}
+
+#[test]
+fn collect_into_a_vec() {
+    check_slice!(normalized_squares, normalized_squares_grad, points());
+}
+
+#[differentiate]
+fn positive_part(x: &[f64]) -> f64 {
+    let s: f64 = x.iter().filter(|v| **v > 0.0).map(|v| v.sqrt()).sum();
+    let n = x.iter().filter(|v| **v > 0.0).count() as f64;
+    let big: Vec<f64> = x.iter().copied().filter(|v| v.abs() > 1.0).collect();
+    let all_small = x.iter().all(|v| v.abs() < 10.0);
+    let any_big = x.iter().any(|v| *v > 2.0);
+    let mut t = s * n + big.iter().sum::<f64>();
+    if all_small && any_big {
+        t *= 2.0;
+    }
+    t
+}
+
+#[test]
+fn filter_count_any_all() {
+    let g = check_slice!(positive_part, positive_part_grad, points());
+    // n = 4 positives; big = [-1.2, 2.1, 1.5]; all small and 2.1 > 2: doubled.
+    let x = points();
+    for i in 0..x.len() {
+        let mut d = if x[i] > 0.0 {
+            4.0 * 0.5 / x[i].sqrt()
+        } else {
+            0.0
+        };
+        if x[i].abs() > 1.0 {
+            d += 1.0;
+        }
+        assert_close(g[i], 2.0 * d, 1e-14);
+    }
+}
+
+#[differentiate]
+fn local_closures(x: &[f64], scale: f64) -> f64 {
+    let m = x[0];
+    let centered = |v: f64| (v - m) * scale;
+    // Shadowed after the closure is written: the closure keeps the first.
+    let m = 100.0;
+    let sq = |v: f64| v * v;
+    let pair = |(a, b): (f64, f64)| a * b;
+    sq(centered(x[1])) + pair((x[2], centered(x[3]))) + m
+}
+
+#[test]
+fn closures_bound_to_locals() {
+    let x = points();
+    let (value, (dx, ds)) = local_closures_grad(&x, 1.5);
+    assert_eq!(value.to_bits(), local_closures(&x, 1.5).to_bits());
+    assert_gradient(
+        |p| local_closures(&p[..6], p[6]),
+        &[x.clone(), vec![1.5]].concat(),
+        &[dx, vec![ds]].concat(),
+        TOL,
+    );
+}
+
+#[differentiate]
+fn pair(t: f64) -> [f64; 3] {
+    [t, t * t, t.sin()]
+}
+
+#[differentiate]
+fn over_a_call_result(t: f64) -> f64 {
+    pair(t).iter().map(|v| v * 2.0).sum::<f64>() + pair(2.0 * t).iter().product::<f64>()
+}
+
+#[test]
+fn chains_over_call_results() {
+    for t in [-0.7, 0.4, 1.3] {
+        let (value, dt) = over_a_call_result_grad(t);
+        assert_eq!(value.to_bits(), over_a_call_result(t).to_bits());
+        assert_gradient(|p| over_a_call_result(p[0]), &[t], &[dt], TOL);
+    }
+}
+
+#[differentiate]
+fn loops_over_chains(x: &[f64], y: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate().skip(1) {
+        if i == 4 {
+            break;
+        }
+        s += v * i as f64;
+    }
+    for (a, (b, c)) in x.iter().zip(y.iter().zip(x.iter().rev())) {
+        s += a * b * c;
+    }
+    for v in x.iter().filter(|v| **v < 1.0) {
+        if *v < -1.0 {
+            continue;
+        }
+        s += v.exp();
+    }
+    for &v in y.iter().rev() {
+        s = s * 0.5 + v;
+    }
+    s
+}
+
+#[test]
+fn for_loops_over_chains() {
+    let (x, y) = (points(), vec![0.5, 1.5, -0.5, 2.0, 1.0, -1.0]);
+    let (value, (dx, dy)) = loops_over_chains_grad(&x, &y);
+    assert_eq!(value.to_bits(), loops_over_chains(&x, &y).to_bits());
+    assert_gradient(
+        |p| loops_over_chains(&p[..6], &p[6..]),
+        &[x.clone(), y.clone()].concat(),
+        &[dx, dy].concat(),
+        TOL,
+    );
+}
+
+#[differentiate]
+fn built_with_push(x: &[f64]) -> f64 {
+    let mut v = Vec::with_capacity(x.len());
+    for xi in x {
+        v.push(xi * xi);
+    }
+    let mut w = Vec::new();
+    w.extend(x.iter().map(|xi| xi.sin()));
+    w.extend_from_slice(&v);
+    w.push(3.0);
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        s += (i as f64 + 1.0) * w[i];
+    }
+    s + w.len() as f64
+}
+
+#[test]
+fn vecs_built_by_push_and_extend() {
+    let x = points();
+    let g = check_slice!(built_with_push, built_with_push_grad, x.clone());
+    let n = x.len();
+    for i in 0..n {
+        let expected = (i as f64 + 1.0) * x[i].cos() + (n as f64 + i as f64 + 1.0) * 2.0 * x[i];
+        assert_close(g[i], expected, 1e-14);
+    }
+}

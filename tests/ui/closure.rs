@@ -1,9 +1,0 @@
-use autodiff_core::differentiate;
-
-#[differentiate]
-fn f(x: f64) -> f64 {
-    let square = |v: f64| v * v;
-    square(x) + x
-}
-
-fn main() {}
