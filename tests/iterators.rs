@@ -317,3 +317,165 @@ fn vecs_built_by_push_and_extend() {
         assert_close(g[i], expected, 1e-14);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Sub-slices, windows and chunks.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn weighted_sum(w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in w.iter().enumerate() {
+        s += (i as f64 + 1.0) * v * v;
+    }
+    s
+}
+
+#[differentiate]
+fn parts(x: &[f64]) -> f64 {
+    let head = &x[..2];
+    let tail = &x[2..];
+    let middle = &x[1..=3];
+    let a = head[0] * head[1] + tail.iter().sum::<f64>();
+    let b = weighted_sum(&x[3..]) + weighted_sum(middle);
+    let c: f64 = middle.iter().map(|v| v.sin()).sum();
+    let copy = x[1..4].to_vec();
+    a + b + c * copy[2] + tail.len() as f64
+}
+
+#[test]
+fn sub_slices_read_iterated_and_passed_on() {
+    let g = check_slice!(parts, parts_grad, points());
+    assert_eq!(g.len(), 6);
+}
+
+#[differentiate]
+fn differences(x: &[f64]) -> f64 {
+    let smooth: f64 = x.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+    let mut blocks = 0.0;
+    for c in x.chunks(4) {
+        blocks += c.iter().product::<f64>() * c.len() as f64;
+    }
+    let exact: f64 = x.chunks_exact(4).map(|c| c[0] * c[3]).sum();
+    smooth + blocks + exact
+}
+
+#[test]
+fn windows_and_chunks() {
+    let mut x = points();
+    x.push(0.9);
+    check_slice!(differences, differences_grad, x);
+}
+
+// ------------------------------------------------------------------------------------------
+// Copies, literals, patterns, swaps and `if let`.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn rotate(theta: f64, p: &[f64; 2]) -> f64 {
+    let (s, c) = theta.sin_cos();
+    let r = [[c, -s], [s, c]];
+    let mut q = *p;
+    let [x, y] = q;
+    q[0] = r[0][0] * x + r[0][1] * y;
+    q[1] = r[1][0] * x + r[1][1] * y;
+    let [qx, qy] = q;
+    qx * 2.0 + qy * qy
+}
+
+#[test]
+fn matrix_literals_copies_and_array_patterns() {
+    let p = [0.7, -1.3];
+    for theta in [-0.4, 0.3, 1.2] {
+        let (value, (dtheta, dp)) = rotate_grad(theta, &p);
+        assert_eq!(value.to_bits(), rotate(theta, &p).to_bits());
+        assert_gradient(
+            |v| rotate(v[0], &[v[1], v[2]]),
+            &[theta, p[0], p[1]],
+            &[dtheta, dp[0], dp[1]],
+            TOL,
+        );
+    }
+}
+
+#[differentiate]
+fn pairs(pts: &[[f64; 2]]) -> f64 {
+    let mut s = 0.0;
+    for [x, y] in pts {
+        s += x * y.exp();
+    }
+    let [first, .., last] = pts[0];
+    s + first * last
+}
+
+#[test]
+fn array_patterns_in_loops() {
+    let pts = [[0.5, 1.0], [-1.0, 0.25], [2.0, -0.5]];
+    let (value, d) = pairs_grad(&pts);
+    assert_eq!(value.to_bits(), pairs(&pts).to_bits());
+    let flat: Vec<f64> = pts.iter().flatten().copied().collect();
+    let d_flat: Vec<f64> = d.iter().flatten().copied().collect();
+    assert_gradient(
+        |v| pairs(&[[v[0], v[1]], [v[2], v[3]], [v[4], v[5]]]),
+        &flat,
+        &d_flat,
+        TOL,
+    );
+}
+
+#[differentiate]
+fn swaps(x: &[f64], n: usize) -> f64 {
+    let mut a = x[0];
+    let mut b = x[1];
+    let mut v = x.to_vec();
+    let mut w = vec![0.0; x.len()];
+    for k in 0..n {
+        std::mem::swap(&mut a, &mut b);
+        a = a * 0.5 + b;
+        v.swap(0, k % x.len());
+        std::mem::swap(&mut v, &mut w);
+        w[1] += a;
+    }
+    a * b + v[0] * 2.0 + w[0] * w[1]
+}
+
+#[test]
+fn mem_swap_and_slice_swap() {
+    for n in [0, 1, 2, 5] {
+        let x = points();
+        let (value, g) = swaps_grad(&x, n);
+        assert_eq!(value.to_bits(), swaps(&x, n).to_bits());
+        assert_gradient(|p| swaps(p, n), &x, &g, TOL);
+    }
+}
+
+#[differentiate]
+fn if_lets(x: &[f64], pick: Option<usize>) -> f64 {
+    let mut s = 0.0;
+    if let Some(m) = x.iter().copied().max_by(|a, b| a.total_cmp(b)) {
+        s += m * m;
+    }
+    if let Some(k) = pick {
+        s += x[k];
+    } else {
+        s -= 1.0;
+    }
+    let mut i = 0;
+    let mut next = Some(0usize);
+    while let Some(j) = next {
+        s += x[j] * 0.5;
+        i += 1;
+        next = if i < 3 { Some(i) } else { None };
+    }
+    s
+}
+
+#[test]
+fn if_let_and_while_let() {
+    let x = points();
+    for pick in [None, Some(2)] {
+        let (value, g) = if_lets_grad(&x, pick);
+        assert_eq!(value.to_bits(), if_lets(&x, pick).to_bits());
+        assert_gradient(|p| if_lets(p, pick), &x, &g, TOL);
+    }
+}

@@ -129,7 +129,9 @@ impl Activity {
                 Stmt::MemInit(init) => {
                     let varied = match &init.kind {
                         MemInitKind::Repeat { elem, .. } => self.varied_operand(elem),
-                        MemInitKind::List { elems } => elems.iter().any(|e| self.varied_operand(e)),
+                        MemInitKind::List { elems, .. } => {
+                            elems.iter().any(|e| self.varied_operand(e))
+                        }
                         MemInitKind::Copy { src } => self.mem_is_varied(*src),
                         MemInitKind::FromValue(value) => self.varied[value.index()],
                         MemInitKind::Placeholder | MemInitKind::Empty { .. } => false,
@@ -219,7 +221,7 @@ impl Activity {
                     }
                     match &init.kind {
                         MemInitKind::Repeat { elem, .. } => changed |= self.set_useful(elem),
-                        MemInitKind::List { elems } => {
+                        MemInitKind::List { elems, .. } => {
                             for elem in elems {
                                 changed |= self.set_useful(elem);
                             }

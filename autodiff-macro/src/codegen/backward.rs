@@ -338,12 +338,16 @@ impl<'a> Writer<'a> {
                 }
                 value
             }
-            Some(MemInitKind::List { elems }) => {
-                let len = elems.len();
+            Some(MemInitKind::List { elems, row }) => {
+                let zero = match row {
+                    Some(n) => quote!([0.0; #n]),
+                    None => quote!(0.0),
+                };
+                let len = elems.len() / row.unwrap_or(1);
                 if vec {
-                    quote!(::std::vec![0.0; #len])
+                    quote!(::std::vec![#zero; #len])
                 } else {
-                    quote!([0.0; #len])
+                    quote!([#zero; #len])
                 }
             }
             Some(MemInitKind::FromValue(value)) => {

@@ -220,8 +220,12 @@ impl<'a> Writer<'a> {
                 }
                 value
             }
-            MemInitKind::List { elems } => {
+            MemInitKind::List { elems, row } => {
                 let elems: Vec<TokenStream> = elems.iter().map(|e| self.operand(e, span)).collect();
+                let elems: Vec<TokenStream> = match row {
+                    Some(n) => elems.chunks(*n).map(|row| quote!([#(#row),*])).collect(),
+                    None => elems,
+                };
                 if vec {
                     quote!(::std::vec![#(#elems),*])
                 } else {

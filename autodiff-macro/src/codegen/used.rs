@@ -64,7 +64,9 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                     used.extend(elem.values());
                     used.extend(lens.iter().flat_map(Operand::values));
                 }
-                MemInitKind::List { elems } => used.extend(elems.iter().flat_map(Operand::values)),
+                MemInitKind::List { elems, .. } => {
+                    used.extend(elems.iter().flat_map(Operand::values))
+                }
                 MemInitKind::Copy { .. } => {}
                 MemInitKind::FromValue(value) => {
                     used.insert(*value);

@@ -182,6 +182,10 @@ impl<'a> Writer<'a> {
             }
             Operand::Const(c) => c.parenthesized(),
             Operand::Bool(b) => quote!(#b),
+            Operand::Range(start, end) => {
+                let (start, end) = (self.operand(start, span), self.operand(end, span));
+                quote!(#start..#end)
+            }
             Operand::Index(k) => quote!(#k),
             Operand::Undef => {
                 let private = private();

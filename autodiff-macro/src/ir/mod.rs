@@ -123,6 +123,8 @@ pub enum Operand {
     /// An array as a whole (an argument of a call, or in an opaque expression), with the indices
     /// already applied to it (`m[i]` is a row of a matrix).
     Mem(Mem, Vec<Operand>),
+    /// `start..end` among the indices of a memory: a sub-slice (`x[a..b]`, then `x[a..b][i]`).
+    Range(Box<Operand>, Box<Operand>),
     /// A flag that lowering knows (a `break` that has run, or not).
     Bool(bool),
     /// An index that the reverse pass knows (element `k` of a list).
@@ -296,8 +298,12 @@ pub struct MemInit {
 pub enum MemInitKind {
     /// `[elem; len]` or `vec![elem; len]`; `inner` for `[[elem; m]; n]`.
     Repeat { elem: Operand, lens: Vec<Operand> },
-    /// `[a, b, c]` or `vec![a, b, c]`.
-    List { elems: Vec<Operand> },
+    /// `[a, b, c]` or `vec![a, b, c]`; with `row`, the rows of a matrix literal
+    /// (`[[a, b], [c, d]]`, row by row).
+    List {
+        elems: Vec<Operand>,
+        row: Option<usize>,
+    },
     /// `let mut a = x;`, `x.to_vec()`, `x.clone()`.
     Copy { src: Mem },
     /// `a = f(..)`: an array value returned by a call.
@@ -388,6 +394,7 @@ impl Operand {
             | Operand::Undef
             | Operand::Poison => vec![],
             Operand::Mem(_, indices) => indices.iter().flat_map(Operand::values).collect(),
+            Operand::Range(start, end) => start.values().into_iter().chain(end.values()).collect(),
         }
     }
 }

@@ -72,11 +72,48 @@ impl Lowerer<'_> {
         vec: bool,
         span: Span,
     ) -> Val {
-        let elems: Vec<Operand> = elems.map(|e| self.operand(e)).collect();
+        let elems: Vec<&Expr> = elems.collect();
+        // `[[a, b], [c, d]]`: a matrix literal, row by row.
+        let rows: Option<Vec<&Punctuated<Expr, Token![,]>>> = elems
+            .iter()
+            .map(|e| match strip_parens(e) {
+                Expr::Array(row) => Some(&row.elems),
+                _ => None,
+            })
+            .collect();
+        if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
+            let n = rows[0].len();
+            if rows.iter().any(|row| row.len() != n) {
+                self.error_at(
+                    span,
+                    "the rows of a matrix literal must have the same length",
+                );
+                return Val::Poison;
+            }
+            let elems: Vec<Operand> = rows
+                .iter()
+                .flat_map(|row| row.iter())
+                .map(|e| self.operand(e))
+                .collect();
+            let mem = self.new_mem(None, 2, vec, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::List {
+                    elems,
+                    row: Some(n),
+                },
+                declare: true,
+                len: None,
+                ty: None,
+                span,
+            }));
+            return Val::Mem(mem, Vec::new());
+        }
+        let elems: Vec<Operand> = elems.into_iter().map(|e| self.operand(e)).collect();
         let mem = self.new_mem(None, 1, vec, None);
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
-            kind: MemInitKind::List { elems },
+            kind: MemInitKind::List { elems, row: None },
             declare: true,
             len: None,
             ty: None,

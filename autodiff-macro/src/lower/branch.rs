@@ -4,6 +4,7 @@ use super::scope::{same_operand, same_opt};
 use super::syntax::*;
 use super::*;
 use proc_macro2::Span;
+use quote::ToTokens;
 use quote::quote;
 use syn::{Expr, Pat};
 
@@ -40,15 +41,20 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn if_expr(&mut self, if_: &syn::ExprIf) -> Val {
+        let span = if_.if_token.span;
         if let Expr::Let(let_) = &*if_.cond {
-            self.error(
+            let else_expr = if_.else_branch.as_ref().map(|(_, e)| (**e).clone());
+            return self.if_let(
                 let_,
-                "`if let` is not supported; use `match` on the value, or `if` with a comparison",
+                |l| l.block(&if_.then_branch),
+                move |l| match &else_expr {
+                    Some(e) => l.expr(e),
+                    None => Val::Unit,
+                },
+                span,
             );
-            return Val::Poison;
         }
         let cond = self.operand(&if_.cond);
-        let span = if_.if_token.span;
         match &if_.else_branch {
             Some((_, else_expr)) => {
                 let else_expr = (**else_expr).clone();
@@ -61,6 +67,99 @@ impl Lowerer<'_> {
             }
             None => self.lower_if(cond, |l| l.block(&if_.then_branch), |_| Val::Unit, span),
         }
+    }
+
+    /// `if let PAT = EXPR { then } else { else }`: on an `Option` an iterator gave (`Some(m)`),
+    /// or on a value that is not differentiated (an index, a count), whose pattern's bindings
+    /// are read out of it as written.
+    pub(super) fn if_let(
+        &mut self,
+        let_: &syn::ExprLet,
+        then_branch: impl FnOnce(&mut Self) -> Val,
+        else_branch: impl FnOnce(&mut Self) -> Val,
+        span: Span,
+    ) -> Val {
+        let pat = &*let_.pat;
+        let scrutinee = self.expr(&let_.expr);
+        if let Val::Option(value, some) = scrutinee {
+            // `Some(p)`, or `None`.
+            return match pat {
+                Pat::TupleStruct(ts)
+                    if ts.path.segments.last().is_some_and(|s| s.ident == "Some")
+                        && ts.elems.len() == 1 =>
+                {
+                    let inner = ts.elems[0].clone();
+                    self.lower_if(
+                        some,
+                        move |l| {
+                            l.scopes.push(Scope::new());
+                            l.bind(&inner, *value, None);
+                            let val = then_branch(l);
+                            l.scopes.pop();
+                            val
+                        },
+                        else_branch,
+                        span,
+                    )
+                }
+                Pat::Ident(p) if p.ident == "None" => {
+                    let none = self.not_any(std::slice::from_ref(&some), span);
+                    self.lower_if(none, then_branch, else_branch, span)
+                }
+                _ => {
+                    self.error(pat, "expected `Some(..)` or `None` here");
+                    Val::Poison
+                }
+            };
+        }
+        let Val::Scalar(scrutinee) = scrutinee else {
+            if !matches!(scrutinee, Val::Poison) {
+                self.error(
+                    &let_.expr,
+                    "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum); destructure arrays and tuples with `let`",
+                );
+            }
+            return Val::Poison;
+        };
+        // The test, with the pattern's bindings as `_`.
+        let names = binding_names(pat);
+        let mut test = pat.clone();
+        syn::visit_mut::VisitMut::visit_pat_mut(&mut Unbind, &mut test);
+        let hole = Opaque::hole(0);
+        let cond = quote!(match #hole { #test => true, _ => false });
+        let cond =
+            Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond)), vec![scrutinee.clone()], span));
+        let at = let_.expr.to_token_stream();
+        self.lower_if(
+            cond,
+            move |l| {
+                l.scopes.push(Scope::new());
+                if !names.is_empty() {
+                    // The bindings, read out as written; a value that depends on a
+                    // differentiated parameter has no derivative through this.
+                    let idents: Vec<syn::Ident> = names.iter().map(|n| syn::Ident::new(n, Span::call_site())).collect();
+                    let read = quote!(match #hole { #pat => (#(#idents,)*), _ => ::core::unreachable!() });
+                    let op = Op::Opaque(Opaque {
+                        expr: read,
+                        cut: false,
+                        error: "`if let` on a value that depends on a differentiated parameter cannot be differentiated; compare the value itself (`if x > 0.0`), or unwrap it".to_owned(),
+                        at,
+                    });
+                    let tuple = l.emit(op, vec![scrutinee], span);
+                    l.values[tuple.index()].aggregate = true;
+                    for (k, name) in names.iter().enumerate() {
+                        let part = l.emit(Op::Field(k as u32), vec![Operand::Value(tuple)], span);
+                        l.values[part.index()].name = Some(name.clone());
+                        l.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));
+                    }
+                }
+                let val = then_branch(l);
+                l.scopes.pop();
+                val
+            },
+            else_branch,
+            span,
+        )
     }
 
     /// Lowers `if cond { then } else { else }` and joins the variables both sides assign.
@@ -179,6 +278,23 @@ impl Lowerer<'_> {
                     else_value: b,
                 });
                 Val::Scalar(Operand::Value(result))
+            }
+            (Val::Option(a, sa), Val::Option(b, sb)) => {
+                let value = self.phi(name, *a, *b, phis, span);
+                let Val::Scalar(some) =
+                    self.phi(None, Val::Scalar(sa), Val::Scalar(sb), phis, span)
+                else {
+                    return Val::Poison;
+                };
+                Val::Option(Box::new(value), some)
+            }
+            (Val::Option(a, sa), other) if is_dummy(&other) => {
+                let dummy = Val::Option(Box::new(Val::Scalar(dummy())), dummy());
+                self.phi(name, Val::Option(a, sa), dummy, phis, span)
+            }
+            (other, Val::Option(b, sb)) if is_dummy(&other) => {
+                let dummy = Val::Option(Box::new(Val::Scalar(dummy())), dummy());
+                self.phi(name, dummy, Val::Option(b, sb), phis, span)
             }
             (Val::Tuple(a), Val::Tuple(b)) if a.len() == b.len() => Val::Tuple(
                 a.into_iter()
@@ -329,4 +445,35 @@ pub(super) enum ExitState {
     Running,
     Exited,
     Maybe(Vec<Operand>),
+}
+
+/// The names a pattern binds (not constants and unit variants, written in upper case).
+fn binding_names(pat: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if starts_lowercase(&p.ident) {
+                self.0.push(p.ident.to_string());
+            }
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut names = Names(Vec::new());
+    syn::visit::Visit::visit_pat(&mut names, pat);
+    names.0
+}
+
+/// Replaces the bindings of a pattern by `_`.
+struct Unbind;
+
+impl syn::visit_mut::VisitMut for Unbind {
+    fn visit_pat_mut(&mut self, pat: &mut Pat) {
+        if let Pat::Ident(p) = pat {
+            if starts_lowercase(&p.ident) && p.subpat.is_none() {
+                *pat = syn::parse_quote!(_);
+                return;
+            }
+        }
+        syn::visit_mut::visit_pat_mut(self, pat);
+    }
 }

@@ -80,6 +80,26 @@ impl Lowerer<'_> {
         if let Some(val) = self.grow_vec(call) {
             return val;
         }
+        // `f(x).to_vec()`, `t.clone()`: a value the macro holds is immutable, so its copy is
+        // itself.
+        if matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
+            && call.args.is_empty()
+            && !is_place(&call.receiver)
+        {
+            return match self.expr(&call.receiver) {
+                Val::Mem(mem, prefix) => self.copy_mem(mem, &prefix, None, call.method.span()),
+                val => val,
+            };
+        }
+        // `v.swap(i, j)` of a local array or `Vec`.
+        if name == "swap" && call.args.len() == 2 && is_place(&call.receiver) {
+            let receiver = &call.receiver;
+            let (i, j) = (&call.args[0], &call.args[1]);
+            let a: Expr = syn::parse_quote_spanned!(call.method.span()=> #receiver[#i]);
+            let b: Expr = syn::parse_quote_spanned!(call.method.span()=> #receiver[#j]);
+            self.swap(&a, &b, call.method.span());
+            return Val::Unit;
+        }
         let expr = Expr::MethodCall(call.clone());
         // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
         if name == "len" && call.args.is_empty() && is_place(&call.receiver) {
@@ -109,7 +129,15 @@ impl Lowerer<'_> {
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
         if is_place(&call.receiver) {
-            if let Val::Mem(mem, prefix) = self.expr(&call.receiver) {
+            let receiver = self.expr(&call.receiver);
+            // `x.clone()` of a number or a tuple is itself.
+            if matches!(name.as_str(), "clone" | "to_owned")
+                && call.args.is_empty()
+                && matches!(receiver, Val::Scalar(_) | Val::Tuple(_))
+            {
+                return receiver;
+            }
+            if let Val::Mem(mem, prefix) = receiver {
                 // Copies of an array.
                 if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
                 {
@@ -167,13 +195,35 @@ impl Lowerer<'_> {
                 "call of a closure or function value",
             );
         };
-        // `Vec::new()`, `Vec::with_capacity(n)`.
         let segments: Vec<String> = func
             .path
             .segments
             .iter()
             .map(|s| s.ident.to_string())
             .collect();
+        // `Some(e)`: an `Option` the function builds.
+        if matches!(segments.as_slice(), [some] | [_, some] if some == "Some")
+            && call.args.len() == 1
+        {
+            let value = self.expr(&call.args[0]);
+            return Val::Option(Box::new(value), Operand::Bool(true));
+        }
+        // `std::mem::swap(&mut a, &mut b)`.
+        if segments.ends_with(&["mem".to_owned(), "swap".to_owned()]) && call.args.len() == 2 {
+            let places: Vec<&Expr> = call
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    Expr::Reference(r) if r.mutability.is_some() => Some(&*r.expr),
+                    _ => None,
+                })
+                .collect();
+            if let [a, b] = places[..] {
+                self.swap(a, b, call.span());
+                return Val::Unit;
+            }
+        }
+        // `Vec::new()`, `Vec::with_capacity(n)`.
         if let [.., ty, ctor] = segments.as_slice() {
             if ty == "Vec"
                 && (ctor == "new" && call.args.is_empty()
@@ -274,6 +324,10 @@ impl Lowerer<'_> {
             let is_ref = is_ref
                 || match &val {
                     Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
+                    // A sub-slice (`&x[a..b]`, or a name bound to one) is a reference.
+                    Val::Mem(_, prefix) if matches!(prefix.last(), Some(Operand::Range(..))) => {
+                        true
+                    }
                     // A row written `*row` or `m[i]` is an array passed by value.
                     Val::Mem(_, prefix)
                         if !prefix.is_empty()

@@ -146,6 +146,9 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn path(&mut self, path: &syn::ExprPath) -> Val {
+        if path.path.is_ident("None") && self.lookup_user("None").is_none() {
+            return Val::Option(Box::new(Val::Scalar(Operand::Undef)), Operand::Bool(false));
+        }
         if let Some(ident) = local_name(path) {
             match self.lookup_user(&ident.to_string()) {
                 Some(Binding { val: Some(val), .. }) => return val.clone(),
@@ -328,16 +331,48 @@ impl Lowerer<'_> {
     /// `a[i]`: an element of an array (a load), a row of a matrix, or an element of an array
     /// value returned by a call.
     pub(super) fn index(&mut self, index: &syn::ExprIndex) -> Val {
-        if matches!(&*index.index, Expr::Range(_)) {
-            self.error(index, "slicing with a range is not supported; index the elements, or pass the whole array");
-            return Val::Poison;
-        }
         let base = self.expr(&index.expr);
+        // `x[a..b]`: a view of part of an array, indexed, iterated and passed on as itself.
+        if let Expr::Range(range) = strip_parens(&index.index) {
+            let Val::Mem(mem, mut prefix) = base else {
+                if !matches!(base, Val::Poison) {
+                    self.error(
+                        index,
+                        "only arrays, slices and `Vec`s of the function can be sliced with a range here; index the elements",
+                    );
+                }
+                return Val::Poison;
+            };
+            let span = range.span();
+            let start = match &range.start {
+                Some(start) => self.operand(start),
+                None => Operand::Const(Const {
+                    tokens: quote!(0usize),
+                    atomic: true,
+                }),
+            };
+            let end = match (&range.end, &range.limits) {
+                (Some(end), syn::RangeLimits::HalfOpen(_)) => self.operand(end),
+                (Some(end), syn::RangeLimits::Closed(_)) => {
+                    let end = self.operand(end);
+                    let (hole, one) = (Opaque::hole(0), quote!(1));
+                    Operand::Value(self.emit(
+                        Op::Opaque(Opaque::cut(quote!(#hole + #one))),
+                        vec![end],
+                        span,
+                    ))
+                }
+                (None, _) => Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span)),
+            };
+            prefix.push(Operand::Range(Box::new(start), Box::new(end)));
+            return Val::Mem(mem, prefix);
+        }
         let i = self.operand(&index.index);
         match base {
             Val::Mem(mem, mut prefix) => {
                 prefix.push(i);
-                if prefix.len() < self.mems[mem.index()].dims || self.mems[mem.index()].structured {
+                if depth(&prefix) < self.mems[mem.index()].dims || self.mems[mem.index()].structured
+                {
                     return Val::Mem(mem, prefix);
                 }
                 let value = self.emit(Op::Load(mem), prefix, index.bracket_token.span.join());

@@ -55,6 +55,19 @@ enum StreamKind {
     Rev(Box<Stream>),
     /// The first positions of the inner stream (`count` is already the smaller).
     Take(Box<Stream>),
+    /// `x.windows(size)`: the views `x[p..p + size]`.
+    Windows {
+        mem: Mem,
+        prefix: Vec<Operand>,
+        size: Operand,
+    },
+    /// `x.chunks(size)`: the views `x[p size..min(p size + size, len)]`.
+    Chunks {
+        mem: Mem,
+        prefix: Vec<Operand>,
+        size: Operand,
+        len: Operand,
+    },
 }
 
 /// The adapters that only pass the items on.
@@ -88,6 +101,9 @@ impl Lowerer<'_> {
                             | "take"
                             | "step_by"
                             | "rev"
+                            | "windows"
+                            | "chunks"
+                            | "chunks_exact"
                     )
             }
             _ => false,
@@ -179,6 +195,60 @@ impl Lowerer<'_> {
                             count,
                             kind: StreamKind::Zip(vec![a, b]),
                         })
+                    }
+                    "windows" | "chunks" | "chunks_exact" if args.len() == 1 => {
+                        let Val::Mem(mem, prefix) = self.expr(&call.receiver) else {
+                            self.error(
+                                &call.receiver,
+                                format!("`.{name}(..)` is supported on arrays, slices and `Vec`s of the function"),
+                            );
+                            return None;
+                        };
+                        let size = self.operand(&args[0]);
+                        let len = Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span));
+                        let (count, kind) = match name.as_str() {
+                            "windows" => (
+                                self.int(
+                                    quote!((H0 + 1).saturating_sub(H1)),
+                                    vec![len, size.clone()],
+                                    span,
+                                ),
+                                StreamKind::Windows { mem, prefix, size },
+                            ),
+                            "chunks" => (
+                                self.int(
+                                    quote!(H0.div_ceil(H1)),
+                                    vec![len.clone(), size.clone()],
+                                    span,
+                                ),
+                                StreamKind::Chunks {
+                                    mem,
+                                    prefix,
+                                    size,
+                                    len,
+                                },
+                            ),
+                            _ => {
+                                // Exact chunks: the remainder is left out.
+                                let count =
+                                    self.int(quote!(H0 / H1), vec![len, size.clone()], span);
+                                let len = self.int(
+                                    quote!(H0 * H1),
+                                    vec![count.clone(), size.clone()],
+                                    span,
+                                );
+                                (
+                                    count,
+                                    StreamKind::Chunks {
+                                        mem,
+                                        prefix,
+                                        size,
+                                        len,
+                                    },
+                                )
+                            }
+                        };
+                        Some(Stream { count, kind })
                     }
                     "skip" | "take" | "step_by" if args.len() == 1 => {
                         let inner = self.positional(&call.receiver, &call.method)?;
@@ -351,7 +421,7 @@ impl Lowerer<'_> {
             StreamKind::Mem { mem, prefix } => {
                 let mut indices = prefix.clone();
                 indices.push(pos);
-                if indices.len() < self.mems[mem.index()].dims {
+                if depth(&indices) < self.mems[mem.index()].dims {
                     return Val::Mem(*mem, indices);
                 }
                 Val::Scalar(Operand::Value(self.emit(Op::Load(*mem), indices, span)))
@@ -388,6 +458,28 @@ impl Lowerer<'_> {
                 self.item_at(inner, pos, span)
             }
             StreamKind::Take(inner) => self.item_at(inner, pos, span),
+            StreamKind::Windows { mem, prefix, size } => {
+                let end = self.int(quote!(H0 + H1), vec![pos.clone(), size.clone()], span);
+                let mut view = prefix.clone();
+                view.push(Operand::Range(Box::new(pos), Box::new(end)));
+                Val::Mem(*mem, view)
+            }
+            StreamKind::Chunks {
+                mem,
+                prefix,
+                size,
+                len,
+            } => {
+                let start = self.int(quote!(H0 * H1), vec![pos, size.clone()], span);
+                let end = self.int(
+                    quote!((H0 + H1).min(H2)),
+                    vec![start.clone(), size.clone(), len.clone()],
+                    span,
+                );
+                let mut view = prefix.clone();
+                view.push(Operand::Range(Box::new(start), Box::new(end)));
+                Val::Mem(*mem, view)
+            }
         }
     }
 
@@ -746,11 +838,47 @@ impl Lowerer<'_> {
             }
             StreamKind::Rev(s) => StreamKind::Rev(Box::new(self.clone_stream(s))),
             StreamKind::Take(s) => StreamKind::Take(Box::new(self.clone_stream(s))),
+            StreamKind::Windows { mem, prefix, size } => StreamKind::Windows {
+                mem: *mem,
+                prefix: prefix.clone(),
+                size: size.clone(),
+            },
+            StreamKind::Chunks {
+                mem,
+                prefix,
+                size,
+                len,
+            } => StreamKind::Chunks {
+                mem: *mem,
+                prefix: prefix.clone(),
+                size: size.clone(),
+                len: len.clone(),
+            },
         };
         Stream {
             count: stream.count.clone(),
             kind,
         }
+    }
+
+    /// `x[a..b].to_vec()`, `m[i].to_vec()`: the elements of a view, in a new `Vec`.
+    pub(super) fn copy_view(
+        &mut self,
+        mem: Mem,
+        prefix: Vec<Operand>,
+        name: Option<String>,
+        span: Span,
+    ) -> Val {
+        let count = Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span));
+        let stream = Stream {
+            count,
+            kind: StreamKind::Mem { mem, prefix },
+        };
+        let copy = self.collect(&stream, span);
+        if let (Val::Mem(copy, _), Some(name)) = (&copy, name) {
+            self.mems[copy.index()].name = Some(name);
+        }
+        copy
     }
 
     /// `collect()` into a new `Vec` of numbers.
@@ -812,6 +940,7 @@ fn rename_holes(template: TokenStream) -> TokenStream {
                 TokenTree::Ident(ident) => match ident.to_string().as_str() {
                     "H0" => Opaque::hole(0).into_iter().collect(),
                     "H1" => Opaque::hole(1).into_iter().collect(),
+                    "H2" => Opaque::hole(2).into_iter().collect(),
                     _ => vec![TokenTree::Ident(ident)],
                 },
                 TokenTree::Group(group) => {

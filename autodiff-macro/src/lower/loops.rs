@@ -81,13 +81,6 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn while_loop(&mut self, while_: &syn::ExprWhile) -> Val {
-        if let Expr::Let(let_) = &*while_.cond {
-            self.error(
-                let_,
-                "`while let` is not supported; use `loop` with `match` and `break`",
-            );
-            return Val::Poison;
-        }
         let span = while_.while_token.span;
         let ctx = self.new_loop_ctx(while_.label.as_ref());
         let brk = Var::Break(ctx.idx);
@@ -97,6 +90,18 @@ impl Lowerer<'_> {
             a.loop_body(None, Some(&while_.cond), &while_.body);
         };
         self.lower_loop(ctx, span, None, scan, |l, _| {
+            // `while let PAT = e { body }` is `loop { if let PAT = e { body } else { break } }`.
+            if let Expr::Let(let_) = &*while_.cond {
+                return l.if_let(
+                    let_,
+                    |l| l.block(&while_.body),
+                    |l| {
+                        l.assign_var(&brk, Val::Scalar(const_bool(true)));
+                        Val::Unit
+                    },
+                    span,
+                );
+            }
             let cond = l.operand(&while_.cond);
             let not_cond = l.not_any(std::slice::from_ref(&cond), span);
             // `while c { body }` is `loop { if !c { break } body }`.
@@ -193,7 +198,9 @@ impl Lowerer<'_> {
             };
             let init = self.scopes[depth][&var].val.clone();
             let param = match &init {
-                Some(val @ (Val::Scalar(_) | Val::Tuple(_))) if !is_dummy(val) => {
+                Some(val @ (Val::Scalar(_) | Val::Tuple(_) | Val::Option(..)))
+                    if !is_dummy(val) =>
+                {
                     let param = self.fresh_like(var.name(), val);
                     self.share_aggregate(&param, val);
                     if let Some(binding) = self.scopes[depth].get_mut(&var) {
@@ -334,6 +341,7 @@ impl Lowerer<'_> {
                     self.share_aggregate(v, l);
                 }
             }
+            (Val::Option(v, _), Val::Option(l, _)) => self.share_aggregate(v, l),
             _ => {}
         }
     }
@@ -370,6 +378,13 @@ impl Lowerer<'_> {
                     .map(|p| self.copy_carried(p, params, span))
                     .collect(),
             ),
+            Val::Option(value, some) => {
+                let value = self.copy_carried(*value, params, span);
+                let Val::Scalar(some) = self.copy_carried(Val::Scalar(some), params, span) else {
+                    unreachable!("a scalar stays one")
+                };
+                Val::Option(Box::new(value), some)
+            }
             val => val,
         }
     }
@@ -381,6 +396,10 @@ impl Lowerer<'_> {
                 Val::Tuple(parts.iter().map(|p| self.fresh_like(None, p)).collect())
             }
             Val::Mem(..) => val.clone(),
+            Val::Option(value, _) => {
+                let value = self.fresh_like(name, value);
+                Val::Option(Box::new(value), Operand::Value(self.new_value(None)))
+            }
             _ => Val::Scalar(Operand::Value(self.new_value(name.map(str::to_owned)))),
         }
     }
@@ -436,6 +455,7 @@ pub(super) struct RangeSpec {
 fn dummy_like(val: &Val) -> Val {
     match val {
         Val::Tuple(parts) => Val::Tuple(parts.iter().map(dummy_like).collect()),
+        Val::Option(value, _) => Val::Option(Box::new(dummy_like(value)), dummy()),
         _ => Val::Scalar(dummy()),
     }
 }
@@ -445,6 +465,11 @@ pub(super) fn val_values(val: &Val) -> Vec<Value> {
     match val {
         Val::Scalar(Operand::Value(v)) => vec![*v],
         Val::Tuple(parts) => parts.iter().flat_map(val_values).collect(),
+        Val::Option(value, some) => {
+            let mut values = val_values(value);
+            values.extend(some.value());
+            values
+        }
         _ => Vec::new(),
     }
 }
@@ -482,6 +507,22 @@ pub(super) fn flatten_carried(
                 };
                 flatten_carried(&pick(init), param, &pick(next), result, out);
             }
+        }
+        // An `Option`: its value and whether there is one.
+        (Val::Option(param, param_some), Val::Option(result, result_some)) => {
+            let parts = |v: &Val| match v {
+                Val::Option(value, some) => ((**value).clone(), Val::Scalar(some.clone())),
+                _ => (Val::Scalar(dummy()), Val::Scalar(dummy())),
+            };
+            let ((init_value, init_some), (next_value, next_some)) = (parts(init), parts(next));
+            flatten_carried(&init_value, param, &next_value, result, out);
+            flatten_carried(
+                &init_some,
+                &Val::Scalar(param_some.clone()),
+                &next_some,
+                &Val::Scalar(result_some.clone()),
+                out,
+            );
         }
         _ => {}
     }

@@ -139,6 +139,7 @@ pub(super) fn same_operand(a: &Operand, b: &Operand) -> bool {
             a == b && pa.len() == pb.len() && pa.iter().zip(pb).all(|(a, b)| same_operand(a, b))
         }
         (Operand::Bool(a), Operand::Bool(b)) => a == b,
+        (Operand::Range(a, b), Operand::Range(c, d)) => same_operand(a, c) && same_operand(b, d),
         (Operand::Index(a), Operand::Index(b)) => a == b,
         (Operand::Undef, Operand::Undef) | (Operand::Poison, Operand::Poison) => true,
         _ => false,

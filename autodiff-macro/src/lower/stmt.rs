@@ -179,6 +179,29 @@ impl Lowerer<'_> {
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
             // `&v`: the macro holds numbers and arrays by value.
             Pat::Reference(reference) => self.bind(&reference.pat, val, ty),
+            // `let [x, y] = p;`, `let [first, .., last] = v;`
+            Pat::Slice(slice) => {
+                if matches!(val, Val::Poison) {
+                    return;
+                }
+                let span = slice.bracket_token.span.join();
+                let n = slice.elems.len();
+                let rest = slice.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
+                let len = rest.map(|_| self.length(&val, span));
+                for (k, elem) in slice.elems.iter().enumerate() {
+                    let index = match (rest, &len) {
+                        (Some(r), _) if k == r => continue,
+                        (Some(r), Some(len)) if k > r => {
+                            let (hole, from_end) = (Opaque::hole(0), n - k);
+                            let op = Op::Opaque(Opaque::cut(quote!(#hole - #from_end)));
+                            Operand::Value(self.emit(op, vec![len.clone()], span))
+                        }
+                        _ => Operand::Index(k),
+                    };
+                    let item = self.element(val.clone(), index, span);
+                    self.bind(elem, item, None);
+                }
+            }
             Pat::Wild(_) => {}
             Pat::Tuple(tuple) => {
                 let elem_types: Option<Vec<&syn::Type>> = match ty {
@@ -255,11 +278,15 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         if !prefix.is_empty() {
-            self.error_at(
-                span,
-                "copying a row of an array is not supported; copy the whole array, or index it",
-            );
-            return Val::Poison;
+            // A row or a sub-slice: its elements, collected into a `Vec`.
+            if depth(prefix) + 1 != self.mems[src.index()].dims {
+                self.error_at(
+                    span,
+                    "copying several rows of an array is not supported; copy the whole array, or its rows one by one",
+                );
+                return Val::Poison;
+            }
+            return self.copy_view(src, prefix.to_vec(), name, span);
         }
         let data = &self.mems[src.index()];
         let mem = self.new_mem(name, data.dims, data.vec, None);
@@ -496,6 +523,57 @@ impl Lowerer<'_> {
         Some(self.emit(Op::Len(mem), Vec::new(), span))
     }
 
+    /// Element `index` of an array (or a row view of one), or of an array a call returned.
+    pub(super) fn element(&mut self, val: Val, index: Operand, span: Span) -> Val {
+        match val {
+            Val::Mem(mem, mut prefix) => {
+                prefix.push(index);
+                if depth(&prefix) < self.mems[mem.index()].dims || self.mems[mem.index()].structured
+                {
+                    return Val::Mem(mem, prefix);
+                }
+                Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+            }
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let args = vec![Operand::Value(value), index];
+                Val::Scalar(Operand::Value(self.emit(Op::Index, args, span)))
+            }
+            Val::Poison => Val::Poison,
+            _ => {
+                self.error_at(span, "only arrays can be taken apart with `[a, b, ..]`");
+                Val::Poison
+            }
+        }
+    }
+
+    /// The length of an array (or a view of one), or of an array a call returned.
+    pub(super) fn length(&mut self, val: &Val, span: Span) -> Operand {
+        match val {
+            Val::Mem(mem, prefix) => Operand::Value(self.emit(Op::Len(*mem), prefix.clone(), span)),
+            Val::Scalar(operand) => {
+                let hole = Opaque::hole(0);
+                let op = Op::Opaque(Opaque::cut(quote!(#hole.len())));
+                Operand::Value(self.emit(op, vec![operand.clone()], span))
+            }
+            _ => Operand::Poison,
+        }
+    }
+
+    /// `std::mem::swap(&mut a, &mut b)` of two variables or two elements: each takes the
+    /// other's value (an array's contents are copied through a temporary).
+    pub(super) fn swap(&mut self, a: &Expr, b: &Expr, span: Span) {
+        let (val_a, val_b) = (self.expr(a), self.expr(b));
+        let val_a = match val_a {
+            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            val => val,
+        };
+        self.assign(a, val_b);
+        self.assign(b, val_a);
+    }
+
     /// `a[i][j] = val`.
     pub(super) fn store(&mut self, place: &Expr, val: Val) {
         let Expr::Index(index) = place else {
@@ -514,7 +592,7 @@ impl Lowerer<'_> {
         match base {
             Val::Mem(mem, mut indices) => {
                 indices.push(i);
-                if indices.len() != self.mems[mem.index()].dims {
+                if depth(&indices) != self.mems[mem.index()].dims {
                     self.error(place, "assign to an element, with one index per dimension");
                     return;
                 }

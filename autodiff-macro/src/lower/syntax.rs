@@ -239,3 +239,11 @@ pub(super) fn macro_args(mac: &syn::Macro) -> Vec<Expr> {
     })
     .unwrap_or_default()
 }
+
+/// How many dimensions of a memory a list of indices selects: a range (`x[a..b]`) keeps one.
+pub(super) fn depth(indices: &[Operand]) -> usize {
+    indices
+        .iter()
+        .filter(|i| !matches!(i, Operand::Range(..)))
+        .count()
+}

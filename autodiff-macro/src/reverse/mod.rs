@@ -206,11 +206,16 @@ impl Reverse<'_> {
                         MemInitKind::Repeat { .. }
                         | MemInitKind::Placeholder
                         | MemInitKind::Empty { .. } => {}
-                        MemInitKind::List { elems } => {
+                        MemInitKind::List { elems, row } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {
-                                    let index = Operand::Index(k);
-                                    self.add(value, Term::MemElem(init.mem, vec![index]), out);
+                                    let indices = match row {
+                                        Some(n) => {
+                                            vec![Operand::Index(k / n), Operand::Index(k % n)]
+                                        }
+                                        None => vec![Operand::Index(k)],
+                                    };
+                                    self.add(value, Term::MemElem(init.mem, indices), out);
                                 }
                             }
                         }
