@@ -23,7 +23,8 @@ fn erf_approx(x: f64) -> f64 {
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.3275911 * x);
     let poly = t
-        * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 
@@ -52,7 +53,8 @@ fn erf_approx_fd(x: Fd) -> Fd {
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.3275911 * x);
     let poly = t
-        * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 
@@ -75,7 +77,11 @@ fn norm_pdf(x: f64) -> f64 {
 fn black_scholes_greeks() {
     // In, at and out of the money; d1 < 0 in the last (the erf's sign branch).
     for (spot, strike) in [(110.0, 100.0), (100.0, 101.0), (80.0, 100.0)] {
-        let m = Market { spot, rate: 0.03, vol: 0.25 };
+        let m = Market {
+            spot,
+            rate: 0.03,
+            vol: 0.25,
+        };
         let expiry = 0.75;
         let (value, (dm, dk, dt)) =
             generated!(bs_call_grad, bs_call_pullback, bs_call_grad_into; &m, strike, expiry);
@@ -85,7 +91,17 @@ fn black_scholes_greeks() {
             &[spot, 0.03, 0.25, strike, expiry],
             value,
             &g,
-            |p| bs_call(&Market { spot: p[0], rate: p[1], vol: p[2] }, p[3], p[4]),
+            |p| {
+                bs_call(
+                    &Market {
+                        spot: p[0],
+                        rate: p[1],
+                        vol: p[2],
+                    },
+                    p[3],
+                    p[4],
+                )
+            },
             |p| bs_call_fd(p[0], p[1], p[2], p[3], p[4]),
             Tol::default(),
         );
@@ -96,10 +112,25 @@ fn black_scholes_greeks() {
         let d1 = ((spot / strike).ln() + (0.03 + 0.5 * 0.0625) * expiry) / (0.25 * expiry.sqrt());
         let d2 = d1 - 0.25 * expiry.sqrt();
         let discount = (-0.03 * expiry).exp();
-        assert_close(dm.spot, 0.5 * (1.0 + erf(d1 / 2f64.sqrt())), approx, "delta");
+        assert_close(
+            dm.spot,
+            0.5 * (1.0 + erf(d1 / 2f64.sqrt())),
+            approx,
+            "delta",
+        );
         assert_close(dm.vol, spot * norm_pdf(d1) * expiry.sqrt(), approx, "vega");
-        assert_close(dm.rate, strike * expiry * discount * 0.5 * (1.0 + erf(d2 / 2f64.sqrt())), approx, "rho");
-        assert_close(dk, -discount * 0.5 * (1.0 + erf(d2 / 2f64.sqrt())), approx, "d price / d strike");
+        assert_close(
+            dm.rate,
+            strike * expiry * discount * 0.5 * (1.0 + erf(d2 / 2f64.sqrt())),
+            approx,
+            "rho",
+        );
+        assert_close(
+            dk,
+            -discount * 0.5 * (1.0 + erf(d2 / 2f64.sqrt())),
+            approx,
+            "d price / d strike",
+        );
     }
 }
 
@@ -168,7 +199,11 @@ fn implied_vol_fd(price: Fd, spot: Fd, strike: Fd, rate: Fd, expiry: f64) -> Fd 
 #[test]
 fn implied_volatility_newton() {
     let (spot, strike, rate, expiry) = (100.0, 105.0, 0.02, 0.5);
-    let m = Market { spot, rate, vol: 0.35 };
+    let m = Market {
+        spot,
+        rate,
+        vol: 0.35,
+    };
     let price = bs_call(&m, strike, expiry);
     let (value, g) = generated!(implied_vol_grad, implied_vol_pullback, implied_vol_grad_into;
         price, spot, strike, rate, expiry);
@@ -180,7 +215,10 @@ fn implied_volatility_newton() {
         &flat(&g),
         |p| implied_vol(p[0], p[1], p[2], p[3], expiry),
         |p| implied_vol_fd(p[0], p[1], p[2], p[3], expiry),
-        Tol { dual: 1e-10, ..Tol::default() },
+        Tol {
+            dual: 1e-10,
+            ..Tol::default()
+        },
     );
     // The implicit function theorem: d sigma / d x = -(dC/dx) / (dC/d sigma).
     let (_, (dm, dk, _)) = bs_call_grad(&m, strike, expiry);
@@ -266,7 +304,8 @@ fn bond_yield_fd(coupon: Fd, face: Fd, years: usize, target: Fd) -> Fd {
     let mut error = bond_price_fd(coupon, face, years, y) - target;
     let mut iterations = 0;
     while error.abs() > 1e-12 && iterations < 50 {
-        let slope = -bond_duration_fd(coupon, face, years, y) * bond_price_fd(coupon, face, years, y);
+        let slope =
+            -bond_duration_fd(coupon, face, years, y) * bond_price_fd(coupon, face, years, y);
         y -= error / slope;
         error = bond_price_fd(coupon, face, years, y) - target;
         iterations += 1;
@@ -276,7 +315,11 @@ fn bond_yield_fd(coupon: Fd, face: Fd, years: usize, target: Fd) -> Fd {
 
 #[test]
 fn bond_price_duration_and_yield() {
-    let bond = Bond { coupon: 4.0, face: 100.0, years: 7 };
+    let bond = Bond {
+        coupon: 4.0,
+        face: 100.0,
+        years: 7,
+    };
     let y = 0.045;
     // Price: dP/dy = -D P (closed form through the other method).
     let (p, (dbond, dy)) = generated!(bond => price_grad, price_pullback, price_grad_into; y);
@@ -285,20 +328,35 @@ fn bond_price_duration_and_yield() {
         &[4.0, 100.0, y],
         p,
         &[dbond.coupon, dbond.face, dy],
-        |q| Bond { coupon: q[0], face: q[1], years: 7 }.price(q[2]),
+        |q| {
+            Bond {
+                coupon: q[0],
+                face: q[1],
+                years: 7,
+            }
+            .price(q[2])
+        },
         |q| bond_price_fd(q[0], q[1], 7, q[2]),
         Tol::default(),
     );
     assert_close(dy, -bond.duration(y) * p, 1e-13, "dP/dy = -D P");
     assert_eq!(dbond.years, 7);
     // Duration: a method calling a method.
-    let (d, (dbond, dy)) = generated!(bond => duration_grad, duration_pullback, duration_grad_into; y);
+    let (d, (dbond, dy)) =
+        generated!(bond => duration_grad, duration_pullback, duration_grad_into; y);
     check_oracles(
         "bond duration",
         &[4.0, 100.0, y],
         d,
         &[dbond.coupon, dbond.face, dy],
-        |q| Bond { coupon: q[0], face: q[1], years: 7 }.duration(q[2]),
+        |q| {
+            Bond {
+                coupon: q[0],
+                face: q[1],
+                years: 7,
+            }
+            .duration(q[2])
+        },
         |q| bond_duration_fd(q[0], q[1], 7, q[2]),
         Tol::default(),
     );
@@ -312,13 +370,28 @@ fn bond_price_duration_and_yield() {
         &[4.0, 100.0, target],
         yld,
         &[dbond.coupon, dbond.face, dtarget],
-        |q| Bond { coupon: q[0], face: q[1], years: 7 }.yield_from_price(q[2]),
+        |q| {
+            Bond {
+                coupon: q[0],
+                face: q[1],
+                years: 7,
+            }
+            .yield_from_price(q[2])
+        },
         |q| bond_yield_fd(q[0], q[1], 7, q[2]),
-        Tol { dual: 1e-10, ..Tol::default() },
+        Tol {
+            dual: 1e-10,
+            ..Tol::default()
+        },
     );
     let (pv, (dp_dbond, dp_dy)) = bond.price_grad(yld);
     assert_close(dtarget, 1.0 / dp_dy, 1e-10, "dy / dtarget");
-    assert_close(dbond.coupon, -dp_dbond.coupon / dp_dy, 1e-10, "dy / dcoupon");
+    assert_close(
+        dbond.coupon,
+        -dp_dbond.coupon / dp_dy,
+        1e-10,
+        "dy / dcoupon",
+    );
     assert_close(pv, target, 1e-12, "price at the yield");
 }
 
@@ -437,7 +510,14 @@ fn portfolio_variance_and_sharpe() {
 // ------------------------------------------------------------------------------------------
 
 #[differentiate(wrt(spot, rate, vol, strike))]
-fn asian_call_mc(spot: f64, rate: f64, vol: f64, strike: f64, expiry: f64, draws: &[Vec<f64>]) -> f64 {
+fn asian_call_mc(
+    spot: f64,
+    rate: f64,
+    vol: f64,
+    strike: f64,
+    expiry: f64,
+    draws: &[Vec<f64>],
+) -> f64 {
     let steps = draws[0].len();
     let dt = expiry / steps as f64;
     let drift = (rate - 0.5 * vol * vol) * dt;
@@ -458,7 +538,14 @@ fn asian_call_mc(spot: f64, rate: f64, vol: f64, strike: f64, expiry: f64, draws
     (-rate * expiry).exp() * total / draws.len() as f64
 }
 
-fn asian_call_mc_fd(spot: Fd, rate: Fd, vol: Fd, strike: Fd, expiry: f64, draws: &[Vec<f64>]) -> Fd {
+fn asian_call_mc_fd(
+    spot: Fd,
+    rate: Fd,
+    vol: Fd,
+    strike: Fd,
+    expiry: f64,
+    draws: &[Vec<f64>],
+) -> Fd {
     let steps = draws[0].len();
     let dt = expiry / steps as f64;
     let drift = (rate - 0.5 * vol * vol) * dt;
@@ -483,7 +570,9 @@ fn draws(paths: usize, steps: usize) -> Vec<Vec<f64>> {
         .map(|p| {
             (0..steps)
                 .map(|s| {
-                    let u1 = ((p * steps + s) as f64 * 0.618_033_988_75 + 0.1).fract().max(1e-3);
+                    let u1 = ((p * steps + s) as f64 * 0.618_033_988_75 + 0.1)
+                        .fract()
+                        .max(1e-3);
                     let u2 = ((p * steps + s) as f64 * 0.414_213_562_37 + 0.3).fract();
                     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
                 })
@@ -516,7 +605,15 @@ fn asian_option_monte_carlo() {
 // ------------------------------------------------------------------------------------------
 
 #[differentiate(wrt(alpha, rho, nu, forward, strike))]
-fn sabr_vol(alpha: f64, beta: f64, rho: f64, nu: f64, forward: f64, strike: f64, expiry: f64) -> f64 {
+fn sabr_vol(
+    alpha: f64,
+    beta: f64,
+    rho: f64,
+    nu: f64,
+    forward: f64,
+    strike: f64,
+    expiry: f64,
+) -> f64 {
     let one_b = 1.0 - beta;
     let fk = forward * strike;
     let fk_beta = fk.powf(0.5 * one_b);
@@ -526,7 +623,8 @@ fn sabr_vol(alpha: f64, beta: f64, rho: f64, nu: f64, forward: f64, strike: f64,
             + 0.25 * rho * beta * nu * alpha / fk_beta
             + (2.0 - 3.0 * rho * rho) / 24.0 * nu * nu)
             * expiry;
-    let denominator = fk_beta * (1.0 + one_b.powi(2) / 24.0 * log_fk.powi(2) + one_b.powi(4) / 1920.0 * log_fk.powi(4));
+    let denominator = fk_beta
+        * (1.0 + one_b.powi(2) / 24.0 * log_fk.powi(2) + one_b.powi(4) / 1920.0 * log_fk.powi(4));
     if log_fk.abs() < 1e-7 {
         return alpha / denominator * correction;
     }
@@ -619,7 +717,10 @@ fn garch_likelihood() {
         &flat(&g),
         |p| garch_nll(p[0], p[1], p[2], &r),
         |p| garch_nll_fd(p[0], p[1], p[2], &r),
-        Tol { fd: 1e-6, ..Tol::default() },
+        Tol {
+            fd: 1e-6,
+            ..Tol::default()
+        },
     );
 }
 
@@ -659,7 +760,9 @@ fn holt_sse_fd(alpha: Fd, beta: Fd, y: &[f64]) -> Fd {
 
 #[test]
 fn holt_exponential_smoothing() {
-    let y: Vec<f64> = (0..30).map(|t| 10.0 + 0.5 * t as f64 + (t as f64 * 0.9).sin()).collect();
+    let y: Vec<f64> = (0..30)
+        .map(|t| 10.0 + 0.5 * t as f64 + (t as f64 * 0.9).sin())
+        .collect();
     let (value, g) = generated!(holt_sse_grad, holt_sse_pullback, holt_sse_grad_into; 0.4, 0.2, &y);
     check_oracles(
         "holt_sse",
@@ -724,8 +827,13 @@ fn kalman_loglik_fd(log_q: Fd, log_r: Fd, mean: Fd, variance: Fd, y: &[f64]) -> 
 
 #[test]
 fn kalman_filter_likelihood() {
-    let y: Vec<f64> = (0..40).map(|t| (t as f64 * 0.2).sin() + 0.3 * (t as f64 * 2.1).cos()).collect();
-    let prior = Prior { mean: 0.1, variance: 2.0 };
+    let y: Vec<f64> = (0..40)
+        .map(|t| (t as f64 * 0.2).sin() + 0.3 * (t as f64 * 2.1).cos())
+        .collect();
+    let prior = Prior {
+        mean: 0.1,
+        variance: 2.0,
+    };
     let (value, (dq, dr, dprior)) = generated!(kalman_loglik_grad, kalman_loglik_pullback,
         kalman_loglik_grad_into; -2.0, -1.5, &prior, &y);
     check_oracles(
@@ -733,7 +841,17 @@ fn kalman_filter_likelihood() {
         &[-2.0, -1.5, 0.1, 2.0],
         value,
         &[dq, dr, dprior.mean, dprior.variance],
-        |p| kalman_loglik(p[0], p[1], &Prior { mean: p[2], variance: p[3] }, &y),
+        |p| {
+            kalman_loglik(
+                p[0],
+                p[1],
+                &Prior {
+                    mean: p[2],
+                    variance: p[3],
+                },
+                &y,
+            )
+        },
         |p| kalman_loglik_fd(p[0], p[1], p[2], p[3], &y),
         Tol::default(),
     );
@@ -772,7 +890,8 @@ fn ln_gamma(x: f64) -> f64 {
 fn student_t_loglik(mu: f64, log_sigma: f64, nu: f64, data: &[f64]) -> f64 {
     let sigma = log_sigma.exp();
     let n = data.len() as f64;
-    let mut ll = n * (ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu) - 0.5 * (nu * PI).ln() - log_sigma);
+    let mut ll =
+        n * (ln_gamma(0.5 * (nu + 1.0)) - ln_gamma(0.5 * nu) - 0.5 * (nu * PI).ln() - log_sigma);
     for x in data {
         let z = (x - mu) / sigma;
         ll -= 0.5 * (nu + 1.0) * (z * z / nu).ln_1p();
@@ -793,8 +912,11 @@ fn ln_gamma_fd(x: Fd) -> Fd {
 fn student_t_loglik_fd(mu: Fd, log_sigma: Fd, nu: Fd, data: &[f64]) -> Fd {
     let sigma = log_sigma.exp();
     let n = data.len() as f64;
-    let mut ll =
-        n * (ln_gamma_fd(0.5 * (nu + 1.0)) - ln_gamma_fd(0.5 * nu) - 0.5 * (nu * PI).ln() - log_sigma);
+    let mut ll = n
+        * (ln_gamma_fd(0.5 * (nu + 1.0))
+            - ln_gamma_fd(0.5 * nu)
+            - 0.5 * (nu * PI).ln()
+            - log_sigma);
     for x in data {
         let z = (*x - mu) / sigma;
         ll -= 0.5 * (nu + 1.0) * (z * z / nu).ln_1p();
@@ -809,7 +931,9 @@ fn student_t_likelihood() {
     assert_close(ln_gamma(0.5), PI.sqrt().ln(), 1e-13, "ln Γ(1/2)");
     let (_, psi1) = ln_gamma_grad(1.0);
     assert_close(psi1, -0.577_215_664_901_532_9, 1e-12, "ψ(1)");
-    let data: Vec<f64> = (0..25).map(|i| (i as f64 * 0.77).sin() * 2.0 + 0.3).collect();
+    let data: Vec<f64> = (0..25)
+        .map(|i| (i as f64 * 0.77).sin() * 2.0 + 0.3)
+        .collect();
     let x = [0.2, 0.1, 4.5];
     let (value, g) = generated!(student_t_loglik_grad, student_t_loglik_pullback,
         student_t_loglik_grad_into; x[0], x[1], x[2], &data);

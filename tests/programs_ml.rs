@@ -42,7 +42,11 @@ impl LogisticModel {
                 z += self.w[j] * x[i][j];
             }
             // -log p(y | x) = softplus(z) - y z, softplus computed without overflow.
-            let softplus = if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+            let softplus = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
             total += softplus - y[i] * z;
         }
         let mut penalty = 0.0;
@@ -60,7 +64,11 @@ fn logistic_loss_fd(w: [Fd; 4], b: Fd, x: &[[f64; 4]], y: &[f64], lambda: f64) -
         for j in 0..4 {
             z += w[j] * x[i][j];
         }
-        let softplus = if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+        let softplus = if z > 0.0 {
+            z + (-z).exp().ln_1p()
+        } else {
+            z.exp().ln_1p()
+        };
         total += softplus - y[i] * z;
     }
     let mut penalty = c(0.0);
@@ -74,7 +82,10 @@ fn logistic_loss_fd(w: [Fd; 4], b: Fd, x: &[[f64; 4]], y: &[f64], lambda: f64) -
 fn logistic_regression() {
     let x = features::<4>(30, 0.2);
     let y: Vec<f64> = (0..30).map(|i| ((i * 5) % 3 == 0) as u8 as f64).collect();
-    let model = LogisticModel { w: [0.5, -1.0, 0.8, 0.3], b: -0.2 };
+    let model = LogisticModel {
+        w: [0.5, -1.0, 0.8, 0.3],
+        b: -0.2,
+    };
     let (value, g) = generated!(model => loss_grad, loss_pullback, loss_grad_into; &x, &y, 0.1);
     // X'(σ(z) - y) / n + λ w.
     for j in 0..5 {
@@ -99,7 +110,13 @@ fn logistic_regression() {
         &p,
         value,
         &flat(&g),
-        |q| LogisticModel { w: [q[0], q[1], q[2], q[3]], b: q[4] }.loss(&x, &y, 0.1),
+        |q| {
+            LogisticModel {
+                w: [q[0], q[1], q[2], q[3]],
+                b: q[4],
+            }
+            .loss(&x, &y, 0.1)
+        },
         |q| logistic_loss_fd([q[0], q[1], q[2], q[3]], q[4], &x, &y, 0.1),
         Tol::default(),
     );
@@ -162,7 +179,8 @@ fn softmax_cross_entropy_fd(w: &[[Fd; 3]; 5], b: &[Fd; 5], x: &[[f64; 3]], label
 fn softmax_classifier() {
     let x = features::<3>(12, 1.0);
     let labels: Vec<usize> = (0..12).map(|i| (i * 3) % 5).collect();
-    let w: [[f64; 3]; 5] = std::array::from_fn(|k| std::array::from_fn(|j| 0.3 * ((k * 3 + j) as f64).cos()));
+    let w: [[f64; 3]; 5] =
+        std::array::from_fn(|k| std::array::from_fn(|j| 0.3 * ((k * 3 + j) as f64).cos()));
     let b = [0.1, -0.2, 0.0, 0.3, -0.1];
     let (value, (dw, db)) = generated!(softmax_cross_entropy_grad, softmax_cross_entropy_pullback,
         softmax_cross_entropy_grad_into; &w, &b, &x, &labels);
@@ -170,7 +188,9 @@ fn softmax_classifier() {
     let mut expected_db = [0.0; 5];
     let mut expected_dw = [[0.0; 3]; 5];
     for n in 0..12 {
-        let logits: Vec<f64> = (0..5).map(|k| b[k] + (0..3).map(|j| w[k][j] * x[n][j]).sum::<f64>()).collect();
+        let logits: Vec<f64> = (0..5)
+            .map(|k| b[k] + (0..3).map(|j| w[k][j] * x[n][j]).sum::<f64>())
+            .collect();
         let total: f64 = logits.iter().map(|l| l.exp()).sum();
         for k in 0..5 {
             let delta = logits[k].exp() / total - (k == labels[n]) as u8 as f64;
@@ -265,7 +285,14 @@ fn mlp_forward_fd(w1: &[[Fd; 3]; 4], b1: &[Fd; 4], w2: &[Fd; 4], b2: Fd, x: &[f6
     out
 }
 
-fn mlp_loss_fd(w1: &[[Fd; 3]; 4], b1: &[Fd; 4], w2: &[Fd; 4], b2: Fd, xs: &[[f64; 3]], ys: &[f64]) -> Fd {
+fn mlp_loss_fd(
+    w1: &[[Fd; 3]; 4],
+    b1: &[Fd; 4],
+    w2: &[Fd; 4],
+    b2: Fd,
+    xs: &[[f64; 3]],
+    ys: &[f64],
+) -> Fd {
     let mut total = c(0.0);
     for (x, y) in xs.iter().zip(ys.iter()) {
         let e = mlp_forward_fd(w1, b1, w2, b2, x) - *y;
@@ -276,7 +303,12 @@ fn mlp_loss_fd(w1: &[[Fd; 3]; 4], b1: &[Fd; 4], w2: &[Fd; 4], b2: Fd, xs: &[[f64
 
 fn mlp_params(q: &[f64]) -> Mlp {
     let mut r = Reader::new(q);
-    let m = Mlp { w1: r.m(), b1: r.a(), w2: r.a(), b2: r.s() };
+    let m = Mlp {
+        w1: r.m(),
+        b1: r.a(),
+        w2: r.a(),
+        b2: r.s(),
+    };
     r.done();
     m
 }
@@ -284,7 +316,12 @@ fn mlp_params(q: &[f64]) -> Mlp {
 #[test]
 fn mlp_struct_of_arrays() {
     let model = Mlp {
-        w1: [[0.3, -0.5, 0.2], [0.8, 0.1, -0.4], [-0.6, 0.7, 0.5], [0.2, 0.2, -0.9]],
+        w1: [
+            [0.3, -0.5, 0.2],
+            [0.8, 0.1, -0.4],
+            [-0.6, 0.7, 0.5],
+            [0.2, 0.2, -0.9],
+        ],
         b1: [0.1, -0.1, 0.05, 0.0],
         w2: [0.7, -1.2, 0.4, 0.9],
         b2: 0.3,
@@ -312,7 +349,12 @@ fn mlp_struct_of_arrays() {
     for i in 0..4 {
         let z = model.b1[i] + (0..3).map(|j| model.w1[i][j] * xs[0][j]).sum::<f64>();
         assert_close(gf.w2[i], z.tanh(), 1e-15, "d out / d w2");
-        assert_close(gf.b1[i], model.w2[i] * (1.0 - z.tanh().powi(2)), 1e-15, "d out / d b1");
+        assert_close(
+            gf.b1[i],
+            model.w2[i] * (1.0 - z.tanh().powi(2)),
+            1e-15,
+            "d out / d b1",
+        );
     }
 }
 
@@ -355,7 +397,15 @@ fn gelu(x: f64) -> f64 {
 }
 
 #[differentiate(wrt(w, b, gamma, beta, head))]
-fn block_loss(w: &[[f64; 4]; 3], b: &[f64; 3], gamma: &[f64; 3], beta: &[f64; 3], head: &[f64; 3], xs: &[[f64; 4]], ys: &[f64]) -> f64 {
+fn block_loss(
+    w: &[[f64; 4]; 3],
+    b: &[f64; 3],
+    gamma: &[f64; 3],
+    beta: &[f64; 3],
+    head: &[f64; 3],
+    xs: &[[f64; 4]],
+    ys: &[f64],
+) -> f64 {
     let mut loss = 0.0;
     for n in 0..xs.len() {
         let z = dense(w, b, &xs[n]);
@@ -397,7 +447,15 @@ fn gelu_fd(x: Fd) -> Fd {
     0.5 * x * (1.0 + (0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)).tanh())
 }
 
-fn block_loss_fd(w: &[[Fd; 4]; 3], b: &[Fd; 3], gamma: &[Fd; 3], beta: &[Fd; 3], head: &[Fd; 3], xs: &[[f64; 4]], ys: &[f64]) -> Fd {
+fn block_loss_fd(
+    w: &[[Fd; 4]; 3],
+    b: &[Fd; 3],
+    gamma: &[Fd; 3],
+    beta: &[Fd; 3],
+    head: &[Fd; 3],
+    xs: &[[f64; 4]],
+    ys: &[f64],
+) -> Fd {
     let mut loss = c(0.0);
     for n in 0..xs.len() {
         let z = dense_fd(w, b, &xs[n]);
@@ -413,7 +471,8 @@ fn block_loss_fd(w: &[[Fd; 4]; 3], b: &[Fd; 3], gamma: &[Fd; 3], beta: &[Fd; 3],
 
 #[test]
 fn dense_layer_norm_gelu_block() {
-    let w: [[f64; 4]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| 0.4 * ((i * 4 + j) as f64 * 1.7).sin()));
+    let w: [[f64; 4]; 3] =
+        std::array::from_fn(|i| std::array::from_fn(|j| 0.4 * ((i * 4 + j) as f64 * 1.7).sin()));
     let b = [0.1, 0.0, -0.2];
     let gamma = [1.0, 0.8, 1.2];
     let beta = [0.0, 0.1, -0.1];
@@ -446,7 +505,10 @@ fn dense_layer_norm_gelu_block() {
     let (dx1, _, _) = layer_norm_pullback([0.3, -1.0, 2.0], &[1.0; 3], &beta, [1.0, 1.0, 1.0]);
     assert_eq!(dbeta, [1.0; 3]);
     assert!(dx1.iter().all(|d| d.abs() < 1e-15), "{dx1:?}");
-    assert!(dx.iter().any(|d| d.abs() > 1e-3), "gamma not all equal: {dx:?}");
+    assert!(
+        dx.iter().any(|d| d.abs() > 1e-3),
+        "gamma not all equal: {dx:?}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -565,12 +627,26 @@ fn gru_over_a_sequence() {
         &g,
         |q| {
             let mut r = Reader::new(q);
-            let p = Gru { wz: r.m(), uz: r.m(), wh: r.m(), uh: r.m(), bz: r.a(), bh: r.a() };
+            let p = Gru {
+                wz: r.m(),
+                uz: r.m(),
+                wh: r.m(),
+                uh: r.m(),
+                bz: r.a(),
+                bh: r.a(),
+            };
             gru_sequence_loss(&p, r.a(), &xs, &target)
         },
         |q| {
             let mut r = Reader::new(q);
-            let p = GruFd { wz: r.m(), uz: r.m(), wh: r.m(), uh: r.m(), bz: r.a(), bh: r.a() };
+            let p = GruFd {
+                wz: r.m(),
+                uz: r.m(),
+                wh: r.m(),
+                uh: r.m(),
+                bz: r.a(),
+                bh: r.a(),
+            };
             gru_sequence_loss_fd(&p, r.a(), &xs, &target)
         },
         Tol::default(),
@@ -596,7 +672,8 @@ fn lstm_step(p: &Lstm, x: f64, state: [f64; 4]) -> [f64; 4] {
         let mut gates = [0.0; 4];
         for g in 0..4 {
             let row = 4 * u + g;
-            gates[g] = p.w[row][0] * x + p.w[row][1] * state[0] + p.w[row][2] * state[1] + p.w[row][3];
+            gates[g] =
+                p.w[row][0] * x + p.w[row][1] * state[0] + p.w[row][2] * state[1] + p.w[row][3];
         }
         let input = 1.0 / (1.0 + (-gates[0]).exp());
         let forget = 1.0 / (1.0 + (-gates[1]).exp());
@@ -653,7 +730,11 @@ fn lstm_regression_fd(w: &[[Fd; 4]; 8], xs: &[f64], ys: &[f64]) -> Fd {
 
 #[test]
 fn lstm_sequence_regression() {
-    let p = Lstm { w: std::array::from_fn(|i| std::array::from_fn(|j| 0.6 * ((i * 4 + j) as f64 * 0.37).cos())) };
+    let p = Lstm {
+        w: std::array::from_fn(|i| {
+            std::array::from_fn(|j| 0.6 * ((i * 4 + j) as f64 * 0.37).cos())
+        }),
+    };
     let xs: Vec<f64> = (0..9).map(|t| (t as f64 * 0.7).sin()).collect();
     let ys: Vec<f64> = (0..9).map(|t| 0.3 * (t as f64 * 0.7 - 0.5).sin()).collect();
     let (value, g) = generated!(lstm_regression_grad, lstm_regression_pullback,
@@ -663,7 +744,15 @@ fn lstm_sequence_regression() {
         &flat(&p.w),
         value,
         &flat(&g.w),
-        |q| lstm_regression(&Lstm { w: Reader::new(q).m() }, &xs, &ys),
+        |q| {
+            lstm_regression(
+                &Lstm {
+                    w: Reader::new(q).m(),
+                },
+                &xs,
+                &ys,
+            )
+        },
         |q| lstm_regression_fd(&Reader::new(q).m(), &xs, &ys),
         Tol::default(),
     );
@@ -674,7 +763,13 @@ fn lstm_sequence_regression() {
 // ------------------------------------------------------------------------------------------
 
 #[differentiate(wrt(wq, wk, wv))]
-fn attention_loss(wq: &[[f64; 4]; 4], wk: &[[f64; 4]; 4], wv: &[[f64; 4]; 4], tokens: &[[f64; 4]; 3], target: &[[f64; 4]; 3]) -> f64 {
+fn attention_loss(
+    wq: &[[f64; 4]; 4],
+    wk: &[[f64; 4]; 4],
+    wv: &[[f64; 4]; 4],
+    tokens: &[[f64; 4]; 3],
+    target: &[[f64; 4]; 3],
+) -> f64 {
     let mut q = [[0.0; 4]; 3];
     let mut k = [[0.0; 4]; 3];
     let mut v = [[0.0; 4]; 3];
@@ -718,7 +813,13 @@ fn attention_loss(wq: &[[f64; 4]; 4], wk: &[[f64; 4]; 4], wv: &[[f64; 4]; 4], to
     loss
 }
 
-fn attention_loss_fd(wq: &[[Fd; 4]; 4], wk: &[[Fd; 4]; 4], wv: &[[Fd; 4]; 4], tokens: &[[f64; 4]; 3], target: &[[f64; 4]; 3]) -> Fd {
+fn attention_loss_fd(
+    wq: &[[Fd; 4]; 4],
+    wk: &[[Fd; 4]; 4],
+    wv: &[[Fd; 4]; 4],
+    tokens: &[[f64; 4]; 3],
+    target: &[[f64; 4]; 3],
+) -> Fd {
     let mut q = [[c(0.0); 4]; 3];
     let mut k = [[c(0.0); 4]; 3];
     let mut v = [[c(0.0); 4]; 3];
@@ -765,11 +866,15 @@ fn attention_loss_fd(wq: &[[Fd; 4]; 4], wk: &[[Fd; 4]; 4], wv: &[[Fd; 4]; 4], to
 #[test]
 fn self_attention() {
     let m = |seed: f64| -> [[f64; 4]; 4] {
-        std::array::from_fn(|i| std::array::from_fn(|j| 0.5 * ((i * 4 + j) as f64 * 0.77 + seed).sin()))
+        std::array::from_fn(|i| {
+            std::array::from_fn(|j| 0.5 * ((i * 4 + j) as f64 * 0.77 + seed).sin())
+        })
     };
     let (wq, wk, wv) = (m(0.0), m(1.0), m(2.0));
-    let tokens: [[f64; 4]; 3] = std::array::from_fn(|t| std::array::from_fn(|i| ((t * 4 + i) as f64 * 1.3).cos()));
-    let target: [[f64; 4]; 3] = std::array::from_fn(|t| std::array::from_fn(|i| 0.2 * (t + i) as f64 - 0.5));
+    let tokens: [[f64; 4]; 3] =
+        std::array::from_fn(|t| std::array::from_fn(|i| ((t * 4 + i) as f64 * 1.3).cos()));
+    let target: [[f64; 4]; 3] =
+        std::array::from_fn(|t| std::array::from_fn(|i| 0.2 * (t + i) as f64 - 0.5));
     let (value, g) = generated!(attention_loss_grad, attention_loss_pullback,
         attention_loss_grad_into; &wq, &wk, &wv, &tokens, &target);
     let mut p = flat(&wq);
@@ -838,7 +943,10 @@ fn kmeans_within_cluster_sum_of_squares() {
     let points: Vec<[f64; 2]> = (0..24)
         .map(|i| {
             let c = centroids[i % 3];
-            [c[0] + 0.5 * (i as f64 * 1.1).sin(), c[1] + 0.5 * (i as f64 * 0.7).cos()]
+            [
+                c[0] + 0.5 * (i as f64 * 1.1).sin(),
+                c[1] + 0.5 * (i as f64 * 0.7).cos(),
+            ]
         })
         .collect();
     let (value, g) = generated!(kmeans_objective_grad, kmeans_objective_pullback,
@@ -904,7 +1012,10 @@ impl Mixture {
             let mut m = f64::NEG_INFINITY;
             for k in 0..3 {
                 let z = (x - self.means[k]) / self.log_sd[k].exp();
-                terms[k] = log_w[k] - 0.5 * z * z - self.log_sd[k] - 0.5 * (2.0 * std::f64::consts::PI).ln();
+                terms[k] = log_w[k]
+                    - 0.5 * z * z
+                    - self.log_sd[k]
+                    - 0.5 * (2.0 * std::f64::consts::PI).ln();
                 m = m.max(terms[k]);
             }
             let m = no_grad(m);
@@ -927,7 +1038,8 @@ fn mixture_log_likelihood_fd(logits: [Fd; 3], means: [Fd; 3], log_sd: [Fd; 3], d
         for k in 0..3 {
             let sd = log_sd[k].exp();
             let z = (x - means[k]) / sd;
-            density += logits[k].exp() / total * (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt());
+            density += logits[k].exp() / total * (-0.5 * z * z).exp()
+                / (sd * (2.0 * std::f64::consts::PI).sqrt());
         }
         ll += density.ln();
     }
@@ -936,7 +1048,11 @@ fn mixture_log_likelihood_fd(logits: [Fd; 3], means: [Fd; 3], log_sd: [Fd; 3], d
 
 #[test]
 fn gaussian_mixture_likelihood() {
-    let gmm = Mixture { logits: [0.2, -0.3, 0.5], means: [-1.0, 0.5, 2.0], log_sd: [-0.2, 0.1, 0.3] };
+    let gmm = Mixture {
+        logits: [0.2, -0.3, 0.5],
+        means: [-1.0, 0.5, 2.0],
+        log_sd: [-0.2, 0.1, 0.3],
+    };
     let data: Vec<f64> = (0..30).map(|i| 3.0 * (i as f64 * 0.83).sin()).collect();
     let (value, g) = generated!(gmm => log_likelihood_grad, log_likelihood_pullback,
         log_likelihood_grad_into; &data);
@@ -949,7 +1065,12 @@ fn gaussian_mixture_likelihood() {
         &flat(&g),
         |q| {
             let mut r = Reader::new(q);
-            Mixture { logits: r.a(), means: r.a(), log_sd: r.a() }.log_likelihood(&data)
+            Mixture {
+                logits: r.a(),
+                means: r.a(),
+                log_sd: r.a(),
+            }
+            .log_likelihood(&data)
         },
         |q| {
             let mut r = Reader::new(q);
@@ -1024,7 +1145,10 @@ fn unrolled_descent_fd(lr: Fd, w0: [Fd; 3], a: &[[f64; 3]], y: &[f64], steps: us
 #[test]
 fn unrolled_gradient_descent() {
     let a = features::<3>(15, 0.9);
-    let y: Vec<f64> = a.iter().map(|r| r[0] - 2.0 * r[1] + 0.5 * r[2] + 0.1).collect();
+    let y: Vec<f64> = a
+        .iter()
+        .map(|r| r[0] - 2.0 * r[1] + 0.5 * r[2] + 0.1)
+        .collect();
     let w0 = [0.0, 0.0, 0.0];
     let (value, g) = generated!(unrolled_descent_grad, unrolled_descent_pullback,
         unrolled_descent_grad_into; 0.3, w0, &a, &y, 12);

@@ -123,11 +123,21 @@ fn cholesky_solve_and_log_determinant() {
     let (value, (da, db, dc)) = generated!(cholesky_solve_logdet_grad, cholesky_solve_logdet_pullback,
         cholesky_solve_logdet_grad_into; &a, &b, &cv);
     let inv = inverse3(&a);
-    let x: Vec<f64> = (0..3).map(|i| (0..3).map(|j| inv[i][j] * b[j]).sum()).collect();
-    let z: Vec<f64> = (0..3).map(|i| (0..3).map(|j| inv[i][j] * cv[j]).sum()).collect();
-    let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+    let x: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| inv[i][j] * b[j]).sum())
+        .collect();
+    let z: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| inv[i][j] * cv[j]).sum())
+        .collect();
+    let det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+        - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
         + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    assert_close(value, (0..3).map(|i| cv[i] * x[i]).sum::<f64>() + det.ln(), 1e-14, "value");
+    assert_close(
+        value,
+        (0..3).map(|i| cv[i] * x[i]).sum::<f64>() + det.ln(),
+        1e-14,
+        "value",
+    );
     for i in 0..3 {
         assert_close(db[i], z[i], 1e-14, "d/db = A^-1 c");
         assert_close(dc[i], x[i], 1e-14, "d/dc = x");
@@ -135,7 +145,11 @@ fn cholesky_solve_and_log_determinant() {
         // symmetric pair.
         for j in 0..=i {
             let full = inv[i][j] - z[i] * x[j];
-            let expected = if i == j { full } else { full + inv[j][i] - z[j] * x[i] };
+            let expected = if i == j {
+                full
+            } else {
+                full + inv[j][i] - z[j] * x[i]
+            };
             assert_close(da[i][j], expected, 1e-13, "d/dA");
         }
         for j in i + 1..3 {
@@ -339,7 +353,11 @@ fn power_iteration() {
         |q| dominant_eigenvalue(&Reader::new(q).m()),
         |q| dominant_eigenvalue_fd(&Reader::new(q).m()),
         // The iteration count may change under the differences' steps.
-        Tol { dual: 1e-11, fd: 1e-6, ..Tol::default() },
+        Tol {
+            dual: 1e-11,
+            fd: 1e-6,
+            ..Tol::default()
+        },
     );
 }
 
@@ -751,7 +769,13 @@ fn polygon_area_and_perimeter() {
 }
 
 #[differentiate(wrt(positions, stiffness))]
-fn mesh_energy(positions: &[[f64; 2]], stiffness: f64, edges: &[(usize, usize)], rest: &[f64], triangles: &[[usize; 3]]) -> f64 {
+fn mesh_energy(
+    positions: &[[f64; 2]],
+    stiffness: f64,
+    edges: &[(usize, usize)],
+    rest: &[f64],
+    triangles: &[[usize; 3]],
+) -> f64 {
     let mut energy = 0.0;
     // `for (e, &(i, j)) in edges.iter().enumerate()` is rejected: "bind each element to a
     // name, `&name` or `_`".
@@ -775,7 +799,13 @@ fn mesh_energy(positions: &[[f64; 2]], stiffness: f64, edges: &[(usize, usize)],
     energy
 }
 
-fn mesh_energy_fd(positions: &[[Fd; 2]], stiffness: Fd, edges: &[(usize, usize)], rest: &[f64], triangles: &[[usize; 3]]) -> Fd {
+fn mesh_energy_fd(
+    positions: &[[Fd; 2]],
+    stiffness: Fd,
+    edges: &[(usize, usize)],
+    rest: &[f64],
+    triangles: &[[usize; 3]],
+) -> Fd {
     let mut energy = c(0.0);
     for (e, &(i, j)) in edges.iter().enumerate() {
         let dx = positions[j][0] - positions[i][0];
@@ -875,7 +905,13 @@ fn scene_sdf_fd(x: Fd, y: Fd, radius: Fd, half: Fd, blend: Fd) -> Fd {
     let inside = qx.max(qy).min(0.0);
     let boxd = outside + inside;
     let hh = 0.5 + 0.5 * (boxd - circle) / blend;
-    let h = if hh < 0.0 { c(0.0) } else if hh > 1.0 { c(1.0) } else { hh };
+    let h = if hh < 0.0 {
+        c(0.0)
+    } else if hh > 1.0 {
+        c(1.0)
+    } else {
+        hh
+    };
     boxd * (1.0 - h) + circle * h - blend * h * (1.0 - h)
 }
 
@@ -913,7 +949,11 @@ fn sphere_tracing() {
         &flat(&g),
         |p| ray_hit_distance(p[0], p[1], p[2], p[3], p[4], p[5]),
         |p| ray_hit_distance_fd(p[0], p[1], p[2], p[3], p[4], p[5]),
-        Tol { dual: 1e-10, fd: 1e-6, ..Tol::default() },
+        Tol {
+            dual: 1e-10,
+            fd: 1e-6,
+            ..Tol::default()
+        },
     );
     // (Toward the box's face the last evaluation lands on the surface, where the box distance's
     // sqrt(qx² + qy²) is at 0: the gradient is NaN though forward mode is finite,
@@ -985,7 +1025,9 @@ fn biquad_energy_fd(b0: Fd, b1: Fd, b2: Fd, a1: Fd, a2: Fd, x: &[Fd]) -> Fd {
 }
 
 fn test_signal(n: usize) -> Vec<f64> {
-    (0..n).map(|t| (t as f64 * 0.4).sin() + 0.5 * (t as f64 * 1.7).cos()).collect()
+    (0..n)
+        .map(|t| (t as f64 * 0.4).sin() + 0.5 * (t as f64 * 1.7).cos())
+        .collect()
 }
 
 #[test]
@@ -1074,7 +1116,12 @@ fn dft_power_spectrum() {
     // Parseval: with unit weights the total power is N sum x², its gradient 2 N x.
     let (value, (dx, dw)) = generated!(weighted_power_spectrum_grad, weighted_power_spectrum_pullback,
         weighted_power_spectrum_grad_into; &x, &[1.0; 8]);
-    assert_close(value, 8.0 * x.iter().map(|v| v * v).sum::<f64>(), 1e-13, "Parseval");
+    assert_close(
+        value,
+        8.0 * x.iter().map(|v| v * v).sum::<f64>(),
+        1e-13,
+        "Parseval",
+    );
     for t in 0..8 {
         assert_close(dx[t], 16.0 * x[t], 1e-13, "2 N x");
     }
@@ -1133,7 +1180,8 @@ fn conv2d_relu_sum_fd(image: &[[Fd; 6]; 6], kernel: &[[Fd; 3]; 3], bias: f64) ->
 
 #[test]
 fn convolution_2d() {
-    let image: [[f64; 6]; 6] = std::array::from_fn(|i| std::array::from_fn(|j| ((i * 6 + j) as f64 * 0.53).sin()));
+    let image: [[f64; 6]; 6] =
+        std::array::from_fn(|i| std::array::from_fn(|j| ((i * 6 + j) as f64 * 0.53).sin()));
     let kernel = [[0.2, -0.1, 0.3], [0.5, 0.1, -0.4], [-0.2, 0.3, 0.1]];
     let (value, (dimage, dkernel)) = generated!(conv2d_relu_sum_grad, conv2d_relu_sum_pullback,
         conv2d_relu_sum_grad_into; &image, &kernel, 0.05);
@@ -1257,12 +1305,18 @@ fn optimisation_test_functions() {
                     d
                 })
                 .collect(),
-            1 => x.iter().map(|&v| 2.0 * v + 20.0 * PI * (2.0 * PI * v).sin()).collect(),
+            1 => x
+                .iter()
+                .map(|&v| 2.0 * v + 20.0 * PI * (2.0 * PI * v).sin())
+                .collect(),
             2 => {
                 let r = (x.iter().map(|v| v * v).sum::<f64>() / 4.0).sqrt();
                 let cs = (x.iter().map(|v| (2.0 * PI * v).cos()).sum::<f64>() / 4.0).exp();
                 x.iter()
-                    .map(|&v| 4.0 * (-0.2 * r).exp() * v / (4.0 * r) + cs * 2.0 * PI * (2.0 * PI * v).sin() / 4.0)
+                    .map(|&v| {
+                        4.0 * (-0.2 * r).exp() * v / (4.0 * r)
+                            + cs * 2.0 * PI * (2.0 * PI * v).sin() / 4.0
+                    })
                     .collect()
             }
             _ => {
@@ -1374,7 +1428,11 @@ fn root_finding() {
             &[dm, de],
             |p| kepler_eccentric_anomaly(p[0], p[1]),
             |p| kepler_eccentric_anomaly_fd(p[0], p[1]),
-            Tol { dual: 1e-11, fd: 1e-8, ..Tol::default() },
+            Tol {
+                dual: 1e-11,
+                fd: 1e-8,
+                ..Tol::default()
+            },
         );
     }
     let (x, (da, dx0)) = generated!(cosine_fixed_point_grad, cosine_fixed_point_pullback,
@@ -1390,6 +1448,10 @@ fn root_finding() {
         &[da, dx0],
         |p| cosine_fixed_point(p[0], p[1]),
         |p| cosine_fixed_point_fd(p[0], p[1]),
-        Tol { dual: 1e-11, fd: 1e-8, ..Tol::default() },
+        Tol {
+            dual: 1e-11,
+            fd: 1e-8,
+            ..Tol::default()
+        },
     );
 }

@@ -100,13 +100,30 @@ fn pendulum_rhs(theta: f64, omega: f64, g_over_l: f64, damping: f64) -> (f64, f6
 }
 
 #[differentiate]
-fn pendulum_rk4(theta0: f64, omega0: f64, g_over_l: f64, damping: f64, h: f64, steps: usize) -> f64 {
+fn pendulum_rk4(
+    theta0: f64,
+    omega0: f64,
+    g_over_l: f64,
+    damping: f64,
+    h: f64,
+    steps: usize,
+) -> f64 {
     let mut theta = theta0;
     let mut omega = omega0;
     for _ in 0..steps {
         let (k1t, k1w) = pendulum_rhs(theta, omega, g_over_l, damping);
-        let (k2t, k2w) = pendulum_rhs(theta + 0.5 * h * k1t, omega + 0.5 * h * k1w, g_over_l, damping);
-        let (k3t, k3w) = pendulum_rhs(theta + 0.5 * h * k2t, omega + 0.5 * h * k2w, g_over_l, damping);
+        let (k2t, k2w) = pendulum_rhs(
+            theta + 0.5 * h * k1t,
+            omega + 0.5 * h * k1w,
+            g_over_l,
+            damping,
+        );
+        let (k3t, k3w) = pendulum_rhs(
+            theta + 0.5 * h * k2t,
+            omega + 0.5 * h * k2w,
+            g_over_l,
+            damping,
+        );
         let (k4t, k4w) = pendulum_rhs(theta + h * k3t, omega + h * k3w, g_over_l, damping);
         theta += h / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
         omega += h / 6.0 * (k1w + 2.0 * k2w + 2.0 * k3w + k4w);
@@ -124,10 +141,18 @@ fn pendulum_rk4_fd(theta0: Fd, omega0: Fd, g_over_l: Fd, damping: Fd, h: Fd, ste
     let mut omega = omega0;
     for _ in 0..steps {
         let (k1t, k1w) = pendulum_rhs_fd(theta, omega, g_over_l, damping);
-        let (k2t, k2w) =
-            pendulum_rhs_fd(theta + 0.5 * h * k1t, omega + 0.5 * h * k1w, g_over_l, damping);
-        let (k3t, k3w) =
-            pendulum_rhs_fd(theta + 0.5 * h * k2t, omega + 0.5 * h * k2w, g_over_l, damping);
+        let (k2t, k2w) = pendulum_rhs_fd(
+            theta + 0.5 * h * k1t,
+            omega + 0.5 * h * k1w,
+            g_over_l,
+            damping,
+        );
+        let (k3t, k3w) = pendulum_rhs_fd(
+            theta + 0.5 * h * k2t,
+            omega + 0.5 * h * k2w,
+            g_over_l,
+            damping,
+        );
         let (k4t, k4w) = pendulum_rhs_fd(theta + h * k3t, omega + h * k3w, g_over_l, damping);
         theta += h / 6.0 * (k1t + 2.0 * k2t + 2.0 * k3t + k4t);
         omega += h / 6.0 * (k1w + 2.0 * k2w + 2.0 * k3w + k4w);
@@ -204,7 +229,13 @@ fn total_energy(pos: &[[f64; 2]; 3], vel: &[[f64; 2]; 3], mass: &[f64; 3]) -> f6
 }
 
 #[differentiate]
-fn three_body_energy(pos0: [[f64; 2]; 3], vel0: [[f64; 2]; 3], mass: [f64; 3], dt: f64, steps: usize) -> f64 {
+fn three_body_energy(
+    pos0: [[f64; 2]; 3],
+    vel0: [[f64; 2]; 3],
+    mass: [f64; 3],
+    dt: f64,
+    steps: usize,
+) -> f64 {
     let mut pos = pos0;
     let mut vel = vel0;
     for _ in 0..steps {
@@ -315,7 +346,10 @@ fn three_body_leapfrog_energy() {
             let mut r = Reader::new(p);
             three_body_energy_fd(r.m(), r.m(), r.a(), r.s(), 25)
         },
-        Tol { dual: 1e-11, ..Tol::default() },
+        Tol {
+            dual: 1e-11,
+            ..Tol::default()
+        },
     );
     // Zero steps: the energy's gradient in the velocities is the momentum.
     let (_, (_, dvel, _, _)) = three_body_energy_grad(pos, vel, mass, dt, 0);
@@ -428,7 +462,11 @@ fn chain_settle_fd(
 #[test]
 fn spring_chain_settles() {
     for fixed_left in [true, false] {
-        let chain = Chain { stiffness: vec![3.0, 2.0, 4.0, 1.5, 2.5], rest_length: 1.0, fixed_left };
+        let chain = Chain {
+            stiffness: vec![3.0, 2.0, 4.0, 1.5, 2.5],
+            rest_length: 1.0,
+            fixed_left,
+        };
         let x0 = [1.3, 1.9, 3.4, 4.1, 5.6];
         let (value, (dchain, dx0)) = generated!(chain_settle_grad, chain_settle_pullback,
             chain_settle_grad_into; &chain, &x0, 0.8, 0.05, 30);
@@ -445,7 +483,11 @@ fn spring_chain_settles() {
             &g,
             |p| {
                 let mut r = Reader::new(p);
-                let chain = Chain { stiffness: r.v(5), rest_length: r.s(), fixed_left };
+                let chain = Chain {
+                    stiffness: r.v(5),
+                    rest_length: r.s(),
+                    fixed_left,
+                };
                 let x0 = r.v(5);
                 chain_settle(&chain, &x0, 0.8, 0.05, 30)
             },
@@ -492,7 +534,14 @@ fn lv_rhs(p: &LotkaVolterra, prey: f64, predator: f64) -> (f64, f64) {
 }
 
 #[differentiate(wrt(p, prey0, predator0))]
-fn lv_fit_error(p: &LotkaVolterra, prey0: f64, predator0: f64, observed: &[[f64; 2]], h: f64, every: usize) -> f64 {
+fn lv_fit_error(
+    p: &LotkaVolterra,
+    prey0: f64,
+    predator0: f64,
+    observed: &[[f64; 2]],
+    h: f64,
+    every: usize,
+) -> f64 {
     let mut x = prey0;
     let mut y = predator0;
     let mut error = 0.0;
@@ -520,7 +569,14 @@ fn lv_rhs_fd(p: &[Fd; 4], prey: Fd, predator: Fd) -> (Fd, Fd) {
     (dprey, dpred)
 }
 
-fn lv_fit_error_fd(p: &[Fd; 4], prey0: Fd, predator0: Fd, observed: &[[f64; 2]], h: f64, every: usize) -> Fd {
+fn lv_fit_error_fd(
+    p: &[Fd; 4],
+    prey0: Fd,
+    predator0: Fd,
+    observed: &[[f64; 2]],
+    h: f64,
+    every: usize,
+) -> Fd {
     let mut x = prey0;
     let mut y = predator0;
     let mut error = c(0.0);
@@ -544,7 +600,12 @@ fn lv_fit_error_fd(p: &[Fd; 4], prey0: Fd, predator0: Fd, observed: &[[f64; 2]],
 
 #[test]
 fn lotka_volterra_fit() {
-    let p = LotkaVolterra { alpha: 1.1, beta: 0.4, delta: 0.1, gamma: 0.4 };
+    let p = LotkaVolterra {
+        alpha: 1.1,
+        beta: 0.4,
+        delta: 0.1,
+        gamma: 0.4,
+    };
     let observed = [[10.5, 5.2], [11.0, 6.9], [9.0, 8.8], [6.1, 9.5], [4.2, 8.6]];
     let (prey0, predator0) = (10.0, 5.0);
     let (value, (dp, dprey, dpred)) = generated!(lv_fit_error_grad, lv_fit_error_pullback,
@@ -557,7 +618,12 @@ fn lotka_volterra_fit() {
         value,
         &g,
         |q| {
-            let p = LotkaVolterra { alpha: q[0], beta: q[1], delta: q[2], gamma: q[3] };
+            let p = LotkaVolterra {
+                alpha: q[0],
+                beta: q[1],
+                delta: q[2],
+                gamma: q[3],
+            };
             lv_fit_error(&p, q[4], q[5], &observed, 0.05, 4)
         },
         |q| lv_fit_error_fd(&[q[0], q[1], q[2], q[3]], q[4], q[5], &observed, 0.05, 4),
@@ -734,7 +800,10 @@ fn bouncing_ball_height() {
         |p| bouncing_ball(p[0], p[1], p[2], p[3], p[4], 250),
         |p| bouncing_ball_fd(p[0], p[1], p[2], p[3], p[4], 250),
         // A bounce is a kink in time: finite differences need the steps to stay away from one.
-        Tol { fd: 1e-6, ..Tol::default() },
+        Tol {
+            fd: 1e-6,
+            ..Tol::default()
+        },
     );
 }
 
@@ -923,7 +992,10 @@ fn projectile_with_drag_range() {
             |p| projectile_range_fd(p[0], p[1], p[2], p[3], p[4]),
             // The interpolated range is continuous across step counts, but its derivative is
             // not: differences must not cross a change of the number of steps.
-            Tol { fd: 1e-6, ..Tol::default() },
+            Tol {
+                fd: 1e-6,
+                ..Tol::default()
+            },
         );
     }
     // Without drag and from the ground, the discrete trajectory is close to v² sin 2a / g.

@@ -261,7 +261,11 @@ pub struct Tol {
 
 impl Default for Tol {
     fn default() -> Self {
-        Tol { dual: 1e-12, fd: 1e-7, step: 1e-4 }
+        Tol {
+            dual: 1e-12,
+            fd: 1e-7,
+            step: 1e-4,
+        }
     }
 }
 
@@ -321,7 +325,12 @@ pub fn check_forward_mode(
             .map(|(j, &v)| Fd::new(v, if i == j { 1.0 } else { 0.0 }))
             .collect();
         let out = fd(&seeded);
-        assert_close(out.re(), value, tol.dual, &format!("{name}: forward-mode value"));
+        assert_close(
+            out.re(),
+            value,
+            tol.dual,
+            &format!("{name}: forward-mode value"),
+        );
         let e = error(grad[i], out.eps());
         assert!(
             e <= tol.dual,
@@ -338,7 +347,10 @@ pub fn check_forward_mode(
 pub fn check_differences(name: &str, x: &[f64], grad: &[f64], f: impl Fn(&[f64]) -> f64, tol: Tol) {
     // Differences in relative coordinates u_i = x_i / |x_i|, so that the step is relative to
     // each input: time steps of 0.01 get steps of 1e-6, not 1e-4.
-    let scale: Vec<f64> = x.iter().map(|&v| if v == 0.0 { 1.0 } else { v.abs() }).collect();
+    let scale: Vec<f64> = x
+        .iter()
+        .map(|&v| if v == 0.0 { 1.0 } else { v.abs() })
+        .collect();
     let u: Vec<f64> = x.iter().zip(&scale).map(|(v, s)| v / s).collect();
     let numeric_u = numeric_gradient_with_step(
         |u: &[f64]| f(&u.iter().zip(&scale).map(|(v, s)| v * s).collect::<Vec<_>>()),
@@ -386,10 +398,18 @@ pub fn check_consistency<G: Differentiable>(
             g[k]
         );
     }
-    assert_eq!(value.to_bits(), into_value.to_bits(), "{name}: _grad_into value");
+    assert_eq!(
+        value.to_bits(),
+        into_value.to_bits(),
+        "{name}: _grad_into value"
+    );
     assert_eq!(g.len(), i.len(), "{name}: _grad_into shape");
     for k in 0..g.len() {
-        assert_eq!(g[k].to_bits(), i[k].to_bits(), "{name}: _grad_into component {k}");
+        assert_eq!(
+            g[k].to_bits(),
+            i[k].to_bits(),
+            "{name}: _grad_into component {k}"
+        );
     }
 }
 
