@@ -1455,3 +1455,260 @@ fn root_finding() {
         },
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Whittaker smoothing: solve (I + λ D'D) x = y for first differences D by the Thomas algorithm
+// (forward sweep into two Vecs, back substitution in a reversed loop), a weighted sum of x.
+// d/dy = A^{-1} w, d/dλ = -(A^{-1} w)' D'D x: both from solves with the function itself.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(wrt(y, lambda))]
+fn whittaker_smooth(y: &[f64], lambda: f64, weights: &[f64]) -> f64 {
+    let n = y.len();
+    let mut c_prime = vec![0.0; n];
+    let mut d_prime = vec![0.0; n];
+    for i in 0..n {
+        let diag = if i == 0 || i == n - 1 {
+            1.0 + lambda
+        } else {
+            1.0 + 2.0 * lambda
+        };
+        if i == 0 {
+            c_prime[0] = -lambda / diag;
+            d_prime[0] = y[0] / diag;
+        } else {
+            let m = diag + lambda * c_prime[i - 1];
+            c_prime[i] = -lambda / m;
+            d_prime[i] = (y[i] + lambda * d_prime[i - 1]) / m;
+        }
+    }
+    let mut x = vec![0.0; n];
+    x[n - 1] = d_prime[n - 1];
+    for i in (0..n - 1).rev() {
+        x[i] = d_prime[i] - c_prime[i] * x[i + 1];
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        total += weights[i] * x[i];
+    }
+    total
+}
+
+fn whittaker_smooth_fd(y: &[Fd], lambda: Fd, weights: &[f64]) -> Fd {
+    let n = y.len();
+    let mut c_prime = vec![c(0.0); n];
+    let mut d_prime = vec![c(0.0); n];
+    for i in 0..n {
+        let diag = if i == 0 || i == n - 1 {
+            1.0 + lambda
+        } else {
+            1.0 + 2.0 * lambda
+        };
+        if i == 0 {
+            c_prime[0] = -lambda / diag;
+            d_prime[0] = y[0] / diag;
+        } else {
+            let m = diag + lambda * c_prime[i - 1];
+            c_prime[i] = -lambda / m;
+            d_prime[i] = (y[i] + lambda * d_prime[i - 1]) / m;
+        }
+    }
+    let mut x = vec![c(0.0); n];
+    x[n - 1] = d_prime[n - 1];
+    for i in (0..n - 1).rev() {
+        x[i] = d_prime[i] - c_prime[i] * x[i + 1];
+    }
+    let mut total = c(0.0);
+    for i in 0..n {
+        total += weights[i] * x[i];
+    }
+    total
+}
+
+#[test]
+fn whittaker_smoother_thomas_algorithm() {
+    let y = test_signal(9);
+    let weights: Vec<f64> = (0..9).map(|i| 1.0 + 0.1 * i as f64).collect();
+    let lambda = 2.5;
+    let (value, (dy, dlambda)) = generated!(whittaker_smooth_grad, whittaker_smooth_pullback,
+        whittaker_smooth_grad_into; &y, lambda, &weights);
+    // A^{-1} w and x = A^{-1} y, by solving with the program and unit weights.
+    let solve = |rhs: &[f64]| -> Vec<f64> {
+        (0..9)
+            .map(|k| {
+                let mut e = vec![0.0; 9];
+                e[k] = 1.0;
+                whittaker_smooth(rhs, lambda, &e)
+            })
+            .collect()
+    };
+    let z = solve(&weights);
+    let x = solve(&y);
+    for i in 0..9 {
+        assert_close(dy[i], z[i], 1e-13, "d/dy = A^-1 w");
+    }
+    let mut zdx = 0.0;
+    for i in 1..9 {
+        zdx += (z[i] - z[i - 1]) * (x[i] - x[i - 1]);
+    }
+    assert_close(dlambda, -zdx, 1e-13, "d/dlambda");
+    let mut p = y.clone();
+    p.push(lambda);
+    let mut g = dy.clone();
+    g.push(dlambda);
+    check_oracles(
+        "whittaker_smooth",
+        &p,
+        value,
+        &g,
+        |q| whittaker_smooth(&q[..9], q[9], &weights),
+        |q| whittaker_smooth_fd(&q[..9], q[9], &weights),
+        Tol::default(),
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Bilinear interpolation on a grid along a ray: cell indices from `floor` (constant), the
+// fractional parts differentiable; the grid values and the start point active.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(wrt(grid, px, py))]
+fn ray_integral(grid: &[[f64; 5]; 5], px: f64, py: f64, dx: f64, dy: f64) -> f64 {
+    let mut total = 0.0;
+    for k in 0..6 {
+        let x = px + k as f64 * dx;
+        let y = py + k as f64 * dy;
+        let i = x.floor() as usize;
+        let j = y.floor() as usize;
+        let fx = x - i as f64;
+        let fy = y - j as f64;
+        let value = (1.0 - fx) * (1.0 - fy) * grid[i][j]
+            + fx * (1.0 - fy) * grid[i + 1][j]
+            + (1.0 - fx) * fy * grid[i][j + 1]
+            + fx * fy * grid[i + 1][j + 1];
+        total += value * value;
+    }
+    total
+}
+
+fn ray_integral_fd(grid: &[[Fd; 5]; 5], px: Fd, py: Fd, dx: f64, dy: f64) -> Fd {
+    let mut total = c(0.0);
+    for k in 0..6 {
+        let x = px + k as f64 * dx;
+        let y = py + k as f64 * dy;
+        let i = x.floor() as usize;
+        let j = y.floor() as usize;
+        let fx = x - i as f64;
+        let fy = y - j as f64;
+        let value = (1.0 - fx) * (1.0 - fy) * grid[i][j]
+            + fx * (1.0 - fy) * grid[i + 1][j]
+            + (1.0 - fx) * fy * grid[i][j + 1]
+            + fx * fy * grid[i + 1][j + 1];
+        total += value * value;
+    }
+    total
+}
+
+#[test]
+fn bilinear_interpolation_along_a_ray() {
+    let grid: [[f64; 5]; 5] =
+        std::array::from_fn(|i| std::array::from_fn(|j| ((i * 5 + j) as f64 * 0.71).sin()));
+    // No sample on a cell boundary (where differences would straddle two cells).
+    let (px, py, dx, dy) = (0.33, 0.6, 0.55, 0.47);
+    let (value, (dgrid, dpx, dpy)) = generated!(ray_integral_grad, ray_integral_pullback,
+        ray_integral_grad_into; &grid, px, py, dx, dy);
+    let mut p = flat(&grid);
+    p.extend([px, py]);
+    let mut g = flat(&dgrid);
+    g.extend([dpx, dpy]);
+    check_oracles(
+        "ray_integral",
+        &p,
+        value,
+        &g,
+        |q| {
+            let mut r = Reader::new(q);
+            ray_integral(&r.m(), r.s(), r.s(), dx, dy)
+        },
+        |q| {
+            let mut r = Reader::new(q);
+            ray_integral_fd(&r.m(), r.s(), r.s(), dx, dy)
+        },
+        Tol::default(),
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Soft dynamic time warping (Cuturi & Blondel 2017): a dynamic program over a local Vec of Vecs
+// with a soft minimum of three neighbours per cell, the border at +infinity.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(wrt(a, b))]
+fn soft_dtw(a: &[f64], b: &[f64], gamma: f64) -> f64 {
+    let (n, m) = (a.len(), b.len());
+    // A flat table, row i at i * w: `vec![vec![f64::INFINITY; m + 1]; n + 1]` is rejected
+    // ("nested `Vec`s are not supported; use a flat `Vec` and index it `i * m + j`").
+    let w = m + 1;
+    let mut r = vec![f64::INFINITY; (n + 1) * w];
+    r[0] = 0.0;
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = (a[i - 1] - b[j - 1]).powi(2);
+            let (r0, r1, r2) = (r[(i - 1) * w + j - 1], r[(i - 1) * w + j], r[i * w + j - 1]);
+            let lowest = r0.min(r1).min(r2);
+            let s = (-(r0 - lowest) / gamma).exp()
+                + (-(r1 - lowest) / gamma).exp()
+                + (-(r2 - lowest) / gamma).exp();
+            r[i * w + j] = cost + lowest - gamma * s.ln();
+        }
+    }
+    r[n * w + m]
+}
+
+fn soft_dtw_fd(a: &[Fd], b: &[Fd], gamma: f64) -> Fd {
+    let (n, m) = (a.len(), b.len());
+    let mut r = vec![vec![c(f64::INFINITY); m + 1]; n + 1];
+    r[0][0] = c(0.0);
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = (a[i - 1] - b[j - 1]).powi(2);
+            let (r0, r1, r2) = (r[i - 1][j - 1], r[i - 1][j], r[i][j - 1]);
+            let lowest = r0.min(r1).min(r2);
+            let s = (-(r0 - lowest) / gamma).exp()
+                + (-(r1 - lowest) / gamma).exp()
+                + (-(r2 - lowest) / gamma).exp();
+            r[i][j] = cost + lowest - gamma * s.ln();
+        }
+    }
+    r[n][m]
+}
+
+#[test]
+fn soft_dynamic_time_warping() {
+    let a = [0.0, 0.5, 1.2, 0.8, 0.1];
+    let b = [0.1, 0.9, 1.0, 0.3];
+    let (value, (da, db)) =
+        generated!(soft_dtw_grad, soft_dtw_pullback, soft_dtw_grad_into; &a, &b, 0.5);
+    let mut p = a.to_vec();
+    p.extend(b);
+    let mut g = da.clone();
+    g.extend(&db);
+    check_oracles(
+        "soft_dtw",
+        &p,
+        value,
+        &g,
+        |q| soft_dtw(&q[..5], &q[5..], 0.5),
+        |q| soft_dtw_fd(&q[..5], &q[5..], 0.5),
+        Tol::default(),
+    );
+    // Symmetric in its two series: the gradients swap with the arguments.
+    let (value_ba, (db2, da2)) = soft_dtw_grad(&b, &a, 0.5);
+    assert_close(value_ba, value, 1e-14, "symmetry");
+    for i in 0..5 {
+        assert_close(da2[i], da[i], 1e-14, "symmetric gradient");
+    }
+    for j in 0..4 {
+        assert_close(db2[j], db[j], 1e-14, "symmetric gradient");
+    }
+}

@@ -1003,3 +1003,325 @@ fn projectile_with_drag_range() {
     assert_close(value, 100.0 * 1.2_f64.sin() / 9.81, 1e-3, "range");
     assert_close(g.0, 20.0 * 1.2_f64.sin() / 9.81, 1e-3, "d range / d speed");
 }
+
+// ------------------------------------------------------------------------------------------
+// An SIR epidemic fitted to case counts: RK4 on three compartments with the rates in a struct,
+// the right-hand side returning a triple; the loss compares new infections per day.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Differentiable)]
+struct Epidemic {
+    beta: f64,
+    gamma: f64,
+}
+
+#[differentiate]
+fn sir_rhs(p: &Epidemic, s: f64, i: f64, r: f64) -> (f64, f64, f64) {
+    let n = s + i + r;
+    let infections = p.beta * s * i / n;
+    let recoveries = p.gamma * i;
+    (-infections, infections - recoveries, recoveries)
+}
+
+#[differentiate(wrt(p, i0))]
+fn sir_fit(p: &Epidemic, i0: f64, population: f64, cases: &[f64], steps_per_day: usize) -> f64 {
+    let h = 1.0 / steps_per_day as f64;
+    let (mut s, mut i, mut r) = (population - i0, i0, 0.0);
+    let mut loss = 0.0;
+    for day in 0..cases.len() {
+        let susceptible_before = s;
+        for _ in 0..steps_per_day {
+            let (a1, b1, c1) = sir_rhs(p, s, i, r);
+            let (a2, b2, c2) = sir_rhs(p, s + 0.5 * h * a1, i + 0.5 * h * b1, r + 0.5 * h * c1);
+            let (a3, b3, c3) = sir_rhs(p, s + 0.5 * h * a2, i + 0.5 * h * b2, r + 0.5 * h * c2);
+            let (a4, b4, c4) = sir_rhs(p, s + h * a3, i + h * b3, r + h * c3);
+            s += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4);
+            i += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4);
+            r += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4);
+        }
+        let new_cases = susceptible_before - s;
+        // Poisson deviance of the day's count.
+        loss += new_cases - cases[day] * new_cases.ln();
+    }
+    loss
+}
+
+fn sir_rhs_fd(beta: Fd, gamma: Fd, s: Fd, i: Fd, r: Fd) -> (Fd, Fd, Fd) {
+    let n = s + i + r;
+    let infections = beta * s * i / n;
+    let recoveries = gamma * i;
+    (-infections, infections - recoveries, recoveries)
+}
+
+fn sir_fit_fd(
+    beta: Fd,
+    gamma: Fd,
+    i0: Fd,
+    population: f64,
+    cases: &[f64],
+    steps_per_day: usize,
+) -> Fd {
+    let h = 1.0 / steps_per_day as f64;
+    let (mut s, mut i, mut r) = (population - i0, i0, c(0.0));
+    let mut loss = c(0.0);
+    for day in 0..cases.len() {
+        let susceptible_before = s;
+        for _ in 0..steps_per_day {
+            let (a1, b1, c1) = sir_rhs_fd(beta, gamma, s, i, r);
+            let (a2, b2, c2) = sir_rhs_fd(
+                beta,
+                gamma,
+                s + 0.5 * h * a1,
+                i + 0.5 * h * b1,
+                r + 0.5 * h * c1,
+            );
+            let (a3, b3, c3) = sir_rhs_fd(
+                beta,
+                gamma,
+                s + 0.5 * h * a2,
+                i + 0.5 * h * b2,
+                r + 0.5 * h * c2,
+            );
+            let (a4, b4, c4) = sir_rhs_fd(beta, gamma, s + h * a3, i + h * b3, r + h * c3);
+            s += h / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4);
+            i += h / 6.0 * (b1 + 2.0 * b2 + 2.0 * b3 + b4);
+            r += h / 6.0 * (c1 + 2.0 * c2 + 2.0 * c3 + c4);
+        }
+        let new_cases = susceptible_before - s;
+        loss += new_cases - cases[day] * new_cases.ln();
+    }
+    loss
+}
+
+#[test]
+fn sir_epidemic_fit() {
+    let p = Epidemic {
+        beta: 0.4,
+        gamma: 0.15,
+    };
+    let cases = [12.0, 15.0, 21.0, 26.0, 35.0, 41.0, 55.0, 66.0, 80.0, 97.0];
+    let (value, (dp, di0)) = generated!(sir_fit_grad, sir_fit_pullback, sir_fit_grad_into;
+        &p, 10.0, 10_000.0, &cases, 4);
+    check_oracles(
+        "sir_fit",
+        &[0.4, 0.15, 10.0],
+        value,
+        &[dp.beta, dp.gamma, di0],
+        |q| {
+            sir_fit(
+                &Epidemic {
+                    beta: q[0],
+                    gamma: q[1],
+                },
+                q[2],
+                10_000.0,
+                &cases,
+                4,
+            )
+        },
+        |q| sir_fit_fd(q[0], q[1], q[2], 10_000.0, &cases, 4),
+        Tol::default(),
+    );
+    // The population is conserved by every step: pulling back (1, 1, 1) through the right-hand
+    // side gives zero for every compartment.
+    let (_, ds, di, dr) = sir_rhs_pullback(&p, 900.0, 80.0, 20.0, (1.0, 1.0, 1.0));
+    assert!(ds.abs() + di.abs() + dr.abs() < 1e-15, "{ds} {di} {dr}");
+}
+
+// ------------------------------------------------------------------------------------------
+// Two-step Adams–Bashforth for a forced oscillator, started with one Euler step; the previous
+// right-hand side is carried (it starts as the first evaluation, not a copy of the state).
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn forced_rhs(x: f64, v: f64, t: f64, k: f64, force: f64) -> (f64, f64) {
+    (v, -k * x + force * (1.3 * t).sin())
+}
+
+#[differentiate]
+fn adams_bashforth2(x0: f64, v0: f64, k: f64, force: f64, h: f64, steps: usize) -> f64 {
+    let (mut fx_prev, mut fv_prev) = forced_rhs(x0, v0, 0.0, k, force);
+    let mut x = x0 + h * fx_prev;
+    let mut v = v0 + h * fv_prev;
+    let mut t = h;
+    for _ in 1..steps {
+        let (fx, fv) = forced_rhs(x, v, t, k, force);
+        x += h * (1.5 * fx - 0.5 * fx_prev);
+        v += h * (1.5 * fv - 0.5 * fv_prev);
+        fx_prev = fx;
+        fv_prev = fv;
+        t += h;
+    }
+    x * x + v * v
+}
+
+fn forced_rhs_fd(x: Fd, v: Fd, t: Fd, k: Fd, force: Fd) -> (Fd, Fd) {
+    (v, -k * x + force * (1.3 * t).sin())
+}
+
+fn adams_bashforth2_fd(x0: Fd, v0: Fd, k: Fd, force: Fd, h: Fd, steps: usize) -> Fd {
+    let (mut fx_prev, mut fv_prev) = forced_rhs_fd(x0, v0, c(0.0), k, force);
+    let mut x = x0 + h * fx_prev;
+    let mut v = v0 + h * fv_prev;
+    let mut t = h;
+    for _ in 1..steps {
+        let (fx, fv) = forced_rhs_fd(x, v, t, k, force);
+        x += h * (1.5 * fx - 0.5 * fx_prev);
+        v += h * (1.5 * fv - 0.5 * fv_prev);
+        fx_prev = fx;
+        fv_prev = fv;
+        t += h;
+    }
+    x * x + v * v
+}
+
+#[test]
+fn adams_bashforth_two_step() {
+    let x = [0.5, -0.2, 3.0, 0.7, 0.02];
+    let (value, g) = generated!(adams_bashforth2_grad, adams_bashforth2_pullback,
+        adams_bashforth2_grad_into; x[0], x[1], x[2], x[3], x[4], 150);
+    check_oracles(
+        "adams_bashforth2",
+        &x,
+        value,
+        &flat(&g),
+        |p| adams_bashforth2(p[0], p[1], p[2], p[3], p[4], 150),
+        |p| adams_bashforth2_fd(p[0], p[1], p[2], p[3], p[4], 150),
+        Tol::default(),
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// A charged particle in crossed fields by the Boris pusher: cross products on arrays, a
+// half electric kick, a magnetic rotation, another half kick; the final distance travelled.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+#[differentiate(wrt(v0, e_field, b_field, charge_over_mass))]
+fn boris_push(
+    v0: [f64; 3],
+    e_field: [f64; 3],
+    b_field: [f64; 3],
+    charge_over_mass: f64,
+    dt: f64,
+    steps: usize,
+) -> f64 {
+    let mut x = [0.0; 3];
+    let mut v = v0;
+    let half = 0.5 * charge_over_mass * dt;
+    for _ in 0..steps {
+        let mut v_minus = [0.0; 3];
+        for d in 0..3 {
+            v_minus[d] = v[d] + half * e_field[d];
+        }
+        let mut t = [0.0; 3];
+        let mut t2 = 0.0;
+        for d in 0..3 {
+            t[d] = half * b_field[d];
+            t2 += t[d] * t[d];
+        }
+        let v_prime_cross = cross(v_minus, t);
+        let mut v_prime = [0.0; 3];
+        for d in 0..3 {
+            v_prime[d] = v_minus[d] + v_prime_cross[d];
+        }
+        let rotation = cross(v_prime, t);
+        for d in 0..3 {
+            let v_plus = v_minus[d] + 2.0 / (1.0 + t2) * rotation[d];
+            v[d] = v_plus + half * e_field[d];
+            x[d] += dt * v[d];
+        }
+    }
+    (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt()
+}
+
+fn cross_fd(a: [Fd; 3], b: [Fd; 3]) -> [Fd; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn boris_push_fd(
+    v0: [Fd; 3],
+    e_field: [Fd; 3],
+    b_field: [Fd; 3],
+    charge_over_mass: Fd,
+    dt: f64,
+    steps: usize,
+) -> Fd {
+    let mut x = [c(0.0); 3];
+    let mut v = v0;
+    let half = 0.5 * charge_over_mass * dt;
+    for _ in 0..steps {
+        let mut v_minus = [c(0.0); 3];
+        for d in 0..3 {
+            v_minus[d] = v[d] + half * e_field[d];
+        }
+        let mut t = [c(0.0); 3];
+        let mut t2 = c(0.0);
+        for d in 0..3 {
+            t[d] = half * b_field[d];
+            t2 += t[d] * t[d];
+        }
+        let v_prime_cross = cross_fd(v_minus, t);
+        let mut v_prime = [c(0.0); 3];
+        for d in 0..3 {
+            v_prime[d] = v_minus[d] + v_prime_cross[d];
+        }
+        let rotation = cross_fd(v_prime, t);
+        for d in 0..3 {
+            let v_plus = v_minus[d] + 2.0 / (1.0 + t2) * rotation[d];
+            v[d] = v_plus + half * e_field[d];
+            x[d] += dt * v[d];
+        }
+    }
+    (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt()
+}
+
+#[test]
+fn boris_pusher() {
+    let (v0, e, b) = ([1.0, 0.2, -0.1], [0.0, 0.3, 0.05], [0.1, -0.2, 1.5]);
+    let (value, g) = generated!(boris_push_grad, boris_push_pullback, boris_push_grad_into;
+        v0, e, b, 1.2, 0.05, 40);
+    let mut x = v0.to_vec();
+    x.extend(e);
+    x.extend(b);
+    x.push(1.2);
+    check_oracles(
+        "boris_push",
+        &x,
+        value,
+        &flat(&g),
+        |p| {
+            let mut r = Reader::new(p);
+            boris_push(r.a(), r.a(), r.a(), r.s(), 0.05, 40)
+        },
+        |p| {
+            let mut r = Reader::new(p);
+            boris_push_fd(r.a(), r.a(), r.a(), r.s(), 0.05, 40)
+        },
+        Tol::default(),
+    );
+    // Without a magnetic field the push is uniform acceleration: v_n = v0 + n (q/m) dt E and
+    // x_N = dt (N v0 + (q/m) dt E N (N + 1) / 2), so d|x| / dv0 = N dt x / |x|.
+    let n = 40.0;
+    let (value, (dv0, _, _, _)) = boris_push_grad(v0, e, [0.0; 3], 1.2, 0.05, 40);
+    let xn: Vec<f64> = (0..3)
+        .map(|d| 0.05 * (n * v0[d] + 1.2 * 0.05 * e[d] * n * (n + 1.0) / 2.0))
+        .collect();
+    let norm = (xn[0] * xn[0] + xn[1] * xn[1] + xn[2] * xn[2]).sqrt();
+    assert_close(value, norm, 1e-13, "uniform acceleration");
+    for d in 0..3 {
+        assert_close(dv0[d], n * 0.05 * xn[d] / norm, 1e-13, "d|x| / dv0");
+    }
+}

@@ -407,3 +407,63 @@ fn bond_with_integer_years() {
         Tol::default(),
     );
 }
+
+/// Soft dynamic time warping over a local table of rows.
+/// Today: "nested `Vec`s are not supported; use a flat `Vec` and index it `i * m + j`".
+#[differentiate(wrt(a, b))]
+fn soft_dtw(a: &[f64], b: &[f64], gamma: f64) -> f64 {
+    let (n, m) = (a.len(), b.len());
+    let mut r = vec![vec![f64::INFINITY; m + 1]; n + 1];
+    r[0][0] = 0.0;
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = (a[i - 1] - b[j - 1]).powi(2);
+            let (r0, r1, r2) = (r[i - 1][j - 1], r[i - 1][j], r[i][j - 1]);
+            let lowest = r0.min(r1).min(r2);
+            let s = (-(r0 - lowest) / gamma).exp()
+                + (-(r1 - lowest) / gamma).exp()
+                + (-(r2 - lowest) / gamma).exp();
+            r[i][j] = cost + lowest - gamma * s.ln();
+        }
+    }
+    r[n][m]
+}
+
+fn soft_dtw_fd(a: &[Fd], b: &[Fd], gamma: f64) -> Fd {
+    let (n, m) = (a.len(), b.len());
+    let mut r = vec![vec![c(f64::INFINITY); m + 1]; n + 1];
+    r[0][0] = c(0.0);
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = (a[i - 1] - b[j - 1]).powi(2);
+            let (r0, r1, r2) = (r[i - 1][j - 1], r[i - 1][j], r[i][j - 1]);
+            let lowest = r0.min(r1).min(r2);
+            let s = (-(r0 - lowest) / gamma).exp()
+                + (-(r1 - lowest) / gamma).exp()
+                + (-(r2 - lowest) / gamma).exp();
+            r[i][j] = cost + lowest - gamma * s.ln();
+        }
+    }
+    r[n][m]
+}
+
+#[test]
+fn soft_dtw_with_a_table_of_rows() {
+    let a = [0.0, 0.5, 1.2, 0.8, 0.1];
+    let b = [0.1, 0.9, 1.0, 0.3];
+    let (value, (da, db)) =
+        generated!(soft_dtw_grad, soft_dtw_pullback, soft_dtw_grad_into; &a, &b, 0.5);
+    let mut p = a.to_vec();
+    p.extend(b);
+    let mut g = da.clone();
+    g.extend(&db);
+    check_oracles(
+        "soft_dtw",
+        &p,
+        value,
+        &g,
+        |q| soft_dtw(&q[..5], &q[5..], 0.5),
+        |q| soft_dtw_fd(&q[..5], &q[5..], 0.5),
+        Tol::default(),
+    );
+}

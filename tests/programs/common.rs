@@ -173,8 +173,10 @@ macro_rules! binary {
         }
         impl $trait<f64> for Fd {
             type Output = Fd;
+            // num-dual's scalar operation: it scales the derivative without forming 0 * re,
+            // which is NaN for an infinite value (soft-DTW's border).
             fn $method(self, other: f64) -> Fd {
-                Fd($trait::$method(self.0, Dual64::from_re(other)))
+                Fd($trait::$method(self.0, other))
             }
         }
         impl $trait<Fd> for f64 {
