@@ -467,3 +467,54 @@ fn soft_dtw_with_a_table_of_rows() {
         Tol::default(),
     );
 }
+
+/// A state struct stepped by a function returning the next state.
+/// Today: "`#[differentiate]` needs a function that returns `f32` or `f64` (or a tuple, array or
+/// `Vec` of them) ...", "struct expressions are not supported yet; until then use tuples",
+/// "dereference `*` has no derivative rule ...", "field access `.x` has no derivative rule ...".
+#[derive(Clone, Copy, Differentiable)]
+struct State {
+    x: f64,
+    v: f64,
+}
+
+#[differentiate]
+fn euler_step(s: &State, k: f64, dt: f64) -> State {
+    State {
+        x: s.x + dt * s.v,
+        v: s.v - dt * k * s.x,
+    }
+}
+
+#[differentiate]
+fn oscillate(s0: &State, k: f64) -> f64 {
+    let mut s = *s0;
+    for _ in 0..10 {
+        s = euler_step(&s, k, 0.1);
+    }
+    s.x * s.v
+}
+
+fn oscillate_fd(x0: Fd, v0: Fd, k: Fd) -> Fd {
+    let (mut x, mut v) = (x0, v0);
+    for _ in 0..10 {
+        (x, v) = (x + 0.1 * v, v - 0.1 * k * x);
+    }
+    x * v
+}
+
+#[test]
+fn state_struct_integrator() {
+    let s0 = State { x: 1.0, v: 0.2 };
+    let (value, (ds, dk)) =
+        generated!(oscillate_grad, oscillate_pullback, oscillate_grad_into; &s0, 2.0);
+    check_oracles(
+        "oscillate",
+        &[1.0, 0.2, 2.0],
+        value,
+        &[ds.x, ds.v, dk],
+        |q| oscillate(&State { x: q[0], v: q[1] }, q[2]),
+        |q| oscillate_fd(q[0], q[1], q[2]),
+        Tol::default(),
+    );
+}
