@@ -1263,3 +1263,230 @@ fn hidden_markov_forward_algorithm() {
     let s: f64 = g.0.iter().sum();
     assert_close(s, 1.0, 1e-14, "posterior of the first state sums to one");
 }
+
+// ------------------------------------------------------------------------------------------
+// Nonlinear least squares by Levenberg–Marquardt: fit y = a exp(-b t), a 2x2 damped normal
+// system solved in closed form each iteration, steps accepted or rejected in a branch that also
+// adapts the damping; the fitted rate's sensitivity to each observation.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(wrt(y))]
+fn fitted_decay_rate(t: &[f64], y: &[f64]) -> f64 {
+    let (mut a, mut b) = (1.0, 0.5);
+    let mut lambda = 1e-2;
+    let mut cost = 0.0;
+    for i in 0..t.len() {
+        cost += (a * (-b * t[i]).exp() - y[i]).powi(2);
+    }
+    for _ in 0..60 {
+        let (mut jtj00, mut jtj01, mut jtj11, mut g0, mut g1) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for i in 0..t.len() {
+            let e = (-b * t[i]).exp();
+            let residual = a * e - y[i];
+            let (ja, jb) = (e, -a * t[i] * e);
+            jtj00 += ja * ja;
+            jtj01 += ja * jb;
+            jtj11 += jb * jb;
+            g0 += ja * residual;
+            g1 += jb * residual;
+        }
+        let m00 = jtj00 * (1.0 + lambda);
+        let m11 = jtj11 * (1.0 + lambda);
+        let det = m00 * m11 - jtj01 * jtj01;
+        let trial_a = a - (m11 * g0 - jtj01 * g1) / det;
+        let trial_b = b - (m00 * g1 - jtj01 * g0) / det;
+        let mut trial_cost = 0.0;
+        for i in 0..t.len() {
+            trial_cost += (trial_a * (-trial_b * t[i]).exp() - y[i]).powi(2);
+        }
+        if trial_cost < cost {
+            a = trial_a;
+            b = trial_b;
+            cost = trial_cost;
+            lambda *= 0.3;
+        } else {
+            lambda *= 4.0;
+        }
+    }
+    b
+}
+
+fn fitted_decay_rate_fd(t: &[f64], y: &[Fd]) -> Fd {
+    let (mut a, mut b) = (c(1.0), c(0.5));
+    let mut lambda = 1e-2;
+    let mut cost = c(0.0);
+    for i in 0..t.len() {
+        cost += (a * (-b * t[i]).exp() - y[i]).powi(2);
+    }
+    for _ in 0..60 {
+        let (mut jtj00, mut jtj01, mut jtj11, mut g0, mut g1) =
+            (c(0.0), c(0.0), c(0.0), c(0.0), c(0.0));
+        for i in 0..t.len() {
+            let e = (-b * t[i]).exp();
+            let residual = a * e - y[i];
+            let (ja, jb) = (e, -a * t[i] * e);
+            jtj00 += ja * ja;
+            jtj01 += ja * jb;
+            jtj11 += jb * jb;
+            g0 += ja * residual;
+            g1 += jb * residual;
+        }
+        let m00 = jtj00 * (1.0 + lambda);
+        let m11 = jtj11 * (1.0 + lambda);
+        let det = m00 * m11 - jtj01 * jtj01;
+        let trial_a = a - (m11 * g0 - jtj01 * g1) / det;
+        let trial_b = b - (m00 * g1 - jtj01 * g0) / det;
+        let mut trial_cost = c(0.0);
+        for i in 0..t.len() {
+            trial_cost += (trial_a * (-trial_b * t[i]).exp() - y[i]).powi(2);
+        }
+        if trial_cost < cost {
+            a = trial_a;
+            b = trial_b;
+            cost = trial_cost;
+            lambda *= 0.3;
+        } else {
+            lambda *= 4.0;
+        }
+    }
+    b
+}
+
+#[test]
+fn levenberg_marquardt_sensitivity() {
+    let t: Vec<f64> = (0..8).map(|i| i as f64 * 0.5).collect();
+    let y: Vec<f64> = t
+        .iter()
+        .map(|ti| 2.0 * (-0.7 * ti).exp() + 0.02 * (ti * 3.0).sin())
+        .collect();
+    let (b, g) = generated!(fitted_decay_rate_grad, fitted_decay_rate_pullback,
+        fitted_decay_rate_grad_into; &t, &y);
+    // Forward mode, not differences: a difference step can flip an accept/reject decision far
+    // from convergence, which moves the converged rate by rounding only but the unrolled
+    // derivative of the iterations noticeably.
+    common::check_forward_mode(
+        "fitted_decay_rate",
+        &y,
+        b,
+        &g,
+        |q| fitted_decay_rate(&t, q),
+        |q| fitted_decay_rate_fd(&t, q),
+        Tol {
+            dual: 1e-10,
+            ..Tol::default()
+        },
+    );
+    // The implicit function theorem at the optimum: dθ/dy_i = H^{-1} 2 J_i', H the Hessian of
+    // the cost in θ = (a, b) (with the residuals' curvature).
+    let a = {
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..8 {
+            let e = (-b * t[i]).exp();
+            num += e * y[i];
+            den += e * e;
+        }
+        num / den // the optimal a for this b
+    };
+    let mut h = [[0.0; 2]; 2];
+    for i in 0..8 {
+        let e = (-b * t[i]).exp();
+        let r = a * e - y[i];
+        let j = [e, -a * t[i] * e];
+        // second derivatives of r: r_aa = 0, r_ab = -t e, r_bb = a t² e
+        let rr = [[0.0, -t[i] * e], [-t[i] * e, a * t[i] * t[i] * e]];
+        for p in 0..2 {
+            for q in 0..2 {
+                h[p][q] += 2.0 * (j[p] * j[q] + r * rr[p][q]);
+            }
+        }
+    }
+    let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+    for i in 0..8 {
+        let e = (-b * t[i]).exp();
+        let j = [e, -a * t[i] * e];
+        // second row of H^{-1} times 2 J_i
+        let expected = (-h[1][0] * 2.0 * j[0] + h[0][0] * 2.0 * j[1]) / det;
+        assert_close(
+            g[i],
+            expected,
+            1e-8,
+            "db/dy by the implicit function theorem",
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Robust statistics: the trimmed mean and the median of a sample, sorted by a bubble sort that
+// swaps elements of a local array through a temporary in a branch of a nested loop.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn trimmed_mean_and_median(sample: &[f64; 7], weight: f64) -> f64 {
+    let mut s = [0.0; 7];
+    for i in 0..7 {
+        s[i] = sample[i];
+    }
+    for i in 0..7 {
+        for j in 0..6 - i {
+            if s[j] > s[j + 1] {
+                let t = s[j];
+                s[j] = s[j + 1];
+                s[j + 1] = t;
+            }
+        }
+    }
+    let mut total = 0.0;
+    for i in 1..6 {
+        total += s[i];
+    }
+    total / 5.0 + weight * s[3] * s[3]
+}
+
+fn trimmed_mean_and_median_fd(sample: &[Fd; 7], weight: Fd) -> Fd {
+    let mut s = *sample;
+    for i in 0..7 {
+        for j in 0..6 - i {
+            if s[j] > s[j + 1] {
+                s.swap(j, j + 1);
+            }
+        }
+    }
+    let mut total = c(0.0);
+    for i in 1..6 {
+        total += s[i];
+    }
+    total / 5.0 + weight * s[3] * s[3]
+}
+
+#[test]
+fn trimmed_mean_by_bubble_sort() {
+    let sample = [0.3, -1.2, 0.8, 2.5, 0.1, -0.4, 1.1];
+    let (value, (ds, dw)) = generated!(trimmed_mean_and_median_grad, trimmed_mean_and_median_pullback,
+        trimmed_mean_and_median_grad_into; &sample, 0.5);
+    // The extremes (-1.2 at 1, 2.5 at 3) get nothing, the middle five 1/5, the median (0.3 at 0)
+    // also 2 w m.
+    let expected = [0.2 + 2.0 * 0.5 * 0.3, 0.0, 0.2, 0.0, 0.2, 0.2, 0.2];
+    for i in 0..7 {
+        assert_close(ds[i], expected[i], 1e-15, "trimmed mean gradient");
+    }
+    assert_close(dw, 0.09, 1e-15, "median squared");
+    let mut p = sample.to_vec();
+    p.push(0.5);
+    let mut g = ds.to_vec();
+    g.push(dw);
+    check_oracles(
+        "trimmed_mean_and_median",
+        &p,
+        value,
+        &g,
+        |q| {
+            let mut r = Reader::new(q);
+            trimmed_mean_and_median(&r.a(), r.s())
+        },
+        |q| {
+            let mut r = Reader::new(q);
+            trimmed_mean_and_median_fd(&r.a(), r.s())
+        },
+        Tol::default(),
+    );
+}

@@ -1712,3 +1712,129 @@ fn soft_dynamic_time_warping() {
         assert_close(db2[j], db[j], 1e-14, "symmetric gradient");
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Conjugate gradients for a symmetric positive definite system: residual and direction arrays
+// carried (the direction starting as a copy of the residual), a convergence `break`.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn conjugate_gradient(a: &[[f64; 3]; 3], b: &[f64; 3], c: &[f64; 3]) -> f64 {
+    let mut x = [0.0; 3];
+    let mut r = [b[0], b[1], b[2]];
+    let mut p = r;
+    let mut rs_old = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+    for _ in 0..10 {
+        let mut ap = [0.0; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                ap[i] += a[i][j] * p[j];
+            }
+        }
+        let alpha = rs_old / (p[0] * ap[0] + p[1] * ap[1] + p[2] * ap[2]);
+        for i in 0..3 {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * ap[i];
+        }
+        let rs_new = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+        if rs_new.sqrt() < 1e-12 {
+            break;
+        }
+        for i in 0..3 {
+            p[i] = r[i] + rs_new / rs_old * p[i];
+        }
+        rs_old = rs_new;
+    }
+    c[0] * x[0] + c[1] * x[1] + c[2] * x[2]
+}
+
+fn conjugate_gradient_fd(a: &[[Fd; 3]; 3], b: &[Fd; 3], cv: &[Fd; 3]) -> Fd {
+    let mut x = [c(0.0); 3];
+    let mut r = [b[0], b[1], b[2]];
+    let mut p = r;
+    let mut rs_old = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+    for _ in 0..10 {
+        let mut ap = [c(0.0); 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                ap[i] += a[i][j] * p[j];
+            }
+        }
+        let alpha = rs_old / (p[0] * ap[0] + p[1] * ap[1] + p[2] * ap[2]);
+        for i in 0..3 {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * ap[i];
+        }
+        let rs_new = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+        if rs_new.sqrt() < 1e-12 {
+            break;
+        }
+        for i in 0..3 {
+            p[i] = r[i] + rs_new / rs_old * p[i];
+        }
+        rs_old = rs_new;
+    }
+    cv[0] * x[0] + cv[1] * x[1] + cv[2] * x[2]
+}
+
+#[test]
+fn conjugate_gradients() {
+    let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]];
+    let b = [1.0, -2.0, 0.5];
+    let cv = [0.3, 0.7, -1.1];
+    let (value, (da, db, dc)) = generated!(conjugate_gradient_grad, conjugate_gradient_pullback,
+        conjugate_gradient_grad_into; &a, &b, &cv);
+    let mut p = flat(&a);
+    p.extend(b);
+    p.extend(cv);
+    let mut g = flat(&da);
+    g.extend(db);
+    g.extend(dc);
+    // Forward mode, not differences: CG in three steps solves the system only for a symmetric
+    // A, and a difference in one off-diagonal entry leaves it unconverged (the count of
+    // iterations changes with the step).
+    common::check_forward_mode(
+        "conjugate_gradient",
+        &p,
+        value,
+        &g,
+        |q| {
+            let mut r = Reader::new(q);
+            conjugate_gradient(&r.m(), &r.a(), &r.a())
+        },
+        |q| {
+            let mut r = Reader::new(q);
+            conjugate_gradient_fd(&r.m(), &r.a(), &r.a())
+        },
+        Tol {
+            dual: 1e-11,
+            ..Tol::default()
+        },
+    );
+    // Closed forms of the exact solution: d/db = A^{-1} c, d/dc = x, and along symmetric
+    // perturbations d/dA_ij + d/dA_ji = -(z_i x_j + z_j x_i), z = A^{-1} c.
+    let inv = inverse3(&a);
+    let x: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| inv[i][j] * b[j]).sum())
+        .collect();
+    let z: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| inv[i][j] * cv[j]).sum())
+        .collect();
+    for i in 0..3 {
+        assert_close(db[i], z[i], 1e-12, "d/db");
+        assert_close(dc[i], x[i], 1e-12, "d/dc");
+        for j in i..3 {
+            let pair = if i == j {
+                da[i][i]
+            } else {
+                da[i][j] + da[j][i]
+            };
+            let expected = if i == j {
+                -z[i] * x[i]
+            } else {
+                -(z[i] * x[j] + z[j] * x[i])
+            };
+            assert_close(pair, expected, 1e-12, "symmetric d/dA");
+        }
+    }
+}

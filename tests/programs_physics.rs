@@ -1325,3 +1325,111 @@ fn boris_pusher() {
         assert_close(dv0[d], n * 0.05 * xn[d] / norm, 1e-13, "d|x| / dv0");
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Adaptive step size: Heun's method with an embedded Euler error estimate, steps accepted or
+// rejected in a branch, the step carried and rescaled (clamped) every iteration, the last step
+// shortened with `min` to land on the end time; a `while` on the time and a step budget.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn growth_rate(y: f64, r: f64) -> f64 {
+    r * y * (1.0 - y)
+}
+
+#[differentiate]
+fn adaptive_heun(y0: f64, r: f64, t_end: f64, tol: f64) -> f64 {
+    let mut t = 0.0;
+    let mut y = y0;
+    let mut h: f64 = 0.1;
+    let mut steps = 0;
+    while t < t_end && steps < 10_000 {
+        h = h.min(t_end - t);
+        let k1 = growth_rate(y, r);
+        let k2 = growth_rate(y + h * k1, r);
+        let y_euler = y + h * k1;
+        let y_heun = y + 0.5 * h * (k1 + k2);
+        let err = (y_heun - y_euler).abs();
+        if err <= tol {
+            t += h;
+            y = y_heun;
+        }
+        h *= (0.9 * (tol / err.max(1e-14)).sqrt()).clamp(0.2, 5.0);
+        steps += 1;
+    }
+    y
+}
+
+fn growth_rate_fd(y: Fd, r: Fd) -> Fd {
+    r * y * (1.0 - y)
+}
+
+fn adaptive_heun_fd(y0: Fd, r: Fd, t_end: Fd, tol: Fd) -> Fd {
+    let mut t = c(0.0);
+    let mut y = y0;
+    let mut h = c(0.1);
+    let mut steps = 0;
+    while t < t_end && steps < 10_000 {
+        h = h.min(t_end - t);
+        let k1 = growth_rate_fd(y, r);
+        let k2 = growth_rate_fd(y + h * k1, r);
+        let y_euler = y + h * k1;
+        let y_heun = y + 0.5 * h * (k1 + k2);
+        let err = (y_heun - y_euler).abs();
+        if err <= tol {
+            t += h;
+            y = y_heun;
+        }
+        let factor = 0.9 * (tol / err.max(1e-14)).sqrt();
+        h *= if factor < 0.2 {
+            c(0.2)
+        } else if factor > 5.0 {
+            c(5.0)
+        } else {
+            factor
+        };
+        steps += 1;
+    }
+    y
+}
+
+#[test]
+fn adaptive_step_heun() {
+    let x = [0.1, 1.5, 4.0, 1e-5];
+    let (value, g) = generated!(adaptive_heun_grad, adaptive_heun_pullback,
+        adaptive_heun_grad_into; x[0], x[1], x[2], x[3]);
+    // Forward mode, not differences: the step control (accept or reject, the clamp) makes the
+    // computed solution jump at the scale of any difference step.
+    common::check_forward_mode(
+        "adaptive_heun",
+        &x,
+        value,
+        &flat(&g),
+        |p| adaptive_heun(p[0], p[1], p[2], p[3]),
+        |p| adaptive_heun_fd(p[0], p[1], p[2], p[3]),
+        // The error estimate y_heun - y_euler cancels, and the step control divides by it over
+        // hundreds of steps: forward and reverse order their roundings differently (2e-11).
+        Tol {
+            dual: 1e-10,
+            ..Tol::default()
+        },
+    );
+    // Close to the exact solution y = 1 / (1 + (1/y0 - 1) e^{-rt}) and its derivatives.
+    let (y0, r, t) = (x[0], x[1], x[2]);
+    let e = (-r * t).exp();
+    let denominator = 1.0 + (1.0 / y0 - 1.0) * e;
+    assert_close(value, 1.0 / denominator, 1e-4, "exact value");
+    assert_close(
+        g.0,
+        e / (y0 * y0 * denominator * denominator),
+        1e-3,
+        "dy/dy0",
+    );
+    assert_close(
+        g.1,
+        (1.0 / y0 - 1.0) * t * e / (denominator * denominator),
+        1e-3,
+        "dy/dr",
+    );
+    assert_close(g.2, r * value * (1.0 - value), 1e-3, "dy/dt_end");
+}
