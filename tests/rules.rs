@@ -1818,3 +1818,25 @@ fn conventions_at_nan() {
     // Smooth functions propagate the NaN into the gradient.
     assert!(exp::method_grad(nan).1.is_nan());
 }
+
+// ------------------------------------------------------------------------------------------
+// A zero adjoint through a rule whose derivative is infinite at the point adds zero, not NaN.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn unused_root(x: f64, y: f64) -> f64 {
+    let r = (x * x).sqrt();
+    let q = y / x;
+    let l = x.ln();
+    if x > 1.0 { r + q + l } else { 2.0 * x + y }
+}
+
+#[test]
+fn zero_adjoints_through_infinite_derivatives() {
+    // At x = 0 the unused sqrt, division and ln have infinite derivatives.
+    let (value, (dx, dy)) = unused_root_grad(0.0, 3.0);
+    assert_eq!(value, 3.0);
+    assert_eq!((dx, dy), (2.0, 1.0));
+    // A used one still gives infinity: sqrt at 0.
+    assert_eq!(sqrt::method_grad(0.0).1, f64::INFINITY);
+}

@@ -71,6 +71,13 @@ macro_rules! impl_real {
 impl_real!(f32);
 impl_real!(f64);
 
+/// `adjoint`, or zero where `dy` (the adjoint it is made from) is zero: a derivative that is
+/// infinite at a point (`sqrt` at 0) times a zero adjoint adds nothing, not NaN.
+#[inline(always)]
+pub fn unless_zero<T: Real>(dy: T, adjoint: T) -> T {
+    if dy == T::ZERO { T::ZERO } else { adjoint }
+}
+
 /// `ln 2` in the type of `like` (the derivative of `exp2` and `log2`).
 #[inline(always)]
 pub fn ln_2<T: Real>(_like: T) -> T {

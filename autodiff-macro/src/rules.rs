@@ -10,7 +10,10 @@
 //!
 //! Conventions where the derivative is undefined follow PyTorch: `abs` and `signum` have
 //! derivative 0 at 0, `max`/`min` give the whole adjoint to the first argument on a tie, rounding
-//! has derivative 0, `sqrt` at 0 gives infinity.
+//! has derivative 0, `sqrt` at 0 gives infinity. Where a derivative is infinite at a finite point
+//! (`sqrt`, `ln` at 0, a division by 0, `asin` at ±1, ...), a zero adjoint still contributes zero
+//! (`unless_zero`), unlike PyTorch's NaN: a value computed but not used on the path taken
+//! (`let r = x.sqrt(); if c { r } else { .. }`) adds nothing to the gradient.
 //!
 //! Invariant (tested below): the template of argument `k` calls methods only on its own argument,
 //! `y` and `dy`, which are typed; another argument may be an unsuffixed literal whose float type
@@ -47,7 +50,13 @@ pub static RULES: &[Rule] = &[
     r("add", &[Some("dy"), Some("dy")]),
     r("sub", &[Some("dy"), Some("-dy")]),
     r("mul", &[Some("b * dy"), Some("a * dy")]),
-    r("div", &[Some("dy / b"), Some("-(dy / b) * y")]),
+    r(
+        "div",
+        &[
+            Some("::autodiff_core::__private::unless_zero(dy, dy / b)"),
+            Some("::autodiff_core::__private::unless_zero(dy, -(dy / b) * y)"),
+        ],
+    ),
     r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]),
     r("neg", &[Some("-dy")]),
     r(
@@ -61,55 +70,104 @@ pub static RULES: &[Rule] = &[
         &[Some("dy * y * ::autodiff_core::__private::ln_2(y)")],
     ),
     r("exp_m1", &[Some("dy * (y + 1.0)")]),
-    r("ln", &[Some("dy / a")]),
-    r("ln_1p", &[Some("dy / (a + 1.0)")]),
+    r(
+        "ln",
+        &[Some("::autodiff_core::__private::unless_zero(dy, dy / a)")],
+    ),
+    r(
+        "ln_1p",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (a + 1.0))",
+        )],
+    ),
     r(
         "log2",
-        &[Some("dy / (a * ::autodiff_core::__private::ln_2(a))")],
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (a * ::autodiff_core::__private::ln_2(a)))",
+        )],
     ),
     r(
         "log10",
-        &[Some("dy / (a * ::autodiff_core::__private::ln_10(a))")],
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (a * ::autodiff_core::__private::ln_10(a)))",
+        )],
     ),
     r(
         "log",
         &[
-            Some("dy / (a * ::autodiff_core::__private::ln_as(b, a))"),
-            Some("-dy * y / (b * b.ln())"),
+            Some(
+                "::autodiff_core::__private::unless_zero(dy, dy / (a * ::autodiff_core::__private::ln_as(b, a)))",
+            ),
+            Some("::autodiff_core::__private::unless_zero(dy, -dy * y / (b * b.ln()))"),
         ],
     ),
     // Powers and roots.
-    r("sqrt", &[Some("dy / (2.0 * y)")]),
-    r("cbrt", &[Some("dy / (3.0 * y * y)")]),
+    r(
+        "sqrt",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (2.0 * y))",
+        )],
+    ),
+    r(
+        "cbrt",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (3.0 * y * y))",
+        )],
+    ),
     r(
         "powi",
         &[
-            Some("dy * ::autodiff_core::__private::powi_deriv(a, b)"),
+            Some(
+                "::autodiff_core::__private::unless_zero(dy, dy * ::autodiff_core::__private::powi_deriv(a, b))",
+            ),
             None,
         ],
     ),
     r(
         "powf",
         &[
-            Some("dy * b * a.powf(b - 1.0)"),
-            Some("dy * ::autodiff_core::__private::xlogy(y, a)"),
+            Some("::autodiff_core::__private::unless_zero(dy, dy * b * a.powf(b - 1.0))"),
+            Some(
+                "::autodiff_core::__private::unless_zero(dy, dy * ::autodiff_core::__private::xlogy(y, a))",
+            ),
         ],
     ),
-    r("recip", &[Some("-dy * y * y")]),
-    r("hypot", &[Some("dy * a / y"), Some("dy * b / y")]),
+    r(
+        "recip",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, -dy * y * y)",
+        )],
+    ),
+    r(
+        "hypot",
+        &[
+            Some("::autodiff_core::__private::unless_zero(dy, dy * a / y)"),
+            Some("::autodiff_core::__private::unless_zero(dy, dy * b / y)"),
+        ],
+    ),
     r("mul_add", &[Some("dy * b"), Some("dy * a"), Some("dy")]),
     // Trigonometric and hyperbolic functions.
     r("sin", &[Some("dy * a.cos()")]),
     r("cos", &[Some("-dy * a.sin()")]),
     r("tan", &[Some("dy * (1.0 + y * y)")]),
-    r("asin", &[Some("dy / (1.0 - a * a).sqrt()")]),
-    r("acos", &[Some("-dy / (1.0 - a * a).sqrt()")]),
+    r(
+        "asin",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / (1.0 - a * a).sqrt())",
+        )],
+    ),
+    r(
+        "acos",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, -dy / (1.0 - a * a).sqrt())",
+        )],
+    ),
     r("atan", &[Some("dy / (1.0 + a * a)")]),
     r(
         "atan2",
         &[
-            Some("dy * b / (a * a + b * b)"),
-            Some("-dy * a / (a * a + b * b)"),
+            Some("::autodiff_core::__private::unless_zero(dy, dy * b / (a * a + b * b))"),
+            Some("::autodiff_core::__private::unless_zero(dy, -dy * a / (a * a + b * b))"),
         ],
     ),
     r("sinh", &[Some("dy * a.cosh()")]),
@@ -118,9 +176,16 @@ pub static RULES: &[Rule] = &[
     r("asinh", &[Some("dy / (a * a + 1.0).sqrt()")]),
     r(
         "acosh",
-        &[Some("dy / ((a - 1.0).sqrt() * (a + 1.0).sqrt())")],
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / ((a - 1.0).sqrt() * (a + 1.0).sqrt()))",
+        )],
     ),
-    r("atanh", &[Some("dy / ((1.0 - a) * (1.0 + a))")]),
+    r(
+        "atanh",
+        &[Some(
+            "::autodiff_core::__private::unless_zero(dy, dy / ((1.0 - a) * (1.0 + a)))",
+        )],
+    ),
     r("to_degrees", &[Some("dy.to_degrees()")]),
     r("to_radians", &[Some("dy.to_radians()")]),
     // Piecewise functions.
@@ -359,14 +424,17 @@ mod tests {
         let got = div
             .instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
             .unwrap();
-        assert_eq!(got.to_string(), "- (d_q / w) * q");
+        assert_eq!(
+            got.to_string(),
+            ":: autodiff_core :: __private :: unless_zero (d_q , - (d_q / w) * q)"
+        );
         let pow = lookup("powi", 2).unwrap().rule();
         let got = pow
             .instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q))
             .unwrap();
         assert_eq!(
             got.to_string(),
-            "d_q * :: autodiff_core :: __private :: powi_deriv (x , w)"
+            ":: autodiff_core :: __private :: unless_zero (d_q , d_q * :: autodiff_core :: __private :: powi_deriv (x , w))"
         );
         assert!(
             pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))

@@ -1,9 +1,6 @@
-//! PENDING: the gradient is NaN today where forward mode (and the derivative) is finite. Sphere
-//! tracing toward a box's face ends with an evaluation of the distance field on the surface, where
-//! the box's exterior distance sqrt(qx² + qy²) is at 0; that evaluation's result is only compared
-//! (the march stops), so its adjoint is 0, but its backward sweep still multiplies that 0 by the
-//! infinite derivative of sqrt at 0, and the NaN reaches every input. See FINDINGS.md, finding 6.
-//! Move to `tests/` when fixed.
+//! Sphere tracing onto a box's face: the last evaluation is on the surface, where the box's
+//! exterior distance `sqrt(qx² + qy²)` has an infinite derivative, but only the stopping test
+//! reads it. A zero adjoint through it used to make the whole gradient NaN.
 
 #[path = "programs/common.rs"]
 mod common;

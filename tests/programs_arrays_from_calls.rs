@@ -1,14 +1,7 @@
-//! PENDING: the generated code fails to compile today. See FINDINGS.md:
-//! - finding 3, `error[E0368]: binary assignment operation `+=` cannot be applied to type
-//!   `[f64; 2]``: reading the elements of a matrix `[[f64; M]; N]`, or of an array inside a
-//!   tuple, returned by a differentiated call (`accelerations`, `matmul`, `lstm_step`);
-//! - finding 4, `error[E0308]: mismatched types ... expected `[f64; 2]`, found floating-point
-//!   number` (and `error[E0608]: cannot index into a value of type `{float}``): an array
-//!   variable started from a call and reassigned from it in a loop (`rnn_loss`,
-//!   `three_body_kinetic`);
-//! - finding 5, `error: expected a number here, found an array; index it`: a matrix literal
-//!   (`transform`).
-//! Move to `tests/` when fixed.
+//! Programs reading matrices and tuples of arrays returned by differentiated calls (N-body
+//! accelerations, transform matrices, an LSTM step returning `(h, c)`), and array variables
+//! started from a call and reassigned from it in a loop, whose generated code used to fail to
+//! compile; matrix literals.
 #![allow(clippy::needless_range_loop)]
 
 #[path = "programs/common.rs"]

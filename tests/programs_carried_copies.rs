@@ -1,10 +1,8 @@
-//! PENDING: every test here fails today with a SILENTLY WRONG value and gradient (the generated
-//! value differs from the function's own, and the gradient from forward mode): two loop-carried
-//! variables start as the same value (`let mut x = x0; let mut prev = x0;`), and the loop assigns
-//! one a copy of the other's value from the start of the iteration (`prev = x;` before `x`
-//! changes, or `(prev, x) = (x, next)`). The backward and the forward sweep then treat the two
-//! as one variable: `x - prev` comes out as exactly 0, `py / (py - y)` as -inf.
-//! See FINDINGS.md, finding 1. Move to `tests/` when fixed.
+//! Programs whose loops carry variables that start as one value, one later assigned a copy of
+//! the other (`let mut x = x0; let mut prev = x0; .. prev = x;`): Newton's last step, Verlet and
+//! heavy-ball from rest, an AR(2) process, a falling body's crossing time, per-point cube roots.
+//! They used to give silently wrong values and gradients; each is checked against forward-mode
+//! dual numbers and central differences.
 #![allow(clippy::needless_range_loop)]
 #![allow(unused_assignments)] // the copies are overwritten before they are read, as written
 

@@ -1,8 +1,5 @@
-//! PENDING: the generated code of each program here fails to compile today,
-//! `error[E0425]: cannot find value `py` in this scope` (and the same for `prev`, `y`): the same
-//! class as programs_carried_copies.rs (two loop-carried variables starting as one value, one
-//! assigned a copy of the other), where the copy is made in a tuple `let`, in a `while` loop or
-//! in a branch. See FINDINGS.md, finding 2. Move to `tests/` when fixed.
+//! The same class of programs as `programs_carried_copies.rs` with the copy in a tuple `let`, a
+//! `while` loop or a branch, whose generated code used to fail to compile (`cannot find value`).
 #![allow(clippy::needless_range_loop)]
 #![allow(unused_assignments)]
 
