@@ -1,7 +1,6 @@
 //! PENDING: natural Rust that the macro rejects today (valid Rust rejected), each with the
-//! message it gives. Most are idioms /work/shared/SPEC.md lists under "Bodies that must
-//! differentiate"; the suite's compiled files use rewrites of the same programs. See FINDINGS.md,
-//! finding 7. Move to `tests/` when supported.
+//! message it gives; the suite's compiled files use rewrites of the same programs. Move to
+//! `tests/` when supported.
 #![allow(clippy::needless_range_loop)]
 
 #[path = "programs/common.rs"]
