@@ -289,9 +289,9 @@ impl Zeroed for Ignore {
 /// Never implemented: the bound of the `_grad` and `_grad_into` that `#[differentiate]` writes
 /// for a function whose output is not a scalar, so that calling them says what to use instead.
 #[diagnostic::on_unimplemented(
-    message = "`_grad` and `_grad_into` need a function that returns `f32` or `f64`; this one returns `{Self}`",
-    label = "the function's output is not a scalar",
-    note = "call its `_pullback` with the adjoint of the output (`f_pullback(x, d_out)` gives the vector-Jacobian product), or reduce the output to a number in a function of its own"
+    message = "`_grad` and `_grad_into` need a function whose return type is written `f32` or `f64`; this one returns `{Self}`",
+    label = "the function's output is not written as a scalar",
+    note = "call its `_pullback` with the adjoint of the output (`f_pullback(x, d_out)` gives the vector-Jacobian product), or reduce the output to a number in a function of its own; a type alias of `f64` is not seen through by the macro: write `f64` in the signature"
 )]
 pub trait ScalarOutput<Args> {}
 

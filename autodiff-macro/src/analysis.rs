@@ -115,7 +115,9 @@ impl Activity {
                             .iter()
                             .zip(rule.rule().adjoints)
                             .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
-                        Op::Call { .. } => inst.args.iter().any(|arg| self.varied_operand(arg)),
+                        Op::Call { .. } | Op::Struct { .. } => {
+                            inst.args.iter().any(|arg| self.varied_operand(arg))
+                        }
                         Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
                         Op::Opaque(_) | Op::Len(_) => false,
                     };
@@ -199,7 +201,7 @@ impl Activity {
                         Op::Copy | Op::Field(_) | Op::Index => {
                             changed |= self.set_useful(&inst.args[0])
                         }
-                        Op::Call { .. } => {
+                        Op::Call { .. } | Op::Struct { .. } => {
                             for arg in &inst.args {
                                 changed |= self.set_useful(arg);
                             }

@@ -162,6 +162,14 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                 .map(|dims| (dims, false))
                 .or_else(|| vec_elem(ty).is_some_and(float_type).then_some((1, true))),
         }),
+        // A `Differentiable` struct: its pullback takes a seed of the same type.
+        ReturnType::Type(_, ty) if matches!(strip(ty), Type::Path(p) if p.qself.is_none() && user_struct(&p.path, &sig.generics)) => {
+            Some(OutputType {
+                ty: (**ty).clone(),
+                scalar: false,
+                array: None,
+            })
+        }
         ReturnType::Type(_, ty) => {
             let alias = matches!(strip(ty), Type::Path(p) if p.path.get_ident().is_some_and(|i| i.to_string().starts_with(char::is_uppercase)));
             let hint = if alias {

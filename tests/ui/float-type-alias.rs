@@ -7,4 +7,8 @@ fn f(x: Real) -> Real {
     x * x
 }
 
-fn main() {}
+fn main() {
+    // The pullback works: the alias is taken for a `Differentiable` type.
+    let _dx: f64 = f_pullback(2.0, 1.0);
+    let _ = f_grad(2.0);
+}

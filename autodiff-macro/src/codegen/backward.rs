@@ -89,7 +89,14 @@ impl<'a> Writer<'a> {
                     declared.insert(*target);
                     if function.values[target.index()].aggregate {
                         let primal = self.name(*target);
-                        out.push(quote!(let mut #name = #private::zero_grad(&#primal);));
+                        let zero = quote!(#private::zero_grad(&#primal));
+                        // A value of a type that is not `Differentiable` is reported where it is
+                        // made.
+                        let zero = match self.defs.get(target) {
+                            Some(inst) => located_at(zero, inst.span),
+                            None => zero,
+                        };
+                        out.push(quote!(let mut #name = #zero;));
                     } else {
                         out.push(quote!(let mut #name = 0.0;));
                     }
@@ -119,10 +126,7 @@ impl<'a> Writer<'a> {
                     let term = self.term(term);
                     let name = self.names.adjoint(function, *target);
                     let at = match at {
-                        At::Field(k) => {
-                            let k = syn::Index::from(*k as usize);
-                            quote!(.#k)
-                        }
+                        At::Field(member) => quote!(.#member),
                         At::Index(i) => {
                             let i = self.operand(i, Span::call_site());
                             quote!([#i])
@@ -141,6 +145,15 @@ impl<'a> Writer<'a> {
                         matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
                     let term = self.term(term);
                     let name = self.mem_adjoint(*mem);
+                    // A parameter's whole adjoint is a `&mut` already.
+                    let name = if indices.is_empty()
+                        && self.is_param_mem(*mem)
+                        && function.mems[mem.index()].field.is_none()
+                    {
+                        quote!(*#name)
+                    } else {
+                        name
+                    };
                     let indices = self.indices(indices);
                     out.push(if whole {
                         quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
@@ -245,7 +258,10 @@ impl<'a> Writer<'a> {
                         }
                     }
                     let again = self.pullback_ref_args(*call);
-                    let call = quote!(#pullback(#(#again,)* #d_call, #(#slots),*););
+                    // An argument the callee does not differentiate is reported at the call.
+                    let span = self.defs[call].span;
+                    let call =
+                        located_at(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);), span);
                     if separate.is_empty() {
                         out.push(call);
                     } else {
@@ -326,11 +342,11 @@ impl<'a> Writer<'a> {
             return quote!(let mut #name = ::std::vec![0.0; #len];);
         }
         let value = match crate::ir::visit::find_mem_init(&function.body, mem) {
-            Some(MemInitKind::Repeat { lens, .. }) => {
+            Some(MemInitKind::Repeat { lens, vecs, .. }) => {
                 let mut value = quote!(0.0);
-                for (k, len) in lens.iter().enumerate().rev() {
+                for (len, vec) in lens.iter().zip(vecs).rev() {
                     let len = self.operand(len, Span::call_site());
-                    value = if vec && k == 0 {
+                    value = if *vec {
                         quote!(::std::vec![#value; #len])
                     } else {
                         quote!([#value; #len])
@@ -513,6 +529,10 @@ impl<'a> Writer<'a> {
                 let name = self.names.adjoint(function, *value);
                 quote!(#name)
             }
+            Term::Part { of, member } => {
+                let name = self.names.adjoint(function, *of);
+                quote!(#name.#member)
+            }
             Term::MemElem(mem, indices) => {
                 let name = self.mem_adjoint(*mem);
                 let indices = self.indices(indices);
@@ -530,9 +550,12 @@ impl<'a> Writer<'a> {
                     .collect();
                 let result = self.name(inst.result);
                 let dy = self.names.adjoint(function, inst.result);
-                rule.rule()
+                let term = rule
+                    .rule()
                     .instantiate(*arg, &args, &quote!(#result), &quote!(#dy))
-                    .expect("terms exist for differentiable arguments")
+                    .expect("terms exist for differentiable arguments");
+                // An error in the rule (a type that is not a float) points at the operation.
+                located_at(term, inst.span)
             }
         }
     }
@@ -566,7 +589,7 @@ pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize
 /// Whether a term reads the adjoint of `value`.
 pub(super) fn reads_adjoint(term: &Term, value: Value) -> bool {
     match term {
-        Term::Adjoint(v) | Term::Rule { inst: v, .. } => *v == value,
+        Term::Adjoint(v) | Term::Rule { inst: v, .. } | Term::Part { of: v, .. } => *v == value,
         Term::Seed(_) | Term::MemElem(..) => false,
     }
 }
@@ -585,4 +608,22 @@ pub(super) fn overlapping(a: &Borrow, b: &Borrow) -> bool {
         (Borrow::Mem(a, p), Borrow::Mem(b, q)) => a == b && p.iter().zip(q).all(|(x, y)| x == y),
         _ => a == b,
     }
+}
+
+/// `tokens`, reported at `span` (still resolved where they were written).
+fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(group) = &tt {
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), located_at(group.stream(), span));
+                new.set_span(group.span().located_at(span));
+                tt = proc_macro2::TokenTree::Group(new);
+            } else {
+                tt.set_span(tt.span().located_at(span));
+            }
+            tt
+        })
+        .collect()
 }

@@ -120,6 +120,10 @@ impl<'a> Writer<'a> {
                     {
                         quote!(::core::clone::Clone::clone(&#tokens))
                     }
+                    // So is an array, `Vec` or struct the function holds as a value.
+                    (Operand::Value(v), false) if self.function.values[v.index()].aggregate => {
+                        quote!(::core::clone::Clone::clone(&#tokens))
+                    }
                     _ => tokens,
                 }
             })
@@ -157,17 +161,25 @@ impl<'a> Writer<'a> {
                 ..
             } => self.call_expr(callee, &inst.args, written_ref, span, false),
             // A part that is an array or a `Vec` is copied out: the whole stays readable.
-            Op::Field(index) => {
+            Op::Field(member) => {
                 let a = &args[0];
-                let index = syn::Index {
-                    index: *index,
-                    span,
-                };
-                self.copy_if_aggregate(inst.result, quote!(#a.#index))
+                self.copy_if_aggregate(inst.result, quote!(#a.#member))
             }
+            Op::Struct { path, members } => quote!(#path { #(#members: #args),* }),
             Op::Index => {
                 let (a, i) = (&args[0], &args[1]);
                 self.copy_if_aggregate(inst.result, quote!(#a[#i]))
+            }
+            // A struct (or an array field of one) read whole is cloned out of it.
+            Op::Load(mem)
+                if args.is_empty() && self.function.values[inst.result.index()].aggregate =>
+            {
+                let place = self.mem_name(*mem);
+                if self.is_ref_param_mem(*mem) {
+                    quote!(::core::clone::Clone::clone(#place))
+                } else {
+                    quote!(::core::clone::Clone::clone(&#place))
+                }
             }
             Op::Load(mem) => {
                 let mem = self.mem_name(*mem);
@@ -208,11 +220,11 @@ impl<'a> Writer<'a> {
         };
         let private = private();
         let value = match &init.kind {
-            MemInitKind::Repeat { elem, lens } => {
+            MemInitKind::Repeat { elem, lens, vecs } => {
                 let mut value = self.operand(elem, span);
-                for (k, len) in lens.iter().enumerate().rev() {
+                for (len, vec) in lens.iter().zip(vecs).rev() {
                     let len = self.operand(len, span);
-                    value = if vec && k == 0 {
+                    value = if *vec {
                         quote!(::std::vec![#value; #len])
                     } else {
                         quote!([#value; #len])

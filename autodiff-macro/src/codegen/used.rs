@@ -60,7 +60,7 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                 used.extend(store.indices.iter().flat_map(Operand::values));
             }
             Stmt::MemInit(init) => match &init.kind {
-                MemInitKind::Repeat { elem, lens } => {
+                MemInitKind::Repeat { elem, lens, .. } => {
                     used.extend(elem.values());
                     used.extend(lens.iter().flat_map(Operand::values));
                 }

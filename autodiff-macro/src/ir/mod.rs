@@ -159,8 +159,14 @@ pub enum Op {
         written_ref: Vec<bool>,
         by_ref: Vec<bool>,
     },
-    /// Element `.k` of a tuple value.
-    Field(u32),
+    /// Field `.k` of a tuple value, or `.name` of a struct value.
+    Field(syn::Member),
+    /// `Path { a: args[0], b: args[1] }` (and `Path(args..)` of a tuple struct, written
+    /// `Path { 0: .., 1: .. }`): a struct built from its fields.
+    Struct {
+        path: syn::Path,
+        members: Vec<syn::Member>,
+    },
     /// `args[0][args[1]]...`: an element of an array value (a call's result).
     Index,
     /// `mem[args[0]][args[1]]...`: an element of a memory.
@@ -296,8 +302,13 @@ pub struct MemInit {
 }
 
 pub enum MemInitKind {
-    /// `[elem; len]` or `vec![elem; len]`; `inner` for `[[elem; m]; n]`.
-    Repeat { elem: Operand, lens: Vec<Operand> },
+    /// `[elem; len]` or `vec![elem; len]`, nested for `[[elem; m]; n]`, `vec![vec![elem; m]; n]`:
+    /// the length and whether it is a `Vec` at each level, outermost first.
+    Repeat {
+        elem: Operand,
+        lens: Vec<Operand>,
+        vecs: Vec<bool>,
+    },
     /// `[a, b, c]` or `vec![a, b, c]`; with `row`, the rows of a matrix literal
     /// (`[[a, b], [c, d]]`, row by row).
     List {

@@ -138,7 +138,7 @@ pub fn operands(stmt: &Stmt) -> Vec<&Operand> {
         Stmt::Inst(inst) => inst.args.iter().collect(),
         Stmt::Store(store) => store.indices.iter().chain([&store.value]).collect(),
         Stmt::MemInit(init) => match &init.kind {
-            MemInitKind::Repeat { elem, lens } => [elem].into_iter().chain(lens).collect(),
+            MemInitKind::Repeat { elem, lens, .. } => [elem].into_iter().chain(lens).collect(),
             MemInitKind::List { elems, .. } => elems.iter().collect(),
             MemInitKind::Empty { capacity } => capacity.iter().collect(),
             MemInitKind::Copy { .. } | MemInitKind::FromValue(_) | MemInitKind::Placeholder => {

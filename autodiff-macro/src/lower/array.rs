@@ -2,6 +2,7 @@
 
 use super::*;
 use proc_macro2::Span;
+use quote::quote;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Token};
@@ -10,10 +11,10 @@ impl Lowerer<'_> {
     /// `[elem; len]` (and `vec![elem; len]` with `vec`).
     pub(super) fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
         let len = self.operand(len);
-        let (elem, mut lens, inner_vec) = match self.expr(elem) {
+        let (elem, mut lens, mut vecs) = match self.expr(elem) {
             // `[[0.0; m]; n]`: the inner array was built first; take its shape.
             Val::Mem(inner, prefix) if prefix.is_empty() => match self.take_repeat(inner) {
-                Some((elem, lens)) => (elem, lens, self.mems[inner.index()].vec),
+                Some(inner) => inner,
                 None => {
                     self.error_at(
                         span,
@@ -22,25 +23,19 @@ impl Lowerer<'_> {
                     return Val::Poison;
                 }
             },
-            Val::Scalar(elem) => (elem, Vec::new(), false),
+            Val::Scalar(elem) => (elem, Vec::new(), Vec::new()),
             Val::Poison => return Val::Poison,
             _ => {
                 self.error_at(span, "an array must be filled with a number");
                 return Val::Poison;
             }
         };
-        if inner_vec {
-            self.error_at(
-                span,
-                "nested `Vec`s are not supported; use a flat `Vec` and index it `i * m + j`",
-            );
-            return Val::Poison;
-        }
         lens.insert(0, len);
+        vecs.insert(0, vec);
         let mem = self.new_mem(None, lens.len(), vec, None);
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
-            kind: MemInitKind::Repeat { elem, lens },
+            kind: MemInitKind::Repeat { elem, lens, vecs },
             declare: true,
             len: None,
             ty: None,
@@ -50,7 +45,7 @@ impl Lowerer<'_> {
     }
 
     /// Takes back the initialization of a just-built inner array, to fold it into its parent.
-    pub(super) fn take_repeat(&mut self, inner: Mem) -> Option<(Operand, Vec<Operand>)> {
+    pub(super) fn take_repeat(&mut self, inner: Mem) -> Option<(Operand, Vec<Operand>, Vec<bool>)> {
         let block = self.blocks.last_mut()?;
         match block.last() {
             Some(ir::Stmt::MemInit(init)) if init.mem == inner => {}
@@ -58,9 +53,9 @@ impl Lowerer<'_> {
         }
         match block.pop() {
             Some(ir::Stmt::MemInit(MemInit {
-                kind: MemInitKind::Repeat { elem, lens },
+                kind: MemInitKind::Repeat { elem, lens, vecs },
                 ..
-            })) => Some((elem, lens)),
+            })) => Some((elem, lens, vecs)),
             _ => None,
         }
     }
@@ -171,6 +166,55 @@ impl Lowerer<'_> {
             span,
         }));
         Val::Mem(mem, Vec::new())
+    }
+
+    /// `dst.copy_from_slice(&src)` (and `clone_from_slice`) between arrays or views of them: the
+    /// elements, one by one. `None` when `call` is not one of them.
+    pub(super) fn copy_from_slice(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let name = call.method.to_string();
+        if !matches!(name.as_str(), "copy_from_slice" | "clone_from_slice") || call.args.len() != 1
+        {
+            return None;
+        }
+        if !is_place(&call.receiver) {
+            return None;
+        }
+        let span = call.method.span();
+        let Val::Mem(dst, prefix) = self.expr(&call.receiver) else {
+            return None;
+        };
+        if self.mems[dst.index()].structured || self.mems[dst.index()].param.is_some() {
+            return None;
+        }
+        let source = match &call.args[0] {
+            Expr::Reference(r) => (*r.expr).clone(),
+            arg => arg.clone(),
+        };
+        let stream = self.stream(&source)?;
+        // The lengths must agree, as `copy_from_slice` checks.
+        let dst_len = Operand::Value(self.emit(Op::Len(dst), prefix.clone(), span));
+        let (a, b) = (Opaque::hole(0), Opaque::hole(1));
+        let check = quote!(
+            ::core::assert_eq!(#a, #b, "source and destination slices have different lengths")
+        );
+        self.emit(
+            Op::Opaque(Opaque::cut(check)),
+            vec![dst_len, stream.count.clone()],
+            span,
+        );
+        self.stream_loop(&stream, span, None, |_| {}, &mut |l, item, pos| {
+            let value = l.val_operand(item, span);
+            let mut indices = prefix.clone();
+            indices.push(pos);
+            l.push(ir::Stmt::Store(ir::Store {
+                mem: dst,
+                indices,
+                value,
+                push: false,
+                span,
+            }));
+        });
+        Some(Val::Unit)
     }
 
     /// `v.push(x)`, `v.extend(iter)`, `v.extend_from_slice(&x)` on a local `Vec` of numbers;

@@ -148,7 +148,8 @@ impl Lowerer<'_> {
                     let tuple = l.emit(op, vec![scrutinee], span);
                     l.values[tuple.index()].aggregate = true;
                     for (k, name) in names.iter().enumerate() {
-                        let part = l.emit(Op::Field(k as u32), vec![Operand::Value(tuple)], span);
+                        let member = syn::Member::Unnamed(syn::Index { index: k as u32, span });
+                        let part = l.emit(Op::Field(member), vec![Operand::Value(tuple)], span);
                         l.values[part.index()].name = Some(name.clone());
                         l.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));
                     }

@@ -80,6 +80,9 @@ impl Lowerer<'_> {
         if let Some(val) = self.grow_vec(call) {
             return val;
         }
+        if let Some(val) = self.copy_from_slice(call) {
+            return val;
+        }
         // `f(x).to_vec()`, `t.clone()`: a value the macro holds is immutable, so its copy is
         // itself.
         if matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
@@ -142,11 +145,10 @@ impl Lowerer<'_> {
                 if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
                 {
                     if self.mems[mem.index()].structured {
-                        self.error(
-                            &call.method,
-                            "copying a struct is not supported in differentiated code; use the struct itself (pass `&p` to functions that take a reference)",
-                        );
-                        return Val::Poison;
+                        // A copy of a struct: a value of its own.
+                        let value = self.emit(Op::Load(mem), prefix, call.method.span());
+                        self.values[value.index()].aggregate = true;
+                        return Val::Scalar(Operand::Value(value));
                     }
                     return self.copy_mem(mem, &prefix, None, call.method.span());
                 }
@@ -201,6 +203,21 @@ impl Lowerer<'_> {
             .iter()
             .map(|s| s.ident.to_string())
             .collect();
+        // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields.
+        let tuple_struct = func.qself.is_none()
+            && func
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident.to_string().starts_with(char::is_uppercase))
+            && !matches!(segments.last().map(String::as_str), Some("Some"));
+        if tuple_struct {
+            let members = (0..call.args.len())
+                .map(|k| syn::Member::Unnamed(syn::Index::from(k)))
+                .collect();
+            let args = call.args.iter().map(|arg| self.field_value(arg)).collect();
+            return self.struct_value(func.path.clone(), members, args, call.span());
+        }
         // `Some(e)`: an `Option` the function builds.
         if matches!(segments.as_slice(), [some] | [_, some] if some == "Some")
             && call.args.len() == 1

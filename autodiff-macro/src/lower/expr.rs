@@ -80,6 +80,7 @@ impl Lowerer<'_> {
                 Val::Unit
             }
             Expr::Field(field) => self.field(field),
+            Expr::Struct(literal) => self.struct_literal(literal),
             Expr::Closure(closure) => self.closure(closure),
             Expr::If(if_) => self.if_expr(if_),
             Expr::Match(match_) => self.match_expr(match_),
@@ -300,12 +301,13 @@ impl Lowerer<'_> {
                     }
                 }
             }
-            (syn::Member::Unnamed(index), Val::Scalar(Operand::Value(value))) => {
+            // `.0` of a tuple a call returned, `.x` of a struct value.
+            (member, Val::Scalar(Operand::Value(value))) => {
                 self.values[value.index()].aggregate = true;
                 let result = self.emit(
-                    Op::Field(index.index),
+                    Op::Field(member.clone()),
                     vec![Operand::Value(value)],
-                    index.span,
+                    member.span(),
                 );
                 Val::Scalar(Operand::Value(result))
             }
@@ -326,6 +328,65 @@ impl Lowerer<'_> {
             }
             _ => self.opaque(&Expr::Field(field.clone()), false, "field access"),
         }
+    }
+
+    /// `Layer { w, b: 2.0 * b0 }`: a struct value built from its fields.
+    pub(super) fn struct_literal(&mut self, literal: &syn::ExprStruct) -> Val {
+        if let Some(rest) = &literal.rest {
+            self.error(
+                rest,
+                "`..` in a struct expression is not supported; write every field",
+            );
+            return Val::Poison;
+        }
+        if literal.qself.is_some() {
+            self.error(
+                literal,
+                "a struct expression with a qualified path is not supported",
+            );
+            return Val::Poison;
+        }
+        let mut members = Vec::new();
+        let mut args = Vec::new();
+        for field in &literal.fields {
+            members.push(field.member.clone());
+            args.push(self.field_value(&field.expr));
+        }
+        self.struct_value(literal.path.clone(), members, args, literal.span())
+    }
+
+    /// A field's value: a number, or an array or struct (held whole).
+    pub(super) fn field_value(&mut self, expr: &Expr) -> Operand {
+        match self.expr(expr) {
+            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured || prefix.is_empty() => {
+                // An array or struct of the function, put whole into the new struct.
+                let value = self.emit(Op::Load(mem), prefix, expr.span());
+                self.values[value.index()].aggregate = true;
+                Operand::Value(value)
+            }
+            Val::Scalar(operand) => operand,
+            Val::Poison => Operand::Poison,
+            _ => {
+                self.error(
+                    expr,
+                    "a field of a struct built here must be a number, an array or a struct",
+                );
+                Operand::Poison
+            }
+        }
+    }
+
+    /// `Path { members: args }`.
+    pub(super) fn struct_value(
+        &mut self,
+        path: syn::Path,
+        members: Vec<syn::Member>,
+        args: Vec<Operand>,
+        span: Span,
+    ) -> Val {
+        let value = self.emit(Op::Struct { path, members }, args, span);
+        self.values[value.index()].aggregate = true;
+        Val::Scalar(Operand::Value(value))
     }
 
     /// `a[i]`: an element of an array (a load), a row of a matrix, or an element of an array

@@ -910,6 +910,7 @@ impl Lowerer<'_> {
             kind: MemInitKind::Repeat {
                 elem: zero,
                 lens: vec![stream.count.clone()],
+                vecs: vec![true],
             },
             declare: true,
             len: None,

@@ -138,9 +138,19 @@ impl Lowerer<'_> {
                     // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
                     // its field.
                     Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                        // `let q = p;` names the whole struct.
+                        // `let q = p;` names the whole struct; `let mut q = *p;` copies it into a
+                        // value of its own.
                         let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
-                        if self.binding_ref || whole {
+                        if whole && pat_ident.mutability.is_some() && !self.binding_ref {
+                            let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                            self.values[value.index()].aggregate = true;
+                            self.name_value(
+                                &name,
+                                Val::Scalar(Operand::Value(value)),
+                                ty,
+                                pat_ident.span(),
+                            )
+                        } else if self.binding_ref || whole {
                             Val::Mem(mem, prefix)
                         } else {
                             let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
@@ -179,6 +189,34 @@ impl Lowerer<'_> {
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
             // `&v`: the macro holds numbers and arrays by value.
             Pat::Reference(reference) => self.bind(&reference.pat, val, ty),
+            // `let Polar(r, theta) = p;`, `let State { x, v } = s;`
+            Pat::TupleStruct(ts) => {
+                if ts.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+                    self.error(
+                        pat,
+                        "`..` in struct patterns is not supported; name every field",
+                    );
+                    return;
+                }
+                for (k, elem) in ts.elems.iter().enumerate() {
+                    let member = syn::Member::Unnamed(syn::Index::from(k));
+                    let part = self.member_of(val.clone(), &member, ts.paren_token.span.join());
+                    self.bind(elem, part, None);
+                }
+            }
+            Pat::Struct(ps) => {
+                if let Some(rest) = &ps.rest {
+                    self.error(
+                        rest,
+                        "`..` in struct patterns is not supported; name every field",
+                    );
+                    return;
+                }
+                for field in &ps.fields {
+                    let part = self.member_of(val.clone(), &field.member, field.member.span());
+                    self.bind(&field.pat, part, None);
+                }
+            }
             // `let [x, y] = p;`, `let [first, .., last] = v;`
             Pat::Slice(slice) => {
                 if matches!(val, Val::Poison) {
@@ -317,7 +355,10 @@ impl Lowerer<'_> {
                     (0..len)
                         .map(|index| {
                             let field = self.emit(
-                                Op::Field(index as u32),
+                                Op::Field(syn::Member::Unnamed(syn::Index {
+                                    index: index as u32,
+                                    span,
+                                })),
                                 vec![Operand::Value(value)],
                                 span,
                             );
@@ -542,6 +583,36 @@ impl Lowerer<'_> {
             Val::Poison => Val::Poison,
             _ => {
                 self.error_at(span, "only arrays can be taken apart with `[a, b, ..]`");
+                Val::Poison
+            }
+        }
+    }
+
+    /// Field `member` of a struct value, or of a struct the function was given.
+    pub(super) fn member_of(&mut self, val: Val, member: &syn::Member, span: Span) -> Val {
+        match val {
+            Val::Scalar(Operand::Value(value)) => {
+                self.values[value.index()].aggregate = true;
+                let args = vec![Operand::Value(value)];
+                Val::Scalar(Operand::Value(self.emit(
+                    Op::Field(member.clone()),
+                    args,
+                    span,
+                )))
+            }
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && prefix.is_empty() => {
+                Val::Mem(self.field_mem(mem, member), Vec::new())
+            }
+            Val::Tuple(parts) => match member {
+                syn::Member::Unnamed(index) => parts
+                    .get(index.index as usize)
+                    .cloned()
+                    .unwrap_or(Val::Poison),
+                syn::Member::Named(_) => Val::Poison,
+            },
+            Val::Poison => Val::Poison,
+            _ => {
+                self.error_at(span, "this value has no fields to take apart");
                 Val::Poison
             }
         }

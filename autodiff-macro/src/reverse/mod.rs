@@ -289,12 +289,26 @@ impl Reverse<'_> {
                     targets,
                 });
             }
+            Op::Struct { members, .. } => {
+                for (arg, member) in inst.args.iter().zip(members) {
+                    if let Some(target) = self.activity.active_operand(arg) {
+                        self.add(
+                            target,
+                            Term::Part {
+                                of: result,
+                                member: member.clone(),
+                            },
+                            out,
+                        );
+                    }
+                }
+            }
             Op::Field(k) => {
                 if let Some(agg) = self.activity.active_operand(&inst.args[0]) {
                     let target = self.declare(agg, out);
                     out.push(BwdStmt::AddAt {
                         target,
-                        at: At::Field(*k),
+                        at: At::Field(k.clone()),
                         term: Term::Adjoint(result),
                     });
                 }

@@ -419,7 +419,7 @@ impl Reverse<'_> {
                     }
                 }
             }
-            Term::Seed(_) | Term::Adjoint(_) => {}
+            Term::Seed(_) | Term::Adjoint(_) | Term::Part { .. } => {}
         }
     }
 

@@ -85,7 +85,7 @@ pub enum BwdStmt {
 }
 
 pub enum At {
-    Field(u32),
+    Field(syn::Member),
     Index(Operand),
 }
 
@@ -103,6 +103,8 @@ pub enum Term {
     Adjoint(Value),
     /// An element of an adjoint memory.
     MemElem(Mem, Vec<Operand>),
+    /// A field of the adjoint of a struct value (`d_s.x`).
+    Part { of: Value, member: syn::Member },
 }
 
 pub struct BwdIf {
