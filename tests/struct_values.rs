@@ -3,6 +3,8 @@
 //! Each gradient against forward-mode dual numbers (as a twin on plain floats) or finite
 //! differences, each value bit for bit against the function.
 
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use autodiff_core::{Differentiable, differentiate};
@@ -94,4 +96,63 @@ fn struct_literals_tuple_structs_and_copies() {
         assert_eq!(value.to_bits(), polar_area(a, b).to_bits());
         assert_gradient(|p| polar_area(p[0], p[1]), &[a, b], &[dx, dy], 1e-7);
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Methods of generic `impl` blocks: `#[differentiate]` on the `impl` too, so that the generated
+// functions can name its parameters.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Differentiable)]
+struct Linear<const N: usize> {
+    w: [f64; N],
+    b: f64,
+}
+
+#[differentiate]
+impl<const N: usize> Linear<N> {
+    #[differentiate]
+    fn predict(&self, x: &[f64; N]) -> f64 {
+        let mut s = self.b;
+        for i in 0..N {
+            s += self.w[i] * x[i];
+        }
+        s.tanh()
+    }
+
+    #[differentiate(wrt(self))]
+    fn loss(&self, x: &[f64; N], y: f64) -> f64 {
+        let p = self.predict(x);
+        (p - y) * (p - y)
+    }
+
+    fn bias(&self) -> f64 {
+        self.b
+    }
+}
+
+#[test]
+fn methods_of_a_generic_impl() {
+    let m = Linear {
+        w: [0.5, -0.25, 0.1],
+        b: 0.2,
+    };
+    let x = [1.0, 2.0, 3.0];
+    let (value, d) = m.loss_grad(&x, 0.7);
+    assert_eq!(value.to_bits(), m.loss(&x, 0.7).to_bits());
+    assert_eq!(m.bias(), 0.2);
+    let flat = [m.w[0], m.w[1], m.w[2], m.b];
+    let d_flat = [d.w[0], d.w[1], d.w[2], d.b];
+    assert_gradient(
+        |p| {
+            Linear {
+                w: [p[0], p[1], p[2]],
+                b: p[3],
+            }
+            .loss(&x, 0.7)
+        },
+        &flat,
+        &d_flat,
+        1e-8,
+    );
 }

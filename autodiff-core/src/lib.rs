@@ -43,6 +43,31 @@ pub use check::{
 };
 pub use differentiable::Differentiable;
 
+/// The float types gradients are computed in: `f32` and `f64`.
+///
+/// A `#[differentiate]` function generic over its float type (`fn f<T: num_traits::Float>(x: T)
+/// -> T`) generates functions that also require `T: Float`; generic code that calls them names
+/// this bound.
+///
+/// ```
+/// use autodiff_core::{Float, differentiate};
+///
+/// #[differentiate]
+/// fn cube<T: Copy + core::ops::Mul<Output = T>>(x: T) -> T
+/// where
+///     T: Float,
+/// {
+///     x * x * x
+/// }
+///
+/// fn slope<T: Float + Copy + core::ops::Mul<Output = T>>(x: T) -> T {
+///     cube_grad(x).1
+/// }
+/// assert_eq!(slope(2.0_f64), 12.0);
+/// assert_eq!(slope(2.0_f32), 12.0);
+/// ```
+pub use __private::Real as Float;
+
 /// Derives [`Differentiable`](trait@Differentiable) for a struct whose fields are floats, float
 /// arrays, `Vec`s of floats, or other `Differentiable` structs. Fields marked
 /// `#[differentiable(skip)]`, and fields of integer, `bool`, `String`, `Option` and other

@@ -28,15 +28,15 @@ pub trait Real:
     /// `ln 10`.
     const LN_10: Self;
     /// `n` converted exactly (|n| < 2^24) or rounded.
-    fn from_i32(n: i32) -> Self;
+    fn real_from_i32(n: i32) -> Self;
     /// The value converted to `f64`.
-    fn to_f64(self) -> f64;
+    fn real_to_f64(self) -> f64;
     /// An `f64` converted, with rounding for `f32`.
-    fn from_f64(x: f64) -> Self;
+    fn real_from_f64(x: f64) -> Self;
     /// `self` raised to an integer power.
-    fn powi(self, n: i32) -> Self;
+    fn real_powi(self, n: i32) -> Self;
     /// Natural logarithm.
-    fn ln(self) -> Self;
+    fn real_ln(self) -> Self;
 }
 
 macro_rules! impl_real {
@@ -46,23 +46,23 @@ macro_rules! impl_real {
             const LN_2: Self = core::$t::consts::LN_2;
             const LN_10: Self = core::$t::consts::LN_10;
             #[inline(always)]
-            fn from_i32(n: i32) -> Self {
+            fn real_from_i32(n: i32) -> Self {
                 n as $t
             }
             #[inline(always)]
-            fn to_f64(self) -> f64 {
+            fn real_to_f64(self) -> f64 {
                 self as f64
             }
             #[inline(always)]
-            fn from_f64(x: f64) -> Self {
+            fn real_from_f64(x: f64) -> Self {
                 x as $t
             }
             #[inline(always)]
-            fn powi(self, n: i32) -> Self {
+            fn real_powi(self, n: i32) -> Self {
                 $t::powi(self, n)
             }
             #[inline(always)]
-            fn ln(self) -> Self {
+            fn real_ln(self) -> Self {
                 $t::ln(self)
             }
         }
@@ -70,6 +70,24 @@ macro_rules! impl_real {
 }
 impl_real!(f32);
 impl_real!(f64);
+
+/// Zero, in a float type that is a type parameter of the differentiated function.
+#[inline(always)]
+pub fn zero<T: Real>() -> T {
+    T::ZERO
+}
+
+/// A constant of a rule (`2.0` in `dy / (2.0 * y)`) in a float type that is a type parameter.
+#[inline(always)]
+pub fn lit<T: Real>(x: f64) -> T {
+    T::real_from_f64(x)
+}
+
+/// Clears a caller's gradient entry for a float of a type that is a type parameter.
+#[inline(always)]
+pub fn reset_zero<T: Real>(grad: &mut T) {
+    *grad = T::ZERO;
+}
 
 /// `adjoint`, or zero where `dy` (the adjoint it is made from) is zero: a derivative that is
 /// infinite at a point (`sqrt` at 0) times a zero adjoint adds nothing, not NaN.
@@ -94,7 +112,7 @@ pub fn ln_10<T: Real>(_like: T) -> T {
 /// type rustc infers from `like`.
 #[inline(always)]
 pub fn ln_as<T: Real>(x: T, _like: T) -> T {
-    x.ln()
+    x.real_ln()
 }
 
 /// `d/dx x^n = n x^(n-1)`, with `0` for `n = 0` (where `x^(n-1)` may be infinite).
@@ -103,7 +121,7 @@ pub fn powi_deriv<T: Real>(x: T, n: i32) -> T {
     if n == 0 {
         T::ZERO
     } else {
-        T::from_i32(n) * x.powi(n - 1)
+        T::real_from_i32(n) * x.real_powi(n - 1)
     }
 }
 
@@ -111,9 +129,9 @@ pub fn powi_deriv<T: Real>(x: T, n: i32) -> T {
 #[inline(always)]
 pub fn sign<T: Real>(x: T) -> T {
     if x > T::ZERO {
-        T::from_i32(1)
+        T::real_from_i32(1)
     } else if x < T::ZERO {
-        T::from_i32(-1)
+        T::real_from_i32(-1)
     } else {
         T::ZERO
     }
@@ -122,14 +140,18 @@ pub fn sign<T: Real>(x: T) -> T {
 /// `y ln x`, taken as `0` where `y = 0` so that `d(x^p)/dp` is `0` rather than NaN at `x = 0`.
 #[inline(always)]
 pub fn xlogy<T: Real>(y: T, x: T) -> T {
-    if y == T::ZERO { T::ZERO } else { y * x.ln() }
+    if y == T::ZERO {
+        T::ZERO
+    } else {
+        y * x.real_ln()
+    }
 }
 
 /// `value` converted to the float type of `like`: the adjoint of an `as` cast between floats
 /// flows back into the type of the cast's operand.
 #[inline(always)]
 pub fn cast_like<S: Real, T: Real>(value: S, _like: T) -> T {
-    T::from_f64(value.to_f64())
+    T::real_from_f64(value.real_to_f64())
 }
 
 /// Where a pullback adds the adjoint of one parameter: the caller's accumulator, or nothing when

@@ -12,10 +12,84 @@ use crate::ctxt::Ctxt;
 use crate::{analysis, cfg, codegen, lower, options, reverse, signature};
 
 pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
+    match syn::parse2::<syn::Item>(input.clone()) {
+        Ok(syn::Item::Fn(item)) => differentiate_fn(args, item, input, &[]),
+        Ok(syn::Item::Impl(impl_)) if args.is_empty() => differentiate_impl(impl_),
+        _ => differentiate_fn(
+            args,
+            syn::parse_quote!(
+                fn __autodiff_not_a_fn() {}
+            ),
+            input,
+            &[],
+        ),
+    }
+}
+
+/// `#[differentiate] impl<..> T<..> { #[differentiate] fn f(&self, ..) .. }`: the methods marked
+/// `#[differentiate]` are differentiated knowing the `impl`'s generic parameters, which the
+/// generated backward sweep's type must name (a method-level attribute cannot see them).
+fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
+    let impl_generics: Vec<syn::GenericParam> = impl_.generics.params.iter().cloned().collect();
+    let items = std::mem::take(&mut impl_.items);
+    let marked = items.iter().any(|item| {
+        matches!(item, syn::ImplItem::Fn(method) if method.attrs.iter().any(|attr| {
+            attr.path().segments.last().is_some_and(|s| s.ident == "differentiate")
+        }))
+    });
+    if !marked {
+        let error = syn::Error::new_spanned(
+            impl_.impl_token,
+            "`#[differentiate]` on an `impl` differentiates the methods marked `#[differentiate]` inside it, and none is; mark the methods to differentiate",
+        )
+        .to_compile_error();
+        impl_.items = items;
+        return quote!(#impl_ #error);
+    }
+    for item in items {
+        let syn::ImplItem::Fn(mut method) = item else {
+            impl_.items.push(item);
+            continue;
+        };
+        let Some(position) = method.attrs.iter().position(|attr| {
+            attr.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "differentiate")
+        }) else {
+            impl_.items.push(syn::ImplItem::Fn(method));
+            continue;
+        };
+        let attr = method.attrs.remove(position);
+        let args = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            _ => TokenStream::new(),
+        };
+        let item = syn::ItemFn {
+            attrs: method.attrs,
+            vis: method.vis,
+            modifiers: method.modifiers,
+            sig: method.sig,
+            block: Box::new(method.block),
+        };
+        let input = quote!(#item);
+        // The method and the items generated for it, as the `impl`'s items.
+        let generated = differentiate_fn(args, item, input, &impl_generics);
+        impl_.items.push(syn::ImplItem::Verbatim(generated));
+    }
+    quote!(#impl_)
+}
+
+fn differentiate_fn(
+    args: TokenStream,
+    item: syn::ItemFn,
+    input: TokenStream,
+    impl_generics: &[syn::GenericParam],
+) -> TokenStream {
     let cx = Ctxt::new();
     let options = options::parse(&cx, args);
     let item = match syn::parse2::<syn::Item>(input.clone()) {
-        Ok(syn::Item::Fn(item)) => item,
+        Ok(syn::Item::Fn(_)) => item,
         Ok(item) => {
             cx.error_at(
                 item_keyword_span(&item),
@@ -45,7 +119,8 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
         );
         return with_errors(input, cx);
     }
-    let sig = signature::check(&cx, &item.sig, &options);
+    let mut sig = signature::check(&cx, &item.sig, &options);
+    sig.impl_generics = impl_generics.to_vec();
     if let Some(pullback) = &options.pullback {
         // A derivative the user wrote: the body is not differentiated.
         let generated_name = format!("{}_pullback", item.sig.ident);

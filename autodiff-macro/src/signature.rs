@@ -14,6 +14,12 @@ pub struct Signature {
     pub params: Vec<Param>,
     /// What is returned, when it can be differentiated.
     pub output: Option<OutputType>,
+    /// The generic parameters of the `impl` around a method, when `#[differentiate]` is on the
+    /// `impl` too: the backward sweep's type captures them.
+    pub impl_generics: Vec<syn::GenericParam>,
+    /// A type parameter bounded by a float trait (`T: num_traits::Float`): generated code writes
+    /// its constants through `Real` instead of as float literals.
+    pub generic_float: Option<Ident>,
 }
 
 pub struct Param {
@@ -150,11 +156,13 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     }
 
     let output = match &sig.output {
-        ReturnType::Type(_, ty) if float_type(ty) => Some(OutputType {
-            ty: (**ty).clone(),
-            scalar: true,
-            array: None,
-        }),
+        ReturnType::Type(_, ty) if float_type(ty) || generic_float(ty, &sig.generics) => {
+            Some(OutputType {
+                ty: (**ty).clone(),
+                scalar: true,
+                array: None,
+            })
+        }
         ReturnType::Type(_, ty) if float_aggregate(ty) => Some(OutputType {
             ty: (**ty).clone(),
             scalar: false,
@@ -196,6 +204,8 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
         ident,
         params,
         output,
+        impl_generics: Vec::new(),
+        generic_float: generic_float_param(&sig.generics).cloned(),
     }
 }
 
@@ -285,7 +295,7 @@ const NOT_DIFFERENTIABLE: &[&str] = &[
 
 fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
     let ty = strip(ty);
-    if float_type(ty) {
+    if float_type(ty) || generic_float(ty, generics) {
         return ParamKind::Float;
     }
     let (ty, by_ref) = match ty {
@@ -315,6 +325,37 @@ fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
         }
         _ => ParamKind::Other,
     }
+}
+
+/// The type parameter bounded by a float trait (`Float`, `FloatCore`, `Real`), inline or in the
+/// `where` clause.
+pub fn generic_float_param(generics: &syn::Generics) -> Option<&Ident> {
+    let float_bound = |bound: &syn::TypeParamBound| match bound {
+        syn::TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| {
+            matches!(s.ident.to_string().as_str(), "Float" | "FloatCore" | "Real")
+        }),
+        _ => false,
+    };
+    generics
+        .type_params()
+        .find(|param| {
+            param.bounds.iter().any(float_bound)
+                || generics.where_clause.as_ref().is_some_and(|w| {
+                    w.predicates.iter().any(|p| match p {
+                        syn::WherePredicate::Type(t) => {
+                            matches!(&t.bounded_ty, Type::Path(path) if path.path.is_ident(&param.ident))
+                                && t.bounds.iter().any(float_bound)
+                        }
+                        _ => false,
+                    })
+                })
+        })
+        .map(|param| &param.ident)
+}
+
+/// `T` for the type parameter bounded by a float trait.
+fn generic_float(ty: &Type, generics: &syn::Generics) -> bool {
+    matches!(strip(ty), Type::Path(path) if generic_float_param(generics).is_some_and(|t| path.path.is_ident(t)))
 }
 
 /// A type named in upper case that is neither a standard type nor a type parameter: a struct

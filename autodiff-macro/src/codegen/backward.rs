@@ -98,7 +98,8 @@ impl<'a> Writer<'a> {
                         };
                         out.push(quote!(let mut #name = #zero;));
                     } else {
-                        out.push(quote!(let mut #name = 0.0;));
+                        let zero = self.zero();
+                        out.push(quote!(let mut #name = #zero;));
                     }
                 }
                 BwdStmt::ZeroMem { mem, len } => out.push(self.zero_mem(*mem, *len)),
@@ -164,7 +165,8 @@ impl<'a> Writer<'a> {
                 BwdStmt::ResetMemElem { mem, indices } => {
                     let name = self.mem_adjoint(*mem);
                     let indices = self.indices(indices);
-                    out.push(quote!(#name #([#indices])* = 0.0;));
+                    let zero = self.zero();
+                    out.push(quote!(#name #([#indices])* = #zero;));
                 }
                 BwdStmt::AddMem { target, source } => {
                     let target = self.flat_adjoint(*target, true);
@@ -230,7 +232,10 @@ impl<'a> Writer<'a> {
                             let like = self.name(*like);
                             quote!(#name = #private::zero_grad(&#like);)
                         }
-                        None => quote!(#name = 0.0;),
+                        None => {
+                            let zero = self.zero();
+                            quote!(#name = #zero;)
+                        }
                     });
                 }
                 BwdStmt::Pullback { call, targets } => {
@@ -339,11 +344,12 @@ impl<'a> Writer<'a> {
         if let Some(len) = len {
             // A `Vec` assigned whole: as long as it is at the end.
             let len = self.name(len);
-            return quote!(let mut #name = ::std::vec![0.0; #len];);
+            let zero = self.zero();
+            return quote!(let mut #name = ::std::vec![#zero; #len];);
         }
         let value = match crate::ir::visit::find_mem_init(&function.body, mem) {
             Some(MemInitKind::Repeat { lens, vecs, .. }) => {
-                let mut value = quote!(0.0);
+                let mut value = self.zero();
                 for (len, vec) in lens.iter().zip(vecs).rev() {
                     let len = self.operand(len, Span::call_site());
                     value = if *vec {
@@ -356,8 +362,11 @@ impl<'a> Writer<'a> {
             }
             Some(MemInitKind::List { elems, row }) => {
                 let zero = match row {
-                    Some(n) => quote!([0.0; #n]),
-                    None => quote!(0.0),
+                    Some(n) => {
+                        let zero = self.zero();
+                        quote!([#zero; #n])
+                    }
+                    None => self.zero(),
                 };
                 let len = elems.len() / row.unwrap_or(1);
                 if vec {
@@ -555,7 +564,7 @@ impl<'a> Writer<'a> {
                     .instantiate(*arg, &args, &quote!(#result), &quote!(#dy))
                     .expect("terms exist for differentiable arguments");
                 // An error in the rule (a type that is not a float) points at the operation.
-                located_at(term, inst.span)
+                located_at(self.typed_constants(term), inst.span)
             }
         }
     }

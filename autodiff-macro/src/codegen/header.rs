@@ -14,7 +14,8 @@ pub(super) struct Parts<'a> {
     pub(super) attrs: Vec<&'a syn::Attribute>,
     pub(super) vis: &'a syn::Visibility,
     pub(super) generics: TokenStream,
-    pub(super) where_clause: Option<&'a syn::WhereClause>,
+    /// The user's `where` clause, with `T: Real` for a generic float type `T`.
+    pub(super) where_clause: TokenStream,
     /// `name: Type`.
     pub(super) params: Vec<TokenStream>,
     pub(super) param_names: Vec<Ident>,
@@ -82,14 +83,48 @@ impl<'a> Parts<'a> {
             })
             .collect();
         explicit.extend(desugar.params.iter().map(|(ident, _)| ident.clone()));
+        // The `impl`'s parameters are captured too (they are in scope, not passed).
+        let impl_params: Vec<TokenStream> = sig
+            .impl_generics
+            .iter()
+            .map(|param| match param {
+                syn::GenericParam::Type(t) => {
+                    let ident = &t.ident;
+                    quote!(#ident)
+                }
+                syn::GenericParam::Const(c) => {
+                    let ident = &c.ident;
+                    quote!(#ident)
+                }
+                syn::GenericParam::Lifetime(l) => {
+                    let lifetime = &l.lifetime;
+                    quote!(#lifetime)
+                }
+            })
+            .collect();
         let declared = &generics.params;
         let added: Vec<TokenStream> = desugar
             .params
             .iter()
             .map(|(ident, bounds)| quote!(#ident: #bounds))
             .collect();
-        let all_generics: Vec<TokenStream> =
-            declared.iter().map(|p| quote!(#p)).chain(added).collect();
+        // A generic float type `T: Float` also needs `Real`, next to its other bounds.
+        let mut real_inline = false;
+        let all_generics: Vec<TokenStream> = declared
+            .iter()
+            .map(|p| match p {
+                syn::GenericParam::Type(t)
+                    if sig.generic_float.as_ref() == Some(&t.ident) && !t.bounds.is_empty() =>
+                {
+                    real_inline = true;
+                    let mut t = t.clone();
+                    t.bounds.push(syn::parse_quote!(::autodiff_core::__private::Real));
+                    quote!(#t)
+                }
+                p => quote!(#p),
+            })
+            .chain(added)
+            .collect();
         let (ref_names, ref_types) = sig
             .params
             .iter()
@@ -122,7 +157,8 @@ impl<'a> Parts<'a> {
         let lifetimes: Vec<&syn::Lifetime> =
             generics.lifetimes().map(|param| &param.lifetime).collect();
         let borrowing_generics = quote!(<#lifetime, #(#all_generics),*>);
-        let borrowing_captures = quote!(use<#lifetime, #(#lifetimes,)* #(#explicit),*>);
+        let borrowing_captures =
+            quote!(use<#lifetime, #(#lifetimes,)* #(#impl_params,)* #(#explicit),*>);
         Parts {
             borrowing_generics,
             borrowing_params,
@@ -138,7 +174,21 @@ impl<'a> Parts<'a> {
             } else {
                 quote!(<#(#all_generics),*>)
             },
-            where_clause: generics.where_clause.as_ref(),
+            where_clause: {
+                let mut predicates: Vec<TokenStream> = generics
+                    .where_clause
+                    .iter()
+                    .flat_map(|w| w.predicates.iter().map(|p| quote!(#p)))
+                    .collect();
+                if let (Some(t), false) = (&sig.generic_float, real_inline) {
+                    predicates.push(quote!(#t: ::autodiff_core::__private::Real));
+                }
+                if predicates.is_empty() {
+                    quote!()
+                } else {
+                    quote!(where #(#predicates),*)
+                }
+            },
             params,
             param_names,
             turbofish: if explicit.is_empty() {
@@ -146,7 +196,7 @@ impl<'a> Parts<'a> {
             } else {
                 quote!(::<#(#explicit),*>)
             },
-            captures: quote!(use<#(#explicit),*>),
+            captures: quote!(use<#(#impl_params,)* #(#explicit),*>),
             ref_names,
             ref_types,
             types,

@@ -107,11 +107,20 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
             quote!(.#index)
         }
     };
+    // A float of a generic type has no `Grad`: its zero is written through `Real`.
+    let generic_scalar = |param: &crate::signature::Param| {
+        sig.generic_float.is_some() && param.kind == crate::signature::ParamKind::Float
+    };
     let zeros: Vec<TokenStream> = active
         .iter()
-        .map(|(index, _)| {
+        .map(|(index, param)| {
             let name = &param_names[*index];
-            quote!(#private::zero_grad(&#name))
+            if generic_scalar(param) {
+                let t = &sig.generic_float;
+                quote!(#private::zero::<#t>())
+            } else {
+                quote!(#private::zero_grad(&#name))
+            }
         })
         .collect();
     let zero = if single {
@@ -122,10 +131,16 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     let resets: Vec<TokenStream> = active
         .iter()
         .enumerate()
-        .map(|(k, (index, _))| {
+        .map(|(k, (index, param))| {
             let name = &param_names[*index];
             let field = field(k);
-            if single {
+            if generic_scalar(param) {
+                if single {
+                    quote!(#private::reset_zero(#grad);)
+                } else {
+                    quote!(#private::reset_zero(&mut #grad #field);)
+                }
+            } else if single {
                 quote!(#private::reset_grad(&#name, #grad);)
             } else {
                 quote!(#private::reset_grad(&#name, &mut #grad #field);)
@@ -213,8 +228,12 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     };
     let grad_fn = format_ident!("{}_grad", ident);
     let grad_into_fn = format_ident!("{}_grad_into", ident);
-    let grad_sweep = sweep(quote!(1.0), &slots_owned, true);
-    let grad_into_sweep = sweep(quote!(1.0), &slots_ref, true);
+    let one = match &sig.generic_float {
+        Some(t) => quote!(#private::lit::<#t>(1.0)),
+        None => quote!(1.0),
+    };
+    let grad_sweep = sweep(one.clone(), &slots_owned, true);
+    let grad_into_sweep = sweep(one, &slots_ref, true);
     if !output.scalar {
         let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn]);
         return quote!(#pullback_item #vjp_item #stubs);

@@ -93,6 +93,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
         fused: None,
+        generic_float: sig.generic_float.clone(),
     };
     function.body.for_each_inst(&mut |inst| {
         writer.defs.insert(inst.result, inst);

@@ -33,6 +33,8 @@ pub(super) struct Writer<'a> {
     pub(super) defs: BTreeMap<Value, &'a Inst>,
     /// The loop whose backward iterations run inside its forward ones, until it is written.
     pub(super) fused: Option<Fused<'a>>,
+    /// The float type when it is a type parameter: constants are written through `Real`.
+    pub(super) generic_float: Option<Ident>,
 }
 
 /// What `loop_forward` needs to write a fused loop (see [`sweeps`]).
@@ -221,4 +223,51 @@ impl<'a> Writer<'a> {
             }
         }
     }
+
+    /// `0.0` in the float type of the function.
+    pub(super) fn zero(&self) -> TokenStream {
+        match &self.generic_float {
+            Some(t) => {
+                let private = private();
+                quote!(#private::zero::<#t>())
+            }
+            None => quote!(0.0),
+        }
+    }
+
+    /// A rule's constants in the float type of the function: in a function generic over it,
+    /// each float literal `c` becomes `lit(c)`.
+    pub(super) fn typed_constants(&self, tokens: TokenStream) -> TokenStream {
+        match &self.generic_float {
+            Some(t) => generic_literals(tokens, t),
+            None => tokens,
+        }
+    }
+}
+
+/// Each float literal `c` of `tokens` as `::autodiff_core::__private::lit::<T>(c)`.
+pub(super) fn generic_literals(tokens: TokenStream, t: &Ident) -> TokenStream {
+    use proc_macro2::TokenTree;
+    tokens
+        .into_iter()
+        .flat_map(|tt| -> Vec<TokenTree> {
+            match tt {
+                TokenTree::Literal(lit)
+                    if matches!(syn::Lit::new(lit.clone()), syn::Lit::Float(_)) =>
+                {
+                    let private = private();
+                    quote!(#private::lit::<#t>(#lit)).into_iter().collect()
+                }
+                TokenTree::Group(group) => {
+                    let mut new = proc_macro2::Group::new(
+                        group.delimiter(),
+                        generic_literals(group.stream(), t),
+                    );
+                    new.set_span(group.span());
+                    vec![TokenTree::Group(new)]
+                }
+                other => vec![other],
+            }
+        })
+        .collect()
 }

@@ -544,6 +544,10 @@ impl Lowerer<'_> {
                     (_, false) => quote!(1.0),
                     (_, true) => quote!(1),
                 };
+                let start = match (&self.generic_float, integer) {
+                    (Some(t), false) => quote!(::autodiff_core::__private::lit::<#t>(#start)),
+                    _ => start,
+                };
                 let init = Val::Scalar(Operand::Const(Const {
                     tokens: start,
                     atomic: false,
@@ -901,8 +905,12 @@ impl Lowerer<'_> {
             return Val::Mem(mem, Vec::new());
         }
         let mem = self.new_mem(None, 1, true, None);
+        let zero = match &self.generic_float {
+            Some(t) => quote!(::autodiff_core::__private::lit::<#t>(0.0)),
+            None => quote!(0.0),
+        };
         let zero = Operand::Const(Const {
-            tokens: quote!(0.0),
+            tokens: zero,
             atomic: true,
         });
         self.push(ir::Stmt::MemInit(MemInit {

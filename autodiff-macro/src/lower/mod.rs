@@ -75,6 +75,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         binding_ref: false,
         ret_mem: None,
         n_temps: 0,
+        generic_float: sig.generic_float.clone(),
         resized: BTreeSet::new(),
         element_stores: element_stores(body),
         local_fns: body
@@ -254,6 +255,8 @@ struct Lowerer<'a> {
     param_by_ref: Vec<bool>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// The float type is a type parameter: constants lowering makes are written through `Real`.
+    generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.
     n_temps: usize,
     /// The variables whose elements the body assigns, with the number of indices.
