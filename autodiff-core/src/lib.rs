@@ -109,6 +109,7 @@ pub use autodiff_macro::Differentiable;
 /// | `f_grad(x, y) -> (f64, G)` | the value and the gradient `G` |
 /// | `f_pullback(x, y, d_out: f64) -> G` | the gradient scaled by `d_out` (a vector-Jacobian product) |
 /// | `f_grad_into(x, y, grad: &mut G) -> f64` | the value; the gradient is written into `grad` |
+/// | `f_vjp(x, y) -> (f64, impl FnOnce(f64) -> G)` | the value, and the backward sweep to run later with any seed |
 ///
 /// `G` has one entry per active parameter in parameter order: a tuple, or the bare value when
 /// only one parameter is active. Every `f32`/`f64` parameter is active unless the attribute
@@ -127,11 +128,29 @@ pub use autodiff_macro::Differentiable;
 /// assert!((dx - 3.0 * 2.0 * 0.5_f64.sin() * 0.5_f64.cos()).abs() < 1e-12);
 /// ```
 ///
-/// The body may use `let`, shadowing, reassignment and `+= -= *= /=`, blocks, `return`,
-/// `+ - * /`, float methods (`exp ln sqrt powi powf sin cos tanh max clamp mul_add ...`, also as
-/// `f64::exp(x)`), `as` casts, tuples, integer arithmetic, constants, calls to other
-/// `#[differentiate]` functions, and [`no_grad`]. Anything else is a compile error that points at
-/// the construct and says what to do instead.
+/// Functions returning a tuple, an array, a `Vec` or a `Differentiable` struct get `f_pullback`
+/// (whose `d_out` has the return type) and `f_vjp`, not `f_grad`.
+///
+/// The body may use:
+/// - `let`, shadowing, reassignment and `+= -= *= /= %=`, blocks, `return` from anywhere;
+/// - `+ - * / %`, float methods (`exp ln sqrt powi powf sin cos tanh atan2 hypot max min clamp
+///   mul_add copysign ...`, also as `f64::exp(x)`), `as` casts, tuples, integer arithmetic,
+///   constants, [`no_grad`];
+/// - `if`, `match`, `if let` / `while let`, `for`, `while`, `loop`, `break`, `continue`, labels;
+/// - arrays, slices, `Vec`s (`[0.0; n]`, `vec![..]`, matrix literals, `push`, sub-slices
+///   `&x[a..b]`, `windows`, `chunks`, `swap`, `copy_from_slice`, array patterns);
+/// - iterator chains (`x.iter().zip(y).map(|(a, b)| a * b).sum()`, `fold`, `max_by`, `filter`,
+///   `enumerate`, `rev`, `collect`, ...) and closures, inlined as the loops they stand for;
+/// - calls of other `#[differentiate]` functions and methods, structs that derive
+///   [`Differentiable`](trait@Differentiable) (fields, literals, returned values);
+/// - `assert!`-family and `panic!`-family macros; `#[cfg]` on statements;
+/// - a generic float type (`T: num_traits::Float`).
+///
+/// On an `impl` block as well as on its methods, it differentiates methods of generic `impl`s.
+/// `#[differentiate(wrt(x, y))]` names the active parameters; `#[differentiate(pullback = p)]`
+/// takes the derivative from `p(params.., d_out) -> G` instead of the body.
+///
+/// Anything else is a compile error that points at the construct and says what to do instead.
 pub use autodiff_macro::differentiate;
 
 /// Returns `value` unchanged, but `#[differentiate]` treats it as a constant: no derivative flows
