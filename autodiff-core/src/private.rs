@@ -125,6 +125,24 @@ pub fn powi_deriv<T: Real>(x: T, n: i32) -> T {
     }
 }
 
+/// `d²/dx² x^n = n (n-1) x^(n-2)`, with `0` for `n = 0` and `n = 1`: the derivative of
+/// [`powi_deriv`], which a Hessian differentiates.
+#[inline(always)]
+pub fn powi_deriv2<T: Real>(x: T, n: i32) -> T {
+    if n == 0 || n == 1 {
+        T::ZERO
+    } else {
+        T::real_from_i32(n) * T::real_from_i32(n - 1) * x.real_powi(n - 2)
+    }
+}
+
+/// `value` where `cond` holds, zero elsewhere: the adjoint of `max`, `min` and `clamp`, which
+/// goes to one argument.
+#[inline(always)]
+pub fn pick<T: Real>(cond: bool, value: T) -> T {
+    if cond { value } else { T::ZERO }
+}
+
 /// The sign of `x` with `sign(0) = 0`: the derivative of `abs`, as PyTorch defines it.
 #[inline(always)]
 pub fn sign<T: Real>(x: T) -> T {
@@ -694,6 +712,121 @@ fn tape_underflow() -> ! {
     panic!(
         "autodiff: the backward sweep read more records than the forward sweep wrote; this is a bug in autodiff"
     )
+}
+
+/// The tangent of one argument of a call in forward mode: the caller's, or `Zero` where the
+/// caller's argument does not vary with its inputs.
+pub enum Tangent<T> {
+    Zero,
+    Of(T),
+}
+
+/// The type of the tangent of a parameter the callee does not differentiate. A caller whose
+/// argument has a tangent there gets a type error at the call, naming this type, rather than
+/// a derivative that silently drops that argument.
+pub enum NotDifferentiated {}
+
+impl<T: Real> Tangent<T> {
+    /// The tangent of a float parameter.
+    #[inline(always)]
+    pub fn or_zero_real(self) -> T {
+        match self {
+            Tangent::Of(t) => t,
+            Tangent::Zero => T::ZERO,
+        }
+    }
+}
+
+impl<T: Grad<Grad = T>> Tangent<T> {
+    /// The tangent of an array, `Vec` or struct passed by value, zero shaped like `like`.
+    #[inline(always)]
+    pub fn or_zero(self, like: &T) -> T {
+        match self {
+            Tangent::Of(t) => t,
+            Tangent::Zero => like.zero_grad(),
+        }
+    }
+}
+
+impl<'a, T: Grad + ?Sized> Tangent<&'a T>
+where
+    T::Grad: core::borrow::Borrow<T>,
+{
+    /// The tangent of a parameter passed by reference; a zero one lives in `store`.
+    #[inline(always)]
+    pub fn or_zero_ref<'b>(self, like: &T, store: &'b mut Option<T::Grad>) -> &'b T
+    where
+        'a: 'b,
+    {
+        match self {
+            Tangent::Of(t) => t,
+            Tangent::Zero => core::borrow::Borrow::borrow(&*store.insert(like.zero_grad())),
+        }
+    }
+}
+
+/// The `k`-th unit vector in the flattened order of `zero` (parameters in order, arrays
+/// row-major): the direction of column `k` of a Jacobian or a Hessian.
+pub fn unit<G: crate::Differentiable>(zero: &G, k: usize) -> G {
+    let mut unit = zero.clone();
+    let mut index = 0;
+    unit.for_each_mut(&mut |x| {
+        if index == k {
+            *x = 1.0;
+        }
+        index += 1;
+    });
+    unit
+}
+
+/// The dense Jacobian from `jvp` along each unit vector of the inputs: one row per output
+/// component, one column per input component.
+pub fn jacobian<G, R, T>(zero: &G, mut jvp: impl FnMut(G) -> R) -> Vec<Vec<T>>
+where
+    G: crate::Differentiable,
+    R: crate::Differentiable,
+    T: Real,
+{
+    let n = zero.n_params();
+    let mut rows: Vec<Vec<T>> = Vec::new();
+    for k in 0..n {
+        let column = jvp(unit(zero, k));
+        if rows.is_empty() {
+            rows = vec![vec![T::ZERO; n]; column.n_params()];
+        }
+        let mut i = 0;
+        column.for_each(&mut |x| {
+            rows[i][k] = T::real_from_f64(x);
+            i += 1;
+        });
+    }
+    rows
+}
+
+/// The dense Hessian from `hvp` along each unit vector, made exactly symmetric by averaging
+/// it with its transpose (its two halves differ only by rounding).
+pub fn hessian<G, T>(zero: &G, mut hvp: impl FnMut(G) -> G) -> Vec<Vec<T>>
+where
+    G: crate::Differentiable,
+    T: Real,
+{
+    let n = zero.n_params();
+    let mut h = vec![vec![0.0_f64; n]; n];
+    for k in 0..n {
+        let column = hvp(unit(zero, k));
+        let mut i = 0;
+        column.for_each(&mut |x| {
+            h[i][k] = x;
+            i += 1;
+        });
+    }
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|k| T::real_from_f64(0.5 * (h[i][k] + h[k][i])))
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -136,7 +136,9 @@ impl Activity {
                         }
                         MemInitKind::Copy { src } => self.mem_is_varied(*src),
                         MemInitKind::FromValue(value) => self.varied[value.index()],
-                        MemInitKind::Placeholder | MemInitKind::Empty { .. } => false,
+                        MemInitKind::Placeholder
+                        | MemInitKind::Empty { .. }
+                        | MemInitKind::ZeroLike(_) => false,
                     };
                     if varied {
                         changed |= self.mark_mem_varied(init.mem);
@@ -234,7 +236,9 @@ impl Activity {
                         MemInitKind::FromValue(value) => {
                             changed |= self.set_useful(&Operand::Value(*value))
                         }
-                        MemInitKind::Placeholder | MemInitKind::Empty { .. } => {}
+                        MemInitKind::Placeholder
+                        | MemInitKind::Empty { .. }
+                        | MemInitKind::ZeroLike(_) => {}
                     }
                 }
                 Stmt::If(if_) => {

@@ -9,7 +9,9 @@ use quote::quote;
 use syn::spanned::Spanned;
 
 use crate::ctxt::Ctxt;
-use crate::{analysis, cfg, codegen, lower, options, reverse, signature};
+use syn::ReturnType;
+
+use crate::{analysis, cfg, codegen, ir, lower, options, reverse, signature, tangent};
 
 pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse2::<syn::Item>(input.clone()) {
@@ -157,14 +159,18 @@ fn differentiate_fn(
         }
         let function = lower::lower(&cx, &sig, &item.block);
         let activity = analysis::analyze(&cx, &function, &sig);
-        versions.push((item, function, activity));
+        let forward = options
+            .jvp
+            .then(|| forward_mode(&cx, &item, &sig, &function, &activity, options.hessian))
+            .flatten();
+        versions.push((item, function, activity, forward));
     }
     if cx.has_errors() || versions.is_empty() {
         let fallback = codegen::fallback(&item, &sig);
         return with_errors(quote!(#item #fallback), cx);
     }
     let mut generated = TokenStream::new();
-    for (version, function, activity) in &versions {
+    for (version, function, activity, forward) in &versions {
         let backward = reverse::reverse(function, activity);
         generated.extend(codegen::generate(&codegen::Input {
             item: version,
@@ -173,10 +179,107 @@ fn differentiate_fn(
             activity,
             backward: &backward,
         }));
+        if let Some(forward) = forward {
+            generated.extend(forward.generate(version, &sig));
+        }
     }
     cx.check().expect("no errors were recorded");
     // Users often call only the generated functions; the original is their family's root.
     quote!(#[allow(dead_code)] #item #generated)
+}
+
+/// The forward-mode function of one version of the body, and what generating from it needs.
+struct ForwardMode {
+    item: syn::ItemFn,
+    function: ir::Function,
+    jvp: (signature::Signature, analysis::Activity, reverse::Backward),
+    hvp: Option<(signature::Signature, analysis::Activity, reverse::Backward)>,
+}
+
+/// `jvp` and `hessian`: the forward-mode transformation and, for a Hessian, the reverse pass
+/// over its result.
+fn forward_mode(
+    cx: &Ctxt,
+    item: &syn::ItemFn,
+    sig: &signature::Signature,
+    function: &ir::Function,
+    activity: &analysis::Activity,
+    hessian: bool,
+) -> Option<ForwardMode> {
+    let output = sig.output.as_ref()?;
+    let ReturnType::Type(_, ty) = &item.sig.output else {
+        return None;
+    };
+    if !output.scalar && output.array.is_none() && !matches!(**ty, syn::Type::Tuple(_)) {
+        cx.error_spanned_by(
+            ty,
+            "forward mode (`jvp`, `hessian`) needs a function that returns `f32`/`f64`, or an array, `Vec` or tuple of them",
+        );
+        return None;
+    }
+    if hessian && !output.scalar {
+        cx.error_spanned_by(
+            ty,
+            "`hessian` needs a function that returns `f32` or `f64`: the Hessian is of a scalar; use `jvp` for the Jacobian of a vector",
+        );
+        return None;
+    }
+    let active: Vec<bool> = sig.params.iter().map(|p| p.active).collect();
+    let tangents = match tangent::transform(function, activity, &active, sig.generic_float.as_ref()) {
+        Ok(tangents) => tangents,
+        Err(unsupported) => {
+            cx.error_at(unsupported.span, unsupported.message);
+            return None;
+        }
+    };
+    let mut core = item.clone();
+    core.sig.ident = codegen::tangent_ident(&item.sig.ident);
+    let stage = |second_order: bool| {
+        let sig = tangent::signature(
+            sig,
+            &tangents.tangent_params,
+            core.sig.ident.clone(),
+            second_order,
+        );
+        let activity = analysis::analyze(cx, &tangents.function, &sig);
+        let backward = reverse::reverse(&tangents.function, &activity);
+        (sig, activity, backward)
+    };
+    let jvp = stage(false);
+    let hvp = hessian.then(|| stage(true));
+    Some(ForwardMode {
+        item: core,
+        function: tangents.function,
+        jvp,
+        hvp,
+    })
+}
+
+impl ForwardMode {
+    fn generate(&self, item: &syn::ItemFn, sig: &signature::Signature) -> TokenStream {
+        fn input<'a>(
+            mode: &'a ForwardMode,
+            (sig, activity, backward): &'a (
+                signature::Signature,
+                analysis::Activity,
+                reverse::Backward,
+            ),
+        ) -> codegen::Input<'a> {
+            codegen::Input {
+                item: &mode.item,
+                sig,
+                function: &mode.function,
+                activity,
+                backward,
+            }
+        }
+        codegen::forward_modes(&codegen::Modes {
+            item,
+            sig,
+            jvp: input(self, &self.jvp),
+            hvp: self.hvp.as_ref().map(|hvp| input(self, hvp)),
+        })
+    }
 }
 
 /// A panic inside the macro is a bug of ours, never the user's: report it as a compile error

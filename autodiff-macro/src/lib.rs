@@ -18,6 +18,7 @@ mod options;
 mod reverse;
 mod rules;
 mod signature;
+mod tangent;
 
 /// Differentiates a function; see `autodiff_core::differentiate` for the documentation.
 #[proc_macro_attribute]

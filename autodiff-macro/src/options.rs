@@ -1,5 +1,5 @@
 //! The attribute's arguments: `#[differentiate]`, `#[differentiate(wrt(w, b))]`,
-//! `#[differentiate(pullback = my_pullback)]`.
+//! `#[differentiate(pullback = my_pullback)]`, `#[differentiate(jvp, hessian)]`.
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
@@ -16,6 +16,12 @@ pub struct Options {
     /// A user-written pullback: the body is not differentiated, this function gives the
     /// gradient (`pullback = softplus_derivative`).
     pub pullback: Option<syn::ExprPath>,
+    /// `jvp`: forward mode (`f_jvp`, `f_jacobian`); with a custom derivative, `jvp = g` names
+    /// the user's forward rule.
+    pub jvp: bool,
+    pub custom_jvp: Option<syn::ExprPath>,
+    /// `hessian`: second order (`f_hvp`, `f_hessian`); implies `jvp`.
+    pub hessian: bool,
 }
 
 /// `wrt(w, b), nonsense` → `Options { wrt: Some([w, b]) }` plus an error at `nonsense`.
@@ -62,17 +68,43 @@ pub fn parse(cx: &Ctxt, args: TokenStream) -> Options {
                     "`pullback = ...` takes the path of a function `fn(params..., d_out) -> gradient`",
                 ),
             },
+            Meta::Path(path) if path.is_ident("jvp") => {
+                if options.jvp {
+                    cx.error_spanned_by(path, "`jvp` is given twice");
+                }
+                options.jvp = true;
+            }
+            Meta::Path(path) if path.is_ident("hessian") => {
+                if options.hessian {
+                    cx.error_spanned_by(path, "`hessian` is given twice");
+                }
+                options.hessian = true;
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("jvp") => match &nv.value {
+                syn::Expr::Path(path) if !options.jvp => {
+                    options.jvp = true;
+                    options.custom_jvp = Some(path.clone());
+                }
+                syn::Expr::Path(_) => cx.error_spanned_by(&nv.path, "`jvp` is given twice"),
+                value => cx.error_spanned_by(
+                    value,
+                    "`jvp = ...` takes the path of a function `fn(params..., tangents...) -> (value, tangent)`",
+                ),
+            },
             _ => {
                 let path = meta.path();
                 let name = quote::quote!(#path).to_string().replace(' ', "");
                 cx.error_spanned_by(
                     &meta,
                     format!(
-                        "unknown option `{name}` of `#[differentiate]`; the options are `wrt(param, ...)` and `pullback = function`"
+                        "unknown option `{name}` of `#[differentiate]`; the options are `wrt(param, ...)`, `jvp`, `hessian` and `pullback = function`"
                     ),
                 );
             }
         }
+    }
+    if options.hessian {
+        options.jvp = true;
     }
     options
 }

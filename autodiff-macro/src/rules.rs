@@ -26,6 +26,9 @@ use std::str::FromStr;
 pub struct Rule {
     /// The method name (`sin`), or the operator's name (`mul`).
     pub name: &'static str,
+    /// A function of `autodiff_core::__private` that the templates call, never a user's method:
+    /// its row differentiates the tangents of forward mode (see [`crate::tangent`]).
+    pub private: bool,
     /// One entry per argument, the receiver first.
     pub adjoints: &'static [Option<&'static str>],
 }
@@ -42,7 +45,20 @@ pub struct Reads {
 }
 
 const fn r(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rule {
-    Rule { name, adjoints }
+    Rule {
+        name,
+        private: false,
+        adjoints,
+    }
+}
+
+/// A row for a helper that the templates call (`::autodiff_core::__private::name`).
+const fn p(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rule {
+    Rule {
+        name,
+        private: true,
+        adjoints,
+    }
 }
 
 pub static RULES: &[Rule] = &[
@@ -193,23 +209,23 @@ pub static RULES: &[Rule] = &[
     r(
         "max",
         &[
-            Some("if a == y { dy } else { 0.0 }"),
-            Some("if a == y { 0.0 } else { dy }"),
+            Some("::autodiff_core::__private::pick(a == y, dy)"),
+            Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
     ),
     r(
         "min",
         &[
-            Some("if a == y { dy } else { 0.0 }"),
-            Some("if a == y { 0.0 } else { dy }"),
+            Some("::autodiff_core::__private::pick(a == y, dy)"),
+            Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
     ),
     r(
         "clamp",
         &[
-            Some("if a == y { dy } else { 0.0 }"),
-            Some("if a < b { dy } else { 0.0 }"),
-            Some("if a > c { dy } else { 0.0 }"),
+            Some("::autodiff_core::__private::pick(a == y, dy)"),
+            Some("::autodiff_core::__private::pick(a < b, dy)"),
+            Some("::autodiff_core::__private::pick(a > c, dy)"),
         ],
     ),
     r(
@@ -229,6 +245,42 @@ pub static RULES: &[Rule] = &[
     r("ceil", &[None]),
     r("round", &[None]),
     r("trunc", &[None]),
+    // The helpers the templates above call. Forward mode turns templates into instructions
+    // (a tangent is a template with `dy` replaced by the argument's tangent), and a Hessian
+    // differentiates those instructions again, so each helper needs a row of its own.
+    //
+    // `unless_zero(dy, e)` is `e` wherever `e` is finite: `e` is `dy` times a factor, so the
+    // derivative passes through to `e` even where `dy` is zero (where `e` is zero too).
+    p("unless_zero", &[None, Some("dy")]),
+    p("pick", &[None, Some("::autodiff_core::__private::pick(a, dy)")]),
+    p("sign", &[None]),
+    p("ln_2", &[None]),
+    p("ln_10", &[None]),
+    p(
+        "ln_as",
+        &[
+            Some("::autodiff_core::__private::unless_zero(dy, dy / a)"),
+            None,
+        ],
+    ),
+    p(
+        "powi_deriv",
+        &[
+            Some("dy * ::autodiff_core::__private::powi_deriv2(a, b)"),
+            None,
+        ],
+    ),
+    p(
+        "xlogy",
+        &[
+            Some("dy * ::autodiff_core::__private::ln_as(b, dy)"),
+            Some("::autodiff_core::__private::unless_zero(dy, dy * a / b)"),
+        ],
+    ),
+    p(
+        "cast_like",
+        &[Some("::autodiff_core::__private::cast_like(dy, a)"), None],
+    ),
 ];
 
 impl RuleId {
@@ -242,14 +294,22 @@ impl RuleId {
 pub fn lookup(name: &str, arity: usize) -> Option<RuleId> {
     RULES
         .iter()
-        .position(|rule| rule.name == name && rule.adjoints.len() == arity)
+        .position(|rule| !rule.private && rule.name == name && rule.adjoints.len() == arity)
+        .map(RuleId)
+}
+
+/// The row of the helper `::autodiff_core::__private::name` that the templates call.
+pub fn lookup_private(name: &str, arity: usize) -> Option<RuleId> {
+    RULES
+        .iter()
+        .position(|rule| rule.private && rule.name == name && rule.adjoints.len() == arity)
         .map(RuleId)
 }
 
 /// Whether a rule exists for `name` at some arity, to tell "wrong number of arguments" from
 /// "no rule".
 pub fn is_known(name: &str) -> bool {
-    RULES.iter().any(|rule| rule.name == name)
+    RULES.iter().any(|rule| !rule.private && rule.name == name)
 }
 
 impl Rule {
@@ -408,8 +468,9 @@ mod tests {
     #[test]
     fn names_are_unique_per_arity() {
         for (i, rule) in RULES.iter().enumerate() {
+            let find = if rule.private { lookup_private } else { lookup };
             assert_eq!(
-                lookup(rule.name, rule.adjoints.len()),
+                find(rule.name, rule.adjoints.len()),
                 Some(RuleId(i)),
                 "{}",
                 rule.name

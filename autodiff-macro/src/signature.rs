@@ -22,6 +22,7 @@ pub struct Signature {
     pub generic_float: Option<Ident>,
 }
 
+#[derive(Clone)]
 pub struct Param {
     /// The parameter's name; a generated one for `_`.
     pub ident: Ident,
@@ -48,6 +49,7 @@ pub enum ParamKind {
     Other,
 }
 
+#[derive(Clone)]
 pub struct OutputType {
     pub ty: Type,
     /// An array (`dims` indices) or a `Vec` (`true`).

@@ -297,11 +297,19 @@ impl<'a> Writer<'a> {
     /// The arguments a call passed by reference, passed again to its pullback.
     pub(super) fn pullback_ref_args(&mut self, call: Value) -> Vec<TokenStream> {
         let inst = self.defs[&call];
-        let Op::Call { by_ref, .. } = &inst.op else {
+        let Op::Call {
+            by_ref, tangents, ..
+        } = &inst.op
+        else {
             unreachable!("a pullback belongs to a call")
         };
         let mut out = Vec::new();
-        for (arg, by_ref) in inst.args.iter().zip(by_ref) {
+        let n = if *tangents {
+            inst.args.len() / 2
+        } else {
+            inst.args.len()
+        };
+        for (arg, by_ref) in inst.args[..n].iter().zip(by_ref) {
             if !*by_ref {
                 continue;
             }
@@ -314,6 +322,17 @@ impl<'a> Writer<'a> {
                 }
                 _ => quote!(&#tokens),
             });
+        }
+        // A callee's forward mode takes the tangents of its reference parameters again.
+        if *tangents {
+            let again = self.tangent_args(&inst.args[n..], &by_ref[n..], inst.span);
+            out.extend(
+                again
+                    .into_iter()
+                    .zip(&by_ref[n..])
+                    .filter(|(_, by_ref)| **by_ref)
+                    .map(|(tokens, _)| tokens),
+            );
         }
         out
     }
@@ -380,6 +399,10 @@ impl<'a> Writer<'a> {
                 quote!(#private::zero_grad(&#value))
             }
             Some(MemInitKind::Empty { .. }) => quote!(::std::vec::Vec::new()),
+            Some(MemInitKind::ZeroLike(like)) => {
+                let like = self.operand(like, Span::call_site());
+                quote!(#private::zero_grad(&#like))
+            }
             Some(MemInitKind::Placeholder) => {
                 let primal = self.mem_name(mem);
                 quote!(#private::zero_grad(&#primal))

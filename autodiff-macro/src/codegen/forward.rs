@@ -46,11 +46,12 @@ impl<'a> Writer<'a> {
         if let Op::Call {
             callee,
             written_ref,
+            tangents,
             ..
         } = &inst.op
         {
             if self.activity.active(inst.result) {
-                let call = self.call_expr(callee, &inst.args, written_ref, span, true);
+                let call = self.call_expr(callee, &inst.args, written_ref, span, true, *tangents);
                 let pullback = self.names.pullback(self.function, inst.result);
                 let value = if used {
                     self.name(inst.result).into_token_stream()
@@ -71,7 +72,8 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`.
+    /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`;
+    /// with `tangents`, the callee's forward mode `__f_jvp(args, tangents)` (or its `vjp`).
     pub(super) fn call_expr(
         &mut self,
         callee: &Callee,
@@ -79,27 +81,67 @@ impl<'a> Writer<'a> {
         written_ref: &[bool],
         span: Span,
         vjp: bool,
+        tangents: bool,
     ) -> TokenStream {
-        let args = self.call_args(args, written_ref, span);
+        let args = if tangents {
+            let n = args.len() / 2;
+            let mut primal = self.call_args(&args[..n], &written_ref[..n], span);
+            primal.extend(self.tangent_args(&args[n..], &written_ref[n..], span));
+            primal
+        } else {
+            self.call_args(args, written_ref, span)
+        };
+        let rename = |ident: &Ident| {
+            let ident = if tangents {
+                jvp_ident(ident)
+            } else {
+                ident.clone()
+            };
+            if vjp { vjp_ident(&ident) } else { ident }
+        };
         match callee {
             Callee::Path(func) => {
                 let mut func = func.clone();
-                if vjp {
-                    let last = func.path.segments.last_mut().expect("a path has a segment");
-                    last.ident = vjp_ident(&last.ident);
-                }
+                let last = func.path.segments.last_mut().expect("a path has a segment");
+                last.ident = rename(&last.ident);
                 quote!(#func(#(#args),*))
             }
             Callee::Method(method) => {
-                let method = if vjp {
-                    vjp_ident(method)
-                } else {
-                    method.clone()
-                };
+                let method = rename(method);
                 let (receiver, rest) = (&args[0], &args[1..]);
                 quote!(#receiver.#method(#(#rest),*))
             }
         }
+    }
+
+    /// The tangents of a call of a callee's forward mode: `Tangent::Of(t)`, or `Tangent::Zero`
+    /// for an argument without one.
+    pub(super) fn tangent_args(
+        &mut self,
+        args: &[Operand],
+        written_ref: &[bool],
+        span: Span,
+    ) -> Vec<TokenStream> {
+        let private = private();
+        args.iter()
+            .zip(written_ref)
+            .map(|(arg, by_ref)| match arg {
+                Operand::Undef => quote!(#private::Tangent::Zero),
+                _ => {
+                    let tokens = self.operand(arg, span);
+                    let tokens = match arg {
+                        Operand::Mem(mem, prefix)
+                            if *by_ref && prefix.is_empty() && self.is_ref_param_mem(*mem) =>
+                        {
+                            tokens
+                        }
+                        _ if *by_ref => quote!(&#tokens),
+                        _ => tokens,
+                    };
+                    quote!(#private::Tangent::Of(#tokens))
+                }
+            })
+            .collect()
     }
 
     pub(super) fn call_args(
@@ -158,8 +200,9 @@ impl<'a> Writer<'a> {
             Op::Call {
                 callee,
                 written_ref,
+                tangents,
                 ..
-            } => self.call_expr(callee, &inst.args, written_ref, span, false),
+            } => self.call_expr(callee, &inst.args, written_ref, span, false, *tangents),
             // A part that is an array or a `Vec` is copied out: the whole stays readable.
             Op::Field(member) => {
                 let a = &args[0];
@@ -252,6 +295,10 @@ impl<'a> Writer<'a> {
                 quote!(#private::owned(&#src))
             }
             MemInitKind::Placeholder => quote!(#private::dummy()),
+            MemInitKind::ZeroLike(like) => {
+                let like = self.operand(like, span);
+                quote!(#private::zero_grad(&#like))
+            }
             MemInitKind::Empty { capacity: None } => quote!(::std::vec::Vec::new()),
             MemInitKind::Empty {
                 capacity: Some(capacity),

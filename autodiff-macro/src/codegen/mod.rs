@@ -29,6 +29,7 @@ mod backward;
 mod custom;
 mod forward;
 mod header;
+mod modes;
 mod names;
 mod public;
 mod sweeps;
@@ -37,6 +38,7 @@ mod writer;
 
 use backward::{Borrow, count_writes};
 pub use custom::custom;
+pub use modes::{Modes, forward_modes, tangent_ident};
 use header::Parts;
 use names::Names;
 use public::public_fns;
@@ -63,6 +65,13 @@ fn fused_ident(ident: &Ident) -> Ident {
 /// another differentiated function reaches it by the same rule.
 pub fn vjp_ident(ident: &Ident) -> Ident {
     format_ident!("__{}_vjp", ident, span = ident.span())
+}
+
+/// A function's forward mode, hidden: `__price_jvp` for `price`, which takes a
+/// `Tangent` for every parameter. A call of `price` in another function's forward mode
+/// reaches it by the same rule.
+pub fn jvp_ident(ident: &Ident) -> Ident {
+    format_ident!("__{}_jvp", ident, span = ident.span())
 }
 
 pub struct Input<'a> {

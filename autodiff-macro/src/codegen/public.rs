@@ -92,42 +92,10 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     let d_out = names.fresh("d_out", span);
 
     let active: Vec<(usize, &crate::signature::Param)> = sig.active_params().collect();
-    let single = active.len() == 1;
-    let grad_types: Vec<TokenStream> = active.iter().map(|(_, p)| p.grad_type()).collect();
-    let grad_ty = if single {
-        quote!(#(#grad_types)*)
-    } else {
-        quote!((#(#grad_types,)*))
-    };
-    let field = |k: usize| -> TokenStream {
-        if single {
-            quote!()
-        } else {
-            let index = syn::Index::from(k);
-            quote!(.#index)
-        }
-    };
-    // A float of a generic type has no `Grad`: its zero is written through `Real`.
-    let generic_scalar = |param: &crate::signature::Param| {
-        sig.generic_float.is_some() && param.kind == crate::signature::ParamKind::Float
-    };
-    let zeros: Vec<TokenStream> = active
-        .iter()
-        .map(|(index, param)| {
-            let name = &param_names[*index];
-            if generic_scalar(param) {
-                let t = &sig.generic_float;
-                quote!(#private::zero::<#t>())
-            } else {
-                quote!(#private::zero_grad(&#name))
-            }
-        })
-        .collect();
-    let zero = if single {
-        quote!(#(#zeros)*)
-    } else {
-        quote!((#(#zeros,)*))
-    };
+    let shape = GradShape::new(sig, &param_names);
+    let (single, grad_ty, zero) = (shape.single, &shape.ty, &shape.zero);
+    let field = |k: usize| shape.field(k);
+    let generic_scalar = |param: &crate::signature::Param| shape.generic_scalar(sig, param);
     let resets: Vec<TokenStream> = active
         .iter()
         .enumerate()
@@ -266,5 +234,59 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
             #grad_into_sweep
             #value
         }
+    }
+}
+
+/// The gradient's type `G` (one entry per active parameter, a tuple unless there is one) and
+/// a zero of it shaped like the parameters.
+pub(super) struct GradShape {
+    pub(super) ty: TokenStream,
+    pub(super) zero: TokenStream,
+    pub(super) single: bool,
+}
+
+impl GradShape {
+    pub(super) fn new(sig: &Signature, param_names: &[Ident]) -> Self {
+        let private = private();
+        let active: Vec<(usize, &crate::signature::Param)> = sig.active_params().collect();
+        let single = active.len() == 1;
+        let types: Vec<TokenStream> = active.iter().map(|(_, p)| p.grad_type()).collect();
+        let zeros: Vec<TokenStream> = active
+            .iter()
+            .map(|(index, param)| {
+                let name = &param_names[*index];
+                if Self::is_generic_scalar(sig, param) {
+                    let t = &sig.generic_float;
+                    quote!(#private::zero::<#t>())
+                } else {
+                    quote!(#private::zero_grad(&#name))
+                }
+            })
+            .collect();
+        let (ty, zero) = if single {
+            (quote!(#(#types)*), quote!(#(#zeros)*))
+        } else {
+            (quote!((#(#types,)*)), quote!((#(#zeros,)*)))
+        };
+        GradShape { ty, zero, single }
+    }
+
+    /// `.k`, the entry of the `k`-th active parameter (nothing for a single one).
+    pub(super) fn field(&self, k: usize) -> TokenStream {
+        if self.single {
+            quote!()
+        } else {
+            let index = syn::Index::from(k);
+            quote!(.#index)
+        }
+    }
+
+    /// A float of a generic type has no `Grad`: its zero is written through `Real`.
+    pub(super) fn generic_scalar(&self, sig: &Signature, param: &crate::signature::Param) -> bool {
+        Self::is_generic_scalar(sig, param)
+    }
+
+    fn is_generic_scalar(sig: &Signature, param: &crate::signature::Param) -> bool {
+        sig.generic_float.is_some() && param.kind == crate::signature::ParamKind::Float
     }
 }

@@ -48,56 +48,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         ..
     } = Parts::new(item, sig);
     let vjp = vjp_ident(&item.sig.ident);
-
-    let mut names = Names::default();
-    // In a method, `self` is rebound: closures cannot take a parameter named `self`.
-    let mut this = None;
-    for ((param_ref, name), param) in function.params.iter().zip(&param_names).zip(&sig.params) {
-        match param_ref {
-            ParamRef::Mem(mem) if param.is_receiver() => {
-                let ident = names.fresh("this", Span::call_site());
-                names.mems.insert(*mem, ident.clone());
-                this = Some(ident);
-            }
-            ParamRef::Value(value) => names.bind(*value, name.to_string()),
-            ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
-        }
-    }
-    let rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
-    let ref_names: Vec<Ident> = ref_names
-        .into_iter()
-        .map(|name| {
-            if name == "self" {
-                this.clone().expect("a receiver")
-            } else {
-                name
-            }
-        })
-        .collect();
-    // An unnamed scalar result is named after the function: `price`.
-    if let Output::Operand(Operand::Value(output)) = &function.output {
-        if function.values[output.index()].name.is_none() {
-            names.bind_fresh(*output, &item.sig.ident.to_string());
-        }
-    }
-    let mut writer = Writer {
-        function,
-        activity,
-        backward,
-        names,
-        used: used_values(function, backward),
-        tapes: Vec::new(),
-        tape_of: BTreeMap::new(),
-        seed_name: None,
-        loop_depth: 0,
-        ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
-        defs: BTreeMap::new(),
-        fused: None,
-        generic_float: sig.generic_float.clone(),
-    };
-    function.body.for_each_inst(&mut |inst| {
-        writer.defs.insert(inst.result, inst);
-    });
+    let (mut writer, rebind_self, ref_names) = writer(input, &param_names, ref_names);
     let slots = writer.slots(sig);
     let slot_names: Vec<TokenStream> = slots
         .iter()
@@ -212,6 +163,112 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
                 #(#prologue)*
                 #(#body)*
             })
+        }
+    }
+}
+
+/// The writer of a function's sweeps, with the parameters named; the statement that rebinds
+/// `self` in a method, and the names of the reference parameters (with `self` rebound).
+fn writer<'a>(
+    input: &Input<'a>,
+    param_names: &[Ident],
+    ref_names: Vec<Ident>,
+) -> (Writer<'a>, Option<TokenStream>, Vec<Ident>) {
+    let Input {
+        item,
+        sig,
+        function,
+        activity,
+        backward,
+    } = *input;
+    let mut names = Names::default();
+    // In a method, `self` is rebound: closures cannot take a parameter named `self`.
+    let mut this = None;
+    for ((param_ref, name), param) in function.params.iter().zip(param_names).zip(&sig.params) {
+        match param_ref {
+            ParamRef::Mem(mem) if param.is_receiver() => {
+                let ident = names.fresh("this", Span::call_site());
+                names.mems.insert(*mem, ident.clone());
+                this = Some(ident);
+            }
+            ParamRef::Value(value) => names.bind(*value, name.to_string()),
+            ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
+        }
+    }
+    let rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
+    let ref_names: Vec<Ident> = ref_names
+        .into_iter()
+        .map(|name| {
+            if name == "self" {
+                this.clone().expect("a receiver")
+            } else {
+                name
+            }
+        })
+        .collect();
+    // An unnamed scalar result is named after the function: `price`.
+    if let Output::Operand(Operand::Value(output)) = &function.output {
+        if function.values[output.index()].name.is_none() {
+            names.bind_fresh(*output, &item.sig.ident.to_string());
+        }
+    }
+    let mut writer = Writer {
+        function,
+        activity,
+        backward,
+        names,
+        used: used_values(function, backward),
+        tapes: Vec::new(),
+        tape_of: BTreeMap::new(),
+        seed_name: None,
+        loop_depth: 0,
+        ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
+        defs: BTreeMap::new(),
+        fused: None,
+        generic_float: sig.generic_float.clone(),
+    };
+    function.body.for_each_inst(&mut |inst| {
+        writer.defs.insert(inst.result, inst);
+    });
+    function.body.for_each_inst(&mut |inst| {
+        writer.defs.insert(inst.result, inst);
+    });
+    (writer, rebind_self, ref_names)
+}
+
+/// A function that runs the forward sweep only: `fn ident(params) -> out { body; output }`.
+/// Forward mode (`f_jvp`) is the forward-mode IR written this way.
+pub(super) fn primal(input: &Input, ident: &Ident) -> TokenStream {
+    let Input { item, sig, .. } = *input;
+    let out_ty = &sig
+        .output
+        .as_ref()
+        .expect("checked before code generation")
+        .ty;
+    let Parts {
+        attrs,
+        vis,
+        generics,
+        where_clause,
+        params,
+        param_names,
+        ref_names,
+        ..
+    } = Parts::new(item, sig);
+    let (mut writer, rebind_self, _) = writer(input, &param_names, ref_names);
+    let forward = writer.block(&input.function.body);
+    let output = writer.output(&input.function.output);
+    let items = &input.function.items;
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
+        #vis fn #ident #generics (#(#params),*) -> #out_ty #where_clause {
+            #(#items)*
+            #rebind_self
+            #(#forward)*
+            #output
         }
     }
 }

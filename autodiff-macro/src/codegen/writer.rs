@@ -248,9 +248,22 @@ impl<'a> Writer<'a> {
 /// Each float literal `c` of `tokens` as `::autodiff_core::__private::lit::<T>(c)`.
 pub(super) fn generic_literals(tokens: TokenStream, t: &Ident) -> TokenStream {
     use proc_macro2::TokenTree;
+    // A literal already written `lit::<T>(c)` (a constant of forward mode's instructions) is
+    // left as it is.
+    let mut after_lit = 0;
     tokens
         .into_iter()
         .flat_map(|tt| -> Vec<TokenTree> {
+            let within = after_lit > 0;
+            after_lit = match &tt {
+                TokenTree::Ident(ident) if ident == "lit" => 1,
+                TokenTree::Group(_) => 0,
+                _ if within => after_lit + 1,
+                _ => 0,
+            };
+            if within && matches!(tt, TokenTree::Group(_)) {
+                return vec![tt];
+            }
             match tt {
                 TokenTree::Literal(lit)
                     if matches!(syn::Lit::new(lit.clone()), syn::Lit::Float(_)) =>

@@ -39,6 +39,7 @@ impl Mem {
     }
 }
 
+#[derive(Clone)]
 pub struct Function {
     /// Each parameter of the signature, in order.
     pub params: Vec<ParamRef>,
@@ -59,12 +60,14 @@ pub enum ParamRef {
 }
 
 /// What the function returns.
+#[derive(Clone)]
 pub enum Output {
     Operand(Operand),
     Tuple(Vec<Output>),
     Mem(Mem),
 }
 
+#[derive(Clone)]
 pub struct ValueData {
     /// The user's variable name, used to name the value and its adjoint.
     pub name: Option<String>,
@@ -75,6 +78,7 @@ pub struct ValueData {
     pub aggregate: bool,
 }
 
+#[derive(Clone)]
 pub struct MemData {
     pub name: Option<String>,
     /// Number of indices of an element: 1 for `[f64; N]`, 2 for `[[f64; M]; N]`.
@@ -91,13 +95,14 @@ pub struct MemData {
     pub field: Option<(Mem, Vec<syn::Member>)>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
 }
 
 // A function's IR is small and built once; boxing instructions would buy nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
 pub enum Stmt {
     Inst(Inst),
     Store(Store),
@@ -106,6 +111,7 @@ pub enum Stmt {
     Loop(Loop),
 }
 
+#[derive(Clone)]
 pub struct Inst {
     pub result: Value,
     pub op: Op,
@@ -143,6 +149,7 @@ pub struct Const {
     pub atomic: bool,
 }
 
+#[derive(Clone)]
 pub enum Op {
     /// The result is the argument (a `let` of a constant, or a `let` with a type annotation).
     Copy,
@@ -154,10 +161,14 @@ pub enum Op {
     /// active, as written otherwise. `written_ref[k]`: argument `k` is written `&arg` (as the
     /// user did, or a row the user bound by reference); `by_ref[k]`: the callee receives it as
     /// a reference, which its pullback takes again.
+    /// With `tangents`, the call of the callee's forward mode that forward mode writes: the
+    /// second half of the arguments are the tangents of the first (`Undef` for a zero one), and
+    /// the result is the pair of the value and its tangent.
     Call {
         callee: Callee,
         written_ref: Vec<bool>,
         by_ref: Vec<bool>,
+        tangents: bool,
     },
     /// Field `.k` of a tuple value, or `.name` of a struct value.
     Field(syn::Member),
@@ -179,6 +190,7 @@ pub enum Op {
 }
 
 /// What a call calls.
+#[derive(Clone)]
 pub enum Callee {
     /// `f(args)`, `path::f(args)`.
     Path(syn::ExprPath),
@@ -187,6 +199,7 @@ pub enum Callee {
 }
 
 /// How a rule was written, so that the forward sweep repeats it.
+#[derive(Clone)]
 pub enum Form {
     /// `a + b`, `a * b`, ...
     Binary(syn::BinOp),
@@ -202,6 +215,7 @@ pub enum Form {
 
 /// A computation whose result carries no derivative, kept as the user wrote it with each
 /// reference to a variable replaced by a hole; hole `k` is `args[k]`.
+#[derive(Clone)]
 pub struct Opaque {
     /// The expression's tokens. A hole is the pair `__autodiff_hole k` (an identifier followed
     /// by a literal), which valid Rust outside macros never contains, so user code cannot fake
@@ -277,6 +291,7 @@ impl Opaque {
 }
 
 /// `mem[indices] = value`.
+#[derive(Clone)]
 pub struct Store {
     pub mem: Mem,
     pub indices: Vec<Operand>,
@@ -288,6 +303,7 @@ pub struct Store {
 
 /// The whole contents of a local memory: its declaration (`let mut a = [0.0; n];`), or an
 /// assignment of a whole array (`a = b;`) when `declare` is false.
+#[derive(Clone)]
 pub struct MemInit {
     pub mem: Mem,
     pub kind: MemInitKind,
@@ -301,6 +317,7 @@ pub struct MemInit {
     pub span: Span,
 }
 
+#[derive(Clone)]
 pub enum MemInitKind {
     /// `[elem; len]` or `vec![elem; len]`, nested for `[[elem; m]; n]`, `vec![vec![elem; m]; n]`:
     /// the length and whether it is a `Vec` at each level, outermost first.
@@ -317,6 +334,9 @@ pub enum MemInitKind {
     },
     /// `let mut a = x;`, `x.to_vec()`, `x.clone()`.
     Copy { src: Mem },
+    /// Zeros shaped like a memory or an array value: forward mode's tangent of a copy of
+    /// something that does not vary.
+    ZeroLike(Operand),
     /// `a = f(..)`: an array value returned by a call.
     FromValue(Value),
     /// A placeholder, overwritten before it is read: the output array of a function that
@@ -327,6 +347,7 @@ pub enum MemInitKind {
 }
 
 /// `if cond { then } else { else }`, whose branches set the `phis`.
+#[derive(Clone)]
 pub struct If {
     pub cond: Operand,
     pub then_block: Block,
@@ -337,12 +358,14 @@ pub struct If {
     pub span: Span,
 }
 
+#[derive(Clone)]
 pub struct Phi {
     pub result: Value,
     pub then_value: Operand,
     pub else_value: Operand,
 }
 
+#[derive(Clone)]
 pub struct Loop {
     pub kind: LoopKind,
     pub carried: Vec<Carried>,
@@ -355,6 +378,7 @@ pub struct Loop {
     pub span: Span,
 }
 
+#[derive(Clone)]
 pub enum LoopKind {
     /// `for index in start..end` (`..=` when `inclusive`, `.rev()` when `reversed`).
     Range {
@@ -369,6 +393,7 @@ pub enum LoopKind {
 }
 
 /// A variable the loop body reassigns.
+#[derive(Clone)]
 pub struct Carried {
     /// Its value before the loop.
     pub init: Operand,

@@ -162,6 +162,7 @@ impl Lowerer<'_> {
                         callee: Callee::Method(call.method.clone()),
                         written_ref,
                         by_ref,
+                        tangents: false,
                     };
                     return self.call_result(op, args, call.method.span());
                 }
@@ -309,6 +310,7 @@ impl Lowerer<'_> {
             callee,
             written_ref,
             by_ref,
+            tangents: false,
         };
         self.call_result(op, args, func.span())
     }

@@ -129,6 +129,7 @@ impl Lowerer<'_> {
             callee: Callee::Path(path.clone()),
             written_ref: vec![false; n],
             by_ref: vec![false; n],
+            tangents: false,
         };
         self.call_result(op, operands, span)
     }

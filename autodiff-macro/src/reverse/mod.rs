@@ -205,7 +205,8 @@ impl Reverse<'_> {
                     match &init.kind {
                         MemInitKind::Repeat { .. }
                         | MemInitKind::Placeholder
-                        | MemInitKind::Empty { .. } => {}
+                        | MemInitKind::Empty { .. }
+                        | MemInitKind::ZeroLike(_) => {}
                         MemInitKind::List { elems, row } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {

@@ -1,0 +1,349 @@
+//! Forward mode (`jvp`, `_jacobian`) and second order (`_hvp`, `_hessian`), each against an
+//! independent reference: directional central differences of the function (JVPs), of its
+//! gradient (HVPs), closed-form derivatives where they are short, and the identity
+//! `jvp(u) · w == u · vjp(w)` between the two modes.
+
+mod common;
+
+use autodiff_core::differentiate;
+use common::assert_close;
+
+/// Central difference of `f` at `x` along `u`.
+fn directional(f: &mut impl FnMut(&[f64]) -> f64, x: &[f64], u: &[f64]) -> f64 {
+    let h = 1e-6;
+    let plus: Vec<f64> = x.iter().zip(u).map(|(x, u)| x + h * u).collect();
+    let minus: Vec<f64> = x.iter().zip(u).map(|(x, u)| x - h * u).collect();
+    (f(&plus) - f(&minus)) / (2.0 * h)
+}
+
+/// Central difference of the vector function `g` at `x` along `u`.
+fn directional_vec(g: &mut impl FnMut(&[f64]) -> Vec<f64>, x: &[f64], u: &[f64]) -> Vec<f64> {
+    let h = 1e-5;
+    let plus: Vec<f64> = x.iter().zip(u).map(|(x, u)| x + h * u).collect();
+    let minus: Vec<f64> = x.iter().zip(u).map(|(x, u)| x - h * u).collect();
+    g(&plus)
+        .iter()
+        .zip(g(&minus))
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect()
+}
+
+fn assert_all_close(a: &[f64], b: &[f64], tolerance: f64) {
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for (a, b) in a.iter().zip(b) {
+        assert_close(*a, *b, tolerance);
+    }
+}
+
+#[differentiate(hessian)]
+fn scalar_mix(x: f64, y: f64) -> f64 {
+    let s = x.sin() * y;
+    s + x * x * y.exp() - (x / y).ln() + x.powi(3) * y.sqrt() + x.atan2(y)
+}
+
+#[test]
+fn scalars_jvp_hvp_and_hessian() {
+    let f = |p: &[f64]| scalar_mix(p[0], p[1]);
+    let grad = |p: &[f64]| {
+        let (_, (gx, gy)) = scalar_mix_grad(p[0], p[1]);
+        vec![gx, gy]
+    };
+    let x = [0.7, 1.3];
+    for u in [[1.0, 0.0], [0.0, 1.0], [0.3, -0.8]] {
+        let (value, t) = scalar_mix_jvp(x[0], x[1], (u[0], u[1]));
+        assert_eq!(value.to_bits(), scalar_mix(x[0], x[1]).to_bits());
+        assert_close(t, directional(&mut { f }, &x, &u), 1e-7);
+        let (value, (gx, gy), (hx, hy)) = scalar_mix_hvp(x[0], x[1], (u[0], u[1]));
+        assert_eq!(value.to_bits(), scalar_mix(x[0], x[1]).to_bits());
+        assert_all_close(&[gx, gy], &grad(&x), 1e-12);
+        assert_all_close(&[hx, hy], &directional_vec(&mut { grad }, &x, &u), 1e-6);
+    }
+    let (_, _, h) = scalar_mix_hessian(x[0], x[1]);
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0][1].to_bits(), h[1][0].to_bits());
+    let column = directional_vec(&mut { grad }, &x, &[0.0, 1.0]);
+    assert_all_close(&[h[0][1], h[1][1]], &column, 1e-6);
+}
+
+/// The extended Rosenbrock function, whose Hessian is tridiagonal with a closed form.
+#[differentiate(hessian)]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    s
+}
+
+fn rosenbrock_hessian_exact(x: &[f64]) -> Vec<Vec<f64>> {
+    let n = x.len();
+    let mut h = vec![vec![0.0; n]; n];
+    for i in 0..n - 1 {
+        h[i][i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+        h[i + 1][i + 1] += 200.0;
+        h[i][i + 1] -= 400.0 * x[i];
+        h[i + 1][i] -= 400.0 * x[i];
+    }
+    h
+}
+
+#[test]
+fn rosenbrock_hessian_is_the_closed_form() {
+    let x: Vec<f64> = (0..7).map(|i| 0.3 * i as f64 - 0.8).collect();
+    let exact = rosenbrock_hessian_exact(&x);
+    let (value, grad, h) = rosenbrock_hessian(&x);
+    assert_eq!(value.to_bits(), rosenbrock(&x).to_bits());
+    // The gradient, summed in another order than `_grad`'s.
+    assert_all_close(&grad, &rosenbrock_grad(&x).1, 1e-14);
+    for i in 0..x.len() {
+        assert_all_close(&h[i], &exact[i], 1e-12);
+    }
+    let v: Vec<f64> = (0..7).map(|i| (i as f64).cos()).collect();
+    let (_, _, hv) = rosenbrock_hvp(&x, v.clone());
+    let expected: Vec<f64> = exact
+        .iter()
+        .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
+        .collect();
+    assert_all_close(&hv, &expected, 1e-12);
+    // The directional derivative is the gradient along the direction.
+    let (_, t) = rosenbrock_jvp(&x, v.clone());
+    let g = rosenbrock_grad(&x).1;
+    assert_close(t, g.iter().zip(&v).map(|(a, b)| a * b).sum(), 1e-12);
+}
+
+/// Forward kinematics of a planar arm: a vector output, whose Jacobian is the textbook one.
+#[differentiate(jvp, wrt(theta))]
+fn arm(theta: [f64; 3], lengths: &[f64; 3]) -> [f64; 2] {
+    let mut angle = 0.0;
+    let mut p = [0.0, 0.0];
+    for i in 0..3 {
+        angle += theta[i];
+        p[0] += lengths[i] * angle.cos();
+        p[1] += lengths[i] * angle.sin();
+    }
+    p
+}
+
+#[test]
+fn jacobian_of_a_planar_arm() {
+    let theta = [0.3, -0.4, 1.1];
+    let lengths = [1.0, 0.8, 0.5];
+    let (p, j) = arm_jacobian(theta, &lengths);
+    assert_eq!(p, arm(theta, &lengths));
+    assert_eq!(j.len(), 2);
+    // Column k: the sum over the links from k on of l_i (-sin, cos) of their angles.
+    for k in 0..3 {
+        let (mut dx, mut dy) = (0.0, 0.0);
+        for i in k..3 {
+            let angle: f64 = theta[..=i].iter().sum();
+            dx -= lengths[i] * angle.sin();
+            dy += lengths[i] * angle.cos();
+        }
+        assert_close(j[0][k], dx, 1e-14);
+        assert_close(j[1][k], dy, 1e-14);
+    }
+    // The JVP is the Jacobian times the direction.
+    let u = [0.5, -1.0, 2.0];
+    let (_, t) = arm_jvp(theta, &lengths, u);
+    for r in 0..2 {
+        let row: f64 = (0..3).map(|k| j[r][k] * u[k]).sum();
+        assert_close(t[r], row, 1e-14);
+    }
+    // jvp(u) · w == u · vjp(w).
+    let w = [0.7, -0.2];
+    let vjp = arm_pullback(theta, &lengths, w);
+    let lhs = t[0] * w[0] + t[1] * w[1];
+    let rhs: f64 = (0..3).map(|k| u[k] * vjp[k]).sum();
+    assert_close(lhs, rhs, 1e-14);
+}
+
+// Constructs in combination: branches, loops with `break`, local arrays, `Vec`s built by
+// `push`, iterator chains, closures, calls of other differentiated functions and methods.
+
+#[differentiate(hessian)]
+fn softplus(x: f64) -> f64 {
+    if x > 20.0 { x } else { (1.0 + x.exp()).ln() }
+}
+
+#[differentiate(hessian)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[differentiate(hessian)]
+fn mixed_program(x: &[f64], w: f64) -> f64 {
+    let n = x.len();
+    let mut hidden = Vec::with_capacity(n);
+    for i in 0..n {
+        let z = w * x[i] + 0.1 * i as f64;
+        hidden.push(softplus(z).max(0.05 * z));
+    }
+    let mut acc = 0.0;
+    let mut k = 0;
+    while k < n {
+        if hidden[k] > 3.0 {
+            break;
+        }
+        acc += hidden[k].abs().sqrt() * x[(k + 1) % n];
+        k += 1;
+    }
+    let scale = |v: f64| v * w.tanh();
+    let local = [acc, dot(x, &hidden), w * w];
+    let norm: f64 = local.iter().map(|v| scale(*v).powi(2)).sum();
+    norm.sqrt() + x.iter().fold(0.0, |m, v| m + v.sin() / (1.0 + w * w))
+}
+
+fn flat_mixed(p: &[f64]) -> f64 {
+    mixed_program(&p[..p.len() - 1], p[p.len() - 1])
+}
+
+fn flat_mixed_grad(p: &[f64]) -> Vec<f64> {
+    let (_, (mut gx, gw)) = mixed_program_grad(&p[..p.len() - 1], p[p.len() - 1]);
+    gx.push(gw);
+    gx
+}
+
+#[test]
+fn a_program_with_branches_loops_calls_and_closures() {
+    let p = [0.4, -1.2, 0.9, 2.5, 0.3, 0.8];
+    let n = p.len() - 1;
+    let x = &p[..n];
+    let w = p[n];
+    for seed in 0..4 {
+        let u: Vec<f64> = (0..=n).map(|i| ((i * 7 + seed * 3) as f64).sin()).collect();
+        let (value, t) = mixed_program_jvp(x, w, (u[..n].to_vec(), u[n]));
+        assert_eq!(value.to_bits(), mixed_program(x, w).to_bits());
+        assert_close(t, directional(&mut flat_mixed, &p, &u), 1e-7);
+        let (value, (gx, gw), (hx, hw)) = mixed_program_hvp(x, w, (u[..n].to_vec(), u[n]));
+        assert_eq!(value.to_bits(), mixed_program(x, w).to_bits());
+        let mut g = gx.clone();
+        g.push(gw);
+        assert_all_close(&g, &flat_mixed_grad(&p), 1e-12);
+        let mut hv = hx.clone();
+        hv.push(hw);
+        assert_all_close(&hv, &directional_vec(&mut flat_mixed_grad, &p, &u), 1e-5);
+    }
+    let (_, _, h) = mixed_program_hessian(x, w);
+    assert_eq!(h.len(), n + 1);
+    for i in 0..=n {
+        for k in 0..=n {
+            assert_eq!(h[i][k].to_bits(), h[k][i].to_bits());
+        }
+    }
+}
+
+#[derive(Clone, autodiff_core::Differentiable)]
+struct Layer {
+    w: Vec<f64>,
+    b: f64,
+}
+
+impl Layer {
+    #[differentiate(hessian)]
+    fn loss(&self, x: &[f64], target: f64) -> f64 {
+        let mut z = self.b;
+        for i in 0..x.len() {
+            z += self.w[i] * x[i];
+        }
+        let e = z.tanh() - target;
+        0.5 * e * e
+    }
+}
+
+#[differentiate(hessian, wrt(layer))]
+fn total_loss(layer: &Layer, xs: &[[f64; 2]], targets: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for k in 0..xs.len() {
+        total += layer.loss(&xs[k], targets[k]);
+    }
+    total / xs.len() as f64
+}
+
+#[test]
+fn methods_and_struct_parameters() {
+    let layer = Layer {
+        w: vec![0.3, -0.7],
+        b: 0.1,
+    };
+    let xs = [[1.0, 2.0], [-0.5, 0.3], [0.2, -1.1]];
+    let targets = [0.2, -0.4, 0.9];
+    let flat = |p: &[f64]| {
+        let layer = Layer {
+            w: p[..2].to_vec(),
+            b: p[2],
+        };
+        total_loss(&layer, &xs, &targets)
+    };
+    let flat_grad = |p: &[f64]| {
+        let layer = Layer {
+            w: p[..2].to_vec(),
+            b: p[2],
+        };
+        let (_, g) = total_loss_grad(&layer, &xs, &targets);
+        vec![g.w[0], g.w[1], g.b]
+    };
+    let p = [0.3, -0.7, 0.1];
+    let dir = Layer {
+        w: vec![1.0, 0.5],
+        b: -2.0,
+    };
+    let u = [1.0, 0.5, -2.0];
+    let (_, t) = total_loss_jvp(&layer, &xs, &targets, dir.clone());
+    assert_close(t, directional(&mut { flat }, &p, &u), 1e-8);
+    let (_, g, hv) = total_loss_hvp(&layer, &xs, &targets, dir);
+    assert_all_close(&[g.w[0], g.w[1], g.b], &flat_grad(&p), 1e-12);
+    assert_all_close(
+        &[hv.w[0], hv.w[1], hv.b],
+        &directional_vec(&mut { flat_grad }, &p, &u),
+        1e-6,
+    );
+    let (_, _, h) = total_loss_hessian(&layer, &xs, &targets);
+    assert_eq!(h.len(), 3);
+}
+
+/// A tuple output: its Jacobian has one row per component.
+#[differentiate(jvp)]
+fn polar(r: f64, phi: f64) -> (f64, f64) {
+    (r * phi.cos(), r * phi.sin())
+}
+
+#[test]
+fn jacobian_of_a_tuple_output() {
+    let (r, phi) = (2.0, 0.6);
+    let (value, j) = polar_jacobian(r, phi);
+    assert_eq!(value, polar(r, phi));
+    let exact = [[phi.cos(), -r * phi.sin()], [phi.sin(), r * phi.cos()]];
+    for i in 0..2 {
+        assert_all_close(&j[i], &exact[i], 1e-15);
+    }
+}
+
+/// `f32` and a generic float go through forward mode too.
+#[differentiate(hessian)]
+fn cubic_f32(x: f32, y: f32) -> f32 {
+    x * x * x + 2.0 * x * y - y.exp()
+}
+
+#[differentiate(hessian)]
+fn generic_norm<T: num_traits::Float>(x: T, y: T) -> T {
+    (x * x + y * y).sqrt()
+}
+
+#[test]
+fn f32_and_generic_floats() {
+    let (_, _, h) = cubic_f32_hessian(0.5, -0.25);
+    let exact = [[6.0 * 0.5, 2.0], [2.0, -(-0.25f32).exp()]];
+    for i in 0..2 {
+        for k in 0..2 {
+            assert!((h[i][k] - exact[i][k]).abs() < 1e-5, "{h:?}");
+        }
+    }
+    let (value, g, h) = generic_norm_hessian(3.0_f64, 4.0);
+    assert_eq!(value, 5.0);
+    assert_all_close(&[g.0, g.1], &[0.6, 0.8], 1e-15);
+    // H = (I - g gᵀ) / |v|.
+    let exact = [[(1.0 - 0.36) / 5.0, -0.48 / 5.0], [-0.48 / 5.0, (1.0 - 0.64) / 5.0]];
+    for i in 0..2 {
+        assert_all_close(&h[i], &exact[i], 1e-15);
+    }
+}
