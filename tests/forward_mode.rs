@@ -338,12 +338,12 @@ fn f32_and_generic_floats() {
             assert!((h[i][k] - exact[i][k]).abs() < 1e-5, "{h:?}");
         }
     }
-    let (value, g, h) = generic_norm_hessian(3.0_f64, 4.0);
-    assert_eq!(value, 5.0);
-    assert_all_close(&[g.0, g.1], &[0.6, 0.8], 1e-15);
-    // H = (I - g gᵀ) / |v|.
+    // H = (I - g gᵀ) / |v|, against the product with each unit vector.
     let exact = [[(1.0 - 0.36) / 5.0, -0.48 / 5.0], [-0.48 / 5.0, (1.0 - 0.64) / 5.0]];
-    for i in 0..2 {
-        assert_all_close(&h[i], &exact[i], 1e-15);
+    for (k, dir) in [(1.0, 0.0), (0.0, 1.0)].into_iter().enumerate() {
+        let (value, g, hv) = generic_norm_hvp(3.0_f64, 4.0, dir);
+        assert_eq!(value, 5.0);
+        assert_all_close(&[g.0, g.1], &[0.6, 0.8], 1e-15);
+        assert_all_close(&[hv.0, hv.1], &[exact[0][k], exact[1][k]], 1e-15);
     }
 }

@@ -86,34 +86,38 @@ pub trait Differentiable: Clone {
     }
 }
 
-// Every float type, including a type parameter bounded by a float trait (`Real` is what the
-// generated code asks of it).
-impl<T: crate::__private::Real> Differentiable for T {
-    #[inline(always)]
-    fn zero_like(&self) -> Self {
-        T::ZERO
-    }
-    #[inline(always)]
-    fn __reset_like(&self, grad: &mut Self) {
-        *grad = T::ZERO;
-    }
-    #[inline(always)]
-    fn for_each(&self, f: &mut impl FnMut(f64)) {
-        f(self.real_to_f64())
-    }
-    #[inline(always)]
-    fn for_each_mut(&mut self, f: &mut impl FnMut(&mut f64)) {
-        let mut x = self.real_to_f64();
-        f(&mut x);
-        *self = T::real_from_f64(x);
-    }
-    #[inline(always)]
-    fn zip_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut f64, f64)) {
-        let mut x = self.real_to_f64();
-        f(&mut x, other.real_to_f64());
-        *self = T::real_from_f64(x);
-    }
+macro_rules! impl_float {
+    ($t:ty) => {
+        impl Differentiable for $t {
+            #[inline(always)]
+            fn zero_like(&self) -> Self {
+                0.0
+            }
+            #[inline(always)]
+            fn __reset_like(&self, grad: &mut Self) {
+                *grad = 0.0;
+            }
+            #[inline(always)]
+            fn for_each(&self, f: &mut impl FnMut(f64)) {
+                f(*self as f64)
+            }
+            #[inline(always)]
+            fn for_each_mut(&mut self, f: &mut impl FnMut(&mut f64)) {
+                let mut x = *self as f64;
+                f(&mut x);
+                *self = x as $t;
+            }
+            #[inline(always)]
+            fn zip_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut f64, f64)) {
+                let mut x = *self as f64;
+                f(&mut x, *other as f64);
+                *self = x as $t;
+            }
+        }
+    };
 }
+impl_float!(f32);
+impl_float!(f64);
 
 impl<T: Differentiable, const N: usize> Differentiable for [T; N] {
     fn zero_like(&self) -> Self {
