@@ -347,3 +347,36 @@ fn f32_and_generic_floats() {
         assert_all_close(&[hv.0, hv.1], &[exact[0][k], exact[1][k]], 1e-15);
     }
 }
+
+// A custom derivative with its forward rule (`jvp = g`), called in another function's forward
+// mode.
+
+fn softplus_derivative(x: f64, d_out: f64) -> f64 {
+    d_out / (1.0 + (-x).exp())
+}
+
+fn softplus_forward(x: f64, t: f64) -> (f64, f64) {
+    (custom_softplus(x), t / (1.0 + (-x).exp()))
+}
+
+#[differentiate(pullback = softplus_derivative, jvp = softplus_forward)]
+fn custom_softplus(x: f64) -> f64 {
+    (1.0 + x.exp()).ln()
+}
+
+#[differentiate(jvp)]
+fn uses_custom(x: f64, y: f64) -> f64 {
+    custom_softplus(x * y) + y
+}
+
+#[test]
+fn custom_forward_rules() {
+    let (x, y) = (0.4, -1.5);
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let (value, t) = uses_custom_jvp(x, y, (0.5, 2.0));
+    assert_eq!(value.to_bits(), uses_custom(x, y).to_bits());
+    let expected = sigmoid(x * y) * (0.5 * y + 2.0 * x) + 2.0;
+    assert_close(t, expected, 1e-15);
+    let (_, t) = custom_softplus_jvp(x, 3.0);
+    assert_close(t, 3.0 * sigmoid(x), 1e-15);
+}

@@ -765,6 +765,39 @@ where
     }
 }
 
+/// The type in the bounds of the hidden items of a mode a function does not have: each bound
+/// (`for<'a> &'a Missing: Jvp`) is never satisfied, so the call of such an item (in another
+/// function's forward mode or Hessian) fails to compile, with the message of its trait.
+pub struct Missing;
+
+#[diagnostic::on_unimplemented(
+    message = "this call is differentiated in forward mode (its caller has `jvp` or `hessian`), but the function it calls has no forward mode",
+    label = "called in forward mode",
+    note = "add `jvp` to the called function's attribute: `#[differentiate(jvp)]` (`hessian` includes it)"
+)]
+pub trait Jvp {}
+
+#[diagnostic::on_unimplemented(
+    message = "this call is in a function with `hessian`, but the function it calls has no `hessian`",
+    label = "differentiated twice here",
+    note = "add `hessian` to the called function's attribute: `#[differentiate(hessian)]`"
+)]
+pub trait Hessian {}
+
+#[diagnostic::on_unimplemented(
+    message = "this call is differentiated in forward mode (its caller has `jvp` or `hessian`), but the function it calls has a custom derivative and no forward rule",
+    label = "called in forward mode",
+    note = "give the called function its forward rule next to its pullback: `#[differentiate(pullback = p, jvp = g)]`, with `fn g(params.., tangent: G) -> (R, R)` returning the value and the directional derivative"
+)]
+pub trait CustomJvp {}
+
+#[diagnostic::on_unimplemented(
+    message = "this call is in a function with `hessian`, but the function it calls has a custom derivative, which cannot be differentiated twice",
+    label = "differentiated twice here",
+    note = "differentiate the called function's body instead (remove its `pullback = ..` and add `hessian`), or keep this call out of the function with `hessian`"
+)]
+pub trait CustomHessian {}
+
 /// The `k`-th unit vector in the flattened order of `zero` (parameters in order, arrays
 /// row-major): the direction of column `k` of a Jacobian or a Hessian.
 pub fn unit<G: crate::Differentiable>(zero: &G, k: usize) -> G {

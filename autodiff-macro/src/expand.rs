@@ -144,7 +144,23 @@ fn differentiate_fn(
             let fallback = codegen::fallback(&item, &sig);
             return with_errors(quote!(#item #fallback), cx);
         }
-        let generated = codegen::custom(&item, &sig, pullback);
+        if options.hessian {
+            cx.error_spanned_by(
+                pullback,
+                "`hessian` differentiates the body twice, and a function with a custom derivative has its derivative from `pullback` instead; remove `hessian`, or remove `pullback` to differentiate the body",
+            );
+            let fallback = codegen::fallback(&item, &sig);
+            return with_errors(quote!(#item #fallback), cx);
+        }
+        let mut generated = codegen::custom(&item, &sig, pullback);
+        generated.extend(codegen::missing_modes(
+            &item,
+            &sig,
+            options.jvp,
+            false,
+            options.custom_jvp.as_ref(),
+            true,
+        ));
         cx.check().expect("no errors were recorded");
         return quote!(#[allow(dead_code)] #item #generated);
     }
@@ -182,6 +198,14 @@ fn differentiate_fn(
         if let Some(forward) = forward {
             generated.extend(forward.generate(version, &sig));
         }
+        generated.extend(codegen::missing_modes(
+            version,
+            &sig,
+            options.jvp,
+            options.hessian,
+            None,
+            false,
+        ));
     }
     cx.check().expect("no errors were recorded");
     // Users often call only the generated functions; the original is their family's root.

@@ -643,7 +643,7 @@ pub(super) fn overlapping(a: &Borrow, b: &Borrow) -> bool {
 }
 
 /// `tokens`, reported at `span` (still resolved where they were written).
-fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
+pub(super) fn located_at(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tt| {

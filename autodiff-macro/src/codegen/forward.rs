@@ -99,7 +99,7 @@ impl<'a> Writer<'a> {
             };
             if vjp { vjp_ident(&ident) } else { ident }
         };
-        match callee {
+        let call = match callee {
             Callee::Path(func) => {
                 let mut func = func.clone();
                 let last = func.path.segments.last_mut().expect("a path has a segment");
@@ -111,6 +111,12 @@ impl<'a> Writer<'a> {
                 let (receiver, rest) = (&args[0], &args[1..]);
                 quote!(#receiver.#method(#(#rest),*))
             }
+        };
+        // A callee without the mode is reported at the call, not at the attribute.
+        if tangents {
+            super::backward::located_at(call, span)
+        } else {
+            call
         }
     }
 

@@ -38,7 +38,7 @@ mod writer;
 
 use backward::{Borrow, count_writes};
 pub use custom::custom;
-pub use modes::{Modes, forward_modes, tangent_ident};
+pub use modes::{Modes, forward_modes, missing_modes, tangent_ident};
 use header::Parts;
 use names::Names;
 use public::public_fns;
