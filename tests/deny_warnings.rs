@@ -13,7 +13,7 @@ pub mod shop {
     use autodiff_core::differentiate;
 
     /// The seed's example: apples, mandarin oranges and tax.
-    #[differentiate]
+    #[differentiate(hessian)]
     pub fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> f64 {
         let apple_price = apple * apple_num;
         let orange_price = orange * orange_num;
@@ -22,14 +22,14 @@ pub mod shop {
     }
 
     /// A crate-visible function, only called by other differentiated functions.
-    #[differentiate(wrt(amount))]
+    #[differentiate(hessian, wrt(amount))]
     pub(crate) fn discounted(amount: f64, rate: f64) -> f64 {
         amount * (1.0 - rate)
     }
 }
 
 // Every row of the rule table, as a method and (for some) in the `f64::name(x)` path form.
-#[differentiate]
+#[differentiate(hessian)]
 fn exponentials(x: f64, y: f64) -> f64 {
     let a = x.exp() + x.exp2() + x.exp_m1();
     let b = y.ln() + y.ln_1p() + y.log2() + y.log10() + y.log(x + 2.0);
@@ -38,7 +38,7 @@ fn exponentials(x: f64, y: f64) -> f64 {
     a + b + c + d
 }
 
-#[differentiate]
+#[differentiate(hessian)]
 fn trigonometry(x: f64, y: f64) -> f64 {
     let s = x.sin() * x.cos() + x.tan();
     let inverse = (x / 4.0).asin() + (x / 4.0).acos() + y.atan() + x.atan2(y);
@@ -48,7 +48,7 @@ fn trigonometry(x: f64, y: f64) -> f64 {
     s + inverse + hyperbolic + angles + norm
 }
 
-#[differentiate]
+#[differentiate(hessian)]
 fn piecewise(x: f64, y: f64) -> f64 {
     let kinks = x.abs() + x.max(y) + x.min(y) + x.clamp(-1.0, 1.0);
     let steps = x.signum() + x.floor() + y.ceil() + x.round() + y.trunc();
@@ -56,7 +56,7 @@ fn piecewise(x: f64, y: f64) -> f64 {
 }
 
 /// `+ - * / %`, unary minus, compound assignment, shadowing, blocks and integer locals.
-#[differentiate]
+#[differentiate(hessian)]
 fn arithmetic(x: f64, y: f64, n: usize) -> f64 {
     let mut s = x * y + x / y - y;
     s += -x;
@@ -74,7 +74,7 @@ fn arithmetic(x: f64, y: f64, n: usize) -> f64 {
 }
 
 /// Tuples, destructuring, a constant item, `static`, `use` and float constants.
-#[differentiate]
+#[differentiate(hessian)]
 fn tuples_and_constants(x: f64, y: f64) -> f64 {
     use std::f64::consts::E;
     const HALF: f64 = 0.5;
@@ -87,7 +87,7 @@ fn tuples_and_constants(x: f64, y: f64) -> f64 {
 }
 
 /// Casts: between float types (differentiated), from integers and bools (constants).
-#[differentiate]
+#[differentiate(hessian)]
 fn casts(x: f64, n: i32) -> f64 {
     let single = x as f32;
     let back = (single * single) as f64;
@@ -97,7 +97,7 @@ fn casts(x: f64, n: i32) -> f64 {
 }
 
 /// `no_grad` by its imported name and by path.
-#[differentiate]
+#[differentiate(hessian)]
 fn stop_gradient(x: f64, y: f64) -> f64 {
     let c = no_grad(x * y);
     let d = autodiff_core::no_grad(y);
@@ -105,13 +105,13 @@ fn stop_gradient(x: f64, y: f64) -> f64 {
 }
 
 /// Single precision.
-#[differentiate]
+#[differentiate(hessian)]
 fn single(x: f32, y: f32) -> f32 {
     (x * y).sin() + x.sqrt() / y + f32::cos(x)
 }
 
 /// `wrt`: only `w` and `b` are active; `data` and `target` are constants.
-#[differentiate(wrt(w, b))]
+#[differentiate(hessian, wrt(w, b))]
 fn squared_error(w: f64, b: f64, data: f64, target: f64) -> f64 {
     let prediction = w * data + b;
     let error = prediction - target;
@@ -119,13 +119,13 @@ fn squared_error(w: f64, b: f64, data: f64, target: f64) -> f64 {
 }
 
 /// A const generic parameter.
-#[differentiate]
+#[differentiate(hessian)]
 fn power<const N: usize>(x: f64) -> f64 {
     x.powi(N as i32)
 }
 
 /// A type parameter that is not differentiated, with a `where` clause.
-#[differentiate]
+#[differentiate(hessian)]
 fn tagged<T>(x: f64, tag: T) -> f64
 where
     T: Copy + Into<f64>,
@@ -135,7 +135,7 @@ where
 }
 
 /// Calls of other differentiated functions: through a path, with a turbofish, twice.
-#[differentiate]
+#[differentiate(hessian)]
 fn basket(apple: f64, tax: f64) -> f64 {
     let price = shop::price(apple, 3.0, 50.0, 4.0, tax);
     let cubed = power::<3>(apple);
@@ -144,7 +144,7 @@ fn basket(apple: f64, tax: f64) -> f64 {
 }
 
 /// Attributes of the user's function, and `return`.
-#[differentiate]
+#[differentiate(hessian)]
 #[inline]
 #[must_use]
 #[allow(clippy::needless_return)]
@@ -154,14 +154,14 @@ fn with_attributes(x: f64, _unused: f64) -> f64 {
 
 /// Values the derivative does not need: the generated code drops them, and leaves the
 /// parameters they read unused.
-#[differentiate]
+#[differentiate(hessian)]
 fn dead_intermediate(x: f64, y: f64) -> f64 {
     let _unused = y * 2.0;
     x * 3.0
 }
 
 /// A constant result.
-#[differentiate]
+#[differentiate(hessian)]
 fn constant_output(x: f64) -> f64 {
     let _unused = x * 2.0;
     1.5
@@ -169,25 +169,25 @@ fn constant_output(x: f64) -> f64 {
 
 /// Seven parameters: the limit of `clippy::too_many_arguments` for the user's function, and
 /// one more for its `_pullback`.
-#[differentiate]
+#[differentiate(hessian)]
 fn seven(a: f64, b: f64, c: f64, d: f64, e: f64, f: f64, g: f64) -> f64 {
     a * b + c * d + e * f + g
 }
 
 /// An `f64` parameter and an `f32` result.
-#[differentiate]
+#[differentiate(hessian)]
 fn mixed_precision(x: f64, y: f32) -> f32 {
     x as f32 * y
 }
 
 /// An `impl Trait` parameter.
-#[differentiate]
+#[differentiate(hessian)]
 fn with_impl_trait(x: f64, scale: impl Into<f64>) -> f64 {
     x * scale.into()
 }
 
 /// Negative and computed constants in argument position.
-#[differentiate]
+#[differentiate(hessian)]
 fn constant_arguments(x: f64) -> f64 {
     let quarter: f64 = 1.0 / 4.0;
     let minimum = -2.0;
@@ -201,18 +201,18 @@ mod outer {
     pub(super) mod inner {
         use autodiff_core::differentiate;
 
-        #[differentiate]
+        #[differentiate(hessian)]
         pub(in crate::outer) fn restricted(x: f64) -> f64 {
             x * 2.0
         }
 
-        #[differentiate]
+        #[differentiate(hessian)]
         pub(super) fn doubled(x: f64) -> f64 {
             restricted(x) * 2.0
         }
     }
 
-    #[differentiate]
+    #[differentiate(hessian)]
     pub(crate) fn uses(x: f64) -> f64 {
         inner::doubled(x) + 1.0
     }
@@ -220,25 +220,25 @@ mod outer {
 
 /// A function that only exists in test builds.
 #[cfg(test)]
-#[differentiate]
+#[differentiate(hessian)]
 fn only_in_tests(x: f64) -> f64 {
     x * x
 }
 
 /// A function called only through its `_grad`: no dead-code warning for it or its siblings.
-#[differentiate]
+#[differentiate(hessian)]
 fn only_through_grad(x: f64) -> f64 {
     x.sin() * x
 }
 
 /// A function called only through its `_pullback`.
-#[differentiate]
+#[differentiate(hessian)]
 fn only_through_pullback(x: f64) -> f64 {
     x.exp() * x
 }
 
 /// A function called only through its `_grad_into`.
-#[differentiate]
+#[differentiate(hessian)]
 fn only_through_grad_into(x: f64, y: f64) -> f64 {
     x * y.cos()
 }
@@ -380,7 +380,7 @@ fn every_generated_function_can_be_called() {
 
 /// Code that diverges (`loop {}`, `process::exit`, `panic!`) adds no `unreachable_code`
 /// warning from the generated functions.
-#[differentiate]
+#[differentiate(hessian)]
 fn diverging(x: f64, limit: f64) -> f64 {
     let y = x * 2.0;
     if y > limit {
@@ -407,7 +407,7 @@ fn diverging_code_differentiates() {
 }
 
 /// Iterator chains, closures and `Vec`s built by `push`: the loops they become add no warning.
-#[differentiate]
+#[differentiate(hessian)]
 fn chains(x: &[f64], y: &[f64]) -> f64 {
     let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let s: f64 = x.iter().map(|v| (v - m).exp()).sum();

@@ -3,6 +3,8 @@
 //! gradient (HVPs), closed-form derivatives where they are short, and the identity
 //! `jvp(u) · w == u · vjp(w)` between the two modes.
 
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use autodiff_core::differentiate;
@@ -339,7 +341,10 @@ fn f32_and_generic_floats() {
         }
     }
     // H = (I - g gᵀ) / |v|, against the product with each unit vector.
-    let exact = [[(1.0 - 0.36) / 5.0, -0.48 / 5.0], [-0.48 / 5.0, (1.0 - 0.64) / 5.0]];
+    let exact = [
+        [(1.0 - 0.36) / 5.0, -0.48 / 5.0],
+        [-0.48 / 5.0, (1.0 - 0.64) / 5.0],
+    ];
     for (k, dir) in [(1.0, 0.0), (0.0, 1.0)].into_iter().enumerate() {
         let (value, g, hv) = generic_norm_hvp(3.0_f64, 4.0, dir);
         assert_eq!(value, 5.0);

@@ -8,6 +8,8 @@
 //! compilation and the rows of the helpers the templates call (`powi_deriv`, `xlogy`,
 //! `unless_zero`, `pick`, ...).
 
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
+
 use autodiff_core::differentiate;
 
 /// Second differences with step `h` of `f` at `x`: the dense Hessian.
@@ -64,7 +66,12 @@ fn check(
             .collect();
         let (value, t) = jvp(x, &u);
         assert_eq!(value.to_bits(), f(x).to_bits(), "{name}: value");
-        close(t, directional(f, x, &u), 1e-7, &format!("{name}: jvp at {x:?}"));
+        close(
+            t,
+            directional(f, x, &u),
+            1e-7,
+            &format!("{name}: jvp at {x:?}"),
+        );
     }
     let (value, h) = hessian(x);
     assert_eq!(value.to_bits(), f(x).to_bits(), "{name}: value");
@@ -192,7 +199,12 @@ fn cast_to_second_order() {
         close(t, 2.0 * (2.0 * x * x * c + s), 1e-6, "cast: jvp");
         let (_, g, h) = cast_hessian(x);
         close(g, 2.0 * x * x * c + s, 1e-6, "cast: gradient");
-        close(h[0][0], 6.0 * x * c - 4.0 * x * x * x * s, 1e-6, "cast: second derivative");
+        close(
+            h[0][0],
+            6.0 * x * c - 4.0 * x * x * x * s,
+            1e-6,
+            "cast: second derivative",
+        );
     }
 }
 

@@ -844,19 +844,12 @@ where
     T: Real,
 {
     let n = zero.n_params();
-    let mut h = vec![vec![0.0_f64; n]; n];
-    for k in 0..n {
-        let column = hvp(unit(zero, k));
-        let mut i = 0;
-        column.for_each(&mut |x| {
-            h[i][k] = x;
-            i += 1;
-        });
-    }
+    // Column `k` is stored as row `k` of `h`, then read transposed.
+    let h: Vec<Vec<f64>> = (0..n).map(|k| hvp(unit(zero, k)).to_flat()).collect();
     (0..n)
         .map(|i| {
             (0..n)
-                .map(|k| T::real_from_f64(0.5 * (h[i][k] + h[k][i])))
+                .map(|k| T::real_from_f64(0.5 * (h[k][i] + h[i][k])))
                 .collect()
         })
         .collect()

@@ -249,7 +249,8 @@ fn forward_mode(
         return None;
     }
     let active: Vec<bool> = sig.params.iter().map(|p| p.active).collect();
-    let tangents = match tangent::transform(function, activity, &active, sig.generic_float.as_ref()) {
+    let tangents = match tangent::transform(function, activity, &active, sig.generic_float.as_ref())
+    {
         Ok(tangents) => tangents,
         Err(unsupported) => {
             cx.error_at(unsupported.span, unsupported.message);

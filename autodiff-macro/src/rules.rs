@@ -252,7 +252,10 @@ pub static RULES: &[Rule] = &[
     // `unless_zero(dy, e)` is `e` wherever `e` is finite: `e` is `dy` times a factor, so the
     // derivative passes through to `e` even where `dy` is zero (where `e` is zero too).
     p("unless_zero", &[None, Some("dy")]),
-    p("pick", &[None, Some("::autodiff_core::__private::pick(a, dy)")]),
+    p(
+        "pick",
+        &[None, Some("::autodiff_core::__private::pick(a, dy)")],
+    ),
     p("sign", &[None]),
     p("ln_2", &[None]),
     p("ln_10", &[None]),

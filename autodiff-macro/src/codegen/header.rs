@@ -118,7 +118,8 @@ impl<'a> Parts<'a> {
                 {
                     real_inline = true;
                     let mut t = t.clone();
-                    t.bounds.push(syn::parse_quote!(::autodiff_core::__private::Real));
+                    t.bounds
+                        .push(syn::parse_quote!(::autodiff_core::__private::Real));
                     quote!(#t)
                 }
                 p => quote!(#p),
@@ -223,7 +224,7 @@ impl syn::visit_mut::VisitMut for NameLifetimes<'_> {
 }
 
 /// Replaces the named lifetimes of a type by `'_`.
-struct ElideLifetimes;
+pub(super) struct ElideLifetimes;
 
 impl syn::visit_mut::VisitMut for ElideLifetimes {
     fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {

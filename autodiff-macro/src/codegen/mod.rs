@@ -38,8 +38,8 @@ mod writer;
 
 use backward::{Borrow, count_writes};
 pub use custom::custom;
-pub use modes::{Modes, forward_modes, missing_modes, tangent_ident};
 use header::Parts;
+pub use modes::{Modes, forward_modes, missing_modes, tangent_ident};
 use names::Names;
 use public::public_fns;
 use sweeps::sweeps;

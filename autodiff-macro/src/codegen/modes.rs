@@ -43,7 +43,11 @@ pub fn tangent_ident(ident: &Ident) -> Ident {
 
 pub fn forward_modes(modes: &Modes) -> TokenStream {
     let core = sweeps::primal(&modes.jvp, &modes.jvp.item.sig.ident);
-    let wrapper = jvp_wrapper(modes.item, modes.sig, &Body::Core(&modes.jvp.item.sig.ident));
+    let wrapper = jvp_wrapper(
+        modes.item,
+        modes.sig,
+        &Body::Core(&modes.jvp.item.sig.ident),
+    );
     let public = public_jvp(modes);
     let second = modes.hvp.as_ref().map(|hvp| {
         let core_vjp = sweeps(hvp, None);
@@ -135,6 +139,9 @@ struct Common<'a> {
     shape: public::GradShape,
     /// The float type of the output's components (`Vec<Vec<T>>` of a Jacobian or Hessian).
     elem: TokenStream,
+    /// The `where` clause of `_jacobian` and `_hessian`, which call the function once per
+    /// column and so clone the parameters: parameters of a generic type must be `Clone`.
+    clone_where: TokenStream,
 }
 
 impl<'a> Common<'a> {
@@ -170,6 +177,32 @@ impl<'a> Common<'a> {
                 }
             }
         };
+        let generic: Vec<String> = item
+            .sig
+            .generics
+            .type_params()
+            .map(|t| t.ident.to_string())
+            .chain((0..parts.types.len()).map(|k| format!("__AutodiffImpl{k}")))
+            .collect();
+        let bounds: Vec<TokenStream> = parts
+            .types
+            .iter()
+            .zip(&sig.params)
+            .filter(|(ty, p)| {
+                !p.by_ref()
+                    && p.kind != ParamKind::Float
+                    && quote!(#ty)
+                        .into_iter()
+                        .any(|tt| generic.contains(&tt.to_string()))
+            })
+            .map(|(ty, _)| quote!(#ty: ::core::clone::Clone))
+            .collect();
+        let where_clause = &parts.where_clause;
+        let clone_where = match (bounds.is_empty(), where_clause.is_empty()) {
+            (true, _) => where_clause.clone(),
+            (false, true) => quote!(where #(#bounds),*),
+            (false, false) => quote!(#where_clause, #(#bounds),*),
+        };
         Common {
             parts,
             names,
@@ -177,6 +210,7 @@ impl<'a> Common<'a> {
             tangents,
             shape,
             elem,
+            clone_where,
         }
     }
 }
@@ -317,7 +351,7 @@ pub fn jvp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> TokenStr
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(dead_code, unused_variables, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, unused_variables, clippy::all)]
         #vis fn #jvp #generics (#(#params,)* #(#tangents: #types),*) -> (#out_ty, #out_ty) #where_clause {
             #body
         }
@@ -335,7 +369,11 @@ fn active_tangents<'t>(sig: &Signature, tangents: &'t [Ident]) -> Vec<&'t Ident>
 
 /// The entries of a gradient-shaped `dir` as the tangent arguments of `__f_tangent`:
 /// `dir.0`, `&dir.1`.
-fn entries_as_tangents(sig: &Signature, shape: &public::GradShape, dir: &Ident) -> Vec<TokenStream> {
+fn entries_as_tangents(
+    sig: &Signature,
+    shape: &public::GradShape,
+    dir: &Ident,
+) -> Vec<TokenStream> {
     sig.active_params()
         .enumerate()
         .map(|(k, (_, param))| {
@@ -369,6 +407,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
         path,
         shape,
         elem,
+        clone_where,
         ..
     } = &common;
     let Parts {
@@ -418,7 +457,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
         #(#attrs)*
         #[doc = #doc_jacobian]
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
-        #vis fn #jacobian_fn #generics (#(#params),*) -> (#out_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #where_clause {
+        #vis fn #jacobian_fn #generics (#(#params),*) -> (#out_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #clone_where {
             let #zero: #grad_ty = #zero_value;
             let mut #value = ::core::option::Option::None;
             let #jacobian = #private::jacobian(&#zero, |#column: #grad_ty| {
@@ -449,7 +488,13 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> Toke
     let out_ty = &sig.output.as_ref().expect("checked").ty;
     let span = item.sig.ident.span();
     let this = common.names.fresh("this", span);
-    let rename = |name: &Ident| if name == "self" { this.clone() } else { name.clone() };
+    let rename = |name: &Ident| {
+        if name == "self" {
+            this.clone()
+        } else {
+            name.clone()
+        }
+    };
     let names: Vec<Ident> = common.parts.param_names.iter().map(rename).collect();
     let unwrap = unwrap_tangents(sig, &mut common, &names, false);
     let unwrap_again = unwrap_tangents(sig, &mut common, &names, true);
@@ -474,12 +519,22 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> Toke
     let active: Vec<&Ident> = active_tangents(sig, tangents);
     // The reference parameters and the tangents of the active ones, taken again.
     let ref_names: Vec<Ident> = ref_names.iter().map(rename).collect();
-    let (t_ref_names, t_ref_types): (Vec<&Ident>, Vec<&TokenStream>) = sig
+    // The closure takes them for any lifetime, like the reference parameters.
+    let (t_ref_names, t_ref_types): (Vec<&Ident>, Vec<TokenStream>) = sig
         .params
         .iter()
-        .zip(tangents.iter().zip(&types))
+        .zip(tangents.iter().zip(&common.parts.types))
         .filter(|(p, _)| p.by_ref())
-        .map(|(_, (t, ty))| (t, ty))
+        .map(|(p, (t, ty))| {
+            let mut ty = ty.clone();
+            syn::visit_mut::VisitMut::visit_type_mut(&mut header::ElideLifetimes, &mut ty);
+            let ty = if p.active {
+                quote!(#private::Tangent<#ty>)
+            } else {
+                quote!(#private::Tangent<#private::NotDifferentiated>)
+            };
+            (t, ty)
+        })
         .unzip();
     let active_refs: Vec<&Ident> = sig
         .params
@@ -513,18 +568,15 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> Toke
         return quote! {
             #(#attrs)*
             #[doc(hidden)]
-            #[allow(dead_code, unused_variables, unreachable_code, clippy::too_many_arguments, clippy::type_complexity)]
+            #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
             #vis fn #name #generics (#(#params,)* #(#tangents: #types),*) -> ((#out_ty, #out_ty), impl ::core::ops::FnOnce(#(#ref_types,)* #(#t_ref_types,)* (#out_ty, #out_ty), #(#slot_types,)* #(#slot_types),*) + #captures) #where_clause {
                 (::core::unreachable!(), move |#(_: #ref_types,)* #(_: #t_ref_types,)* _: (#out_ty, #out_ty), #(_: #slot_types,)* #(_: #slot_types),*| {})
             }
         };
     };
     let core_vjp = (common.path)(core_vjp);
-    let rebind = item
-        .sig
-        .receiver()
-        .map(|_| quote!(let #this = self;));
-    let _ = (private, param_names);
+    let rebind = item.sig.receiver().map(|_| quote!(let #this = self;));
+    let _ = param_names;
     quote! {
         #(#attrs)*
         #[doc(hidden)]
@@ -564,6 +616,7 @@ fn public_hvp(modes: &Modes, hvp: &Input) -> TokenStream {
         path,
         shape,
         elem,
+        clone_where,
         ..
     } = &common;
     let Parts {
@@ -640,7 +693,7 @@ fn public_hvp(modes: &Modes, hvp: &Input) -> TokenStream {
             #(#attrs)*
             #[doc = #doc_hessian]
             #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
-            #vis fn #hessian_fn #generics (#(#params),*) -> (#out_ty, #grad_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #where_clause {
+            #vis fn #hessian_fn #generics (#(#params),*) -> (#out_ty, #grad_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #clone_where {
                 let #zero: #grad_ty = #zero_value;
                 let mut #out = ::core::option::Option::None;
                 let #hessian = #private::hessian(&#zero, |#column: #grad_ty| {

@@ -178,12 +178,7 @@ impl Transform<'_> {
     }
 
     /// The tangent of an operand, or a zero of its shape.
-    fn tangent_or_zero(
-        &mut self,
-        operand: &Operand,
-        stmts: &mut Vec<Stmt>,
-        span: Span,
-    ) -> Operand {
+    fn tangent_or_zero(&mut self, operand: &Operand, stmts: &mut Vec<Stmt>, span: Span) -> Operand {
         if let Some(t) = self.tangent(operand) {
             return t;
         }
@@ -370,12 +365,8 @@ impl Transform<'_> {
                     span,
                     ty: None,
                 }));
-                let member = |k: u32| {
-                    Op::Field(syn::Member::Unnamed(syn::Index {
-                        index: k,
-                        span,
-                    }))
-                };
+                let member =
+                    |k: u32| Op::Field(syn::Member::Unnamed(syn::Index { index: k, span }));
                 out.push(Stmt::Inst(Inst {
                     result,
                     op: member(0),
