@@ -180,3 +180,53 @@ fn price_grad_into(
     );
     value
 }
+#[doc(hidden)]
+#[allow(dead_code, clippy::all)]
+fn __price_jvp<__A0, __A1, __A2, __A3, __A4, __A5, __A6, __A7, __A8, __A9>(
+    _: __A0,
+    _: __A1,
+    _: __A2,
+    _: __A3,
+    _: __A4,
+    _: __A5,
+    _: __A6,
+    _: __A7,
+    _: __A8,
+    _: __A9,
+) -> (f64, f64)
+where
+    for<'__autodiff> &'__autodiff ::autodiff_core::__private::Missing: ::autodiff_core::__private::Jvp,
+{
+    ::core::unreachable!()
+}
+#[doc(hidden)]
+#[allow(dead_code, clippy::all)]
+fn ____price_jvp_vjp<
+    __A0,
+    __A1,
+    __A2,
+    __A3,
+    __A4,
+    __A5,
+    __A6,
+    __A7,
+    __A8,
+    __A9,
+    __AutodiffPullback,
+>(
+    _: __A0,
+    _: __A1,
+    _: __A2,
+    _: __A3,
+    _: __A4,
+    _: __A5,
+    _: __A6,
+    _: __A7,
+    _: __A8,
+    _: __A9,
+) -> ((f64, f64), __AutodiffPullback)
+where
+    for<'__autodiff> &'__autodiff ::autodiff_core::__private::Missing: ::autodiff_core::__private::Hessian,
+{
+    ::core::unreachable!()
+}

@@ -52,7 +52,7 @@ pub fn forward_modes(modes: &Modes) -> TokenStream {
     let second = modes.hvp.as_ref().map(|hvp| {
         let core_vjp = sweeps(hvp, None);
         let core_vjp_ident = vjp_ident(&hvp.item.sig.ident);
-        let wrapper_vjp = jvp_vjp_wrapper(modes.item, modes.sig, &Body::Core(&core_vjp_ident));
+        let wrapper_vjp = jvp_vjp_wrapper(modes.item, modes.sig, &core_vjp_ident);
         let public = public_hvp(modes, hvp);
         quote!(#core_vjp #wrapper_vjp #public)
     });
@@ -74,6 +74,7 @@ pub fn missing_modes(
     if sig.output.is_none() {
         return TokenStream::new();
     }
+    let out_ty = &sig.output.as_ref().expect("checked").ty;
     let jvp_item = match (jvp, custom_jvp, custom) {
         (_, Some(rule), _) => {
             let wrapper = jvp_wrapper(item, sig, &Body::Custom(rule));
@@ -81,15 +82,63 @@ pub fn missing_modes(
             quote!(#wrapper #public)
         }
         (true, None, _) => TokenStream::new(),
-        (false, None, false) => jvp_wrapper(item, sig, &Body::Missing("Jvp")),
-        (false, None, true) => jvp_wrapper(item, sig, &Body::Missing("CustomJvp")),
+        (false, None, false) => missing(
+            item,
+            sig,
+            jvp_ident(&item.sig.ident),
+            "Jvp",
+            quote!((#out_ty, #out_ty)),
+        ),
+        (false, None, true) => missing(
+            item,
+            sig,
+            jvp_ident(&item.sig.ident),
+            "CustomJvp",
+            quote!((#out_ty, #out_ty)),
+        ),
     };
+    let name = vjp_ident(&jvp_ident(&item.sig.ident));
+    let returns = quote!(((#out_ty, #out_ty), __AutodiffPullback));
     let hessian_item = match (hessian, custom) {
         (true, _) => TokenStream::new(),
-        (false, false) => jvp_vjp_wrapper(item, sig, &Body::Missing("Hessian")),
-        (false, true) => jvp_vjp_wrapper(item, sig, &Body::Missing("CustomHessian")),
+        (false, false) => missing(item, sig, name, "Hessian", returns),
+        (false, true) => missing(item, sig, name, "CustomHessian", returns),
     };
     quote!(#jvp_item #hessian_item)
+}
+
+/// A hidden item of a mode the function does not have: any arguments (a tangent for each
+/// parameter after the parameters), and a bound never satisfied that rustc checks at each call
+/// (it has a bound lifetime), so that the error is there, with the message of `trait_`.
+fn missing(
+    item: &syn::ItemFn,
+    sig: &Signature,
+    name: Ident,
+    trait_: &str,
+    returns: TokenStream,
+) -> TokenStream {
+    let Parts { attrs, vis, .. } = Parts::new(item, sig);
+    let receiver = item.sig.receiver().map(|r| quote!(#r,));
+    let n = sig.params.iter().filter(|p| !p.is_receiver()).count() + sig.params.len();
+    let args: Vec<Ident> = (0..n).map(|k| format_ident!("__A{}", k)).collect();
+    let private = private();
+    let trait_ = Ident::new(trait_, Span::call_site());
+    let generics = &item.sig.generics.params;
+    let pullback = returns
+        .to_string()
+        .contains("__AutodiffPullback")
+        .then(|| quote!(__AutodiffPullback,));
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[allow(dead_code, clippy::all)]
+        #vis fn #name<#generics #(#args,)* #pullback>(#receiver #(_: #args),*) -> #returns
+        where
+            for<'__autodiff> &'__autodiff #private::Missing: #private::#trait_,
+        {
+            ::core::unreachable!()
+        }
+    }
 }
 
 /// `f_jvp` of a function with a custom derivative: the user's forward rule.
@@ -266,30 +315,12 @@ fn tangent_types(sig: &Signature, common: &Common) -> Vec<TokenStream> {
         .collect()
 }
 
-/// What a hidden item of forward mode does: its work, or (for a function without the mode)
-/// nothing but fail to compile where it is called, with an error that names the option to add.
+/// What `__f_jvp` calls.
 pub enum Body<'a> {
     /// Calls `__f_tangent` (or its reverse pass).
     Core(&'a Ident),
     /// Calls the user's forward rule `g(params.., tangent: G)` (`jvp = g`).
     Custom(&'a syn::ExprPath),
-    /// `where for<'a> &'a Missing: Trait`: the error at a call, from the trait's message.
-    Missing(&'static str),
-}
-
-/// The `where` clause of an item, with the bound that fails at each call of a `Missing` one.
-fn where_with(where_clause: &TokenStream, body: &Body) -> TokenStream {
-    let Body::Missing(trait_) = body else {
-        return where_clause.clone();
-    };
-    let private = private();
-    let trait_ = Ident::new(trait_, Span::call_site());
-    let bound = quote!(for<'__autodiff> &'__autodiff #private::Missing: #private::#trait_);
-    if where_clause.is_empty() {
-        quote!(where #bound)
-    } else {
-        quote!(#where_clause, #bound)
-    }
 }
 
 /// `__f_jvp`: what a call of `f` in another function's forward mode calls.
@@ -310,7 +341,6 @@ pub fn jvp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> TokenStr
     } = &common.parts;
     let tangents = &common.tangents;
     let active: Vec<&Ident> = active_tangents(sig, tangents);
-    let where_clause = where_with(where_clause, body);
     let body = match body {
         Body::Core(core) => {
             let core = (common.path)(core);
@@ -344,7 +374,6 @@ pub fn jvp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> TokenStr
                 #rule(#(#param_names,)* #tangent)
             }
         }
-        Body::Missing(_) => quote!(::core::unreachable!()),
     };
     let jvp = jvp_ident(&item.sig.ident);
     quote! {
@@ -483,7 +512,8 @@ fn wrt_list(sig: &Signature) -> String {
 
 /// `____f_jvp_vjp`: the reverse pass over `__f_jvp`, for a caller's Hessian. It takes the
 /// `Tangent`s of `__f_jvp` and passes `__f_tangent`'s pullback the tangents it takes.
-pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> TokenStream {
+/// `core_vjp`: the reverse pass over `__f_tangent`.
+pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, core_vjp: &Ident) -> TokenStream {
     let mut common = Common::new(item, sig);
     let out_ty = &sig.output.as_ref().expect("checked").ty;
     let span = item.sig.ident.span();
@@ -563,17 +593,6 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> Toke
         .map(|(_, s)| s)
         .collect();
     let name = vjp_ident(&jvp_ident(&item.sig.ident));
-    let where_clause = where_with(where_clause, body);
-    let Body::Core(core_vjp) = body else {
-        return quote! {
-            #(#attrs)*
-            #[doc(hidden)]
-            #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
-            #vis fn #name #generics (#(#params,)* #(#tangents: #types),*) -> ((#out_ty, #out_ty), impl ::core::ops::FnOnce(#(#ref_types,)* #(#t_ref_types,)* (#out_ty, #out_ty), #(#slot_types,)* #(#slot_types),*) + #captures) #where_clause {
-                (::core::unreachable!(), move |#(_: #ref_types,)* #(_: #t_ref_types,)* _: (#out_ty, #out_ty), #(_: #slot_types,)* #(_: #slot_types),*| {})
-            }
-        };
-    };
     let core_vjp = (common.path)(core_vjp);
     let rebind = item.sig.receiver().map(|_| quote!(let #this = self;));
     let _ = param_names;

@@ -169,9 +169,11 @@ mod tests {
     use super::*;
     use crate::ir::Const;
 
+    /// The templates of the rows a user's code can reach; the helpers they call have rows of
+    /// their own (whose templates only the reverse pass writes, as text).
     #[test]
     fn every_template_compiles_to_instructions() {
-        for rule in rules::RULES {
+        for rule in rules::RULES.iter().filter(|rule| !rule.private) {
             for template in rule.adjoints.iter().flatten() {
                 let mut stmts = Vec::new();
                 let mut values = Vec::new();
