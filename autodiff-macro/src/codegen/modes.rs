@@ -123,7 +123,7 @@ fn missing(
     let args: Vec<Ident> = (0..n).map(|k| format_ident!("__A{}", k)).collect();
     let private = private();
     let trait_ = Ident::new(trait_, Span::call_site());
-    let generics = &item.sig.generics.params;
+    let generics = item.sig.generics.params.iter();
     let pullback = returns
         .to_string()
         .contains("__AutodiffPullback")
@@ -132,7 +132,7 @@ fn missing(
         #(#attrs)*
         #[doc(hidden)]
         #[allow(dead_code, clippy::all)]
-        #vis fn #name<#generics #(#args,)* #pullback>(#receiver #(_: #args),*) -> #returns
+        #vis fn #name<#(#generics,)* #(#args,)* #pullback>(#receiver #(_: #args),*) -> #returns
         where
             for<'__autodiff> &'__autodiff #private::Missing: #private::#trait_,
         {
