@@ -150,6 +150,38 @@ pub use autodiff_macro::Differentiable;
 /// `#[differentiate(wrt(x, y))]` names the active parameters; `#[differentiate(pullback = p)]`
 /// takes the derivative from `p(params.., d_out) -> G` instead of the body.
 ///
+/// # Forward mode and second order
+///
+/// `#[differentiate(jvp)]` adds forward mode, `#[differentiate(hessian)]` (which includes it)
+/// second order; both combine with `wrt(..)`:
+///
+/// | item | meaning |
+/// |---|---|
+/// | `f_jvp(x, y, tangent: G) -> (R, R)` | the value and the directional derivative along `tangent`, in one forward sweep |
+/// | `f_jacobian(x, y) -> (R, Vec<Vec<T>>)` | for a tuple, array or `Vec` output: the dense Jacobian, a row per output component, a column per input component |
+/// | `f_hvp(x, y, v: G) -> (R, G, G)` | the value, the gradient and the exact Hessian-vector product `H v` |
+/// | `f_hessian(x, y) -> (R, G, Vec<Vec<T>>)` | the value, the gradient and the dense symmetric Hessian |
+///
+/// ```
+/// use autodiff_core::differentiate;
+///
+/// #[differentiate(hessian)]
+/// fn rosenbrock(x: f64, y: f64) -> f64 {
+///     (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+/// }
+///
+/// let (value, slope) = rosenbrock_jvp(0.5, 1.0, (1.0, 0.0));
+/// assert_eq!(slope, rosenbrock_grad(0.5, 1.0).1 .0);
+/// let (_, _, h) = rosenbrock_hessian(0.5, 1.0);
+/// // ∂²f/∂x² = 2 - 400 (y - x²) + 800 x², ∂²f/∂x∂y = -400 x, ∂²f/∂y² = 200.
+/// assert_eq!(h, vec![vec![2.0 - 400.0 * 0.75 + 200.0, -200.0], vec![-200.0, 200.0]]);
+/// # let _ = value;
+/// ```
+///
+/// A function called with active arguments needs the same mode; where it lacks it, the error at
+/// the call says which option to add. A function with a custom derivative gives its forward
+/// rule with `jvp = g` (`g(params.., tangent: G) -> (R, R)`).
+///
 /// Anything else is a compile error that points at the construct and says what to do instead.
 pub use autodiff_macro::differentiate;
 
