@@ -335,6 +335,15 @@ impl Zeroed for Ignore {
 )]
 pub trait ScalarOutput<Args> {}
 
+/// Never implemented: the bound of `_hvp` and `_hessian` of a function returning a vector,
+/// which has no Hessian of its own (`hessian` makes it callable from functions with one).
+#[diagnostic::on_unimplemented(
+    message = "`_hvp` and `_hessian` need a function whose return type is written `f32` or `f64`; this one returns `{Self}`",
+    label = "the function's output is not a scalar",
+    note = "a Hessian is of a scalar function: use `_jacobian` (or `_jvp`) for the derivative of a vector, or take the Hessian of a scalar function that calls this one"
+)]
+pub trait ScalarHessian<Args> {}
+
 /// Never implemented: a caller that hands an accumulator to a parameter the callee does not
 /// differentiate (`wrt(..)` leaves it out, or a custom pullback gives no gradient for it) would
 /// lose that argument's derivative without a word, so it does not compile.

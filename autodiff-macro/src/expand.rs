@@ -241,13 +241,6 @@ fn forward_mode(
         );
         return None;
     }
-    if hessian && !output.scalar {
-        cx.error_spanned_by(
-            ty,
-            "`hessian` needs a function that returns `f32` or `f64`: the Hessian is of a scalar; use `jvp` for the Jacobian of a vector",
-        );
-        return None;
-    }
     let active: Vec<bool> = sig.params.iter().map(|p| p.active).collect();
     let tangents = match tangent::transform(function, activity, &active, sig.generic_float.as_ref())
     {

@@ -13,11 +13,6 @@ fn norm_of_polar(r: f64, phi: f64) -> f64 {
     (p.x * p.x + p.y * p.y).sqrt()
 }
 
-#[differentiate(hessian)]
-fn vector(x: f64) -> [f64; 2] {
-    [x, x * x]
-}
-
 #[differentiate(jvp)]
 fn point(x: f64) -> Point {
     Point { x, y: x }

@@ -53,7 +53,26 @@ pub fn forward_modes(modes: &Modes) -> TokenStream {
         let core_vjp = sweeps(hvp, None);
         let core_vjp_ident = vjp_ident(&hvp.item.sig.ident);
         let wrapper_vjp = jvp_vjp_wrapper(modes.item, modes.sig, &core_vjp_ident);
-        let public = public_hvp(modes, hvp);
+        // A function returning a vector has no Hessian of its own, but functions with
+        // `hessian` that call it need its second order.
+        let scalar = modes.sig.output.as_ref().is_some_and(|o| o.scalar);
+        let public = if scalar {
+            public_hvp(modes, hvp)
+        } else {
+            let out_ty = &modes.sig.output.as_ref().expect("checked").ty;
+            let ident = &modes.item.sig.ident;
+            let (hvp_fn, hessian_fn) = (
+                format_ident!("{}_hvp", ident),
+                format_ident!("{}_hessian", ident),
+            );
+            public::non_scalar_stubs(
+                modes.item,
+                modes.sig,
+                out_ty,
+                [&hessian_fn, &hvp_fn],
+                "ScalarHessian",
+            )
+        };
         quote!(#core_vjp #wrapper_vjp #public)
     });
     quote!(#core #wrapper #public #second)

@@ -17,7 +17,9 @@ pub(super) fn non_scalar_stubs(
     sig: &Signature,
     out_ty: &syn::Type,
     names: [&Ident; 2],
+    trait_: &str,
 ) -> TokenStream {
+    let trait_ = Ident::new(trait_, proc_macro2::Span::call_site());
     if !item.sig.generics.params.is_empty() {
         return TokenStream::new();
     }
@@ -37,7 +39,7 @@ pub(super) fn non_scalar_stubs(
             #[allow(dead_code, clippy::too_many_arguments)]
             #vis fn #name<#(#args),*>(#receiver #(_: #args),*) -> ::core::convert::Infallible
             where
-                #out_ty: #private::ScalarOutput<(#(#args,)*)>,
+                #out_ty: #private::#trait_<(#(#args,)*)>,
             {
                 ::core::unreachable!()
             }
@@ -203,7 +205,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     let grad_sweep = sweep(one.clone(), &slots_owned, true);
     let grad_into_sweep = sweep(one, &slots_ref, true);
     if !output.scalar {
-        let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn]);
+        let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn], "ScalarOutput");
         return quote!(#pullback_item #vjp_item #stubs);
     }
     let doc_grad = format!(
