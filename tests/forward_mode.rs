@@ -3,7 +3,7 @@
 //! gradient (HVPs), closed-form derivatives where they are short, and the identity
 //! `jvp(u) · w == u · vjp(w)` between the two modes.
 
-#![allow(clippy::needless_range_loop)]
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
 mod common;
 
