@@ -188,6 +188,7 @@ fn differentiate_fn(
     let mut generated = TokenStream::new();
     for (version, function, activity, forward) in &versions {
         let backward = reverse::reverse(function, activity);
+        print_ir(&item.sig.ident, function, &backward, forward.as_ref());
         generated.extend(codegen::generate(&codegen::Input {
             item: version,
             sig: &sig,
@@ -210,6 +211,24 @@ fn differentiate_fn(
     cx.check().expect("no errors were recorded");
     // Users often call only the generated functions; the original is their family's root.
     quote!(#[allow(dead_code)] #item #generated)
+}
+
+/// `AUTODIFF_PRINT_IR=name cargo build` prints the IR of the functions called `name`, the plan
+/// of their backward sweep and their forward-mode IR, to stderr: what to attach to a bug report,
+/// and a way to see what the macro made of a body.
+fn print_ir(
+    ident: &syn::Ident,
+    function: &ir::Function,
+    backward: &reverse::Backward,
+    forward: Option<&ForwardMode>,
+) {
+    if std::env::var("AUTODIFF_PRINT_IR").is_ok_and(|name| *ident == name) {
+        eprintln!("{}", function.print());
+        eprintln!("{}", ir::print::print_plan(function, backward));
+        if let Some(forward) = forward {
+            eprintln!("{}", forward.function.print());
+        }
+    }
 }
 
 /// The forward-mode function of one version of the body, and what generating from it needs.
@@ -442,6 +461,96 @@ pub(crate) mod tests {
             prettyplease::unparse(&syn::parse2(quote!(#tokens)).unwrap())
                 .lines()
                 .count()
+        );
+    }
+
+    /// Compares the expansion of `#[differentiate(args)] source` with
+    /// `tests/expand/{name}.expanded.rs`; `UPDATE_EXPECT=1` rewrites the file.
+    fn golden(name: &str, args: &str, source: &str) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let actual = expand(args, source);
+        let snapshot = root.join(format!("tests/expand/{name}.expanded.rs"));
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&snapshot, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "the expansion of {name} changed; if that is intended, rerun with UPDATE_EXPECT=1\n{actual}"
+        );
+    }
+
+    /// A loop whose backward sweep needs a value of each iteration: it goes on a tape.
+    #[test]
+    fn a_taped_loop() {
+        golden(
+            "taped_loop",
+            "",
+            "fn running_max(x: &[f64]) -> f64 {
+                let mut m = x[0];
+                for i in 1..x.len() {
+                    m = m.max(x[i]) * 0.5;
+                }
+                m
+            }",
+        );
+    }
+
+    /// A branch whose backward sweep reads values computed in it: they go in its record.
+    #[test]
+    fn a_branch_record() {
+        golden(
+            "branch_record",
+            "",
+            "fn branch(x: f64, y: f64) -> f64 {
+                let r = if x > y { (x * y).sin() } else { y.exp() };
+                r * x
+            }",
+        );
+    }
+
+    /// A sum in a final loop: `_grad` runs each backward iteration right after its forward one.
+    #[test]
+    fn a_fused_sum() {
+        golden(
+            "fused_sum",
+            "",
+            "fn rosenbrock(x: &[f64]) -> f64 {
+                let mut s = 0.0;
+                for i in 0..x.len() - 1 {
+                    s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+                }
+                s
+            }",
+        );
+    }
+
+    /// A struct parameter: its gradient is a struct of the same type, filled through a slot.
+    #[test]
+    fn a_struct_parameter() {
+        golden(
+            "struct_param",
+            "wrt(layer)",
+            "fn loss(layer: &Layer, x: &[f64], target: f64) -> f64 {
+                let mut z = layer.b;
+                for i in 0..x.len() {
+                    z += layer.w[i] * x[i];
+                }
+                (z.tanh() - target).powi(2)
+            }",
+        );
+    }
+
+    /// Forward mode and second order of a small function.
+    #[test]
+    fn forward_mode_and_hessian() {
+        golden(
+            "hessian",
+            "hessian",
+            "fn f(x: f64, y: f64) -> f64 {
+                let s = x.sin() * y;
+                s + x * x * y.exp()
+            }",
         );
     }
 

@@ -18,6 +18,8 @@ mod options;
 mod reverse;
 mod rules;
 mod signature;
+#[cfg(test)]
+mod snapshots;
 mod tangent;
 
 /// Differentiates a function; see `autodiff_core::differentiate` for the documentation.

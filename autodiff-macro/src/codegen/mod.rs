@@ -84,12 +84,14 @@ pub struct Input<'a> {
 
 pub fn generate(input: &Input) -> TokenStream {
     let vjp = sweeps(input, None);
+    // Interleaved sweeps only help the functions that know the seed first, which a function
+    // returning a scalar has.
     let fused = input
         .sig
         .output
         .as_ref()
         .is_some_and(|output| output.scalar)
-        .then(|| crate::reverse::fused_loop(input.function, input.backward, input.activity))
+        .then(|| input.backward.interleaved())
         .flatten();
     let fused_fn = fused.map(|k| sweeps(input, Some(k)));
     let public = public_fns(input.item, input.sig, fused.is_some());

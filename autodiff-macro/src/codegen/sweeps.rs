@@ -11,7 +11,7 @@ use crate::ir::{Operand, Output, ParamRef};
 use crate::signature::ParamKind;
 
 /// `__f_vjp`, or with `fuse` (the position of a loop in the backward statements, see
-/// [`crate::reverse::fused_loop`]) `__f_fused`: the same sweeps for a caller that knows the seed
+/// [`crate::reverse::Schedule::Interleaved`]) `__f_fused`: the same sweeps for a caller that knows the seed
 /// first, with that loop's backward iterations run inside its forward ones.
 ///
 /// ```text

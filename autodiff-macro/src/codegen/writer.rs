@@ -97,7 +97,7 @@ impl<'a> Writer<'a> {
         let mut declared = BTreeSet::new();
         let before = self.backward_stmts(&stmts[..k], &writes, &mut declared, slot_names);
         let BwdStmt::Loop(bwd_loop) = &stmts[k] else {
-            unreachable!("fused_loop gives the position of a loop")
+            unreachable!("the interleaved loop is a loop")
         };
         self.fused = Some(Fused {
             id: bwd_loop.id,

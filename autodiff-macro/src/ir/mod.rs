@@ -485,4 +485,5 @@ impl Stmt {
         writes
     }
 }
+pub mod print;
 pub mod visit;

@@ -24,7 +24,7 @@ mod plan;
 mod stmt;
 
 use crate::ir::visit::*;
-pub use plan::{IfPlan, LoopPlan, Need, fused_loop};
+pub use plan::{IfPlan, LoopPlan, Need, Schedule};
 pub use stmt::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,13 +88,30 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
     }
     let captured = pass.needs(&stmts);
     let top_remat = pass.top_remat(&captured);
-    Backward {
+    let mut backward = Backward {
         stmts,
         loops: pass.loops,
         ifs: pass.ifs,
         written_mems: pass.written_mems,
         captured,
         top_remat,
+    };
+    if let Some(id) = plan::interleavable(function, &backward, activity) {
+        if let Some(plan) = backward.loops.get_mut(&id) {
+            plan.schedule = Schedule::Interleaved;
+        }
+    }
+    backward
+}
+
+impl Backward {
+    /// The position in `stmts` of the backward loop that runs interleaved with its forward
+    /// loop, if there is one.
+    pub fn interleaved(&self) -> Option<usize> {
+        self.stmts.iter().position(|s| {
+            matches!(s, BwdStmt::Loop(l)
+                if self.loops.get(&l.id).is_some_and(|p| p.schedule == Schedule::Interleaved))
+        })
     }
 }
 

@@ -22,6 +22,21 @@ pub struct LoopPlan {
     pub by_count: bool,
     /// The reversed range binds the index: the backward body or a recomputation reads it.
     pub index_read: bool,
+    /// How its backward iterations run relative to its forward ones.
+    pub schedule: Schedule,
+}
+
+/// When a loop's backward iterations run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// After the whole forward sweep, in reverse order (what every loop can do).
+    #[default]
+    Separate,
+    /// Each right after its forward iteration, in a loop of its own in the functions that know
+    /// the seed before the forward sweep (`_grad`, `_grad_into`, `_pullback`): the loop is the
+    /// function's last statement, has no tape, and only adds terms into the value returned, so
+    /// each backward iteration needs only its own iteration's values.
+    Interleaved,
 }
 
 #[derive(Default)]
@@ -437,9 +452,12 @@ impl Reverse<'_> {
 /// `_pullback`): the function ends with a range loop whose only active carried variable is the
 /// value it returns, to which each iteration only adds a term, and the loop keeps nothing on a
 /// tape. The adjoint of such an accumulator is the seed in every iteration, and each iteration's
-/// backward sweep reads only that iteration's values. Returns the backward loop's position in
-/// `backward.stmts`.
-pub fn fused_loop(function: &Function, backward: &Backward, activity: &Activity) -> Option<usize> {
+/// backward sweep reads only that iteration's values.
+pub(super) fn interleavable(
+    function: &Function,
+    backward: &Backward,
+    activity: &Activity,
+) -> Option<Value> {
     let Some(Stmt::Loop(loop_)) = function.body.stmts.last() else {
         return None;
     };
@@ -466,10 +484,7 @@ pub fn fused_loop(function: &Function, backward: &Backward, activity: &Activity)
     if sum.result != *output || !adds_only(&loop_.body, sum) {
         return None;
     }
-    backward
-        .stmts
-        .iter()
-        .position(|s| matches!(s, BwdStmt::Loop(l) if l.id == loop_.count))
+    Some(loop_.count)
 }
 
 /// `s = s + term` (or `term + s`, `s - term`) is the only read of the carried `s` in the body.
