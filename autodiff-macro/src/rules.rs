@@ -31,6 +31,19 @@ pub struct Rule {
     pub private: bool,
     /// One entry per argument, the receiver first.
     pub adjoints: &'static [Option<&'static str>],
+    /// Whether a backward sweep computes the result again rather than keep it on a tape.
+    pub recompute: Recompute,
+}
+
+/// When a loop's backward sweep computes an operation again instead of recording its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recompute {
+    /// Costlier than a tape entry (`exp`, `sin`, ...): recorded.
+    Never,
+    /// A cycle or two (`+`, `*`, `max`): recomputed from its arguments.
+    Always,
+    /// Recomputed when it carries no derivative (`/` and `%` of indices), recorded otherwise.
+    WhenPassive,
 }
 
 /// Index of a row of [`RULES`].
@@ -49,6 +62,7 @@ const fn r(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rul
         name,
         private: false,
         adjoints,
+        recompute: Recompute::Never,
     }
 }
 
@@ -58,27 +72,48 @@ const fn p(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rul
         name,
         private: true,
         adjoints,
+        recompute: Recompute::Never,
+    }
+}
+
+impl Rule {
+    /// Recomputed in backward sweeps rather than recorded.
+    const fn cheap(self) -> Rule {
+        Rule {
+            recompute: Recompute::Always,
+            ..self
+        }
+    }
+
+    /// Recomputed where its result carries no derivative.
+    const fn cheap_when_passive(self) -> Rule {
+        Rule {
+            recompute: Recompute::WhenPassive,
+            ..self
+        }
     }
 }
 
 pub static RULES: &[Rule] = &[
     // Operators. Multiplication swaps, addition passes through.
-    r("add", &[Some("dy"), Some("dy")]),
-    r("sub", &[Some("dy"), Some("-dy")]),
-    r("mul", &[Some("b * dy"), Some("a * dy")]),
+    r("add", &[Some("dy"), Some("dy")]).cheap(),
+    r("sub", &[Some("dy"), Some("-dy")]).cheap(),
+    r("mul", &[Some("b * dy"), Some("a * dy")]).cheap(),
     r(
         "div",
         &[
             Some("::autodiff_core::__private::unless_zero(dy, dy / b)"),
             Some("::autodiff_core::__private::unless_zero(dy, -(dy / b) * y)"),
         ],
-    ),
-    r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]),
-    r("neg", &[Some("-dy")]),
+    )
+    .cheap_when_passive(),
+    r("rem", &[Some("dy"), Some("-dy * (a / b).trunc()")]).cheap_when_passive(),
+    r("neg", &[Some("-dy")]).cheap(),
     r(
         "cast",
         &[Some("::autodiff_core::__private::cast_like(dy, a)")],
-    ),
+    )
+    .cheap(),
     // Exponentials and logarithms.
     r("exp", &[Some("dy * y")]),
     r(
@@ -205,21 +240,23 @@ pub static RULES: &[Rule] = &[
     r("to_degrees", &[Some("dy.to_degrees()")]),
     r("to_radians", &[Some("dy.to_radians()")]),
     // Piecewise functions.
-    r("abs", &[Some("dy * ::autodiff_core::__private::sign(a)")]),
+    r("abs", &[Some("dy * ::autodiff_core::__private::sign(a)")]).cheap(),
     r(
         "max",
         &[
             Some("::autodiff_core::__private::pick(a == y, dy)"),
             Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
-    ),
+    )
+    .cheap(),
     r(
         "min",
         &[
             Some("::autodiff_core::__private::pick(a == y, dy)"),
             Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
-    ),
+    )
+    .cheap(),
     r(
         "clamp",
         &[

@@ -8,6 +8,7 @@ use crate::ir::{
     Block, Carried, Function, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt,
     Value,
 };
+use crate::rules::Recompute;
 
 /// What a loop's backward sweep needs from its forward iterations.
 #[derive(Default)]
@@ -172,10 +173,10 @@ impl Reverse<'_> {
             Op::Load(mem) => self.stable_during(*mem, loop_),
             // Lengths do not change; a parameter's is there in the backward sweep.
             Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
-            Op::Rule { rule, .. } => match rule.rule().name {
-                "add" | "sub" | "mul" | "neg" | "cast" | "max" | "min" | "abs" => true,
-                "div" | "rem" => !self.activity.active(inst.result),
-                _ => false,
+            Op::Rule { rule, .. } => match rule.rule().recompute {
+                Recompute::Always => true,
+                Recompute::WhenPassive => !self.activity.active(inst.result),
+                Recompute::Never => false,
             },
             _ => false,
         }
@@ -207,8 +208,7 @@ impl Reverse<'_> {
             let cheap = match &inst.op {
                 Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
                 Op::Rule { rule, .. } => {
-                    matches!(rule.rule().name, "add" | "sub" | "mul" | "div" | "rem")
-                        && !self.activity.active(inst.result)
+                    rule.rule().recompute != Recompute::Never && !self.activity.active(inst.result)
                 }
                 _ => false,
             };
@@ -494,11 +494,10 @@ fn adds_only(body: &Block, sum: &Carried) -> bool {
     };
     let update = body.stmts.iter().any(|stmt| match stmt {
         Stmt::Inst(inst) if inst.result == next => match (&inst.op, &inst.args[..]) {
-            (Op::Rule { rule, .. }, [a, b]) => match rule.rule().name {
-                "add" => a.value() == Some(sum.param) || b.value() == Some(sum.param),
-                "sub" => a.value() == Some(sum.param),
-                _ => false,
-            },
+            // The accumulator's adjoint passes through unchanged (its template is `dy`).
+            (Op::Rule { rule, .. }, args @ [_, _]) => args.iter().enumerate().any(|(k, arg)| {
+                arg.value() == Some(sum.param) && rule.rule().adjoints[k] == Some("dy")
+            }),
             _ => false,
         },
         _ => false,
