@@ -494,3 +494,37 @@ fn elements_of_a_call_result_assigned() {
         assert_close(dt, exact, 1e-12);
     }
 }
+
+/// A final summing loop that also updates an array it reads in later iterations: the array
+/// carries derivatives between iterations, so the backward iterations cannot run interleaved
+/// with the forward ones.
+#[differentiate(wrt(v))]
+fn sum_while_updating(v: &[f64], steps: usize) -> f64 {
+    let mut u = v.to_vec();
+    let mut s = 0.0;
+    for _ in 0..steps {
+        s += u[0] * u[0] + u[1];
+        u[0] = u[0] * 0.5 + u[1];
+    }
+    s
+}
+
+#[test]
+fn an_array_updated_in_a_summing_loop() {
+    // u0_k = 0.5^k v0 + c_k v1 with c_k = Σ_{j<k} 0.5^j, s = Σ_k u0_k² + v1.
+    let n = 4;
+    let v = [1.5, -0.5];
+    let (value, g) = sum_while_updating_grad(&v, n);
+    assert_eq!(value, sum_while_updating(&v, n));
+    let (mut d0, mut d1) = (0.0, 0.0);
+    for k in 0..n as i32 {
+        let c: f64 = (0..k).map(|j| 0.5_f64.powi(j)).sum();
+        let u0 = 0.5_f64.powi(k) * v[0] + c * v[1];
+        d0 += 2.0 * u0 * 0.5_f64.powi(k);
+        d1 += 2.0 * u0 * c + 1.0;
+    }
+    assert!(
+        (g[0] - d0).abs() < 1e-12 && (g[1] - d1).abs() < 1e-12,
+        "{g:?} vs {d0}, {d1}"
+    );
+}

@@ -91,6 +91,7 @@ fn mark_output(activity: &mut Activity, output: &Output) {
             }
         }
         Output::Tuple(parts) => parts.iter().for_each(|part| mark_output(activity, part)),
+        Output::Passive(_) => {}
         Output::Mem(mem) => activity.mem_useful[mem.index()] = true,
     }
 }

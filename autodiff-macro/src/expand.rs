@@ -235,9 +235,15 @@ fn print_ir(
 struct ForwardMode {
     item: syn::ItemFn,
     function: ir::Function,
-    jvp: (signature::Signature, analysis::Activity, reverse::Backward),
-    hvp: Option<(signature::Signature, analysis::Activity, reverse::Backward)>,
+    jvp: Stage,
+    /// For `hessian`: the reverse pass over the forward-mode function, for callers.
+    full: Option<Stage>,
+    /// For `hessian` on a scalar function: the same with the value passive, for `_hvp`.
+    hvp: Option<(syn::ItemFn, ir::Function, Stage)>,
 }
+
+/// A signature, and the activity and backward sweep of a function under it.
+type Stage = (signature::Signature, analysis::Activity, reverse::Backward);
 
 /// `jvp` and `hessian`: the forward-mode transformation and, for a Hessian, the reverse pass
 /// over its result.
@@ -283,11 +289,31 @@ fn forward_mode(
         (sig, activity, backward)
     };
     let jvp = stage(false);
-    let hvp = hessian.then(|| stage(true));
+    let full = hessian.then(|| stage(true));
+    // `_hvp` seeds only the tangent: a variant in which the value is passive leaves out the
+    // adjoints the zero seed of the value would give, and can interleave its sweeps.
+    let hvp = match (&tangents.function.output, output.scalar && hessian) {
+        (ir::Output::Tuple(parts), true) => {
+            let mut function = tangents.function.clone();
+            if let ir::Output::Operand(value) = &parts[0] {
+                function.output =
+                    ir::Output::Tuple(vec![ir::Output::Passive(value.clone()), parts[1].clone()]);
+            }
+            let mut item = core.clone();
+            item.sig.ident = codegen::hvp_ident(&item.sig.ident);
+            let sig =
+                tangent::signature(sig, &tangents.tangent_params, item.sig.ident.clone(), true);
+            let activity = analysis::analyze(cx, &function, &sig);
+            let backward = reverse::reverse(&function, &activity);
+            Some((item, function, (sig, activity, backward)))
+        }
+        _ => None,
+    };
     Some(ForwardMode {
         item: core,
         function: tangents.function,
         jvp,
+        full,
         hvp,
     })
 }
@@ -295,17 +321,14 @@ fn forward_mode(
 impl ForwardMode {
     fn generate(&self, item: &syn::ItemFn, sig: &signature::Signature) -> TokenStream {
         fn input<'a>(
-            mode: &'a ForwardMode,
-            (sig, activity, backward): &'a (
-                signature::Signature,
-                analysis::Activity,
-                reverse::Backward,
-            ),
+            item: &'a syn::ItemFn,
+            function: &'a ir::Function,
+            (sig, activity, backward): &'a Stage,
         ) -> codegen::Input<'a> {
             codegen::Input {
-                item: &mode.item,
+                item,
                 sig,
-                function: &mode.function,
+                function,
                 activity,
                 backward,
             }
@@ -313,8 +336,15 @@ impl ForwardMode {
         codegen::forward_modes(&codegen::Modes {
             item,
             sig,
-            jvp: input(self, &self.jvp),
-            hvp: self.hvp.as_ref().map(|hvp| input(self, hvp)),
+            jvp: input(&self.item, &self.function, &self.jvp),
+            full: self
+                .full
+                .as_ref()
+                .map(|full| input(&self.item, &self.function, full)),
+            hvp: self
+                .hvp
+                .as_ref()
+                .map(|(item, function, stage)| input(item, function, stage)),
         })
     }
 }

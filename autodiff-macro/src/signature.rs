@@ -32,6 +32,8 @@ pub struct Param {
     pub mutable: bool,
     /// Whether the gradient has an entry for this parameter.
     pub active: bool,
+    /// The tangent of parameter `k` in forward mode: shaped like it.
+    pub tangent_of: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +113,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                     kind: ParamKind::Struct { by_ref },
                     mutable: receiver.mutability.is_some(),
                     active: options.wrt.is_none(),
+                    tangent_of: None,
                 });
             }
             FnArg::Typed(pat_type) => {
@@ -138,6 +141,7 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
                     active: kind != ParamKind::Other && options.wrt.is_none(),
                     kind,
                     mutable,
+                    tangent_of: None,
                 });
             }
         }

@@ -39,7 +39,7 @@ impl<'a> Writer<'a> {
                 }
                 None => quote!(_),
             },
-            Output::Tuple(_) => {
+            Output::Tuple(_) | Output::Passive(_) => {
                 let name = self.names.fresh("d_out", Span::call_site());
                 self.seed_name = Some(name.clone());
                 quote!(#name)

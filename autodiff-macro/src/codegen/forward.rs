@@ -438,7 +438,8 @@ impl<'a> Writer<'a> {
             out.push(quote_spanned!(span=> let mut #count = 0usize;));
             count
         });
-        let tape = (backward && !record.is_empty()).then(|| {
+        // Interleaved, the backward iteration reads its forward iteration's values in place.
+        let tape = (backward && !record.is_empty() && fused.is_none()).then(|| {
             let tape = self.names.temp("tape");
             let private = private();
             self.tapes

@@ -39,7 +39,7 @@ mod writer;
 use backward::{Borrow, count_writes};
 pub use custom::custom;
 use header::Parts;
-pub use modes::{Modes, forward_modes, missing_modes, tangent_ident};
+pub use modes::{Modes, forward_modes, hvp_ident, missing_modes, tangent_ident};
 use names::Names;
 use public::public_fns;
 use sweeps::sweeps;

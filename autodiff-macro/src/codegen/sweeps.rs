@@ -63,6 +63,13 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
 
     let slot_types = slot_types(sig);
     let mut prologue = Vec::new();
+    // The closure takes the tangent slices again: cut them again.
+    for (index, param) in sig.params.iter().enumerate().filter(|_| fuse.is_none()) {
+        if let (Some(k), ParamKind::Slice { owned: false, .. }) = (param.tangent_of, &param.kind) {
+            let (t, x) = (&param_names[index], &param_names[k]);
+            prologue.push(quote!(let #t = &#t[..#x.len()];));
+        }
+    }
     let private = private();
     for (index, param) in sig.params.iter().enumerate() {
         let Some(slot) = &slots[index] else {
@@ -87,7 +94,12 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
             });
             if let ParamKind::Slice { .. } = param.kind {
                 // One check that the accumulator is as long as the parameter, after which the
-                // compiler can drop the accumulator's own check at each `d_x[i]`.
+                // compiler can drop the accumulator's own check at each `d_x[i]` (a tangent's,
+                // as long as the parameter it is the tangent of).
+                let primal = match param.tangent_of {
+                    Some(k) => writer.names.mem(function, mem_of(function, k)),
+                    None => primal,
+                };
                 prologue.push(quote!(let #adjoint = &mut #adjoint[..#primal.len()];));
             }
         }
@@ -195,7 +207,17 @@ fn writer<'a>(
             ParamRef::Mem(mem) => names.bind_mem(*mem, name.to_string()),
         }
     }
-    let rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
+    let mut rebind_self = this.as_ref().map(|this| quote!(let #this = self;));
+    // A tangent slice is as long as its parameter: checked once, so that the loops reading both
+    // at one index need no check of their own.
+    for (index, param) in sig.params.iter().enumerate() {
+        if let (Some(k), ParamKind::Slice { owned: false, .. }) = (param.tangent_of, &param.kind) {
+            let (t, x) = (&param_names[index], &param_names[k]);
+            rebind_self
+                .get_or_insert_with(TokenStream::new)
+                .extend(quote!(let #t = &#t[..#x.len()];));
+        }
+    }
     let ref_names: Vec<Ident> = ref_names
         .into_iter()
         .map(|name| {
@@ -270,5 +292,13 @@ pub(super) fn primal(input: &Input, ident: &Ident) -> TokenStream {
             #(#forward)*
             #output
         }
+    }
+}
+
+/// The memory of parameter `k` (a slice parameter is one).
+fn mem_of(function: &crate::ir::Function, k: usize) -> crate::ir::Mem {
+    match function.params[k] {
+        ParamRef::Mem(mem) => mem,
+        ParamRef::Value(_) => unreachable!("the parameter of a tangent slice is a slice"),
     }
 }

@@ -14,6 +14,7 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
         match output {
             Output::Operand(op) => used.extend(op.values()),
             Output::Tuple(parts) => parts.iter().for_each(|p| mark_output(p, used)),
+            Output::Passive(op) => used.extend(op.values()),
             Output::Mem(_) => {}
         }
     }

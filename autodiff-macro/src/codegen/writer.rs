@@ -212,7 +212,7 @@ impl<'a> Writer<'a> {
 
     pub(super) fn output(&mut self, output: &Output) -> TokenStream {
         match output {
-            Output::Operand(op) => self.operand(op, Span::call_site()),
+            Output::Operand(op) | Output::Passive(op) => self.operand(op, Span::call_site()),
             Output::Tuple(parts) => {
                 let parts: Vec<TokenStream> = parts.iter().map(|p| self.output(p)).collect();
                 quote!((#(#parts,)*))

@@ -63,6 +63,9 @@ pub enum ParamRef {
 #[derive(Clone)]
 pub enum Output {
     Operand(Operand),
+    /// A value returned that the seed does not reach: `_hvp` returns the function's value next
+    /// to the tangent it differentiates, and the value's own adjoint would be zero.
+    Passive(Operand),
     Tuple(Vec<Output>),
     Mem(Mem),
 }

@@ -92,6 +92,7 @@ impl Printer<'_> {
     fn output(&self, output: &Output) -> String {
         match output {
             Output::Operand(o) => self.operand(o),
+            Output::Passive(o) => format!("passive {}", self.operand(o)),
             Output::Mem(m) => self.mem(*m),
             Output::Tuple(parts) => {
                 let parts: Vec<String> = parts.iter().map(|p| self.output(p)).collect();

@@ -162,6 +162,7 @@ impl Reverse<'_> {
                     self.add(value, Term::Seed(path.clone()), out);
                 }
             }
+            Output::Passive(_) => {}
             Output::Tuple(parts) => {
                 for (k, part) in parts.iter().enumerate() {
                     path.push(k as u32);

@@ -33,10 +33,10 @@ pub enum Schedule {
     /// After the whole forward sweep, in reverse order (what every loop can do).
     #[default]
     Separate,
-    /// Each right after its forward iteration, in a loop of its own in the functions that know
-    /// the seed before the forward sweep (`_grad`, `_grad_into`, `_pullback`): the loop is the
-    /// function's last statement, has no tape, and only adds terms into the value returned, so
-    /// each backward iteration needs only its own iteration's values.
+    /// Each right after its forward iteration, in the functions that know the seed before the
+    /// forward sweep (`_grad`, `_grad_into`, `_pullback`, `_hvp`): the loop is the function's
+    /// last statement and only adds terms into the value returned, so each backward iteration
+    /// needs only its own iteration's values, which it reads in place instead of from a tape.
     Interleaved,
 }
 
@@ -450,9 +450,9 @@ impl Reverse<'_> {
 /// The loop whose backward sweep can run inside its forward sweep, each iteration's right after
 /// it, when the seed is known before the forward sweep starts (as in `_grad`, `_grad_into` and
 /// `_pullback`): the function ends with a range loop whose only active carried variable is the
-/// value it returns, to which each iteration only adds a term, and the loop keeps nothing on a
-/// tape. The adjoint of such an accumulator is the seed in every iteration, and each iteration's
-/// backward sweep reads only that iteration's values.
+/// value it returns, to which each iteration only adds a term. The adjoint of such an
+/// accumulator is the seed in every iteration, and each iteration's backward sweep reads only
+/// that iteration's values, which are still there: what the loop would tape is read in place.
 pub(super) fn interleavable(
     function: &Function,
     backward: &Backward,
@@ -466,12 +466,21 @@ pub(super) fn interleavable(
         || loop_.exit.is_some()
         || !plan.backward
         || plan.by_count
-        || !plan.record.is_empty()
     {
         return None;
     }
-    let Output::Operand(Operand::Value(output)) = &function.output else {
-        return None;
+    // The one value the seed reaches (next to passive ones, as in `_hvp`).
+    let output = match &function.output {
+        Output::Operand(Operand::Value(output)) => output,
+        Output::Tuple(parts) => match parts
+            .iter()
+            .filter(|part| !matches!(part, Output::Passive(_)))
+            .collect::<Vec<_>>()[..]
+        {
+            [Output::Operand(Operand::Value(output))] => output,
+            _ => return None,
+        },
+        _ => return None,
     };
     let active: Vec<&Carried> = loop_
         .carried
@@ -481,6 +490,23 @@ pub(super) fn interleavable(
     let [sum] = active[..] else {
         return None;
     };
+    // An array the body writes and a later iteration reads carries derivatives from one
+    // iteration to the one before, like a carried variable: its adjoint is not known until the
+    // later iterations' backward sweeps have run.
+    let local = mems_declared_in(&loop_.body);
+    let mut carries_an_array = false;
+    loop_.body.walk(&mut |stmt| {
+        let written = match stmt {
+            Stmt::Store(store) => Some(store.mem),
+            Stmt::MemInit(init) if !init.declare => Some(init.mem),
+            _ => None,
+        };
+        carries_an_array |=
+            written.is_some_and(|mem| !local.contains(&mem) && activity.active_mem(mem));
+    });
+    if carries_an_array {
+        return None;
+    }
     if sum.result != *output || !adds_only(&loop_.body, sum) {
         return None;
     }

@@ -509,7 +509,7 @@ impl Transform<'_> {
 
     fn output(&mut self, output: &Output, out: &mut Vec<Stmt>) -> Output {
         match output {
-            Output::Operand(operand) => {
+            Output::Operand(operand) | Output::Passive(operand) => {
                 Output::Operand(self.tangent_or_zero(operand, out, Span::call_site()))
             }
             Output::Tuple(parts) => {
@@ -559,7 +559,7 @@ pub fn signature(
         })
         .collect();
     let taken: Vec<String> = sig.params.iter().map(|p| p.ident.to_string()).collect();
-    for (param, tangent) in sig.params.iter().zip(tangent_params) {
+    for (index, (param, tangent)) in sig.params.iter().zip(tangent_params).enumerate() {
         if tangent.is_none() {
             continue;
         }
@@ -573,6 +573,7 @@ pub fn signature(
             kind: param.kind.clone(),
             mutable: false,
             active: second_order,
+            tangent_of: Some(index),
         });
     }
     let output = sig.output.as_ref().map(|output| {
