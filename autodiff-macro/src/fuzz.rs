@@ -3,7 +3,7 @@
 //! Inputs come from three sources, each from a fixed seed so that every run is the same:
 //! - `generated`: random functions from a small grammar of the Rust the macro supports (floats,
 //!   arrays, slices, matrices, structs, methods, tuples, every kind of loop and branch, early exits,
-//!   raw identifiers, named lifetimes, attributes on statements, `if`s nested 70 deep, loop nests),
+//!   raw identifiers, named lifetimes, attributes on statements, `if`s nested 60 to 75 deep, loop nests),
 //!   with a few constructs it rejects; type-correct by construction;
 //! - `mutated`: the `#[differentiate]` functions of the repository's tests, UI cases and examples,
 //!   with token trees deleted, duplicated, swapped, replaced, wrapped, unwrapped, truncated;
@@ -42,7 +42,7 @@ use crate::expand::differentiate;
 /// minimal reproduction, which `known_panics_still_reproduce` runs: when a bug is fixed, that test
 /// says so, and the entry is to be removed.
 const KNOWN_PANICS: &[KnownPanic] = &[KnownPanic {
-    name: "a raw identifier (`r#type`) as a parameter or a local variable",
+    name: "a raw identifier (`r#type`) as the name of a parameter",
     message: "is not a valid Ident",
     repro: ("", "fn f(r#type: f64) -> f64 { r#type }"),
 }];
@@ -289,7 +289,11 @@ fn check_case(
     describe: &dyn Fn() -> String,
 ) -> Verdict {
     stats.cases += 1;
-    let item = syn::parse2::<syn::Item>(input.clone()).ok();
+    // Printed and parsed again, as the macro's output is: the check is of the macro, not of
+    // syn's round trip (`where {}` comes back without its `where`).
+    let item = syn::parse2::<syn::Item>(input.clone())
+        .ok()
+        .and_then(|item| syn::parse2::<syn::Item>(item.into_token_stream()).ok());
     if item.is_none() {
         stats.not_items += 1;
     }
@@ -573,6 +577,8 @@ enum Ret {
 struct Limits {
     /// The deepest loop nest of the `loops` shape (each level doubles the expansion's time).
     max_loop_nest: usize,
+    /// The deepest `if` nest and the longest `else if` chain (from 60).
+    max_if_depth: usize,
     /// Whether constructs the macro rejects by design appear (closures, `unsafe`, `&mut`, ...).
     unsupported: bool,
 }
@@ -1413,7 +1419,13 @@ impl Gen<'_> {
                 ));
                 self.declare(&name, Kind::Float, false, false);
             }
-            18 => match self.pick_var(&[Kind::Float]) {
+            // Shadowing; not of a mutable variable, which the loop-nest and deep-`if` shapes
+            // keep writing to by name.
+            18 => match self
+                .visible(&[Kind::Float])
+                .into_iter()
+                .find(|v| !v.mutable)
+            {
                 Some(v) => {
                     let (e, _) = self.fexpr(2);
                     self.line(&format!("let {} = {} * {e};", v.name, v.name));
@@ -1445,7 +1457,7 @@ impl Gen<'_> {
         let x = self
             .pick_var(&[Kind::Float])
             .map(|v| v.name)
-            .unwrap_or_else(|| "1.0".to_owned());
+            .unwrap_or_else(|| format!("(1.0 as {t})"));
         let name = self.new_name("u");
         let text = match self.rng.below(9) {
             0 => format!("let {name} = (|a: {t}| a * 2.0)({x});"),
@@ -1713,8 +1725,8 @@ fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
             "statements"
         }
         1 => {
-            // `if`s nested 60 to 75 deep.
-            let depth = g.rng.range(60, 75);
+            // `if`s nested 60 deep or more.
+            let depth = g.rng.range(60, g.limits.max_if_depth);
             let s = g.new_name("s");
             g.let_float(&s, true);
             for _ in 0..depth {
@@ -1729,8 +1741,8 @@ fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
             "deep ifs"
         }
         2 => {
-            // An `else if` chain 60 to 75 long.
-            let length = g.rng.range(60, 75);
+            // An `else if` chain 60 long or more.
+            let length = g.rng.range(60, g.limits.max_if_depth);
             let s = g.new_name("s");
             g.let_float(&s, true);
             let c = g.cond(0);
@@ -1827,7 +1839,7 @@ fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
         _ => "",
     };
     let name = if g.rng.chance(0.03) {
-        "r#fn_raw".to_owned()
+        format!("r#f{index}")
     } else {
         format!("f{index}")
     };
@@ -2568,6 +2580,7 @@ fn param_names(item: &TokenStream) -> Vec<String> {
 
 const CI_LIMITS: Limits = Limits {
     max_loop_nest: 6,
+    max_if_depth: 75,
     unsupported: true,
 };
 
@@ -2773,6 +2786,7 @@ struct CampaignCase {
 #[derive(Clone, Debug)]
 struct Diagnostic {
     line: usize,
+    column: usize,
     error: bool,
     /// `error[E0425]: cannot find value ...`, without the location.
     text: String,
@@ -2853,6 +2867,7 @@ fn campaign() {
     };
     let limits = Limits {
         max_loop_nest: 8,
+        max_if_depth: 140,
         unsupported: true,
     };
 
@@ -2956,6 +2971,7 @@ fn campaign() {
     )
     .unwrap();
     std::fs::write(dir.join("src/prelude.rs"), CAMPAIGN_PRELUDE).unwrap();
+    let _ = std::fs::remove_file(dir.join("log.txt"));
     let _ = std::fs::remove_dir_all(dir.join("src/plain"));
     let _ = std::fs::remove_dir_all(dir.join("src/attr"));
     std::fs::create_dir_all(dir.join("src/plain")).unwrap();
@@ -3010,10 +3026,18 @@ fn campaign() {
     // The report.
     let mut findings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut add = |kind: &str, text: &str, id: usize| {
-        findings
-            .entry(format!("{kind}: {}", normalize(text)))
-            .or_default()
-            .push(id);
+        // Applied twice, every generated item is defined twice: one known finding, kept apart.
+        let twice = if cases[id].text.contains("#[differentiate]\n") {
+            " (applied twice)"
+        } else {
+            ""
+        };
+        let ids = findings
+            .entry(format!("{kind}{twice}: {}", normalize(text)))
+            .or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
     };
     let empty = Vec::new();
     for &id in &accepted {
@@ -3022,8 +3046,11 @@ fn campaign() {
         for d in diagnostics.iter().filter(|d| d.error) {
             add("ACCEPTED BUT DOES NOT COMPILE", &d.text, id);
         }
-        for d in new_warnings(diagnostics, own) {
-            add("accepted, generated code warns", &d.text, id);
+        // rustc runs its later lints only on code without errors.
+        if !diagnostics.iter().any(|d| d.error) {
+            for d in new_warnings(diagnostics, own) {
+                add("accepted, generated code warns", &d.text, id);
+            }
         }
     }
     for &id in &rejected {
@@ -3050,6 +3077,12 @@ fn campaign() {
                 add("rejected, cascade error", &d.text, id);
             }
         }
+        // An error that only follows from another: a pattern parameter is not counted as a
+        // parameter, so the function then seems to have none.
+        let follows = "has no parameter to differentiate";
+        if case.macro_errors.len() > 1 && case.macro_errors.iter().any(|m| m.contains(follows)) {
+            add("rejected, cascade inside the macro", follows, id);
+        }
         if macro_errors_seen == 0 {
             add(
                 "rejected, but rustc shows none of the macro's errors",
@@ -3060,7 +3093,7 @@ fn campaign() {
         for (k, d) in diagnostics.iter().enumerate().filter(|(_, d)| d.error) {
             if diagnostics[..k]
                 .iter()
-                .any(|e| e.line == d.line && e.text == d.text)
+                .any(|e| (e.line, e.column, &e.text) == (d.line, d.column, &d.text))
             {
                 add("rejected, the same error twice", &d.text, id);
             }
@@ -3083,13 +3116,16 @@ fn campaign() {
     );
     let mut sorted: Vec<(&String, &Vec<usize>)> = findings.iter().collect();
     sorted.sort_by_key(|(kind, ids)| (!kind.starts_with("ACCEPTED"), std::cmp::Reverse(ids.len())));
+    let mut all_ids = String::new();
     for (kind, ids) in sorted {
         let _ = write!(report, "\n## {} × {kind}\n\nfiles:", ids.len());
         for id in ids.iter().take(8) {
             let _ = write!(report, " src/attr/c{id:05}.rs");
         }
         report.push('\n');
+        let _ = writeln!(all_ids, "{kind}\t{ids:?}");
     }
+    std::fs::write(dir.join("findings.txt"), all_ids).unwrap();
     let mut invalid_reasons: BTreeMap<String, usize> = BTreeMap::new();
     for id in &invalid {
         for d in plain.get(id).unwrap_or(&empty).iter().filter(|d| d.error) {
@@ -3106,6 +3142,17 @@ fn campaign() {
         let _ = writeln!(report, "- {n} × {reason}");
     }
     std::fs::write(dir.join("report.md"), &report).unwrap();
+    let mut table = String::from("id\tverdict\tvalid\n");
+    for case in &cases {
+        let _ = writeln!(
+            table,
+            "{}\t{:?}\t{}",
+            case.id,
+            case.verdict,
+            valid.contains(&case.id)
+        );
+    }
+    std::fs::write(dir.join("cases.tsv"), table).unwrap();
     eprintln!("{report}");
 }
 
@@ -3199,6 +3246,16 @@ fn cargo_check(
             .output()
             .expect("cargo runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // Every run's output, for looking closer.
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("log.txt"))
+        .unwrap();
+    let _ = std::io::Write::write_all(
+        &mut log,
+        format!("==== cargo {tool} of {kind} {ids:?}\n{stderr}\n").as_bytes(),
+    );
     let mut found: BTreeMap<usize, Vec<Diagnostic>> = BTreeMap::new();
     let prefix = format!("src/{kind}/c");
     for line in stderr.lines() {
@@ -3215,11 +3272,15 @@ fn cargo_check(
             .next()
             .and_then(|l| l.trim().parse().ok())
             .unwrap_or(0);
-        let _column = parts.next();
+        let column = parts
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0);
         let text = parts.next().unwrap_or(rest).trim().to_owned();
         let error = text.starts_with("error");
         found.entry(id).or_default().push(Diagnostic {
             line: line_no,
+            column,
             error,
             text,
         });
