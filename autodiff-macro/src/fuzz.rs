@@ -2,21 +2,24 @@
 //!
 //! Inputs come from three sources, each from a fixed seed so that every run is the same:
 //! - `generated`: random functions from a small grammar of the Rust the macro supports (floats,
-//!   arrays, slices, matrices, structs, methods, tuples, every kind of loop and branch, early exits,
-//!   raw identifiers, named lifetimes, attributes on statements, `if`s nested 60 to 75 deep, loop nests),
-//!   with a few constructs it rejects; type-correct by construction;
+//!   arrays, slices, matrices, structs, methods, tuples, every kind of loop and branch, early
+//!   exits, raw identifiers, named lifetimes, attributes on statements, `if`s nested 60 to 75
+//!   deep, `else if` chains as long, loop nests), with some constructs it rejects by design;
+//!   type-correct by construction;
 //! - `mutated`: the `#[differentiate]` functions of the repository's tests, UI cases and examples,
 //!   with token trees deleted, duplicated, swapped, replaced, wrapped, unwrapped, truncated;
 //! - `arguments`: the attribute's arguments (valid, odd and garbage) on those functions.
 //!
 //! Each input goes to `differentiate` itself, not through `catch_internal_errors`, so that a
 //! panic is seen. The expansion must not panic, must parse as a file whenever the input parses as
-//! an item (a `compile_error!` is fine), and must carry the user's item unchanged.
+//! an item (a `compile_error!` is fine), and must carry the user's item unchanged. Expansions
+//! slower than [`SLOW`] are listed in the statistics each test prints (`--nocapture`).
 //!
 //! Runs:
 //! - CI: `cargo test -p autodiff-macro fuzz` (a few seconds);
 //! - long: `AUTODIFF_FUZZ_ITERS=200000 cargo test --release -p autodiff-macro fuzz -- --nocapture`
-//!   (iterations per source; `AUTODIFF_FUZZ_SEED=<n>` for other inputs);
+//!   (iterations per source; `AUTODIFF_FUZZ_SEED=<n>` for other inputs; `AUTODIFF_FUZZ_VERBOSE=1`
+//!   shows an input for each of the macro's error messages);
 //! - one case: `AUTODIFF_FUZZ_SEED=<seed> AUTODIFF_FUZZ_ONLY=<iteration> cargo test -p
 //!   autodiff-macro fuzz::<source> -- --nocapture` prints its input and expansion;
 //! - the compile campaign (whatever the macro accepts must compile, every rejection must be one
@@ -721,7 +724,7 @@ impl Gen<'_> {
             .reference = true;
     }
 
-    /// A name for a new local: mostly plain, sometimes raw, Unicode or the name of a generated local.
+    /// A name for a new local: mostly plain, sometimes raw, Unicode, or like a generated local.
     fn new_name(&mut self, prefix: &str) -> String {
         self.fresh += 1;
         let roll = self.rng.below(100);
@@ -1134,6 +1137,7 @@ impl Gen<'_> {
             3,                                           // shadowing
             if self.limits.unsupported { 1 } else { 0 }, // rejected by design
             1,                                           // diverging
+            1,                                           // patterns, labelled blocks
         ];
         match self.rng.weighted(&weights) {
             0 => {
@@ -1437,6 +1441,7 @@ impl Gen<'_> {
                 }
             },
             19 => self.unsupported(),
+            21 => self.patterns(),
             _ => {
                 let c = self.cond(1);
                 let what = self.rng.pick(&[
@@ -1448,6 +1453,52 @@ impl Gen<'_> {
                 ]);
                 self.line(&format!("if {c} {{ {what}; }}"));
             }
+        }
+    }
+
+    /// Less common bindings: nested and rest patterns, array patterns, `_`, a labelled block.
+    fn patterns(&mut self) {
+        let t = self.t;
+        let (a, b, c) = (self.fexpr(2).0, self.fexpr(2).0, self.fexpr(2).0);
+        let (p, q, r) = (self.new_name("p"), self.new_name("q"), self.new_name("r"));
+        let declared: Vec<&String> = match self.rng.below(6) {
+            0 => {
+                self.line(&format!(
+                    "let ({p}, ({q}, {r})): ({t}, ({t}, {t})) = ({a}, ({b}, {c}));"
+                ));
+                vec![&p, &q, &r]
+            }
+            1 => {
+                self.line(&format!(
+                    "let ({p}, ..): ({t}, {t}, {t}) = ({a}, {b}, {c});"
+                ));
+                vec![&p]
+            }
+            2 => {
+                self.line(&format!("let [{p}, {q}, _]: [{t}; 3] = [{a}, {b}, {c}];"));
+                vec![&p, &q]
+            }
+            3 => {
+                self.line(&format!("let _ = {a};"));
+                vec![]
+            }
+            4 => {
+                let cond = self.cond(1);
+                self.line(&format!(
+                    "let {p}: {t} = 'blk: {{ if {cond} {{ break 'blk {a}; }} {b} }};"
+                ));
+                vec![&p]
+            }
+            _ => {
+                let (c1, c2) = (self.cond(1), self.cond(1));
+                self.line(&format!(
+                    "let {p}: {t} = if {c1} {{ {a} }} else if {c2} {{ {b} }} else {{ {c} }};"
+                ));
+                vec![&p]
+            }
+        };
+        for name in declared {
+            self.declare(name, Kind::Float, false, false);
         }
     }
 
@@ -1757,7 +1808,7 @@ fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
             "else-if chain"
         }
         3 => {
-            // A loop nest.
+            // A loop nest (only compiled, never run: a `loop` level may not end).
             let depth = g.rng.range(2, g.limits.max_loop_nest.max(2));
             let s = g.new_name("s");
             g.let_float(&s, true);
@@ -1843,7 +1894,6 @@ fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
     } else {
         format!("f{index}")
     };
-    // Parameters of a method of `Point` named `x` would not clash, but keep one spelling.
     let _ = writeln!(
         head,
         "{vis}{qualifiers}fn {name}{generics}({}) -> {ret_ty} {{",
@@ -3235,8 +3285,13 @@ fn cargo_check(
     lib.push_str("}\n");
     // The allow in `lib` would silence clippy's lints in the cases too: with clippy, allow only
     // the ones of the prelude.
+    // Clippy's deny-by-default lints reject the generator's `x == x` and `loop { ..; break }`,
+    // which are valid Rust; allow those (in the user's code and its copies alike).
     if tool == "clippy" {
-        lib = lib.replace("#![allow(clippy::all)]\n", "");
+        lib = lib.replace(
+            "#![allow(clippy::all)]\n",
+            "#![allow(clippy::eq_op, clippy::never_loop, clippy::overly_complex_bool_expr)]\n#![allow(clippy::ifs_same_cond, clippy::self_assignment, clippy::nonminimal_bool)]\n",
+        );
     }
     std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
     let output =
