@@ -528,3 +528,23 @@ fn an_array_updated_in_a_summing_loop() {
         "{g:?} vs {d0}, {d1}"
     );
 }
+
+#[differentiate]
+fn slice_total(v: &[f64]) -> f64 {
+    v.iter().map(|a| a * a).sum()
+}
+
+/// A `&Vec<f64>` parameter passed on as it is to a function taking `&[f64]` (it coerces).
+#[differentiate]
+#[allow(clippy::ptr_arg)]
+fn through_a_vec_reference(v: &Vec<f64>) -> f64 {
+    slice_total(v) * 2.0
+}
+
+#[test]
+fn a_vec_reference_passed_to_a_slice_parameter() {
+    let v = vec![1.0, -2.0, 3.0];
+    let (value, g) = through_a_vec_reference_grad(&v);
+    assert_eq!(value, 28.0);
+    assert_eq!(g, vec![4.0, -8.0, 12.0]);
+}

@@ -44,11 +44,7 @@ use crate::expand::differentiate;
 /// `message` is counted instead of failing the test; every other panic fails it. Each entry has a
 /// minimal reproduction, which `known_panics_still_reproduce` runs: when a bug is fixed, that test
 /// says so, and the entry is to be removed.
-const KNOWN_PANICS: &[KnownPanic] = &[KnownPanic {
-    name: "a raw identifier (`r#type`) as the name of a parameter",
-    message: "is not a valid Ident",
-    repro: ("", "fn f(r#type: f64) -> f64 { r#type }"),
-}];
+const KNOWN_PANICS: &[KnownPanic] = &[];
 
 struct KnownPanic {
     /// What triggers it, for the report.

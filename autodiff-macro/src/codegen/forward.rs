@@ -164,12 +164,18 @@ impl<'a> Writer<'a> {
                     (_, true) => quote!(&#tokens),
                     // A vector passed by value is cloned: the backward sweep may still read it.
                     (Operand::Mem(mem, prefix), false)
-                        if prefix.is_empty() && self.function.mems[mem.index()].vec =>
+                        if prefix.is_empty()
+                            && self.function.mems[mem.index()].vec
+                            && !self.is_ref_param_mem(*mem) =>
                     {
                         quote!(::core::clone::Clone::clone(&#tokens))
                     }
-                    // So is an array, `Vec` or struct the function holds as a value.
-                    (Operand::Value(v), false) if self.function.values[v.index()].aggregate => {
+                    // So is an array, `Vec` or struct the function holds as a value (a
+                    // reference parameter is passed as it is, and coerces: `&Vec` to `&[T]`).
+                    (Operand::Value(v), false)
+                        if self.function.values[v.index()].aggregate
+                            && !self.function.values[v.index()].by_ref =>
+                    {
                         quote!(::core::clone::Clone::clone(&#tokens))
                     }
                     _ => tokens,

@@ -78,14 +78,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         generic_float: sig.generic_float.clone(),
         resized: BTreeSet::new(),
         element_stores: element_stores(body),
-        local_fns: body
-            .stmts
-            .iter()
-            .filter_map(|stmt| match stmt {
-                Stmt::Item(syn::Item::Fn(f)) => Some(f.sig.ident.to_string()),
-                _ => None,
-            })
-            .collect(),
+        local_fns: local_fns(body),
     };
     let params = sig
         .params
@@ -461,4 +454,17 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// The functions declared in the body, in nested blocks too.
+fn local_fns(body: &syn::Block) -> Vec<String> {
+    struct Fns(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Fns {
+        fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+            self.0.push(item.sig.ident.to_string());
+        }
+    }
+    let mut fns = Fns(Vec::new());
+    syn::visit::Visit::visit_block(&mut fns, body);
+    fns.0
 }
