@@ -584,6 +584,60 @@ pub(crate) mod tests {
         );
     }
 
+    /// How expansion time grows with nesting: `for` loops, `if`s and `else if` chains nested
+    /// `d` deep, on an 8 MiB stack (rustc's): `cargo test --release -p autodiff-macro
+    /// expansion_time_by_nesting -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn expansion_time_by_nesting() {
+        fn nested(kind: &str, d: usize) -> String {
+            let mut body = String::from("let mut s = 0.0;\n");
+            match kind {
+                "for" => {
+                    for k in 0..d {
+                        body.push_str(&format!("for i{k} in 0..2 {{\n"));
+                    }
+                    body.push_str("s += x * s.sin();\n");
+                    body.push_str(&"}\n".repeat(d));
+                }
+                "if" => {
+                    for k in 0..d {
+                        body.push_str(&format!("if x > {k}.0 {{\n s += x * {k}.5;\n"));
+                    }
+                    body.push_str(&"}\n".repeat(d));
+                }
+                _ => {
+                    for k in 0..d {
+                        body.push_str(&format!("if x > {k}.0 {{ s += x * {k}.5; }} else "));
+                    }
+                    body.push_str("{ s += x; }\n");
+                }
+            }
+            body.push_str("s\n");
+            format!("fn f(x: f64) -> f64 {{\n{body}}}")
+        }
+        let run = || {
+            for kind in ["for", "if", "else if"] {
+                for d in [8, 16, 32, 64, 128, 200] {
+                    let item: TokenStream = nested(kind, d).parse().unwrap();
+                    let start = std::time::Instant::now();
+                    let out = differentiate(TokenStream::new(), item);
+                    println!(
+                        "{kind} nested {d}: {:?}, {} output tokens",
+                        start.elapsed(),
+                        out.into_iter().count()
+                    );
+                }
+            }
+        };
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
     /// The generated code of the seed's example, as `cargo expand --example shopping` shows it,
     /// against `tests/expand/shopping.expanded.rs`. `UPDATE_EXPECT=1` rewrites the file.
     #[test]
