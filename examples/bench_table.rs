@@ -7,9 +7,11 @@
 //! cargo run --release --example bench_table            # the numbers that matter
 //! cargo run --example bench_table                      # the same table for a debug build
 //! cargo run --release --example bench_table -- 2000    # 2 s per measurement instead of 0.5 s
+//! AUTODIFF_BENCH_LARGE=1 cargo run --release --example bench_table   # and the large problems
 //! ```
 //!
 //! and, for instruction counts under callgrind, `bench_table --calls PROBLEM METHOD N` (below).
+//! A peer a problem leaves out at its size (`Problem::runs`) shows as `—`.
 //!
 //! The problems are those of the criterion bench (`benches/problems/`, included below). Each
 //! method is timed here by a simple robust timer, so no criterion output needs parsing: calls
@@ -25,7 +27,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use problems::{Method, Problem, Visitor, for_each_problem, hide, verify};
+use problems::{Method, Problem, Visitor, for_each_large_problem, for_each_problem, hide, verify};
 
 /// The median time of one call of `f`, in seconds, and the number of batches it is the median of.
 fn time(mut f: impl FnMut() -> f64, budget: Duration) -> (f64, usize) {
@@ -98,8 +100,11 @@ fn duration(seconds: f64) -> String {
     }
 }
 
+/// `—` for a method a problem leaves out (its time is NaN).
 fn ratio(r: f64) -> String {
-    if r >= 100.0 {
+    if r.is_nan() {
+        "—".into()
+    } else if r >= 100.0 {
         format!("{r:.0}×")
     } else if r >= 10.0 {
         format!("{r:.1}×")
@@ -122,6 +127,10 @@ impl Visitor for Table {
         let mut t = [0.0; 6];
         let mut batches = [0; 6];
         for (i, method) in Method::ALL.into_iter().enumerate() {
+            if !p.runs(method) {
+                t[i] = f64::NAN;
+                continue;
+            }
             // One closure per method, so that each time is that of a direct call.
             (t[i], batches[i]) = match method {
                 Method::Primal => time(|| hide(&mut p).primal(), budget),
@@ -150,6 +159,9 @@ impl Visitor for Table {
         );
         let mut line = format!("{}:", p.name());
         for ((method, t), n) in Method::ALL.iter().zip(t).zip(batches) {
+            if t.is_nan() {
+                continue;
+            }
             let _ = write!(line, " {} {} ({n} batches);", method.name(), duration(t));
         }
         let _ = writeln!(self.details, "{line}");
@@ -204,6 +216,7 @@ fn main() {
             found: false,
         };
         for_each_problem(&mut calls);
+        for_each_large_problem(&mut calls);
         assert!(calls.found, "no problem {problem}");
         return;
     }
@@ -227,12 +240,19 @@ fn main() {
     );
 
     problems::scalar::check_entry_points();
+    problems::gmm::GmmData::new(2, 5, 1000).check_objective();
+    let large = std::env::var_os(problems::LARGE).is_some();
     let mut table = Table {
         budget: Duration::from_millis(budget_ms),
         rows: String::new(),
         details: String::new(),
     };
     for_each_problem(&mut table);
+    if large {
+        problems::gmm::GmmData::new(10, 25, 1000).check_objective();
+        problems::gmm::GmmData::new(64, 200, 1000).check_objective();
+        for_each_large_problem(&mut table);
+    }
 
     println!("Gradient speed, {build}; median times of one call; load average at start {load}.");
     println!();

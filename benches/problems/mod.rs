@@ -15,11 +15,14 @@
 //! | `num_dual` | forward mode with `num_dual::Dual64`: `n` passes of the generic code, one per input (the crate's `gradient` needs its `nalgebra` feature, and its one-pass `DualDVec64` carries an `n`-long heap vector through every operation) |
 //! | `echidna` | reverse mode on a runtime tape: `echidna::grad` records the generic code on `echidna::Reverse<f64>` (an Adept-style tape, pooled per thread) and sweeps it backwards |
 //!
+//! A problem may leave out peers too slow at its size ([`Problem::runs`]).
+//!
 //! [`verify`] runs every method once and panics unless all agree, so that every comparison is
 //! between correct gradients.
 
 #![allow(dead_code)] // each includer uses its own subset of the helpers
 
+pub mod gmm;
 pub mod mlp;
 pub mod reductions;
 pub mod rnn;
@@ -79,6 +82,13 @@ pub trait Problem {
     fn slow_peers(&self) -> bool {
         self.dim() >= 500
     }
+    /// Whether `method` runs on this problem: a peer that would take seconds per gradient at
+    /// the problem's size is left out of [`verify`] and of `bench_table`. (Only the problems of
+    /// [`for_each_large_problem`] leave any out; the criterion bench does not run those.)
+    fn runs(&self, method: Method) -> bool {
+        let _ = method;
+        true
+    }
     fn primal(&mut self) -> f64;
     fn generated(&mut self) -> f64;
     fn hand(&mut self) -> f64;
@@ -116,6 +126,19 @@ pub fn for_each_problem(visitor: &mut impl Visitor) {
     visitor.visit(mlp::Mlp::new());
     visitor.visit(mlp::MlpArrays::new());
     visitor.visit(rnn::Rnn::new(100));
+    visitor.visit(gmm::Gmm::new(2, 5, 1000));
+    visitor.visit(gmm::GmmHoisted::new(2, 5, 1000));
+}
+
+/// The environment variable that adds [`for_each_large_problem`] to `bench_table`.
+pub const LARGE: &str = "AUTODIFF_BENCH_LARGE";
+
+/// The problems too slow for the default runs: ADBench's larger GMM sizes. (The generated
+/// gradient of `d = 64, k = 200` keeps about 3.4 GB; the hoisted form's would keep 6.8 GB.)
+pub fn for_each_large_problem(visitor: &mut impl Visitor) {
+    visitor.visit(gmm::Gmm::new(10, 25, 1000));
+    visitor.visit(gmm::GmmHoisted::new(10, 25, 1000));
+    visitor.visit(gmm::Gmm::new(64, 200, 1000));
 }
 
 // The check -----------------------------------------------------------------------------------
@@ -150,6 +173,10 @@ pub fn verify<P: Problem>(problem: &mut P) -> String {
         Method::NumDual,
         Method::Echidna,
     ] {
+        if !problem.runs(method) {
+            summary += &format!("; {} not run", method.name());
+            continue;
+        }
         let v = problem.run(method);
         let value_error = (v - value).abs() / value.abs().max(f64::MIN_POSITIVE);
         assert!(
