@@ -233,6 +233,9 @@ pub struct Opaque {
     pub error: String,
     /// The user's expression, for the span of that error.
     pub at: TokenStream,
+    /// Integer arithmetic on positions that lowering wrote (`p + size` of `windows`): pure and
+    /// cheap, so a backward sweep computes it again rather than tape it.
+    pub index: bool,
 }
 
 impl Opaque {
@@ -243,6 +246,7 @@ impl Opaque {
             cut: true,
             error: String::new(),
             at: TokenStream::new(),
+            index: false,
         }
     }
 

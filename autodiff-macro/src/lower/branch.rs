@@ -144,6 +144,7 @@ impl Lowerer<'_> {
                         cut: false,
                         error: "`if let` on a value that depends on a differentiated parameter cannot be differentiated; compare the value itself (`if x > 0.0`), or unwrap it".to_owned(),
                         at,
+                        index: false,
                     });
                     let tuple = l.emit(op, vec![scrutinee], span);
                     l.values[tuple.index()].aggregate = true;

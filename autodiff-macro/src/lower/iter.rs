@@ -342,7 +342,11 @@ impl Lowerer<'_> {
                 atomic: true,
             });
         }
-        Operand::Value(self.emit(Op::Opaque(Opaque::cut(expr)), args, span))
+        let opaque = Opaque {
+            index: true,
+            ..Opaque::cut(expr)
+        };
+        Operand::Value(self.emit(Op::Opaque(opaque), args, span))
     }
 
     /// Lowers `for j in 0..count` over the stream, with `body` given each item (under the

@@ -143,6 +143,7 @@ impl Lowerer<'_> {
             cut,
             error,
             at,
+            index: false,
         });
         Val::Scalar(Operand::Value(self.emit(op, args, span)))
     }

@@ -171,6 +171,7 @@ impl Reverse<'_> {
             // Reading part of a value the backward sweep has (`row[k]` of `let row = x[s]`).
             Op::Copy | Op::Field(_) | Op::Index => true,
             Op::Load(mem) => self.stable_during(*mem, loop_),
+            Op::Opaque(opaque) => opaque.index,
             // Lengths do not change; a parameter's is there in the backward sweep.
             Op::Len(mem) => self.function.mems[self.root(*mem).index()].param.is_some(),
             Op::Rule { rule, .. } => match rule.rule().recompute {
