@@ -438,7 +438,7 @@ fn finish(source: &str, budget: &Budget, stats: Stats, started: Instant) {
     if !stats.failures.is_empty() {
         let mut message = format!("{} distinct failures:\n", stats.failures.len());
         for failure in stats.failures.iter().take(8) {
-            let count = stats.seen[&failure.what];
+            let count = stats.seen[&normalize(&failure.what)];
             let _ = writeln!(
                 message,
                 "\n== {} ({count} cases); first case:\n{}",
