@@ -7,6 +7,9 @@
 //! `AUTODIFF_RANDOM_SEEDS`, `AUTODIFF_RANDOM_SCALE`, `AUTODIFF_RANDOM_OPEN_BUGS` (see
 //! `tests/random/shapes.rs`).
 
+// Both generators include the shared random number generator (`rng.rs`) as a module.
+#![allow(clippy::duplicate_mod)]
+
 use std::path::{Path, PathBuf};
 
 #[path = "tests/random/generator.rs"]

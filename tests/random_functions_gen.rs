@@ -11,6 +11,9 @@
 //! Both corpora are written into `OUT_DIR` by the build script, from the environment
 //! (`AUTODIFF_RANDOM_SEEDS`, `AUTODIFF_RANDOM_SCALE`, `AUTODIFF_RANDOM_OPEN_BUGS`).
 
+// Both generators include the shared random number generator (`rng.rs`) as a module.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "random/generator.rs"]
 #[allow(dead_code)] // the build script uses the rest
 mod generator;

@@ -400,6 +400,12 @@ fn lit(v: f64) -> E {
 }
 
 fn bin(a: &E, op: &str, b: &E) -> E {
+    // `x - x` and `x / x` are constants (and clippy's `eq_op`): make them `x + x`, `x * x`.
+    let op = match op {
+        "-" | "%" if a.s == b.s => "+",
+        "/" if a.s == b.s => "*",
+        _ => op,
+    };
     let (p, rmin) = match op {
         "*" | "/" | "%" => (MUL, MUL + 1),
         _ => (ADD, ADD + 1),
@@ -715,7 +721,7 @@ impl<'a> Gen<'a> {
                     return self.leaf();
                 }
                 let lt = self.lit();
-                let r = match self.rng.below(3) {
+                match self.rng.below(3) {
                     0 => {
                         self.rule("neg");
                         self.rule("mul");
@@ -734,8 +740,7 @@ impl<'a> Gen<'a> {
                         self.rule("add");
                         bin(&a, "+", &lt)
                     }
-                };
-                r
+                }
             }
             _ => self.unary(d),
         }
@@ -896,7 +901,10 @@ impl<'a> Gen<'a> {
                 let x = self.operand();
                 let c = self.cond_on(&x);
                 let a = self.expr(2);
-                let b = self.expr(1);
+                let mut b = self.expr(1);
+                if b.s == a.s {
+                    b = bin(&a, "*", &lit(0.5));
+                }
                 let name = self.name("y");
                 self.emit(format!(
                     "let {name} = if {c} {{ {} }} else {{ {} }};",
@@ -1677,12 +1685,31 @@ impl<'a> Gen<'a> {
             self.stats.add("if: else-if ladder");
             let s = var(&src.s);
             let mut text = String::new();
+            let mut seen = BTreeSet::new();
+            let mut arms = BTreeSet::new();
             for _ in 0..n {
-                let c = self.cond_on(&s);
-                let e = self.bounded(1);
+                // Distinct thresholds (sixteenths in [-3, 3]), so no two arms test the same.
+                let mut t = self.rng.range(0, 96);
+                while !seen.insert(t) {
+                    t = self.rng.range(0, 96);
+                }
+                let t = (t as f64 - 48.0) / 16.0;
+                let op = *self.rng.pick(&[">", "<"]);
+                let c = if t < 0.0 {
+                    format!("{} {op} -{}", s.s, lit(-t).s)
+                } else {
+                    format!("{} {op} {}", s.s, lit(t).s)
+                };
+                let mut e = self.bounded(1);
+                while !arms.insert(e.s.clone()) {
+                    e = bin(&e, "*", &lit(0.5));
+                }
                 let _ = write!(text, "if {c} {{\n    {}\n}} else ", e.s);
             }
-            let e = self.expr(1);
+            let mut e = self.expr(1);
+            while arms.contains(&e.s) {
+                e = bin(&e, "*", &lit(0.5));
+            }
             let _ = write!(text, "{{\n    {}\n}};", e.s);
             self.emit(format!("let {out} = {text}"));
         }
@@ -1924,7 +1951,8 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
             PTy::Usize => format!("⟦{} as f64⟧", p.name),
         });
     }
-    if terms.is_empty() || g.rng.chance(0.3) {
+    // Never a lone local (`let r = ..; r` is clippy's `let_and_return`).
+    if terms.len() < 2 || g.rng.chance(0.3) {
         let e = g.bounded(1);
         terms.push(e.s);
     }
@@ -2178,7 +2206,7 @@ fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
 
 §#[differentiate]
 fn h_halfᵈ(x: &[ℱ]) -> Vec<ℱ> {
-    let mut out = vec![⟦0.0⟧; (x.len() + 1) / 2];
+    let mut out = vec![⟦0.0⟧; x.len() / 2 + x.len() % 2];
     for i in 0..out.len() {
         out[i] = x[2 * i].tanh() + ⟦0.3⟧ * x[x.len() - 1 - i];
     }
