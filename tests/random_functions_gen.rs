@@ -1,33 +1,34 @@
-//! The generator of the randomized differential test `tests/random_functions_?.rs`, as a test
-//! target of its own so that it builds (and can rewrite the generated files) even when the
-//! generated code does not compile.
+//! The generators of the randomized differential test, as a test target of their own (it
+//! builds even when generated code does not compile):
 //!
-//! - `generated_files_are_up_to_date` regenerates the files in memory and compares them with
-//!   the checked-in ones, so the generator and the files cannot drift apart;
-//! - `regenerate` (ignored) rewrites them:
-//!   `cargo test --test random_functions_gen -- --ignored regenerate`;
-//! - `write_subset` (ignored) writes a file with a few of the functions, for bisecting.
+//! - the statement-level corpus (`tests/random/generator.rs`, `tests/random_functions_?.rs`)
+//!   uses every rule of the derivative table and every construct it counts;
+//! - the program-shape corpus (`tests/random/shapes.rs`, `tests/random_shapes_?.rs`) holds
+//!   every shape, variant and rule, and the patterns of each open bug whose switch is on;
+//! - `shape_report` prints what the shape corpus built for this run holds (`-- --nocapture`);
+//! - `write_subset` (ignored) writes a test file with a few programs, for minimizing a failure.
+//!
+//! Both corpora are written into `OUT_DIR` by the build script, from the environment
+//! (`AUTODIFF_RANDOM_SEEDS`, `AUTODIFF_RANDOM_SCALE`, `AUTODIFF_RANDOM_OPEN_BUGS`).
+
+// Both generators include the shared random number generator (`rng.rs`) as a module.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "random/generator.rs"]
+#[allow(dead_code)] // the build script uses the rest
 mod generator;
 
-use std::path::PathBuf;
+#[path = "random/shapes.rs"]
+#[allow(dead_code)] // the build script uses the rest
+mod shapes;
 
-fn path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-#[test]
-fn generated_files_are_up_to_date() {
-    let (files, _) = generator::generate();
-    for (relative, text) in files {
-        let on_disk = std::fs::read_to_string(path(&relative)).unwrap_or_default();
-        assert!(
-            on_disk == text,
-            "{relative} is not what tests/random/generator.rs generates; run \
-             `cargo test --test random_functions_gen -- --ignored regenerate`"
-        );
-    }
+fn config() -> shapes::Config {
+    let get = |v: &str| std::env::var(v).ok();
+    shapes::Config::from_vars(
+        get("AUTODIFF_RANDOM_SEEDS").as_deref(),
+        get("AUTODIFF_RANDOM_SCALE").as_deref(),
+        get("AUTODIFF_RANDOM_OPEN_BUGS").as_deref(),
+    )
 }
 
 #[test]
@@ -43,42 +44,100 @@ fn every_rule_and_construct_is_generated() {
     }
 }
 
+/// Every shape, variant and rule occurs in the CI-size shape corpus, and so does every pattern
+/// of an open bug once its switch is on.
 #[test]
-#[ignore = "rewrites tests/random_functions_?.rs; run after changing the generator"]
-fn regenerate() {
-    let (files, stats) = generator::generate();
-    for (relative, text) in &files {
-        std::fs::write(path(relative), text).expect("write a generated file");
-    }
-    println!(
-        "wrote {} files: {} functions, {} lines of function bodies",
-        files.len(),
-        generator::FUNCTIONS,
-        stats.lines
-    );
-    for (name, n) in &stats.rules {
-        println!("rule {name}: {n}");
-    }
-    for (name, n) in &stats.constructs {
-        println!("construct {name}: {n}");
+fn every_shape_is_generated() {
+    let mut all = shapes::Config::ci();
+    all.open = shapes::OPEN_BUGS
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for config in [shapes::Config::ci(), all] {
+        let mut stats = shapes::Stats::default();
+        let programs = shapes::programs(&config, &mut stats);
+        assert_eq!(programs.len(), config.seeds.len() * config.per_seed);
+        for key in shapes::REQUIRED {
+            let n = stats.count(key);
+            assert!(n >= 20, "`{key}` occurs {n} times");
+        }
+        for rule in shapes::RULES {
+            let n = stats.count(&format!("rule: {rule}"));
+            assert!(n >= 50, "rule `{rule}` is used {n} times");
+        }
+        for (bug, key) in shapes::REQUIRED_WITH_BUG {
+            let n = stats.count(key);
+            let still_open = shapes::OPEN_BUGS.iter().any(|(name, _)| name == bug);
+            if !still_open {
+                assert!(n >= 10, "`{key}` (fixed bug `{bug}`) occurs {n} times");
+            } else if config.open.contains(*bug) {
+                assert!(n >= 10, "`{key}` (open bug `{bug}`) occurs {n} times");
+                assert!(stats.bug_programs.get(*bug).copied().unwrap_or(0) >= 10);
+            } else {
+                assert_eq!(n, 0, "`{key}` is generated while `{bug}` is left out");
+                assert!(!stats.bug_programs.contains_key(*bug));
+            }
+        }
+        // Combinations: each carried kind in each kind of loop, and shapes nested in loops.
+        for kind in ["copy", "shift", "verlet", "swap"] {
+            for lp in ["for", "while", "while data", "loop"] {
+                let n: usize = stats
+                    .combos
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.starts_with(&format!("carried: {kind} x"))
+                            && k.contains(&format!("loop: {lp} x"))
+                    })
+                    .map(|(_, n)| n)
+                    .sum();
+                assert!(n >= 5, "carried `{kind}` in `{lp}` loops: {n}");
+            }
+        }
+        let nested: usize = stats
+            .combos
+            .iter()
+            .filter(|(k, _)| k.starts_with("nest: carried > "))
+            .map(|(_, n)| n)
+            .sum();
+        assert!(nested >= 200, "shapes nested in carried loops: {nested}");
     }
 }
 
-/// Writes a file with only some of the functions, for bisecting a failure in a scratch crate:
-/// `SUBSET=12,40-45 SUBSET_OUT=/tmp/scratch/tests/subset.rs cargo test --test
-/// random_functions_gen -- --ignored write_subset` (the file expects `random/` next to it).
+/// Prints what the shape corpus of this build holds: `cargo test --test random_functions_gen
+/// shape_report -- --nocapture`.
+#[test]
+fn shape_report() {
+    let report = include_str!(concat!(env!("OUT_DIR"), "/random_report.txt"));
+    println!("{report}");
+    let config = config();
+    assert!(
+        report.starts_with(&format!(
+            "shape corpus: {} programs",
+            config.seeds.len() * config.per_seed
+        )),
+        "the report is of another configuration"
+    );
+}
+
+/// Writes a test file with only some programs of the shape corpus (named like `g0_00123`), for
+/// minimizing a failure: `SUBSET=g0_00012,g1_00400 SUBSET_OUT=tests/scratch.rs cargo test --test
+/// random_functions_gen -- --ignored write_subset`, then `cargo test --test scratch`.
 #[test]
 #[ignore = "writes a file named by SUBSET_OUT"]
 fn write_subset() {
-    let spec = std::env::var("SUBSET").expect("SUBSET, e.g. 12,40-45");
+    let names: Vec<String> = std::env::var("SUBSET")
+        .expect("SUBSET, e.g. g0_00012,g1_00400")
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
     let out = std::env::var("SUBSET_OUT").expect("SUBSET_OUT, a path");
-    let mut indices = Vec::new();
-    for part in spec.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => indices.extend(a.parse::<usize>().unwrap()..=b.parse().unwrap()),
-            None => indices.push(part.parse().unwrap()),
-        }
-    }
-    let (text, _) = generator::generate_subset(&indices);
-    std::fs::write(out, text).expect("write the subset");
+    let text = shapes::generate_subset(&config(), &names);
+    let file = format!(
+        "#[path = \"random/harness.rs\"]\nmod harness;\n\n{}",
+        text.replace(
+            "harness::run(\"random_shapes_0\"",
+            "harness::run(\"subset\""
+        )
+    );
+    std::fs::write(out, file).expect("write the subset");
 }

@@ -548,3 +548,117 @@ fn a_vec_reference_passed_to_a_slice_parameter() {
     assert_eq!(value, 28.0);
     assert_eq!(g, vec![4.0, -8.0, 12.0]);
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the program-shape corpus of the randomized differential test.
+// ------------------------------------------------------------------------------------------
+
+/// Twice as long: each element and its square.
+#[differentiate]
+fn with_squares(v: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(2 * v.len());
+    for x in v.iter() {
+        out.push(*x);
+        out.push(x * x);
+    }
+    out
+}
+
+/// `to_vec()` of a local array is a `Vec`: reassigning it from a call returning a `Vec` used
+/// to fail to compile (the copy kept the array's type).
+#[differentiate]
+fn array_to_vec_then_regrown(a: f64) -> f64 {
+    let start = [a, a * a, 0.5];
+    let mut v = start.to_vec();
+    for _ in 0..2 {
+        v = with_squares(&v);
+    }
+    v.iter().sum()
+}
+
+#[test]
+fn an_array_copied_into_a_vec_that_a_call_regrows() {
+    // Each round maps the multiset {t} to {t, t²}: after two, Σ t + 2t² + t⁴ over the start.
+    let total = |t: f64| t + 2.0 * t * t + t.powi(4);
+    let dtotal = |t: f64| 1.0 + 4.0 * t + 4.0 * t.powi(3);
+    let a = 1.3;
+    let (value, g) = array_to_vec_then_regrown_grad(a);
+    assert_eq!(value, array_to_vec_then_regrown(a));
+    assert_close(value, total(a) + total(a * a) + total(0.5), 1e-12);
+    assert_close(g, dtotal(a) + dtotal(a * a) * 2.0 * a, 1e-12);
+}
+
+#[derive(Clone, Debug, Default, PartialEq, autodiff_core::Differentiable)]
+struct Affine {
+    w: [f64; 3],
+    b: f64,
+}
+
+/// `return p.b` (a struct's field) inside a loop used to be an internal error: the value
+/// carried out of the loop was the field itself, not a number loaded from it.
+#[differentiate]
+fn early_field_return(a: f64, p: Affine) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        if a * (k as f64) > 2.0 {
+            return p.b * a;
+        }
+        if a < -1.0 {
+            return p.w[k];
+        }
+        acc += p.w[k] * a;
+    }
+    acc
+}
+
+#[test]
+fn a_struct_field_returned_from_inside_a_loop() {
+    let p = Affine {
+        w: [0.5, -1.5, 2.0],
+        b: 3.0,
+    };
+    // No early exit: Σ w_k a.
+    let (value, (da, dp)) = early_field_return_grad(0.5, p.clone());
+    assert_eq!(value, early_field_return(0.5, p.clone()));
+    assert_close(da, 1.0, 1e-15);
+    assert_eq!(dp.w, [0.5, 0.5, 0.5]);
+    assert_eq!(dp.b, 0.0);
+    // Out at k = 2 (1.5·2 > 2) through `p.b * a`, after adding w_0 a + w_1 a.
+    let (value, (da, dp)) = early_field_return_grad(1.5, p.clone());
+    assert_eq!(value, 4.5);
+    assert_eq!((da, dp.b, dp.w), (3.0, 1.5, [0.0; 3]));
+    // Out at k = 0 through `p.w[0]`.
+    let (value, (da, dp)) = early_field_return_grad(-2.0, p.clone());
+    assert_eq!(value, 0.5);
+    assert_eq!((da, dp.b, dp.w), (0.0, 0.0, [1.0, 0.0, 0.0]));
+}
+
+#[differentiate]
+fn pair_of(t: f64) -> [f64; 2] {
+    [t.sin() + 0.5 * t, t * t.cos()]
+}
+
+/// A passive call's array result, written with an active value inside a loop: the backward
+/// sweep shapes the array's adjoint like the call's result, which was not kept for it.
+#[differentiate]
+fn constant_pair_overwritten(a: f64, b: f64) -> f64 {
+    let mut x = a;
+    for _ in 0..3 {
+        let mut p = pair_of(0.25);
+        p[0] = b;
+        x += p[0] * p[1] * x;
+    }
+    x
+}
+
+#[test]
+fn a_passive_array_result_overwritten_in_a_loop() {
+    let c = 0.25 * 0.25_f64.cos();
+    // x_{k+1} = x_k (1 + b c): x_3 = a (1 + b c)³.
+    let (a, b) = (0.8, -0.3);
+    let (value, (da, db)) = constant_pair_overwritten_grad(a, b);
+    assert_eq!(value, constant_pair_overwritten(a, b));
+    assert_close(value, a * (1.0 + b * c).powi(3), 1e-14);
+    assert_close(da, (1.0 + b * c).powi(3), 1e-14);
+    assert_close(db, 3.0 * a * c * (1.0 + b * c).powi(2), 1e-14);
+}

@@ -27,17 +27,28 @@
 #[path = "rng.rs"]
 mod rng;
 
+#[path = "dual.rs"]
+pub mod dual;
+
 use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 
 use autodiff_core::{DEFAULT_STEP, check_gradient, numeric_gradient_with_step};
+use dual::D;
 use rng::{Rng, hash_str};
 
 /// Points per function.
 pub const POINTS: usize = 8;
 /// Tolerance of the comparison with finite differences (`GradientCheck::max_error`).
 pub const TOLERANCE: f64 = 1e-6;
+/// Tolerance of the comparison with the dual-number twin (both exact up to rounding), relative
+/// to the larger magnitude or [`EXACT_FLOOR`].
+pub const EXACT: f64 = 1e-12;
+/// Below this fraction of the gradient's largest component (or of 1, if that is smaller) the
+/// comparison with the dual twin is absolute: a component much smaller than the others is
+/// usually a sum of larger terms that cancel, and carries their rounding error.
+pub const EXACT_FLOOR: f64 = 1e-2;
 /// Random points tried per accepted point before giving up.
 const ATTEMPTS: usize = 200;
 /// Points are drawn uniformly from `[-RANGE, RANGE]` in every coordinate.
@@ -70,7 +81,7 @@ impl Trace {
         self.hash.get()
     }
 
-    fn mix(&self, v: u64) {
+    pub fn mix(&self, v: u64) {
         let h = (self.hash.get() ^ v).wrapping_mul(0x0100_0000_01b3);
         self.hash.set(h.rotate_left(5));
     }
@@ -225,12 +236,12 @@ pub fn flat<G: Flat>(g: &G) -> Vec<f64> {
 }
 
 /// The array argument `[f64; N]` made of the next `N` coordinates.
-pub fn arr<const N: usize>(p: &[f64]) -> [f64; N] {
+pub fn arr<T: Copy, const N: usize>(p: &[T]) -> [T; N] {
     std::array::from_fn(|i| p[i])
 }
 
 /// The matrix argument `[[f64; M]; N]` made of the next `N * M` coordinates, row by row.
-pub fn arr2<const N: usize, const M: usize>(p: &[f64]) -> [[f64; M]; N] {
+pub fn arr2<T: Copy, const N: usize, const M: usize>(p: &[T]) -> [[T; M]; N] {
     std::array::from_fn(|i| std::array::from_fn(|j| p[i * M + j]))
 }
 
@@ -244,6 +255,8 @@ type Grad = fn(&[f64], &[usize]) -> (f64, Vec<f64>);
 type Pullback = fn(&[f64], &[usize], f64) -> Vec<f64>;
 /// `_grad_into` at a second point, after a first.
 type GradInto = fn(&[f64], &[f64], &[usize]) -> (f64, Vec<f64>);
+/// The dual-number twin, at the point's coordinates as dual numbers.
+type Dual = fn(&[D], &[usize]) -> D;
 
 /// One generated function and the ways to call it, taking the point's coordinates `p` and the
 /// integer arguments `k`.
@@ -261,11 +274,28 @@ pub struct Case {
     pub pullback: Pullback,
     /// `_grad_into` at the second point, into a gradient first filled at the first point.
     pub grad_into: GradInto,
+    /// The dual-number twin (the exact oracle), for the shape corpus; its `trace` is this twin
+    /// run on constants.
+    pub dual: Option<Dual>,
+}
+
+/// The point's coordinates as dual constants.
+pub fn constants(p: &[f64]) -> Vec<D> {
+    p.iter().map(|&v| dual::c(v)).collect()
+}
+
+/// Runs a dual twin, adds the decisions it took to `tr`, and gives its value.
+pub fn traced_dual(tr: &Trace, f: impl FnOnce() -> D) -> f64 {
+    dual::reset_trace();
+    let v = f();
+    tr.mix(dual::trace_hash());
+    v.re()
 }
 
 /// A [`Case`] for the generated function `$f`, with its twin and generated items, the
 /// coordinate count, active flags, integer argument sets, and the arguments as expressions of
 /// `$p` (the coordinates) and `$k` (the integers).
+#[allow(unused_macros)] // each test target uses one of the two
 macro_rules! case {
     ($f:ident, $f_t:ident, $f_grad:ident, $f_pullback:ident, $f_grad_into:ident,
      n: $n:literal, active: [$($a:literal),*], ints: [$([$($i:literal),*]),*],
@@ -291,10 +321,51 @@ macro_rules! case {
                 let value = $f_grad_into($($arg,)* &mut g);
                 (value, $crate::harness::flat(&g))
             },
+            dual: None,
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use case;
+
+/// A [`Case`] with a dual-number twin `$f_d` (the exact oracle, also the trace), called with the
+/// argument expressions `dual: (..)` of `$p` (then the coordinates as dual numbers).
+#[allow(unused_macros)]
+macro_rules! dual_case {
+    ($f:ident, $f_d:path, $f_grad:ident, $f_pullback:ident, $f_grad_into:ident,
+     n: $n:literal, active: [$($a:literal),*], ints: [$([$($i:literal),*]),*],
+     |$p:ident, $k:ident| ($($arg:expr),*), dual: ($($darg:expr),*)) => {
+        $crate::harness::Case {
+            name: stringify!($f),
+            n: $n,
+            active: &[$($a),*],
+            ints: &[$(&[$($i),*]),*],
+            value: |$p, $k| $f($($arg),*),
+            trace: |tr, $p, $k| {
+                let constants = $crate::harness::constants($p);
+                let $p = &constants[..];
+                $crate::harness::traced_dual(tr, || $f_d($($darg),*))
+            },
+            grad: |$p, $k| {
+                let (value, g) = $f_grad($($arg),*);
+                (value, $crate::harness::flat(&g))
+            },
+            pullback: |$p, $k, d_out| $crate::harness::flat(&$f_pullback($($arg,)* d_out)),
+            grad_into: |first, $p, $k| {
+                let mut g = Default::default();
+                {
+                    let $p = first;
+                    $f_grad_into($($arg,)* &mut g);
+                }
+                let value = $f_grad_into($($arg,)* &mut g);
+                (value, $crate::harness::flat(&g))
+            },
+            dual: Some(|$p, $k| $f_d($($darg),*)),
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use dual_case;
 
 #[derive(Default)]
 struct Report {
@@ -307,6 +378,15 @@ struct Report {
     skipped: Vec<String>,
     mismatches: Vec<String>,
     harness_errors: Vec<String>,
+    /// Points checked against the dual twin, and the largest error seen there.
+    dual_points: usize,
+    max_exact_error: f64,
+    /// Points of dual cases where finite differences were also compared (where the two steps
+    /// agree; elsewhere the dual twin alone is the reference).
+    fd_points: usize,
+    /// Points of dual cases where the twin's gradient has a NaN (not differentiable there):
+    /// compared with the twin where it is defined, not with finite differences.
+    singular_points: usize,
 }
 
 thread_local! {
@@ -429,8 +509,13 @@ fn sample(
     None
 }
 
+/// Equal, NaN included: the generated functions must agree with each other even where the
+/// derivative is undefined.
 fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
 }
 
 fn check_point(case: &Case, p: &[f64], first: &[f64], ints: &[usize], report: &mut Report) {
@@ -453,7 +538,7 @@ fn check_point(case: &Case, p: &[f64], first: &[f64], ints: &[usize], report: &m
         return;
     }
     let generated = guarded("the generated code", || {
-        check_generated(case, p, first, ints, value)
+        check_generated(case, p, first, ints, value, report)
     });
     match generated {
         Ok((problems, finer)) => {
@@ -468,6 +553,31 @@ fn check_point(case: &Case, p: &[f64], first: &[f64], ints: &[usize], report: &m
     }
 }
 
+/// The relative error of the comparison with the dual twin, `floor` the smallest magnitude
+/// compared relatively.
+fn exact_error(a: f64, b: f64, floor: f64) -> f64 {
+    let e = (a - b).abs() / floor.max(a.abs()).max(b.abs());
+    if e.is_nan() { f64::INFINITY } else { e }
+}
+
+/// The dual twin's value and gradient over the active coordinates: one run per coordinate,
+/// with its derivative part seeded.
+fn dual_gradient(case: &Case, dual: Dual, p: &[f64], ints: &[usize]) -> (f64, Vec<f64>) {
+    let mut value = dual(&constants(p), ints).re();
+    let mut grad = Vec::new();
+    for i in (0..case.n).filter(|&i| case.active[i]) {
+        let seeded: Vec<D> = p
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| dual::var(v, j == i))
+            .collect();
+        let r = dual(&seeded, ints);
+        value = r.re();
+        grad.push(r.eps());
+    }
+    (value, grad)
+}
+
 /// The problems of the generated functions at `p`, and whether the gradient needed the finer
 /// finite-difference reference.
 fn check_generated(
@@ -476,6 +586,7 @@ fn check_generated(
     first: &[f64],
     ints: &[usize],
     value: f64,
+    report: &mut Report,
 ) -> (Vec<String>, bool) {
     let n_active = case.active.iter().filter(|a| **a).count();
     let (grad_value, grad) = (case.grad)(p, ints);
@@ -510,6 +621,52 @@ fn check_generated(
         problems.push(format!(
             "_grad_into (after a call at another point) = ({into_value:e}, {into:?}) != _grad = ({value:e}, {grad:?})"
         ));
+    }
+    if let Some(dual) = case.dual {
+        // The exact oracle: the function's value and gradient from its dual-number twin.
+        let (dual_value, dual_grad) = dual_gradient(case, dual, p, ints);
+        report.dual_points += 1;
+        // The twin computes every value with the same f64 operations: the same bits.
+        if value.to_bits() != dual_value.to_bits() {
+            problems.push(format!(
+                "the function's value {value:e} != its dual twin's {dual_value:e}"
+            ));
+        }
+        let scale = dual_grad
+            .iter()
+            .filter(|g| !g.is_nan())
+            .fold(1.0_f64, |m, g| m.max(g.abs()));
+        let mut worst = (0.0, 0);
+        for (i, (&a, &b)) in grad.iter().zip(&dual_grad).enumerate() {
+            // A NaN from the twin marks a point where the program is not differentiable (an
+            // operation at its singularity, `atan2(0, 0)`): forward mode's rule there is 0/0
+            // even along directions the operation does not depend on, where reverse mode
+            // rightly sends nothing. Only the components the twin defines are compared; a NaN
+            // from the gradient where the twin is finite is still an error.
+            if b.is_nan() {
+                continue;
+            }
+            let e = exact_error(a, b, EXACT_FLOOR * scale);
+            if e > worst.0 {
+                worst = (e, i);
+            }
+        }
+        report.max_exact_error = report.max_exact_error.max(worst.0);
+        if worst.0 > EXACT {
+            problems.push(format!(
+                "gradient vs dual twin: error {:e} at component {}: _grad {:e}, dual {:e}\n      _grad = {grad:?}\n      dual  = {dual_grad:?}",
+                worst.0, worst.1, grad[worst.1], dual_grad[worst.1]
+            ));
+        }
+        if dual_grad.iter().any(|g| g.is_nan()) {
+            report.singular_points += 1;
+            return (problems, false);
+        }
+        // Finite differences as a second reference, where they are reliable.
+        if !consistent(case, p, ints) {
+            return (problems, false);
+        }
+        report.fd_points += 1;
     }
     // Finite differences over the active coordinates, the others held fixed: the default
     // step (as `check_gradient` does), or, where that estimate is limited by its truncation
@@ -551,7 +708,8 @@ fn check_case(case: &Case, report: &mut Report) {
         let mut local = Report::default();
         let points = guarded("the traced twin", || {
             let first = sample(&mut rng, case, ints, false, &mut local);
-            let p = sample(&mut rng, case, ints, true, &mut local);
+            // With a dual twin, finite differences need not be reliable at the point.
+            let p = sample(&mut rng, case, ints, case.dual.is_none(), &mut local);
             (first, p)
         });
         report.inconsistent += local.inconsistent;
@@ -600,7 +758,9 @@ pub fn run(suite: &str, cases: &[Case]) {
     let mut summary = format!(
         "{suite}: {} functions, {} points checked ({POINTS} per function, tolerance {TOLERANCE:e}); \
          {} mismatches, {} harness errors; {} points matched only the finer finite differences; \
-         {} candidate points rejected for inconsistent finite differences; {} points without an admissible sample",
+         {} candidate points rejected for inconsistent finite differences; {} points without an admissible sample; \
+         {} points checked against the dual twin (tolerance {EXACT:e}, largest error {:e}), {} of them also against finite differences, \
+         {} where the twin's gradient is partly NaN (not differentiable there)",
         report.functions,
         report.points,
         report.mismatches.len(),
@@ -608,6 +768,10 @@ pub fn run(suite: &str, cases: &[Case]) {
         report.finer,
         report.inconsistent,
         report.skipped.len(),
+        report.dual_points,
+        report.max_exact_error,
+        report.fd_points,
+        report.singular_points,
     );
     eprintln!("{summary}");
     let mut skipped: Vec<&String> = report.skipped.iter().collect();

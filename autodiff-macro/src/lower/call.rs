@@ -90,7 +90,7 @@ impl Lowerer<'_> {
             && !is_place(&call.receiver)
         {
             return match self.expr(&call.receiver) {
-                Val::Mem(mem, prefix) => self.copy_mem(mem, &prefix, None, call.method.span()),
+                Val::Mem(mem, prefix) => self.copy_of(&name, mem, &prefix, call.method.span()),
                 val => val,
             };
         }
@@ -150,7 +150,7 @@ impl Lowerer<'_> {
                         self.values[value.index()].aggregate = true;
                         return Val::Scalar(Operand::Value(value));
                     }
-                    return self.copy_mem(mem, &prefix, None, call.method.span());
+                    return self.copy_of(&name, mem, &prefix, call.method.span());
                 }
                 // A method of a struct: differentiated through its pullback.
                 if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {

@@ -72,6 +72,13 @@ impl Lowerer<'_> {
                             span: ret.return_token.span,
                         }));
                     }
+                    // A field of a struct returned as a number (`return p.b`): loaded here, as
+                    // the function's last expression is, so the value carried out of loops is a
+                    // number.
+                    (None, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
+                        let value = self.emit(Op::Load(mem), prefix, ret.return_token.span);
+                        self.assign_var(&Var::ReturnValue, Val::Scalar(Operand::Value(value)));
+                    }
                     (_, val) => {
                         self.assign_var(&Var::ReturnValue, val);
                     }

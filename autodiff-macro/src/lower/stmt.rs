@@ -339,6 +339,22 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
+    /// `x.to_vec()`, `x.clone()`, `x.to_owned()` of an array: `to_vec` of an array makes a `Vec`,
+    /// whose type later assignments (`v = f(&v)`) and `push` rely on.
+    pub(super) fn copy_of(
+        &mut self,
+        method: &str,
+        src: Mem,
+        prefix: &[Operand],
+        span: Span,
+    ) -> Val {
+        let data = &self.mems[src.index()];
+        if method == "to_vec" && prefix.is_empty() && !data.vec && data.dims == 1 {
+            return self.copy_view(src, Vec::new(), None, span);
+        }
+        self.copy_mem(src, prefix, None, span)
+    }
+
     /// The elements of a tuple value: a tuple expression's parts, or projections of a value.
     pub(super) fn tuple_parts(
         &mut self,

@@ -299,11 +299,17 @@ impl Reverse<'_> {
                 | BwdStmt::ResetMem { len: Some(len), .. } => {
                     needs.insert(Need::Value(*len));
                 }
-                BwdStmt::ZeroMem { mem, len: None } => {
-                    if let Some(MemInitKind::Repeat { lens, .. }) = self.mem_init(*mem) {
+                BwdStmt::ZeroMem { mem, len: None } => match self.mem_init(*mem) {
+                    Some(MemInitKind::Repeat { lens, .. }) => {
                         lens.iter().for_each(|len| operand(&mut needs, len));
                     }
-                }
+                    // The adjoint is shaped like the call's result, which may be passive and
+                    // otherwise not kept.
+                    Some(MemInitKind::FromValue(value)) => {
+                        needs.insert(Need::Value(*value));
+                    }
+                    _ => {}
+                },
                 BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),
                 BwdStmt::AddAt { at, term, .. } => {
                     if let At::Index(index) = at {

@@ -1,0 +1,366 @@
+//! The exact oracle of the randomized test: a forward-mode dual number `D` over
+//! `num_dual::Dual64`, in which every generated program is written a second time (its `_d` twin).
+//! Running the twin once per input coordinate, with that coordinate's derivative part set to 1,
+//! gives the gradient to rounding, independently of `#[differentiate]`: the derivatives come from
+//! `num-dual`; only the kinks (`abs`, `max`, `floor`, a comparison, ...) are defined here, by the
+//! side the value is on, as the primal function takes it. Every value is computed by the same
+//! `f64` operation as in the primal, so the twin's value is the function's, bit for bit.
+//!
+//! Every discrete decision the twin takes (a comparison, the side of a kink, the value of
+//! `floor`) is hashed into a per-thread trace, so the harness can tell when two points take
+//! different paths and so stay away from kinks.
+
+#![allow(dead_code)] // each test target uses a part of it
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::iter::{Product, Sum};
+use std::ops::{
+    Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAssign, Sub, SubAssign,
+};
+
+use num_dual::{Dual64, DualNum};
+
+thread_local! {
+    static TRACE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Starts a new trace on this thread.
+pub fn reset_trace() {
+    TRACE.with(|t| t.set(0xcbf2_9ce4_8422_2325));
+}
+
+/// The hash of the decisions taken since [`reset_trace`].
+pub fn trace_hash() -> u64 {
+    TRACE.with(|t| t.get())
+}
+
+fn mix(v: u64) {
+    TRACE.with(|t| {
+        let h = (t.get() ^ v).wrapping_mul(0x0100_0000_01b3);
+        t.set(h.rotate_left(5));
+    });
+}
+
+fn order(a: f64, b: f64) -> Option<Ordering> {
+    let o = a.partial_cmp(&b);
+    mix(match o {
+        Some(Ordering::Less) => 11,
+        Some(Ordering::Greater) => 12,
+        Some(Ordering::Equal) => 13,
+        None => 14,
+    });
+    o
+}
+
+/// A dual number: a value and its derivative along one direction.
+#[derive(Clone, Copy, Debug)]
+pub struct D(pub Dual64);
+
+/// A constant (derivative 0).
+pub fn c(v: f64) -> D {
+    D(Dual64::from_re(v))
+}
+
+/// A variable: derivative 1 if `seed`.
+pub fn var(v: f64, seed: bool) -> D {
+    D(Dual64::new(v, if seed { 1.0 } else { 0.0 }))
+}
+
+impl Default for D {
+    fn default() -> Self {
+        c(0.0)
+    }
+}
+
+impl D {
+    pub fn re(self) -> f64 {
+        self.0.re
+    }
+
+    pub fn eps(self) -> f64 {
+        self.0.eps
+    }
+
+    fn with_value(self, re: f64, eps: f64) -> D {
+        D(Dual64::new(re, eps))
+    }
+
+    pub fn sin(self) -> D {
+        self.with_value(self.re().sin(), self.0.sin().eps)
+    }
+    pub fn cos(self) -> D {
+        self.with_value(self.re().cos(), self.0.cos().eps)
+    }
+    pub fn tan(self) -> D {
+        self.with_value(self.re().tan(), self.0.tan().eps)
+    }
+    pub fn asin(self) -> D {
+        self.with_value(self.re().asin(), self.0.asin().eps)
+    }
+    pub fn acos(self) -> D {
+        self.with_value(self.re().acos(), self.0.acos().eps)
+    }
+    pub fn atan(self) -> D {
+        self.with_value(self.re().atan(), self.0.atan().eps)
+    }
+    pub fn sinh(self) -> D {
+        self.with_value(self.re().sinh(), self.0.sinh().eps)
+    }
+    pub fn cosh(self) -> D {
+        self.with_value(self.re().cosh(), self.0.cosh().eps)
+    }
+    pub fn tanh(self) -> D {
+        // num-dual's tanh is sinh / cosh, NaN once both overflow (|x| > 710); 1 - tanh² is the
+        // same derivative without the overflow.
+        let t = self.re().tanh();
+        self.with_value(t, (1.0 - t * t) * self.eps())
+    }
+    pub fn asinh(self) -> D {
+        self.with_value(self.re().asinh(), self.0.asinh().eps)
+    }
+    pub fn acosh(self) -> D {
+        self.with_value(self.re().acosh(), self.0.acosh().eps)
+    }
+    pub fn atanh(self) -> D {
+        self.with_value(self.re().atanh(), self.0.atanh().eps)
+    }
+    pub fn exp(self) -> D {
+        self.with_value(self.re().exp(), self.0.exp().eps)
+    }
+    pub fn exp2(self) -> D {
+        self.with_value(self.re().exp2(), self.0.exp2().eps)
+    }
+    pub fn exp_m1(self) -> D {
+        self.with_value(self.re().exp_m1(), self.0.exp_m1().eps)
+    }
+    pub fn ln(self) -> D {
+        self.with_value(self.re().ln(), self.0.ln().eps)
+    }
+    pub fn ln_1p(self) -> D {
+        self.with_value(self.re().ln_1p(), self.0.ln_1p().eps)
+    }
+    pub fn log2(self) -> D {
+        self.with_value(self.re().log2(), self.0.log2().eps)
+    }
+    pub fn log10(self) -> D {
+        self.with_value(self.re().log10(), self.0.log10().eps)
+    }
+    pub fn log(self, base: D) -> D {
+        let r = self.0.ln() / base.0.ln();
+        self.with_value(self.re().log(base.re()), r.eps)
+    }
+    pub fn sqrt(self) -> D {
+        self.with_value(self.re().sqrt(), self.0.sqrt().eps)
+    }
+    pub fn cbrt(self) -> D {
+        self.with_value(self.re().cbrt(), self.0.cbrt().eps)
+    }
+    pub fn recip(self) -> D {
+        self.with_value(self.re().recip(), self.0.recip().eps)
+    }
+    pub fn powi(self, n: i32) -> D {
+        self.with_value(self.re().powi(n), self.0.powi(n).eps)
+    }
+    pub fn powf(self, e: D) -> D {
+        self.with_value(self.re().powf(e.re()), self.0.powd(e.0).eps)
+    }
+    pub fn hypot(self, other: D) -> D {
+        let r = (self.0 * self.0 + other.0 * other.0).sqrt();
+        self.with_value(self.re().hypot(other.re()), r.eps)
+    }
+    pub fn atan2(self, other: D) -> D {
+        if other.re() < 0.0 {
+            // atan2 jumps by 2π across the negative axis of `other`.
+            order(self.re(), 0.0);
+        }
+        // num-dual's atan2 differentiates atan(y / x), undefined where x = 0; this is the
+        // derivative of the angle itself, (x dy - y dx) / (x² + y²).
+        let (y, x) = (self.0, other.0);
+        let eps = (x.re * y.eps - y.re * x.eps) / (x.re * x.re + y.re * y.re);
+        self.with_value(self.re().atan2(other.re()), eps)
+    }
+    pub fn mul_add(self, a: D, b: D) -> D {
+        let r = self.0 * a.0 + b.0;
+        self.with_value(self.re().mul_add(a.re(), b.re()), r.eps)
+    }
+    pub fn to_degrees(self) -> D {
+        self.with_value(
+            self.re().to_degrees(),
+            self.eps() * (180.0 / std::f64::consts::PI),
+        )
+    }
+    pub fn to_radians(self) -> D {
+        self.with_value(
+            self.re().to_radians(),
+            self.eps() * (std::f64::consts::PI / 180.0),
+        )
+    }
+    pub fn abs(self) -> D {
+        if order(self.re(), 0.0) == Some(Ordering::Less) {
+            -self
+        } else {
+            self
+        }
+    }
+    pub fn signum(self) -> D {
+        order(self.re(), 0.0);
+        c(self.re().signum())
+    }
+    pub fn max(self, other: D) -> D {
+        if order(self.re(), other.re()) == Some(Ordering::Less) {
+            other
+        } else {
+            self
+        }
+    }
+    pub fn min(self, other: D) -> D {
+        if order(self.re(), other.re()) == Some(Ordering::Greater) {
+            other
+        } else {
+            self
+        }
+    }
+    pub fn clamp(self, lo: D, hi: D) -> D {
+        if order(self.re(), lo.re()) == Some(Ordering::Less) {
+            lo
+        } else if order(self.re(), hi.re()) == Some(Ordering::Greater) {
+            hi
+        } else {
+            self
+        }
+    }
+    fn piecewise_constant(v: f64) -> D {
+        mix(v.to_bits());
+        c(v)
+    }
+    pub fn floor(self) -> D {
+        Self::piecewise_constant(self.re().floor())
+    }
+    pub fn ceil(self) -> D {
+        Self::piecewise_constant(self.re().ceil())
+    }
+    pub fn round(self) -> D {
+        Self::piecewise_constant(self.re().round())
+    }
+    pub fn trunc(self) -> D {
+        Self::piecewise_constant(self.re().trunc())
+    }
+}
+
+impl PartialEq for D {
+    fn eq(&self, other: &D) -> bool {
+        order(self.re(), other.re()) == Some(Ordering::Equal)
+    }
+}
+
+impl PartialOrd for D {
+    fn partial_cmp(&self, other: &D) -> Option<Ordering> {
+        order(self.re(), other.re())
+    }
+}
+
+impl Neg for D {
+    type Output = D;
+    fn neg(self) -> D {
+        D(-self.0)
+    }
+}
+
+macro_rules! binop {
+    ($tr:ident $f:ident, $atr:ident $af:ident) => {
+        impl $tr for D {
+            type Output = D;
+            fn $f(self, rhs: D) -> D {
+                // The value as f64 computes it, bit for bit; the derivative from num-dual.
+                D(Dual64::new(self.re().$f(rhs.re()), self.0.$f(rhs.0).eps))
+            }
+        }
+        impl $tr<f64> for D {
+            type Output = D;
+            fn $f(self, rhs: f64) -> D {
+                self.$f(c(rhs))
+            }
+        }
+        impl $tr<D> for f64 {
+            type Output = D;
+            fn $f(self, rhs: D) -> D {
+                c(self).$f(rhs)
+            }
+        }
+        impl $tr<&D> for D {
+            type Output = D;
+            fn $f(self, rhs: &D) -> D {
+                self.$f(*rhs)
+            }
+        }
+        impl $tr<D> for &D {
+            type Output = D;
+            fn $f(self, rhs: D) -> D {
+                (*self).$f(rhs)
+            }
+        }
+        impl $tr<&D> for &D {
+            type Output = D;
+            fn $f(self, rhs: &D) -> D {
+                (*self).$f(*rhs)
+            }
+        }
+        impl $atr for D {
+            fn $af(&mut self, rhs: D) {
+                *self = (*self).$f(rhs);
+            }
+        }
+        impl $atr<&D> for D {
+            fn $af(&mut self, rhs: &D) {
+                *self = (*self).$f(*rhs);
+            }
+        }
+    };
+}
+
+binop!(Add add, AddAssign add_assign);
+binop!(Sub sub, SubAssign sub_assign);
+binop!(Mul mul, MulAssign mul_assign);
+binop!(Div div, DivAssign div_assign);
+
+impl Rem for D {
+    type Output = D;
+    fn rem(self, rhs: D) -> D {
+        // a % b = a - trunc(a / b) * b: derivative 1 in a and -trunc(a / b) in b.
+        let q = (self.re() / rhs.re()).trunc();
+        mix(q.to_bits());
+        let eps = self.eps() - q * rhs.eps();
+        self.with_value(self.re() % rhs.re(), eps)
+    }
+}
+
+impl RemAssign for D {
+    fn rem_assign(&mut self, rhs: D) {
+        *self = *self % rhs;
+    }
+}
+
+impl Sum for D {
+    fn sum<I: Iterator<Item = D>>(iter: I) -> D {
+        iter.fold(c(0.0), |a, b| a + b)
+    }
+}
+
+impl<'a> Sum<&'a D> for D {
+    fn sum<I: Iterator<Item = &'a D>>(iter: I) -> D {
+        iter.fold(c(0.0), |a, b| a + *b)
+    }
+}
+
+impl Product for D {
+    fn product<I: Iterator<Item = D>>(iter: I) -> D {
+        iter.fold(c(1.0), |a, b| a * b)
+    }
+}
+
+impl<'a> Product<&'a D> for D {
+    fn product<I: Iterator<Item = &'a D>>(iter: I) -> D {
+        iter.fold(c(1.0), |a, b| a * *b)
+    }
+}
