@@ -2241,9 +2241,12 @@ fn random_shapes() {{
 /// The generated programs (laid out by the generator, not rustfmt).
 #[rustfmt::skip]
 #[allow(
-    // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`.
+    // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`,
+    // named lifetimes on reference parameters, sums that cancel.
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
+    clippy::needless_lifetimes,
+    clippy::eq_op,
 )]
 mod generated {{
 use super::harness::{{Case, arr, dual_case}};
