@@ -32,6 +32,7 @@ mod header;
 mod modes;
 mod names;
 mod public;
+mod second_order;
 mod sweeps;
 mod used;
 mod writer;
