@@ -199,10 +199,7 @@ pub(super) struct Common<'a> {
 impl<'a> Common<'a> {
     pub(super) fn new(item: &'a syn::ItemFn, sig: &'a Signature) -> Self {
         let parts = Parts::new(item, sig);
-        let mut names = Names::default();
-        for name in &parts.param_names {
-            names.taken.insert(name.to_string());
-        }
+        let mut names = Names::avoiding(&parts.param_names);
         let tangents = sig
             .params
             .iter()
