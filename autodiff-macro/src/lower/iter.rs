@@ -112,169 +112,176 @@ impl Lowerer<'_> {
 
     /// The stream an expression stands for, or `None` after reporting why not.
     pub(super) fn stream(&mut self, expr: &Expr) -> Option<Stream> {
-        let span = expr.span();
         match strip_parens(expr) {
-            Expr::Range(range) => {
-                let (Some(start), Some(end)) = (&range.start, &range.end) else {
-                    self.error(range, "an iterated range needs both bounds");
-                    return None;
+            Expr::Range(range) => self.range_stream(range, expr.span()),
+            Expr::MethodCall(call) => self.adapter(call, expr),
+            _ => self.source(expr),
+        }
+    }
+
+    /// `a..b`, `a..=b`: the positions themselves.
+    fn range_stream(&mut self, range: &syn::ExprRange, span: Span) -> Option<Stream> {
+        let (Some(start), Some(end)) = (&range.start, &range.end) else {
+            self.error(range, "an iterated range needs both bounds");
+            return None;
+        };
+        let start = self.operand(start);
+        let end = self.operand(end);
+        let count = match range.limits {
+            syn::RangeLimits::HalfOpen(_) => self.int(
+                quote!(H1.saturating_sub(H0)),
+                vec![start.clone(), end],
+                span,
+            ),
+            syn::RangeLimits::Closed(_) => self.int(
+                quote!((H1 + 1).saturating_sub(H0)),
+                vec![start.clone(), end],
+                span,
+            ),
+        };
+        Some(Stream {
+            count,
+            kind: StreamKind::Range { start },
+        })
+    }
+
+    /// An adapter (`map`, `zip`, `windows`, ...) on a stream, or else a source (`expr` is `call`
+    /// with its parentheses).
+    fn adapter(&mut self, call: &syn::ExprMethodCall, expr: &Expr) -> Option<Stream> {
+        let span = expr.span();
+        let name = call.method.to_string();
+        let args = &call.args;
+        match name.as_str() {
+            "iter_mut" => {
+                self.error(
+                    &call.method,
+                    "`.iter_mut()` is not supported in differentiated code; assign the elements by index (`for i in 0..a.len() { a[i] = .. }`)",
+                );
+                None
+            }
+            _ if IDENTITY.contains(&name.as_str()) && args.is_empty() => {
+                if Self::is_stream(&call.receiver) {
+                    self.stream(&call.receiver)
+                } else {
+                    self.source(&call.receiver)
+                }
+            }
+            "map" | "filter" if args.len() == 1 => {
+                let inner = self.stream(&call.receiver)?;
+                let f = self.callable(&args[0])?;
+                let count = inner.count.clone();
+                let kind = if name == "map" {
+                    StreamKind::Map(Box::new(inner), f)
+                } else {
+                    StreamKind::Filter(Box::new(inner), f)
                 };
-                let start = self.operand(start);
-                let end = self.operand(end);
-                let count = match range.limits {
-                    syn::RangeLimits::HalfOpen(_) => self.int(
-                        quote!(H1.saturating_sub(H0)),
-                        vec![start.clone(), end],
-                        span,
-                    ),
-                    syn::RangeLimits::Closed(_) => self.int(
-                        quote!((H1 + 1).saturating_sub(H0)),
-                        vec![start.clone(), end],
-                        span,
-                    ),
-                };
+                Some(Stream { count, kind })
+            }
+            "enumerate" if args.is_empty() => {
+                let inner = self.positional(&call.receiver, &call.method)?;
+                let count = inner.count.clone();
                 Some(Stream {
                     count,
-                    kind: StreamKind::Range { start },
+                    kind: StreamKind::Enumerate(Box::new(inner)),
                 })
             }
-            Expr::MethodCall(call) => {
-                let name = call.method.to_string();
-                let args = &call.args;
-                match name.as_str() {
-                    "iter_mut" => {
-                        self.error(
-                            &call.method,
-                            "`.iter_mut()` is not supported in differentiated code; assign the elements by index (`for i in 0..a.len() { a[i] = .. }`)",
-                        );
-                        None
-                    }
-                    _ if IDENTITY.contains(&name.as_str()) && args.is_empty() => {
-                        if Self::is_stream(&call.receiver) {
-                            self.stream(&call.receiver)
-                        } else {
-                            self.source(&call.receiver)
-                        }
-                    }
-                    "map" | "filter" if args.len() == 1 => {
-                        let inner = self.stream(&call.receiver)?;
-                        let f = self.callable(&args[0])?;
-                        let count = inner.count.clone();
-                        let kind = if name == "map" {
-                            StreamKind::Map(Box::new(inner), f)
-                        } else {
-                            StreamKind::Filter(Box::new(inner), f)
-                        };
-                        Some(Stream { count, kind })
-                    }
-                    "enumerate" if args.is_empty() => {
-                        let inner = self.positional(&call.receiver, &call.method)?;
-                        let count = inner.count.clone();
-                        Some(Stream {
-                            count,
-                            kind: StreamKind::Enumerate(Box::new(inner)),
-                        })
-                    }
-                    "rev" if args.is_empty() => {
-                        let inner = self.positional(&call.receiver, &call.method)?;
-                        let count = inner.count.clone();
-                        Some(Stream {
-                            count,
-                            kind: StreamKind::Rev(Box::new(inner)),
-                        })
-                    }
-                    "zip" if args.len() == 1 => {
-                        let a = self.positional(&call.receiver, &call.method)?;
-                        let b = self.positional(&args[0], &call.method)?;
-                        let count = self.int(
-                            quote!(H0.min(H1)),
-                            vec![a.count.clone(), b.count.clone()],
-                            span,
-                        );
-                        Some(Stream {
-                            count,
-                            kind: StreamKind::Zip(vec![a, b]),
-                        })
-                    }
-                    "windows" | "chunks" | "chunks_exact" if args.len() == 1 => {
-                        let Val::Mem(mem, prefix) = self.expr(&call.receiver) else {
-                            self.error(
-                                &call.receiver,
-                                format!("`.{name}(..)` is supported on arrays, slices and `Vec`s of the function"),
-                            );
-                            return None;
-                        };
-                        let size = self.operand(&args[0]);
-                        let len = Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span));
-                        let (count, kind) = match name.as_str() {
-                            "windows" => (
-                                self.int(
-                                    quote!((H0 + 1).saturating_sub(H1)),
-                                    vec![len, size.clone()],
-                                    span,
-                                ),
-                                StreamKind::Windows { mem, prefix, size },
-                            ),
-                            "chunks" => (
-                                self.int(
-                                    quote!(H0.div_ceil(H1)),
-                                    vec![len.clone(), size.clone()],
-                                    span,
-                                ),
-                                StreamKind::Chunks {
-                                    mem,
-                                    prefix,
-                                    size,
-                                    len,
-                                },
-                            ),
-                            _ => {
-                                // Exact chunks: the remainder is left out.
-                                let count =
-                                    self.int(quote!(H0 / H1), vec![len, size.clone()], span);
-                                let len = self.int(
-                                    quote!(H0 * H1),
-                                    vec![count.clone(), size.clone()],
-                                    span,
-                                );
-                                (
-                                    count,
-                                    StreamKind::Chunks {
-                                        mem,
-                                        prefix,
-                                        size,
-                                        len,
-                                    },
-                                )
-                            }
-                        };
-                        Some(Stream { count, kind })
-                    }
-                    "skip" | "take" | "step_by" if args.len() == 1 => {
-                        let inner = self.positional(&call.receiver, &call.method)?;
-                        let n = self.operand(&args[0]);
-                        let c = inner.count.clone();
-                        let (count, kind) = match name.as_str() {
-                            "skip" => (
-                                self.int(quote!(H0.saturating_sub(H1)), vec![c, n.clone()], span),
-                                StreamKind::Skip(Box::new(inner), n),
-                            ),
-                            "take" => (
-                                self.int(quote!(H0.min(H1)), vec![c, n], span),
-                                StreamKind::Take(Box::new(inner)),
-                            ),
-                            _ => (
-                                self.int(quote!(H0.div_ceil(H1)), vec![c, n.clone()], span),
-                                StreamKind::StepBy(Box::new(inner), n),
-                            ),
-                        };
-                        Some(Stream { count, kind })
-                    }
-                    _ => self.source(expr),
-                }
+            "rev" if args.is_empty() => {
+                let inner = self.positional(&call.receiver, &call.method)?;
+                let count = inner.count.clone();
+                Some(Stream {
+                    count,
+                    kind: StreamKind::Rev(Box::new(inner)),
+                })
+            }
+            "zip" if args.len() == 1 => {
+                let a = self.positional(&call.receiver, &call.method)?;
+                let b = self.positional(&args[0], &call.method)?;
+                let count = self.int(
+                    quote!(H0.min(H1)),
+                    vec![a.count.clone(), b.count.clone()],
+                    span,
+                );
+                Some(Stream {
+                    count,
+                    kind: StreamKind::Zip(vec![a, b]),
+                })
+            }
+            "windows" | "chunks" | "chunks_exact" if args.len() == 1 => {
+                self.slices(call, &name, span)
+            }
+            "skip" | "take" | "step_by" if args.len() == 1 => {
+                let inner = self.positional(&call.receiver, &call.method)?;
+                let n = self.operand(&args[0]);
+                let c = inner.count.clone();
+                let (count, kind) = match name.as_str() {
+                    "skip" => (
+                        self.int(quote!(H0.saturating_sub(H1)), vec![c, n.clone()], span),
+                        StreamKind::Skip(Box::new(inner), n),
+                    ),
+                    "take" => (
+                        self.int(quote!(H0.min(H1)), vec![c, n], span),
+                        StreamKind::Take(Box::new(inner)),
+                    ),
+                    _ => (
+                        self.int(quote!(H0.div_ceil(H1)), vec![c, n.clone()], span),
+                        StreamKind::StepBy(Box::new(inner), n),
+                    ),
+                };
+                Some(Stream { count, kind })
             }
             _ => self.source(expr),
         }
+    }
+
+    /// `a.windows(n)`, `a.chunks(n)`, `a.chunks_exact(n)`: slices of an array of the function.
+    fn slices(&mut self, call: &syn::ExprMethodCall, name: &str, span: Span) -> Option<Stream> {
+        let Val::Mem(mem, prefix) = self.expr(&call.receiver) else {
+            self.error(
+                &call.receiver,
+                format!("`.{name}(..)` is supported on arrays, slices and `Vec`s of the function"),
+            );
+            return None;
+        };
+        let size = self.operand(&call.args[0]);
+        let len = Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span));
+        let (count, kind) = match name {
+            "windows" => (
+                self.int(
+                    quote!((H0 + 1).saturating_sub(H1)),
+                    vec![len, size.clone()],
+                    span,
+                ),
+                StreamKind::Windows { mem, prefix, size },
+            ),
+            "chunks" => (
+                self.int(
+                    quote!(H0.div_ceil(H1)),
+                    vec![len.clone(), size.clone()],
+                    span,
+                ),
+                StreamKind::Chunks {
+                    mem,
+                    prefix,
+                    size,
+                    len,
+                },
+            ),
+            _ => {
+                // Exact chunks: the remainder is left out.
+                let count = self.int(quote!(H0 / H1), vec![len, size.clone()], span);
+                let len = self.int(quote!(H0 * H1), vec![count.clone(), size.clone()], span);
+                (
+                    count,
+                    StreamKind::Chunks {
+                        mem,
+                        prefix,
+                        size,
+                        len,
+                    },
+                )
+            }
+        };
+        Some(Stream { count, kind })
     }
 
     /// A stream whose positions count: no `filter` before this adapter.
