@@ -29,6 +29,7 @@ mod backward;
 mod custom;
 mod forward;
 mod header;
+mod mem_adjoint;
 mod modes;
 mod names;
 mod public;
