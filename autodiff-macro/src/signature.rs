@@ -83,66 +83,12 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
     let mut any_rejected = false;
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
-            FnArg::Receiver(receiver) => {
-                let by_ref = match &receiver.kind {
-                    syn::ReceiverKind::Value => false,
-                    syn::ReceiverKind::Reference(_, _, None) => true,
-                    syn::ReceiverKind::Reference(_, _, Some(_)) => {
-                        cx.error_spanned_by(
-                            receiver,
-                            "methods with `&mut self` cannot be differentiated; take `&self` and return the result",
-                        );
-                        true
-                    }
-                    _ => {
-                        cx.error_spanned_by(
-                            receiver,
-                            "only `&self` and `self` receivers can be differentiated",
-                        );
-                        true
-                    }
-                };
-                let ty: Type = if by_ref {
-                    syn::parse_quote!(&Self)
-                } else {
-                    syn::parse_quote!(Self)
-                };
-                params.push(Param {
-                    ident: Ident::new("self", receiver.self_token.span),
-                    ty,
-                    kind: ParamKind::Struct { by_ref },
-                    mutable: receiver.mutability.is_some(),
-                    active: options.wrt.is_none(),
-                    tangent_of: None,
-                });
-            }
+            FnArg::Receiver(receiver) => params.push(receiver_param(cx, receiver, options)),
             FnArg::Typed(pat_type) => {
-                let (ident, mutable, mut rejected) = param_ident(cx, &pat_type.pat, index);
-                let ty = (*pat_type.ty).clone();
-                if let Type::Reference(reference) = &ty {
-                    if reference.mutability.is_some() {
-                        cx.error_spanned_by(
-                            reference,
-                            "`&mut` parameters cannot be differentiated; take the value (or a shared reference) and return the result",
-                        );
-                        rejected = true;
-                    }
-                }
+                let (param, rejected) = typed_param(cx, pat_type, index, sig, options);
                 // A rejected parameter takes no part in the rest, so its error is the only one.
                 any_rejected |= rejected;
-                let kind = if rejected {
-                    ParamKind::Other
-                } else {
-                    param_kind(&ty, &sig.generics)
-                };
-                params.push(Param {
-                    ident,
-                    ty,
-                    active: kind != ParamKind::Other && options.wrt.is_none(),
-                    kind,
-                    mutable,
-                    tangent_of: None,
-                });
+                params.push(param);
             }
         }
     }
@@ -161,7 +107,91 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
         None => {}
     }
 
-    let output = match &sig.output {
+    let output = check_output(cx, sig);
+
+    Signature {
+        ident,
+        params,
+        output,
+        impl_generics: Vec::new(),
+        generic_float: generic_float_param(&sig.generics).cloned(),
+    }
+}
+
+/// `self` or `&self`; other receivers are reported.
+fn receiver_param(cx: &Ctxt, receiver: &syn::Receiver, options: &Options) -> Param {
+    let by_ref = match &receiver.kind {
+        syn::ReceiverKind::Value => false,
+        syn::ReceiverKind::Reference(_, _, None) => true,
+        syn::ReceiverKind::Reference(_, _, Some(_)) => {
+            cx.error_spanned_by(
+                receiver,
+                "methods with `&mut self` cannot be differentiated; take `&self` and return the result",
+            );
+            true
+        }
+        _ => {
+            cx.error_spanned_by(
+                receiver,
+                "only `&self` and `self` receivers can be differentiated",
+            );
+            true
+        }
+    };
+    let ty: Type = if by_ref {
+        syn::parse_quote!(&Self)
+    } else {
+        syn::parse_quote!(Self)
+    };
+    Param {
+        ident: Ident::new("self", receiver.self_token.span),
+        ty,
+        kind: ParamKind::Struct { by_ref },
+        mutable: receiver.mutability.is_some(),
+        active: options.wrt.is_none(),
+        tangent_of: None,
+    }
+}
+
+/// A typed parameter, and whether it is rejected (reported here).
+fn typed_param(
+    cx: &Ctxt,
+    pat_type: &syn::PatType,
+    index: usize,
+    sig: &syn::Signature,
+    options: &Options,
+) -> (Param, bool) {
+    let (ident, mutable, mut rejected) = param_ident(cx, &pat_type.pat, index);
+    let ty = (*pat_type.ty).clone();
+    if let Type::Reference(reference) = &ty {
+        if reference.mutability.is_some() {
+            cx.error_spanned_by(
+                reference,
+                "`&mut` parameters cannot be differentiated; take the value (or a shared reference) and return the result",
+            );
+            rejected = true;
+        }
+    }
+    let kind = if rejected {
+        ParamKind::Other
+    } else {
+        param_kind(&ty, &sig.generics)
+    };
+    let param = Param {
+        ident,
+        ty,
+        active: kind != ParamKind::Other && options.wrt.is_none(),
+        kind,
+        mutable,
+        tangent_of: None,
+    };
+    (param, rejected)
+}
+
+/// The output's type: a float, a tuple, array or `Vec` of floats, or a `Differentiable` struct;
+/// anything else is reported.
+fn check_output(cx: &Ctxt, sig: &syn::Signature) -> Option<OutputType> {
+    match &sig.output {
         ReturnType::Type(_, ty) if float_type(ty) || generic_float(ty, &sig.generics) => {
             Some(OutputType {
                 ty: (**ty).clone(),
@@ -204,14 +234,6 @@ pub fn check(cx: &Ctxt, sig: &syn::Signature, options: &Options) -> Signature {
             );
             None
         }
-    };
-
-    Signature {
-        ident,
-        params,
-        output,
-        impl_generics: Vec::new(),
-        generic_float: generic_float_param(&sig.generics).cloned(),
     }
 }
 

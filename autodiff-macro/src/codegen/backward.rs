@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 
-use crate::ir::{LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt, Value};
+use crate::ir::{LoopKind, Mem, Op, Operand, Output, Value};
 use crate::reverse::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
 
 impl<'a> Writer<'a> {
@@ -59,7 +59,6 @@ impl<'a> Writer<'a> {
         slot_names: &[TokenStream],
     ) -> Vec<TokenStream> {
         let function = self.function;
-        let private = private();
         let mut out = Vec::new();
         let mut stmts = stmts.iter().peekable();
         while let Some(stmt) = stmts.next() {
@@ -85,199 +84,25 @@ impl<'a> Writer<'a> {
                     declared.insert(*target);
                 }
                 BwdStmt::Zero(target) => {
-                    let name = self.names.adjoint(function, *target);
                     declared.insert(*target);
-                    if function.values[target.index()].aggregate {
-                        let primal = self.name(*target);
-                        let zero = quote!(#private::zero_grad(&#primal));
-                        // A value of a type that is not `Differentiable` is reported where it is
-                        // made.
-                        let zero = match self.defs.get(target) {
-                            Some(inst) => located_at(zero, inst.span),
-                            None => zero,
-                        };
-                        out.push(quote!(let mut #name = #zero;));
-                    } else {
-                        let zero = self.zero();
-                        out.push(quote!(let mut #name = #zero;));
-                    }
+                    out.push(self.zero_adjoint(*target));
                 }
-                BwdStmt::ZeroMem { mem, len } => out.push(self.zero_mem(*mem, *len)),
                 BwdStmt::Add { target, term } => {
-                    let term = self.term(term);
-                    let name = self.names.adjoint(function, *target);
-                    if declared.insert(*target) {
-                        let mutable = writes.get(target).copied().unwrap_or(0) > 1;
-                        out.push(if mutable {
-                            quote!(let mut #name = #term;)
-                        } else {
-                            quote!(let #name = #term;)
-                        });
-                    } else if function.values[target.index()].aggregate {
-                        out.push(quote!(#private::AddGrad::add_grad(&mut #name, #term);));
-                    } else {
-                        out.push(quote!(#name += #term;));
-                    }
+                    out.push(self.add_to_adjoint(*target, term, writes, declared))
                 }
                 BwdStmt::AddAt { target, at, term } => {
-                    // A part that is itself an array or a tuple (a row of a matrix, an array in
-                    // a tuple) adds elementwise.
-                    let whole =
-                        matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
-                    let term = self.term(term);
-                    let name = self.names.adjoint(function, *target);
-                    let at = match at {
-                        At::Field(member) => quote!(.#member),
-                        At::Index(i) => {
-                            let i = self.operand(i, Span::call_site());
-                            quote!([#i])
-                        }
-                    };
-                    out.push(if whole {
-                        quote!(#private::AddGrad::add_grad(&mut #name #at, #term);)
-                    } else {
-                        quote!(#name #at += #term;)
-                    });
+                    out.push(self.add_to_part(*target, at, term))
                 }
-                BwdStmt::AddToMem { mem, indices, term } => {
-                    // A whole array read from a struct's field (`let w = p.w;`) is a value
-                    // whose adjoint is an array too.
-                    let whole =
-                        matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
-                    let term = self.term(term);
-                    let name = self.mem_adjoint(*mem);
-                    // A parameter's whole adjoint is a `&mut` already.
-                    let name = if indices.is_empty()
-                        && self.is_param_mem(*mem)
-                        && function.mems[mem.index()].field.is_none()
-                    {
-                        quote!(*#name)
-                    } else {
-                        name
-                    };
-                    let indices = self.indices(indices);
-                    out.push(if whole {
-                        quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
-                    } else {
-                        quote!(#name #([#indices])* += #term;)
-                    });
-                }
-                BwdStmt::ResetMemElem { mem, indices } => {
-                    let name = self.mem_adjoint(*mem);
-                    let indices = self.indices(indices);
-                    let zero = self.zero();
-                    out.push(quote!(#name #([#indices])* = #zero;));
-                }
-                BwdStmt::AddMem { target, source } => {
-                    let target = self.flat_adjoint(*target, true);
-                    let source = self.flat_adjoint(*source, false);
-                    out.push(quote!(#private::add_into(#target, #source);));
-                }
-                BwdStmt::AddSnapshot {
-                    target,
-                    prefix,
-                    source,
-                } => {
-                    let name = self.mem_adjoint(*target);
-                    let indices = self.indices(prefix);
-                    let source = self.names.adjoint(function, *source);
-                    let out_stmt = if function.mems[target.index()].dims - prefix.len() > 1 {
-                        quote!(#private::add_into((#name #([#indices])*).as_flattened_mut(), #source.as_flattened());)
-                    } else {
-                        quote!(#private::add_into(&mut #name #([#indices])* [..], &#source[..]);)
-                    };
-                    out.push(out_stmt);
-                }
-                BwdStmt::AddMemToValue { target, source } => {
-                    let dims = self.function.mems[source.index()].dims;
-                    let target = self.names.adjoint(function, *target);
-                    let source = self.flat_adjoint(*source, false);
-                    out.push(if dims > 1 {
-                        quote!(#private::add_into(#target.as_flattened_mut(), #source);)
-                    } else {
-                        quote!(#private::add_into(&mut #target[..], #source);)
-                    });
-                }
-                BwdStmt::SeedMem { mem, path, first } => {
-                    let seed = self
-                        .seed_name
-                        .clone()
-                        .expect("a tuple output has a seed parameter");
-                    let path = path.iter().map(|k| syn::Index::from(*k as usize));
-                    let part = quote!(#seed #(.#path)*);
-                    if *first {
-                        let name = self.names.mem_adjoint(function, *mem);
-                        out.push(quote!(let mut #name = #part;));
-                    } else {
-                        let name = self.mem_adjoint(*mem);
-                        out.push(quote!(#private::AddGrad::add_grad(&mut #name, #part);));
-                    }
-                }
-                BwdStmt::ResetMem { mem, len: None } => {
-                    let target = self.flat_adjoint(*mem, true);
-                    out.push(quote!(#private::fill_zero(#target);));
-                }
-                BwdStmt::ResetMem {
-                    mem,
-                    len: Some(len),
-                } => {
-                    let name = self.mem_adjoint(*mem);
-                    let len = self.name(*len);
-                    out.push(quote!(#private::zero_resized(&mut #name, #len);));
-                }
-                BwdStmt::Reset { target, like } => {
-                    let name = self.names.adjoint(function, *target);
-                    out.push(match like {
-                        Some(like) => {
-                            let like = self.name(*like);
-                            quote!(#name = #private::zero_grad(&#like);)
-                        }
-                        None => {
-                            let zero = self.zero();
-                            quote!(#name = #zero;)
-                        }
-                    });
-                }
-                BwdStmt::Pullback { call, targets } => {
-                    let pullback = self.names.pullback(function, *call);
-                    let d_call = self.names.adjoint(function, *call);
-                    // An adjoint given to two arguments (`f(a, a)`) cannot be borrowed twice:
-                    // the later argument gets a zero of its own, added in after the call.
-                    let mut borrowed: Vec<Borrow> = Vec::new();
-                    let mut separate = Vec::new();
-                    let mut slots = Vec::new();
-                    for target in targets {
-                        let Some(target) = target else {
-                            slots.push(quote!(#private::no_slot()));
-                            continue;
-                        };
-                        let place = self.target_place(target);
-                        let key = self.borrow_key(target);
-                        if borrowed.iter().any(|b| overlapping(b, &key)) {
-                            let scratch = self.names.fresh("separate", Span::call_site());
-                            slots.push(quote!(#private::slot(&mut #scratch)));
-                            separate.push((scratch, place));
-                        } else {
-                            slots.push(quote!(#private::slot(&mut #place)));
-                            borrowed.push(key);
-                        }
-                    }
-                    let again = self.pullback_ref_args(*call);
-                    // An argument the callee does not differentiate is reported at the call.
-                    let span = self.defs[call].span;
-                    let call =
-                        located_at(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);), span);
-                    if separate.is_empty() {
-                        out.push(call);
-                    } else {
-                        let (scratch, place): (Vec<_>, Vec<_>) = separate.into_iter().unzip();
-                        out.push(quote! {{
-                            #(let mut #scratch = #private::Grad::zero_grad(&#place);)*
-                            #call
-                            #(#private::AddGrad::add_grad(&mut #place, #scratch);)*
-                        }});
-                    }
-                }
+                BwdStmt::Reset { target, like } => out.push(self.reset_adjoint(*target, *like)),
+                BwdStmt::ZeroMem { .. }
+                | BwdStmt::AddToMem { .. }
+                | BwdStmt::ResetMemElem { .. }
+                | BwdStmt::AddMem { .. }
+                | BwdStmt::AddSnapshot { .. }
+                | BwdStmt::AddMemToValue { .. }
+                | BwdStmt::SeedMem { .. }
+                | BwdStmt::ResetMem { .. } => out.push(self.mem_adjoint_stmt(stmt)),
+                BwdStmt::Pullback { call, targets } => out.push(self.pullback_call(*call, targets)),
                 BwdStmt::Output { param, value } => {
                     let slot = &slot_names[*param];
                     let name = self.names.adjoint(function, *value);
@@ -292,6 +117,134 @@ impl<'a> Writer<'a> {
             }
         }
         out
+    }
+
+    /// `let mut d_x = 0.0;`, or a zero shaped like `x` for an array or a tuple.
+    fn zero_adjoint(&mut self, target: Value) -> TokenStream {
+        let function = self.function;
+        let private = private();
+        let name = self.names.adjoint(function, target);
+        if function.values[target.index()].aggregate {
+            let primal = self.name(target);
+            let zero = quote!(#private::zero_grad(&#primal));
+            // A value of a type that is not `Differentiable` is reported where it is made.
+            let zero = match self.defs.get(&target) {
+                Some(inst) => located_at(zero, inst.span),
+                None => zero,
+            };
+            quote!(let mut #name = #zero;)
+        } else {
+            let zero = self.zero();
+            quote!(let mut #name = #zero;)
+        }
+    }
+
+    /// `d_x += term`; the first write declares `d_x`, mutable if more writes follow.
+    fn add_to_adjoint(
+        &mut self,
+        target: Value,
+        term: &Term,
+        writes: &BTreeMap<Value, usize>,
+        declared: &mut BTreeSet<Value>,
+    ) -> TokenStream {
+        let function = self.function;
+        let private = private();
+        let term = self.term(term);
+        let name = self.names.adjoint(function, target);
+        if declared.insert(target) {
+            let mutable = writes.get(&target).copied().unwrap_or(0) > 1;
+            if mutable {
+                quote!(let mut #name = #term;)
+            } else {
+                quote!(let #name = #term;)
+            }
+        } else if function.values[target.index()].aggregate {
+            quote!(#private::AddGrad::add_grad(&mut #name, #term);)
+        } else {
+            quote!(#name += #term;)
+        }
+    }
+
+    /// `d_x.0 += term`, `d_x[i] += term`: into a part of a tuple's or an array's adjoint.
+    fn add_to_part(&mut self, target: Value, at: &At, term: &Term) -> TokenStream {
+        let function = self.function;
+        let private = private();
+        // A part that is itself an array or a tuple (a row of a matrix, an array in a tuple) adds
+        // elementwise.
+        let whole = matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
+        let term = self.term(term);
+        let name = self.names.adjoint(function, target);
+        let at = match at {
+            At::Field(member) => quote!(.#member),
+            At::Index(i) => {
+                let i = self.operand(i, Span::call_site());
+                quote!([#i])
+            }
+        };
+        if whole {
+            quote!(#private::AddGrad::add_grad(&mut #name #at, #term);)
+        } else {
+            quote!(#name #at += #term;)
+        }
+    }
+
+    /// `d_x = 0.0`, or a zero shaped like `like`.
+    fn reset_adjoint(&mut self, target: Value, like: Option<Value>) -> TokenStream {
+        let private = private();
+        let name = self.names.adjoint(self.function, target);
+        match like {
+            Some(like) => {
+                let like = self.name(like);
+                quote!(#name = #private::zero_grad(&#like);)
+            }
+            None => {
+                let zero = self.zero();
+                quote!(#name = #zero;)
+            }
+        }
+    }
+
+    /// The call of a callee's pullback, with a slot for each argument's adjoint.
+    fn pullback_call(&mut self, call: Value, targets: &[Option<Target>]) -> TokenStream {
+        let function = self.function;
+        let private = private();
+        let pullback = self.names.pullback(function, call);
+        let d_call = self.names.adjoint(function, call);
+        // An adjoint given to two arguments (`f(a, a)`) cannot be borrowed twice: the later
+        // argument gets a zero of its own, added in after the call.
+        let mut borrowed: Vec<Borrow> = Vec::new();
+        let mut separate = Vec::new();
+        let mut slots = Vec::new();
+        for target in targets {
+            let Some(target) = target else {
+                slots.push(quote!(#private::no_slot()));
+                continue;
+            };
+            let place = self.target_place(target);
+            let key = self.borrow_key(target);
+            if borrowed.iter().any(|b| overlapping(b, &key)) {
+                let scratch = self.names.fresh("separate", Span::call_site());
+                slots.push(quote!(#private::slot(&mut #scratch)));
+                separate.push((scratch, place));
+            } else {
+                slots.push(quote!(#private::slot(&mut #place)));
+                borrowed.push(key);
+            }
+        }
+        let again = self.pullback_ref_args(call);
+        // An argument the callee does not differentiate is reported at the call.
+        let span = self.defs[&call].span;
+        let call = located_at(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);), span);
+        if separate.is_empty() {
+            call
+        } else {
+            let (scratch, place): (Vec<_>, Vec<_>) = separate.into_iter().unzip();
+            quote! {{
+                #(let mut #scratch = #private::Grad::zero_grad(&#place);)*
+                #call
+                #(#private::AddGrad::add_grad(&mut #place, #scratch);)*
+            }}
+        }
     }
 
     /// The arguments a call passed by reference, passed again to its pullback.
@@ -335,96 +288,6 @@ impl<'a> Writer<'a> {
             );
         }
         out
-    }
-
-    /// A parameter that is a reference (not a field of one, which is a place).
-    pub(super) fn is_ref_param_mem(&self, mem: Mem) -> bool {
-        let data = &self.function.mems[mem.index()];
-        data.field.is_none() && data.param.is_some_and(|p| self.ref_params[p])
-    }
-
-    /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
-    pub(super) fn flat_adjoint(&mut self, mem: Mem, mutable: bool) -> TokenStream {
-        let name = self.mem_adjoint(mem);
-        match (self.function.mems[mem.index()].dims, mutable) {
-            (1, true) => quote!(&mut #name[..]),
-            (1, false) => quote!(&#name[..]),
-            (_, true) => quote!(#name.as_flattened_mut()),
-            (_, false) => quote!(#name.as_flattened()),
-        }
-    }
-
-    /// `let mut d_a = [0.0; n];`: the adjoint memory of a local array, shaped like it.
-    pub(super) fn zero_mem(&mut self, mem: Mem, len: Option<Value>) -> TokenStream {
-        let function = self.function;
-        let name = self.names.mem_adjoint(function, mem);
-        let vec = function.mems[mem.index()].vec;
-        let private = private();
-        if let Some(len) = len {
-            // A `Vec` assigned whole: as long as it is at the end.
-            let len = self.name(len);
-            let zero = self.zero();
-            return quote!(let mut #name = ::std::vec![#zero; #len];);
-        }
-        let value = match crate::ir::visit::find_mem_init(&function.body, mem) {
-            Some(MemInitKind::Repeat { lens, vecs, .. }) => {
-                let mut value = self.zero();
-                for (len, vec) in lens.iter().zip(vecs).rev() {
-                    let len = self.operand(len, Span::call_site());
-                    value = if *vec {
-                        quote!(::std::vec![#value; #len])
-                    } else {
-                        quote!([#value; #len])
-                    };
-                }
-                value
-            }
-            Some(MemInitKind::List { elems, row }) => {
-                let zero = match row {
-                    Some(n) => {
-                        let zero = self.zero();
-                        quote!([#zero; #n])
-                    }
-                    None => self.zero(),
-                };
-                let len = elems.len() / row.unwrap_or(1);
-                if vec {
-                    quote!(::std::vec![#zero; #len])
-                } else {
-                    quote!([#zero; #len])
-                }
-            }
-            Some(MemInitKind::FromValue(value)) => {
-                let value = self.name(*value);
-                quote!(#private::zero_grad(&#value))
-            }
-            Some(MemInitKind::Empty { .. }) => quote!(::std::vec::Vec::new()),
-            Some(MemInitKind::ZeroLike(like)) => {
-                let like = self.operand(like, Span::call_site());
-                quote!(#private::zero_grad(&#like))
-            }
-            Some(MemInitKind::Placeholder) => {
-                let primal = self.mem_name(mem);
-                quote!(#private::zero_grad(&#primal))
-            }
-            Some(MemInitKind::Copy { src }) => {
-                let src = *src;
-                let top_level = function
-                    .body
-                    .stmts
-                    .iter()
-                    .any(|s| matches!(s, Stmt::MemInit(i) if i.mem == src && i.declare));
-                if self.is_param_mem(src) || top_level {
-                    let src = self.mem_name(src);
-                    quote!(#private::zero_grad(&#src))
-                } else {
-                    let src = self.mem_adjoint(src);
-                    quote!(#private::zero_grad(&#src))
-                }
-            }
-            None => quote!(::core::unreachable!()),
-        };
-        quote!(let mut #name = #value;)
     }
 
     pub(super) fn if_backward(

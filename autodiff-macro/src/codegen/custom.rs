@@ -46,10 +46,7 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
     } else {
         quote!(#ident)
     };
-    let mut names = Names::default();
-    for name in &param_names {
-        names.taken.insert(name.to_string());
-    }
+    let mut names = Names::avoiding(&param_names);
     let this = names.fresh("this", Span::call_site());
     let rename = |name: &Ident| {
         if name == "self" {

@@ -40,17 +40,7 @@ pub(super) struct Parts<'a> {
 impl<'a> Parts<'a> {
     pub(super) fn new(item: &'a syn::ItemFn, sig: &'a Signature) -> Self {
         let generics = &item.sig.generics;
-        let param_names: Vec<Ident> = sig
-            .params
-            .iter()
-            .map(|p| {
-                if p.is_receiver() {
-                    Ident::new("self", p.ident.span())
-                } else {
-                    mixed(&p.ident.to_string(), p.ident.span())
-                }
-            })
-            .collect();
+        let param_names = param_names(sig);
         // `x: impl Trait` becomes a named type parameter, which `use<..>` and the turbofish
         // can mention.
         let mut desugar = ImplTraitParams::default();
@@ -63,16 +53,7 @@ impl<'a> Parts<'a> {
                 ty
             })
             .collect();
-        let params = types
-            .iter()
-            .zip(&param_names)
-            .zip(&sig.params)
-            .map(|((ty, name), param)| match param.kind {
-                _ if !param.is_receiver() => quote!(#name: #ty),
-                crate::signature::ParamKind::Struct { by_ref: true } => quote!(&#name),
-                _ => quote!(#name),
-            })
-            .collect();
+        let params = typed_params(sig, &types, &param_names, None);
         let mut explicit: Vec<Ident> = generics
             .params
             .iter()
@@ -83,49 +64,8 @@ impl<'a> Parts<'a> {
             })
             .collect();
         explicit.extend(desugar.params.iter().map(|(ident, _)| ident.clone()));
-        // The `impl`'s parameters are captured too (they are in scope, not passed).
-        let impl_params: Vec<TokenStream> = sig
-            .impl_generics
-            .iter()
-            .map(|param| match param {
-                syn::GenericParam::Type(t) => {
-                    let ident = &t.ident;
-                    quote!(#ident)
-                }
-                syn::GenericParam::Const(c) => {
-                    let ident = &c.ident;
-                    quote!(#ident)
-                }
-                syn::GenericParam::Lifetime(l) => {
-                    let lifetime = &l.lifetime;
-                    quote!(#lifetime)
-                }
-            })
-            .collect();
-        let declared = &generics.params;
-        let added: Vec<TokenStream> = desugar
-            .params
-            .iter()
-            .map(|(ident, bounds)| quote!(#ident: #bounds))
-            .collect();
-        // A generic float type `T: Float` also needs `Real`, next to its other bounds.
-        let mut real_inline = false;
-        let all_generics: Vec<TokenStream> = declared
-            .iter()
-            .map(|p| match p {
-                syn::GenericParam::Type(t)
-                    if sig.generic_float.as_ref() == Some(&t.ident) && !t.bounds.is_empty() =>
-                {
-                    real_inline = true;
-                    let mut t = t.clone();
-                    t.bounds
-                        .push(syn::parse_quote!(::autodiff_core::__private::Real));
-                    quote!(#t)
-                }
-                p => quote!(#p),
-            })
-            .chain(added)
-            .collect();
+        let impl_params = impl_params(sig);
+        let (all_generics, real_inline) = all_generics(sig, generics, &desugar);
         let (ref_names, ref_types) = sig
             .params
             .iter()
@@ -139,22 +79,7 @@ impl<'a> Parts<'a> {
             })
             .unzip();
         let lifetime = syn::Lifetime::new("'__autodiff", Span::call_site());
-        let borrowing_params = types
-            .iter()
-            .zip(&param_names)
-            .zip(&sig.params)
-            .map(|((ty, name), param)| {
-                let mut ty = ty.clone();
-                syn::visit_mut::VisitMut::visit_type_mut(&mut NameLifetimes(&lifetime), &mut ty);
-                match param.kind {
-                    _ if !param.is_receiver() => quote!(#name: #ty),
-                    crate::signature::ParamKind::Struct { by_ref: true } => {
-                        quote!(&#lifetime #name)
-                    }
-                    _ => quote!(#name),
-                }
-            })
-            .collect();
+        let borrowing_params = typed_params(sig, &types, &param_names, Some(&lifetime));
         let lifetimes: Vec<&syn::Lifetime> =
             generics.lifetimes().map(|param| &param.lifetime).collect();
         let borrowing_generics = quote!(<#lifetime, #(#all_generics),*>);
@@ -175,21 +100,7 @@ impl<'a> Parts<'a> {
             } else {
                 quote!(<#(#all_generics),*>)
             },
-            where_clause: {
-                let mut predicates: Vec<TokenStream> = generics
-                    .where_clause
-                    .iter()
-                    .flat_map(|w| w.predicates.iter().map(|p| quote!(#p)))
-                    .collect();
-                if let (Some(t), false) = (&sig.generic_float, real_inline) {
-                    predicates.push(quote!(#t: ::autodiff_core::__private::Real));
-                }
-                if predicates.is_empty() {
-                    quote!()
-                } else {
-                    quote!(where #(#predicates),*)
-                }
-            },
+            where_clause: where_clause(sig, generics, real_inline),
             params,
             param_names,
             turbofish: if explicit.is_empty() {
@@ -202,6 +113,119 @@ impl<'a> Parts<'a> {
             ref_types,
             types,
         }
+    }
+}
+
+/// The parameters' names as the generated functions bind them.
+fn param_names(sig: &Signature) -> Vec<Ident> {
+    sig.params
+        .iter()
+        .map(|p| {
+            if p.is_receiver() {
+                Ident::new("self", p.ident.span())
+            } else {
+                mixed(&p.ident.to_string(), p.ident.span())
+            }
+        })
+        .collect()
+}
+
+/// `name: Type` for each parameter, `self` or `&self` for a receiver; with `lifetime`, every
+/// elided lifetime of the types is named `lifetime`.
+fn typed_params(
+    sig: &Signature,
+    types: &[syn::Type],
+    param_names: &[Ident],
+    lifetime: Option<&syn::Lifetime>,
+) -> Vec<TokenStream> {
+    types
+        .iter()
+        .zip(param_names)
+        .zip(&sig.params)
+        .map(|((ty, name), param)| {
+            let mut ty = ty.clone();
+            if let Some(lifetime) = lifetime {
+                syn::visit_mut::VisitMut::visit_type_mut(&mut NameLifetimes(lifetime), &mut ty);
+            }
+            match param.kind {
+                _ if !param.is_receiver() => quote!(#name: #ty),
+                crate::signature::ParamKind::Struct { by_ref: true } => quote!(&#lifetime #name),
+                _ => quote!(#name),
+            }
+        })
+        .collect()
+}
+
+/// The `impl`'s generic parameters as arguments: the hidden closures capture them too (they are in
+/// scope, not passed).
+fn impl_params(sig: &Signature) -> Vec<TokenStream> {
+    sig.impl_generics
+        .iter()
+        .map(|param| match param {
+            syn::GenericParam::Type(t) => {
+                let ident = &t.ident;
+                quote!(#ident)
+            }
+            syn::GenericParam::Const(c) => {
+                let ident = &c.ident;
+                quote!(#ident)
+            }
+            syn::GenericParam::Lifetime(l) => {
+                let lifetime = &l.lifetime;
+                quote!(#lifetime)
+            }
+        })
+        .collect()
+}
+
+/// The function's generic parameters and those of its `impl Trait` parameters; whether a generic
+/// float type got its `Real` bound here (else the `where` clause adds it).
+fn all_generics(
+    sig: &Signature,
+    generics: &syn::Generics,
+    desugar: &ImplTraitParams,
+) -> (Vec<TokenStream>, bool) {
+    let added = desugar
+        .params
+        .iter()
+        .map(|(ident, bounds)| quote!(#ident: #bounds));
+    // A generic float type `T: Float` also needs `Real`, next to its other bounds.
+    let mut real_inline = false;
+    let all_generics = generics
+        .params
+        .iter()
+        .map(|p| match p {
+            syn::GenericParam::Type(t)
+                if sig.generic_float.as_ref() == Some(&t.ident) && !t.bounds.is_empty() =>
+            {
+                real_inline = true;
+                let mut t = t.clone();
+                t.bounds
+                    .push(syn::parse_quote!(::autodiff_core::__private::Real));
+                quote!(#t)
+            }
+            p => quote!(#p),
+        })
+        .chain(added)
+        .collect();
+    (all_generics, real_inline)
+}
+
+/// The user's `where` clause, with `T: Real` for a generic float type `T` unless its bounds have
+/// it.
+fn where_clause(sig: &Signature, generics: &syn::Generics, real_inline: bool) -> TokenStream {
+    let mut predicates: Vec<TokenStream> = generics
+        .where_clause
+        .iter()
+        .flat_map(|w| w.predicates.iter().map(|p| quote!(#p)))
+        .collect();
+    if let (Some(t), false) = (&sig.generic_float, real_inline) {
+        predicates.push(quote!(#t: ::autodiff_core::__private::Real));
+    }
+    if predicates.is_empty() {
+        quote!()
+    } else {
+        quote!(where #(#predicates),*)
     }
 }
 

@@ -26,6 +26,16 @@ pub(super) struct Names {
 }
 
 impl Names {
+    /// Names for the locals of a generated function, which must not collide with its
+    /// parameters, whatever their names.
+    pub(super) fn avoiding(params: &[Ident]) -> Self {
+        let mut names = Names::default();
+        for name in params {
+            names.taken.insert(name.to_string());
+        }
+        names
+    }
+
     /// A name no other generated name has: `base`, else `base_1`, `base_2`, ...
     pub(super) fn fresh(&mut self, base: &str, span: Span) -> Ident {
         // A raw identifier's name (`r#type`) without its prefix, which `d_` cannot precede.

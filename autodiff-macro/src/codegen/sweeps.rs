@@ -27,8 +27,8 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         item,
         sig,
         function,
-        activity,
         backward,
+        ..
     } = *input;
     let out_ty = &sig
         .output
@@ -62,6 +62,67 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
     let output = writer.output(&function.output);
 
     let slot_types = slot_types(sig);
+    let prologue = prologue(&mut writer, input, &param_names, &slots, fuse);
+    let (seed, mut body) = match (fused_parts, fuse) {
+        (Some((seed, writes, mut declared)), Some(k)) => {
+            let after = &backward.stmts[k + 1..];
+            (
+                seed,
+                writer.backward_stmts(after, &writes, &mut declared, &slot_names),
+            )
+        }
+        _ => writer.backward(&slot_names),
+    };
+    body.extend(restore_carried(&mut writer, input));
+    let tapes = &writer.tapes;
+    let items = &function.items;
+
+    if fuse.is_some() {
+        let fused = fused_ident(&item.sig.ident);
+        return quote! {
+            #(#attrs)*
+            #[doc(hidden)]
+            #[inline]
+            #[allow(unreachable_code, clippy::all, clippy::pedantic)]
+            #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
+                #(#items)*
+                #rebind_self
+                #(#tapes)*
+                #(#prologue)*
+                #(#forward)*
+                #(#body)*
+                #output
+            }
+        };
+    }
+    quote! {
+        #(#attrs)*
+        #[doc(hidden)]
+        #[inline]
+        #[allow(unreachable_code, clippy::all, clippy::pedantic)]
+        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
+            #(#items)*
+            #rebind_self
+            #(#tapes)*
+            #(#forward)*
+            (#output, move |#(#ref_names: #ref_types,)* #seed: #out_ty, #(#slot_names: #slot_types),*| {
+                #(#prologue)*
+                #(#body)*
+            })
+        }
+    }
+}
+
+/// The backward sweep's first statements: the tangent slices cut again, the accumulators of the
+/// array parameters, and (unfused) the lengths and index arithmetic it recomputes.
+fn prologue(
+    writer: &mut Writer,
+    input: &Input,
+    param_names: &[Ident],
+    slots: &[Option<Ident>],
+    fuse: Option<usize>,
+) -> Vec<TokenStream> {
+    let (sig, function) = (input.sig, input.function);
     let mut prologue = Vec::new();
     // The closure takes the tangent slices again: cut them again.
     for (index, param) in sig.params.iter().enumerate().filter(|_| fuse.is_none()) {
@@ -106,29 +167,27 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
     }
     // Lengths and index arithmetic, computed again from the parameters the closure receives.
     if fuse.is_none() {
-        let recomputed: Vec<TokenStream> = backward
+        let recomputed: Vec<TokenStream> = input
+            .backward
             .top_remat
             .iter()
             .filter_map(|v| writer.inst(writer.defs[v], true))
             .collect();
         prologue.extend(recomputed);
     }
-    let (seed, mut body) = match (fused_parts, fuse) {
-        (Some((seed, writes, mut declared)), Some(k)) => {
-            let after = &backward.stmts[k + 1..];
-            (
-                seed,
-                writer.backward_stmts(after, &writes, &mut declared, &slot_names),
-            )
-        }
-        _ => writer.backward(&slot_names),
-    };
-    // Struct gradients: the fields the macro could not tell apart as carried are copied back.
+    prologue
+}
+
+/// Struct gradients: the fields the macro could not tell apart as carried are copied back.
+fn restore_carried(writer: &mut Writer, input: &Input) -> Vec<TokenStream> {
+    let (sig, function) = (input.sig, input.function);
+    let private = private();
+    let mut out = Vec::new();
     for (index, param) in sig.params.iter().enumerate() {
         if let (ParamRef::Mem(mem), crate::signature::ParamKind::Struct { by_ref }) =
             (function.params[index], &param.kind)
         {
-            if activity.active_mem(mem) {
+            if input.activity.active_mem(mem) {
                 let primal = writer.names.mem(function, mem);
                 let adjoint = writer.names.mem_adjoint(function, mem);
                 let primal = if *by_ref {
@@ -136,47 +195,11 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
                 } else {
                     quote!(&#primal)
                 };
-                body.push(quote!(#private::restore_carried(#primal, #adjoint);));
+                out.push(quote!(#private::restore_carried(#primal, #adjoint);));
             }
         }
     }
-    let tapes = &writer.tapes;
-    let items = &function.items;
-
-    if fuse.is_some() {
-        let fused = fused_ident(&item.sig.ident);
-        return quote! {
-            #(#attrs)*
-            #[doc(hidden)]
-            #[inline]
-            #[allow(unreachable_code, clippy::all, clippy::pedantic)]
-            #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
-                #(#items)*
-                #rebind_self
-                #(#tapes)*
-                #(#prologue)*
-                #(#forward)*
-                #(#body)*
-                #output
-            }
-        };
-    }
-    quote! {
-        #(#attrs)*
-        #[doc(hidden)]
-        #[inline]
-        #[allow(unreachable_code, clippy::all, clippy::pedantic)]
-        #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
-            #(#items)*
-            #rebind_self
-            #(#tapes)*
-            #(#forward)*
-            (#output, move |#(#ref_names: #ref_types,)* #seed: #out_ty, #(#slot_names: #slot_types),*| {
-                #(#prologue)*
-                #(#body)*
-            })
-        }
-    }
+    out
 }
 
 /// The writer of a function's sweeps, with the parameters named; the statement that rebinds

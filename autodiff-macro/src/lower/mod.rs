@@ -46,6 +46,7 @@ mod assigned;
 mod branch;
 mod call;
 mod closure;
+mod consume;
 mod expr;
 mod iter;
 mod loops;
@@ -357,6 +358,26 @@ impl Lowerer<'_> {
                 ir::Stmt::Inst(inst) if inst.result == value => Some(inst),
                 _ => None,
             })
+    }
+
+    /// A value used as a condition or a number.
+    pub(super) fn val_operand(&mut self, val: Val, span: Span) -> Operand {
+        match val {
+            Val::Scalar(operand) => operand,
+            Val::Poison => Operand::Poison,
+            _ => {
+                self.error_at(span, "expected a number or a `bool` here");
+                Operand::Poison
+            }
+        }
+    }
+
+    /// A variable of lowering's own, declared in the current scope.
+    pub(super) fn temp(&mut self, val: Val) -> Var {
+        let var = Var::Temp(self.n_temps);
+        self.n_temps += 1;
+        self.declare(var.clone(), Some(val));
+        var
     }
 
     pub(super) fn param(&mut self, index: usize, param: &crate::signature::Param) -> ParamRef {

@@ -1,0 +1,363 @@
+//! The consumers of iterator chains (see `iter.rs`): `sum`, `product`, `fold`, `count`, `any`,
+//! `all`, `collect`, `max_by`, `min_by`, `reduce`, `last`, each lowered as a loop that carries
+//! an accumulator, and the methods of the `Option`s some of them give.
+
+use proc_macro2::Span;
+use quote::quote;
+use syn::Expr;
+
+use super::iter::{Stream, rename_holes};
+use super::*;
+
+impl Lowerer<'_> {
+    /// The consumers: `chain.sum()`, `.fold(..)`, ... Returns `None` when `call` is not one on a
+    /// stream.
+    pub(super) fn consume(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let name = call.method.to_string();
+        let consumer = matches!(
+            name.as_str(),
+            "sum"
+                | "product"
+                | "fold"
+                | "count"
+                | "any"
+                | "all"
+                | "collect"
+                | "max_by"
+                | "min_by"
+                | "reduce"
+                | "last"
+        );
+        if !consumer || !Self::is_stream(&call.receiver) {
+            return None;
+        }
+        let span = call.method.span();
+        let Some(stream) = self.stream(&call.receiver) else {
+            return Some(Val::Poison);
+        };
+        let args = &call.args;
+        Some(match name.as_str() {
+            "sum" | "product" if args.is_empty() => {
+                let integer = call.turbofish.as_ref().is_some_and(|t| {
+                    t.args.iter().any(
+                        |a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)),
+                    )
+                });
+                // The starting values of `Sum` and `Product` for floats: `-0.0` keeps the sign of
+                // a sum of negative zeros.
+                let start = match (name.as_str(), integer) {
+                    ("sum", false) => quote!(-0.0),
+                    ("sum", true) => quote!(0),
+                    (_, false) => quote!(1.0),
+                    (_, true) => quote!(1),
+                };
+                let start = match (&self.generic_float, integer) {
+                    (Some(t), false) => quote!(::autodiff_core::__private::lit::<#t>(#start)),
+                    _ => start,
+                };
+                let init = Val::Scalar(Operand::Const(Const {
+                    tokens: start,
+                    atomic: false,
+                }));
+                let op: syn::BinOp = if name == "sum" {
+                    syn::parse_quote_spanned!(span=> +)
+                } else {
+                    syn::parse_quote_spanned!(span=> *)
+                };
+                let rule = if name == "sum" { "add" } else { "mul" };
+                self.accumulate(&stream, init, span, &mut |l, acc, item| {
+                    let item = l.val_operand(item, span);
+                    let acc = l.val_operand(acc, span);
+                    Val::Scalar(l.arithmetic(rule, op, acc, item, span))
+                })
+            }
+            "fold" if args.len() == 2 => {
+                let init = self.expr(&args[0]);
+                let f = self.callable(&args[1])?;
+                self.accumulate(&stream, init, span, &mut |l, acc, item| {
+                    l.call_callable(&f, vec![acc, item], span)
+                })
+            }
+            "count" if args.is_empty() && !stream.filtered() => Val::Scalar(stream.count.clone()),
+            "count" if args.is_empty() => {
+                let init = Val::Scalar(Operand::Const(Const {
+                    tokens: quote!(0usize),
+                    atomic: true,
+                }));
+                self.accumulate(&stream, init, span, &mut |l, acc, _| {
+                    let acc = l.val_operand(acc, span);
+                    Val::Scalar(l.int(quote!(H0 + 1), vec![acc], span))
+                })
+            }
+            "any" | "all" if args.len() == 1 => {
+                let f = self.callable(&args[0])?;
+                let any = name == "any";
+                let init = Val::Scalar(Operand::Bool(!any));
+                self.accumulate(&stream, init, span, &mut |l, acc, item| {
+                    let test = l.call_callable(&f, vec![item], span);
+                    let test = l.val_operand(test, span);
+                    let acc = l.val_operand(acc, span);
+                    let expr = if any {
+                        quote!(H0 || H1)
+                    } else {
+                        quote!(H0 && H1)
+                    };
+                    Val::Scalar(l.int(expr, vec![acc, test], span))
+                })
+            }
+            "collect" if args.is_empty() => self.collect(&stream, span),
+            "max_by" | "min_by" if args.len() == 1 => {
+                let cmp = self.callable(&args[0])?;
+                let max = name == "max_by";
+                self.select(&stream, span, &mut |l, best, item| {
+                    // `max_by` keeps the last of equal items, `min_by` the first.
+                    let order = l.call_callable(&cmp, vec![best, item], span);
+                    let order = l.val_operand(order, span);
+                    let expr = if max {
+                        quote!(H0 != ::core::cmp::Ordering::Greater)
+                    } else {
+                        quote!(H0 == ::core::cmp::Ordering::Greater)
+                    };
+                    l.int(expr, vec![order], span)
+                })
+            }
+            "reduce" if args.len() == 1 => {
+                let f = self.callable(&args[0])?;
+                self.fold_rest(&stream, span, &mut |l, acc, item| {
+                    l.call_callable(&f, vec![acc, item], span)
+                })
+            }
+            "last" if args.is_empty() && !stream.filtered() => {
+                let pos = self.int(quote!(H0 - 1), vec![stream.count.clone()], span);
+                let item = self.item_at(&stream, pos, span);
+                let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
+                Val::Option(Box::new(item), some)
+            }
+            _ => {
+                self.error(
+                    &call.method,
+                    format!(
+                        "`.{name}(..)` with these arguments is not supported on an iterator here"
+                    ),
+                );
+                Val::Poison
+            }
+        })
+    }
+
+    /// `.unwrap()`, `.expect(..)`, `.unwrap_or(..)`, `.unwrap_or_else(..)`, `.is_some()`,
+    /// `.is_none()` of an `Option` an iterator gave; `None` when `call` is not one of them.
+    pub(super) fn option_method(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let name = call.method.to_string();
+        if !matches!(
+            name.as_str(),
+            "unwrap" | "expect" | "unwrap_or" | "unwrap_or_else" | "is_some" | "is_none"
+        ) {
+            return None;
+        }
+        // Only a receiver that gives an `Option` is lowered here (lowering is not repeated).
+        let gives_option = match strip_parens(&call.receiver) {
+            Expr::MethodCall(inner) => {
+                matches!(
+                    inner.method.to_string().as_str(),
+                    "reduce" | "max_by" | "min_by" | "last"
+                ) && Self::is_stream(&inner.receiver)
+            }
+            Expr::Path(path) => local_name(path).is_some_and(|ident| {
+                matches!(
+                    self.lookup_user(&ident.to_string()),
+                    Some(Binding {
+                        val: Some(Val::Option(..)),
+                        ..
+                    })
+                )
+            }),
+            _ => false,
+        };
+        if !gives_option {
+            return None;
+        }
+        let span = call.method.span();
+        let (value, some) = match self.expr(&call.receiver) {
+            Val::Option(value, some) => (*value, some),
+            Val::Poison => return Some(Val::Poison),
+            _ => unreachable!("the receiver gives an `Option`"),
+        };
+        Some(match (name.as_str(), call.args.len()) {
+            ("is_some", 0) => Val::Scalar(some),
+            ("is_none", 0) => Val::Scalar(self.int(quote!(!H0), vec![some], span)),
+            ("unwrap", 0) | ("expect", 1) => {
+                // Panics as the `Option` would, with its message.
+                let fail = match call.args.first() {
+                    Some(message) => quote!(::core::option::Option::<()>::None.expect(#message)),
+                    None => quote!(::core::option::Option::<()>::None.unwrap()),
+                };
+                let check = rename_holes(quote!(if !H0 { #fail; }));
+                self.emit(Op::Opaque(Opaque::cut(check)), vec![some], span);
+                value
+            }
+            ("unwrap_or", 1) => {
+                let default = self.expr(&call.args[0]);
+                self.lower_if(some, move |_| value, move |_| default, span)
+            }
+            ("unwrap_or_else", 1) => {
+                let Some(f) = self.callable(&call.args[0]) else {
+                    return Some(Val::Poison);
+                };
+                self.lower_if(
+                    some,
+                    move |_| value,
+                    move |l| l.call_callable(&f, Vec::new(), span),
+                    span,
+                )
+            }
+            _ => {
+                self.error(&call.method, format!("`.{name}(..)` takes other arguments"));
+                Val::Poison
+            }
+        })
+    }
+
+    /// `acc = init; for item { acc = step(acc, item) }; acc`.
+    pub(super) fn accumulate(
+        &mut self,
+        stream: &Stream,
+        init: Val,
+        span: Span,
+        step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
+    ) -> Val {
+        self.scopes.push(Scope::new());
+        let acc = self.temp(init);
+        let scanned = acc.clone();
+        self.stream_loop(
+            stream,
+            span,
+            None,
+            |a| {
+                a.vars.insert(scanned);
+            },
+            &mut |l, item, _| {
+                let current = l.var(&acc);
+                let next = step(l, current, item);
+                l.assign_var(&acc, next);
+            },
+        );
+        let result = self.var(&acc);
+        self.scopes.pop();
+        result
+    }
+
+    /// `reduce`: the first item, then `acc = step(acc, item)` over the others; `None` when empty.
+    pub(super) fn fold_rest(
+        &mut self,
+        stream: &Stream,
+        span: Span,
+        step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
+    ) -> Val {
+        if stream.filtered() {
+            self.error_at(
+                span,
+                "`.reduce(..)` after `.filter(..)` is not supported; use `.fold(..)`",
+            );
+            return Val::Poison;
+        }
+        let first = self.first_item(stream, span);
+        let rest = self.rest(stream, span);
+        let value = self.accumulate(&rest, first, span, step);
+        let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
+        Val::Option(Box::new(value), some)
+    }
+
+    /// `max_by`/`min_by`: the first item, replaced by each later one for which `better` holds.
+    pub(super) fn select(
+        &mut self,
+        stream: &Stream,
+        span: Span,
+        better: &mut dyn FnMut(&mut Self, Val, Val) -> Operand,
+    ) -> Val {
+        if stream.filtered() {
+            self.error_at(
+                span,
+                "`.max_by(..)`/`.min_by(..)` after `.filter(..)` is not supported; use `.fold(..)`",
+            );
+            return Val::Poison;
+        }
+        let first = self.first_item(stream, span);
+        let rest = self.rest(stream, span);
+        let value = self.accumulate(&rest, first, span, &mut |l, best, item| {
+            let take = better(l, best.clone(), item.clone());
+            l.lower_if(take, move |_| item, move |_| best, span)
+        });
+        let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
+        Val::Option(Box::new(value), some)
+    }
+
+    /// The item at position 0 of a non-empty stream (an empty one never reads it: the `Option`
+    /// is `None`), read only when there is one.
+    pub(super) fn first_item(&mut self, stream: &Stream, span: Span) -> Val {
+        let nonempty = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
+        let zero = Operand::Const(Const {
+            tokens: quote!(0usize),
+            atomic: true,
+        });
+        self.lower_if(
+            nonempty,
+            |l| l.item_at(stream, zero, span),
+            |_| Val::Scalar(Operand::Undef),
+            span,
+        )
+    }
+
+    /// `collect()` into a new `Vec` of numbers.
+    pub(super) fn collect(&mut self, stream: &Stream, span: Span) -> Val {
+        if stream.filtered() {
+            let mem = self.new_mem(None, 1, true, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::Empty { capacity: None },
+                declare: true,
+                len: None,
+                ty: None,
+                span,
+            }));
+            self.resized.insert(mem);
+            self.stream_loop(stream, span, None, |_| {}, &mut |l, item, _| {
+                let value = l.val_operand(item, span);
+                l.push_elem(mem, value, span);
+            });
+            return Val::Mem(mem, Vec::new());
+        }
+        let mem = self.new_mem(None, 1, true, None);
+        let zero = match &self.generic_float {
+            Some(t) => quote!(::autodiff_core::__private::lit::<#t>(0.0)),
+            None => quote!(0.0),
+        };
+        let zero = Operand::Const(Const {
+            tokens: zero,
+            atomic: true,
+        });
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Repeat {
+                elem: zero,
+                lens: vec![stream.count.clone()],
+                vecs: vec![true],
+            },
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
+            let value = l.val_operand(item, span);
+            l.push(ir::Stmt::Store(ir::Store {
+                mem,
+                indices: vec![pos],
+                value,
+                push: false,
+                span,
+            }));
+        });
+        Val::Mem(mem, Vec::new())
+    }
+}
