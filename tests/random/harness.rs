@@ -235,6 +235,57 @@ pub fn flat<G: Flat>(g: &G) -> Vec<f64> {
     out
 }
 
+/// The inverse of [`Flat`]: a gradient-shaped value (a tangent) overwritten from coordinates in
+/// the same order. It starts as a gradient, so a `Vec` already has its length.
+pub trait Fill {
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>);
+}
+
+impl Fill for f64 {
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        *self = *src.next().expect("a coordinate per tangent entry");
+    }
+}
+
+impl Fill for Vec<f64> {
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|x| x.fill_from(src));
+    }
+}
+
+impl<const N: usize> Fill for [f64; N] {
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|x| x.fill_from(src));
+    }
+}
+
+macro_rules! fill_tuple {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Fill),*> Fill for ($($t,)*) {
+            fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+                $(self.$i.fill_from(src);)*
+            }
+        }
+    };
+}
+
+fill_tuple!(A 0, B 1);
+fill_tuple!(A 0, B 1, C 2);
+fill_tuple!(A 0, B 1, C 2, D 3);
+fill_tuple!(A 0, B 1, C 2, D 3, E 4);
+fill_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+/// A tangent shaped like the gradient `like`, with entries `u`.
+pub fn tangent<G: Fill>(mut like: G, u: &[f64]) -> G {
+    let mut src = u.iter();
+    like.fill_from(&mut src);
+    assert!(
+        src.next().is_none(),
+        "as many coordinates as tangent entries"
+    );
+    like
+}
+
 /// The array argument `[f64; N]` made of the next `N` coordinates.
 pub fn arr<T: Copy, const N: usize>(p: &[T]) -> [T; N] {
     std::array::from_fn(|i| p[i])
@@ -257,6 +308,8 @@ type Pullback = fn(&[f64], &[usize], f64) -> Vec<f64>;
 type GradInto = fn(&[f64], &[f64], &[usize]) -> (f64, Vec<f64>);
 /// The dual-number twin, at the point's coordinates as dual numbers.
 type Dual = fn(&[D], &[usize]) -> D;
+/// `_jvp` along the flattened tangent `u`: the value and the directional derivative.
+type Jvp = fn(&[f64], &[usize], &[f64]) -> (f64, f64);
 
 /// One generated function and the ways to call it, taking the point's coordinates `p` and the
 /// integer arguments `k`.
@@ -277,6 +330,8 @@ pub struct Case {
     /// The dual-number twin (the exact oracle), for the shape corpus; its `trace` is this twin
     /// run on constants.
     pub dual: Option<Dual>,
+    /// `_jvp`, for the programs generated with `#[differentiate(jvp)]`.
+    pub jvp: Option<Jvp>,
 }
 
 /// The point's coordinates as dual constants.
@@ -322,6 +377,7 @@ macro_rules! case {
                 (value, $crate::harness::flat(&g))
             },
             dual: None,
+            jvp: None,
         }
     };
 }
@@ -361,6 +417,22 @@ macro_rules! dual_case {
                 (value, $crate::harness::flat(&g))
             },
             dual: Some(|$p, $k| $f_d($($darg),*)),
+            jvp: None,
+        }
+    };
+    // With `_jvp` (a program generated with `#[differentiate(jvp)]`), along a tangent shaped
+    // like the gradient.
+    ($f:ident, $f_d:path, $f_grad:ident, $f_pullback:ident, $f_grad_into:ident,
+     n: $n:literal, active: [$($a:literal),*], ints: [$([$($i:literal),*]),*],
+     |$p:ident, $k:ident| ($($arg:expr),*), dual: ($($darg:expr),*), jvp: $f_jvp:ident) => {
+        $crate::harness::Case {
+            jvp: Some(|$p, $k, u| {
+                let (_, like) = $f_grad($($arg),*);
+                $f_jvp($($arg,)* $crate::harness::tangent(like, u))
+            }),
+            ..$crate::harness::dual_case!($f, $f_d, $f_grad, $f_pullback, $f_grad_into,
+                n: $n, active: [$($a),*], ints: [$([$($i),*]),*],
+                |$p, $k| ($($arg),*), dual: ($($darg),*))
         }
     };
 }
@@ -387,6 +459,9 @@ struct Report {
     /// Points of dual cases where the twin's gradient has a NaN (not differentiable there):
     /// compared with the twin where it is defined, not with finite differences.
     singular_points: usize,
+    /// Points where `_jvp` was compared with `_pullback` and the twin, and the largest error.
+    jvp_points: usize,
+    max_jvp_error: f64,
 }
 
 thread_local! {
@@ -662,6 +737,11 @@ fn check_generated(
             report.singular_points += 1;
             return (problems, false);
         }
+        if let Some(jvp) = case.jvp {
+            check_jvp(case, jvp, dual, p, ints, value, &grad, &pullback2, report)
+                .into_iter()
+                .for_each(|problem| problems.push(problem));
+        }
         // Finite differences as a second reference, where they are reliable.
         if !consistent(case, p, ints) {
             return (problems, false);
@@ -698,6 +778,72 @@ fn check_generated(
         }
     }
     (problems, finer)
+}
+
+/// Forward mode against reverse mode and the dual twin, along a random tangent `u`: the
+/// value is the function's, bit for bit; `jvp(u) · w == u · vjp(w)` (with `w = 2`, the
+/// `_pullback` already run); and `jvp(u)` is the twin's derivative seeded with `u`.
+#[allow(clippy::too_many_arguments)]
+fn check_jvp(
+    case: &Case,
+    jvp: Jvp,
+    dual: Dual,
+    p: &[f64],
+    ints: &[usize],
+    value: f64,
+    grad: &[f64],
+    pullback2: &[f64],
+    report: &mut Report,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut rng = Rng::new(hash_str(case.name) ^ p[0].to_bits());
+    let u: Vec<f64> = grad.iter().map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let (jvp_value, tangent) = jvp(p, ints, &u);
+    report.jvp_points += 1;
+    if jvp_value.to_bits() != value.to_bits() {
+        problems.push(format!(
+            "_jvp value {jvp_value:e} != function value {value:e}"
+        ));
+    }
+    // Each side is a sum of the same products in another order: the floor is the size of
+    // the terms, not of their (possibly cancelling) sum, and no smaller than the gradient
+    // comparison's.
+    let terms: f64 = u
+        .iter()
+        .zip(grad)
+        .map(|(a, b)| (a * b).abs())
+        .sum::<f64>()
+        .max(1.0);
+    let adjoint: f64 = u.iter().zip(pullback2).map(|(a, b)| a * b).sum();
+    let e = exact_error(2.0 * tangent, adjoint, EXACT_FLOOR * 2.0 * terms);
+    report.max_jvp_error = report.max_jvp_error.max(e);
+    if e > EXACT {
+        problems.push(format!(
+            "jvp(u) · 2 = {:e} != u · vjp(2) = {adjoint:e} (error {e:e}), u = {u:?}",
+            2.0 * tangent
+        ));
+    }
+    let mut coords = u.iter();
+    let seeded: Vec<D> = p
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| match case.active[i] {
+            true => D(num_dual::Dual64::new(
+                v,
+                *coords.next().expect("a tangent entry"),
+            )),
+            false => dual::c(v),
+        })
+        .collect();
+    let directional = dual(&seeded, ints).eps();
+    let e = exact_error(tangent, directional, EXACT_FLOOR * terms);
+    report.max_jvp_error = report.max_jvp_error.max(e);
+    if e > EXACT {
+        problems.push(format!(
+            "jvp(u) = {tangent:e} != the dual twin's derivative along u {directional:e} (error {e:e})"
+        ));
+    }
+    problems
 }
 
 fn check_case(case: &Case, report: &mut Report) {
@@ -760,7 +906,8 @@ pub fn run(suite: &str, cases: &[Case]) {
          {} mismatches, {} harness errors; {} points matched only the finer finite differences; \
          {} candidate points rejected for inconsistent finite differences; {} points without an admissible sample; \
          {} points checked against the dual twin (tolerance {EXACT:e}, largest error {:e}), {} of them also against finite differences, \
-         {} where the twin's gradient is partly NaN (not differentiable there)",
+         {} where the twin's gradient is partly NaN (not differentiable there); \
+         {} points of `_jvp` against `_pullback` and the twin (largest error {:e})",
         report.functions,
         report.points,
         report.mismatches.len(),
@@ -772,6 +919,8 @@ pub fn run(suite: &str, cases: &[Case]) {
         report.max_exact_error,
         report.fd_points,
         report.singular_points,
+        report.jvp_points,
+        report.max_jvp_error,
     );
     eprintln!("{summary}");
     let mut skipped: Vec<&String> = report.skipped.iter().collect();

@@ -1766,7 +1766,13 @@ pub struct Program {
     params: Vec<Param>,
     lifetime: Option<&'static str>,
     ints: Vec<Vec<usize>>,
+    /// Generated with `#[differentiate(jvp)]`: its `_jvp` is checked against `_pullback` and
+    /// the twin.
+    jvp: bool,
 }
+
+/// One program in this many is generated with forward mode too (it costs compile time).
+pub const JVP_EVERY: u64 = 3;
 
 fn gen_params(rng: &mut Rng, stats: &mut Stats) -> Vec<Param> {
     let mut params = Vec::new();
@@ -1943,12 +1949,18 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
     } else {
         vec![vec![]]
     };
+    // From the name alone, so the rest of the program is the same with or without it.
+    let jvp = hash_str(&name) % JVP_EVERY == 0;
+    if jvp {
+        stats.add("mode: jvp");
+    }
     Program {
         name,
         body,
         params,
         lifetime,
         ints,
+        jvp,
     }
 }
 
@@ -2013,7 +2025,8 @@ impl Program {
 
     fn template(&self, suffix: &str) -> String {
         let mut t = String::new();
-        let _ = writeln!(t, "§#[differentiate]");
+        let mode = if self.jvp { "(jvp)" } else { "" };
+        let _ = writeln!(t, "§#[differentiate{mode}]");
         let _ = writeln!(t, "fn {}{suffix}{} {{", self.name, self.signature());
         for l in &self.body {
             let _ = writeln!(t, "{l}");
@@ -2075,27 +2088,32 @@ impl Program {
             .unwrap()
             .replace("ParamsD", "twins::ParamsD");
         format!(
-            "const CASE_{}: Case = dual_case!({f}, twins::{f}_d, {f}_grad, {f}_pullback, {f}_grad_into,\n    n: {o}, active: [{}], ints: [{}],\n    |p, {kname}| ({primal_args}), dual: ({dual_args}));\n",
+            "const CASE_{}: Case = dual_case!({f}, twins::{f}_d, {f}_grad, {f}_pullback, {f}_grad_into,\n    n: {o}, active: [{}], ints: [{}],\n    |p, {kname}| ({primal_args}), dual: ({dual_args}){});\n",
             f.to_uppercase(),
             active.join(", "),
             ints.join(", "),
+            if self.jvp {
+                format!(", jvp: {f}_jvp")
+            } else {
+                String::new()
+            },
         )
     }
 }
 
 /// The fixed helpers the programs call, as a template (primal and twin).
 const HELPERS: &str = r#"
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_pairᵈ(t: ℱ) -> [ℱ; 2] {
     [t.sin() + ⟦0.5⟧ * t, t * t.cos()]
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_norm2ᵈ(v: [ℱ; 2]) -> ℱ {
     (v[0] * v[0] + v[1] * v[1] + ⟦1.0⟧).sqrt()
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_dotᵈ(w: &[ℱ], x: &[ℱ]) -> ℱ {
     let mut s = ⟦0.0⟧;
     for (a, b) in w.iter().zip(x.iter()) {
@@ -2104,7 +2122,7 @@ fn h_dotᵈ(w: &[ℱ], x: &[ℱ]) -> ℱ {
     s
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_scale3ᵈ(x: &[ℱ; 3], s: ℱ) -> [ℱ; 3] {
     let mut out = [⟦0.0⟧; 3];
     for i in 0..3 {
@@ -2113,7 +2131,7 @@ fn h_scale3ᵈ(x: &[ℱ; 3], s: ℱ) -> [ℱ; 3] {
     out
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_diagᵈ(x: ℱ) -> [[ℱ; 2]; 2] {
     let mut m = [[⟦0.0⟧; 2]; 2];
     m[0][0] = x.sin();
@@ -2123,17 +2141,17 @@ fn h_diagᵈ(x: ℱ) -> [[ℱ; 2]; 2] {
     m
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_traceᵈ(m: [[ℱ; 2]; 2]) -> ℱ {
     m[0][0] + m[1][1] * ⟦0.5⟧ + m[0][1] * m[1][0]
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_twoᵈ(x: ℱ) -> ([ℱ; 2], [ℱ; 2]) {
     ([x.sin(), x * ⟦0.5⟧], [x.cos(), x * x])
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_twovᵈ(x: &[ℱ]) -> (Vec<ℱ>, Vec<ℱ>) {
     let mut a = vec![⟦0.0⟧; x.len()];
     let mut b = vec![⟦0.0⟧; x.len()];
@@ -2144,7 +2162,7 @@ fn h_twovᵈ(x: &[ℱ]) -> (Vec<ℱ>, Vec<ℱ>) {
     (a, b)
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_cumsumᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = x.to_vec();
     for i in 1..out.len() {
@@ -2153,7 +2171,7 @@ fn h_cumsumᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = vec![⟦0.0⟧; 2 * x.len()];
     for i in 0..x.len() {
@@ -2163,7 +2181,7 @@ fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_halfᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = vec![⟦0.0⟧; x.len() / 2 + x.len() % 2];
     for i in 0..out.len() {
@@ -2172,7 +2190,7 @@ fn h_halfᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_sumvᵈ(x: &[ℱ]) -> ℱ {
     let mut s = ⟦0.0⟧;
     for v in x.iter() {
@@ -2190,7 +2208,7 @@ pub struct ℘ {
 }
 
 impl ℘ {
-§    #[differentiate]
+§    #[differentiate(jvp)]
     fn score(&self, x: ℱ) -> ℱ {
         let mut s = self.b;
         for i in 0..3 {
@@ -2200,7 +2218,7 @@ impl ℘ {
     }
 }
 
-§#[differentiate]
+§#[differentiate(jvp)]
 fn h_paramsᵈ(p: &℘, x: ℱ) -> ℱ {
     p.score(x * p.b) + p.v[2] * p.w[0]
 }
@@ -2256,7 +2274,7 @@ use autodiff_core::{{Differentiable, differentiate}};
     out.push_str(&render_all(HELPERS, false));
     let _ = writeln!(
         out,
-        "\nimpl super::harness::Flat for Params {{\n    fn flat_into(&self, out: &mut Vec<f64>) {{\n        out.extend_from_slice(&self.w);\n        out.push(self.b);\n        out.extend_from_slice(&self.v);\n    }}\n}}\n"
+        "\nimpl super::harness::Flat for Params {{\n    fn flat_into(&self, out: &mut Vec<f64>) {{\n        out.extend_from_slice(&self.w);\n        out.push(self.b);\n        out.extend_from_slice(&self.v);\n    }}\n}}\n\nimpl super::harness::Fill for Params {{\n    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {{\n        self.w.fill_from(src);\n        self.b.fill_from(src);\n        self.v.fill_from(src);\n    }}\n}}\n"
     );
     for p in programs {
         out.push_str(&p.primal());

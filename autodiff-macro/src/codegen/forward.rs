@@ -86,7 +86,12 @@ impl<'a> Writer<'a> {
         let args = if tangents {
             let n = args.len() / 2;
             let mut primal = self.call_args(&args[..n], &written_ref[..n], span);
-            primal.extend(self.tangent_args(&args[n..], &written_ref[n..], span));
+            // A method takes its receiver's tangent by reference, as it takes the receiver.
+            let mut tangent_refs = written_ref[n..].to_vec();
+            if let (Callee::Method(_), Some(receiver)) = (callee, tangent_refs.first_mut()) {
+                *receiver = true;
+            }
+            primal.extend(self.tangent_args(&args[n..], &tangent_refs, span));
             primal
         } else {
             self.call_args(args, written_ref, span)
