@@ -662,3 +662,34 @@ fn a_passive_array_result_overwritten_in_a_loop() {
     assert_close(da, (1.0 + b * c).powi(3), 1e-14);
     assert_close(db, 3.0 * a * c * (1.0 + b * c).powi(2), 1e-14);
 }
+
+/// A copy of the argument, grown by `push`.
+#[differentiate]
+fn with_quarter_squares(x: &[f64]) -> Vec<f64> {
+    let mut out = x.to_vec();
+    for v in x.iter() {
+        out.push(v * v * 0.25);
+    }
+    out
+}
+
+/// Pushing onto a copy used to leave the copy's adjoint longer than its source's on the way
+/// back (`_grad` panicked: "adjoints of different lengths"); the reverse of a push now pops.
+#[differentiate]
+fn grown_three_times(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    for _ in 0..3 {
+        v = with_quarter_squares(&v);
+    }
+    let mut w = v.clone();
+    w.push(x[0]);
+    w.iter().sum::<f64>() * v[1]
+}
+
+#[test]
+fn a_copy_grown_by_push() {
+    let x = [0.7, -0.4];
+    let (value, g) = grown_three_times_grad(&x);
+    assert_eq!(value, grown_three_times(&x));
+    assert_gradient(|x: &[f64]| grown_three_times(x), &x, &g, TOL);
+}

@@ -301,6 +301,8 @@ pub const REQUIRED_WITH_BUG: &[(&str, &str)] = &[
     ("tuple-of-arrays", "array: tuple of vecs"),
     ("changing-length", "vec: growing"),
     ("changing-length", "vec: shrinking"),
+    ("changing-length", "vec: growing by push"),
+    ("changing-length", "vec: pushed onto a copy"),
     ("cfg-statement", "cfg: any() statement"),
     ("cfg-statement", "cfg: any() on carried copy"),
     ("cfg-on-if", "cfg: all() on if"),
@@ -1460,7 +1462,8 @@ impl<'a> Gen<'a> {
         if self.allows("changing-length") {
             variants.push("growing");
             variants.push("shrinking");
-            variants.push("growing");
+            variants.push("growing by push");
+            variants.push("pushed onto a copy");
         }
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("vec: {v}"));
@@ -1492,6 +1495,10 @@ impl<'a> Gen<'a> {
                         self.tag("changing-length");
                         "h_bothᵈ"
                     }
+                    "growing by push" => {
+                        self.tag("changing-length");
+                        "h_extendᵈ"
+                    }
                     _ => {
                         self.tag("changing-length");
                         "h_halfᵈ"
@@ -1508,7 +1515,14 @@ impl<'a> Gen<'a> {
                     // Grow, then halve: the length changes twice per trip.
                     self.emit(format!("{vn} = h_bothᵈ(&{vn});"));
                 }
-                self.emit(format!("{vn} = {callee}(&{vn});"));
+                if v == "pushed onto a copy" {
+                    // The copy grows in the body itself: its adjoint shrinks back to the
+                    // source's length on the way back.
+                    let e = self.expr(1);
+                    self.emit(format!("{vn}.push({});", e.s));
+                } else {
+                    self.emit(format!("{vn} = {callee}(&{vn});"));
+                }
                 if let Some(i) = lp.index {
                     self.emit(format!("{vn}[0] += ⟦{i} as f64⟧ * {};", lit(0.1).s));
                 }
@@ -2177,6 +2191,15 @@ fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
     for i in 0..x.len() {
         out[2 * i] = x[i].sin();
         out[2 * i + 1] = ⟦0.5⟧ * x[i];
+    }
+    out
+}
+
+§#[differentiate(jvp)]
+fn h_extendᵈ(x: &[ℱ]) -> Vec<ℱ> {
+    let mut out = x.to_vec();
+    for v in x.iter() {
+        out.push(v * v * ⟦0.25⟧);
     }
     out
 }

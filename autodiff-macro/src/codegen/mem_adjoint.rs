@@ -40,7 +40,16 @@ impl Writer<'_> {
                     quote!(#name #([#indices])* += #term;)
                 }
             }
-            BwdStmt::ResetMemElem { mem, indices } => {
+            BwdStmt::ResetMemElem {
+                mem,
+                indices,
+                pop: true,
+            } => {
+                let name = self.mem_adjoint(*mem);
+                let indices = self.indices(indices);
+                quote!(#name.truncate(#(#indices)*);)
+            }
+            BwdStmt::ResetMemElem { mem, indices, .. } => {
                 let name = self.mem_adjoint(*mem);
                 let indices = self.indices(indices);
                 let zero = self.zero();

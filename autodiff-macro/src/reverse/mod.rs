@@ -213,6 +213,7 @@ impl Reverse<'_> {
                         out.push(BwdStmt::ResetMemElem {
                             mem: store.mem,
                             indices: store.indices.clone(),
+                            pop: store.push,
                         });
                     }
                 }

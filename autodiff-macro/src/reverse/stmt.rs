@@ -28,10 +28,13 @@ pub enum BwdStmt {
         indices: Vec<Operand>,
         term: Term,
     },
-    /// `d_mem[indices] = 0`.
+    /// `d_mem[indices] = 0`; with `pop`, the element was pushed: `d_mem.truncate(index)`, so
+    /// the adjoint is as long as the `Vec` was before the push (what a copy it started from,
+    /// or a caller's buffer, expects).
     ResetMemElem {
         mem: Mem,
         indices: Vec<Operand>,
+        pop: bool,
     },
     /// `d_target += d_source` elementwise.
     AddMem {
