@@ -207,6 +207,15 @@ impl D {
         order(self.re(), 0.0);
         c(self.re().signum())
     }
+    pub fn total_cmp(&self, other: &D) -> Ordering {
+        let o = self.re().total_cmp(&other.re());
+        mix(match o {
+            Ordering::Less => 11,
+            Ordering::Greater => 12,
+            Ordering::Equal => 13,
+        });
+        o
+    }
     pub fn max(self, other: D) -> D {
         if order(self.re(), other.re()) == Some(Ordering::Less) {
             other

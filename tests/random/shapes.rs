@@ -246,6 +246,15 @@ pub const REQUIRED: &[&str] = &[
     "shape: deep if",
     "shape: cfg",
     "shape: filler",
+    "iter: map sum",
+    "iter: zip map sum",
+    "iter: fold",
+    "iter: windows",
+    "iter: enumerate rev",
+    "iter: step_by skip",
+    "iter: collect",
+    "iter: closure",
+    "iter: max_by",
     "carried: copy",
     "carried: newton",
     "carried: shift",
@@ -855,7 +864,8 @@ impl<'a> Gen<'a> {
 
     fn filler(&mut self) {
         self.stats.add("shape: filler");
-        match self.rng.weighted(&[4, 3, 2, 2]) {
+        match self.rng.weighted(&[4, 3, 2, 2, 3]) {
+            4 => self.iterator_chain(),
             0 => self.let_stmt(),
             1 => self.acc_stmt(),
             2 => {
@@ -889,6 +899,74 @@ impl<'a> Gen<'a> {
                 self.acc_used = true;
                 self.stats.add("filler: iterate array");
             }
+        }
+    }
+
+    /// An iterator chain with closures over an array, slice or `Vec` (the idioms of Rust
+    /// numerics), its value added to `acc` or kept for later.
+    fn iterator_chain(&mut self) {
+        let arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+        if arrays.is_empty() {
+            return self.let_stmt();
+        }
+        let a = self.rng.pick(&arrays).clone();
+        self.read_param(&a.name);
+        let x = self.bounded(1);
+        let (arr, k, y) = (a.name.clone(), x.at(MUL), self.name("y"));
+        let last = a.len - 1;
+        let variants = [
+            "map sum",
+            "zip map sum",
+            "fold",
+            "windows",
+            "enumerate rev",
+            "step_by skip",
+            "collect",
+            "closure",
+            "max_by",
+        ];
+        let v = *self.rng.pick(&variants);
+        self.stats.add(format!("iter: {v}"));
+        match v {
+            "map sum" => self.emit(format!(
+                "let {y} = {arr}.iter().map(|zv| (*zv * {k}).sin()).sum::<ℱ>();"
+            )),
+            "zip map sum" => self.emit(format!(
+                "let {y} = {arr}.iter().zip({arr}.iter().skip(1)).map(|(zp, zq)| *zp * *zq * {k}).sum::<ℱ>();"
+            )),
+            "fold" => self.emit(format!(
+                "let {y} = {arr}.iter().fold(⟦0.0⟧, |zs, zv| zs + *zv * *zv * {k});"
+            )),
+            "windows" => self.emit(format!(
+                "let {y} = {arr}.windows(2).map(|zw| (zw[1] - zw[0]) * {k}).sum::<ℱ>();"
+            )),
+            "enumerate rev" => self.emit(format!(
+                "let {y} = {arr}.iter().enumerate().rev().map(|(zi, zv)| *zv * ⟦zi as f64⟧ + {k}).sum::<ℱ>();"
+            )),
+            "step_by skip" => self.emit(format!(
+                "let {y} = {arr}.iter().skip(1).step_by(2).map(|zv| (*zv).tanh() * {k}).sum::<ℱ>();"
+            )),
+            "collect" => {
+                let c = self.name("c");
+                self.emit(format!(
+                    "let {c}: Vec<ℱ> = {arr}.iter().map(|zv| *zv + {k}).collect();"
+                ));
+                self.emit(format!("let {y} = {c}[0] * {c}[{last}];"));
+            }
+            "closure" => {
+                let f = self.name("f");
+                self.emit(format!("let {f} = |zt: ℱ| zt * zt * {k} + zt;"));
+                self.emit(format!("let {y} = {f}({arr}[{last}]) + {f}({arr}[0]);"));
+            }
+            _ => self.emit(format!(
+                "let {y} = {arr}.iter().map(|zv| *zv * {k}).max_by(|zp, zq| zp.total_cmp(zq)).unwrap_or(⟦0.0⟧);"
+            )),
+        }
+        if self.rng.chance(0.5) {
+            self.emit(format!("acc += {y};"));
+            self.acc_used = true;
+        } else {
+            self.declare(&y);
         }
     }
 
@@ -2283,11 +2361,12 @@ fn random_shapes() {{
 #[rustfmt::skip]
 #[allow(
     // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`,
-    // named lifetimes on reference parameters, sums that cancel.
+    // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop.
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
     clippy::eq_op,
+    clippy::same_item_push,
 )]
 mod generated {{
 use super::harness::{{Case, arr, dual_case}};
