@@ -113,145 +113,154 @@ impl Printer<'_> {
 
     fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
-            Stmt::Inst(inst) => {
-                let op = match &inst.op {
-                    Op::Copy => "copy".to_string(),
-                    Op::Rule { rule, .. } => rule.rule().name.to_string(),
-                    Op::Opaque(opaque) if opaque.cut => "opaque".into(),
-                    Op::Opaque(_) => "opaque?".into(),
-                    Op::Call {
-                        callee, tangents, ..
-                    } => {
-                        let name = match callee {
-                            Callee::Path(path) => quote::quote!(#path).to_string().replace(' ', ""),
-                            Callee::Method(method) => format!(".{method}"),
-                        };
-                        if *tangents {
-                            format!("call jvp {name}")
-                        } else {
-                            format!("call {name}")
-                        }
-                    }
-                    Op::Field(m) => format!("field .{}", member(m)),
-                    Op::Struct { members, .. } => {
-                        let members: Vec<String> = members.iter().map(member).collect();
-                        format!("struct {{{}}}", members.join(", "))
-                    }
-                    Op::Index => "index".into(),
-                    Op::Load(m) => format!("load {}", self.mem(*m)),
-                    Op::Len(m) => format!("len {}", self.mem(*m)),
-                    Op::Snapshot(m) => format!("snapshot {}", self.mem(*m)),
-                };
-                let args = self.operands(&inst.args);
-                let text = if args.is_empty() {
-                    format!("{} = {op}", self.value(inst.result))
-                } else {
-                    format!("{} = {op} {args}", self.value(inst.result))
-                };
-                self.line(text);
-            }
-            Stmt::Store(store) => {
-                let mut place = self.mem(store.mem);
-                for i in &store.indices {
-                    let _ = write!(place, "[{}]", self.operand(i));
-                }
-                let verb = if store.push { "push" } else { "=" };
-                let text = format!("{place} {verb} {}", self.operand(&store.value));
-                self.line(text);
-            }
-            Stmt::MemInit(init) => {
-                let kind = match &init.kind {
-                    MemInitKind::Repeat { elem, lens, vecs } => {
-                        let mut s = self.operand(elem);
-                        for (len, vec) in lens.iter().zip(vecs).rev() {
-                            let vec = if *vec { "vec!" } else { "" };
-                            s = format!("{vec}[{s}; {}]", self.operand(len));
-                        }
-                        s
-                    }
-                    MemInitKind::List { elems, .. } => format!("[{}]", self.operands(elems)),
-                    MemInitKind::Copy { src } => format!("copy {}", self.mem(*src)),
-                    MemInitKind::ZeroLike(like) => format!("zeros like {}", self.operand(like)),
-                    MemInitKind::FromValue(v) => format!("from {}", self.value(*v)),
-                    MemInitKind::Placeholder => "placeholder".into(),
-                    MemInitKind::Empty { .. } => "vec![]".into(),
-                };
-                let let_ = if init.declare { "let " } else { "" };
-                let text = format!("{let_}{} = {kind}", self.mem(init.mem));
-                self.line(text);
-            }
-            Stmt::If(if_) => {
-                let text = format!(
-                    "if {} (record {}) {{",
-                    self.operand(&if_.cond),
-                    self.value(if_.record)
-                );
-                self.line(text);
-                self.depth += 1;
-                self.block(&if_.then_block);
-                self.depth -= 1;
-                if !if_.else_block.stmts.is_empty() {
-                    self.line("} else {");
-                    self.depth += 1;
-                    self.block(&if_.else_block);
-                    self.depth -= 1;
-                }
-                self.line("}");
-                for phi in &if_.phis {
-                    let text = format!(
-                        "{} = phi({}, {})",
-                        self.value(phi.result),
-                        self.operand(&phi.then_value),
-                        self.operand(&phi.else_value)
-                    );
-                    self.line(text);
-                }
-            }
-            Stmt::Loop(loop_) => {
-                let head = match &loop_.kind {
-                    LoopKind::Range {
-                        index,
-                        start,
-                        end,
-                        inclusive,
-                        reversed,
-                    } => {
-                        let dots = if *inclusive { "..=" } else { ".." };
-                        let rev = if *reversed { " rev" } else { "" };
-                        format!(
-                            "loop for {} in {}{dots}{}{rev}",
-                            self.value(*index),
-                            self.operand(start),
-                            self.operand(end)
-                        )
-                    }
-                    LoopKind::Forever => "loop".into(),
-                };
-                let text = format!("{head} (count {}) {{", self.value(loop_.count));
-                self.line(text);
-                self.depth += 1;
-                for c in &loop_.carried {
-                    let text = format!(
-                        "{} = carried({})",
-                        self.value(c.param),
-                        self.operand(&c.init)
-                    );
-                    self.line(text);
-                }
-                self.block(&loop_.body);
-                for c in &loop_.carried {
-                    let text =
-                        format!("next {} -> {}", self.operand(&c.next), self.value(c.result));
-                    self.line(text);
-                }
-                if let Some(exit) = &loop_.exit {
-                    let text = format!("exit if {}", self.operand(exit));
-                    self.line(text);
-                }
-                self.depth -= 1;
-                self.line("}");
-            }
+            Stmt::Inst(inst) => self.inst(inst),
+            Stmt::Store(store) => self.store(store),
+            Stmt::MemInit(init) => self.mem_init(init),
+            Stmt::If(if_) => self.if_stmt(if_),
+            Stmt::Loop(loop_) => self.loop_stmt(loop_),
         }
+    }
+
+    fn inst(&mut self, inst: &Inst) {
+        let op = match &inst.op {
+            Op::Copy => "copy".to_string(),
+            Op::Rule { rule, .. } => rule.rule().name.to_string(),
+            Op::Opaque(opaque) if opaque.cut => "opaque".into(),
+            Op::Opaque(_) => "opaque?".into(),
+            Op::Call {
+                callee, tangents, ..
+            } => {
+                let name = match callee {
+                    Callee::Path(path) => quote::quote!(#path).to_string().replace(' ', ""),
+                    Callee::Method(method) => format!(".{method}"),
+                };
+                if *tangents {
+                    format!("call jvp {name}")
+                } else {
+                    format!("call {name}")
+                }
+            }
+            Op::Field(m) => format!("field .{}", member(m)),
+            Op::Struct { members, .. } => {
+                let members: Vec<String> = members.iter().map(member).collect();
+                format!("struct {{{}}}", members.join(", "))
+            }
+            Op::Index => "index".into(),
+            Op::Load(m) => format!("load {}", self.mem(*m)),
+            Op::Len(m) => format!("len {}", self.mem(*m)),
+            Op::Snapshot(m) => format!("snapshot {}", self.mem(*m)),
+        };
+        let args = self.operands(&inst.args);
+        let text = if args.is_empty() {
+            format!("{} = {op}", self.value(inst.result))
+        } else {
+            format!("{} = {op} {args}", self.value(inst.result))
+        };
+        self.line(text);
+    }
+
+    fn store(&mut self, store: &Store) {
+        let mut place = self.mem(store.mem);
+        for i in &store.indices {
+            let _ = write!(place, "[{}]", self.operand(i));
+        }
+        let verb = if store.push { "push" } else { "=" };
+        let text = format!("{place} {verb} {}", self.operand(&store.value));
+        self.line(text);
+    }
+
+    fn mem_init(&mut self, init: &MemInit) {
+        let kind = match &init.kind {
+            MemInitKind::Repeat { elem, lens, vecs } => {
+                let mut s = self.operand(elem);
+                for (len, vec) in lens.iter().zip(vecs).rev() {
+                    let vec = if *vec { "vec!" } else { "" };
+                    s = format!("{vec}[{s}; {}]", self.operand(len));
+                }
+                s
+            }
+            MemInitKind::List { elems, .. } => format!("[{}]", self.operands(elems)),
+            MemInitKind::Copy { src } => format!("copy {}", self.mem(*src)),
+            MemInitKind::ZeroLike(like) => format!("zeros like {}", self.operand(like)),
+            MemInitKind::FromValue(v) => format!("from {}", self.value(*v)),
+            MemInitKind::Placeholder => "placeholder".into(),
+            MemInitKind::Empty { .. } => "vec![]".into(),
+        };
+        let let_ = if init.declare { "let " } else { "" };
+        let text = format!("{let_}{} = {kind}", self.mem(init.mem));
+        self.line(text);
+    }
+
+    fn if_stmt(&mut self, if_: &If) {
+        let text = format!(
+            "if {} (record {}) {{",
+            self.operand(&if_.cond),
+            self.value(if_.record)
+        );
+        self.line(text);
+        self.depth += 1;
+        self.block(&if_.then_block);
+        self.depth -= 1;
+        if !if_.else_block.stmts.is_empty() {
+            self.line("} else {");
+            self.depth += 1;
+            self.block(&if_.else_block);
+            self.depth -= 1;
+        }
+        self.line("}");
+        for phi in &if_.phis {
+            let text = format!(
+                "{} = phi({}, {})",
+                self.value(phi.result),
+                self.operand(&phi.then_value),
+                self.operand(&phi.else_value)
+            );
+            self.line(text);
+        }
+    }
+
+    fn loop_stmt(&mut self, loop_: &Loop) {
+        let head = match &loop_.kind {
+            LoopKind::Range {
+                index,
+                start,
+                end,
+                inclusive,
+                reversed,
+            } => {
+                let dots = if *inclusive { "..=" } else { ".." };
+                let rev = if *reversed { " rev" } else { "" };
+                format!(
+                    "loop for {} in {}{dots}{}{rev}",
+                    self.value(*index),
+                    self.operand(start),
+                    self.operand(end)
+                )
+            }
+            LoopKind::Forever => "loop".into(),
+        };
+        let text = format!("{head} (count {}) {{", self.value(loop_.count));
+        self.line(text);
+        self.depth += 1;
+        for c in &loop_.carried {
+            let text = format!(
+                "{} = carried({})",
+                self.value(c.param),
+                self.operand(&c.init)
+            );
+            self.line(text);
+        }
+        self.block(&loop_.body);
+        for c in &loop_.carried {
+            let text = format!("next {} -> {}", self.operand(&c.next), self.value(c.result));
+            self.line(text);
+        }
+        if let Some(exit) = &loop_.exit {
+            let text = format!("exit if {}", self.operand(exit));
+            self.line(text);
+        }
+        self.depth -= 1;
+        self.line("}");
     }
 }
 
