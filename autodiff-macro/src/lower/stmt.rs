@@ -123,68 +123,7 @@ impl Lowerer<'_> {
     /// `let PAT: TY = val;`
     pub(super) fn bind(&mut self, pat: &Pat, val: Val, ty: Option<&syn::Type>) {
         match pat {
-            Pat::Ident(pat_ident) => {
-                if let Some(by_ref) = &pat_ident.by_ref {
-                    self.error(
-                        by_ref,
-                        "`ref` bindings are not supported; bind the value itself",
-                    );
-                }
-                if let Some((at, _)) = &pat_ident.subpat {
-                    self.error(at, "`@` patterns are not supported");
-                }
-                let name = pat_ident.ident.to_string();
-                let val = match val {
-                    // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
-                    // its field.
-                    Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                        // `let q = p;` names the whole struct; `let mut q = *p;` copies it into a
-                        // value of its own.
-                        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
-                        if whole && pat_ident.mutability.is_some() && !self.binding_ref {
-                            let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
-                            self.values[value.index()].aggregate = true;
-                            self.name_value(
-                                &name,
-                                Val::Scalar(Operand::Value(value)),
-                                ty,
-                                pat_ident.span(),
-                            )
-                        } else if self.binding_ref || whole {
-                            Val::Mem(mem, prefix)
-                        } else {
-                            let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
-                            self.name_value(
-                                &name,
-                                Val::Scalar(Operand::Value(value)),
-                                ty,
-                                pat_ident.span(),
-                            )
-                        }
-                    }
-                    Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
-                    // `let mut p = f(x);` whose elements are assigned later: an array to write.
-                    Val::Scalar(Operand::Value(value))
-                        if pat_ident.mutability.is_some()
-                            && self.element_stores.contains_key(&name) =>
-                    {
-                        let dims = self.element_stores[&name];
-                        self.values[value.index()].aggregate = true;
-                        let mem = self.new_mem(Some(name.clone()), dims, true, None);
-                        self.push(ir::Stmt::MemInit(MemInit {
-                            mem,
-                            kind: MemInitKind::FromValue(value),
-                            declare: true,
-                            len: None,
-                            ty: ty.cloned(),
-                            span: pat_ident.span(),
-                        }));
-                        Val::Mem(mem, Vec::new())
-                    }
-                    val => self.name_value(&name, val, ty, pat_ident.span()),
-                };
-                self.declare(Var::user(name), Some(val));
-            }
+            Pat::Ident(pat_ident) => self.bind_ident(pat_ident, val, ty),
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
             // `&v`: the macro holds numbers and arrays by value.
@@ -218,28 +157,7 @@ impl Lowerer<'_> {
                 }
             }
             // `let [x, y] = p;`, `let [first, .., last] = v;`
-            Pat::Slice(slice) => {
-                if matches!(val, Val::Poison) {
-                    return;
-                }
-                let span = slice.bracket_token.span.join();
-                let n = slice.elems.len();
-                let rest = slice.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
-                let len = rest.map(|_| self.length(&val, span));
-                for (k, elem) in slice.elems.iter().enumerate() {
-                    let index = match (rest, &len) {
-                        (Some(r), _) if k == r => continue,
-                        (Some(r), Some(len)) if k > r => {
-                            let (hole, from_end) = (Opaque::hole(0), n - k);
-                            let op = Op::Opaque(Opaque::cut(quote!(#hole - #from_end)));
-                            Operand::Value(self.emit(op, vec![len.clone()], span))
-                        }
-                        _ => Operand::Index(k),
-                    };
-                    let item = self.element(val.clone(), index, span);
-                    self.bind(elem, item, None);
-                }
-            }
+            Pat::Slice(slice) => self.bind_slice(slice, val),
             Pat::Wild(_) => {}
             Pat::Tuple(tuple) => {
                 let elem_types: Option<Vec<&syn::Type>> = match ty {
@@ -266,6 +184,93 @@ impl Lowerer<'_> {
                 }
             }
             _ => self.unsupported_pattern(pat),
+        }
+    }
+
+    /// `let x = val;`, `let mut x: TY = val;`
+    fn bind_ident(&mut self, pat_ident: &syn::PatIdent, val: Val, ty: Option<&syn::Type>) {
+        if let Some(by_ref) = &pat_ident.by_ref {
+            self.error(
+                by_ref,
+                "`ref` bindings are not supported; bind the value itself",
+            );
+        }
+        if let Some((at, _)) = &pat_ident.subpat {
+            self.error(at, "`@` patterns are not supported");
+        }
+        let name = pat_ident.ident.to_string();
+        let val = match val {
+            // `let b = p.bias;` reads a number from a struct; `let w = &p.w;` names
+            // its field.
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // `let q = p;` names the whole struct; `let mut q = *p;` copies it into a
+                // value of its own.
+                let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
+                if whole && pat_ident.mutability.is_some() && !self.binding_ref {
+                    let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                    self.values[value.index()].aggregate = true;
+                    self.name_value(
+                        &name,
+                        Val::Scalar(Operand::Value(value)),
+                        ty,
+                        pat_ident.span(),
+                    )
+                } else if self.binding_ref || whole {
+                    Val::Mem(mem, prefix)
+                } else {
+                    let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                    self.name_value(
+                        &name,
+                        Val::Scalar(Operand::Value(value)),
+                        ty,
+                        pat_ident.span(),
+                    )
+                }
+            }
+            Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
+            // `let mut p = f(x);` whose elements are assigned later: an array to write.
+            Val::Scalar(Operand::Value(value))
+                if pat_ident.mutability.is_some() && self.element_stores.contains_key(&name) =>
+            {
+                let dims = self.element_stores[&name];
+                self.values[value.index()].aggregate = true;
+                let mem = self.new_mem(Some(name.clone()), dims, true, None);
+                self.push(ir::Stmt::MemInit(MemInit {
+                    mem,
+                    kind: MemInitKind::FromValue(value),
+                    declare: true,
+                    len: None,
+                    ty: ty.cloned(),
+                    span: pat_ident.span(),
+                }));
+                Val::Mem(mem, Vec::new())
+            }
+            val => self.name_value(&name, val, ty, pat_ident.span()),
+        };
+        self.declare(Var::user(name), Some(val));
+    }
+
+    /// `let [x, y] = p;`, `let [first, .., last] = v;`
+    fn bind_slice(&mut self, slice: &syn::PatSlice, val: Val) {
+        if matches!(val, Val::Poison) {
+            return;
+        }
+        let span = slice.bracket_token.span.join();
+        let n = slice.elems.len();
+        let rest = slice.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
+        let len = rest.map(|_| self.length(&val, span));
+        for (k, elem) in slice.elems.iter().enumerate() {
+            let index = match (rest, &len) {
+                (Some(r), _) if k == r => continue,
+                (Some(r), Some(len)) if k > r => {
+                    let (hole, from_end) = (Opaque::hole(0), n - k);
+                    let op = Op::Opaque(Opaque::cut(quote!(#hole - #from_end)));
+                    Operand::Value(self.emit(op, vec![len.clone()], span))
+                }
+                _ => Operand::Index(k),
+            };
+            let item = self.element(val.clone(), index, span);
+            self.bind(elem, item, None);
         }
     }
 
