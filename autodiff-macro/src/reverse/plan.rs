@@ -283,11 +283,6 @@ impl Reverse<'_> {
     /// from outside themselves.
     pub(super) fn needs(&self, stmts: &[BwdStmt]) -> BTreeSet<Need> {
         let mut needs = BTreeSet::new();
-        let operand = |needs: &mut BTreeSet<Need>, op: &Operand| {
-            for v in op.values() {
-                needs.insert(Need::Value(v));
-            }
-        };
         for stmt in stmts {
             match stmt {
                 BwdStmt::Zero(v) => {
@@ -301,7 +296,7 @@ impl Reverse<'_> {
                 }
                 BwdStmt::ZeroMem { mem, len: None } => match self.mem_init(*mem) {
                     Some(MemInitKind::Repeat { lens, .. }) => {
-                        lens.iter().for_each(|len| operand(&mut needs, len));
+                        lens.iter().for_each(|len| need_operand(&mut needs, len));
                     }
                     // The adjoint is shaped like the call's result, which may be passive and
                     // otherwise not kept.
@@ -313,16 +308,16 @@ impl Reverse<'_> {
                 BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),
                 BwdStmt::AddAt { at, term, .. } => {
                     if let At::Index(index) = at {
-                        operand(&mut needs, index);
+                        need_operand(&mut needs, index);
                     }
                     self.term_needs(term, &mut needs);
                 }
                 BwdStmt::AddToMem { indices, term, .. } => {
-                    indices.iter().for_each(|i| operand(&mut needs, i));
+                    indices.iter().for_each(|i| need_operand(&mut needs, i));
                     self.term_needs(term, &mut needs);
                 }
                 BwdStmt::ResetMemElem { indices, .. } => {
-                    indices.iter().for_each(|i| operand(&mut needs, i))
+                    indices.iter().for_each(|i| need_operand(&mut needs, i))
                 }
                 BwdStmt::Pullback { call, targets } => {
                     needs.insert(Need::Pullback(*call));
@@ -330,18 +325,18 @@ impl Reverse<'_> {
                     if let Op::Call { by_ref, .. } = &self.defs[call].op {
                         for (arg, by_ref) in self.defs[call].args.iter().zip(by_ref) {
                             if *by_ref {
-                                operand(&mut needs, arg);
+                                need_operand(&mut needs, arg);
                             }
                         }
                     }
                     for target in targets.iter().flatten() {
                         if let Target::Mem(_, prefix) = target {
-                            prefix.iter().for_each(|i| operand(&mut needs, i));
+                            prefix.iter().for_each(|i| need_operand(&mut needs, i));
                         }
                     }
                 }
                 BwdStmt::AddSnapshot { prefix, .. } => {
-                    prefix.iter().for_each(|i| operand(&mut needs, i))
+                    prefix.iter().for_each(|i| need_operand(&mut needs, i))
                 }
                 BwdStmt::AddMemToValue { .. } => {}
                 BwdStmt::Reset {
@@ -357,7 +352,7 @@ impl Reverse<'_> {
                 BwdStmt::If(bwd_if) => {
                     let plan = &self.ifs[&bwd_if.record];
                     if plan.by_cond() {
-                        operand(&mut needs, &bwd_if.cond);
+                        need_operand(&mut needs, &bwd_if.cond);
                     } else if !plan.taped {
                         needs.insert(Need::Value(bwd_if.record));
                     }
@@ -374,44 +369,48 @@ impl Reverse<'_> {
                         .collect();
                     needs.extend(inner.difference(&recorded));
                 }
-                BwdStmt::Loop(bwd_loop) => {
-                    let plan = &self.loops[&bwd_loop.id];
-                    let loop_ = self
-                        .find_loop(bwd_loop.id)
-                        .expect("a backward loop has a forward loop");
-                    let inside = iteration_values(loop_);
-                    if plan.by_count {
-                        needs.insert(Need::Value(loop_.count));
-                    } else if let LoopKind::Range { start, end, .. } = &loop_.kind {
-                        operand(&mut needs, start);
-                        operand(&mut needs, end);
-                    }
-                    let mems_inside = mems_declared_in(&loop_.body);
-                    for need in self.needs(&bwd_loop.body) {
-                        let outside = match need {
-                            Need::Value(v) | Need::Pullback(v) => !inside.contains(&v),
-                            Need::Mem(m) => !mems_inside.contains(&m),
-                        };
-                        if outside {
-                            needs.insert(need);
-                        }
-                    }
-                    // The recomputed values read what they read.
-                    for v in &plan.remat {
-                        let def = self.defs[v];
-                        for arg in def.arg_values() {
-                            if !inside.contains(&arg) {
-                                needs.insert(Need::Value(arg));
-                            }
-                        }
-                        if let Op::Load(mem) = def.op {
-                            needs.insert(Need::Mem(self.root(mem)));
-                        }
-                    }
-                }
+                BwdStmt::Loop(bwd_loop) => self.loop_needs(bwd_loop, &mut needs),
             }
         }
         needs
+    }
+
+    /// What a backward loop reads from outside its iterations: its bounds or count, and what
+    /// its body and its recomputed values read.
+    fn loop_needs(&self, bwd_loop: &BwdLoop, needs: &mut BTreeSet<Need>) {
+        let plan = &self.loops[&bwd_loop.id];
+        let loop_ = self
+            .find_loop(bwd_loop.id)
+            .expect("a backward loop has a forward loop");
+        let inside = iteration_values(loop_);
+        if plan.by_count {
+            needs.insert(Need::Value(loop_.count));
+        } else if let LoopKind::Range { start, end, .. } = &loop_.kind {
+            need_operand(needs, start);
+            need_operand(needs, end);
+        }
+        let mems_inside = mems_declared_in(&loop_.body);
+        for need in self.needs(&bwd_loop.body) {
+            let outside = match need {
+                Need::Value(v) | Need::Pullback(v) => !inside.contains(&v),
+                Need::Mem(m) => !mems_inside.contains(&m),
+            };
+            if outside {
+                needs.insert(need);
+            }
+        }
+        // The recomputed values read what they read.
+        for v in &plan.remat {
+            let def = self.defs[v];
+            for arg in def.arg_values() {
+                if !inside.contains(&arg) {
+                    needs.insert(Need::Value(arg));
+                }
+            }
+            if let Op::Load(mem) = def.op {
+                needs.insert(Need::Mem(self.root(mem)));
+            }
+        }
     }
 
     pub(super) fn term_needs(&self, term: &Term, needs: &mut BTreeSet<Need>) {
@@ -543,4 +542,11 @@ fn adds_only(body: &Block, sum: &Carried) -> bool {
             .count();
     });
     update && reads == 1
+}
+
+/// The values an operand reads.
+fn need_operand(needs: &mut BTreeSet<Need>, op: &Operand) {
+    for v in op.values() {
+        needs.insert(Need::Value(v));
+    }
 }
