@@ -1,5 +1,6 @@
 //! The forward sweep: instructions, arrays, branches and loops as Rust statements.
 
+use super::writer::Fused;
 use super::*;
 
 use proc_macro2::{Span, TokenStream};
@@ -457,68 +458,14 @@ impl<'a> Writer<'a> {
                 .push(quote!(let mut #tape = #private::Tape::new();));
             tape
         });
-        let head = match &loop_.kind {
-            LoopKind::Range {
-                index,
-                start,
-                end,
-                inclusive,
-                reversed,
-            } => {
-                let index = if self.used.contains(index) || fused.is_some() {
-                    self.name(*index).into_token_stream()
-                } else {
-                    quote!(_)
-                };
-                let (start, end) = (self.operand(start, span), self.operand(end, span));
-                let range = if *inclusive {
-                    quote!(#start..=#end)
-                } else {
-                    quote!(#start..#end)
-                };
-                let range = if *reversed {
-                    quote!((#range).rev())
-                } else {
-                    range
-                };
-                if let Some(tape) = &tape {
-                    if !*reversed && !*inclusive && self.loop_depth == 0 {
-                        out.push(
-                            quote!(#tape.reserve(::core::iter::Iterator::size_hint(&(#range)).0);),
-                        );
-                    }
-                }
-                quote_spanned!(span=> for #index in #range)
-            }
-            LoopKind::Forever => quote_spanned!(span=> loop),
-        };
+        let head = self.loop_head(loop_, fused.is_some(), tape.as_ref(), &mut out);
         let counting = count.as_ref().map(|count| quote!(#count += 1;));
         self.loop_depth += 1;
         let body = self.block(&loop_.body);
         self.loop_depth -= 1;
         // The backward iteration, right after the forward one: what it reads is still there.
         let backward_body = match fused {
-            Some(fused) => {
-                out.extend(fused.before);
-                // What the backward iteration recomputes is there already, unless the forward
-                // iteration had no use for it.
-                let remat = self.backward.loops[&loop_.count].remat.clone();
-                let missing: Vec<Value> = remat
-                    .into_iter()
-                    .filter(|v| !self.used.contains(v))
-                    .collect();
-                let mut stmts: Vec<TokenStream> = missing
-                    .iter()
-                    .filter_map(|v| self.inst(self.defs[v], true))
-                    .collect();
-                stmts.extend(self.backward_stmts(
-                    fused.body,
-                    &fused.writes,
-                    &mut fused.declared.clone(),
-                    &fused.slot_names,
-                ));
-                stmts
-            }
+            Some(fused) => self.interleaved_backward(loop_, fused, &mut out),
             None => Vec::new(),
         };
         let push = tape.as_ref().map(|tape| {
@@ -554,5 +501,79 @@ impl<'a> Writer<'a> {
             self.tape_of.insert(loop_.count, tape);
         }
         out
+    }
+
+    /// `for i in range` or `loop`; reserves the tape when the trip count is known up front.
+    fn loop_head(
+        &mut self,
+        loop_: &Loop,
+        fused: bool,
+        tape: Option<&Ident>,
+        out: &mut Vec<TokenStream>,
+    ) -> TokenStream {
+        let span = loop_.span;
+        match &loop_.kind {
+            LoopKind::Range {
+                index,
+                start,
+                end,
+                inclusive,
+                reversed,
+            } => {
+                let index = if self.used.contains(index) || fused {
+                    self.name(*index).into_token_stream()
+                } else {
+                    quote!(_)
+                };
+                let (start, end) = (self.operand(start, span), self.operand(end, span));
+                let range = if *inclusive {
+                    quote!(#start..=#end)
+                } else {
+                    quote!(#start..#end)
+                };
+                let range = if *reversed {
+                    quote!((#range).rev())
+                } else {
+                    range
+                };
+                if let Some(tape) = tape {
+                    if !*reversed && !*inclusive && self.loop_depth == 0 {
+                        out.push(
+                            quote!(#tape.reserve(::core::iter::Iterator::size_hint(&(#range)).0);),
+                        );
+                    }
+                }
+                quote_spanned!(span=> for #index in #range)
+            }
+            LoopKind::Forever => quote_spanned!(span=> loop),
+        }
+    }
+
+    /// The backward iteration, right after the forward one: what it reads is still there.
+    fn interleaved_backward(
+        &mut self,
+        loop_: &Loop,
+        fused: Fused<'_>,
+        out: &mut Vec<TokenStream>,
+    ) -> Vec<TokenStream> {
+        out.extend(fused.before);
+        // What the backward iteration recomputes is there already, unless the forward
+        // iteration had no use for it.
+        let remat = self.backward.loops[&loop_.count].remat.clone();
+        let missing: Vec<Value> = remat
+            .into_iter()
+            .filter(|v| !self.used.contains(v))
+            .collect();
+        let mut stmts: Vec<TokenStream> = missing
+            .iter()
+            .filter_map(|v| self.inst(self.defs[v], true))
+            .collect();
+        stmts.extend(self.backward_stmts(
+            fused.body,
+            &fused.writes,
+            &mut fused.declared.clone(),
+            &fused.slot_names,
+        ));
+        stmts
     }
 }
