@@ -124,45 +124,7 @@ fn differentiate_fn(
     let mut sig = signature::check(&cx, &item.sig, &options);
     sig.impl_generics = impl_generics.to_vec();
     if let Some(pullback) = &options.pullback {
-        // A derivative the user wrote: the body is not differentiated.
-        let generated_name = format!("{}_pullback", item.sig.ident);
-        if pullback
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == generated_name)
-        {
-            cx.error_spanned_by(
-                pullback,
-                format!(
-                    "`{generated_name}` is the name `#[differentiate]` gives the function it generates; give the derivative another name, such as `{}_derivative`",
-                    item.sig.ident
-                ),
-            );
-        }
-        if cx.has_errors() {
-            let fallback = codegen::fallback(&item, &sig);
-            return with_errors(quote!(#item #fallback), cx);
-        }
-        if options.hessian {
-            cx.error_spanned_by(
-                pullback,
-                "`hessian` differentiates the body twice, and a function with a custom derivative has its derivative from `pullback` instead; remove `hessian`, or remove `pullback` to differentiate the body",
-            );
-            let fallback = codegen::fallback(&item, &sig);
-            return with_errors(quote!(#item #fallback), cx);
-        }
-        let mut generated = codegen::custom(&item, &sig, pullback);
-        generated.extend(codegen::missing_modes(
-            &item,
-            &sig,
-            options.jvp,
-            false,
-            options.custom_jvp.as_ref(),
-            true,
-        ));
-        cx.check().expect("no errors were recorded");
-        return quote!(#[allow(dead_code)] #item #generated);
+        return custom_derivative(cx, &item, &sig, &options, pullback);
     }
     // One version per combination of the `#[cfg]` predicates of the body (usually one), each
     // gated by its combination.
@@ -210,6 +172,55 @@ fn differentiate_fn(
     }
     cx.check().expect("no errors were recorded");
     // Users often call only the generated functions; the original is their family's root.
+    quote!(#[allow(dead_code)] #item #generated)
+}
+
+/// A function with a derivative the user wrote (`pullback = ..`): the body is not
+/// differentiated.
+fn custom_derivative(
+    cx: Ctxt,
+    item: &syn::ItemFn,
+    sig: &signature::Signature,
+    options: &options::Options,
+    pullback: &syn::ExprPath,
+) -> TokenStream {
+    let generated_name = format!("{}_pullback", item.sig.ident);
+    if pullback
+        .path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == generated_name)
+    {
+        cx.error_spanned_by(
+            pullback,
+            format!(
+                "`{generated_name}` is the name `#[differentiate]` gives the function it generates; give the derivative another name, such as `{}_derivative`",
+                item.sig.ident
+            ),
+        );
+    }
+    if cx.has_errors() {
+        let fallback = codegen::fallback(item, sig);
+        return with_errors(quote!(#item #fallback), cx);
+    }
+    if options.hessian {
+        cx.error_spanned_by(
+            pullback,
+            "`hessian` differentiates the body twice, and a function with a custom derivative has its derivative from `pullback` instead; remove `hessian`, or remove `pullback` to differentiate the body",
+        );
+        let fallback = codegen::fallback(item, sig);
+        return with_errors(quote!(#item #fallback), cx);
+    }
+    let mut generated = codegen::custom(item, sig, pullback);
+    generated.extend(codegen::missing_modes(
+        item,
+        sig,
+        options.jvp,
+        false,
+        options.custom_jvp.as_ref(),
+        true,
+    ));
+    cx.check().expect("no errors were recorded");
     quote!(#[allow(dead_code)] #item #generated)
 }
 
