@@ -37,40 +37,7 @@ impl Lowerer<'_> {
         };
         let args = &call.args;
         Some(match name.as_str() {
-            "sum" | "product" if args.is_empty() => {
-                let integer = call.turbofish.as_ref().is_some_and(|t| {
-                    t.args.iter().any(
-                        |a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)),
-                    )
-                });
-                // The starting values of `Sum` and `Product` for floats: `-0.0` keeps the sign of
-                // a sum of negative zeros.
-                let start = match (name.as_str(), integer) {
-                    ("sum", false) => quote!(-0.0),
-                    ("sum", true) => quote!(0),
-                    (_, false) => quote!(1.0),
-                    (_, true) => quote!(1),
-                };
-                let start = match (&self.generic_float, integer) {
-                    (Some(t), false) => quote!(::autodiff_core::__private::lit::<#t>(#start)),
-                    _ => start,
-                };
-                let init = Val::Scalar(Operand::Const(Const {
-                    tokens: start,
-                    atomic: false,
-                }));
-                let op: syn::BinOp = if name == "sum" {
-                    syn::parse_quote_spanned!(span=> +)
-                } else {
-                    syn::parse_quote_spanned!(span=> *)
-                };
-                let rule = if name == "sum" { "add" } else { "mul" };
-                self.accumulate(&stream, init, span, &mut |l, acc, item| {
-                    let item = l.val_operand(item, span);
-                    let acc = l.val_operand(acc, span);
-                    Val::Scalar(l.arithmetic(rule, op, acc, item, span))
-                })
-            }
+            "sum" | "product" if args.is_empty() => self.sum_or_product(call, &stream),
             "fold" if args.len() == 2 => {
                 let init = self.expr(&args[0]);
                 let f = self.callable(&args[1])?;
@@ -142,6 +109,44 @@ impl Lowerer<'_> {
                 );
                 Val::Poison
             }
+        })
+    }
+
+    /// `chain.sum()`, `chain.product()` (of floats, or of integers with a turbofish).
+    fn sum_or_product(&mut self, call: &syn::ExprMethodCall, stream: &Stream) -> Val {
+        let name = call.method.to_string();
+        let span = call.method.span();
+        let integer = call.turbofish.as_ref().is_some_and(|t| {
+            t.args
+                .iter()
+                .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
+        });
+        // The starting values of `Sum` and `Product` for floats: `-0.0` keeps the sign of
+        // a sum of negative zeros.
+        let start = match (name.as_str(), integer) {
+            ("sum", false) => quote!(-0.0),
+            ("sum", true) => quote!(0),
+            (_, false) => quote!(1.0),
+            (_, true) => quote!(1),
+        };
+        let start = match (&self.generic_float, integer) {
+            (Some(t), false) => quote!(::autodiff_core::__private::lit::<#t>(#start)),
+            _ => start,
+        };
+        let init = Val::Scalar(Operand::Const(Const {
+            tokens: start,
+            atomic: false,
+        }));
+        let op: syn::BinOp = if name == "sum" {
+            syn::parse_quote_spanned!(span=> +)
+        } else {
+            syn::parse_quote_spanned!(span=> *)
+        };
+        let rule = if name == "sum" { "add" } else { "mul" };
+        self.accumulate(stream, init, span, &mut |l, acc, item| {
+            let item = l.val_operand(item, span);
+            let acc = l.val_operand(acc, span);
+            Val::Scalar(l.arithmetic(rule, op, acc, item, span))
         })
     }
 
