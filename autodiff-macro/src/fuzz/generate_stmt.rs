@@ -60,315 +60,363 @@ impl Gen<'_> {
                 let mutable = self.rng.chance(0.4);
                 self.let_float(&name, mutable);
             }
-            1 => match self
-                .visible(&[Kind::Float])
-                .into_iter()
-                .rfind(|v| v.mutable)
-            {
-                Some(v) => {
-                    let (e, _) = self.fexpr(3);
-                    let op = self.rng.pick(&["=", "+=", "-=", "*=", "/=", "+=", "%="]);
-                    self.line(&format!("{} {op} {e};", v.name));
-                }
-                None => {
-                    let name = self.new_name("s");
-                    self.let_float(&name, true);
-                }
-            },
-            2 => {
-                let name = self.new_name("a");
-                match self.rng.below(6) {
-                    0 => {
-                        self.line(&format!("let mut {name}: [{t}; 3] = [0.0; 3];"));
-                        self.declare(&name, Kind::Array, true, true);
-                    }
-                    1 => {
-                        let (a, b, c) = (self.fexpr(2).0, self.fexpr(2).0, self.fexpr(2).0);
-                        self.line(&format!("let mut {name}: [{t}; 3] = [{a}, {b}, {c}];"));
-                        self.declare(&name, Kind::Array, true, true);
-                    }
-                    2 => {
-                        let len = match self.pick_var(&[Kind::Index]) {
-                            Some(v) => format!("{} + 1", v.name),
-                            None => "4".to_owned(),
-                        };
-                        self.line(&format!("let mut {name}: Vec<{t}> = vec![0.0; {len}];"));
-                        self.declare(&name, Kind::Slice, true, true);
-                    }
-                    3 => match self.pick_var(&[Kind::Slice, Kind::Array]) {
-                        Some(v) => {
-                            self.line(&format!("let mut {name} = {}.to_vec();", v.name));
-                            self.declare(&name, Kind::Slice, true, true);
-                        }
-                        None => {
-                            self.line(&format!("let {name}: Vec<{t}> = Vec::new();"));
-                            self.declare(&name, Kind::Slice, false, false);
-                        }
-                    },
-                    4 => {
-                        self.line(&format!("let mut {name} = [[0.0 as {t}; 2]; 3];"));
-                        self.declare(&name, Kind::Matrix, true, true);
-                    }
-                    _ => {
-                        let (a, _) = self.fexpr(2);
-                        self.line(&format!("let {name} = [{a} as {t}; 3];"));
-                        self.declare(&name, Kind::Array, false, false);
-                    }
-                }
-            }
-            3 => {
-                let targets: Vec<Var> = self
-                    .visible(&[Kind::Array, Kind::Slice, Kind::Matrix])
-                    .into_iter()
-                    .filter(|v| v.writable && !self.iterated.contains(&v.name))
-                    .collect();
-                if targets.is_empty() {
-                    let name = self.new_name("v");
-                    return self.let_float(&name, false);
-                }
-                let v = targets[self.rng.below(targets.len())].clone();
-                let place = match v.kind {
-                    Kind::Array => format!("{}[{}]", v.name, self.index(Some(3))),
-                    Kind::Matrix => {
-                        format!(
-                            "{}[{}][{}]",
-                            v.name,
-                            self.index(Some(3)),
-                            self.index(Some(2))
-                        )
-                    }
-                    _ => format!("{}[{}]", v.name, self.index(None)),
-                };
-                let (e, _) = self.fexpr(3);
-                let op = self.rng.pick(&["=", "+=", "*=", "-="]);
-                self.line(&format!("{place} {op} {e};"));
-            }
+            1 => self.assign_float(),
+            2 => self.local_array(),
+            3 => self.store_element(),
             4 => self.if_stmt(depth),
             5 => self.for_stmt(depth),
-            6 => {
-                let k = self.new_name("k");
-                self.line(&format!("let mut {k}: usize = 0;"));
-                self.declare(&k, Kind::Index, true, false);
-                let c = self.cond(1);
-                let label = self.label();
-                let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
-                self.open(&format!("{prefix}while {k} < 3 && ({c}) {{"));
-                self.line(&format!("{k} += 1;"));
-                self.loop_body(label, false, depth);
-                self.close("}");
-            }
-            7 => {
-                if self.rng.chance(0.4) {
-                    // `loop` as an expression: `break` carries the value.
-                    let name = self.new_name("l");
-                    self.open(&format!("let {name}: {t} = loop {{"));
-                    self.loops.push(LoopCx {
-                        label: None,
-                        value: true,
-                    });
-                    let n = self.rng.range(1, 3);
-                    self.stmts(n, depth + 1);
-                    let (e, _) = self.fexpr(2);
-                    self.line(&format!("break {e};"));
-                    self.loops.pop();
-                    self.close("};");
-                    self.declare(&name, Kind::Float, false, false);
-                } else {
-                    let label = self.label();
-                    let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
-                    self.open(&format!("{prefix}loop {{"));
-                    let c = self.cond(1);
-                    self.line(&format!("if {c} {{ break; }}"));
-                    self.loop_body(label, false, depth);
-                    self.line("break;");
-                    self.close("}");
-                }
-            }
-            8 => {
-                if self.rng.chance(0.5) {
-                    let name = self.new_name("m");
-                    let (e, typed) = self.match_expr(3);
-                    let ann = if typed {
-                        String::new()
-                    } else {
-                        format!(": {t}")
-                    };
-                    self.line(&format!("let {name}{ann} = {e};"));
-                    self.declare(&name, Kind::Float, false, false);
-                } else {
-                    let scrutinee = match self.pick_var(&[Kind::Index]) {
-                        Some(v) => v.name,
-                        None => "1usize".to_owned(),
-                    };
-                    self.open(&format!("match {scrutinee} {{"));
-                    for arm in ["0 => {", "1 | 2 => {", "_ => {"] {
-                        self.open(arm);
-                        let n = self.rng.range(0, 2);
-                        self.stmts(n, depth + 1);
-                        self.close("}");
-                    }
-                    self.close("}");
-                }
-            }
-            9 => {
-                let (a, ta) = self.fexpr(2);
-                let (b, tb) = self.fexpr(2);
-                let ann = if ta && tb {
-                    String::new()
-                } else {
-                    format!(": ({t}, {t})")
-                };
-                if self.rng.chance(0.5) {
-                    let (p, q) = (self.new_name("p"), self.new_name("q"));
-                    let mutable = if self.rng.chance(0.3) { "mut " } else { "" };
-                    self.line(&format!("let ({mutable}{p}, {q}){ann} = ({a}, {b});"));
-                    self.declare(&p, Kind::Float, !mutable.is_empty(), false);
-                    self.declare(&q, Kind::Float, false, false);
-                } else {
-                    let name = self.new_name("t");
-                    self.line(&format!("let {name}{ann} = ({a}, {b});"));
-                    self.declare(&name, Kind::Pair, false, false);
-                    if self.rng.chance(0.5) {
-                        let p = self.new_name("p");
-                        self.line(&format!("let ({p}, _) = {name};"));
-                        self.declare(&p, Kind::Float, false, false);
-                    }
-                }
-            }
+            6 => self.while_stmt(depth),
+            7 => self.loop_stmt(depth),
+            8 => self.match_stmt(depth),
+            9 => self.tuples(),
             10 => {
                 self.open("{");
                 let n = self.rng.range(1, 3);
                 self.stmts(n, depth + 1);
                 self.close("}");
             }
-            11 => {
-                let (a, _) = self.fexpr(2);
-                if self.rng.chance(0.5) {
-                    let (p, q) = (self.new_name("h"), self.new_name("h"));
-                    self.line(&format!("let ({p}, {q}) = helper_pair({a});"));
-                    self.declare(&p, Kind::Float, false, false);
-                    self.declare(&q, Kind::Float, false, false);
-                } else {
-                    let name = self.new_name("h");
-                    let (b, _) = self.fexpr(2);
-                    self.line(&format!("let {name} = helper({a}, {b});"));
-                    self.declare(&name, Kind::Float, false, false);
-                }
-            }
+            11 => self.helper_call(),
             12 => {
                 let c = self.cond(1);
                 let m = self.rng.pick(&["assert", "debug_assert"]);
                 self.line(&format!("{m}!({c} || true, \"checked\");"));
             }
-            13 => {
-                // `#[cfg(any())]` removes the statement, `#[cfg(all())]` keeps it.
-                let (attr, kept) = *self.rng.pick(&[
-                    ("#[cfg(any())]", false),
-                    ("#[cfg(all())]", true),
-                    ("#[cfg(not(all()))]", false),
-                    ("#[allow(unused_variables)]", true),
-                    ("#[cfg_attr(any(), allow(unused))]", true),
-                    ("#[rustfmt::skip]", true),
-                ]);
-                let target = self
-                    .visible(&[Kind::Float])
-                    .into_iter()
-                    .rfind(|v| v.mutable);
-                match target {
-                    // Only `cfg` and lint attributes are stable on expression statements.
-                    Some(v) if self.rng.chance(0.6) && !attr.contains("rustfmt") => {
-                        let (e, _) = self.fexpr(2);
-                        self.line(&format!("{attr} {{ {} += {e}; }}", v.name));
-                    }
-                    _ => {
-                        let name = self.new_name("c");
-                        let (e, typed) = self.fexpr(2);
-                        let ann = if typed {
-                            String::new()
-                        } else {
-                            format!(": {t}")
-                        };
-                        self.line(&format!("{attr} let {name}{ann} = {e};"));
-                        if kept {
-                            self.declare(&name, Kind::Float, false, false);
-                        }
-                    }
-                }
-            }
+            13 => self.attributed_stmt(),
             14 => self.line(";"),
             15 => {
                 let c = self.cond(1);
                 let e = self.ret_expr();
                 self.line(&format!("if {c} {{ return {e}; }}"));
             }
-            16 => {
-                let cx_index = self.rng.below(self.loops.len());
-                let innermost = cx_index == self.loops.len() - 1;
-                let cx = &self.loops[cx_index];
-                let value = cx.value;
-                let target = match (&cx.label, innermost) {
-                    (_, true) => String::new(),
-                    (Some(label), false) => format!(" {label}"),
-                    (None, false) => return,
-                };
-                // A `break` out of a `loop` expression carries its value.
-                if value && !innermost {
-                    return;
-                }
-                let c = self.cond(1);
-                let exit = match self.rng.below(3) {
-                    0 if !value => format!("continue{target}"),
-                    _ if value => format!("break {}", self.fexpr(2).0),
-                    _ => format!("break{target}"),
-                };
-                if self.rng.chance(0.8) {
-                    self.line(&format!("if {c} {{ {exit}; }}"));
-                } else {
-                    self.line(&format!("if {c} {{ {exit}; }} else {{ {exit}; }}"));
-                }
-            }
-            17 => {
-                let name = self.new_name("q");
-                self.line(&format!("let {name}: {t};"));
-                let c = self.cond(1);
-                let (a, _) = self.fexpr(2);
-                let (b, _) = self.fexpr(2);
-                self.line(&format!(
-                    "if {c} {{ {name} = {a}; }} else {{ {name} = {b}; }}"
-                ));
-                self.declare(&name, Kind::Float, false, false);
-            }
-            // Shadowing; not of a mutable variable, which the loop-nest and deep-`if` shapes
-            // keep writing to by name.
-            18 => match self
-                .visible(&[Kind::Float])
-                .into_iter()
-                .find(|v| !v.mutable)
-            {
-                Some(v) => {
-                    let (e, _) = self.fexpr(2);
-                    self.line(&format!("let {} = {} * {e};", v.name, v.name));
-                    self.declare(&v.name, Kind::Float, false, false);
-                }
-                None => {
-                    let name = self.new_name("v");
-                    self.let_float(&name, false);
-                }
-            },
+            16 => self.loop_exit(),
+            17 => self.let_without_value(),
+            18 => self.shadow(),
             19 => self.unsupported(),
             21 => self.patterns(),
-            _ => {
-                let c = self.cond(1);
-                let what = self.rng.pick(&[
-                    "std::process::exit(1)",
-                    "panic!(\"stop\")",
-                    "unreachable!()",
-                    "loop {}",
-                    "todo!()",
-                ]);
-                self.line(&format!("if {c} {{ {what}; }}"));
+            _ => self.diverging(),
+        }
+    }
+
+    /// Assigns to the innermost mutable float, or declares one.
+    fn assign_float(&mut self) {
+        match self
+            .visible(&[Kind::Float])
+            .into_iter()
+            .rfind(|v| v.mutable)
+        {
+            Some(v) => {
+                let (e, _) = self.fexpr(3);
+                let op = self.rng.pick(&["=", "+=", "-=", "*=", "/=", "+=", "%="]);
+                self.line(&format!("{} {op} {e};", v.name));
+            }
+            None => {
+                let name = self.new_name("s");
+                self.let_float(&name, true);
             }
         }
+    }
+
+    /// A local array, `Vec` or matrix, writable or not.
+    fn local_array(&mut self) {
+        let t = self.t;
+        let name = self.new_name("a");
+        match self.rng.below(6) {
+            0 => {
+                self.line(&format!("let mut {name}: [{t}; 3] = [0.0; 3];"));
+                self.declare(&name, Kind::Array, true, true);
+            }
+            1 => {
+                let (a, b, c) = (self.fexpr(2).0, self.fexpr(2).0, self.fexpr(2).0);
+                self.line(&format!("let mut {name}: [{t}; 3] = [{a}, {b}, {c}];"));
+                self.declare(&name, Kind::Array, true, true);
+            }
+            2 => {
+                let len = match self.pick_var(&[Kind::Index]) {
+                    Some(v) => format!("{} + 1", v.name),
+                    None => "4".to_owned(),
+                };
+                self.line(&format!("let mut {name}: Vec<{t}> = vec![0.0; {len}];"));
+                self.declare(&name, Kind::Slice, true, true);
+            }
+            3 => match self.pick_var(&[Kind::Slice, Kind::Array]) {
+                Some(v) => {
+                    self.line(&format!("let mut {name} = {}.to_vec();", v.name));
+                    self.declare(&name, Kind::Slice, true, true);
+                }
+                None => {
+                    self.line(&format!("let {name}: Vec<{t}> = Vec::new();"));
+                    self.declare(&name, Kind::Slice, false, false);
+                }
+            },
+            4 => {
+                self.line(&format!("let mut {name} = [[0.0 as {t}; 2]; 3];"));
+                self.declare(&name, Kind::Matrix, true, true);
+            }
+            _ => {
+                let (a, _) = self.fexpr(2);
+                self.line(&format!("let {name} = [{a} as {t}; 3];"));
+                self.declare(&name, Kind::Array, false, false);
+            }
+        }
+    }
+
+    /// A store into an element of a writable array that no loop is iterating over.
+    fn store_element(&mut self) {
+        let targets: Vec<Var> = self
+            .visible(&[Kind::Array, Kind::Slice, Kind::Matrix])
+            .into_iter()
+            .filter(|v| v.writable && !self.iterated.contains(&v.name))
+            .collect();
+        if targets.is_empty() {
+            let name = self.new_name("v");
+            return self.let_float(&name, false);
+        }
+        let v = targets[self.rng.below(targets.len())].clone();
+        let place = match v.kind {
+            Kind::Array => format!("{}[{}]", v.name, self.index(Some(3))),
+            Kind::Matrix => {
+                format!(
+                    "{}[{}][{}]",
+                    v.name,
+                    self.index(Some(3)),
+                    self.index(Some(2))
+                )
+            }
+            _ => format!("{}[{}]", v.name, self.index(None)),
+        };
+        let (e, _) = self.fexpr(3);
+        let op = self.rng.pick(&["=", "+=", "*=", "-="]);
+        self.line(&format!("{place} {op} {e};"));
+    }
+
+    /// A `while` bounded by a counter.
+    fn while_stmt(&mut self, depth: usize) {
+        let k = self.new_name("k");
+        self.line(&format!("let mut {k}: usize = 0;"));
+        self.declare(&k, Kind::Index, true, false);
+        let c = self.cond(1);
+        let label = self.label();
+        let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+        self.open(&format!("{prefix}while {k} < 3 && ({c}) {{"));
+        self.line(&format!("{k} += 1;"));
+        self.loop_body(label, false, depth);
+        self.close("}");
+    }
+
+    /// `loop`, as a statement or as an expression whose `break` carries the value.
+    fn loop_stmt(&mut self, depth: usize) {
+        let t = self.t;
+        if self.rng.chance(0.4) {
+            // `loop` as an expression: `break` carries the value.
+            let name = self.new_name("l");
+            self.open(&format!("let {name}: {t} = loop {{"));
+            self.loops.push(LoopCx {
+                label: None,
+                value: true,
+            });
+            let n = self.rng.range(1, 3);
+            self.stmts(n, depth + 1);
+            let (e, _) = self.fexpr(2);
+            self.line(&format!("break {e};"));
+            self.loops.pop();
+            self.close("};");
+            self.declare(&name, Kind::Float, false, false);
+        } else {
+            let label = self.label();
+            let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+            self.open(&format!("{prefix}loop {{"));
+            let c = self.cond(1);
+            self.line(&format!("if {c} {{ break; }}"));
+            self.loop_body(label, false, depth);
+            self.line("break;");
+            self.close("}");
+        }
+    }
+
+    /// `match` as a float-valued expression, or on an index with arms of statements.
+    fn match_stmt(&mut self, depth: usize) {
+        let t = self.t;
+        if self.rng.chance(0.5) {
+            let name = self.new_name("m");
+            let (e, typed) = self.match_expr(3);
+            let ann = if typed {
+                String::new()
+            } else {
+                format!(": {t}")
+            };
+            self.line(&format!("let {name}{ann} = {e};"));
+            self.declare(&name, Kind::Float, false, false);
+        } else {
+            let scrutinee = match self.pick_var(&[Kind::Index]) {
+                Some(v) => v.name,
+                None => "1usize".to_owned(),
+            };
+            self.open(&format!("match {scrutinee} {{"));
+            for arm in ["0 => {", "1 | 2 => {", "_ => {"] {
+                self.open(arm);
+                let n = self.rng.range(0, 2);
+                self.stmts(n, depth + 1);
+                self.close("}");
+            }
+            self.close("}");
+        }
+    }
+
+    /// A tuple: taken apart at once, or bound and taken apart later.
+    fn tuples(&mut self) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(2);
+        let (b, tb) = self.fexpr(2);
+        let ann = if ta && tb {
+            String::new()
+        } else {
+            format!(": ({t}, {t})")
+        };
+        if self.rng.chance(0.5) {
+            let (p, q) = (self.new_name("p"), self.new_name("q"));
+            let mutable = if self.rng.chance(0.3) { "mut " } else { "" };
+            self.line(&format!("let ({mutable}{p}, {q}){ann} = ({a}, {b});"));
+            self.declare(&p, Kind::Float, !mutable.is_empty(), false);
+            self.declare(&q, Kind::Float, false, false);
+        } else {
+            let name = self.new_name("t");
+            self.line(&format!("let {name}{ann} = ({a}, {b});"));
+            self.declare(&name, Kind::Pair, false, false);
+            if self.rng.chance(0.5) {
+                let p = self.new_name("p");
+                self.line(&format!("let ({p}, _) = {name};"));
+                self.declare(&p, Kind::Float, false, false);
+            }
+        }
+    }
+
+    /// A call of the helpers every generated program defines.
+    fn helper_call(&mut self) {
+        let (a, _) = self.fexpr(2);
+        if self.rng.chance(0.5) {
+            let (p, q) = (self.new_name("h"), self.new_name("h"));
+            self.line(&format!("let ({p}, {q}) = helper_pair({a});"));
+            self.declare(&p, Kind::Float, false, false);
+            self.declare(&q, Kind::Float, false, false);
+        } else {
+            let name = self.new_name("h");
+            let (b, _) = self.fexpr(2);
+            self.line(&format!("let {name} = helper({a}, {b});"));
+            self.declare(&name, Kind::Float, false, false);
+        }
+    }
+
+    /// A statement under an attribute: `cfg` ones remove or keep it.
+    fn attributed_stmt(&mut self) {
+        let t = self.t;
+        // `#[cfg(any())]` removes the statement, `#[cfg(all())]` keeps it.
+        let (attr, kept) = *self.rng.pick(&[
+            ("#[cfg(any())]", false),
+            ("#[cfg(all())]", true),
+            ("#[cfg(not(all()))]", false),
+            ("#[allow(unused_variables)]", true),
+            ("#[cfg_attr(any(), allow(unused))]", true),
+            ("#[rustfmt::skip]", true),
+        ]);
+        let target = self
+            .visible(&[Kind::Float])
+            .into_iter()
+            .rfind(|v| v.mutable);
+        match target {
+            // Only `cfg` and lint attributes are stable on expression statements.
+            Some(v) if self.rng.chance(0.6) && !attr.contains("rustfmt") => {
+                let (e, _) = self.fexpr(2);
+                self.line(&format!("{attr} {{ {} += {e}; }}", v.name));
+            }
+            _ => {
+                let name = self.new_name("c");
+                let (e, typed) = self.fexpr(2);
+                let ann = if typed {
+                    String::new()
+                } else {
+                    format!(": {t}")
+                };
+                self.line(&format!("{attr} let {name}{ann} = {e};"));
+                if kept {
+                    self.declare(&name, Kind::Float, false, false);
+                }
+            }
+        }
+    }
+
+    /// `break` or `continue`, of the innermost loop or of a labelled outer one.
+    fn loop_exit(&mut self) {
+        let cx_index = self.rng.below(self.loops.len());
+        let innermost = cx_index == self.loops.len() - 1;
+        let cx = &self.loops[cx_index];
+        let value = cx.value;
+        let target = match (&cx.label, innermost) {
+            (_, true) => String::new(),
+            (Some(label), false) => format!(" {label}"),
+            (None, false) => return,
+        };
+        // A `break` out of a `loop` expression carries its value.
+        if value && !innermost {
+            return;
+        }
+        let c = self.cond(1);
+        let exit = match self.rng.below(3) {
+            0 if !value => format!("continue{target}"),
+            _ if value => format!("break {}", self.fexpr(2).0),
+            _ => format!("break{target}"),
+        };
+        if self.rng.chance(0.8) {
+            self.line(&format!("if {c} {{ {exit}; }}"));
+        } else {
+            self.line(&format!("if {c} {{ {exit}; }} else {{ {exit}; }}"));
+        }
+    }
+
+    /// `let q: T;` assigned in both branches of an `if`.
+    fn let_without_value(&mut self) {
+        let t = self.t;
+        let name = self.new_name("q");
+        self.line(&format!("let {name}: {t};"));
+        let c = self.cond(1);
+        let (a, _) = self.fexpr(2);
+        let (b, _) = self.fexpr(2);
+        self.line(&format!(
+            "if {c} {{ {name} = {a}; }} else {{ {name} = {b}; }}"
+        ));
+        self.declare(&name, Kind::Float, false, false);
+    }
+
+    /// Shadows an immutable float, or declares one; never a mutable one, which the loop-nest and
+    /// deep-`if` shapes keep writing to by name.
+    fn shadow(&mut self) {
+        match self
+            .visible(&[Kind::Float])
+            .into_iter()
+            .find(|v| !v.mutable)
+        {
+            Some(v) => {
+                let (e, _) = self.fexpr(2);
+                self.line(&format!("let {} = {} * {e};", v.name, v.name));
+                self.declare(&v.name, Kind::Float, false, false);
+            }
+            None => {
+                let name = self.new_name("v");
+                self.let_float(&name, false);
+            }
+        }
+    }
+
+    /// A branch that diverges: exit, panic, an endless loop.
+    fn diverging(&mut self) {
+        let c = self.cond(1);
+        let what = self.rng.pick(&[
+            "std::process::exit(1)",
+            "panic!(\"stop\")",
+            "unreachable!()",
+            "loop {}",
+            "todo!()",
+        ]);
+        self.line(&format!("if {c} {{ {what}; }}"));
     }
 
     /// Less common bindings: nested and rest patterns, array patterns, `_`, a labelled block.
