@@ -285,205 +285,9 @@ pub(super) fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
         ret: Ret::Scalar,
         raw_used: Vec::new(),
     };
-    g.ret = match g.rng.weighted(&[85, 6, 5, 4]) {
-        0 => Ret::Scalar,
-        1 => Ret::Pair,
-        2 => Ret::Array,
-        _ => Ret::Vec,
-    };
-    let ret_ty = match g.ret {
-        Ret::Scalar => t.to_owned(),
-        Ret::Pair => format!("({t}, {t})"),
-        Ret::Array => format!("[{t}; 2]"),
-        Ret::Vec => format!("Vec<{t}>"),
-    };
-
-    // The signature.
-    let method = t == "f64" && g.rng.chance(0.08);
-    let mut params: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut lifetime = false;
-    let mut const_n = false;
-    if method {
-        params.push(g.rng.pick(&["&self", "&self", "self"]).to_string());
-        names.push("self".to_owned());
-        g.declare("self", Kind::Point, false, false);
-    }
-    let count = g.rng.range(if method { 0 } else { 1 }, 4);
-    for _ in 0..count {
-        let name = g.new_name("x");
-        let lt = if g.rng.chance(0.15) {
-            lifetime = true;
-            "'a "
-        } else {
-            ""
-        };
-        let choice = g.rng.weighted(&[40, 8, 12, 5, 6, 5, 3, 6, 2, 2, 2]);
-        let (ty, kind, mutable, writable) = match choice {
-            0 => {
-                let mutable = g.rng.chance(0.2);
-                (t.to_owned(), Kind::Float, mutable, false)
-            }
-            1 => match g.rng.below(3) {
-                0 => (format!("[{t}; 3]"), Kind::Array, false, false),
-                1 => (format!("&{lt}[{t}; 3]"), Kind::Array, false, false),
-                // Written to: a parameter the body stores into.
-                _ => (format!("[{t}; 3]"), Kind::Array, true, true),
-            },
-            2 => match g.rng.below(4) {
-                0 | 1 => (format!("&{lt}[{t}]"), Kind::Slice, false, false),
-                2 => (format!("Vec<{t}>"), Kind::Slice, false, false),
-                _ => (format!("&{lt}Vec<{t}>"), Kind::Slice, false, false),
-            },
-            3 => match g.rng.below(2) {
-                0 => (format!("[[{t}; 2]; 3]"), Kind::Matrix, false, false),
-                _ => (format!("&{lt}[[{t}; 2]; 3]"), Kind::Matrix, false, false),
-            },
-            4 => ("usize".to_owned(), Kind::Index, false, false),
-            5 => ("i32".to_owned(), Kind::I32, false, false),
-            6 => ("bool".to_owned(), Kind::Bool, false, false),
-            7 if t == "f64" => match g.rng.below(3) {
-                0 => ("Point".to_owned(), Kind::Point, false, false),
-                _ => (format!("&{lt}Point"), Kind::Point, false, false),
-            },
-            8 => {
-                const_n = true;
-                (format!("[{t}; N]"), Kind::Slice, false, false)
-            }
-            9 => (format!("({t}, {t})"), Kind::Pair, false, false),
-            _ => (t.to_owned(), Kind::Float, false, false),
-        };
-        let m = if mutable { "mut " } else { "" };
-        params.push(format!("{m}{name}: {ty}"));
-        names.push(name.clone());
-        if ty.starts_with('&') {
-            g.declare_reference(&name, kind);
-        } else {
-            g.declare(&name, kind, mutable, writable);
-        }
-    }
-    if g.limits.unsupported && g.rng.chance(0.03) {
-        // Patterns in parameters: valid Rust, rejected by the macro.
-        if t == "f64" && g.rng.chance(0.5) {
-            params.push("Point { x: px, y: py, .. }: Point".to_owned());
-            g.declare("px", Kind::Float, false, false);
-            g.declare("py", Kind::Float, false, false);
-        } else {
-            params.push(format!("(pa, pb): ({t}, {t})"));
-            g.declare("pa", Kind::Float, false, false);
-            g.declare("pb", Kind::Float, false, false);
-        }
-    }
-    let mut generics = Vec::new();
-    if lifetime {
-        generics.push("'a".to_owned());
-        if g.rng.chance(0.3) {
-            generics.push("'b: 'a".to_owned());
-        }
-    }
-    if const_n {
-        generics.push("const N: usize".to_owned());
-    }
-    let generics = if generics.is_empty() {
-        String::new()
-    } else {
-        format!("<{}>", generics.join(", "))
-    };
-
-    // The body.
-    let shape = match g.rng.weighted(&[84, 4, 3, 5, 4]) {
-        0 => {
-            g.budget = g.rng.range(1, 24);
-            let n = g.budget;
-            g.stmts(n, 0);
-            "statements"
-        }
-        1 => {
-            // `if`s nested 60 deep or more.
-            let depth = g.rng.range(60, g.limits.max_if_depth);
-            let s = g.new_name("s");
-            g.let_float(&s, true);
-            for _ in 0..depth {
-                let c = g.cond(0);
-                g.open(&format!("if {c} {{"));
-                let (e, _) = g.fexpr(1);
-                g.line(&format!("{s} += {e};"));
-            }
-            for _ in 0..depth {
-                g.close("}");
-            }
-            "deep ifs"
-        }
-        2 => {
-            // An `else if` chain 60 long or more.
-            let length = g.rng.range(60, g.limits.max_if_depth);
-            let s = g.new_name("s");
-            g.let_float(&s, true);
-            let c = g.cond(0);
-            g.open(&format!("if {c} {{"));
-            for _ in 0..length {
-                let (e, _) = g.fexpr(1);
-                g.line(&format!("{s} *= {e};"));
-                g.else_if(0);
-            }
-            g.line(&format!("{s} -= 1.0;"));
-            g.close("}");
-            "else-if chain"
-        }
-        3 => {
-            // A loop nest (only compiled, never run: a `loop` level may not end).
-            let depth = g.rng.range(2, g.limits.max_loop_nest.max(2));
-            let s = g.new_name("s");
-            g.let_float(&s, true);
-            for level in 0..depth {
-                let i = g.new_name("i");
-                let kind = g.rng.below(3);
-                match kind {
-                    0 => g.open(&format!("for {i} in 0..2 {{")),
-                    1 => {
-                        g.line(&format!("let mut {i}: usize = 0;"));
-                        g.declare(&i, Kind::Index, true, false);
-                        g.open(&format!("while {i} < 2 {{"));
-                        g.line(&format!("{i} += 1;"));
-                    }
-                    _ => {
-                        g.open("loop {");
-                        let c = g.cond(0);
-                        g.line(&format!("if {c} {{ break; }}"));
-                    }
-                }
-                if kind == 0 {
-                    g.declare(&i, Kind::Index, false, false);
-                }
-                g.loops.push(LoopCx {
-                    label: None,
-                    value: false,
-                });
-                g.budget = 1;
-                if level + 1 == depth || g.rng.chance(0.3) {
-                    g.stmt(3);
-                }
-                let (e, _) = g.fexpr(1);
-                g.line(&format!("{s} += {e};"));
-            }
-            for _ in 0..depth {
-                g.loops.pop();
-                g.close("}");
-            }
-            "loop nest"
-        }
-        _ => {
-            // Long straight-line code.
-            let s = g.new_name("s");
-            g.let_float(&s, true);
-            for _ in 0..g.rng.range(30, 80) {
-                let (e, _) = g.fexpr(2);
-                let op = g.rng.pick(&["+=", "*=", "-="]);
-                g.line(&format!("{s} {op} {e};"));
-            }
-            "straight line"
-        }
-    };
+    let ret_ty = g.return_type();
+    let signature = g.signature();
+    let shape = g.body();
     let tail = if g.rng.chance(0.03) {
         // A body that ends with `return`, not with its value.
         format!("    return {};\n", g.ret_expr())
@@ -491,56 +295,307 @@ pub(super) fn generate(rng: &mut Rng, index: u64, limits: Limits) -> Generated {
         format!("    {}\n", g.ret_expr())
     };
     g.out.push_str(&tail);
-
-    // Attributes, visibility, name.
-    let mut head = String::new();
-    let attr_roll = g.rng.below(100);
-    let attr = match attr_roll {
-        0..=2 => "#[inline]\n",
-        3..=4 => "/// Documented.\n",
-        5..=6 => "#[must_use]\n",
-        7 => "#[cfg(all())]\n",
-        8 => "#[allow(clippy::all)]\n",
-        9 => "#[differentiate]\n",
-        10 => "#[cfg_attr(all(), inline)]\n",
-        _ => "",
-    };
-    head.push_str(attr);
-    let vis = *g.rng.pick(&["", "pub ", "pub(crate) "]);
-    let qualifiers = match g.rng.below(60) {
-        0 => "const ",
-        1 => "extern \"C\" ",
-        _ => "",
-    };
-    let name = if g.rng.chance(0.03) {
-        format!("r#f{index}")
-    } else {
-        format!("f{index}")
-    };
-    let _ = writeln!(
-        head,
-        "{vis}{qualifiers}fn {name}{generics}({}) -> {ret_ty} {{",
-        params.join(", ")
-    );
-
-    // Arguments: mostly none, sometimes a `wrt` of some parameters.
-    let args = if g.rng.chance(0.15) && !names.is_empty() {
-        let mut chosen: Vec<String> = names
-            .iter()
-            .filter(|_| g.rng.chance(0.6))
-            .cloned()
-            .collect();
-        if chosen.is_empty() {
-            chosen.push(names[0].clone());
-        }
-        format!("wrt({})", chosen.join(", "))
-    } else {
-        String::new()
-    };
+    let head = g.head(index, &signature, &ret_ty);
+    let args = g.wrt_args(&signature.names);
     Generated {
         text: format!("{head}{}}}\n", g.out),
         args,
-        method,
+        method: signature.method,
         shape,
+    }
+}
+
+/// A generated function's signature, as written in its head.
+struct Signature {
+    /// A method (`&self`/`self`) of `Point`.
+    method: bool,
+    params: Vec<String>,
+    /// The parameters' names, for a `wrt(..)`.
+    names: Vec<String>,
+    /// `<'a, const N: usize>`, or nothing.
+    generics: String,
+}
+
+impl Gen<'_> {
+    /// Picks what the function returns; its type.
+    fn return_type(&mut self) -> String {
+        let t = self.t;
+        self.ret = match self.rng.weighted(&[85, 6, 5, 4]) {
+            0 => Ret::Scalar,
+            1 => Ret::Pair,
+            2 => Ret::Array,
+            _ => Ret::Vec,
+        };
+        match self.ret {
+            Ret::Scalar => t.to_owned(),
+            Ret::Pair => format!("({t}, {t})"),
+            Ret::Array => format!("[{t}; 2]"),
+            Ret::Vec => format!("Vec<{t}>"),
+        }
+    }
+
+    /// The parameters (declared in the outermost scope) and the generics they need.
+    fn signature(&mut self) -> Signature {
+        let t = self.t;
+        let method = t == "f64" && self.rng.chance(0.08);
+        let mut params: Vec<String> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut lifetime = false;
+        let mut const_n = false;
+        if method {
+            params.push(self.rng.pick(&["&self", "&self", "self"]).to_string());
+            names.push("self".to_owned());
+            self.declare("self", Kind::Point, false, false);
+        }
+        let count = self.rng.range(if method { 0 } else { 1 }, 4);
+        for _ in 0..count {
+            let name = self.new_name("x");
+            let lt = if self.rng.chance(0.15) {
+                lifetime = true;
+                "'a "
+            } else {
+                ""
+            };
+            let (ty, kind, mutable, writable) = self.parameter_type(lt, &mut const_n);
+            let m = if mutable { "mut " } else { "" };
+            params.push(format!("{m}{name}: {ty}"));
+            names.push(name.clone());
+            if ty.starts_with('&') {
+                self.declare_reference(&name, kind);
+            } else {
+                self.declare(&name, kind, mutable, writable);
+            }
+        }
+        if self.limits.unsupported && self.rng.chance(0.03) {
+            // Patterns in parameters: valid Rust, rejected by the macro.
+            if t == "f64" && self.rng.chance(0.5) {
+                params.push("Point { x: px, y: py, .. }: Point".to_owned());
+                self.declare("px", Kind::Float, false, false);
+                self.declare("py", Kind::Float, false, false);
+            } else {
+                params.push(format!("(pa, pb): ({t}, {t})"));
+                self.declare("pa", Kind::Float, false, false);
+                self.declare("pb", Kind::Float, false, false);
+            }
+        }
+        let mut generics = Vec::new();
+        if lifetime {
+            generics.push("'a".to_owned());
+            if self.rng.chance(0.3) {
+                generics.push("'b: 'a".to_owned());
+            }
+        }
+        if const_n {
+            generics.push("const N: usize".to_owned());
+        }
+        let generics = if generics.is_empty() {
+            String::new()
+        } else {
+            format!("<{}>", generics.join(", "))
+        };
+        Signature {
+            method,
+            params,
+            names,
+            generics,
+        }
+    }
+
+    /// A parameter's type (`lt` is its lifetime, if a reference), its kind, whether it is
+    /// `mut`, whether the body may store into it. `[T; N]` sets `const_n`.
+    fn parameter_type(&mut self, lt: &str, const_n: &mut bool) -> (String, Kind, bool, bool) {
+        let t = self.t;
+        let choice = self.rng.weighted(&[40, 8, 12, 5, 6, 5, 3, 6, 2, 2, 2]);
+        match choice {
+            0 => {
+                let mutable = self.rng.chance(0.2);
+                (t.to_owned(), Kind::Float, mutable, false)
+            }
+            1 => match self.rng.below(3) {
+                0 => (format!("[{t}; 3]"), Kind::Array, false, false),
+                1 => (format!("&{lt}[{t}; 3]"), Kind::Array, false, false),
+                // Written to: a parameter the body stores into.
+                _ => (format!("[{t}; 3]"), Kind::Array, true, true),
+            },
+            2 => match self.rng.below(4) {
+                0 | 1 => (format!("&{lt}[{t}]"), Kind::Slice, false, false),
+                2 => (format!("Vec<{t}>"), Kind::Slice, false, false),
+                _ => (format!("&{lt}Vec<{t}>"), Kind::Slice, false, false),
+            },
+            3 => match self.rng.below(2) {
+                0 => (format!("[[{t}; 2]; 3]"), Kind::Matrix, false, false),
+                _ => (format!("&{lt}[[{t}; 2]; 3]"), Kind::Matrix, false, false),
+            },
+            4 => ("usize".to_owned(), Kind::Index, false, false),
+            5 => ("i32".to_owned(), Kind::I32, false, false),
+            6 => ("bool".to_owned(), Kind::Bool, false, false),
+            7 if t == "f64" => match self.rng.below(3) {
+                0 => ("Point".to_owned(), Kind::Point, false, false),
+                _ => (format!("&{lt}Point"), Kind::Point, false, false),
+            },
+            8 => {
+                *const_n = true;
+                (format!("[{t}; N]"), Kind::Slice, false, false)
+            }
+            9 => (format!("({t}, {t})"), Kind::Pair, false, false),
+            _ => (t.to_owned(), Kind::Float, false, false),
+        }
+    }
+
+    /// The body's statements, in one of the shapes; its name.
+    fn body(&mut self) -> &'static str {
+        match self.rng.weighted(&[84, 4, 3, 5, 4]) {
+            0 => {
+                self.budget = self.rng.range(1, 24);
+                let n = self.budget;
+                self.stmts(n, 0);
+                "statements"
+            }
+            1 => self.deep_ifs(),
+            2 => self.else_if_chain(),
+            3 => self.loop_nest(),
+            _ => self.straight_line(),
+        }
+    }
+
+    /// `if`s nested 60 deep or more.
+    fn deep_ifs(&mut self) -> &'static str {
+        let depth = self.rng.range(60, self.limits.max_if_depth);
+        let s = self.new_name("s");
+        self.let_float(&s, true);
+        for _ in 0..depth {
+            let c = self.cond(0);
+            self.open(&format!("if {c} {{"));
+            let (e, _) = self.fexpr(1);
+            self.line(&format!("{s} += {e};"));
+        }
+        for _ in 0..depth {
+            self.close("}");
+        }
+        "deep ifs"
+    }
+
+    /// An `else if` chain 60 long or more.
+    fn else_if_chain(&mut self) -> &'static str {
+        let length = self.rng.range(60, self.limits.max_if_depth);
+        let s = self.new_name("s");
+        self.let_float(&s, true);
+        let c = self.cond(0);
+        self.open(&format!("if {c} {{"));
+        for _ in 0..length {
+            let (e, _) = self.fexpr(1);
+            self.line(&format!("{s} *= {e};"));
+            self.else_if(0);
+        }
+        self.line(&format!("{s} -= 1.0;"));
+        self.close("}");
+        "else-if chain"
+    }
+
+    /// A loop nest (only compiled, never run: a `loop` level may not end).
+    fn loop_nest(&mut self) -> &'static str {
+        let depth = self.rng.range(2, self.limits.max_loop_nest.max(2));
+        let s = self.new_name("s");
+        self.let_float(&s, true);
+        for level in 0..depth {
+            let i = self.new_name("i");
+            let kind = self.rng.below(3);
+            match kind {
+                0 => self.open(&format!("for {i} in 0..2 {{")),
+                1 => {
+                    self.line(&format!("let mut {i}: usize = 0;"));
+                    self.declare(&i, Kind::Index, true, false);
+                    self.open(&format!("while {i} < 2 {{"));
+                    self.line(&format!("{i} += 1;"));
+                }
+                _ => {
+                    self.open("loop {");
+                    let c = self.cond(0);
+                    self.line(&format!("if {c} {{ break; }}"));
+                }
+            }
+            if kind == 0 {
+                self.declare(&i, Kind::Index, false, false);
+            }
+            self.loops.push(LoopCx {
+                label: None,
+                value: false,
+            });
+            self.budget = 1;
+            if level + 1 == depth || self.rng.chance(0.3) {
+                self.stmt(3);
+            }
+            let (e, _) = self.fexpr(1);
+            self.line(&format!("{s} += {e};"));
+        }
+        for _ in 0..depth {
+            self.loops.pop();
+            self.close("}");
+        }
+        "loop nest"
+    }
+
+    /// Long straight-line code.
+    fn straight_line(&mut self) -> &'static str {
+        let s = self.new_name("s");
+        self.let_float(&s, true);
+        for _ in 0..self.rng.range(30, 80) {
+            let (e, _) = self.fexpr(2);
+            let op = self.rng.pick(&["+=", "*=", "-="]);
+            self.line(&format!("{s} {op} {e};"));
+        }
+        "straight line"
+    }
+
+    /// Attributes, visibility, qualifiers, name and signature: everything before the body.
+    fn head(&mut self, index: u64, signature: &Signature, ret_ty: &str) -> String {
+        let mut head = String::new();
+        let attr_roll = self.rng.below(100);
+        let attr = match attr_roll {
+            0..=2 => "#[inline]\n",
+            3..=4 => "/// Documented.\n",
+            5..=6 => "#[must_use]\n",
+            7 => "#[cfg(all())]\n",
+            8 => "#[allow(clippy::all)]\n",
+            9 => "#[differentiate]\n",
+            10 => "#[cfg_attr(all(), inline)]\n",
+            _ => "",
+        };
+        head.push_str(attr);
+        let vis = *self.rng.pick(&["", "pub ", "pub(crate) "]);
+        let qualifiers = match self.rng.below(60) {
+            0 => "const ",
+            1 => "extern \"C\" ",
+            _ => "",
+        };
+        let name = if self.rng.chance(0.03) {
+            format!("r#f{index}")
+        } else {
+            format!("f{index}")
+        };
+        let _ = writeln!(
+            head,
+            "{vis}{qualifiers}fn {name}{}({}) -> {ret_ty} {{",
+            signature.generics,
+            signature.params.join(", ")
+        );
+        head
+    }
+
+    /// The attribute's arguments: mostly none, sometimes a `wrt` of some parameters.
+    fn wrt_args(&mut self, names: &[String]) -> String {
+        if self.rng.chance(0.15) && !names.is_empty() {
+            let mut chosen: Vec<String> = names
+                .iter()
+                .filter(|_| self.rng.chance(0.6))
+                .cloned()
+                .collect();
+            if chosen.is_empty() {
+                chosen.push(names[0].clone());
+            }
+            format!("wrt({})", chosen.join(", "))
+        } else {
+            String::new()
+        }
     }
 }

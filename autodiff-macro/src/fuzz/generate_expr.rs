@@ -37,34 +37,9 @@ impl Gen<'_> {
                 let (a, ta) = self.fexpr(depth - 1);
                 (format!("(-{a})"), ta)
             }
-            2 => {
-                let (a, ta) = self.fexpr(depth - 1);
-                let m = self.rng.pick(UNARY_METHODS);
-                if ta && self.rng.chance(0.7) {
-                    (format!("{a}.{m}()"), true)
-                } else {
-                    (format!("{t}::{m}({a})"), true)
-                }
-            }
-            3 => {
-                let (a, ta) = self.fexpr(depth - 1);
-                let (b, _) = self.fexpr(depth - 1);
-                let m = self.rng.pick(BINARY_METHODS);
-                if ta && self.rng.chance(0.7) {
-                    (format!("{a}.{m}({b})"), true)
-                } else {
-                    (format!("{t}::{m}({a}, {b})"), true)
-                }
-            }
-            4 => {
-                let (a, ta) = self.fexpr(depth - 1);
-                let n = self.rng.pick(&["2", "3", "-1", "0", "1", "-2"]);
-                if ta {
-                    (format!("{a}.powi({n})"), true)
-                } else {
-                    (format!("{t}::powi({a}, {n})"), true)
-                }
-            }
+            2 => self.unary_method_call(depth),
+            3 => self.binary_method_call(depth),
+            4 => self.powi(depth),
             5 => {
                 let c = self.cond(depth - 1);
                 let (a, ta) = self.fexpr(depth - 1);
@@ -72,32 +47,8 @@ impl Gen<'_> {
                 (format!("(if {c} {{ {a} }} else {{ {b} }})"), ta || tb)
             }
             6 => self.match_expr(depth),
-            7 => {
-                // A block with a local of its own.
-                let (a, ta) = self.fexpr(depth - 1);
-                let name = self.new_name("b");
-                self.scopes.push(vec![Var {
-                    name: name.clone(),
-                    kind: Kind::Float,
-                    mutable: false,
-                    writable: false,
-                    reference: false,
-                }]);
-                let (b, _) = self.fexpr(depth - 1);
-                self.scopes.pop();
-                let ann = if ta { String::new() } else { format!(": {t}") };
-                (format!("{{ let {name}{ann} = {a}; {name} * {b} }}"), true)
-            }
-            8 => {
-                let (a, ta) = self.fexpr(depth - 1);
-                let (b, _) = self.fexpr(depth - 1);
-                let (c, _) = self.fexpr(depth - 1);
-                if ta {
-                    (format!("{a}.mul_add({b}, {c})"), true)
-                } else {
-                    (format!("{t}::mul_add({a}, {b}, {c})"), true)
-                }
-            }
+            7 => self.block_with_local(depth),
+            8 => self.mul_add(depth),
             9 => {
                 self.simple += 1;
                 let (a, ta) = self.fexpr(depth - 1);
@@ -114,23 +65,95 @@ impl Gen<'_> {
                 let other = if t == "f64" { "f32" } else { "f64" };
                 (format!("({a} as {other} as {t})"), true)
             }
-            12 => {
-                let (a, ta) = self.fexpr(depth - 1);
-                let (lo, hi) = *self
-                    .rng
-                    .pick(&[("-1.0", "1.0"), ("0.0", "2.0"), ("-3.0", "0.5")]);
-                if ta {
-                    (format!("{a}.clamp({lo}, {hi})"), true)
-                } else {
-                    (format!("{t}::clamp({a}, {lo}, {hi})"), true)
-                }
-            }
+            12 => self.clamp(depth),
             _ => {
                 let (a, ta) = self.fexpr(depth - 1);
                 let (b, tb) = self.fexpr(depth - 1);
                 let field = self.rng.below(2);
                 (format!("({a}, {b}).{field}"), [ta, tb][field])
             }
+        }
+    }
+
+    /// `a.sin()` on a typed operand, `T::sin(a)` otherwise (or sometimes).
+    fn unary_method_call(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let m = self.rng.pick(UNARY_METHODS);
+        if ta && self.rng.chance(0.7) {
+            (format!("{a}.{m}()"), true)
+        } else {
+            (format!("{t}::{m}({a})"), true)
+        }
+    }
+
+    /// `a.atan2(b)`, or `T::atan2(a, b)`.
+    fn binary_method_call(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let (b, _) = self.fexpr(depth - 1);
+        let m = self.rng.pick(BINARY_METHODS);
+        if ta && self.rng.chance(0.7) {
+            (format!("{a}.{m}({b})"), true)
+        } else {
+            (format!("{t}::{m}({a}, {b})"), true)
+        }
+    }
+
+    /// `a.powi(n)` with a small exponent, negative and zero included.
+    fn powi(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let n = self.rng.pick(&["2", "3", "-1", "0", "1", "-2"]);
+        if ta {
+            (format!("{a}.powi({n})"), true)
+        } else {
+            (format!("{t}::powi({a}, {n})"), true)
+        }
+    }
+
+    /// A block with a local of its own.
+    fn block_with_local(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let name = self.new_name("b");
+        self.scopes.push(vec![Var {
+            name: name.clone(),
+            kind: Kind::Float,
+            mutable: false,
+            writable: false,
+            reference: false,
+        }]);
+        let (b, _) = self.fexpr(depth - 1);
+        self.scopes.pop();
+        let ann = if ta { String::new() } else { format!(": {t}") };
+        (format!("{{ let {name}{ann} = {a}; {name} * {b} }}"), true)
+    }
+
+    /// `a.mul_add(b, c)`, or `T::mul_add(a, b, c)`.
+    fn mul_add(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let (b, _) = self.fexpr(depth - 1);
+        let (c, _) = self.fexpr(depth - 1);
+        if ta {
+            (format!("{a}.mul_add({b}, {c})"), true)
+        } else {
+            (format!("{t}::mul_add({a}, {b}, {c})"), true)
+        }
+    }
+
+    /// `a.clamp(lo, hi)`, or `T::clamp(a, lo, hi)`.
+    fn clamp(&mut self, depth: usize) -> (String, bool) {
+        let t = self.t;
+        let (a, ta) = self.fexpr(depth - 1);
+        let (lo, hi) = *self
+            .rng
+            .pick(&[("-1.0", "1.0"), ("0.0", "2.0"), ("-3.0", "0.5")]);
+        if ta {
+            (format!("{a}.clamp({lo}, {hi})"), true)
+        } else {
+            (format!("{t}::clamp({a}, {lo}, {hi})"), true)
         }
     }
 
