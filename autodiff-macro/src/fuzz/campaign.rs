@@ -110,70 +110,9 @@ pub(super) fn campaign() {
     let mut cases = Vec::new();
     let pool = Pool::new(Vec::new());
     for iteration in budget.iterations() {
-        let mut rng = Rng::for_case(budget.seed, "campaign", iteration);
-        let f = generate(&mut rng, iteration, limits);
-        let mut origin = format!(
-            "campaign: AUTODIFF_FUZZ_SEED={:#x} iteration {iteration}, {}",
-            budget.seed, f.shape
-        );
-        let mut text = f.text.clone();
-        if rng.chance(0.3) {
-            // A mutation that leaves an item; the plain check says whether it is valid Rust.
-            let tokens: TokenStream = f.text.parse().unwrap();
-            let mut own = Vec::new();
-            idents(&tokens, &mut own);
-            for _ in 0..20 {
-                let mut mutated = tokens.clone();
-                for _ in 0..rng.range(1, 2) {
-                    mutated = mutate(&mut rng, mutated, &pool, &own);
-                }
-                if syn::parse2::<syn::Item>(mutated.clone()).is_ok()
-                    && let Ok(file) = syn::parse2::<syn::File>(mutated)
-                {
-                    text = prettyplease::unparse(&file);
-                    origin.push_str(", mutated");
-                    break;
-                }
-            }
+        if let Some(case) = campaign_case(budget.seed, iteration, limits, &pool, cases.len()) {
+            cases.push(case);
         }
-        let args: TokenStream = f.args.parse().unwrap();
-        let input: TokenStream = match text.parse() {
-            Ok(input) => input,
-            Err(_) => continue,
-        };
-        let (verdict, macro_errors) = match expand_quietly(&args, &input) {
-            Err(message) => {
-                let known = KNOWN_PANICS
-                    .iter()
-                    .position(|k| message.contains(k.message));
-                match known {
-                    Some(k) => (Verdict::KnownPanic(k), vec![message]),
-                    None => {
-                        eprintln!("UNKNOWN PANIC {message}\n{origin}\n{text}");
-                        (Verdict::KnownPanic(usize::MAX), vec![message])
-                    }
-                }
-            }
-            Ok(output) => {
-                let mut messages = Vec::new();
-                error_messages(&output, &mut messages);
-                if contains_compile_error(&output) {
-                    (Verdict::Rejected, messages)
-                } else {
-                    (Verdict::Accepted, messages)
-                }
-            }
-        };
-        cases.push(CampaignCase {
-            id: cases.len(),
-            origin,
-            args: f.args,
-            text,
-            method: f.method,
-            verdict,
-            macro_errors,
-            attr_line: if f.method { 7 } else { 6 },
-        });
     }
     eprintln!(
         "campaign: {} cases: {} accepted, {} rejected, {} panics ({:.1?})",
@@ -192,37 +131,7 @@ pub(super) fn campaign() {
             .count(),
         started.elapsed()
     );
-
-    // The scratch crate.
-    let core = repository_root().join("autodiff-core");
-    let core = core.canonicalize().unwrap_or(core);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"fuzzcheck\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nautodiff-core = {{ path = {:?} }}\n\n[workspace]\n",
-            core.display().to_string()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/prelude.rs"), CAMPAIGN_PRELUDE).unwrap();
-    let _ = std::fs::remove_file(dir.join("log.txt"));
-    let _ = std::fs::remove_dir_all(dir.join("src/plain"));
-    let _ = std::fs::remove_dir_all(dir.join("src/attr"));
-    std::fs::create_dir_all(dir.join("src/plain")).unwrap();
-    std::fs::create_dir_all(dir.join("src/attr")).unwrap();
-    for case in &cases {
-        std::fs::write(
-            dir.join(format!("src/plain/c{:05}.rs", case.id)),
-            case.file(false),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("src/attr/c{:05}.rs", case.id)),
-            case.file(true),
-        )
-        .unwrap();
-    }
+    write_scratch_crate(&dir, &cases);
 
     // Plain: which cases are valid Rust, and their own warnings.
     let testable: Vec<usize> = cases
@@ -259,85 +168,13 @@ pub(super) fn campaign() {
     let (attr_rejected, _) = check_until_clean(&dir, tool, "attr", &rejected);
 
     // The report.
-    let mut findings: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut add = |kind: &str, text: &str, id: usize| {
-        // Applied twice, every generated item is defined twice: one known finding, kept apart.
-        let twice = if cases[id].text.contains("#[differentiate]\n") {
-            " (applied twice)"
-        } else {
-            ""
-        };
-        let ids = findings
-            .entry(format!("{kind}{twice}: {}", normalize(text)))
-            .or_default();
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    };
-    let empty = Vec::new();
+    let mut findings = Findings::new();
     for &id in &accepted {
-        let diagnostics = attr_accepted.get(&id).unwrap_or(&empty);
-        let own = plain.get(&id).unwrap_or(&empty);
-        for d in diagnostics.iter().filter(|d| d.error) {
-            add("ACCEPTED BUT DOES NOT COMPILE", &d.text, id);
-        }
-        // rustc runs its later lints only on code without errors.
-        if !diagnostics.iter().any(|d| d.error) {
-            for d in new_warnings(diagnostics, own) {
-                add("accepted, generated code warns", &d.text, id);
-            }
-        }
+        accepted_findings(&mut findings, &cases[id], &attr_accepted, &plain);
     }
     for &id in &rejected {
-        let case = &cases[id];
-        let diagnostics = attr_rejected.get(&id).unwrap_or(&empty);
-        let own = plain.get(&id).unwrap_or(&empty);
-        let mut macro_errors_seen = 0;
-        for d in diagnostics.iter().filter(|d| d.error) {
-            let from_macro = case
-                .macro_errors
-                .iter()
-                .any(|m| d.text.ends_with(m.as_str()) || d.text.contains(m.as_str()));
-            if from_macro {
-                macro_errors_seen += 1;
-                if d.line == case.attr_line && !d.text.contains("option") && !d.text.contains("wrt")
-                {
-                    add(
-                        "rejected, error at the attribute instead of the construct",
-                        &d.text,
-                        id,
-                    );
-                }
-            } else {
-                add("rejected, cascade error", &d.text, id);
-            }
-        }
-        // An error that only follows from another: a pattern parameter is not counted as a
-        // parameter, so the function then seems to have none.
-        let follows = "has no parameter to differentiate";
-        if case.macro_errors.len() > 1 && case.macro_errors.iter().any(|m| m.contains(follows)) {
-            add("rejected, cascade inside the macro", follows, id);
-        }
-        if macro_errors_seen == 0 {
-            add(
-                "rejected, but rustc shows none of the macro's errors",
-                "",
-                id,
-            );
-        }
-        for (k, d) in diagnostics.iter().enumerate().filter(|(_, d)| d.error) {
-            if diagnostics[..k]
-                .iter()
-                .any(|e| (e.line, e.column, &e.text) == (d.line, d.column, &d.text))
-            {
-                add("rejected, the same error twice", &d.text, id);
-            }
-        }
-        for d in new_warnings(diagnostics, own) {
-            add("rejected, warning from generated code", &d.text, id);
-        }
+        rejected_findings(&mut findings, &cases[id], &attr_rejected, &plain);
     }
-
     let mut report = format!(
         "# Compile campaign\n\nseed {:#x}, {} cases: {} valid Rust ({} accepted, {} rejected), {} known panics; {} with `cargo {tool}`, {:.0?}\n",
         budget.seed,
@@ -349,33 +186,8 @@ pub(super) fn campaign() {
         dir.display(),
         started.elapsed()
     );
-    let mut sorted: Vec<(&String, &Vec<usize>)> = findings.iter().collect();
-    sorted.sort_by_key(|(kind, ids)| (!kind.starts_with("ACCEPTED"), std::cmp::Reverse(ids.len())));
-    let mut all_ids = String::new();
-    for (kind, ids) in sorted {
-        let _ = write!(report, "\n## {} × {kind}\n\nfiles:", ids.len());
-        for id in ids.iter().take(8) {
-            let _ = write!(report, " src/attr/c{id:05}.rs");
-        }
-        report.push('\n');
-        let _ = writeln!(all_ids, "{kind}\t{ids:?}");
-    }
-    std::fs::write(dir.join("findings.txt"), all_ids).unwrap();
-    let mut invalid_reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for id in &invalid {
-        for d in plain.get(id).unwrap_or(&empty).iter().filter(|d| d.error) {
-            *invalid_reasons.entry(normalize(&d.text)).or_default() += 1;
-        }
-    }
-    let _ = write!(
-        report,
-        "\n## Why the invalid cases are invalid (the generator's mistakes and the mutations')\n\n"
-    );
-    let mut invalid_reasons: Vec<(String, usize)> = invalid_reasons.into_iter().collect();
-    invalid_reasons.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    for (reason, n) in invalid_reasons.iter().take(20) {
-        let _ = writeln!(report, "- {n} × {reason}");
-    }
+    write_findings(&mut report, &dir, &findings);
+    write_invalid_reasons(&mut report, &invalid, &plain);
     std::fs::write(dir.join("report.md"), &report).unwrap();
     let mut table = String::from("id\tverdict\tvalid\n");
     for case in &cases {
@@ -389,6 +201,278 @@ pub(super) fn campaign() {
     }
     std::fs::write(dir.join("cases.tsv"), table).unwrap();
     eprintln!("{report}");
+}
+
+/// The diagnostics of each case, by its id.
+type DiagnosticsById = BTreeMap<usize, Vec<Diagnostic>>;
+
+/// What the campaign found, `kind: normalized message`, and the ids of the cases that show it.
+type Findings = BTreeMap<String, Vec<usize>>;
+
+/// Case `id` of the campaign: a generated function, sometimes mutated, and what the macro says
+/// of it. `None` when the mutation does not tokenize.
+fn campaign_case(
+    seed: u64,
+    iteration: u64,
+    limits: Limits,
+    pool: &Pool,
+    id: usize,
+) -> Option<CampaignCase> {
+    let mut rng = Rng::for_case(seed, "campaign", iteration);
+    let f = generate(&mut rng, iteration, limits);
+    let mut origin = format!(
+        "campaign: AUTODIFF_FUZZ_SEED={seed:#x} iteration {iteration}, {}",
+        f.shape
+    );
+    let mut text = f.text.clone();
+    if rng.chance(0.3) {
+        // A mutation that leaves an item; the plain check says whether it is valid Rust.
+        if let Some(mutated) = mutated_item(&mut rng, &f.text, pool) {
+            text = mutated;
+            origin.push_str(", mutated");
+        }
+    }
+    let args: TokenStream = f.args.parse().unwrap();
+    let input: TokenStream = text.parse().ok()?;
+    let (verdict, macro_errors) = macro_verdict(&args, &input, &origin, &text);
+    Some(CampaignCase {
+        id,
+        origin,
+        args: f.args,
+        text,
+        method: f.method,
+        verdict,
+        macro_errors,
+        attr_line: if f.method { 7 } else { 6 },
+    })
+}
+
+/// `text` mutated until it is still an item (20 tries), pretty-printed.
+fn mutated_item(rng: &mut Rng, text: &str, pool: &Pool) -> Option<String> {
+    let tokens: TokenStream = text.parse().unwrap();
+    let mut own = Vec::new();
+    idents(&tokens, &mut own);
+    for _ in 0..20 {
+        let mut mutated = tokens.clone();
+        for _ in 0..rng.range(1, 2) {
+            mutated = mutate(rng, mutated, pool, &own);
+        }
+        if syn::parse2::<syn::Item>(mutated.clone()).is_ok()
+            && let Ok(file) = syn::parse2::<syn::File>(mutated)
+        {
+            return Some(prettyplease::unparse(&file));
+        }
+    }
+    None
+}
+
+/// Whether the macro accepts, rejects or panics on the case; the messages of its errors (or
+/// of the panic).
+fn macro_verdict(
+    args: &TokenStream,
+    input: &TokenStream,
+    origin: &str,
+    text: &str,
+) -> (Verdict, Vec<String>) {
+    match expand_quietly(args, input) {
+        Err(message) => {
+            let known = KNOWN_PANICS
+                .iter()
+                .position(|k| message.contains(k.message));
+            match known {
+                Some(k) => (Verdict::KnownPanic(k), vec![message]),
+                None => {
+                    eprintln!("UNKNOWN PANIC {message}\n{origin}\n{text}");
+                    (Verdict::KnownPanic(usize::MAX), vec![message])
+                }
+            }
+        }
+        Ok(output) => {
+            let mut messages = Vec::new();
+            error_messages(&output, &mut messages);
+            if contains_compile_error(&output) {
+                (Verdict::Rejected, messages)
+            } else {
+                (Verdict::Accepted, messages)
+            }
+        }
+    }
+}
+
+/// The scratch crate: each case twice, as written (`src/plain`) and differentiated
+/// (`src/attr`).
+fn write_scratch_crate(dir: &Path, cases: &[CampaignCase]) {
+    let core = repository_root().join("autodiff-core");
+    let core = core.canonicalize().unwrap_or(core);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"fuzzcheck\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nautodiff-core = {{ path = {:?} }}\n\n[workspace]\n",
+            core.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/prelude.rs"), CAMPAIGN_PRELUDE).unwrap();
+    let _ = std::fs::remove_file(dir.join("log.txt"));
+    let _ = std::fs::remove_dir_all(dir.join("src/plain"));
+    let _ = std::fs::remove_dir_all(dir.join("src/attr"));
+    std::fs::create_dir_all(dir.join("src/plain")).unwrap();
+    std::fs::create_dir_all(dir.join("src/attr")).unwrap();
+    for case in cases {
+        std::fs::write(
+            dir.join(format!("src/plain/c{:05}.rs", case.id)),
+            case.file(false),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("src/attr/c{:05}.rs", case.id)),
+            case.file(true),
+        )
+        .unwrap();
+    }
+}
+
+/// Counts `case` under `kind: text`.
+fn add_finding(findings: &mut Findings, case: &CampaignCase, kind: &str, text: &str) {
+    // Applied twice, every generated item is defined twice: one known finding, kept apart.
+    let twice = if case.text.contains("#[differentiate]\n") {
+        " (applied twice)"
+    } else {
+        ""
+    };
+    let ids = findings
+        .entry(format!("{kind}{twice}: {}", normalize(text)))
+        .or_default();
+    if !ids.contains(&case.id) {
+        ids.push(case.id);
+    }
+}
+
+/// An accepted case must compile, without warnings its plain version does not have.
+fn accepted_findings(
+    findings: &mut Findings,
+    case: &CampaignCase,
+    attr: &DiagnosticsById,
+    plain: &DiagnosticsById,
+) {
+    let empty = Vec::new();
+    let diagnostics = attr.get(&case.id).unwrap_or(&empty);
+    let own = plain.get(&case.id).unwrap_or(&empty);
+    for d in diagnostics.iter().filter(|d| d.error) {
+        add_finding(findings, case, "ACCEPTED BUT DOES NOT COMPILE", &d.text);
+    }
+    // rustc runs its later lints only on code without errors.
+    if !diagnostics.iter().any(|d| d.error) {
+        for d in new_warnings(diagnostics, own) {
+            add_finding(findings, case, "accepted, generated code warns", &d.text);
+        }
+    }
+}
+
+/// A rejected case must show the macro's errors at the construct, once each, and nothing that
+/// follows from them.
+fn rejected_findings(
+    findings: &mut Findings,
+    case: &CampaignCase,
+    attr: &DiagnosticsById,
+    plain: &DiagnosticsById,
+) {
+    let empty = Vec::new();
+    let diagnostics = attr.get(&case.id).unwrap_or(&empty);
+    let own = plain.get(&case.id).unwrap_or(&empty);
+    let mut macro_errors_seen = 0;
+    for d in diagnostics.iter().filter(|d| d.error) {
+        let from_macro = case
+            .macro_errors
+            .iter()
+            .any(|m| d.text.ends_with(m.as_str()) || d.text.contains(m.as_str()));
+        if from_macro {
+            macro_errors_seen += 1;
+            if d.line == case.attr_line && !d.text.contains("option") && !d.text.contains("wrt") {
+                add_finding(
+                    findings,
+                    case,
+                    "rejected, error at the attribute instead of the construct",
+                    &d.text,
+                );
+            }
+        } else {
+            add_finding(findings, case, "rejected, cascade error", &d.text);
+        }
+    }
+    // An error that only follows from another: a pattern parameter is not counted as a
+    // parameter, so the function then seems to have none.
+    let follows = "has no parameter to differentiate";
+    if case.macro_errors.len() > 1 && case.macro_errors.iter().any(|m| m.contains(follows)) {
+        add_finding(
+            findings,
+            case,
+            "rejected, cascade inside the macro",
+            follows,
+        );
+    }
+    if macro_errors_seen == 0 {
+        add_finding(
+            findings,
+            case,
+            "rejected, but rustc shows none of the macro's errors",
+            "",
+        );
+    }
+    for (k, d) in diagnostics.iter().enumerate().filter(|(_, d)| d.error) {
+        if diagnostics[..k]
+            .iter()
+            .any(|e| (e.line, e.column, &e.text) == (d.line, d.column, &d.text))
+        {
+            add_finding(findings, case, "rejected, the same error twice", &d.text);
+        }
+    }
+    for d in new_warnings(diagnostics, own) {
+        add_finding(
+            findings,
+            case,
+            "rejected, warning from generated code",
+            &d.text,
+        );
+    }
+}
+
+/// The findings, most common first (failures to compile before all), into the report; their
+/// full lists of cases into `findings.txt`.
+fn write_findings(report: &mut String, dir: &Path, findings: &Findings) {
+    let mut sorted: Vec<(&String, &Vec<usize>)> = findings.iter().collect();
+    sorted.sort_by_key(|(kind, ids)| (!kind.starts_with("ACCEPTED"), std::cmp::Reverse(ids.len())));
+    let mut all_ids = String::new();
+    for (kind, ids) in sorted {
+        let _ = write!(report, "\n## {} × {kind}\n\nfiles:", ids.len());
+        for id in ids.iter().take(8) {
+            let _ = write!(report, " src/attr/c{id:05}.rs");
+        }
+        report.push('\n');
+        let _ = writeln!(all_ids, "{kind}\t{ids:?}");
+    }
+    std::fs::write(dir.join("findings.txt"), all_ids).unwrap();
+}
+
+/// Why the invalid cases are not valid Rust, the 20 most common reasons.
+fn write_invalid_reasons(report: &mut String, invalid: &[usize], plain: &DiagnosticsById) {
+    let empty = Vec::new();
+    let mut invalid_reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for id in invalid {
+        for d in plain.get(id).unwrap_or(&empty).iter().filter(|d| d.error) {
+            *invalid_reasons.entry(normalize(&d.text)).or_default() += 1;
+        }
+    }
+    let _ = write!(
+        report,
+        "\n## Why the invalid cases are invalid (the generator's mistakes and the mutations')\n\n"
+    );
+    let mut invalid_reasons: Vec<(String, usize)> = invalid_reasons.into_iter().collect();
+    invalid_reasons.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for (reason, n) in invalid_reasons.iter().take(20) {
+        let _ = writeln!(report, "- {n} × {reason}");
+    }
 }
 
 /// Warnings of the differentiated version that the plain one does not have (as many times as
