@@ -54,32 +54,47 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 .unwrap_or_default();
         }
     };
-    let fields = match &item.data {
-        syn::Data::Struct(data) => &data.fields,
+    let Some(fields) = struct_fields(&cx, &item) else {
+        return cx
+            .check()
+            .err()
+            .map(|e| e.to_compile_error())
+            .unwrap_or_default();
+    };
+    let (differentiable, carried) = partition_fields(&cx, fields);
+    if let Err(err) = cx.check() {
+        return err.to_compile_error();
+    }
+    impls(&item, &differentiable, &carried)
+}
+
+/// The fields of a struct; `None` (with an error) for an enum or a union.
+fn struct_fields<'a>(cx: &Ctxt, item: &'a syn::DeriveInput) -> Option<&'a syn::Fields> {
+    match &item.data {
+        syn::Data::Struct(data) => Some(&data.fields),
         syn::Data::Enum(data) => {
             cx.error_spanned_by(
                 data.enum_token,
                 "`Differentiable` can be derived for structs only; an enum has no fixed set of floats to differentiate. Put the floats in a struct",
             );
-            return cx
-                .check()
-                .err()
-                .map(|e| e.to_compile_error())
-                .unwrap_or_default();
+            None
         }
         syn::Data::Union(data) => {
             cx.error_spanned_by(
                 data.union_token,
                 "`Differentiable` can be derived for structs only, not unions",
             );
-            return cx
-                .check()
-                .err()
-                .map(|e| e.to_compile_error())
-                .unwrap_or_default();
+            None
         }
-    };
+    }
+}
 
+/// The fields to differentiate (their members and types) and those carried along (their
+/// members), in declaration order.
+fn partition_fields<'a>(
+    cx: &Ctxt,
+    fields: &'a syn::Fields,
+) -> (Vec<(TokenStream, &'a syn::Type)>, Vec<TokenStream>) {
     let mut differentiable = Vec::new();
     let mut carried = Vec::new();
     for (index, field) in fields.iter().enumerate() {
@@ -93,16 +108,21 @@ pub fn derive(input: TokenStream) -> TokenStream {
                 quote!(#index)
             }
         };
-        if skipped(&cx, field) || carried_type(&field.ty) {
+        if skipped(cx, field) || carried_type(&field.ty) {
             carried.push(member);
         } else {
             differentiable.push((member, &field.ty));
         }
     }
-    if let Err(err) = cx.check() {
-        return err.to_compile_error();
-    }
+    (differentiable, carried)
+}
 
+/// `impl Differentiable` and `impl Grad` for the struct.
+fn impls(
+    item: &syn::DeriveInput,
+    differentiable: &[(TokenStream, &syn::Type)],
+    carried: &[TokenStream],
+) -> TokenStream {
     let name = &item.ident;
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     let core = quote!(::autodiff_core);
