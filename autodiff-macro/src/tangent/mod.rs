@@ -29,7 +29,7 @@ use proc_macro2::Span;
 
 use crate::analysis::Activity;
 use crate::ir::{
-    Block, Carried, Form, Function, If, Inst, Loop, Mem, MemData, MemInit, MemInitKind, Op,
+    Block, Callee, Carried, Form, Function, If, Inst, Loop, Mem, MemData, MemInit, MemInitKind, Op,
     Operand, Output, ParamRef, Phi, Stmt, Store, Value, ValueData,
 };
 use crate::rules;
@@ -280,49 +280,9 @@ impl Transform<'_> {
             return Ok(());
         }
         let span = inst.span;
-        let with = |op: Op, args: Vec<Operand>| Inst {
-            result: Value(0),
-            op,
-            args,
-            span,
-            ty: None,
-        };
         // The tangent's instruction, when it is one instruction over the tangents.
         let single = match &inst.op {
-            Op::Rule { rule, form } => {
-                out.push(Stmt::Inst(inst.clone()));
-                if let Form::Cast(ty) = form {
-                    // The only rule whose result has another type than its argument: the
-                    // tangent is cast forward, where the adjoint is cast back.
-                    let t = self.tangent_or_zero(&inst.args[0], out, span);
-                    Some(with(
-                        Op::Rule {
-                            rule: *rule,
-                            form: Form::Cast(ty.clone()),
-                        },
-                        vec![t],
-                    ))
-                } else {
-                    let first_new = self.values.len();
-                    match self.rule_tangent(inst, *rule, out)? {
-                        // The last instruction of the template: named as the tangent.
-                        Operand::Value(t) if t.index() >= first_new => {
-                            self.values[t.index()].name = self.old.values[result.index()]
-                                .name
-                                .as_ref()
-                                .map(|name| tangent_name(name));
-                            self.tan.insert(result, t);
-                            None
-                        }
-                        // `dy` itself (addition passes the tangent through).
-                        Operand::Value(t) => {
-                            self.tan.insert(result, t);
-                            None
-                        }
-                        t => Some(with(Op::Copy, vec![t])),
-                    }
-                }
-            }
+            Op::Rule { rule, form } => self.rule_inst(inst, *rule, form, out)?,
             Op::Copy | Op::Field(_) | Op::Index | Op::Load(_) | Op::Snapshot(_) => {
                 out.push(Stmt::Inst(inst.clone()));
                 let op = match &inst.op {
@@ -334,48 +294,14 @@ impl Transform<'_> {
                 if !matches!(inst.op, Op::Load(_) | Op::Snapshot(_)) {
                     args[0] = self.tangent_or_zero(&inst.args[0], out, span);
                 }
-                Some(with(op, args))
+                Some(tangent_inst(op, args, span))
             }
             Op::Call {
                 callee,
                 written_ref,
                 by_ref,
                 tangents: false,
-            } => {
-                // `(y, t_y) = f_jvp(args, tangents)`.
-                let pair = Value(self.values.len() as u32);
-                self.values.push(ValueData {
-                    name: None,
-                    by_ref: false,
-                    aggregate: true,
-                });
-                let mut args = inst.args.clone();
-                for arg in &inst.args {
-                    args.push(self.tangent(arg).unwrap_or(Operand::Undef));
-                }
-                out.push(Stmt::Inst(Inst {
-                    result: pair,
-                    op: Op::Call {
-                        callee: callee.clone(),
-                        written_ref: [written_ref.clone(), written_ref.clone()].concat(),
-                        by_ref: [by_ref.clone(), by_ref.clone()].concat(),
-                        tangents: true,
-                    },
-                    args,
-                    span,
-                    ty: None,
-                }));
-                let member =
-                    |k: u32| Op::Field(syn::Member::Unnamed(syn::Index { index: k, span }));
-                out.push(Stmt::Inst(Inst {
-                    result,
-                    op: member(0),
-                    args: vec![Operand::Value(pair)],
-                    span,
-                    ty: inst.ty.clone(),
-                }));
-                Some(with(member(1), vec![Operand::Value(pair)]))
-            }
+            } => Some(self.call_inst(inst, callee, written_ref, by_ref, out)),
             Op::Struct { .. } => {
                 return Err(Unsupported {
                     span,
@@ -395,6 +321,94 @@ impl Transform<'_> {
             }));
         }
         Ok(())
+    }
+
+    /// A rule's instruction and its tangent's instructions; the tangent's last one if it is
+    /// still to be written (its result not yet allocated), `None` if the tangent is recorded.
+    fn rule_inst(
+        &mut self,
+        inst: &Inst,
+        rule: rules::RuleId,
+        form: &Form,
+        out: &mut Vec<Stmt>,
+    ) -> Result<Option<Inst>, Unsupported> {
+        let (result, span) = (inst.result, inst.span);
+        out.push(Stmt::Inst(inst.clone()));
+        if let Form::Cast(ty) = form {
+            // The only rule whose result has another type than its argument: the
+            // tangent is cast forward, where the adjoint is cast back.
+            let t = self.tangent_or_zero(&inst.args[0], out, span);
+            return Ok(Some(tangent_inst(
+                Op::Rule {
+                    rule,
+                    form: Form::Cast(ty.clone()),
+                },
+                vec![t],
+                span,
+            )));
+        }
+        let first_new = self.values.len();
+        Ok(match self.rule_tangent(inst, rule, out)? {
+            // The last instruction of the template: named as the tangent.
+            Operand::Value(t) if t.index() >= first_new => {
+                self.values[t.index()].name = self.old.values[result.index()]
+                    .name
+                    .as_ref()
+                    .map(|name| tangent_name(name));
+                self.tan.insert(result, t);
+                None
+            }
+            // `dy` itself (addition passes the tangent through).
+            Operand::Value(t) => {
+                self.tan.insert(result, t);
+                None
+            }
+            t => Some(tangent_inst(Op::Copy, vec![t], span)),
+        })
+    }
+
+    /// `(y, t_y) = f_jvp(args, tangents)`: writes the call and `y`; returns the instruction
+    /// that reads `t_y`.
+    fn call_inst(
+        &mut self,
+        inst: &Inst,
+        callee: &Callee,
+        written_ref: &[bool],
+        by_ref: &[bool],
+        out: &mut Vec<Stmt>,
+    ) -> Inst {
+        let span = inst.span;
+        let pair = Value(self.values.len() as u32);
+        self.values.push(ValueData {
+            name: None,
+            by_ref: false,
+            aggregate: true,
+        });
+        let mut args = inst.args.clone();
+        for arg in &inst.args {
+            args.push(self.tangent(arg).unwrap_or(Operand::Undef));
+        }
+        out.push(Stmt::Inst(Inst {
+            result: pair,
+            op: Op::Call {
+                callee: callee.clone(),
+                written_ref: [written_ref, written_ref].concat(),
+                by_ref: [by_ref, by_ref].concat(),
+                tangents: true,
+            },
+            args,
+            span,
+            ty: None,
+        }));
+        let member = |k: u32| Op::Field(syn::Member::Unnamed(syn::Index { index: k, span }));
+        out.push(Stmt::Inst(Inst {
+            result: inst.result,
+            op: member(0),
+            args: vec![Operand::Value(pair)],
+            span,
+            ty: inst.ty.clone(),
+        }));
+        tangent_inst(member(1), vec![Operand::Value(pair)], span)
     }
 
     fn tan_mem_of(&mut self, mem: Mem, span: Span) -> Result<Mem, Unsupported> {
@@ -590,5 +604,16 @@ pub fn signature(
         output,
         impl_generics: sig.impl_generics.clone(),
         generic_float: sig.generic_float.clone(),
+    }
+}
+
+/// A tangent's instruction, its result still to be allocated.
+fn tangent_inst(op: Op, args: Vec<Operand>, span: Span) -> Inst {
+    Inst {
+        result: Value(0),
+        op,
+        args,
+        span,
+        ty: None,
     }
 }
