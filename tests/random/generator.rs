@@ -3634,6 +3634,11 @@ impl super::harness::Flat for Params {
         out.push(self.b);
         out.extend_from_slice(&self.v);
     }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.w.fill_from(src);
+        self.b.fill_from(src);
+        self.v.fill_from(src);
+    }
 }
 
 #[differentiate]

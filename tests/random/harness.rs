@@ -175,13 +175,19 @@ impl Trace {
 
 /// Flattening of a gradient `G` (a float, an array, a `Vec`, or a tuple of them) into the order
 /// of the point's coordinates.
+/// `fill_from` is the inverse, for a tangent shaped like a gradient (so a `Vec` already has its
+/// length): the entries overwritten from coordinates in the same order.
 pub trait Flat {
     fn flat_into(&self, out: &mut Vec<f64>);
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>);
 }
 
 impl Flat for f64 {
     fn flat_into(&self, out: &mut Vec<f64>) {
         out.push(*self);
+    }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        *self = *src.next().expect("a coordinate per tangent entry");
     }
 }
 
@@ -189,11 +195,17 @@ impl Flat for Vec<f64> {
     fn flat_into(&self, out: &mut Vec<f64>) {
         out.extend_from_slice(self);
     }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|x| x.fill_from(src));
+    }
 }
 
 impl<const N: usize> Flat for [f64; N] {
     fn flat_into(&self, out: &mut Vec<f64>) {
         out.extend_from_slice(self);
+    }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|x| x.fill_from(src));
     }
 }
 
@@ -203,6 +215,9 @@ impl<const N: usize> Flat for Vec<[f64; N]> {
             out.extend_from_slice(row);
         }
     }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|row| row.fill_from(src));
+    }
 }
 
 impl<const N: usize, const M: usize> Flat for [[f64; M]; N] {
@@ -211,6 +226,9 @@ impl<const N: usize, const M: usize> Flat for [[f64; M]; N] {
             out.extend_from_slice(row);
         }
     }
+    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+        self.iter_mut().for_each(|row| row.fill_from(src));
+    }
 }
 
 macro_rules! flat_tuple {
@@ -218,6 +236,9 @@ macro_rules! flat_tuple {
         impl<$($t: Flat),*> Flat for ($($t,)*) {
             fn flat_into(&self, out: &mut Vec<f64>) {
                 $(self.$i.flat_into(out);)*
+            }
+            fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
+                $(self.$i.fill_from(src);)*
             }
         }
     };
@@ -235,48 +256,8 @@ pub fn flat<G: Flat>(g: &G) -> Vec<f64> {
     out
 }
 
-/// The inverse of [`Flat`]: a gradient-shaped value (a tangent) overwritten from coordinates in
-/// the same order. It starts as a gradient, so a `Vec` already has its length.
-pub trait Fill {
-    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>);
-}
-
-impl Fill for f64 {
-    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
-        *self = *src.next().expect("a coordinate per tangent entry");
-    }
-}
-
-impl Fill for Vec<f64> {
-    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
-        self.iter_mut().for_each(|x| x.fill_from(src));
-    }
-}
-
-impl<const N: usize> Fill for [f64; N] {
-    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
-        self.iter_mut().for_each(|x| x.fill_from(src));
-    }
-}
-
-macro_rules! fill_tuple {
-    ($($t:ident $i:tt),*) => {
-        impl<$($t: Fill),*> Fill for ($($t,)*) {
-            fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {
-                $(self.$i.fill_from(src);)*
-            }
-        }
-    };
-}
-
-fill_tuple!(A 0, B 1);
-fill_tuple!(A 0, B 1, C 2);
-fill_tuple!(A 0, B 1, C 2, D 3);
-fill_tuple!(A 0, B 1, C 2, D 3, E 4);
-fill_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
-
 /// A tangent shaped like the gradient `like`, with entries `u`.
-pub fn tangent<G: Fill>(mut like: G, u: &[f64]) -> G {
+pub fn tangent<G: Flat>(mut like: G, u: &[f64]) -> G {
     let mut src = u.iter();
     like.fill_from(&mut src);
     assert!(

@@ -2376,7 +2376,7 @@ use autodiff_core::{{Differentiable, differentiate}};
     out.push_str(&render_all(HELPERS, false));
     let _ = writeln!(
         out,
-        "\nimpl super::harness::Flat for Params {{\n    fn flat_into(&self, out: &mut Vec<f64>) {{\n        out.extend_from_slice(&self.w);\n        out.push(self.b);\n        out.extend_from_slice(&self.v);\n    }}\n}}\n\nimpl super::harness::Fill for Params {{\n    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {{\n        self.w.fill_from(src);\n        self.b.fill_from(src);\n        self.v.fill_from(src);\n    }}\n}}\n"
+        "\nimpl super::harness::Flat for Params {{\n    fn flat_into(&self, out: &mut Vec<f64>) {{\n        out.extend_from_slice(&self.w);\n        out.push(self.b);\n        out.extend_from_slice(&self.v);\n    }}\n    fn fill_from(&mut self, src: &mut std::slice::Iter<'_, f64>) {{\n        self.w.fill_from(src);\n        self.b.fill_from(src);\n        self.v.fill_from(src);\n    }}\n}}\n"
     );
     for p in programs {
         out.push_str(&p.primal());
