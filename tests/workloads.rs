@@ -767,3 +767,237 @@ mod fused_sweeps {
         assert_eq!(into.to_flat(), g.to_flat());
     }
 }
+
+/// A summing loop followed by more code: when the sum reaches the value returned through
+/// statements that pass its adjoint on as `dy` or `-dy` (`s + prior`, `c - s`, `let t = s`),
+/// the sum's adjoint is known from the seed, and `_grad`, `_grad_into`, `_pullback` and
+/// `_hvp` run the loop's backward iterations inside its forward ones, before the code after
+/// it has run. These cover what then runs in a new order: values and arrays computed before
+/// the loop whose adjoints both the loop and the code after it add into, arrays declared and
+/// grown after the loop, a second summing loop, nested loops with buffers per iteration, a
+/// call inside the loop, and chains that do not qualify. Each is checked against central
+/// differences and against `_vjp`, whose backward sweep runs after the whole forward sweep.
+mod fused_sweeps_before_more_code {
+    use super::*;
+    use autodiff_core::check_gradient;
+
+    /// The sum reaches the output through `-`, a copy, `-t` and `+`; `a` (before the loop) gets
+    /// adjoints from the loop and from the code after it.
+    #[differentiate]
+    fn chain_after_the_sum(x: &[f64], c: f64) -> f64 {
+        let a = x[0] * c;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += (x[i] * a).sin();
+        }
+        let t = s - c * c;
+        let u = t;
+        let v = 2.0 - u;
+        let w = -v;
+        w + a.exp() + x[1] * x[2]
+    }
+
+    /// An array filled before the loop, read in it and after it; an array declared after it,
+    /// grown by `push`; a second summing loop after the first.
+    #[allow(clippy::vec_init_then_push, clippy::useless_vec)] // `Vec`s on purpose
+    #[differentiate]
+    fn arrays_around_the_sum(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut w = vec![0.0; n];
+        for i in 0..n {
+            w[i] = x[i] * x[i] + 1.0;
+        }
+        let mut s = 0.0;
+        for i in 0..n {
+            let mut buf = vec![0.0; 2];
+            buf[0] = w[i].ln();
+            buf[1] = x[i] * buf[0];
+            for k in 0..2 {
+                s += buf[k] * w[(i + k) % n];
+            }
+        }
+        let mut v = Vec::new();
+        v.push(w[0] * x[1]);
+        v.push(x[2].cos());
+        let mut p = 0.0;
+        for j in 0..2 {
+            p += v[j] * v[j];
+        }
+        s + p * w[1]
+    }
+
+    #[differentiate]
+    fn lse(v: &[f64]) -> f64 {
+        let mut m = v[0];
+        for &e in v.iter() {
+            m = m.max(e);
+        }
+        let mut t = 0.0;
+        for &e in v.iter() {
+            t += (e - m).exp();
+        }
+        t.ln() + m
+    }
+
+    /// GMM's shape: per data point a buffer filled by a nested loop, then a call; the prior
+    /// after the loop.
+    #[differentiate(wrt(means))]
+    fn mixture(means: &[f64], data: &[f64]) -> f64 {
+        let k = means.len();
+        let mut total = 0.0;
+        for i in 0..data.len() {
+            let mut terms = vec![0.0; k];
+            for j in 0..k {
+                let r = data[i] - means[j];
+                terms[j] = -0.5 * r * r;
+            }
+            total += lse(&terms);
+        }
+        let mut prior = 0.0;
+        for j in 0..k {
+            prior += means[j] * means[j];
+        }
+        total - 0.1 * prior
+    }
+
+    /// The sum read twice after the loop (`t * t`), and a loop whose sum is returned from a
+    /// branch: neither qualifies; both must still be right.
+    #[differentiate]
+    fn sum_read_twice(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i].exp();
+        }
+        let t = s + 1.0;
+        t * t
+    }
+
+    #[differentiate]
+    fn sum_returned_from_a_branch(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i] * x[i];
+        }
+        if x[0] > 0.0 {
+            return s + x[1];
+        }
+        s - x[1]
+    }
+
+    /// The second-order path (`_hvp`) through a summing loop followed by more code.
+    #[differentiate(hessian)]
+    fn second_order(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 1..x.len() {
+            let a = x[i] - x[i - 1] * x[i - 1];
+            s += a * a;
+        }
+        let q = x[0] * x[0] * x[1];
+        s + q.sin()
+    }
+
+    /// The gradient from `_grad`, checked against central differences, `_vjp` and
+    /// `_pullback`; the value bit for bit.
+    fn check(
+        f: impl Fn(&[f64]) -> f64 + Copy,
+        grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+        vjp: impl Fn(&[f64]) -> Vec<f64>,
+        pullback2: impl Fn(&[f64]) -> Vec<f64>,
+        x: &[f64],
+    ) {
+        let (value, g) = grad(x);
+        assert_eq!(value.to_bits(), f(x).to_bits());
+        let finite = check_gradient(f, x, &g);
+        assert!(finite.passes(1e-8), "{finite}");
+        for (a, b) in g.iter().zip(vjp(x)) {
+            assert_close(*a, b, 1e-14);
+        }
+        for (a, b) in g.iter().zip(pullback2(x)) {
+            assert_close(2.0 * a, b, 1e-14);
+        }
+    }
+
+    #[test]
+    fn sums_followed_by_more_code() {
+        let x = point(5, 0.3);
+        let n = x.len();
+        check(
+            |p| chain_after_the_sum(&p[..n], p[n]),
+            |p| {
+                let (v, (mut g, gc)) = chain_after_the_sum_grad(&p[..n], p[n]);
+                g.push(gc);
+                (v, g)
+            },
+            |p| {
+                let (_, back) = chain_after_the_sum_vjp(&p[..n], p[n]);
+                let (mut g, gc) = back(1.0);
+                g.push(gc);
+                g
+            },
+            |p| {
+                let (mut g, gc) = chain_after_the_sum_pullback(&p[..n], p[n], 2.0);
+                g.push(gc);
+                g
+            },
+            &[x.clone(), vec![0.7]].concat(),
+        );
+        check(
+            arrays_around_the_sum,
+            arrays_around_the_sum_grad,
+            |p| arrays_around_the_sum_vjp(p).1(1.0),
+            |p| arrays_around_the_sum_pullback(p, 2.0),
+            &x,
+        );
+        let data = point(7, 1.1);
+        check(
+            |m| mixture(m, &data),
+            |m| mixture_grad(m, &data),
+            |m| mixture_vjp(m, &data).1(1.0),
+            |m| mixture_pullback(m, &data, 2.0),
+            &x[..3],
+        );
+        check(
+            sum_read_twice,
+            sum_read_twice_grad,
+            |p| sum_read_twice_vjp(p).1(1.0),
+            |p| sum_read_twice_pullback(p, 2.0),
+            &x,
+        );
+        for sign in [1.0, -1.0] {
+            let y: Vec<f64> = x.iter().map(|v| v.abs() * sign).collect();
+            check(
+                sum_returned_from_a_branch,
+                sum_returned_from_a_branch_grad,
+                |p| sum_returned_from_a_branch_vjp(p).1(1.0),
+                |p| sum_returned_from_a_branch_pullback(p, 2.0),
+                &y,
+            );
+        }
+        check(
+            second_order,
+            second_order_grad,
+            |p| second_order_vjp(p).1(1.0),
+            |p| second_order_pullback(p, 2.0),
+            &x,
+        );
+    }
+
+    /// `H v` from `_hvp` against central differences of the gradient along `v`.
+    #[test]
+    fn hessian_vector_product_after_a_sum() {
+        let x = point(6, 0.9);
+        let v = point(6, 2.4);
+        let (value, g, hv) = second_order_hvp(&x, v.clone());
+        assert_eq!(value.to_bits(), second_order(&x).to_bits());
+        assert_eq!(g, second_order_grad(&x).1);
+        let h = 1e-5;
+        let at = |t: f64| {
+            let p: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + t * b).collect();
+            second_order_grad(&p).1
+        };
+        let (plus, minus) = (at(h), at(-h));
+        for k in 0..x.len() {
+            assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
+        }
+    }
+}

@@ -51,16 +51,16 @@ impl<'a> Writer<'a> {
         }
     }
 
-    pub(super) fn backward_stmts(
+    pub(super) fn backward_stmts<'s>(
         &mut self,
-        stmts: &[BwdStmt],
+        stmts: impl IntoIterator<Item = &'s BwdStmt>,
         writes: &BTreeMap<Value, usize>,
         declared: &mut BTreeSet<Value>,
         slot_names: &[TokenStream],
     ) -> Vec<TokenStream> {
         let function = self.function;
         let mut out = Vec::new();
-        let mut stmts = stmts.iter().peekable();
+        let mut stmts = stmts.into_iter().peekable();
         while let Some(stmt) = stmts.next() {
             match stmt {
                 // `d = 0.0; d += term;` is `d = term;`: the addition to zero is not free (it
@@ -120,7 +120,7 @@ impl<'a> Writer<'a> {
     }
 
     /// `let mut d_x = 0.0;`, or a zero shaped like `x` for an array or a tuple.
-    fn zero_adjoint(&mut self, target: Value) -> TokenStream {
+    pub(super) fn zero_adjoint(&mut self, target: Value) -> TokenStream {
         let function = self.function;
         let private = private();
         let name = self.names.adjoint(function, target);

@@ -27,7 +27,6 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         item,
         sig,
         function,
-        backward,
         ..
     } = *input;
     let out_ty = &sig
@@ -63,15 +62,12 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
 
     let slot_types = slot_types(sig);
     let prologue = prologue(&mut writer, input, &param_names, &slots, fuse);
-    let (seed, mut body) = match (fused_parts, fuse) {
-        (Some((seed, writes, mut declared)), Some(k)) => {
-            let after = &backward.stmts[k + 1..];
-            (
-                seed,
-                writer.backward_stmts(after, &writes, &mut declared, &slot_names),
-            )
-        }
-        _ => writer.backward(&slot_names),
+    let (seed, mut body) = match fused_parts {
+        Some((seed, writes, mut declared, after)) => (
+            seed,
+            writer.backward_stmts(after, &writes, &mut declared, &slot_names),
+        ),
+        None => writer.backward(&slot_names),
     };
     body.extend(restore_carried(&mut writer, input));
     let tapes = &writer.tapes;

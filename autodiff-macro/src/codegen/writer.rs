@@ -8,8 +8,9 @@ use quote::{ToTokens, quote};
 use syn::Ident;
 
 use crate::analysis::Activity;
+use crate::ir::visit::{defined_in, defined_in_stmts};
 use crate::ir::{Function, Inst, Mem, Operand, Output, ParamRef, Stmt, Value};
-use crate::reverse::{Backward, BwdStmt, Target};
+use crate::reverse::{Backward, BwdStmt, Target, Term};
 use crate::signature::Signature;
 
 pub(super) struct Writer<'a> {
@@ -77,28 +78,85 @@ impl<'a> Writer<'a> {
     /// Sets up the fusion of the loop at `backward.stmts[k]` (the last statement of the body):
     /// returns the seed's pattern, and what writing the backward statements after the loop
     /// needs once the forward sweep is written (which names the variables they read).
+    /// Writes the backward statements that run before the fused loop `k` of the backward
+    /// statements and returns the seed's pattern, the adjoints' write counts, what is declared
+    /// by then, and the backward statements that run after the forward sweep, in order.
+    ///
+    /// Before the loop run: the adjoints of the arrays declared before it, the seed, the chain
+    /// from the seed to the loop's sum ([`Backward::seed_chain`]), and a zero for every adjoint
+    /// the loop adds into that is not declared by then. The rest of what the reverse pass put
+    /// before the loop (the backward statements of what follows the loop) runs after the
+    /// forward sweep, adding into the adjoints already declared.
     pub(super) fn prepare_fusion(
         &mut self,
         k: usize,
         slot_names: &[TokenStream],
-    ) -> (TokenStream, BTreeMap<Value, usize>, BTreeSet<Value>) {
+    ) -> (
+        TokenStream,
+        BTreeMap<Value, usize>,
+        BTreeSet<Value>,
+        Vec<&'a BwdStmt>,
+    ) {
         let function: &'a Function = self.function;
-        let stmts: &'a [BwdStmt] = &self.backward.stmts;
+        let backward: &'a Backward = self.backward;
+        let stmts = &backward.stmts;
+        let BwdStmt::Loop(bwd_loop) = &stmts[k] else {
+            unreachable!("the interleaved loop is a loop")
+        };
+        let position = function
+            .body
+            .stmts
+            .iter()
+            .position(|s| matches!(s, Stmt::Loop(l) if l.count == bwd_loop.id))
+            .expect("the interleaved loop is at the top level");
+        let Stmt::Loop(loop_) = &function.body.stmts[position] else {
+            unreachable!("found as a loop")
+        };
         // The names the forward loop gives its carried variables, before anything names them.
-        if let Some(Stmt::Loop(loop_)) = function.body.stmts.last() {
-            for c in &loop_.carried {
-                let slot = self.name(c.result);
-                self.names.values.insert(c.param, slot);
-            }
+        for c in &loop_.carried {
+            let slot = self.name(c.result);
+            self.names.values.insert(c.param, slot);
         }
+        let early_mems: BTreeSet<Mem> = function.body.stmts[..position]
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::MemInit(init) if init.declare => Some(init.mem),
+                _ => None,
+            })
+            .collect();
+        let late_values = defined_in_stmts(&function.body.stmts[position + 1..]);
+        let chain: BTreeSet<Value> = backward.seed_chain.iter().copied().collect();
+        let (early, late): (Vec<&'a BwdStmt>, Vec<&'a BwdStmt>) =
+            stmts[..k].iter().partition(|stmt| match stmt {
+                BwdStmt::ZeroMem { mem, .. } => early_mems.contains(mem),
+                BwdStmt::Add {
+                    term: Term::Seed(_),
+                    ..
+                } => true,
+                BwdStmt::Add { target, .. } => chain.contains(target),
+                BwdStmt::Zero(target) => !late_values.contains(target),
+                _ => false,
+            });
         let mut writes = BTreeMap::<Value, usize>::new();
         count_writes(stmts, &mut writes);
         let seed = self.seed_pattern(&writes);
         let mut declared = BTreeSet::new();
-        let before = self.backward_stmts(&stmts[..k], &writes, &mut declared, slot_names);
-        let BwdStmt::Loop(bwd_loop) = &stmts[k] else {
-            unreachable!("the interleaved loop is a loop")
-        };
+        let mut before = self.backward_stmts(early, &writes, &mut declared, slot_names);
+        // What the loop adds into outside itself exists before it.
+        let inside = defined_in(&loop_.body);
+        let mut targets = BTreeMap::new();
+        count_writes(&bwd_loop.body, &mut targets);
+        for target in targets.into_keys() {
+            if !inside.contains(&target) && declared.insert(target) {
+                before.push(self.zero_adjoint(target));
+            }
+        }
+        let predeclared = declared.clone();
+        let after = late
+            .into_iter()
+            .filter(|stmt| !matches!(stmt, BwdStmt::Zero(v) if predeclared.contains(v)))
+            .chain(&stmts[k + 1..])
+            .collect();
         self.fused = Some(Fused {
             id: bwd_loop.id,
             before,
@@ -107,7 +165,7 @@ impl<'a> Writer<'a> {
             declared: declared.clone(),
             slot_names: slot_names.to_vec(),
         });
-        (seed, writes, declared)
+        (seed, writes, declared, after)
     }
 
     pub(super) fn name(&mut self, value: Value) -> Ident {

@@ -442,21 +442,27 @@ impl Operand {
     }
 }
 
+/// Calls `f` on every statement of `stmts` and of the blocks nested in them, in order (a nested
+/// statement after the one that contains it).
+pub fn walk_stmts<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
+    for stmt in stmts {
+        f(stmt);
+        match stmt {
+            Stmt::If(if_) => {
+                if_.then_block.walk(f);
+                if_.else_block.walk(f);
+            }
+            Stmt::Loop(loop_) => loop_.body.walk(f),
+            Stmt::Inst(_) | Stmt::Store(_) | Stmt::MemInit(_) => {}
+        }
+    }
+}
+
 impl Block {
     /// Calls `f` on every statement of the block and of the blocks nested in it, in order (a
     /// nested statement after the one that contains it).
     pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Stmt)) {
-        for stmt in &self.stmts {
-            f(stmt);
-            match stmt {
-                Stmt::If(if_) => {
-                    if_.then_block.walk(f);
-                    if_.else_block.walk(f);
-                }
-                Stmt::Loop(loop_) => loop_.body.walk(f),
-                Stmt::Inst(_) | Stmt::Store(_) | Stmt::MemInit(_) => {}
-            }
-        }
+        walk_stmts(&self.stmts, f);
     }
 
     /// Calls `f` on every instruction of the block and the blocks nested in it, in order.

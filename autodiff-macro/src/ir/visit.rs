@@ -6,8 +6,13 @@ use super::*;
 
 /// Every value defined in a block and the blocks inside it.
 pub fn defined_in(block: &Block) -> BTreeSet<Value> {
+    defined_in_stmts(&block.stmts)
+}
+
+/// Every value defined by statements and the blocks inside them.
+pub fn defined_in_stmts(stmts: &[Stmt]) -> BTreeSet<Value> {
     let mut out = BTreeSet::new();
-    block.walk(&mut |stmt| match stmt {
+    walk_stmts(stmts, &mut |stmt| match stmt {
         Stmt::Inst(inst) => {
             out.insert(inst.result);
         }

@@ -50,6 +50,11 @@ pub struct Backward {
     /// of parameters and integer arithmetic on them. Computed next to the parameters they come
     /// from, they let the compiler see that the backward loops' indices are in bounds.
     pub top_remat: Vec<Value>,
+    /// With a loop that runs interleaved (see [`Schedule::Interleaved`]): the values from its
+    /// sum to the output, the output excluded. Each is read once, by the next one's statement,
+    /// which passes its adjoint on as `dy` or `-dy`, so their adjoints follow from the seed
+    /// before the forward sweep reaches them, and the loop's from theirs.
+    pub seed_chain: Vec<Value>,
 }
 
 pub fn reverse(function: &Function, activity: &Activity) -> Backward {
@@ -95,10 +100,12 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         written_mems: pass.written_mems,
         captured,
         top_remat,
+        seed_chain: Vec::new(),
     };
-    if let Some(id) = plan::interleavable(function, &backward, activity) {
+    if let Some((id, chain)) = plan::interleavable(function, &backward, activity) {
         if let Some(plan) = backward.loops.get_mut(&id) {
             plan.schedule = Schedule::Interleaved;
+            backward.seed_chain = chain;
         }
     }
     backward

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::analysis::Activity;
 use crate::ir::{
     Block, Carried, Function, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt,
-    Value,
+    Value, walk_stmts,
 };
 use crate::rules::Recompute;
 
@@ -34,9 +34,10 @@ pub enum Schedule {
     #[default]
     Separate,
     /// Each right after its forward iteration, in the functions that know the seed before the
-    /// forward sweep (`_grad`, `_grad_into`, `_pullback`, `_hvp`): the loop is the function's
-    /// last statement and only adds terms into the value returned, so each backward iteration
-    /// needs only its own iteration's values, which it reads in place instead of from a tape.
+    /// forward sweep (`_grad`, `_grad_into`, `_pullback`, `_hvp`): the loop only adds terms
+    /// into a sum whose adjoint follows from the seed (see [`super::Backward::seed_chain`]), so
+    /// each backward iteration needs only its own iteration's values, which it reads in place
+    /// instead of from a tape.
     Interleaved,
 }
 
@@ -455,18 +456,82 @@ impl Reverse<'_> {
 
 /// The loop whose backward sweep can run inside its forward sweep, each iteration's right after
 /// it, when the seed is known before the forward sweep starts (as in `_grad`, `_grad_into` and
-/// `_pullback`): the function ends with a range loop whose only active carried variable is the
-/// value it returns, to which each iteration only adds a term. The adjoint of such an
-/// accumulator is the seed in every iteration, and each iteration's backward sweep reads only
-/// that iteration's values, which are still there: what the loop would tape is read in place.
+/// `_pullback`), and the values between it and the output (see [`Backward::seed_chain`]).
+///
+/// A top-level range loop qualifies when its only active carried variable is a sum to which
+/// each iteration only adds a term, and that sum reaches the value returned through a chain of
+/// statements after the loop that each pass their adjoint on as `dy` or `-dy` (`s + prior`,
+/// `c - s`, `let t = s;`): the sum's adjoint is then known from the seed alone, the same in
+/// every iteration, and each iteration's backward sweep reads only that iteration's values,
+/// which are still there: what the loop would tape is read in place. Of several such loops,
+/// the one with the largest body runs interleaved.
 pub(super) fn interleavable(
     function: &Function,
     backward: &Backward,
     activity: &Activity,
-) -> Option<Value> {
-    let Some(Stmt::Loop(loop_)) = function.body.stmts.last() else {
-        return None;
+) -> Option<(Value, Vec<Value>)> {
+    // The one value the seed reaches (next to passive ones, as in `_hvp`).
+    let output = match &function.output {
+        Output::Operand(Operand::Value(output)) => *output,
+        Output::Tuple(parts) => match parts
+            .iter()
+            .filter(|part| !matches!(part, Output::Passive(_)))
+            .collect::<Vec<_>>()[..]
+        {
+            [Output::Operand(Operand::Value(output))] => *output,
+            _ => return None,
+        },
+        _ => return None,
     };
+    let uses = use_counts(function);
+    let stmts = &function.body.stmts;
+    stmts
+        .iter()
+        .enumerate()
+        .filter_map(|(position, stmt)| match stmt {
+            Stmt::Loop(loop_) => {
+                let sum = interleavable_sum(loop_, backward, activity)?;
+                let after = &stmts[position + 1..];
+                let chain = seed_chain(after, sum.result, output, &uses)?;
+                // The backward statements of what follows the loop run after it; an array
+                // declared before the loop keeps its length and its adjoint from the loop on.
+                let mut declared_after = BTreeSet::new();
+                let mut written_after = BTreeSet::new();
+                walk_stmts(after, &mut |stmt| match stmt {
+                    Stmt::MemInit(init) if init.declare => {
+                        declared_after.insert(init.mem);
+                    }
+                    Stmt::MemInit(init) => {
+                        written_after.insert(init.mem);
+                    }
+                    Stmt::Store(store) => {
+                        written_after.insert(store.mem);
+                    }
+                    _ => {}
+                });
+                let written_after = !written_after.is_subset(&declared_after);
+                // The adjoint of an array assigned whole is as long as the array at the end,
+                // a length the code after the loop reads: it must exist before the loop.
+                let late = defined_in_stmts(after);
+                let late_length = backward.stmts.iter().any(|stmt| {
+                    matches!(stmt, BwdStmt::ZeroMem { len: Some(len), .. } if late.contains(len))
+                });
+                let mut size = 0usize;
+                loop_.body.walk(&mut |_| size += 1);
+                (!written_after && !late_length).then_some((size, loop_.count, chain))
+            }
+            _ => None,
+        })
+        .max_by_key(|(size, ..)| *size)
+        .map(|(_, id, chain)| (id, chain))
+}
+
+/// The loop's sum, if the loop can run interleaved wherever its sum's adjoint is known first.
+fn interleavable_sum<'l>(
+    loop_: &'l Loop,
+    backward: &Backward,
+    activity: &Activity,
+) -> Option<&'l Carried> {
     let plan = backward.loops.get(&loop_.count)?;
     if !matches!(loop_.kind, LoopKind::Range { .. })
         || loop_.exit.is_some()
@@ -475,19 +540,6 @@ pub(super) fn interleavable(
     {
         return None;
     }
-    // The one value the seed reaches (next to passive ones, as in `_hvp`).
-    let output = match &function.output {
-        Output::Operand(Operand::Value(output)) => output,
-        Output::Tuple(parts) => match parts
-            .iter()
-            .filter(|part| !matches!(part, Output::Passive(_)))
-            .collect::<Vec<_>>()[..]
-        {
-            [Output::Operand(Operand::Value(output))] => output,
-            _ => return None,
-        },
-        _ => return None,
-    };
     let active: Vec<&Carried> = loop_
         .carried
         .iter()
@@ -510,38 +562,127 @@ pub(super) fn interleavable(
         carries_an_array |=
             written.is_some_and(|mem| !local.contains(&mem) && activity.active_mem(mem));
     });
-    if carries_an_array {
-        return None;
-    }
-    if sum.result != *output || !adds_only(&loop_.body, sum) {
-        return None;
-    }
-    Some(loop_.count)
+    (!carries_an_array && adds_only(&loop_.body, sum)).then_some(sum)
 }
 
-/// `s = s + term` (or `term + s`, `s - term`) is the only read of the carried `s` in the body.
-fn adds_only(body: &Block, sum: &Carried) -> bool {
-    let Operand::Value(next) = sum.next else {
+/// The values from `sum` to `output` (`output` excluded) when each is read once, by the next
+/// one's top-level statement in `after`, which passes its adjoint on as `dy` or `-dy`.
+fn seed_chain(
+    after: &[Stmt],
+    sum: Value,
+    output: Value,
+    uses: &BTreeMap<Value, usize>,
+) -> Option<Vec<Value>> {
+    let mut chain = Vec::new();
+    let mut current = sum;
+    for stmt in after {
+        if current == output {
+            break;
+        }
+        if let Stmt::Inst(inst) = stmt {
+            if passes_adjoint(inst, current) {
+                chain.push(current);
+                current = inst.result;
+            }
+        }
+    }
+    let read_once = |v: &Value| uses.get(v) == Some(&1);
+    (current == output && read_once(&output) && chain.iter().all(read_once)).then_some(chain)
+}
+
+/// Whether `inst` reads `value` once, with an adjoint of `dy` or `-dy`.
+fn passes_adjoint(inst: &Inst, value: Value) -> bool {
+    let reads: Vec<usize> = (0..inst.args.len())
+        .filter(|&k| inst.args[k].values().contains(&value))
+        .collect();
+    let [k] = reads[..] else {
         return false;
     };
-    let update = body.stmts.iter().any(|stmt| match stmt {
-        Stmt::Inst(inst) if inst.result == next => match (&inst.op, &inst.args[..]) {
-            // The accumulator's adjoint passes through unchanged (its template is `dy`).
-            (Op::Rule { rule, .. }, args @ [_, _]) => args.iter().enumerate().any(|(k, arg)| {
-                arg.value() == Some(sum.param) && rule.rule().adjoints[k] == Some("dy")
-            }),
-            _ => false,
-        },
+    match &inst.op {
+        Op::Copy => true,
+        Op::Rule { rule, .. } => {
+            inst.args[k].value() == Some(value)
+                && matches!(rule.rule().adjoints[k], Some("dy" | "-dy"))
+        }
         _ => false,
-    });
-    let mut reads = 0;
+    }
+}
+
+/// How many times each value is read, by statements and by the output.
+fn use_counts(function: &Function) -> BTreeMap<Value, usize> {
+    let mut uses = BTreeMap::new();
+    let mut count = |op: &Operand| {
+        for v in op.values() {
+            *uses.entry(v).or_insert(0) += 1;
+        }
+    };
+    function
+        .body
+        .walk(&mut |stmt| operands(stmt).into_iter().for_each(&mut count));
+    fn output_operands<'o>(output: &'o Output, out: &mut Vec<&'o Operand>) {
+        match output {
+            Output::Operand(op) | Output::Passive(op) => out.push(op),
+            Output::Tuple(parts) => parts.iter().for_each(|part| output_operands(part, out)),
+            Output::Mem(_) => {}
+        }
+    }
+    let mut outputs = Vec::new();
+    output_operands(&function.output, &mut outputs);
+    outputs.into_iter().for_each(count);
+    uses
+}
+
+/// Each iteration only adds terms into the carried `s`: its value at the end of the body comes
+/// from its value at the start through statements of the body that each read the one before
+/// once and pass their adjoint back unchanged: `s + term`, `term + s`, `s - term`, or a nested
+/// loop that only adds into a variable it starts as the sum so far. The sum's adjoint is then
+/// the same in every iteration.
+fn adds_only(body: &Block, sum: &Carried) -> bool {
+    let mut reads = BTreeMap::<Value, usize>::new();
     body.walk(&mut |stmt| {
-        reads += operands(stmt)
-            .into_iter()
-            .filter(|op| op.values().contains(&sum.param))
-            .count();
+        for op in operands(stmt) {
+            for v in op.values() {
+                *reads.entry(v).or_insert(0) += 1;
+            }
+        }
     });
-    update && reads == 1
+    let mut current = sum.param;
+    for stmt in &body.stmts {
+        let next = match stmt {
+            Stmt::Inst(inst) => match &inst.op {
+                Op::Rule { rule, .. }
+                    if inst.args.iter().enumerate().any(|(k, arg)| {
+                        arg.value() == Some(current) && rule.rule().adjoints[k] == Some("dy")
+                    }) =>
+                {
+                    Some(inst.result)
+                }
+                _ => None,
+            },
+            Stmt::Loop(inner)
+                if matches!(inner.kind, LoopKind::Range { .. }) && inner.exit.is_none() =>
+            {
+                match inner
+                    .carried
+                    .iter()
+                    .find(|c| c.init.value() == Some(current))
+                {
+                    Some(c) if adds_only(&inner.body, c) => Some(c.result),
+                    Some(_) => return false,
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
+            // The statement that adds is the only one that reads the sum so far.
+            if reads.get(&current) != Some(&1) {
+                return false;
+            }
+            current = next;
+        }
+    }
+    current != sum.param && !reads.contains_key(&current) && sum.next.value() == Some(current)
 }
 
 /// The values an operand reads.
