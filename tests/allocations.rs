@@ -218,3 +218,52 @@ fn iterator_chains_allocate_only_what_an_index_loop_would() {
     // does the same); the other chains keep nothing.
     assert!(n <= 1, "{n} allocations");
 }
+
+/// A buffer allocated per iteration (`vec!` inside the loop), as ADBench's GMM and code ported
+/// from C++ write it, with a summing loop after it.
+#[differentiate]
+fn per_point_buffers(x: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let mut buf = vec![0.0; 3];
+        for k in 0..3 {
+            buf[k] = x[i] * (k as f64 + c);
+        }
+        let mut t = 0.0;
+        for k in 0..3 {
+            t += buf[k].sin();
+        }
+        s += t * t;
+    }
+    let mut prior = 0.0;
+    for i in 0..x.len() {
+        prior += x[i] * x[i];
+    }
+    s + 0.5 * prior
+}
+
+#[test]
+fn a_buffer_per_iteration_allocates_its_adjoint_once() {
+    let mut g = (vec![0.0; 40], 0.0);
+    let x: Vec<f64> = (0..40).map(|i| (i as f64 * 0.3).cos()).collect();
+    // The primal allocates one buffer per iteration; the gradient adds one adjoint in all (the
+    // loop runs interleaved with its backward sweep, so nothing is taped).
+    let primal = allocations_in(|| {
+        std::hint::black_box(per_point_buffers(&x, 0.5));
+    });
+    let _ = per_point_buffers_grad_into(&x, 0.5, &mut g);
+    let gradient = allocations_in(|| {
+        std::hint::black_box(per_point_buffers_grad_into(&x, 0.5, &mut g));
+    });
+    assert_eq!(primal, 40);
+    assert_eq!(gradient, primal + 1);
+    // The reused adjoint starts at zero in every iteration: the gradient is right.
+    let mut flat = g.0.clone();
+    flat.push(g.1);
+    let check = autodiff_core::check_gradient(
+        |p| per_point_buffers(&p[..40], p[40]),
+        &[x.clone(), vec![0.5]].concat(),
+        &flat,
+    );
+    assert!(check.passes(1e-8), "{check}");
+}

@@ -535,6 +535,17 @@ pub fn zero_resized<T: Real>(target: &mut Vec<T>, len: usize) {
     target.resize(len, T::ZERO);
 }
 
+/// A zero adjoint of `len` elements in the storage of `spare`, the adjoint of the same
+/// loop-local `vec!` in an earlier iteration: allocated once, not once per iteration
+/// (`zero` names the element type for inference).
+#[inline]
+pub fn zeroed_vec<T: Real>(spare: &mut Vec<T>, zero: T, len: usize) -> Vec<T> {
+    let mut adjoint = core::mem::take(spare);
+    adjoint.clear();
+    adjoint.resize(len, zero);
+    adjoint
+}
+
 /// Sets every element to zero: the adjoint of an array overwritten as a whole.
 #[inline(always)]
 pub fn fill_zero<T: Real>(target: &mut [T]) {

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 
-use crate::ir::{LoopKind, Mem, Op, Operand, Output, Value};
+use crate::ir::visit::{find_mem_init, mems_declared_in};
+use crate::ir::{LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt, Value};
 use crate::reverse::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
 
 impl<'a> Writer<'a> {
@@ -60,9 +61,24 @@ impl<'a> Writer<'a> {
     ) -> Vec<TokenStream> {
         let function = self.function;
         let mut out = Vec::new();
+        // Adjoints of loop-local `Vec`s that go back to their spare storage at the region's end.
+        let mut give_back = Vec::new();
         let mut stmts = stmts.into_iter().peekable();
         while let Some(stmt) = stmts.next() {
             match stmt {
+                BwdStmt::ZeroMem { mem, len } if self.reusable_len(*mem, *len).is_some() => {
+                    let len = self.reusable_len(*mem, *len).expect("checked by the guard");
+                    let name = self.names.mem_adjoint(function, *mem);
+                    let spare = self.names.temp("spare");
+                    let private = private();
+                    self.tapes
+                        .push(quote!(let mut #spare = ::std::vec::Vec::new();));
+                    let zero = self.zero();
+                    out.push(
+                        quote!(let mut #name = #private::zeroed_vec(&mut #spare, #zero, #len);),
+                    );
+                    give_back.push(quote!(#spare = #name;));
+                }
                 // `d = 0.0; d += term;` is `d = term;`: the addition to zero is not free (it
                 // turns `-0.0` into `0.0`, so the compiler keeps it, on a loop-carried chain).
                 BwdStmt::Reset { target, .. }
@@ -116,7 +132,34 @@ impl<'a> Writer<'a> {
                 }
             }
         }
+        out.extend(give_back);
         out
+    }
+
+    /// The length of the adjoint of a one-dimensional `Vec` declared inside a loop, whose
+    /// storage the next iteration can reuse.
+    fn reusable_len(&mut self, mem: Mem, len: Option<Value>) -> Option<TokenStream> {
+        let function = self.function;
+        let mut in_a_loop = false;
+        function.body.walk(&mut |stmt| {
+            in_a_loop |= matches!(stmt, Stmt::Loop(l) if mems_declared_in(&l.body).contains(&mem));
+        });
+        if !function.mems[mem.index()].vec || !in_a_loop {
+            return None;
+        }
+        if let Some(len) = len {
+            return Some(self.name(len).into_token_stream());
+        }
+        match find_mem_init(&function.body, mem)? {
+            MemInitKind::Repeat { lens, vecs, .. } if lens.len() == 1 && vecs[..] == [true] => {
+                Some(self.operand(&lens[0], Span::call_site()))
+            }
+            MemInitKind::List { elems, row: None } => {
+                let len = elems.len();
+                Some(quote!(#len))
+            }
+            _ => None,
+        }
     }
 
     /// `let mut d_x = 0.0;`, or a zero shaped like `x` for an array or a tuple.
