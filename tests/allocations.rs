@@ -221,6 +221,7 @@ fn iterator_chains_allocate_only_what_an_index_loop_would() {
 
 /// A buffer allocated per iteration (`vec!` inside the loop), as ADBench's GMM and code ported
 /// from C++ write it, with a summing loop after it.
+#[allow(clippy::useless_vec)] // a heap buffer per iteration is the point
 #[differentiate]
 fn per_point_buffers(x: &[f64], c: f64) -> f64 {
     let mut s = 0.0;
