@@ -775,8 +775,9 @@ mod fused_sweeps {
 /// it has run. These cover what then runs in a new order: values and arrays computed before
 /// the loop whose adjoints both the loop and the code after it add into, arrays declared and
 /// grown after the loop, a second summing loop, nested loops with buffers per iteration, a
-/// call inside the loop, and chains that do not qualify. Each is checked against central
-/// differences and against `_vjp`, whose backward sweep runs after the whole forward sweep.
+/// call inside the loop, buffers hoisted out of the loop, and chains and buffers that do not
+/// qualify. Each is checked against central differences and against `_vjp`, whose backward
+/// sweep runs after the whole forward sweep.
 mod fused_sweeps_before_more_code {
     use super::*;
     use autodiff_core::check_gradient;
@@ -917,6 +918,77 @@ mod fused_sweeps_before_more_code {
         }
     }
 
+    /// Buffers hoisted out of the loop (ADBench's C++ form): each iteration overwrites them
+    /// before it reads them, so nothing flows between iterations through them: `xc` filled
+    /// over its whole length then read, `terms` written at `[j]` for every `j` then passed
+    /// whole to a call, `at` written and read at the same index.
+    #[differentiate(wrt(means))]
+    fn hoisted_buffers(means: &[f64], data: &[f64]) -> f64 {
+        let k = means.len();
+        let mut xc = vec![0.0; k];
+        let mut terms = vec![0.0; k];
+        let mut at = vec![0.0; data.len()];
+        let mut total = 0.0;
+        for i in 0..data.len() {
+            for j in 0..k {
+                for l in 0..k {
+                    xc[l] = data[i] - means[l] * (j as f64 + 1.0);
+                }
+                let mut q = 0.0;
+                for l in 0..k {
+                    q += xc[l] * xc[l];
+                }
+                terms[j] = -0.5 * q;
+            }
+            at[i] = lse(&terms);
+            total += at[i] * at[i];
+        }
+        total + means[0]
+    }
+
+    /// Buffers that do carry values from one iteration to the next, or whose last values
+    /// are read after the loop: these loops must not run interleaved, and must still be right.
+    #[differentiate]
+    fn carrying_buffers(x: &[f64]) -> f64 {
+        let n = x.len();
+        // Read before this iteration writes it: the previous iteration's values.
+        let mut prev = vec![0.0; n];
+        let mut s = 0.0;
+        for i in 0..n {
+            s += prev[0] * x[i] + prev[n - 1];
+            for v in 0..n {
+                prev[v] = x[i] * x[v];
+            }
+        }
+        // Covered but for its last element.
+        let mut part = vec![1.0; n];
+        let mut t = 0.0;
+        for i in 0..n {
+            for v in 0..n - 1 {
+                part[v] = x[v] * x[i];
+            }
+            part[i] = part[i] + x[i];
+            t += part[n - 1] * part[0];
+        }
+        // Its last values read after the loop.
+        let mut last = vec![0.0; n];
+        let mut u = 0.0;
+        for i in 0..n {
+            for v in 0..n {
+                last[v] = x[v].sin() * x[i];
+            }
+            u += last[i];
+        }
+        s + t + u + last[0]
+    }
+
+    /// [`check`] for a function of one slice, by its generated functions' names.
+    macro_rules! check_slice {
+        ($f:ident, $grad:ident, $vjp:ident, $pullback:ident, $x:expr) => {
+            check($f, $grad, |p| $vjp(p).1(1.0), |p| $pullback(p, 2.0), $x)
+        };
+    }
+
     #[test]
     fn sums_followed_by_more_code() {
         let x = point(5, 0.3);
@@ -941,12 +1013,12 @@ mod fused_sweeps_before_more_code {
             },
             &[x.clone(), vec![0.7]].concat(),
         );
-        check(
+        check_slice!(
             arrays_around_the_sum,
             arrays_around_the_sum_grad,
-            |p| arrays_around_the_sum_vjp(p).1(1.0),
-            |p| arrays_around_the_sum_pullback(p, 2.0),
-            &x,
+            arrays_around_the_sum_vjp,
+            arrays_around_the_sum_pullback,
+            &x
         );
         let data = point(7, 1.1);
         check(
@@ -957,28 +1029,42 @@ mod fused_sweeps_before_more_code {
             &x[..3],
         );
         check(
+            |m| hoisted_buffers(m, &data),
+            |m| hoisted_buffers_grad(m, &data),
+            |m| hoisted_buffers_vjp(m, &data).1(1.0),
+            |m| hoisted_buffers_pullback(m, &data, 2.0),
+            &x[..3],
+        );
+        check_slice!(
+            carrying_buffers,
+            carrying_buffers_grad,
+            carrying_buffers_vjp,
+            carrying_buffers_pullback,
+            &x
+        );
+        check_slice!(
             sum_read_twice,
             sum_read_twice_grad,
-            |p| sum_read_twice_vjp(p).1(1.0),
-            |p| sum_read_twice_pullback(p, 2.0),
-            &x,
+            sum_read_twice_vjp,
+            sum_read_twice_pullback,
+            &x
         );
         for sign in [1.0, -1.0] {
             let y: Vec<f64> = x.iter().map(|v| v.abs() * sign).collect();
-            check(
+            check_slice!(
                 sum_returned_from_a_branch,
                 sum_returned_from_a_branch_grad,
-                |p| sum_returned_from_a_branch_vjp(p).1(1.0),
-                |p| sum_returned_from_a_branch_pullback(p, 2.0),
-                &y,
+                sum_returned_from_a_branch_vjp,
+                sum_returned_from_a_branch_pullback,
+                &y
             );
         }
-        check(
+        check_slice!(
             second_order,
             second_order_grad,
-            |p| second_order_vjp(p).1(1.0),
-            |p| second_order_pullback(p, 2.0),
-            &x,
+            second_order_vjp,
+            second_order_pullback,
+            &x
         );
     }
 

@@ -490,8 +490,8 @@ pub(super) fn interleavable(
         .enumerate()
         .filter_map(|(position, stmt)| match stmt {
             Stmt::Loop(loop_) => {
-                let sum = interleavable_sum(loop_, backward, activity)?;
                 let after = &stmts[position + 1..];
+                let sum = interleavable_sum(function, loop_, after, backward, activity)?;
                 let chain = seed_chain(after, sum.result, output, &uses)?;
                 // The backward statements of what follows the loop run after it; an array
                 // declared before the loop keeps its length and its adjoint from the loop on.
@@ -528,7 +528,9 @@ pub(super) fn interleavable(
 
 /// The loop's sum, if the loop can run interleaved wherever its sum's adjoint is known first.
 fn interleavable_sum<'l>(
+    function: &Function,
     loop_: &'l Loop,
+    after: &[Stmt],
     backward: &Backward,
     activity: &Activity,
 ) -> Option<&'l Carried> {
@@ -550,19 +552,151 @@ fn interleavable_sum<'l>(
     };
     // An array the body writes and a later iteration reads carries derivatives from one
     // iteration to the one before, like a carried variable: its adjoint is not known until the
-    // later iterations' backward sweeps have run.
+    // later iterations' backward sweeps have run. Not so for an array every iteration
+    // overwrites before it reads it (a buffer hoisted out of the loop), if nothing after the
+    // loop reads it.
     let local = mems_declared_in(&loop_.body);
-    let mut carries_an_array = false;
-    loop_.body.walk(&mut |stmt| {
-        let written = match stmt {
-            Stmt::Store(store) => Some(store.mem),
-            Stmt::MemInit(init) if !init.declare => Some(init.mem),
-            _ => None,
-        };
-        carries_an_array |=
-            written.is_some_and(|mem| !local.contains(&mem) && activity.active_mem(mem));
+    let mut written = BTreeSet::new();
+    loop_.body.walk(&mut |stmt| match stmt {
+        Stmt::Store(store) => {
+            written.insert(store.mem);
+        }
+        Stmt::MemInit(init) if !init.declare => {
+            written.insert(init.mem);
+        }
+        _ => {}
+    });
+    let carries_an_array = written.into_iter().any(|mem| {
+        !local.contains(&mem)
+            && activity.active_mem(mem)
+            && !(overwritten_before_read(function, &loop_.body, mem) && !mentions(after, mem))
     });
     (!carries_an_array && adds_only(&loop_.body, sum)).then_some(sum)
+}
+
+/// Whether each iteration of `body` writes every element of the one-dimensional array `mem` it
+/// reads before reading it: at the same index in the same block (`a[i] = ..; .. a[i]`), or
+/// after a loop `for v in 0..len { a[v] = ..; }` over the array's whole length. Then the
+/// adjoint the backward iteration leaves in `mem` is zero, and nothing flows to the iteration
+/// before through it.
+fn overwritten_before_read(function: &Function, body: &Block, mem: Mem) -> bool {
+    let len = match find_mem_init(&function.body, mem) {
+        Some(MemInitKind::Repeat { lens, .. }) if lens.len() == 1 => lens[0].value(),
+        _ => None,
+    };
+    // The array keeps its declared length: nothing pushes onto it or assigns it whole.
+    let mut resized = false;
+    function.body.walk(&mut |stmt| {
+        resized |= match stmt {
+            Stmt::Store(store) => store.mem == mem && store.push,
+            Stmt::MemInit(init) => init.mem == mem && !init.declare,
+            _ => false,
+        };
+    });
+    match len {
+        Some(len) if !resized => written_before_read(body, mem, len, false, &mut Vec::new()),
+        _ => false,
+    }
+}
+
+/// [`overwritten_before_read`] from a point where the whole array is `covered` (written) or
+/// the elements at the indices `elems` are.
+fn written_before_read(
+    block: &Block,
+    mem: Mem,
+    len: Value,
+    mut covered: bool,
+    elems: &mut Vec<Value>,
+) -> bool {
+    let depth = elems.len();
+    for stmt in &block.stmts {
+        let reads_whole = operands(stmt)
+            .into_iter()
+            .any(|op| matches!(op, Operand::Mem(m, _) if *m == mem))
+            || matches!(stmt, Stmt::Inst(inst) if matches!(inst.op, Op::Snapshot(m) if m == mem))
+            || matches!(stmt, Stmt::MemInit(init)
+                if matches!(init.kind, MemInitKind::Copy { src } if src == mem));
+        if reads_whole && !covered {
+            return false;
+        }
+        match stmt {
+            Stmt::Inst(inst) if matches!(inst.op, Op::Load(m) if m == mem) => {
+                let at_written = matches!(&inst.args[..], [Operand::Value(i)] if elems.contains(i));
+                if !covered && !at_written {
+                    return false;
+                }
+            }
+            Stmt::Store(store) if store.mem == mem => match &store.indices[..] {
+                [Operand::Value(i)] if !store.push => elems.push(*i),
+                [_] if !store.push => {}
+                _ => return false,
+            },
+            Stmt::MemInit(init) if init.mem == mem => return false,
+            Stmt::If(if_) => {
+                for branch in [&if_.then_block, &if_.else_block] {
+                    if !written_before_read(branch, mem, len, covered, &mut elems.clone()) {
+                        return false;
+                    }
+                }
+            }
+            Stmt::Loop(inner) => {
+                if !written_before_read(&inner.body, mem, len, covered, &mut elems.clone()) {
+                    return false;
+                }
+                covered |= covers(inner, mem, len);
+            }
+            _ => {}
+        }
+    }
+    elems.truncate(depth);
+    true
+}
+
+/// `for v in 0..len { a[v] = ..; }`: every iteration stores at its index, whatever else it
+/// does.
+fn covers(loop_: &Loop, mem: Mem, len: Value) -> bool {
+    let LoopKind::Range {
+        index,
+        start,
+        end,
+        inclusive: false,
+        ..
+    } = &loop_.kind
+    else {
+        return false;
+    };
+    let from_zero = match start {
+        Operand::Index(0) => true,
+        Operand::Const(c) => c.tokens.to_string() == "0",
+        _ => false,
+    };
+    from_zero
+        && loop_.exit.is_none()
+        && end.value() == Some(len)
+        && loop_.body.stmts.iter().any(|stmt| {
+            matches!(stmt, Stmt::Store(store) if store.mem == mem && !store.push
+                && matches!(&store.indices[..], [Operand::Value(i)] if i == index))
+        })
+}
+
+/// Whether a statement of `stmts` (or of the blocks inside them) reads or writes `mem`, other
+/// than its length.
+fn mentions(stmts: &[Stmt], mem: Mem) -> bool {
+    let mut found = false;
+    walk_stmts(stmts, &mut |stmt| {
+        found |= operands(stmt)
+            .into_iter()
+            .any(|op| matches!(op, Operand::Mem(m, _) if *m == mem))
+            || match stmt {
+                Stmt::Inst(inst) => matches!(inst.op, Op::Load(m) | Op::Snapshot(m) if m == mem),
+                Stmt::Store(store) => store.mem == mem,
+                Stmt::MemInit(init) => {
+                    init.mem == mem || matches!(init.kind, MemInitKind::Copy { src } if src == mem)
+                }
+                Stmt::If(_) | Stmt::Loop(_) => false,
+            };
+    });
+    found
 }
 
 /// The values from `sum` to `output` (`output` excluded) when each is read once, by the next
