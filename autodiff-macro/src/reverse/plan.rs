@@ -569,7 +569,7 @@ fn interleavable_sum<'l>(
     let carries_an_array = written.into_iter().any(|mem| {
         !local.contains(&mem)
             && activity.active_mem(mem)
-            && !(overwritten_before_read(function, &loop_.body, mem) && !mentions(after, mem))
+            && (mentions(after, mem) || !overwritten_before_read(function, &loop_.body, mem))
     });
     (!carries_an_array && adds_only(&loop_.body, sum)).then_some(sum)
 }
