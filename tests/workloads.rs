@@ -967,7 +967,7 @@ mod fused_sweeps_before_more_code {
             for v in 0..n - 1 {
                 part[v] = x[v] * x[i];
             }
-            part[i] = part[i] + x[i];
+            part[i] += x[i];
             t += part[n - 1] * part[0];
         }
         // Its last values read after the loop.
