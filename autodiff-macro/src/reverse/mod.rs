@@ -20,6 +20,7 @@
 //! (a load from an array nobody writes, index arithmetic): a loop that only accumulates
 //! (`s += w[i] * x[i]`) keeps nothing.
 
+mod interleave;
 mod plan;
 mod stmt;
 
@@ -102,7 +103,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         top_remat,
         seed_chain: Vec::new(),
     };
-    if let Some((id, chain)) = plan::interleavable(function, &backward, activity) {
+    if let Some((id, chain)) = interleave::interleavable(function, &backward, activity) {
         if let Some(plan) = backward.loops.get_mut(&id) {
             plan.schedule = Schedule::Interleaved;
             backward.seed_chain = chain;
