@@ -982,6 +982,35 @@ mod fused_sweeps_before_more_code {
         s + t + u + last[0]
     }
 
+    /// A mean: the sum divided by a count computed after the loop, then scaled by a value
+    /// from before it.
+    #[differentiate]
+    fn mean_loss(x: &[f64], c: f64) -> f64 {
+        let scale = c.exp();
+        let mut total = 0.0;
+        for i in 0..x.len() {
+            total += (x[i] - c).powi(2);
+        }
+        let mean = total / x.len() as f64;
+        scale * mean
+    }
+
+    /// Divided by the length of a `Vec` the loop grows: that length is not known before the
+    /// loop runs, so this loop must not run interleaved (dividing by the length before the
+    /// loop, 0, would be wrong), and must still be right.
+    #[differentiate]
+    fn mean_over_pushed(x: &[f64]) -> f64 {
+        let mut kept = Vec::new();
+        let mut total = 0.0;
+        for i in 0..x.len() {
+            if x[i] > 0.0 {
+                kept.push(x[i]);
+            }
+            total += x[i].sin();
+        }
+        total / (kept.len() as f64 + 1.0)
+    }
+
     /// [`check`] for a function of one slice, by its generated functions' names.
     macro_rules! check_slice {
         ($f:ident, $grad:ident, $vjp:ident, $pullback:ident, $x:expr) => {
@@ -1040,6 +1069,32 @@ mod fused_sweeps_before_more_code {
             carrying_buffers_grad,
             carrying_buffers_vjp,
             carrying_buffers_pullback,
+            &x
+        );
+        check(
+            |p| mean_loss(&p[..n], p[n]),
+            |p| {
+                let (v, (mut g, gc)) = mean_loss_grad(&p[..n], p[n]);
+                g.push(gc);
+                (v, g)
+            },
+            |p| {
+                let (mut g, gc) = mean_loss_vjp(&p[..n], p[n]).1(1.0);
+                g.push(gc);
+                g
+            },
+            |p| {
+                let (mut g, gc) = mean_loss_pullback(&p[..n], p[n], 2.0);
+                g.push(gc);
+                g
+            },
+            &[x.clone(), vec![0.3]].concat(),
+        );
+        check_slice!(
+            mean_over_pushed,
+            mean_over_pushed_grad,
+            mean_over_pushed_vjp,
+            mean_over_pushed_pullback,
             &x
         );
         check_slice!(

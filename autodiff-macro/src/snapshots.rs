@@ -177,7 +177,7 @@ fn forward_mode_puts_a_tangent_next_to_each_value() {
               }
               %11 = div s%9, x%0
             --
-            loop iterations%10: Separate, range reversed, tape [] per iteration, recomputes [%5, %6]
+            loop iterations%10: Interleaved, range reversed, tape [] per iteration, recomputes [%5, %6]
             the backward sweep keeps [x%0, %2, %11, all of w@0]
             --
             fn(x%0, w@0, t_x%12, t_w@1) -> (%11, %28)

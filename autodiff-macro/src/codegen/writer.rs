@@ -83,7 +83,8 @@ impl<'a> Writer<'a> {
     /// by then, and the backward statements that run after the forward sweep, in order.
     ///
     /// Before the loop run: the adjoints of the arrays declared before it, the seed, the chain
-    /// from the seed to the loop's sum ([`Backward::seed_chain`]), and a zero for every adjoint
+    /// from the seed to the loop's sum ([`Backward::seed_chain`], with the passive values its
+    /// adjoints read computed first), and a zero for every adjoint
     /// the loop adds into that is not declared by then. The rest of what the reverse pass put
     /// before the loop (the backward statements of what follows the loop) runs after the
     /// forward sweep, adding into the adjoints already declared.
@@ -125,7 +126,7 @@ impl<'a> Writer<'a> {
             })
             .collect();
         let late_values = defined_in_stmts(&function.body.stmts[position + 1..]);
-        let chain: BTreeSet<Value> = backward.seed_chain.iter().copied().collect();
+        let chain: BTreeSet<Value> = backward.seed_chain.values.iter().copied().collect();
         let (early, late): (Vec<&'a BwdStmt>, Vec<&'a BwdStmt>) =
             stmts[..k].iter().partition(|stmt| match stmt {
                 BwdStmt::ZeroMem { mem, .. } => early_mems.contains(mem),
@@ -141,7 +142,14 @@ impl<'a> Writer<'a> {
         count_writes(stmts, &mut writes);
         let seed = self.seed_pattern(&writes);
         let mut declared = BTreeSet::new();
-        let mut before = self.backward_stmts(early, &writes, &mut declared, slot_names);
+        // The passive values after the loop that the chain's adjoints read (`n as f64`).
+        let mut before: Vec<TokenStream> = backward
+            .seed_chain
+            .precomputed
+            .iter()
+            .filter_map(|v| self.inst(self.defs[v], true))
+            .collect();
+        before.extend(self.backward_stmts(early, &writes, &mut declared, slot_names));
         // What the loop adds into outside itself exists before it.
         let inside = defined_in(&loop_.body);
         let mut targets = BTreeMap::new();

@@ -48,8 +48,13 @@ pub fn iteration_values(loop_: &Loop) -> BTreeSet<Value> {
 
 /// The memories a block declares, with those of the blocks inside it.
 pub fn mems_declared_in(block: &Block) -> BTreeSet<Mem> {
+    mems_declared_in_stmts(&block.stmts)
+}
+
+/// Every memory declared by statements and the blocks inside them.
+pub fn mems_declared_in_stmts(stmts: &[Stmt]) -> BTreeSet<Mem> {
     let mut out = BTreeSet::new();
-    block.walk(&mut |stmt| {
+    walk_stmts(stmts, &mut |stmt| {
         if let Stmt::MemInit(init) = stmt {
             if init.declare {
                 out.insert(init.mem);

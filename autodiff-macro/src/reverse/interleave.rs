@@ -16,16 +16,16 @@ use crate::ir::{
 ///
 /// A top-level range loop qualifies when its only active carried variable is a sum to which
 /// each iteration only adds a term, and that sum reaches the value returned through a chain of
-/// statements after the loop that each pass their adjoint on as `dy` or `-dy` (`s + prior`,
-/// `c - s`, `let t = s;`): the sum's adjoint is then known from the seed alone, the same in
-/// every iteration, and each iteration's backward sweep reads only that iteration's values,
+/// statements after the loop that each pass their adjoint on as `dy` times what can be computed
+/// before the loop (`s + prior`, `c - s`, `let t = s;`, `s / n as f64`): the sum's adjoint is
+/// then known from the seed alone, the same in every iteration, and each iteration's backward sweep reads only that iteration's values,
 /// which are still there: what the loop would tape is read in place. Of several such loops,
 /// the one with the largest body runs interleaved.
 pub(super) fn interleavable(
     function: &Function,
     backward: &Backward,
     activity: &Activity,
-) -> Option<(Value, Vec<Value>)> {
+) -> Option<(Value, SeedChain)> {
     // The one value the seed reaches (next to passive ones, as in `_hvp`).
     let output = match &function.output {
         Output::Operand(Operand::Value(output)) => *output,
@@ -48,7 +48,14 @@ pub(super) fn interleavable(
             Stmt::Loop(loop_) => {
                 let after = &stmts[position + 1..];
                 let sum = interleavable_sum(function, loop_, after, backward, activity)?;
-                let chain = seed_chain(after, sum.result, output, &uses)?;
+                let chain = seed_chain(
+                    after,
+                    sum.result,
+                    output,
+                    &uses,
+                    &backward.written_mems,
+                    activity,
+                )?;
                 // The backward statements of what follows the loop run after it; an array
                 // declared before the loop keeps its length and its adjoint from the loop on.
                 let mut declared_after = BTreeSet::new();
@@ -255,47 +262,129 @@ fn mentions(stmts: &[Stmt], mem: Mem) -> bool {
     found
 }
 
-/// The values from `sum` to `output` (`output` excluded) when each is read once, by the next
-/// one's top-level statement in `after`, which passes its adjoint on as `dy` or `-dy`.
+/// The chain from `sum` to `output` (see [`SeedChain`]): each value read once, by the next one's
+/// top-level statement in `after`, whose adjoint for it reads only `dy` and operands that can be
+/// computed before the loop.
 fn seed_chain(
     after: &[Stmt],
     sum: Value,
     output: Value,
     uses: &BTreeMap<Value, usize>,
-) -> Option<Vec<Value>> {
-    let mut chain = Vec::new();
+    written_mems: &BTreeSet<Mem>,
+    activity: &Activity,
+) -> Option<SeedChain> {
+    let defs: BTreeMap<Value, &Inst> = after
+        .iter()
+        .filter_map(|stmt| match stmt {
+            Stmt::Inst(inst) => Some((inst.result, inst)),
+            _ => None,
+        })
+        .collect();
+    let late = defined_in_stmts(after);
+    let early = Early {
+        defs: &defs,
+        late: &late,
+        late_mems: &mems_declared_in_stmts(after),
+        written_mems,
+        activity,
+    };
+    let mut chain = SeedChain::default();
     let mut current = sum;
     for stmt in after {
         if current == output {
             break;
         }
-        if let Stmt::Inst(inst) = stmt {
-            if passes_adjoint(inst, current) {
-                chain.push(current);
-                current = inst.result;
+        let Stmt::Inst(inst) = stmt else {
+            continue;
+        };
+        let Some(reads) = adjoint_reads(inst, current) else {
+            continue;
+        };
+        for operand in reads {
+            for v in operand.values() {
+                if late.contains(&v) && !precompute(v, &early, &mut chain.precomputed) {
+                    return None;
+                }
             }
         }
+        chain.values.push(current);
+        current = inst.result;
     }
     let read_once = |v: &Value| uses.get(v) == Some(&1);
-    (current == output && read_once(&output) && chain.iter().all(read_once)).then_some(chain)
+    (current == output && read_once(&output) && chain.values.iter().all(read_once)).then_some(chain)
 }
 
-/// Whether `inst` reads `value` once, with an adjoint of `dy` or `-dy`.
-fn passes_adjoint(inst: &Inst, value: Value) -> bool {
+/// When `inst` reads `value` once and its adjoint for it is `dy` times something that does not
+/// depend on `value` or on the result (`s + t`, `c - s`, `s * c`, `s / n`, a copy): the other
+/// operands that adjoint reads.
+fn adjoint_reads(inst: &Inst, value: Value) -> Option<Vec<&Operand>> {
     let reads: Vec<usize> = (0..inst.args.len())
         .filter(|&k| inst.args[k].values().contains(&value))
         .collect();
     let [k] = reads[..] else {
-        return false;
+        return None;
     };
     match &inst.op {
-        Op::Copy => true,
-        Op::Rule { rule, .. } => {
-            inst.args[k].value() == Some(value)
-                && matches!(rule.rule().adjoints[k], Some("dy" | "-dy"))
+        Op::Copy => Some(Vec::new()),
+        Op::Rule { rule, .. } if inst.args[k].value() == Some(value) => {
+            let reads = rule.rule().reads(k)?;
+            if reads.result || reads.args[k] {
+                return None;
+            }
+            Some(
+                (0..inst.args.len())
+                    .filter(|&j| reads.args[j])
+                    .map(|j| &inst.args[j])
+                    .collect(),
+            )
         }
-        _ => false,
+        _ => None,
     }
+}
+
+/// What tells whether a value defined after the loop can be computed before it.
+struct Early<'a> {
+    /// The top-level instructions after the loop.
+    defs: &'a BTreeMap<Value, &'a Inst>,
+    /// Every value defined after the loop.
+    late: &'a BTreeSet<Value>,
+    /// The arrays declared after the loop.
+    late_mems: &'a BTreeSet<Mem>,
+    /// The arrays written after their declaration (their lengths may change).
+    written_mems: &'a BTreeSet<Mem>,
+    activity: &'a Activity,
+}
+
+/// Whether the late value `v` can be computed before the loop: a passive rule, copy, or length
+/// of an array that keeps its length, over values that can, each defined at the top level after
+/// the loop. Adds what it needs to `out`, in order.
+fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
+    if out.contains(&v) {
+        return true;
+    }
+    let Some(inst) = early.defs.get(&v) else {
+        return false;
+    };
+    let pure = match inst.op {
+        Op::Rule { .. } | Op::Copy => true,
+        Op::Len(mem) => !early.late_mems.contains(&mem) && !early.written_mems.contains(&mem),
+        _ => false,
+    };
+    if !pure || early.activity.active(v) {
+        return false;
+    }
+    for operand in &inst.args {
+        if matches!(operand, Operand::Mem(..) | Operand::Range(..)) {
+            return false;
+        }
+        for w in operand.values() {
+            if early.late.contains(&w) && !precompute(w, early, out) {
+                return false;
+            }
+        }
+    }
+    out.push(v);
+    true
 }
 
 /// How many times each value is read, by statements and by the output.

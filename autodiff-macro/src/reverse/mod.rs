@@ -51,11 +51,21 @@ pub struct Backward {
     /// of parameters and integer arithmetic on them. Computed next to the parameters they come
     /// from, they let the compiler see that the backward loops' indices are in bounds.
     pub top_remat: Vec<Value>,
-    /// With a loop that runs interleaved (see [`Schedule::Interleaved`]): the values from its
-    /// sum to the output, the output excluded. Each is read once, by the next one's statement,
-    /// which passes its adjoint on as `dy` or `-dy`, so their adjoints follow from the seed
-    /// before the forward sweep reaches them, and the loop's from theirs.
-    pub seed_chain: Vec<Value>,
+    /// With a loop that runs interleaved (see [`Schedule::Interleaved`]): how its sum's adjoint
+    /// follows from the seed.
+    pub seed_chain: SeedChain,
+}
+
+/// The values from the interleaved loop's sum to the output, the output excluded. Each is read
+/// once, by the next one's statement, whose adjoint for it is `dy` times something computable
+/// before the loop (`s + prior`, `c - s`, `s / n`), so their adjoints follow from the seed
+/// before the forward sweep reaches them, and the loop's from theirs.
+#[derive(Default)]
+pub struct SeedChain {
+    pub values: Vec<Value>,
+    /// The passive values after the loop those adjoints read (`n as f64`), computed before the
+    /// loop too, in order.
+    pub precomputed: Vec<Value>,
 }
 
 pub fn reverse(function: &Function, activity: &Activity) -> Backward {
@@ -101,7 +111,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         written_mems: pass.written_mems,
         captured,
         top_remat,
-        seed_chain: Vec::new(),
+        seed_chain: SeedChain::default(),
     };
     if let Some((id, chain)) = interleave::interleavable(function, &backward, activity) {
         if let Some(plan) = backward.loops.get_mut(&id) {
