@@ -245,6 +245,16 @@ pub const REQUIRED: &[&str] = &[
     "shape: struct call",
     "shape: deep if",
     "shape: cfg",
+    "shape: hoisted buffer",
+    "hoisted: fill then read",
+    "hoisted: fill per component",
+    "hoisted: same index",
+    "hoisted: read before fill",
+    "hoisted: partial fill",
+    "hoisted: fill in if",
+    "hoisted: break in fill",
+    "hoisted: read after loop",
+    "hoisted: pushed before",
     "shape: filler",
     "iter: map sum",
     "iter: zip map sum",
@@ -991,6 +1001,7 @@ impl<'a> Gen<'a> {
             if has_struct { 4 } else { 0 }, // struct through calls
             2,                              // deep if
             3,                              // cfg-gated statements
+            3,                              // a buffer hoisted out of a summing loop
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -998,7 +1009,8 @@ impl<'a> Gen<'a> {
             2 => "vec result",
             3 => "struct call",
             4 => "deep if",
-            _ => "cfg",
+            5 => "cfg",
+            _ => "hoisted buffer",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1017,7 +1029,8 @@ impl<'a> Gen<'a> {
             "vec result" => self.vec_result(depth),
             "struct call" => self.struct_call(depth),
             "deep if" => self.deep_if(),
-            _ => self.cfg_shape(),
+            "cfg" => self.cfg_shape(),
+            _ => self.hoisted_buffer(depth),
         }
         self.parents.pop();
     }
@@ -1698,6 +1711,142 @@ impl<'a> Gen<'a> {
         self.declare(&out);
     }
 
+    /// A buffer declared before a summing loop and written in it, as ADBench's GMM hoists its
+    /// buffers out of the loop over data points: filled over its whole length and then read in
+    /// every iteration (directly, or per component into a second buffer passed whole to a
+    /// call), or written and read at the loop's index. And the variants in which an iteration
+    /// reads what an earlier one wrote, or the code after the loop reads it: read before the
+    /// fill, filled but for its last element, filled in a branch or up to a `break`, read after
+    /// the loop, pushed onto before the loop.
+    fn hoisted_buffer(&mut self, depth: usize) {
+        let v = *self.rng.pick(&[
+            "fill then read",
+            "fill per component",
+            "same index",
+            "read before fill",
+            "partial fill",
+            "fill in if",
+            "break in fill",
+            "read after loop",
+            "pushed before",
+        ]);
+        self.stats.add(format!("hoisted: {v}"));
+        let n = self.rng.range(2, 4);
+        // The length as a literal or as a variable, as both occur.
+        let len = if self.rng.chance(0.5) {
+            n.to_string()
+        } else {
+            let nb = self.name("nb");
+            self.emit(format!("let {nb} = {n};"));
+            nb
+        };
+        let b = self.name("buf");
+        let s = self.name("s");
+        self.emit(format!("let mut {b} = vec![⟦0.0⟧; {len}];"));
+        if v == "pushed before" {
+            self.emit(format!("{b}.push(⟦0.25⟧);"));
+        }
+        let terms = (v == "fill per component").then(|| {
+            let t = self.name("terms");
+            let m = self.rng.range(2, 3);
+            self.emit(format!("let mut {t} = vec![⟦0.0⟧; {m}];"));
+            (t, m)
+        });
+        self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+        let i = self.name("i");
+        let trips = if v == "same index" {
+            len.clone()
+        } else {
+            self.rng.range(1, 3).to_string()
+        };
+        self.open(format!("for {i} in 0..{trips} {{"));
+        let w = self.name("w");
+        // Every expression drawn is written out: drawing one marks the floats it reads as read.
+        let e = if v == "same index" {
+            self.lit()
+        } else {
+            self.bounded(1)
+        };
+        let element = format!("{} * ⟦({w} + {i}) as f64⟧ + {}", e.at(MUL), self.lit().s);
+        let fill = |end: &str| format!("for {w} in 0..{end} {{\n    {b}[{w}] = {element};\n}}");
+        match v {
+            "same index" => {
+                let e = self.bounded(1);
+                self.emit(format!("{b}[{i}] = {} + ⟦{i} as f64⟧;", e.s));
+                let r = self.expr(1);
+                self.emit(format!("{s} += {b}[{i}] * {};", r.at(MUL)));
+            }
+            "fill per component" => {
+                let (t, m) = terms.clone().expect("declared above");
+                let j = self.name("j");
+                let q = self.name("q");
+                self.emit(format!("for {j} in 0..{m} {{"));
+                self.emit(format!(
+                    "    for {w} in 0..{len} {{\n        {b}[{w}] = {} * ⟦({w} + {j}) as f64⟧ + ⟦{i} as f64⟧;\n    }}",
+                    e.at(MUL)
+                ));
+                self.emit(format!("    let mut {q} = ⟦0.0⟧;"));
+                self.emit(format!(
+                    "    for {w} in 0..{len} {{\n        {q} += {b}[{w}] * {b}[{w}];\n    }}"
+                ));
+                self.emit(format!("    {t}[{j}] = ({q} * ⟦0.5⟧).sin();"));
+                self.emit("}");
+                self.emit(format!("{s} += h_sumvᵈ(&{t});"));
+            }
+            _ => {
+                if v == "read before fill" {
+                    let r = self.expr(1);
+                    self.emit(format!("{s} += {b}[0] * {};", r.at(MUL)));
+                }
+                match v {
+                    "partial fill" => self.emit(fill(&format!("{len} - 1"))),
+                    "fill in if" => {
+                        let c = self.cond_on(&e);
+                        self.emit(format!("if {c} {{"));
+                        self.emit(
+                            fill(&len)
+                                .lines()
+                                .map(|l| format!("    {l}\n"))
+                                .collect::<String>(),
+                        );
+                        self.emit("}");
+                    }
+                    "break in fill" => {
+                        let c = self.cond_on(&E::new(format!("⟦{w} as f64⟧ * {}", e.at(MUL)), MUL));
+                        self.emit(format!(
+                            "for {w} in 0..{len} {{\n    if {c} {{\n        break;\n    }}\n    {b}[{w}] = {element};\n}}"
+                        ));
+                    }
+                    _ => self.emit(fill(&len)),
+                }
+                if self.rng.chance(0.5) {
+                    let r = self.expr(1);
+                    self.emit(format!(
+                        "for {w} in 0..{len} {{\n    {s} += {b}[{w}] * {};\n}}",
+                        r.at(MUL)
+                    ));
+                } else {
+                    self.emit(format!("{s} += h_sumvᵈ(&{b});"));
+                }
+                if v == "partial fill" {
+                    let r = self.bounded(1);
+                    self.emit(format!("{b}[{len} - 1] = {};", r.s));
+                }
+            }
+        }
+        if depth > 1 {
+            self.body(depth - 1);
+        }
+        self.close("");
+        if v == "read after loop" {
+            let r = self.name("r");
+            self.emit(format!("let {r} = {s} + {b}[0] * ⟦0.5⟧;"));
+            self.declare(&r);
+        } else {
+            self.declare(&s);
+        }
+    }
+
     /// `if` nested `depth` deep, updating one float on the way down; or an `else if` ladder.
     fn deep_if(&mut self) {
         let deep = self.allows("deep-if") && self.rng.chance(0.06);
@@ -2361,12 +2510,15 @@ fn random_shapes() {{
 #[rustfmt::skip]
 #[allow(
     // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`,
-    // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop.
+    // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop,
+    // branches that a random draw made alike, heap buffers.
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
     clippy::eq_op,
     clippy::same_item_push,
+    clippy::useless_vec,
+    clippy::if_same_then_else,
 )]
 mod generated {{
 use super::harness::{{Case, arr, dual_case}};

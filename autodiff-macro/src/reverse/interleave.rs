@@ -144,7 +144,7 @@ fn interleavable_sum<'l>(
 /// before through it.
 fn overwritten_before_read(function: &Function, body: &Block, mem: Mem) -> bool {
     let len = match find_mem_init(&function.body, mem) {
-        Some(MemInitKind::Repeat { lens, .. }) if lens.len() == 1 => lens[0].value(),
+        Some(MemInitKind::Repeat { lens, .. }) if lens.len() == 1 => Some(&lens[0]),
         _ => None,
     };
     // The array keeps its declared length: nothing pushes onto it or assigns it whole.
@@ -167,7 +167,7 @@ fn overwritten_before_read(function: &Function, body: &Block, mem: Mem) -> bool 
 fn written_before_read(
     block: &Block,
     mem: Mem,
-    len: Value,
+    len: &Operand,
     mut covered: bool,
     elems: &mut Vec<Value>,
 ) -> bool {
@@ -217,7 +217,7 @@ fn written_before_read(
 
 /// `for v in 0..len { a[v] = ..; }`: every iteration stores at its index, whatever else it
 /// does.
-fn covers(loop_: &Loop, mem: Mem, len: Value) -> bool {
+fn covers(loop_: &Loop, mem: Mem, len: &Operand) -> bool {
     let LoopKind::Range {
         index,
         start,
@@ -235,11 +235,27 @@ fn covers(loop_: &Loop, mem: Mem, len: Value) -> bool {
     };
     from_zero
         && loop_.exit.is_none()
-        && end.value() == Some(len)
+        && same_operand(end, len)
         && loop_.body.stmts.iter().any(|stmt| {
             matches!(stmt, Stmt::Store(store) if store.mem == mem && !store.push
                 && matches!(&store.indices[..], [Operand::Value(i)] if i == index))
         })
+}
+
+/// The same value, or the same integer literal (`vec![0.0; 3]` and `0..3`; a named constant
+/// could be shadowed in between).
+fn same_operand(a: &Operand, b: &Operand) -> bool {
+    let literal = |c: &crate::ir::Const| {
+        syn::parse2::<syn::LitInt>(c.tokens.clone())
+            .ok()
+            .and_then(|lit| lit.base10_parse::<usize>().ok())
+    };
+    match (a, b) {
+        (Operand::Value(a), Operand::Value(b)) => a == b,
+        (Operand::Index(a), Operand::Index(b)) => a == b,
+        (Operand::Const(a), Operand::Const(b)) => literal(a).is_some() && literal(a) == literal(b),
+        _ => false,
+    }
 }
 
 /// Whether a statement of `stmts` (or of the blocks inside them) reads or writes `mem`, other
