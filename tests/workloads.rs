@@ -1018,29 +1018,38 @@ mod fused_sweeps_before_more_code {
         };
     }
 
+    /// [`check`] for a function of a slice and a float, its gradient flattened as
+    /// `[slice.., float]`.
+    macro_rules! check_slice_and_float {
+        ($f:ident, $grad:ident, $vjp:ident, $pullback:ident, $x:expr, $c:expr) => {{
+            let n = $x.len();
+            let flat = |(mut g, gc): (Vec<f64>, f64)| {
+                g.push(gc);
+                g
+            };
+            check(
+                |p| $f(&p[..n], p[n]),
+                |p| {
+                    let (v, g) = $grad(&p[..n], p[n]);
+                    (v, flat(g))
+                },
+                |p| flat($vjp(&p[..n], p[n]).1(1.0)),
+                |p| flat($pullback(&p[..n], p[n], 2.0)),
+                &[$x.clone(), vec![$c]].concat(),
+            )
+        }};
+    }
+
     #[test]
     fn sums_followed_by_more_code() {
         let x = point(5, 0.3);
-        let n = x.len();
-        check(
-            |p| chain_after_the_sum(&p[..n], p[n]),
-            |p| {
-                let (v, (mut g, gc)) = chain_after_the_sum_grad(&p[..n], p[n]);
-                g.push(gc);
-                (v, g)
-            },
-            |p| {
-                let (_, back) = chain_after_the_sum_vjp(&p[..n], p[n]);
-                let (mut g, gc) = back(1.0);
-                g.push(gc);
-                g
-            },
-            |p| {
-                let (mut g, gc) = chain_after_the_sum_pullback(&p[..n], p[n], 2.0);
-                g.push(gc);
-                g
-            },
-            &[x.clone(), vec![0.7]].concat(),
+        check_slice_and_float!(
+            chain_after_the_sum,
+            chain_after_the_sum_grad,
+            chain_after_the_sum_vjp,
+            chain_after_the_sum_pullback,
+            x,
+            0.7
         );
         check_slice!(
             arrays_around_the_sum,
@@ -1071,24 +1080,13 @@ mod fused_sweeps_before_more_code {
             carrying_buffers_pullback,
             &x
         );
-        check(
-            |p| mean_loss(&p[..n], p[n]),
-            |p| {
-                let (v, (mut g, gc)) = mean_loss_grad(&p[..n], p[n]);
-                g.push(gc);
-                (v, g)
-            },
-            |p| {
-                let (mut g, gc) = mean_loss_vjp(&p[..n], p[n]).1(1.0);
-                g.push(gc);
-                g
-            },
-            |p| {
-                let (mut g, gc) = mean_loss_pullback(&p[..n], p[n], 2.0);
-                g.push(gc);
-                g
-            },
-            &[x.clone(), vec![0.3]].concat(),
+        check_slice_and_float!(
+            mean_loss,
+            mean_loss_grad,
+            mean_loss_vjp,
+            mean_loss_pullback,
+            x,
+            0.3
         );
         check_slice!(
             mean_over_pushed,
