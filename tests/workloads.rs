@@ -1011,6 +1011,23 @@ mod fused_sweeps_before_more_code {
         total / (kept.len() as f64 + 1.0)
     }
 
+    /// Regression: a sum multiplied by what the loop itself counts (`s * even as f64`, `s *
+    /// steps`) ran interleaved, with that count taken before the loop (zero): every gradient
+    /// entry was 0. What the loop carries out is known only after it.
+    #[differentiate]
+    fn scaled_by_a_count(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        let mut even = 0;
+        let mut steps = 0.0;
+        for i in 0..x.len() / 2 {
+            s += x[even] * x[i];
+            even += 2;
+            steps += 0.5;
+        }
+        let t = s * even as f64;
+        t * steps
+    }
+
     /// [`check`] for a function of one slice, by its generated functions' names.
     macro_rules! check_slice {
         ($f:ident, $grad:ident, $vjp:ident, $pullback:ident, $x:expr) => {
@@ -1043,6 +1060,13 @@ mod fused_sweeps_before_more_code {
     #[test]
     fn sums_followed_by_more_code() {
         let x = point(5, 0.3);
+        check_slice!(
+            scaled_by_a_count,
+            scaled_by_a_count_grad,
+            scaled_by_a_count_vjp,
+            scaled_by_a_count_pullback,
+            &point(9, 1.3)
+        );
         check_slice_and_float!(
             chain_after_the_sum,
             chain_after_the_sum_grad,
@@ -1138,5 +1162,201 @@ mod fused_sweeps_before_more_code {
         for k in 0..x.len() {
             assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
         }
+    }
+}
+
+/// Places fixed for a whole inner loop: `x[c]` read in a loop over `r` (its adjoint summed in a
+/// local, and, from a buffer the code overwrites later, kept once per run of the loop), counters
+/// stepped by constants (`idx += 1`, counted back instead of taped), and a load repeated in one
+/// block (read once). Each against central differences, through `_grad` (interleaved where it
+/// can be) and `_vjp` (the separate sweeps); the inner loops also run zero times where the fixed
+/// index is out of bounds.
+mod fixed_places {
+    use super::*;
+    use autodiff_core::check_gradient;
+
+    fn check(
+        f: impl Fn(&[f64]) -> f64 + Copy,
+        grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+        vjp: impl Fn(&[f64]) -> Vec<f64>,
+        x: &[f64],
+    ) {
+        let (value, g) = grad(x);
+        assert_eq!(value.to_bits(), f(x).to_bits());
+        let finite = check_gradient(f, x, &g);
+        assert!(finite.passes(1e-8), "{finite}");
+        for (a, b) in g.iter().zip(vjp(x)) {
+            assert_close(*a, b, 1e-13);
+        }
+    }
+
+    /// `Σ_c sin(Σ_{r > c} x[c] x[r] w)`: `x[c]` is fixed in the loop over `r`, which is empty
+    /// for the last `c`, and for `c == n`, where `x[c]` would be out of bounds.
+    #[differentiate]
+    fn upper_products(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut total = 0.0;
+        for c in 0..n + 1 {
+            let mut acc = 0.0;
+            for r in c + 1..n {
+                acc += x[c] * x[r] * (r as f64 - 0.5);
+            }
+            total += acc.sin();
+        }
+        total
+    }
+
+    /// The same through a buffer that every pass overwrites: `buf[c]` is kept once per run of
+    /// the loop over `r`, since the next pass changes it before the backward sweep.
+    #[differentiate]
+    fn buffer_products(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut buf = vec![0.0; n];
+        let mut total = 0.0;
+        for pass in 0..3 {
+            for l in 0..n {
+                buf[l] = x[l] * (pass as f64 + 1.0) * 0.3 + 0.25;
+            }
+            for c in 0..n + 1 {
+                let mut acc = 0.0;
+                for r in c + 1..n {
+                    acc += buf[c] * buf[r] * x[r];
+                }
+                total += acc.cos();
+            }
+        }
+        total
+    }
+
+    /// A packed lower-triangular matrix times a vector, read with a counter (ADBench's GMM
+    /// indexes its `icf` this way), then `x[c]` fixed across the inner loop, the product's
+    /// elements updated in place.
+    #[differentiate]
+    fn packed_triangle(l: &[f64], v: &[f64]) -> f64 {
+        let d = v.len();
+        let mut out = vec![0.0; d];
+        let mut idx = 0;
+        for c in 0..d {
+            for r in c..d {
+                out[r] += l[idx] * v[c];
+                idx += 1;
+            }
+        }
+        let mut s = 0.0;
+        for r in 0..d {
+            s += out[r].sin() * out[r];
+        }
+        s + idx as f64
+    }
+
+    /// Counters stepped by 2, down by 1, twice in one iteration (read in between), and a signed
+    /// one stepped by -3; and a step that is not a literal, which the backward sweep tapes.
+    #[differentiate]
+    fn counters(x: &[f64], stride: usize) -> f64 {
+        let n = x.len();
+        let mut s = 0.0;
+        let mut even = 0;
+        let mut down = n - 1;
+        let mut twice = 0;
+        let mut signed: i64 = 3 * n as i64;
+        let mut strided = 0;
+        for i in 0..n / 2 {
+            s += x[even] * x[down] + x[twice].sin();
+            twice += 1;
+            s += x[twice] * (signed as f64);
+            twice += 1;
+            even += 2;
+            down -= 1;
+            signed -= 3;
+            s += x[strided % n] * x[i];
+            strided += stride;
+        }
+        s * (even + down + twice) as f64
+    }
+
+    /// Loads repeated within a block, and the ones that must not be merged: after a store to
+    /// the same element, and after the array is assigned whole.
+    #[differentiate]
+    fn repeated_loads(x: &[f64]) -> f64 {
+        let mut v = x.to_vec();
+        let mut s = x[0] * x[0];
+        for i in 0..v.len() {
+            let a = v[i];
+            v[i] = a * a + 1.0;
+            let b = v[i];
+            s += a * b + v[i] * x[i] * x[i];
+        }
+        let first = v[0];
+        v = x.iter().map(|e| e.sin()).collect();
+        s + first * v[0] * v[0]
+    }
+
+    /// `x[k]` fixed in a `while` loop (counted, not a range), which runs zero times where
+    /// `k` is out of bounds.
+    #[differentiate]
+    fn fixed_in_while(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut s = 0.0;
+        for k in 0..n + 1 {
+            let mut j = k + 1;
+            while j < n {
+                s += x[k] * x[j].cos();
+                j += 1;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn fixed_elements_and_counters() {
+        let x = point(6, 0.4);
+        check(
+            upper_products,
+            upper_products_grad,
+            |p| upper_products_vjp(p).1(1.0),
+            &x,
+        );
+        check(
+            buffer_products,
+            buffer_products_grad,
+            |p| buffer_products_vjp(p).1(1.0),
+            &x,
+        );
+        check(
+            repeated_loads,
+            repeated_loads_grad,
+            |p| repeated_loads_vjp(p).1(1.0),
+            &x,
+        );
+        check(
+            fixed_in_while,
+            fixed_in_while_grad,
+            |p| fixed_in_while_vjp(p).1(1.0),
+            &x,
+        );
+        let x9 = point(9, 1.3);
+        for stride in [1, 4] {
+            check(
+                |p| counters(p, stride),
+                |p| counters_grad(p, stride),
+                |p| counters_vjp(p, stride).1(1.0),
+                &x9,
+            );
+        }
+        // d = 4: 10 packed entries.
+        let (l, v) = (point(10, 0.2), point(4, 2.2));
+        let both = [l.clone(), v.clone()].concat();
+        check(
+            |p| packed_triangle(&p[..10], &p[10..]),
+            |p| {
+                let (value, (gl, gv)) = packed_triangle_grad(&p[..10], &p[10..]);
+                (value, [gl, gv].concat())
+            },
+            |p| {
+                let (gl, gv) = packed_triangle_vjp(&p[..10], &p[10..]).1(1.0);
+                [gl, gv].concat()
+            },
+            &both,
+        );
     }
 }

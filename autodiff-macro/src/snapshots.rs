@@ -78,12 +78,12 @@ fn rosenbrock_is_interleaved() {
                 %5 = add i%4, 1
                 %6 = load x@0 %5
                 %7 = load x@0 i%4
-                %8 = load x@0 i%4
+                %8 = copy %7
                 %9 = mul %7, %8
                 %10 = sub %6, %9
                 %11 = powi %10, 2
                 %12 = mul 100.0, %11
-                %13 = load x@0 i%4
+                %13 = copy %7
                 %14 = sub 1.0, %13
                 %15 = powi %14, 2
                 %16 = add %12, %15

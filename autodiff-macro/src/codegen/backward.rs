@@ -391,12 +391,15 @@ impl<'a> Writer<'a> {
         let loop_ = crate::ir::visit::find_loop(&function.body, bwd_loop.id)
             .expect("a backward loop has a forward loop");
         let plan = &self.backward.loops[&bwd_loop.id];
-        let (by_count, index_read, record, remat) = (
+        let (by_count, index_read, record, once, remat) = (
             plan.by_count,
             plan.index_read,
             plan.record.clone(),
+            plan.once.clone(),
             plan.remat.clone(),
         );
+        // Whether the loop runs at all: the element a sum goes to is only known to exist then.
+        let mut runs = quote!(true);
         let head = match (&loop_.kind, by_count) {
             (
                 LoopKind::Range {
@@ -422,6 +425,7 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(#start..#end)
                 };
+                runs = quote!(!(#range).is_empty());
                 let range = if *reversed {
                     range
                 } else {
@@ -431,6 +435,7 @@ impl<'a> Writer<'a> {
             }
             _ => {
                 let count = self.name(loop_.count);
+                runs = quote!(#count != 0);
                 quote!(for _ in 0..#count)
             }
         };
@@ -442,13 +447,60 @@ impl<'a> Writer<'a> {
             .iter()
             .filter_map(|v| self.inst(self.defs[v], true))
             .collect();
+        // Counters start from their values after the loop and step back at the start of each
+        // backward iteration.
+        let mut counters = Vec::new();
+        let mut count_back = Vec::new();
+        for counter in &plan.counters {
+            let (param, result) = (self.name(counter.param), self.name(counter.result));
+            counters.push(quote!(let mut #param = #result;));
+            let step = proc_macro2::Literal::u128_unsuffixed(counter.step.unsigned_abs());
+            count_back.push(match counter.step {
+                0 => quote!(),
+                1.. => quote!(#param -= #step;),
+                _ => quote!(#param += #step;),
+            });
+        }
+        let depth = self.sums.len();
+        let mut sums = Vec::new();
+        for (mem, place) in &plan.sums {
+            let name = self.names.mem_adjoint(function, *mem);
+            let sum = self.names.fresh(&format!("{name}_sum"), Span::call_site());
+            let zero = self.zero();
+            sums.push(quote!(let mut #sum = #zero;));
+            self.sums.push((*mem, place.clone(), sum));
+        }
         let body = self.backward_stmts(&bwd_loop.body, writes, &mut declared.clone(), slot_names);
-        quote! {
+        let taken: Vec<_> = self.sums.drain(depth..).collect();
+        let add_sums: Vec<TokenStream> = taken
+            .into_iter()
+            .map(|(mem, place, sum)| self.add_to_mem(mem, &place, quote!(#sum), false))
+            .collect();
+        let pop_once = self.once_tape_of.get(&bwd_loop.id).cloned().map(|tape| {
+            let pattern = self.record_tuple(&once);
+            quote!(let #pattern = #tape.pop();)
+        });
+        let backward_loop = quote! {
+            #(#sums)*
+            #(#counters)*
             #head {
+                #(#count_back)*
                 #pop
                 #(#remat)*
                 #(#body)*
             }
+        };
+        // What the loop keeps once, and the element a sum goes to, exist if the loop ran.
+        if pop_once.is_some() || !add_sums.is_empty() {
+            quote! {
+                if #runs {
+                    #pop_once
+                    #backward_loop
+                    #(#add_sums)*
+                }
+            }
+        } else {
+            backward_loop
         }
     }
 

@@ -428,7 +428,12 @@ impl<'a> Writer<'a> {
             _ => None,
         };
         let plan = &self.backward.loops[&loop_.count];
-        let (backward, by_count, record) = (plan.backward, plan.by_count, plan.record.clone());
+        let (backward, by_count, record, once) = (
+            plan.backward,
+            plan.by_count,
+            plan.record.clone(),
+            plan.once.clone(),
+        );
         let mut out = Vec::new();
         // The carried variables: the parameter and the result share one mutable variable.
         let carried: Vec<&crate::ir::Carried> = loop_
@@ -458,6 +463,16 @@ impl<'a> Writer<'a> {
                 .push(quote!(let mut #tape = #private::Tape::new();));
             tape
         });
+        // What the loop keeps once: the last iteration's, pushed after the loop if it ran.
+        let once_tape = (backward && !once.is_empty() && fused.is_none()).then(|| {
+            let tape = self.names.temp("tape");
+            let kept = self.names.temp("kept");
+            let private = private();
+            self.tapes
+                .push(quote!(let mut #tape = #private::Tape::new();));
+            out.push(quote!(let mut #kept = ::core::option::Option::None;));
+            (tape, kept)
+        });
         let head = self.loop_head(loop_, fused.is_some(), tape.as_ref(), &mut out);
         let counting = count.as_ref().map(|count| quote!(#count += 1;));
         self.loop_depth += 1;
@@ -468,10 +483,14 @@ impl<'a> Writer<'a> {
             Some(fused) => self.interleaved_backward(loop_, fused, &mut out),
             None => Vec::new(),
         };
-        let push = tape.as_ref().map(|tape| {
+        let mut push = tape.as_ref().map(|tape| {
             let record = self.record_tuple(&record);
             quote!(#tape.push(#record);)
         });
+        if let Some((_, kept)) = &once_tape {
+            let record = self.record_tuple(&once);
+            push = Some(quote!(#push #kept = ::core::option::Option::Some(#record);));
+        }
         for c in &carried {
             nexts.push(self.operand(&c.next, span));
         }
@@ -499,6 +518,14 @@ impl<'a> Writer<'a> {
         });
         if let Some(tape) = tape {
             self.tape_of.insert(loop_.count, tape);
+        }
+        if let Some((tape, kept)) = once_tape {
+            out.push(quote!(
+                if let ::core::option::Option::Some(#kept) = #kept {
+                    #tape.push(#kept);
+                }
+            ));
+            self.once_tape_of.insert(loop_.count, tape);
         }
         out
     }

@@ -6,7 +6,7 @@ use super::*;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ir::{Mem, MemInitKind, Stmt, Value};
+use crate::ir::{Mem, MemInitKind, Operand, Stmt, Value, same_indices};
 use crate::reverse::{BwdStmt, Term};
 
 impl Writer<'_> {
@@ -23,22 +23,7 @@ impl Writer<'_> {
                 let whole =
                     matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
                 let term = self.term(term);
-                let name = self.mem_adjoint(*mem);
-                // A parameter's whole adjoint is a `&mut` already.
-                let name = if indices.is_empty()
-                    && self.is_param_mem(*mem)
-                    && function.mems[mem.index()].field.is_none()
-                {
-                    quote!(*#name)
-                } else {
-                    name
-                };
-                let indices = self.indices(indices);
-                if whole {
-                    quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
-                } else {
-                    quote!(#name #([#indices])* += #term;)
-                }
+                self.add_to_mem(*mem, indices, term, whole)
             }
             BwdStmt::ResetMemElem {
                 mem,
@@ -116,6 +101,42 @@ impl Writer<'_> {
     }
 
     /// A parameter that is a reference (not a field of one, which is a place).
+    /// `d_mem[indices] += term`, or `sum += term` where a backward loop sums that element in a
+    /// local.
+    pub(super) fn add_to_mem(
+        &mut self,
+        mem: Mem,
+        indices: &[Operand],
+        term: TokenStream,
+        whole: bool,
+    ) -> TokenStream {
+        if let Some((.., sum)) = self
+            .sums
+            .iter()
+            .rev()
+            .find(|(m, place, _)| *m == mem && same_indices(place, indices))
+        {
+            return quote!(#sum += #term;);
+        }
+        let private = private();
+        let name = self.mem_adjoint(mem);
+        // A parameter's whole adjoint is a `&mut` already.
+        let name = if indices.is_empty()
+            && self.is_param_mem(mem)
+            && self.function.mems[mem.index()].field.is_none()
+        {
+            quote!(*#name)
+        } else {
+            name
+        };
+        let indices = self.indices(indices);
+        if whole {
+            quote!(#private::AddGrad::add_grad(&mut #name #([#indices])*, #term);)
+        } else {
+            quote!(#name #([#indices])* += #term;)
+        }
+    }
+
     pub(super) fn is_ref_param_mem(&self, mem: Mem) -> bool {
         let data = &self.function.mems[mem.index()];
         data.field.is_none() && data.param.is_some_and(|p| self.ref_params[p])

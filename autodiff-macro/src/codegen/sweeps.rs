@@ -267,6 +267,8 @@ fn writer<'a>(
         defs: BTreeMap::new(),
         fused: None,
         generic_float: sig.generic_float.clone(),
+        sums: Vec::new(),
+        once_tape_of: BTreeMap::new(),
     };
     function.body.for_each_inst(&mut |inst| {
         writer.defs.insert(inst.result, inst);

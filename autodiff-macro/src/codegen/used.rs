@@ -33,6 +33,7 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
     );
     for plan in backward.loops.values() {
         mark_needs(&plan.record, &mut used);
+        mark_needs(&plan.once, &mut used);
     }
     for plan in backward.ifs.values() {
         mark_needs(&plan.then_record, &mut used);

@@ -24,6 +24,8 @@ pub(super) struct Writer<'a> {
     /// The tape of each loop (by its `count` value) and deeply nested branch (by its `record`
     /// value) that records on one.
     pub(super) tape_of: BTreeMap<Value, Ident>,
+    /// The tape of each loop that keeps values once per run (`LoopPlan::once`).
+    pub(super) once_tape_of: BTreeMap<Value, Ident>,
     /// The closure's parameter for the adjoint of a tuple output.
     pub(super) seed_name: Option<Ident>,
     /// How many loops enclose the code being written: tapes are reserved outside all loops,
@@ -36,6 +38,9 @@ pub(super) struct Writer<'a> {
     pub(super) fused: Option<Fused<'a>>,
     /// The float type when it is a type parameter: constants are written through `Real`.
     pub(super) generic_float: Option<Ident>,
+    /// The locals that sum the additions into array elements of the backward loops being
+    /// written (see `LoopPlan::sums`), innermost last.
+    pub(super) sums: Vec<(Mem, Vec<Operand>, Ident)>,
 }
 
 /// What `loop_forward` needs to write a fused loop (see [`sweeps`]).

@@ -442,6 +442,25 @@ impl Operand {
     }
 }
 
+/// Whether two lists of indices name the same place: the same values, positions or integer
+/// literals (a named constant is compared by nothing but its tokens, so it does not count).
+pub fn same_indices(a: &[Operand], b: &[Operand]) -> bool {
+    let literal = |c: &Const| {
+        syn::parse2::<syn::LitInt>(c.tokens.clone())
+            .ok()
+            .and_then(|lit| lit.base10_parse::<u128>().ok())
+    };
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Operand::Value(a), Operand::Value(b)) => a == b,
+            (Operand::Index(a), Operand::Index(b)) => a == b,
+            (Operand::Const(a), Operand::Const(b)) => {
+                literal(a).is_some() && literal(a) == literal(b)
+            }
+            _ => false,
+        })
+}
+
 /// Calls `f` on every statement of `stmts` and of the blocks nested in them, in order (a nested
 /// statement after the one that contains it).
 pub fn walk_stmts<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {

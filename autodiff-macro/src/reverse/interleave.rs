@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::analysis::Activity;
 use crate::ir::{
     Block, Carried, Function, Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Output, Stmt,
-    Value, walk_stmts,
+    Value, same_indices, walk_stmts,
 };
 
 /// The loop whose backward sweep can run inside its forward sweep, each iteration's right after
@@ -49,6 +49,7 @@ pub(super) fn interleavable(
                 let after = &stmts[position + 1..];
                 let sum = interleavable_sum(function, loop_, after, backward, activity)?;
                 let chain = seed_chain(
+                    loop_,
                     after,
                     sum.result,
                     output,
@@ -235,27 +236,11 @@ fn covers(loop_: &Loop, mem: Mem, len: &Operand) -> bool {
     };
     from_zero
         && loop_.exit.is_none()
-        && same_operand(end, len)
+        && same_indices(std::slice::from_ref(end), std::slice::from_ref(len))
         && loop_.body.stmts.iter().any(|stmt| {
             matches!(stmt, Stmt::Store(store) if store.mem == mem && !store.push
                 && matches!(&store.indices[..], [Operand::Value(i)] if i == index))
         })
-}
-
-/// The same value, or the same integer literal (`vec![0.0; 3]` and `0..3`; a named constant
-/// could be shadowed in between).
-fn same_operand(a: &Operand, b: &Operand) -> bool {
-    let literal = |c: &crate::ir::Const| {
-        syn::parse2::<syn::LitInt>(c.tokens.clone())
-            .ok()
-            .and_then(|lit| lit.base10_parse::<usize>().ok())
-    };
-    match (a, b) {
-        (Operand::Value(a), Operand::Value(b)) => a == b,
-        (Operand::Index(a), Operand::Index(b)) => a == b,
-        (Operand::Const(a), Operand::Const(b)) => literal(a).is_some() && literal(a) == literal(b),
-        _ => false,
-    }
 }
 
 /// Whether a statement of `stmts` (or of the blocks inside them) reads or writes `mem`, other
@@ -282,6 +267,7 @@ fn mentions(stmts: &[Stmt], mem: Mem) -> bool {
 /// top-level statement in `after`, whose adjoint for it reads only `dy` and operands that can be
 /// computed before the loop.
 fn seed_chain(
+    loop_: &Loop,
     after: &[Stmt],
     sum: Value,
     output: Value,
@@ -296,7 +282,11 @@ fn seed_chain(
             _ => None,
         })
         .collect();
-    let late = defined_in_stmts(after);
+    // What the loop itself computes is not there before it either (`s * count` with `count`
+    // carried by the loop).
+    let mut late = defined_in_stmts(after);
+    late.extend(loop_.carried.iter().map(|c| c.result));
+    late.insert(loop_.count);
     let early = Early {
         defs: &defs,
         late: &late,

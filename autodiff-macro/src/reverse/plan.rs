@@ -3,7 +3,7 @@
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ir::{Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Stmt, Value};
+use crate::ir::{Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Stmt, Value, same_indices};
 use crate::rules::Recompute;
 
 /// What a loop's backward sweep needs from its forward iterations.
@@ -13,6 +13,10 @@ pub struct LoopPlan {
     pub backward: bool,
     /// Pushed at the end of each forward iteration, popped at the start of each backward one.
     pub record: Vec<Need>,
+    /// Read from arrays the loop does not write, at indices fixed for the whole loop
+    /// (`x[i]` in a loop over `j`): the same in every iteration, so kept once per run of the
+    /// loop.
+    pub once: Vec<Need>,
     /// Recomputed at the start of each backward iteration, in forward order.
     pub remat: Vec<Value>,
     /// The backward loop runs `count` times (else it runs the forward range reversed).
@@ -21,6 +25,23 @@ pub struct LoopPlan {
     pub index_read: bool,
     /// How its backward iterations run relative to its forward ones.
     pub schedule: Schedule,
+    /// Array elements the backward loop only adds into, each at indices that are the same in
+    /// every iteration (`d_x[i] += ..` in a loop over `j`): summed in a local and added to the
+    /// array once after the loop, so that the sum stays in a register (through the array, each
+    /// addition would wait for the store of the one before).
+    pub sums: Vec<(Mem, Vec<Operand>)>,
+    /// Carried integers the body only steps by constants (`idx += 1`), which the backward loop
+    /// counts back from their values after the loop instead of taping them.
+    pub counters: Vec<Counter>,
+}
+
+/// A carried variable whose value at the end of an iteration is its value at the start plus a
+/// constant integer `step` (positive or negative).
+#[derive(Clone, Copy, Debug)]
+pub struct Counter {
+    pub param: Value,
+    pub result: Value,
+    pub step: i128,
 }
 
 /// When a loop's backward iterations run.
@@ -78,6 +99,16 @@ impl Reverse<'_> {
         };
         plan.by_count = by_count;
         let all_needs = self.needs(body);
+        plan.counters = if loop_.exit.is_none() {
+            loop_
+                .carried
+                .iter()
+                .filter(|c| all_needs.contains(&Need::Value(c.param)))
+                .filter_map(|c| self.counter(loop_, c))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mems_inside = mems_declared_in(&loop_.body);
         let needs: BTreeSet<Need> = all_needs
             .iter()
@@ -156,10 +187,105 @@ impl Reverse<'_> {
                     .iter()
                     .any(|v| direct[v].arg_values().any(|arg| arg == index))
         });
-        plan.record = needs
+        let counted: BTreeSet<Value> = plan.counters.iter().map(|c| c.param).collect();
+        let invariant = |v: &Value| match direct.get(v) {
+            Some(Inst {
+                op: Op::Load(mem),
+                args,
+                ..
+            }) => {
+                let mem = self.root(*mem);
+                range_index.is_some()
+                    && !writes_mem(&loop_.body, mem)
+                    && !declares_mem(&loop_.body, mem)
+                    && args.iter().all(|arg| match arg {
+                        Operand::Value(index) => !inside.contains(index),
+                        Operand::Index(_) | Operand::Const(_) => true,
+                        _ => false,
+                    })
+            }
+            _ => false,
+        };
+        (plan.once, plan.record) = needs
             .into_iter()
-            .filter(|need| !matches!(need, Need::Value(v) if remat.contains(v)))
-            .collect();
+            .filter(
+                |need| !matches!(need, Need::Value(v) if remat.contains(v) || counted.contains(v)),
+            )
+            .partition(|need| matches!(need, Need::Value(v) if invariant(v)));
+        plan.sums = self.invariant_sums(&inside, body);
+    }
+
+    /// See [`LoopPlan::sums`]: the elements of plain arrays that `body` adds into at indices
+    /// read from outside the loop (`inside` holds the values of an iteration), when nothing else
+    /// in `body` reads or writes that array's adjoint.
+    fn invariant_sums(
+        &self,
+        inside: &BTreeSet<Value>,
+        body: &[BwdStmt],
+    ) -> Vec<(Mem, Vec<Operand>)> {
+        let mut places: BTreeMap<Mem, Vec<&[Operand]>> = BTreeMap::new();
+        let mut other = BTreeSet::new();
+        let aggregate = |v: Value| self.function.values[v.index()].aggregate;
+        mem_adjoint_uses(body, &aggregate, &mut places, &mut other);
+        places
+            .into_iter()
+            .filter(|(mem, places)| {
+                let data = &self.function.mems[mem.index()];
+                let first = places[0];
+                !other.contains(mem)
+                    && data.field.is_none()
+                    && !data.structured
+                    && !first.is_empty()
+                    && first.iter().all(|index| match index {
+                        Operand::Value(v) => !inside.contains(v),
+                        Operand::Index(_) | Operand::Const(_) => true,
+                        _ => false,
+                    })
+                    && places.iter().all(|place| same_indices(place, first))
+            })
+            .map(|(mem, places)| (mem, places[0].to_vec()))
+            .collect()
+    }
+
+    /// The carried variable as a [`Counter`]: passive, and its next value its parameter with
+    /// integer literals added or subtracted by instructions the body runs every iteration.
+    /// Integer arithmetic is exact (a literal without a point or exponent is an integer in
+    /// Rust), so the backward loop finds each iteration's value by subtracting the step again.
+    fn counter(&self, loop_: &Loop, carried: &crate::ir::Carried) -> Option<Counter> {
+        if self.activity.active(carried.param) || self.activity.active(carried.result) {
+            return None;
+        }
+        let literal = |operand: &Operand| match operand {
+            Operand::Const(c) => syn::parse2::<syn::LitInt>(c.tokens.clone())
+                .ok()
+                .and_then(|lit| lit.base10_parse::<i128>().ok()),
+            _ => None,
+        };
+        let mut step: i128 = 0;
+        let mut current = carried.next.value()?;
+        while current != carried.param {
+            let inst = loop_.body.stmts.iter().find_map(|stmt| match stmt {
+                Stmt::Inst(inst) if inst.result == current => Some(inst),
+                _ => None,
+            })?;
+            let Op::Rule { rule, .. } = &inst.op else {
+                return None;
+            };
+            let (previous, delta) = match (rule.rule().name, &inst.args[..]) {
+                ("add", [Operand::Value(v), c]) | ("add", [c, Operand::Value(v)]) => {
+                    (*v, literal(c)?)
+                }
+                ("sub", [Operand::Value(v), c]) => (*v, -literal(c)?),
+                _ => return None,
+            };
+            step = step.checked_add(delta)?;
+            current = previous;
+        }
+        Some(Counter {
+            param: carried.param,
+            result: carried.result,
+            step,
+        })
     }
 
     /// Cheap to compute again in the backward sweep of `loop_`, from the same inputs.
@@ -396,6 +522,10 @@ impl Reverse<'_> {
                 needs.insert(need);
             }
         }
+        // A counter counts back from its value after the loop.
+        for counter in &plan.counters {
+            needs.insert(Need::Value(counter.result));
+        }
         // The recomputed values read what they read.
         for v in &plan.remat {
             let def = self.defs[v];
@@ -447,6 +577,63 @@ impl Reverse<'_> {
 
     pub(super) fn find_loop(&self, id: Value) -> Option<&Loop> {
         find_loop(&self.function.body, id)
+    }
+}
+
+/// Where `stmts` add into an element of an array's adjoint (`AddToMem` of a number), by array;
+/// in `other`, the arrays whose adjoints they use in any other way.
+fn mem_adjoint_uses<'s>(
+    stmts: &'s [BwdStmt],
+    aggregate: &dyn Fn(Value) -> bool,
+    places: &mut BTreeMap<Mem, Vec<&'s [Operand]>>,
+    other: &mut BTreeSet<Mem>,
+) {
+    let term_uses = |term: &Term, other: &mut BTreeSet<Mem>| {
+        if let Term::MemElem(mem, _) = term {
+            other.insert(*mem);
+        }
+    };
+    for stmt in stmts {
+        match stmt {
+            BwdStmt::AddToMem { mem, indices, term } => {
+                term_uses(term, other);
+                match term {
+                    Term::Adjoint(v) if !aggregate(*v) => {
+                        places.entry(*mem).or_default().push(indices)
+                    }
+                    Term::Rule { .. } => places.entry(*mem).or_default().push(indices),
+                    _ => {
+                        other.insert(*mem);
+                    }
+                }
+            }
+            BwdStmt::Add { term, .. } | BwdStmt::AddAt { term, .. } => term_uses(term, other),
+            BwdStmt::ZeroMem { mem, .. }
+            | BwdStmt::ResetMemElem { mem, .. }
+            | BwdStmt::ResetMem { mem, .. }
+            | BwdStmt::SeedMem { mem, .. }
+            | BwdStmt::AddSnapshot { target: mem, .. }
+            | BwdStmt::AddMemToValue { source: mem, .. } => {
+                other.insert(*mem);
+            }
+            BwdStmt::AddMem { target, source } => {
+                other.insert(*target);
+                other.insert(*source);
+            }
+            BwdStmt::Pullback { targets, .. } => {
+                for target in targets.iter().flatten() {
+                    if let Target::Mem(mem, _) = target {
+                        other.insert(*mem);
+                    }
+                }
+            }
+            BwdStmt::If(bwd_if) => {
+                mem_adjoint_uses(&bwd_if.then_stmts, aggregate, places, other);
+                mem_adjoint_uses(&bwd_if.else_stmts, aggregate, places, other);
+            }
+            BwdStmt::Loop(bwd_loop) => mem_adjoint_uses(&bwd_loop.body, aggregate, places, other),
+            BwdStmt::Zero(_) | BwdStmt::Reset { .. } | BwdStmt::Output { .. } => {}
+        }
     }
 }
 
