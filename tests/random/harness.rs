@@ -796,7 +796,14 @@ fn check_jvp(
         .sum::<f64>()
         .max(1.0);
     let adjoint: f64 = u.iter().zip(pullback2).map(|(a, b)| a * b).sum();
-    let e = exact_error(2.0 * tangent, adjoint, EXACT_FLOOR * 2.0 * terms);
+    // The tangent may differ from the twin's by EXACT of `EXACT_FLOOR * terms`, and each
+    // gradient component by EXACT of `EXACT_FLOOR` times the largest (or 1), as the checks
+    // against the twin allow: `u · vjp` by `Σ|u_i|` times that. The two sides may differ by
+    // the sum.
+    let largest = grad.iter().fold(1.0_f64, |m, g| m.max(g.abs()));
+    let u_size: f64 = u.iter().map(|a| a.abs()).sum();
+    let floor = EXACT_FLOOR * 2.0 * (terms + u_size * largest);
+    let e = exact_error(2.0 * tangent, adjoint, floor);
     report.max_jvp_error = report.max_jvp_error.max(e);
     if e > EXACT {
         problems.push(format!(

@@ -255,6 +255,14 @@ pub const REQUIRED: &[&str] = &[
     "hoisted: break in fill",
     "hoisted: read after loop",
     "hoisted: pushed before",
+    "shape: fixed places",
+    "fixed: count scales sum",
+    "fixed: count divides sum",
+    "fixed: float count scales sum",
+    "fixed: element of a parameter",
+    "fixed: element of a buffer",
+    "fixed: packed counter",
+    "fixed: repeated load",
     "shape: filler",
     "iter: map sum",
     "iter: zip map sum",
@@ -1002,6 +1010,7 @@ impl<'a> Gen<'a> {
             2,                              // deep if
             3,                              // cfg-gated statements
             3,                              // a buffer hoisted out of a summing loop
+            3,                              // places fixed across a loop, counters
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -1010,7 +1019,8 @@ impl<'a> Gen<'a> {
             3 => "struct call",
             4 => "deep if",
             5 => "cfg",
-            _ => "hoisted buffer",
+            6 => "hoisted buffer",
+            _ => "fixed places",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1030,7 +1040,8 @@ impl<'a> Gen<'a> {
             "struct call" => self.struct_call(depth),
             "deep if" => self.deep_if(),
             "cfg" => self.cfg_shape(),
-            _ => self.hoisted_buffer(depth),
+            "hoisted buffer" => self.hoisted_buffer(depth),
+            _ => self.fixed_places(depth),
         }
         self.parents.pop();
     }
@@ -1845,6 +1856,136 @@ impl<'a> Gen<'a> {
         } else {
             self.declare(&s);
         }
+    }
+
+    /// What stays fixed across a loop, or moves by a constant step: a sum scaled after its loop
+    /// by a count the loop kept (`s * k as f64`, `s / (k as f64 + 1.0)`, a float count), an
+    /// element `x[c]` read in a loop over `r` (of a parameter, or of a buffer the next pass
+    /// overwrites; the inner loop empty for the last `c`), a packed triangle read with
+    /// `idx += 1`, and one element read twice with or without a store in between.
+    fn fixed_places(&mut self, depth: usize) {
+        let v = *self.rng.pick(&[
+            "count scales sum",
+            "count divides sum",
+            "float count scales sum",
+            "element of a parameter",
+            "element of a buffer",
+            "packed counter",
+            "repeated load",
+        ]);
+        self.stats.add(format!("fixed: {v}"));
+        let n = self.rng.range(2, 4);
+        let b = self.name("buf");
+        let s = self.name("s");
+        let w = self.name("w");
+        let e = self.bounded(1);
+        let fill = format!(
+            "for {w} in 0..{n} {{\n    {b}[{w}] = {} * ⟦({w} + 1) as f64⟧ * ⟦0.25⟧ + {};\n}}",
+            e.at(MUL),
+            self.lit().s
+        );
+        self.emit(format!("let mut {b} = vec![⟦0.0⟧; {n}];"));
+        self.emit(&fill);
+        self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+        let i = self.name("i");
+        match v {
+            "count scales sum" | "count divides sum" | "float count scales sum" => {
+                let k = self.name("k");
+                let step = self.rng.range(1, 3);
+                if v == "float count scales sum" {
+                    self.emit(format!("let mut {k} = ⟦0.0⟧;"));
+                } else {
+                    self.emit(format!("let mut {k} = 0;"));
+                }
+                self.open(format!("for {i} in 0..{n} {{"));
+                let r = self.expr(1);
+                self.emit(format!("{s} += {b}[{i}] * {};", r.at(MUL)));
+                if v == "float count scales sum" {
+                    self.emit(format!("{k} += ⟦0.5⟧;"));
+                } else {
+                    self.emit(format!("{k} += {step};"));
+                }
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(match v {
+                    "count scales sum" => format!("{s} = {s} * ⟦{k} as f64⟧ * ⟦0.1⟧;"),
+                    "count divides sum" => format!("{s} = {s} / (⟦{k} as f64⟧ + ⟦1.0⟧);"),
+                    _ => format!("{s} = {s} * {k} * ⟦0.25⟧;"),
+                });
+            }
+            "element of a parameter" | "element of a buffer" => {
+                let (c, r) = (self.name("c"), self.name("r"));
+                let passes = if v == "element of a buffer" { 2 } else { 1 };
+                let pass = self.name("pass");
+                self.open(format!("for {pass} in 0..{passes} {{"));
+                if v == "element of a buffer" {
+                    let f = self.bounded(1);
+                    self.emit(format!(
+                        "for {w} in 0..{n} {{\n    {b}[{w}] = {} * ⟦({w} + {pass}) as f64⟧ * ⟦0.5⟧;\n}}",
+                        f.at(MUL)
+                    ));
+                }
+                let x = self.bounded(1);
+                self.emit(format!("for {c} in 0..{n} + 1 {{"));
+                self.emit(format!("    for {r} in {c} + 1..{n} {{"));
+                self.emit(format!(
+                    "        {s} += {b}[{c}] * {b}[{r}] * {} * ⟦({r} + {pass}) as f64⟧ * ⟦0.25⟧;",
+                    x.at(MUL)
+                ));
+                self.emit("    }");
+                self.emit("}");
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+            }
+            "packed counter" => {
+                let (c, r, idx, out) = (
+                    self.name("c"),
+                    self.name("r"),
+                    self.name("idx"),
+                    self.name("out"),
+                );
+                let packed = self.name("packed");
+                let m = n * (n + 1) / 2;
+                let f = self.bounded(1);
+                self.emit(format!("let mut {packed} = vec![⟦0.0⟧; {m}];"));
+                self.emit(format!(
+                    "for {w} in 0..{m} {{\n    {packed}[{w}] = {} + ⟦{w} as f64⟧ * ⟦0.25⟧;\n}}",
+                    f.at(ADD)
+                ));
+                self.emit(format!("let mut {out} = vec![⟦0.0⟧; {n}];"));
+                self.emit(format!("let mut {idx} = 0;"));
+                self.emit(format!("for {c} in 0..{n} {{"));
+                self.emit(format!("    for {r} in {c}..{n} {{"));
+                self.emit(format!("        {out}[{r}] += {packed}[{idx}] * {b}[{c}];"));
+                self.emit(format!("        {idx} += 1;"));
+                self.emit("    }");
+                self.emit("}");
+                self.emit(format!(
+                    "for {w} in 0..{n} {{\n    {s} += ({out}[{w}] * ⟦0.5⟧).sin() * {out}[{w}];\n}}"
+                ));
+                self.emit(format!("{s} = {s} + ⟦{idx} as f64⟧;"));
+            }
+            _ => {
+                let (a, c) = (self.name("a"), self.name("c"));
+                self.open(format!("for {i} in 0..{n} {{"));
+                self.emit(format!("let {a} = {b}[{i}] * {b}[{i}];"));
+                if self.rng.chance(0.5) {
+                    let f = self.bounded(1);
+                    self.emit(format!("{b}[{i}] = {a} + {};", f.at(ADD)));
+                }
+                self.emit(format!("let {c} = {b}[{i}];"));
+                self.emit(format!("{s} += {a} * {c};"));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+            }
+        }
+        self.declare(&s);
     }
 
     /// `if` nested `depth` deep, updating one float on the way down; or an `else if` ladder.
