@@ -1167,8 +1167,8 @@ mod fused_sweeps_before_more_code {
 
 /// Places fixed for a whole inner loop: `x[c]` read in a loop over `r` (its adjoint summed in a
 /// local, and, from a buffer the code overwrites later, kept once per run of the loop), counters
-/// stepped by constants (`idx += 1`, counted back instead of taped), and a load repeated in one
-/// block (read once). Each against central differences, through `_grad` (interleaved where it
+/// stepped by constants (`idx += 1`, counted back instead of taped), and loads repeated in one
+/// block. Each against central differences, through `_grad` (interleaved where it
 /// can be) and `_vjp` (the separate sweeps); the inner loops also run zero times where the fixed
 /// index is out of bounds.
 mod fixed_places {
@@ -1274,8 +1274,8 @@ mod fixed_places {
         s * (even + down + twice) as f64
     }
 
-    /// Loads repeated within a block, and the ones that must not be merged: after a store to
-    /// the same element, and after the array is assigned whole.
+    /// Loads repeated within a block, also after a store to the same element and after the
+    /// array is assigned whole.
     #[differentiate]
     fn repeated_loads(x: &[f64]) -> f64 {
         let mut v = x.to_vec();

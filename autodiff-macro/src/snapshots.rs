@@ -78,12 +78,12 @@ fn rosenbrock_is_interleaved() {
                 %5 = add i%4, 1
                 %6 = load x@0 %5
                 %7 = load x@0 i%4
-                %8 = copy %7
+                %8 = load x@0 i%4
                 %9 = mul %7, %8
                 %10 = sub %6, %9
                 %11 = powi %10, 2
                 %12 = mul 100.0, %11
-                %13 = copy %7
+                %13 = load x@0 i%4
                 %14 = sub 1.0, %13
                 %15 = powi %14, 2
                 %16 = add %12, %15
@@ -208,6 +208,76 @@ fn forward_mode_puts_a_tangent_next_to_each_value() {
               %26 = mul %25, %11
               %27 = unless_zero t_x%12, %26
               %28 = add %23, %27
+        "#]],
+    );
+}
+
+/// A packed triangle times a buffer the next pass overwrites: the counter `idx` is counted
+/// back, `buf[c]` (fixed in the loop over `r`) is kept once per run of that loop, and its
+/// adjoint summed in a local there.
+#[test]
+fn fixed_places_and_counters() {
+    check(
+        "fn packed(l: &[f64], v: &[f64]) -> f64 {
+            let d = v.len();
+            let mut buf = vec![0.0; d];
+            let mut s = 0.0;
+            for pass in 0..2 {
+                for w in 0..d {
+                    buf[w] = v[w] * (pass as f64 + 1.0);
+                }
+                let mut idx = 0;
+                for c in 0..d {
+                    for r in c..d {
+                        s += (l[idx] * buf[c]).sin();
+                        idx += 1;
+                    }
+                }
+            }
+            s
+        }",
+        false,
+        expect![[r#"
+            fn(l@0, v@1) -> s%29
+              d%0 = len v@1
+              let buf@2 = vec![0.0; d%0]
+              s%1 = copy 0.0
+              loop for pass%3 in 0..2 (count iterations%30) {
+                s%2 = carried(s%1)
+                loop for w%4 in 0..d%0 (count iterations%9) {
+                  %5 = load v@1 w%4
+                  %6 = cast pass%3
+                  %7 = add %6, 1.0
+                  %8 = mul %5, %7
+                  buf@2[w%4] = %8
+                }
+                idx%10 = copy 0
+                loop for c%13 in 0..d%0 (count iterations%28) {
+                  idx%11 = carried(idx%10)
+                  s%12 = carried(s%2)
+                  loop for r%16 in c%13..d%0 (count iterations%25) {
+                    idx%14 = carried(idx%11)
+                    s%15 = carried(s%12)
+                    %17 = load l@0 idx%14
+                    %18 = load buf@2 c%13
+                    %19 = mul %17, %18
+                    %20 = sin %19
+                    s%21 = add s%15, %20
+                    idx%22 = add idx%14, 1
+                    next idx%22 -> idx%23
+                    next s%21 -> s%24
+                  }
+                  next idx%23 -> idx%26
+                  next s%24 -> s%27
+                }
+                next s%27 -> s%29
+              }
+            --
+            loop iterations%30: Interleaved, range reversed, tape [] per iteration, recomputes []
+            loop iterations%9: Separate, range reversed, tape [] per iteration, recomputes [%6, %7]
+            loop iterations%28: Separate, range reversed, tape [idx%23] per iteration, recomputes []
+            loop iterations%25: Separate, range reversed, tape [] per iteration, recomputes [%17, %19], keeps [%18] once, counts back [idx%14], sums d_buf@2[c%13] locally
+            the backward sweep keeps [d%0, all of l@0]
         "#]],
     );
 }

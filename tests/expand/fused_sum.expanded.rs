@@ -27,12 +27,12 @@ fn __rosenbrock_vjp(
         let t2 = i + 1;
         let t3 = x[t2];
         let t4 = x[i];
-        let t5 = t4;
+        let t5 = x[i];
         let t6 = t4 * t5;
         let t7 = t3 - t6;
         let t8 = t7.powi(2);
         let t9 = 100.0 * t8;
-        let t10 = t4;
+        let t10 = x[i];
         let t11 = 1.0 - t10;
         let t12 = t11.powi(2);
         let t13 = t9 + t12;
@@ -59,10 +59,10 @@ fn __rosenbrock_vjp(
                 let t2 = i + 1;
                 let t3 = x[t2];
                 let t4 = x[i];
-                let t5 = t4;
+                let t5 = x[i];
                 let t6 = t4 * t5;
                 let t7 = t3 - t6;
-                let t10 = t4;
+                let t10 = x[i];
                 let t11 = 1.0 - t10;
                 let d_s_2 = d_s_1;
                 d_s_1 = d_s_2;
@@ -74,7 +74,7 @@ fn __rosenbrock_vjp(
                     d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
                 );
                 let d_t10 = -d_t11;
-                let mut d_t4 = d_t10;
+                d_x[i] += d_t10;
                 let d_t8 = 100.0 * d_t9;
                 let d_t7 = ::autodiff_core::__private::unless_zero(
                     d_t8,
@@ -82,9 +82,9 @@ fn __rosenbrock_vjp(
                 );
                 let d_t3 = d_t7;
                 let d_t6 = -d_t7;
-                d_t4 += t5 * d_t6;
+                let d_t4 = t5 * d_t6;
                 let d_t5 = t4 * d_t6;
-                d_t4 += d_t5;
+                d_x[i] += d_t5;
                 d_x[i] += d_t4;
                 d_x[t2] += d_t3;
             }
@@ -110,12 +110,12 @@ fn __rosenbrock_fused(
         let t2 = i + 1;
         let t3 = x[t2];
         let t4 = x[i];
-        let t5 = t4;
+        let t5 = x[i];
         let t6 = t4 * t5;
         let t7 = t3 - t6;
         let t8 = t7.powi(2);
         let t9 = 100.0 * t8;
-        let t10 = t4;
+        let t10 = x[i];
         let t11 = 1.0 - t10;
         let t12 = t11.powi(2);
         let t13 = t9 + t12;
@@ -130,7 +130,7 @@ fn __rosenbrock_fused(
             d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
         );
         let d_t10 = -d_t11;
-        let mut d_t4 = d_t10;
+        d_x[i] += d_t10;
         let d_t8 = 100.0 * d_t9;
         let d_t7 = ::autodiff_core::__private::unless_zero(
             d_t8,
@@ -138,9 +138,9 @@ fn __rosenbrock_fused(
         );
         let d_t3 = d_t7;
         let d_t6 = -d_t7;
-        d_t4 += t5 * d_t6;
+        let d_t4 = t5 * d_t6;
         let d_t5 = t4 * d_t6;
-        d_t4 += d_t5;
+        d_x[i] += d_t5;
         d_x[i] += d_t4;
         d_x[t2] += d_t3;
         s = s_2;

@@ -306,9 +306,27 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
             } else {
                 "range reversed"
             };
+            let mut extra = String::new();
+            if !plan.once.is_empty() {
+                let _ = write!(extra, ", keeps {} once", needs(&plan.once));
+            }
+            if !plan.counters.is_empty() {
+                let counters: Vec<String> =
+                    plan.counters.iter().map(|c| p.value(c.param)).collect();
+                let _ = write!(extra, ", counts back [{}]", counters.join(", "));
+            }
+            for (mem, indices) in &plan.sums {
+                let indices: Vec<String> = indices.iter().map(|i| p.operand(i)).collect();
+                let _ = write!(
+                    extra,
+                    ", sums d_{}[{}] locally",
+                    p.mem(*mem),
+                    indices.join("][")
+                );
+            }
             let _ = writeln!(
                 out,
-                "loop {}: {:?}, {order}, tape {} per iteration, recomputes {}",
+                "loop {}: {:?}, {order}, tape {} per iteration, recomputes {}{extra}",
                 p.value(loop_.count),
                 plan.schedule,
                 needs(&plan.record),

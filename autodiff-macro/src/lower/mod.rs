@@ -51,7 +51,6 @@ mod expr;
 mod iter;
 mod loops;
 mod opaque;
-mod reuse;
 mod scope;
 mod stmt;
 mod syntax;
@@ -143,7 +142,6 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         stmts: lowerer.blocks.pop().expect("the body's block"),
     };
     final_lengths(&mut body, &lowerer.resized, &mut lowerer.values);
-    reuse::reuse_loads(&mut body, &lowerer.mems);
     ir::Function {
         params,
         body,
