@@ -1360,3 +1360,116 @@ mod fixed_places {
         );
     }
 }
+
+/// Loops that read a slice at `base + k` (a row of a flat matrix): the accesses go through one
+/// subslice taken before the loop. Its edges: an inner loop that is empty where its base is out
+/// of bounds, ranges that start above zero or run backwards, bases the user hoists or the body
+/// computes, loops whose backward sweep runs separately (the `_vjp` closure) and interleaved
+/// (`_grad`), and an access out of bounds, which must still panic.
+mod windows {
+    use super::*;
+    use autodiff_core::check_gradient;
+
+    fn check(
+        f: impl Fn(&[f64]) -> f64 + Copy,
+        grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+        vjp: impl Fn(&[f64]) -> Vec<f64>,
+        x: &[f64],
+    ) {
+        let (value, g) = grad(x);
+        assert_eq!(value.to_bits(), f(x).to_bits());
+        let finite = check_gradient(f, x, &g);
+        assert!(finite.passes(1e-8), "{finite}");
+        for (a, b) in g.iter().zip(vjp(x)) {
+            assert_close(*a, b, 1e-13);
+        }
+    }
+
+    /// `mean_j tanh(Σ_k w[j n + k] x[k])` over the `rows` rows of a flat `rows × n` matrix,
+    /// `n = x.len()`; the sum runs interleaved in `_grad`.
+    #[differentiate(wrt(w))]
+    fn flat_layer(w: &[f64], x: &[f64], rows: usize) -> f64 {
+        let n = x.len();
+        let mut s = 0.0;
+        for j in 0..rows {
+            let mut a = 0.0;
+            for k in 0..n {
+                a += w[j * n + k] * x[k];
+            }
+            s += a.tanh();
+        }
+        s / rows as f64
+    }
+
+    /// The rows of an `n × n` matrix shortened by one each (`n - c` entries from `c n`), for
+    /// `c` up to `n`, where the row is empty and starts past the end of `w`; the base hoisted
+    /// by the user, the sum squared after the loop (so the backward loops run separately).
+    #[differentiate]
+    fn shrinking_rows(w: &[f64]) -> f64 {
+        let n = (w.len() as f64).sqrt() as usize;
+        let mut s = 0.0;
+        for c in 0..n + 1 {
+            let base = c * n;
+            let mut acc = 0.0;
+            for k in 0..n - c {
+                acc += w[base + k] * w[base + k].sin();
+            }
+            s += acc * (c as f64 + 1.0);
+        }
+        s * s
+    }
+
+    /// A window from an offset, the index written `off + k`, over a range from 2 run
+    /// backwards, and one written `k + off` read twice per iteration.
+    #[differentiate]
+    fn offset_windows(x: &[f64], off: usize) -> f64 {
+        let m = x.len() - off;
+        let mut s = 0.0;
+        for k in (2..m).rev() {
+            s = s * 0.5 + x[off + k] * x[k];
+        }
+        let mut t = 0.0;
+        for k in 1..m {
+            t += (x[k + off] - 1.0) * x[k + off] + x[k - 1];
+        }
+        s.sin() + t
+    }
+
+    #[test]
+    fn windows_match_finite_differences() {
+        let (rows, n) = (3, 5);
+        let w = point(rows * n, 0.3);
+        let x = point(n, 1.1);
+        check(
+            |p| flat_layer(p, &x, rows),
+            |p| flat_layer_grad(p, &x, rows),
+            |p| flat_layer_vjp(p, &x, rows).1(1.0),
+            &w,
+        );
+        let w = point(16, 0.7);
+        check(
+            shrinking_rows,
+            shrinking_rows_grad,
+            |p| shrinking_rows_vjp(p).1(1.0),
+            &w,
+        );
+        let x = point(9, 2.0);
+        for off in [0, 3] {
+            check(
+                |p| offset_windows(p, off),
+                |p| offset_windows_grad(p, off),
+                |p| offset_windows_vjp(p, off).1(1.0),
+                &x,
+            );
+        }
+    }
+
+    /// A row that runs past the end of `w` panics in the gradient as in the function.
+    #[test]
+    #[should_panic]
+    fn a_window_out_of_bounds_panics() {
+        let x = point(5, 1.1);
+        let w = point(12, 0.3);
+        let _ = flat_layer_grad(&w, &x, 3);
+    }
+}

@@ -499,6 +499,11 @@ impl Param {
         matches!(strip(&self.ty), Type::Reference(_))
     }
 
+    /// A shared reference (`&[usize]`), not `&mut`: what it points to stays as it is.
+    pub fn shared_ref(&self) -> bool {
+        matches!(strip(&self.ty), Type::Reference(r) if r.mutability.is_none())
+    }
+
     /// The type of this parameter's entry in the gradient: `f64`, `[f64; N]`, `Vec<f64>`.
     pub fn grad_type(&self) -> TokenStream {
         let ty = strip(&self.ty);

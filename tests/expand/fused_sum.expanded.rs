@@ -23,21 +23,26 @@ fn __rosenbrock_vjp(
     let t0 = x.len();
     let t1 = t0 - 1;
     let mut s_1 = s;
-    for i in 0..t1 {
-        let t2 = i + 1;
-        let t3 = x[t2];
-        let t4 = x[i];
-        let t5 = x[i];
-        let t6 = t4 * t5;
-        let t7 = t3 - t6;
-        let t8 = t7.powi(2);
-        let t9 = 100.0 * t8;
-        let t10 = x[i];
-        let t11 = 1.0 - t10;
-        let t12 = t11.powi(2);
-        let t13 = t9 + t12;
-        let s_2 = s_1 + t13;
-        s_1 = s_2;
+    if !(0..t1).is_empty() {
+        let x_win = &x[..t1];
+        let x_start = 1;
+        let x_win_1 = &x[x_start..1 + t1];
+        for i in 0..t1 {
+            let t2 = i + 1;
+            let t3 = x_win_1[t2 - x_start];
+            let t4 = x_win[i];
+            let t5 = x_win[i];
+            let t6 = t4 * t5;
+            let t7 = t3 - t6;
+            let t8 = t7.powi(2);
+            let t9 = 100.0 * t8;
+            let t10 = x_win[i];
+            let t11 = 1.0 - t10;
+            let t12 = t11.powi(2);
+            let t13 = t9 + t12;
+            let s_2 = s_1 + t13;
+            s_1 = s_2;
+        }
     }
     (
         s_1,
@@ -55,38 +60,43 @@ fn __rosenbrock_vjp(
             let d_x = &mut d_x[..x.len()];
             let t0 = x.len();
             let t1 = t0 - 1;
-            for i in (0..t1).rev() {
-                let t2 = i + 1;
-                let t3 = x[t2];
-                let t4 = x[i];
-                let t5 = x[i];
-                let t6 = t4 * t5;
-                let t7 = t3 - t6;
-                let t10 = x[i];
-                let t11 = 1.0 - t10;
-                let d_s_2 = d_s_1;
-                d_s_1 = d_s_2;
-                let d_t13 = d_s_2;
-                let d_t9 = d_t13;
-                let d_t12 = d_t13;
-                let d_t11 = ::autodiff_core::__private::unless_zero(
-                    d_t12,
-                    d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
-                );
-                let d_t10 = -d_t11;
-                d_x[i] += d_t10;
-                let d_t8 = 100.0 * d_t9;
-                let d_t7 = ::autodiff_core::__private::unless_zero(
-                    d_t8,
-                    d_t8 * ::autodiff_core::__private::powi_deriv(t7, 2),
-                );
-                let d_t3 = d_t7;
-                let d_t6 = -d_t7;
-                let d_t4 = t5 * d_t6;
-                let d_t5 = t4 * d_t6;
-                d_x[i] += d_t5;
-                d_x[i] += d_t4;
-                d_x[t2] += d_t3;
+            if !(0..t1).is_empty() {
+                let x_win_2 = &x[..t1];
+                let x_start_1 = 1;
+                let x_win_3 = &x[x_start_1..1 + t1];
+                for i in (0..t1).rev() {
+                    let t2 = i + 1;
+                    let t3 = x_win_3[t2 - x_start_1];
+                    let t4 = x_win_2[i];
+                    let t5 = x_win_2[i];
+                    let t6 = t4 * t5;
+                    let t7 = t3 - t6;
+                    let t10 = x_win_2[i];
+                    let t11 = 1.0 - t10;
+                    let d_s_2 = d_s_1;
+                    d_s_1 = d_s_2;
+                    let d_t13 = d_s_2;
+                    let d_t9 = d_t13;
+                    let d_t12 = d_t13;
+                    let d_t11 = ::autodiff_core::__private::unless_zero(
+                        d_t12,
+                        d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
+                    );
+                    let d_t10 = -d_t11;
+                    d_x[i] += d_t10;
+                    let d_t8 = 100.0 * d_t9;
+                    let d_t7 = ::autodiff_core::__private::unless_zero(
+                        d_t8,
+                        d_t8 * ::autodiff_core::__private::powi_deriv(t7, 2),
+                    );
+                    let d_t3 = d_t7;
+                    let d_t6 = -d_t7;
+                    let d_t4 = t5 * d_t6;
+                    let d_t5 = t4 * d_t6;
+                    d_x[i] += d_t5;
+                    d_x[i] += d_t4;
+                    d_x[t2] += d_t3;
+                }
             }
         },
     )
@@ -106,44 +116,49 @@ fn __rosenbrock_fused(
     let t0 = x.len();
     let t1 = t0 - 1;
     let mut s = s_1;
-    for i in 0..t1 {
-        let t2 = i + 1;
-        let t3 = x[t2];
-        let t4 = x[i];
-        let t5 = x[i];
-        let t6 = t4 * t5;
-        let t7 = t3 - t6;
-        let t8 = t7.powi(2);
-        let t9 = 100.0 * t8;
-        let t10 = x[i];
-        let t11 = 1.0 - t10;
-        let t12 = t11.powi(2);
-        let t13 = t9 + t12;
-        let s_2 = s + t13;
-        let d_s_2 = d_s;
-        d_s = d_s_2;
-        let d_t13 = d_s_2;
-        let d_t9 = d_t13;
-        let d_t12 = d_t13;
-        let d_t11 = ::autodiff_core::__private::unless_zero(
-            d_t12,
-            d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
-        );
-        let d_t10 = -d_t11;
-        d_x[i] += d_t10;
-        let d_t8 = 100.0 * d_t9;
-        let d_t7 = ::autodiff_core::__private::unless_zero(
-            d_t8,
-            d_t8 * ::autodiff_core::__private::powi_deriv(t7, 2),
-        );
-        let d_t3 = d_t7;
-        let d_t6 = -d_t7;
-        let d_t4 = t5 * d_t6;
-        let d_t5 = t4 * d_t6;
-        d_x[i] += d_t5;
-        d_x[i] += d_t4;
-        d_x[t2] += d_t3;
-        s = s_2;
+    if !(0..t1).is_empty() {
+        let x_win = &x[..t1];
+        let x_start = 1;
+        let x_win_1 = &x[x_start..1 + t1];
+        for i in 0..t1 {
+            let t2 = i + 1;
+            let t3 = x_win_1[t2 - x_start];
+            let t4 = x_win[i];
+            let t5 = x_win[i];
+            let t6 = t4 * t5;
+            let t7 = t3 - t6;
+            let t8 = t7.powi(2);
+            let t9 = 100.0 * t8;
+            let t10 = x_win[i];
+            let t11 = 1.0 - t10;
+            let t12 = t11.powi(2);
+            let t13 = t9 + t12;
+            let s_2 = s + t13;
+            let d_s_2 = d_s;
+            d_s = d_s_2;
+            let d_t13 = d_s_2;
+            let d_t9 = d_t13;
+            let d_t12 = d_t13;
+            let d_t11 = ::autodiff_core::__private::unless_zero(
+                d_t12,
+                d_t12 * ::autodiff_core::__private::powi_deriv(t11, 2),
+            );
+            let d_t10 = -d_t11;
+            d_x[i] += d_t10;
+            let d_t8 = 100.0 * d_t9;
+            let d_t7 = ::autodiff_core::__private::unless_zero(
+                d_t8,
+                d_t8 * ::autodiff_core::__private::powi_deriv(t7, 2),
+            );
+            let d_t3 = d_t7;
+            let d_t6 = -d_t7;
+            let d_t4 = t5 * d_t6;
+            let d_t5 = t4 * d_t6;
+            d_x[i] += d_t5;
+            d_x[i] += d_t4;
+            d_x[t2] += d_t3;
+            s = s_2;
+        }
     }
     s
 }

@@ -443,6 +443,9 @@ impl<'a> Writer<'a> {
             let pattern = self.record_tuple(&record);
             quote!(let #pattern = #tape.pop();)
         });
+        let depth = self.windows.len();
+        let mut windows = Vec::new();
+        let windowed = self.backward_windows(loop_, plan, &bwd_loop.body, &mut windows);
         let remat: Vec<TokenStream> = remat
             .iter()
             .filter_map(|v| self.inst(self.defs[v], true))
@@ -461,7 +464,7 @@ impl<'a> Writer<'a> {
                 _ => quote!(#param += #step;),
             });
         }
-        let depth = self.sums.len();
+        let sums_depth = self.sums.len();
         let mut sums = Vec::new();
         for (mem, place) in &plan.sums {
             let name = self.names.mem_adjoint(function, *mem);
@@ -471,7 +474,8 @@ impl<'a> Writer<'a> {
             self.sums.push((*mem, place.clone(), sum));
         }
         let body = self.backward_stmts(&bwd_loop.body, writes, &mut declared.clone(), slot_names);
-        let taken: Vec<_> = self.sums.drain(depth..).collect();
+        self.windows.truncate(depth);
+        let taken: Vec<_> = self.sums.drain(sums_depth..).collect();
         let add_sums: Vec<TokenStream> = taken
             .into_iter()
             .map(|(mem, place, sum)| self.add_to_mem(mem, &place, quote!(#sum), false))
@@ -490,11 +494,13 @@ impl<'a> Writer<'a> {
                 #(#body)*
             }
         };
-        // What the loop keeps once, and the element a sum goes to, exist if the loop ran.
-        if pop_once.is_some() || !add_sums.is_empty() {
+        // What the loop keeps once, the element a sum goes to, and a window's elements exist
+        // if the loop ran.
+        if pop_once.is_some() || !add_sums.is_empty() || windowed {
             quote! {
                 if #runs {
                     #pop_once
+                    #(#windows)*
                     #backward_loop
                     #(#add_sums)*
                 }

@@ -243,6 +243,9 @@ impl<'a> Writer<'a> {
                 }
             }
             Op::Load(mem) => {
+                if let Some(place) = self.windowed_place(*mem, false, &inst.args) {
+                    return place;
+                }
                 let mem = self.mem_name(*mem);
                 quote!(#mem #([#args])*)
             }
@@ -475,6 +478,9 @@ impl<'a> Writer<'a> {
         });
         let head = self.loop_head(loop_, fused.is_some(), tape.as_ref(), &mut out);
         let counting = count.as_ref().map(|count| quote!(#count += 1;));
+        let depth = self.windows.len();
+        let mut windows = Vec::new();
+        let windowed = self.forward_windows(loop_, &mut windows);
         self.loop_depth += 1;
         let body = self.block(&loop_.body);
         self.loop_depth -= 1;
@@ -483,6 +489,7 @@ impl<'a> Writer<'a> {
             Some(fused) => self.interleaved_backward(loop_, fused, &mut out),
             None => Vec::new(),
         };
+        self.windows.truncate(depth);
         let mut push = tape.as_ref().map(|tape| {
             let record = self.record_tuple(&record);
             quote!(#tape.push(#record);)
@@ -506,7 +513,7 @@ impl<'a> Writer<'a> {
             let exit = self.operand(exit, span);
             quote!(if #exit { break; })
         });
-        out.push(quote_spanned! {span=>
+        let forward_loop = quote_spanned! {span=>
             #head {
                 #counting
                 #(#body)*
@@ -515,6 +522,12 @@ impl<'a> Writer<'a> {
                 #update
                 #exit
             }
+        };
+        out.push(if windowed {
+            let runs = self.runs(loop_);
+            quote!(if #runs { #(#windows)* #forward_loop })
+        } else {
+            forward_loop
         });
         if let Some(tape) = tape {
             self.tape_of.insert(loop_.count, tape);

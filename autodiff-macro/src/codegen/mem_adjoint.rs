@@ -118,6 +118,9 @@ impl Writer<'_> {
         {
             return quote!(#sum += #term;);
         }
+        if let Some(place) = self.windowed_place(mem, true, indices) {
+            return quote!(#place += #term;);
+        }
         let private = private();
         let name = self.mem_adjoint(mem);
         // A parameter's whole adjoint is a `&mut` already.

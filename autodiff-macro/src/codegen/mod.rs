@@ -36,6 +36,7 @@ mod public;
 mod second_order;
 mod sweeps;
 mod used;
+mod windows;
 mod writer;
 
 use backward::{Borrow, count_writes};

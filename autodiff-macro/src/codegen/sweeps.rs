@@ -268,6 +268,7 @@ fn writer<'a>(
         fused: None,
         generic_float: sig.generic_float.clone(),
         sums: Vec::new(),
+        windows: Vec::new(),
         once_tape_of: BTreeMap::new(),
     };
     function.body.for_each_inst(&mut |inst| {

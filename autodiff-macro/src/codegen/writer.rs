@@ -41,6 +41,9 @@ pub(super) struct Writer<'a> {
     /// The locals that sum the additions into array elements of the backward loops being
     /// written (see `LoopPlan::sums`), innermost last.
     pub(super) sums: Vec<(Mem, Vec<Operand>, Ident)>,
+    /// The subslices that the accesses of the loops being written go through (see
+    /// `windows.rs`), innermost last.
+    pub(super) windows: Vec<super::windows::Window>,
 }
 
 /// What `loop_forward` needs to write a fused loop (see [`sweeps`]).

@@ -233,8 +233,9 @@ pub struct Opaque {
     pub error: String,
     /// The user's expression, for the span of that error.
     pub at: TokenStream,
-    /// Integer arithmetic on positions that lowering wrote (`p + size` of `windows`): pure and
-    /// cheap, so a backward sweep computes it again rather than tape it.
+    /// Integer arithmetic on positions that lowering wrote (`p + size` of `windows`), or the
+    /// length of a parameter behind a shared reference: pure and cheap, so a backward sweep
+    /// computes it again rather than tape it.
     pub index: bool,
 }
 

@@ -25,6 +25,20 @@ const CUT_METHODS: &[&str] = &[
     "classify",
 ];
 
+impl Lowerer<'_> {
+    /// The value of a passive parameter behind a shared reference that `expr` names.
+    fn frozen_param(&self, expr: &Expr) -> Option<Value> {
+        let Expr::Path(path) = strip_parens(expr) else {
+            return None;
+        };
+        let ident = path.path.get_ident()?;
+        match self.lookup_user(&ident.to_string())?.val {
+            Some(Val::Scalar(Operand::Value(value))) if self.frozen.contains(&value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
 /// Methods of slices and vectors: on a field of a struct they are not the struct's own methods.
 const SLICE_METHODS: &[&str] = &[
     "iter",
@@ -111,6 +125,25 @@ impl Lowerer<'_> {
                     let value = self.emit(Op::Len(mem), prefix, call.method.span());
                     return Val::Scalar(Operand::Value(value));
                 }
+            }
+        }
+        // The length of a parameter behind a shared reference is fixed for the whole call: the
+        // backward sweep computes it again, and it can be computed before a loop that it
+        // follows.
+        if matches!(name.as_str(), "len" | "is_empty") && call.args.is_empty() {
+            if let Some(value) = self.frozen_param(&call.receiver) {
+                let hole = Opaque::hole(0);
+                let method = &call.method;
+                let opaque = Opaque {
+                    index: true,
+                    ..Opaque::cut(quote::quote!(#hole.#method()))
+                };
+                let value = self.emit(
+                    Op::Opaque(opaque),
+                    vec![Operand::Value(value)],
+                    call.method.span(),
+                );
+                return Val::Scalar(Operand::Value(value));
             }
         }
         if CUT_METHODS.contains(&name.as_str()) {

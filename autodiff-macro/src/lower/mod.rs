@@ -73,6 +73,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         has_return: false,
         fn_name: sig.ident.to_string(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
+        frozen: BTreeSet::new(),
         binding_ref: false,
         ret_mem: None,
         n_temps: 0,
@@ -247,6 +248,9 @@ struct Lowerer<'a> {
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
     param_by_ref: Vec<bool>,
+    /// The values of passive parameters behind a shared reference (`labels: &[usize]`): nothing
+    /// in the body changes what they point to.
+    frozen: BTreeSet<Value>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
@@ -394,6 +398,9 @@ impl Lowerer<'_> {
             ParamKind::Float | ParamKind::Other => {
                 let value = self.new_value(Some(name.clone()));
                 self.values[value.index()].by_ref = param.by_ref();
+                if param.shared_ref() {
+                    self.frozen.insert(value);
+                }
                 self.declare(Var::user(&name), Some(Val::Scalar(Operand::Value(value))));
                 return ParamRef::Value(value);
             }

@@ -361,8 +361,8 @@ struct Early<'a> {
     activity: &'a Activity,
 }
 
-/// Whether the late value `v` can be computed before the loop: a passive rule, copy, or length
-/// of an array that keeps its length, over values that can, each defined at the top level after
+/// Whether the late value `v` can be computed before the loop: a passive rule, copy, position
+/// arithmetic, or length of an array that keeps its length, over values that can, each defined at the top level after
 /// the loop. Adds what it needs to `out`, in order.
 fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
     if out.contains(&v) {
@@ -374,6 +374,7 @@ fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
     let pure = match inst.op {
         Op::Rule { .. } | Op::Copy => true,
         Op::Len(mem) => !early.late_mems.contains(&mem) && !early.written_mems.contains(&mem),
+        Op::Opaque(ref opaque) => opaque.index,
         _ => false,
     };
     if !pure || early.activity.active(v) {

@@ -25,7 +25,7 @@ mod plan;
 mod stmt;
 
 use crate::ir::visit::*;
-pub use plan::{IfPlan, LoopPlan, Need, Schedule};
+pub use plan::{IfPlan, LoopPlan, Need, Schedule, mem_adjoint_uses};
 pub use stmt::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
 
 use std::collections::{BTreeMap, BTreeSet};

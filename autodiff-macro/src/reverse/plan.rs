@@ -582,7 +582,7 @@ impl Reverse<'_> {
 
 /// Where `stmts` add into an element of an array's adjoint (`AddToMem` of a number), by array;
 /// in `other`, the arrays whose adjoints they use in any other way.
-fn mem_adjoint_uses<'s>(
+pub fn mem_adjoint_uses<'s>(
     stmts: &'s [BwdStmt],
     aggregate: &dyn Fn(Value) -> bool,
     places: &mut BTreeMap<Mem, Vec<&'s [Operand]>>,
