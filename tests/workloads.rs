@@ -1435,6 +1435,29 @@ mod windows {
         s.sin() + t
     }
 
+    /// Rows of a `Vec<Vec<f64>>`: `w[j][k]` with the row fixed for the loop over `k` (its
+    /// adjoint added to through a window too), `w[j][k + 1]` next to `w[j][k]`, and a row past
+    /// the end of `w` whose loop is empty.
+    #[differentiate(wrt(w))]
+    fn rows_of_vecs(w: &[Vec<f64>], x: &[f64]) -> f64 {
+        let n = w.len();
+        let mut s = 0.0;
+        for j in 0..n + 1 {
+            let m = if j < n { x.len() } else { 0 };
+            let mut a = 0.0;
+            for k in 0..m {
+                a += w[j][k] * x[k];
+            }
+            if j < n {
+                for k in 0..w[j].len() - 1 {
+                    a += w[j][k + 1] * w[j][k];
+                }
+            }
+            s += a.sin();
+        }
+        s
+    }
+
     #[test]
     fn windows_match_finite_differences() {
         let (rows, n) = (3, 5);
@@ -1452,6 +1475,18 @@ mod windows {
             shrinking_rows_grad,
             |p| shrinking_rows_vjp(p).1(1.0),
             &w,
+        );
+        let (rows, n) = (3, 4);
+        let x = point(n, 0.9);
+        let unflatten = |p: &[f64]| p.chunks(n).map(<[f64]>::to_vec).collect::<Vec<_>>();
+        check(
+            |p| rows_of_vecs(&unflatten(p), &x),
+            |p| {
+                let (value, g) = rows_of_vecs_grad(&unflatten(p), &x);
+                (value, g.concat())
+            },
+            |p| rows_of_vecs_vjp(&unflatten(p), &x).1(1.0).concat(),
+            &point(rows * n, 0.5),
         );
         let x = point(9, 2.0);
         for off in [0, 3] {

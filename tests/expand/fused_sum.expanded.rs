@@ -24,19 +24,19 @@ fn __rosenbrock_vjp(
     let t1 = t0 - 1;
     let mut s_1 = s;
     if !(0..t1).is_empty() {
-        let x_win = &x[..t1];
         let x_start = 1;
-        let x_win_1 = &x[x_start..1 + t1];
+        let x_win = &x[x_start..1 + t1];
+        let x_win_1 = &x[..t1];
         for i in 0..t1 {
             let t2 = i + 1;
-            let t3 = x_win_1[t2 - x_start];
-            let t4 = x_win[i];
-            let t5 = x_win[i];
+            let t3 = x_win[t2 - x_start];
+            let t4 = x_win_1[i];
+            let t5 = x_win_1[i];
             let t6 = t4 * t5;
             let t7 = t3 - t6;
             let t8 = t7.powi(2);
             let t9 = 100.0 * t8;
-            let t10 = x_win[i];
+            let t10 = x_win_1[i];
             let t11 = 1.0 - t10;
             let t12 = t11.powi(2);
             let t13 = t9 + t12;
@@ -61,17 +61,17 @@ fn __rosenbrock_vjp(
             let t0 = x.len();
             let t1 = t0 - 1;
             if !(0..t1).is_empty() {
-                let x_win_2 = &x[..t1];
                 let x_start_1 = 1;
-                let x_win_3 = &x[x_start_1..1 + t1];
+                let x_win_2 = &x[x_start_1..1 + t1];
+                let x_win_3 = &x[..t1];
                 for i in (0..t1).rev() {
                     let t2 = i + 1;
-                    let t3 = x_win_3[t2 - x_start_1];
-                    let t4 = x_win_2[i];
-                    let t5 = x_win_2[i];
+                    let t3 = x_win_2[t2 - x_start_1];
+                    let t4 = x_win_3[i];
+                    let t5 = x_win_3[i];
                     let t6 = t4 * t5;
                     let t7 = t3 - t6;
-                    let t10 = x_win_2[i];
+                    let t10 = x_win_3[i];
                     let t11 = 1.0 - t10;
                     let d_s_2 = d_s_1;
                     d_s_1 = d_s_2;
@@ -117,19 +117,19 @@ fn __rosenbrock_fused(
     let t1 = t0 - 1;
     let mut s = s_1;
     if !(0..t1).is_empty() {
-        let x_win = &x[..t1];
         let x_start = 1;
-        let x_win_1 = &x[x_start..1 + t1];
+        let x_win = &x[x_start..1 + t1];
+        let x_win_1 = &x[..t1];
         for i in 0..t1 {
             let t2 = i + 1;
-            let t3 = x_win_1[t2 - x_start];
-            let t4 = x_win[i];
-            let t5 = x_win[i];
+            let t3 = x_win[t2 - x_start];
+            let t4 = x_win_1[i];
+            let t5 = x_win_1[i];
             let t6 = t4 * t5;
             let t7 = t3 - t6;
             let t8 = t7.powi(2);
             let t9 = 100.0 * t8;
-            let t10 = x_win[i];
+            let t10 = x_win_1[i];
             let t11 = 1.0 - t10;
             let t12 = t11.powi(2);
             let t13 = t9 + t12;

@@ -263,6 +263,8 @@ pub const REQUIRED: &[&str] = &[
     "fixed: element of a buffer",
     "fixed: packed counter",
     "fixed: repeated load",
+    "fixed: rows of an array",
+    "fixed: rows past the end",
     "shape: filler",
     "iter: map sum",
     "iter: zip map sum",
@@ -1872,6 +1874,8 @@ impl<'a> Gen<'a> {
             "element of a buffer",
             "packed counter",
             "repeated load",
+            "rows of an array",
+            "rows past the end",
         ]);
         self.stats.add(format!("fixed: {v}"));
         let n = self.rng.range(2, 4);
@@ -1936,6 +1940,75 @@ impl<'a> Gen<'a> {
                 ));
                 self.emit("    }");
                 self.emit("}");
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+            }
+            "rows of an array" | "rows past the end" => {
+                // An array in scope (a parameter or a local) read as a matrix of `cols`
+                // columns: `a[j * cols + k]` in a loop over `k`, the row fixed for it; with
+                // the base hoisted or written `k + base`, the columns reversed, or one more
+                // row that starts past the end and is empty.
+                let mut arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+                arrays.push(AVar {
+                    name: b.clone(),
+                    len: n,
+                    is_ref: false,
+                });
+                let a = self.rng.pick(&arrays).clone();
+                self.read_param(&a.name);
+                let cols = if a.len >= 4 && self.rng.chance(0.5) {
+                    2
+                } else {
+                    1
+                };
+                let rows = a.len / cols;
+                let (j, k, acc) = (self.name("j"), self.name("k"), self.name("acc"));
+                let past = v == "rows past the end";
+                self.open(format!(
+                    "for {j} in 0..{rows}{} {{",
+                    if past { " + 1" } else { "" }
+                ));
+                let end = if past {
+                    let m = self.name("m");
+                    self.emit(format!(
+                        "let {m} = if {j} < {rows} {{ {cols} }} else {{ 0 }};"
+                    ));
+                    m
+                } else {
+                    cols.to_string()
+                };
+                // (`j * 1` is written `j`: clippy rejects the identity.)
+                let row = if cols == 1 {
+                    j.clone()
+                } else {
+                    format!("{j} * {cols}")
+                };
+                let index = match self.rng.below(3) {
+                    0 => format!("{row} + {k}"),
+                    1 => format!("{k} + {row}"),
+                    _ => {
+                        let base = self.name("base");
+                        self.emit(format!("let {base} = {row};"));
+                        format!("{base} + {k}")
+                    }
+                };
+                let range = if self.rng.chance(0.3) {
+                    format!("(0..{end}).rev()")
+                } else {
+                    format!("0..{end}")
+                };
+                let x = self.bounded(1);
+                self.emit(format!("let mut {acc} = ⟦0.0⟧;"));
+                self.emit(format!("for {k} in {range} {{"));
+                self.emit(format!(
+                    "    {acc} += {}[{index}] * ({} + ⟦{k} as f64⟧ * ⟦0.5⟧);",
+                    a.name,
+                    x.at(ADD)
+                ));
+                self.emit("}");
+                self.emit(format!("{s} += ({acc} * ⟦0.7⟧).sin();"));
                 if depth > 1 {
                     self.body(depth - 1);
                 }

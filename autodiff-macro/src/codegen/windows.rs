@@ -1,7 +1,7 @@
 //! Windows: a loop over `k in a..b` that reads a slice at `base + k` in every iteration, with
-//! `base` the same for the whole loop (`w[j * n + k]`), reads it through one subslice
-//! `&w[base + a..base + b]` taken before the loop; its backward loop adds into the adjoint's
-//! subslice the same way. The bounds are then checked once per run of the loop instead of at
+//! `base` the same for the whole loop (`w[j * n + k]`, or a row `w[j][base + k]` of a slice of
+//! rows), reads it through one subslice `&w[base + a..base + b]` taken before the loop; its
+//! backward loop adds into the adjoint's subslice the same way. The bounds are then checked once per run of the loop instead of at
 //! every access, and the compiler can vectorise the loop (a check in each iteration is an exit
 //! that stops it; `w[j * n + k]` on a slice is the common case it cannot prove in bounds).
 //!
@@ -16,7 +16,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ir::visit::{defined_in, operands};
-use crate::ir::{Loop, LoopKind, Mem, Op, Operand, Stmt, Value};
+use crate::ir::{Loop, LoopKind, Mem, Op, Operand, Stmt, Value, same_indices};
 use crate::reverse::{BwdStmt, LoopPlan};
 
 /// A subslice that the accesses of one loop at one index go through.
@@ -24,6 +24,8 @@ pub(super) struct Window {
     pub(super) mem: Mem,
     /// A window on the memory's adjoint (`d_w`), else on the memory.
     pub(super) adjoint: bool,
+    /// The row of a two-dimensional memory (`w[r][base + k]`), fixed for the loop.
+    pub(super) row: Vec<Operand>,
     /// The index of the accesses, `base + k`.
     pub(super) index: Value,
     pub(super) name: Ident,
@@ -34,6 +36,7 @@ pub(super) struct Window {
 /// An index `base + k` of a loop over `k`: `base` (none for `k` itself), and the values of the
 /// body it is computed from, in order, which can be computed again before the loop.
 struct Affine {
+    row: Vec<Operand>,
     index: Value,
     base: Option<Operand>,
     chain: Vec<Value>,
@@ -46,7 +49,7 @@ impl Writer<'_> {
         let Some(k) = window_index(loop_) else {
             return false;
         };
-        let mut reads: BTreeMap<Mem, BTreeSet<Value>> = BTreeMap::new();
+        let mut reads: BTreeMap<Mem, Vec<&[Operand]>> = BTreeMap::new();
         let mut excluded = BTreeSet::new();
         let top_level: BTreeSet<*const Stmt> = loop_.body.stmts.iter().map(|s| s as _).collect();
         loop_.body.walk(&mut |stmt| {
@@ -56,11 +59,11 @@ impl Writer<'_> {
                 }
             }
             match stmt {
-                Stmt::Inst(inst) => match (&inst.op, &inst.args[..]) {
-                    (Op::Load(mem), [Operand::Value(i)]) if top_level.contains(&(stmt as _)) => {
-                        reads.entry(*mem).or_default().insert(*i);
+                Stmt::Inst(inst) => match &inst.op {
+                    Op::Load(mem) if top_level.contains(&(stmt as _)) && !inst.args.is_empty() => {
+                        reads.entry(*mem).or_default().push(&inst.args);
                     }
-                    (Op::Load(mem) | Op::Snapshot(mem), _) => {
+                    Op::Load(mem) | Op::Snapshot(mem) => {
                         excluded.insert(*mem);
                     }
                     _ => {}
@@ -76,12 +79,24 @@ impl Writer<'_> {
         });
         let inside = defined_in(&loop_.body);
         // Shared borrows: one window per index.
-        let windows: Vec<(Mem, Affine)> = reads
-            .into_iter()
-            .filter(|(mem, _)| !excluded.contains(mem) && self.windowed(*mem))
-            .flat_map(|(mem, indices)| indices.into_iter().map(move |index| (mem, index)))
-            .filter_map(|(mem, index)| Some((mem, self.affine(index, k, &inside, &|_| true)?)))
-            .collect();
+        let mut windows: Vec<(Mem, Affine)> = Vec::new();
+        for (mem, accesses) in reads {
+            if excluded.contains(&mem) || !self.windowed(mem) {
+                continue;
+            }
+            for indices in accesses {
+                let seen = windows.iter().any(|(m, w)| {
+                    *m == mem
+                        && same_indices(&[&w.row[..], &[Operand::Value(w.index)]].concat(), indices)
+                });
+                if !seen {
+                    windows.extend(
+                        self.affine(indices, k, &inside, &|_| true)
+                            .map(|a| (mem, a)),
+                    );
+                }
+            }
+        }
         self.declare_windows(loop_, windows, false, out)
     }
 
@@ -99,21 +114,27 @@ impl Writer<'_> {
         };
         let inside = defined_in(&loop_.body);
         let remat: BTreeSet<Value> = plan.remat.iter().copied().collect();
-        let recomputed = |v: Value| remat.contains(&v);
+        // The values of the body the backward iteration has: its index and what it recomputes.
+        let available = |v: Value| v == k || remat.contains(&v);
         // Reads: the recomputed loads (each a statement of the forward body).
-        let mut reads = BTreeSet::new();
+        let mut read_windows: Vec<(Mem, Affine)> = Vec::new();
         for v in &plan.remat {
             let inst = self.defs[v];
-            if let (Op::Load(mem), [Operand::Value(i)]) = (&inst.op, &inst.args[..]) {
-                reads.insert((*mem, *i));
-            }
-        }
-        let mut read_windows = Vec::new();
-        for (mem, index) in reads {
-            if self.windowed(mem) && (index == k || recomputed(index)) {
-                if let Some(affine) = self.affine(index, k, &inside, &recomputed) {
-                    read_windows.push((mem, affine));
-                }
+            let Op::Load(mem) = inst.op else {
+                continue;
+            };
+            let seen = read_windows.iter().any(|(m, w)| {
+                m == &mem
+                    && same_indices(
+                        &[&w.row[..], &[Operand::Value(w.index)]].concat(),
+                        &inst.args,
+                    )
+            });
+            if self.windowed(mem) && !seen {
+                read_windows.extend(
+                    self.affine(&inst.args, k, &inside, &available)
+                        .map(|affine| (mem, affine)),
+                );
             }
         }
         // Adds into a parameter's adjoint, all at one index, each a statement of the body.
@@ -128,19 +149,13 @@ impl Writer<'_> {
         };
         let mut add_windows = Vec::new();
         for (mem, places) in places {
-            let &[Operand::Value(index)] = places[0] else {
-                continue;
-            };
             let fits = !other.contains(&mem)
                 && self.function.mems[mem.index()].param.is_some()
                 && self.windowed(mem)
-                && places
-                    .iter()
-                    .all(|p| matches!(p, [Operand::Value(i)] if *i == index))
-                && top_level(mem) == places.len()
-                && (index == k || recomputed(index));
+                && places.iter().all(|p| same_indices(p, places[0]))
+                && top_level(mem) == places.len();
             if let Some(affine) = fits
-                .then(|| self.affine(index, k, &inside, &recomputed))
+                .then(|| self.affine(places[0], k, &inside, &available))
                 .flatten()
             {
                 add_windows.push((mem, affine));
@@ -151,46 +166,57 @@ impl Writer<'_> {
         reads || adds
     }
 
-    /// A one-dimensional slice or `Vec` (a fixed-size array's bounds are known already), not a
-    /// field of a struct.
+    /// A slice or `Vec` of numbers or of rows (a fixed-size array's bounds are known already),
+    /// not a field of a struct.
     fn windowed(&self, mem: Mem) -> bool {
         let data = &self.function.mems[mem.index()];
-        data.vec && data.dims == 1 && data.field.is_none() && !data.structured
+        data.vec && matches!(data.dims, 1 | 2) && data.field.is_none() && !data.structured
     }
 
-    /// `index` as `base + k`: `k` itself, or `base + k` / `k + base` computed by the body with
-    /// `base` fixed for the loop: a constant, a value from before the loop, or one the body
-    /// computes from those by passive arithmetic among its own statements (`allowed` says
-    /// which values of the body the sweep being written computes).
+    /// The indices of an access as a row fixed for the loop and `base + k`: `k` itself, or
+    /// `base + k` / `k + base` computed by the body with `base` fixed for the loop: a constant,
+    /// a value from before the loop, or one the body computes from those by passive arithmetic
+    /// among its own statements (`allowed`: the values of the body that the sweep being written
+    /// has).
     fn affine(
         &self,
-        index: Value,
+        indices: &[Operand],
         k: Value,
         inside: &BTreeSet<Value>,
         allowed: &dyn Fn(Value) -> bool,
     ) -> Option<Affine> {
-        if index == k {
-            return Some(Affine {
-                index,
-                base: None,
-                chain: Vec::new(),
-            });
-        }
-        let inst = self.defs.get(&index)?;
-        let Op::Rule { rule, .. } = &inst.op else {
+        let (Operand::Value(index), row) = indices.split_last()? else {
             return None;
         };
-        let base = match (rule.rule().name, &inst.args[..]) {
-            ("add", [Operand::Value(v), base] | [base, Operand::Value(v)]) if *v == k => base,
-            _ => return None,
-        };
+        let index = *index;
+        if !allowed(index) {
+            return None;
+        }
         let mut chain = Vec::new();
-        self.invariant(base, k, inside, allowed, &mut chain)
-            .then(|| Affine {
-                index,
-                base: Some(base.clone()),
-                chain,
-            })
+        let base = if index == k {
+            None
+        } else {
+            let inst = self.defs.get(&index)?;
+            let Op::Rule { rule, .. } = &inst.op else {
+                return None;
+            };
+            match (rule.rule().name, &inst.args[..]) {
+                ("add", [Operand::Value(v), base] | [base, Operand::Value(v)]) if *v == k => {
+                    Some(base.clone())
+                }
+                _ => return None,
+            }
+        };
+        let fixed = row
+            .iter()
+            .chain(&base)
+            .all(|op| self.invariant(op, k, inside, allowed, &mut chain));
+        fixed.then(|| Affine {
+            row: row.to_vec(),
+            index,
+            base,
+            chain,
+        })
     }
 
     /// Whether `op` is the same in every iteration and can be computed before the loop; the
@@ -252,7 +278,10 @@ impl Writer<'_> {
                 matches!(self.defs.get(v), Some(inst)
                 if matches!(inst.op, Op::Len(m) if m == mem) && inst.args.is_empty())
             };
-            if affine.base.is_none() && end.value().as_ref().is_some_and(whole) {
+            if affine.base.is_none()
+                && affine.row.is_empty()
+                && end.value().as_ref().is_some_and(whole)
+            {
                 continue;
             }
             any = true;
@@ -282,6 +311,8 @@ impl Writer<'_> {
                 let name = self.names.mem(self.function, mem);
                 (name, self.mem_name(mem))
             };
+            let row = self.indices(&affine.row);
+            let place = quote!(#place #([#row])*);
             let window = self.names.fresh(&format!("{name}_win"), span);
             let borrow = if adjoint { quote!(&mut) } else { quote!(&) };
             let start_name = match first {
@@ -301,6 +332,7 @@ impl Writer<'_> {
             self.windows.push(Window {
                 mem,
                 adjoint,
+                row: affine.row,
                 index: affine.index,
                 name: window,
                 start: start_name,
@@ -317,14 +349,12 @@ impl Writer<'_> {
         adjoint: bool,
         indices: &[Operand],
     ) -> Option<TokenStream> {
-        let [Operand::Value(i)] = indices else {
+        let (Operand::Value(i), row) = indices.split_last()? else {
             return None;
         };
-        let window = self
-            .windows
-            .iter()
-            .rev()
-            .find(|w| w.mem == mem && w.adjoint == adjoint && w.index == *i)?;
+        let window = self.windows.iter().rev().find(|w| {
+            w.mem == mem && w.adjoint == adjoint && w.index == *i && same_indices(&w.row, row)
+        })?;
         let (name, start) = (window.name.clone(), window.start.clone());
         let i = self.name(*i);
         Some(match start {
