@@ -1,9 +1,10 @@
 //! Windows: a loop over `k in a..b` that reads a slice at `base + k` in every iteration, with
 //! `base` the same for the whole loop (`w[j * n + k]`, or a row `w[j][base + k]` of a slice of
 //! rows), reads it through one subslice `&w[base + a..base + b]` taken before the loop; its
-//! backward loop adds into the adjoint's subslice the same way. The bounds are then checked once per run of the loop instead of at
-//! every access, and the compiler can vectorise the loop (a check in each iteration is an exit
-//! that stops it; `w[j * n + k]` on a slice is the common case it cannot prove in bounds).
+//! backward loop adds into the adjoint's subslice the same way. The bounds are then checked
+//! once per run of the loop instead of at every access, and the compiler can vectorise the loop
+//! (a check in each iteration is an exit that stops it; `w[j * n + k]` on a slice is the common
+//! case it cannot prove in bounds).
 //!
 //! Every iteration makes the access (it is a statement of the body itself, not of a branch, and
 //! the loop has no `break`), so the subslice is in bounds exactly when all the accesses are: an
@@ -42,9 +43,17 @@ struct Affine {
     chain: Vec<Value>,
 }
 
+impl Affine {
+    /// Whether an access at `indices` is this one.
+    fn at(&self, indices: &[Operand]) -> bool {
+        matches!(indices.split_last(), Some((Operand::Value(i), row))
+            if *i == self.index && same_indices(row, &self.row))
+    }
+}
+
 impl Writer<'_> {
     /// The windows of the forward loop on the slices its body reads (see the module's
-    /// documentation), declared in `out`; `None` when the loop has none.
+    /// documentation), declared in `out`; whether there are any.
     pub(super) fn forward_windows(&mut self, loop_: &Loop, out: &mut Vec<TokenStream>) -> bool {
         let Some(k) = window_index(loop_) else {
             return false;
@@ -85,11 +94,7 @@ impl Writer<'_> {
                 continue;
             }
             for indices in accesses {
-                let seen = windows.iter().any(|(m, w)| {
-                    *m == mem
-                        && same_indices(&[&w.row[..], &[Operand::Value(w.index)]].concat(), indices)
-                });
-                if !seen {
+                if !windows.iter().any(|(m, w)| *m == mem && w.at(indices)) {
                     windows.extend(
                         self.affine(indices, k, &inside, &|_| true)
                             .map(|a| (mem, a)),
@@ -123,13 +128,9 @@ impl Writer<'_> {
             let Op::Load(mem) = inst.op else {
                 continue;
             };
-            let seen = read_windows.iter().any(|(m, w)| {
-                m == &mem
-                    && same_indices(
-                        &[&w.row[..], &[Operand::Value(w.index)]].concat(),
-                        &inst.args,
-                    )
-            });
+            let seen = read_windows
+                .iter()
+                .any(|(m, w)| *m == mem && w.at(&inst.args));
             if self.windowed(mem) && !seen {
                 read_windows.extend(
                     self.affine(&inst.args, k, &inside, &available)
