@@ -8,6 +8,23 @@ mod common;
 use autodiff_core::{differentiate, no_grad};
 use common::{assert_close, assert_gradient};
 
+/// Checks `_grad` at `x`: the value is the function's, bit for bit; the gradient passes central
+/// finite differences and equals the `_vjp` closure's.
+fn check(
+    f: impl Fn(&[f64]) -> f64 + Copy,
+    grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    vjp: impl Fn(&[f64]) -> Vec<f64>,
+    x: &[f64],
+) {
+    let (value, g) = grad(x);
+    assert_eq!(value.to_bits(), f(x).to_bits());
+    let finite = autodiff_core::check_gradient(f, x, &g);
+    assert!(finite.passes(1e-8), "{finite}");
+    for (a, b) in g.iter().zip(vjp(x)) {
+        assert_close(*a, b, 1e-13);
+    }
+}
+
 /// A deterministic point in roughly `[-1.5, 1.5]^n`.
 fn point(n: usize, seed: f64) -> Vec<f64> {
     (0..n)
@@ -1173,22 +1190,6 @@ mod fused_sweeps_before_more_code {
 /// index is out of bounds.
 mod fixed_places {
     use super::*;
-    use autodiff_core::check_gradient;
-
-    fn check(
-        f: impl Fn(&[f64]) -> f64 + Copy,
-        grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
-        vjp: impl Fn(&[f64]) -> Vec<f64>,
-        x: &[f64],
-    ) {
-        let (value, g) = grad(x);
-        assert_eq!(value.to_bits(), f(x).to_bits());
-        let finite = check_gradient(f, x, &g);
-        assert!(finite.passes(1e-8), "{finite}");
-        for (a, b) in g.iter().zip(vjp(x)) {
-            assert_close(*a, b, 1e-13);
-        }
-    }
 
     /// `Σ_c sin(Σ_{r > c} x[c] x[r] w)`: `x[c]` is fixed in the loop over `r`, which is empty
     /// for the last `c`, and for `c == n`, where `x[c]` would be out of bounds.
@@ -1368,22 +1369,6 @@ mod fixed_places {
 /// (`_grad`), and an access out of bounds, which must still panic.
 mod windows {
     use super::*;
-    use autodiff_core::check_gradient;
-
-    fn check(
-        f: impl Fn(&[f64]) -> f64 + Copy,
-        grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
-        vjp: impl Fn(&[f64]) -> Vec<f64>,
-        x: &[f64],
-    ) {
-        let (value, g) = grad(x);
-        assert_eq!(value.to_bits(), f(x).to_bits());
-        let finite = check_gradient(f, x, &g);
-        assert!(finite.passes(1e-8), "{finite}");
-        for (a, b) in g.iter().zip(vjp(x)) {
-            assert_close(*a, b, 1e-13);
-        }
-    }
 
     /// `mean_j tanh(Σ_k w[j n + k] x[k])` over the `rows` rows of a flat `rows × n` matrix,
     /// `n = x.len()`; the sum runs interleaved in `_grad`.

@@ -425,7 +425,7 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(#start..#end)
                 };
-                runs = quote!(!(#range).is_empty());
+                runs = self.runs(loop_);
                 let range = if *reversed {
                     range
                 } else {

@@ -296,14 +296,14 @@ impl Writer<'_> {
             let (first, last) = match &affine.base {
                 Some(base) => {
                     let base = self.operand(base, span);
-                    let first = if is_zero(start) {
+                    let first = if start.is_zero() {
                         base.clone()
                     } else {
                         quote!(#base + #a)
                     };
                     (Some(first), quote!(#base + #b))
                 }
-                None => ((!is_zero(start)).then_some(a), b),
+                None => ((!start.is_zero()).then_some(a), b),
             };
             let (name, place) = if adjoint {
                 let name = self.names.mem_adjoint(self.function, mem);
@@ -363,9 +363,7 @@ impl Writer<'_> {
             None => quote!(#name[#i]),
         })
     }
-}
 
-impl Writer<'_> {
     /// `!(a..b).is_empty()`: whether the loop runs at all.
     pub(super) fn runs(&mut self, loop_: &Loop) -> TokenStream {
         match &loop_.kind {
@@ -385,14 +383,6 @@ impl Writer<'_> {
             }
             LoopKind::Forever => quote!(true),
         }
-    }
-}
-
-fn is_zero(op: &Operand) -> bool {
-    match op {
-        Operand::Index(0) => true,
-        Operand::Const(c) => matches!(c.tokens.to_string().as_str(), "0" | "0usize"),
-        _ => false,
     }
 }
 

@@ -428,6 +428,15 @@ impl Operand {
         }
     }
 
+    /// The integer `0` (the start of a range from zero).
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Operand::Index(0) => true,
+            Operand::Const(c) => c.tokens.to_string() == "0",
+            _ => false,
+        }
+    }
+
     /// Every value the operand reads (the indices of a memory operand too).
     pub fn values(&self) -> Vec<Value> {
         match self {

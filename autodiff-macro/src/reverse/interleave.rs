@@ -229,12 +229,7 @@ fn covers(loop_: &Loop, mem: Mem, len: &Operand) -> bool {
     else {
         return false;
     };
-    let from_zero = match start {
-        Operand::Index(0) => true,
-        Operand::Const(c) => c.tokens.to_string() == "0",
-        _ => false,
-    };
-    from_zero
+    start.is_zero()
         && loop_.exit.is_none()
         && same_indices(std::slice::from_ref(end), std::slice::from_ref(len))
         && loop_.body.stmts.iter().any(|stmt| {
@@ -362,8 +357,8 @@ struct Early<'a> {
 }
 
 /// Whether the late value `v` can be computed before the loop: a passive rule, copy, position
-/// arithmetic, or length of an array that keeps its length, over values that can, each defined at the top level after
-/// the loop. Adds what it needs to `out`, in order.
+/// arithmetic, or length of an array that keeps its length, over values that can, each defined
+/// at the top level after the loop. Adds what it needs to `out`, in order.
 fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
     if out.contains(&v) {
         return true;
