@@ -693,3 +693,54 @@ fn a_copy_grown_by_push() {
     assert_eq!(value, grown_three_times(&x));
     assert_gradient(|x: &[f64]| grown_three_times(x), &x, &g, TOL);
 }
+
+// ------------------------------------------------------------------------------------------
+// A struct's field as the starting value of `fold` (and the first item of `reduce` and
+// `max_by` over a field's array): the accumulator was bound to the field itself, so every
+// iteration started again from the field, and the value and the gradient were those of the
+// last item alone, without an error. Found by the shape corpus's running maxima.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default, PartialEq, autodiff_core::Differentiable)]
+struct Layer {
+    w: [f64; 3],
+    b: f64,
+    v: Vec<f64>,
+}
+
+#[differentiate]
+fn folds_from_fields(xs: &[f64], p: &Layer) -> f64 {
+    let m = xs.iter().fold(p.b, |q, &r| q.max(r));
+    let a = p.v.iter().copied().reduce(f64::max).unwrap_or(0.0);
+    let c =
+        p.w.iter()
+            .copied()
+            .max_by(|x, y| x.total_cmp(y))
+            .unwrap_or(0.0);
+    let h = p.v.iter().fold(p.w[0], |s, &x| s * x + 1.0);
+    m * m + a * c + h
+}
+
+#[test]
+fn a_fold_that_starts_from_a_field() {
+    let xs = [0.3, -0.9, 1.2, 0.4];
+    let p = Layer {
+        w: [0.1, -0.4, 0.7],
+        b: -0.5,
+        v: vec![0.3, 0.9, -0.2],
+    };
+    // The maximum 1.2 (xs[2]), 0.9 (v[1]) times 0.7 (w[2]), and h = ((w0 v0 + 1) v1 + 1) v2 + 1.
+    let h = ((0.1 * 0.3 + 1.0) * 0.9 + 1.0) * -0.2 + 1.0;
+    let (value, (dxs, dp)) = folds_from_fields_grad(&xs, &p);
+    assert_eq!(value.to_bits(), folds_from_fields(&xs, &p).to_bits());
+    assert_close(value, 1.44 + 0.9 * 0.7 + h, 1e-15);
+    assert_eq!(dxs, vec![0.0, 0.0, 2.4, 0.0]);
+    assert_gradient(|x| folds_from_fields(x, &p), &xs, &dxs, TOL);
+    let check = autodiff_core::check_gradient_of(|q| folds_from_fields(&xs, q), &p, &dp);
+    assert!(check.passes(TOL), "{check}");
+    // Below the field, the maximum is the field's.
+    let low = [-1.0, -2.0];
+    let (value, (_, dp)) = folds_from_fields_grad(&low, &p);
+    assert_eq!(value.to_bits(), folds_from_fields(&low, &p).to_bits());
+    assert_eq!(dp.b, 2.0 * p.b);
+}

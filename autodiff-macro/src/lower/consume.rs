@@ -231,6 +231,21 @@ impl Lowerer<'_> {
         span: Span,
         step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
     ) -> Val {
+        // The accumulator holds a number: a field of a struct (`p.bias`, an element of `p.w`)
+        // is read once, before the loop, as `let acc = p.bias;` reads it.
+        let init = match init {
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+            }
+            Val::Mem(..) => {
+                self.error_at(
+                    span,
+                    "an array as the accumulator is not supported; write the loop, with the array declared before it",
+                );
+                return Val::Poison;
+            }
+            init => init,
+        };
         self.scopes.push(Scope::new());
         let acc = self.temp(init);
         let scanned = acc.clone();
