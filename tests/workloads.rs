@@ -1493,3 +1493,142 @@ mod windows {
         let _ = flat_layer_grad(&w, &x, 3);
     }
 }
+
+/// Running maxima and minima (`m = m.max(v)` in a loop): the loop keeps the index of the last
+/// iteration where `v` won instead of taping `m`, and when nothing else in the loop has a
+/// derivative, the backward sweep runs that iteration alone.
+mod running_extremes {
+    use super::*;
+
+    /// The natural log-sum-exp: the derivative flows through the running maximum too.
+    #[differentiate]
+    fn lse(x: &[f64]) -> f64 {
+        let mut m = x[0];
+        for &v in x.iter() {
+            m = m.max(v);
+        }
+        let mut s = 0.0;
+        for &v in x.iter() {
+            s += (v - m).exp();
+        }
+        m + s.ln()
+    }
+
+    /// The element is computed in the iteration (`x[i] * x[i + 1]`, recomputed at the winning
+    /// one), a running minimum with the running value second (`v.min(m)`), and `f64::max`.
+    #[differentiate]
+    fn computed_elements(x: &[f64]) -> f64 {
+        let mut hi = f64::NEG_INFINITY;
+        for i in 0..x.len() - 1 {
+            hi = f64::max(hi, x[i] * x[i + 1]);
+        }
+        let mut lo = x[1];
+        for i in (0..x.len()).rev() {
+            let v = (x[i] - 0.3).sin();
+            lo = v.min(lo);
+        }
+        hi * lo + hi.exp()
+    }
+
+    /// The maximum starts from another parameter, which gets the derivative when no element
+    /// is larger (and when the loop is empty).
+    #[differentiate]
+    fn floor_then_max(x: &[f64], floor: f64, n: usize) -> f64 {
+        let mut m = floor * floor;
+        for i in 0..n {
+            m = m.max(x[i]);
+        }
+        m * floor
+    }
+
+    /// A maximum and a sum in one loop: the loop's backward sweep runs every iteration, with
+    /// the winner compared by index.
+    #[differentiate]
+    fn max_and_sum(x: &[f64]) -> f64 {
+        let mut m = x[0] * x[0];
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i].sin();
+            m = m.max(x[i] * x[i]);
+        }
+        s * m
+    }
+
+    /// One maximum per row, inside a loop over rows (the outer loop keeps each row's winner),
+    /// under a branch, and a fold.
+    #[differentiate]
+    fn per_row(x: &[f64], cols: usize, soft: bool) -> f64 {
+        let rows = x.len() / cols;
+        let mut total = 0.0;
+        for r in 0..rows {
+            let mut m = x[r * cols];
+            for k in 1..cols {
+                m = m.max(x[r * cols + k]);
+            }
+            let mut s = 0.0;
+            if soft {
+                for k in 0..cols {
+                    s += (x[r * cols + k] - m).exp();
+                }
+            }
+            total += (m * (r as f64 + 1.0)).sin() * (1.0 + s);
+        }
+        let biggest = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        total + biggest
+    }
+
+    #[test]
+    fn running_extremes_match_finite_differences() {
+        for seed in [0.1, 0.8, 2.3] {
+            let x = point(7, seed);
+            check(lse, lse_grad, |p| lse_vjp(p).1(1.0), &x);
+            check(
+                computed_elements,
+                computed_elements_grad,
+                |p| computed_elements_vjp(p).1(1.0),
+                &x,
+            );
+            check(
+                max_and_sum,
+                max_and_sum_grad,
+                |p| max_and_sum_vjp(p).1(1.0),
+                &x,
+            );
+            for soft in [false, true] {
+                let x = point(12, seed);
+                check(
+                    |p| per_row(p, 4, soft),
+                    |p| per_row_grad(p, 4, soft),
+                    |p| per_row_vjp(p, 4, soft).1(1.0),
+                    &x,
+                );
+            }
+        }
+        // The floor wins (x below it), loses, or the loop is empty.
+        let x = [0.3, -0.5, 1.7, 0.2];
+        for (floor, n) in [(1.5, 4), (0.6, 4), (0.6, 2), (0.9, 0)] {
+            let f = |p: &[f64]| floor_then_max(&p[..4], p[4], n);
+            let (value, grad) = floor_then_max_grad(&x, floor, n);
+            assert_eq!(value.to_bits(), floor_then_max(&x, floor, n).to_bits());
+            let mut all = grad.0.clone();
+            all.push(grad.1);
+            let mut p = x.to_vec();
+            p.push(floor);
+            let finite = autodiff_core::check_gradient(f, &p, &all);
+            assert!(finite.passes(1e-8), "floor {floor}, n {n}: {finite}");
+        }
+    }
+
+    /// On a tie the first of the equal elements gets the derivative, as `max` gives it to its
+    /// first argument: the running value keeps it.
+    #[test]
+    fn ties_go_to_the_first_maximum() {
+        let x = [1.0, 3.0, -2.0, 3.0, 2.0];
+        let (_, g) = per_row_grad(&x, 5, false);
+        // Row 0's maximum and the fold's both at index 1: d/dm sin(m) + 1.
+        let expected = [0.0, 3.0_f64.cos() + 1.0, 0.0, 0.0, 0.0];
+        for (a, b) in g.iter().zip(expected) {
+            assert_close(*a, b, 1e-15);
+        }
+    }
+}

@@ -33,6 +33,12 @@ pub struct Rule {
     pub adjoints: &'static [Option<&'static str>],
     /// Whether a backward sweep computes the result again rather than keep it on a tape.
     pub recompute: Recompute,
+    /// The result is one of the two arguments and the adjoint goes whole to it: to the first
+    /// where `a == y`, else to the second (`max`, `min`; a unit test holds the templates to it).
+    /// A loop whose running value is such a result (`m = m.max(v)`) keeps the iteration where
+    /// the other argument last won instead of taping the running value
+    /// (`reverse::Winner`).
+    pub selects: bool,
 }
 
 /// When a loop's backward sweep computes an operation again instead of recording its result.
@@ -63,6 +69,7 @@ const fn r(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rul
         private: false,
         adjoints,
         recompute: Recompute::Never,
+        selects: false,
     }
 }
 
@@ -73,6 +80,7 @@ const fn p(name: &'static str, adjoints: &'static [Option<&'static str>]) -> Rul
         private: true,
         adjoints,
         recompute: Recompute::Never,
+        selects: false,
     }
 }
 
@@ -81,6 +89,14 @@ impl Rule {
     const fn cheap(self) -> Rule {
         Rule {
             recompute: Recompute::Always,
+            ..self
+        }
+    }
+
+    /// Gives its adjoint whole to one of its two arguments (see [`Rule::selects`]).
+    const fn selects(self) -> Rule {
+        Rule {
+            selects: true,
             ..self
         }
     }
@@ -248,7 +264,8 @@ pub static RULES: &[Rule] = &[
             Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
     )
-    .cheap(),
+    .cheap()
+    .selects(),
     r(
         "min",
         &[
@@ -256,7 +273,8 @@ pub static RULES: &[Rule] = &[
             Some("::autodiff_core::__private::pick(a != y, dy)"),
         ],
     )
-    .cheap(),
+    .cheap()
+    .selects(),
     r(
         "clamp",
         &[
@@ -476,6 +494,23 @@ mod tests {
                 drop(expr);
             }
         }
+    }
+
+    /// What the reverse pass assumes of a row that [`Rule::selects`].
+    #[test]
+    fn selecting_rows_give_the_adjoint_to_the_first_argument_where_it_is_the_result() {
+        for rule in RULES.iter().filter(|rule| rule.selects) {
+            assert_eq!(
+                rule.adjoints,
+                [
+                    Some("::autodiff_core::__private::pick(a == y, dy)"),
+                    Some("::autodiff_core::__private::pick(a != y, dy)"),
+                ],
+                "{}",
+                rule.name
+            );
+        }
+        assert_eq!(RULES.iter().filter(|rule| rule.selects).count(), 2);
     }
 
     #[test]

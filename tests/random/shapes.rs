@@ -265,6 +265,13 @@ pub const REQUIRED: &[&str] = &[
     "fixed: repeated load",
     "fixed: rows of an array",
     "fixed: rows past the end",
+    "shape: running extreme",
+    "extreme: log-sum-exp",
+    "extreme: computed min",
+    "extreme: beside a sum",
+    "extreme: floor",
+    "extreme: per row",
+    "extreme: fold",
     "shape: filler",
     "iter: map sum",
     "iter: zip map sum",
@@ -1013,6 +1020,7 @@ impl<'a> Gen<'a> {
             3,                              // cfg-gated statements
             3,                              // a buffer hoisted out of a summing loop
             3,                              // places fixed across a loop, counters
+            3,                              // running maxima and minima
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -1022,7 +1030,8 @@ impl<'a> Gen<'a> {
             4 => "deep if",
             5 => "cfg",
             6 => "hoisted buffer",
-            _ => "fixed places",
+            7 => "fixed places",
+            _ => "running extreme",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1043,7 +1052,8 @@ impl<'a> Gen<'a> {
             "deep if" => self.deep_if(),
             "cfg" => self.cfg_shape(),
             "hoisted buffer" => self.hoisted_buffer(depth),
-            _ => self.fixed_places(depth),
+            "fixed places" => self.fixed_places(depth),
+            _ => self.running_extreme(depth),
         }
         self.parents.pop();
     }
@@ -2056,6 +2066,142 @@ impl<'a> Gen<'a> {
                     self.body(depth - 1);
                 }
                 self.close("");
+            }
+        }
+        self.declare(&s);
+    }
+
+    /// A running maximum or minimum (`m = m.max(v)`) over an array in scope, whose derivative
+    /// goes to the element that won last: the log-sum-exp written naturally, an element
+    /// computed in the loop with the running value second (`v.min(m)`), a maximum beside a sum
+    /// in one loop, a maximum from a float in scope over a loop that may not run, one maximum
+    /// per row inside a loop over rows, and a fold.
+    fn running_extreme(&mut self, depth: usize) {
+        let mut arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+        if arrays.is_empty() {
+            let (b, w) = (self.name("buf"), self.name("w"));
+            let n = self.rng.range(2, 4);
+            let e = self.bounded(1);
+            self.emit(format!("let mut {b} = vec![⟦0.0⟧; {n}];"));
+            self.emit(format!(
+                "for {w} in 0..{n} {{\n    {b}[{w}] = {} * ⟦({w} + 1) as f64⟧ + ⟦0.5⟧;\n}}",
+                e.at(MUL)
+            ));
+            arrays.push(AVar {
+                name: b,
+                len: n,
+                is_ref: false,
+            });
+        }
+        let a = self.rng.pick(&arrays).clone();
+        self.read_param(&a.name);
+        let (an, len) = (a.name.clone(), a.len);
+        let v = *self.rng.pick(&[
+            "log-sum-exp",
+            "computed min",
+            "beside a sum",
+            "floor",
+            "per row",
+            "fold",
+        ]);
+        // One row of one element has no running maximum.
+        let v = if v == "per row" && len < 2 { "fold" } else { v };
+        self.stats.add(format!("extreme: {v}"));
+        let (m, s, k) = (self.name("m"), self.name("s"), self.name("k"));
+        match v {
+            "log-sum-exp" => {
+                let (e, t) = (self.name("e"), self.name("t"));
+                self.emit(format!("let mut {m} = {an}[0];"));
+                self.emit(format!(
+                    "for &{e} in {an}.iter() {{\n    {m} = {m}.max({e});\n}}"
+                ));
+                self.emit(format!("let mut {t} = ⟦0.0⟧;"));
+                self.emit(format!(
+                    "for &{e} in {an}.iter() {{\n    {t} += ({e} - {m}).exp();\n}}"
+                ));
+                self.emit(format!("let {s} = {m} + {t}.ln();"));
+            }
+            "computed min" => {
+                let (x, e) = (self.bounded(1), self.name("e"));
+                self.emit(format!("let mut {m} = {};", x.s));
+                self.open(format!("for {k} in (0..{len}).rev() {{"));
+                let y = self.bounded(1);
+                self.emit(format!(
+                    "let {e} = ({an}[{k}] * {} + ⟦{k} as f64⟧ * ⟦0.25⟧).sin();",
+                    y.at(MUL)
+                ));
+                self.emit(format!("{m} = {e}.min({m});"));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(format!("let {s} = {m} * {m} + {m};"));
+            }
+            "beside a sum" => {
+                // The sum's factor computed before the loop, so that the loop keeps nothing
+                // per iteration: only the maximum's winner decides its backward sweep.
+                let (t, c) = (self.name("t"), self.name("c"));
+                let y = self.bounded(1);
+                self.emit(format!("let {c} = {};", y.s));
+                let first = self.rng.below(len);
+                self.emit(format!("let mut {m} = {an}[{first}];"));
+                self.emit(format!("let mut {t} = ⟦0.0⟧;"));
+                self.open(format!("for {k} in 0..{len} {{"));
+                self.emit(format!("{t} += {an}[{k}] * {c};"));
+                self.emit(format!("{m} = ℱ::max({m}, {an}[{k}] * {an}[{k}]);"));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(format!("let {s} = {t} * {m};"));
+            }
+            "floor" => {
+                let (x, lim) = (self.operand(), self.name("lim"));
+                let c = self.cond_on(&x);
+                self.emit(format!("let mut {m} = {} * ⟦0.5⟧;", x.at(MUL)));
+                let short = self.rng.below(len);
+                self.emit(format!(
+                    "let {lim} = if {c} {{ {len} }} else {{ {short} }};"
+                ));
+                self.emit(format!(
+                    "for {k} in 0..{lim} {{\n    {m} = {m}.max({an}[{k}]);\n}}"
+                ));
+                self.emit(format!("let {s} = ({m} * {}).sin();", x.at(MUL)));
+            }
+            "per row" => {
+                let (j, acc) = (self.name("j"), self.name("acc"));
+                // At least two columns: `j * 1` and `1..1` are clippy's.
+                let cols = if len >= 4 && self.rng.chance(0.5) {
+                    2
+                } else {
+                    len.max(2)
+                };
+                let rows = len / cols;
+                self.emit(format!("let mut {acc} = ⟦0.0⟧;"));
+                self.open(format!("for {j} in 0..{rows} {{"));
+                self.emit(format!("let mut {m} = {an}[{j} * {cols}];"));
+                self.emit(format!(
+                    "for {k} in 1..{cols} {{\n    {m} = {m}.max({an}[{j} * {cols} + {k}]);\n}}"
+                ));
+                let y = self.bounded(1);
+                self.emit(format!(
+                    "{acc} += ({m} * {} + ⟦{j} as f64⟧ * ⟦0.5⟧).sin();",
+                    y.at(MUL)
+                ));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(format!("let {s} = {acc};"));
+            }
+            _ => {
+                let x = self.operand();
+                let (p, q) = (self.name("p"), self.name("q"));
+                self.emit(format!(
+                    "let {m} = {an}.iter().fold({}, |{p}, &{q}| {p}.max({q}));",
+                    x.s
+                ));
+                self.emit(format!("let {s} = {m} * {m};"));
             }
         }
         self.declare(&s);

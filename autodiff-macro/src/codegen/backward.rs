@@ -401,6 +401,12 @@ impl<'a> Writer<'a> {
         // Whether the loop runs at all: the element a sum goes to is only known to exist then.
         let mut runs = quote!(true);
         let head = match (&loop_.kind, by_count) {
+            // The winning iteration alone, if there is one.
+            (LoopKind::Range { index, .. }, false) if plan.sparse => {
+                let index = self.name(*index);
+                let at = self.winner_name(bwd_loop.id);
+                quote!(if let ::core::option::Option::Some(#index) = #at)
+            }
             (
                 LoopKind::Range {
                     index,
@@ -445,7 +451,8 @@ impl<'a> Writer<'a> {
         });
         let depth = self.windows.len();
         let mut windows = Vec::new();
-        let windowed = self.backward_windows(loop_, plan, &bwd_loop.body, &mut windows);
+        let windowed =
+            !plan.sparse && self.backward_windows(loop_, plan, &bwd_loop.body, &mut windows);
         let remat: Vec<TokenStream> = remat
             .iter()
             .filter_map(|v| self.inst(self.defs[v], true))
@@ -553,6 +560,24 @@ impl<'a> Writer<'a> {
                 // An error in the rule (a type that is not a float) points at the operation.
                 located_at(self.typed_constants(term), inst.span)
             }
+            // The rule's `pick(a == y, dy)` and `pick(a != y, dy)`, with the iteration's index
+            // compared to the winning one's instead of the values.
+            Term::Winner { of, winner, arg } => {
+                let at = self.winner_name(*of);
+                let index = self.name(winner.index);
+                let dy = self.names.adjoint(function, winner.inst);
+                let some = quote!(::core::option::Option::Some(#index));
+                let cond = if *arg == winner.running {
+                    quote!(#at != #some)
+                } else {
+                    quote!(#at == #some)
+                };
+                let private = private();
+                located_at(
+                    quote!(#private::pick(#cond, #dy)),
+                    self.defs[&winner.inst].span,
+                )
+            }
         }
     }
 }
@@ -586,6 +611,7 @@ pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize
 pub(super) fn reads_adjoint(term: &Term, value: Value) -> bool {
     match term {
         Term::Adjoint(v) | Term::Rule { inst: v, .. } | Term::Part { of: v, .. } => *v == value,
+        Term::Winner { winner, .. } => winner.inst == value,
         Term::Seed(_) | Term::MemElem(..) => false,
     }
 }

@@ -350,6 +350,7 @@ impl<'a> Writer<'a> {
                 Need::Value(v) => self.name(*v).into_token_stream(),
                 Need::Pullback(v) => self.names.pullback(self.function, *v).into_token_stream(),
                 Need::Mem(m) => self.mem_name(*m),
+                Need::Winner(of) => self.winner_name(*of).into_token_stream(),
             })
             .collect();
         match parts.as_slice() {
@@ -476,6 +477,7 @@ impl<'a> Writer<'a> {
             out.push(quote!(let mut #kept = ::core::option::Option::None;));
             (tape, kept)
         });
+        let winner = self.keep_winner(loop_, &mut out);
         let head = self.loop_head(loop_, fused.is_some(), tape.as_ref(), &mut out);
         let counting = count.as_ref().map(|count| quote!(#count += 1;));
         let depth = self.windows.len();
@@ -517,6 +519,7 @@ impl<'a> Writer<'a> {
             #head {
                 #counting
                 #(#body)*
+                #winner
                 #(#backward_body)*
                 #push
                 #update
@@ -541,6 +544,29 @@ impl<'a> Writer<'a> {
             self.once_tape_of.insert(loop_.count, tape);
         }
         out
+    }
+
+    /// With a [`Winner`](crate::reverse::Winner): `let mut m_at = None;` before the loop, and
+    /// the statement at the end of its body that sets it to the index where the other
+    /// argument won: where the result is not the running value (the rule gives the adjoint to
+    /// its first argument where `a == y`).
+    fn keep_winner(&mut self, loop_: &Loop, out: &mut Vec<TokenStream>) -> Option<TokenStream> {
+        let plan = &self.backward.loops[&loop_.count];
+        let winner = plan.winner.filter(|_| plan.backward)?;
+        let at = self.winner_name(loop_.count);
+        out.push(quote!(let mut #at = ::core::option::Option::None;));
+        let inst = self.defs[&winner.inst];
+        let (first, result) = (
+            self.operand(&inst.args[0], inst.span),
+            self.name(winner.inst),
+        );
+        let index = self.name(winner.index);
+        let won = if winner.running == 0 {
+            quote!(#first != #result)
+        } else {
+            quote!(#first == #result)
+        };
+        Some(quote!(if #won { #at = ::core::option::Option::Some(#index); }))
     }
 
     /// `for i in range` or `loop`; reserves the tape when the trip count is known up front.

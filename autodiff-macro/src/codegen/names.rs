@@ -14,6 +14,8 @@ pub(super) enum Derived {
     Adjoint(Value),
     MemAdjoint(Mem),
     Pullback(Value),
+    /// The winning iteration of the loop with this count ([`crate::reverse::Winner`]).
+    Winner(Value),
 }
 
 #[derive(Default)]

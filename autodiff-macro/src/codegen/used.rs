@@ -34,6 +34,10 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
     for plan in backward.loops.values() {
         mark_needs(&plan.record, &mut used);
         mark_needs(&plan.once, &mut used);
+        // The forward loop keeps the index of the winning iteration.
+        if let Some(winner) = plan.winner.filter(|_| plan.backward) {
+            used.insert(winner.index);
+        }
     }
     for plan in backward.ifs.values() {
         mark_needs(&plan.then_record, &mut used);

@@ -188,6 +188,16 @@ impl<'a> Writer<'a> {
         self.names.value(self.function, value)
     }
 
+    /// `m_at`: where the running value of loop `of` last changed (see [`Need::Winner`]).
+    pub(super) fn winner_name(&mut self, of: Value) -> Ident {
+        let running = self.backward.loops[&of]
+            .winner
+            .and_then(|w| self.function.values[w.inst.index()].name.clone())
+            .unwrap_or_else(|| "running".to_owned());
+        self.names
+            .derived(names::Derived::Winner(of), || format!("{running}_at"))
+    }
+
     /// A memory as a place: `a`, or `this.layer1.w` for a field of a struct.
     pub(super) fn mem_name(&mut self, mem: Mem) -> TokenStream {
         match &self.function.mems[mem.index()].field {

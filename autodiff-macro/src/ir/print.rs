@@ -287,6 +287,7 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
                 Need::Value(v) => p.value(*v),
                 Need::Pullback(v) => format!("pullback of {}", p.value(*v)),
                 Need::Mem(m) => format!("all of {}", p.mem(*m)),
+                Need::Winner(of) => format!("winner of {}", p.value(*of)),
             })
             .collect();
         format!("[{}]", parts.join(", "))
@@ -301,12 +302,17 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
                 let _ = writeln!(out, "loop {}: no backward sweep", p.value(loop_.count));
                 return;
             }
-            let order = if plan.by_count {
+            let order = if plan.sparse {
+                "the winning iteration alone"
+            } else if plan.by_count {
                 "counted"
             } else {
                 "range reversed"
             };
             let mut extra = String::new();
+            if let Some(winner) = plan.winner {
+                let _ = write!(extra, ", keeps where {} last won", p.value(winner.inst));
+            }
             if !plan.once.is_empty() {
                 let _ = write!(extra, ", keeps {} once", needs(&plan.once));
             }

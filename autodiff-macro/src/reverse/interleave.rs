@@ -103,6 +103,8 @@ fn interleavable_sum<'l>(
         || loop_.exit.is_some()
         || !plan.backward
         || plan.by_count
+        // Which iteration wins is known when the loop ends.
+        || plan.winner.is_some()
     {
         return None;
     }

@@ -25,7 +25,7 @@ mod plan;
 mod stmt;
 
 use crate::ir::visit::*;
-pub use plan::{IfPlan, LoopPlan, Need, Schedule, mem_adjoint_uses};
+pub use plan::{IfPlan, LoopPlan, Need, Schedule, Winner, mem_adjoint_uses};
 pub use stmt::{At, BwdIf, BwdLoop, BwdStmt, Target, Term};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +81,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         ifs: BTreeMap::new(),
         written_mems: written_mems(&function.body),
         output_mems: BTreeSet::new(),
+        winners: BTreeMap::new(),
     };
     let mut stmts = Vec::new();
     pass.local = defined_in(&function.body);
@@ -150,6 +151,8 @@ struct Reverse<'a> {
     written_mems: BTreeSet<Mem>,
     /// The arrays the function returns: their adjoints start as the seed, not at zero.
     output_mems: BTreeSet<Mem>,
+    /// The running values' instructions, with their loops' counts.
+    winners: BTreeMap<Value, (Value, Winner)>,
 }
 
 impl Reverse<'_> {
@@ -300,12 +303,17 @@ impl Reverse<'_> {
                 }
             }
             Op::Rule { rule, .. } => {
+                let winner = self.winners.get(&result).copied();
                 for (arg, operand) in inst.args.iter().enumerate() {
                     let Some(target) = self.activity.active_operand(operand) else {
                         continue;
                     };
                     if rule.rule().adjoints[arg].is_some() {
-                        self.add(target, Term::Rule { inst: result, arg }, out);
+                        let term = match winner {
+                            Some((of, winner)) => Term::Winner { of, winner, arg },
+                            None => Term::Rule { inst: result, arg },
+                        };
+                        self.add(target, term, out);
                     }
                 }
             }
@@ -467,10 +475,7 @@ impl Reverse<'_> {
         let mems_inside = mems_declared_in(block);
         self.needs(stmts)
             .into_iter()
-            .filter(|need| match need {
-                Need::Value(v) | Need::Pullback(v) => inside.contains(v),
-                Need::Mem(m) => mems_inside.contains(m),
-            })
+            .filter(|need| need.inside(&inside, &mems_inside))
             .collect()
     }
 
@@ -488,6 +493,10 @@ impl Reverse<'_> {
                 (c.result, self.activity.active_operand(&c.next), like)
             })
             .collect();
+        let winner = self.winner(loop_);
+        if let Some(winner) = winner {
+            self.winners.insert(winner.inst, (loop_.count, winner));
+        }
         let any_active = loop_
             .carried
             .iter()
@@ -516,7 +525,10 @@ impl Reverse<'_> {
             },
             out,
         );
-        let mut plan = LoopPlan::default();
+        let mut plan = LoopPlan {
+            winner,
+            ..LoopPlan::default()
+        };
         if !body.is_empty() {
             plan.backward = true;
             self.plan_loop(loop_, &body, &mut plan);

@@ -3,6 +3,7 @@
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ir::visit::operands;
 use crate::ir::{Inst, Loop, LoopKind, Mem, MemInitKind, Op, Operand, Stmt, Value, same_indices};
 use crate::rules::Recompute;
 
@@ -33,6 +34,28 @@ pub struct LoopPlan {
     /// Carried integers the body only steps by constants (`idx += 1`), which the backward loop
     /// counts back from their values after the loop instead of taping them.
     pub counters: Vec<Counter>,
+    /// The loop's running maximum or minimum, kept as the iteration where it last changed.
+    pub winner: Option<Winner>,
+    /// With a winner, nothing else in the loop has an adjoint: the backward sweep runs the
+    /// winning iteration alone, as every other one would only add zeros.
+    pub sparse: bool,
+}
+
+/// A carried variable that each iteration replaces by the result of a rule that
+/// [`selects`](crate::rules::Rule::selects) between it and another value, `m = m.max(v)`, and
+/// that the body reads nowhere else. Its adjoint after the loop goes whole to one place: to `v`
+/// in the last iteration where `v` won (where the result was not the running value), or to the
+/// value before the loop if `v` never won. The forward loop keeps that iteration's index
+/// (`Need::Winner`), so nothing is taped per iteration and the backward sweep compares indices
+/// instead of values.
+#[derive(Clone, Copy, Debug)]
+pub struct Winner {
+    /// The instruction that computes the next running value.
+    pub inst: Value,
+    /// Which of its two arguments is the running value.
+    pub running: usize,
+    /// The loop's index.
+    pub index: Value,
 }
 
 /// A carried variable whose value at the end of an iteration is its value at the start plus a
@@ -86,6 +109,20 @@ pub enum Need {
     /// A whole array, declared in a loop's body and read by recomputations in a loop nested in
     /// it: recorded once per iteration instead of once per element read.
     Mem(Mem),
+    /// The index of the iteration where the running value of the loop with this `count` last
+    /// changed ([`Winner`]); `None` if it never did.
+    Winner(Value),
+}
+
+impl Need {
+    /// Whether the forward sweep computes it inside the region whose values are `inside` and
+    /// whose declared memories are `mems_inside`.
+    pub fn inside(&self, inside: &BTreeSet<Value>, mems_inside: &BTreeSet<Mem>) -> bool {
+        match self {
+            Need::Value(v) | Need::Pullback(v) | Need::Winner(v) => inside.contains(v),
+            Need::Mem(m) => mems_inside.contains(m),
+        }
+    }
 }
 
 impl Reverse<'_> {
@@ -115,8 +152,7 @@ impl Reverse<'_> {
             .copied()
             .filter(|need| match need {
                 Need::Value(v) => inside.contains(v) && Some(*v) != range_index,
-                Need::Pullback(v) => inside.contains(v),
-                Need::Mem(m) => mems_inside.contains(m),
+                _ => need.inside(&inside, &mems_inside),
             })
             .collect();
 
@@ -136,7 +172,7 @@ impl Reverse<'_> {
             .iter()
             .filter_map(|n| match n {
                 Need::Value(v) => Some(*v),
-                Need::Pullback(_) | Need::Mem(_) => None,
+                Need::Pullback(_) | Need::Mem(_) | Need::Winner(_) => None,
             })
             .collect();
         while let Some(v) = frontier.pop() {
@@ -213,6 +249,63 @@ impl Reverse<'_> {
             )
             .partition(|need| matches!(need, Need::Value(v) if invariant(v)));
         plan.sums = self.invariant_sums(&inside, body);
+        plan.sparse = plan.winner.is_some()
+            && !by_count
+            && plan.record.is_empty()
+            && plan.counters.is_empty()
+            && loop_.carried.iter().all(|c| {
+                Some(c.next.value()) == plan.winner.map(|w| Some(w.inst))
+                    || !(self.activity.active(c.param) || self.activity.active(c.result))
+            })
+            && only_adjoint_arithmetic(body);
+    }
+
+    /// The loop's [`Winner`]: a range loop without an exit whose active carried variable's next
+    /// value is a selecting rule (`max`, `min`) of it and another value, where the body reads
+    /// neither the variable nor that result anywhere else.
+    pub(super) fn winner(&self, loop_: &Loop) -> Option<Winner> {
+        let LoopKind::Range { index, .. } = loop_.kind else {
+            return None;
+        };
+        if loop_.exit.is_some() {
+            return None;
+        }
+        let mut uses: BTreeMap<Value, usize> = BTreeMap::new();
+        let mut count = |operand: &Operand| {
+            for v in operand.values() {
+                *uses.entry(v).or_default() += 1;
+            }
+        };
+        loop_
+            .body
+            .walk(&mut |stmt| operands(stmt).into_iter().for_each(&mut count));
+        loop_.carried.iter().for_each(|c| count(&c.next));
+        loop_.carried.iter().find_map(|c| {
+            if !self.activity.active(c.result) {
+                return None;
+            }
+            let next = c.next.value()?;
+            let inst = loop_.body.stmts.iter().find_map(|stmt| match stmt {
+                Stmt::Inst(inst) if inst.result == next => Some(inst),
+                _ => None,
+            })?;
+            let Op::Rule { rule, .. } = &inst.op else {
+                return None;
+            };
+            let running = inst
+                .args
+                .iter()
+                .position(|arg| arg.value() == Some(c.param))?;
+            (rule.rule().selects
+                && inst.args.len() == 2
+                && uses.get(&c.param) == Some(&1)
+                && uses.get(&next) == Some(&1))
+            .then_some(Winner {
+                inst: next,
+                running,
+                index,
+            })
+        })
     }
 
     /// See [`LoopPlan::sums`]: the elements of plain arrays that `body` adds into at indices
@@ -508,17 +601,13 @@ impl Reverse<'_> {
         let inside = iteration_values(loop_);
         if plan.by_count {
             needs.insert(Need::Value(loop_.count));
-        } else if let LoopKind::Range { start, end, .. } = &loop_.kind {
+        } else if let (LoopKind::Range { start, end, .. }, false) = (&loop_.kind, plan.sparse) {
             need_operand(needs, start);
             need_operand(needs, end);
         }
         let mems_inside = mems_declared_in(&loop_.body);
         for need in self.needs(&bwd_loop.body) {
-            let outside = match need {
-                Need::Value(v) | Need::Pullback(v) => !inside.contains(&v),
-                Need::Mem(m) => !mems_inside.contains(&m),
-            };
-            if outside {
+            if !need.inside(&inside, &mems_inside) {
                 needs.insert(need);
             }
         }
@@ -559,6 +648,10 @@ impl Reverse<'_> {
                 if reads.result {
                     needs.insert(Need::Value(inst.result));
                 }
+            }
+            Term::Winner { of, winner, .. } => {
+                needs.insert(Need::Value(winner.index));
+                needs.insert(Need::Winner(*of));
             }
             Term::MemElem(_, indices) => {
                 for index in indices {
@@ -635,6 +728,23 @@ pub fn mem_adjoint_uses<'s>(
             BwdStmt::Zero(_) | BwdStmt::Reset { .. } | BwdStmt::Output { .. } => {}
         }
     }
+}
+
+/// Whether `stmts` only move adjoints between values (no arrays' adjoints, calls, branches or
+/// loops): in a backward iteration whose incoming adjoints are zero, they are all zero.
+fn only_adjoint_arithmetic(stmts: &[BwdStmt]) -> bool {
+    let plain = |term: &Term| {
+        matches!(
+            term,
+            Term::Rule { .. } | Term::Winner { .. } | Term::Adjoint(_) | Term::Part { .. }
+        )
+    };
+    stmts.iter().all(|stmt| match stmt {
+        BwdStmt::Zero(_) | BwdStmt::Reset { .. } => true,
+        BwdStmt::Add { term, .. } | BwdStmt::AddAt { term, .. } => plain(term),
+        BwdStmt::AddToMem { term, .. } => plain(term),
+        _ => false,
+    })
 }
 
 /// The values an operand reads.

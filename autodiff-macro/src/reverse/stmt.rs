@@ -1,5 +1,6 @@
 //! The backward sweep as the reverse pass writes it: statements over values and rule rows.
 
+use super::Winner;
 use crate::ir::{Mem, Operand, Value};
 
 pub enum BwdStmt {
@@ -102,6 +103,13 @@ pub enum Term {
     Seed(Vec<u32>),
     /// Argument `arg` of the rule of the instruction that defined `inst`.
     Rule { inst: Value, arg: usize },
+    /// Argument `arg` of the running value's rule in the loop with count `of`: the rule's
+    /// adjoint, with the index of the winning iteration telling which argument it goes to.
+    Winner {
+        of: Value,
+        winner: Winner,
+        arg: usize,
+    },
     /// The adjoint of another value.
     Adjoint(Value),
     /// An element of an adjoint memory.
