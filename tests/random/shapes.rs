@@ -272,6 +272,8 @@ pub const REQUIRED: &[&str] = &[
     "extreme: floor",
     "extreme: per row",
     "extreme: fold",
+    "extreme: argmax by if",
+    "extreme: from a field",
     "shape: filler",
     "iter: map sum",
     "iter: zip map sum",
@@ -2075,7 +2077,8 @@ impl<'a> Gen<'a> {
     /// goes to the element that won last: the log-sum-exp written naturally, an element
     /// computed in the loop with the running value second (`v.min(m)`), a maximum beside a sum
     /// in one loop, a maximum from a float in scope over a loop that may not run, one maximum
-    /// per row inside a loop over rows, and a fold.
+    /// per row inside a loop over rows, a fold, the maximum and its index kept by an `if`, and
+    /// folds and reductions that start from a struct's field.
     fn running_extreme(&mut self, depth: usize) {
         let mut arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
         if arrays.is_empty() {
@@ -2103,6 +2106,8 @@ impl<'a> Gen<'a> {
             "floor",
             "per row",
             "fold",
+            "argmax by if",
+            "from a field",
         ]);
         // One row of one element has no running maximum.
         let v = if v == "per row" && len < 2 { "fold" } else { v };
@@ -2193,6 +2198,56 @@ impl<'a> Gen<'a> {
                 }
                 self.close("");
                 self.emit(format!("let {s} = {acc};"));
+            }
+            "argmax by if" => {
+                // The index decides a later read: the derivative flows through `a[at]` and
+                // through the maximum's branch.
+                let (at, e) = (self.name("at"), self.name("e"));
+                self.emit(format!("let mut {m} = {an}[0];"));
+                self.emit(format!("let mut {at} = 0;"));
+                self.open(format!("for {k} in 1..{len} {{"));
+                let y = self.bounded(1);
+                self.emit(format!("let {e} = {an}[{k}] * {};", y.at(MUL)));
+                self.emit(format!(
+                    "if {e} > {m} {{\n    {m} = {e};\n    {at} = {k};\n}}"
+                ));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(format!("let {s} = {m} + {an}[{at}] * ⟦0.5⟧;"));
+            }
+            "from a field" => {
+                let structs: Vec<String> = self
+                    .params
+                    .iter()
+                    .filter(|p| matches!(p.ty, PTy::Struct { .. }))
+                    .map(|p| p.name.clone())
+                    .collect();
+                let start = match structs.first() {
+                    Some(p) => {
+                        let p = p.clone();
+                        self.read_param(&p);
+                        if self.rng.chance(0.5) {
+                            format!("{p}.b")
+                        } else {
+                            format!("{p}.w[{}]", self.rng.below(3))
+                        }
+                    }
+                    None => self.operand().s,
+                };
+                let (p, q, r) = (self.name("p"), self.name("q"), self.name("r"));
+                self.emit(format!(
+                    "let {m} = {an}.iter().fold({start}, |{p}, &{q}| {p} * ⟦0.5⟧ + {q});"
+                ));
+                let reduced = match structs.first() {
+                    Some(p) if self.rng.chance(0.5) => {
+                        format!("{p}.v.iter().copied().reduce(ℱ::max).unwrap_or(⟦0.0⟧)")
+                    }
+                    _ => format!("{an}.iter().copied().reduce(ℱ::min).unwrap_or(⟦0.0⟧)"),
+                };
+                self.emit(format!("let {r} = {reduced};"));
+                self.emit(format!("let {s} = {m} * {r};"));
             }
             _ => {
                 let x = self.operand();
