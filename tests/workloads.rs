@@ -1632,3 +1632,37 @@ mod running_extremes {
         }
     }
 }
+
+/// A loop that tapes an array it overwrites: `q[i] * q[i]` takes one place on the tape, and a
+/// read of `q[i]` after a write to `q` takes its own.
+mod repeated_loads {
+    use super::*;
+
+    #[differentiate]
+    fn squares_of_updates(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut q = x.to_vec();
+        let mut s = 0.0;
+        for i in 0..n {
+            q[i] = (q[i] * 0.5 + x[0]).tanh();
+            let a = q[i] * q[i];
+            q[(i + 1) % n] += 0.3 * a;
+            let b = q[i] * q[(i + 1) % n] + q[i];
+            s = (s + a * b).sin();
+        }
+        s
+    }
+
+    #[test]
+    fn repeated_loads_match_finite_differences() {
+        for seed in [0.2, 1.4] {
+            let x = point(5, seed);
+            check(
+                squares_of_updates,
+                squares_of_updates_grad,
+                |p| squares_of_updates_vjp(p).1(1.0),
+                &x,
+            );
+        }
+    }
+}

@@ -447,7 +447,15 @@ impl<'a> Writer<'a> {
         };
         let pop = self.tape_of.get(&bwd_loop.id).cloned().map(|tape| {
             let pattern = self.record_tuple(&record);
-            quote!(let #pattern = #tape.pop();)
+            let same: Vec<TokenStream> = plan
+                .same
+                .iter()
+                .map(|(load, first)| {
+                    let (load, first) = (self.name(*load), self.name(*first));
+                    quote!(let #load = #first;)
+                })
+                .collect();
+            quote!(let #pattern = #tape.pop(); #(#same)*)
         });
         let depth = self.windows.len();
         let mut windows = Vec::new();

@@ -34,6 +34,11 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
     for plan in backward.loops.values() {
         mark_needs(&plan.record, &mut used);
         mark_needs(&plan.once, &mut used);
+        // Read in place when the loop runs interleaved; else the second is bound to the first.
+        for (load, first) in &plan.same {
+            used.insert(*load);
+            used.insert(*first);
+        }
         // The forward loop keeps the index of the winning iteration.
         if let Some(winner) = plan.winner.filter(|_| plan.backward) {
             used.insert(winner.index);

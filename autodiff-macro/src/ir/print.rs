@@ -310,6 +310,9 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
                 "range reversed"
             };
             let mut extra = String::new();
+            for (load, first) in &plan.same {
+                let _ = write!(extra, ", reads {} as {}", p.value(*load), p.value(*first));
+            }
             if let Some(winner) = plan.winner {
                 let _ = write!(extra, ", keeps where {} last won", p.value(winner.inst));
             }

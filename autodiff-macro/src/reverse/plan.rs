@@ -20,6 +20,10 @@ pub struct LoopPlan {
     pub once: Vec<Need>,
     /// Recomputed at the start of each backward iteration, in forward order.
     pub remat: Vec<Value>,
+    /// Loads that read what a recorded load of the same iteration read (`q[l] * q[l]`, the same
+    /// array at the same indices, not written in between): `(load, recorded)`, bound to the
+    /// recorded value instead of taking a place on the tape of their own.
+    pub same: Vec<(Value, Value)>,
     /// The backward loop runs `count` times (else it runs the forward range reversed).
     pub by_count: bool,
     /// The reversed range binds the index: the backward body or a recomputation reads it.
@@ -248,6 +252,9 @@ impl Reverse<'_> {
                 |need| !matches!(need, Need::Value(v) if remat.contains(v) || counted.contains(v)),
             )
             .partition(|need| matches!(need, Need::Value(v) if invariant(v)));
+        plan.same = self.repeated_loads(loop_, &plan.record);
+        plan.record
+            .retain(|need| !plan.same.iter().any(|(v, _)| *need == Need::Value(*v)));
         plan.sums = self.invariant_sums(&inside, body);
         plan.sparse = plan.winner.is_some()
             && !by_count
@@ -306,6 +313,58 @@ impl Reverse<'_> {
                 index,
             })
         })
+    }
+
+    /// See [`LoopPlan::same`]: pairs of recorded loads, statements of the body itself, from one
+    /// array at the same indices with no write to it between them.
+    fn repeated_loads(&self, loop_: &Loop, record: &[Need]) -> Vec<(Value, Value)> {
+        let recorded: BTreeSet<Value> = record
+            .iter()
+            .filter_map(|need| match need {
+                Need::Value(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        let stmts = &loop_.body.stmts;
+        let mut same: Vec<(Value, Value)> = Vec::new();
+        for (later, stmt) in stmts.iter().enumerate() {
+            let Stmt::Inst(
+                inst @ Inst {
+                    op: Op::Load(mem), ..
+                },
+            ) = stmt
+            else {
+                continue;
+            };
+            if !recorded.contains(&inst.result) {
+                continue;
+            }
+            let root = self.root(*mem);
+            let earlier = (0..later).rev().find_map(|k| match &stmts[k] {
+                _ if stmts[k + 1..later]
+                    .iter()
+                    .any(|s| s.writes(root) || s.writes(*mem)) =>
+                {
+                    Some(None)
+                }
+                Stmt::Inst(
+                    first @ Inst {
+                        op: Op::Load(m), ..
+                    },
+                ) if m == mem
+                    && recorded.contains(&first.result)
+                    && !same.iter().any(|(v, _)| *v == first.result)
+                    && same_indices(&first.args, &inst.args) =>
+                {
+                    Some(Some(first.result))
+                }
+                _ => None,
+            });
+            if let Some(Some(first)) = earlier {
+                same.push((inst.result, first));
+            }
+        }
+        same
     }
 
     /// See [`LoopPlan::sums`]: the elements of plain arrays that `body` adds into at indices
