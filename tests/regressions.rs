@@ -744,3 +744,28 @@ fn a_fold_that_starts_from_a_field() {
     assert_eq!(value.to_bits(), folds_from_fields(&low, &p).to_bits());
     assert_eq!(dp.b, 2.0 * p.b);
 }
+
+/// A tuple starting value with a field in it: the field's part was not carried either.
+#[differentiate]
+fn fold_pair_from_a_field(xs: &[f64], p: &Layer) -> f64 {
+    let (m, c) = xs
+        .iter()
+        .fold((p.b, 0.0), |(m, c), &x| (m.max(x), c + x * x));
+    m * c
+}
+
+#[test]
+fn a_fold_of_a_pair_that_starts_from_a_field() {
+    let xs = [0.3, -0.9, 1.2, 0.4];
+    let p = Layer {
+        w: [0.1, -0.4, 0.7],
+        b: -0.5,
+        v: vec![0.3, 0.9, -0.2],
+    };
+    let c: f64 = xs.iter().map(|x| x * x).sum();
+    let (value, (dxs, dp)) = fold_pair_from_a_field_grad(&xs, &p);
+    assert_eq!(value.to_bits(), fold_pair_from_a_field(&xs, &p).to_bits());
+    assert_close(value, 1.2 * c, 1e-15);
+    assert_gradient(|x| fold_pair_from_a_field(x, &p), &xs, &dxs, TOL);
+    assert_eq!(dp.b, 0.0);
+}

@@ -1666,3 +1666,48 @@ mod repeated_loads {
         }
     }
 }
+
+/// A running maximum whose loop keeps a value once (`w[0]`, written after the loop) or sums
+/// into one element (`d_w[k]`), over an empty range: the gradient is zero, as the function is
+/// constant there, and nothing panics.
+mod empty_running_extremes {
+    use super::*;
+
+    #[differentiate]
+    fn kept_once(x: &[f64], n: usize) -> f64 {
+        let mut w = vec![2.0; 1];
+        let mut m: f64 = 0.0;
+        for i in 0..n {
+            m = m.max(x[i] * w[0]);
+        }
+        w[0] = 3.0;
+        m * w[0]
+    }
+
+    #[differentiate]
+    fn summed(x: &[f64], w: &[f64], k: usize) -> f64 {
+        let mut m: f64 = 0.0;
+        for i in 0..x.len() {
+            m = m.max(x[i] * w[k]);
+        }
+        m
+    }
+
+    #[test]
+    fn empty_loops_give_zero_gradients() {
+        assert_eq!(kept_once_grad(&[], 0), (0.0, vec![]));
+        assert_eq!(summed_grad(&[], &[], 0), (0.0, (vec![], vec![])));
+        let x = point(4, 0.6);
+        check(
+            |p| kept_once(p, 4),
+            |p| kept_once_grad(p, 4),
+            |p| kept_once_vjp(p, 4).1(1.0),
+            &x,
+        );
+        let w = [0.5, 1.5];
+        let (v, (gx, gw)) = summed_grad(&x, &w, 1);
+        assert_eq!(v.to_bits(), summed(&x, &w, 1).to_bits());
+        assert_gradient(|p| summed(p, &w, 1), &x, &gx, 1e-8);
+        assert_gradient(|p| summed(&x, p, 1), &w, &gw, 1e-8);
+    }
+}

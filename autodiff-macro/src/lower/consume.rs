@@ -233,18 +233,8 @@ impl Lowerer<'_> {
     ) -> Val {
         // The accumulator holds a number: a field of a struct (`p.bias`, an element of `p.w`)
         // is read once, before the loop, as `let acc = p.bias;` reads it.
-        let init = match init {
-            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
-            }
-            Val::Mem(..) => {
-                self.error_at(
-                    span,
-                    "an array as the accumulator is not supported; write the loop, with the array declared before it",
-                );
-                return Val::Poison;
-            }
-            init => init,
+        let Some(init) = self.accumulator(init, span) else {
+            return Val::Poison;
         };
         self.scopes.push(Scope::new());
         let acc = self.temp(init);
@@ -265,6 +255,30 @@ impl Lowerer<'_> {
         let result = self.var(&acc);
         self.scopes.pop();
         result
+    }
+
+    /// The starting value of an accumulator, with the fields of structs in it (`p.bias`, or
+    /// `(p.bias, 0.0)`) read once; `None` (the error reported) for an array.
+    fn accumulator(&mut self, init: Val, span: Span) -> Option<Val> {
+        Some(match init {
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+            }
+            Val::Mem(..) => {
+                self.error_at(
+                    span,
+                    "an array as the accumulator is not supported; write the loop, with the array declared before it",
+                );
+                return None;
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.accumulator(part, span))
+                    .collect::<Option<_>>()?,
+            ),
+            init => init,
+        })
     }
 
     /// `reduce`: the first item, then `acc = step(acc, item)` over the others; `None` when empty.

@@ -259,6 +259,9 @@ impl Reverse<'_> {
         plan.sparse = plan.winner.is_some()
             && !by_count
             && plan.record.is_empty()
+            // What is kept once or summed exists only if the loop ran.
+            && plan.once.is_empty()
+            && plan.sums.is_empty()
             && plan.counters.is_empty()
             && loop_.carried.iter().all(|c| {
                 Some(c.next.value()) == plan.winner.map(|w| Some(w.inst))
