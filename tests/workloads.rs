@@ -1675,7 +1675,7 @@ mod empty_running_extremes {
 
     #[differentiate]
     fn kept_once(x: &[f64], n: usize) -> f64 {
-        let mut w = vec![2.0; 1];
+        let mut w = [2.0];
         let mut m: f64 = 0.0;
         for i in 0..n {
             m = m.max(x[i] * w[0]);
