@@ -708,6 +708,16 @@ struct Layer {
     v: Vec<f64>,
 }
 
+/// The points and layer both fold tests use.
+fn fold_inputs() -> ([f64; 4], Layer) {
+    let p = Layer {
+        w: [0.1, -0.4, 0.7],
+        b: -0.5,
+        v: vec![0.3, 0.9, -0.2],
+    };
+    ([0.3, -0.9, 1.2, 0.4], p)
+}
+
 #[differentiate]
 fn folds_from_fields(xs: &[f64], p: &Layer) -> f64 {
     let m = xs.iter().fold(p.b, |q, &r| q.max(r));
@@ -723,12 +733,7 @@ fn folds_from_fields(xs: &[f64], p: &Layer) -> f64 {
 
 #[test]
 fn a_fold_that_starts_from_a_field() {
-    let xs = [0.3, -0.9, 1.2, 0.4];
-    let p = Layer {
-        w: [0.1, -0.4, 0.7],
-        b: -0.5,
-        v: vec![0.3, 0.9, -0.2],
-    };
+    let (xs, p) = fold_inputs();
     // The maximum 1.2 (xs[2]), 0.9 (v[1]) times 0.7 (w[2]), and h = ((w0 v0 + 1) v1 + 1) v2 + 1.
     let h = ((0.1 * 0.3 + 1.0) * 0.9 + 1.0) * -0.2 + 1.0;
     let (value, (dxs, dp)) = folds_from_fields_grad(&xs, &p);
@@ -756,12 +761,7 @@ fn fold_pair_from_a_field(xs: &[f64], p: &Layer) -> f64 {
 
 #[test]
 fn a_fold_of_a_pair_that_starts_from_a_field() {
-    let xs = [0.3, -0.9, 1.2, 0.4];
-    let p = Layer {
-        w: [0.1, -0.4, 0.7],
-        b: -0.5,
-        v: vec![0.3, 0.9, -0.2],
-    };
+    let (xs, p) = fold_inputs();
     let c: f64 = xs.iter().map(|x| x * x).sum();
     let (value, (dxs, dp)) = fold_pair_from_a_field_grad(&xs, &p);
     assert_eq!(value.to_bits(), fold_pair_from_a_field(&xs, &p).to_bits());

@@ -570,8 +570,8 @@ impl<'a> Writer<'a> {
             }
             // The rule's `pick(a == y, dy)` and `pick(a != y, dy)`, with the iteration's index
             // compared to the winning one's instead of the values.
-            Term::Winner { of, winner, arg } => {
-                let at = self.winner_name(*of);
+            Term::Winner { winner, arg } => {
+                let at = self.winner_name(winner.of);
                 let index = self.name(winner.index);
                 let dy = self.names.adjoint(function, winner.inst);
                 let some = quote!(::core::option::Option::Some(#index));

@@ -151,8 +151,8 @@ struct Reverse<'a> {
     written_mems: BTreeSet<Mem>,
     /// The arrays the function returns: their adjoints start as the seed, not at zero.
     output_mems: BTreeSet<Mem>,
-    /// The running values' instructions, with their loops' counts.
-    winners: BTreeMap<Value, (Value, Winner)>,
+    /// The running values, by their instructions.
+    winners: BTreeMap<Value, Winner>,
 }
 
 impl Reverse<'_> {
@@ -310,7 +310,7 @@ impl Reverse<'_> {
                     };
                     if rule.rule().adjoints[arg].is_some() {
                         let term = match winner {
-                            Some((of, winner)) => Term::Winner { of, winner, arg },
+                            Some(winner) => Term::Winner { winner, arg },
                             None => Term::Rule { inst: result, arg },
                         };
                         self.add(target, term, out);
@@ -495,7 +495,7 @@ impl Reverse<'_> {
             .collect();
         let winner = self.winner(loop_);
         if let Some(winner) = winner {
-            self.winners.insert(winner.inst, (loop_.count, winner));
+            self.winners.insert(winner.inst, winner);
         }
         let any_active = loop_
             .carried

@@ -54,6 +54,8 @@ pub struct LoopPlan {
 /// instead of values.
 #[derive(Clone, Copy, Debug)]
 pub struct Winner {
+    /// The loop, by its count value.
+    pub of: Value,
     /// The instruction that computes the next running value.
     pub inst: Value,
     /// Which of its two arguments is the running value.
@@ -295,10 +297,7 @@ impl Reverse<'_> {
                 return None;
             }
             let next = c.next.value()?;
-            let inst = loop_.body.stmts.iter().find_map(|stmt| match stmt {
-                Stmt::Inst(inst) if inst.result == next => Some(inst),
-                _ => None,
-            })?;
+            let inst = body_inst(loop_, next)?;
             let Op::Rule { rule, .. } = &inst.op else {
                 return None;
             };
@@ -311,6 +310,7 @@ impl Reverse<'_> {
                 && uses.get(&c.param) == Some(&1)
                 && uses.get(&next) == Some(&1))
             .then_some(Winner {
+                of: loop_.count,
                 inst: next,
                 running,
                 index,
@@ -419,10 +419,7 @@ impl Reverse<'_> {
         let mut step: i128 = 0;
         let mut current = carried.next.value()?;
         while current != carried.param {
-            let inst = loop_.body.stmts.iter().find_map(|stmt| match stmt {
-                Stmt::Inst(inst) if inst.result == current => Some(inst),
-                _ => None,
-            })?;
+            let inst = body_inst(loop_, current)?;
             let Op::Rule { rule, .. } = &inst.op else {
                 return None;
             };
@@ -711,9 +708,9 @@ impl Reverse<'_> {
                     needs.insert(Need::Value(inst.result));
                 }
             }
-            Term::Winner { of, winner, .. } => {
+            Term::Winner { winner, .. } => {
                 needs.insert(Need::Value(winner.index));
-                needs.insert(Need::Winner(*of));
+                needs.insert(Need::Winner(winner.of));
             }
             Term::MemElem(_, indices) => {
                 for index in indices {
@@ -790,6 +787,14 @@ pub fn mem_adjoint_uses<'s>(
             BwdStmt::Zero(_) | BwdStmt::Reset { .. } | BwdStmt::Output { .. } => {}
         }
     }
+}
+
+/// The instruction of the loop's body itself (not of a block nested in it) that defines `value`.
+fn body_inst(loop_: &Loop, value: Value) -> Option<&Inst> {
+    loop_.body.stmts.iter().find_map(|stmt| match stmt {
+        Stmt::Inst(inst) if inst.result == value => Some(inst),
+        _ => None,
+    })
 }
 
 /// Whether `stmts` only move adjoints between values (no arrays' adjoints, calls, branches or

@@ -103,13 +103,9 @@ pub enum Term {
     Seed(Vec<u32>),
     /// Argument `arg` of the rule of the instruction that defined `inst`.
     Rule { inst: Value, arg: usize },
-    /// Argument `arg` of the running value's rule in the loop with count `of`: the rule's
-    /// adjoint, with the index of the winning iteration telling which argument it goes to.
-    Winner {
-        of: Value,
-        winner: Winner,
-        arg: usize,
-    },
+    /// Argument `arg` of a running value's rule: the rule's adjoint, with the index of the
+    /// winning iteration telling which argument it goes to.
+    Winner { winner: Winner, arg: usize },
     /// The adjoint of another value.
     Adjoint(Value),
     /// An element of an adjoint memory.
