@@ -769,3 +769,59 @@ fn a_fold_of_a_pair_that_starts_from_a_field() {
     assert_gradient(|x| fold_pair_from_a_field(x, &p), &xs, &dxs, TOL);
     assert_eq!(dp.b, 0.0);
 }
+
+// A tuple with a struct's field in it, named whole and carried through a loop
+// (`let mut acc = (p.b, 0.0);`): the tuple kept the field itself, not its value, so the loop
+// did not carry that part (a wrong value without an error), and resetting it to the field in a
+// branch was a compile error. A tuple expression now reads the field, as `let b = p.b;` does.
+
+#[differentiate]
+fn pair_carried_from_a_field(xs: &[f64], p: &Layer) -> f64 {
+    let mut acc = (p.b, 0.0);
+    for &x in xs {
+        acc = (acc.0 * x + 1.0, acc.1 + acc.0);
+    }
+    acc.0 + acc.1
+}
+
+#[differentiate]
+fn pair_reset_to_a_field(xs: &[f64], p: &Layer) -> f64 {
+    let mut acc = (0.5, 0.0);
+    for &x in xs {
+        if x > 0.0 {
+            acc = (p.b, acc.1 + x * acc.0);
+        } else {
+            acc = (acc.0 * x, acc.1);
+        }
+    }
+    let copied = (p.w, p.b);
+    let named = (&p.w, 2.0);
+    acc.0 * acc.1 + copied.0[1] * copied.1 + named.0[2] * named.1
+}
+
+#[test]
+fn a_pair_carried_from_a_field() {
+    let (xs, p) = fold_inputs();
+    // acc.0 runs b, b x0 + 1, ..., and acc.1 sums the acc.0 before each step.
+    let (mut a0, mut a1) = (p.b, 0.0);
+    for x in xs {
+        (a0, a1) = (a0 * x + 1.0, a1 + a0);
+    }
+    let (value, (dxs, dp)) = pair_carried_from_a_field_grad(&xs, &p);
+    assert_eq!(
+        value.to_bits(),
+        pair_carried_from_a_field(&xs, &p).to_bits()
+    );
+    assert_close(value, a0 + a1, 1e-15);
+    // Both parts are affine in b: d/db of acc.0 is x0 x1 x2 x3, of acc.1 1 + x0 + x0 x1 + x0 x1 x2.
+    let (x0, x1, x2, x3) = (xs[0], xs[1], xs[2], xs[3]);
+    let db = x0 * x1 * x2 * x3 + 1.0 + x0 + x0 * x1 + x0 * x1 * x2;
+    assert_close(dp.b, db, 1e-15);
+    assert_gradient(|x| pair_carried_from_a_field(x, &p), &xs, &dxs, TOL);
+
+    let (value, (dxs, dp)) = pair_reset_to_a_field_grad(&xs, &p);
+    assert_eq!(value.to_bits(), pair_reset_to_a_field(&xs, &p).to_bits());
+    assert_gradient(|x| pair_reset_to_a_field(x, &p), &xs, &dxs, TOL);
+    let check = autodiff_core::check_gradient_of(|q| pair_reset_to_a_field(&xs, q), &p, &dp);
+    assert!(check.passes(TOL), "{check}");
+}

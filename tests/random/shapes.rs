@@ -2247,7 +2247,22 @@ impl<'a> Gen<'a> {
                     _ => format!("{an}.iter().copied().reduce(ℱ::min).unwrap_or(⟦0.0⟧)"),
                 };
                 self.emit(format!("let {r} = {reduced};"));
-                self.emit(format!("let {s} = {m} * {r};"));
+                // A tuple named whole and carried through a loop, starting from the same
+                // field (the field was not carried: a wrong value without an error), and
+                // sometimes reset to it in a branch.
+                let (acc, v) = (self.name("acc"), self.name("v"));
+                self.emit(format!("let mut {acc} = ({start}, ⟦0.0⟧);"));
+                self.open(format!("for &{v} in {an}.iter() {{"));
+                if self.rng.chance(0.5) {
+                    self.emit(format!(
+                        "if {v} > ⟦0.5⟧ {{\n    {acc} = ({start}, {acc}.1 + {v});\n}}"
+                    ));
+                }
+                self.emit(format!(
+                    "{acc} = ({acc}.0 * ⟦0.5⟧ + {v}, {acc}.1 + {acc}.0 * {v});"
+                ));
+                self.close("");
+                self.emit(format!("let {s} = {m} * {r} + {acc}.0 * {acc}.1;"));
             }
             _ => {
                 let x = self.operand();

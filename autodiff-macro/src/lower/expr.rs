@@ -24,7 +24,23 @@ impl Lowerer<'_> {
             Expr::Call(call) => self.call(call),
             Expr::Cast(cast) => self.cast(cast),
             Expr::Tuple(tuple) => {
-                let parts: Vec<Val> = tuple.elems.iter().map(|e| self.expr(e)).collect();
+                // A tuple holds values: `(p.b, 0.0)` reads the field now, as `let b = p.b;`
+                // does, and `(&p.w, x)` keeps naming it.
+                let parts: Vec<Val> = tuple
+                    .elems
+                    .iter()
+                    .map(|e| match self.expr(e) {
+                        Val::Mem(mem, prefix)
+                            if self.mems[mem.index()].structured
+                                && !matches!(e, Expr::Reference(_))
+                                && (!prefix.is_empty()
+                                    || self.mems[mem.index()].field.is_some()) =>
+                        {
+                            Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, e.span())))
+                        }
+                        val => val,
+                    })
+                    .collect();
                 if parts.is_empty() {
                     Val::Unit
                 } else {
