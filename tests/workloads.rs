@@ -1703,3 +1703,90 @@ mod empty_running_extremes {
         assert_gradient(|p| summed(&x, p, 1), &w, &gw, 1e-8);
     }
 }
+
+/// Arrays passed to a call in a loop that runs interleaved (`_grad`): where nothing writes the
+/// array after the call in the iteration, the call and its pullback read it in place and the
+/// pullback adds into its adjoint directly; where something does, the call's copy is kept.
+/// Each function against finite differences and against `_vjp`, which always copies.
+mod borrowed_snapshots {
+    use super::*;
+
+    /// Its pullback reads `v` again (its loop's backward sweep loads the elements it needs).
+    #[differentiate]
+    fn energy(v: &[f64]) -> f64 {
+        let mut e = 0.0;
+        for k in 0..v.len() {
+            e += v[k] * v[(k + 1) % v.len()] + v[k].sin();
+        }
+        e
+    }
+
+    #[differentiate]
+    fn coupling(a: &[f64], b: &[f64]) -> f64 {
+        a[0] * b[1] - (a[1] * b[0]).cos()
+    }
+
+    /// The buffer is filled, passed, then read again.
+    #[differentiate]
+    fn in_place(x: &[f64]) -> f64 {
+        let mut buf = vec![0.0; 2];
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            for l in 0..2 {
+                buf[l] = x[(i + l) % x.len()] * x[0] + 0.3;
+            }
+            s += energy(&buf) * buf[1];
+        }
+        s
+    }
+
+    /// The buffer is written after the call: the pullback must see what the call saw.
+    #[differentiate]
+    fn written_after(x: &[f64]) -> f64 {
+        let mut buf = vec![0.0; 2];
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            for l in 0..2 {
+                buf[l] = x[(i + l) % x.len()] * x[0] + 0.3;
+            }
+            let e = energy(&buf);
+            buf[1] = e * 0.5;
+            s += e + energy(&buf);
+        }
+        s
+    }
+
+    /// A row of a loop-local matrix, and one buffer passed twice to one call.
+    #[differentiate]
+    fn rows_and_pairs(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let mut rows = vec![vec![0.0; 2]; 2];
+            rows[1][0] = x[i].tanh();
+            rows[1][1] = x[(i + 1) % x.len()] * 0.7;
+            rows[0][0] = x[i] * rows[1][1];
+            s += energy(&rows[1]) + coupling(&rows[1], &rows[1]) * rows[0][0];
+        }
+        s
+    }
+
+    #[test]
+    fn borrowed_snapshots_match_finite_differences() {
+        for seed in [0.2, 1.1] {
+            let x = point(4, seed);
+            check(in_place, in_place_grad, |p| in_place_vjp(p).1(1.0), &x);
+            check(
+                written_after,
+                written_after_grad,
+                |p| written_after_vjp(p).1(1.0),
+                &x,
+            );
+            check(
+                rows_and_pairs,
+                rows_and_pairs_grad,
+                |p| rows_and_pairs_vjp(p).1(1.0),
+                &x,
+            );
+        }
+    }
+}

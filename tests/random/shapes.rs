@@ -255,6 +255,7 @@ pub const REQUIRED: &[&str] = &[
     "hoisted: break in fill",
     "hoisted: read after loop",
     "hoisted: pushed before",
+    "hoisted: written after call",
     "shape: fixed places",
     "fixed: count scales sum",
     "fixed: count divides sum",
@@ -1754,6 +1755,7 @@ impl<'a> Gen<'a> {
             "break in fill",
             "read after loop",
             "pushed before",
+            "written after call",
         ]);
         self.stats.add(format!("hoisted: {v}"));
         let n = self.rng.range(2, 4);
@@ -1844,7 +1846,7 @@ impl<'a> Gen<'a> {
                     }
                     _ => self.emit(fill(&len)),
                 }
-                if self.rng.chance(0.5) {
+                if v != "written after call" && self.rng.chance(0.5) {
                     let r = self.expr(1);
                     self.emit(format!(
                         "for {w} in 0..{len} {{\n    {s} += {b}[{w}] * {};\n}}",
@@ -1852,6 +1854,14 @@ impl<'a> Gen<'a> {
                     ));
                 } else {
                     self.emit(format!("{s} += h_sumvᵈ(&{b});"));
+                }
+                if v == "written after call" {
+                    // The callee's pullback reads the buffer again: the one it was called
+                    // with, not this one (a call that reads it in place would be wrong).
+                    let r = self.bounded(1);
+                    let k = self.rng.below(n);
+                    self.emit(format!("{b}[{k}] = {} * ⟦0.25⟧;", r.s));
+                    self.emit(format!("{s} += h_sumvᵈ(&{b}) * ⟦0.5⟧;"));
                 }
                 if v == "partial fill" {
                     let r = self.bounded(1);

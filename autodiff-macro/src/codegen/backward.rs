@@ -99,6 +99,9 @@ impl<'a> Writer<'a> {
                 } if path.is_empty() && self.seed_name.is_none() => {
                     declared.insert(*target);
                 }
+                // A borrowed snapshot's adjoint is its array's (see `LoopPlan::borrowed`).
+                BwdStmt::Zero(v) | BwdStmt::AddSnapshot { source: v, .. }
+                    if self.borrowed.contains(v) => {}
                 BwdStmt::Zero(target) => {
                     declared.insert(*target);
                     out.push(self.zero_adjoint(*target));

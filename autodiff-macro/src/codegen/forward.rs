@@ -40,7 +40,7 @@ impl<'a> Writer<'a> {
     /// `let apple_price = apple * apple_num;`; `force` for a recomputation in the backward sweep.
     pub(super) fn inst(&mut self, inst: &Inst, force: bool) -> Option<TokenStream> {
         let used = self.used.contains(&inst.result) || force;
-        if !used && !impure(&inst.op) {
+        if !used && !impure(&inst.op) || self.borrowed.contains(&inst.result) {
             return None;
         }
         let span = inst.span;

@@ -1,7 +1,7 @@
 //! The hidden function: the forward sweep, then the backward sweep as a closure.
 
 use super::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -266,6 +266,7 @@ fn writer<'a>(
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
         fused: None,
+        borrowed: BTreeSet::new(),
         generic_float: sig.generic_float.clone(),
         sums: Vec::new(),
         windows: Vec::new(),

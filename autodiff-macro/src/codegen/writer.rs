@@ -36,6 +36,9 @@ pub(super) struct Writer<'a> {
     pub(super) defs: BTreeMap<Value, &'a Inst>,
     /// The loop whose backward iterations run inside its forward ones, until it is written.
     pub(super) fused: Option<Fused<'a>>,
+    /// Snapshots the interleaved loop reads in place (`LoopPlan::borrowed`): each stands for
+    /// its array, and its adjoint for the array's.
+    pub(super) borrowed: BTreeSet<Value>,
     /// The float type when it is a type parameter: constants are written through `Real`.
     pub(super) generic_float: Option<Ident>,
     /// The locals that sum the additions into array elements of the backward loops being
@@ -173,6 +176,7 @@ impl<'a> Writer<'a> {
             .filter(|stmt| !matches!(stmt, BwdStmt::Zero(v) if predeclared.contains(v)))
             .chain(&stmts[k + 1..])
             .collect();
+        self.borrowed = backward.loops[&bwd_loop.id].borrowed.clone();
         self.fused = Some(Fused {
             id: bwd_loop.id,
             before,
@@ -213,6 +217,10 @@ impl<'a> Writer<'a> {
     /// The adjoint a pullback adds an argument's gradient into, as a place expression.
     pub(super) fn target_place(&mut self, target: &Target) -> TokenStream {
         match target {
+            Target::Value(v) if self.borrowed.contains(v) => {
+                let (mem, prefix) = self.snapshot_source(*v);
+                self.target_place(&Target::Mem(mem, prefix))
+            }
             Target::Value(v) => self.names.adjoint(self.function, *v).into_token_stream(),
             Target::Mem(mem, prefix) => {
                 let name = self.mem_adjoint(*mem);
@@ -229,10 +237,26 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The array, or row of one, a snapshot copies.
+    pub(super) fn snapshot_source(&self, snapshot: Value) -> (Mem, Vec<Operand>) {
+        match self.defs[&snapshot] {
+            Inst {
+                op: crate::ir::Op::Snapshot(mem),
+                args,
+                ..
+            } => (*mem, args.clone()),
+            _ => unreachable!("a borrowed value is a snapshot"),
+        }
+    }
+
     /// What borrowing a target's adjoint mutably borrows: a value, or a memory's root and field
     /// path (indices borrow the whole array).
     pub(super) fn borrow_key(&self, target: &Target) -> Borrow {
         match target {
+            Target::Value(v) if self.borrowed.contains(v) => {
+                let (mem, prefix) = self.snapshot_source(*v);
+                self.borrow_key(&Target::Mem(mem, prefix))
+            }
             Target::Value(v) => Borrow::Value(*v),
             Target::Mem(mem, _) => match &self.function.mems[mem.index()].field {
                 Some((root, path)) => Borrow::Mem(*root, path.clone()),
@@ -261,6 +285,10 @@ impl<'a> Writer<'a> {
     /// An operand as one token tree.
     pub(super) fn operand(&mut self, operand: &Operand, span: Span) -> TokenStream {
         match operand {
+            Operand::Value(value) if self.borrowed.contains(value) => {
+                let (mem, prefix) = self.snapshot_source(*value);
+                self.operand(&Operand::Mem(mem, prefix), span)
+            }
             Operand::Value(value) => {
                 let mut ident = self.name(*value);
                 ident.set_span(ident.span().located_at(span));

@@ -313,6 +313,9 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
             for (load, first) in &plan.same {
                 let _ = write!(extra, ", reads {} as {}", p.value(*load), p.value(*first));
             }
+            for snapshot in &plan.borrowed {
+                let _ = write!(extra, ", reads {} in place", p.value(*snapshot));
+            }
             if let Some(winner) = plan.winner {
                 let _ = write!(extra, ", keeps where {} last won", p.value(winner.inst));
             }

@@ -140,6 +140,52 @@ fn interleavable_sum<'l>(
     (!carries_an_array && adds_only(&loop_.body, sum)).then_some(sum)
 }
 
+/// The snapshots that the interleaved loop `id` can read in place: an array passed by
+/// reference to a call (`lse(&buf)`) is copied so that the call's pullback, which takes the
+/// argument again, sees it as the call did. Interleaved, a call in the loop's body itself (not
+/// in a loop or branch inside it) has its pullback run in the same iteration, right after the
+/// forward statements that follow it; when none of those writes the array, it still holds what
+/// the call read. The call and its pullback then take the array itself, and the pullback adds
+/// into the array's adjoint directly: no copy and no adjoint of the copy per iteration.
+pub(super) fn borrowed_snapshots(function: &Function, id: Value) -> BTreeSet<Value> {
+    let Some(loop_) = crate::ir::visit::find_loop(&function.body, id) else {
+        return BTreeSet::new();
+    };
+    let uses = use_counts(function);
+    let stmts = &loop_.body.stmts;
+    let mut borrowed = BTreeSet::new();
+    for (position, stmt) in stmts.iter().enumerate() {
+        let Stmt::Inst(Inst {
+            op: Op::Snapshot(mem),
+            result,
+            ..
+        }) = stmt
+        else {
+            continue;
+        };
+        let after = &stmts[position + 1..];
+        let read_by_a_call = uses.get(result) == Some(&1)
+            && after.iter().any(|stmt| {
+                matches!(stmt, Stmt::Inst(Inst { op: Op::Call { by_ref, .. }, args, .. })
+                if args.iter().zip(by_ref).any(|(arg, by_ref)| {
+                    *by_ref && matches!(arg, Operand::Value(v) if v == result)
+                }))
+            });
+        let mut written = false;
+        walk_stmts(after, &mut |stmt| {
+            written |= match stmt {
+                Stmt::Store(store) => store.mem == *mem,
+                Stmt::MemInit(init) => init.mem == *mem,
+                _ => false,
+            };
+        });
+        if read_by_a_call && !written {
+            borrowed.insert(*result);
+        }
+    }
+    borrowed
+}
+
 /// Whether each iteration of `body` writes every element of the one-dimensional array `mem` it
 /// reads before reading it: at the same index in the same block (`a[i] = ..; .. a[i]`), or
 /// after a loop `for v in 0..len { a[v] = ..; }` over the array's whole length. Then the

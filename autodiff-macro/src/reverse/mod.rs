@@ -117,6 +117,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
     if let Some((id, chain)) = interleave::interleavable(function, &backward, activity) {
         if let Some(plan) = backward.loops.get_mut(&id) {
             plan.schedule = Schedule::Interleaved;
+            plan.borrowed = interleave::borrowed_snapshots(function, id);
             backward.seed_chain = chain;
         }
     }

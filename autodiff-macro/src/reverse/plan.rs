@@ -30,6 +30,9 @@ pub struct LoopPlan {
     pub index_read: bool,
     /// How its backward iterations run relative to its forward ones.
     pub schedule: Schedule,
+    /// Interleaved: the snapshots of arrays passed to calls (`f(&buf)`) that the call and its
+    /// pullback read in place instead (see `interleave::borrowed_snapshots`).
+    pub borrowed: BTreeSet<Value>,
     /// Array elements the backward loop only adds into, each at indices that are the same in
     /// every iteration (`d_x[i] += ..` in a loop over `j`): summed in a local and added to the
     /// array once after the loop, so that the sum stays in a register (through the array, each
