@@ -1712,7 +1712,7 @@ mod borrowed_snapshots {
     use super::*;
 
     /// Its pullback reads `v` again (its loop's backward sweep loads the elements it needs).
-    #[differentiate]
+    #[differentiate(hessian)]
     fn energy(v: &[f64]) -> f64 {
         let mut e = 0.0;
         for k in 0..v.len() {
@@ -1721,13 +1721,13 @@ mod borrowed_snapshots {
         e
     }
 
-    #[differentiate]
+    #[differentiate(hessian)]
     fn coupling(a: &[f64], b: &[f64]) -> f64 {
         a[0] * b[1] - (a[1] * b[0]).cos()
     }
 
     /// The buffer is filled, passed, then read again.
-    #[differentiate]
+    #[differentiate(hessian)]
     fn in_place(x: &[f64]) -> f64 {
         let mut buf = vec![0.0; 2];
         let mut s = 0.0;
@@ -1741,7 +1741,7 @@ mod borrowed_snapshots {
     }
 
     /// The buffer is written after the call: the pullback must see what the call saw.
-    #[differentiate]
+    #[differentiate(hessian)]
     fn written_after(x: &[f64]) -> f64 {
         let mut buf = vec![0.0; 2];
         let mut s = 0.0;
@@ -1757,7 +1757,7 @@ mod borrowed_snapshots {
     }
 
     /// A row of a loop-local matrix, and one buffer passed twice to one call.
-    #[differentiate]
+    #[differentiate(hessian)]
     fn rows_and_pairs(x: &[f64]) -> f64 {
         let mut s = 0.0;
         for i in 0..x.len() {
@@ -1787,6 +1787,35 @@ mod borrowed_snapshots {
                 |p| rows_and_pairs_vjp(p).1(1.0),
                 &x,
             );
+        }
+    }
+
+    /// The second-order sweeps (`_hvp`) interleave the same loops: `H v` against central
+    /// differences of the gradient along `v`.
+    #[test]
+    fn borrowed_snapshots_in_hessian_vector_products() {
+        let x = point(4, 0.7);
+        let v = point(4, 2.1);
+        let grads: [fn(&[f64]) -> (f64, Vec<f64>); 3] =
+            [in_place_grad, written_after_grad, rows_and_pairs_grad];
+        let hvps: [fn(&[f64], Vec<f64>) -> (f64, Vec<f64>, Vec<f64>); 3] =
+            [in_place_hvp, written_after_hvp, rows_and_pairs_hvp];
+        for (grad, hvp) in grads.into_iter().zip(hvps) {
+            let (value, g, hv) = hvp(&x, v.clone());
+            let (value_grad, g_grad) = grad(&x);
+            assert_eq!(value.to_bits(), value_grad.to_bits());
+            for (a, b) in g.iter().zip(&g_grad) {
+                assert_close(*a, *b, 1e-14);
+            }
+            let h = 1e-5;
+            let at = |t: f64| {
+                let p: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + t * b).collect();
+                grad(&p).1
+            };
+            let (plus, minus) = (at(h), at(-h));
+            for k in 0..x.len() {
+                assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
+            }
         }
     }
 }
