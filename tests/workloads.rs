@@ -1796,11 +1796,14 @@ mod borrowed_snapshots {
     fn borrowed_snapshots_in_hessian_vector_products() {
         let x = point(4, 0.7);
         let v = point(4, 2.1);
-        let grads: [fn(&[f64]) -> (f64, Vec<f64>); 3] =
-            [in_place_grad, written_after_grad, rows_and_pairs_grad];
-        let hvps: [fn(&[f64], Vec<f64>) -> (f64, Vec<f64>, Vec<f64>); 3] =
-            [in_place_hvp, written_after_hvp, rows_and_pairs_hvp];
-        for (grad, hvp) in grads.into_iter().zip(hvps) {
+        type Grad = fn(&[f64]) -> (f64, Vec<f64>);
+        type Hvp = fn(&[f64], Vec<f64>) -> (f64, Vec<f64>, Vec<f64>);
+        let pairs: [(Grad, Hvp); 3] = [
+            (in_place_grad, in_place_hvp),
+            (written_after_grad, written_after_hvp),
+            (rows_and_pairs_grad, rows_and_pairs_hvp),
+        ];
+        for (grad, hvp) in pairs {
             let (value, g, hv) = hvp(&x, v.clone());
             let (value_grad, g_grad) = grad(&x);
             assert_eq!(value.to_bits(), value_grad.to_bits());
