@@ -799,6 +799,38 @@ fn pair_reset_to_a_field(xs: &[f64], p: &Layer) -> f64 {
     acc.0 * acc.1 + copied.0[1] * copied.1 + named.0[2] * named.1
 }
 
+/// An array field in a tuple is read whole, with an adjoint of its shape (after the change
+/// above, `(p.w, x)` had a number's adjoint and did not compile).
+#[differentiate]
+fn norm_of(v: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for k in 0..v.len() {
+        e += v[k] * v[k] + v[k].sin();
+    }
+    e
+}
+
+#[differentiate]
+fn array_fields_in_tuples(xs: &[f64], p: &Layer) -> f64 {
+    let t = (p.w, xs[0]);
+    let (w, b) = (p.w, p.b);
+    let mut acc = (p.w, 0.0);
+    for i in 0..xs.len() {
+        acc = (acc.0, acc.1 + acc.0[i % 3] * xs[i]);
+    }
+    norm_of(&t.0) * t.1 + norm_of(&w) * b + t.0[1] * acc.1
+}
+
+#[test]
+fn array_fields_in_tuples_match_finite_differences() {
+    let (xs, p) = fold_inputs();
+    let (value, (dxs, dp)) = array_fields_in_tuples_grad(&xs, &p);
+    assert_eq!(value.to_bits(), array_fields_in_tuples(&xs, &p).to_bits());
+    assert_gradient(|x| array_fields_in_tuples(x, &p), &xs, &dxs, TOL);
+    let check = autodiff_core::check_gradient_of(|q| array_fields_in_tuples(&xs, q), &p, &dp);
+    assert!(check.passes(TOL), "{check}");
+}
+
 #[test]
 fn a_pair_carried_from_a_field() {
     let (xs, p) = fold_inputs();

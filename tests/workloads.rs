@@ -1770,6 +1770,55 @@ mod borrowed_snapshots {
         s
     }
 
+    /// Its pullback reads the weights `w` again.
+    #[differentiate(hessian)]
+    fn weighted(w: &[f64], v: &[f64]) -> f64 {
+        let mut e = 0.0;
+        for k in 0..w.len() {
+            e += w[k] * v[k].sin();
+        }
+        e
+    }
+
+    /// A passive buffer changed after the call by a method the macro passes through
+    /// (`fill`, `reverse`, `insert`): the pullback read the changed buffer (a wrong gradient,
+    /// or an index out of bounds after `insert`) when the check counted stores alone.
+    #[differentiate(hessian)]
+    fn changed_by_methods(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let mut c = vec![0.5, 0.0];
+            c[1] = 2.0;
+            let b = vec![x[i], 3.0 * x[(i + 1) % x.len()]];
+            s += weighted(&c, &b) + coupling(&b, &c);
+            c.fill(3.0);
+            c.reverse();
+            c.insert(0, 1.0);
+            s += c[0];
+        }
+        s
+    }
+
+    #[differentiate(hessian)]
+    fn by_value(v: Vec<f64>) -> f64 {
+        v[0] * v[1].cos()
+    }
+
+    /// The buffer moved into a call after the call that borrows it (the second-order sweeps
+    /// pass its tangent by value too: a use after the move).
+    #[differentiate(hessian)]
+    fn moved_after(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let mut buf = vec![0.0; 2];
+            buf[0] = x[i] * 1.3;
+            buf[1] = x[(i + 1) % x.len()].sin();
+            let e = energy(&buf);
+            s += e * by_value(buf);
+        }
+        s
+    }
+
     #[test]
     fn borrowed_snapshots_match_finite_differences() {
         for seed in [0.2, 1.1] {
@@ -1787,6 +1836,18 @@ mod borrowed_snapshots {
                 |p| rows_and_pairs_vjp(p).1(1.0),
                 &x,
             );
+            check(
+                changed_by_methods,
+                changed_by_methods_grad,
+                |p| changed_by_methods_vjp(p).1(1.0),
+                &x,
+            );
+            check(
+                moved_after,
+                moved_after_grad,
+                |p| moved_after_vjp(p).1(1.0),
+                &x,
+            );
         }
     }
 
@@ -1798,10 +1859,12 @@ mod borrowed_snapshots {
         let v = point(4, 2.1);
         type Grad = fn(&[f64]) -> (f64, Vec<f64>);
         type Hvp = fn(&[f64], Vec<f64>) -> (f64, Vec<f64>, Vec<f64>);
-        let pairs: [(Grad, Hvp); 3] = [
+        let pairs: [(Grad, Hvp); 5] = [
             (in_place_grad, in_place_hvp),
             (written_after_grad, written_after_hvp),
             (rows_and_pairs_grad, rows_and_pairs_hvp),
+            (changed_by_methods_grad, changed_by_methods_hvp),
+            (moved_after_grad, moved_after_hvp),
         ];
         for (grad, hvp) in pairs {
             let (value, g, hv) = hvp(&x, v.clone());

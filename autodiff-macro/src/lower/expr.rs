@@ -24,8 +24,9 @@ impl Lowerer<'_> {
             Expr::Call(call) => self.call(call),
             Expr::Cast(cast) => self.cast(cast),
             Expr::Tuple(tuple) => {
-                // A tuple holds values: `(p.b, 0.0)` reads the field now, as `let b = p.b;`
-                // does, and `(&p.w, x)` keeps naming it.
+                // A tuple holds values: `(p.b, 0.0)` reads the field now, and `(&p.w, x)` keeps
+                // naming it. The field may be a number or an array (`(p.w, x)`), so its value
+                // and adjoint take the field's shape.
                 let parts: Vec<Val> = tuple
                     .elems
                     .iter()
@@ -36,7 +37,9 @@ impl Lowerer<'_> {
                                 && (!prefix.is_empty()
                                     || self.mems[mem.index()].field.is_some()) =>
                         {
-                            Val::Scalar(Operand::Value(self.emit(Op::Load(mem), prefix, e.span())))
+                            let value = self.emit(Op::Load(mem), prefix, e.span());
+                            self.values[value.index()].aggregate = true;
+                            Val::Scalar(Operand::Value(value))
                         }
                         val => val,
                     })

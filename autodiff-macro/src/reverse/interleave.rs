@@ -145,7 +145,8 @@ fn interleavable_sum<'l>(
 /// argument again, sees it as the call did. Interleaved, a call in the loop's body itself (not
 /// in a loop or branch inside it) has its pullback run in the same iteration, right after the
 /// forward statements that follow it; when none of those writes the array, it still holds what
-/// the call read. The call and its pullback then take the array itself, and the pullback adds
+/// the call read (nothing stores into it or takes it whole: only loads and other calls' copies
+/// read it). The call and its pullback then take the array itself, and the pullback adds
 /// into the array's adjoint directly: no copy and no adjoint of the copy per iteration.
 pub(super) fn borrowed_snapshots(function: &Function, id: Value) -> BTreeSet<Value> {
     let Some(loop_) = crate::ir::visit::find_loop(&function.body, id) else {
@@ -171,15 +172,19 @@ pub(super) fn borrowed_snapshots(function: &Function, id: Value) -> BTreeSet<Val
                     *by_ref && matches!(arg, Operand::Value(v) if v == result)
                 }))
             });
-        let mut written = false;
+        // Besides stores, anything that takes the array itself may change or move it: a
+        // method the macro passes through (`buf.fill(0.0)`), a call taking it by value.
+        let mut touched = false;
         walk_stmts(after, &mut |stmt| {
-            written |= match stmt {
+            touched |= match stmt {
                 Stmt::Store(store) => store.mem == *mem,
                 Stmt::MemInit(init) => init.mem == *mem,
                 _ => false,
-            };
+            } || operands(stmt)
+                .into_iter()
+                .any(|op| matches!(op, Operand::Mem(m, _) if m == mem));
         });
-        if read_by_a_call && !written {
+        if read_by_a_call && !touched {
             borrowed.insert(*result);
         }
     }
