@@ -821,6 +821,19 @@ fn array_fields_in_tuples(xs: &[f64], p: &Layer) -> f64 {
     norm_of(&t.0) * t.1 + norm_of(&w) * b + t.0[1] * acc.1
 }
 
+#[derive(Clone, Debug, Default, PartialEq, autodiff_core::Differentiable)]
+struct Grid {
+    m: [[f64; 2]; 2],
+    b: f64,
+}
+
+/// A row of a matrix field read into a tuple, passed by reference and indexed.
+#[differentiate]
+fn rows_of_fields_in_tuples(x: f64, g: &Grid) -> f64 {
+    let t = (g.m, x * g.b);
+    norm_of(&t.0[1]) * t.1 + t.0[0][1] * norm_of(&t.0[0])
+}
+
 #[test]
 fn array_fields_in_tuples_match_finite_differences() {
     let (xs, p) = fold_inputs();
@@ -828,6 +841,16 @@ fn array_fields_in_tuples_match_finite_differences() {
     assert_eq!(value.to_bits(), array_fields_in_tuples(&xs, &p).to_bits());
     assert_gradient(|x| array_fields_in_tuples(x, &p), &xs, &dxs, TOL);
     let check = autodiff_core::check_gradient_of(|q| array_fields_in_tuples(&xs, q), &p, &dp);
+    assert!(check.passes(TOL), "{check}");
+
+    let g = Grid {
+        m: [[0.3, -0.7], [1.1, 0.4]],
+        b: 0.6,
+    };
+    let (value, (dx, dg)) = rows_of_fields_in_tuples_grad(0.9, &g);
+    assert_eq!(value.to_bits(), rows_of_fields_in_tuples(0.9, &g).to_bits());
+    assert_gradient(|x| rows_of_fields_in_tuples(x[0], &g), &[0.9], &[dx], TOL);
+    let check = autodiff_core::check_gradient_of(|q| rows_of_fields_in_tuples(0.9, q), &g, &dg);
     assert!(check.passes(TOL), "{check}");
 }
 

@@ -39,6 +39,7 @@ impl Lowerer<'_> {
                         {
                             let value = self.emit(Op::Load(mem), prefix, e.span());
                             self.values[value.index()].aggregate = true;
+                            self.whole_fields.insert(value);
                             Val::Scalar(Operand::Value(value))
                         }
                         val => val,
@@ -472,6 +473,12 @@ impl Lowerer<'_> {
                     vec![Operand::Value(value), i],
                     index.bracket_token.span.join(),
                 );
+                // An element of a struct's array field read whole may be a row
+                // (`(p.m, x).0[1]`): its adjoint takes its shape.
+                if self.whole_fields.contains(&value) {
+                    self.values[result.index()].aggregate = true;
+                    self.whole_fields.insert(result);
+                }
                 Val::Scalar(Operand::Value(result))
             }
             Val::Poison => Val::Poison,

@@ -75,6 +75,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         frozen: BTreeSet::new(),
         binding_ref: false,
+        whole_fields: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
@@ -253,6 +254,8 @@ struct Lowerer<'a> {
     frozen: BTreeSet<Value>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// Struct fields read whole into a tuple, and elements of them: numbers, arrays or rows.
+    whole_fields: BTreeSet<Value>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
     generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.
