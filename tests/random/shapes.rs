@@ -2272,7 +2272,17 @@ impl<'a> Gen<'a> {
                     "{acc} = ({acc}.0 * ⟦0.5⟧ + {v}, {acc}.1 + {acc}.0 * {v});"
                 ));
                 self.close("");
-                self.emit(format!("let {s} = {m} * {r} + {acc}.0 * {acc}.1;"));
+                // A struct's array field in a tuple: read whole, indexed and passed on.
+                let whole = match structs.first() {
+                    Some(p) => {
+                        let t = self.name("t");
+                        let k = self.rng.below(3);
+                        self.emit(format!("let {t} = ({p}.w, {m});"));
+                        format!(" + h_sumvᵈ(&{t}.0) * {t}.1 + {t}.0[{k}]")
+                    }
+                    None => String::new(),
+                };
+                self.emit(format!("let {s} = {m} * {r} + {acc}.0 * {acc}.1{whole};"));
             }
             _ => {
                 let x = self.operand();
