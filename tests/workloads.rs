@@ -25,6 +25,19 @@ fn check(
     }
 }
 
+/// `hv`, an `H v` from `_hvp`, against central differences of the gradient along `v`.
+fn assert_hvp_along(grad: impl Fn(&[f64]) -> (f64, Vec<f64>), x: &[f64], v: &[f64], hv: &[f64]) {
+    let h = 1e-5;
+    let at = |t: f64| {
+        let p: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + t * b).collect();
+        grad(&p).1
+    };
+    let (plus, minus) = (at(h), at(-h));
+    for k in 0..x.len() {
+        assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
+    }
+}
+
 /// A deterministic point in roughly `[-1.5, 1.5]^n`.
 fn point(n: usize, seed: f64) -> Vec<f64> {
     (0..n)
@@ -1170,15 +1183,7 @@ mod fused_sweeps_before_more_code {
         let (value, g, hv) = second_order_hvp(&x, v.clone());
         assert_eq!(value.to_bits(), second_order(&x).to_bits());
         assert_eq!(g, second_order_grad(&x).1);
-        let h = 1e-5;
-        let at = |t: f64| {
-            let p: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + t * b).collect();
-            second_order_grad(&p).1
-        };
-        let (plus, minus) = (at(h), at(-h));
-        for k in 0..x.len() {
-            assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
-        }
+        assert_hvp_along(second_order_grad, &x, &v, &hv);
     }
 }
 
@@ -1873,15 +1878,7 @@ mod borrowed_snapshots {
             for (a, b) in g.iter().zip(&g_grad) {
                 assert_close(*a, *b, 1e-14);
             }
-            let h = 1e-5;
-            let at = |t: f64| {
-                let p: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + t * b).collect();
-                grad(&p).1
-            };
-            let (plus, minus) = (at(h), at(-h));
-            for k in 0..x.len() {
-                assert_close(hv[k], (plus[k] - minus[k]) / (2.0 * h), 1e-7);
-            }
+            assert_hvp_along(grad, &x, &v, &hv);
         }
     }
 }
