@@ -1709,6 +1709,233 @@ mod empty_running_extremes {
     }
 }
 
+/// Running maxima and minima whose winning iteration is found after the loop from the final
+/// value, with nothing kept per iteration: the running value first or second (ties keep it, or
+/// go to the element), ranges reversed and inclusive, computed elements, a window `x[i + 1]`,
+/// a loop inside another, `f32`. Each gradient against forward mode (`_jvp`, which picks the
+/// winner step by step as the rule does, with no search) on inputs with ties, NaN elements and
+/// the start value winning, against the derivative written out where the winner is known, and
+/// against finite differences away from ties.
+mod winner_scans {
+    use super::*;
+
+    #[differentiate(jvp)]
+    fn max_first(x: &[f64]) -> f64 {
+        let mut m = x[0];
+        for &v in x.iter() {
+            m = m.max(v);
+        }
+        m * m.sin()
+    }
+
+    #[differentiate(jvp)]
+    fn max_second(x: &[f64], floor: f64) -> f64 {
+        let mut m = floor * floor;
+        for i in 0..x.len() {
+            m = x[i].max(m);
+        }
+        m.exp() + floor
+    }
+
+    #[differentiate(jvp)]
+    fn floor_first(x: &[f64], floor: f64) -> f64 {
+        let mut m = floor * floor;
+        for i in 0..x.len() {
+            m = m.max(x[i]);
+        }
+        m.exp() + floor
+    }
+
+    #[differentiate(jvp)]
+    fn min_reversed(x: &[f64], c: f64) -> f64 {
+        let mut lo = x[0] - c;
+        for i in (0..x.len() - 1).rev() {
+            lo = lo.min((x[i + 1] - c) * c);
+        }
+        lo * c
+    }
+
+    /// The element reads a carried value: not there after the loop, so the forward loop keeps
+    /// the winner.
+    #[differentiate(jvp)]
+    fn weighted_max(x: &[f64]) -> f64 {
+        let mut m = f64::NEG_INFINITY;
+        let mut k = 1.0;
+        for i in 0..x.len() {
+            m = m.max(x[i] * k);
+            k -= 0.25;
+        }
+        m
+    }
+
+    /// The other argument is a carried constant: the derivative goes to `x[0]` alone, where it
+    /// is at least every count.
+    #[differentiate(jvp)]
+    fn max_of_counts(x: &[f64], n: usize) -> f64 {
+        let mut m = x[0];
+        let mut k = 0.0;
+        for _ in 0..n {
+            m = m.max(k);
+            k += 1.0;
+        }
+        m * x[1]
+    }
+
+    #[differentiate(jvp)]
+    fn row_maxima(x: &[f64], cols: usize) -> f64 {
+        let mut total = 0.0;
+        for r in 0..x.len() / cols {
+            let mut m = f64::NEG_INFINITY;
+            for k in (0..=cols - 1).rev() {
+                m = (2.0 * x[r * cols + k]).max(m);
+            }
+            total += m * (r as f64 + 1.0);
+        }
+        total
+    }
+
+    #[differentiate(jvp)]
+    fn max_f32(x: &[f32]) -> f32 {
+        let mut m = x[0];
+        for &v in x {
+            m = m.max(v);
+        }
+        m * m
+    }
+
+    /// The gradient of a function of one slice against its `_jvp` along each unit vector.
+    fn assert_columns(grad: &[f64], jvp: impl Fn(Vec<f64>) -> f64) {
+        for i in 0..grad.len() {
+            let mut e = vec![0.0; grad.len()];
+            e[i] = 1.0;
+            assert_close(grad[i], jvp(e), 1e-14);
+        }
+    }
+
+    const TIES: [f64; 6] = [1.0, 3.0, -2.0, 3.0, 2.0, 3.0];
+    const NANS: [f64; 5] = [f64::NAN, 1.0, 3.0, f64::NAN, 2.0];
+
+    /// A function `m.exp() + floor` of a maximum that starts from `floor^2`: its gradient at
+    /// `(x, floor)` against the closed form, with the derivative going to `x[at]` or the floor,
+    /// and against `_jvp`.
+    fn assert_floor_max(
+        grad: impl Fn(&[f64], f64) -> (f64, (Vec<f64>, f64)),
+        jvp: impl Fn(&[f64], f64, (Vec<f64>, f64)) -> (f64, f64),
+        x: &[f64],
+        floor: f64,
+        at: Option<usize>,
+    ) {
+        let m = at.map_or(floor * floor, |at| x[at]);
+        let (value, (gx, gf)) = grad(x, floor);
+        assert_eq!(value, m.exp() + floor);
+        for (i, g) in gx.iter().enumerate() {
+            assert_eq!(
+                *g,
+                if Some(i) == at { m.exp() } else { 0.0 },
+                "{x:?}, {floor}"
+            );
+        }
+        let d_floor = match at {
+            Some(_) => 1.0,
+            None => 2.0 * floor * m.exp() + 1.0,
+        };
+        assert_close(gf, d_floor, 1e-15);
+        assert_columns(&gx, |e| jvp(x, floor, (e, 0.0)).1);
+        assert_close(gf, jvp(x, floor, (vec![0.0; x.len()], 1.0)).1, 1e-14);
+    }
+
+    #[test]
+    fn ties_keep_the_running_value_or_go_to_the_element() {
+        let d = 3.0_f64.sin() + 3.0 * 3.0_f64.cos();
+        // Running value first: the first 3 won last; with a NaN start, the first number won.
+        for (x, at) in [(&TIES[..], 1), (&NANS[..], 2)] {
+            let (value, g) = max_first_grad(x);
+            assert_eq!(value.to_bits(), max_first(x).to_bits());
+            let expected: Vec<f64> = (0..x.len())
+                .map(|i| if i == at { d } else { 0.0 })
+                .collect();
+            assert_eq!(g, expected, "{x:?}");
+            assert_columns(&g, |e| max_first_jvp(x, e).1);
+        }
+        // Starting from a floor: the floor when it is larger; on a tie between elements, the
+        // first (running value first) or the last (second); on a tie of the floor with an
+        // element, the floor (first) or the element (second).
+        let mut four = TIES.to_vec();
+        four[4] = 4.0;
+        for (x, floor, first, second) in [
+            (&TIES[..], 0.5, Some(1), Some(5)),
+            (&TIES[..], 2.0, None, None),
+            (&four[..], -2.0, None, Some(4)),
+        ] {
+            assert_floor_max(floor_first_grad, floor_first_jvp, x, floor, first);
+            assert_floor_max(max_second_grad, max_second_jvp, x, floor, second);
+        }
+    }
+
+    #[test]
+    fn computed_elements_and_windows() {
+        for x in [TIES.to_vec(), point(9, 0.4), point(9, 2.1)] {
+            for c in [0.7, -1.3] {
+                let (value, (gx, gc)) = min_reversed_grad(&x, c);
+                assert_eq!(value.to_bits(), min_reversed(&x, c).to_bits());
+                assert_columns(&gx, |e| min_reversed_jvp(&x, c, (e, 0.0)).1);
+                let tc = min_reversed_jvp(&x, c, (vec![0.0; x.len()], 1.0)).1;
+                assert_close(gc, tc, 1e-14);
+                if x != TIES {
+                    assert_gradient(|p| min_reversed(p, c), &x, &gx, 1e-8);
+                }
+            }
+        }
+        let mut ties = TIES.to_vec();
+        ties.extend([3.0, -1.0, 1.5, 3.0, 0.0, 1.5]);
+        for x in [ties, point(12, 0.9)] {
+            for cols in [3, 4, 6] {
+                let (value, g) = row_maxima_grad(&x, cols);
+                assert_eq!(value.to_bits(), row_maxima(&x, cols).to_bits());
+                assert_columns(&g, |e| row_maxima_jvp(&x, cols, e).1);
+            }
+        }
+        let x = point(12, 0.9);
+        check(
+            |p| row_maxima(p, 4),
+            |p| row_maxima_grad(p, 4),
+            |p| row_maxima_vjp(p, 4).1(1.0),
+            &x,
+        );
+        check(max_first, max_first_grad, |p| max_first_vjp(p).1(1.0), &x);
+        for (x0, n) in [(2.0_f64, 4), (3.0, 4), (3.5, 4), (0.5, 0)] {
+            let x = [x0, 1.5];
+            let m = x0.max(n as f64 - 1.0);
+            let (value, g) = max_of_counts_grad(&x, n);
+            assert_eq!(value, m * 1.5);
+            assert_eq!(g, vec![if m == x0 { 1.5 } else { 0.0 }, m], "{x0}, {n}");
+            assert_columns(&g, |e| max_of_counts_jvp(&x, n, e).1);
+        }
+        for x in [x, vec![1.0, 2.0, 2.5, 3.0]] {
+            check(
+                weighted_max,
+                weighted_max_grad,
+                |p| weighted_max_vjp(p).1(1.0),
+                &x,
+            );
+            assert_columns(&weighted_max_grad(&x).1, |e| weighted_max_jvp(&x, e).1);
+        }
+    }
+
+    #[test]
+    fn single_precision() {
+        let x: Vec<f32> = TIES.iter().map(|&v| v as f32).collect();
+        let (value, g) = max_f32_grad(&x);
+        assert_eq!(value, 9.0);
+        assert_eq!(g, vec![0.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+        for i in 0..x.len() {
+            let mut e = vec![0.0; x.len()];
+            e[i] = 1.0;
+            assert_eq!(max_f32_jvp(&x, e).1, g[i]);
+        }
+    }
+}
+
 /// Arrays passed to a call in a loop that runs interleaved (`_grad`): where nothing writes the
 /// array after the call in the iteration, the call and its pullback read it in place and the
 /// pullback adds into its adjoint directly; where something does, the call's copy is kept.

@@ -537,6 +537,27 @@ pub(crate) mod tests {
         );
     }
 
+    /// A running maximum: the forward loop is the primal's, the winning iteration is found after
+    /// it from the maximum, and the backward sweep runs that iteration alone.
+    #[test]
+    fn a_winner_scan() {
+        golden(
+            "winner_scan",
+            "",
+            "fn log_sum_exp(x: &[f64]) -> f64 {
+                let mut m = x[0];
+                for &v in x.iter() {
+                    m = m.max(v);
+                }
+                let mut s = 0.0;
+                for &v in x.iter() {
+                    s += (v - m).exp();
+                }
+                m + s.ln()
+            }",
+        );
+    }
+
     /// A branch whose backward sweep reads values computed in it: they go in its record.
     #[test]
     fn a_branch_record() {

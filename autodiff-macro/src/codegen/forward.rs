@@ -486,6 +486,7 @@ impl<'a> Writer<'a> {
         self.loop_depth += 1;
         let body = self.block(&loop_.body);
         self.loop_depth -= 1;
+        let scan = self.winner_scan(loop_);
         // The backward iteration, right after the forward one: what it reads is still there.
         let backward_body = match fused {
             Some(fused) => self.interleaved_backward(loop_, fused, &mut out),
@@ -528,9 +529,9 @@ impl<'a> Writer<'a> {
         };
         out.push(if windowed {
             let runs = self.runs(loop_);
-            quote!(if #runs { #(#windows)* #forward_loop })
+            quote!(if #runs { #(#windows)* #forward_loop #scan })
         } else {
-            forward_loop
+            quote!(#forward_loop #scan)
         });
         if let Some(tape) = tape {
             self.tape_of.insert(loop_.count, tape);
@@ -553,8 +554,12 @@ impl<'a> Writer<'a> {
     fn keep_winner(&mut self, loop_: &Loop, out: &mut Vec<TokenStream>) -> Option<TokenStream> {
         let plan = &self.backward.loops[&loop_.count];
         let winner = plan.winner.filter(|_| plan.backward)?;
+        let scanned = plan.scan.is_some();
         let at = self.winner_name(loop_.count);
         out.push(quote!(let mut #at = ::core::option::Option::None;));
+        if scanned {
+            return None;
+        }
         let inst = self.defs[&winner.inst];
         let (first, result) = (
             self.operand(&inst.args[0], inst.span),
@@ -567,6 +572,63 @@ impl<'a> Writer<'a> {
             quote!(#first == #result)
         };
         Some(quote!(if #won { #at = ::core::option::Option::Some(#index); }))
+    }
+
+    /// With [`LoopPlan::scan`](crate::reverse::LoopPlan::scan): after the forward loop, the
+    /// search for the iteration where the other argument last won, from the final value.
+    fn winner_scan(&mut self, loop_: &Loop) -> Option<TokenStream> {
+        let plan = &self.backward.loops[&loop_.count];
+        let (winner, slice) = (plan.winner.filter(|_| plan.backward)?, plan.scan.clone()?);
+        let LoopKind::Range {
+            index,
+            start,
+            end,
+            inclusive,
+            reversed,
+        } = &loop_.kind
+        else {
+            return None;
+        };
+        let carried = loop_
+            .carried
+            .iter()
+            .find(|c| c.next.value() == Some(winner.inst))?;
+        let span = loop_.span;
+        let inst = self.defs[&winner.inst];
+        let other = self.operand(&inst.args[1 - winner.running], inst.span);
+        let (last, init) = (self.name(carried.result), self.operand(&carried.init, span));
+        let (at, index) = (self.winner_name(loop_.count), self.name(*index));
+        let (start, end) = (self.operand(start, span), self.operand(end, span));
+        let range = if *inclusive {
+            quote!(#start..=#end)
+        } else {
+            quote!(#start..#end)
+        };
+        // Ties keep the running value: the first equal value won last (the later ones tied).
+        // Ties go to the other value: the last equal one did.
+        let range = if *reversed == (winner.running == 0) {
+            quote!((#range).rev())
+        } else {
+            range
+        };
+        let stmts: Vec<TokenStream> = slice
+            .iter()
+            .filter_map(|v| self.inst(self.defs[v], true))
+            .collect();
+        let scan = quote_spanned! {span=>
+            for #index in #range {
+                #(#stmts)*
+                if #other == #last {
+                    #at = ::core::option::Option::Some(#index);
+                    break;
+                }
+            }
+        };
+        Some(if winner.running == 0 {
+            quote_spanned!(span=> if #last != #init { #scan })
+        } else {
+            scan
+        })
     }
 
     /// `for i in range` or `loop`; reserves the tape when the trip count is known up front.

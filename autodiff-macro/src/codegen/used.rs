@@ -39,8 +39,9 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
             used.insert(*load);
             used.insert(*first);
         }
-        // The forward loop keeps the index of the winning iteration.
-        if let Some(winner) = plan.winner.filter(|_| plan.backward) {
+        // The forward loop keeps the index of the winning iteration (a scan after it binds
+        // the index itself).
+        if let Some(winner) = plan.winner.filter(|_| plan.backward && plan.scan.is_none()) {
             used.insert(winner.index);
         }
     }

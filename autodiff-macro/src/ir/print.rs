@@ -317,7 +317,12 @@ pub fn print_plan(function: &Function, backward: &crate::reverse::Backward) -> S
                 let _ = write!(extra, ", reads {} in place", p.value(*snapshot));
             }
             if let Some(winner) = plan.winner {
-                let _ = write!(extra, ", keeps where {} last won", p.value(winner.inst));
+                let how = if plan.scan.is_some() {
+                    "finds after the loop"
+                } else {
+                    "keeps"
+                };
+                let _ = write!(extra, ", {how} where {} last won", p.value(winner.inst));
             }
             if !plan.once.is_empty() {
                 let _ = write!(extra, ", keeps {} once", needs(&plan.once));

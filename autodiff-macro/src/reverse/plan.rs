@@ -46,6 +46,12 @@ pub struct LoopPlan {
     /// With a winner, nothing else in the loop has an adjoint: the backward sweep runs the
     /// winning iteration alone, as every other one would only add zeros.
     pub sparse: bool,
+    /// Sparse, with a winner whose other argument is cheap to compute again from what the loop
+    /// does not change: the instructions of the body that compute it, in order. The forward
+    /// loop then keeps nothing (a loop that only takes a maximum compiles as the primal's does,
+    /// vectorised), and a scan after it finds the winning iteration from the final value, stopping
+    /// there (see [`Winner`]).
+    pub scan: Option<Vec<Value>>,
 }
 
 /// A carried variable that each iteration replaces by the result of a rule that
@@ -55,6 +61,14 @@ pub struct LoopPlan {
 /// value before the loop if `v` never won. The forward loop keeps that iteration's index
 /// (`Need::Winner`), so nothing is taped per iteration and the backward sweep compares indices
 /// instead of values.
+///
+/// The index can also be found after the loop from the final value `m` ([`LoopPlan::scan`]).
+/// With the running value first (`m.max(v)`, ties keep it), `v` wins where it exceeds the
+/// running value, so the last win is the first iteration whose `v == m`, and there is none if
+/// `m` equals the start value. With it second (`v.max(m)`, ties go to `v`), `v` wins wherever it
+/// is at least the running value, so the last win is the last iteration whose `v == m` (`min`
+/// mirrors both). The two agree for every input whose result is a number; when every value is
+/// NaN, the scan gives the adjoint to the start value.
 #[derive(Clone, Copy, Debug)]
 pub struct Winner {
     /// The loop, by its count value.
@@ -273,6 +287,38 @@ impl Reverse<'_> {
                     || !(self.activity.active(c.param) || self.activity.active(c.result))
             })
             && only_adjoint_arithmetic(body);
+        plan.scan = plan
+            .winner
+            .filter(|_| plan.sparse)
+            .and_then(|winner| self.winner_scan(loop_, winner));
+    }
+
+    /// See [`LoopPlan::scan`]: the body's instructions that compute the winner's other argument,
+    /// if they are all cheap and read nothing carried.
+    fn winner_scan(&self, loop_: &Loop, winner: Winner) -> Option<Vec<Value>> {
+        let inside = iteration_values(loop_);
+        let other = &body_inst(loop_, winner.inst)?.args[1 - winner.running];
+        let mut slice = BTreeSet::new();
+        let mut frontier: Vec<Value> = other.values();
+        while let Some(v) = frontier.pop() {
+            if !inside.contains(&v) || v == winner.index || !slice.insert(v) {
+                continue;
+            }
+            // A carried variable, or a value of a nested block, is not there after the loop.
+            let inst = body_inst(loop_, v).filter(|inst| self.cheap(inst, loop_))?;
+            frontier.extend(inst.arg_values());
+        }
+        Some(
+            loop_
+                .body
+                .stmts
+                .iter()
+                .filter_map(|s| match s {
+                    Stmt::Inst(inst) if slice.contains(&inst.result) => Some(inst.result),
+                    _ => None,
+                })
+                .collect(),
+        )
     }
 
     /// The loop's [`Winner`]: a range loop without an exit whose active carried variable's next
