@@ -1936,6 +1936,83 @@ mod winner_scans {
     }
 }
 
+/// Loop-local `vec!`s built in the storage an earlier iteration is done with: lengths that
+/// change between iterations, a buffer grown by `push`, buffers read by a callee and, taped
+/// whole, by the backward sweep of an inner loop, in a summing loop (whose backward iterations
+/// give the taped buffers back) and in a loop whose result is used after it. Each against
+/// finite differences and `_vjp` (which gives nothing back from its backward sweep), the value
+/// bit for bit, and `_hvp` against central differences of the gradient.
+mod pooled_vecs {
+    use super::*;
+
+    #[differentiate(hessian)]
+    fn spread(v: &[f64]) -> f64 {
+        let mut s = 1.0;
+        for i in 0..v.len() {
+            s += v[i] * v[i] * (i as f64 + 1.0);
+        }
+        s.sqrt()
+    }
+
+    #[differentiate(hessian)]
+    fn per_point(x: &[f64]) -> f64 {
+        let w = [0.3, -0.7, 1.1];
+        let mut total = 0.0;
+        for i in 0..x.len() {
+            let mut terms = vec![0.0; w.len()];
+            for j in 0..w.len() {
+                let mut diff = vec![0.0; i % 3 + 1];
+                for l in 0..diff.len() {
+                    diff[l] = x[(i + l) % x.len()] - w[j] * x[0];
+                }
+                diff.push(w[j] * x[i]);
+                let mut sq = 0.0;
+                for l in 0..diff.len() {
+                    sq += diff[l] * diff[l] * w[(j + l) % w.len()];
+                }
+                terms[j] = sq.sin() + spread(&diff);
+            }
+            total += spread(&terms);
+        }
+        total
+    }
+
+    #[differentiate(hessian)]
+    fn carried_through(x: &[f64]) -> f64 {
+        let mut acc = 1.0;
+        for i in 0..x.len() {
+            let mut buf = vec![0.5; 3];
+            buf[0] = x[i];
+            buf[1] *= acc;
+            buf[2] = buf[0].exp() - buf[1];
+            acc = 0.5 * acc + spread(&buf) * 0.1;
+        }
+        acc * acc
+    }
+
+    #[test]
+    fn pooled_vecs_match_finite_differences() {
+        for seed in [0.3, 1.7] {
+            let x = point(5, seed);
+            check(per_point, per_point_grad, |p| per_point_vjp(p).1(1.0), &x);
+            check(
+                carried_through,
+                carried_through_grad,
+                |p| carried_through_vjp(p).1(1.0),
+                &x,
+            );
+            let v = point(5, seed + 0.5);
+            assert_hvp_along(per_point_grad, &x, &v, &per_point_hvp(&x, v.clone()).2);
+            assert_hvp_along(
+                carried_through_grad,
+                &x,
+                &v,
+                &carried_through_hvp(&x, v.clone()).2,
+            );
+        }
+    }
+}
+
 /// Arrays passed to a call in a loop that runs interleaved (`_grad`): where nothing writes the
 /// array after the call in the iteration, the call and its pullback read it in place and the
 /// pullback adds into its adjoint directly; where something does, the call's copy is kept.

@@ -546,6 +546,21 @@ pub fn zeroed_vec<T: Real>(spare: &mut Vec<T>, zero: T, len: usize) -> Vec<T> {
     adjoint
 }
 
+/// `vec![elem; len]` in the storage of a `Vec` that an earlier iteration of the loop has
+/// finished with, when `pool` has one: a loop-local `vec!` allocated once, not once per
+/// iteration.
+#[inline]
+pub fn reuse_vec<T: Clone>(pool: &mut Vec<Vec<T>>, elem: T, len: usize) -> Vec<T> {
+    match pool.pop() {
+        Some(mut storage) => {
+            storage.clear();
+            storage.resize(len, elem);
+            storage
+        }
+        None => vec![elem; len],
+    }
+}
+
 /// Sets every element to zero: the adjoint of an array overwritten as a whole.
 #[inline(always)]
 pub fn fill_zero<T: Real>(target: &mut [T]) {

@@ -502,6 +502,7 @@ impl<'a> Writer<'a> {
             let pattern = self.record_tuple(&once);
             quote!(let #pattern = #tape.pop();)
         });
+        let give_back = self.give_back(bwd_loop.id, true);
         let backward_loop = quote! {
             #(#sums)*
             #(#counters)*
@@ -510,6 +511,7 @@ impl<'a> Writer<'a> {
                 #pop
                 #(#remat)*
                 #(#body)*
+                #(#give_back)*
             }
         };
         // What the loop keeps once, the element a sum goes to, and a window's elements exist

@@ -284,6 +284,11 @@ impl<'a> Writer<'a> {
         };
         let private = private();
         let value = match &init.kind {
+            MemInitKind::Repeat { elem, lens, .. } if self.pooled.contains_key(&init.mem) => {
+                let (elem, len) = (self.operand(elem, span), self.operand(&lens[0], span));
+                let pool = self.pool(init.mem);
+                quote!(#private::reuse_vec(&mut #pool, #elem, #len))
+            }
             MemInitKind::Repeat { elem, lens, vecs } => {
                 let mut value = self.operand(elem, span);
                 for (len, vec) in lens.iter().zip(vecs).rev() {
@@ -516,6 +521,7 @@ impl<'a> Writer<'a> {
             let exit = self.operand(exit, span);
             quote!(if #exit { break; })
         });
+        let give_back = self.give_back(loop_.count, false);
         let forward_loop = quote_spanned! {span=>
             #head {
                 #counting
@@ -523,6 +529,7 @@ impl<'a> Writer<'a> {
                 #winner
                 #(#backward_body)*
                 #push
+                #(#give_back)*
                 #update
                 #exit
             }

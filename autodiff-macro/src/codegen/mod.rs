@@ -32,6 +32,7 @@ mod header;
 mod mem_adjoint;
 mod modes;
 mod names;
+mod pools;
 mod public;
 mod second_order;
 mod sweeps;

@@ -57,6 +57,8 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         })
         .collect();
     let fused_parts = fuse.map(|k| writer.prepare_fusion(k, &slot_names));
+    let interleaved = writer.fused.as_ref().map(|fused| fused.id);
+    writer.pooled = pools::pooled_vecs(function, writer.backward, interleaved);
     let forward = writer.block(&function.body);
     let output = writer.output(&function.output);
 
@@ -271,10 +273,9 @@ fn writer<'a>(
         sums: Vec::new(),
         windows: Vec::new(),
         once_tape_of: BTreeMap::new(),
+        pooled: BTreeMap::new(),
+        pools: BTreeMap::new(),
     };
-    function.body.for_each_inst(&mut |inst| {
-        writer.defs.insert(inst.result, inst);
-    });
     function.body.for_each_inst(&mut |inst| {
         writer.defs.insert(inst.result, inst);
     });

@@ -47,6 +47,9 @@ pub(super) struct Writer<'a> {
     /// The subslices that the accesses of the loops being written go through (see
     /// `windows.rs`), innermost last.
     pub(super) windows: Vec<super::windows::Window>,
+    /// Loop-local `Vec`s built from pools (see `pools.rs`), and the pools declared so far.
+    pub(super) pooled: BTreeMap<Mem, super::pools::Pooled>,
+    pub(super) pools: BTreeMap<Mem, Ident>,
 }
 
 /// What `loop_forward` needs to write a fused loop (see [`sweeps`]).
@@ -193,6 +196,35 @@ impl<'a> Writer<'a> {
     }
 
     /// `m_at`: where the running value of loop `of` last changed (see [`Need::Winner`]).
+    /// The pool of a pooled `Vec`, declared with the tapes on first use.
+    pub(super) fn pool(&mut self, mem: Mem) -> Ident {
+        if let Some(pool) = self.pools.get(&mem) {
+            return pool.clone();
+        }
+        let pool = self.names.temp("pool");
+        self.tapes
+            .push(quote!(let mut #pool = ::std::vec::Vec::new();));
+        self.pools.insert(mem, pool.clone());
+        pool
+    }
+
+    /// `pool.push(a);` for each pooled `Vec` of `loop_` that goes back at the end of its
+    /// forward iteration (`taped == false`) or of its backward one.
+    pub(super) fn give_back(&mut self, of: Value, taped: bool) -> Vec<TokenStream> {
+        let mems: Vec<Mem> = self
+            .pooled
+            .iter()
+            .filter(|(_, p)| p.of == of && p.taped == taped)
+            .map(|(mem, _)| *mem)
+            .collect();
+        mems.into_iter()
+            .map(|mem| {
+                let (pool, name) = (self.pool(mem), self.mem_name(mem));
+                quote!(#pool.push(#name);)
+            })
+            .collect()
+    }
+
     pub(super) fn winner_name(&mut self, of: Value) -> Ident {
         let running = self.backward.loops[&of]
             .winner
