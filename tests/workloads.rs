@@ -1977,6 +1977,25 @@ mod pooled_vecs {
         total
     }
 
+    /// Declared in the summing loop itself, read by inner loops: `__f_vjp` tapes it, the
+    /// interleaved loop reads it in place and gives it back at the end of the iteration.
+    #[differentiate(hessian)]
+    fn in_the_summing_loop(x: &[f64]) -> f64 {
+        let mut total = 0.0;
+        for i in 0..x.len() {
+            let mut v = vec![0.0; i + 1];
+            for j in 0..v.len() {
+                v[j] = x[(i + j) % x.len()] * (j as f64 + 1.0);
+            }
+            let mut s = 0.0;
+            for j in 0..v.len() {
+                s += v[j].sin() * v[j];
+            }
+            total += s;
+        }
+        total
+    }
+
     #[differentiate(hessian)]
     fn carried_through(x: &[f64]) -> f64 {
         let mut acc = 1.0;
@@ -1996,6 +2015,12 @@ mod pooled_vecs {
             let x = point(5, seed);
             check(per_point, per_point_grad, |p| per_point_vjp(p).1(1.0), &x);
             check(
+                in_the_summing_loop,
+                in_the_summing_loop_grad,
+                |p| in_the_summing_loop_vjp(p).1(1.0),
+                &x,
+            );
+            check(
                 carried_through,
                 carried_through_grad,
                 |p| carried_through_vjp(p).1(1.0),
@@ -2003,12 +2028,98 @@ mod pooled_vecs {
             );
             let v = point(5, seed + 0.5);
             assert_hvp_along(per_point_grad, &x, &v, &per_point_hvp(&x, v.clone()).2);
+            let hv = in_the_summing_loop_hvp(&x, v.clone()).2;
+            assert_hvp_along(in_the_summing_loop_grad, &x, &v, &hv);
             assert_hvp_along(
                 carried_through_grad,
                 &x,
                 &v,
                 &carried_through_hvp(&x, v.clone()).2,
             );
+        }
+    }
+}
+
+/// Stores that add into the element they read (`a[i] += e`, `a[i] = e + a[i]`, `a[i] -= e`),
+/// whose backward sweep leaves the element's adjoint where it is, next to the forms that must
+/// not: the element read at another index, the load read twice, a write in between, `e - a[i]`.
+/// Against finite differences, `_vjp` and `_hvp`.
+mod in_place_sums {
+    use super::*;
+
+    #[allow(clippy::assign_op_pattern)] // the forms are the point
+    #[differentiate(hessian)]
+    fn accumulations(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut a = vec![0.0; n];
+        let mut m = [[0.5; 3]; 2];
+        for i in 0..n {
+            a[i] += x[i] * x[(i + 1) % n];
+            a[i] = x[i].sin() + a[i];
+            a[(i + 2) % n] = x[i].cos() + a[(i + 2) % n];
+            a[i] -= 0.3 * x[0];
+            m[i % 2][i % 3] += a[i] * x[i];
+            m[(i + 1) % 2][i % 3] = x[i] - m[(i + 1) % 2][i % 3];
+        }
+        for r in 0..2 {
+            for c in 0..3 {
+                m[r][c] += a[(r + c) % n] * m[r][c];
+            }
+        }
+        let mut s = 0.0;
+        for i in 0..n {
+            s += a[i] * a[i] + m[i % 2][(i + 1) % 3];
+        }
+        s
+    }
+
+    #[allow(clippy::assign_op_pattern)]
+    #[differentiate(hessian)]
+    fn not_in_place(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut a = vec![1.0; n + 1];
+        let mut s = 0.0;
+        for i in 0..n {
+            let j = i + 1;
+            // Another index; the load read twice; a write in between; the load second in a
+            // subtraction; the sum read twice.
+            a[j] = a[i] + x[i];
+            let t = a[i];
+            a[i] = t + x[i] * x[i];
+            s += t * a[i];
+            let u = a[j];
+            a[j] = 2.0 * x[i];
+            a[j] = u + a[j] * x[i];
+            let w = a[i];
+            a[i] = x[i] * 0.5 - w;
+            let z = a[j] + x[i].sin();
+            a[j] = z;
+            s += z * z;
+        }
+        s + a[n] + a[0] * a[1]
+    }
+
+    #[test]
+    fn in_place_sums_match_finite_differences() {
+        for seed in [0.4, 2.2] {
+            let x = point(5, seed);
+            let v = point(5, seed + 1.0);
+            check(
+                accumulations,
+                accumulations_grad,
+                |p| accumulations_vjp(p).1(1.0),
+                &x,
+            );
+            check(
+                not_in_place,
+                not_in_place_grad,
+                |p| not_in_place_vjp(p).1(1.0),
+                &x,
+            );
+            let hv = accumulations_hvp(&x, v.clone()).2;
+            assert_hvp_along(accumulations_grad, &x, &v, &hv);
+            let hv = not_in_place_hvp(&x, v.clone()).2;
+            assert_hvp_along(not_in_place_grad, &x, &v, &hv);
         }
     }
 }

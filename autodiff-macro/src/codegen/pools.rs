@@ -64,10 +64,13 @@ pub(super) fn pooled_vecs(
                 .ifs
                 .values()
                 .any(|plan| plan.then_record.contains(&kept) || plan.else_record.contains(&kept));
-        let taped = backward
-            .loops
-            .get(&of)
-            .is_some_and(|plan| plan.record.contains(&kept));
+        // The interleaved loop reads its iteration's arrays in place: its record is for
+        // `__f_vjp`.
+        let taped = Some(of) != interleaved
+            && backward
+                .loops
+                .get(&of)
+                .is_some_and(|plan| plan.record.contains(&kept));
         if elsewhere || (taped && !in_interleaved.contains(&of)) {
             continue;
         }

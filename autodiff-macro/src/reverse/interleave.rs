@@ -443,7 +443,7 @@ fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
 }
 
 /// How many times each value is read, by statements and by the output.
-fn use_counts(function: &Function) -> BTreeMap<Value, usize> {
+pub(super) fn use_counts(function: &Function) -> BTreeMap<Value, usize> {
     let mut uses = BTreeMap::new();
     let mut count = |op: &Operand| {
         for v in op.values() {

@@ -82,6 +82,8 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         written_mems: written_mems(&function.body),
         output_mems: BTreeSet::new(),
         winners: BTreeMap::new(),
+        uses: interleave::use_counts(function),
+        in_place: BTreeSet::new(),
     };
     let mut stmts = Vec::new();
     pass.local = defined_in(&function.body);
@@ -154,6 +156,9 @@ struct Reverse<'a> {
     output_mems: BTreeSet<Mem>,
     /// The running values, by their instructions.
     winners: BTreeMap<Value, Winner>,
+    uses: BTreeMap<Value, usize>,
+    /// The loads of `a[i] += e` (see [`Reverse::in_place_sums`]).
+    in_place: BTreeSet<Value>,
 }
 
 impl Reverse<'_> {
@@ -224,6 +229,8 @@ impl Reverse<'_> {
                 }
             }
         }
+        let sums = self.in_place_sums(block);
+        self.in_place.extend(sums.values());
         for stmt in block.stmts.iter().rev() {
             match stmt {
                 Stmt::Inst(inst) => self.inst(inst, out),
@@ -231,6 +238,9 @@ impl Reverse<'_> {
                     if self.activity.active_mem(store.mem) {
                         if let Some(value) = self.activity.active_operand(&store.value) {
                             self.add(value, Term::MemElem(store.mem, store.indices.clone()), out);
+                            if sums.contains_key(&value) {
+                                continue;
+                            }
                         }
                         out.push(BwdStmt::ResetMemElem {
                             mem: store.mem,
@@ -309,7 +319,8 @@ impl Reverse<'_> {
                     let Some(target) = self.activity.active_operand(operand) else {
                         continue;
                     };
-                    if rule.rule().adjoints[arg].is_some() {
+                    // `a[i] += e`: the element keeps its adjoint (see `in_place_sums`).
+                    if rule.rule().adjoints[arg].is_some() && !self.in_place.contains(&target) {
                         let term = match winner {
                             Some(winner) => Term::Winner { winner, arg },
                             None => Term::Rule { inst: result, arg },
@@ -381,7 +392,7 @@ impl Reverse<'_> {
                 }
             }
             Op::Load(mem) => {
-                if self.activity.active_mem(*mem) {
+                if self.activity.active_mem(*mem) && !self.in_place.contains(&result) {
                     out.push(BwdStmt::AddToMem {
                         mem: *mem,
                         indices: inst.args.clone(),
@@ -391,6 +402,59 @@ impl Reverse<'_> {
             }
             Op::Opaque(_) | Op::Len(_) => {}
         }
+    }
+
+    /// The stores of `block` that add into the element they read, `a[i] += e` (`a[i] = a[i] + e`,
+    /// `e + a[i]`, `a[i] - e`), by their sums, with their loads: the load is read only by the sum,
+    /// the sum only by the store, and nothing writes the array in between. The element's
+    /// adjoint goes to the sum and, through it, back to the element unchanged, so the backward
+    /// sweep reads it and leaves it (instead of resetting it and adding it back).
+    fn in_place_sums(&self, block: &Block) -> BTreeMap<Value, Value> {
+        let stmts = &block.stmts;
+        let position = |value: Value| {
+            stmts
+                .iter()
+                .position(|s| matches!(s, Stmt::Inst(inst) if inst.result == value))
+        };
+        let once = |value: Value| self.uses.get(&value) == Some(&1);
+        let mut sums = BTreeMap::new();
+        for (at, stmt) in stmts.iter().enumerate() {
+            let Stmt::Store(store) = stmt else { continue };
+            let Some(sum) = store.value.value().filter(|v| once(*v) && !store.push) else {
+                continue;
+            };
+            let Some(Stmt::Inst(add)) = position(sum).map(|k| &stmts[k]) else {
+                continue;
+            };
+            let Op::Rule { rule, .. } = &add.op else {
+                continue;
+            };
+            // The arguments whose adjoint is the sum's own.
+            let load = add.args.iter().enumerate().find_map(|(k, arg)| {
+                let load = arg
+                    .value()
+                    .filter(|v| once(*v) && self.activity.active(*v))?;
+                let from = position(load)?;
+                let Stmt::Inst(Inst {
+                    op: Op::Load(mem),
+                    args,
+                    ..
+                }) = &stmts[from]
+                else {
+                    return None;
+                };
+                let passes = rule.rule().adjoints.get(k) == Some(&Some("dy"));
+                (passes
+                    && *mem == store.mem
+                    && crate::ir::same_indices(args, &store.indices)
+                    && !stmts[from + 1..at].iter().any(|s| s.writes(store.mem)))
+                .then_some(load)
+            });
+            if let Some(load) = load {
+                sums.insert(sum, load);
+            }
+        }
+        sums
     }
 
     /// Reverses a nested region: its statements go to a vector of their own, and the adjoints of
