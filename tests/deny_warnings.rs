@@ -436,3 +436,30 @@ fn chains_differentiate() {
     assert_eq!(dy, x.to_vec());
     assert_eq!(dx.len(), 3);
 }
+
+/// Local index arrays changed and read only through methods the macro passes through
+/// (`fill`, `contains`): the generated code declares them `mut` when a method may write them.
+#[differentiate(hessian)]
+fn index_buffers(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..x.len() {
+        let mut idx = vec![0usize; 2];
+        idx.fill(i);
+        let order = vec![1usize, 0];
+        let scale = if order.contains(&1) { 2.0 } else { 1.0 };
+        total += x[idx[0]] * x[order[0] % x.len()] * scale;
+    }
+    total
+}
+
+#[test]
+fn index_buffers_differentiate() {
+    let x = [0.5, -1.0, 2.0];
+    // 2 x1 (x0 + x1 + x2): d/dx1 = 2 (x0 + 2 x1 + x2), the others 2 x1.
+    let (value, g) = index_buffers_grad(&x);
+    assert_eq!(value.to_bits(), index_buffers(&x).to_bits());
+    assert_eq!(g, vec![-2.0, 2.0 * (0.5 - 2.0 + 2.0), -2.0]);
+    assert_eq!(index_buffers_vjp(&x).1(1.0), g);
+    let (_, _, hv) = index_buffers_hvp(&x, vec![0.0, 1.0, 0.0]);
+    assert_eq!(hv, vec![2.0, 4.0, 2.0]);
+}

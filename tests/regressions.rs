@@ -880,3 +880,81 @@ fn a_pair_carried_from_a_field() {
     let check = autodiff_core::check_gradient_of(|q| pair_reset_to_a_field(&xs, q), &p, &dp);
     assert!(check.passes(TOL), "{check}");
 }
+
+/// The next index of a cyclic counter kept in a `Cell`: a call with a side effect.
+fn next_slot(k: &std::cell::Cell<usize>) -> usize {
+    k.set(k.get() + 1);
+    k.get() % 4
+}
+
+/// `a[i] += e` evaluates `i` once. The generated code evaluated it twice, once for the read and
+/// once for the write, so an index with a side effect read one element and wrote another: `_grad`
+/// returned 75 instead of 170 here, and a wrong gradient, with no error.
+#[differentiate]
+fn scatter_through_a_counter(x: &[f64]) -> f64 {
+    let mut a = [0.0; 4];
+    let mut m = [[0.0; 4]; 2];
+    let k = std::cell::Cell::new(0usize);
+    for i in 0..x.len() {
+        a[next_slot(&k)] += x[i] * x[i];
+        m[i % 2][next_slot(&k)] -= x[i];
+    }
+    a[1] * 2.0 + a[2] * 3.0 + a[3] * 5.0 + a[0] * 7.0 + m[0][2] * m[1][3]
+}
+
+#[test]
+fn an_index_with_a_side_effect_is_evaluated_once() {
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+    let (value, g) = scatter_through_a_counter_grad(&x);
+    assert_eq!(value.to_bits(), scatter_through_a_counter(&x).to_bits());
+    // Two slots per iteration: x0 -> a[1], m[0][2]; x1 -> a[3], m[1][0]; x2 -> a[1], m[0][2];
+    // x3 -> a[3], m[1][0]; x4 -> a[1], m[0][2].
+    let expected = [
+        2.0 * x[0] * 2.0,
+        2.0 * x[1] * 5.0,
+        2.0 * x[2] * 2.0,
+        2.0 * x[3] * 5.0,
+        2.0 * x[4] * 2.0,
+    ];
+    // m[1][3] is never written: the product with m[0][2] adds nothing.
+    assert_close(value, 2.0 * (1.0 + 9.0 + 25.0) + 5.0 * (4.0 + 16.0), 1e-15);
+    for (a, b) in g.iter().zip(expected) {
+        assert_close(*a, b, 1e-15);
+    }
+    assert_gradient(scatter_through_a_counter, &x, &g, TOL);
+}
+
+/// An index array that a method the macro passes through changes in the loop (`idx.fill(i)`):
+/// the loop's backward sweep read `idx[0]` again after the loop, when it held its last value, so
+/// `_vjp` and every caller of the function through `__f_vjp` got a wrong gradient with no error
+/// (`_grad` ran the loop interleaved and was right). A method that takes an array whole now
+/// counts as a write to it.
+#[differentiate]
+fn index_changed_by_a_method(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    let mut idx = vec![0usize; 1];
+    idx[0] = 0;
+    for i in 0..x.len() {
+        total += x[idx[0]].sin() * x[i];
+        idx.fill(i);
+    }
+    total
+}
+
+#[differentiate]
+fn calls_index_changed_by_a_method(x: &[f64]) -> f64 {
+    index_changed_by_a_method(x) * x[0]
+}
+
+#[test]
+fn an_array_a_method_changes_is_not_read_again() {
+    let x = [0.3, 0.7, -0.4, 1.1];
+    let (_, g) = index_changed_by_a_method_grad(&x);
+    assert_gradient(index_changed_by_a_method, &x, &g, TOL);
+    let vjp = index_changed_by_a_method_vjp(&x).1(1.0);
+    for (a, b) in vjp.iter().zip(&g) {
+        assert_close(*a, *b, 1e-15);
+    }
+    let (_, g) = calls_index_changed_by_a_method_grad(&x);
+    assert_gradient(calls_index_changed_by_a_method, &x, &g, TOL);
+}

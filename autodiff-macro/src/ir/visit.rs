@@ -110,15 +110,7 @@ pub fn path_to_loop(block: &Block, id: Value) -> Option<Vec<(&Block, usize, bool
 /// Memories written after their declaration.
 pub fn written_mems(block: &Block) -> BTreeSet<Mem> {
     let mut out = BTreeSet::new();
-    block.walk(&mut |stmt| match stmt {
-        Stmt::Store(store) => {
-            out.insert(store.mem);
-        }
-        Stmt::MemInit(init) if !init.declare => {
-            out.insert(init.mem);
-        }
-        _ => {}
-    });
+    block.walk(&mut |stmt| out.extend(stmt.writes_here()));
     out
 }
 

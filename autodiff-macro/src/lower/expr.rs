@@ -208,8 +208,21 @@ impl Lowerer<'_> {
             // `x += e` → `x_1 = add(x, e)`; the right side is evaluated first, as rustc does for
             // primitive types.
             let b = self.operand(&binary.right);
-            let a = self.operand(&binary.left);
             let name = arithmetic_rule(&op).expect("compound operators are arithmetic");
+            if let Some((mem, indices)) = self.local_element(&binary.left) {
+                // `a[i] += e` reads and writes one element, its indices evaluated once.
+                let a = self.emit(Op::Load(mem), indices.clone(), binary.left.span());
+                let value = self.arithmetic(name, op, Operand::Value(a), b, span);
+                self.push(ir::Stmt::Store(ir::Store {
+                    mem,
+                    indices,
+                    value,
+                    push: false,
+                    span: binary.left.span(),
+                }));
+                return Val::Unit;
+            }
+            let a = self.operand(&binary.left);
             let result = self.arithmetic(name, op, a, b, span);
             self.assign(&binary.left, Val::Scalar(result));
             return Val::Unit;
@@ -225,6 +238,34 @@ impl Lowerer<'_> {
         // Comparisons, `&&`, `||` and bit operations give a bool or an integer: evaluated as
         // written (keeping short-circuiting), never differentiated.
         self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
+    }
+
+    /// `a[i]`, `m[i][j]`, `row[j]` of `let row = &mut m[i]`: an element of a local array of
+    /// numbers (not a parameter's, not a struct's), with its indices lowered.
+    fn local_element(&mut self, place: &Expr) -> Option<(Mem, Vec<Operand>)> {
+        let mut index_exprs = Vec::new();
+        let mut base = strip_parens(place);
+        while let Expr::Index(index) = base {
+            if matches!(strip_parens(&index.index), Expr::Range(_)) {
+                return None;
+            }
+            index_exprs.push(&*index.index);
+            base = strip_parens(&index.expr);
+        }
+        let Expr::Path(path) = base else { return None };
+        let binding = self.lookup_user(&local_name(path)?.to_string())?;
+        let Some(Val::Mem(mem, prefix)) = &binding.val else {
+            return None;
+        };
+        let data = &self.mems[mem.index()];
+        let element = data.param.is_none()
+            && !data.structured
+            && depth(prefix) + index_exprs.len() == data.dims;
+        let (mem, mut indices) = (*mem, prefix.clone());
+        element.then(|| {
+            indices.extend(index_exprs.iter().rev().map(|i| self.operand(i)));
+            (mem, indices)
+        })
     }
 
     pub(super) fn arithmetic(
