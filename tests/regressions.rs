@@ -929,6 +929,7 @@ fn an_index_with_a_side_effect_is_evaluated_once() {
 /// `_vjp` and every caller of the function through `__f_vjp` got a wrong gradient with no error
 /// (`_grad` ran the loop interleaved and was right). A method that takes an array whole now
 /// counts as a write to it.
+#[allow(clippy::useless_vec)] // the form it was found in
 #[differentiate]
 fn index_changed_by_a_method(x: &[f64]) -> f64 {
     let mut total = 0.0;
