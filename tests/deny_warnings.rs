@@ -439,6 +439,7 @@ fn chains_differentiate() {
 
 /// Local index arrays changed and read only through methods the macro passes through
 /// (`fill`, `contains`): the generated code declares them `mut` when a method may write them.
+#[allow(clippy::useless_vec)] // heap buffers per iteration, as code ported from C++ has them
 #[differentiate(hessian)]
 fn index_buffers(x: &[f64]) -> f64 {
     let mut total = 0.0;
