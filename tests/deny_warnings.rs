@@ -439,6 +439,7 @@ fn chains_differentiate() {
 
 /// Local index arrays changed and read only through methods the macro passes through
 /// (`fill`, `contains`): the generated code declares them `mut` when a method may write them.
+/// An integer sum bound to a `let` of its type.
 #[allow(clippy::useless_vec)] // heap buffers per iteration, as code ported from C++ has them
 #[differentiate(hessian)]
 fn index_buffers(x: &[f64]) -> f64 {
@@ -446,9 +447,10 @@ fn index_buffers(x: &[f64]) -> f64 {
     for i in 0..x.len() {
         let mut idx = vec![0usize; 2];
         idx.fill(i);
-        let order = vec![1usize, 0];
+        let order = vec![1usize, 2];
+        let count: usize = order.iter().sum();
         let scale = if order.contains(&1) { 2.0 } else { 1.0 };
-        total += x[idx[0]] * x[order[0] % x.len()] * scale;
+        total += x[idx[0]] * x[order[0] % x.len()] * scale * count as f64;
     }
     total
 }
@@ -456,11 +458,11 @@ fn index_buffers(x: &[f64]) -> f64 {
 #[test]
 fn index_buffers_differentiate() {
     let x = [0.5, -1.0, 2.0];
-    // 2 x1 (x0 + x1 + x2): d/dx1 = 2 (x0 + 2 x1 + x2), the others 2 x1.
+    // 6 x1 (x0 + x1 + x2): d/dx1 = 6 (x0 + 2 x1 + x2), the others 6 x1.
     let (value, g) = index_buffers_grad(&x);
     assert_eq!(value.to_bits(), index_buffers(&x).to_bits());
-    assert_eq!(g, vec![-2.0, 2.0 * (0.5 - 2.0 + 2.0), -2.0]);
+    assert_eq!(g, vec![-6.0, 6.0 * (0.5 - 2.0 + 2.0), -6.0]);
     assert_eq!(index_buffers_vjp(&x).1(1.0), g);
     let (_, _, hv) = index_buffers_hvp(&x, vec![0.0, 1.0, 0.0]);
-    assert_eq!(hv, vec![2.0, 4.0, 2.0]);
+    assert_eq!(hv, vec![6.0, 12.0, 6.0]);
 }

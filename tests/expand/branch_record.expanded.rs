@@ -5,7 +5,7 @@ fn branch(x: f64, y: f64) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __branch_vjp(
     x: f64,
     y: f64,

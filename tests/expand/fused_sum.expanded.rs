@@ -8,7 +8,7 @@ fn rosenbrock(x: &[f64]) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __rosenbrock_vjp(
     x: &[f64],
 ) -> (
@@ -103,7 +103,7 @@ fn __rosenbrock_vjp(
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __rosenbrock_fused(
     x: &[f64],
     mut d_s: f64,

@@ -5,7 +5,7 @@ fn f(x: f64, y: f64) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __f_vjp(
     x: f64,
     y: f64,
@@ -166,7 +166,7 @@ fn f_jvp(x: f64, y: f64, tangent: (f64, f64)) -> (f64, f64) {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn ____f_tangent_vjp(
     x: f64,
     y: f64,
@@ -290,7 +290,7 @@ fn ____f_jvp_vjp(
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn ____f_tangent_hvp_vjp(
     x: f64,
     y: f64,

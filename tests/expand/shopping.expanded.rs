@@ -8,7 +8,7 @@ fn price(apple: f64, apple_num: f64, orange: f64, orange_num: f64, tax: f64) -> 
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __price_vjp(
     apple: f64,
     apple_num: f64,

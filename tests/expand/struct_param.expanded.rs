@@ -8,7 +8,7 @@ fn loss(layer: &Layer, x: &[f64], target: f64) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __loss_vjp(
     layer: &Layer,
     x: &[f64],

@@ -8,7 +8,7 @@ fn running_max(x: &[f64]) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __running_max_vjp(
     x: &[f64],
 ) -> (

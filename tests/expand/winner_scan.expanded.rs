@@ -12,7 +12,7 @@ fn log_sum_exp(x: &[f64]) -> f64 {
 }
 #[doc(hidden)]
 #[inline]
-#[allow(unreachable_code, clippy::all, clippy::pedantic)]
+#[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
 fn __log_sum_exp_vjp(
     x: &[f64],
 ) -> (

@@ -112,7 +112,8 @@ impl Lowerer<'_> {
         })
     }
 
-    /// `chain.sum()`, `chain.product()` (of floats, or of integers with a turbofish).
+    /// `chain.sum()`, `chain.product()` (of floats, or of integers with a turbofish or bound to
+    /// a `let` of an integer type).
     fn sum_or_product(&mut self, call: &syn::ExprMethodCall, stream: &Stream) -> Val {
         let name = call.method.to_string();
         let span = call.method.span();
@@ -120,7 +121,7 @@ impl Lowerer<'_> {
             t.args
                 .iter()
                 .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
-        });
+        }) || self.integer_sum == Some(call as *const _);
         // The starting values of `Sum` and `Product` for floats: `-0.0` keeps the sign of
         // a sum of negative zeros.
         let start = match (name.as_str(), integer) {

@@ -75,6 +75,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         frozen: BTreeSet::new(),
         binding_ref: false,
+        integer_sum: None,
         whole_fields: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
@@ -254,6 +255,9 @@ struct Lowerer<'a> {
     frozen: BTreeSet<Value>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// The `.sum()` or `.product()` a `let` with a type that is not a float binds
+    /// (`let n: usize = labels.iter().sum();`): it adds integers.
+    integer_sum: Option<*const syn::ExprMethodCall>,
     /// Struct fields read whole into a tuple, and elements of them: numbers, arrays or rows.
     whole_fields: BTreeSet<Value>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.

@@ -94,7 +94,16 @@ impl Lowerer<'_> {
             );
             return;
         }
+        self.integer_sum = match (&local.pat, strip_parens(&init.expr)) {
+            (Pat::Type(typed), Expr::MethodCall(call))
+                if !float_cast_target(&typed.ty) && call.turbofish.is_none() =>
+            {
+                Some(call as *const _)
+            }
+            _ => None,
+        };
         let val = self.expr(&init.expr);
+        self.integer_sum = None;
         self.binding_ref = matches!(&*init.expr, Expr::Reference(_));
         self.bind(&local.pat, val, None);
         self.binding_ref = false;
