@@ -230,15 +230,7 @@ impl Reverse<'_> {
                 break;
             }
         }
-        plan.remat = loop_
-            .body
-            .stmts
-            .iter()
-            .filter_map(|s| match s {
-                Stmt::Inst(inst) if remat.contains(&inst.result) => Some(inst.result),
-                _ => None,
-            })
-            .collect();
+        plan.remat = in_body_order(loop_, &remat);
         plan.index_read = range_index.is_some_and(|index| {
             all_needs.contains(&Need::Value(index))
                 || plan
@@ -308,17 +300,7 @@ impl Reverse<'_> {
             let inst = body_inst(loop_, v).filter(|inst| self.cheap(inst, loop_))?;
             frontier.extend(inst.arg_values());
         }
-        Some(
-            loop_
-                .body
-                .stmts
-                .iter()
-                .filter_map(|s| match s {
-                    Stmt::Inst(inst) if slice.contains(&inst.result) => Some(inst.result),
-                    _ => None,
-                })
-                .collect(),
-        )
+        Some(in_body_order(loop_, &slice))
     }
 
     /// The loop's [`Winner`]: a range loop without an exit whose active carried variable's next
@@ -839,6 +821,19 @@ pub fn mem_adjoint_uses<'s>(
 }
 
 /// The instruction of the loop's body itself (not of a block nested in it) that defines `value`.
+/// The instructions of `loop_`'s body among `values`, in the body's order.
+fn in_body_order(loop_: &Loop, values: &BTreeSet<Value>) -> Vec<Value> {
+    loop_
+        .body
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Inst(inst) if values.contains(&inst.result) => Some(inst.result),
+            _ => None,
+        })
+        .collect()
+}
+
 fn body_inst(loop_: &Loop, value: Value) -> Option<&Inst> {
     loop_.body.stmts.iter().find_map(|stmt| match stmt {
         Stmt::Inst(inst) if inst.result == value => Some(inst),
