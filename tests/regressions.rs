@@ -959,3 +959,43 @@ fn an_array_a_method_changes_is_not_read_again() {
     let (_, g) = calls_index_changed_by_a_method_grad(&x);
     assert_gradient(calls_index_changed_by_a_method, &x, &g, TOL);
 }
+
+#[differentiate]
+fn sum_of_squares(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+/// A local array passed to a call through a name bound to a reference to it (`let s = &v;
+/// f(s)`): the call passed the array by value and did not compile. Also in a loop that changes
+/// the array after the call (the call's pullback reads it as it was), and a parameter's alias.
+#[differentiate]
+fn through_reference_names(x: &[f64]) -> f64 {
+    let mut v = vec![0.0; x.len()];
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        v[i] = x[i].sin();
+        let s = &v;
+        t += sum_of_squares(s) * x[i];
+        v[i] *= 2.0;
+    }
+    let w = x.to_vec();
+    let s = &w;
+    let r = &x[1..];
+    t + sum_of_squares(s) * sum_of_squares(r)
+}
+
+#[test]
+fn arrays_passed_through_reference_names() {
+    let x = [0.3, 0.7, -0.4];
+    let (value, g) = through_reference_names_grad(&x);
+    assert_eq!(value.to_bits(), through_reference_names(&x).to_bits());
+    assert_gradient(through_reference_names, &x, &g, TOL);
+    let vjp = through_reference_names_vjp(&x).1(1.0);
+    for (a, b) in vjp.iter().zip(&g) {
+        assert_close(*a, *b, 1e-15);
+    }
+}

@@ -371,9 +371,17 @@ impl Lowerer<'_> {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
             };
+            // A name bound to a reference to a local array (`let s = &v; f(s)`).
+            let bound_ref = match strip_parens(arg) {
+                Expr::Path(path) => local_name(path)
+                    .and_then(|ident| self.lookup_user(&ident.to_string()))
+                    .is_some_and(|binding| binding.by_ref),
+                _ => false,
+            };
             let written = is_ref;
             let val = self.expr(arg);
             let is_ref = is_ref
+                || bound_ref
                 || match &val {
                     Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
                     // A sub-slice (`&x[a..b]`, or a name bound to one) is a reference.
@@ -404,8 +412,9 @@ impl Lowerer<'_> {
                 };
             by_ref.push(is_ref);
             // A row bound by reference (`row` of `m.iter()`) is written `&m[i]` in the call.
-            written_ref
-                .push(written || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())));
+            written_ref.push(
+                written || bound_ref || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())),
+            );
             args.push(match val {
                 Val::Scalar(operand) => operand,
                 Val::Mem(mem, prefix) if is_ref && self.mems[mem.index()].param.is_none() => {

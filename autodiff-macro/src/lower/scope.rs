@@ -48,6 +48,8 @@ pub(super) struct Binding {
     pub(super) val: Option<Val>,
     /// The type written in `let x: T;`, for constants assigned later (`x = 0.5;`).
     pub(super) declared_ty: Option<syn::Type>,
+    /// `let s = &v;`: a reference to a local array, which a call takes as a reference.
+    pub(super) by_ref: bool,
 }
 
 impl Binding {
@@ -55,6 +57,7 @@ impl Binding {
         Binding {
             val,
             declared_ty: None,
+            by_ref: false,
         }
     }
 }

@@ -256,7 +256,14 @@ impl Lowerer<'_> {
             }
             val => self.name_value(&name, val, ty, pat_ident.span()),
         };
-        self.declare(Var::user(name), Some(val));
+        let by_ref = self.binding_ref && matches!(val, Val::Mem(..));
+        self.declare_binding(
+            Var::user(name),
+            Binding {
+                by_ref,
+                ..Binding::new(Some(val))
+            },
+        );
     }
 
     /// `let [x, y] = p;`, `let [first, .., last] = v;`
