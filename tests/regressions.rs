@@ -999,3 +999,39 @@ fn arrays_passed_through_reference_names() {
         assert_close(*a, *b, 1e-15);
     }
 }
+
+/// `a.partial_cmp(b).unwrap()` in comparators and conditions: a passive `Ordering`, as
+/// `total_cmp` gives (it was a compile error that named `unwrap`).
+#[differentiate]
+fn compared_by_partial_cmp(x: &[f64]) -> f64 {
+    let hi = x
+        .iter()
+        .copied()
+        .max_by(|a, b| a.partial_cmp(b).unwrap())
+        .unwrap();
+    let lo = x
+        .iter()
+        .copied()
+        .min_by(|a, b| a.partial_cmp(b).expect("no NaN"))
+        .unwrap();
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        if x[i].partial_cmp(&x[i - 1]).unwrap() == std::cmp::Ordering::Less {
+            s += x[i] * x[i - 1];
+        }
+    }
+    hi * lo + s
+}
+
+#[test]
+fn partial_cmp_unwrapped_is_a_comparison() {
+    let x = [0.3, 0.7, -0.4, 1.2, 0.1];
+    let (value, g) = compared_by_partial_cmp_grad(&x);
+    assert_eq!(value.to_bits(), compared_by_partial_cmp(&x).to_bits());
+    // hi = x3, lo = x2, and the falls at i = 2 and 4: x3 x2 + x2 x1 + x4 x3.
+    let expected = [0.0, x[2], x[3] + x[1], x[2] + x[4], x[3]];
+    for (a, b) in g.iter().zip(expected) {
+        assert_close(*a, b, 1e-15);
+    }
+    assert_eq!(compared_by_partial_cmp_vjp(&x).1(1.0), g);
+}

@@ -26,6 +26,25 @@ const CUT_METHODS: &[&str] = &[
 ];
 
 impl Lowerer<'_> {
+    /// `a.total_cmp(b)` with `b: &f64` in Rust (an item of an iterator, a closure's argument)
+    /// reads a number the macro holds by value: it is passed by reference.
+    fn numbers_by_reference(&self, call: &syn::ExprMethodCall) -> syn::ExprMethodCall {
+        let mut call = call.clone();
+        if matches!(
+            call.method.to_string().as_str(),
+            "total_cmp" | "partial_cmp"
+        ) {
+            for arg in call.args.iter_mut() {
+                let by_value = !matches!(arg, Expr::Reference(_))
+                    && self.held_number(arg).is_some_and(|by_ref| !by_ref);
+                if by_value {
+                    *arg = syn::parse_quote!(&#arg);
+                }
+            }
+        }
+        call
+    }
+
     /// The value of a passive parameter behind a shared reference that `expr` names.
     fn frozen_param(&self, expr: &Expr) -> Option<Value> {
         let Expr::Path(path) = strip_parens(expr) else {
@@ -146,22 +165,20 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
         }
-        if CUT_METHODS.contains(&name.as_str()) {
-            // `a.total_cmp(b)` with `b: &f64` in Rust (an item of an iterator, a closure's
-            // argument) reads a number the macro holds by value: it is passed by reference.
+        // `a.partial_cmp(b).unwrap()`: what `partial_cmp` gives, unwrapped, is no number either.
+        let cut_receiver = match strip_parens(&call.receiver) {
+            Expr::MethodCall(inner) if matches!(name.as_str(), "unwrap" | "expect") => CUT_METHODS
+                .contains(&inner.method.to_string().as_str())
+                .then_some(inner),
+            _ => None,
+        };
+        if let Some(inner) = cut_receiver {
             let mut call = call.clone();
-            if matches!(name.as_str(), "total_cmp" | "partial_cmp") {
-                for arg in call.args.iter_mut() {
-                    let by_value = !matches!(arg, Expr::Reference(_))
-                        && match self.held_number(arg) {
-                            Some(by_ref) => !by_ref,
-                            None => false,
-                        };
-                    if by_value {
-                        *arg = syn::parse_quote!(&#arg);
-                    }
-                }
-            }
+            *call.receiver = Expr::MethodCall(self.numbers_by_reference(inner));
+            return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
+        }
+        if CUT_METHODS.contains(&name.as_str()) {
+            let call = self.numbers_by_reference(call);
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
         if is_place(&call.receiver) {
