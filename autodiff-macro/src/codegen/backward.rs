@@ -425,21 +425,8 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(_)
                 };
-                let (start, end) = (
-                    self.operand(start, Span::call_site()),
-                    self.operand(end, Span::call_site()),
-                );
-                let range = if *inclusive {
-                    quote!(#start..=#end)
-                } else {
-                    quote!(#start..#end)
-                };
+                let range = self.range((start, end), *inclusive, !*reversed, Span::call_site());
                 runs = self.runs(loop_);
-                let range = if *reversed {
-                    range
-                } else {
-                    quote!((#range).rev())
-                };
                 quote!(for #index in #range)
             }
             _ => {

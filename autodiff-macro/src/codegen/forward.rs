@@ -605,19 +605,10 @@ impl<'a> Writer<'a> {
         let other = self.operand(&inst.args[1 - winner.running], inst.span);
         let (last, init) = (self.name(carried.result), self.operand(&carried.init, span));
         let (at, index) = (self.winner_name(loop_.count), self.name(*index));
-        let (start, end) = (self.operand(start, span), self.operand(end, span));
-        let range = if *inclusive {
-            quote!(#start..=#end)
-        } else {
-            quote!(#start..#end)
-        };
         // Ties keep the running value: the first equal value won last (the later ones tied).
         // Ties go to the other value: the last equal one did.
-        let range = if *reversed == (winner.running == 0) {
-            quote!((#range).rev())
-        } else {
-            range
-        };
+        let rev = *reversed == (winner.running == 0);
+        let range = self.range((start, end), *inclusive, rev, span);
         let stmts: Vec<TokenStream> = slice
             .iter()
             .filter_map(|v| self.inst(self.defs[v], true))
@@ -660,17 +651,7 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(_)
                 };
-                let (start, end) = (self.operand(start, span), self.operand(end, span));
-                let range = if *inclusive {
-                    quote!(#start..=#end)
-                } else {
-                    quote!(#start..#end)
-                };
-                let range = if *reversed {
-                    quote!((#range).rev())
-                } else {
-                    range
-                };
+                let range = self.range((start, end), *inclusive, *reversed, span);
                 if let Some(tape) = tape {
                     if !*reversed && !*inclusive && self.loop_depth == 0 {
                         out.push(

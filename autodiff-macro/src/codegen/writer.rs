@@ -195,7 +195,6 @@ impl<'a> Writer<'a> {
         self.names.value(self.function, value)
     }
 
-    /// `m_at`: where the running value of loop `of` last changed (see [`Need::Winner`]).
     /// The pool of a pooled `Vec`, declared with the tapes on first use.
     pub(super) fn pool(&mut self, mem: Mem) -> Ident {
         if let Some(pool) = self.pools.get(&mem) {
@@ -225,6 +224,24 @@ impl<'a> Writer<'a> {
             .collect()
     }
 
+    /// `start..end` (`start..=end` when `inclusive`) of a range loop, `.rev()` when `rev`.
+    pub(super) fn range(
+        &mut self,
+        (start, end): (&Operand, &Operand),
+        inclusive: bool,
+        rev: bool,
+        span: Span,
+    ) -> TokenStream {
+        let (start, end) = (self.operand(start, span), self.operand(end, span));
+        let range = if inclusive {
+            quote!(#start..=#end)
+        } else {
+            quote!(#start..#end)
+        };
+        if rev { quote!((#range).rev()) } else { range }
+    }
+
+    /// `m_at`: where the running value of loop `of` last changed (see [`Need::Winner`]).
     pub(super) fn winner_name(&mut self, of: Value) -> Ident {
         let running = self.backward.loops[&of]
             .winner

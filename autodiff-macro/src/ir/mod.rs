@@ -508,7 +508,7 @@ impl Stmt {
     /// Whether this statement writes `mem` after its declaration (here or in a nested block).
     pub fn writes(&self, mem: Mem) -> bool {
         let mut writes = false;
-        let mut check = |stmt: &Stmt| writes |= stmt.writes_here().contains(&mem);
+        let mut check = |stmt: &Stmt| writes |= stmt.writes_here().any(|m| m == mem);
         check(self);
         match self {
             Stmt::If(if_) => {
@@ -525,23 +525,23 @@ impl Stmt {
     /// assignment of the whole array, and an expression the macro passes through that takes
     /// the array whole (`idx.fill(0)`, `v.swap(i, j)`: it cannot tell a method that writes from
     /// one that reads).
-    pub fn writes_here(&self) -> Vec<Mem> {
-        match self {
-            Stmt::Store(store) => vec![store.mem],
-            Stmt::MemInit(init) if !init.declare => vec![init.mem],
+    pub fn writes_here(&self) -> impl Iterator<Item = Mem> + '_ {
+        let (written, taken) = match self {
+            Stmt::Store(store) => (Some(store.mem), &[][..]),
+            Stmt::MemInit(init) if !init.declare => (Some(init.mem), &[][..]),
             Stmt::Inst(Inst {
                 op: Op::Opaque(_),
                 args,
                 ..
-            }) => args
-                .iter()
-                .filter_map(|arg| match arg {
-                    Operand::Mem(mem, _) => Some(*mem),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
+            }) => (None, &args[..]),
+            _ => (None, &[][..]),
+        };
+        written
+            .into_iter()
+            .chain(taken.iter().filter_map(|arg| match arg {
+                Operand::Mem(mem, _) => Some(*mem),
+                _ => None,
+            }))
     }
 }
 pub mod print;

@@ -820,7 +820,6 @@ pub fn mem_adjoint_uses<'s>(
     }
 }
 
-/// The instruction of the loop's body itself (not of a block nested in it) that defines `value`.
 /// The instructions of `loop_`'s body among `values`, in the body's order.
 fn in_body_order(loop_: &Loop, values: &BTreeSet<Value>) -> Vec<Value> {
     loop_
@@ -834,6 +833,7 @@ fn in_body_order(loop_: &Loop, values: &BTreeSet<Value>) -> Vec<Value> {
         .collect()
 }
 
+/// The instruction of the loop's body itself (not of a block nested in it) that defines `value`.
 fn body_inst(loop_: &Loop, value: Value) -> Option<&Inst> {
     loop_.body.stmts.iter().find_map(|stmt| match stmt {
         Stmt::Inst(inst) if inst.result == value => Some(inst),
