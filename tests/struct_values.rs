@@ -156,3 +156,127 @@ fn methods_of_a_generic_impl() {
         1e-8,
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Methods called on struct values the function holds: a literal bound to a local, a literal
+// itself, a constructor's result, a struct returned by a differentiated function; `&self` and
+// `self`, inside loops and through a differentiated caller.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Differentiable)]
+struct Spring {
+    k: f64,
+    rest: f64,
+}
+
+impl Spring {
+    #[differentiate]
+    fn new(k: f64, rest: f64) -> Self {
+        Spring { k, rest }
+    }
+
+    #[differentiate]
+    fn energy(&self, x: f64) -> f64 {
+        let d = x - self.rest;
+        0.5 * self.k * d * d
+    }
+
+    /// By value: called in path form, `Spring::scaled_energy(s, x)`.
+    #[differentiate]
+    fn scaled_energy(self, x: f64) -> f64 {
+        2.0 * self.energy(x)
+    }
+
+    #[differentiate]
+    fn stiffer(&self, by: f64) -> Spring {
+        Spring {
+            k: self.k * by,
+            rest: self.rest,
+        }
+    }
+}
+
+/// A chain of springs between consecutive positions, each built in the loop.
+#[differentiate]
+fn chain_energy(k: &[f64], rest: f64, x: &[f64]) -> f64 {
+    let mut e = 0.0;
+    for i in 0..k.len() {
+        let s = Spring { k: k[i], rest };
+        e += s.energy(x[i + 1] - x[i]);
+        let t = Spring::new(k[i] * x[i], rest * 0.5);
+        e += t.stiffer(1.5).energy(x[i]);
+    }
+    e + Spring { k: rest, rest: 0.0 }.energy(x[0])
+        + Spring::scaled_energy(Spring::new(rest, 0.1), x[1])
+}
+
+fn chain_energy_plain(k: &[f64], rest: f64, x: &[f64]) -> f64 {
+    let energy = |k: f64, r: f64, x: f64| 0.5 * k * (x - r) * (x - r);
+    let mut e = 0.0;
+    for i in 0..k.len() {
+        e += energy(k[i], rest, x[i + 1] - x[i]);
+        e += energy(k[i] * x[i] * 1.5, rest * 0.5, x[i]);
+    }
+    e + energy(rest, 0.0, x[0]) + 2.0 * energy(rest, 0.1, x[1])
+}
+
+/// A struct returned by a differentiated function, then a method of it; and a differentiated
+/// caller of the whole.
+#[differentiate]
+fn stepped_energy(k: f64, x: f64) -> f64 {
+    let s = Spring::new(k, 1.0);
+    let u = s.stiffer(x);
+    u.energy(x) * s.energy(2.0 * x)
+}
+
+#[differentiate]
+fn sum_of_stepped(k: &[f64], x: f64) -> f64 {
+    let mut total = 0.0;
+    for &ki in k {
+        total += stepped_energy(ki, x);
+    }
+    total
+}
+
+#[test]
+fn methods_of_struct_values() {
+    let k = [1.5, 0.7, 2.2];
+    let rest = 0.4;
+    let x = [0.1, 0.9, 1.6, 2.0];
+    let (value, (dk, drest, dx)) = chain_energy_grad(&k, rest, &x);
+    assert_eq!(value.to_bits(), chain_energy(&k, rest, &x).to_bits());
+    assert_close(value, chain_energy_plain(&k, rest, &x), 1e-14);
+    let flat: Vec<f64> = k
+        .iter()
+        .chain([rest].iter())
+        .chain(x.iter())
+        .copied()
+        .collect();
+    let split = |p: &[f64]| chain_energy_plain(&p[..3], p[3], &p[4..]);
+    let grad: Vec<f64> = dk
+        .iter()
+        .chain([drest].iter())
+        .chain(dx.iter())
+        .copied()
+        .collect();
+    assert_gradient(split, &flat, &grad, 1e-7);
+    let plain = |k: f64, x: f64| {
+        let energy = |k: f64, r: f64, x: f64| 0.5 * k * (x - r) * (x - r);
+        energy(k * x, 1.0, x) * energy(k, 1.0, 2.0 * x)
+    };
+    let (value, (dk, dx)) = stepped_energy_grad(1.3, 0.6);
+    assert_eq!(value.to_bits(), stepped_energy(1.3, 0.6).to_bits());
+    assert_gradient(|p| plain(p[0], p[1]), &[1.3, 0.6], &[dk, dx], 1e-7);
+    let ks = [1.3, 0.2, 2.5];
+    let (value, (dks, dx)) = sum_of_stepped_grad(&ks, 0.6);
+    assert_eq!(value.to_bits(), sum_of_stepped(&ks, 0.6).to_bits());
+    let mut flat = ks.to_vec();
+    flat.push(0.6);
+    let grad: Vec<f64> = dks.iter().copied().chain([dx]).collect();
+    assert_gradient(
+        |p| p[..3].iter().map(|&k| plain(k, p[3])).sum(),
+        &flat,
+        &grad,
+        1e-7,
+    );
+}

@@ -177,6 +177,19 @@ impl Lowerer<'_> {
             *call.receiver = Expr::MethodCall(self.numbers_by_reference(inner));
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
+        // A method of a value the function computes (`Spring::new(k, r).energy(x)`): the
+        // receiver is lowered once, bound to a name, and the method called on the name.
+        if self.computed_struct(&call.receiver) {
+            let receiver = self.expr(&call.receiver);
+            let name = syn::Ident::new("__autodiff_receiver", call.receiver.span());
+            self.scopes.push(Scope::new());
+            self.declare(Var::user(name.to_string()), Some(receiver));
+            let mut call = call.clone();
+            *call.receiver = syn::parse_quote!(#name);
+            let val = self.method_call(&call);
+            self.scopes.pop();
+            return val;
+        }
         if CUT_METHODS.contains(&name.as_str()) {
             let call = self.numbers_by_reference(call);
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
@@ -190,7 +203,8 @@ impl Lowerer<'_> {
             {
                 return receiver;
             }
-            if let Val::Mem(mem, prefix) = receiver {
+            if let Val::Mem(mem, prefix) = &receiver {
+                let (mem, prefix) = (*mem, prefix.clone());
                 // Copies of an array.
                 if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
                 {
@@ -204,17 +218,14 @@ impl Lowerer<'_> {
                 }
                 // A method of a struct: differentiated through its pullback.
                 if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {
-                    let (mut args, mut written_ref, mut by_ref) = self.call_args(call.args.iter());
-                    args.insert(0, Operand::Mem(mem, prefix));
-                    written_ref.insert(0, false);
-                    by_ref.insert(0, true);
-                    let op = Op::Call {
-                        callee: Callee::Method(call.method.clone()),
-                        written_ref,
-                        by_ref,
-                        tangents: false,
-                    };
-                    return self.call_result(op, args, call.method.span());
+                    return self.struct_method(call, Operand::Mem(mem, prefix));
+                }
+            }
+            // A method of a struct the function built (`let s = Spring { .. }; s.energy(x)`),
+            // or of a call's result: as `Spring::energy(&s, x)`.
+            if let Val::Scalar(Operand::Value(value)) = receiver {
+                if self.values[value.index()].aggregate && !SLICE_METHODS.contains(&name.as_str()) {
+                    return self.struct_method(call, Operand::Value(value));
                 }
             }
         }
@@ -224,6 +235,50 @@ impl Lowerer<'_> {
             format!("method `{name}`")
         };
         self.opaque(&expr, false, &what)
+    }
+
+    /// `receiver.method(args)` of a struct: through the method's pullback, which takes the
+    /// receiver by reference as `&self` does (autoref makes it fit `self` too).
+    fn struct_method(&mut self, call: &syn::ExprMethodCall, receiver: Operand) -> Val {
+        let (mut args, mut written_ref, mut by_ref) = self.call_args(call.args.iter());
+        args.insert(0, receiver);
+        written_ref.insert(0, false);
+        by_ref.insert(0, true);
+        let op = Op::Call {
+            callee: Callee::Method(call.method.clone()),
+            written_ref,
+            by_ref,
+            tangents: false,
+        };
+        self.call_result(op, args, call.method.span())
+    }
+
+    /// A receiver that may be a struct the function computes: a struct literal, a call of a
+    /// function by its path, or a method the macro does not know of such a value or variable.
+    fn computed_struct(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Struct(_) => true,
+            Expr::Call(call) => match &*call.func {
+                Expr::Path(func) => {
+                    !is_no_grad(func)
+                        && float_method_path(func).is_none()
+                        && local_name(func).is_none_or(|name| {
+                            self.lookup_user(&name.to_string()).is_none()
+                                && !self.local_fns.contains(&name.to_string())
+                        })
+                }
+                _ => false,
+            },
+            Expr::MethodCall(inner) => {
+                let method = inner.method.to_string();
+                inner.turbofish.is_none()
+                    && !rules::is_known(&method)
+                    && !SLICE_METHODS.contains(&method.as_str())
+                    && !CUT_METHODS.contains(&method.as_str())
+                    && (is_place(&inner.receiver) || self.computed_struct(&inner.receiver))
+            }
+            _ => false,
+        }
     }
 
     /// For a variable that holds a number: whether it is a reference parameter.
