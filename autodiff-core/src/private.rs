@@ -9,7 +9,8 @@ use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 /// The float types the derivative rules are written for.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is used as a differentiated number here, but only `f32` and `f64` can be differentiated",
-    note = "an integer the macro cannot see the type of (a struct's `usize` field, say) is taken to be a float; mark it constant: `no_grad(p.n) as f64`"
+    note = "an integer the macro cannot see the type of (a struct's `usize` field, say) is taken to be a float; mark it constant: `no_grad(p.n) as f64`",
+    note = "a struct's own arithmetic operators are not differentiated: write the arithmetic over its fields, or in a `#[differentiate]` function of the struct"
 )]
 pub trait Real:
     Copy
@@ -163,6 +164,14 @@ pub fn xlogy<T: Real>(y: T, x: T) -> T {
     } else {
         y * x.real_ln()
     }
+}
+
+/// `x` itself, checked to be a float: a derivative rule applied to a value whose type the macro
+/// cannot see (a struct's field, a call's result) is right only for `f32` and `f64`, not for a
+/// struct with arithmetic operators of its own.
+#[inline(always)]
+pub fn number<T: Real>(x: T) -> T {
+    x
 }
 
 /// `value` converted to the float type of `like`: the adjoint of an `as` cast between floats

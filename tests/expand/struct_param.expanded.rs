@@ -24,11 +24,11 @@ fn __loss_vjp(
         ::autodiff_core::__private::Ignore,
     ) + use<>,
 ) {
-    let z = layer.b;
+    let z = ::autodiff_core::__private::number(layer.b);
     let t0 = x.len();
     let mut z_1 = z;
     for i in 0..t0 {
-        let t1 = layer.w[i];
+        let t1 = ::autodiff_core::__private::number(layer.w[i]);
         let t2 = x[i];
         let t3 = t1 * t2;
         let z_2 = z_1 + t3;

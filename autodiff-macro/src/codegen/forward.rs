@@ -2,6 +2,7 @@
 
 use super::writer::Fused;
 use super::*;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -59,10 +60,19 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(_)
                 };
-                return Some(quote_spanned!(span=> let (#value, #pullback) = #call;));
+                let check = self.unseen_types.get(&inst.result).map(|&at| {
+                    let private = private();
+                    let checked = super::backward::located_at(quote!(#private::number(#value)), at);
+                    quote_spanned!(span=> let #value = #checked;)
+                });
+                return Some(quote_spanned!(span=> let (#value, #pullback) = #call; #check));
             }
         }
-        let expr = self.forward_expr(inst);
+        let mut expr = self.forward_expr(inst);
+        if let Some(&at) = self.unseen_types.get(&inst.result) {
+            let private = private();
+            expr = super::backward::located_at(quote!(#private::number(#expr)), at);
+        }
         if !used {
             return Some(quote_spanned!(span=> #expr;));
         }
@@ -692,4 +702,70 @@ impl<'a> Writer<'a> {
         ));
         stmts
     }
+}
+
+/// The active values of a type the macro cannot see that a derivative rule takes as numbers,
+/// directly or through copies, branches and loop variables: a struct's field or the struct
+/// itself, a call's result or a part of one. Each is checked to be a float where it is made,
+/// since a struct with operators of its own would take the rules silently (a complex `z * z`
+/// is not differentiated as a product of reals). Each with the span of a rule that takes it,
+/// where rustc reports a struct.
+pub(super) fn unseen_types(
+    function: &crate::ir::Function,
+    activity: &crate::analysis::Activity,
+) -> BTreeMap<Value, Span> {
+    let mut numbers: BTreeMap<Value, Span> = BTreeMap::new();
+    let mut sources = BTreeSet::new();
+    // What each copy, branch result and loop variable takes its value from.
+    let mut links: Vec<(Value, Vec<Value>)> = Vec::new();
+    function.body.walk(&mut |stmt| match stmt {
+        Stmt::Inst(inst) => match &inst.op {
+            Op::Rule { .. } => {
+                for v in inst.arg_values() {
+                    numbers.entry(v).or_insert(inst.span);
+                }
+            }
+            Op::Load(mem) if function.mems[mem.index()].structured => {
+                sources.insert(inst.result);
+            }
+            Op::Field(_) | Op::Index | Op::Call { .. } | Op::Struct { .. } | Op::Snapshot(_) => {
+                sources.insert(inst.result);
+            }
+            Op::Copy => links.push((inst.result, inst.arg_values().collect())),
+            _ => {}
+        },
+        Stmt::If(if_) => {
+            for phi in &if_.phis {
+                let mut from = phi.then_value.values();
+                from.extend(phi.else_value.values());
+                links.push((phi.result, from));
+            }
+        }
+        Stmt::Loop(loop_) => {
+            for carried in &loop_.carried {
+                let mut from = carried.init.values();
+                from.extend(carried.next.values());
+                links.push((carried.param, from.clone()));
+                links.push((carried.result, from));
+            }
+        }
+        _ => {}
+    });
+    // Loop variables link in cycles: repeat until nothing changes.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (result, from) in &links {
+            if let Some(&at) = numbers.get(result) {
+                for v in from {
+                    if !numbers.contains_key(v) {
+                        numbers.insert(*v, at);
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    numbers.retain(|v, _| sources.contains(v) && activity.active(*v));
+    numbers
 }

@@ -267,6 +267,7 @@ fn writer<'a>(
         loop_depth: 0,
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
+        unseen_types: super::forward::unseen_types(function, activity),
         fused: None,
         borrowed: BTreeSet::new(),
         generic_float: sig.generic_float.clone(),

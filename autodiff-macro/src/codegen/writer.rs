@@ -34,6 +34,9 @@ pub(super) struct Writer<'a> {
     /// Whether each parameter is a reference, which the pullback takes again.
     pub(super) ref_params: Vec<bool>,
     pub(super) defs: BTreeMap<Value, &'a Inst>,
+    /// Active values of a type the macro cannot see, checked to be floats where a rule takes
+    /// them ([`super::forward::unseen_types`]).
+    pub(super) unseen_types: BTreeMap<Value, Span>,
     /// The loop whose backward iterations run inside its forward ones, until it is written.
     pub(super) fused: Option<Fused<'a>>,
     /// Snapshots the interleaved loop reads in place (`LoopPlan::borrowed`): each stands for
