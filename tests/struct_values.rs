@@ -7,7 +7,7 @@
 
 mod common;
 
-use autodiff_core::{Differentiable, differentiate};
+use autodiff_core::{Differentiable, differentiate, no_grad};
 use common::{assert_close, assert_gradient};
 
 #[derive(Clone, Copy, Differentiable)]
@@ -279,4 +279,125 @@ fn methods_of_struct_values() {
         &grad,
         1e-7,
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// A struct's methods named like a float method or a slice method (`len`, `floor`, `exp`,
+// `sum`, `last`, `mul`) are the struct's: `v.len()` of a vector type was taken for a length,
+// with a zero gradient, silently.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Differentiable)]
+struct Vec2 {
+    x: f64,
+    y: f64,
+}
+
+impl Vec2 {
+    #[differentiate]
+    fn len(&self) -> f64 {
+        (self.x * self.x + self.y * self.y).sqrt()
+    }
+
+    #[differentiate]
+    fn floor(&self) -> f64 {
+        self.x * 0.5 + self.y
+    }
+
+    #[differentiate]
+    fn exp(&self) -> f64 {
+        self.x.exp() + self.y
+    }
+
+    #[differentiate]
+    fn sum(&self) -> f64 {
+        self.x + 2.0 * self.y
+    }
+
+    #[differentiate]
+    fn last(&self) -> f64 {
+        3.0 * self.y
+    }
+
+    #[differentiate]
+    fn mul(&self, o: &Vec2) -> Vec2 {
+        Vec2 {
+            x: self.x * o.x,
+            y: self.y * o.y,
+        }
+    }
+
+    /// The same names called on `self`.
+    #[differentiate]
+    fn cost(&self, k: f64) -> f64 {
+        k * self.len() + self.floor().floor() + self.exp() * self.sum() - self.last()
+    }
+}
+
+#[differentiate]
+fn named_like_builtins(v: &Vec2, w: Vec2, k: f64) -> f64 {
+    let u = Vec2 { x: k, y: w.y };
+    let p = v.mul(&w);
+    v.len() + w.floor() * u.exp() + p.sum() + Vec2 { x: 1.0, y: k }.last() + w.cost(k)
+}
+
+fn named_like_builtins_plain(v: [f64; 2], w: [f64; 2], k: f64) -> f64 {
+    let len = |a: [f64; 2]| (a[0] * a[0] + a[1] * a[1]).sqrt();
+    let floor = |a: [f64; 2]| a[0] * 0.5 + a[1];
+    let exp = |a: [f64; 2]| a[0].exp() + a[1];
+    let sum = |a: [f64; 2]| a[0] + 2.0 * a[1];
+    let last = |a: [f64; 2]| 3.0 * a[1];
+    let cost = |a: [f64; 2]| k * len(a) + floor(a).floor() + exp(a) * sum(a) - last(a);
+    let p = [v[0] * w[0], v[1] * w[1]];
+    len(v) + floor(w) * exp([k, w[1]]) + sum(p) + last([1.0, k]) + cost(w)
+}
+
+#[test]
+fn methods_named_like_builtins() {
+    let (v, w, k) = (Vec2 { x: 0.3, y: 1.4 }, Vec2 { x: -0.8, y: 0.6 }, 1.7);
+    let (value, (dv, dw, dk)) = named_like_builtins_grad(&v, w, k);
+    assert_eq!(value.to_bits(), named_like_builtins(&v, w, k).to_bits());
+    let flat = [v.x, v.y, w.x, w.y, k];
+    let plain = |p: &[f64]| named_like_builtins_plain([p[0], p[1]], [p[2], p[3]], p[4]);
+    assert_close(value, plain(&flat), 1e-14);
+    assert_gradient(plain, &flat, &[dv.x, dv.y, dw.x, dw.y, dk], 1e-7);
+}
+
+// ------------------------------------------------------------------------------------------
+// A struct literal that copies a field without a derivative (`n: self.n`, skipped by the
+// derive): nothing flows back into it (the adjoint's `+=` on a `usize` did not compile).
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Differentiable)]
+struct Counted {
+    a: f64,
+    #[differentiable(skip)]
+    n: usize,
+}
+
+impl Counted {
+    #[differentiate]
+    fn scaled(&self, f: f64) -> Counted {
+        Counted {
+            a: self.a * f,
+            n: self.n,
+        }
+    }
+}
+
+#[differentiate]
+fn counted_mean(c: &Counted, f: f64) -> f64 {
+    let s = c.scaled(f);
+    s.a * s.a / no_grad(s.n) as f64
+}
+
+#[test]
+fn a_field_without_derivative_copied_into_a_literal() {
+    let c = Counted { a: 1.5, n: 4 };
+    let (value, (dc, df)) = counted_mean_grad(&c, 0.8);
+    assert_eq!(value.to_bits(), counted_mean(&c, 0.8).to_bits());
+    // (a f)² / n: d/da = 2 a f² / n, d/df = 2 a² f / n.
+    assert_close(dc.a, 2.0 * 1.5 * 0.64 / 4.0, 1e-15);
+    assert_close(df, 2.0 * 2.25 * 0.8 / 4.0, 1e-15);
+    assert_eq!(dc.n, 4, "a skipped field is copied, not differentiated");
 }

@@ -260,6 +260,18 @@ impl<T: crate::Differentiable> AddGrad<T> for T {
     }
 }
 
+/// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into
+/// a struct the function builds: nothing flows back.
+macro_rules! impl_add_nothing {
+    ($($t:ty)*) => {$(
+        impl AddGrad<$t> for $t {
+            #[inline(always)]
+            fn add_grad(&mut self, _: $t) {}
+        }
+    )*};
+}
+impl_add_nothing!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128 bool);
+
 impl<T: crate::Differentiable> AddGrad<Vec<T>> for [T] {
     fn add_grad(&mut self, grad: Vec<T>) {
         assert_eq!(self.len(), grad.len(), "a gradient of another length");

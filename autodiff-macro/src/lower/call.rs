@@ -68,8 +68,6 @@ const SLICE_METHODS: &[&str] = &[
     "contains",
     "windows",
     "chunks",
-    "sum",
-    "product",
     "into_iter",
     "copied",
     "cloned",
@@ -82,6 +80,15 @@ const SLICE_METHODS: &[&str] = &[
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
+        // A method of a struct is the struct's, whatever its name (`v.len()` of a vector type
+        // would otherwise be taken for a length, with no derivative).
+        if self.known_struct(&call.receiver) && !matches!(name.as_str(), "clone" | "to_owned") {
+            return match self.expr(&call.receiver) {
+                Val::Mem(mem, prefix) => self.struct_method(call, Operand::Mem(mem, prefix)),
+                Val::Scalar(operand) => self.struct_method(call, operand),
+                _ => Val::Poison,
+            };
+        }
         if call.turbofish.is_none() {
             if let Some(rule) = rules::lookup(&name, call.args.len() + 1) {
                 let mut args = vec![self.operand(&call.receiver)];
@@ -212,6 +219,7 @@ impl Lowerer<'_> {
                         // A copy of a struct: a value of its own.
                         let value = self.emit(Op::Load(mem), prefix, call.method.span());
                         self.values[value.index()].aggregate = true;
+                        self.structs.insert(value);
                         return Val::Scalar(Operand::Value(value));
                     }
                     return self.copy_of(&name, mem, &prefix, call.method.span());
@@ -251,6 +259,27 @@ impl Lowerer<'_> {
             tangents: false,
         };
         self.call_result(op, args, call.method.span())
+    }
+
+    /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, or
+    /// a local bound to one or to a copy of one.
+    fn known_struct(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Struct(_) => true,
+            Expr::Reference(r) => self.known_struct(&r.expr),
+            Expr::Path(path) => {
+                let binding = local_name(path).and_then(|name| self.lookup_user(&name.to_string()));
+                match binding.and_then(|b| b.val.as_ref()) {
+                    Some(Val::Mem(mem, prefix)) => {
+                        let data = &self.mems[mem.index()];
+                        prefix.is_empty() && data.structured && data.field.is_none()
+                    }
+                    Some(Val::Scalar(Operand::Value(value))) => self.structs.contains(value),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
     }
 
     /// A receiver that may be a struct the function computes: a struct literal, a call of a

@@ -454,6 +454,7 @@ impl Lowerer<'_> {
     ) -> Val {
         let value = self.emit(Op::Struct { path, members }, args, span);
         self.values[value.index()].aggregate = true;
+        self.structs.insert(value);
         Val::Scalar(Operand::Value(value))
     }
 

@@ -302,7 +302,14 @@ impl Lowerer<'_> {
     /// The elements of an array, slice or `Vec`, or of a call's array.
     pub(super) fn source(&mut self, expr: &Expr) -> Option<Stream> {
         let span = expr.span();
-        match self.expr(expr) {
+        let val = match self.expr(expr) {
+            // A constant array (`WEIGHTS.iter()`): a value of the function, as a call's result.
+            Val::Scalar(constant @ Operand::Const(_)) => {
+                Val::Scalar(Operand::Value(self.emit(Op::Copy, vec![constant], span)))
+            }
+            val => val,
+        };
+        match val {
             // An array, or an array field of a struct (not a struct itself).
             Val::Mem(mem, prefix)
                 if !self.mems[mem.index()].structured || self.mems[mem.index()].field.is_some() =>

@@ -77,6 +77,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         binding_ref: false,
         integer_sum: None,
         whole_fields: BTreeSet::new(),
+        structs: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
@@ -260,6 +261,8 @@ struct Lowerer<'a> {
     integer_sum: Option<*const syn::ExprMethodCall>,
     /// Struct fields read whole into a tuple, and elements of them: numbers, arrays or rows.
     whole_fields: BTreeSet<Value>,
+    /// Values that are structs for sure: struct literals and copies of a struct.
+    structs: BTreeSet<Value>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
     generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.
