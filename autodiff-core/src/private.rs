@@ -260,6 +260,60 @@ impl<T: crate::Differentiable> AddGrad<T> for T {
     }
 }
 
+/// What has a length: `x.len()` of a value whose type the macro cannot see is `length(&x)`, so
+/// that a struct with a `len` method of its own (a vector's norm) is a compile error rather than
+/// a constant.
+#[diagnostic::on_unimplemented(
+    message = "`.len()` is taken for the length of a container here, and `{Self}` is not one",
+    note = "a struct's own method `len`, called on a field or on a call's result, is not seen as the struct's: bind the struct to a local first (`let s = ..; s.len()`) or call it in path form (`Type::len(&s)`)"
+)]
+pub trait Length {
+    /// The number of elements.
+    fn length(&self) -> usize;
+}
+
+macro_rules! impl_length {
+    ($(<$($g:ident),*> $t:ty),* $(,)?) => {$(
+        impl<$($g),*> Length for $t {
+            #[inline(always)]
+            fn length(&self) -> usize {
+                self.len()
+            }
+        }
+    )*};
+}
+impl_length!(
+    <T> [T],
+    <T> Vec<T>,
+    <T> std::collections::VecDeque<T>,
+    <> str,
+    <> String,
+    <K, V, S> std::collections::HashMap<K, V, S>,
+    <T, S> std::collections::HashSet<T, S>,
+    <K, V> std::collections::BTreeMap<K, V>,
+    <T> std::collections::BTreeSet<T>,
+);
+
+impl<T, const N: usize> Length for [T; N] {
+    #[inline(always)]
+    fn length(&self) -> usize {
+        N
+    }
+}
+
+impl<T: Length + ?Sized> Length for &T {
+    #[inline(always)]
+    fn length(&self) -> usize {
+        (**self).length()
+    }
+}
+
+/// `x.len()` of a container whose type the macro cannot see.
+#[inline(always)]
+pub fn length<T: Length + ?Sized>(x: &T) -> usize {
+    x.length()
+}
+
 /// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into
 /// a struct the function builds: nothing flows back.
 macro_rules! impl_add_nothing {

@@ -197,6 +197,16 @@ impl Lowerer<'_> {
             self.scopes.pop();
             return val;
         }
+        // The length of something the macro cannot see the type of (a struct's field, a
+        // call's result): checked to be a container's, since a struct's own `len` (a vector's
+        // norm) would be taken for a constant.
+        if name == "len" && call.args.is_empty() {
+            let receiver = &call.receiver;
+            let length: Expr = syn::parse_quote_spanned!(call.method.span()=>
+                ::autodiff_core::__private::length(&#receiver)
+            );
+            return self.opaque(&length, true, "method `len`");
+        }
         if CUT_METHODS.contains(&name.as_str()) {
             let call = self.numbers_by_reference(call);
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
