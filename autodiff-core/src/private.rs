@@ -265,7 +265,7 @@ impl<T: crate::Differentiable> AddGrad<T> for T {
 /// a constant.
 #[diagnostic::on_unimplemented(
     message = "`.len()` is taken for the length of a container here, and `{Self}` is not one",
-    note = "a struct's own method `len`, called on a field or on a call's result, is not seen as the struct's: bind the struct to a local first (`let s = ..; s.len()`) or call it in path form (`Type::len(&s)`)"
+    note = "a struct's own method `len`, called on a field or on a call's result, is not seen as the struct's: call it in path form (`Type::len(&s)`)"
 )]
 pub trait Length {
     /// The number of elements.
