@@ -1035,3 +1035,43 @@ fn partial_cmp_unwrapped_is_a_comparison() {
     }
     assert_eq!(compared_by_partial_cmp_vjp(&x).1(1.0), g);
 }
+
+/// A `Vec` of `Vec`s copied whole (`u0.to_vec()`, `u.clone()`) and assigned whole (`u = next`),
+/// as a stencil over a grid is written: the adjoints of the copies did not compile (they were
+/// added through `as_flattened`, which only arrays of arrays have).
+#[differentiate]
+fn heat_steps(u0: &[Vec<f64>], k: f64) -> f64 {
+    let mut u = u0.to_vec();
+    for _ in 0..3 {
+        let mut next = u.clone();
+        for i in 1..u.len() - 1 {
+            for j in 1..u[i].len() - 1 {
+                let lap = u[i - 1][j] + u[i + 1][j] + u[i][j - 1] + u[i][j + 1] - 4.0 * u[i][j];
+                next[i][j] = u[i][j] + k * lap;
+            }
+        }
+        u = next;
+    }
+    let mut corners = vec![vec![0.0; 2]; 2];
+    corners[0][0] = u[1][1];
+    corners[1][1] = u[2][2] * k;
+    let kept = corners.clone();
+    kept[0][0] * kept[1][1] + u[1][2]
+}
+
+#[test]
+fn a_vec_of_vecs_copied_whole() {
+    let u0: Vec<Vec<f64>> = (0..4)
+        .map(|i| (0..5).map(|j| ((i * 5 + j) as f64 * 0.37).sin()).collect())
+        .collect();
+    let k = 0.2;
+    let (value, (du, dk)) = heat_steps_grad(&u0, k);
+    assert_eq!(value.to_bits(), heat_steps(&u0, k).to_bits());
+    let flat: Vec<f64> = u0.iter().flatten().copied().chain([k]).collect();
+    let grad: Vec<f64> = du.iter().flatten().copied().chain([dk]).collect();
+    let unflat = |p: &[f64]| -> f64 {
+        let u: Vec<Vec<f64>> = p[..20].chunks(5).map(<[f64]>::to_vec).collect();
+        heat_steps(&u, p[20])
+    };
+    assert_gradient(unflat, &flat, &grad, 1e-7);
+}

@@ -595,12 +595,8 @@ pub fn reset_grad<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
 
 /// `target += source`, elementwise: the adjoint of a copy flows back into its source.
 #[inline(always)]
-pub fn add_into<T: Real>(target: &mut [T], source: &[T]) {
-    // A length mismatch is a bug in the macro: never drop the extra adjoints in silence.
-    assert_eq!(target.len(), source.len(), "adjoints of different lengths");
-    for (t, s) in target.iter_mut().zip(source) {
-        *t += *s;
-    }
+pub fn add_into<T: Adjoints + ?Sized>(target: &mut T, source: &T) {
+    target.add_from(source);
 }
 
 /// The adjoint of a `Vec` before it was assigned whole: zeros, as long as it was then.
@@ -638,8 +634,66 @@ pub fn reuse_vec<T: Clone>(pool: &mut Vec<Vec<T>>, elem: T, len: usize) -> Vec<T
 
 /// Sets every element to zero: the adjoint of an array overwritten as a whole.
 #[inline(always)]
-pub fn fill_zero<T: Real>(target: &mut [T]) {
-    target.fill(T::ZERO);
+pub fn fill_zero<T: Adjoints + ?Sized>(target: &mut T) {
+    target.fill_zero();
+}
+
+/// The adjoint of an array, slice or `Vec`, nested to any depth (`Vec<Vec<f64>>` too).
+pub trait Adjoints {
+    /// `self += source`, elementwise.
+    fn add_from(&mut self, source: &Self);
+    /// Every element set to zero.
+    fn fill_zero(&mut self);
+}
+
+impl<T: Real> Adjoints for T {
+    #[inline(always)]
+    fn add_from(&mut self, source: &T) {
+        *self += *source;
+    }
+    #[inline(always)]
+    fn fill_zero(&mut self) {
+        *self = T::ZERO;
+    }
+}
+
+impl<T: Adjoints> Adjoints for [T] {
+    #[inline]
+    fn add_from(&mut self, source: &[T]) {
+        // A length mismatch is a bug in the macro: never drop the extra adjoints in silence.
+        assert_eq!(self.len(), source.len(), "adjoints of different lengths");
+        for (t, s) in self.iter_mut().zip(source) {
+            t.add_from(s);
+        }
+    }
+    #[inline]
+    fn fill_zero(&mut self) {
+        for t in self {
+            t.fill_zero();
+        }
+    }
+}
+
+impl<T: Adjoints, const N: usize> Adjoints for [T; N] {
+    #[inline]
+    fn add_from(&mut self, source: &[T; N]) {
+        self[..].add_from(&source[..]);
+    }
+    #[inline]
+    fn fill_zero(&mut self) {
+        self[..].fill_zero();
+    }
+}
+
+impl<T: Adjoints> Adjoints for Vec<T> {
+    #[inline]
+    fn add_from(&mut self, source: &Vec<T>) {
+        self[..].add_from(&source[..]);
+    }
+    #[inline]
+    fn fill_zero(&mut self) {
+        self[..].fill_zero();
+    }
 }
 
 /// An owned copy of an array, slice or vector (`let mut a = x;`, `x.to_vec()`).
@@ -664,30 +718,33 @@ pub trait Owned {
     fn assign_to(&self, target: &mut Self::Owned);
 }
 
-impl<T: Copy, const N: usize> Owned for [T; N] {
+impl<T: Clone, const N: usize> Owned for [T; N] {
     type Owned = [T; N];
     #[inline(always)]
     fn owned(&self) -> [T; N] {
-        *self
+        self.clone()
     }
     #[inline(always)]
     fn assign_to(&self, target: &mut [T; N]) {
-        *target = *self;
+        target.clone_from(self);
     }
 }
 
-impl<T: Copy> Owned for [T] {
+impl<T: Clone> Owned for [T] {
     type Owned = Vec<T>;
     fn owned(&self) -> Vec<T> {
         self.to_vec()
     }
+    /// Rows of a `Vec<Vec<T>>` are copied into the storage they had.
     fn assign_to(&self, target: &mut Vec<T>) {
-        target.clear();
-        target.extend_from_slice(self);
+        target.truncate(self.len());
+        let (init, tail) = self.split_at(target.len());
+        target.clone_from_slice(init);
+        target.extend_from_slice(tail);
     }
 }
 
-impl<T: Copy> Owned for Vec<T> {
+impl<T: Clone> Owned for Vec<T> {
     type Owned = Vec<T>;
     fn owned(&self) -> Vec<T> {
         self.clone()

@@ -41,8 +41,8 @@ impl Writer<'_> {
                 quote!(#name #([#indices])* = #zero;)
             }
             BwdStmt::AddMem { target, source } => {
-                let target = self.flat_adjoint(*target, true);
-                let source = self.flat_adjoint(*source, false);
+                let target = self.adjoint_slice(*target, true);
+                let source = self.adjoint_slice(*source, false);
                 quote!(#private::add_into(#target, #source);)
             }
             BwdStmt::AddSnapshot {
@@ -53,21 +53,12 @@ impl Writer<'_> {
                 let name = self.mem_adjoint(*target);
                 let indices = self.indices(prefix);
                 let source = self.names.adjoint(function, *source);
-                if function.mems[target.index()].dims - prefix.len() > 1 {
-                    quote!(#private::add_into((#name #([#indices])*).as_flattened_mut(), #source.as_flattened());)
-                } else {
-                    quote!(#private::add_into(&mut #name #([#indices])* [..], &#source[..]);)
-                }
+                quote!(#private::add_into(&mut #name #([#indices])* [..], &#source[..]);)
             }
             BwdStmt::AddMemToValue { target, source } => {
-                let dims = function.mems[source.index()].dims;
                 let target = self.names.adjoint(function, *target);
-                let source = self.flat_adjoint(*source, false);
-                if dims > 1 {
-                    quote!(#private::add_into(#target.as_flattened_mut(), #source);)
-                } else {
-                    quote!(#private::add_into(&mut #target[..], #source);)
-                }
+                let source = self.adjoint_slice(*source, false);
+                quote!(#private::add_into(&mut #target[..], #source);)
             }
             BwdStmt::SeedMem { mem, path, first } => {
                 let seed = self
@@ -85,7 +76,7 @@ impl Writer<'_> {
                 }
             }
             BwdStmt::ResetMem { mem, len: None } => {
-                let target = self.flat_adjoint(*mem, true);
+                let target = self.adjoint_slice(*mem, true);
                 quote!(#private::fill_zero(#target);)
             }
             BwdStmt::ResetMem {
@@ -145,14 +136,13 @@ impl Writer<'_> {
         data.field.is_none() && data.param.is_some_and(|p| self.ref_params[p])
     }
 
-    /// The adjoint of a memory as a flat slice: `&mut d_a[..]`, `d_m.as_flattened_mut()`.
-    pub(super) fn flat_adjoint(&mut self, mem: Mem, mutable: bool) -> TokenStream {
+    /// The adjoint of a memory as a slice (of numbers, or of rows): `&mut d_a[..]`.
+    pub(super) fn adjoint_slice(&mut self, mem: Mem, mutable: bool) -> TokenStream {
         let name = self.mem_adjoint(mem);
-        match (self.function.mems[mem.index()].dims, mutable) {
-            (1, true) => quote!(&mut #name[..]),
-            (1, false) => quote!(&#name[..]),
-            (_, true) => quote!(#name.as_flattened_mut()),
-            (_, false) => quote!(#name.as_flattened()),
+        if mutable {
+            quote!(&mut #name[..])
+        } else {
+            quote!(&#name[..])
         }
     }
 
