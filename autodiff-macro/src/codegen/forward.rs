@@ -94,6 +94,7 @@ impl<'a> Writer<'a> {
         vjp: bool,
         tangents: bool,
     ) -> TokenStream {
+        let operands = args;
         let args = if tangents {
             let n = args.len() / 2;
             let mut primal = self.call_args(&args[..n], &written_ref[..n], span);
@@ -121,6 +122,14 @@ impl<'a> Writer<'a> {
                 let last = func.path.segments.last_mut().expect("a path has a segment");
                 last.ident = rename(&last.ident);
                 quote!(#func(#(#args),*))
+            }
+            // The caller cannot see whether the method takes `&self` or `self`: its forward
+            // sweep is reached through the form that borrows the receiver in both cases.
+            Callee::Method(method) if vjp && !tangents => {
+                let method = super::public::method_vjp_ident(method);
+                let receiver = self.operand(&operands[0], span);
+                let rest = &args[1..];
+                quote!(#receiver.#method(#(#rest),*))
             }
             Callee::Method(method) => {
                 let method = rename(method);

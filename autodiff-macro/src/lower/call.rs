@@ -490,7 +490,22 @@ impl Lowerer<'_> {
                 _ => false,
             };
             let written = is_ref;
-            let val = self.expr(arg);
+            let deref = matches!(
+                strip_parens(arg),
+                Expr::Unary(syn::ExprUnary {
+                    op: syn::UnOp::Deref(_),
+                    ..
+                })
+            );
+            let mut val = self.expr(arg);
+            // `*s` of a struct behind a reference: a copy of it, a value of its own.
+            if let Val::Mem(mem, prefix) = &val {
+                if deref && prefix.is_empty() && self.mems[mem.index()].structured {
+                    let copy = self.emit(Op::Load(*mem), Vec::new(), arg.span());
+                    self.values[copy.index()].aggregate = true;
+                    val = Val::Scalar(Operand::Value(copy));
+                }
+            }
             let is_ref = is_ref
                 || bound_ref
                 || match &val {
