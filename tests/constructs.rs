@@ -2191,3 +2191,32 @@ fn iterator_sums_and_products() {
     }
     assert_close(dk, x.iter().sum(), TOL);
 }
+
+/// `first().unwrap()` and `*last().expect(..)` of a growing local `Vec` and of a parameter: the
+/// element itself (the error named `unwrap`).
+#[differentiate]
+fn first_and_last(x0: f64, v0: f64, xs: &[f64]) -> f64 {
+    let mut path = vec![x0];
+    let mut v = v0;
+    for k in 0..5 {
+        let last = *path.last().unwrap();
+        v -= 0.1 * last;
+        path.push(last + 0.1 * v * (k as f64 + 1.0));
+    }
+    let first = path.first().unwrap();
+    *path.last().expect("non-empty") * first + xs.last().unwrap() * x0 + *xs.first().unwrap()
+}
+
+#[test]
+fn first_and_last_elements() {
+    let xs = [0.5, 1.5, 2.5];
+    let (value, (dx0, dv0, dxs)) = first_and_last_grad(0.7, 0.3, &xs);
+    assert_eq!(value.to_bits(), first_and_last(0.7, 0.3, &xs).to_bits());
+    assert_eq!(dxs, vec![1.0, 0.0, 0.7]);
+    assert_gradient(
+        |p| first_and_last(p[0], p[1], &xs),
+        &[0.7, 0.3],
+        &[dx0, dv0],
+        1e-7,
+    );
+}

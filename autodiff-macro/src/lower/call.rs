@@ -114,6 +114,14 @@ impl Lowerer<'_> {
         if let Some(val) = self.consume(call) {
             return val;
         }
+        // `v.first().unwrap()`, `*v.last().expect(..)` of an array: its first or last element
+        // (or row); an empty one panics, as the `unwrap` would.
+        if let (Some(rewritten), true) = (
+            first_or_last(call),
+            matches!(name.as_str(), "unwrap" | "expect"),
+        ) {
+            return self.expr(&rewritten);
+        }
         if let Some(val) = self.option_method(call) {
             return val;
         }
@@ -571,5 +579,23 @@ impl Lowerer<'_> {
             });
         }
         (args, written_ref, by_ref)
+    }
+}
+
+/// `v.first().unwrap()` as `v[0]`, `v.last().unwrap()` as `v[v.len() - 1]`, for a receiver
+/// that is a place (an array, a row, a field).
+fn first_or_last(call: &syn::ExprMethodCall) -> Option<Expr> {
+    let Expr::MethodCall(inner) = strip_parens(&call.receiver) else {
+        return None;
+    };
+    if !inner.args.is_empty() || !is_place(&inner.receiver) {
+        return None;
+    }
+    let v = &inner.receiver;
+    let span = inner.method.span();
+    match inner.method.to_string().as_str() {
+        "first" => Some(syn::parse_quote_spanned!(span=> #v[0])),
+        "last" => Some(syn::parse_quote_spanned!(span=> #v[#v.len() - 1])),
+        _ => None,
     }
 }
