@@ -1075,3 +1075,83 @@ fn a_vec_of_vecs_copied_whole() {
     };
     assert_gradient(unflat, &flat, &grad, 1e-7);
 }
+
+mod lengths_and_struct_methods {
+    //! Lengths the macro cannot see the type of, and methods of structs named like float or
+    //! slice methods: each compiles and differentiates as Rust means it (found in review of
+    //! the checks that keep a struct's own `len` or `floor` from being taken for a constant).
+    use super::*;
+    use autodiff_core::Differentiable;
+
+    #[differentiate]
+    fn iterator_lengths(w: &[f64]) -> f64 {
+        let n = w.iter().len() + w.iter().rev().skip(1).len() + w.chunks(2).len();
+        let m = (0..w.len()).len() + w.windows(2).len();
+        w[0] * n as f64 + w[1] * m as f64
+    }
+
+    #[derive(Clone, Differentiable)]
+    struct Poly {
+        coeffs: Vec<f64>,
+        w: Vec<f64>,
+    }
+
+    impl Poly {
+        /// An ordinary `len`, not differentiated: a count.
+        fn len(&self) -> usize {
+            self.coeffs.len()
+        }
+    }
+
+    #[differentiate]
+    fn poly_mean(p: &Poly, x: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..p.len() {
+            s += p.coeffs[i] * x.powi(i as i32);
+        }
+        let w = p.w.clone();
+        s / p.len() as f64 + w[0] * w.len() as f64
+    }
+
+    #[differentiate]
+    fn concatenated(v: &[Vec<f64>], x: f64) -> f64 {
+        let n = v.concat().len() + x.to_string().len();
+        x * n as f64 + v[0][0]
+    }
+
+    type Real = f64;
+
+    #[differentiate]
+    fn alias_methods(x: Real, y: f64) -> f64 {
+        x.sin() * y + x.max(y)
+    }
+
+    #[test]
+    fn lengths_and_methods_of_unseen_types() {
+        let w = [0.5, -1.5, 2.0, 0.25, 1.0];
+        let (value, g) = iterator_lengths_grad(&w);
+        assert_eq!(value.to_bits(), iterator_lengths(&w).to_bits());
+        // n = 5 + 4 + 3, m = 5 + 4.
+        assert_eq!(g, vec![12.0, 9.0, 0.0, 0.0, 0.0]);
+
+        let p = Poly {
+            coeffs: vec![1.0, -2.0, 0.5],
+            w: vec![0.3, 0.1],
+        };
+        let (value, (dp, dx)) = poly_mean_grad(&p, 1.5);
+        assert_eq!(value.to_bits(), poly_mean(&p, 1.5).to_bits());
+        assert_eq!(dp.coeffs, vec![1.0 / 3.0, 1.5 / 3.0, 2.25 / 3.0]);
+        assert_eq!(dp.w, vec![2.0, 0.0]);
+        assert_close(dx, (-2.0 + 2.0 * 0.5 * 1.5) / 3.0, 1e-15);
+
+        let v = vec![vec![1.0, 2.0], vec![3.0]];
+        let (value, (dv, dx)) = concatenated_grad(&v, 0.5);
+        assert_eq!(value.to_bits(), concatenated(&v, 0.5).to_bits());
+        assert_eq!(dx, (3 + "0.5".len()) as f64);
+        assert_eq!(dv, vec![vec![1.0, 0.0], vec![0.0]]);
+
+        let (dx, dy) = alias_methods_pullback(0.4, 0.9, 1.0);
+        assert_close(dx, 0.4f64.cos() * 0.9, 1e-15);
+        assert_close(dy, 0.4f64.sin() + 1.0, 1e-15);
+    }
+}

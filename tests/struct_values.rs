@@ -282,9 +282,10 @@ fn methods_of_struct_values() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A struct's methods named like a float method or a slice method (`len`, `floor`, `exp`,
-// `sum`, `last`, `mul`) are the struct's: `v.len()` of a vector type was taken for a length,
-// with a zero gradient, silently.
+// A struct's methods named like slice methods (`sum`, `last`) are the struct's when the
+// receiver is a struct for sure; those named like float methods or `len` are called in path
+// form (`Vec2::len(&v)`): with method syntax `v.len()` of a vector type was taken for a length,
+// with a zero gradient, silently (now a compile error, `tests/ui`).
 // ------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Differentiable)]
@@ -330,15 +331,19 @@ impl Vec2 {
     /// The same names called on `self`.
     #[differentiate]
     fn cost(&self, k: f64) -> f64 {
-        k * self.len() + self.floor().floor() + self.exp() * self.sum() - self.last()
+        k * Vec2::len(self) + Vec2::floor(self).floor() + Vec2::exp(self) * self.sum() - self.last()
     }
 }
 
 #[differentiate]
 fn named_like_builtins(v: &Vec2, w: Vec2, k: f64) -> f64 {
     let u = Vec2 { x: k, y: w.y };
-    let p = v.mul(&w);
-    v.len() + w.floor() * u.exp() + p.sum() + Vec2 { x: 1.0, y: k }.last() + w.cost(k)
+    let p = Vec2::mul(v, &w);
+    Vec2::len(v)
+        + Vec2::floor(&w) * Vec2::exp(&u)
+        + p.sum()
+        + Vec2 { x: 1.0, y: k }.last()
+        + w.cost(k)
 }
 
 fn named_like_builtins_plain(v: [f64; 2], w: [f64; 2], k: f64) -> f64 {

@@ -10,7 +10,7 @@ use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is used as a differentiated number here, but only `f32` and `f64` can be differentiated",
     note = "an integer the macro cannot see the type of (a struct's `usize` field, say) is taken to be a float; mark it constant: `no_grad(p.n) as f64`",
-    note = "a struct's own arithmetic operators are not differentiated: write the arithmetic over its fields, or in a `#[differentiate]` function of the struct"
+    note = "a struct's own arithmetic operators, and its methods named like float methods, are not differentiated: write the arithmetic over its fields, and call such a method in path form (`Type::exp(&s)`)"
 )]
 pub trait Real:
     Copy
@@ -260,58 +260,24 @@ impl<T: crate::Differentiable> AddGrad<T> for T {
     }
 }
 
-/// What has a length: `x.len()` of a value whose type the macro cannot see is `length(&x)`, so
-/// that a struct with a `len` method of its own (a vector's norm) is a compile error rather than
-/// a constant.
+/// A count: `x.len()` of something the macro cannot see the type of is `count(x.len())`, so
+/// that a struct's own `len` returning a float (a vector's norm, which has a derivative) is a
+/// compile error rather than a constant.
 #[diagnostic::on_unimplemented(
-    message = "`.len()` is taken for the length of a container here, and `{Self}` is not one",
-    note = "a struct's own method `len`, called on a field or on a call's result, is not seen as the struct's: call it in path form (`Type::len(&s)`)"
+    message = "`.len()` is taken for a count here, and `{Self}` is not an integer",
+    note = "with method syntax, `s.len()` is taken for a count; a struct's own `len` returning a float is differentiated when called in path form (`Type::len(&s)`)"
 )]
-pub trait Length {
-    /// The number of elements.
-    fn length(&self) -> usize;
-}
+pub trait Count {}
 
-macro_rules! impl_length {
-    ($(<$($g:ident),*> $t:ty),* $(,)?) => {$(
-        impl<$($g),*> Length for $t {
-            #[inline(always)]
-            fn length(&self) -> usize {
-                self.len()
-            }
-        }
-    )*};
+macro_rules! impl_count {
+    ($($t:ty)*) => {$( impl Count for $t {} )*};
 }
-impl_length!(
-    <T> [T],
-    <T> Vec<T>,
-    <T> std::collections::VecDeque<T>,
-    <> str,
-    <> String,
-    <K, V, S> std::collections::HashMap<K, V, S>,
-    <T, S> std::collections::HashSet<T, S>,
-    <K, V> std::collections::BTreeMap<K, V>,
-    <T> std::collections::BTreeSet<T>,
-);
+impl_count!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
 
-impl<T, const N: usize> Length for [T; N] {
-    #[inline(always)]
-    fn length(&self) -> usize {
-        N
-    }
-}
-
-impl<T: Length + ?Sized> Length for &T {
-    #[inline(always)]
-    fn length(&self) -> usize {
-        (**self).length()
-    }
-}
-
-/// `x.len()` of a container whose type the macro cannot see.
+/// `n` itself, checked to be an integer.
 #[inline(always)]
-pub fn length<T: Length + ?Sized>(x: &T) -> usize {
-    x.length()
+pub fn count<T: Count>(n: T) -> T {
+    n
 }
 
 /// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into

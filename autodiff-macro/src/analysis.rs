@@ -27,6 +27,11 @@ impl Activity {
         self.varied[value.index()] && self.useful[value.index()]
     }
 
+    /// Whether the value depends differentiably on an active parameter.
+    pub fn varied(&self, value: Value) -> bool {
+        self.varied[value.index()]
+    }
+
     pub fn active_operand(&self, operand: &Operand) -> Option<Value> {
         operand.value().filter(|v| self.active(*v))
     }

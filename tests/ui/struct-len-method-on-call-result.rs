@@ -19,8 +19,8 @@ impl Vec2 {
     }
 }
 
-// On a call's result the macro cannot tell the struct's `len` from a container's: taken for a
-// length, it would be a constant with a zero gradient, so it must not compile.
+// With method syntax the macro cannot tell the struct's `len` from a container's: taken for a
+// count, it would be a constant with a zero gradient, so a float there must not compile.
 #[differentiate]
 fn norm_of(x: f64) -> f64 {
     let n = Vec2::new(x, 1.0).len();

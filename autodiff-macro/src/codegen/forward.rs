@@ -713,7 +713,8 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// The active values of a type the macro cannot see that a derivative rule takes as numbers,
+/// The active values of a type the macro cannot see that a derivative rule takes as numbers (and
+/// the varied ones a rule without a derivative takes: `floor`),
 /// directly or through copies, branches and loop variables: a struct's field or the struct
 /// itself, a call's result or a part of one. Each is checked to be a float where it is made,
 /// since a struct with operators of its own would take the rules silently (a complex `z * z`
@@ -725,13 +726,20 @@ pub(super) fn unseen_types(
 ) -> BTreeMap<Value, Span> {
     let mut numbers: BTreeMap<Value, Span> = BTreeMap::new();
     let mut sources = BTreeSet::new();
+    let mut constant_use = BTreeSet::new();
     // What each copy, branch result and loop variable takes its value from.
     let mut links: Vec<(Value, Vec<Value>)> = Vec::new();
     function.body.walk(&mut |stmt| match stmt {
         Stmt::Inst(inst) => match &inst.op {
-            Op::Rule { .. } => {
-                for v in inst.arg_values() {
+            Op::Rule { rule, .. } => {
+                for (k, v) in inst.args.iter().enumerate() {
+                    let Some(v) = v.value() else { continue };
                     numbers.entry(v).or_insert(inst.span);
+                    // No derivative flows through this argument, so it is not active even
+                    // when it varies: a struct's own `floor` would be a constant.
+                    if rule.rule().adjoints.get(k).is_some_and(Option::is_none) {
+                        constant_use.insert(v);
+                    }
                 }
             }
             Op::Load(mem) if function.mems[mem.index()].structured => {
@@ -766,15 +774,22 @@ pub(super) fn unseen_types(
         changed = false;
         for (result, from) in &links {
             if let Some(&at) = numbers.get(result) {
+                let constant = constant_use.contains(result);
                 for v in from {
                     if !numbers.contains_key(v) {
                         numbers.insert(*v, at);
+                        changed = true;
+                    }
+                    if constant && constant_use.insert(*v) {
                         changed = true;
                     }
                 }
             }
         }
     }
-    numbers.retain(|v, _| sources.contains(v) && activity.active(*v));
+    numbers.retain(|v, _| {
+        sources.contains(v)
+            && (activity.active(*v) || constant_use.contains(v) && activity.varied(*v))
+    });
     numbers
 }

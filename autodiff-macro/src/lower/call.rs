@@ -80,9 +80,14 @@ const SLICE_METHODS: &[&str] = &[
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
-        // A method of a struct is the struct's, whatever its name (`v.len()` of a vector type
-        // would otherwise be taken for a length, with no derivative).
-        if self.known_struct(&call.receiver) && !matches!(name.as_str(), "clone" | "to_owned") {
+        // A method of a struct is the struct's, whatever slice method it is named like
+        // (`p.sum()`, `p.last()`). One named like a float method stays the rule, which checks
+        // its operand is a float (so an alias of `f64` works), and `len` is checked to count.
+        if self.known_struct(&call.receiver)
+            && !matches!(name.as_str(), "clone" | "to_owned")
+            && !rules::is_known(&name)
+            && !CUT_METHODS.contains(&name.as_str())
+        {
             return match self.expr(&call.receiver) {
                 Val::Mem(mem, prefix) => self.struct_method(call, Operand::Mem(mem, prefix)),
                 Val::Scalar(operand) => self.struct_method(call, operand),
@@ -205,15 +210,14 @@ impl Lowerer<'_> {
             self.scopes.pop();
             return val;
         }
-        // The length of something the macro cannot see the type of (a struct's field, a
-        // call's result): checked to be a container's, since a struct's own `len` (a vector's
-        // norm) would be taken for a constant.
+        // A length the macro cannot see is one (a struct's field, a call's result, a struct
+        // with a `len` of its own): checked to be an integer, since a struct's `len` that is a
+        // vector's norm would be taken for a constant.
         if name == "len" && call.args.is_empty() {
-            let receiver = &call.receiver;
-            let length: Expr = syn::parse_quote_spanned!(call.method.span()=>
-                ::autodiff_core::__private::length(&#receiver)
+            let count: Expr = syn::parse_quote_spanned!(call.method.span()=>
+                ::autodiff_core::__private::count(#call)
             );
-            return self.opaque(&length, true, "method `len`");
+            return self.opaque(&count, true, "method `len`");
         }
         if CUT_METHODS.contains(&name.as_str()) {
             let call = self.numbers_by_reference(call);
@@ -235,9 +239,12 @@ impl Lowerer<'_> {
                 {
                     if self.mems[mem.index()].structured {
                         // A copy of a struct: a value of its own.
+                        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
                         let value = self.emit(Op::Load(mem), prefix, call.method.span());
                         self.values[value.index()].aggregate = true;
-                        self.structs.insert(value);
+                        if whole {
+                            self.structs.insert(value);
+                        }
                         return Val::Scalar(Operand::Value(value));
                     }
                     return self.copy_of(&name, mem, &prefix, call.method.span());
@@ -300,6 +307,20 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A local bound to a value the macro cannot see the type of (a call's result).
+    fn holds_value(&self, expr: &Expr) -> bool {
+        let Expr::Path(path) = strip_parens(expr) else {
+            return false;
+        };
+        match local_name(path).and_then(|name| self.lookup_user(&name.to_string())) {
+            Some(Binding {
+                val: Some(Val::Scalar(Operand::Value(value))),
+                ..
+            }) => self.values[value.index()].aggregate,
+            _ => false,
+        }
+    }
+
     /// A receiver that may be a struct the function computes: a struct literal, a call of a
     /// function by its path, or a method the macro does not know of such a value or variable.
     fn computed_struct(&self, expr: &Expr) -> bool {
@@ -316,13 +337,16 @@ impl Lowerer<'_> {
                 }
                 _ => false,
             },
+            // A method of a struct or of such a value (`t.stiffer(1.5)`), not of an array.
             Expr::MethodCall(inner) => {
                 let method = inner.method.to_string();
                 inner.turbofish.is_none()
                     && !rules::is_known(&method)
                     && !SLICE_METHODS.contains(&method.as_str())
                     && !CUT_METHODS.contains(&method.as_str())
-                    && (is_place(&inner.receiver) || self.computed_struct(&inner.receiver))
+                    && (self.known_struct(&inner.receiver)
+                        || self.holds_value(&inner.receiver)
+                        || self.computed_struct(&inner.receiver))
             }
             _ => false,
         }
