@@ -494,3 +494,61 @@ fn self_by_value_methods_with_method_syntax() {
     assert_close(da2.y, -2.0 * da.y, 1e-14);
     assert_close(db2.z, -2.0 * db.z, 1e-14);
 }
+
+// ------------------------------------------------------------------------------------------
+// A struct value chosen by a branch, or carried by a loop and replaced in a branch, then its
+// methods and fields.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate]
+fn chosen_springs(k: f64, x: f64) -> f64 {
+    let s = if x > 0.0 {
+        Spring { k, rest: 1.0 }
+    } else {
+        Spring {
+            k: 2.0 * k,
+            rest: 0.5,
+        }
+    };
+    let t = if k > 1.0 {
+        Spring::new(k, x)
+    } else {
+        Spring::new(x, k)
+    };
+    let mut u = Spring::new(k, 0.0);
+    for i in 0..3 {
+        if i % 2 == 0 {
+            u = Spring::new(u.k * x, u.rest + k);
+        }
+    }
+    s.energy(x) + t.energy(0.3) + s.k * t.rest + u.energy(x)
+}
+
+fn chosen_springs_plain(k: f64, x: f64) -> f64 {
+    let energy = |k: f64, r: f64, x: f64| 0.5 * k * (x - r) * (x - r);
+    let (sk, sr) = if x > 0.0 { (k, 1.0) } else { (2.0 * k, 0.5) };
+    let (tk, tr) = if k > 1.0 { (k, x) } else { (x, k) };
+    let (mut uk, mut ur) = (k, 0.0);
+    for i in 0..3 {
+        if i % 2 == 0 {
+            (uk, ur) = (uk * x, ur + k);
+        }
+    }
+    energy(sk, sr, x) + energy(tk, tr, 0.3) + sk * tr + energy(uk, ur, x)
+}
+
+#[test]
+fn struct_values_chosen_by_branches() {
+    // Both sides of each branch.
+    for (k, x) in [(1.5, 0.7), (0.5, -0.4)] {
+        let (value, (dk, dx)) = chosen_springs_grad(k, x);
+        assert_eq!(value.to_bits(), chosen_springs(k, x).to_bits());
+        assert_close(value, chosen_springs_plain(k, x), 1e-14);
+        assert_gradient(
+            |p| chosen_springs_plain(p[0], p[1]),
+            &[k, x],
+            &[dk, dx],
+            1e-7,
+        );
+    }
+}

@@ -274,6 +274,15 @@ impl Lowerer<'_> {
                     return Val::Scalar(a);
                 }
                 let result = self.new_value(name.map(str::to_owned));
+                // A struct or array value from either branch (a call's result, a struct
+                // literal) makes the joined value one, whose adjoint is shaped like it.
+                let aggregate =
+                    |v: &Operand| v.value().is_some_and(|v| self.values[v.index()].aggregate);
+                self.values[result.index()].aggregate = aggregate(&a) || aggregate(&b);
+                let is_struct = |v: &Operand| v.value().is_some_and(|v| self.structs.contains(&v));
+                if is_struct(&a) && is_struct(&b) {
+                    self.structs.insert(result);
+                }
                 phis.push(Phi {
                     result,
                     then_value: a,
