@@ -60,19 +60,16 @@ impl<'a> Writer<'a> {
                 } else {
                     quote!(_)
                 };
-                let check = self.unseen_types.get(&inst.result).map(|&at| {
-                    let private = private();
-                    let checked = super::backward::located_at(quote!(#private::number(#value)), at);
-                    quote_spanned!(span=> let #value = #checked;)
-                });
+                let check = self
+                    .checked_number(inst.result, value.clone())
+                    .map(|checked| quote_spanned!(span=> let #value = #checked;));
                 return Some(quote_spanned!(span=> let (#value, #pullback) = #call; #check));
             }
         }
-        let mut expr = self.forward_expr(inst);
-        if let Some(&at) = self.unseen_types.get(&inst.result) {
-            let private = private();
-            expr = super::backward::located_at(quote!(#private::number(#expr)), at);
-        }
+        let expr = self.forward_expr(inst);
+        let expr = self
+            .checked_number(inst.result, expr.clone())
+            .unwrap_or(expr);
         if !used {
             return Some(quote_spanned!(span=> #expr;));
         }
@@ -81,6 +78,17 @@ impl<'a> Writer<'a> {
             Some(ty) => quote_spanned!(span=> let #name: #ty = #expr;),
             None => quote_spanned!(span=> let #name = #expr;),
         })
+    }
+
+    /// `number(tokens)`, located at the rule that takes it, for a value of a type the macro
+    /// cannot see that must be a float ([`unseen_types`]); `None` for any other value.
+    fn checked_number(&self, value: Value, tokens: TokenStream) -> Option<TokenStream> {
+        let at = *self.unseen_types.get(&value)?;
+        let private = private();
+        Some(super::backward::located_at(
+            quote!(#private::number(#tokens)),
+            at,
+        ))
     }
 
     /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`;
@@ -713,13 +721,13 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// The active values of a type the macro cannot see that a derivative rule takes as numbers (and
-/// the varied ones a rule without a derivative takes: `floor`),
-/// directly or through copies, branches and loop variables: a struct's field or the struct
-/// itself, a call's result or a part of one. Each is checked to be a float where it is made,
-/// since a struct with operators of its own would take the rules silently (a complex `z * z`
-/// is not differentiated as a product of reals). Each with the span of a rule that takes it,
-/// where rustc reports a struct.
+/// The values of a type the macro cannot see (a struct's field or the struct itself, a call's
+/// result or a part of one) that a derivative rule takes as numbers, directly or through copies,
+/// branches and loop variables: the active ones, and the varied ones a rule without a
+/// derivative takes (`floor`). Each is checked to be a float where it is made, since a struct
+/// with operators or methods of its own would take the rules silently (a complex `z * z` is not
+/// differentiated as a product of reals). Each with the span of a rule that takes it, where
+/// rustc reports a struct.
 pub(super) fn unseen_types(
     function: &crate::ir::Function,
     activity: &crate::analysis::Activity,

@@ -57,6 +57,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
         return TokenStream::new();
     };
     let out_ty = &output.ty;
+    let parts = Parts::new(item, sig);
     let Parts {
         attrs,
         vis,
@@ -70,21 +71,21 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
         borrowing_params,
         borrowing_captures,
         ..
-    } = Parts::new(item, sig);
+    } = &parts;
     let ident = &item.sig.ident;
     let (vjp, fused_fn) = hidden_paths(item);
     let private = private();
 
-    let mut names = Names::avoiding(&param_names);
+    let mut names = Names::avoiding(param_names);
     let span = ident.span();
     let grad = names.fresh("grad", span);
     let value = names.fresh("value", span);
     let pullback = names.fresh("pullback", span);
     let d_out = names.fresh("d_out", span);
 
-    let shape = GradShape::new(sig, &param_names);
+    let shape = GradShape::new(sig, param_names);
     let (single, grad_ty, zero) = (shape.single, &shape.ty, &shape.zero);
-    let resets = shape.resets(sig, &param_names, &grad);
+    let resets = shape.resets(sig, param_names, &grad);
     let slots_owned = shape.slots(sig, &grad, false);
     let slots_ref = shape.slots(sig, &grad, true);
 
@@ -146,7 +147,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     };
     let grad_sweep = sweep(one.clone(), &slots_owned, true);
     let grad_into_sweep = sweep(one, &slots_ref, true);
-    let method_vjp = method_vjp(item, sig);
+    let method_vjp = method_vjp(item, sig, &parts);
     if !output.scalar {
         let stubs = non_scalar_stubs(item, sig, out_ty, [&grad_fn, &grad_into_fn], "ScalarOutput");
         return quote!(#pullback_item #vjp_item #stubs #method_vjp);
@@ -209,7 +210,7 @@ pub(super) fn method_vjp_ident(ident: &Ident) -> Ident {
 /// this form, which borrows the receiver and whose pullback takes it again: a `&self` method's
 /// `__m_vjp` already is it; a `self` method's is called on a copy of the receiver, and its
 /// pullback ignores the receiver given again (it keeps what it captured).
-fn method_vjp(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+fn method_vjp(item: &syn::ItemFn, sig: &Signature, parts: &Parts) -> TokenStream {
     if item.sig.receiver().is_none() {
         return TokenStream::new();
     }
@@ -235,7 +236,7 @@ fn method_vjp(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         ref_names,
         ref_types,
         ..
-    } = Parts::new(item, sig);
+    } = parts;
     let (vjp, _) = hidden_paths(item);
     let name = method_vjp_ident(&item.sig.ident);
     let rest = &params[1..];
@@ -254,7 +255,7 @@ fn method_vjp(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     if !by_value {
         return quote!(#head { #vjp #turbofish(self, #(#rest_names),*) });
     }
-    let mut names = Names::avoiding(&param_names);
+    let mut names = Names::avoiding(param_names);
     let span = item.sig.ident.span();
     let (value, pullback, d_out) = (
         names.fresh("value", span),

@@ -47,12 +47,8 @@ impl Lowerer<'_> {
 
     /// The value of a passive parameter behind a shared reference that `expr` names.
     fn frozen_param(&self, expr: &Expr) -> Option<Value> {
-        let Expr::Path(path) = strip_parens(expr) else {
-            return None;
-        };
-        let ident = path.path.get_ident()?;
-        match self.lookup_user(&ident.to_string())?.val {
-            Some(Val::Scalar(Operand::Value(value))) if self.frozen.contains(&value) => Some(value),
+        match self.local_val(expr)? {
+            Val::Scalar(Operand::Value(value)) if self.frozen.contains(value) => Some(*value),
             _ => None,
         }
     }
@@ -121,11 +117,10 @@ impl Lowerer<'_> {
         }
         // `v.first().unwrap()`, `*v.last().expect(..)` of an array: its first or last element
         // (or row); an empty one panics, as the `unwrap` would.
-        if let (Some(rewritten), true) = (
-            first_or_last(call),
-            matches!(name.as_str(), "unwrap" | "expect"),
-        ) {
-            return self.expr(&rewritten);
+        if matches!(name.as_str(), "unwrap" | "expect") {
+            if let Some(element) = first_or_last(call) {
+                return self.expr(&element);
+            }
         }
         if let Some(val) = self.option_method(call) {
             return val;
@@ -210,9 +205,9 @@ impl Lowerer<'_> {
             self.scopes.pop();
             return val;
         }
-        // A length the macro cannot see is one (a struct's field, a call's result, a struct
-        // with a `len` of its own): checked to be an integer, since a struct's `len` that is a
-        // vector's norm would be taken for a constant.
+        // A length the macro cannot see (of a struct's field, a call's result, a struct with a
+        // `len` of its own) is checked to be an integer: a struct's `len` that is a vector's
+        // norm would be taken for a constant.
         if name == "len" && call.args.is_empty() {
             let count: Expr = syn::parse_quote_spanned!(call.method.span()=>
                 ::autodiff_core::__private::count(#call)
@@ -238,14 +233,7 @@ impl Lowerer<'_> {
                 if call.args.is_empty() && matches!(name.as_str(), "to_vec" | "clone" | "to_owned")
                 {
                     if self.mems[mem.index()].structured {
-                        // A copy of a struct: a value of its own.
-                        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
-                        let value = self.emit(Op::Load(mem), prefix, call.method.span());
-                        self.values[value.index()].aggregate = true;
-                        if whole {
-                            self.structs.insert(value);
-                        }
-                        return Val::Scalar(Operand::Value(value));
+                        return self.struct_copy(mem, prefix, call.method.span());
                     }
                     return self.copy_of(&name, mem, &prefix, call.method.span());
                 }
@@ -286,39 +274,49 @@ impl Lowerer<'_> {
         self.call_result(op, args, call.method.span())
     }
 
+    /// A copy of a struct (or of a part of one, with the indices in `prefix`): a value of its
+    /// own; a copy of a whole struct is a struct for sure.
+    fn struct_copy(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Val {
+        let whole = prefix.is_empty() && self.mems[mem.index()].field.is_none();
+        let value = self.emit(Op::Load(mem), prefix, span);
+        self.values[value.index()].aggregate = true;
+        if whole {
+            self.structs.insert(value);
+        }
+        Val::Scalar(Operand::Value(value))
+    }
+
+    /// What the local variable `expr` names holds.
+    fn local_val(&self, expr: &Expr) -> Option<&Val> {
+        let Expr::Path(path) = strip_parens(expr) else {
+            return None;
+        };
+        self.lookup_user(&local_name(path)?.to_string())?
+            .val
+            .as_ref()
+    }
+
     /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, or
     /// a local bound to one or to a copy of one.
     fn known_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Struct(_) => true,
             Expr::Reference(r) => self.known_struct(&r.expr),
-            Expr::Path(path) => {
-                let binding = local_name(path).and_then(|name| self.lookup_user(&name.to_string()));
-                match binding.and_then(|b| b.val.as_ref()) {
-                    Some(Val::Mem(mem, prefix)) => {
-                        let data = &self.mems[mem.index()];
-                        prefix.is_empty() && data.structured && data.field.is_none()
-                    }
-                    Some(Val::Scalar(Operand::Value(value))) => self.structs.contains(value),
-                    _ => false,
+            _ => match self.local_val(expr) {
+                Some(Val::Mem(mem, prefix)) => {
+                    let data = &self.mems[mem.index()];
+                    prefix.is_empty() && data.structured && data.field.is_none()
                 }
-            }
-            _ => false,
+                Some(Val::Scalar(Operand::Value(value))) => self.structs.contains(value),
+                _ => false,
+            },
         }
     }
 
     /// A local bound to a value the macro cannot see the type of (a call's result).
     fn holds_value(&self, expr: &Expr) -> bool {
-        let Expr::Path(path) = strip_parens(expr) else {
-            return false;
-        };
-        match local_name(path).and_then(|name| self.lookup_user(&name.to_string())) {
-            Some(Binding {
-                val: Some(Val::Scalar(Operand::Value(value))),
-                ..
-            }) => self.values[value.index()].aggregate,
-            _ => false,
-        }
+        matches!(self.local_val(expr), Some(Val::Scalar(Operand::Value(value)))
+            if self.values[value.index()].aggregate)
     }
 
     /// A receiver that may be a struct the function computes: a struct literal, a call of a
@@ -354,14 +352,8 @@ impl Lowerer<'_> {
 
     /// For a variable that holds a number: whether it is a reference parameter.
     fn held_number(&self, expr: &Expr) -> Option<bool> {
-        let Expr::Path(path) = strip_parens(expr) else {
-            return None;
-        };
-        match self.lookup_user(&local_name(path)?.to_string()) {
-            Some(Binding {
-                val: Some(Val::Scalar(Operand::Value(v))),
-                ..
-            }) => Some(self.values[v.index()].by_ref),
+        match self.local_val(expr)? {
+            Val::Scalar(Operand::Value(v)) => Some(self.values[v.index()].by_ref),
             _ => None,
         }
     }
@@ -530,12 +522,10 @@ impl Lowerer<'_> {
                 })
             );
             let mut val = self.expr(arg);
-            // `*s` of a struct behind a reference: a copy of it, a value of its own.
+            // `*s` of a struct behind a reference: a copy of it.
             if let Val::Mem(mem, prefix) = &val {
                 if deref && prefix.is_empty() && self.mems[mem.index()].structured {
-                    let copy = self.emit(Op::Load(*mem), Vec::new(), arg.span());
-                    self.values[copy.index()].aggregate = true;
-                    val = Val::Scalar(Operand::Value(copy));
+                    val = self.struct_copy(*mem, Vec::new(), arg.span());
                 }
             }
             let is_ref = is_ref
