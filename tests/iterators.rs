@@ -519,3 +519,26 @@ fn constant_tables_iterated() {
         TOL,
     );
 }
+
+/// Ranges with untyped literal bounds, the way short sums are written: the bounds take their
+/// type from the use, as in Rust.
+#[differentiate]
+fn literal_ranges(x: f64, v: &[f64]) -> f64 {
+    let weighted: f64 = (0..3).map(|i| i as f64 * x).sum();
+    let picked: f64 = (1..=2).map(|i| v[i] * x).sum();
+    let paired: f64 = (0..4).zip(v.iter()).map(|(i, w)| (i as f64 + w) * x).sum();
+    let tail: f64 = (0..5).skip(2).map(|i| v[i % 3] * i as f64).sum();
+    weighted + picked + paired * tail
+}
+
+#[test]
+fn ranges_with_literal_bounds() {
+    let (x, v) = (0.8, vec![0.5, -1.5, 2.0]);
+    let (value, (dx, dv)) = literal_ranges_grad(x, &v);
+    assert_eq!(value.to_bits(), literal_ranges(x, &v).to_bits());
+    let mut p = v.clone();
+    p.insert(0, x);
+    let mut d = dv.clone();
+    d.insert(0, dx);
+    assert_gradient(|p| literal_ranges(p[0], &p[1..]), &p, &d, TOL);
+}

@@ -552,3 +552,48 @@ fn struct_values_chosen_by_branches() {
         );
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// An array field copied whole from one struct value into another's literal.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Differentiable)]
+struct Affine {
+    w: [f64; 2],
+    b: f64,
+}
+
+#[differentiate]
+fn rebiased(t: &Affine, x: f64) -> f64 {
+    let local = Affine {
+        w: [x, 2.0 * x],
+        b: t.b,
+    };
+    let a = Affine { w: t.w, b: x };
+    let c = Affine {
+        w: local.w,
+        b: a.b * t.b,
+    };
+    a.w[0] * a.b + a.w[1] + c.w[0] * c.w[1] * c.b
+}
+
+fn rebiased_plain(w: [f64; 2], b: f64, x: f64) -> f64 {
+    w[0] * x + w[1] + x * (2.0 * x) * (x * b)
+}
+
+#[test]
+fn array_fields_copied_into_literals() {
+    let t = Affine {
+        w: [0.5, -1.25],
+        b: 0.75,
+    };
+    let x = 1.3;
+    let (value, (dt, dx)) = rebiased_grad(&t, x);
+    assert_eq!(value.to_bits(), rebiased(&t, x).to_bits());
+    assert_gradient(
+        |p| rebiased_plain([p[0], p[1]], p[2], p[3]),
+        &[t.w[0], t.w[1], t.b, x],
+        &[dt.w[0], dt.w[1], dt.b, dx],
+        1e-8,
+    );
+}

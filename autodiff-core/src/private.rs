@@ -280,6 +280,31 @@ pub fn count<T: Count>(n: T) -> T {
     n
 }
 
+/// An integer a count of positions is taken in (the type of a range's bounds).
+pub trait Position: Copy {
+    /// `self - other`, or 0 when `other` is larger.
+    fn minus(self, other: Self) -> Self;
+}
+
+macro_rules! impl_position {
+    ($($t:ty)*) => {$(
+        impl Position for $t {
+            #[inline(always)]
+            fn minus(self, other: Self) -> Self {
+                self.saturating_sub(other)
+            }
+        }
+    )*};
+}
+impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
+
+/// `a - b` or 0: a function rather than `a.saturating_sub(b)` so that the bounds of `(0..3)`
+/// may stay untyped integers until their use decides (a method on `{integer}` does not compile).
+#[inline(always)]
+pub fn minus<T: Position>(a: T, b: T) -> T {
+    a.minus(b)
+}
+
 /// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into
 /// a struct the function builds: nothing flows back.
 macro_rules! impl_add_nothing {

@@ -217,7 +217,8 @@ impl<'a> Writer<'a> {
         let private = private();
         // A part that is itself an array or a tuple (a row of a matrix, an array in a tuple) adds
         // elementwise.
-        let whole = matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate);
+        let whole = matches!(term, Term::Adjoint(v) if function.values[v.index()].aggregate
+            || self.unseen_shape(*v));
         let term = self.term(term);
         let name = self.names.adjoint(function, target);
         let at = match at {
@@ -231,6 +232,22 @@ impl<'a> Writer<'a> {
             quote!(#private::AddGrad::add_grad(&mut #name #at, #term);)
         } else {
             quote!(#name #at += #term;)
+        }
+    }
+
+    /// A part taken whole from a struct or a call's result (`t.w`) whose type the macro cannot
+    /// see and no rule takes as a number: it may be an array, so it adds through `AddGrad`.
+    fn unseen_shape(&self, value: Value) -> bool {
+        let mut value = value;
+        loop {
+            if self.unseen_types.contains_key(&value) {
+                return false;
+            }
+            match self.defs.get(&value).map(|inst| (&inst.op, inst.arg_values().next())) {
+                Some((Op::Copy, Some(from))) => value = from,
+                Some((Op::Field(_) | Op::Index | Op::Call { .. }, _)) => return true,
+                _ => return false,
+            }
         }
     }
 

@@ -129,12 +129,12 @@ impl Lowerer<'_> {
         let end = self.operand(end);
         let count = match range.limits {
             syn::RangeLimits::HalfOpen(_) => self.int(
-                quote!(H1.saturating_sub(H0)),
+                quote!(::autodiff_core::__private::minus(H1, H0)),
                 vec![start.clone(), end],
                 span,
             ),
             syn::RangeLimits::Closed(_) => self.int(
-                quote!((H1 + 1).saturating_sub(H0)),
+                quote!(::autodiff_core::__private::minus(H1 + 1, H0)),
                 vec![start.clone(), end],
                 span,
             ),
@@ -197,7 +197,7 @@ impl Lowerer<'_> {
                 let a = self.positional(&call.receiver, &call.method)?;
                 let b = self.positional(&args[0], &call.method)?;
                 let count = self.int(
-                    quote!(H0.min(H1)),
+                    quote!(::core::cmp::min(H0, H1)),
                     vec![a.count.clone(), b.count.clone()],
                     span,
                 );
@@ -215,11 +215,11 @@ impl Lowerer<'_> {
                 let c = inner.count.clone();
                 let (count, kind) = match name.as_str() {
                     "skip" => (
-                        self.int(quote!(H0.saturating_sub(H1)), vec![c, n.clone()], span),
+                        self.int(quote!(::autodiff_core::__private::minus(H0, H1)), vec![c, n.clone()], span),
                         StreamKind::Skip(Box::new(inner), n),
                     ),
                     "take" => (
-                        self.int(quote!(H0.min(H1)), vec![c, n], span),
+                        self.int(quote!(::core::cmp::min(H0, H1)), vec![c, n], span),
                         StreamKind::Take(Box::new(inner)),
                     ),
                     _ => (
@@ -508,7 +508,7 @@ impl Lowerer<'_> {
             atomic: true,
         });
         let count = self.int(
-            quote!(H0.saturating_sub(1)),
+            quote!(::autodiff_core::__private::minus(H0, 1)),
             vec![stream.count.clone()],
             span,
         );
