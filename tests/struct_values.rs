@@ -437,6 +437,8 @@ impl V3 {
     }
 }
 
+// `b.clone().dot(c)`: the copy is what the user of a non-`Copy` struct writes.
+#[allow(clippy::clone_on_copy)]
 #[differentiate(wrt(a, b))]
 fn by_value_methods(a: V3, b: &V3, w: &[f64]) -> f64 {
     let c = V3 {
@@ -453,7 +455,7 @@ fn by_value_methods(a: V3, b: &V3, w: &[f64]) -> f64 {
         };
         total += s.dot(c) * w[k];
     }
-    total
+    total + b.clone().dot(c)
 }
 
 fn by_value_methods_plain(a: [f64; 3], b: [f64; 3], w: &[f64]) -> f64 {
@@ -464,7 +466,7 @@ fn by_value_methods_plain(a: [f64; 3], b: [f64; 3], w: &[f64]) -> f64 {
     for &wk in w {
         total += dot([wk, a[2], b[0]], c) * wk;
     }
-    total
+    total + dot(b, c)
 }
 
 #[test]

@@ -285,6 +285,8 @@ pub const REQUIRED: &[&str] = &[
     "iter: collect",
     "iter: closure",
     "iter: max_by",
+    "iter: constant table",
+    "iter: first last",
     "carried: copy",
     "carried: newton",
     "carried: shift",
@@ -311,6 +313,10 @@ pub const REQUIRED: &[&str] = &[
     "struct: h_params",
     "struct: fields in loop",
     "struct: carried through call",
+    "struct: literal method",
+    "struct: fields copied",
+    "struct: chosen by branch",
+    "struct: by-value method",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -533,6 +539,9 @@ struct Gen<'a> {
     max_depth_seen: usize,
     /// The last shape generated at the top level.
     top: Option<&'static str>,
+    /// The program also has `_jvp`: no struct built in the function and no call of a
+    /// `self`-by-value method with method syntax, which forward mode does not take yet.
+    jvp: bool,
 }
 
 impl<'a> Gen<'a> {
@@ -954,6 +963,8 @@ impl<'a> Gen<'a> {
             "collect",
             "closure",
             "max_by",
+            "constant table",
+            "first last",
         ];
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("iter: {v}"));
@@ -988,6 +999,12 @@ impl<'a> Gen<'a> {
                 self.emit(format!("let {f} = |zt: ℱ| zt * zt * {k} + zt;"));
                 self.emit(format!("let {y} = {f}({arr}[{last}]) + {f}({arr}[0]);"));
             }
+            "constant table" => self.emit(format!(
+                "let {y} = TABLE.iter().zip({arr}.iter()).map(|(zt, zv)| ⟦*zt⟧ * *zv * {k}).sum::<ℱ>();"
+            )),
+            "first last" => self.emit(format!(
+                "let {y} = *{arr}.first().unwrap() * {k} + *{arr}.last().expect(\"not empty\");"
+            )),
             _ => self.emit(format!(
                 "let {y} = {arr}.iter().map(|zv| *zv * {k}).max_by(|zp, zq| zp.total_cmp(zq)).unwrap_or(⟦0.0⟧);"
             )),
@@ -1679,14 +1696,76 @@ impl<'a> Gen<'a> {
         self.params[i].read = true;
         let pref = if by_ref { p.clone() } else { format!("&{p}") };
         let out = self.name("r");
-        let v = *self.rng.pick(&[
+        let mut variants = vec![
             "method",
             "h_params",
             "fields in loop",
             "carried through call",
-        ]);
+        ];
+        if !self.jvp {
+            variants.extend([
+                "literal method",
+                "fields copied",
+                "chosen by branch",
+                "by-value method",
+            ]);
+        }
+        let v = *self.rng.pick(&variants);
         self.stats.add(format!("struct: {v}"));
         match v {
+            "literal method" => {
+                let s = self.name("s");
+                let (w, b, x) = (self.expr(1), self.expr(1), self.expr(1));
+                let (v0, v1) = (self.operand(), self.expr(1));
+                self.emit(format!(
+                    "let {s} = ℘ {{ w: [{}, {}, {}], b: {}, v: vec![{}, {p}.v[1] * {}, {}] }};",
+                    w.s,
+                    lit(0.5).s,
+                    b.s,
+                    lit(0.25).s,
+                    v0.s,
+                    v1.at(MUL),
+                    lit(0.75).s
+                ));
+                self.emit(format!("let {out} = {s}.score({});", x.s));
+            }
+            "fields copied" => {
+                let s = self.name("s");
+                let (b, x) = (self.expr(1), self.expr(1));
+                self.emit(format!(
+                    "let {s} = ℘ {{ w: {p}.w, b: {}, v: {p}.v.clone() }};",
+                    b.s
+                ));
+                self.emit(format!(
+                    "let {out} = {s}.score({}) * {s}.w[1] + {s}.v[2];",
+                    x.s
+                ));
+            }
+            "chosen by branch" => {
+                let s = self.name("s");
+                let c = self.operand();
+                let cond = self.cond_on(&c);
+                let (e, x) = (self.expr(1), self.expr(1));
+                self.emit(format!("let {s} = if {cond} {{"));
+                self.emit(format!(
+                    "    ℘ {{ w: [{}, {p}.w[2], {p}.b], b: {}, v: {p}.v.clone() }}",
+                    e.s,
+                    lit(0.5).s
+                ));
+                self.emit("} else {");
+                self.emit(format!(
+                    "    ℘ {{ w: {p}.w, b: {p}.b * {}, v: vec![{}, {p}.w[0], {}] }}",
+                    e.at(MUL),
+                    lit(0.3).s,
+                    lit(1.5).s
+                ));
+                self.emit("};");
+                self.emit(format!("let {out} = {s}.score({}) + {s}.v[1];", x.s));
+            }
+            "by-value method" => {
+                let x = self.expr(1);
+                self.emit(format!("let {out} = {p}.clone().energy({});", x.s));
+            }
             "method" => {
                 let e = self.expr(1);
                 self.emit(format!("let {out} = {p}.score({});", e.s));
@@ -2526,6 +2605,8 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
         None
     };
     let long = rng.chance(0.15);
+    // From the name alone, so the rest of the program is the same with or without it.
+    let jvp = hash_str(&name) % JVP_EVERY == 0;
     let mut local = Stats::default();
     let mut g = Gen {
         rng,
@@ -2543,6 +2624,7 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
         parents: Vec::new(),
         max_depth_seen: 0,
         top: None,
+        jvp,
     };
     if lifetime.is_some() {
         g.tag("named-lifetime");
@@ -2640,8 +2722,6 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
     } else {
         vec![vec![]]
     };
-    // From the name alone, so the rest of the program is the same with or without it.
-    let jvp = hash_str(&name) % JVP_EVERY == 0;
     if jvp {
         stats.add("mode: jvp");
     }
@@ -2899,8 +2979,12 @@ fn h_sumvᵈ(x: &[ℱ]) -> ℱ {
     s
 }
 
+/// Weights iterated beside the data.
+const TABLE: [f64; 3] = [0.5, -0.25, 1.5];
+
 /// A struct parameter: an array, a float and a `Vec` (of 3).
-§#[derive(Clone, Debug, Default, PartialEq, Differentiable)]
+#[derive(Clone)]
+§#[derive(Debug, Default, PartialEq, Differentiable)]
 pub struct ℘ {
     pub w: [ℱ; 3],
     pub b: ℱ,
@@ -2915,6 +2999,12 @@ impl ℘ {
             s += self.w[i] * (x * self.v[i]).tanh();
         }
         s
+    }
+
+§    #[differentiate]
+    fn energy(self, x: ℱ) -> ℱ {
+        let d = self.b - x;
+        d * d + self.w[0] * self.v[1]
     }
 }
 

@@ -296,12 +296,18 @@ impl Lowerer<'_> {
             .as_ref()
     }
 
-    /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, or
-    /// a local bound to one or to a copy of one.
+    /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, a
+    /// local bound to one or to a copy of one, or a copy (`p.clone()`) of one of these.
     fn known_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Struct(_) => true,
             Expr::Reference(r) => self.known_struct(&r.expr),
+            Expr::MethodCall(copy)
+                if matches!(copy.method.to_string().as_str(), "clone" | "to_owned")
+                    && copy.args.is_empty() =>
+            {
+                self.known_struct(&copy.receiver)
+            }
             _ => match self.local_val(expr) {
                 Some(Val::Mem(mem, prefix)) => {
                     let data = &self.mems[mem.index()];
