@@ -611,3 +611,79 @@ fn a_method_of_a_struct_parameter_in_forward_mode() {
     assert_eq!(value, fire_borrowed(a, &n));
     assert_close(d, expected, 1e-14);
 }
+
+// ------------------------------------------------------------------------------------------
+// Structs built in the function: the tangent of a literal is the literal of the members'
+// tangents (a zero for a constant member, a copy of a field that is not differentiated).
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, autodiff_core::Differentiable)]
+struct Spring {
+    k: f64,
+    rest: f64,
+    #[differentiable(skip)]
+    turns: usize,
+}
+
+impl Spring {
+    #[differentiate(hessian)]
+    fn energy(&self, x: f64) -> f64 {
+        0.5 * self.k * (x - self.rest) * (x - self.rest)
+    }
+}
+
+#[differentiate(hessian)]
+fn springs(k: f64, x: f64) -> f64 {
+    let s = Spring {
+        k: k * x,
+        rest: 0.5,
+        turns: 2,
+    };
+    let t = if x > 0.0 {
+        Spring {
+            k,
+            rest: x,
+            // An integer field the macro cannot see the type of is marked constant.
+            turns: autodiff_core::no_grad(s.turns) + 1,
+        }
+    } else {
+        s
+    };
+    s.energy(x) + t.energy(k) + s.k * t.rest + autodiff_core::no_grad(t.turns) as f64
+}
+
+fn springs_plain(k: f64, x: f64) -> f64 {
+    let energy = |k: f64, r: f64, x: f64| 0.5 * k * (x - r) * (x - r);
+    let (tk, tr) = if x > 0.0 { (k, x) } else { (k * x, 0.5) };
+    let turns = if x > 0.0 { 3.0 } else { 2.0 };
+    energy(k * x, 0.5, x) + energy(tk, tr, k) + k * x * tr + turns
+}
+
+#[test]
+fn structs_built_in_the_function() {
+    for (k, x) in [(1.5, 0.7), (0.8, -0.6)] {
+        let (value, (dk, dx)) = springs_grad(k, x);
+        assert_eq!(value.to_bits(), springs(k, x).to_bits());
+        assert_close(value, springs_plain(k, x), 1e-14);
+        let mut f = |p: &[f64]| springs_plain(p[0], p[1]);
+        for u in [[1.0, 0.0], [0.3, -0.7]] {
+            let (jv, t) = springs_jvp(k, x, (u[0], u[1]));
+            assert_eq!(jv.to_bits(), value.to_bits());
+            assert_close(t, directional(&mut f, &[k, x], &u), 1e-8);
+            assert_close(t, dk * u[0] + dx * u[1], 1e-13);
+        }
+        let (_, _, h) = springs_hessian(k, x);
+        let mut g = |p: &[f64]| {
+            let (_, (a, b)) = springs_grad(p[0], p[1]);
+            vec![a, b]
+        };
+        for col in 0..2 {
+            let mut u = [0.0; 2];
+            u[col] = 1.0;
+            let fd = directional_vec(&mut g, &[k, x], &u);
+            for row in 0..2 {
+                assert_close(h[row][col], fd[row], 1e-7);
+            }
+        }
+    }
+}

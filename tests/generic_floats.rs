@@ -70,3 +70,78 @@ fn called_from_generic_code() {
     let s = 1.0 / (1.0 + (-0.4f64).exp());
     assert_close(curvature(0.4f64), s * (1.0 - s), 1e-6);
 }
+
+// ------------------------------------------------------------------------------------------
+// Numbers made by the float type (`T::zero()`, `T::one()`, `T::from(..)`) carried by loops and
+// branches, path forms of float methods (`T::sqrt(x)`, `Float::exp(x)`), `break` with a value:
+// generic code as it is written, in reverse and forward mode.
+// ------------------------------------------------------------------------------------------
+
+/// Horner's method from `T::zero()`, a ReLU whose zero comes from the type and is used twice,
+/// and a series whose term starts at `T::one()`.
+#[differentiate(hessian)]
+fn series<T: Float>(x: T, y: T) -> T {
+    let mut poly = T::zero();
+    for k in 0..4 {
+        poly = (poly + T::from(k + 1).unwrap()) * x;
+    }
+    let r = if x > T::zero() { x } else { T::zero() };
+    let mut term = T::one();
+    let mut sum = T::zero();
+    for _ in 0..3 {
+        term = term * y;
+        sum = sum + term;
+    }
+    poly + r * y + r + sum
+}
+
+fn series_plain(x: f64, y: f64) -> f64 {
+    let poly = x * (4.0 + x * (3.0 + x * (2.0 + x)));
+    let r = x.max(0.0);
+    poly + r * y + r + y + y * y + y * y * y
+}
+
+#[differentiate]
+fn path_forms<T: Float>(x: T, y: T, n: usize) -> T {
+    let h = T::sqrt(x * x + y * y) + T::max(x, y) * T::atan2(y, x);
+    let mut i = 0;
+    let e = loop {
+        if i >= n {
+            break Float::exp(x * y) + num_traits::Float::ln(h);
+        }
+        i += 1;
+    };
+    h + e
+}
+
+fn path_forms_plain(x: f64, y: f64) -> f64 {
+    let h = (x * x + y * y).sqrt() + x.max(y) * y.atan2(x);
+    h + (x * y).exp() + h.ln()
+}
+
+#[test]
+fn numbers_of_the_float_type_and_path_forms() {
+    for (x, y) in [(0.7_f64, -0.4_f64), (-0.6, 1.1)] {
+        let (value, (dx, dy)) = series_grad(x, y);
+        assert_eq!(value.to_bits(), series(x, y).to_bits());
+        assert_close(value, series_plain(x, y), 1e-14);
+        assert_gradient(|p| series_plain(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+        // Hessian columns against finite differences of the gradient.
+        let e = 1e-6;
+        for (vx, vy) in [(1.0, 0.0), (0.0, 1.0)] {
+            let (_, _, (hx, hy)) = series_hvp(x, y, (vx, vy));
+            let plus = series_grad(x + e * vx, y + e * vy).1;
+            let minus = series_grad(x - e * vx, y - e * vy).1;
+            assert_close(hx, (plus.0 - minus.0) / (2.0 * e), 1e-6);
+            assert_close(hy, (plus.1 - minus.1) / (2.0 * e), 1e-6);
+        }
+        let (value32, (dx32, _)) = series_grad(x as f32, y as f32);
+        assert_eq!(value32.to_bits(), series(x as f32, y as f32).to_bits());
+        assert!((dx32 as f64 - dx).abs() < 1e-4);
+    }
+    let (x, y) = (0.8_f64, 0.5_f64);
+    let (value, (dx, dy)) = path_forms_grad(x, y, 2);
+    assert_eq!(value.to_bits(), path_forms(x, y, 2).to_bits());
+    assert_close(value, path_forms_plain(x, y), 1e-14);
+    assert_gradient(|p| path_forms_plain(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+}

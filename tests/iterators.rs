@@ -542,3 +542,29 @@ fn ranges_with_literal_bounds() {
     d.insert(0, dx);
     assert_gradient(|p| literal_ranges(p[0], &p[1..]), &p, &d, TOL);
 }
+
+/// The argmax idiom: `enumerate().max_by(|a, b| a.1.partial_cmp(b.1).unwrap())` over
+/// references, also with `total_cmp`.
+#[differentiate]
+fn weighted_best(x: &[f64]) -> f64 {
+    let (i, v) = x
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
+        .unwrap();
+    let (j, w) = x
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap();
+    v * (i as f64 + 1.0) + w * w * (j as f64 + 2.0)
+}
+
+#[test]
+fn argmax_by_partial_cmp_of_tuple_elements() {
+    let x = vec![1.0, 3.0, -2.0, 2.5];
+    let (value, g) = weighted_best_grad(&x);
+    assert_eq!(value.to_bits(), weighted_best(&x).to_bits());
+    assert_eq!(g, vec![0.0, 2.0, 2.0 * -2.0 * 4.0, 0.0]);
+    check_slice!(weighted_best, weighted_best_grad, x);
+}

@@ -21,6 +21,7 @@ pub trait Real:
     + Div<Output = Self>
     + Neg<Output = Self>
     + AddAssign
+    + Dummy
 {
     /// `0`.
     const ZERO: Self;
@@ -303,6 +304,38 @@ impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
 #[inline(always)]
 pub fn minus<T: Position>(a: T, b: T) -> T {
     a.minus(b)
+}
+
+/// The tangent of a value that does not vary, as a member of a struct literal's tangent: a
+/// zero for what is differentiated, a copy of a field that is not (`#[differentiable(skip)]`).
+pub trait ConstantTangent {
+    /// The tangent.
+    fn constant_tangent(&self) -> Self;
+}
+
+impl<T: crate::Differentiable> ConstantTangent for T {
+    #[inline(always)]
+    fn constant_tangent(&self) -> Self {
+        self.zero_like()
+    }
+}
+
+macro_rules! impl_constant_tangent_copy {
+    ($($t:ty)*) => {$(
+        impl ConstantTangent for $t {
+            #[inline(always)]
+            fn constant_tangent(&self) -> Self {
+                *self
+            }
+        }
+    )*};
+}
+impl_constant_tangent_copy!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128 bool);
+
+/// See [`ConstantTangent`].
+#[inline(always)]
+pub fn constant_tangent<T: ConstantTangent>(value: &T) -> T {
+    value.constant_tangent()
 }
 
 /// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into

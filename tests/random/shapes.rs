@@ -539,8 +539,8 @@ struct Gen<'a> {
     max_depth_seen: usize,
     /// The last shape generated at the top level.
     top: Option<&'static str>,
-    /// The program also has `_jvp`: no struct built in the function and no call of a
-    /// `self`-by-value method with method syntax, which forward mode does not take yet.
+    /// The program also has `_jvp`: no call of a `self`-by-value method with method syntax,
+    /// which forward mode does not take yet.
     jvp: bool,
 }
 
@@ -1701,14 +1701,12 @@ impl<'a> Gen<'a> {
             "h_params",
             "fields in loop",
             "carried through call",
+            "literal method",
+            "fields copied",
+            "chosen by branch",
         ];
         if !self.jvp {
-            variants.extend([
-                "literal method",
-                "fields copied",
-                "chosen by branch",
-                "by-value method",
-            ]);
+            variants.push("by-value method");
         }
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("struct: {v}"));

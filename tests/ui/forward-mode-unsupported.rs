@@ -6,13 +6,6 @@ struct Point {
     y: f64,
 }
 
-#[differentiate(hessian)]
-fn norm_of_polar(r: f64, phi: f64) -> f64 {
-    // Forward mode does not build structs yet.
-    let p = Point { x: r * phi.cos(), y: r * phi.sin() };
-    (p.x * p.x + p.y * p.y).sqrt()
-}
-
 #[differentiate(jvp)]
 fn point(x: f64) -> Point {
     Point { x, y: x }

@@ -243,7 +243,11 @@ impl<'a> Writer<'a> {
             if self.unseen_types.contains_key(&value) {
                 return false;
             }
-            match self.defs.get(&value).map(|inst| (&inst.op, inst.arg_values().next())) {
+            match self
+                .defs
+                .get(&value)
+                .map(|inst| (&inst.op, inst.arg_values().next()))
+            {
                 Some((Op::Copy, Some(from))) => value = from,
                 Some((Op::Field(_) | Op::Index | Op::Call { .. }, _)) => return true,
                 _ => return false,

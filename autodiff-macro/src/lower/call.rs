@@ -333,7 +333,7 @@ impl Lowerer<'_> {
             Expr::Call(call) => match &*call.func {
                 Expr::Path(func) => {
                     !is_no_grad(func)
-                        && float_method_path(func).is_none()
+                        && float_method_path(func, self.generic_float.as_ref()).is_none()
                         && local_name(func).is_none_or(|name| {
                             self.lookup_user(&name.to_string()).is_none()
                                 && !self.local_fns.contains(&name.to_string())
@@ -356,11 +356,27 @@ impl Lowerer<'_> {
         }
     }
 
-    /// For a variable that holds a number: whether it is a reference parameter.
+    /// For a variable, or an element of a tuple variable (`b.1`), that holds a number: whether
+    /// it is a reference parameter.
     fn held_number(&self, expr: &Expr) -> Option<bool> {
-        match self.local_val(expr)? {
+        match self.held_val(expr)? {
             Val::Scalar(Operand::Value(v)) => Some(self.values[v.index()].by_ref),
             _ => None,
+        }
+    }
+
+    /// What a variable, or an element of a tuple variable, holds.
+    fn held_val(&self, expr: &Expr) -> Option<&Val> {
+        match strip_parens(expr) {
+            Expr::Field(syn::ExprField {
+                base,
+                member: syn::Member::Unnamed(index),
+                ..
+            }) => match self.held_val(base)? {
+                Val::Tuple(parts) => parts.get(index.index as usize),
+                _ => None,
+            },
+            _ => self.local_val(expr),
         }
     }
 
@@ -431,7 +447,7 @@ impl Lowerer<'_> {
             }
             return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
         }
-        if let Some(method) = float_method_path(func) {
+        if let Some(method) = float_method_path(func, self.generic_float.as_ref()) {
             let name = method.to_string();
             if let Some(rule) = rules::lookup(&name, call.args.len()) {
                 let args = call.args.iter().map(|arg| self.operand(arg)).collect();

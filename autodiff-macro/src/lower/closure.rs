@@ -107,7 +107,7 @@ impl Lowerer<'_> {
                 }
             }
         }
-        if let Some(method) = float_method_path(path) {
+        if let Some(method) = float_method_path(path, self.generic_float.as_ref()) {
             return match rules::lookup(&method.to_string(), operands.len()) {
                 Some(rule) => {
                     let form = Form::Path(path.clone());

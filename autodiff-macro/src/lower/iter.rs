@@ -215,7 +215,11 @@ impl Lowerer<'_> {
                 let c = inner.count.clone();
                 let (count, kind) = match name.as_str() {
                     "skip" => (
-                        self.int(quote!(::autodiff_core::__private::minus(H0, H1)), vec![c, n.clone()], span),
+                        self.int(
+                            quote!(::autodiff_core::__private::minus(H0, H1)),
+                            vec![c, n.clone()],
+                            span,
+                        ),
                         StreamKind::Skip(Box::new(inner), n),
                     ),
                     "take" => (

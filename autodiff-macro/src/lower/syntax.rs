@@ -183,17 +183,27 @@ pub(super) fn is_no_grad(path: &syn::ExprPath) -> bool {
         }
 }
 
-/// `f64::sin` → `sin`.
-pub(super) fn float_method_path(path: &syn::ExprPath) -> Option<&syn::Ident> {
+/// `f64::sin` → `sin`; also `T::sin` of the generic float type `T` and `Float::sin`.
+pub(super) fn float_method_path<'p>(
+    path: &'p syn::ExprPath,
+    generic_float: Option<&syn::Ident>,
+) -> Option<&'p syn::Ident> {
     if path.qself.is_some() || path.path.leading_colon.is_some() {
         return None;
     }
     let segments = &path.path.segments;
-    if segments.len() != 2 || !segments[0].arguments.is_none() || !segments[1].arguments.is_none() {
+    if segments.iter().any(|s| !s.arguments.is_none()) {
         return None;
     }
-    let ty = &segments[0].ident;
-    (ty == "f64" || ty == "f32").then_some(&segments[1].ident)
+    let names: Vec<&syn::Ident> = segments.iter().map(|s| &s.ident).collect();
+    let float = |ty: &syn::Ident| {
+        ty == "f64" || ty == "f32" || ty == "Float" || generic_float.is_some_and(|g| ty == g)
+    };
+    match names.as_slice() {
+        [ty, name] if float(ty) => Some(name),
+        [krate, ty, name] if *krate == "num_traits" && *ty == "Float" => Some(name),
+        _ => None,
+    }
 }
 
 /// Casts to integer types, `char` and `bool` cut the derivative; other targets are floats (or

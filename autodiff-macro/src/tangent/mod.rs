@@ -200,6 +200,24 @@ impl Transform<'_> {
         }
     }
 
+    /// The tangent of a struct literal's member that does not vary, whose type the macro
+    /// cannot see: a zero, or a copy of a field that is not differentiated.
+    fn constant_tangent(
+        &mut self,
+        operand: &Operand,
+        stmts: &mut Vec<Stmt>,
+        span: Span,
+    ) -> Operand {
+        let hole = crate::ir::Opaque::hole(0);
+        let op = Op::Opaque(crate::ir::Opaque::cut(quote::quote!(
+            ::autodiff_core::__private::constant_tangent(&#hole)
+        )));
+        let mut emit = self.emit(stmts, span);
+        let tangent = emit.inst(op, vec![operand.clone()]);
+        self.values[tangent.index()].aggregate = true;
+        Operand::Value(tangent)
+    }
+
     fn block(&mut self, block: &Block, out: &mut Vec<Stmt>) -> Result<(), Unsupported> {
         for stmt in &block.stmts {
             match stmt {
@@ -302,11 +320,17 @@ impl Transform<'_> {
                 by_ref,
                 tangents: false,
             } => Some(self.call_inst(inst, callee, written_ref, by_ref, out)),
+            // The tangent of a struct literal is the literal of its members' tangents.
             Op::Struct { .. } => {
-                return Err(Unsupported {
-                    span,
-                    message: "forward mode (`jvp`, `hessian`) does not go through a struct built in the function yet; build it outside and pass it in, or differentiate in reverse mode only".into(),
-                });
+                out.push(Stmt::Inst(inst.clone()));
+                let mut args = Vec::new();
+                for arg in &inst.args {
+                    args.push(match self.tangent(arg) {
+                        Some(t) => t,
+                        None => self.constant_tangent(arg, out, span),
+                    });
+                }
+                Some(tangent_inst(inst.op.clone(), args, span))
             }
             Op::Opaque(_) | Op::Len(_) | Op::Call { tangents: true, .. } => {
                 out.push(Stmt::Inst(inst.clone()));
