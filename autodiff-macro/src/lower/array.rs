@@ -246,6 +246,12 @@ impl Lowerer<'_> {
             return Some(Val::Poison);
         }
         if name == "push" {
+            if let Val::Mem(row, _) = self.expr(&call.args[0]) {
+                if !self.mems[row.index()].structured {
+                    self.error(&call.args[0], ROWS_NOT_YET);
+                    return Some(Val::Poison);
+                }
+            }
             let value = self.operand(&call.args[0]);
             self.push_elem(mem, value, span);
             return Some(Val::Unit);
@@ -262,3 +268,6 @@ impl Lowerer<'_> {
         Some(Val::Unit)
     }
 }
+
+/// Building a matrix out of rows the function makes.
+pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`, `collect()` of rows) is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";

@@ -357,7 +357,7 @@ impl Lowerer<'_> {
             }));
             self.resized.insert(mem);
             self.stream_loop(stream, span, None, |_| {}, &mut |l, item, _| {
-                let value = l.val_operand(item, span);
+                let value = l.collected(item, span);
                 l.push_elem(mem, value, span);
             });
             return Val::Mem(mem, Vec::new());
@@ -384,7 +384,7 @@ impl Lowerer<'_> {
             span,
         }));
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
-            let value = l.val_operand(item, span);
+            let value = l.collected(item, span);
             l.push(ir::Stmt::Store(ir::Store {
                 mem,
                 indices: vec![pos],
@@ -394,5 +394,16 @@ impl Lowerer<'_> {
             }));
         });
         Val::Mem(mem, Vec::new())
+    }
+
+    /// An item collected into a `Vec` of numbers.
+    fn collected(&mut self, item: Val, span: Span) -> Operand {
+        match item {
+            Val::Mem(mem, _) if !self.mems[mem.index()].structured => {
+                self.error_at(span, super::array::ROWS_NOT_YET);
+                Operand::Poison
+            }
+            item => self.val_operand(item, span),
+        }
     }
 }
