@@ -687,3 +687,100 @@ fn structs_built_in_the_function() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// A skipped float field (`#[differentiable(skip)] s: f64`) is a constant: zero in tangents
+// (the unit vectors of `_hessian`, the tangent of a constant struct member) and in adjoints
+// flowing back out of a struct built in the function.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, autodiff_core::Differentiable)]
+struct Scaled {
+    k: f64,
+    #[differentiable(skip)]
+    s: f64,
+}
+
+#[derive(Clone, Copy, autodiff_core::Differentiable)]
+struct Holder {
+    sc: Scaled,
+    c: f64,
+}
+
+impl Scaled {
+    #[differentiate(hessian)]
+    fn energy(&self, x: f64) -> f64 {
+        self.k * self.s * x * x
+    }
+}
+
+impl Holder {
+    #[differentiate(hessian)]
+    fn val(&self, x: f64) -> f64 {
+        self.sc.k * self.sc.s * self.c * x
+    }
+}
+
+#[differentiate(hessian)]
+fn scaled_param(p: &Scaled, x: f64) -> f64 {
+    p.energy(x) * p.k
+}
+
+#[differentiate(hessian)]
+fn held(x: f64, y: f64) -> f64 {
+    let base = Scaled { k: 1.0, s: 3.0 };
+    let h = Holder { sc: base, c: x * y };
+    h.val(y)
+}
+
+/// A varying value in the skipped field: a constant there, as `skip` says, in both modes.
+#[differentiate(jvp)]
+fn skipped_varying(x: f64, y: f64) -> f64 {
+    let v = Scaled { k: x, s: y };
+    v.energy(x)
+}
+
+#[test]
+fn skipped_float_fields_are_constants() {
+    let (p, x) = (Scaled { k: 1.5, s: 2.0 }, 0.7);
+    let (_, (dp, dx), h) = scaled_param_hessian(&p, x);
+    // f = k² s x²: the Hessian over (k, x) with s fixed.
+    let (k, s) = (p.k, p.s);
+    assert_close(dp.k, 2.0 * k * s * x * x, 1e-14);
+    assert_eq!(
+        scaled_param_grad(&p, x).1.0.s,
+        s,
+        "a skipped field keeps the value"
+    );
+    assert_close(dx, 2.0 * k * k * s * x, 1e-14);
+    let expected = [
+        [2.0 * s * x * x, 4.0 * k * s * x],
+        [4.0 * k * s * x, 2.0 * k * k * s],
+    ];
+    for row in 0..2 {
+        for col in 0..2 {
+            assert_close(h[row][col], expected[row][col], 1e-13);
+        }
+    }
+    // held = 3 x y².
+    let (x, y) = (0.7, -0.4);
+    let (_, (gx, gy)) = held_grad(x, y);
+    assert_close(gx, 3.0 * y * y, 1e-14);
+    assert_close(gy, 6.0 * x * y, 1e-14);
+    // skipped_varying = x³ y with y taken for a constant.
+    let (_, (vx, vy)) = skipped_varying_grad(x, y);
+    assert_close(vx, 3.0 * x * x * y, 1e-14);
+    assert_eq!(vy, 0.0);
+    let (_, t) = skipped_varying_jvp(x, y, (0.3, 1.0));
+    assert_close(t, 0.3 * vx, 1e-14);
+    for u in [(1.0, 0.0), (0.0, 1.0), (0.6, -0.8)] {
+        let (_, t) = held_jvp(x, y, u);
+        assert_close(t, gx * u.0 + gy * u.1, 1e-14);
+        let (_, _, hv) = held_hvp(x, y, u);
+        let e = 1e-6;
+        let plus = held_grad(x + e * u.0, y + e * u.1).1;
+        let minus = held_grad(x - e * u.0, y - e * u.1).1;
+        assert_close(hv.0, (plus.0 - minus.0) / (2.0 * e), 1e-7);
+        assert_close(hv.1, (plus.1 - minus.1) / (2.0 * e), 1e-7);
+    }
+}

@@ -568,3 +568,23 @@ fn argmax_by_partial_cmp_of_tuple_elements() {
     assert_eq!(g, vec![0.0, 2.0, 2.0 * -2.0 * 4.0, 0.0]);
     check_slice!(weighted_best, weighted_best_grad, x);
 }
+
+/// Items of untyped literal ranges take the type their use gives them (`i32` here), as in
+/// Rust: `i - 1` and `!i` are signed.
+#[differentiate]
+fn signed_literal_ranges(x: f64) -> f64 {
+    let centered: f64 = (0..3).map(|i| (i - 1) as f64 * x * x).sum();
+    let complement: f64 = (0..3).map(|i| (!i) as f64 * x).sum();
+    let stepped: f64 = (-2..=4).step_by(3).map(|i| i as f64 * x).sum();
+    centered + complement + stepped
+}
+
+#[test]
+fn untyped_range_items_are_signed() {
+    let x = 0.7;
+    let (value, dx) = signed_literal_ranges_grad(x);
+    assert_eq!(value.to_bits(), signed_literal_ranges(x).to_bits());
+    // centered: 0; complement: (-1 - 2 - 3) x; stepped: (-2 + 1 + 4) x.
+    assert_close(value, -6.0 * x + 3.0 * x, 1e-14);
+    assert_close(dx, -3.0, 1e-14);
+}

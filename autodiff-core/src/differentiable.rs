@@ -78,6 +78,12 @@ pub trait Differentiable: Clone {
         let _ = grad;
     }
 
+    /// Sets the float fields that are not differentiated (`#[differentiable(skip)] t: f64`) to
+    /// zero: in a tangent, or an adjoint flowing on to the values a struct was built from, a
+    /// copy of the value would be taken for a derivative.
+    #[doc(hidden)]
+    fn __zero_carried_floats(&mut self) {}
+
     /// The differentiable floats, in order, as a vector.
     fn to_flat(&self) -> Vec<f64> {
         let mut out = Vec::with_capacity(self.n_params());
@@ -139,6 +145,9 @@ impl<T: Differentiable, const N: usize> Differentiable for [T; N] {
             .zip(grad)
             .for_each(|(x, g)| x.__restore_carried(g));
     }
+    fn __zero_carried_floats(&mut self) {
+        self.iter_mut().for_each(T::__zero_carried_floats);
+    }
     fn __reset_like(&self, grad: &mut Self) {
         self.iter().zip(grad).for_each(|(x, g)| x.__reset_like(g));
     }
@@ -166,6 +175,9 @@ impl<T: Differentiable> Differentiable for Vec<T> {
         self.iter()
             .zip(grad)
             .for_each(|(x, g)| x.__restore_carried(g));
+    }
+    fn __zero_carried_floats(&mut self) {
+        self.iter_mut().for_each(T::__zero_carried_floats);
     }
     fn __reset_like(&self, grad: &mut Self) {
         grad.truncate(self.len());
@@ -199,6 +211,9 @@ macro_rules! impl_tuple {
             }
             fn __reset_like(&self, grad: &mut Self) {
                 $(self.$i.__reset_like(&mut grad.$i);)+
+            }
+            fn __zero_carried_floats(&mut self) {
+                $(self.$i.__zero_carried_floats();)+
             }
         }
     };

@@ -285,6 +285,8 @@ pub fn count<T: Count>(n: T) -> T {
 pub trait Position: Copy {
     /// `self - other`, or 0 when `other` is larger.
     fn minus(self, other: Self) -> Self;
+    /// `self + k`: the item at position `k` of a range starting at `self`.
+    fn offset(self, k: usize) -> Self;
 }
 
 macro_rules! impl_position {
@@ -294,10 +296,21 @@ macro_rules! impl_position {
             fn minus(self, other: Self) -> Self {
                 self.saturating_sub(other)
             }
+            #[inline(always)]
+            fn offset(self, k: usize) -> Self {
+                self + k as $t
+            }
         }
     )*};
 }
 impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
+
+/// The item at position `k` of the range `start..`: a function, so that the type of an
+/// untyped `(0..3)` is decided by the items' use (`i32` unless it is an index), as in Rust.
+#[inline(always)]
+pub fn offset<T: Position>(start: T, k: usize) -> T {
+    start.offset(k)
+}
 
 /// `a - b` or 0: a function rather than `a.saturating_sub(b)` so that the bounds of `(0..3)`
 /// may stay untyped integers until their use decides (a method on `{integer}` does not compile).
@@ -316,7 +329,9 @@ pub trait ConstantTangent {
 impl<T: crate::Differentiable> ConstantTangent for T {
     #[inline(always)]
     fn constant_tangent(&self) -> Self {
-        self.zero_like()
+        let mut zero = self.zero_like();
+        zero.__zero_carried_floats();
+        zero
     }
 }
 
@@ -604,6 +619,13 @@ impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4);
 impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
 impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// The adjoint of a struct the function built, before it flows on to the values the struct was
+/// built from: a skipped float field holds a copy of the value there, not a derivative.
+#[inline(always)]
+pub fn zero_carried_floats<T: crate::Differentiable>(adjoint: &mut T) {
+    adjoint.__zero_carried_floats()
+}
 
 /// A zero gradient for a parameter (`0.0` for a float).
 #[inline(always)]
@@ -993,6 +1015,7 @@ pub trait CustomHessian {}
 /// row-major): the direction of column `k` of a Jacobian or a Hessian.
 pub fn unit<G: crate::Differentiable>(zero: &G, k: usize) -> G {
     let mut unit = zero.clone();
+    unit.__zero_carried_floats();
     let mut index = 0;
     unit.for_each_mut(&mut |x| {
         if index == k {

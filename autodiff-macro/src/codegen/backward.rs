@@ -113,6 +113,10 @@ impl<'a> Writer<'a> {
                     out.push(self.add_to_part(*target, at, term))
                 }
                 BwdStmt::Reset { target, like } => out.push(self.reset_adjoint(*target, *like)),
+                BwdStmt::ZeroCarried(target) => {
+                    let (private, name) = (private(), self.names.adjoint(function, *target));
+                    out.push(quote!(#private::zero_carried_floats(&mut #name);));
+                }
                 BwdStmt::ZeroMem { .. }
                 | BwdStmt::AddToMem { .. }
                 | BwdStmt::ResetMemElem { .. }
@@ -610,6 +614,7 @@ pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize
             BwdStmt::Zero(target)
             | BwdStmt::Add { target, .. }
             | BwdStmt::AddAt { target, .. }
+            | BwdStmt::ZeroCarried(target)
             | BwdStmt::Reset { target, .. } => *writes.entry(*target).or_default() += 1,
             BwdStmt::Pullback { targets, .. } => {
                 for target in targets.iter().flatten() {

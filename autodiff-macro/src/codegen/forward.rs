@@ -253,7 +253,19 @@ impl<'a> Writer<'a> {
                 let a = &args[0];
                 self.copy_if_aggregate(inst.result, quote!(#a.#member))
             }
-            Op::Struct { path, members } => quote!(#path { #(#members: #args),* }),
+            Op::Struct {
+                path,
+                members,
+                tangent: false,
+            } => quote!(#path { #(#members: #args),* }),
+            Op::Struct { path, members, .. } => {
+                let private = private();
+                quote!({
+                    let mut tangent = #path { #(#members: #args),* };
+                    #private::zero_carried_floats(&mut tangent);
+                    tangent
+                })
+            }
             Op::Index => {
                 let (a, i) = (&args[0], &args[1]);
                 self.copy_if_aggregate(inst.result, quote!(#a[#i]))

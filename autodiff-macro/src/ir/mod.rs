@@ -180,6 +180,9 @@ pub enum Op {
     Struct {
         path: syn::Path,
         members: Vec<syn::Member>,
+        /// The tangent of a struct (forward mode): its skipped float fields are zero, as the
+        /// reverse pass takes them for constants (`BwdStmt::ZeroCarried`).
+        tangent: bool,
     },
     /// `args[0][args[1]]...`: an element of an array value (a call's result).
     Index,

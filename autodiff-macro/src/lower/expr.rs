@@ -452,7 +452,12 @@ impl Lowerer<'_> {
         args: Vec<Operand>,
         span: Span,
     ) -> Val {
-        let value = self.emit(Op::Struct { path, members }, args, span);
+        let op = Op::Struct {
+            path,
+            members,
+            tangent: false,
+        };
+        let value = self.emit(op, args, span);
         self.values[value.index()].aggregate = true;
         self.structs.insert(value);
         Val::Scalar(Operand::Value(value))

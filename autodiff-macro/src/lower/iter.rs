@@ -32,9 +32,11 @@ pub(super) struct Stream {
 }
 
 enum StreamKind {
-    /// The integers `start + p`.
+    /// The integers `start + p`; `untyped` for bounds that are integer literals, whose items
+    /// are written `offset(start, p)` to take the type the user's code gives them.
     Range {
         start: Operand,
+        untyped: bool,
     },
     /// The elements (or rows) of an array, slice or `Vec`.
     Mem {
@@ -125,6 +127,27 @@ impl Lowerer<'_> {
             self.error(range, "an iterated range needs both bounds");
             return None;
         };
+        // `(0..3)`: bounds of no type yet, which their use decides (`i32` unless it is an
+        // index), as in Rust. The count is known here; the items are `offset(0, j)`, of the
+        // bounds' type, not the `usize` counter.
+        if let (Some(a), Some(b)) = (untyped_int(start), untyped_int(end)) {
+            let last = match range.limits {
+                syn::RangeLimits::HalfOpen(_) => b,
+                syn::RangeLimits::Closed(_) => b + 1,
+            };
+            let count = usize::try_from((last - a).max(0)).unwrap_or(usize::MAX);
+            let start = self.operand(start);
+            return Some(Stream {
+                count: Operand::Const(Const {
+                    tokens: quote!(#count),
+                    atomic: true,
+                }),
+                kind: StreamKind::Range {
+                    start,
+                    untyped: true,
+                },
+            });
+        }
         let start = self.operand(start);
         let end = self.operand(end);
         let count = match range.limits {
@@ -141,7 +164,10 @@ impl Lowerer<'_> {
         };
         Some(Stream {
             count,
-            kind: StreamKind::Range { start },
+            kind: StreamKind::Range {
+                start,
+                untyped: false,
+            },
         })
     }
 
@@ -434,7 +460,15 @@ impl Lowerer<'_> {
     /// The item at `pos` of a stream without `filter`.
     pub(super) fn item_at(&mut self, stream: &Stream, pos: Operand, span: Span) -> Val {
         match &stream.kind {
-            StreamKind::Range { start } => match start {
+            StreamKind::Range {
+                start,
+                untyped: true,
+            } => Val::Scalar(self.int(
+                quote!(::autodiff_core::__private::offset(H0, H1)),
+                vec![start.clone(), pos],
+                span,
+            )),
+            StreamKind::Range { start, .. } => match start {
                 Operand::Const(c) if c.tokens.to_string().trim_end_matches("usize") == "0" => {
                     Val::Scalar(pos)
                 }
@@ -524,8 +558,9 @@ impl Lowerer<'_> {
 
     pub(super) fn clone_stream(&self, stream: &Stream) -> Stream {
         let kind = match &stream.kind {
-            StreamKind::Range { start } => StreamKind::Range {
+            StreamKind::Range { start, untyped } => StreamKind::Range {
                 start: start.clone(),
+                untyped: *untyped,
             },
             StreamKind::Mem { mem, prefix } => StreamKind::Mem {
                 mem: *mem,
@@ -613,4 +648,20 @@ pub(super) fn rename_holes(template: TokenStream) -> TokenStream {
             }
         })
         .collect()
+}
+
+/// An integer literal without a suffix, or its negation: `3`, `-1`.
+fn untyped_int(expr: &Expr) -> Option<i128> {
+    match strip_parens(expr) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) if lit.suffix().is_empty() => lit.base10_parse().ok(),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => untyped_int(expr).map(|v| -v),
+        _ => None,
+    }
 }

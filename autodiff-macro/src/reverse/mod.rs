@@ -348,6 +348,14 @@ impl Reverse<'_> {
                 });
             }
             Op::Struct { members, .. } => {
+                if inst
+                    .args
+                    .iter()
+                    .any(|arg| self.activity.active_operand(arg).is_some())
+                {
+                    let target = self.declare(result, out);
+                    out.push(BwdStmt::ZeroCarried(target));
+                }
                 for (arg, member) in inst.args.iter().zip(members) {
                     if let Some(target) = self.activity.active_operand(arg) {
                         self.add(

@@ -652,6 +652,7 @@ impl Reverse<'_> {
                 }
                 BwdStmt::SeedMem { .. }
                 | BwdStmt::AddMem { .. }
+                | BwdStmt::ZeroCarried(_)
                 | BwdStmt::ResetMem { len: None, .. }
                 | BwdStmt::Reset { like: None, .. }
                 | BwdStmt::Output { .. } => {}
@@ -815,7 +816,10 @@ pub fn mem_adjoint_uses<'s>(
                 mem_adjoint_uses(&bwd_if.else_stmts, aggregate, places, other);
             }
             BwdStmt::Loop(bwd_loop) => mem_adjoint_uses(&bwd_loop.body, aggregate, places, other),
-            BwdStmt::Zero(_) | BwdStmt::Reset { .. } | BwdStmt::Output { .. } => {}
+            BwdStmt::Zero(_)
+            | BwdStmt::ZeroCarried(_)
+            | BwdStmt::Reset { .. }
+            | BwdStmt::Output { .. } => {}
         }
     }
 }

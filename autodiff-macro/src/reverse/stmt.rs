@@ -66,6 +66,9 @@ pub enum BwdStmt {
         /// The length of a `Vec` before it was assigned whole.
         len: Option<Value>,
     },
+    /// The skipped float fields of a struct's adjoint set to zero before it flows on to the
+    /// values the struct was built from (a callee's adjoint holds copies of the values there).
+    ZeroCarried(Value),
     /// `d_target = 0`: a carried variable's adjoint at the start of an iteration.
     Reset {
         target: Value,

@@ -330,7 +330,15 @@ impl Transform<'_> {
                         None => self.constant_tangent(arg, out, span),
                     });
                 }
-                Some(tangent_inst(inst.op.clone(), args, span))
+                let Op::Struct { path, members, .. } = &inst.op else {
+                    unreachable!("matched above")
+                };
+                let op = Op::Struct {
+                    path: path.clone(),
+                    members: members.clone(),
+                    tangent: true,
+                };
+                Some(tangent_inst(op, args, span))
             }
             Op::Opaque(_) | Op::Len(_) | Op::Call { tangents: true, .. } => {
                 out.push(Stmt::Inst(inst.clone()));
