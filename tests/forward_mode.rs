@@ -784,3 +784,121 @@ fn skipped_float_fields_are_constants() {
         assert_close(hv.1, (plus.1 - minus.1) / (2.0 * e), 1e-7);
     }
 }
+
+// Skipped fields of other types (an array, a `Vec`, a nested struct) are constants too.
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct Config {
+    s: f64,
+}
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct Masked {
+    w: f64,
+    v: Vec<f64>,
+    #[differentiable(skip)]
+    mask: [f64; 2],
+    #[differentiable(skip)]
+    weights: Vec<f64>,
+    #[differentiable(skip)]
+    cfg: Config,
+}
+
+impl Masked {
+    #[differentiate(hessian)]
+    fn score(&self, x: f64) -> f64 {
+        self.w * self.w * self.mask[0] * x + self.v[0] * self.weights[1] * self.cfg.s * x * x
+    }
+}
+
+#[differentiate(hessian)]
+fn masked_score(m: &Masked, x: f64) -> f64 {
+    m.score(x) * m.w
+}
+
+#[differentiate]
+fn build_masked(a: f64) -> Masked {
+    Masked {
+        w: a,
+        v: vec![2.0 * a],
+        mask: [a, 1.0],
+        weights: vec![0.5, a],
+        cfg: Config { s: a },
+    }
+}
+
+#[differentiate]
+fn use_built(a: f64) -> f64 {
+    let m = build_masked(a);
+    m.w * m.mask[0]
+}
+
+#[differentiate(hessian)]
+fn use_local(a: f64) -> f64 {
+    let local = Masked {
+        w: a,
+        v: vec![a],
+        mask: [3.0 * a, 0.0],
+        weights: vec![a, a],
+        cfg: Config { s: a * a },
+    };
+    local.score(2.0)
+}
+
+#[test]
+fn skipped_fields_of_any_type_are_constants() {
+    let m = Masked {
+        w: 1.5,
+        v: vec![0.8],
+        mask: [2.0, 7.0],
+        weights: vec![9.0, -0.5],
+        cfg: Config { s: 3.0 },
+    };
+    let x = 0.6;
+    // f = (w² mask0 x + v0 weights1 s x²) w over (w, v0, x), the skipped fields fixed.
+    let (c1, c2) = (m.mask[0], m.weights[1] * m.cfg.s);
+    let f = |p: &[f64]| (p[0] * p[0] * c1 * p[2] + p[1] * c2 * p[2] * p[2]) * p[0];
+    let point = [m.w, m.v[0], x];
+    let (value, (dm, dx)) = masked_score_grad(&m, x);
+    assert_close(value, f(&point), 1e-14);
+    let grad = [dm.w, dm.v[0], dx];
+    common::assert_gradient(f, &point, &grad, 1e-8);
+    // The gradient keeps the skipped values; as a direction they count for nothing.
+    assert_eq!(dm.mask, m.mask);
+    let (_, slope) = masked_score_jvp(&m, x, (dm.clone(), dx));
+    assert_close(slope, grad.iter().map(|g| g * g).sum::<f64>(), 1e-13);
+    let (_, (dh, _), h) = masked_score_hessian(&m, x);
+    assert_eq!(dh.weights, m.weights, "as in `_grad`");
+    let mut g = |p: &[f64]| {
+        let mut q = m.clone();
+        q.w = p[0];
+        q.v[0] = p[1];
+        let (_, (d, dx)) = masked_score_grad(&q, p[2]);
+        vec![d.w, d.v[0], dx]
+    };
+    for col in 0..3 {
+        let mut u = [0.0; 3];
+        u[col] = 1.0;
+        let fd = directional_vec(&mut g, &point, &u);
+        for row in 0..3 {
+            assert_close(h[row][col], fd[row], 1e-7);
+        }
+    }
+    // A seed's skipped fields flow nowhere; a callee's gradient copy is not added.
+    let seed = Masked {
+        w: 1.0,
+        v: vec![0.0],
+        mask: [5.0, 5.0],
+        weights: vec![5.0, 5.0],
+        cfg: Config { s: 5.0 },
+    };
+    assert_eq!(build_masked_pullback(2.0, seed), 1.0);
+    // The callee's gradient holds a copy of `mask`; the skipped part is a constant.
+    let a = 0.7;
+    assert_close(use_built_grad(a).1, a, 1e-15);
+    // use_local = a² (3a) 2 + a a (a²) 4 with the skipped values held fixed: 12 a² + 4 a³.
+    let expected = 12.0 * a * a + 4.0 * a * a * a;
+    assert_close(use_local_grad(a).1, expected, 1e-14);
+    assert_close(use_local_jvp(a, 1.0).1, expected, 1e-14);
+    assert_close(use_local_hvp(a, 1.0).1, expected, 1e-14);
+}

@@ -599,3 +599,83 @@ fn array_fields_copied_into_literals() {
         1e-8,
     );
 }
+
+#[derive(Clone, Differentiable)]
+struct Readout {
+    w: Vec<f64>,
+    bias: f64,
+}
+
+impl Readout {
+    #[differentiate]
+    fn out(&self, z: f64) -> f64 {
+        self.w[0] * z + self.w[1] * z * z + self.bias
+    }
+}
+
+/// A `Vec` field cloned into another literal: both structs stay usable.
+#[differentiate]
+fn two_readouts(v: &[f64], x: f64) -> f64 {
+    let l = Readout {
+        w: v.to_vec(),
+        bias: x,
+    };
+    let n = Readout {
+        w: l.w.clone(),
+        bias: 0.5,
+    };
+    l.out(x) + n.out(0.3) * l.w[1]
+}
+
+fn two_readouts_plain(v: &[f64], x: f64) -> f64 {
+    let out = |w: &[f64], b: f64, z: f64| w[0] * z + w[1] * z * z + b;
+    out(v, x, x) + out(v, 0.5, 0.3) * v[1]
+}
+
+#[test]
+fn vec_fields_cloned_into_literals() {
+    let (v, x) = (vec![2.0, -0.5], 0.7);
+    let (value, (dv, dx)) = two_readouts_grad(&v, x);
+    assert_eq!(value.to_bits(), two_readouts(&v, x).to_bits());
+    assert_close(value, two_readouts_plain(&v, x), 1e-14);
+    assert_gradient(
+        |p| two_readouts_plain(&p[..2], p[2]),
+        &[v[0], v[1], x],
+        &[dv[0], dv[1], dx],
+        1e-8,
+    );
+}
+
+#[derive(Clone, Differentiable)]
+struct Outer {
+    inner: Readout,
+    scale: f64,
+}
+
+/// A method of a field of a struct value (`o.inner.out(y)`), the struct used again after.
+#[differentiate]
+fn nested_readout(v: &[f64], x: f64) -> f64 {
+    let o = Outer {
+        inner: Readout {
+            w: v.to_vec(),
+            bias: x * x,
+        },
+        scale: x,
+    };
+    o.inner.out(0.4) * o.scale + o.inner.w[0]
+}
+
+#[test]
+fn methods_of_fields_of_struct_values() {
+    let plain = |v: &[f64], x: f64| (v[0] * 0.4 + v[1] * 0.16 + x * x) * x + v[0];
+    let (v, x) = (vec![1.5, -0.25], 0.9);
+    let (value, (dv, dx)) = nested_readout_grad(&v, x);
+    assert_eq!(value.to_bits(), nested_readout(&v, x).to_bits());
+    assert_close(value, plain(&v, x), 1e-14);
+    assert_gradient(
+        |p| plain(&p[..2], p[2]),
+        &[v[0], v[1], x],
+        &[dv[0], dv[1], dx],
+        1e-8,
+    );
+}

@@ -620,6 +620,37 @@ impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
 impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 impl_grad_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
+/// A skipped field of a struct (`#[differentiable(skip)]`), whose floats are zeroed in tangents
+/// and in adjoints that flow on: `Differentiable` types are zeroed ([`ZeroSkipped`]), others
+/// left as they are ([`KeepSkipped`], chosen by method resolution when the first does not
+/// apply).
+pub struct Skipped<'a, T>(pub &'a mut T);
+
+/// See [`Skipped`].
+pub trait ZeroSkipped {
+    /// Sets the floats to zero.
+    fn zero_skipped(&mut self);
+}
+
+impl<T: crate::Differentiable> ZeroSkipped for Skipped<'_, T> {
+    #[inline(always)]
+    fn zero_skipped(&mut self) {
+        self.0.set_zero();
+        self.0.__zero_carried_floats();
+    }
+}
+
+/// See [`Skipped`].
+pub trait KeepSkipped {
+    /// Nothing: the field holds no float.
+    fn zero_skipped(&mut self);
+}
+
+impl<T> KeepSkipped for &mut Skipped<'_, T> {
+    #[inline(always)]
+    fn zero_skipped(&mut self) {}
+}
+
 /// The adjoint of a struct the function built, before it flows on to the values the struct was
 /// built from: a skipped float field holds a copy of the value there, not a derivative.
 #[inline(always)]

@@ -65,7 +65,7 @@ pub fn derive(input: TokenStream) -> TokenStream {
     if let Err(err) = cx.check() {
         return err.to_compile_error();
     }
-    impls(&item, &differentiable, &carried, fields)
+    impls(&item, &differentiable, &carried)
 }
 
 /// The fields of a struct; `None` (with an error) for an enum or a union.
@@ -122,32 +122,7 @@ fn impls(
     item: &syn::DeriveInput,
     differentiable: &[(TokenStream, &syn::Type)],
     carried: &[TokenStream],
-    fields: &syn::Fields,
 ) -> TokenStream {
-    // The skipped fields written `f32` / `f64`: zero in a tangent or an adjoint that flows
-    // on, where a copy of the value would be taken for a derivative.
-    let carried_floats: Vec<TokenStream> = fields
-        .iter()
-        .enumerate()
-        .filter(|(_, field)| float_type(&field.ty))
-        .filter_map(|(index, field)| {
-            let member = match &field.ident {
-                Some(ident) => quote!(#ident),
-                None => {
-                    let index = syn::Index {
-                        index: index as u32,
-                        span: field.span(),
-                    };
-                    quote!(#index)
-                }
-            };
-            let name = member.to_string();
-            carried
-                .iter()
-                .any(|c| c.to_string() == name)
-                .then_some(member)
-        })
-        .collect();
     let name = &item.ident;
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     let core = quote!(::autodiff_core);
@@ -192,7 +167,12 @@ fn impls(
                 #(#core::Differentiable::__reset_like(&self.#d, &mut grad.#d);)*
             }
             fn __zero_carried_floats(&mut self) {
-                #(self.#carried_floats = 0.0;)*
+                // The floats of a skipped field, whatever its type (a float, an array, a
+                // nested struct); a type without floats is left alone.
+                #({
+                    use #core::__private::{KeepSkipped as _, ZeroSkipped as _};
+                    (&mut #core::__private::Skipped(&mut self.#carried)).zero_skipped();
+                })*
                 #(#core::Differentiable::__zero_carried_floats(&mut self.#d);)*
             }
         }
@@ -235,19 +215,6 @@ fn skipped(cx: &Ctxt, field: &syn::Field) -> bool {
         }
     }
     skip
-}
-
-/// `f32` or `f64`, as written.
-fn float_type(ty: &syn::Type) -> bool {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .get_ident()
-            .is_some_and(|ident| ident == "f64" || ident == "f32"),
-        syn::Type::Paren(p) => float_type(&p.elem),
-        syn::Type::Group(g) => float_type(&g.elem),
-        _ => false,
-    }
 }
 
 fn carried_type(ty: &syn::Type) -> bool {

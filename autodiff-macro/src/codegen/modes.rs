@@ -396,6 +396,19 @@ pub(super) fn active_tangents<'t>(sig: &Signature, tangents: &'t [Ident]) -> Vec
         .collect()
 }
 
+/// `dir` with the skipped float fields of its structs set to zero (a gradient handed in as a
+/// direction holds copies of the values there), when a struct is differentiated.
+pub(super) fn zero_skipped(sig: &Signature, dir: &Ident) -> TokenStream {
+    let structs = sig
+        .active_params()
+        .any(|(_, p)| matches!(p.kind, crate::signature::ParamKind::Struct { .. }));
+    if !structs {
+        return TokenStream::new();
+    }
+    let private = private();
+    quote!(let mut #dir = #dir; #private::zero_carried_floats(&mut #dir);)
+}
+
 /// The entries of a gradient-shaped `dir` as the tangent arguments of `__f_tangent`:
 /// `dir.0`, `&dir.1`.
 pub(super) fn entries_as_tangents(
@@ -452,6 +465,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
     let zero_value = &shape.zero;
     let core = path(&modes.jvp.item.sig.ident);
     let tangents = entries_as_tangents(sig, shape, &tangent);
+    let zero_skipped = zero_skipped(sig, &tangent);
     let wrt = wrt_list(sig);
     let jvp_fn = format_ident!("{}_jvp", ident);
     let doc_jvp = format!(
@@ -462,6 +476,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
         #[doc = #doc_jvp]
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #jvp_fn #generics (#(#params,)* #tangent: #grad_ty) -> (#out_ty, #out_ty) #where_clause {
+            #zero_skipped
             #core(#(#param_names,)* #(#tangents),*)
         }
     };

@@ -186,6 +186,27 @@ fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
     let core_vjp = path(&vjp_ident(&hvp.item.sig.ident));
     let fused_fn = path(&fused_ident(&hvp.item.sig.ident));
     let tangents = entries_as_tangents(sig, shape, &dir);
+    let zero_skipped = super::modes::zero_skipped(sig, &dir);
+    // The gradient's skipped fields hold copies of the values, as `f_grad`'s do.
+    let restore: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .zip(param_names)
+        .filter(|(p, _)| p.active)
+        .enumerate()
+        .filter_map(|(k, (p, name))| {
+            let crate::signature::ParamKind::Struct { by_ref } = p.kind else {
+                return None;
+            };
+            let field = shape.field(k);
+            let primal = if by_ref {
+                quote!(#name)
+            } else {
+                quote!(&#name)
+            };
+            Some(quote!(#private::restore_carried(#primal, &mut #grad #field);))
+        })
+        .collect();
     let tangent_refs: Vec<&TokenStream> = sig
         .active_params()
         .zip(&tangents)
@@ -246,7 +267,9 @@ fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
         #vis fn #hvp_fn #generics (#(#params,)* #dir: #grad_ty) -> (#out_ty, #grad_ty, #grad_ty) #where_clause {
             let mut #grad: #grad_ty = #zero_value;
             let mut #hv: #grad_ty = #zero_value;
+            #zero_skipped
             #sweep
+            #(#restore)*
             (#value.0, #grad, #hv)
         }
 

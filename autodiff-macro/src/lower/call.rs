@@ -220,11 +220,20 @@ impl Lowerer<'_> {
         }
         if is_place(&call.receiver) {
             let receiver = self.expr(&call.receiver);
-            // `x.clone()` of a number or a tuple is itself.
+            // `x.clone()` of a number or a tuple is itself; of a field of a struct value
+            // (`l.w.clone()`, maybe a `Vec`), a copy, which leaves the struct whole.
             if matches!(name.as_str(), "clone" | "to_owned")
                 && call.args.is_empty()
                 && matches!(receiver, Val::Scalar(_) | Val::Tuple(_))
             {
+                if let Val::Scalar(Operand::Value(value)) = receiver {
+                    if self
+                        .last_inst_mut(value)
+                        .is_some_and(|inst| matches!(inst.op, Op::Field(_)))
+                    {
+                        self.values[value.index()].aggregate = true;
+                    }
+                }
                 return receiver;
             }
             if let Val::Mem(mem, prefix) = &receiver {
@@ -243,9 +252,16 @@ impl Lowerer<'_> {
                 }
             }
             // A method of a struct the function built (`let s = Spring { .. }; s.energy(x)`),
-            // or of a call's result: as `Spring::energy(&s, x)`.
+            // or of a call's result: as `Spring::energy(&s, x)`; also of such a struct's field
+            // (`o.inner.f(y)`), which is a struct too.
             if let Val::Scalar(Operand::Value(value)) = receiver {
-                if self.values[value.index()].aggregate && !SLICE_METHODS.contains(&name.as_str()) {
+                let field = self
+                    .last_inst_mut(value)
+                    .is_some_and(|inst| matches!(inst.op, Op::Field(_)));
+                if (self.values[value.index()].aggregate || field)
+                    && !SLICE_METHODS.contains(&name.as_str())
+                {
+                    self.values[value.index()].aggregate = true;
                     return self.struct_method(call, Operand::Value(value));
                 }
             }
