@@ -902,3 +902,37 @@ fn skipped_fields_of_any_type_are_constants() {
     assert_close(use_local_jvp(a, 1.0).1, expected, 1e-14);
     assert_close(use_local_hvp(a, 1.0).1, expected, 1e-14);
 }
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct MaskedVec {
+    w: Vec<f64>,
+    #[differentiable(skip)]
+    mask: Vec<f64>,
+}
+
+impl MaskedVec {
+    #[differentiate(hessian)]
+    fn loss(&self) -> f64 {
+        self.w[0] * self.mask[0] + self.w[1] * self.w[1]
+    }
+}
+
+/// A literal with a skipped `Vec` member in forward mode: the member's tangent is made before
+/// the literal takes the member.
+#[differentiate(hessian)]
+fn masked_vec(a: f64) -> f64 {
+    let c = MaskedVec {
+        w: vec![a, a * a],
+        mask: vec![2.0, 1.0],
+    };
+    c.loss()
+}
+
+#[test]
+fn literal_with_a_skipped_vec_in_forward_mode() {
+    let a = 1.5;
+    let expected = 2.0 + 4.0 * a * a * a;
+    assert_close(masked_vec_grad(a).1, expected, 1e-14);
+    assert_close(masked_vec_jvp(a, 1.0).1, expected, 1e-14);
+    assert_close(masked_vec_hvp(a, 1.0).2, 12.0 * a * a, 1e-13);
+}

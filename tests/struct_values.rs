@@ -679,3 +679,69 @@ fn methods_of_fields_of_struct_values() {
         1e-8,
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Structs that are not `Copy` (a `Vec` field) held as values: stepped in a loop that also sums
+// a loss, kept as the best so far in a branch, cloned into another literal and used again.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Differentiable)]
+struct Chain {
+    x: Vec<f64>,
+}
+
+#[differentiate]
+fn advance(s: &Chain, k: f64) -> Chain {
+    Chain {
+        x: vec![s.x[0] * k, s.x[1] + k * s.x[0]],
+    }
+}
+
+#[differentiate]
+fn energy_of(s: &Chain) -> f64 {
+    s.x[0] * s.x[0] + s.x[1]
+}
+
+#[differentiate]
+fn rollout(a: f64, k: f64) -> f64 {
+    let mut s = Chain { x: vec![a, 0.5] };
+    let mut best = s.clone();
+    let mut total = 0.0;
+    for _ in 0..3 {
+        s = advance(&s, k);
+        total += energy_of(&s);
+        if s.x[1] > best.x[1] {
+            best = s.clone();
+        }
+    }
+    let kept = Chain {
+        x: vec![best.x[0], s.x[1]],
+    };
+    let copy = kept.clone();
+    total + energy_of(&kept) * copy.x[0] + best.x[1]
+}
+
+fn rollout_plain(a: f64, k: f64) -> f64 {
+    let energy = |x: [f64; 2]| x[0] * x[0] + x[1];
+    let (mut s, mut total) = ([a, 0.5], 0.0);
+    let mut best = s;
+    for _ in 0..3 {
+        s = [s[0] * k, s[1] + k * s[0]];
+        total += energy(s);
+        if s[1] > best[1] {
+            best = s;
+        }
+    }
+    let kept = [best[0], s[1]];
+    total + energy(kept) * kept[0] + best[1]
+}
+
+#[test]
+fn structs_with_vecs_stepped_kept_and_cloned() {
+    for (a, k) in [(0.8, 1.1), (-0.6, 0.7)] {
+        let (value, (da, dk)) = rollout_grad(a, k);
+        assert_eq!(value.to_bits(), rollout(a, k).to_bits());
+        assert_close(value, rollout_plain(a, k), 1e-14);
+        assert_gradient(|p| rollout_plain(p[0], p[1]), &[a, k], &[da, dk], 1e-8);
+    }
+}

@@ -221,7 +221,8 @@ impl<'a> Writer<'a> {
         let span = inst.span;
         let args: Vec<TokenStream> = inst.args.iter().map(|a| self.operand(a, span)).collect();
         match &inst.op {
-            Op::Copy => args[0].clone(),
+            // A copy of a struct, a tuple or a `Vec` value is a clone: the source stays usable.
+            Op::Copy => self.copy_if_aggregate(inst.result, args[0].clone()),
             Op::Rule { form, .. } => match form {
                 Form::Binary(op) => {
                     let (a, b) = (&args[0], &args[1]);
@@ -388,9 +389,19 @@ impl<'a> Writer<'a> {
     }
 
     pub(super) fn record_tuple(&mut self, record: &[Need]) -> TokenStream {
+        self.record_tuple_keeping(record, &BTreeSet::new())
+    }
+
+    /// The record, with the values in `kept` (read again after it is taken: the next values of
+    /// a loop's variables) cloned when they may be structs or `Vec`s.
+    fn record_tuple_keeping(&mut self, record: &[Need], kept: &BTreeSet<Value>) -> TokenStream {
         let parts: Vec<TokenStream> = record
             .iter()
             .map(|need| match need {
+                Need::Value(v) if kept.contains(v) && self.function.values[v.index()].aggregate => {
+                    let name = self.name(*v);
+                    quote!(::core::clone::Clone::clone(&#name))
+                }
                 Need::Value(v) => self.name(*v).into_token_stream(),
                 Need::Pullback(v) => self.names.pullback(self.function, *v).into_token_stream(),
                 Need::Mem(m) => self.mem_name(*m),
@@ -419,13 +430,32 @@ impl<'a> Writer<'a> {
             .map(|phi| self.name(phi.result).into_token_stream())
             .collect();
         let private = private();
+        // A struct or `Vec` value from before the `if` is cloned, not moved, into the result:
+        // it may be read again (its shape by the backward sweep).
+        let made_in = |block: &crate::ir::Block| {
+            let mut made = BTreeSet::new();
+            block.walk(&mut |stmt| {
+                if let Stmt::Inst(inst) = stmt {
+                    made.insert(inst.result);
+                }
+            });
+            made
+        };
+        let (made_then, made_else) = (made_in(&if_.then_block), made_in(&if_.else_block));
+        let mut arm = |operand: &Operand, made: &BTreeSet<Value>| {
+            let tokens = self.operand(operand, if_.span);
+            match operand {
+                Operand::Value(v) if !made.contains(v) => self.copy_if_aggregate(*v, tokens),
+                _ => tokens,
+            }
+        };
         let mut then_vals: Vec<TokenStream> = phis
             .iter()
-            .map(|phi| self.operand(&phi.then_value, if_.span))
+            .map(|phi| arm(&phi.then_value, &made_then))
             .collect();
         let mut else_vals: Vec<TokenStream> = phis
             .iter()
-            .map(|phi| self.operand(&phi.else_value, if_.span))
+            .map(|phi| arm(&phi.else_value, &made_else))
             .collect();
         if record {
             names.push(self.name(if_.record).into_token_stream());
@@ -537,8 +567,9 @@ impl<'a> Writer<'a> {
             None => Vec::new(),
         };
         self.windows.truncate(depth);
+        let next_values: BTreeSet<Value> = carried.iter().filter_map(|c| c.next.value()).collect();
         let mut push = tape.as_ref().map(|tape| {
-            let record = self.record_tuple(&record);
+            let record = self.record_tuple_keeping(&record, &next_values);
             quote!(#tape.push(#record);)
         });
         if let Some((_, kept)) = &once_tape {

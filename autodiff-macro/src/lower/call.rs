@@ -233,6 +233,16 @@ impl Lowerer<'_> {
                     {
                         self.values[value.index()].aggregate = true;
                     }
+                    // A struct value the function holds (`inn.clone()`): a copy of its own.
+                    if self.values[value.index()].aggregate {
+                        let span = call.method.span();
+                        let copy = self.emit(Op::Copy, vec![Operand::Value(value)], span);
+                        self.values[copy.index()].aggregate = true;
+                        if self.structs.contains(&value) {
+                            self.structs.insert(copy);
+                        }
+                        return Val::Scalar(Operand::Value(copy));
+                    }
                 }
                 return receiver;
             }

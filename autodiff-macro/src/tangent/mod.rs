@@ -321,8 +321,8 @@ impl Transform<'_> {
                 tangents: false,
             } => Some(self.call_inst(inst, callee, written_ref, by_ref, out)),
             // The tangent of a struct literal is the literal of its members' tangents.
+            // The constant members' tangents are made first: the literal moves its members.
             Op::Struct { .. } => {
-                out.push(Stmt::Inst(inst.clone()));
                 let mut args = Vec::new();
                 for arg in &inst.args {
                     args.push(match self.tangent(arg) {
@@ -330,6 +330,7 @@ impl Transform<'_> {
                         None => self.constant_tangent(arg, out, span),
                     });
                 }
+                out.push(Stmt::Inst(inst.clone()));
                 let Op::Struct { path, members, .. } = &inst.op else {
                     unreachable!("matched above")
                 };
