@@ -745,3 +745,41 @@ fn structs_with_vecs_stepped_kept_and_cloned() {
         assert_gradient(|p| rollout_plain(p[0], p[1]), &[a, k], &[da, dk], 1e-8);
     }
 }
+
+/// A field of a struct value bound to a local, used as a struct well after.
+#[differentiate]
+fn field_bound_then_used(v: &[f64], x: f64) -> f64 {
+    let o = Outer {
+        inner: Readout {
+            w: v.to_vec(),
+            bias: x,
+        },
+        scale: 2.0 * x,
+    };
+    let inner = o.inner.clone();
+    let mut s = 0.0;
+    for k in 0..v.len() {
+        s += v[k] * x + o.scale;
+    }
+    let t = s * s + x.sin() - v[0] * x.cos();
+    inner.out(t) + o.inner.bias
+}
+
+#[test]
+fn field_of_a_struct_value_bound_to_a_local() {
+    let plain = |v: &[f64], x: f64| {
+        let s: f64 = v.iter().map(|vk| vk * x + 2.0 * x).sum();
+        let t = s * s + x.sin() - v[0] * x.cos();
+        v[0] * t + v[1] * t * t + x + x
+    };
+    let (v, x) = (vec![0.5, -0.3], 0.4);
+    let (value, (dv, dx)) = field_bound_then_used_grad(&v, x);
+    assert_eq!(value.to_bits(), field_bound_then_used(&v, x).to_bits());
+    assert_close(value, plain(&v, x), 1e-14);
+    assert_gradient(
+        |p| plain(&p[..2], p[2]),
+        &[v[0], v[1], x],
+        &[dv[0], dv[1], dx],
+        1e-8,
+    );
+}

@@ -227,10 +227,7 @@ impl Lowerer<'_> {
                 && matches!(receiver, Val::Scalar(_) | Val::Tuple(_))
             {
                 if let Val::Scalar(Operand::Value(value)) = receiver {
-                    if self
-                        .last_inst_mut(value)
-                        .is_some_and(|inst| matches!(inst.op, Op::Field(_)))
-                    {
+                    if self.parts.contains(&value) {
                         self.values[value.index()].aggregate = true;
                     }
                     // A struct value the function holds (`inn.clone()`): a copy of its own.
@@ -265,10 +262,7 @@ impl Lowerer<'_> {
             // or of a call's result: as `Spring::energy(&s, x)`; also of such a struct's field
             // (`o.inner.f(y)`), which is a struct too.
             if let Val::Scalar(Operand::Value(value)) = receiver {
-                let field = self
-                    .last_inst_mut(value)
-                    .is_some_and(|inst| matches!(inst.op, Op::Field(_)));
-                if (self.values[value.index()].aggregate || field)
+                if (self.values[value.index()].aggregate || self.parts.contains(&value))
                     && !SLICE_METHODS.contains(&name.as_str())
                 {
                     self.values[value.index()].aggregate = true;

@@ -377,6 +377,7 @@ impl Lowerer<'_> {
                     vec![Operand::Value(value)],
                     member.span(),
                 );
+                self.parts.insert(result);
                 Val::Scalar(Operand::Value(result))
             }
             (_, Val::Poison) => Val::Poison,

@@ -78,6 +78,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         integer_sum: None,
         whole_fields: BTreeSet::new(),
         structs: BTreeSet::new(),
+        parts: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
@@ -263,6 +264,8 @@ struct Lowerer<'a> {
     whole_fields: BTreeSet<Value>,
     /// Values that are structs for sure: struct literals and copies of a struct.
     structs: BTreeSet<Value>,
+    /// Fields of struct values (`o.inner`): a method called on one is the field's struct's.
+    parts: BTreeSet<Value>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
     generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.
