@@ -634,12 +634,29 @@ fn two_readouts_plain(v: &[f64], x: f64) -> f64 {
 
 #[test]
 fn vec_fields_cloned_into_literals() {
-    let (v, x) = (vec![2.0, -0.5], 0.7);
-    let (value, (dv, dx)) = two_readouts_grad(&v, x);
-    assert_eq!(value.to_bits(), two_readouts(&v, x).to_bits());
-    assert_close(value, two_readouts_plain(&v, x), 1e-14);
+    check_v_x(
+        two_readouts,
+        two_readouts_grad,
+        two_readouts_plain,
+        &[2.0, -0.5],
+        0.7,
+    );
+}
+
+/// `grad(v, x)` against `f` bit for bit, and against its plain twin and the twin's finite
+/// differences (for two-element `v`).
+fn check_v_x(
+    f: fn(&[f64], f64) -> f64,
+    grad: fn(&[f64], f64) -> (f64, (Vec<f64>, f64)),
+    plain: impl Fn(&[f64], f64) -> f64,
+    v: &[f64],
+    x: f64,
+) {
+    let (value, (dv, dx)) = grad(v, x);
+    assert_eq!(value.to_bits(), f(v, x).to_bits());
+    assert_close(value, plain(v, x), 1e-14);
     assert_gradient(
-        |p| two_readouts_plain(&p[..2], p[2]),
+        |p| plain(&p[..2], p[2]),
         &[v[0], v[1], x],
         &[dv[0], dv[1], dx],
         1e-8,
@@ -668,15 +685,12 @@ fn nested_readout(v: &[f64], x: f64) -> f64 {
 #[test]
 fn methods_of_fields_of_struct_values() {
     let plain = |v: &[f64], x: f64| (v[0] * 0.4 + v[1] * 0.16 + x * x) * x + v[0];
-    let (v, x) = (vec![1.5, -0.25], 0.9);
-    let (value, (dv, dx)) = nested_readout_grad(&v, x);
-    assert_eq!(value.to_bits(), nested_readout(&v, x).to_bits());
-    assert_close(value, plain(&v, x), 1e-14);
-    assert_gradient(
-        |p| plain(&p[..2], p[2]),
-        &[v[0], v[1], x],
-        &[dv[0], dv[1], dx],
-        1e-8,
+    check_v_x(
+        nested_readout,
+        nested_readout_grad,
+        plain,
+        &[1.5, -0.25],
+        0.9,
     );
 }
 
@@ -772,14 +786,11 @@ fn field_of_a_struct_value_bound_to_a_local() {
         let t = s * s + x.sin() - v[0] * x.cos();
         v[0] * t + v[1] * t * t + x + x
     };
-    let (v, x) = (vec![0.5, -0.3], 0.4);
-    let (value, (dv, dx)) = field_bound_then_used_grad(&v, x);
-    assert_eq!(value.to_bits(), field_bound_then_used(&v, x).to_bits());
-    assert_close(value, plain(&v, x), 1e-14);
-    assert_gradient(
-        |p| plain(&p[..2], p[2]),
-        &[v[0], v[1], x],
-        &[dv[0], dv[1], dx],
-        1e-8,
+    check_v_x(
+        field_bound_then_used,
+        field_bound_then_used_grad,
+        plain,
+        &[0.5, -0.3],
+        0.4,
     );
 }
