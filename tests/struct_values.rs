@@ -643,11 +643,14 @@ fn vec_fields_cloned_into_literals() {
     );
 }
 
+/// A generated `_grad` of `(v: &[f64], x: f64)`.
+type GradVX = fn(&[f64], f64) -> (f64, (Vec<f64>, f64));
+
 /// `grad(v, x)` against `f` bit for bit, and against its plain twin and the twin's finite
 /// differences (for two-element `v`).
 fn check_v_x(
     f: fn(&[f64], f64) -> f64,
-    grad: fn(&[f64], f64) -> (f64, (Vec<f64>, f64)),
+    grad: GradVX,
     plain: impl Fn(&[f64], f64) -> f64,
     v: &[f64],
     x: f64,
