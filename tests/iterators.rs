@@ -588,3 +588,31 @@ fn untyped_range_items_are_signed() {
     assert_close(value, -6.0 * x + 3.0 * x, 1e-14);
     assert_close(dx, -3.0, 1e-14);
 }
+
+#[differentiate(wrt(w))]
+fn predict(w: &[f64], x: &[f64]) -> f64 {
+    w[0] * x[0] + w[1] * x[1] + w[2]
+}
+
+/// A dataset of `(features, label)` pairs walked with a tuple pattern: the row is passed on by
+/// reference, as Rust binds it.
+#[differentiate(wrt(w))]
+fn dataset_loss(w: &[f64], data: &[(Vec<f64>, f64)]) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in data.iter() {
+        total += (predict(w, x) - y).powi(2);
+    }
+    for (k, (x, _)) in data.iter().enumerate() {
+        total += 0.1 * k as f64 * predict(w, x);
+    }
+    total
+}
+
+#[test]
+fn rows_of_a_dataset_of_pairs_passed_on() {
+    let data = vec![(vec![1.0, 2.0], 0.5), (vec![-0.5, 0.3], 1.5)];
+    let w = vec![0.3, -0.2, 0.1];
+    let (value, g) = dataset_loss_grad(&w, &data);
+    assert_eq!(value.to_bits(), dataset_loss(&w, &data).to_bits());
+    assert_gradient(|p| dataset_loss(p, &data), &w, &g, TOL);
+}

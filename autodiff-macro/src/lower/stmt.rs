@@ -256,7 +256,16 @@ impl Lowerer<'_> {
             }
             val => self.name_value(&name, val, ty, pat_ident.span()),
         };
-        let by_ref = self.binding_ref && matches!(val, Val::Mem(..));
+        // Bound by reference: an array, or a part of an item the macro holds a copy of (`x` of
+        // `for (x, y) in data.iter()`), which a call takes as `&x`.
+        let by_ref = self.binding_ref
+            && match &val {
+                Val::Mem(..) => true,
+                Val::Scalar(Operand::Value(v)) => {
+                    self.parts.contains(v) || self.values[v.index()].aggregate
+                }
+                _ => false,
+            };
         self.declare_binding(
             Var::user(name),
             Binding {
@@ -399,6 +408,7 @@ impl Lowerer<'_> {
                                 vec![Operand::Value(value)],
                                 span,
                             );
+                            self.parts.insert(field);
                             Val::Scalar(Operand::Value(field))
                         })
                         .collect(),
