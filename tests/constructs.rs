@@ -2220,3 +2220,44 @@ fn first_and_last_elements() {
         1e-7,
     );
 }
+
+/// Whole rows assigned: an array literal, another local array, in a loop that overwrites them.
+#[differentiate]
+fn rows_assigned(pos: &[[f64; 2]], a: f64) -> f64 {
+    let mut x = pos.to_vec();
+    let mut m = vec![vec![0.0; 2]; 2];
+    for k in 0..3 {
+        let r = [x[0][1] * a, x[0][0] + a];
+        x[0] = r;
+        x[1] = [x[1][0] * x[0][0], a * k as f64];
+        m[k % 2] = vec![x[1][1], x[0][1] * a];
+    }
+    x[0][0] * x[0][1] + x[1][0] - x[1][1] * m[0][1] + m[1][0]
+}
+
+fn rows_assigned_plain(pos: &[[f64; 2]], a: f64) -> f64 {
+    let mut x = pos.to_vec();
+    let mut m = vec![vec![0.0; 2]; 2];
+    for k in 0..3 {
+        x[0] = [x[0][1] * a, x[0][0] + a];
+        x[1] = [x[1][0] * x[0][0], a * k as f64];
+        m[k % 2] = vec![x[1][1], x[0][1] * a];
+    }
+    x[0][0] * x[0][1] + x[1][0] - x[1][1] * m[0][1] + m[1][0]
+}
+
+#[test]
+fn whole_rows_assigned() {
+    let (pos, a) = (vec![[0.5, -1.0], [1.5, 0.25]], 0.8);
+    let (value, (dpos, da)) = rows_assigned_grad(&pos, a);
+    assert_eq!(value.to_bits(), rows_assigned(&pos, a).to_bits());
+    assert_eq!(value.to_bits(), rows_assigned_plain(&pos, a).to_bits());
+    let flat = [pos[0][0], pos[0][1], pos[1][0], pos[1][1], a];
+    let grad = [dpos[0][0], dpos[0][1], dpos[1][0], dpos[1][1], da];
+    assert_gradient(
+        |p| rows_assigned_plain(&[[p[0], p[1]], [p[2], p[3]]], p[4]),
+        &flat,
+        &grad,
+        1e-8,
+    );
+}

@@ -604,6 +604,47 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `m[i] = row`: each element of the array `src[src_prefix]` stored into `dst[prefix]`,
+    /// whose length it must have.
+    pub(super) fn store_row(
+        &mut self,
+        (dst, prefix): (Mem, Vec<Operand>),
+        (src, src_prefix): (Mem, Vec<Operand>),
+        span: Span,
+    ) {
+        let count = Operand::Value(self.emit(Op::Len(src), src_prefix.clone(), span));
+        let dst_len = Operand::Value(self.emit(Op::Len(dst), prefix.clone(), span));
+        let (a, b) = (Opaque::hole(0), Opaque::hole(1));
+        let check = quote!(::core::assert_eq!(
+            #a, #b,
+            "a row assigned whole must have the row's length"
+        ));
+        self.emit(
+            Op::Opaque(Opaque::cut(check)),
+            vec![dst_len, count.clone()],
+            span,
+        );
+        let stream = Stream {
+            count,
+            kind: StreamKind::Mem {
+                mem: src,
+                prefix: src_prefix,
+            },
+        };
+        self.stream_loop(&stream, span, None, |_| {}, &mut |l, item, pos| {
+            let value = l.val_operand(item, span);
+            let mut indices = prefix.clone();
+            indices.push(pos);
+            l.push(ir::Stmt::Store(ir::Store {
+                mem: dst,
+                indices,
+                value,
+                push: false,
+                span,
+            }));
+        });
+    }
+
     /// `x[a..b].to_vec()`, `m[i].to_vec()`: the elements of a view, in a new `Vec`.
     pub(super) fn copy_view(
         &mut self,
