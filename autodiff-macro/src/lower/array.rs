@@ -2,7 +2,6 @@
 
 use super::*;
 use proc_macro2::Span;
-use quote::quote;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Token};
@@ -192,28 +191,8 @@ impl Lowerer<'_> {
         };
         let stream = self.stream(&source)?;
         // The lengths must agree, as `copy_from_slice` checks.
-        let dst_len = Operand::Value(self.emit(Op::Len(dst), prefix.clone(), span));
-        let (a, b) = (Opaque::hole(0), Opaque::hole(1));
-        let check = quote!(
-            ::core::assert_eq!(#a, #b, "source and destination slices have different lengths")
-        );
-        self.emit(
-            Op::Opaque(Opaque::cut(check)),
-            vec![dst_len, stream.count.clone()],
-            span,
-        );
-        self.stream_loop(&stream, span, None, |_| {}, &mut |l, item, pos| {
-            let value = l.val_operand(item, span);
-            let mut indices = prefix.clone();
-            indices.push(pos);
-            l.push(ir::Stmt::Store(ir::Store {
-                mem: dst,
-                indices,
-                value,
-                push: false,
-                span,
-            }));
-        });
+        let mismatch = "source and destination slices have different lengths";
+        self.store_stream((dst, prefix), &stream, mismatch, span);
         Some(Val::Unit)
     }
 

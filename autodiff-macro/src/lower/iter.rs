@@ -613,17 +613,6 @@ impl Lowerer<'_> {
         span: Span,
     ) {
         let count = Operand::Value(self.emit(Op::Len(src), src_prefix.clone(), span));
-        let dst_len = Operand::Value(self.emit(Op::Len(dst), prefix.clone(), span));
-        let (a, b) = (Opaque::hole(0), Opaque::hole(1));
-        let check = quote!(::core::assert_eq!(
-            #a, #b,
-            "a row assigned whole must have the row's length"
-        ));
-        self.emit(
-            Op::Opaque(Opaque::cut(check)),
-            vec![dst_len, count.clone()],
-            span,
-        );
         let stream = Stream {
             count,
             kind: StreamKind::Mem {
@@ -631,7 +620,28 @@ impl Lowerer<'_> {
                 prefix: src_prefix,
             },
         };
-        self.stream_loop(&stream, span, None, |_| {}, &mut |l, item, pos| {
+        let mismatch = "a row assigned whole must have the row's length";
+        self.store_stream((dst, prefix), &stream, mismatch, span);
+    }
+
+    /// Each item of `stream` stored into `dst[prefix]` at its position, after checking that
+    /// the lengths agree (`mismatch` is the panic's message).
+    pub(super) fn store_stream(
+        &mut self,
+        (dst, prefix): (Mem, Vec<Operand>),
+        stream: &Stream,
+        mismatch: &str,
+        span: Span,
+    ) {
+        let dst_len = Operand::Value(self.emit(Op::Len(dst), prefix.clone(), span));
+        let (a, b) = (Opaque::hole(0), Opaque::hole(1));
+        let check = quote!(::core::assert_eq!(#a, #b, #mismatch));
+        self.emit(
+            Op::Opaque(Opaque::cut(check)),
+            vec![dst_len, stream.count.clone()],
+            span,
+        );
+        self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
             let value = l.val_operand(item, span);
             let mut indices = prefix.clone();
             indices.push(pos);
