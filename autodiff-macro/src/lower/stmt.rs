@@ -699,22 +699,19 @@ impl Lowerer<'_> {
         };
         let base = self.expr(&index.expr);
         let i = self.operand(&index.index);
-        let value = match val {
-            Val::Scalar(value) => value,
-            Val::Poison => return,
+        let value = match (val, &base) {
+            (Val::Scalar(value), _) => value,
+            (Val::Poison, _) => return,
             // `m[i] = [a, b]`, `m[i] = r`: a whole row of a local matrix, element by element.
-            Val::Mem(src, src_prefix) if !self.mems[src.index()].structured => {
-                match base {
-                    Val::Mem(dst, mut indices)
-                        if self.mems[dst.index()].param.is_none()
-                            && !self.mems[dst.index()].structured
-                            && depth(&indices) + 1 < self.mems[dst.index()].dims =>
-                    {
-                        indices.push(i);
-                        self.store_row((dst, indices), (src, src_prefix), place.span());
-                    }
-                    _ => self.error(place, "only numbers can be stored in array elements"),
-                }
+            (Val::Mem(src, src_prefix), Val::Mem(dst, indices))
+                if !self.mems[src.index()].structured
+                    && self.mems[dst.index()].param.is_none()
+                    && !self.mems[dst.index()].structured
+                    && depth(indices) + 1 < self.mems[dst.index()].dims =>
+            {
+                let mut row = indices.clone();
+                row.push(i);
+                self.store_row((*dst, row), (src, src_prefix), place.span());
                 return;
             }
             _ => {
