@@ -67,6 +67,31 @@ fn scalars_jvp_hvp_and_hessian() {
     assert_all_close(&[h[0][1], h[1][1]], &column, 1e-6);
 }
 
+/// A matrix written as nested `vec!`s, one element overwritten: tangents of its rows.
+#[differentiate(hessian)]
+fn nested_vec_det(a: f64, b: f64) -> f64 {
+    let mut m = vec![vec![a, b * b], vec![(a * b).sin(), a.exp()]];
+    m[1][0] = m[1][0] * m[0][1];
+    m[0][0] * m[1][1] - m[0][1] * m[1][0]
+}
+
+#[test]
+fn nested_vec_literals_in_forward_mode() {
+    let f = |p: &[f64]| nested_vec_det(p[0], p[1]);
+    let grad = |p: &[f64]| {
+        let (_, (ga, gb)) = nested_vec_det_grad(p[0], p[1]);
+        vec![ga, gb]
+    };
+    let x = [0.6, -0.9];
+    for u in [[1.0, 0.0], [0.4, 0.7]] {
+        let (value, t) = nested_vec_det_jvp(x[0], x[1], (u[0], u[1]));
+        assert_eq!(value.to_bits(), nested_vec_det(x[0], x[1]).to_bits());
+        assert_close(t, directional(&mut { f }, &x, &u), 1e-7);
+        let (_, _, (ha, hb)) = nested_vec_det_hvp(x[0], x[1], (u[0], u[1]));
+        assert_all_close(&[ha, hb], &directional_vec(&mut { grad }, &x, &u), 1e-6);
+    }
+}
+
 /// The extended Rosenbrock function, whose Hessian is tridiagonal with a closed form.
 #[differentiate(hessian)]
 fn rosenbrock(x: &[f64]) -> f64 {

@@ -398,6 +398,45 @@ fn matrix_literals_copies_and_array_patterns() {
     }
 }
 
+/// A quadratic form over a matrix written as nested `vec!`s, one row overwritten in a loop,
+/// the rows read through an iterator and the matrix handed to a differentiated call.
+#[differentiate]
+fn vec_matrix_form(a: f64, b: f64, x: &[f64]) -> f64 {
+    let mut m = vec![vec![a, b, 0.5], vec![b * a, 1.0, -a], vec![0.0, b, a.exp()]];
+    for k in 0..3 {
+        m[2][k] = m[2][k] * x[k] + m[0][k];
+    }
+    let mut s = 0.0;
+    for (row, xi) in m.iter().zip(x.iter()) {
+        s += xi * row.iter().zip(x.iter()).map(|(r, xj)| r * xj).sum::<f64>();
+    }
+    s + row_norms(&m)
+}
+
+#[differentiate]
+fn row_norms(m: &[Vec<f64>]) -> f64 {
+    let mut t = 0.0;
+    for row in m.iter() {
+        t += row.iter().map(|v| v * v).sum::<f64>().sqrt();
+    }
+    t
+}
+
+#[test]
+fn matrices_written_as_nested_vec_literals() {
+    let x = [0.4, -1.1, 0.8];
+    for (a, b) in [(0.7, -0.3), (-1.2, 0.9)] {
+        let (value, (da, db, dx)) = vec_matrix_form_grad(a, b, &x);
+        assert_eq!(value.to_bits(), vec_matrix_form(a, b, &x).to_bits());
+        assert_gradient(
+            |v| vec_matrix_form(v[0], v[1], &v[2..]),
+            &[a, b, x[0], x[1], x[2]],
+            &[da, db, dx[0], dx[1], dx[2]],
+            TOL,
+        );
+    }
+}
+
 #[differentiate]
 fn pairs(pts: &[[f64; 2]]) -> f64 {
     let mut s = 0.0;

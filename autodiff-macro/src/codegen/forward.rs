@@ -344,7 +344,11 @@ impl<'a> Writer<'a> {
             MemInitKind::List { elems, row } => {
                 let elems: Vec<TokenStream> = elems.iter().map(|e| self.operand(e, span)).collect();
                 let elems: Vec<TokenStream> = match row {
-                    Some(n) => elems.chunks(*n).map(|row| quote!([#(#row),*])).collect(),
+                    Some((n, false)) => elems.chunks(*n).map(|row| quote!([#(#row),*])).collect(),
+                    Some((n, true)) => elems
+                        .chunks(*n)
+                        .map(|row| quote!(::std::vec![#(#row),*]))
+                        .collect(),
                     None => elems,
                 };
                 if vec {

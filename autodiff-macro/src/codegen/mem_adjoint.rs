@@ -172,14 +172,13 @@ impl Writer<'_> {
                 value
             }
             Some(MemInitKind::List { elems, row }) => {
+                let zero = self.zero();
                 let zero = match row {
-                    Some(n) => {
-                        let zero = self.zero();
-                        quote!([#zero; #n])
-                    }
-                    None => self.zero(),
+                    Some((n, false)) => quote!([#zero; #n]),
+                    Some((n, true)) => quote!(::std::vec![#zero; #n]),
+                    None => zero,
                 };
-                let len = elems.len() / row.unwrap_or(1);
+                let len = elems.len() / row.map_or(1, |(n, _)| n);
                 if vec {
                     quote!(::std::vec![#zero; #len])
                 } else {

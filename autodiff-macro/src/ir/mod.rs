@@ -338,10 +338,11 @@ pub enum MemInitKind {
         vecs: Vec<bool>,
     },
     /// `[a, b, c]` or `vec![a, b, c]`; with `row`, the rows of a matrix literal
-    /// (`[[a, b], [c, d]]`, row by row).
+    /// (`[[a, b], [c, d]]` or `vec![vec![a, b], ..]`, row by row): their length and whether
+    /// they are `Vec`s.
     List {
         elems: Vec<Operand>,
-        row: Option<usize>,
+        row: Option<(usize, bool)>,
     },
     /// `let mut a = x;`, `x.to_vec()`, `x.clone()`.
     Copy { src: Mem },

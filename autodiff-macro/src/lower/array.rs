@@ -67,26 +67,24 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let elems: Vec<&Expr> = elems.collect();
-        // `[[a, b], [c, d]]`: a matrix literal, row by row.
-        let rows: Option<Vec<&Punctuated<Expr, Token![,]>>> = elems
-            .iter()
-            .map(|e| match strip_parens(e) {
-                Expr::Array(row) => Some(&row.elems),
-                _ => None,
-            })
-            .collect();
+        // `[[a, b], [c, d]]` or `vec![vec![a, b], ..]`: a matrix literal, row by row.
+        let rows: Option<Vec<(Punctuated<Expr, Token![,]>, bool)>> =
+            elems.iter().map(|e| literal_row(e)).collect();
         if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
-            let n = rows[0].len();
-            if rows.iter().any(|row| row.len() != n) {
+            let (n, row_vec) = (rows[0].0.len(), rows[0].1);
+            if rows
+                .iter()
+                .any(|(row, vec)| row.len() != n || *vec != row_vec)
+            {
                 self.error_at(
                     span,
-                    "the rows of a matrix literal must have the same length",
+                    "the rows of a matrix literal must have the same length and be all arrays or all `vec!`s",
                 );
                 return Val::Poison;
             }
             let elems: Vec<Operand> = rows
                 .iter()
-                .flat_map(|row| row.iter())
+                .flat_map(|(row, _)| row.iter())
                 .map(|e| self.operand(e))
                 .collect();
             let mem = self.new_mem(None, 2, vec, None);
@@ -94,7 +92,7 @@ impl Lowerer<'_> {
                 mem,
                 kind: MemInitKind::List {
                     elems,
-                    row: Some(n),
+                    row: Some((n, row_vec)),
                 },
                 declare: true,
                 len: None,
@@ -103,7 +101,16 @@ impl Lowerer<'_> {
             }));
             return Val::Mem(mem, Vec::new());
         }
-        let elems: Vec<Operand> = elems.into_iter().map(|e| self.operand(e)).collect();
+        let elems: Vec<Operand> = elems
+            .into_iter()
+            .map(|e| match self.expr(e) {
+                Val::Mem(mem, _) if !self.mems[mem.index()].structured => {
+                    self.error(e, "the rows of a matrix literal must be written out, each as `[a, b]` or `vec![a, b]`");
+                    Operand::Poison
+                }
+                val => self.val_operand(val, e.span()),
+            })
+            .collect();
         let mem = self.new_mem(None, 1, vec, None);
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
@@ -245,6 +252,19 @@ impl Lowerer<'_> {
             l.push_elem(mem, value, span);
         });
         Some(Val::Unit)
+    }
+}
+
+/// A row of a matrix literal: `[a, b]` or `vec![a, b]`, and whether it is a `Vec`.
+fn literal_row(expr: &Expr) -> Option<(Punctuated<Expr, Token![,]>, bool)> {
+    match strip_parens(expr) {
+        Expr::Array(row) => Some((row.elems.clone(), false)),
+        Expr::Macro(mac) if mac.mac.path.is_ident("vec") => mac
+            .mac
+            .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            .ok()
+            .map(|row| (row, true)),
+        _ => None,
     }
 }
 

@@ -262,7 +262,7 @@ impl Reverse<'_> {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {
                                     let indices = match row {
-                                        Some(n) => {
+                                        Some((n, _)) => {
                                             vec![Operand::Index(k / n), Operand::Index(k % n)]
                                         }
                                         None => vec![Operand::Index(k)],
