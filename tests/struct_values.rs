@@ -697,6 +697,57 @@ fn methods_of_fields_of_struct_values() {
     );
 }
 
+#[derive(Clone, Copy, Differentiable)]
+struct Mount {
+    spring: Spring,
+    anchor: f64,
+}
+
+/// A `Copy` struct taken whole out of a parameter's field (`let sp = m.spring;`) and used in a
+/// loop; a clone of a field of a struct value (`o.spring.clone().energy(..)`) and the path form
+/// `Spring::energy(&o.spring, ..)` on it.
+#[differentiate]
+fn mounted(m: &Mount, xs: &[f64]) -> f64 {
+    let sp = m.spring;
+    let mut e = 0.0;
+    for x in xs.iter() {
+        e += sp.energy(x - m.anchor);
+    }
+    let o = Mount {
+        spring: sp.stiffer(e),
+        anchor: xs[0],
+    };
+    e + o.spring.clone().energy(o.anchor) * Spring::energy(&o.spring, 0.5)
+}
+
+#[test]
+fn struct_fields_taken_whole_cloned_and_passed_by_path() {
+    let energy = |k: f64, rest: f64, x: f64| 0.5 * k * (x - rest) * (x - rest);
+    let plain = |p: &[f64]| {
+        let (k, rest, anchor, xs) = (p[0], p[1], p[2], &p[3..]);
+        let e: f64 = xs.iter().map(|x| energy(k, rest, x - anchor)).sum();
+        e + energy(k * e, rest, xs[0]) * energy(k * e, rest, 0.5)
+    };
+    let m = Mount {
+        spring: Spring { k: 1.3, rest: 0.2 },
+        anchor: -0.4,
+    };
+    let xs = [0.5, -0.1, 0.9];
+    let (value, (dm, dxs)) = mounted_grad(&m, &xs);
+    assert_eq!(value.to_bits(), mounted(&m, &xs).to_bits());
+    let at = [m.spring.k, m.spring.rest, m.anchor, xs[0], xs[1], xs[2]];
+    assert_close(value, plain(&at), 1e-13);
+    let grad = [
+        dm.spring.k,
+        dm.spring.rest,
+        dm.anchor,
+        dxs[0],
+        dxs[1],
+        dxs[2],
+    ];
+    assert_gradient(plain, &at, &grad, 1e-8);
+}
+
 // ------------------------------------------------------------------------------------------
 // Structs that are not `Copy` (a `Vec` field) held as values: stepped in a loop that also sums
 // a loss, kept as the best so far in a branch, cloned into another literal and used again.

@@ -361,6 +361,14 @@ impl Lowerer<'_> {
                 }
                 _ => false,
             },
+            // A copy of a field, which may be a struct (`o.inner.clone().f(y)`).
+            Expr::MethodCall(copy)
+                if matches!(copy.method.to_string().as_str(), "clone" | "to_owned")
+                    && copy.args.is_empty()
+                    && matches!(strip_parens(&copy.receiver), Expr::Field(_)) =>
+            {
+                true
+            }
             // A method of a struct or of such a value (`t.stiffer(1.5)`), not of an array.
             Expr::MethodCall(inner) => {
                 let method = inner.method.to_string();
@@ -606,6 +614,11 @@ impl Lowerer<'_> {
                 written || bound_ref || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())),
             );
             args.push(match val {
+                // `&o.inner` of a struct value: its adjoint is a struct too.
+                Val::Scalar(Operand::Value(v)) if written && self.parts.contains(&v) => {
+                    self.values[v.index()].aggregate = true;
+                    Operand::Value(v)
+                }
                 Val::Scalar(operand) => operand,
                 Val::Mem(mem, prefix) if is_ref && self.mems[mem.index()].param.is_none() => {
                     let snapshot = self.emit(Op::Snapshot(mem), prefix, arg.span());

@@ -227,7 +227,12 @@ impl Lowerer<'_> {
                 } else if self.binding_ref || whole {
                     Val::Mem(mem, prefix)
                 } else {
+                    // A field read whole may be a struct (`let a = s.p; a.e(x)`).
+                    let part = prefix.is_empty();
                     let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                    if part {
+                        self.parts.insert(value);
+                    }
                     self.name_value(
                         &name,
                         Val::Scalar(Operand::Value(value)),
