@@ -145,3 +145,48 @@ fn numbers_of_the_float_type_and_path_forms() {
     assert_close(value, path_forms_plain(x, y), 1e-14);
     assert_gradient(|p| path_forms_plain(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
 }
+
+#[differentiate(hessian)]
+fn damped<T: Float>(a: T, b: T) -> T {
+    a * b * b + a.sin()
+}
+
+/// A generic call whose result is carried by a loop (`s = damped(s, y)`), in both modes.
+#[differentiate(hessian)]
+fn compose<T: Float>(x: T, y: T) -> T {
+    let mut s = x;
+    for _ in 0..3 {
+        s = damped(s, y);
+    }
+    s * y
+}
+
+fn compose_plain(x: f64, y: f64) -> f64 {
+    let mut s = x;
+    for _ in 0..3 {
+        s = s * y * y + s.sin();
+    }
+    s * y
+}
+
+#[test]
+fn generic_calls_in_loops_and_hessians() {
+    let (x, y) = (0.6_f64, 0.9_f64);
+    let (value, (dx, dy)) = compose_grad(x, y);
+    assert_eq!(value.to_bits(), compose(x, y).to_bits());
+    assert_close(value, compose_plain(x, y), 1e-14);
+    assert_gradient(|p| compose_plain(p[0], p[1]), &[x, y], &[dx, dy], 1e-8);
+    // The Hessian, column by column against finite differences of the gradient.
+    let (value, grad, h) = compose_hessian(x, y);
+    assert_eq!(value.to_bits(), compose(x, y).to_bits());
+    assert_close(grad.0, dx, 1e-13);
+    let e = 1e-6;
+    for (k, (vx, vy)) in [(1.0, 0.0), (0.0, 1.0)].into_iter().enumerate() {
+        let plus = compose_grad(x + e * vx, y + e * vy).1;
+        let minus = compose_grad(x - e * vx, y - e * vy).1;
+        assert_close(h[0][k], (plus.0 - minus.0) / (2.0 * e), 1e-6);
+        assert_close(h[1][k], (plus.1 - minus.1) / (2.0 * e), 1e-6);
+    }
+    let (_, _, h32) = compose_hessian(x as f32, y as f32);
+    assert!((h32[0][1] as f64 - h[0][1]).abs() < 1e-3 * h[0][1].abs().max(1.0));
+}

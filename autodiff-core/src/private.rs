@@ -22,6 +22,9 @@ pub trait Real:
     + Neg<Output = Self>
     + AddAssign
     + Dummy
+    + Grad<Grad = Self>
+    + AddGrad<Self>
+    + crate::Differentiable
 {
     /// `0`.
     const ZERO: Self;

@@ -480,9 +480,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
             #core(#(#param_names,)* #(#tangents),*)
         }
     };
-    // A dense Jacobian flattens through `Differentiable`, which a type parameter does not
-    // implement.
-    if output.scalar || sig.generic_float.is_some() {
+    if output.scalar {
         return jvp_item;
     }
     let jvp_path = path(&jvp_fn);

@@ -149,16 +149,13 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, core_vjp: &Ident) ->
     }
 }
 
-/// `f_hvp`, and `f_hessian` for a function of concrete floats.
+/// `f_hvp` and `f_hessian`.
 /// `interleaved`: `hvp`'s sweeps are in `__f_tangent_hvp_fused` (interleaved, taking the seed
 /// first), else in its `_vjp`.
 fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
     let (item, sig) = (modes.item, modes.sig);
     let mut common = Common::new(item, sig);
-    let hessian_item = sig
-        .generic_float
-        .is_none()
-        .then(|| public_hessian(modes, &mut common));
+    let hessian_item = public_hessian(modes, &mut common);
     let out_ty = &sig.output.as_ref().expect("checked").ty;
     let ident = &item.sig.ident;
     let span = ident.span();
