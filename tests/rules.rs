@@ -1840,3 +1840,52 @@ fn zero_adjoints_through_infinite_derivatives() {
     // A used one still gives infinity: sqrt at 0.
     assert_eq!(sqrt::method_grad(0.0).1, f64::INFINITY);
 }
+
+/// Values computed before a guard and not used on the path taken, whose rules have a factor that
+/// is not finite there: the ratio's product, an `exp` that overflowed, the `sin` of a NaN, a
+/// remainder by zero, a `max` over a value the guard leaves out.
+#[differentiate(hessian)]
+fn guarded_ratio(num: f64, den: f64, z: f64) -> f64 {
+    let r = num / den;
+    let s = r * z + (num / den * 1e308).exp() + (num / den - r).sin() + num % den;
+    let m = (r * z).max(z * z);
+    if den == 0.0 { num * z } else { s + m }
+}
+
+/// The same through a call: the callee's pullback, given a zero seed, is not run.
+#[differentiate(hessian)]
+fn scaled_ratio(num: f64, den: f64, z: f64) -> f64 {
+    num / den * z
+}
+
+#[differentiate(hessian)]
+fn guarded_call(num: f64, den: f64, z: f64) -> f64 {
+    let s = scaled_ratio(num, den, z);
+    if den == 0.0 { num * z } else { s }
+}
+
+#[test]
+fn zero_adjoints_through_factors_that_are_not_finite() {
+    let (value, grad) = guarded_call_grad(1.0, 0.0, 2.0);
+    assert_eq!((value, grad), (2.0, (2.0, 0.0, 1.0)));
+    let (_, grad, hv) = guarded_call_hvp(1.0, 0.0, 2.0, (1.0, 0.5, -1.0));
+    assert_eq!((grad, hv), ((2.0, 0.0, 1.0), (-1.0, 0.0, 1.0)));
+    // At den = 0 the value is `num z`; the ratio is +inf or -inf.
+    let z = 2.0;
+    for num in [1.0, -1.0] {
+        let (value, (dnum, dden, dz)) = guarded_ratio_grad(num, 0.0, z);
+        assert_eq!(value, num * z);
+        assert_eq!((dnum, dden, dz), (z, 0.0, num));
+        // In second order too: the gradient `_hvp` returns, `H v` and the Hessian of `num z`.
+        let (_, grad, hv) = guarded_ratio_hvp(num, 0.0, z, (1.0, 0.5, -1.0));
+        assert_eq!(grad, (z, 0.0, num));
+        assert_eq!(hv, (-1.0, 0.0, 1.0));
+        let (_, _, h) = guarded_ratio_hessian(num, 0.0, z);
+        assert_eq!(h, [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]);
+    }
+    // Where the ratio is used, against finite differences.
+    let f = |p: &[f64]| guarded_ratio(p[0], p[1], p[2]);
+    let at = [0.3, -2.0, 0.7];
+    let (_, (a, b, c)) = guarded_ratio_grad(at[0], at[1], at[2]);
+    common::assert_gradient(f, &at, &[a, b, c], 1e-7);
+}

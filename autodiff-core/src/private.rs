@@ -101,6 +101,16 @@ pub fn unless_zero<T: Real>(dy: T, adjoint: T) -> T {
     if dy == T::ZERO { T::ZERO } else { adjoint }
 }
 
+/// Whether an adjoint has a float that is not zero. A call whose result is not used on the path
+/// taken has none, and its pullback is skipped: its terms are zero, or NaN where a factor of
+/// them is not finite.
+#[inline(always)]
+pub fn nonzero<G: crate::Differentiable>(adjoint: &G) -> bool {
+    let mut any = false;
+    adjoint.for_each(&mut |x| any |= x != 0.0);
+    any
+}
+
 /// `ln 2` in the type of `like` (the derivative of `exp2` and `log2`).
 #[inline(always)]
 pub fn ln_2<T: Real>(_like: T) -> T {

@@ -387,16 +387,42 @@ impl Rule {
         Some(reads)
     }
 
+    /// Whether argument `arg`'s adjoint is `dy` or zero by a choice (`max`, `clamp`), so that
+    /// a `dy` reaching the result may not reach the argument.
+    pub fn chooses(&self, arg: usize) -> bool {
+        self.adjoints[arg].is_some_and(|t| t.starts_with(PICK))
+    }
+
+    /// Whether argument `arg`'s adjoint is zero wherever `dy` is, whatever the other operands
+    /// are: a function of `dy` alone, a choice of it, a cast of it, or guarded by
+    /// `unless_zero`.
+    fn zero_safe(&self, arg: usize) -> bool {
+        self.adjoints[arg].is_some_and(|t| {
+            placeholders(t).all(|name| name == "dy")
+                || [PICK, UNLESS_ZERO, CAST_LIKE]
+                    .iter()
+                    .any(|f| t.starts_with(f))
+        })
+    }
+
     /// The adjoint flowing into argument `arg`, with the placeholders replaced by `args`,
-    /// `result` and `dy` (each already a single token tree, parenthesized where needed).
+    /// `result` and `dy` (each already a single token tree, parenthesized where needed). With
+    /// `guard`, zero wherever `dy` is (`unless_zero(dy, ..)`), even where a factor is not
+    /// finite: for a `dy` that may be zero because the result is not used on the path taken.
     pub fn instantiate(
         &self,
         arg: usize,
         args: &[TokenStream],
         result: &TokenStream,
         dy: &TokenStream,
+        guard: bool,
     ) -> Option<TokenStream> {
-        let template = parse(self.adjoints[arg]?);
+        let template = self.adjoints[arg]?;
+        let template = if guard && !self.zero_safe(arg) {
+            parse(&format!("{UNLESS_ZERO}dy, {template})"))
+        } else {
+            parse(template)
+        };
         Some(substitute(template, &|name| match name {
             "a" => args.first().cloned(),
             "b" => args.get(1).cloned(),
@@ -407,6 +433,10 @@ impl Rule {
         }))
     }
 }
+
+const UNLESS_ZERO: &str = "::autodiff_core::__private::unless_zero(";
+const PICK: &str = "::autodiff_core::__private::pick(";
+const CAST_LIKE: &str = "::autodiff_core::__private::cast_like(";
 
 fn parse(template: &str) -> TokenStream {
     // The templates are constants of this file, checked by the tests below.
@@ -558,7 +588,7 @@ mod tests {
         let div = lookup("div", 2).unwrap().rule();
         let args = [quote::quote!(x), quote::quote!(w)];
         let got = div
-            .instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
+            .instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q), false)
             .unwrap();
         assert_eq!(
             got.to_string(),
@@ -566,14 +596,14 @@ mod tests {
         );
         let pow = lookup("powi", 2).unwrap().rule();
         let got = pow
-            .instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q))
+            .instantiate(0, &args, &quote::quote!(q), &quote::quote!(d_q), false)
             .unwrap();
         assert_eq!(
             got.to_string(),
             ":: autodiff_core :: __private :: unless_zero (d_q , d_q * :: autodiff_core :: __private :: powi_deriv (x , w))"
         );
         assert!(
-            pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q))
+            pow.instantiate(1, &args, &quote::quote!(q), &quote::quote!(d_q), false)
                 .is_none()
         );
     }

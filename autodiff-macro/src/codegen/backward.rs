@@ -305,14 +305,18 @@ impl<'a> Writer<'a> {
         let again = self.pullback_ref_args(call);
         // An argument the callee does not differentiate is reported at the call.
         let span = self.defs[&call].span;
-        let call = located_at(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);), span);
+        let mut invoke = located_at(quote!(#pullback(#(#again,)* #d_call, #(#slots),*);), span);
+        // A seed that may be zero because the result is not used on the path taken.
+        if !self.backward.reached.contains(&call) {
+            invoke = quote!(if #private::nonzero(&#d_call) { #invoke });
+        }
         if separate.is_empty() {
-            call
+            invoke
         } else {
             let (scratch, place): (Vec<_>, Vec<_>) = separate.into_iter().unzip();
             quote! {{
                 #(let mut #scratch = #private::Grad::zero_grad(&#place);)*
-                #call
+                #invoke
                 #(#private::AddGrad::add_grad(&mut #place, #scratch);)*
             }}
         }
@@ -567,6 +571,7 @@ impl<'a> Writer<'a> {
                 quote!(#name #([#indices])*)
             }
             Term::Rule { inst, arg } => {
+                let guard = !self.backward.reached.contains(inst);
                 let inst = self.defs[inst];
                 let Op::Rule { rule, .. } = &inst.op else {
                     unreachable!("rule terms come from rule instructions")
@@ -580,7 +585,7 @@ impl<'a> Writer<'a> {
                 let dy = self.names.adjoint(function, inst.result);
                 let term = rule
                     .rule()
-                    .instantiate(*arg, &args, &quote!(#result), &quote!(#dy))
+                    .instantiate(*arg, &args, &quote!(#result), &quote!(#dy), guard)
                     .expect("terms exist for differentiable arguments");
                 // An error in the rule (a type that is not a float) points at the operation.
                 located_at(self.typed_constants(term), inst.span)

@@ -23,6 +23,7 @@
 mod interleave;
 mod plan;
 mod stmt;
+mod zeros;
 
 use crate::ir::visit::*;
 pub use plan::{IfPlan, LoopPlan, Need, Schedule, Winner, mem_adjoint_uses};
@@ -54,6 +55,9 @@ pub struct Backward {
     /// With a loop that runs interleaved (see [`Schedule::Interleaved`]): how its sum's adjoint
     /// follows from the seed.
     pub seed_chain: SeedChain,
+    /// The rule instructions and calls whose adjoint the seed surely reaches: their terms and
+    /// pullbacks need no guard against a zero adjoint (see [`zeros`]).
+    pub reached: BTreeSet<Value>,
 }
 
 /// The values from the interleaved loop's sum to the output, the output excluded. Each is read
@@ -107,7 +111,9 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
     }
     let captured = pass.needs(&stmts);
     let top_remat = pass.top_remat(&captured);
+    let reached = zeros::reached(&stmts, &pass.defs);
     let mut backward = Backward {
+        reached,
         stmts,
         loops: pass.loops,
         ifs: pass.ifs,

@@ -1,0 +1,100 @@
+//! Which rule instructions and calls have an adjoint that the seed surely reaches.
+//!
+//! A value computed but not used on the path taken (`let r = x / y; let s = r * z;` with `s`
+//! used in the branch not taken) has a zero adjoint, and its rule must contribute zero even
+//! where a factor of it is not finite (`d_z += r * d_s` is `inf * 0`, NaN). The rules that can
+//! meet an infinite derivative at a finite point guard themselves (`unless_zero`); the cheap
+//! ones (`*`, `exp`, `sin`, ...) are guarded by code generation only where this pass cannot
+//! show that the seed reaches the adjoint on every path: straight-line code, the hot loops and
+//! the seed's example keep `d_a += b * d_y`. A call's pullback, whose callee trusts its seed,
+//! is skipped there when its seed is zero.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{BwdStmt, Term};
+use crate::ir::{Inst, Op, Value};
+
+/// The rule instructions and calls whose adjoint, where their terms are written or their
+/// pullback called, has a contribution from the seed on every path through the backward sweep (not one that only a branch or a
+/// loop adds, nor one a `max` may send elsewhere).
+pub fn reached(stmts: &[BwdStmt], defs: &BTreeMap<Value, &Inst>) -> BTreeSet<Value> {
+    let mut walk = Walk {
+        defs,
+        reached: BTreeSet::new(),
+    };
+    walk.block(stmts, &mut BTreeSet::new());
+    walk.reached
+}
+
+struct Walk<'a, 'f> {
+    defs: &'a BTreeMap<Value, &'f Inst>,
+    reached: BTreeSet<Value>,
+}
+
+impl Walk<'_, '_> {
+    /// `sure`: the values whose adjoint the seed has reached so far on every path.
+    fn block(&mut self, stmts: &[BwdStmt], sure: &mut BTreeSet<Value>) {
+        for stmt in stmts {
+            match stmt {
+                BwdStmt::Zero(value) | BwdStmt::Reset { target: value, .. } => {
+                    sure.remove(value);
+                }
+                BwdStmt::Add { target, term } => {
+                    self.note(term, sure);
+                    if self.carries_seed(term, sure) {
+                        sure.insert(*target);
+                    }
+                }
+                BwdStmt::AddAt { term, .. } | BwdStmt::AddToMem { term, .. } => {
+                    self.note(term, sure);
+                }
+                // What the callee adds may be zero (an argument it does not use).
+                BwdStmt::Pullback { call, .. } => {
+                    if sure.contains(call) {
+                        self.reached.insert(*call);
+                    }
+                }
+                BwdStmt::If(if_) => {
+                    let mut then_sure = sure.clone();
+                    self.block(&if_.then_stmts, &mut then_sure);
+                    let mut else_sure = sure.clone();
+                    self.block(&if_.else_stmts, &mut else_sure);
+                    *sure = &then_sure & &else_sure;
+                }
+                // A loop may run no iteration.
+                BwdStmt::Loop(loop_) => {
+                    let mut body_sure = sure.clone();
+                    self.block(&loop_.body, &mut body_sure);
+                    *sure = &*sure & &body_sure;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Records whether the instruction of a rule term is reached where the term is written.
+    fn note(&mut self, term: &Term, sure: &BTreeSet<Value>) {
+        if let Term::Rule { inst, .. } = term {
+            if sure.contains(inst) {
+                self.reached.insert(*inst);
+            }
+        }
+    }
+
+    fn carries_seed(&self, term: &Term, sure: &BTreeSet<Value>) -> bool {
+        match term {
+            Term::Seed(_) => true,
+            Term::Adjoint(value) => sure.contains(value),
+            Term::Rule { inst, arg } => {
+                sure.contains(inst)
+                    && self.defs.get(inst).is_some_and(|inst| match &inst.op {
+                        Op::Rule { rule, .. } => !rule.rule().chooses(*arg),
+                        _ => false,
+                    })
+            }
+            // An element of an array's adjoint, a field, the winner of a running `max`: maybe
+            // never written.
+            Term::MemElem(..) | Term::Part { .. } | Term::Winner { .. } => false,
+        }
+    }
+}
