@@ -2261,3 +2261,126 @@ fn whole_rows_assigned() {
         1e-8,
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Arrays copied where Rust copies them: into a tuple, an `Option`, a `move` closure, a
+// by-value `for`. Writes to the array afterwards leave the copy alone.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(hessian)]
+fn rotate_step(x: [f64; 2], a: f64) -> ([f64; 2], f64) {
+    ([x[1] * a.cos(), x[0] * a], x[0] * x[0] + x[1])
+}
+
+/// A filter's state carried as a tuple (state vector, running log-likelihood), stepped by a
+/// call and by hand.
+#[differentiate(hessian)]
+fn carried_state(x0: [f64; 2], a: f64) -> f64 {
+    let mut st = (x0, 0.0);
+    for _ in 0..3 {
+        let (xn, l) = rotate_step(st.0, a);
+        st = (xn, st.1 + l);
+    }
+    let mut by_hand = ([a, 1.0], 0.0);
+    for k in 0..2 {
+        let next = [by_hand.0[1] * a, by_hand.0[0] + k as f64];
+        by_hand = (next, by_hand.1 + next[0] * next[1]);
+    }
+    st.1 + st.0[0] * by_hand.1
+}
+
+fn carried_state_plain(x0: [f64; 2], a: f64) -> f64 {
+    let (mut x, mut ll) = (x0, 0.0);
+    for _ in 0..3 {
+        let l = x[0] * x[0] + x[1];
+        x = [x[1] * a.cos(), x[0] * a];
+        ll += l;
+    }
+    let (mut y, mut s) = ([a, 1.0], 0.0);
+    for k in 0..2 {
+        y = [y[1] * a, y[0] + k as f64];
+        s += y[0] * y[1];
+    }
+    ll + x[0] * s
+}
+
+/// Gradient descent remembering its best iterate in a tuple and in an `Option`, an anchor
+/// kept by a `move` closure, and a by-value `for` over an array the loop writes.
+#[differentiate]
+fn best_iterate(w0: [f64; 2], c: f64) -> f64 {
+    let mut w = w0;
+    let anchor = move |i: usize| w[i];
+    let loss = |w: [f64; 2]| (w[0] - c).powi(2) + 3.0 * (w[1] + c).powi(2);
+    let mut best = (w, loss(w));
+    w[0] += 0.5;
+    let first = Some(w);
+    for _ in 0..4 {
+        w[0] -= 0.1 * (2.0 * (w[0] - c) + 0.5 * (w[0] - anchor(0)));
+        w[1] -= 0.1 * 6.0 * (w[1] + c);
+        let f = loss(w);
+        if f < best.1 {
+            best = (w, f);
+        }
+    }
+    w[1] += 1.0;
+    let mut s = 0.0;
+    for (i, v) in w.into_iter().enumerate() {
+        s += v * (i as f64 + 1.0);
+        w[1 - i] = 10.0 * c;
+    }
+    best.0[0] * 2.0 + best.0[1] + best.1 + first.unwrap()[1] + s + w[0] * anchor(1)
+}
+
+fn best_iterate_plain(w0: [f64; 2], c: f64) -> f64 {
+    let anchor = w0;
+    let mut w = w0;
+    let loss = |w: [f64; 2]| (w[0] - c).powi(2) + 3.0 * (w[1] + c).powi(2);
+    let mut best = (w, loss(w));
+    w[0] += 0.5;
+    let first = w;
+    for _ in 0..4 {
+        w[0] -= 0.1 * (2.0 * (w[0] - c) + 0.5 * (w[0] - anchor[0]));
+        w[1] -= 0.1 * 6.0 * (w[1] + c);
+        let f = loss(w);
+        if f < best.1 {
+            best = (w, f);
+        }
+    }
+    w[1] += 1.0;
+    let s = w[0] + 2.0 * w[1];
+    best.0[0] * 2.0 + best.0[1] + best.1 + first[1] + s + 10.0 * c * anchor[1]
+}
+
+#[test]
+fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
+    let (x0, a) = ([0.4, -0.9], 0.8);
+    let (value, (dx0, da)) = carried_state_grad(x0, a);
+    assert_eq!(value.to_bits(), carried_state(x0, a).to_bits());
+    assert_close(value, carried_state_plain(x0, a), 1e-14);
+    let f = |p: &[f64]| carried_state_plain([p[0], p[1]], p[2]);
+    assert_gradient(f, &[x0[0], x0[1], a], &[dx0[0], dx0[1], da], TOL);
+    // Second order through the carried tuple: Hessian columns against differences of the
+    // gradient.
+    let (_, _, h) = carried_state_hessian(x0, a);
+    let e = 1e-6;
+    let grad = |p: [f64; 3]| {
+        let (_, (g, ga)) = carried_state_grad([p[0], p[1]], p[2]);
+        [g[0], g[1], ga]
+    };
+    for k in 0..3 {
+        let (mut plus, mut minus) = ([x0[0], x0[1], a], [x0[0], x0[1], a]);
+        plus[k] += e;
+        minus[k] -= e;
+        let (gp, gm) = (grad(plus), grad(minus));
+        for i in 0..3 {
+            assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
+        }
+    }
+    for (w0, c) in [([1.5, -0.5], 0.3), ([-0.2, 0.8], -0.6)] {
+        let (value, (dw0, dc)) = best_iterate_grad(w0, c);
+        assert_eq!(value.to_bits(), best_iterate(w0, c).to_bits());
+        assert_close(value, best_iterate_plain(w0, c), 1e-13);
+        let f = |p: &[f64]| best_iterate_plain([p[0], p[1]], p[2]);
+        assert_gradient(f, &[w0[0], w0[1], c], &[dw0[0], dw0[1], dc], TOL);
+    }
+}

@@ -108,7 +108,7 @@ impl Lowerer<'_> {
                     self.error(e, "the rows of a matrix literal must be written out, each as `[a, b]` or `vec![a, b]`");
                     Operand::Poison
                 }
-                val => self.val_operand(val, e.span()),
+                val => self.as_operand(val, e),
             })
             .collect();
         let mem = self.new_mem(None, 1, vec, None);

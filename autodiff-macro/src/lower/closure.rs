@@ -57,7 +57,12 @@ impl Lowerer<'_> {
         for name in &names.names {
             let var = Var::user(name.to_string());
             if let Some(binding) = self.lookup(&var) {
-                captured.insert(var, binding.clone());
+                let mut binding = binding.clone();
+                // A `move` closure keeps a copy of an array, which later writes leave alone.
+                if closure.capture.is_some() {
+                    binding.val = binding.val.map(|val| self.copied_in(val, closure.span()));
+                }
+                captured.insert(var, binding);
             }
         }
         // A closure that assigns a captured variable keeps state between calls.

@@ -42,7 +42,8 @@ impl Lowerer<'_> {
                             self.whole_fields.insert(value);
                             Val::Scalar(Operand::Value(value))
                         }
-                        val => val,
+                        val if matches!(e, Expr::Reference(_)) => val,
+                        val => self.copied_in(val, e.span()),
                     })
                     .collect();
                 if parts.is_empty() {
@@ -140,7 +141,13 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn operand(&mut self, expr: &Expr) -> Operand {
-        match self.expr(expr) {
+        let val = self.expr(expr);
+        self.as_operand(val, expr)
+    }
+
+    /// `val`, which `expr` gave, as a number; an error at `expr` when it is not one.
+    pub(super) fn as_operand(&mut self, val: Val, expr: &Expr) -> Operand {
+        match val {
             Val::Scalar(operand) => operand,
             Val::Poison => poison(),
             Val::Tuple(_) => {

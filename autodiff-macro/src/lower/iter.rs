@@ -117,8 +117,18 @@ impl Lowerer<'_> {
         match strip_parens(expr) {
             Expr::Range(range) => self.range_stream(range, expr.span()),
             Expr::MethodCall(call) => self.adapter(call, expr),
-            _ => self.source(expr),
+            Expr::Reference(_) => self.source(expr),
+            _ => self.by_value_source(expr),
         }
+    }
+
+    /// `for v in w`, `w.into_iter()`: the items of a copy of an array, which writes to `w` in
+    /// the loop leave alone, as in Rust.
+    fn by_value_source(&mut self, expr: &Expr) -> Option<Stream> {
+        let span = expr.span();
+        let val = self.expr(expr);
+        let val = self.copied_in(val, span);
+        self.source_of(val, expr)
     }
 
     /// `a..b`, `a..=b`: the positions themselves.
@@ -188,6 +198,8 @@ impl Lowerer<'_> {
             _ if IDENTITY.contains(&name.as_str()) && args.is_empty() => {
                 if Self::is_stream(&call.receiver) {
                     self.stream(&call.receiver)
+                } else if name == "into_iter" {
+                    self.by_value_source(&call.receiver)
                 } else {
                     self.source(&call.receiver)
                 }
@@ -331,8 +343,14 @@ impl Lowerer<'_> {
 
     /// The elements of an array, slice or `Vec`, or of a call's array.
     pub(super) fn source(&mut self, expr: &Expr) -> Option<Stream> {
+        let val = self.expr(expr);
+        self.source_of(val, expr)
+    }
+
+    /// The items of `val`, which `expr` gave.
+    fn source_of(&mut self, val: Val, expr: &Expr) -> Option<Stream> {
         let span = expr.span();
-        let val = match self.expr(expr) {
+        let val = match val {
             // A constant array (`WEIGHTS.iter()`): a value of the function, as a call's result.
             Val::Scalar(constant @ Operand::Const(_)) => {
                 Val::Scalar(Operand::Value(self.emit(Op::Copy, vec![constant], span)))

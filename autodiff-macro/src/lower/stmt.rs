@@ -374,6 +374,30 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
+    /// An array put into a tuple, an `Option` or a `move` closure, or iterated by value: a copy,
+    /// as Rust makes one (arrays are `Copy`; a `Vec` parameter, moved there, is copied too), so
+    /// that writes to the array, or an assignment to the tuple, leave the other alone. A local
+    /// `Vec` is moved, and a temporary has no other name: they are kept.
+    pub(super) fn copied_in(&mut self, val: Val, span: Span) -> Val {
+        match val {
+            Val::Mem(mem, prefix) if prefix.is_empty() => {
+                let data = &self.mems[mem.index()];
+                let named = data.name.is_some() && !data.vec;
+                if data.structured || !(named || data.param.is_some()) {
+                    return Val::Mem(mem, prefix);
+                }
+                self.copy_mem(mem, &[], None, span)
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.copied_in(part, span))
+                    .collect(),
+            ),
+            val => val,
+        }
+    }
+
     /// `x.to_vec()`, `x.clone()`, `x.to_owned()` of an array: `to_vec` of an array makes a `Vec`,
     /// whose type later assignments (`v = f(&v)`) and `push` rely on.
     pub(super) fn copy_of(
@@ -577,6 +601,14 @@ impl Lowerer<'_> {
                         let val = self.name_value(&name, Val::Scalar(Operand::Value(value)), None, place.span());
                         self.assign_var(&var, val);
                     }
+                    // `st = (xn, l)` for a tuple holding an array: the array is written into
+                    // the tuple's own, as `a = b` for arrays (which a loop then carries).
+                    (Some(Some(current @ Val::Tuple(_))), val @ Val::Tuple(_)) => {
+                        let current = current.clone();
+                        let val = self.assign_parts(&current, val, place.span());
+                        let val = self.name_value(&name, val, None, place.span());
+                        self.assign_var(&var, val);
+                    }
                     (Some(current), Val::Scalar(Operand::Const(c))) if untyped_float(&c.tokens) => {
                         let val = self.typed_const(&name, current.clone(), c, place.span());
                         self.assign_var(&var, val);
@@ -603,6 +635,50 @@ impl Lowerer<'_> {
             ),
             _ => self.error(place, "assignment to this place is not supported; assign to a local variable or an array element"),
         }
+    }
+
+    /// The parts of a tuple variable's new value, the arrays among them written into the arrays
+    /// the variable holds.
+    fn assign_parts(&mut self, current: &Val, val: Val, span: Span) -> Val {
+        match (current, val) {
+            (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
+                current
+                    .iter()
+                    .zip(parts)
+                    .map(|(current, part)| self.assign_parts(current, part, span))
+                    .collect(),
+            ),
+            (Val::Mem(dst, prefix), part) if prefix.is_empty() && self.owned_array(*dst) => {
+                let dst = *dst;
+                let kind = match part {
+                    Val::Mem(src, src_prefix) if src_prefix.is_empty() => MemInitKind::Copy { src },
+                    Val::Scalar(Operand::Value(value)) => {
+                        self.values[value.index()].aggregate = true;
+                        MemInitKind::FromValue(value)
+                    }
+                    part => return part,
+                };
+                if !matches!(kind, MemInitKind::Copy { src } if src == dst) {
+                    let len = self.length_before_assignment(dst, span);
+                    self.push(ir::Stmt::MemInit(MemInit {
+                        mem: dst,
+                        kind,
+                        declare: false,
+                        len,
+                        ty: None,
+                        span,
+                    }));
+                }
+                Val::Mem(dst, Vec::new())
+            }
+            (_, part) => part,
+        }
+    }
+
+    /// A local array that is not a struct's.
+    fn owned_array(&self, mem: Mem) -> bool {
+        let data = &self.mems[mem.index()];
+        data.param.is_none() && !data.structured
     }
 
     /// The length of a `Vec` about to be assigned whole, which may change it: the backward sweep
