@@ -2273,13 +2273,15 @@ fn rotate_step(x: [f64; 2], a: f64) -> ([f64; 2], f64) {
 }
 
 /// A filter's state carried as a tuple (state vector, running log-likelihood), stepped by a
-/// call and by hand.
+/// call and by hand, its elements assigned one by one too.
 #[differentiate(hessian)]
 fn carried_state(x0: [f64; 2], a: f64) -> f64 {
     let mut st = (x0, 0.0);
     for _ in 0..3 {
         let (xn, l) = rotate_step(st.0, a);
         st = (xn, st.1 + l);
+        st.1 -= 0.1 * st.0[1];
+        st.0 = [st.0[1], st.0[0] + 0.5 * st.1];
     }
     let mut by_hand = ([a, 1.0], 0.0);
     for k in 0..2 {
@@ -2295,6 +2297,8 @@ fn carried_state_plain(x0: [f64; 2], a: f64) -> f64 {
         let l = x[0] * x[0] + x[1];
         x = [x[1] * a.cos(), x[0] * a];
         ll += l;
+        ll -= 0.1 * x[1];
+        x = [x[1], x[0] + 0.5 * ll];
     }
     let (mut y, mut s) = ([a, 1.0], 0.0);
     for k in 0..2 {

@@ -627,6 +627,20 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            // `h.0 = v` is `h = (v, h.1)` for a tuple variable (or a tuple inside one).
+            Expr::Field(field) if matches!(field.member, syn::Member::Unnamed(_)) => {
+                let syn::Member::Unnamed(index) = &field.member else {
+                    unreachable!("matched")
+                };
+                match self.expr(&field.base) {
+                    Val::Tuple(mut parts) if (index.index as usize) < parts.len() => {
+                        parts[index.index as usize] = val;
+                        self.assign(&field.base, Val::Tuple(parts));
+                    }
+                    Val::Poison => {}
+                    _ => self.error(place, "assignment to an element of this is not supported; assign the whole tuple (`t = (a, b)`), or keep the element in a variable of its own"),
+                }
+            }
             Expr::Infer(_) => {}
             Expr::Paren(paren) => self.assign(&paren.expr, val),
             Expr::Unary(unary) if matches!(unary.op, UnOp::Deref(_)) => self.error(
