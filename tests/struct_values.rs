@@ -600,6 +600,41 @@ fn array_fields_copied_into_literals() {
     );
 }
 
+/// An array field copied into a local that a loop then writes (`let mut q = t.w;`).
+#[differentiate]
+fn relaxed_field(t: &Affine, x: f64) -> f64 {
+    let mut q = t.w;
+    for k in 0..3 {
+        q[k % 2] += t.b * q[(k + 1) % 2] * x;
+    }
+    q[0] * q[1] + t.w[0]
+}
+
+fn relaxed_field_plain(w: [f64; 2], b: f64, x: f64) -> f64 {
+    let mut q = w;
+    for k in 0..3 {
+        q[k % 2] += b * q[(k + 1) % 2] * x;
+    }
+    q[0] * q[1] + w[0]
+}
+
+#[test]
+fn array_fields_copied_into_locals_that_are_written() {
+    let t = Affine {
+        w: [0.5, -1.25],
+        b: 0.75,
+    };
+    let x = 0.6;
+    let (value, (dt, dx)) = relaxed_field_grad(&t, x);
+    assert_eq!(value.to_bits(), relaxed_field(&t, x).to_bits());
+    assert_gradient(
+        |p| relaxed_field_plain([p[0], p[1]], p[2], p[3]),
+        &[t.w[0], t.w[1], t.b, x],
+        &[dt.w[0], dt.w[1], dt.b, dx],
+        1e-8,
+    );
+}
+
 #[derive(Clone, Differentiable)]
 struct Readout {
     w: Vec<f64>,

@@ -233,6 +233,11 @@ impl Lowerer<'_> {
                     if part {
                         self.parts.insert(value);
                     }
+                    // `let mut q = s.pos; q[0] += ..`: an array of its own, as a copy would be.
+                    if pat_ident.mutability.is_some() && self.element_stores.contains_key(&name) {
+                        let val = Val::Scalar(Operand::Value(value));
+                        return self.bind_ident(pat_ident, val, ty);
+                    }
                     self.name_value(
                         &name,
                         Val::Scalar(Operand::Value(value)),
