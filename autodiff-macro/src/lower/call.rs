@@ -442,7 +442,7 @@ impl Lowerer<'_> {
             && call.args.len() == 1
         {
             let value = self.expr(&call.args[0]);
-            let value = self.copied_in(value, call.args[0].span());
+            let value = self.copied_in(value, true, call.args[0].span());
             return Val::Option(Box::new(value), Operand::Bool(true));
         }
         // `std::mem::swap(&mut a, &mut b)`.

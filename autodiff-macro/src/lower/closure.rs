@@ -60,7 +60,9 @@ impl Lowerer<'_> {
                 let mut binding = binding.clone();
                 // A `move` closure keeps a copy of an array, which later writes leave alone.
                 if closure.capture.is_some() {
-                    binding.val = binding.val.map(|val| self.copied_in(val, closure.span()));
+                    binding.val = binding
+                        .val
+                        .map(|val| self.copied_in(val, false, closure.span()));
                 }
                 captured.insert(var, binding);
             }

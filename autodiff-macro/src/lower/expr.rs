@@ -43,7 +43,7 @@ impl Lowerer<'_> {
                             Val::Scalar(Operand::Value(value))
                         }
                         val if matches!(e, Expr::Reference(_)) => val,
-                        val => self.copied_in(val, e.span()),
+                        val => self.copied_in(val, true, e.span()),
                     })
                     .collect();
                 if parts.is_empty() {

@@ -127,7 +127,7 @@ impl Lowerer<'_> {
     fn by_value_source(&mut self, expr: &Expr) -> Option<Stream> {
         let span = expr.span();
         let val = self.expr(expr);
-        let val = self.copied_in(val, span);
+        let val = self.copied_in(val, false, span);
         self.source_of(val, expr)
     }
 

@@ -380,15 +380,21 @@ impl Lowerer<'_> {
     }
 
     /// An array put into a tuple, an `Option` or a `move` closure, or iterated by value: a copy,
-    /// as Rust makes one (arrays are `Copy`; a `Vec` parameter, moved there, is copied too), so
-    /// that writes to the array, or an assignment to the tuple, leave the other alone. A local
-    /// `Vec` is moved, and a temporary has no other name: they are kept.
-    pub(super) fn copied_in(&mut self, val: Val, span: Span) -> Val {
+    /// as Rust makes one (arrays are `Copy`), so that later writes to the array leave it alone.
+    /// A `Vec` is moved instead (or a slice borrowed), and a temporary has no other name: they
+    /// are kept. With `params`, an array parameter is copied too: a tuple writes it when it is
+    /// assigned again (`st = (xn, l)`).
+    pub(super) fn copied_in(&mut self, val: Val, params: bool, span: Span) -> Val {
         match val {
             Val::Mem(mem, prefix) if prefix.is_empty() => {
                 let data = &self.mems[mem.index()];
-                let named = data.name.is_some() && !data.vec;
-                if data.structured || !(named || data.param.is_some()) {
+                let copy = !data.structured
+                    && !data.vec
+                    && match data.param {
+                        Some(_) => params,
+                        None => data.name.is_some(),
+                    };
+                if !copy {
                     return Val::Mem(mem, prefix);
                 }
                 self.copy_mem(mem, &[], None, span)
@@ -396,7 +402,7 @@ impl Lowerer<'_> {
             Val::Tuple(parts) => Val::Tuple(
                 parts
                     .into_iter()
-                    .map(|part| self.copied_in(part, span))
+                    .map(|part| self.copied_in(part, params, span))
                     .collect(),
             ),
             val => val,
@@ -667,6 +673,13 @@ impl Lowerer<'_> {
                     .map(|(current, part)| self.assign_parts(current, part, span))
                     .collect(),
             ),
+            // A `Vec` parameter moved into the tuple, which cannot be written.
+            (Val::Mem(dst, prefix), Val::Mem(src, _))
+                if prefix.is_empty() && !self.owned_array(*dst) && *dst != src =>
+            {
+                self.error_at(span, "a tuple holding a `Vec` parameter cannot be assigned again here; put a copy in it (`(x.clone(), ..)`)");
+                Val::Poison
+            }
             (Val::Mem(dst, prefix), part) if prefix.is_empty() && self.owned_array(*dst) => {
                 let dst = *dst;
                 let kind = match part {
