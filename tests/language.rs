@@ -145,6 +145,34 @@ fn no_grad_treats_its_value_as_a_constant() {
 }
 
 #[differentiate]
+fn spread(y: &[f64], w: &[f64; 2], q: f64) -> f64 {
+    y.iter().map(|v| (v - q).powi(2)).sum::<f64>() * (w[0] + w[1] * q)
+}
+
+/// `no_grad` around a slice or array parameter handed to a call: the callee's derivative for
+/// it is dropped, the others kept.
+#[differentiate]
+fn spread_of_constants(y: &[f64], w: &[f64; 2], q: f64) -> f64 {
+    spread(no_grad(y), w, q) + spread(y, no_grad(w), q * q)
+}
+
+#[test]
+fn no_grad_of_array_parameters_given_to_calls() {
+    let (y, w, q) = ([1.0, 2.0, -0.5], [0.3, 0.8], 0.4);
+    let (value, (dy, dw, dq)) = spread_of_constants_grad(&y, &w, q);
+    assert_eq!(value.to_bits(), spread_of_constants(&y, &w, q).to_bits());
+    // y only through the second call, w only through the first: the first's y and the
+    // second's w held at these values.
+    let f = |p: &[f64]| spread(&y, &[p[3], p[4]], p[5]) + spread(&p[..3], &w, p[5] * p[5]);
+    assert_gradient(
+        f,
+        &[y[0], y[1], y[2], w[0], w[1], q],
+        &[dy[0], dy[1], dy[2], dw[0], dw[1], dq],
+        1e-7,
+    );
+}
+
+#[differentiate]
 fn single_precision(x: f32, y: f32) -> f32 {
     (x * y).sin() + x.sqrt() / y
 }

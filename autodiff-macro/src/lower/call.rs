@@ -553,6 +553,14 @@ impl Lowerer<'_> {
         let mut by_ref = Vec::new();
         let mut written_ref = Vec::new();
         for arg in call_args {
+            let owned;
+            let arg = match self.no_grad_of_reference(arg) {
+                Some(rewritten) => {
+                    owned = rewritten;
+                    &owned
+                }
+                None => arg,
+            };
             let (arg, is_ref) = match arg {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
@@ -649,6 +657,34 @@ impl Lowerer<'_> {
             });
         }
         (args, written_ref, by_ref)
+    }
+}
+
+impl Lowerer<'_> {
+    /// `no_grad(x)` of an array parameter behind a reference, given to a call, as
+    /// `&no_grad(x.to_owned())`: a constant copy the backward sweep can keep, handed on by
+    /// reference as `x` was.
+    fn no_grad_of_reference(&self, arg: &Expr) -> Option<Expr> {
+        let Expr::Call(call) = strip_parens(arg) else {
+            return None;
+        };
+        let Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        if !is_no_grad(func) || call.args.len() != 1 {
+            return None;
+        }
+        let inner = &call.args[0];
+        let reference = match self.local_val(inner) {
+            Some(Val::Mem(mem, prefix)) => {
+                let data = &self.mems[mem.index()];
+                prefix.is_empty()
+                    && !data.structured
+                    && data.param.is_some_and(|p| self.param_by_ref[p])
+            }
+            _ => false,
+        };
+        reference.then(|| syn::parse_quote_spanned!(arg.span()=> &#func(#inner.to_owned())))
     }
 }
 
