@@ -506,6 +506,14 @@ fn if_lets(x: &[f64], pick: Option<usize>) -> f64 {
         i += 1;
         next = if i < 3 { Some(i) } else { None };
     }
+    // A running best in an annotated `Option`, updated with a method on the value inside.
+    let mut best: Option<f64> = None;
+    for &v in x {
+        best = if let Some(b) = best { Some(b.max(v.sin())) } else { Some(v) };
+    }
+    if let Some(b) = best {
+        s += b.exp();
+    }
     s
 }
 

@@ -490,6 +490,13 @@ impl Lowerer<'_> {
                     .collect();
                 return Val::Tuple(parts);
             }
+            // `let mut best: Option<f64> = None;`: the value inside takes the annotation, which
+            // a method called on it later (`b.max(v)`) needs.
+            Val::Option(value, some) => {
+                let inner = ty.map(strip_type_parens).and_then(option_arg);
+                let value = self.name_value(name, *value, inner, span);
+                return Val::Option(Box::new(value), some);
+            }
             val => return val,
         };
         if let Operand::Value(value) = &operand {
@@ -861,5 +868,24 @@ impl Lowerer<'_> {
                 "only elements of local arrays and vectors can be assigned to",
             ),
         }
+    }
+}
+
+/// `T` of `Option<T>`.
+fn option_arg(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args)
+            if last.ident == "Option" && args.args.len() == 1 =>
+        {
+            match &args.args[0] {
+                syn::GenericArgument::Type(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
