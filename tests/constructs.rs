@@ -2355,6 +2355,50 @@ fn best_iterate_plain(w0: [f64; 2], c: f64) -> f64 {
     best.0[0] * 2.0 + best.0[1] + best.1 + first[1] + s + 10.0 * c * anchor[1]
 }
 
+#[differentiate]
+fn sin_and_product(a: f64, b: f64) -> (f64, f64) {
+    (a.sin(), a * b)
+}
+
+/// A tuple a call returns, carried by a loop that may stop early, then adjusted in a branch.
+#[differentiate]
+fn stopped_pairs(xs: &[f64], limit: f64) -> f64 {
+    let mut h = (0.0, 1.0);
+    for i in 0..xs.len() {
+        h = sin_and_product(h.0 + xs[i], h.1);
+        if h.1.abs() > limit {
+            break;
+        }
+        let c = if i == 2 { 0.5 } else { 1.0 };
+        h = (h.0, h.1 * c + xs[i]);
+    }
+    h.0 + h.1
+}
+
+fn stopped_pairs_plain(xs: &[f64], limit: f64) -> f64 {
+    let (mut u, mut v) = (0.0_f64, 1.0_f64);
+    for i in 0..xs.len() {
+        (u, v) = ((u + xs[i]).sin(), (u + xs[i]) * v);
+        if v.abs() > limit {
+            break;
+        }
+        let c = if i == 2 { 0.5 } else { 1.0 };
+        v = v * c + xs[i];
+    }
+    u + v
+}
+
+#[test]
+fn tuples_from_calls_carried_by_loops_that_stop_early() {
+    let xs = [0.5, 0.3, 0.2, 0.9, -0.4];
+    for limit in [0.4, 10.0] {
+        let (value, (dxs, _)) = stopped_pairs_grad(&xs, limit);
+        assert_eq!(value.to_bits(), stopped_pairs(&xs, limit).to_bits());
+        assert_close(value, stopped_pairs_plain(&xs, limit), 1e-14);
+        assert_gradient(|p| stopped_pairs_plain(p, limit), &xs, &dxs, TOL);
+    }
+}
+
 #[test]
 fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
     let (x0, a) = ([0.4, -0.9], 0.8);

@@ -509,7 +509,11 @@ fn if_lets(x: &[f64], pick: Option<usize>) -> f64 {
     // A running best in an annotated `Option`, updated with a method on the value inside.
     let mut best: Option<f64> = None;
     for &v in x {
-        best = if let Some(b) = best { Some(b.max(v.sin())) } else { Some(v) };
+        best = if let Some(b) = best {
+            Some(b.max(v.sin()))
+        } else {
+            Some(v)
+        };
     }
     if let Some(b) = best {
         s += b.exp();

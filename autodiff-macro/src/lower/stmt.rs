@@ -578,6 +578,18 @@ impl Lowerer<'_> {
                 };
                 let name = ident.to_string();
                 let var = Var::user(&name);
+                // `h = pair(..)` for a tuple variable: the call's result taken apart, so that
+                // `h` is a tuple of values wherever branches and loops merge it.
+                let val = match (self.lookup(&var).map(|binding| &binding.val), val) {
+                    (Some(Some(Val::Tuple(parts))), val @ Val::Scalar(Operand::Value(_))) => {
+                        let len = parts.len();
+                        match self.tuple_parts(val, len, place) {
+                            Some(parts) => Val::Tuple(parts),
+                            None => return,
+                        }
+                    }
+                    (_, val) => val,
+                };
                 match (self.lookup(&var).map(|binding| &binding.val), val) {
                     (None, _) => self.error(place, format!("`{name}` is not a local variable of this function")),
                     // `a = b` for arrays copies the contents into `a`.
