@@ -5,7 +5,7 @@
 
 mod common;
 
-use autodiff_core::differentiate;
+use autodiff_core::{differentiate, no_grad};
 use common::{assert_close, assert_gradient};
 
 const TOL: f64 = 1e-7;
@@ -528,6 +528,38 @@ fn if_let_and_while_let() {
         let (value, g) = if_lets_grad(&x, pick);
         assert_eq!(value.to_bits(), if_lets(&x, pick).to_bits());
         assert_gradient(|p| if_lets(p, pick), &x, &g, TOL);
+    }
+}
+
+/// Log-sum-exp shifted by its maximum, found by a fold inside `no_grad`, and a norm held
+/// constant the same way: the shift's derivative is dropped, exactly as the formula's is zero.
+#[differentiate(hessian)]
+fn shifted_lse(x: &[f64]) -> f64 {
+    let m = no_grad(x.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v)));
+    let scale = no_grad(x.iter().map(|v| v.abs()).sum::<f64>());
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln() + x[0] / scale
+}
+
+fn shifted_lse_plain(x: &[f64], scale: f64) -> f64 {
+    x.iter().map(|v| v.exp()).sum::<f64>().ln() + x[0] / scale
+}
+
+#[test]
+fn closures_inside_no_grad() {
+    let x = points();
+    let scale: f64 = x.iter().map(|v| v.abs()).sum();
+    let (value, g) = shifted_lse_grad(&x);
+    assert_eq!(value.to_bits(), shifted_lse(&x).to_bits());
+    assert_gradient(|p| shifted_lse_plain(p, scale), &x, &g, TOL);
+    // The Hessian of log-sum-exp: diag(p) - p pᵀ (the constant scale adds nothing).
+    let (_, _, h) = shifted_lse_hessian(&x);
+    let z: f64 = x.iter().map(|v| v.exp()).sum();
+    let p: Vec<f64> = x.iter().map(|v| v.exp() / z).collect();
+    for i in 0..x.len() {
+        for j in 0..x.len() {
+            let exact = if i == j { p[i] } else { 0.0 } - p[i] * p[j];
+            assert_close(h[i][j], exact, 1e-12);
+        }
     }
 }
 

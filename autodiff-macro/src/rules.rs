@@ -312,6 +312,8 @@ pub static RULES: &[Rule] = &[
         &[None, Some("::autodiff_core::__private::pick(a, dy)")],
     ),
     p("sign", &[None]),
+    // `no_grad(e)` of an `e` lowered as usual (one with a closure inside): the value, cut.
+    p("no_grad", &[None]),
     p("ln_2", &[None]),
     p("ln_10", &[None]),
     p(

@@ -474,6 +474,15 @@ impl Lowerer<'_> {
                 self.error(call, "`no_grad` takes one argument");
                 return Val::Poison;
             }
+            // A closure inside (`no_grad(x.iter().fold(0.0, |m, v| m.max(*v)))`), which the
+            // value's copy cannot hold: lowered as usual, and its value cut.
+            if contains_closure(&call.args[0]) {
+                let value = self.operand(&call.args[0]);
+                let rule = rules::lookup_private("no_grad", 1).expect("no_grad has a row");
+                let form = Form::Path(func.clone());
+                let cut = self.emit(Op::Rule { rule, form }, vec![value], call.span());
+                return Val::Scalar(Operand::Value(cut));
+            }
             return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
         }
         if let Some(method) = float_method_path(func, self.generic_float.as_ref()) {

@@ -257,3 +257,16 @@ pub(super) fn depth(indices: &[Operand]) -> usize {
         .filter(|i| !matches!(i, Operand::Range(..)))
         .count()
 }
+
+/// Whether `expr` has a closure inside.
+pub(super) fn contains_closure(expr: &Expr) -> bool {
+    struct Find(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Find {
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
+            self.0 = true;
+        }
+    }
+    let mut find = Find(false);
+    syn::visit::Visit::visit_expr(&mut find, expr);
+    find.0
+}
