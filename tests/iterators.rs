@@ -438,6 +438,42 @@ fn matrices_written_as_nested_vec_literals() {
 }
 
 #[differentiate]
+fn banana(p: [f64; 2], a: f64) -> f64 {
+    (p[0] - a).powi(2) + 2.0 * (p[1] - p[0] * p[0]).powi(2)
+}
+
+/// A Nelder–Mead reflection: the simplex a matrix literal whose first row is the start point,
+/// the worst vertex replaced by its reflection (an array assigned to a row).
+#[differentiate]
+fn simplex_reflection(a: f64, start: [f64; 2]) -> f64 {
+    let mut s = [start, [start[0] + 0.5, start[1]], [start[0], start[1] + 0.5]];
+    let mut worst = 0;
+    for i in 1..3 {
+        if banana(s[i], a) > banana(s[worst], a) {
+            worst = i;
+        }
+    }
+    let (j, k) = ((worst + 1) % 3, (worst + 2) % 3);
+    let refl = [s[j][0] + s[k][0] - s[worst][0], s[j][1] + s[k][1] - s[worst][1]];
+    s[worst] = refl;
+    banana(s[0], a) + banana(s[1], a) + banana(s[2], a)
+}
+
+#[test]
+fn matrix_literals_with_array_rows() {
+    for (a, start) in [(1.3, [-0.4, 0.7]), (0.2, [0.9, 0.1])] {
+        let (value, (da, dstart)) = simplex_reflection_grad(a, start);
+        assert_eq!(value.to_bits(), simplex_reflection(a, start).to_bits());
+        assert_gradient(
+            |p| simplex_reflection(p[0], [p[1], p[2]]),
+            &[a, start[0], start[1]],
+            &[da, dstart[0], dstart[1]],
+            TOL,
+        );
+    }
+}
+
+#[differentiate]
 fn pairs(pts: &[[f64; 2]]) -> f64 {
     let mut s = 0.0;
     for [x, y] in pts {

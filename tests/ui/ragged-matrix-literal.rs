@@ -7,8 +7,9 @@ fn ragged(a: f64, b: f64) -> f64 {
 }
 
 #[differentiate]
-fn mixed_rows(a: f64, b: f64) -> f64 {
-    let m = vec![vec![a, b], [b, a].to_vec()];
+fn rows_all_computed(a: f64, b: f64) -> f64 {
+    let (r0, r1) = ([a, b], [b, a]);
+    let m = [r0, r1];
     m[0][1] * m[1][0]
 }
 

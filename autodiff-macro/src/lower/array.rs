@@ -67,13 +67,15 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let elems: Vec<&Expr> = elems.collect();
-        // `[[a, b], [c, d]]` or `vec![vec![a, b], ..]`: a matrix literal, row by row.
-        let rows: Option<Vec<(Punctuated<Expr, Token![,]>, bool)>> =
+        // `[[a, b], [c, d]]` or `vec![vec![a, b], ..]`: a matrix literal, row by row; a row may
+        // be an array variable (`[start, [start[0] + h, start[1]]]`) of the written rows' length,
+        // which the function's own type check holds it to.
+        let literal: Vec<Option<(Punctuated<Expr, Token![,]>, bool)>> =
             elems.iter().map(|e| literal_row(e)).collect();
-        if let Some(rows) = rows.filter(|rows| !rows.is_empty()) {
-            let (n, row_vec) = (rows[0].0.len(), rows[0].1);
-            if rows
+        if let Some((n, row_vec)) = literal.iter().flatten().next().map(|(r, v)| (r.len(), *v)) {
+            if literal
                 .iter()
+                .flatten()
                 .any(|(row, vec)| row.len() != n || *vec != row_vec)
             {
                 self.error_at(
@@ -82,16 +84,18 @@ impl Lowerer<'_> {
                 );
                 return Val::Poison;
             }
-            let elems: Vec<Operand> = rows
-                .iter()
-                .flat_map(|(row, _)| row.iter())
-                .map(|e| self.operand(e))
-                .collect();
+            let mut row_major = Vec::new();
+            for (e, row) in elems.iter().zip(&literal) {
+                match row {
+                    Some((row, _)) => row_major.extend(row.iter().map(|x| self.operand(x))),
+                    None => row_major.extend(self.row_elements(e, n)),
+                }
+            }
             let mem = self.new_mem(None, 2, vec, None);
             self.push(ir::Stmt::MemInit(MemInit {
                 mem,
                 kind: MemInitKind::List {
-                    elems,
+                    elems: row_major,
                     row: Some((n, row_vec)),
                 },
                 declare: true,
@@ -105,7 +109,7 @@ impl Lowerer<'_> {
             .into_iter()
             .map(|e| match self.expr(e) {
                 Val::Mem(mem, _) if !self.mems[mem.index()].structured => {
-                    self.error(e, "the rows of a matrix literal must be written out, each as `[a, b]` or `vec![a, b]`");
+                    self.error(e, "a matrix literal whose rows are all arrays the function computed is not supported; write one row out (`[a, b]`), or allocate the matrix (`[[0.0; 2]; 3]`) and assign its rows");
                     Operand::Poison
                 }
                 val => self.as_operand(val, e),
@@ -121,6 +125,32 @@ impl Lowerer<'_> {
             span,
         }));
         Val::Mem(mem, Vec::new())
+    }
+
+    /// The `n` elements of a row of a matrix literal given as an array (`start`, `m[i]`).
+    fn row_elements(&mut self, row: &Expr, n: usize) -> Vec<Operand> {
+        match self.expr(row) {
+            Val::Mem(mem, prefix)
+                if self.mems[mem.index()].structured
+                    || depth(&prefix) + 1 == self.mems[mem.index()].dims =>
+            {
+                (0..n)
+                    .map(|k| {
+                        let mut indices = prefix.clone();
+                        indices.push(Operand::Index(k));
+                        Operand::Value(self.emit(Op::Load(mem), indices, row.span()))
+                    })
+                    .collect()
+            }
+            Val::Poison => vec![Operand::Poison; n],
+            _ => {
+                self.error(
+                    row,
+                    "a row of a matrix literal must be an array, as the other rows are",
+                );
+                vec![Operand::Poison; n]
+            }
+        }
     }
 
     pub(super) fn vec_macro(&mut self, mac: &syn::Macro) -> Val {
