@@ -446,7 +446,11 @@ fn banana(p: [f64; 2], a: f64) -> f64 {
 /// the worst vertex replaced by its reflection (an array assigned to a row).
 #[differentiate]
 fn simplex_reflection(a: f64, start: [f64; 2]) -> f64 {
-    let mut s = [start, [start[0] + 0.5, start[1]], [start[0], start[1] + 0.5]];
+    let mut s = [
+        start,
+        [start[0] + 0.5, start[1]],
+        [start[0], start[1] + 0.5],
+    ];
     let mut worst = 0;
     for i in 1..3 {
         if banana(s[i], a) > banana(s[worst], a) {
@@ -454,7 +458,10 @@ fn simplex_reflection(a: f64, start: [f64; 2]) -> f64 {
         }
     }
     let (j, k) = ((worst + 1) % 3, (worst + 2) % 3);
-    let refl = [s[j][0] + s[k][0] - s[worst][0], s[j][1] + s[k][1] - s[worst][1]];
+    let refl = [
+        s[j][0] + s[k][0] - s[worst][0],
+        s[j][1] + s[k][1] - s[worst][1],
+    ];
     s[worst] = refl;
     banana(s[0], a) + banana(s[1], a) + banana(s[2], a)
 }

@@ -273,6 +273,15 @@ impl VisitMut for Holes<'_, '_> {
                 self.lowerer.macro_error(&mac.mac);
                 self.failed = true;
             }
+            // `s.sort_by(|a, b| ..)`, `x.iter().position(|v| ..)`: the method is what is missing.
+            Expr::MethodCall(call) if call.args.iter().any(|a| matches!(a, Expr::Closure(_))) => {
+                let method = &call.method;
+                self.lowerer.error(
+                    method,
+                    format!("`.{method}(..)` with a closure is not supported in differentiated code; write it as a loop, or with the adapters that are (`map`, `filter`, `zip`, `fold`, `sum`, `max_by`, ...)"),
+                );
+                self.failed = true;
+            }
             Expr::Closure(_)
             | Expr::Block(_)
             | Expr::Unsafe(_)
