@@ -2399,6 +2399,51 @@ fn tuples_from_calls_carried_by_loops_that_stop_early() {
     }
 }
 
+/// Copies of a tuple holding an array, and of a `Vec` moved to another name, kept while the
+/// original is assigned again (`let prev = st; st = (..)`, `let old = v; v = ..`).
+#[differentiate]
+fn kept_states(a: f64, b: f64) -> f64 {
+    let mut st = ([a, b], a * b);
+    let mut v = vec![b, a];
+    let mut s = 0.0;
+    for k in 0..3 {
+        let prev = st;
+        let (p, l) = st;
+        st = ([st.0[1] * a, st.0[0] + b], st.1 + prev.0[0]);
+        st.0[0] += 0.5 * p[1] * l;
+        let old = v;
+        v = vec![old[1] * st.0[0], old[0] + k as f64];
+        s += prev.0[1] * st.1 + old[0] * v[1];
+    }
+    s + st.0[0] * v[0]
+}
+
+fn kept_states_plain(a: f64, b: f64) -> f64 {
+    let (mut x, mut l) = ([a, b], a * b);
+    let mut v = [b, a];
+    let mut s = 0.0;
+    for k in 0..3 {
+        let (px, pl) = (x, l);
+        x = [px[1] * a, px[0] + b];
+        l = pl + px[0];
+        x[0] += 0.5 * px[1] * pl;
+        let old = v;
+        v = [old[1] * x[0], old[0] + k as f64];
+        s += px[1] * l + old[0] * v[1];
+    }
+    s + x[0] * v[0]
+}
+
+#[test]
+fn copies_of_tuples_and_vecs_kept_while_the_original_is_assigned() {
+    for (a, b) in [(0.7, -0.4), (-0.3, 0.9)] {
+        let (value, (da, db)) = kept_states_grad(a, b);
+        assert_eq!(value.to_bits(), kept_states(a, b).to_bits());
+        assert_close(value, kept_states_plain(a, b), 1e-13);
+        assert_gradient(|p| kept_states_plain(p[0], p[1]), &[a, b], &[da, db], TOL);
+    }
+}
+
 #[test]
 fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
     let (x0, a) = ([0.4, -0.9], 0.8);

@@ -26,7 +26,7 @@
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
@@ -83,7 +83,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
         resized: BTreeSet::new(),
-        element_stores: element_stores(body),
+        stores: stores(body),
         local_fns: local_fns(body),
     };
     let params = sig
@@ -270,8 +270,8 @@ struct Lowerer<'a> {
     generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.
     n_temps: usize,
-    /// The variables whose elements the body assigns, with the number of indices.
-    element_stores: BTreeMap<String, usize>,
+    /// The variables the body assigns, whole or element by element.
+    stores: Stores,
     /// The `Vec`s assigned whole, whose length may change.
     resized: BTreeSet<Mem>,
     /// The output array every `return` writes into, in a function that returns an array early.

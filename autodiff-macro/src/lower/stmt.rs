@@ -234,7 +234,7 @@ impl Lowerer<'_> {
                         self.parts.insert(value);
                     }
                     // `let mut q = s.pos; q[0] += ..`: an array of its own, as a copy would be.
-                    if pat_ident.mutability.is_some() && self.element_stores.contains_key(&name) {
+                    if pat_ident.mutability.is_some() && self.stores.elements.contains_key(&name) {
                         let val = Val::Scalar(Operand::Value(value));
                         return self.bind_ident(pat_ident, val, ty);
                     }
@@ -249,9 +249,9 @@ impl Lowerer<'_> {
             Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
             // `let mut p = f(x);` whose elements are assigned later: an array to write.
             Val::Scalar(Operand::Value(value))
-                if pat_ident.mutability.is_some() && self.element_stores.contains_key(&name) =>
+                if pat_ident.mutability.is_some() && self.stores.elements.contains_key(&name) =>
             {
-                let dims = self.element_stores[&name];
+                let dims = self.stores.elements[&name];
                 self.values[value.index()].aggregate = true;
                 let mem = self.new_mem(Some(name.clone()), dims, true, None);
                 self.push(ir::Stmt::MemInit(MemInit {
@@ -338,9 +338,15 @@ impl Lowerer<'_> {
         if self.binding_ref && !mutable {
             return Val::Mem(mem, prefix);
         }
+        // A `Vec` is moved, not copied: the new name may hold it unless the old one is assigned
+        // again, which writes into it (`let old = v; v = w;`).
+        let reassigned = data
+            .name
+            .as_ref()
+            .is_some_and(|n| self.stores.whole.contains(n));
         let alias = match data.param {
             Some(_) => !mutable,
-            None => data.vec,
+            None => data.vec && !reassigned,
         };
         if alias {
             return Val::Mem(mem, prefix);
@@ -476,6 +482,7 @@ impl Lowerer<'_> {
             Val::Scalar(operand) => operand,
             // `let t: (f64, f64) = (0.7, x);`: each element keeps its annotation.
             Val::Tuple(parts) => {
+                let parts = self.owned_parts(name, parts, span);
                 let types: Vec<Option<&syn::Type>> = match ty.map(strip_type_parens) {
                     Some(syn::Type::Tuple(t)) if t.elems.len() == parts.len() => {
                         t.elems.iter().map(Some).collect()
@@ -724,6 +731,34 @@ impl Lowerer<'_> {
             }
             (_, part) => part,
         }
+    }
+
+    /// The arrays of a tuple about to be named `name`: those no variable holds yet become its
+    /// own; those another variable holds (`let old = st;`) are copied, since assigning either
+    /// tuple later writes into its arrays.
+    fn owned_parts(&mut self, name: &str, parts: Vec<Val>, span: Span) -> Vec<Val> {
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(k, part)| match part {
+                Val::Mem(mem, prefix) if prefix.is_empty() && self.owned_array(mem) => {
+                    let own = format!("{name}_{k}");
+                    match &self.mems[mem.index()].name {
+                        None => {
+                            self.mems[mem.index()].name = Some(own);
+                            Val::Mem(mem, prefix)
+                        }
+                        // Assigned again (`st = (xn, l)`): the arrays it already has.
+                        Some(held) if *held == own => Val::Mem(mem, prefix),
+                        Some(_) => self.copy_mem(mem, &[], Some(own), span),
+                    }
+                }
+                Val::Tuple(inner) => {
+                    Val::Tuple(self.owned_parts(&format!("{name}_{k}"), inner, span))
+                }
+                part => part,
+            })
+            .collect()
     }
 
     /// A local array that is not a struct's.

@@ -1,6 +1,6 @@
 //! Questions about syntax trees that lowering asks in several places.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use proc_macro2::TokenStream;
@@ -24,23 +24,48 @@ pub(super) fn contains_early_return(body: &syn::Block) -> bool {
     finder.0
 }
 
-/// The variables whose elements the body assigns (`p[i] = v`, `m[i][j] += v`), with the most
-/// indices seen: a call's array result bound to one of them is kept as an array to write into.
-pub(super) fn element_stores(body: &syn::Block) -> BTreeMap<String, usize> {
-    struct Finder(BTreeMap<String, usize>);
+/// What the body assigns: the variables whose elements it assigns (`p[i] = v`,
+/// `m[i][j] += v`), with the most indices seen, and the variables it assigns whole (`v = w`,
+/// `(a, b) = ..`, `t.0 = ..` for the tuple `t`).
+pub(super) struct Stores {
+    /// A call's array result bound to one of them is kept as an array to write into.
+    pub elements: BTreeMap<String, usize>,
+    /// What another name holds of one of them (`let old = v;`) must be a copy.
+    pub whole: BTreeSet<String>,
+}
+
+pub(super) fn stores(body: &syn::Block) -> Stores {
+    struct Finder(Stores);
     impl Finder {
         fn place(&mut self, place: &Expr) {
             let mut depth = 0;
             let mut base = place;
-            while let Expr::Index(index) = strip_parens(base) {
-                depth += 1;
-                base = &index.expr;
-            }
-            if let (Expr::Path(path), true) = (strip_parens(base), depth > 0) {
-                if let Some(ident) = path.path.get_ident() {
-                    let entry = self.0.entry(ident.to_string()).or_default();
-                    *entry = (*entry).max(depth);
+            loop {
+                match strip_parens(base) {
+                    Expr::Index(index) => {
+                        depth += 1;
+                        base = &index.expr;
+                    }
+                    // `t.0 = ..` assigns the tuple `t` (a struct's field is not followed).
+                    Expr::Field(field) if depth == 0 => base = &field.base,
+                    Expr::Tuple(tuple) if depth == 0 => {
+                        tuple.elems.iter().for_each(|e| self.place(e));
+                        return;
+                    }
+                    _ => break,
                 }
+            }
+            let Expr::Path(path) = strip_parens(base) else {
+                return;
+            };
+            let Some(ident) = path.path.get_ident() else {
+                return;
+            };
+            if depth > 0 {
+                let entry = self.0.elements.entry(ident.to_string()).or_default();
+                *entry = (*entry).max(depth);
+            } else {
+                self.0.whole.insert(ident.to_string());
             }
         }
     }
@@ -57,7 +82,10 @@ pub(super) fn element_stores(body: &syn::Block) -> BTreeMap<String, usize> {
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
-    let mut finder = Finder(BTreeMap::new());
+    let mut finder = Finder(Stores {
+        elements: BTreeMap::new(),
+        whole: BTreeSet::new(),
+    });
     syn::visit::Visit::visit_block(&mut finder, body);
     finder.0
 }
