@@ -2444,6 +2444,80 @@ fn copies_of_tuples_and_vecs_kept_while_the_original_is_assigned() {
     }
 }
 
+/// Arrays chosen by a branch: parameters, local arrays written after, a `Vec` parameter
+/// moved into a tuple that a loop assigns again; in both modes.
+#[differentiate(hessian)]
+fn chosen_arrays(a: [f64; 2], b: [f64; 2], v: Vec<f64>, t: f64) -> f64 {
+    let mut w = [a[0] * t, b[1]];
+    let mut s = 0.0;
+    let mut st = (v, t);
+    for k in 0..3 {
+        let chosen = if (k as f64) < 1.5 * t { a } else { w };
+        w[k % 2] += chosen[0] * chosen[1];
+        let pair = if k == 1 { (w, st.1) } else { (b, 0.5) };
+        w[0] *= 0.9;
+        s += pair.0[0] * pair.1 + chosen[1];
+        st = (vec![st.0[1] * t, st.0[0] + w[1]], st.1 * 0.5);
+    }
+    s + st.0[0] * st.0[1]
+}
+
+fn chosen_arrays_plain(a: [f64; 2], b: [f64; 2], v: [f64; 2], t: f64) -> f64 {
+    let mut w = [a[0] * t, b[1]];
+    let mut s = 0.0;
+    let (mut u, mut l) = (v, t);
+    for k in 0..3 {
+        let chosen = if (k as f64) < 1.5 * t { a } else { w };
+        w[k % 2] += chosen[0] * chosen[1];
+        let pair = if k == 1 { (w, l) } else { (b, 0.5) };
+        w[0] *= 0.9;
+        s += pair.0[0] * pair.1 + chosen[1];
+        u = [u[1] * t, u[0] + w[1]];
+        l *= 0.5;
+    }
+    s + u[0] * u[1]
+}
+
+#[test]
+fn arrays_chosen_by_branches() {
+    let (a, b, v) = ([0.3, -0.8], [1.1, 0.4], vec![0.5, -0.2]);
+    for t in [0.9, 1.7] {
+        let (value, (da, db, dv, dt)) = chosen_arrays_grad(a, b, v.clone(), t);
+        assert_eq!(value.to_bits(), chosen_arrays(a, b, v.clone(), t).to_bits());
+        let f = |p: &[f64]| chosen_arrays_plain([p[0], p[1]], [p[2], p[3]], [p[4], p[5]], p[6]);
+        let at = [a[0], a[1], b[0], b[1], v[0], v[1], t];
+        assert_close(value, f(&at), 1e-13);
+        let grad = [da[0], da[1], db[0], db[1], dv[0], dv[1], dt];
+        assert_gradient(f, &at, &grad, TOL);
+        // A Hessian-vector product against differences of the gradient.
+        let dir = [0.3, -0.1, 0.2, 0.5, -0.4, 0.1, 0.7];
+        let (_, _, hv) = chosen_arrays_hvp(
+            a,
+            b,
+            v.clone(),
+            t,
+            (
+                [dir[0], dir[1]],
+                [dir[2], dir[3]],
+                vec![dir[4], dir[5]],
+                dir[6],
+            ),
+        );
+        let e = 1e-6;
+        let g = |s: f64| {
+            let p: Vec<f64> = at.iter().zip(&dir).map(|(x, d)| x + s * d).collect();
+            let (_, (ga, gb, gv, gt)) =
+                chosen_arrays_grad([p[0], p[1]], [p[2], p[3]], vec![p[4], p[5]], p[6]);
+            [ga[0], ga[1], gb[0], gb[1], gv[0], gv[1], gt]
+        };
+        let (plus, minus) = (g(e), g(-e));
+        let hv = [hv.0[0], hv.0[1], hv.1[0], hv.1[1], hv.2[0], hv.2[1], hv.3];
+        for i in 0..7 {
+            assert_close(hv[i], (plus[i] - minus[i]) / (2.0 * e), 1e-6);
+        }
+    }
+}
+
 #[test]
 fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
     let (x0, a) = ([0.4, -0.9], 0.8);

@@ -180,7 +180,7 @@ impl Lowerer<'_> {
         let then_val = self.number_in_branch(&mut then_block, then_val, &else_val, span);
         let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
 
-        let mut phis = Vec::new();
+        let mut phis = Joins::default();
         // Every variable of the enclosing scopes that either branch changed gets a phi.
         for depth in 0..self.scopes.len() {
             let vars: Vec<Var> = self.scopes[depth].keys().cloned().collect();
@@ -203,16 +203,41 @@ impl Lowerer<'_> {
             (Val::Unit, Val::Unit) => Val::Unit,
             (then_v, else_v) => self.phi(None, then_v, else_v, &mut phis, span),
         };
+        for (result, then_src, else_src) in phis.arrays {
+            self.copy_at_end(&mut then_block, result, then_src, span);
+            self.copy_at_end(&mut else_block, result, else_src, span);
+        }
         let record = self.new_value(None);
         self.push(ir::Stmt::If(If {
             cond,
             then_block,
             else_block,
-            phis,
+            phis: phis.values,
             record,
             span,
         }));
         value
+    }
+
+    /// Whether two arrays can be joined into one: local ones of the same shape.
+    fn joinable(&self, a: Mem, b: Mem) -> bool {
+        let (a, b) = (&self.mems[a.index()], &self.mems[b.index()]);
+        !a.structured && !b.structured && a.dims == b.dims && a.vec == b.vec
+    }
+
+    /// `dst = src` for arrays, at the end of a branch's block.
+    fn copy_at_end(&mut self, block: &mut ir::Block, dst: Mem, src: Mem, span: Span) {
+        self.blocks.push(std::mem::take(&mut block.stmts));
+        let len = self.length_before_assignment(dst, span);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem: dst,
+            kind: MemInitKind::Copy { src },
+            declare: false,
+            len,
+            ty: None,
+            span,
+        }));
+        block.stmts = self.blocks.pop().expect("the branch's block");
     }
 
     /// A branch's value that is a view into a struct (`p.w[1]`) while the other branch's is a
@@ -265,7 +290,7 @@ impl Lowerer<'_> {
         name: Option<&str>,
         then_v: Val,
         else_v: Val,
-        phis: &mut Vec<Phi>,
+        phis: &mut Joins,
         span: Span,
     ) -> Val {
         match (then_v, else_v) {
@@ -283,7 +308,7 @@ impl Lowerer<'_> {
                 if is_struct(&a) && is_struct(&b) {
                     self.structs.insert(result);
                 }
-                phis.push(Phi {
+                phis.values.push(Phi {
                     result,
                     then_value: a,
                     else_value: b,
@@ -333,6 +358,24 @@ impl Lowerer<'_> {
             {
                 Val::Mem(a, pa)
             }
+            // Two arrays (`if c { u } else { v }`, `(x, a)` against `(x, b)`): an array of its
+            // own, declared before the `if`, into which each branch copies its one.
+            (Val::Mem(a, pa), Val::Mem(b, pb))
+                if pa.is_empty() && pb.is_empty() && self.joinable(a, b) =>
+            {
+                let data = &self.mems[a.index()];
+                let result = self.new_mem(name.map(str::to_owned), data.dims, data.vec, None);
+                self.push(ir::Stmt::MemInit(MemInit {
+                    mem: result,
+                    kind: MemInitKind::Placeholder,
+                    declare: true,
+                    len: None,
+                    ty: None,
+                    span,
+                }));
+                phis.arrays.push((result, a, b));
+                Val::Mem(result, Vec::new())
+            }
             (Val::Poison, _) | (_, Val::Poison) => Val::Poison,
             (Val::Unit, other) | (other, Val::Unit) if is_dummy(&other) => Val::Unit,
             (Val::Unit, Val::Scalar(b)) => {
@@ -350,7 +393,7 @@ impl Lowerer<'_> {
             _ => {
                 self.error_at(
                     span,
-                    "the branches give values of different shapes (a number, a tuple or an array), or different arrays or rows; an `if` that chooses between arrays is not supported: index the array inside each branch",
+                    "the branches give values of different shapes (a number, a tuple or an array), or rows or parts of arrays; an `if` that chooses between rows is not supported: index the row inside each branch, or choose between whole arrays",
                 );
                 Val::Poison
             }
@@ -487,4 +530,12 @@ impl syn::visit_mut::VisitMut for Unbind {
         }
         syn::visit_mut::visit_pat_mut(self, pat);
     }
+}
+
+/// What joining two branches makes: a phi per value, and per pair of arrays an array of its
+/// own (`(result, then_array, else_array)`) that each branch copies its array into.
+#[derive(Default)]
+pub(super) struct Joins {
+    values: Vec<Phi>,
+    arrays: Vec<(Mem, Mem, Mem)>,
 }

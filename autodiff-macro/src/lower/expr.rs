@@ -42,8 +42,7 @@ impl Lowerer<'_> {
                             self.whole_fields.insert(value);
                             Val::Scalar(Operand::Value(value))
                         }
-                        val if matches!(e, Expr::Reference(_)) => val,
-                        val => self.copied_in(val, true, e.span()),
+                        val => val,
                     })
                     .collect();
                 if parts.is_empty() {

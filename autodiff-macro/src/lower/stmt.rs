@@ -734,14 +734,17 @@ impl Lowerer<'_> {
     }
 
     /// The arrays of a tuple about to be named `name`: those no variable holds yet become its
-    /// own; those another variable holds (`let old = st;`) are copied, since assigning either
-    /// tuple later writes into its arrays.
+    /// own; those another variable or a parameter holds (`let t = (w, l);`, `let old = st;`)
+    /// are copied, as Rust copies (or moves) them: writes to either, and assigning the tuple
+    /// later, which writes into its arrays, leave the other alone.
     fn owned_parts(&mut self, name: &str, parts: Vec<Val>, span: Span) -> Vec<Val> {
         parts
             .into_iter()
             .enumerate()
             .map(|(k, part)| match part {
-                Val::Mem(mem, prefix) if prefix.is_empty() && self.owned_array(mem) => {
+                Val::Mem(mem, prefix)
+                    if prefix.is_empty() && !self.mems[mem.index()].structured =>
+                {
                     let own = format!("{name}_{k}");
                     match &self.mems[mem.index()].name {
                         None => {
@@ -769,7 +772,7 @@ impl Lowerer<'_> {
 
     /// The length of a `Vec` about to be assigned whole, which may change it: the backward sweep
     /// gives the adjoint that length again. (An array's length cannot change.)
-    fn length_before_assignment(&mut self, mem: Mem, span: Span) -> Option<Value> {
+    pub(super) fn length_before_assignment(&mut self, mem: Mem, span: Span) -> Option<Value> {
         let data = &self.mems[mem.index()];
         if !data.vec || data.dims != 1 {
             return None;

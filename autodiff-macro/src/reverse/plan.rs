@@ -609,6 +609,10 @@ impl Reverse<'_> {
                     Some(MemInitKind::FromValue(value)) => {
                         needs.insert(Need::Value(*value));
                     }
+                    // An array a branch chose, declared before it: shaped like itself.
+                    Some(MemInitKind::Placeholder) => {
+                        needs.insert(Need::Mem(self.root(*mem)));
+                    }
                     _ => {}
                 },
                 BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),
