@@ -1864,6 +1864,56 @@ fn guarded_call(num: f64, den: f64, z: f64) -> f64 {
     if den == 0.0 { num * z } else { s }
 }
 
+/// A value each iteration overwrites without reading it (only the last one is used), in a
+/// loop and through a call; a tuple whose second part the caller ignores.
+#[differentiate(hessian)]
+fn overwritten_ratios(num: f64, den: f64, z: f64) -> f64 {
+    let mut s = 0.0;
+    let mut c = 0.0;
+    for i in 0..3 {
+        let d = den - i as f64;
+        s = num / d * z;
+        c = scaled_ratio(num, d, z);
+    }
+    let (a, _ignored) = ratio_pair(num, den, z);
+    s + c + a
+}
+
+#[differentiate(hessian)]
+fn ratio_pair(num: f64, den: f64, z: f64) -> (f64, f64) {
+    (num * z, num / den * z)
+}
+
+#[test]
+fn zero_adjoints_of_values_overwritten_or_ignored() {
+    // At den = 0 the first iteration's ratios and the ignored part divide by zero.
+    let (num, den, z) = (1.0, 0.0, 2.0);
+    let (value, grad) = overwritten_ratios_grad(num, den, z);
+    assert_eq!(value.to_bits(), overwritten_ratios(num, den, z).to_bits());
+    // s = c = num z / (den - 2), a = num z.
+    let exact = (
+        2.0 * z / (den - 2.0) + z,
+        -2.0 * num * z / ((den - 2.0) * (den - 2.0)),
+        2.0 * num / (den - 2.0) + num,
+    );
+    assert_eq!(grad, exact);
+    let (_, grad, hv) = overwritten_ratios_hvp(num, den, z, (1.0, 0.0, 0.0));
+    assert_eq!(grad, exact);
+    // H e_num = (0, -2 z / (den - 2)², 2 / (den - 2) + 1).
+    let h = (
+        0.0,
+        -2.0 * z / ((den - 2.0) * (den - 2.0)),
+        2.0 / (den - 2.0) + 1.0,
+    );
+    assert_eq!(hv, h);
+    // A zero seed gives zeros.
+    assert_eq!(scaled_ratio_pullback(1.0, 0.0, 2.0, 0.0), (0.0, 0.0, 0.0));
+    assert_eq!(
+        ratio_pair_pullback(1.0, 0.0, 2.0, (1.0, 0.0)),
+        (2.0, 0.0, 1.0)
+    );
+}
+
 #[test]
 fn zero_adjoints_through_factors_that_are_not_finite() {
     let (value, grad) = guarded_call_grad(1.0, 0.0, 2.0);

@@ -389,10 +389,12 @@ impl Rule {
         Some(reads)
     }
 
-    /// Whether argument `arg`'s adjoint is `dy` or zero by a choice (`max`, `clamp`), so that
-    /// a `dy` reaching the result may not reach the argument.
-    pub fn chooses(&self, arg: usize) -> bool {
-        self.adjoints[arg].is_some_and(|t| t.starts_with(PICK))
+    /// Whether argument `arg`'s adjoint may be zero by a convention of the rule whatever `dy`
+    /// is: a choice (`max`, `clamp`), a sign (`abs` at 0), a constant power (`powi(x, 0)`).
+    pub fn may_vanish(&self, arg: usize) -> bool {
+        self.adjoints[arg].is_some_and(|t| {
+            t.starts_with(PICK) || t.contains("__private::sign(") || t.contains("powi_deriv(")
+        })
     }
 
     /// Whether argument `arg`'s adjoint is zero wherever `dy` is, whatever the other operands

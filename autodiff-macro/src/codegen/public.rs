@@ -124,7 +124,10 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
             let mut #grad = #zero;
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
             (#value, move |#d_out: #out_ty| {
-                #pullback(#(#ref_names,)* #d_out, #(#slots_owned),*);
+                // A zero seed gives zeros, even where a factor of the sweep is not finite.
+                if #private::nonzero(&#d_out) {
+                    #pullback(#(#ref_names,)* #d_out, #(#slots_owned),*);
+                }
                 #grad
             })
         }
@@ -135,7 +138,9 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
         #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
             let mut #grad = #zero;
-            #pullback_sweep
+            if #private::nonzero(&#d_out) {
+                #pullback_sweep
+            }
             #grad
         }
     };

@@ -21,6 +21,7 @@ pub fn reached(stmts: &[BwdStmt], defs: &BTreeMap<Value, &Inst>) -> BTreeSet<Val
     let mut walk = Walk {
         defs,
         reached: BTreeSet::new(),
+        record: true,
     };
     walk.block(stmts, &mut BTreeSet::new());
     walk.reached
@@ -29,6 +30,8 @@ pub fn reached(stmts: &[BwdStmt], defs: &BTreeMap<Value, &Inst>) -> BTreeSet<Val
 struct Walk<'a, 'f> {
     defs: &'a BTreeMap<Value, &'f Inst>,
     reached: BTreeSet<Value>,
+    /// Off while a loop's body is walked to find what its iterations start from.
+    record: bool,
 }
 
 impl Walk<'_, '_> {
@@ -50,7 +53,7 @@ impl Walk<'_, '_> {
                 }
                 // What the callee adds may be zero (an argument it does not use).
                 BwdStmt::Pullback { call, .. } => {
-                    if sure.contains(call) {
+                    if self.record && sure.contains(call) {
                         self.reached.insert(*call);
                     }
                 }
@@ -61,11 +64,24 @@ impl Walk<'_, '_> {
                     self.block(&if_.else_stmts, &mut else_sure);
                     *sure = &then_sure & &else_sure;
                 }
-                // A loop may run no iteration.
+                // Each backward iteration starts from what the one before left (a carried
+                // variable the body overwrites without reading gets nothing), and a loop may
+                // run no iteration.
                 BwdStmt::Loop(loop_) => {
-                    let mut body_sure = sure.clone();
-                    self.block(&loop_.body, &mut body_sure);
-                    *sure = &*sure & &body_sure;
+                    let record = std::mem::replace(&mut self.record, false);
+                    let mut start = sure.clone();
+                    loop {
+                        let mut end = start.clone();
+                        self.block(&loop_.body, &mut end);
+                        let next = &start & &end;
+                        if next == start {
+                            break;
+                        }
+                        start = next;
+                    }
+                    self.record = record;
+                    self.block(&loop_.body, &mut start);
+                    *sure = &*sure & &start;
                 }
                 _ => {}
             }
@@ -75,7 +91,7 @@ impl Walk<'_, '_> {
     /// Records whether the instruction of a rule term is reached where the term is written.
     fn note(&mut self, term: &Term, sure: &BTreeSet<Value>) {
         if let Term::Rule { inst, .. } = term {
-            if sure.contains(inst) {
+            if self.record && sure.contains(inst) {
                 self.reached.insert(*inst);
             }
         }
@@ -83,12 +99,13 @@ impl Walk<'_, '_> {
 
     fn carries_seed(&self, term: &Term, sure: &BTreeSet<Value>) -> bool {
         match term {
-            Term::Seed(_) => true,
+            // The seed of a scalar; a part of a tuple's may be zero (the caller ignores it).
+            Term::Seed(path) => path.is_empty(),
             Term::Adjoint(value) => sure.contains(value),
             Term::Rule { inst, arg } => {
                 sure.contains(inst)
                     && self.defs.get(inst).is_some_and(|inst| match &inst.op {
-                        Op::Rule { rule, .. } => !rule.rule().chooses(*arg),
+                        Op::Rule { rule, .. } => !rule.rule().may_vanish(*arg),
                         _ => false,
                     })
             }
