@@ -2518,6 +2518,27 @@ fn arrays_chosen_by_branches() {
     }
 }
 
+/// Rows of a local matrix put into a tuple and an `Option` and iterated by value, while the
+/// matrix is written.
+#[differentiate]
+fn rows_kept(x: f64, y: f64) -> f64 {
+    let mut m = [[x, y], [y * y, x]];
+    let t = (m[0], 1.5);
+    let first = Some(m[1]);
+    let mut s = 0.0;
+    for v in m[0] {
+        m[0][1] = 3.0 * x;
+        m[1][0] += v * y;
+        s += v * m[0][1];
+    }
+    s + t.0[1] * t.1 + first.unwrap()[0] * m[1][0]
+}
+
+fn rows_kept_plain(x: f64, y: f64) -> f64 {
+    let m10 = y * y + x * y + y * y;
+    x * 3.0 * x + y * 3.0 * x + y * 1.5 + y * y * m10
+}
+
 #[test]
 fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
     let (x0, a) = ([0.4, -0.9], 0.8);
@@ -2542,6 +2563,12 @@ fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
         for i in 0..3 {
             assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
         }
+    }
+    for (x, y) in [(0.7, 1.3), (-0.4, 0.9)] {
+        let (value, (dx, dy)) = rows_kept_grad(x, y);
+        assert_eq!(value.to_bits(), rows_kept(x, y).to_bits());
+        assert_close(value, rows_kept_plain(x, y), 1e-13);
+        assert_gradient(|p| rows_kept_plain(p[0], p[1]), &[x, y], &[dx, dy], TOL);
     }
     for (w0, c) in [([1.5, -0.5], 0.3), ([-0.2, 0.8], -0.6)] {
         let (value, (dw0, dc)) = best_iterate_grad(w0, c);

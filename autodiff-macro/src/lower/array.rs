@@ -73,6 +73,10 @@ impl Lowerer<'_> {
         let literal: Vec<Option<(Punctuated<Expr, Token![,]>, bool)>> =
             elems.iter().map(|e| literal_row(e)).collect();
         if let Some((n, row_vec)) = literal.iter().flatten().next().map(|(r, v)| (r.len(), *v)) {
+            if n == 0 {
+                self.error_at(span, "a matrix literal needs rows with elements; allocate the matrix (`vec![vec![0.0; c]; r]`) or start from `Vec::new()`");
+                return Val::Poison;
+            }
             if literal
                 .iter()
                 .flatten()

@@ -405,6 +405,10 @@ impl Lowerer<'_> {
                 }
                 self.copy_mem(mem, &[], None, span)
             }
+            // A row of a local matrix (`Some(m[0])`, `for v in m[0]`).
+            Val::Mem(mem, prefix) if self.is_local_row(mem, &prefix) => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
             Val::Tuple(parts) => Val::Tuple(
                 parts
                     .into_iter()
@@ -756,12 +760,25 @@ impl Lowerer<'_> {
                         Some(_) => self.copy_mem(mem, &[], Some(own), span),
                     }
                 }
+                Val::Mem(mem, prefix) if self.is_local_row(mem, &prefix) => {
+                    self.copy_mem(mem, &prefix, Some(format!("{name}_{k}")), span)
+                }
                 Val::Tuple(inner) => {
                     Val::Tuple(self.owned_parts(&format!("{name}_{k}"), inner, span))
                 }
                 part => part,
             })
             .collect()
+    }
+
+    /// Whether `mem[prefix]` is a whole row of a local array (which later writes may change).
+    fn is_local_row(&self, mem: Mem, prefix: &[Operand]) -> bool {
+        let data = &self.mems[mem.index()];
+        !prefix.is_empty()
+            && data.param.is_none()
+            && !data.structured
+            && !prefix.iter().any(|i| matches!(i, Operand::Range(..)))
+            && depth(prefix) + 1 == data.dims
     }
 
     /// A local array that is not a struct's.
