@@ -80,12 +80,14 @@ fn branch_pullback(x: f64, y: f64, d_out: f64) -> (f64, f64) {
         ::autodiff_core::__private::zero_grad(&x),
         ::autodiff_core::__private::zero_grad(&y),
     );
-    let (_, pullback) = __branch_vjp(x, y);
-    pullback(
-        d_out,
-        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-    );
+    if ::autodiff_core::__private::nonzero(&d_out) {
+        let (_, pullback) = __branch_vjp(x, y);
+        pullback(
+            d_out,
+            ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+        );
+    }
     grad
 }
 /**The value of [`branch`] and its backward sweep, to run later: calling it with `d_out` returns the gradient with respect to `x`, `y`, one entry per parameter in that order, scaled by `d_out` (JAX's `vjp`).
@@ -104,11 +106,13 @@ fn branch_vjp<'__autodiff>(
     (
         value,
         move |d_out: f64| {
-            pullback(
-                d_out,
-                ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-            );
+            if ::autodiff_core::__private::nonzero(&d_out) {
+                pullback(
+                    d_out,
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+                );
+            }
             grad
         },
     )

@@ -71,12 +71,14 @@ fn f_pullback(x: f64, y: f64, d_out: f64) -> (f64, f64) {
         ::autodiff_core::__private::zero_grad(&x),
         ::autodiff_core::__private::zero_grad(&y),
     );
-    let (_, pullback) = __f_vjp(x, y);
-    pullback(
-        d_out,
-        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-    );
+    if ::autodiff_core::__private::nonzero(&d_out) {
+        let (_, pullback) = __f_vjp(x, y);
+        pullback(
+            d_out,
+            ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+        );
+    }
     grad
 }
 /**The value of [`f`] and its backward sweep, to run later: calling it with `d_out` returns the gradient with respect to `x`, `y`, one entry per parameter in that order, scaled by `d_out` (JAX's `vjp`).
@@ -95,11 +97,13 @@ fn f_vjp<'__autodiff>(
     (
         value,
         move |d_out: f64| {
-            pullback(
-                d_out,
-                ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-            );
+            if ::autodiff_core::__private::nonzero(&d_out) {
+                pullback(
+                    d_out,
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+                );
+            }
             grad
         },
     )
@@ -218,35 +222,35 @@ fn ____f_tangent_vjp(
             let d_t11 = d_t15;
             let d_t12 = d_t14;
             let d_t13 = d_t14;
-            let mut d_t5 = t10 * d_t13;
-            let d_t10 = t5 * d_t13;
-            let mut d_t9 = t8 * d_t12;
-            let d_t8 = t9 * d_t12;
-            d_t5 += t9 * d_t11;
-            d_t9 += t5 * d_t11;
-            let mut d_t_y = t9 * d_t10;
-            d_t9 += t_y * d_t10;
-            let mut d_y = d_t9 * t9;
+            let mut d_t5 = ::autodiff_core::__private::unless_zero(d_t13, t10 * d_t13);
+            let d_t10 = ::autodiff_core::__private::unless_zero(d_t13, t5 * d_t13);
+            let mut d_t9 = ::autodiff_core::__private::unless_zero(d_t12, t8 * d_t12);
+            let d_t8 = ::autodiff_core::__private::unless_zero(d_t12, t9 * d_t12);
+            d_t5 += ::autodiff_core::__private::unless_zero(d_t11, t9 * d_t11);
+            d_t9 += ::autodiff_core::__private::unless_zero(d_t11, t5 * d_t11);
+            let mut d_t_y = ::autodiff_core::__private::unless_zero(d_t10, t9 * d_t10);
+            d_t9 += ::autodiff_core::__private::unless_zero(d_t10, t_y * d_t10);
+            let mut d_y = ::autodiff_core::__private::unless_zero(d_t9, d_t9 * t9);
             let d_t6 = d_t8;
             let d_t7 = d_t8;
-            let mut d_x = t_x * d_t7;
-            let mut d_t_x = x * d_t7;
-            d_x += t_x * d_t6;
-            d_t_x += x * d_t6;
-            d_x += x * d_t5;
-            d_x += x * d_t5;
+            let mut d_x = ::autodiff_core::__private::unless_zero(d_t7, t_x * d_t7);
+            let mut d_t_x = ::autodiff_core::__private::unless_zero(d_t7, x * d_t7);
+            d_x += ::autodiff_core::__private::unless_zero(d_t6, t_x * d_t6);
+            d_t_x += ::autodiff_core::__private::unless_zero(d_t6, x * d_t6);
+            d_x += ::autodiff_core::__private::unless_zero(d_t5, x * d_t5);
+            d_x += ::autodiff_core::__private::unless_zero(d_t5, x * d_t5);
             let d_t3 = d_t_s;
             let d_t4 = d_t_s;
-            let mut d_t0 = t_y * d_t4;
-            d_t_y += t0 * d_t4;
-            d_y += t2 * d_t3;
-            let d_t2 = y * d_t3;
-            d_t0 += y * d_s;
-            d_y += t0 * d_s;
-            d_t_x += t1 * d_t2;
-            let d_t1 = t_x * d_t2;
-            d_x += -d_t1 * x.sin();
-            d_x += d_t0 * x.cos();
+            let mut d_t0 = ::autodiff_core::__private::unless_zero(d_t4, t_y * d_t4);
+            d_t_y += ::autodiff_core::__private::unless_zero(d_t4, t0 * d_t4);
+            d_y += ::autodiff_core::__private::unless_zero(d_t3, t2 * d_t3);
+            let d_t2 = ::autodiff_core::__private::unless_zero(d_t3, y * d_t3);
+            d_t0 += ::autodiff_core::__private::unless_zero(d_s, y * d_s);
+            d_y += ::autodiff_core::__private::unless_zero(d_s, t0 * d_s);
+            d_t_x += ::autodiff_core::__private::unless_zero(d_t2, t1 * d_t2);
+            let d_t1 = ::autodiff_core::__private::unless_zero(d_t2, t_x * d_t2);
+            d_x += ::autodiff_core::__private::unless_zero(d_t1, -d_t1 * x.sin());
+            d_x += ::autodiff_core::__private::unless_zero(d_t0, d_t0 * x.cos());
             grad_x.accumulate(d_x);
             grad_y.accumulate(d_y);
             grad_t_x.accumulate(d_t_x);
@@ -339,31 +343,31 @@ fn ____f_tangent_hvp_vjp(
             let d_t14 = d_t16;
             let d_t12 = d_t14;
             let d_t13 = d_t14;
-            let d_t5 = t10 * d_t13;
-            let d_t10 = t5 * d_t13;
-            let mut d_t9 = t8 * d_t12;
-            let d_t8 = t9 * d_t12;
-            let mut d_t_y = t9 * d_t10;
-            d_t9 += t_y * d_t10;
-            let mut d_y = d_t9 * t9;
+            let d_t5 = ::autodiff_core::__private::unless_zero(d_t13, t10 * d_t13);
+            let d_t10 = ::autodiff_core::__private::unless_zero(d_t13, t5 * d_t13);
+            let mut d_t9 = ::autodiff_core::__private::unless_zero(d_t12, t8 * d_t12);
+            let d_t8 = ::autodiff_core::__private::unless_zero(d_t12, t9 * d_t12);
+            let mut d_t_y = ::autodiff_core::__private::unless_zero(d_t10, t9 * d_t10);
+            d_t9 += ::autodiff_core::__private::unless_zero(d_t10, t_y * d_t10);
+            let mut d_y = ::autodiff_core::__private::unless_zero(d_t9, d_t9 * t9);
             let d_t6 = d_t8;
             let d_t7 = d_t8;
-            let mut d_x = t_x * d_t7;
-            let mut d_t_x = x * d_t7;
-            d_x += t_x * d_t6;
-            d_t_x += x * d_t6;
-            d_x += x * d_t5;
-            d_x += x * d_t5;
+            let mut d_x = ::autodiff_core::__private::unless_zero(d_t7, t_x * d_t7);
+            let mut d_t_x = ::autodiff_core::__private::unless_zero(d_t7, x * d_t7);
+            d_x += ::autodiff_core::__private::unless_zero(d_t6, t_x * d_t6);
+            d_t_x += ::autodiff_core::__private::unless_zero(d_t6, x * d_t6);
+            d_x += ::autodiff_core::__private::unless_zero(d_t5, x * d_t5);
+            d_x += ::autodiff_core::__private::unless_zero(d_t5, x * d_t5);
             let d_t3 = d_t_s;
             let d_t4 = d_t_s;
-            let d_t0 = t_y * d_t4;
-            d_t_y += t0 * d_t4;
-            d_y += t2 * d_t3;
-            let d_t2 = y * d_t3;
-            d_t_x += t1 * d_t2;
-            let d_t1 = t_x * d_t2;
-            d_x += -d_t1 * x.sin();
-            d_x += d_t0 * x.cos();
+            let d_t0 = ::autodiff_core::__private::unless_zero(d_t4, t_y * d_t4);
+            d_t_y += ::autodiff_core::__private::unless_zero(d_t4, t0 * d_t4);
+            d_y += ::autodiff_core::__private::unless_zero(d_t3, t2 * d_t3);
+            let d_t2 = ::autodiff_core::__private::unless_zero(d_t3, y * d_t3);
+            d_t_x += ::autodiff_core::__private::unless_zero(d_t2, t1 * d_t2);
+            let d_t1 = ::autodiff_core::__private::unless_zero(d_t2, t_x * d_t2);
+            d_x += ::autodiff_core::__private::unless_zero(d_t1, -d_t1 * x.sin());
+            d_x += ::autodiff_core::__private::unless_zero(d_t0, d_t0 * x.cos());
             grad_x.accumulate(d_x);
             grad_y.accumulate(d_y);
             grad_t_x.accumulate(d_t_x);

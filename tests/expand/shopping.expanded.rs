@@ -104,15 +104,17 @@ fn price_pullback(
         ::autodiff_core::__private::zero_grad(&orange_num),
         ::autodiff_core::__private::zero_grad(&tax),
     );
-    let (_, pullback) = __price_vjp(apple, apple_num, orange, orange_num, tax);
-    pullback(
-        d_out,
-        ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.2),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.3),
-        ::autodiff_core::__private::zeroed_slot(&mut grad.4),
-    );
+    if ::autodiff_core::__private::nonzero(&d_out) {
+        let (_, pullback) = __price_vjp(apple, apple_num, orange, orange_num, tax);
+        pullback(
+            d_out,
+            ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.2),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.3),
+            ::autodiff_core::__private::zeroed_slot(&mut grad.4),
+        );
+    }
     grad
 }
 /**The value of [`price`] and its backward sweep, to run later: calling it with `d_out` returns the gradient with respect to `apple`, `apple_num`, `orange`, `orange_num`, `tax`, one entry per parameter in that order, scaled by `d_out` (JAX's `vjp`).
@@ -140,14 +142,16 @@ fn price_vjp<'__autodiff>(
     (
         value,
         move |d_out: f64| {
-            pullback(
-                d_out,
-                ::autodiff_core::__private::zeroed_slot(&mut grad.0),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.1),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.2),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.3),
-                ::autodiff_core::__private::zeroed_slot(&mut grad.4),
-            );
+            if ::autodiff_core::__private::nonzero(&d_out) {
+                pullback(
+                    d_out,
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.0),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.1),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.2),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.3),
+                    ::autodiff_core::__private::zeroed_slot(&mut grad.4),
+                );
+            }
             grad
         },
     )

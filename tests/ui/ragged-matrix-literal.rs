@@ -13,4 +13,10 @@ fn rows_all_computed(a: f64, b: f64) -> f64 {
     m[0][1] * m[1][0]
 }
 
+#[differentiate]
+fn empty_rows(a: f64) -> f64 {
+    let m: Vec<Vec<f64>> = vec![vec![], vec![]];
+    a * m.len() as f64
+}
+
 fn main() {}
