@@ -291,6 +291,7 @@ pub const REQUIRED: &[&str] = &[
     "carried: newton",
     "carried: shift",
     "carried: shift tuple",
+    "carried: tuple state",
     "carried: swap",
     "carried: rotate3",
     "carried: verlet",
@@ -1197,6 +1198,7 @@ impl<'a> Gen<'a> {
             "newton",
             "shift",
             "shift tuple",
+            "tuple state",
             "swap",
             "rotate3",
             "verlet",
@@ -1226,6 +1228,15 @@ impl<'a> Gen<'a> {
             "copy of the other" => self.emit(format!("let mut {y} = {x};")),
             _ => self.emit(format!("let mut {y} = {} * {};", src.at(MUL), lit(0.5).s)),
         }
+        // A filter's state: an array and a running sum carried as a tuple, copied into it
+        // from the carried pair (later writes to the pair leave the tuple alone).
+        let st = if kind == "tuple state" {
+            let st = self.name("st");
+            self.emit(format!("let mut {st} = ([{x}, {y}], {x});"));
+            st
+        } else {
+            String::new()
+        };
         if kind == "rotate3" {
             let s = if copy_ok {
                 src.s.clone()
@@ -1324,6 +1335,31 @@ impl<'a> Gen<'a> {
                 if at == 1 {
                     self.exit(exit, &xe, &ret);
                 }
+            }
+            "tuple state" => {
+                let b = self.bounded(1);
+                let next = self.name("next");
+                self.emit(format!(
+                    "let {next} = [{} * {st}.0[1] + {}, {st}.0[0].sin()];",
+                    lit(0.5).s,
+                    b.at(ADD)
+                ));
+                // Kept while the state moves on: a copy of its own.
+                let prev = self.name("prev_st");
+                self.emit(format!("let {prev} = {st};"));
+                self.emit(format!(
+                    "{st} = ({next}, {st}.1 * {} + {next}[0]);",
+                    lit(0.5).s
+                ));
+                self.emit(format!("{st}.1 -= {} * {prev}.0[1];", lit(0.1).s));
+                if at == 1 {
+                    self.exit(exit, &xe, &ret);
+                }
+                self.emit(format!(
+                    "{x} = {};",
+                    with_index(var(&format!("{st}.0[0]"))).s
+                ));
+                self.emit(format!("{y} = {st}.1 + {prev}.1 * {};", lit(0.25).s));
             }
             "swap" => {
                 self.emit(format!("({x}, {y}) = ({y}, {x});"));
