@@ -190,3 +190,78 @@ fn generic_calls_in_loops_and_hessians() {
     let (_, _, h32) = compose_hessian(x as f32, y as f32);
     assert!((h32[0][1] as f64 - h[0][1]).abs() < 1e-3 * h[0][1].abs().max(1.0));
 }
+
+/// Slices and arrays of the generic float type: parameters, a local `Vec`, an array output.
+#[differentiate(hessian)]
+fn scaled_norm<T: Float>(x: &[T], s: T) -> T {
+    let mut acc = T::zero();
+    for v in x.iter() {
+        acc = acc + *v * *v * s;
+    }
+    acc.sqrt()
+}
+
+#[differentiate]
+fn smooth_max<T: Float>(x: &[T], w: [T; 3]) -> T {
+    let mut buf = vec![T::zero(); x.len()];
+    for i in 0..x.len() {
+        buf[i] = x[i] * w[i % 3];
+    }
+    buf.iter().fold(T::zero(), |a, b| a + b.exp()).ln()
+}
+
+#[differentiate(jvp)]
+fn to_cartesian<T: Float>(r: T, phi: T) -> [T; 2] {
+    [r * phi.cos(), r * phi.sin()]
+}
+
+#[test]
+fn slices_and_arrays_of_the_float_type() {
+    let (x, s) = ([0.3_f64, -0.7, 1.1, 0.4], 1.5_f64);
+    let (value, (dx, ds)) = scaled_norm_grad(&x, s);
+    assert_eq!(value.to_bits(), scaled_norm(&x, s).to_bits());
+    let plain = |p: &[f64]| (p[..4].iter().map(|v| v * v).sum::<f64>() * p[4]).sqrt();
+    let at = [x[0], x[1], x[2], x[3], s];
+    assert_gradient(plain, &at, &[dx[0], dx[1], dx[2], dx[3], ds], 1e-8);
+    // The Hessian's columns against finite differences of the gradient.
+    let (_, _, h) = scaled_norm_hessian(&x, s);
+    let grad = |p: &[f64]| {
+        let (_, (g, gs)) = scaled_norm_grad(&p[..4], p[4]);
+        vec![g[0], g[1], g[2], g[3], gs]
+    };
+    let e = 1e-6;
+    for k in 0..5 {
+        let (mut plus, mut minus) = (at, at);
+        plus[k] += e;
+        minus[k] -= e;
+        let (gp, gm) = (grad(&plus), grad(&minus));
+        for i in 0..5 {
+            assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
+        }
+    }
+    let x32 = x.map(|v| v as f32);
+    let (_, (dx32, _)) = scaled_norm_grad(&x32, s as f32);
+    assert!((dx32[2] as f64 - dx[2]).abs() < 1e-5);
+
+    let w = [0.5, 1.0, -0.3];
+    let (value, (dx, dw)) = smooth_max_grad(&x, w);
+    assert_eq!(value.to_bits(), smooth_max(&x, w).to_bits());
+    let plain = |p: &[f64]| {
+        let w = [p[4], p[5], p[6]];
+        (0..4).map(|i| (p[i] * w[i % 3]).exp()).sum::<f64>().ln()
+    };
+    let at = [x[0], x[1], x[2], x[3], w[0], w[1], w[2]];
+    let g = [dx[0], dx[1], dx[2], dx[3], dw[0], dw[1], dw[2]];
+    assert_gradient(plain, &at, &g, 1e-8);
+
+    // The Jacobian of an array output, against the formula.
+    let (r, phi) = (1.5_f64, 0.4_f64);
+    let (value, jac) = to_cartesian_jacobian(r, phi);
+    assert_eq!(value, to_cartesian(r, phi));
+    let exact = [[phi.cos(), -r * phi.sin()], [phi.sin(), r * phi.cos()]];
+    for i in 0..2 {
+        for k in 0..2 {
+            assert_close(jac[i][k], exact[i][k], 1e-15);
+        }
+    }
+}

@@ -191,20 +191,23 @@ fn typed_param(
 /// The output's type: a float, a tuple, array or `Vec` of floats, or a `Differentiable` struct;
 /// anything else is reported.
 fn check_output(cx: &Ctxt, sig: &syn::Signature) -> Option<OutputType> {
+    let t = generic_float_param(&sig.generics);
     match &sig.output {
-        ReturnType::Type(_, ty) if float_type(ty) || generic_float(ty, &sig.generics) => {
-            Some(OutputType {
-                ty: (**ty).clone(),
-                scalar: true,
-                array: None,
-            })
-        }
-        ReturnType::Type(_, ty) if float_aggregate(ty) => Some(OutputType {
+        ReturnType::Type(_, ty) if is_float(ty, t) => Some(OutputType {
+            ty: (**ty).clone(),
+            scalar: true,
+            array: None,
+        }),
+        ReturnType::Type(_, ty) if float_aggregate(ty, t) => Some(OutputType {
             ty: (**ty).clone(),
             scalar: false,
-            array: float_array_dims(ty)
+            array: float_array_dims(ty, t)
                 .map(|dims| (dims, false))
-                .or_else(|| vec_elem(ty).is_some_and(float_type).then_some((1, true))),
+                .or_else(|| {
+                    vec_elem(ty)
+                        .is_some_and(|e| is_float(e, t))
+                        .then_some((1, true))
+                }),
         }),
         // A `Differentiable` struct: its pullback takes a seed of the same type.
         ReturnType::Type(_, ty) if matches!(strip(ty), Type::Path(p) if p.qself.is_none() && user_struct(&p.path, &sig.generics)) => {
@@ -323,7 +326,8 @@ const NOT_DIFFERENTIABLE: &[&str] = &[
 
 fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
     let ty = strip(ty);
-    if float_type(ty) || generic_float(ty, generics) {
+    let t = generic_float_param(generics);
+    if is_float(ty, t) {
         return ParamKind::Float;
     }
     let (ty, by_ref) = match ty {
@@ -332,7 +336,7 @@ fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
         }
         _ => (ty, false),
     };
-    if let Some(dims) = float_array_dims(ty) {
+    if let Some(dims) = float_array_dims(ty, t) {
         return ParamKind::Array { dims, by_ref };
     }
     // `&[T]`, `Vec<T>`, `&Vec<T>` of floats or arrays of floats: one index more than `T` has.
@@ -340,7 +344,7 @@ fn param_kind(ty: &Type, generics: &syn::Generics) -> ParamKind {
         Type::Slice(slice) if by_ref => Some(&*slice.elem),
         _ => vec_elem(ty),
     };
-    let elem_dims = elem.and_then(|elem| element_dims(elem).map(|d| d + 1));
+    let elem_dims = elem.and_then(|elem| element_dims(elem, t).map(|d| d + 1));
     if let Some(dims) = elem_dims {
         return ParamKind::Slice {
             dims,
@@ -379,11 +383,6 @@ pub fn generic_float_param(generics: &syn::Generics) -> Option<&Ident> {
                 })
         })
         .map(|param| &param.ident)
-}
-
-/// `T` for the type parameter bounded by a float trait.
-fn generic_float(ty: &Type, generics: &syn::Generics) -> bool {
-    matches!(strip(ty), Type::Path(path) if generic_float_param(generics).is_some_and(|t| path.path.is_ident(t)))
 }
 
 /// A type named in upper case that is neither a standard type nor a type parameter: a struct
@@ -434,24 +433,32 @@ pub fn float_type(ty: &Type) -> bool {
     }
 }
 
-/// `[f64; N]` → 1, `[[f64; M]; N]` → 2.
-fn float_array_dims(ty: &Type) -> Option<usize> {
+/// `f32`, `f64`, or the generic float type `t`.
+fn is_float(ty: &Type, t: Option<&Ident>) -> bool {
+    float_type(ty)
+        || matches!(strip(ty), Type::Path(path) if t.is_some_and(|t| path.path.is_ident(t)))
+}
+
+/// `[f64; N]` → 1, `[[f64; M]; N]` → 2 (`T` for `f64` with the generic float type `t`).
+fn float_array_dims(ty: &Type, t: Option<&Ident>) -> Option<usize> {
     match strip(ty) {
-        Type::Array(array) if float_type(&array.elem) => Some(1),
-        Type::Array(array) => float_array_dims(&array.elem).map(|d| d + 1),
+        Type::Array(array) if is_float(&array.elem, t) => Some(1),
+        Type::Array(array) => float_array_dims(&array.elem, t).map(|d| d + 1),
         _ => None,
     }
 }
 
 /// The indices an element of a slice or `Vec` takes: 0 for a float, one more for each array or
 /// `Vec` around it (`[f64; 3]`, `Vec<f64>`: 1).
-fn element_dims(ty: &Type) -> Option<usize> {
-    if float_type(ty) {
+fn element_dims(ty: &Type, t: Option<&Ident>) -> Option<usize> {
+    if is_float(ty, t) {
         return Some(0);
     }
     match strip(ty) {
-        Type::Array(array) => element_dims(&array.elem).map(|d| d + 1),
-        ty => vec_elem(ty).and_then(element_dims).map(|d| d + 1),
+        Type::Array(array) => element_dims(&array.elem, t).map(|d| d + 1),
+        ty => vec_elem(ty)
+            .and_then(|elem| element_dims(elem, t))
+            .map(|d| d + 1),
     }
 }
 
@@ -474,16 +481,16 @@ fn vec_elem(ty: &Type) -> Option<&Type> {
 }
 
 /// A tuple, array or `Vec` whose leaves are floats.
-fn float_aggregate(ty: &Type) -> bool {
+fn float_aggregate(ty: &Type, t: Option<&Ident>) -> bool {
     match strip(ty) {
         Type::Tuple(tuple) => {
             !tuple.elems.is_empty()
                 && tuple
                     .elems
                     .iter()
-                    .all(|t| float_type(t) || float_aggregate(t))
+                    .all(|e| is_float(e, t) || float_aggregate(e, t))
         }
-        _ => float_array_dims(ty).is_some() || vec_elem(ty).is_some_and(float_type),
+        _ => float_array_dims(ty, t).is_some() || vec_elem(ty).is_some_and(|e| is_float(e, t)),
     }
 }
 
