@@ -15,7 +15,7 @@
 
 mod common;
 
-use autodiff_core::differentiate;
+use autodiff_core::{differentiate, no_grad};
 use common::{assert_close, assert_gradient};
 
 /// Tolerance of the finite-difference checks.
@@ -2539,6 +2539,118 @@ fn rows_kept_plain(x: f64, y: f64) -> f64 {
     x * 3.0 * x + y * 3.0 * x + y * 1.5 + y * y * m10
 }
 
+/// Arrays held by `Option`s and `Vec`s moved between names, as search loops keep them: the
+/// best point in an annotated `Option` set in a branch, the previous state in an `Option`, a
+/// `break` with an array, a `Vec` moved twice and out of a tuple while the originals are
+/// assigned again, `Vec`s of different lengths chosen by a branch, `no_grad(&v)` of a local.
+#[differentiate]
+fn searches(x0: [f64; 2], a: f64) -> f64 {
+    let mut x = x0;
+    let mut best: Option<[f64; 2]> = None;
+    let mut nearest: Option<(f64, usize)> = None;
+    let mut prev = Some(x);
+    for k in 0..4 {
+        if x[0] * a > 0.2 {
+            best = Some(x);
+        }
+        let closer = if let Some((d, _)) = nearest {
+            x[1] < d
+        } else {
+            true
+        };
+        if closer {
+            nearest = Some((x[1], k));
+        }
+        prev = Some(x);
+        x = [x[1] * a, x[0] - 0.3];
+    }
+    let b = best.unwrap_or([0.5, 0.5]);
+    let hit = loop {
+        x[0] += a;
+        if x[0] > 1.0 {
+            break [x[0], x[1] * 2.0];
+        }
+    };
+    let mut v = vec![a, x[1]];
+    let w = v;
+    let old = w;
+    v = vec![old[1] * a, old[0]];
+    let mut t = (vec![a * a, b[1]], 1.0);
+    let (first, _) = t;
+    t = (vec![first[1], first[0] * 3.0], 2.0);
+    let kept = Some(v);
+    v = vec![0.0, 1.0];
+    let chosen = if a > 0.5 {
+        vec![a, b[0], v[1]]
+    } else {
+        vec![b[1], a]
+    };
+    let spread = sum_squares(no_grad(&chosen), a);
+    let near = if let Some((d, k)) = nearest {
+        d * k as f64
+    } else {
+        0.0
+    };
+    b[0] * b[1]
+        + prev.unwrap()[0]
+        + hit[0] * hit[1]
+        + old[0] * t.0[1]
+        + kept.unwrap()[0]
+        + chosen[chosen.len() - 1]
+        + spread
+        + near
+}
+
+#[differentiate]
+fn sum_squares(v: &[f64], s: f64) -> f64 {
+    v.iter().map(|e| e * e * s).sum::<f64>()
+}
+
+/// `searches` by hand; `chosen_at` is where `no_grad` holds `chosen` (its value at the point).
+fn searches_plain(x0: [f64; 2], a: f64, chosen_at: Option<&[f64]>) -> (f64, Vec<f64>) {
+    let mut x = x0;
+    let mut best = None;
+    let mut nearest: Option<(f64, usize)> = None;
+    let mut prev = x;
+    for k in 0..4 {
+        if x[0] * a > 0.2 {
+            best = Some(x);
+        }
+        if nearest.is_none_or(|(d, _)| x[1] < d) {
+            nearest = Some((x[1], k));
+        }
+        prev = x;
+        x = [x[1] * a, x[0] - 0.3];
+    }
+    let b = best.unwrap_or([0.5, 0.5]);
+    let hit = loop {
+        x[0] += a;
+        if x[0] > 1.0 {
+            break [x[0], x[1] * 2.0];
+        }
+    };
+    let old = [a, x[1]];
+    let v = [old[1] * a, old[0]];
+    let t = [b[1], a * a * 3.0];
+    let chosen: Vec<f64> = if a > 0.5 {
+        vec![a, b[0], 1.0]
+    } else {
+        vec![b[1], a]
+    };
+    let held = chosen_at.unwrap_or(&chosen);
+    let spread: f64 = held.iter().map(|e| e * e).sum::<f64>() * a;
+    let near = nearest.map_or(0.0, |(d, k)| d * k as f64);
+    let value = b[0] * b[1]
+        + prev[0]
+        + hit[0] * hit[1]
+        + old[0] * t[1]
+        + v[0]
+        + chosen[chosen.len() - 1]
+        + spread
+        + near;
+    (value, chosen)
+}
+
 #[test]
 fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
     let (x0, a) = ([0.4, -0.9], 0.8);
@@ -2563,6 +2675,14 @@ fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
         for i in 0..3 {
             assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
         }
+    }
+    for (x0, a) in [([0.9, 0.4], 0.8), ([0.3, -0.6], 0.35)] {
+        let (value, (dx0, da)) = searches_grad(x0, a);
+        assert_eq!(value.to_bits(), searches(x0, a).to_bits());
+        let (plain, chosen) = searches_plain(x0, a, None);
+        assert_close(value, plain, 1e-12);
+        let f = |p: &[f64]| searches_plain([p[0], p[1]], p[2], Some(&chosen)).0;
+        assert_gradient(f, &[x0[0], x0[1], a], &[dx0[0], dx0[1], da], TOL);
     }
     for (x, y) in [(0.7, 1.3), (-0.4, 0.9)] {
         let (value, (dx, dy)) = rows_kept_grad(x, y);

@@ -3,6 +3,7 @@
 use super::scope::{same_operand, same_opt};
 use super::syntax::*;
 use super::*;
+use crate::ir::visit::mems_declared_in;
 use proc_macro2::Span;
 use quote::ToTokens;
 use quote::quote;
@@ -180,7 +181,10 @@ impl Lowerer<'_> {
         let then_val = self.number_in_branch(&mut then_block, then_val, &else_val, span);
         let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
 
-        let mut phis = Joins::default();
+        let mut phis = Joins {
+            inside: &mems_declared_in(&then_block) | &mems_declared_in(&else_block),
+            ..Joins::default()
+        };
         // Every variable of the enclosing scopes that either branch changed gets a phi.
         for depth in 0..self.scopes.len() {
             let vars: Vec<Var> = self.scopes[depth].keys().cloned().collect();
@@ -204,8 +208,12 @@ impl Lowerer<'_> {
             (then_v, else_v) => self.phi(None, then_v, else_v, &mut phis, span),
         };
         for (result, then_src, else_src) in phis.arrays {
-            self.copy_at_end(&mut then_block, result, then_src, span);
-            self.copy_at_end(&mut else_block, result, else_src, span);
+            if let Some(src) = then_src {
+                self.copy_at_end(&mut then_block, result, src, span);
+            }
+            if let Some(src) = else_src {
+                self.copy_at_end(&mut else_block, result, src, span);
+            }
         }
         let record = self.new_value(None);
         self.push(ir::Stmt::If(If {
@@ -219,25 +227,51 @@ impl Lowerer<'_> {
         value
     }
 
+    /// An array shaped like `like`, declared before the `if`, that each branch copies its
+    /// array (if it has one) into at its end.
+    fn joined_array(
+        &mut self,
+        like: Mem,
+        then_src: Option<Mem>,
+        else_src: Option<Mem>,
+        name: Option<&str>,
+        phis: &mut Joins,
+        span: Span,
+    ) -> Val {
+        let data = &self.mems[like.index()];
+        let result = self.new_mem(name.map(str::to_owned), data.dims, data.vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem: result,
+            kind: MemInitKind::Placeholder,
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        phis.arrays.push((result, then_src, else_src));
+        Val::Mem(result, Vec::new())
+    }
+
     /// Whether two arrays can be joined into one: local ones of the same shape.
     fn joinable(&self, a: Mem, b: Mem) -> bool {
         let (a, b) = (&self.mems[a.index()], &self.mems[b.index()]);
         !a.structured && !b.structured && a.dims == b.dims && a.vec == b.vec
     }
 
-    /// `dst = src` for arrays, at the end of a branch's block.
+    /// `dst = src` for arrays, at the end of a branch's block. `dst` held nothing before (its
+    /// length, were it a `Vec`, is not needed, and its type is not known yet).
     fn copy_at_end(&mut self, block: &mut ir::Block, dst: Mem, src: Mem, span: Span) {
-        self.blocks.push(std::mem::take(&mut block.stmts));
-        let len = self.length_before_assignment(dst, span);
-        self.push(ir::Stmt::MemInit(MemInit {
+        if self.mems[dst.index()].vec {
+            self.resized.insert(dst);
+        }
+        block.stmts.push(ir::Stmt::MemInit(MemInit {
             mem: dst,
             kind: MemInitKind::Copy { src },
             declare: false,
-            len,
+            len: None,
             ty: None,
             span,
         }));
-        block.stmts = self.blocks.pop().expect("the branch's block");
     }
 
     /// A branch's value that is a view into a struct (`p.w[1]`) while the other branch's is a
@@ -353,9 +387,19 @@ impl Lowerer<'_> {
             {
                 Val::Mem(a, pa)
             }
-            (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa))
-                if is_dummy(&other) || matches!(other, Val::Unit) =>
+            // An array one branch made (`if c { Some(cur) } else { None }`), and nothing: an
+            // array declared before the `if`, which that branch copies its one into.
+            (Val::Mem(a, pa), other)
+                if pa.is_empty() && phis.inside.contains(&a) && is_nothing(&other) =>
             {
+                self.joined_array(a, Some(a), None, name, phis, span)
+            }
+            (other, Val::Mem(b, pb))
+                if pb.is_empty() && phis.inside.contains(&b) && is_nothing(&other) =>
+            {
+                self.joined_array(b, None, Some(b), name, phis, span)
+            }
+            (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa)) if is_nothing(&other) => {
                 Val::Mem(a, pa)
             }
             // Two arrays (`if c { u } else { v }`, `(x, a)` against `(x, b)`): an array of its
@@ -363,18 +407,7 @@ impl Lowerer<'_> {
             (Val::Mem(a, pa), Val::Mem(b, pb))
                 if pa.is_empty() && pb.is_empty() && self.joinable(a, b) =>
             {
-                let data = &self.mems[a.index()];
-                let result = self.new_mem(name.map(str::to_owned), data.dims, data.vec, None);
-                self.push(ir::Stmt::MemInit(MemInit {
-                    mem: result,
-                    kind: MemInitKind::Placeholder,
-                    declare: true,
-                    len: None,
-                    ty: None,
-                    span,
-                }));
-                phis.arrays.push((result, a, b));
-                Val::Mem(result, Vec::new())
+                self.joined_array(a, Some(a), Some(b), name, phis, span)
             }
             (Val::Poison, _) | (_, Val::Poison) => Val::Poison,
             (Val::Unit, other) | (other, Val::Unit) if is_dummy(&other) => Val::Unit,
@@ -533,9 +566,16 @@ impl syn::visit_mut::VisitMut for Unbind {
 }
 
 /// What joining two branches makes: a phi per value, and per pair of arrays an array of its
-/// own (`(result, then_array, else_array)`) that each branch copies its array into.
+/// own (`(result, then_array, else_array)`) that each branch copies its array (if any) into.
 #[derive(Default)]
 pub(super) struct Joins {
     values: Vec<Phi>,
-    arrays: Vec<(Mem, Mem, Mem)>,
+    arrays: Vec<(Mem, Option<Mem>, Option<Mem>)>,
+    /// The arrays the branches declare, which do not outlive them.
+    inside: BTreeSet<Mem>,
+}
+
+/// A value a branch does not give (a variable it leaves unset, `None`'s value).
+fn is_nothing(val: &Val) -> bool {
+    is_dummy(val) || matches!(val, Val::Unit)
 }

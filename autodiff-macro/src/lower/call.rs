@@ -220,11 +220,29 @@ impl Lowerer<'_> {
         }
         if is_place(&call.receiver) {
             let receiver = self.expr(&call.receiver);
-            // `x.clone()` of a number or a tuple is itself; of a field of a struct value
-            // (`l.w.clone()`, maybe a `Vec`), a copy, which leaves the struct whole.
+            // `t.clone()` of a tuple holding arrays: copies of them.
+            if matches!(name.as_str(), "clone" | "to_owned") && call.args.is_empty() {
+                if let Val::Tuple(parts) = &receiver {
+                    let span = call.method.span();
+                    return Val::Tuple(
+                        parts
+                            .clone()
+                            .into_iter()
+                            .map(|part| match part {
+                                Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                                    self.copy_mem(mem, &prefix, None, span)
+                                }
+                                part => part,
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            // `x.clone()` of a number is itself; of a field of a struct value (`l.w.clone()`,
+            // maybe a `Vec`), a copy, which leaves the struct whole.
             if matches!(name.as_str(), "clone" | "to_owned")
                 && call.args.is_empty()
-                && matches!(receiver, Val::Scalar(_) | Val::Tuple(_))
+                && matches!(receiver, Val::Scalar(_))
             {
                 if let Val::Scalar(Operand::Value(value)) = receiver {
                     if self.parts.contains(&value) {
@@ -670,9 +688,9 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
-    /// `no_grad(x)` of an array parameter behind a reference, given to a call, as
-    /// `&no_grad(x.to_owned())`: a constant copy the backward sweep can keep, handed on by
-    /// reference as `x` was.
+    /// `no_grad(x)` of an array parameter behind a reference (or `no_grad(&a)` of a local one),
+    /// given to a call, as `&no_grad(x.to_owned())`: a constant copy the backward sweep can
+    /// keep, handed on by reference as `x` was.
     fn no_grad_of_reference(&self, arg: &Expr) -> Option<Expr> {
         let Expr::Call(call) = strip_parens(arg) else {
             return None;
@@ -683,17 +701,21 @@ impl Lowerer<'_> {
         if !is_no_grad(func) || call.args.len() != 1 {
             return None;
         }
-        let inner = &call.args[0];
-        let reference = match self.local_val(inner) {
+        // `no_grad(y)` of a parameter behind a reference, or `no_grad(&a)` of a local array.
+        let (inner, borrowed) = match &call.args[0] {
+            Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+            inner => (inner, false),
+        };
+        let array = match self.local_val(inner) {
             Some(Val::Mem(mem, prefix)) => {
                 let data = &self.mems[mem.index()];
                 prefix.is_empty()
                     && !data.structured
-                    && data.param.is_some_and(|p| self.param_by_ref[p])
+                    && (borrowed || data.param.is_some_and(|p| self.param_by_ref[p]))
             }
             _ => false,
         };
-        reference.then(|| syn::parse_quote_spanned!(arg.span()=> &#func(#inner.to_owned())))
+        array.then(|| syn::parse_quote_spanned!(arg.span()=> &#func(#inner.to_owned())))
     }
 }
 

@@ -39,6 +39,8 @@ impl Lowerer<'_> {
         LoopCtx {
             label: label.map(|l| l.name.ident.to_string()),
             idx,
+            outer_block: self.blocks.len() - 1,
+            break_arrays: Vec::new(),
         }
     }
 
@@ -156,12 +158,61 @@ impl Lowerer<'_> {
         let idx = self.loops[k].idx;
         if let Some(value) = &brk.expr {
             let val = self.expr(value);
+            let val = self.outliving(k, val, &mut 0, value.span());
             if !self.assign_var(&Var::BreakValue(idx), val) {
                 self.error(value, "`break` with a value is only supported in `loop`");
             }
         }
         self.assign_var(&Var::Break(idx), Val::Scalar(const_bool(true)));
         Val::Unit
+    }
+
+    /// A `break` value's arrays (`break a`, `break (w, s)`) copied into arrays declared before
+    /// loop `k`, the same for every `break` of it: a copy, as Rust makes, that outlives the loop.
+    /// `position` counts the arrays met so far in the value.
+    fn outliving(&mut self, k: usize, val: Val, position: &mut usize, span: Span) -> Val {
+        match val {
+            Val::Mem(mem, prefix) if prefix.is_empty() && !self.mems[mem.index()].structured => {
+                let (dims, vec) = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
+                let dst = match self.loops[k].break_arrays.get(*position) {
+                    Some(dst) => *dst,
+                    None => {
+                        let dst = self.new_mem(None, dims, vec, None);
+                        let outer = self.loops[k].outer_block;
+                        self.blocks[outer].push(ir::Stmt::MemInit(MemInit {
+                            mem: dst,
+                            kind: MemInitKind::Placeholder,
+                            declare: true,
+                            len: None,
+                            ty: None,
+                            span,
+                        }));
+                        self.loops[k].break_arrays.push(dst);
+                        dst
+                    }
+                };
+                *position += 1;
+                if vec {
+                    self.resized.insert(dst);
+                }
+                self.push(ir::Stmt::MemInit(MemInit {
+                    mem: dst,
+                    kind: MemInitKind::Copy { src: mem },
+                    declare: false,
+                    len: None,
+                    ty: None,
+                    span,
+                }));
+                Val::Mem(dst, Vec::new())
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.outliving(k, part, position, span))
+                    .collect(),
+            ),
+            val => val,
+        }
     }
 
     pub(super) fn continue_expr(&mut self, cont: &syn::ExprContinue) -> Val {
@@ -270,17 +321,26 @@ impl Lowerer<'_> {
             self.share_aggregate(&param, &next);
             let result = self.fresh_like(var.name(), &param);
             self.share_aggregate(&result, &param);
-            flatten_carried(&init, &param, &next, &result, &mut carried);
+            let mut lost = false;
+            flatten_carried(&init, &param, &next, &result, &mut carried, &mut lost);
+            if lost {
+                self.error_at(
+                    span,
+                    format!("this loop puts an array into `{}`, which held no array before the loop (`prev = Some(cur)` after `let mut prev = None;`); that is not supported yet: give it an array before the loop (`let mut prev = Some(cur);`), or keep the array in a variable of its own", var.name().unwrap_or("a variable")),
+                );
+            }
             results.push((depth, var, result));
         }
         let stmts = self.blocks.pop().expect("the loop body's block");
         self.loops.pop();
+        let mut carried_names = Vec::new();
         for (depth, var, result) in results {
             if let Some(binding) = self.scopes[depth].get_mut(&var) {
                 binding.val = Some(result);
             }
+            carried_names.push(var);
         }
-        self.check_assigned(&before, &carried, span);
+        self.check_assigned(&before, &carried, &carried_names, span);
         let kind = match (range, index) {
             (Some(range), Some(index)) => LoopKind::Range {
                 index,
@@ -307,14 +367,18 @@ impl Lowerer<'_> {
     /// with its value from the first iteration: every variable of the enclosing scopes is either
     /// carried or unchanged. An error here is a bug in the scan, reported instead of a wrong
     /// derivative.
-    fn check_assigned(&self, before: &[Scope], carried: &[Carried], span: Span) {
+    fn check_assigned(&self, before: &[Scope], carried: &[Carried], vars: &[Var], span: Span) {
         let results: Vec<Value> = carried.iter().map(|c| c.result).collect();
         for (depth, scope) in before.iter().enumerate() {
             for (var, binding) in scope {
                 let now = self.scopes[depth].get(var).and_then(|b| b.val.clone());
-                let carried_out = now
-                    .as_ref()
-                    .is_some_and(|val| val_values(val).iter().any(|v| results.contains(v)));
+                // Carried: its values are the loop's results, or it is an array declared before
+                // the loop that the body writes (a `break` value's).
+                let carried_out = vars.contains(var)
+                    && now.as_ref().is_some_and(|val| {
+                        matches!(val, Val::Mem(..))
+                            || val_values(val).iter().any(|v| results.contains(v))
+                    });
                 if !carried_out && !same_opt(&now, &binding.val) {
                     self.error_at(
                         span,
@@ -481,6 +545,7 @@ pub(super) fn flatten_carried(
     next: &Val,
     result: &Val,
     out: &mut Vec<Carried>,
+    lost: &mut bool,
 ) {
     match (param, result) {
         (Val::Scalar(Operand::Value(param)), Val::Scalar(Operand::Value(result))) => {
@@ -490,6 +555,12 @@ pub(super) fn flatten_carried(
             };
             let next = match next {
                 Val::Scalar(op) => op.clone(),
+                // An array where the variable held a number or nothing (`prev = Some(cur)` after
+                // `None`): it cannot be carried, and must not be dropped.
+                Val::Mem(..) => {
+                    *lost = true;
+                    dummy()
+                }
                 _ => dummy(),
             };
             out.push(Carried {
@@ -505,7 +576,13 @@ pub(super) fn flatten_carried(
                     Val::Tuple(parts) => parts.get(k).cloned().unwrap_or(Val::Scalar(dummy())),
                     _ => Val::Scalar(dummy()),
                 };
-                flatten_carried(&pick(init), param, &pick(next), result, out);
+                flatten_carried(&pick(init), param, &pick(next), result, out, lost);
+            }
+        }
+        // An array the body wrote in place stays the same array; another one would be lost.
+        (Val::Mem(param, _), _) => {
+            if matches!(next, Val::Mem(next, _) if next != param) {
+                *lost = true;
             }
         }
         // An `Option`: its value and whether there is one.
@@ -515,13 +592,14 @@ pub(super) fn flatten_carried(
                 _ => (Val::Scalar(dummy()), Val::Scalar(dummy())),
             };
             let ((init_value, init_some), (next_value, next_some)) = (parts(init), parts(next));
-            flatten_carried(&init_value, param, &next_value, result, out);
+            flatten_carried(&init_value, param, &next_value, result, out, lost);
             flatten_carried(
                 &init_some,
                 &Val::Scalar(param_some.clone()),
                 &next_some,
                 &Val::Scalar(result_some.clone()),
                 out,
+                lost,
             );
         }
         _ => {}

@@ -79,6 +79,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         whole_fields: BTreeSet::new(),
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
+        tuple_arrays: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
@@ -230,6 +231,10 @@ fn is_dummy(val: &Val) -> bool {
 struct LoopCtx {
     label: Option<String>,
     idx: LoopIdx,
+    /// The block the loop is in, where arrays that outlive the loop are declared.
+    outer_block: usize,
+    /// The arrays a `break` value's arrays are copied into, by position in the value.
+    break_arrays: Vec<Mem>,
 }
 
 struct Lowerer<'a> {
@@ -266,6 +271,8 @@ struct Lowerer<'a> {
     structs: BTreeSet<Value>,
     /// Fields of struct values (`o.inner`): a method called on one is the field's struct's.
     parts: BTreeSet<Value>,
+    /// The arrays tuple variables own, which assigning the tuple writes into.
+    tuple_arrays: BTreeSet<Mem>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
     generic_float: Option<syn::Ident>,
     /// How many `Var::Temp`s there are.

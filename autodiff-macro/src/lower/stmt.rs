@@ -338,12 +338,14 @@ impl Lowerer<'_> {
         if self.binding_ref && !mutable {
             return Val::Mem(mem, prefix);
         }
-        // A `Vec` is moved, not copied: the new name may hold it unless the old one is assigned
-        // again, which writes into it (`let old = v; v = w;`).
-        let reassigned = data
-            .name
-            .as_ref()
-            .is_some_and(|n| self.stores.whole.contains(n));
+        // A `Vec` is moved, not copied: the new name may hold it unless either name is assigned
+        // again, which writes into it (`let old = v; v = w;`), or a tuple holds it (assigning
+        // the tuple writes into it).
+        let reassigned = [data.name.as_deref(), Some(name)]
+            .into_iter()
+            .flatten()
+            .any(|n| self.stores.whole.contains(n))
+            || self.tuple_arrays.contains(&mem);
         let alias = match data.param {
             Some(_) => !mutable,
             None => data.vec && !reassigned,
@@ -394,10 +396,16 @@ impl Lowerer<'_> {
         match val {
             Val::Mem(mem, prefix) if prefix.is_empty() => {
                 let data = &self.mems[mem.index()];
+                // A local `Vec` is moved, unless its name is assigned again later.
+                let moved = data.vec
+                    && !data
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| self.stores.whole.contains(n));
                 let copy = !data.structured
-                    && !data.vec
+                    && !moved
                     && match data.param {
-                        Some(_) => params,
+                        Some(_) => params && !data.vec,
                         None => data.name.is_some(),
                     };
                 if !copy {
@@ -505,7 +513,12 @@ impl Lowerer<'_> {
             // a method called on it later (`b.max(v)`) needs.
             Val::Option(value, some) => {
                 let inner = ty.map(strip_type_parens).and_then(option_arg);
-                let value = self.name_value(name, *value, inner, span);
+                // `None` of an annotated tuple or array type: the shape a later `Some(..)` has.
+                let value = match (*value, inner) {
+                    (value, Some(inner)) if is_dummy(&value) => self.nothing_of_type(inner, span),
+                    (value, _) => value,
+                };
+                let value = self.name_value(name, value, inner, span);
                 return Val::Option(Box::new(value), some);
             }
             val => return val,
@@ -642,9 +655,11 @@ impl Lowerer<'_> {
                         let val = self.name_value(&name, Val::Scalar(Operand::Value(value)), None, place.span());
                         self.assign_var(&var, val);
                     }
-                    // `st = (xn, l)` for a tuple holding an array: the array is written into
-                    // the tuple's own, as `a = b` for arrays (which a loop then carries).
-                    (Some(Some(current @ Val::Tuple(_))), val @ Val::Tuple(_)) => {
+                    // `st = (xn, l)` for a tuple holding an array (`prev = Some(cur)` for an
+                    // `Option` holding one): the array is written into the variable's own, as
+                    // `a = b` for arrays (which a loop then carries).
+                    (Some(Some(current @ Val::Tuple(_))), val @ Val::Tuple(_))
+                    | (Some(Some(current @ Val::Option(..))), val @ Val::Option(..)) => {
                         let current = current.clone();
                         let val = self.assign_parts(&current, val, place.span());
                         let val = self.name_value(&name, val, None, place.span());
@@ -696,6 +711,9 @@ impl Lowerer<'_> {
     /// the variable holds.
     fn assign_parts(&mut self, current: &Val, val: Val, span: Span) -> Val {
         match (current, val) {
+            (Val::Option(current, _), Val::Option(value, some)) => {
+                Val::Option(Box::new(self.assign_parts(current, *value, span)), some)
+            }
             (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
                 current
                     .iter()
@@ -753,11 +771,18 @@ impl Lowerer<'_> {
                     match &self.mems[mem.index()].name {
                         None => {
                             self.mems[mem.index()].name = Some(own);
+                            self.tuple_arrays.insert(mem);
                             Val::Mem(mem, prefix)
                         }
                         // Assigned again (`st = (xn, l)`): the arrays it already has.
                         Some(held) if *held == own => Val::Mem(mem, prefix),
-                        Some(_) => self.copy_mem(mem, &[], Some(own), span),
+                        Some(_) => {
+                            let copy = self.copy_mem(mem, &[], Some(own), span);
+                            if let Val::Mem(copy, _) = &copy {
+                                self.tuple_arrays.insert(*copy);
+                            }
+                            copy
+                        }
                     }
                 }
                 Val::Mem(mem, prefix) if self.is_local_row(mem, &prefix) => {
@@ -935,6 +960,67 @@ impl Lowerer<'_> {
                 "only elements of local arrays and vectors can be assigned to",
             ),
         }
+    }
+}
+
+impl Lowerer<'_> {
+    /// No value yet, in the shape of `ty`: a tuple of them for a tuple type, an array declared
+    /// here (to be assigned whole) for an array or `Vec` of floats, else a number.
+    fn nothing_of_type(&mut self, ty: &syn::Type, span: Span) -> Val {
+        match strip_type_parens(ty) {
+            syn::Type::Tuple(tuple) if !tuple.elems.is_empty() => Val::Tuple(
+                tuple
+                    .elems
+                    .iter()
+                    .map(|elem| self.nothing_of_type(elem, span))
+                    .collect(),
+            ),
+            ty => match array_shape(ty) {
+                Some((dims, vec)) => {
+                    let mem = self.new_mem(None, dims, vec, None);
+                    self.push(ir::Stmt::MemInit(MemInit {
+                        mem,
+                        kind: MemInitKind::Placeholder,
+                        declare: true,
+                        len: None,
+                        ty: Some(ty.clone()),
+                        span,
+                    }));
+                    if vec {
+                        self.resized.insert(mem);
+                    }
+                    Val::Mem(mem, Vec::new())
+                }
+                None => Val::Scalar(Operand::Undef),
+            },
+        }
+    }
+}
+
+/// The number of indices and whether the outermost is a `Vec`, for an array or `Vec` type of
+/// floats (`[f64; 2]`: `(1, false)`, `Vec<[f64; 3]>`: `(2, true)`).
+fn array_shape(ty: &syn::Type) -> Option<(usize, bool)> {
+    match strip_type_parens(ty) {
+        syn::Type::Array(array) => {
+            Some((array_shape(&array.elem).map_or(1, |(d, _)| d + 1), false))
+        }
+        syn::Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(args)
+                    if last.ident == "Vec" && args.args.len() == 1 =>
+                {
+                    match &args.args[0] {
+                        syn::GenericArgument::Type(elem) => {
+                            Some((array_shape(elem).map_or(1, |(d, _)| d + 1), true))
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

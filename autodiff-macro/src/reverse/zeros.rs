@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BwdStmt, Term};
-use crate::ir::{Inst, Op, Value};
+use crate::ir::{Inst, Op, Operand, Value};
 
 /// The rule instructions and calls whose adjoint, where their terms are written or their
 /// pullback called, has a contribution from the seed on every path through the backward sweep (not one that only a branch or a
@@ -105,7 +105,9 @@ impl Walk<'_, '_> {
             Term::Rule { inst, arg } => {
                 sure.contains(inst)
                     && self.defs.get(inst).is_some_and(|inst| match &inst.op {
-                        Op::Rule { rule, .. } => !rule.rule().may_vanish(*arg),
+                        Op::Rule { rule, .. } => {
+                            !rule.rule().may_vanish(*arg) || nonzero_power(rule.rule(), inst)
+                        }
                         _ => false,
                     })
             }
@@ -114,4 +116,12 @@ impl Walk<'_, '_> {
             Term::MemElem(..) | Term::Part { .. } | Term::Winner { .. } => false,
         }
     }
+}
+
+/// `x.powi(2)`: a power that is a literal other than 0, whose derivative (`n x^(n-1)`) is zero
+/// only where `x` is, never by convention.
+fn nonzero_power(rule: &crate::rules::Rule, inst: &Inst) -> bool {
+    rule.name == "powi"
+        && matches!(inst.args.get(1), Some(Operand::Const(c))
+            if c.tokens.to_string().trim_start_matches('-').parse::<u32>().is_ok_and(|n| n != 0))
 }
