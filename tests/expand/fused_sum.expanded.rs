@@ -91,8 +91,8 @@ fn __rosenbrock_vjp(
                     );
                     let d_t3 = d_t7;
                     let d_t6 = -d_t7;
-                    let d_t4 = ::autodiff_core::__private::unless_zero(d_t6, t5 * d_t6);
-                    let d_t5 = ::autodiff_core::__private::unless_zero(d_t6, t4 * d_t6);
+                    let d_t4 = t5 * d_t6;
+                    let d_t5 = t4 * d_t6;
                     d_x[i] += d_t5;
                     d_x[i] += d_t4;
                     d_x[t2] += d_t3;
@@ -152,8 +152,8 @@ fn __rosenbrock_fused(
             );
             let d_t3 = d_t7;
             let d_t6 = -d_t7;
-            let d_t4 = ::autodiff_core::__private::unless_zero(d_t6, t5 * d_t6);
-            let d_t5 = ::autodiff_core::__private::unless_zero(d_t6, t4 * d_t6);
+            let d_t4 = t5 * d_t6;
+            let d_t5 = t4 * d_t6;
             d_x[i] += d_t5;
             d_x[i] += d_t4;
             d_x[t2] += d_t3;

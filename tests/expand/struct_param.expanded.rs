@@ -59,16 +59,13 @@ fn __loss_vjp(
                 d_loss * ::autodiff_core::__private::powi_deriv(t5, 2),
             );
             let d_t4 = d_t5;
-            let mut d_z_1 = ::autodiff_core::__private::unless_zero(
-                d_t4,
-                d_t4 * (1.0 - t4 * t4),
-            );
+            let mut d_z_1 = d_t4 * (1.0 - t4 * t4);
             for i in (0..t0).rev() {
                 let t2 = x[i];
                 let d_z_2 = d_z_1;
                 d_z_1 = d_z_2;
                 let d_t3 = d_z_2;
-                let d_t1 = ::autodiff_core::__private::unless_zero(d_t3, t2 * d_t3);
+                let d_t1 = t2 * d_t3;
                 d_layer.w[i] += d_t1;
             }
             let d_z = d_z_1;

@@ -326,7 +326,7 @@ impl Lowerer<'_> {
             if lost {
                 self.error_at(
                     span,
-                    format!("this loop puts an array into `{}`, which held no array before the loop (`prev = Some(cur)` after `let mut prev = None;`); that is not supported yet: give it an array before the loop (`let mut prev = Some(cur);`), or keep the array in a variable of its own", var.name().unwrap_or("a variable")),
+                    format!("this loop puts an array into `{}`, which held no array before the loop (`prev = Some(cur)` after `let mut prev = None;`); give it an array before the loop (`let mut prev = Some(cur);`) or its type (`let mut prev: Option<[f64; 2]> = None;`), or keep the array in a variable of its own", var.name().unwrap_or("a variable")),
                 );
             }
             results.push((depth, var, result));
