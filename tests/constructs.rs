@@ -2310,6 +2310,7 @@ fn carried_state_plain(x0: [f64; 2], a: f64) -> f64 {
 
 /// Gradient descent remembering its best iterate in a tuple and in an `Option`, an anchor
 /// kept by a `move` closure, and a by-value `for` over an array the loop writes.
+#[allow(clippy::unnecessary_literal_unwrap)] // an `Option` that holds a copy
 #[differentiate]
 fn best_iterate(w0: [f64; 2], c: f64) -> f64 {
     let mut w = w0;
@@ -2520,6 +2521,7 @@ fn arrays_chosen_by_branches() {
 
 /// Rows of a local matrix put into a tuple and an `Option` and iterated by value, while the
 /// matrix is written.
+#[allow(clippy::unnecessary_literal_unwrap)] // an `Option` that holds a copy
 #[differentiate]
 fn rows_kept(x: f64, y: f64) -> f64 {
     let mut m = [[x, y], [y * y, x]];
@@ -2543,6 +2545,7 @@ fn rows_kept_plain(x: f64, y: f64) -> f64 {
 /// best point in an annotated `Option` set in a branch, the previous state in an `Option`, a
 /// `break` with an array, a `Vec` moved twice and out of a tuple while the originals are
 /// assigned again, `Vec`s of different lengths chosen by a branch, `no_grad(&v)` of a local.
+#[allow(clippy::unnecessary_literal_unwrap)] // an `Option` that holds a copy
 #[differentiate]
 fn searches(x0: [f64; 2], a: f64) -> f64 {
     let mut x = x0;

@@ -68,6 +68,7 @@ fn scalars_jvp_hvp_and_hessian() {
 }
 
 /// A matrix written as nested `vec!`s, one element overwritten: tangents of its rows.
+#[allow(clippy::useless_vec, clippy::assign_op_pattern)] // the forms under test
 #[differentiate(hessian)]
 fn nested_vec_det(a: f64, b: f64) -> f64 {
     let mut m = vec![vec![a, b * b], vec![(a * b).sin(), a.exp()]];

@@ -52,10 +52,8 @@ impl Walk<'_, '_> {
                     self.note(term, sure);
                 }
                 // What the callee adds may be zero (an argument it does not use).
-                BwdStmt::Pullback { call, .. } => {
-                    if self.record && sure.contains(call) {
-                        self.reached.insert(*call);
-                    }
+                BwdStmt::Pullback { call, .. } if self.record && sure.contains(call) => {
+                    self.reached.insert(*call);
                 }
                 BwdStmt::If(if_) => {
                     let mut then_sure = sure.clone();
