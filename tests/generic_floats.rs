@@ -265,3 +265,25 @@ fn slices_and_arrays_of_the_float_type() {
         }
     }
 }
+
+/// The variance of a slice, its length converted by `T::from(x.len()).unwrap()`.
+#[differentiate]
+fn variance<T: Float>(x: &[T]) -> T {
+    let n = T::from(x.len()).unwrap();
+    let mean = x.iter().fold(T::zero(), |a, b| a + *b) / n;
+    x.iter()
+        .fold(T::zero(), |a, b| a + (*b - mean) * (*b - mean))
+        / n
+}
+
+#[test]
+fn lengths_converted_to_the_float_type() {
+    let x = [1.0_f64, 2.5, -0.5, 4.0];
+    let (value, dx) = variance_grad(&x);
+    assert_eq!(value.to_bits(), variance(&x).to_bits());
+    // d var / d x_i = 2 (x_i - mean) / n.
+    let mean = x.iter().sum::<f64>() / 4.0;
+    for i in 0..4 {
+        assert_close(dx[i], 2.0 * (x[i] - mean) / 4.0, 1e-15);
+    }
+}

@@ -288,6 +288,11 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // `T::from(x.len()).unwrap()`: the conversion is lowered first, so that its argument
+        // (a length) is what the result depends on, not `x`.
+        if let Some(val) = self.method_of_conversion(call) {
+            return val;
+        }
         let what = if rules::is_known(&name) {
             format!("method `{name}` with {} arguments", call.args.len())
         } else {
@@ -518,7 +523,7 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
             let path = func.to_token_stream().to_string().replace(' ', "");
-            return self.opaque(&Expr::Call(call.clone()), false, &format!("`{path}`"));
+            return self.opaque_call(call, &format!("`{path}`"));
         }
         if let Some(name) = local_name(func).map(ToString::to_string) {
             let call_expr = Expr::Call(call.clone());
@@ -688,6 +693,36 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// `T::from(n).unwrap()`, `.expect("..")`: a method with literal arguments (or none) on a
+    /// call of a float function without a rule, applied to the lowered call.
+    fn method_of_conversion(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let Expr::Call(inner) = strip_parens(&call.receiver) else {
+            return None;
+        };
+        let Expr::Path(func) = &*inner.func else {
+            return None;
+        };
+        let method = float_method_path(func, self.generic_float.as_ref())?;
+        if rules::lookup(&method.to_string(), inner.args.len()).is_some()
+            || !call.args.iter().all(|arg| matches!(arg, Expr::Lit(_)))
+        {
+            return None;
+        }
+        let Val::Scalar(receiver) = self.expr(&call.receiver) else {
+            return Some(Val::Poison);
+        };
+        let (hole, name, args) = (Opaque::hole(0), &call.method, &call.args);
+        let op = Op::Opaque(Opaque {
+            expr: quote::quote!(#hole.#name(#args)),
+            cut: false,
+            error: super::opaque::no_rule(&format!("method `{name}`")),
+            at: call.to_token_stream(),
+            index: false,
+        });
+        let value = self.emit(op, vec![receiver], call.method.span());
+        Some(Val::Scalar(Operand::Value(value)))
+    }
+
     /// `no_grad(x)` of an array parameter behind a reference (or `no_grad(&a)` of a local one),
     /// given to a call, as `&no_grad(x.to_owned())`: a constant copy the backward sweep can
     /// keep, handed on by reference as `x` was.

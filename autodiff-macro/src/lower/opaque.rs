@@ -118,10 +118,24 @@ impl Lowerer<'_> {
     /// Keeps `expr` as written, with each variable replaced by a hole. `cut`: see [`Opaque`];
     /// `what` names the construct in the error if it is not cut and meets an active value.
     pub(super) fn opaque(&mut self, expr: &Expr, cut: bool, what: &str) -> Val {
-        let error = format!(
-            "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; write it with the operations listed on `#[differentiate]`, or compute it in a function with a custom derivative (`#[differentiate(pullback = ..)]`); `no_grad(..)` around the value would make it a constant, with derivative zero"
-        );
-        self.opaque_with(expr, cut, error)
+        self.opaque_with(expr, cut, no_rule(what))
+    }
+
+    /// `func(args)` of a float function without a rule (`T::from(n)`, `f64::from_bits(b)`),
+    /// its arguments lowered first: what they are computed from (`x.len()`) is not what the
+    /// call depends on.
+    pub(super) fn opaque_call(&mut self, call: &syn::ExprCall, what: &str) -> Val {
+        let args: Vec<Operand> = call.args.iter().map(|arg| self.operand(arg)).collect();
+        let func = &call.func;
+        let holes = (0..args.len()).map(Opaque::hole);
+        let op = Op::Opaque(Opaque {
+            expr: quote::quote!(#func(#(#holes),*)),
+            cut: false,
+            error: no_rule(what),
+            at: call.to_token_stream(),
+            index: false,
+        });
+        Val::Scalar(Operand::Value(self.emit(op, args, call.span())))
     }
 
     pub(super) fn opaque_with(&mut self, expr: &Expr, cut: bool, error: String) -> Val {
@@ -374,4 +388,11 @@ pub(super) fn inline_captures(format: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The error for an operation without a rule whose argument turns out to be active.
+pub(super) fn no_rule(what: &str) -> String {
+    format!(
+        "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; write it with the operations listed on `#[differentiate]`, or compute it in a function with a custom derivative (`#[differentiate(pullback = ..)]`); `no_grad(..)` around the value would make it a constant, with derivative zero"
+    )
 }
