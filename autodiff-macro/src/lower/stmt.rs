@@ -736,6 +736,8 @@ impl Lowerer<'_> {
                         self.values[value.index()].aggregate = true;
                         MemInitKind::FromValue(value)
                     }
+                    // `best = None`: the array stays, unread until a `Some(..)` writes it.
+                    part if is_dummy(&part) => return Val::Mem(dst, Vec::new()),
                     part => return part,
                 };
                 if !matches!(kind, MemInitKind::Copy { src } if src == dst) {
