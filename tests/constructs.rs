@@ -2654,6 +2654,23 @@ fn searches_plain(x0: [f64; 2], a: f64, chosen_at: Option<&[f64]>) -> (f64, Vec<
     (value, chosen)
 }
 
+/// Copies of a `Vec` kept while it grows (`let kept = v.clone(); v.push(..)`, a snapshot in an
+/// `Option` taken in a loop).
+#[differentiate]
+fn growing_snapshots(x: f64, y: f64) -> f64 {
+    let mut v = vec![x];
+    let kept = v.clone();
+    let mut snap: Option<Vec<f64>> = None;
+    for k in 0..3 {
+        v.push(y * v[k] + x);
+        if k == 1 {
+            snap = Some(v.clone());
+        }
+    }
+    let s = snap.unwrap();
+    kept[0] * v[3] + s[2] * s[0] + v[1]
+}
+
 /// The best point so far, reset (`best = None`) and set again in a loop.
 #[differentiate]
 fn reset_best(x0: [f64; 2], a: f64) -> f64 {
@@ -2704,6 +2721,12 @@ fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
         for i in 0..3 {
             assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
         }
+    }
+    for (x, y) in [(0.5, 2.0), (-0.7, 0.3)] {
+        let (value, (dx, dy)) = growing_snapshots_grad(x, y);
+        assert_eq!(value.to_bits(), growing_snapshots(x, y).to_bits());
+        let f = |p: &[f64]| growing_snapshots(p[0], p[1]);
+        assert_gradient(f, &[x, y], &[dx, dy], TOL);
     }
     for (x0, a) in [([0.9, 0.4], 0.8), ([0.05, -0.6], 0.35), ([0.3, 0.2], -0.5)] {
         let (value, (dx0, da)) = reset_best_grad(x0, a);

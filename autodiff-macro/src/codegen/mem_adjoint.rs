@@ -198,6 +198,12 @@ impl Writer<'_> {
                 let primal = self.mem_name(mem);
                 quote!(#private::zero_grad(&#primal))
             }
+            // A copy of a `Vec` that grows after it (`let kept = v.clone(); v.push(y)`): shaped
+            // like the copy, which keeps the length the source had then.
+            Some(MemInitKind::Copy { src }) if crate::ir::visit::may_grow(&function.body, *src) => {
+                let primal = self.mem_name(mem);
+                quote!(#private::zero_grad(&#primal))
+            }
             Some(MemInitKind::Copy { src }) => {
                 let src = *src;
                 let top_level = function

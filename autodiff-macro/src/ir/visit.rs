@@ -125,6 +125,19 @@ pub fn find_mem_init(block: &Block, mem: Mem) -> Option<&MemInitKind> {
     found
 }
 
+/// Whether `mem` (a `Vec`) may change its length: pushed onto, or assigned whole.
+pub fn may_grow(block: &Block, mem: Mem) -> bool {
+    let mut grows = false;
+    block.walk(&mut |stmt| {
+        grows |= match stmt {
+            Stmt::Store(store) => store.mem == mem && store.push,
+            Stmt::MemInit(init) => init.mem == mem && !init.declare,
+            _ => false,
+        };
+    });
+    grows
+}
+
 pub fn find_loop(block: &Block, id: Value) -> Option<&Loop> {
     let mut found = None;
     block.walk(&mut |stmt| match stmt {

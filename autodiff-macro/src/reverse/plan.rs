@@ -609,8 +609,14 @@ impl Reverse<'_> {
                     Some(MemInitKind::FromValue(value)) => {
                         needs.insert(Need::Value(*value));
                     }
-                    // An array a branch chose, declared before it: shaped like itself.
+                    // An array a branch chose, declared before it, or a copy of a `Vec` that
+                    // grows after it: shaped like itself.
                     Some(MemInitKind::Placeholder) => {
+                        needs.insert(Need::Mem(self.root(*mem)));
+                    }
+                    Some(MemInitKind::Copy { src })
+                        if crate::ir::visit::may_grow(&self.function.body, *src) =>
+                    {
                         needs.insert(Need::Mem(self.root(*mem)));
                     }
                     _ => {}
