@@ -2671,6 +2671,32 @@ fn growing_snapshots(x: f64, y: f64) -> f64 {
     kept[0] * v[3] + s[2] * s[0] + v[1]
 }
 
+#[differentiate]
+fn rotated(p: [f64; 2], t: f64) -> [f64; 2] {
+    [
+        p[0] * t.cos() - p[1] * t.sin(),
+        p[0] * t.sin() + p[1] * t.cos(),
+    ]
+}
+
+/// A call's array result and a local array chosen by a branch in a loop, then written.
+#[differentiate]
+fn chosen_results(p: [f64; 2], t: f64) -> f64 {
+    let mut q = [p[1], t];
+    let mut s = 0.0;
+    for k in 0..4 {
+        let mut c = if (k as f64) * t < 1.0 {
+            rotated(q, t)
+        } else {
+            q
+        };
+        c[1] += 0.5 * p[0];
+        s += c[0] * c[1];
+        q = [c[1], q[0] * t];
+    }
+    s
+}
+
 /// The best point so far, reset (`best = None`) and set again in a loop.
 #[differentiate]
 fn reset_best(x0: [f64; 2], a: f64) -> f64 {
@@ -2721,6 +2747,12 @@ fn arrays_copied_into_tuples_options_move_closures_and_by_value_loops() {
         for i in 0..3 {
             assert_close(h[i][k], (gp[i] - gm[i]) / (2.0 * e), 1e-6);
         }
+    }
+    for (p, t) in [([0.4, -0.8], 0.3), ([1.1, 0.2], 0.45)] {
+        let (value, (dp, dt)) = chosen_results_grad(p, t);
+        assert_eq!(value.to_bits(), chosen_results(p, t).to_bits());
+        let f = |v: &[f64]| chosen_results([v[0], v[1]], v[2]);
+        assert_gradient(f, &[p[0], p[1], t], &[dp[0], dp[1], dt], TOL);
     }
     for (x, y) in [(0.5, 2.0), (-0.7, 0.3)] {
         let (value, (dx, dy)) = growing_snapshots_grad(x, y);

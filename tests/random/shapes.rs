@@ -309,6 +309,7 @@ pub const REQUIRED: &[&str] = &[
     "array: pair passed on",
     "array: scale3",
     "array: iterated",
+    "array: chosen by branch",
     "vec: cumsum",
     "struct: method",
     "struct: h_params",
@@ -1476,7 +1477,13 @@ impl<'a> Gen<'a> {
     /// Calls whose results are fixed-size arrays, matrices and tuples of arrays or `Vec`s:
     /// indexed, reassigned in loops, stored into, and passed on.
     fn array_result(&mut self, depth: usize) {
-        let mut variants = vec!["pair", "pair passed on", "scale3", "iterated"];
+        let mut variants = vec![
+            "pair",
+            "pair passed on",
+            "scale3",
+            "iterated",
+            "chosen by branch",
+        ];
         if self.allows("array-result-reassigned") {
             variants.push("pair reassigned in loop");
             variants.push("pair reassigned in loop");
@@ -1519,6 +1526,23 @@ impl<'a> Gen<'a> {
                 let s = self.operand();
                 self.emit(format!("let {p} = h_scale3ᵈ(&{arg}, {});", s.s));
                 self.emit(format!("let {out} = {p}[0] - {p}[2] * {p}[1];"));
+            }
+            "chosen by branch" => {
+                // A call's array or a local one, chosen by a branch, then written.
+                self.emit(format!("let {p} = h_pairᵈ({});", t.s));
+                let q = self.name("q");
+                let c = self.name("c");
+                let e = self.expr(1);
+                self.emit(format!(
+                    "let {q} = [{} * {}, {}];",
+                    e.at(MUL),
+                    lit(0.5).s,
+                    t.s
+                ));
+                let cond = self.cond_on(&t);
+                self.emit(format!("let mut {c} = if {cond} {{ {p} }} else {{ {q} }};"));
+                self.emit(format!("{c}[1] += {p}[0];"));
+                self.emit(format!("let {out} = {c}[0] * {c}[1] + {q}[0];"));
             }
             "iterated" => {
                 self.emit(format!("let {p} = h_pairᵈ({});", t.s));

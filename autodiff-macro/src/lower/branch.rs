@@ -232,8 +232,8 @@ impl Lowerer<'_> {
     fn joined_array(
         &mut self,
         like: Mem,
-        then_src: Option<Mem>,
-        else_src: Option<Mem>,
+        then_src: Option<MemInitKind>,
+        else_src: Option<MemInitKind>,
         name: Option<&str>,
         phis: &mut Joins,
         span: Span,
@@ -260,13 +260,13 @@ impl Lowerer<'_> {
 
     /// `dst = src` for arrays, at the end of a branch's block. `dst` held nothing before (its
     /// length, were it a `Vec`, is not needed, and its type is not known yet).
-    fn copy_at_end(&mut self, block: &mut ir::Block, dst: Mem, src: Mem, span: Span) {
+    fn copy_at_end(&mut self, block: &mut ir::Block, dst: Mem, src: MemInitKind, span: Span) {
         if self.mems[dst.index()].vec {
             self.resized.insert(dst);
         }
         block.stmts.push(ir::Stmt::MemInit(MemInit {
             mem: dst,
-            kind: MemInitKind::Copy { src },
+            kind: src,
             declare: false,
             len: None,
             ty: None,
@@ -392,12 +392,26 @@ impl Lowerer<'_> {
             (Val::Mem(a, pa), other)
                 if pa.is_empty() && phis.inside.contains(&a) && is_nothing(&other) =>
             {
-                self.joined_array(a, Some(a), None, name, phis, span)
+                self.joined_array(
+                    a,
+                    Some(MemInitKind::Copy { src: a }),
+                    None,
+                    name,
+                    phis,
+                    span,
+                )
             }
             (other, Val::Mem(b, pb))
                 if pb.is_empty() && phis.inside.contains(&b) && is_nothing(&other) =>
             {
-                self.joined_array(b, None, Some(b), name, phis, span)
+                self.joined_array(
+                    b,
+                    None,
+                    Some(MemInitKind::Copy { src: b }),
+                    name,
+                    phis,
+                    span,
+                )
             }
             (Val::Mem(a, pa), other) | (other, Val::Mem(a, pa)) if is_nothing(&other) => {
                 Val::Mem(a, pa)
@@ -407,7 +421,39 @@ impl Lowerer<'_> {
             (Val::Mem(a, pa), Val::Mem(b, pb))
                 if pa.is_empty() && pb.is_empty() && self.joinable(a, b) =>
             {
-                self.joined_array(a, Some(a), Some(b), name, phis, span)
+                self.joined_array(
+                    a,
+                    Some(MemInitKind::Copy { src: a }),
+                    Some(MemInitKind::Copy { src: b }),
+                    name,
+                    phis,
+                    span,
+                )
+            }
+            // A call's array result against an array (`if c { h_pair(t) } else { q }`).
+            (Val::Scalar(Operand::Value(v)), Val::Mem(b, pb))
+                if pb.is_empty() && self.values[v.index()].aggregate && self.joinable(b, b) =>
+            {
+                self.joined_array(
+                    b,
+                    Some(MemInitKind::FromValue(v)),
+                    Some(MemInitKind::Copy { src: b }),
+                    name,
+                    phis,
+                    span,
+                )
+            }
+            (Val::Mem(a, pa), Val::Scalar(Operand::Value(v)))
+                if pa.is_empty() && self.values[v.index()].aggregate && self.joinable(a, a) =>
+            {
+                self.joined_array(
+                    a,
+                    Some(MemInitKind::Copy { src: a }),
+                    Some(MemInitKind::FromValue(v)),
+                    name,
+                    phis,
+                    span,
+                )
             }
             (Val::Poison, _) | (_, Val::Poison) => Val::Poison,
             (Val::Unit, other) | (other, Val::Unit) if is_dummy(&other) => Val::Unit,
@@ -570,7 +616,7 @@ impl syn::visit_mut::VisitMut for Unbind {
 #[derive(Default)]
 pub(super) struct Joins {
     values: Vec<Phi>,
-    arrays: Vec<(Mem, Option<Mem>, Option<Mem>)>,
+    arrays: Vec<(Mem, Option<MemInitKind>, Option<MemInitKind>)>,
     /// The arrays the branches declare, which do not outlive them.
     inside: BTreeSet<Mem>,
 }
