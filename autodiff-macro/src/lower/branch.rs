@@ -209,10 +209,14 @@ impl Lowerer<'_> {
         };
         for (result, then_src, else_src) in phis.arrays {
             if let Some(src) = then_src {
-                self.copy_at_end(&mut then_block, result, src, span);
+                then_block
+                    .stmts
+                    .push(self.fill_placeholder(result, src, span));
             }
             if let Some(src) = else_src {
-                self.copy_at_end(&mut else_block, result, src, span);
+                else_block
+                    .stmts
+                    .push(self.fill_placeholder(result, src, span));
             }
         }
         let record = self.new_value(None);
@@ -238,16 +242,9 @@ impl Lowerer<'_> {
         phis: &mut Joins,
         span: Span,
     ) -> Val {
-        let data = &self.mems[like.index()];
-        let result = self.new_mem(name.map(str::to_owned), data.dims, data.vec, None);
-        self.push(ir::Stmt::MemInit(MemInit {
-            mem: result,
-            kind: MemInitKind::Placeholder,
-            declare: true,
-            len: None,
-            ty: None,
-            span,
-        }));
+        let shape = (self.mems[like.index()].dims, self.mems[like.index()].vec);
+        let block = self.blocks.len() - 1;
+        let result = self.placeholder_array(shape, name.map(str::to_owned), None, block, span);
         phis.arrays.push((result, then_src, else_src));
         Val::Mem(result, Vec::new())
     }
@@ -256,22 +253,6 @@ impl Lowerer<'_> {
     fn joinable(&self, a: Mem, b: Mem) -> bool {
         let (a, b) = (&self.mems[a.index()], &self.mems[b.index()]);
         !a.structured && !b.structured && a.dims == b.dims && a.vec == b.vec
-    }
-
-    /// `dst = src` for arrays, at the end of a branch's block. `dst` held nothing before (its
-    /// length, were it a `Vec`, is not needed, and its type is not known yet).
-    fn copy_at_end(&mut self, block: &mut ir::Block, dst: Mem, src: MemInitKind, span: Span) {
-        if self.mems[dst.index()].vec {
-            self.resized.insert(dst);
-        }
-        block.stmts.push(ir::Stmt::MemInit(MemInit {
-            mem: dst,
-            kind: src,
-            declare: false,
-            len: None,
-            ty: None,
-            span,
-        }));
     }
 
     /// A branch's value that is a view into a struct (`p.w[1]`) while the other branch's is a

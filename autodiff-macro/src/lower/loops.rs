@@ -173,36 +173,19 @@ impl Lowerer<'_> {
     fn outliving(&mut self, k: usize, val: Val, position: &mut usize, span: Span) -> Val {
         match val {
             Val::Mem(mem, prefix) if prefix.is_empty() && !self.mems[mem.index()].structured => {
-                let (dims, vec) = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
+                let shape = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
                 let dst = match self.loops[k].break_arrays.get(*position) {
                     Some(dst) => *dst,
                     None => {
-                        let dst = self.new_mem(None, dims, vec, None);
                         let outer = self.loops[k].outer_block;
-                        self.blocks[outer].push(ir::Stmt::MemInit(MemInit {
-                            mem: dst,
-                            kind: MemInitKind::Placeholder,
-                            declare: true,
-                            len: None,
-                            ty: None,
-                            span,
-                        }));
+                        let dst = self.placeholder_array(shape, None, None, outer, span);
                         self.loops[k].break_arrays.push(dst);
                         dst
                     }
                 };
                 *position += 1;
-                if vec {
-                    self.resized.insert(dst);
-                }
-                self.push(ir::Stmt::MemInit(MemInit {
-                    mem: dst,
-                    kind: MemInitKind::Copy { src: mem },
-                    declare: false,
-                    len: None,
-                    ty: None,
-                    span,
-                }));
+                let fill = self.fill_placeholder(dst, MemInitKind::Copy { src: mem }, span);
+                self.push(fill);
                 Val::Mem(dst, Vec::new())
             }
             Val::Tuple(parts) => Val::Tuple(

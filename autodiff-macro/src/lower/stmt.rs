@@ -512,7 +512,9 @@ impl Lowerer<'_> {
             // `let mut best: Option<f64> = None;`: the value inside takes the annotation, which
             // a method called on it later (`b.max(v)`) needs.
             Val::Option(value, some) => {
-                let inner = ty.map(strip_type_parens).and_then(option_arg);
+                let inner = ty
+                    .map(strip_type_parens)
+                    .and_then(|ty| type_arg(ty, "Option"));
                 // `None` of an annotated tuple or array type: the shape a later `Some(..)` has.
                 let value = match (*value, inner) {
                     (value, Some(inner)) if is_dummy(&value) => self.nothing_of_type(inner, span),
@@ -816,7 +818,7 @@ impl Lowerer<'_> {
 
     /// The length of a `Vec` about to be assigned whole, which may change it: the backward sweep
     /// gives the adjoint that length again. (An array's length cannot change.)
-    pub(super) fn length_before_assignment(&mut self, mem: Mem, span: Span) -> Option<Value> {
+    fn length_before_assignment(&mut self, mem: Mem, span: Span) -> Option<Value> {
         let data = &self.mems[mem.index()];
         if !data.vec || data.dims != 1 {
             return None;
@@ -966,6 +968,45 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// A new array with nothing in it yet (`dummy()`), declared at the end of block `block`
+    /// (of `self.blocks`), to be assigned whole later: the join of two branches' arrays, a
+    /// `break` value's, an annotated `None`'s.
+    pub(super) fn placeholder_array(
+        &mut self,
+        (dims, vec): (usize, bool),
+        name: Option<String>,
+        ty: Option<syn::Type>,
+        block: usize,
+        span: Span,
+    ) -> Mem {
+        let mem = self.new_mem(name, dims, vec, None);
+        self.blocks[block].push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Placeholder,
+            declare: true,
+            len: None,
+            ty,
+            span,
+        }));
+        if vec {
+            self.resized.insert(mem);
+        }
+        mem
+    }
+
+    /// `dst = src` for a placeholder array (`kind` a copy of an array or a call's result); its
+    /// length before, were it a `Vec`, is not needed, and its type may not be known yet.
+    pub(super) fn fill_placeholder(&self, dst: Mem, kind: MemInitKind, span: Span) -> ir::Stmt {
+        ir::Stmt::MemInit(MemInit {
+            mem: dst,
+            kind,
+            declare: false,
+            len: None,
+            ty: None,
+            span,
+        })
+    }
+
     /// No value yet, in the shape of `ty`: a tuple of them for a tuple type, an array declared
     /// here (to be assigned whole) for an array or `Vec` of floats, else a number.
     fn nothing_of_type(&mut self, ty: &syn::Type, span: Span) -> Val {
@@ -978,19 +1019,9 @@ impl Lowerer<'_> {
                     .collect(),
             ),
             ty => match array_shape(ty) {
-                Some((dims, vec)) => {
-                    let mem = self.new_mem(None, dims, vec, None);
-                    self.push(ir::Stmt::MemInit(MemInit {
-                        mem,
-                        kind: MemInitKind::Placeholder,
-                        declare: true,
-                        len: None,
-                        ty: Some(ty.clone()),
-                        span,
-                    }));
-                    if vec {
-                        self.resized.insert(mem);
-                    }
+                Some(shape) => {
+                    let block = self.blocks.len() - 1;
+                    let mem = self.placeholder_array(shape, None, Some(ty.clone()), block, span);
                     Val::Mem(mem, Vec::new())
                 }
                 None => Val::Scalar(Operand::Undef),
@@ -1006,36 +1037,18 @@ fn array_shape(ty: &syn::Type) -> Option<(usize, bool)> {
         syn::Type::Array(array) => {
             Some((array_shape(&array.elem).map_or(1, |(d, _)| d + 1), false))
         }
-        syn::Type::Path(path) => {
-            let last = path.path.segments.last()?;
-            match &last.arguments {
-                syn::PathArguments::AngleBracketed(args)
-                    if last.ident == "Vec" && args.args.len() == 1 =>
-                {
-                    match &args.args[0] {
-                        syn::GenericArgument::Type(elem) => {
-                            Some((array_shape(elem).map_or(1, |(d, _)| d + 1), true))
-                        }
-                        _ => None,
-                    }
-                }
-                _ => None,
-            }
-        }
-        _ => None,
+        ty => type_arg(ty, "Vec").map(|elem| (array_shape(elem).map_or(1, |(d, _)| d + 1), true)),
     }
 }
 
-/// `T` of `Option<T>`.
-fn option_arg(ty: &syn::Type) -> Option<&syn::Type> {
+/// `T` of `Name<T>` (`Option<T>`, `Vec<T>`).
+fn type_arg<'t>(ty: &'t syn::Type, name: &str) -> Option<&'t syn::Type> {
     let syn::Type::Path(path) = ty else {
         return None;
     };
     let last = path.path.segments.last()?;
     match &last.arguments {
-        syn::PathArguments::AngleBracketed(args)
-            if last.ident == "Option" && args.args.len() == 1 =>
-        {
+        syn::PathArguments::AngleBracketed(args) if last.ident == name && args.args.len() == 1 => {
             match &args.args[0] {
                 syn::GenericArgument::Type(inner) => Some(inner),
                 _ => None,
