@@ -122,6 +122,16 @@ mod shadowed {
         locals + inner_pullback
     }
 
+    /// A user's local named like the generated code's block locals, put into a field.
+    #[differentiate]
+    pub fn fields(x: f64, y: f64) -> f64 {
+        let with = x * y;
+        let mut p = super::Point { x, y };
+        p.x = with;
+        p.y += with * p.x;
+        p.x + p.y
+    }
+
     /// Float methods and `f64::name` paths, `no_grad`, casts and a float constant.
     #[differentiate]
     pub fn methods(x: f64, y: f64) -> f64 {
@@ -131,6 +141,24 @@ mod shadowed {
         let c = x * ::core::f64::consts::PI + three as f64 * y;
         a + b + c + x.hypot(y).clamp(0.0, 10.0) + x.powf(y) + x.exp2().exp_m1()
     }
+}
+
+#[derive(Clone, Copy, autodiff_core::Differentiable)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[test]
+fn a_field_assigned_a_local_named_like_the_generated_ones() {
+    let (value, (dx, dy)) = shadowed::fields_grad(0.7, -1.3);
+    assert_eq!(value, shadowed::fields(0.7, -1.3));
+    assert_gradient(
+        |p| shadowed::fields(p[0], p[1]),
+        &[0.7, -1.3],
+        &[dx, dy],
+        1e-8,
+    );
 }
 
 /// `f64` is a module here: the single-precision functions must not need it.

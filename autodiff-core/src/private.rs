@@ -366,6 +366,14 @@ pub fn constant_tangent<T: ConstantTangent>(value: &T) -> T {
     value.constant_tangent()
 }
 
+/// A field of a struct's adjoint taken out, leaving the field zero (a copy for a field that is
+/// not differentiated): the field was replaced (`s.v = e`), so only `e` gets its adjoint.
+#[inline(always)]
+pub fn take_part<T: ConstantTangent>(part: &mut T) -> T {
+    let zero = part.constant_tangent();
+    core::mem::replace(part, zero)
+}
+
 /// A field that carries no derivative (`#[differentiable(skip)] n: usize`), copied whole into
 /// a struct the function builds: nothing flows back.
 macro_rules! impl_add_nothing {

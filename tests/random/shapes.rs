@@ -319,6 +319,7 @@ pub const REQUIRED: &[&str] = &[
     "struct: fields copied",
     "struct: chosen by branch",
     "struct: by-value method",
+    "struct: fields stepped",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -1764,6 +1765,7 @@ impl<'a> Gen<'a> {
             "literal method",
             "fields copied",
             "chosen by branch",
+            "fields stepped",
         ];
         if !self.jvp {
             variants.push("by-value method");
@@ -1819,6 +1821,36 @@ impl<'a> Gen<'a> {
                 ));
                 self.emit("};");
                 self.emit(format!("let {out} = {s}.score({}) + {s}.v[1];", x.s));
+            }
+            // A copy of the struct stepped in a loop by assigning its fields and their
+            // elements, as a simulation steps its state.
+            "fields stepped" => {
+                let s = self.name("s");
+                self.emit(format!("let mut {s} = {p}.clone();"));
+                let kind = self.pick_loop(true);
+                self.stats
+                    .combo(format!("struct: fields stepped x loop: {}", kind.name()));
+                let trips = self.rng.range(1, 3);
+                let lp = self.open_loop(kind, trips, Some(&var(&format!("{s}.b"))));
+                let k = match &lp.index {
+                    Some(i) => format!("{i} % 3"),
+                    None => "1".to_owned(),
+                };
+                let e = self.bounded(1);
+                self.emit(format!(
+                    "{s}.b -= {} * {s}.w[{k}] * {};",
+                    lit(0.25).s,
+                    e.at(MUL)
+                ));
+                self.emit(format!("{s}.w[{k}] += {} * {s}.b;", lit(0.5).s));
+                if self.rng.chance(0.5) {
+                    self.emit(format!("{s}.v[2] *= {s}.b.tanh();"));
+                } else {
+                    self.emit(format!("{s}.b = {s}.v[0] * {};", lit(0.5).s));
+                }
+                self.close_loop();
+                let x = self.expr(1);
+                self.emit(format!("let {out} = {s}.score({}) + {s}.v[2];", x.s));
             }
             "by-value method" => {
                 let x = self.expr(1);

@@ -117,6 +117,10 @@ impl<'a> Writer<'a> {
                     let (private, name) = (private(), self.names.adjoint(function, *target));
                     out.push(quote!(#private::zero_carried_floats(&mut #name);));
                 }
+                BwdStmt::ZeroField { target, member } => {
+                    let (private, name) = (private(), self.names.adjoint(function, *target));
+                    out.push(quote!(#name.#member = #private::constant_tangent(&#name.#member);));
+                }
                 BwdStmt::ZeroMem { .. }
                 | BwdStmt::AddToMem { .. }
                 | BwdStmt::ResetMemElem { .. }
@@ -561,9 +565,14 @@ impl<'a> Writer<'a> {
                 let name = self.names.adjoint(function, *value);
                 quote!(#name)
             }
-            Term::Part { of, member } => {
+            Term::Part { of, member, take } => {
                 let name = self.names.adjoint(function, *of);
-                quote!(#name.#member)
+                if *take {
+                    let private = private();
+                    quote!(#private::take_part(&mut #name.#member))
+                } else {
+                    quote!(#name.#member)
+                }
             }
             Term::MemElem(mem, indices) => {
                 let name = self.mem_adjoint(*mem);
@@ -616,10 +625,19 @@ impl<'a> Writer<'a> {
 pub(super) fn count_writes(stmts: &[BwdStmt], writes: &mut BTreeMap<Value, usize>) {
     for stmt in stmts {
         match stmt {
+            // Taking a part writes the struct's adjoint too.
+            BwdStmt::Add {
+                target,
+                term: Term::Part { of, take: true, .. },
+            } => {
+                *writes.entry(*target).or_default() += 1;
+                *writes.entry(*of).or_default() += 1;
+            }
             BwdStmt::Zero(target)
             | BwdStmt::Add { target, .. }
             | BwdStmt::AddAt { target, .. }
             | BwdStmt::ZeroCarried(target)
+            | BwdStmt::ZeroField { target, .. }
             | BwdStmt::Reset { target, .. } => *writes.entry(*target).or_default() += 1,
             BwdStmt::Pullback { targets, .. } => {
                 for target in targets.iter().flatten() {

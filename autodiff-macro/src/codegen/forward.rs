@@ -267,6 +267,21 @@ impl<'a> Writer<'a> {
                     tangent
                 })
             }
+            // Both operands are read before the block binds its names, which may be the
+            // user's too.
+            Op::WithField { member, tangent } => {
+                let (a, v) = (&args[0], &args[1]);
+                let zero_carried = tangent.then(|| {
+                    let private = private();
+                    quote!(#private::zero_carried_floats(&mut with);)
+                });
+                quote!({
+                    let (mut with, field) = (::core::clone::Clone::clone(&#a), #v);
+                    with.#member = field;
+                    #zero_carried
+                    with
+                })
+            }
             Op::Index => {
                 let (a, i) = (&args[0], &args[1]);
                 self.copy_if_aggregate(inst.result, quote!(#a[#i]))
@@ -800,7 +815,12 @@ pub(super) fn unseen_types(
             Op::Load(mem) if function.mems[mem.index()].structured => {
                 sources.insert(inst.result);
             }
-            Op::Field(_) | Op::Index | Op::Call { .. } | Op::Struct { .. } | Op::Snapshot(_) => {
+            Op::Field(_)
+            | Op::Index
+            | Op::Call { .. }
+            | Op::Struct { .. }
+            | Op::WithField { .. }
+            | Op::Snapshot(_) => {
                 sources.insert(inst.result);
             }
             Op::Copy => links.push((inst.result, inst.arg_values().collect())),

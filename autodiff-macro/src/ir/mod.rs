@@ -184,6 +184,13 @@ pub enum Op {
         /// reverse pass takes them for constants (`BwdStmt::ZeroCarried`).
         tangent: bool,
     },
+    /// `args[0]` with its field `member` replaced by `args[1]` (`s.v -= dt * a` on a struct
+    /// value): a new struct, the old one kept for the backward sweep.
+    WithField {
+        member: syn::Member,
+        /// The tangent of a struct (forward mode): its skipped float fields are zero.
+        tangent: bool,
+    },
     /// `args[0][args[1]]...`: an element of an array value (a call's result).
     Index,
     /// `mem[args[0]][args[1]]...`: an element of a memory.

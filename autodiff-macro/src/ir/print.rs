@@ -145,6 +145,7 @@ impl Printer<'_> {
                 let members: Vec<String> = members.iter().map(member).collect();
                 format!("struct {{{}}}", members.join(", "))
             }
+            Op::WithField { member: m, .. } => format!("with .{}", member(m)),
             Op::Index => "index".into(),
             Op::Load(m) => format!("load {}", self.mem(*m)),
             Op::Len(m) => format!("len {}", self.mem(*m)),

@@ -123,6 +123,12 @@ impl Lowerer<'_> {
                 match self.expr(&reference.expr) {
                     mem @ Val::Mem(..) => mem,
                     Val::Poison => Val::Poison,
+                    // `&s.w` of a struct value: read like the value (`for v in &s.w`).
+                    Val::Scalar(Operand::Value(value))
+                        if self.values[value.index()].aggregate || self.parts.contains(&value) =>
+                    {
+                        Val::Scalar(Operand::Value(value))
+                    }
                     _ => self.opaque_with(
                         expr,
                         false,
@@ -432,7 +438,13 @@ impl Lowerer<'_> {
 
     /// A field's value: a number, or an array or struct (held whole).
     pub(super) fn field_value(&mut self, expr: &Expr) -> Operand {
-        match self.expr(expr) {
+        let val = self.expr(expr);
+        self.field_operand(val, expr)
+    }
+
+    /// A field's value `val` of the expression `expr`.
+    pub(super) fn field_operand(&mut self, val: Val, expr: &Expr) -> Operand {
+        match val {
             Val::Mem(mem, prefix) if !self.mems[mem.index()].structured || prefix.is_empty() => {
                 // An array or struct of the function, put whole into the new struct.
                 let value = self.emit(Op::Load(mem), prefix, expr.span());

@@ -412,7 +412,16 @@ impl Lowerer<'_> {
             ParamKind::Struct { .. } => {
                 let mem = self.new_mem(Some(name.clone()), 0, false, Some(index));
                 self.mems[mem.index()].structured = true;
-                self.declare(Var::user(&name), Some(Val::Mem(mem, Vec::new())));
+                let val = if param.mutable {
+                    // `mut s: State`: the body steps a value of its own, as `let mut s = s;`.
+                    let value = self.emit(Op::Load(mem), Vec::new(), param.ident.span());
+                    self.values[value.index()].aggregate = true;
+                    self.structs.insert(value);
+                    Val::Scalar(Operand::Value(value))
+                } else {
+                    Val::Mem(mem, Vec::new())
+                };
+                self.declare(Var::user(&name), Some(val));
                 return ParamRef::Mem(mem);
             }
             ParamKind::Float | ParamKind::Other => {

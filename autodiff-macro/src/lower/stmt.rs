@@ -685,20 +685,39 @@ impl Lowerer<'_> {
                     }
                 }
             }
-            // `h.0 = v` is `h = (v, h.1)` for a tuple variable (or a tuple inside one).
-            Expr::Field(field) if matches!(field.member, syn::Member::Unnamed(_)) => {
-                let syn::Member::Unnamed(index) = &field.member else {
-                    unreachable!("matched")
-                };
-                match self.expr(&field.base) {
-                    Val::Tuple(mut parts) if (index.index as usize) < parts.len() => {
-                        parts[index.index as usize] = val;
-                        self.assign(&field.base, Val::Tuple(parts));
-                    }
-                    Val::Poison => {}
-                    _ => self.error(place, "assignment to an element of this is not supported; assign the whole tuple (`t = (a, b)`), or keep the element in a variable of its own"),
+            // `h.0 = v` is `h = (v, h.1)` for a tuple variable (or a tuple inside one); `s.v = e`
+            // is `s = s with .v = e` for a struct value (or a struct inside one, `s.p.x = e`).
+            Expr::Field(field) => match (self.expr(&field.base), &field.member) {
+                (Val::Tuple(mut parts), syn::Member::Unnamed(index))
+                    if (index.index as usize) < parts.len() =>
+                {
+                    parts[index.index as usize] = val;
+                    self.assign(&field.base, Val::Tuple(parts));
                 }
-            }
+                (Val::Poison, _) => {}
+                (Val::Scalar(Operand::Value(whole)), member)
+                    if self.values[whole.index()].aggregate
+                        || self.structs.contains(&whole)
+                        || self.parts.contains(&whole) =>
+                {
+                    let value = self.field_operand(val, place);
+                    let op = Op::WithField {
+                        member: member.clone(),
+                        tangent: false,
+                    };
+                    let new = self.emit(op, vec![Operand::Value(whole), value], place.span());
+                    self.values[new.index()].aggregate = true;
+                    if self.structs.contains(&whole) {
+                        self.structs.insert(new);
+                    }
+                    if self.parts.contains(&whole) {
+                        self.parts.insert(new);
+                    }
+                    self.assign(&field.base, Val::Scalar(Operand::Value(new)));
+                }
+                (Val::Tuple(_), _) | (_, syn::Member::Unnamed(_)) => self.error(place, "assignment to an element of this is not supported; assign the whole tuple (`t = (a, b)`), or keep the element in a variable of its own"),
+                _ => self.error(place, "assignment to a field of this is not supported; assign to a field of a local struct value"),
+            },
             Expr::Infer(_) => {}
             Expr::Paren(paren) => self.assign(&paren.expr, val),
             Expr::Unary(unary) if matches!(unary.op, UnOp::Deref(_)) => self.error(
@@ -936,14 +955,37 @@ impl Lowerer<'_> {
             }
         };
         match base {
+            // `s.pos[0] += v` of a struct value: the field copied out, written, and put back.
+            Val::Scalar(Operand::Value(array))
+                if matches!(strip_parens(&index.expr), Expr::Field(_)) =>
+            {
+                self.values[array.index()].aggregate = true;
+                let mem = self.new_mem(None, 1, true, None);
+                let span = place.span();
+                self.push(ir::Stmt::MemInit(MemInit {
+                    mem,
+                    kind: MemInitKind::FromValue(array),
+                    declare: true,
+                    len: None,
+                    ty: None,
+                    span,
+                }));
+                self.push(ir::Stmt::Store(Store {
+                    mem,
+                    indices: vec![i],
+                    value,
+                    push: false,
+                    span,
+                }));
+                self.assign(&index.expr, Val::Mem(mem, Vec::new()));
+            }
             Val::Mem(mem, mut indices) => {
                 indices.push(i);
                 if depth(&indices) != self.mems[mem.index()].dims {
                     self.error(place, "assign to an element, with one index per dimension");
                     return;
                 }
-                if let Some(param) = self.mems[mem.index()].param {
-                    let _ = param;
+                if self.mems[mem.index()].param.is_some() {
                     self.error(
                         place,
                         "this array is a parameter, which the function may not modify; declare the parameter `mut` to work on a copy, or copy it with `let mut a = x.to_vec();`",

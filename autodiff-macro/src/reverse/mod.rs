@@ -369,10 +369,37 @@ impl Reverse<'_> {
                             Term::Part {
                                 of: result,
                                 member: member.clone(),
+                                take: false,
                             },
                             out,
                         );
                     }
+                }
+            }
+            // `r = a with .member = v`: `d_v += d_r.member`, and `d_a += d_r` but for that field.
+            Op::WithField { member, .. } => {
+                let v = self.activity.active_operand(&inst.args[1]);
+                let a = self.activity.active_operand(&inst.args[0]);
+                if v.is_none() && a.is_none() {
+                    return;
+                }
+                let target = self.declare(result, out);
+                if let Some(v) = v {
+                    let term = Term::Part {
+                        of: result,
+                        member: member.clone(),
+                        take: a.is_some(),
+                    };
+                    self.add(v, term, out);
+                }
+                if let Some(a) = a {
+                    if v.is_none() {
+                        out.push(BwdStmt::ZeroField {
+                            target,
+                            member: member.clone(),
+                        });
+                    }
+                    self.add(a, Term::Adjoint(result), out);
                 }
             }
             Op::Field(k) => {

@@ -663,6 +663,7 @@ impl Reverse<'_> {
                 BwdStmt::SeedMem { .. }
                 | BwdStmt::AddMem { .. }
                 | BwdStmt::ZeroCarried(_)
+                | BwdStmt::ZeroField { .. }
                 | BwdStmt::ResetMem { len: None, .. }
                 | BwdStmt::Reset { like: None, .. }
                 | BwdStmt::Output { .. } => {}
@@ -828,6 +829,7 @@ pub fn mem_adjoint_uses<'s>(
             BwdStmt::Loop(bwd_loop) => mem_adjoint_uses(&bwd_loop.body, aggregate, places, other),
             BwdStmt::Zero(_)
             | BwdStmt::ZeroCarried(_)
+            | BwdStmt::ZeroField { .. }
             | BwdStmt::Reset { .. }
             | BwdStmt::Output { .. } => {}
         }

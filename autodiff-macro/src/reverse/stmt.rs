@@ -69,6 +69,12 @@ pub enum BwdStmt {
     /// The skipped float fields of a struct's adjoint set to zero before it flows on to the
     /// values the struct was built from (a callee's adjoint holds copies of the values there).
     ZeroCarried(Value),
+    /// `d_target.member = 0` (a copy, for a field that is not differentiated): the field was
+    /// replaced, so the struct it came from has no part in it.
+    ZeroField {
+        target: Value,
+        member: syn::Member,
+    },
     /// `d_target = 0`: a carried variable's adjoint at the start of an iteration.
     Reset {
         target: Value,
@@ -113,8 +119,13 @@ pub enum Term {
     Adjoint(Value),
     /// An element of an adjoint memory.
     MemElem(Mem, Vec<Operand>),
-    /// A field of the adjoint of a struct value (`d_s.x`).
-    Part { of: Value, member: syn::Member },
+    /// A field of the adjoint of a struct value (`d_s.x`); with `take`, the field is left
+    /// zero (the adjoint flows on without it).
+    Part {
+        of: Value,
+        member: syn::Member,
+        take: bool,
+    },
 }
 
 pub struct BwdIf {

@@ -39,7 +39,10 @@ impl Walk<'_, '_> {
     fn block(&mut self, stmts: &[BwdStmt], sure: &mut BTreeSet<Value>) {
         for stmt in stmts {
             match stmt {
-                BwdStmt::Zero(value) | BwdStmt::Reset { target: value, .. } => {
+                // A struct's adjoint with a field zeroed: parts of it may be zero.
+                BwdStmt::Zero(value)
+                | BwdStmt::Reset { target: value, .. }
+                | BwdStmt::ZeroField { target: value, .. } => {
                     sure.remove(value);
                 }
                 BwdStmt::Add { target, term } => {

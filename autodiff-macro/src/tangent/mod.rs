@@ -320,9 +320,10 @@ impl Transform<'_> {
                 by_ref,
                 tangents: false,
             } => Some(self.call_inst(inst, callee, written_ref, by_ref, out)),
-            // The tangent of a struct literal is the literal of its members' tangents.
-            // The constant members' tangents are made first: the literal moves its members.
-            Op::Struct { .. } => {
+            // The tangent of a struct literal is the literal of its members' tangents, that of
+            // a struct with a field replaced the tangent's field replaced. The constant
+            // members' tangents are made first: the literal moves its members.
+            Op::Struct { .. } | Op::WithField { .. } => {
                 let mut args = Vec::new();
                 for arg in &inst.args {
                     args.push(match self.tangent(arg) {
@@ -331,13 +332,17 @@ impl Transform<'_> {
                     });
                 }
                 out.push(Stmt::Inst(inst.clone()));
-                let Op::Struct { path, members, .. } = &inst.op else {
-                    unreachable!("matched above")
-                };
-                let op = Op::Struct {
-                    path: path.clone(),
-                    members: members.clone(),
-                    tangent: true,
+                let op = match &inst.op {
+                    Op::Struct { path, members, .. } => Op::Struct {
+                        path: path.clone(),
+                        members: members.clone(),
+                        tangent: true,
+                    },
+                    Op::WithField { member, .. } => Op::WithField {
+                        member: member.clone(),
+                        tangent: true,
+                    },
+                    _ => unreachable!("matched above"),
                 };
                 Some(tangent_inst(op, args, span))
             }
