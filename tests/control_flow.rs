@@ -143,3 +143,109 @@ fn match_arms() {
         assert_gradient(|p| matches(p[0], k), &[0.7], &[d], 1e-8);
     }
 }
+
+/// `match` on a tuple: of comparisons, of integers, with elements bound and guards.
+#[differentiate(hessian)]
+fn quadrant(a: f64, b: f64, k: usize) -> f64 {
+    let base = match (a > 0.0, b > 0.0) {
+        (true, true) => a * b,
+        (true, false) | (false, true) => a * a - b,
+        (false, false) => (a + b).exp(),
+    };
+    let scaled = match (k % 3, a * b) {
+        (0, p) if p > 1.0 => p.ln() + base,
+        (0, _) => base * a,
+        (1, p) => p * p + b,
+        (_, _) => base,
+    };
+    match (scaled, b) {
+        (s, y) if s > y => s - y * y,
+        pair => pair.0 * pair.1,
+    }
+}
+
+#[test]
+fn match_on_tuples() {
+    for (a, b) in [(0.7, 1.9), (1.5, -0.4), (-0.6, 0.8), (-0.3, -1.1)] {
+        for k in 0..3 {
+            let (value, (da, db)) = quadrant_grad(a, b, k);
+            assert_eq!(value.to_bits(), quadrant(a, b, k).to_bits());
+            assert_gradient(|p| quadrant(p[0], p[1], k), &[a, b], &[da, db], 1e-8);
+            let (_, _, h) = quadrant_hessian(a, b, k);
+            let g = |p: &[f64]| {
+                let (_, (da, db)) = quadrant_grad(p[0], p[1], k);
+                [da, db]
+            };
+            for j in 0..2 {
+                let (mut up, mut down) = ([a, b], [a, b]);
+                up[j] += 1e-6;
+                down[j] -= 1e-6;
+                let (gu, gd) = (g(&up), g(&down));
+                for i in 0..2 {
+                    let fd = (gu[i] - gd[i]) / 2e-6;
+                    assert!(
+                        (h[i][j] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                        "{a} {b} {k}: {h:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Prior {
+    Normal(f64),
+    Laplace { scale: f64 },
+    Flat,
+}
+
+/// A constant enum tested by `if let` and `match`, its payload bound and used.
+#[differentiate(wrt(beta))]
+fn penalised(beta: &[f64], prior: Prior, k: usize, n: usize) -> f64 {
+    let mut loss = 0.0;
+    for (i, b) in beta.iter().enumerate() {
+        let weight = match prior {
+            Prior::Laplace { scale } => {
+                if i == 0 {
+                    scale
+                } else {
+                    1.0
+                }
+            }
+            _ => 1.0,
+        };
+        loss += weight * (b - 1.0) * (b - 1.0);
+    }
+    let pen = if let Prior::Normal(s) = prior {
+        beta.iter().map(|b| b * b).sum::<f64>() / (2.0 * s * s)
+    } else {
+        0.0
+    };
+    let pen2 = match prior {
+        Prior::Normal(_) | Prior::Flat => 0.0,
+        Prior::Laplace { scale } => beta.iter().map(|b| b.abs()).sum::<f64>() / scale,
+    };
+    let mode = match (k, n) {
+        (0, _) => beta[0],
+        (_, 0) => beta[1] * beta[1],
+        (a, b) => (a * b) as f64 * beta[0].sin(),
+    };
+    loss + pen + pen2 + mode
+}
+
+#[test]
+fn constant_enums_and_tuples_of_integers_matched() {
+    let beta = [0.4, -1.3, 2.2];
+    for prior in [
+        Prior::Normal(0.7),
+        Prior::Laplace { scale: 2.5 },
+        Prior::Flat,
+    ] {
+        for (k, n) in [(0, 3), (2, 0), (2, 3)] {
+            let (value, grad) = penalised_grad(&beta, prior, k, n);
+            assert_eq!(value.to_bits(), penalised(&beta, prior, k, n).to_bits());
+            assert_gradient(|b| penalised(b, prior, k, n), &beta, &grad, 1e-8);
+        }
+    }
+}

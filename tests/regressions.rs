@@ -1155,3 +1155,124 @@ mod lengths_and_struct_methods {
         assert_close(dy, 0.4f64.sin() + 1.0, 1e-15);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// A row of a `Vec` of arrays taken by value (`let old = p[0];`, an array is `Copy`) named the
+// row itself: after `p[0]` was written, `old` read the new value, in every generated function.
+// And a row so copied (of a local array or a slice parameter) passed to a function taking an
+// array by value was passed by reference (rustc reported a type error at the attribute).
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(hessian)]
+fn vec_row_copied_then_written(x: f64) -> f64 {
+    let mut p = vec![[0.0; 2]; 2];
+    p[0][0] = x;
+    let old = p[0];
+    p[0][0] = 2.0 * x;
+    p[0][0] * old[0] + old[1]
+}
+
+#[differentiate]
+fn rows_swapped(x: &[[f64; 2]]) -> f64 {
+    let mut p = x.to_vec();
+    let tmp = p[0];
+    p[0] = p[1];
+    p[1] = tmp;
+    let (a, b) = (p[0], p[1]);
+    p[0] = [0.0, 0.0];
+    let last = *p.last().unwrap();
+    p[1][0] = 5.0;
+    p[0][0] * 10.0 + a[0] * 3.0 + b[1] + last[0] * last[1]
+}
+
+#[differentiate]
+fn owned_rows_param(mut p: Vec<[f64; 2]>) -> f64 {
+    let old = p[0];
+    p[0][0] = 2.0 * p[0][0];
+    p[0][0] * old[1] - old[0]
+}
+
+#[differentiate]
+fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// A mesh's signed volume: rows of the vertex slice copied, passed by value.
+#[differentiate(wrt(verts))]
+fn signed_volume(verts: &[[f64; 3]], faces: &[[usize; 3]]) -> f64 {
+    let mut vol = 0.0;
+    for f in faces {
+        let (a, b, c) = (verts[f[0]], verts[f[1]], verts[f[2]]);
+        let n = [
+            b[1] * c[2] - b[2] * c[1],
+            b[2] * c[0] - b[0] * c[2],
+            b[0] * c[1] - b[1] * c[0],
+        ];
+        vol += dot3(a, n) / 6.0;
+    }
+    vol
+}
+
+#[differentiate]
+fn local_rows_passed_by_value(x: f64) -> f64 {
+    let mut m = vec![[x, 2.0, 3.0], [0.5, x * x, 0.2]];
+    let mut f = [[x, 1.0, 0.0], [0.0, x, 1.0]];
+    let p = m[0];
+    let q = f[1];
+    m[0][0] = 7.0;
+    f[1][1] = 0.0;
+    dot3(p, q) + dot3(m[0], m[1]) + f[1][1]
+}
+
+#[test]
+fn rows_of_vecs_of_arrays_copied() {
+    // 2x · x + 0
+    let (value, dx) = vec_row_copied_then_written_grad(3.0);
+    assert_eq!(value.to_bits(), vec_row_copied_then_written(3.0).to_bits());
+    assert_close(dx, 4.0 * 3.0, 1e-15);
+    let (_, _, hessian) = vec_row_copied_then_written_hessian(3.0);
+    assert_close(hessian[0][0], 4.0, 1e-15);
+
+    let x = [[1.0, 2.0], [3.0, 4.0]];
+    let (value, dx) = rows_swapped_grad(&x);
+    assert_eq!(value.to_bits(), rows_swapped(&x).to_bits());
+    assert_gradient(
+        |v| rows_swapped(&[[v[0], v[1]], [v[2], v[3]]]),
+        &[1.0, 2.0, 3.0, 4.0],
+        &[dx[0][0], dx[0][1], dx[1][0], dx[1][1]],
+        TOL,
+    );
+
+    let (value, dp) = owned_rows_param_grad(vec![[1.5, 2.0], [3.0, 4.0]]);
+    assert_eq!(value, owned_rows_param(vec![[1.5, 2.0], [3.0, 4.0]]));
+    assert_eq!(dp, vec![[2.0 * 2.0 - 1.0, 2.0 * 1.5], [0.0, 0.0]]);
+
+    // A unit tetrahedron, outward faces: volume 1/6; d vol / d v = (face normals) / 6.
+    let verts = [
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let faces = [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]];
+    let (value, dv) = signed_volume_grad(&verts, &faces);
+    assert_eq!(value.to_bits(), signed_volume(&verts, &faces).to_bits());
+    assert_close(value, 1.0 / 6.0, 1e-15);
+    let flat: Vec<f64> = verts.iter().flatten().copied().collect();
+    let grad: Vec<f64> = dv.iter().flatten().copied().collect();
+    assert_gradient(
+        |v| {
+            let vs: Vec<[f64; 3]> = v.chunks(3).map(|c| [c[0], c[1], c[2]]).collect();
+            signed_volume(&vs, &faces)
+        },
+        &flat,
+        &grad,
+        TOL,
+    );
+
+    // p · q = 2x + 3 (p = [x, 2, 3], q = [0, x, 1] before the writes), then 3.5 + 2x² + 0.6
+    let x = 1.5;
+    let (value, dx) = local_rows_passed_by_value_grad(x);
+    assert_eq!(value.to_bits(), local_rows_passed_by_value(x).to_bits());
+    assert_close(dx, 2.0 + 4.0 * x, 1e-14);
+}

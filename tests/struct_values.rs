@@ -1153,3 +1153,54 @@ fn elements_of_array_fields_of_struct_values_assigned() {
     grad.extend([dg, dlr]);
     assert_gradient(particle_plain, &q, &grad, 1e-8);
 }
+
+/// A struct value stepped by field assignments in a loop that an early `return` guards: the
+/// value the loop starts from is kept for the backward sweep as well (it was moved into the
+/// loop: a compile error).
+#[differentiate]
+fn stepped_after_return(p0: &Particle, a: f64) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        if a * k as f64 > 5.0 {
+            return acc;
+        }
+        let mut p = p0.clone();
+        let mut it = 0;
+        while it < 2 {
+            it += 1;
+            p.w[1] -= 0.25 * a * p.pos[0];
+            p.pos[0] += p.w[1];
+        }
+        acc += p.pos[0] * p.w[1];
+    }
+    acc
+}
+
+#[test]
+fn a_struct_stepped_in_a_loop_after_an_early_return() {
+    for a in [0.7, 2.0] {
+        let p = Particle {
+            pos: [0.3, 1.0],
+            vel: [0.0, 0.0],
+            w: vec![0.5, -0.4, 1.2],
+        };
+        let (value, (dp, da)) = stepped_after_return_grad(&p, a);
+        assert_eq!(value.to_bits(), stepped_after_return(&p, a).to_bits());
+        let mut grad = vec![dp.pos[0], dp.pos[1], dp.vel[0], dp.vel[1]];
+        grad.extend(&dp.w);
+        grad.push(da);
+        assert_gradient(
+            |q| {
+                let p = Particle {
+                    pos: [q[0], q[1]],
+                    vel: [q[2], q[3]],
+                    w: q[4..7].to_vec(),
+                };
+                stepped_after_return(&p, q[7])
+            },
+            &[0.3, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2, a],
+            &grad,
+            1e-8,
+        );
+    }
+}

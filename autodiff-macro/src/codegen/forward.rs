@@ -297,6 +297,16 @@ impl<'a> Writer<'a> {
                     quote!(::core::clone::Clone::clone(&#place))
                 }
             }
+            // A row read whole (`let old = m[i];`).
+            Op::Load(mem) if self.function.values[inst.result.index()].aggregate => {
+                let place = self
+                    .windowed_place(*mem, false, &inst.args)
+                    .unwrap_or_else(|| {
+                        let mem = self.mem_name(*mem);
+                        quote!(#mem #([#args])*)
+                    });
+                quote!(::core::clone::Clone::clone(&#place))
+            }
             Op::Load(mem) => {
                 if let Some(place) = self.windowed_place(*mem, false, &inst.args) {
                     return place;
@@ -543,7 +553,14 @@ impl<'a> Writer<'a> {
         for c in &carried {
             let slot = self.name(c.result);
             self.names.values.insert(c.param, slot.clone());
-            let init = self.operand(&c.init, span);
+            let mut init = self.operand(&c.init, span);
+            // A struct the loop starts from may be recorded for the backward sweep too.
+            if c.init
+                .value()
+                .is_some_and(|v| self.function.values[v.index()].aggregate)
+            {
+                init = quote!(::core::clone::Clone::clone(&#init));
+            }
             out.push(quote_spanned!(span=> let mut #slot = #init;));
             slots.push(slot);
         }

@@ -4,7 +4,7 @@ use super::scope::{same_operand, same_opt};
 use super::syntax::*;
 use super::*;
 use crate::ir::visit::mems_declared_in;
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use quote::quote;
 use syn::{Expr, Pat};
@@ -113,13 +113,11 @@ impl Lowerer<'_> {
                 }
             };
         }
-        let Val::Scalar(scrutinee) = scrutinee else {
-            if !matches!(scrutinee, Val::Poison) {
-                self.error(
-                    &let_.expr,
-                    "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum); destructure arrays and tuples with `let`",
-                );
-            }
+        let Some(scrutinee) = self.matched_value(scrutinee, let_.expr.span()) else {
+            self.error(
+                &let_.expr,
+                "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum); destructure arrays and tuples with `let`",
+            );
             return Val::Poison;
         };
         // The test, with the pattern's bindings as `_`.
@@ -135,27 +133,7 @@ impl Lowerer<'_> {
             cond,
             move |l| {
                 l.scopes.push(Scope::new());
-                if !names.is_empty() {
-                    // The bindings, read out as written; a value that depends on a
-                    // differentiated parameter has no derivative through this.
-                    let idents: Vec<syn::Ident> = names.iter().map(|n| syn::Ident::new(n, Span::call_site())).collect();
-                    let read = quote!(match #hole { #pat => (#(#idents,)*), _ => ::core::unreachable!() });
-                    let op = Op::Opaque(Opaque {
-                        expr: read,
-                        cut: false,
-                        error: "`if let` on a value that depends on a differentiated parameter cannot be differentiated; compare the value itself (`if x > 0.0`), or unwrap it".to_owned(),
-                        at,
-                        index: false,
-                    });
-                    let tuple = l.emit(op, vec![scrutinee], span);
-                    l.values[tuple.index()].aggregate = true;
-                    for (k, name) in names.iter().enumerate() {
-                        let member = syn::Member::Unnamed(syn::Index { index: k as u32, span });
-                        let part = l.emit(Op::Field(member), vec![Operand::Value(tuple)], span);
-                        l.values[part.index()].name = Some(name.clone());
-                        l.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));
-                    }
-                }
+                l.read_bindings(pat, &names, &[scrutinee], at, span);
                 let val = then_branch(l);
                 l.scopes.pop();
                 val
@@ -163,6 +141,61 @@ impl Lowerer<'_> {
             else_branch,
             span,
         )
+    }
+
+    /// The value an `if let` or `match` tests: a number or another value the macro holds, or a
+    /// parameter the macro takes for a struct (an enum, `prior: Prior`), read whole.
+    fn matched_value(&mut self, val: Val, span: Span) -> Option<Operand> {
+        match val {
+            Val::Scalar(operand) => Some(operand),
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && prefix.is_empty() => {
+                let value = self.emit(Op::Load(mem), Vec::new(), span);
+                self.values[value.index()].aggregate = true;
+                Some(Operand::Value(value))
+            }
+            Val::Poison => Some(poison()),
+            _ => None,
+        }
+    }
+
+    /// Declares the `names` that `pat` binds, read out of the `scrutinee` (one value, or a
+    /// tuple's elements) as written: a value that depends on a differentiated parameter has no
+    /// derivative through this, which is then a compile error at `at`.
+    fn read_bindings(
+        &mut self,
+        pat: &Pat,
+        names: &[String],
+        scrutinee: &[Operand],
+        at: TokenStream,
+        span: Span,
+    ) {
+        if names.is_empty() {
+            return;
+        }
+        let idents: Vec<syn::Ident> = names
+            .iter()
+            .map(|n| syn::Ident::new(n, Span::call_site()))
+            .collect();
+        let value = holes_of(scrutinee.len());
+        let read = quote!(match #value { #pat => (#(#idents,)*), _ => ::core::unreachable!() });
+        let op = Op::Opaque(Opaque {
+            expr: read,
+            cut: false,
+            error: "a pattern binding a value that depends on a differentiated parameter cannot be differentiated; compare the value itself (`if x > 0.0`), or unwrap it".to_owned(),
+            at,
+            index: false,
+        });
+        let tuple = self.emit(op, scrutinee.to_vec(), span);
+        self.values[tuple.index()].aggregate = true;
+        for (k, name) in names.iter().enumerate() {
+            let member = syn::Member::Unnamed(syn::Index {
+                index: k as u32,
+                span,
+            });
+            let part = self.emit(Op::Field(member), vec![Operand::Value(tuple)], span);
+            self.values[part.index()].name = Some(name.clone());
+            self.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));
+        }
     }
 
     /// Lowers `if cond { then } else { else }` and joins the variables both sides assign.
@@ -467,11 +500,32 @@ impl Lowerer<'_> {
 
     /// `match x { 0 | 1 => a, n if n > 5 => b, _ => c }` → `if`s on `matches!`.
     pub(super) fn match_expr(&mut self, match_: &syn::ExprMatch) -> Val {
-        let scrutinee = self.operand(&match_.expr);
+        // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
+        let scrutinee: Vec<Operand> = match strip_parens(&match_.expr) {
+            Expr::Tuple(tuple) if tuple.elems.len() > 1 => {
+                tuple.elems.iter().map(|elem| self.operand(elem)).collect()
+            }
+            expr => {
+                let val = self.expr(expr);
+                match self.matched_value(val, expr.span()) {
+                    Some(operand) => vec![operand],
+                    None => {
+                        self.error(expr, "`match` takes a number, or another value that is not differentiated (an integer, an enum), or a tuple of them");
+                        return Val::Poison;
+                    }
+                }
+            }
+        };
         self.match_arms(&scrutinee, &match_.arms, match_.match_token.span)
     }
 
-    pub(super) fn match_arms(&mut self, scrutinee: &Operand, arms: &[syn::Arm], span: Span) -> Val {
+    /// The arms of a `match` on `scrutinee` (one value, or the elements of a tuple).
+    pub(super) fn match_arms(
+        &mut self,
+        scrutinee: &[Operand],
+        arms: &[syn::Arm],
+        span: Span,
+    ) -> Val {
         let Some((arm, rest)) = arms.split_first() else {
             return Val::Scalar(dummy());
         };
@@ -479,29 +533,31 @@ impl Lowerer<'_> {
             Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
             pat => (pat, None),
         };
-        // A binding of the whole value (`n => ..`, `n if n > 5 => ..`).
-        let binding = match pat {
-            Pat::Ident(p)
-                if p.subpat.is_none() && p.by_ref.is_none() && starts_lowercase(&p.ident) =>
-            {
-                Some(p.ident.to_string())
-            }
-            _ => None,
+        // Bindings of the value or a tuple's elements name them; others (`Prior::Normal(s)`) are
+        // read out of the value in the arm.
+        let bindings = self.match_bindings(pat, scrutinee);
+        let read_out = match &bindings {
+            Some(_) => Vec::new(),
+            None => binding_names(pat),
         };
-        if let Some(bad) = find_binding(pat) {
-            if binding.is_none() {
-                self.error(bad, "bindings inside `match` patterns are not supported; match on the value and compute from it in the arm");
-                return Val::Poison;
-            }
+        if !read_out.is_empty() && guard.is_some() {
+            self.error(pat, "a guard on a pattern that binds parts of the value is not supported; test the parts in the arm");
+            return Val::Poison;
         }
-        let always = guard.is_none() && (binding.is_some() || matches!(pat, Pat::Wild(_)));
+        let bindings = bindings.unwrap_or_default();
+        let mut test = pat.clone();
+        syn::visit_mut::VisitMut::visit_pat_mut(&mut Unbind, &mut test);
+        let always = guard.is_none() && irrefutable(&test);
         let body = (*arm.body).clone();
-        let arm_binding = binding.clone();
+        let arm_bindings = bindings.clone();
+        let (arm_pat, arm_scrutinee) = (pat.clone(), scrutinee.to_vec());
         let bind_and_lower = move |l: &mut Self| {
             l.scopes.push(Scope::new());
-            if let Some(name) = &arm_binding {
-                l.declare(Var::user(name), Some(Val::Scalar(scrutinee.clone())));
+            for (name, val) in &arm_bindings {
+                l.declare(Var::user(name), Some(val.clone()));
             }
+            let at = arm_pat.to_token_stream();
+            l.read_bindings(&arm_pat, &read_out, &arm_scrutinee, at, span);
             let val = l.expr(&body);
             l.scopes.pop();
             val
@@ -510,18 +566,13 @@ impl Lowerer<'_> {
             return bind_and_lower(self);
         }
         // The condition: the pattern matches, and then the guard holds.
-        let pattern = if binding.is_some() {
-            quote!(_)
-        } else {
-            quote!(#pat)
-        };
-        let hole = Opaque::hole(0);
-        let mut cond_expr = quote!((match #hole { #pattern => true, _ => false }));
-        let mut args = vec![scrutinee.clone()];
+        let value = holes_of(scrutinee.len());
+        let mut cond_expr = quote!((match #value { #test => true, _ => false }));
+        let mut args = scrutinee.to_vec();
         if let Some(guard) = guard {
             self.scopes.push(Scope::new());
-            if let Some(name) = &binding {
-                self.declare(Var::user(name), Some(Val::Scalar(scrutinee.clone())));
+            for (name, val) in &bindings {
+                self.declare(Var::user(name), Some(val.clone()));
             }
             let guard_val = self.opaque(guard, true, "match guard");
             self.scopes.pop();
@@ -538,20 +589,77 @@ impl Lowerer<'_> {
             else {
                 return Val::Poison;
             };
-            let guard_expr = Opaque::map_holes(guard_op.expr, &mut |k| Opaque::hole(k + 1));
+            let offset = scrutinee.len();
+            let guard_expr = Opaque::map_holes(guard_op.expr, &mut |k| Opaque::hole(k + offset));
             cond_expr = quote!(#cond_expr && (#guard_expr));
             args.extend(guard_args);
         }
         let op = Op::Opaque(Opaque::cut(cond_expr));
         let cond = Operand::Value(self.emit(op, args, span));
         let rest = rest.to_vec();
-        let scrutinee_rest = scrutinee.clone();
+        let scrutinee_rest = scrutinee.to_vec();
         self.lower_if(
             cond,
             bind_and_lower,
             move |l| l.match_arms(&scrutinee_rest, &rest, span),
             span,
         )
+    }
+
+    /// The names an arm's pattern binds, with their values: the whole value (`n => ..`, a
+    /// tuple's elements together), or elements of a tuple (`(x, true) => ..`). `None` for a
+    /// binding deeper inside.
+    fn match_bindings(&self, pat: &Pat, scrutinee: &[Operand]) -> Option<Vec<(String, Val)>> {
+        let simple = |pat: &Pat| match pat {
+            Pat::Ident(p)
+                if p.subpat.is_none() && p.by_ref.is_none() && starts_lowercase(&p.ident) =>
+            {
+                Some(p.ident.to_string())
+            }
+            _ => None,
+        };
+        let scalar = |k: usize| Val::Scalar(scrutinee[k].clone());
+        if let Some(name) = simple(pat) {
+            let whole = match scrutinee {
+                [one] => Val::Scalar(one.clone()),
+                _ => Val::Tuple((0..scrutinee.len()).map(scalar).collect()),
+            };
+            return Some(vec![(name, whole)]);
+        }
+        let mut bindings = Vec::new();
+        match pat {
+            Pat::Tuple(tuple) if scrutinee.len() > 1 && tuple.elems.len() == scrutinee.len() => {
+                for (k, elem) in tuple.elems.iter().enumerate() {
+                    match simple(elem) {
+                        Some(name) => bindings.push((name, scalar(k))),
+                        None if find_binding(elem).is_some() => return None,
+                        None => {}
+                    }
+                }
+            }
+            pat if find_binding(pat).is_some() => return None,
+            _ => {}
+        }
+        Some(bindings)
+    }
+}
+
+/// The holes of `n` values: one, or a tuple of them.
+fn holes_of(n: usize) -> TokenStream {
+    let holes: Vec<TokenStream> = (0..n).map(Opaque::hole).collect();
+    match holes.as_slice() {
+        [one] => one.clone(),
+        holes => quote!((#(#holes),*)),
+    }
+}
+
+/// A pattern that matches every value: `_`, or a tuple of them.
+fn irrefutable(pat: &Pat) -> bool {
+    match pat {
+        Pat::Wild(_) => true,
+        Pat::Paren(p) => irrefutable(&p.pat),
+        Pat::Tuple(t) => t.elems.iter().all(irrefutable),
+        _ => false,
     }
 }
 
@@ -581,6 +689,12 @@ fn binding_names(pat: &Pat) -> Vec<String> {
 struct Unbind;
 
 impl syn::visit_mut::VisitMut for Unbind {
+    // `Laplace { scale }` becomes `Laplace { scale: _ }`.
+    fn visit_field_pat_mut(&mut self, field: &mut syn::FieldPat) {
+        field.colon_token.get_or_insert_with(Default::default);
+        syn::visit_mut::visit_field_pat_mut(self, field);
+    }
+
     fn visit_pat_mut(&mut self, pat: &mut Pat) {
         if let Pat::Ident(p) = pat {
             if starts_lowercase(&p.ident) && p.subpat.is_none() {

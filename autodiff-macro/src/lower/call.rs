@@ -627,12 +627,14 @@ impl Lowerer<'_> {
                     Val::Mem(_, prefix) if matches!(prefix.last(), Some(Operand::Range(..))) => {
                         true
                     }
-                    // A row written `*row` or `m[i]` is an array passed by value.
+                    // A row written `*row` or `m[i]`, or a name bound to one by value
+                    // (`let a = m[i];`), is an array passed by value.
                     Val::Mem(_, prefix)
                         if !prefix.is_empty()
                             && matches!(
                                 strip_parens(arg),
                                 Expr::Index(_)
+                                    | Expr::Path(_)
                                     | Expr::Unary(syn::ExprUnary {
                                         op: syn::UnOp::Deref(_),
                                         ..

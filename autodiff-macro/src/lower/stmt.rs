@@ -346,9 +346,10 @@ impl Lowerer<'_> {
             .flatten()
             .any(|n| self.stores.whole.contains(n))
             || self.tuple_arrays.contains(&mem);
+        // A row taken by value (`let old = p[i];`) is an array, which Rust copies.
         let alias = match data.param {
             Some(_) => !mutable,
-            None => data.vec && !reassigned,
+            None => data.vec && prefix.is_empty() && !reassigned,
         };
         if alias {
             return Val::Mem(mem, prefix);
@@ -364,7 +365,6 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         if !prefix.is_empty() {
-            // A row or a sub-slice: its elements, collected into a `Vec`.
             if depth(prefix) + 1 != self.mems[src.index()].dims {
                 self.error_at(
                     span,
@@ -372,7 +372,23 @@ impl Lowerer<'_> {
                 );
                 return Val::Poison;
             }
-            return self.copy_view(src, prefix.to_vec(), name, span);
+            // A sub-slice: its elements, collected into a `Vec`.
+            if matches!(prefix.last(), Some(Operand::Range(..))) {
+                return self.copy_view(src, prefix.to_vec(), name, span);
+            }
+            // A row: a clone of it, of its own type (an array, which a call may take by value).
+            let row = self.emit(Op::Load(src), prefix.to_vec(), span);
+            self.values[row.index()].aggregate = true;
+            let mem = self.new_mem(name, 1, true, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::FromValue(row),
+                declare: true,
+                len: None,
+                ty: None,
+                span,
+            }));
+            return Val::Mem(mem, Vec::new());
         }
         let data = &self.mems[src.index()];
         let mem = self.new_mem(name, data.dims, data.vec, None);
@@ -437,8 +453,9 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let data = &self.mems[src.index()];
-        if method == "to_vec" && prefix.is_empty() && !data.vec && data.dims == 1 {
-            return self.copy_view(src, Vec::new(), None, span);
+        // Of an array, or of a row, which may be one.
+        if method == "to_vec" && (!prefix.is_empty() || !data.vec && data.dims == 1) {
+            return self.copy_view(src, prefix.to_vec(), None, span);
         }
         self.copy_mem(src, prefix, None, span)
     }
