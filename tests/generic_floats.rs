@@ -287,3 +287,46 @@ fn lengths_converted_to_the_float_type() {
         assert_close(dx[i], 2.0 * (x[i] - mean) / 4.0, 1e-15);
     }
 }
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct Quad<T> {
+    a: T,
+    b: T,
+}
+
+/// Methods of a generic `impl` returning the type parameter: their parameters and output are
+/// floats (`_grad` said the output was not a scalar, and `hessian` was rejected).
+#[differentiate]
+impl<T: autodiff_core::Float> Quad<T> {
+    #[differentiate]
+    fn eval(&self, x: T) -> T {
+        self.a * x * x + self.b * x
+    }
+
+    #[differentiate(hessian)]
+    fn cubic(&self, x: T) -> T {
+        self.a * x * x * x + self.b * x
+    }
+}
+
+#[test]
+fn methods_of_a_generic_impl_returning_the_float() {
+    let q = Quad { a: 2.0, b: -1.0 };
+    let (value, (dq, dx)) = q.eval_grad(1.5);
+    assert_eq!(value.to_bits(), q.eval(1.5).to_bits());
+    assert_eq!((dq.a, dq.b, dx), (2.25, 1.5, 2.0 * 2.0 * 1.5 - 1.0));
+    let q32 = Quad { a: 2.0f32, b: -1.0 };
+    let (_, (dq, dx)) = q32.eval_grad(1.5);
+    assert_eq!((dq.a, dq.b, dx), (2.25, 1.5, 5.0));
+    // a x³ + b x: gradient (x³, x, 3 a x² + b); Hessian rows (0, 0, 3x²), (0, 0, 1),
+    // (3x², 1, 6 a x).
+    let (value, (dq, dx), h) = q.cubic_hessian(1.5);
+    assert_eq!(value.to_bits(), q.cubic(1.5).to_bits());
+    assert_eq!((dq.a, dq.b, dx), (3.375, 1.5, 3.0 * 2.0 * 2.25 - 1.0));
+    let expected = [[0.0, 0.0, 6.75], [0.0, 0.0, 1.0], [6.75, 1.0, 18.0]];
+    for (row, want) in h.iter().zip(expected) {
+        for (&got, want) in row.iter().zip(want) {
+            assert_close(got, want, 1e-14);
+        }
+    }
+}

@@ -742,3 +742,31 @@ fn rows_of_a_dataset_of_pairs_passed_on() {
     assert_eq!(value.to_bits(), dataset_loss(&w, &data).to_bits());
     assert_gradient(|p| dataset_loss(p, &data), &w, &g, TOL);
 }
+
+/// `.copied()` / `.cloned()` of the `Option` a `max_by` or `reduce` gives.
+#[differentiate]
+fn largest_copied(s: &[f64], k: f64) -> f64 {
+    let top = s
+        .iter()
+        .max_by(|a, b| a.partial_cmp(b).unwrap())
+        .copied()
+        .unwrap_or(0.0);
+    let low = s.iter().map(|v| v * k).reduce(f64::min).clone();
+    let first = s.iter().min_by(|a, b| a.total_cmp(b)).cloned();
+    top * k + low.unwrap_or(1.0) + first.unwrap()
+}
+
+#[test]
+fn options_of_consumers_copied() {
+    let s = [0.3, 2.5, -1.2, 1.7];
+    let (value, (ds, dk)) = largest_copied_grad(&s, 0.8);
+    assert_eq!(value.to_bits(), largest_copied(&s, 0.8).to_bits());
+    let mut grad = ds.clone();
+    grad.push(dk);
+    assert_gradient(
+        |p| largest_copied(&p[..4], p[4]),
+        &[0.3, 2.5, -1.2, 1.7, 0.8],
+        &grad,
+        1e-8,
+    );
+}

@@ -15,7 +15,7 @@ use crate::{analysis, cfg, codegen, ir, lower, options, reverse, signature, tang
 
 pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse2::<syn::Item>(input.clone()) {
-        Ok(syn::Item::Fn(item)) => differentiate_fn(args, item, input, &[]),
+        Ok(syn::Item::Fn(item)) => differentiate_fn(args, item, input, &syn::Generics::default()),
         Ok(syn::Item::Impl(impl_)) if args.is_empty() => differentiate_impl(impl_),
         _ => differentiate_fn(
             args,
@@ -23,7 +23,7 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
                 fn __autodiff_not_a_fn() {}
             ),
             input,
-            &[],
+            &syn::Generics::default(),
         ),
     }
 }
@@ -32,7 +32,6 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `#[differentiate]` are differentiated knowing the `impl`'s generic parameters, which the
 /// generated backward sweep's type must name (a method-level attribute cannot see them).
 fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
-    let impl_generics: Vec<syn::GenericParam> = impl_.generics.params.iter().cloned().collect();
     let items = std::mem::take(&mut impl_.items);
     let marked = items.iter().any(|item| {
         matches!(item, syn::ImplItem::Fn(method) if method.attrs.iter().any(|attr| {
@@ -76,7 +75,7 @@ fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
         };
         let input = quote!(#item);
         // The method and the items generated for it, as the `impl`'s items.
-        let generated = differentiate_fn(args, item, input, &impl_generics);
+        let generated = differentiate_fn(args, item, input, &impl_.generics);
         impl_.items.push(syn::ImplItem::Verbatim(generated));
     }
     quote!(#impl_)
@@ -86,7 +85,7 @@ fn differentiate_fn(
     args: TokenStream,
     item: syn::ItemFn,
     input: TokenStream,
-    impl_generics: &[syn::GenericParam],
+    impl_generics: &syn::Generics,
 ) -> TokenStream {
     let cx = Ctxt::new();
     let options = options::parse(&cx, args);
@@ -121,8 +120,17 @@ fn differentiate_fn(
         );
         return with_errors(input, cx);
     }
-    let mut sig = signature::check(&cx, &item.sig, &options);
-    sig.impl_generics = impl_generics.to_vec();
+    // The signature is read knowing the `impl`'s type parameters too (`x: T` of an
+    // `impl<T: Float>` is a float, not a struct).
+    let mut checked = item.sig.clone();
+    let own = std::mem::take(&mut checked.generics.params);
+    checked.generics.params = impl_generics.params.iter().cloned().chain(own).collect();
+    if let Some(outer) = &impl_generics.where_clause {
+        let clause = checked.generics.make_where_clause();
+        clause.predicates.extend(outer.predicates.iter().cloned());
+    }
+    let mut sig = signature::check(&cx, &checked, &options);
+    sig.impl_generics = impl_generics.params.iter().cloned().collect();
     if let Some(pullback) = &options.pullback {
         return custom_derivative(cx, &item, &sig, &options, pullback);
     }

@@ -152,35 +152,25 @@ impl Lowerer<'_> {
     }
 
     /// `.unwrap()`, `.expect(..)`, `.unwrap_or(..)`, `.unwrap_or_else(..)`, `.is_some()`,
-    /// `.is_none()` of an `Option` an iterator gave; `None` when `call` is not one of them.
+    /// `.is_none()`, `.copied()`, `.cloned()` of an `Option` an iterator gave; `None` when `call`
+    /// is not one of them.
     pub(super) fn option_method(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
         let name = call.method.to_string();
         if !matches!(
             name.as_str(),
-            "unwrap" | "expect" | "unwrap_or" | "unwrap_or_else" | "is_some" | "is_none"
+            "unwrap"
+                | "expect"
+                | "unwrap_or"
+                | "unwrap_or_else"
+                | "is_some"
+                | "is_none"
+                | "copied"
+                | "cloned"
         ) {
             return None;
         }
         // Only a receiver that gives an `Option` is lowered here (lowering is not repeated).
-        let gives_option = match strip_parens(&call.receiver) {
-            Expr::MethodCall(inner) => {
-                matches!(
-                    inner.method.to_string().as_str(),
-                    "reduce" | "max_by" | "min_by" | "last"
-                ) && Self::is_stream(&inner.receiver)
-            }
-            Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                matches!(
-                    self.lookup_user(&ident.to_string()),
-                    Some(Binding {
-                        val: Some(Val::Option(..)),
-                        ..
-                    })
-                )
-            }),
-            _ => false,
-        };
-        if !gives_option {
+        if !self.gives_option(&call.receiver) {
             return None;
         }
         let span = call.method.span();
@@ -190,6 +180,8 @@ impl Lowerer<'_> {
             _ => unreachable!("the receiver gives an `Option`"),
         };
         Some(match (name.as_str(), call.args.len()) {
+            // The macro holds the item by value already.
+            ("copied" | "cloned", 0) => Val::Option(Box::new(value), some),
             ("is_some", 0) => Val::Scalar(some),
             ("is_none", 0) => Val::Scalar(self.int(quote!(!H0), vec![some], span)),
             ("unwrap", 0) | ("expect", 1) => {
@@ -222,6 +214,28 @@ impl Lowerer<'_> {
                 Val::Poison
             }
         })
+    }
+
+    /// Whether `expr` gives an `Option` of an iterator's item (`max_by(..)`, `.copied()` of
+    /// one) or is a variable holding one.
+    fn gives_option(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
+                "reduce" | "max_by" | "min_by" | "last" => Self::is_stream(&inner.receiver),
+                "copied" | "cloned" => self.gives_option(&inner.receiver),
+                _ => false,
+            },
+            Expr::Path(path) => local_name(path).is_some_and(|ident| {
+                matches!(
+                    self.lookup_user(&ident.to_string()),
+                    Some(Binding {
+                        val: Some(Val::Option(..)),
+                        ..
+                    })
+                )
+            }),
+            _ => false,
+        }
     }
 
     /// `acc = init; for item { acc = step(acc, item) }; acc`.
