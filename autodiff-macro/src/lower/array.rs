@@ -266,13 +266,17 @@ impl Lowerer<'_> {
             return Some(Val::Poison);
         }
         if name == "push" {
-            if let Val::Mem(row, _) = self.expr(&call.args[0]) {
-                if !self.mems[row.index()].structured {
+            let value = match self.expr(&call.args[0]) {
+                Val::Mem(row, _) if !self.mems[row.index()].structured => {
                     self.error(&call.args[0], ROWS_NOT_YET);
                     return Some(Val::Poison);
                 }
-            }
-            let value = self.operand(&call.args[0]);
+                Val::Tuple(_) => {
+                    self.error(&call.args[0], "a `Vec` of tuples is not supported; keep a `Vec` per element of the tuple (`a.push(x); b.push(y);`)");
+                    return Some(Val::Poison);
+                }
+                val => self.as_operand(val, &call.args[0]),
+            };
             self.push_elem(mem, value, span);
             return Some(Val::Unit);
         }
