@@ -1276,3 +1276,28 @@ fn rows_of_vecs_of_arrays_copied() {
     assert_eq!(value.to_bits(), local_rows_passed_by_value(x).to_bits());
     assert_close(dx, 2.0 + 4.0 * x, 1e-14);
 }
+
+/// A row returned (`x[k]` of a slice of arrays, of a local matrix): a copy of it.
+#[differentiate]
+fn row_of_slice(x: &[[f64; 2]], k: usize) -> [f64; 2] {
+    x[k]
+}
+
+#[differentiate]
+fn row_of_local(a: f64) -> [f64; 3] {
+    let mut m = [[a, 2.0 * a, 1.0], [0.0, a * a, 3.0]];
+    m[0][1] += m[1][1];
+    m[0]
+}
+
+#[test]
+fn rows_returned() {
+    let x = [[1.0, 2.0], [3.0, 4.0]];
+    assert_eq!(row_of_slice(&x, 1), [3.0, 4.0]);
+    let dx = row_of_slice_pullback(&x, 1, [0.5, -2.0]);
+    assert_eq!(dx, vec![[0.0, 0.0], [0.5, -2.0]]);
+    // [a, 2a + a², 1]: pullback of (1, 1, 1) is 1 + 2 + 2a.
+    let da = row_of_local_pullback(1.5, [1.0, 1.0, 1.0]);
+    assert_close(da, 1.0 + 2.0 + 3.0, 1e-15);
+    assert_eq!(row_of_local(1.5), [1.5, 3.0 + 2.25, 1.0]);
+}

@@ -491,10 +491,18 @@ impl Lowerer<'_> {
                 }
                 Output::Mem(mem)
             }
+            // A row (`x[0]` of `&[[f64; 2]]`): returned as a copy of its own.
+            Val::Mem(mem, prefix)
+                if !matches!(prefix.last(), Some(Operand::Range(..)))
+                    && depth(&prefix) + 1 == self.mems[mem.index()].dims =>
+            {
+                let copy = self.copy_mem(mem, &prefix, None, span);
+                self.output(copy, body)
+            }
             Val::Mem(..) => {
                 self.error_at(
                     span,
-                    "returning a row of an array is not supported; copy it with `.to_vec()`",
+                    "returning part of an array is not supported; return a row, or a copy (`x[1..3].to_vec()`)",
                 );
                 Output::Operand(poison())
             }
