@@ -158,7 +158,8 @@ fn quadrant(a: f64, b: f64, k: usize) -> f64 {
         (1, p) => p * p + b,
         (_, _) => base,
     };
-    match (scaled, b) {
+    let pair = (scaled, b);
+    match pair {
         (s, y) if s > y => s - y * y,
         pair => pair.0 * pair.1,
     }

@@ -311,7 +311,10 @@ impl<T: autodiff_core::Float> Quad<T> {
 
 #[test]
 fn methods_of_a_generic_impl_returning_the_float() {
-    let q = Quad { a: 2.0, b: -1.0 };
+    let q = Quad {
+        a: 2.0_f64,
+        b: -1.0,
+    };
     let (value, (dq, dx)) = q.eval_grad(1.5);
     assert_eq!(value.to_bits(), q.eval(1.5).to_bits());
     assert_eq!((dq.a, dq.b, dx), (2.25, 1.5, 2.0 * 2.0 * 1.5 - 1.0));

@@ -751,7 +751,7 @@ fn largest_copied(s: &[f64], k: f64) -> f64 {
         .max_by(|a, b| a.partial_cmp(b).unwrap())
         .copied()
         .unwrap_or(0.0);
-    let low = s.iter().map(|v| v * k).reduce(f64::min).clone();
+    let low = s.iter().map(|v| v * k).reduce(f64::min);
     let first = s.iter().min_by(|a, b| a.total_cmp(b)).cloned();
     top * k + low.unwrap_or(1.0) + first.unwrap()
 }

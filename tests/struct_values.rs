@@ -3,7 +3,7 @@
 //! Each gradient against forward-mode dual numbers (as a twin on plain floats) or finite
 //! differences, each value bit for bit against the function.
 
-#![allow(clippy::needless_range_loop)]
+#![allow(clippy::needless_range_loop, clippy::assign_op_pattern)] // written the way simulations are
 
 mod common;
 
@@ -1203,4 +1203,184 @@ fn a_struct_stepped_in_a_loop_after_an_early_return() {
             1e-8,
         );
     }
+}
+
+/// An `Option` holding a struct value, set in a loop (the best state so far), and a struct
+/// returned early from a loop: both need a placeholder of the struct before one exists.
+#[differentiate]
+fn best_state(p0: &Particle, y: f64) -> f64 {
+    let mut best: Option<Particle> = None;
+    let mut p = p0.clone();
+    for _ in 0..4 {
+        p.pos[0] *= y;
+        p.w[2] += p.pos[0];
+        if p.pos[0] > 1.0 {
+            best = Some(p.clone());
+        }
+    }
+    if let Some(b) = best {
+        b.pos[0] * b.w[2] + b.w[0]
+    } else {
+        p.w[1]
+    }
+}
+
+#[differentiate]
+fn settled(s0: &State, k: f64) -> State {
+    let mut s = *s0;
+    for _ in 0..50 {
+        s.v = -k * s.x;
+        s.x += 0.1 * s.v;
+        if s.x.abs() < 0.05 {
+            return s;
+        }
+    }
+    State {
+        x: s.x * 2.0,
+        v: s.v,
+    }
+}
+
+#[test]
+fn options_of_structs_and_structs_returned_early() {
+    for y in [0.8, 1.3] {
+        let p = Particle {
+            pos: [0.9, 1.0],
+            vel: [0.0, 0.0],
+            w: vec![0.5, -0.4, 1.2],
+        };
+        let (value, (dp, dy)) = best_state_grad(&p, y);
+        assert_eq!(value.to_bits(), best_state(&p, y).to_bits());
+        let mut grad = vec![dp.pos[0], dp.pos[1], dp.vel[0], dp.vel[1]];
+        grad.extend(&dp.w);
+        grad.push(dy);
+        assert_gradient(
+            |q| {
+                let p = Particle {
+                    pos: [q[0], q[1]],
+                    vel: [q[2], q[3]],
+                    w: q[4..7].to_vec(),
+                };
+                best_state(&p, q[7])
+            },
+            &[0.9, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2, y],
+            &grad,
+            1e-8,
+        );
+    }
+    // Settles (returns early) for k = 0.5; not within 50 steps for k = 0.01.
+    for k in [0.5, 0.01] {
+        let s0 = State { x: 1.0, v: 0.0 };
+        let seed = State { x: 1.0, v: 0.5 };
+        let (ds, dk) = settled_pullback(&s0, k, seed);
+        assert_gradient(
+            |q| {
+                let s = settled(&State { x: q[0], v: q[1] }, q[2]);
+                s.x + 0.5 * s.v
+            },
+            &[1.0, 0.0, k],
+            &[ds.x, ds.v, dk],
+            1e-7,
+        );
+    }
+}
+
+/// Struct parameters chosen whole by a branch (`*a` against `*b`, or against a local value).
+#[differentiate]
+fn chosen_params(a: &State, b: &State, y: f64) -> f64 {
+    let mut s = if y > 0.0 { *a } else { *b };
+    s.x *= y;
+    let t = if y > 1.0 { *a } else { s };
+    s.x * s.v + t.v * t.x
+}
+
+#[test]
+fn struct_parameters_chosen_by_a_branch() {
+    let (a, b) = (State { x: 0.7, v: -0.4 }, State { x: 1.3, v: 0.5 });
+    for y in [-0.5, 0.5, 1.5] {
+        let (value, (da, db, dy)) = chosen_params_grad(&a, &b, y);
+        assert_eq!(value.to_bits(), chosen_params(&a, &b, y).to_bits());
+        assert_gradient(
+            |q| {
+                chosen_params(
+                    &State { x: q[0], v: q[1] },
+                    &State { x: q[2], v: q[3] },
+                    q[4],
+                )
+            },
+            &[a.x, a.v, b.x, b.v, y],
+            &[da.x, da.v, db.x, db.v, dy],
+            1e-8,
+        );
+    }
+}
+
+#[derive(Clone, Differentiable)]
+struct Grid {
+    g: [[f64; 2]; 2],
+    rows: Vec<Vec<f64>>,
+}
+
+/// Elements of a struct value's matrix fields assigned.
+#[differentiate]
+fn grid_step(g0: &Grid, y: f64) -> f64 {
+    let mut g = g0.clone();
+    for i in 0..2 {
+        g.g[i][1] += y * g.g[i][0];
+        g.rows[1][i] *= g.g[i][1];
+    }
+    g.g[0][1] * g.g[1][1] + g.rows[1][0] + g.rows[1][1] * g.rows[0][0]
+}
+
+#[test]
+fn elements_of_matrix_fields_assigned() {
+    let q = [0.3, -0.7, 1.1, 0.4, 0.9, 1.6, -0.5, 2.0];
+    let grid = |q: &[f64]| Grid {
+        g: [[q[0], q[1]], [q[2], q[3]]],
+        rows: vec![vec![q[4], q[5]], vec![q[6], q[7]]],
+    };
+    let (value, (dg, dy)) = grid_step_grad(&grid(&q), 0.6);
+    assert_eq!(value.to_bits(), grid_step(&grid(&q), 0.6).to_bits());
+    let mut grad: Vec<f64> = dg.g.iter().flatten().copied().collect();
+    grad.extend(dg.rows.iter().flatten());
+    grad.push(dy);
+    let mut at = q.to_vec();
+    at.push(0.6);
+    assert_gradient(|p| grid_step(&grid(p), p[8]), &at, &grad, 1e-8);
+}
+
+#[derive(Clone, Copy, Differentiable)]
+struct Tagged {
+    m: f64,
+    #[differentiable(skip)]
+    c: f64,
+}
+
+/// A skipped float field assigned a value that varies: no derivative flows through it (the
+/// gradient held a copy of the field's value there, and passed it on).
+#[differentiate(hessian)]
+fn skipped_assigned(s0: &Tagged, x: f64) -> f64 {
+    let mut s = *s0;
+    s.c = x * 2.0;
+    s.m * x + no_grad(s.c)
+}
+
+#[differentiate]
+fn skipped_returned(s0: &Tagged, x: f64) -> Tagged {
+    let mut s = *s0;
+    s.c = 3.0 * x;
+    s.m *= x;
+    s
+}
+
+#[test]
+fn skipped_fields_assigned() {
+    let s0 = Tagged { m: 1.5, c: 4.0 };
+    let (_, (ds, dx)) = skipped_assigned_grad(&s0, 3.0);
+    assert_eq!((ds.m, dx), (3.0, 1.5));
+    let (_, _, h) = skipped_assigned_hessian(&s0, 3.0);
+    assert_eq!(h, vec![vec![0.0, 1.0], vec![1.0, 0.0]]);
+    // m x with the seed's m = 1; the seed's c = 5 goes nowhere.
+    let (ds, dx) = skipped_returned_pullback(&s0, 3.0, Tagged { m: 1.0, c: 5.0 });
+    assert_eq!((ds.m, dx), (3.0, 1.5));
 }

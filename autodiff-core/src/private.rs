@@ -879,6 +879,10 @@ pub fn dummy<T: Dummy>() -> T {
 }
 
 /// Types with a placeholder value.
+#[diagnostic::on_unimplemented(
+    message = "the generated code needs a placeholder value of `{Self}` here (for an `Option` holding it before a `Some`, or a value an early `return` gives), and `{Self}` has none",
+    note = "`#[derive(Differentiable)]` gives one to a struct whose fields are numbers, arrays, `Vec`s, `String`s, `Option`s or the struct's type parameters; otherwise keep a `bool` and a struct value instead of an `Option`, or return after the loop"
+)]
 pub trait Dummy {
     /// Any value of the type.
     fn dummy() -> Self;
@@ -898,13 +902,34 @@ impl_dummy!(
     f32 => 0.0, f64 => 0.0, bool => false,
     i8 => 0, i16 => 0, i32 => 0, i64 => 0, i128 => 0, isize => 0,
     u8 => 0, u16 => 0, u32 => 0, u64 => 0, u128 => 0, usize => 0,
-    () => (),
+    char => '\0', () => (),
 );
 
 impl<T: Dummy, const N: usize> Dummy for [T; N] {
     #[inline(always)]
     fn dummy() -> Self {
         core::array::from_fn(|_| T::dummy())
+    }
+}
+
+impl<T> Dummy for Option<T> {
+    #[inline(always)]
+    fn dummy() -> Self {
+        None
+    }
+}
+
+impl<T: ?Sized> Dummy for core::marker::PhantomData<T> {
+    #[inline(always)]
+    fn dummy() -> Self {
+        core::marker::PhantomData
+    }
+}
+
+impl Dummy for String {
+    #[inline(always)]
+    fn dummy() -> Self {
+        String::new()
     }
 }
 

@@ -65,7 +65,91 @@ pub fn derive(input: TokenStream) -> TokenStream {
     if let Err(err) = cx.check() {
         return err.to_compile_error();
     }
-    impls(&item, &differentiable, &carried)
+    let mut out = impls(&item, &differentiable, &carried);
+    out.extend(placeholder_impl(&item, fields));
+    out
+}
+
+/// `impl Dummy`: a placeholder value of the struct, which the generated code holds where Rust
+/// holds none yet (an `Option` of the struct before a `Some`, a value an early `return` gives).
+/// Only when every field's type surely has one (numbers, arrays, `Vec`s, `String`s, `Option`s,
+/// the struct's type parameters, bounded): a struct with other fields gets none, and code that
+/// needs one says so.
+fn placeholder_impl(item: &syn::DeriveInput, fields: &syn::Fields) -> TokenStream {
+    let params: Vec<&syn::Ident> = item.generics.type_params().map(|p| &p.ident).collect();
+    let mut bounds = Vec::new();
+    if !fields
+        .iter()
+        .all(|field| has_placeholder(&field.ty, &params, &mut bounds))
+    {
+        return TokenStream::new();
+    }
+    let name = &item.ident;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    predicates.extend(bounds);
+    let private = quote!(::autodiff_core::__private);
+    let members = fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match &field.ident {
+            Some(ident) => quote!(#ident),
+            None => {
+                let index = syn::Index::from(index);
+                quote!(#index)
+            }
+        });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::Dummy for #name #ty_generics where #(#predicates,)* {
+            fn dummy() -> Self {
+                Self { #(#members: #private::Dummy::dummy(),)* }
+            }
+        }
+    }
+}
+
+fn has_placeholder(ty: &syn::Type, params: &[&syn::Ident], bounds: &mut Vec<TokenStream>) -> bool {
+    const KNOWN: &[&str] = &[
+        "f32",
+        "f64",
+        "bool",
+        "char",
+        "String",
+        "Vec",
+        "Option",
+        "PhantomData",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+    ];
+    match ty {
+        syn::Type::Path(path) if path.qself.is_none() => {
+            if params.iter().any(|p| path.path.is_ident(*p)) {
+                bounds.push(quote!(#ty: ::autodiff_core::__private::Dummy));
+                return true;
+            }
+            path.path
+                .segments
+                .last()
+                .is_some_and(|s| KNOWN.iter().any(|known| s.ident == known))
+        }
+        syn::Type::Array(array) => has_placeholder(&array.elem, params, bounds),
+        syn::Type::Paren(p) => has_placeholder(&p.elem, params, bounds),
+        syn::Type::Group(g) => has_placeholder(&g.elem, params, bounds),
+        _ => false,
+    }
 }
 
 /// The fields of a struct; `None` (with an error) for an enum or a union.

@@ -316,6 +316,13 @@ impl Lowerer<'_> {
         self.blocks.push(std::mem::take(&mut block.stmts));
         let value = self.emit(Op::Load(*mem), prefix.clone(), span);
         block.stmts = self.blocks.pop().expect("the branch's block");
+        // A struct chosen whole (`if c { *a } else { *b }`): a copy, its adjoint a struct.
+        if prefix.is_empty() {
+            self.values[value.index()].aggregate = true;
+            if self.mems[mem.index()].field.is_none() {
+                self.structs.insert(value);
+            }
+        }
         Val::Scalar(Operand::Value(value))
     }
 
@@ -501,21 +508,21 @@ impl Lowerer<'_> {
     /// `match x { 0 | 1 => a, n if n > 5 => b, _ => c }` → `if`s on `matches!`.
     pub(super) fn match_expr(&mut self, match_: &syn::ExprMatch) -> Val {
         // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
-        let scrutinee: Vec<Operand> = match strip_parens(&match_.expr) {
-            Expr::Tuple(tuple) if tuple.elems.len() > 1 => {
-                tuple.elems.iter().map(|elem| self.operand(elem)).collect()
-            }
-            expr => {
-                let val = self.expr(expr);
-                match self.matched_value(val, expr.span()) {
-                    Some(operand) => vec![operand],
-                    None => {
-                        self.error(expr, "`match` takes a number, or another value that is not differentiated (an integer, an enum), or a tuple of them");
-                        return Val::Poison;
-                    }
+        let expr = &match_.expr;
+        let parts = match self.expr(expr) {
+            Val::Tuple(parts) if parts.len() > 1 => parts,
+            val => vec![val],
+        };
+        let mut scrutinee = Vec::new();
+        for part in parts {
+            match self.matched_value(part, expr.span()) {
+                Some(operand) => scrutinee.push(operand),
+                None => {
+                    self.error(expr, "`match` takes a number, or another value that is not differentiated (an integer, an enum), or a tuple of them");
+                    return Val::Poison;
                 }
             }
-        };
+        }
         self.match_arms(&scrutinee, &match_.arms, match_.match_token.span)
     }
 

@@ -717,6 +717,8 @@ impl Lowerer<'_> {
                         || self.structs.contains(&whole)
                         || self.parts.contains(&whole) =>
                 {
+                    // A struct: read whole, it is copied out of what holds it (`o.inner`).
+                    self.values[whole.index()].aggregate = true;
                     let value = self.field_operand(val, place);
                     let op = Op::WithField {
                         member: member.clone(),
@@ -944,11 +946,64 @@ impl Lowerer<'_> {
         self.assign(b, val_a);
     }
 
+    /// `s.pos[i] = val`, `s.g[i][j] += val` of a struct value: the field copied out, written, and
+    /// put back. Whether `place` was one.
+    fn store_in_field(&mut self, place: &Expr, val: &Val) -> bool {
+        let mut index_exprs = Vec::new();
+        let mut root = place;
+        while let Expr::Index(index) = strip_parens(root) {
+            index_exprs.push(&*index.index);
+            root = &index.expr;
+        }
+        if !matches!(strip_parens(root), Expr::Field(_)) {
+            return false;
+        }
+        let Val::Scalar(Operand::Value(array)) = self.expr(root) else {
+            return false;
+        };
+        let span = place.span();
+        let value = match val {
+            Val::Scalar(value) => value.clone(),
+            Val::Poison => return true,
+            _ => {
+                self.error(place, "only numbers can be stored in array elements");
+                return true;
+            }
+        };
+        let indices = index_exprs
+            .iter()
+            .rev()
+            .map(|index| self.operand(index))
+            .collect::<Vec<_>>();
+        self.values[array.index()].aggregate = true;
+        let mem = self.new_mem(None, indices.len(), true, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::FromValue(array),
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        self.push(ir::Stmt::Store(Store {
+            mem,
+            indices,
+            value,
+            push: false,
+            span,
+        }));
+        self.assign(root, Val::Mem(mem, Vec::new()));
+        true
+    }
+
     /// `a[i][j] = val`.
     pub(super) fn store(&mut self, place: &Expr, val: Val) {
         let Expr::Index(index) = place else {
             unreachable!("called with an index expression")
         };
+        if self.store_in_field(place, &val) {
+            return;
+        }
         let base = self.expr(&index.expr);
         let i = self.operand(&index.index);
         let value = match (val, &base) {
@@ -972,30 +1027,6 @@ impl Lowerer<'_> {
             }
         };
         match base {
-            // `s.pos[0] += v` of a struct value: the field copied out, written, and put back.
-            Val::Scalar(Operand::Value(array))
-                if matches!(strip_parens(&index.expr), Expr::Field(_)) =>
-            {
-                self.values[array.index()].aggregate = true;
-                let mem = self.new_mem(None, 1, true, None);
-                let span = place.span();
-                self.push(ir::Stmt::MemInit(MemInit {
-                    mem,
-                    kind: MemInitKind::FromValue(array),
-                    declare: true,
-                    len: None,
-                    ty: None,
-                    span,
-                }));
-                self.push(ir::Stmt::Store(Store {
-                    mem,
-                    indices: vec![i],
-                    value,
-                    push: false,
-                    span,
-                }));
-                self.assign(&index.expr, Val::Mem(mem, Vec::new()));
-            }
             Val::Mem(mem, mut indices) => {
                 indices.push(i);
                 if depth(&indices) != self.mems[mem.index()].dims {

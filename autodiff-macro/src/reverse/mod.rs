@@ -383,7 +383,9 @@ impl Reverse<'_> {
                 if v.is_none() && a.is_none() {
                     return;
                 }
+                // The skipped fields of the adjoint hold copies of values: zero, as constants.
                 let target = self.declare(result, out);
+                out.push(BwdStmt::ZeroCarried(target));
                 if let Some(v) = v {
                     let term = Term::Part {
                         of: result,
