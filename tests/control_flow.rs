@@ -207,13 +207,8 @@ fn penalised(beta: &[f64], prior: Prior, k: usize, n: usize) -> f64 {
     let mut loss = 0.0;
     for (i, b) in beta.iter().enumerate() {
         let weight = match prior {
-            Prior::Laplace { scale } => {
-                if i == 0 {
-                    scale
-                } else {
-                    1.0
-                }
-            }
+            Prior::Laplace { scale } if i == 0 => scale,
+            Prior::Normal(s) if s > 0.5 && i == 2 => s * s,
             _ => 1.0,
         };
         loss += weight * (b - 1.0) * (b - 1.0);
@@ -247,6 +242,72 @@ fn constant_enums_and_tuples_of_integers_matched() {
             let (value, grad) = penalised_grad(&beta, prior, k, n);
             assert_eq!(value.to_bits(), penalised(&beta, prior, k, n).to_bits());
             assert_gradient(|b| penalised(b, prior, k, n), &beta, &grad, 1e-8);
+        }
+    }
+}
+
+/// `if let .. && ..` chains (edition 2024): a binding read by the conditions after it.
+#[differentiate]
+fn chained(v: &[f64], k: usize, y: f64) -> f64 {
+    let best = v.iter().copied().reduce(f64::max);
+    let mut out = 0.0;
+    if let Some(b) = best
+        && b > 1.0
+        && k > 0
+    {
+        out += b * y;
+    } else if let Some(b) = best {
+        out -= b * b;
+    }
+    let idx = if k < v.len() { Some(k) } else { None };
+    if y > 0.0
+        && let Some(i) = idx
+    {
+        out += v[i] * y * y;
+    }
+    out
+}
+
+#[test]
+fn let_chains() {
+    let v = [0.5, 1.7, -0.3];
+    for (k, y) in [(0, 0.8), (1, 0.8), (1, -0.4), (5, 1.2)] {
+        let (value, (dv, dy)) = chained_grad(&v, k, y);
+        assert_eq!(value.to_bits(), chained(&v, k, y).to_bits());
+        let mut grad = dv.clone();
+        grad.push(dy);
+        assert_gradient(
+            |p| chained(&p[..3], k, p[3]),
+            &[0.5, 1.7, -0.3, y],
+            &grad,
+            1e-8,
+        );
+    }
+}
+
+/// `v @ range` binds the value matched, in `match` and `if let`.
+#[differentiate]
+fn clipped(x: f64, k: i32) -> f64 {
+    let a = match x {
+        v @ 0.0..=1.0 => 2.0 * v * v,
+        v @ ..0.0 => -v,
+        _ => x.ln() + 2.0,
+    };
+    let b = if let n @ 1..=3 = k { n as f64 * x } else { 0.0 };
+    let c = match (x, k) {
+        (v @ 0.5.., 2 | 3) => v.sqrt(),
+        (v, _) => v * 0.5,
+    };
+    a + b + c
+}
+
+#[test]
+fn bindings_with_subpatterns() {
+    for x in [-0.7, 0.3, 0.8, 2.5] {
+        for k in [0, 2] {
+            let (value, dx) = clipped_grad(x, k);
+            assert_eq!(value.to_bits(), clipped(x, k).to_bits());
+            assert_gradient(|p| clipped(p[0], k), &[x], &[dx], 1e-8);
         }
     }
 }

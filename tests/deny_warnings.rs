@@ -254,6 +254,42 @@ fn assert_close(a: f64, b: f64, tolerance: f64) {
     assert!(error <= tolerance, "{a} != {b} (error {error:e})");
 }
 
+/// The state a simulation steps, assigned field by field; a constant enum matched with its
+/// payload bound, in guards too.
+#[derive(Clone, Copy, autodiff_core::Differentiable)]
+pub struct Body {
+    pub x: f64,
+    pub v: f64,
+}
+
+#[derive(Clone, Copy)]
+pub enum Drag {
+    Linear(f64),
+    Quadratic { c: f64, cap: f64 },
+    None,
+}
+
+#[differentiate(hessian, wrt(b0, k))]
+pub fn fall(b0: &Body, k: f64, drag: Drag, n: usize) -> f64 {
+    let mut b = *b0;
+    for i in 0..n {
+        let f = match (drag, i % 2) {
+            (Drag::Linear(c), 0) => c * b.v,
+            (Drag::Quadratic { c, cap }, _) if b.v.abs() < cap => c * b.v * b.v.abs(),
+            (Drag::Quadratic { cap, .. }, _) => cap,
+            _ => 0.0,
+        };
+        b.v -= 0.1 * (k * b.x + f);
+        b.x += 0.1 * b.v;
+        if let Drag::None = drag
+            && b.x < 0.0
+        {
+            b.x = 0.0;
+        }
+    }
+    b.x * b.v
+}
+
 #[test]
 fn the_seeds_example() {
     let (value, (d_apple, d_apple_num, d_orange, d_orange_num, d_tax)) =
@@ -465,4 +501,26 @@ fn index_buffers_differentiate() {
     assert_eq!(index_buffers_vjp(&x).1(1.0), g);
     let (_, _, hv) = index_buffers_hvp(&x, vec![0.0, 1.0, 0.0]);
     assert_eq!(hv, vec![6.0, 12.0, 6.0]);
+}
+
+#[test]
+fn a_state_stepped_field_by_field() {
+    let b0 = Body { x: 1.0, v: 0.2 };
+    for drag in [
+        Drag::Linear(0.3),
+        Drag::Quadratic { c: 0.2, cap: 0.5 },
+        Drag::None,
+    ] {
+        let (value, (db, dk)) = fall_grad(&b0, 2.0, drag, 6);
+        assert_eq!(value, fall(&b0, 2.0, drag, 6));
+        let h = 1e-6;
+        let fd = (fall(&b0, 2.0 + h, drag, 6) - fall(&b0, 2.0 - h, drag, 6)) / (2.0 * h);
+        assert!((dk - fd).abs() < 1e-7, "{dk} {fd}");
+        let up = Body { x: 1.0 + h, v: 0.2 };
+        let down = Body { x: 1.0 - h, v: 0.2 };
+        let fd = (fall(&up, 2.0, drag, 6) - fall(&down, 2.0, drag, 6)) / (2.0 * h);
+        assert!((db.x - fd).abs() < 1e-7, "{} {fd}", db.x);
+        let (_, _, hessian) = fall_hessian(&b0, 2.0, drag, 6);
+        assert_eq!(hessian.len(), 3);
+    }
 }

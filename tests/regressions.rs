@@ -1163,6 +1163,7 @@ mod lengths_and_struct_methods {
 // array by value was passed by reference (rustc reported a type error at the attribute).
 // ------------------------------------------------------------------------------------------
 
+#[allow(clippy::useless_vec)] // a `Vec` of arrays is the case
 #[differentiate(hessian)]
 fn vec_row_copied_then_written(x: f64) -> f64 {
     let mut p = vec![[0.0; 2]; 2];
@@ -1172,6 +1173,7 @@ fn vec_row_copied_then_written(x: f64) -> f64 {
     p[0][0] * old[0] + old[1]
 }
 
+#[allow(clippy::manual_swap)] // the swap through a copy is the case
 #[differentiate]
 fn rows_swapped(x: &[[f64; 2]]) -> f64 {
     let mut p = x.to_vec();
@@ -1213,6 +1215,7 @@ fn signed_volume(verts: &[[f64; 3]], faces: &[[usize; 3]]) -> f64 {
     vol
 }
 
+#[allow(clippy::useless_vec)] // a `Vec` of arrays is the case
 #[differentiate]
 fn local_rows_passed_by_value(x: f64) -> f64 {
     let mut m = vec![[x, 2.0, 3.0], [0.5, x * x, 0.2]];

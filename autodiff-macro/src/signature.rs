@@ -226,7 +226,7 @@ fn check_output(cx: &Ctxt, sig: &syn::Signature) -> Option<OutputType> {
             };
             cx.error_spanned_by(
                 ty,
-                format!("`#[differentiate]` needs a function that returns `f32` or `f64` (or a tuple, array or `Vec` of them); the derivative is taken of that value{hint}"),
+                format!("`#[differentiate]` needs a function that returns `f32` or `f64`, an array of them (`[f64; 3]`, `[[f64; 2]; 2]`), a `Vec<f64>`, a tuple of those, or a `Differentiable` struct (not a `Vec` of arrays or of `Vec`s); the derivative is taken of that value{hint}"),
             );
             None
         }

@@ -1,24 +1,17 @@
-use autodiff_core::differentiate;
+use autodiff_core::{Differentiable, differentiate};
 
-#[derive(Clone, Copy)]
-pub enum Prior {
-    Normal(f64),
-    Flat,
+#[derive(Clone, Copy, Differentiable)]
+pub struct State {
+    pub x: f64,
+    pub v: f64,
 }
 
 #[differentiate]
-fn clipped(x: f64) -> f64 {
-    match x {
-        v @ 0.0..=1.0 => 2.0 * v,
-        _ => x,
-    }
-}
-
-#[differentiate(wrt(x))]
-fn guarded(x: f64, prior: Prior) -> f64 {
-    match prior {
-        Prior::Normal(s) if s > 1.0 => x / s,
-        _ => x,
+fn energy(s0: &State, k: f64) -> f64 {
+    let s = State { x: s0.x * k, v: s0.v };
+    match s {
+        State { x, v } if x > 0.0 => x * v,
+        _ => 0.0,
     }
 }
 

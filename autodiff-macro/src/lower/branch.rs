@@ -43,6 +43,13 @@ impl Lowerer<'_> {
 
     pub(super) fn if_expr(&mut self, if_: &syn::ExprIf) -> Val {
         let span = if_.if_token.span;
+        // `if let Some(b) = best && b > 0.0 { .. }`: nested `if`s, each with the `else`.
+        let mut conds = Vec::new();
+        chain_conditions(&if_.cond, &mut conds);
+        if conds.len() > 1 && conds.iter().any(|c| matches!(c, Expr::Let(_))) {
+            let else_expr = if_.else_branch.as_ref().map(|(_, e)| &**e);
+            return self.let_chain(&conds, &if_.then_branch, else_expr, span);
+        }
         if let Expr::Let(let_) = &*if_.cond {
             let else_expr = if_.else_branch.as_ref().map(|(_, e)| (**e).clone());
             return self.if_let(
@@ -67,6 +74,31 @@ impl Lowerer<'_> {
                 )
             }
             None => self.lower_if(cond, |l| l.block(&if_.then_branch), |_| Val::Unit, span),
+        }
+    }
+
+    /// The conditions of a chain from the first: a `let` binds for the ones after it.
+    fn let_chain(
+        &mut self,
+        conds: &[&Expr],
+        then: &syn::Block,
+        else_expr: Option<&Expr>,
+        span: Span,
+    ) -> Val {
+        let Some((first, rest)) = conds.split_first() else {
+            return self.block(then);
+        };
+        let else_branch = move |l: &mut Self| match else_expr {
+            Some(e) => l.expr(e),
+            None => Val::Unit,
+        };
+        let rest_branch = move |l: &mut Self| l.let_chain(rest, then, else_expr, span);
+        match first {
+            Expr::Let(let_) => self.if_let(let_, rest_branch, else_branch, span),
+            cond => {
+                let cond = self.operand(cond);
+                self.lower_if(cond, rest_branch, else_branch, span)
+            }
         }
     }
 
@@ -129,11 +161,19 @@ impl Lowerer<'_> {
         let cond =
             Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond)), vec![scrutinee.clone()], span));
         let at = let_.expr.to_token_stream();
+        // `if let v @ 0.0..=1.0 = x`: the value itself, named.
+        let whole = match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && names.len() == 1 => Some(p.ident.to_string()),
+            _ => None,
+        };
         self.lower_if(
             cond,
             move |l| {
                 l.scopes.push(Scope::new());
-                l.read_bindings(pat, &names, &[scrutinee], at, span);
+                match &whole {
+                    Some(name) => l.declare(Var::user(name), Some(Val::Scalar(scrutinee))),
+                    None => l.read_bindings(pat, &names, &[scrutinee], at, span),
+                }
                 let val = then_branch(l);
                 l.scopes.pop();
                 val
@@ -181,7 +221,7 @@ impl Lowerer<'_> {
         let op = Op::Opaque(Opaque {
             expr: read,
             cut: false,
-            error: "a pattern binding a value that depends on a differentiated parameter cannot be differentiated; compare the value itself (`if x > 0.0`), or unwrap it".to_owned(),
+            error: "a pattern that binds parts of a value depending on a differentiated parameter is not supported here; destructure the value with `let` (`let State { x, v } = s;`), or compare it itself (`if x > 0.0`)".to_owned(),
             at,
             index: false,
         });
@@ -547,24 +587,21 @@ impl Lowerer<'_> {
             Some(_) => Vec::new(),
             None => binding_names(pat),
         };
-        if !read_out.is_empty() && guard.is_some() {
-            self.error(pat, "a guard on a pattern that binds parts of the value is not supported; test the parts in the arm");
-            return Val::Poison;
-        }
         let bindings = bindings.unwrap_or_default();
         let mut test = pat.clone();
         syn::visit_mut::VisitMut::visit_pat_mut(&mut Unbind, &mut test);
         let always = guard.is_none() && irrefutable(&test);
         let body = (*arm.body).clone();
         let arm_bindings = bindings.clone();
-        let (arm_pat, arm_scrutinee) = (pat.clone(), scrutinee.to_vec());
+        let (arm_pat, arm_scrutinee, arm_read_out) =
+            (pat.clone(), scrutinee.to_vec(), read_out.clone());
         let bind_and_lower = move |l: &mut Self| {
             l.scopes.push(Scope::new());
             for (name, val) in &arm_bindings {
                 l.declare(Var::user(name), Some(val.clone()));
             }
             let at = arm_pat.to_token_stream();
-            l.read_bindings(&arm_pat, &read_out, &arm_scrutinee, at, span);
+            l.read_bindings(&arm_pat, &arm_read_out, &arm_scrutinee, at, span);
             let val = l.expr(&body);
             l.scopes.pop();
             val
@@ -580,6 +617,16 @@ impl Lowerer<'_> {
             self.scopes.push(Scope::new());
             for (name, val) in &bindings {
                 self.declare(Var::user(name), Some(val.clone()));
+            }
+            // The parts the pattern binds are the pattern's in the guard, which is written
+            // inside the test's `match`.
+            for name in &read_out {
+                let ident = syn::Ident::new(name, Span::call_site());
+                let own = Operand::Const(Const {
+                    tokens: quote!(#ident),
+                    atomic: true,
+                });
+                self.declare(Var::user(name), Some(Val::Scalar(own)));
             }
             let guard_val = self.opaque(guard, true, "match guard");
             self.scopes.pop();
@@ -598,7 +645,15 @@ impl Lowerer<'_> {
             };
             let offset = scrutinee.len();
             let guard_expr = Opaque::map_holes(guard_op.expr, &mut |k| Opaque::hole(k + offset));
-            cond_expr = quote!(#cond_expr && (#guard_expr));
+            cond_expr = if read_out.is_empty() {
+                quote!(#cond_expr && (#guard_expr))
+            } else {
+                quote!((match #value {
+                    #[allow(unused_variables)]
+                    #pat if #guard_expr => true,
+                    _ => false,
+                }))
+            };
             args.extend(guard_args);
         }
         let op = Op::Opaque(Opaque::cut(cond_expr));
@@ -617,9 +672,14 @@ impl Lowerer<'_> {
     /// tuple's elements together), or elements of a tuple (`(x, true) => ..`). `None` for a
     /// binding deeper inside.
     fn match_bindings(&self, pat: &Pat, scrutinee: &[Operand]) -> Option<Vec<(String, Val)>> {
+        // `x`, or `x @ 0.0..=1.0`: the value, named.
         let simple = |pat: &Pat| match pat {
             Pat::Ident(p)
-                if p.subpat.is_none() && p.by_ref.is_none() && starts_lowercase(&p.ident) =>
+                if p.by_ref.is_none()
+                    && starts_lowercase(&p.ident)
+                    && p.subpat
+                        .as_ref()
+                        .is_none_or(|(_, sub)| find_binding(sub).is_none()) =>
             {
                 Some(p.ident.to_string())
             }
@@ -648,6 +708,20 @@ impl Lowerer<'_> {
             _ => {}
         }
         Some(bindings)
+    }
+}
+
+/// The conditions of `a && b && ..`, in order.
+fn chain_conditions<'e>(cond: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match cond {
+        Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => {
+            chain_conditions(&binary.left, out);
+            chain_conditions(&binary.right, out);
+        }
+        Expr::Paren(paren) if !matches!(&*paren.expr, Expr::Let(_)) && out.is_empty() => {
+            out.push(cond)
+        }
+        cond => out.push(cond),
     }
 }
 
@@ -704,8 +778,13 @@ impl syn::visit_mut::VisitMut for Unbind {
 
     fn visit_pat_mut(&mut self, pat: &mut Pat) {
         if let Pat::Ident(p) = pat {
-            if starts_lowercase(&p.ident) && p.subpat.is_none() {
-                *pat = syn::parse_quote!(_);
+            if starts_lowercase(&p.ident) {
+                // `x @ sub` tests `sub`.
+                *pat = match p.subpat.take() {
+                    Some((_, sub)) => *sub,
+                    None => syn::parse_quote!(_),
+                };
+                self.visit_pat_mut(pat);
                 return;
             }
         }
