@@ -1670,3 +1670,70 @@ fn a_renamed_struct_parameter() {
     let (_, g) = renamed_struct_grad(&p, 3.0);
     assert_eq!((g.w, g.b), ([3.0, 0.0], 1.0));
 }
+
+/// A `Vec` of structs iterated (`for l in &m.layers`), each element's method called; the
+/// numbers of a struct's `Vec` field iterated the same way.
+mod vec_of_structs_iterated {
+    use super::*;
+
+    #[derive(Clone, Differentiable)]
+    pub struct Dense {
+        pub w: Vec<f64>,
+        pub b: f64,
+    }
+
+    impl Dense {
+        #[differentiate]
+        pub fn forward(&self, x: f64) -> f64 {
+            (self.w[0] * x + self.w[1] * x * x + self.b).tanh()
+        }
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Deep {
+        pub layers: Vec<Dense>,
+        pub scale: Vec<f64>,
+    }
+
+    #[differentiate(wrt(m))]
+    pub fn deep(m: &Deep, x: f64) -> f64 {
+        let mut h = x;
+        for l in &m.layers {
+            h = l.forward(h);
+        }
+        for l in m.layers.iter() {
+            h += 0.5 * l.forward(h);
+        }
+        let spread: f64 = m.layers.iter().map(|l| l.forward(x)).sum();
+        let mut s = 0.0;
+        for (k, c) in m.scale.iter().enumerate() {
+            s += c * (k as f64 + h);
+        }
+        h * spread + s
+    }
+
+    #[test]
+    fn layers_iterated_by_reference() {
+        let m = Deep {
+            layers: vec![
+                Dense {
+                    w: vec![0.7, -0.2],
+                    b: 0.1,
+                },
+                Dense {
+                    w: vec![-0.4, 0.3],
+                    b: -0.5,
+                },
+                Dense {
+                    w: vec![1.1, 0.05],
+                    b: 0.2,
+                },
+            ],
+            scale: vec![0.3, -1.2],
+        };
+        let (value, grad) = deep_grad(&m, 0.6);
+        assert_eq!(value.to_bits(), deep(&m, 0.6).to_bits());
+        let check = check_gradient_of(|m| deep(m, 0.6), &m, &grad);
+        assert!(check.max_error < 1e-8, "{check:?}");
+    }
+}

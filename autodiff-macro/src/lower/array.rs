@@ -116,6 +116,10 @@ impl Lowerer<'_> {
                     self.error(e, "a matrix literal whose rows are all arrays the function computed is not supported; write one row out (`[a, b]`), or allocate the matrix (`[[0.0; 2]; 3]`) and assign its rows");
                     Operand::Poison
                 }
+                Val::Scalar(Operand::Value(v)) if self.structs.contains(&v) => {
+                    self.error(e, "an array of structs is not supported; hold them in a struct's `Vec` field (`for l in &m.layers`), or handle each one in turn");
+                    Operand::Poison
+                }
                 val => self.as_operand(val, e),
             })
             .collect();

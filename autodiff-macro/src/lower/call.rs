@@ -86,6 +86,10 @@ impl Lowerer<'_> {
         {
             return match self.expr(&call.receiver) {
                 Val::Mem(mem, prefix) => self.struct_method(call, Operand::Mem(mem, prefix)),
+                Val::Scalar(Operand::Value(value)) if self.struct_elements.contains_key(&value) => {
+                    let (mem, indices) = self.struct_elements[&value].clone();
+                    self.struct_method(call, Operand::Mem(mem, indices))
+                }
                 Val::Scalar(operand) => self.struct_method(call, operand),
                 _ => Val::Poison,
             };
@@ -356,7 +360,9 @@ impl Lowerer<'_> {
                     let data = &self.mems[mem.index()];
                     prefix.is_empty() && data.structured && data.field.is_none()
                 }
-                Some(Val::Scalar(Operand::Value(value))) => self.structs.contains(value),
+                Some(Val::Scalar(Operand::Value(value))) => {
+                    self.structs.contains(value) || self.struct_elements.contains_key(value)
+                }
                 _ => false,
             },
         }

@@ -498,7 +498,13 @@ impl Lowerer<'_> {
                 if depth(&indices) < self.mems[mem.index()].dims {
                     return Val::Mem(*mem, indices);
                 }
-                Val::Scalar(Operand::Value(self.emit(Op::Load(*mem), indices, span)))
+                let value = self.emit(Op::Load(*mem), indices.clone(), span);
+                // An element of a struct's field: a number, or a struct of a `Vec` of them,
+                // whose methods `for l in &m.layers { l.forward(h) }` calls in place.
+                if self.mems[mem.index()].structured {
+                    self.struct_elements.insert(value, (*mem, indices));
+                }
+                Val::Scalar(Operand::Value(value))
             }
             StreamKind::Value(value) => {
                 let args = vec![Operand::Value(*value), pos];

@@ -26,7 +26,7 @@
 //! Unsupported constructs are recorded as errors at their span; lowering goes on with a poison
 //! value so that every error of the function is reported at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
@@ -79,6 +79,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         whole_fields: BTreeSet::new(),
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
+        struct_elements: BTreeMap::new(),
         tuple_arrays: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
@@ -271,6 +272,9 @@ struct Lowerer<'a> {
     structs: BTreeSet<Value>,
     /// Fields of struct values (`o.inner`): a method called on one is the field's struct's.
     parts: BTreeSet<Value>,
+    /// Items of a struct's `Vec` field read in a loop, with the place they were read from: a
+    /// method called on one (`l.forward(h)` of `for l in &m.layers`) is the element's.
+    struct_elements: BTreeMap<Value, (Mem, Vec<Operand>)>,
     /// The arrays tuple variables own, which assigning the tuple writes into.
     tuple_arrays: BTreeSet<Mem>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
