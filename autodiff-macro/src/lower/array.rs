@@ -109,6 +109,7 @@ impl Lowerer<'_> {
             }));
             return Val::Mem(mem, Vec::new());
         }
+        let mut reported = false;
         let elems: Vec<Operand> = elems
             .into_iter()
             .map(|e| match self.expr(e) {
@@ -117,7 +118,9 @@ impl Lowerer<'_> {
                     Operand::Poison
                 }
                 Val::Scalar(Operand::Value(v)) if self.structs.contains(&v) => {
-                    self.error(e, "an array of structs is not supported; hold them in a struct's `Vec` field (`for l in &m.layers`), or handle each one in turn");
+                    if !std::mem::replace(&mut reported, true) {
+                        self.error(e, "an array of structs is not supported; hold them in a struct's `Vec` field (`for l in &m.layers`), or handle each one in turn");
+                    }
                     Operand::Poison
                 }
                 val => self.as_operand(val, e),

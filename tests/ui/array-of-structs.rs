@@ -1,0 +1,18 @@
+use autodiff_core::{Differentiable, differentiate};
+
+#[derive(Clone, Copy, Differentiable)]
+pub struct Layer {
+    pub w: f64,
+}
+
+#[differentiate]
+fn penalty(a: f64, b: f64) -> f64 {
+    let layers = [Layer { w: a }, Layer { w: b }];
+    let mut s = 0.0;
+    for l in layers {
+        s += l.w * l.w;
+    }
+    s
+}
+
+fn main() {}
