@@ -311,3 +311,40 @@ fn bindings_with_subpatterns() {
         }
     }
 }
+
+/// `match` on an `Option` the function builds; a row of a matrix assigned to a local array.
+#[differentiate]
+fn option_matched(x: &[[f64; 2]], y: f64) -> f64 {
+    let mut p = x.to_vec();
+    let mut keep = [0.0, 0.0];
+    let mut best = None;
+    for i in 0..p.len() {
+        keep = p[i];
+        p[i][1] = keep[0] * y;
+        if keep[1] > 0.0 {
+            best = Some(keep[1] * y);
+        }
+    }
+    let b = match best {
+        None => 1.0,
+        Some(v) => v * v,
+    };
+    keep[0] * keep[1] + p[0][1] + b
+}
+
+#[test]
+fn options_matched_and_rows_assigned() {
+    for x in [[[0.3, 0.7], [1.1, -0.4]], [[0.3, -0.7], [1.1, -0.4]]] {
+        let (value, (dx, dy)) = option_matched_grad(&x, 0.5);
+        assert_eq!(value.to_bits(), option_matched(&x, 0.5).to_bits());
+        let mut grad: Vec<f64> = dx.iter().flatten().copied().collect();
+        grad.push(dy);
+        let at = [x[0][0], x[0][1], x[1][0], x[1][1], 0.5];
+        assert_gradient(
+            |q| option_matched(&[[q[0], q[1]], [q[2], q[3]]], q[4]),
+            &at,
+            &grad,
+            1e-8,
+        );
+    }
+}

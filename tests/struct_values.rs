@@ -1384,3 +1384,30 @@ fn skipped_fields_assigned() {
     let (ds, dx) = skipped_returned_pullback(&s0, 3.0, Tagged { m: 1.0, c: 5.0 });
     assert_eq!((ds.m, dx), (3.0, 1.5));
 }
+
+/// `Some(*o)` of a struct parameter, set in a loop.
+#[differentiate]
+fn best_of_param(o: &State, y: f64) -> f64 {
+    let mut best: Option<State> = None;
+    for k in 0..3 {
+        if o.v * y > 0.5 * k as f64 {
+            best = Some(*o);
+        }
+    }
+    if let Some(b) = best { b.x * b.v * y } else { y }
+}
+
+#[test]
+fn an_option_of_a_struct_parameter() {
+    for y in [1.0, -1.0] {
+        let o = State { x: 1.5, v: 2.0 };
+        let (value, (dox, dy)) = best_of_param_grad(&o, y);
+        assert_eq!(value.to_bits(), best_of_param(&o, y).to_bits());
+        assert_gradient(
+            |q| best_of_param(&State { x: q[0], v: q[1] }, q[2]),
+            &[1.5, 2.0, y],
+            &[dox.x, dox.v, dy],
+            1e-8,
+        );
+    }
+}

@@ -221,7 +221,7 @@ impl Lowerer<'_> {
         let op = Op::Opaque(Opaque {
             expr: read,
             cut: false,
-            error: "a pattern that binds parts of a value depending on a differentiated parameter is not supported here; destructure the value with `let` (`let State { x, v } = s;`), or compare it itself (`if x > 0.0`)".to_owned(),
+            error: "a pattern that binds a value depending on a differentiated parameter inside another pattern (a struct's field, an enum's payload, an `|` pattern) is not supported; bind the value itself (`(v, 0) => ..`, `let State { x, v } = s;`) and compare it in the arm".to_owned(),
             at,
             index: false,
         });
@@ -547,6 +547,25 @@ impl Lowerer<'_> {
 
     /// `match x { 0 | 1 => a, n if n > 5 => b, _ => c }` → `if`s on `matches!`.
     pub(super) fn match_expr(&mut self, match_: &syn::ExprMatch) -> Val {
+        // `match best { Some(b) => .., None => .. }` of an `Option` the function builds: the
+        // `if let` it means.
+        if let Some(if_let) = option_match(match_) {
+            let holds_option = match strip_parens(&match_.expr) {
+                Expr::Path(path) => local_name(path).is_some_and(|ident| {
+                    matches!(
+                        self.lookup_user(&ident.to_string()),
+                        Some(Binding {
+                            val: Some(Val::Option(..)),
+                            ..
+                        })
+                    )
+                }),
+                _ => false,
+            };
+            if holds_option {
+                return self.if_expr(&if_let);
+            }
+        }
         // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
         let expr = &match_.expr;
         let parts = match self.expr(expr) {
@@ -555,6 +574,10 @@ impl Lowerer<'_> {
         };
         let mut scrutinee = Vec::new();
         for part in parts {
+            if let Val::Option(..) = part {
+                self.error(expr, "`match` on an `Option` the function builds takes two arms, `Some(x) => ..` and `None` (or `_`) `=> ..`; or write it as `if let Some(x) = .. { .. } else { .. }`");
+                return Val::Poison;
+            }
             match self.matched_value(part, expr.span()) {
                 Some(operand) => scrutinee.push(operand),
                 None => {
@@ -709,6 +732,34 @@ impl Lowerer<'_> {
         }
         Some(bindings)
     }
+}
+
+/// `match e { Some(p) => a, None => b }` (either order, `_` for `None`; a guard is a
+/// `Pat::Guard`, which is neither) as
+/// `if let Some(p) = e { a } else { b }`.
+fn option_match(match_: &syn::ExprMatch) -> Option<syn::ExprIf> {
+    let [first, second] = &match_.arms[..] else {
+        return None;
+    };
+    let is_some = |arm: &syn::Arm| {
+        matches!(&arm.pat, Pat::TupleStruct(ts)
+            if ts.path.segments.last().is_some_and(|s| s.ident == "Some") && ts.elems.len() == 1)
+    };
+    let is_none = |arm: &syn::Arm| {
+        matches!(&arm.pat, Pat::Wild(_))
+            || matches!(&arm.pat, Pat::Ident(p) if p.ident == "None" && p.subpat.is_none())
+            || matches!(&arm.pat, Pat::Path(p) if p.path.is_ident("None"))
+    };
+    let (some, none) = match (is_some(first), is_some(second)) {
+        (true, false) if is_none(second) => (first, second),
+        (false, true) if is_none(first) => (second, first),
+        _ => return None,
+    };
+    let (pat, scrutinee) = (&some.pat, &match_.expr);
+    let (then, otherwise) = (&some.body, &none.body);
+    Some(syn::parse_quote_spanned!(match_.match_token.span=>
+        if let #pat = #scrutinee { #then } else { #otherwise }
+    ))
 }
 
 /// The conditions of `a && b && ..`, in order.

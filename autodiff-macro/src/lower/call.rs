@@ -470,8 +470,17 @@ impl Lowerer<'_> {
         if matches!(segments.as_slice(), [some] | [_, some] if some == "Some")
             && call.args.len() == 1
         {
-            let value = self.expr(&call.args[0]);
-            let value = self.copied_in(value, true, call.args[0].span());
+            let value = match (self.expr(&call.args[0]), strip_parens(&call.args[0])) {
+                // `Some(*o)` of a struct behind a reference: a copy of it.
+                (Val::Mem(mem, prefix), Expr::Unary(unary))
+                    if matches!(unary.op, syn::UnOp::Deref(_))
+                        && prefix.is_empty()
+                        && self.mems[mem.index()].structured =>
+                {
+                    self.struct_copy(mem, prefix, call.args[0].span())
+                }
+                (value, _) => self.copied_in(value, true, call.args[0].span()),
+            };
             return Val::Option(Box::new(value), Operand::Bool(true));
         }
         // `std::mem::swap(&mut a, &mut b)`.

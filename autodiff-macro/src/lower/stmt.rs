@@ -638,14 +638,26 @@ impl Lowerer<'_> {
                     // `a = b` for arrays copies the contents into `a`.
                     (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
                         let (dst, prefix) = (*dst, prefix.clone());
-                        if !prefix.is_empty() || !src_prefix.is_empty() {
+                        let row = !src_prefix.is_empty()
+                            && !self.mems[src.index()].structured
+                            && !matches!(src_prefix.last(), Some(Operand::Range(..)))
+                            && depth(&src_prefix) + 1 == self.mems[src.index()].dims;
+                        if !prefix.is_empty() || !src_prefix.is_empty() && !row {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
                         }
                         let len = self.length_before_assignment(dst, place.span());
+                        // `keep = p[i]`: the row, read whole, written into the array.
+                        let kind = if row {
+                            let value = self.emit(Op::Load(src), src_prefix, place.span());
+                            self.values[value.index()].aggregate = true;
+                            MemInitKind::FromValue(value)
+                        } else {
+                            MemInitKind::Copy { src }
+                        };
                         self.push(ir::Stmt::MemInit(MemInit {
                             mem: dst,
-                            kind: MemInitKind::Copy { src },
+                            kind,
                             declare: false,
                             len,
                             ty: None,
