@@ -1838,3 +1838,78 @@ fn conjugate_gradients() {
         }
     }
 }
+
+/// LU with partial pivoting over a permutation collected from a range and swapped; Horner by
+/// `fold` from `0.0`, the max norm by `fold`, a strided sum over `step_by` of an untyped bound.
+#[differentiate]
+fn pivoted_log_det(a: &[f64], n: usize, c: &[f64]) -> f64 {
+    let mut m = a.to_vec();
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut log_det = 0.0;
+    for k in 0..n {
+        let mut p = k;
+        for r in k + 1..n {
+            if m[perm[r] * n + k].abs() > m[perm[p] * n + k].abs() {
+                p = r;
+            }
+        }
+        perm.swap(k, p);
+        let pivot = m[perm[k] * n + k];
+        log_det += pivot.abs().ln();
+        for r in k + 1..n {
+            let f = m[perm[r] * n + k] / pivot;
+            for j in k..n {
+                m[perm[r] * n + j] -= f * m[perm[k] * n + j];
+            }
+        }
+    }
+    let x = log_det;
+    let horner: f64 = c.iter().rev().fold(0.0, |acc, &ci| acc.mul_add(x, ci));
+    let top: f64 = a.iter().fold(0.0, |m, v| m.max(v.abs()));
+    let len = 4;
+    let mut strided = 0.0;
+    for i in (0..len).step_by(2) {
+        strided += a[i] * a[i + 1];
+    }
+    horner + top + strided
+}
+
+#[test]
+fn lu_with_a_collected_permutation_and_folds_from_literals() {
+    let a = [0.5, 2.0, -1.0, 1.5, 0.3, 0.8, 2.2, -0.7, 1.1];
+    let c = [0.2, -0.5, 0.3];
+    let (value, (da, dc)) = pivoted_log_det_grad(&a, 3, &c);
+    assert_eq!(value.to_bits(), pivoted_log_det(&a, 3, &c).to_bits());
+    let mut at = a.to_vec();
+    at.extend(c);
+    let mut grad = da.clone();
+    grad.extend(&dc);
+    for (k, g) in grad.iter().enumerate() {
+        let h = 1e-6;
+        let (mut up, mut down) = (at.clone(), at.clone());
+        up[k] += h;
+        down[k] -= h;
+        let fd = (pivoted_log_det(&up[..9], 3, &up[9..])
+            - pivoted_log_det(&down[..9], 3, &down[9..]))
+            / (2.0 * h);
+        assert_close(*g, fd, 1e-7, "pivoted_log_det");
+    }
+}
+
+/// The fold from `0.0` as the function's value, as Rust infers its type from there.
+#[differentiate]
+fn horner_tail(c: &[f64], x: f64) -> f64 {
+    c.iter().rev().fold(0.0, |acc, &ci| acc.mul_add(x, ci))
+}
+
+#[test]
+fn a_fold_from_an_untyped_literal_as_the_value() {
+    let (value, (dc, dx)) = horner_tail_grad(&[0.2, -0.5, 0.3], 1.5);
+    assert_eq!(
+        value.to_bits(),
+        horner_tail(&[0.2, -0.5, 0.3], 1.5).to_bits()
+    );
+    // 0.2 + x (-0.5 + 0.3 x): ∂/∂c = (1, x, x²), ∂/∂x = -0.5 + 0.6 x.
+    assert_eq!(dc, vec![1.0, 1.5, 2.25]);
+    assert_close(dx, -0.5 + 0.6 * 1.5, 1e-15, "horner");
+}

@@ -1737,3 +1737,34 @@ mod vec_of_structs_iterated {
         assert!(check.max_error < 1e-8, "{check:?}");
     }
 }
+
+/// A range mapped to reads of a `self` field and summed, in a method.
+mod method_range_map_sum {
+    use super::*;
+
+    #[derive(Clone, Differentiable)]
+    pub struct Matrix {
+        #[differentiable(skip)]
+        pub n: usize,
+        pub data: Vec<f64>,
+    }
+
+    impl Matrix {
+        #[differentiate(wrt(self))]
+        pub fn trace_sq(&self) -> f64 {
+            let t = (0..self.n).map(|i| self.data[i * self.n + i]).sum::<f64>();
+            t * t
+        }
+    }
+
+    #[test]
+    fn trace_of_self() {
+        let m = Matrix {
+            n: 2,
+            data: vec![1.5, 2.0, 3.0, -0.5],
+        };
+        let (value, grad) = m.trace_sq_grad();
+        assert_eq!(value, 1.0);
+        assert_eq!(grad.data, vec![2.0, 0.0, 0.0, 2.0]);
+    }
+}

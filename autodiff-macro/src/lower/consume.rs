@@ -292,6 +292,18 @@ impl Lowerer<'_> {
                     .map(|part| self.accumulator(part, span))
                     .collect::<Option<_>>()?,
             ),
+            Val::Scalar(Operand::Const(c)) if untyped_float(&c.tokens) => {
+                match &self.output_float {
+                    Some(ty) => {
+                        let tokens = &c.tokens;
+                        Val::Scalar(Operand::Const(Const {
+                            tokens: quote!((#tokens as #ty)),
+                            atomic: true,
+                        }))
+                    }
+                    None => Val::Scalar(Operand::Const(c)),
+                }
+            }
             init => init,
         })
     }

@@ -265,7 +265,11 @@ impl Lowerer<'_> {
                         StreamKind::Take(Box::new(inner)),
                     ),
                     _ => (
-                        self.int(quote!(H0.div_ceil(H1)), vec![c, n.clone()], span),
+                        self.int(
+                            quote!(::core::primitive::usize::div_ceil(H0, H1)),
+                            vec![c, n.clone()],
+                            span,
+                        ),
                         StreamKind::StepBy(Box::new(inner), n),
                     ),
                 };
@@ -297,7 +301,7 @@ impl Lowerer<'_> {
             ),
             "chunks" => (
                 self.int(
-                    quote!(H0.div_ceil(H1)),
+                    quote!(::core::primitive::usize::div_ceil(H0, H1)),
                     vec![len.clone(), size.clone()],
                     span,
                 ),

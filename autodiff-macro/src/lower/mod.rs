@@ -84,6 +84,11 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         ret_mem: None,
         n_temps: 0,
         generic_float: sig.generic_float.clone(),
+        output_float: sig
+            .output
+            .as_ref()
+            .filter(|output| output.scalar && sig.generic_float.is_none())
+            .map(|output| output.ty.clone()),
         resized: BTreeSet::new(),
         stores: stores(body),
         local_fns: local_fns(body),
@@ -279,6 +284,9 @@ struct Lowerer<'a> {
     tuple_arrays: BTreeSet<Mem>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.
     generic_float: Option<syn::Ident>,
+    /// The function's output, `f32` or `f64`: the type of a `fold` starting from `0.0`, which
+    /// Rust infers from where the fold's value goes and the loop the fold becomes cannot.
+    output_float: Option<syn::Type>,
     /// How many `Var::Temp`s there are.
     n_temps: usize,
     /// The variables the body assigns, whole or element by element.
@@ -393,6 +401,10 @@ impl Lowerer<'_> {
         match val {
             Val::Scalar(operand) => operand,
             Val::Poison => Operand::Poison,
+            // A number of a struct (`self.data[i]` of a closure's result): a load.
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                Operand::Value(self.emit(Op::Load(mem), prefix, span))
+            }
             _ => {
                 self.error_at(span, "expected a number or a `bool` here");
                 Operand::Poison

@@ -94,6 +94,40 @@ impl Lowerer<'_> {
             );
             return;
         }
+        // `let perm: Vec<usize> = (0..n).collect();`: integers, collected as written into an
+        // array of the function (which `perm.swap(i, j)` may write).
+        if let (Pat::Type(typed), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr)) {
+            if let (Some(dims @ 1..), Pat::Ident(name), "collect") = (
+                integer_container_dims(&typed.ty),
+                &*typed.pat,
+                call.method.to_string().as_str(),
+            ) {
+                // Typed as the `let` is, which the collected value's own binding is not.
+                let mut call = call.clone();
+                if call.turbofish.is_none() {
+                    let ty = &typed.ty;
+                    call.turbofish = Some(syn::parse_quote!(::<#ty>));
+                }
+                if let Val::Scalar(Operand::Value(value)) =
+                    self.opaque(&Expr::MethodCall(call), true, "`collect` of integers")
+                {
+                    self.values[value.index()].aggregate = true;
+                    let span = name.ident.span();
+                    let mem = self.new_mem(Some(name.ident.to_string()), dims, true, None);
+                    self.push(ir::Stmt::MemInit(MemInit {
+                        mem,
+                        kind: MemInitKind::FromValue(value),
+                        declare: true,
+                        len: None,
+                        ty: Some((*typed.ty).clone()),
+                        span,
+                    }));
+                    let var = Var::user(name.ident.to_string());
+                    self.declare_binding(var, Binding::new(Some(Val::Mem(mem, Vec::new()))));
+                }
+                return;
+            }
+        }
         self.integer_sum = match (&local.pat, strip_parens(&init.expr)) {
             (Pat::Type(typed), Expr::MethodCall(call))
                 if !float_cast_target(&typed.ty) && call.turbofish.is_none() =>
