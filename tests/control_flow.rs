@@ -313,6 +313,7 @@ fn bindings_with_subpatterns() {
 }
 
 /// `match` on an `Option` the function builds; a row of a matrix assigned to a local array.
+#[allow(clippy::manual_unwrap_or)] // the `match` is the case
 #[differentiate]
 fn option_matched(x: &[[f64; 2]], y: f64) -> f64 {
     let mut p = x.to_vec();
@@ -329,7 +330,11 @@ fn option_matched(x: &[[f64; 2]], y: f64) -> f64 {
         None => 1.0,
         Some(v) => v * v,
     };
-    keep[0] * keep[1] + p[0][1] + b
+    let top = match x.iter().map(|r| r[0]).reduce(f64::max) {
+        Some(t) => t,
+        _ => 0.0,
+    };
+    keep[0] * keep[1] + p[0][1] + b + top * y
 }
 
 #[test]

@@ -1304,3 +1304,67 @@ fn rows_returned() {
     assert_close(da, 1.0 + 2.0 + 3.0, 1e-15);
     assert_eq!(row_of_local(1.5), [1.5, 3.0 + 2.25, 1.0]);
 }
+
+// ------------------------------------------------------------------------------------------
+// A loop reading `m[i][k]` (or `w[off + k]`) where `i` (or `off`) is a variable the loop itself
+// steps: the read went through one slice of the row taken before the loop with the starting
+// index, so every iteration read the first row (a wrong value and gradient in every generated
+// function), or indexed past the slice's end (a panic where the function runs).
+// ------------------------------------------------------------------------------------------
+
+#[allow(clippy::explicit_counter_loop)] // the counter the loop steps is the case
+#[differentiate(hessian)]
+fn walked_diagonal(m: &[Vec<f64>], q: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut i = 0;
+    for k in 0..q.len() {
+        s += m[i][k] * q[k];
+        i += 1;
+    }
+    s
+}
+
+#[differentiate]
+fn strided_weights(w: &[f64], x: &[f64]) -> f64 {
+    let mut off = 0;
+    let mut s = 0.0;
+    for k in 0..x.len() {
+        s += w[off + k] * x[k];
+        if x[k] < 0.0 {
+            off += 1;
+        }
+    }
+    s
+}
+
+#[test]
+fn rows_indexed_by_a_variable_the_loop_steps() {
+    let m = vec![
+        vec![1.0, 2.0, 3.0],
+        vec![4.0, 5.0, 6.0],
+        vec![7.0, 8.0, 9.0],
+    ];
+    let q = [1.0, 0.5, -0.4];
+    let (value, (dm, dq)) = walked_diagonal_grad(&m, &q);
+    assert_eq!(value.to_bits(), walked_diagonal(&m, &q).to_bits());
+    assert_eq!(dq, vec![1.0, 5.0, 9.0]);
+    assert_eq!(
+        dm,
+        vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 0.5, 0.0],
+            vec![0.0, 0.0, -0.4]
+        ]
+    );
+    let (jvp_value, jvp) = walked_diagonal_jvp(&m, &q, (m.clone(), vec![0.0; 3]));
+    assert_eq!(jvp_value.to_bits(), value.to_bits());
+    // Along m itself: Σ m[k][k] q[k] again.
+    assert_close(jvp, value, 1e-15);
+
+    let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let x = [-1.0, 1.0, 1.0];
+    let (value, (dw, dx)) = strided_weights_grad(&w, &x);
+    assert_eq!(value.to_bits(), strided_weights(&w, &x).to_bits());
+    assert_eq!(dw, vec![-1.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    assert_eq!(dx, vec![1.0, 3.0, 4.0]);
+}

@@ -1129,27 +1129,32 @@ fn particle_path(p0: &Particle, g: f64, lr: f64) -> f64 {
     e
 }
 
-fn particle_plain(q: &[f64]) -> f64 {
-    let p = Particle {
+/// A particle from its 7 numbers (position, velocity, weights), and its numbers in that order.
+fn particle(q: &[f64]) -> Particle {
+    Particle {
         pos: [q[0], q[1]],
         vel: [q[2], q[3]],
         w: q[4..7].to_vec(),
-    };
-    particle_path(&p, q[7], q[8])
+    }
+}
+
+fn particle_numbers(p: &Particle) -> Vec<f64> {
+    let mut q = vec![p.pos[0], p.pos[1], p.vel[0], p.vel[1]];
+    q.extend(&p.w);
+    q
+}
+
+fn particle_plain(q: &[f64]) -> f64 {
+    particle_path(&particle(q), q[7], q[8])
 }
 
 #[test]
 fn elements_of_array_fields_of_struct_values_assigned() {
     let q = [0.3, 1.0, 0.8, 2.0, 0.5, -0.4, 1.2, 9.81, 0.05];
-    let p = Particle {
-        pos: [q[0], q[1]],
-        vel: [q[2], q[3]],
-        w: q[4..7].to_vec(),
-    };
+    let p = particle(&q);
     let (value, (dp, dg, dlr)) = particle_path_grad(&p, q[7], q[8]);
     assert_eq!(value.to_bits(), particle_path(&p, q[7], q[8]).to_bits());
-    let mut grad = vec![dp.pos[0], dp.pos[1], dp.vel[0], dp.vel[1]];
-    grad.extend(&dp.w);
+    let mut grad = particle_numbers(&dp);
     grad.extend([dg, dlr]);
     assert_gradient(particle_plain, &q, &grad, 1e-8);
 }
@@ -1179,26 +1184,16 @@ fn stepped_after_return(p0: &Particle, a: f64) -> f64 {
 #[test]
 fn a_struct_stepped_in_a_loop_after_an_early_return() {
     for a in [0.7, 2.0] {
-        let p = Particle {
-            pos: [0.3, 1.0],
-            vel: [0.0, 0.0],
-            w: vec![0.5, -0.4, 1.2],
-        };
+        let p = particle(&[0.3, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2]);
         let (value, (dp, da)) = stepped_after_return_grad(&p, a);
         assert_eq!(value.to_bits(), stepped_after_return(&p, a).to_bits());
-        let mut grad = vec![dp.pos[0], dp.pos[1], dp.vel[0], dp.vel[1]];
-        grad.extend(&dp.w);
+        let mut grad = particle_numbers(&dp);
         grad.push(da);
+        let mut at = particle_numbers(&p);
+        at.push(a);
         assert_gradient(
-            |q| {
-                let p = Particle {
-                    pos: [q[0], q[1]],
-                    vel: [q[2], q[3]],
-                    w: q[4..7].to_vec(),
-                };
-                stepped_after_return(&p, q[7])
-            },
-            &[0.3, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2, a],
+            |q| stepped_after_return(&particle(q), q[7]),
+            &at,
             &grad,
             1e-8,
         );
@@ -1244,29 +1239,14 @@ fn settled(s0: &State, k: f64) -> State {
 #[test]
 fn options_of_structs_and_structs_returned_early() {
     for y in [0.8, 1.3] {
-        let p = Particle {
-            pos: [0.9, 1.0],
-            vel: [0.0, 0.0],
-            w: vec![0.5, -0.4, 1.2],
-        };
+        let p = particle(&[0.9, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2]);
         let (value, (dp, dy)) = best_state_grad(&p, y);
         assert_eq!(value.to_bits(), best_state(&p, y).to_bits());
-        let mut grad = vec![dp.pos[0], dp.pos[1], dp.vel[0], dp.vel[1]];
-        grad.extend(&dp.w);
+        let mut grad = particle_numbers(&dp);
         grad.push(dy);
-        assert_gradient(
-            |q| {
-                let p = Particle {
-                    pos: [q[0], q[1]],
-                    vel: [q[2], q[3]],
-                    w: q[4..7].to_vec(),
-                };
-                best_state(&p, q[7])
-            },
-            &[0.9, 1.0, 0.0, 0.0, 0.5, -0.4, 1.2, y],
-            &grad,
-            1e-8,
-        );
+        let mut at = particle_numbers(&p);
+        at.push(y);
+        assert_gradient(|q| best_state(&particle(q), q[7]), &at, &grad, 1e-8);
     }
     // Settles (returns early) for k = 0.5; not within 50 steps for k = 0.01.
     for k in [0.5, 0.01] {

@@ -112,38 +112,19 @@ fn placeholder_impl(item: &syn::DeriveInput, fields: &syn::Fields) -> TokenStrea
 }
 
 fn has_placeholder(ty: &syn::Type, params: &[&syn::Ident], bounds: &mut Vec<TokenStream>) -> bool {
-    const KNOWN: &[&str] = &[
-        "f32",
-        "f64",
-        "bool",
-        "char",
-        "String",
-        "Vec",
-        "Option",
-        "PhantomData",
-        "i8",
-        "i16",
-        "i32",
-        "i64",
-        "i128",
-        "isize",
-        "u8",
-        "u16",
-        "u32",
-        "u64",
-        "u128",
-        "usize",
-    ];
     match ty {
         syn::Type::Path(path) if path.qself.is_none() => {
             if params.iter().any(|p| path.path.is_ident(*p)) {
                 bounds.push(quote!(#ty: ::autodiff_core::__private::Dummy));
                 return true;
             }
-            path.path
-                .segments
-                .last()
-                .is_some_and(|s| KNOWN.iter().any(|known| s.ident == known))
+            path.path.segments.last().is_some_and(|s| {
+                // The carried types but `str` (unsized) and `Result`, and the floats and `Vec`.
+                let carried = CARRIED.iter().any(|name| s.ident == name)
+                    && s.ident != "str"
+                    && s.ident != "Result";
+                carried || ["f32", "f64", "Vec"].iter().any(|name| s.ident == name)
+            })
         }
         syn::Type::Array(array) => has_placeholder(&array.elem, params, bounds),
         syn::Type::Paren(p) => has_placeholder(&p.elem, params, bounds),

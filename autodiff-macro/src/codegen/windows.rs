@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ir::visit::{defined_in, operands};
+use crate::ir::visit::{iteration_values, operands};
 use crate::ir::{Loop, LoopKind, Mem, Op, Operand, Stmt, Value, same_indices};
 use crate::reverse::{BwdStmt, LoopPlan};
 
@@ -86,7 +86,7 @@ impl Writer<'_> {
                 Stmt::If(_) | Stmt::Loop(_) => {}
             }
         });
-        let inside = defined_in(&loop_.body);
+        let inside = iteration_values(loop_);
         // Shared borrows: one window per index.
         let mut windows: Vec<(Mem, Affine)> = Vec::new();
         for (mem, accesses) in reads {
@@ -117,7 +117,7 @@ impl Writer<'_> {
         let Some(k) = window_index(loop_).filter(|_| plan.index_read && !plan.by_count) else {
             return false;
         };
-        let inside = defined_in(&loop_.body);
+        let inside = iteration_values(loop_);
         let remat: BTreeSet<Value> = plan.remat.iter().copied().collect();
         // The values of the body the backward iteration has: its index and what it recomputes.
         let available = |v: Value| v == k || remat.contains(&v);

@@ -550,19 +550,7 @@ impl Lowerer<'_> {
         // `match best { Some(b) => .., None => .. }` of an `Option` the function builds: the
         // `if let` it means.
         if let Some(if_let) = option_match(match_) {
-            let holds_option = match strip_parens(&match_.expr) {
-                Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                    matches!(
-                        self.lookup_user(&ident.to_string()),
-                        Some(Binding {
-                            val: Some(Val::Option(..)),
-                            ..
-                        })
-                    )
-                }),
-                _ => false,
-            };
-            if holds_option {
+            if self.gives_option(&match_.expr) {
                 return self.if_expr(&if_let);
             }
         }

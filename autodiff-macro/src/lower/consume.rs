@@ -218,7 +218,7 @@ impl Lowerer<'_> {
 
     /// Whether `expr` gives an `Option` of an iterator's item (`max_by(..)`, `.copied()` of
     /// one) or is a variable holding one.
-    fn gives_option(&self, expr: &Expr) -> bool {
+    pub(super) fn gives_option(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
                 "reduce" | "max_by" | "min_by" | "last" => Self::is_stream(&inner.receiver),

@@ -90,7 +90,7 @@ impl Lowerer<'_> {
         if let Some((else_token, _)) = &init.diverge {
             self.error(
                 else_token,
-                "`let ... else` is not supported; bind the value with a plain `let` and `match` on it",
+                "`let ... else` is not supported; write it as `if let PAT = value { .. } else { .. }`",
             );
             return;
         }
