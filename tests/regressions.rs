@@ -1368,3 +1368,17 @@ fn rows_indexed_by_a_variable_the_loop_steps() {
     assert_eq!(dw, vec![-1.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
     assert_eq!(dx, vec![1.0, 3.0, 4.0]);
 }
+
+/// A tuple parameter is data: no entry in the gradient (as for integers and other types).
+#[differentiate]
+fn spring_between(ends: (f64, f64), k: f64) -> f64 {
+    let d = ends.1 - ends.0;
+    0.5 * k * d * d
+}
+
+#[test]
+fn a_tuple_parameter_is_data() {
+    let (value, dk) = spring_between_grad((0.5, 2.0), 3.0);
+    assert_eq!(value, spring_between((0.5, 2.0), 3.0));
+    assert_close(dk, 0.5 * 1.5 * 1.5, 1e-15);
+}

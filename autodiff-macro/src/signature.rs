@@ -172,17 +172,6 @@ fn typed_param(
             rejected = true;
         }
     }
-    // A tuple of floats would be a constant without a word: its derivative would be missing.
-    if let Type::Tuple(tuple) = strip(&ty) {
-        let t = generic_float_param(&sig.generics);
-        if options.wrt.is_none() && !rejected && tuple.elems.iter().any(|e| is_float(e, t)) {
-            cx.error_spanned_by(
-                &pat_type.ty,
-                "a tuple parameter is not differentiated; pass its numbers as parameters of their own (or as an array), or name the parameters to differentiate with `wrt(..)` to keep it as data",
-            );
-            rejected = true;
-        }
-    }
     let kind = if rejected {
         ParamKind::Other
     } else {
