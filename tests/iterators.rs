@@ -770,3 +770,32 @@ fn options_of_consumers_copied() {
         1e-8,
     );
 }
+
+/// `f64::total_cmp` as a comparator, and the `Ordering` of a comparison tested with `is_lt`.
+#[differentiate]
+fn smallest_below(x: &[f64], y: f64) -> f64 {
+    let low = x.iter().copied().min_by(f64::total_cmp).unwrap();
+    let high = x.iter().copied().max_by(f64::total_cmp).unwrap();
+    if low.total_cmp(&y).is_lt() {
+        low * y + high
+    } else {
+        y * y - high
+    }
+}
+
+#[test]
+fn comparators_by_path_and_orderings() {
+    for y in [0.5, -2.0] {
+        let x = [0.3, -1.2, 2.5];
+        let (value, (dx, dy)) = smallest_below_grad(&x, y);
+        assert_eq!(value.to_bits(), smallest_below(&x, y).to_bits());
+        let mut grad = dx.clone();
+        grad.push(dy);
+        assert_gradient(
+            |p| smallest_below(&p[..3], p[3]),
+            &[0.3, -1.2, 2.5, y],
+            &grad,
+            1e-8,
+        );
+    }
+}

@@ -186,9 +186,16 @@ impl Lowerer<'_> {
         }
         // `a.partial_cmp(b).unwrap()`: what `partial_cmp` gives, unwrapped, is no number either.
         let cut_receiver = match strip_parens(&call.receiver) {
-            Expr::MethodCall(inner) if matches!(name.as_str(), "unwrap" | "expect") => CUT_METHODS
-                .contains(&inner.method.to_string().as_str())
-                .then_some(inner),
+            Expr::MethodCall(inner)
+                if matches!(
+                    name.as_str(),
+                    "unwrap" | "expect" | "is_lt" | "is_le" | "is_gt" | "is_ge" | "is_eq" | "is_ne"
+                ) =>
+            {
+                CUT_METHODS
+                    .contains(&inner.method.to_string().as_str())
+                    .then_some(inner)
+            }
             _ => None,
         };
         if let Some(inner) = cut_receiver {

@@ -175,6 +175,19 @@ impl Lowerer<'_> {
                 Val::Closure(c) => Some(Callable::Closure(c)),
                 _ => None,
             },
+            // `f64::total_cmp` as a comparator: the closure it stands for, which compares.
+            Expr::Path(path)
+                if path.qself.is_none()
+                    && path.path.segments.len() == 2
+                    && path.path.segments[1].ident == "total_cmp" =>
+            {
+                let closure: syn::ExprClosure =
+                    syn::parse_quote_spanned!(path.span()=> |a, b| a.total_cmp(b));
+                match self.closure(&closure) {
+                    Val::Closure(c) => Some(Callable::Closure(c)),
+                    _ => None,
+                }
+            }
             Expr::Path(path) => match self.path(path) {
                 Val::Closure(c) => Some(Callable::Closure(c)),
                 Val::Scalar(Operand::Const(_)) => Some(Callable::Path(path.clone())),
