@@ -429,6 +429,10 @@ impl Lowerer<'_> {
                 self.error_at(span, super::array::ROWS_NOT_YET);
                 Operand::Poison
             }
+            Val::Tuple(_) => {
+                self.error_at(span, "collecting tuples into a `Vec` is not supported; collect each element into a `Vec` of its own (`.map(|(a, _)| a).collect()`)");
+                Operand::Poison
+            }
             item => self.val_operand(item, span),
         }
     }
