@@ -94,13 +94,7 @@ fn placeholder_impl(item: &syn::DeriveInput, fields: &syn::Fields) -> TokenStrea
     let members = fields
         .iter()
         .enumerate()
-        .map(|(index, field)| match &field.ident {
-            Some(ident) => quote!(#ident),
-            None => {
-                let index = syn::Index::from(index);
-                quote!(#index)
-            }
-        });
+        .map(|(index, field)| member(index, field));
     quote! {
         #[automatically_derived]
         impl #impl_generics #private::Dummy for #name #ty_generics where #(#predicates,)* {
@@ -163,16 +157,7 @@ fn partition_fields<'a>(
     let mut differentiable = Vec::new();
     let mut carried = Vec::new();
     for (index, field) in fields.iter().enumerate() {
-        let member = match &field.ident {
-            Some(ident) => quote!(#ident),
-            None => {
-                let index = syn::Index {
-                    index: index as u32,
-                    span: field.span(),
-                };
-                quote!(#index)
-            }
-        };
+        let member = member(index, field);
         if skipped(cx, field) || carried_type(&field.ty) {
             carried.push(member);
         } else {
@@ -180,6 +165,20 @@ fn partition_fields<'a>(
         }
     }
     (differentiable, carried)
+}
+
+/// How the struct's field `index` is named: `w`, or `0` for a tuple struct's.
+fn member(index: usize, field: &syn::Field) -> TokenStream {
+    match &field.ident {
+        Some(ident) => quote!(#ident),
+        None => {
+            let index = syn::Index {
+                index: index as u32,
+                span: field.span(),
+            };
+            quote!(#index)
+        }
+    }
 }
 
 /// `impl Differentiable` and `impl Grad` for the struct.

@@ -286,19 +286,13 @@ impl<'a> Writer<'a> {
                 let (a, i) = (&args[0], &args[1]);
                 self.copy_if_aggregate(inst.result, quote!(#a[#i]))
             }
-            // A struct (or an array field of one) read whole is cloned out of it.
-            Op::Load(mem)
-                if args.is_empty() && self.function.values[inst.result.index()].aggregate =>
-            {
-                let place = self.mem_name(*mem);
-                if self.is_ref_param_mem(*mem) {
-                    quote!(::core::clone::Clone::clone(#place))
-                } else {
-                    quote!(::core::clone::Clone::clone(&#place))
-                }
-            }
-            // A row read whole (`let old = m[i];`).
+            // A struct (or an array field of one), or a row (`let old = m[i];`), read whole is
+            // cloned out of it.
             Op::Load(mem) if self.function.values[inst.result.index()].aggregate => {
+                if args.is_empty() && self.is_ref_param_mem(*mem) {
+                    let place = self.mem_name(*mem);
+                    return quote!(::core::clone::Clone::clone(#place));
+                }
                 let place = self
                     .windowed_place(*mem, false, &inst.args)
                     .unwrap_or_else(|| {

@@ -161,17 +161,18 @@ impl Lowerer<'_> {
         let cond =
             Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond)), vec![scrutinee.clone()], span));
         let at = let_.expr.to_token_stream();
-        // `if let v @ 0.0..=1.0 = x`: the value itself, named.
-        let whole = match pat {
-            Pat::Ident(p) if p.by_ref.is_none() && names.len() == 1 => Some(p.ident.to_string()),
-            _ => None,
-        };
+        // `if let v @ 0.0..=1.0 = x` names the value itself; other bindings are read out of it.
+        let bindings = self.match_bindings(pat, std::slice::from_ref(&scrutinee));
         self.lower_if(
             cond,
             move |l| {
                 l.scopes.push(Scope::new());
-                match &whole {
-                    Some(name) => l.declare(Var::user(name), Some(Val::Scalar(scrutinee))),
+                match bindings {
+                    Some(bindings) => {
+                        for (name, val) in bindings {
+                            l.declare(Var::user(&name), Some(val));
+                        }
+                    }
                     None => l.read_bindings(pat, &names, &[scrutinee], at, span),
                 }
                 let val = then_branch(l);

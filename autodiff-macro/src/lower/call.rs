@@ -340,6 +340,25 @@ impl Lowerer<'_> {
         Val::Scalar(Operand::Value(value))
     }
 
+    /// `expr`, where `*s` of a struct behind a reference (`f(*s)`, `Some(*o)`) is a copy of it.
+    fn expr_copying_struct(&mut self, expr: &Expr) -> Val {
+        let deref = matches!(
+            strip_parens(expr),
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Deref(_),
+                ..
+            })
+        );
+        match self.expr(expr) {
+            Val::Mem(mem, prefix)
+                if deref && prefix.is_empty() && self.mems[mem.index()].structured =>
+            {
+                self.struct_copy(mem, prefix, expr.span())
+            }
+            val => val,
+        }
+    }
+
     /// What the local variable `expr` names holds.
     fn local_val(&self, expr: &Expr) -> Option<&Val> {
         let Expr::Path(path) = strip_parens(expr) else {
@@ -477,17 +496,8 @@ impl Lowerer<'_> {
         if matches!(segments.as_slice(), [some] | [_, some] if some == "Some")
             && call.args.len() == 1
         {
-            let value = match (self.expr(&call.args[0]), strip_parens(&call.args[0])) {
-                // `Some(*o)` of a struct behind a reference: a copy of it.
-                (Val::Mem(mem, prefix), Expr::Unary(unary))
-                    if matches!(unary.op, syn::UnOp::Deref(_))
-                        && prefix.is_empty()
-                        && self.mems[mem.index()].structured =>
-                {
-                    self.struct_copy(mem, prefix, call.args[0].span())
-                }
-                (value, _) => self.copied_in(value, true, call.args[0].span()),
-            };
+            let value = self.expr_copying_struct(&call.args[0]);
+            let value = self.copied_in(value, true, call.args[0].span());
             return Val::Option(Box::new(value), Operand::Bool(true));
         }
         // `std::mem::swap(&mut a, &mut b)`.
@@ -627,20 +637,7 @@ impl Lowerer<'_> {
                 _ => false,
             };
             let written = is_ref;
-            let deref = matches!(
-                strip_parens(arg),
-                Expr::Unary(syn::ExprUnary {
-                    op: syn::UnOp::Deref(_),
-                    ..
-                })
-            );
-            let mut val = self.expr(arg);
-            // `*s` of a struct behind a reference: a copy of it.
-            if let Val::Mem(mem, prefix) = &val {
-                if deref && prefix.is_empty() && self.mems[mem.index()].structured {
-                    val = self.struct_copy(*mem, Vec::new(), arg.span());
-                }
-            }
+            let val = self.expr_copying_struct(arg);
             let is_ref = is_ref
                 || bound_ref
                 || match &val {

@@ -508,10 +508,7 @@ impl Lowerer<'_> {
                 Output::Mem(mem)
             }
             // A row (`x[0]` of `&[[f64; 2]]`): returned as a copy of its own.
-            Val::Mem(mem, prefix)
-                if !matches!(prefix.last(), Some(Operand::Range(..)))
-                    && depth(&prefix) + 1 == self.mems[mem.index()].dims =>
-            {
+            Val::Mem(mem, prefix) if self.is_row(mem, &prefix) => {
                 let copy = self.copy_mem(mem, &prefix, None, span);
                 self.output(copy, body)
             }

@@ -111,17 +111,9 @@ impl Lowerer<'_> {
                 if let Val::Scalar(Operand::Value(value)) =
                     self.opaque(&Expr::MethodCall(call), true, "`collect` of integers")
                 {
-                    self.values[value.index()].aggregate = true;
-                    let span = name.ident.span();
-                    let mem = self.new_mem(Some(name.ident.to_string()), dims, true, None);
-                    self.push(ir::Stmt::MemInit(MemInit {
-                        mem,
-                        kind: MemInitKind::FromValue(value),
-                        declare: true,
-                        len: None,
-                        ty: Some((*typed.ty).clone()),
-                        span,
-                    }));
+                    let (ty, span) = (Some((*typed.ty).clone()), name.ident.span());
+                    let mem =
+                        self.array_from_value(value, dims, Some(name.ident.to_string()), ty, span);
                     let var = Var::user(name.ident.to_string());
                     self.declare_binding(var, Binding::new(Some(Val::Mem(mem, Vec::new()))));
                 }
@@ -286,16 +278,8 @@ impl Lowerer<'_> {
                 if pat_ident.mutability.is_some() && self.stores.elements.contains_key(&name) =>
             {
                 let dims = self.stores.elements[&name];
-                self.values[value.index()].aggregate = true;
-                let mem = self.new_mem(Some(name.clone()), dims, true, None);
-                self.push(ir::Stmt::MemInit(MemInit {
-                    mem,
-                    kind: MemInitKind::FromValue(value),
-                    declare: true,
-                    len: None,
-                    ty: ty.cloned(),
-                    span: pat_ident.span(),
-                }));
+                let (name, ty) = (Some(name.clone()), ty.cloned());
+                let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
             }
             val => self.name_value(&name, val, ty, pat_ident.span()),
@@ -411,18 +395,8 @@ impl Lowerer<'_> {
                 return self.copy_view(src, prefix.to_vec(), name, span);
             }
             // A row: a clone of it, of its own type (an array, which a call may take by value).
-            let row = self.emit(Op::Load(src), prefix.to_vec(), span);
-            self.values[row.index()].aggregate = true;
-            let mem = self.new_mem(name, 1, true, None);
-            self.push(ir::Stmt::MemInit(MemInit {
-                mem,
-                kind: MemInitKind::FromValue(row),
-                declare: true,
-                len: None,
-                ty: None,
-                span,
-            }));
-            return Val::Mem(mem, Vec::new());
+            let row = self.row_value(src, prefix.to_vec(), span);
+            return Val::Mem(self.array_from_value(row, 1, name, None, span), Vec::new());
         }
         let data = &self.mems[src.index()];
         let mem = self.new_mem(name, data.dims, data.vec, None);
@@ -672,10 +646,7 @@ impl Lowerer<'_> {
                     // `a = b` for arrays copies the contents into `a`.
                     (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
                         let (dst, prefix) = (*dst, prefix.clone());
-                        let row = !src_prefix.is_empty()
-                            && !self.mems[src.index()].structured
-                            && !matches!(src_prefix.last(), Some(Operand::Range(..)))
-                            && depth(&src_prefix) + 1 == self.mems[src.index()].dims;
+                        let row = self.is_row(src, &src_prefix);
                         if !prefix.is_empty() || !src_prefix.is_empty() && !row {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
@@ -683,9 +654,7 @@ impl Lowerer<'_> {
                         let len = self.length_before_assignment(dst, place.span());
                         // `keep = p[i]`: the row, read whole, written into the array.
                         let kind = if row {
-                            let value = self.emit(Op::Load(src), src_prefix, place.span());
-                            self.values[value.index()].aggregate = true;
-                            MemInitKind::FromValue(value)
+                            MemInitKind::FromValue(self.row_value(src, src_prefix, place.span()))
                         } else {
                             MemInitKind::Copy { src }
                         };
@@ -884,14 +853,48 @@ impl Lowerer<'_> {
             .collect()
     }
 
-    /// Whether `mem[prefix]` is a whole row of a local array (which later writes may change).
-    fn is_local_row(&self, mem: Mem, prefix: &[Operand]) -> bool {
+    /// Whether `mem[prefix]` is a whole row of an array (not a sub-slice, not a struct's).
+    pub(super) fn is_row(&self, mem: Mem, prefix: &[Operand]) -> bool {
         let data = &self.mems[mem.index()];
         !prefix.is_empty()
-            && data.param.is_none()
             && !data.structured
             && !prefix.iter().any(|i| matches!(i, Operand::Range(..)))
             && depth(prefix) + 1 == data.dims
+    }
+
+    /// Whether `mem[prefix]` is a whole row of a local array (which later writes may change).
+    fn is_local_row(&self, mem: Mem, prefix: &[Operand]) -> bool {
+        self.is_row(mem, prefix) && self.mems[mem.index()].param.is_none()
+    }
+
+    /// A row read whole (`p[i]`): a value of the row's own type, copied out.
+    fn row_value(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Value {
+        let row = self.emit(Op::Load(mem), prefix, span);
+        self.values[row.index()].aggregate = true;
+        row
+    }
+
+    /// A new array of `dims` indices holding `value`, an array the function computed (a call's
+    /// result, a row, a field read whole), to be written element by element.
+    pub(super) fn array_from_value(
+        &mut self,
+        value: Value,
+        dims: usize,
+        name: Option<String>,
+        ty: Option<syn::Type>,
+        span: Span,
+    ) -> Mem {
+        self.values[value.index()].aggregate = true;
+        let mem = self.new_mem(name, dims, true, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::FromValue(value),
+            declare: true,
+            len: None,
+            ty,
+            span,
+        }));
+        mem
     }
 
     /// A local array that is not a struct's.
@@ -1021,16 +1024,7 @@ impl Lowerer<'_> {
             .rev()
             .map(|index| self.operand(index))
             .collect::<Vec<_>>();
-        self.values[array.index()].aggregate = true;
-        let mem = self.new_mem(None, indices.len(), true, None);
-        self.push(ir::Stmt::MemInit(MemInit {
-            mem,
-            kind: MemInitKind::FromValue(array),
-            declare: true,
-            len: None,
-            ty: None,
-            span,
-        }));
+        let mem = self.array_from_value(array, indices.len(), None, None, span);
         self.push(ir::Stmt::Store(Store {
             mem,
             indices,
@@ -1174,22 +1168,5 @@ fn array_shape(ty: &syn::Type) -> Option<(usize, bool)> {
             Some((array_shape(&array.elem).map_or(1, |(d, _)| d + 1), false))
         }
         ty => type_arg(ty, "Vec").map(|elem| (array_shape(elem).map_or(1, |(d, _)| d + 1), true)),
-    }
-}
-
-/// `T` of `Name<T>` (`Option<T>`, `Vec<T>`).
-fn type_arg<'t>(ty: &'t syn::Type, name: &str) -> Option<&'t syn::Type> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) if last.ident == name && args.args.len() == 1 => {
-            match &args.args[0] {
-                syn::GenericArgument::Type(inner) => Some(inner),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }

@@ -234,32 +234,40 @@ pub(super) fn float_method_path<'p>(
     }
 }
 
-/// Casts to integer types, `char` and `bool` cut the derivative; other targets are floats (or
-/// float aliases, which rustc then checks).
-/// `Vec<usize>` → 1, `[[i32; 2]; 3]` → 2: a container of integers (or `bool`s), with its
-/// number of indices; `None` for anything else (and 0 for a bare integer).
-pub(super) fn integer_container_dims(ty: &syn::Type) -> Option<usize> {
-    match ty {
-        syn::Type::Array(array) => integer_container_dims(&array.elem).map(|d| d + 1),
-        syn::Type::Paren(paren) => integer_container_dims(&paren.elem),
-        syn::Type::Path(path) if path.qself.is_none() => {
-            let last = path.path.segments.last()?;
-            if last.ident == "Vec" {
-                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                    return None;
-                };
-                match args.args.first()? {
-                    syn::GenericArgument::Type(elem) => integer_container_dims(elem).map(|d| d + 1),
-                    _ => None,
-                }
-            } else {
-                (path.path.get_ident().is_some() && !float_cast_target(ty)).then_some(0)
+/// `T` of `Name<T>` (`Option<T>`, `Vec<T>`).
+pub(super) fn type_arg<'t>(ty: &'t syn::Type, name: &str) -> Option<&'t syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) if last.ident == name && args.args.len() == 1 => {
+            match &args.args[0] {
+                syn::GenericArgument::Type(inner) => Some(inner),
+                _ => None,
             }
         }
         _ => None,
     }
 }
 
+/// `Vec<usize>` → 1, `[[i32; 2]; 3]` → 2: a container of integers (or `bool`s), with its
+/// number of indices; `None` for anything else (and 0 for a bare integer).
+pub(super) fn integer_container_dims(ty: &syn::Type) -> Option<usize> {
+    match ty {
+        syn::Type::Array(array) => integer_container_dims(&array.elem).map(|d| d + 1),
+        syn::Type::Paren(paren) => integer_container_dims(&paren.elem),
+        ty => match type_arg(ty, "Vec") {
+            Some(elem) => integer_container_dims(elem).map(|d| d + 1),
+            None => matches!(ty, syn::Type::Path(path) if path.path.get_ident().is_some())
+                .then_some(0)
+                .filter(|_| !float_cast_target(ty)),
+        },
+    }
+}
+
+/// Casts to integer types, `char` and `bool` cut the derivative; other targets are floats (or
+/// float aliases, which rustc then checks).
 pub(super) fn float_cast_target(ty: &syn::Type) -> bool {
     const NOT_FLOAT: &[&str] = &[
         "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
