@@ -515,7 +515,7 @@ impl Lowerer<'_> {
             Val::Mem(..) => {
                 self.error_at(
                     span,
-                    "returning part of an array is not supported; return a row, or a copy (`x[1..3].to_vec()`)",
+                    "returning part of an array larger than a row is not supported; copy it into a local array element by element, and return that",
                 );
                 Output::Operand(poison())
             }
