@@ -276,6 +276,14 @@ pub const REQUIRED: &[&str] = &[
     "extreme: argmax by if",
     "extreme: from a field",
     "shape: filler",
+    "shape: matching",
+    "match: tuple",
+    "match: tuple variable",
+    "match: option",
+    "match: option in loop",
+    "match: if let chain",
+    "match: row copy",
+    "match: enum",
     "iter: map sum",
     "iter: zip map sum",
     "iter: fold",
@@ -1044,6 +1052,7 @@ impl<'a> Gen<'a> {
             3,                              // a buffer hoisted out of a summing loop
             3,                              // places fixed across a loop, counters
             3,                              // running maxima and minima
+            3,                              // match, if let, rows copied
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -1054,7 +1063,8 @@ impl<'a> Gen<'a> {
             5 => "cfg",
             6 => "hoisted buffer",
             7 => "fixed places",
-            _ => "running extreme",
+            8 => "running extreme",
+            _ => "matching",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1076,7 +1086,8 @@ impl<'a> Gen<'a> {
             "cfg" => self.cfg_shape(),
             "hoisted buffer" => self.hoisted_buffer(depth),
             "fixed places" => self.fixed_places(depth),
-            _ => self.running_extreme(depth),
+            "running extreme" => self.running_extreme(depth),
+            _ => self.matching(depth),
         }
         self.parents.pop();
     }
@@ -2535,6 +2546,157 @@ impl<'a> Gen<'a> {
         self.declare(&out);
     }
 
+    /// Branching on patterns, as programs branch: `match` on a tuple of a comparison and an
+    /// integer (or-patterns, guards, bindings), `match` and `if let .. &&` chains on an
+    /// `Option` the function builds by a branch or in a loop, on an enum with constant payloads
+    /// chosen in a loop, and rows of a `Vec` of arrays copied by value and written back in a
+    /// loop. Further shapes nest inside the loops.
+    fn matching(&mut self, depth: usize) {
+        let v = *self.rng.pick(&[
+            "tuple",
+            "tuple variable",
+            "option",
+            "option in loop",
+            "if let chain",
+            "row copy",
+            "enum",
+        ]);
+        self.stats.add(format!("match: {v}"));
+        let out = self.name("r");
+        let trips = self.rng.range(2, 4);
+        match v {
+            "tuple" | "tuple variable" => {
+                let (i, b, n) = (self.name("i"), self.name("b"), self.name("n"));
+                self.emit(format!("let mut {out} = ⟦0.0⟧;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let x = self.operand();
+                let c = self.cond_on(&x);
+                let scrutinee = if v == "tuple" {
+                    format!("({c}, {i} % 3)")
+                } else {
+                    let key = self.name("key");
+                    self.emit(format!("let {key} = ({c}, {i} % 3);"));
+                    key
+                };
+                let (e1, e2, e3, e4) =
+                    (self.expr(2), self.bounded(1), self.expr(1), self.bounded(1));
+                let guard = self.cond_on(&x);
+                self.emit(format!("{out} += match {scrutinee} {{"));
+                self.emit(format!("    (true, 0) => {},", e1.s));
+                self.emit(format!("    (false, 0) | (true, 2) => {},", e2.s));
+                self.emit(format!("    ({b}, 1) if {b} || {guard} => {},", e3.s));
+                self.emit(format!("    (_, {n}) => {} * ⟦{n} as f64⟧,", e4.at(MUL)));
+                self.emit("};");
+                self.close("");
+            }
+            "option" => {
+                let (o, val) = (self.name("o"), self.name("v"));
+                let x = self.operand();
+                let c = self.cond_on(&x);
+                let (e1, e2, e3) = (self.expr(2), self.bounded(1), self.expr(1));
+                self.emit(format!(
+                    "let {o} = if {c} {{ Some({}) }} else {{ None }};",
+                    e1.s
+                ));
+                self.emit(format!(
+                    "let {out} = match {o} {{\n    Some({val}) => {val} * {} + {val}.sin(),\n    None => {},\n}};",
+                    e2.at(MUL),
+                    e3.s
+                ));
+            }
+            "option in loop" | "if let chain" => {
+                let (o, i, t, val) = (
+                    self.name("o"),
+                    self.name("i"),
+                    self.name("t"),
+                    self.name("v"),
+                );
+                self.emit(format!("let mut {o} = None;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let e = self.bounded(1);
+                self.emit(format!(
+                    "let {t} = {} * ⟦({i} + 1) as f64⟧ + ⟦0.25⟧;",
+                    e.at(MUL)
+                ));
+                let c = self.cond_on(&var(&t));
+                self.emit(format!("if {c} {{\n    {o} = Some({t});\n}}"));
+                self.close("");
+                let (e2, e3) = (self.bounded(1), self.expr(1));
+                if v == "option in loop" {
+                    self.emit(format!(
+                        "let {out} = match {o} {{\n    Some({val}) => {val} * {} - {val} * {val},\n    None => {},\n}};",
+                        e2.at(MUL),
+                        e3.s
+                    ));
+                } else {
+                    let c2 = self.cond_on(&var(&val));
+                    self.emit(format!(
+                        "let {out} = if let Some({val}) = {o} && {c2} {{\n    {val} * {}\n}} else {{\n    {}\n}};",
+                        e2.at(MUL),
+                        e3.s
+                    ));
+                }
+            }
+            "enum" => {
+                let (i, kind, q, scale) = (
+                    self.name("i"),
+                    self.name("kind"),
+                    self.name("q"),
+                    self.name("scale"),
+                );
+                self.emit(format!("let mut {out} = ⟦0.0⟧;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let x = self.operand();
+                let guard = self.cond_on(&x);
+                let (e1, e2, e3) = (self.expr(2), self.bounded(1), self.expr(1));
+                let (cq, cs) = (*self.rng.pick(LITS), *self.rng.pick(LITS));
+                self.emit(format!(
+                    "let {kind} = if {i} % 3 == 0 {{\n    Kind::Lin\n}} else if {i} % 3 == 1 {{\n    Kind::Quad({cq:?})\n}} else {{\n    Kind::Soft {{ scale: {cs:?} }}\n}};"
+                ));
+                self.emit(format!("{out} += match {kind} {{"));
+                self.emit(format!("    Kind::Lin => {},", e1.s));
+                self.emit(format!(
+                    "    Kind::Quad({q}) => ⟦{q}⟧ * {} * {} + {},",
+                    x.at(MUL),
+                    x.at(MUL + 1),
+                    e2.s
+                ));
+                self.emit(format!(
+                    "    Kind::Soft {{ scale: {scale} }} if {guard} => (⟦{scale}⟧ * {}).tanh(),",
+                    x.at(MUL + 1)
+                ));
+                self.emit(format!("    Kind::Soft {{ .. }} => {},", e3.s));
+                self.emit("};");
+                self.close("");
+            }
+            _ => {
+                let (rows, i, old) = (self.name("rows"), self.name("i"), self.name("old"));
+                let (a, b, c, d) = (self.expr(1), self.bounded(1), self.expr(1), self.operand());
+                self.emit(format!(
+                    "let mut {rows} = vec![[{}, {}], [{}, {}]];",
+                    a.s, b.s, c.s, d.s
+                ));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let k = self.bounded(1);
+                self.emit(format!("let {old} = {rows}[{i} % 2];"));
+                self.emit(format!(
+                    "{rows}[{i} % 2][1] = {old}[0] * {} + {rows}[({i} + 1) % 2][1] * ⟦0.5⟧;",
+                    k.at(MUL)
+                ));
+                self.emit(format!("{rows}[({i} + 1) % 2] = {old};"));
+                self.close("");
+                self.emit(format!(
+                    "let {out} = {rows}[0][0] * {rows}[1][1] + {rows}[1][0] - {rows}[0][1];"
+                ));
+            }
+        }
+        self.declare(&out);
+    }
+
     /// `#[cfg]`-gated statements: removed ones (`any()`, `not(all())`) and kept ones (`all()`,
     /// `not(any())`), on `let`, compound assignments, blocks and an early return.
     fn cfg_shape(&mut self) {
@@ -3067,6 +3229,15 @@ fn h_sumvᵈ(x: &[ℱ]) -> ℱ {
         s += v * v * ⟦0.5⟧ + v.sin();
     }
     s
+}
+
+/// How a `match` weighs a term: constant payloads, chosen by the loop index.
+#[allow(dead_code)]
+#[derive(Clone, Copy)]
+enum Kind {
+    Lin,
+    Quad(f64),
+    Soft { scale: f64 },
 }
 
 /// Weights iterated beside the data.
