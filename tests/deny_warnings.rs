@@ -524,3 +524,26 @@ fn a_state_stepped_field_by_field() {
         assert_eq!(hessian.len(), 3);
     }
 }
+
+/// A method taking `mut self` that returns a struct: the stubs naming the modes it has no
+/// `_grad` for take `self` without `mut`.
+#[derive(Clone, Copy, Debug, autodiff_core::Differentiable)]
+pub struct Cart {
+    p: f64,
+    v: f64,
+}
+
+impl Cart {
+    #[differentiate]
+    pub fn advanced(mut self, dt: f64) -> Self {
+        self.p += dt * self.v;
+        self
+    }
+}
+
+#[test]
+fn mut_self_methods() {
+    let c = Cart { p: 1.0, v: 2.0 };
+    let (dc, ddt) = c.advanced_pullback(0.5, Cart { p: 1.0, v: 0.0 });
+    assert_eq!((dc.p, dc.v, ddt), (1.0, 0.5, 2.0));
+}

@@ -799,3 +799,288 @@ fn comparators_by_path_and_orderings() {
         );
     }
 }
+
+/// Piecewise-linear interpolation as tables are read: the interval found by
+/// `partition_point`, whose predicate reads the point being differentiated (a position: no
+/// derivative through it, as through a comparison), and a closure parameter named like a
+/// variable of the function (`k`).
+#[differentiate(jvp, hessian)]
+fn table_lookup(knots: &[f64], values: &[f64], x: f64) -> f64 {
+    let k = x * x;
+    let i = knots.partition_point(|&k| k <= x).clamp(1, knots.len() - 1);
+    let t = (x - knots[i - 1]) / (knots[i] - knots[i - 1]);
+    (values[i - 1] * (1.0 - t) + values[i] * t) * k
+}
+
+/// `position`, `rposition` and `binary_search_by` with their unwraps, `if let` and `match` on
+/// the `Option` found, predicates reading active values and array elements.
+#[differentiate]
+fn searches(x: &[f64], t: f64) -> f64 {
+    let first = x.iter().position(|&v| v > t).unwrap_or(0);
+    let last = match x.iter().rposition(|&v| v < t * x[0]) {
+        Some(i) => x[i] * t,
+        None => t,
+    };
+    let sorted: [f64; 5] = [-1.0, 0.0, 0.5, 1.0, 2.0];
+    let at = sorted
+        .binary_search_by(|s| s.total_cmp(&t))
+        .unwrap_or_else(|i| i)
+        .min(x.len() - 1);
+    let near = if let Some(j) = x.iter().position(|v| (v - t).abs() < 0.6) {
+        x[j] * x[j]
+    } else {
+        1.0
+    };
+    x[first] * t + last + x[at].sin() * t + near
+}
+
+#[test]
+fn searches_give_positions() {
+    let knots = [0.0, 1.0, 2.5, 4.0];
+    let values = [1.0, 3.0, -2.0, 5.0];
+    for x in [0.4, 1.7, 3.2] {
+        let (value, (dk, dv, dx)) = table_lookup_grad(&knots, &values, x);
+        assert_eq!(value.to_bits(), table_lookup(&knots, &values, x).to_bits());
+        let point = [&knots[..], &values[..], &[x]].concat();
+        let grad = [&dk[..], &dv[..], &[dx]].concat();
+        assert_gradient(
+            |p| table_lookup(&p[..4], &p[4..8], p[8]),
+            &point,
+            &grad,
+            1e-7,
+        );
+        // Forward mode and the Hessian through the same search.
+        let along_x = (vec![0.0; 4], vec![0.0; 4], 1.0);
+        let (_, tangent) = table_lookup_jvp(&knots, &values, x, along_x);
+        assert_close(tangent, dx, 1e-12);
+        let (_, _, h) = table_lookup_hessian(&knots, &values, x);
+        let step = 1e-5;
+        let slope = |x| table_lookup_grad(&knots, &values, x).1.2;
+        assert_close(
+            h[8][8],
+            (slope(x + step) - slope(x - step)) / (2.0 * step),
+            1e-6,
+        );
+    }
+    let x = [0.3, 1.2, -0.5, 2.0, 0.9];
+    for t in [0.7, 1.5, -0.8] {
+        let (value, (dx, dt)) = searches_grad(&x, t);
+        assert_eq!(value.to_bits(), searches(&x, t).to_bits());
+        let mut grad = dx.clone();
+        grad.push(dt);
+        let point = [&x[..], &[t]].concat();
+        assert_gradient(|p| searches(&p[..5], p[5]), &point, &grad, 1e-7);
+    }
+}
+
+/// Order statistics: the median of a copy sorted by `partial_cmp`, the mean of the worst
+/// `alpha` share of losses sorted descending by `total_cmp` (CVaR), a 1-D Wasserstein distance
+/// of two samples sorted by a comparator path and by `sort_unstable_by`, and an array sorted by
+/// distance to an active value, re-sorted in a loop.
+#[differentiate(jvp, hessian)]
+fn median(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+#[differentiate(jvp, hessian)]
+fn cvar(losses: &[f64], w: f64, alpha: f64) -> f64 {
+    let mut l: Vec<f64> = losses.iter().map(|&v| v * w + v * v).collect();
+    l.sort_by(|a, b| b.total_cmp(a));
+    let k = ((l.len() as f64) * alpha).ceil() as usize;
+    let mut s = 0.0;
+    for i in 0..k {
+        s += l[i];
+    }
+    s / k as f64
+}
+
+#[differentiate]
+fn wasserstein(a: &[f64], b: &[f64]) -> f64 {
+    let mut sa = a.to_vec();
+    let mut sb = b.to_vec();
+    sa.sort_by(f64::total_cmp);
+    sb.sort_unstable_by(|p, q| p.partial_cmp(q).unwrap());
+    sa.iter()
+        .zip(sb.iter())
+        .map(|(p, q)| (p - q).abs())
+        .sum::<f64>()
+        / sa.len() as f64
+}
+
+#[differentiate(jvp, hessian)]
+fn nearest_first(x: f64, y: f64, z: f64) -> f64 {
+    let mut a = [x * y, y.sin(), z - x];
+    let mut total = 0.0;
+    for step in 0..3 {
+        a.sort_by(|p, q| (p - x).abs().total_cmp(&(q - x).abs()));
+        total += a[0] * 3.0 + a[1] * a[2];
+        a[step] = a[step] * y + z;
+    }
+    total
+}
+
+#[test]
+fn sorted_copies() {
+    let odd = [0.3, 1.7, -0.4, 2.2, 0.9];
+    let even = [0.3, 1.7, -0.4, 2.2];
+    for x in [&odd[..], &even[..]] {
+        let (value, g) = median_grad(x);
+        assert_eq!(value.to_bits(), median(x).to_bits());
+        assert_gradient(|p| median(p), x, &g, 1e-8);
+        let (_, _, h) = median_hessian(x);
+        assert!(h.iter().flatten().all(|&e| e == 0.0), "piecewise linear");
+    }
+    let (value, (dl, dw, dalpha)) = cvar_grad(&odd, 0.7, 0.4);
+    assert_eq!(dalpha, 0.0, "the share only picks how many");
+    assert_eq!(value.to_bits(), cvar(&odd, 0.7, 0.4).to_bits());
+    let point = [&odd[..], &[0.7]].concat();
+    let grad = [&dl[..], &[dw]].concat();
+    assert_gradient(|p| cvar(&p[..5], p[5], 0.4), &point, &grad, 1e-7);
+    let tangent = vec![0.1, -0.3, 0.2, 0.5, 0.4];
+    let (_, along) = cvar_jvp(&odd, 0.7, 0.4, (tangent.clone(), 0.25, 1.0));
+    let expected: f64 = tangent.iter().zip(&dl).map(|(t, d)| t * d).sum::<f64>() + 0.25 * dw;
+    assert_close(along, expected, 1e-12);
+    let b = [1.1, -0.2, 0.5, 2.9, 0.1];
+    let (value, (da, db)) = wasserstein_grad(&odd, &b);
+    assert_eq!(value.to_bits(), wasserstein(&odd, &b).to_bits());
+    let point = [&odd[..], &b[..]].concat();
+    let grad = [&da[..], &db[..]].concat();
+    assert_gradient(|p| wasserstein(&p[..5], &p[5..]), &point, &grad, 1e-8);
+    for point in [[0.7, 1.3, -0.2], [-0.4, 0.6, 1.9]] {
+        let [x, y, z] = point;
+        let (value, (dx, dy, dz)) = nearest_first_grad(x, y, z);
+        assert_eq!(value.to_bits(), nearest_first(x, y, z).to_bits());
+        assert_gradient(
+            |p| nearest_first(p[0], p[1], p[2]),
+            &point,
+            &[dx, dy, dz],
+            1e-7,
+        );
+        let (_, _, h) = nearest_first_hessian(x, y, z);
+        let step = 1e-5;
+        for i in 0..3 {
+            let mut up = point;
+            let mut down = point;
+            up[i] += step;
+            down[i] -= step;
+            let (_, gu) = nearest_first_grad(up[0], up[1], up[2]);
+            let (_, gd) = nearest_first_grad(down[0], down[1], down[2]);
+            let column = [gu.0 - gd.0, gu.1 - gd.1, gu.2 - gd.2].map(|d| d / (2.0 * step));
+            for j in 0..3 {
+                assert_close(h[j][i], column[j], 1e-5);
+            }
+        }
+    }
+}
+
+/// An argsort (indices sorted by the values they point at) and rows sorted by a column.
+#[differentiate]
+fn rank_weighted(x: &[f64], p: &[[f64; 2]]) -> f64 {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].partial_cmp(&x[b]).unwrap());
+    let mut s = 0.0;
+    for (rank, &i) in idx.iter().enumerate() {
+        s += (rank as f64 + 1.0) * x[i] * x[i];
+    }
+    let mut rows: Vec<[f64; 2]> = p.to_vec();
+    rows.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    s + rows[0][1] * x[0] + rows[1][0] * rows[2][1]
+}
+
+#[test]
+fn sorted_indices_and_rows() {
+    let x = [0.3, 1.7, -0.4, 2.2, 0.9];
+    let p = [[0.5, 1.0], [-0.3, 2.0], [1.2, -0.7]];
+    let (value, (dx, dp)) = rank_weighted_grad(&x, &p);
+    assert_eq!(value.to_bits(), rank_weighted(&x, &p).to_bits());
+    let point: Vec<f64> = x.iter().chain(p.iter().flatten()).copied().collect();
+    let grad: Vec<f64> = dx.iter().chain(dp.iter().flatten()).copied().collect();
+    let rows = |q: &[f64]| [[q[0], q[1]], [q[2], q[3]], [q[4], q[5]]];
+    assert_gradient(
+        |q| rank_weighted(&q[..5], &rows(&q[5..])),
+        &point,
+        &grad,
+        1e-7,
+    );
+}
+
+/// Zero padding as stencils and convolutions write it: `get` with `copied().unwrap_or(0.0)`
+/// and with `if let Some(&v)`, `first()` and `last()` matched as `Option`s.
+#[differentiate(jvp, hessian)]
+fn padded_stencil(x: &[f64], i: usize) -> f64 {
+    let left = x.get(i.wrapping_sub(1)).copied().unwrap_or(0.0);
+    let right = if let Some(&v) = x.get(i + 1) { v } else { 0.0 };
+    let first = x.first().copied().unwrap_or(1.0);
+    let last = match x.last() {
+        Some(v) => *v * *v,
+        None => 0.0,
+    };
+    0.25 * left + 0.5 * x[i] + 0.25 * right * right + first * last
+}
+
+#[differentiate]
+fn padded_convolution(x: &[f64], kernel: &[f64; 3]) -> f64 {
+    let mut out = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        for k in 0..3 {
+            let at = (i + k).wrapping_sub(1);
+            out[i] += kernel[k] * x.get(at).copied().unwrap_or(0.0);
+        }
+    }
+    out.iter().map(|v| v.tanh()).sum()
+}
+
+#[test]
+fn reads_past_the_ends_padded() {
+    let x = [1.0, 2.0, 3.0];
+    for i in 0..3 {
+        let (value, g) = padded_stencil_grad(&x, i);
+        assert_eq!(value.to_bits(), padded_stencil(&x, i).to_bits());
+        assert_gradient(|p| padded_stencil(p, i), &x, &g, 1e-8);
+        let (_, tangent) = padded_stencil_jvp(&x, i, vec![0.5, -1.0, 0.25]);
+        assert_close(tangent, 0.5 * g[0] - g[1] + 0.25 * g[2], 1e-12);
+    }
+    let x = [0.3, -0.8, 1.1, 0.5];
+    let kernel = [0.25, 0.5, -0.4];
+    let (value, (dx, dk)) = padded_convolution_grad(&x, &kernel);
+    assert_eq!(value.to_bits(), padded_convolution(&x, &kernel).to_bits());
+    let point = [&x[..], &kernel[..]].concat();
+    let grad = [&dx[..], &dk[..]].concat();
+    let kernel_of = |p: &[f64]| [p[4], p[5], p[6]];
+    assert_gradient(
+        |p| padded_convolution(&p[..4], &kernel_of(p)),
+        &point,
+        &grad,
+        1e-8,
+    );
+}
+
+/// A guard on the `Some` arm of a `match` on an `Option` the function builds.
+#[differentiate]
+fn best_above(x: &[f64], s: f64) -> f64 {
+    let best = x.iter().copied().max_by(|a, b| a.total_cmp(b));
+    let pick = match best {
+        Some(b) if b >= s || b < -1.0 => b * s,
+        _ => s * s,
+    };
+    pick + 1.0
+}
+
+#[test]
+fn guarded_option_arms() {
+    let x = [0.3, 1.2, -0.4];
+    for s in [0.5, 2.0] {
+        let (value, (dx, ds)) = best_above_grad(&x, s);
+        assert_eq!(value.to_bits(), best_above(&x, s).to_bits());
+        let (expected_dx1, expected_ds) = if 1.2 >= s { (s, 1.2) } else { (0.0, 2.0 * s) };
+        assert_eq!(dx, vec![0.0, expected_dx1, 0.0]);
+        assert_close(ds, expected_ds, 1e-15);
+    }
+}

@@ -272,3 +272,119 @@ fn degenerate_functions() {
     let (_, d) = same_value_twice_grad(3.0);
     assert_close(d, 7.0, 1e-15);
 }
+
+/// Tables of constant tuples written in the function (an edge list, bonds with rest lengths),
+/// as an array, a `vec!` and a literal iterated directly: data, as a `const` item is.
+#[differentiate(jvp, hessian)]
+fn spring_network(p: &[[f64; 2]], k: f64) -> f64 {
+    let bonds = vec![(0, 1, 1.0), (1, 2, 0.5), (0, 2, -0.25)];
+    let mut e = 0.0;
+    for (a, b, rest) in bonds.iter().copied() {
+        let dx = p[b][0] - p[a][0];
+        let dy = p[b][1] - p[a][1];
+        let r = (dx * dx + dy * dy).sqrt();
+        e += k * (r - rest) * (r - rest);
+    }
+    let edges = [(0usize, 1usize), (1, 2), (2, 0)];
+    for &(a, b) in edges.iter() {
+        e += (p[b][0] - p[a][1]).powi(2);
+    }
+    for (a, b) in [(0, 2), (2, 1)] {
+        e += p[a][0] * p[b][1];
+    }
+    e + p[edges[1].0][1] * k
+}
+
+#[test]
+fn tables_of_constant_tuples() {
+    let p = [[0.1, 0.5], [1.3, -0.2], [0.4, 0.9]];
+    let (value, (dp, dk)) = spring_network_grad(&p, 0.7);
+    assert_eq!(value.to_bits(), spring_network(&p, 0.7).to_bits());
+    let point: Vec<f64> = p.iter().flatten().copied().chain([0.7]).collect();
+    let grad: Vec<f64> = dp.iter().flatten().copied().chain([dk]).collect();
+    let unflat = |q: &[f64]| [[q[0], q[1]], [q[2], q[3]], [q[4], q[5]]];
+    assert_gradient(|q| spring_network(&unflat(q), q[6]), &point, &grad, 1e-7);
+    let (_, _, h) = spring_network_hessian(&p, 0.7);
+    let step = 1e-5;
+    for i in 0..7 {
+        let (mut up, mut down) = (point.clone(), point.clone());
+        up[i] += step;
+        down[i] -= step;
+        let flat_grad = |q: &[f64]| {
+            let (_, (dp, dk)) = spring_network_grad(&unflat(q), q[6]);
+            dp.iter()
+                .flatten()
+                .copied()
+                .chain([dk])
+                .collect::<Vec<f64>>()
+        };
+        let (gu, gd) = (flat_grad(&up), flat_grad(&down));
+        for j in 0..7 {
+            assert_close(h[j][i], (gu[j] - gd[j]) / (2.0 * step), 1e-5);
+        }
+    }
+}
+
+/// Arrays filled with a value the function computes (`vec![b; n]`, `[x; 3]`, a struct's field):
+/// the backward sweep sums the elements' adjoints into the value's; integer and `bool` fills
+/// stay data.
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct Bias {
+    s: f64,
+    b: Vec<f64>,
+}
+
+#[differentiate(jvp, hessian)]
+fn filled(x: &[f64], b: f64, p: &Bias, k: usize) -> f64 {
+    let mut h = vec![b; x.len()];
+    for i in 0..x.len() {
+        h[i] += x[i] * x[i];
+    }
+    let a = [p.s; 3];
+    let mut t = [x[0] * b; 2];
+    t[1] *= 2.0;
+    let q = vec![p.b[1]; 2];
+    let idx = vec![k % 2; 3];
+    let flags = [x[0] > 0.0; 2];
+    let m = if flags[1] { x[idx[2]] } else { 1.0 };
+    h.iter().map(|v| v.tanh()).sum::<f64>() + a[1] * a[2] + t[0] * t[1] + q[0] * q[1] * m
+}
+
+#[test]
+fn arrays_filled_with_computed_values() {
+    let x = [0.3, -0.7, 1.1];
+    let p = Bias {
+        s: 0.6,
+        b: vec![0.2, -0.9],
+    };
+    for k in [0, 1] {
+        let (value, (dx, db, dp)) = filled_grad(&x, 0.4, &p, k);
+        assert_eq!(value.to_bits(), filled(&x, 0.4, &p, k).to_bits());
+        let point: Vec<f64> = x
+            .iter()
+            .copied()
+            .chain([0.4, p.s, p.b[0], p.b[1]])
+            .collect();
+        let grad: Vec<f64> = dx
+            .iter()
+            .copied()
+            .chain([db, dp.s, dp.b[0], dp.b[1]])
+            .collect();
+        let bias = |q: &[f64]| Bias {
+            s: q[4],
+            b: vec![q[5], q[6]],
+        };
+        assert_gradient(|q| filled(&q[..3], q[3], &bias(q), k), &point, &grad, 1e-7);
+        // Forward mode along `b` alone: the same fill, summed forward.
+        let along_b = (
+            vec![0.0; 3],
+            1.0,
+            Bias {
+                s: 0.0,
+                b: vec![0.0; 2],
+            },
+        );
+        let (_, tangent) = filled_jvp(&x, 0.4, &p, k, along_b);
+        assert_close(tangent, db, 1e-12);
+    }
+}

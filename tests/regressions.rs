@@ -5,7 +5,7 @@
 
 mod common;
 
-use autodiff_core::differentiate;
+use autodiff_core::{Differentiable, differentiate};
 use common::{assert_close, assert_gradient};
 use num_dual::{Dual64, DualNum};
 
@@ -1381,4 +1381,227 @@ fn a_tuple_parameter_is_data() {
     let (value, dk) = spring_between_grad((0.5, 2.0), 3.0);
     assert_eq!(value, spring_between((0.5, 2.0), 3.0));
     assert_close(dk, 0.5 * 1.5 * 1.5, 1e-15);
+}
+
+// ------------------------------------------------------------------------------------------
+// A counter carried across the rows of a nested loop that sums as it goes (a packed triangle,
+// a CSR cursor): the inner loop's backward iterations run inside the outer forward ones, and
+// counted the counter back under its forward name, which the outer loop then carried on — the
+// counter restarted every row, and the value and gradient of `_grad`, `_pullback` and
+// `_hessian` were wrong (15 read as 6).
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(jvp, hessian)]
+fn packed_quadratic(l: &[f64], x: &[f64]) -> f64 {
+    let mut idx = 0;
+    let mut s = 0.0;
+    for r in 0..x.len() {
+        for c in 0..=r {
+            s += l[idx] * x[r] * x[c];
+            idx += 1;
+        }
+    }
+    s
+}
+
+#[differentiate]
+fn csr_energy(values: &[f64], cols: &[usize], row_len: &[usize], x: &[f64]) -> f64 {
+    let mut k = 0;
+    let mut e = 0.0;
+    for r in 0..row_len.len() {
+        for _ in 0..row_len[r] {
+            e += x[r] * values[k] * x[cols[k]];
+            k += 1;
+        }
+    }
+    e
+}
+
+#[test]
+fn counter_carried_across_rows_of_a_summing_loop() {
+    let l = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+    let x = [0.5, -1.5, 2.0];
+    let expected = |l: &[f64], x: &[f64]| {
+        let mut s = 0.0;
+        let mut idx = 0;
+        for r in 0..3 {
+            for c in 0..=r {
+                s += l[idx] * x[r] * x[c];
+                idx += 1;
+            }
+        }
+        s
+    };
+    let (value, (dl, dx)) = packed_quadratic_grad(&l, &x);
+    assert_eq!(value.to_bits(), packed_quadratic(&l, &x).to_bits());
+    assert_close(value, expected(&l, &x), 1e-12);
+    for (k, d) in dl.iter().enumerate() {
+        let (r, c) = [(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2)][k];
+        assert_close(*d, x[r] * x[c], 1e-12);
+    }
+    let point = [&l[..], &x[..]].concat();
+    let grad = [&dl[..], &dx[..]].concat();
+    assert_gradient(|p| packed_quadratic(&p[..6], &p[6..]), &point, &grad, 1e-7);
+    let (hv, _, h) = packed_quadratic_hessian(&l, &x);
+    assert_eq!(hv.to_bits(), value.to_bits());
+    // ∂²/∂x_r∂x_c of Σ l x_r x_c: the packed matrix made symmetric.
+    assert_close(h[6][6], 2.0 * l[0], 1e-12);
+    assert_close(h[7][6], l[1], 1e-12);
+    assert_close(h[8][7], l[4], 1e-12);
+    let values = [2.0, -1.0, 0.5, 3.0, 1.5];
+    let (cols, row_len) = ([0, 2, 1, 0, 2], [2, 1, 2]);
+    let (value, (dv, dx)) = csr_energy_grad(&values, &cols, &row_len, &x);
+    assert_eq!(
+        value.to_bits(),
+        csr_energy(&values, &cols, &row_len, &x).to_bits()
+    );
+    let point = [&values[..], &x[..]].concat();
+    let grad = [&dv[..], &dx[..]].concat();
+    assert_gradient(
+        |p| csr_energy(&p[..5], &cols, &row_len, &p[5..]),
+        &point,
+        &grad,
+        1e-7,
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// An array made from a value the macro cannot see the type of (a call's result, a struct's
+// field, a row of a slice) is held like a `Vec`, and `let prev = s;` named it instead of
+// copying it, as Rust copies an array: a later `s[0] = ..` showed through `prev` — value and
+// gradient wrong (0.72 read as 0), also through `Some(s)`, a `move` closure, a tuple part, and
+// `mem::swap` with a call's result.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Differentiable)]
+struct Stepper {
+    step: [f64; 2],
+}
+
+#[differentiate]
+fn doubled_pair(k: f64) -> [f64; 2] {
+    [k, 2.0 * k]
+}
+#[differentiate]
+fn pair_and_square(k: f64) -> ([f64; 2], f64) {
+    ([k, 2.0 * k], k * k)
+}
+
+#[differentiate]
+fn field_copy_then_write(p: &Stepper, k: f64) -> f64 {
+    let mut s = p.step;
+    let t = s;
+    s[0] = 100.0 * k;
+    t[0] + s[0]
+}
+#[differentiate]
+fn field_copy_in_loop(p: &Stepper, k: f64) -> f64 {
+    let mut s = p.step;
+    let mut acc = 0.0;
+    for _ in 0..3 {
+        let prev = s;
+        s[0] = prev[1] * k;
+        s[1] = prev[0] + 0.1;
+        acc += s[0] - prev[0];
+    }
+    acc
+}
+#[differentiate]
+fn copy_into_option(k: f64) -> f64 {
+    let mut s = doubled_pair(k);
+    let o = Some(s);
+    s[0] = 10.0 * k;
+    let a = if let Some(v) = o { v[0] } else { 0.0 };
+    a + s[0]
+}
+#[differentiate]
+fn copy_into_closure(k: f64) -> f64 {
+    let mut s = doubled_pair(k);
+    let f = move |x: f64| s[0] * x;
+    s[0] = 10.0 * k;
+    f(1.0) + s[0]
+}
+#[differentiate]
+fn copy_of_tuple_part(k: f64) -> f64 {
+    let (mut s, c) = pair_and_square(k);
+    let prev = s;
+    s[0] = prev[1] * c;
+    s[0] - prev[0] + s[1]
+}
+#[differentiate]
+fn copies_of_rows(x: &[[f64; 2]], k: f64) -> f64 {
+    let mut acc = 0.0;
+    for r in x {
+        let mut s = *r;
+        let prev = s;
+        s[0] = prev[1] * k;
+        acc += s[0] - prev[0];
+    }
+    for i in 0..x.len() {
+        let mut s = x[i];
+        let prev = s;
+        s[1] = prev[0] * k;
+        acc += s[1] * prev[1];
+    }
+    acc
+}
+#[differentiate]
+fn swap_with_call_result(k: f64) -> f64 {
+    let mut a = doubled_pair(k);
+    let mut b = doubled_pair(2.0 * k);
+    std::mem::swap(&mut a, &mut b);
+    b[0] = 100.0 * k;
+    a[0] + b[0] + a[1]
+}
+#[differentiate]
+fn ping_pong_copy(x: &[f64], k: f64) -> f64 {
+    let mut cur = doubled_pair(k);
+    let mut acc = 0.0;
+    for &v in x {
+        let old = cur;
+        cur[0] = old[1] * v;
+        cur[1] = old[0] + v;
+        acc += cur[0] * old[0];
+    }
+    acc
+}
+
+#[test]
+fn copies_of_arrays_made_from_values() {
+    let k = 0.9;
+    let w = Stepper { step: [0.3, 0.2] };
+    let x = [[0.3, 0.2], [-0.5, 0.7]];
+    let xs = [0.5, -0.3, 1.2];
+    let checks: [(&str, &dyn Fn(f64) -> f64, &dyn Fn(f64) -> (f64, f64)); 8] = [
+        ("field", &|k| field_copy_then_write(&w, k), &|k| {
+            let (v, (_, d)) = field_copy_then_write_grad(&w, k);
+            (v, d)
+        }),
+        ("loop", &|k| field_copy_in_loop(&w, k), &|k| {
+            let (v, (_, d)) = field_copy_in_loop_grad(&w, k);
+            (v, d)
+        }),
+        ("option", &copy_into_option, &copy_into_option_grad),
+        ("closure", &copy_into_closure, &copy_into_closure_grad),
+        ("tuple", &copy_of_tuple_part, &copy_of_tuple_part_grad),
+        ("rows", &|k| copies_of_rows(&x, k), &|k| {
+            let (v, (_, d)) = copies_of_rows_grad(&x, k);
+            (v, d)
+        }),
+        ("swap", &swap_with_call_result, &swap_with_call_result_grad),
+        ("ping-pong", &|k| ping_pong_copy(&xs, k), &|k| {
+            let (v, (_, d)) = ping_pong_copy_grad(&xs, k);
+            (v, d)
+        }),
+    ];
+    for (name, f, grad) in checks {
+        let (value, d) = grad(k);
+        assert_eq!(value.to_bits(), f(k).to_bits(), "{name}");
+        assert_gradient(|p| f(p[0]), &[k], &[d], 1e-7);
+    }
+    let (value, (dw, dk)) = field_copy_in_loop_grad(&w, k);
+    assert_eq!(value.to_bits(), field_copy_in_loop(&w, k).to_bits());
+    let point = [w.step[0], w.step[1], k];
+    let loop_of = |p: &[f64]| field_copy_in_loop(&Stepper { step: [p[0], p[1]] }, p[2]);
+    assert_gradient(loop_of, &point, &[dw.step[0], dw.step[1], dk], 1e-7);
 }

@@ -228,3 +228,27 @@ binary! {
     mul_add, mul_add_jvp, mul_add_hessian: |x, y| (x * y).mul_add(x + y, y * y), at [[0.4, 1.3], [-0.6, 0.2]];
     sqrt_at_zero_adjoint, sqrt_at_zero_adjoint_jvp, sqrt_at_zero_adjoint_hessian: |x, y| if x > 10.0 { (y * 0.0).sqrt() } else { x * y }, at [[0.4, 1.3]];
 }
+
+/// `powf` of a base that is exactly 0 (a clamped cosine in Phong shading, the light behind the
+/// surface): `0^s` is 0 for every `s > 0` near the point, so its second derivatives are 0, not
+/// `ln 0` times a zero tangent (NaN).
+#[differentiate(hessian)]
+fn specular(cos_rv: f64, shininess: f64) -> f64 {
+    let rv = cos_rv.max(0.0);
+    rv.powf(shininess) + 0.5 * shininess * shininess
+}
+
+#[test]
+fn powf_of_a_zero_base() {
+    let (value, (dc, ds), h) = specular_hessian(-0.3, 8.0);
+    assert_eq!(value, 32.0);
+    assert_eq!((dc, ds), (0.0, 8.0));
+    assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 1.0]]);
+    let (_, _, hv) = specular_hvp(-0.3, 8.0, (0.25, 1.0));
+    assert_eq!(hv, (0.0, 1.0));
+    // Off the zero, the same entries against the formula.
+    let (c, s) = (0.6_f64, 3.0_f64);
+    let (_, _, h) = specular_hessian(c, s);
+    close(h[1][1], c.powf(s) * c.ln() * c.ln() + 1.0, 1e-12, "d²/ds²");
+    close(h[0][0], s * (s - 1.0) * c.powf(s - 2.0), 1e-12, "d²/dc²");
+}

@@ -1768,3 +1768,108 @@ mod method_range_map_sum {
         assert_eq!(grad.data, vec![2.0, 0.0, 0.0, 2.0]);
     }
 }
+
+/// A dense layer kept in a struct as a `Vec` of rows, as one writes it: each row (of
+/// `l.w.iter()`, zipped with the biases, mapped and collected, or of `&l.a`) passed to a
+/// differentiated dot product, by reference or copied.
+#[differentiate]
+fn row_dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[differentiate]
+fn pair_dot(a: [f64; 2], b: &[f64]) -> f64 {
+    a[0] * b[0] + a[1] * b[1]
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Rows {
+    w: Vec<Vec<f64>>,
+    b: Vec<f64>,
+    a: Vec<[f64; 2]>,
+    arr: [[f64; 2]; 2],
+    s: f64,
+}
+
+#[differentiate]
+fn rows_through_calls(l: &Rows, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for row in l.w.iter() {
+        s += row_dot(row, x);
+    }
+    for (row, b) in l.w.iter().zip(l.b.iter()) {
+        s += (row_dot(row, x) + b).tanh();
+    }
+    let out: Vec<f64> = l.w.iter().map(|row| row_dot(row, x)).collect();
+    for r in &l.a {
+        s += row_dot(r, x) * out[1];
+    }
+    for r in l.a.iter() {
+        s += pair_dot(*r, x);
+    }
+    s
+}
+
+/// Fields and rows of a struct stored into local arrays: a number, an element, a row of an
+/// array field and of a `Vec` field (directly and through a `let`), and a call's `Vec` result
+/// as a row of a local matrix.
+#[differentiate]
+fn rows_into_locals(n: &Rows, x: &[f64], k: usize) -> f64 {
+    let mut z = [0.0; 2];
+    z[0] = n.s;
+    z[1] = n.b[0];
+    let mut e = [[0.0; 2]; 2];
+    e[1] = n.arr[k];
+    let r = n.a[k];
+    e[0] = r;
+    let mut m = vec![vec![0.0; 2]; 2];
+    m[1] = row_scaled(x, n.s);
+    m[0] = n.w[k].clone();
+    z[0] * z[1] + e[1][0] * e[1][1] + e[0][1] * m[1][0] * m[1][1] + m[0][1] * x[0]
+}
+
+#[differentiate]
+fn row_scaled(x: &[f64], c: f64) -> Vec<f64> {
+    x.iter().map(|v| v * c).collect()
+}
+
+#[test]
+fn rows_of_struct_fields() {
+    let l = Rows {
+        w: vec![vec![1.0, 2.0], vec![3.0, -4.0]],
+        b: vec![0.1, -0.2],
+        a: vec![[0.3, 0.5], [-0.7, 0.2]],
+        arr: [[0.5, 1.5], [2.5, -0.5]],
+        s: 1.3,
+    };
+    let x = [0.5, 0.25];
+    let flat = |l: &Rows| l.to_flat();
+    let build = |p: &[f64]| {
+        let mut l = l.clone();
+        let mut values = p.iter();
+        l.for_each_mut(&mut |v| *v = *values.next().unwrap());
+        l
+    };
+    let point = [flat(&l), x.to_vec()].concat();
+    let (value, (dl, dx)) = rows_through_calls_grad(&l, &x);
+    assert_eq!(value.to_bits(), rows_through_calls(&l, &x).to_bits());
+    let grad = [flat(&dl), dx].concat();
+    let n = point.len() - 2;
+    assert_gradient(
+        |p| rows_through_calls(&build(&p[..n]), &p[n..]),
+        &point,
+        &grad,
+        1e-7,
+    );
+    for k in [0, 1] {
+        let (value, (dl, dx)) = rows_into_locals_grad(&l, &x, k);
+        assert_eq!(value.to_bits(), rows_into_locals(&l, &x, k).to_bits());
+        let grad = [flat(&dl), dx].concat();
+        assert_gradient(
+            |p| rows_into_locals(&build(&p[..n]), &p[n..], k),
+            &point,
+            &grad,
+            1e-7,
+        );
+    }
+}

@@ -294,6 +294,35 @@ pub fn count<T: Count>(n: T) -> T {
     n
 }
 
+/// What a search gives (`partition_point`, `position`, `binary_search_by`, and their unwraps):
+/// a position, piecewise constant in the numbers its predicate reads.
+#[diagnostic::on_unimplemented(
+    message = "a search is taken to give a position here, and `{Self}` is not one",
+    note = "`partition_point`, `position`, `rposition`, `binary_search_by` and `binary_search_by_key` with a closure (and their `unwrap`s) are taken for positions, with no derivative; give a method that computes a number another name"
+)]
+pub trait Found {}
+
+impl Found for usize {}
+impl Found for Option<usize> {}
+impl Found for Result<usize, usize> {}
+
+/// `p` itself, checked to be a position.
+#[inline(always)]
+pub fn found<T: Found>(p: T) -> T {
+    p
+}
+
+/// The order `slice.sort_by(compare)` puts the elements of `slice` in: the position, in
+/// `slice`, of each element of the sorted slice (ties keep their order, as `sort_by` does).
+pub fn sorted_order<T>(
+    slice: &[T],
+    mut compare: impl FnMut(&T, &T) -> core::cmp::Ordering,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..slice.len()).collect();
+    order.sort_by(|&i, &j| compare(&slice[i], &slice[j]));
+    order
+}
+
 /// An integer a count of positions is taken in (the type of a range's bounds).
 pub trait Position: Copy {
     /// `self - other`, or 0 when `other` is larger.

@@ -286,8 +286,9 @@ impl Activity {
     }
 }
 
-/// `[x; n]` with a varied `x` would need the sum of the adjoints; filling with a constant and
-/// assigning elements is the supported form.
+/// `[x; n]` with a varied `x` would need the sum of the adjoints, which no rule gives: lowering
+/// fills such arrays with `x` held constant and stores `x` in each element. A fill left varied
+/// is an error rather than a derivative lost.
 fn report_repeat(activity: &Activity, cx: &Ctxt, block: &Block) {
     for stmt in &block.stmts {
         match stmt {

@@ -330,10 +330,12 @@ pub static RULES: &[Rule] = &[
             None,
         ],
     ),
+    // `xlogy(y, x)` is `0` where `y` is (`x^p` at `x = 0`), in a neighbourhood too: no
+    // derivative through `y` there, rather than `ln 0` times the zero tangent of `y`.
     p(
         "xlogy",
         &[
-            Some("dy * ::autodiff_core::__private::ln_as(b, dy)"),
+            Some("::autodiff_core::__private::unless_zero(a, dy * ::autodiff_core::__private::ln_as(b, dy))"),
             Some("::autodiff_core::__private::unless_zero(dy, dy * a / b)"),
         ],
     ),

@@ -263,6 +263,7 @@ pub const REQUIRED: &[&str] = &[
     "fixed: element of a parameter",
     "fixed: element of a buffer",
     "fixed: packed counter",
+    "fixed: summed counter",
     "fixed: repeated load",
     "fixed: rows of an array",
     "fixed: rows past the end",
@@ -2075,6 +2076,7 @@ impl<'a> Gen<'a> {
             "element of a parameter",
             "element of a buffer",
             "packed counter",
+            "summed counter",
             "repeated load",
             "rows of an array",
             "rows past the end",
@@ -2242,6 +2244,43 @@ impl<'a> Gen<'a> {
                 self.emit(format!(
                     "for {w} in 0..{n} {{\n    {s} += ({out}[{w}] * ⟦0.5⟧).sin() * {out}[{w}];\n}}"
                 ));
+                self.emit(format!("{s} = {s} + ⟦{idx} as f64⟧;"));
+            }
+            // A counter carried across the rows of a nested loop that sums as it goes: the
+            // inner loop's backward iterations run inside the outer forward ones.
+            "summed counter" => {
+                let (c, r, idx) = (self.name("c"), self.name("r"), self.name("idx"));
+                let step = self.rng.range(1, 2);
+                let len = n * n * step + 1;
+                let f = self.bounded(1);
+                let packed = self.name("packed");
+                self.emit(format!("let mut {packed} = vec![⟦0.0⟧; {len}];"));
+                self.emit(format!(
+                    "for {w} in 0..{len} {{\n    {packed}[{w}] = {} + ⟦{w} as f64⟧ * ⟦0.25⟧;\n}}",
+                    f.at(ADD)
+                ));
+                self.emit(format!("let mut {idx} = 0;"));
+                self.open(format!("for {c} in 0..{n} {{"));
+                self.emit(format!("for {r} in {c}..{n} {{"));
+                let second = if step == 2 {
+                    format!(" + {packed}[{idx} + 1]")
+                } else {
+                    String::new()
+                };
+                // Into `acc`, which the function returns plus other terms: at the top level, a
+                // loop that can run interleaved. Only the counter moves the inner loop's reads
+                // (no window, no element read in every iteration), so nothing wraps its
+                // backward loop in a block of its own.
+                self.emit(format!(
+                    "    acc += ({packed}[{idx}]{second}) * {packed}[{idx}] * ⟦({r} + 1) as f64⟧;"
+                ));
+                self.acc_used = true;
+                self.emit(format!("    {idx} += {step};"));
+                self.emit("}");
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
                 self.emit(format!("{s} = {s} + ⟦{idx} as f64⟧;"));
             }
             _ => {

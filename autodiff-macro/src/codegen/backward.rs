@@ -468,6 +468,29 @@ impl<'a> Writer<'a> {
                 quote!(for _ in 0..#count)
             }
         };
+        // Counters start from their values after the loop and step back at the start of each
+        // backward iteration.
+        let mut counters = Vec::new();
+        let mut count_back = Vec::new();
+        // Under names of their own: the forward sweep may read the counters' values after the
+        // loop (the backward iterations of an inner loop run inside the forward ones of an
+        // outer loop), and shares one name between a counter's parameter and its result.
+        let mut forward_names = Vec::new();
+        for counter in &plan.counters {
+            let result = self.name(counter.result);
+            let base = result.to_string();
+            let base = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+            let param = self.names.fresh(base, Span::call_site());
+            let forward = self.names.values.insert(counter.param, param.clone());
+            forward_names.push((counter.param, forward));
+            counters.push(quote!(let mut #param = #result;));
+            let step = proc_macro2::Literal::u128_unsuffixed(counter.step.unsigned_abs());
+            count_back.push(match counter.step {
+                0 => quote!(),
+                1.. => quote!(#param -= #step;),
+                _ => quote!(#param += #step;),
+            });
+        }
         let pop = self.tape_of.get(&bwd_loop.id).cloned().map(|tape| {
             let pattern = self.record_tuple(&record);
             let same: Vec<TokenStream> = plan
@@ -488,20 +511,6 @@ impl<'a> Writer<'a> {
             .iter()
             .filter_map(|v| self.inst(self.defs[v], true))
             .collect();
-        // Counters start from their values after the loop and step back at the start of each
-        // backward iteration.
-        let mut counters = Vec::new();
-        let mut count_back = Vec::new();
-        for counter in &plan.counters {
-            let (param, result) = (self.name(counter.param), self.name(counter.result));
-            counters.push(quote!(let mut #param = #result;));
-            let step = proc_macro2::Literal::u128_unsuffixed(counter.step.unsigned_abs());
-            count_back.push(match counter.step {
-                0 => quote!(),
-                1.. => quote!(#param -= #step;),
-                _ => quote!(#param += #step;),
-            });
-        }
         let sums_depth = self.sums.len();
         let mut sums = Vec::new();
         for (mem, place) in &plan.sums {
@@ -512,6 +521,12 @@ impl<'a> Writer<'a> {
             self.sums.push((*mem, place.clone(), sum));
         }
         let body = self.backward_stmts(&bwd_loop.body, writes, &mut declared.clone(), slot_names);
+        for (param, forward) in forward_names {
+            match forward {
+                Some(name) => self.names.values.insert(param, name),
+                None => self.names.values.remove(&param),
+            };
+        }
         self.windows.truncate(depth);
         let taken: Vec<_> = self.sums.drain(sums_depth..).collect();
         let add_sums: Vec<TokenStream> = taken

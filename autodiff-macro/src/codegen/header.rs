@@ -116,6 +116,16 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// The receiver of a stub (a function that only names a missing mode in an error), followed by
+/// a comma: as written, without `mut`, which a body that never runs does not use.
+pub(super) fn stub_receiver(item: &syn::ItemFn) -> Option<TokenStream> {
+    item.sig.receiver().map(|receiver| {
+        let mut receiver = receiver.clone();
+        receiver.mutability = None;
+        quote!(#receiver,)
+    })
+}
+
 /// The parameters' names as the generated functions bind them.
 fn param_names(sig: &Signature) -> Vec<Ident> {
     sig.params

@@ -121,7 +121,7 @@ fn missing(
     returns: TokenStream,
 ) -> TokenStream {
     let Parts { attrs, vis, .. } = Parts::new(item, sig);
-    let receiver = item.sig.receiver().map(|r| quote!(#r,));
+    let receiver = header::stub_receiver(item);
     let n = sig.params.iter().filter(|p| !p.is_receiver()).count() + sig.params.len();
     let args: Vec<Ident> = (0..n).map(|k| format_ident!("__A{}", k)).collect();
     let private = private();

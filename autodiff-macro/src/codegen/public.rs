@@ -25,7 +25,7 @@ pub(super) fn non_scalar_stubs(
     }
     let private = private();
     let vis = &item.vis;
-    let receiver = item.sig.receiver().map(|r| quote!(#r,));
+    let receiver = header::stub_receiver(item);
     let n = sig.params.iter().filter(|p| !p.is_receiver()).count();
     let [grad_fn, grad_into_fn] = names;
     let stub = |name: &Ident, extra: usize| {

@@ -10,7 +10,50 @@ impl Lowerer<'_> {
     /// `[elem; len]` (and `vec![elem; len]` with `vec`).
     pub(super) fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
         let len = self.operand(len);
-        let (elem, mut lens, mut vecs) = match self.expr(elem) {
+        let elem_expr = elem;
+        let elem = match self.expr(elem) {
+            // A field of a struct (`[p.b; 3]`): its number.
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                Val::Scalar(self.val_operand(Val::Mem(mem, prefix), elem_expr.span()))
+            }
+            val => val,
+        };
+        // `vec![b; n]` of a value the function computes: filled with `b` held constant, then
+        // `b` stored in every element, so that the backward sweep sums the elements' adjoints
+        // into `b`'s.
+        if let Val::Scalar(Operand::Value(value)) = elem {
+            let hole = Opaque::hole(0);
+            let constant = Op::Opaque(Opaque::cut(quote::quote!(#hole)));
+            let constant = self.emit(constant, vec![Operand::Value(value)], span);
+            let mem = self.new_mem(None, 1, vec, None);
+            self.push(ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::Repeat {
+                    elem: Operand::Value(constant),
+                    lens: vec![len],
+                    vecs: vec![vec],
+                },
+                declare: true,
+                len: None,
+                ty: None,
+                span,
+            }));
+            self.scopes.push(Scope::new());
+            self.declare(
+                Var::user("__autodiff_filled"),
+                Some(Val::Mem(mem, Vec::new())),
+            );
+            self.declare(Var::user("__autodiff_fill"), Some(elem));
+            let fill: Expr = syn::parse_quote_spanned!(span=>
+                for __autodiff_i in 0..__autodiff_filled.len() {
+                    __autodiff_filled[__autodiff_i] = __autodiff_fill;
+                }
+            );
+            self.expr(&fill);
+            self.scopes.pop();
+            return Val::Mem(mem, Vec::new());
+        }
+        let (elem, mut lens, mut vecs) = match elem {
             // `[[0.0; m]; n]`: the inner array was built first; take its shape.
             Val::Mem(inner, prefix) if prefix.is_empty() => match self.take_repeat(inner) {
                 Some(inner) => inner,
@@ -67,6 +110,16 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let elems: Vec<&Expr> = elems.collect();
+        // `[(0, 1), (1, 2), (2, 0)]`: a table of constant tuples (an edge list), data as a
+        // `const` item is.
+        if !elems.is_empty() && elems.iter().all(|e| constant_tuple(e)) {
+            let table: Expr = if vec {
+                syn::parse_quote_spanned!(span=> [#(#elems),*].to_vec())
+            } else {
+                syn::parse_quote_spanned!(span=> [#(#elems),*])
+            };
+            return self.opaque(&table, true, "a table of constants");
+        }
         // `[[a, b], [c, d]]` or `vec![vec![a, b], ..]`: a matrix literal, row by row; a row may
         // be an array variable (`[start, [start[0] + h, start[1]]]`) of the written rows' length,
         // which the function's own type check holds it to.
@@ -315,3 +368,20 @@ fn literal_row(expr: &Expr) -> Option<(Punctuated<Expr, Token![,]>, bool)> {
 
 /// Building a matrix out of rows the function makes.
 pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`, `collect()` of rows) is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
+
+/// A tuple of literals (`(0, 1)`, `(2usize, -0.5)`), nested tuples too.
+fn constant_tuple(expr: &Expr) -> bool {
+    fn constant(expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Lit(_) => true,
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr,
+                ..
+            }) => matches!(strip_parens(expr), Expr::Lit(_)),
+            Expr::Tuple(t) => t.elems.iter().all(constant),
+            _ => false,
+        }
+    }
+    matches!(strip_parens(expr), Expr::Tuple(t) if !t.elems.is_empty() && t.elems.iter().all(constant))
+}

@@ -319,6 +319,9 @@ impl Lowerer<'_> {
         let shape = (self.mems[like.index()].dims, self.mems[like.index()].vec);
         let block = self.blocks.len() - 1;
         let result = self.placeholder_array(shape, name.map(str::to_owned), None, block, span);
+        if self.maybe_arrays.contains(&like) {
+            self.maybe_arrays.insert(result);
+        }
         phis.arrays.push((result, then_src, else_src));
         Val::Mem(result, Vec::new())
     }
@@ -730,24 +733,31 @@ fn option_match(match_: &syn::ExprMatch) -> Option<syn::ExprIf> {
     let [first, second] = &match_.arms[..] else {
         return None;
     };
-    let is_some = |arm: &syn::Arm| {
-        matches!(&arm.pat, Pat::TupleStruct(ts)
+    // `Some(b) if b > s`: the pattern, and the guard the `if let` chain adds.
+    fn some_pattern(arm: &syn::Arm) -> Option<(&Pat, Option<&Expr>)> {
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        matches!(pat, Pat::TupleStruct(ts)
             if ts.path.segments.last().is_some_and(|s| s.ident == "Some") && ts.elems.len() == 1)
-    };
+        .then_some((pat, guard))
+    }
     let is_none = |arm: &syn::Arm| {
         matches!(&arm.pat, Pat::Wild(_))
             || matches!(&arm.pat, Pat::Ident(p) if p.ident == "None" && p.subpat.is_none())
             || matches!(&arm.pat, Pat::Path(p) if p.path.is_ident("None"))
     };
-    let (some, none) = match (is_some(first), is_some(second)) {
-        (true, false) if is_none(second) => (first, second),
-        (false, true) if is_none(first) => (second, first),
+    let ((pat, guard), some, none) = match (some_pattern(first), some_pattern(second)) {
+        (Some(pattern), None) if is_none(second) => (pattern, first, second),
+        (None, Some(pattern)) if is_none(first) => (pattern, second, first),
         _ => return None,
     };
-    let (pat, scrutinee) = (&some.pat, &match_.expr);
+    let scrutinee = &match_.expr;
     let (then, otherwise) = (&some.body, &none.body);
+    let guard = guard.map(|guard| quote!(&& (#guard)));
     Some(syn::parse_quote_spanned!(match_.match_token.span=>
-        if let #pat = #scrutinee { #then } else { #otherwise }
+        if let #pat = #scrutinee #guard { #then } else { #otherwise }
     ))
 }
 
@@ -791,7 +801,7 @@ pub(super) enum ExitState {
 }
 
 /// The names a pattern binds (not constants and unit variants, written in upper case).
-fn binding_names(pat: &Pat) -> Vec<String> {
+pub(super) fn binding_names(pat: &Pat) -> Vec<String> {
     struct Names(Vec<String>);
     impl<'ast> syn::visit::Visit<'ast> for Names {
         fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {

@@ -73,9 +73,68 @@ const SLICE_METHODS: &[&str] = &[
     "to_owned",
 ];
 
+/// Searches whose predicate is a closure: they give a position (`usize`, `Option<usize>`,
+/// `Result<usize, usize>`), never a number.
+const SEARCHES: &[&str] = &[
+    "partition_point",
+    "position",
+    "rposition",
+    "binary_search_by",
+    "binary_search_by_key",
+];
+
+/// What takes the position out of a search's `Option` or `Result`.
+const UNWRAPS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "unwrap_or",
+    "unwrap_or_else",
+    "unwrap_or_default",
+];
+
+/// `knots.partition_point(|&k| k <= x)`, `v.iter().position(|&e| e > x).unwrap_or(0)`,
+/// `knots.binary_search_by(|k| k.total_cmp(&x)).unwrap_or_else(|i| i)`, with the search's
+/// result checked to be a position (`found`): a method of the same name that gave a number
+/// would be a type error, not a derivative dropped.
+fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
+    let is_search = |call: &syn::ExprMethodCall| {
+        SEARCHES.contains(&call.method.to_string().as_str())
+            && call.args.iter().any(|a| matches!(a, Expr::Closure(_)))
+    };
+    let found = |span| quote::quote_spanned!(span=> ::autodiff_core::__private::found);
+    if is_search(call) {
+        let found = found(call.method.span());
+        return Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)));
+    }
+    let Expr::MethodCall(inner) = strip_parens(&call.receiver) else {
+        return None;
+    };
+    if !UNWRAPS.contains(&call.method.to_string().as_str()) || !is_search(inner) {
+        return None;
+    }
+    let mut call = call.clone();
+    let inner_found = found(inner.method.span());
+    *call.receiver = syn::parse_quote_spanned!(inner.method.span()=> #inner_found(#inner));
+    let found = found(call.method.span());
+    Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)))
+}
+
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
+        if let Some(option) = self.element_option(call) {
+            return option;
+        }
+        // A position: piecewise constant in what the predicate reads, as a comparison is.
+        if let Some(search) = search(call) {
+            let what = format!("method `{name}`");
+            return self.opaque_keeping_closures(
+                &search,
+                true,
+                super::opaque::no_rule(&what),
+                true,
+            );
+        }
         // A method of a struct is the struct's, whatever slice method it is named like
         // (`p.sum()`, `p.last()`). One named like a float method stays the rule, which checks
         // its operand is a float (so an alias of `f64` works), and `len` is checked to count.
@@ -154,6 +213,12 @@ impl Lowerer<'_> {
             let b: Expr = syn::parse_quote_spanned!(call.method.span()=> #receiver[#j]);
             self.swap(&a, &b, call.method.span());
             return Val::Unit;
+        }
+        if matches!(name.as_str(), "sort_by" | "sort_unstable_by")
+            && call.args.len() == 1
+            && is_place(&call.receiver)
+        {
+            return self.sort_by(call);
         }
         let expr = Expr::MethodCall(call.clone());
         // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
@@ -312,6 +377,43 @@ impl Lowerer<'_> {
         self.opaque(&expr, false, &what)
     }
 
+    /// `s.sort_by(|a, b| a.total_cmp(b))` of a local array or `Vec`: the order the comparator
+    /// gives (no derivative, as a comparison has none), then the elements gathered in that
+    /// order, which the backward sweep scatters back.
+    fn sort_by(&mut self, call: &syn::ExprMethodCall) -> Val {
+        let span = call.method.span();
+        let (receiver, compare) = (&call.receiver, &call.args[0]);
+        let order: Expr = syn::parse_quote_spanned!(span=>
+            ::autodiff_core::__private::sorted_order(&#receiver, #compare)
+        );
+        let error = super::opaque::no_rule("the order of `sort_by`");
+        let order = self.opaque_keeping_closures(&order, true, error, true);
+        let unsorted = match self.expr(receiver) {
+            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            Val::Poison => return Val::Poison,
+            _ => {
+                self.error(
+                    receiver,
+                    "only arrays and `Vec`s of numbers can be sorted here",
+                );
+                return Val::Poison;
+            }
+        };
+        self.scopes.push(Scope::new());
+        self.declare(Var::user("__autodiff_order"), Some(order));
+        self.declare(Var::user("__autodiff_unsorted"), Some(unsorted));
+        let gather: Expr = syn::parse_quote_spanned!(span=>
+            for __autodiff_i in 0..__autodiff_order.len() {
+                #receiver[__autodiff_i] = __autodiff_unsorted[__autodiff_order[__autodiff_i]];
+            }
+        );
+        self.expr(&gather);
+        self.scopes.pop();
+        Val::Unit
+    }
+
     /// `receiver.method(args)` of a struct: through the method's pullback, which takes the
     /// receiver by reference as `&self` does (autoref makes it fit `self` too).
     fn struct_method(&mut self, call: &syn::ExprMethodCall, receiver: Operand) -> Val {
@@ -367,6 +469,46 @@ impl Lowerer<'_> {
         self.lookup_user(&local_name(path)?.to_string())?
             .val
             .as_ref()
+    }
+
+    /// `x.get(i)`, `x.first()`, `x.last()` of an array of numbers the function names: whether
+    /// `call` is one.
+    pub(super) fn element_access(&self, call: &syn::ExprMethodCall) -> bool {
+        let arity = match call.method.to_string().as_str() {
+            "get" => 1,
+            "first" | "last" => 0,
+            _ => return false,
+        };
+        call.args.len() == arity
+            && matches!(self.local_val(&call.receiver), Some(Val::Mem(mem, prefix))
+                if !self.mems[mem.index()].structured
+                    && depth(prefix) + 1 == self.mems[mem.index()].dims)
+    }
+
+    /// [`Self::element_access`] as the `Option` it gives: `Some` of the element where the index
+    /// is in bounds (`x.get(i).copied().unwrap_or(0.0)`, `if let Some(&v) = x.get(i + 1)`, the
+    /// zero padding of a stencil).
+    fn element_option(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        if !self.element_access(call) {
+            return None;
+        }
+        let (x, span) = (&call.receiver, call.method.span());
+        let option: Expr = match call.method.to_string().as_str() {
+            "get" => {
+                let i = &call.args[0];
+                syn::parse_quote_spanned!(span=> {
+                    let __autodiff_at = #i;
+                    if __autodiff_at < #x.len() { Some(#x[__autodiff_at]) } else { None }
+                })
+            }
+            "first" => syn::parse_quote_spanned!(span=>
+                if #x.is_empty() { None } else { Some(#x[0]) }
+            ),
+            _ => syn::parse_quote_spanned!(span=>
+                if #x.is_empty() { None } else { Some(#x[#x.len() - 1]) }
+            ),
+        };
+        Some(self.expr(&option))
     }
 
     /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, a
@@ -637,7 +779,13 @@ impl Lowerer<'_> {
                 _ => false,
             };
             let written = is_ref;
-            let val = self.expr_copying_struct(arg);
+            let mut val = self.expr_copying_struct(arg);
+            // A row of a struct's field (`row` of `l.w.iter()`): passed as the place it is.
+            if let Val::Scalar(Operand::Value(v)) = val {
+                if let Some((mem, indices)) = self.struct_elements.get(&v) {
+                    val = Val::Mem(*mem, indices.clone());
+                }
+            }
             let is_ref = is_ref
                 || bound_ref
                 || match &val {

@@ -221,9 +221,10 @@ impl Lowerer<'_> {
     pub(super) fn gives_option(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
-                "reduce" | "max_by" | "min_by" | "last" => Self::is_stream(&inner.receiver),
+                "reduce" | "max_by" | "min_by" => Self::is_stream(&inner.receiver),
+                "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
                 "copied" | "cloned" => self.gives_option(&inner.receiver),
-                _ => false,
+                _ => self.element_access(inner),
             },
             Expr::Path(path) => local_name(path).is_some_and(|ident| {
                 matches!(

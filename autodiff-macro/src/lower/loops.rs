@@ -179,6 +179,9 @@ impl Lowerer<'_> {
                     None => {
                         let outer = self.loops[k].outer_block;
                         let dst = self.placeholder_array(shape, None, None, outer, span);
+                        if self.maybe_arrays.contains(&mem) {
+                            self.maybe_arrays.insert(dst);
+                        }
                         self.loops[k].break_arrays.push(dst);
                         dst
                     }

@@ -80,6 +80,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
         struct_elements: BTreeMap::new(),
+        maybe_arrays: BTreeSet::new(),
         tuple_arrays: BTreeSet::new(),
         ret_mem: None,
         n_temps: 0,
@@ -280,6 +281,10 @@ struct Lowerer<'a> {
     /// Items of a struct's `Vec` field read in a loop, with the place they were read from: a
     /// method called on one (`l.forward(h)` of `for l in &m.layers`) is the element's.
     struct_elements: BTreeMap<Value, (Mem, Vec<Operand>)>,
+    /// Arrays made from a value whose type the macro does not see (a call's result, a struct's
+    /// field, a row), and copies of them: held as `Vec`s, but maybe arrays, which `let b = a;`
+    /// copies rather than moves.
+    maybe_arrays: BTreeSet<Mem>,
     /// The arrays tuple variables own, which assigning the tuple writes into.
     tuple_arrays: BTreeSet<Mem>,
     /// The float type is a type parameter: constants lowering makes are written through `Real`.

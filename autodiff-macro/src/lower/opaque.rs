@@ -64,11 +64,7 @@ impl Lowerer<'_> {
                 }
             }
         }
-        let mut holes = Holes {
-            lowerer: self,
-            args: Vec::new(),
-            failed: false,
-        };
+        let mut holes = Holes::new(self, false);
         for expr in &mut exprs {
             match expr {
                 // A named argument: only its value is an expression.
@@ -139,13 +135,21 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn opaque_with(&mut self, expr: &Expr, cut: bool, error: String) -> Val {
+        self.opaque_keeping_closures(expr, cut, error, false)
+    }
+
+    /// [`Self::opaque_with`]; `closures`: closures in `expr` are kept (their parameters are
+    /// not holes), for calls whose result cannot be a number.
+    pub(super) fn opaque_keeping_closures(
+        &mut self,
+        expr: &Expr,
+        cut: bool,
+        error: String,
+        closures: bool,
+    ) -> Val {
         let at = expr.to_token_stream();
         let mut expr = expr.clone();
-        let mut holes = Holes {
-            lowerer: self,
-            args: Vec::new(),
-            failed: false,
-        };
+        let mut holes = Holes::new(self, closures);
         holes.visit_expr_mut(&mut expr);
         let Holes { args, failed, .. } = holes;
         if failed {
@@ -187,9 +191,23 @@ pub(super) struct Holes<'l, 'a> {
     lowerer: &'l Lowerer<'a>,
     args: Vec<Operand>,
     failed: bool,
+    /// Closures are kept, their parameters left as written (a predicate of a search).
+    closures: bool,
+    /// The parameters of the closures being visited.
+    bound: Vec<String>,
 }
 
-impl Holes<'_, '_> {
+impl<'l, 'a> Holes<'l, 'a> {
+    fn new(lowerer: &'l Lowerer<'a>, closures: bool) -> Self {
+        Holes {
+            lowerer,
+            args: Vec::new(),
+            failed: false,
+            closures,
+            bound: Vec::new(),
+        }
+    }
+
     /// A variable (under derefs) that lowering holds as a number by value, not a reference.
     fn held_by_value(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
@@ -255,6 +273,9 @@ impl VisitMut for Holes<'_, '_> {
                 let Some(ident) = local_name(path) else {
                     return;
                 };
+                if self.bound.iter().any(|name| ident == name) {
+                    return;
+                }
                 match self.lowerer.lookup_user(&ident.to_string()) {
                     Some(Binding { val: Some(val), .. }) => {
                         let val = val.clone();
@@ -287,8 +308,18 @@ impl VisitMut for Holes<'_, '_> {
                 self.lowerer.macro_error(&mac.mac);
                 self.failed = true;
             }
-            // `s.sort_by(|a, b| ..)`, `x.iter().position(|v| ..)`: the method is what is missing.
-            Expr::MethodCall(call) if call.args.iter().any(|a| matches!(a, Expr::Closure(_))) => {
+            Expr::Closure(closure) if self.closures => {
+                let depth = self.bound.len();
+                for input in &closure.inputs {
+                    self.bound.extend(super::branch::binding_names(input));
+                }
+                self.visit_expr_mut(&mut closure.body);
+                self.bound.truncate(depth);
+            }
+            // `s.sort_by(|a, b| ..)`: the method is what is missing.
+            Expr::MethodCall(call)
+                if !self.closures && call.args.iter().any(|a| matches!(a, Expr::Closure(_))) =>
+            {
                 let method = &call.method;
                 self.lowerer.error(
                     method,

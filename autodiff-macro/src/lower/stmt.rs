@@ -290,7 +290,9 @@ impl Lowerer<'_> {
             && match &val {
                 Val::Mem(..) => true,
                 Val::Scalar(Operand::Value(v)) => {
-                    self.parts.contains(v) || self.values[v.index()].aggregate
+                    self.parts.contains(v)
+                        || self.values[v.index()].aggregate
+                        || self.struct_elements.contains_key(v)
                 }
                 _ => false,
             };
@@ -367,7 +369,9 @@ impl Lowerer<'_> {
         // A row taken by value (`let old = p[i];`) is an array, which Rust copies.
         let alias = match data.param {
             Some(_) => !mutable,
-            None => data.vec && prefix.is_empty() && !reassigned,
+            None => {
+                data.vec && prefix.is_empty() && !reassigned && !self.maybe_arrays.contains(&mem)
+            }
         };
         if alias {
             return Val::Mem(mem, prefix);
@@ -400,6 +404,9 @@ impl Lowerer<'_> {
         }
         let data = &self.mems[src.index()];
         let mem = self.new_mem(name, data.dims, data.vec, None);
+        if self.maybe_arrays.contains(&src) {
+            self.maybe_arrays.insert(mem);
+        }
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
             kind: MemInitKind::Copy { src },
@@ -422,6 +429,7 @@ impl Lowerer<'_> {
                 let data = &self.mems[mem.index()];
                 // A local `Vec` is moved, unless its name is assigned again later.
                 let moved = data.vec
+                    && !self.maybe_arrays.contains(&mem)
                     && !data
                         .name
                         .as_ref()
@@ -886,6 +894,7 @@ impl Lowerer<'_> {
     ) -> Mem {
         self.values[value.index()].aggregate = true;
         let mem = self.new_mem(name, dims, true, None);
+        self.maybe_arrays.insert(mem);
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
             kind: MemInitKind::FromValue(value),
@@ -985,8 +994,17 @@ impl Lowerer<'_> {
     /// other's value (an array's contents are copied through a temporary).
     pub(super) fn swap(&mut self, a: &Expr, b: &Expr, span: Span) {
         let (val_a, val_b) = (self.expr(a), self.expr(b));
+        let a_array = matches!(val_a, Val::Mem(..));
         let val_a = match val_a {
             Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            val => val,
+        };
+        // `a` holds a value (a call's result): it would name `b`'s array, which `b = a`
+        // then overwrites in place.
+        let val_b = match val_b {
+            Val::Mem(mem, prefix) if !a_array && !self.mems[mem.index()].structured => {
                 self.copy_mem(mem, &prefix, None, span)
             }
             val => val,
@@ -1046,6 +1064,35 @@ impl Lowerer<'_> {
         }
         let base = self.expr(&index.expr);
         let i = self.operand(&index.index);
+        let span = place.span();
+        // The place is a whole row of a local matrix (`m[i] = ..`), and its number of indices.
+        let row_dims = match &base {
+            Val::Mem(dst, indices)
+                if self.mems[dst.index()].param.is_none()
+                    && !self.mems[dst.index()].structured
+                    && depth(indices) + 1 < self.mems[dst.index()].dims =>
+            {
+                Some(self.mems[dst.index()].dims - depth(indices) - 1)
+            }
+            _ => None,
+        };
+        let val = match val {
+            // A field of a struct (`n.s`, `p.arr[k]`): its number, or its row read whole.
+            Val::Mem(src, prefix) if self.mems[src.index()].structured => match row_dims {
+                Some(_) => Val::Scalar(Operand::Value(self.row_value(src, prefix, span))),
+                None => Val::Scalar(self.val_operand(Val::Mem(src, prefix), span)),
+            },
+            val => val,
+        };
+        // A row the function holds as a value (a call's result, a field's row bound by `let`):
+        // an array to copy the row from.
+        let val = match (val, row_dims) {
+            (Val::Scalar(Operand::Value(row)), Some(dims)) => Val::Mem(
+                self.array_from_value(row, dims, None, None, span),
+                Vec::new(),
+            ),
+            (val, _) => val,
+        };
         let value = match (val, &base) {
             (Val::Scalar(value), _) => value,
             (Val::Poison, _) => return,
