@@ -1,7 +1,11 @@
 //! The constructs of straight-line code, each checked against finite differences or the
 //! analytic derivative.
 
-#![allow(clippy::assign_op_pattern, clippy::needless_return)] // the constructs under test
+#![allow(
+    clippy::assign_op_pattern,
+    clippy::needless_return,
+    clippy::useless_vec
+)] // the constructs under test
 
 mod common;
 

@@ -1572,7 +1572,12 @@ fn copies_of_arrays_made_from_values() {
     let w = Stepper { step: [0.3, 0.2] };
     let x = [[0.3, 0.2], [-0.5, 0.7]];
     let xs = [0.5, -0.3, 1.2];
-    let checks: [(&str, &dyn Fn(f64) -> f64, &dyn Fn(f64) -> (f64, f64)); 8] = [
+    type Check<'a> = (
+        &'a str,
+        &'a dyn Fn(f64) -> f64,
+        &'a dyn Fn(f64) -> (f64, f64),
+    );
+    let checks: [Check; 8] = [
         ("field", &|k| field_copy_then_write(&w, k), &|k| {
             let (v, (_, d)) = field_copy_then_write_grad(&w, k);
             (v, d)

@@ -1391,3 +1391,95 @@ fn an_option_of_a_struct_parameter() {
         );
     }
 }
+
+/// Struct update syntax: `State { v: .., ..s }` stepped in a loop, and `..*self` in a method.
+#[derive(Clone, Copy, Debug, autodiff_core::Differentiable)]
+struct Damped {
+    x: f64,
+    v: f64,
+    m: f64,
+}
+
+impl Damped {
+    #[differentiate]
+    fn kicked(&self, impulse: f64) -> Damped {
+        Damped {
+            v: self.v + impulse / self.m,
+            ..*self
+        }
+    }
+}
+
+#[differentiate]
+fn damped_motion(s: Damped, c: f64, dt: f64) -> f64 {
+    let mut s = s.kicked(0.5 * c);
+    for _ in 0..3 {
+        s = Damped {
+            v: s.v * (1.0 - c / s.m),
+            ..s
+        };
+        s = Damped {
+            x: s.x + dt * s.v,
+            ..s
+        };
+    }
+    s.x + s.v * s.v
+}
+
+#[test]
+fn struct_update_syntax() {
+    let s = Damped {
+        x: 1.0,
+        v: 2.0,
+        m: 4.0,
+    };
+    let (value, (ds, dc, ddt)) = damped_motion_grad(s, 0.5, 0.1);
+    assert_eq!(value.to_bits(), damped_motion(s, 0.5, 0.1).to_bits());
+    let f = |p: &[f64]| {
+        let s = Damped {
+            x: p[0],
+            v: p[1],
+            m: p[2],
+        };
+        damped_motion(s, p[3], p[4])
+    };
+    let grad = [ds.x, ds.v, ds.m, dc, ddt];
+    assert_gradient(f, &[1.0, 2.0, 4.0, 0.5, 0.1], &grad, 1e-7);
+}
+
+/// A vector type's methods named like operators (`a.sub(b)`) are its own, not float
+/// subtraction.
+#[derive(Clone, Copy, Debug, autodiff_core::Differentiable)]
+struct Planar {
+    x: f64,
+    y: f64,
+}
+
+impl Planar {
+    #[differentiate]
+    fn sub(&self, o: &Planar) -> Planar {
+        Planar {
+            x: self.x - o.x,
+            y: self.y - o.y,
+        }
+    }
+
+    #[differentiate]
+    fn norm2(&self) -> f64 {
+        self.x * self.x + self.y * self.y
+    }
+}
+
+#[differentiate]
+fn planar_distance2(a: &Planar, b: &Planar) -> f64 {
+    let d = a.sub(b);
+    d.norm2()
+}
+
+#[test]
+fn methods_named_like_operators() {
+    let (a, b) = (Planar { x: 1.0, y: 2.0 }, Planar { x: 0.5, y: -1.0 });
+    let (value, (da, db)) = planar_distance2_grad(&a, &b);
+    assert_eq!(value, 9.25);
+    assert_eq!((da.x, da.y, db.x, db.y), (1.0, 6.0, -1.0, -6.0));
+}

@@ -17,6 +17,15 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
     match syn::parse2::<syn::Item>(input.clone()) {
         Ok(syn::Item::Fn(item)) => differentiate_fn(args, item, input, &syn::Generics::default()),
         Ok(syn::Item::Impl(impl_)) if args.is_empty() => differentiate_impl(impl_),
+        Ok(syn::Item::Impl(impl_)) => {
+            let error = syn::Error::new_spanned(
+                &args,
+                "`#[differentiate]` on an `impl` block takes no options; put them on the methods (`#[differentiate(hessian)] fn ..`)",
+            )
+            .to_compile_error();
+            let impl_ = differentiate_impl(impl_);
+            quote!(#impl_ #error)
+        }
         _ => differentiate_fn(
             args,
             syn::parse_quote!(
@@ -32,11 +41,23 @@ pub fn differentiate(args: TokenStream, input: TokenStream) -> TokenStream {
 /// `#[differentiate]` are differentiated knowing the `impl`'s generic parameters, which the
 /// generated backward sweep's type must name (a method-level attribute cannot see them).
 fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
+    if let Some((path, _)) = &impl_.trait_ {
+        let error = syn::Error::new_spanned(
+            path,
+            "the items `#[differentiate]` generates are not the trait's, so they cannot go in a trait `impl`; differentiate the method in an inherent `impl` (`impl Spring { #[differentiate] fn .. }`) and call it from the trait's method",
+        )
+        .to_compile_error();
+        // The methods kept as written, without the attribute that would generate them.
+        for item in &mut impl_.items {
+            if let syn::ImplItem::Fn(method) = item {
+                method.attrs.retain(|attr| !is_differentiate(attr));
+            }
+        }
+        return quote!(#impl_ #error);
+    }
     let items = std::mem::take(&mut impl_.items);
     let marked = items.iter().any(|item| {
-        matches!(item, syn::ImplItem::Fn(method) if method.attrs.iter().any(|attr| {
-            attr.path().segments.last().is_some_and(|s| s.ident == "differentiate")
-        }))
+        matches!(item, syn::ImplItem::Fn(method) if method.attrs.iter().any(is_differentiate))
     });
     if !marked {
         let error = syn::Error::new_spanned(
@@ -52,12 +73,7 @@ fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
             impl_.items.push(item);
             continue;
         };
-        let Some(position) = method.attrs.iter().position(|attr| {
-            attr.path()
-                .segments
-                .last()
-                .is_some_and(|s| s.ident == "differentiate")
-        }) else {
+        let Some(position) = method.attrs.iter().position(is_differentiate) else {
             impl_.items.push(syn::ImplItem::Fn(method));
             continue;
         };
@@ -79,6 +95,14 @@ fn differentiate_impl(mut impl_: syn::ItemImpl) -> TokenStream {
         impl_.items.push(syn::ImplItem::Verbatim(generated));
     }
     quote!(#impl_)
+}
+
+/// `#[differentiate]` or `#[autodiff_core::differentiate(..)]`.
+fn is_differentiate(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "differentiate")
 }
 
 fn differentiate_fn(

@@ -335,7 +335,9 @@ pub static RULES: &[Rule] = &[
     p(
         "xlogy",
         &[
-            Some("::autodiff_core::__private::unless_zero(a, dy * ::autodiff_core::__private::ln_as(b, dy))"),
+            Some(
+                "::autodiff_core::__private::unless_zero(a, dy * ::autodiff_core::__private::ln_as(b, dy))",
+            ),
             Some("::autodiff_core::__private::unless_zero(dy, dy * a / b)"),
         ],
     ),

@@ -137,10 +137,13 @@ impl Lowerer<'_> {
         }
         // A method of a struct is the struct's, whatever slice method it is named like
         // (`p.sum()`, `p.last()`). One named like a float method stays the rule, which checks
-        // its operand is a float (so an alias of `f64` works), and `len` is checked to count.
+        // its operand is a float (so an alias of `f64` works), and `len` is checked to count;
+        // but an operator's name (`a.sub(b)` of two vectors) is the struct's: float code
+        // writes the operator.
+        let operator = matches!(name.as_str(), "add" | "sub" | "mul" | "div" | "rem" | "neg");
         if self.known_struct(&call.receiver)
             && !matches!(name.as_str(), "clone" | "to_owned")
-            && !rules::is_known(&name)
+            && (operator || !rules::is_known(&name))
             && !CUT_METHODS.contains(&name.as_str())
         {
             return match self.expr(&call.receiver) {
@@ -824,8 +827,9 @@ impl Lowerer<'_> {
                 written || bound_ref || (is_ref && matches!(&val, Val::Mem(_, p) if !p.is_empty())),
             );
             args.push(match val {
-                // `&o.inner` of a struct value: its adjoint is a struct too.
-                Val::Scalar(Operand::Value(v)) if written && self.parts.contains(&v) => {
+                // `&o.inner`, `s.q` of a struct value: its adjoint has the field's shape (a
+                // struct, an array).
+                Val::Scalar(Operand::Value(v)) if self.parts.contains(&v) => {
                     self.values[v.index()].aggregate = true;
                     Operand::Value(v)
                 }

@@ -413,12 +413,20 @@ impl Lowerer<'_> {
 
     /// `Layer { w, b: 2.0 * b0 }`: a struct value built from its fields.
     pub(super) fn struct_literal(&mut self, literal: &syn::ExprStruct) -> Val {
+        // `State { v: nv, ..s }`: a copy of `s` with those fields assigned.
         if let Some(rest) = &literal.rest {
-            self.error(
-                rest,
-                "`..` in a struct expression is not supported; write every field",
-            );
-            return Val::Poison;
+            let span = literal.span();
+            let updated = quote::format_ident!("__autodiff_updated", span = span);
+            let assignments = literal.fields.iter().map(|field| {
+                let (member, value) = (&field.member, &field.expr);
+                quote::quote_spanned!(span=> #updated.#member = #value;)
+            });
+            let block: Expr = syn::parse_quote_spanned!(span=> {
+                let mut #updated = #rest;
+                #(#assignments)*
+                #updated
+            });
+            return self.expr(&block);
         }
         if literal.qself.is_some() {
             self.error(

@@ -260,7 +260,7 @@ impl Lowerer<'_> {
                         self.parts.insert(value);
                     }
                     // `let mut q = s.pos; q[0] += ..`: an array of its own, as a copy would be.
-                    if pat_ident.mutability.is_some() && self.stores.elements.contains_key(&name) {
+                    if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() {
                         let val = Val::Scalar(Operand::Value(value));
                         return self.bind_ident(pat_ident, val, ty);
                     }
@@ -275,9 +275,9 @@ impl Lowerer<'_> {
             Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
             // `let mut p = f(x);` whose elements are assigned later: an array to write.
             Val::Scalar(Operand::Value(value))
-                if pat_ident.mutability.is_some() && self.stores.elements.contains_key(&name) =>
+                if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() =>
             {
-                let dims = self.stores.elements[&name];
+                let dims = self.stores.array_dims(&name).expect("checked");
                 let (name, ty) = (Some(name.clone()), ty.cloned());
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())

@@ -32,6 +32,17 @@ pub(super) struct Stores {
     pub elements: BTreeMap<String, usize>,
     /// What another name holds of one of them (`let old = v;`) must be a copy.
     pub whole: BTreeSet<String>,
+    /// Names assigned an array literal whole (`s = [s[0] * k, s[1]]`), with its indices.
+    pub literals: BTreeMap<String, usize>,
+}
+
+impl Stores {
+    /// The indices of an array the name holds, where the body writes its elements or assigns
+    /// it an array literal: a value bound to it (a call's result, a struct's field) is kept as
+    /// an array to write into.
+    pub fn array_dims(&self, name: &str) -> Option<usize> {
+        self.elements.get(name).or(self.literals.get(name)).copied()
+    }
 }
 
 pub(super) fn stores(body: &syn::Block) -> Stores {
@@ -72,6 +83,13 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
             self.place(&assign.left);
+            if let (Expr::Path(path), Some(dims)) =
+                (strip_parens(&assign.left), literal_dims(&assign.right))
+            {
+                if let Some(ident) = path.path.get_ident() {
+                    self.0.literals.insert(ident.to_string(), dims);
+                }
+            }
             syn::visit::visit_expr_assign(self, assign);
         }
         fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
@@ -85,9 +103,18 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
     let mut finder = Finder(Stores {
         elements: BTreeMap::new(),
         whole: BTreeSet::new(),
+        literals: BTreeMap::new(),
     });
     syn::visit::Visit::visit_block(&mut finder, body);
     finder.0
+}
+
+/// The indices of an array literal (`[a, b]`: 1, `[[a, b], [c, d]]`: 2).
+fn literal_dims(expr: &Expr) -> Option<usize> {
+    match strip_parens(expr) {
+        Expr::Array(array) => Some(1 + array.elems.first().and_then(literal_dims).unwrap_or(0)),
+        _ => None,
+    }
 }
 
 /// The first name a pattern binds (other than constants, written in upper case).
