@@ -8,7 +8,7 @@
 mod common;
 
 use autodiff_core::differentiate;
-use common::assert_close;
+use common::{assert_close, assert_gradient};
 
 /// Central difference of `f` at `x` along `u`.
 fn directional(f: &mut impl FnMut(&[f64]) -> f64, x: &[f64], u: &[f64]) -> f64 {
@@ -961,4 +961,74 @@ fn literal_with_a_skipped_vec_in_forward_mode() {
     assert_close(masked_vec_grad(a).1, expected, 1e-14);
     assert_close(masked_vec_jvp(a, 1.0).1, expected, 1e-14);
     assert_close(masked_vec_hvp(a, 1.0).2, 12.0 * a * a, 1e-13);
+}
+
+/// A struct value a loop with a `break` carries, replaced by a block's value and by update
+/// syntax: the paths the `break` leaves have placeholders, whose tangents are placeholders of
+/// the struct's type (they were the number 0, a type error).
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+struct Relaxed {
+    w: [f64; 3],
+    b: f64,
+}
+
+#[differentiate(jvp, hessian)]
+fn relaxed(p: &Relaxed, a: f64) -> f64 {
+    let mut acc = 0.0;
+    for _ in 0..2 {
+        let mut s = Relaxed {
+            b: a * 2.0,
+            ..p.clone()
+        };
+        let mut it = 0;
+        loop {
+            if it == 2 {
+                break;
+            }
+            it += 1;
+            s = {
+                let mut u = s.clone();
+                u.b = s.b * 0.5 + s.w[1] * a.tanh();
+                u
+            };
+            s = Relaxed {
+                w: [s.w[0] * a, s.w[1], s.w[2]],
+                ..s
+            };
+        }
+        acc += s.b * s.w[0];
+    }
+    acc
+}
+
+#[test]
+fn struct_values_through_a_break() {
+    let p = Relaxed {
+        w: [0.3, 0.7, -0.2],
+        b: 0.4,
+    };
+    let (value, (dp, da)) = relaxed_grad(&p, 0.9);
+    assert_eq!(value.to_bits(), relaxed(&p, 0.9).to_bits());
+    let f = |q: &[f64]| {
+        let p = Relaxed {
+            w: [q[0], q[1], q[2]],
+            b: q[3],
+        };
+        relaxed(&p, q[4])
+    };
+    let point = [0.3, 0.7, -0.2, 0.4, 0.9];
+    let grad = [dp.w[0], dp.w[1], dp.w[2], dp.b, da];
+    assert_gradient(f, &point, &grad, 1e-7);
+    let along = Relaxed {
+        w: [0.5, -1.0, 0.25],
+        b: 2.0,
+    };
+    let (_, tangent) = relaxed_jvp(&p, 0.9, (along, 0.75));
+    let expected = 0.5 * grad[0] - grad[1] + 0.25 * grad[2] + 2.0 * grad[3] + 0.75 * grad[4];
+    assert!(
+        (tangent - expected).abs() < 1e-12,
+        "{tangent} vs {expected}"
+    );
+    let (_, _, h) = relaxed_hessian(&p, 0.9);
+    assert!((h[4][0] - h[0][4]).abs() < 1e-12, "symmetric");
 }

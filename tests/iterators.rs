@@ -1084,3 +1084,95 @@ fn guarded_option_arms() {
         assert_close(ds, expected_ds, 1e-15);
     }
 }
+
+/// `sort_unstable_by` with a comparator that ties different values (numbers by magnitude):
+/// the arrangement is the unstable sort's own, which the value and the gradient follow.
+#[differentiate]
+fn weighted_by_magnitude_rank(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    s.sort_unstable_by(|a, b| a.abs().total_cmp(&b.abs()));
+    let mut acc = 0.0;
+    for i in 0..s.len() {
+        acc += s[i] * (i as f64 + 1.0);
+    }
+    acc
+}
+
+#[test]
+fn unstable_sorts_with_ties() {
+    // ±k for k = 1..=20, shuffled: every magnitude twice, each value once.
+    let x: Vec<f64> = (0..40)
+        .map(|i| {
+            let k = ((i * 7) % 20 + 1) as f64;
+            if i < 20 { k } else { -k }
+        })
+        .collect();
+    let (value, g) = weighted_by_magnitude_rank_grad(&x);
+    assert_eq!(value.to_bits(), weighted_by_magnitude_rank(&x).to_bits());
+    // The oracle: where std's unstable sort put each value (the values are distinct).
+    let mut sorted = x.clone();
+    sorted.sort_unstable_by(|a, b| a.abs().total_cmp(&b.abs()));
+    for (j, v) in x.iter().enumerate() {
+        let rank = sorted.iter().position(|s| s == v).unwrap();
+        assert_eq!(g[j], rank as f64 + 1.0, "element {j}");
+    }
+}
+
+/// A sorted copy returned whole, and a search's closure parameter named like a parameter of
+/// the function and dereferenced (`*v` is the closure's).
+#[differentiate]
+fn sorted_descending(x: &[f64]) -> Vec<f64> {
+    let mut s = x.to_vec();
+    s.sort_by(|a, b| b.total_cmp(a));
+    s
+}
+
+#[differentiate]
+fn first_above_half(x: &[f64], v: f64) -> f64 {
+    let i = x.iter().position(|v| *v > 0.5).unwrap_or(0);
+    x[i] * v
+}
+
+#[test]
+fn sorted_copies_returned_and_closures_shadowing() {
+    let x = [0.3, 1.7, -0.4];
+    let d = sorted_descending_pullback(&x, vec![1.0, 2.0, 3.0]);
+    assert_eq!(d, vec![2.0, 1.0, 3.0]);
+    let x = [0.2, 1.1, 0.9];
+    let (value, (dx, dv)) = first_above_half_grad(&x, 1.7);
+    assert_eq!(value.to_bits(), first_above_half(&x, 1.7).to_bits());
+    assert_eq!((dx, dv), (vec![0.0, 1.7, 0.0], 1.1));
+}
+
+/// `hit.is_none()` of an `Option` the function builds, inside an `&&` condition: the first
+/// barrier hit of a Monte Carlo path.
+#[differentiate]
+fn barrier_rebate(s0: f64, sigma: f64, b: f64) -> f64 {
+    let z = [0.3, 1.2, -0.4, 0.9, 1.5, -0.2];
+    let dt: f64 = 0.02;
+    let mut s = s0;
+    let mut hit: Option<f64> = None;
+    for (j, &e) in z.iter().enumerate() {
+        let prev = s;
+        s *= (sigma * dt.sqrt() * e).exp();
+        if s > b && hit.is_none() {
+            hit = Some((j as f64 + (b - prev) / (s - prev)) * dt);
+        }
+    }
+    match hit {
+        Some(t) => (-0.03 * t).exp(),
+        None => 0.0,
+    }
+}
+
+#[test]
+fn option_flags_in_conditions() {
+    let (value, (ds, dsigma, db)) = barrier_rebate_grad(100.0, 0.3, 104.0);
+    assert_eq!(value.to_bits(), barrier_rebate(100.0, 0.3, 104.0).to_bits());
+    assert_gradient(
+        |p| barrier_rebate(p[0], p[1], p[2]),
+        &[100.0, 0.3, 104.0],
+        &[ds, dsigma, db],
+        1e-7,
+    );
+}

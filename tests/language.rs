@@ -392,3 +392,61 @@ fn arrays_filled_with_computed_values() {
         assert_close(tangent, db, 1e-12);
     }
 }
+
+/// `fill` of a local array: a force accumulator reset every step (the old forces' adjoints stop
+/// there), and integers.
+#[differentiate]
+fn spring_chain(x0: &[f64], k: f64) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut f = vec![0.0; n];
+    let mut idx = vec![0usize; 2];
+    idx.fill(n - 1);
+    for _ in 0..3 {
+        f.fill(0.0);
+        for i in 0..n - 1 {
+            let s = k * (x[i + 1] - x[i] - 1.0);
+            f[i] += s;
+            f[i + 1] -= s;
+        }
+        for i in 0..n {
+            x[i] += 0.1 * f[i];
+        }
+    }
+    x[idx[0]] - x[0]
+}
+
+#[test]
+fn arrays_filled_again() {
+    let x0 = [0.0, 1.2, 1.9, 3.3];
+    let (value, (dx, dk)) = spring_chain_grad(&x0, 1.4);
+    assert_eq!(value.to_bits(), spring_chain(&x0, 1.4).to_bits());
+    let point = [&x0[..], &[1.4]].concat();
+    let grad = [&dx[..], &[dk]].concat();
+    assert_gradient(|p| spring_chain(&p[..4], p[4]), &point, &grad, 1e-7);
+}
+
+/// `matches!` on integers, with a guard, and on a float range: the `match` it stands for.
+#[differentiate]
+fn piecewise_by_matches(x: f64, k: usize) -> f64 {
+    let a = if matches!(k, 1 | 2) { x * 2.0 } else { x * x };
+    let b = if matches!(x, v if v > 0.5) {
+        x.sin()
+    } else {
+        0.0
+    };
+    let c = if matches!(x, 0.0..=1.0,) { x * 3.0 } else { -x };
+    a + b + c
+}
+
+#[test]
+fn matches_macro() {
+    for (x, k) in [(0.3, 1), (0.8, 0), (1.7, 2), (-0.4, 5)] {
+        let (value, dx) = piecewise_by_matches_grad(x, k);
+        assert_eq!(value.to_bits(), piecewise_by_matches(x, k).to_bits());
+        let da = if matches!(k, 1 | 2) { 2.0 } else { 2.0 * x };
+        let db = if x > 0.5 { x.cos() } else { 0.0 };
+        let dc = if (0.0..=1.0).contains(&x) { 3.0 } else { -1.0 };
+        assert_close(dx, da + db + dc, 1e-15);
+    }
+}

@@ -1610,3 +1610,59 @@ fn copies_of_arrays_made_from_values() {
     let loop_of = |p: &[f64]| field_copy_in_loop(&Stepper { step: [p[0], p[1]] }, p[2]);
     assert_gradient(loop_of, &point, &[dw.step[0], dw.step[1], dk], 1e-7);
 }
+
+// ------------------------------------------------------------------------------------------
+// Arrays and `Vec`s swapped by tuple assignment, `(u, v) = (v, u)`: the first place was
+// written before the second read it, so both held `v` — value and gradient wrong (12 read as
+// 22), also the three-level leapfrog rotation `(prev, cur, next) = (cur, next, prev)`.
+// ------------------------------------------------------------------------------------------
+
+#[differentiate(jvp)]
+fn swapped_by_tuple(a: [f64; 2], b: &[f64]) -> f64 {
+    let mut u = a;
+    let mut v = [b[0], b[1]];
+    (u, v) = (v, u);
+    let mut p = b.to_vec();
+    let mut q = vec![a[0] * a[1], a[1]];
+    (p, q) = (q, p);
+    u[0] + 10.0 * v[0] + p[0] * q[1]
+}
+
+#[differentiate]
+fn leapfrog_heat(u0: &[f64], k: f64) -> f64 {
+    let n = u0.len();
+    let mut prev = u0.to_vec();
+    let mut cur = u0.to_vec();
+    let mut next = vec![0.0; n];
+    for _ in 0..4 {
+        for i in 1..n - 1 {
+            next[i] = prev[i] + k * (cur[i - 1] - 2.0 * cur[i] + cur[i + 1]);
+        }
+        (prev, cur, next) = (cur, next, prev);
+    }
+    cur.iter().map(|v| v * v).sum::<f64>() + prev[1]
+}
+
+#[test]
+fn arrays_swapped_by_tuple_assignment() {
+    let (a, b) = ([1.0, 0.5], [2.0, -0.25]);
+    let (value, (da, db)) = swapped_by_tuple_grad(a, &b);
+    assert_eq!(value.to_bits(), swapped_by_tuple(a, &b).to_bits());
+    assert_eq!(value, 2.0 + 10.0 * 1.0 + (1.0 * 0.5) * -0.25);
+    let point = [a[0], a[1], b[0], b[1]];
+    let grad = [da[0], da[1], db[0], db[1]];
+    assert_gradient(
+        |p| swapped_by_tuple([p[0], p[1]], &p[2..]),
+        &point,
+        &grad,
+        1e-8,
+    );
+    let (_, tangent) = swapped_by_tuple_jvp(a, &b, ([1.0, 0.0], vec![0.0, 1.0]));
+    assert_close(tangent, grad[0] + grad[3], 1e-12);
+    let u0 = [0.0, 0.7, -0.3, 0.4, 0.0];
+    let (value, (du, dk)) = leapfrog_heat_grad(&u0, 0.2);
+    assert_eq!(value.to_bits(), leapfrog_heat(&u0, 0.2).to_bits());
+    let point = [&u0[..], &[0.2]].concat();
+    let grad = [&du[..], &[dk]].concat();
+    assert_gradient(|p| leapfrog_heat(&p[..5], p[5]), &point, &grad, 1e-7);
+}

@@ -1483,3 +1483,35 @@ fn methods_named_like_operators() {
     assert_eq!(value, 9.25);
     assert_eq!((da.x, da.y, db.x, db.y), (1.0, 6.0, -1.0, -6.0));
 }
+
+/// Update syntax evaluates the fields before the base, as Rust does: a field whose expression
+/// changes the base sees the base before it.
+#[differentiate]
+fn update_order(s0: Damped, a: f64) -> f64 {
+    let mut s = s0;
+    let t = Damped {
+        x: {
+            s.v *= 2.0;
+            s.v * a
+        },
+        ..s
+    };
+    t.x * t.v + t.m
+}
+
+#[test]
+fn struct_update_evaluates_fields_first() {
+    let s = Damped {
+        x: 1.0,
+        v: 1.5,
+        m: 0.5,
+    };
+    let (value, (ds, da)) = update_order_grad(s, 2.0);
+    assert_eq!(value.to_bits(), update_order(s, 2.0).to_bits());
+    // t = (2 v a, 2 v, m): t.x t.v + m = 4 v² a + m.
+    assert_eq!(value, 4.0 * 1.5 * 1.5 * 2.0 + 0.5);
+    assert_eq!(
+        (ds.x, ds.v, ds.m, da),
+        (0.0, 8.0 * 1.5 * 2.0, 1.0, 4.0 * 1.5 * 1.5)
+    );
+}

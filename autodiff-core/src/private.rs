@@ -323,7 +323,41 @@ pub fn sorted_order<T>(
     order
 }
 
-/// An integer a count of positions is taken in (the type of a range's bounds).
+/// The order `slice.sort_unstable_by(compare)` puts the elements of `slice` in. Elements the
+/// comparator ties (numbers sorted by magnitude) may come out in an order of the sort's own,
+/// which differs from [`sorted_order`]'s: the slice is sorted as the function sorts it, and
+/// within each run of ties the positions are matched to the elements that landed there.
+pub fn unstable_sorted_order<T: Clone + PartialEq>(
+    slice: &[T],
+    mut compare: impl FnMut(&T, &T) -> core::cmp::Ordering,
+) -> Vec<usize> {
+    let mut sorted = slice.to_vec();
+    sorted.sort_unstable_by(&mut compare);
+    let mut order = sorted_order(slice, &mut compare);
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len()
+            && compare(&slice[order[start]], &slice[order[end]]) == core::cmp::Ordering::Equal
+        {
+            end += 1;
+        }
+        if end - start > 1 {
+            let mut unmatched = order[start..end].to_vec();
+            for (at, landed) in order[start..end].iter_mut().zip(&sorted[start..end]) {
+                // Equal elements are interchangeable (NaN matches nothing: any is as good).
+                let k = unmatched
+                    .iter()
+                    .position(|&i| slice[i] == *landed)
+                    .unwrap_or(0);
+                *at = unmatched.swap_remove(k);
+            }
+        }
+        start = end;
+    }
+    order
+}
+
 pub trait Position: Copy {
     /// `self - other`, or 0 when `other` is larger.
     fn minus(self, other: Self) -> Self;
@@ -714,6 +748,43 @@ pub fn zero_grad<T: Grad + ?Sized>(value: &T) -> T::Grad {
     value.zero_grad()
 }
 
+/// The zero adjoint of an array assigned whole, `len` long where it is a `Vec` (an array made
+/// from a call's result may be either: `value` is the first it held).
+pub trait ZeroOfLen {
+    fn zero_of_len(&self, len: usize) -> Self;
+    /// Sets every element to zero, a `Vec` made `len` long first.
+    fn zero_resize(&mut self, len: usize);
+}
+
+impl<T: Real> ZeroOfLen for Vec<T> {
+    #[inline(always)]
+    fn zero_of_len(&self, len: usize) -> Self {
+        vec![T::ZERO; len]
+    }
+    #[inline]
+    fn zero_resize(&mut self, len: usize) {
+        self.clear();
+        self.resize(len, T::ZERO);
+    }
+}
+
+impl<T: Real, const N: usize> ZeroOfLen for [T; N] {
+    #[inline(always)]
+    fn zero_of_len(&self, _: usize) -> Self {
+        [T::ZERO; N]
+    }
+    #[inline(always)]
+    fn zero_resize(&mut self, _: usize) {
+        *self = [T::ZERO; N];
+    }
+}
+
+/// [`ZeroOfLen::zero_of_len`].
+#[inline(always)]
+pub fn zero_of_len<T: ZeroOfLen>(like: &T, len: usize) -> T {
+    like.zero_of_len(len)
+}
+
 /// Clears a caller's gradient buffer for a parameter.
 #[inline(always)]
 pub fn reset_grad<T: Grad + ?Sized>(value: &T, grad: &mut T::Grad) {
@@ -726,11 +797,11 @@ pub fn add_into<T: Adjoints + ?Sized>(target: &mut T, source: &T) {
     target.add_from(source);
 }
 
-/// The adjoint of a `Vec` before it was assigned whole: zeros, as long as it was then.
+/// The adjoint of a `Vec` before it was assigned whole: zeros, as long as it was then (of an
+/// array made from a call's result, which may be one: zeros).
 #[inline]
-pub fn zero_resized<T: Real>(target: &mut Vec<T>, len: usize) {
-    target.clear();
-    target.resize(len, T::ZERO);
+pub fn zero_resized<T: ZeroOfLen>(target: &mut T, len: usize) {
+    target.zero_resize(len);
 }
 
 /// A zero adjoint of `len` elements in the storage of `spare`, the adjoint of the same

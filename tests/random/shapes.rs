@@ -285,6 +285,13 @@ pub const REQUIRED: &[&str] = &[
     "match: if let chain",
     "match: row copy",
     "match: enum",
+    "shape: data",
+    "data: sorted copy",
+    "data: knot search",
+    "data: padded get",
+    "data: filled",
+    "data: edge list",
+    "data: buffers swapped",
     "iter: map sum",
     "iter: zip map sum",
     "iter: fold",
@@ -329,6 +336,7 @@ pub const REQUIRED: &[&str] = &[
     "struct: chosen by branch",
     "struct: by-value method",
     "struct: fields stepped",
+    "struct: update syntax",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -1054,6 +1062,7 @@ impl<'a> Gen<'a> {
             3,                              // places fixed across a loop, counters
             3,                              // running maxima and minima
             3,                              // match, if let, rows copied
+            3,                              // sorting, searching, padding, filling
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -1065,7 +1074,8 @@ impl<'a> Gen<'a> {
             6 => "hoisted buffer",
             7 => "fixed places",
             8 => "running extreme",
-            _ => "matching",
+            9 => "matching",
+            _ => "data",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1088,7 +1098,8 @@ impl<'a> Gen<'a> {
             "hoisted buffer" => self.hoisted_buffer(depth),
             "fixed places" => self.fixed_places(depth),
             "running extreme" => self.running_extreme(depth),
-            _ => self.matching(depth),
+            "matching" => self.matching(depth),
+            _ => self.data(depth),
         }
         self.parents.pop();
     }
@@ -1778,6 +1789,7 @@ impl<'a> Gen<'a> {
             "fields copied",
             "chosen by branch",
             "fields stepped",
+            "update syntax",
         ];
         if !self.jvp {
             variants.push("by-value method");
@@ -1785,6 +1797,27 @@ impl<'a> Gen<'a> {
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("struct: {v}"));
         match v {
+            // A copy with one field replaced, stepped in a loop as a state is.
+            "update syntax" => {
+                let s = self.name("s");
+                let b = self.expr(1);
+                self.emit(format!("let mut {s} = ℘ {{ b: {}, ..{p}.clone() }};", b.s));
+                let kind = self.pick_loop(true);
+                let trips = self.rng.range(1, 3);
+                let lp = self.open_loop(kind, trips, Some(&var(&format!("{s}.b"))));
+                let e = self.bounded(1);
+                let step = match &lp.index {
+                    Some(i) => format!(" + ⟦{i} as f64⟧ * ⟦0.1⟧"),
+                    None => String::new(),
+                };
+                self.emit(format!(
+                    "{s} = ℘ {{ b: {s}.b * ⟦0.5⟧ + {s}.w[1] * {}{step}, ..{s}.clone() }};",
+                    e.at(MUL)
+                ));
+                self.close_loop();
+                let x = self.expr(1);
+                self.emit(format!("let {out} = {s}.score({}) + {s}.b;", x.s));
+            }
             "literal method" => {
                 let s = self.name("s");
                 let (w, b, x) = (self.expr(1), self.expr(1), self.expr(1));
@@ -2731,6 +2764,154 @@ impl<'a> Gen<'a> {
                 self.emit(format!(
                     "let {out} = {rows}[0][0] * {rows}[1][1] + {rows}[1][0] - {rows}[0][1];"
                 ));
+            }
+        }
+        self.declare(&out);
+    }
+
+    /// Data handled as programs handle it: a copy sorted by a comparator and read by rank, the
+    /// interval of a knot table found by `partition_point`, a stencil padded with
+    /// `get(..).copied().unwrap_or(0.0)`, a `vec![b; n]` of a computed value, and an edge list
+    /// of constant tuples iterated.
+    fn data(&mut self, depth: usize) {
+        let v = *self.rng.pick(&[
+            "sorted copy",
+            "knot search",
+            "padded get",
+            "filled",
+            "edge list",
+            "buffers swapped",
+        ]);
+        self.stats.add(format!("data: {v}"));
+        let out = self.name("r");
+        let mut arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+        if arrays.is_empty() {
+            let (b, w) = (self.name("buf"), self.name("w"));
+            let e = self.bounded(1);
+            self.emit(format!("let mut {b} = vec![⟦0.0⟧; 3];"));
+            self.emit(format!(
+                "for {w} in 0..3 {{\n    {b}[{w}] = {} * ⟦({w} + 1) as f64⟧ - ⟦0.6⟧;\n}}",
+                e.at(MUL)
+            ));
+            arrays.push(AVar {
+                name: b,
+                len: 3,
+                is_ref: false,
+            });
+        }
+        let a = self.rng.pick(&arrays).clone();
+        self.read_param(&a.name);
+        let (an, len) = (a.name.clone(), a.len);
+        let k = self.bounded(1);
+        match v {
+            "sorted copy" => {
+                let sc = self.name("sorted");
+                self.emit(format!("let mut {sc} = {an}.to_vec();"));
+                if self.rng.chance(0.5) {
+                    self.emit(format!(
+                        "{sc}.sort_by(|zp, zq| zp.partial_cmp(zq).unwrap());"
+                    ));
+                } else {
+                    self.emit(format!(
+                        "{sc}.sort_by(|zp, zq| zq.partial_cmp(zp).unwrap());"
+                    ));
+                }
+                self.emit(format!(
+                    "let {out} = {sc}[0] * {} + {sc}[{}] - {sc}[{}];",
+                    k.at(MUL),
+                    len - 1,
+                    len / 2
+                ));
+            }
+            "knot search" => {
+                let (kn, j, t) = (self.name("knots"), self.name("j"), self.name("t"));
+                let x = self.operand();
+                self.emit(format!("let {kn} = [⟦-1.5⟧, ⟦-0.25⟧, ⟦0.5⟧, ⟦1.75⟧];"));
+                self.emit(format!(
+                    "let {j} = {kn}.partition_point(|&zv| zv <= {}).clamp(1, 3);",
+                    x.s
+                ));
+                self.emit(format!(
+                    "let {t} = ({} - {kn}[{j} - 1]) / ({kn}[{j}] - {kn}[{j} - 1]);",
+                    x.at(ADD + 1)
+                ));
+                // The values at the knots: a function continuous across them.
+                let vals = self.name("vals");
+                self.emit(format!(
+                    "let {vals} = [{}, {an}[0], {} * ⟦0.5⟧, {an}[{}]];",
+                    k.s,
+                    k.at(MUL),
+                    len - 1
+                ));
+                self.emit(format!(
+                    "let {out} = {vals}[{j} - 1] * (⟦1.0⟧ - {t}) + {vals}[{j}] * {t};"
+                ));
+            }
+            "padded get" => {
+                let (i, acc) = (self.name("i"), self.name("s"));
+                self.emit(format!("let mut {acc} = ⟦0.0⟧;"));
+                self.open(format!("for {i} in 0..{len}usize {{"));
+                self.body(depth - 1);
+                let (left, right) = (self.name("left"), self.name("right"));
+                self.emit(format!(
+                    "let {left} = {an}.get({i}.wrapping_sub(1)).copied().unwrap_or(⟦0.0⟧);"
+                ));
+                self.emit(format!(
+                    "let {right} = if let Some(&zr) = {an}.get({i} + 1) {{ zr }} else {{ ⟦0.0⟧ }};"
+                ));
+                self.emit(format!(
+                    "{acc} += ⟦0.25⟧ * {left} + ⟦0.5⟧ * {an}[{i}] * {} + ⟦0.25⟧ * {right} * {right};",
+                    k.at(MUL)
+                ));
+                self.close("");
+                self.emit(format!("let {out} = {acc};"));
+            }
+            "filled" => {
+                let (f, i) = (self.name("filled"), self.name("i"));
+                let b = self.operand();
+                self.emit(format!("let mut {f} = vec![{}; {len}];", b.s));
+                self.open(format!("for {i} in 0..{len} {{"));
+                self.body(depth - 1);
+                self.emit(format!("{f}[{i}] += {an}[{i}] * {};", k.at(MUL)));
+                self.close("");
+                self.emit(format!(
+                    "let {out} = {f}.iter().map(|zv| zv.tanh()).sum::<ℱ>();"
+                ));
+            }
+            // Double buffering: the new state computed from the old, then the buffers swapped
+            // by a tuple assignment.
+            "buffers swapped" => {
+                let (cur, nxt, i, j) = (
+                    self.name("cur"),
+                    self.name("nxt"),
+                    self.name("i"),
+                    self.name("j"),
+                );
+                self.emit(format!("let mut {cur} = {an}.to_vec();"));
+                self.emit(format!("let mut {nxt} = vec![⟦0.0⟧; {len}];"));
+                self.open(format!("for {i} in 0..2 {{"));
+                self.body(depth - 1);
+                self.emit(format!(
+                    "for {j} in 0..{len} {{\n    {nxt}[{j}] = {cur}[({j} + 1) % {len}] * {} + {cur}[{j}] * ⟦0.5⟧ + ⟦{i} as f64⟧;\n}}",
+                    k.at(MUL)
+                ));
+                self.emit(format!("({cur}, {nxt}) = ({nxt}, {cur});"));
+                self.close("");
+                self.emit(format!(
+                    "let {out} = {cur}[0] * {nxt}[{}] + {cur}[{}];",
+                    len - 1,
+                    len - 1
+                ));
+            }
+            _ => {
+                let (edges, acc) = (self.name("edges"), self.name("s"));
+                self.emit(format!("let {edges} = [(0, 1), (1, 2), (2, 0), (1, 1)];"));
+                self.emit(format!("let mut {acc} = ⟦0.0⟧;"));
+                self.emit(format!(
+                    "for &(za, zb) in {edges}.iter() {{\n    {acc} += ({an}[za % {len}] - {an}[zb % {len}] * {}).powi(2);\n}}",
+                    k.at(MUL)
+                ));
+                self.emit(format!("let {out} = {acc};"));
             }
         }
         self.declare(&out);

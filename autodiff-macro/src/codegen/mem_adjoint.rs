@@ -153,8 +153,15 @@ impl Writer<'_> {
         let vec = function.mems[mem.index()].vec;
         let private = private();
         if let Some(len) = len {
-            // A `Vec` assigned whole: as long as it is at the end.
+            // A `Vec` assigned whole: as long as it is at the end; one made from a call's result
+            // may be an array, of that result's type.
             let len = self.name(len);
+            if let Some(MemInitKind::FromValue(value)) =
+                crate::ir::visit::find_mem_init(&function.body, mem)
+            {
+                let value = self.name(*value);
+                return quote!(let mut #name = #private::zero_of_len(&#value, #len););
+            }
             let zero = self.zero();
             return quote!(let mut #name = ::std::vec![#zero; #len];);
         }
@@ -199,8 +206,12 @@ impl Writer<'_> {
                 quote!(#private::zero_grad(&#primal))
             }
             // A copy of a `Vec` that grows after it (`let kept = v.clone(); v.push(y)`): shaped
-            // like the copy, which keeps the length the source had then.
-            Some(MemInitKind::Copy { src }) if crate::ir::visit::may_grow(&function.body, *src) => {
+            // like the copy, which keeps the length the source had then; or of one the function
+            // returns (moved out before the backward sweep runs).
+            Some(MemInitKind::Copy { src })
+                if crate::ir::visit::may_grow(&function.body, *src)
+                    || returns(&function.output, *src) =>
+            {
                 let primal = self.mem_name(mem);
                 quote!(#private::zero_grad(&#primal))
             }
@@ -222,5 +233,14 @@ impl Writer<'_> {
             None => quote!(::core::unreachable!()),
         };
         quote!(let mut #name = #value;)
+    }
+}
+
+/// Whether the function's value is `mem` or holds it (a tuple of arrays).
+fn returns(output: &crate::ir::Output, mem: Mem) -> bool {
+    match output {
+        crate::ir::Output::Mem(out) => *out == mem,
+        crate::ir::Output::Tuple(parts) => parts.iter().any(|part| returns(part, mem)),
+        crate::ir::Output::Operand(_) | crate::ir::Output::Passive(_) => false,
     }
 }

@@ -11,19 +11,30 @@ impl Lowerer<'_> {
     pub(super) fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
         let len = self.operand(len);
         let elem_expr = elem;
+        let mut field = false;
         let elem = match self.expr(elem) {
-            // A field of a struct (`[p.b; 3]`): its number.
+            // A field of a struct (`[p.b; 3]`): its number (checked to be one).
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                field = true;
                 Val::Scalar(self.val_operand(Val::Mem(mem, prefix), elem_expr.span()))
             }
             val => val,
         };
-        // `vec![b; n]` of a value the function computes: filled with `b` held constant, then
+        // `vec![b; n]` of a number the function computes: filled with `b` held constant, then
         // `b` stored in every element, so that the backward sweep sums the elements' adjoints
-        // into `b`'s.
+        // into `b`'s. A value that may be an array or a struct (a field, a call's result) is
+        // checked to be a number.
         if let Val::Scalar(Operand::Value(value)) = elem {
             let hole = Opaque::hole(0);
-            let constant = Op::Opaque(Opaque::cut(quote::quote!(#hole)));
+            let maybe_aggregate =
+                self.values[value.index()].aggregate || self.parts.contains(&value);
+            let constant = if field || maybe_aggregate {
+                Op::Opaque(Opaque::cut(
+                    quote::quote!(::autodiff_core::__private::number(#hole)),
+                ))
+            } else {
+                Op::Opaque(Opaque::cut(quote::quote!(#hole)))
+            };
             let constant = self.emit(constant, vec![Operand::Value(value)], span);
             let mem = self.new_mem(None, 1, vec, None);
             self.push(ir::Stmt::MemInit(MemInit {

@@ -217,6 +217,23 @@ impl Lowerer<'_> {
             self.swap(&a, &b, call.method.span());
             return Val::Unit;
         }
+        // `f.fill(0.0)` of a local array (a force accumulator reset each step): every element
+        // stored, so that the old values' adjoints stop there.
+        if name == "fill" && call.args.len() == 1 && self.local_array_of_numbers(&call.receiver) {
+            let span = call.method.span();
+            let value = self.expr(&call.args[0]);
+            let receiver = &call.receiver;
+            self.scopes.push(Scope::new());
+            self.declare(Var::user("__autodiff_fill"), Some(value));
+            let fill: Expr = syn::parse_quote_spanned!(span=>
+                for __autodiff_i in 0..#receiver.len() {
+                    #receiver[__autodiff_i] = __autodiff_fill;
+                }
+            );
+            self.expr(&fill);
+            self.scopes.pop();
+            return Val::Unit;
+        }
         if matches!(name.as_str(), "sort_by" | "sort_unstable_by")
             && call.args.len() == 1
             && is_place(&call.receiver)
@@ -386,9 +403,15 @@ impl Lowerer<'_> {
     fn sort_by(&mut self, call: &syn::ExprMethodCall) -> Val {
         let span = call.method.span();
         let (receiver, compare) = (&call.receiver, &call.args[0]);
-        let order: Expr = syn::parse_quote_spanned!(span=>
-            ::autodiff_core::__private::sorted_order(&#receiver, #compare)
-        );
+        let order: Expr = if call.method == "sort_unstable_by" {
+            syn::parse_quote_spanned!(span=>
+                ::autodiff_core::__private::unstable_sorted_order(&#receiver, #compare)
+            )
+        } else {
+            syn::parse_quote_spanned!(span=>
+                ::autodiff_core::__private::sorted_order(&#receiver, #compare)
+            )
+        };
         let error = super::opaque::no_rule("the order of `sort_by`");
         let order = self.opaque_keeping_closures(&order, true, error, true);
         let unsorted = match self.expr(receiver) {
@@ -465,7 +488,7 @@ impl Lowerer<'_> {
     }
 
     /// What the local variable `expr` names holds.
-    fn local_val(&self, expr: &Expr) -> Option<&Val> {
+    pub(super) fn local_val(&self, expr: &Expr) -> Option<&Val> {
         let Expr::Path(path) = strip_parens(expr) else {
             return None;
         };
@@ -482,10 +505,27 @@ impl Lowerer<'_> {
             "first" | "last" => 0,
             _ => return false,
         };
+        // The receiver is a name or a row of one (`g[i].get(j)`).
+        let (mut base, mut rows) = (&*call.receiver, 0);
+        while let Expr::Index(index) = strip_parens(base) {
+            if matches!(strip_parens(&index.index), Expr::Range(_)) {
+                return false;
+            }
+            (base, rows) = (&index.expr, rows + 1);
+        }
         call.args.len() == arity
-            && matches!(self.local_val(&call.receiver), Some(Val::Mem(mem, prefix))
+            && matches!(self.local_val(base), Some(Val::Mem(mem, prefix))
                 if !self.mems[mem.index()].structured
-                    && depth(prefix) + 1 == self.mems[mem.index()].dims)
+                    && depth(prefix) + rows + 1 == self.mems[mem.index()].dims)
+    }
+
+    /// A name of the function's own array of numbers (not a parameter's, nor a struct's).
+    fn local_array_of_numbers(&self, expr: &Expr) -> bool {
+        matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
+            if prefix.is_empty()
+                && self.mems[mem.index()].param.is_none()
+                && !self.mems[mem.index()].structured
+                && self.mems[mem.index()].dims == 1)
     }
 
     /// [`Self::element_access`] as the `Option` it gives: `Some` of the element where the index

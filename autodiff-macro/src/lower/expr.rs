@@ -413,17 +413,20 @@ impl Lowerer<'_> {
 
     /// `Layer { w, b: 2.0 * b0 }`: a struct value built from its fields.
     pub(super) fn struct_literal(&mut self, literal: &syn::ExprStruct) -> Val {
-        // `State { v: nv, ..s }`: a copy of `s` with those fields assigned.
+        // `State { v: nv, ..s }`: the fields' values (first, as Rust evaluates them), then a
+        // copy of `s` with those fields assigned.
         if let Some(rest) = &literal.rest {
             let span = literal.span();
             let updated = quote::format_ident!("__autodiff_updated", span = span);
-            let assignments = literal.fields.iter().map(|field| {
-                let (member, value) = (&field.member, &field.expr);
-                quote::quote_spanned!(span=> #updated.#member = #value;)
-            });
+            let values: Vec<syn::Ident> = (0..literal.fields.len())
+                .map(|k| quote::format_ident!("__autodiff_field_{}", k, span = span))
+                .collect();
+            let exprs = literal.fields.iter().map(|field| &field.expr);
+            let members = literal.fields.iter().map(|field| &field.member);
             let block: Expr = syn::parse_quote_spanned!(span=> {
+                #(let #values = #exprs;)*
                 let mut #updated = #rest;
-                #(#assignments)*
+                #(#updated.#members = #values;)*
                 #updated
             });
             return self.expr(&block);

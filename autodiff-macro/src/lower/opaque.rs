@@ -90,6 +90,24 @@ impl Lowerer<'_> {
         if self.passive_macro(mac) {
             return Val::Unit;
         }
+        // `matches!(k, 1 | 2)`: the `match` it stands for.
+        if mac.path.is_ident("matches") {
+            let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
+                let scrutinee: Expr = input.parse()?;
+                input.parse::<Token![,]>()?;
+                let pattern: TokenStream = input.parse()?;
+                Ok((scrutinee, pattern))
+            });
+            if let Ok((scrutinee, pattern)) = parsed {
+                let pattern = trailing_comma_removed(pattern);
+                let span = mac.path.span();
+                if let Ok(match_) = syn::parse2::<Expr>(quote::quote_spanned!(span=>
+                    match #scrutinee { #pattern => true, _ => false }
+                )) {
+                    return self.expr(&match_);
+                }
+            }
+        }
         self.macro_error(mac);
         Val::Poison
     }
@@ -217,11 +235,13 @@ impl<'l, 'a> Holes<'l, 'a> {
                 ..
             }) => self.held_by_value(inner),
             Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                matches!(
-                    self.lowerer.lookup_user(&ident.to_string()),
-                    Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
-                        if !self.lowerer.values[v.index()].by_ref
-                )
+                // A closure's parameter of the same name is another variable.
+                !self.bound.iter().any(|name| ident == name)
+                    && matches!(
+                        self.lowerer.lookup_user(&ident.to_string()),
+                        Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
+                            if !self.lowerer.values[v.index()].by_ref
+                    )
             }),
             _ => false,
         }
@@ -307,6 +327,37 @@ impl VisitMut for Holes<'_, '_> {
             Expr::Macro(mac) => {
                 self.lowerer.macro_error(&mac.mac);
                 self.failed = true;
+            }
+            // `hit.is_none()` of an `Option` the function builds: its flag.
+            Expr::MethodCall(call)
+                if call.args.is_empty()
+                    && matches!(call.method.to_string().as_str(), "is_some" | "is_none") =>
+            {
+                let flag = match strip_parens(&call.receiver) {
+                    Expr::Path(path) => local_name(path).and_then(|ident| {
+                        match self.lowerer.lookup_user(&ident.to_string()) {
+                            Some(Binding {
+                                val: Some(Val::Option(_, some)),
+                                ..
+                            }) if !self.bound.iter().any(|name| ident == name) => {
+                                Some((some.clone(), ident.span()))
+                            }
+                            _ => None,
+                        }
+                    }),
+                    _ => None,
+                };
+                match flag {
+                    Some((some, span)) => {
+                        let hole = self.hole(some, span);
+                        *expr = if call.method == "is_none" {
+                            Expr::Verbatim(quote!((!#hole)))
+                        } else {
+                            hole
+                        };
+                    }
+                    None => visit_mut::visit_expr_mut(self, expr),
+                }
             }
             Expr::Closure(closure) if self.closures => {
                 let depth = self.bound.len();
@@ -426,4 +477,13 @@ pub(super) fn no_rule(what: &str) -> String {
     format!(
         "{what} has no derivative rule, and here it is applied to a value that depends on a differentiated parameter; write it with the operations listed on `#[differentiate]`, or compute it in a function with a custom derivative (`#[differentiate(pullback = ..)]`); `no_grad(..)` around the value would make it a constant, with derivative zero"
     )
+}
+
+/// The tokens without a last `,` (`matches!(x, 1 | 2,)`).
+fn trailing_comma_removed(tokens: TokenStream) -> TokenStream {
+    let mut tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+    if matches!(tokens.last(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',') {
+        tokens.pop();
+    }
+    tokens.into_iter().collect()
 }

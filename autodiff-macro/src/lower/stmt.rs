@@ -445,8 +445,11 @@ impl Lowerer<'_> {
                 }
                 self.copy_mem(mem, &[], None, span)
             }
-            // A row of a local matrix (`Some(m[0])`, `for v in m[0]`).
-            Val::Mem(mem, prefix) if self.is_local_row(mem, &prefix) => {
+            // A row of a local matrix (`Some(m[0])`, `for v in m[0]`), and with `params` of a
+            // parameter's (`best = Some(pts[i])`).
+            Val::Mem(mem, prefix)
+                if self.is_local_row(mem, &prefix) || params && self.is_row(mem, &prefix) =>
+            {
                 self.copy_mem(mem, &prefix, None, span)
             }
             Val::Tuple(parts) => Val::Tuple(
@@ -720,6 +723,26 @@ impl Lowerer<'_> {
             Expr::Index(_) => self.store(place, val),
             Expr::Tuple(tuple) => {
                 if let Some(parts) = self.tuple_parts(val, tuple.elems.len(), place) {
+                    // `(u, v) = (v, u)`: the right side is whole before any place is assigned,
+                    // so an array an earlier place writes into is copied first.
+                    let written: Vec<Option<Mem>> = tuple
+                        .elems
+                        .iter()
+                        .map(|elem| match self.local_val(elem) {
+                            Some(Val::Mem(dst, _)) => Some(*dst),
+                            _ => None,
+                        })
+                        .collect();
+                    let parts: Vec<Val> = parts
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, part)| match part {
+                            Val::Mem(src, prefix) if written[..k].contains(&Some(src)) => {
+                                self.copy_mem(src, &prefix, None, place.span())
+                            }
+                            part => part,
+                        })
+                        .collect();
                     for (elem, part) in tuple.elems.iter().zip(parts) {
                         self.assign(elem, part);
                     }

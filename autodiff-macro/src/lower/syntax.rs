@@ -98,6 +98,20 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
             }
             syn::visit::visit_expr_binary(self, binary);
         }
+        // `s.sort_by(..)`, `f.fill(0.0)` write the elements of `s`: a call's result bound to
+        // it is an array to write into (of numbers, unless the body indexes it deeper).
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let writes = matches!(
+                call.method.to_string().as_str(),
+                "sort_by" | "sort_unstable_by" | "fill"
+            );
+            if let (true, Expr::Path(path)) = (writes, strip_parens(&call.receiver)) {
+                if let Some(ident) = path.path.get_ident() {
+                    self.0.elements.entry(ident.to_string()).or_insert(1);
+                }
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
     let mut finder = Finder(Stores {

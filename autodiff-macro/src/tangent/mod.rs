@@ -505,8 +505,14 @@ impl Transform<'_> {
             if !self.activity.active(phi.result) {
                 continue;
             }
-            let then_value = self.tangent_or_zero(&phi.then_value, &mut then_block, if_.span);
-            let else_value = self.tangent_or_zero(&phi.else_value, &mut else_block, if_.span);
+            // A side that is never read (`undef`: the path has not assigned it) has a tangent
+            // never read either, of the other side's type (a struct's, not a number's).
+            let mut side = |value: &Operand, block: &mut Vec<Stmt>| match value {
+                Operand::Undef => Operand::Undef,
+                value => self.tangent_or_zero(value, block, if_.span),
+            };
+            let then_value = side(&phi.then_value, &mut then_block);
+            let else_value = side(&phi.else_value, &mut else_block);
             let result = self.tangent_value(phi.result);
             phis.push(Phi {
                 result,
