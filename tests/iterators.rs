@@ -1176,3 +1176,30 @@ fn option_flags_in_conditions() {
         1e-7,
     );
 }
+
+/// The argmax idiom: `.enumerate().max_by(..).map(|(j, _)| j)` (`Option::map`), and a map of
+/// the value itself.
+#[differentiate]
+fn weight_of_best(x: &[f64], w: f64) -> f64 {
+    let j = x
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(j, _)| j)
+        .unwrap();
+    let top = x
+        .iter()
+        .copied()
+        .reduce(f64::max)
+        .map(|v| v * w)
+        .unwrap_or(0.0);
+    x[j] * 2.0 + x[0] + top
+}
+
+#[test]
+fn option_map() {
+    let x = [0.3, 1.2, -0.4];
+    let (value, (dx, dw)) = weight_of_best_grad(&x, 0.5);
+    assert_eq!(value.to_bits(), weight_of_best(&x, 0.5).to_bits());
+    assert_eq!((dx, dw), (vec![1.0, 2.5, 0.0], 1.2));
+}

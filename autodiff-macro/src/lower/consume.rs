@@ -152,8 +152,8 @@ impl Lowerer<'_> {
     }
 
     /// `.unwrap()`, `.expect(..)`, `.unwrap_or(..)`, `.unwrap_or_else(..)`, `.is_some()`,
-    /// `.is_none()`, `.copied()`, `.cloned()` of an `Option` an iterator gave; `None` when `call`
-    /// is not one of them.
+    /// `.is_none()`, `.copied()`, `.cloned()`, `.map(..)` of an `Option` an iterator gave; `None`
+    /// when `call` is not one of them.
     pub(super) fn option_method(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
         let name = call.method.to_string();
         if !matches!(
@@ -166,6 +166,7 @@ impl Lowerer<'_> {
                 | "is_none"
                 | "copied"
                 | "cloned"
+                | "map"
         ) {
             return None;
         }
@@ -182,6 +183,20 @@ impl Lowerer<'_> {
         Some(match (name.as_str(), call.args.len()) {
             // The macro holds the item by value already.
             ("copied" | "cloned", 0) => Val::Option(Box::new(value), some),
+            // `.map(|(j, _)| j)` of the `Option` of a `max_by`: the closure applied where
+            // there is a value.
+            ("map", 1) => {
+                let Some(f) = self.callable(&call.args[0]) else {
+                    return Some(Val::Poison);
+                };
+                let mapped = self.lower_if(
+                    some.clone(),
+                    move |l| l.call_callable(&f, vec![value], span),
+                    |_| Val::Scalar(dummy()),
+                    span,
+                );
+                Val::Option(Box::new(mapped), some)
+            }
             ("is_some", 0) => Val::Scalar(some),
             ("is_none", 0) => Val::Scalar(self.int(quote!(!H0), vec![some], span)),
             ("unwrap", 0) | ("expect", 1) => {
@@ -223,7 +238,7 @@ impl Lowerer<'_> {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
                 "reduce" | "max_by" | "min_by" => Self::is_stream(&inner.receiver),
                 "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
-                "copied" | "cloned" => self.gives_option(&inner.receiver),
+                "copied" | "cloned" | "map" => self.gives_option(&inner.receiver),
                 _ => self.element_access(inner),
             },
             Expr::Path(path) => local_name(path).is_some_and(|ident| {
