@@ -723,25 +723,14 @@ impl Lowerer<'_> {
             Expr::Index(_) => self.store(place, val),
             Expr::Tuple(tuple) => {
                 if let Some(parts) = self.tuple_parts(val, tuple.elems.len(), place) {
-                    // `(u, v) = (v, u)`: the right side is whole before any place is assigned,
-                    // so an array an earlier place writes into is copied first.
-                    let written: Vec<Option<Mem>> = tuple
-                        .elems
-                        .iter()
-                        .map(|elem| match self.local_val(elem) {
-                            Some(Val::Mem(dst, _)) => Some(*dst),
-                            _ => None,
-                        })
-                        .collect();
+                    // `(u, v) = (v, u)`, `(m[0], m[1]) = (m[1], m[0])`: the right side is whole
+                    // before any place is assigned, so an array a place writes into is copied
+                    // first.
+                    let mut written = Vec::new();
+                    self.written_arrays(place, &mut written);
                     let parts: Vec<Val> = parts
                         .into_iter()
-                        .enumerate()
-                        .map(|(k, part)| match part {
-                            Val::Mem(src, prefix) if written[..k].contains(&Some(src)) => {
-                                self.copy_mem(src, &prefix, None, place.span())
-                            }
-                            part => part,
-                        })
+                        .map(|part| self.copied_apart(part, &written, place.span()))
                         .collect();
                     for (elem, part) in tuple.elems.iter().zip(parts) {
                         self.assign(elem, part);
@@ -790,6 +779,40 @@ impl Lowerer<'_> {
                 "assignment through a reference is not supported; assign to a local variable",
             ),
             _ => self.error(place, "assignment to this place is not supported; assign to a local variable or an array element"),
+        }
+    }
+
+    /// The local arrays the places of a tuple assignment write into (whole, or a row or an
+    /// element of them).
+    fn written_arrays(&self, place: &Expr, out: &mut Vec<Mem>) {
+        match strip_parens(place) {
+            Expr::Tuple(tuple) => tuple.elems.iter().for_each(|e| self.written_arrays(e, out)),
+            mut base => {
+                while let Expr::Index(index) = strip_parens(base) {
+                    base = &index.expr;
+                }
+                if let Some(Val::Mem(mem, _)) = self.local_val(base) {
+                    out.push(*mem);
+                }
+            }
+        }
+    }
+
+    /// `val` with the arrays (or rows) it takes from `written` copied out.
+    fn copied_apart(&mut self, val: Val, written: &[Mem], span: Span) -> Val {
+        match val {
+            Val::Mem(src, prefix)
+                if written.contains(&src) && !self.mems[src.index()].structured =>
+            {
+                self.copy_mem(src, &prefix, None, span)
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.copied_apart(part, written, span))
+                    .collect(),
+            ),
+            val => val,
         }
     }
 
