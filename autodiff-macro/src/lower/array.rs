@@ -49,19 +49,7 @@ impl Lowerer<'_> {
                 ty: None,
                 span,
             }));
-            self.scopes.push(Scope::new());
-            self.declare(
-                Var::user("__autodiff_filled"),
-                Some(Val::Mem(mem, Vec::new())),
-            );
-            self.declare(Var::user("__autodiff_fill"), Some(elem));
-            let fill: Expr = syn::parse_quote_spanned!(span=>
-                for __autodiff_i in 0..__autodiff_filled.len() {
-                    __autodiff_filled[__autodiff_i] = __autodiff_fill;
-                }
-            );
-            self.expr(&fill);
-            self.scopes.pop();
+            self.fill_elements(Val::Mem(mem, Vec::new()), elem, span);
             return Val::Mem(mem, Vec::new());
         }
         let (elem, mut lens, mut vecs) = match elem {
@@ -95,6 +83,21 @@ impl Lowerer<'_> {
             span,
         }));
         Val::Mem(mem, Vec::new())
+    }
+
+    /// `value` stored in every element of `array` (`f.fill(value)`), as the loop that writes
+    /// them: each element's adjoint flows to `value`'s, and the old elements' stop there.
+    pub(super) fn fill_elements(&mut self, array: Val, value: Val, span: Span) {
+        self.scopes.push(Scope::new());
+        self.declare(Var::user("__autodiff_filled"), Some(array));
+        self.declare(Var::user("__autodiff_fill"), Some(value));
+        let fill: Expr = syn::parse_quote_spanned!(span=>
+            for __autodiff_i in 0..__autodiff_filled.len() {
+                __autodiff_filled[__autodiff_i] = __autodiff_fill;
+            }
+        );
+        self.expr(&fill);
+        self.scopes.pop();
     }
 
     /// Takes back the initialization of a just-built inner array, to fold it into its parent.

@@ -220,18 +220,9 @@ impl Lowerer<'_> {
         // `f.fill(0.0)` of a local array (a force accumulator reset each step): every element
         // stored, so that the old values' adjoints stop there.
         if name == "fill" && call.args.len() == 1 && self.local_array_of_numbers(&call.receiver) {
-            let span = call.method.span();
+            let array = self.expr(&call.receiver);
             let value = self.expr(&call.args[0]);
-            let receiver = &call.receiver;
-            self.scopes.push(Scope::new());
-            self.declare(Var::user("__autodiff_fill"), Some(value));
-            let fill: Expr = syn::parse_quote_spanned!(span=>
-                for __autodiff_i in 0..#receiver.len() {
-                    #receiver[__autodiff_i] = __autodiff_fill;
-                }
-            );
-            self.expr(&fill);
-            self.scopes.pop();
+            self.fill_elements(array, value, call.method.span());
             return Val::Unit;
         }
         if matches!(name.as_str(), "sort_by" | "sort_unstable_by")
@@ -422,7 +413,7 @@ impl Lowerer<'_> {
             _ => {
                 self.error(
                     receiver,
-                    "only arrays and `Vec`s of numbers can be sorted here",
+                    "only the function's own arrays and `Vec`s of numbers can be sorted here; sort a copy (`let mut v = s.v.clone(); v.sort_by(..)`)",
                 );
                 return Val::Poison;
             }
