@@ -436,17 +436,26 @@ fn piecewise_by_matches(x: f64, k: usize) -> f64 {
         0.0
     };
     let c = if matches!(x, 0.0..=1.0,) { x * 3.0 } else { -x };
-    a + b + c
+    // Inside `&&` and `||` conditions, with a guard reading a local.
+    let lim = 0.25 * k as f64;
+    let d = if matches!(k % 3, 0 | 2) && x > 0.0 || matches!(x * 2.0, v if v < lim) {
+        x * x * x
+    } else {
+        x
+    };
+    a + b + c + d
 }
 
 #[test]
 fn matches_macro() {
-    for (x, k) in [(0.3, 1), (0.8, 0), (1.7, 2), (-0.4, 5)] {
+    for (x, k) in [(0.3, 1), (0.8, 0), (1.7, 2), (-0.4, 5), (0.1, 4), (0.9, 4)] {
         let (value, dx) = piecewise_by_matches_grad(x, k);
         assert_eq!(value.to_bits(), piecewise_by_matches(x, k).to_bits());
         let da = if matches!(k, 1 | 2) { 2.0 } else { 2.0 * x };
         let db = if x > 0.5 { x.cos() } else { 0.0 };
         let dc = if (0.0..=1.0).contains(&x) { 3.0 } else { -1.0 };
-        assert_close(dx, da + db + dc, 1e-15);
+        let cubic = matches!(k % 3, 0 | 2) && x > 0.0 || 2.0 * x < 0.25 * k as f64;
+        let dd = if cubic { 3.0 * x * x } else { 1.0 };
+        assert_close(dx, da + db + dc + dd, 1e-15);
     }
 }

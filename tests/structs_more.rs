@@ -1873,3 +1873,55 @@ fn rows_of_struct_fields() {
         );
     }
 }
+
+/// `match` and `matches!` on an element of a struct's array or `Vec` field: a number matched,
+/// as in a threshold on a parameter.
+#[derive(Differentiable, Clone, Debug)]
+pub struct Gates {
+    pub w: [f64; 3],
+    pub b: f64,
+    pub v: Vec<f64>,
+}
+
+#[differentiate]
+fn gated(p: &Gates, x: f64) -> f64 {
+    let a = if matches!(p.w[1], z if z > 0.4) && x > 0.0 {
+        p.b * x
+    } else {
+        x
+    };
+    let c = match p.v[0] {
+        v if v > 0.0 => 2.0 * x * p.v[1],
+        _ => x * x,
+    };
+    let d = match p.b {
+        0.0 => 1.0,
+        _ => p.w[0] * p.w[2],
+    };
+    a + c + d
+}
+
+#[test]
+fn match_on_field_elements() {
+    for (w1, v0, x) in [(0.5, 0.3, 0.7), (0.2, -0.3, 0.7), (0.5, 0.3, -0.4)] {
+        let p = Gates {
+            w: [0.1, w1, 0.2],
+            b: 1.5,
+            v: vec![v0, 1.3],
+        };
+        let (value, (dp, dx)) = gated_grad(&p, x);
+        assert_eq!(value.to_bits(), gated(&p, x).to_bits());
+        let first = w1 > 0.4 && x > 0.0;
+        let db = if first { x } else { 0.0 };
+        let (dv1, dxc) = if v0 > 0.0 {
+            (2.0 * x, 2.0 * 1.3)
+        } else {
+            (0.0, 2.0 * x)
+        };
+        let dxa = if first { 1.5 } else { 1.0 };
+        assert_eq!(dp.w, [0.2, 0.0, 0.1]);
+        assert_eq!((dp.b, dp.v[0]), (db, 0.0));
+        assert_close(dp.v[1], dv1, 1e-15);
+        assert_close(dx, dxa + dxc, 1e-15);
+    }
+}

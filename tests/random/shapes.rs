@@ -2632,6 +2632,9 @@ impl<'a> Gen<'a> {
             "if let chain",
             "row copy",
             "enum",
+            "matches",
+            "first hit",
+            "rows swapped",
         ]);
         self.stats.add(format!("match: {v}"));
         let out = self.name("r");
@@ -2677,7 +2680,47 @@ impl<'a> Gen<'a> {
                     e3.s
                 ));
             }
-            "option in loop" | "if let chain" => {
+            // `matches!` with an or-pattern in an `&&` condition, and with a guard on a value.
+            "matches" => {
+                let i = self.name("i");
+                self.emit(format!("let mut {out} = ⟦0.0⟧;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let x = self.operand();
+                let c = self.cond_on(&x);
+                let lim = *self.rng.pick(LITS);
+                let (e1, e2, e3) = (self.expr(2), self.bounded(1), self.expr(1));
+                self.emit(format!(
+                    "{out} += if matches!({i} % 3, 0 | 2) && {c} {{\n    {}\n}} else if matches!({}, zv if zv > ⟦{lim:?}⟧) {{\n    {}\n}} else {{\n    {}\n}};",
+                    e1.s, x.s, e2.s, e3.s
+                ));
+                self.close("");
+            }
+            // Rows of a matrix swapped by a tuple assignment when out of order, as a sorting
+            // pass does, then read and written.
+            "rows swapped" => {
+                let (rows, i) = (self.name("rows"), self.name("i"));
+                let (a, b, c, d) = (self.expr(1), self.bounded(1), self.expr(1), self.operand());
+                self.emit(format!(
+                    "let mut {rows} = vec![[{}, {}], [{}, {}], [⟦0.5⟧, ⟦-0.25⟧]];",
+                    a.s, b.s, c.s, d.s
+                ));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let k = self.bounded(1);
+                self.emit(format!(
+                    "if {rows}[{i} % 2][0] * {} > {rows}[2][0] {{\n    ({rows}[{i} % 2], {rows}[2]) = ({rows}[2], {rows}[{i} % 2]);\n}}",
+                    k.at(MUL)
+                ));
+                self.emit(format!(
+                    "{rows}[2][1] = {rows}[2][1] + {rows}[{i} % 2][1] * ⟦0.5⟧ - {rows}[2][0];"
+                ));
+                self.close("");
+                self.emit(format!(
+                    "let {out} = {rows}[0][0] * {rows}[2][1] + {rows}[1][0] - {rows}[0][1] * {rows}[2][0];"
+                ));
+            }
+            "option in loop" | "if let chain" | "first hit" => {
                 let (o, i, t, val) = (
                     self.name("o"),
                     self.name("i"),
@@ -2693,10 +2736,16 @@ impl<'a> Gen<'a> {
                     e.at(MUL)
                 ));
                 let c = self.cond_on(&var(&t));
-                self.emit(format!("if {c} {{\n    {o} = Some({t});\n}}"));
+                if v == "first hit" {
+                    self.emit(format!(
+                        "if {c} && {o}.is_none() {{\n    {o} = Some({t});\n}}"
+                    ));
+                } else {
+                    self.emit(format!("if {c} {{\n    {o} = Some({t});\n}}"));
+                }
                 self.close("");
                 let (e2, e3) = (self.bounded(1), self.expr(1));
-                if v == "option in loop" {
+                if v != "if let chain" {
                     self.emit(format!(
                         "let {out} = match {o} {{\n    Some({val}) => {val} * {} - {val} * {val},\n    None => {},\n}};",
                         e2.at(MUL),
@@ -2781,6 +2830,7 @@ impl<'a> Gen<'a> {
             "filled",
             "edge list",
             "buffers swapped",
+            "argmax",
         ]);
         self.stats.add(format!("data: {v}"));
         let out = self.name("r");
@@ -2902,6 +2952,18 @@ impl<'a> Gen<'a> {
                     len - 1,
                     len - 1
                 ));
+            }
+            // The argmax idiom (`max_by(..).map(|(j, _)| j)`) and a `reduce` mapped.
+            "argmax" => {
+                let (j, top) = (self.name("j"), self.name("top"));
+                self.emit(format!(
+                    "let {j} = {an}\n    .iter()\n    .enumerate()\n    .max_by(|za, zb| za.1.total_cmp(zb.1))\n    .map(|(zj, _)| zj)\n    .unwrap();"
+                ));
+                self.emit(format!(
+                    "let {top} = {an}\n    .iter()\n    .copied()\n    .reduce(ℱ::max)\n    .map(|zv| zv * {})\n    .unwrap_or(⟦0.0⟧);",
+                    k.at(MUL)
+                ));
+                self.emit(format!("let {out} = {an}[{j}] * {} + {top};", k.at(MUL)));
             }
             _ => {
                 let (edges, acc) = (self.name("edges"), self.name("s"));

@@ -189,9 +189,12 @@ impl Lowerer<'_> {
     fn matched_value(&mut self, val: Val, span: Span) -> Option<Operand> {
         match val {
             Val::Scalar(operand) => Some(operand),
-            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && prefix.is_empty() => {
-                let value = self.emit(Op::Load(mem), Vec::new(), span);
-                self.values[value.index()].aggregate = true;
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                // A whole field (an enum, a struct) is an aggregate; an element (`p.w[1]`) is a
+                // number, as in `as_operand`.
+                let whole = prefix.is_empty();
+                let value = self.emit(Op::Load(mem), prefix, span);
+                self.values[value.index()].aggregate = whole;
                 Some(Operand::Value(value))
             }
             Val::Poison => Some(poison()),

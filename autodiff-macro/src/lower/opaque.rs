@@ -324,6 +324,28 @@ impl VisitMut for Holes<'_, '_> {
                 self.visit_expr_mut(&mut inner);
                 *expr = inner;
             }
+            // `matches!(k, 0 | 2)` inside a condition: a test, kept as written with holes in
+            // its scrutinee and guard; the names its pattern binds are the guard's own.
+            Expr::Macro(mac) if mac.mac.path.is_ident("matches") => {
+                match mac.mac.parse_body_with(parse_matches) {
+                    Ok((mut scrutinee, pat, guard)) => {
+                        self.visit_expr_mut(&mut scrutinee);
+                        let guard = guard.map(|mut guard| {
+                            let depth = self.bound.len();
+                            self.bound.extend(super::branch::binding_names(&pat));
+                            self.visit_expr_mut(&mut guard);
+                            self.bound.truncate(depth);
+                            quote!(if #guard)
+                        });
+                        let path = &mac.mac.path;
+                        *expr = Expr::Verbatim(quote!(#path!(#scrutinee, #pat #guard)));
+                    }
+                    Err(_) => {
+                        self.lowerer.macro_error(&mac.mac);
+                        self.failed = true;
+                    }
+                }
+            }
             Expr::Macro(mac) => {
                 self.lowerer.macro_error(&mac.mac);
                 self.failed = true;
@@ -480,6 +502,20 @@ pub(super) fn no_rule(what: &str) -> String {
 }
 
 /// The tokens without a last `,` (`matches!(x, 1 | 2,)`).
+/// The body of `matches!`: scrutinee, pattern, and guard.
+fn parse_matches(input: syn::parse::ParseStream) -> syn::Result<(Expr, syn::Pat, Option<Expr>)> {
+    let scrutinee: Expr = input.parse()?;
+    input.parse::<Token![,]>()?;
+    let pat = syn::Pat::parse_multi_with_leading_vert(input)?;
+    let guard = if input.parse::<Option<Token![if]>>()?.is_some() {
+        Some(input.parse()?)
+    } else {
+        None
+    };
+    input.parse::<Option<Token![,]>>()?;
+    Ok((scrutinee, pat, guard))
+}
+
 fn trailing_comma_removed(tokens: TokenStream) -> TokenStream {
     let mut tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
     if matches!(tokens.last(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',') {
