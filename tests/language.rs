@@ -459,3 +459,37 @@ fn matches_macro() {
         assert_close(dx, da + db + dc + dd, 1e-15);
     }
 }
+
+/// `std::mem::replace` of a number, an array and a `Vec`: the value before, and the new one in
+/// its place (a history kept one step back, the state of a recurrence replaced whole).
+#[differentiate]
+fn replaced_history(x: &[f64], c: f64) -> f64 {
+    let mut prev = 0.0;
+    let mut s = 0.0;
+    let mut state = [c, 0.5, -0.25];
+    let mut buf = vec![0.0; 3];
+    for &v in x {
+        let np = v * 2.0 + prev;
+        let old = std::mem::replace(&mut prev, np);
+        s += old * v;
+        let next = [state[1] * v, state[2] + c, state[0] * state[1]];
+        let was = std::mem::replace(&mut state, next);
+        state[0] += was[2] * 0.5;
+        let fresh: Vec<f64> = state.iter().map(|e| e * v).collect();
+        let gone = std::mem::replace(&mut buf, fresh);
+        buf[1] += gone[0] * gone[2];
+        let s9 = s * 0.9;
+        let _ = std::mem::replace(&mut s, s9);
+    }
+    s + prev + state[0] * state[2] + buf[1] - buf[0]
+}
+
+#[test]
+fn mem_replace() {
+    let x = [0.3, 1.4, 0.7, -0.6];
+    let (value, (dx, dc)) = replaced_history_grad(&x, 0.8);
+    assert_eq!(value.to_bits(), replaced_history(&x, 0.8).to_bits());
+    let point = [&x[..], &[0.8]].concat();
+    let grad = [&dx[..], &[dc]].concat();
+    assert_gradient(|p| replaced_history(&p[..4], p[4]), &point, &grad, 1e-8);
+}

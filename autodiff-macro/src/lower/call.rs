@@ -691,6 +691,14 @@ impl Lowerer<'_> {
                 return Val::Unit;
             }
         }
+        // `std::mem::replace(&mut a, v)`: `a`'s value, and `v` in its place.
+        if segments.ends_with(&["mem".to_owned(), "replace".to_owned()]) && call.args.len() == 2 {
+            if let Expr::Reference(r) = &call.args[0] {
+                if r.mutability.is_some() {
+                    return self.replace(&r.expr, &call.args[1], call.span());
+                }
+            }
+        }
         // `Vec::new()`, `Vec::with_capacity(n)`.
         if let [.., ty, ctor] = segments.as_slice() {
             if ty == "Vec"

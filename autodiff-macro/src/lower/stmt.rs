@@ -1059,6 +1059,28 @@ impl Lowerer<'_> {
         self.assign(b, val_a);
     }
 
+    /// `std::mem::replace(&mut place, value)`: the old value (an array's contents copied out, as
+    /// in [`Self::swap`]), and `value` assigned to `place`.
+    pub(super) fn replace(&mut self, place: &Expr, value: &Expr, span: Span) -> Val {
+        let new = self.expr(value);
+        let old = self.expr(place);
+        let place_array = matches!(old, Val::Mem(..));
+        let old = match old {
+            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            val => val,
+        };
+        let new = match new {
+            Val::Mem(mem, prefix) if !place_array && !self.mems[mem.index()].structured => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            val => val,
+        };
+        self.assign(place, new);
+        old
+    }
+
     /// `s.pos[i] = val`, `s.g[i][j] += val` of a struct value: the field copied out, written, and
     /// put back. Whether `place` was one.
     fn store_in_field(&mut self, place: &Expr, val: &Val) -> bool {
