@@ -1203,3 +1203,47 @@ fn option_map() {
     assert_eq!(value.to_bits(), weight_of_best(&x, 0.5).to_bits());
     assert_eq!((dx, dw), (vec![1.0, 2.5, 0.0], 1.2));
 }
+
+/// Rows of integer data borrowed and iterated (`for &j in &nbrs[i]`, a neighbour list), in a
+/// loop, under a branch, and before any loop: a borrow is never taped (the backward closure
+/// holds no borrow of the arguments), so the backward sweep borrows again.
+#[differentiate(wrt(x))]
+fn neighbour_energy(x: &[f64], nbrs: &[Vec<usize>], pairs: &[[usize; 2]], order: &[usize]) -> f64 {
+    let mut e = 0.0;
+    for i in 0..x.len() {
+        let k = (order[i] * 7 + 1) % nbrs.len();
+        let row = &nbrs[k];
+        for &j in row.iter() {
+            e += x[i] * x[j];
+        }
+        if x[i] > 0.6 {
+            for &j in &pairs[i % pairs.len()] {
+                e += x[j].sin() * x[i];
+            }
+        }
+    }
+    let first = &nbrs[order[0]];
+    for &j in first {
+        e += x[j] * x[j];
+    }
+    e
+}
+
+#[test]
+fn borrowed_integer_rows() {
+    let nbrs = vec![vec![1, 2], vec![0], vec![0, 1]];
+    let (pairs, order) = ([[0, 1], [2, 2]], [2, 0, 1]);
+    for x in [[0.5, 1.5, 2.0], [0.7, 0.2, -0.4]] {
+        let (value, dx) = neighbour_energy_grad(&x, &nbrs, &pairs, &order);
+        assert_eq!(
+            value.to_bits(),
+            neighbour_energy(&x, &nbrs, &pairs, &order).to_bits()
+        );
+        assert_gradient(
+            |p| neighbour_energy(p, &nbrs, &pairs, &order),
+            &x,
+            &dx,
+            1e-8,
+        );
+    }
+}

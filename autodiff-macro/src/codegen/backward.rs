@@ -382,6 +382,16 @@ impl<'a> Writer<'a> {
             plan.then_record.clone(),
             plan.else_record.clone(),
         );
+        let remat = |writer: &mut Self, values: &[Value]| -> Vec<TokenStream> {
+            values
+                .iter()
+                .filter_map(|v| writer.inst(writer.defs[v], true))
+                .collect()
+        };
+        let (then_remat, else_remat) = (
+            remat(self, &plan.then_remat.clone()),
+            remat(self, &plan.else_remat.clone()),
+        );
         let then_stmts = self.backward_stmts(
             &bwd_if.then_stmts,
             writes,
@@ -394,6 +404,8 @@ impl<'a> Writer<'a> {
             &mut declared.clone(),
             slot_names,
         );
+        let then_stmts: Vec<TokenStream> = then_remat.into_iter().chain(then_stmts).collect();
+        let else_stmts: Vec<TokenStream> = else_remat.into_iter().chain(else_stmts).collect();
         if by_cond {
             let cond = self.operand(&bwd_if.cond, Span::call_site());
             if else_stmts.is_empty() {

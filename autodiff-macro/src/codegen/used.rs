@@ -122,7 +122,12 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
     }
 }
 
-/// Whether an instruction must run even when its value is not read: calls may have effects.
+/// Whether an instruction must run even when its value is not read: calls may have effects,
+/// and so may expressions kept as written, unless they are positions, lengths or borrows.
 pub(super) fn impure(op: &Op) -> bool {
-    matches!(op, Op::Call { .. } | Op::Opaque(_))
+    match op {
+        Op::Call { .. } => true,
+        Op::Opaque(opaque) => !opaque.index,
+        _ => false,
+    }
 }

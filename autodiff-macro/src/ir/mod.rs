@@ -247,6 +247,10 @@ pub struct Opaque {
     /// length of a parameter behind a shared reference: pure and cheap, so a backward sweep
     /// computes it again rather than tape it.
     pub index: bool,
+    /// A borrow of data that is not differentiated (`&nbrs[i]`): never taped, since the
+    /// backward closure holds no borrow of the arguments, so a backward sweep that needs it
+    /// computes it again from what it reads (recorded where needed).
+    pub borrow: bool,
 }
 
 impl Opaque {
@@ -258,6 +262,7 @@ impl Opaque {
             error: String::new(),
             at: TokenStream::new(),
             index: false,
+            borrow: false,
         }
     }
 

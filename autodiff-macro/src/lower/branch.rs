@@ -228,6 +228,7 @@ impl Lowerer<'_> {
             error: "a pattern that binds a value depending on a differentiated parameter inside another pattern (a struct's field, an enum's payload, an `|` pattern) is not supported; bind the value itself (`(v, 0) => ..`, `let State { x, v } = s;`) and compare it in the arm".to_owned(),
             at,
             index: false,
+            borrow: false,
         });
         let tuple = self.emit(op, scrutinee.to_vec(), span);
         self.values[tuple.index()].aggregate = true;

@@ -250,6 +250,7 @@ impl Lowerer<'_> {
                 let method = &call.method;
                 let opaque = Opaque {
                     index: true,
+                    borrow: false,
                     ..Opaque::cut(quote::quote!(#hole.#method()))
                 };
                 let value = self.emit(
@@ -930,6 +931,7 @@ impl Lowerer<'_> {
             error: super::opaque::no_rule(&format!("method `{name}`")),
             at: call.to_token_stream(),
             index: false,
+            borrow: false,
         });
         let value = self.emit(op, vec![receiver], call.method.span());
         Some(Val::Scalar(Operand::Value(value)))

@@ -129,12 +129,28 @@ impl Lowerer<'_> {
                     {
                         Val::Scalar(Operand::Value(value))
                     }
-                    _ => self.opaque_with(
-                        expr,
-                        false,
-                        "references to numbers cannot be differentiated; use the value itself"
-                            .to_owned(),
-                    ),
+                    // `&nbrs[i]` of data that is not differentiated: a borrow, which a
+                    // backward sweep takes again rather than tape (its closure holds no borrow
+                    // of the arguments).
+                    _ => {
+                        let val = self.opaque_with(
+                            expr,
+                            false,
+                            "references to numbers cannot be differentiated; use the value itself"
+                                .to_owned(),
+                        );
+                        if let Val::Scalar(Operand::Value(value)) = val {
+                            if let Some(Inst {
+                                op: Op::Opaque(opaque),
+                                ..
+                            }) = self.last_inst_mut(value)
+                            {
+                                opaque.index = true;
+                                opaque.borrow = true;
+                            }
+                        }
+                        val
+                    }
                 }
             }
             Expr::Macro(mac) => self.macro_expr(&mac.mac),

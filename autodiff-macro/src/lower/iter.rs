@@ -410,6 +410,7 @@ impl Lowerer<'_> {
         }
         let opaque = Opaque {
             index: true,
+            borrow: false,
             ..Opaque::cut(expr)
         };
         Operand::Value(self.emit(Op::Opaque(opaque), args, span))

@@ -148,6 +148,7 @@ impl Lowerer<'_> {
             error: no_rule(what),
             at: call.to_token_stream(),
             index: false,
+            borrow: false,
         });
         Val::Scalar(Operand::Value(self.emit(op, args, call.span())))
     }
@@ -180,6 +181,7 @@ impl Lowerer<'_> {
             error,
             at,
             index: false,
+            borrow: false,
         });
         Val::Scalar(Operand::Value(self.emit(op, args, span)))
     }

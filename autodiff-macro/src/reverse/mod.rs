@@ -565,8 +565,8 @@ impl Reverse<'_> {
         };
         if !then_stmts.is_empty() || !else_stmts.is_empty() {
             plan.backward = true;
-            plan.then_record = self.record_of(&then_stmts, &if_.then_block);
-            plan.else_record = self.record_of(&else_stmts, &if_.else_block);
+            (plan.then_record, plan.then_remat) = self.record_of(&then_stmts, &if_.then_block);
+            (plan.else_record, plan.else_remat) = self.record_of(&else_stmts, &if_.else_block);
             out.push(BwdStmt::If(BwdIf {
                 record: if_.record,
                 cond: if_.cond.clone(),
@@ -577,14 +577,32 @@ impl Reverse<'_> {
         self.ifs.insert(if_.record, plan);
     }
 
-    /// The values a branch's backward sweep reads that the branch defines.
-    fn record_of(&self, stmts: &[BwdStmt], block: &Block) -> Vec<Need> {
+    /// The values a branch's backward sweep reads that the branch defines: those it records,
+    /// and the borrows it computes again instead (see [`IfPlan::then_remat`]).
+    fn record_of(&self, stmts: &[BwdStmt], block: &Block) -> (Vec<Need>, Vec<Value>) {
         let inside = defined_in(block);
         let mems_inside = mems_declared_in(block);
-        self.needs(stmts)
+        let mut frontier: Vec<Need> = self
+            .needs(stmts)
             .into_iter()
             .filter(|need| need.inside(&inside, &mems_inside))
-            .collect()
+            .collect();
+        let (mut record, mut remat) = (BTreeSet::new(), BTreeSet::new());
+        while let Some(need) = frontier.pop() {
+            match need {
+                Need::Value(v) if matches!(self.defs.get(&v), Some(Inst { op: Op::Opaque(opaque), .. }) if opaque.borrow) => {
+                    if remat.insert(v) {
+                        let args = self.defs[&v].arg_values();
+                        frontier.extend(args.filter(|a| inside.contains(a)).map(Need::Value));
+                    }
+                }
+                need => {
+                    record.insert(need);
+                }
+            }
+        }
+        // Values are numbered in the order lowering made them: what a borrow reads comes first.
+        (record.into_iter().collect(), remat.into_iter().collect())
     }
 
     fn loop_stmt(&mut self, loop_: &Loop, out: &mut Vec<BwdStmt>) {

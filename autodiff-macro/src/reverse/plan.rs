@@ -111,6 +111,10 @@ pub struct IfPlan {
     /// tests the forward condition again.
     pub then_record: Vec<Need>,
     pub else_record: Vec<Need>,
+    /// Borrows of the branch (`&nbrs[i]`) its backward sweep computes again, in forward order,
+    /// after binding the record (which holds what they read): a borrow is never taped.
+    pub then_remat: Vec<Value>,
+    pub else_remat: Vec<Value>,
     /// The record goes on a tape of its own instead of into the enclosing branch's record: a
     /// record holding the records of `if`s nested in it has a type that nests as deep, and rustc
     /// stops at some depth.
@@ -170,7 +174,7 @@ impl Reverse<'_> {
             Vec::new()
         };
         let mems_inside = mems_declared_in(&loop_.body);
-        let needs: BTreeSet<Need> = all_needs
+        let mut needs: BTreeSet<Need> = all_needs
             .iter()
             .copied()
             .filter(|need| match need {
@@ -207,9 +211,14 @@ impl Reverse<'_> {
                 continue;
             }
             remat.insert(v);
+            let borrow = matches!(&inst.op, Op::Opaque(opaque) if opaque.borrow);
             for arg in inst.arg_values() {
                 if inside.contains(&arg) && Some(arg) != range_index {
                     frontier.push(arg);
+                    // A borrow is recomputed whatever it reads, so that is kept.
+                    if borrow {
+                        needs.insert(Need::Value(arg));
+                    }
                 }
             }
         }
@@ -519,10 +528,14 @@ impl Reverse<'_> {
                 }
                 _ => false,
             };
-            if cheap
-                && inst
-                    .arg_values()
-                    .all(|v| params.contains(&v) || rematable.contains(&v))
+            // A borrow is never captured: computed again from what it reads, which the closure
+            // captures.
+            let borrow = matches!(&inst.op, Op::Opaque(opaque) if opaque.borrow);
+            if borrow
+                || cheap
+                    && inst
+                        .arg_values()
+                        .all(|v| params.contains(&v) || rematable.contains(&v))
             {
                 rematable.insert(inst.result);
             }
@@ -679,13 +692,23 @@ impl Reverse<'_> {
                         .into_iter()
                         .chain(self.needs(&bwd_if.else_stmts))
                         .collect();
+                    let remat = plan.then_remat.iter().chain(&plan.else_remat);
                     let recorded: BTreeSet<Need> = plan
                         .then_record
                         .iter()
                         .chain(&plan.else_record)
                         .copied()
+                        .chain(remat.clone().map(|v| Need::Value(*v)))
                         .collect();
                     needs.extend(inner.difference(&recorded));
+                    // The recomputed borrows read what they read.
+                    for v in remat {
+                        for arg in self.defs[v].arg_values() {
+                            if !recorded.contains(&Need::Value(arg)) {
+                                needs.insert(Need::Value(arg));
+                            }
+                        }
+                    }
                 }
                 BwdStmt::Loop(bwd_loop) => self.loop_needs(bwd_loop, &mut needs),
             }
