@@ -1247,3 +1247,32 @@ fn borrowed_integer_rows() {
         );
     }
 }
+
+/// `*` of what an expression on integer data gives by reference (`*counts.iter().max().unwrap()`,
+/// `*ids.get(1).unwrap()`, a map's `*vocab.get("b").unwrap()`), also through a `let`: kept as
+/// written.
+#[differentiate(wrt(lam))]
+fn by_largest_count(
+    lam: &[f64],
+    counts: &[u32],
+    ids: &[usize],
+    vocab: &std::collections::HashMap<&str, usize>,
+) -> f64 {
+    let kmax = *counts.iter().max().unwrap() as f64;
+    let top = counts.iter().min().unwrap();
+    let i = *ids.get(1).unwrap();
+    let b = *vocab.get("b").unwrap();
+    lam.iter().map(|l| l * kmax).sum::<f64>() + lam[i] * *top as f64 + lam[b] * lam[b]
+}
+
+#[test]
+fn dereferenced_integer_data() {
+    let vocab = std::collections::HashMap::from([("a", 0), ("b", 2)]);
+    let (lam, counts, ids) = ([0.5, 1.5, 2.0], [3, 2, 5], [0, 1]);
+    let (value, dlam) = by_largest_count_grad(&lam, &counts, &ids, &vocab);
+    assert_eq!(
+        value.to_bits(),
+        by_largest_count(&lam, &counts, &ids, &vocab).to_bits()
+    );
+    assert_eq!(dlam, vec![5.0, 5.0 + 2.0, 5.0 + 2.0 * 2.0]);
+}

@@ -350,7 +350,9 @@ impl Lowerer<'_> {
                 // `x.iter()`, a closure's `&v`, `*h0` of `h0: &[f64; N]`); a reference parameter
                 // that is not differentiated is dereferenced as written.
                 match self.expr(&unary.expr) {
-                    Val::Scalar(Operand::Value(v)) if self.values[v.index()].by_ref => {
+                    Val::Scalar(Operand::Value(v))
+                        if self.values[v.index()].by_ref || self.kept_as_written.contains(&v) =>
+                    {
                         self.opaque(&Expr::Unary(unary.clone()), true, "dereference `*`")
                     }
                     Val::Scalar(Operand::Const(c)) => {

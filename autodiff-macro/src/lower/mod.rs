@@ -79,6 +79,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         whole_fields: BTreeSet::new(),
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
+        kept_as_written: BTreeSet::new(),
         struct_elements: BTreeMap::new(),
         maybe_arrays: BTreeSet::new(),
         tuple_arrays: BTreeSet::new(),
@@ -278,6 +279,9 @@ struct Lowerer<'a> {
     structs: BTreeSet<Value>,
     /// Fields of struct values (`o.inner`): a method called on one is the field's struct's.
     parts: BTreeSet<Value>,
+    /// Results of expressions kept as written (`counts.iter().max().unwrap()`): of a type the
+    /// macro does not see, maybe a reference, which `*` then dereferences as written.
+    kept_as_written: BTreeSet<Value>,
     /// Items of a struct's `Vec` field read in a loop, with the place they were read from: a
     /// method called on one (`l.forward(h)` of `for l in &m.layers`) is the element's.
     struct_elements: BTreeMap<Value, (Mem, Vec<Operand>)>,

@@ -183,7 +183,9 @@ impl Lowerer<'_> {
             index: false,
             borrow: false,
         });
-        Val::Scalar(Operand::Value(self.emit(op, args, span)))
+        let value = self.emit(op, args, span);
+        self.kept_as_written.insert(value);
+        Val::Scalar(Operand::Value(value))
     }
 
     /// A bool built from operands: `!(a || b)`.
@@ -243,6 +245,7 @@ impl<'l, 'a> Holes<'l, 'a> {
                         self.lowerer.lookup_user(&ident.to_string()),
                         Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
                             if !self.lowerer.values[v.index()].by_ref
+                                && !self.lowerer.kept_as_written.contains(v)
                     )
             }),
             _ => false,
