@@ -1276,3 +1276,46 @@ fn dereferenced_integer_data() {
     );
     assert_eq!(dlam, vec![5.0, 5.0 + 2.0, 5.0 + 2.0 * 2.0]);
 }
+
+/// Slices of integer and bool data, borrowed: `&obs[1..]`, `obs[..2].iter()`, `&labels[..=1]`,
+/// `labels.windows(2)` and `labels.chunks(2)` (label sequences of sequence models).
+#[differentiate(wrt(x))]
+fn over_label_slices(x: &[f64], obs: &[usize], labels: &[usize], mask: &[bool]) -> f64 {
+    let mut s = 0.0;
+    for &o in &obs[1..] {
+        s += x[o] * x[o];
+    }
+    for w in labels.windows(2) {
+        s += x[w[0]] * x[w[1]];
+    }
+    for (k, c) in labels.chunks(2).enumerate() {
+        if mask[k] {
+            s += x[c[0]] * 0.5 + x[c[c.len() - 1]];
+        }
+    }
+    for (c, m) in obs[..2].iter().zip(mask.chunks_exact(1)) {
+        if m[0] {
+            s += x[*c].sin();
+        }
+    }
+    let head = &labels[..=1];
+    s + x[head[1]] * 3.0
+}
+
+#[test]
+fn slices_of_label_data() {
+    let (obs, labels, mask) = ([0, 2, 1], [0, 2, 1], [true, true]);
+    for x in [[0.5, 1.5, 2.5], [-0.3, 0.8, 1.1]] {
+        let (value, dx) = over_label_slices_grad(&x, &obs, &labels, &mask);
+        assert_eq!(
+            value.to_bits(),
+            over_label_slices(&x, &obs, &labels, &mask).to_bits()
+        );
+        assert_gradient(
+            |p| over_label_slices(p, &obs, &labels, &mask),
+            &x,
+            &dx,
+            1e-8,
+        );
+    }
+}

@@ -123,9 +123,12 @@ impl Lowerer<'_> {
                 match self.expr(&reference.expr) {
                     mem @ Val::Mem(..) => mem,
                     Val::Poison => Val::Poison,
-                    // `&s.w` of a struct value: read like the value (`for v in &s.w`).
+                    // `&s.w` of a struct value: read like the value (`for v in &s.w`); and
+                    // `&obs[1..]`, already a borrow.
                     Val::Scalar(Operand::Value(value))
-                        if self.values[value.index()].aggregate || self.parts.contains(&value) =>
+                        if self.values[value.index()].aggregate
+                            || self.parts.contains(&value)
+                            || matches!(self.last_inst_mut(value), Some(Inst { op: Op::Opaque(opaque), .. }) if opaque.borrow) =>
                     {
                         Val::Scalar(Operand::Value(value))
                     }
@@ -517,6 +520,27 @@ impl Lowerer<'_> {
         let base = self.expr(&index.expr);
         // `x[a..b]`: a view of part of an array, indexed, iterated and passed on as itself.
         if let Expr::Range(range) = strip_parens(&index.index) {
+            // `obs[1..]` of data that is not differentiated: borrowed.
+            if let Val::Scalar(Operand::Value(value)) = base {
+                let start = match &range.start {
+                    Some(start) => self.operand(start),
+                    None => Operand::Const(Const {
+                        tokens: quote!(0usize),
+                        atomic: true,
+                    }),
+                };
+                let end = match (&range.end, &range.limits) {
+                    (Some(end), syn::RangeLimits::HalfOpen(_)) => self.operand(end),
+                    (Some(end), syn::RangeLimits::Closed(_)) => {
+                        let end = self.operand(end);
+                        self.int(quote!(H0 + 1), vec![end], range.span())
+                    }
+                    (None, _) => {
+                        self.int(quote!(H0.len()), vec![Operand::Value(value)], range.span())
+                    }
+                };
+                return self.borrowed_slice(value, start, end, index.expr.span());
+            }
             let Val::Mem(mem, mut prefix) = base else {
                 if !matches!(base, Val::Poison) {
                     self.error(

@@ -70,6 +70,15 @@ enum StreamKind {
         size: Operand,
         len: Operand,
     },
+    /// `labels.windows(size)`, `labels.chunks(size)` of data that is not differentiated: the
+    /// same slices, borrowed (`step` is 1 for windows, `size` for chunks).
+    ValueSlices {
+        value: Value,
+        step: Operand,
+        size: Operand,
+        len: Operand,
+        at: Span,
+    },
 }
 
 /// The adapters that only pass the items on.
@@ -281,12 +290,20 @@ impl Lowerer<'_> {
 
     /// `a.windows(n)`, `a.chunks(n)`, `a.chunks_exact(n)`: slices of an array of the function.
     fn slices(&mut self, call: &syn::ExprMethodCall, name: &str, span: Span) -> Option<Stream> {
-        let Val::Mem(mem, prefix) = self.expr(&call.receiver) else {
-            self.error(
-                &call.receiver,
-                format!("`.{name}(..)` is supported on arrays, slices and `Vec`s of the function"),
-            );
-            return None;
+        let (mem, prefix) = match self.expr(&call.receiver) {
+            Val::Mem(mem, prefix) => (mem, prefix),
+            Val::Scalar(Operand::Value(value)) => {
+                return self.value_slices(value, call, name, span);
+            }
+            _ => {
+                self.error(
+                    &call.receiver,
+                    format!(
+                        "`.{name}(..)` is supported on arrays, slices and `Vec`s of the function"
+                    ),
+                );
+                return None;
+            }
         };
         let size = self.operand(&call.args[0]);
         let len = Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span));
@@ -328,6 +345,48 @@ impl Lowerer<'_> {
             }
         };
         Some(Stream { count, kind })
+    }
+
+    /// [`Self::slices`] of data that is not differentiated (`labels.windows(2)` of
+    /// `labels: &[usize]`).
+    fn value_slices(
+        &mut self,
+        value: Value,
+        call: &syn::ExprMethodCall,
+        name: &str,
+        span: Span,
+    ) -> Option<Stream> {
+        let size = self.operand(&call.args[0]);
+        let len = self.int(quote!(H0.len()), vec![Operand::Value(value)], span);
+        let one = Operand::Const(Const {
+            tokens: quote!(1usize),
+            atomic: true,
+        });
+        let (count, step, len) = match name {
+            "windows" => (quote!((H0 + 1).saturating_sub(H1)), one, len),
+            "chunks" => (
+                quote!(::core::primitive::usize::div_ceil(H0, H1)),
+                size.clone(),
+                len,
+            ),
+            // Exact chunks: the remainder is left out.
+            _ => (
+                quote!(H0 / H1),
+                size.clone(),
+                self.int(quote!(H0 / H1 * H1), vec![len, size.clone()], span),
+            ),
+        };
+        let count = self.int(count, vec![len.clone(), size.clone()], span);
+        Some(Stream {
+            count,
+            kind: StreamKind::ValueSlices {
+                value,
+                step,
+                size,
+                len,
+                at: call.receiver.span(),
+            },
+        })
     }
 
     /// A stream whose positions count: no `filter` before this adapter.
@@ -549,6 +608,21 @@ impl Lowerer<'_> {
                 view.push(Operand::Range(Box::new(pos), Box::new(end)));
                 Val::Mem(*mem, view)
             }
+            StreamKind::ValueSlices {
+                value,
+                step,
+                size,
+                len,
+                at,
+            } => {
+                let start = self.int(quote!(H0 * H1), vec![pos, step.clone()], span);
+                let end = self.int(
+                    quote!((H0 + H1).min(H2)),
+                    vec![start.clone(), size.clone(), len.clone()],
+                    span,
+                );
+                self.borrowed_slice(*value, start, end, *at)
+            }
             StreamKind::Chunks {
                 mem,
                 prefix,
@@ -566,6 +640,29 @@ impl Lowerer<'_> {
                 Val::Mem(*mem, view)
             }
         }
+    }
+
+    /// `&value[start..end]` of data that is not differentiated: a borrow, which the backward
+    /// sweep takes again rather than tape.
+    pub(super) fn borrowed_slice(
+        &mut self,
+        value: Value,
+        start: Operand,
+        end: Operand,
+        span: Span,
+    ) -> Val {
+        // Not cut: a slice of a differentiated value (a call's `Vec`) is an error, not a
+        // constant.
+        let opaque = Opaque {
+            cut: false,
+            error: "a slice of an array a call returned cannot be differentiated here; index its elements (`h[i]` in a loop over `1..h.len()`)".to_owned(),
+            at: quote::quote_spanned!(span=> slice),
+            index: true,
+            borrow: true,
+            ..Opaque::cut(rename_holes(quote!(&H0[H1..H2])))
+        };
+        let args = vec![Operand::Value(value), start, end];
+        Val::Scalar(Operand::Value(self.emit(Op::Opaque(opaque), args, span)))
     }
 
     /// The stream without its first position.
@@ -625,6 +722,19 @@ impl Lowerer<'_> {
                 prefix: prefix.clone(),
                 size: size.clone(),
                 len: len.clone(),
+            },
+            StreamKind::ValueSlices {
+                value,
+                step,
+                size,
+                len,
+                at,
+            } => StreamKind::ValueSlices {
+                value: *value,
+                step: step.clone(),
+                size: size.clone(),
+                len: len.clone(),
+                at: *at,
             },
         };
         Stream {
