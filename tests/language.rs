@@ -493,3 +493,45 @@ fn mem_replace() {
     let grad = [&dx[..], &[dc]].concat();
     assert_gradient(|p| replaced_history(&p[..4], p[4]), &point, &grad, 1e-8);
 }
+
+/// `vec![[0.0, 0.0]; n]`, `vec![[a, 1.0, b]; n]`, `vec![vec![..]; 2]` and `[[s, 0.25]; 3]`:
+/// matrices filled with a row written out (constant or computed), then rows assigned and
+/// elements written (the positions of a planar arm's joints).
+#[differentiate(hessian)]
+fn joint_positions(angles: &[f64]) -> f64 {
+    let n = angles.len();
+    let mut pos = vec![[0.0, 0.0]; n];
+    let mut vel = vec![[angles[0] * 0.5, 1.0, angles[1]]; n];
+    let mut rows = vec![vec![angles[2], angles[0] * angles[1]]; 2];
+    let fixed = [[angles[1].sin(), 0.25]; 3];
+    let mut p = [0.0, 0.0];
+    for i in 0..n {
+        p = [p[0] + angles[i].cos(), p[1] + angles[i].sin()];
+        pos[i] = p;
+        vel[i][1] *= angles[i];
+    }
+    rows[1][0] += pos[1][1];
+    pos[n - 1][0]
+        + pos[n - 1][1] * vel[1][0]
+        + vel[2][1] * vel[0][2]
+        + rows[0][0] * rows[1][0]
+        + rows[1][1]
+        + fixed[2][0] * fixed[1][1]
+}
+
+#[test]
+fn matrices_filled_with_a_row() {
+    let x = [0.3, -0.4, 0.7];
+    let (value, dx) = joint_positions_grad(&x);
+    assert_eq!(value.to_bits(), joint_positions(&x).to_bits());
+    assert_gradient(joint_positions, &x, &dx, 1e-8);
+    let (hvalue, hgrad, hessian) = joint_positions_hessian(&x);
+    assert_eq!(hvalue.to_bits(), value.to_bits());
+    for (a, b) in hgrad.iter().zip(&dx) {
+        assert_close(*a, *b, 1e-14);
+    }
+    for i in 0..3 {
+        let row = |p: &[f64]| joint_positions_grad(p).1[i];
+        assert_gradient(row, &x, &hessian[i], 1e-6);
+    }
+}

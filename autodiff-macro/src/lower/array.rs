@@ -56,6 +56,11 @@ impl Lowerer<'_> {
             // `[[0.0; m]; n]`: the inner array was built first; take its shape.
             Val::Mem(inner, prefix) if prefix.is_empty() => match self.take_repeat(inner) {
                 Some(inner) => inner,
+                None if self.mems[inner.index()].dims == 1
+                    && !self.mems[inner.index()].structured =>
+                {
+                    return self.repeat_row(inner, len, vec, span);
+                }
                 None => {
                     self.error_at(
                         span,
@@ -85,6 +90,66 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
+    /// `vec![[a, b]; n]`, `vec![row; n]` of a `Vec` row: the matrix allocated (filled with
+    /// the row's first element, held constant), then the row stored in each of its rows.
+    fn repeat_row(&mut self, row: Mem, len: Operand, vec: bool, span: Span) -> Val {
+        let row_vec = self.mems[row.index()].vec;
+        let (first, row_len) = match self.blocks.last().and_then(|block| {
+            block.iter().rev().find_map(|stmt| match stmt {
+                ir::Stmt::MemInit(MemInit {
+                    mem,
+                    kind: MemInitKind::List { elems, row: None },
+                    ..
+                }) if *mem == row => Some(elems.clone()),
+                _ => None,
+            })
+        }) {
+            Some(elems) if !elems.is_empty() => {
+                let n = proc_macro2::Literal::usize_suffixed(elems.len());
+                let n = Operand::Const(Const {
+                    tokens: quote::quote!(#n),
+                    atomic: true,
+                });
+                (elems[0].clone(), n)
+            }
+            _ if row_vec => {
+                let first = self.emit(Op::Load(row), vec![Operand::Index(0)], span);
+                let n = self.emit(Op::Len(row), Vec::new(), span);
+                (Operand::Value(first), Operand::Value(n))
+            }
+            _ => {
+                self.error_at(
+                    span,
+                    "an array filled with an array variable is not supported; write the row out (`vec![[a, b]; n]`), or fill it with zeros (`vec![[0.0; 2]; n]`) and assign its rows",
+                );
+                return Val::Poison;
+            }
+        };
+        let filler = match first {
+            Operand::Value(value) => {
+                let hole = Opaque::hole(0);
+                let op = Op::Opaque(Opaque::cut(quote::quote!(#hole)));
+                Operand::Value(self.emit(op, vec![Operand::Value(value)], span))
+            }
+            constant => constant,
+        };
+        let mem = self.new_mem(None, 2, vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Repeat {
+                elem: filler,
+                lens: vec![len, row_len],
+                vecs: vec![vec, row_vec],
+            },
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        self.fill_elements(Val::Mem(mem, Vec::new()), Val::Mem(row, Vec::new()), span);
+        Val::Mem(mem, Vec::new())
+    }
+
     /// `value` stored in every element of `array` (`f.fill(value)`), as the loop that writes
     /// them: each element's adjoint flows to `value`'s, and the old elements' stop there.
     pub(super) fn fill_elements(&mut self, array: Val, value: Val, span: Span) {
@@ -104,7 +169,11 @@ impl Lowerer<'_> {
     pub(super) fn take_repeat(&mut self, inner: Mem) -> Option<(Operand, Vec<Operand>, Vec<bool>)> {
         let block = self.blocks.last_mut()?;
         match block.last() {
-            Some(ir::Stmt::MemInit(init)) if init.mem == inner => {}
+            Some(ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::Repeat { .. },
+                ..
+            })) if *mem == inner => {}
             _ => return None,
         }
         match block.pop() {
