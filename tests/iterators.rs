@@ -1319,3 +1319,37 @@ fn slices_of_label_data() {
         );
     }
 }
+
+/// `any` and `all` negated and inside `||` / `&&` conditions: the guards of a log-density.
+#[differentiate]
+fn guarded_log_density(s: f64, y: &[f64]) -> f64 {
+    if !(s > 0.0) || !y.iter().all(|&v| v > 0.0) {
+        return f64::NEG_INFINITY;
+    }
+    let heavy = !y.iter().any(|&v| v > 3.0);
+    let skew = y.len() > 1 && y.iter().skip(1).any(|&v| v > y[0]);
+    let mut lp = -y.iter().map(|v| (v / s).ln().powi(2)).sum::<f64>() - s.ln();
+    if heavy {
+        lp *= 0.5;
+    }
+    if skew { lp + y[0] } else { lp }
+}
+
+#[test]
+fn negated_any_all() {
+    for (s, y) in [
+        (2.0, vec![1.5, 2.0]),
+        (0.7, vec![2.5, 0.4, 3.5]),
+        (1.1, vec![-1.0, 2.0]),
+    ] {
+        let (value, (ds, dy)) = guarded_log_density_grad(s, &y);
+        assert_eq!(value.to_bits(), guarded_log_density(s, &y).to_bits());
+        if value.is_finite() {
+            let point = [&[s][..], &y].concat();
+            let grad = [&[ds][..], &dy].concat();
+            assert_gradient(|p| guarded_log_density(p[0], &p[1..]), &point, &grad, 1e-7);
+        } else {
+            assert_eq!((ds, dy), (0.0, vec![0.0; y.len()]));
+        }
+    }
+}

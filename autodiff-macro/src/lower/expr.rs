@@ -266,6 +266,20 @@ impl Lowerer<'_> {
             self.assign(&binary.left, val);
             return Val::Unit;
         }
+        // `a || !y.iter().all(|&v| v > 0.0)`: a side with a closure is lowered (the chain is
+        // not kept as written), short-circuiting as the `if` it stands for.
+        if let syn::BinOp::And(_) | syn::BinOp::Or(_) = binary.op {
+            if contains_closure(&binary.left) || contains_closure(&binary.right) {
+                let (a, b) = (&binary.left, &binary.right);
+                let if_: Expr = match binary.op {
+                    syn::BinOp::And(_) => {
+                        syn::parse_quote_spanned!(span=> if #a { #b } else { false })
+                    }
+                    _ => syn::parse_quote_spanned!(span=> if #a { true } else { #b }),
+                };
+                return self.expr(&if_);
+            }
+        }
         // Comparisons, `&&`, `||` and bit operations give a bool or an integer: evaluated as
         // written (keeping short-circuiting), never differentiated.
         self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
@@ -347,7 +361,16 @@ impl Lowerer<'_> {
                 );
                 Val::Scalar(Operand::Value(value))
             }
-            UnOp::Not(_) => self.opaque(&Expr::Unary(unary.clone()), true, "`!`"),
+            // `!flag`, `!y.iter().all(..)`: the operand lowered first (it may be a chain the
+            // lowering knows), then negated.
+            UnOp::Not(_) => match self.operand(&unary.expr) {
+                Operand::Poison => Val::Poison,
+                operand => {
+                    let hole = Opaque::hole(0);
+                    let op = Op::Opaque(Opaque::cut(quote!(!#hole)));
+                    Val::Scalar(Operand::Value(self.emit(op, vec![operand], unary.span())))
+                }
+            },
             _ => {
                 // `*v`: a number or an array the macro holds by value is itself (an element of
                 // `x.iter()`, a closure's `&v`, `*h0` of `h0: &[f64; N]`); a reference parameter
