@@ -353,3 +353,48 @@ fn options_matched_and_rows_assigned() {
         );
     }
 }
+
+/// `let .. else` on an `Option` parameter, an `Option<usize>` of data, an `Option` an iterator
+/// gives (bound `mut`), and a tuple of `Option`s; the `else` returns or continues. Also
+/// `if let (Some(a), Some(b)) = (p, q)`.
+#[differentiate(wrt(x))]
+fn let_else_options(x: &[f64], ids: &[Option<usize>], scale: Option<f64>, k: usize) -> f64 {
+    let Some(c) = scale else {
+        return 0.0;
+    };
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let Some(j) = ids[i] else { continue };
+        s += x[j] * x[i] * c;
+    }
+    let best = x.iter().copied().reduce(f64::max);
+    let Some(mut m) = best else { return 0.0 };
+    m *= 2.0;
+    let (Some(a), Some(b)) = (ids[0], ids[1]) else {
+        return s;
+    };
+    let Some(_) = ids.get(k) else { return -1.0 };
+    if let (Some(p), Some(q)) = (ids[1], best) {
+        s += x[p] * q;
+    }
+    s + m + x[a] * x[b]
+}
+
+#[test]
+fn let_else() {
+    let x = [0.5, 1.5, 2.5];
+    let cases = [
+        (vec![Some(2), Some(0), None], Some(1.5), 1),
+        (vec![Some(2), None, Some(1)], Some(0.5), 0),
+        (vec![Some(2), Some(1), Some(1)], None, 0),
+        (vec![Some(1), Some(0), None], Some(2.0), 7),
+    ];
+    for (ids, scale, k) in cases {
+        let (value, dx) = let_else_options_grad(&x, &ids, scale, k);
+        assert_eq!(
+            value.to_bits(),
+            let_else_options(&x, &ids, scale, k).to_bits()
+        );
+        assert_gradient(|p| let_else_options(p, &ids, scale, k), &x, &dx, 1e-8);
+    }
+}

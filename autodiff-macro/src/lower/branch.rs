@@ -104,7 +104,8 @@ impl Lowerer<'_> {
 
     /// `if let PAT = EXPR { then } else { else }`: on an `Option` an iterator gave (`Some(m)`),
     /// or on a value that is not differentiated (an index, a count), whose pattern's bindings
-    /// are read out of it as written.
+    /// are read out of it as written; on a tuple of them (`if let (Some(a), Some(b)) = (p, q)`),
+    /// part by part.
     pub(super) fn if_let(
         &mut self,
         let_: &syn::ExprLet,
@@ -114,66 +115,36 @@ impl Lowerer<'_> {
     ) -> Val {
         let pat = &*let_.pat;
         let scrutinee = self.expr(&let_.expr);
-        if let Val::Option(value, some) = scrutinee {
-            // `Some(p)`, or `None`.
-            return match pat {
-                Pat::TupleStruct(ts)
-                    if ts.path.segments.last().is_some_and(|s| s.ident == "Some")
-                        && ts.elems.len() == 1 =>
-                {
-                    let inner = ts.elems[0].clone();
-                    self.lower_if(
-                        some,
-                        move |l| {
-                            l.scopes.push(Scope::new());
-                            l.bind(&inner, *value, None);
-                            let val = then_branch(l);
-                            l.scopes.pop();
-                            val
-                        },
-                        else_branch,
-                        span,
-                    )
-                }
-                Pat::Ident(p) if p.ident == "None" => {
-                    let none = self.not_any(std::slice::from_ref(&some), span);
-                    self.lower_if(none, then_branch, else_branch, span)
-                }
-                _ => {
-                    self.error(pat, "expected `Some(..)` or `None` here");
-                    Val::Poison
-                }
-            };
-        }
-        let Some(scrutinee) = self.matched_value(scrutinee, let_.expr.span()) else {
-            self.error(
-                &let_.expr,
-                "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum); destructure arrays and tuples with `let`",
-            );
-            return Val::Poison;
+        let parts = match (pat, scrutinee) {
+            (Pat::Tuple(tuple), Val::Tuple(vals)) if tuple.elems.len() == vals.len() => {
+                tuple.elems.iter().cloned().zip(vals).collect()
+            }
+            (pat, val) => vec![(pat.clone(), val)],
         };
-        // The test, with the pattern's bindings as `_`.
-        let names = binding_names(pat);
-        let mut test = pat.clone();
-        syn::visit_mut::VisitMut::visit_pat_mut(&mut Unbind, &mut test);
-        let hole = Opaque::hole(0);
-        let cond = quote!(match #hole { #test => true, _ => false });
-        let cond =
-            Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond)), vec![scrutinee.clone()], span));
-        let at = let_.expr.to_token_stream();
-        // `if let v @ 0.0..=1.0 = x` names the value itself; other bindings are read out of it.
-        let bindings = self.match_bindings(pat, std::slice::from_ref(&scrutinee));
+        let mut conds = Vec::new();
+        let mut binds = Vec::new();
+        for (pat, val) in parts {
+            let Some((cond, bind)) = self.let_test(pat, val, &let_.expr, span) else {
+                return Val::Poison;
+            };
+            conds.extend(cond);
+            binds.push(bind);
+        }
+        let cond = match &conds[..] {
+            [] => Operand::Bool(true),
+            [cond] => cond.clone(),
+            _ => {
+                let holes = (0..conds.len()).map(Opaque::hole);
+                let op = Op::Opaque(Opaque::cut(quote!(#(#holes)&&*)));
+                Operand::Value(self.emit(op, conds, span))
+            }
+        };
         self.lower_if(
             cond,
             move |l| {
                 l.scopes.push(Scope::new());
-                match bindings {
-                    Some(bindings) => {
-                        for (name, val) in bindings {
-                            l.declare(Var::user(&name), Some(val));
-                        }
-                    }
-                    None => l.read_bindings(pat, &names, &[scrutinee], at, span),
+                for bind in binds {
+                    l.let_bind(bind, span);
                 }
                 let val = then_branch(l);
                 l.scopes.pop();
@@ -182,6 +153,85 @@ impl Lowerer<'_> {
             else_branch,
             span,
         )
+    }
+
+    /// Whether `val` (of `expr`) matches `pat`, and how the branch binds its names; `None`
+    /// after an error.
+    fn let_test(
+        &mut self,
+        pat: Pat,
+        val: Val,
+        expr: &Expr,
+        span: Span,
+    ) -> Option<(Option<Operand>, LetBind)> {
+        if let Val::Option(value, some) = val {
+            // `Some(p)`, or `None`.
+            return match &pat {
+                Pat::TupleStruct(ts)
+                    if ts.path.segments.last().is_some_and(|s| s.ident == "Some")
+                        && ts.elems.len() == 1 =>
+                {
+                    Some((Some(some), LetBind::Value(ts.elems[0].clone(), *value)))
+                }
+                Pat::Ident(p) if p.ident == "None" => {
+                    let none = self.not_any(std::slice::from_ref(&some), span);
+                    Some((Some(none), LetBind::Nothing))
+                }
+                _ => {
+                    self.error(&pat, "expected `Some(..)` or `None` here");
+                    None
+                }
+            };
+        }
+        // `_`, or a name: nothing tested.
+        if matches!(&pat, Pat::Wild(_)) {
+            return Some((None, LetBind::Nothing));
+        }
+        let Some(scrutinee) = self.matched_value(val, expr.span()) else {
+            self.error(
+                expr,
+                "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum), or a tuple of them; destructure arrays and tuples with `let`",
+            );
+            return None;
+        };
+        // The test, with the pattern's bindings as `_`.
+        let names = binding_names(&pat);
+        let mut test = pat.clone();
+        syn::visit_mut::VisitMut::visit_pat_mut(&mut Unbind, &mut test);
+        let hole = Opaque::hole(0);
+        let cond = quote!(match #hole { #test => true, _ => false });
+        let cond =
+            Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond)), vec![scrutinee.clone()], span));
+        // `if let v @ 0.0..=1.0 = x` names the value itself; other bindings are read out of it.
+        let bind = match self.match_bindings(&pat, std::slice::from_ref(&scrutinee)) {
+            Some(bindings) => LetBind::Named(bindings),
+            None => LetBind::Read {
+                pat,
+                names,
+                scrutinee,
+                at: expr.to_token_stream(),
+            },
+        };
+        Some((Some(cond), bind))
+    }
+
+    /// Declares the names of a matched `if let` part in the branch's scope.
+    fn let_bind(&mut self, bind: LetBind, span: Span) {
+        match bind {
+            LetBind::Nothing => {}
+            LetBind::Value(pat, value) => self.bind(&pat, value, None),
+            LetBind::Named(bindings) => {
+                for (name, val) in bindings {
+                    self.declare(Var::user(&name), Some(val));
+                }
+            }
+            LetBind::Read {
+                pat,
+                names,
+                scrutinee,
+                at,
+            } => self.read_bindings(&pat, &names, &[scrutinee], at, span),
+        }
     }
 
     /// The value an `if let` or `match` tests: a number or another value the macro holds, or a
@@ -818,6 +868,22 @@ pub(super) fn binding_names(pat: &Pat) -> Vec<String> {
     let mut names = Names(Vec::new());
     syn::visit::Visit::visit_pat(&mut names, pat);
     names.0
+}
+
+/// How a matched part of an `if let` binds its names.
+enum LetBind {
+    Nothing,
+    /// `Some(p)` of an `Option` the function builds: `p` bound to the value it holds.
+    Value(Pat, Val),
+    /// Names given values directly (`v @ 0.0..=1.0`).
+    Named(Vec<(String, Val)>),
+    /// Names read out of a value that is not differentiated, as written.
+    Read {
+        pat: Pat,
+        names: Vec<String>,
+        scrutinee: Operand,
+        at: TokenStream,
+    },
 }
 
 /// Replaces the bindings of a pattern by `_`.

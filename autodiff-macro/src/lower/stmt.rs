@@ -87,11 +87,44 @@ impl Lowerer<'_> {
             self.declare_uninit(&local.pat, None);
             return;
         };
-        if let Some((else_token, _)) = &init.diverge {
-            self.error(
-                else_token,
-                "`let ... else` is not supported; write it as `if let PAT = value { .. } else { .. }`",
-            );
+        // `let Some(v) = o else { return 0.0 };`: the names the pattern binds, given by the
+        // `if let` it stands for, whose `else` diverges.
+        if let Some((_, diverge)) = &init.diverge {
+            let pat = &local.pat;
+            let expr = &init.expr;
+            let names = let_else_names(pat);
+            let (bound, made): (Vec<proc_macro2::TokenStream>, Vec<proc_macro2::TokenStream>) =
+                names
+                    .iter()
+                    .map(|(name, mutable)| {
+                        let ident = syn::Ident::new(name, pat.span());
+                        let bound = if *mutable {
+                            quote!(mut #ident)
+                        } else {
+                            quote!(#ident)
+                        };
+                        (bound, quote!(#ident))
+                    })
+                    .unzip();
+            let span = local.let_token.span();
+            let stmt: syn::Stmt = match (&bound[..], &made[..]) {
+                ([], _) => syn::parse_quote_spanned!(span=>
+                    if let #pat = #expr {} else #diverge
+                ),
+                ([bound], [made]) => syn::parse_quote_spanned!(span=>
+                    let #bound = if let #pat = #expr { #made } else #diverge;
+                ),
+                _ => syn::parse_quote_spanned!(span=>
+                    let (#(#bound),*) = if let #pat = #expr { (#(#made),*) } else #diverge;
+                ),
+            };
+            match &stmt {
+                syn::Stmt::Local(desugared) => self.local(desugared),
+                syn::Stmt::Expr(expr, _) => {
+                    self.expr(expr);
+                }
+                _ => {}
+            }
             return;
         }
         // `let perm: Vec<usize> = (0..n).collect();`: integers, collected as written into an
@@ -1284,4 +1317,20 @@ fn array_shape(ty: &syn::Type) -> Option<(usize, bool)> {
         }
         ty => type_arg(ty, "Vec").map(|elem| (array_shape(elem).map_or(1, |(d, _)| d + 1), true)),
     }
+}
+
+/// The names a `let .. else` pattern binds, and whether each is `mut`.
+fn let_else_names(pat: &Pat) -> Vec<(String, bool)> {
+    struct Names(Vec<(String, bool)>);
+    impl<'ast> syn::visit::Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if starts_lowercase(&p.ident) {
+                self.0.push((p.ident.to_string(), p.mutability.is_some()));
+            }
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut names = Names(Vec::new());
+    syn::visit::Visit::visit_pat(&mut names, pat);
+    names.0
 }
