@@ -1353,3 +1353,25 @@ fn negated_any_all() {
         }
     }
 }
+
+/// Integers collected with a closure (`idx.iter().map(|&i| i + 1).collect()`), into a typed
+/// `let` and assigned again in a loop (back-pointers of a decoder).
+#[differentiate]
+fn shifted_pairs(x: &[f64]) -> f64 {
+    let start: Vec<usize> = vec![0, 1];
+    let mut idx: Vec<usize> = start.iter().map(|&i| i + 1).collect();
+    let mut s = x[idx[0]] * x[idx[1]];
+    for k in 0..2 {
+        s += x[idx[0]] * x[idx[1]] * (k + 1) as f64;
+        idx = idx.iter().map(|&i| (i + 1) % x.len()).collect();
+    }
+    s
+}
+
+#[test]
+fn integers_collected_with_closures() {
+    let x = [0.5, 1.5, 2.5];
+    let (value, dx) = shifted_pairs_grad(&x);
+    assert_eq!(value.to_bits(), shifted_pairs(&x).to_bits());
+    assert_gradient(shifted_pairs, &x, &dx, 1e-8);
+}

@@ -141,12 +141,18 @@ impl Lowerer<'_> {
                     let ty = &typed.ty;
                     call.turbofish = Some(syn::parse_quote!(::<#ty>));
                 }
-                if let Val::Scalar(Operand::Value(value)) =
-                    self.opaque(&Expr::MethodCall(call), true, "`collect` of integers")
-                {
+                // Closures in the chain (`.map(|&i| i + 1)`) compute integers too: kept.
+                let collected = self.opaque_keeping_closures(
+                    &Expr::MethodCall(call),
+                    true,
+                    String::new(),
+                    true,
+                );
+                if let Val::Scalar(Operand::Value(value)) = collected {
                     let (ty, span) = (Some((*typed.ty).clone()), name.ident.span());
                     let mem =
                         self.array_from_value(value, dims, Some(name.ident.to_string()), ty, span);
+                    self.integer_arrays.insert(mem, (*typed.ty).clone());
                     let var = Var::user(name.ident.to_string());
                     self.declare_binding(var, Binding::new(Some(Val::Mem(mem, Vec::new()))));
                 }
@@ -163,6 +169,12 @@ impl Lowerer<'_> {
         };
         let val = self.expr(&init.expr);
         self.integer_sum = None;
+        // `let mut idx: Vec<usize> = vec![0, 1];`: integers, whatever is assigned later.
+        if let (Pat::Type(typed), Val::Mem(mem, prefix)) = (&local.pat, &val) {
+            if prefix.is_empty() && integer_container_dims(&typed.ty).is_some() {
+                self.integer_arrays.insert(*mem, (*typed.ty).clone());
+            }
+        }
         self.binding_ref = matches!(&*init.expr, Expr::Reference(_));
         self.bind(&local.pat, val, None);
         self.binding_ref = false;
@@ -660,6 +672,31 @@ impl Lowerer<'_> {
 
     /// `x = e`, `a[i] = e`, `(a, b) = e`.
     pub(super) fn assign_expr(&mut self, place: &Expr, value: &Expr) {
+        // `idx = idx.iter().map(|&i| (i + 1) % n).collect();` of an array of integers: collected
+        // as written, with the array's type.
+        if let (Expr::Path(path), Expr::MethodCall(call)) = (place, strip_parens(value)) {
+            let ty =
+                local_name(path).and_then(|ident| match self.lookup_user(&ident.to_string()) {
+                    Some(Binding {
+                        val: Some(Val::Mem(mem, prefix)),
+                        ..
+                    }) if prefix.is_empty() => self.integer_arrays.get(mem).cloned(),
+                    _ => None,
+                });
+            if let (Some(ty), "collect") = (ty, call.method.to_string().as_str()) {
+                let mut call = call.clone();
+                call.turbofish
+                    .get_or_insert_with(|| syn::parse_quote!(::<#ty>));
+                let val = self.opaque_keeping_closures(
+                    &Expr::MethodCall(call),
+                    true,
+                    String::new(),
+                    true,
+                );
+                self.assign(place, val);
+                return;
+            }
+        }
         let val = self.expr(value);
         self.assign(place, val);
     }
