@@ -535,3 +535,56 @@ fn matrices_filled_with_a_row() {
         assert_gradient(row, &x, &hessian[i], 1e-6);
     }
 }
+
+#[differentiate(jvp, hessian)]
+fn rot2(a: f64) -> [[f64; 2]; 2] {
+    let (s, c) = a.sin_cos();
+    [[c, -s], [s, c]]
+}
+
+#[differentiate(jvp, hessian)]
+fn matmul2(p: [[f64; 2]; 2], r: [[f64; 2]; 2]) -> [[f64; 2]; 2] {
+    let mut m = [[0.0; 2]; 2];
+    for a in 0..2 {
+        for b in 0..2 {
+            for c in 0..2 {
+                m[a][b] += p[a][c] * r[c][b];
+            }
+        }
+    }
+    m
+}
+
+/// A `Vec` of matrices (a kinematic tree's transforms): a matrix assigned whole from a call or
+/// a `match`, read whole (a copy, which a write leaves alone), passed to a call.
+#[differentiate(jvp, hessian)]
+fn kinematic_chain(angles: &[f64], parents: &[i32]) -> f64 {
+    let n = angles.len();
+    let mut world = vec![[[0.0; 2]; 2]; n];
+    for i in 0..n {
+        let rel = rot2(angles[i]);
+        world[i] = match parents[i] {
+            -1 => rel,
+            p => matmul2(world[p as usize], rel),
+        };
+        let mut q = world[i];
+        q[0][1] += angles[i] * 3.0;
+        world[i][1][1] += q[0][1] * 0.5;
+    }
+    let last = world[n - 1];
+    world[0] = [[1.0, 0.0], [0.0, 1.0]];
+    last[0][0] + 2.0 * last[1][0] + world[1][1][1] * world[0][0][0] + world[n - 1][0][1]
+}
+
+#[test]
+fn vec_of_matrices() {
+    let (x, parents) = ([0.3, -0.4, 0.7], [-1, 0, 1]);
+    let (value, dx) = kinematic_chain_grad(&x, &parents);
+    assert_eq!(value.to_bits(), kinematic_chain(&x, &parents).to_bits());
+    assert_gradient(|p| kinematic_chain(p, &parents), &x, &dx, 1e-8);
+    let (_, _, hessian) = kinematic_chain_hessian(&x, &parents);
+    for i in 0..3 {
+        let row = |p: &[f64]| kinematic_chain_grad(p, &parents).1[i];
+        assert_gradient(row, &x, &hessian[i], 1e-6);
+    }
+}

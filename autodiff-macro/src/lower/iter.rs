@@ -781,9 +781,16 @@ impl Lowerer<'_> {
             span,
         );
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
-            let value = l.val_operand(item, span);
             let mut indices = prefix.clone();
             indices.push(pos);
+            // A matrix stored into a `Vec` of matrices: row by row.
+            if let Val::Mem(src, src_prefix) = &item {
+                if !l.mems[src.index()].structured && depth(&indices) < l.mems[dst.index()].dims {
+                    l.store_row((dst, indices), (*src, src_prefix.clone()), span);
+                    return;
+                }
+            }
+            let value = l.val_operand(item, span);
             l.push(ir::Stmt::Store(ir::Store {
                 mem: dst,
                 indices,

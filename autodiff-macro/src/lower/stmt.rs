@@ -96,8 +96,7 @@ impl Lowerer<'_> {
             let (bound, made): (Vec<proc_macro2::TokenStream>, Vec<proc_macro2::TokenStream>) =
                 names
                     .iter()
-                    .map(|(name, mutable)| {
-                        let ident = syn::Ident::new(name, pat.span());
+                    .map(|(ident, mutable)| {
                         let bound = if *mutable {
                             quote!(mut #ident)
                         } else {
@@ -432,20 +431,25 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         if !prefix.is_empty() {
-            if depth(prefix) + 1 != self.mems[src.index()].dims {
-                self.error_at(
-                    span,
-                    "copying several rows of an array is not supported; copy the whole array, or its rows one by one",
-                );
-                return Val::Poison;
-            }
+            let dims = self.mems[src.index()].dims - depth(prefix);
             // A sub-slice: its elements, collected into a `Vec`.
             if matches!(prefix.last(), Some(Operand::Range(..))) {
+                if dims != 1 {
+                    self.error_at(
+                        span,
+                        "copying several rows of an array is not supported; copy the whole array, or its rows one by one",
+                    );
+                    return Val::Poison;
+                }
                 return self.copy_view(src, prefix.to_vec(), name, span);
             }
-            // A row: a clone of it, of its own type (an array, which a call may take by value).
+            // A row (a matrix of a `Vec` of matrices): a clone of it, of its own type (an array,
+            // which a call may take by value).
             let row = self.row_value(src, prefix.to_vec(), span);
-            return Val::Mem(self.array_from_value(row, 1, name, None, span), Vec::new());
+            return Val::Mem(
+                self.array_from_value(row, dims, name, None, span),
+                Vec::new(),
+            );
         }
         let data = &self.mems[src.index()];
         let mem = self.new_mem(name, data.dims, data.vec, None);
@@ -1357,12 +1361,12 @@ fn array_shape(ty: &syn::Type) -> Option<(usize, bool)> {
 }
 
 /// The names a `let .. else` pattern binds, and whether each is `mut`.
-fn let_else_names(pat: &Pat) -> Vec<(String, bool)> {
-    struct Names(Vec<(String, bool)>);
+fn let_else_names(pat: &Pat) -> Vec<(syn::Ident, bool)> {
+    struct Names(Vec<(syn::Ident, bool)>);
     impl<'ast> syn::visit::Visit<'ast> for Names {
         fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
             if starts_lowercase(&p.ident) {
-                self.0.push((p.ident.to_string(), p.mutability.is_some()));
+                self.0.push((p.ident.clone(), p.mutability.is_some()));
             }
             syn::visit::visit_pat_ident(self, p);
         }
