@@ -381,6 +381,14 @@ impl Lowerer<'_> {
         if let Some(val) = self.method_of_conversion(call) {
             return val;
         }
+        // An iterator of differentiated numbers kept as a value (`let mut it = x.iter();`).
+        if Self::is_stream(&expr) {
+            return self.opaque_with(
+                &expr,
+                false,
+                "an iterator kept in a variable (`let mut it = x.iter();`, then `it.next()`) is not supported; iterate in a `for` loop (`for v in x.iter()`), or consume the chain where it is made (`x.iter().map(..).sum()`)".to_owned(),
+            );
+        }
         let what = if rules::is_known(&name) {
             format!("method `{name}` with {} arguments", call.args.len())
         } else {
