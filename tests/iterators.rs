@@ -1375,3 +1375,48 @@ fn integers_collected_with_closures() {
     assert_eq!(value.to_bits(), shifted_pairs(&x).to_bits());
     assert_gradient(shifted_pairs, &x, &dx, 1e-8);
 }
+
+/// `max_by` / `min_by` over rows: windows of a slice, the rows of a `&[[f64; 2]]` with their
+/// positions (the nearest neighbour), and `.map(..)` of the best row; the best item is read
+/// again from its position.
+#[differentiate(hessian)]
+fn best_rows(x: &[f64], pts: &[[f64; 2]]) -> f64 {
+    let w = x
+        .windows(2)
+        .max_by(|a, b| (a[0] + a[1]).total_cmp(&(b[0] + b[1])))
+        .unwrap();
+    let (j, near) = pts
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| {
+            let da = (a[0] - x[0]).powi(2) + (a[1] - x[1]).powi(2);
+            let db = (b[0] - x[0]).powi(2) + (b[1] - x[1]).powi(2);
+            da.total_cmp(&db)
+        })
+        .unwrap();
+    let far = pts
+        .iter()
+        .max_by(|a, b| a[1].total_cmp(&b[1]))
+        .map(|p| p[0] * p[1])
+        .unwrap_or(0.0);
+    w[0] * w[1] + near[0] * x[2] + near[1].sin() + j as f64 + far * x[0]
+}
+
+#[test]
+fn max_by_over_rows() {
+    let pts = [[0.1, 1.0], [0.5, 1.5], [2.0, -1.0]];
+    let flat: Vec<f64> = pts.iter().flatten().copied().collect();
+    let unflat = |q: &[f64]| [[q[0], q[1]], [q[2], q[3]], [q[4], q[5]]];
+    for x in [[0.3, 1.4, 0.9, 0.2], [1.9, -0.8, 0.4, 1.1]] {
+        let (value, (dx, dpts)) = best_rows_grad(&x, &pts);
+        assert_eq!(value.to_bits(), best_rows(&x, &pts).to_bits());
+        assert_gradient(|p| best_rows(p, &pts), &x, &dx, 1e-8);
+        let dflat: Vec<f64> = dpts.iter().flatten().copied().collect();
+        assert_gradient(|q| best_rows(&x, &unflat(q)), &flat, &dflat, 1e-8);
+        let (_, _, hessian) = best_rows_hessian(&x, &pts);
+        for i in 0..4 {
+            let row = |p: &[f64]| best_rows_grad(p, &pts).1.0[i];
+            assert_gradient(row, &x, &hessian[i][..4], 1e-6);
+        }
+    }
+}

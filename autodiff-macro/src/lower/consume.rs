@@ -359,13 +359,48 @@ impl Lowerer<'_> {
             );
             return Val::Poison;
         }
+        let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
+        // Items holding rows (`dst.iter().enumerate()` of a `&[[f64; 3]]`): the best one's
+        // position is kept instead, and its item read again where needed.
+        if self.gives_rows(stream) {
+            let zero = Operand::Const(Const {
+                tokens: quote!(0usize),
+                atomic: true,
+            });
+            self.scopes.push(Scope::new());
+            let best = self.temp(Val::Scalar(zero));
+            let scanned = best.clone();
+            self.stream_loop(
+                stream,
+                span,
+                None,
+                |a| {
+                    a.vars.insert(scanned);
+                },
+                &mut |l, item, pos| {
+                    let best_pos = l.val_operand(l.var(&best), span);
+                    let best_item = l.item_at(stream, best_pos.clone(), span);
+                    let take = better(l, best_item, item);
+                    let next = l.int(
+                        quote!(if H0 { H1 } else { H2 }),
+                        vec![take, pos, best_pos],
+                        span,
+                    );
+                    l.assign_var(&best, Val::Scalar(next));
+                },
+            );
+            let best_pos = self.val_operand(self.var(&best), span);
+            self.scopes.pop();
+            // Rows are views, read only where the `Option` is `Some`.
+            let value = self.item_at(stream, best_pos, span);
+            return Val::Option(Box::new(value), some);
+        }
         let first = self.first_item(stream, span);
         let rest = self.rest(stream, span);
         let value = self.accumulate(&rest, first, span, &mut |l, best, item| {
             let take = better(l, best.clone(), item.clone());
             l.lower_if(take, move |_| item, move |_| best, span)
         });
-        let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
         Val::Option(Box::new(value), some)
     }
 

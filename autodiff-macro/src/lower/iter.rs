@@ -389,6 +389,29 @@ impl Lowerer<'_> {
         })
     }
 
+    /// Whether the stream's items hold rows of an array (the rows of `&[[f64; 3]]`, windows),
+    /// which a variable cannot carry from one iteration to the next.
+    pub(super) fn gives_rows(&self, stream: &Stream) -> bool {
+        match &stream.kind {
+            StreamKind::Mem { mem, prefix } => {
+                let data = &self.mems[mem.index()];
+                !data.structured && depth(prefix) + 1 < data.dims
+            }
+            StreamKind::Windows { .. } | StreamKind::Chunks { .. } => true,
+            StreamKind::Enumerate(inner)
+            | StreamKind::Skip(inner, _)
+            | StreamKind::StepBy(inner, _)
+            | StreamKind::Rev(inner)
+            | StreamKind::Take(inner) => self.gives_rows(inner),
+            StreamKind::Zip(streams) => streams.iter().any(|s| self.gives_rows(s)),
+            StreamKind::Range { .. }
+            | StreamKind::Value(_)
+            | StreamKind::Map(..)
+            | StreamKind::Filter(..)
+            | StreamKind::ValueSlices { .. } => false,
+        }
+    }
+
     /// A stream whose positions count: no `filter` before this adapter.
     pub(super) fn positional(&mut self, expr: &Expr, adapter: &syn::Ident) -> Option<Stream> {
         let stream = self.stream(expr)?;
