@@ -1420,3 +1420,71 @@ fn max_by_over_rows() {
         }
     }
 }
+
+/// Items of data that is not differentiated, borrowed as its iterator gives them: tokens
+/// (`&[String]`) looked up in a map, labels by `&l`, by `*l`, `.copied()`, zipped with numbers,
+/// edges `&(u, v)` and `(u, v)`, adjacency rows, and integer consumers (`sum`, `filter`).
+#[differentiate(wrt(x))]
+fn token_scores(
+    x: &[f64],
+    tokens: &[String],
+    vocab: &std::collections::HashMap<String, usize>,
+    labels: &[usize],
+    edges: &[(usize, usize)],
+    nbrs: &[Vec<usize>],
+) -> f64 {
+    let mut s = 0.0;
+    for t in tokens {
+        if let Some(&i) = vocab.get(t) {
+            s += x[i] * x[i];
+        }
+    }
+    for (k, t) in tokens.iter().enumerate() {
+        let i = vocab[t];
+        s += x[i] * k as f64;
+    }
+    for &l in labels {
+        s += x[l];
+    }
+    for l in labels.iter() {
+        s += x[*l] * 0.5;
+    }
+    for l in labels.iter().copied() {
+        s += x[l] * 0.25;
+    }
+    for (l, v) in labels.iter().zip(x.iter()) {
+        s += x[*l] * v;
+    }
+    for &(u, v) in edges {
+        s += (x[u] - x[v]).powi(2);
+    }
+    for (u, v) in edges.iter() {
+        s += x[*u] * x[*v];
+    }
+    for row in nbrs.iter() {
+        for &j in row {
+            s += x[j].sin();
+        }
+    }
+    let total: usize = labels.iter().sum();
+    let positive = labels.iter().filter(|&&l| l > 0).count();
+    let m = labels.iter().map(|l| x[*l]).sum::<f64>();
+    let m2 = labels.iter().map(|&l| x[l] * 2.0).fold(0.0, |a, b| a + b);
+    s + total as f64 * x[0] + positive as f64 + m + m2
+}
+
+#[test]
+fn borrowed_items_of_data() {
+    let vocab: std::collections::HashMap<String, usize> =
+        [("a".to_string(), 0), ("b".to_string(), 2)]
+            .into_iter()
+            .collect();
+    let tokens: Vec<String> = ["b", "a", "b"].iter().map(|s| s.to_string()).collect();
+    let (labels, edges) = ([0, 2, 1], [(0, 1), (1, 2)]);
+    let nbrs = vec![vec![1, 2], vec![0], vec![]];
+    let x = [0.5, 1.5, 2.5];
+    let (value, dx) = token_scores_grad(&x, &tokens, &vocab, &labels, &edges, &nbrs);
+    let f = |p: &[f64]| token_scores(p, &tokens, &vocab, &labels, &edges, &nbrs);
+    assert_eq!(value.to_bits(), f(&x).to_bits());
+    assert_gradient(f, &x, &dx, 1e-8);
+}

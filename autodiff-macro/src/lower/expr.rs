@@ -128,7 +128,7 @@ impl Lowerer<'_> {
                     Val::Scalar(Operand::Value(value))
                         if self.values[value.index()].aggregate
                             || self.parts.contains(&value)
-                            || matches!(self.last_inst_mut(value), Some(Inst { op: Op::Opaque(opaque), .. }) if opaque.borrow) =>
+                            || self.borrows.contains(&value) =>
                     {
                         Val::Scalar(Operand::Value(value))
                     }
@@ -151,6 +151,7 @@ impl Lowerer<'_> {
                                 opaque.index = true;
                                 opaque.borrow = true;
                             }
+                            self.borrows.insert(value);
                         }
                         val
                     }

@@ -45,6 +45,9 @@ enum StreamKind {
     },
     /// The elements of an array or `Vec` returned by a call.
     Value(Value),
+    /// The elements of data that is not differentiated behind a reference (`tokens: &[String]`,
+    /// `&nbrs[i]`), borrowed as its iterator gives them (`&tokens[p]`).
+    Refs(Value),
     Map(Box<Stream>, Callable),
     Filter(Box<Stream>, Callable),
     Enumerate(Box<Stream>),
@@ -203,6 +206,17 @@ impl Lowerer<'_> {
                     "`.iter_mut()` is not supported in differentiated code; assign the elements by index (`for i in 0..a.len() { a[i] = .. }`)",
                 );
                 None
+            }
+            // `tokens.iter().copied()`: the items themselves.
+            "copied" | "cloned" if args.is_empty() => {
+                let inner = self.stream(&call.receiver)?;
+                Some(match inner.kind {
+                    StreamKind::Refs(value) => Stream {
+                        count: inner.count,
+                        kind: StreamKind::Value(value),
+                    },
+                    _ => inner,
+                })
             }
             _ if IDENTITY.contains(&name.as_str()) && args.is_empty() => {
                 if Self::is_stream(&call.receiver) {
@@ -406,6 +420,7 @@ impl Lowerer<'_> {
             StreamKind::Zip(streams) => streams.iter().any(|s| self.gives_rows(s)),
             StreamKind::Range { .. }
             | StreamKind::Value(_)
+            | StreamKind::Refs(_)
             | StreamKind::Map(..)
             | StreamKind::Filter(..)
             | StreamKind::ValueSlices { .. } => false,
@@ -455,8 +470,14 @@ impl Lowerer<'_> {
                 })
             }
             Val::Scalar(Operand::Value(value)) => {
-                self.values[value.index()].aggregate = true;
                 let count = self.int(quote!(H0.len()), vec![Operand::Value(value)], span);
+                if self.values[value.index()].by_ref || self.borrows.contains(&value) {
+                    return Some(Stream {
+                        count,
+                        kind: StreamKind::Refs(value),
+                    });
+                }
+                self.values[value.index()].aggregate = true;
                 Some(Stream {
                     count,
                     kind: StreamKind::Value(value),
@@ -597,6 +618,9 @@ impl Lowerer<'_> {
                 let args = vec![Operand::Value(*value), pos];
                 Val::Scalar(Operand::Value(self.emit(Op::Index, args, span)))
             }
+            StreamKind::Refs(value) => {
+                self.borrow(quote!(&H0[H1]), vec![Operand::Value(*value), pos], span)
+            }
             StreamKind::Map(inner, f) => {
                 let item = self.item_at(inner, pos, span);
                 self.call_callable(f, vec![item], span)
@@ -674,7 +698,17 @@ impl Lowerer<'_> {
         end: Operand,
         span: Span,
     ) -> Val {
-        // Not cut: a slice of a differentiated value (a call's `Vec`) is an error, not a
+        self.borrow(
+            quote!(&H0[H1..H2]),
+            vec![Operand::Value(value), start, end],
+            span,
+        )
+    }
+
+    /// A borrow of data that is not differentiated (`template` with holes `H0`, ..), which
+    /// the backward sweep takes again rather than tape, and which `*` dereferences as written.
+    pub(super) fn borrow(&mut self, template: TokenStream, args: Vec<Operand>, span: Span) -> Val {
+        // Not cut: a borrow of a differentiated value (a call's `Vec`) is an error, not a
         // constant.
         let opaque = Opaque {
             cut: false,
@@ -682,10 +716,12 @@ impl Lowerer<'_> {
             at: quote::quote_spanned!(span=> slice),
             index: true,
             borrow: true,
-            ..Opaque::cut(rename_holes(quote!(&H0[H1..H2])))
+            ..Opaque::cut(rename_holes(template))
         };
-        let args = vec![Operand::Value(value), start, end];
-        Val::Scalar(Operand::Value(self.emit(Op::Opaque(opaque), args, span)))
+        let value = self.emit(Op::Opaque(opaque), args, span);
+        self.kept_as_written.insert(value);
+        self.borrows.insert(value);
+        Val::Scalar(Operand::Value(value))
     }
 
     /// The stream without its first position.
@@ -716,6 +752,7 @@ impl Lowerer<'_> {
                 prefix: prefix.clone(),
             },
             StreamKind::Value(v) => StreamKind::Value(*v),
+            StreamKind::Refs(v) => StreamKind::Refs(*v),
             StreamKind::Map(s, f) => StreamKind::Map(Box::new(self.clone_stream(s)), f.clone()),
             StreamKind::Filter(s, f) => {
                 StreamKind::Filter(Box::new(self.clone_stream(s)), f.clone())

@@ -80,6 +80,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
+        borrows: BTreeSet::new(),
         integer_arrays: BTreeMap::new(),
         struct_elements: BTreeMap::new(),
         maybe_arrays: BTreeSet::new(),
@@ -283,6 +284,9 @@ struct Lowerer<'a> {
     /// Results of expressions kept as written (`counts.iter().max().unwrap()`): of a type the
     /// macro does not see, maybe a reference, which `*` then dereferences as written.
     kept_as_written: BTreeSet<Value>,
+    /// Borrows of data that is not differentiated (`&nbrs[i]`, an item of `tokens.iter()`):
+    /// a `&x` pattern dereferences them.
+    borrows: BTreeSet<Value>,
     /// Arrays of integers declared with their type (`let mut idx: Vec<usize> = ..`), which a
     /// `collect()` assigned to them collects into as written.
     integer_arrays: BTreeMap<Mem, syn::Type>,

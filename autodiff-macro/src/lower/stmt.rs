@@ -205,8 +205,22 @@ impl Lowerer<'_> {
             Pat::Ident(pat_ident) => self.bind_ident(pat_ident, val, ty),
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
-            // `&v`: the macro holds numbers and arrays by value.
-            Pat::Reference(reference) => self.bind(&reference.pat, val, ty),
+            // `&v`: the macro holds numbers and arrays by value; a borrow of data that is not
+            // differentiated (an item of `tokens.iter()`) is dereferenced.
+            Pat::Reference(reference) => {
+                let val = match val {
+                    Val::Scalar(Operand::Value(value)) if self.borrows.contains(&value) => {
+                        let hole = Opaque::hole(0);
+                        let op = Op::Opaque(Opaque::cut(quote!(*#hole)));
+                        let span = reference.span();
+                        let value = self.emit(op, vec![Operand::Value(value)], span);
+                        self.kept_as_written.insert(value);
+                        Val::Scalar(Operand::Value(value))
+                    }
+                    val => val,
+                };
+                self.bind(&reference.pat, val, ty)
+            }
             // `let Polar(r, theta) = p;`, `let State { x, v } = s;`
             Pat::TupleStruct(ts) => {
                 if ts.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
