@@ -250,7 +250,9 @@ impl Lowerer<'_> {
             .into_iter()
             .map(|e| match self.expr(e) {
                 Val::Mem(mem, _) if !self.mems[mem.index()].structured => {
-                    self.error(e, "a matrix literal whose rows are all arrays the function computed is not supported; write one row out (`[a, b]`), or allocate the matrix (`[[0.0; 2]; 3]`) and assign its rows");
+                    if !std::mem::replace(&mut reported, true) {
+                        self.error(e, "a matrix literal whose rows are all arrays (computed, or rows of a parameter: `[x[q[0]], x[q[1]]]`) is not supported; write one row out (`[a, b]`), or allocate the matrix (`[[0.0; 3]; 4]`) and assign its rows (`m[k] = x[q[k]];`)");
+                    }
                     Operand::Poison
                 }
                 Val::Scalar(Operand::Value(v)) if self.structs.contains(&v) => {
