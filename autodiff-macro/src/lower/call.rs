@@ -780,6 +780,13 @@ impl Lowerer<'_> {
                 return self.opaque_with(&call_expr, false, error);
             }
         }
+        // A function of the standard library is no `#[differentiate]` function: kept as
+        // written, and an error if it meets a differentiated value (`std::iter::repeat(mu)`).
+        let root = func.path.segments.first().map(|s| s.ident.to_string());
+        if matches!(root.as_deref(), Some("std" | "core" | "alloc")) {
+            let path = func.to_token_stream().to_string().replace(' ', "");
+            return self.opaque_call(call, &format!("`{path}`"));
+        }
         let (args, written_ref, by_ref) = self.call_args(call.args.iter());
         let callee = Callee::Path(func.clone());
         let op = Op::Call {
