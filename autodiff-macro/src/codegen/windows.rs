@@ -27,8 +27,9 @@ pub(super) struct Window {
     pub(super) adjoint: bool,
     /// The row of a two-dimensional memory (`w[r][base + k]`), fixed for the loop.
     pub(super) row: Vec<Operand>,
-    /// The index of the accesses, `base + k`.
-    pub(super) index: Value,
+    /// The index of the accesses, `base + k`; `None` for a whole row, which accesses at any
+    /// index go through.
+    pub(super) index: Option<Value>,
     pub(super) name: Ident,
     /// `base + a`, the index of the window's first element, unless that is `0`.
     pub(super) start: Option<Ident>,
@@ -38,7 +39,8 @@ pub(super) struct Window {
 /// body it is computed from, in order, which can be computed again before the loop.
 struct Affine {
     row: Vec<Operand>,
-    index: Value,
+    /// `None`: the whole row, at any index (see [`Writer::whole_row`]).
+    index: Option<Value>,
     base: Option<Operand>,
     chain: Vec<Value>,
 }
@@ -47,7 +49,7 @@ impl Affine {
     /// Whether an access at `indices` is this one.
     fn at(&self, indices: &[Operand]) -> bool {
         matches!(indices.split_last(), Some((Operand::Value(i), row))
-            if *i == self.index && same_indices(row, &self.row))
+            if self.index.is_none_or(|index| *i == index) && same_indices(row, &self.row))
     }
 }
 
@@ -97,6 +99,7 @@ impl Writer<'_> {
                 if !windows.iter().any(|(m, w)| *m == mem && w.at(indices)) {
                     windows.extend(
                         self.affine(indices, k, &inside, &|_| true)
+                            .or_else(|| self.whole_row(mem, indices, k, &inside, &|_| true))
                             .map(|a| (mem, a)),
                     );
                 }
@@ -134,6 +137,7 @@ impl Writer<'_> {
             if self.windowed(mem) && !seen {
                 read_windows.extend(
                     self.affine(&inst.args, k, &inside, &available)
+                        .or_else(|| self.whole_row(mem, &inst.args, k, &inside, &available))
                         .map(|affine| (mem, affine)),
                 );
             }
@@ -156,7 +160,10 @@ impl Writer<'_> {
                 && places.iter().all(|p| same_indices(p, places[0]))
                 && top_level(mem) == places.len();
             if let Some(affine) = fits
-                .then(|| self.affine(places[0], k, &inside, &available))
+                .then(|| {
+                    self.affine(places[0], k, &inside, &available)
+                        .or_else(|| self.whole_row(mem, places[0], k, &inside, &available))
+                })
                 .flatten()
             {
                 add_windows.push((mem, affine));
@@ -214,10 +221,37 @@ impl Writer<'_> {
             .all(|op| self.invariant(op, k, inside, allowed, &mut chain));
         fixed.then(|| Affine {
             row: row.to_vec(),
-            index,
+            index: Some(index),
             base,
             chain,
         })
+    }
+
+    /// A row of a `Vec` of `Vec`s fixed for the loop, read or added into at an index that is
+    /// not `base + k` (a counter, `idx += 1` along a packed triangle): borrowed whole before
+    /// the loop, so that the row's pointer and length are not loaded again in every iteration
+    /// (the compiler cannot tell that a store of a number leaves them alone).
+    fn whole_row(
+        &self,
+        mem: Mem,
+        indices: &[Operand],
+        k: Value,
+        inside: &BTreeSet<Value>,
+        allowed: &dyn Fn(Value) -> bool,
+    ) -> Option<Affine> {
+        let (_, row) = indices.split_last()?;
+        if row.is_empty() || self.function.mems[mem.index()].dims != 2 {
+            return None;
+        }
+        let mut chain = Vec::new();
+        row.iter()
+            .all(|op| self.invariant(op, k, inside, allowed, &mut chain))
+            .then(|| Affine {
+                row: row.to_vec(),
+                index: None,
+                base: None,
+                chain,
+            })
     }
 
     /// Whether `op` is the same in every iteration and can be computed before the loop; the
@@ -274,6 +308,35 @@ impl Writer<'_> {
         let mut any = false;
         let mut chains = BTreeSet::new();
         for (mem, affine) in windows {
+            if affine.index.is_none() {
+                any = true;
+                for v in &affine.chain {
+                    if chains.insert(*v) {
+                        out.extend(self.inst(self.defs[v], true));
+                    }
+                }
+                let span = Span::call_site();
+                let (name, place) = if adjoint {
+                    let name = self.names.mem_adjoint(self.function, mem);
+                    (name, self.mem_adjoint(mem))
+                } else {
+                    let name = self.names.mem(self.function, mem);
+                    (name, self.mem_name(mem))
+                };
+                let row = self.indices(&affine.row);
+                let window = self.names.fresh(&format!("{name}_row"), span);
+                let borrow = if adjoint { quote!(&mut) } else { quote!(&) };
+                out.push(quote!(let #window = #borrow #place #([#row])*[..];));
+                self.windows.push(Window {
+                    mem,
+                    adjoint,
+                    row: affine.row,
+                    index: None,
+                    name: window,
+                    start: None,
+                });
+                continue;
+            }
             // `x[k]` in a loop up to `x.len()` is known to be in bounds already.
             let whole = |v: &Value| {
                 matches!(self.defs.get(v), Some(inst)
@@ -354,7 +417,10 @@ impl Writer<'_> {
             return None;
         };
         let window = self.windows.iter().rev().find(|w| {
-            w.mem == mem && w.adjoint == adjoint && w.index == *i && same_indices(&w.row, row)
+            w.mem == mem
+                && w.adjoint == adjoint
+                && w.index.is_none_or(|index| index == *i)
+                && same_indices(&w.row, row)
         })?;
         let (name, start) = (window.name.clone(), window.start.clone());
         let i = self.name(*i);
