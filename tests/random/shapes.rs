@@ -2635,6 +2635,7 @@ impl<'a> Gen<'a> {
             "matches",
             "first hit",
             "rows swapped",
+            "let else",
         ]);
         self.stats.add(format!("match: {v}"));
         let out = self.name("r");
@@ -2679,6 +2680,37 @@ impl<'a> Gen<'a> {
                     e2.at(MUL),
                     e3.s
                 ));
+            }
+            // `let .. else { continue }` on an `Option` a branch builds, and `if let` on a tuple
+            // of two of them.
+            "let else" => {
+                let (i, o, p, val, w) = (
+                    self.name("i"),
+                    self.name("o"),
+                    self.name("p"),
+                    self.name("v"),
+                    self.name("w"),
+                );
+                self.emit(format!("let mut {out} = ⟦0.0⟧;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let x = self.operand();
+                let (c1, c2) = (self.cond_on(&x), self.cond_on(&x));
+                let (e1, e2, e3) = (self.expr(2), self.bounded(1), self.expr(1));
+                self.emit(format!(
+                    "let {o} = if {c1} {{ Some({}) }} else {{ None }};",
+                    e1.s
+                ));
+                self.emit(format!(
+                    "let {p} = if {c2} || {i} == 0 {{ Some({}) }} else {{ None }};",
+                    e3.s
+                ));
+                self.emit(format!(
+                    "if let (Some({val}), Some({w})) = ({o}, {p}) {{\n    {out} += {val} * {w};\n}}"
+                ));
+                self.emit(format!("let Some({val}) = {o} else {{\n    continue;\n}};"));
+                self.emit(format!("{out} += {val} * {};", e2.at(MUL)));
+                self.close("");
             }
             // `matches!` with an or-pattern in an `&&` condition, and with a guard on a value.
             "matches" => {
