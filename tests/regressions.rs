@@ -1710,3 +1710,94 @@ fn rows_and_nested_tuples_assigned() {
     assert_eq!(value, -0.25 + 5.0 + 150.0);
     assert_eq!(dp, vec![[0.0, 10.0], [0.0, 1.0], [0.0, 100.0]]);
 }
+
+/// Second order through a loop whose active carried float only steps by constants (`ap += 1.0`,
+/// `t += dt`, `(v, w) = (v + 1.0, w - 0.5)`): its tangent is carried unchanged, and the reverse
+/// pass over the tangent code lost all but one iteration's adjoint of it, so the gradient that
+/// `_hvp` and `_hessian` return was wrong (7 for 16 in the first; the incomplete gamma series
+/// of Numerical Recipes' `gser` gave -0.2858 for -0.2982). Found by a hunt over numerical code.
+mod stepped_by_constants {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::differentiate;
+
+    #[differentiate(hessian)]
+    fn squares(a: f64) -> f64 {
+        let mut ap = a;
+        let mut s = 0.0;
+        for _ in 0..2 {
+            ap += 1.0;
+            s += ap * ap;
+        }
+        s
+    }
+
+    #[differentiate(hessian)]
+    fn gser_sum(a: f64, x: f64) -> f64 {
+        let mut ap = a;
+        let mut del = 1.0 / a;
+        let mut sum = del;
+        for _ in 0..500 {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * 1e-16 {
+                break;
+            }
+        }
+        sum
+    }
+
+    #[differentiate(hessian)]
+    fn stepped(t0: f64, k: f64) -> f64 {
+        let dt = 0.1;
+        let (mut v, mut w) = (t0, k);
+        let mut t = t0;
+        let mut s = 0.0;
+        for i in 0..4 {
+            t += dt;
+            (v, w) = (v + 1.0, w - 0.5);
+            s += (k * t).sin() * v + w * w * i as f64;
+        }
+        let acc = (0..3).fold((t0, 0.0), |(t, s), _| (t + 0.25, s + t * k));
+        s + acc.1
+    }
+
+    #[test]
+    fn hvp_gradient_of_a_float_stepped_by_constants() {
+        let (_, g) = squares_grad(2.5);
+        assert_eq!(g, 16.0);
+        let (_, g_hvp, hv) = squares_hvp(2.5, 1.0);
+        let (_, g_hess, h) = squares_hessian(2.5);
+        assert_eq!((g_hvp, hv, g_hess, h), (16.0, 4.0, 16.0, vec![vec![4.0]]));
+
+        let (a, x) = (2.5, 1.2);
+        let (_, (ga, gx)) = gser_sum_grad(a, x);
+        assert_gradient(|p| gser_sum(p[0], p[1]), &[a, x], &[ga, gx], 1e-7);
+        let (_, (ha, hx), _) = gser_sum_hvp(a, x, (1.0, 0.0));
+        let (_, (sa, sx), hessian) = gser_sum_hessian(a, x);
+        for (u, v) in [(ha, ga), (hx, gx), (sa, ga), (sx, gx)] {
+            assert_close(u, v, 1e-12);
+        }
+        for i in 0..2 {
+            let row = |p: &[f64]| {
+                let (_, (da, dx)) = gser_sum_grad(p[0], p[1]);
+                [da, dx][i]
+            };
+            assert_gradient(row, &[a, x], &hessian[i], 1e-6);
+        }
+
+        let (t0, k) = (0.3, 1.7);
+        let (_, (gt, gk)) = stepped_grad(t0, k);
+        assert_gradient(|p| stepped(p[0], p[1]), &[t0, k], &[gt, gk], 1e-7);
+        let (_, (st, sk), hessian) = stepped_hessian(t0, k);
+        assert_close(st, gt, 1e-12);
+        assert_close(sk, gk, 1e-12);
+        for i in 0..2 {
+            let row = |p: &[f64]| {
+                let (_, (dt, dk)) = stepped_grad(p[0], p[1]);
+                [dt, dk][i]
+            };
+            assert_gradient(row, &[t0, k], &hessian[i], 1e-6);
+        }
+    }
+}

@@ -545,8 +545,19 @@ impl Transform<'_> {
         }
         let mut body = Vec::new();
         self.block(&loop_.body, &mut body)?;
+        let params: Vec<Value> = tangent_carried.iter().map(|t| t.2).collect();
         for (c, init, param, result) in tangent_carried {
-            let next = self.tangent_or_zero(&c.next, &mut body, loop_.span);
+            let mut next = self.tangent_or_zero(&c.next, &mut body, loop_.span);
+            // A carried value's next is never a carried parameter (lowering copies those, as
+            // the reverse pass needs), but a tangent can be one: `ap += 1.0` leaves `t_ap` as
+            // it was. A copy keeps the invariant.
+            if let Operand::Value(v) = next {
+                if params.contains(&v) {
+                    let copy = self.emit(&mut body, loop_.span).inst(Op::Copy, vec![next]);
+                    self.values[copy.index()].aggregate = self.values[v.index()].aggregate;
+                    next = Operand::Value(copy);
+                }
+            }
             carried.push(Carried {
                 init,
                 param,
