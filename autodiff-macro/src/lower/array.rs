@@ -90,8 +90,8 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
-    /// `vec![[a, b]; n]`, `vec![row; n]` of a `Vec` row: the matrix allocated (filled with
-    /// the row's first element, held constant), then the row stored in each of its rows.
+    /// `vec![[a, b]; n]`, `vec![vec![a, b]; n]`: the matrix allocated (filled with the row's
+    /// first element, held constant), then the row stored in each of its rows.
     fn repeat_row(&mut self, row: Mem, len: Operand, vec: bool, span: Span) -> Val {
         let row_vec = self.mems[row.index()].vec;
         let (first, row_len) = match self.blocks.last().and_then(|block| {
@@ -112,15 +112,12 @@ impl Lowerer<'_> {
                 });
                 (elems[0].clone(), n)
             }
-            _ if row_vec => {
-                let first = self.emit(Op::Load(row), vec![Operand::Index(0)], span);
-                let n = self.emit(Op::Len(row), Vec::new(), span);
-                (Operand::Value(first), Operand::Value(n))
-            }
+            // A row that is not written out (a variable, `Vec::new()`) has no element to fill
+            // with that is sure to exist.
             _ => {
                 self.error_at(
                     span,
-                    "an array filled with an array variable is not supported; write the row out (`vec![[a, b]; n]`), or fill it with zeros (`vec![[0.0; 2]; n]`) and assign its rows",
+                    "an array filled with an array variable or an empty `Vec` is not supported; write the row out (`vec![[a, b]; n]`), or fill it with zeros (`vec![[0.0; 2]; n]`) and assign its rows",
                 );
                 return Val::Poison;
             }

@@ -122,6 +122,31 @@ fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
+        // `queue.push_back(i)` of a `let mut queue` that nothing else changes: a method that
+        // changes it in place, which the generated code, holding values as they were made,
+        // would apply to a copy.
+        if let Expr::Path(path) = strip_parens(&call.receiver) {
+            if let Some(ident) = local_name(path) {
+                let var = ident.to_string();
+                if self.stores.changed_by_methods.contains(&var)
+                    && matches!(
+                        self.lookup_user(&var),
+                        Some(Binding {
+                            val: Some(Val::Scalar(Operand::Value(_))),
+                            ..
+                        })
+                    )
+                {
+                    // Once per variable.
+                    self.stores.changed_by_methods.remove(&var);
+                    self.error(
+                        &call.method,
+                        format!("`{var}` is declared `mut` and changed only by its own methods (`&mut self`, such as a queue's `push_back` or a random generator's `next`), which differentiated code cannot follow; keep that state outside the function and pass in what it gives (the draws, the visiting order), or use a `Vec` the function indexes"),
+                    );
+                    return Val::Poison;
+                }
+            }
+        }
         if let Some(option) = self.element_option(call) {
             return option;
         }

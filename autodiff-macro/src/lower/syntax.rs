@@ -34,6 +34,9 @@ pub(super) struct Stores {
     pub whole: BTreeSet<String>,
     /// Names assigned an array literal whole (`s = [s[0] * k, s[1]]`), with its indices.
     pub literals: BTreeMap<String, usize>,
+    /// Names declared `let mut` that nothing assigns, writes into or borrows `&mut`: only
+    /// their own methods (`&mut self`) can change them (`queue.push_back(i)`).
+    pub changed_by_methods: BTreeSet<String>,
 }
 
 impl Stores {
@@ -118,9 +121,77 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
         elements: BTreeMap::new(),
         whole: BTreeSet::new(),
         literals: BTreeMap::new(),
+        changed_by_methods: BTreeSet::new(),
     });
     syn::visit::Visit::visit_block(&mut finder, body);
+    let (declared, touched) = mutability(body);
+    finder.0.changed_by_methods = declared.difference(&touched).cloned().collect();
     finder.0
+}
+
+/// The names declared `let mut`, and the names at the root of a place that is assigned,
+/// written into or borrowed `&mut` (`p.v[0] = ..` touches `p`).
+fn mutability(body: &syn::Block) -> (BTreeSet<String>, BTreeSet<String>) {
+    #[derive(Default)]
+    struct Finder {
+        declared: BTreeSet<String>,
+        touched: BTreeSet<String>,
+    }
+    impl Finder {
+        fn touch(&mut self, place: &Expr) {
+            match strip_parens(place) {
+                Expr::Index(index) => self.touch(&index.expr),
+                Expr::Field(field) => self.touch(&field.base),
+                Expr::Tuple(tuple) => tuple.elems.iter().for_each(|e| self.touch(e)),
+                Expr::Unary(unary) => self.touch(&unary.expr),
+                Expr::Path(path) => {
+                    if let Some(ident) = path.path.get_ident() {
+                        self.touched.insert(ident.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            let mut pat = &local.pat;
+            if let Pat::Type(typed) = pat {
+                pat = &typed.pat;
+            }
+            // An iterator kept in a variable has an error of its own.
+            let stream = local
+                .init
+                .as_ref()
+                .is_some_and(|init| super::Lowerer::is_stream(&init.expr));
+            if let (Pat::Ident(ident), false) = (pat, stream) {
+                if ident.mutability.is_some() {
+                    self.declared.insert(ident.ident.to_string());
+                }
+            }
+            syn::visit::visit_local(self, local);
+        }
+        fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+            self.touch(&assign.left);
+            syn::visit::visit_expr_assign(self, assign);
+        }
+        fn visit_expr_binary(&mut self, binary: &'ast syn::ExprBinary) {
+            if compound_op(&binary.op).is_some() || bit_op_of_assign(&binary.op).is_some() {
+                self.touch(&binary.left);
+            }
+            syn::visit::visit_expr_binary(self, binary);
+        }
+        fn visit_expr_reference(&mut self, reference: &'ast syn::ExprReference) {
+            if reference.mutability.is_some() {
+                self.touch(&reference.expr);
+            }
+            syn::visit::visit_expr_reference(self, reference);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder::default();
+    syn::visit::Visit::visit_block(&mut finder, body);
+    (finder.declared, finder.touched)
 }
 
 /// The indices of an array literal (`[a, b]`: 1, `[[a, b], [c, d]]`: 2).
