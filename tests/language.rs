@@ -588,3 +588,36 @@ fn vec_of_matrices() {
         assert_gradient(row, &x, &hessian[i], 1e-6);
     }
 }
+
+/// A matrix variable assigned a matrix of a `Vec` of matrices (`prev = world[i];`): a copy,
+/// which later writes to either leave the other alone.
+#[differentiate(hessian)]
+fn matrix_reassigned(ang: &[f64]) -> f64 {
+    let n = ang.len();
+    let mut world = vec![[[0.0; 2]; 2]; n];
+    for i in 0..n {
+        world[i][0][0] = ang[i];
+        world[i][1][1] = ang[i] * ang[i];
+    }
+    let mut prev = [[1.0, 0.0], [0.0, 1.0]];
+    let mut s = 0.0;
+    for i in 0..n {
+        prev = world[i];
+        prev[0][1] += ang[i] * 2.0;
+        world[i][1][1] = 0.0;
+        s += prev[0][0] * prev[1][1] + prev[0][1] * world[i][0][0];
+    }
+    s + prev[1][1]
+}
+
+#[test]
+fn matrix_assigned_from_a_vec_of_matrices() {
+    let x = [0.3, 0.7, -0.2];
+    let (value, dx) = matrix_reassigned_grad(&x);
+    assert_eq!(value.to_bits(), matrix_reassigned(&x).to_bits());
+    assert_gradient(matrix_reassigned, &x, &dx, 1e-8);
+    let (_, _, hessian) = matrix_reassigned_hessian(&x);
+    for i in 0..3 {
+        assert_gradient(|p| matrix_reassigned_grad(p).1[i], &x, &hessian[i], 1e-6);
+    }
+}

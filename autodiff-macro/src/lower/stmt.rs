@@ -745,7 +745,13 @@ impl Lowerer<'_> {
                     // `a = b` for arrays copies the contents into `a`.
                     (Some(Some(Val::Mem(dst, prefix))), Val::Mem(src, src_prefix)) => {
                         let (dst, prefix) = (*dst, prefix.clone());
-                        let row = self.is_row(src, &src_prefix);
+                        // A row, or a matrix of a `Vec` of matrices (`prev = world[i];`).
+                        let row = self.is_row(src, &src_prefix)
+                            || !src_prefix.is_empty()
+                                && !self.mems[src.index()].structured
+                                && !src_prefix.iter().any(|i| matches!(i, Operand::Range(..)))
+                                && depth(&src_prefix) + self.mems[dst.index()].dims
+                                    == self.mems[src.index()].dims;
                         if !prefix.is_empty() || !src_prefix.is_empty() && !row {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
