@@ -621,3 +621,29 @@ fn matrix_assigned_from_a_vec_of_matrices() {
         assert_gradient(|p| matrix_reassigned_grad(p).1[i], &x, &hessian[i], 1e-6);
     }
 }
+
+/// `m[2].fill(c)` of a row of a local matrix (a `Vec` of arrays, an array of arrays).
+#[differentiate(hessian)]
+fn rows_filled(x: &[f64]) -> f64 {
+    let mut m = vec![[x[0], x[1]], [x[1] * x[2], 1.0], [0.5, x[0]]];
+    let mut g = [[0.0; 3]; 2];
+    let mut s = 0.0;
+    for i in 0..3 {
+        m[2].fill(0.25 * x[i]);
+        g[i % 2].fill(x[2] * i as f64);
+        s += m[2][1] * m[i][0] + g[1][i] * x[0] + g[0][2];
+    }
+    s + m[0][1] * m[1][0]
+}
+
+#[test]
+fn fill_of_a_row() {
+    let x = [0.3, 0.7, -0.2];
+    let (value, dx) = rows_filled_grad(&x);
+    assert_eq!(value.to_bits(), rows_filled(&x).to_bits());
+    assert_gradient(rows_filled, &x, &dx, 1e-8);
+    let (_, _, hessian) = rows_filled_hessian(&x);
+    for i in 0..3 {
+        assert_gradient(|p| rows_filled_grad(p).1[i], &x, &hessian[i], 1e-6);
+    }
+}

@@ -545,12 +545,20 @@ impl Lowerer<'_> {
     }
 
     /// A name of the function's own array of numbers (not a parameter's, nor a struct's).
+    /// A local array of numbers, or a row of one (`m[2]` of a local matrix).
     fn local_array_of_numbers(&self, expr: &Expr) -> bool {
-        matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
+        let (mut root, mut rows) = (strip_parens(expr), 0);
+        while let Expr::Index(index) = root {
+            if matches!(strip_parens(&index.index), Expr::Range(_)) {
+                return false;
+            }
+            (root, rows) = (strip_parens(&index.expr), rows + 1);
+        }
+        matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
             if prefix.is_empty()
                 && self.mems[mem.index()].param.is_none()
                 && !self.mems[mem.index()].structured
-                && self.mems[mem.index()].dims == 1)
+                && self.mems[mem.index()].dims == rows + 1)
     }
 
     /// [`Self::element_access`] as the `Option` it gives: `Some` of the element where the index
