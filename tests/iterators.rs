@@ -1488,3 +1488,45 @@ fn borrowed_items_of_data() {
     assert_eq!(value.to_bits(), f(&x).to_bits());
     assert_gradient(f, &x, &dx, 1e-8);
 }
+
+#[differentiate(wrt(h))]
+fn mean_of_neighbours(h: &[f64], nb: &[usize]) -> f64 {
+    let mut y = 0.0;
+    for &j in nb {
+        y += h[j];
+    }
+    y / nb.len() as f64
+}
+
+#[differentiate(wrt(h))]
+fn pair_term(h: &[f64], u: usize) -> f64 {
+    h[u] * h[u]
+}
+
+/// Integer data handed on to differentiated calls: rows of an adjacency list (`&adj[i]`, and
+/// `nb` of `adj.iter()`, a GNN's aggregation) and the integers of `for &(u, v) in edges`.
+#[differentiate(wrt(h))]
+fn message_passing(h: &[f64], adj: &[Vec<usize>], edges: &[(usize, usize)]) -> f64 {
+    let mut l = 0.0;
+    for i in 0..adj.len() {
+        let y = mean_of_neighbours(h, &adj[i]);
+        l += y * y;
+    }
+    for nb in adj.iter() {
+        l += mean_of_neighbours(h, nb).sin();
+    }
+    for &(u, v) in edges {
+        l += pair_term(h, u) * pair_term(h, v);
+    }
+    l
+}
+
+#[test]
+fn integer_rows_to_calls() {
+    let adj = vec![vec![1, 2], vec![0], vec![0, 1]];
+    let edges = [(0, 1), (2, 2)];
+    let h = [0.5, -1.0, 2.0];
+    let (value, dh) = message_passing_grad(&h, &adj, &edges);
+    assert_eq!(value.to_bits(), message_passing(&h, &adj, &edges).to_bits());
+    assert_gradient(|p| message_passing(p, &adj, &edges), &h, &dh, 1e-8);
+}

@@ -869,6 +869,19 @@ impl Lowerer<'_> {
                     .is_some_and(|binding| binding.by_ref),
                 _ => false,
             };
+            // `&adj[i]` of data that is not differentiated: the borrow itself, passed as it is.
+            if let (true, Expr::Index(index)) = (is_ref, strip_parens(arg)) {
+                if let Some(Val::Scalar(Operand::Value(base))) = self.local_val(&index.expr) {
+                    if self.values[base.index()].by_ref || self.borrows.contains(base) {
+                        let borrowed: Expr = syn::parse_quote!(&#arg);
+                        let val = self.expr(&borrowed);
+                        args.push(self.as_operand(val, &borrowed));
+                        by_ref.push(true);
+                        written_ref.push(false);
+                        continue;
+                    }
+                }
+            }
             let written = is_ref;
             let mut val = self.expr_copying_struct(arg);
             // A row of a struct's field (`row` of `l.w.iter()`): passed as the place it is.
@@ -880,7 +893,11 @@ impl Lowerer<'_> {
             let is_ref = is_ref
                 || bound_ref
                 || match &val {
-                    Val::Scalar(Operand::Value(v)) => self.values[v.index()].by_ref,
+                    // A parameter behind a reference, or a borrow of data (`nb` of
+                    // `adj.iter()`), passed again to the pullback.
+                    Val::Scalar(Operand::Value(v)) => {
+                        self.values[v.index()].by_ref || self.borrows.contains(v)
+                    }
                     // A sub-slice (`&x[a..b]`, or a name bound to one) is a reference.
                     Val::Mem(_, prefix) if matches!(prefix.last(), Some(Operand::Range(..))) => {
                         true

@@ -219,7 +219,10 @@ impl Lowerer<'_> {
                     }
                     val => val,
                 };
-                self.bind(&reference.pat, val, ty)
+                // What `&(u, v)` binds is by value, not a part of a borrowed item.
+                let binding_ref = std::mem::replace(&mut self.binding_ref, false);
+                self.bind(&reference.pat, val, ty);
+                self.binding_ref = binding_ref;
             }
             // `let Polar(r, theta) = p;`, `let State { x, v } = s;`
             Pat::TupleStruct(ts) => {
