@@ -1320,7 +1320,9 @@ fn slices_of_label_data() {
     }
 }
 
-/// `any` and `all` negated and inside `||` / `&&` conditions: the guards of a log-density.
+/// `any` and `all` negated and inside `||` / `&&` conditions: the guards of a log-density
+/// (`!(s > 0.0)` is as written, to reject NaN too).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[differentiate]
 fn guarded_log_density(s: f64, y: &[f64]) -> f64 {
     if !(s > 0.0) || !y.iter().all(|&v| v > 0.0) {

@@ -530,9 +530,9 @@ fn matrices_filled_with_a_row() {
     for (a, b) in hgrad.iter().zip(&dx) {
         assert_close(*a, *b, 1e-14);
     }
-    for i in 0..3 {
+    for (i, h_row) in hessian.iter().enumerate() {
         let row = |p: &[f64]| joint_positions_grad(p).1[i];
-        assert_gradient(row, &x, &hessian[i], 1e-6);
+        assert_gradient(row, &x, h_row, 1e-6);
     }
 }
 
@@ -583,9 +583,9 @@ fn vec_of_matrices() {
     assert_eq!(value.to_bits(), kinematic_chain(&x, &parents).to_bits());
     assert_gradient(|p| kinematic_chain(p, &parents), &x, &dx, 1e-8);
     let (_, _, hessian) = kinematic_chain_hessian(&x, &parents);
-    for i in 0..3 {
+    for (i, h_row) in hessian.iter().enumerate() {
         let row = |p: &[f64]| kinematic_chain_grad(p, &parents).1[i];
-        assert_gradient(row, &x, &hessian[i], 1e-6);
+        assert_gradient(row, &x, h_row, 1e-6);
     }
 }
 
@@ -617,8 +617,8 @@ fn matrix_assigned_from_a_vec_of_matrices() {
     assert_eq!(value.to_bits(), matrix_reassigned(&x).to_bits());
     assert_gradient(matrix_reassigned, &x, &dx, 1e-8);
     let (_, _, hessian) = matrix_reassigned_hessian(&x);
-    for i in 0..3 {
-        assert_gradient(|p| matrix_reassigned_grad(p).1[i], &x, &hessian[i], 1e-6);
+    for (i, h_row) in hessian.iter().enumerate() {
+        assert_gradient(|p| matrix_reassigned_grad(p).1[i], &x, h_row, 1e-6);
     }
 }
 
@@ -643,7 +643,7 @@ fn fill_of_a_row() {
     assert_eq!(value.to_bits(), rows_filled(&x).to_bits());
     assert_gradient(rows_filled, &x, &dx, 1e-8);
     let (_, _, hessian) = rows_filled_hessian(&x);
-    for i in 0..3 {
-        assert_gradient(|p| rows_filled_grad(p).1[i], &x, &hessian[i], 1e-6);
+    for (i, h_row) in hessian.iter().enumerate() {
+        assert_gradient(|p| rows_filled_grad(p).1[i], &x, h_row, 1e-6);
     }
 }
