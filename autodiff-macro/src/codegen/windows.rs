@@ -308,41 +308,13 @@ impl Writer<'_> {
         let mut any = false;
         let mut chains = BTreeSet::new();
         for (mem, affine) in windows {
-            if affine.index.is_none() {
-                any = true;
-                for v in &affine.chain {
-                    if chains.insert(*v) {
-                        out.extend(self.inst(self.defs[v], true));
-                    }
-                }
-                let span = Span::call_site();
-                let (name, place) = if adjoint {
-                    let name = self.names.mem_adjoint(self.function, mem);
-                    (name, self.mem_adjoint(mem))
-                } else {
-                    let name = self.names.mem(self.function, mem);
-                    (name, self.mem_name(mem))
-                };
-                let row = self.indices(&affine.row);
-                let window = self.names.fresh(&format!("{name}_row"), span);
-                let borrow = if adjoint { quote!(&mut) } else { quote!(&) };
-                out.push(quote!(let #window = #borrow #place #([#row])*[..];));
-                self.windows.push(Window {
-                    mem,
-                    adjoint,
-                    row: affine.row,
-                    index: None,
-                    name: window,
-                    start: None,
-                });
-                continue;
-            }
             // `x[k]` in a loop up to `x.len()` is known to be in bounds already.
             let whole = |v: &Value| {
                 matches!(self.defs.get(v), Some(inst)
                 if matches!(inst.op, Op::Len(m) if m == mem) && inst.args.is_empty())
             };
-            if affine.base.is_none()
+            if affine.index.is_some()
+                && affine.base.is_none()
                 && affine.row.is_empty()
                 && end.value().as_ref().is_some_and(whole)
             {
@@ -355,6 +327,30 @@ impl Writer<'_> {
                 }
             }
             let span = Span::call_site();
+            let (name, place) = if adjoint {
+                let name = self.names.mem_adjoint(self.function, mem);
+                (name, self.mem_adjoint(mem))
+            } else {
+                let name = self.names.mem(self.function, mem);
+                (name, self.mem_name(mem))
+            };
+            let row = self.indices(&affine.row);
+            let place = quote!(#place #([#row])*);
+            let borrow = if adjoint { quote!(&mut) } else { quote!(&) };
+            // A whole row: the accesses keep their own indices.
+            if affine.index.is_none() {
+                let window = self.names.fresh(&format!("{name}_row"), span);
+                out.push(quote!(let #window = #borrow #place[..];));
+                self.windows.push(Window {
+                    mem,
+                    adjoint,
+                    row: affine.row,
+                    index: None,
+                    name: window,
+                    start: None,
+                });
+                continue;
+            }
             let (a, b) = (self.operand(start, span), self.operand(end, span));
             let (first, last) = match &affine.base {
                 Some(base) => {
@@ -368,17 +364,7 @@ impl Writer<'_> {
                 }
                 None => ((!start.is_zero()).then_some(a), b),
             };
-            let (name, place) = if adjoint {
-                let name = self.names.mem_adjoint(self.function, mem);
-                (name, self.mem_adjoint(mem))
-            } else {
-                let name = self.names.mem(self.function, mem);
-                (name, self.mem_name(mem))
-            };
-            let row = self.indices(&affine.row);
-            let place = quote!(#place #([#row])*);
             let window = self.names.fresh(&format!("{name}_win"), span);
-            let borrow = if adjoint { quote!(&mut) } else { quote!(&) };
             let start_name = match first {
                 Some(first) => {
                     let start_name = self.names.fresh(&format!("{name}_start"), span);

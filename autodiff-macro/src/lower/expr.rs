@@ -538,6 +538,31 @@ impl Lowerer<'_> {
         Val::Scalar(Operand::Value(value))
     }
 
+    /// The bounds of `a..b`, `a..=b`, `..b`, `a..` used as an index; `len` gives the length
+    /// an open end stands for.
+    fn range_bounds(
+        &mut self,
+        range: &syn::ExprRange,
+        len: impl FnOnce(&mut Self) -> Operand,
+    ) -> (Operand, Operand) {
+        let start = match &range.start {
+            Some(start) => self.operand(start),
+            None => Operand::Const(Const {
+                tokens: quote!(0usize),
+                atomic: true,
+            }),
+        };
+        let end = match (&range.end, &range.limits) {
+            (Some(end), syn::RangeLimits::HalfOpen(_)) => self.operand(end),
+            (Some(end), syn::RangeLimits::Closed(_)) => {
+                let end = self.operand(end);
+                self.int(quote!(H0 + 1), vec![end], range.span())
+            }
+            (None, _) => len(self),
+        };
+        (start, end)
+    }
+
     /// `a[i]`: an element of an array (a load), a row of a matrix, or an element of an array
     /// value returned by a call.
     pub(super) fn index(&mut self, index: &syn::ExprIndex) -> Val {
@@ -546,23 +571,9 @@ impl Lowerer<'_> {
         if let Expr::Range(range) = strip_parens(&index.index) {
             // `obs[1..]` of data that is not differentiated: borrowed.
             if let Val::Scalar(Operand::Value(value)) = base {
-                let start = match &range.start {
-                    Some(start) => self.operand(start),
-                    None => Operand::Const(Const {
-                        tokens: quote!(0usize),
-                        atomic: true,
-                    }),
-                };
-                let end = match (&range.end, &range.limits) {
-                    (Some(end), syn::RangeLimits::HalfOpen(_)) => self.operand(end),
-                    (Some(end), syn::RangeLimits::Closed(_)) => {
-                        let end = self.operand(end);
-                        self.int(quote!(H0 + 1), vec![end], range.span())
-                    }
-                    (None, _) => {
-                        self.int(quote!(H0.len()), vec![Operand::Value(value)], range.span())
-                    }
-                };
+                let (start, end) = self.range_bounds(range, |l| {
+                    l.int(quote!(H0.len()), vec![Operand::Value(value)], range.span())
+                });
                 return self.borrowed_slice(value, start, end, index.expr.span());
             }
             let Val::Mem(mem, mut prefix) = base else {
@@ -574,27 +585,9 @@ impl Lowerer<'_> {
                 }
                 return Val::Poison;
             };
-            let span = range.span();
-            let start = match &range.start {
-                Some(start) => self.operand(start),
-                None => Operand::Const(Const {
-                    tokens: quote!(0usize),
-                    atomic: true,
-                }),
-            };
-            let end = match (&range.end, &range.limits) {
-                (Some(end), syn::RangeLimits::HalfOpen(_)) => self.operand(end),
-                (Some(end), syn::RangeLimits::Closed(_)) => {
-                    let end = self.operand(end);
-                    let (hole, one) = (Opaque::hole(0), quote!(1));
-                    Operand::Value(self.emit(
-                        Op::Opaque(Opaque::cut(quote!(#hole + #one))),
-                        vec![end],
-                        span,
-                    ))
-                }
-                (None, _) => Operand::Value(self.emit(Op::Len(mem), prefix.clone(), span)),
-            };
+            let (start, end) = self.range_bounds(range, |l| {
+                Operand::Value(l.emit(Op::Len(mem), prefix.clone(), range.span()))
+            });
             prefix.push(Operand::Range(Box::new(start), Box::new(end)));
             return Val::Mem(mem, prefix);
         }

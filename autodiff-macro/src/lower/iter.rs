@@ -662,12 +662,7 @@ impl Lowerer<'_> {
                 len,
                 at,
             } => {
-                let start = self.int(quote!(H0 * H1), vec![pos, step.clone()], span);
-                let end = self.int(
-                    quote!((H0 + H1).min(H2)),
-                    vec![start.clone(), size.clone(), len.clone()],
-                    span,
-                );
+                let (start, end) = self.chunk_bounds(pos, step, size, len, span);
                 self.borrowed_slice(*value, start, end, *at)
             }
             StreamKind::Chunks {
@@ -676,12 +671,7 @@ impl Lowerer<'_> {
                 size,
                 len,
             } => {
-                let start = self.int(quote!(H0 * H1), vec![pos, size.clone()], span);
-                let end = self.int(
-                    quote!((H0 + H1).min(H2)),
-                    vec![start.clone(), size.clone(), len.clone()],
-                    span,
-                );
+                let (start, end) = self.chunk_bounds(pos, size, size, len, span);
                 let mut view = prefix.clone();
                 view.push(Operand::Range(Box::new(start), Box::new(end)));
                 Val::Mem(*mem, view)
@@ -722,6 +712,25 @@ impl Lowerer<'_> {
         self.kept_as_written.insert(value);
         self.borrows.insert(value);
         Val::Scalar(Operand::Value(value))
+    }
+
+    /// `p step..min(p step + size, len)`: the bounds of the slice at position `p` of
+    /// `windows` (`step` 1) or `chunks` (`step` the size).
+    fn chunk_bounds(
+        &mut self,
+        pos: Operand,
+        step: &Operand,
+        size: &Operand,
+        len: &Operand,
+        span: Span,
+    ) -> (Operand, Operand) {
+        let start = self.int(quote!(H0 * H1), vec![pos, step.clone()], span);
+        let end = self.int(
+            quote!((H0 + H1).min(H2)),
+            vec![start.clone(), size.clone(), len.clone()],
+            span,
+        );
+        (start, end)
     }
 
     /// The stream without its first position.
