@@ -253,6 +253,13 @@ pub struct Opaque {
     pub borrow: bool,
 }
 
+impl Op {
+    /// A borrow of data that is not differentiated (see [`Opaque::borrow`]).
+    pub fn is_borrow(&self) -> bool {
+        matches!(self, Op::Opaque(opaque) if opaque.borrow)
+    }
+}
+
 impl Opaque {
     /// A computation whose result is never differentiable.
     pub fn cut(expr: TokenStream) -> Self {

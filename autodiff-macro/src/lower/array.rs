@@ -25,17 +25,9 @@ impl Lowerer<'_> {
         // into `b`'s. A value that may be an array or a struct (a field, a call's result) is
         // checked to be a number.
         if let Val::Scalar(Operand::Value(value)) = elem {
-            let hole = Opaque::hole(0);
             let maybe_aggregate =
                 self.values[value.index()].aggregate || self.parts.contains(&value);
-            let constant = if field || maybe_aggregate {
-                Op::Opaque(Opaque::cut(
-                    quote::quote!(::autodiff_core::__private::number(#hole)),
-                ))
-            } else {
-                Op::Opaque(Opaque::cut(quote::quote!(#hole)))
-            };
-            let constant = self.emit(constant, vec![Operand::Value(value)], span);
+            let constant = self.held_constant(value, field || maybe_aggregate, span);
             let mem = self.new_mem(None, 1, vec, None);
             self.push(ir::Stmt::MemInit(MemInit {
                 mem,
@@ -123,11 +115,7 @@ impl Lowerer<'_> {
             }
         };
         let filler = match first {
-            Operand::Value(value) => {
-                let hole = Opaque::hole(0);
-                let op = Op::Opaque(Opaque::cut(quote::quote!(#hole)));
-                Operand::Value(self.emit(op, vec![Operand::Value(value)], span))
-            }
+            Operand::Value(value) => Operand::Value(self.held_constant(value, false, span)),
             constant => constant,
         };
         let mem = self.new_mem(None, 2, vec, None);
@@ -145,6 +133,23 @@ impl Lowerer<'_> {
         }));
         self.fill_elements(Val::Mem(mem, Vec::new()), Val::Mem(row, Vec::new()), span);
         Val::Mem(mem, Vec::new())
+    }
+
+    /// A copy of `value` without derivative, to allocate an array with (its elements then
+    /// stored one by one); `checked` that it is a number, for a value that may be an array or a
+    /// struct.
+    fn held_constant(&mut self, value: Value, checked: bool, span: Span) -> Value {
+        let hole = Opaque::hole(0);
+        let expr = if checked {
+            quote::quote!(::autodiff_core::__private::number(#hole))
+        } else {
+            quote::quote!(#hole)
+        };
+        self.emit(
+            Op::Opaque(Opaque::cut(expr)),
+            vec![Operand::Value(value)],
+            span,
+        )
     }
 
     /// `value` stored in every element of `array` (`f.fill(value)`), as the loop that writes

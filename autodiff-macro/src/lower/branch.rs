@@ -183,7 +183,7 @@ impl Lowerer<'_> {
                 }
             };
         }
-        // `_`, or a name: nothing tested.
+        // `_`: nothing tested.
         if matches!(&pat, Pat::Wild(_)) {
             return Some((None, LetBind::Nothing));
         }

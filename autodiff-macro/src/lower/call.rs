@@ -531,29 +531,21 @@ impl Lowerer<'_> {
             _ => return false,
         };
         // The receiver is a name or a row of one (`g[i].get(j)`).
-        let (mut base, mut rows) = (&*call.receiver, 0);
-        while let Expr::Index(index) = strip_parens(base) {
-            if matches!(strip_parens(&index.index), Expr::Range(_)) {
-                return false;
-            }
-            (base, rows) = (&index.expr, rows + 1);
-        }
+        let Some((base, rows)) = indexed_root(&call.receiver) else {
+            return false;
+        };
         call.args.len() == arity
             && matches!(self.local_val(base), Some(Val::Mem(mem, prefix))
                 if !self.mems[mem.index()].structured
                     && depth(prefix) + rows + 1 == self.mems[mem.index()].dims)
     }
 
-    /// A name of the function's own array of numbers (not a parameter's, nor a struct's).
-    /// A local array of numbers, or a row of one (`m[2]` of a local matrix).
+    /// The function's own array of numbers (not a parameter's, nor a struct's), or a row of
+    /// one (`m[2]` of a local matrix).
     fn local_array_of_numbers(&self, expr: &Expr) -> bool {
-        let (mut root, mut rows) = (strip_parens(expr), 0);
-        while let Expr::Index(index) = root {
-            if matches!(strip_parens(&index.index), Expr::Range(_)) {
-                return false;
-            }
-            (root, rows) = (strip_parens(&index.expr), rows + 1);
-        }
+        let Some((root, rows)) = indexed_root(expr) else {
+            return false;
+        };
         matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
             if prefix.is_empty()
                 && self.mems[mem.index()].param.is_none()
@@ -781,7 +773,7 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
             let path = func.to_token_stream().to_string().replace(' ', "");
-            return self.opaque_call(call, &format!("`{path}`"));
+            return self.opaque_call(call, super::opaque::no_rule(&format!("`{path}`")));
         }
         if let Some(name) = local_name(func).map(ToString::to_string) {
             let call_expr = Expr::Call(call.clone());
@@ -818,7 +810,10 @@ impl Lowerer<'_> {
         let root = func.path.segments.first().map(|s| s.ident.to_string());
         if matches!(root.as_deref(), Some("std" | "core" | "alloc")) {
             let path = func.to_token_stream().to_string().replace(' ', "");
-            return self.opaque_call(call, &format!("`{path}`"));
+            let error = format!(
+                "`{path}` is a function of the standard library, which cannot be differentiated, and here it is given a value that depends on a differentiated parameter; write what it computes with the operations listed on `#[differentiate]` (for `std::iter::repeat(v)` in a `zip`, use `v` in the closure instead)"
+            );
+            return self.opaque_call(call, error);
         }
         let (args, written_ref, by_ref) = self.call_args(call.args.iter());
         let callee = Callee::Path(func.clone());

@@ -267,6 +267,19 @@ impl Lowerer<'_> {
         let Some(init) = self.accumulator(init, span) else {
             return Val::Poison;
         };
+        self.carry(stream, init, span, &mut |l, acc, item, _| {
+            step(l, acc, item)
+        })
+    }
+
+    /// `acc = init; for (pos, item) { acc = step(acc, item, pos) }; acc`, for any `init`.
+    fn carry(
+        &mut self,
+        stream: &Stream,
+        init: Val,
+        span: Span,
+        step: &mut dyn FnMut(&mut Self, Val, Val, Operand) -> Val,
+    ) -> Val {
         self.scopes.push(Scope::new());
         let acc = self.temp(init);
         let scanned = acc.clone();
@@ -277,9 +290,9 @@ impl Lowerer<'_> {
             |a| {
                 a.vars.insert(scanned);
             },
-            &mut |l, item, _| {
+            &mut |l, item, pos| {
                 let current = l.var(&acc);
-                let next = step(l, current, item);
+                let next = step(l, current, item, pos);
                 l.assign_var(&acc, next);
             },
         );
@@ -367,30 +380,22 @@ impl Lowerer<'_> {
                 tokens: quote!(0usize),
                 atomic: true,
             });
-            self.scopes.push(Scope::new());
-            let best = self.temp(Val::Scalar(zero));
-            let scanned = best.clone();
-            self.stream_loop(
+            let best = self.carry(
                 stream,
+                Val::Scalar(zero),
                 span,
-                None,
-                |a| {
-                    a.vars.insert(scanned);
-                },
-                &mut |l, item, pos| {
-                    let best_pos = l.val_operand(l.var(&best), span);
+                &mut |l, best, item, pos| {
+                    let best_pos = l.val_operand(best, span);
                     let best_item = l.item_at(stream, best_pos.clone(), span);
                     let take = better(l, best_item, item);
-                    let next = l.int(
+                    Val::Scalar(l.int(
                         quote!(if H0 { H1 } else { H2 }),
                         vec![take, pos, best_pos],
                         span,
-                    );
-                    l.assign_var(&best, Val::Scalar(next));
+                    ))
                 },
             );
-            let best_pos = self.val_operand(self.var(&best), span);
-            self.scopes.pop();
+            let best_pos = self.val_operand(best, span);
             // Rows are views, read only where the `Option` is `Some`.
             let value = self.item_at(stream, best_pos, span);
             return Val::Option(Box::new(value), some);

@@ -366,11 +366,7 @@ impl Lowerer<'_> {
             // lowering knows), then negated.
             UnOp::Not(_) => match self.operand(&unary.expr) {
                 Operand::Poison => Val::Poison,
-                operand => {
-                    let hole = Opaque::hole(0);
-                    let op = Op::Opaque(Opaque::cut(quote!(!#hole)));
-                    Val::Scalar(Operand::Value(self.emit(op, vec![operand], unary.span())))
-                }
+                operand => Val::Scalar(self.int(quote!(!H0), vec![operand], unary.span())),
             },
             _ => {
                 // `*v`: a number or an array the macro holds by value is itself (an element of

@@ -92,20 +92,13 @@ impl Lowerer<'_> {
         }
         // `matches!(k, 1 | 2)`: the `match` it stands for.
         if mac.path.is_ident("matches") {
-            let parsed = mac.parse_body_with(|input: syn::parse::ParseStream| {
-                let scrutinee: Expr = input.parse()?;
-                input.parse::<Token![,]>()?;
-                let pattern: TokenStream = input.parse()?;
-                Ok((scrutinee, pattern))
-            });
-            if let Ok((scrutinee, pattern)) = parsed {
-                let pattern = trailing_comma_removed(pattern);
+            if let Ok((scrutinee, pat, guard)) = mac.parse_body_with(parse_matches) {
+                let guard = guard.map(|guard| quote!(if #guard));
                 let span = mac.path.span();
-                if let Ok(match_) = syn::parse2::<Expr>(quote::quote_spanned!(span=>
-                    match #scrutinee { #pattern => true, _ => false }
-                )) {
-                    return self.expr(&match_);
-                }
+                let match_: Expr = syn::parse_quote_spanned!(span=>
+                    match #scrutinee { #pat #guard => true, _ => false }
+                );
+                return self.expr(&match_);
             }
         }
         self.macro_error(mac);
@@ -137,15 +130,15 @@ impl Lowerer<'_> {
 
     /// `func(args)` of a float function without a rule (`T::from(n)`, `f64::from_bits(b)`),
     /// its arguments lowered first: what they are computed from (`x.len()`) is not what the
-    /// call depends on.
-    pub(super) fn opaque_call(&mut self, call: &syn::ExprCall, what: &str) -> Val {
+    /// call depends on. `error`: see [`Opaque::error`].
+    pub(super) fn opaque_call(&mut self, call: &syn::ExprCall, error: String) -> Val {
         let args: Vec<Operand> = call.args.iter().map(|arg| self.operand(arg)).collect();
         let func = &call.func;
         let holes = (0..args.len()).map(Opaque::hole);
         let op = Op::Opaque(Opaque {
             expr: quote::quote!(#func(#(#holes),*)),
             cut: false,
-            error: no_rule(what),
+            error,
             at: call.to_token_stream(),
             index: false,
             borrow: false,
@@ -506,8 +499,7 @@ pub(super) fn no_rule(what: &str) -> String {
     )
 }
 
-/// The tokens without a last `,` (`matches!(x, 1 | 2,)`).
-/// The body of `matches!`: scrutinee, pattern, and guard.
+/// The body of `matches!`: scrutinee, pattern, and guard (and maybe a last `,`).
 fn parse_matches(input: syn::parse::ParseStream) -> syn::Result<(Expr, syn::Pat, Option<Expr>)> {
     let scrutinee: Expr = input.parse()?;
     input.parse::<Token![,]>()?;
@@ -519,12 +511,4 @@ fn parse_matches(input: syn::parse::ParseStream) -> syn::Result<(Expr, syn::Pat,
     };
     input.parse::<Option<Token![,]>>()?;
     Ok((scrutinee, pat, guard))
-}
-
-fn trailing_comma_removed(tokens: TokenStream) -> TokenStream {
-    let mut tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
-    if matches!(tokens.last(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',') {
-        tokens.pop();
-    }
-    tokens.into_iter().collect()
 }

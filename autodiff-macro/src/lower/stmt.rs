@@ -750,11 +750,7 @@ impl Lowerer<'_> {
                         let (dst, prefix) = (*dst, prefix.clone());
                         // A row, or a matrix of a `Vec` of matrices (`prev = world[i];`).
                         let row = self.is_row(src, &src_prefix)
-                            || !src_prefix.is_empty()
-                                && !self.mems[src.index()].structured
-                                && !src_prefix.iter().any(|i| matches!(i, Operand::Range(..)))
-                                && depth(&src_prefix) + self.mems[dst.index()].dims
-                                    == self.mems[src.index()].dims;
+                            || self.is_part(src, &src_prefix, self.mems[dst.index()].dims);
                         if !prefix.is_empty() || !src_prefix.is_empty() && !row {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
@@ -1006,11 +1002,17 @@ impl Lowerer<'_> {
 
     /// Whether `mem[prefix]` is a whole row of an array (not a sub-slice, not a struct's).
     pub(super) fn is_row(&self, mem: Mem, prefix: &[Operand]) -> bool {
+        self.is_part(mem, prefix, 1)
+    }
+
+    /// Whether `mem[prefix]` is a whole part of an array with `dims` indices of its own: a row
+    /// (1), a matrix of a `Vec` of matrices (2).
+    fn is_part(&self, mem: Mem, prefix: &[Operand], dims: usize) -> bool {
         let data = &self.mems[mem.index()];
         !prefix.is_empty()
             && !data.structured
             && !prefix.iter().any(|i| matches!(i, Operand::Range(..)))
-            && depth(prefix) + 1 == data.dims
+            && depth(prefix) + dims == data.dims
     }
 
     /// Whether `mem[prefix]` is a whole row of a local array (which later writes may change).

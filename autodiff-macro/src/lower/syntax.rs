@@ -194,6 +194,19 @@ fn mutability(body: &syn::Block) -> (BTreeSet<String>, BTreeSet<String>) {
     (finder.declared, finder.touched)
 }
 
+/// The name under the indices of `expr` (`g` of `g[i][j]`) and how many indices it has;
+/// `None` when one of them is a range.
+pub(super) fn indexed_root(expr: &Expr) -> Option<(&Expr, usize)> {
+    let (mut root, mut rows) = (strip_parens(expr), 0);
+    while let Expr::Index(index) = root {
+        if matches!(strip_parens(&index.index), Expr::Range(_)) {
+            return None;
+        }
+        (root, rows) = (strip_parens(&index.expr), rows + 1);
+    }
+    Some((root, rows))
+}
+
 /// The indices of an array literal (`[a, b]`: 1, `[[a, b], [c, d]]`: 2).
 fn literal_dims(expr: &Expr) -> Option<usize> {
     match strip_parens(expr) {

@@ -590,7 +590,7 @@ impl Reverse<'_> {
         let (mut record, mut remat) = (BTreeSet::new(), BTreeSet::new());
         while let Some(need) = frontier.pop() {
             match need {
-                Need::Value(v) if matches!(self.defs.get(&v), Some(Inst { op: Op::Opaque(opaque), .. }) if opaque.borrow) => {
+                Need::Value(v) if self.defs.get(&v).is_some_and(|inst| inst.op.is_borrow()) => {
                     if remat.insert(v) {
                         let args = self.defs[&v].arg_values();
                         frontier.extend(args.filter(|a| inside.contains(a)).map(Need::Value));

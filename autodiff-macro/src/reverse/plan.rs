@@ -211,7 +211,7 @@ impl Reverse<'_> {
                 continue;
             }
             remat.insert(v);
-            let borrow = matches!(&inst.op, Op::Opaque(opaque) if opaque.borrow);
+            let borrow = inst.op.is_borrow();
             for arg in inst.arg_values() {
                 if inside.contains(&arg) && Some(arg) != range_index {
                     frontier.push(arg);
@@ -530,7 +530,7 @@ impl Reverse<'_> {
             };
             // A borrow is never captured: computed again from what it reads, which the closure
             // captures.
-            let borrow = matches!(&inst.op, Op::Opaque(opaque) if opaque.borrow);
+            let borrow = inst.op.is_borrow();
             if borrow
                 || cheap
                     && inst
