@@ -1801,3 +1801,75 @@ mod stepped_by_constants {
         }
     }
 }
+
+/// `_hvp` of a function taking a `#[derive(Differentiable)]` struct by value: the gradient's
+/// skipped fields were restored from the parameter after the sweeps had taken it (E0382 from
+/// generated code). Found by the shape corpus once it checked `_hvp`.
+mod hvp_of_a_struct_by_value {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Debug, Default, PartialEq, Differentiable)]
+    pub struct Params {
+        pub w: [f64; 2],
+        pub b: f64,
+        #[differentiable(skip)]
+        pub t: f64,
+        #[differentiable(skip)]
+        pub n: usize,
+    }
+
+    #[differentiate(hessian)]
+    fn score(p: &Params, x: f64) -> f64 {
+        p.w[0] * x * x + p.b * p.t
+    }
+
+    #[differentiate(hessian)]
+    fn steps(a: f64, p: Params) -> f64 {
+        let mut x = a;
+        for _ in 0..p.n {
+            x = 0.5 * x + score(&p, x).tanh() * p.w[1];
+        }
+        x
+    }
+
+    #[test]
+    fn hvp_with_a_struct_taken_by_value() {
+        let p = Params {
+            w: [0.3, 0.2],
+            b: 0.4,
+            t: 1.5,
+            n: 3,
+        };
+        let a = 0.7;
+        // The direction's skipped fields hold garbage: they must not reach the results.
+        let dir = (
+            0.3,
+            Params {
+                w: [0.1, -0.2],
+                b: 0.7,
+                t: 9.0,
+                n: 7,
+            },
+        );
+        let (value, grad) = steps_grad(a, p.clone());
+        let (hvp_value, hvp_grad, hv) = steps_hvp(a, p.clone(), dir.clone());
+        assert_eq!(value.to_bits(), steps(a, p.clone()).to_bits());
+        assert_eq!((hvp_value, &hvp_grad), (value, &grad));
+        assert_eq!((hv.1.t, hv.1.n), (p.t, p.n));
+        // H dir, component by component: the derivative of that gradient component along dir.
+        let along = |s: f64| {
+            let q = Params {
+                w: [p.w[0] + s * dir.1.w[0], p.w[1] + s * dir.1.w[1]],
+                b: p.b + s * dir.1.b,
+                ..p.clone()
+            };
+            let (_, (ga, gp)) = steps_grad(a + s * dir.0, q);
+            [ga, gp.w[0], gp.w[1], gp.b]
+        };
+        let expected = [hv.0, hv.1.w[0], hv.1.w[1], hv.1.b];
+        for (i, &e) in expected.iter().enumerate() {
+            assert_gradient(|s| along(s[0])[i], &[0.0], &[e], 1e-7);
+        }
+    }
+}

@@ -1,10 +1,12 @@
-//! The exact oracle of the randomized test: a forward-mode dual number `D` over
-//! `num_dual::Dual64`, in which every generated program is written a second time (its `_d` twin).
-//! Running the twin once per input coordinate, with that coordinate's derivative part set to 1,
-//! gives the gradient to rounding, independently of `#[differentiate]`: the derivatives come from
-//! `num-dual`; only the kinks (`abs`, `max`, `floor`, a comparison, ...) are defined here, by the
-//! side the value is on, as the primal function takes it. Every value is computed by the same
-//! `f64` operation as in the primal, so the twin's value is the function's, bit for bit.
+//! The exact oracle of the randomized test: a forward-mode hyper-dual number `D` over
+//! `num_dual::HyperDual64`, in which every generated program is written a second time (its `_d`
+//! twin). Running the twin once per input coordinate, with that coordinate's first derivative
+//! part set to 1, gives the gradient to rounding, independently of `#[differentiate]`; with the
+//! second part seeded along `w` too, the mixed part is that row of the Hessian times `w`. The
+//! derivatives come from `num-dual`; only the kinks (`abs`, `max`, `floor`, a comparison, ...)
+//! are defined here, by the side the value is on, as the primal function takes it. Every value is
+//! computed by the same `f64` operation as in the primal, so the twin's value is the function's,
+//! bit for bit.
 //!
 //! Every discrete decision the twin takes (a comparison, the side of a kink, the value of
 //! `floor`) is hashed into a per-thread trace, so the harness can tell when two points take
@@ -19,7 +21,7 @@ use std::ops::{
     Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAssign, Sub, SubAssign,
 };
 
-use num_dual::{Dual64, DualNum};
+use num_dual::{DualNum, HyperDual64};
 
 thread_local! {
     static TRACE: Cell<u64> = const { Cell::new(0) };
@@ -53,18 +55,30 @@ fn order(a: f64, b: f64) -> Option<Ordering> {
     o
 }
 
-/// A dual number: a value and its derivative along one direction.
+/// A hyper-dual number: a value, its derivatives along two directions, and the mixed second
+/// derivative along both.
 #[derive(Clone, Copy, Debug)]
-pub struct D(pub Dual64);
+pub struct D(pub HyperDual64);
 
-/// A constant (derivative 0).
+/// A constant (derivatives 0).
 pub fn c(v: f64) -> D {
-    D(Dual64::from_re(v))
+    D(HyperDual64::from_re(v))
 }
 
-/// A variable: derivative 1 if `seed`.
+/// A variable: first derivative 1 if `seed`.
 pub fn var(v: f64, seed: bool) -> D {
-    D(Dual64::new(v, if seed { 1.0 } else { 0.0 }))
+    seeded(v, if seed { 1.0 } else { 0.0 }, 0.0)
+}
+
+/// A variable moving by `first` along the first direction and `second` along the second.
+pub fn seeded(v: f64, first: f64, second: f64) -> D {
+    D(HyperDual64::new(v, first, second, 0.0))
+}
+
+/// `r`, its value replaced by `re`: the value as `f64` computes it, bit for bit (num-dual may
+/// compute it another way), with num-dual's derivatives.
+fn exact(re: f64, r: HyperDual64) -> D {
+    D(HyperDual64 { re, ..r })
 }
 
 impl Default for D {
@@ -78,122 +92,152 @@ impl D {
         self.0.re
     }
 
+    /// The derivative along the first direction.
     pub fn eps(self) -> f64 {
-        self.0.eps
+        self.0.eps1
     }
 
-    fn with_value(self, re: f64, eps: f64) -> D {
-        D(Dual64::new(re, eps))
+    /// The second derivative along the two directions.
+    pub fn mixed(self) -> f64 {
+        self.0.eps1eps2
+    }
+
+    /// `f(self)` from `f` and its first two derivatives at `self`.
+    fn chain(self, f0: f64, f1: f64, f2: f64) -> D {
+        let x = self.0;
+        D(HyperDual64::new(
+            f0,
+            f1 * x.eps1,
+            f1 * x.eps2,
+            f1 * x.eps1eps2 + f2 * x.eps1 * x.eps2,
+        ))
     }
 
     pub fn sin(self) -> D {
-        self.with_value(self.re().sin(), self.0.sin().eps)
+        exact(self.re().sin(), self.0.sin())
     }
     pub fn cos(self) -> D {
-        self.with_value(self.re().cos(), self.0.cos().eps)
+        exact(self.re().cos(), self.0.cos())
     }
     pub fn tan(self) -> D {
-        self.with_value(self.re().tan(), self.0.tan().eps)
+        exact(self.re().tan(), self.0.tan())
     }
     pub fn asin(self) -> D {
-        self.with_value(self.re().asin(), self.0.asin().eps)
+        exact(self.re().asin(), self.0.asin())
     }
     pub fn acos(self) -> D {
-        self.with_value(self.re().acos(), self.0.acos().eps)
+        exact(self.re().acos(), self.0.acos())
     }
     pub fn atan(self) -> D {
-        self.with_value(self.re().atan(), self.0.atan().eps)
+        exact(self.re().atan(), self.0.atan())
     }
     pub fn sinh(self) -> D {
-        self.with_value(self.re().sinh(), self.0.sinh().eps)
+        exact(self.re().sinh(), self.0.sinh())
     }
     pub fn cosh(self) -> D {
-        self.with_value(self.re().cosh(), self.0.cosh().eps)
+        exact(self.re().cosh(), self.0.cosh())
     }
     pub fn tanh(self) -> D {
         // num-dual's tanh is sinh / cosh, NaN once both overflow (|x| > 710); 1 - tanh² is the
         // same derivative without the overflow.
         let t = self.re().tanh();
-        self.with_value(t, (1.0 - t * t) * self.eps())
+        let f1 = 1.0 - t * t;
+        self.chain(t, f1, -2.0 * t * f1)
     }
     pub fn asinh(self) -> D {
-        self.with_value(self.re().asinh(), self.0.asinh().eps)
+        exact(self.re().asinh(), self.0.asinh())
     }
     pub fn acosh(self) -> D {
-        self.with_value(self.re().acosh(), self.0.acosh().eps)
+        exact(self.re().acosh(), self.0.acosh())
     }
     pub fn atanh(self) -> D {
-        self.with_value(self.re().atanh(), self.0.atanh().eps)
+        exact(self.re().atanh(), self.0.atanh())
     }
     pub fn exp(self) -> D {
-        self.with_value(self.re().exp(), self.0.exp().eps)
+        exact(self.re().exp(), self.0.exp())
     }
     pub fn exp2(self) -> D {
-        self.with_value(self.re().exp2(), self.0.exp2().eps)
+        exact(self.re().exp2(), self.0.exp2())
     }
     pub fn exp_m1(self) -> D {
-        self.with_value(self.re().exp_m1(), self.0.exp_m1().eps)
+        exact(self.re().exp_m1(), self.0.exp_m1())
     }
     pub fn ln(self) -> D {
-        self.with_value(self.re().ln(), self.0.ln().eps)
+        exact(self.re().ln(), self.0.ln())
     }
     pub fn ln_1p(self) -> D {
-        self.with_value(self.re().ln_1p(), self.0.ln_1p().eps)
+        exact(self.re().ln_1p(), self.0.ln_1p())
     }
     pub fn log2(self) -> D {
-        self.with_value(self.re().log2(), self.0.log2().eps)
+        exact(self.re().log2(), self.0.log2())
     }
     pub fn log10(self) -> D {
-        self.with_value(self.re().log10(), self.0.log10().eps)
+        exact(self.re().log10(), self.0.log10())
     }
     pub fn log(self, base: D) -> D {
         let r = self.0.ln() / base.0.ln();
-        self.with_value(self.re().log(base.re()), r.eps)
+        exact(self.re().log(base.re()), r)
     }
     pub fn sqrt(self) -> D {
-        self.with_value(self.re().sqrt(), self.0.sqrt().eps)
+        exact(self.re().sqrt(), self.0.sqrt())
     }
     pub fn cbrt(self) -> D {
-        self.with_value(self.re().cbrt(), self.0.cbrt().eps)
+        exact(self.re().cbrt(), self.0.cbrt())
     }
     pub fn recip(self) -> D {
-        self.with_value(self.re().recip(), self.0.recip().eps)
+        exact(self.re().recip(), self.0.recip())
     }
     pub fn powi(self, n: i32) -> D {
-        self.with_value(self.re().powi(n), self.0.powi(n).eps)
+        exact(self.re().powi(n), self.0.powi(n))
     }
     pub fn powf(self, e: D) -> D {
-        self.with_value(self.re().powf(e.re()), self.0.powd(e.0).eps)
+        exact(self.re().powf(e.re()), self.0.powd(e.0))
     }
     pub fn hypot(self, other: D) -> D {
         let r = (self.0 * self.0 + other.0 * other.0).sqrt();
-        self.with_value(self.re().hypot(other.re()), r.eps)
+        exact(self.re().hypot(other.re()), r)
     }
     pub fn atan2(self, other: D) -> D {
         if other.re() < 0.0 {
             // atan2 jumps by 2π across the negative axis of `other`.
             order(self.re(), 0.0);
         }
-        // num-dual's atan2 differentiates atan(y / x), undefined where x = 0; this is the
-        // derivative of the angle itself, (x dy - y dx) / (x² + y²).
+        // num-dual's atan2 differentiates atan(y / x), undefined where x = 0, and rounds
+        // `atan2(a, a)`'s zero derivatives to noise; these are the angle's own partial
+        // derivatives: x / r², -y / r², and the second ones over r⁴.
         let (y, x) = (self.0, other.0);
-        let eps = (x.re * y.eps - y.re * x.eps) / (x.re * x.re + y.re * y.re);
-        self.with_value(self.re().atan2(other.re()), eps)
+        let r2 = x.re * x.re + y.re * y.re;
+        let (dy, dx) = (x.re / r2, -y.re / r2);
+        let (dyy, dxy) = (
+            -2.0 * x.re * y.re / (r2 * r2),
+            (y.re * y.re - x.re * x.re) / (r2 * r2),
+        );
+        let dxx = -dyy;
+        D(HyperDual64::new(
+            self.re().atan2(other.re()),
+            dy * y.eps1 + dx * x.eps1,
+            dy * y.eps2 + dx * x.eps2,
+            dy * y.eps1eps2
+                + dx * x.eps1eps2
+                + dyy * y.eps1 * y.eps2
+                + dxx * x.eps1 * x.eps2
+                + dxy * (y.eps1 * x.eps2 + x.eps1 * y.eps2),
+        ))
     }
     pub fn mul_add(self, a: D, b: D) -> D {
         let r = self.0 * a.0 + b.0;
-        self.with_value(self.re().mul_add(a.re(), b.re()), r.eps)
+        exact(self.re().mul_add(a.re(), b.re()), r)
     }
     pub fn to_degrees(self) -> D {
-        self.with_value(
+        exact(
             self.re().to_degrees(),
-            self.eps() * (180.0 / std::f64::consts::PI),
+            self.0 * (180.0 / std::f64::consts::PI),
         )
     }
     pub fn to_radians(self) -> D {
-        self.with_value(
+        exact(
             self.re().to_radians(),
-            self.eps() * (std::f64::consts::PI / 180.0),
+            self.0 * (std::f64::consts::PI / 180.0),
         )
     }
     pub fn abs(self) -> D {
@@ -281,8 +325,8 @@ macro_rules! binop {
         impl $tr for D {
             type Output = D;
             fn $f(self, rhs: D) -> D {
-                // The value as f64 computes it, bit for bit; the derivative from num-dual.
-                D(Dual64::new(self.re().$f(rhs.re()), self.0.$f(rhs.0).eps))
+                // The value as f64 computes it, bit for bit; the derivatives from num-dual.
+                exact(self.re().$f(rhs.re()), self.0.$f(rhs.0))
             }
         }
         impl $tr<f64> for D {
@@ -336,11 +380,10 @@ binop!(Div div, DivAssign div_assign);
 impl Rem for D {
     type Output = D;
     fn rem(self, rhs: D) -> D {
-        // a % b = a - trunc(a / b) * b: derivative 1 in a and -trunc(a / b) in b.
+        // a % b = a - trunc(a / b) * b, with trunc(a / b) constant.
         let q = (self.re() / rhs.re()).trunc();
         mix(q.to_bits());
-        let eps = self.eps() - q * rhs.eps();
-        self.with_value(self.re() % rhs.re(), eps)
+        exact(self.re() % rhs.re(), self.0 - rhs.0 * q)
     }
 }
 

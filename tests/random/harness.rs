@@ -294,6 +294,8 @@ type GradInto = fn(&[f64], &[f64], &[usize]) -> (f64, Vec<f64>);
 type Dual = fn(&[D], &[usize]) -> D;
 /// `_jvp` along the flattened tangent `u`: the value and the directional derivative.
 type Jvp = fn(&[f64], &[usize], &[f64]) -> (f64, f64);
+/// `_hvp` along the flattened `w`: the value, the flattened gradient and `H w`.
+type Hvp = fn(&[f64], &[usize], &[f64]) -> (f64, Vec<f64>, Vec<f64>);
 
 /// One generated function and the ways to call it, taking the point's coordinates `p` and the
 /// integer arguments `k`.
@@ -316,6 +318,8 @@ pub struct Case {
     pub dual: Option<Dual>,
     /// `_jvp`, for the programs generated with `#[differentiate(jvp)]`.
     pub jvp: Option<Jvp>,
+    /// `_hvp`, for the programs generated with `#[differentiate(hessian)]`.
+    pub hvp: Option<Hvp>,
 }
 
 /// The point's coordinates as dual constants.
@@ -362,6 +366,7 @@ macro_rules! case {
             },
             dual: None,
             jvp: None,
+            hvp: None,
         }
     };
 }
@@ -402,6 +407,7 @@ macro_rules! dual_case {
             },
             dual: Some(|$p, $k| $f_d($($darg),*)),
             jvp: None,
+            hvp: None,
         }
     };
     // With `_jvp` (a program generated with `#[differentiate(jvp)]`), along a tangent shaped
@@ -417,6 +423,22 @@ macro_rules! dual_case {
             ..$crate::harness::dual_case!($f, $f_d, $f_grad, $f_pullback, $f_grad_into,
                 n: $n, active: [$($a),*], ints: [$([$($i),*]),*],
                 |$p, $k| ($($arg),*), dual: ($($darg),*))
+        }
+    };
+    // With `_jvp` and `_hvp` (`#[differentiate(hessian)]`).
+    ($f:ident, $f_d:path, $f_grad:ident, $f_pullback:ident, $f_grad_into:ident,
+     n: $n:literal, active: [$($a:literal),*], ints: [$([$($i:literal),*]),*],
+     |$p:ident, $k:ident| ($($arg:expr),*), dual: ($($darg:expr),*), jvp: $f_jvp:ident,
+     hvp: $f_hvp:ident) => {
+        $crate::harness::Case {
+            hvp: Some(|$p, $k, w| {
+                let (_, like) = $f_grad($($arg),*);
+                let (value, g, hw) = $f_hvp($($arg,)* $crate::harness::tangent(like, w));
+                (value, $crate::harness::flat(&g), $crate::harness::flat(&hw))
+            }),
+            ..$crate::harness::dual_case!($f, $f_d, $f_grad, $f_pullback, $f_grad_into,
+                n: $n, active: [$($a),*], ints: [$([$($i),*]),*],
+                |$p, $k| ($($arg),*), dual: ($($darg),*), jvp: $f_jvp)
         }
     };
 }
@@ -446,6 +468,9 @@ struct Report {
     /// Points where `_jvp` was compared with `_pullback` and the twin, and the largest error.
     jvp_points: usize,
     max_jvp_error: f64,
+    /// Points where `_hvp` was compared with `_grad` and the twin, and the largest error.
+    hvp_points: usize,
+    max_hvp_error: f64,
 }
 
 thread_local! {
@@ -619,6 +644,22 @@ fn exact_error(a: f64, b: f64, floor: f64) -> f64 {
     if e.is_nan() { f64::INFINITY } else { e }
 }
 
+/// The point as hyper-dual numbers moving along `first` and `second` (over the active
+/// coordinates; an empty `second` is zero).
+fn along(case: &Case, p: &[f64], first: &[f64], second: &[f64]) -> Vec<D> {
+    let mut k = 0;
+    p.iter()
+        .enumerate()
+        .map(|(i, &v)| match case.active[i] {
+            true => {
+                k += 1;
+                dual::seeded(v, first[k - 1], second.get(k - 1).copied().unwrap_or(0.0))
+            }
+            false => dual::c(v),
+        })
+        .collect()
+}
+
 /// The dual twin's value and gradient over the active coordinates: one run per coordinate,
 /// with its derivative part seeded.
 fn dual_gradient(case: &Case, dual: Dual, p: &[f64], ints: &[usize]) -> (f64, Vec<f64>) {
@@ -722,9 +763,12 @@ fn check_generated(
             return (problems, false);
         }
         if let Some(jvp) = case.jvp {
-            check_jvp(case, jvp, dual, p, ints, value, &grad, &pullback2, report)
-                .into_iter()
-                .for_each(|problem| problems.push(problem));
+            problems.extend(check_jvp(
+                case, jvp, dual, p, ints, value, &grad, &pullback2, report,
+            ));
+        }
+        if let Some(hvp) = case.hvp {
+            problems.extend(check_hvp(case, hvp, dual, p, ints, value, &grad, report));
         }
         // Finite differences as a second reference, where they are reliable.
         if !consistent(case, p, ints) {
@@ -823,24 +867,80 @@ fn check_jvp(
             2.0 * tangent
         ));
     }
-    let mut coords = u.iter();
-    let seeded: Vec<D> = p
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| match case.active[i] {
-            true => D(num_dual::Dual64::new(
-                v,
-                *coords.next().expect("a tangent entry"),
-            )),
-            false => dual::c(v),
-        })
-        .collect();
-    let directional = dual(&seeded, ints).eps();
+    let directional = dual(&along(case, p, &u, &[]), ints).eps();
     let e = exact_error(tangent, directional, EXACT_FLOOR * terms);
     report.max_jvp_error = report.max_jvp_error.max(e);
     if e > EXACT {
         problems.push(format!(
             "jvp(u) = {tangent:e} != the dual twin's derivative along u {directional:e} (error {e:e})"
+        ));
+    }
+    problems
+}
+
+/// `_hvp` along a random `w` against `_grad` and the twin: the value is the function's, bit for
+/// bit; the gradient is `_grad`'s; and each component of `H w` is the twin's mixed second
+/// derivative, seeded with that coordinate and `w`.
+#[allow(clippy::too_many_arguments)]
+fn check_hvp(
+    case: &Case,
+    hvp: Hvp,
+    dual: Dual,
+    p: &[f64],
+    ints: &[usize],
+    value: f64,
+    grad: &[f64],
+    report: &mut Report,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut rng = Rng::new(hash_str(case.name) ^ p[0].to_bits() ^ 0x4e55);
+    let w: Vec<f64> = grad.iter().map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let (hvp_value, hvp_grad, hw) = hvp(p, ints, &w);
+    report.hvp_points += 1;
+    if hvp_value.to_bits() != value.to_bits() {
+        problems.push(format!(
+            "_hvp value {hvp_value:e} != function value {value:e}"
+        ));
+    }
+    let largest = grad
+        .iter()
+        .fold(1.0_f64.max(value.abs()), |m, g| m.max(g.abs()));
+    let worst_grad = hvp_grad
+        .iter()
+        .zip(grad)
+        .map(|(&a, &b)| exact_error(a, b, EXACT_FLOOR * largest))
+        .fold(0.0, f64::max);
+    if hvp_grad.len() != grad.len() || worst_grad > EXACT {
+        problems.push(format!(
+            "_hvp gradient {hvp_grad:?} != _grad {grad:?} (error {worst_grad:e})"
+        ));
+    }
+    let twin: Vec<f64> = (0..grad.len())
+        .map(|i| {
+            let unit: Vec<f64> = (0..grad.len()).map(|j| (i == j) as u8 as f64).collect();
+            dual(&along(case, p, &unit, &w), ints).mixed()
+        })
+        .collect();
+    // As for the gradient: relative to the largest component (or the gradient, or 1).
+    let scale = twin
+        .iter()
+        .filter(|h| !h.is_nan())
+        .fold(largest, |m, h| m.max(h.abs()));
+    let mut worst = (0.0, 0);
+    for (i, (&a, &b)) in hw.iter().zip(&twin).enumerate() {
+        if b.is_nan() {
+            continue;
+        }
+        let e = exact_error(a, b, EXACT_FLOOR * scale);
+        if e > worst.0 {
+            worst = (e, i);
+        }
+    }
+    report.max_hvp_error = report.max_hvp_error.max(worst.0);
+    if hw.len() != twin.len() || worst.0 > EXACT {
+        problems.push(format!(
+            "H w vs dual twin: error {:e} at component {}\n      _hvp = {hw:?}\n      twin = {twin:?}\n      w = {w:?}",
+            worst.0, worst.1
         ));
     }
     problems
@@ -907,7 +1007,8 @@ pub fn run(suite: &str, cases: &[Case]) {
          {} candidate points rejected for inconsistent finite differences; {} points without an admissible sample; \
          {} points checked against the dual twin (tolerance {EXACT:e}, largest error {:e}), {} of them also against finite differences, \
          {} where the twin's gradient is partly NaN (not differentiable there); \
-         {} points of `_jvp` against `_pullback` and the twin (largest error {:e})",
+         {} points of `_jvp` against `_pullback` and the twin (largest error {:e}); \
+         {} points of `_hvp` against `_grad` and the twin (largest error {:e})",
         report.functions,
         report.points,
         report.mismatches.len(),
@@ -921,6 +1022,8 @@ pub fn run(suite: &str, cases: &[Case]) {
         report.singular_points,
         report.jvp_points,
         report.max_jvp_error,
+        report.hvp_points,
+        report.max_hvp_error,
     );
     eprintln!("{summary}");
     let mut skipped: Vec<&String> = report.skipped.iter().collect();

@@ -311,6 +311,7 @@ pub const REQUIRED: &[&str] = &[
     "carried: swap",
     "carried: rotate3",
     "carried: verlet",
+    "carried: stepped",
     "loop: for",
     "loop: for i",
     "loop: for n",
@@ -1227,6 +1228,7 @@ impl<'a> Gen<'a> {
             "swap",
             "rotate3",
             "verlet",
+            "stepped",
         ];
         let kind = *self.rng.pick(&kinds);
         self.stats.add(format!("carried: {kind}"));
@@ -1410,6 +1412,21 @@ impl<'a> Gen<'a> {
                     self.exit(exit, &xe, &ret);
                 }
                 self.emit(format!("{z} = {t};"));
+            }
+            "stepped" => {
+                // A series' counter (`ap += 1.0`, `t += dt`): its tangent does not change in
+                // the loop, the values that read it do.
+                self.emit(format!("{x} = {};", with_index(bin(&xe, "+", &lit(0.5))).s));
+                if at == 1 {
+                    self.exit(exit, &xe, &ret);
+                }
+                let b = self.bounded(1);
+                let e = bin(
+                    &bin(&ye, "*", &lit(0.5)),
+                    "+",
+                    &bin(&xe, "*", &b).m("sin", &[]),
+                );
+                self.emit(format!("{y} = {};", e.s));
             }
             _ => {
                 // Verlet: x'' = -k sin x from rest (x_prev = x).
@@ -3105,10 +3122,15 @@ pub struct Program {
     /// Generated with `#[differentiate(jvp)]`: its `_jvp` is checked against `_pullback` and
     /// the twin.
     jvp: bool,
+    /// Generated with `#[differentiate(hessian)]` (which implies `jvp`): its `_hvp` is checked
+    /// against `_grad` and the twin.
+    hessian: bool,
 }
 
 /// One program in this many is generated with forward mode too (it costs compile time).
 pub const JVP_EVERY: u64 = 3;
+/// One forward-mode program in this many is generated with `hessian`.
+pub const HESSIAN_EVERY: u64 = 2;
 
 fn gen_params(rng: &mut Rng, stats: &mut Stats) -> Vec<Param> {
     let mut params = Vec::new();
@@ -3173,6 +3195,7 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
     let long = rng.chance(0.15);
     // From the name alone, so the rest of the program is the same with or without it.
     let jvp = hash_str(&name) % JVP_EVERY == 0;
+    let hessian = jvp && hash_str(&name) / JVP_EVERY % HESSIAN_EVERY == 0;
     let mut local = Stats::default();
     let mut g = Gen {
         rng,
@@ -3288,7 +3311,9 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
     } else {
         vec![vec![]]
     };
-    if jvp {
+    if hessian {
+        stats.add("mode: hessian");
+    } else if jvp {
         stats.add("mode: jvp");
     }
     Program {
@@ -3298,6 +3323,7 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
         lifetime,
         ints,
         jvp,
+        hessian,
     }
 }
 
@@ -3362,7 +3388,11 @@ impl Program {
 
     fn template(&self, suffix: &str) -> String {
         let mut t = String::new();
-        let mode = if self.jvp { "(jvp)" } else { "" };
+        let mode = match (self.jvp, self.hessian) {
+            (_, true) => "(hessian)",
+            (true, false) => "(jvp)",
+            (false, false) => "",
+        };
         let _ = writeln!(t, "§#[differentiate{mode}]");
         let _ = writeln!(t, "fn {}{suffix}{} {{", self.name, self.signature());
         for l in &self.body {
@@ -3429,10 +3459,10 @@ impl Program {
             f.to_uppercase(),
             active.join(", "),
             ints.join(", "),
-            if self.jvp {
-                format!(", jvp: {f}_jvp")
-            } else {
-                String::new()
+            match (self.jvp, self.hessian) {
+                (_, true) => format!(", jvp: {f}_jvp, hvp: {f}_hvp"),
+                (true, false) => format!(", jvp: {f}_jvp"),
+                (false, false) => String::new(),
             },
         )
     }
@@ -3440,17 +3470,17 @@ impl Program {
 
 /// The fixed helpers the programs call, as a template (primal and twin).
 const HELPERS: &str = r#"
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_pairᵈ(t: ℱ) -> [ℱ; 2] {
     [t.sin() + ⟦0.5⟧ * t, t * t.cos()]
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_norm2ᵈ(v: [ℱ; 2]) -> ℱ {
     (v[0] * v[0] + v[1] * v[1] + ⟦1.0⟧).sqrt()
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_dotᵈ(w: &[ℱ], x: &[ℱ]) -> ℱ {
     let mut s = ⟦0.0⟧;
     for (a, b) in w.iter().zip(x.iter()) {
@@ -3459,7 +3489,7 @@ fn h_dotᵈ(w: &[ℱ], x: &[ℱ]) -> ℱ {
     s
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_scale3ᵈ(x: &[ℱ; 3], s: ℱ) -> [ℱ; 3] {
     let mut out = [⟦0.0⟧; 3];
     for i in 0..3 {
@@ -3468,7 +3498,7 @@ fn h_scale3ᵈ(x: &[ℱ; 3], s: ℱ) -> [ℱ; 3] {
     out
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_diagᵈ(x: ℱ) -> [[ℱ; 2]; 2] {
     let mut m = [[⟦0.0⟧; 2]; 2];
     m[0][0] = x.sin();
@@ -3478,17 +3508,17 @@ fn h_diagᵈ(x: ℱ) -> [[ℱ; 2]; 2] {
     m
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_traceᵈ(m: [[ℱ; 2]; 2]) -> ℱ {
     m[0][0] + m[1][1] * ⟦0.5⟧ + m[0][1] * m[1][0]
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_twoᵈ(x: ℱ) -> ([ℱ; 2], [ℱ; 2]) {
     ([x.sin(), x * ⟦0.5⟧], [x.cos(), x * x])
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_twovᵈ(x: &[ℱ]) -> (Vec<ℱ>, Vec<ℱ>) {
     let mut a = vec![⟦0.0⟧; x.len()];
     let mut b = vec![⟦0.0⟧; x.len()];
@@ -3499,7 +3529,7 @@ fn h_twovᵈ(x: &[ℱ]) -> (Vec<ℱ>, Vec<ℱ>) {
     (a, b)
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_cumsumᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = x.to_vec();
     for i in 1..out.len() {
@@ -3508,7 +3538,7 @@ fn h_cumsumᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = vec![⟦0.0⟧; 2 * x.len()];
     for i in 0..x.len() {
@@ -3518,7 +3548,7 @@ fn h_bothᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_extendᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = x.to_vec();
     for v in x.iter() {
@@ -3527,7 +3557,7 @@ fn h_extendᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_halfᵈ(x: &[ℱ]) -> Vec<ℱ> {
     let mut out = vec![⟦0.0⟧; x.len() / 2 + x.len() % 2];
     for i in 0..out.len() {
@@ -3536,7 +3566,7 @@ fn h_halfᵈ(x: &[ℱ]) -> Vec<ℱ> {
     out
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_sumvᵈ(x: &[ℱ]) -> ℱ {
     let mut s = ⟦0.0⟧;
     for v in x.iter() {
@@ -3567,7 +3597,7 @@ pub struct ℘ {
 }
 
 impl ℘ {
-§    #[differentiate(jvp)]
+§    #[differentiate(hessian)]
     fn score(&self, x: ℱ) -> ℱ {
         let mut s = self.b;
         for i in 0..3 {
@@ -3583,7 +3613,7 @@ impl ℘ {
     }
 }
 
-§#[differentiate(jvp)]
+§#[differentiate(hessian)]
 fn h_paramsᵈ(p: &℘, x: ℱ) -> ℱ {
     p.score(x * p.b) + p.v[2] * p.w[0]
 }

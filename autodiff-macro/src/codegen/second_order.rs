@@ -184,7 +184,8 @@ fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
     let fused_fn = path(&fused_ident(&hvp.item.sig.ident));
     let tangents = entries_as_tangents(sig, shape, &dir);
     let zero_skipped = super::modes::zero_skipped(sig, &dir);
-    // The gradient's skipped fields hold copies of the values, as `f_grad`'s do.
+    // The gradient's skipped fields hold copies of the values, as `f_grad`'s do. A struct
+    // taken by value is moved into the sweeps; `hv`'s skipped fields are its copies.
     let restore: Vec<TokenStream> = sig
         .params
         .iter()
@@ -199,7 +200,7 @@ fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
             let primal = if by_ref {
                 quote!(#name)
             } else {
-                quote!(&#name)
+                quote!(&#hv #field)
             };
             Some(quote!(#private::restore_carried(#primal, &mut #grad #field);))
         })
