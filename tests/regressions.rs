@@ -1873,3 +1873,176 @@ mod hvp_of_a_struct_by_value {
         }
     }
 }
+
+/// Errors from generated code on ordinary code, found by the hunts over graphics, physics and
+/// library layouts: each now differentiates, checked against central differences.
+mod from_generated_code_errors {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Differentiable)]
+    pub struct Body {
+        pub x: [f64; 2],
+        pub m: f64,
+    }
+
+    /// A getter of an array field: its adjoint was added with `+=` on an array (E0368).
+    #[differentiate]
+    fn position(b: &Body) -> [f64; 2] {
+        b.x
+    }
+
+    #[differentiate]
+    fn position_bound(b: &Body, k: f64) -> [f64; 2] {
+        let p = b.x;
+        if k > 0.0 {
+            return p;
+        }
+        [b.m, k]
+    }
+
+    #[differentiate]
+    fn through_getters(b: Body, k: f64) -> f64 {
+        let q = position(&b);
+        let r = position_bound(&b, k);
+        q[0] * q[1] + b.m * r[0] + r[1] * k
+    }
+
+    /// The first hit's distance and normal, returned from inside nested loops: the returned
+    /// array was declared inside the loop and read after it (E0425).
+    #[differentiate(jvp)]
+    fn first_hit(x: &[f64], r: f64) -> (f64, Vec<f64>) {
+        for (i, v) in x.iter().enumerate() {
+            for k in 0..2 {
+                if *v > 1.0 + k as f64 {
+                    let n = vec![v * r, r * k as f64];
+                    return (r * i as f64, n);
+                }
+            }
+            if *v < -5.0 {
+                return (0.5, vec![r, r * v]);
+            }
+        }
+        (0.0, vec![0.0, r * r])
+    }
+
+    /// A step returning positions computed from the velocities it also returns: the backward
+    /// sweep keeps the velocities, which the tuple had moved (E0382).
+    #[differentiate(hessian)]
+    fn step(x: &[f64], v: &[f64], k: f64) -> (Vec<f64>, Vec<f64>) {
+        let n = x.len();
+        let mut nv = vec![0.0; n];
+        for i in 0..n {
+            nv[i] = v[i] - k * x[i];
+        }
+        let mut nx = vec![0.0; n];
+        for i in 0..n {
+            nx[i] = x[i] + nv[i] * nv[i];
+        }
+        (nx, nv)
+    }
+
+    #[differentiate(hessian)]
+    fn stepped(x: &[f64], v: &[f64], k: f64) -> f64 {
+        let (a, b) = step(x, v, k);
+        a[0] * b[1] + a[1] * a[1]
+    }
+
+    /// Struct update from `Default::default()` (E0282), and an annotated copy of a struct
+    /// changed field by field (rejected).
+    #[differentiate]
+    fn spawned(x: f64, v: f64) -> f64 {
+        let mut p = Body {
+            x: [x, 0.0],
+            ..Default::default()
+        };
+        p.m = v * x;
+        let mut q: Body = p;
+        q.x[1] = v;
+        p.x[0] + q.m * q.x[1] + p.m
+    }
+
+    #[test]
+    fn getters_returns_in_loops_kept_outputs_and_updates() {
+        let b = Body {
+            x: [0.1, 0.5],
+            m: 2.0,
+        };
+        assert_eq!(
+            position_pullback(&b, [1.0, 2.0]),
+            Body {
+                x: [1.0, 2.0],
+                m: 0.0
+            }
+        );
+        for k in [0.7, -0.4] {
+            let (value, (gb, gk)) = through_getters_grad(b, k);
+            assert_eq!(value.to_bits(), through_getters(b, k).to_bits());
+            let f = |p: &[f64]| {
+                through_getters(
+                    Body {
+                        x: [p[0], p[1]],
+                        m: p[2],
+                    },
+                    p[3],
+                )
+            };
+            assert_gradient(f, &[0.1, 0.5, 2.0, k], &[gb.x[0], gb.x[1], gb.m, gk], 1e-7);
+        }
+
+        for x in [[0.5, 2.0], [0.5, 3.5], [0.5, 0.7], [-6.0, 0.7]] {
+            let (r, seed) = (1.3, (0.7, vec![0.5, 0.25]));
+            let (_, dr) = first_hit_pullback(&x, r, seed.clone());
+            let f = |p: &[f64]| {
+                let (a, v) = first_hit(&x, p[0]);
+                seed.0 * a + seed.1[0] * v[0] + seed.1[1] * v[1]
+            };
+            assert_gradient(f, &[r], &[dr], 1e-7);
+            let (value, (ta, tv)) = first_hit_jvp(&x, r, (vec![0.0; 2], 1.0));
+            assert_eq!(value, first_hit(&x, r));
+            assert!((seed.0 * ta + seed.1[0] * tv[0] + seed.1[1] * tv[1] - dr).abs() < 1e-12);
+        }
+
+        let (x, v, k) = ([1.0, 2.0], [0.5, 0.25], 0.1);
+        let (dx, dv, dk) = step_pullback(&x, &v, k, (vec![1.0, 0.0], vec![0.0, 1.0]));
+        let f = |p: &[f64]| {
+            let (a, b) = step(&p[0..2], &p[2..4], p[4]);
+            a[0] + b[1]
+        };
+        let g = [dx[0], dx[1], dv[0], dv[1], dk];
+        assert_gradient(f, &[x[0], x[1], v[0], v[1], k], &g, 1e-7);
+        let (_, _, hv) = stepped_hvp(&x, &v, k, (vec![0.0; 2], vec![0.0; 2], 1.0));
+        let dk_at = |p: &[f64]| stepped_grad(&x, &v, p[0]).1.2;
+        assert_gradient(dk_at, &[k], &[hv.2], 1e-7);
+
+        let (value, (gx, gv)) = spawned_grad(0.3, 0.7);
+        assert_eq!(value.to_bits(), spawned(0.3, 0.7).to_bits());
+        assert_gradient(|p| spawned(p[0], p[1]), &[0.3, 0.7], &[gx, gv], 1e-7);
+    }
+
+    #[differentiate]
+    fn loss(pred: f64, target: f64) -> f64 {
+        0.5 * (pred - target) * (pred - target)
+    }
+
+    #[derive(Clone, Differentiable)]
+    struct Model {
+        w: f64,
+    }
+
+    #[differentiate]
+    impl Model {
+        /// A method calling the free function of its own name: not recursion (it was taken
+        /// for it).
+        #[differentiate(wrt(self))]
+        fn loss(&self, x: f64, y: f64) -> f64 {
+            loss(self.w * x, y)
+        }
+    }
+
+    #[test]
+    fn a_method_calls_the_free_function_of_its_name() {
+        let (value, g) = Model { w: 1.5 }.loss_grad(2.0, 1.0);
+        assert_eq!((value, g.w), (2.0, 4.0));
+    }
+}

@@ -10,7 +10,7 @@ use syn::Ident;
 use crate::analysis::Activity;
 use crate::ir::visit::{defined_in, defined_in_stmts};
 use crate::ir::{Function, Inst, Mem, Operand, Output, ParamRef, Stmt, Value};
-use crate::reverse::{Backward, BwdStmt, Target, Term};
+use crate::reverse::{Backward, BwdStmt, Need, Target, Term};
 use crate::signature::Signature;
 
 pub(super) struct Writer<'a> {
@@ -380,6 +380,12 @@ impl<'a> Writer<'a> {
             Output::Tuple(parts) => {
                 let parts: Vec<TokenStream> = parts.iter().map(|p| self.output(p)).collect();
                 quote!((#(#parts,)*))
+            }
+            // An array the backward sweep keeps is returned as a copy: one part of a tuple
+            // (`(nx, nv)`) may have been computed from another.
+            Output::Mem(mem) if self.backward.captured.contains(&Need::Mem(*mem)) => {
+                let name = self.mem_name(*mem);
+                quote!(::core::clone::Clone::clone(&#name))
             }
             Output::Mem(mem) => {
                 let name = self.mem_name(*mem);

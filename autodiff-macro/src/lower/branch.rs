@@ -240,12 +240,7 @@ impl Lowerer<'_> {
         match val {
             Val::Scalar(operand) => Some(operand),
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                // A whole field (an enum, a struct) is an aggregate; an element (`p.w[1]`) is a
-                // number, as in `as_operand`.
-                let whole = prefix.is_empty();
-                let value = self.emit(Op::Load(mem), prefix, span);
-                self.values[value.index()].aggregate = whole;
-                Some(Operand::Value(value))
+                Some(Operand::Value(self.load_field(mem, prefix, span)))
             }
             Val::Poison => Some(poison()),
             _ => None,

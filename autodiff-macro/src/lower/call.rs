@@ -122,6 +122,13 @@ fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
+        if self.method && name == self.fn_name && is_self(&call.receiver) {
+            self.error(
+                &call.method,
+                "recursive methods cannot be differentiated; write the recursion as a loop",
+            );
+            return Val::Poison;
+        }
         // `queue.push_back(i)` of a `let mut queue` that nothing else changes: a method that
         // changes it in place, which the generated code, holding values as they were made,
         // would apply to a copy.
@@ -777,7 +784,7 @@ impl Lowerer<'_> {
         }
         if let Some(name) = local_name(func).map(ToString::to_string) {
             let call_expr = Expr::Call(call.clone());
-            if name == self.fn_name {
+            if name == self.fn_name && !self.method {
                 self.error(
                     func,
                     "recursive functions cannot be differentiated; write the recursion as a loop",

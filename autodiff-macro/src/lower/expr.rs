@@ -96,8 +96,13 @@ impl Lowerer<'_> {
                     // the function's last expression is, so the value carried out of loops is a
                     // number.
                     (None, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
-                        let value = self.emit(Op::Load(mem), prefix, ret.return_token.span);
+                        let value = self.load_field(mem, prefix, ret.return_token.span);
                         self.assign_var(&Var::ReturnValue, Val::Scalar(Operand::Value(value)));
+                    }
+                    // Inside a loop, the arrays of a tuple outlive it (`return (t, [x, y])`).
+                    (_, val) if !self.loops.is_empty() => {
+                        let val = self.outliving(0, true, val, &mut 0, ret.return_token.span);
+                        self.assign_var(&Var::ReturnValue, val);
                     }
                     (_, val) => {
                         self.assign_var(&Var::ReturnValue, val);
@@ -464,9 +469,12 @@ impl Lowerer<'_> {
                 .collect();
             let exprs = literal.fields.iter().map(|field| &field.expr);
             let members = literal.fields.iter().map(|field| &field.member);
+            // A call's result typed, for `..Default::default()`.
+            let path = &literal.path;
+            let ty = matches!(&**rest, Expr::Call(_)).then(|| quote::quote!(: #path));
             let block: Expr = syn::parse_quote_spanned!(span=> {
                 #(let #values = #exprs;)*
-                let mut #updated = #rest;
+                let mut #updated #ty = #rest;
                 #(#updated.#members = #values;)*
                 #updated
             });

@@ -41,6 +41,7 @@ impl Lowerer<'_> {
             idx,
             outer_block: self.blocks.len() - 1,
             break_arrays: Vec::new(),
+            return_arrays: Vec::new(),
         }
     }
 
@@ -158,7 +159,7 @@ impl Lowerer<'_> {
         let idx = self.loops[k].idx;
         if let Some(value) = &brk.expr {
             let val = self.expr(value);
-            let val = self.outliving(k, val, &mut 0, value.span());
+            let val = self.outliving(k, false, val, &mut 0, value.span());
             if !self.assign_var(&Var::BreakValue(idx), val) {
                 self.error(value, "`break` with a value is only supported in `loop`");
             }
@@ -169,12 +170,25 @@ impl Lowerer<'_> {
 
     /// A `break` value's arrays (`break a`, `break (w, s)`) copied into arrays declared before
     /// loop `k`, the same for every `break` of it: a copy, as Rust makes, that outlives the loop.
-    /// `position` counts the arrays met so far in the value.
-    fn outliving(&mut self, k: usize, val: Val, position: &mut usize, span: Span) -> Val {
+    /// With `returned`, a `return` value's inside loop `k`, the outermost. `position` counts the
+    /// arrays met so far in the value.
+    pub(super) fn outliving(
+        &mut self,
+        k: usize,
+        returned: bool,
+        val: Val,
+        position: &mut usize,
+        span: Span,
+    ) -> Val {
         match val {
             Val::Mem(mem, prefix) if prefix.is_empty() && !self.mems[mem.index()].structured => {
                 let shape = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
-                let dst = match self.loops[k].break_arrays.get(*position) {
+                let ctx = &self.loops[k];
+                let known = match returned {
+                    true => ctx.return_arrays.get(*position),
+                    false => ctx.break_arrays.get(*position),
+                };
+                let dst = match known {
                     Some(dst) => *dst,
                     None => {
                         let outer = self.loops[k].outer_block;
@@ -182,7 +196,11 @@ impl Lowerer<'_> {
                         if self.maybe_arrays.contains(&mem) {
                             self.maybe_arrays.insert(dst);
                         }
-                        self.loops[k].break_arrays.push(dst);
+                        let ctx = &mut self.loops[k];
+                        match returned {
+                            true => ctx.return_arrays.push(dst),
+                            false => ctx.break_arrays.push(dst),
+                        }
                         dst
                     }
                 };
@@ -194,7 +212,7 @@ impl Lowerer<'_> {
             Val::Tuple(parts) => Val::Tuple(
                 parts
                     .into_iter()
-                    .map(|part| self.outliving(k, part, position, span))
+                    .map(|part| self.outliving(k, returned, part, position, span))
                     .collect(),
             ),
             val => val,

@@ -72,6 +72,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         n_loops: 0,
         has_return: false,
         fn_name: sig.ident.to_string(),
+        method: sig.params.first().is_some_and(|p| p.ident == "self"),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         frozen: BTreeSet::new(),
         binding_ref: false,
@@ -245,6 +246,8 @@ struct LoopCtx {
     outer_block: usize,
     /// The arrays a `break` value's arrays are copied into, by position in the value.
     break_arrays: Vec<Mem>,
+    /// Of an outermost loop: the arrays a `return` value's arrays inside it are copied into.
+    return_arrays: Vec<Mem>,
 }
 
 struct Lowerer<'a> {
@@ -261,8 +264,10 @@ struct Lowerer<'a> {
     loops: Vec<LoopCtx>,
     n_loops: usize,
     has_return: bool,
-    /// The function's own name: a call of it is recursion.
+    /// The function's own name: a call of it is recursion (`self.name(..)` in a method; a
+    /// bare `name(..)` there names a free function).
     fn_name: String,
+    method: bool,
     /// The `fn` items declared in the body.
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
@@ -413,6 +418,15 @@ impl Lowerer<'_> {
             })
     }
 
+    /// A struct field's value, `p.b` or `p.w[1]`: a whole field may be an array or a struct
+    /// (its shape is unknown), so it is cloned out and its adjoint added whole.
+    pub(super) fn load_field(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Value {
+        let whole = prefix.is_empty();
+        let value = self.emit(Op::Load(mem), prefix, span);
+        self.values[value.index()].aggregate = whole;
+        value
+    }
+
     /// A value used as a condition or a number.
     pub(super) fn val_operand(&mut self, val: Val, span: Span) -> Operand {
         match val {
@@ -491,7 +505,16 @@ impl Lowerer<'_> {
             None => body.brace_token.span.join(),
         };
         match result {
-            Val::Scalar(operand) => Output::Operand(operand),
+            Val::Scalar(operand) => {
+                // A struct's field read whole (`let p = b.x; p`) may be an array: its adjoint,
+                // the seed, is added whole.
+                if let Operand::Value(v) = operand {
+                    if self.parts.contains(&v) {
+                        self.values[v.index()].aggregate = true;
+                    }
+                }
+                Output::Operand(operand)
+            }
             Val::Poison => Output::Operand(poison()),
             Val::Tuple(parts) => Output::Tuple(
                 parts
@@ -500,8 +523,8 @@ impl Lowerer<'_> {
                     .collect(),
             ),
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
-                // A field of a struct returned as a number.
-                Output::Operand(Operand::Value(self.emit(Op::Load(mem), prefix, span)))
+                // A field of a struct returned whole (a number or an array: `b.x`) or an element.
+                Output::Operand(Operand::Value(self.load_field(mem, prefix, span)))
             }
             Val::Mem(mem, prefix) if prefix.is_empty() => {
                 if self.mems[mem.index()].param.is_some() {

@@ -643,8 +643,18 @@ impl Lowerer<'_> {
                 return Val::Scalar(operand);
             }
         }
-        // A constant, or an annotated alias whose annotation may drive inference.
+        // A constant, or an annotated alias whose annotation may drive inference: a struct
+        // or an array stays one (`let mut q: State = s;`).
+        let like = operand.value();
         let copy = self.emit(Op::Copy, vec![operand], span);
+        if let Some(v) = like {
+            self.values[copy.index()].aggregate = self.values[v.index()].aggregate;
+            for set in [&mut self.structs, &mut self.parts] {
+                if set.contains(&v) {
+                    set.insert(copy);
+                }
+            }
+        }
         self.values[copy.index()].name = Some(name.to_owned());
         if let Some(inst) = self.last_inst_mut(copy) {
             inst.ty = ty.cloned();

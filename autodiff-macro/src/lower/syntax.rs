@@ -320,6 +320,11 @@ pub(super) fn local_name(path: &syn::ExprPath) -> Option<&syn::Ident> {
     path.path.get_ident()
 }
 
+/// `self`.
+pub(super) fn is_self(expr: &Expr) -> bool {
+    matches!(strip_parens(expr), Expr::Path(path) if local_name(path).is_some_and(|i| i == "self"))
+}
+
 /// `no_grad`, `autodiff_core::no_grad` or `::autodiff_core::no_grad`.
 pub(super) fn is_no_grad(path: &syn::ExprPath) -> bool {
     let segments: Vec<String> = path
