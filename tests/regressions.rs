@@ -2046,3 +2046,152 @@ mod from_generated_code_errors {
         assert_eq!((value, g.w), (2.0, 4.0));
     }
 }
+
+/// Rejected ordinary code from the hunt over economics and operations research: index data in
+/// a parameter struct, fields of a data slice's elements, struct literals built from elements
+/// of another struct's fields. Each checked against central differences.
+mod data_in_structs {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+    use std::collections::HashMap;
+
+    /// `Vec<usize>`, pairs and maps of integers are carried along like a `usize` field (they
+    /// were "`usize` is not `Differentiable`").
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Model {
+        pub beta: f64,
+        pub active: Vec<usize>,
+        pub pairs: Vec<(usize, usize)>,
+        pub names: HashMap<String, usize>,
+        pub w: Vec<f64>,
+    }
+
+    #[differentiate]
+    fn penalty(m: &Model, x: f64) -> f64 {
+        let mut s = m.beta * m.beta * x;
+        for &i in &m.active {
+            s += m.w[i] * x;
+        }
+        for &(a, b) in &m.pairs {
+            s += m.w[a] * m.w[b];
+        }
+        s
+    }
+
+    /// A data struct that is not `Clone`, read by index (its element was cloned: E0277).
+    pub struct Obs {
+        pub x: [f64; 2],
+        pub y: f64,
+        pub w: Vec<f64>,
+        pub k: usize,
+    }
+
+    #[differentiate(wrt(b))]
+    fn sse(b: &[f64], data: &[Obs]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..data.len() {
+            let e = data[i].y - b[0] * data[i].x[0] - b[1] * data[i].x[1];
+            s += e * e * data[i].w[data[i].k];
+        }
+        s + data[0].y * b[0].sin()
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Seg {
+        a: [f64; 2],
+        b: [f64; 2],
+        w: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Poly {
+        pts: Vec<[f64; 2]>,
+        ws: Vec<f64>,
+    }
+
+    #[differentiate]
+    fn seg_len(s: &Seg) -> f64 {
+        let (dx, dy) = (s.b[0] - s.a[0], s.b[1] - s.a[1]);
+        s.w * (dx * dx + dy * dy).sqrt()
+    }
+
+    /// Struct literals whose fields are rows and numbers of another struct's fields (were
+    /// "a field of a struct built here must be a number, an array or a struct").
+    #[differentiate]
+    fn perimeter(p: &Poly) -> f64 {
+        let mut t = 0.0;
+        for i in 0..p.pts.len() - 1 {
+            let s = Seg {
+                a: p.pts[i],
+                b: p.pts[i + 1],
+                w: p.ws[i],
+            };
+            t += seg_len(&s);
+        }
+        t
+    }
+
+    #[test]
+    fn index_data_data_slices_and_literals_of_elements() {
+        let m = Model {
+            beta: 0.5,
+            active: vec![0, 2],
+            pairs: vec![(0, 1), (1, 2)],
+            names: HashMap::from([("a".to_owned(), 1)]),
+            w: vec![0.1, 0.2, 0.3],
+        };
+        let (value, (g, gx)) = penalty_grad(&m, 2.0);
+        assert_eq!(value.to_bits(), penalty(&m, 2.0).to_bits());
+        assert_eq!(
+            (&g.active, &g.pairs, &g.names),
+            (&m.active, &m.pairs, &m.names)
+        );
+        let f = |p: &[f64]| {
+            let q = Model {
+                beta: p[0],
+                w: p[1..4].to_vec(),
+                ..m.clone()
+            };
+            penalty(&q, p[4])
+        };
+        let grad = [g.beta, g.w[0], g.w[1], g.w[2], gx];
+        assert_gradient(f, &[0.5, 0.1, 0.2, 0.3, 2.0], &grad, 1e-8);
+
+        let data = vec![
+            Obs {
+                x: [1.0, 2.0],
+                y: 3.5,
+                w: vec![1.0, 2.0],
+                k: 1,
+            },
+            Obs {
+                x: [0.5, -1.0],
+                y: 0.2,
+                w: vec![0.5],
+                k: 0,
+            },
+        ];
+        let (value, g) = sse_grad(&[0.7, 1.1], &data);
+        assert_eq!(value.to_bits(), sse(&[0.7, 1.1], &data).to_bits());
+        assert_gradient(|b| sse(b, &data), &[0.7, 1.1], &g, 1e-8);
+
+        let p = Poly {
+            pts: vec![[0.0, 0.1], [1.0, 0.3], [1.5, 2.0]],
+            ws: vec![1.0, 2.0, 0.5],
+        };
+        let (value, g) = perimeter_grad(&p);
+        assert_eq!(value.to_bits(), perimeter(&p).to_bits());
+        let f = |x: &[f64]| {
+            let pts = vec![[x[0], x[1]], [x[2], x[3]], [x[4], x[5]]];
+            perimeter(&Poly {
+                pts,
+                ws: x[6..9].to_vec(),
+            })
+        };
+        let mut x: Vec<f64> = p.pts.iter().flatten().copied().collect();
+        x.extend(&p.ws);
+        let mut grad: Vec<f64> = g.pts.iter().flatten().copied().collect();
+        grad.extend(&g.ws);
+        assert_gradient(f, &x, &grad, 1e-8);
+    }
+}

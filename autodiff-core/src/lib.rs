@@ -70,8 +70,9 @@ pub use __private::Real as Float;
 
 /// Derives [`Differentiable`](trait@Differentiable) for a struct whose fields are floats, float
 /// arrays, `Vec`s of floats, or other `Differentiable` structs. Fields marked
-/// `#[differentiable(skip)]`, and fields of integer, `bool`, `String`, `Option` and other
-/// non-float standard types, are carried along and not differentiated (a gradient copies them).
+/// `#[differentiable(skip)]`, fields of integer, `bool`, `String`, `Option` and other non-float
+/// standard types, and collections of them (`Vec<usize>`, `[u32; 3]`, `HashMap<String, usize>`)
+/// are carried along and not differentiated (a gradient copies them).
 /// The struct must also be `Clone`.
 ///
 /// ```

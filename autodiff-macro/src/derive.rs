@@ -281,14 +281,30 @@ fn skipped(cx: &Ctxt, field: &syn::Field) -> bool {
     skip
 }
 
+/// Collections carried along when every type they hold is (`Vec<usize>`, index data).
+const CARRIED_COLLECTIONS: &[&str] = &[
+    "Vec", "VecDeque", "Box", "Rc", "Arc", "HashMap", "HashSet", "BTreeMap", "BTreeSet",
+];
+
 fn carried_type(ty: &syn::Type) -> bool {
     match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| CARRIED.iter().any(|name| s.ident == name)),
+        syn::Type::Path(path) => path.path.segments.last().is_some_and(|s| {
+            if CARRIED.iter().any(|name| s.ident == name) {
+                return true;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &s.arguments else {
+                return false;
+            };
+            CARRIED_COLLECTIONS.iter().any(|name| s.ident == name)
+                && args.args.iter().all(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => carried_type(ty),
+                    _ => true,
+                })
+        }),
         syn::Type::Reference(_) => true,
+        syn::Type::Array(a) => carried_type(&a.elem),
+        syn::Type::Slice(s) => carried_type(&s.elem),
+        syn::Type::Tuple(t) => !t.elems.is_empty() && t.elems.iter().all(carried_type),
         syn::Type::Paren(p) => carried_type(&p.elem),
         syn::Type::Group(g) => carried_type(&g.elem),
         _ => false,

@@ -282,6 +282,10 @@ impl<'a> Writer<'a> {
                     with
                 })
             }
+            Op::Index if self.element_refs.contains(&inst.result) => {
+                let (a, i) = (&args[0], &args[1]);
+                quote!(&#a[#i])
+            }
             Op::Index => {
                 let (a, i) = (&args[0], &args[1]);
                 self.copy_if_aggregate(inst.result, quote!(#a[#i]))

@@ -270,6 +270,7 @@ fn writer<'a>(
         unseen_types: super::forward::unseen_types(function, activity),
         fused: None,
         borrowed: BTreeSet::new(),
+        element_refs: super::used::element_refs(function, backward),
         generic_float: sig.generic_float.clone(),
         sums: Vec::new(),
         windows: Vec::new(),

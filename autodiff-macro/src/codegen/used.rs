@@ -2,7 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::ir::{Block, Function, LoopKind, MemInitKind, Op, Operand, Output, Stmt, Value};
+use crate::ir::visit::operands;
+use crate::ir::{
+    Block, Function, LoopKind, MemInit, MemInitKind, Op, Operand, Output, ParamRef, Stmt, Value,
+};
 use crate::reverse::{Backward, Need};
 
 /// Which values the generated code reads: the output, what the backward sweep reads, and the
@@ -10,30 +13,43 @@ use crate::reverse::{Backward, Need};
 /// have no side effect are dropped.
 pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<Value> {
     let mut used = BTreeSet::new();
-    fn mark_output(output: &Output, used: &mut BTreeSet<Value>) {
-        match output {
-            Output::Operand(op) => used.extend(op.values()),
-            Output::Tuple(parts) => parts.iter().for_each(|p| mark_output(p, used)),
-            Output::Passive(op) => used.extend(op.values()),
-            Output::Mem(_) => {}
+    mark_output(&function.output, &mut used);
+    used.extend(backward_needs(backward));
+    loop {
+        let before = used.len();
+        mark_block(&function.body, &mut used);
+        if used.len() == before {
+            break;
         }
     }
-    mark_output(&function.output, &mut used);
-    let mark_needs = |needs: &[Need], used: &mut BTreeSet<Value>| {
-        for need in needs {
-            if let Need::Value(v) = need {
-                used.insert(*v);
-            }
-        }
+    used
+}
+
+fn mark_output(output: &Output, used: &mut BTreeSet<Value>) {
+    match output {
+        Output::Operand(op) | Output::Passive(op) => used.extend(op.values()),
+        Output::Tuple(parts) => parts.iter().for_each(|p| mark_output(p, used)),
+        Output::Mem(_) => {}
+    }
+}
+
+/// What the top level of the backward sweep reads, and what every loop and branch records.
+fn backward_needs(backward: &Backward) -> BTreeSet<Value> {
+    let mut used = BTreeSet::new();
+    let mut mark_needs = |needs: &mut dyn Iterator<Item = &Need>| {
+        used.extend(needs.filter_map(|need| match need {
+            Need::Value(v) => Some(*v),
+            _ => None,
+        }))
     };
-    // What the top level of the backward sweep reads, and what every loop and branch records.
-    mark_needs(
-        &backward.captured.iter().copied().collect::<Vec<_>>(),
-        &mut used,
-    );
+    mark_needs(&mut backward.captured.iter());
+    for plan in backward.ifs.values() {
+        mark_needs(&mut plan.then_record.iter().chain(&plan.else_record));
+    }
     for plan in backward.loops.values() {
-        mark_needs(&plan.record, &mut used);
-        mark_needs(&plan.once, &mut used);
+        mark_needs(&mut plan.record.iter().chain(&plan.once));
+    }
+    for plan in backward.loops.values() {
         // Read in place when the loop runs interleaved; else the second is bound to the first.
         for (load, first) in &plan.same {
             used.insert(*load);
@@ -45,18 +61,64 @@ pub(super) fn used_values(function: &Function, backward: &Backward) -> BTreeSet<
             used.insert(winner.index);
         }
     }
-    for plan in backward.ifs.values() {
-        mark_needs(&plan.then_record, &mut used);
-        mark_needs(&plan.else_record, &mut used);
+    used
+}
+
+/// Elements of parameters read only for their fields (`goods[0].price` of a `&[Good]`):
+/// borrowed rather than cloned, so that nothing is copied and data structs need not be
+/// `Clone`. A parameter cannot change while the borrow lives.
+pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet<Value> {
+    let params: BTreeSet<Value> = function
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            ParamRef::Value(v) => Some(*v),
+            ParamRef::Mem(_) => None,
+        })
+        .collect();
+    let mut refs = BTreeSet::new();
+    function.body.for_each_inst(&mut |inst| {
+        if matches!(inst.op, Op::Index)
+            && function.values[inst.result.index()].aggregate
+            && inst.args[0].value().is_some_and(|v| params.contains(&v))
+        {
+            refs.insert(inst.result);
+        }
+    });
+    if refs.is_empty() {
+        return refs;
     }
-    loop {
-        let before = used.len();
-        mark_block(&function.body, &mut used);
-        if used.len() == before {
-            break;
+    let mut other = backward_needs(backward);
+    mark_output(&function.output, &mut other);
+    other_reads(&function.body, &mut other);
+    refs.retain(|v| !other.contains(v));
+    refs
+}
+
+/// Every value read other than as the struct of a field access.
+fn other_reads(block: &Block, out: &mut BTreeSet<Value>) {
+    for stmt in &block.stmts {
+        match stmt {
+            Stmt::Inst(inst) if matches!(inst.op, Op::Field(_)) => {
+                out.extend(inst.args[1..].iter().flat_map(Operand::values));
+            }
+            Stmt::MemInit(MemInit {
+                kind: MemInitKind::FromValue(value),
+                ..
+            }) => {
+                out.insert(*value);
+            }
+            _ => out.extend(operands(stmt).into_iter().flat_map(Operand::values)),
+        }
+        match stmt {
+            Stmt::If(if_) => {
+                other_reads(&if_.then_block, out);
+                other_reads(&if_.else_block, out);
+            }
+            Stmt::Loop(loop_) => other_reads(&loop_.body, out),
+            _ => {}
         }
     }
-    used
 }
 
 pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {

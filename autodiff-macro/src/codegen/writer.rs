@@ -42,6 +42,8 @@ pub(super) struct Writer<'a> {
     /// Snapshots the interleaved loop reads in place (`LoopPlan::borrowed`): each stands for
     /// its array, and its adjoint for the array's.
     pub(super) borrowed: BTreeSet<Value>,
+    /// Elements of parameters read only for their fields: borrowed (`used::element_refs`).
+    pub(super) element_refs: BTreeSet<Value>,
     /// The float type when it is a type parameter: constants are written through `Real`.
     pub(super) generic_float: Option<Ident>,
     /// The locals that sum the additions into array elements of the backward loops being

@@ -421,12 +421,25 @@ impl Lowerer<'_> {
                 "an iterator kept in a variable (`let mut it = x.iter();`, then `it.next()`) is not supported; iterate in a `for` loop (`for v in x.iter()`), or consume the chain where it is made (`x.iter().map(..).sum()`)".to_owned(),
             );
         }
-        let what = if rules::is_known(&name) {
-            format!("method `{name}` with {} arguments", call.args.len())
-        } else {
-            format!("method `{name}`")
+        if rules::is_known(&name) {
+            let what = format!("method `{name}` with {} arguments", call.args.len());
+            return self.opaque(&expr, false, &what);
+        }
+        // Maybe a `#[differentiate]` method of data (`t.resid(p)` of a `&[Trip]`'s item): its
+        // receiver is not a struct the macro differentiates, so it is called by path.
+        let mut error = super::opaque::no_rule(&format!("method `{name}`"));
+        let data = match strip_parens(&call.receiver) {
+            Expr::Index(_) => true,
+            receiver => matches!(self.local_val(receiver),
+                Some(Val::Scalar(Operand::Value(v))) if self.borrows.contains(v)),
         };
-        self.opaque(&expr, false, &what)
+        if data {
+            let receiver = call.receiver.to_token_stream();
+            error += &format!(
+                "; if `{name}` is a `#[differentiate]` method of data (an item of a slice that is not differentiated), call it by path: `Type::{name}({receiver}, ..)`"
+            );
+        }
+        self.opaque_with(&expr, false, error)
     }
 
     /// `s.sort_by(|a, b| a.total_cmp(b))` of a local array or `Vec`: the order the comparator

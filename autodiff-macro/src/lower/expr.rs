@@ -505,8 +505,9 @@ impl Lowerer<'_> {
     /// A field's value `val` of the expression `expr`.
     pub(super) fn field_operand(&mut self, val: Val, expr: &Expr) -> Operand {
         match val {
-            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured || prefix.is_empty() => {
-                // An array or struct of the function, put whole into the new struct.
+            Val::Mem(mem, prefix) => {
+                // An array or struct of the function, or an element of one (`p.a[0]`, a number
+                // or a row), put whole into the new struct.
                 let value = self.emit(Op::Load(mem), prefix, expr.span());
                 self.values[value.index()].aggregate = true;
                 Operand::Value(value)
