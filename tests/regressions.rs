@@ -2131,6 +2131,59 @@ mod data_in_structs {
         t
     }
 
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Cloth {
+        pub m: Vec<Vec<f64>>,
+        pub p: [[f64; 2]; 3],
+        pub k: f64,
+    }
+
+    /// Whole rows assigned into a struct's fields (`c.vel[i] = [0.0, 0.0]`; were "only numbers
+    /// can be stored in array elements"). Found by the hunt over physics code.
+    #[differentiate]
+    fn rows_of_fields(c0: &Cloth, x: f64) -> f64 {
+        let mut c = c0.clone();
+        for step in 0..3 {
+            let r = vec![c.m[0][1] * x, c.k + step as f64];
+            c.m[1] = r;
+            c.p[step] = [c.p[step][0] * c.m[1][0], x * c.k];
+            c.k = c.k * 0.5 + c.p[step][1];
+            if c.p[step][0] < 0.0 {
+                c.p[step] = [0.0, 0.0];
+            }
+        }
+        c.m[1][0] * c.m[1][1] + c.p[2][0] + c.p[1][1] * c.k + c.m[0][0]
+    }
+
+    #[test]
+    fn rows_assigned_into_fields() {
+        let flat = |c: &Cloth| -> Vec<f64> {
+            let mut v: Vec<f64> = c.m.iter().flatten().copied().collect();
+            v.extend(c.p.iter().flatten());
+            v.push(c.k);
+            v
+        };
+        let cloth = |v: &[f64]| Cloth {
+            m: vec![v[0..2].to_vec(), v[2..4].to_vec()],
+            p: [[v[4], v[5]], [v[6], v[7]], [v[8], v[9]]],
+            k: v[10],
+        };
+        for p1 in [0.2, -0.2] {
+            let c = Cloth {
+                m: vec![vec![0.3, 0.7], vec![1.1, -0.4]],
+                p: [[p1, 0.4], [0.6, 0.8], [1.0, 1.2]],
+                k: 0.9,
+            };
+            let (value, (g, gx)) = rows_of_fields_grad(&c, 0.8);
+            assert_eq!(value.to_bits(), rows_of_fields(&c, 0.8).to_bits());
+            let mut x = flat(&c);
+            x.push(0.8);
+            let mut grad = flat(&g);
+            grad.push(gx);
+            assert_gradient(|v| rows_of_fields(&cloth(v), v[11]), &x, &grad, 1e-7);
+        }
+    }
+
     #[test]
     fn index_data_data_slices_and_literals_of_elements() {
         let m = Model {

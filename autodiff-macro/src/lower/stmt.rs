@@ -1206,19 +1206,32 @@ impl Lowerer<'_> {
             return false;
         };
         let span = place.span();
-        let value = match val {
-            Val::Scalar(value) => value.clone(),
-            Val::Poison => return true,
-            _ => {
-                self.error(place, "only numbers can be stored in array elements");
-                return true;
-            }
-        };
         let indices = index_exprs
             .iter()
             .rev()
             .map(|index| self.operand(index))
             .collect::<Vec<_>>();
+        let value = match val {
+            Val::Scalar(value) => value.clone(),
+            Val::Poison => return true,
+            // A whole row (`c.vel[i] = [0.0, 0.0]`): the field has the row's indices too.
+            Val::Mem(src, src_prefix) if !self.mems[src.index()].structured => {
+                let (src, src_prefix) = (*src, src_prefix.clone());
+                let row_dims = self.mems[src.index()].dims - depth(&src_prefix);
+                let dims = indices.len() + row_dims;
+                let mem = self.array_from_value(array, dims, None, None, span);
+                self.store_row((mem, indices), (src, src_prefix), span);
+                self.assign(root, Val::Mem(mem, Vec::new()));
+                return true;
+            }
+            _ => {
+                self.error(
+                    place,
+                    "only numbers and rows can be stored in array elements",
+                );
+                return true;
+            }
+        };
         let mem = self.array_from_value(array, indices.len(), None, None, span);
         self.push(ir::Stmt::Store(Store {
             mem,
