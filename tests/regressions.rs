@@ -2040,10 +2040,43 @@ mod from_generated_code_errors {
         }
     }
 
+    #[differentiate]
+    impl Model {
+        /// An associated function taking `Self`, the same.
+        #[differentiate]
+        fn scaled_loss(m: &Self, x: f64, y: f64) -> f64 {
+            2.0 * loss(m.w * x, y)
+        }
+    }
+
+    #[derive(Clone, Copy, Debug, Default, Differentiable)]
+    pub struct P2<T> {
+        pub x: T,
+        pub y: T,
+    }
+
+    /// `..Default::default()` of a generic struct (E0107 with a first fix that named the type).
+    #[differentiate]
+    fn spawn(a: f64, b: f64) -> f64 {
+        let p = P2 {
+            x: a * b,
+            ..Default::default()
+        };
+        let q = P2 {
+            y: a,
+            ..P2::default()
+        };
+        p.x + p.y * a + q.y * b
+    }
+
     #[test]
     fn a_method_calls_the_free_function_of_its_name() {
         let (value, g) = Model { w: 1.5 }.loss_grad(2.0, 1.0);
         assert_eq!((value, g.w), (2.0, 4.0));
+        let (value, (g, _, _)) = Model::scaled_loss_grad(&Model { w: 1.5 }, 2.0, 1.0);
+        assert_eq!((value, g.w), (4.0, 8.0));
+        let (value, g) = spawn_grad(0.5, 2.0);
+        assert_eq!((value, g), (2.0, (4.0, 1.0)));
     }
 }
 
@@ -2246,5 +2279,179 @@ mod data_in_structs {
         let mut grad: Vec<f64> = g.pts.iter().flatten().copied().collect();
         grad.extend(&g.ws);
         assert_gradient(f, &x, &grad, 1e-8);
+    }
+}
+
+/// Arrays, rows and fields returned from inside loops, found by a review of the first fix for
+/// `return (t, [x, y])` in loops: returns in two loops one after the other (rejected), tuples of
+/// two arrays from `return` and `break` (an internal error), rows `m[i]` (rejected; `return m[i]`
+/// in a function returning an array once gave a zero gradient during development), and a local
+/// struct's array field (E0277 from generated code).
+mod returned_from_loops {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[differentiate]
+    fn two_loops(x: [f64; 2], c: f64) -> (f64, [f64; 2]) {
+        let mut a = x;
+        for _ in 0..3 {
+            a[0] *= c;
+            if a[0] > 3.0 {
+                return (c, a);
+            }
+        }
+        for _ in 0..3 {
+            a[1] *= c;
+            if a[1] > 3.0 {
+                return (c * a[1], a);
+            }
+        }
+        (c, a)
+    }
+
+    #[differentiate]
+    fn two_arrays(x: [f64; 2], c: f64) -> ([f64; 2], [f64; 2]) {
+        let a = [x[0] * c, x[1]];
+        let b = [c, x[0]];
+        for i in 0..3 {
+            if c < i as f64 {
+                return (a, b);
+            }
+        }
+        (b, a)
+    }
+
+    #[differentiate]
+    fn broken_pair(x: [f64; 2], c: f64) -> f64 {
+        let mut a = x;
+        let mut b = [c, c];
+        let (p, q) = loop {
+            a[0] *= c;
+            b[1] += a[0];
+            if b[1] > 3.0 {
+                break (a, b);
+            }
+        };
+        p[0] * q[1] + p[1] * q[0]
+    }
+
+    #[differentiate]
+    fn row_in_tuple(x: [f64; 3], c: f64) -> (f64, [f64; 2]) {
+        let mut m = [[0.0; 2]; 3];
+        for i in 0..3 {
+            m[i] = [x[i] * c, x[i] + c];
+            if m[i][0] > 1.0 {
+                return (c * i as f64, m[i]);
+            }
+        }
+        (0.0, m[2])
+    }
+
+    #[differentiate]
+    fn row(x: [f64; 3], c: f64) -> [f64; 2] {
+        let mut m = [[0.0; 2]; 3];
+        for i in 0..3 {
+            m[i] = [x[i] * c, x[i] + c];
+            if m[i][0] > 1.0 {
+                return m[i];
+            }
+        }
+        if c > 0.5 {
+            return m[1];
+        }
+        m[0]
+    }
+
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Differentiable)]
+    pub struct Body {
+        pub x: [f64; 2],
+        pub m: f64,
+    }
+
+    #[differentiate]
+    fn field_of_local(b: &Body, dt: f64) -> (f64, [f64; 2]) {
+        let mut s = *b;
+        for _ in 0..3 {
+            s.m *= dt;
+            s.x[1] += s.m;
+            if s.m > 1.0 {
+                return (dt, s.x);
+            }
+        }
+        (dt * dt, s.x)
+    }
+
+    /// `seed · f(p)` of a function of two arrays, or of an array and a number.
+    fn check<F: Fn(&[f64]) -> f64>(f: F, p: &[f64], grad: &[f64]) {
+        assert_gradient(f, p, grad, 1e-7);
+    }
+
+    #[test]
+    fn arrays_rows_and_fields_returned_from_loops() {
+        for (x, c) in [
+            ([1.0, 2.0], 1.45),
+            ([1.0, 2.0], 1.1),
+            ([0.1, 0.2], 1.2),
+            ([0.5, 0.2], 2.5),
+        ] {
+            let s = (0.3, [0.7, -0.4]);
+            let (dx, dc) = two_loops_pullback(x, c, s);
+            let f = |p: &[f64]| {
+                let (t, a) = two_loops([p[0], p[1]], p[2]);
+                s.0 * t + s.1[0] * a[0] + s.1[1] * a[1]
+            };
+            check(f, &[x[0], x[1], c], &[dx[0], dx[1], dc]);
+
+            let s = ([0.7, -0.4], [0.2, 0.9]);
+            let (dx, dc) = two_arrays_pullback(x, c, s);
+            let f = |p: &[f64]| {
+                let (a, b) = two_arrays([p[0], p[1]], p[2]);
+                s.0[0] * a[0] + s.0[1] * a[1] + s.1[0] * b[0] + s.1[1] * b[1]
+            };
+            check(f, &[x[0], x[1], c], &[dx[0], dx[1], dc]);
+
+            let (value, (dx, dc)) = broken_pair_grad(x, c);
+            assert_eq!(value.to_bits(), broken_pair(x, c).to_bits());
+            check(
+                |p| broken_pair([p[0], p[1]], p[2]),
+                &[x[0], x[1], c],
+                &[dx[0], dx[1], dc],
+            );
+        }
+        for c in [0.9, 0.3, 2.5] {
+            let x = [0.3, 1.5, 0.2];
+            let s = (0.4, [0.7, -0.3]);
+            let (dx, dc) = row_in_tuple_pullback(x, c, s);
+            let f = |p: &[f64]| {
+                let (t, r) = row_in_tuple([p[0], p[1], p[2]], p[3]);
+                s.0 * t + s.1[0] * r[0] + s.1[1] * r[1]
+            };
+            check(f, &[x[0], x[1], x[2], c], &[dx[0], dx[1], dx[2], dc]);
+            let (dx, dc) = row_pullback(x, c, s.1);
+            let f = |p: &[f64]| {
+                let r = row([p[0], p[1], p[2]], p[3]);
+                s.1[0] * r[0] + s.1[1] * r[1]
+            };
+            check(f, &[x[0], x[1], x[2], c], &[dx[0], dx[1], dx[2], dc]);
+        }
+        for dt in [2.0, 1.1] {
+            let b = Body {
+                x: [0.5, 0.25],
+                m: 0.7,
+            };
+            let s = (0.3, [1.0, -0.6]);
+            let (db, ddt) = field_of_local_pullback(&b, dt, s);
+            let f = |p: &[f64]| {
+                let (t, x) = field_of_local(
+                    &Body {
+                        x: [p[0], p[1]],
+                        m: p[2],
+                    },
+                    p[3],
+                );
+                s.0 * t + s.1[0] * x[0] + s.1[1] * x[1]
+            };
+            check(f, &[0.5, 0.25, 0.7, dt], &[db.x[0], db.x[1], db.m, ddt]);
+        }
     }
 }

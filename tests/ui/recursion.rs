@@ -16,6 +16,11 @@ impl Model {
     fn unroll(&self, x: f64) -> f64 {
         if x > 0.0 { self.unroll(x - 1.0) } else { self.w }
     }
+
+    #[differentiate]
+    fn decay(&self, n: f64) -> f64 {
+        if n < 1.0 { self.w } else { self.w * Self::decay(self, n - 1.0) }
+    }
 }
 
 fn main() {}

@@ -122,7 +122,7 @@ fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
-        if self.method && name == self.fn_name && is_self(&call.receiver) {
+        if self.in_impl && name == self.fn_name && is_self(&call.receiver) {
             self.error(
                 &call.method,
                 "recursive methods cannot be differentiated; write the recursion as a loop",
@@ -707,6 +707,13 @@ impl Lowerer<'_> {
             .iter()
             .map(|s| s.ident.to_string())
             .collect();
+        if matches!(segments.as_slice(), [ty, name] if ty == "Self" && *name == self.fn_name) {
+            self.error(
+                func,
+                "recursive methods cannot be differentiated; write the recursion as a loop",
+            );
+            return Val::Poison;
+        }
         // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields.
         let tuple_struct = func.qself.is_none()
             && func
@@ -797,7 +804,7 @@ impl Lowerer<'_> {
         }
         if let Some(name) = local_name(func).map(ToString::to_string) {
             let call_expr = Expr::Call(call.clone());
-            if name == self.fn_name && !self.method {
+            if name == self.fn_name && !self.in_impl {
                 self.error(
                     func,
                     "recursive functions cannot be differentiated; write the recursion as a loop",

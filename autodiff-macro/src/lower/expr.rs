@@ -70,6 +70,8 @@ impl Lowerer<'_> {
                     Some(e) => self.expr(e),
                     None => Val::Unit,
                 };
+                // A row (`return m[i]`) as an array of its own.
+                let val = self.owned_rows(val, ret.return_token.span);
                 match (self.ret_mem, val) {
                     (Some(out), Val::Mem(src, prefix)) if prefix.is_empty() => {
                         self.push(ir::Stmt::MemInit(MemInit {
@@ -99,12 +101,17 @@ impl Lowerer<'_> {
                         let value = self.load_field(mem, prefix, ret.return_token.span);
                         self.assign_var(&Var::ReturnValue, Val::Scalar(Operand::Value(value)));
                     }
+                    (Some(_), Val::Poison) => {}
+                    (Some(_), _) => self.error(
+                        ret,
+                        "this `return` gives a value of another shape than the function's array",
+                    ),
                     // Inside a loop, the arrays of a tuple outlive it (`return (t, [x, y])`).
-                    (_, val) if !self.loops.is_empty() => {
+                    (None, val) if !self.loops.is_empty() => {
                         let val = self.outliving(0, true, val, &mut 0, ret.return_token.span);
                         self.assign_var(&Var::ReturnValue, val);
                     }
-                    (_, val) => {
+                    (None, val) => {
                         self.assign_var(&Var::ReturnValue, val);
                     }
                 }
@@ -469,12 +476,23 @@ impl Lowerer<'_> {
                 .collect();
             let exprs = literal.fields.iter().map(|field| &field.expr);
             let members = literal.fields.iter().map(|field| &field.member);
-            // A call's result typed, for `..Default::default()`.
+            // `..Default::default()` as `..Path::default()`, whose type (and generic arguments)
+            // the path gives.
             let path = &literal.path;
-            let ty = matches!(&**rest, Expr::Call(_)).then(|| quote::quote!(: #path));
+            let rest: Expr = match &**rest {
+                Expr::Call(call)
+                    if call.args.is_empty()
+                        && matches!(&*call.func, Expr::Path(f)
+                            if f.path.segments.len() >= 2
+                                && f.path.segments.iter().rev().take(2).map(|s| s.ident.to_string()).eq(["default", "Default"])) =>
+                {
+                    syn::parse_quote_spanned!(span=> #path::default())
+                }
+                rest => rest.clone(),
+            };
             let block: Expr = syn::parse_quote_spanned!(span=> {
                 #(let #values = #exprs;)*
-                let mut #updated #ty = #rest;
+                let mut #updated = #rest;
                 #(#updated.#members = #values;)*
                 #updated
             });

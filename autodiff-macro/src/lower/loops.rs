@@ -41,7 +41,6 @@ impl Lowerer<'_> {
             idx,
             outer_block: self.blocks.len() - 1,
             break_arrays: Vec::new(),
-            return_arrays: Vec::new(),
         }
     }
 
@@ -170,8 +169,8 @@ impl Lowerer<'_> {
 
     /// A `break` value's arrays (`break a`, `break (w, s)`) copied into arrays declared before
     /// loop `k`, the same for every `break` of it: a copy, as Rust makes, that outlives the loop.
-    /// With `returned`, a `return` value's inside loop `k`, the outermost. `position` counts the
-    /// arrays met so far in the value.
+    /// With `returned`, a `return` value's inside a loop, the same for every `return` of the
+    /// function. `position` counts the arrays met so far in the value.
     pub(super) fn outliving(
         &mut self,
         k: usize,
@@ -181,25 +180,39 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         match val {
+            // A row (`break m[i]`): a copy of its own first.
+            Val::Mem(mem, ref prefix) if !prefix.is_empty() && self.is_row(mem, prefix) => {
+                let copy = self.owned_rows(val, span);
+                self.outliving(k, returned, copy, position, span)
+            }
+            // A struct's field read whole (`s.x`): maybe an array, its adjoint added whole.
+            Val::Scalar(Operand::Value(v)) if self.parts.contains(&v) => {
+                self.values[v.index()].aggregate = true;
+                val
+            }
             Val::Mem(mem, prefix) if prefix.is_empty() && !self.mems[mem.index()].structured => {
                 let shape = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
-                let ctx = &self.loops[k];
                 let known = match returned {
-                    true => ctx.return_arrays.get(*position),
-                    false => ctx.break_arrays.get(*position),
+                    true => self.return_arrays.get(*position),
+                    false => self.loops[k].break_arrays.get(*position),
                 };
                 let dst = match known {
                     Some(dst) => *dst,
                     None => {
-                        let outer = self.loops[k].outer_block;
+                        // A `return`'s arrays are declared in the function's own block, before
+                        // every loop that returns them.
+                        let outer = if returned {
+                            0
+                        } else {
+                            self.loops[k].outer_block
+                        };
                         let dst = self.placeholder_array(shape, None, None, outer, span);
                         if self.maybe_arrays.contains(&mem) {
                             self.maybe_arrays.insert(dst);
                         }
-                        let ctx = &mut self.loops[k];
                         match returned {
-                            true => ctx.return_arrays.push(dst),
-                            false => ctx.break_arrays.push(dst),
+                            true => self.return_arrays.push(dst),
+                            false => self.loops[k].break_arrays.push(dst),
                         }
                         dst
                     }
@@ -380,8 +393,7 @@ impl Lowerer<'_> {
                 // the loop that the body writes (a `break` value's).
                 let carried_out = vars.contains(var)
                     && now.as_ref().is_some_and(|val| {
-                        matches!(val, Val::Mem(..))
-                            || val_values(val).iter().any(|v| results.contains(v))
+                        holds_array(val) || val_values(val).iter().any(|v| results.contains(v))
                     });
                 if !carried_out && !same_opt(&now, &binding.val) {
                     self.error_at(
@@ -525,6 +537,16 @@ fn dummy_like(val: &Val) -> Val {
         Val::Tuple(parts) => Val::Tuple(parts.iter().map(dummy_like).collect()),
         Val::Option(value, _) => Val::Option(Box::new(dummy_like(value)), dummy()),
         _ => Val::Scalar(dummy()),
+    }
+}
+
+/// Whether a value is or holds an array (`(a, b)` of a `break` or a `return`).
+fn holds_array(val: &Val) -> bool {
+    match val {
+        Val::Mem(..) => true,
+        Val::Tuple(parts) => parts.iter().any(holds_array),
+        Val::Option(value, _) => holds_array(value),
+        _ => false,
     }
 }
 

@@ -72,7 +72,15 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         n_loops: 0,
         has_return: false,
         fn_name: sig.ident.to_string(),
-        method: sig.params.first().is_some_and(|p| p.ident == "self"),
+        // A method, or an associated function taking or giving `Self`.
+        in_impl: sig.params.iter().any(|p| {
+            p.ident == "self"
+                || p.ty
+                    .to_token_stream()
+                    .into_iter()
+                    .any(|t| t.to_string() == "Self")
+        }),
+        return_arrays: Vec::new(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         frozen: BTreeSet::new(),
         binding_ref: false,
@@ -145,6 +153,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
             Val::Scalar(Operand::Bool(false)) => tail,
             Val::Scalar(flag) => {
                 let ret_val = lowerer.var(&Var::ReturnValue);
+                let tail = lowerer.owned_rows(tail, body.span());
                 lowerer.join(flag, ret_val, tail, body.span())
             }
             _ => Val::Poison,
@@ -159,6 +168,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         stmts: lowerer.blocks.pop().expect("the body's block"),
     };
     final_lengths(&mut body, &lowerer.resized, &mut lowerer.values);
+    share_aggregates(&body, &mut lowerer.values);
     ir::Function {
         params,
         body,
@@ -166,6 +176,43 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         values: lowerer.values,
         mems: lowerer.mems,
         items: lowerer.items,
+    }
+}
+
+/// The values a join or a loop makes one (a phi's result and its two values; a carried value's
+/// four) are all arrays or structs if one is: each one's adjoint receives the others'. A part
+/// of a struct read whole (`s.x`) is known to be an array only where it meets one.
+fn share_aggregates(body: &ir::Block, values: &mut [ValueData]) {
+    let mut groups: Vec<Vec<Value>> = Vec::new();
+    body.walk(&mut |stmt| match stmt {
+        ir::Stmt::If(if_) => groups.extend(if_.phis.iter().map(|phi| {
+            [phi.then_value.value(), phi.else_value.value()]
+                .into_iter()
+                .flatten()
+                .chain([phi.result])
+                .collect()
+        })),
+        ir::Stmt::Loop(loop_) => groups.extend(loop_.carried.iter().map(|c| {
+            [c.init.value(), c.next.value()]
+                .into_iter()
+                .flatten()
+                .chain([c.param, c.result])
+                .collect()
+        })),
+        _ => {}
+    });
+    loop {
+        let mut changed = false;
+        for group in &groups {
+            if group.iter().any(|v| values[v.index()].aggregate) {
+                for v in group {
+                    changed |= !std::mem::replace(&mut values[v.index()].aggregate, true);
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
     }
 }
 
@@ -246,8 +293,6 @@ struct LoopCtx {
     outer_block: usize,
     /// The arrays a `break` value's arrays are copied into, by position in the value.
     break_arrays: Vec<Mem>,
-    /// Of an outermost loop: the arrays a `return` value's arrays inside it are copied into.
-    return_arrays: Vec<Mem>,
 }
 
 struct Lowerer<'a> {
@@ -264,10 +309,12 @@ struct Lowerer<'a> {
     loops: Vec<LoopCtx>,
     n_loops: usize,
     has_return: bool,
-    /// The function's own name: a call of it is recursion (`self.name(..)` in a method; a
-    /// bare `name(..)` there names a free function).
+    /// The function's own name: a call of it is recursion (`self.name(..)` or `Self::name(..)`
+    /// in an `impl`, where a bare `name(..)` names a free function).
     fn_name: String,
-    method: bool,
+    in_impl: bool,
+    /// The arrays a `return` value's arrays inside loops are copied into, by position.
+    return_arrays: Vec<Mem>,
     /// The `fn` items declared in the body.
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
@@ -416,6 +463,23 @@ impl Lowerer<'_> {
                 ir::Stmt::Inst(inst) if inst.result == value => Some(inst),
                 _ => None,
             })
+    }
+
+    /// The rows of `val` (`(t, m[i])`) as copies of their own, which can be joined with the
+    /// arrays of other paths (a `return` of another row, or of an array).
+    pub(super) fn owned_rows(&mut self, val: Val, span: Span) -> Val {
+        match val {
+            Val::Mem(mem, prefix) if !prefix.is_empty() && self.is_row(mem, &prefix) => {
+                self.copy_mem(mem, &prefix, None, span)
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.owned_rows(part, span))
+                    .collect(),
+            ),
+            val => val,
+        }
     }
 
     /// A struct field's value, `p.b` or `p.w[1]`: a whole field may be an array or a struct
