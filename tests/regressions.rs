@@ -2381,6 +2381,38 @@ mod returned_from_loops {
         (dt * dt, s.x)
     }
 
+    /// A guard's `return` before a loop that returns too (rejected).
+    #[differentiate]
+    fn guarded(x: &[f64], c: f64) -> (f64, Vec<f64>) {
+        if x.is_empty() {
+            return (0.0, vec![c]);
+        }
+        let mut v = x.to_vec();
+        for i in 0..v.len() {
+            v[i] *= c;
+            if v[i] > 3.0 {
+                return (c, v);
+            }
+        }
+        (c * c, v)
+    }
+
+    /// A struct's whole array field against a local array in an `if` and a `match` (rejected
+    /// with a message about rows).
+    #[differentiate]
+    fn chosen(b: &Body, c: f64, mode: usize) -> f64 {
+        let mut s = *b;
+        s.x[0] *= c;
+        let q = match mode {
+            0 => s.x,
+            1 => [c, c * c],
+            _ => b.x,
+        };
+        let r = if c < 0.0 { [b.m, c] } else { s.x };
+        let t = if c > 0.5 { b.x } else { [b.m, c] };
+        q[0] * q[1] + r[0] * r[1] + t[0] * t[1]
+    }
+
     /// `seed · f(p)` of a function of two arrays, or of an array and a number.
     fn check<F: Fn(&[f64]) -> f64>(f: F, p: &[f64], grad: &[f64]) {
         assert_gradient(f, p, grad, 1e-7);
@@ -2433,6 +2465,42 @@ mod returned_from_loops {
                 s.1[0] * r[0] + s.1[1] * r[1]
             };
             check(f, &[x[0], x[1], x[2], c], &[dx[0], dx[1], dx[2], dc]);
+        }
+        for (x, c) in [(vec![1.0, 0.5], 1.7), (vec![1.0, 0.5], 4.0), (vec![], 0.3)] {
+            // A seed as long as the result.
+            let s = (0.5, [1.0, -0.7][..x.len().max(1)].to_vec());
+            let (dx, dc) = guarded_pullback(&x, c, s.clone());
+            let n = x.len();
+            let f = |p: &[f64]| {
+                let (a, b) = guarded(&p[..n], p[n]);
+                s.0 * a + b.iter().zip(&s.1).map(|(u, v)| u * v).sum::<f64>()
+            };
+            let mut p = x.clone();
+            p.push(c);
+            let mut grad = dx.clone();
+            grad.push(dc);
+            check(f, &p, &grad);
+        }
+        for mode in 0..3 {
+            for c in [0.7, -0.3, 0.2] {
+                let b = Body {
+                    x: [0.5, 1.5],
+                    m: 2.0,
+                };
+                let (value, (g, gc)) = chosen_grad(&b, c, mode);
+                assert_eq!(value.to_bits(), chosen(&b, c, mode).to_bits());
+                let f = |p: &[f64]| {
+                    chosen(
+                        &Body {
+                            x: [p[0], p[1]],
+                            m: p[2],
+                        },
+                        p[3],
+                        mode,
+                    )
+                };
+                check(f, &[0.5, 1.5, 2.0, c], &[g.x[0], g.x[1], g.m, gc]);
+            }
         }
         for dt in [2.0, 1.1] {
             let b = Body {

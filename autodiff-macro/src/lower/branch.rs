@@ -375,6 +375,15 @@ impl Lowerer<'_> {
         Val::Mem(result, Vec::new())
     }
 
+    /// Whether a value may be an array: a call's result, a struct's field read whole (which
+    /// becomes one).
+    fn maybe_array(&mut self, v: Value) -> bool {
+        if self.parts.contains(&v) {
+            self.values[v.index()].aggregate = true;
+        }
+        self.values[v.index()].aggregate
+    }
+
     /// Whether two arrays can be joined into one: local ones of the same shape.
     fn joinable(&self, a: Mem, b: Mem) -> bool {
         let (a, b) = (&self.mems[a.index()], &self.mems[b.index()]);
@@ -400,6 +409,8 @@ impl Lowerer<'_> {
                     && !(m == mem
                         && p.len() == prefix.len()
                         && p.iter().zip(prefix).all(|(a, b)| same_operand(a, b)))
+                    // A whole field against an array (`if c { b.x } else { [b.m, c] }`).
+                    || !self.mems[m.index()].structured && p.is_empty() && prefix.is_empty()
             }
             _ => false,
         };
@@ -544,9 +555,10 @@ impl Lowerer<'_> {
                     span,
                 )
             }
-            // A call's array result against an array (`if c { h_pair(t) } else { q }`).
+            // A call's array result, or a struct's field read whole, against an array
+            // (`if c { h_pair(t) } else { q }`).
             (Val::Scalar(Operand::Value(v)), Val::Mem(b, pb))
-                if pb.is_empty() && self.values[v.index()].aggregate && self.joinable(b, b) =>
+                if pb.is_empty() && self.maybe_array(v) && self.joinable(b, b) =>
             {
                 self.joined_array(
                     b,
@@ -558,7 +570,7 @@ impl Lowerer<'_> {
                 )
             }
             (Val::Mem(a, pa), Val::Scalar(Operand::Value(v)))
-                if pa.is_empty() && self.values[v.index()].aggregate && self.joinable(a, a) =>
+                if pa.is_empty() && self.maybe_array(v) && self.joinable(a, a) =>
             {
                 self.joined_array(
                     a,

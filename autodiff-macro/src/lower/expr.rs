@@ -106,12 +106,10 @@ impl Lowerer<'_> {
                         ret,
                         "this `return` gives a value of another shape than the function's array",
                     ),
-                    // Inside a loop, the arrays of a tuple outlive it (`return (t, [x, y])`).
-                    (None, val) if !self.loops.is_empty() => {
-                        let val = self.outliving(0, true, val, &mut 0, ret.return_token.span);
-                        self.assign_var(&Var::ReturnValue, val);
-                    }
+                    // The arrays of a tuple (`return (t, [x, y])`) copied into the same arrays
+                    // at every `return`, which outlive the loops it may be in.
                     (None, val) => {
+                        let val = self.outliving(0, true, val, &mut 0, ret.return_token.span);
                         self.assign_var(&Var::ReturnValue, val);
                     }
                 }

@@ -169,8 +169,8 @@ impl Lowerer<'_> {
 
     /// A `break` value's arrays (`break a`, `break (w, s)`) copied into arrays declared before
     /// loop `k`, the same for every `break` of it: a copy, as Rust makes, that outlives the loop.
-    /// With `returned`, a `return` value's inside a loop, the same for every `return` of the
-    /// function. `position` counts the arrays met so far in the value.
+    /// With `returned`, a `return` value's, the same for every `return` of the function, which
+    /// outlive the loops it may be in. `position` counts the arrays met so far in the value.
     pub(super) fn outliving(
         &mut self,
         k: usize,
