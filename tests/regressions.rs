@@ -2129,6 +2129,28 @@ mod data_in_structs {
         s + data[0].y * b[0].sin()
     }
 
+    pub struct Inner {
+        pub scale: f64,
+    }
+
+    pub struct Rec {
+        pub inner: Inner,
+        pub vals: Vec<f64>,
+    }
+
+    /// A field of a field of a data item (`Inner: Clone` was required).
+    #[differentiate(wrt(a))]
+    fn nested(a: f64, recs: &[Rec]) -> f64 {
+        let mut t = 0.0;
+        for i in 0..recs.len() {
+            let sc = recs[i].inner.scale;
+            for j in 0..recs[i].vals.len() {
+                t += (a * recs[i].vals[j] * sc).sin();
+            }
+        }
+        t
+    }
+
     #[derive(Clone, Debug, Differentiable)]
     pub struct Seg {
         a: [f64; 2],
@@ -2257,6 +2279,20 @@ mod data_in_structs {
                 k: 0,
             },
         ];
+        let recs = vec![
+            Rec {
+                inner: Inner { scale: 0.7 },
+                vals: vec![0.3, 1.1],
+            },
+            Rec {
+                inner: Inner { scale: -0.2 },
+                vals: vec![2.0],
+            },
+        ];
+        let (value, g) = nested_grad(0.8, &recs);
+        assert_eq!(value.to_bits(), nested(0.8, &recs).to_bits());
+        assert_gradient(|a| nested(a[0], &recs), &[0.8], &[g], 1e-8);
+
         let (value, g) = sse_grad(&[0.7, 1.1], &data);
         assert_eq!(value.to_bits(), sse(&[0.7, 1.1], &data).to_bits());
         assert_gradient(|b| sse(b, &data), &[0.7, 1.1], &g, 1e-8);

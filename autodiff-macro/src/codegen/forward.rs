@@ -250,6 +250,10 @@ impl<'a> Writer<'a> {
                 ..
             } => self.call_expr(callee, &inst.args, written_ref, span, false, *tangents),
             // A part that is an array or a `Vec` is copied out: the whole stays readable.
+            Op::Field(member) if self.element_refs.contains(&inst.result) => {
+                let a = &args[0];
+                quote!(&#a.#member)
+            }
             Op::Field(member) => {
                 let a = &args[0];
                 self.copy_if_aggregate(inst.result, quote!(#a.#member))

@@ -64,9 +64,9 @@ fn backward_needs(backward: &Backward) -> BTreeSet<Value> {
     used
 }
 
-/// Elements of parameters read only for their fields (`goods[0].price` of a `&[Good]`):
-/// borrowed rather than cloned, so that nothing is copied and data structs need not be
-/// `Clone`. A parameter cannot change while the borrow lives.
+/// Elements of parameters read only for their fields (`goods[0].price` of a `&[Good]`), and
+/// such fields of them: borrowed rather than cloned, so that nothing is copied and data structs
+/// need not be `Clone`. A parameter cannot change while the borrow lives.
 pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet<Value> {
     let params: BTreeSet<Value> = function
         .params
@@ -92,6 +92,22 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
     mark_output(&function.output, &mut other);
     other_reads(&function.body, &mut other);
     refs.retain(|v| !other.contains(v));
+    // Fields read whole of those, read only for their own fields (`recs[i].inner.scale`).
+    loop {
+        let before = refs.len();
+        function.body.for_each_inst(&mut |inst| {
+            if matches!(inst.op, Op::Field(_))
+                && function.values[inst.result.index()].aggregate
+                && inst.args[0].value().is_some_and(|v| refs.contains(&v))
+                && !other.contains(&inst.result)
+            {
+                refs.insert(inst.result);
+            }
+        });
+        if refs.len() == before {
+            break;
+        }
+    }
     refs
 }
 
