@@ -2417,6 +2417,23 @@ mod returned_from_loops {
         (dt * dt, s.x)
     }
 
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Layer {
+        pub w: Vec<[f64; 2]>,
+        pub b: Vec<f64>,
+    }
+
+    /// A row of a struct's field returned (rejected).
+    #[differentiate]
+    fn first_strong(l: &Layer, x: [f64; 2]) -> [f64; 2] {
+        for j in 0..l.w.len() {
+            if l.w[j][0] * x[0] > 0.2 {
+                return l.w[j];
+            }
+        }
+        [x[0] * l.b[0], x[1]]
+    }
+
     /// A guard's `return` before a loop that returns too (rejected).
     #[differentiate]
     fn guarded(x: &[f64], c: f64) -> (f64, Vec<f64>) {
@@ -2516,6 +2533,26 @@ mod returned_from_loops {
             let mut grad = dx.clone();
             grad.push(dc);
             check(f, &p, &grad);
+        }
+        for x0 in [0.8, 0.1] {
+            let l = Layer {
+                w: vec![[0.3, -0.8], [0.9, 0.4]],
+                b: vec![0.1, -0.2],
+            };
+            let (gl, gx) = first_strong_pullback(&l, [x0, -0.45], [1.0, 2.0]);
+            let f = |p: &[f64]| {
+                let l = Layer {
+                    w: vec![[p[0], p[1]], [p[2], p[3]]],
+                    b: vec![p[4], p[5]],
+                };
+                let r = first_strong(&l, [p[6], p[7]]);
+                r[0] + 2.0 * r[1]
+            };
+            let p = [0.3, -0.8, 0.9, 0.4, 0.1, -0.2, x0, -0.45];
+            let g = [
+                gl.w[0][0], gl.w[0][1], gl.w[1][0], gl.w[1][1], gl.b[0], gl.b[1], gx[0], gx[1],
+            ];
+            check(f, &p, &g);
         }
         for mode in 0..3 {
             for c in [0.7, -0.3, 0.2] {

@@ -101,6 +101,19 @@ impl Lowerer<'_> {
                         let value = self.load_field(mem, prefix, ret.return_token.span);
                         self.assign_var(&Var::ReturnValue, Val::Scalar(Operand::Value(value)));
                     }
+                    // A struct field's row (`return l.w[j]`): read whole, an array.
+                    (Some(out), Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
+                        let value = self.load_field(mem, prefix, ret.return_token.span);
+                        self.values[value.index()].aggregate = true;
+                        self.push(ir::Stmt::MemInit(MemInit {
+                            mem: out,
+                            kind: MemInitKind::FromValue(value),
+                            declare: false,
+                            len: None,
+                            ty: None,
+                            span: ret.return_token.span,
+                        }));
+                    }
                     (Some(_), Val::Poison) => {}
                     (Some(_), _) => self.error(
                         ret,
