@@ -2596,3 +2596,27 @@ mod returned_from_loops {
         }
     }
 }
+
+/// Integers' own methods on a length (`x.len().saturating_sub(1)`) were taken for methods
+/// without a derivative rule applied to a differentiated value. Found by the time-series hunt.
+mod integer_methods_of_lengths {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn sample_var(x: &[f64]) -> f64 {
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let dof = x.len().saturating_sub(1) as f64;
+        let lag = x.len().abs_diff(1).max(1);
+        x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / dof + x[lag] * 0.1
+    }
+
+    #[test]
+    fn saturating_sub_of_a_length() {
+        let x = [0.3, 1.2, 0.6];
+        let (value, g) = sample_var_grad(&x);
+        assert_eq!(value.to_bits(), sample_var(&x).to_bits());
+        assert_gradient(sample_var, &x, &g, 1e-8);
+    }
+}

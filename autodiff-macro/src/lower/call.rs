@@ -23,6 +23,22 @@ const CUT_METHODS: &[&str] = &[
     "total_cmp",
     "partial_cmp",
     "classify",
+    // Integers' own: `x.len().saturating_sub(1)`.
+    "saturating_sub",
+    "saturating_add",
+    "saturating_mul",
+    "wrapping_sub",
+    "wrapping_add",
+    "wrapping_mul",
+    "abs_diff",
+    "div_ceil",
+    "is_power_of_two",
+    "next_power_of_two",
+    "count_ones",
+    "leading_zeros",
+    "trailing_zeros",
+    "ilog2",
+    "ilog10",
 ];
 
 impl Lowerer<'_> {
