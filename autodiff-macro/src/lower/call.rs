@@ -70,8 +70,15 @@ impl Lowerer<'_> {
     }
 }
 
-/// Methods of slices and vectors: on a field of a struct they are not the struct's own methods.
+/// Methods of slices, vectors and `Option`s: on a field of a struct they are not the struct's
+/// own methods.
 const SLICE_METHODS: &[&str] = &[
+    "unwrap",
+    "unwrap_or",
+    "unwrap_or_default",
+    "expect",
+    "is_some",
+    "is_none",
     "iter",
     "iter_mut",
     "first",
