@@ -2398,6 +2398,21 @@ mod returned_from_loops {
         m[0]
     }
 
+    /// A row as a `break` value.
+    #[differentiate]
+    fn broken_row(x: [f64; 3], c: f64) -> f64 {
+        let mut m = [[0.0; 2]; 3];
+        let mut i = 0;
+        let r = loop {
+            m[i] = [x[i] * c, x[i] + c];
+            if m[i][0] > 1.0 || i == 2 {
+                break m[i];
+            }
+            i += 1;
+        };
+        r[0] * r[1]
+    }
+
     #[derive(Clone, Copy, Debug, Default, PartialEq, Differentiable)]
     pub struct Body {
         pub x: [f64; 2],
@@ -2511,6 +2526,10 @@ mod returned_from_loops {
                 let (t, r) = row_in_tuple([p[0], p[1], p[2]], p[3]);
                 s.0 * t + s.1[0] * r[0] + s.1[1] * r[1]
             };
+            check(f, &[x[0], x[1], x[2], c], &[dx[0], dx[1], dx[2], dc]);
+            let (value, (dx, dc)) = broken_row_grad(x, c);
+            assert_eq!(value.to_bits(), broken_row(x, c).to_bits());
+            let f = |p: &[f64]| broken_row([p[0], p[1], p[2]], p[3]);
             check(f, &[x[0], x[1], x[2], c], &[dx[0], dx[1], dx[2], dc]);
             let (dx, dc) = row_pullback(x, c, s.1);
             let f = |p: &[f64]| {

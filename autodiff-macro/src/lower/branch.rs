@@ -375,15 +375,6 @@ impl Lowerer<'_> {
         Val::Mem(result, Vec::new())
     }
 
-    /// Whether a value may be an array: a call's result, a struct's field read whole (which
-    /// becomes one).
-    fn maybe_array(&mut self, v: Value) -> bool {
-        if self.parts.contains(&v) {
-            self.values[v.index()].aggregate = true;
-        }
-        self.values[v.index()].aggregate
-    }
-
     /// Whether two arrays can be joined into one: local ones of the same shape.
     fn joinable(&self, a: Mem, b: Mem) -> bool {
         let (a, b) = (&self.mems[a.index()], &self.mems[b.index()]);

@@ -70,8 +70,18 @@ impl Lowerer<'_> {
                     Some(e) => self.expr(e),
                     None => Val::Unit,
                 };
-                // A row (`return m[i]`) as an array of its own.
-                let val = self.owned_rows(val, ret.return_token.span);
+                let span = ret.return_token.span;
+                // A row (`return m[i]`) as an array of its own; a struct field's row (`return
+                // l.w[j]` into the function's array) read whole.
+                let val = match (self.ret_mem, self.owned_rows(val, span)) {
+                    (Some(_), Val::Mem(mem, prefix))
+                        if self.mems[mem.index()].structured && !prefix.is_empty() =>
+                    {
+                        let value = self.load_field(mem, prefix, span);
+                        Val::Scalar(Operand::Value(value))
+                    }
+                    (_, val) => val,
+                };
                 match (self.ret_mem, val) {
                     (Some(out), Val::Mem(src, prefix)) if prefix.is_empty() => {
                         self.push(ir::Stmt::MemInit(MemInit {
@@ -80,7 +90,7 @@ impl Lowerer<'_> {
                             declare: false,
                             len: None,
                             ty: None,
-                            span: ret.return_token.span,
+                            span,
                         }));
                     }
                     (Some(out), Val::Scalar(Operand::Value(value))) => {
@@ -91,28 +101,15 @@ impl Lowerer<'_> {
                             declare: false,
                             len: None,
                             ty: None,
-                            span: ret.return_token.span,
+                            span,
                         }));
                     }
                     // A field of a struct returned as a number (`return p.b`): loaded here, as
                     // the function's last expression is, so the value carried out of loops is a
                     // number.
                     (None, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
-                        let value = self.load_field(mem, prefix, ret.return_token.span);
+                        let value = self.load_field(mem, prefix, span);
                         self.assign_var(&Var::ReturnValue, Val::Scalar(Operand::Value(value)));
-                    }
-                    // A struct field's row (`return l.w[j]`): read whole, an array.
-                    (Some(out), Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
-                        let value = self.load_field(mem, prefix, ret.return_token.span);
-                        self.values[value.index()].aggregate = true;
-                        self.push(ir::Stmt::MemInit(MemInit {
-                            mem: out,
-                            kind: MemInitKind::FromValue(value),
-                            declare: false,
-                            len: None,
-                            ty: None,
-                            span: ret.return_token.span,
-                        }));
                     }
                     (Some(_), Val::Poison) => {}
                     (Some(_), _) => self.error(
@@ -122,7 +119,7 @@ impl Lowerer<'_> {
                     // The arrays of a tuple (`return (t, [x, y])`) copied into the same arrays
                     // at every `return`, which outlive the loops it may be in.
                     (None, val) => {
-                        let val = self.outliving(0, true, val, &mut 0, ret.return_token.span);
+                        let val = self.outliving(0, true, val, &mut 0, span);
                         self.assign_var(&Var::ReturnValue, val);
                     }
                 }

@@ -158,6 +158,7 @@ impl Lowerer<'_> {
         let idx = self.loops[k].idx;
         if let Some(value) = &brk.expr {
             let val = self.expr(value);
+            let val = self.owned_rows(val, value.span());
             let val = self.outliving(k, false, val, &mut 0, value.span());
             if !self.assign_var(&Var::BreakValue(idx), val) {
                 self.error(value, "`break` with a value is only supported in `loop`");
@@ -167,7 +168,8 @@ impl Lowerer<'_> {
         Val::Unit
     }
 
-    /// A `break` value's arrays (`break a`, `break (w, s)`) copied into arrays declared before
+    /// A `break` value's arrays (`break a`, `break (w, s)`; rows copied first, `owned_rows`)
+    /// copied into arrays declared before
     /// loop `k`, the same for every `break` of it: a copy, as Rust makes, that outlives the loop.
     /// With `returned`, a `return` value's, the same for every `return` of the function, which
     /// outlive the loops it may be in. `position` counts the arrays met so far in the value.
@@ -180,16 +182,8 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         match val {
-            // A row (`break m[i]`): a copy of its own first.
-            Val::Mem(mem, ref prefix) if !prefix.is_empty() && self.is_row(mem, prefix) => {
-                let copy = self.owned_rows(val, span);
-                self.outliving(k, returned, copy, position, span)
-            }
             // A struct's field read whole (`s.x`): maybe an array, its adjoint added whole.
-            Val::Scalar(Operand::Value(v)) if self.parts.contains(&v) => {
-                self.values[v.index()].aggregate = true;
-                val
-            }
+            Val::Scalar(Operand::Value(v)) if self.maybe_array(v) => val,
             Val::Mem(mem, prefix) if prefix.is_empty() && !self.mems[mem.index()].structured => {
                 let shape = (self.mems[mem.index()].dims, self.mems[mem.index()].vec);
                 let known = match returned {

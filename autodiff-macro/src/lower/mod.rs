@@ -482,6 +482,16 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Whether a value may be an array: a call's result, a struct value, or a struct's field
+    /// read whole, which is made one (its shape is unknown; one that is a number is cloned and
+    /// its adjoint added whole all the same).
+    pub(super) fn maybe_array(&mut self, v: Value) -> bool {
+        if self.parts.contains(&v) {
+            self.values[v.index()].aggregate = true;
+        }
+        self.values[v.index()].aggregate
+    }
+
     /// A struct field's value, `p.b` or `p.w[1]`: a whole field may be an array or a struct
     /// (its shape is unknown), so it is cloned out and its adjoint added whole.
     pub(super) fn load_field(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Value {
@@ -573,9 +583,7 @@ impl Lowerer<'_> {
                 // A struct's field read whole (`let p = b.x; p`) may be an array: its adjoint,
                 // the seed, is added whole.
                 if let Operand::Value(v) = operand {
-                    if self.parts.contains(&v) {
-                        self.values[v.index()].aggregate = true;
-                    }
+                    self.maybe_array(v);
                 }
                 Output::Operand(operand)
             }
