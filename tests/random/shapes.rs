@@ -327,6 +327,8 @@ pub const REQUIRED: &[&str] = &[
     "array: scale3",
     "array: iterated",
     "array: chosen by branch",
+    "array: tuple returned from loop",
+    "array: row returned",
     "vec: cumsum",
     "struct: method",
     "struct: h_params",
@@ -338,6 +340,7 @@ pub const REQUIRED: &[&str] = &[
     "struct: by-value method",
     "struct: fields stepped",
     "struct: update syntax",
+    "struct: field or array by branch",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -1524,6 +1527,8 @@ impl<'a> Gen<'a> {
             "scale3",
             "iterated",
             "chosen by branch",
+            "tuple returned from loop",
+            "row returned",
         ];
         if self.allows("array-result-reassigned") {
             variants.push("pair reassigned in loop");
@@ -1584,6 +1589,31 @@ impl<'a> Gen<'a> {
                 self.emit(format!("let mut {c} = if {cond} {{ {p} }} else {{ {q} }};"));
                 self.emit(format!("{c}[1] += {p}[0];"));
                 self.emit(format!("let {out} = {c}[0] * {c}[1] + {q}[0];"));
+            }
+            // A tuple holding an array, returned from inside a loop or after it.
+            "tuple returned from loop" => {
+                let (s, w) = (self.name("s"), self.name("w"));
+                let n = self.rng.range(1, 4);
+                self.emit(format!("let ({s}, {w}) = h_settleᵈ({}, {n});", t.s));
+                let k = self.rng.below(2);
+                self.emit(format!("let {out} = {s} * {w}[{k}] + {w}[{}];", 1 - k));
+            }
+            // A row of a local matrix, returned whole from inside a loop or a literal after it.
+            "row returned" => {
+                let m = self.name("m");
+                let (e0, e1, e2) = (self.expr(1), self.expr(1), self.expr(1));
+                self.emit(format!(
+                    "let {m} = [[{}, {}], [{}, {}], [{}, {}]];",
+                    e0.s,
+                    lit(0.5).s,
+                    e1.s,
+                    t.s,
+                    lit(-0.75).s,
+                    e2.s
+                ));
+                let x = self.bounded(1);
+                self.emit(format!("let {p} = h_pick_rowᵈ(&{m}, {});", x.s));
+                self.emit(format!("let {out} = {p}[0] * {p}[1] + {m}[1][0];"));
             }
             "iterated" => {
                 self.emit(format!("let {p} = h_pairᵈ({});", t.s));
@@ -1807,6 +1837,7 @@ impl<'a> Gen<'a> {
             "chosen by branch",
             "fields stepped",
             "update syntax",
+            "field or array by branch",
         ];
         if !self.jvp {
             variants.push("by-value method");
@@ -1913,6 +1944,21 @@ impl<'a> Gen<'a> {
                 self.close_loop();
                 let x = self.expr(1);
                 self.emit(format!("let {out} = {s}.score({}) + {s}.v[2];", x.s));
+            }
+            // The struct's array field or a local array, chosen by a branch, then written.
+            "field or array by branch" => {
+                let c = self.name("c");
+                let x = self.operand();
+                let cond = self.cond_on(&x);
+                let (e, u) = (self.expr(1), self.bounded(1));
+                self.emit(format!(
+                    "let mut {c} = if {cond} {{ {p}.w }} else {{ [{}, {p}.b, {}] }};",
+                    e.s,
+                    lit(0.5).s
+                ));
+                let k = self.rng.below(3);
+                self.emit(format!("{c}[{k}] += {} * {};", lit(0.25).s, u.at(MUL)));
+                self.emit(format!("let {out} = {c}[0] * {c}[1] + {c}[2];"));
             }
             "by-value method" => {
                 let x = self.expr(1);
@@ -3511,6 +3557,30 @@ fn h_diagᵈ(x: ℱ) -> [[ℱ; 2]; 2] {
 §#[differentiate(hessian)]
 fn h_traceᵈ(m: [[ℱ; 2]; 2]) -> ℱ {
     m[0][0] + m[1][1] * ⟦0.5⟧ + m[0][1] * m[1][0]
+}
+
+§#[differentiate(hessian)]
+fn h_settleᵈ(x: ℱ, n: usize) -> (ℱ, [ℱ; 2]) {
+    let mut t = x;
+    let mut v = [x, ⟦0.5⟧];
+    for i in 0..n {
+        t = t * ⟦0.75⟧ + (t * v[1]).sin();
+        v = [v[1] + t * ⟦0.25⟧, v[0] - ⟦i as f64⟧ * ⟦0.1⟧];
+        if t > ⟦1.25⟧ {
+            return (t, [v[0] * t, v[1]]);
+        }
+    }
+    (t * ⟦0.5⟧, v)
+}
+
+§#[differentiate(hessian)]
+fn h_pick_rowᵈ(m: &[[ℱ; 2]], x: ℱ) -> [ℱ; 2] {
+    for i in 0..m.len() {
+        if m[i][0] * x > ⟦0.25⟧ {
+            return m[i];
+        }
+    }
+    [x, m[0][1]]
 }
 
 §#[differentiate(hessian)]
