@@ -2639,3 +2639,95 @@ mod integer_methods_of_lengths {
         assert_gradient(sample_var, &x, &g, 1e-8);
     }
 }
+
+/// `match` on an enum field of borrowed data that is not `Copy` (a variant holds a `String`):
+/// the generated code reads the field through its borrow, as the user's `match it.kind` does,
+/// instead of moving it out (E0507 from generated code).
+mod matches_on_data_fields {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::differentiate;
+
+    pub enum Kind {
+        Linear,
+        Quadratic(f64),
+        Named(String),
+    }
+
+    pub struct Item {
+        pub kind: Kind,
+        pub w: f64,
+    }
+
+    pub enum Shape {
+        Circle { r: f64 },
+        Label(String),
+    }
+
+    pub struct Config {
+        pub shape: Shape,
+        pub scale: f64,
+    }
+
+    #[differentiate(wrt(x), hessian)]
+    fn total(x: f64, items: &[Item]) -> f64 {
+        let mut s = 0.0;
+        for it in items {
+            match it.kind {
+                Kind::Linear => s += it.w * x,
+                Kind::Quadratic(a) => s += a * x * x,
+                Kind::Named(_) => s += x.sin() * it.w,
+            }
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn indexed(x: &[f64], items: &[Item], cfg: &Config) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let t = if let Kind::Quadratic(a) = items[i].kind {
+                a * x[i] * x[i]
+            } else if matches!(items[i].kind, Kind::Named(_)) {
+                x[i].exp()
+            } else {
+                items[i].w * x[i]
+            };
+            s += t;
+        }
+        match cfg.shape {
+            Shape::Circle { r } => s * r * cfg.scale,
+            Shape::Label(_) => s,
+        }
+    }
+
+    fn items() -> Vec<Item> {
+        vec![
+            Item { kind: Kind::Linear, w: 2.0 },
+            Item { kind: Kind::Quadratic(0.5), w: 1.0 },
+            Item { kind: Kind::Named("c".to_owned()), w: 1.5 },
+        ]
+    }
+
+    #[test]
+    fn a_match_on_an_enum_field_in_a_loop() {
+        let items = items();
+        let x = 0.7;
+        let (value, g) = total_grad(x, &items);
+        assert_eq!(value.to_bits(), total(x, &items).to_bits());
+        assert_close(g, 2.0 + 2.0 * 0.5 * x + 1.5 * x.cos(), 1e-15);
+        let (_, _, h) = total_hessian(x, &items);
+        assert_close(h[0][0], 2.0 * 0.5 - 1.5 * x.sin(), 1e-15);
+    }
+
+    #[test]
+    fn if_let_and_matches_on_indexed_items_and_a_config() {
+        let items = items();
+        let x = [0.3, -0.8, 0.45];
+        for shape in [Shape::Circle { r: 1.25 }, Shape::Label("none".to_owned())] {
+            let cfg = Config { shape, scale: 0.5 };
+            let (value, g) = indexed_grad(&x, &items, &cfg);
+            assert_eq!(value.to_bits(), indexed(&x, &items, &cfg).to_bits());
+            assert_gradient(|x| indexed(x, &items, &cfg), &x, &g, 1e-8);
+        }
+    }
+}

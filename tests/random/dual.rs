@@ -393,15 +393,17 @@ impl RemAssign for D {
     }
 }
 
+// From `-0.0`, as `f64`'s sum starts: a sum of negative zeros stays `-0.0`, and the sign
+// reaches the value through `atan2(0.0, y)`.
 impl Sum for D {
     fn sum<I: Iterator<Item = D>>(iter: I) -> D {
-        iter.fold(c(0.0), |a, b| a + b)
+        iter.fold(c(-0.0), |a, b| a + b)
     }
 }
 
 impl<'a> Sum<&'a D> for D {
     fn sum<I: Iterator<Item = &'a D>>(iter: I) -> D {
-        iter.fold(c(0.0), |a, b| a + *b)
+        iter.fold(c(-0.0), |a, b| a + *b)
     }
 }
 

@@ -297,9 +297,13 @@ impl<'a> Writer<'a> {
             // A struct (or an array field of one), or a row (`let old = m[i];`), read whole is
             // cloned out of it.
             Op::Load(mem) if self.function.values[inst.result.index()].aggregate => {
+                let borrow = self.element_refs.contains(&inst.result);
                 if args.is_empty() && self.is_ref_param_mem(*mem) {
                     let place = self.mem_name(*mem);
-                    return quote!(::core::clone::Clone::clone(#place));
+                    return match borrow {
+                        true => place,
+                        false => quote!(::core::clone::Clone::clone(#place)),
+                    };
                 }
                 let place = self
                     .windowed_place(*mem, false, &inst.args)
@@ -307,7 +311,10 @@ impl<'a> Writer<'a> {
                         let mem = self.mem_name(*mem);
                         quote!(#mem #([#args])*)
                     });
-                quote!(::core::clone::Clone::clone(&#place))
+                match borrow {
+                    true => quote!(&#place),
+                    false => quote!(::core::clone::Clone::clone(&#place)),
+                }
             }
             Op::Load(mem) => {
                 if let Some(place) = self.windowed_place(*mem, false, &inst.args) {
@@ -325,7 +332,15 @@ impl<'a> Writer<'a> {
                 let private = private();
                 quote!(#private::owned(&#mem #([#args])*))
             }
-            Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| args[k].clone()),
+            // A borrowed element or field stands where the user wrote the place itself
+            // (`match it.kind`): read through the borrow, nothing moves out of it.
+            Op::Opaque(opaque) => Opaque::map_holes(opaque.expr.clone(), &mut |k| {
+                let arg = &args[k];
+                match inst.args[k].value() {
+                    Some(v) if self.element_refs.contains(&v) => quote!((*#arg)),
+                    _ => arg.clone(),
+                }
+            }),
         }
     }
 

@@ -64,9 +64,10 @@ fn backward_needs(backward: &Backward) -> BTreeSet<Value> {
     used
 }
 
-/// Elements of parameters read only for their fields (`goods[0].price` of a `&[Good]`), and
-/// such fields of them: borrowed rather than cloned, so that nothing is copied and data structs
-/// need not be `Clone`. A parameter cannot change while the borrow lives.
+/// Elements of parameters, and fields of those and of borrowed data, read only for their own
+/// fields (`goods[0].price` of a `&[Good]`) or in expressions kept as written (`match
+/// it.kind`): borrowed rather than cloned or moved, so that nothing is copied and data structs
+/// need not be `Clone`. Data cannot change while the borrow lives.
 pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet<Value> {
     let params: BTreeSet<Value> = function
         .params
@@ -77,28 +78,38 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
         })
         .collect();
     let mut refs = BTreeSet::new();
+    // Borrowed data: parameters behind a reference and borrows of data (`it` of `items.iter()`).
+    let mut borrowed: BTreeSet<Value> = params
+        .iter()
+        .copied()
+        .filter(|v| function.values[v.index()].by_ref)
+        .collect();
     function.body.for_each_inst(&mut |inst| {
-        if matches!(inst.op, Op::Index)
-            && function.values[inst.result.index()].aggregate
-            && inst.args[0].value().is_some_and(|v| params.contains(&v))
-        {
+        let element_of_param = match inst.op {
+            Op::Index => inst.args[0].value().is_some_and(|v| params.contains(&v)),
+            // A struct parameter's field (`cfg.shape`), or an element of one.
+            Op::Load(mem) => function.mems[mem.index()].param.is_some(),
+            _ => false,
+        };
+        if element_of_param && function.values[inst.result.index()].aggregate {
             refs.insert(inst.result);
         }
+        if inst.op.is_borrow() {
+            borrowed.insert(inst.result);
+        }
     });
-    if refs.is_empty() {
-        return refs;
-    }
     let mut other = backward_needs(backward);
     mark_output(&function.output, &mut other);
     other_reads(&function.body, &mut other);
     refs.retain(|v| !other.contains(v));
-    // Fields read whole of those, read only for their own fields (`recs[i].inner.scale`).
+    // Fields of those, and of borrowed data, read only as above (`recs[i].inner.scale`).
     loop {
         let before = refs.len();
         function.body.for_each_inst(&mut |inst| {
             if matches!(inst.op, Op::Field(_))
-                && function.values[inst.result.index()].aggregate
-                && inst.args[0].value().is_some_and(|v| refs.contains(&v))
+                && inst.args[0]
+                    .value()
+                    .is_some_and(|v| refs.contains(&v) || borrowed.contains(&v))
                 && !other.contains(&inst.result)
             {
                 refs.insert(inst.result);
@@ -111,13 +122,15 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
     refs
 }
 
-/// Every value read other than as the struct of a field access.
+/// Every value read other than as the struct of a field access or in an expression kept as
+/// written (which reads it through its borrow, see `element_refs`).
 fn other_reads(block: &Block, out: &mut BTreeSet<Value>) {
     for stmt in &block.stmts {
         match stmt {
             Stmt::Inst(inst) if matches!(inst.op, Op::Field(_)) => {
                 out.extend(inst.args[1..].iter().flat_map(Operand::values));
             }
+            Stmt::Inst(inst) if matches!(inst.op, Op::Opaque(_)) => {}
             Stmt::MemInit(MemInit {
                 kind: MemInitKind::FromValue(value),
                 ..
