@@ -2675,7 +2675,7 @@ mod matches_on_data_fields {
             match it.kind {
                 Kind::Linear => s += it.w * x,
                 Kind::Quadratic(a) => s += a * x * x,
-                Kind::Named(_) => s += x.sin() * it.w,
+                Kind::Named(ref label) => s += x.sin() * it.w * label.len() as f64,
             }
         }
         s
@@ -2696,15 +2696,24 @@ mod matches_on_data_fields {
         }
         match cfg.shape {
             Shape::Circle { r } => s * r * cfg.scale,
-            Shape::Label(_) => s,
+            Shape::Label(ref text) => s * text.len() as f64,
         }
     }
 
     fn items() -> Vec<Item> {
         vec![
-            Item { kind: Kind::Linear, w: 2.0 },
-            Item { kind: Kind::Quadratic(0.5), w: 1.0 },
-            Item { kind: Kind::Named("c".to_owned()), w: 1.5 },
+            Item {
+                kind: Kind::Linear,
+                w: 2.0,
+            },
+            Item {
+                kind: Kind::Quadratic(0.5),
+                w: 1.0,
+            },
+            Item {
+                kind: Kind::Named("c".to_owned()),
+                w: 1.5,
+            },
         ]
     }
 
@@ -2714,6 +2723,7 @@ mod matches_on_data_fields {
         let x = 0.7;
         let (value, g) = total_grad(x, &items);
         assert_eq!(value.to_bits(), total(x, &items).to_bits());
+        // The named item's label has length 1.
         assert_close(g, 2.0 + 2.0 * 0.5 * x + 1.5 * x.cos(), 1e-15);
         let (_, _, h) = total_hessian(x, &items);
         assert_close(h[0][0], 2.0 * 0.5 - 1.5 * x.sin(), 1e-15);
@@ -2729,5 +2739,270 @@ mod matches_on_data_fields {
             assert_eq!(value.to_bits(), indexed(&x, &items, &cfg).to_bits());
             assert_gradient(|x| indexed(x, &items, &cfg), &x, &g, 1e-8);
         }
+    }
+}
+
+/// Found by a hunt through robotics code: names bound to borrowed items, closures with typed
+/// parameters, chained methods named like operators, and sub-slices of a local struct's field.
+mod closures_aliases_and_chains {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[differentiate]
+    fn dist(p: &[f64; 2], c: &[f64; 2]) -> f64 {
+        ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2)).sqrt()
+    }
+
+    #[differentiate]
+    fn sq(v: &[f64]) -> f64 {
+        v.iter().map(|x| x * x).sum()
+    }
+
+    /// `let r = p;` of a loop's item is the same borrow, passed on as one.
+    #[differentiate]
+    fn aliased_items(pts: &[[f64; 2]], rows: &[Vec<f64>], c: &[f64; 2]) -> f64 {
+        let mut s = 0.0;
+        for p in pts {
+            let r = p;
+            s += dist(r, c);
+        }
+        for row in rows {
+            let r = row;
+            s += sq(r) * c[0];
+        }
+        s
+    }
+
+    #[differentiate]
+    fn energy(s: [f64; 2]) -> f64 {
+        s[1] * s[0].sin()
+    }
+
+    /// Closures with typed parameters: an array by value handed to a differentiated function, an
+    /// array by reference called with a literal, and a `&f64` closure given to `map`.
+    #[differentiate]
+    fn closures(s: [f64; 2], xs: &[f64], k: f64) -> f64 {
+        let e = |x: [f64; 2]| energy(x);
+        let f = |p: &[f64; 2]| p[0] * k + p[1] * p[1];
+        let cost = |x: &f64| (x - k).powi(2);
+        e(s) + f(&[s[1], s[0]]) + xs.iter().map(cost).sum::<f64>()
+    }
+
+    #[derive(Clone, Copy, Differentiable)]
+    pub struct V2 {
+        pub x: f64,
+        pub y: f64,
+    }
+
+    impl V2 {
+        #[differentiate]
+        pub fn add(&self, o: &V2, h: f64) -> V2 {
+            V2 {
+                x: self.x + h * o.x,
+                y: self.y + h * o.y,
+            }
+        }
+
+        #[differentiate]
+        pub fn norm2(&self) -> f64 {
+            self.x * self.x + self.y * self.y
+        }
+    }
+
+    /// A struct's method named like an operator, its result the receiver of another method.
+    #[differentiate]
+    fn chained(v: V2, w: V2, k: f64) -> f64 {
+        v.add(&w, k).norm2()
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct W {
+        pub w: Vec<f64>,
+        pub c: f64,
+    }
+
+    /// A sub-slice of a local struct's `Vec` field, passed to a differentiated function.
+    #[differentiate]
+    fn field_slices(p: &W, k: f64) -> f64 {
+        let copy = p.clone();
+        let built = W {
+            w: vec![p.w[0] * k, p.w[1], p.w[2]],
+            c: p.c,
+        };
+        sq(&copy.w[1..]) * copy.c + sq(&built.w[..2]) * built.c
+    }
+
+    #[test]
+    fn an_alias_of_a_loop_item_is_passed_as_a_borrow() {
+        let pts = [[0.3, 0.4], [1.0, -0.2]];
+        let rows = vec![vec![0.5, -0.25], vec![1.5]];
+        let c = [0.5, 0.6];
+        let (value, (_, g_rows, g_c)) = aliased_items_grad(&pts, &rows, &c);
+        assert_eq!(value.to_bits(), aliased_items(&pts, &rows, &c).to_bits());
+        assert_gradient(
+            |c| aliased_items(&pts, &rows, &[c[0], c[1]]),
+            &c,
+            &g_c,
+            1e-8,
+        );
+        assert_close(g_rows[0][1], 2.0 * -0.25 * c[0], 1e-15);
+        assert_close(g_rows[1][0], 2.0 * 1.5 * c[0], 1e-15);
+    }
+
+    #[test]
+    fn closures_with_typed_parameters() {
+        let (s, xs, k) = ([0.3, 0.8], [0.3, 0.9], 0.5);
+        let (value, (g_s, g_xs, g_k)) = closures_grad(s, &xs, k);
+        assert_eq!(value.to_bits(), closures(s, &xs, k).to_bits());
+        let mut g = g_s.to_vec();
+        g.extend(&g_xs);
+        g.push(g_k);
+        assert_gradient(
+            |p| closures([p[0], p[1]], &p[2..4], p[4]),
+            &[s[0], s[1], xs[0], xs[1], k],
+            &g,
+            1e-8,
+        );
+    }
+
+    #[test]
+    fn a_method_named_add_chained() {
+        let (v, w) = (V2 { x: 0.3, y: -0.5 }, V2 { x: 1.0, y: 2.0 });
+        let (value, (gv, gw, gk)) = chained_grad(v, w, 0.5);
+        assert_eq!(value.to_bits(), chained(v, w, 0.5).to_bits());
+        // |v + k w|² = (0.8, 0.5): d v = 2 (0.8, 0.5), d w = k d v, d k = d v · w.
+        for (got, want) in [
+            (gv.x, 1.6),
+            (gv.y, 1.0),
+            (gw.x, 0.8),
+            (gw.y, 0.5),
+            (gk, 3.6),
+        ] {
+            assert_close(got, want, 1e-15);
+        }
+    }
+
+    #[test]
+    fn sub_slices_of_a_local_structs_field() {
+        let p = W {
+            w: vec![0.3, 0.7, -0.4],
+            c: 1.5,
+        };
+        let k = 2.0;
+        let (value, (g, g_k)) = field_slices_grad(&p, k);
+        assert_eq!(value.to_bits(), field_slices(&p, k).to_bits());
+        let f = |q: &[f64]| {
+            let w = W {
+                w: q[..3].to_vec(),
+                c: q[3],
+            };
+            field_slices(&w, q[4])
+        };
+        let mut all = g.w.clone();
+        all.extend([g.c, g_k]);
+        assert_gradient(f, &[0.3, 0.7, -0.4, 1.5, k], &all, 1e-8);
+    }
+}
+
+/// Found by a hunt through signal-processing and pharmacokinetic code.
+mod filters_and_dose_response {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    /// A Hill term: every derivative is zero before the dose (`c = 0`), second ones included
+    /// (the cross term of `ec50` and `n` was NaN: `y / x` of `xlogy` at `0 / 0`).
+    #[differentiate(jvp, hessian, wrt(ec50, n))]
+    fn hill(ec50: f64, n: f64, c: f64) -> f64 {
+        let q = (c / ec50).powf(n);
+        q / (1.0 + q)
+    }
+
+    #[test]
+    fn a_hill_terms_hessian_before_the_dose() {
+        let (_, _, h) = hill_hessian(1.5, 1.8, 0.0);
+        assert_eq!(h, vec![vec![0.0, 0.0], vec![0.0, 0.0]]);
+        // And after it, against finite differences of the gradient.
+        let (c, p) = (0.8, [1.5, 1.8]);
+        let (_, _, h) = hill_hessian(p[0], p[1], c);
+        let step = 1e-6;
+        for k in 0..2 {
+            let mut up = p;
+            let mut down = p;
+            up[k] += step;
+            down[k] -= step;
+            let (gu, gd) = (
+                hill_grad(up[0], up[1], c).1,
+                hill_grad(down[0], down[1], c).1,
+            );
+            assert_close(h[0][k], (gu.0 - gd.0) / (2.0 * step), 1e-8);
+            assert_close(h[1][k], (gu.1 - gd.1) / (2.0 * step), 1e-8);
+        }
+    }
+
+    /// Zero padding of a buffer's tail.
+    #[differentiate]
+    fn padded(x: &[f64]) -> f64 {
+        let mut a = x.to_vec();
+        a[2..].fill(0.0);
+        let head = a[1] * 0.5 + a[0];
+        a[..=1].fill(head);
+        a.iter().map(|v| v * v).sum::<f64>() + a[3] + a[0]
+    }
+
+    #[test]
+    fn fill_of_a_range() {
+        let x = [0.3, -0.7, 1.2, 0.5, 0.9];
+        let (value, g) = padded_grad(&x);
+        assert_eq!(value.to_bits(), padded(&x).to_bits());
+        assert_gradient(padded, &x, &g, 1e-8);
+    }
+
+    /// A biquad written once for every float type: array fields of the type parameter.
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Biquad<T> {
+        pub b: [T; 3],
+        pub a: [T; 2],
+    }
+
+    #[differentiate]
+    impl<T: autodiff_core::Float + num_traits::Float> Biquad<T> {
+        #[differentiate]
+        pub fn energy(&self, x: &[T]) -> T {
+            let mut z = [T::zero(); 2];
+            let mut e = T::zero();
+            for &v in x {
+                let y = self.b[0] * v + z[0];
+                z[0] = self.b[1] * v - self.a[0] * y + z[1];
+                z[1] = self.b[2] * v - self.a[1] * y;
+                e = e + y * y;
+            }
+            e
+        }
+    }
+
+    #[test]
+    fn a_generic_struct_with_array_fields() {
+        let q = Biquad {
+            b: [0.3_f64, 0.2, 0.1],
+            a: [-0.5, 0.21],
+        };
+        let x = [0.5, -0.2, 0.7];
+        let (value, (g, _)) = q.energy_grad(&x);
+        assert_eq!(value.to_bits(), q.energy(&x).to_bits());
+        let f = |p: &[f64]| {
+            let q = Biquad {
+                b: [p[0], p[1], p[2]],
+                a: [p[3], p[4]],
+            };
+            q.energy(&x)
+        };
+        let all = [g.b[0], g.b[1], g.b[2], g.a[0], g.a[1]];
+        assert_gradient(f, &[0.3, 0.2, 0.1, -0.5, 0.21], &all, 1e-8);
+        let q32 = Biquad {
+            b: [0.3f32, 0.2, 0.1],
+            a: [-0.5f32, 0.21],
+        };
+        let (v32, _) = q32.energy_grad(&[0.5f32, -0.2, 0.7]);
+        assert_close(v32 as f64, value, 1e-6);
     }
 }

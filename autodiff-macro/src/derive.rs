@@ -200,6 +200,11 @@ fn impls(
             .iter()
             .map(|(_, ty)| quote::quote_spanned!(ty.span()=> #ty: #core::Differentiable)),
     );
+    // `Differentiable: Clone`, which `[T; 3]: Differentiable` does not give rustc for a
+    // generic struct's `derive(Clone)` (that needs `T: Clone`).
+    if !item.generics.params.is_empty() {
+        predicates.push(quote!(Self: ::core::clone::Clone));
+    }
     let d: Vec<&TokenStream> = differentiable.iter().map(|(m, _)| m).collect();
     let zero_fields = d
         .iter()

@@ -338,7 +338,10 @@ pub static RULES: &[Rule] = &[
             Some(
                 "::autodiff_core::__private::unless_zero(a, dy * ::autodiff_core::__private::ln_as(b, dy))",
             ),
-            Some("::autodiff_core::__private::unless_zero(dy, dy * a / b)"),
+            // Zero where `y` is, as `xlogy` itself: `y / x` is `0 / 0` at `x^p`'s `x = 0`.
+            Some(
+                "::autodiff_core::__private::unless_zero(a, ::autodiff_core::__private::unless_zero(dy, dy * a / b))",
+            ),
         ],
     ),
     p(

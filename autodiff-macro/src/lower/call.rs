@@ -96,6 +96,10 @@ const SLICE_METHODS: &[&str] = &[
     "to_owned",
 ];
 
+/// Methods named like an operator: float code writes the operator, so on a struct they are the
+/// struct's (`a.sub(b)` of two vectors).
+const OPERATOR_METHODS: &[&str] = &["add", "sub", "mul", "div", "rem", "neg"];
+
 /// Searches whose predicate is a closure: they give a position (`usize`, `Option<usize>`,
 /// `Result<usize, usize>`), never a number.
 const SEARCHES: &[&str] = &[
@@ -195,7 +199,7 @@ impl Lowerer<'_> {
         // its operand is a float (so an alias of `f64` works), and `len` is checked to count;
         // but an operator's name (`a.sub(b)` of two vectors) is the struct's: float code
         // writes the operator.
-        let operator = matches!(name.as_str(), "add" | "sub" | "mul" | "div" | "rem" | "neg");
+        let operator = OPERATOR_METHODS.contains(&name.as_str());
         if self.known_struct(&call.receiver)
             && !matches!(name.as_str(), "clone" | "to_owned")
             && (operator || !rules::is_known(&name))
@@ -274,6 +278,35 @@ impl Lowerer<'_> {
         }
         // `f.fill(0.0)` of a local array (a force accumulator reset each step): every element
         // stored, so that the old values' adjoints stop there.
+        // `a[2..].fill(0.0)`: the elements of the range stored one by one.
+        if let (true, Expr::Index(part)) = (
+            name == "fill" && call.args.len() == 1,
+            strip_parens(&call.receiver),
+        ) {
+            if let (Expr::Range(range), true) = (
+                strip_parens(&part.index),
+                self.local_array_of_numbers(&part.expr),
+            ) {
+                let (array, value) = (&part.expr, &call.args[0]);
+                let start = range
+                    .start
+                    .as_deref()
+                    .map_or_else(|| quote::quote!(0), |s| quote::quote!(#s));
+                let end = range
+                    .end
+                    .as_deref()
+                    .map_or_else(|| quote::quote!(#array.len()), |e| quote::quote!(#e));
+                let limits = &range.limits;
+                let fill: Expr = syn::parse_quote_spanned!(call.method.span()=> {
+                    let __autodiff_fill = #value;
+                    for __autodiff_i in (#start) #limits (#end) {
+                        #array[__autodiff_i] = __autodiff_fill;
+                    }
+                });
+                self.expr(&fill);
+                return Val::Unit;
+            }
+        }
         if name == "fill" && call.args.len() == 1 && self.local_array_of_numbers(&call.receiver) {
             let array = self.expr(&call.receiver);
             let value = self.expr(&call.args[0]);
@@ -624,7 +657,7 @@ impl Lowerer<'_> {
 
     /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, a
     /// local bound to one or to a copy of one, or a copy (`p.clone()`) of one of these.
-    fn known_struct(&self, expr: &Expr) -> bool {
+    pub(super) fn known_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Struct(_) => true,
             Expr::Reference(r) => self.known_struct(&r.expr),
@@ -680,8 +713,12 @@ impl Lowerer<'_> {
             // A method of a struct or of such a value (`t.stiffer(1.5)`), not of an array.
             Expr::MethodCall(inner) => {
                 let method = inner.method.to_string();
+                // A struct's method named like an operator is the struct's (`v.add(&w, h)`), as
+                // `method_call` takes it.
+                let struct_operator = OPERATOR_METHODS.contains(&method.as_str())
+                    && self.known_struct(&inner.receiver);
                 inner.turbofish.is_none()
-                    && !rules::is_known(&method)
+                    && (struct_operator || !rules::is_known(&method))
                     && !SLICE_METHODS.contains(&method.as_str())
                     && !CUT_METHODS.contains(&method.as_str())
                     && (self.known_struct(&inner.receiver)

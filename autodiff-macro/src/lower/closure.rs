@@ -155,9 +155,13 @@ impl Lowerer<'_> {
         }
         self.scopes.push(closure.captured.clone());
         self.scopes.push(Scope::new());
-        // Arguments that are arrays are the caller's, borrowed for the call.
-        self.binding_ref = true;
         for (param, arg) in closure.params.iter().zip(args) {
+            // Arguments that are arrays are the caller's, borrowed for the call, unless the
+            // parameter's type says it takes them by value (`|x: [f64; 2]|`).
+            self.binding_ref = match param {
+                Pat::Type(typed) => matches!(&*typed.ty, syn::Type::Reference(_)),
+                _ => true,
+            };
             self.bind(param, arg, None);
         }
         self.binding_ref = false;

@@ -600,6 +600,17 @@ impl Lowerer<'_> {
         let base = self.expr(&index.expr);
         // `x[a..b]`: a view of part of an array, indexed, iterated and passed on as itself.
         if let Expr::Range(range) = strip_parens(&index.index) {
+            // `&me.w[1..]` of a local struct's `Vec` field: an array to view, as a field of a
+            // parameter is.
+            let base = match (base, strip_parens(&index.expr)) {
+                (Val::Scalar(Operand::Value(value)), Expr::Field(field))
+                    if self.known_struct(&field.base) =>
+                {
+                    let mem = self.array_from_value(value, 1, None, None, index.expr.span());
+                    Val::Mem(mem, Vec::new())
+                }
+                (base, _) => base,
+            };
             // `obs[1..]` of data that is not differentiated: borrowed.
             if let Val::Scalar(Operand::Value(value)) = base {
                 let (start, end) = self.range_bounds(range, |l| {

@@ -174,7 +174,14 @@ impl Lowerer<'_> {
                 self.integer_arrays.insert(*mem, (*typed.ty).clone());
             }
         }
-        self.binding_ref = matches!(&*init.expr, Expr::Reference(_));
+        // `let r = &v;`, or `let r = p;` of a name bound by reference (`p` of `for p in pts`).
+        self.binding_ref = match strip_parens(&init.expr) {
+            Expr::Reference(_) => true,
+            Expr::Path(path) => local_name(path)
+                .and_then(|ident| self.lookup_user(&ident.to_string()))
+                .is_some_and(|binding| binding.by_ref),
+            _ => false,
+        };
         self.bind(&local.pat, val, None);
         self.binding_ref = false;
     }
@@ -409,7 +416,14 @@ impl Lowerer<'_> {
             if let Some(ir::Stmt::MemInit(init)) = self.blocks.last_mut().and_then(|b| b.last_mut())
             {
                 if init.mem == mem {
-                    init.ty = ty.cloned();
+                    // `let p: &[f64; 2] = &[a, b];` declares the array `[a, b]` itself (of a
+                    // length only the elements tell, for `&[f64]`).
+                    init.ty = ty.and_then(|ty| match ty {
+                        syn::Type::Reference(r) => {
+                            matches!(&*r.elem, syn::Type::Array(_)).then(|| (*r.elem).clone())
+                        }
+                        ty => Some(ty.clone()),
+                    });
                 }
             }
             return Val::Mem(mem, prefix);
@@ -627,6 +641,12 @@ impl Lowerer<'_> {
             }
             val => return val,
         };
+        // A number is held by value: `|x: &f64|` of an item of `xs.iter()` binds the number.
+        let generic = self.generic_float.as_ref();
+        let ty = ty.map(|ty| match strip_type_parens(ty) {
+            syn::Type::Reference(r) if is_number_type(&r.elem, generic) => &*r.elem,
+            _ => ty,
+        });
         if let Operand::Value(value) = &operand {
             let value = *value;
             if self.values[value.index()].name.is_none() {
@@ -1422,4 +1442,15 @@ fn let_else_names(pat: &Pat) -> Vec<(syn::Ident, bool)> {
     let mut names = Names(Vec::new());
     syn::visit::Visit::visit_pat(&mut names, pat);
     names.0
+}
+
+/// `f64`, `f32`, or the function's generic float type.
+fn is_number_type(ty: &syn::Type, generic_float: Option<&syn::Ident>) -> bool {
+    match strip_type_parens(ty) {
+        syn::Type::Path(p) => p
+            .path
+            .get_ident()
+            .is_some_and(|i| i == "f64" || i == "f32" || generic_float == Some(i)),
+        _ => false,
+    }
 }
