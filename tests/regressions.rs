@@ -3006,3 +3006,119 @@ mod filters_and_dose_response {
         assert_close(v32 as f64, value, 1e-6);
     }
 }
+
+/// Found by a hunt through numerical library code: constant tables, generic zero matrices,
+/// closures compared, and iterator functions.
+mod numerical_library_code {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{differentiate, no_grad};
+    use num_traits::Float;
+
+    const C: [f64; 4] = [1.0, 0.5, -0.25, 0.125];
+
+    /// Golden-section search with the textbook `if f(c) < f(d)` of a local closure; the
+    /// minimiser is held, so the derivative is the envelope theorem's.
+    #[differentiate]
+    fn golden(a: f64) -> f64 {
+        let f = |x: f64| (x - a) * (x - a) + x;
+        let (mut lo, mut hi) = (-3.0, 3.0);
+        for _ in 0..60 {
+            let c = hi - 0.618 * (hi - lo);
+            let d = lo + 0.618 * (hi - lo);
+            if f(c) < f(d) {
+                hi = d;
+            } else {
+                lo = c;
+            }
+        }
+        f(no_grad(0.5 * (lo + hi)))
+    }
+
+    /// A constant table: a sub-slice iterated, and taken apart.
+    #[differentiate]
+    fn series(x: f64) -> f64 {
+        let [c0, .., last] = C;
+        let k = 2;
+        let mut s = c0;
+        let mut p = 1.0;
+        for &c in &C[1..] {
+            p *= x;
+            s += c * p;
+        }
+        s + last * x + C[k..].iter().sum::<f64>() * x * x
+    }
+
+    /// `log det A` by a generic Cholesky whose factor starts as `[[T::zero(); N]; N]`.
+    #[differentiate]
+    fn chol_logdet<T: Float, const N: usize>(a: &[[T; N]; N]) -> T {
+        let mut l = [[T::zero(); N]; N];
+        let mut ld = T::zero();
+        for j in 0..N {
+            let mut s = a[j][j];
+            for k in 0..j {
+                s = s - l[j][k] * l[j][k];
+            }
+            l[j][j] = s.sqrt();
+            ld = ld + l[j][j].ln();
+            for i in j + 1..N {
+                let mut t = a[i][j];
+                for k in 0..j {
+                    t = t - l[i][k] * l[j][k];
+                }
+                l[i][j] = t / l[j][j];
+            }
+        }
+        ld + ld
+    }
+
+    /// `std::iter::zip`, and zero padding by `repeat(..).take(..)` and `repeat_n`.
+    #[differentiate]
+    fn padded_dot(x: &[f64], y: &[f64]) -> f64 {
+        let mut p = x.to_vec();
+        p.extend(std::iter::repeat(0.0).take(2));
+        p.extend(std::iter::repeat_n(x[0] * 0.5, 1));
+        let d = std::iter::zip(x, y).map(|(a, b)| a * b).sum::<f64>();
+        d + p[0] * p[3] + p[4] + p[5] * p[1]
+    }
+
+    #[test]
+    fn a_closure_compared_inside_a_search() {
+        let a = 0.4;
+        let (value, g) = golden_grad(a);
+        assert_eq!(value.to_bits(), golden(a).to_bits());
+        // The minimiser a - 1/2, held: d/da (x - a)² = -2 (x - a) = 1, up to the search's
+        // tolerance.
+        assert_close(g, 1.0, 1e-6);
+    }
+
+    #[test]
+    fn constant_tables_sliced_and_taken_apart() {
+        let x = 0.7;
+        let (value, g) = series_grad(x);
+        assert_eq!(value.to_bits(), series(x).to_bits());
+        let want = 0.5 - 0.5 * x + 0.375 * x * x + 0.125 + 2.0 * (-0.125) * x;
+        assert_close(g, want, 1e-15);
+    }
+
+    #[test]
+    fn a_generic_cholesky_with_a_zero_matrix() {
+        let a = [[4.0_f64, 1.0], [1.0, 3.0]];
+        let (value, g) = chol_logdet_grad(&a);
+        assert_eq!(value.to_bits(), chol_logdet(&a).to_bits());
+        assert_close(value, 11.0_f64.ln(), 1e-15);
+        // Only the lower triangle is read: d/dA of log det on it is (2 A⁻¹ - diag A⁻¹).
+        assert_close(g[0][0], 3.0 / 11.0, 1e-15);
+        assert_close(g[1][0], -2.0 / 11.0, 1e-15);
+        assert_close(g[1][1], 4.0 / 11.0, 1e-15);
+        assert_eq!(g[0][1], 0.0);
+    }
+
+    #[test]
+    fn iterator_functions() {
+        let (x, y) = ([0.3, 0.5, 1.2], [1.2, 0.7, -0.4]);
+        let (value, (gx, gy)) = padded_dot_grad(&x, &y);
+        assert_eq!(value.to_bits(), padded_dot(&x, &y).to_bits());
+        assert_gradient(|x| padded_dot(x, &y), &x, &gx, 1e-8);
+        assert_gradient(|y| padded_dot(&x, y), &y, &gy, 1e-8);
+    }
+}

@@ -24,7 +24,16 @@ impl Lowerer<'_> {
         // `b` stored in every element, so that the backward sweep sums the elements' adjoints
         // into `b`'s. A value that may be an array or a struct (a field, a call's result) is
         // checked to be a number.
-        if let Val::Scalar(Operand::Value(value)) = elem {
+        // `[T::zero(); n]`: a value computed from nothing is a constant, as `0.0` is (and a
+        // matrix of it one array, `[[T::zero(); n]; n]`).
+        let constant = match &elem {
+            Val::Scalar(Operand::Value(value)) => self
+                .last_inst_mut(*value)
+                .is_some_and(|inst| matches!(inst.op, Op::Opaque(_)) && inst.args.is_empty()),
+            _ => false,
+        };
+        if let (Val::Scalar(Operand::Value(value)), false) = (&elem, constant) {
+            let value = *value;
             let maybe_aggregate =
                 self.values[value.index()].aggregate || self.parts.contains(&value);
             let constant = self.held_constant(value, field || maybe_aggregate, span);

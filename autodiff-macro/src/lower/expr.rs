@@ -301,9 +301,46 @@ impl Lowerer<'_> {
                 return self.expr(&if_);
             }
         }
+        // `f(c) < f(d)` of a local closure `f`: its calls are lowered, as a `let` lowers them,
+        // and their values compared.
+        if is_comparison(&binary.op)
+            && (self.calls_local_closure(&binary.left) || self.calls_local_closure(&binary.right))
+        {
+            let (a, b, op) = (&binary.left, &binary.right, &binary.op);
+            let block: Expr = syn::parse_quote_spanned!(span=> {
+                let __autodiff_left = #a;
+                let __autodiff_right = #b;
+                __autodiff_left #op __autodiff_right
+            });
+            return self.expr(&block);
+        }
         // Comparisons, `&&`, `||` and bit operations give a bool or an integer: evaluated as
         // written (keeping short-circuiting), never differentiated.
         self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
+    }
+
+    /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
+    fn calls_local_closure(&self, expr: &Expr) -> bool {
+        struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
+        impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                if let Expr::Path(path) = strip_parens(&call.func) {
+                    self.1 |= local_name(path).is_some_and(|name| {
+                        matches!(
+                            self.0.lookup_user(&name.to_string()),
+                            Some(Binding {
+                                val: Some(Val::Closure(_)),
+                                ..
+                            })
+                        )
+                    });
+                }
+                syn::visit::visit_expr_call(self, call);
+            }
+        }
+        let mut find = Find(self, false);
+        syn::visit::Visit::visit_expr(&mut find, expr);
+        find.1
     }
 
     /// `a[i]`, `m[i][j]`, `row[j]` of `let row = &mut m[i]`: an element of a local array of
@@ -609,6 +646,12 @@ impl Lowerer<'_> {
                     let mem = self.array_from_value(value, 1, None, None, index.expr.span());
                     Val::Mem(mem, Vec::new())
                 }
+                // `&C[1..]` of a constant table: data, borrowed as it is.
+                (Val::Scalar(Operand::Const(c)), _) => {
+                    let span = index.expr.span();
+                    let table = self.emit(Op::Opaque(Opaque::cut(c.tokens)), Vec::new(), span);
+                    Val::Scalar(Operand::Value(table))
+                }
                 (base, _) => base,
             };
             // `obs[1..]` of data that is not differentiated: borrowed.
@@ -663,4 +706,11 @@ impl Lowerer<'_> {
             _ => self.opaque(&Expr::Index(index.clone()), false, "indexing"),
         }
     }
+}
+
+fn is_comparison(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_)
+    )
 }

@@ -128,6 +128,38 @@ impl Lowerer<'_> {
     pub(super) fn stream(&mut self, expr: &Expr) -> Option<Stream> {
         match strip_parens(expr) {
             Expr::Range(range) => self.range_stream(range, expr.span()),
+            // `std::iter::zip(a, b)` is `a.into_iter().zip(b)`.
+            Expr::Call(call) if call.args.len() == 2 && is_iter_function(&call.func, "zip") => {
+                let (a, b) = (&call.args[0], &call.args[1]);
+                let method: Expr = syn::parse_quote_spanned!(call.func.span()=>
+                    (#a).into_iter().zip(#b)
+                );
+                self.stream(&method)
+            }
+            // `repeat_n(x, n)` and `repeat(x).take(n)` are `(0..n).map(|_| x)`.
+            Expr::Call(call)
+                if call.args.len() == 2 && is_iter_function(&call.func, "repeat_n") =>
+            {
+                let (x, n) = (&call.args[0], &call.args[1]);
+                let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
+                    (0..#n).map(|_| #x)
+                );
+                self.stream(&mapped)
+            }
+            Expr::MethodCall(take) if take.method == "take" && take.args.len() == 1 => {
+                match strip_parens(&take.receiver) {
+                    Expr::Call(call)
+                        if call.args.len() == 1 && is_iter_function(&call.func, "repeat") =>
+                    {
+                        let (x, n) = (&call.args[0], &take.args[0]);
+                        let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
+                            (0..#n).map(|_| #x)
+                        );
+                        self.stream(&mapped)
+                    }
+                    _ => self.adapter(take, expr),
+                }
+            }
             Expr::MethodCall(call) => self.adapter(call, expr),
             Expr::Reference(_) => self.source(expr),
             _ => self.by_value_source(expr),
@@ -930,4 +962,22 @@ fn untyped_int(expr: &Expr) -> Option<i128> {
         }) => untyped_int(expr).map(|v| -v),
         _ => None,
     }
+}
+
+/// `name`, `iter::name`, `std::iter::name` or `core::iter::name` (`zip`, `repeat`).
+fn is_iter_function(func: &Expr, name: &str) -> bool {
+    let Expr::Path(path) = strip_parens(func) else {
+        return false;
+    };
+    let names: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    path.qself.is_none()
+        && matches!(
+            names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+            [f] | ["iter", f] | ["std" | "core", "iter", f] if *f == name
+        )
 }

@@ -1114,6 +1114,21 @@ impl Lowerer<'_> {
                 let args = vec![Operand::Value(value), index];
                 Val::Scalar(Operand::Value(self.emit(Op::Index, args, span)))
             }
+            // `let [c0, c1] = C;` of a constant table: constants.
+            Val::Scalar(Operand::Const(table)) => {
+                let table = table.tokens;
+                Val::Scalar(match index {
+                    Operand::Index(k) => Operand::Const(Const {
+                        tokens: quote!(#table[#k]),
+                        atomic: true,
+                    }),
+                    index => {
+                        let hole = Opaque::hole(0);
+                        let op = Op::Opaque(Opaque::cut(quote!(#table[#hole])));
+                        Operand::Value(self.emit(op, vec![index], span))
+                    }
+                })
+            }
             Val::Poison => Val::Poison,
             _ => {
                 self.error_at(span, "only arrays can be taken apart with `[a, b, ..]`");
