@@ -2957,6 +2957,30 @@ mod filters_and_dose_response {
         assert_gradient(padded, &x, &g, 1e-8);
     }
 
+    /// A block of samples taken out of a buffer, which is left empty and refilled.
+    #[differentiate]
+    fn blocks(x: &[f64], gain: f64) -> f64 {
+        let mut buf = Vec::new();
+        let mut e = 0.0;
+        for (i, v) in x.iter().enumerate() {
+            buf.push(v * gain);
+            if i % 2 == 1 {
+                let block = std::mem::take(&mut buf);
+                e += block[0] * block[1] + buf.len() as f64;
+            }
+        }
+        e + buf.iter().sum::<f64>()
+    }
+
+    #[test]
+    fn mem_take_of_a_buffer() {
+        let x = [0.3, -0.7, 1.2, 0.5, 0.9];
+        let (value, (g, g_gain)) = blocks_grad(&x, 1.5);
+        assert_eq!(value.to_bits(), blocks(&x, 1.5).to_bits());
+        assert_gradient(|x| blocks(x, 1.5), &x, &g, 1e-8);
+        assert_gradient(|p| blocks(&x, p[0]), &[1.5], &[g_gain], 1e-8);
+    }
+
     /// A biquad written once for every float type: array fields of the type parameter.
     #[derive(Clone, Debug, Differentiable)]
     pub struct Biquad<T> {

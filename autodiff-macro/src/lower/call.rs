@@ -820,6 +820,29 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // `std::mem::take(&mut v)` of a local `Vec`: `replace(&mut v, Vec::new())`.
+        if segments.ends_with(&["mem".to_owned(), "take".to_owned()]) && call.args.len() == 1 {
+            let local_vec = match &call.args[0] {
+                Expr::Reference(r) if r.mutability.is_some() => {
+                    matches!(self.local_val(&r.expr), Some(Val::Mem(mem, prefix))
+                        if prefix.is_empty()
+                            && self.mems[mem.index()].vec
+                            && self.mems[mem.index()].param.is_none()
+                            && !self.mems[mem.index()].structured)
+                    .then_some(&*r.expr)
+                }
+                _ => None,
+            };
+            let Some(place) = local_vec else {
+                self.error(
+                    call,
+                    "`std::mem::take` is supported on a local `Vec` (`mem::take(&mut v)`); write `std::mem::replace(&mut a, value)` with the value to leave",
+                );
+                return Val::Poison;
+            };
+            let empty: Expr = syn::parse_quote_spanned!(call.span()=> ::std::vec::Vec::new());
+            return self.replace(place, &empty, call.span());
+        }
         // `Vec::new()`, `Vec::with_capacity(n)`.
         if let [.., ty, ctor] = segments.as_slice() {
             if ty == "Vec"

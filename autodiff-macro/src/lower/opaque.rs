@@ -387,15 +387,35 @@ impl VisitMut for Holes<'_, '_> {
                 self.visit_expr_mut(&mut closure.body);
                 self.bound.truncate(depth);
             }
+            // `x.iter().map(..).unzip()`: the chain's adapters are supported, its end is not.
+            Expr::MethodCall(call)
+                if !self.closures
+                    && !call.args.iter().any(|a| matches!(a, Expr::Closure(_)))
+                    && adapters_with_closures(&call.receiver) =>
+            {
+                let method = &call.method;
+                self.lowerer.error(
+                    method,
+                    format!("`.{method}(..)` at the end of an iterator chain is not supported in differentiated code; write it as a loop, or end the chain with a consumer that is (`sum`, `product`, `fold`, `max_by`, `collect` into a `Vec` of numbers, ...)"),
+                );
+                self.failed = true;
+            }
             // `s.sort_by(|a, b| ..)`: the method is what is missing.
             Expr::MethodCall(call)
                 if !self.closures && call.args.iter().any(|a| matches!(a, Expr::Closure(_))) =>
             {
                 let method = &call.method;
-                self.lowerer.error(
-                    method,
-                    format!("`.{method}(..)` with a closure is not supported in differentiated code; write it as a loop, or with the adapters that are (`map`, `filter`, `zip`, `fold`, `sum`, `max_by`, ...)"),
-                );
+                let message = if ADAPTERS.contains(&method.to_string().as_str()) {
+                    // `opt.map(|i| x[i])` of an `Option`: the adapter of iterators only.
+                    format!(
+                        "`.{method}(..)` with a closure is supported on iterators of arrays, slices and `Vec`s (`x.iter().{method}(..)`); for an `Option` or another value, write it as a `match` or `if let`"
+                    )
+                } else {
+                    format!(
+                        "`.{method}(..)` with a closure is not supported in differentiated code; write it as a loop, or with the adapters that are (`map`, `filter`, `zip`, `fold`, `sum`, `max_by`, ...)"
+                    )
+                };
+                self.lowerer.error(method, message);
                 self.failed = true;
             }
             Expr::Closure(_)
@@ -511,4 +531,28 @@ fn parse_matches(input: syn::parse::ParseStream) -> syn::Result<(Expr, syn::Pat,
     };
     input.parse::<Option<Token![,]>>()?;
     Ok((scrutinee, pat, guard))
+}
+
+/// Iterator adapters given a closure that differentiated code supports.
+const ADAPTERS: &[&str] = &["map", "filter"];
+
+/// Whether a receiver chain holds an adapter that differentiated code supports, given a closure
+/// (`x.iter().map(|v| ..)`), and nothing unsupported with one.
+fn adapters_with_closures(mut expr: &Expr) -> bool {
+    let (mut adapter, mut iterator) = (false, false);
+    while let Expr::MethodCall(call) = strip_parens(expr) {
+        let method = call.method.to_string();
+        if call.args.iter().any(|a| matches!(a, Expr::Closure(_))) {
+            if !ADAPTERS.contains(&method.as_str()) {
+                return false;
+            }
+            adapter = true;
+        }
+        iterator |= matches!(
+            method.as_str(),
+            "iter" | "into_iter" | "windows" | "chunks" | "zip" | "enumerate"
+        );
+        expr = &call.receiver;
+    }
+    adapter && (iterator || matches!(strip_parens(expr), Expr::Range(_)))
 }
