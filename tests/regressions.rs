@@ -2981,6 +2981,36 @@ mod filters_and_dose_response {
         assert_gradient(|p| blocks(&x, p[0]), &[1.5], &[g_gain], 1e-8);
     }
 
+    /// Delay lines shifted by the slice methods that move elements.
+    #[differentiate]
+    fn delay_lines(h: [f64; 3], x: &[f64]) -> f64 {
+        let mut right = [0.0; 3];
+        let mut left = vec![0.0; 4];
+        let mut within = vec![0.0; 3];
+        let mut e = 0.0;
+        for &v in x {
+            right.rotate_right(1);
+            right[0] = v;
+            left.rotate_left(3);
+            left[1] = v * h[2];
+            within.copy_within(0..=1, 1);
+            within[0] = v - left[0];
+            let y = h[0] * right[0] + h[1] * right[1] + h[2] * right[2];
+            e += y * y + within[2] * left[3];
+        }
+        let (a, b) = x.split_at(2);
+        e + a[1] * b[0]
+    }
+
+    #[test]
+    fn rotate_copy_within_and_split_at() {
+        let (h, x) = ([0.5, -0.3, 0.2], [0.3, -0.7, 1.2, 0.5, 0.9]);
+        let (value, (g_h, g_x)) = delay_lines_grad(h, &x);
+        assert_eq!(value.to_bits(), delay_lines(h, &x).to_bits());
+        assert_gradient(|h| delay_lines([h[0], h[1], h[2]], &x), &h, &g_h, 1e-8);
+        assert_gradient(|x| delay_lines(h, x), &x, &g_x, 1e-8);
+    }
+
     /// A biquad written once for every float type: array fields of the type parameter.
     #[derive(Clone, Debug, Differentiable)]
     pub struct Biquad<T> {

@@ -276,6 +276,18 @@ impl Lowerer<'_> {
             self.swap(&a, &b, call.method.span());
             return Val::Unit;
         }
+        // `buf.rotate_right(k)`, `rotate_left(k)`, `copy_within(a..b, d)` of a local array of
+        // numbers (a delay line shifted): each element stored from a copy of the old ones.
+        if let Some(moved) = self.moved_elements(call) {
+            return moved;
+        }
+        // `x.split_at(k)`: the two sub-slices.
+        if name == "split_at" && call.args.len() == 1 && is_place(&call.receiver) {
+            let (x, k) = (&call.receiver, &call.args[0]);
+            let halves: Expr =
+                syn::parse_quote_spanned!(call.method.span()=> (&#x[..#k], &#x[#k..]));
+            return self.expr(&halves);
+        }
         // `f.fill(0.0)` of a local array (a force accumulator reset each step): every element
         // stored, so that the old values' adjoints stop there.
         // `a[2..].fill(0.0)`: the elements of the range stored one by one.
@@ -657,6 +669,64 @@ impl Lowerer<'_> {
 
     /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, a
     /// local bound to one or to a copy of one, or a copy (`p.clone()`) of one of these.
+    /// `v.rotate_right(k)`, `v.rotate_left(k)` and `v.copy_within(range, dest)` of a local
+    /// array of numbers, as the loops they stand for.
+    fn moved_elements(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
+        let name = call.method.to_string();
+        let arity = match name.as_str() {
+            "rotate_right" | "rotate_left" => 1,
+            "copy_within" => 2,
+            _ => return None,
+        };
+        if call.args.len() != arity || !self.local_array_of_numbers(&call.receiver) {
+            return None;
+        }
+        let (v, span) = (&call.receiver, call.method.span());
+        let copy = quote::quote_spanned!(span=> __autodiff_old);
+        let i = quote::quote_spanned!(span=> __autodiff_i);
+        let (range, target) = match name.as_str() {
+            "rotate_right" | "rotate_left" => {
+                let k = &call.args[0];
+                let shift = if name == "rotate_right" {
+                    quote::quote!(#k)
+                } else {
+                    quote::quote!(#copy.len() - (#k) % #copy.len())
+                };
+                (
+                    quote::quote!(0..#copy.len()),
+                    quote::quote!((#i + #shift) % #copy.len()),
+                )
+            }
+            _ => {
+                let Expr::Range(source) = strip_parens(&call.args[0]) else {
+                    return None;
+                };
+                let start = source
+                    .start
+                    .as_deref()
+                    .map_or_else(|| quote::quote!(0), |s| quote::quote!(#s));
+                let end = match (&source.end, &source.limits) {
+                    (Some(e), syn::RangeLimits::HalfOpen(_)) => quote::quote!(#e),
+                    (Some(e), syn::RangeLimits::Closed(_)) => quote::quote!(#e + 1),
+                    (None, _) => quote::quote!(#copy.len()),
+                };
+                let dest = &call.args[1];
+                (
+                    quote::quote!((#start)..(#end)),
+                    quote::quote!(#dest + #i - (#start)),
+                )
+            }
+        };
+        let moved: Expr = syn::parse_quote_spanned!(span=> {
+            let #copy = #v.clone();
+            for #i in #range {
+                #v[#target] = #copy[#i];
+            }
+        });
+        self.expr(&moved);
+        Some(Val::Unit)
+    }
+
     pub(super) fn known_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Struct(_) => true,
