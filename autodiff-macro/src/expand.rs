@@ -158,6 +158,16 @@ fn differentiate_fn(
     if let Some(pullback) = &options.pullback {
         return custom_derivative(cx, &item, &sig, &options, pullback);
     }
+    // A function that changes its `&mut` parameters is rejected whole (reported above); its
+    // body's assignments to them would only repeat that, as errors of their own.
+    let mutates = item.sig.inputs.iter().any(|input| match input {
+        syn::FnArg::Receiver(r) => matches!(r.kind, syn::ReceiverKind::Reference(_, _, Some(_))),
+        syn::FnArg::Typed(t) => matches!(&*t.ty, syn::Type::Reference(r) if r.mutability.is_some()),
+    });
+    if mutates {
+        let fallback = codegen::fallback(&item, &sig);
+        return with_errors(quote!(#item #fallback), cx);
+    }
     // One version per combination of the `#[cfg]` predicates of the body (usually one), each
     // gated by its combination.
     let mut versions = Vec::new();
