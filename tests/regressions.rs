@@ -3176,3 +3176,39 @@ mod numerical_library_code {
         assert_gradient(|y| padded_dot(&x, y), &y, &gy, 1e-8);
     }
 }
+
+/// `fold` whose accumulator is an array, or a tuple holding one: a state stepped by a call.
+mod fold_of_arrays {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn step(s: [f64; 2], u: f64) -> [f64; 2] {
+        [s[0] + 0.1 * s[1], s[1] + 0.1 * (u - s[0].sin())]
+    }
+
+    #[differentiate]
+    fn rollout(s0: [f64; 2], us: &[f64]) -> f64 {
+        let sf = us.iter().fold(s0, |s, u| step(s, *u));
+        let (last, cost) = us.iter().fold((s0, 0.0), |(s, c), &u| {
+            let next = step(s, u * 0.5);
+            (next, c + next[0] * next[0] + u * u)
+        });
+        let swept = us
+            .iter()
+            .enumerate()
+            .fold([0.0, 1.0], |acc: [f64; 2], (i, u)| {
+                [acc[0] + u * acc[1], acc[1] * (1.0 - 0.1 * i as f64)]
+            });
+        sf[0] * sf[0] + 0.5 * sf[1] * sf[1] + cost * last[1] + swept[0]
+    }
+
+    #[test]
+    fn array_accumulators() {
+        let (s0, us) = ([0.4, -0.3], [0.5, 1.2, -0.4]);
+        let (value, (g_s, g_u)) = rollout_grad(s0, &us);
+        assert_eq!(value.to_bits(), rollout(s0, &us).to_bits());
+        assert_gradient(|s| rollout([s[0], s[1]], &us), &s0, &g_s, 1e-8);
+        assert_gradient(|u| rollout(s0, u), &us, &g_u, 1e-8);
+    }
+}

@@ -223,9 +223,9 @@ impl Binding {
 
 /// The single names a closure's body reads (a superset of what it captures), and its `return`s.
 #[derive(Default)]
-struct FreeNames {
+pub(super) struct FreeNames {
     names: Vec<syn::Ident>,
-    returns: Vec<syn::ExprReturn>,
+    pub(super) returns: Vec<syn::ExprReturn>,
 }
 
 impl<'ast> Visit<'ast> for FreeNames {

@@ -31,6 +31,9 @@ impl Lowerer<'_> {
         if !consumer || !Self::is_stream(&call.receiver) {
             return None;
         }
+        if let Some(loop_) = self.fold_of_array(call) {
+            return Some(self.expr(&loop_));
+        }
         let span = call.method.span();
         let Some(stream) = self.stream(&call.receiver) else {
             return Some(Val::Poison);
@@ -270,6 +273,52 @@ impl Lowerer<'_> {
         self.carry(stream, init, span, &mut |l, acc, item, _| {
             step(l, acc, item)
         })
+    }
+
+    /// `chain.fold(init, |acc, item| body)` whose accumulator is an array the function holds
+    /// (`fold(s0, |s, u| step(s, *u))`, a state stepped): the loop it stands for, written out,
+    /// which carries arrays as any loop does.
+    fn fold_of_array(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        if call.method != "fold" || call.args.len() != 2 {
+            return None;
+        }
+        let [init, Expr::Closure(f)] = [&call.args[0], &call.args[1]].map(strip_parens) else {
+            return None;
+        };
+        if f.inputs.len() != 2 {
+            return None;
+        }
+        let array = self.holds_array(init);
+        let mut names = super::closure::FreeNames::default();
+        syn::visit::Visit::visit_expr(&mut names, &f.body);
+        if !array || !names.returns.is_empty() {
+            return None;
+        }
+        // A `for` pattern has no type annotation.
+        let untyped = |p: &syn::Pat| match p {
+            syn::Pat::Type(t) => (*t.pat).clone(),
+            p => p.clone(),
+        };
+        let (acc, item) = (&f.inputs[0], untyped(&f.inputs[1]));
+        let (chain, body) = (&call.receiver, &f.body);
+        Some(syn::parse_quote_spanned!(call.method.span()=> {
+            let mut __autodiff_acc = #init;
+            for #item in #chain {
+                let #acc = __autodiff_acc;
+                __autodiff_acc = #body;
+            }
+            __autodiff_acc
+        }))
+    }
+
+    /// An array written out, one the function holds, or a tuple with one (`(s0, 0.0)`).
+    fn holds_array(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Array(_) | Expr::Repeat(_) => true,
+            Expr::Tuple(t) => t.elems.iter().any(|e| self.holds_array(e)),
+            _ => matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
+                if prefix.is_empty() && !self.mems[mem.index()].structured),
+        }
     }
 
     /// `acc = init; for (pos, item) { acc = step(acc, item, pos) }; acc`, for any `init`.
