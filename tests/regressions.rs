@@ -3177,8 +3177,9 @@ mod numerical_library_code {
     }
 }
 
-/// `fold` whose accumulator is an array, or a tuple holding one: a state stepped by a call.
-mod fold_of_arrays {
+/// `fold` whose accumulator is an array, or a tuple holding one (a state stepped by a call),
+/// and matrices filled with a number the function computes.
+mod arrays_carried_and_filled {
     use super::common::assert_gradient;
     use autodiff_core::differentiate;
 
@@ -3201,6 +3202,39 @@ mod fold_of_arrays {
                 [acc[0] + u * acc[1], acc[1] * (1.0 - 0.1 * i as f64)]
             });
         sf[0] * sf[0] + 0.5 * sf[1] * sf[1] + cost * last[1] + swept[0]
+    }
+
+    /// A matrix filled with a number the function computes, nested `vec!`s and arrays.
+    #[differentiate(hessian)]
+    fn filled(x: &[f64], n: usize) -> f64 {
+        let big = x[0] * 10.0;
+        let mut d = vec![vec![big; 3]; n];
+        let mut e = [[x[1] * big; 2]; 2];
+        for i in 0..n {
+            d[i][i % 3] = x[i % x.len()];
+            e[i % 2][0] += d[i][0];
+        }
+        let mut s = e[0][1] * e[1][0];
+        for r in &d {
+            for v in r {
+                s += v * v;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn matrices_filled_with_a_computed_number() {
+        let x = [0.3, -0.5];
+        let (value, g) = filled_grad(&x, 3);
+        assert_eq!(value.to_bits(), filled(&x, 3).to_bits());
+        assert_gradient(|x| filled(x, 3), &x, &g, 1e-8);
+        let (_, g2, h) = filled_hessian(&x, 3);
+        assert_eq!(g, g2);
+        for k in 0..2 {
+            let column: Vec<f64> = h.iter().map(|row| row[k]).collect();
+            assert_gradient(|x| filled_grad(x, 3).1[k], &x, &column, 1e-6);
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@ use syn::{Expr, Token};
 impl Lowerer<'_> {
     /// `[elem; len]` (and `vec![elem; len]` with `vec`).
     pub(super) fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
+        if let Some(matrix) = self.repeat_of_repeat(elem, len, vec, span) {
+            return matrix;
+        }
         let len = self.operand(len);
         let elem_expr = elem;
         let mut field = false;
@@ -83,6 +86,97 @@ impl Lowerer<'_> {
         self.push(ir::Stmt::MemInit(MemInit {
             mem,
             kind: MemInitKind::Repeat { elem, lens, vecs },
+            declare: true,
+            len: None,
+            ty: None,
+            span,
+        }));
+        Val::Mem(mem, Vec::new())
+    }
+
+    /// `vec![vec![b; m]; n]`, `[[b; m]; n]` of a number `b` the function computes: the matrix
+    /// allocated with `b` held constant, then `b` stored in every element, as `vec![b; n]` is;
+    /// `None` for anything else (a constant `b` is one `Repeat`).
+    fn repeat_of_repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Option<Val> {
+        let (inner, inner_len, inner_vec) = match strip_parens(elem) {
+            Expr::Repeat(r) => ((*r.expr).clone(), (*r.len).clone(), false),
+            Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
+                let (e, l) = mac
+                    .mac
+                    .parse_body_with(|input: syn::parse::ParseStream| {
+                        let e: Expr = input.parse()?;
+                        input.parse::<Token![;]>()?;
+                        Ok((e, input.parse::<Expr>()?))
+                    })
+                    .ok()?;
+                (e, l, true)
+            }
+            _ => return None,
+        };
+        // Only a plain name or a call's or an operation's value: a literal or a nested array is
+        // the usual `Repeat`.
+        if !matches!(
+            strip_parens(&inner),
+            Expr::Path(_)
+                | Expr::Binary(_)
+                | Expr::Unary(_)
+                | Expr::MethodCall(_)
+                | Expr::Index(_)
+                | Expr::Field(_)
+        ) {
+            return None;
+        }
+        let value = match self.expr(&inner) {
+            Val::Scalar(Operand::Value(value)) => value,
+            // Read once already: the usual path would read it again.
+            Val::Scalar(constant) => {
+                let (len, inner_len) = (self.operand(len), self.operand(&inner_len));
+                return Some(self.repeat_matrix(constant, len, inner_len, vec, inner_vec, span));
+            }
+            _ => {
+                self.error_at(span, "a matrix must be filled with a number");
+                return Some(Val::Poison);
+            }
+        };
+        let checked = self.values[value.index()].aggregate || self.parts.contains(&value);
+        let constant = Operand::Value(self.held_constant(value, checked, span));
+        let (len, inner_len) = (self.operand(len), self.operand(&inner_len));
+        let matrix = self.repeat_matrix(constant, len, inner_len, vec, inner_vec, span);
+        self.scopes.push(Scope::new());
+        self.declare(Var::user("__autodiff_filled"), Some(matrix.clone()));
+        self.declare(
+            Var::user("__autodiff_fill"),
+            Some(Val::Scalar(Operand::Value(value))),
+        );
+        let fill: Expr = syn::parse_quote_spanned!(span=>
+            for __autodiff_i in 0..__autodiff_filled.len() {
+                for __autodiff_j in 0..__autodiff_filled[__autodiff_i].len() {
+                    __autodiff_filled[__autodiff_i][__autodiff_j] = __autodiff_fill;
+                }
+            }
+        );
+        self.expr(&fill);
+        self.scopes.pop();
+        Some(matrix)
+    }
+
+    fn repeat_matrix(
+        &mut self,
+        elem: Operand,
+        len: Operand,
+        inner_len: Operand,
+        vec: bool,
+        inner_vec: bool,
+        span: Span,
+    ) -> Val {
+        let mem = self.new_mem(None, 2, vec, None);
+        self.push(ir::Stmt::MemInit(MemInit {
+            mem,
+            kind: MemInitKind::Repeat {
+                elem,
+                lens: vec![len, inner_len],
+                vecs: vec![vec, inner_vec],
+            },
             declare: true,
             len: None,
             ty: None,
