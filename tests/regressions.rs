@@ -3237,6 +3237,63 @@ mod arrays_carried_and_filled {
         }
     }
 
+    #[derive(Clone, autodiff_core::Differentiable)]
+    pub struct Walker {
+        pub x: [f64; 2],
+        pub k: f64,
+    }
+
+    #[differentiate]
+    fn rot(v: [f64; 2], a: f64) -> [f64; 2] {
+        [
+            v[0] * a.cos() - v[1] * a.sin(),
+            v[0] * a.sin() + v[1] * a.cos(),
+        ]
+    }
+
+    /// An array value (a struct's field read whole, a call's result) carried by a loop whose
+    /// branch replaces it with a local array.
+    #[differentiate]
+    fn walk(s: &Walker, n: usize) -> f64 {
+        let mut cur = s.x;
+        let mut other = rot(s.x, 0.25);
+        for i in 0..n {
+            cur = if i % 2 == 0 {
+                rot(cur, s.k)
+            } else {
+                [cur[1] * s.k, cur[0]]
+            };
+            other = if cur[0] > 0.0 {
+                [other[1], other[0] * 0.5]
+            } else {
+                rot(other, s.k)
+            };
+        }
+        cur[0] * cur[1] + other[0]
+    }
+
+    #[test]
+    fn an_array_value_carried_and_replaced_by_a_local_array() {
+        let s = Walker {
+            x: [0.3, 0.7],
+            k: 0.5,
+        };
+        for n in [0, 1, 3, 4] {
+            let (value, g) = walk_grad(&s, n);
+            assert_eq!(value.to_bits(), walk(&s, n).to_bits());
+            let f = |p: &[f64]| {
+                walk(
+                    &Walker {
+                        x: [p[0], p[1]],
+                        k: p[2],
+                    },
+                    n,
+                )
+            };
+            assert_gradient(f, &[0.3, 0.7, 0.5], &[g.x[0], g.x[1], g.k], 1e-8);
+        }
+    }
+
     #[test]
     fn array_accumulators() {
         let (s0, us) = ([0.4, -0.3], [0.5, 1.2, -0.4]);

@@ -323,8 +323,18 @@ impl Lowerer<'_> {
             .iter()
             .flat_map(|(_, _, _, param, _)| val_values(param))
             .collect();
-        for (_, _, _, _, next) in &mut carried_vars {
+        for (_, _, _, param, next) in &mut carried_vars {
             *next = self.copy_carried(next.clone(), &params, span);
+            // An array value (a struct's field read whole, a call's array) whose next value is
+            // a local array (`cur = if c { rot(cur) } else { [cur[1], cur[0]] }`): carried as
+            // a value, the array's copy.
+            if let (Val::Scalar(Operand::Value(p)), Val::Mem(mem, prefix)) = (&*param, &*next) {
+                if self.values[p.index()].aggregate && !self.mems[mem.index()].structured {
+                    let copy = self.emit(Op::Snapshot(*mem), prefix.clone(), span);
+                    self.values[copy.index()].aggregate = true;
+                    *next = Val::Scalar(Operand::Value(copy));
+                }
+            }
         }
         let mut carried = Vec::new();
         let mut results = Vec::new();
