@@ -2907,7 +2907,33 @@ mod closures_aliases_and_chains {
 /// Found by a hunt through signal-processing and pharmacokinetic code.
 mod filters_and_dose_response {
     use super::common::{assert_close, assert_gradient};
-    use autodiff_core::{Differentiable, differentiate};
+    use autodiff_core::{Differentiable, differentiate, no_grad};
+
+    #[derive(Clone, Differentiable)]
+    pub struct Dose {
+        pub rate: f64,
+        pub lag: Option<f64>,
+    }
+
+    /// A method without a rule of a value held constant (`no_grad(d.lag).unwrap_or(..)`), its
+    /// argument still differentiated.
+    #[differentiate]
+    fn lagged(d: &Dose, t: f64) -> f64 {
+        let lag = no_grad(d.lag).unwrap_or(t * 0.5);
+        d.rate * (t - lag).max(0.0)
+    }
+
+    #[test]
+    fn a_method_of_a_value_held_constant() {
+        let t = 3.0;
+        for (lag, dt) in [(Some(0.5), 1.0), (None, 0.5)] {
+            let d = Dose { rate: 2.0, lag };
+            let (value, (g, g_t)) = lagged_grad(&d, t);
+            assert_eq!(value.to_bits(), lagged(&d, t).to_bits());
+            assert_close(g.rate, t - lag.unwrap_or(t * 0.5), 1e-15);
+            assert_close(g_t, 2.0 * dt, 1e-15);
+        }
+    }
 
     /// A Hill term: every derivative is zero before the dose (`c = 0`), second ones included
     /// (the cross term of `ec50` and `n` was NaN: `y / x` of `xlogy` at `0 / 0`).

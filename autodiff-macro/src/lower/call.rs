@@ -181,6 +181,32 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // `no_grad(m.prior).unwrap_or(0.0)`: a method without a rule of a value held constant,
+        // as with a `let` first (the receiver's variables then are not its arguments).
+        if let Expr::Call(inner) = strip_parens(&call.receiver) {
+            if matches!(&*inner.func, Expr::Path(f) if is_no_grad(f))
+                && rules::lookup(&name, call.args.len() + 1).is_none()
+            {
+                let (method, turbofish, args) = (&call.method, &call.turbofish, &call.args);
+                let turbofish = turbofish.as_ref().map(|t| quote::quote!(::#t));
+                let block: Expr = if name == "unwrap_or" && args.len() == 1 {
+                    // The default may be differentiated: the `match` it stands for.
+                    syn::parse_quote_spanned!(call.method.span()=> {
+                        let __autodiff_held = #inner;
+                        match __autodiff_held {
+                            ::core::option::Option::Some(__autodiff_v) => __autodiff_v,
+                            ::core::option::Option::None => #args,
+                        }
+                    })
+                } else {
+                    syn::parse_quote_spanned!(call.method.span()=> {
+                        let __autodiff_held = #inner;
+                        __autodiff_held.#method #turbofish (#args)
+                    })
+                };
+                return self.expr(&block);
+            }
+        }
         if let Some(option) = self.element_option(call) {
             return option;
         }
