@@ -3221,13 +3221,16 @@ mod arrays_carried_and_filled {
             let next = step(s, u * 0.5);
             (next, c + next[0] * next[0] + u * u)
         });
+        let s1 = step(s0, 0.5);
+        let from_call = us.iter().fold(s1, |s, &u| step(s, u))[1]
+            + us.iter().rev().fold(step(s1, 0.25), |s, &u| step(s, -u))[0];
         let swept = us
             .iter()
             .enumerate()
             .fold([0.0, 1.0], |acc: [f64; 2], (i, u)| {
                 [acc[0] + u * acc[1], acc[1] * (1.0 - 0.1 * i as f64)]
             });
-        sf[0] * sf[0] + 0.5 * sf[1] * sf[1] + cost * last[1] + swept[0]
+        sf[0] * sf[0] + 0.5 * sf[1] * sf[1] + cost * last[1] + swept[0] + from_call
     }
 
     /// A matrix filled with a number the function computes, nested `vec!`s and arrays.

@@ -1,8 +1,10 @@
 use autodiff_core::differentiate;
 
+// A closure written in the `fold` works; one bound to a name is not inlined with an array.
 #[differentiate]
 fn f(xs: &[f64]) -> f64 {
-    let s = xs.iter().fold([0.0, 1.0], |acc, &v| [acc[0] + v, acc[1] * v]);
+    let step = |acc: [f64; 2], v: &f64| [acc[0] + v, acc[1] * v];
+    let s = xs.iter().fold([0.0, 1.0], step);
     s[0] * s[1]
 }
 

@@ -311,13 +311,19 @@ impl Lowerer<'_> {
         }))
     }
 
-    /// An array written out, one the function holds, or a tuple with one (`(s0, 0.0)`).
+    /// An array written out, one the function holds, or a tuple with one (`(s0, 0.0)`); or a
+    /// call's value, which may be one (the loop is the `fold` whatever it holds).
     fn holds_array(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
-            Expr::Array(_) | Expr::Repeat(_) => true,
+            Expr::Array(_) | Expr::Repeat(_) | Expr::Call(_) => true,
             Expr::Tuple(t) => t.elems.iter().any(|e| self.holds_array(e)),
-            _ => matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
-                if prefix.is_empty() && !self.mems[mem.index()].structured),
+            _ => match self.local_val(expr) {
+                Some(Val::Mem(mem, prefix)) => {
+                    prefix.is_empty() && !self.mems[mem.index()].structured
+                }
+                Some(Val::Scalar(Operand::Value(v))) => self.values[v.index()].aggregate,
+                _ => false,
+            },
         }
     }
 
@@ -360,7 +366,7 @@ impl Lowerer<'_> {
             Val::Mem(..) => {
                 self.error_at(
                     span,
-                    "an array as the accumulator is not supported; write the loop, with the array declared before it",
+                    "an array as the accumulator of a closure given by name is not supported; write the closure in the `fold` (`fold(s0, |s, u| step(s, *u))`), or write the loop",
                 );
                 return None;
             }
