@@ -303,6 +303,10 @@ pub const REQUIRED: &[&str] = &[
     "iter: max_by",
     "iter: constant table",
     "iter: first last",
+    "iter: fold array",
+    "iter: typed closure",
+    "iter: rotated",
+    "iter: zip function",
     "carried: copy",
     "carried: newton",
     "carried: shift",
@@ -989,6 +993,10 @@ impl<'a> Gen<'a> {
             "max_by",
             "constant table",
             "first last",
+            "fold array",
+            "typed closure",
+            "rotated",
+            "zip function",
         ];
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("iter: {v}"));
@@ -1025,6 +1033,30 @@ impl<'a> Gen<'a> {
             }
             "constant table" => self.emit(format!(
                 "let {y} = TABLE.iter().zip({arr}.iter()).map(|(zt, zv)| ⟦*zt⟧ * *zv * {k}).sum::<ℱ>();"
+            )),
+            // An array accumulator, stepped by the closure written in the `fold`.
+            "fold array" => {
+                let z = self.name("z");
+                self.emit(format!(
+                    "let {z} = {arr}.iter().fold([⟦0.0⟧, ⟦1.0⟧], |zs, zv| [zs[0] + *zv * {k}, zs[1] * (*zv).tanh()]);"
+                ));
+                self.emit(format!("let {y} = {z}[0] + {z}[1];"));
+            }
+            "typed closure" => {
+                let f = self.name("f");
+                self.emit(format!("let {f} = |zp: &ℱ| (*zp * {k}).sin();"));
+                self.emit(format!("let {y} = {arr}.iter().map({f}).sum::<ℱ>();"));
+            }
+            // Elements moved by the slice methods that shift a delay line.
+            "rotated" => {
+                let r = self.name("r");
+                self.emit(format!("let mut {r} = {arr}.to_vec();"));
+                self.emit(format!("{r}.rotate_right(1);"));
+                self.emit(format!("{r}.copy_within(0..1, {last});"));
+                self.emit(format!("let {y} = {r}[0] * {k} + {r}[{last}];"));
+            }
+            "zip function" => self.emit(format!(
+                "let {y} = std::iter::zip({arr}.iter(), {arr}.iter().rev()).map(|(zp, zq)| *zp * *zq * {k}).sum::<ℱ>();"
             )),
             "first last" => self.emit(format!(
                 "let {y} = *{arr}.first().unwrap() * {k} + *{arr}.last().expect(\"not empty\");"
