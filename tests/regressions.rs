@@ -2832,6 +2832,35 @@ mod closures_aliases_and_chains {
         sq(&copy.w[1..]) * copy.c + sq(&built.w[..2]) * built.c
     }
 
+    /// Copies of a struct's field changed by slice methods alone.
+    #[differentiate]
+    fn field_copies_shifted(p: &W) -> f64 {
+        let mut v = p.w.clone();
+        v[1..].fill(p.c);
+        let mut r = p.w.clone();
+        r.rotate_right(1);
+        v[0] * v[2] + r[0] * p.c + r[1]
+    }
+
+    #[test]
+    fn copies_of_a_field_shifted_and_filled() {
+        let p = W {
+            w: vec![0.3, 0.7, -0.4],
+            c: 1.5,
+        };
+        let (value, g) = field_copies_shifted_grad(&p);
+        assert_eq!(value.to_bits(), field_copies_shifted(&p).to_bits());
+        let f = |q: &[f64]| {
+            field_copies_shifted(&W {
+                w: q[..3].to_vec(),
+                c: q[3],
+            })
+        };
+        let mut all = g.w.clone();
+        all.push(g.c);
+        assert_gradient(f, &[0.3, 0.7, -0.4, 1.5], &all, 1e-8);
+    }
+
     #[test]
     fn an_alias_of_a_loop_item_is_passed_as_a_borrow() {
         let pts = [[0.3, 0.4], [1.0, -0.2]];
@@ -3026,6 +3055,49 @@ mod filters_and_dose_response {
         }
         let (a, b) = x.split_at(2);
         e + a[1] * b[0]
+    }
+
+    /// Counts and destinations written as operators of lower precedence than `+` (`k >> 1`).
+    #[differentiate]
+    fn shifted_by_expressions(x: [f64; 4], k: usize) -> f64 {
+        let mut right = x;
+        right.rotate_right(k >> 1);
+        let mut left = x;
+        left.rotate_left(k | 2);
+        let mut within = x;
+        within.copy_within(0..=k >> 1, k >> 1 ^ 3);
+        let (a, b) = x.split_at(k >> 1);
+        // Copies of a call's array and of a struct's field, changed by the methods alone.
+        let mut copied = x.to_vec();
+        copied[2..].fill(a[0]);
+        copied.rotate_left(1);
+        let w = [1.0, 2.0, 3.0, 4.0];
+        (0..4)
+            .map(|i| w[i] * (right[i] + left[i] * 0.5 + within[i] * 0.25))
+            .sum::<f64>()
+            + a[0] * b[0]
+            + copied[0] * copied[3]
+    }
+
+    #[test]
+    fn counts_written_as_operators() {
+        let x = [1.0, 10.0, 100.0, 1000.0];
+        for k in [2, 3] {
+            let (value, g) = shifted_by_expressions_grad(x, k);
+            assert_eq!(value.to_bits(), shifted_by_expressions(x, k).to_bits());
+            assert_gradient(
+                |p| shifted_by_expressions([p[0], p[1], p[2], p[3]], k),
+                &x,
+                &g,
+                1e-8,
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "the rotation is longer than the array")]
+    fn a_rotation_longer_than_the_array_panics_as_rotate_does() {
+        let _ = shifted_by_expressions_grad([1.0; 4], 10);
     }
 
     #[test]

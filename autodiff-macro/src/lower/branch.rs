@@ -270,7 +270,7 @@ impl Lowerer<'_> {
         let op = Op::Opaque(Opaque {
             expr: read,
             cut: false,
-            error: "a pattern that binds a value depending on a differentiated parameter inside another pattern (a struct's field, an enum's payload, an `|` pattern) is not supported; bind the value itself (`(v, 0) => ..`, `let State { x, v } = s;`) and compare it in the arm".to_owned(),
+            error: "a pattern that binds a value depending on a differentiated parameter inside another pattern (a struct's field, an enum's payload, an `|` pattern) is not supported; bind the value itself (`(v, 0) => ..`, `let State { x, v } = s;`) and compare it in the arm; a struct's field that is not differentiated (an enum, a `#[differentiable(skip)]` field) is matched as `match no_grad(self.kind)`".to_owned(),
             at,
             index: false,
             borrow: false,

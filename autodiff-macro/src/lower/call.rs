@@ -96,6 +96,40 @@ const SLICE_METHODS: &[&str] = &[
     "to_owned",
 ];
 
+/// Methods of slices and `Vec`s that change them in place.
+const IN_PLACE_METHODS: &[&str] = &[
+    "rotate_left",
+    "rotate_right",
+    "fill",
+    "fill_with",
+    "reverse",
+    "sort",
+    "sort_unstable",
+    "sort_by",
+    "sort_unstable_by",
+    "sort_by_key",
+    "sort_unstable_by_key",
+    "copy_within",
+    "copy_from_slice",
+    "clone_from_slice",
+    "swap",
+    "push",
+    "pop",
+    "insert",
+    "remove",
+    "swap_remove",
+    "truncate",
+    "clear",
+    "extend",
+    "extend_from_slice",
+    "retain",
+    "dedup",
+    "resize",
+    "append",
+    "drain",
+    "split_off",
+];
+
 /// Methods named like an operator: float code writes the operator, so on a struct they are the
 /// struct's (`a.sub(b)` of two vectors).
 const OPERATOR_METHODS: &[&str] = &["add", "sub", "mul", "div", "rem", "neg"];
@@ -311,7 +345,7 @@ impl Lowerer<'_> {
         if name == "split_at" && call.args.len() == 1 && is_place(&call.receiver) {
             let (x, k) = (&call.receiver, &call.args[0]);
             let halves: Expr =
-                syn::parse_quote_spanned!(call.method.span()=> (&#x[..#k], &#x[#k..]));
+                syn::parse_quote_spanned!(call.method.span()=> (&#x[..(#k)], &#x[(#k)..]));
             return self.expr(&halves);
         }
         // `f.fill(0.0)` of a local array (a force accumulator reset each step): every element
@@ -356,6 +390,20 @@ impl Lowerer<'_> {
             && is_place(&call.receiver)
         {
             return self.sort_by(call);
+        }
+        // `me.a.rotate_left(1)`, `a[1..].fill(0.0)`: a method that changes a struct's field or
+        // a sub-slice in place, which the generated code, holding values as they were made,
+        // would apply to a copy.
+        if IN_PLACE_METHODS.contains(&name.as_str())
+            && (matches!(strip_parens(&call.receiver), Expr::Field(_))
+                || matches!(strip_parens(&call.receiver), Expr::Index(i)
+                    if matches!(strip_parens(&i.index), Expr::Range(_))))
+        {
+            self.error(
+                call,
+                format!("`.{name}(..)` changes a struct's field or a sub-slice in place, which differentiated code cannot follow; copy it into an array of the function's own (`let mut a = p.w.clone(); a.{name}(..)`), or write the loop that assigns its elements"),
+            );
+            return Val::Poison;
         }
         let expr = Expr::MethodCall(call.clone());
         // `x.len()` of an array: its own instruction, which the backward sweep can recompute.
@@ -710,13 +758,13 @@ impl Lowerer<'_> {
         let (v, span) = (&call.receiver, call.method.span());
         let copy = quote::quote_spanned!(span=> __autodiff_old);
         let i = quote::quote_spanned!(span=> __autodiff_i);
+        let k = quote::quote_spanned!(span=> __autodiff_k);
         let (range, target) = match name.as_str() {
             "rotate_right" | "rotate_left" => {
-                let k = &call.args[0];
                 let shift = if name == "rotate_right" {
                     quote::quote!(#k)
                 } else {
-                    quote::quote!(#copy.len() - (#k) % #copy.len())
+                    quote::quote!(#copy.len() - #k)
                 };
                 (
                     quote::quote!(0..#copy.len()),
@@ -731,20 +779,33 @@ impl Lowerer<'_> {
                     .start
                     .as_deref()
                     .map_or_else(|| quote::quote!(0), |s| quote::quote!(#s));
+                // Operands parenthesized: `n >> 1` is an operand as written.
                 let end = match (&source.end, &source.limits) {
-                    (Some(e), syn::RangeLimits::HalfOpen(_)) => quote::quote!(#e),
-                    (Some(e), syn::RangeLimits::Closed(_)) => quote::quote!(#e + 1),
+                    (Some(e), syn::RangeLimits::HalfOpen(_)) => quote::quote!((#e)),
+                    (Some(e), syn::RangeLimits::Closed(_)) => quote::quote!((#e) + 1),
                     (None, _) => quote::quote!(#copy.len()),
                 };
                 let dest = &call.args[1];
                 (
                     quote::quote!((#start)..(#end)),
-                    quote::quote!(#dest + #i - (#start)),
+                    quote::quote!((#dest) + #i - (#start)),
                 )
+            }
+        };
+        // The count, read once, and no larger than the length, as the methods assert.
+        let count = match name.as_str() {
+            "copy_within" => None,
+            _ => {
+                let arg = &call.args[0];
+                Some(quote::quote!(
+                    let #k: usize = #arg;
+                    ::core::assert!(#k <= #copy.len(), "the rotation is longer than the array");
+                ))
             }
         };
         let moved: Expr = syn::parse_quote_spanned!(span=> {
             let #copy = #v.clone();
+            #count
             for #i in #range {
                 #v[#target] = #copy[#i];
             }

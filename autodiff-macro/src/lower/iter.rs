@@ -142,7 +142,7 @@ impl Lowerer<'_> {
             {
                 let (x, n) = (&call.args[0], &call.args[1]);
                 let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
-                    (0..#n).map(|_| #x)
+                    (0..(#n)).map(|_| #x)
                 );
                 self.stream(&mapped)
             }
@@ -153,7 +153,7 @@ impl Lowerer<'_> {
                     {
                         let (x, n) = (&call.args[0], &take.args[0]);
                         let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
-                            (0..#n).map(|_| #x)
+                            (0..(#n)).map(|_| #x)
                         );
                         self.stream(&mapped)
                     }

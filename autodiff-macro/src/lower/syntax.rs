@@ -101,16 +101,28 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
             }
             syn::visit::visit_expr_binary(self, binary);
         }
-        // `s.sort_by(..)`, `f.fill(0.0)` write the elements of `s`: a call's result bound to
-        // it is an array to write into (of numbers, unless the body indexes it deeper).
+        // `s.sort_by(..)`, `f.fill(0.0)`, `v[1..].fill(0.0)`, `d.rotate_right(1)` write the
+        // elements of `s`: a call's result bound to it is an array to write into (of numbers,
+        // unless the body indexes it deeper).
         fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
             let writes = matches!(
                 call.method.to_string().as_str(),
-                "sort_by" | "sort_unstable_by" | "fill"
+                "sort_by"
+                    | "sort_unstable_by"
+                    | "fill"
+                    | "rotate_left"
+                    | "rotate_right"
+                    | "copy_within"
             );
-            if let (true, Expr::Path(path)) = (writes, strip_parens(&call.receiver)) {
+            let (mut root, mut rows) = (strip_parens(&call.receiver), 0);
+            while let Expr::Index(index) = root {
+                rows += usize::from(!matches!(strip_parens(&index.index), Expr::Range(_)));
+                root = strip_parens(&index.expr);
+            }
+            if let (true, Expr::Path(path)) = (writes, root) {
                 if let Some(ident) = path.path.get_ident() {
-                    self.0.elements.entry(ident.to_string()).or_insert(1);
+                    let entry = self.0.elements.entry(ident.to_string()).or_default();
+                    *entry = (*entry).max(rows + 1);
                 }
             }
             syn::visit::visit_expr_method_call(self, call);
