@@ -2821,6 +2821,101 @@ mod closures_aliases_and_chains {
         pub c: f64,
     }
 
+    impl V2 {
+        #[differentiate]
+        pub fn mul(&self, k: f64) -> V2 {
+            V2 {
+                x: self.x * k,
+                y: self.y * k,
+            }
+        }
+
+        #[differentiate]
+        pub fn sub(&self, o: &V2) -> V2 {
+            V2 {
+                x: self.x - o.x,
+                y: self.y - o.y,
+            }
+        }
+    }
+
+    #[derive(Clone, Copy, Differentiable)]
+    pub struct Seg {
+        pub a: V2,
+        pub b: V2,
+    }
+
+    /// Methods named like operators on what the function computes and holds, and on fields.
+    #[differentiate]
+    fn operator_methods(v: V2, w: V2, s: Seg, k: f64) -> f64 {
+        let t = v.add(&w, k);
+        let mut p = t.mul(k);
+        for _ in 0..2 {
+            p = p.add(&t, 0.5).mul(0.75);
+        }
+        v.add(&w, k).mul(k).norm2() + p.norm2() + s.b.sub(&s.a).norm2()
+    }
+
+    #[test]
+    fn operator_named_methods_chained_held_and_on_fields() {
+        let (v, w) = (V2 { x: 0.3, y: -0.5 }, V2 { x: 1.0, y: 2.0 });
+        let s = Seg {
+            a: V2 { x: 0.1, y: 0.2 },
+            b: V2 { x: -0.4, y: 0.9 },
+        };
+        let k = 0.5;
+        let (value, (gv, gw, gs, gk)) = operator_methods_grad(v, w, s, k);
+        assert_eq!(value.to_bits(), operator_methods(v, w, s, k).to_bits());
+        let f = |p: &[f64]| {
+            let v2 = |i: usize| V2 {
+                x: p[i],
+                y: p[i + 1],
+            };
+            operator_methods(v2(0), v2(2), Seg { a: v2(4), b: v2(6) }, p[8])
+        };
+        let point = [v.x, v.y, w.x, w.y, s.a.x, s.a.y, s.b.x, s.b.y, k];
+        let g = [gv.x, gv.y, gw.x, gw.y, gs.a.x, gs.a.y, gs.b.x, gs.b.y, gk];
+        assert_gradient(f, &point, &g, 1e-8);
+    }
+
+    /// A local closure's calls compared inside `&&`, a `while` condition and a match guard, and
+    /// one taking `&f64` called with `&x`.
+    #[differentiate]
+    fn closures_in_conditions(x: f64, y: f64, k: i32) -> f64 {
+        let f = |t: f64| t * t - y;
+        let mut s = if f(x) < y * 2.0 && f(y) > -10.0 {
+            f(x)
+        } else {
+            f(y)
+        };
+        let mut t = x;
+        let mut n = 0;
+        while f(t) > 0.01 + y && n < 5 {
+            t -= 0.3 * (t - 1.0);
+            n += 1;
+        }
+        s += match k {
+            0 if f(x) > -1.0 => f(x) * x,
+            _ => x,
+        };
+        let cube = |t: &f64| t * t * t;
+        s + t * x + cube(&x)
+    }
+
+    #[test]
+    fn closures_called_in_conditions() {
+        for (x, y, k) in [(0.3, 0.8, 0), (1.9, 0.2, 0), (0.3, 0.8, 1)] {
+            let (value, (gx, gy)) = closures_in_conditions_grad(x, y, k);
+            assert_eq!(value.to_bits(), closures_in_conditions(x, y, k).to_bits());
+            assert_gradient(
+                |p| closures_in_conditions(p[0], p[1], k),
+                &[x, y],
+                &[gx, gy],
+                1e-8,
+            );
+        }
+    }
+
     /// A sub-slice of a local struct's `Vec` field, passed to a differentiated function.
     #[differentiate]
     fn field_slices(p: &W, k: f64) -> f64 {

@@ -680,7 +680,19 @@ impl Lowerer<'_> {
         let value = holes_of(scrutinee.len());
         let mut cond_expr = quote!((match #value { #test => true, _ => false }));
         let mut args = scrutinee.to_vec();
-        if let Some(guard) = guard {
+        // A guard that calls a local closure (`0 if f(x) > 0.0`), on values the arm names
+        // whole: lowered as any condition, before the test.
+        if let Some(guard) = guard.filter(|g| read_out.is_empty() && self.calls_local_closure(g)) {
+            self.scopes.push(Scope::new());
+            for (name, val) in &bindings {
+                self.declare(Var::user(name), Some(val.clone()));
+            }
+            let guard = self.operand(guard);
+            self.scopes.pop();
+            let hole = Opaque::hole(args.len());
+            cond_expr = quote!(#cond_expr && #hole);
+            args.push(guard);
+        } else if let Some(guard) = guard {
             self.scopes.push(Scope::new());
             for (name, val) in &bindings {
                 self.declare(Var::user(name), Some(val.clone()));

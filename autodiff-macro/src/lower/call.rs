@@ -260,7 +260,11 @@ impl Lowerer<'_> {
         // but an operator's name (`a.sub(b)` of two vectors) is the struct's: float code
         // writes the operator.
         let operator = OPERATOR_METHODS.contains(&name.as_str());
-        if self.known_struct(&call.receiver)
+        // A method named like an operator is a struct's also on a struct the function computes
+        // or holds (`v.add(&w, h).mul(k)`, `t.mul(k)` of `let t = v.add(..)`), or on a struct's
+        // field (`s.b.sub(&s.a)`).
+        let struct_operator = operator && self.may_be_struct(&call.receiver);
+        if (self.known_struct(&call.receiver) || struct_operator)
             && !matches!(name.as_str(), "clone" | "to_owned")
             && (operator || !rules::is_known(&name))
             && !CUT_METHODS.contains(&name.as_str())
@@ -837,6 +841,28 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A receiver that may be a struct: one the function computes, a value it holds (a call's
+    /// result), or a struct's field (`s.b`).
+    fn may_be_struct(&self, expr: &Expr) -> bool {
+        self.computed_struct(expr)
+            || self.holds_value(expr)
+            || matches!(strip_parens(expr), Expr::Field(f) if self.known_struct(&f.base))
+    }
+
+    /// A local holding a number (not an array, a call's value or a borrow of data).
+    fn holds_number(&self, expr: &Expr) -> bool {
+        match self.local_val(expr) {
+            Some(Val::Scalar(Operand::Value(v))) => {
+                !self.values[v.index()].aggregate
+                    && !self.values[v.index()].by_ref
+                    && !self.parts.contains(v)
+                    && !self.borrows.contains(v)
+            }
+            Some(Val::Scalar(Operand::Const(_))) => true,
+            _ => false,
+        }
+    }
+
     /// A local bound to a value the macro cannot see the type of (a call's result).
     fn holds_value(&self, expr: &Expr) -> bool {
         matches!(self.local_val(expr), Some(Val::Scalar(Operand::Value(value)))
@@ -873,14 +899,12 @@ impl Lowerer<'_> {
                 // A struct's method named like an operator is the struct's (`v.add(&w, h)`), as
                 // `method_call` takes it.
                 let struct_operator = OPERATOR_METHODS.contains(&method.as_str())
-                    && self.known_struct(&inner.receiver);
+                    && (self.known_struct(&inner.receiver) || self.may_be_struct(&inner.receiver));
                 inner.turbofish.is_none()
                     && (struct_operator || !rules::is_known(&method))
                     && !SLICE_METHODS.contains(&method.as_str())
                     && !CUT_METHODS.contains(&method.as_str())
-                    && (self.known_struct(&inner.receiver)
-                        || self.holds_value(&inner.receiver)
-                        || self.computed_struct(&inner.receiver))
+                    && (self.known_struct(&inner.receiver) || self.may_be_struct(&inner.receiver))
             }
             _ => false,
         }
@@ -1052,7 +1076,19 @@ impl Lowerer<'_> {
                 return Val::Poison;
             }
             if let Some(closure) = self.lookup_user(&name).and_then(|b| b.closure()).cloned() {
-                let args = call.args.iter().map(|arg| self.expr(arg)).collect();
+                // `c(&x)` of a number `x` for `|t: &f64|`: the closure reads the number.
+                let args = call
+                    .args
+                    .iter()
+                    .map(|arg| match strip_parens(arg) {
+                        Expr::Reference(r)
+                            if r.mutability.is_none() && self.holds_number(&r.expr) =>
+                        {
+                            self.expr(&r.expr)
+                        }
+                        _ => self.expr(arg),
+                    })
+                    .collect();
                 return self.call_callable(
                     &super::closure::Callable::Closure(closure),
                     args,

@@ -290,7 +290,10 @@ impl Lowerer<'_> {
         // `a || !y.iter().all(|&v| v > 0.0)`: a side with a closure is lowered (the chain is
         // not kept as written), short-circuiting as the `if` it stands for.
         if let syn::BinOp::And(_) | syn::BinOp::Or(_) = binary.op {
-            if contains_closure(&binary.left) || contains_closure(&binary.right) {
+            if [&binary.left, &binary.right]
+                .iter()
+                .any(|side| contains_closure(side) || self.calls_local_closure(side))
+            {
                 let (a, b) = (&binary.left, &binary.right);
                 let if_: Expr = match binary.op {
                     syn::BinOp::And(_) => {
@@ -320,7 +323,7 @@ impl Lowerer<'_> {
     }
 
     /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
-    fn calls_local_closure(&self, expr: &Expr) -> bool {
+    pub(super) fn calls_local_closure(&self, expr: &Expr) -> bool {
         struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
         impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
             fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
