@@ -2924,7 +2924,16 @@ mod closures_aliases_and_chains {
             w: vec![p.w[0] * k, p.w[1], p.w[2]],
             c: p.c,
         };
-        sq(&copy.w[1..]) * copy.c + sq(&built.w[..2]) * built.c
+        let returned = scaled(p, k);
+        sq(&copy.w[1..]) * copy.c + sq(&built.w[..2]) * built.c + sq(&returned.w[1..])
+    }
+
+    #[differentiate]
+    fn scaled(p: &W, k: f64) -> W {
+        W {
+            w: p.w.iter().map(|v| v * k).collect(),
+            c: p.c,
+        }
     }
 
     /// Copies of a struct's field changed by slice methods alone.
@@ -3324,7 +3333,10 @@ mod numerical_library_code {
         let mut p = x.to_vec();
         p.extend(std::iter::repeat(0.0).take(2));
         p.extend(std::iter::repeat_n(x[0] * 0.5, 1));
-        let d = std::iter::zip(x, y).map(|(a, b)| a * b).sum::<f64>();
+        let d = std::iter::zip(x, y).map(|(a, b)| a * b).sum::<f64>()
+            + std::iter::repeat_n(x[1], 2).sum::<f64>()
+            + std::iter::zip(x, y).count() as f64
+            + std::iter::repeat(y[0]).take(2).product::<f64>();
         d + p[0] * p[3] + p[4] + p[5] * p[1]
     }
 

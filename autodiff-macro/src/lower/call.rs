@@ -864,7 +864,7 @@ impl Lowerer<'_> {
     }
 
     /// A local bound to a value the macro cannot see the type of (a call's result).
-    fn holds_value(&self, expr: &Expr) -> bool {
+    pub(super) fn holds_value(&self, expr: &Expr) -> bool {
         matches!(self.local_val(expr), Some(Val::Scalar(Operand::Value(value)))
             if self.values[value.index()].aggregate)
     }

@@ -644,7 +644,7 @@ impl Lowerer<'_> {
             // parameter is.
             let base = match (base, strip_parens(&index.expr)) {
                 (Val::Scalar(Operand::Value(value)), Expr::Field(field))
-                    if self.known_struct(&field.base) =>
+                    if self.known_struct(&field.base) || self.holds_value(&field.base) =>
                 {
                     let mem = self.array_from_value(value, 1, None, None, index.expr.span());
                     Val::Mem(mem, Vec::new())

@@ -102,6 +102,12 @@ impl Lowerer<'_> {
     pub(super) fn is_stream(expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Range(_) => true,
+            // `std::iter::zip(a, b)`, `repeat_n(x, n)`.
+            Expr::Call(call) => {
+                call.args.len() == 2
+                    && (is_iter_function(&call.func, "zip")
+                        || is_iter_function(&call.func, "repeat_n"))
+            }
             Expr::MethodCall(call) => {
                 let name = call.method.to_string();
                 IDENTITY.contains(&name.as_str())
