@@ -2778,6 +2778,67 @@ mod closures_aliases_and_chains {
         s[1] * s[0].sin()
     }
 
+    /// An untyped closure parameter takes an array as the call gives it, by value here.
+    #[differentiate]
+    fn untyped_closure(p: [f64; 2], k: f64) -> f64 {
+        let g = |x| energy(x) * k;
+        g([p[0] * 2.0, p[1]]) + g(p)
+    }
+
+    #[test]
+    fn an_untyped_closure_given_arrays_by_value() {
+        let (p, k) = ([0.7, -0.3], 1.7);
+        let (value, (g_p, g_k)) = untyped_closure_grad(p, k);
+        assert_eq!(value.to_bits(), untyped_closure(p, k).to_bits());
+        assert_gradient(
+            |q| untyped_closure([q[0], q[1]], q[2]),
+            &[p[0], p[1], k],
+            &[g_p[0], g_p[1], g_k],
+            1e-8,
+        );
+    }
+
+    #[derive(Clone, Copy, Differentiable)]
+    pub struct Params {
+        pub mu: f64,
+        pub log_s: f64,
+        pub w: [f64; 2],
+    }
+
+    #[derive(Clone, Copy, Differentiable)]
+    pub struct Polar(pub f64, pub f64, pub f64);
+
+    /// Struct patterns that name some fields (`..`).
+    #[differentiate]
+    fn partly_named(p: &Params, q: Polar, y: f64) -> f64 {
+        let Params { mu, log_s, .. } = *p;
+        let Polar(r, theta, ..) = q;
+        -0.5 * ((y - mu) / log_s.exp()).powi(2) - log_s + r * theta.cos()
+    }
+
+    #[test]
+    fn struct_patterns_with_rest() {
+        let p = Params {
+            mu: 0.3,
+            log_s: -0.2,
+            w: [1.0, 2.0],
+        };
+        let q = Polar(1.5, 0.4, 9.0);
+        let (value, (g_p, g_q, g_y)) = partly_named_grad(&p, q, 0.5);
+        assert_eq!(value.to_bits(), partly_named(&p, q, 0.5).to_bits());
+        let f = |v: &[f64]| {
+            let p = Params {
+                mu: v[0],
+                log_s: v[1],
+                w: [1.0, 2.0],
+            };
+            partly_named(&p, Polar(v[2], v[3], 9.0), v[4])
+        };
+        let g = [g_p.mu, g_p.log_s, g_q.0, g_q.1, g_y];
+        assert_gradient(f, &[0.3, -0.2, 1.5, 0.4, 0.5], &g, 1e-8);
+        assert_eq!((g_p.w, g_q.2), ([0.0, 0.0], 0.0));
+    }
+
     /// Closures with typed parameters: an array by value handed to a differentiated function, an
     /// array by reference called with a literal, and a `&f64` closure given to `map`.
     #[differentiate]

@@ -571,6 +571,17 @@ impl Lowerer<'_> {
             let what = format!("method `{name}` with {} arguments", call.args.len());
             return self.opaque(&expr, false, &what);
         }
+        // `theta.try_into().unwrap()`: the conversion is what is missing, not the `unwrap`.
+        let conversion = match strip_parens(&call.receiver) {
+            Expr::MethodCall(inner) if inner.method == "try_into" => true,
+            Expr::Call(inner) => matches!(&*inner.func, Expr::Path(f)
+                if f.path.segments.last().is_some_and(|s| s.ident == "try_from")),
+            _ => false,
+        };
+        if conversion && matches!(name.as_str(), "unwrap" | "expect") {
+            let error = "`try_into()` / `try_from(..)` of a slice into an array is not supported in differentiated code; index the elements (`let [a, b, c] = [x[0], x[1], x[2]];`)";
+            return self.opaque_with(&expr, false, error.to_owned());
+        }
         // Maybe a `#[differentiate]` method of data (`t.resid(p)` of a `&[Trip]`'s item): its
         // receiver is not a struct the macro differentiates, so it is called by path.
         let mut error = super::opaque::no_rule(&format!("method `{name}`"));
@@ -1089,11 +1100,12 @@ impl Lowerer<'_> {
                         _ => self.expr(arg),
                     })
                     .collect();
-                return self.call_callable(
-                    &super::closure::Callable::Closure(closure),
-                    args,
-                    func.span(),
-                );
+                let written_ref: Vec<bool> = call
+                    .args
+                    .iter()
+                    .map(|arg| matches!(strip_parens(arg), Expr::Reference(_)))
+                    .collect();
+                return self.call_local_closure(&closure, args, &written_ref, func.span());
             }
             if self.lookup_user(&name).is_some() {
                 let error = format!(

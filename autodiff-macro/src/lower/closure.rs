@@ -93,9 +93,21 @@ impl Lowerer<'_> {
     /// The value of `callable(args)`, inlined.
     pub(super) fn call_callable(&mut self, callable: &Callable, args: Vec<Val>, span: Span) -> Val {
         match callable {
-            Callable::Closure(closure) => self.call_closure(closure, args, span),
+            Callable::Closure(closure) => self.call_closure(closure, args, &[], span),
             Callable::Path(path) => self.call_path(path, args, span),
         }
+    }
+
+    /// `f(a, &b)` of a local closure `f`, with which arguments were written `&arg`: an untyped
+    /// parameter takes an array by value or by reference as the call gives it.
+    pub(super) fn call_local_closure(
+        &mut self,
+        closure: &Closure,
+        args: Vec<Val>,
+        written_ref: &[bool],
+        span: Span,
+    ) -> Val {
+        self.call_closure(closure, args, written_ref, span)
     }
 
     /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered (numbers).
@@ -141,7 +153,13 @@ impl Lowerer<'_> {
         self.call_result(op, operands, span)
     }
 
-    fn call_closure(&mut self, closure: &Closure, args: Vec<Val>, span: Span) -> Val {
+    fn call_closure(
+        &mut self,
+        closure: &Closure,
+        args: Vec<Val>,
+        written_ref: &[bool],
+        span: Span,
+    ) -> Val {
         if closure.params.len() != args.len() {
             self.error_at(
                 span,
@@ -155,12 +173,13 @@ impl Lowerer<'_> {
         }
         self.scopes.push(closure.captured.clone());
         self.scopes.push(Scope::new());
-        for (param, arg) in closure.params.iter().zip(args) {
+        for (k, (param, arg)) in closure.params.iter().zip(args).enumerate() {
             // Arguments that are arrays are the caller's, borrowed for the call, unless the
-            // parameter's type says it takes them by value (`|x: [f64; 2]|`).
+            // parameter's type says it takes them by value (`|x: [f64; 2]|`), or the call
+            // gives them by value (`g(p)`).
             self.binding_ref = match param {
                 Pat::Type(typed) => matches!(&*typed.ty, syn::Type::Reference(_)),
-                _ => true,
+                _ => written_ref.get(k).copied().unwrap_or(true),
             };
             self.bind(param, arg, None);
         }

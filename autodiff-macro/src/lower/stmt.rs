@@ -233,27 +233,29 @@ impl Lowerer<'_> {
             }
             // `let Polar(r, theta) = p;`, `let State { x, v } = s;`
             Pat::TupleStruct(ts) => {
-                if ts.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+                // `Polar(r, ..)`: the fields before a last `..` (the ones after it would need
+                // the count).
+                let rest = ts.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
+                if rest.is_some_and(|r| r + 1 != ts.elems.len()) {
                     self.error(
                         pat,
-                        "`..` in struct patterns is not supported; name every field",
+                        "`..` in a tuple struct's pattern is supported at its end (`Polar(r, ..)`); name the fields before it",
                     );
                     return;
                 }
-                for (k, elem) in ts.elems.iter().enumerate() {
+                for (k, elem) in ts
+                    .elems
+                    .iter()
+                    .take(rest.unwrap_or(ts.elems.len()))
+                    .enumerate()
+                {
                     let member = syn::Member::Unnamed(syn::Index::from(k));
                     let part = self.member_of(val.clone(), &member, ts.paren_token.span.join());
                     self.bind(elem, part, None);
                 }
             }
+            // `let Params { mu, log_s, .. } = *self;`: the fields named.
             Pat::Struct(ps) => {
-                if let Some(rest) = &ps.rest {
-                    self.error(
-                        rest,
-                        "`..` in struct patterns is not supported; name every field",
-                    );
-                    return;
-                }
                 for field in &ps.fields {
                     let part = self.member_of(val.clone(), &field.member, field.member.span());
                     self.bind(&field.pat, part, None);
