@@ -3572,3 +3572,72 @@ mod arrays_carried_and_filled {
         assert_gradient(|u| rollout(s0, u), &us, &g_u, 1e-8);
     }
 }
+
+/// Found by a hunt through training code: the last layer of a `Vec` of layers, and a model
+/// split into its first or last layer and the rest.
+mod layers_first_and_last {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Differentiable)]
+    pub struct Dense {
+        pub w: f64,
+        pub b: f64,
+    }
+
+    impl Dense {
+        #[differentiate]
+        pub fn forward(&self, x: f64) -> f64 {
+            (self.w * x + self.b).tanh()
+        }
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Net {
+        pub layers: Vec<Dense>,
+    }
+
+    impl Net {
+        #[differentiate]
+        pub fn out(&self, x: f64) -> f64 {
+            let (first, rest) = self.layers.split_first().unwrap();
+            let mut h = first.forward(x);
+            for l in rest {
+                h = l.forward(h);
+            }
+            let (last, hidden) = self.layers.split_last().unwrap();
+            h + self.layers.last().unwrap().forward(x) * last.forward(h)
+                + self
+                    .layers
+                    .first()
+                    .expect("a layer")
+                    .forward(hidden[0].forward(0.3))
+        }
+    }
+
+    #[test]
+    fn first_and_last_layers() {
+        let net = Net {
+            layers: vec![
+                Dense { w: 2.0, b: 0.1 },
+                Dense { w: -0.7, b: 0.3 },
+                Dense { w: 1.2, b: -0.4 },
+            ],
+        };
+        let x = 0.6;
+        let (value, (g, g_x)) = net.out_grad(x);
+        assert_eq!(value.to_bits(), net.out(x).to_bits());
+        let f = |p: &[f64]| {
+            let layers = p[..6]
+                .chunks(2)
+                .map(|c| Dense { w: c[0], b: c[1] })
+                .collect();
+            Net { layers }.out(p[6])
+        };
+        let mut point: Vec<f64> = net.layers.iter().flat_map(|l| [l.w, l.b]).collect();
+        point.push(x);
+        let mut grad: Vec<f64> = g.layers.iter().flat_map(|l| [l.w, l.b]).collect();
+        grad.push(g_x);
+        assert_gradient(f, &point, &grad, 1e-8);
+    }
+}

@@ -215,6 +215,35 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // `self.layers.last().unwrap().forward(x)`: the method of the element itself.
+        if let Expr::MethodCall(unwrap) = strip_parens(&call.receiver) {
+            if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") {
+                if let Some(element) = first_or_last(unwrap) {
+                    let mut call = call.clone();
+                    *call.receiver = element;
+                    return self.method_call(&call);
+                }
+            }
+        }
+        // `v.split_first().unwrap()`, `v.split_last().unwrap()`: the element and the rest.
+        if let (true, Expr::MethodCall(split)) = (
+            matches!(name.as_str(), "unwrap" | "expect"),
+            strip_parens(&call.receiver),
+        ) {
+            if split.args.is_empty() && is_place(&split.receiver) {
+                let (v, span) = (&split.receiver, split.method.span());
+                let parts: Option<Expr> = match split.method.to_string().as_str() {
+                    "split_first" => Some(syn::parse_quote_spanned!(span=> (&#v[0], &#v[1..]))),
+                    "split_last" => Some(syn::parse_quote_spanned!(span=>
+                        (&#v[#v.len() - 1], &#v[..#v.len() - 1])
+                    )),
+                    _ => None,
+                };
+                if let Some(parts) = parts {
+                    return self.expr(&parts);
+                }
+            }
+        }
         // `no_grad(m.prior).unwrap_or(0.0)`: a method without a rule of a value held constant,
         // as with a `let` first (the receiver's variables then are not its arguments).
         if let Expr::Call(inner) = strip_parens(&call.receiver) {

@@ -177,6 +177,12 @@ impl Lowerer<'_> {
         // `let r = &v;`, or `let r = p;` of a name bound by reference (`p` of `for p in pts`).
         self.binding_ref = match strip_parens(&init.expr) {
             Expr::Reference(_) => true,
+            // `(&a[0], &a[1..])`, `v.split_last().unwrap()`: references, bound as such.
+            Expr::Tuple(t) => {
+                !t.elems.is_empty() && t.elems.iter().all(|e| matches!(e, Expr::Reference(_)))
+            }
+            Expr::MethodCall(unwrap) => matches!(strip_parens(&unwrap.receiver),
+                Expr::MethodCall(split) if split.method == "split_first" || split.method == "split_last"),
             Expr::Path(path) => local_name(path)
                 .and_then(|ident| self.lookup_user(&ident.to_string()))
                 .is_some_and(|binding| binding.by_ref),
