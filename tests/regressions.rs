@@ -3615,6 +3615,33 @@ mod layers_first_and_last {
         }
     }
 
+    /// Batch normalisation with a switch: the batch's statistics, or running ones given as a
+    /// tuple of data.
+    #[differentiate(wrt(h))]
+    fn normalised(h: &[f64], running: (f64, f64), training: bool) -> f64 {
+        let (mean, var) = if training {
+            let m = h.iter().sum::<f64>() / h.len() as f64;
+            let v = h.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / h.len() as f64;
+            (m, v)
+        } else {
+            running
+        };
+        (h[0] - mean) / (var + 1e-5).sqrt() + h[1] * mean
+    }
+
+    #[test]
+    fn a_tuple_parameter_against_a_tuple_written_out() {
+        let h = [1.0, 2.0, 0.5];
+        for training in [true, false] {
+            let (value, g) = normalised_grad(&h, (0.5, 4.0), training);
+            assert_eq!(
+                value.to_bits(),
+                normalised(&h, (0.5, 4.0), training).to_bits()
+            );
+            assert_gradient(|h| normalised(h, (0.5, 4.0), training), &h, &g, 1e-8);
+        }
+    }
+
     #[test]
     fn first_and_last_layers() {
         let net = Net {

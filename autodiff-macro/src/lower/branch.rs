@@ -303,6 +303,8 @@ impl Lowerer<'_> {
         self.scopes = before;
         let then_val = self.number_in_branch(&mut then_block, then_val, &else_val, span);
         let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
+        let then_val = self.tuple_in_branch(&mut then_block, then_val, &else_val);
+        let else_val = self.tuple_in_branch(&mut else_block, else_val, &then_val);
 
         let mut phis = Joins {
             inside: &mems_declared_in(&then_block) | &mems_declared_in(&else_block),
@@ -419,6 +421,22 @@ impl Lowerer<'_> {
             }
         }
         Val::Scalar(Operand::Value(value))
+    }
+
+    /// A tuple value the macro holds whole (a tuple parameter, a call's tuple) against a tuple
+    /// the other branch writes out (`if t { (m, v) } else { running }`): its elements, read in
+    /// the branch.
+    fn tuple_in_branch(&mut self, block: &mut ir::Block, val: Val, other: &Val) -> Val {
+        let (Val::Scalar(Operand::Value(value)), Val::Tuple(parts)) = (&val, other) else {
+            return val;
+        };
+        if is_dummy(&val) {
+            return val;
+        }
+        self.blocks.push(std::mem::take(&mut block.stmts));
+        let parts = self.tuple_parts(Val::Scalar(Operand::Value(*value)), parts.len(), &quote!());
+        block.stmts = self.blocks.pop().expect("the branch's block");
+        parts.map_or(val, Val::Tuple)
     }
 
     /// Lowers one branch in a block and scope of its own.
