@@ -2846,7 +2846,12 @@ mod closures_aliases_and_chains {
         let e = |x: [f64; 2]| energy(x);
         let f = |p: &[f64; 2]| p[0] * k + p[1] * p[1];
         let cost = |x: &f64| (x - k).powi(2);
-        e(s) + f(&[s[1], s[0]]) + xs.iter().map(cost).sum::<f64>()
+        e(s) + f(&[s[1], s[0]])
+            + xs.iter().map(cost).sum::<f64>()
+            + xs.iter()
+                .filter(|v: &&f64| **v > 0.0)
+                .map(|v| v * k)
+                .sum::<f64>()
     }
 
     #[derive(Clone, Copy, Differentiable)]

@@ -649,11 +649,19 @@ impl Lowerer<'_> {
             }
             val => return val,
         };
-        // A number is held by value: `|x: &f64|` of an item of `xs.iter()` binds the number.
+        // A number is held by value: `|x: &f64|` of an item of `xs.iter()`, `|v: &&f64|` of
+        // `filter`, binds the number.
         let generic = self.generic_float.as_ref();
-        let ty = ty.map(|ty| match strip_type_parens(ty) {
-            syn::Type::Reference(r) if is_number_type(&r.elem, generic) => &*r.elem,
-            _ => ty,
+        let ty = ty.map(|ty| {
+            let mut inner = strip_type_parens(ty);
+            while let syn::Type::Reference(r) = inner {
+                inner = strip_type_parens(&r.elem);
+            }
+            if is_number_type(inner, generic) {
+                inner
+            } else {
+                ty
+            }
         });
         if let Operand::Value(value) = &operand {
             let value = *value;
