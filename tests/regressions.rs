@@ -2700,6 +2700,42 @@ mod matches_on_data_fields {
         }
     }
 
+    /// A plain function of the kind, given a borrow of the field.
+    fn weight(k: &Kind) -> f64 {
+        match k {
+            Kind::Linear => 1.0,
+            Kind::Quadratic(a) => *a,
+            Kind::Named(s) => s.len() as f64,
+        }
+    }
+
+    /// The field borrowed for a plain function, and matched in a closure taking `&Item`.
+    #[differentiate(wrt(x))]
+    fn weighted(x: f64, items: &[Item]) -> f64 {
+        let score = |it: &Item| {
+            if let Kind::Quadratic(q) = it.kind {
+                q * x
+            } else {
+                it.w
+            }
+        };
+        let mut s = 0.0;
+        for it in items {
+            s += x * x * weight(&it.kind) + score(it);
+        }
+        s
+    }
+
+    #[test]
+    fn borrowed_fields_given_to_functions_and_closures() {
+        let items = items();
+        let x = 0.7;
+        let (value, g) = weighted_grad(x, &items);
+        assert_eq!(value.to_bits(), weighted(x, &items).to_bits());
+        // Weights 1, 0.5 and 1 (the label "c"), and the closure adds 0.5 x.
+        assert_close(g, 2.0 * x * 2.5 + 0.5, 1e-15);
+    }
+
     fn items() -> Vec<Item> {
         vec![
             Item {

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::ir::visit::operands;
 use crate::ir::{
-    Block, Function, LoopKind, MemInit, MemInitKind, Op, Operand, Output, ParamRef, Stmt, Value,
+    Block, Function, Inst, LoopKind, MemInit, MemInitKind, Op, Operand, Output, ParamRef, Stmt,
+    Value,
 };
 use crate::reverse::{Backward, Need};
 
@@ -98,6 +99,14 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
             borrowed.insert(inst.result);
         }
     });
+    // Copies of borrows are the same borrows (`it: &Item` of a closure's annotated parameter).
+    function.body.for_each_inst(&mut |inst| {
+        if matches!(inst.op, Op::Copy)
+            && inst.args[0].value().is_some_and(|v| borrowed.contains(&v))
+        {
+            borrowed.insert(inst.result);
+        }
+    });
     let mut other = backward_needs(backward);
     mark_output(&function.output, &mut other);
     other_reads(&function.body, &mut other);
@@ -131,6 +140,19 @@ fn other_reads(block: &Block, out: &mut BTreeSet<Value>) {
                 out.extend(inst.args[1..].iter().flat_map(Operand::values));
             }
             Stmt::Inst(inst) if matches!(inst.op, Op::Opaque(_)) => {}
+            // `weight(&it.kind)`: an argument written `&arg` takes the borrow as it is (a
+            // reference to it coerces).
+            Stmt::Inst(Inst {
+                op: Op::Call { written_ref, .. },
+                args,
+                ..
+            }) => {
+                for (arg, by_ref) in args.iter().zip(written_ref) {
+                    if !by_ref {
+                        out.extend(arg.values());
+                    }
+                }
+            }
             Stmt::MemInit(MemInit {
                 kind: MemInitKind::FromValue(value),
                 ..
