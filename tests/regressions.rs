@@ -2941,42 +2941,30 @@ mod closures_aliases_and_chains {
         }
     }
 
-    #[derive(Clone, Copy, Differentiable)]
-    pub struct Seg {
-        pub a: V2,
-        pub b: V2,
-    }
-
-    /// Methods named like operators on what the function computes and holds, and on fields.
+    /// Methods named like operators chained on a struct; `std::ops`'s `mul` of numbers a call
+    /// gave stays the number's.
     #[differentiate]
-    fn operator_methods(v: V2, w: V2, s: Seg, k: f64) -> f64 {
-        let t = v.add(&w, k);
-        let mut p = t.mul(k);
-        for _ in 0..2 {
-            p = p.add(&t, 0.5).mul(0.75);
-        }
-        v.add(&w, k).mul(k).norm2() + p.norm2() + s.b.sub(&s.a).norm2()
+    fn operator_methods(v: V2, w: V2, k: f64) -> f64 {
+        use std::ops::Mul;
+        let y = v.norm2();
+        v.add(&w, k).mul(k).norm2() + y.mul(2.0) + w.norm2().mul(k)
     }
 
     #[test]
-    fn operator_named_methods_chained_held_and_on_fields() {
+    fn operator_named_methods_chained() {
         let (v, w) = (V2 { x: 0.3, y: -0.5 }, V2 { x: 1.0, y: 2.0 });
-        let s = Seg {
-            a: V2 { x: 0.1, y: 0.2 },
-            b: V2 { x: -0.4, y: 0.9 },
-        };
         let k = 0.5;
-        let (value, (gv, gw, gs, gk)) = operator_methods_grad(v, w, s, k);
-        assert_eq!(value.to_bits(), operator_methods(v, w, s, k).to_bits());
+        let (value, (gv, gw, gk)) = operator_methods_grad(v, w, k);
+        assert_eq!(value.to_bits(), operator_methods(v, w, k).to_bits());
         let f = |p: &[f64]| {
             let v2 = |i: usize| V2 {
                 x: p[i],
                 y: p[i + 1],
             };
-            operator_methods(v2(0), v2(2), Seg { a: v2(4), b: v2(6) }, p[8])
+            operator_methods(v2(0), v2(2), p[4])
         };
-        let point = [v.x, v.y, w.x, w.y, s.a.x, s.a.y, s.b.x, s.b.y, k];
-        let g = [gv.x, gv.y, gw.x, gw.y, gs.a.x, gs.a.y, gs.b.x, gs.b.y, gk];
+        let point = [v.x, v.y, w.x, w.y, k];
+        let g = [gv.x, gv.y, gw.x, gw.y, gk];
         assert_gradient(f, &point, &g, 1e-8);
     }
 
@@ -3016,6 +3004,49 @@ mod closures_aliases_and_chains {
                 1e-8,
             );
         }
+    }
+
+    /// A match guard calling a closure runs only where its pattern matches (`x[k]` is in bounds
+    /// only there).
+    #[differentiate(jvp, hessian)]
+    fn guarded_pick(x: &[f64], k: usize) -> f64 {
+        let f = |t: f64| t * t - 0.5;
+        match k {
+            0..=2 if f(x[k]) > 0.0 => f(x[k]) * x[0],
+            _ => x[0] * x[1],
+        }
+    }
+
+    #[test]
+    fn a_guard_runs_only_where_its_pattern_matches() {
+        let x = [0.3, 1.4, -0.9];
+        for k in [1, 2, 5] {
+            let (value, g) = guarded_pick_grad(&x, k);
+            assert_eq!(value.to_bits(), guarded_pick(&x, k).to_bits());
+            assert_gradient(|x| guarded_pick(x, k), &x, &g, 1e-8);
+            let (_, g2, h) = guarded_pick_hessian(&x, k);
+            assert_eq!(g, g2);
+            for (i, row) in h.iter().enumerate() {
+                assert_gradient(|x| guarded_pick_grad(x, k).1[i], &x, row, 1e-6);
+            }
+        }
+    }
+
+    /// A slice of numbers split into its first or last element and the rest.
+    #[differentiate]
+    fn split_numbers(x: &[f64], y: [f64; 3]) -> f64 {
+        let (a, rest) = x.split_first().unwrap();
+        let (&b, front) = y.split_last().unwrap();
+        a * rest[0] + b * front[1] + x[1..].split_first().unwrap().0 * y[0]
+    }
+
+    #[test]
+    fn numbers_split_first_and_last() {
+        let (x, y) = ([0.5, 2.0, 3.0], [0.25, -1.5, 0.75]);
+        let (value, (gx, gy)) = split_numbers_grad(&x, y);
+        assert_eq!(value.to_bits(), split_numbers(&x, y).to_bits());
+        assert_gradient(|x| split_numbers(x, y), &x, &gx, 1e-8);
+        assert_gradient(|y| split_numbers(&x, [y[0], y[1], y[2]]), &y, &gy, 1e-8);
     }
 
     /// A sub-slice of a local struct's `Vec` field, passed to a differentiated function.
@@ -3647,7 +3678,9 @@ mod layers_first_and_last {
                 h = l.forward(h);
             }
             let (last, hidden) = self.layers.split_last().unwrap();
+            let top = self.layers.last().unwrap();
             h + self.layers.last().unwrap().forward(x) * last.forward(h)
+                + top.forward(0.25)
                 + self
                     .layers
                     .first()

@@ -700,16 +700,29 @@ impl Lowerer<'_> {
         let mut args = scrutinee.to_vec();
         // A guard that calls a local closure (`0 if f(x) > 0.0`), on values the arm names
         // whole: lowered as any condition, before the test.
+        // Evaluated only where the pattern matches (it may index with what the pattern tests),
+        // as the `&&` it stands for.
+        let mut cond = None;
         if let Some(guard) = guard.filter(|g| read_out.is_empty() && self.calls_local_closure(g)) {
-            self.scopes.push(Scope::new());
-            for (name, val) in &bindings {
-                self.declare(Var::user(name), Some(val.clone()));
-            }
-            let guard = self.operand(guard);
-            self.scopes.pop();
-            let hole = Opaque::hole(args.len());
-            cond_expr = quote!(#cond_expr && #hole);
-            args.push(guard);
+            let test = Op::Opaque(Opaque::cut(cond_expr.clone()));
+            let test = Operand::Value(self.emit(test, std::mem::take(&mut args), span));
+            let guard = guard.clone();
+            let guard_bindings = bindings.clone();
+            let holds = self.lower_if(
+                test,
+                move |l| {
+                    l.scopes.push(Scope::new());
+                    for (name, val) in &guard_bindings {
+                        l.declare(Var::user(name), Some(val.clone()));
+                    }
+                    let holds = l.expr(&guard);
+                    l.scopes.pop();
+                    holds
+                },
+                |_| Val::Scalar(Operand::Bool(false)),
+                span,
+            );
+            cond = Some(self.val_operand(holds, span));
         } else if let Some(guard) = guard {
             self.scopes.push(Scope::new());
             for (name, val) in &bindings {
@@ -753,8 +766,10 @@ impl Lowerer<'_> {
             };
             args.extend(guard_args);
         }
-        let op = Op::Opaque(Opaque::cut(cond_expr));
-        let cond = Operand::Value(self.emit(op, args, span));
+        let cond = match cond {
+            Some(cond) => cond,
+            None => Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond_expr)), args, span)),
+        };
         let rest = rest.to_vec();
         let scrutinee_rest = scrutinee.to_vec();
         self.lower_if(

@@ -232,10 +232,19 @@ impl Lowerer<'_> {
         ) {
             if split.args.is_empty() && is_place(&split.receiver) {
                 let (v, span) = (&split.receiver, split.method.span());
+                // An element that is a number is read (`let (&a, rest) = ..` and `*a` read it as
+                // well); a struct is borrowed.
+                let element = if self.numbers_of(v) {
+                    quote::quote!()
+                } else {
+                    quote::quote!(&)
+                };
                 let parts: Option<Expr> = match split.method.to_string().as_str() {
-                    "split_first" => Some(syn::parse_quote_spanned!(span=> (&#v[0], &#v[1..]))),
+                    "split_first" => {
+                        Some(syn::parse_quote_spanned!(span=> (#element #v[0], &#v[1..])))
+                    }
                     "split_last" => Some(syn::parse_quote_spanned!(span=>
-                        (&#v[#v.len() - 1], &#v[..#v.len() - 1])
+                        (#element #v[#v.len() - 1], &#v[..#v.len() - 1])
                     )),
                     _ => None,
                 };
@@ -292,7 +301,7 @@ impl Lowerer<'_> {
         // A method named like an operator is a struct's also on a struct the function computes
         // or holds (`v.add(&w, h).mul(k)`, `t.mul(k)` of `let t = v.add(..)`), or on a struct's
         // field (`s.b.sub(&s.a)`).
-        let struct_operator = operator && self.may_be_struct(&call.receiver);
+        let struct_operator = operator && self.operator_chain_of_struct(&call.receiver);
         if (self.known_struct(&call.receiver) || struct_operator)
             && !matches!(name.as_str(), "clone" | "to_owned")
             && (operator || !rules::is_known(&name))
@@ -432,9 +441,28 @@ impl Lowerer<'_> {
                 || matches!(strip_parens(&call.receiver), Expr::Index(i)
                     if matches!(strip_parens(&i.index), Expr::Range(_))))
         {
+            // Methods that the function's own arrays support.
+            let own = matches!(
+                name.as_str(),
+                "rotate_left"
+                    | "rotate_right"
+                    | "fill"
+                    | "copy_within"
+                    | "swap"
+                    | "sort_by"
+                    | "sort_unstable_by"
+                    | "copy_from_slice"
+            );
+            let instead = if own {
+                format!(
+                    "copy it into an array of the function's own (`let mut a = p.w.clone(); a.{name}(..)`), or write the loop that assigns its elements"
+                )
+            } else {
+                "write the loop that assigns its elements".to_owned()
+            };
             self.error(
                 call,
-                format!("`.{name}(..)` changes a struct's field or a sub-slice in place, which differentiated code cannot follow; copy it into an array of the function's own (`let mut a = p.w.clone(); a.{name}(..)`), or write the loop that assigns its elements"),
+                format!("`.{name}(..)` changes a struct's field or a sub-slice in place, which differentiated code cannot follow; {instead}"),
             );
             return Val::Poison;
         }
@@ -881,12 +909,30 @@ impl Lowerer<'_> {
         }
     }
 
-    /// A receiver that may be a struct: one the function computes, a value it holds (a call's
-    /// result), or a struct's field (`s.b`).
-    fn may_be_struct(&self, expr: &Expr) -> bool {
-        self.computed_struct(expr)
-            || self.holds_value(expr)
-            || matches!(strip_parens(expr), Expr::Field(f) if self.known_struct(&f.base))
+    /// A struct, or methods named like operators applied to one (`v.add(&w, k)`): what such a
+    /// method gives is the struct's too. (Not any value the function holds, or a field: a number
+    /// there may have `std::ops`'s `y.mul(2.0)`.)
+    fn operator_chain_of_struct(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::MethodCall(inner)
+                if OPERATOR_METHODS.contains(&inner.method.to_string().as_str()) =>
+            {
+                self.operator_chain_of_struct(&inner.receiver)
+            }
+            expr => self.known_struct(expr),
+        }
+    }
+
+    /// An array, slice, row or sub-slice of numbers (not of structs).
+    fn numbers_of(&self, expr: &Expr) -> bool {
+        let (mut root, mut rows) = (strip_parens(expr), 0);
+        while let Expr::Index(index) = root {
+            rows += usize::from(!matches!(strip_parens(&index.index), Expr::Range(_)));
+            root = strip_parens(&index.expr);
+        }
+        matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
+            if !self.mems[mem.index()].structured
+                && depth(prefix) + rows + 1 == self.mems[mem.index()].dims)
     }
 
     /// A local holding a number (not an array, a call's value or a borrow of data).
@@ -939,12 +985,14 @@ impl Lowerer<'_> {
                 // A struct's method named like an operator is the struct's (`v.add(&w, h)`), as
                 // `method_call` takes it.
                 let struct_operator = OPERATOR_METHODS.contains(&method.as_str())
-                    && (self.known_struct(&inner.receiver) || self.may_be_struct(&inner.receiver));
+                    && self.operator_chain_of_struct(&inner.receiver);
                 inner.turbofish.is_none()
                     && (struct_operator || !rules::is_known(&method))
                     && !SLICE_METHODS.contains(&method.as_str())
                     && !CUT_METHODS.contains(&method.as_str())
-                    && (self.known_struct(&inner.receiver) || self.may_be_struct(&inner.receiver))
+                    && (self.known_struct(&inner.receiver)
+                        || self.holds_value(&inner.receiver)
+                        || self.computed_struct(&inner.receiver))
             }
             _ => false,
         }

@@ -181,8 +181,11 @@ impl Lowerer<'_> {
             Expr::Tuple(t) => {
                 !t.elems.is_empty() && t.elems.iter().all(|e| matches!(e, Expr::Reference(_)))
             }
+            // ... and `v.last().unwrap()`, a reference to the element.
             Expr::MethodCall(unwrap) => matches!(strip_parens(&unwrap.receiver),
-                Expr::MethodCall(split) if split.method == "split_first" || split.method == "split_last"),
+                Expr::MethodCall(inner) if ["split_first", "split_last", "first", "last"]
+                    .iter()
+                    .any(|m| inner.method == m)),
             Expr::Path(path) => local_name(path)
                 .and_then(|ident| self.lookup_user(&ident.to_string()))
                 .is_some_and(|binding| binding.by_ref),

@@ -113,6 +113,8 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
                     | "rotate_left"
                     | "rotate_right"
                     | "copy_within"
+                    | "swap"
+                    | "reverse"
             );
             let (mut root, mut rows) = (strip_parens(&call.receiver), 0);
             while let Expr::Index(index) = root {
