@@ -3273,7 +3273,8 @@ mod filters_and_dose_response {
         assert_gradient(|p| blocks(&x, p[0]), &[1.5], &[g_gain], 1e-8);
     }
 
-    /// Delay lines shifted by the slice methods that move elements.
+    /// Delay lines shifted by the slice methods that move elements, in arrays and `Vec`s.
+    #[allow(clippy::useless_vec)]
     #[differentiate]
     fn delay_lines(h: [f64; 3], x: &[f64]) -> f64 {
         let mut right = [0.0; 3];
@@ -3461,6 +3462,7 @@ mod numerical_library_code {
     }
 
     /// `std::iter::zip`, and zero padding by `repeat(..).take(..)` and `repeat_n`.
+    #[allow(clippy::manual_repeat_n)]
     #[differentiate]
     fn padded_dot(x: &[f64], y: &[f64]) -> f64 {
         let mut p = x.to_vec();

@@ -424,6 +424,16 @@ impl E {
     }
 }
 
+/// The field `b` of a struct literal set to `e`: shorthand when `e` is a variable `b`
+/// (clippy's `redundant_field_names`).
+fn field_b(e: &E) -> String {
+    if e.s == "b" {
+        "b".to_owned()
+    } else {
+        format!("b: {}", e.s)
+    }
+}
+
 fn lit(v: f64) -> E {
     let s = format!("{v:?}");
     E {
@@ -1881,7 +1891,10 @@ impl<'a> Gen<'a> {
             "update syntax" => {
                 let s = self.name("s");
                 let b = self.expr(1);
-                self.emit(format!("let mut {s} = ℘ {{ b: {}, ..{p}.clone() }};", b.s));
+                self.emit(format!(
+                    "let mut {s} = ℘ {{ {}, ..{p}.clone() }};",
+                    field_b(&b)
+                ));
                 let kind = self.pick_loop(true);
                 let trips = self.rng.range(1, 3);
                 let lp = self.open_loop(kind, trips, Some(&var(&format!("{s}.b"))));
@@ -1918,8 +1931,8 @@ impl<'a> Gen<'a> {
                 let s = self.name("s");
                 let (b, x) = (self.expr(1), self.expr(1));
                 self.emit(format!(
-                    "let {s} = ℘ {{ w: {p}.w, b: {}, v: {p}.v.clone() }};",
-                    b.s
+                    "let {s} = ℘ {{ w: {p}.w, {}, v: {p}.v.clone() }};",
+                    field_b(&b)
                 ));
                 self.emit(format!(
                     "let {out} = {s}.score({}) * {s}.w[1] + {s}.v[2];",
