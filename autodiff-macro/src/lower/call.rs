@@ -1030,12 +1030,7 @@ impl Lowerer<'_> {
                 "call of a closure or function value",
             );
         };
-        let segments: Vec<String> = func
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segments = segment_names(func);
         if matches!(segments.as_slice(), [ty, name] if ty == "Self" && *name == self.fn_name) {
             self.error(
                 func,
@@ -1182,7 +1177,7 @@ impl Lowerer<'_> {
                     .iter()
                     .map(|arg| matches!(strip_parens(arg), Expr::Reference(_)))
                     .collect();
-                return self.call_local_closure(&closure, args, &written_ref, func.span());
+                return self.call_closure(&closure, args, &written_ref, func.span());
             }
             if self.lookup_user(&name).is_some() {
                 let error = format!(

@@ -98,18 +98,6 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `f(a, &b)` of a local closure `f`, with which arguments were written `&arg`: an untyped
-    /// parameter takes an array by value or by reference as the call gives it.
-    pub(super) fn call_local_closure(
-        &mut self,
-        closure: &Closure,
-        args: Vec<Val>,
-        written_ref: &[bool],
-        span: Span,
-    ) -> Val {
-        self.call_closure(closure, args, written_ref, span)
-    }
-
     /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered (numbers).
     fn call_path(&mut self, path: &syn::ExprPath, args: Vec<Val>, span: Span) -> Val {
         let mut operands = Vec::new();
@@ -153,7 +141,10 @@ impl Lowerer<'_> {
         self.call_result(op, operands, span)
     }
 
-    fn call_closure(
+    /// The closure's body, inlined with its parameters bound to `args`; `written_ref` tells
+    /// which arguments a call wrote `&arg` (`f(a, &b)`), for an untyped parameter to take an
+    /// array by value or by reference as the call gives it (adapters give references).
+    pub(super) fn call_closure(
         &mut self,
         closure: &Closure,
         args: Vec<Val>,

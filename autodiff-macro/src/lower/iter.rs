@@ -975,12 +975,7 @@ fn is_iter_function(func: &Expr, name: &str) -> bool {
     let Expr::Path(path) = strip_parens(func) else {
         return false;
     };
-    let names: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let names = segment_names(path);
     path.qself.is_none()
         && matches!(
             names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),

@@ -339,14 +339,18 @@ pub(super) fn is_self(expr: &Expr) -> bool {
     matches!(strip_parens(expr), Expr::Path(path) if local_name(path).is_some_and(|i| i == "self"))
 }
 
-/// `no_grad`, `autodiff_core::no_grad` or `::autodiff_core::no_grad`.
-pub(super) fn is_no_grad(path: &syn::ExprPath) -> bool {
-    let segments: Vec<String> = path
-        .path
+/// The names of a path's segments (`std::iter::zip` → `["std", "iter", "zip"]`).
+pub(super) fn segment_names(path: &syn::ExprPath) -> Vec<String> {
+    path.path
         .segments
         .iter()
         .map(|s| s.ident.to_string())
-        .collect();
+        .collect()
+}
+
+/// `no_grad`, `autodiff_core::no_grad` or `::autodiff_core::no_grad`.
+pub(super) fn is_no_grad(path: &syn::ExprPath) -> bool {
+    let segments = segment_names(path);
     path.qself.is_none()
         && match segments.as_slice() {
             [last] => last == "no_grad",
