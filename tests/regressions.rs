@@ -2726,6 +2726,30 @@ mod matches_on_data_fields {
         s
     }
 
+    /// `match &it.kind`, binding a payload that is not `Copy` by reference.
+    #[differentiate(wrt(x))]
+    fn by_reference(x: f64, items: &[Item]) -> f64 {
+        let mut s = 0.0;
+        for it in items {
+            s += match &it.kind {
+                Kind::Linear => it.w * x,
+                Kind::Quadratic(a) if *a > 0.0 => *a * x * x,
+                Kind::Quadratic(_) => x,
+                Kind::Named(label) => x.sin() * label.len() as f64,
+            };
+        }
+        s
+    }
+
+    #[test]
+    fn a_match_on_a_borrowed_field() {
+        let items = items();
+        let x = 0.7;
+        let (value, g) = by_reference_grad(x, &items);
+        assert_eq!(value.to_bits(), by_reference(x, &items).to_bits());
+        assert_close(g, 2.0 + 2.0 * 0.5 * x + x.cos(), 1e-15);
+    }
+
     #[test]
     fn borrowed_fields_given_to_functions_and_closures() {
         let items = items();

@@ -230,7 +230,7 @@ impl Lowerer<'_> {
                 names,
                 scrutinee,
                 at,
-            } => self.read_bindings(&pat, &names, &[scrutinee], at, span),
+            } => self.read_bindings(&pat, &names, &[scrutinee], false, at, span),
         }
     }
 
@@ -255,6 +255,7 @@ impl Lowerer<'_> {
         pat: &Pat,
         names: &[String],
         scrutinee: &[Operand],
+        by_ref: bool,
         at: TokenStream,
         span: Span,
     ) {
@@ -266,7 +267,16 @@ impl Lowerer<'_> {
             .map(|n| syn::Ident::new(n, Span::call_site()))
             .collect();
         let value = holes_of(scrutinee.len());
-        let read = quote!(match #value { #pat => (#(#idents,)*), _ => ::core::unreachable!() });
+        // `match &it.kind`: the pattern binds references, as the user's does, and what they
+        // refer to is copied out (a number the backward sweep may keep).
+        let read = if by_ref {
+            quote!(match &#value {
+                #pat => (#(::core::clone::Clone::clone(#idents),)*),
+                _ => ::core::unreachable!(),
+            })
+        } else {
+            quote!(match #value { #pat => (#(#idents,)*), _ => ::core::unreachable!() })
+        };
         let op = Op::Opaque(Opaque {
             expr: read,
             cut: false,
@@ -628,8 +638,18 @@ impl Lowerer<'_> {
                 return self.if_expr(&if_let);
             }
         }
+        // `match &it.kind { Kind::Poly(cs) => .. }`: the place matched by reference, its
+        // bindings references (a payload that is not `Copy` is not moved out).
+        let (expr, by_ref) = match strip_parens(&match_.expr) {
+            Expr::Reference(r)
+                if r.mutability.is_none()
+                    && matches!(strip_parens(&r.expr), Expr::Field(_) | Expr::Index(_)) =>
+            {
+                (&*r.expr, true)
+            }
+            expr => (expr, false),
+        };
         // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
-        let expr = &match_.expr;
         let parts = match self.expr(expr) {
             Val::Tuple(parts) if parts.len() > 1 => parts,
             val => vec![val],
@@ -648,7 +668,7 @@ impl Lowerer<'_> {
                 }
             }
         }
-        self.match_arms(&scrutinee, &match_.arms, match_.match_token.span)
+        self.match_arms(&scrutinee, &match_.arms, by_ref, match_.match_token.span)
     }
 
     /// The arms of a `match` on `scrutinee` (one value, or the elements of a tuple).
@@ -656,6 +676,7 @@ impl Lowerer<'_> {
         &mut self,
         scrutinee: &[Operand],
         arms: &[syn::Arm],
+        by_ref: bool,
         span: Span,
     ) -> Val {
         let Some((arm, rest)) = arms.split_first() else {
@@ -686,7 +707,7 @@ impl Lowerer<'_> {
                 l.declare(Var::user(name), Some(val.clone()));
             }
             let at = arm_pat.to_token_stream();
-            l.read_bindings(&arm_pat, &arm_read_out, &arm_scrutinee, at, span);
+            l.read_bindings(&arm_pat, &arm_read_out, &arm_scrutinee, by_ref, at, span);
             let val = l.expr(&body);
             l.scopes.pop();
             val
@@ -758,6 +779,11 @@ impl Lowerer<'_> {
             cond_expr = if read_out.is_empty() {
                 quote!(#cond_expr && (#guard_expr))
             } else {
+                let value = if by_ref {
+                    quote!(&#value)
+                } else {
+                    value.clone()
+                };
                 quote!((match #value {
                     #[allow(unused_variables)]
                     #pat if #guard_expr => true,
@@ -775,7 +801,7 @@ impl Lowerer<'_> {
         self.lower_if(
             cond,
             bind_and_lower,
-            move |l| l.match_arms(&scrutinee_rest, &rest, span),
+            move |l| l.match_arms(&scrutinee_rest, &rest, by_ref, span),
             span,
         )
     }
