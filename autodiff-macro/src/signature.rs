@@ -434,7 +434,7 @@ pub fn float_type(ty: &Type) -> bool {
 }
 
 /// `f32`, `f64`, or the generic float type `t`.
-fn is_float(ty: &Type, t: Option<&Ident>) -> bool {
+pub fn is_float(ty: &Type, t: Option<&Ident>) -> bool {
     float_type(ty)
         || matches!(strip(ty), Type::Path(path) if t.is_some_and(|t| path.path.is_ident(t)))
 }

@@ -101,14 +101,7 @@ impl Lowerer<'_> {
         let (inner, inner_len, inner_vec) = match strip_parens(elem) {
             Expr::Repeat(r) => ((*r.expr).clone(), (*r.len).clone(), false),
             Expr::Macro(mac) if mac.mac.path.is_ident("vec") => {
-                let (e, l) = mac
-                    .mac
-                    .parse_body_with(|input: syn::parse::ParseStream| {
-                        let e: Expr = input.parse()?;
-                        input.parse::<Token![;]>()?;
-                        Ok((e, input.parse::<Expr>()?))
-                    })
-                    .ok()?;
+                let (e, l) = vec_repeat(&mac.mac)?;
                 (e, l, true)
             }
             _ => return None,
@@ -221,21 +214,9 @@ impl Lowerer<'_> {
             Operand::Value(value) => Operand::Value(self.held_constant(value, false, span)),
             constant => constant,
         };
-        let mem = self.new_mem(None, 2, vec, None);
-        self.push(ir::Stmt::MemInit(MemInit {
-            mem,
-            kind: MemInitKind::Repeat {
-                elem: filler,
-                lens: vec![len, row_len],
-                vecs: vec![vec, row_vec],
-            },
-            declare: true,
-            len: None,
-            ty: None,
-            span,
-        }));
-        self.fill_elements(Val::Mem(mem, Vec::new()), Val::Mem(row, Vec::new()), span);
-        Val::Mem(mem, Vec::new())
+        let matrix = self.repeat_matrix(filler, len, row_len, vec, row_vec, span);
+        self.fill_elements(matrix.clone(), Val::Mem(row, Vec::new()), span);
+        matrix
     }
 
     /// A copy of `value` without derivative, to allocate an array with (its elements then
@@ -409,12 +390,7 @@ impl Lowerer<'_> {
 
     pub(super) fn vec_macro(&mut self, mac: &syn::Macro) -> Val {
         let span = mac.span();
-        if let Ok((elem, len)) = mac.parse_body_with(|input: syn::parse::ParseStream| {
-            let elem: Expr = input.parse()?;
-            input.parse::<Token![;]>()?;
-            let len: Expr = input.parse()?;
-            Ok((elem, len))
-        }) {
+        if let Some((elem, len)) = vec_repeat(mac) {
             return self.repeat(&elem, &len, true, span);
         }
         match mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
@@ -541,6 +517,16 @@ impl Lowerer<'_> {
         });
         Some(Val::Unit)
     }
+}
+
+/// `vec![elem; len]`: its element and length.
+fn vec_repeat(mac: &syn::Macro) -> Option<(Expr, Expr)> {
+    mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let elem: Expr = input.parse()?;
+        input.parse::<Token![;]>()?;
+        Ok((elem, input.parse::<Expr>()?))
+    })
+    .ok()
 }
 
 /// A row of a matrix literal: `[a, b]` or `vec![a, b]`, and whether it is a `Vec`.

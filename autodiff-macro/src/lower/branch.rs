@@ -720,9 +720,8 @@ impl Lowerer<'_> {
         let mut cond_expr = quote!((match #value { #test => true, _ => false }));
         let mut args = scrutinee.to_vec();
         // A guard that calls a local closure (`0 if f(x) > 0.0`), on values the arm names
-        // whole: lowered as any condition, before the test.
-        // Evaluated only where the pattern matches (it may index with what the pattern tests),
-        // as the `&&` it stands for.
+        // whole: lowered as any condition, inside an `if` on the pattern's test, as the `&&` it
+        // stands for (it may index with what the pattern tests).
         let mut cond = None;
         if let Some(guard) = guard.filter(|g| read_out.is_empty() && self.calls_local_closure(g)) {
             let test = Op::Opaque(Opaque::cut(cond_expr.clone()));

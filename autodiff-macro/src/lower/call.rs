@@ -298,9 +298,7 @@ impl Lowerer<'_> {
         // but an operator's name (`a.sub(b)` of two vectors) is the struct's: float code
         // writes the operator.
         let operator = OPERATOR_METHODS.contains(&name.as_str());
-        // A method named like an operator is a struct's also on a struct the function computes
-        // or holds (`v.add(&w, h).mul(k)`, `t.mul(k)` of `let t = v.add(..)`), or on a struct's
-        // field (`s.b.sub(&s.a)`).
+        // ... also after another such method of a struct (`v.add(&w, h).mul(k)`).
         let struct_operator = operator && self.operator_chain_of_struct(&call.receiver);
         if (self.known_struct(&call.receiver) || struct_operator)
             && !matches!(name.as_str(), "clone" | "to_owned")
@@ -402,18 +400,10 @@ impl Lowerer<'_> {
                 self.local_array_of_numbers(&part.expr),
             ) {
                 let (array, value) = (&part.expr, &call.args[0]);
-                let start = range
-                    .start
-                    .as_deref()
-                    .map_or_else(|| quote::quote!(0), |s| quote::quote!(#s));
-                let end = range
-                    .end
-                    .as_deref()
-                    .map_or_else(|| quote::quote!(#array.len()), |e| quote::quote!(#e));
-                let limits = &range.limits;
+                let (start, end) = range_tokens(range, quote::quote!(#array.len()));
                 let fill: Expr = syn::parse_quote_spanned!(call.method.span()=> {
                     let __autodiff_fill = #value;
-                    for __autodiff_i in (#start) #limits (#end) {
+                    for __autodiff_i in #start..#end {
                         #array[__autodiff_i] = __autodiff_fill;
                     }
                 });
@@ -847,20 +837,11 @@ impl Lowerer<'_> {
                 let Expr::Range(source) = strip_parens(&call.args[0]) else {
                     return None;
                 };
-                let start = source
-                    .start
-                    .as_deref()
-                    .map_or_else(|| quote::quote!(0), |s| quote::quote!(#s));
-                // Operands parenthesized: `n >> 1` is an operand as written.
-                let end = match (&source.end, &source.limits) {
-                    (Some(e), syn::RangeLimits::HalfOpen(_)) => quote::quote!((#e)),
-                    (Some(e), syn::RangeLimits::Closed(_)) => quote::quote!((#e) + 1),
-                    (None, _) => quote::quote!(#copy.len()),
-                };
+                let (start, end) = range_tokens(source, quote::quote!(#copy.len()));
                 let dest = &call.args[1];
                 (
-                    quote::quote!((#start)..(#end)),
-                    quote::quote!((#dest) + #i - (#start)),
+                    quote::quote!(#start..#end),
+                    quote::quote!((#dest) + #i - #start),
                 )
             }
         };
@@ -925,11 +906,7 @@ impl Lowerer<'_> {
 
     /// An array, slice, row or sub-slice of numbers (not of structs).
     fn numbers_of(&self, expr: &Expr) -> bool {
-        let (mut root, mut rows) = (strip_parens(expr), 0);
-        while let Expr::Index(index) = root {
-            rows += usize::from(!matches!(strip_parens(&index.index), Expr::Range(_)));
-            root = strip_parens(&index.expr);
-        }
+        let (root, rows) = sliced_root(expr);
         matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
             if !self.mems[mem.index()].structured
                 && depth(prefix) + rows + 1 == self.mems[mem.index()].dims)

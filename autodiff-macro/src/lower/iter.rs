@@ -146,22 +146,14 @@ impl Lowerer<'_> {
             Expr::Call(call)
                 if call.args.len() == 2 && is_iter_function(&call.func, "repeat_n") =>
             {
-                let (x, n) = (&call.args[0], &call.args[1]);
-                let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
-                    (0..(#n)).map(|_| #x)
-                );
-                self.stream(&mapped)
+                self.repeated(&call.args[0], &call.args[1], call.func.span())
             }
             Expr::MethodCall(take) if take.method == "take" && take.args.len() == 1 => {
                 match strip_parens(&take.receiver) {
                     Expr::Call(call)
                         if call.args.len() == 1 && is_iter_function(&call.func, "repeat") =>
                     {
-                        let (x, n) = (&call.args[0], &take.args[0]);
-                        let mapped: Expr = syn::parse_quote_spanned!(call.func.span()=>
-                            (0..(#n)).map(|_| #x)
-                        );
-                        self.stream(&mapped)
+                        self.repeated(&call.args[0], &take.args[0], call.func.span())
                     }
                     _ => self.adapter(take, expr),
                 }
@@ -170,6 +162,12 @@ impl Lowerer<'_> {
             Expr::Reference(_) => self.source(expr),
             _ => self.by_value_source(expr),
         }
+    }
+
+    /// `x` repeated `n` times: `(0..n).map(|_| x)`.
+    fn repeated(&mut self, x: &Expr, n: &Expr, span: Span) -> Option<Stream> {
+        let mapped: Expr = syn::parse_quote_spanned!(span=> (0..(#n)).map(|_| #x));
+        self.stream(&mapped)
     }
 
     /// `for v in w`, `w.into_iter()`: the items of a copy of an array, which writes to `w` in

@@ -660,7 +660,7 @@ impl Lowerer<'_> {
             while let syn::Type::Reference(r) = inner {
                 inner = strip_type_parens(&r.elem);
             }
-            if is_number_type(inner, generic) {
+            if crate::signature::is_float(inner, generic) {
                 inner
             } else {
                 ty
@@ -1476,15 +1476,4 @@ fn let_else_names(pat: &Pat) -> Vec<(syn::Ident, bool)> {
     let mut names = Names(Vec::new());
     syn::visit::Visit::visit_pat(&mut names, pat);
     names.0
-}
-
-/// `f64`, `f32`, or the function's generic float type.
-fn is_number_type(ty: &syn::Type, generic_float: Option<&syn::Ident>) -> bool {
-    match strip_type_parens(ty) {
-        syn::Type::Path(p) => p
-            .path
-            .get_ident()
-            .is_some_and(|i| i == "f64" || i == "f32" || generic_float == Some(i)),
-        _ => false,
-    }
 }

@@ -116,11 +116,7 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
                     | "swap"
                     | "reverse"
             );
-            let (mut root, mut rows) = (strip_parens(&call.receiver), 0);
-            while let Expr::Index(index) = root {
-                rows += usize::from(!matches!(strip_parens(&index.index), Expr::Range(_)));
-                root = strip_parens(&index.expr);
-            }
+            let (root, rows) = sliced_root(&call.receiver);
             if let (true, Expr::Path(path)) = (writes, root) {
                 if let Some(ident) = path.path.get_ident() {
                     let entry = self.0.elements.entry(ident.to_string()).or_default();
@@ -219,6 +215,32 @@ pub(super) fn indexed_root(expr: &Expr) -> Option<(&Expr, usize)> {
         (root, rows) = (strip_parens(&index.expr), rows + 1);
     }
     Some((root, rows))
+}
+
+/// The name under the indices and sub-slices of `expr` (`v` of `v[i][1..]`) and how many
+/// indices (not ranges) it has.
+pub(super) fn sliced_root(expr: &Expr) -> (&Expr, usize) {
+    let (mut root, mut rows) = (strip_parens(expr), 0);
+    while let Expr::Index(index) = root {
+        rows += usize::from(!matches!(strip_parens(&index.index), Expr::Range(_)));
+        root = strip_parens(&index.expr);
+    }
+    (root, rows)
+}
+
+/// The bounds of a range written in a call (`copy_within(1..=k >> 1, ..)`, `a[2..].fill(..)`),
+/// each parenthesized as the operand it is, the end exclusive; `len` stands for an open end.
+pub(super) fn range_tokens(range: &syn::ExprRange, len: TokenStream) -> (TokenStream, TokenStream) {
+    let start = range
+        .start
+        .as_deref()
+        .map_or_else(|| quote::quote!(0), |s| quote::quote!((#s)));
+    let end = match (&range.end, &range.limits) {
+        (Some(e), syn::RangeLimits::HalfOpen(_)) => quote::quote!((#e)),
+        (Some(e), syn::RangeLimits::Closed(_)) => quote::quote!((#e) + 1),
+        (None, _) => len,
+    };
+    (start, end)
 }
 
 /// The indices of an array literal (`[a, b]`: 1, `[[a, b], [c, d]]`: 2).
