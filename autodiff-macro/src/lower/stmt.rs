@@ -248,7 +248,7 @@ impl Lowerer<'_> {
                 if rest.is_some_and(|r| r + 1 != ts.elems.len()) {
                     self.error(
                         pat,
-                        "`..` in a tuple struct's pattern is supported at its end (`Polar(r, ..)`); name the fields before it",
+                        "`..` in a tuple struct's pattern is supported at its end (`Polar(r, ..)`); before other fields, write `_` for each field it stands for (`Polar(r, _, z)`)",
                     );
                     return;
                 }
