@@ -1577,6 +1577,37 @@ mod associated_function_mentioning_self {
     }
 }
 
+// An associated function whose signature does not mention `Self` but whose body does
+// (`Self::SHIFT`, `Self::cube(..)`) is taken to be in an `impl`, and its generated functions
+// call each other as `Self::name`.
+mod associated_function_body_mentioning_self {
+    use super::*;
+
+    impl Net {
+        const SHIFT: f64 = 0.25;
+
+        #[differentiate]
+        fn cube(x: f64) -> f64 {
+            (x - Self::SHIFT).powi(3)
+        }
+
+        #[differentiate]
+        fn shifted_cube(x: f64, y: f64) -> f64 {
+            Self::cube(x + Self::SHIFT) * y
+        }
+    }
+
+    #[test]
+    fn associated_function_body_mentioning_self() {
+        let (x, y) = (0.5, 1.5);
+        let (v, (gx, gy)) = Net::shifted_cube_grad(x, y);
+        assert_eq!(v, Net::shifted_cube(x, y));
+        assert_close(gx, 3.0 * x * x * y, TOL);
+        assert_close(gy, x.powi(3), TOL);
+        assert_eq!(Net::shifted_cube_pullback(x, y, 2.0), (2.0 * gx, 2.0 * gy));
+    }
+}
+
 // Regression: passing the same active variable as two arguments of a differentiated call (`f(a, a)`,
 // `two_points(p, p)`) handed the callee's pullback two `&mut` borrows of one adjoint:
 // error[E0499] "cannot borrow value as mutable more than once at a time ... in the previous

@@ -407,10 +407,10 @@ fn strip(ty: &Type) -> &Type {
     }
 }
 
-/// `f32` or `f64`, possibly in parentheses.
-/// Whether a function belongs to an `impl`, as far as its signature shows: it has a receiver or
-/// mentions `Self`. Its generated functions are then called as `Self::name`.
-pub fn is_associated(sig: &syn::Signature) -> bool {
+/// Whether a function belongs to an `impl`, as far as it shows: it has a receiver, or its
+/// signature or body (outside items nested in it) mentions `Self`. Its generated functions are
+/// then called as `Self::name`.
+pub fn is_associated(item: &syn::ItemFn) -> bool {
     fn mentions_self(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|tree| match tree {
             proc_macro2::TokenTree::Ident(ident) => ident == "Self",
@@ -418,11 +418,20 @@ pub fn is_associated(sig: &syn::Signature) -> bool {
             _ => false,
         })
     }
+    let sig = &item.sig;
     let (inputs, output, generics) = (&sig.inputs, &sig.output, &sig.generics);
     let where_clause = &generics.where_clause;
-    sig.receiver().is_some() || mentions_self(quote!(#inputs #output #generics #where_clause))
+    sig.receiver().is_some()
+        || mentions_self(quote!(#inputs #output #generics #where_clause))
+        || item
+            .block
+            .stmts
+            .iter()
+            .filter(|stmt| !matches!(stmt, syn::Stmt::Item(_)))
+            .any(|stmt| mentions_self(quote!(#stmt)))
 }
 
+/// `f32` or `f64`, possibly in parentheses.
 pub fn float_type(ty: &Type) -> bool {
     match strip(ty) {
         Type::Path(path) if path.qself.is_none() => path

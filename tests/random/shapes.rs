@@ -285,6 +285,7 @@ pub const REQUIRED: &[&str] = &[
     "match: if let chain",
     "match: row copy",
     "match: enum",
+    "match: enum table",
     "shape: data",
     "data: sorted copy",
     "data: knot search",
@@ -307,6 +308,12 @@ pub const REQUIRED: &[&str] = &[
     "iter: typed closure",
     "iter: rotated",
     "iter: zip function",
+    "iter: split first",
+    "iter: split last",
+    "iter: split at",
+    "iter: filled matrix",
+    "iter: closure in condition",
+    "iter: taken",
     "carried: copy",
     "carried: newton",
     "carried: shift",
@@ -345,6 +352,7 @@ pub const REQUIRED: &[&str] = &[
     "struct: fields stepped",
     "struct: update syntax",
     "struct: field or array by branch",
+    "struct: rest pattern",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -1007,6 +1015,12 @@ impl<'a> Gen<'a> {
             "typed closure",
             "rotated",
             "zip function",
+            "split first",
+            "split last",
+            "split at",
+            "filled matrix",
+            "closure in condition",
+            "taken",
         ];
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("iter: {v}"));
@@ -1068,6 +1082,50 @@ impl<'a> Gen<'a> {
             "zip function" => self.emit(format!(
                 "let {y} = std::iter::zip({arr}.iter(), {arr}.iter().rev()).map(|(zp, zq)| *zp * *zq * {k}).sum::<ℱ>();"
             )),
+            "split first" => {
+                let (h, t) = (self.name("h"), self.name("t"));
+                self.emit(format!("let ({h}, {t}) = {arr}.split_first().unwrap();"));
+                self.emit(format!(
+                    "let {y} = *{h} * {k} + {t}.iter().map(|zv| (*zv).sin()).sum::<ℱ>();"
+                ));
+            }
+            "split last" => {
+                let (l, r) = (self.name("l"), self.name("r"));
+                self.emit(format!("let ({l}, {r}) = {arr}.split_last().unwrap();"));
+                self.emit(format!("let {y} = *{l} * {k} - {r}[0] * {r}[{r}.len() - 1];"));
+            }
+            "split at" => {
+                let (l, r) = (self.name("l"), self.name("r"));
+                self.emit(format!("let ({l}, {r}) = {arr}.split_at(1);"));
+                self.emit(format!("let {y} = {l}[0] * {k} + {r}[{r}.len() - 1];"));
+            }
+            // A matrix filled with a computed number, then read beside the data.
+            "filled matrix" => {
+                let m = self.name("m");
+                self.emit(format!("let {m} = vec![vec![{k}; 2]; {}];", a.len));
+                self.emit(format!(
+                    "let {y} = {m}[{last}][1] * {arr}[0] + {m}[0][0] * {arr}[{last}];"
+                ));
+            }
+            // A local closure's calls in a condition joined by `&&`.
+            "closure in condition" => {
+                let f = self.name("f");
+                let t = *self.rng.pick(LITS);
+                self.emit(format!("let {f} = |zt: ℱ| zt * {k};"));
+                self.emit(format!(
+                    "let {y} = if {f}({arr}[0]) > -{} && {f}({arr}[{last}]) < {} {{ {f}({arr}[0]) * {arr}[{last}] }} else {{ {arr}[0] - {k} }};",
+                    lit(t).s,
+                    lit(t + 0.5).s
+                ));
+            }
+            // `mem::take` of a local `Vec`, which is then refilled.
+            "taken" => {
+                let (r, t) = (self.name("r"), self.name("t"));
+                self.emit(format!("let mut {r} = {arr}.to_vec();"));
+                self.emit(format!("let {t} = std::mem::take(&mut {r});"));
+                self.emit(format!("{r}.push({t}[0] * {k});"));
+                self.emit(format!("let {y} = {r}[0] + {t}[{last}];"));
+            }
             "first last" => self.emit(format!(
                 "let {y} = *{arr}.first().unwrap() * {k} + *{arr}.last().expect(\"not empty\");"
             )),
@@ -1880,6 +1938,7 @@ impl<'a> Gen<'a> {
             "fields stepped",
             "update syntax",
             "field or array by branch",
+            "rest pattern",
         ];
         if !self.jvp {
             variants.push("by-value method");
@@ -2004,6 +2063,19 @@ impl<'a> Gen<'a> {
                 let k = self.rng.below(3);
                 self.emit(format!("{c}[{k}] += {} * {};", lit(0.25).s, u.at(MUL)));
                 self.emit(format!("let {out} = {c}[0] * {c}[1] + {c}[2];"));
+            }
+            // Fields bound by a struct pattern with `..`.
+            "rest pattern" => {
+                let (b, w) = (self.name("pb"), self.name("pw"));
+                let deref = if by_ref { "*" } else { "" };
+                self.emit(format!("let ℘ {{ b: {b}, w: {w}, .. }} = {deref}{p};"));
+                let k = self.rng.below(3);
+                let e = self.bounded(1);
+                self.emit(format!(
+                    "let {out} = {b} * {w}[{k}] + {w}[{}] * {};",
+                    (k + 1) % 3,
+                    e.at(MUL)
+                ));
             }
             "by-value method" => {
                 let x = self.expr(1);
@@ -2744,6 +2816,7 @@ impl<'a> Gen<'a> {
             "first hit",
             "rows swapped",
             "let else",
+            "enum table",
         ]);
         self.stats.add(format!("match: {v}"));
         let out = self.name("r");
@@ -2927,6 +3000,30 @@ impl<'a> Gen<'a> {
                 ));
                 self.emit(format!(
                     "    Kind::Soft {{ scale: {scale} }} if {guard} => (⟦{scale}⟧ * {}).tanh(),",
+                    x.at(MUL + 1)
+                ));
+                self.emit(format!("    Kind::Soft {{ .. }} => {},", e3.s));
+                self.emit("};");
+                self.close("");
+            }
+            // A constant table of enums, matched by reference with payloads bound in place.
+            "enum table" => {
+                let (kd, q, scale) = (self.name("kd"), self.name("q"), self.name("scale"));
+                self.emit(format!("let mut {out} = ⟦0.0⟧;"));
+                self.open(format!("for {kd} in KINDS.iter() {{"));
+                self.body(depth - 1);
+                let x = self.operand();
+                let guard = self.cond_on(&x);
+                let (e1, e2, e3) = (self.expr(2), self.bounded(1), self.expr(1));
+                self.emit(format!("{out} += match {kd} {{"));
+                self.emit(format!("    Kind::Lin => {},", e1.s));
+                self.emit(format!(
+                    "    Kind::Quad({q}) => ⟦*{q}⟧ * {} + {},",
+                    x.at(MUL),
+                    e2.s
+                ));
+                self.emit(format!(
+                    "    Kind::Soft {{ scale: {scale} }} if {guard} => (⟦*{scale}⟧ * {}).tanh(),",
                     x.at(MUL + 1)
                 ));
                 self.emit(format!("    Kind::Soft {{ .. }} => {},", e3.s));
@@ -3698,6 +3795,9 @@ enum Kind {
     Quad(f64),
     Soft { scale: f64 },
 }
+
+/// Kinds iterated by reference.
+const KINDS: [Kind; 3] = [Kind::Soft { scale: 0.75 }, Kind::Quad(-0.5), Kind::Lin];
 
 /// Weights iterated beside the data.
 const TABLE: [f64; 3] = [0.5, -0.25, 1.5];

@@ -41,7 +41,7 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     let receiver = item.sig.receiver().is_some();
-    let callee = if crate::signature::is_associated(&item.sig) {
+    let callee = if crate::signature::is_associated(item) {
         quote!(Self::#ident)
     } else {
         quote!(#ident)

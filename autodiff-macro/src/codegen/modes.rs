@@ -205,7 +205,7 @@ impl<'a> Common<'a> {
             .iter()
             .map(|p| names.fresh(&format!("t_{}", p.ident), p.ident.span()))
             .collect();
-        let associated = crate::signature::is_associated(&item.sig);
+        let associated = crate::signature::is_associated(item);
         let turbofish = parts.turbofish.clone();
         let path = Box::new(move |ident: &Ident| {
             if associated {

@@ -286,7 +286,7 @@ fn hidden_paths(item: &syn::ItemFn) -> (TokenStream, TokenStream) {
     let ident = &item.sig.ident;
     let vjp = vjp_ident(ident);
     let fused_fn = fused_ident(ident);
-    if crate::signature::is_associated(&item.sig) {
+    if crate::signature::is_associated(item) {
         (quote!(Self::#vjp), quote!(Self::#fused_fn))
     } else {
         (quote!(#vjp), quote!(#fused_fn))
