@@ -3768,3 +3768,298 @@ mod layers_first_and_last {
         assert_gradient(f, &point, &grad, 1e-8);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Matches on borrowed items of data: `for ev in events { match ev { Obs::Seen(o) => w[*o] } }`,
+// `if let .. = ev`, `let ev = &events[i]`, `match &res[i]` of an enum that is not `Copy`,
+// `match *iv`, a `&Res` parameter, a tuple `(r, i % 2)`. The payloads are references, as in
+// the user's code; the generated code bound them one reference deeper or moved the item out
+// (E0277 "cannot be indexed by `&usize`", E0508, E0507 from generated code).
+// ------------------------------------------------------------------------------------------
+mod matches_on_borrowed_items {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::differentiate;
+
+    #[derive(Clone, Copy)]
+    pub enum Obs {
+        Missing,
+        Seen(usize),
+        Scaled(usize, f64),
+    }
+
+    pub enum Res {
+        Score(u32),
+        Forfeit(usize),
+        Named(String, usize),
+    }
+
+    pub enum Iv {
+        Vacc { frac: f64, group: usize },
+        Other,
+    }
+
+    #[differentiate(wrt(w))]
+    fn observed(w: &[f64], events: &[Obs]) -> f64 {
+        let mut s = 0.0;
+        for ev in events {
+            match ev {
+                Obs::Missing => {}
+                Obs::Seen(o) => s += w[*o] * w[*o],
+                Obs::Scaled(o, k) if *k > 0.5 => s += k * w[*o].exp(),
+                Obs::Scaled(o, _) => s -= w[*o],
+            }
+        }
+        for ev in events.iter() {
+            if let Obs::Scaled(o, k) = ev {
+                s += *k * w[*o].sin();
+            }
+        }
+        for i in 0..events.len() {
+            let ev = &events[i];
+            if let &Obs::Seen(o) = ev {
+                s += w[o] * w[(o + 1) % w.len()];
+            }
+        }
+        s
+    }
+
+    #[differentiate(wrt(w), hessian)]
+    fn results(w: &[f64], res: &[Res]) -> f64 {
+        let mut t = 0.0;
+        for (i, r) in res.iter().enumerate() {
+            match (r, i % 2) {
+                (Res::Score(h), 0) => t += *h as f64 * w[0] * w[1],
+                (Res::Score(h), _) => t += w[1] / (*h as f64),
+                (Res::Forfeit(k), _) => t += w[*k] * w[*k] * w[*k],
+                (Res::Named(name, k), _) if name.len() > 3 => t += w[*k].ln(),
+                (Res::Named(_, k), _) => t += 2.0 * w[*k],
+            }
+        }
+        for i in 0..res.len() {
+            match &res[i] {
+                Res::Forfeit(k) => t += w[*k] * w[0],
+                Res::Named(_, k) if i == 0 => t -= w[2 - (*k).min(2)],
+                _ => {}
+            }
+        }
+        t
+    }
+
+    #[differentiate(wrt(w))]
+    fn one_result(w: [f64; 3], kind: &Res, x: f64) -> f64 {
+        let y = match kind {
+            Res::Score(h) => w[0] * (*h as f64) * x,
+            Res::Forfeit(k) => w[*k].powi(2) * x,
+            Res::Named(_, k) => w[*k] + w[0] * x,
+        };
+        y * w[1]
+    }
+
+    #[differentiate]
+    fn vaccinate(x: f64, ivs: &[Iv]) -> f64 {
+        let mut s = [x, 2.0 * x, 3.0];
+        for iv in ivs {
+            match iv {
+                Iv::Vacc { frac, group } => s[*group] *= 1.0 - frac,
+                Iv::Other => {}
+            }
+            if let Iv::Vacc { frac, group: 0 } = *iv {
+                s[2] += frac * s[0];
+            }
+        }
+        let first = &ivs[0];
+        match *first {
+            Iv::Vacc { frac, .. } => s[0] *= frac,
+            Iv::Other => {}
+        }
+        s[0] + s[1] * s[2]
+    }
+
+    #[test]
+    fn matches_on_borrowed_items() {
+        let w = [0.7, 1.3, 2.1];
+        let events = [
+            Obs::Seen(0),
+            Obs::Missing,
+            Obs::Scaled(2, 0.75),
+            Obs::Seen(2),
+            Obs::Scaled(1, 0.25),
+        ];
+        let (v, g) = observed_grad(&w, &events);
+        assert_eq!(v, observed(&w, &events));
+        assert_gradient(|x| observed(x, &events), &w, &g, 1e-7);
+
+        let res = [
+            Res::Named("ab".into(), 1),
+            Res::Score(3),
+            Res::Forfeit(1),
+            Res::Named("long".into(), 2),
+            Res::Score(5),
+        ];
+        let (v, g) = results_grad(&w, &res);
+        assert_eq!(v, results(&w, &res));
+        assert_gradient(|x| results(x, &res), &w, &g, 1e-7);
+        let (_, _, h) = results_hessian(&w, &res);
+        for j in 0..3 {
+            let e = 1e-5;
+            let (mut up, mut down) = (w, w);
+            up[j] += e;
+            down[j] -= e;
+            let (gu, gd) = (results_grad(&up, &res).1, results_grad(&down, &res).1);
+            for i in 0..3 {
+                assert_close(h[i][j], (gu[i] - gd[i]) / (2.0 * e), 1e-6);
+            }
+        }
+
+        for kind in &res {
+            let w = [0.4, 0.9, 1.1];
+            let (v, g) = one_result_grad(w, kind, 1.7);
+            assert_eq!(v, one_result(w, kind, 1.7));
+            assert_gradient(|x| one_result([x[0], x[1], x[2]], kind, 1.7), &w, &g, 1e-7);
+        }
+
+        let ivs = [
+            Iv::Vacc {
+                frac: 0.25,
+                group: 1,
+            },
+            Iv::Other,
+            Iv::Vacc {
+                frac: 0.5,
+                group: 0,
+            },
+        ];
+        let (v, g) = vaccinate_grad(1.5, &ivs);
+        assert_eq!(v, vaccinate(1.5, &ivs));
+        assert_gradient(|x| vaccinate(x[0], &ivs), &[1.5], &[g], 1e-7);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Iterator chains with closures in conditions and assertions (`if x.iter().map(..).sum::<f64>()
+// > 2.0`, `while`, `let big = .. > 2.0`, `.count() > 2 &&`, `debug_assert!(x.iter().all(..))`),
+// `filter`'s reference to an item of integer data (`|y| **y == 1`, `|(_, k)| **k`), and a
+// count cast to an integer: errors before ("`.sum(..)` at the end of an iterator chain is not
+// supported", E0614 from generated code).
+// ------------------------------------------------------------------------------------------
+mod chains_in_conditions {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn gated(x: &[f64]) -> f64 {
+        let mut r = x[0];
+        let big: bool = x.iter().map(|v| v * v).sum::<f64>() > 2.0;
+        let mut i = 0;
+        while x.iter().skip(i).map(|v| v.abs()).sum::<f64>() > 1.5 {
+            r *= x[i];
+            i += 1;
+        }
+        let n = match x.iter().filter(|&&v| v > 0.5).count() {
+            0 => 1.0,
+            c => c as f64,
+        };
+        if x.iter().map(|v| v * 2.0).count() > 2 && big {
+            r += x[2];
+        }
+        if x.iter().fold(0.0, |a, v| a + v * v) > 20.0 {
+            r = 0.0;
+        }
+        debug_assert!(x.iter().all(|&v| v.is_finite()), "not finite: {x:?}");
+        assert!(x.iter().any(|&v| v > 0.0));
+        r * n
+    }
+
+    #[differentiate(wrt(p))]
+    fn counted(p: f64, season: &[usize], mask: &[bool], xs: &[f64]) -> f64 {
+        let a: usize = season.iter().filter(|y| **y == 1).count();
+        let b = season.iter().filter(|&y| *y == 1).count() as i32;
+        let c = season.iter().filter(|&&y| y == 1).count();
+        let d = xs
+            .iter()
+            .zip(mask.iter())
+            .filter(|(_, k)| **k)
+            .map(|(x, _)| x * p)
+            .sum::<f64>();
+        let e = xs
+            .iter()
+            .zip(mask.iter())
+            .filter(|&(_, &k)| k)
+            .map(|(x, _)| x * p * p)
+            .sum::<f64>();
+        let g = xs
+            .iter()
+            .zip(season.iter())
+            .filter(|&(x, s)| *s > 0 && *x > 0.5)
+            .map(|(x, _)| x * p)
+            .sum::<f64>();
+        p * a as f64 + p.powi(b) + c as f64 * p + d + e + g
+    }
+
+    #[test]
+    #[should_panic(expected = "assertion failed")]
+    fn assertion_with_closure_still_checks() {
+        let _ = gated_grad(&[-0.3, -1.2, -2.0]);
+    }
+
+    #[test]
+    fn chains_in_conditions() {
+        for x in [[0.3, 1.2, 2.0], [0.2, 0.1, 0.4], [1.5, -0.7, 0.9]] {
+            let (v, g) = gated_grad(&x);
+            assert_eq!(v, gated(&x));
+            assert_gradient(gated, &x, &g, 1e-7);
+        }
+        let (season, mask, xs) = ([0, 1, 1, 2], [true, false, true, true], [0.3, 0.9, 1.7, 0.2]);
+        let (v, g) = counted_grad(0.7, &season, &mask, &xs);
+        assert_eq!(v, counted(0.7, &season, &mask, &xs));
+        assert_gradient(|p| counted(p[0], &season, &mask, &xs), &[0.7], &[g], 1e-7);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// A struct of the user's named like a generic standard type (an RNN's `Cell`, a `Range` of
+// bounds) was taken for that type: left out of the gradient without a word, or "`&Cell` has no
+// derivative" with `wrt(cell)`. Standard generic types are known by their arguments
+// (`Cell<f64>`).
+// ------------------------------------------------------------------------------------------
+mod structs_named_like_std_types {
+    use super::common::assert_close;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Cell {
+        pub w: f64,
+        pub b: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Range {
+        pub lo: f64,
+        pub hi: f64,
+    }
+
+    #[differentiate]
+    fn step(cell: &Cell, h: f64, r: Range) -> f64 {
+        (cell.w * h + cell.b).tanh().clamp(r.lo, r.hi)
+    }
+
+    #[differentiate(wrt(cell))]
+    fn step_cell(cell: &Cell, h: f64, scale: std::cell::Cell<f64>) -> f64 {
+        (cell.w * h + cell.b).tanh() * scale.get()
+    }
+
+    #[test]
+    fn structs_named_like_std_types() {
+        let (cell, h) = (Cell { w: 0.7, b: 0.1 }, 0.5);
+        let r = Range { lo: -0.9, hi: 0.9 };
+        let (v, (gc, gh, gr)) = step_grad(&cell, h, r.clone());
+        assert_eq!(v, step(&cell, h, r));
+        let d = 1.0 - (0.7f64 * 0.5 + 0.1).tanh().powi(2);
+        assert_close(gc.w, d * h, 1e-12);
+        assert_close(gc.b, d, 1e-12);
+        assert_close(gh, d * 0.7, 1e-12);
+        assert_eq!((gr.lo, gr.hi), (0.0, 0.0));
+        let (_, gc) = step_cell_grad(&cell, h, std::cell::Cell::new(2.0));
+        assert_close(gc.w, 2.0 * d * h, 1e-12);
+    }
+}

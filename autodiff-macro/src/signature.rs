@@ -300,7 +300,12 @@ fn param_ident(cx: &Ctxt, pat: &Pat, index: usize) -> (Ident, bool, bool) {
 
 /// Standard types with a name in upper case that have no derivative.
 const NOT_DIFFERENTIABLE: &[&str] = &[
-    "String",
+    "String", "Duration", "Instant", "Path", "PathBuf", "Ordering",
+];
+
+/// Generic standard types that have no derivative: written with their arguments
+/// (`Cell<f64>`, `Range<usize>`); a struct of the user's may have the name (an RNN's `Cell`).
+const NOT_DIFFERENTIABLE_GENERIC: &[&str] = &[
     "Option",
     "Result",
     "Box",
@@ -316,11 +321,6 @@ const NOT_DIFFERENTIABLE: &[&str] = &[
     "PhantomData",
     "Range",
     "RangeInclusive",
-    "Duration",
-    "Instant",
-    "Path",
-    "PathBuf",
-    "Ordering",
     "Vec",
 ];
 
@@ -394,8 +394,11 @@ fn user_struct(path: &syn::Path, generics: &syn::Generics) -> bool {
     let name = last.ident.to_string();
     let type_param =
         generics.type_params().any(|p| p.ident == last.ident) && path.segments.len() == 1;
+    let generic_std = NOT_DIFFERENTIABLE_GENERIC.contains(&name.as_str())
+        && !matches!(last.arguments, syn::PathArguments::None);
     name.starts_with(char::is_uppercase)
         && !NOT_DIFFERENTIABLE.contains(&name.as_str())
+        && !generic_std
         && !type_param
 }
 

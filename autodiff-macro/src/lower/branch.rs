@@ -114,7 +114,7 @@ impl Lowerer<'_> {
         span: Span,
     ) -> Val {
         let pat = &*let_.pat;
-        let scrutinee = self.expr(&let_.expr);
+        let scrutinee = self.expr(self.undereferenced(&let_.expr));
         let parts = match (pat, scrutinee) {
             (Pat::Tuple(tuple), Val::Tuple(vals)) if tuple.elems.len() == vals.len() => {
                 tuple.elems.iter().cloned().zip(vals).collect()
@@ -208,6 +208,7 @@ impl Lowerer<'_> {
             None => LetBind::Read {
                 pat,
                 names,
+                by_ref: self.is_borrow(&scrutinee),
                 scrutinee,
                 at: expr.to_token_stream(),
             },
@@ -229,9 +230,31 @@ impl Lowerer<'_> {
                 pat,
                 names,
                 scrutinee,
+                by_ref,
                 at,
-            } => self.read_bindings(&pat, &names, &[scrutinee], false, at, span),
+            } => self.read_bindings(&pat, &names, &[scrutinee], by_ref, at, span),
         }
+    }
+
+    /// `*iv` of a borrow `iv` (an item of `ivs.iter()`): `iv`, whose pattern's bindings are then
+    /// read by reference, as `*iv`'s are (an enum that is not `Copy` is not moved out).
+    fn undereferenced<'e>(&self, expr: &'e Expr) -> &'e Expr {
+        match strip_parens(expr) {
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) if matches!(self.local_val(inner), Some(Val::Scalar(s)) if self.is_borrow(s)) => {
+                inner
+            }
+            _ => expr,
+        }
+    }
+
+    /// A borrow of data that is not differentiated: a reference parameter, an item of
+    /// `data.iter()`, `&data[i]`.
+    fn is_borrow(&self, operand: &Operand) -> bool {
+        matches!(operand, Operand::Value(v) if self.values[v.index()].by_ref || self.borrows.contains(v))
     }
 
     /// The value an `if let` or `match` tests: a number or another value the macro holds, or a
@@ -267,11 +290,12 @@ impl Lowerer<'_> {
             .map(|n| syn::Ident::new(n, Span::call_site()))
             .collect();
         let value = holes_of(scrutinee.len());
-        // `match &it.kind`: the pattern binds references, as the user's does, and what they
-        // refer to is copied out (a number the backward sweep may keep).
+        // `match &it.kind`, `match ev` of a borrow: the pattern binds references, as the
+        // user's does, and what they refer to is copied out (a number the backward sweep may
+        // keep). `.clone()` as a method: a `&x` pattern binds the value itself.
         let read = if by_ref {
             quote!(match &#value {
-                #pat => (#(::core::clone::Clone::clone(#idents),)*),
+                #pat => (#(#idents.clone(),)*),
                 _ => ::core::unreachable!(),
             })
         } else {
@@ -639,15 +663,15 @@ impl Lowerer<'_> {
             }
         }
         // `match &it.kind { Kind::Poly(cs) => .. }`: the place matched by reference, its
-        // bindings references (a payload that is not `Copy` is not moved out).
+        // bindings references (a payload that is not `Copy` is not moved out). `&res[i]` of
+        // data is lowered as the borrow it is, and matched as one below.
         let (expr, by_ref) = match strip_parens(&match_.expr) {
             Expr::Reference(r)
-                if r.mutability.is_none()
-                    && matches!(strip_parens(&r.expr), Expr::Field(_) | Expr::Index(_)) =>
+                if r.mutability.is_none() && matches!(strip_parens(&r.expr), Expr::Field(_)) =>
             {
                 (&*r.expr, true)
             }
-            expr => (expr, false),
+            expr => (self.undereferenced(expr), false),
         };
         // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
         let parts = match self.expr(expr) {
@@ -668,6 +692,8 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // A borrow (`ev` of `for ev in events`, a `&Kind` parameter) binds references too.
+        let by_ref = by_ref || scrutinee.iter().any(|s| self.is_borrow(s));
         self.match_arms(&scrutinee, &match_.arms, by_ref, match_.match_token.span)
     }
 
@@ -950,6 +976,8 @@ enum LetBind {
         pat: Pat,
         names: Vec<String>,
         scrutinee: Operand,
+        /// The value is a borrow: its pattern binds references.
+        by_ref: bool,
         at: TokenStream,
     },
 }

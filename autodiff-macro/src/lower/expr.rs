@@ -304,10 +304,12 @@ impl Lowerer<'_> {
                 return self.expr(&if_);
             }
         }
-        // `f(c) < f(d)` of a local closure `f`: its calls are lowered, as a `let` lowers them,
-        // and their values compared.
+        // `f(c) < f(d)` of a local closure `f`, `x.iter().map(|v| v * v).sum::<f64>() > 2.0`:
+        // the sides are lowered, as a `let` lowers them, and their values compared.
         if is_comparison(&binary.op)
-            && (self.calls_local_closure(&binary.left) || self.calls_local_closure(&binary.right))
+            && [&binary.left, &binary.right]
+                .iter()
+                .any(|side| contains_closure(side) || self.calls_local_closure(side))
         {
             let (a, b, op) = (&binary.left, &binary.right, &binary.op);
             let block: Expr = syn::parse_quote_spanned!(span=> {
@@ -431,17 +433,26 @@ impl Lowerer<'_> {
             _ => {
                 // `*v`: a number or an array the macro holds by value is itself (an element of
                 // `x.iter()`, a closure's `&v`, `*h0` of `h0: &[f64; N]`); a reference parameter
-                // that is not differentiated is dereferenced as written.
-                match self.expr(&unary.expr) {
+                // that is not differentiated is dereferenced as written, all of `**k` at once.
+                let (mut inner, mut derefs) = (&*unary.expr, 1);
+                while let Expr::Unary(syn::ExprUnary {
+                    op: UnOp::Deref(_),
+                    expr,
+                    ..
+                }) = strip_parens(inner)
+                {
+                    (inner, derefs) = (expr, derefs + 1);
+                }
+                match self.expr(inner) {
                     Val::Scalar(Operand::Value(v))
                         if self.values[v.index()].by_ref || self.kept_as_written.contains(&v) =>
                     {
                         self.opaque(&Expr::Unary(unary.clone()), true, "dereference `*`")
                     }
                     Val::Scalar(Operand::Const(c)) => {
-                        let c = c.parenthesized();
+                        let (c, stars) = (c.parenthesized(), (0..derefs).map(|_| quote!(*)));
                         Val::Scalar(Operand::Const(Const {
-                            tokens: quote!(*#c),
+                            tokens: quote!(#(#stars)* #c),
                             atomic: false,
                         }))
                     }
@@ -453,6 +464,16 @@ impl Lowerer<'_> {
 
     pub(super) fn cast(&mut self, cast: &syn::ExprCast) -> Val {
         if !float_cast_target(&cast.ty) {
+            // `v.iter().filter(..).count() as i32`: the chain lowered first, then cast.
+            if let Expr::MethodCall(call) = strip_parens(&cast.expr) {
+                if super::opaque::adapters_with_closures(&call.receiver) {
+                    let ty = &cast.ty;
+                    return match self.operand(&cast.expr) {
+                        Operand::Poison => Val::Poison,
+                        n => Val::Scalar(self.int(quote!(H0 as #ty), vec![n], cast.span())),
+                    };
+                }
+            }
             return self.opaque(&Expr::Cast(cast.clone()), true, "cast");
         }
         let a = self.operand(&cast.expr);

@@ -593,7 +593,9 @@ impl Lowerer<'_> {
         match &stream.kind {
             StreamKind::Filter(inner, f) => {
                 self.with_item(inner, pos, span, &mut |l, item, pos| {
-                    let keep = l.call_callable(f, vec![item.clone()], span);
+                    // `filter` gives its closure a reference to the item.
+                    let arg = l.referenced(item.clone(), span);
+                    let keep = l.call_callable(f, vec![arg], span);
                     let keep = l.val_operand(keep, span);
                     l.lower_if(
                         keep,
@@ -748,6 +750,47 @@ impl Lowerer<'_> {
         self.kept_as_written.insert(value);
         self.borrows.insert(value);
         Val::Scalar(Operand::Value(value))
+    }
+
+    /// A reference to an item, as `filter` gives its closure: each borrow of data in it (the
+    /// item itself, or a tuple's part) gets one more `&`, which a `&x` pattern takes off again;
+    /// numbers stay as they are (the macro holds them by value, and `*` of one is itself).
+    pub(super) fn referenced(&mut self, item: Val, span: Span) -> Val {
+        match item {
+            Val::Scalar(Operand::Value(value)) if self.borrows.contains(&value) => {
+                let val = self.borrow(quote!(&H0), vec![Operand::Value(value)], span);
+                if let Val::Scalar(Operand::Value(reborrow)) = val {
+                    self.reborrows.insert(reborrow, value);
+                }
+                val
+            }
+            Val::Tuple(parts) => Val::Tuple(
+                parts
+                    .into_iter()
+                    .map(|part| self.referenced(part, span))
+                    .collect(),
+            ),
+            item => item,
+        }
+    }
+
+    /// What `&pat` binds of `val`: the borrows [`Self::referenced`] made, taken off again.
+    pub(super) fn unreferenced(&self, val: &Val) -> Option<Val> {
+        match val {
+            Val::Scalar(Operand::Value(value)) => self
+                .reborrows
+                .get(value)
+                .map(|b| Val::Scalar(Operand::Value(*b))),
+            Val::Tuple(parts) if parts.iter().any(|p| self.unreferenced(p).is_some()) => {
+                Some(Val::Tuple(
+                    parts
+                        .iter()
+                        .map(|p| self.unreferenced(p).unwrap_or_else(|| p.clone()))
+                        .collect(),
+                ))
+            }
+            _ => None,
+        }
     }
 
     /// `p step..min(p step + size, len)`: the bounds of the slice at position `p` of

@@ -90,6 +90,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
         borrows: BTreeSet::new(),
+        reborrows: BTreeMap::new(),
         integer_arrays: BTreeMap::new(),
         struct_elements: BTreeMap::new(),
         maybe_arrays: BTreeSet::new(),
@@ -339,6 +340,9 @@ struct Lowerer<'a> {
     /// Borrows of data that is not differentiated (`&nbrs[i]`, an item of `tokens.iter()`):
     /// a `&x` pattern dereferences them.
     borrows: BTreeSet<Value>,
+    /// `&b` of a borrow `b`, made for a closure that takes its item by reference (`filter`'s):
+    /// a `&x` pattern takes the reference off again (`|&y|` binds `b`).
+    reborrows: BTreeMap<Value, Value>,
     /// Arrays of integers declared with their type (`let mut idx: Vec<usize> = ..`), which a
     /// `collect()` assigned to them collects into as written.
     integer_arrays: BTreeMap<Mem, syn::Type>,

@@ -87,8 +87,18 @@ impl Lowerer<'_> {
         if mac.path.is_ident("vec") {
             return self.vec_macro(mac);
         }
+        if let Some(checked) = assertion_with_closure(mac) {
+            return self.expr(&checked);
+        }
         if self.passive_macro(mac) {
             return Val::Unit;
+        }
+        // `cfg!(debug_assertions)`: a constant.
+        if mac.path.is_ident("cfg") {
+            return Val::Scalar(Operand::Const(Const {
+                tokens: quote!(::core::#mac),
+                atomic: true,
+            }));
         }
         // `matches!(k, 1 | 2)`: the `match` it stands for.
         if mac.path.is_ident("matches") {
@@ -538,7 +548,7 @@ const ADAPTERS: &[&str] = &["map", "filter"];
 
 /// Whether a receiver chain holds an adapter that differentiated code supports, given a closure
 /// (`x.iter().map(|v| ..)`), and nothing unsupported with one.
-fn adapters_with_closures(mut expr: &Expr) -> bool {
+pub(super) fn adapters_with_closures(mut expr: &Expr) -> bool {
     let (mut adapter, mut iterator) = (false, false);
     while let Expr::MethodCall(call) = strip_parens(expr) {
         let method = call.method.to_string();
@@ -555,4 +565,39 @@ fn adapters_with_closures(mut expr: &Expr) -> bool {
         expr = &call.receiver;
     }
     adapter && (iterator || matches!(strip_parens(expr), Expr::Range(_)))
+}
+
+/// `assert!(x.iter().all(|&v| v > 0.0), ..)` (or `debug_assert!`): a condition with a closure,
+/// which holes cannot keep as written, as the `if` it stands for, lowered (`debug_assert!`'s
+/// only where debug assertions are on, as its condition is evaluated).
+fn assertion_with_closure(mac: &syn::Macro) -> Option<Expr> {
+    let name = mac.path.segments.last()?.ident.to_string();
+    if name != "assert" && name != "debug_assert" {
+        return None;
+    }
+    let args = mac
+        .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+        .ok()?;
+    let mut args = args.into_iter();
+    let cond = args.next()?;
+    if !contains_closure(&cond) {
+        return None;
+    }
+    let message: Vec<Expr> = args.collect();
+    let span = mac.span();
+    let panic: Expr = if message.is_empty() {
+        let text = format!(
+            "assertion failed: {}",
+            cond.to_token_stream().to_string()
+        );
+        syn::parse_quote_spanned!(span=> ::core::panic!("{}", #text))
+    } else {
+        syn::parse_quote_spanned!(span=> ::core::panic!(#(#message),*))
+    };
+    let check: Expr = syn::parse_quote_spanned!(span=> if !(#cond) { #panic; });
+    Some(if name == "debug_assert" {
+        syn::parse_quote_spanned!(span=> if cfg!(debug_assertions) { #check })
+    } else {
+        check
+    })
 }

@@ -222,9 +222,13 @@ impl Lowerer<'_> {
             Pat::Type(pat_type) => self.bind(&pat_type.pat, val, Some(&pat_type.ty)),
             Pat::Paren(paren) => self.bind(&paren.pat, val, ty),
             // `&v`: the macro holds numbers and arrays by value; a borrow of data that is not
-            // differentiated (an item of `tokens.iter()`) is dereferenced.
+            // differentiated (an item of `tokens.iter()`) is dereferenced, and the reference a
+            // `filter` gives taken off.
             Pat::Reference(reference) => {
                 let val = match val {
+                    val if self.unreferenced(&val).is_some() => {
+                        self.unreferenced(&val).unwrap_or(val)
+                    }
                     Val::Scalar(Operand::Value(value)) if self.borrows.contains(&value) => {
                         let hole = Opaque::hole(0);
                         let op = Op::Opaque(Opaque::cut(quote!(*#hole)));
