@@ -4063,3 +4063,146 @@ mod structs_named_like_std_types {
         assert_close(gc.w, 2.0 * d * h, 1e-12);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Rows and elements of a struct parameter's fields bound to locals: a row passed on to a
+// differentiated call (`let wp = ag.waypoints[1]; toward(start, wp, ..)`: E0277 on `Slot`
+// from generated code, its adjoint taken for a number), a row written into a copy of a
+// `Vec<[f64; 2]>` field (`p[1] = [..]`: "only numbers can be stored"), and a struct copied out
+// of a `Vec` field, its fields assigned.
+// ------------------------------------------------------------------------------------------
+mod rows_of_struct_fields {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Agent {
+        pub speed: f64,
+        pub waypoints: [[f64; 2]; 3],
+        pub pos: Vec<[f64; 2]>,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Gp {
+        pub kappa: f64,
+        pub d: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Material {
+        pub points: Vec<Gp>,
+    }
+
+    #[differentiate]
+    fn toward(from: [f64; 2], to: [f64; 2], step: f64) -> [f64; 2] {
+        [
+            from[0] + (to[0] - from[0]) * step,
+            from[1] + (to[1] - from[1]) * step,
+        ]
+    }
+
+    #[differentiate]
+    fn route(ag: &Agent, start: [f64; 2]) -> f64 {
+        let mut at = start;
+        for k in 0..3 {
+            let wp = ag.waypoints[k];
+            let w = ag.waypoints[k][1];
+            at = toward(at, wp, ag.speed * w);
+        }
+        let mut p = ag.pos.clone();
+        p[1] = [p[0][0] * 2.0, p[0][1] * at[0]];
+        p[1][0] * at[1] + p[1][1]
+    }
+
+    #[differentiate]
+    fn damage(k0: f64, x: f64, m: &Material) -> f64 {
+        let mut s: Gp = m.points[1].clone();
+        s.kappa = x * s.kappa;
+        s.d = 1.0 - k0 / s.kappa;
+        s.d * x
+    }
+
+    #[test]
+    fn rows_of_struct_fields() {
+        let ag = Agent {
+            speed: 0.3,
+            waypoints: [[1.0, 0.5], [1.0, 1.2], [0.2, 0.7]],
+            pos: vec![[0.4, -0.6], [0.9, 1.1]],
+        };
+        let start = [0.2, 0.4];
+        let (v, (ga, gs)) = route_grad(&ag, start);
+        assert_eq!(v, route(&ag, start));
+        let flat = |a: &Agent| {
+            let mut f = vec![a.speed];
+            f.extend(a.waypoints.iter().flatten());
+            f.extend(a.pos.iter().flatten());
+            f
+        };
+        let unflat = |f: &[f64]| Agent {
+            speed: f[0],
+            waypoints: [[f[1], f[2]], [f[3], f[4]], [f[5], f[6]]],
+            pos: vec![[f[7], f[8]], [f[9], f[10]]],
+        };
+        let mut x = flat(&ag);
+        x.extend(start);
+        let mut g = flat(&ga);
+        g.extend(gs);
+        assert_gradient(|x| route(&unflat(x), [x[11], x[12]]), &x, &g, 1e-7);
+
+        let m = Material {
+            points: vec![Gp { kappa: 0.3, d: 0.1 }, Gp { kappa: 0.7, d: 0.2 }],
+        };
+        let (v, (gk, gx, gm)) = damage_grad(0.5, 0.8, &m);
+        assert_eq!(v, damage(0.5, 0.8, &m));
+        let at = |x: &[f64]| {
+            let m = Material {
+                points: vec![Gp { kappa: x[2], d: x[3] }, Gp { kappa: x[4], d: x[5] }],
+            };
+            damage(x[0], x[1], &m)
+        };
+        let g = [gk, gx, gm.points[0].kappa, gm.points[0].d, gm.points[1].kappa, gm.points[1].d];
+        assert_gradient(at, &[0.5, 0.8, 0.3, 0.1, 0.7, 0.2], &g, 1e-7);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Conversions and assignments as code ported from other languages writes them: `f64::from(x)`
+// of an `f32`, `Vec::from(x)`, `Vec::from_iter(chain)`, `[p, q] = [q * 2.0, p]`, and `fold`
+// with a `Vec` accumulator (`x.to_vec()`, `vec![..]`, a clone): errors before (E0599 on
+// `__from_vjp` from generated code, "`.map(..)` with a closure is supported on iterators", an
+// accumulator "of a closure given by name" for a closure written in the `fold`).
+// ------------------------------------------------------------------------------------------
+mod conversions_and_vec_folds {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn step(h: &[f64], u: f64) -> Vec<f64> {
+        h.iter().map(|v| (v * u).tanh()).collect()
+    }
+
+    #[differentiate]
+    fn ported(x: &[f64], s: f32) -> f64 {
+        let v = Vec::from(x);
+        let w = Vec::from_iter(x.iter().map(|a| a * 2.0));
+        let (mut p, mut q) = (v[0], w[1]);
+        for _ in 0..2 {
+            [p, q] = [q * 2.0 - p, p * q];
+        }
+        let h = x.iter().fold(x.to_vec(), |h, u| step(&h, *u));
+        let g = x.iter().fold(vec![x[1], 0.5], |h, u| step(&h, *u * x[0]));
+        let k = x.iter().skip(1).fold(h.clone(), |h, u| step(&h, u - x[0]));
+        p * f64::from(s) + q + h[0] * g[1] + k[1]
+    }
+
+    #[test]
+    fn conversions_and_vec_folds() {
+        let x = [0.3, 0.5, -0.7];
+        let (v, (g, gs)) = ported_grad(&x, 1.5);
+        assert_eq!(v, ported(&x, 1.5));
+        assert_gradient(|x| ported(x, 1.5), &x, &g, 1e-7);
+        let e = 1e-3f32;
+        let fd = (ported(&x, 1.5 + e) - ported(&x, 1.5 - e)) / (2.0 * e as f64);
+        assert!((gs as f64 - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{gs} {fd}");
+    }
+}

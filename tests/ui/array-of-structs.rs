@@ -15,4 +15,11 @@ fn penalty(a: f64, b: f64) -> f64 {
     s
 }
 
+// The repeat form, `vec![s; n]`, which was taken for a `Vec` of numbers.
+#[differentiate]
+fn gauss_points(k0: f64, x: f64) -> f64 {
+    let st = vec![Layer { w: k0 }; 2];
+    st[1].w * x
+}
+
 fn main() {}

@@ -6,6 +6,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Token};
 
+const ARRAY_OF_STRUCTS: &str = "an array of structs made in the function is not supported; keep each field in an array of its own (`let mut kappa = vec![k0; n];`), hold the structs in a struct's `Vec` field passed in (`for l in &m.layers`), or handle each one in turn";
+
 impl Lowerer<'_> {
     /// `[elem; len]` (and `vec![elem; len]` with `vec`).
     pub(super) fn repeat(&mut self, elem: &Expr, len: &Expr, vec: bool, span: Span) -> Val {
@@ -37,6 +39,10 @@ impl Lowerer<'_> {
         };
         if let (Val::Scalar(Operand::Value(value)), false) = (&elem, constant) {
             let value = *value;
+            if self.structs.contains(&value) {
+                self.error(elem_expr, ARRAY_OF_STRUCTS);
+                return Val::Poison;
+            }
             let maybe_aggregate =
                 self.values[value.index()].aggregate || self.parts.contains(&value);
             let constant = self.held_constant(value, field || maybe_aggregate, span);
@@ -343,7 +349,7 @@ impl Lowerer<'_> {
                 }
                 Val::Scalar(Operand::Value(v)) if self.structs.contains(&v) => {
                     if !std::mem::replace(&mut reported, true) {
-                        self.error(e, "an array of structs is not supported; hold them in a struct's `Vec` field (`for l in &m.layers`), or handle each one in turn");
+                        self.error(e, ARRAY_OF_STRUCTS);
                     }
                     Operand::Poison
                 }

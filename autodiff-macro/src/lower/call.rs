@@ -632,6 +632,9 @@ impl Lowerer<'_> {
         // Maybe a `#[differentiate]` method of data (`t.resid(p)` of a `&[Trip]`'s item): its
         // receiver is not a struct the macro differentiates, so it is called by path.
         let mut error = super::opaque::no_rule(&format!("method `{name}`"));
+        if name == "into" {
+            error = "`.into()` of a differentiated number is not differentiated; convert it with `as` (`x as f64`), which is".to_owned();
+        }
         let data = match strip_parens(&call.receiver) {
             Expr::Index(_) => true,
             receiver => matches!(self.local_val(receiver),
@@ -1014,6 +1017,22 @@ impl Lowerer<'_> {
                 "recursive methods cannot be differentiated; write the recursion as a loop",
             );
             return Val::Poison;
+        }
+        // `f64::from(x)`, `Vec::from(x)`, `Vec::from_iter(it)`: the cast, copy or `collect`
+        // they are.
+        if let ([ty, name], 1) = (segments.as_slice(), call.args.len()) {
+            let (arg, span) = (&call.args[0], call.span());
+            let same: Option<Expr> = match (ty.as_str(), name.as_str()) {
+                ("f64", "from") => Some(syn::parse_quote_spanned!(span=> (#arg) as f64)),
+                ("Vec", "from") => Some(syn::parse_quote_spanned!(span=> (#arg).to_vec())),
+                ("Vec", "from_iter") => {
+                    Some(syn::parse_quote_spanned!(span=> (#arg).collect::<Vec<_>>()))
+                }
+                _ => None,
+            };
+            if let Some(same) = same.filter(|_| func.qself.is_none()) {
+                return self.expr(&same);
+            }
         }
         // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields.
         let tuple_struct = func.qself.is_none()

@@ -316,6 +316,13 @@ impl Lowerer<'_> {
     fn holds_array(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Array(_) | Expr::Repeat(_) | Expr::Call(_) => true,
+            Expr::Macro(m) => m.mac.path.is_ident("vec"),
+            // `x.to_vec()`: a `Vec` of the function's own.
+            Expr::MethodCall(m) if m.args.is_empty() => {
+                m.method == "to_vec"
+                    || (matches!(m.method.to_string().as_str(), "clone" | "to_owned")
+                        && self.holds_array(&m.receiver))
+            }
             Expr::Tuple(t) => t.elems.iter().any(|e| self.holds_array(e)),
             _ => match self.local_val(expr) {
                 Some(Val::Mem(mem, prefix)) => {

@@ -333,7 +333,14 @@ impl Lowerer<'_> {
                         ty,
                         pat_ident.span(),
                     )
-                } else if self.binding_ref || whole {
+                } else if self.binding_ref
+                    || whole
+                    // An element or row of a parameter's field (`let wp = ag.waypoints[1];`),
+                    // which cannot change: the place itself, a row passed on as one.
+                    || (!prefix.is_empty()
+                        && self.mems[mem.index()].param.is_some()
+                        && pat_ident.mutability.is_none())
+                {
                     Val::Mem(mem, prefix)
                 } else {
                     // A field read whole may be a struct (`let a = s.p; a.e(x)`).
@@ -746,6 +753,16 @@ impl Lowerer<'_> {
 
     /// `x = e`, `a[i] = e`, `(a, b) = e`.
     pub(super) fn assign_expr(&mut self, place: &Expr, value: &Expr) {
+        // `[p, q] = [q * 2.0, p];`: the tuple assignment it is, element by element.
+        if let (Expr::Array(places), Expr::Array(values)) = (strip_parens(place), strip_parens(value))
+        {
+            if places.elems.len() == values.elems.len() {
+                let (places, values) = (places.elems.iter(), values.elems.iter());
+                let place: Expr = syn::parse_quote!((#(#places,)*));
+                let value: Expr = syn::parse_quote!((#(#values,)*));
+                return self.assign_expr(&place, &value);
+            }
+        }
         // `idx = idx.iter().map(|&i| (i + 1) % n).collect();` of an array of integers: collected
         // as written, with the array's type.
         if let (Expr::Path(path), Expr::MethodCall(call)) = (place, strip_parens(value)) {

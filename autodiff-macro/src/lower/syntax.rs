@@ -51,7 +51,12 @@ impl Stores {
 pub(super) fn stores(body: &syn::Block) -> Stores {
     struct Finder(Stores);
     impl Finder {
+        /// `place` is assigned, or written into; an array literal (`p[1] = [a, b]`) has
+        /// `rows` indices of its own.
         fn place(&mut self, place: &Expr) {
+            self.place_of_rows(place, 0);
+        }
+        fn place_of_rows(&mut self, place: &Expr, rows: usize) {
             let mut depth = 0;
             let mut base = place;
             loop {
@@ -77,7 +82,7 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
             };
             if depth > 0 {
                 let entry = self.0.elements.entry(ident.to_string()).or_default();
-                *entry = (*entry).max(depth);
+                *entry = (*entry).max(depth + rows);
             } else {
                 self.0.whole.insert(ident.to_string());
             }
@@ -85,7 +90,7 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
     }
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
-            self.place(&assign.left);
+            self.place_of_rows(&assign.left, literal_dims(&assign.right).unwrap_or(0));
             if let (Expr::Path(path), Some(dims)) =
                 (strip_parens(&assign.left), literal_dims(&assign.right))
             {
