@@ -4009,7 +4009,11 @@ mod chains_in_conditions {
             assert_eq!(v, gated(&x));
             assert_gradient(gated, &x, &g, 1e-7);
         }
-        let (season, mask, xs) = ([0, 1, 1, 2], [true, false, true, true], [0.3, 0.9, 1.7, 0.2]);
+        let (season, mask, xs) = (
+            [0, 1, 1, 2],
+            [true, false, true, true],
+            [0.3, 0.9, 1.7, 0.2],
+        );
         let (v, g) = counted_grad(0.7, &season, &mask, &xs);
         assert_eq!(v, counted(0.7, &season, &mask, &xs));
         assert_gradient(|p| counted(p[0], &season, &mask, &xs), &[0.7], &[g], 1e-7);
@@ -4156,11 +4160,27 @@ mod rows_of_struct_fields {
         assert_eq!(v, damage(0.5, 0.8, &m));
         let at = |x: &[f64]| {
             let m = Material {
-                points: vec![Gp { kappa: x[2], d: x[3] }, Gp { kappa: x[4], d: x[5] }],
+                points: vec![
+                    Gp {
+                        kappa: x[2],
+                        d: x[3],
+                    },
+                    Gp {
+                        kappa: x[4],
+                        d: x[5],
+                    },
+                ],
             };
             damage(x[0], x[1], &m)
         };
-        let g = [gk, gx, gm.points[0].kappa, gm.points[0].d, gm.points[1].kappa, gm.points[1].d];
+        let g = [
+            gk,
+            gx,
+            gm.points[0].kappa,
+            gm.points[0].d,
+            gm.points[1].kappa,
+            gm.points[1].d,
+        ];
         assert_gradient(at, &[0.5, 0.8, 0.3, 0.1, 0.7, 0.2], &g, 1e-7);
     }
 }
@@ -4203,6 +4223,9 @@ mod conversions_and_vec_folds {
         assert_gradient(|x| ported(x, 1.5), &x, &g, 1e-7);
         let e = 1e-3f32;
         let fd = (ported(&x, 1.5 + e) - ported(&x, 1.5 - e)) / (2.0 * e as f64);
-        assert!((gs as f64 - fd).abs() < 1e-4 * (1.0 + fd.abs()), "{gs} {fd}");
+        assert!(
+            (gs as f64 - fd).abs() < 1e-4 * (1.0 + fd.abs()),
+            "{gs} {fd}"
+        );
     }
 }

@@ -754,7 +754,8 @@ impl Lowerer<'_> {
     /// `x = e`, `a[i] = e`, `(a, b) = e`.
     pub(super) fn assign_expr(&mut self, place: &Expr, value: &Expr) {
         // `[p, q] = [q * 2.0, p];`: the tuple assignment it is, element by element.
-        if let (Expr::Array(places), Expr::Array(values)) = (strip_parens(place), strip_parens(value))
+        if let (Expr::Array(places), Expr::Array(values)) =
+            (strip_parens(place), strip_parens(value))
         {
             if places.elems.len() == values.elems.len() {
                 let (places, values) = (places.elems.iter(), values.elems.iter());
