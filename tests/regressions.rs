@@ -3957,9 +3957,10 @@ mod chains_in_conditions {
         }
         let n = match x.iter().filter(|&&v| v > 0.5).count() {
             0 => 1.0,
+            1 if x.iter().map(|v| v * v).sum::<f64>() > 1.0 => 1.5,
             c => c as f64,
         };
-        if x.iter().map(|v| v * 2.0).count() > 2 && big {
+        if x.iter().filter(|v| **v > 0.25).count() > 1 && big {
             r += x[2];
         }
         if x.iter().fold(0.0, |a, v| a + v * v) > 20.0 {
@@ -4115,7 +4116,15 @@ mod rows_of_struct_fields {
         }
         let mut p = ag.pos.clone();
         p[1] = [p[0][0] * 2.0, p[0][1] * at[0]];
-        p[1][0] * at[1] + p[1][1]
+        // The bound row assigned and swapped in, as a copy.
+        let wp = ag.waypoints[2];
+        let mut cur = [0.0, 0.0];
+        if at[0] > -10.0 {
+            cur = wp;
+        }
+        let next = [cur[1] * at[0], wp[0]];
+        let old = std::mem::replace(&mut cur, next);
+        p[1][0] * at[1] + p[1][1] + cur[0] * old[1] + cur[1]
     }
 
     #[differentiate]

@@ -745,11 +745,14 @@ impl Lowerer<'_> {
         let value = holes_of(scrutinee.len());
         let mut cond_expr = quote!((match #value { #test => true, _ => false }));
         let mut args = scrutinee.to_vec();
-        // A guard that calls a local closure (`0 if f(x) > 0.0`), on values the arm names
-        // whole: lowered as any condition, inside an `if` on the pattern's test, as the `&&` it
+        // A guard that calls a local closure (`0 if f(x) > 0.0`) or holds a chain with one
+        // (`0 if x.iter().map(..).sum::<f64>() > 0.1`), on values the arm names whole: lowered as
+        // any condition, inside an `if` on the pattern's test, as the `&&` it
         // stands for (it may index with what the pattern tests).
         let mut cond = None;
-        if let Some(guard) = guard.filter(|g| read_out.is_empty() && self.calls_local_closure(g)) {
+        if let Some(guard) = guard
+            .filter(|g| read_out.is_empty() && (self.calls_local_closure(g) || contains_closure(g)))
+        {
             let test = Op::Opaque(Opaque::cut(cond_expr.clone()));
             let test = Operand::Value(self.emit(test, std::mem::take(&mut args), span));
             let guard = guard.clone();

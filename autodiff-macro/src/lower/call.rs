@@ -1025,7 +1025,8 @@ impl Lowerer<'_> {
             let same: Option<Expr> = match (ty.as_str(), name.as_str()) {
                 ("f64", "from") => Some(syn::parse_quote_spanned!(span=> (#arg) as f64)),
                 ("Vec", "from") => Some(syn::parse_quote_spanned!(span=> (#arg).to_vec())),
-                ("Vec", "from_iter") => {
+                // A chain with a closure (of numbers); others keep their error.
+                ("Vec", "from_iter") if contains_closure(arg) => {
                     Some(syn::parse_quote_spanned!(span=> (#arg).collect::<Vec<_>>()))
                 }
                 _ => None,

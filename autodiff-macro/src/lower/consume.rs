@@ -288,7 +288,11 @@ impl Lowerer<'_> {
         if f.inputs.len() != 2 {
             return None;
         }
-        let array = self.holds_array(init);
+        // A `Vec` accumulator changed in place (`|mut acc, p| { acc[0] += ..; acc }`) is not
+        // rewritten: the loop would write into the `Vec` it reads.
+        let vec_init = matches!(init, Expr::Macro(_) | Expr::MethodCall(_));
+        let mutated = matches!(&f.inputs[0], syn::Pat::Ident(p) if p.mutability.is_some());
+        let array = self.holds_array(init) && !(vec_init && mutated);
         let mut names = super::closure::FreeNames::default();
         syn::visit::Visit::visit_expr(&mut names, &f.body);
         if !array || !names.returns.is_empty() {
@@ -373,7 +377,7 @@ impl Lowerer<'_> {
             Val::Mem(..) => {
                 self.error_at(
                     span,
-                    "an array as the accumulator of a closure given by name is not supported; write the closure in the `fold` (`fold(s0, |s, u| step(s, *u))`), or write the loop",
+                    "an array or `Vec` as the accumulator of `fold` is supported with the closure written in the `fold`, taking the accumulator without `mut` (`fold(s0, |s, u| step(s, *u))`); otherwise write the loop",
                 );
                 return None;
             }

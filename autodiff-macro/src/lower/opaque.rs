@@ -586,7 +586,7 @@ fn assertion_with_closure(mac: &syn::Macro) -> Option<Expr> {
     let message: Vec<Expr> = args.collect();
     let span = mac.span();
     let panic: Expr = if message.is_empty() {
-        let text = format!("assertion failed: {}", cond.to_token_stream().to_string());
+        let text = format!("assertion failed: {}", cond.to_token_stream());
         syn::parse_quote_spanned!(span=> ::core::panic!("{}", #text))
     } else {
         syn::parse_quote_spanned!(span=> ::core::panic!(#(#message),*))

@@ -333,21 +333,20 @@ impl Lowerer<'_> {
                         ty,
                         pat_ident.span(),
                     )
-                } else if self.binding_ref
-                    || whole
-                    // An element or row of a parameter's field (`let wp = ag.waypoints[1];`),
-                    // which cannot change: the place itself, a row passed on as one.
-                    || (!prefix.is_empty()
-                        && self.mems[mem.index()].param.is_some()
-                        && pat_ident.mutability.is_none())
-                {
+                } else if self.binding_ref || whole {
                     Val::Mem(mem, prefix)
                 } else {
                     // A field read whole may be a struct (`let a = s.p; a.e(x)`).
                     let part = prefix.is_empty();
-                    let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                    let param_row = !part && self.mems[mem.index()].param.is_some();
+                    let value = self.emit(Op::Load(mem), prefix.clone(), pat_ident.span());
                     if part {
                         self.parts.insert(value);
+                    }
+                    // An element or row of a parameter's field (`let wp = ag.waypoints[1];`),
+                    // which cannot change: a call takes it as the place it is, a row.
+                    if param_row {
+                        self.struct_elements.insert(value, (mem, prefix));
                     }
                     // `let mut q = s.pos; q[0] += ..`: an array of its own, as a copy would be.
                     if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() {
