@@ -8,4 +8,14 @@ fn f(xs: &[f64]) -> f64 {
     s[0] * s[1]
 }
 
+// A `Vec` accumulator changed in place (`mut acc`) is not rewritten into the loop.
+#[differentiate]
+fn g(xs: &[f64]) -> f64 {
+    let c = xs.iter().fold(vec![0.0; 2], |mut acc, v| {
+        acc[0] += v;
+        acc
+    });
+    c[0]
+}
+
 fn main() {}
