@@ -208,7 +208,7 @@ impl Lowerer<'_> {
             None => LetBind::Read {
                 pat,
                 names,
-                by_ref: self.is_borrow(&scrutinee),
+                by_ref: scrutinee.value().is_some_and(|v| self.borrowed(v)),
                 scrutinee,
                 at: expr.to_token_stream(),
             },
@@ -244,17 +244,11 @@ impl Lowerer<'_> {
                 op: syn::UnOp::Deref(_),
                 expr: inner,
                 ..
-            }) if matches!(self.local_val(inner), Some(Val::Scalar(s)) if self.is_borrow(s)) => {
+            }) if matches!(self.local_val(inner), Some(Val::Scalar(Operand::Value(v))) if self.borrowed(*v)) => {
                 inner
             }
             _ => expr,
         }
-    }
-
-    /// A borrow of data that is not differentiated: a reference parameter, an item of
-    /// `data.iter()`, `&data[i]`.
-    fn is_borrow(&self, operand: &Operand) -> bool {
-        matches!(operand, Operand::Value(v) if self.values[v.index()].by_ref || self.borrows.contains(v))
     }
 
     /// The value an `if let` or `match` tests: a number or another value the macro holds, or a
@@ -693,7 +687,10 @@ impl Lowerer<'_> {
             }
         }
         // A borrow (`ev` of `for ev in events`, a `&Kind` parameter) binds references too.
-        let by_ref = by_ref || scrutinee.iter().any(|s| self.is_borrow(s));
+        let by_ref = by_ref
+            || scrutinee
+                .iter()
+                .any(|s| s.value().is_some_and(|v| self.borrowed(v)));
         self.match_arms(&scrutinee, &match_.arms, by_ref, match_.match_token.span)
     }
 

@@ -1251,7 +1251,7 @@ impl Lowerer<'_> {
             // `&adj[i]` of data that is not differentiated: the borrow itself, passed as it is.
             if let (true, Expr::Index(index)) = (is_ref, strip_parens(arg)) {
                 if let Some(Val::Scalar(Operand::Value(base))) = self.local_val(&index.expr) {
-                    if self.values[base.index()].by_ref || self.borrows.contains(base) {
+                    if self.borrowed(*base) {
                         let borrowed: Expr = syn::parse_quote!(&#arg);
                         let val = self.expr(&borrowed);
                         args.push(self.as_operand(val, &borrowed));
@@ -1274,9 +1274,7 @@ impl Lowerer<'_> {
                 || match &val {
                     // A parameter behind a reference, or a borrow of data (`nb` of
                     // `adj.iter()`), passed again to the pullback.
-                    Val::Scalar(Operand::Value(v)) => {
-                        self.values[v.index()].by_ref || self.borrows.contains(v)
-                    }
+                    Val::Scalar(Operand::Value(v)) => self.borrowed(*v),
                     // A sub-slice (`&x[a..b]`, or a name bound to one) is a reference.
                     Val::Mem(_, prefix) if matches!(prefix.last(), Some(Operand::Range(..))) => {
                         true

@@ -507,7 +507,7 @@ impl Lowerer<'_> {
             }
             Val::Scalar(Operand::Value(value)) => {
                 let count = self.int(quote!(H0.len()), vec![Operand::Value(value)], span);
-                if self.values[value.index()].by_ref || self.borrows.contains(&value) {
+                if self.borrowed(value) {
                     return Some(Stream {
                         count,
                         kind: StreamKind::Refs(value),

@@ -438,6 +438,12 @@ impl Lowerer<'_> {
         mem
     }
 
+    /// A borrow of data that is not differentiated: a reference parameter, an item of
+    /// `data.iter()`, `&data[i]`.
+    pub(super) fn borrowed(&self, value: Value) -> bool {
+        self.values[value.index()].by_ref || self.borrows.contains(&value)
+    }
+
     pub(super) fn push(&mut self, stmt: ir::Stmt) {
         self.blocks.last_mut().expect("a block is open").push(stmt);
     }

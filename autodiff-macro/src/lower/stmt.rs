@@ -225,11 +225,9 @@ impl Lowerer<'_> {
             // differentiated (an item of `tokens.iter()`) is dereferenced, and the reference a
             // `filter` gives taken off.
             Pat::Reference(reference) => {
-                let val = match val {
-                    val if self.unreferenced(&val).is_some() => {
-                        self.unreferenced(&val).unwrap_or(val)
-                    }
-                    Val::Scalar(Operand::Value(value)) if self.borrows.contains(&value) => {
+                let val = match (self.unreferenced(&val), val) {
+                    (Some(unreferenced), _) => unreferenced,
+                    (None, Val::Scalar(Operand::Value(value))) if self.borrows.contains(&value) => {
                         let hole = Opaque::hole(0);
                         let op = Op::Opaque(Opaque::cut(quote!(*#hole)));
                         let span = reference.span();
@@ -237,7 +235,7 @@ impl Lowerer<'_> {
                         self.kept_as_written.insert(value);
                         Val::Scalar(Operand::Value(value))
                     }
-                    val => val,
+                    (None, val) => val,
                 };
                 // What `&(u, v)` binds is by value, not a part of a borrowed item.
                 let binding_ref = std::mem::replace(&mut self.binding_ref, false);

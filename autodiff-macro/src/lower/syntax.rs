@@ -90,10 +90,9 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
     }
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
-            self.place_of_rows(&assign.left, literal_dims(&assign.right).unwrap_or(0));
-            if let (Expr::Path(path), Some(dims)) =
-                (strip_parens(&assign.left), literal_dims(&assign.right))
-            {
+            let literal = literal_dims(&assign.right);
+            self.place_of_rows(&assign.left, literal.unwrap_or(0));
+            if let (Expr::Path(path), Some(dims)) = (strip_parens(&assign.left), literal) {
                 if let Some(ident) = path.path.get_ident() {
                     self.0.literals.insert(ident.to_string(), dims);
                 }
