@@ -4238,3 +4238,211 @@ mod conversions_and_vec_folds {
         );
     }
 }
+
+/// Enums that are data: a skipped field of a struct parameter matched against its variants
+/// (`match &self.kind`, `if let Some(c) = self.clip`, `let Act::Leaky(k) = self.acts[1] else`),
+/// and tuples holding a `&Kind` parameter (`match (kind, x > 0.0)`).
+mod enum_fields_and_tuples {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Debug)]
+    pub enum Kind {
+        Linear(f64),
+        Named(String, f64),
+        Zero,
+    }
+
+    #[differentiate(wrt(x))]
+    fn tupled(kind: &Kind, x: f64) -> f64 {
+        match (kind, x > 0.0) {
+            (Kind::Linear(a), true) => a * x,
+            (Kind::Named(_, b), _) => b * x * x,
+            _ => x,
+        }
+    }
+
+    #[differentiate(wrt(x))]
+    fn tupled_by_value(kind: Kind, x: f64) -> f64 {
+        match (kind, x > 0.0) {
+            (Kind::Linear(a), true) => a * x.sin(),
+            (Kind::Named(_, b), _) => b * x * x,
+            _ => x,
+        }
+    }
+
+    #[differentiate(wrt(x))]
+    fn two_kinds(k1: &Kind, k2: &Kind, x: f64) -> f64 {
+        match (k1, k2) {
+            (Kind::Linear(a), Kind::Named(_, b)) => a * x + b * x.sin(),
+            (Kind::Named(_, b), _) if *b > 1.0 => b * x.exp(),
+            _ => x * x,
+        }
+    }
+
+    #[test]
+    fn tuples_holding_a_borrowed_enum() {
+        let named = Kind::Named("q".into(), 2.0);
+        let linear = Kind::Linear(3.0);
+        for x in [-0.4, 1.5] {
+            let (v, g) = tupled_grad(&named, x);
+            assert_eq!(v, tupled(&named, x));
+            assert_close(g, 4.0 * x, 1e-15);
+            let (v, g) = tupled_grad(&linear, x);
+            assert_eq!(v, tupled(&linear, x));
+            assert_close(g, if x > 0.0 { 3.0 } else { 1.0 }, 1e-15);
+            let (v, g) = tupled_by_value_grad(linear.clone(), x);
+            assert_eq!(v, tupled_by_value(linear.clone(), x));
+            assert_close(g, if x > 0.0 { 3.0 * x.cos() } else { 1.0 }, 1e-15);
+        }
+        let (v, g) = two_kinds_grad(&linear, &named, 0.7);
+        assert_eq!(v, two_kinds(&linear, &named, 0.7));
+        assert_close(g, 3.0 + 2.0 * 0.7f64.cos(), 1e-15);
+        let (_, g) = two_kinds_grad(&named, &linear, 0.7);
+        assert_close(g, 2.0 * 0.7f64.exp(), 1e-15);
+        let (_, g) = two_kinds_grad(&Kind::Zero, &linear, 0.7);
+        assert_close(g, 1.4, 1e-15);
+    }
+
+    #[derive(Clone, Debug)]
+    pub enum Act {
+        Tanh,
+        Leaky(f64),
+        Scaled { gain: f64, shift: f64 },
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Layer {
+        pub w: Vec<f64>,
+        pub b: f64,
+        #[differentiable(skip)]
+        pub acts: Vec<Act>,
+        #[differentiable(skip)]
+        pub clip: Option<f64>,
+        #[differentiable(skip)]
+        pub kind: Kind,
+    }
+
+    impl Layer {
+        #[differentiate]
+        pub fn forward(&self, x: &[f64]) -> f64 {
+            let mut s = self.b;
+            for i in 0..x.len() {
+                let z = self.w[i] * x[i];
+                let a = match &self.acts[i] {
+                    Act::Tanh => z.tanh(),
+                    Act::Leaky(slope) => {
+                        if z > 0.0 {
+                            z
+                        } else {
+                            slope * z
+                        }
+                    }
+                    Act::Scaled { gain, shift } => gain * z + shift,
+                };
+                s += a;
+            }
+            if let Some(c) = self.clip {
+                if s > c {
+                    return c + 0.1 * (s - c);
+                }
+            }
+            let Act::Leaky(k) = self.acts[1] else {
+                return s * 2.0;
+            };
+            s * (1.0 + k)
+        }
+
+        #[differentiate]
+        pub fn scaled(&self, x: f64) -> f64 {
+            match (&self.kind, x > 0.3) {
+                (Kind::Linear(a), true) => self.b * a * x,
+                (Kind::Named(name, b), _) if name.len() > 2 => self.b * b,
+                (Kind::Named(_, b), _) => self.b * b * x,
+                _ => self.b,
+            }
+        }
+    }
+
+    #[differentiate]
+    fn loss(l: &Layer, x: &[f64]) -> f64 {
+        let y = l.forward(x);
+        y * y + l.scaled(x[0])
+    }
+
+    #[test]
+    fn skipped_enum_fields_matched_in_methods() {
+        let x = [0.5, -1.2, 0.8];
+        let acts = [
+            vec![
+                Act::Tanh,
+                Act::Leaky(0.1),
+                Act::Scaled {
+                    gain: 2.0,
+                    shift: 0.3,
+                },
+            ],
+            vec![Act::Leaky(0.2), Act::Tanh, Act::Tanh],
+        ];
+        let kinds = [
+            Kind::Linear(2.0),
+            Kind::Named("abc".into(), 1.5),
+            Kind::Named("b".into(), 0.5),
+        ];
+        for clip in [None, Some(-0.9)] {
+            for acts in &acts {
+                for kind in &kinds {
+                    let l = Layer {
+                        w: vec![0.7, 0.4, -0.9],
+                        b: 0.2,
+                        acts: acts.clone(),
+                        clip,
+                        kind: kind.clone(),
+                    };
+                    let (v, g) = l.forward_grad(&x);
+                    assert_eq!(v, l.forward(&x));
+                    let with_w = |w: &[f64]| {
+                        Layer {
+                            w: w.to_vec(),
+                            ..l.clone()
+                        }
+                        .forward(&x)
+                    };
+                    assert_gradient(with_w, &l.w, &g.0.w, 1e-6);
+                    assert_gradient(|x: &[f64]| l.forward(x), &x, &g.1, 1e-6);
+                    let with_b = |b: &[f64]| {
+                        Layer {
+                            b: b[0],
+                            ..l.clone()
+                        }
+                        .forward(&x)
+                    };
+                    assert_gradient(with_b, &[l.b], &[g.0.b], 1e-6);
+                    let (v, g) = loss_grad(&l, &x);
+                    assert_eq!(v, loss(&l, &x));
+                    let with_w = |w: &[f64]| {
+                        loss(
+                            &Layer {
+                                w: w.to_vec(),
+                                ..l.clone()
+                            },
+                            &x,
+                        )
+                    };
+                    assert_gradient(with_w, &l.w, &g.0.w, 1e-6);
+                    let with_b = |b: &[f64]| {
+                        loss(
+                            &Layer {
+                                b: b[0],
+                                ..l.clone()
+                            },
+                            &x,
+                        )
+                    };
+                    assert_gradient(with_b, &[l.b], &[g.0.b], 1e-6);
+                    assert_gradient(|x: &[f64]| loss(&l, x), &x, &g.1, 1e-6);
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,8 @@ pub struct Activity {
     mem_useful: Vec<bool>,
     /// The memory whose facts each memory shares: a struct's fields share the struct's.
     roots: Vec<usize>,
+    /// Loads never varied (`ValueData::passive`).
+    passive: Vec<bool>,
 }
 
 impl Activity {
@@ -73,6 +75,7 @@ pub fn analyze(cx: &Ctxt, function: &Function, sig: &Signature) -> Activity {
             .enumerate()
             .map(|(i, m)| m.field.as_ref().map_or(i, |(root, _)| root.index()))
             .collect(),
+        passive: function.values.iter().map(|v| v.passive).collect(),
     };
     for (param, param_ref) in sig.params.iter().zip(&function.params) {
         match param_ref {
@@ -124,7 +127,9 @@ impl Activity {
                         Op::Call { .. } | Op::Struct { .. } | Op::WithField { .. } => {
                             inst.args.iter().any(|arg| self.varied_operand(arg))
                         }
-                        Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
+                        Op::Load(mem) | Op::Snapshot(mem) => {
+                            self.mem_is_varied(*mem) && !self.passive[inst.result.index()]
+                        }
                         Op::Opaque(_) | Op::Len(_) => false,
                     };
                     changed |= self.set_varied(inst.result, varied);

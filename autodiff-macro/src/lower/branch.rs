@@ -187,7 +187,7 @@ impl Lowerer<'_> {
         if matches!(&pat, Pat::Wild(_)) {
             return Some((None, LetBind::Nothing));
         }
-        let Some(scrutinee) = self.matched_value(val, expr.span()) else {
+        let Some(scrutinee) = self.matched_value(val, variant_pattern(&pat), expr.span()) else {
             self.error(
                 expr,
                 "`if let` here takes a value that is not differentiated (an `Option<usize>`, an enum), or a tuple of them; destructure arrays and tuples with `let`",
@@ -253,15 +253,30 @@ impl Lowerer<'_> {
 
     /// The value an `if let` or `match` tests: a number or another value the macro holds, or a
     /// parameter the macro takes for a struct (an enum, `prior: Prior`), read whole.
-    fn matched_value(&mut self, val: Val, span: Span) -> Option<Operand> {
+    /// `variants`: the patterns match it against an enum's variants.
+    fn matched_value(&mut self, val: Val, variants: bool, span: Span) -> Option<Operand> {
         match val {
             Val::Scalar(operand) => Some(operand),
+            Val::Mem(mem, prefix) if variants && self.mems[mem.index()].param.is_some() => {
+                Some(self.enum_field(mem, prefix, span))
+            }
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
                 Some(Operand::Value(self.load_field(mem, prefix, span)))
             }
             Val::Poison => Some(poison()),
             _ => None,
         }
+    }
+
+    /// A field of a struct parameter matched against an enum's variants (`match &self.kind {
+    /// Kind::Linear(a) => .. }`): data, since only structs are differentiated (an enum field
+    /// is a `#[differentiable(skip)]` one).
+    fn enum_field(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Operand {
+        let field = self.load_field(mem, prefix, span);
+        let data = &mut self.values[field.index()];
+        data.aggregate = true;
+        data.passive = true;
+        Operand::Value(field)
     }
 
     /// Declares the `names` that `pat` binds, read out of the `scrutinee` (one value, or a
@@ -672,17 +687,47 @@ impl Lowerer<'_> {
             Val::Tuple(parts) if parts.len() > 1 => parts,
             val => vec![val],
         };
+        let n = parts.len();
         let mut scrutinee = Vec::new();
-        for part in parts {
+        for (k, part) in parts.into_iter().enumerate() {
             if let Val::Option(..) = part {
                 self.error(expr, "`match` on an `Option` the function builds takes two arms, `Some(x) => ..` and `None` (or `_`) `=> ..`; or write it as `if let Some(x) = .. { .. } else { .. }`");
                 return Val::Poison;
             }
-            match self.matched_value(part, expr.span()) {
+            let variants = match_.arms.iter().any(|arm| {
+                let pat = match &arm.pat {
+                    Pat::Guard(guarded) => &*guarded.pat,
+                    pat => pat,
+                };
+                match pat {
+                    Pat::Tuple(tuple) if n > 1 => {
+                        tuple.elems.iter().nth(k).is_some_and(variant_pattern)
+                    }
+                    pat => n == 1 && variant_pattern(pat),
+                }
+            });
+            match self.matched_value(part, variants, expr.span()) {
                 Some(operand) => scrutinee.push(operand),
                 None => {
                     self.error(expr, "`match` takes a number, or another value that is not differentiated (an integer, an enum), or a tuple of them");
                     return Val::Poison;
+                }
+            }
+        }
+        // `match (kind, x > 0.0)` of a `&Kind` parameter: the tuple holds a borrow of it, as
+        // the user's does (its place, moved into a tuple, would be moved out of the borrow).
+        if scrutinee.len() > 1 {
+            for part in &mut scrutinee {
+                if let Some(v) = part
+                    .value()
+                    .filter(|v| self.values[v.index()].aggregate && !self.borrowed(*v))
+                    && let Val::Scalar(borrow) = self.borrow(
+                        quote!(&H0),
+                        vec![Operand::Value(v)],
+                        match_.match_token.span,
+                    )
+                {
+                    *part = borrow;
                 }
             }
         }
@@ -929,6 +974,31 @@ fn holes_of(n: usize) -> TokenStream {
     match holes.as_slice() {
         [one] => one.clone(),
         holes => quote!((#(#holes),*)),
+    }
+}
+
+/// `Kind::Linear(a)`, `Shape::Rect { w, .. }`, `Some(x)`: a pattern of an enum's variant (not
+/// a constant's path, which may name a number).
+fn variant_pattern(pat: &Pat) -> bool {
+    let path = match pat {
+        Pat::TupleStruct(p) => &p.path,
+        Pat::Struct(p) => &p.path,
+        Pat::Reference(r) => return variant_pattern(&r.pat),
+        Pat::Paren(p) => return variant_pattern(&p.pat),
+        Pat::Or(or) => return or.cases.iter().any(variant_pattern),
+        Pat::Ident(p) => {
+            return p
+                .subpat
+                .as_ref()
+                .is_some_and(|(_, sub)| variant_pattern(sub));
+        }
+        _ => return false,
+    };
+    let segments: Vec<&syn::PathSegment> = path.segments.iter().collect();
+    match segments.as_slice() {
+        [one] => ["Some", "Ok", "Err"].iter().any(|v| one.ident == v),
+        [.., ty, _] => !starts_lowercase(&ty.ident),
+        [] => false,
     }
 }
 

@@ -228,6 +228,7 @@ fn final_lengths(block: &mut ir::Block, resized: &BTreeSet<Mem>, values: &mut Ve
                 values.push(ValueData {
                     name: None,
                     aggregate: false,
+                    passive: false,
                     by_ref: false,
                 });
                 init.len = Some(len);
@@ -390,6 +391,7 @@ impl Lowerer<'_> {
         self.values.push(ValueData {
             name,
             aggregate: false,
+            passive: false,
             by_ref: false,
         });
         value

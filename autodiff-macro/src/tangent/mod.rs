@@ -129,6 +129,7 @@ impl Transform<'_> {
             name: data.name.as_ref().map(|name| tangent_name(name)),
             by_ref: data.by_ref,
             aggregate: data.aggregate,
+            passive: false,
         });
         self.tan.insert(value, tangent);
         tangent
@@ -421,6 +422,7 @@ impl Transform<'_> {
             name: None,
             by_ref: false,
             aggregate: true,
+            passive: false,
         });
         let mut args = inst.args.clone();
         for arg in &inst.args {

@@ -29,6 +29,7 @@ impl Emit<'_> {
             name,
             by_ref: false,
             aggregate: false,
+            passive: false,
         });
         value
     }
