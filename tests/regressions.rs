@@ -4446,3 +4446,192 @@ mod enum_fields_and_tuples {
         }
     }
 }
+
+/// Mutable references to elements, as Rust code takes them: `let e = &mut v[i]`, `iter_mut()`
+/// through `enumerate` / `zip` / `rev` / `skip`, `.for_each(..)`, `last_mut()`, `get_mut(i)`;
+/// in loops with `break`, on struct fields, and in forward and second order.
+mod mutable_references_to_elements {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[differentiate]
+    fn bins(x: &[f64]) -> f64 {
+        let mut v = vec![0.0; 3];
+        let mut i = 0;
+        while i < x.len() {
+            // The index is the one when the reference was taken.
+            let e = &mut v[i % 3];
+            i += 1;
+            *e += x[i - 1] * x[i - 1];
+            *e *= 1.5;
+        }
+        for e in v.iter_mut() {
+            *e = e.sin();
+        }
+        for (k, e) in v.iter_mut().enumerate().skip(1) {
+            *e += k as f64 * x[0];
+        }
+        let mut g = vec![0.0; x.len()];
+        for (gi, xi) in g.iter_mut().zip(x.iter()) {
+            *gi += xi * xi * 0.5;
+        }
+        for (xi, gi) in x.iter().zip(&mut g).rev() {
+            *gi *= xi;
+        }
+        let mut m = [[0.0; 2]; 2];
+        for row in m.iter_mut() {
+            for (j, c) in row.iter_mut().enumerate() {
+                *c = x[j] * (j as f64 + 1.0);
+            }
+        }
+        let last = &mut m[1];
+        last[0] *= 3.0;
+        v[0] * v[1] + v[2] + g.iter().sum::<f64>() + m[0][1] * m[1][0]
+    }
+
+    #[differentiate(jvp, hessian)]
+    fn triangle(x: &[f64]) -> f64 {
+        let mut acc = 0.0;
+        let mut h = [0.0; 4];
+        for step in 0..3 {
+            for (k, hk) in h.iter_mut().enumerate() {
+                if k > step {
+                    break;
+                }
+                *hk += x[k] * x[(k + step) % 4];
+            }
+            let a = &mut acc;
+            *a += h[step] * h[step];
+        }
+        acc + h[3].exp() + h[0] * h[2]
+    }
+
+    #[differentiate]
+    fn options(x: &[f64]) -> f64 {
+        let mut v = x.to_vec();
+        if let Some(last) = v.last_mut() {
+            *last *= 3.0;
+        }
+        if let Some(first) = v.first_mut() {
+            *first = first.powi(2);
+        } else {
+            return 0.0;
+        }
+        for i in 0..6 {
+            if let Some(e) = v.get_mut(i) {
+                *e += 0.5 * x[0] * (i as f64);
+            } else {
+                v[0] += 0.01 * x[1];
+            }
+        }
+        let mut total = 0.0;
+        v.iter().for_each(|e| total += e * e);
+        v.iter_mut().enumerate().for_each(|(i, e)| *e *= i as f64);
+        total + v[1] * v[3]
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct State {
+        pub pos: Vec<f64>,
+        pub vel: [f64; 2],
+        pub e: f64,
+    }
+
+    #[differentiate]
+    fn stepped(s0: &State, dt: f64) -> f64 {
+        let mut s = s0.clone();
+        for _ in 0..4 {
+            for p in s.pos.iter_mut() {
+                *p += dt * s.e * *p;
+            }
+            let v = &mut s.vel;
+            v[0] -= dt * v[1];
+            v[1] += dt * s.pos[0];
+            let e = &mut s.e;
+            *e *= 0.9;
+        }
+        s.pos.iter().sum::<f64>() * s.vel[0] + s.vel[1] * s.e
+    }
+
+    #[test]
+    fn references_written_through() {
+        let x = [0.5, 0.2, 1.8, 0.3];
+        let cases: [(fn(&[f64]) -> f64, fn(&[f64]) -> (f64, Vec<f64>)); 3] = [
+            (bins, bins_grad),
+            (triangle, triangle_grad),
+            (options, options_grad),
+        ];
+        for (f, f_grad) in cases {
+            let (v, g) = f_grad(&x);
+            assert_eq!(v, f(&x));
+            assert_gradient(f, &x, &g, 1e-6);
+        }
+    }
+
+    #[test]
+    fn references_in_forward_and_second_order() {
+        let x = [0.5, 0.2, 1.8, 0.3];
+        let (_, grad, hessian) = triangle_hessian(&x);
+        let (_, g) = triangle_grad(&x);
+        for i in 0..4 {
+            assert_close(grad[i], g[i], 1e-12);
+            let row = |y: &[f64]| {
+                let mut z = x;
+                z[i] = y[0];
+                triangle_grad(&z).1[i]
+            };
+            let column = |y: &[f64]| {
+                let mut z = x.to_vec();
+                z.copy_from_slice(y);
+                triangle_grad(&z).1[i]
+            };
+            assert_gradient(row, &[x[i]], &[hessian[i][i]], 1e-6);
+            assert_gradient(column, &x, &hessian[i], 1e-6);
+        }
+        let t = [0.3, -0.2, 0.5, 1.0];
+        let (_, d) = triangle_jvp(&x, t.to_vec());
+        assert_close(d, (0..4).map(|i| g[i] * t[i]).sum(), 1e-12);
+    }
+
+    #[test]
+    fn references_into_struct_fields() {
+        let s0 = State {
+            pos: vec![0.3, -0.7, 1.1],
+            vel: [0.4, -0.2],
+            e: 0.8,
+        };
+        let (v, (gs, gdt)) = stepped_grad(&s0, 0.1);
+        assert_eq!(v, stepped(&s0, 0.1));
+        let pos = |p: &[f64]| {
+            stepped(
+                &State {
+                    pos: p.to_vec(),
+                    ..s0.clone()
+                },
+                0.1,
+            )
+        };
+        assert_gradient(pos, &s0.pos, &gs.pos, 1e-6);
+        let vel = |p: &[f64]| {
+            stepped(
+                &State {
+                    vel: [p[0], p[1]],
+                    ..s0.clone()
+                },
+                0.1,
+            )
+        };
+        assert_gradient(vel, &s0.vel, &gs.vel, 1e-6);
+        let e = |p: &[f64]| {
+            stepped(
+                &State {
+                    e: p[0],
+                    ..s0.clone()
+                },
+                0.1,
+            )
+        };
+        assert_gradient(e, &[s0.e], &[gs.e], 1e-6);
+        assert_gradient(|p: &[f64]| stepped(&s0, p[0]), &[0.1], &[gdt], 1e-6);
+    }
+}

@@ -239,7 +239,7 @@ impl Lowerer<'_> {
             "iter_mut" => {
                 self.error(
                     &call.method,
-                    "`.iter_mut()` is not supported in differentiated code; assign the elements by index (`for i in 0..a.len() { a[i] = .. }`)",
+                    "`.iter_mut()` is supported as the source of a `for` loop or `.for_each(..)`, directly or through `enumerate`, `zip`, `rev`, `skip`, `take` and `step_by` (`for (g, x) in grad.iter_mut().zip(xs)`), binding each item to a name; here assign the elements by index (`for i in 0..a.len() { a[i] = .. }`)",
                 );
                 None
             }

@@ -41,6 +41,7 @@ use crate::ir::{
 use crate::rules;
 use crate::signature::{ParamKind, Signature};
 
+mod alias;
 mod array;
 mod assigned;
 mod branch;
@@ -60,6 +61,7 @@ use syntax::*;
 use scope::{Binding, LoopIdx, Scope, Var};
 
 pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
+    let body = &alias::rewritten(body);
     let mut lowerer = Lowerer {
         cx,
         muted: false,
