@@ -267,6 +267,8 @@ pub const REQUIRED: &[&str] = &[
     "fixed: repeated load",
     "fixed: rows of an array",
     "fixed: rows past the end",
+    "fixed: written through a reference",
+    "fixed: stepped by iter_mut",
     "shape: running extreme",
     "extreme: log-sum-exp",
     "extreme: computed min",
@@ -2293,6 +2295,8 @@ impl<'a> Gen<'a> {
             "repeated load",
             "rows of an array",
             "rows past the end",
+            "written through a reference",
+            "stepped by iter_mut",
         ]);
         self.stats.add(format!("fixed: {v}"));
         let n = self.rng.range(2, 4);
@@ -2430,6 +2434,50 @@ impl<'a> Gen<'a> {
                     self.body(depth - 1);
                 }
                 self.close("");
+            }
+            // `let e = &mut b[..]; *e += ..` in a loop, its index moved on after the reference
+            // is taken; then the buffer summed by `for_each`.
+            "written through a reference" => {
+                let (k, e, v2) = (self.name("k"), self.name("e"), self.name("v"));
+                let x = self.bounded(1);
+                self.emit(format!("let mut {k} = 0;"));
+                self.open(format!("for {i} in 0..{n} + 1 {{"));
+                self.emit(format!("let {e} = &mut {b}[({i} + {k}) % {n}];"));
+                self.emit(format!("{k} += 1;"));
+                self.emit(format!("*{e} += {} * ⟦{k} as f64⟧ * ⟦0.5⟧;", x.at(MUL)));
+                self.emit(format!("*{e} *= ⟦0.75⟧;"));
+                if depth > 1 {
+                    self.body(depth - 1);
+                }
+                self.close("");
+                self.emit(format!("{b}.iter().for_each(|{v2}| {s} += {v2} * {v2});"));
+            }
+            // `for (w, e) in b.iter_mut().enumerate()`, or zipped with a parameter's elements.
+            "stepped by iter_mut" => {
+                let e = self.name("e");
+                let x = self.bounded(1);
+                match self.arrays.iter().flatten().next().cloned() {
+                    Some(a) if self.rng.chance(0.5) => {
+                        self.read_param(&a.name);
+                        let item = self.name("item");
+                        self.open(format!(
+                            "for ({e}, {item}) in {b}.iter_mut().zip({}.iter()).rev() {{",
+                            a.name
+                        ));
+                        self.emit(format!("*{e} = *{e} * *{item} + {};", x.at(ADD)));
+                    }
+                    _ => {
+                        self.open(format!("for ({w}, {e}) in {b}.iter_mut().enumerate() {{"));
+                        self.emit(format!("*{e} += {} * ⟦{w} as f64⟧ * ⟦0.5⟧;", x.at(MUL)));
+                    }
+                }
+                self.emit(format!("if *{e} > ⟦2.0⟧ {{"));
+                self.emit("    break;");
+                self.emit("}");
+                self.close("");
+                self.emit(format!(
+                    "for {w} in 0..{n} {{\n    {s} += ({b}[{w}] * ⟦0.5⟧).sin();\n}}"
+                ));
             }
             "packed counter" => {
                 let (c, r, idx, out) = (
