@@ -4635,3 +4635,178 @@ mod mutable_references_to_elements {
         assert_gradient(|p: &[f64]| stepped(&s0, p[0]), &[0.1], &[gdt], 1e-6);
     }
 }
+
+/// From a field test in epidemiology and geodesy: chains over ranges of other integer types,
+/// `max_by` / `min_by` after `filter`, `zip` with an endless `repeat`, rows from a sub-slice and
+/// rows in tuples assigned in branches.
+mod ranges_filters_and_rows {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{differentiate, no_grad};
+
+    #[differentiate]
+    fn poisson_ll(mu: f64, y: u32) -> f64 {
+        let log_factorial: f64 = (1..=y).map(|k| (k as f64).ln()).sum();
+        y as f64 * mu.ln() - mu - log_factorial
+    }
+
+    #[differentiate]
+    fn signed(mu: f64, n: i32) -> f64 {
+        let a = (0..n).map(|k| mu * k as f64).sum::<f64>();
+        let b: f64 = (-2..n).rev().map(|k| mu * mu * (k - 1) as f64).sum();
+        let mut c = 0.0;
+        for k in (0..n.max(0) as u32).step_by(2) {
+            c += mu * k as f64;
+        }
+        a + b + c
+    }
+
+    #[test]
+    fn ranges_of_other_integer_types() {
+        let (v, g) = poisson_ll_grad(2.5, 4);
+        assert_eq!(v, poisson_ll(2.5, 4));
+        assert_close(v, 4.0 * 2.5f64.ln() - 2.5 - 24f64.ln(), 1e-15);
+        assert_close(g, 4.0 / 2.5 - 1.0, 1e-15);
+        let (v, g) = signed_grad(1.5, 5);
+        assert_eq!(v, signed(1.5, 5));
+        // a: Σ k = 10; b: Σ_{k=-2}^{4} (k - 1) = 0; c: 0 + 2 + 4.
+        assert_close(g, 10.0 + 0.0 + 6.0, 1e-15);
+        // b alone: k = -2 of -2..-1.
+        assert_close(signed_grad(1.5, -1).1, 2.0 * 1.5 * -3.0, 1e-15);
+    }
+
+    #[differentiate]
+    fn extremes(x: &[f64]) -> f64 {
+        let m = x
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan() && *v < 1.0)
+            .max_by(|a, b| a.partial_cmp(b).unwrap())
+            .unwrap_or(0.0);
+        let n = x
+            .iter()
+            .map(|v| v * v)
+            .filter(|s| *s > 0.05)
+            .min_by(|a, b| a.total_cmp(b))
+            .unwrap_or(1.0);
+        let odd = x
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, v)| v * i as f64)
+            .unwrap_or(0.0);
+        let none = x
+            .iter()
+            .copied()
+            .filter(|v| *v > 100.0)
+            .max_by(|a, b| a.total_cmp(b));
+        let extra = match none {
+            Some(v) => v,
+            None => x[0] * 0.5,
+        };
+        m * 2.0 + n.sqrt() + odd + extra
+    }
+
+    #[differentiate(wrt(a))]
+    fn northmost(a: f64, sites: &[[f64; 2]]) -> f64 {
+        let far = sites
+            .iter()
+            .filter(|s| s[0] > 0.5)
+            .max_by(|x, y| x[1].total_cmp(&y[1]))
+            .unwrap();
+        let kept = no_grad(
+            sites
+                .iter()
+                .filter(|s| s[1] < 1.0)
+                .min_by(|x, y| x[0].total_cmp(&y[0]))
+                .unwrap(),
+        );
+        a * far[1] + a * a * kept[0]
+    }
+
+    #[differentiate(wrt(w))]
+    fn weighted(x: &[f64], w: f64) -> f64 {
+        x.iter()
+            .zip(std::iter::repeat(w))
+            .map(|(a, b)| a * b * b)
+            .sum()
+    }
+
+    #[test]
+    fn selections_after_filters() {
+        let x = [0.5, 0.2, 1.8, 0.3, -0.7, 0.9];
+        let (v, g) = extremes_grad(&x);
+        assert_eq!(v, extremes(&x));
+        assert_close(v, 1.8 + 0.3 + 4.5 + 0.25, 1e-15);
+        assert_gradient(extremes, &x, &g, 1e-6);
+        let sites = [[0.2, 5.0], [0.7, 0.9], [1.5, 0.4]];
+        let (v, g) = northmost_grad(2.0, &sites);
+        assert_eq!(v, northmost(2.0, &sites));
+        assert_close(g, 0.9 + 2.0 * 2.0 * 0.7, 1e-15);
+        let (v, g) = weighted_grad(&[0.3, 1.2, -0.5], 0.8);
+        assert_eq!(v, weighted(&[0.3, 1.2, -0.5], 0.8));
+        assert_close(g, 2.0 * 0.8 * 1.0, 1e-15);
+    }
+
+    #[differentiate]
+    fn path_length(wps: &[[f64; 2]]) -> f64 {
+        let mut total = 0.0;
+        let mut prev = wps[0];
+        for wp in &wps[1..] {
+            total += ((wp[0] - prev[0]).powi(2) + (wp[1] - prev[1]).powi(2)).sqrt();
+            prev = *wp;
+        }
+        for &wp in &wps[2..] {
+            total += 0.1 * (wp[0] * prev[1]);
+            prev = wp;
+        }
+        total
+    }
+
+    #[differentiate(wrt(pts))]
+    fn nearest_two(pts: &[[f64; 2]], q: [f64; 2]) -> f64 {
+        let mut best = (f64::MAX, [0.0, 0.0]);
+        let mut second = (f64::MAX, pts[0]);
+        for p in pts {
+            let d = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2);
+            if d < best.0 {
+                second = best;
+                best = (d, *p);
+            } else if d < second.0 {
+                second = (d, *p);
+            }
+        }
+        best.0 + best.1[0] * best.1[1] + second.1[0] * 2.0
+    }
+
+    fn flat(rows: &[[f64; 2]]) -> Vec<f64> {
+        rows.iter().flatten().copied().collect()
+    }
+
+    fn rows(flat: &[f64]) -> Vec<[f64; 2]> {
+        flat.chunks(2).map(|c| [c[0], c[1]]).collect()
+    }
+
+    #[test]
+    fn rows_from_sub_slices_and_in_tuples() {
+        let w = [[1.0, 2.0], [3.0, 5.0], [4.5, 1.0], [0.2, 0.3]];
+        let (v, g) = path_length_grad(&w);
+        assert_eq!(v, path_length(&w));
+        assert_gradient(
+            |x: &[f64]| path_length(&rows(x)),
+            &flat(&w),
+            &flat(&g),
+            1e-6,
+        );
+        let q = [0.45, 0.4];
+        let pts = [[1.0, 2.0], [0.3, 0.1], [2.2, -0.7], [0.5, 0.9]];
+        let (v, g) = nearest_two_grad(&pts, q);
+        assert_eq!(v, nearest_two(&pts, q));
+        assert_gradient(
+            |x: &[f64]| nearest_two(&rows(x), q),
+            &flat(&pts),
+            &flat(&g),
+            1e-6,
+        );
+    }
+}

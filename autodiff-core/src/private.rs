@@ -363,6 +363,8 @@ pub trait Position: Copy {
     fn minus(self, other: Self) -> Self;
     /// `self + k`: the item at position `k` of a range starting at `self`.
     fn offset(self, k: usize) -> Self;
+    /// How many items the range `start..self` has.
+    fn count_from(self, start: Self) -> usize;
 }
 
 macro_rules! impl_position {
@@ -376,6 +378,10 @@ macro_rules! impl_position {
             fn offset(self, k: usize) -> Self {
                 self + k as $t
             }
+            #[inline(always)]
+            fn count_from(self, start: Self) -> usize {
+                if self > start { (self - start) as usize } else { 0 }
+            }
         }
     )*};
 }
@@ -386,6 +392,19 @@ impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
 #[inline(always)]
 pub fn offset<T: Position>(start: T, k: usize) -> T {
     start.offset(k)
+}
+
+/// How many items the range `start..end` of any integer type has.
+#[inline(always)]
+pub fn range_len<T: Position>(start: T, end: T) -> usize {
+    end.count_from(start)
+}
+
+/// `start`, typed as `end` is: the first item of `start..end`, whose other items are
+/// `offset(first, k)`.
+#[inline(always)]
+pub fn first<T: Position>(start: T, _end: T) -> T {
+    start
 }
 
 /// `a - b` or 0: a function rather than `a.saturating_sub(b)` so that the bounds of `(0..3)`

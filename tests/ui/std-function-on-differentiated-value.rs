@@ -1,11 +1,8 @@
 use autodiff_core::differentiate;
 
 #[differentiate]
-fn centred(y: &[f64], mu: f64) -> f64 {
-    y.iter()
-        .zip(std::iter::repeat(mu))
-        .map(|(v, m)| (v - m) * (v - m))
-        .sum()
+fn opaque_to_the_optimizer(x: f64) -> f64 {
+    std::hint::black_box(x) * 2.0
 }
 
 fn main() {}

@@ -1121,10 +1121,20 @@ impl Lowerer<'_> {
             // A closure inside (`no_grad(x.iter().fold(0.0, |m, v| m.max(*v)))`), which the
             // value's copy cannot hold: lowered as usual, and its value cut.
             if contains_closure(&call.args[0]) {
-                let value = self.operand(&call.args[0]);
+                let span = call.span();
+                // A row the chain chose (`.max_by(..).unwrap()` of a `&[[f64; 2]]`): read whole.
+                let (value, row) = match self.expr(&call.args[0]) {
+                    Val::Mem(mem, prefix) if self.is_row(mem, &prefix) => {
+                        let row = self.emit(Op::Load(mem), prefix, span);
+                        self.values[row.index()].aggregate = true;
+                        (Operand::Value(row), true)
+                    }
+                    val => (self.val_operand(val, span), false),
+                };
                 let rule = rules::lookup_private("no_grad", 1).expect("no_grad has a row");
                 let form = Form::Path(func.clone());
-                let cut = self.emit(Op::Rule { rule, form }, vec![value], call.span());
+                let cut = self.emit(Op::Rule { rule, form }, vec![value], span);
+                self.values[cut.index()].aggregate = row;
                 return Val::Scalar(Operand::Value(cut));
             }
             return self.opaque(&Expr::Call(call.clone()), true, "no_grad");
@@ -1178,7 +1188,7 @@ impl Lowerer<'_> {
             }
             if self.lookup_user(&name).is_some() {
                 let error = format!(
-                    "`{name}` is a local variable, and calling a closure or function value cannot be differentiated; call a `#[differentiate]` function by its name"
+                    "`{name}` is a variable (a parameter or a local) holding a closure or function, and a call through it cannot be differentiated: the macro sees the name, not the code; call a `#[differentiate]` function by its name"
                 );
                 return self.opaque_with(&call_expr, false, error);
             }
@@ -1190,12 +1200,12 @@ impl Lowerer<'_> {
             }
         }
         // A function of the standard library is no `#[differentiate]` function: kept as
-        // written, and an error if it meets a differentiated value (`std::iter::repeat(mu)`).
+        // written, and an error if it meets a differentiated value (`std::iter::successors(..)`).
         let root = func.path.segments.first().map(|s| s.ident.to_string());
         if matches!(root.as_deref(), Some("std" | "core" | "alloc")) {
             let path = func.to_token_stream().to_string().replace(' ', "");
             let error = format!(
-                "`{path}` is a function of the standard library, which cannot be differentiated, and here it is given a value that depends on a differentiated parameter; write what it computes with the operations listed on `#[differentiate]` (for `std::iter::repeat(v)` in a `zip`, use `v` in the closure instead)"
+                "`{path}` is a function of the standard library, which cannot be differentiated, and here it is given a value that depends on a differentiated parameter; write what it computes with the operations listed on `#[differentiate]`"
             );
             return self.opaque_call(call, error);
         }

@@ -432,11 +432,7 @@ impl Lowerer<'_> {
         better: &mut dyn FnMut(&mut Self, Val, Val) -> Operand,
     ) -> Val {
         if stream.filtered() {
-            self.error_at(
-                span,
-                "`.max_by(..)`/`.min_by(..)` after `.filter(..)` is not supported; use `.fold(..)`",
-            );
-            return Val::Poison;
+            return self.select_kept(stream, span, better);
         }
         let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
         // Items holding rows (`dst.iter().enumerate()` of a `&[[f64; 3]]`): the best one's
@@ -472,6 +468,61 @@ impl Lowerer<'_> {
             let take = better(l, best.clone(), item.clone());
             l.lower_if(take, move |_| item, move |_| best, span)
         });
+        Val::Option(Box::new(value), some)
+    }
+
+    /// `select` after `filter`: the position of the first item kept, then of each later one
+    /// for which `better` holds, with whether any was kept; the best item is read again there.
+    fn select_kept(
+        &mut self,
+        stream: &Stream,
+        span: Span,
+        better: &mut dyn FnMut(&mut Self, Val, Val) -> Operand,
+    ) -> Val {
+        let all = self.unfiltered(stream);
+        let zero = Operand::Const(Const {
+            tokens: quote!(0usize),
+            atomic: true,
+        });
+        let none = Val::Tuple(vec![Val::Scalar(Operand::Bool(false)), Val::Scalar(zero)]);
+        let found = self.carry(stream, none, span, &mut |l, state, item, pos| {
+            let Val::Tuple(state) = state else {
+                return Val::Poison;
+            };
+            let seen = l.val_operand(state[0].clone(), span);
+            let best = l.val_operand(state[1].clone(), span);
+            let all = &all;
+            let at = best.clone();
+            // `better` is not asked before an item is kept (it may `unwrap` a comparison
+            // that the `filter` guards).
+            let take = l.lower_if(
+                seen,
+                |l| {
+                    let best_item = l.item_at(all, at, span);
+                    Val::Scalar(better(l, best_item, item))
+                },
+                |_| Val::Scalar(Operand::Bool(true)),
+                span,
+            );
+            let take = l.val_operand(take, span);
+            let best = l.int(
+                quote!(if H0 { H1 } else { H2 }),
+                vec![take, pos, best],
+                span,
+            );
+            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), Val::Scalar(best)])
+        });
+        let Val::Tuple(found) = found else {
+            return Val::Poison;
+        };
+        let some = self.val_operand(found[0].clone(), span);
+        let best = self.val_operand(found[1].clone(), span);
+        let value = self.lower_if(
+            some.clone(),
+            |l| l.item_at(&all, best, span),
+            |_| Val::Scalar(Operand::Undef),
+            span,
+        );
         Val::Option(Box::new(value), some)
     }
 

@@ -148,6 +148,11 @@ impl Lowerer<'_> {
             {
                 self.repeated(&call.args[0], &call.args[1], call.func.span())
             }
+            // `repeat(x)` without `take`: as many as `zip` takes.
+            Expr::Call(call) if call.args.len() == 1 && is_iter_function(&call.func, "repeat") => {
+                let endless: Expr = syn::parse_quote!(usize::MAX);
+                self.repeated(&call.args[0], &endless, call.func.span())
+            }
             Expr::MethodCall(take) if take.method == "take" && take.args.len() == 1 => {
                 match strip_parens(&take.receiver) {
                     Expr::Call(call)
@@ -206,16 +211,25 @@ impl Lowerer<'_> {
                 },
             });
         }
-        let start = self.operand(start);
+        let literal = untyped_int(start).is_some();
+        let mut start = self.operand(start);
         let end = self.operand(end);
+        // `1..n`: the literal typed as `n` is (which may be `u32`), as in Rust.
+        if literal {
+            start = self.int(
+                quote!(::autodiff_core::__private::first(H0, H1)),
+                vec![start, end.clone()],
+                span,
+            );
+        }
         let count = match range.limits {
             syn::RangeLimits::HalfOpen(_) => self.int(
-                quote!(::autodiff_core::__private::minus(H1, H0)),
+                quote!(::autodiff_core::__private::range_len(H0, H1)),
                 vec![start.clone(), end],
                 span,
             ),
             syn::RangeLimits::Closed(_) => self.int(
-                quote!(::autodiff_core::__private::minus(H1 + 1, H0)),
+                quote!(::autodiff_core::__private::range_len(H0, H1 + 1)),
                 vec![start.clone(), end],
                 span,
             ),
@@ -636,7 +650,11 @@ impl Lowerer<'_> {
                 Operand::Const(c) if c.tokens.to_string().trim_end_matches("usize") == "0" => {
                     Val::Scalar(pos)
                 }
-                _ => Val::Scalar(self.int(quote!(H0 + H1), vec![start.clone(), pos], span)),
+                _ => Val::Scalar(self.int(
+                    quote!(::autodiff_core::__private::offset(H0, H1)),
+                    vec![start.clone(), pos],
+                    span,
+                )),
             },
             StreamKind::Mem { mem, prefix } => {
                 let mut indices = prefix.clone();
@@ -826,6 +844,18 @@ impl Lowerer<'_> {
         Stream {
             count,
             kind: StreamKind::Skip(Box::new(self.clone_stream(stream)), one),
+        }
+    }
+
+    /// The stream without its `filter`s: every item, at the positions the filtered one gives.
+    pub(super) fn unfiltered(&self, stream: &Stream) -> Stream {
+        match &stream.kind {
+            StreamKind::Filter(inner, _) => self.unfiltered(inner),
+            StreamKind::Map(inner, f) => Stream {
+                count: inner.count.clone(),
+                kind: StreamKind::Map(Box::new(self.unfiltered(inner)), f.clone()),
+            },
+            _ => self.clone_stream(stream),
         }
     }
 

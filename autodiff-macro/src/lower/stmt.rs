@@ -369,6 +369,16 @@ impl Lowerer<'_> {
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
             }
+            // `let mut second = (f64::MAX, pts[0]);`: a row in a tuple assigned later is an
+            // array of its own, as a copy would be.
+            Val::Tuple(parts) if pat_ident.mutability.is_some() => {
+                let span = pat_ident.span();
+                let parts = parts
+                    .into_iter()
+                    .map(|part| self.owned_row(part, span))
+                    .collect();
+                self.name_value(&name, Val::Tuple(parts), ty, span)
+            }
             val => self.name_value(&name, val, ty, pat_ident.span()),
         };
         // Bound by reference: an array, or a part of an item the macro holds a copy of (`x` of
@@ -1002,6 +1012,12 @@ impl Lowerer<'_> {
                 let dst = *dst;
                 let kind = match part {
                     Val::Mem(src, src_prefix) if src_prefix.is_empty() => MemInitKind::Copy { src },
+                    // `best = (d, *p)` of a row `p`: the row, read whole.
+                    Val::Mem(src, src_prefix)
+                        if self.is_part(src, &src_prefix, self.mems[dst.index()].dims) =>
+                    {
+                        MemInitKind::FromValue(self.row_value(src, src_prefix, span))
+                    }
                     Val::Scalar(Operand::Value(value)) => {
                         self.values[value.index()].aggregate = true;
                         MemInitKind::FromValue(value)
@@ -1079,7 +1095,9 @@ impl Lowerer<'_> {
         let data = &self.mems[mem.index()];
         !prefix.is_empty()
             && !data.structured
-            && !prefix.iter().any(|i| matches!(i, Operand::Range(..)))
+            // A range inside (`rest[k]` of `let rest = &p[1..]`) is part of the row's place;
+            // one at the end makes a slice of it.
+            && !matches!(prefix.last(), Some(Operand::Range(..)))
             && depth(prefix) + dims == data.dims
     }
 
@@ -1093,6 +1111,24 @@ impl Lowerer<'_> {
         let row = self.emit(Op::Load(mem), prefix, span);
         self.values[row.index()].aggregate = true;
         row
+    }
+
+    /// `part`, or an array of its own holding it when it is a row of another array.
+    fn owned_row(&mut self, part: Val, span: Span) -> Val {
+        match part {
+            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
+                let dims = self.mems[mem.index()].dims.saturating_sub(depth(&prefix));
+                if dims == 0 || !self.is_part(mem, &prefix, dims) {
+                    return Val::Mem(mem, prefix);
+                }
+                let row = self.row_value(mem, prefix, span);
+                Val::Mem(
+                    self.array_from_value(row, dims, None, None, span),
+                    Vec::new(),
+                )
+            }
+            part => part,
+        }
     }
 
     /// A new array of `dims` indices holding `value`, an array the function computed (a call's
