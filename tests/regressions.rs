@@ -4810,3 +4810,221 @@ mod ranges_filters_and_rows {
         );
     }
 }
+
+/// From a field test in reinforcement learning and optics: searches mapped before their unwrap,
+/// sub-slices of a call's `Vec`, windows over data structs that are not `Clone`, slice
+/// patterns, `Option::take` and `map_or`, a local `fn` given a length, a field's copy pushed to.
+mod rollouts_and_slices {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[differentiate(wrt(v))]
+    fn truncated_td(v: &[f64], r: &[f64], dones: &[bool], gamma: f64) -> f64 {
+        let end = dones
+            .iter()
+            .position(|&d| d)
+            .map(|i| i + 1)
+            .unwrap_or(r.len());
+        let mut l = 0.0;
+        for t in 0..end {
+            let boot = if dones[t] || t + 1 >= v.len() {
+                0.0
+            } else {
+                v[t + 1]
+            };
+            let td = r[t] + gamma * boot - v[t];
+            l += td * td;
+        }
+        l
+    }
+
+    #[differentiate]
+    fn seg_cost(seg: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 1..seg.len() {
+            s += (seg[i] - seg[i - 1]).powi(2);
+        }
+        s
+    }
+
+    #[differentiate]
+    fn roll(us: &[f64]) -> Vec<f64> {
+        let mut xs = vec![0.0f64; us.len() + 1];
+        for t in 0..us.len() {
+            xs[t + 1] = xs[t] + 0.2 * (us[t] - xs[t].sin());
+        }
+        xs
+    }
+
+    #[differentiate]
+    fn roll_pair(us: &[f64]) -> (f64, Vec<f64>) {
+        let xs = roll(us);
+        (xs[1] * 2.0, xs)
+    }
+
+    #[differentiate]
+    fn windowed(us: &[f64]) -> f64 {
+        let (c, xs) = roll_pair(us);
+        let ys = roll(&us[1..]).clone();
+        let mut tot = c;
+        for t in 0..xs.len() - 2 {
+            tot += seg_cost(&xs[t..t + 3]) + xs[t] * 0.1;
+        }
+        tot + seg_cost(&ys[1..]) + ys.iter().sum::<f64>()
+    }
+
+    pub struct Step {
+        pub s: f64,
+        pub a: f64,
+    }
+
+    #[differentiate(wrt(m))]
+    fn with_windows(m: f64, traj: &[Step]) -> f64 {
+        let mut l = 0.0;
+        for w in traj.windows(2) {
+            l += (m * w[0].s - w[1].s).powi(2) + w[0].a * m;
+        }
+        for c in traj.chunks(2) {
+            l += m * c[0].s;
+        }
+        l
+    }
+
+    #[test]
+    fn searches_windows_and_sub_slices() {
+        let (v, r, d) = (
+            [0.5, 0.8, -0.2, 1.1],
+            [1.0, 0.0, 0.5, -1.0],
+            [false, true, false, false],
+        );
+        let (value, g) = truncated_td_grad(&v, &r, &d, 0.9);
+        assert_eq!(value, truncated_td(&v, &r, &d, 0.9));
+        assert_gradient(|v: &[f64]| truncated_td(v, &r, &d, 0.9), &v, &g, 1e-6);
+        let us = [0.4, -0.2, 0.9, 0.3];
+        let (value, g) = windowed_grad(&us);
+        assert_eq!(value, windowed(&us));
+        assert_gradient(windowed, &us, &g, 1e-6);
+        let traj = [
+            Step { s: 0.5, a: 0.2 },
+            Step { s: 0.62, a: -0.4 },
+            Step { s: -0.3, a: 0.1 },
+        ];
+        let (value, g) = with_windows_grad(0.9, &traj);
+        assert_eq!(value, with_windows(0.9, &traj));
+        assert_gradient(|m: &[f64]| with_windows(m[0], &traj), &[0.9], &[g], 1e-6);
+    }
+
+    #[differentiate]
+    fn boundary_cost(us: &[f64]) -> f64 {
+        let a = match us {
+            [] => 0.0,
+            [u] => u * u,
+            [u, .., last] => u * last,
+        };
+        let b = if let [first, rest @ ..] = us {
+            first * rest.iter().sum::<f64>()
+        } else {
+            0.0
+        };
+        let c = match us {
+            [x, y, z] => x * y * z,
+            [_, middle @ .., _] => middle.len() as f64 * middle.iter().sum::<f64>(),
+            whole => whole.len() as f64,
+        };
+        a + b + c
+    }
+
+    #[test]
+    fn slice_patterns() {
+        for us in [
+            vec![],
+            vec![0.9],
+            vec![0.7, 0.2],
+            vec![0.5, -0.3, 1.2],
+            vec![0.5, -0.3, 1.2, 0.4, 2.0],
+        ] {
+            let (value, g) = boundary_cost_grad(&us);
+            assert_eq!(value, boundary_cost(&us));
+            assert_gradient(boundary_cost, &us, &g, 1e-6);
+        }
+    }
+
+    #[differentiate]
+    fn pending_rewards(xs: &[f64], w: f64) -> f64 {
+        let mut pending: Option<f64> = None;
+        let mut c = 0.0;
+        for &x in xs {
+            if let Some(p) = pending.take() {
+                c += p * x;
+            }
+            if x > 0.0 {
+                pending = Some(x * w);
+            }
+        }
+        c + pending.map_or(0.0, |p| p * p)
+    }
+
+    #[differentiate]
+    fn permuted_products(x: &[f64]) -> f64 {
+        fn idx(i: usize, n: usize) -> usize {
+            (i * 7 + 3) % n
+        }
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[idx(i, x.len())] * x[i];
+        }
+        s
+    }
+
+    #[derive(Clone, Debug, Default, Differentiable)]
+    pub struct Profile {
+        pub c: Vec<f64>,
+        pub dz: f64,
+    }
+
+    #[differentiate]
+    fn roughness(p: &Profile, e: f64) -> f64 {
+        let mut c = p.c.clone();
+        c.push(e);
+        c.push(e * 0.5);
+        let mut s = 0.0;
+        for i in 1..c.len() {
+            s += (c[i] - c[i - 1]).powi(2) / p.dz;
+        }
+        s
+    }
+
+    #[test]
+    fn options_taken_local_fns_and_pushed_copies() {
+        let xs = [0.5, -0.3, 1.2, 0.8, -1.6, 0.9];
+        let (value, (gx, gw)) = pending_rewards_grad(&xs, 0.7);
+        assert_eq!(value, pending_rewards(&xs, 0.7));
+        assert_gradient(|x: &[f64]| pending_rewards(x, 0.7), &xs, &gx, 1e-6);
+        assert_gradient(|w: &[f64]| pending_rewards(&xs, w[0]), &[0.7], &[gw], 1e-6);
+        let x = [0.3, 1.7, -0.4, 0.9, 1.25];
+        let (value, g) = permuted_products_grad(&x);
+        assert_eq!(value, permuted_products(&x));
+        assert_gradient(permuted_products, &x, &g, 1e-6);
+        let p = Profile {
+            c: vec![1500.0, 1497.0],
+            dz: 10.0,
+        };
+        let (value, (gp, ge)) = roughness_grad(&p, 1492.0);
+        assert_eq!(value, roughness(&p, 1492.0));
+        let with_c = |c: &[f64]| {
+            roughness(
+                &Profile {
+                    c: c.to_vec(),
+                    dz: 10.0,
+                },
+                1492.0,
+            )
+        };
+        assert_gradient(with_c, &p.c, &gp.c, 1e-6);
+        assert_close(
+            ge,
+            2.0 * (1492.0 - 1497.0) / 10.0 + 2.0 * (746.0 - 1492.0) * -0.5 / 10.0,
+            1e-12,
+        );
+    }
+}

@@ -26,7 +26,7 @@
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not `Differentiable`",
     label = "not `Differentiable`",
-    note = "derive it with `#[derive(Clone, Differentiable)]`, or leave the parameter out of `#[differentiate(wrt(...))]`"
+    note = "derive it with `#[derive(Clone, Differentiable)]` (a struct), or leave the parameter out of `#[differentiate(wrt(...))]`; a field of this type (an enum, a struct of data) in a `Differentiable` struct takes `#[differentiable(skip)]`"
 )]
 pub trait Differentiable: Clone {
     /// A value of the same shape whose differentiable floats are zero; other fields are copied.

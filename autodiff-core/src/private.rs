@@ -594,7 +594,7 @@ pub fn no_slot<R: Default>() -> R {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not `Differentiable`",
     label = "not `Differentiable`",
-    note = "derive it with `#[derive(Clone, Differentiable)]`, or leave the parameter out of `#[differentiate(wrt(...))]`"
+    note = "derive it with `#[derive(Clone, Differentiable)]` (a struct), or leave the parameter out of `#[differentiate(wrt(...))]`; a field of this type (an enum, a struct of data) in a `Differentiable` struct takes `#[differentiable(skip)]`"
 )]
 pub trait Grad {
     /// The gradient: the same shape, owned.

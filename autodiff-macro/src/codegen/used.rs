@@ -86,15 +86,6 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
         .filter(|v| function.values[v.index()].by_ref)
         .collect();
     function.body.for_each_inst(&mut |inst| {
-        let element_of_param = match inst.op {
-            Op::Index => inst.args[0].value().is_some_and(|v| params.contains(&v)),
-            // A struct parameter's field (`cfg.shape`), or an element of one.
-            Op::Load(mem) => function.mems[mem.index()].param.is_some(),
-            _ => false,
-        };
-        if element_of_param && function.values[inst.result.index()].aggregate {
-            refs.insert(inst.result);
-        }
         if inst.op.is_borrow() {
             borrowed.insert(inst.result);
         }
@@ -105,6 +96,20 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
             && inst.args[0].value().is_some_and(|v| borrowed.contains(&v))
         {
             borrowed.insert(inst.result);
+        }
+    });
+    function.body.for_each_inst(&mut |inst| {
+        let element_of_param = match inst.op {
+            // An element of a parameter or of a borrowed slice (`w[0]` of `traj.windows(2)`).
+            Op::Index => inst.args[0]
+                .value()
+                .is_some_and(|v| params.contains(&v) || borrowed.contains(&v)),
+            // A struct parameter's field (`cfg.shape`), or an element of one.
+            Op::Load(mem) => function.mems[mem.index()].param.is_some(),
+            _ => false,
+        };
+        if element_of_param && function.values[inst.result.index()].aggregate {
+            refs.insert(inst.result);
         }
     });
     let mut other = backward_needs(backward);

@@ -200,6 +200,14 @@ impl<'ast> Visit<'ast> for Assigned {
         visit::visit_expr_reference(self, reference);
     }
 
+    /// `pending.take()` assigns `None` to `pending`.
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method == "take" && call.args.is_empty() {
+            self.assign_place(&call.receiver);
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
     fn visit_expr_for_loop(&mut self, for_: &'ast syn::ExprForLoop) {
         self.visit_expr(&for_.expr);
         self.inner_loop(for_.label.as_ref(), |a| {

@@ -187,6 +187,12 @@ impl Lowerer<'_> {
         if matches!(&pat, Pat::Wild(_)) {
             return Some((None, LetBind::Nothing));
         }
+        // `if let [first, rest @ ..] = us`: the length tested, the elements bound.
+        if let (Pat::Slice(slice), Val::Mem(..)) = (&pat, &val) {
+            let len = self.length(&val, span);
+            let cond = self.slice_length_test(slice, len, span);
+            return Some((Some(cond), LetBind::Value(pat, val)));
+        }
         let Some(scrutinee) = self.matched_value(val, variant_pattern(&pat), expr.span()) else {
             self.error(
                 expr,
@@ -682,8 +688,20 @@ impl Lowerer<'_> {
             }
             expr => (self.undereferenced(expr), false),
         };
+        let val = self.expr(expr);
+        // `match us { [] => .., [u] => .., [first, .., last] => .. }` of an array or slice.
+        if let Val::Mem(..) = val {
+            if match_
+                .arms
+                .iter()
+                .any(|arm| matches!(arm.pat, Pat::Slice(_)))
+            {
+                let len = self.length(&val, match_.match_token.span);
+                return self.slice_arms(val, len, &match_.arms, match_.match_token.span);
+            }
+        }
         // `match (a > 0.0, n) { .. }`: a tuple of values, matched element by element.
-        let parts = match self.expr(expr) {
+        let parts = match val {
             Val::Tuple(parts) if parts.len() > 1 => parts,
             val => vec![val],
         };
@@ -737,6 +755,62 @@ impl Lowerer<'_> {
                 .iter()
                 .any(|s| s.value().is_some_and(|v| self.borrowed(v)));
         self.match_arms(&scrutinee, &match_.arms, by_ref, match_.match_token.span)
+    }
+
+    /// The arms of a `match` on an array or slice: each slice pattern a test of the length,
+    /// its elements bound as `let` binds them.
+    fn slice_arms(&mut self, val: Val, len: Operand, arms: &[syn::Arm], span: Span) -> Val {
+        let Some((arm, rest)) = arms.split_first() else {
+            return Val::Scalar(dummy());
+        };
+        let test = match &arm.pat {
+            Pat::Slice(slice) => Some(self.slice_length_test(slice, len.clone(), span)),
+            Pat::Wild(_) => None,
+            Pat::Ident(p) if p.subpat.is_none() => None,
+            Pat::Guard(guarded) => {
+                self.error(&*guarded.guard, "a guard on a slice pattern is not supported; test the condition inside the arm");
+                return Val::Poison;
+            }
+            pat => {
+                self.error(
+                    pat,
+                    "expected a slice pattern (`[a, b]`, `[first, .., last]`) or `_` here",
+                );
+                return Val::Poison;
+            }
+        };
+        let (pat, body, whole) = (arm.pat.clone(), (*arm.body).clone(), val.clone());
+        let bind_and_lower = move |l: &mut Self| {
+            l.scopes.push(Scope::new());
+            l.bind(&pat, whole, None);
+            let val = l.expr(&body);
+            l.scopes.pop();
+            val
+        };
+        match test {
+            None => bind_and_lower(self),
+            Some(cond) => {
+                let rest = rest.to_vec();
+                self.lower_if(
+                    cond,
+                    bind_and_lower,
+                    move |l| l.slice_arms(val, len, &rest, span),
+                    span,
+                )
+            }
+        }
+    }
+
+    /// Whether a slice of length `len` has the elements `slice` names.
+    fn slice_length_test(&mut self, slice: &syn::PatSlice, len: Operand, span: Span) -> Operand {
+        let rest = slice.elems.iter().any(super::stmt::is_rest);
+        let n = slice.elems.len() - usize::from(rest);
+        let test = if rest {
+            quote!(H0 >= #n)
+        } else {
+            quote!(H0 == #n)
+        };
+        self.int(test, vec![len], span)
     }
 
     /// The arms of a `match` on `scrutinee` (one value, or the elements of a tuple).

@@ -167,15 +167,27 @@ fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
         let found = found(call.method.span());
         return Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)));
     }
-    let Expr::MethodCall(inner) = strip_parens(&call.receiver) else {
-        return None;
-    };
-    if !UNWRAPS.contains(&call.method.to_string().as_str()) || !is_search(inner) {
+    if !UNWRAPS.contains(&call.method.to_string().as_str()) {
         return None;
     }
+    // The search itself, also under `.map(|i| i + 1)` of its `Option` (what the unwrap gives
+    // is checked to be a position too).
+    fn wrapped(receiver: &mut Expr, is_search: &dyn Fn(&syn::ExprMethodCall) -> bool) -> bool {
+        let Expr::MethodCall(inner) = receiver else {
+            return false;
+        };
+        if is_search(inner) {
+            let found =
+                quote::quote_spanned!(inner.method.span()=> ::autodiff_core::__private::found);
+            *receiver = syn::parse_quote_spanned!(inner.method.span()=> #found(#inner));
+            return true;
+        }
+        inner.method == "map" && wrapped(&mut inner.receiver, is_search)
+    }
     let mut call = call.clone();
-    let inner_found = found(inner.method.span());
-    *call.receiver = syn::parse_quote_spanned!(inner.method.span()=> #inner_found(#inner));
+    if !wrapped(&mut call.receiver, &is_search) {
+        return None;
+    }
     let found = found(call.method.span());
     Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)))
 }
@@ -1196,7 +1208,29 @@ impl Lowerer<'_> {
                 let error = format!(
                     "`{name}` is declared inside this function, so it cannot be differentiated; move it out of the function and put `#[differentiate]` on it"
                 );
-                return self.opaque_with(&call_expr, false, error);
+                // `idx(i, x.len())`: the length of an array is an integer, given as one.
+                self.scopes.push(Scope::new());
+                let mut call = call.clone();
+                for (k, arg) in call.args.iter_mut().enumerate() {
+                    let Expr::MethodCall(m) = strip_parens(arg) else {
+                        continue;
+                    };
+                    if m.method != "len" || !m.args.is_empty() {
+                        continue;
+                    }
+                    if let Some(Val::Mem(mem, prefix)) = self.local_val(&m.receiver).cloned() {
+                        let len = self.emit(Op::Len(mem), prefix, m.method.span());
+                        let ident = quote::format_ident!("__autodiff_len{}", k);
+                        self.declare(
+                            Var::user(ident.to_string()),
+                            Some(Val::Scalar(Operand::Value(len))),
+                        );
+                        *arg = syn::parse_quote!(#ident);
+                    }
+                }
+                let val = self.opaque_with(&Expr::Call(call), false, error);
+                self.scopes.pop();
+                return val;
             }
         }
         // A function of the standard library is no `#[differentiate]` function: kept as

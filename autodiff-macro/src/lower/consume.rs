@@ -170,6 +170,8 @@ impl Lowerer<'_> {
                 | "copied"
                 | "cloned"
                 | "map"
+                | "map_or"
+                | "take"
         ) {
             return None;
         }
@@ -199,6 +201,23 @@ impl Lowerer<'_> {
                     span,
                 );
                 Val::Option(Box::new(mapped), some)
+            }
+            // `pending.take()`: the value, and `None` left in the variable.
+            ("take", 0) => {
+                self.assign_expr(&call.receiver, &syn::parse_quote!(None));
+                Val::Option(Box::new(value), some)
+            }
+            ("map_or", 2) => {
+                let Some(f) = self.callable(&call.args[1]) else {
+                    return Some(Val::Poison);
+                };
+                let default = self.expr(&call.args[0]);
+                self.lower_if(
+                    some,
+                    move |l| l.call_callable(&f, vec![value], span),
+                    move |_| default,
+                    span,
+                )
             }
             ("is_some", 0) => Val::Scalar(some),
             ("is_none", 0) => Val::Scalar(self.int(quote!(!H0), vec![some], span)),
@@ -242,6 +261,10 @@ impl Lowerer<'_> {
                 "reduce" | "max_by" | "min_by" => Self::is_stream(&inner.receiver),
                 "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
                 "copied" | "cloned" | "map" => self.gives_option(&inner.receiver),
+                "take" if inner.args.is_empty() => {
+                    matches!(strip_parens(&inner.receiver), Expr::Path(_))
+                        && self.gives_option(&inner.receiver)
+                }
                 _ => self.element_access(inner),
             },
             Expr::Path(path) => local_name(path).is_some_and(|ident| {

@@ -360,6 +360,17 @@ impl Lowerer<'_> {
                 }
             }
             Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
+            // `let xs = roll(us);` of which a range is taken (`cost(&xs[t..t + 3])`): an
+            // array, which a slice views.
+            Val::Scalar(Operand::Value(value))
+                if (self.values[value.index()].aggregate || self.parts.contains(&value))
+                    && self.stores.sliced_dims(&name).is_some() =>
+            {
+                let dims = self.stores.sliced_dims(&name).expect("checked");
+                let (name, ty) = (Some(name.clone()), ty.cloned());
+                let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
+                Val::Mem(mem, Vec::new())
+            }
             // `let mut p = f(x);` whose elements are assigned later: an array to write.
             Val::Scalar(Operand::Value(value))
                 if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() =>
@@ -402,18 +413,33 @@ impl Lowerer<'_> {
         );
     }
 
-    /// `let [x, y] = p;`, `let [first, .., last] = v;`
+    /// `let [x, y] = p;`, `let [first, .., last] = v;`, `let [first, rest @ ..] = v;`
     fn bind_slice(&mut self, slice: &syn::PatSlice, val: Val) {
         if matches!(val, Val::Poison) {
             return;
         }
         let span = slice.bracket_token.span.join();
         let n = slice.elems.len();
-        let rest = slice.elems.iter().position(|p| matches!(p, Pat::Rest(_)));
+        let rest = slice.elems.iter().position(is_rest);
         let len = rest.map(|_| self.length(&val, span));
         for (k, elem) in slice.elems.iter().enumerate() {
+            if matches!(elem, Pat::Wild(_)) {
+                continue;
+            }
             let index = match (rest, &len) {
-                (Some(r), _) if k == r => continue,
+                // `rest @ ..`: the elements between, a slice of `val`.
+                (Some(r), Some(len)) if k == r => {
+                    if let (Pat::Ident(name), Val::Mem(mem, prefix)) = (elem, &val) {
+                        let (hole, after) = (Opaque::hole(0), n - k - 1);
+                        let op = Op::Opaque(Opaque::cut(quote!(#hole - #after)));
+                        let end = Operand::Value(self.emit(op, vec![len.clone()], span));
+                        let mut view = prefix.clone();
+                        view.push(Operand::Range(Box::new(Operand::Index(k)), Box::new(end)));
+                        let name = name.ident.to_string();
+                        self.declare(Var::user(&name), Some(Val::Mem(*mem, view)));
+                    }
+                    continue;
+                }
                 (Some(r), Some(len)) if k > r => {
                     let (hole, from_end) = (Opaque::hole(0), n - k);
                     let op = Op::Opaque(Opaque::cut(quote!(#hole - #from_end)));
@@ -1531,4 +1557,13 @@ fn let_else_names(pat: &Pat) -> Vec<(syn::Ident, bool)> {
     let mut names = Names(Vec::new());
     syn::visit::Visit::visit_pat(&mut names, pat);
     names.0
+}
+
+/// `..` in a slice pattern, also bound (`rest @ ..`).
+pub(super) fn is_rest(pat: &Pat) -> bool {
+    match pat {
+        Pat::Rest(_) => true,
+        Pat::Ident(p) => p.subpat.as_ref().is_some_and(|(_, sub)| is_rest(sub)),
+        _ => false,
+    }
 }

@@ -37,6 +37,8 @@ pub(super) struct Stores {
     /// Names declared `let mut` that nothing assigns, writes into or borrows `&mut`: only
     /// their own methods (`&mut self`) can change them (`queue.push_back(i)`).
     pub changed_by_methods: BTreeSet<String>,
+    /// Names a range of which is taken (`&xs[t..t + 3]`), with the most indices read.
+    pub sliced: BTreeMap<String, usize>,
 }
 
 impl Stores {
@@ -45,6 +47,12 @@ impl Stores {
     /// an array to write into.
     pub fn array_dims(&self, name: &str) -> Option<usize> {
         self.elements.get(name).or(self.literals.get(name)).copied()
+    }
+
+    /// The indices of an array the name holds, where the body takes a range of it: a value
+    /// bound to it (a call's `Vec`) is kept as an array, which a slice views.
+    pub fn sliced_dims(&self, name: &str) -> Option<usize> {
+        self.sliced.get(name).map(|&dims| dims.max(1))
     }
 }
 
@@ -120,14 +128,44 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
                     | "swap"
                     | "reverse"
             );
+            // `c.push(e)` of `let mut c = p.c.clone();`: grows it (a row if `e` is written out).
+            let pushed = match (call.method.to_string().as_str(), call.args.first()) {
+                ("push", Some(arg)) => Some(literal_dims(arg).unwrap_or(0)),
+                ("extend_from_slice", Some(_)) => Some(0),
+                _ => None,
+            };
             let (root, rows) = sliced_root(&call.receiver);
-            if let (true, Expr::Path(path)) = (writes, root) {
+            if let (true, Expr::Path(path)) = (writes || pushed.is_some(), root) {
                 if let Some(ident) = path.path.get_ident() {
                     let entry = self.0.elements.entry(ident.to_string()).or_default();
-                    *entry = (*entry).max(rows + 1);
+                    *entry = (*entry).max(rows + 1 + pushed.unwrap_or(0));
                 }
             }
             syn::visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
+            let range = |i: &Expr| matches!(strip_parens(i), Expr::Range(_));
+            let (mut indices, mut sliced) = (0, false);
+            let mut place = index;
+            loop {
+                if range(&place.index) {
+                    sliced = true;
+                } else {
+                    indices += 1;
+                }
+                match strip_parens(&place.expr) {
+                    Expr::Index(inner) => place = inner,
+                    Expr::Path(path) => {
+                        if let (true, Some(ident)) = (sliced, path.path.get_ident()) {
+                            let entry = self.0.sliced.entry(ident.to_string()).or_default();
+                            *entry = (*entry).max(indices);
+                        }
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            syn::visit::visit_expr_index(self, index);
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
@@ -136,6 +174,7 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
         whole: BTreeSet::new(),
         literals: BTreeMap::new(),
         changed_by_methods: BTreeSet::new(),
+        sliced: BTreeMap::new(),
     });
     syn::visit::Visit::visit_block(&mut finder, body);
     let (declared, touched) = mutability(body);
