@@ -4262,6 +4262,7 @@ mod enum_fields_and_tuples {
         }
     }
 
+    /// Passed by value and not `Copy`, moved into the tuple as in Rust.
     #[differentiate(wrt(x))]
     fn tupled_by_value(kind: Kind, x: f64) -> f64 {
         match (kind, x > 0.0) {
@@ -4269,6 +4270,26 @@ mod enum_fields_and_tuples {
             (Kind::Named(_, b), _) => b * x * x,
             _ => x,
         }
+    }
+
+    /// A local enum that is not `Copy`, and one by reference, with a guard on a payload.
+    #[differentiate(wrt(x))]
+    fn local_kind(x: f64, n: usize) -> f64 {
+        let k = if n > 2 {
+            Kind::Linear(1.5)
+        } else {
+            Kind::Named("ab".to_string(), 0.5)
+        };
+        let first = match (k.clone(), x > 0.0) {
+            (Kind::Linear(a), true) if a > 1.0 => a * x * x,
+            (Kind::Named(_, b), _) => b * x,
+            _ => 0.0,
+        };
+        first
+            + match (&k, n % 2) {
+                (Kind::Named(s, b), 0) if s.len() == 2 => b * x.sin(),
+                _ => x,
+            }
     }
 
     #[differentiate(wrt(x))]
@@ -4302,6 +4323,15 @@ mod enum_fields_and_tuples {
         assert_close(g, 2.0 * 0.7f64.exp(), 1e-15);
         let (_, g) = two_kinds_grad(&Kind::Zero, &linear, 0.7);
         assert_close(g, 1.4, 1e-15);
+        for (n, expected) in [
+            (1, 0.5 + 1.0),
+            (2, 0.5 + 0.5 * 0.8f64.cos()),
+            (3, 2.0 * 1.5 * 0.8 + 1.0),
+        ] {
+            let (v, g) = local_kind_grad(0.8, n);
+            assert_eq!(v, local_kind(0.8, n));
+            assert_close(g, expected, 1e-15);
+        }
     }
 
     #[derive(Clone, Debug)]
@@ -5026,5 +5056,122 @@ mod rollouts_and_slices {
             2.0 * (1492.0 - 1497.0) / 10.0 + 2.0 * (746.0 - 1492.0) * -0.5 / 10.0,
             1e-12,
         );
+    }
+}
+
+/// An assignment whose value leaves on some path (`last = if x < -1.0 { continue } else { .. }`)
+/// writes nothing there: the variable keeps its value, as in Rust (it was given a placeholder,
+/// silently, before).
+mod assignments_whose_value_leaves {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn scalar(xs: &[f64], w: f64) -> f64 {
+        let mut last = 0.0;
+        let mut s = 0.0;
+        for &x in xs {
+            last = if x > 0.0 {
+                x * w
+            } else if x < -1.0 {
+                continue;
+            } else {
+                0.1
+            };
+            s += last * last;
+        }
+        s + last
+    }
+
+    #[differentiate]
+    fn array(xs: &[f64], w: f64) -> f64 {
+        let mut last = [0.0, 1.0];
+        let mut s = 0.0;
+        for &x in xs {
+            last = if x > 0.0 {
+                [x * w, w]
+            } else if x < -1.0 {
+                continue;
+            } else {
+                [0.1, 0.2]
+            };
+            s += last[0] * last[1];
+        }
+        s + last[0]
+    }
+
+    #[differentiate]
+    fn option(xs: &[f64], w: f64) -> f64 {
+        let mut last: Option<f64> = None;
+        let mut s = 0.0;
+        for &x in xs {
+            last = if x > 0.0 {
+                Some(x * w)
+            } else if x < -1.0 {
+                continue;
+            } else {
+                None
+            };
+            if let Some(l) = last {
+                s += l * l;
+            }
+        }
+        s + last.unwrap_or(0.0)
+    }
+
+    #[differentiate]
+    fn compound_and_element(xs: &[f64], w: f64) -> f64 {
+        let mut acc = [0.0; 2];
+        let mut s = 1.0;
+        for (i, &x) in xs.iter().enumerate() {
+            s += if x < -1.0 { continue } else { x * w };
+            acc[i % 2] = match i {
+                3 => break,
+                _ => s * x,
+            };
+            s *= if x > 1.0 { break } else { 1.1 };
+        }
+        s + acc[0] * acc[1]
+    }
+
+    #[differentiate]
+    fn episode(k: f64) -> f64 {
+        let mut cur: Option<[f64; 2]> = Some([k, 0.5]);
+        let mut c = 0.0;
+        let mut t = 0;
+        while let Some(s) = cur {
+            let n = [s[0] * 0.9, s[1] + 0.1 * s[0]];
+            c += n[0] * n[1];
+            t += 1;
+            cur = match t {
+                0..=4 => Some(n),
+                _ if n[1] > 10.0 => return c,
+                _ => None,
+            };
+        }
+        c
+    }
+
+    #[test]
+    fn variables_keep_their_values_where_the_value_leaves() {
+        let xs = [0.5, -1.5, 1.2, -0.3, 0.8, -2.0, 0.4];
+        let cases: [(
+            fn(&[f64], f64) -> f64,
+            fn(&[f64], f64) -> (f64, (Vec<f64>, f64)),
+        ); 4] = [
+            (scalar, scalar_grad),
+            (array, array_grad),
+            (option, option_grad),
+            (compound_and_element, compound_and_element_grad),
+        ];
+        for (f, f_grad) in cases {
+            let (v, (gx, gw)) = f_grad(&xs, 0.7);
+            assert_eq!(v, f(&xs, 0.7));
+            assert_gradient(|x: &[f64]| f(x, 0.7), &xs, &gx, 1e-6);
+            assert_gradient(|w: &[f64]| f(&xs, w[0]), &[0.7], &[gw], 1e-6);
+        }
+        let (v, g) = episode_grad(0.8);
+        assert_eq!(v, episode(0.8));
+        assert_gradient(|k: &[f64]| episode(k[0]), &[0.8], &[g], 1e-6);
     }
 }

@@ -238,7 +238,7 @@ impl Lowerer<'_> {
                 scrutinee,
                 by_ref,
                 at,
-            } => self.read_bindings(&pat, &names, &[scrutinee], by_ref, at, span),
+            } => self.read_bindings(&pat, &names, &[scrutinee], &[false], by_ref, at, span),
         }
     }
 
@@ -293,6 +293,7 @@ impl Lowerer<'_> {
         pat: &Pat,
         names: &[String],
         scrutinee: &[Operand],
+        cloned: &[bool],
         by_ref: bool,
         at: TokenStream,
         span: Span,
@@ -304,7 +305,7 @@ impl Lowerer<'_> {
             .iter()
             .map(|n| syn::Ident::new(n, Span::call_site()))
             .collect();
-        let value = holes_of(scrutinee.len());
+        let value = holes_of(cloned);
         // `match &it.kind`, `match ev` of a borrow: the pattern binds references, as the
         // user's does, and what they refer to is copied out (a number the backward sweep may
         // keep). `.clone()` as a method: a `&x` pattern binds the value itself.
@@ -541,6 +542,13 @@ impl Lowerer<'_> {
                 };
                 Val::Option(Box::new(value), some)
             }
+            // A branch that left (`continue`, `return`) gives nothing.
+            (Val::Unit, option @ Val::Option(..)) => {
+                self.phi(name, Val::Scalar(dummy()), option, phis, span)
+            }
+            (option @ Val::Option(..), Val::Unit) => {
+                self.phi(name, option, Val::Scalar(dummy()), phis, span)
+            }
             (Val::Option(a, sa), other) if is_dummy(&other) => {
                 let dummy = Val::Option(Box::new(Val::Scalar(dummy())), dummy());
                 self.phi(name, Val::Option(a, sa), dummy, phis, span)
@@ -732,13 +740,31 @@ impl Lowerer<'_> {
                 }
             }
         }
-        // `match (kind, x > 0.0)` of a `&Kind` parameter: the tuple holds a borrow of it, as
-        // the user's does (its place, moved into a tuple, would be moved out of the borrow).
+        // `match (kind, x > 0.0)` of a `&Kind` parameter, `match (&self.kind, ..)`: the tuple
+        // holds a borrow, as the user's does (the place, moved into a tuple, would be moved
+        // out of the borrow). A value the user's tuple holds by value is cloned into each
+        // tuple the generated code makes, which tests and reads the pattern apart.
+        let mut cloned = vec![false; scrutinee.len()];
         if scrutinee.len() > 1 {
-            for part in &mut scrutinee {
-                if let Some(v) = part
-                    .value()
-                    .filter(|v| self.values[v.index()].aggregate && !self.borrowed(*v))
+            let written: Vec<bool> = match strip_parens(expr) {
+                Expr::Tuple(tuple) => tuple
+                    .elems
+                    .iter()
+                    .map(|e| matches!(strip_parens(e), Expr::Reference(_)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (k, part) in scrutinee.iter_mut().enumerate() {
+                let Some(v) = part.value() else {
+                    continue;
+                };
+                if !self.values[v.index()].aggregate || self.borrowed(v) {
+                    continue;
+                }
+                let referenced =
+                    written.get(k).copied().unwrap_or(false) || self.loaded_from_reference(v);
+                cloned[k] = !referenced;
+                if referenced
                     && let Val::Scalar(borrow) = self.borrow(
                         quote!(&H0),
                         vec![Operand::Value(v)],
@@ -754,7 +780,22 @@ impl Lowerer<'_> {
             || scrutinee
                 .iter()
                 .any(|s| s.value().is_some_and(|v| self.borrowed(v)));
-        self.match_arms(&scrutinee, &match_.arms, by_ref, match_.match_token.span)
+        let span = match_.match_token.span;
+        self.match_arms(&scrutinee, &cloned, &match_.arms, by_ref, span)
+    }
+
+    /// Whether `value` was read whole from a parameter behind a reference (`kind: &Kind`).
+    fn loaded_from_reference(&mut self, value: Value) -> bool {
+        let Some(Inst {
+            op: Op::Load(mem),
+            args,
+            ..
+        }) = self.last_inst_mut(value).map(|inst| inst.clone())
+        else {
+            return false;
+        };
+        let data = &self.mems[mem.index()];
+        args.is_empty() && data.field.is_none() && data.param.is_some_and(|p| self.param_by_ref[p])
     }
 
     /// The arms of a `match` on an array or slice: each slice pattern a test of the length,
@@ -817,6 +858,7 @@ impl Lowerer<'_> {
     pub(super) fn match_arms(
         &mut self,
         scrutinee: &[Operand],
+        cloned: &[bool],
         arms: &[syn::Arm],
         by_ref: bool,
         span: Span,
@@ -841,15 +883,27 @@ impl Lowerer<'_> {
         let always = guard.is_none() && irrefutable(&test);
         let body = (*arm.body).clone();
         let arm_bindings = bindings.clone();
-        let (arm_pat, arm_scrutinee, arm_read_out) =
-            (pat.clone(), scrutinee.to_vec(), read_out.clone());
+        let (arm_pat, arm_scrutinee, arm_read_out, arm_cloned) = (
+            pat.clone(),
+            scrutinee.to_vec(),
+            read_out.clone(),
+            cloned.to_vec(),
+        );
         let bind_and_lower = move |l: &mut Self| {
             l.scopes.push(Scope::new());
             for (name, val) in &arm_bindings {
                 l.declare(Var::user(name), Some(val.clone()));
             }
             let at = arm_pat.to_token_stream();
-            l.read_bindings(&arm_pat, &arm_read_out, &arm_scrutinee, by_ref, at, span);
+            l.read_bindings(
+                &arm_pat,
+                &arm_read_out,
+                &arm_scrutinee,
+                &arm_cloned,
+                by_ref,
+                at,
+                span,
+            );
             let val = l.expr(&body);
             l.scopes.pop();
             val
@@ -858,7 +912,7 @@ impl Lowerer<'_> {
             return bind_and_lower(self);
         }
         // The condition: the pattern matches, and then the guard holds.
-        let value = holes_of(scrutinee.len());
+        let value = holes_of(cloned);
         let mut cond_expr = quote!((match #value { #test => true, _ => false }));
         let mut args = scrutinee.to_vec();
         // A guard that calls a local closure (`0 if f(x) > 0.0`) or holds a chain with one
@@ -941,11 +995,11 @@ impl Lowerer<'_> {
             None => Operand::Value(self.emit(Op::Opaque(Opaque::cut(cond_expr)), args, span)),
         };
         let rest = rest.to_vec();
-        let scrutinee_rest = scrutinee.to_vec();
+        let (scrutinee_rest, cloned_rest) = (scrutinee.to_vec(), cloned.to_vec());
         self.lower_if(
             cond,
             bind_and_lower,
-            move |l| l.match_arms(&scrutinee_rest, &rest, by_ref, span),
+            move |l| l.match_arms(&scrutinee_rest, &cloned_rest, &rest, by_ref, span),
             span,
         )
     }
@@ -1042,9 +1096,21 @@ fn chain_conditions<'e>(cond: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// The holes of `n` values: one, or a tuple of them.
-fn holes_of(n: usize) -> TokenStream {
-    let holes: Vec<TokenStream> = (0..n).map(Opaque::hole).collect();
+/// The holes of a scrutinee's values: one, or a tuple of them, those `cloned` cloned (a tuple
+/// holding them by value is made once per test, and they stay where they are).
+fn holes_of(cloned: &[bool]) -> TokenStream {
+    let holes: Vec<TokenStream> = cloned
+        .iter()
+        .enumerate()
+        .map(|(k, &cloned)| {
+            let hole = Opaque::hole(k);
+            if cloned {
+                quote!(::core::clone::Clone::clone(&#hole))
+            } else {
+                hole
+            }
+        })
+        .collect();
     match holes.as_slice() {
         [one] => one.clone(),
         holes => quote!((#(#holes),*)),

@@ -258,25 +258,29 @@ impl Lowerer<'_> {
         }
         if let Some(op) = compound_op(&binary.op) {
             // `x += e` → `x_1 = add(x, e)`; the right side is evaluated first, as rustc does for
-            // primitive types.
+            // primitive types (and where it leaves, `x += if c { continue } else { 1.0 }`,
+            // nothing is written).
+            let before = self.exit_flags(&self.loops);
             let b = self.operand(&binary.right);
             let name = arithmetic_rule(&op).expect("compound operators are arithmetic");
-            if let Some((mem, indices)) = self.local_element(&binary.left) {
-                // `a[i] += e` reads and writes one element, its indices evaluated once.
-                let a = self.emit(Op::Load(mem), indices.clone(), binary.left.span());
-                let value = self.arithmetic(name, op, Operand::Value(a), b, span);
-                self.push(ir::Stmt::Store(ir::Store {
-                    mem,
-                    indices,
-                    value,
-                    push: false,
-                    span: binary.left.span(),
-                }));
-                return Val::Unit;
-            }
-            let a = self.operand(&binary.left);
-            let result = self.arithmetic(name, op, a, b, span);
-            self.assign(&binary.left, Val::Scalar(result));
+            self.unless_left(&before, span, |l| {
+                if let Some((mem, indices)) = l.local_element(&binary.left) {
+                    // `a[i] += e` reads and writes one element, its indices evaluated once.
+                    let a = l.emit(Op::Load(mem), indices.clone(), binary.left.span());
+                    let value = l.arithmetic(name, op, Operand::Value(a), b, span);
+                    l.push(ir::Stmt::Store(ir::Store {
+                        mem,
+                        indices,
+                        value,
+                        push: false,
+                        span: binary.left.span(),
+                    }));
+                    return;
+                }
+                let a = l.operand(&binary.left);
+                let result = l.arithmetic(name, op, a, b, span);
+                l.assign(&binary.left, Val::Scalar(result));
+            });
             return Val::Unit;
         }
         if let Some(op) = bit_op_of_assign(&binary.op) {

@@ -1,6 +1,7 @@
 //! Statements, `let` patterns and bindings, and assignments to variables and array elements.
 
 use super::branch::ExitState;
+use super::scope::same_operand;
 use super::syntax::*;
 use super::*;
 use proc_macro2::Span;
@@ -822,8 +823,40 @@ impl Lowerer<'_> {
                 return;
             }
         }
+        let before = self.exit_flags(&self.loops);
         let val = self.expr(value);
-        self.assign(place, val);
+        self.unless_left(&before, place.span(), |l| l.assign(place, val));
+    }
+
+    /// Runs `write`, an assignment of a value just computed, only where computing it did not
+    /// leave the block (`last = if x < -1.0 { continue } else { x };` keeps `last` on the
+    /// `continue`); `before`: the exit flags before the value was computed.
+    pub(super) fn unless_left(
+        &mut self,
+        before: &[Operand],
+        span: Span,
+        write: impl FnOnce(&mut Self),
+    ) {
+        let after = self.exit_flags(&self.loops);
+        let unchanged = after.len() == before.len()
+            && after.iter().zip(before).all(|(a, b)| same_operand(a, b));
+        match self.exit_state() {
+            _ if unchanged => write(self),
+            ExitState::Exited => {}
+            ExitState::Running => write(self),
+            ExitState::Maybe(flags) => {
+                let stay = self.not_any(&flags, span);
+                self.lower_if(
+                    stay,
+                    |l| {
+                        write(l);
+                        Val::Unit
+                    },
+                    |_| Val::Unit,
+                    span,
+                );
+            }
+        }
     }
 
     pub(super) fn assign(&mut self, place: &Expr, val: Val) {
