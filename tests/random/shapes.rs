@@ -268,6 +268,7 @@ pub const REQUIRED: &[&str] = &[
     "fixed: rows of an array",
     "fixed: rows past the end",
     "fixed: written through a reference",
+    "exit: in the value assigned",
     "fixed: stepped by iter_mut",
     "shape: running extreme",
     "extreme: log-sum-exp",
@@ -1414,7 +1415,10 @@ impl<'a> Gen<'a> {
         match kind {
             "copy" => {
                 self.emit(format!("{y} = {x};"));
-                if at == 1 {
+                // The exit inside the value assigned (`x = if c { continue } else { .. };`),
+                // where the variable keeps its value.
+                let in_value = at == 1 && !matches!(exit, Exit::None) && self.rng.chance(0.5);
+                if at == 1 && !in_value {
                     self.exit(exit, &xe, &ret);
                 }
                 let b = self.bounded(1);
@@ -1427,7 +1431,21 @@ impl<'a> Gen<'a> {
                         &bin(&b, "*", &ye.m("cos", &[])),
                     )
                 };
-                self.emit(format!("{x} = {};", with_index(step).s));
+                if in_value {
+                    self.stats.add("exit: in the value assigned");
+                    let c = self.cond_on(&xe);
+                    let leave = match exit {
+                        Exit::Break => "break".to_string(),
+                        Exit::Continue => "continue".to_string(),
+                        _ => format!("return {}", ret.s),
+                    };
+                    self.emit(format!(
+                        "{x} = if {c} {{\n    {leave}\n}} else {{\n    {}\n}};",
+                        with_index(step).s
+                    ));
+                } else {
+                    self.emit(format!("{x} = {};", with_index(step).s));
+                }
             }
             "newton" => {
                 self.emit(format!("{y} = {x};"));

@@ -1,13 +1,6 @@
 use autodiff_core::differentiate;
 
 #[differentiate]
-fn on_an_array(x: [f64; 2]) -> f64 {
-    match x {
-        [a, _] => a,
-    }
-}
-
-#[differentiate]
 fn on_an_option_with_three_arms(v: &[f64]) -> f64 {
     let best = v.iter().copied().reduce(f64::max);
     match best {

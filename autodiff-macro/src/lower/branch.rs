@@ -190,7 +190,7 @@ impl Lowerer<'_> {
         // `if let [first, rest @ ..] = us`: the length tested, the elements bound.
         if let (Pat::Slice(slice), Val::Mem(..)) = (&pat, &val) {
             let len = self.length(&val, span);
-            let cond = self.slice_length_test(slice, len, span);
+            let cond = self.slice_length_test(slice, len, span)?;
             return Some((Some(cond), LetBind::Value(pat, val)));
         }
         let Some(scrutinee) = self.matched_value(val, variant_pattern(&pat), expr.span()) else {
@@ -805,7 +805,10 @@ impl Lowerer<'_> {
             return Val::Scalar(dummy());
         };
         let test = match &arm.pat {
-            Pat::Slice(slice) => Some(self.slice_length_test(slice, len.clone(), span)),
+            Pat::Slice(slice) => match self.slice_length_test(slice, len.clone(), span) {
+                Some(test) => Some(test),
+                None => return Val::Poison,
+            },
             Pat::Wild(_) => None,
             Pat::Ident(p) if p.subpat.is_none() => None,
             Pat::Guard(guarded) => {
@@ -843,7 +846,24 @@ impl Lowerer<'_> {
     }
 
     /// Whether a slice of length `len` has the elements `slice` names.
-    fn slice_length_test(&mut self, slice: &syn::PatSlice, len: Operand, span: Span) -> Operand {
+    fn slice_length_test(
+        &mut self,
+        slice: &syn::PatSlice,
+        len: Operand,
+        span: Span,
+    ) -> Option<Operand> {
+        let mut named = true;
+        for elem in &slice.elems {
+            let binds = match elem {
+                Pat::Ident(p) => p.subpat.is_none() || super::stmt::is_rest(elem),
+                Pat::Wild(_) | Pat::Rest(_) => true,
+                _ => false,
+            };
+            if !binds {
+                named = false;
+                self.error(elem, "a slice pattern here tests the length and names the elements; an element tested against a value is not supported: name it and compare it in the arm (`[a, b] => if b == 0.0 { .. }`)");
+            }
+        }
         let rest = slice.elems.iter().any(super::stmt::is_rest);
         let n = slice.elems.len() - usize::from(rest);
         let test = if rest {
@@ -851,7 +871,7 @@ impl Lowerer<'_> {
         } else {
             quote!(H0 == #n)
         };
-        self.int(test, vec![len], span)
+        named.then(|| self.int(test, vec![len], span))
     }
 
     /// The arms of a `match` on `scrutinee` (one value, or the elements of a tuple).
