@@ -5175,3 +5175,143 @@ mod assignments_whose_value_leaves {
         assert_gradient(|k: &[f64]| episode(k[0]), &[0.8], &[g], 1e-6);
     }
 }
+
+/// From an adversarial review of the references, ranges and enum matches above.
+mod reviewed_references_and_ranges {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    /// A name bound by `if let` / `while let` is its own, not the reference it shadows.
+    #[differentiate]
+    fn shadowed_reference(x: &[f64], w: f64) -> f64 {
+        let mut v = vec![0.0; 3];
+        let e = &mut v[1];
+        *e += w * 2.0;
+        let mut s = 0.0;
+        if let Some(e) = x.iter().max_by(|a, b| a.total_cmp(b)) {
+            s += *e * 3.0;
+        }
+        let mut k = 0;
+        while let Some(e) = x.get(k) {
+            s += *e * 0.5;
+            k += 1;
+        }
+        if let Some(e) = v.get_mut(k as usize - x.len() + 2) {
+            *e *= w;
+        }
+        for e in v[1..].iter_mut() {
+            *e += 0.5 * w;
+        }
+        for (i, e) in v[..2].iter_mut().enumerate() {
+            *e *= 1.0 + i as f64;
+        }
+        let [first, rest @ ..] = &v[..] else {
+            return w;
+        };
+        s + first * v[1] + rest.iter().sum::<f64>() * v[2]
+    }
+
+    #[differentiate]
+    fn small_ranges(x: f64, lo: i8, hi: i8, m: u8) -> f64 {
+        let a: f64 = (lo..hi).map(|k| x * k as f64).sum();
+        let b: f64 = (0..=m).map(|k| (x * k as f64 / 255.0).sin()).sum();
+        a + b
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    pub enum Act {
+        Tanh,
+        Leaky(f64),
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Net {
+        pub w: Vec<f64>,
+        #[differentiable(skip)]
+        pub acts: Vec<Act>,
+        #[differentiable(skip)]
+        pub head: Act,
+    }
+
+    impl Net {
+        #[differentiate]
+        pub fn forward(&self, x: f64) -> f64 {
+            let mut h = x;
+            for (i, act) in self.acts.iter().enumerate() {
+                let z = self.w[i] * h;
+                h = match act {
+                    Act::Tanh => z.tanh(),
+                    Act::Leaky(s) => {
+                        if z > 0.0 {
+                            z
+                        } else {
+                            s * z
+                        }
+                    }
+                };
+            }
+            match (self.head, h > 0.0) {
+                (Act::Leaky(s), false) => s * h,
+                (Act::Leaky(_), true) | (Act::Tanh, _) => h,
+            }
+        }
+    }
+
+    #[differentiate]
+    fn steepest_rise(x: &[f64]) -> f64 {
+        let best = x
+            .windows(2)
+            .filter(|w| w[1] > w[0])
+            .max_by(|p, q| (p[1] - p[0]).total_cmp(&(q[1] - q[0])));
+        match best {
+            Some(b) => b[1] * b[0],
+            None => -1.0,
+        }
+    }
+
+    #[test]
+    fn reviewed_cases() {
+        let x = [0.3, 1.7, 0.9, 2.2, 0.4];
+        let (v, (gx, gw)) = shadowed_reference_grad(&x, 0.6);
+        assert_eq!(v, shadowed_reference(&x, 0.6));
+        assert_gradient(|x: &[f64]| shadowed_reference(x, 0.6), &x, &gx, 1e-6);
+        assert_gradient(
+            |w: &[f64]| shadowed_reference(&x, w[0]),
+            &[0.6],
+            &[gw],
+            1e-6,
+        );
+        let (v, g) = small_ranges_grad(0.7, -128, 127, 255);
+        assert_eq!(v, small_ranges(0.7, -128, 127, 255));
+        assert_gradient(
+            |x: &[f64]| small_ranges(x[0], -128, 127, 255),
+            &[0.7],
+            &[g],
+            1e-6,
+        );
+        for head in [Act::Tanh, Act::Leaky(0.1)] {
+            for x in [0.8, -0.8] {
+                let net = Net {
+                    w: vec![0.9, -1.3, 0.4],
+                    acts: vec![Act::Leaky(0.2), Act::Tanh, Act::Leaky(0.05)],
+                    head,
+                };
+                let (v, (g, gx)) = net.forward_grad(x);
+                assert_eq!(v, net.forward(x));
+                let with_w = |w: &[f64]| {
+                    Net {
+                        w: w.to_vec(),
+                        ..net.clone()
+                    }
+                    .forward(x)
+                };
+                assert_gradient(with_w, &net.w, &g.w, 1e-6);
+                assert_gradient(|x: &[f64]| net.forward(x[0]), &[x], &[gx], 1e-6);
+            }
+        }
+        let y = [0.3, 1.7, 0.9, 2.2, 0.4, 1.3];
+        let (v, g) = steepest_rise_grad(&y);
+        assert_eq!(v, steepest_rise(&y));
+        assert_gradient(steepest_rise, &y, &g, 1e-6);
+    }
+}

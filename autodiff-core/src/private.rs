@@ -358,7 +358,7 @@ pub fn unstable_sorted_order<T: Clone + PartialEq>(
     order
 }
 
-pub trait Position: Copy {
+pub trait Position: Copy + PartialOrd {
     /// `self - other`, or 0 when `other` is larger.
     fn minus(self, other: Self) -> Self;
     /// `self + k`: the item at position `k` of a range starting at `self`.
@@ -376,11 +376,13 @@ macro_rules! impl_position {
             }
             #[inline(always)]
             fn offset(self, k: usize) -> Self {
-                self + k as $t
+                // Modulo the type's width, which is exact for every item of a range of it
+                // (`-128i8..=127` has 256).
+                self.wrapping_add(k as $t)
             }
             #[inline(always)]
             fn count_from(self, start: Self) -> usize {
-                if self > start { (self - start) as usize } else { 0 }
+                if self > start { self.abs_diff(start) as usize } else { 0 }
             }
         }
     )*};
@@ -398,6 +400,16 @@ pub fn offset<T: Position>(start: T, k: usize) -> T {
 #[inline(always)]
 pub fn range_len<T: Position>(start: T, end: T) -> usize {
     end.count_from(start)
+}
+
+/// How many items the range `start..=end` of any integer type has.
+#[inline(always)]
+pub fn range_len_inclusive<T: Position>(start: T, end: T) -> usize {
+    if end < start {
+        0
+    } else {
+        end.count_from(start) + 1
+    }
 }
 
 /// `start`, typed as `end` is: the first item of `start..end`, whose other items are

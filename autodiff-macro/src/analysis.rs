@@ -20,7 +20,7 @@ pub struct Activity {
     mem_useful: Vec<bool>,
     /// The memory whose facts each memory shares: a struct's fields share the struct's.
     roots: Vec<usize>,
-    /// Loads never varied (`ValueData::passive`).
+    /// Values never varied (`ValueData::passive`).
     passive: Vec<bool>,
 }
 
@@ -127,11 +127,10 @@ impl Activity {
                         Op::Call { .. } | Op::Struct { .. } | Op::WithField { .. } => {
                             inst.args.iter().any(|arg| self.varied_operand(arg))
                         }
-                        Op::Load(mem) | Op::Snapshot(mem) => {
-                            self.mem_is_varied(*mem) && !self.passive[inst.result.index()]
-                        }
+                        Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
                         Op::Opaque(_) | Op::Len(_) => false,
                     };
+                    let varied = varied && !self.passive[inst.result.index()];
                     changed |= self.set_varied(inst.result, varied);
                 }
                 Stmt::Store(store) => {

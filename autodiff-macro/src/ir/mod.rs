@@ -79,8 +79,8 @@ pub struct ValueData {
     /// The value may be a tuple or an array (a call's result, or an element of one): its adjoint
     /// starts as a zero of the same shape rather than `0.0`.
     pub aggregate: bool,
-    /// Never differentiated, whatever the place it was loaded from holds: a parameter's field
-    /// matched against an enum's variants (only structs are differentiated).
+    /// Never differentiated, whatever it was computed from: a value matched against an enum's
+    /// variants (only structs are differentiated).
     pub passive: bool,
 }
 

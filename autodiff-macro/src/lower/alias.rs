@@ -82,7 +82,7 @@ fn element_if_let(if_: &syn::ExprIf) -> Option<Expr> {
         ("last_mut", 0) => (parse_quote!(!#v.is_empty()), parse_quote!(#v.len() - 1)),
         ("get_mut", 1) => {
             let index = &call.args[0];
-            (parse_quote!(#index < #v.len()), parse_quote!(#index))
+            (parse_quote!((#index) < #v.len()), parse_quote!(#index))
         }
         _ => return None,
     };
@@ -102,7 +102,8 @@ fn for_each_loop(call: &syn::ExprMethodCall) -> Option<Expr> {
     let [Expr::Closure(closure)] = call.args.iter().collect::<Vec<_>>()[..] else {
         return None;
     };
-    if call.method != "for_each" || closure.inputs.len() != 1 {
+    // A `move` closure adds to copies of what it captures.
+    if call.method != "for_each" || closure.inputs.len() != 1 || closure.capture.is_some() {
         return None;
     }
     let pat = &closure.inputs[0];
@@ -152,14 +153,19 @@ fn element_ref(stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
 fn iter_mut_loop(for_: &syn::ExprForLoop) -> Option<Expr> {
     let mut expr = (*for_.expr).clone();
     let mut fixed = Vec::new();
-    let (base, position) = indices_source(&mut expr, &mut fixed)?;
+    let (source, position) = indices_source(&mut expr, &mut fixed)?;
     let mut pat = (*for_.pat).clone();
     let item = item_pattern(&mut pat, &position)?;
     let name = simple_name(item)?;
     let index = format_ident!("__{}_at", name);
     *item = parse_quote!(#index);
     let mut body = for_.body.clone();
-    replace_in_stmts(&mut body.stmts, &name, &parse_quote!(#base[#index]))?;
+    let base = &source.base;
+    let place = match &source.first {
+        Some(first) => parse_quote!(#base[#first + #index]),
+        None => parse_quote!(#base[#index]),
+    };
+    replace_in_stmts(&mut body.stmts, &name, &place)?;
     let label = &for_.label;
     Some(parse_quote!({
         #(#fixed)*
@@ -208,7 +214,7 @@ fn fixed_place(place: &Expr, name: &syn::Ident, fixed: &mut Vec<Stmt>) -> Option
 /// The mutable source of a chain (`X.iter_mut()`, `&mut X`) replaced by `0..X.len()`: `X`
 /// (its indices fixed in `fixed`), and where its item sits in the chain's item (tuple indices:
 /// `[1]` for `.enumerate()`'s, `[0]` for the receiver of `.zip(..)`).
-fn indices_source(expr: &mut Expr, fixed: &mut Vec<Stmt>) -> Option<(Expr, Vec<usize>)> {
+fn indices_source(expr: &mut Expr, fixed: &mut Vec<Stmt>) -> Option<(Source, Vec<usize>)> {
     let base = match strip_parens(expr) {
         Expr::Reference(r) if r.mutability.is_some() => &*r.expr,
         Expr::MethodCall(call) if call.method == "iter_mut" && call.args.is_empty() => {
@@ -216,13 +222,31 @@ fn indices_source(expr: &mut Expr, fixed: &mut Vec<Stmt>) -> Option<(Expr, Vec<u
         }
         _ => return chain_source(expr, fixed),
     };
+    // `v[1..].iter_mut()`, `&mut v[a..b]`: the elements from the range's start.
+    if let Expr::Index(index) = strip_parens(base)
+        && let Expr::Range(range) = strip_parens(&index.index)
+    {
+        let base = fixed_place(&index.expr, &format_ident!("iter"), fixed)?;
+        let first = format_ident!("__iter_from{}", fixed.len());
+        let start = range.start.clone().unwrap_or_else(|| parse_quote!(0));
+        fixed.push(parse_quote!(let #first: usize = #start;));
+        *expr = parse_quote!((0..#base[#range].len()));
+        let first = Some(first);
+        return Some((Source { base, first }, Vec::new()));
+    }
     let base = fixed_place(base, &format_ident!("iter"), fixed)?;
     *expr = parse_quote!((0..#base.len()));
-    Some((base, Vec::new()))
+    Some((Source { base, first: None }, Vec::new()))
+}
+
+/// The array a mutable loop source iterates, from the position `first` if it is a range of it.
+struct Source {
+    base: Expr,
+    first: Option<syn::Ident>,
 }
 
 /// `indices_source` through the adapters that keep the item or put it in a tuple.
-fn chain_source(expr: &mut Expr, fixed: &mut Vec<Stmt>) -> Option<(Expr, Vec<usize>)> {
+fn chain_source(expr: &mut Expr, fixed: &mut Vec<Stmt>) -> Option<(Source, Vec<usize>)> {
     let Expr::MethodCall(call) = expr else {
         return None;
     };
@@ -261,6 +285,20 @@ fn item_pattern<'p>(pat: &'p mut Pat, position: &[usize]) -> Option<&'p mut Pat>
 /// Replaces the reference `name` by `place` in `stmts` (`*e`, `e.f`, `e[j]`, `e.method()`;
 /// `&mut place` elsewhere), up to a binding that shadows it; `None` if a macro names it.
 fn replace_in_stmts(stmts: &mut [Stmt], name: &syn::Ident, place: &Expr) -> Option<()> {
+    // `let v = ..;` after `let e = &mut v[i];`: `*e` is still the first `v`'s, which the place
+    // written out would not name.
+    if let Some(root) = root_name(place) {
+        let mut shadows = Shadows {
+            name: &root,
+            found: false,
+        };
+        stmts
+            .iter()
+            .for_each(|stmt| syn::visit::Visit::visit_stmt(&mut shadows, stmt));
+        if shadows.found {
+            return None;
+        }
+    }
     let mut replace = Replace {
         name,
         place,
@@ -285,6 +323,16 @@ impl Replace<'_> {
         super::branch::binding_names(pat)
             .iter()
             .any(|n| self.name == n)
+    }
+
+    /// Whether a condition's `let` (also in a `&&` chain) binds the name.
+    fn let_binds(&self, cond: &Expr) -> bool {
+        match cond {
+            Expr::Let(let_) => self.binds(&let_.pat),
+            Expr::Binary(binary) => self.let_binds(&binary.left) || self.let_binds(&binary.right),
+            Expr::Paren(paren) => self.let_binds(&paren.expr),
+            _ => false,
+        }
     }
 
     fn stmts(&mut self, stmts: &mut [Stmt]) {
@@ -328,6 +376,16 @@ impl VisitMut for Replace<'_> {
             }
             Expr::Closure(closure) if closure.inputs.iter().any(|p| self.binds(p)) => {}
             Expr::ForLoop(for_) if self.binds(&for_.pat) => self.visit_expr_mut(&mut for_.expr),
+            // `if let Some(e) = ..`, `while let Some(e) = ..`: a name of their own in the body.
+            Expr::If(if_) if self.let_binds(&if_.cond) => {
+                self.visit_expr_mut(&mut if_.cond);
+                if let Some((_, else_)) = &mut if_.else_branch {
+                    self.visit_expr_mut(else_);
+                }
+            }
+            Expr::While(while_) if self.let_binds(&while_.cond) => {
+                self.visit_expr_mut(&mut while_.cond)
+            }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
     }
@@ -357,4 +415,30 @@ impl VisitMut for Replace<'_> {
     }
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// The variable a place is in (`m` of `m[i].w`).
+fn root_name(place: &Expr) -> Option<syn::Ident> {
+    match place {
+        Expr::Path(path) => path.path.get_ident().cloned(),
+        Expr::Paren(paren) => root_name(&paren.expr),
+        Expr::Field(field) => root_name(&field.base),
+        Expr::Index(index) => root_name(&index.expr),
+        _ => None,
+    }
+}
+
+/// Whether a pattern anywhere binds `name` again.
+struct Shadows<'a> {
+    name: &'a syn::Ident,
+    found: bool,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Shadows<'_> {
+    fn visit_pat_ident(&mut self, pat: &'ast syn::PatIdent) {
+        self.found |= pat.ident == *self.name;
+        syn::visit::visit_pat_ident(self, pat);
+    }
+
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
 }

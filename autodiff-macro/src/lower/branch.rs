@@ -262,7 +262,12 @@ impl Lowerer<'_> {
     /// `variants`: the patterns match it against an enum's variants.
     fn matched_value(&mut self, val: Val, variants: bool, span: Span) -> Option<Operand> {
         match val {
-            Val::Scalar(operand) => Some(operand),
+            Val::Scalar(operand) => {
+                if let (true, Some(v)) = (variants, operand.value()) {
+                    self.variant_matched.insert(v);
+                }
+                Some(operand)
+            }
             Val::Mem(mem, prefix) if variants && self.mems[mem.index()].param.is_some() => {
                 Some(self.enum_field(mem, prefix, span))
             }
@@ -846,7 +851,7 @@ impl Lowerer<'_> {
     }
 
     /// Whether a slice of length `len` has the elements `slice` names.
-    fn slice_length_test(
+    pub(super) fn slice_length_test(
         &mut self,
         slice: &syn::PatSlice,
         len: Operand,

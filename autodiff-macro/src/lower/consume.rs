@@ -540,6 +540,11 @@ impl Lowerer<'_> {
         };
         let some = self.val_operand(found[0].clone(), span);
         let best = self.val_operand(found[1].clone(), span);
+        // Rows and windows are views, read only where the `Option` is `Some`.
+        if self.gives_rows(&all) {
+            let value = self.item_at(&all, best, span);
+            return Val::Option(Box::new(value), some);
+        }
         let value = self.lower_if(
             some.clone(),
             |l| l.item_at(&all, best, span),

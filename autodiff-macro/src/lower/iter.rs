@@ -229,7 +229,7 @@ impl Lowerer<'_> {
                 span,
             ),
             syn::RangeLimits::Closed(_) => self.int(
-                quote!(::autodiff_core::__private::range_len(H0, H1 + 1)),
+                quote!(::autodiff_core::__private::range_len_inclusive(H0, H1)),
                 vec![start.clone(), end],
                 span,
             ),

@@ -91,6 +91,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
+        variant_matched: BTreeSet::new(),
         borrows: BTreeSet::new(),
         reborrows: BTreeMap::new(),
         integer_arrays: BTreeMap::new(),
@@ -172,6 +173,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     };
     final_lengths(&mut body, &lowerer.resized, &mut lowerer.values);
     share_aggregates(&body, &mut lowerer.values);
+    enum_data(&body, &lowerer.variant_matched, &mut lowerer.values);
     ir::Function {
         params,
         body,
@@ -179,6 +181,28 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         values: lowerer.values,
         mems: lowerer.mems,
         items: lowerer.items,
+    }
+}
+
+/// Values matched against an enum's variants (`for act in &self.acts { match act { .. } }`,
+/// `match (self.kind, x > 0.0)`, `match &q.kind` of a copy of `self`), and what they copy: data,
+/// as only structs are differentiated (an enum field is a `#[differentiable(skip)]` one), so
+/// the payloads bound are constants.
+fn enum_data(body: &ir::Block, matched: &BTreeSet<Value>, values: &mut [ValueData]) {
+    let mut matched = matched.clone();
+    loop {
+        let before = matched.len();
+        body.for_each_inst(&mut |inst| {
+            if matches!(inst.op, Op::Copy) && matched.contains(&inst.result) {
+                matched.extend(inst.args[0].value());
+            }
+        });
+        if matched.len() == before {
+            break;
+        }
+    }
+    for value in matched {
+        values[value.index()].passive = true;
     }
 }
 
@@ -340,6 +364,8 @@ struct Lowerer<'a> {
     /// Results of expressions kept as written (`counts.iter().max().unwrap()`): of a type the
     /// macro does not see, maybe a reference, which `*` then dereferences as written.
     kept_as_written: BTreeSet<Value>,
+    /// Values matched against an enum's variants (see `enum_data`).
+    variant_matched: BTreeSet<Value>,
     /// Borrows of data that is not differentiated (`&nbrs[i]`, an item of `tokens.iter()`):
     /// a `&x` pattern dereferences them.
     borrows: BTreeSet<Value>,

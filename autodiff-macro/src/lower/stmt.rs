@@ -88,6 +88,23 @@ impl Lowerer<'_> {
             self.declare_uninit(&local.pat, None);
             return;
         };
+        // `let [first, rest @ ..] = x else { return w };` of an array: the length tested, the
+        // elements bound.
+        if let (Pat::Slice(slice), Some((_, diverge))) = (&local.pat, &init.diverge) {
+            let span = local.let_token.span();
+            let val = self.expr(&init.expr);
+            if !matches!(val, Val::Mem(..)) {
+                self.error(&init.expr, "`let [..] = .. else` takes an array or slice the function holds; bind a call's result with `let` first");
+                return;
+            }
+            let len = self.length(&val, span);
+            if let Some(test) = self.slice_length_test(slice, len, span) {
+                let missing = self.int(quote!(!H0), vec![test], span);
+                self.lower_if(missing, |l| l.expr(diverge), |_| Val::Unit, span);
+                self.bind(&local.pat, val, None);
+            }
+            return;
+        }
         // `let Some(v) = o else { return 0.0 };`: the names the pattern binds, given by the
         // `if let` it stands for, whose `else` diverges.
         if let Some((_, diverge)) = &init.diverge {
