@@ -5315,3 +5315,55 @@ mod reviewed_references_and_ranges {
         assert_gradient(steepest_rise, &y, &g, 1e-6);
     }
 }
+
+/// A copy of an `Option` holding an array is a copy: assigning the variable again leaves it
+/// alone (it read the new array, silently, before).
+mod copies_of_options_holding_arrays {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn with_take(x: &[f64]) -> f64 {
+        let mut stash: Option<[f64; 2]> = None;
+        let mut acc = 0.0;
+        for &v in x {
+            let got = stash.take();
+            stash = Some([v, v * v]);
+            if let Some(p) = got {
+                acc += p[0] * v - p[1];
+            }
+        }
+        acc
+    }
+
+    #[differentiate]
+    fn copy_then_reassign(x: &[f64]) -> f64 {
+        let mut stash: Option<[f64; 2]> = Some([1.0, 2.0]);
+        let got = stash;
+        stash = Some([x[0], x[1]]);
+        let mut acc = 0.0;
+        if let Some(p) = got {
+            acc += p[0] * x[0] - p[1];
+        }
+        if let Some(q) = stash {
+            acc += q[1];
+        }
+        acc
+    }
+
+    #[test]
+    fn copies_keep_their_arrays() {
+        let x = [0.5, 1.7, 0.9, 0.3];
+        for (f, f_grad) in [
+            (
+                with_take as fn(&[f64]) -> f64,
+                with_take_grad as fn(&[f64]) -> (f64, Vec<f64>),
+            ),
+            (copy_then_reassign, copy_then_reassign_grad),
+        ] {
+            let (v, g) = f_grad(&x);
+            assert_eq!(v, f(&x));
+            assert_gradient(f, &x, &g, 1e-6);
+        }
+    }
+}

@@ -709,6 +709,15 @@ impl Lowerer<'_> {
                     (value, Some(inner)) if is_dummy(&value) => self.nothing_of_type(inner, span),
                     (value, _) => value,
                 };
+                // An array inside is the variable's own (`let got = stash;` is a copy, which
+                // `stash = Some([..])` leaves alone), as a tuple's are.
+                let value = match value {
+                    array @ Val::Mem(..) => self
+                        .owned_parts(name, vec![array], span)
+                        .pop()
+                        .expect("one part"),
+                    value => value,
+                };
                 let value = self.name_value(name, value, inner, span);
                 return Val::Option(Box::new(value), some);
             }
