@@ -400,18 +400,56 @@ impl VisitMut for Replace<'_> {
         }
     }
 
+    /// `assert!(*e > 0.0)`: the arguments rewritten as any expression; a name inside a format
+    /// string (`"{e}"`), or another macro naming it, stops the rewrite.
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-        let named = |tokens: proc_macro2::TokenStream, name: &syn::Ident| {
-            fn walk(tokens: proc_macro2::TokenStream, name: &syn::Ident) -> bool {
-                tokens.into_iter().any(|tt| match tt {
-                    proc_macro2::TokenTree::Ident(ident) => ident == *name,
-                    proc_macro2::TokenTree::Group(group) => walk(group.stream(), name),
-                    _ => false,
-                })
-            }
-            walk(tokens, name)
+        fn names(tokens: proc_macro2::TokenStream, name: &syn::Ident) -> bool {
+            let inline = [format!("{{{name}}}"), format!("{{{name}:")];
+            tokens.into_iter().any(|tt| match tt {
+                proc_macro2::TokenTree::Ident(ident) => ident == *name,
+                proc_macro2::TokenTree::Literal(lit) => {
+                    let lit = lit.to_string();
+                    inline.iter().any(|inline| lit.contains(inline.as_str()))
+                }
+                proc_macro2::TokenTree::Group(group) => names(group.stream(), name),
+                _ => false,
+            })
+        }
+        if !names(mac.tokens.clone(), self.name) {
+            return;
+        }
+        const ASSERTIONS: &[&str] = &[
+            "assert",
+            "debug_assert",
+            "assert_eq",
+            "assert_ne",
+            "debug_assert_eq",
+            "debug_assert_ne",
+        ];
+        let assertion = mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| ASSERTIONS.iter().any(|m| s.ident == m));
+        let args = assertion
+            .then(|| {
+                mac.parse_body_with(
+                    syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
+                )
+                .ok()
+            })
+            .flatten();
+        let in_message = |args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>| {
+            args.iter()
+                .any(|arg| matches!(arg, Expr::Lit(lit) if names(quote::quote!(#lit), self.name)))
         };
-        self.in_macro |= named(mac.tokens.clone(), self.name);
+        match args {
+            Some(mut args) if !in_message(&args) => {
+                args.iter_mut().for_each(|arg| self.visit_expr_mut(arg));
+                mac.tokens = quote::quote!(#args);
+            }
+            _ => self.in_macro = true,
+        }
     }
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
