@@ -4486,7 +4486,7 @@ mod mutable_references_to_elements {
 
     #[differentiate]
     fn bins(x: &[f64]) -> f64 {
-        let mut v = vec![0.0; 3];
+        let mut v = [0.0; 3];
         let mut i = 0;
         while i < x.len() {
             // The index is the one when the reference was taken.
@@ -4586,7 +4586,9 @@ mod mutable_references_to_elements {
     #[test]
     fn references_written_through() {
         let x = [0.5, 0.2, 1.8, 0.3];
-        let cases: [(fn(&[f64]) -> f64, fn(&[f64]) -> (f64, Vec<f64>)); 3] = [
+        type Function = fn(&[f64]) -> f64;
+        type Gradient = fn(&[f64]) -> (f64, Vec<f64>);
+        let cases: [(Function, Gradient); 3] = [
             (bins, bins_grad),
             (triangle, triangle_grad),
             (options, options_grad),
@@ -5155,10 +5157,9 @@ mod assignments_whose_value_leaves {
     #[test]
     fn variables_keep_their_values_where_the_value_leaves() {
         let xs = [0.5, -1.5, 1.2, -0.3, 0.8, -2.0, 0.4];
-        let cases: [(
-            fn(&[f64], f64) -> f64,
-            fn(&[f64], f64) -> (f64, (Vec<f64>, f64)),
-        ); 4] = [
+        type Function = fn(&[f64], f64) -> f64;
+        type Gradient = fn(&[f64], f64) -> (f64, (Vec<f64>, f64));
+        let cases: [(Function, Gradient); 4] = [
             (scalar, scalar_grad),
             (array, array_grad),
             (option, option_grad),
@@ -5184,7 +5185,7 @@ mod reviewed_references_and_ranges {
     /// A name bound by `if let` / `while let` is its own, not the reference it shadows.
     #[differentiate]
     fn shadowed_reference(x: &[f64], w: f64) -> f64 {
-        let mut v = vec![0.0; 3];
+        let mut v = [0.0; 3];
         let e = &mut v[1];
         *e += w * 2.0;
         let mut s = 0.0;
@@ -5196,7 +5197,8 @@ mod reviewed_references_and_ranges {
             s += *e * 0.5;
             k += 1;
         }
-        if let Some(e) = v.get_mut(k as usize - x.len() + 2) {
+        let j = (k - x.len() + 2) as u32;
+        if let Some(e) = v.get_mut(j as usize) {
             *e *= w;
         }
         for e in v[1..].iter_mut() {
@@ -5365,5 +5367,42 @@ mod copies_of_options_holding_arrays {
             assert_eq!(v, f(&x));
             assert_gradient(f, &x, &g, 1e-6);
         }
+    }
+}
+
+/// A field of an element of a `Vec` field of a data struct parameter (`buf.items[i].s`, not
+/// differentiated): the element borrowed, its field read, as `for tr in &buf.items` does.
+mod fields_of_data_elements {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    pub struct Tr {
+        pub s: f64,
+        pub r: f64,
+    }
+
+    pub struct Buffer {
+        pub items: Vec<Tr>,
+        pub gamma: f64,
+    }
+
+    #[differentiate(wrt(w))]
+    fn fit(w: [f64; 2], buf: &Buffer) -> f64 {
+        let mut l = 0.0;
+        for i in 0..buf.items.len() {
+            l += (w[0] + w[1] * buf.items[i].s - buf.items[i].r).powi(2) * buf.gamma;
+        }
+        l
+    }
+
+    #[test]
+    fn indexed_fields_of_data() {
+        let b = Buffer {
+            items: vec![Tr { s: 0.5, r: 1.0 }, Tr { s: -0.3, r: 0.2 }],
+            gamma: 0.9,
+        };
+        let (v, g) = fit_grad([0.3, 0.7], &b);
+        assert_eq!(v, fit([0.3, 0.7], &b));
+        assert_gradient(|w: &[f64]| fit([w[0], w[1]], &b), &[0.3, 0.7], &g, 1e-6);
     }
 }

@@ -144,7 +144,7 @@ impl Lowerer<'_> {
             move |l| {
                 l.scopes.push(Scope::new());
                 for bind in binds {
-                    l.let_bind(bind, span);
+                    l.let_bind(bind);
                 }
                 let val = then_branch(l);
                 l.scopes.pop();
@@ -223,7 +223,7 @@ impl Lowerer<'_> {
     }
 
     /// Declares the names of a matched `if let` part in the branch's scope.
-    fn let_bind(&mut self, bind: LetBind, span: Span) {
+    fn let_bind(&mut self, bind: LetBind) {
         match bind {
             LetBind::Nothing => {}
             LetBind::Value(pat, value) => self.bind(&pat, value, None),
@@ -238,7 +238,7 @@ impl Lowerer<'_> {
                 scrutinee,
                 by_ref,
                 at,
-            } => self.read_bindings(&pat, &names, &[scrutinee], &[false], by_ref, at, span),
+            } => self.read_bindings(&pat, &names, &[scrutinee], &[false], by_ref, at),
         }
     }
 
@@ -301,11 +301,11 @@ impl Lowerer<'_> {
         cloned: &[bool],
         by_ref: bool,
         at: TokenStream,
-        span: Span,
     ) {
         if names.is_empty() {
             return;
         }
+        let span = pat.span();
         let idents: Vec<syn::Ident> = names
             .iter()
             .map(|n| syn::Ident::new(n, Span::call_site()))
@@ -927,7 +927,6 @@ impl Lowerer<'_> {
                 &arm_cloned,
                 by_ref,
                 at,
-                span,
             );
             let val = l.expr(&body);
             l.scopes.pop();

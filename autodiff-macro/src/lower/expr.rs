@@ -519,6 +519,25 @@ impl Lowerer<'_> {
                 Val::Scalar(Operand::Value(result))
             }
             (_, Val::Poison) => Val::Poison,
+            // `buf.items[i].s` of a parameter that is not differentiated: the element, borrowed,
+            // and its field.
+            (member, Val::Mem(mem, prefix))
+                if self.mems[mem.index()].structured
+                    && !prefix.is_empty()
+                    && self.mems[mem.index()]
+                        .param
+                        .is_some_and(|p| !self.param_active[p]) =>
+            {
+                let element = self.load_field(mem, prefix, field.span());
+                self.values[element.index()].aggregate = true;
+                let result = self.emit(
+                    Op::Field(member.clone()),
+                    vec![Operand::Value(element)],
+                    member.span(),
+                );
+                self.parts.insert(result);
+                Val::Scalar(Operand::Value(result))
+            }
             (member, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
                 if !prefix.is_empty() {
                     self.error(
