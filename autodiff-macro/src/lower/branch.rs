@@ -308,7 +308,7 @@ impl Lowerer<'_> {
         let span = pat.span();
         let idents: Vec<syn::Ident> = names
             .iter()
-            .map(|n| syn::Ident::new(n, Span::call_site()))
+            .map(|n| ident_of(n, Span::call_site()))
             .collect();
         let value = holes_of(cloned);
         // `match &it.kind`, `match ev` of a borrow: the pattern binds references, as the
@@ -974,7 +974,7 @@ impl Lowerer<'_> {
             // The parts the pattern binds are the pattern's in the guard, which is written
             // inside the test's `match`.
             for name in &read_out {
-                let ident = syn::Ident::new(name, Span::call_site());
+                let ident = ident_of(name, Span::call_site());
                 let own = Operand::Const(Const {
                     tokens: quote!(#ident),
                     atomic: true,

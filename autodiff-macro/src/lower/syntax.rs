@@ -543,3 +543,11 @@ pub(super) fn contains_closure(expr: &Expr) -> bool {
     syn::visit::Visit::visit_expr(&mut find, expr);
     find.0
 }
+
+/// The identifier a name bound in a pattern is (`r#try` is a raw one).
+pub(super) fn ident_of(name: &str, span: Span) -> syn::Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => syn::Ident::new_raw(raw, span),
+        None => syn::Ident::new(name, span),
+    }
+}
