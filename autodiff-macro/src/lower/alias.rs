@@ -125,7 +125,8 @@ fn for_each_loop(call: &syn::ExprMethodCall) -> Option<Expr> {
 
 /// `let e = &mut PLACE;` followed by `rest`: the statements that fix `PLACE`'s indices, then
 /// `rest` with `e` replaced by the place; `None` when the statement is not such a `let` or the
-/// rest uses `e` in a way the rewrite cannot follow (inside a macro).
+/// rest uses `e` in a way the rewrite cannot follow (in a format string, in a macro other than
+/// an assertion) or binds `PLACE`'s variable again.
 fn element_ref(stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
     let Stmt::Local(local) = stmt else {
         return None;

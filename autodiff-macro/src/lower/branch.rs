@@ -268,8 +268,13 @@ impl Lowerer<'_> {
                 }
                 Some(operand)
             }
+            // A struct parameter's field matched against an enum's variants (`match &self.kind
+            // { Kind::Linear(a) => .. }`): read whole, and data (see `enum_data`).
             Val::Mem(mem, prefix) if variants && self.mems[mem.index()].param.is_some() => {
-                Some(self.enum_field(mem, prefix, span))
+                let field = self.load_field(mem, prefix, span);
+                self.values[field.index()].aggregate = true;
+                self.variant_matched.insert(field);
+                Some(Operand::Value(field))
             }
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
                 Some(Operand::Value(self.load_field(mem, prefix, span)))
@@ -277,17 +282,6 @@ impl Lowerer<'_> {
             Val::Poison => Some(poison()),
             _ => None,
         }
-    }
-
-    /// A field of a struct parameter matched against an enum's variants (`match &self.kind {
-    /// Kind::Linear(a) => .. }`): data, since only structs are differentiated (an enum field
-    /// is a `#[differentiable(skip)]` one).
-    fn enum_field(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Operand {
-        let field = self.load_field(mem, prefix, span);
-        let data = &mut self.values[field.index()];
-        data.aggregate = true;
-        data.passive = true;
-        Operand::Value(field)
     }
 
     /// Declares the `names` that `pat` binds, read out of the `scrutinee` (one value, or a

@@ -1137,9 +1137,7 @@ impl Lowerer<'_> {
                 // A row the chain chose (`.max_by(..).unwrap()` of a `&[[f64; 2]]`): read whole.
                 let (value, row) = match self.expr(&call.args[0]) {
                     Val::Mem(mem, prefix) if self.is_row(mem, &prefix) => {
-                        let row = self.emit(Op::Load(mem), prefix, span);
-                        self.values[row.index()].aggregate = true;
-                        (Operand::Value(row), true)
+                        (Operand::Value(self.row_value(mem, prefix, span)), true)
                     }
                     val => (self.val_operand(val, span), false),
                 };

@@ -508,16 +508,7 @@ impl Lowerer<'_> {
                 }
             }
             // `.0` of a tuple a call returned, `.x` of a struct value.
-            (member, Val::Scalar(Operand::Value(value))) => {
-                self.values[value.index()].aggregate = true;
-                let result = self.emit(
-                    Op::Field(member.clone()),
-                    vec![Operand::Value(value)],
-                    member.span(),
-                );
-                self.parts.insert(result);
-                Val::Scalar(Operand::Value(result))
-            }
+            (member, Val::Scalar(Operand::Value(value))) => self.field_of_value(value, member),
             (_, Val::Poison) => Val::Poison,
             // `buf.items[i].s` of a parameter that is not differentiated: the element, borrowed,
             // and its field.
@@ -529,14 +520,7 @@ impl Lowerer<'_> {
                         .is_some_and(|p| !self.param_active[p]) =>
             {
                 let element = self.load_field(mem, prefix, field.span());
-                self.values[element.index()].aggregate = true;
-                let result = self.emit(
-                    Op::Field(member.clone()),
-                    vec![Operand::Value(element)],
-                    member.span(),
-                );
-                self.parts.insert(result);
-                Val::Scalar(Operand::Value(result))
+                self.field_of_value(element, member)
             }
             (member, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
                 if !prefix.is_empty() {
@@ -554,6 +538,18 @@ impl Lowerer<'_> {
             }
             _ => self.opaque(&Expr::Field(field.clone()), false, "field access"),
         }
+    }
+
+    /// A field of a value read whole (a tuple, a struct, an element of a `Vec` of them).
+    fn field_of_value(&mut self, value: Value, member: &syn::Member) -> Val {
+        self.values[value.index()].aggregate = true;
+        let result = self.emit(
+            Op::Field(member.clone()),
+            vec![Operand::Value(value)],
+            member.span(),
+        );
+        self.parts.insert(result);
+        Val::Scalar(Operand::Value(result))
     }
 
     /// `Layer { w, b: 2.0 * b0 }`: a struct value built from its fields.

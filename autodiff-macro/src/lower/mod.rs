@@ -508,11 +508,17 @@ impl Lowerer<'_> {
             })
     }
 
-    /// The rows of `val` (`(t, m[i])`) as copies of their own, which can be joined with the
-    /// arrays of other paths (a `return` of another row, or of an array).
+    /// The rows of `val` (`(t, m[i])`, also a matrix of a `Vec` of matrices) as copies of their
+    /// own, which can be joined with the arrays of other paths (a `return` of another row, or
+    /// of an array) or assigned again.
     pub(super) fn owned_rows(&mut self, val: Val, span: Span) -> Val {
         match val {
-            Val::Mem(mem, prefix) if !prefix.is_empty() && self.is_row(mem, &prefix) => {
+            Val::Mem(mem, prefix)
+                if self.mems[mem.index()]
+                    .dims
+                    .checked_sub(depth(&prefix))
+                    .is_some_and(|dims| dims > 0 && self.is_part(mem, &prefix, dims)) =>
+            {
                 self.copy_mem(mem, &prefix, None, span)
             }
             Val::Tuple(parts) => Val::Tuple(

@@ -378,22 +378,15 @@ impl Lowerer<'_> {
                 }
             }
             Val::Mem(mem, prefix) => self.bind_mem(mem, prefix, &name, ty, pat_ident),
-            // `let xs = roll(us);` of which a range is taken (`cost(&xs[t..t + 3])`): an
-            // array, which a slice views.
+            // A value kept in an array of its own: `let xs = roll(us);` of which a range is
+            // taken (`cost(&xs[t..t + 3])`), which a slice views; `let mut p = f(x);` whose
+            // elements are assigned later, an array to write.
             Val::Scalar(Operand::Value(value))
-                if (self.values[value.index()].aggregate || self.parts.contains(&value))
-                    && self.stores.sliced_dims(&name).is_some() =>
+                if self.kept_array_dims(value, &name, pat_ident).is_some() =>
             {
-                let dims = self.stores.sliced_dims(&name).expect("checked");
-                let (name, ty) = (Some(name.clone()), ty.cloned());
-                let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
-                Val::Mem(mem, Vec::new())
-            }
-            // `let mut p = f(x);` whose elements are assigned later: an array to write.
-            Val::Scalar(Operand::Value(value))
-                if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() =>
-            {
-                let dims = self.stores.array_dims(&name).expect("checked");
+                let dims = self
+                    .kept_array_dims(value, &name, pat_ident)
+                    .expect("checked");
                 let (name, ty) = (Some(name.clone()), ty.cloned());
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
@@ -402,11 +395,8 @@ impl Lowerer<'_> {
             // array of its own, as a copy would be.
             Val::Tuple(parts) if pat_ident.mutability.is_some() => {
                 let span = pat_ident.span();
-                let parts = parts
-                    .into_iter()
-                    .map(|part| self.owned_row(part, span))
-                    .collect();
-                self.name_value(&name, Val::Tuple(parts), ty, span)
+                let parts = self.owned_rows(Val::Tuple(parts), span);
+                self.name_value(&name, parts, ty, span)
             }
             val => self.name_value(&name, val, ty, pat_ident.span()),
         };
@@ -429,6 +419,15 @@ impl Lowerer<'_> {
                 ..Binding::new(Some(val))
             },
         );
+    }
+
+    /// The indices of the array a value bound to `name` is kept in, if it is kept in one (see
+    /// `bind_ident`).
+    fn kept_array_dims(&self, value: Value, name: &str, pat: &syn::PatIdent) -> Option<usize> {
+        let array = self.values[value.index()].aggregate || self.parts.contains(&value);
+        let sliced = array.then(|| self.stores.sliced_dims(name)).flatten();
+        let written = pat.mutability.and_then(|_| self.stores.array_dims(name));
+        sliced.or(written)
     }
 
     /// `let [x, y] = p;`, `let [first, .., last] = v;`, `let [first, rest @ ..] = v;`
@@ -1176,7 +1175,7 @@ impl Lowerer<'_> {
 
     /// Whether `mem[prefix]` is a whole part of an array with `dims` indices of its own: a row
     /// (1), a matrix of a `Vec` of matrices (2).
-    fn is_part(&self, mem: Mem, prefix: &[Operand], dims: usize) -> bool {
+    pub(super) fn is_part(&self, mem: Mem, prefix: &[Operand], dims: usize) -> bool {
         let data = &self.mems[mem.index()];
         !prefix.is_empty()
             && !data.structured
@@ -1192,28 +1191,10 @@ impl Lowerer<'_> {
     }
 
     /// A row read whole (`p[i]`): a value of the row's own type, copied out.
-    fn row_value(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Value {
+    pub(super) fn row_value(&mut self, mem: Mem, prefix: Vec<Operand>, span: Span) -> Value {
         let row = self.emit(Op::Load(mem), prefix, span);
         self.values[row.index()].aggregate = true;
         row
-    }
-
-    /// `part`, or an array of its own holding it when it is a row of another array.
-    fn owned_row(&mut self, part: Val, span: Span) -> Val {
-        match part {
-            Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
-                let dims = self.mems[mem.index()].dims.saturating_sub(depth(&prefix));
-                if dims == 0 || !self.is_part(mem, &prefix, dims) {
-                    return Val::Mem(mem, prefix);
-                }
-                let row = self.row_value(mem, prefix, span);
-                Val::Mem(
-                    self.array_from_value(row, dims, None, None, span),
-                    Vec::new(),
-                )
-            }
-            part => part,
-        }
     }
 
     /// A new array of `dims` indices holding `value`, an array the function computed (a call's
