@@ -5406,3 +5406,146 @@ mod fields_of_data_elements {
         assert_gradient(|w: &[f64]| fit([w[0], w[1]], &b), &[0.3, 0.7], &g, 1e-6);
     }
 }
+
+/// A method of a skipped field's struct (`self.env`, data the model holds, not differentiated):
+/// called on `no_grad(&self.env)`, and the field given to a function as `no_grad(&self.env)`,
+/// differentiated in their other arguments; also in forward mode and the Hessian.
+mod methods_of_skipped_fields {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate, no_grad};
+
+    #[derive(Clone)]
+    pub struct Env {
+        pub dt: f64,
+        pub drag: f64,
+    }
+
+    impl Env {
+        #[differentiate(wrt(s, u), jvp, hessian)]
+        pub fn step(&self, s: f64, u: f64) -> f64 {
+            s + self.dt * (u - self.drag * s * s)
+        }
+    }
+
+    #[differentiate(wrt(s, u))]
+    pub fn step_of(env: &Env, s: f64, u: f64) -> f64 {
+        s + env.dt * (u - env.drag * s * s)
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Policy {
+        pub k: f64,
+        pub b: f64,
+        #[differentiable(skip)]
+        pub env: Env,
+        #[differentiable(skip)]
+        pub envs: Vec<Env>,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Layer {
+        pub w: [f64; 2],
+    }
+
+    impl Layer {
+        #[differentiate]
+        pub fn forward(&self, x: f64) -> f64 {
+            (self.w[0] * x + self.w[1]).tanh()
+        }
+    }
+
+    impl Policy {
+        #[differentiate(jvp, hessian)]
+        pub fn rollout(&self, s0: f64) -> f64 {
+            let mut s = s0;
+            let mut cost = 0.0;
+            for _ in 0..4 {
+                let u = self.k * s + self.b;
+                s = no_grad(&self.env).step(s, u);
+                cost += s * s + 0.1 * u * u;
+            }
+            cost
+        }
+
+        #[differentiate]
+        pub fn rollout_of(&self, s0: f64) -> f64 {
+            let mut s = s0;
+            let mut cost = 0.0;
+            for i in 0..self.envs.len() {
+                let u = self.k * s + self.b;
+                s = if i % 2 == 0 {
+                    step_of(no_grad(&self.envs[i]), s, u)
+                } else {
+                    no_grad(&self.envs[i]).step(s, u)
+                };
+                cost += s * s + 0.1 * u * u;
+            }
+            cost
+        }
+    }
+
+    // The layer's weights held constant, its input differentiated.
+    #[differentiate]
+    fn sensitivity(layer: &Layer, x: f64) -> f64 {
+        no_grad(layer).forward(x * x) + no_grad(&layer).forward(x)
+    }
+
+    fn policy(k: f64, b: f64) -> Policy {
+        let env = |dt, drag| Env { dt, drag };
+        Policy {
+            k,
+            b,
+            env: env(0.1, 0.5),
+            envs: vec![env(0.1, 0.5), env(0.2, 0.3), env(0.05, 0.9)],
+        }
+    }
+
+    #[test]
+    fn skipped_fields_called() {
+        let p = policy(-0.3, 0.2);
+        for (f, f_grad) in [
+            (
+                Policy::rollout as fn(&Policy, f64) -> f64,
+                Policy::rollout_grad as fn(&Policy, f64) -> (f64, (Policy, f64)),
+            ),
+            (Policy::rollout_of, Policy::rollout_of_grad),
+        ] {
+            let (v, g) = f_grad(&p, 1.3);
+            assert_eq!(v, f(&p, 1.3));
+            assert_gradient(
+                |x: &[f64]| f(&policy(x[0], x[1]), x[2]),
+                &[p.k, p.b, 1.3],
+                &[g.0.k, g.0.b, g.1],
+                1e-6,
+            );
+        }
+        let (_, g) = p.rollout_grad(1.3);
+        let (_, t) = p.rollout_jvp(1.3, (policy(0.3, -0.7), 0.4));
+        assert_close(t, 0.3 * g.0.k - 0.7 * g.0.b + 0.4 * g.1, 1e-12);
+        // Each row of the Hessian against central differences of the gradient.
+        let (_, _, h) = p.rollout_hessian(1.3);
+        let grad = |x: [f64; 3]| {
+            let (_, g) = policy(x[0], x[1]).rollout_grad(x[2]);
+            [g.0.k, g.0.b, g.1]
+        };
+        let x = [p.k, p.b, 1.3];
+        for (row, h_row) in h.iter().enumerate() {
+            let (mut up, mut down) = (x, x);
+            up[row] += 1e-5;
+            down[row] -= 1e-5;
+            let (gu, gd) = (grad(up), grad(down));
+            for col in 0..3 {
+                assert_close(h_row[col], (gu[col] - gd[col]) / 2e-5, 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn constant_layer_called() {
+        let layer = Layer { w: [0.8, -0.4] };
+        let (v, (g_layer, g_x)) = sensitivity_grad(&layer, 0.7);
+        assert_eq!(v, sensitivity(&layer, 0.7));
+        assert_eq!(g_layer.w, [0.0, 0.0]);
+        assert_gradient(|x: &[f64]| sensitivity(&layer, x[0]), &[0.7], &[g_x], 1e-6);
+    }
+}

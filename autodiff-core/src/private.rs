@@ -579,7 +579,7 @@ pub trait ScalarHessian<Args> {}
 #[diagnostic::on_unimplemented(
     message = "an argument of this call depends on a differentiated parameter, but the function it calls does not differentiate the parameter it is passed to, so its derivative would be lost",
     label = "the derivative through this call would be incomplete",
-    note = "add the parameter to the called function's `#[differentiate(wrt(..))]` (a custom pullback then returns a gradient for it too), or wrap the argument in `no_grad(..)` if its derivative should be ignored"
+    note = "add the parameter to the called function's `#[differentiate(wrt(..))]` (a custom pullback then returns a gradient for it too), or wrap the argument in `no_grad(..)` if its derivative should be ignored (a receiver too: `no_grad(&self.env).step(s, u)` calls a method of a skipped field)"
 )]
 pub trait DifferentiatedByCallee {}
 

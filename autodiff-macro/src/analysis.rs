@@ -124,7 +124,12 @@ impl Activity {
                             .iter()
                             .zip(rule.rule().adjoints)
                             .any(|(arg, adjoint)| adjoint.is_some() && self.varied_operand(arg)),
-                        Op::Call { .. } | Op::Struct { .. } | Op::WithField { .. } => {
+                        Op::Call { cut, .. } => inst
+                            .args
+                            .iter()
+                            .zip(cut)
+                            .any(|(arg, &cut)| !cut && self.varied_operand(arg)),
+                        Op::Struct { .. } | Op::WithField { .. } => {
                             inst.args.iter().any(|arg| self.varied_operand(arg))
                         }
                         Op::Load(mem) | Op::Snapshot(mem) => self.mem_is_varied(*mem),
@@ -213,7 +218,14 @@ impl Activity {
                         Op::Copy | Op::Field(_) | Op::Index => {
                             changed |= self.set_useful(&inst.args[0])
                         }
-                        Op::Call { .. } | Op::Struct { .. } | Op::WithField { .. } => {
+                        Op::Call { cut, .. } => {
+                            for (arg, &cut) in inst.args.iter().zip(cut) {
+                                if !cut {
+                                    changed |= self.set_useful(arg);
+                                }
+                            }
+                        }
+                        Op::Struct { .. } | Op::WithField { .. } => {
                             for arg in &inst.args {
                                 changed |= self.set_useful(arg);
                             }

@@ -170,10 +170,13 @@ pub enum Op {
     /// With `tangents`, the call of the callee's forward mode that forward mode writes: the
     /// second half of the arguments are the tangents of the first (`Undef` for a zero one), and
     /// the result is the pair of the value and its tangent.
+    /// `cut[k]`: argument `k` is a struct place written `no_grad(&s.env)`: passed as the place,
+    /// its adjoint and tangent not taken.
     Call {
         callee: Callee,
         written_ref: Vec<bool>,
         by_ref: Vec<bool>,
+        cut: Vec<bool>,
         tangents: bool,
     },
     /// Field `.k` of a tuple value, or `.name` of a struct value.

@@ -271,6 +271,15 @@ impl Lowerer<'_> {
             if matches!(&*inner.func, Expr::Path(f) if is_no_grad(f))
                 && rules::lookup(&name, call.args.len() + 1).is_none()
             {
+                // `no_grad(&self.env).step(s, u)`: a method of a struct held constant (a skipped
+                // field's), differentiated in its other arguments through its pullback.
+                if let Some(held) = self.constant_struct_receiver(inner, &name) {
+                    let receiver = match self.expr(held) {
+                        Val::Mem(mem, prefix) => Operand::Mem(mem, prefix),
+                        val => self.val_operand(val, held.span()),
+                    };
+                    return self.method_of(call, receiver, true);
+                }
                 let (method, turbofish, args) = (&call.method, &call.turbofish, &call.args);
                 let turbofish = turbofish.as_ref().map(|t| quote::quote!(::#t));
                 let block: Expr = if name == "unwrap_or" && args.len() == 1 {
@@ -707,14 +716,21 @@ impl Lowerer<'_> {
     /// `receiver.method(args)` of a struct: through the method's pullback, which takes the
     /// receiver by reference as `&self` does (autoref makes it fit `self` too).
     fn struct_method(&mut self, call: &syn::ExprMethodCall, receiver: Operand) -> Val {
-        let (mut args, mut written_ref, mut by_ref) = self.call_args(call.args.iter());
+        self.method_of(call, receiver, false)
+    }
+
+    /// [`Self::struct_method`], with the receiver's derivative `cut` or not.
+    fn method_of(&mut self, call: &syn::ExprMethodCall, receiver: Operand, cut: bool) -> Val {
+        let (mut args, mut written_ref, mut by_ref, mut cuts) = self.call_args(call.args.iter());
         args.insert(0, receiver);
         written_ref.insert(0, false);
         by_ref.insert(0, true);
+        cuts.insert(0, cut);
         let op = Op::Call {
             callee: Callee::Method(call.method.clone()),
             written_ref,
             by_ref,
+            cut: cuts,
             tangents: false,
         };
         self.call_result(op, args, call.method.span())
@@ -903,6 +919,55 @@ impl Lowerer<'_> {
                 _ => false,
             },
         }
+    }
+
+    /// `no_grad(&s.f)` given a method that is not the standard library's (`step`): the
+    /// struct place held, that the method is called on with the struct's derivative cut.
+    fn constant_struct_receiver<'e>(
+        &self,
+        no_grad: &'e syn::ExprCall,
+        method: &str,
+    ) -> Option<&'e Expr> {
+        let standard = rules::is_known(method)
+            || [
+                SLICE_METHODS,
+                CUT_METHODS,
+                IN_PLACE_METHODS,
+                OPERATOR_METHODS,
+            ]
+            .iter()
+            .any(|methods| methods.contains(&method));
+        match self.cut_struct(no_grad)? {
+            _ if standard => None,
+            Expr::Reference(r) => Some(&r.expr),
+            held => Some(held),
+        }
+    }
+
+    /// `no_grad(&s.f)`, `no_grad(s.layers[i])` of a struct or a part of one: the place (as
+    /// written, borrowed or not), which a call is given with its derivative cut.
+    fn cut_struct<'e>(&self, no_grad: &'e syn::ExprCall) -> Option<&'e Expr> {
+        let (Expr::Path(func), [held]) =
+            (&*no_grad.func, &no_grad.args.iter().collect::<Vec<_>>()[..])
+        else {
+            return None;
+        };
+        let place = match strip_parens(held) {
+            Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+            held => held,
+        };
+        let mut root = strip_parens(place);
+        loop {
+            root = match root {
+                Expr::Field(field) => strip_parens(&field.base),
+                Expr::Index(index) => strip_parens(&index.expr),
+                _ => break,
+            };
+        }
+        (is_no_grad(func)
+            && is_place(place)
+            && matches!(self.local_val(root), Some(Val::Mem(mem, _)) if self.mems[mem.index()].structured))
+        .then_some(held)
     }
 
     /// A struct, or methods named like operators applied to one (`v.add(&w, k)`): what such a
@@ -1241,12 +1306,13 @@ impl Lowerer<'_> {
             );
             return self.opaque_call(call, error);
         }
-        let (args, written_ref, by_ref) = self.call_args(call.args.iter());
+        let (args, written_ref, by_ref, cut) = self.call_args(call.args.iter());
         let callee = Callee::Path(func.clone());
         let op = Op::Call {
             callee,
             written_ref,
             by_ref,
+            cut,
             tangents: false,
         };
         self.call_result(op, args, func.span())
@@ -1266,11 +1332,19 @@ impl Lowerer<'_> {
     pub(super) fn call_args<'e>(
         &mut self,
         call_args: impl Iterator<Item = &'e Expr>,
-    ) -> (Vec<Operand>, Vec<bool>, Vec<bool>) {
+    ) -> (Vec<Operand>, Vec<bool>, Vec<bool>, Vec<bool>) {
         let mut args = Vec::new();
         let mut by_ref = Vec::new();
         let mut written_ref = Vec::new();
+        let mut cut = Vec::new();
         for arg in call_args {
+            // `no_grad(&self.env)`: the place, given without its adjoint.
+            let held = match strip_parens(arg) {
+                Expr::Call(call) => self.cut_struct(call),
+                _ => None,
+            };
+            cut.push(held.is_some());
+            let arg = held.unwrap_or(arg);
             let owned;
             let arg = match self.no_grad_of_reference(arg) {
                 Some(rewritten) => {
@@ -1385,7 +1459,7 @@ impl Lowerer<'_> {
                 }
             });
         }
-        (args, written_ref, by_ref)
+        (args, written_ref, by_ref, cut)
     }
 }
 

@@ -136,6 +136,7 @@ impl Lowerer<'_> {
             callee: Callee::Path(path.clone()),
             written_ref: vec![false; n],
             by_ref: vec![false; n],
+            cut: vec![false; n],
             tangents: false,
         };
         self.call_result(op, operands, span)

@@ -335,10 +335,11 @@ impl Reverse<'_> {
                     }
                 }
             }
-            Op::Call { .. } => {
+            Op::Call { cut, .. } => {
                 let mut targets = Vec::new();
-                for arg in &inst.args {
+                for (arg, &cut) in inst.args.iter().zip(cut) {
                     targets.push(match arg {
+                        _ if cut => None,
                         Operand::Value(v) if self.activity.active(*v) => {
                             Some(Target::Value(self.declare(*v, out)))
                         }

@@ -319,8 +319,9 @@ impl Transform<'_> {
                 callee,
                 written_ref,
                 by_ref,
+                cut,
                 tangents: false,
-            } => Some(self.call_inst(inst, callee, written_ref, by_ref, out)),
+            } => Some(self.call_inst(inst, callee, [written_ref, by_ref, cut], out)),
             // The tangent of a struct literal is the literal of its members' tangents, that of
             // a struct with a field replaced the tangent's field replaced. The constant
             // members' tangents are made first: the literal moves its members.
@@ -412,8 +413,7 @@ impl Transform<'_> {
         &mut self,
         inst: &Inst,
         callee: &Callee,
-        written_ref: &[bool],
-        by_ref: &[bool],
+        [written_ref, by_ref, cut]: [&[bool]; 3],
         out: &mut Vec<Stmt>,
     ) -> Inst {
         let span = inst.span;
@@ -425,8 +425,9 @@ impl Transform<'_> {
             passive: false,
         });
         let mut args = inst.args.clone();
-        for arg in &inst.args {
-            args.push(self.tangent(arg).unwrap_or(Operand::Undef));
+        for (arg, &cut) in inst.args.iter().zip(cut) {
+            let tangent = self.tangent(arg).filter(|_| !cut);
+            args.push(tangent.unwrap_or(Operand::Undef));
         }
         out.push(Stmt::Inst(Inst {
             result: pair,
@@ -434,6 +435,7 @@ impl Transform<'_> {
                 callee: callee.clone(),
                 written_ref: [written_ref, written_ref].concat(),
                 by_ref: [by_ref, by_ref].concat(),
+                cut: [cut, cut].concat(),
                 tangents: true,
             },
             args,
