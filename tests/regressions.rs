@@ -5549,3 +5549,140 @@ mod methods_of_skipped_fields {
         assert_gradient(|x: &[f64]| sensitivity(&layer, x[0]), &[0.7], &[g_x], 1e-6);
     }
 }
+
+/// Data a differentiated struct holds in a skipped field (a replay buffer, a lookup table),
+/// read as `no_grad(&self.buffer)`: iterated, indexed, bound to a name, its elements' fields
+/// and plain methods read, `first()` / `last()` matched; `no_grad` of a differentiated field
+/// cuts its derivative.
+mod data_held_by_structs {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate, no_grad};
+
+    #[derive(Clone)]
+    pub struct Transition {
+        pub s: f64,
+        pub a: f64,
+        pub r: f64,
+        pub done: bool,
+    }
+
+    impl Transition {
+        pub fn feature(&self) -> f64 {
+            self.s * self.a
+        }
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Critic {
+        pub w: Vec<f64>,
+        pub gamma: f64,
+        #[differentiable(skip)]
+        pub buffer: Vec<Transition>,
+        #[differentiable(skip)]
+        pub table: Vec<[f64; 2]>,
+    }
+
+    impl Critic {
+        #[differentiate]
+        pub fn td_loss(&self) -> f64 {
+            let mut l = 0.0;
+            for (i, tr) in no_grad(&self.buffer).iter().enumerate() {
+                if tr.done {
+                    continue;
+                }
+                let q = self.w[0] * tr.s + self.w[1] * tr.feature();
+                let d = q - tr.r * self.gamma.powi(i as i32);
+                l += d * d;
+            }
+            let kept: f64 = no_grad(&self.buffer)
+                .iter()
+                .filter(|tr| !tr.done)
+                .map(|tr| (self.w[0] - tr.a).powi(2))
+                .sum();
+            l + kept
+        }
+
+        #[differentiate(jvp, hessian)]
+        pub fn table_loss(&self) -> f64 {
+            let t = no_grad(&self.table);
+            let mut l = 0.0;
+            for i in 0..t.len() {
+                l += t[i][1] * self.w[1] - no_grad(&self.buffer[i % 2]).s * self.gamma;
+            }
+            for row in no_grad(&self.table) {
+                l += row[0] * self.gamma * self.w[0];
+            }
+            if let Some(last) = no_grad(&self.buffer).last() {
+                l += last.feature() * self.gamma;
+            }
+            match no_grad(&self.buffer).first() {
+                Some(tr) if tr.r > 0.0 => l += tr.r * self.w[0] * self.w[1],
+                _ => {}
+            }
+            l
+        }
+
+        // The weights' own derivative cut where they are read through `no_grad`.
+        #[differentiate]
+        pub fn frozen(&self) -> f64 {
+            let w = no_grad(&self.w);
+            (w[0] + w.iter().sum::<f64>()) * self.gamma + self.w[1]
+        }
+    }
+
+    fn critic(x: &[f64]) -> Critic {
+        let tr = |s, a, r, done| Transition { s, a, r, done };
+        Critic {
+            w: vec![x[0], x[1]],
+            gamma: x[2],
+            buffer: vec![
+                tr(1.0, 0.5, 0.2, false),
+                tr(-0.4, 1.5, 0.7, true),
+                tr(0.8, -0.6, -0.3, false),
+            ],
+            table: vec![[0.5, 1.5], [2.0, -1.0], [0.25, 0.75]],
+        }
+    }
+
+    #[test]
+    fn buffers_and_tables_read() {
+        let x = [0.3, -0.7, 0.9];
+        for (f, f_grad) in [
+            (
+                Critic::td_loss as fn(&Critic) -> f64,
+                Critic::td_loss_grad as fn(&Critic) -> (f64, Critic),
+            ),
+            (Critic::table_loss, Critic::table_loss_grad),
+        ] {
+            let c = critic(&x);
+            let (v, g) = f_grad(&c);
+            assert_eq!(v, f(&c));
+            assert_gradient(
+                |x: &[f64]| f(&critic(x)),
+                &x,
+                &[g.w[0], g.w[1], g.gamma],
+                1e-6,
+            );
+        }
+        // Forward mode and the Hessian (the product `w[0] w[1]` is its only cross term).
+        let c = critic(&x);
+        let (_, g) = c.table_loss_grad();
+        let (_, t) = c.table_loss_jvp(critic(&[0.5, -1.5, 2.0]));
+        assert_close(t, 0.5 * g.w[0] - 1.5 * g.w[1] + 2.0 * g.gamma, 1e-14);
+        let (_, _, h) = c.table_loss_hessian();
+        assert_close(h[0][1], 0.2, 1e-14);
+        assert_close(h[1][0], 0.2, 1e-14);
+        assert_close(h[0][2], 0.5 + 2.0 + 0.25, 1e-14);
+    }
+
+    #[test]
+    fn differentiated_field_held_constant() {
+        let c = critic(&[0.3, -0.7, 0.9]);
+        let (v, g) = c.frozen_grad();
+        assert_eq!(v, c.frozen());
+        // d/dw0 = 0 (cut), d/dw1 = 1 (the direct read), d/dgamma = w0 + w0 + w1.
+        assert_close(g.w[0], 0.0, 0.0);
+        assert_close(g.w[1], 1.0, 1e-15);
+        assert_close(g.gamma, 0.3 + 0.3 - 0.7, 1e-15);
+    }
+}

@@ -606,7 +606,7 @@ pub fn no_slot<R: Default>() -> R {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not `Differentiable`",
     label = "not `Differentiable`",
-    note = "derive it with `#[derive(Clone, Differentiable)]` (a struct), or leave the parameter out of `#[differentiate(wrt(...))]`; a field of this type (an enum, a struct of data) in a `Differentiable` struct takes `#[differentiable(skip)]`"
+    note = "derive it with `#[derive(Clone, Differentiable)]` (a struct), or leave the parameter out of `#[differentiate(wrt(...))]`; a field of this type (an enum, a struct of data) in a `Differentiable` struct takes `#[differentiable(skip)]`, and is read in differentiated code as `no_grad(&self.field)` (`for item in no_grad(&self.items)`, `no_grad(&self.env).step(x)`)"
 )]
 pub trait Grad {
     /// The gradient: the same shape, owned.

@@ -946,7 +946,7 @@ impl Lowerer<'_> {
 
     /// `no_grad(&s.f)`, `no_grad(s.layers[i])` of a struct or a part of one: the place (as
     /// written, borrowed or not), which a call is given with its derivative cut.
-    fn cut_struct<'e>(&self, no_grad: &'e syn::ExprCall) -> Option<&'e Expr> {
+    pub(super) fn cut_struct<'e>(&self, no_grad: &'e syn::ExprCall) -> Option<&'e Expr> {
         let (Expr::Path(func), [held]) =
             (&*no_grad.func, &no_grad.args.iter().collect::<Vec<_>>()[..])
         else {
@@ -1194,6 +1194,24 @@ impl Lowerer<'_> {
             if call.args.len() != 1 {
                 self.error(call, "`no_grad` takes one argument");
                 return Val::Poison;
+            }
+            // `no_grad(&self.buffer)`: a borrow of the struct's data, held constant, which the
+            // backward sweep takes again from the struct rather than tape.
+            if let Some(Expr::Reference(held)) = self.cut_struct(call) {
+                if let Val::Mem(mem, prefix) = self.expr(&held.expr) {
+                    let hole = Opaque::hole(0);
+                    let opaque = Opaque {
+                        index: true,
+                        borrow: true,
+                        ..Opaque::cut(quote::quote!(&#hole))
+                    };
+                    let span = call.span();
+                    let value =
+                        self.emit(Op::Opaque(opaque), vec![Operand::Mem(mem, prefix)], span);
+                    self.kept_as_written.insert(value);
+                    self.borrows.insert(value);
+                    return Val::Scalar(Operand::Value(value));
+                }
             }
             // A closure inside (`no_grad(x.iter().fold(0.0, |m, v| m.max(*v)))`), which the
             // value's copy cannot hold: lowered as usual, and its value cut.

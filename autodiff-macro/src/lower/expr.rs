@@ -526,7 +526,7 @@ impl Lowerer<'_> {
                 if !prefix.is_empty() {
                     self.error(
                         field,
-                        "fields of array elements are not supported; give the struct one field per array",
+                        "fields of array elements are not supported; give the struct one field per array, or, for data the struct holds (a skipped field), read the element as a constant: `no_grad(&self.items[i]).x`",
                     );
                     return Val::Poison;
                 }
