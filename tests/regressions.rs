@@ -5686,3 +5686,150 @@ mod data_held_by_structs {
         assert_close(g.gamma, 0.3 + 0.3 - 0.7, 1e-15);
     }
 }
+
+/// `Option`s the function is given (missing data), filled in with differentiated values:
+/// `unwrap_or`, `unwrap_or_else`, `map_or`, `map` and `filter_map` over them; `or` of
+/// `Option`s the function builds.
+mod options_given_and_joined {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate(wrt(x))]
+    fn impute(x: f64, obs: Option<f64>) -> f64 {
+        let y = obs.unwrap_or(x);
+        (y - 0.5 * x).powi(2)
+    }
+
+    #[differentiate(wrt(x))]
+    fn impute_each(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..obs.len() {
+            let y = obs[i].unwrap_or(x[i]);
+            let z = obs[i].map_or(x[i] * x[i], |v| v * x[i]);
+            let w = obs[i].unwrap_or_else(|| x[0].sin());
+            s += (y - 0.5 * x[i]).powi(2) + z * w;
+        }
+        let observed: f64 = obs
+            .iter()
+            .zip(x)
+            .filter_map(|(o, xi)| o.map(|y| (y - xi).powi(2)))
+            .sum();
+        s + observed
+    }
+
+    #[differentiate]
+    fn first_positive(x: f64, y: f64) -> f64 {
+        let a = if x > 0.0 { Some(x) } else { None };
+        let b = if y > 0.0 { Some(y * 2.0) } else { None };
+        a.or(b).unwrap_or(1.0) * x
+    }
+
+    #[test]
+    fn missing_values_filled() {
+        for obs in [None, Some(2.0)] {
+            let (v, g) = impute_grad(1.5, obs);
+            assert_eq!(v, impute(1.5, obs));
+            assert_gradient(|x: &[f64]| impute(x[0], obs), &[1.5], &[g], 1e-6);
+        }
+        let obs = [Some(2.0), None, Some(-0.5)];
+        let x = [0.5, 1.5, 0.7];
+        let (v, g) = impute_each_grad(&x, &obs);
+        assert_eq!(v, impute_each(&x, &obs));
+        assert_gradient(|x: &[f64]| impute_each(x, &obs), &x, &g, 1e-6);
+    }
+
+    #[test]
+    fn options_joined_with_or() {
+        for p in [[-1.0, 2.0], [0.5, 2.0], [0.5, -1.0], [-0.5, -1.0]] {
+            let (v, g) = first_positive_grad(p[0], p[1]);
+            assert_eq!(v, first_positive(p[0], p[1]));
+            assert_gradient(
+                |x: &[f64]| first_positive(x[0], x[1]),
+                &p,
+                &[g.0, g.1],
+                1e-6,
+            );
+        }
+    }
+}
+
+/// Data sorted by key (`sort_by_key`, `sort_unstable_by_key`, `sort`) to order what is
+/// differentiated; fields of a struct parameter's elements read by index (`m.ch[c].d`, also
+/// through `let ch = &m.ch[c]`).
+mod sorted_keys_and_indexed_elements {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[differentiate(wrt(b))]
+    fn ordered_penalty(b: &[f64], key: &[u32]) -> f64 {
+        let mut idx: Vec<usize> = (0..b.len()).collect();
+        idx.sort_by_key(|&i| key[i]);
+        let mut by_rank: Vec<usize> = (0..b.len()).collect();
+        by_rank.sort_unstable_by_key(|&i| std::cmp::Reverse(key[i]));
+        let mut k: Vec<u32> = key.to_vec();
+        k.sort();
+        idx.windows(2)
+            .map(|w| (b[w[1]] - b[w[0]]).powi(2))
+            .sum::<f64>()
+            + b[by_rank[0]] * 3.0
+            + b.iter().zip(&k).map(|(x, kk)| x * *kk as f64).sum::<f64>()
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Channel {
+        pub d: f64,
+        pub b: f64,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Mix {
+        pub ch: Vec<Channel>,
+        pub base: f64,
+    }
+
+    #[differentiate]
+    fn adstock(m: &Mix, x: &[f64]) -> f64 {
+        let mut s = m.base;
+        for c in 0..m.ch.len() {
+            let ch = &m.ch[c];
+            let mut carry = 0.0;
+            for v in x {
+                carry = v + ch.d * carry;
+                s += ch.b * carry + m.ch[(c + 1) % 2].d * 0.1;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn sorted_by_key() {
+        let (b, key) = ([0.1, 0.5, 0.2], [3, 1, 2]);
+        let (v, g) = ordered_penalty_grad(&b, &key);
+        assert_eq!(v, ordered_penalty(&b, &key));
+        assert_gradient(|b: &[f64]| ordered_penalty(b, &key), &b, &g, 1e-6);
+    }
+
+    #[test]
+    fn fields_of_indexed_elements() {
+        let ch = |d, b| Channel { d, b };
+        let m = Mix {
+            ch: vec![ch(0.5, 2.0), ch(0.3, 1.5)],
+            base: 1.0,
+        };
+        let x = [1.0, 2.0, 3.0];
+        let (v, (gm, gx)) = adstock_grad(&m, &x);
+        assert_eq!(v, adstock(&m, &x));
+        let flat = |m: &Mix| vec![m.ch[0].d, m.ch[0].b, m.ch[1].d, m.ch[1].b, m.base];
+        let mix = |p: &[f64]| Mix {
+            ch: vec![ch(p[0], p[1]), ch(p[2], p[3])],
+            base: p[4],
+        };
+        assert_gradient(
+            |p: &[f64]| adstock(&mix(p), &x),
+            &flat(&m),
+            &flat(&gm),
+            1e-6,
+        );
+        assert_gradient(|x: &[f64]| adstock(&m, x), &x, &gx, 1e-6);
+    }
+}

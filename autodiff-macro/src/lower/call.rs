@@ -371,6 +371,9 @@ impl Lowerer<'_> {
         if let Some(val) = self.option_method(call) {
             return val;
         }
+        if let Some(matched) = self.given_option(call) {
+            return self.expr(&matched);
+        }
         if let Some(val) = self.grow_vec(call) {
             return val;
         }
@@ -443,6 +446,9 @@ impl Lowerer<'_> {
             && is_place(&call.receiver)
         {
             return self.sort_by(call);
+        }
+        if let (Some(call), true) = (by_comparison(call), is_place(&call.receiver)) {
+            return self.sort_by(&call);
         }
         // `me.a.rotate_left(1)`, `a[1..].fill(0.0)`: a method that changes a struct's field or
         // a sub-slice in place, which the generated code, holding values as they were made,
@@ -1542,6 +1548,38 @@ impl Lowerer<'_> {
         };
         array.then(|| syn::parse_quote_spanned!(arg.span()=> &#func(#inner.to_owned())))
     }
+}
+
+/// `v.sort()`, `v.sort_by_key(|&i| key[i])` and their unstable forms (of integers, indices:
+/// their keys are `Ord`) as the `sort_by` they stand for.
+fn by_comparison(call: &syn::ExprMethodCall) -> Option<syn::ExprMethodCall> {
+    let span = call.method.span();
+    let args: Vec<&Expr> = call.args.iter().collect();
+    let (method, compare): (&str, Expr) = match (call.method.to_string().as_str(), &args[..]) {
+        ("sort", []) => (
+            "sort_by",
+            syn::parse_quote_spanned!(span=> ::core::cmp::Ord::cmp),
+        ),
+        ("sort_unstable", []) => (
+            "sort_unstable_by",
+            syn::parse_quote_spanned!(span=> ::core::cmp::Ord::cmp),
+        ),
+        ("sort_by_key", [key]) | ("sort_unstable_by_key", [key]) => {
+            let method = match call.method == "sort_by_key" {
+                true => "sort_by",
+                false => "sort_unstable_by",
+            };
+            let compare = syn::parse_quote_spanned!(span=> |__autodiff_a, __autodiff_b|
+                ::core::cmp::Ord::cmp(&(#key)(__autodiff_a), &(#key)(__autodiff_b))
+            );
+            (method, compare)
+        }
+        _ => return None,
+    };
+    let mut call = call.clone();
+    call.method = syn::Ident::new(method, span);
+    call.args = syn::parse_quote!(#compare);
+    Some(call)
 }
 
 /// `v.first().unwrap()` as `v[0]`, `v.last().unwrap()` as `v[v.len() - 1]`, for a receiver

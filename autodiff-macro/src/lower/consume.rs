@@ -172,6 +172,7 @@ impl Lowerer<'_> {
                 | "map"
                 | "map_or"
                 | "take"
+                | "or"
         ) {
             return None;
         }
@@ -219,6 +220,23 @@ impl Lowerer<'_> {
                     span,
                 )
             }
+            // `a.or(b)` of two `Option`s the function builds: `a` where it has a value.
+            ("or", 1) => {
+                let (other, other_some) = match self.expr(&call.args[0]) {
+                    Val::Option(other, other_some) => (*other, other_some),
+                    Val::Poison => return Some(Val::Poison),
+                    _ => {
+                        self.error(
+                            &call.args[0],
+                            "`.or(..)` takes an `Option` the function builds here (`if c { Some(x) } else { None }`, an iterator's `max_by`)",
+                        );
+                        return Some(Val::Poison);
+                    }
+                };
+                let either = self.int(quote!(H0 || H1), vec![some.clone(), other_some], span);
+                let value = self.lower_if(some, move |_| value, move |_| other, span);
+                Val::Option(Box::new(value), either)
+            }
             ("is_some", 0) => Val::Scalar(some),
             ("is_none", 0) => Val::Scalar(self.int(quote!(!H0), vec![some], span)),
             ("unwrap", 0) | ("expect", 1) => {
@@ -253,6 +271,52 @@ impl Lowerer<'_> {
         })
     }
 
+    /// `obs.unwrap_or(x)`, `obs[i].map_or(x, |v| v)`, `o.map(|y| y - x)` of an `Option` the
+    /// function is given (data that is not differentiated): the `match` they stand for, whose
+    /// arms may be.
+    pub(super) fn given_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        if !is_place(&call.receiver) || self.gives_option(&call.receiver) {
+            return None;
+        }
+        let (option, span) = (&call.receiver, call.method.span());
+        // A closure written in place, with as many parameters as the `Option` gives it.
+        let closure = |arg: &Expr, params: usize| match strip_parens(arg) {
+            Expr::Closure(c) if c.inputs.len() == params && c.capture.is_none() => {
+                let pat = c.inputs.first().cloned();
+                Some((pat, (*c.body).clone()))
+            }
+            _ => None,
+        };
+        let (some, none): (Expr, Expr) = match (
+            call.method.to_string().as_str(),
+            &call.args.iter().collect::<Vec<_>>()[..],
+        ) {
+            ("unwrap_or", [default]) => (syn::parse_quote!(__autodiff_v), (*default).clone()),
+            ("unwrap_or_else", [default]) => {
+                (syn::parse_quote!(__autodiff_v), closure(default, 0)?.1)
+            }
+            ("map", [f]) => {
+                let (pat, body) = closure(f, 1)?;
+                return Some(syn::parse_quote_spanned!(span=> match #option {
+                    ::core::option::Option::Some(#pat) => Some(#body),
+                    ::core::option::Option::None => None,
+                }));
+            }
+            ("map_or", [default, f]) => {
+                let (pat, body) = closure(f, 1)?;
+                return Some(syn::parse_quote_spanned!(span=> match #option {
+                    ::core::option::Option::Some(#pat) => #body,
+                    ::core::option::Option::None => #default,
+                }));
+            }
+            _ => return None,
+        };
+        Some(syn::parse_quote_spanned!(span=> match #option {
+            ::core::option::Option::Some(__autodiff_v) => #some,
+            ::core::option::Option::None => #none,
+        }))
+    }
+
     /// Whether `expr` gives an `Option` of an iterator's item (`max_by(..)`, `.copied()` of
     /// one) or is a variable holding one.
     pub(super) fn gives_option(&self, expr: &Expr) -> bool {
@@ -260,7 +324,7 @@ impl Lowerer<'_> {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
                 "reduce" | "max_by" | "min_by" => Self::is_stream(&inner.receiver),
                 "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
-                "copied" | "cloned" | "map" => self.gives_option(&inner.receiver),
+                "copied" | "cloned" | "map" | "or" => self.gives_option(&inner.receiver),
                 "take" if inner.args.is_empty() => {
                     matches!(strip_parens(&inner.receiver), Expr::Path(_))
                         && self.gives_option(&inner.receiver)

@@ -510,26 +510,18 @@ impl Lowerer<'_> {
             // `.0` of a tuple a call returned, `.x` of a struct value.
             (member, Val::Scalar(Operand::Value(value))) => self.field_of_value(value, member),
             (_, Val::Poison) => Val::Poison,
-            // `buf.items[i].s` of a parameter that is not differentiated: the element, borrowed,
-            // and its field.
+            // `m.ch[c].d`, `buf.items[i].s`: the element, as `for ch in &m.ch` reads it, and
+            // its field.
             (member, Val::Mem(mem, prefix))
-                if self.mems[mem.index()].structured
-                    && !prefix.is_empty()
-                    && self.mems[mem.index()]
-                        .param
-                        .is_some_and(|p| !self.param_active[p]) =>
+                if self.mems[mem.index()].structured && !prefix.is_empty() =>
             {
-                let element = self.load_field(mem, prefix, field.span());
+                let element = self.load_field(mem, prefix.clone(), field.span());
+                if self.mems[mem.index()].param.is_some() {
+                    self.struct_elements.insert(element, (mem, prefix));
+                }
                 self.field_of_value(element, member)
             }
-            (member, Val::Mem(mem, prefix)) if self.mems[mem.index()].structured => {
-                if !prefix.is_empty() {
-                    self.error(
-                        field,
-                        "fields of array elements are not supported; give the struct one field per array, or, for data the struct holds (a skipped field), read the element as a constant: `no_grad(&self.items[i]).x`",
-                    );
-                    return Val::Poison;
-                }
+            (member, Val::Mem(mem, _)) if self.mems[mem.index()].structured => {
                 Val::Mem(self.field_mem(mem, member), Vec::new())
             }
             (syn::Member::Named(name), _) => {

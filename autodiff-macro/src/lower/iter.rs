@@ -115,6 +115,7 @@ impl Lowerer<'_> {
                         name.as_str(),
                         "map"
                             | "filter"
+                            | "filter_map"
                             | "enumerate"
                             | "zip"
                             | "skip"
@@ -287,6 +288,17 @@ impl Lowerer<'_> {
                     StreamKind::Filter(Box::new(inner), f)
                 };
                 Some(Stream { count, kind })
+            }
+            // `filter_map(f)`: the items `f` gives `Some` of.
+            "filter_map" if args.len() == 1 => {
+                let (receiver, f) = (&call.receiver, &args[0]);
+                let chain: Expr = syn::parse_quote_spanned!(call.method.span()=>
+                    (#receiver)
+                        .map(#f)
+                        .filter(|__autodiff_o| __autodiff_o.is_some())
+                        .map(|__autodiff_o| __autodiff_o.unwrap())
+                );
+                self.stream(&chain)
             }
             "enumerate" if args.is_empty() => {
                 let inner = self.positional(&call.receiver, &call.method)?;

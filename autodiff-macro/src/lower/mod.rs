@@ -84,7 +84,6 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         }),
         return_arrays: Vec::new(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
-        param_active: sig.params.iter().map(|p| p.active).collect(),
         frozen: BTreeSet::new(),
         binding_ref: false,
         integer_sum: None,
@@ -348,8 +347,6 @@ struct Lowerer<'a> {
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
     param_by_ref: Vec<bool>,
-    /// Whether each parameter is differentiated.
-    param_active: Vec<bool>,
     /// The values of passive parameters behind a shared reference (`labels: &[usize]`): nothing
     /// in the body changes what they point to.
     frozen: BTreeSet<Value>,

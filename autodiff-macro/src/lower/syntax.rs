@@ -121,6 +121,10 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
                 call.method.to_string().as_str(),
                 "sort_by"
                     | "sort_unstable_by"
+                    | "sort"
+                    | "sort_unstable"
+                    | "sort_by_key"
+                    | "sort_unstable_by_key"
                     | "fill"
                     | "rotate_left"
                     | "rotate_right"
