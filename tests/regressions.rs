@@ -5833,3 +5833,99 @@ mod sorted_keys_and_indexed_elements {
         assert_gradient(|x: &[f64]| adstock(&m, x), &x, &gx, 1e-6);
     }
 }
+
+/// A row copied out of a slice or a matrix (`let mut z = *x;`, `m[i]`, `t.0`, `.copied()`
+/// items, a `fold` started from one) and reassigned from a differentiated call in a loop: the
+/// push of each data point through a normalizing flow's layers.
+mod rows_reassigned_from_calls {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Differentiable)]
+    pub struct Layer {
+        pub a: f64,
+        pub b: f64,
+    }
+
+    impl Layer {
+        #[differentiate]
+        pub fn push(&self, z: [f64; 2]) -> [f64; 2] {
+            [
+                z[0] + self.a * z[1].tanh(),
+                z[1] * self.b.exp() + 0.1 * z[0],
+            ]
+        }
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Flow {
+        pub layers: Vec<Layer>,
+    }
+
+    #[differentiate]
+    fn g(x: [f64; 2]) -> [f64; 2] {
+        [x[1], x[0] * x[1]]
+    }
+
+    #[differentiate]
+    fn nll(f: &Flow, data: &[[f64; 2]], m: [[f64; 2]; 3]) -> f64 {
+        let mut s = 0.0;
+        for x in data {
+            let mut z = *x;
+            for l in &f.layers {
+                z = l.push(z);
+            }
+            s += z[0] * z[0] + z[1];
+            let folded = f.layers.iter().fold(*x, |z, l| l.push(z));
+            s += folded[1];
+        }
+        for x in data.iter().copied() {
+            let mut z = x;
+            z = g(z);
+            s += z[0];
+        }
+        for i in 0..3 {
+            let mut z = m[i];
+            for _ in 0..2 {
+                z = g(z);
+            }
+            let t = (m[i], 0.5);
+            let mut w = t.0;
+            w = g(w);
+            s += z[0] + w[1] * t.1;
+        }
+        let mut last = *data.last().unwrap();
+        last = g(last);
+        s + last[0]
+    }
+
+    #[test]
+    fn rows_pushed_through_layers() {
+        let layer = |a, b| Layer { a, b };
+        let flow = |p: &[f64]| Flow {
+            layers: vec![layer(p[0], p[1]), layer(p[2], p[3])],
+        };
+        let p = [0.3, -0.2, -0.5, 0.1];
+        let data = [[0.3, 0.5], [0.7, -0.9]];
+        let m = [[0.2, 0.4], [-0.3, 0.8], [0.6, 0.1]];
+        let f = flow(&p);
+        let (v, (gf, gd, gm)) = nll_grad(&f, &data, m);
+        assert_eq!(v, nll(&f, &data, m));
+        let g_layers: Vec<f64> = gf.layers.iter().flat_map(|l| [l.a, l.b]).collect();
+        assert_gradient(|p: &[f64]| nll(&flow(p), &data, m), &p, &g_layers, 1e-6);
+        let rows = |p: &[f64]| [[p[0], p[1]], [p[2], p[3]]];
+        assert_gradient(
+            |p: &[f64]| nll(&f, &rows(p), m),
+            &data.concat(),
+            &gd.concat(),
+            1e-6,
+        );
+        let matrix = |p: &[f64]| [[p[0], p[1]], [p[2], p[3]], [p[4], p[5]]];
+        assert_gradient(
+            |p: &[f64]| nll(&f, &data, matrix(p)),
+            &m.concat(),
+            &gm.concat(),
+            1e-6,
+        );
+    }
+}

@@ -529,6 +529,19 @@ impl<'a, T, const N: usize> FromMut<'a, [T; N]> for Slot<'a, [T]> {
     }
 }
 
+// A row the caller copied out of a slice (`let mut z = data[i];`) has its adjoint in a `Vec` of
+// the row's length; the callee takes the array.
+impl<'a, T, const N: usize> FromMut<'a, Vec<T>> for Slot<'a, [T; N]> {
+    #[inline(always)]
+    fn from_mut(target: &'a mut Vec<T>) -> Self {
+        let row: &mut [T; N] = target
+            .as_mut_slice()
+            .try_into()
+            .expect("the adjoint of a row has the row's length");
+        Slot::new(row)
+    }
+}
+
 /// The slot of a gradient entry the caller has just set to zero.
 #[inline(always)]
 pub fn zeroed_slot<'a, T: ?Sized, R: FromMut<'a, T> + Zeroed>(target: &'a mut T) -> R {

@@ -415,6 +415,13 @@ impl Lowerer<'_> {
                         && self.holds_array(&m.receiver))
             }
             Expr::Tuple(t) => t.elems.iter().any(|e| self.holds_array(e)),
+            // A row copied (`*x` of `for x in data`, `m[i]`): an array of its own.
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Deref(_),
+                expr: row,
+                ..
+            }) => self.is_row_of_numbers(row),
+            Expr::Index(_) => self.is_row_of_numbers(expr),
             _ => match self.local_val(expr) {
                 Some(Val::Mem(mem, prefix)) => {
                     prefix.is_empty() && !self.mems[mem.index()].structured
@@ -423,6 +430,16 @@ impl Lowerer<'_> {
                 _ => false,
             },
         }
+    }
+
+    /// A row of an array of numbers (`m[i]`, `x` of `for x in data`), not a number.
+    fn is_row_of_numbers(&self, expr: &Expr) -> bool {
+        let Some((root, rows)) = indexed_root(expr) else {
+            return false;
+        };
+        matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
+            if !self.mems[mem.index()].structured
+                && depth(prefix) + rows < self.mems[mem.index()].dims)
     }
 
     /// `acc = init; for (pos, item) { acc = step(acc, item, pos) }; acc`, for any `init`.

@@ -71,8 +71,8 @@ impl Lowerer<'_> {
             scan,
             &mut |l, item, _| {
                 l.scopes.push(Scope::new());
-                // The items of an iterator borrow what they come from.
-                l.binding_ref = true;
+                // The items of an iterator borrow what they come from, unless copied.
+                l.binding_ref = !copied_items(&for_.expr);
                 l.bind(&for_.pat, item, None);
                 l.binding_ref = false;
                 l.block(&for_.body);
@@ -633,5 +633,20 @@ pub(super) fn flatten_carried(
             );
         }
         _ => {}
+    }
+}
+
+/// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
+/// skipped, taken, stepped or filtered), not borrows of what they come from.
+fn copied_items(expr: &syn::Expr) -> bool {
+    match strip_parens(expr) {
+        syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
+            "copied" | "cloned" => true,
+            "enumerate" | "rev" | "skip" | "take" | "step_by" | "filter" => {
+                copied_items(&call.receiver)
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
