@@ -549,7 +549,10 @@ impl Lowerer<'_> {
             _ => {
                 self.error(
                     expr,
-                    "this cannot be iterated here; iterate over a range (`0..n`), or the elements of an array, slice or `Vec` (`x.iter()`), with adapters such as `.map(..)`, `.zip(..)`, `.enumerate()`",
+                    format!(
+                        "this cannot be iterated here; iterate over a range (`0..n`), or the elements of an array, slice or `Vec` (`x.iter()`), with adapters such as `.map(..)`, `.zip(..)`, `.enumerate()`{}",
+                        self.struct_aliases
+                    ),
                 );
                 None
             }

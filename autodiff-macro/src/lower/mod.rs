@@ -60,6 +60,37 @@ use syntax::*;
 
 use scope::{Binding, LoopIdx, Scope, Var};
 
+/// The note for parameters taken for structs whose type is one plain name (`x0: State`,
+/// `x: &Trace`), which may be an alias of an array or `Vec`.
+fn struct_aliases(sig: &Signature) -> String {
+    let named: Vec<String> = sig
+        .params
+        .iter()
+        .filter(|p| p.kind == crate::signature::ParamKind::Struct { by_ref: p.by_ref() })
+        .filter_map(|p| {
+            let ty = match &p.ty {
+                syn::Type::Reference(r) => &*r.elem,
+                ty => ty,
+            };
+            match ty {
+                syn::Type::Path(path) if path.qself.is_none() => path
+                    .path
+                    .get_ident()
+                    .filter(|ident| *ident != "Self")
+                    .map(|ident| format!("`{}: {ident}`", p.ident)),
+                _ => None,
+            }
+        })
+        .collect();
+    if named.is_empty() {
+        return String::new();
+    }
+    format!(
+        " ({} taken for a `Differentiable` struct: the macro does not see type aliases; if it is an array or a `Vec`, write that type in the signature)",
+        named.join(", ")
+    )
+}
+
 pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     let body = &alias::rewritten(body);
     let mut lowerer = Lowerer {
@@ -84,6 +115,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         }),
         return_arrays: Vec::new(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
+        struct_aliases: struct_aliases(sig),
         frozen: BTreeSet::new(),
         binding_ref: false,
         integer_sum: None,
@@ -347,6 +379,9 @@ struct Lowerer<'a> {
     local_fns: Vec<String>,
     /// Whether each parameter is a shared reference.
     param_by_ref: Vec<bool>,
+    /// What the array errors add when a parameter taken for a struct may be an alias of an
+    /// array (`x0: State`), which the macro cannot see through; empty when none may be.
+    struct_aliases: String,
     /// The values of passive parameters behind a shared reference (`labels: &[usize]`): nothing
     /// in the body changes what they point to.
     frozen: BTreeSet<Value>,

@@ -1503,7 +1503,10 @@ impl Lowerer<'_> {
             Val::Poison => {}
             _ => self.error(
                 place,
-                "only elements of local arrays and vectors can be assigned to",
+                format!(
+                    "only elements of local arrays and vectors can be assigned to{}",
+                    self.struct_aliases
+                ),
             ),
         }
     }
