@@ -9,6 +9,7 @@ use syn::{FnArg, Ident, Pat, ReturnType, Type};
 use crate::ctxt::Ctxt;
 use crate::options::Options;
 
+#[derive(Clone)]
 pub struct Signature {
     pub ident: Ident,
     pub params: Vec<Param>,

@@ -105,11 +105,29 @@ pub fn generate(input: &Input) -> TokenStream {
 /// On errors: the generated items with their signatures and no body, so that the user's calls
 /// of them add no errors of their own.
 pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
-    let Some(output) = &sig.output else {
-        return TokenStream::new();
-    };
+    match (&sig.output, &item.sig.output) {
+        (Some(_), _) => hidden_stub(item, sig, true),
+        // A return type that is not supported (reported): a method's hidden items return it as
+        // written, so that a caller's `recv.m(..)` finds them (a free function's callers add no
+        // errors of their own).
+        (None, syn::ReturnType::Type(_, ty)) if item.sig.receiver().is_some() => {
+            let mut sig = sig.clone();
+            sig.output = Some(crate::signature::OutputType {
+                ty: (**ty).clone(),
+                array: None,
+                scalar: false,
+            });
+            hidden_stub(item, &sig, false)
+        }
+        (None, _) => TokenStream::new(),
+    }
+}
 
-    let out_ty = &output.ty;
+/// The hidden forward sweep with its signature and no body, with the public items (or, for a
+/// method, only the form its callers use).
+fn hidden_stub(item: &syn::ItemFn, sig: &Signature, public: bool) -> TokenStream {
+    let out_ty = &sig.output.as_ref().expect("given an output").ty;
+    let parts = Parts::new(item, sig);
     let Parts {
         attrs,
         vis,
@@ -119,10 +137,13 @@ pub fn fallback(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         captures,
         ref_types,
         ..
-    } = Parts::new(item, sig);
+    } = &parts;
     let vjp = vjp_ident(&item.sig.ident);
     let slot_types = slot_types(sig);
-    let public = public_fns(item, sig, false);
+    let public = match public {
+        true => public_fns(item, sig, false),
+        false => public::method_vjp(item, sig, &parts),
+    };
     quote! {
         #(#attrs)*
         #[doc(hidden)]

@@ -215,7 +215,7 @@ pub(super) fn method_vjp_ident(ident: &Ident) -> Ident {
 /// this form, which borrows the receiver and whose pullback takes it again: a `&self` method's
 /// `__m_vjp` already is it; a `self` method's is called on a copy of the receiver, and its
 /// pullback ignores the receiver given again (it keeps what it captured).
-fn method_vjp(item: &syn::ItemFn, sig: &Signature, parts: &Parts) -> TokenStream {
+pub(super) fn method_vjp(item: &syn::ItemFn, sig: &Signature, parts: &Parts) -> TokenStream {
     if item.sig.receiver().is_none() {
         return TokenStream::new();
     }
