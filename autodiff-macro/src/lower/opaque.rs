@@ -478,6 +478,9 @@ pub(super) fn unsupported_message(expr: &Expr) -> String {
         Expr::Break(_) | Expr::Continue(_) | Expr::Return(_) | Expr::Assign(_) => {
             "this statement cannot appear inside an expression here; make it a statement of its own"
         }
+        Expr::Reference(r) if r.mutability.is_some() => {
+            "a `&mut` reference is supported to an element (`let e = &mut acc[k];`), not to a variable or a choice of them; write to the variable where it is chosen (`if c { s += v } else { t += v }`), or keep the accumulators in an array and take `&mut acc[k]`"
+        }
         Expr::Reference(_) | Expr::RawAddr(_) => {
             "references to this are not supported; pass the value"
         }
