@@ -507,6 +507,15 @@ impl Lowerer<'_> {
                     self.error(&call.args[0], "a `Vec` of tuples is not supported; keep a `Vec` per element of the tuple (`a.push(x); b.push(y);`)");
                     return Some(Val::Poison);
                 }
+                // A struct parameter pushed whole (its fields, `p.bias`, may be numbers).
+                Val::Mem(m, p) if p.is_empty() && self.mems[m.index()].field.is_none() => {
+                    self.error(&call.args[0], ARRAY_OF_STRUCTS);
+                    return Some(Val::Poison);
+                }
+                Val::Scalar(Operand::Value(v)) if self.structs.contains(&v) => {
+                    self.error(&call.args[0], ARRAY_OF_STRUCTS);
+                    return Some(Val::Poison);
+                }
                 val => self.as_operand(val, &call.args[0]),
             };
             self.push_elem(mem, value, span);

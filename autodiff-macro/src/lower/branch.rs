@@ -243,7 +243,8 @@ impl Lowerer<'_> {
     }
 
     /// `*iv` of a borrow `iv` (an item of `ivs.iter()`): `iv`, whose pattern's bindings are then
-    /// read by reference, as `*iv`'s are (an enum that is not `Copy` is not moved out).
+    /// read by reference, as `*iv`'s are (an enum that is not `Copy` is not moved out); `&best`
+    /// of an `Option` the function builds: `best`.
     fn undereferenced<'e>(&self, expr: &'e Expr) -> &'e Expr {
         match strip_parens(expr) {
             Expr::Unary(syn::ExprUnary {
@@ -253,6 +254,9 @@ impl Lowerer<'_> {
             }) if matches!(self.local_val(inner), Some(Val::Scalar(Operand::Value(v))) if self.borrowed(*v)) => {
                 inner
             }
+            // `match &best` of an `Option` the function builds: its bindings name the payload,
+            // which the macro holds by value.
+            Expr::Reference(r) if r.mutability.is_none() && self.gives_option(&r.expr) => &r.expr,
             _ => expr,
         }
     }
@@ -680,7 +684,7 @@ impl Lowerer<'_> {
         // `match best { Some(b) => .., None => .. }` of an `Option` the function builds: the
         // `if let` it means.
         if let Some(if_let) = option_match(match_) {
-            if self.gives_option(&match_.expr) {
+            if self.gives_option(self.undereferenced(&match_.expr)) {
                 return self.if_expr(&if_let);
             }
         }

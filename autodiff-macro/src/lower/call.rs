@@ -660,7 +660,7 @@ impl Lowerer<'_> {
         // receiver is not a struct the macro differentiates, so it is called by path.
         let mut error = super::opaque::no_rule(&format!("method `{name}`"));
         if name == "into" {
-            error = "`.into()` of a differentiated number is not differentiated; convert it with `as` (`x as f64`), which is".to_owned();
+            error = "`.into()` of a differentiated number is not differentiated; convert it with `as` (`x as f64`) or `f64::from(x)`, which are differentiated".to_owned();
         }
         let data = match strip_parens(&call.receiver) {
             Expr::Index(_) => true,
