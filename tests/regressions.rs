@@ -5929,3 +5929,89 @@ mod rows_reassigned_from_calls {
         );
     }
 }
+
+/// Mutable sub-slices: `let ch = &mut buf[a..b];`, `split_at_mut`, `chunks_mut` and
+/// `chunks_exact_mut` loops (per-phase blocks of an interleaved buffer), written through
+/// by index, by `iter_mut` and by their methods; `match &best` of a built `Option`.
+mod mutable_sub_slices {
+    use super::common::assert_gradient;
+    use autodiff_core::differentiate;
+
+    #[differentiate]
+    fn blocks(x: &[f64]) -> f64 {
+        let mut buf = x.to_vec();
+        let n = buf.len();
+        for c in 0..n.div_ceil(3) {
+            let ch = &mut buf[c * 3..std::cmp::min(c * 3 + 3, n)];
+            let m = ch.iter().sum::<f64>() / ch.len() as f64;
+            for v in ch.iter_mut() {
+                *v -= m;
+            }
+            ch[0] *= 2.0;
+            if ch.len() > 2 {
+                ch[2] += ch[1] * 0.5;
+            }
+            for v in ch[1..].iter_mut() {
+                *v *= 1.5;
+            }
+        }
+        for ch in buf.chunks_mut(2) {
+            let s = ch[0] + ch[ch.len() - 1];
+            for v in ch.iter_mut() {
+                *v *= s;
+            }
+        }
+        for ch in buf.chunks_exact_mut(3) {
+            ch.swap(0, 2);
+            ch[1] = ch[0].sin();
+        }
+        let (lo, hi) = buf.split_at_mut(3);
+        lo[2] += hi[0] * 0.25;
+        for v in hi.iter_mut() {
+            *v -= lo[0];
+        }
+        buf.iter().map(|v| v * v * v).sum()
+    }
+
+    #[differentiate]
+    fn best_point(r1: f64, r2: f64) -> f64 {
+        let mut best: Option<[f64; 2]> = None;
+        for k in 0..4 {
+            let c = [r1 * k as f64, r2 - k as f64 * 0.3];
+            let better = match &best {
+                None => true,
+                Some(b) => c[0] * c[1] > b[0] * b[1],
+            };
+            if better {
+                best = Some(c);
+            }
+            if let Some(b) = &best {
+                if b[0] > 10.0 {
+                    break;
+                }
+            }
+        }
+        let b = best.unwrap();
+        b[0] + b[1]
+    }
+
+    #[test]
+    fn sub_slices_written() {
+        let x = [0.5, 1.2, -0.3, 0.8, 2.0, -1.1, 0.4];
+        let (v, g) = blocks_grad(&x);
+        assert_eq!(v, blocks(&x));
+        assert_gradient(blocks, &x, &g, 1e-6);
+    }
+
+    #[test]
+    fn built_option_matched_by_reference() {
+        let (v, g) = best_point_grad(0.7, 1.3);
+        assert_eq!(v, best_point(0.7, 1.3));
+        assert_gradient(
+            |x: &[f64]| best_point(x[0], x[1]),
+            &[0.7, 1.3],
+            &[g.0, g.1],
+            1e-6,
+        );
+    }
+}

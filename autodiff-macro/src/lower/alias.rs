@@ -33,6 +33,10 @@ impl VisitMut for Rewrite {
                 block.stmts.extend(rewritten);
                 continue;
             }
+            if let Some(halves) = split_at_mut(&block.stmts[k]) {
+                block.stmts.splice(k..=k, halves);
+                continue;
+            }
             self.visit_stmt_mut(&mut block.stmts[k]);
             k += 1;
         }
@@ -50,7 +54,7 @@ impl VisitMut for Rewrite {
             }
         }
         if let Expr::ForLoop(for_) = expr {
-            if let Some(indexed) = iter_mut_loop(for_) {
+            if let Some(indexed) = iter_mut_loop(for_).or_else(|| chunks_mut_loop(for_)) {
                 *expr = indexed;
             }
         }
@@ -141,11 +145,104 @@ fn element_ref(stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
         pat => simple_name(pat)?,
     };
     let mut fixed = Vec::new();
-    let place = fixed_place(&reference.expr, &name, &mut fixed)?;
+    let (place, first) = match strip_parens(&reference.expr) {
+        // `let ch = &mut buf[a..b];`: the bounds fixed, `ch[j]` is `buf[a + j]`.
+        Expr::Index(index) if matches!(strip_parens(&index.index), Expr::Range(_)) => {
+            let Expr::Range(range) = strip_parens(&index.index) else {
+                return None;
+            };
+            let base = fixed_place(&index.expr, &name, &mut fixed)?;
+            let (lo, hi) = (
+                format_ident!("__{}_lo", name),
+                format_ident!("__{}_hi", name),
+            );
+            let start = range.start.clone().unwrap_or_else(|| parse_quote!(0));
+            let end: Expr = match (&range.end, &range.limits) {
+                (Some(end), syn::RangeLimits::HalfOpen(_)) => parse_quote!(#end),
+                (Some(end), syn::RangeLimits::Closed(_)) => parse_quote!((#end) + 1),
+                (None, _) => parse_quote!(#base.len()),
+            };
+            fixed.push(parse_quote!(let #lo: usize = #start;));
+            fixed.push(parse_quote!(let #hi: usize = #end;));
+            (parse_quote!(#base[#lo..#hi]), Some((base, lo, hi)))
+        }
+        place => (fixed_place(place, &name, &mut fixed)?, None),
+    };
     let mut rest = rest.to_vec();
-    replace_in_stmts(&mut rest, &name, &place)?;
+    replace_in_stmts(&mut rest, &name, &place, first.as_ref())?;
     fixed.extend(rest);
     Some(fixed)
+}
+
+/// `let (a, b) = buf.split_at_mut(k);` as `let a = &mut buf[..k]; let b = &mut buf[k..];`
+/// (see [`element_ref`]), `k` fixed first.
+fn split_at_mut(stmt: &Stmt) -> Option<Vec<Stmt>> {
+    let Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let init = local.init.as_ref().filter(|init| init.diverge.is_none())?;
+    let (Pat::Tuple(halves), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr))
+    else {
+        return None;
+    };
+    let ([a, b], [k]) = (
+        &halves.elems.iter().collect::<Vec<_>>()[..],
+        &call.args.iter().collect::<Vec<_>>()[..],
+    ) else {
+        return None;
+    };
+    let (a, b) = (simple_name(a)?, simple_name(b)?);
+    if call.method != "split_at_mut" {
+        return None;
+    }
+    let mut fixed = Vec::new();
+    let base = fixed_place(&call.receiver, &a, &mut fixed)?;
+    let at = format_ident!("__{}_split", a);
+    fixed.push(parse_quote!(let #at: usize = #k;));
+    fixed.push(parse_quote!(let #a = &mut #base[..#at];));
+    fixed.push(parse_quote!(let #b = &mut #base[#at..];));
+    Some(fixed)
+}
+
+/// `for ch in buf.chunks_mut(k)` (or `chunks_exact_mut`): the loop over the chunks' positions,
+/// each chunk taken as `let ch = &mut buf[lo..hi];` (see [`element_ref`]).
+fn chunks_mut_loop(for_: &syn::ExprForLoop) -> Option<Expr> {
+    let Expr::MethodCall(call) = strip_parens(&for_.expr) else {
+        return None;
+    };
+    let exact = match call.method.to_string().as_str() {
+        "chunks_mut" => false,
+        "chunks_exact_mut" => true,
+        _ => return None,
+    };
+    let (name, [size]) = (
+        simple_name(&for_.pat)?,
+        &call.args.iter().collect::<Vec<_>>()[..],
+    ) else {
+        return None;
+    };
+    let mut fixed = Vec::new();
+    let base = fixed_place(&call.receiver, &name, &mut fixed)?;
+    let (k, at) = (
+        format_ident!("__{}_size", name),
+        format_ident!("__{}_chunk", name),
+    );
+    fixed.push(parse_quote!(let #k: usize = #size;));
+    let (count, end): (Expr, Expr) = match exact {
+        true => (parse_quote!(#base.len() / #k), parse_quote!(#at * #k + #k)),
+        false => (
+            parse_quote!(#base.len().div_ceil(#k)),
+            parse_quote!(::core::cmp::min(#at * #k + #k, #base.len())),
+        ),
+    };
+    let (body, label) = (&for_.body.stmts, &for_.label);
+    Some(parse_quote!({
+        #(#fixed)*
+        #label for #at in 0..#count {
+            let #name = &mut #base[#at * #k..#end];
+            #(#body)*
+        }
+    }))
 }
 
 /// `for PAT in X.iter_mut()...` (or `&mut X`), through `enumerate`, `zip`, `rev`, `skip`,
@@ -166,7 +263,7 @@ fn iter_mut_loop(for_: &syn::ExprForLoop) -> Option<Expr> {
         Some(first) => parse_quote!(#base[#first + #index]),
         None => parse_quote!(#base[#index]),
     };
-    replace_in_stmts(&mut body.stmts, &name, &place)?;
+    replace_in_stmts(&mut body.stmts, &name, &place, None)?;
     let label = &for_.label;
     Some(parse_quote!({
         #(#fixed)*
@@ -285,7 +382,12 @@ fn item_pattern<'p>(pat: &'p mut Pat, position: &[usize]) -> Option<&'p mut Pat>
 
 /// Replaces the reference `name` by `place` in `stmts` (`*e`, `e.f`, `e[j]`, `e.method()`;
 /// `&mut place` elsewhere), up to a binding that shadows it; `None` if a macro names it.
-fn replace_in_stmts(stmts: &mut [Stmt], name: &syn::Ident, place: &Expr) -> Option<()> {
+fn replace_in_stmts(
+    stmts: &mut [Stmt],
+    name: &syn::Ident,
+    place: &Expr,
+    first: Option<&(Expr, syn::Ident, syn::Ident)>,
+) -> Option<()> {
     // `let v = ..;` after `let e = &mut v[i];`: `*e` is still the first `v`'s, which the place
     // written out would not name.
     if let Some(root) = root_name(place) {
@@ -303,6 +405,7 @@ fn replace_in_stmts(stmts: &mut [Stmt], name: &syn::Ident, place: &Expr) -> Opti
     let mut replace = Replace {
         name,
         place,
+        first,
         in_macro: false,
     };
     replace.stmts(stmts);
@@ -312,6 +415,8 @@ fn replace_in_stmts(stmts: &mut [Stmt], name: &syn::Ident, place: &Expr) -> Opti
 struct Replace<'a> {
     name: &'a syn::Ident,
     place: &'a Expr,
+    /// For a sub-slice `base[lo..hi]`: the array and the bounds (`e[j]` is `base[lo + j]`).
+    first: Option<&'a (Expr, syn::Ident, syn::Ident)>,
     in_macro: bool,
 }
 
@@ -366,8 +471,27 @@ impl VisitMut for Replace<'_> {
             }
             Expr::Field(field) if self.is_name(&field.base) => *field.base = self.place(),
             Expr::Index(index) if self.is_name(&index.expr) => {
-                *index.expr = self.place();
                 self.visit_expr_mut(&mut index.index);
+                let Some((base, lo, hi)) = self.first else {
+                    *index.expr = self.place();
+                    return;
+                };
+                *index.index = match strip_parens(&index.index) {
+                    Expr::Range(range) => {
+                        let start = range.start.as_ref().map_or_else(
+                            || parse_quote!(#lo),
+                            |a| -> Expr { parse_quote!(#lo + (#a)) },
+                        );
+                        let end: Expr = match (&range.end, &range.limits) {
+                            (Some(b), syn::RangeLimits::HalfOpen(_)) => parse_quote!(#lo + (#b)),
+                            (Some(b), syn::RangeLimits::Closed(_)) => parse_quote!(#lo + (#b) + 1),
+                            (None, _) => parse_quote!(#hi),
+                        };
+                        parse_quote!(#start..#end)
+                    }
+                    j => parse_quote!(#lo + (#j)),
+                };
+                *index.expr = parse_quote!(#base);
             }
             Expr::MethodCall(call) if self.is_name(&call.receiver) => {
                 *call.receiver = self.place();
