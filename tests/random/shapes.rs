@@ -270,6 +270,8 @@ pub const REQUIRED: &[&str] = &[
     "fixed: written through a reference",
     "exit: in the value assigned",
     "fixed: stepped by iter_mut",
+    "fixed: sub-slice written",
+    "fixed: chunks written",
     "shape: running extreme",
     "extreme: log-sum-exp",
     "extreme: computed min",
@@ -289,6 +291,8 @@ pub const REQUIRED: &[&str] = &[
     "match: row copy",
     "match: enum",
     "match: enum table",
+    "match: option by reference",
+    "match: options joined",
     "shape: data",
     "data: sorted copy",
     "data: knot search",
@@ -296,6 +300,7 @@ pub const REQUIRED: &[&str] = &[
     "data: filled",
     "data: edge list",
     "data: buffers swapped",
+    "data: sorted by key",
     "iter: map sum",
     "iter: zip map sum",
     "iter: fold",
@@ -2315,6 +2320,8 @@ impl<'a> Gen<'a> {
             "rows past the end",
             "written through a reference",
             "stepped by iter_mut",
+            "sub-slice written",
+            "chunks written",
         ]);
         self.stats.add(format!("fixed: {v}"));
         let n = self.rng.range(2, 4);
@@ -2492,6 +2499,34 @@ impl<'a> Gen<'a> {
                 self.emit(format!("if *{e} > ⟦2.0⟧ {{"));
                 self.emit("    break;");
                 self.emit("}");
+                self.close("");
+                self.emit(format!(
+                    "for {w} in 0..{n} {{\n    {s} += ({b}[{w}] * ⟦0.5⟧).sin();\n}}"
+                ));
+            }
+            // `let ch = &mut b[1..n]` written by index and by `iter_mut`, with an exit.
+            "sub-slice written" => {
+                let (ch, e) = (self.name("ch"), self.name("e"));
+                let x = self.bounded(1);
+                self.emit(format!("let {ch} = &mut {b}[1..{n}];"));
+                self.emit(format!("{ch}[0] += {} * ⟦0.5⟧;", x.at(MUL)));
+                self.open(format!("for {e} in {ch}.iter_mut() {{"));
+                self.emit(format!("*{e} = *{e} * ⟦0.75⟧ + ⟦0.125⟧;"));
+                self.emit(format!("if *{e} > ⟦2.0⟧ {{\n    break;\n}}"));
+                self.close("");
+                self.emit(format!(
+                    "for {w} in 0..{n} {{\n    {s} += ({b}[{w}] * ⟦0.5⟧).sin();\n}}"
+                ));
+            }
+            // `for ch in b.chunks_mut(2)`: each chunk's ends read and written.
+            "chunks written" => {
+                let ch = self.name("ch");
+                let x = self.bounded(1);
+                self.open(format!("for {ch} in {b}.chunks_mut(2) {{"));
+                self.emit(format!(
+                    "{ch}[0] = {ch}[0] * {} + {ch}[{ch}.len() - 1] * ⟦0.5⟧;",
+                    x.at(MUL)
+                ));
                 self.close("");
                 self.emit(format!(
                     "for {w} in 0..{n} {{\n    {s} += ({b}[{w}] * ⟦0.5⟧).sin();\n}}"
@@ -2883,6 +2918,8 @@ impl<'a> Gen<'a> {
             "rows swapped",
             "let else",
             "enum table",
+            "option by reference",
+            "options joined",
         ]);
         self.stats.add(format!("match: {v}"));
         let out = self.name("r");
@@ -2997,6 +3034,45 @@ impl<'a> Gen<'a> {
                 self.close("");
                 self.emit(format!(
                     "let {out} = {rows}[0][0] * {rows}[2][1] + {rows}[1][0] - {rows}[0][1] * {rows}[2][0];"
+                ));
+            }
+            // `match &best` of an `Option` holding a row, kept when better, or `a.or(b)` of two
+            // `Option`s the function builds.
+            "option by reference" | "options joined" => {
+                let (o, p, i, val) = (
+                    self.name("o"),
+                    self.name("p"),
+                    self.name("i"),
+                    self.name("v"),
+                );
+                self.emit(format!("let mut {o}: Option<[ℱ; 2]> = None;"));
+                self.emit(format!("let mut {p}: Option<[ℱ; 2]> = None;"));
+                self.open(format!("for {i} in 0..{trips} {{"));
+                self.body(depth - 1);
+                let (e, f) = (self.bounded(1), self.bounded(1));
+                let row = self.name("row");
+                self.emit(format!(
+                    "let {row} = [{} * ⟦({i} + 1) as f64⟧, {} - ⟦{i} as f64⟧ * ⟦0.5⟧];",
+                    e.at(MUL),
+                    f.at(ADD)
+                ));
+                let better = self.name("better");
+                self.emit(format!(
+                    "let {better} = match &{o} {{\n    None => true,\n    Some({val}) => {row}[0] * {row}[1] > {val}[0] * {val}[1],\n}};"
+                ));
+                self.emit(format!("if {better} {{\n    {o} = Some({row});\n}}"));
+                let c = self.cond_on(&var(&format!("{row}[1]")));
+                self.emit(format!("if {c} {{\n    {p} = Some({row});\n}}"));
+                self.close("");
+                let e3 = self.expr(1);
+                let chosen = if v == "options joined" {
+                    format!("{p}.or({o})")
+                } else {
+                    o.clone()
+                };
+                self.emit(format!(
+                    "let {out} = if let Some({val}) = &{chosen} {{\n    {val}[0] * {val}[1] + {val}[1]\n}} else {{\n    {}\n}};",
+                    e3.s
                 ));
             }
             "option in loop" | "if let chain" | "first hit" => {
@@ -3134,6 +3210,7 @@ impl<'a> Gen<'a> {
             "edge list",
             "buffers swapped",
             "argmax",
+            "sorted by key",
         ]);
         self.stats.add(format!("data: {v}"));
         let out = self.name("r");
@@ -3253,6 +3330,31 @@ impl<'a> Gen<'a> {
                 self.emit(format!(
                     "let {out} = {cur}[0] * {nxt}[{}] + {cur}[{}];",
                     len - 1,
+                    len - 1
+                ));
+            }
+            // Data indices ordered by an integer key (`sort_by_key`, also unstable and
+            // reversed), and integer keys sorted as they are, ordering differentiated reads.
+            "sorted by key" => {
+                let (idx, keys) = (self.name("idx"), self.name("keys"));
+                let shift = self.rng.range(1, 3);
+                self.emit(format!("let mut {idx}: Vec<usize> = (0..{len}).collect();"));
+                if self.rng.chance(0.5) {
+                    self.emit(format!(
+                        "{idx}.sort_by_key(|&zi| ({len} - zi + {shift}) % 3);"
+                    ));
+                } else {
+                    self.emit(format!(
+                        "{idx}.sort_unstable_by_key(|&zi| std::cmp::Reverse(zi * {shift} % {len}));"
+                    ));
+                }
+                self.emit(format!(
+                    "let mut {keys}: Vec<usize> = {idx}.iter().map(|&zi| (zi * 7 + {shift}) % {len}).collect();"
+                ));
+                self.emit(format!("{keys}.sort();"));
+                self.emit(format!(
+                    "let {out} = {an}[{idx}[0]] * {} + {an}[{idx}[{}]] - {an}[{keys}[0]] * ⟦0.5⟧;",
+                    k.at(MUL),
                     len - 1
                 ));
             }
