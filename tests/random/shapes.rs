@@ -3045,8 +3045,11 @@ impl<'a> Gen<'a> {
                     self.name("i"),
                     self.name("v"),
                 );
+                let joined = v == "options joined";
                 self.emit(format!("let mut {o}: Option<[ℱ; 2]> = None;"));
-                self.emit(format!("let mut {p}: Option<[ℱ; 2]> = None;"));
+                if joined {
+                    self.emit(format!("let mut {p}: Option<[ℱ; 2]> = None;"));
+                }
                 self.open(format!("for {i} in 0..{trips} {{"));
                 self.body(depth - 1);
                 let (e, f) = (self.bounded(1), self.bounded(1));
@@ -3061,11 +3064,13 @@ impl<'a> Gen<'a> {
                     "let {better} = match &{o} {{\n    None => true,\n    Some({val}) => {row}[0] * {row}[1] > {val}[0] * {val}[1],\n}};"
                 ));
                 self.emit(format!("if {better} {{\n    {o} = Some({row});\n}}"));
-                let c = self.cond_on(&var(&format!("{row}[1]")));
-                self.emit(format!("if {c} {{\n    {p} = Some({row});\n}}"));
+                if joined {
+                    let c = self.cond_on(&var(&format!("{row}[1]")));
+                    self.emit(format!("if {c} {{\n    {p} = Some({row});\n}}"));
+                }
                 self.close("");
                 let e3 = self.expr(1);
-                let chosen = if v == "options joined" {
+                let chosen = if joined {
                     format!("{p}.or({o})")
                 } else {
                     o.clone()
