@@ -235,6 +235,10 @@ impl<'a> Writer<'a> {
                 let i = self.operand(i, Span::call_site());
                 quote!([#i])
             }
+            At::FieldIndex(member, i) => {
+                let i = self.operand(i, Span::call_site());
+                quote!(.#member[#i])
+            }
         };
         if whole {
             quote!(#private::AddGrad::add_grad(&mut #name #at, #term);)

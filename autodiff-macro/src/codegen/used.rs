@@ -141,7 +141,8 @@ pub(super) fn element_refs(function: &Function, backward: &Backward) -> BTreeSet
 fn other_reads(block: &Block, out: &mut BTreeSet<Value>) {
     for stmt in &block.stmts {
         match stmt {
-            Stmt::Inst(inst) if matches!(inst.op, Op::Field(_)) => {
+            // The array of an index too (`l.w` of `l.w[j]`): read through its borrow.
+            Stmt::Inst(inst) if matches!(inst.op, Op::Field(_) | Op::Index) => {
                 out.extend(inst.args[1..].iter().flat_map(Operand::values));
             }
             Stmt::Inst(inst) if matches!(inst.op, Op::Opaque(_)) => {}

@@ -88,6 +88,7 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
         winners: BTreeMap::new(),
         uses: interleave::use_counts(function),
         in_place: BTreeSet::new(),
+        views: views(function),
     };
     let mut stmts = Vec::new();
     pass.local = defined_in(&function.body);
@@ -132,6 +133,50 @@ pub fn reverse(function: &Function, activity: &Activity) -> Backward {
     backward
 }
 
+/// The fields of struct values read only as the array of an index (`l.w` of `l.w[j]`), with the
+/// struct and the member: every use of the field's value is an `Index` of it.
+fn views(function: &Function) -> BTreeMap<Value, (Value, syn::Member)> {
+    let mut fields = BTreeMap::new();
+    let mut indexed = BTreeMap::<Value, usize>::new();
+    let mut other = BTreeSet::new();
+    function.body.walk(&mut |stmt| match stmt {
+        Stmt::Inst(inst) => {
+            if let (Op::Field(member), Some(of)) =
+                (&inst.op, inst.args.first().and_then(Operand::value))
+            {
+                fields.insert(inst.result, (of, member.clone()));
+            }
+            for (k, arg) in inst.args.iter().enumerate() {
+                for v in arg.values() {
+                    if k == 0 && matches!(inst.op, Op::Index) {
+                        *indexed.entry(v).or_default() += 1;
+                    } else if !matches!(inst.op, Op::Opaque(_)) {
+                        // (What is kept as written, `l.w.len()`, takes no adjoint.)
+                        other.insert(v);
+                    }
+                }
+            }
+        }
+        Stmt::MemInit(crate::ir::MemInit {
+            kind: MemInitKind::FromValue(value),
+            ..
+        }) => {
+            other.insert(*value);
+        }
+        stmt => other.extend(operands(stmt).into_iter().flat_map(Operand::values)),
+    });
+    fn output_values(output: &Output, out: &mut BTreeSet<Value>) {
+        match output {
+            Output::Operand(op) | Output::Passive(op) => out.extend(op.values()),
+            Output::Tuple(parts) => parts.iter().for_each(|part| output_values(part, out)),
+            Output::Mem(_) => {}
+        }
+    }
+    output_values(&function.output, &mut other);
+    fields.retain(|field, _| indexed.contains_key(field) && !other.contains(field));
+    fields
+}
+
 impl Backward {
     /// The position in `stmts` of the backward loop that runs interleaved with its forward
     /// loop, if there is one.
@@ -165,6 +210,10 @@ struct Reverse<'a> {
     uses: BTreeMap<Value, usize>,
     /// The loads of `a[i] += e` (see [`Reverse::in_place_sums`]).
     in_place: BTreeSet<Value>,
+    /// Fields read only by index (`l.w` of `l.w[j]`), by their struct and member: an element's
+    /// adjoint goes straight into the struct's (`d_l.w[j] += ..`), so that the field has no
+    /// adjoint of its own to zero and add back at each read.
+    views: BTreeMap<Value, (Value, syn::Member)>,
 }
 
 impl Reverse<'_> {
@@ -405,12 +454,29 @@ impl Reverse<'_> {
                     self.add(a, Term::Adjoint(result), out);
                 }
             }
+            Op::Field(_) if self.views.contains_key(&result) => {}
             Op::Field(k) => {
                 if let Some(agg) = self.activity.active_operand(&inst.args[0]) {
                     let target = self.declare(agg, out);
                     out.push(BwdStmt::AddAt {
                         target,
                         at: At::Field(k.clone()),
+                        term: Term::Adjoint(result),
+                    });
+                }
+            }
+            Op::Index
+                if inst.args[0]
+                    .value()
+                    .is_some_and(|v| self.views.contains_key(&v)) =>
+            {
+                let view = inst.args[0].value().expect("checked");
+                let (of, member) = self.views[&view].clone();
+                if self.activity.active(view) && self.activity.active(of) {
+                    let target = self.declare(of, out);
+                    out.push(BwdStmt::AddAt {
+                        target,
+                        at: At::FieldIndex(member, inst.args[1].clone()),
                         term: Term::Adjoint(result),
                     });
                 }

@@ -636,7 +636,7 @@ impl Reverse<'_> {
                 },
                 BwdStmt::Add { term, .. } => self.term_needs(term, &mut needs),
                 BwdStmt::AddAt { at, term, .. } => {
-                    if let At::Index(index) = at {
+                    if let At::Index(index) | At::FieldIndex(_, index) = at {
                         need_operand(&mut needs, index);
                     }
                     self.term_needs(term, &mut needs);

@@ -100,6 +100,8 @@ pub enum BwdStmt {
 pub enum At {
     Field(syn::Member),
     Index(Operand),
+    /// `.member[i]`: an element of a field read only by index (see `Reverse::views`).
+    FieldIndex(syn::Member, Operand),
 }
 
 pub enum Target {
