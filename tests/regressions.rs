@@ -6015,3 +6015,293 @@ mod mutable_sub_slices {
         );
     }
 }
+
+/// Fields of struct values read only by index (`l.w[j]` of `for l in &m.layers`,
+/// `m.layers[i].w[j]`, a field of a nested struct, rows of a matrix field, a struct a call
+/// returned or a branch chose): each element's adjoint goes straight into the struct's.
+mod fields_read_by_index {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate};
+
+    #[derive(Clone, Differentiable)]
+    pub struct Inner {
+        pub w: Vec<f64>,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Layer {
+        pub w: Vec<f64>,
+        pub m: Vec<[f64; 2]>,
+        pub inner: Inner,
+        pub b: f64,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Net {
+        pub layers: Vec<Layer>,
+    }
+
+    #[differentiate]
+    pub fn scaled(l: &Layer, k: f64) -> Layer {
+        let mut out = l.clone();
+        for j in 0..l.w.len() {
+            out.w[j] = l.w[j] * k;
+        }
+        out
+    }
+
+    #[differentiate]
+    fn net(m: &Net, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for l in &m.layers {
+            let mut a = l.b;
+            for j in 0..l.w.len() {
+                a += l.w[j] * x[j] + l.inner.w[j] * l.m[j][1];
+                if a > 50.0 {
+                    break;
+                }
+            }
+            s += a.tanh();
+        }
+        for i in 0..m.layers.len() {
+            s += m.layers[i].w[0] * m.layers[i].m[1][0];
+        }
+        let big = scaled(&m.layers[0], x[0]);
+        let pick = if x[1] > 0.0 {
+            &m.layers[1]
+        } else {
+            &m.layers[0]
+        };
+        s + big.w[1] * big.w[2] + pick.w[0] * pick.w[0] + big.w.len() as f64 * 0.1
+    }
+
+    fn layer(p: &[f64]) -> Layer {
+        Layer {
+            w: p[0..3].to_vec(),
+            m: vec![[p[3], p[4]], [p[5], p[6]], [p[7], p[8]]],
+            inner: Inner {
+                w: p[9..12].to_vec(),
+            },
+            b: p[12],
+        }
+    }
+
+    fn flat(l: &Layer) -> Vec<f64> {
+        let mut p = l.w.clone();
+        p.extend(l.m.iter().flatten());
+        p.extend(&l.inner.w);
+        p.push(l.b);
+        p
+    }
+
+    #[test]
+    fn elements_of_fields() {
+        let p: Vec<f64> = (0..26)
+            .map(|k| ((k * 7 % 11) as f64 - 5.0) * 0.13)
+            .collect();
+        let m = |p: &[f64]| Net {
+            layers: vec![layer(&p[..13]), layer(&p[13..])],
+        };
+        let x = [0.4, 0.7, -0.3];
+        let (v, (g, gx)) = net_grad(&m(&p), &x);
+        assert_eq!(v, net(&m(&p), &x));
+        let g_flat: Vec<f64> = g.layers.iter().flat_map(flat).collect();
+        assert_gradient(|p: &[f64]| net(&m(p), &x), &p, &g_flat, 1e-6);
+        assert_gradient(|x: &[f64]| net(&m(&p), x), &x, &gx, 1e-6);
+        // The Hessian of a product of two fields' elements.
+        let (_, _, h) = cross_hessian_hessian(&m(&p), &x);
+        assert_close(h[0][14], x[0], 1e-15);
+        assert_close(h[14][0], x[0], 1e-15);
+    }
+
+    // d²/dw0 d(w'1) = x0, with w of layer 0 and w' of layer 1 (flattened: 13 + 1 = 14).
+    #[differentiate(jvp, hessian)]
+    fn cross_hessian(m: &Net, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for l in &m.layers {
+            s += l.w[0] * l.b;
+        }
+        s + m.layers[0].w[0] * m.layers[1].w[1] * x[0]
+    }
+}
+
+/// Reviewed: a struct method on a held constant of a local struct or a `mut` parameter's copy
+/// (`no_grad(&p.env).step(..)`), keys without a typed parameter (`sort_by_key(|p| ..)` of
+/// rows and floats), a closure with a typed parameter given to a given `Option`'s `map_or`,
+/// elements of elements read twice in a loop with a `break`.
+mod reviewed_constants_and_keys {
+    use super::common::{assert_close, assert_gradient};
+    use autodiff_core::{Differentiable, differentiate, no_grad};
+
+    #[derive(Clone, Differentiable)]
+    pub struct Env {
+        pub dt: f64,
+        pub drag: f64,
+    }
+
+    impl Env {
+        #[differentiate]
+        pub fn step(&self, s: f64, u: f64) -> f64 {
+            s + self.dt * (u - self.drag * s * s)
+        }
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Pol {
+        pub k: f64,
+        pub env: Env,
+    }
+
+    #[differentiate]
+    fn by_value(mut p: Pol, s: f64) -> f64 {
+        p.k *= 2.0;
+        no_grad(&p.env).step(s, p.k)
+    }
+
+    #[differentiate]
+    fn local(a: f64, s: f64) -> f64 {
+        let e = Env { dt: a, drag: a * a };
+        no_grad(&e).step(s, a) + e.step(s, 1.0)
+    }
+
+    #[differentiate]
+    fn keyed(pts: &[[f64; 2]], x: &[f64], k: f64) -> f64 {
+        let mut v: Vec<[f64; 2]> = pts.to_vec();
+        v.sort_by_key(|p| (p[0] * 100.0) as i64);
+        let mut w: Vec<f64> = x.iter().map(|a| a * 1.5).collect();
+        w.sort_unstable_by_key(|a| a.floor() as i64);
+        let mut s = w[0] - w[1];
+        for (i, p) in v.iter().enumerate() {
+            s += (p[0] + k * p[1]) * (i as f64 + 1.0);
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn typed(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..obs.len() {
+            s += obs[i].map_or(x[i] * x[i], |v: f64| v * x[i]);
+        }
+        s
+    }
+
+    // The way the loop-kind error says to write it: the given `Option` built again.
+    #[differentiate(wrt(x))]
+    fn smooth(x: &[f64], start: Option<f64>) -> f64 {
+        let mut prev = match start {
+            Some(v) => Some(v),
+            None => None,
+        };
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let p = prev.unwrap_or(x[i]);
+            s += (x[i] - p).powi(2);
+            prev = Some(x[i]);
+        }
+        s
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Layer {
+        pub b: f64,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Block {
+        pub layers: Vec<Layer>,
+        pub g: f64,
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Deep {
+        pub blocks: Vec<Block>,
+    }
+
+    #[differentiate]
+    fn deep(m: &Deep, x: f64) -> f64 {
+        let mut h = 0.0;
+        for i in 0..2 {
+            for j in 0..m.blocks[i].layers.len() {
+                h += m.blocks[i].layers[j].b * m.blocks[i].g * x;
+                if h > 3.0 {
+                    break;
+                }
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn constants_keys_and_elements() {
+        let env = |dt, drag| Env { dt, drag };
+        let p = Pol {
+            k: 0.4,
+            env: env(0.1, 0.5),
+        };
+        let (v, (gp, gs)) = by_value_grad(p.clone(), 1.3);
+        assert_eq!(v, by_value(p.clone(), 1.3));
+        assert_eq!((gp.env.dt, gp.env.drag), (0.0, 0.0));
+        assert_gradient(
+            |x: &[f64]| {
+                by_value(
+                    Pol {
+                        k: x[0],
+                        env: env(0.1, 0.5),
+                    },
+                    x[1],
+                )
+            },
+            &[0.4, 1.3],
+            &[gp.k, gs],
+            1e-6,
+        );
+        let (v, g) = local_grad(0.3, 1.1);
+        assert_eq!(v, local(0.3, 1.1));
+        // The first call's environment held at a = 0.3.
+        let held = |a: f64, s: f64| env(0.3, 0.09).step(s, a) + env(a, a * a).step(s, 1.0);
+        assert_gradient(|x: &[f64]| held(x[0], x[1]), &[0.3, 1.1], &[g.0, g.1], 1e-6);
+        let pts = [[0.31, 0.5], [0.12, -0.7], [0.55, 0.2], [0.29, 1.1]];
+        let xs = [2.3, -0.7, 1.2, 0.4];
+        let (v, (gp, gx, gk)) = keyed_grad(&pts, &xs, 0.8);
+        assert_eq!(v, keyed(&pts, &xs, 0.8));
+        let rows = |p: &[f64]| [[p[0], p[1]], [p[2], p[3]], [p[4], p[5]], [p[6], p[7]]];
+        assert_gradient(
+            |p: &[f64]| keyed(&rows(p), &xs, 0.8),
+            &pts.concat(),
+            &gp.concat(),
+            1e-6,
+        );
+        assert_gradient(|x: &[f64]| keyed(&pts, x, 0.8), &xs, &gx, 1e-6);
+        assert_gradient(|k: &[f64]| keyed(&pts, &xs, k[0]), &[0.8], &[gk], 1e-6);
+        let obs = [Some(2.0), None, Some(-0.5)];
+        let (v, g) = typed_grad(&xs[..3], &obs);
+        assert_eq!(v, typed(&xs[..3], &obs));
+        assert_gradient(|x: &[f64]| typed(x, &obs), &xs[..3], &g, 1e-6);
+        for start in [Some(0.3), None] {
+            let x = [0.4, -0.8, 1.3, 0.65];
+            let (v, g) = smooth_grad(&x, start);
+            assert_eq!(v, smooth(&x, start));
+            assert_gradient(|x: &[f64]| smooth(x, start), &x, &g, 1e-6);
+        }
+        let layer = |b| Layer { b };
+        let m = Deep {
+            blocks: vec![
+                Block {
+                    layers: vec![layer(0.5), layer(0.7)],
+                    g: 1.2,
+                },
+                Block {
+                    layers: vec![layer(-0.3)],
+                    g: 0.4,
+                },
+            ],
+        };
+        let (v, (gm, gx)) = deep_grad(&m, 0.9);
+        assert_eq!(v, deep(&m, 0.9));
+        // h = x (g0 (b00 + b01) + g1 b10): each term's derivative by the formula.
+        assert_close(gx, 1.2 * (0.5 + 0.7) + 0.4 * -0.3, 1e-14);
+        assert_close(gm.blocks[0].g, 0.9 * (0.5 + 0.7), 1e-14);
+        assert_close(gm.blocks[1].layers[0].b, 0.9 * 0.4, 1e-14);
+    }
+}

@@ -312,6 +312,20 @@ pub fn found<T: Found>(p: T) -> T {
     p
 }
 
+/// The order `slice.sort_by_key(key)` puts the elements of `slice` in (the slice given first,
+/// so that the key's parameter has its type).
+pub fn sorted_order_by_key<T, K: Ord>(slice: &[T], mut key: impl FnMut(&T) -> K) -> Vec<usize> {
+    sorted_order(slice, |a, b| key(a).cmp(&key(b)))
+}
+
+/// The order `slice.sort_unstable_by_key(key)` puts the elements of `slice` in.
+pub fn unstable_sorted_order_by_key<T: Clone + PartialEq, K: Ord>(
+    slice: &[T],
+    mut key: impl FnMut(&T) -> K,
+) -> Vec<usize> {
+    unstable_sorted_order(slice, |a, b| key(a).cmp(&key(b)))
+}
+
 /// The order `slice.sort_by(compare)` puts the elements of `slice` in: the position, in
 /// `slice`, of each element of the sorted slice (ties keep their order, as `sort_by` does).
 pub fn sorted_order<T>(

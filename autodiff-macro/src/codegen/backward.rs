@@ -356,6 +356,8 @@ impl<'a> Writer<'a> {
                 Operand::Mem(mem, prefix) if prefix.is_empty() && self.is_ref_param_mem(*mem) => {
                     tokens
                 }
+                // A borrow already: re-borrowed, to coerce as the call's argument did.
+                Operand::Value(v) if self.element_refs.contains(v) => quote!(&*#tokens),
                 _ => quote!(&#tokens),
             });
         }
@@ -513,8 +515,14 @@ impl<'a> Writer<'a> {
                 .same
                 .iter()
                 .map(|(load, first)| {
+                    // A struct or an array read twice: a copy, the first stays readable.
+                    let aggregate = self.function.values[load.index()].aggregate
+                        || self.function.values[first.index()].aggregate;
                     let (load, first) = (self.name(*load), self.name(*first));
-                    quote!(let #load = #first;)
+                    match aggregate {
+                        true => quote!(let #load = ::core::clone::Clone::clone(&#first);),
+                        false => quote!(let #load = #first;),
+                    }
                 })
                 .collect();
             quote!(let #pattern = #tape.pop(); #(#same)*)

@@ -174,6 +174,9 @@ impl<'a> Writer<'a> {
                         {
                             tokens
                         }
+                        Operand::Value(v) if *by_ref && self.element_refs.contains(v) => {
+                            quote!(&*#tokens)
+                        }
                         _ if *by_ref => quote!(&#tokens),
                         _ => tokens,
                     };
@@ -194,6 +197,11 @@ impl<'a> Writer<'a> {
             .map(|(arg, by_ref)| {
                 let tokens = self.operand(arg, span);
                 match (arg, by_ref) {
+                    // A borrow already (`&t.0` of a field read by reference): re-borrowed, so
+                    // that it coerces (`&[f64; 3]` to `&[f64]`).
+                    (Operand::Value(v), true) if self.element_refs.contains(v) => {
+                        quote!(&*#tokens)
+                    }
                     (_, true) => quote!(&#tokens),
                     // A vector passed by value is cloned: the backward sweep may still read it.
                     (Operand::Mem(mem, prefix), false)

@@ -278,6 +278,11 @@ impl Lowerer<'_> {
                         Val::Mem(mem, prefix) => Operand::Mem(mem, prefix),
                         val => self.val_operand(val, held.span()),
                     };
+                    // A struct value's part (`p.env` of a `mut p`): a struct of its own, cloned
+                    // out, not moved.
+                    if let Operand::Value(v) = receiver {
+                        self.values[v.index()].aggregate = true;
+                    }
                     return self.method_of(call, receiver, true);
                 }
                 let (method, turbofish, args) = (&call.method, &call.turbofish, &call.args);
@@ -447,8 +452,8 @@ impl Lowerer<'_> {
         {
             return self.sort_by(call);
         }
-        if let (Some(call), true) = (by_comparison(call), is_place(&call.receiver)) {
-            return self.sort_by(&call);
+        if let (Some(order), true) = (key_order(call), is_place(&call.receiver)) {
+            return self.sorted(call, &order);
         }
         // `me.a.rotate_left(1)`, `a[1..].fill(0.0)`: a method that changes a struct's field or
         // a sub-slice in place, which the generated code, holding values as they were made,
@@ -691,8 +696,14 @@ impl Lowerer<'_> {
                 ::autodiff_core::__private::sorted_order(&#receiver, #compare)
             )
         };
-        let error = super::opaque::no_rule("the order of `sort_by`");
-        let order = self.opaque_keeping_closures(&order, true, error, true);
+        self.sorted(call, &order)
+    }
+
+    /// `call` (a sort of `call.receiver` in place) as the elements gathered in `order`.
+    fn sorted(&mut self, call: &syn::ExprMethodCall, order: &Expr) -> Val {
+        let (span, receiver) = (call.method.span(), &call.receiver);
+        let error = super::opaque::no_rule(&format!("the order of `{}`", call.method));
+        let order = self.opaque_keeping_closures(order, true, error, true);
         let unsorted = match self.expr(receiver) {
             Val::Mem(mem, prefix) if !self.mems[mem.index()].structured => {
                 self.copy_mem(mem, &prefix, None, span)
@@ -970,10 +981,16 @@ impl Lowerer<'_> {
                 _ => break,
             };
         }
-        (is_no_grad(func)
-            && is_place(place)
-            && matches!(self.local_val(root), Some(Val::Mem(mem, _)) if self.mems[mem.index()].structured))
-        .then_some(held)
+        // A struct parameter, or a struct value the function holds (`let e = Env { .. }`, a
+        // `mut p` parameter's copy).
+        let of_struct = match self.local_val(root) {
+            Some(Val::Mem(mem, _)) => self.mems[mem.index()].structured,
+            Some(Val::Scalar(Operand::Value(v))) => {
+                self.structs.contains(v) || self.values[v.index()].aggregate
+            }
+            _ => false,
+        };
+        (is_no_grad(func) && is_place(place) && of_struct).then_some(held)
     }
 
     /// A struct, or methods named like operators applied to one (`v.add(&w, k)`): what such a
@@ -1551,35 +1568,26 @@ impl Lowerer<'_> {
 }
 
 /// `v.sort()`, `v.sort_by_key(|&i| key[i])` and their unstable forms (of integers, indices:
-/// their keys are `Ord`) as the `sort_by` they stand for.
-fn by_comparison(call: &syn::ExprMethodCall) -> Option<syn::ExprMethodCall> {
-    let span = call.method.span();
+/// their keys are `Ord`): the order they put `v` in, as `sort_by`'s.
+fn key_order(call: &syn::ExprMethodCall) -> Option<Expr> {
+    let (span, v) = (call.method.span(), &call.receiver);
     let args: Vec<&Expr> = call.args.iter().collect();
-    let (method, compare): (&str, Expr) = match (call.method.to_string().as_str(), &args[..]) {
-        ("sort", []) => (
-            "sort_by",
-            syn::parse_quote_spanned!(span=> ::core::cmp::Ord::cmp),
+    let private = quote::quote!(::autodiff_core::__private);
+    Some(match (call.method.to_string().as_str(), &args[..]) {
+        ("sort", []) => {
+            syn::parse_quote_spanned!(span=> #private::sorted_order(&#v, ::core::cmp::Ord::cmp))
+        }
+        ("sort_unstable", []) => syn::parse_quote_spanned!(span=>
+            #private::unstable_sorted_order(&#v, ::core::cmp::Ord::cmp)
         ),
-        ("sort_unstable", []) => (
-            "sort_unstable_by",
-            syn::parse_quote_spanned!(span=> ::core::cmp::Ord::cmp),
-        ),
-        ("sort_by_key", [key]) | ("sort_unstable_by_key", [key]) => {
-            let method = match call.method == "sort_by_key" {
-                true => "sort_by",
-                false => "sort_unstable_by",
-            };
-            let compare = syn::parse_quote_spanned!(span=> |__autodiff_a, __autodiff_b|
-                ::core::cmp::Ord::cmp(&(#key)(__autodiff_a), &(#key)(__autodiff_b))
-            );
-            (method, compare)
+        ("sort_by_key", [key]) => {
+            syn::parse_quote_spanned!(span=> #private::sorted_order_by_key(&#v, #key))
+        }
+        ("sort_unstable_by_key", [key]) => {
+            syn::parse_quote_spanned!(span=> #private::unstable_sorted_order_by_key(&#v, #key))
         }
         _ => return None,
-    };
-    let mut call = call.clone();
-    call.method = syn::Ident::new(method, span);
-    call.args = syn::parse_quote!(#compare);
-    Some(call)
+    })
 }
 
 /// `v.first().unwrap()` as `v[0]`, `v.last().unwrap()` as `v[v.len() - 1]`, for a receiver

@@ -282,7 +282,11 @@ impl Lowerer<'_> {
         // A closure written in place, with as many parameters as the `Option` gives it.
         let closure = |arg: &Expr, params: usize| match strip_parens(arg) {
             Expr::Closure(c) if c.inputs.len() == params && c.capture.is_none() => {
-                let pat = c.inputs.first().cloned();
+                // `|v: f64|`: the pattern, which `Some(..)` takes without its type.
+                let pat = c.inputs.first().map(|p| match p {
+                    syn::Pat::Type(typed) => (*typed.pat).clone(),
+                    p => p.clone(),
+                });
                 Some((pat, (*c.body).clone()))
             }
             _ => None,

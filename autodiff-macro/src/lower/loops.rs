@@ -342,13 +342,23 @@ impl Lowerer<'_> {
             self.share_aggregate(&param, &next);
             let result = self.fresh_like(var.name(), &param);
             self.share_aggregate(&result, &param);
-            let mut lost = false;
+            let mut lost = None;
             flatten_carried(&init, &param, &next, &result, &mut carried, &mut lost);
-            if lost {
-                self.error_at(
+            let name = var.name().unwrap_or("a variable");
+            match lost {
+                Some(Lost::Array) => self.error_at(
                     span,
-                    format!("this loop puts an array into `{}`, which held no array before the loop (`prev = Some(cur)` after `let mut prev = None;`); give it an array before the loop (`let mut prev = Some(cur);`) or its type (`let mut prev: Option<[f64; 2]> = None;`), or keep the array in a variable of its own", var.name().unwrap_or("a variable")),
-                );
+                    format!("this loop puts an array into `{name}`, which held no array before the loop (`prev = Some(cur)` after `let mut prev = None;`); give it an array before the loop (`let mut prev = Some(cur);`) or its type (`let mut prev: Option<[f64; 2]> = None;`), or keep the array in a variable of its own"),
+                ),
+                Some(Lost::Option) => self.error_at(
+                    span,
+                    format!("this loop puts an `Option` it builds (`{name} = Some(x)`) into `{name}`, which held one the function was given before the loop (`let mut {name} = start;`); build that one too: `let mut {name} = match start {{ Some(v) => Some(v), None => None }};`"),
+                ),
+                Some(Lost::Other) => self.error_at(
+                    span,
+                    format!("this loop gives `{name}` a value of another kind than the one it held before the loop (a tuple written out where a call's value was); give it its value the same way before the loop, or keep the two in variables of their own"),
+                ),
+                None => {}
             }
             results.push((depth, var, result));
         }
@@ -568,6 +578,13 @@ pub(super) fn val_values(val: &Val) -> Vec<Value> {
     }
 }
 
+/// What a carried variable's next value is that its parameter cannot hold.
+pub(super) enum Lost {
+    Array,
+    Option,
+    Other,
+}
+
 /// One `Carried` per scalar of a carried variable (tuples are carried element by element).
 pub(super) fn flatten_carried(
     init: &Val,
@@ -575,7 +592,7 @@ pub(super) fn flatten_carried(
     next: &Val,
     result: &Val,
     out: &mut Vec<Carried>,
-    lost: &mut bool,
+    lost: &mut Option<Lost>,
 ) {
     match (param, result) {
         (Val::Scalar(Operand::Value(param)), Val::Scalar(Operand::Value(result))) => {
@@ -588,10 +605,20 @@ pub(super) fn flatten_carried(
                 // An array where the variable held a number or nothing (`prev = Some(cur)` after
                 // `None`): it cannot be carried, and must not be dropped.
                 Val::Mem(..) => {
-                    *lost = true;
+                    *lost = Some(Lost::Array);
                     dummy()
                 }
-                _ => dummy(),
+                // An `Option` built where the variable held a value the function was given (an
+                // `Option` parameter): carried as that value, it would be lost.
+                Val::Option(..) => {
+                    *lost = Some(Lost::Option);
+                    dummy()
+                }
+                Val::Tuple(_) | Val::Closure(_) => {
+                    *lost = Some(Lost::Other);
+                    dummy()
+                }
+                Val::Unit | Val::Poison => dummy(),
             };
             out.push(Carried {
                 init,
@@ -612,7 +639,7 @@ pub(super) fn flatten_carried(
         // An array the body wrote in place stays the same array; another one would be lost.
         (Val::Mem(param, _), _) => {
             if matches!(next, Val::Mem(next, _) if next != param) {
-                *lost = true;
+                *lost = Some(Lost::Array);
             }
         }
         // An `Option`: its value and whether there is one.
