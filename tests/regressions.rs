@@ -6189,10 +6189,10 @@ mod reviewed_constants_and_keys {
     // The way the loop-kind error says to write it: the given `Option` built again.
     #[differentiate(wrt(x))]
     fn smooth(x: &[f64], start: Option<f64>) -> f64 {
-        let mut prev = match start {
-            Some(v) => Some(v),
-            None => None,
-        };
+        let mut prev = None;
+        if let Some(v) = start {
+            prev = Some(v);
+        }
         let mut s = 0.0;
         for i in 0..x.len() {
             let p = prev.unwrap_or(x[i]);

@@ -3350,7 +3350,8 @@ impl<'a> Gen<'a> {
                     ));
                 } else {
                     self.emit(format!(
-                        "{idx}.sort_unstable_by_key(|&zi| std::cmp::Reverse(zi * {shift} % {len}));"
+                        "{idx}.sort_unstable_by_key(|&zi| std::cmp::Reverse(zi * {} % {len}));",
+                        shift + 1
                     ));
                 }
                 self.emit(format!(

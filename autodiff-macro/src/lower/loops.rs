@@ -352,7 +352,7 @@ impl Lowerer<'_> {
                 ),
                 Some(Lost::Option) => self.error_at(
                     span,
-                    format!("this loop puts an `Option` it builds (`{name} = Some(x)`) into `{name}`, which held one the function was given before the loop (`let mut {name} = start;`); build that one too: `let mut {name} = match start {{ Some(v) => Some(v), None => None }};`"),
+                    format!("this loop puts an `Option` it builds (`{name} = Some(x)`) into `{name}`, which held one the function was given before the loop (`let mut {name} = start;`); build that one too: `let mut {name} = None; if let Some(v) = start {{ {name} = Some(v); }}`"),
                 ),
                 Some(Lost::Other) => self.error_at(
                     span,
