@@ -278,6 +278,13 @@ impl Lowerer<'_> {
         if !is_place(&call.receiver) || self.gives_option(&call.receiver) {
             return None;
         }
+        // Not an array of numbers (`a.map(|v| ..)` is the array's).
+        let numbers = indexed_root(&call.receiver).is_some_and(|(root, _)| {
+            matches!(self.local_val(root), Some(Val::Mem(mem, _)) if !self.mems[mem.index()].structured)
+        });
+        if numbers {
+            return None;
+        }
         let (option, span) = (&call.receiver, call.method.span());
         // A closure written in place, with as many parameters as the `Option` gives it.
         let closure = |arg: &Expr, params: usize| match strip_parens(arg) {
