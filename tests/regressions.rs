@@ -6305,3 +6305,91 @@ mod reviewed_constants_and_keys {
         assert_close(gm.blocks[1].layers[0].b, 0.9 * 0.4, 1e-14);
     }
 }
+
+/// Reviewed (materials hunt): an array behind a reference dereferenced and passed by value
+/// (`sq(*a)`, `let b = *a; sq(b)`), `Option` methods of data held by `no_grad`
+/// (`no_grad(&self.ko)[i].unwrap_or(..)`, `no_grad(self.cut).map_or(..)`), and `chunks_mut`
+/// enumerated.
+mod reviewed_dereferences_and_held_options {
+    use super::common::assert_gradient;
+    use autodiff_core::{Differentiable, differentiate, no_grad};
+
+    #[differentiate]
+    fn sq(a: [f64; 2]) -> f64 {
+        a[0] * a[0] + 3.0 * a[1]
+    }
+
+    #[differentiate]
+    fn msq(m: [[f64; 2]; 2]) -> f64 {
+        m[0][0] * m[1][1] - m[0][1]
+    }
+
+    #[differentiate]
+    fn by_deref(a: &[f64; 2], m: &[[f64; 2]; 2]) -> f64 {
+        let b = *a;
+        let c = *m;
+        sq(*a) + sq(b) * a[1] + msq(*m) + c[1][0] * msq(c)
+    }
+
+    #[derive(Clone, Differentiable)]
+    pub struct Chain {
+        pub x: Vec<f64>,
+        pub kd: f64,
+        #[differentiable(skip)]
+        pub ko: Vec<Option<f64>>,
+        #[differentiable(skip)]
+        pub cut: Option<f64>,
+    }
+
+    impl Chain {
+        #[differentiate]
+        pub fn energy(&self) -> f64 {
+            let mut e = 0.0;
+            for i in 0..self.ko.len() {
+                let k = no_grad(&self.ko)[i].unwrap_or(self.kd);
+                let m = no_grad(&self.ko)[i].map_or(self.kd * 2.0, |v| v * self.x[i]);
+                e += k * (self.x[i + 1] - self.x[i]).powi(2) + m;
+            }
+            e + no_grad(self.cut).map_or(3.0, |c| c * self.kd)
+        }
+    }
+
+    #[differentiate]
+    fn blocks(x: &[f64]) -> f64 {
+        let mut buf = x.to_vec();
+        for (i, ch) in buf.chunks_mut(2).enumerate() {
+            ch[0] *= (i + 1) as f64 * ch[ch.len() - 1];
+        }
+        buf.iter().map(|v| v.sin()).sum()
+    }
+
+    #[test]
+    fn dereferences_and_held_options() {
+        let (a, m) = ([1.0, 2.0], [[0.5, 0.25], [1.5, -1.0]]);
+        let (v, (ga, gm)) = by_deref_grad(&a, &m);
+        assert_eq!(v, by_deref(&a, &m));
+        assert_gradient(|a: &[f64]| by_deref(&[a[0], a[1]], &m), &a, &ga, 1e-6);
+        let mat = |p: &[f64]| [[p[0], p[1]], [p[2], p[3]]];
+        assert_gradient(
+            |p: &[f64]| by_deref(&a, &mat(p)),
+            &m.concat(),
+            &gm.concat(),
+            1e-6,
+        );
+        let chain = |p: &[f64]| Chain {
+            x: p[..3].to_vec(),
+            kd: p[3],
+            ko: vec![None, Some(2.0)],
+            cut: Some(0.25),
+        };
+        let p = [0.5, 1.5, -0.25, 0.75];
+        let (v, g) = chain(&p).energy_grad();
+        assert_eq!(v, chain(&p).energy());
+        let g: Vec<f64> = g.x.iter().copied().chain([g.kd]).collect();
+        assert_gradient(|p: &[f64]| chain(p).energy(), &p, &g, 1e-6);
+        let x = [0.3, -1.2, 0.8, 0.45, 1.1];
+        let (v, g) = blocks_grad(&x);
+        assert_eq!(v, blocks(&x));
+        assert_gradient(blocks, &x, &g, 1e-6);
+    }
+}

@@ -210,15 +210,26 @@ fn chunks_mut_loop(for_: &syn::ExprForLoop) -> Option<Expr> {
     let Expr::MethodCall(call) = strip_parens(&for_.expr) else {
         return None;
     };
+    let mut call = call;
+    // `.enumerate()`: the chunk's position bound too (`for (i, ch) in ..`).
+    let mut position = None;
+    let mut pat = &*for_.pat;
+    if call.method == "enumerate" && call.args.is_empty() {
+        let (Expr::MethodCall(inner), Pat::Tuple(pair)) = (strip_parens(&call.receiver), pat)
+        else {
+            return None;
+        };
+        let [at, item] = &pair.elems.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        (call, pat, position) = (inner, item, Some(*at));
+    }
     let exact = match call.method.to_string().as_str() {
         "chunks_mut" => false,
         "chunks_exact_mut" => true,
         _ => return None,
     };
-    let (name, [size]) = (
-        simple_name(&for_.pat)?,
-        &call.args.iter().collect::<Vec<_>>()[..],
-    ) else {
+    let (name, [size]) = (simple_name(pat)?, &call.args.iter().collect::<Vec<_>>()[..]) else {
         return None;
     };
     let mut fixed = Vec::new();
@@ -236,9 +247,11 @@ fn chunks_mut_loop(for_: &syn::ExprForLoop) -> Option<Expr> {
         ),
     };
     let (body, label) = (&for_.body.stmts, &for_.label);
+    let position = position.map(|p| -> Stmt { parse_quote!(let #p = #at;) });
     Some(parse_quote!({
         #(#fixed)*
         #label for #at in 0..#count {
+            #position
             let #name = &mut #base[#at * #k..#end];
             #(#body)*
         }

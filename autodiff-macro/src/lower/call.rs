@@ -945,12 +945,31 @@ impl Lowerer<'_> {
         no_grad: &'e syn::ExprCall,
         method: &str,
     ) -> Option<&'e Expr> {
+        // (An `Option`'s own, `no_grad(self.cut).map_or(3.0, |c| c * 2.0)`, are not.)
+        let option: &[&str] = &[
+            "map",
+            "map_or",
+            "map_or_else",
+            "and_then",
+            "unwrap_or_else",
+            "ok_or",
+            "filter",
+            "is_some_and",
+            "is_none_or",
+            "or",
+            "or_else",
+            "xor",
+            "zip",
+            "copied",
+            "cloned",
+        ];
         let standard = rules::is_known(method)
             || [
                 SLICE_METHODS,
                 CUT_METHODS,
                 IN_PLACE_METHODS,
                 OPERATOR_METHODS,
+                option,
             ]
             .iter()
             .any(|methods| methods.contains(&method));
@@ -1387,7 +1406,10 @@ impl Lowerer<'_> {
             cut.push(held.is_some());
             let arg = held.unwrap_or(arg);
             let owned;
-            let arg = match self.no_grad_of_reference(arg) {
+            let arg = match self
+                .no_grad_of_reference(arg)
+                .or_else(|| self.deref_param_array(arg))
+            {
                 Some(rewritten) => {
                     owned = rewritten;
                     &owned
@@ -1534,6 +1556,25 @@ impl Lowerer<'_> {
         });
         let value = self.emit(op, vec![receiver], call.method.span());
         Some(Val::Scalar(Operand::Value(value)))
+    }
+
+    /// `*a` of an array parameter behind a reference (`a: &[f64; 2]`), which the user's code
+    /// copies: `a.clone()`, an array of the function's own, passed and bound by value.
+    pub(super) fn deref_param_array(&self, expr: &Expr) -> Option<Expr> {
+        let Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Deref(_),
+            expr: inner,
+            ..
+        }) = strip_parens(expr)
+        else {
+            return None;
+        };
+        let param_array = matches!(self.local_val(inner), Some(Val::Mem(mem, prefix))
+            if prefix.is_empty()
+                && !self.mems[mem.index()].structured
+                && !self.mems[mem.index()].vec
+                && self.mems[mem.index()].param.is_some_and(|p| self.param_by_ref[p]));
+        param_array.then(|| syn::parse_quote_spanned!(expr.span()=> #inner.clone()))
     }
 
     /// `no_grad(x)` of an array parameter behind a reference (or `no_grad(&a)` of a local one),

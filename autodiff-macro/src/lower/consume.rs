@@ -275,7 +275,10 @@ impl Lowerer<'_> {
     /// function is given (data that is not differentiated): the `match` they stand for, whose
     /// arms may be.
     pub(super) fn given_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
-        if !is_place(&call.receiver) || self.gives_option(&call.receiver) {
+        // A place, or an element of data held by `no_grad` (`no_grad(&self.ko)[i]`).
+        let held = matches!(indexed_root(&call.receiver), Some((Expr::Call(c), rows))
+            if rows > 0 && matches!(&*c.func, Expr::Path(f) if is_no_grad(f)));
+        if !(is_place(&call.receiver) || held) || self.gives_option(&call.receiver) {
             return None;
         }
         // Not an array of numbers (`a.map(|v| ..)` is the array's).

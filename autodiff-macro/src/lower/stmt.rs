@@ -88,6 +88,14 @@ impl Lowerer<'_> {
             self.declare_uninit(&local.pat, None);
             return;
         };
+        // `let b = *a;` of an array behind a reference: a copy, an array of its own by value.
+        if let Some(copy) = self.deref_param_array(&init.expr) {
+            let mut local = local.clone();
+            if let Some(init) = &mut local.init {
+                init.expr = Box::new(copy);
+            }
+            return self.local(&local);
+        }
         // `let [first, rest @ ..] = x else { return w };` of an array: the length tested, the
         // elements bound.
         if let (Pat::Slice(slice), Some((_, diverge))) = (&local.pat, &init.diverge) {
