@@ -92,7 +92,7 @@ impl Lowerer<'_> {
         if let Some(copy) = self.deref_param_array(&init.expr) {
             let mut local = local.clone();
             if let Some(init) = &mut local.init {
-                init.expr = Box::new(copy);
+                *init.expr = copy;
             }
             return self.local(&local);
         }
