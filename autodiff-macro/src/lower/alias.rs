@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, Pat, Stmt, parse_quote};
 
-use super::syntax::{contains_early_return, strip_parens};
+use super::syntax::{contains_early_return, range_tokens, strip_parens};
 
 /// The body with its mutable references to elements (`let e = &mut v[i]`, `v.iter_mut()`,
 /// also in `.for_each(..)`, which is rewritten as the `for` loop it stands for) replaced by the
@@ -156,12 +156,7 @@ fn element_ref(stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
                 format_ident!("__{}_lo", name),
                 format_ident!("__{}_hi", name),
             );
-            let start = range.start.clone().unwrap_or_else(|| parse_quote!(0));
-            let end: Expr = match (&range.end, &range.limits) {
-                (Some(end), syn::RangeLimits::HalfOpen(_)) => parse_quote!(#end),
-                (Some(end), syn::RangeLimits::Closed(_)) => parse_quote!((#end) + 1),
-                (None, _) => parse_quote!(#base.len()),
-            };
+            let (start, end) = range_tokens(range, quote::quote!(#base.len()));
             fixed.push(parse_quote!(let #lo: usize = #start;));
             fixed.push(parse_quote!(let #hi: usize = #end;));
             (parse_quote!(#base[#lo..#hi]), Some((base, lo, hi)))
@@ -491,16 +486,8 @@ impl VisitMut for Replace<'_> {
                 };
                 *index.index = match strip_parens(&index.index) {
                     Expr::Range(range) => {
-                        let start = range.start.as_ref().map_or_else(
-                            || parse_quote!(#lo),
-                            |a| -> Expr { parse_quote!(#lo + (#a)) },
-                        );
-                        let end: Expr = match (&range.end, &range.limits) {
-                            (Some(b), syn::RangeLimits::HalfOpen(_)) => parse_quote!(#lo + (#b)),
-                            (Some(b), syn::RangeLimits::Closed(_)) => parse_quote!(#lo + (#b) + 1),
-                            (None, _) => parse_quote!(#hi),
-                        };
-                        parse_quote!(#start..#end)
+                        let (start, end) = range_tokens(range, quote::quote!((#hi - #lo)));
+                        parse_quote!(#lo + #start..#lo + #end)
                     }
                     j => parse_quote!(#lo + (#j)),
                 };

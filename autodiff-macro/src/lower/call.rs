@@ -446,13 +446,7 @@ impl Lowerer<'_> {
             self.fill_elements(array, value, call.method.span());
             return Val::Unit;
         }
-        if matches!(name.as_str(), "sort_by" | "sort_unstable_by")
-            && call.args.len() == 1
-            && is_place(&call.receiver)
-        {
-            return self.sort_by(call);
-        }
-        if let (Some(order), true) = (key_order(call), is_place(&call.receiver)) {
+        if let (Some(order), true) = (sort_order(call), is_place(&call.receiver)) {
             return self.sorted(call, &order);
         }
         // `me.a.rotate_left(1)`, `a[1..].fill(0.0)`: a method that changes a struct's field or
@@ -681,25 +675,9 @@ impl Lowerer<'_> {
         self.opaque_with(&expr, false, error)
     }
 
-    /// `s.sort_by(|a, b| a.total_cmp(b))` of a local array or `Vec`: the order the comparator
-    /// gives (no derivative, as a comparison has none), then the elements gathered in that
-    /// order, which the backward sweep scatters back.
-    fn sort_by(&mut self, call: &syn::ExprMethodCall) -> Val {
-        let span = call.method.span();
-        let (receiver, compare) = (&call.receiver, &call.args[0]);
-        let order: Expr = if call.method == "sort_unstable_by" {
-            syn::parse_quote_spanned!(span=>
-                ::autodiff_core::__private::unstable_sorted_order(&#receiver, #compare)
-            )
-        } else {
-            syn::parse_quote_spanned!(span=>
-                ::autodiff_core::__private::sorted_order(&#receiver, #compare)
-            )
-        };
-        self.sorted(call, &order)
-    }
-
-    /// `call` (a sort of `call.receiver` in place) as the elements gathered in `order`.
+    /// `s.sort_by(|a, b| a.total_cmp(b))` (and the other sorts, [`sort_order`]) of a local
+    /// array or `Vec`: the order the sort gives (no derivative, as a comparison has none), then
+    /// the elements gathered in that order, which the backward sweep scatters back.
     fn sorted(&mut self, call: &syn::ExprMethodCall, order: &Expr) -> Val {
         let (span, receiver) = (call.method.span(), &call.receiver);
         let error = super::opaque::no_rule(&format!("the order of `{}`", call.method));
@@ -1242,17 +1220,9 @@ impl Lowerer<'_> {
             if let Some(Expr::Reference(held)) = self.cut_struct(call) {
                 if let Val::Mem(mem, prefix) = self.expr(&held.expr) {
                     let hole = Opaque::hole(0);
-                    let opaque = Opaque {
-                        index: true,
-                        borrow: true,
-                        ..Opaque::cut(quote::quote!(&#hole))
-                    };
-                    let span = call.span();
-                    let value =
-                        self.emit(Op::Opaque(opaque), vec![Operand::Mem(mem, prefix)], span);
-                    self.kept_as_written.insert(value);
-                    self.borrows.insert(value);
-                    return Val::Scalar(Operand::Value(value));
+                    let opaque = Opaque::cut(quote::quote!(&#hole));
+                    let place = vec![Operand::Mem(mem, prefix)];
+                    return self.borrow_as(opaque, place, call.span());
                 }
             }
             // A closure inside (`no_grad(x.iter().fold(0.0, |m, v| m.max(*v)))`), which the
@@ -1608,13 +1578,20 @@ impl Lowerer<'_> {
     }
 }
 
-/// `v.sort()`, `v.sort_by_key(|&i| key[i])` and their unstable forms (of integers, indices:
-/// their keys are `Ord`): the order they put `v` in, as `sort_by`'s.
-fn key_order(call: &syn::ExprMethodCall) -> Option<Expr> {
+/// The order a sort in place puts `v` in: `v.sort_by(compare)`, `v.sort()`,
+/// `v.sort_by_key(|&i| key[i])` (of integers, indices: their keys are `Ord`), and their
+/// unstable forms.
+fn sort_order(call: &syn::ExprMethodCall) -> Option<Expr> {
     let (span, v) = (call.method.span(), &call.receiver);
     let args: Vec<&Expr> = call.args.iter().collect();
     let private = quote::quote!(::autodiff_core::__private);
     Some(match (call.method.to_string().as_str(), &args[..]) {
+        ("sort_by", [compare]) => {
+            syn::parse_quote_spanned!(span=> #private::sorted_order(&#v, #compare))
+        }
+        ("sort_unstable_by", [compare]) => {
+            syn::parse_quote_spanned!(span=> #private::unstable_sorted_order(&#v, #compare))
+        }
         ("sort", []) => {
             syn::parse_quote_spanned!(span=> #private::sorted_order(&#v, ::core::cmp::Ord::cmp))
         }

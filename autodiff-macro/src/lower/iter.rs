@@ -775,9 +775,18 @@ impl Lowerer<'_> {
             cut: false,
             error: "a slice of an array a call returned cannot be differentiated here; index its elements (`h[i]` in a loop over `1..h.len()`)".to_owned(),
             at: quote::quote_spanned!(span=> slice),
+            ..Opaque::cut(rename_holes(template))
+        };
+        self.borrow_as(opaque, args, span)
+    }
+
+    /// `opaque` as a borrow, which the backward sweep takes again rather than tape (also one
+    /// that is cut: `no_grad(&self.buffer)`).
+    pub(super) fn borrow_as(&mut self, opaque: Opaque, args: Vec<Operand>, span: Span) -> Val {
+        let opaque = Opaque {
             index: true,
             borrow: true,
-            ..Opaque::cut(rename_holes(template))
+            ..opaque
         };
         let value = self.emit(Op::Opaque(opaque), args, span);
         self.kept_as_written.insert(value);

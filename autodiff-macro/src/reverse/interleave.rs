@@ -443,6 +443,15 @@ fn precompute(v: Value, early: &Early, out: &mut Vec<Value>) -> bool {
 }
 
 /// How many times each value is read, by statements and by the output.
+/// The operands the function returns.
+pub(super) fn output_operands<'o>(output: &'o Output, out: &mut Vec<&'o Operand>) {
+    match output {
+        Output::Operand(op) | Output::Passive(op) => out.push(op),
+        Output::Tuple(parts) => parts.iter().for_each(|part| output_operands(part, out)),
+        Output::Mem(_) => {}
+    }
+}
+
 pub(super) fn use_counts(function: &Function) -> BTreeMap<Value, usize> {
     let mut uses = BTreeMap::new();
     let mut count = |op: &Operand| {
@@ -453,13 +462,6 @@ pub(super) fn use_counts(function: &Function) -> BTreeMap<Value, usize> {
     function
         .body
         .walk(&mut |stmt| operands(stmt).into_iter().for_each(&mut count));
-    fn output_operands<'o>(output: &'o Output, out: &mut Vec<&'o Operand>) {
-        match output {
-            Output::Operand(op) | Output::Passive(op) => out.push(op),
-            Output::Tuple(parts) => parts.iter().for_each(|part| output_operands(part, out)),
-            Output::Mem(_) => {}
-        }
-    }
     let mut outputs = Vec::new();
     output_operands(&function.output, &mut outputs);
     outputs.into_iter().for_each(count);

@@ -165,14 +165,9 @@ fn views(function: &Function) -> BTreeMap<Value, (Value, syn::Member)> {
         }
         stmt => other.extend(operands(stmt).into_iter().flat_map(Operand::values)),
     });
-    fn output_values(output: &Output, out: &mut BTreeSet<Value>) {
-        match output {
-            Output::Operand(op) | Output::Passive(op) => out.extend(op.values()),
-            Output::Tuple(parts) => parts.iter().for_each(|part| output_values(part, out)),
-            Output::Mem(_) => {}
-        }
-    }
-    output_values(&function.output, &mut other);
+    let mut outputs = Vec::new();
+    interleave::output_operands(&function.output, &mut outputs);
+    other.extend(outputs.into_iter().flat_map(Operand::values));
     fields.retain(|field, _| indexed.contains_key(field) && !other.contains(field));
     fields
 }
