@@ -6393,3 +6393,109 @@ mod reviewed_dereferences_and_held_options {
         assert_gradient(blocks, &x, &g, 1e-6);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the adversarial review of stop 31: a loop-carried `Option` the function builds that
+// the loop gives an `Option` it was given (`o = obs[i]` after `let mut o = None;`: last
+// observation carried forward) kept `None`; `Some(self.k)` carried as the field's place kept
+// the field (`o = Some(x[i])` was lost); indexing a mutable sub-slice past its end read the
+// array beyond it where the function panics.
+// ------------------------------------------------------------------------------------------
+mod reviewed_carried_options_and_sub_slice_bounds {
+    use super::*;
+
+    #[differentiate(wrt(x))]
+    fn carried_forward(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let mut o: Option<f64> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += o.unwrap_or(x[i]) * x[i];
+            o = obs[i];
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn carried_from_some(x: &[f64], obs: &[Option<f64>], nb: &[Option<usize>]) -> f64 {
+        let mut o = Some(x[0]);
+        let mut j: Option<usize> = None;
+        let mut st = (None, 0.0);
+        let mut s = 0.0;
+        for (i, ob) in obs.iter().enumerate() {
+            if let Some(v) = o {
+                s += v * x[i];
+            }
+            if let Some(k) = j {
+                s += x[k] * x[i];
+            }
+            s += o.map_or(x[i], |v| v * 2.0);
+            st.1 += st.0.unwrap_or(x[i]) * x[i];
+            o = *ob;
+            j = nb[i];
+            st = (obs[i], st.1);
+        }
+        s + st.1
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Held {
+        pub k: f64,
+        #[differentiable(skip)]
+        pub ko: Vec<Option<f64>>,
+    }
+
+    impl Held {
+        #[differentiate]
+        pub fn run(&self, x: &[f64]) -> f64 {
+            let mut o = Some(self.k);
+            let mut p = Some(self.k);
+            let mut s = 0.0;
+            for i in 0..x.len() {
+                s += o.unwrap_or(x[i]) * x[i] * self.k + p.unwrap_or(1.0);
+                o = autodiff_core::no_grad(&self.ko)[i];
+                p = Some(x[i] * 2.0);
+            }
+            s
+        }
+    }
+
+    #[differentiate]
+    fn past_sub_slice(x: &[f64], j: usize) -> f64 {
+        let mut buf = x.to_vec();
+        let ch = &mut buf[0..2];
+        ch[j] = 5.0 * x[0];
+        buf.iter().sum()
+    }
+
+    #[test]
+    fn carried_options() {
+        let x = [1.0, 2.0, 3.0, 0.5];
+        let obs = [None, Some(10.0), None, Some(-1.0)];
+        let nb = [Some(2), None, Some(0), Some(1)];
+        let (v, g) = carried_forward_grad(&x[..3], &obs[..3]);
+        assert_eq!((v, g.clone()), (35.0, vec![2.0, 4.0, 10.0]));
+        assert_eq!(v, carried_forward(&x[..3], &obs[..3]));
+        let (v, g) = carried_from_some_grad(&x, &obs, &nb);
+        assert_eq!(v, carried_from_some(&x, &obs, &nb));
+        assert_gradient(|x: &[f64]| carried_from_some(x, &obs, &nb), &x, &g, 1e-6);
+        let held = |p: &[f64]| Held {
+            k: p[4],
+            ko: obs.to_vec(),
+        };
+        let p = [1.0, 2.0, 3.0, 0.5, 0.7];
+        let (v, (gh, gx)) = held(&p).run_grad(&p[..4]);
+        assert_eq!(v, held(&p).run(&p[..4]));
+        let g: Vec<f64> = gx.iter().copied().chain([gh.k]).collect();
+        assert_gradient(|p: &[f64]| held(p).run(&p[..4]), &p, &g, 1e-6);
+    }
+
+    #[test]
+    fn sub_slice_bounds() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let (v, g) = past_sub_slice_grad(&x, 1);
+        assert_eq!(v, past_sub_slice(&x, 1));
+        assert_gradient(|x: &[f64]| past_sub_slice(x, 1), &x, &g, 1e-6);
+        assert!(std::panic::catch_unwind(|| past_sub_slice(&x, 2)).is_err());
+        assert!(std::panic::catch_unwind(|| past_sub_slice_grad(&x, 2)).is_err());
+    }
+}

@@ -403,6 +403,33 @@ macro_rules! impl_position {
 }
 impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
 
+/// The end of the sub-slice `start..end` of a slice of length `len`, after the checks that
+/// slicing makes (a rewritten `&mut buf[a..b]` is never taken, so they are made here).
+#[inline(always)]
+#[track_caller]
+pub fn sub_slice_end(start: usize, end: usize, len: usize) -> usize {
+    assert!(
+        start <= end,
+        "slice index starts at {start} but ends at {end}"
+    );
+    assert!(
+        end <= len,
+        "range end index {end} out of range for slice of length {len}"
+    );
+    end
+}
+
+/// Position `j` of a sub-slice of length `len`, checked as indexing the sub-slice would.
+#[inline(always)]
+#[track_caller]
+pub fn sub_index(j: usize, len: usize) -> usize {
+    assert!(
+        j < len,
+        "index out of bounds: the len is {len} but the index is {j}"
+    );
+    j
+}
+
 /// The item at position `k` of the range `start..`: a function, so that the type of an
 /// untyped `(0..3)` is decided by the items' use (`i32` unless it is an index), as in Rust.
 #[inline(always)]

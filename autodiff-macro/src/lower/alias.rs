@@ -157,8 +157,11 @@ fn element_ref(stmt: &Stmt, rest: &[Stmt]) -> Option<Vec<Stmt>> {
                 format_ident!("__{}_hi", name),
             );
             let (start, end) = range_tokens(range, quote::quote!(#base.len()));
+            let private = quote::quote!(::autodiff_core::__private);
             fixed.push(parse_quote!(let #lo: usize = #start;));
-            fixed.push(parse_quote!(let #hi: usize = #end;));
+            fixed.push(
+                parse_quote!(let #hi: usize = #private::sub_slice_end(#lo, #end, #base.len());),
+            );
             (parse_quote!(#base[#lo..#hi]), Some((base, lo, hi)))
         }
         place => (fixed_place(place, &name, &mut fixed)?, None),
@@ -484,12 +487,16 @@ impl VisitMut for Replace<'_> {
                     *index.expr = self.place();
                     return;
                 };
+                // Checked against the sub-slice's bounds, not only the array's (a panic there
+                // names the user's index).
+                let private =
+                    quote::quote_spanned!(index.index.span()=> ::autodiff_core::__private);
                 *index.index = match strip_parens(&index.index) {
                     Expr::Range(range) => {
                         let (start, end) = range_tokens(range, quote::quote!((#hi - #lo)));
-                        parse_quote!(#lo + #start..#lo + #end)
+                        parse_quote!(#lo + #start..#lo + #private::sub_slice_end(#start, #end, #hi - #lo))
                     }
-                    j => parse_quote!(#lo + (#j)),
+                    j => parse_quote!(#lo + #private::sub_index(#j, #hi - #lo)),
                 };
                 *index.expr = parse_quote!(#base);
             }

@@ -764,12 +764,18 @@ impl Lowerer<'_> {
 
     /// What the local variable `expr` names holds.
     pub(super) fn local_val(&self, expr: &Expr) -> Option<&Val> {
-        let Expr::Path(path) = strip_parens(expr) else {
-            return None;
-        };
-        self.lookup_user(&local_name(path)?.to_string())?
-            .val
-            .as_ref()
+        match strip_parens(expr) {
+            Expr::Path(path) => self
+                .lookup_user(&local_name(path)?.to_string())?
+                .val
+                .as_ref(),
+            // A part of a local tuple (`st.0`).
+            Expr::Field(field) => match (&field.member, self.local_val(&field.base)?) {
+                (syn::Member::Unnamed(k), Val::Tuple(parts)) => parts.get(k.index as usize),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// `x.get(i)`, `x.first()`, `x.last()` of an array of numbers the function names: whether
@@ -1152,6 +1158,7 @@ impl Lowerer<'_> {
             && call.args.len() == 1
         {
             let value = self.expr_copying_struct(&call.args[0]);
+            let value = self.field_read_now(&call.args[0], value);
             let value = self.copied_in(value, true, call.args[0].span());
             return Val::Option(Box::new(value), Operand::Bool(true));
         }

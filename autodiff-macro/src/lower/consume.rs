@@ -345,15 +345,9 @@ impl Lowerer<'_> {
                 }
                 _ => self.element_access(inner),
             },
-            Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                matches!(
-                    self.lookup_user(&ident.to_string()),
-                    Some(Binding {
-                        val: Some(Val::Option(..)),
-                        ..
-                    })
-                )
-            }),
+            expr @ (Expr::Path(_) | Expr::Field(_)) => {
+                matches!(self.local_val(expr), Some(Val::Option(..)))
+            }
             _ => false,
         }
     }

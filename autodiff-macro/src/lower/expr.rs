@@ -9,6 +9,24 @@ use syn::spanned::Spanned;
 use syn::{BinOp, Expr, UnOp};
 
 impl Lowerer<'_> {
+    /// A field of a struct put into a tuple or an `Option` (`(p.b, 0.0)`, `Some(p.w)`): read
+    /// now, as Rust copies it then; `(&p.w, x)` keeps naming it.
+    pub(super) fn field_read_now(&mut self, e: &Expr, val: Val) -> Val {
+        match val {
+            Val::Mem(mem, prefix)
+                if self.mems[mem.index()].structured
+                    && !matches!(e, Expr::Reference(_))
+                    && (!prefix.is_empty() || self.mems[mem.index()].field.is_some()) =>
+            {
+                let value = self.emit(Op::Load(mem), prefix, e.span());
+                self.values[value.index()].aggregate = true;
+                self.whole_fields.insert(value);
+                Val::Scalar(Operand::Value(value))
+            }
+            val => val,
+        }
+    }
+
     pub(super) fn expr(&mut self, expr: &Expr) -> Val {
         match expr {
             Expr::Lit(lit) => Val::Scalar(Operand::Const(Const {
@@ -30,19 +48,9 @@ impl Lowerer<'_> {
                 let parts: Vec<Val> = tuple
                     .elems
                     .iter()
-                    .map(|e| match self.expr(e) {
-                        Val::Mem(mem, prefix)
-                            if self.mems[mem.index()].structured
-                                && !matches!(e, Expr::Reference(_))
-                                && (!prefix.is_empty()
-                                    || self.mems[mem.index()].field.is_some()) =>
-                        {
-                            let value = self.emit(Op::Load(mem), prefix, e.span());
-                            self.values[value.index()].aggregate = true;
-                            self.whole_fields.insert(value);
-                            Val::Scalar(Operand::Value(value))
-                        }
-                        val => val,
+                    .map(|e| {
+                        let val = self.expr(e);
+                        self.field_read_now(e, val)
                     })
                     .collect();
                 if parts.is_empty() {
