@@ -547,3 +547,19 @@ fn mut_self_methods() {
     let (dc, ddt) = c.advanced_pullback(0.5, Cart { p: 1.0, v: 0.0 });
     assert_eq!((dc.p, dc.v, ddt), (1.0, 0.5, 2.0));
 }
+
+/// A name ending in `_` (`kernel_`, a common way around a keyword or a clash): the generated
+/// `kernel__grad` has two underscores in a row, which is not a lint error of the user's.
+#[differentiate]
+fn kernel_(r: f64, ell: f64) -> f64 {
+    (-0.5 * r * r / (ell * ell)).exp()
+}
+
+#[test]
+fn names_ending_in_an_underscore() {
+    let (v, (dr, dell)) = kernel__grad(0.5, 2.0);
+    let k = (-0.5f64 * 0.25 / 4.0).exp();
+    assert_eq!(v, kernel_(0.5, 2.0));
+    assert!((dr - (-0.5 / 4.0 * k)).abs() < 1e-15);
+    assert!((dell - (0.25 / 8.0 * k)).abs() < 1e-15);
+}

@@ -6499,3 +6499,123 @@ mod reviewed_carried_options_and_sub_slice_bounds {
         assert!(std::panic::catch_unwind(|| past_sub_slice_grad(&x, 2)).is_err());
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the transportation and Gaussian-process hunts of stop 31 (errors from generated
+// code): an element of a `Vec` field read only in a comparison, `no_grad`, `filter` or
+// `min_by` (`for a in &g.arcs { if a.t0 > 2.5 { .. } }`) was moved out of the `Vec`; a skipped
+// integer field as `powi`'s exponent was checked to be a float; `T::PI()` of `FloatConst` was
+// read as a tuple struct.
+// ------------------------------------------------------------------------------------------
+mod reviewed_elements_exponents_and_constants {
+    use super::*;
+    use num_traits::{Float, FloatConst};
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Arc {
+        pub t0: f64,
+        #[differentiable(skip)]
+        pub to: usize,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Graph {
+        pub arcs: Vec<Arc>,
+    }
+
+    impl Arc {
+        #[differentiate]
+        pub fn time(&self, x: f64) -> f64 {
+            self.t0 * x * x
+        }
+    }
+
+    #[differentiate(wrt(g))]
+    fn first_slow(g: &Graph, x: f64) -> f64 {
+        for a in &g.arcs {
+            if a.t0 > 2.5 {
+                return a.time(x);
+            }
+        }
+        0.0
+    }
+
+    #[differentiate(wrt(g, x))]
+    fn inflow(g: &Graph, x: &[f64]) -> f64 {
+        let mut bal = vec![0.0; 3];
+        for (e, a) in g.arcs.iter().enumerate() {
+            bal[autodiff_core::no_grad(a.to)] += x[e] * g.arcs[e].t0;
+        }
+        bal[0] * bal[1]
+    }
+
+    #[differentiate(wrt(g))]
+    fn into_node1(g: &Graph, x: f64) -> f64 {
+        let (i, _) = g
+            .arcs
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.t0.total_cmp(&b.1.t0))
+            .unwrap();
+        let s: f64 = g.arcs.iter().filter(|a| a.to == 1).map(|a| a.time(x)).sum();
+        s + g.arcs[i].t0 * x
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Idm {
+        pub v0: f64,
+        #[differentiable(skip)]
+        pub delta: i32,
+    }
+
+    impl Idm {
+        #[differentiate]
+        pub fn free_term(&self, v: f64) -> f64 {
+            1.0 - (v / self.v0).powi(self.delta)
+        }
+    }
+
+    #[differentiate]
+    fn disc<T: Float + FloatConst>(r: T) -> T {
+        T::PI() * r * r + r
+    }
+
+    #[test]
+    fn elements_exponents_and_constants() {
+        let g = Graph {
+            arcs: [(1.0, 1), (3.0, 0), (2.0, 1)]
+                .iter()
+                .map(|&(t0, to)| Arc { t0, to })
+                .collect(),
+        };
+        let with = |t: &[f64]| Graph {
+            arcs: g
+                .arcs
+                .iter()
+                .zip(t)
+                .map(|(a, &t0)| Arc { t0, to: a.to })
+                .collect(),
+        };
+        let t: Vec<f64> = g.arcs.iter().map(|a| a.t0).collect();
+        let t0s = |g: &Graph| -> Vec<f64> { g.arcs.iter().map(|a| a.t0).collect() };
+        let (v, dg) = first_slow_grad(&g, 1.5);
+        assert_eq!(v, first_slow(&g, 1.5));
+        assert_gradient(|t: &[f64]| first_slow(&with(t), 1.5), &t, &t0s(&dg), 1e-6);
+        let x = [0.5, 1.5, 2.0];
+        let (v, (dg, dx)) = inflow_grad(&g, &x);
+        assert_eq!(v, inflow(&g, &x));
+        assert_gradient(|x: &[f64]| inflow(&g, x), &x, &dx, 1e-6);
+        assert_gradient(|t: &[f64]| inflow(&with(t), &x), &t, &t0s(&dg), 1e-6);
+        let (v, dg) = into_node1_grad(&g, 1.5);
+        assert_eq!(v, into_node1(&g, 1.5));
+        assert_gradient(|t: &[f64]| into_node1(&with(t), 1.5), &t, &t0s(&dg), 1e-6);
+        let m = Idm { v0: 30.0, delta: 4 };
+        let (v, (dm, dv)) = m.free_term_grad(12.0);
+        assert_eq!(v, m.free_term(12.0));
+        assert_close(dm.v0, 4.0 * 0.4f64.powi(4) / 30.0, TOL);
+        assert_close(dv, -4.0 * 0.4f64.powi(3) / 30.0, TOL);
+        let (v, d) = disc_grad(2.0f64);
+        assert_eq!(v, disc(2.0f64));
+        assert_close(d, 4.0 * std::f64::consts::PI + 1.0, TOL);
+    }
+}

@@ -144,6 +144,19 @@ fn differentiate_fn(
         );
         return with_errors(input, cx);
     }
+    // A method of a generic `impl` marked alone: the `impl`'s parameters are unknown here, and
+    // the generated items would fail with errors of rustc's that do not say why.
+    if impl_generics.params.is_empty() && item.sig.receiver().is_some() {
+        if let Some(param) = impl_type_param(&item.sig) {
+            cx.error_spanned_by(
+                &param,
+                format!(
+                    "`{param}` looks like a type parameter of the `impl` block, which `#[differentiate]` on a method cannot see; put `#[differentiate]` on the `impl` instead (`#[differentiate] impl<{param}: Float> ..`), which differentiates its methods marked `#[differentiate]`"
+                ),
+            );
+            return with_errors(input, cx);
+        }
+    }
     // The signature is read knowing the `impl`'s type parameters too (`x: T` of an
     // `impl<T: Float>` is a float, not a struct).
     let mut checked = item.sig.clone();
@@ -426,6 +439,36 @@ pub fn catch_internal_errors(
             quote!(#keep #error)
         }
     }
+}
+
+/// A name in the signature that is written like a float type parameter (`T` or `F`) but is
+/// not the function's own. (Other single letters are often a struct's name: `struct Q`.)
+fn impl_type_param(sig: &syn::Signature) -> Option<syn::Ident> {
+    struct Find<'a> {
+        own: &'a syn::Generics,
+        found: Option<syn::Ident>,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Find<'_> {
+        fn visit_type_path(&mut self, ty: &'ast syn::TypePath) {
+            if let Some(ident) = ty.path.get_ident() {
+                let name = ident.to_string();
+                let own = self.own.type_params().any(|p| p.ident == *ident);
+                if matches!(name.as_str(), "T" | "F") && !own {
+                    self.found.get_or_insert_with(|| ident.clone());
+                }
+            }
+            syn::visit::visit_type_path(self, ty);
+        }
+    }
+    let mut find = Find {
+        own: &sig.generics,
+        found: None,
+    };
+    for input in &sig.inputs {
+        syn::visit::Visit::visit_fn_arg(&mut find, input);
+    }
+    syn::visit::Visit::visit_return_type(&mut find, &sig.output);
+    find.found
 }
 
 fn with_errors(tokens: TokenStream, cx: Ctxt) -> TokenStream {

@@ -112,7 +112,7 @@ pub fn custom(item: &syn::ItemFn, sig: &Signature, pullback: &syn::ExprPath) -> 
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(clippy::all, clippy::pedantic)]
+        #[allow(non_snake_case, clippy::all, clippy::pedantic)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             #check
             #rebind_self

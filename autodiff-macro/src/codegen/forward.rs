@@ -844,12 +844,19 @@ pub(super) fn unseen_types(
     function.body.walk(&mut |stmt| match stmt {
         Stmt::Inst(inst) => match &inst.op {
             Op::Rule { rule, .. } => {
+                let adjoints = rule.rule().adjoints;
+                let cut = adjoints.iter().all(Option::is_none);
                 for (k, v) in inst.args.iter().enumerate() {
                     let Some(v) = v.value() else { continue };
+                    // An argument without a derivative beside others with one is typed by the
+                    // method (the `i32` exponent of `powi`, a skipped field of a struct).
+                    if !cut && adjoints.get(k).is_some_and(Option::is_none) {
+                        continue;
+                    }
                     numbers.entry(v).or_insert(inst.span);
-                    // No derivative flows through this argument, so it is not active even
+                    // No derivative flows through the rule, so its argument is not active even
                     // when it varies: a struct's own `floor` would be a constant.
-                    if rule.rule().adjoints.get(k).is_some_and(Option::is_none) {
+                    if cut {
                         constant_use.insert(v);
                     }
                 }

@@ -147,7 +147,7 @@ fn hidden_stub(item: &syn::ItemFn, sig: &Signature, public: bool) -> TokenStream
     quote! {
         #(#attrs)*
         #[doc(hidden)]
-        #[allow(unreachable_code, unused_variables, clippy::all)]
+        #[allow(unreachable_code, unused_variables, non_snake_case, clippy::all)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             (::core::unimplemented!(), move |#(_: #ref_types,)* _: #out_ty, #(_: #slot_types),*| {})
         }

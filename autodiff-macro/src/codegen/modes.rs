@@ -134,7 +134,7 @@ fn missing(
     quote! {
         #(#attrs)*
         #[doc(hidden)]
-        #[allow(dead_code, clippy::all)]
+        #[allow(dead_code, non_snake_case, clippy::all)]
         #vis fn #name<#(#generics,)* #(#args,)* #pullback>(#receiver #(_: #args),*) -> #returns
         where
             for<'__autodiff> &'__autodiff #private::Missing: #private::#trait_,
@@ -172,7 +172,7 @@ fn custom_public_jvp(item: &syn::ItemFn, sig: &Signature, rule: &syn::ExprPath) 
     quote! {
         #(#attrs)*
         #[doc = #doc]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #jvp_fn #generics (#(#params,)* #tangent: #grad_ty) -> (#out_ty, #out_ty) #where_clause {
             #check
             #checked(#(#param_names,)* #tangent)
@@ -380,7 +380,7 @@ pub fn jvp_wrapper(item: &syn::ItemFn, sig: &Signature, body: &Body) -> TokenStr
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(dead_code, unused_variables, clippy::all)]
+        #[allow(dead_code, non_snake_case, unused_variables, clippy::all)]
         #vis fn #jvp #generics (#(#params,)* #(#tangents: #types),*) -> (#out_ty, #out_ty) #where_clause {
             #body
         }
@@ -474,7 +474,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
     let jvp_item = quote! {
         #(#attrs)*
         #[doc = #doc_jvp]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #jvp_fn #generics (#(#params,)* #tangent: #grad_ty) -> (#out_ty, #out_ty) #where_clause {
             #zero_skipped
             #core(#(#param_names,)* #(#tangents),*)
@@ -498,7 +498,7 @@ fn public_jvp(modes: &Modes) -> TokenStream {
 
         #(#attrs)*
         #[doc = #doc_jacobian]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #jacobian_fn #generics (#(#params),*) -> (#out_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #clone_where {
             let #zero: #grad_ty = #zero_value;
             let mut #value = ::core::option::Option::None;

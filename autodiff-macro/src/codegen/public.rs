@@ -36,7 +36,7 @@ pub(super) fn non_scalar_stubs(
         }
         quote! {
             #[doc(hidden)]
-            #[allow(dead_code, clippy::too_many_arguments)]
+            #[allow(dead_code, non_snake_case, clippy::too_many_arguments)]
             #vis fn #name<#(#args),*>(#receiver #(_: #args),*) -> ::core::convert::Infallible
             where
                 #out_ty: #private::#trait_<(#(#args,)*)>,
@@ -119,7 +119,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     let vjp_item = quote! {
         #(#attrs)*
         #[doc = #doc_vjp]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #vjp_fn #borrowing_generics (#(#borrowing_params),*) -> (#out_ty, impl ::core::ops::FnOnce(#out_ty) -> #grad_ty + #borrowing_captures) #where_clause {
             let mut #grad = #zero;
             let (#value, #pullback) = #vjp #turbofish(#(#param_names),*);
@@ -135,7 +135,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
     let pullback_item = quote! {
         #(#attrs)*
         #[doc = #doc_pullback]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #pullback_fn #generics (#(#params,)* #d_out: #out_ty) -> #grad_ty #where_clause {
             let mut #grad = #zero;
             if #private::nonzero(&#d_out) {
@@ -164,7 +164,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
 
         #(#attrs)*
         #[doc = #doc_grad]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_fn #generics (#(#params),*) -> (#out_ty, #grad_ty) #where_clause {
             let mut #grad = #zero;
             #grad_sweep
@@ -177,7 +177,7 @@ pub(super) fn public_fns(item: &syn::ItemFn, sig: &Signature, fused: bool) -> To
 
         #(#attrs)*
         #[doc = #doc_grad_into]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #grad_into_fn #generics (#(#params,)* #grad: &mut #grad_ty) -> #out_ty #where_clause {
             #(#resets)*
             #grad_into_sweep
@@ -254,7 +254,7 @@ pub(super) fn method_vjp(item: &syn::ItemFn, sig: &Signature, parts: &Parts) -> 
         #(#attrs)*
         #[doc(hidden)]
         #[inline(always)]
-        #[allow(dead_code, clippy::all, clippy::pedantic)]
+        #[allow(dead_code, non_snake_case, clippy::all, clippy::pedantic)]
         #vis fn #name #generics (&self, #(#rest),*) -> (#out_ty, #closure) #where_clause
     };
     if !by_value {

@@ -136,7 +136,7 @@ pub fn jvp_vjp_wrapper(item: &syn::ItemFn, sig: &Signature, core_vjp: &Ident) ->
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #name #generics (#(#params,)* #(#tangents: #types),*) -> ((#out_ty, #out_ty), impl ::core::ops::FnOnce(#(#ref_types,)* #(#t_ref_types,)* (#out_ty, #out_ty), #(#slot_types,)* #(#slot_types),*) + #captures) #where_clause {
             #rebind
             #(#unwrap)*
@@ -261,7 +261,7 @@ fn public_hvp(modes: &Modes, hvp: &Input, interleaved: bool) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = #doc_hvp]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #hvp_fn #generics (#(#params,)* #dir: #grad_ty) -> (#out_ty, #grad_ty, #grad_ty) #where_clause {
             let mut #grad: #grad_ty = #zero_value;
             let mut #hv: #grad_ty = #zero_value;
@@ -318,7 +318,7 @@ fn public_hessian(modes: &Modes, common: &mut Common) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = #doc_hessian]
-        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(dead_code, non_snake_case, clippy::too_many_arguments, clippy::type_complexity)]
         #vis fn #hessian_fn #generics (#(#params),*) -> (#out_ty, #grad_ty, ::std::vec::Vec<::std::vec::Vec<#elem>>) #clone_where {
             let #zero: #grad_ty = #zero_value;
             let mut #out = ::core::option::Option::None;

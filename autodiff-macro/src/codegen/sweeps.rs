@@ -81,7 +81,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
             #(#attrs)*
             #[doc(hidden)]
             #[inline]
-            #[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
+            #[allow(unreachable_code, unused_mut, non_snake_case, clippy::all, clippy::pedantic)]
             #vis fn #fused #generics (#(#params,)* #seed: #out_ty, #(#slot_names: #slot_types),*) -> #out_ty #where_clause {
                 #(#items)*
                 #rebind_self
@@ -97,7 +97,7 @@ pub(super) fn sweeps(input: &Input, fuse: Option<usize>) -> TokenStream {
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
+        #[allow(unreachable_code, unused_mut, non_snake_case, clippy::all, clippy::pedantic)]
         #vis fn #vjp #generics (#(#params),*) -> (#out_ty, impl ::core::ops::FnOnce(#(#ref_types,)* #out_ty, #(#slot_types),*) + #captures) #where_clause {
             #(#items)*
             #rebind_self
@@ -311,7 +311,7 @@ pub(super) fn primal(input: &Input, ident: &Ident) -> TokenStream {
         #(#attrs)*
         #[doc(hidden)]
         #[inline]
-        #[allow(unreachable_code, unused_mut, clippy::all, clippy::pedantic)]
+        #[allow(unreachable_code, unused_mut, non_snake_case, clippy::all, clippy::pedantic)]
         #vis fn #ident #generics (#(#params),*) -> #out_ty #where_clause {
             #(#items)*
             #rebind_self

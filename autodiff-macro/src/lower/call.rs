@@ -1138,14 +1138,14 @@ impl Lowerer<'_> {
                 return self.expr(&same);
             }
         }
-        // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields.
+        // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields; not
+        // a function named in capitals (`T::PI()` of `FloatConst`).
         let tuple_struct = func.qself.is_none()
-            && func
-                .path
-                .segments
-                .last()
-                .is_some_and(|s| s.ident.to_string().starts_with(char::is_uppercase))
-            && !matches!(segments.last().map(String::as_str), Some("Some"));
+            && segments.last().is_some_and(|s| {
+                s.starts_with(char::is_uppercase)
+                    && s != "Some"
+                    && (s.len() == 1 || s.chars().any(char::is_lowercase))
+            });
         if tuple_struct {
             let members = (0..call.args.len())
                 .map(|k| syn::Member::Unnamed(syn::Index::from(k)))

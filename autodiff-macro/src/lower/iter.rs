@@ -466,12 +466,13 @@ impl Lowerer<'_> {
     }
 
     /// Whether the stream's items hold rows of an array (the rows of `&[[f64; 3]]`, windows),
-    /// which a variable cannot carry from one iteration to the next.
+    /// which a variable cannot carry from one iteration to the next, or elements of a struct's
+    /// field (`&g.arcs`), which may be structs that are not `Copy`: read again where needed.
     pub(super) fn gives_rows(&self, stream: &Stream) -> bool {
         match &stream.kind {
             StreamKind::Mem { mem, prefix } => {
                 let data = &self.mems[mem.index()];
-                !data.structured && depth(prefix) + 1 < data.dims
+                data.structured || depth(prefix) + 1 < data.dims
             }
             StreamKind::Windows { .. } | StreamKind::Chunks { .. } => true,
             StreamKind::Enumerate(inner)

@@ -258,12 +258,28 @@ impl<'l, 'a> Holes<'l, 'a> {
     fn hole_for(&mut self, val: &Val, span: Span) -> Option<Expr> {
         match val {
             Val::Scalar(Operand::Const(c)) => Some(Expr::Verbatim(c.parenthesized())),
+            // An element of a struct's `Vec` field (`a` of `for a in &g.arcs`), which may be a
+            // struct that is not `Copy`: read in place (`g.arcs[i].to`), not moved out.
+            Val::Scalar(Operand::Value(v)) if self.lowerer.struct_elements.contains_key(v) => {
+                let (mem, indices) = self.lowerer.struct_elements[v].clone();
+                Some(self.hole(Operand::Mem(mem, indices), span))
+            }
             Val::Scalar(operand) => Some(self.hole(operand.clone(), span)),
             Val::Mem(mem, prefix) => Some(self.hole(Operand::Mem(*mem, prefix.clone()), span)),
             Val::Tuple(parts) => {
                 let parts = parts
                     .iter()
-                    .map(|part| self.hole_for(part, span))
+                    .map(|part| match part {
+                        // An item of `g.arcs.iter().enumerate()` holds a reference to the
+                        // element, as in Rust.
+                        Val::Scalar(Operand::Value(v))
+                            if self.lowerer.struct_elements.contains_key(v) =>
+                        {
+                            let place = self.hole_for(part, span)?;
+                            Some(Expr::Verbatim(quote!(&#place)))
+                        }
+                        part => self.hole_for(part, span),
+                    })
                     .collect::<Option<Vec<_>>>()?;
                 // Tokens, not a parse: the parts hold holes, which are not Rust syntax.
                 Some(Expr::Verbatim(quote!((#(#parts,)*))))
