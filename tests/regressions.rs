@@ -6619,3 +6619,66 @@ mod reviewed_elements_exponents_and_constants {
         assert_close(d, 4.0 * std::f64::consts::PI + 1.0, TOL);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the review of stop 31 (errors from generated code): data a `mut` struct parameter
+// holds, borrowed by `no_grad(&p.buf)`, was kept by the backward closure as a borrow of a local;
+// `no_grad(&self.buf).last().unwrap()` moved the element out.
+// ------------------------------------------------------------------------------------------
+mod reviewed_held_data_of_copies {
+    use super::*;
+    use autodiff_core::no_grad;
+
+    #[derive(Clone, Debug)]
+    pub struct Tr {
+        pub s: f64,
+    }
+
+    impl Tr {
+        pub fn feat(&self) -> f64 {
+            self.s * 2.0
+        }
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Ag {
+        pub k: f64,
+        #[differentiable(skip)]
+        pub buf: Vec<Tr>,
+    }
+
+    #[differentiate]
+    fn stepped(mut p: Ag, x: f64) -> f64 {
+        let mut s = 0.0;
+        for tr in no_grad(&p.buf) {
+            s += tr.s * p.k * x;
+        }
+        p.k = 2.0 * p.k;
+        s * p.k
+    }
+
+    impl Ag {
+        #[differentiate]
+        pub fn latest(&self) -> f64 {
+            let b = no_grad(&self.buf);
+            let last = b.last().unwrap();
+            last.feat() * self.k * self.k
+        }
+    }
+
+    #[test]
+    fn held_data_of_copies() {
+        let p = Ag {
+            k: 0.5,
+            buf: vec![Tr { s: 1.0 }, Tr { s: 2.0 }],
+        };
+        // stepped = 6 k² x; latest = 4 k².
+        let (v, (dp, dx)) = stepped_grad(p.clone(), 1.5);
+        assert_eq!(v, stepped(p.clone(), 1.5));
+        assert_close(dp.k, 12.0 * 0.5 * 1.5, TOL);
+        assert_close(dx, 6.0 * 0.25, TOL);
+        let (v, dp) = p.latest_grad();
+        assert_eq!(v, p.latest());
+        assert_close(dp.k, 8.0 * 0.5, TOL);
+    }
+}

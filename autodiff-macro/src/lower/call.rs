@@ -976,14 +976,7 @@ impl Lowerer<'_> {
             Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
             held => held,
         };
-        let mut root = strip_parens(place);
-        loop {
-            root = match root {
-                Expr::Field(field) => strip_parens(&field.base),
-                Expr::Index(index) => strip_parens(&index.expr),
-                _ => break,
-            };
-        }
+        let root = root_of(place);
         // A struct parameter, or a struct value the function holds (`let e = Env { .. }`, a
         // `mut p` parameter's copy).
         let of_struct = match self.local_val(root) {
@@ -1224,8 +1217,15 @@ impl Lowerer<'_> {
             }
             // `no_grad(&self.buffer)`: a borrow of the struct's data, held constant, which the
             // backward sweep takes again from the struct rather than tape.
-            if let Some(Expr::Reference(held)) = self.cut_struct(call) {
-                if let Val::Mem(mem, prefix) = self.expr(&held.expr) {
+            if let Some(held @ Expr::Reference(reference)) = self.cut_struct(call) {
+                // Of a struct value the function holds (a `mut p` parameter's copy).
+                if matches!(
+                    self.local_val(root_of(&reference.expr)),
+                    Some(Val::Scalar(_))
+                ) {
+                    return self.held_borrow(held, call.span());
+                }
+                if let Val::Mem(mem, prefix) = self.expr(&reference.expr) {
                     let hole = Opaque::hole(0);
                     let opaque = Opaque::cut(quote::quote!(&#hole));
                     let place = vec![Operand::Mem(mem, prefix)];
@@ -1630,5 +1630,17 @@ fn first_or_last(call: &syn::ExprMethodCall) -> Option<Expr> {
         "first" => Some(syn::parse_quote_spanned!(span=> #v[0])),
         "last" => Some(syn::parse_quote_spanned!(span=> #v[#v.len() - 1])),
         _ => None,
+    }
+}
+
+/// The variable a place names (`p` of `p.buf[i].w`).
+fn root_of(place: &Expr) -> &Expr {
+    let mut root = strip_parens(place);
+    loop {
+        root = match root {
+            Expr::Field(field) => strip_parens(&field.base),
+            Expr::Index(index) => strip_parens(&index.expr),
+            _ => return root,
+        };
     }
 }

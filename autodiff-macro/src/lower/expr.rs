@@ -743,6 +743,11 @@ impl Lowerer<'_> {
                     self.values[result.index()].aggregate = true;
                     self.whole_fields.insert(result);
                 }
+                // An element of borrowed data (`b[b.len() - 1]` of `no_grad(&self.buf)`) may be
+                // a struct that is not `Copy`: cloned, not moved out.
+                if self.borrows.contains(&value) {
+                    self.values[result.index()].aggregate = true;
+                }
                 Val::Scalar(Operand::Value(result))
             }
             Val::Poison => Val::Poison,

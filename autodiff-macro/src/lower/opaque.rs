@@ -191,6 +191,19 @@ impl Lowerer<'_> {
         Val::Scalar(Operand::Value(value))
     }
 
+    /// `&s.buffer` of data a struct value holds (`no_grad(&p.buffer)` of a `mut p` parameter's
+    /// copy): a borrow that the backward sweep takes again from the struct value.
+    pub(super) fn held_borrow(&mut self, expr: &Expr, span: Span) -> Val {
+        let mut expr = expr.clone();
+        let mut holes = Holes::new(self, false);
+        holes.visit_expr_mut(&mut expr);
+        let Holes { args, failed, .. } = holes;
+        if failed {
+            return Val::Poison;
+        }
+        self.borrow_as(Opaque::cut(expr.to_token_stream()), args, span)
+    }
+
     /// A bool built from operands: `!(a || b)`.
     pub(super) fn not_any(&mut self, flags: &[Operand], span: Span) -> Operand {
         let holes: Vec<TokenStream> = (0..flags.len()).map(Opaque::hole).collect();

@@ -9,6 +9,9 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Expr, Pat, Stmt, UnOp};
 
+/// Writing into a struct element of a `Vec` (`n.layers[0] = ..`, `n.layers[0].b = ..`).
+const ELEMENT_OF_STRUCTS: &str = "the elements of a `Vec` of structs can be read, not assigned (whole or a field); compute with the new value where it is used, or build a new struct (`Net { layers: vec![..] }`)";
+
 impl Lowerer<'_> {
     /// `{ stmts; tail }` → the tail's value, in a new scope.
     pub(super) fn block(&mut self, block: &syn::Block) -> Val {
@@ -1033,6 +1036,9 @@ impl Lowerer<'_> {
                     self.assign(&field.base, Val::Scalar(Operand::Value(new)));
                 }
                 (Val::Tuple(_), _) | (_, syn::Member::Unnamed(_)) => self.error(place, "assignment to an element of this is not supported; assign the whole tuple (`t = (a, b)`), or keep the element in a variable of its own"),
+                _ if matches!(strip_parens(&field.base), Expr::Index(_)) => {
+                    self.error(place, ELEMENT_OF_STRUCTS)
+                }
                 _ => self.error(place, "assignment to a field of this is not supported; assign to a field of a local struct value"),
             },
             Expr::Infer(_) => {}
@@ -1395,6 +1401,11 @@ impl Lowerer<'_> {
             .map(|index| self.operand(index))
             .collect::<Vec<_>>();
         let value = match val {
+            // `n.layers[0] = Layer { .. }`: the field would be an array of structs.
+            Val::Scalar(Operand::Value(v)) if self.structs.contains(v) => {
+                self.error(place, ELEMENT_OF_STRUCTS);
+                return true;
+            }
             Val::Scalar(value) => value.clone(),
             Val::Poison => return true,
             // A whole row (`c.vel[i] = [0.0, 0.0]`): the field has the row's indices too.
