@@ -6682,3 +6682,94 @@ mod reviewed_held_data_of_copies {
         assert_close(dp.k, 8.0 * 0.5, TOL);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the structural-biology, GP and climate hunts of stop 31: an element of a struct's
+// `Vec` passed to a function in a loop with a branch, a row of a struct field's copy
+// (`let p = s.pos.clone(); dr(&p[0], &p[1])`) and the items of a nested `Vec` of structs
+// (`for r in &p.res { for a in &r.atoms { e(a) } }`) failed inside generated code (E0507,
+// E0277, E0308); an array's `map` (`log_ell.map(|l| l.exp())`) was rejected.
+// ------------------------------------------------------------------------------------------
+mod reviewed_struct_items_rows_and_array_map {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub q: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Res {
+        pub atoms: Vec<Atom>,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Prot {
+        pub res: Vec<Res>,
+        pub pos: Vec<[f64; 3]>,
+    }
+
+    #[differentiate]
+    fn pair(a: &Atom, b: &Atom) -> f64 {
+        a.q * b.q
+    }
+
+    #[differentiate]
+    fn dr(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+        a[0] * b[1] - a[2] * b[0]
+    }
+
+    #[differentiate]
+    fn energy(p: &Prot) -> f64 {
+        let mut e = 0.0;
+        for r in &p.res {
+            for a in &r.atoms {
+                let w = if a.q > 0.0 { 1.0 } else { 0.5 };
+                e += w * pair(a, &r.atoms[0]);
+            }
+        }
+        let pos = p.pos.clone();
+        e + dr(&pos[0], &pos[1])
+    }
+
+    #[differentiate]
+    fn ard(log_ell: [f64; 3], x: &[[f64; 3]]) -> f64 {
+        let ell = log_ell.map(|l| l.exp());
+        let mut s = 0.0;
+        for p in x {
+            let d = [p[0] / ell[0], p[1] / ell[1], p[2] / ell[2]].map(|v: f64| v * v);
+            s += (-0.5 * (d[0] + d[1] + d[2])).exp();
+        }
+        s
+    }
+
+    #[test]
+    fn struct_items_rows_and_array_map() {
+        let prot = |v: &[f64]| Prot {
+            res: vec![
+                Res {
+                    atoms: v[..3].iter().map(|&q| Atom { q }).collect(),
+                },
+                Res {
+                    atoms: vec![Atom { q: v[3] }],
+                },
+            ],
+            pos: vec![[v[4], v[5], v[6]], [v[7], v[8], v[9]]],
+        };
+        let v = [0.5, -1.0, 2.0, 0.75, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let (e, g) = energy_grad(&prot(&v));
+        assert_eq!(e, energy(&prot(&v)));
+        let mut flat: Vec<f64> = g
+            .res
+            .iter()
+            .flat_map(|r| r.atoms.iter().map(|a| a.q))
+            .collect();
+        flat.extend(g.pos.iter().flatten());
+        assert_gradient(|v: &[f64]| energy(&prot(v)), &v, &flat, 1e-6);
+        let l = [0.1, -0.3, 0.5];
+        let x = [[0.5, 1.0, -0.2], [1.5, -0.5, 0.3]];
+        let (s, (gl, _)) = ard_grad(l, &x);
+        assert_eq!(s, ard(l, &x));
+        assert_gradient(|l: &[f64]| ard([l[0], l[1], l[2]], &x), &l, &gl, 1e-6);
+    }
+}

@@ -403,6 +403,21 @@ macro_rules! impl_position {
 }
 impl_position!(usize u8 u16 u32 u64 u128 isize i8 i16 i32 i64 i128);
 
+/// A number stored into a `Vec` or array of numbers: what [`element`] checks.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is stored here into a `Vec` or array of numbers, but only `f32` and `f64` can be",
+    note = "a `Vec` of arrays or structs built element by element (`rows.push(f(x))`, `collect()` of them) is not supported yet: allocate the matrix first (`let mut m = vec![[0.0; 3]; n];`) and assign its rows or elements (`m[i] = f(x);`)"
+)]
+pub trait Element: Real {}
+impl Element for f32 {}
+impl Element for f64 {}
+
+/// `x`, checked to be a number where it is stored into an array of numbers.
+#[inline(always)]
+pub fn element<T: Element>(x: T) -> T {
+    x
+}
+
 /// The end of the sub-slice `start..end` of a slice of length `len`, after the checks that
 /// slicing makes (a rewritten `&mut buf[a..b]` is never taken, so they are made here).
 #[inline(always)]

@@ -85,10 +85,11 @@ impl<'a> Writer<'a> {
     fn checked_number(&self, value: Value, tokens: TokenStream) -> Option<TokenStream> {
         let at = *self.unseen_types.get(&value)?;
         let private = private();
-        Some(super::backward::located_at(
-            quote!(#private::number(#tokens)),
-            at,
-        ))
+        let check = match self.stored_elements.contains(&value) {
+            true => quote!(#private::element(#tokens)),
+            false => quote!(#private::number(#tokens)),
+        };
+        Some(super::backward::located_at(check, at))
     }
 
     /// `f(args)`, `recv.m(args)`; with `vjp`, the hidden function instead: `__f_vjp(args)`;
@@ -825,6 +826,26 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Whether `store` writes one number of an array of numbers (not a struct's field).
+fn stores_element(function: &crate::ir::Function, store: &crate::ir::Store) -> bool {
+    let mem = &function.mems[store.mem.index()];
+    !mem.structured && store.indices.len() >= mem.dims
+}
+
+/// The values stored into arrays of numbers, whose check ([`unseen_types`]) says so: a row or
+/// a struct there means a `Vec` of them built element by element.
+pub(super) fn stored_elements(function: &crate::ir::Function) -> BTreeSet<Value> {
+    let mut stored = BTreeSet::new();
+    function.body.walk(&mut |stmt| {
+        if let Stmt::Store(store) = stmt {
+            if stores_element(function, store) {
+                stored.extend(store.value.value());
+            }
+        }
+    });
+    stored
+}
+
 /// The values of a type the macro cannot see (a struct's field or the struct itself, a call's
 /// result or a part of one) that a derivative rule takes as numbers, directly or through copies,
 /// branches and loop variables: the active ones, and the varied ones a rule without a
@@ -875,6 +896,12 @@ pub(super) fn unseen_types(
             Op::Copy => links.push((inst.result, inst.arg_values().collect())),
             _ => {}
         },
+        // An element stored into an array of numbers (`rows.push(f(x))`).
+        Stmt::Store(store) if stores_element(function, store) => {
+            if let Some(v) = store.value.value() {
+                numbers.entry(v).or_insert(store.span);
+            }
+        }
         Stmt::If(if_) => {
             for phi in &if_.phis {
                 let mut from = phi.then_value.values();

@@ -268,6 +268,7 @@ fn writer<'a>(
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
         unseen_types: super::forward::unseen_types(function, activity),
+        stored_elements: super::forward::stored_elements(function),
         fused: None,
         borrowed: BTreeSet::new(),
         element_refs: super::used::element_refs(function, backward),

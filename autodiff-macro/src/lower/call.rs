@@ -379,6 +379,9 @@ impl Lowerer<'_> {
         if let Some(matched) = self.given_option(call) {
             return self.expr(&matched);
         }
+        if let Some(mapped) = self.array_map(call) {
+            return self.expr(&mapped);
+        }
         if let Some(val) = self.grow_vec(call) {
             return val;
         }
@@ -739,6 +742,9 @@ impl Lowerer<'_> {
         self.values[value.index()].aggregate = true;
         if whole {
             self.structs.insert(value);
+        } else {
+            // A field's copy (`s.pos.clone()`): a struct or an array, as the field read whole.
+            self.parts.insert(value);
         }
         Val::Scalar(Operand::Value(value))
     }
@@ -807,6 +813,35 @@ impl Lowerer<'_> {
                 && self.mems[mem.index()].param.is_none()
                 && !self.mems[mem.index()].structured
                 && self.mems[mem.index()].dims == rows + 1)
+    }
+
+    /// `a.map(|v| f(v))` of an array of numbers (`log_ell.map(|l| l.exp())`): a copy of the
+    /// array with each element replaced in a loop.
+    fn array_map(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        let [Expr::Closure(f)] = &call.args.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let [pat] = &f.inputs.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let (root, rows) = indexed_root(&call.receiver)?;
+        let array = matches!(root, Expr::Array(_) | Expr::Repeat(_))
+            || matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
+                if prefix.is_empty()
+                    && !self.mems[mem.index()].structured
+                    && self.mems[mem.index()].dims > rows);
+        if call.method != "map" || !array {
+            return None;
+        }
+        let (a, body, span) = (&call.receiver, &f.body, call.method.span());
+        Some(syn::parse_quote_spanned!(span=> {
+            let mut __autodiff_mapped = #a;
+            for __autodiff_k in 0..__autodiff_mapped.len() {
+                let #pat = __autodiff_mapped[__autodiff_k];
+                __autodiff_mapped[__autodiff_k] = #body;
+            }
+            __autodiff_mapped
+        }))
     }
 
     /// [`Self::element_access`] as the `Option` it gives: `Some` of the element where the index

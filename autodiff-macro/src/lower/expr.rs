@@ -540,6 +540,24 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `value[i]` of an array the function holds as a value.
+    pub(super) fn element_of_value(&mut self, value: Value, i: Operand, span: Span) -> Value {
+        self.values[value.index()].aggregate = true;
+        let result = self.emit(Op::Index, vec![Operand::Value(value), i], span);
+        // An element of a struct's field read whole may be a row or a struct (`(p.m, x).0[1]`,
+        // `let p = s.pos.clone(); p[0]`, `for a in &r.atoms`): its adjoint takes its shape.
+        if self.whole_fields.contains(&value) || self.parts.contains(&value) {
+            self.values[result.index()].aggregate = true;
+            self.whole_fields.insert(result);
+        }
+        // An element of borrowed data (`b[b.len() - 1]` of `no_grad(&self.buf)`) may be a
+        // struct that is not `Copy`: cloned, not moved out.
+        if self.borrows.contains(&value) {
+            self.values[result.index()].aggregate = true;
+        }
+        result
+    }
+
     /// A field of a value read whole (a tuple, a struct, an element of a `Vec` of them).
     fn field_of_value(&mut self, value: Value, member: &syn::Member) -> Val {
         self.values[value.index()].aggregate = true;
@@ -730,26 +748,9 @@ impl Lowerer<'_> {
                 let value = self.emit(Op::Load(mem), prefix, index.bracket_token.span.join());
                 Val::Scalar(Operand::Value(value))
             }
-            Val::Scalar(Operand::Value(value)) => {
-                self.values[value.index()].aggregate = true;
-                let result = self.emit(
-                    Op::Index,
-                    vec![Operand::Value(value), i],
-                    index.bracket_token.span.join(),
-                );
-                // An element of a struct's array field read whole may be a row
-                // (`(p.m, x).0[1]`): its adjoint takes its shape.
-                if self.whole_fields.contains(&value) {
-                    self.values[result.index()].aggregate = true;
-                    self.whole_fields.insert(result);
-                }
-                // An element of borrowed data (`b[b.len() - 1]` of `no_grad(&self.buf)`) may be
-                // a struct that is not `Copy`: cloned, not moved out.
-                if self.borrows.contains(&value) {
-                    self.values[result.index()].aggregate = true;
-                }
-                Val::Scalar(Operand::Value(result))
-            }
+            Val::Scalar(Operand::Value(value)) => Val::Scalar(Operand::Value(
+                self.element_of_value(value, i, index.bracket_token.span.join()),
+            )),
             Val::Poison => Val::Poison,
             _ => self.opaque(&Expr::Index(index.clone()), false, "indexing"),
         }

@@ -687,8 +687,7 @@ impl Lowerer<'_> {
                 Val::Scalar(Operand::Value(value))
             }
             StreamKind::Value(value) => {
-                let args = vec![Operand::Value(*value), pos];
-                Val::Scalar(Operand::Value(self.emit(Op::Index, args, span)))
+                Val::Scalar(Operand::Value(self.element_of_value(*value, pos, span)))
             }
             StreamKind::Refs(value) => {
                 self.borrow(quote!(&H0[H1]), vec![Operand::Value(*value), pos], span)

@@ -1005,6 +1005,10 @@ impl Lowerer<'_> {
             }
             // `h.0 = v` is `h = (v, h.1)` for a tuple variable (or a tuple inside one); `s.v = e`
             // is `s = s with .v = e` for a struct value (or a struct inside one, `s.p.x = e`).
+            // `n.layers[0].b = x`: a field of an element of an array.
+            Expr::Field(field) if matches!(strip_parens(&field.base), Expr::Index(_)) => {
+                self.error(place, ELEMENT_OF_STRUCTS)
+            }
             Expr::Field(field) => match (self.expr(&field.base), &field.member) {
                 (Val::Tuple(mut parts), syn::Member::Unnamed(index))
                     if (index.index as usize) < parts.len() =>
@@ -1036,9 +1040,6 @@ impl Lowerer<'_> {
                     self.assign(&field.base, Val::Scalar(Operand::Value(new)));
                 }
                 (Val::Tuple(_), _) | (_, syn::Member::Unnamed(_)) => self.error(place, "assignment to an element of this is not supported; assign the whole tuple (`t = (a, b)`), or keep the element in a variable of its own"),
-                _ if matches!(strip_parens(&field.base), Expr::Index(_)) => {
-                    self.error(place, ELEMENT_OF_STRUCTS)
-                }
                 _ => self.error(place, "assignment to a field of this is not supported; assign to a field of a local struct value"),
             },
             Expr::Infer(_) => {}
