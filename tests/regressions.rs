@@ -6773,3 +6773,73 @@ mod reviewed_struct_items_rows_and_array_map {
         assert_gradient(|l: &[f64]| ard([l[0], l[1], l[2]], &x), &l, &gl, 1e-6);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the climate hunt of stop 31: `obs.iter().flatten()` over `Option`s failed inside
+// generated code; a NaN-tolerant comparator (`a.partial_cmp(b).unwrap_or(Ordering::Equal)`)
+// and `unwrap_or_default()` were rejected.
+// ------------------------------------------------------------------------------------------
+mod reviewed_flattened_options_and_comparators {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[differentiate(wrt(scale))]
+    fn observed(scale: f64, obs: &[Option<f64>]) -> f64 {
+        let mut s: f64 = obs.iter().flatten().map(|y| scale * y).sum();
+        for y in obs.iter().copied().flatten() {
+            s += (scale * y).sin();
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn ranked(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let m = *x
+            .iter()
+            .max_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal))
+            .unwrap();
+        let n = *x.iter().max_by(|a, b| a.total_cmp(b).reverse()).unwrap();
+        let mut v = x.to_vec();
+        v.sort_by(|a, b| b.partial_cmp(a).unwrap_or(Ordering::Equal));
+        let first = x.first().copied().unwrap_or_default();
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += x[i] * obs[i].unwrap_or_default();
+        }
+        m * n + v[0] * 2.0 + v[1] * first + s
+    }
+
+    /// `last()` of an empty iterator read its item at `count - 1` (a panic where the function
+    /// returns); `nth` was rejected.
+    #[differentiate]
+    fn picked(x: &[f64]) -> f64 {
+        let l = x.iter().copied().last().unwrap_or(1.0);
+        let n = x.iter().nth(2).copied().unwrap_or(0.5);
+        let m = *x.iter().rev().nth(1).unwrap_or(&0.25);
+        l * 2.0 + n * l + m
+    }
+
+    #[test]
+    fn nth_and_last_of_empty_iterators() {
+        assert_eq!(picked_grad(&[]), (picked(&[]), vec![]));
+        for x in [&[0.5, 1.5, -2.0, 3.0][..], &[0.5, 1.5]] {
+            let (v, g) = picked_grad(x);
+            assert_eq!(v, picked(x));
+            assert_gradient(picked, x, &g, 1e-6);
+        }
+    }
+
+    #[test]
+    fn flattened_options_and_comparators() {
+        let obs = [Some(1.5), None, Some(-2.0), Some(0.25)];
+        let (v, d) = observed_grad(0.7, &obs);
+        assert_eq!(v, observed(0.7, &obs));
+        let ys = [1.5, -2.0, 0.25];
+        let formula: f64 = ys.iter().map(|y| y + y * (0.7 * y).cos()).sum();
+        assert_close(d, formula, TOL);
+        let x = [0.3, 1.5, -0.7, 0.9];
+        let (v, g) = ranked_grad(&x, &obs);
+        assert_eq!(v, ranked(&x, &obs));
+        assert_gradient(|x: &[f64]| ranked(x, &obs), &x, &g, 1e-6);
+    }
+}

@@ -41,6 +41,31 @@ const CUT_METHODS: &[&str] = &[
     "ilog10",
 ];
 
+/// Methods of what a comparison gives (an `Option<Ordering>` or an `Ordering`).
+const ORDERING_METHODS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "unwrap_or",
+    "reverse",
+    "then",
+    "is_lt",
+    "is_le",
+    "is_gt",
+    "is_ge",
+    "is_eq",
+    "is_ne",
+];
+
+/// `a.partial_cmp(b)`, also unwrapped or turned (`.unwrap_or(Ordering::Equal).reverse()`).
+fn cut_chain(expr: &Expr) -> bool {
+    let Expr::MethodCall(call) = strip_parens(expr) else {
+        return false;
+    };
+    let name = call.method.to_string();
+    CUT_METHODS.contains(&name.as_str())
+        || ORDERING_METHODS.contains(&name.as_str()) && cut_chain(&call.receiver)
+}
+
 impl Lowerer<'_> {
     /// `a.total_cmp(b)` with `b: &f64` in Rust (an item of an iterator, a closure's argument)
     /// reads a number the macro holds by value: it is passed by reference.
@@ -515,23 +540,18 @@ impl Lowerer<'_> {
                 return Val::Scalar(Operand::Value(value));
             }
         }
-        // `a.partial_cmp(b).unwrap()`: what `partial_cmp` gives, unwrapped, is no number either.
-        let cut_receiver = match strip_parens(&call.receiver) {
-            Expr::MethodCall(inner)
-                if matches!(
-                    name.as_str(),
-                    "unwrap" | "expect" | "is_lt" | "is_le" | "is_gt" | "is_ge" | "is_eq" | "is_ne"
-                ) =>
-            {
-                CUT_METHODS
-                    .contains(&inner.method.to_string().as_str())
-                    .then_some(inner)
-            }
-            _ => None,
-        };
-        if let Some(inner) = cut_receiver {
+        // `a.partial_cmp(b).unwrap()`, `.unwrap_or(Ordering::Equal)`, `.reverse()`: what
+        // `partial_cmp` gives, unwrapped or turned, is no number either.
+        if ORDERING_METHODS.contains(&name.as_str()) && cut_chain(&call.receiver) {
             let mut call = call.clone();
-            *call.receiver = Expr::MethodCall(self.numbers_by_reference(inner));
+            let mut inner = &mut *call.receiver;
+            while let Expr::MethodCall(method) = inner {
+                if CUT_METHODS.contains(&method.method.to_string().as_str()) {
+                    *method = self.numbers_by_reference(method);
+                    break;
+                }
+                inner = &mut *method.receiver;
+            }
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
         // A method of a value the function computes (`Spring::new(k, r).energy(x)`): the

@@ -27,6 +27,7 @@ impl Lowerer<'_> {
                 | "min_by"
                 | "reduce"
                 | "last"
+                | "nth"
         );
         if !consumer || !Self::is_stream(&call.receiver) {
             return None;
@@ -98,10 +99,19 @@ impl Lowerer<'_> {
                 })
             }
             "last" if args.is_empty() && !stream.filtered() => {
-                let pos = self.int(quote!(H0 - 1), vec![stream.count.clone()], span);
-                let item = self.item_at(&stream, pos, span);
                 let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
-                Val::Option(Box::new(item), some)
+                let pos = self.int(quote!(H0.wrapping_sub(1)), vec![stream.count.clone()], span);
+                self.item_if(&stream, some, pos, span)
+            }
+            // `x.iter().nth(k)`: the item at `k`, if there is one.
+            "nth" if args.len() == 1 && !stream.filtered() => {
+                let pos = self.operand(&args[0]);
+                let some = self.int(
+                    quote!(H0 < H1),
+                    vec![pos.clone(), stream.count.clone()],
+                    span,
+                );
+                self.item_if(&stream, some, pos, span)
             }
             _ => {
                 self.error(
@@ -113,6 +123,23 @@ impl Lowerer<'_> {
                 Val::Poison
             }
         })
+    }
+
+    /// The `Option` of the item at `pos`, read only where `some` holds (an empty stream has
+    /// none to read).
+    fn item_if(&mut self, stream: &Stream, some: Operand, pos: Operand, span: Span) -> Val {
+        // Rows are views, read only where the `Option` is `Some`.
+        if self.gives_rows(stream) {
+            let item = self.item_at(stream, pos, span);
+            return Val::Option(Box::new(item), some);
+        }
+        let item = self.lower_if(
+            some.clone(),
+            |l| l.item_at(stream, pos, span),
+            |_| Val::Scalar(Operand::Undef),
+            span,
+        );
+        Val::Option(Box::new(item), some)
     }
 
     /// `chain.sum()`, `chain.product()` (of floats, or of integers with a turbofish or bound to
@@ -165,6 +192,7 @@ impl Lowerer<'_> {
                 | "expect"
                 | "unwrap_or"
                 | "unwrap_or_else"
+                | "unwrap_or_default"
                 | "is_some"
                 | "is_none"
                 | "copied"
@@ -250,7 +278,18 @@ impl Lowerer<'_> {
                 value
             }
             ("unwrap_or", 1) => {
-                let default = self.expr(&call.args[0]);
+                // `.unwrap_or(&0.0)` of an iterator's `&f64`, which the macro holds by value.
+                let default = match strip_parens(&call.args[0]) {
+                    Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+                    default => default,
+                };
+                let default = self.expr(default);
+                self.lower_if(some, move |_| value, move |_| default, span)
+            }
+            ("unwrap_or_default", 0) => {
+                let default = self.expr(&syn::parse_quote_spanned!(span=>
+                    ::core::default::Default::default()
+                ));
                 self.lower_if(some, move |_| value, move |_| default, span)
             }
             ("unwrap_or_else", 1) => {
@@ -306,6 +345,10 @@ impl Lowerer<'_> {
             &call.args.iter().collect::<Vec<_>>()[..],
         ) {
             ("unwrap_or", [default]) => (syn::parse_quote!(__autodiff_v), (*default).clone()),
+            ("unwrap_or_default", []) => (
+                syn::parse_quote!(__autodiff_v),
+                syn::parse_quote!(::core::default::Default::default()),
+            ),
             ("unwrap_or_else", [default]) => {
                 (syn::parse_quote!(__autodiff_v), closure(default, 0)?.1)
             }
@@ -336,7 +379,7 @@ impl Lowerer<'_> {
     pub(super) fn gives_option(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
-                "reduce" | "max_by" | "min_by" => Self::is_stream(&inner.receiver),
+                "reduce" | "max_by" | "min_by" | "nth" => Self::is_stream(&inner.receiver),
                 "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
                 "copied" | "cloned" | "map" | "or" => self.gives_option(&inner.receiver),
                 "take" if inner.args.is_empty() => {

@@ -289,6 +289,21 @@ impl Lowerer<'_> {
                 };
                 Some(Stream { count, kind })
             }
+            // `obs.iter().flatten()` of `Option`s: the values there are (`filter_map`).
+            "flatten" if args.is_empty() => {
+                if self.iterates_rows(&call.receiver) {
+                    self.error(
+                        &call.method,
+                        "`.flatten()` of rows is not supported; write two loops (`for row in e { for w in row { .. } }`)",
+                    );
+                    return None;
+                }
+                let receiver = &call.receiver;
+                let chain: Expr = syn::parse_quote_spanned!(call.method.span()=>
+                    (#receiver).filter_map(|__autodiff_o| __autodiff_o.clone())
+                );
+                self.stream(&chain)
+            }
             // `filter_map(f)`: the items `f` gives `Some` of.
             "filter_map" if args.len() == 1 => {
                 let (receiver, f) = (&call.receiver, &args[0]);
@@ -465,6 +480,21 @@ impl Lowerer<'_> {
         })
     }
 
+    /// Whether `chain` (`e.iter()`, `e.iter().copied()`) goes over the rows of an array the
+    /// function names.
+    fn iterates_rows(&self, chain: &Expr) -> bool {
+        let mut source = strip_parens(chain);
+        while let Expr::MethodCall(call) = source {
+            source = strip_parens(&call.receiver);
+        }
+        let Some((root, rows)) = indexed_root(source) else {
+            return false;
+        };
+        matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
+            if !self.mems[mem.index()].structured
+                && self.mems[mem.index()].dims > depth(prefix) + rows + 1)
+    }
+
     /// Whether the stream's items hold rows of an array (the rows of `&[[f64; 3]]`, windows),
     /// which a variable cannot carry from one iteration to the next, or elements of a struct's
     /// field (`&g.arcs`), which may be structs that are not `Copy`: read again where needed.
@@ -497,7 +527,7 @@ impl Lowerer<'_> {
             self.error(
                 adapter,
                 format!(
-                    "`.{adapter}()` after `.filter(..)` is not supported; put the `filter` last, or test the condition inside the loop"
+                    "`.{adapter}()` after `.filter(..)` (or `.filter_map(..)`, `.flatten()`) is not supported; put the `filter` last, or test the condition inside the loop"
                 ),
             );
             return None;
