@@ -6843,3 +6843,30 @@ mod reviewed_flattened_options_and_comparators {
         assert_gradient(|x: &[f64]| ranked(x, &obs), &x, &g, 1e-6);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Rejected before stop 31 (review and GP hunts): `std::array::from_fn` with the array's type
+// on the `let`, and `reverse()` of a local array.
+// ------------------------------------------------------------------------------------------
+mod reviewed_from_fn_and_reverse {
+    use super::*;
+
+    #[differentiate]
+    fn scaled(x: &[f64], log_ell: [f64; 3]) -> f64 {
+        let ell: [f64; 3] = std::array::from_fn(|d| log_ell[d].exp());
+        let mut v = x.to_vec();
+        v.reverse();
+        let mut w = [x[0], x[1], x[2]];
+        w.reverse();
+        v[0] * ell[0] + v[1] * ell[1] * ell[2] + w[0] * w[2].sin()
+    }
+
+    #[test]
+    fn from_fn_and_reverse() {
+        let (x, l) = ([0.5, 1.5, -2.0, 3.0], [0.1, 0.2, -0.3]);
+        let (v, (gx, gl)) = scaled_grad(&x, l);
+        assert_eq!(v, scaled(&x, l));
+        assert_gradient(|x: &[f64]| scaled(x, l), &x, &gx, 1e-6);
+        assert_gradient(|l: &[f64]| scaled(&x, [l[0], l[1], l[2]]), &l, &gl, 1e-6);
+    }
+}

@@ -425,6 +425,18 @@ impl Lowerer<'_> {
             };
         }
         // `v.swap(i, j)` of a local array or `Vec`.
+        // `v.reverse()` of a local array: the swaps it makes.
+        if name == "reverse" && call.args.is_empty() && self.local_array_of_numbers(&call.receiver)
+        {
+            let (v, span) = (&call.receiver, call.method.span());
+            let swaps: Expr = syn::parse_quote_spanned!(span=> {
+                let __autodiff_n = #v.len();
+                for __autodiff_i in 0..__autodiff_n / 2 {
+                    #v.swap(__autodiff_i, __autodiff_n - 1 - __autodiff_i);
+                }
+            });
+            return self.expr(&swaps);
+        }
         if name == "swap" && call.args.len() == 2 && is_place(&call.receiver) {
             let receiver = &call.receiver;
             let (i, j) = (&call.args[0], &call.args[1]);
@@ -1166,6 +1178,13 @@ impl Lowerer<'_> {
             self.error(
                 func,
                 "recursive methods cannot be differentiated; write the recursion as a loop",
+            );
+            return Val::Poison;
+        }
+        if segments.last().is_some_and(|s| s == "from_fn") {
+            self.error(
+                func,
+                "`std::array::from_fn` is supported as the value of a `let` that gives the array's type (`let a: [f64; 3] = std::array::from_fn(|i| ..);`); here, fill the array in a loop",
             );
             return Val::Poison;
         }

@@ -9,6 +9,42 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Expr, Pat, Stmt, UnOp};
 
+/// `let a: [T; N] = std::array::from_fn(|i| f(i));` as `{ let mut a = [0.0; N]; for i in 0..N
+/// { a[i] = f(i); } a }` (the type gives the length).
+fn array_from_fn(local: &syn::Local) -> Option<Expr> {
+    let (Pat::Type(typed), Some(init)) = (&local.pat, &local.init) else {
+        return None;
+    };
+    let (syn::Type::Array(array), Expr::Call(call)) = (&*typed.ty, strip_parens(&init.expr)) else {
+        return None;
+    };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let [Expr::Closure(f)] = &call.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let [index] = &f.inputs.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if func
+        .path
+        .segments
+        .last()
+        .is_none_or(|s| s.ident != "from_fn")
+    {
+        return None;
+    }
+    let (len, body, span) = (&array.len, &f.body, call.span());
+    Some(syn::parse_quote_spanned!(span=> {
+        let mut __autodiff_filled = [0.0; #len];
+        for #index in 0..#len {
+            __autodiff_filled[#index] = #body;
+        }
+        __autodiff_filled
+    }))
+}
+
 /// Writing into a struct element of a `Vec` (`n.layers[0] = ..`, `n.layers[0].b = ..`).
 const ELEMENT_OF_STRUCTS: &str = "the elements of a `Vec` of structs can be read, not assigned (whole or a field); compute with the new value where it is used, or build a new struct (`Net { layers: vec![..] }`)";
 
@@ -91,6 +127,14 @@ impl Lowerer<'_> {
             self.declare_uninit(&local.pat, None);
             return;
         };
+        // `let a: [f64; 3] = std::array::from_fn(|i| ..);`: the loop that fills it.
+        if let Some(filled) = array_from_fn(local) {
+            let mut local = local.clone();
+            if let Some(init) = &mut local.init {
+                *init.expr = filled;
+            }
+            return self.local(&local);
+        }
         // `let b = *a;` of an array behind a reference: a copy, an array of its own by value.
         if let Some(copy) = self.deref_param_array(&init.expr) {
             let mut local = local.clone();
