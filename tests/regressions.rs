@@ -6870,3 +6870,41 @@ mod reviewed_from_fn_and_reverse {
         assert_gradient(|l: &[f64]| scaled(&x, [l[0], l[1], l[2]]), &l, &gl, 1e-6);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Rejected before stop 31 (NLP and review hunts): `a.iter().chain(b)`, concatenated features.
+// ------------------------------------------------------------------------------------------
+mod chained_iterators {
+    use super::*;
+
+    #[differentiate]
+    fn concatenated(a: &[f64], b: &[f64]) -> f64 {
+        let s: f64 = a.iter().chain(b.iter()).map(|v| v * v).sum();
+        let t: f64 = a
+            .iter()
+            .chain(b)
+            .enumerate()
+            .map(|(i, v)| (i as f64 + 1.0) * v)
+            .sum();
+        let mut u = 0.0;
+        for (k, v) in a.iter().copied().chain(b.iter().copied()).rev().enumerate() {
+            u += v.sin() * k as f64;
+        }
+        let m = a.iter().chain(b.iter()).fold(f64::MIN, |m, v| m.max(*v));
+        let w: Vec<f64> = a.iter().chain(b.iter()).map(|v| v * 2.0).collect();
+        s + t + u + m + w[a.len()] * w[0]
+    }
+
+    #[test]
+    fn chained() {
+        let (a, b) = ([0.5, 1.5, -2.0], [3.0, -0.25]);
+        let (v, (ga, gb)) = concatenated_grad(&a, &b);
+        assert_eq!(v, concatenated(&a, &b));
+        assert_gradient(|a: &[f64]| concatenated(a, &b), &a, &ga, 1e-6);
+        assert_gradient(|b: &[f64]| concatenated(&a, b), &b, &gb, 1e-6);
+        let (v, (ga, gb)) = concatenated_grad(&[], &b);
+        assert_eq!(v, concatenated(&[], &b));
+        assert!(ga.is_empty());
+        assert_gradient(|b: &[f64]| concatenated(&[], b), &b, &gb, 1e-6);
+    }
+}

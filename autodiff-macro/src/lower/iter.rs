@@ -60,6 +60,8 @@ enum StreamKind {
     Rev(Box<Stream>),
     /// The first positions of the inner stream (`count` is already the smaller).
     Take(Box<Stream>),
+    /// The items of the first stream, then those of the second.
+    Chain(Box<Stream>, Box<Stream>),
     /// `x.windows(size)`: the views `x[p..p + size]`.
     Windows {
         mem: Mem,
@@ -122,6 +124,7 @@ impl Lowerer<'_> {
                             | "take"
                             | "step_by"
                             | "rev"
+                            | "chain"
                             | "windows"
                             | "chunks"
                             | "chunks_exact"
@@ -323,6 +326,30 @@ impl Lowerer<'_> {
                     kind: StreamKind::Enumerate(Box::new(inner)),
                 })
             }
+            // `a.iter().chain(b)`: `a`'s items, then `b`'s (numbers, not rows).
+            "chain" if args.len() == 1 => {
+                let a = self.positional(&call.receiver, &call.method)?;
+                let b = match Self::is_stream(&args[0]) {
+                    true => self.positional(&args[0], &call.method)?,
+                    false => self.source(&args[0])?,
+                };
+                if self.gives_rows(&a) || self.gives_rows(&b) {
+                    self.error(
+                        &call.method,
+                        "`.chain(..)` of rows is not supported; write two loops",
+                    );
+                    return None;
+                }
+                let count = self.int(
+                    quote!(H0 + H1),
+                    vec![a.count.clone(), b.count.clone()],
+                    span,
+                );
+                Some(Stream {
+                    count,
+                    kind: StreamKind::Chain(Box::new(a), Box::new(b)),
+                })
+            }
             "rev" if args.is_empty() => {
                 let inner = self.positional(&call.receiver, &call.method)?;
                 let count = inner.count.clone();
@@ -511,6 +538,7 @@ impl Lowerer<'_> {
             | StreamKind::Rev(inner)
             | StreamKind::Take(inner) => self.gives_rows(inner),
             StreamKind::Zip(streams) => streams.iter().any(|s| self.gives_rows(s)),
+            StreamKind::Chain(a, b) => self.gives_rows(a) || self.gives_rows(b),
             StreamKind::Range { .. }
             | StreamKind::Value(_)
             | StreamKind::Refs(_)
@@ -750,6 +778,19 @@ impl Lowerer<'_> {
                 self.item_at(inner, pos, span)
             }
             StreamKind::Take(inner) => self.item_at(inner, pos, span),
+            StreamKind::Chain(a, b) => {
+                let first = self.int(quote!(H0 < H1), vec![pos.clone(), a.count.clone()], span);
+                let at = pos.clone();
+                self.lower_if(
+                    first,
+                    |l| l.item_at(a, at, span),
+                    |l| {
+                        let pos = l.int(quote!(H0 - H1), vec![pos, a.count.clone()], span);
+                        l.item_at(b, pos, span)
+                    },
+                    span,
+                )
+            }
             StreamKind::Windows { mem, prefix, size } => {
                 let end = self.int(quote!(H0 + H1), vec![pos.clone(), size.clone()], span);
                 let mut view = prefix.clone();
@@ -939,6 +980,10 @@ impl Lowerer<'_> {
             }
             StreamKind::Rev(s) => StreamKind::Rev(Box::new(self.clone_stream(s))),
             StreamKind::Take(s) => StreamKind::Take(Box::new(self.clone_stream(s))),
+            StreamKind::Chain(a, b) => StreamKind::Chain(
+                Box::new(self.clone_stream(a)),
+                Box::new(self.clone_stream(b)),
+            ),
             StreamKind::Windows { mem, prefix, size } => StreamKind::Windows {
                 mem: *mem,
                 prefix: prefix.clone(),
