@@ -6542,7 +6542,7 @@ mod reviewed_elements_exponents_and_constants {
 
     #[differentiate(wrt(g, x))]
     fn inflow(g: &Graph, x: &[f64]) -> f64 {
-        let mut bal = vec![0.0; 3];
+        let mut bal = [0.0; 3];
         for (e, a) in g.arcs.iter().enumerate() {
             bal[autodiff_core::no_grad(a.to)] += x[e] * g.arcs[e].t0;
         }
@@ -6812,6 +6812,7 @@ mod reviewed_flattened_options_and_comparators {
     /// `last()` of an empty iterator read its item at `count - 1` (a panic where the function
     /// returns); `nth` was rejected.
     #[differentiate]
+    #[allow(clippy::iter_nth)]
     fn picked(x: &[f64]) -> f64 {
         let l = x.iter().copied().last().unwrap_or(1.0);
         let n = x.iter().nth(2).copied().unwrap_or(0.5);
@@ -6906,5 +6907,164 @@ mod chained_iterators {
         assert_eq!(v, concatenated(&[], &b));
         assert!(ga.is_empty());
         assert_gradient(|b: &[f64]| concatenated(&[], b), &b, &gb, 1e-6);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Found by the review of stop 31's own changes: an `Option` of an array the function was given,
+// put into a loop's variable (dropped the array: value 0 for 5 — now a clear error, and the
+// `match` it suggests works); a `return` in an array `map`'s closure ran on (now the closure
+// error); all-capital tuple structs (`V2(a, b)`) and `T::E()` / `T::LN_2()`; a generic carried
+// `Option<T>`; `max_by` over the items of a nested `Vec` of structs and its element passed on;
+// `last()` / `nth` of windows, chunks and struct elements past the end (panics in `_grad`);
+// given `Option`s assigned under a branch or in a `while`.
+// ------------------------------------------------------------------------------------------
+mod reviewed_session_changes {
+    use super::*;
+    use num_traits::{Float, FloatConst};
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct V2(pub f64, pub f64);
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub q: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Res {
+        pub atoms: Vec<Atom>,
+        pub w: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Prot {
+        pub res: Vec<Res>,
+        pub k: f64,
+    }
+
+    #[differentiate]
+    fn pair(a: &Atom, b: &Atom) -> f64 {
+        a.q * b.q
+    }
+
+    #[differentiate(wrt(x))]
+    fn carried_rows(x: &[f64], obs: &[Option<[f64; 2]>]) -> f64 {
+        let mut o: Option<[f64; 2]> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            if let Some(p) = o {
+                s += p[0] * x[i] + p[1];
+            }
+            o = match obs[i] {
+                Some(p) => Some(p),
+                None => None,
+            };
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn carried_under_branches<T: Float>(x: &[T], obs: &[Option<T>]) -> T {
+        let mut o: Option<T> = None;
+        let mut s = T::zero();
+        let mut i = 0;
+        while i < x.len() {
+            s = s + o.unwrap_or(x[i]) * x[i];
+            if x[i] > T::zero() {
+                o = obs[i];
+            }
+            i += 1;
+        }
+        s
+    }
+
+    #[differentiate]
+    fn constants<T: Float + FloatConst>(r: T) -> T {
+        T::E() * r + T::LN_2() * r * r
+    }
+
+    #[differentiate]
+    fn tuple_struct(x: f64, y: f64) -> f64 {
+        let v = V2(x * 2.0, y);
+        v.0 * v.1 + v.0
+    }
+
+    #[differentiate]
+    #[allow(clippy::iter_nth)]
+    fn strongest(p: &Prot, k: usize) -> f64 {
+        let mut e = 0.0;
+        for r in &p.res {
+            let (b, _) = r
+                .atoms
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.q.total_cmp(&b.1.q))
+                .unwrap();
+            e += r.atoms[b].q * r.w;
+            let a = r.atoms.iter().max_by(|a, b| a.q.total_cmp(&b.q)).unwrap();
+            e += pair(a, &r.atoms[0]);
+        }
+        let n = p.res.iter().nth(k).map(|r| r.w).unwrap_or(p.k);
+        let l = p.res.iter().last().map(|r| r.w).unwrap_or(p.k);
+        e + n * l
+    }
+
+    #[differentiate(wrt(x))]
+    fn last_views(x: &[f64]) -> f64 {
+        let w = x.windows(2).last().map(|w| w[0] * w[1]).unwrap_or(0.75);
+        let c = x.chunks(2).last().map(|c| c[0]).unwrap_or(0.75);
+        let pos = [x.len() as f64, 1.0].map(|v| v > 1.5);
+        if pos[0] { w + c } else { w - c }
+    }
+
+    #[test]
+    fn session_changes() {
+        let x = [1.0, 2.0, 3.0];
+        let obs = [None, Some([1.0, 2.0]), None];
+        let (v, g) = carried_rows_grad(&x, &obs);
+        assert_eq!((v, g), (5.0, vec![0.0, 0.0, 1.0]));
+        let (x, obs) = ([1.0, -2.0, 3.0, 0.5], [None, Some(10.0), None, Some(-1.0)]);
+        let (v, g) = carried_under_branches_grad(&x, &obs);
+        assert_eq!(v, carried_under_branches(&x, &obs));
+        assert_gradient(|x: &[f64]| carried_under_branches(x, &obs), &x, &g, 1e-6);
+        let (v, d) = constants_grad(2.0f64);
+        assert_eq!(v, constants(2.0f64));
+        assert_close(d, std::f64::consts::E + 4.0 * std::f64::consts::LN_2, TOL);
+        assert_eq!(
+            tuple_struct_grad(1.5, 0.7),
+            (tuple_struct(1.5, 0.7), (3.4, 3.0))
+        );
+        let prot = |v: &[f64]| Prot {
+            res: vec![
+                Res {
+                    atoms: vec![Atom { q: v[0] }, Atom { q: v[1] }],
+                    w: v[2],
+                },
+                Res {
+                    atoms: vec![Atom { q: v[3] }],
+                    w: v[4],
+                },
+            ],
+            k: v[5],
+        };
+        let v = [0.5, 2.0, 1.5, -1.0, 0.75, 0.25];
+        for k in [0, 1, 5] {
+            let (e, g) = strongest_grad(&prot(&v), k);
+            assert_eq!(e, strongest(&prot(&v), k));
+            let mut flat = vec![g.res[0].atoms[0].q, g.res[0].atoms[1].q, g.res[0].w];
+            flat.extend([g.res[1].atoms[0].q, g.res[1].w, g.k]);
+            assert_gradient(|v: &[f64]| strongest(&prot(v), k), &v, &flat, 1e-6);
+        }
+        let empty = Prot {
+            res: vec![],
+            k: 0.5,
+        };
+        assert_eq!(strongest_grad(&empty, 2).0, strongest(&empty, 2));
+        for x in [&[][..], &[2.0], &[2.0, 3.0, 4.0]] {
+            let (v, g) = last_views_grad(x);
+            assert_eq!(v, last_views(x));
+            assert_gradient(last_views, x, &g, 1e-6);
+        }
     }
 }

@@ -29,9 +29,9 @@ pub trait Real:
     /// `0`.
     const ZERO: Self;
     /// `ln 2`.
-    const LN_2: Self;
+    const REAL_LN_2: Self;
     /// `ln 10`.
-    const LN_10: Self;
+    const REAL_LN_10: Self;
     /// `n` converted exactly (|n| < 2^24) or rounded.
     fn real_from_i32(n: i32) -> Self;
     /// The value converted to `f64`.
@@ -48,8 +48,8 @@ macro_rules! impl_real {
     ($t:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
-            const LN_2: Self = core::$t::consts::LN_2;
-            const LN_10: Self = core::$t::consts::LN_10;
+            const REAL_LN_2: Self = core::$t::consts::LN_2;
+            const REAL_LN_10: Self = core::$t::consts::LN_10;
             #[inline(always)]
             fn real_from_i32(n: i32) -> Self {
                 n as $t
@@ -114,13 +114,13 @@ pub fn nonzero<G: crate::Differentiable>(adjoint: &G) -> bool {
 /// `ln 2` in the type of `like` (the derivative of `exp2` and `log2`).
 #[inline(always)]
 pub fn ln_2<T: Real>(_like: T) -> T {
-    T::LN_2
+    T::REAL_LN_2
 }
 
 /// `ln 10` in the type of `like` (the derivative of `log10`).
 #[inline(always)]
 pub fn ln_10<T: Real>(_like: T) -> T {
-    T::LN_10
+    T::REAL_LN_10
 }
 
 /// `ln x` in the float type of `like`: `x` may be an unsuffixed literal (`x.log(10.0)`), whose

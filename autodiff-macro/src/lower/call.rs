@@ -405,7 +405,7 @@ impl Lowerer<'_> {
             return self.expr(&matched);
         }
         if let Some(mapped) = self.array_map(call) {
-            return self.expr(&mapped);
+            return mapped;
         }
         if let Some(val) = self.grow_vec(call) {
             return val;
@@ -849,7 +849,7 @@ impl Lowerer<'_> {
 
     /// `a.map(|v| f(v))` of an array of numbers (`log_ell.map(|l| l.exp())`): a copy of the
     /// array with each element replaced in a loop.
-    fn array_map(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+    fn array_map(&mut self, call: &syn::ExprMethodCall) -> Option<Val> {
         let [Expr::Closure(f)] = &call.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
@@ -865,15 +865,26 @@ impl Lowerer<'_> {
         if call.method != "map" || !array {
             return None;
         }
+        // A `return` in the closure leaves the closure, not the loop written for it.
+        let mut names = super::closure::FreeNames::default();
+        syn::visit::Visit::visit_expr(&mut names, &f.body);
+        if !names.returns.is_empty() {
+            return Some(self.closure(f));
+        }
+        // `x.map(|v| v > 0.0)`: an array of bools or integers, without derivative.
+        if passive_value(&f.body) {
+            let map = Expr::MethodCall(call.clone());
+            return Some(self.opaque_keeping_closures(&map, true, String::new(), true));
+        }
         let (a, body, span) = (&call.receiver, &f.body, call.method.span());
-        Some(syn::parse_quote_spanned!(span=> {
+        Some(self.expr(&syn::parse_quote_spanned!(span=> {
             let mut __autodiff_mapped = #a;
             for __autodiff_k in 0..__autodiff_mapped.len() {
                 let #pat = __autodiff_mapped[__autodiff_k];
                 __autodiff_mapped[__autodiff_k] = #body;
             }
             __autodiff_mapped
-        }))
+        })))
     }
 
     /// [`Self::element_access`] as the `Option` it gives: `Some` of the element where the index
@@ -1205,14 +1216,13 @@ impl Lowerer<'_> {
                 return self.expr(&same);
             }
         }
-        // `Point(x, y)`, `Wrapper(v)`: a tuple struct (or variant) built from its fields; not
-        // a function named in capitals (`T::PI()` of `FloatConst`).
+        // `Point(x, y)`, `V2(a, b)`: a tuple struct (or variant) built from its fields; not a
+        // constant's function of a type (`T::PI()`, `T::E()` of `FloatConst`).
         let tuple_struct = func.qself.is_none()
-            && segments.last().is_some_and(|s| {
-                s.starts_with(char::is_uppercase)
-                    && s != "Some"
-                    && (s.len() == 1 || s.chars().any(char::is_lowercase))
-            });
+            && segments
+                .last()
+                .is_some_and(|s| s.starts_with(char::is_uppercase) && s != "Some")
+            && !(call.args.is_empty() && segments.len() > 1);
         if tuple_struct {
             let members = (0..call.args.len())
                 .map(|k| syn::Member::Unnamed(syn::Index::from(k)))
@@ -1716,5 +1726,29 @@ fn root_of(place: &Expr) -> &Expr {
             Expr::Index(index) => strip_parens(&index.expr),
             _ => return root,
         };
+    }
+}
+
+/// Whether `expr` gives a `bool` or an integer (a comparison, a cast to an integer, `is_nan()`).
+fn passive_value(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Binary(binary) => matches!(
+            binary.op,
+            syn::BinOp::Lt(_)
+                | syn::BinOp::Le(_)
+                | syn::BinOp::Gt(_)
+                | syn::BinOp::Ge(_)
+                | syn::BinOp::Eq(_)
+                | syn::BinOp::Ne(_)
+                | syn::BinOp::And(_)
+                | syn::BinOp::Or(_)
+        ),
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Not(_)),
+        Expr::Cast(cast) => {
+            !matches!(&*cast.ty, syn::Type::Path(t) if t.path.is_ident("f64") || t.path.is_ident("f32"))
+        }
+        Expr::MethodCall(call) => call.method.to_string().starts_with("is_"),
+        Expr::Lit(lit) => matches!(lit.lit, syn::Lit::Bool(_) | syn::Lit::Int(_)),
+        _ => false,
     }
 }

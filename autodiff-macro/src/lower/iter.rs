@@ -507,11 +507,47 @@ impl Lowerer<'_> {
         })
     }
 
+    /// [`Self::item_at`] for an `Option`'s item, read where it is used: a row or window is a
+    /// view already, an element of a struct's field its place, and an element of a value is
+    /// read where `some` holds.
+    pub(super) fn place_at(
+        &mut self,
+        stream: &Stream,
+        some: Operand,
+        pos: Operand,
+        span: Span,
+    ) -> Val {
+        match &stream.kind {
+            StreamKind::Mem { mem, prefix } if self.mems[mem.index()].structured => {
+                let mut indices = prefix.clone();
+                indices.push(pos);
+                Val::Mem(*mem, indices)
+            }
+            StreamKind::Enumerate(inner) => {
+                let item = self.place_at(inner, some, pos.clone(), span);
+                Val::Tuple(vec![Val::Scalar(pos), item])
+            }
+            StreamKind::Value(_) => self.lower_if(
+                some,
+                |l| l.item_at(stream, pos, span),
+                |_| Val::Scalar(Operand::Undef),
+                span,
+            ),
+            _ => self.item_at(stream, pos, span),
+        }
+    }
+
     /// Whether `chain` (`e.iter()`, `e.iter().copied()`) goes over the rows of an array the
     /// function names.
     fn iterates_rows(&self, chain: &Expr) -> bool {
         let mut source = strip_parens(chain);
         while let Expr::MethodCall(call) = source {
+            if matches!(
+                call.method.to_string().as_str(),
+                "windows" | "chunks" | "chunks_exact"
+            ) {
+                return true;
+            }
             source = strip_parens(&call.receiver);
         }
         let Some((root, rows)) = indexed_root(source) else {
@@ -539,8 +575,9 @@ impl Lowerer<'_> {
             | StreamKind::Take(inner) => self.gives_rows(inner),
             StreamKind::Zip(streams) => streams.iter().any(|s| self.gives_rows(s)),
             StreamKind::Chain(a, b) => self.gives_rows(a) || self.gives_rows(b),
+            // The elements of a struct element's field (`r.atoms` of `for r in &p.res`).
+            StreamKind::Value(v) => self.parts.contains(v) || self.whole_fields.contains(v),
             StreamKind::Range { .. }
-            | StreamKind::Value(_)
             | StreamKind::Refs(_)
             | StreamKind::Map(..)
             | StreamKind::Filter(..)

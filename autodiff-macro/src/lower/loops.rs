@@ -355,6 +355,10 @@ impl Lowerer<'_> {
                     span,
                     format!("this loop puts an `Option` it builds (`{name} = Some(x)`) into `{name}`, which held one the function was given before the loop (`let mut {name} = start;`); build that one too: `let mut {name} = None; if let Some(v) = start {{ {name} = Some(v); }}`"),
                 ),
+                Some(Lost::GivenOption) => self.error_at(
+                    span,
+                    format!("this loop puts an `Option` of an array the function was given (`{name} = obs[i]`) into `{name}`, which held one it builds; take it apart: `{name} = match obs[i] {{ Some(p) => Some(p), None => None }};`"),
+                ),
                 Some(Lost::Other) => self.error_at(
                     span,
                     format!("this loop gives `{name}` a value of another kind than the one it held before the loop (a tuple written out where a call's value was); give it its value the same way before the loop, or keep the two in variables of their own"),
@@ -463,11 +467,16 @@ impl Lowerer<'_> {
     /// A carried variable holding an `Option` the function builds, given one it is given
     /// (`o = obs[i]` after `let mut o = None;`): that `Option` rebuilt from its parts, which
     /// the loop can carry (as it is, it would be lost).
-    fn built_like(&mut self, param: &Val, next: Val, span: Span) -> Val {
+    pub(super) fn built_like(&mut self, param: &Val, next: Val, span: Span) -> Val {
         match (param, next) {
-            (Val::Option(..), Val::Scalar(given)) if !matches!(given, Operand::Undef) => {
+            // Of a number or an index (an array's would be a row: lost, reported below).
+            (Val::Option(payload, _), Val::Scalar(given))
+                if !matches!(given, Operand::Undef) && matches!(**payload, Val::Scalar(_)) =>
+            {
                 let some = self.int(quote!(H0.is_some()), vec![given.clone()], span);
-                let opaque = Opaque::cut(super::iter::rename_holes(quote!(H0.unwrap_or_default())));
+                let opaque = Opaque::cut(super::iter::rename_holes(quote!(
+                    H0.unwrap_or_else(::autodiff_core::__private::dummy)
+                )));
                 let value = self.emit(Op::Opaque(opaque), vec![given], span);
                 Val::Option(Box::new(Val::Scalar(Operand::Value(value))), some)
             }
@@ -605,6 +614,7 @@ pub(super) fn val_values(val: &Val) -> Vec<Value> {
 pub(super) enum Lost {
     Array,
     Option,
+    GivenOption,
     Other,
 }
 
@@ -661,7 +671,9 @@ pub(super) fn flatten_carried(
         }
         // An array the body wrote in place stays the same array; another one would be lost.
         (Val::Mem(param, _), _) => {
-            if matches!(next, Val::Mem(next, _) if next != param) {
+            if matches!(next, Val::Mem(next, _) if next != param)
+                || matches!(next, Val::Scalar(Operand::Value(_)))
+            {
                 *lost = Some(Lost::Array);
             }
         }
@@ -671,9 +683,10 @@ pub(super) fn flatten_carried(
                 Val::Option(value, some) => ((**value).clone(), Val::Scalar(some.clone())),
                 _ => (Val::Scalar(dummy()), Val::Scalar(dummy())),
             };
-            // Anything else there (not left unassigned) would be lost.
+            // Anything else there (not left unassigned) would be lost: an `Option` the
+            // function was given, of an array.
             if !matches!(next, Val::Option(..)) && !is_dummy(next) {
-                *lost = Some(Lost::Other);
+                *lost = Some(Lost::GivenOption);
             }
             let ((init_value, init_some), (next_value, next_some)) = (parts(init), parts(next));
             flatten_carried(&init_value, param, &next_value, result, out, lost);

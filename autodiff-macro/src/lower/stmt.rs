@@ -254,11 +254,13 @@ impl Lowerer<'_> {
             Expr::Tuple(t) => {
                 !t.elems.is_empty() && t.elems.iter().all(|e| matches!(e, Expr::Reference(_)))
             }
-            // ... and `v.last().unwrap()`, a reference to the element.
+            // ... and `v.last().unwrap()`, `v.iter().max_by(..).unwrap()`, a reference to the
+            // element.
             Expr::MethodCall(unwrap) => matches!(strip_parens(&unwrap.receiver),
-                Expr::MethodCall(inner) if ["split_first", "split_last", "first", "last"]
-                    .iter()
-                    .any(|m| inner.method == m)),
+                Expr::MethodCall(inner)
+                    if ["split_first", "split_last", "first", "last", "max_by", "min_by", "nth"]
+                        .iter()
+                        .any(|m| inner.method == m)),
             Expr::Path(path) => local_name(path)
                 .and_then(|ident| self.lookup_user(&ident.to_string()))
                 .is_some_and(|binding| binding.by_ref),
@@ -957,6 +959,12 @@ impl Lowerer<'_> {
                             Some(parts) => Val::Tuple(parts),
                             None => return,
                         }
+                    }
+                    // `o = obs[i]` for a variable holding an `Option` the function builds:
+                    // the given one rebuilt from its parts, which branches and loops can join.
+                    (Some(Some(current @ Val::Option(..))), val @ Val::Scalar(Operand::Value(_))) => {
+                        let current = current.clone();
+                        self.built_like(&current, val, place.span())
                     }
                     (_, val) => val,
                 };
