@@ -7068,3 +7068,119 @@ mod reviewed_session_changes {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found by the second review of stop 31's changes: an `Option` of a tuple the function was
+// given, carried by a loop as `match obs[i] { Some(p) => Some(p), .. }`, dropped the tuple
+// (value 6 for 12.5; now a clear error, and the form with the parts written out works);
+// `skip`, `take`, `step_by` and `rev` before `last()`/`nth` of struct elements, windows and
+// rows read past the end (panics in `_grad`).
+// ------------------------------------------------------------------------------------------
+mod reviewed_carried_tuples_and_adapted_lasts {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub q: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Mol {
+        pub atoms: Vec<Atom>,
+        pub k: f64,
+    }
+
+    #[differentiate(wrt(x))]
+    fn carried_pairs(x: &[f64], obs: &[Option<(f64, f64)>]) -> f64 {
+        let mut o: Option<(f64, f64)> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            if let Some((u, v)) = o {
+                s += u * x[i] + v;
+            }
+            o = match obs[i] {
+                Some((a, b)) => Some((a, b)),
+                None => None,
+            };
+            s += x[i];
+        }
+        s
+    }
+
+    #[differentiate]
+    #[allow(clippy::iter_skip_next)]
+    fn adapted(m: &Mol, k: usize) -> f64 {
+        m.atoms.iter().skip(k).last().map(|a| a.q).unwrap_or(m.k)
+            + m.atoms
+                .iter()
+                .take(k)
+                .last()
+                .map(|a| a.q * 2.0)
+                .unwrap_or(m.k)
+            + m.atoms
+                .iter()
+                .rev()
+                .nth(k)
+                .map(|a| a.q * 3.0)
+                .unwrap_or(m.k)
+            + m.atoms
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .last()
+                .map(|a| a.q * 5.0)
+                .unwrap_or(m.k)
+            + m.atoms
+                .iter()
+                .enumerate()
+                .skip(k)
+                .last()
+                .map(|(i, a)| a.q * i as f64)
+                .unwrap_or(m.k)
+    }
+
+    #[differentiate]
+    fn adapted_views(x: &[f64], p: &[[f64; 2]]) -> f64 {
+        x.windows(2)
+            .rev()
+            .last()
+            .map(|w| w[0] * w[1])
+            .unwrap_or(0.25)
+            + x.chunks(2).rev().nth(1).map(|c| c[0]).unwrap_or(0.5)
+            + p.iter().rev().last().map(|r| r[0] * r[1]).unwrap_or(0.75)
+            + x.iter()
+                .zip(p.iter())
+                .last()
+                .map(|(a, r)| a * r[1])
+                .unwrap_or(1.25)
+    }
+
+    #[test]
+    fn carried_tuples_and_adapted_lasts() {
+        let x = [1.0, 2.0, 3.0];
+        let obs = [Some((2.0, 5.0)), Some((-1.0, 0.5)), None];
+        let (v, g) = carried_pairs_grad(&x, &obs);
+        assert_eq!((v, g), (12.5, vec![1.0, 3.0, 0.0]));
+        for n in 0..4 {
+            let mol = |v: &[f64]| Mol {
+                atoms: v[1..].iter().map(|&q| Atom { q }).collect(),
+                k: v[0],
+            };
+            let v: Vec<f64> = (0..=n).map(|i| 0.3 + i as f64).collect();
+            for k in 0..4 {
+                let (e, g) = adapted_grad(&mol(&v), k);
+                assert_eq!(e, adapted(&mol(&v), k));
+                let flat: Vec<f64> = [g.k]
+                    .into_iter()
+                    .chain(g.atoms.iter().map(|a| a.q))
+                    .collect();
+                assert_gradient(|v: &[f64]| adapted(&mol(v), k), &v, &flat, 1e-6);
+            }
+            let x: Vec<f64> = (0..n).map(|i| 0.5 + i as f64).collect();
+            let p: Vec<[f64; 2]> = (0..n).map(|i| [1.0 + i as f64, -0.5]).collect();
+            let (v, (gx, _)) = adapted_views_grad(&x, &p);
+            assert_eq!(v, adapted_views(&x, &p));
+            assert_gradient(|x: &[f64]| adapted_views(x, &p), &x, &gx, 1e-6);
+        }
+    }
+}

@@ -128,15 +128,9 @@ impl Lowerer<'_> {
     /// The `Option` of the item at `pos`, read only where `some` holds (an empty stream has
     /// none to read).
     fn item_if(&mut self, stream: &Stream, some: Operand, pos: Operand, span: Span) -> Val {
-        // Rows are views, read only where the `Option` is `Some` (at a position that is in
-        // bounds where it is not: `windows(2).last()` of a short slice); an element of a
-        // struct's field is its place.
+        // Rows are views and elements of a struct's field places, read only where the
+        // `Option` is `Some` ([`Self::place_at`]).
         if self.gives_rows(stream) {
-            let pos = self.int(
-                quote!(if H0 { H1 } else { 0 }),
-                vec![some.clone(), pos],
-                span,
-            );
             let item = self.place_at(stream, some.clone(), pos, span);
             return Val::Option(Box::new(item), some);
         }

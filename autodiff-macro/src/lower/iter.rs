@@ -125,6 +125,7 @@ impl Lowerer<'_> {
                             | "step_by"
                             | "rev"
                             | "chain"
+                            | "flatten"
                             | "windows"
                             | "chunks"
                             | "chunks_exact"
@@ -507,9 +508,10 @@ impl Lowerer<'_> {
         })
     }
 
-    /// [`Self::item_at`] for an `Option`'s item, read where it is used: a row or window is a
-    /// view already, an element of a struct's field its place, and an element of a value is
-    /// read where `some` holds.
+    /// [`Self::item_at`] for an `Option`'s item, which is read only where `some` holds (an
+    /// empty stream has none; the position may be past the end): an element of a struct's field
+    /// is its place, a row or window a view at a position in bounds, and anything else read in
+    /// a branch on `some`.
     pub(super) fn place_at(
         &mut self,
         stream: &Stream,
@@ -517,23 +519,53 @@ impl Lowerer<'_> {
         pos: Operand,
         span: Span,
     ) -> Val {
+        let wrapping = |l: &mut Self, template, args| l.int(template, args, span);
         match &stream.kind {
             StreamKind::Mem { mem, prefix } if self.mems[mem.index()].structured => {
                 let mut indices = prefix.clone();
                 indices.push(pos);
                 Val::Mem(*mem, indices)
             }
+            StreamKind::Mem { mem, prefix } if depth(prefix) + 1 < self.mems[mem.index()].dims => {
+                let pos = wrapping(self, quote!(if H0 { H1 } else { 0 }), vec![some, pos]);
+                self.item_at(stream, pos, span)
+            }
+            StreamKind::Windows { .. }
+            | StreamKind::Chunks { .. }
+            | StreamKind::ValueSlices { .. } => {
+                let pos = wrapping(self, quote!(if H0 { H1 } else { 0 }), vec![some, pos]);
+                self.item_at(stream, pos, span)
+            }
             StreamKind::Enumerate(inner) => {
                 let item = self.place_at(inner, some, pos.clone(), span);
                 Val::Tuple(vec![Val::Scalar(pos), item])
             }
-            StreamKind::Value(_) => self.lower_if(
+            StreamKind::Zip(streams) => Val::Tuple(
+                streams
+                    .iter()
+                    .map(|s| self.place_at(s, some.clone(), pos.clone(), span))
+                    .collect(),
+            ),
+            StreamKind::Skip(inner, n) => {
+                let pos = wrapping(self, quote!(H0.wrapping_add(H1)), vec![pos, n.clone()]);
+                self.place_at(inner, some, pos, span)
+            }
+            StreamKind::StepBy(inner, k) => {
+                let pos = wrapping(self, quote!(H0.wrapping_mul(H1)), vec![pos, k.clone()]);
+                self.place_at(inner, some, pos, span)
+            }
+            StreamKind::Rev(inner) => {
+                let template = quote!(H0.wrapping_sub(1).wrapping_sub(H1));
+                let pos = wrapping(self, template, vec![inner.count.clone(), pos]);
+                self.place_at(inner, some, pos, span)
+            }
+            StreamKind::Take(inner) => self.place_at(inner, some, pos, span),
+            _ => self.lower_if(
                 some,
                 |l| l.item_at(stream, pos, span),
                 |_| Val::Scalar(Operand::Undef),
                 span,
             ),
-            _ => self.item_at(stream, pos, span),
         }
     }
 

@@ -357,7 +357,7 @@ impl Lowerer<'_> {
                 ),
                 Some(Lost::GivenOption) => self.error_at(
                     span,
-                    format!("this loop puts an `Option` of an array the function was given (`{name} = obs[i]`) into `{name}`, which held one it builds; take it apart: `{name} = match obs[i] {{ Some(p) => Some(p), None => None }};`"),
+                    format!("this loop puts an `Option` of an array or a tuple the function was given (`{name} = obs[i]`) into `{name}`, which held one it builds; take it apart: `{name} = match obs[i] {{ Some(p) => Some(p), None => None }};` (of a tuple, `Some((a, b)) => Some((a, b))`)"),
                 ),
                 Some(Lost::Other) => self.error_at(
                     span,
@@ -661,6 +661,14 @@ pub(super) fn flatten_carried(
             });
         }
         (Val::Tuple(params), Val::Tuple(results)) => {
+            // Another shape there (not left unassigned) would be lost.
+            let joined = match next {
+                Val::Tuple(parts) => parts.len() == params.len(),
+                next => is_dummy(next) || matches!(next, Val::Unit | Val::Poison),
+            };
+            if !joined {
+                *lost = Some(Lost::Other);
+            }
             for (k, (param, result)) in params.iter().zip(results).enumerate() {
                 let pick = |v: &Val| match v {
                     Val::Tuple(parts) => parts.get(k).cloned().unwrap_or(Val::Scalar(dummy())),
@@ -670,13 +678,11 @@ pub(super) fn flatten_carried(
             }
         }
         // An array the body wrote in place stays the same array; another one would be lost.
-        (Val::Mem(param, _), _) => {
-            if matches!(next, Val::Mem(next, _) if next != param)
-                || matches!(next, Val::Scalar(Operand::Value(_)))
-            {
-                *lost = Some(Lost::Array);
-            }
-        }
+        (Val::Mem(param, _), _) => match next {
+            Val::Mem(next, _) if next == param => {}
+            Val::Scalar(Operand::Undef) | Val::Unit | Val::Poison => {}
+            _ => *lost = Some(Lost::Array),
+        },
         // An `Option`: its value and whether there is one.
         (Val::Option(param, param_some), Val::Option(result, result_some)) => {
             let parts = |v: &Val| match v {
@@ -690,6 +696,14 @@ pub(super) fn flatten_carried(
             }
             let ((init_value, init_some), (next_value, next_some)) = (parts(init), parts(next));
             flatten_carried(&init_value, param, &next_value, result, out, lost);
+            // A given `Option` of a tuple rebuilt whole (`Some(p) => Some(p)`) holds a value
+            // where the variable's has the tuple's parts.
+            if matches!(**param, Val::Tuple(_))
+                && !matches!(next_value, Val::Tuple(_))
+                && !is_dummy(&next_value)
+            {
+                *lost = Some(Lost::GivenOption);
+            }
             flatten_carried(
                 &init_some,
                 &Val::Scalar(param_some.clone()),
