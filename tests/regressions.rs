@@ -6919,6 +6919,8 @@ mod chained_iterators {
 // `last()` / `nth` of windows, chunks and struct elements past the end (panics in `_grad`);
 // given `Option`s assigned under a branch or in a `while`.
 // ------------------------------------------------------------------------------------------
+// The shapes under test are written as users write them, not as clippy would.
+#[allow(clippy::manual_map, clippy::double_ended_iterator_last)]
 mod reviewed_session_changes {
     use super::*;
     use num_traits::{Float, FloatConst};
@@ -7076,6 +7078,8 @@ mod reviewed_session_changes {
 // `skip`, `take`, `step_by` and `rev` before `last()`/`nth` of struct elements, windows and
 // rows read past the end (panics in `_grad`).
 // ------------------------------------------------------------------------------------------
+// The shapes under test are written as users write them, not as clippy would.
+#[allow(clippy::manual_map, clippy::double_ended_iterator_last)]
 mod reviewed_carried_tuples_and_adapted_lasts {
     use super::*;
 
