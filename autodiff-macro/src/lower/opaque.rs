@@ -170,13 +170,9 @@ impl Lowerer<'_> {
         closures: bool,
     ) -> Val {
         let at = expr.to_token_stream();
-        let mut expr = expr.clone();
-        let mut holes = Holes::new(self, closures);
-        holes.visit_expr_mut(&mut expr);
-        let Holes { args, failed, .. } = holes;
-        if failed {
+        let Some((expr, args)) = self.with_holes(expr, closures) else {
             return Val::Poison;
-        }
+        };
         let span = expr.span();
         let op = Op::Opaque(Opaque {
             expr: expr.to_token_stream(),
@@ -194,14 +190,20 @@ impl Lowerer<'_> {
     /// `&s.buffer` of data a struct value holds (`no_grad(&p.buffer)` of a `mut p` parameter's
     /// copy): a borrow that the backward sweep takes again from the struct value.
     pub(super) fn held_borrow(&mut self, expr: &Expr, span: Span) -> Val {
+        let Some((expr, args)) = self.with_holes(expr, false) else {
+            return Val::Poison;
+        };
+        self.borrow_as(Opaque::cut(expr.to_token_stream()), args, span)
+    }
+
+    /// `expr` with each variable replaced by a hole, and the holes' operands; `None` after
+    /// reporting what cannot be kept as written.
+    fn with_holes(&self, expr: &Expr, closures: bool) -> Option<(Expr, Vec<Operand>)> {
         let mut expr = expr.clone();
-        let mut holes = Holes::new(self, false);
+        let mut holes = Holes::new(self, closures);
         holes.visit_expr_mut(&mut expr);
         let Holes { args, failed, .. } = holes;
-        if failed {
-            return Val::Poison;
-        }
-        self.borrow_as(Opaque::cut(expr.to_token_stream()), args, span)
+        (!failed).then_some((expr, args))
     }
 
     /// A bool built from operands: `!(a || b)`.
