@@ -832,32 +832,20 @@ fn stores_element(function: &crate::ir::Function, store: &crate::ir::Store) -> b
     !mem.structured && store.indices.len() >= mem.dims
 }
 
-/// The values stored into arrays of numbers, whose check ([`unseen_types`]) says so: a row or
-/// a struct there means a `Vec` of them built element by element.
-pub(super) fn stored_elements(function: &crate::ir::Function) -> BTreeSet<Value> {
-    let mut stored = BTreeSet::new();
-    function.body.walk(&mut |stmt| {
-        if let Stmt::Store(store) = stmt {
-            if stores_element(function, store) {
-                stored.extend(store.value.value());
-            }
-        }
-    });
-    stored
-}
-
 /// The values of a type the macro cannot see (a struct's field or the struct itself, a call's
 /// result or a part of one) that a derivative rule takes as numbers, directly or through copies,
 /// branches and loop variables: the active ones, and the varied ones a rule without a
 /// derivative takes (`floor`). Each is checked to be a float where it is made, since a struct
 /// with operators or methods of its own would take the rules silently (a complex `z * z` is not
 /// differentiated as a product of reals). Each with the span of a rule that takes it, where
-/// rustc reports a struct.
+/// rustc reports a struct. Also those of them stored into arrays of numbers, whose check says
+/// so: a row or a struct there means a `Vec` of them built element by element.
 pub(super) fn unseen_types(
     function: &crate::ir::Function,
     activity: &crate::analysis::Activity,
-) -> BTreeMap<Value, Span> {
+) -> (BTreeMap<Value, Span>, BTreeSet<Value>) {
     let mut numbers: BTreeMap<Value, Span> = BTreeMap::new();
+    let mut stored = BTreeSet::new();
     let mut sources = BTreeSet::new();
     let mut constant_use = BTreeSet::new();
     // What each copy, branch result and loop variable takes its value from.
@@ -900,6 +888,7 @@ pub(super) fn unseen_types(
         Stmt::Store(store) if stores_element(function, store) => {
             if let Some(v) = store.value.value() {
                 numbers.entry(v).or_insert(store.span);
+                stored.insert(v);
             }
         }
         Stmt::If(if_) => {
@@ -942,5 +931,5 @@ pub(super) fn unseen_types(
         sources.contains(v)
             && (activity.active(*v) || constant_use.contains(v) && activity.varied(*v))
     });
-    numbers
+    (numbers, stored)
 }

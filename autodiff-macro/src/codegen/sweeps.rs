@@ -255,6 +255,7 @@ fn writer<'a>(
             names.bind_fresh(*output, &item.sig.ident.to_string());
         }
     }
+    let (unseen_types, stored_elements) = super::forward::unseen_types(function, activity);
     let mut writer = Writer {
         function,
         activity,
@@ -267,8 +268,8 @@ fn writer<'a>(
         loop_depth: 0,
         ref_params: sig.params.iter().map(|p| p.by_ref()).collect(),
         defs: BTreeMap::new(),
-        unseen_types: super::forward::unseen_types(function, activity),
-        stored_elements: super::forward::stored_elements(function),
+        unseen_types,
+        stored_elements,
         fused: None,
         borrowed: BTreeSet::new(),
         element_refs: super::used::element_refs(function, backward),

@@ -37,7 +37,7 @@ pub(super) struct Writer<'a> {
     /// Active values of a type the macro cannot see, checked to be floats where a rule takes
     /// them ([`super::forward::unseen_types`]).
     pub(super) unseen_types: BTreeMap<Value, Span>,
-    /// Those of them stored into arrays of numbers ([`super::forward::stored_elements`]).
+    /// Values stored into arrays of numbers, checked as such where they are among those.
     pub(super) stored_elements: BTreeSet<Value>,
     /// The loop whose backward iterations run inside its forward ones, until it is written.
     pub(super) fused: Option<Fused<'a>>,

@@ -424,7 +424,6 @@ impl Lowerer<'_> {
                 val => val,
             };
         }
-        // `v.swap(i, j)` of a local array or `Vec`.
         // `v.reverse()` of a local array: the swaps it makes.
         if name == "reverse" && call.args.is_empty() && self.local_array_of_numbers(&call.receiver)
         {
@@ -437,6 +436,7 @@ impl Lowerer<'_> {
             });
             return self.expr(&swaps);
         }
+        // `v.swap(i, j)` of a local array or `Vec`.
         if name == "swap" && call.args.len() == 2 && is_place(&call.receiver) {
             let receiver = &call.receiver;
             let (i, j) = (&call.args[0], &call.args[1]);
@@ -1732,17 +1732,10 @@ fn root_of(place: &Expr) -> &Expr {
 /// Whether `expr` gives a `bool` or an integer (a comparison, a cast to an integer, `is_nan()`).
 fn passive_value(expr: &Expr) -> bool {
     match strip_parens(expr) {
-        Expr::Binary(binary) => matches!(
-            binary.op,
-            syn::BinOp::Lt(_)
-                | syn::BinOp::Le(_)
-                | syn::BinOp::Gt(_)
-                | syn::BinOp::Ge(_)
-                | syn::BinOp::Eq(_)
-                | syn::BinOp::Ne(_)
-                | syn::BinOp::And(_)
-                | syn::BinOp::Or(_)
-        ),
+        Expr::Binary(binary) => {
+            super::expr::is_comparison(&binary.op)
+                || matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_))
+        }
         Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Not(_)),
         Expr::Cast(cast) => {
             !matches!(&*cast.ty, syn::Type::Path(t) if t.path.is_ident("f64") || t.path.is_ident("f32"))

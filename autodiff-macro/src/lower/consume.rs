@@ -126,20 +126,9 @@ impl Lowerer<'_> {
     }
 
     /// The `Option` of the item at `pos`, read only where `some` holds (an empty stream has
-    /// none to read).
+    /// none to read; [`Self::place_at`]).
     fn item_if(&mut self, stream: &Stream, some: Operand, pos: Operand, span: Span) -> Val {
-        // Rows are views and elements of a struct's field places, read only where the
-        // `Option` is `Some` ([`Self::place_at`]).
-        if self.gives_rows(stream) {
-            let item = self.place_at(stream, some.clone(), pos, span);
-            return Val::Option(Box::new(item), some);
-        }
-        let item = self.lower_if(
-            some.clone(),
-            |l| l.item_at(stream, pos, span),
-            |_| Val::Scalar(Operand::Undef),
-            span,
-        );
+        let item = self.place_at(stream, some.clone(), pos, span);
         Val::Option(Box::new(item), some)
     }
 

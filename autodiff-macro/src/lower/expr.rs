@@ -757,7 +757,7 @@ impl Lowerer<'_> {
     }
 }
 
-fn is_comparison(op: &BinOp) -> bool {
+pub(super) fn is_comparison(op: &BinOp) -> bool {
     matches!(
         op,
         BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_)

@@ -519,21 +519,23 @@ impl Lowerer<'_> {
         pos: Operand,
         span: Span,
     ) -> Val {
-        let wrapping = |l: &mut Self, template, args| l.int(template, args, span);
+        let view = match &stream.kind {
+            StreamKind::Mem { mem, prefix } => depth(prefix) + 1 < self.mems[mem.index()].dims,
+            kind => matches!(
+                kind,
+                StreamKind::Windows { .. }
+                    | StreamKind::Chunks { .. }
+                    | StreamKind::ValueSlices { .. }
+            ),
+        };
         match &stream.kind {
             StreamKind::Mem { mem, prefix } if self.mems[mem.index()].structured => {
                 let mut indices = prefix.clone();
                 indices.push(pos);
                 Val::Mem(*mem, indices)
             }
-            StreamKind::Mem { mem, prefix } if depth(prefix) + 1 < self.mems[mem.index()].dims => {
-                let pos = wrapping(self, quote!(if H0 { H1 } else { 0 }), vec![some, pos]);
-                self.item_at(stream, pos, span)
-            }
-            StreamKind::Windows { .. }
-            | StreamKind::Chunks { .. }
-            | StreamKind::ValueSlices { .. } => {
-                let pos = wrapping(self, quote!(if H0 { H1 } else { 0 }), vec![some, pos]);
+            _ if view => {
+                let pos = self.int(quote!(if H0 { H1 } else { 0 }), vec![some, pos], span);
                 self.item_at(stream, pos, span)
             }
             StreamKind::Enumerate(inner) => {
@@ -546,17 +548,18 @@ impl Lowerer<'_> {
                     .map(|s| self.place_at(s, some.clone(), pos.clone(), span))
                     .collect(),
             ),
+            // Positions past the end wrap rather than overflow: nothing is read there.
             StreamKind::Skip(inner, n) => {
-                let pos = wrapping(self, quote!(H0.wrapping_add(H1)), vec![pos, n.clone()]);
+                let pos = self.int(quote!(H0.wrapping_add(H1)), vec![pos, n.clone()], span);
                 self.place_at(inner, some, pos, span)
             }
             StreamKind::StepBy(inner, k) => {
-                let pos = wrapping(self, quote!(H0.wrapping_mul(H1)), vec![pos, k.clone()]);
+                let pos = self.int(quote!(H0.wrapping_mul(H1)), vec![pos, k.clone()], span);
                 self.place_at(inner, some, pos, span)
             }
             StreamKind::Rev(inner) => {
                 let template = quote!(H0.wrapping_sub(1).wrapping_sub(H1));
-                let pos = wrapping(self, template, vec![inner.count.clone(), pos]);
+                let pos = self.int(template, vec![inner.count.clone(), pos], span);
                 self.place_at(inner, some, pos, span)
             }
             StreamKind::Take(inner) => self.place_at(inner, some, pos, span),

@@ -324,7 +324,6 @@ impl Lowerer<'_> {
             .flat_map(|(_, _, _, param, _)| val_values(param))
             .collect();
         for (_, _, _, param, next) in &mut carried_vars {
-            *next = self.built_like(param, next.clone(), span);
             *next = self.copy_carried(next.clone(), &params, span);
             // An array value (a struct's field read whole, a call's array) whose next value is
             // a local array (`cur = if c { rot(cur) } else { [cur[1], cur[0]] }`): carried as
@@ -464,33 +463,6 @@ impl Lowerer<'_> {
     }
 
     /// `val`, with each of its scalars that is one of `params` replaced by a copy.
-    /// A carried variable holding an `Option` the function builds, given one it is given
-    /// (`o = obs[i]` after `let mut o = None;`): that `Option` rebuilt from its parts, which
-    /// the loop can carry (as it is, it would be lost).
-    pub(super) fn built_like(&mut self, param: &Val, next: Val, span: Span) -> Val {
-        match (param, next) {
-            // Of a number or an index (an array's would be a row: lost, reported below).
-            (Val::Option(payload, _), Val::Scalar(given))
-                if !matches!(given, Operand::Undef) && matches!(**payload, Val::Scalar(_)) =>
-            {
-                let some = self.int(quote!(H0.is_some()), vec![given.clone()], span);
-                let opaque = Opaque::cut(super::iter::rename_holes(quote!(
-                    H0.unwrap_or_else(::autodiff_core::__private::dummy)
-                )));
-                let value = self.emit(Op::Opaque(opaque), vec![given], span);
-                Val::Option(Box::new(Val::Scalar(Operand::Value(value))), some)
-            }
-            (Val::Tuple(params), Val::Tuple(parts)) if params.len() == parts.len() => Val::Tuple(
-                params
-                    .iter()
-                    .zip(parts)
-                    .map(|(param, part)| self.built_like(param, part, span))
-                    .collect(),
-            ),
-            (_, next) => next,
-        }
-    }
-
     pub(super) fn copy_carried(&mut self, val: Val, params: &[Value], span: Span) -> Val {
         match val {
             Val::Scalar(Operand::Value(v)) if params.contains(&v) => {

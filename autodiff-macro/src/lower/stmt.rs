@@ -960,12 +960,6 @@ impl Lowerer<'_> {
                             None => return,
                         }
                     }
-                    // `o = obs[i]` for a variable holding an `Option` the function builds:
-                    // the given one rebuilt from its parts, which branches and loops can join.
-                    (Some(Some(current @ Val::Option(..))), val @ Val::Scalar(Operand::Value(_))) => {
-                        let current = current.clone();
-                        self.built_like(&current, val, place.span())
-                    }
                     (_, val) => val,
                 };
                 match (self.lookup(&var).map(|binding| &binding.val), val) {
@@ -1020,9 +1014,14 @@ impl Lowerer<'_> {
                     }
                     // `st = (xn, l)` for a tuple holding an array (`prev = Some(cur)` for an
                     // `Option` holding one): the array is written into the variable's own, as
-                    // `a = b` for arrays (which a loop then carries).
+                    // `a = b` for arrays (which a loop then carries); `o = obs[i]` for one
+                    // holding an `Option` the function builds.
                     (Some(Some(current @ Val::Tuple(_))), val @ Val::Tuple(_))
-                    | (Some(Some(current @ Val::Option(..))), val @ Val::Option(..)) => {
+                    | (Some(Some(current @ Val::Option(..))), val @ Val::Option(..))
+                    | (
+                        Some(Some(current @ Val::Option(..))),
+                        val @ Val::Scalar(Operand::Value(_)),
+                    ) => {
                         let current = current.clone();
                         let val = self.assign_parts(&current, val, place.span());
                         let val = self.name_value(&name, val, None, place.span());
@@ -1139,11 +1138,24 @@ impl Lowerer<'_> {
     }
 
     /// The parts of a tuple variable's new value, the arrays among them written into the arrays
-    /// the variable holds.
+    /// the variable holds, and an `Option` the function was given where the variable holds one
+    /// it builds taken apart (its flag and value), so that branches and loops join it.
     fn assign_parts(&mut self, current: &Val, val: Val, span: Span) -> Val {
         match (current, val) {
             (Val::Option(current, _), Val::Option(value, some)) => {
                 Val::Option(Box::new(self.assign_parts(current, *value, span)), some)
+            }
+            // Of a number or an index (one of an array or a tuple cannot be carried: the loop
+            // reports it).
+            (Val::Option(payload, _), Val::Scalar(given @ Operand::Value(_)))
+                if matches!(**payload, Val::Scalar(_)) =>
+            {
+                let some = self.int(quote!(H0.is_some()), vec![given.clone()], span);
+                let value = Opaque::cut(super::iter::rename_holes(quote!(
+                    H0.unwrap_or_else(::autodiff_core::__private::dummy)
+                )));
+                let value = self.emit(Op::Opaque(value), vec![given], span);
+                Val::Option(Box::new(Val::Scalar(Operand::Value(value))), some)
             }
             (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
                 current
