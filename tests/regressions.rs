@@ -7188,3 +7188,263 @@ mod reviewed_carried_tuples_and_adapted_lasts {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Found at stop 32 (the review of recent constructs, and hunts in geophysics, probabilistic
+// programming and deep combinations). Silent: a loop-carried reference to an element of a
+// struct's `Vec` (`let mut prev = &p.pts[0]; .. prev = q;`) kept reading the first element
+// inside the loop (value 10.83 for 6). Panics: `max_by` of an empty `Vec` of structs read its
+// first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
+// a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
+// `chunks` of a call's `Vec`, `reduce` after `filter`, `obs[i].or(o)`.
+// ------------------------------------------------------------------------------------------
+mod reviewed_carried_references_and_kept_reductions {
+    use super::*;
+    use num_traits::Float;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub x: f64,
+        pub q: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Mol {
+        pub atoms: Vec<Atom>,
+        pub k: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Poly {
+        pub pts: Vec<[f64; 2]>,
+        pub k: f64,
+    }
+
+    fn mol(v: &[f64]) -> Mol {
+        Mol {
+            atoms: v[1..]
+                .chunks(2)
+                .map(|c| Atom { x: c[0], q: c[1] })
+                .collect(),
+            k: v[0],
+        }
+    }
+
+    fn flat(g: &Mol) -> Vec<f64> {
+        let atoms = g.atoms.iter().flat_map(|a| [a.x, a.q]);
+        [g.k].into_iter().chain(atoms).collect()
+    }
+
+    #[differentiate]
+    fn length(p: &Poly) -> f64 {
+        let mut prev = &p.pts[0];
+        let mut s = 0.0;
+        for q in p.pts.iter().skip(1) {
+            s += ((q[0] - prev[0]).powi(2) + (q[1] - prev[1]).powi(2)).sqrt();
+            prev = q;
+        }
+        s * p.k + prev[1]
+    }
+
+    #[differentiate]
+    fn chained(m: &Mol) -> f64 {
+        let mut prev = &m.atoms[0];
+        let mut s = 0.0;
+        for a in &m.atoms {
+            s += prev.x * a.q;
+            prev = a;
+        }
+        let mut best = &m.atoms[0];
+        for a in &m.atoms {
+            if a.q > best.q {
+                best = a;
+            }
+        }
+        let mut last = &m.atoms[0];
+        let mut t = 0.0;
+        for i in 1..m.atoms.len() {
+            let a = &m.atoms[i];
+            t += last.q * a.x;
+            last = a;
+        }
+        s + prev.q + best.x * best.q * m.k + t + last.x
+    }
+
+    #[differentiate]
+    fn not_read_after(m: &Mol) -> f64 {
+        let mut prev = &m.atoms[0];
+        let mut s = 0.0;
+        for a in m.atoms.iter().skip(1) {
+            s += prev.x * a.q;
+            prev = a;
+        }
+        s
+    }
+
+    #[differentiate]
+    fn bond(a: &Atom, b: &Atom) -> f64 {
+        a.q * b.q + a.x
+    }
+
+    #[differentiate]
+    fn nearest(m: &Mol) -> f64 {
+        let e = match m.atoms.iter().min_by(|a, b| a.x.total_cmp(&b.x)) {
+            Some(c) => bond(c, &m.atoms[0]),
+            None => m.k,
+        };
+        let f = if let Some(c) = m.atoms.iter().max_by(|a, b| a.q.total_cmp(&b.q)) {
+            c.q * c.x
+        } else {
+            m.k * 2.0
+        };
+        e + f
+    }
+
+    #[differentiate]
+    fn empty_top(m: &Mol) -> f64 {
+        let top = match m.atoms.iter().max_by(|a, b| a.q.total_cmp(&b.q)) {
+            Some(a) => a.q * a.x,
+            None => m.k,
+        };
+        top + m
+            .atoms
+            .iter()
+            .min_by(|a, b| a.x.partial_cmp(&b.x).unwrap_or(std::cmp::Ordering::Equal))
+            .map(|a| a.q)
+            .unwrap_or(m.k * 3.0)
+    }
+
+    #[differentiate]
+    fn rotated<T: Float>(p: [T; 3]) -> T {
+        let f: [T; 3] = std::array::from_fn(|i| p[i] * p[(i + 2) % 3]);
+        f[0] + f[1] * f[2]
+    }
+
+    #[differentiate]
+    fn scaled(x: &[f64], k: f64) -> Vec<f64> {
+        x.iter().map(|v| v * k).collect()
+    }
+
+    #[differentiate]
+    fn smoothness(x: &[f64], k: f64) -> f64 {
+        let y = scaled(x, k);
+        let mut s = y.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>();
+        for c in y.chunks(2) {
+            s += c[0] * c[c.len() - 1];
+        }
+        s
+    }
+
+    #[differentiate]
+    fn kept_reductions(x: &[f64], c: f64) -> f64 {
+        let m = x
+            .iter()
+            .copied()
+            .filter(|v| *v > 1.0)
+            .reduce(f64::max)
+            .unwrap_or(c);
+        let p = x
+            .iter()
+            .map(|v| v * c)
+            .filter(|v| *v > 1.0)
+            .reduce(|a, b| a * b + 0.5 * b);
+        m + match p {
+            Some(v) => v * c,
+            None => c,
+        }
+    }
+
+    #[differentiate(wrt(x))]
+    fn carried_forward(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let mut o: Option<f64> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            o = obs[i].or(o);
+            s += o.unwrap_or(x[i]) * x[i];
+        }
+        let first = if x[0] > 0.0 { Some(x[0] * 2.0) } else { None };
+        s + obs[0].or(first).unwrap_or(1.0)
+    }
+
+    #[test]
+    fn carried_references_and_kept_reductions() {
+        let p = Poly {
+            pts: vec![[0.0, 0.0], [3.0, 4.0], [3.0, 5.0]],
+            k: 1.5,
+        };
+        let (v, g) = length_grad(&p);
+        assert_eq!(v, length(&p));
+        assert_eq!(v, 6.0 * 1.5 + 5.0);
+        let pv: Vec<f64> = p.pts.iter().flatten().copied().chain([p.k]).collect();
+        let poly = |v: &[f64]| Poly {
+            pts: v[..6].chunks(2).map(|c| [c[0], c[1]]).collect(),
+            k: v[6],
+        };
+        let gv: Vec<f64> = g.pts.iter().flatten().copied().chain([g.k]).collect();
+        assert_gradient(|v: &[f64]| length(&poly(v)), &pv, &gv, 1e-6);
+        for n in 0..4 {
+            let v: Vec<f64> = (0..1 + 2 * n)
+                .map(|i| 0.3 + (i as f64 * 1.7).sin())
+                .collect();
+            let m = mol(&v);
+            if n > 0 {
+                for (f, g) in [
+                    (chained as fn(&Mol) -> f64, chained_grad as fn(&Mol) -> _),
+                    (not_read_after, not_read_after_grad),
+                ] {
+                    let (e, gm) = g(&m);
+                    assert_eq!(e, f(&m));
+                    assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+                }
+            }
+            for (f, g) in [
+                (nearest as fn(&Mol) -> f64, nearest_grad as fn(&Mol) -> _),
+                (empty_top, empty_top_grad),
+            ] {
+                let (e, gm) = g(&m);
+                assert_eq!(e, f(&m));
+                assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+            }
+        }
+        let q = [0.5, -1.25, 2.0];
+        let (v, g) = rotated_grad(q);
+        assert_eq!(v, rotated(q));
+        assert_gradient(|q: &[f64]| rotated([q[0], q[1], q[2]]), &q, &g, 1e-6);
+        // At `f32`: the analytic gradient of p0 p2 + p0 p1² p2.
+        let (v32, g32) = rotated_grad([0.5f32, -1.25, 2.0]);
+        assert_eq!(v32, rotated([0.5f32, -1.25, 2.0]));
+        let exact = [
+            2.0 + 1.5625 * 2.0,
+            2.0 * 0.5 * -1.25 * 2.0,
+            0.5 + 0.5 * 1.5625,
+        ];
+        for (g, e) in g32.iter().zip(exact) {
+            assert!((g - e).abs() < 1e-6, "{g} {e}");
+        }
+        for x in [
+            vec![1.0, 3.0, 2.0],
+            vec![0.5, 3.0, 2.0, 4.0, 0.2],
+            vec![0.5],
+            vec![],
+        ] {
+            let (v, (gx, gk)) = smoothness_grad(&x, 2.0);
+            assert_eq!(v, smoothness(&x, 2.0));
+            assert_gradient(|x: &[f64]| smoothness(x, 2.0), &x, &gx, 1e-6);
+            assert_gradient(|k: &[f64]| smoothness(&x, k[0]), &[2.0], &[gk], 1e-6);
+            let (v, (gx, gc)) = kept_reductions_grad(&x, 1.5);
+            assert_eq!(v, kept_reductions(&x, 1.5));
+            assert_gradient(|x: &[f64]| kept_reductions(x, 1.5), &x, &gx, 1e-6);
+            assert_gradient(|c: &[f64]| kept_reductions(&x, c[0]), &[1.5], &[gc], 1e-6);
+        }
+        let x = [1.0, 2.0, 3.0, -0.5];
+        for obs in [
+            [None, Some(0.5), None, None],
+            [Some(2.0), None, Some(-1.0), None],
+            [None; 4],
+        ] {
+            let (v, g) = carried_forward_grad(&x, &obs);
+            assert_eq!(v, carried_forward(&x, &obs));
+            assert_gradient(|x: &[f64]| carried_forward(x, &obs), &x, &g, 1e-6);
+        }
+    }
+}

@@ -171,7 +171,13 @@ impl Lowerer<'_> {
                     if ts.path.segments.last().is_some_and(|s| s.ident == "Some")
                         && ts.elems.len() == 1 =>
                 {
-                    Some((Some(some), LetBind::Value(ts.elems[0].clone(), *value)))
+                    {
+                        // `Some(a)` of `m.atoms.iter().max_by(..)`: a reference to the element.
+                        let by_ref = matches!(strip_parens(expr),
+                        Expr::MethodCall(call) if gives_element_reference(call));
+                        let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
+                        Some((Some(some), bind))
+                    }
                 }
                 Pat::Ident(p) if p.ident == "None" => {
                     let none = self.not_any(std::slice::from_ref(&some), span);
@@ -191,7 +197,7 @@ impl Lowerer<'_> {
         if let (Pat::Slice(slice), Val::Mem(..)) = (&pat, &val) {
             let len = self.length(&val, span);
             let cond = self.slice_length_test(slice, len, span)?;
-            return Some((Some(cond), LetBind::Value(pat, val)));
+            return Some((Some(cond), LetBind::Value(pat, val, false)));
         }
         let Some(scrutinee) = self.matched_value(val, variant_pattern(&pat), expr.span()) else {
             self.error(
@@ -226,7 +232,11 @@ impl Lowerer<'_> {
     fn let_bind(&mut self, bind: LetBind) {
         match bind {
             LetBind::Nothing => {}
-            LetBind::Value(pat, value) => self.bind(&pat, value, None),
+            LetBind::Value(pat, value, by_ref) => {
+                self.binding_ref = by_ref;
+                self.bind(&pat, value, None);
+                self.binding_ref = false;
+            }
             LetBind::Named(bindings) => {
                 for (name, val) in bindings {
                     self.declare(Var::user(&name), Some(val));
@@ -1199,8 +1209,9 @@ pub(super) fn binding_names(pat: &Pat) -> Vec<String> {
 /// How a matched part of an `if let` binds its names.
 enum LetBind {
     Nothing,
-    /// `Some(p)` of an `Option` the function builds: `p` bound to the value it holds.
-    Value(Pat, Val),
+    /// `Some(p)` of an `Option` the function builds: `p` bound to the value it holds (by
+    /// reference, with `true`).
+    Value(Pat, Val, bool),
     /// Names given values directly (`v @ 0.0..=1.0`).
     Named(Vec<(String, Val)>),
     /// Names read out of a value that is not differentiated, as written.

@@ -8,6 +8,21 @@ use quote::ToTokens;
 use syn::Expr;
 use syn::spanned::Spanned;
 
+/// `Vec` methods that remove elements: not supported on differentiated numbers.
+const VEC_SHRINKERS: &[&str] = &[
+    "pop",
+    "insert",
+    "remove",
+    "swap_remove",
+    "truncate",
+    "drain",
+    "retain",
+    "dedup",
+    "clear",
+    "resize",
+    "split_off",
+];
+
 /// Methods whose result is an integer or a bool: never differentiable, allowed on any value.
 const CUT_METHODS: &[&str] = &[
     "len",
@@ -695,6 +710,11 @@ impl Lowerer<'_> {
         let mut error = super::opaque::no_rule(&format!("method `{name}`"));
         if name == "into" {
             error = "`.into()` of a differentiated number is not differentiated; convert it with `as` (`x as f64`) or `f64::from(x)`, which are differentiated".to_owned();
+        }
+        if VEC_SHRINKERS.contains(&name.as_str()) {
+            error = format!(
+                "`.{name}(..)` changes the length of a collection of differentiated numbers, which is not supported (a `Vec`'s `push` and `extend` are); index it instead, keeping the length in a variable (`while n > 0 {{ n -= 1; let v = st[n]; .. }}` for a stack)"
+            );
         }
         let data = match strip_parens(&call.receiver) {
             Expr::Index(_) => true,

@@ -300,7 +300,7 @@ impl Lowerer<'_> {
         })
     }
 
-    /// `obs.unwrap_or(x)`, `obs[i].map_or(x, |v| v)`, `o.map(|y| y - x)` of an `Option` the
+    /// `obs.unwrap_or(x)`, `obs[i].map_or(x, |v| v)`, `o.map(|y| y - x)`, `obs[i].or(o)` of an `Option` the
     /// function is given (data that is not differentiated): the `match` they stand for, whose
     /// arms may be.
     pub(super) fn given_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
@@ -349,6 +349,8 @@ impl Lowerer<'_> {
                     ::core::option::Option::None => None,
                 }));
             }
+            // `obs[i].or(o)` (last observation carried forward).
+            ("or", [other]) => (syn::parse_quote!(Some(__autodiff_v)), (*other).clone()),
             ("map_or", [default, f]) => {
                 let (pat, body) = closure(f, 1)?;
                 return Some(syn::parse_quote_spanned!(span=> match #option {
@@ -371,7 +373,11 @@ impl Lowerer<'_> {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
                 "reduce" | "max_by" | "min_by" | "nth" => Self::is_stream(&inner.receiver),
                 "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
-                "copied" | "cloned" | "map" | "or" => self.gives_option(&inner.receiver),
+                "copied" | "cloned" => self.gives_option(&inner.receiver),
+                // Also of an `Option` the function is given (`obs[i].or(o)`).
+                "map" | "or" => {
+                    self.gives_option(&inner.receiver) || self.given_option(inner).is_some()
+                }
                 "take" if inner.args.is_empty() => {
                     matches!(strip_parens(&inner.receiver), Expr::Path(_))
                         && self.gives_option(&inner.receiver)
@@ -556,17 +562,49 @@ impl Lowerer<'_> {
         step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
     ) -> Val {
         if stream.filtered() {
-            self.error_at(
-                span,
-                "`.reduce(..)` after `.filter(..)` is not supported; use `.fold(..)`",
-            );
-            return Val::Poison;
+            return self.fold_kept(stream, span, step);
         }
         let first = self.first_item(stream, span);
         let rest = self.rest(stream, span);
         let value = self.accumulate(&rest, first, span, step);
         let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
         Val::Option(Box::new(value), some)
+    }
+
+    /// `fold_rest` after `filter`: whether an item was kept, and the first one kept, then
+    /// `acc = step(acc, item)` over the others kept.
+    fn fold_kept(
+        &mut self,
+        stream: &Stream,
+        span: Span,
+        step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
+    ) -> Val {
+        if self.gives_rows(stream) {
+            self.error_at(
+                span,
+                "`.reduce(..)` of rows after `.filter(..)` is not supported; write the loop",
+            );
+            return Val::Poison;
+        }
+        let none = Val::Tuple(vec![
+            Val::Scalar(Operand::Bool(false)),
+            Val::Scalar(dummy()),
+        ]);
+        let found = self.carry(stream, none, span, &mut |l, state, item, _| {
+            let Val::Tuple(state) = state else {
+                return Val::Poison;
+            };
+            let seen = l.val_operand(state[0].clone(), span);
+            let acc = state[1].clone();
+            let kept = item.clone();
+            let acc = l.lower_if(seen, |l| step(l, acc, item), |_| kept, span);
+            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), acc])
+        });
+        let Val::Tuple(found) = found else {
+            return Val::Poison;
+        };
+        let some = self.val_operand(found[0].clone(), span);
+        Val::Option(Box::new(found[1].clone()), some)
     }
 
     /// `max_by`/`min_by`: the first item, replaced by each later one for which `better` holds.
@@ -604,7 +642,7 @@ impl Lowerer<'_> {
             );
             let best_pos = self.val_operand(best, span);
             // Rows are views, read only where the `Option` is `Some`.
-            let value = self.item_at(stream, best_pos, span);
+            let value = self.place_at(stream, some.clone(), best_pos, span);
             return Val::Option(Box::new(value), some);
         }
         let first = self.first_item(stream, span);
@@ -662,17 +700,7 @@ impl Lowerer<'_> {
         };
         let some = self.val_operand(found[0].clone(), span);
         let best = self.val_operand(found[1].clone(), span);
-        // Rows and windows are views, read only where the `Option` is `Some`.
-        if self.gives_rows(&all) {
-            let value = self.item_at(&all, best, span);
-            return Val::Option(Box::new(value), some);
-        }
-        let value = self.lower_if(
-            some.clone(),
-            |l| l.item_at(&all, best, span),
-            |_| Val::Scalar(Operand::Undef),
-            span,
-        );
+        let value = self.place_at(&all, some.clone(), best, span);
         Val::Option(Box::new(value), some)
     }
 

@@ -916,7 +916,7 @@ impl Lowerer<'_> {
         // constant.
         let opaque = Opaque {
             cut: false,
-            error: "a slice of an array a call returned cannot be differentiated here; index its elements (`h[i]` in a loop over `1..h.len()`)".to_owned(),
+            error: "a slice of an array a call returned cannot be differentiated here; bind the call's result to a name (`let h = f(x);`) and slice that (`h.windows(2)`, `&h[a..b]`), or index its elements".to_owned(),
             at: quote::quote_spanned!(span=> slice),
             ..Opaque::cut(rename_holes(template))
         };

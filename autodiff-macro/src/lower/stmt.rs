@@ -36,8 +36,16 @@ fn array_from_fn(local: &syn::Local) -> Option<Expr> {
         return None;
     }
     let (len, body, span) = (&array.len, &f.body, call.span());
+    // A generic float's zero (`T: Float`) is `T::zero()`.
+    let zero: Expr = match &*array.elem {
+        syn::Type::Path(p) if !(p.path.is_ident("f64") || p.path.is_ident("f32")) => {
+            let elem = &array.elem;
+            syn::parse_quote_spanned!(span=> <#elem>::zero())
+        }
+        _ => syn::parse_quote!(0.0),
+    };
     Some(syn::parse_quote_spanned!(span=> {
-        let mut __autodiff_filled = [0.0; #len];
+        let mut __autodiff_filled = [#zero; #len];
         for #index in 0..#len {
             __autodiff_filled[#index] = #body;
         }
@@ -257,10 +265,7 @@ impl Lowerer<'_> {
             // ... and `v.last().unwrap()`, `v.iter().max_by(..).unwrap()`, a reference to the
             // element.
             Expr::MethodCall(unwrap) => matches!(strip_parens(&unwrap.receiver),
-                Expr::MethodCall(inner)
-                    if ["split_first", "split_last", "first", "last", "max_by", "min_by", "nth"]
-                        .iter()
-                        .any(|m| inner.method == m)),
+                Expr::MethodCall(inner) if gives_element_reference(inner)),
             Expr::Path(path) => local_name(path)
                 .and_then(|ident| self.lookup_user(&ident.to_string()))
                 .is_some_and(|binding| binding.by_ref),
@@ -406,7 +411,7 @@ impl Lowerer<'_> {
                         ty,
                         pat_ident.span(),
                     )
-                } else if self.binding_ref || whole {
+                } else if whole || (self.binding_ref && pat_ident.mutability.is_none()) {
                     Val::Mem(mem, prefix)
                 } else {
                     // A field read whole may be a struct (`let a = s.p; a.e(x)`).

@@ -145,6 +145,17 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
                     *entry = (*entry).max(rows + 1 + pushed.unwrap_or(0));
                 }
             }
+            // `y.windows(2)`, `y.chunks(3)`: slices of it, as `&y[a..b]` takes.
+            let slices = matches!(
+                call.method.to_string().as_str(),
+                "windows" | "chunks" | "chunks_exact"
+            );
+            if let (true, Expr::Path(path)) = (slices, root) {
+                if let Some(ident) = path.path.get_ident() {
+                    let entry = self.0.sliced.entry(ident.to_string()).or_default();
+                    *entry = (*entry).max(rows);
+                }
+            }
             syn::visit::visit_expr_method_call(self, call);
         }
         fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
@@ -339,6 +350,30 @@ pub(super) fn strip_type_parens(ty: &syn::Type) -> &syn::Type {
         syn::Type::Paren(paren) => strip_type_parens(&paren.elem),
         ty => ty,
     }
+}
+
+/// Whether `call` gives an `Option` of a reference to an element (`v.last()`,
+/// `v.iter().max_by(..)`): no `cloned`/`copied` on the way.
+pub(super) fn gives_element_reference(call: &syn::ExprMethodCall) -> bool {
+    let gives = [
+        "split_first",
+        "split_last",
+        "first",
+        "last",
+        "max_by",
+        "min_by",
+        "nth",
+    ]
+    .iter()
+    .any(|m| call.method == m);
+    let mut receiver = &*call.receiver;
+    while let Expr::MethodCall(call) = strip_parens(receiver) {
+        if call.method == "cloned" || call.method == "copied" {
+            return false;
+        }
+        receiver = &call.receiver;
+    }
+    gives
 }
 
 pub(super) fn strip_parens(expr: &Expr) -> &Expr {
