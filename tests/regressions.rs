@@ -7196,7 +7196,8 @@ mod reviewed_carried_tuples_and_adapted_lasts {
 // inside the loop (value 10.83 for 6). Panics: `max_by` of an empty `Vec` of structs read its
 // first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
 // a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
-// `chunks` of a call's `Vec`, `reduce` after `filter`, `obs[i].or(o)`.
+// `chunks` of a call's `Vec`, `reduce` and `last` after `filter`, `obs[i].or(o)`, `idx.map(..)`
+// of an `Option<usize>`, methods of a carried element reference.
 // ------------------------------------------------------------------------------------------
 mod reviewed_carried_references_and_kept_reductions {
     use super::*;
@@ -7366,6 +7367,58 @@ mod reviewed_carried_references_and_kept_reductions {
         s + obs[0].or(first).unwrap_or(1.0)
     }
 
+    impl Atom {
+        #[differentiate]
+        fn energy(&self, k: f64) -> f64 {
+            self.x * self.q * k
+        }
+    }
+
+    #[differentiate]
+    fn handed_on(m: &Mol) -> f64 {
+        let mut best = &m.atoms[0];
+        for a in &m.atoms {
+            if a.q > best.q {
+                best = a;
+            }
+        }
+        let mut prev = &m.atoms[0];
+        let mut s = 0.0;
+        for a in m.atoms.iter().skip(1) {
+            s += bond(prev, a);
+            prev = a;
+        }
+        bond(best, &m.atoms[0]) + best.energy(m.k) + s + prev.energy(2.0)
+    }
+
+    #[differentiate]
+    fn last_kept(x: &[f64]) -> f64 {
+        let l = x
+            .iter()
+            .filter(|v| **v > 0.0)
+            .last()
+            .copied()
+            .unwrap_or(0.0);
+        let m = x
+            .iter()
+            .map(|v| v * 2.0)
+            .filter(|v| *v < 3.0)
+            .last()
+            .unwrap_or(1.0);
+        l * l + m
+    }
+
+    #[differentiate]
+    fn picked(x: &[f64], idx: Option<usize>) -> f64 {
+        let m = x
+            .iter()
+            .copied()
+            .filter(|v| *v < 1.0)
+            .reduce(|a, b| a.max(b))
+            .unwrap_or(0.0);
+        idx.map(|i| x[i] * x[0]).unwrap_or(0.5) + idx.or(Some(1)).map_or(m, |i| x[i])
+    }
+
     #[test]
     fn carried_references_and_kept_reductions() {
         let p = Poly {
@@ -7391,6 +7444,7 @@ mod reviewed_carried_references_and_kept_reductions {
                 for (f, g) in [
                     (chained as fn(&Mol) -> f64, chained_grad as fn(&Mol) -> _),
                     (not_read_after, not_read_after_grad),
+                    (handed_on, handed_on_grad),
                 ] {
                     let (e, gm) = g(&m);
                     assert_eq!(e, f(&m));
@@ -7431,10 +7485,19 @@ mod reviewed_carried_references_and_kept_reductions {
             assert_eq!(v, smoothness(&x, 2.0));
             assert_gradient(|x: &[f64]| smoothness(x, 2.0), &x, &gx, 1e-6);
             assert_gradient(|k: &[f64]| smoothness(&x, k[0]), &[2.0], &[gk], 1e-6);
+            let (v, gx) = last_kept_grad(&x);
+            assert_eq!(v, last_kept(&x));
+            assert_gradient(last_kept, &x, &gx, 1e-6);
             let (v, (gx, gc)) = kept_reductions_grad(&x, 1.5);
             assert_eq!(v, kept_reductions(&x, 1.5));
             assert_gradient(|x: &[f64]| kept_reductions(x, 1.5), &x, &gx, 1e-6);
             assert_gradient(|c: &[f64]| kept_reductions(&x, c[0]), &[1.5], &[gc], 1e-6);
+        }
+        for idx in [Some(2), Some(0), None] {
+            let x = [1.5, 0.25, 3.0, -0.5];
+            let (v, g) = picked_grad(&x, idx);
+            assert_eq!(v, picked(&x, idx));
+            assert_gradient(|x: &[f64]| picked(x, idx), &x, &g, 1e-6);
         }
         let x = [1.0, 2.0, 3.0, -0.5];
         for obs in [

@@ -222,6 +222,9 @@ fn check_output(cx: &Ctxt, sig: &syn::Signature) -> Option<OutputType> {
             let alias = matches!(strip(ty), Type::Path(p) if p.path.get_ident().is_some_and(|i| i.to_string().starts_with(char::is_uppercase)));
             let hint = if alias {
                 "; type aliases are not seen through, so write `f64` or `f32` itself"
+            } else if matches!(strip(ty), Type::Reference(_)) {
+                // `fn row(a: &[f64], i: usize, n: usize) -> &[f64]`
+                "; a reference it returns (a row of a flat matrix) has no derivative of its own: slice where it is used (`&a[i * n..(i + 1) * n]`), or return the bounds (`fn bounds(i: usize, n: usize) -> (usize, usize)`, then `let (lo, hi) = bounds(i, n); &a[lo..hi]`)"
             } else {
                 ""
             };

@@ -7,10 +7,4 @@ fn sin_cos(x: &[f64]) -> f64 {
     s[0] * c[0]
 }
 
-// `map` of an `Option`: an iterator adapter only.
-#[differentiate]
-fn picked(x: &[f64], idx: Option<usize>) -> f64 {
-    idx.map(|i| x[i]).unwrap_or(0.0)
-}
-
 fn main() {}

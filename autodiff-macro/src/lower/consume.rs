@@ -98,7 +98,11 @@ impl Lowerer<'_> {
                     l.call_callable(&f, vec![acc, item], span)
                 })
             }
-            "last" if args.is_empty() && !stream.filtered() => {
+            // After `filter`: the position of the last item kept.
+            "last" if args.is_empty() && stream.filtered() => {
+                self.select_kept(&stream, span, &mut |_, _, _| Operand::Bool(true))
+            }
+            "last" if args.is_empty() => {
                 let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
                 let pos = self.int(quote!(H0.wrapping_sub(1)), vec![stream.count.clone()], span);
                 self.item_if(&stream, some, pos, span)
@@ -571,8 +575,9 @@ impl Lowerer<'_> {
         Val::Option(Box::new(value), some)
     }
 
-    /// `fold_rest` after `filter`: whether an item was kept, and the first one kept, then
-    /// `acc = step(acc, item)` over the others kept.
+    /// `fold_rest` after `filter`: the position of the first item kept, and whether there is
+    /// one; that item (read only where there is one, so the accumulator has its type before a
+    /// closure calls methods on it), then `acc = step(acc, item)` over the later ones kept.
     fn fold_kept(
         &mut self,
         stream: &Stream,
@@ -586,25 +591,37 @@ impl Lowerer<'_> {
             );
             return Val::Poison;
         }
-        let none = Val::Tuple(vec![
-            Val::Scalar(Operand::Bool(false)),
-            Val::Scalar(dummy()),
-        ]);
-        let found = self.carry(stream, none, span, &mut |l, state, item, _| {
+        let all = self.unfiltered(stream);
+        let zero = Operand::Const(Const {
+            tokens: quote!(0usize),
+            atomic: true,
+        });
+        let none = Val::Tuple(vec![Val::Scalar(Operand::Bool(false)), Val::Scalar(zero)]);
+        let found = self.carry(stream, none, span, &mut |l, state, _, pos| {
             let Val::Tuple(state) = state else {
                 return Val::Poison;
             };
             let seen = l.val_operand(state[0].clone(), span);
-            let acc = state[1].clone();
-            let kept = item.clone();
-            let acc = l.lower_if(seen, |l| step(l, acc, item), |_| kept, span);
-            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), acc])
+            let first = l.val_operand(state[1].clone(), span);
+            let template = quote!(if H0 { H1 } else { H2 });
+            let first = l.int(template, vec![seen, first, pos], span);
+            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), Val::Scalar(first)])
         });
         let Val::Tuple(found) = found else {
             return Val::Poison;
         };
         let some = self.val_operand(found[0].clone(), span);
-        Val::Option(Box::new(found[1].clone()), some)
+        let first = self.val_operand(found[1].clone(), span);
+        let init = self.place_at(&all, some.clone(), first.clone(), span);
+        let Some(init) = self.accumulator(init, span) else {
+            return Val::Poison;
+        };
+        let value = self.carry(stream, init, span, &mut |l, acc, item, pos| {
+            let later = l.int(quote!(H0 != H1), vec![pos, first.clone()], span);
+            let kept = acc.clone();
+            l.lower_if(later, |l| step(l, acc, item), |_| kept, span)
+        });
+        Val::Option(Box::new(value), some)
     }
 
     /// `max_by`/`min_by`: the first item, replaced by each later one for which `better` holds.

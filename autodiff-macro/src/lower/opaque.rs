@@ -510,7 +510,7 @@ pub(super) fn unsupported_message(expr: &Expr) -> String {
             "this statement cannot appear inside an expression here; make it a statement of its own"
         }
         Expr::Reference(r) if r.mutability.is_some() => {
-            "a `&mut` reference is supported to an element or a sub-slice (`let e = &mut acc[k];`, `let ch = &mut buf[a..b];`), not to a variable or a choice of them; write to the variable where it is chosen (`if c { s += v } else { t += v }`), or keep the accumulators in an array and take `&mut acc[k]`"
+            "a `&mut` reference is supported to an element or a sub-slice (`let e = &mut acc[k];`, `let ch = &mut buf[a..b];`), not to a variable or a choice of them; write to the variable where it is chosen (`if c { s += v } else { t += v }`), or keep the accumulators in an array and take `&mut acc[k]`; a function that writes through a `&mut` argument (`rhs(&y, k, &mut dy)`) is not differentiated: return what it writes (`fn rhs(y: &[f64], k: f64) -> Vec<f64>`, with `#[differentiate]`)"
         }
         Expr::Reference(_) | Expr::RawAddr(_) => {
             "references to this are not supported; pass the value"

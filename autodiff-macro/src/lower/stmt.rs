@@ -421,6 +421,11 @@ impl Lowerer<'_> {
                     if part {
                         self.parts.insert(value);
                     }
+                    // `let mut prev = &m.atoms[0];`, which a loop moves on (`prev = a`): a
+                    // struct value, whose joins are too.
+                    if self.binding_ref {
+                        self.values[value.index()].aggregate = true;
+                    }
                     // An element or row of a parameter's field (`let wp = ag.waypoints[1];`),
                     // which cannot change: a call takes it as the place it is, a row.
                     if param_row {
