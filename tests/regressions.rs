@@ -7392,6 +7392,7 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
+    #[allow(clippy::double_ended_iterator_last)]
     fn last_kept(x: &[f64]) -> f64 {
         let l = x
             .iter()
