@@ -7197,7 +7197,7 @@ mod reviewed_carried_tuples_and_adapted_lasts {
 // first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
 // a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
 // `chunks` of a call's `Vec`, `reduce` and `last` after `filter`, `obs[i].or(o)`, `idx.map(..)`
-// of an `Option<usize>`, methods of a carried element reference.
+// of an `Option<usize>`, methods of a carried element reference, `o == None`.
 // ------------------------------------------------------------------------------------------
 mod reviewed_carried_references_and_kept_reductions {
     use super::*;
@@ -7410,6 +7410,45 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
+    #[allow(clippy::partialeq_to_none)]
+    fn compared_to_none(x: &[f64]) -> f64 {
+        let mut o: Option<f64> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            if o == None {
+                s += x[i];
+            } else if o != None && x[i] > 0.0 {
+                s += o.unwrap() * x[i];
+            }
+            if i % 2 == 0 {
+                o = Some(x[i] * 2.0);
+            }
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn given_both(x: &[f64], obs: &[Option<f64>], d: Option<f64>) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += obs[i].or(d).unwrap_or(1.0) * x[i];
+        }
+        let idx: [usize; 3] = std::array::from_fn(|i| 2 - i);
+        s + x[idx[0]]
+    }
+
+    #[differentiate]
+    fn typed_reference(m: &Mol) -> f64 {
+        let mut prev: &Atom = &m.atoms[0];
+        let mut s = 0.0;
+        for a in m.atoms.iter().skip(1) {
+            s += prev.x * a.q;
+            prev = a;
+        }
+        s
+    }
+
+    #[differentiate]
     fn picked(x: &[f64], idx: Option<usize>) -> f64 {
         let m = x
             .iter()
@@ -7446,6 +7485,7 @@ mod reviewed_carried_references_and_kept_reductions {
                     (chained as fn(&Mol) -> f64, chained_grad as fn(&Mol) -> _),
                     (not_read_after, not_read_after_grad),
                     (handed_on, handed_on_grad),
+                    (typed_reference, typed_reference_grad),
                 ] {
                     let (e, gm) = g(&m);
                     assert_eq!(e, f(&m));
@@ -7486,6 +7526,9 @@ mod reviewed_carried_references_and_kept_reductions {
             assert_eq!(v, smoothness(&x, 2.0));
             assert_gradient(|x: &[f64]| smoothness(x, 2.0), &x, &gx, 1e-6);
             assert_gradient(|k: &[f64]| smoothness(&x, k[0]), &[2.0], &[gk], 1e-6);
+            let (v, gx) = compared_to_none_grad(&x);
+            assert_eq!(v, compared_to_none(&x));
+            assert_gradient(compared_to_none, &x, &gx, 1e-6);
             let (v, gx) = last_kept_grad(&x);
             assert_eq!(v, last_kept(&x));
             assert_gradient(last_kept, &x, &gx, 1e-6);
@@ -7499,6 +7542,13 @@ mod reviewed_carried_references_and_kept_reductions {
             let (v, g) = picked_grad(&x, idx);
             assert_eq!(v, picked(&x, idx));
             assert_gradient(|x: &[f64]| picked(x, idx), &x, &g, 1e-6);
+        }
+        let x = [0.5, -2.0, 1.5];
+        for d in [Some(3.0), None] {
+            let obs = [Some(1.0), None, None];
+            let (v, g) = given_both_grad(&x, &obs, d);
+            assert_eq!(v, given_both(&x, &obs, d));
+            assert_gradient(|x: &[f64]| given_both(x, &obs, d), &x, &g, 1e-6);
         }
         let x = [1.0, 2.0, 3.0, -0.5];
         for obs in [

@@ -674,10 +674,20 @@ impl Lowerer<'_> {
             (Val::Tuple(a), Val::Unit) => {
                 self.phi(name, Val::Tuple(a), Val::Scalar(dummy()), phis, span)
             }
-            _ => {
+            (a, b) => {
+                // `neg = Some(&emb[i])` in a loop: the row, copied, against nothing.
+                let row_or_nothing = matches!(
+                    (&a, &b),
+                    (Val::Mem(..), Val::Scalar(_)) | (Val::Scalar(_), Val::Mem(..))
+                );
+                let hint = if row_or_nothing {
+                    "; for an `Option` of a row carried by a loop (`best = Some(&emb[i])`), keep the row's index instead (`best = Some(i)`) and index after (`emb[b]`)"
+                } else {
+                    ""
+                };
                 self.error_at(
                     span,
-                    "the branches give values of different shapes (a number, a tuple or an array), or rows or parts of arrays; an `if` that chooses between rows is not supported: index the row inside each branch, or choose between whole arrays",
+                    format!("the branches give values of different shapes (a number, a tuple or an array), or rows or parts of arrays; an `if` that chooses between rows is not supported: index the row inside each branch, or choose between whole arrays{hint}"),
                 );
                 Val::Poison
             }

@@ -353,8 +353,11 @@ impl Lowerer<'_> {
                     ::core::option::Option::None => None,
                 }));
             }
-            // `obs[i].or(o)` (last observation carried forward).
-            ("or", [other]) => (syn::parse_quote!(Some(__autodiff_v)), (*other).clone()),
+            // `obs[i].or(o)` of one the function builds (last observation carried forward); of
+            // two it is given, data kept as written.
+            ("or", [other]) if self.gives_option(other) || written_option(other) => {
+                (syn::parse_quote!(Some(__autodiff_v)), (*other).clone())
+            }
             ("map_or", [default, f]) => {
                 let (pat, body) = closure(f, 1)?;
                 return Some(syn::parse_quote_spanned!(span=> match #option {
@@ -584,14 +587,14 @@ impl Lowerer<'_> {
         span: Span,
         step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
     ) -> Val {
-        if self.gives_rows(stream) {
+        let all = self.unfiltered(stream);
+        if self.gives_rows(&all) {
             self.error_at(
                 span,
-                "`.reduce(..)` of rows after `.filter(..)` is not supported; write the loop",
+                "`.reduce(..)` of rows, windows or structs after `.filter(..)` is not supported; use `.max_by(..)` / `.min_by(..)`, or write the loop",
             );
             return Val::Poison;
         }
-        let all = self.unfiltered(stream);
         let zero = Operand::Const(Const {
             tokens: quote!(0usize),
             atomic: true,
@@ -803,5 +806,14 @@ impl Lowerer<'_> {
             }
             item => self.val_operand(item, span),
         }
+    }
+}
+
+/// `Some(..)` or `None` written out: an `Option` the function builds.
+fn written_option(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Call(call) => matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some")),
+        Expr::Path(p) => p.path.is_ident("None"),
+        _ => false,
     }
 }

@@ -257,6 +257,18 @@ impl Lowerer<'_> {
         }))
     }
 
+    /// The `Option` the function builds that `o == None` / `o != None` tests.
+    fn tested_option<'e>(&self, binary: &'e syn::ExprBinary) -> Option<&'e Expr> {
+        if !matches!(binary.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) {
+            return None;
+        }
+        let none = |e: &Expr| matches!(strip_parens(e), Expr::Path(p) if p.path.is_ident("None"));
+        match (&*binary.left, &*binary.right) {
+            (o, n) | (n, o) if none(n) && self.gives_option(o) => Some(o),
+            _ => None,
+        }
+    }
+
     pub(super) fn binary(&mut self, binary: &syn::ExprBinary) -> Val {
         let span = binary.op.span();
         if let Some(name) = arithmetic_rule(&binary.op) {
@@ -299,13 +311,22 @@ impl Lowerer<'_> {
             self.assign(&binary.left, val);
             return Val::Unit;
         }
+        // `o == None`, `o != None` of an `Option` the function builds: `o.is_none()`.
+        if let Some(o) = self.tested_option(binary) {
+            let test: Expr = match binary.op {
+                syn::BinOp::Eq(_) => syn::parse_quote_spanned!(span=> (#o).is_none()),
+                _ => syn::parse_quote_spanned!(span=> (#o).is_some()),
+            };
+            return self.expr(&test);
+        }
         // `a || !y.iter().all(|&v| v > 0.0)`: a side with a closure is lowered (the chain is
         // not kept as written), short-circuiting as the `if` it stands for.
         if let syn::BinOp::And(_) | syn::BinOp::Or(_) = binary.op {
-            if [&binary.left, &binary.right]
-                .iter()
-                .any(|side| contains_closure(side) || self.calls_local_closure(side))
-            {
+            if [&binary.left, &binary.right].iter().any(|side| {
+                contains_closure(side)
+                    || self.calls_local_closure(side)
+                    || matches!(strip_parens(side), Expr::Binary(b) if self.tested_option(b).is_some())
+            }) {
                 let (a, b) = (&binary.left, &binary.right);
                 let if_: Expr = match binary.op {
                     syn::BinOp::And(_) => {

@@ -36,9 +36,13 @@ fn array_from_fn(local: &syn::Local) -> Option<Expr> {
         return None;
     }
     let (len, body, span) = (&array.len, &f.body, call.span());
-    // A generic float's zero (`T: Float`) is `T::zero()`.
+    // A generic float's zero (`T: Float`) is `T::zero()`; an integer's, `0`.
     let zero: Expr = match &*array.elem {
-        syn::Type::Path(p) if !(p.path.is_ident("f64") || p.path.is_ident("f32")) => {
+        syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32") => {
+            syn::parse_quote!(0.0)
+        }
+        syn::Type::Path(_) if !float_cast_target(&array.elem) => syn::parse_quote!(0),
+        syn::Type::Path(_) => {
             let elem = &array.elem;
             syn::parse_quote_spanned!(span=> <#elem>::zero())
         }
@@ -422,7 +426,15 @@ impl Lowerer<'_> {
                         self.parts.insert(value);
                     }
                     // `let mut prev = &m.atoms[0];`, which a loop moves on (`prev = a`): a
-                    // struct value, whose joins are too.
+                    // struct value, whose joins are too (of the type `&Atom` refers to).
+                    let referent;
+                    let ty = match ty {
+                        Some(syn::Type::Reference(r)) if self.binding_ref => {
+                            referent = (*r.elem).clone();
+                            Some(&referent)
+                        }
+                        ty => ty,
+                    };
                     if self.binding_ref {
                         self.values[value.index()].aggregate = true;
                     }
