@@ -7197,7 +7197,7 @@ mod reviewed_carried_tuples_and_adapted_lasts {
 // first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
 // a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
 // `chunks` of a call's `Vec`, `reduce` and `last` after `filter`, `obs[i].or(o)`, `idx.map(..)`
-// of an `Option<usize>`, methods of a carried element reference, `o == None`.
+// of an `Option<usize>`, methods of a carried element reference, `o == None`, `find`, `next`.
 // ------------------------------------------------------------------------------------------
 mod reviewed_carried_references_and_kept_reductions {
     use super::*;
@@ -7449,6 +7449,31 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
+    #[allow(clippy::iter_nth, clippy::iter_next_slice)]
+    fn found(x: &[f64], c: f64) -> f64 {
+        let a = x.iter().find(|v| **v > c).copied().unwrap_or(0.5);
+        let b = x
+            .iter()
+            .map(|v| v * c)
+            .filter(|v| *v < 1.0)
+            .next()
+            .unwrap_or(2.0);
+        let d = x.iter().next().map(|v| v * 3.0).unwrap_or(0.0);
+        let e = x.iter().skip(1).nth(1).copied().unwrap_or(1.0);
+        a * b + d + e * c
+    }
+
+    #[differentiate]
+    #[allow(clippy::iter_next_slice)]
+    fn found_atom(m: &Mol) -> f64 {
+        let s = match m.atoms.iter().find(|a| a.q > 0.5) {
+            Some(a) => bond(a, a),
+            None => m.k,
+        };
+        s + m.atoms.iter().next().map(|a| a.x * m.k).unwrap_or(0.0)
+    }
+
+    #[differentiate]
     fn picked(x: &[f64], idx: Option<usize>) -> f64 {
         let m = x
             .iter()
@@ -7495,6 +7520,7 @@ mod reviewed_carried_references_and_kept_reductions {
             for (f, g) in [
                 (nearest as fn(&Mol) -> f64, nearest_grad as fn(&Mol) -> _),
                 (empty_top, empty_top_grad),
+                (found_atom, found_atom_grad),
             ] {
                 let (e, gm) = g(&m);
                 assert_eq!(e, f(&m));
@@ -7526,6 +7552,10 @@ mod reviewed_carried_references_and_kept_reductions {
             assert_eq!(v, smoothness(&x, 2.0));
             assert_gradient(|x: &[f64]| smoothness(x, 2.0), &x, &gx, 1e-6);
             assert_gradient(|k: &[f64]| smoothness(&x, k[0]), &[2.0], &[gk], 1e-6);
+            let (v, (gx, gc)) = found_grad(&x, 0.6);
+            assert_eq!(v, found(&x, 0.6));
+            assert_gradient(|x: &[f64]| found(x, 0.6), &x, &gx, 1e-6);
+            assert_gradient(|c: &[f64]| found(&x, c[0]), &[0.6], &[gc], 1e-6);
             let (v, gx) = compared_to_none_grad(&x);
             assert_eq!(v, compared_to_none(&x));
             assert_gradient(compared_to_none, &x, &gx, 1e-6);

@@ -550,15 +550,26 @@ impl Lowerer<'_> {
             ),
             // Positions past the end wrap rather than overflow: nothing is read there.
             StreamKind::Skip(inner, n) => {
-                let pos = self.int(quote!(H0.wrapping_add(H1)), vec![pos, n.clone()], span);
+                let pos = self.int(
+                    quote!(::core::primitive::usize::wrapping_add(H0, H1)),
+                    vec![pos, n.clone()],
+                    span,
+                );
                 self.place_at(inner, some, pos, span)
             }
             StreamKind::StepBy(inner, k) => {
-                let pos = self.int(quote!(H0.wrapping_mul(H1)), vec![pos, k.clone()], span);
+                let pos = self.int(
+                    quote!(::core::primitive::usize::wrapping_mul(H0, H1)),
+                    vec![pos, k.clone()],
+                    span,
+                );
                 self.place_at(inner, some, pos, span)
             }
             StreamKind::Rev(inner) => {
-                let template = quote!(H0.wrapping_sub(1).wrapping_sub(H1));
+                let template = quote!(::core::primitive::usize::wrapping_sub(
+                    H0.wrapping_sub(1),
+                    H1
+                ));
                 let pos = self.int(template, vec![inner.count.clone(), pos], span);
                 self.place_at(inner, some, pos, span)
             }
