@@ -7197,7 +7197,8 @@ mod reviewed_carried_tuples_and_adapted_lasts {
 // first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
 // a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
 // `chunks` of a call's `Vec`, `reduce` and `last` after `filter`, `obs[i].or(o)`, `idx.map(..)`
-// of an `Option<usize>`, methods of a carried element reference, `o == None`, `find`, `next`.
+// of an `Option<usize>`, methods of a carried element reference, `o == None`, `find`, `next`,
+// `if let Some(a) = m.atoms.last()`.
 // ------------------------------------------------------------------------------------------
 mod reviewed_carried_references_and_kept_reductions {
     use super::*;
@@ -7474,6 +7475,20 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
+    fn ends(m: &Mol) -> f64 {
+        let s = if let Some(a) = m.atoms.last() {
+            a.q * m.k
+        } else {
+            m.k
+        };
+        let t = match m.atoms.first() {
+            Some(a) => bond(a, a),
+            None => 0.0,
+        };
+        s + t + m.atoms.last().map(|a| a.x * 2.0).unwrap_or(1.0)
+    }
+
+    #[differentiate]
     fn picked(x: &[f64], idx: Option<usize>) -> f64 {
         let m = x
             .iter()
@@ -7521,6 +7536,7 @@ mod reviewed_carried_references_and_kept_reductions {
                 (nearest as fn(&Mol) -> f64, nearest_grad as fn(&Mol) -> _),
                 (empty_top, empty_top_grad),
                 (found_atom, found_atom_grad),
+                (ends, ends_grad),
             ] {
                 let (e, gm) = g(&m);
                 assert_eq!(e, f(&m));

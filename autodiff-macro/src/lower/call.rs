@@ -267,6 +267,9 @@ impl Lowerer<'_> {
                 }
             }
         }
+        if let Some(option) = self.field_element_option(call) {
+            return self.expr(&option);
+        }
         // `self.layers.last().unwrap().forward(x)`: the method of the element itself.
         if let Expr::MethodCall(unwrap) = strip_parens(&call.receiver) {
             if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") {
@@ -832,6 +835,26 @@ impl Lowerer<'_> {
                 (syn::Member::Unnamed(k), Val::Tuple(parts)) => parts.get(k.index as usize),
                 _ => None,
             },
+            _ => None,
+        }
+    }
+
+    /// `m.atoms.last()`, `m.w.first()` of a struct parameter's `Vec` field: the `Option` of the
+    /// element, as `m.atoms.iter().last()` gives it.
+    pub(super) fn field_element_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        let name = call.method.to_string();
+        let Expr::Field(field) = strip_parens(&call.receiver) else {
+            return None;
+        };
+        let struct_param = matches!(self.local_val(&field.base), Some(Val::Mem(mem, prefix))
+            if prefix.is_empty() && self.mems[mem.index()].structured);
+        if !struct_param || !call.args.is_empty() {
+            return None;
+        }
+        let (receiver, span) = (&call.receiver, call.method.span());
+        match name.as_str() {
+            "first" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().next())),
+            "last" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().last())),
             _ => None,
         }
     }

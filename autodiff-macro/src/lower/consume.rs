@@ -402,7 +402,12 @@ impl Lowerer<'_> {
                 "reduce" | "max_by" | "min_by" | "nth" | "next" | "find" => {
                     Self::is_stream(&inner.receiver)
                 }
-                "last" => Self::is_stream(&inner.receiver) || self.element_access(inner),
+                "last" => {
+                    Self::is_stream(&inner.receiver)
+                        || self.element_access(inner)
+                        || self.field_element_option(inner).is_some()
+                }
+                "first" => self.element_access(inner) || self.field_element_option(inner).is_some(),
                 "copied" | "cloned" => self.gives_option(&inner.receiver),
                 // Also of an `Option` the function is given (`obs[i].or(o)`).
                 "map" | "or" => {
