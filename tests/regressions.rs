@@ -7197,8 +7197,9 @@ mod reviewed_carried_tuples_and_adapted_lasts {
 // first element in `_grad`. Generated-code errors: `Some(c)` of `min_by` over structs passed to
 // a function (E0308); `std::array::from_fn` of a generic float (E0308). Rejected: `windows` /
 // `chunks` of a call's `Vec`, `reduce` and `last` after `filter`, `obs[i].or(o)`, `idx.map(..)`
-// of an `Option<usize>`, methods of a carried element reference, `o == None`, `find`, `next`,
-// `if let Some(a) = m.atoms.last()`.
+// of an `Option<usize>`, methods of a carried element reference, `o == None`, an untyped `nth`
+// behind `skip`, `if let Some(a) = m.atoms.last()`, `best.is_none() || v > best.unwrap()`,
+// `from_fn` of bools, with a typed or unused parameter.
 // ------------------------------------------------------------------------------------------
 mod reviewed_carried_references_and_kept_reductions {
     use super::*;
@@ -7450,28 +7451,44 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
-    #[allow(clippy::iter_nth, clippy::iter_next_slice)]
-    fn found(x: &[f64], c: f64) -> f64 {
-        let a = x.iter().find(|v| **v > c).copied().unwrap_or(0.5);
-        let b = x
-            .iter()
-            .map(|v| v * c)
-            .filter(|v| *v < 1.0)
-            .next()
-            .unwrap_or(2.0);
-        let d = x.iter().next().map(|v| v * 3.0).unwrap_or(0.0);
+    #[allow(clippy::iter_nth)]
+    fn skipped_nth(x: &[f64], c: f64) -> f64 {
         let e = x.iter().skip(1).nth(1).copied().unwrap_or(1.0);
-        a * b + d + e * c
+        e * c
     }
 
     #[differentiate]
-    #[allow(clippy::iter_next_slice)]
-    fn found_atom(m: &Mol) -> f64 {
-        let s = match m.atoms.iter().find(|a| a.q > 0.5) {
-            Some(a) => bond(a, a),
-            None => m.k,
-        };
-        s + m.atoms.iter().next().map(|a| a.x * m.k).unwrap_or(0.0)
+    #[allow(clippy::unnecessary_unwrap)]
+    fn running_best(x: &[f64]) -> f64 {
+        let mut best: Option<f64> = None;
+        for &v in x {
+            if best.is_none() || v > best.unwrap() {
+                best = Some(v);
+            }
+        }
+        let mut o: Option<f64> = None;
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            if x[i] > 0.0 && (o != None || x[i] > 1.25) {
+                s += x[i] * o.unwrap_or(2.0);
+            }
+            if x[i] > o.unwrap_or(0.0) {
+                o = Some(x[i]);
+            }
+        }
+        best.unwrap_or(0.0) * 2.0 + s
+    }
+
+    #[differentiate(wrt(x))]
+    #[allow(clippy::iter_nth_zero, clippy::iter_skip_next)]
+    fn filled(x: &[f64], name: &str, labels: &[usize]) -> f64 {
+        let c = name.chars().rev().next().unwrap_or('a');
+        let t = labels.iter().skip(1).next().copied().unwrap_or(0);
+        let pos: [bool; 3] = std::array::from_fn(|i| x[i] > 0.0);
+        let a: [f64; 3] = std::array::from_fn(|i: usize| x[i] * 2.0);
+        let b: [f64; 2] = std::array::from_fn(|_| x[0] * 3.0);
+        let base = if c == 'c' { x[0] } else { x[1] };
+        base + x[t] + if pos[1] { a[2] } else { a[1] } + b[1]
     }
 
     #[differentiate]
@@ -7535,7 +7552,6 @@ mod reviewed_carried_references_and_kept_reductions {
             for (f, g) in [
                 (nearest as fn(&Mol) -> f64, nearest_grad as fn(&Mol) -> _),
                 (empty_top, empty_top_grad),
-                (found_atom, found_atom_grad),
                 (ends, ends_grad),
             ] {
                 let (e, gm) = g(&m);
@@ -7568,10 +7584,20 @@ mod reviewed_carried_references_and_kept_reductions {
             assert_eq!(v, smoothness(&x, 2.0));
             assert_gradient(|x: &[f64]| smoothness(x, 2.0), &x, &gx, 1e-6);
             assert_gradient(|k: &[f64]| smoothness(&x, k[0]), &[2.0], &[gk], 1e-6);
-            let (v, (gx, gc)) = found_grad(&x, 0.6);
-            assert_eq!(v, found(&x, 0.6));
-            assert_gradient(|x: &[f64]| found(x, 0.6), &x, &gx, 1e-6);
-            assert_gradient(|c: &[f64]| found(&x, c[0]), &[0.6], &[gc], 1e-6);
+            let (v, (gx, gc)) = skipped_nth_grad(&x, 0.6);
+            assert_eq!(v, skipped_nth(&x, 0.6));
+            assert_gradient(|x: &[f64]| skipped_nth(x, 0.6), &x, &gx, 1e-6);
+            assert_gradient(|c: &[f64]| skipped_nth(&x, c[0]), &[0.6], &[gc], 1e-6);
+            let (v, gx) = running_best_grad(&x);
+            assert_eq!(v, running_best(&x));
+            assert_gradient(running_best, &x, &gx, 1e-6);
+            if x.len() >= 3 {
+                for (name, labels) in [("abc", [0, 2]), ("xyz", [1, 1])] {
+                    let (v, g) = filled_grad(&x, name, &labels);
+                    assert_eq!(v, filled(&x, name, &labels));
+                    assert_gradient(|x: &[f64]| filled(x, name, &labels), &x, &g, 1e-6);
+                }
+            }
             let (v, gx) = compared_to_none_grad(&x);
             assert_eq!(v, compared_to_none(&x));
             assert_gradient(compared_to_none, &x, &gx, 1e-6);

@@ -853,7 +853,7 @@ impl Lowerer<'_> {
         }
         let (receiver, span) = (&call.receiver, call.method.span());
         match name.as_str() {
-            "first" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().next())),
+            "first" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(0))),
             "last" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().last())),
             _ => None,
         }

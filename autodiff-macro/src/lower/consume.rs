@@ -28,18 +28,9 @@ impl Lowerer<'_> {
                 | "reduce"
                 | "last"
                 | "nth"
-                | "next"
-                | "find"
         );
         if !consumer || !Self::is_stream(&call.receiver) {
             return None;
-        }
-        // `find(p)` is `filter(p).next()`.
-        if name == "find" && call.args.len() == 1 {
-            let (receiver, pred) = (&call.receiver, &call.args[0]);
-            let span = call.method.span();
-            let next: Expr = syn::parse_quote_spanned!(span=> #receiver.filter(#pred).next());
-            return Some(self.expr(&next));
         }
         if let Some(loop_) = self.fold_of_array(call) {
             return Some(self.expr(&loop_));
@@ -106,18 +97,6 @@ impl Lowerer<'_> {
                 self.fold_rest(&stream, span, &mut |l, acc, item| {
                     l.call_callable(&f, vec![acc, item], span)
                 })
-            }
-            // The first item (kept, after `filter`).
-            "next" if args.is_empty() && stream.filtered() => {
-                self.select_kept(&stream, span, &mut |_, _, _| Operand::Bool(false))
-            }
-            "next" if args.is_empty() => {
-                let some = self.int(quote!(H0 > 0), vec![stream.count.clone()], span);
-                let zero = Operand::Const(Const {
-                    tokens: quote!(0usize),
-                    atomic: true,
-                });
-                self.item_if(&stream, some, zero, span)
             }
             // After `filter`: the position of the last item kept.
             "last" if args.is_empty() && stream.filtered() => {
@@ -399,9 +378,7 @@ impl Lowerer<'_> {
     pub(super) fn gives_option(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner) => match inner.method.to_string().as_str() {
-                "reduce" | "max_by" | "min_by" | "nth" | "next" | "find" => {
-                    Self::is_stream(&inner.receiver)
-                }
+                "reduce" | "max_by" | "min_by" | "nth" => Self::is_stream(&inner.receiver),
                 "last" => {
                     Self::is_stream(&inner.receiver)
                         || self.element_access(inner)

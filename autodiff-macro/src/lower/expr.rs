@@ -325,7 +325,7 @@ impl Lowerer<'_> {
             if [&binary.left, &binary.right].iter().any(|side| {
                 contains_closure(side)
                     || self.calls_local_closure(side)
-                    || matches!(strip_parens(side), Expr::Binary(b) if self.tested_option(b).is_some())
+                    || self.mentions_option(side)
             }) {
                 let (a, b) = (&binary.left, &binary.right);
                 let if_: Expr = match binary.op {
@@ -340,9 +340,11 @@ impl Lowerer<'_> {
         // `f(c) < f(d)` of a local closure `f`, `x.iter().map(|v| v * v).sum::<f64>() > 2.0`:
         // the sides are lowered, as a `let` lowers them, and their values compared.
         if is_comparison(&binary.op)
-            && [&binary.left, &binary.right]
-                .iter()
-                .any(|side| contains_closure(side) || self.calls_local_closure(side))
+            && [&binary.left, &binary.right].iter().any(|side| {
+                contains_closure(side)
+                    || self.calls_local_closure(side)
+                    || self.mentions_option(side)
+            })
         {
             let (a, b, op) = (&binary.left, &binary.right, &binary.op);
             let block: Expr = syn::parse_quote_spanned!(span=> {
@@ -358,6 +360,30 @@ impl Lowerer<'_> {
     }
 
     /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
+    /// Whether `expr` names a variable holding an `Option` the function builds
+    /// (`v > best.unwrap()` of `let mut best = None;`), which a comparison kept as written
+    /// could not hold.
+    fn mentions_option(&self, expr: &Expr) -> bool {
+        struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
+        impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
+            fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+                self.1 |= local_name(path).is_some_and(|name| {
+                    matches!(
+                        self.0.lookup_user(&name.to_string()),
+                        Some(Binding {
+                            val: Some(Val::Option(..)),
+                            ..
+                        })
+                    )
+                });
+            }
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        }
+        let mut find = Find(self, false);
+        syn::visit::Visit::visit_expr(&mut find, expr);
+        find.1
+    }
+
     pub(super) fn calls_local_closure(&self, expr: &Expr) -> bool {
         struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
         impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {

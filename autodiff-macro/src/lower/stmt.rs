@@ -11,7 +11,7 @@ use syn::{Expr, Pat, Stmt, UnOp};
 
 /// `let a: [T; N] = std::array::from_fn(|i| f(i));` as `{ let mut a = [0.0; N]; for i in 0..N
 /// { a[i] = f(i); } a }` (the type gives the length).
-fn array_from_fn(local: &syn::Local) -> Option<Expr> {
+fn array_from_fn(local: &syn::Local, generic_float: Option<&syn::Ident>) -> Option<Expr> {
     let (Pat::Type(typed), Some(init)) = (&local.pat, &local.init) else {
         return None;
     };
@@ -36,22 +36,26 @@ fn array_from_fn(local: &syn::Local) -> Option<Expr> {
         return None;
     }
     let (len, body, span) = (&array.len, &f.body, call.span());
-    // A generic float's zero (`T: Float`) is `T::zero()`; an integer's, `0`.
+    // The element type's zero: a generic float's (`T: Float`) is `T::zero()`.
     let zero: Expr = match &*array.elem {
-        syn::Type::Path(p) if p.path.is_ident("f64") || p.path.is_ident("f32") => {
-            syn::parse_quote!(0.0)
-        }
-        syn::Type::Path(_) if !float_cast_target(&array.elem) => syn::parse_quote!(0),
-        syn::Type::Path(_) => {
+        syn::Type::Path(p) if generic_float.is_some_and(|t| p.path.is_ident(t)) => {
             let elem = &array.elem;
             syn::parse_quote_spanned!(span=> <#elem>::zero())
         }
+        syn::Type::Path(p) if p.path.is_ident("bool") => syn::parse_quote!(false),
+        syn::Type::Path(_) if !float_cast_target(&array.elem) => syn::parse_quote!(0),
         _ => syn::parse_quote!(0.0),
+    };
+    // The closure's parameter (`|i|`, `|i: usize|`, `|_|`) bound to the position.
+    let index = match index {
+        Pat::Type(typed) => &*typed.pat,
+        index => index,
     };
     Some(syn::parse_quote_spanned!(span=> {
         let mut __autodiff_filled = [#zero; #len];
-        for #index in 0..#len {
-            __autodiff_filled[#index] = #body;
+        for __autodiff_k in 0..#len {
+            let #index = __autodiff_k;
+            __autodiff_filled[__autodiff_k] = #body;
         }
         __autodiff_filled
     }))
@@ -140,7 +144,7 @@ impl Lowerer<'_> {
             return;
         };
         // `let a: [f64; 3] = std::array::from_fn(|i| ..);`: the loop that fills it.
-        if let Some(filled) = array_from_fn(local) {
+        if let Some(filled) = array_from_fn(local, self.generic_float.as_ref()) {
             let mut local = local.clone();
             if let Some(init) = &mut local.init {
                 *init.expr = filled;

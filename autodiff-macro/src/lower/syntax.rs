@@ -363,8 +363,6 @@ pub(super) fn gives_element_reference(call: &syn::ExprMethodCall) -> bool {
         "max_by",
         "min_by",
         "nth",
-        "next",
-        "find",
     ]
     .iter()
     .any(|m| call.method == m);
