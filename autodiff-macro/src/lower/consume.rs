@@ -583,53 +583,44 @@ impl Lowerer<'_> {
         Val::Option(Box::new(value), some)
     }
 
-    /// `fold_rest` after `filter`: the position of the first item kept, and whether there is
-    /// one; that item (read only where there is one, so the accumulator has its type before a
-    /// closure calls methods on it), then `acc = step(acc, item)` over the later ones kept.
+    /// `fold_rest` after `filter`: the first item kept (read where there is one, so that the
+    /// accumulator has its type before a closure calls methods on it), then
+    /// `acc = step(acc, item)` over the later ones kept.
     fn fold_kept(
         &mut self,
         stream: &Stream,
         span: Span,
         step: &mut dyn FnMut(&mut Self, Val, Val) -> Val,
     ) -> Val {
-        let all = self.unfiltered(stream);
-        if self.gives_rows(&all) {
+        if self.gives_rows(&self.unfiltered(stream)) {
             self.error_at(
                 span,
                 "`.reduce(..)` of rows, windows or structs after `.filter(..)` is not supported; use `.max_by(..)` / `.min_by(..)`, or write the loop",
             );
             return Val::Poison;
         }
-        let zero = Operand::Const(Const {
-            tokens: quote!(0usize),
-            atomic: true,
-        });
-        let none = Val::Tuple(vec![Val::Scalar(Operand::Bool(false)), Val::Scalar(zero)]);
-        let found = self.carry(stream, none, span, &mut |l, state, _, pos| {
+        let Val::Option(first, some) =
+            self.select_kept(stream, span, &mut |_, _, _| Operand::Bool(false))
+        else {
+            return Val::Poison;
+        };
+        let Some(first) = self.accumulator(*first, span) else {
+            return Val::Poison;
+        };
+        let start = Val::Tuple(vec![Val::Scalar(Operand::Bool(false)), first]);
+        let folded = self.carry(stream, start, span, &mut |l, state, item, _| {
             let Val::Tuple(state) = state else {
                 return Val::Poison;
             };
-            let seen = l.val_operand(state[0].clone(), span);
-            let first = l.val_operand(state[1].clone(), span);
-            let template = quote!(if H0 { H1 } else { H2 });
-            let first = l.int(template, vec![seen, first, pos], span);
-            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), Val::Scalar(first)])
+            let started = l.val_operand(state[0].clone(), span);
+            let (acc, kept) = (state[1].clone(), state[1].clone());
+            let acc = l.lower_if(started, |l| step(l, acc, item), |_| kept, span);
+            Val::Tuple(vec![Val::Scalar(Operand::Bool(true)), acc])
         });
-        let Val::Tuple(found) = found else {
+        let Val::Tuple(folded) = folded else {
             return Val::Poison;
         };
-        let some = self.val_operand(found[0].clone(), span);
-        let first = self.val_operand(found[1].clone(), span);
-        let init = self.place_at(&all, some.clone(), first.clone(), span);
-        let Some(init) = self.accumulator(init, span) else {
-            return Val::Poison;
-        };
-        let value = self.carry(stream, init, span, &mut |l, acc, item, pos| {
-            let later = l.int(quote!(H0 != H1), vec![pos, first.clone()], span);
-            let kept = acc.clone();
-            l.lower_if(later, |l| step(l, acc, item), |_| kept, span)
-        });
-        Val::Option(Box::new(value), some)
+        Val::Option(Box::new(folded[1].clone()), some)
     }
 
     /// `max_by`/`min_by`: the first item, replaced by each later one for which `better` holds.
