@@ -8,7 +8,9 @@
 //! that numerical programs contain (a fixed-point iteration that keeps its previous iterate, a
 //! shift register, a Verlet integrator, a call whose array, matrix, tuple or `Vec` result is
 //! indexed, reassigned in a loop and passed on, a `Vec` whose length changes, a struct passed
-//! through calls, `#[cfg]`-gated statements, deep `if` nesting, ...), with variants (how the
+//! through calls, `#[cfg]`-gated statements, deep `if` nesting, the last observation carried
+//! forward in an `Option`, a loop-carried reference to a point, windows of a call's `Vec`, ...),
+//! with variants (how the
 //! carried values start, which loop carries them, which early exit sits where) chosen at random,
 //! and shapes are nested inside each other's loops and put in sequence. Every shape, variant,
 //! nesting and sequence is counted ([`Stats`]), and `random_functions_gen` checks that each
@@ -322,6 +324,47 @@ pub const REQUIRED: &[&str] = &[
     "iter: filled matrix",
     "iter: closure in condition",
     "iter: taken",
+    "iter: filtered reduce",
+    "iter: filtered reduce op",
+    "iter: filtered reduce path",
+    "iter: filtered last",
+    "iter: nth",
+    "iter: chain",
+    "iter: array map",
+    "iter: from_fn",
+    "iter: reversed",
+    "shape: observations",
+    "observe: built",
+    "observe: built or",
+    "observe: given",
+    "observe: given or",
+    "observe: given by iterator",
+    "observe: start None",
+    "observe: start None typed",
+    "observe: start Some",
+    "observe: read by unwrap_or",
+    "observe: read by map_or",
+    "observe: read by if let",
+    "observe: integer test",
+    "observe: float test",
+    "shape: views",
+    "view: element pairs",
+    "view: argmax by reference",
+    "view: points given",
+    "view: points in a vec",
+    "view: points in an array",
+    "view: element passed on",
+    "view: windows of a call",
+    "view: chunks of a call",
+    "view: chain",
+    "view: array stepped",
+    "view: array by from_fn",
+    "view: array by map of a literal",
+    "view: array by map of a parameter",
+    "view: reversed in loop",
+    "view: mapped in loop",
+    "param: &[Option<f64>]",
+    "param: &[[f64; 2]]",
     "carried: copy",
     "carried: newton",
     "carried: shift",
@@ -508,9 +551,20 @@ enum PTy {
     Slice(usize),
     Vec(usize),
     Arr(usize),
-    Struct { by_ref: bool },
+    Struct {
+        by_ref: bool,
+    },
     Usize,
+    /// `obs: &[Option<f64>]` of [`OBS_LEN`] observations, data: entry `i` is
+    /// `Some(OBS_VALUES[i])` where bit `i` of the mask is set, else `None`.
+    Obs(u8),
+    /// `pts: &[[f64; 2]]` of this many rows (points).
+    Rows(usize),
 }
+
+/// The length of an `obs` parameter and the values its `Some`s hold.
+const OBS_LEN: usize = 4;
+const OBS_VALUES: [f64; OBS_LEN] = [0.5, -0.75, 1.25, 0.25];
 
 #[derive(Clone, Debug)]
 struct Param {
@@ -1029,6 +1083,15 @@ impl<'a> Gen<'a> {
             "filled matrix",
             "closure in condition",
             "taken",
+            "filtered reduce",
+            "filtered reduce op",
+            "filtered reduce path",
+            "filtered last",
+            "nth",
+            "chain",
+            "array map",
+            "from_fn",
+            "reversed",
         ];
         let v = *self.rng.pick(&variants);
         self.stats.add(format!("iter: {v}"));
@@ -1134,6 +1197,90 @@ impl<'a> Gen<'a> {
                 self.emit(format!("{r}.push({t}[0] * {k});"));
                 self.emit(format!("let {y} = {r}[0] + {t}[{last}];"));
             }
+            // `reduce` after `filter`: a closure calling a method, an operator closure, a path.
+            "filtered reduce" => {
+                let c = self.cond_on(&var("*zv"));
+                self.emit(format!(
+                    "let {y} = {arr}.iter().copied().filter(|zv| {c}).reduce(|za, zb| za.max(zb)).unwrap_or({k});"
+                ));
+            }
+            "filtered reduce op" => {
+                let c = self.cond_on(&var("*zv"));
+                self.emit(format!(
+                    "let {y} = match {arr}.iter().map(|zv| zv * {k}).filter(|zv| {c}).reduce(|za, zb| za * zb + ⟦0.5⟧ * zb) {{\n    Some(zv) => zv * {k},\n    None => {k},\n}};"
+                ));
+            }
+            "filtered reduce path" => {
+                let c = self.cond_on(&var("*zv"));
+                let f = *self.rng.pick(&["ℱ::max", "ℱ::min"]);
+                self.emit(format!(
+                    "let {y} = {arr}.iter().copied().filter(|zv| {c}).reduce({f}).map_or({k}, |zv| zv * zv);"
+                ));
+            }
+            // `last()` after `filter`, of the items or of mapped ones.
+            "filtered last" => {
+                if self.rng.chance(0.5) {
+                    let c = self.cond_on(&var("**zv"));
+                    self.emit(format!(
+                        "let {y} = {arr}.iter().filter(|zv| {c}).last().copied().unwrap_or({k}) * {k};"
+                    ));
+                } else {
+                    let c = self.cond_on(&var("*zv"));
+                    self.emit(format!(
+                        "let {y} = {arr}.iter().map(|zv| zv * {k}).filter(|zv| {c}).last().unwrap_or({arr}[0]);"
+                    ));
+                }
+            }
+            // `nth(j)`, also past the end (`None`).
+            "nth" => {
+                let j = self.rng.range(1, a.len);
+                self.emit(format!(
+                    "let {y} = {arr}.iter().map(|zv| zv * {k}).nth({j}).unwrap_or({arr}[0] * ⟦0.5⟧);"
+                ));
+            }
+            // Two arrays (or one twice) concatenated.
+            "chain" => {
+                let others: Vec<AVar> = arrays.iter().filter(|b| b.name != arr).cloned().collect();
+                let tail = if others.is_empty() {
+                    format!("{arr}.iter().skip(1)")
+                } else {
+                    let b = self.rng.pick(&others).clone();
+                    self.read_param(&b.name);
+                    format!("{}.iter()", b.name)
+                };
+                self.emit(format!(
+                    "let {y} = {arr}.iter().chain({tail}).map(|zv| zv * {k}).sum::<ℱ>();"
+                ));
+            }
+            // An array's `map`: of a literal array, or of an array parameter.
+            "array map" => {
+                let e = self.name("e");
+                let fixed = arrays.iter().find(|b| b.name == "v" && !b.is_ref).cloned();
+                match fixed {
+                    Some(b) if self.rng.chance(0.5) => {
+                        self.read_param(&b.name);
+                        self.emit(format!("let {e} = {}.map(|zv| zv * {k});", b.name));
+                    }
+                    _ => self.emit(format!(
+                        "let {e} = [{arr}[0], {k}].map(|zv| zv * zv + ⟦0.5⟧);"
+                    )),
+                }
+                self.emit(format!("let {y} = {e}[0] * {e}[1];"));
+            }
+            "from_fn" => {
+                let f = self.name("f");
+                self.emit(format!(
+                    "let {f}: [ℱ; 3] = std::array::from_fn(|zi| {arr}[zi % {}] * {k} + ⟦zi as f64⟧);",
+                    a.len
+                ));
+                self.emit(format!("let {y} = {f}[0] * {f}[2] + {f}[1];"));
+            }
+            "reversed" => {
+                let r = self.name("r");
+                self.emit(format!("let mut {r} = [{arr}[0], {k}, {arr}[{last}]];"));
+                self.emit(format!("{r}.reverse();"));
+                self.emit(format!("let {y} = {r}[0] * ⟦0.5⟧ + {r}[1] * {r}[2];"));
+            }
             "first last" => self.emit(format!(
                 "let {y} = *{arr}.first().unwrap() * {k} + *{arr}.last().expect(\"not empty\");"
             )),
@@ -1175,6 +1322,8 @@ impl<'a> Gen<'a> {
             3,                              // running maxima and minima
             3,                              // match, if let, rows copied
             3,                              // sorting, searching, padding, filling
+            3,                              // last observation carried forward
+            4,                              // element references, views of call results
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -1187,7 +1336,9 @@ impl<'a> Gen<'a> {
             7 => "fixed places",
             8 => "running extreme",
             9 => "matching",
-            _ => "data",
+            10 => "data",
+            11 => "observations",
+            _ => "views",
         };
         if let Some(parent) = self.parents.last() {
             let key = format!("nest: {parent} > {name}");
@@ -1211,6 +1362,8 @@ impl<'a> Gen<'a> {
             "fixed places" => self.fixed_places(depth),
             "running extreme" => self.running_extreme(depth),
             "matching" => self.matching(depth),
+            "observations" => self.observations(depth),
+            "views" => self.views(depth),
             _ => self.data(depth),
         }
         self.parents.pop();
@@ -3390,6 +3543,485 @@ impl<'a> Gen<'a> {
         self.declare(&out);
     }
 
+    /// Adds a data parameter a shape needs (`obs`, `pts`) to the signature's end, and gives its
+    /// name.
+    fn add_param(&mut self, name: &str, ty: PTy) -> String {
+        self.stats.add(format!(
+            "param: {} added by a shape",
+            match ty {
+                PTy::Obs(_) => "&[Option<f64>]",
+                _ => "&[[f64; 2]]",
+            }
+        ));
+        self.params.push(Param {
+            name: name.to_owned(),
+            ty,
+            read: false,
+        });
+        name.to_owned()
+    }
+
+    /// An array in scope (marked read), or a new local buffer filled from floats in scope.
+    fn data_array(&mut self) -> (String, usize) {
+        let arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+        if arrays.is_empty() {
+            let (b, w) = (self.name("buf"), self.name("w"));
+            let e = self.bounded(1);
+            self.emit(format!("let mut {b} = vec![⟦0.0⟧; 3];"));
+            self.emit(format!(
+                "for {w} in 0..3 {{\n    {b}[{w}] = {} * ⟦({w} + 1) as f64⟧ - ⟦0.4⟧;\n}}",
+                e.at(MUL)
+            ));
+            self.declare_array(&b, 3, false);
+            return (b, 3);
+        }
+        let a = self.rng.pick(&arrays).clone();
+        self.read_param(&a.name);
+        (a.name, a.len)
+    }
+
+    /// An early exit for a loop the shape opens, where it sits (0, 1, 2), counted.
+    fn pick_exit(&mut self, shape: &str) -> (Exit, usize) {
+        let exit = *self.rng.pick(&[
+            Exit::None,
+            Exit::None,
+            Exit::Break,
+            Exit::Continue,
+            Exit::Return,
+        ]);
+        let at = self.rng.below(3);
+        self.stats.add(format!("exit: {}", exit.name()));
+        self.stats
+            .combo(format!("{shape} x exit: {}@{at}", exit.name()));
+        (exit, at)
+    }
+
+    /// Last observation carried forward: an `Option` carried by a loop, read where it may still
+    /// be `None` (`unwrap_or`, `map_or`, `if let`), then given the next observation: one the
+    /// function is given (`o = obs[i]`, `o = obs[i].or(o)`, `o = *ob` of
+    /// `obs.iter().enumerate()`), or one it builds from a data-dependent integer or float test
+    /// (`o = cand`, `o = cand.or(o)`). Early exits around the read and the update, further
+    /// shapes nested in the loop, the `Option` read after it.
+    fn observations(&mut self, depth: usize) {
+        let mut given = self
+            .params
+            .iter()
+            .find(|p| matches!(p.ty, PTy::Obs(_)))
+            .map(|p| p.name.clone());
+        if given.is_none() && self.rng.chance(0.5) {
+            let mask = self.rng.range(1, (1 << OBS_LEN) - 2) as u8;
+            given = Some(self.add_param("obs", PTy::Obs(mask)));
+        }
+        let mut variants = vec!["built", "built or"];
+        if given.is_some() {
+            variants.extend(["given", "given or", "given by iterator"]);
+            variants.extend(["given", "given or", "given by iterator"]);
+        }
+        let v = *self.rng.pick(&variants);
+        self.stats.add(format!("observe: {v}"));
+        let obs = given.clone().unwrap_or_default();
+        if given.is_some() && v.starts_with("given") {
+            self.read_param(&obs);
+        }
+        let (an, len) = self.data_array();
+        let (o, s, i, out) = (
+            self.name("o"),
+            self.name("s"),
+            self.name("i"),
+            self.name("r"),
+        );
+        let start = *self.rng.pick(&["None typed", "None", "Some"]);
+        self.stats.add(format!("observe: start {start}"));
+        match start {
+            "None typed" => self.emit(format!("let mut {o}: Option<ℱ> = None;")),
+            // Its type comes from the assignment in the loop.
+            "None" => self.emit(format!("let mut {o} = None;")),
+            _ => {
+                let e = self.expr(1);
+                self.emit(format!("let mut {o} = Some({});", e.s));
+            }
+        }
+        self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+        let ob = self.name("ob");
+        self.loops += 1;
+        if v == "given by iterator" {
+            self.open(format!("for ({i}, {ob}) in {obs}.iter().enumerate() {{"));
+        } else if v.starts_with("given") {
+            if self.rng.chance(0.5) {
+                self.open(format!("for {i} in 0..{obs}.len() {{"));
+            } else {
+                self.open(format!("for {i} in 0..{OBS_LEN} {{"));
+            }
+        } else {
+            let trips = self.rng.range(2, 5);
+            self.open(format!("for {i} in 0..{trips} {{"));
+        }
+        let (exit, at) = self.pick_exit(&format!("observe: {v}"));
+        let sv = var(&s);
+        if at == 0 {
+            self.exit(exit, &sv, &sv);
+        }
+        let x = format!("{an}[{i} % {len}]");
+        // `map_or` and `if let` bind the item: its type must be known there.
+        let read = if start == "None" {
+            "unwrap_or"
+        } else {
+            *self.rng.pick(&["unwrap_or", "map_or", "if let"])
+        };
+        self.stats.add(format!("observe: read by {read}"));
+        match read {
+            "unwrap_or" => self.emit(format!("{s} += {o}.unwrap_or({x}) * {x};")),
+            "map_or" => {
+                let k = self.bounded(1);
+                self.emit(format!("{s} += {o}.map_or({x}, |zv| zv * {});", k.at(MUL)));
+            }
+            _ => {
+                let k = self.bounded(1);
+                self.emit(format!(
+                    "if let Some(zv) = {o} {{\n    {s} += zv * {x};\n}} else {{\n    {s} -= {x} * {};\n}}",
+                    k.at(MUL)
+                ));
+            }
+        }
+        if at == 1 {
+            self.exit(exit, &sv, &sv);
+        }
+        match v {
+            "given" => self.emit(format!("{o} = {obs}[{i}];")),
+            "given or" => self.emit(format!("{o} = {obs}[{i}].or({o});")),
+            "given by iterator" => {
+                if self.rng.chance(0.5) {
+                    self.emit(format!("{o} = *{ob};"));
+                } else {
+                    self.emit(format!("{o} = {ob}.or({o});"));
+                }
+            }
+            _ => {
+                let cand = self.name("cand");
+                let cond = if self.rng.chance(0.6) {
+                    self.stats.add("observe: integer test");
+                    format!("{i} % 3 == {}", self.rng.below(3))
+                } else {
+                    self.stats.add("observe: float test");
+                    self.cond_on(&var(&x))
+                };
+                let e = self.bounded(1);
+                self.emit(format!(
+                    "let {cand} = if {cond} {{ Some({} * {x}) }} else {{ None }};",
+                    e.at(MUL)
+                ));
+                if v == "built" {
+                    self.emit(format!("{o} = {cand};"));
+                } else {
+                    self.emit(format!("{o} = {cand}.or({o});"));
+                }
+            }
+        }
+        self.body(depth - 1);
+        if at == 2 {
+            self.exit(exit, &sv, &sv);
+        }
+        self.close_loop();
+        let e = self.expr(1);
+        self.emit(format!("let {out} = {s} + {o}.unwrap_or({});", e.s));
+        self.declare(&out);
+    }
+
+    /// Views of data as programs take them: a loop-carried reference to an element of a slice
+    /// of points (`let mut prev = &pts[0]; .. prev = q;`) and the argmax by reference (`if q[1] >
+    /// best[1] { best = q; }`); `windows(2)` and `chunks(2)` of a `Vec` a `#[differentiate]`
+    /// helper returned, bound to a name; a loop over `a.iter().chain(b.iter())`; a local array
+    /// made by `std::array::from_fn` or an array's `map`, stepped in a loop by `reverse()`,
+    /// `map` and element writes. Early exits in the loops, further shapes nested in them.
+    fn views(&mut self, depth: usize) {
+        let v = *self.rng.pick(&[
+            "element pairs",
+            "argmax by reference",
+            "windows of a call",
+            "chunks of a call",
+            "chain",
+            "array stepped",
+        ]);
+        self.stats.add(format!("view: {v}"));
+        let out = self.name("r");
+        let s = self.name("s");
+        match v {
+            "element pairs" | "argmax by reference" => {
+                let mut given = self
+                    .params
+                    .iter()
+                    .find(|p| matches!(p.ty, PTy::Rows(_)))
+                    .map(|p| p.name.clone());
+                let added = given.is_none() && self.rng.chance(0.4);
+                if added {
+                    let n = self.rng.range(2, 4);
+                    given = Some(self.add_param("pts", PTy::Rows(n)));
+                }
+                let pts = match given {
+                    Some(p) if added || self.rng.chance(0.6) => {
+                        self.read_param(&p);
+                        self.stats.add("view: points given");
+                        p
+                    }
+                    _ => {
+                        let pts = self.name("pts");
+                        let n = self.rng.range(2, 4);
+                        let rows: Vec<String> = (0..n)
+                            .map(|r| {
+                                let a = self.expr(1);
+                                let b = if r == 0 { lit(0.5) } else { self.bounded(1) };
+                                format!("[{}, {}]", a.s, b.s)
+                            })
+                            .collect();
+                        if self.rng.chance(0.5) {
+                            self.stats.add("view: points in a vec");
+                            self.emit(format!("let {pts} = vec![{}];", rows.join(", ")));
+                        } else {
+                            self.stats.add("view: points in an array");
+                            self.emit(format!("let {pts} = [{}];", rows.join(", ")));
+                        }
+                        pts
+                    }
+                };
+                let (q, r) = (self.name("q"), self.name("rf"));
+                let k = self.bounded(1);
+                let (exit, at) = self.pick_exit(&format!("view: {v}"));
+                let sv = var(&s);
+                self.emit(format!("let mut {r} = &{pts}[0];"));
+                self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                self.loops += 1;
+                let skip = v == "element pairs" || self.rng.chance(0.5);
+                if skip && self.rng.chance(0.5) {
+                    self.open(format!("for {q} in &{pts}[1..] {{"));
+                } else if skip {
+                    self.open(format!("for {q} in {pts}.iter().skip(1) {{"));
+                } else {
+                    self.open(format!("for {q} in {pts}.iter() {{"));
+                }
+                if at == 0 {
+                    self.exit(exit, &sv, &sv);
+                }
+                if v == "element pairs" {
+                    if self.rng.chance(0.5) {
+                        self.emit(format!(
+                            "{s} += (({q}[0] - {r}[0]).powi(2) + ({q}[1] - {r}[1]).powi(2) + ⟦0.25⟧).sqrt() * {};",
+                            k.at(MUL)
+                        ));
+                    } else {
+                        self.emit(format!(
+                            "{s} += {r}[0] * {q}[1] - {q}[0] * {r}[1] * {};",
+                            k.at(MUL)
+                        ));
+                    }
+                    if at == 1 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.body(depth - 1);
+                    self.emit(format!("{r} = {q};"));
+                } else {
+                    if self.rng.chance(0.5) {
+                        self.emit(format!("if {q}[1] > {r}[1] {{\n    {r} = {q};\n}}"));
+                    } else {
+                        self.emit(format!(
+                            "if {q}[0] + {q}[1] > {r}[0] + {r}[1] {{\n    {r} = {q};\n}}"
+                        ));
+                    }
+                    self.emit(format!("{s} += {r}[0] * {};", k.at(MUL)));
+                    if at == 1 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.body(depth - 1);
+                }
+                if at == 2 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.close_loop();
+                if self.rng.chance(0.3) {
+                    self.stats.add("view: element passed on");
+                    self.emit(format!(
+                        "let {out} = {s} + {r}[1] * ⟦0.5⟧ + h_norm2ᵈ(*{r});"
+                    ));
+                } else {
+                    self.emit(format!("let {out} = {s} + {r}[0] * {r}[1] + {r}[1];"));
+                }
+            }
+            "windows of a call" | "chunks of a call" => {
+                let (arg, len) = match self.array_arg() {
+                    Some(a) => a,
+                    None => {
+                        let a = self.name("a");
+                        let (e0, e1) = (self.expr(1), self.expr(1));
+                        self.emit(format!("let {a} = [{}, {}, {}];", e0.s, e1.s, lit(0.5).s));
+                        (format!("&{a}"), 3)
+                    }
+                };
+                let (callee, ylen) = *self.rng.pick(&[
+                    ("h_cumsumᵈ", len),
+                    ("h_bothᵈ", 2 * len),
+                    ("h_extendᵈ", 2 * len),
+                    ("h_halfᵈ", len.div_ceil(2)),
+                ]);
+                self.stats
+                    .add(format!("view: of {}", callee.trim_end_matches('ᵈ')));
+                let y = self.name("y");
+                self.emit(format!("let {y} = {callee}({arg});"));
+                let k = self.bounded(1);
+                let c = self.name("c");
+                let (exit, at) = self.pick_exit(&format!("view: {v}"));
+                let sv = var(&s);
+                if v == "windows of a call" {
+                    self.emit(format!(
+                        "let mut {s} = {y}.windows(2).map(|zw| (zw[1] - zw[0]) * {}).sum::<ℱ>();",
+                        k.at(MUL)
+                    ));
+                    self.loops += 1;
+                    self.open(format!("for {c} in {y}.windows(2) {{"));
+                    if at == 0 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.emit(format!("{s} += {c}[0] * {c}[1].sin();"));
+                } else {
+                    self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                    self.loops += 1;
+                    self.open(format!("for {c} in {y}.chunks(2) {{"));
+                    if at == 0 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.emit(format!(
+                        "{s} += {c}[0] * {c}[{c}.len() - 1] * {};",
+                        k.at(MUL)
+                    ));
+                }
+                if at == 1 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.body(depth - 1);
+                if at == 2 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.close_loop();
+                self.emit(format!("let {out} = {s} + {y}[{}];", ylen - 1));
+                self.declare_array(&y, ylen, false);
+            }
+            "chain" => {
+                let (a, _) = self.data_array();
+                let arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+                let b = if arrays.len() > 1 && self.rng.chance(0.6) {
+                    let b = self.rng.pick(&arrays).clone();
+                    self.read_param(&b.name);
+                    b.name
+                } else {
+                    let b = self.name("tail");
+                    let e = self.expr(1);
+                    self.emit(format!("let {b} = [{}, {}];", e.s, lit(0.75).s));
+                    b
+                };
+                let (e, m) = (self.name("e"), self.name("m"));
+                let k = self.bounded(1);
+                let (exit, at) = self.pick_exit("view: chain");
+                let sv = var(&s);
+                self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                self.emit(format!("let mut {m} = {a}[0];"));
+                self.loops += 1;
+                self.open(format!("for {e} in {a}.iter().chain({b}.iter()) {{"));
+                if at == 0 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.emit(format!("{s} += {e} * {};", k.at(MUL)));
+                if at == 1 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.emit(format!("{m} = {m} * ⟦0.5⟧ + {e}.sin();"));
+                self.body(depth - 1);
+                if at == 2 {
+                    self.exit(exit, &sv, &sv);
+                }
+                self.close_loop();
+                self.emit(format!("let {out} = {s} + {m};"));
+            }
+            _ => {
+                // array stepped
+                let r = self.name("ar");
+                let arr_param = self
+                    .params
+                    .iter()
+                    .find(|p| matches!(p.ty, PTy::Arr(3)))
+                    .map(|p| p.name.clone());
+                let init = match arr_param {
+                    Some(p) if self.rng.chance(0.5) => {
+                        self.read_param(&p);
+                        let k = self.bounded(1);
+                        self.emit(format!("let mut {r} = {p}.map(|zv| zv * {});", k.at(MUL)));
+                        "map of a parameter"
+                    }
+                    _ if self.rng.chance(0.5) => {
+                        let (a, len) = self.data_array();
+                        let k = self.bounded(1);
+                        self.emit(format!(
+                            "let mut {r}: [ℱ; 3] = std::array::from_fn(|zi| {a}[zi % {len}] * {} + ⟦zi as f64⟧ * ⟦0.25⟧);",
+                            k.at(MUL)
+                        ));
+                        "from_fn"
+                    }
+                    _ => {
+                        let (e0, e1, k) = (self.expr(1), self.operand(), self.bounded(1));
+                        self.emit(format!(
+                            "let mut {r} = [{}, {}, {}].map(|zv| zv.sin() + {});",
+                            e0.s,
+                            e1.s,
+                            lit(0.5).s,
+                            k.at(ADD)
+                        ));
+                        "map of a literal"
+                    }
+                };
+                self.stats.add(format!("view: array by {init}"));
+                let kind = self.pick_loop(true);
+                let trips = self.rng.range(1, 3);
+                let (exit, at) = self.pick_exit("view: array stepped");
+                self.stats
+                    .combo(format!("view: array stepped x loop: {}", kind.name()));
+                let first = var(&format!("{r}[0]"));
+                let lp = self.open_loop(kind, trips, Some(&first));
+                let ret = bin(&first, "+", &var(&format!("{r}[2]")));
+                if at == 0 {
+                    self.exit(exit, &first, &ret);
+                }
+                let mut steps = 0;
+                if self.rng.chance(0.6) {
+                    self.emit(format!("{r}.reverse();"));
+                    self.stats.add("view: reversed in loop");
+                    steps += 1;
+                }
+                if at == 1 {
+                    self.exit(exit, &first, &ret);
+                }
+                if steps == 0 || self.rng.chance(0.5) {
+                    let k = self.bounded(1);
+                    self.emit(format!("{r} = {r}.map(|zv| zv * ⟦0.75⟧ + {});", k.at(ADD)));
+                    self.stats.add("view: mapped in loop");
+                }
+                // The loop's index, when it has one, is read here.
+                if lp.index.is_some() || self.rng.chance(0.5) {
+                    let j = self.rng.below(3);
+                    let idx = match &lp.index {
+                        Some(i) => format!(" * ⟦{i} as f64⟧"),
+                        None => String::new(),
+                    };
+                    self.emit(format!("{r}[{j}] += {r}[{}] * ⟦0.25⟧{idx};", (j + 1) % 3));
+                }
+                self.body(depth - 1);
+                if at == 2 {
+                    self.exit(exit, &first, &ret);
+                }
+                self.close_loop();
+                self.emit(format!("let {out} = {r}[0] * {r}[1] + {r}[2];"));
+                self.declare_array(&r, 3, false);
+            }
+        }
+        self.declare(&out);
+    }
+
     /// `#[cfg]`-gated statements: removed ones (`any()`, `not(all())`) and kept ones (`all()`,
     /// `not(any())`), on `let`, compound assignments, blocks and an early return.
     fn cfg_shape(&mut self) {
@@ -3525,6 +4157,17 @@ fn gen_params(rng: &mut Rng, stats: &mut Stats) -> Vec<Param> {
             });
         }
     }
+    // Given observations (data: some `None`, some `Some`) and a slice of points.
+    let mask = rng.range(1, (1 << OBS_LEN) - 2) as u8;
+    for (name, ty) in [("obs", PTy::Obs(mask)), ("pts", PTy::Rows(rng.range(2, 4)))] {
+        if rng.chance(0.1) {
+            params.push(Param {
+                name: name.to_owned(),
+                ty,
+                read: false,
+            });
+        }
+    }
     for p in &params {
         stats.add(format!(
             "param: {}",
@@ -3536,6 +4179,8 @@ fn gen_params(rng: &mut Rng, stats: &mut Stats) -> Vec<Param> {
                 PTy::Struct { by_ref: true } => "&Params",
                 PTy::Struct { by_ref: false } => "Params",
                 PTy::Usize => "usize",
+                PTy::Obs(_) => "&[Option<f64>]",
+                PTy::Rows(_) => "&[[f64; 2]]",
             }
         ));
     }
@@ -3544,7 +4189,7 @@ fn gen_params(rng: &mut Rng, stats: &mut Stats) -> Vec<Param> {
 
 fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> Program {
     let mut rng = Rng::new(seed ^ hash_str(&name));
-    let mut params = gen_params(&mut rng, stats);
+    let params = gen_params(&mut rng, stats);
     let has_ref = params
         .iter()
         .any(|p| matches!(p.ty, PTy::Slice(_) | PTy::Struct { by_ref: true }));
@@ -3638,6 +4283,8 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
             PTy::Slice(_) | PTy::Vec(_) | PTy::Arr(_) => format!("{}[0]", p.name),
             PTy::Struct { .. } => format!("{}.b", p.name),
             PTy::Usize => format!("⟦{} as f64⟧", p.name),
+            PTy::Obs(_) => format!("{}[1].unwrap_or({})", p.name, lit(0.25).s),
+            PTy::Rows(_) => format!("{}[0][1]", p.name),
         });
     }
     // Never a lone local (`let r = ..; r` is clippy's `let_and_return`).
@@ -3653,6 +4300,8 @@ fn gen_program(name: String, seed: u64, config: &Config, stats: &mut Stats) -> P
     g.lines.push(format!("    {}", terms.join(" + ")));
     let bugs = g.bugs.clone();
     let body = std::mem::take(&mut g.lines);
+    // With the parameters a shape added (`obs`, `pts`).
+    let mut params = g.params.clone();
     for p in &mut params {
         p.read = true;
     }
@@ -3740,6 +4389,8 @@ impl Program {
                     PTy::Struct { by_ref: true } => format!("&{lt}℘"),
                     PTy::Struct { by_ref: false } => "℘".to_owned(),
                     PTy::Usize => "usize".to_owned(),
+                    PTy::Obs(_) => format!("&{lt}[Option<ℱ>]"),
+                    PTy::Rows(_) => format!("&{lt}[[ℱ; 2]]"),
                 };
                 format!("{}: {ty}", p.name)
             })
@@ -3797,6 +4448,20 @@ impl Program {
                     k += 1;
                     (format!("k[{}]", k - 1), 0)
                 }
+                // Data: constants in the twin.
+                PTy::Obs(mask) => {
+                    let os: Vec<String> = (0..OBS_LEN)
+                        .map(|i| {
+                            if mask >> i & 1 == 1 {
+                                format!("Some({})", lit(OBS_VALUES[i]).s)
+                            } else {
+                                "None".to_owned()
+                            }
+                        })
+                        .collect();
+                    (format!("&[{}]", os.join(", ")), 0)
+                }
+                PTy::Rows(n) => (format!("&arr2::<_, {n}, 2>(&p[{o}..{}])", o + 2 * n), 2 * n),
             };
             args.push(a);
             active.extend(std::iter::repeat_n("true", n));
@@ -3815,7 +4480,8 @@ impl Program {
         let primal_args = render(&args.join(", "), false).unwrap();
         let dual_args = render(&args.join(", "), true)
             .unwrap()
-            .replace("ParamsD", "twins::ParamsD");
+            .replace("ParamsD", "twins::ParamsD")
+            .replace("Some(c(", "Some(super::harness::dual::c(");
         format!(
             "const CASE_{}: Case = dual_case!({f}, twins::{f}_d, {f}_grad, {f}_pullback, {f}_grad_into,\n    n: {o}, active: [{}], ints: [{}],\n    |p, {kname}| ({primal_args}), dual: ({dual_args}){});\n",
             f.to_uppercase(),
@@ -4045,7 +4711,8 @@ fn random_shapes() {{
 #[allow(
     // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`,
     // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop,
-    // branches that a random draw made alike, heap buffers.
+    // branches that a random draw made alike, heap buffers, `filter(..).last()` (a construct
+    // under test), signatures with every kind of parameter.
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
@@ -4053,9 +4720,11 @@ fn random_shapes() {{
     clippy::same_item_push,
     clippy::useless_vec,
     clippy::if_same_then_else,
+    clippy::double_ended_iterator_last,
+    clippy::too_many_arguments,
 )]
 mod generated {{
-use super::harness::{{Case, arr, dual_case}};
+use super::harness::{{Case, arr, arr2, dual_case}};
 use autodiff_core::{{Differentiable, differentiate}};
 "#
     );
