@@ -804,12 +804,3 @@ impl Lowerer<'_> {
         }
     }
 }
-
-/// `Some(..)` or `None` written out: an `Option` the function builds.
-fn written_option(expr: &Expr) -> bool {
-    match strip_parens(expr) {
-        Expr::Call(call) => matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some")),
-        Expr::Path(p) => p.path.is_ident("None"),
-        _ => false,
-    }
-}

@@ -362,8 +362,12 @@ impl Lowerer<'_> {
     /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
     /// Whether `expr` names a variable holding an `Option` the function builds
     /// (`v > best.unwrap()` of `let mut best = None;`), which a comparison kept as written
-    /// could not hold.
+    /// could not hold; not an `Option` itself (`best == Some(v)`, which lowered side by side
+    /// would compare two `Option`s again).
     fn mentions_option(&self, expr: &Expr) -> bool {
+        if self.gives_option(expr) || written_option(expr) {
+            return false;
+        }
         struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
         impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
             fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {

@@ -304,7 +304,7 @@ impl<'l, 'a> Holes<'l, 'a> {
             Val::Option(..) => {
                 self.lowerer.error_at(
                     span,
-                    "an `Option` from an iterator cannot be used here; unwrap it in a `let` first",
+                    "an `Option` the function builds (`Some(..)`, `None`, an iterator's `max_by`) cannot be used here as a whole (compared with another `Option`, in a match guard, a cast or a macro); test it with `.is_some()` / `.is_none()`, or unwrap it in a `let` first",
                 );
                 None
             }

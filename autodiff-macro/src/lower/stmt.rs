@@ -11,7 +11,10 @@ use syn::{Expr, Pat, Stmt, UnOp};
 
 /// `let a: [T; N] = std::array::from_fn(|i| f(i));` as `{ let mut a = [0.0; N]; for i in 0..N
 /// { a[i] = f(i); } a }` (the type gives the length).
-fn array_from_fn(local: &syn::Local, generic_float: Option<&syn::Ident>) -> Option<Expr> {
+fn array_from_fn<'l>(
+    local: &'l syn::Local,
+    generic_float: Option<&syn::Ident>,
+) -> Option<(Expr, &'l syn::ExprClosure)> {
     let (Pat::Type(typed), Some(init)) = (&local.pat, &local.init) else {
         return None;
     };
@@ -51,14 +54,15 @@ fn array_from_fn(local: &syn::Local, generic_float: Option<&syn::Ident>) -> Opti
         Pat::Type(typed) => &*typed.pat,
         index => index,
     };
-    Some(syn::parse_quote_spanned!(span=> {
+    let filled = syn::parse_quote_spanned!(span=> {
         let mut __autodiff_filled = [#zero; #len];
         for __autodiff_k in 0..#len {
             let #index = __autodiff_k;
             __autodiff_filled[__autodiff_k] = #body;
         }
         __autodiff_filled
-    }))
+    });
+    Some((filled, f))
 }
 
 /// Writing into a struct element of a `Vec` (`n.layers[0] = ..`, `n.layers[0].b = ..`).
@@ -143,8 +147,16 @@ impl Lowerer<'_> {
             self.declare_uninit(&local.pat, None);
             return;
         };
-        // `let a: [f64; 3] = std::array::from_fn(|i| ..);`: the loop that fills it.
-        if let Some(filled) = array_from_fn(local, self.generic_float.as_ref()) {
+        // `let a: [f64; 3] = std::array::from_fn(|i| ..);`: the loop that fills it (not with a
+        // `return` in the closure, which leaves the closure, not the loop: the closure's error).
+        if let Some((filled, f)) = array_from_fn(local, self.generic_float.as_ref()) {
+            let mut names = super::closure::FreeNames::default();
+            syn::visit::Visit::visit_expr(&mut names, &f.body);
+            if !names.returns.is_empty() {
+                self.closure(f);
+                self.bind(&local.pat, Val::Poison, None);
+                return;
+            }
             let mut local = local.clone();
             if let Some(init) = &mut local.init {
                 *init.expr = filled;

@@ -376,6 +376,15 @@ pub(super) fn gives_element_reference(call: &syn::ExprMethodCall) -> bool {
     gives
 }
 
+/// `Some(..)` or `None` written out: an `Option` the function builds.
+pub(super) fn written_option(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Call(call) => matches!(&*call.func, Expr::Path(p) if p.path.is_ident("Some")),
+        Expr::Path(p) => p.path.is_ident("None"),
+        _ => false,
+    }
+}
+
 pub(super) fn strip_parens(expr: &Expr) -> &Expr {
     match expr {
         Expr::Paren(p) => strip_parens(&p.expr),
