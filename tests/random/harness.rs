@@ -20,8 +20,8 @@
 //! (where they do not, the function varies too fast for the stencil, `sin` of a large value for
 //! instance); the gradient then passes if it agrees with either estimate to [`TOLERANCE`]: the
 //! default step's truncation error is sometimes above the tolerance on steep functions, the
-//! finer step's is `FINER^4` times smaller (and a step `FINER` times smaller again is tried
-//! where even that is not enough). The report counts both kinds of point.
+//! finer step's is `FINER^4` times smaller (and steps `FINER` and `FINER²` times smaller again
+//! are tried where even that is not enough). The report counts both kinds of point.
 
 #![allow(dead_code)] // each test target uses a part of the harness
 
@@ -791,15 +791,21 @@ fn check_generated(
             .map(|(&a, &b)| error(a, b))
             .fold(0.0, f64::max);
         // A function steep enough near the point that the finer step's truncation error is
-        // still above the tolerance: a step `FINER` times smaller again.
-        let worst_finest = || {
-            let finest = r.numeric(DEFAULT_STEP / (FINER * FINER));
+        // still above the tolerance: steps `FINER` and `FINER²` times smaller again (the
+        // smallest, 1e-6 of the coordinate, still well above rounding).
+        let worst_at = |step: f64| {
+            let finest = r.numeric(step);
             grad.iter()
                 .zip(&finest)
                 .map(|(&a, &b)| error(a, b))
                 .fold(0.0, f64::max)
         };
-        if worst_fine <= TOLERANCE || worst_finest() <= TOLERANCE {
+        let finest = [FINER * FINER, FINER * FINER * FINER];
+        if worst_fine <= TOLERANCE
+            || finest
+                .iter()
+                .any(|&k| worst_at(DEFAULT_STEP / k) <= TOLERANCE)
+        {
             finer = true;
         } else {
             let worst = r.active.get(check.worst).copied().unwrap_or(0);

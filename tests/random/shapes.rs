@@ -1259,7 +1259,11 @@ impl<'a> Gen<'a> {
                 match fixed {
                     Some(b) if self.rng.chance(0.5) => {
                         self.read_param(&b.name);
-                        self.emit(format!("let {e} = {}.map(|zv| zv * {k});", b.name));
+                        // `arr` is read too: it may be the only read of a parameter.
+                        self.emit(format!(
+                            "let {e} = {}.map(|zv| zv * {k} + {arr}[0]);",
+                            b.name
+                        ));
                     }
                     _ => self.emit(format!(
                         "let {e} = [{arr}[0], {k}].map(|zv| zv * zv + ⟦0.5⟧);"
