@@ -7458,7 +7458,7 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate]
-    #[allow(clippy::unnecessary_unwrap)]
+    #[allow(clippy::unnecessary_unwrap, clippy::partialeq_to_none)]
     fn running_best(x: &[f64]) -> f64 {
         let mut best: Option<f64> = None;
         for &v in x {
@@ -7480,7 +7480,7 @@ mod reviewed_carried_references_and_kept_reductions {
     }
 
     #[differentiate(wrt(x))]
-    #[allow(clippy::iter_nth_zero, clippy::iter_skip_next)]
+    #[allow(clippy::iter_skip_next, clippy::manual_next_back)]
     fn filled(x: &[f64], name: &str, labels: &[usize]) -> f64 {
         let c = name.chars().rev().next().unwrap_or('a');
         let t = labels.iter().skip(1).next().copied().unwrap_or(0);
