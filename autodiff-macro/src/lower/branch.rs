@@ -171,13 +171,11 @@ impl Lowerer<'_> {
                     if ts.path.segments.last().is_some_and(|s| s.ident == "Some")
                         && ts.elems.len() == 1 =>
                 {
-                    {
-                        // `Some(a)` of `m.atoms.iter().max_by(..)`: a reference to the element.
-                        let by_ref = matches!(strip_parens(expr),
+                    // `Some(a)` of `m.atoms.iter().max_by(..)`: a reference to the element.
+                    let by_ref = matches!(strip_parens(expr),
                         Expr::MethodCall(call) if gives_element_reference(call));
-                        let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
-                        Some((Some(some), bind))
-                    }
+                    let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
+                    Some((Some(some), bind))
                 }
                 Pat::Ident(p) if p.ident == "None" => {
                     let none = self.not_any(std::slice::from_ref(&some), span);

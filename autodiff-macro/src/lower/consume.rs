@@ -304,9 +304,9 @@ impl Lowerer<'_> {
         })
     }
 
-    /// `obs.unwrap_or(x)`, `obs[i].map_or(x, |v| v)`, `o.map(|y| y - x)`, `obs[i].or(o)` of an `Option` the
-    /// function is given (data that is not differentiated): the `match` they stand for, whose
-    /// arms may be.
+    /// `obs.unwrap_or(x)`, `obs[i].map_or(x, |v| v)`, `o.map(|y| y - x)`, `obs[i].or(o)` of an
+    /// `Option` the function is given (data that is not differentiated): the `match` they stand
+    /// for, whose arms may be.
     pub(super) fn given_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
         // A place, or an element of data held by `no_grad` (`no_grad(&self.ko)[i]`).
         let held = matches!(indexed_root(&call.receiver), Some((Expr::Call(c), rows))

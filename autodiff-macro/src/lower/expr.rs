@@ -359,7 +359,6 @@ impl Lowerer<'_> {
         self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
     }
 
-    /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
     /// Whether `expr` names a variable holding an `Option` the function builds
     /// (`v > best.unwrap()` of `let mut best = None;`), which a comparison kept as written
     /// could not hold; not an `Option` itself (`best == Some(v)`, which lowered side by side
@@ -388,6 +387,7 @@ impl Lowerer<'_> {
         find.1
     }
 
+    /// Whether `expr` calls a closure the function binds (`f(c)` of `let f = |x| ..`).
     pub(super) fn calls_local_closure(&self, expr: &Expr) -> bool {
         struct Find<'l, 'a>(&'l Lowerer<'a>, bool);
         impl<'ast> syn::visit::Visit<'ast> for Find<'_, '_> {
