@@ -909,9 +909,7 @@ impl Lowerer<'_> {
             return None;
         }
         // A `return` in the closure leaves the closure, not the loop written for it.
-        let mut names = super::closure::FreeNames::default();
-        syn::visit::Visit::visit_expr(&mut names, &f.body);
-        if !names.returns.is_empty() {
+        if super::closure::returns_from(f) {
             return Some(self.closure(f));
         }
         // `x.map(|v| v > 0.0)`: an array of bools or integers, without derivative.

@@ -232,11 +232,19 @@ impl Binding {
     }
 }
 
+/// Whether a closure's body `return`s (from itself, not from a closure inside it): written as
+/// a loop, the `return` would leave the function, so such closures keep the closure's error.
+pub(super) fn returns_from(closure: &syn::ExprClosure) -> bool {
+    let mut names = FreeNames::default();
+    names.visit_expr(&closure.body);
+    !names.returns.is_empty()
+}
+
 /// The single names a closure's body reads (a superset of what it captures), and its `return`s.
 #[derive(Default)]
-pub(super) struct FreeNames {
+struct FreeNames {
     names: Vec<syn::Ident>,
-    pub(super) returns: Vec<syn::ExprReturn>,
+    returns: Vec<syn::ExprReturn>,
 }
 
 impl<'ast> Visit<'ast> for FreeNames {

@@ -439,9 +439,7 @@ impl Lowerer<'_> {
         let vec_init = matches!(init, Expr::Macro(_) | Expr::MethodCall(_));
         let mutated = matches!(&f.inputs[0], syn::Pat::Ident(p) if p.mutability.is_some());
         let array = self.holds_array(init) && !(vec_init && mutated);
-        let mut names = super::closure::FreeNames::default();
-        syn::visit::Visit::visit_expr(&mut names, &f.body);
-        if !array || !names.returns.is_empty() {
+        if !array || super::closure::returns_from(f) {
             return None;
         }
         // A `for` pattern has no type annotation.

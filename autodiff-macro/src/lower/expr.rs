@@ -322,11 +322,10 @@ impl Lowerer<'_> {
         // `a || !y.iter().all(|&v| v > 0.0)`: a side with a closure is lowered (the chain is
         // not kept as written), short-circuiting as the `if` it stands for.
         if let syn::BinOp::And(_) | syn::BinOp::Or(_) = binary.op {
-            if [&binary.left, &binary.right].iter().any(|side| {
-                contains_closure(side)
-                    || self.calls_local_closure(side)
-                    || self.mentions_option(side)
-            }) {
+            if [&binary.left, &binary.right]
+                .iter()
+                .any(|side| self.lowered_apart(side))
+            {
                 let (a, b) = (&binary.left, &binary.right);
                 let if_: Expr = match binary.op {
                     syn::BinOp::And(_) => {
@@ -340,11 +339,9 @@ impl Lowerer<'_> {
         // `f(c) < f(d)` of a local closure `f`, `x.iter().map(|v| v * v).sum::<f64>() > 2.0`:
         // the sides are lowered, as a `let` lowers them, and their values compared.
         if is_comparison(&binary.op)
-            && [&binary.left, &binary.right].iter().any(|side| {
-                contains_closure(side)
-                    || self.calls_local_closure(side)
-                    || self.mentions_option(side)
-            })
+            && [&binary.left, &binary.right]
+                .iter()
+                .any(|side| self.lowered_apart(side))
         {
             let (a, b, op) = (&binary.left, &binary.right, &binary.op);
             let block: Expr = syn::parse_quote_spanned!(span=> {
@@ -357,6 +354,13 @@ impl Lowerer<'_> {
         // Comparisons, `&&`, `||` and bit operations give a bool or an integer: evaluated as
         // written (keeping short-circuiting), never differentiated.
         self.opaque(&Expr::Binary(binary.clone()), true, "comparison")
+    }
+
+    /// Whether a side of a comparison or of `&&` / `||` is lowered on its own rather than kept
+    /// as written with the rest: it has a closure (`x.iter().map(|v| v * v).sum::<f64>()`),
+    /// calls one the function binds, or names a built `Option`.
+    fn lowered_apart(&self, side: &Expr) -> bool {
+        contains_closure(side) || self.calls_local_closure(side) || self.mentions_option(side)
     }
 
     /// Whether `expr` names a variable holding an `Option` the function builds

@@ -150,9 +150,7 @@ impl Lowerer<'_> {
         // `let a: [f64; 3] = std::array::from_fn(|i| ..);`: the loop that fills it (not with a
         // `return` in the closure, which leaves the closure, not the loop: the closure's error).
         if let Some((filled, f)) = array_from_fn(local, self.generic_float.as_ref()) {
-            let mut names = super::closure::FreeNames::default();
-            syn::visit::Visit::visit_expr(&mut names, &f.body);
-            if !names.returns.is_empty() {
+            if super::closure::returns_from(f) {
                 self.closure(f);
                 self.bind(&local.pat, Val::Poison, None);
                 return;
