@@ -7223,7 +7223,7 @@ mod reviewed_carried_references_and_kept_reductions {
         pub k: f64,
     }
 
-    fn mol(v: &[f64]) -> Mol {
+    pub(super) fn mol(v: &[f64]) -> Mol {
         Mol {
             atoms: v[1..]
                 .chunks(2)
@@ -7233,7 +7233,7 @@ mod reviewed_carried_references_and_kept_reductions {
         }
     }
 
-    fn flat(g: &Mol) -> Vec<f64> {
+    pub(super) fn flat(g: &Mol) -> Vec<f64> {
         let atoms = g.atoms.iter().flat_map(|a| [a.x, a.q]);
         [g.k].into_iter().chain(atoms).collect()
     }
@@ -7632,5 +7632,142 @@ mod reviewed_carried_references_and_kept_reductions {
             assert_eq!(v, carried_forward(&x, &obs));
             assert_gradient(|x: &[f64]| carried_forward(x, &obs), &x, &g, 1e-6);
         }
+    }
+}
+
+/// The struct element of an `Option` bound to a name first (`let p = ..max_by(..); if let
+/// Some(b) = p`), a clone of one (`..unwrap().clone()`), and `is_some_and` / `is_none_or` of
+/// an `Option` the function builds.
+mod reviewed_element_options_and_option_predicates {
+    use super::reviewed_carried_references_and_kept_reductions::{Atom, Mol, flat, mol};
+    use super::*;
+
+    #[differentiate]
+    fn energy(a: &Atom) -> f64 {
+        a.x * a.q
+    }
+
+    #[differentiate]
+    fn best_clone(m: &Mol) -> f64 {
+        let b = m
+            .atoms
+            .iter()
+            .max_by(|a, b| a.q.total_cmp(&b.q))
+            .unwrap()
+            .clone();
+        b.x * b.x + b.q * m.k
+    }
+
+    #[differentiate]
+    fn named_best(m: &Mol) -> f64 {
+        let p = m.atoms.iter().min_by(|a, b| a.q.total_cmp(&b.q));
+        let q = m.atoms.last();
+        let s = match p {
+            Some(b) => energy(b) + b.x,
+            None => 0.0,
+        };
+        if let Some(a) = q {
+            s + energy(a) * a.q
+        } else {
+            s * m.k
+        }
+    }
+
+    #[differentiate]
+    fn picked_in_loop(m: &Mol) -> f64 {
+        let mut s = 0.0;
+        for _ in 0..2 {
+            let p = m
+                .atoms
+                .iter()
+                .max_by(|a, b| (a.x * a.q).total_cmp(&(b.x * b.q)));
+            if let Some(b) = p {
+                s += energy(b).abs().sqrt() + b.clone().x * m.k;
+            }
+        }
+        let c = m.atoms.iter().nth(1).unwrap().clone();
+        s + energy(&c) * c.x
+    }
+
+    #[differentiate]
+    fn named_number(xs: &[f64]) -> f64 {
+        let p = xs.iter().max_by(|a, b| a.total_cmp(b));
+        let q = p;
+        let twice = if let Some(v) = p {
+            *v * 2.0 + xs[0]
+        } else {
+            0.0
+        };
+        match q {
+            Some(&v) => v * v + twice,
+            None => twice,
+        }
+    }
+
+    #[differentiate]
+    fn running_max(xs: &[f64]) -> f64 {
+        let mut best: Option<f64> = None;
+        for &v in xs {
+            if best.is_none_or(|b| v > b) {
+                best = Some(v);
+            }
+        }
+        best.unwrap_or(0.0) * 2.0
+    }
+
+    #[differentiate]
+    fn jumps(xs: &[f64], t: f64) -> f64 {
+        let mut s = 0.0;
+        let mut last: Option<f64> = None;
+        for &v in xs {
+            if last.is_some_and(|p| (v - p).abs() > t) {
+                s += v * t;
+            }
+            last = Some(v);
+        }
+        let m = xs.iter().copied().max_by(|a, b| a.total_cmp(b));
+        if m.is_some_and(|v| v > 1.0) {
+            s + m.unwrap().ln()
+        } else {
+            s
+        }
+    }
+
+    #[test]
+    fn element_options_and_predicates() {
+        let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
+        let m = mol(&v);
+        for (f, g) in [
+            (
+                best_clone as fn(&Mol) -> f64,
+                best_clone_grad as fn(&Mol) -> (f64, Mol),
+            ),
+            (named_best, named_best_grad),
+            (picked_in_loop, picked_in_loop_grad),
+        ] {
+            let (e, gm) = g(&m);
+            assert_eq!(e, f(&m));
+            assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+        }
+        // By hand: `best_clone` picks the atom with q = 5 (x = 3): 2x, k, q.
+        let (_, gm) = best_clone_grad(&m);
+        assert_eq!(flat(&gm), [5.0, 0.0, 0.0, 6.0, 0.5, 0.0, 0.0]);
+        for x in [
+            vec![1.0, 4.0, 2.0, 5.5, 0.3],
+            vec![0.5, -3.0, 0.25],
+            vec![2.0],
+        ] {
+            let (v, g) = named_number_grad(&x);
+            assert_eq!(v, named_number(&x));
+            assert_gradient(named_number, &x, &g, 1e-6);
+            let (v, g) = running_max_grad(&x);
+            assert_eq!(v, running_max(&x));
+            assert_gradient(running_max, &x, &g, 1e-6);
+            let (v, (gx, gt)) = jumps_grad(&x, 1.5);
+            assert_eq!(v, jumps(&x, 1.5));
+            assert_gradient(|x: &[f64]| jumps(x, 1.5), &x, &gx, 1e-6);
+            assert_gradient(|t: &[f64]| jumps(&x, t[0]), &[1.5], &[gt], 1e-6);
+        }
+        assert_eq!(running_max_grad(&[]), (0.0, vec![]));
     }
 }

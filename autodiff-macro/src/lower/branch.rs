@@ -172,8 +172,14 @@ impl Lowerer<'_> {
                         && ts.elems.len() == 1 =>
                 {
                     // `Some(a)` of `m.atoms.iter().max_by(..)`: a reference to the element.
-                    let by_ref = matches!(strip_parens(expr),
-                        Expr::MethodCall(call) if gives_element_reference(call));
+                    // Also of a name bound to one (`let p = ..max_by(..); if let Some(a) = p`).
+                    let by_ref = match strip_parens(expr) {
+                        Expr::MethodCall(call) => gives_element_reference(call),
+                        Expr::Path(path) => local_name(path)
+                            .and_then(|ident| self.lookup_user(&ident.to_string()))
+                            .is_some_and(|binding| binding.by_ref),
+                        _ => false,
+                    };
                     let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
                     Some((Some(some), bind))
                 }

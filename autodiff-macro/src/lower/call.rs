@@ -438,6 +438,10 @@ impl Lowerer<'_> {
             && !is_place(&call.receiver)
         {
             return match self.expr(&call.receiver) {
+                // `v.iter().max_by(..).unwrap().clone()` of structs: a struct value.
+                Val::Mem(mem, prefix) if self.mems[mem.index()].structured => {
+                    self.struct_copy(mem, prefix, call.method.span())
+                }
                 Val::Mem(mem, prefix) => self.copy_of(&name, mem, &prefix, call.method.span()),
                 val => val,
             };

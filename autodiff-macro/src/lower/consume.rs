@@ -193,6 +193,8 @@ impl Lowerer<'_> {
                 | "cloned"
                 | "map"
                 | "map_or"
+                | "is_some_and"
+                | "is_none_or"
                 | "take"
                 | "or"
         ) {
@@ -230,11 +232,21 @@ impl Lowerer<'_> {
                 self.assign_expr(&call.receiver, &syn::parse_quote!(None));
                 Val::Option(Box::new(value), some)
             }
-            ("map_or", 2) => {
-                let Some(f) = self.callable(&call.args[1]) else {
+            // `o.is_some_and(f)` is `o.map_or(false, f)`; `o.is_none_or(f)`, `o.map_or(true, f)`.
+            ("map_or", 2) | ("is_some_and" | "is_none_or", 1) => {
+                let args: Vec<&Expr> = call.args.iter().collect();
+                let (default, f): (Expr, _) = match args[..] {
+                    [default, f] => (default.clone(), f),
+                    [f] => {
+                        let none = name == "is_none_or";
+                        (syn::parse_quote_spanned!(span=> #none), f)
+                    }
+                    _ => unreachable!("one or two arguments"),
+                };
+                let Some(f) = self.callable(f) else {
                     return Some(Val::Poison);
                 };
-                let default = self.expr(&call.args[0]);
+                let default = self.expr(&default);
                 self.lower_if(
                     some,
                     move |l| l.call_callable(&f, vec![value], span),

@@ -282,8 +282,12 @@ impl Lowerer<'_> {
             }
             // ... and `v.last().unwrap()`, `v.iter().max_by(..).unwrap()`, a reference to the
             // element.
-            Expr::MethodCall(unwrap) => matches!(strip_parens(&unwrap.receiver),
-                Expr::MethodCall(inner) if gives_element_reference(inner)),
+            // `v.iter().max_by(..)` itself: an `Option` of such a reference.
+            Expr::MethodCall(unwrap) => {
+                gives_element_reference(unwrap)
+                    || matches!(strip_parens(&unwrap.receiver),
+                        Expr::MethodCall(inner) if gives_element_reference(inner))
+            }
             Expr::Path(path) => local_name(path)
                 .and_then(|ident| self.lookup_user(&ident.to_string()))
                 .is_some_and(|binding| binding.by_ref),
@@ -497,7 +501,7 @@ impl Lowerer<'_> {
         // `for (x, y) in data.iter()`), which a call takes as `&x`.
         let by_ref = self.binding_ref
             && match &val {
-                Val::Mem(..) => true,
+                Val::Mem(..) | Val::Option(..) => true,
                 Val::Scalar(Operand::Value(v)) => {
                     self.parts.contains(v)
                         || self.values[v.index()].aggregate
