@@ -7733,6 +7733,111 @@ mod reviewed_element_options_and_option_predicates {
         }
     }
 
+    #[differentiate]
+    fn top_two(m: &Mol) -> f64 {
+        let mut best: Option<&Atom> = None;
+        let mut second: Option<&Atom> = None;
+        for a in m.atoms.iter() {
+            match best {
+                Some(b) if b.q >= a.q => {
+                    if second.map_or(true, |s| a.q > s.q) {
+                        second = Some(a);
+                    }
+                }
+                _ => {
+                    second = best;
+                    best = Some(a);
+                }
+            }
+        }
+        let s = if let Some(b) = best {
+            energy(b) * m.k
+        } else {
+            0.0
+        };
+        s + second.map(|c| c.x * c.x).unwrap_or(0.0)
+    }
+
+    #[differentiate]
+    fn previous_atom(m: &Mol) -> f64 {
+        let mut last: Option<&Atom> = None;
+        let mut s = 0.0;
+        for a in &m.atoms {
+            if let Some(p) = last {
+                s += energy(p) * a.x;
+            }
+            last = Some(a);
+        }
+        let b = last.unwrap();
+        s + energy(b)
+    }
+
+    #[differentiate]
+    fn best_reference(xs: &[f64]) -> f64 {
+        let mut best: Option<&f64> = None;
+        for v in xs.iter() {
+            if best.is_none_or(|b| v > b) {
+                best = Some(v);
+            }
+        }
+        match best {
+            Some(v) => *v * 2.0,
+            None => 0.0,
+        }
+    }
+
+    #[differentiate]
+    fn sqd(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    }
+
+    #[differentiate]
+    fn hard_negative(emb: &[Vec<f64>], anchor: usize) -> f64 {
+        let mut neg: Option<&Vec<f64>> = None;
+        let mut nd = f64::INFINITY;
+        for i in 0..emb.len() {
+            let d = sqd(&emb[anchor], &emb[i]);
+            if i != anchor && d < nd {
+                nd = d;
+                neg = Some(&emb[i]);
+            }
+        }
+        match neg {
+            Some(n) => (1.5 - sqd(&emb[anchor], n)).max(0.0) + n[1] * 2.0,
+            None => 0.0,
+        }
+    }
+
+    #[differentiate]
+    fn previous_row(emb: &[Vec<f64>]) -> f64 {
+        let mut prev: Option<&Vec<f64>> = None;
+        let mut s = 0.0;
+        for r in emb {
+            if let Some(p) = prev {
+                s += sqd(p, r) * p[0];
+            }
+            prev = Some(r);
+        }
+        s + prev.map(|p| p[1]).unwrap_or(0.0)
+    }
+
+    #[differentiate]
+    fn polygon_turns(pts: &[[f64; 2]]) -> f64 {
+        let mut best: Option<&[f64; 2]> = None;
+        let mut prev: Option<&[f64; 2]> = None;
+        let mut s = 0.0;
+        for p in pts {
+            if let Some(q) = prev {
+                s += (p[0] - q[0]) * (p[1] + q[1]);
+            }
+            if best.is_none_or(|b| p[0] > b[0]) {
+                best = Some(p);
+            }
+            prev = Some(p);
+        }
+        s + best.map(|b| b[0] * b[1]).unwrap_or(0.0)
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -7744,6 +7849,8 @@ mod reviewed_element_options_and_option_predicates {
             ),
             (named_best, named_best_grad),
             (picked_in_loop, picked_in_loop_grad),
+            (top_two, top_two_grad),
+            (previous_atom, previous_atom_grad),
         ] {
             let (e, gm) = g(&m);
             assert_eq!(e, f(&m));
@@ -7760,6 +7867,9 @@ mod reviewed_element_options_and_option_predicates {
             let (v, g) = named_number_grad(&x);
             assert_eq!(v, named_number(&x));
             assert_gradient(named_number, &x, &g, 1e-6);
+            let (v, g) = best_reference_grad(&x);
+            assert_eq!(v, best_reference(&x));
+            assert_gradient(best_reference, &x, &g, 1e-6);
             let (v, g) = running_max_grad(&x);
             assert_eq!(v, running_max(&x));
             assert_gradient(running_max, &x, &g, 1e-6);
@@ -7769,5 +7879,42 @@ mod reviewed_element_options_and_option_predicates {
             assert_gradient(|t: &[f64]| jumps(&x, t[0]), &[1.5], &[gt], 1e-6);
         }
         assert_eq!(running_max_grad(&[]), (0.0, vec![]));
+        let emb = vec![
+            vec![0.1, 0.2],
+            vec![0.5, -0.3],
+            vec![0.3, 0.4],
+            vec![-0.2, 0.9],
+        ];
+        let rows = |v: &[f64]| -> Vec<Vec<f64>> { v.chunks(2).map(<[f64]>::to_vec).collect() };
+        let flat = emb.concat();
+        for anchor in [0, 2] {
+            let (v, g) = hard_negative_grad(&emb, anchor);
+            assert_eq!(v, hard_negative(&emb, anchor));
+            assert_gradient(
+                |v: &[f64]| hard_negative(&rows(v), anchor),
+                &flat,
+                &g.concat(),
+                1e-6,
+            );
+        }
+        for pts in [
+            vec![[1.0, 2.0], [3.0, 0.5], [2.0, 1.0]],
+            vec![[1.0, 2.0], [0.5, 0.5]],
+            vec![],
+        ] {
+            let (v, g) = polygon_turns_grad(&pts);
+            assert_eq!(v, polygon_turns(&pts));
+            let arrays =
+                |v: &[f64]| -> Vec<[f64; 2]> { v.chunks(2).map(|c| [c[0], c[1]]).collect() };
+            assert_gradient(
+                |v: &[f64]| polygon_turns(&arrays(v)),
+                &pts.concat(),
+                &g.concat(),
+                1e-6,
+            );
+        }
+        let (v, g) = previous_row_grad(&emb);
+        assert_eq!(v, previous_row(&emb));
+        assert_gradient(|v: &[f64]| previous_row(&rows(v)), &flat, &g.concat(), 1e-6);
     }
 }

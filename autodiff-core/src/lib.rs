@@ -129,6 +129,20 @@ pub use autodiff_macro::Differentiable;
 /// assert!((dx - 3.0 * 2.0 * 0.5_f64.sin() * 0.5_f64.cos()).abs() < 1e-12);
 /// ```
 ///
+/// The generated names never collide with the function's, and its own names keep working in
+/// the crate's edition (`gen` is a name in edition 2021, a keyword in 2024):
+///
+/// ```edition2021
+/// use autodiff_core::differentiate;
+///
+/// #[differentiate]
+/// fn net_load(gen: f64, load: f64) -> f64 {
+///     (load - gen).max(0.0) + gen * gen
+/// }
+///
+/// assert_eq!(net_load_grad(1.0, 3.0), (3.0, (1.0, 1.0)));
+/// ```
+///
 /// Functions returning a tuple, an array, a `Vec` or a `Differentiable` struct get `f_pullback`
 /// (whose `d_out` has the return type) and `f_vjp`, not `f_grad`.
 ///

@@ -5,10 +5,11 @@ fn sqd(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-// The hardest negative kept as an `Option` of a row: the message says to keep its index.
+// The hardest negative kept as an `Option` of a row (untyped: `Option<&Vec<f64>>` works): the
+// message says to keep its index.
 #[differentiate]
 fn hard_negative(emb: &[Vec<f64>], anchor: usize) -> f64 {
-    let mut neg: Option<&Vec<f64>> = None;
+    let mut neg = None;
     let mut nd = f64::INFINITY;
     for i in 0..emb.len() {
         let d = sqd(&emb[anchor], &emb[i]);

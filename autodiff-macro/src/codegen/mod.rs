@@ -160,6 +160,8 @@ pub(super) fn mixed(name: &str, located_at: Span) -> Ident {
     let span = Span::mixed_site().located_at(located_at);
     match name.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, span),
+        // A name of an edition-2021 crate that the macro's edition reserves; raw in both.
+        None if name == "gen" => Ident::new_raw(name, span),
         None => Ident::new(name, span),
     }
 }

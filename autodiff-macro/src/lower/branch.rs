@@ -175,9 +175,7 @@ impl Lowerer<'_> {
                     // Also of a name bound to one (`let p = ..max_by(..); if let Some(a) = p`).
                     let by_ref = match strip_parens(expr) {
                         Expr::MethodCall(call) => gives_element_reference(call),
-                        Expr::Path(path) => local_name(path)
-                            .and_then(|ident| self.lookup_user(&ident.to_string()))
-                            .is_some_and(|binding| binding.by_ref),
+                        Expr::Path(path) => self.bound_by_ref(path),
                         _ => false,
                     };
                     let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
@@ -685,7 +683,7 @@ impl Lowerer<'_> {
                     (Val::Mem(..), Val::Scalar(_)) | (Val::Scalar(_), Val::Mem(..))
                 );
                 let hint = if row_or_nothing {
-                    "; for an `Option` of a row carried by a loop (`best = Some(&emb[i])`), keep the row's index instead (`best = Some(i)`) and index after (`emb[b]`)"
+                    "; for an `Option` of a row carried by a loop (`best = Some(&emb[i])`), declare its type (`let mut best: Option<&Vec<f64>> = None;`), or keep the row's index instead (`best = Some(i)`) and index after (`emb[b]`)"
                 } else {
                     ""
                 };

@@ -281,20 +281,42 @@ impl Lowerer<'_> {
                 !t.elems.is_empty() && t.elems.iter().all(|e| matches!(e, Expr::Reference(_)))
             }
             // ... and `v.last().unwrap()`, `v.iter().max_by(..).unwrap()`, a reference to the
-            // element.
-            // `v.iter().max_by(..)` itself: an `Option` of such a reference.
+            // element; `v.iter().max_by(..)` itself, an `Option` of one (as is a variable
+            // declared `Option<&Atom>`).
             Expr::MethodCall(unwrap) => {
                 gives_element_reference(unwrap)
-                    || matches!(strip_parens(&unwrap.receiver),
-                        Expr::MethodCall(inner) if gives_element_reference(inner))
+                    || match strip_parens(&unwrap.receiver) {
+                        Expr::MethodCall(inner) => gives_element_reference(inner),
+                        Expr::Path(path) => {
+                            matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect")
+                                && self.bound_by_ref(path)
+                        }
+                        _ => false,
+                    }
             }
-            Expr::Path(path) => local_name(path)
-                .and_then(|ident| self.lookup_user(&ident.to_string()))
-                .is_some_and(|binding| binding.by_ref),
+            Expr::Path(path) => self.bound_by_ref(path),
             _ => false,
-        };
+        } || matches!(&local.pat, Pat::Type(typed) if self.struct_option(&typed.ty));
         self.bind(&local.pat, val, None);
         self.binding_ref = false;
+    }
+
+    /// Whether `ty` is `Option<&Atom>` or `Option<&Vec<f64>>`, of a reference to a struct or a
+    /// row (not to a number, a slice or a `str`).
+    fn struct_option(&self, ty: &syn::Type) -> bool {
+        type_arg(strip_type_parens(ty), "Option").is_some_and(|inner| {
+            let referent = struct_referent(inner);
+            !std::ptr::eq(referent, inner)
+                && float_cast_target(referent)
+                && !crate::signature::is_float(referent, self.generic_float.as_ref())
+        })
+    }
+
+    /// Whether `path` names a variable bound by reference.
+    pub(super) fn bound_by_ref(&self, path: &syn::ExprPath) -> bool {
+        local_name(path)
+            .and_then(|ident| self.lookup_user(&ident.to_string()))
+            .is_some_and(|binding| binding.by_ref)
     }
 
     /// `let x;`, `let x: T;` (the type is kept for the constants assigned later, `x = 0.5;`,
@@ -797,9 +819,16 @@ impl Lowerer<'_> {
             // `let mut best: Option<f64> = None;`: the value inside takes the annotation, which
             // a method called on it later (`b.max(v)`) needs.
             Val::Option(value, some) => {
+                let struct_option = ty.is_some_and(|ty| self.struct_option(ty));
                 let inner = ty
                     .map(strip_type_parens)
-                    .and_then(|ty| type_arg(ty, "Option"));
+                    .and_then(|ty| type_arg(ty, "Option"))
+                    .map(|inner| match struct_referent(inner) {
+                        // `Option<&[f64; 2]>` of a row: an array of the variable's own.
+                        array @ syn::Type::Array(_) => array,
+                        _ if !struct_option => inner,
+                        referent => referent,
+                    });
                 // `None` of an annotated tuple or array type: the shape a later `Some(..)` has.
                 let value = match (*value, inner) {
                     (value, Some(inner)) if is_dummy(&value) => self.nothing_of_type(inner, span),
@@ -815,6 +844,10 @@ impl Lowerer<'_> {
                     value => value,
                 };
                 let value = self.name_value(name, value, inner, span);
+                // `let mut best: Option<&Atom> = None;`: a struct value, which loops carry.
+                if let (true, Val::Scalar(Operand::Value(v))) = (struct_option, &value) {
+                    self.values[v.index()].aggregate = true;
+                }
                 return Val::Option(Box::new(value), some);
             }
             val => return val,
@@ -1196,6 +1229,15 @@ impl Lowerer<'_> {
                 )));
                 let value = self.emit(Op::Opaque(value), vec![given], span);
                 Val::Option(Box::new(Val::Scalar(Operand::Value(value))), some)
+            }
+            // `best = Some(a)` of an item of `&m.atoms`: a struct value, which the variable
+            // carries (as `prev = a` of a reference does).
+            (Val::Scalar(_), Val::Mem(mem, prefix))
+                if self.mems[mem.index()].structured && !prefix.is_empty() =>
+            {
+                let value = self.emit(Op::Load(mem), prefix, span);
+                self.values[value.index()].aggregate = true;
+                Val::Scalar(Operand::Value(value))
             }
             (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
                 current

@@ -352,6 +352,19 @@ pub(super) fn strip_type_parens(ty: &syn::Type) -> &syn::Type {
     }
 }
 
+/// `Atom` of `&Atom` and `[f64; 2]` of `&[f64; 2]`, which the macro holds by value (the
+/// element of `Option<&Atom>`); other types (`&[f64]`, `&str`) as they are.
+pub(super) fn struct_referent(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Reference(r) if r.mutability.is_none() => match strip_type_parens(&r.elem) {
+            syn::Type::Path(path) if !path.path.is_ident("str") => &r.elem,
+            syn::Type::Array(_) => &r.elem,
+            _ => ty,
+        },
+        ty => ty,
+    }
+}
+
 /// Whether `call` gives an `Option` of a reference to an element (`v.last()`,
 /// `v.iter().max_by(..)`): no `cloned`/`copied` on the way.
 pub(super) fn gives_element_reference(call: &syn::ExprMethodCall) -> bool {
