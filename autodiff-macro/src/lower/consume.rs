@@ -208,7 +208,11 @@ impl Lowerer<'_> {
         let (value, some) = match self.expr(&call.receiver) {
             Val::Option(value, some) => (*value, some),
             Val::Poison => return Some(Val::Poison),
-            _ => unreachable!("the receiver gives an `Option`"),
+            // A parameter whose type does not say what the `Option` holds (`idx: Option`).
+            _ => {
+                self.error(&call.receiver, "expected an `Option` here");
+                return Some(Val::Poison);
+            }
         };
         Some(match (name.as_str(), call.args.len()) {
             // The macro holds the item by value already.
