@@ -7636,9 +7636,11 @@ mod reviewed_carried_references_and_kept_reductions {
 }
 
 /// The struct element of an `Option` bound to a name first (`let p = ..max_by(..); if let
-/// Some(b) = p`), a clone of one (`..unwrap().clone()`), and `is_some_and` / `is_none_or` of
-/// an `Option` the function builds.
-mod reviewed_element_options_and_option_predicates {
+/// Some(b) = p`), a clone of one (`..unwrap().clone()`), `Option<&Atom>` variables,
+/// `is_some_and` / `is_none_or` of an `Option` the function builds; and idioms of data the
+/// hunts of this stop met: `match *o` with a guard, argmax over integer keys, `iter::once` in
+/// a chain, a constant array copied and written, a `HashMap` keyed by a `String` field.
+mod reviewed_element_options_and_data_idioms {
     use super::reviewed_carried_references_and_kept_reductions::{Atom, Mol, flat, mol};
     use super::*;
 
@@ -7838,6 +7840,111 @@ mod reviewed_element_options_and_option_predicates {
         s + best.map(|b| b[0] * b[1]).unwrap_or(0.0)
     }
 
+    #[differentiate(wrt(k))]
+    fn nudged(k: f64, obs: &[Option<f64>]) -> f64 {
+        let mut s = 0.0;
+        for o in obs {
+            match *o {
+                Some(v) if v > 0.0 => s += k * v,
+                Some(v) => s -= (k * v).abs().sqrt(),
+                _ => s += k,
+            }
+        }
+        s
+    }
+
+    #[differentiate(wrt(x))]
+    fn top_priority(x: &[f64], k: &[i32]) -> f64 {
+        let j = k
+            .iter()
+            .enumerate()
+            .max_by(|p, q| p.1.cmp(q.1))
+            .map(|(j, _)| j)
+            .unwrap();
+        x[j] * x[j]
+    }
+
+    #[differentiate]
+    fn with_bias(x: &[f64], w: &[f64]) -> f64 {
+        let a: f64 = x
+            .iter()
+            .copied()
+            .chain(std::iter::once(1.0))
+            .zip(w)
+            .map(|(a, b)| a * b)
+            .sum();
+        let closed: f64 = x.iter().chain(std::iter::once(&x[0])).map(|v| v * v).sum();
+        a + closed
+    }
+
+    const BIAS: [f64; 2] = [0.05, -0.1];
+
+    #[differentiate]
+    fn from_bias(x: &[f64]) -> f64 {
+        let mut h = [0.0, 0.0];
+        for &xt in x {
+            let mut nh = BIAS;
+            nh[0] += xt * h[1] + xt;
+            nh[1] += 0.5 * xt * h[0];
+            h = nh.map(|z| z.tanh());
+        }
+        h[0] * h[1]
+    }
+
+    pub struct Fixture {
+        pub home: String,
+        pub away: String,
+        pub s: f64,
+    }
+
+    #[differentiate(wrt(r))]
+    fn rating_loss(
+        r: &[f64],
+        ids: &std::collections::HashMap<String, usize>,
+        games: &[Fixture],
+    ) -> f64 {
+        let mut l = 0.0;
+        for g in games {
+            l += r[ids[&g.home]] * g.s - r[ids[&g.away]];
+        }
+        for i in 0..games.len() {
+            l += r[ids[&games[i].home]].powi(2);
+        }
+        l
+    }
+
+    #[differentiate(wrt(x))]
+    fn keyed(x: &[f64], k: &[i32]) -> f64 {
+        let (v, _) = x
+            .iter()
+            .zip(k.iter().copied())
+            .max_by(|p, q| p.1.cmp(&q.1))
+            .unwrap();
+        v * v
+    }
+
+    #[differentiate]
+    fn ends_adjusted(x: &[f64]) -> f64 {
+        let mut v = x.to_vec();
+        *v.last_mut().unwrap() -= 1.0;
+        *v.first_mut().expect("one element") *= 2.0;
+        v.iter().map(|a| a * a).sum()
+    }
+
+    #[differentiate(wrt(k))]
+    fn large_observations(k: f64, obs: &[Option<f64>]) -> f64 {
+        let mut s = 0.0;
+        for o in obs {
+            if o.is_some_and(|v| v > 1.0) {
+                s += k * o.unwrap();
+            }
+            if o.is_none_or(|v| v < 0.0) {
+                s -= k * k;
+            }
+        }
+        s
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -7913,6 +8020,55 @@ mod reviewed_element_options_and_option_predicates {
                 1e-6,
             );
         }
+        assert_eq!(
+            keyed_grad(&[1.0, 2.0, 3.0], &[1, 5, 2]),
+            (4.0, vec![0.0, 4.0, 0.0])
+        );
+        for x in [vec![1.0, 2.0, 3.0], vec![0.5]] {
+            let (v, g) = ends_adjusted_grad(&x);
+            assert_eq!(v, ends_adjusted(&x));
+            assert_gradient(ends_adjusted, &x, &g, 1e-6);
+        }
+        let obs = [Some(1.0), None, Some(-2.0), Some(3.0)];
+        let (v, g) = large_observations_grad(0.5, &obs);
+        assert_eq!(v, large_observations(0.5, &obs));
+        // By hand: k (3) - 2 k².
+        assert_eq!(g, 3.0 - 4.0 * 0.5);
+        let (v, g) = nudged_grad(0.5, &obs);
+        assert_eq!(v, nudged(0.5, &obs));
+        assert_gradient(|k: &[f64]| nudged(k[0], &obs), &[0.5], &[g], 1e-6);
+        let x = [1.0, 2.0, 3.0];
+        assert_eq!(
+            top_priority_grad(&x, &[1, 5, 2]),
+            (4.0, vec![0.0, 4.0, 0.0])
+        );
+        let w = [0.5, 0.25, 3.0, 2.0];
+        let (v, (gx, gw)) = with_bias_grad(&x, &w);
+        assert_eq!(v, with_bias(&x, &w));
+        assert_gradient(|x: &[f64]| with_bias(x, &w), &x, &gx, 1e-6);
+        assert_gradient(|w: &[f64]| with_bias(&x, w), &w, &gw, 1e-6);
+        for x in [vec![0.3, -0.2], vec![0.7, 0.1, -0.4]] {
+            let (v, g) = from_bias_grad(&x);
+            assert_eq!(v, from_bias(&x));
+            assert_gradient(from_bias, &x, &g, 1e-6);
+        }
+        let ids = std::collections::HashMap::from([("a".to_string(), 0), ("b".to_string(), 1)]);
+        let games = [
+            Fixture {
+                home: "a".into(),
+                away: "b".into(),
+                s: 2.0,
+            },
+            Fixture {
+                home: "b".into(),
+                away: "a".into(),
+                s: 0.5,
+            },
+        ];
+        let (v, g) = rating_loss_grad(&[1.0, 3.0], &ids, &games);
+        assert_eq!(v, rating_loss(&[1.0, 3.0], &ids, &games));
+        // By hand: 2 r0 - r1 + 0.5 r1 - r0 + r0² + r1².
+        assert_eq!(g, vec![2.0 - 1.0 + 2.0, -1.0 + 0.5 + 6.0]);
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
         assert_gradient(|v: &[f64]| previous_row(&rows(v)), &flat, &g.concat(), 1e-6);

@@ -35,6 +35,7 @@
 pub mod __private;
 mod check;
 mod differentiable;
+mod edition2021;
 pub mod optim;
 
 pub use check::{
@@ -127,20 +128,6 @@ pub use autodiff_macro::Differentiable;
 /// let (value, dx) = scaled_sin_grad(0.5, 3.0, 2);
 /// assert_eq!(value, scaled_sin(0.5, 3.0, 2));
 /// assert!((dx - 3.0 * 2.0 * 0.5_f64.sin() * 0.5_f64.cos()).abs() < 1e-12);
-/// ```
-///
-/// The generated names never collide with the function's, and its own names keep working in
-/// the crate's edition (`gen` is a name in edition 2021, a keyword in 2024):
-///
-/// ```edition2021
-/// use autodiff_core::differentiate;
-///
-/// #[differentiate]
-/// fn net_load(gen: f64, load: f64) -> f64 {
-///     (load - gen).max(0.0) + gen * gen
-/// }
-///
-/// assert_eq!(net_load_grad(1.0, 3.0), (3.0, (1.0, 1.0)));
 /// ```
 ///
 /// Functions returning a tuple, an array, a `Vec` or a `Differentiable` struct get `f_pullback`

@@ -1105,6 +1105,25 @@ impl_dummy!(
     char => '\0', () => (),
 );
 
+// A reference to a number (the key of `k.iter().enumerate().max_by(..)` over integers): to a
+// promoted constant.
+macro_rules! impl_dummy_ref {
+    ($($t:ty => $v:expr),* $(,)?) => {
+        $(impl Dummy for &$t {
+            #[inline(always)]
+            fn dummy() -> Self {
+                &$v
+            }
+        })*
+    };
+}
+impl_dummy_ref!(
+    f32 => 0.0, f64 => 0.0, bool => false,
+    i8 => 0, i16 => 0, i32 => 0, i64 => 0, i128 => 0, isize => 0,
+    u8 => 0, u16 => 0, u32 => 0, u64 => 0, u128 => 0, usize => 0,
+    char => '\0', str => "",
+);
+
 impl<T: Dummy, const N: usize> Dummy for [T; N] {
     #[inline(always)]
     fn dummy() -> Self {

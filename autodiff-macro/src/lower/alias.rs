@@ -53,6 +53,9 @@ impl VisitMut for Rewrite {
                 *expr = checked;
             }
         }
+        if let Some(element) = unwrapped_element(expr) {
+            *expr = element;
+        }
         if let Expr::ForLoop(for_) = expr {
             if let Some(indexed) = iter_mut_loop(for_).or_else(|| chunks_mut_loop(for_)) {
                 *expr = indexed;
@@ -98,6 +101,34 @@ fn element_if_let(if_: &syn::ExprIf) -> Option<Expr> {
         .as_ref()
         .map(|(token, e)| quote::quote!(#token #e));
     Some(parse_quote!(if #test #then #else_))
+}
+
+/// `*v.last_mut().unwrap()` (or `first_mut()`, `.expect(..)`): `v[v.len() - 1]`, which panics
+/// where the `unwrap` would.
+fn unwrapped_element(expr: &Expr) -> Option<Expr> {
+    let Expr::Unary(syn::ExprUnary {
+        op: syn::UnOp::Deref(_),
+        expr: inner,
+        ..
+    }) = expr
+    else {
+        return None;
+    };
+    let Expr::MethodCall(unwrap) = strip_parens(inner) else {
+        return None;
+    };
+    if !matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") {
+        return None;
+    }
+    let Expr::MethodCall(call) = strip_parens(&unwrap.receiver) else {
+        return None;
+    };
+    let v = &call.receiver;
+    match (call.method.to_string().as_str(), call.args.is_empty()) {
+        ("first_mut", true) => Some(parse_quote!(#v[0])),
+        ("last_mut", true) => Some(parse_quote!(#v[#v.len() - 1])),
+        _ => None,
+    }
 }
 
 /// `chain.for_each(|item| body)`: `for item in chain { body }` (not when the closure has a

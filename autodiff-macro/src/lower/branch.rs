@@ -800,12 +800,25 @@ impl Lowerer<'_> {
                 }
             }
         }
+        let span = match_.match_token.span;
+        // `match *o { Some(v) if v > 0.0 => .. }` of a borrow: the borrow matched against
+        // `&(Some(v))`, which binds what `*o` would (the user's guard reads `v` by value).
+        let dereferenced = matches!(
+            strip_parens(&match_.expr),
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Deref(_),
+                ..
+            })
+        );
+        if dereferenced && !std::ptr::eq(expr, strip_parens(&match_.expr)) {
+            let arms: Vec<syn::Arm> = match_.arms.iter().map(dereferencing_arm).collect();
+            return self.match_arms(&scrutinee, &cloned, &arms, false, span);
+        }
         // A borrow (`ev` of `for ev in events`, a `&Kind` parameter) binds references too.
         let by_ref = by_ref
             || scrutinee
                 .iter()
                 .any(|s| s.value().is_some_and(|v| self.borrowed(v)));
-        let span = match_.match_token.span;
         self.match_arms(&scrutinee, &cloned, &match_.arms, by_ref, span)
     }
 
@@ -1138,6 +1151,21 @@ fn chain_conditions<'e>(cond: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         cond => out.push(cond),
     }
+}
+
+/// `arm` with its pattern `p` (before a guard) written `&(p)`.
+fn dereferencing_arm(arm: &syn::Arm) -> syn::Arm {
+    let reference = |pat: &Pat| -> Pat { syn::parse_quote!(&(#pat)) };
+    let mut arm = arm.clone();
+    arm.pat = match &arm.pat {
+        Pat::Guard(guarded) => {
+            let mut guarded = guarded.clone();
+            *guarded.pat = reference(&guarded.pat);
+            Pat::Guard(guarded)
+        }
+        pat => reference(pat),
+    };
+    arm
 }
 
 /// The holes of a scrutinee's values: one, or a tuple of them, those `cloned` cloned (a tuple

@@ -37,6 +37,8 @@ const CUT_METHODS: &[&str] = &[
     "to_bits",
     "total_cmp",
     "partial_cmp",
+    // Of integers (floats have no `Ord`): `max_by(|p, q| p.1.cmp(&q.1))` of zipped keys.
+    "cmp",
     "classify",
     // Integers' own: `x.len().saturating_sub(1)`.
     "saturating_sub",

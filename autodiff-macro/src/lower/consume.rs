@@ -381,6 +381,15 @@ impl Lowerer<'_> {
                     ::core::option::Option::None => #default,
                 }));
             }
+            // `o.is_some_and(f)`, `o.is_none_or(f)`: `map_or` with `false` / `true`.
+            (name @ ("is_some_and" | "is_none_or"), [f]) => {
+                let (pat, body) = closure(f, 1)?;
+                let none = name == "is_none_or";
+                return Some(syn::parse_quote_spanned!(span=> match #option {
+                    ::core::option::Option::Some(#pat) => #body,
+                    ::core::option::Option::None => #none,
+                }));
+            }
             _ => return None,
         };
         Some(syn::parse_quote_spanned!(span=> match #option {

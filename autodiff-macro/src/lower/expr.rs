@@ -3,7 +3,7 @@
 use super::opaque::unsupported_message;
 use super::syntax::*;
 use super::*;
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, UnOp};
@@ -148,7 +148,46 @@ impl Lowerer<'_> {
             Expr::Repeat(repeat) => self.repeat(&repeat.expr, &repeat.len, false, expr.span()),
             Expr::Array(array) => self.list(array.elems.iter(), false, expr.span()),
             Expr::Reference(reference) if reference.mutability.is_none() => {
-                match self.expr(&reference.expr) {
+                let val = match strip_parens(&reference.expr) {
+                    // `&g.home`, `&games[i].home` of data (`ids[&g.home]`, a `String`): a
+                    // borrow of the field, not a copy.
+                    Expr::Field(field) => {
+                        let member = &field.member;
+                        let data = |l: &Self, e: &Expr| matches!(l.local_val(e), Some(Val::Scalar(Operand::Value(b))) if l.borrowed(*b));
+                        let (template, args, base) = match strip_parens(&field.base) {
+                            Expr::Index(ix) if data(self, &ix.expr) => {
+                                let args = vec![self.operand(&ix.expr), self.operand(&ix.index)];
+                                (quote!(&H0[H1].#member), args, None)
+                            }
+                            base => match self.expr(base) {
+                                Val::Scalar(Operand::Value(v)) if self.borrows.contains(&v) => {
+                                    (quote!(&H0.#member), vec![Operand::Value(v)], None)
+                                }
+                                Val::Mem(mem, prefix)
+                                    if !self.mems[mem.index()].structured && !prefix.is_empty() =>
+                                {
+                                    let arg = Operand::Mem(mem, prefix);
+                                    (quote!(&H0.#member), vec![arg], None)
+                                }
+                                base => (TokenStream::new(), Vec::new(), Some(base)),
+                            },
+                        };
+                        match base {
+                            Some(base) => self.field_of(field, base),
+                            None => {
+                                let opaque = Opaque {
+                                    cut: false,
+                                    error: "references to numbers cannot be differentiated; use the value itself".to_owned(),
+                                    at: reference.to_token_stream(),
+                                    ..Opaque::cut(super::iter::rename_holes(template))
+                                };
+                                return self.borrow_as(opaque, args, expr.span());
+                            }
+                        }
+                    }
+                    inner => self.expr(inner),
+                };
+                match val {
                     mem @ Val::Mem(..) => mem,
                     Val::Poison => Val::Poison,
                     // `&s.w` of a struct value: read like the value (`for v in &s.w`); and
@@ -560,6 +599,11 @@ impl Lowerer<'_> {
 
     pub(super) fn field(&mut self, field: &syn::ExprField) -> Val {
         let base = self.expr(&field.base);
+        self.field_of(field, base)
+    }
+
+    /// `field` of its base's value, `base`.
+    fn field_of(&mut self, field: &syn::ExprField, base: Val) -> Val {
         match (&field.member, base) {
             (syn::Member::Unnamed(index), Val::Tuple(parts)) => {
                 match parts.get(index.index as usize) {

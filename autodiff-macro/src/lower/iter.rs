@@ -330,9 +330,13 @@ impl Lowerer<'_> {
             // `a.iter().chain(b)`: `a`'s items, then `b`'s (numbers, not rows).
             "chain" if args.len() == 1 => {
                 let a = self.positional(&call.receiver, &call.method)?;
-                let b = match Self::is_stream(&args[0]) {
-                    true => self.positional(&args[0], &call.method)?,
-                    false => self.source(&args[0])?,
+                let b = match (Self::is_stream(&args[0]), once_item(&args[0])) {
+                    (true, _) => self.positional(&args[0], &call.method)?,
+                    // `std::iter::once(1.0)`, `once(&x[0])`: a one-element array.
+                    (false, Some(item)) => {
+                        self.source(&syn::parse_quote_spanned!(span=> [#item]))?
+                    }
+                    (false, None) => self.source(&args[0])?,
                 };
                 if self.gives_rows(&a) || self.gives_rows(&b) {
                     self.error(
@@ -1234,4 +1238,24 @@ fn is_iter_function(func: &Expr, name: &str) -> bool {
             names.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
             [f] | ["iter", f] | ["std" | "core", "iter", f] if *f == name
         )
+}
+
+/// The item of `std::iter::once(item)` (`iter::once`, `once`), a reference taken off.
+fn once_item(expr: &Expr) -> Option<&Expr> {
+    let Expr::Call(call) = strip_parens(expr) else {
+        return None;
+    };
+    let Expr::Path(path) = strip_parens(&call.func) else {
+        return None;
+    };
+    let [item] = &call.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if !path.path.segments.last().is_some_and(|s| s.ident == "once") {
+        return None;
+    }
+    Some(match strip_parens(item) {
+        Expr::Reference(r) if r.mutability.is_none() => &r.expr,
+        item => item,
+    })
 }

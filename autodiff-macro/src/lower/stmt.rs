@@ -420,6 +420,12 @@ impl Lowerer<'_> {
                     return;
                 };
                 for (index, (elem, part)) in tuple.elems.iter().zip(parts).enumerate() {
+                    // `|(_, &e)|` of `filter`'s `&(&f64, &bool)` (edition 2021): the tuple's
+                    // reference is matched through, and `&e` takes off the part's own.
+                    let part = match (elem, self.unreferenced(&part)) {
+                        (Pat::Reference(_), Some(unreferenced)) => unreferenced,
+                        _ => part,
+                    };
                     self.bind(elem, part, elem_types.as_ref().map(|t| t[index]));
                 }
             }
@@ -508,6 +514,18 @@ impl Lowerer<'_> {
                     .expect("checked");
                 let (name, ty) = (Some(name.clone()), ty.cloned());
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
+                Val::Mem(mem, Vec::new())
+            }
+            // `let mut h = B;` of a constant array whose elements are assigned later: a copy.
+            Val::Scalar(Operand::Const(c))
+                if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() =>
+            {
+                let span = pat_ident.span();
+                let value = self.emit(Op::Copy, vec![Operand::Const(c)], span);
+                self.values[value.index()].aggregate = true;
+                let dims = self.stores.array_dims(&name).expect("checked");
+                let (name, ty) = (Some(name.clone()), ty.cloned());
+                let mem = self.array_from_value(value, dims, name, ty, span);
                 Val::Mem(mem, Vec::new())
             }
             // `let mut second = (f64::MAX, pts[0]);`: a row in a tuple assigned later is an
