@@ -7639,7 +7639,7 @@ mod reviewed_carried_references_and_kept_reductions {
 /// Some(b) = p`), a clone of one (`..unwrap().clone()`), `Option<&Atom>` variables,
 /// `is_some_and` / `is_none_or` of an `Option` the function builds; and idioms of data the
 /// hunts of this stop met: `match *o` with a guard, argmax over integer keys, `iter::once` in
-/// a chain, a constant array copied and written, a `HashMap` keyed by a `String` field.
+/// a chain, a `HashMap` keyed by a `String` field.
 mod reviewed_element_options_and_data_idioms {
     use super::reviewed_carried_references_and_kept_reductions::{Atom, Mol, flat, mol};
     use super::*;
@@ -7877,20 +7877,6 @@ mod reviewed_element_options_and_data_idioms {
         a + closed
     }
 
-    const BIAS: [f64; 2] = [0.05, -0.1];
-
-    #[differentiate]
-    fn from_bias(x: &[f64]) -> f64 {
-        let mut h = [0.0, 0.0];
-        for &xt in x {
-            let mut nh = BIAS;
-            nh[0] += xt * h[1] + xt;
-            nh[1] += 0.5 * xt * h[0];
-            h = nh.map(|z| z.tanh());
-        }
-        h[0] * h[1]
-    }
-
     pub struct Fixture {
         pub home: String,
         pub away: String,
@@ -7940,6 +7926,34 @@ mod reviewed_element_options_and_data_idioms {
             }
             if o.is_none_or(|v| v < 0.0) {
                 s -= k * k;
+            }
+        }
+        s
+    }
+
+    #[differentiate(wrt(table, level))]
+    fn storage(table: &[[f64; 2]], level: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..table.len() {
+            if let Some(&next) = table.get(i + 1) {
+                s += (next[0] - table[i][0]) * level * next[1];
+            }
+        }
+        s
+    }
+
+    #[differentiate]
+    fn next_rows(m: &[Vec<f64>], k: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..m.len() {
+            let next = m.get(i + 1);
+            if let Some(r) = next {
+                s += r[0] * k + r[1];
+            } else {
+                s += m[i][0];
+            }
+            if let Some(f) = m.first() {
+                s += f[1] * k;
             }
         }
         s
@@ -8047,11 +8061,6 @@ mod reviewed_element_options_and_data_idioms {
         assert_eq!(v, with_bias(&x, &w));
         assert_gradient(|x: &[f64]| with_bias(x, &w), &x, &gx, 1e-6);
         assert_gradient(|w: &[f64]| with_bias(&x, w), &w, &gw, 1e-6);
-        for x in [vec![0.3, -0.2], vec![0.7, 0.1, -0.4]] {
-            let (v, g) = from_bias_grad(&x);
-            assert_eq!(v, from_bias(&x));
-            assert_gradient(from_bias, &x, &g, 1e-6);
-        }
         let ids = std::collections::HashMap::from([("a".to_string(), 0), ("b".to_string(), 1)]);
         let games = [
             Fixture {
@@ -8069,6 +8078,26 @@ mod reviewed_element_options_and_data_idioms {
         assert_eq!(v, rating_loss(&[1.0, 3.0], &ids, &games));
         // By hand: 2 r0 - r1 + 0.5 r1 - r0 + r0² + r1².
         assert_eq!(g, vec![2.0 - 1.0 + 2.0, -1.0 + 0.5 + 6.0]);
+        let table = [[1.0, 2.0], [3.0, 0.5], [4.5, 1.0]];
+        let (v, (gt, gl)) = storage_grad(&table, 0.7);
+        assert_eq!(v, storage(&table, 0.7));
+        let arrays = |v: &[f64]| -> Vec<[f64; 2]> { v.chunks(2).map(|c| [c[0], c[1]]).collect() };
+        assert_gradient(
+            |v: &[f64]| storage(&arrays(v), 0.7),
+            &table.concat(),
+            &gt.concat(),
+            1e-6,
+        );
+        assert_gradient(|l: &[f64]| storage(&table, l[0]), &[0.7], &[gl], 1e-6);
+        let (v, (gm, gk)) = next_rows_grad(&emb, 1.5);
+        assert_eq!(v, next_rows(&emb, 1.5));
+        assert_gradient(
+            |v: &[f64]| next_rows(&rows(v), 1.5),
+            &flat,
+            &gm.concat(),
+            1e-6,
+        );
+        assert_gradient(|k: &[f64]| next_rows(&emb, k[0]), &[1.5], &[gk], 1e-6);
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
         assert_gradient(|v: &[f64]| previous_row(&rows(v)), &flat, &g.concat(), 1e-6);

@@ -880,7 +880,7 @@ impl Lowerer<'_> {
         call.args.len() == arity
             && matches!(self.local_val(base), Some(Val::Mem(mem, prefix))
                 if !self.mems[mem.index()].structured
-                    && depth(prefix) + rows + 1 == self.mems[mem.index()].dims)
+                    && depth(prefix) + rows < self.mems[mem.index()].dims)
     }
 
     /// The function's own array of numbers (not a parameter's, nor a struct's), or a row of

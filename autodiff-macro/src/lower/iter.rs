@@ -418,6 +418,8 @@ impl Lowerer<'_> {
             Val::Scalar(Operand::Value(value)) => {
                 return self.value_slices(value, call, name, span);
             }
+            // Reported where it was made.
+            Val::Poison | Val::Scalar(Operand::Poison) => return None,
             _ => {
                 self.error(
                     &call.receiver,

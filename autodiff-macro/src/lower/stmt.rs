@@ -516,18 +516,6 @@ impl Lowerer<'_> {
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
             }
-            // `let mut h = B;` of a constant array whose elements are assigned later: a copy.
-            Val::Scalar(Operand::Const(c))
-                if pat_ident.mutability.is_some() && self.stores.array_dims(&name).is_some() =>
-            {
-                let span = pat_ident.span();
-                let value = self.emit(Op::Copy, vec![Operand::Const(c)], span);
-                self.values[value.index()].aggregate = true;
-                let dims = self.stores.array_dims(&name).expect("checked");
-                let (name, ty) = (Some(name.clone()), ty.cloned());
-                let mem = self.array_from_value(value, dims, name, ty, span);
-                Val::Mem(mem, Vec::new())
-            }
             // `let mut second = (f64::MAX, pts[0]);`: a row in a tuple assigned later is an
             // array of its own, as a copy would be.
             Val::Tuple(parts) if pat_ident.mutability.is_some() => {
