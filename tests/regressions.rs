@@ -7959,6 +7959,106 @@ mod reviewed_element_options_and_data_idioms {
         s
     }
 
+    #[differentiate]
+    fn cursor_moved(m: &Mol) -> f64 {
+        let mut cur = m.atoms.first();
+        let mut typed: Option<&Atom> = Some(&m.atoms[0]);
+        let mut s = 0.0;
+        for i in 0..3 {
+            if let Some(c) = cur {
+                s += c.x;
+            }
+            if let Some(c) = typed {
+                s += c.x * c.q;
+            }
+            cur = m.atoms.last();
+            typed = m.atoms.iter().nth(i);
+        }
+        s
+    }
+
+    #[differentiate]
+    fn swapped_ends(m: &Mol) -> f64 {
+        let mut a1 = m.atoms.first();
+        let mut a2 = m.atoms.last();
+        let mut s = 0.0;
+        for _ in 0..3 {
+            if let Some(a) = a1 {
+                s = s * 0.5 + a.x;
+            }
+            let t = a1;
+            a1 = a2;
+            a2 = t;
+        }
+        s + a2.map(|a| a.q).unwrap_or(0.0)
+    }
+
+    #[differentiate]
+    fn split_ends(m: &Mol) -> f64 {
+        let first = match m.atoms.split_first() {
+            Some((f, rest)) => f.x * f.q + rest.len() as f64,
+            None => 0.0,
+        };
+        let q = m.atoms.split_last();
+        if let Some((l, rest)) = q {
+            first + energy(l) * rest[0].x
+        } else {
+            first
+        }
+    }
+
+    #[differentiate]
+    fn split_numbers(x: &[f64]) -> f64 {
+        match x.split_last() {
+            Some((&l, rest)) => l * rest.iter().sum::<f64>(),
+            None => 0.0,
+        }
+    }
+
+    #[differentiate]
+    fn guarded_walk(m: &Mol) -> f64 {
+        let mut cur: Option<&Atom> = None;
+        let mut s = 0.0;
+        for i in 0..m.atoms.len() + 1 {
+            cur = if i < m.atoms.len() {
+                Some(&m.atoms[i])
+            } else {
+                None
+            };
+            if let Some(b) = cur {
+                s += b.x * b.q;
+            }
+        }
+        let mut i = 0;
+        let mut next = m.atoms.first();
+        while let Some(c) = next {
+            s += c.x;
+            i += 1;
+            next = if i < m.atoms.len() {
+                Some(&m.atoms[i])
+            } else {
+                None
+            };
+        }
+        s + cur.map_or(0.0, |c| c.q)
+    }
+
+    #[differentiate]
+    fn helper_in_condition(m: &Mol, rows: &[Vec<f64>]) -> f64 {
+        let mut s = 0.0;
+        for a in &m.atoms {
+            if energy(a) > 1.0 {
+                s += a.x;
+            }
+        }
+        for r in rows {
+            if sqd(r, &rows[0]) > 0.1 {
+                s += r[1] * m.k;
+            }
+        }
+        s
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8007,13 +8107,13 @@ mod reviewed_element_options_and_data_idioms {
             vec![-0.2, 0.9],
         ];
         let rows = |v: &[f64]| -> Vec<Vec<f64>> { v.chunks(2).map(<[f64]>::to_vec).collect() };
-        let flat = emb.concat();
+        let flat_emb = emb.concat();
         for anchor in [0, 2] {
             let (v, g) = hard_negative_grad(&emb, anchor);
             assert_eq!(v, hard_negative(&emb, anchor));
             assert_gradient(
                 |v: &[f64]| hard_negative(&rows(v), anchor),
-                &flat,
+                &flat_emb,
                 &g.concat(),
                 1e-6,
             );
@@ -8093,13 +8193,54 @@ mod reviewed_element_options_and_data_idioms {
         assert_eq!(v, next_rows(&emb, 1.5));
         assert_gradient(
             |v: &[f64]| next_rows(&rows(v), 1.5),
-            &flat,
+            &flat_emb,
             &gm.concat(),
             1e-6,
         );
         assert_gradient(|k: &[f64]| next_rows(&emb, k[0]), &[1.5], &[gk], 1e-6);
+        let m4 = mol(&[0.5, 0.5, 1.5, 2.0, 3.0, 1.0, 0.25, -0.4, 2.5]);
+        for m in [&m, &m4] {
+            let v: Vec<f64> = flat(m);
+            for (f, g) in [
+                (
+                    cursor_moved as fn(&Mol) -> f64,
+                    cursor_moved_grad as fn(&Mol) -> (f64, Mol),
+                ),
+                (swapped_ends, swapped_ends_grad),
+                (split_ends, split_ends_grad),
+                (guarded_walk, guarded_walk_grad),
+            ] {
+                let (e, gm) = g(m);
+                assert_eq!(e, f(m));
+                assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+            }
+            let (e, (gm, gr)) = helper_in_condition_grad(m, &emb);
+            assert_eq!(e, helper_in_condition(m, &emb));
+            assert_gradient(
+                |v: &[f64]| helper_in_condition(&mol(v), &emb),
+                &v,
+                &flat(&gm),
+                1e-6,
+            );
+            assert_gradient(
+                |r: &[f64]| helper_in_condition(m, &rows(r)),
+                &flat_emb,
+                &gr.concat(),
+                1e-6,
+            );
+        }
+        for x in [vec![1.0, 2.0, 3.0], vec![0.5], vec![]] {
+            let (v, g) = split_numbers_grad(&x);
+            assert_eq!(v, split_numbers(&x));
+            assert_gradient(split_numbers, &x, &g, 1e-6);
+        }
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
-        assert_gradient(|v: &[f64]| previous_row(&rows(v)), &flat, &g.concat(), 1e-6);
+        assert_gradient(
+            |v: &[f64]| previous_row(&rows(v)),
+            &flat_emb,
+            &g.concat(),
+            1e-6,
+        );
     }
 }

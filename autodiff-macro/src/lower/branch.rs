@@ -370,6 +370,8 @@ impl Lowerer<'_> {
         let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
         let then_val = self.tuple_in_branch(&mut then_block, then_val, &else_val);
         let else_val = self.tuple_in_branch(&mut else_block, else_val, &then_val);
+        let then_val = self.element_in_branch(&mut then_block, then_val);
+        let else_val = self.element_in_branch(&mut else_block, else_val);
 
         let mut phis = Joins {
             inside: &mems_declared_in(&then_block) | &mems_declared_in(&else_block),
@@ -486,6 +488,25 @@ impl Lowerer<'_> {
             }
         }
         Val::Scalar(Operand::Value(value))
+    }
+
+    /// `Some(&m.atoms[i])` as a branch's value: the element read in the branch, a struct
+    /// value (read after the join, it would be read where `i` may be out of bounds).
+    fn element_in_branch(&mut self, block: &mut ir::Block, val: Val) -> Val {
+        let Val::Option(payload, some) = val else {
+            return val;
+        };
+        let payload = match *payload {
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
+                self.blocks.push(std::mem::take(&mut block.stmts));
+                let value = self.emit(Op::Load(mem), prefix, Span::call_site());
+                block.stmts = self.blocks.pop().expect("the branch's block");
+                self.values[value.index()].aggregate = true;
+                Val::Scalar(Operand::Value(value))
+            }
+            payload => payload,
+        };
+        Val::Option(Box::new(payload), some)
     }
 
     /// A tuple value the macro holds whole (a tuple parameter, a call's tuple) against a tuple

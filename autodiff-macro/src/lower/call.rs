@@ -287,28 +287,26 @@ impl Lowerer<'_> {
             matches!(name.as_str(), "unwrap" | "expect"),
             strip_parens(&call.receiver),
         ) {
-            if split.args.is_empty() && is_place(&split.receiver) {
-                let (v, span) = (&split.receiver, split.method.span());
-                // An element that is a number is read (`let (&a, rest) = ..` and `*a` read it as
-                // well); a struct is borrowed.
-                let element = if self.numbers_of(v) {
-                    quote::quote!()
-                } else {
-                    quote::quote!(&)
-                };
-                let parts: Option<Expr> = match split.method.to_string().as_str() {
-                    "split_first" => {
-                        Some(syn::parse_quote_spanned!(span=> (#element #v[0], &#v[1..])))
-                    }
-                    "split_last" => Some(syn::parse_quote_spanned!(span=>
-                        (#element #v[#v.len() - 1], &#v[..#v.len() - 1])
-                    )),
-                    _ => None,
-                };
-                if let Some(parts) = parts {
-                    return self.expr(&parts);
-                }
+            let v = &split.receiver;
+            let bounds = (syn::parse_quote!(#v.len()), syn::parse_quote!(#v.len() - 1));
+            if let Some(parts) = self.split_parts(split, &bounds) {
+                return self.expr(&parts);
             }
+        }
+        // `if let Some((last, rest)) = v.split_last()`: an `Option` of them (the bounds taken
+        // before the test, where the `Some` can read them).
+        let (v, span) = (&call.receiver, call.method.span());
+        let bounds = (
+            syn::parse_quote_spanned!(span=> __autodiff_len),
+            syn::parse_quote_spanned!(span=> __autodiff_last),
+        );
+        if let Some(parts) = self.split_parts(call, &bounds) {
+            let option: Expr = syn::parse_quote_spanned!(span=> {
+                let __autodiff_len = #v.len();
+                let __autodiff_last = __autodiff_len.wrapping_sub(1);
+                if __autodiff_len == 0 { None } else { Some(#parts) }
+            });
+            return self.expr(&option);
         }
         // `no_grad(m.prior).unwrap_or(0.0)`: a method without a rule of a value held constant,
         // as with a `let` first (the receiver's variables then are not its arguments).
@@ -958,6 +956,44 @@ impl Lowerer<'_> {
             ),
         };
         Some(self.expr(&option))
+    }
+
+    /// `(&v[0], &v[1..len])` of `v.split_first()`, `(&v[last], &v[..last])` of
+    /// `v.split_last()`, of a place `v`, with `(len, last)` its length and last index: an
+    /// element that is a number is read (`let (&a, rest)` and `*a` read it as well); a struct
+    /// is borrowed.
+    pub(super) fn split_parts(
+        &self,
+        split: &syn::ExprMethodCall,
+        (len, last): &(Expr, Expr),
+    ) -> Option<Expr> {
+        if !split.args.is_empty() || !is_place(&split.receiver) || !self.held_array(&split.receiver)
+        {
+            return None;
+        }
+        let (v, span) = (&split.receiver, split.method.span());
+        let element = if self.numbers_of(v) {
+            quote::quote!()
+        } else {
+            quote::quote!(&)
+        };
+        match split.method.to_string().as_str() {
+            "split_first" => Some(syn::parse_quote_spanned!(span=> (#element #v[0], &#v[1..#len]))),
+            "split_last" => Some(syn::parse_quote_spanned!(span=>
+                (#element #v[#last], &#v[..#last])
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether `place` is an array the function holds, a row of one, or a struct's field
+    /// (`x`, `m[i]`, `m.atoms`), not data held as a value (`names: &[String]`).
+    fn held_array(&self, place: &Expr) -> bool {
+        match strip_parens(place) {
+            Expr::Field(field) => self.held_array(&field.base),
+            Expr::Index(index) => self.held_array(&index.expr),
+            place => matches!(self.local_val(place), Some(Val::Mem(..))),
+        }
     }
 
     /// A receiver that is a struct for sure: a struct parameter or `self`, a struct literal, a

@@ -336,9 +336,26 @@ impl VisitMut for Holes<'_, '_> {
                     return;
                 }
                 match self.lowerer.lookup_user(&ident.to_string()) {
-                    Some(Binding { val: Some(val), .. }) => {
+                    Some(Binding {
+                        val: Some(val),
+                        by_ref,
+                        ..
+                    }) => {
+                        // A name bound by reference to a place (`a` of `for a in &m.atoms`) is
+                        // the reference (`energy(a) > 1.0`).
+                        let reference = *by_ref
+                            && match val {
+                                Val::Mem(..) => true,
+                                Val::Scalar(Operand::Value(v)) => {
+                                    self.lowerer.struct_elements.contains_key(v)
+                                }
+                                _ => false,
+                            };
                         let val = val.clone();
                         match self.hole_for(&val, ident.span()) {
+                            Some(place) if reference => {
+                                *expr = Expr::Verbatim(quote!((&#place)));
+                            }
                             Some(replacement) => *expr = replacement,
                             None => self.failed = true,
                         }

@@ -516,6 +516,22 @@ impl Lowerer<'_> {
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
             }
+            // `let mut cur = m.atoms.first();`, which a loop may move on (`cur = m.atoms.last()`):
+            // an `Option` of a struct value, as `best = Some(a)` makes.
+            Val::Option(payload, some) if pat_ident.mutability.is_some() => {
+                let payload = match *payload {
+                    Val::Mem(mem, prefix)
+                        if self.mems[mem.index()].structured && !prefix.is_empty() =>
+                    {
+                        let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
+                        self.values[value.index()].aggregate = true;
+                        Val::Scalar(Operand::Value(value))
+                    }
+                    payload => payload,
+                };
+                let val = Val::Option(Box::new(payload), some);
+                self.name_value(&name, val, ty, pat_ident.span())
+            }
             // `let mut second = (f64::MAX, pts[0]);`: a row in a tuple assigned later is an
             // array of its own, as a copy would be.
             Val::Tuple(parts) if pat_ident.mutability.is_some() => {
