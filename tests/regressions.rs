@@ -8059,6 +8059,43 @@ mod reviewed_element_options_and_data_idioms {
         s
     }
 
+    #[differentiate]
+    fn nearest_row(e: &[Vec<f64>], q: &[f64]) -> f64 {
+        let r = e
+            .iter()
+            .min_by(|a, b| sqd(a, q).total_cmp(&sqd(b, q)))
+            .unwrap();
+        r[0] * r[1]
+    }
+
+    #[differentiate]
+    fn ends_compared(m: &Mol) -> f64 {
+        let f = m.atoms.first();
+        let l = m.atoms.last();
+        if let (Some(a), Some(b)) = (f, l) {
+            energy(a) - energy(b)
+        } else {
+            m.k
+        }
+    }
+
+    #[differentiate]
+    fn best_reset(m: &Mol) -> f64 {
+        let mut best: Option<&Atom> = None;
+        let mut s = 0.0;
+        for k in 0..2 {
+            best = None;
+            for a in &m.atoms {
+                if a.q > k as f64 {
+                    best = Some(a);
+                }
+            }
+            s += best.map_or(0.0, |b| energy(b));
+        }
+        let top = best.unwrap_or(&m.atoms[0]);
+        s + energy(best.unwrap()) * top.x
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8214,6 +8251,17 @@ mod reviewed_element_options_and_data_idioms {
                 assert_eq!(e, f(m));
                 assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
             }
+            for (f, g) in [
+                (
+                    ends_compared as fn(&Mol) -> f64,
+                    ends_compared_grad as fn(&Mol) -> (f64, Mol),
+                ),
+                (best_reset, best_reset_grad),
+            ] {
+                let (e, gm) = g(m);
+                assert_eq!(e, f(m));
+                assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+            }
             let (e, (gm, gr)) = helper_in_condition_grad(m, &emb);
             assert_eq!(e, helper_in_condition(m, &emb));
             assert_gradient(
@@ -8234,6 +8282,15 @@ mod reviewed_element_options_and_data_idioms {
             assert_eq!(v, split_numbers(&x));
             assert_gradient(split_numbers, &x, &g, 1e-6);
         }
+        let (v, (ge, gq)) = nearest_row_grad(&emb, &[0.0, 0.0]);
+        assert_eq!(v, nearest_row(&emb, &[0.0, 0.0]));
+        assert_gradient(
+            |r: &[f64]| nearest_row(&rows(r), &[0.0, 0.0]),
+            &flat_emb,
+            &ge.concat(),
+            1e-6,
+        );
+        assert_eq!(gq, vec![0.0, 0.0]);
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
         assert_gradient(

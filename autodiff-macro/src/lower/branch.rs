@@ -115,16 +115,26 @@ impl Lowerer<'_> {
     ) -> Val {
         let pat = &*let_.pat;
         let scrutinee = self.expr(self.undereferenced(&let_.expr));
-        let parts = match (pat, scrutinee) {
-            (Pat::Tuple(tuple), Val::Tuple(vals)) if tuple.elems.len() == vals.len() => {
-                tuple.elems.iter().cloned().zip(vals).collect()
-            }
-            (pat, val) => vec![(pat.clone(), val)],
+        // Each part with its expression where the tuple is written out (`(f, l)`).
+        let exprs: Vec<&Expr> = match strip_parens(&let_.expr) {
+            Expr::Tuple(tuple) => tuple.elems.iter().collect(),
+            _ => Vec::new(),
+        };
+        let parts: Vec<(Pat, Val, &Expr)> = match (pat, scrutinee) {
+            (Pat::Tuple(tuple), Val::Tuple(vals)) if tuple.elems.len() == vals.len() => tuple
+                .elems
+                .iter()
+                .cloned()
+                .zip(vals)
+                .enumerate()
+                .map(|(k, (pat, val))| (pat, val, exprs.get(k).copied().unwrap_or(&let_.expr)))
+                .collect(),
+            (pat, val) => vec![(pat.clone(), val, &*let_.expr)],
         };
         let mut conds = Vec::new();
         let mut binds = Vec::new();
-        for (pat, val) in parts {
-            let Some((cond, bind)) = self.let_test(pat, val, &let_.expr, span) else {
+        for (pat, val, expr) in parts {
+            let Some((cond, bind)) = self.let_test(pat, val, expr, span) else {
                 return Val::Poison;
             };
             conds.extend(cond);

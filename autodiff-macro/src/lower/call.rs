@@ -1564,11 +1564,15 @@ impl Lowerer<'_> {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 arg => (arg, false),
             };
-            // A name bound to a reference to a local array (`let s = &v; f(s)`).
+            // A name bound to a reference to a local array (`let s = &v; f(s)`), and the
+            // element of an `Option` of references (`f(best.unwrap())`).
             let bound_ref = match strip_parens(arg) {
-                Expr::Path(path) => local_name(path)
-                    .and_then(|ident| self.lookup_user(&ident.to_string()))
-                    .is_some_and(|binding| binding.by_ref),
+                Expr::Path(path) => self.bound_by_ref(path),
+                Expr::MethodCall(unwrap)
+                    if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") =>
+                {
+                    matches!(strip_parens(&unwrap.receiver), Expr::Path(path) if self.bound_by_ref(path))
+                }
                 _ => false,
             };
             // `&adj[i]` of data that is not differentiated: the borrow itself, passed as it is.

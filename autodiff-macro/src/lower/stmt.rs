@@ -1252,6 +1252,13 @@ impl Lowerer<'_> {
                 let value = self.emit(Op::Opaque(value), vec![given], span);
                 Val::Option(Box::new(Val::Scalar(Operand::Value(value))), some)
             }
+            // `best = None` of an `Option<&Atom>`: the struct value it held stays as the
+            // placeholder, of the struct's type (a `dummy()` would have none).
+            (Val::Scalar(Operand::Value(current)), part)
+                if is_dummy(&part) && self.values[current.index()].aggregate =>
+            {
+                Val::Scalar(Operand::Value(*current))
+            }
             // `best = Some(a)` of an item of `&m.atoms`: a struct value, which the variable
             // carries (as `prev = a` of a reference does).
             (Val::Scalar(_), Val::Mem(mem, prefix))
