@@ -7874,7 +7874,16 @@ mod reviewed_element_options_and_data_idioms {
             .map(|(a, b)| a * b)
             .sum();
         let closed: f64 = x.iter().chain(std::iter::once(&x[0])).map(|v| v * v).sum();
-        a + closed
+        let padded: Vec<f64> = std::iter::once(0.0)
+            .chain(x.iter().copied())
+            .chain(std::iter::once(0.0))
+            .collect();
+        let steps: f64 = padded.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+        let led: f64 = std::iter::once(x[0] * 2.0)
+            .chain(x.iter().copied())
+            .map(|v| v * v)
+            .sum();
+        a + closed + steps + led
     }
 
     pub struct Fixture {

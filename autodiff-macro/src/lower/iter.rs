@@ -104,11 +104,12 @@ impl Lowerer<'_> {
     pub(super) fn is_stream(expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::Range(_) => true,
-            // `std::iter::zip(a, b)`, `repeat_n(x, n)`.
+            // `std::iter::zip(a, b)`, `repeat_n(x, n)`, `once(x)`.
             Expr::Call(call) => {
                 call.args.len() == 2
                     && (is_iter_function(&call.func, "zip")
                         || is_iter_function(&call.func, "repeat_n"))
+                    || once_item(expr).is_some()
             }
             Expr::MethodCall(call) => {
                 let name = call.method.to_string();
@@ -170,6 +171,8 @@ impl Lowerer<'_> {
             }
             Expr::MethodCall(call) => self.adapter(call, expr),
             Expr::Reference(_) => self.source(expr),
+            // `once(x)`: a one-element array.
+            Expr::Call(_) if once_item(expr).is_some() => self.source(expr),
             _ => self.by_value_source(expr),
         }
     }
@@ -330,13 +333,9 @@ impl Lowerer<'_> {
             // `a.iter().chain(b)`: `a`'s items, then `b`'s (numbers, not rows).
             "chain" if args.len() == 1 => {
                 let a = self.positional(&call.receiver, &call.method)?;
-                let b = match (Self::is_stream(&args[0]), once_item(&args[0])) {
-                    (true, _) => self.positional(&args[0], &call.method)?,
-                    // `std::iter::once(1.0)`, `once(&x[0])`: a one-element array.
-                    (false, Some(item)) => {
-                        self.source(&syn::parse_quote_spanned!(span=> [#item]))?
-                    }
-                    (false, None) => self.source(&args[0])?,
+                let b = match Self::is_stream(&args[0]) {
+                    true => self.positional(&args[0], &call.method)?,
+                    false => self.source(&args[0])?,
                 };
                 if self.gives_rows(&a) || self.gives_rows(&b) {
                     self.error(
@@ -654,6 +653,11 @@ impl Lowerer<'_> {
 
     /// The elements of an array, slice or `Vec`, or of a call's array.
     pub(super) fn source(&mut self, expr: &Expr) -> Option<Stream> {
+        // `std::iter::once(1.0)`, `once(&x[0])`: a one-element array.
+        if let Some(item) = once_item(expr) {
+            let array: Expr = syn::parse_quote_spanned!(expr.span()=> [#item]);
+            return self.source(&array);
+        }
         let val = self.expr(expr);
         self.source_of(val, expr)
     }
@@ -1247,13 +1251,10 @@ fn once_item(expr: &Expr) -> Option<&Expr> {
     let Expr::Call(call) = strip_parens(expr) else {
         return None;
     };
-    let Expr::Path(path) = strip_parens(&call.func) else {
-        return None;
-    };
     let [item] = &call.args.iter().collect::<Vec<_>>()[..] else {
         return None;
     };
-    if !path.path.segments.last().is_some_and(|s| s.ident == "once") {
+    if !is_iter_function(&call.func, "once") {
         return None;
     }
     Some(match strip_parens(item) {
