@@ -340,7 +340,7 @@ impl Lowerer<'_> {
                 if self.gives_rows(&a) || self.gives_rows(&b) {
                     self.error(
                         &call.method,
-                        "`.chain(..)` of rows is not supported; write two loops",
+                        "`.chain(..)` of rows, or of a struct's field (which may hold them), is not supported; write two loops",
                     );
                     return None;
                 }
