@@ -8105,6 +8105,21 @@ mod reviewed_element_options_and_data_idioms {
         s + energy(best.unwrap()) * top.x
     }
 
+    #[differentiate(wrt(x))]
+    fn chosen_keys(x: &[f64], k: &[i32], slot: &[usize]) -> f64 {
+        let m = k.iter().enumerate().max_by(|p, q| p.1.cmp(q.1)).unwrap();
+        let (_, j) = k.iter().zip(slot).max_by(|p, q| p.0.cmp(q.0)).unwrap();
+        let mut best = &k[0];
+        let mut acc = 0.0;
+        for i in 0..x.len() {
+            if k[i] > *best {
+                best = &k[i];
+                acc += x[i];
+            }
+        }
+        x[m.0] + *m.1 as f64 * x[0] + x[*j] * x[*j] + acc * (*best as f64)
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8300,6 +8315,11 @@ mod reviewed_element_options_and_data_idioms {
             1e-6,
         );
         assert_eq!(gq, vec![0.0, 0.0]);
+        let x = [1.0, 2.0, 3.0];
+        let (v, g) = chosen_keys_grad(&x, &[1, 5, 2], &[2, 0, 1]);
+        assert_eq!(v, chosen_keys(&x, &[1, 5, 2], &[2, 0, 1]));
+        // By hand: x1 + 5 x0 + x0² + 5 x1.
+        assert_eq!(g, vec![5.0 + 2.0, 1.0 + 5.0, 0.0]);
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
         assert_gradient(

@@ -572,6 +572,14 @@ impl Lowerer<'_> {
                 if is_struct(&a) && is_struct(&b) {
                     self.structs.insert(result);
                 }
+                // Maybe a reference where each branch's is (or gives nothing).
+                let kept =
+                    |v: &Operand| v.value().is_some_and(|v| self.kept_as_written.contains(&v));
+                let nothing = |v: &Operand| matches!(v, Operand::Undef);
+                if (kept(&a) || kept(&b)) && (kept(&a) || nothing(&a)) && (kept(&b) || nothing(&b))
+                {
+                    self.kept_as_written.insert(result);
+                }
                 phis.values.push(Phi {
                     result,
                     then_value: a,

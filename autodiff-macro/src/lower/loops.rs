@@ -265,6 +265,7 @@ impl Lowerer<'_> {
                 {
                     let param = self.fresh_like(var.name(), val);
                     self.share_aggregate(&param, val);
+                    self.share_kept(&param, val);
                     if let Some(binding) = self.scopes[depth].get_mut(&var) {
                         binding.val = Some(param.clone());
                     }
@@ -342,6 +343,7 @@ impl Lowerer<'_> {
             self.share_aggregate(&param, &next);
             let result = self.fresh_like(var.name(), &param);
             self.share_aggregate(&result, &param);
+            self.share_kept(&result, &param);
             let mut lost = None;
             flatten_carried(&init, &param, &next, &result, &mut carried, &mut lost);
             let name = var.name().unwrap_or("a variable");
@@ -440,6 +442,25 @@ impl Lowerer<'_> {
                 }
             }
             (Val::Option(v, _), Val::Option(l, _)) => self.share_aggregate(v, l),
+            _ => {}
+        }
+    }
+
+    /// Marks the values of `val` as kept as written (maybe references, see
+    /// `Lowerer::kept_as_written`) where the values of `like` in the same place are.
+    fn share_kept(&mut self, val: &Val, like: &Val) {
+        match (val, like) {
+            (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l)))
+                if self.kept_as_written.contains(l) =>
+            {
+                self.kept_as_written.insert(*v);
+            }
+            (Val::Tuple(vs), Val::Tuple(ls)) => {
+                for (v, l) in vs.iter().zip(ls) {
+                    self.share_kept(v, l);
+                }
+            }
+            (Val::Option(v, _), Val::Option(l, _)) => self.share_kept(v, l),
             _ => {}
         }
     }
