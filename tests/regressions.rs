@@ -7639,7 +7639,8 @@ mod reviewed_carried_references_and_kept_reductions {
 /// Some(b) = p`), a clone of one (`..unwrap().clone()`), `Option<&Atom>` variables,
 /// `is_some_and` / `is_none_or` of an `Option` the function builds; and idioms of data the
 /// hunts of this stop met: `match *o` with a guard, argmax over integer keys, `iter::once` in
-/// a chain, a `HashMap` keyed by a `String` field.
+/// a chain, a constant array copied into a typed variable or assigned, a `HashMap` keyed by a
+/// `String` field.
 mod reviewed_element_options_and_data_idioms {
     use super::reviewed_carried_references_and_kept_reductions::{Atom, Mol, flat, mol};
     use super::*;
@@ -8120,6 +8121,29 @@ mod reviewed_element_options_and_data_idioms {
         x[m.0] + *m.1 as f64 * x[0] + x[*j] * x[*j] + acc * (*best as f64)
     }
 
+    const BIAS: [f64; 2] = [0.05, -0.1];
+    const MIX: [[f64; 2]; 2] = [[1.0, 0.5], [-0.5, 2.0]];
+    const HALF: f64 = 0.5;
+
+    #[differentiate]
+    fn from_bias(x: &[f64]) -> f64 {
+        let mut h = [0.0, 0.0];
+        let mut acc = [0.0, 0.0];
+        for &xt in x {
+            let mut nh: [f64; 2] = BIAS;
+            nh[0] += xt * h[1] + xt;
+            nh[1] += 0.5 * xt * h[0];
+            h = nh.map(|z| z.tanh());
+            acc = BIAS;
+            acc[1] += h[0];
+        }
+        let mut m: [[f64; 2]; 2] = MIX;
+        m[0][1] *= x[0];
+        let mut c = HALF;
+        c += x[0];
+        h[0] * h[1] + acc[1] + m[0][1] * m[1][1] + c * c
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8320,6 +8344,11 @@ mod reviewed_element_options_and_data_idioms {
         assert_eq!(v, chosen_keys(&x, &[1, 5, 2], &[2, 0, 1]));
         // By hand: x1 + 5 x0 + x0² + 5 x1.
         assert_eq!(g, vec![5.0 + 2.0, 1.0 + 5.0, 0.0]);
+        for x in [vec![0.3, -0.2, 0.7], vec![0.5]] {
+            let (v, g) = from_bias_grad(&x);
+            assert_eq!(v, from_bias(&x));
+            assert_gradient(from_bias, &x, &g, 1e-6);
+        }
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));
         assert_gradient(

@@ -516,6 +516,19 @@ impl Lowerer<'_> {
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
                 Val::Mem(mem, Vec::new())
             }
+            // `let mut h: [f64; 2] = BIAS;`: a copy of the constant array.
+            Val::Scalar(constant @ Operand::Const(_))
+                if pat_ident.mutability.is_some()
+                    && ty.is_some_and(|t| array_shape(t).is_some()) =>
+            {
+                let span = pat_ident.span();
+                let value = self.emit(Op::Copy, vec![constant], span);
+                self.values[value.index()].aggregate = true;
+                let dims = ty.and_then(array_shape).map_or(1, |(dims, _)| dims);
+                let (name, ty) = (Some(name.clone()), ty.cloned());
+                let mem = self.array_from_value(value, dims, name, ty, span);
+                Val::Mem(mem, Vec::new())
+            }
             // `let mut cur = m.atoms.first();`, which a loop may move on (`cur = m.atoms.last()`):
             // an `Option` of a struct value, as `best = Some(a)` makes.
             Val::Option(payload, some) if pat_ident.mutability.is_some() => {
@@ -1054,6 +1067,13 @@ impl Lowerer<'_> {
                             Some(parts) => Val::Tuple(parts),
                             None => return,
                         }
+                    }
+                    // `acc = BIAS;` for an array `acc`: the constant array, copied in.
+                    (Some(Some(Val::Mem(_, prefix))), Val::Scalar(constant @ Operand::Const(_)))
+                        if prefix.is_empty() =>
+                    {
+                        let value = self.emit(Op::Copy, vec![constant], place.span());
+                        Val::Scalar(Operand::Value(value))
                     }
                     (_, val) => val,
                 };
