@@ -8144,6 +8144,29 @@ mod reviewed_element_options_and_data_idioms {
         h[0] * h[1] + acc[1] + m[0][1] * m[1][1] + c * c
     }
 
+    #[differentiate]
+    fn three_arms(x: &[f64]) -> f64 {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, &v) in x.iter().enumerate() {
+            if best.is_none_or(|b| v > b.1) {
+                best = Some((i, v));
+            }
+        }
+        let a = match best {
+            Some((i, v)) if i > 0 => v * v,
+            Some((_, v)) => v * 3.0,
+            None => 0.0,
+        };
+        let m = x.iter().copied().max_by(|a, b| a.total_cmp(b));
+        let b = match m {
+            None => 1.0,
+            Some(v) if v > 2.0 => v.ln(),
+            Some(v) if v < 0.0 => -v,
+            _ => x[0] * 2.0,
+        };
+        a + b
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8348,6 +8371,17 @@ mod reviewed_element_options_and_data_idioms {
             let (v, g) = from_bias_grad(&x);
             assert_eq!(v, from_bias(&x));
             assert_gradient(from_bias, &x, &g, 1e-6);
+        }
+        for x in [
+            vec![1.0, 3.0, 2.0],
+            vec![4.0, 1.0],
+            vec![1.5, 1.8],
+            vec![-1.0, -0.5],
+            vec![],
+        ] {
+            let (v, g) = three_arms_grad(&x);
+            assert_eq!(v, three_arms(&x));
+            assert_gradient(three_arms, &x, &g, 1e-6);
         }
         let (v, g) = previous_row_grad(&emb);
         assert_eq!(v, previous_row(&emb));

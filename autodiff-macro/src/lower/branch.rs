@@ -749,6 +749,13 @@ impl Lowerer<'_> {
                 return self.if_expr(&if_let);
             }
         }
+        // More arms, on a variable holding one (`Some(b) if b > 0.0 => .., Some(b) => ..,
+        // None => ..`): the first arm's `if let`, the others' `match` in its `else`.
+        if let (Some(chain), Expr::Path(_)) = (option_arms(match_), strip_parens(&match_.expr)) {
+            if self.gives_option(&match_.expr) {
+                return self.expr(&chain);
+            }
+        }
         // `match &it.kind { Kind::Poly(cs) => .. }`: the place matched by reference, its
         // bindings references (a payload that is not `Copy` is not moved out). `&res[i]` of
         // data is lowered as the borrow it is, and matched as one below.
@@ -1176,6 +1183,52 @@ fn option_match(match_: &syn::ExprMatch) -> Option<syn::ExprIf> {
     Some(syn::parse_quote_spanned!(match_.match_token.span=>
         if let #pat = #scrutinee #guard { #then } else { #otherwise }
     ))
+}
+
+/// `match o { .. }` of three or more arms on an `Option`: an `if let` per `Some(p)` arm (with
+/// its guard), the test for a `None` arm, each the `else` of the one before; a last `_` or
+/// `None` arm is its body.
+fn option_arms(match_: &syn::ExprMatch) -> Option<Expr> {
+    if match_.arms.len() < 3 {
+        return None;
+    }
+    fn chain(scrutinee: &Expr, arms: &[syn::Arm], span: Span) -> Option<Expr> {
+        let (first, others) = arms.split_first()?;
+        let (pat, guard) = match &first.pat {
+            Pat::Guard(guarded) => (&*guarded.pat, Some(&*guarded.guard)),
+            pat => (pat, None),
+        };
+        let body = &first.body;
+        let last = others.is_empty();
+        if guard.is_none() && (matches!(pat, Pat::Wild(_)) || none_pattern(pat) && last) {
+            return Some((**body).clone());
+        }
+        let otherwise = match last {
+            true => syn::parse_quote_spanned!(span=> ::core::unreachable!()),
+            false => chain(scrutinee, others, span)?,
+        };
+        if none_pattern(pat) && guard.is_none() {
+            return Some(syn::parse_quote_spanned!(span=>
+                if #scrutinee.is_none() { #body } else { #otherwise }
+            ));
+        }
+        let some = matches!(pat, Pat::TupleStruct(ts)
+            if ts.path.segments.last().is_some_and(|s| s.ident == "Some") && ts.elems.len() == 1);
+        if !some {
+            return None;
+        }
+        let guard = guard.map(|guard| quote!(&& (#guard)));
+        Some(syn::parse_quote_spanned!(span=>
+            if let #pat = #scrutinee #guard { #body } else { #otherwise }
+        ))
+    }
+    chain(&match_.expr, &match_.arms, match_.match_token.span)
+}
+
+/// `None`, as a pattern.
+fn none_pattern(pat: &Pat) -> bool {
+    matches!(pat, Pat::Ident(p) if p.ident == "None" && p.subpat.is_none())
+        || matches!(pat, Pat::Path(p) if p.path.is_ident("None"))
 }
 
 /// The conditions of `a && b && ..`, in order.
