@@ -743,8 +743,14 @@ impl<T: Grad> Grad for [T] {
         self.iter().map(T::zero_grad).collect()
     }
     fn reset_grad(&self, grad: &mut Vec<T::Grad>) {
-        grad.clear();
-        grad.extend(self.iter().map(T::zero_grad));
+        // The elements already there are reset in place: a reused gradient of rows (`Vec<f64>`
+        // each) allocates nothing.
+        grad.truncate(self.len());
+        for (x, g) in self.iter().zip(grad.iter_mut()) {
+            x.reset_grad(g);
+        }
+        let kept = grad.len();
+        grad.extend(self[kept..].iter().map(T::zero_grad));
     }
 }
 
