@@ -563,3 +563,76 @@ fn names_ending_in_an_underscore() {
     assert!((dr - (-0.5 / 4.0 * k)).abs() < 1e-15);
     assert!((dell - (0.25 / 8.0 * k)).abs() < 1e-15);
 }
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+pub struct Bead {
+    pub x: f64,
+    pub q: f64,
+}
+
+#[derive(Clone, Debug, autodiff_core::Differentiable)]
+pub struct Beads {
+    pub beads: Vec<Bead>,
+}
+
+/// `Option`s of elements and their methods: `split_first` / `split_last`, `get` of rows, a
+/// cursor moved on by a loop, `is_none_or`, `once` in a chain, a match of three arms, a
+/// constant array copied: none adds a warning.
+#[differentiate]
+fn elements_as_options(x: &[f64], rows: &[[f64; 2]], c: &Beads) -> f64 {
+    const START: [f64; 2] = [0.5, -0.5];
+    let mut s = match x.split_first() {
+        Some((&h, rest)) => h * rest.len() as f64,
+        None => 0.0,
+    };
+    if let Some((&l, _)) = x.split_last() {
+        s += l;
+    }
+    for i in 0..rows.len() {
+        if let Some(&next) = rows.get(i + 1) {
+            s += next[0] * rows[i][1];
+        }
+    }
+    let mut cur = c.beads.first();
+    let mut best: Option<&Bead> = None;
+    let mut i = 1;
+    while let Some(b) = cur {
+        if best.is_none_or(|c| b.q > c.q) {
+            best = Some(b);
+        }
+        cur = c.beads.iter().nth(i);
+        i += 1;
+    }
+    let mut h: [f64; 2] = START;
+    h[0] += s;
+    let tail: f64 = std::iter::once(1.0)
+        .chain(x.iter().copied())
+        .map(|v| v * v)
+        .sum();
+    let picked = match best {
+        Some(b) if b.x > 0.0 => b.x * b.q,
+        Some(b) => b.q,
+        None => 0.0,
+    };
+    h[0] * h[1] + tail + picked
+}
+
+#[test]
+fn elements_as_options_differentiate() {
+    let beads = Beads {
+        beads: vec![Bead { x: 1.0, q: 2.0 }, Bead { x: -0.5, q: 3.0 }],
+    };
+    let (v, (gx, grows, gbeads)) =
+        elements_as_options_grad(&[1.0, 2.0], &[[1.0, 2.0], [3.0, 4.0]], &beads);
+    assert_eq!(
+        v,
+        elements_as_options(&[1.0, 2.0], &[[1.0, 2.0], [3.0, 4.0]], &beads)
+    );
+    // By hand: s = x0 (x1 count 1) + x1 + r1[0] r0[1]; -0.5 (0.5 + s) + 1 + x0² + x1² + q1.
+    assert_eq!(gx, vec![-0.5 + 2.0, -0.5 + 4.0]);
+    assert_eq!(grows, vec![[0.0, -0.5 * 3.0], [-0.5 * 2.0, 0.0]]);
+    assert_eq!(
+        (gbeads.beads[1].x, gbeads.beads[1].q, gbeads.beads[0].q),
+        (0.0, 1.0, 0.0)
+    );
+}

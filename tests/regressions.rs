@@ -8167,6 +8167,42 @@ mod reviewed_element_options_and_data_idioms {
         a + b
     }
 
+    #[differentiate]
+    fn walked(m: &Mol) -> f64 {
+        let mut cur = m.atoms.first();
+        let mut s = 0.0;
+        let mut i = 1;
+        while let Some(c) = cur {
+            s += c.x * m.k;
+            cur = m.atoms.iter().nth(i);
+            i += 1;
+        }
+        let mut last = m.atoms.last();
+        if let Some(c) = last {
+            s += c.q;
+        }
+        last = None;
+        s + last.map_or(0.0, |c| c.x)
+    }
+
+    #[differentiate]
+    fn chosen_or_best(m: &Mol, k: usize) -> f64 {
+        let c = if k < m.atoms.len() {
+            Some(&m.atoms[k])
+        } else {
+            None
+        };
+        let mut s = if let Some(a) = c { energy(a) } else { 0.0 };
+        let mut best: Option<&Atom> = None;
+        for a in &m.atoms {
+            if best.is_none_or(|b| energy(a) > energy(b)) {
+                best = Some(a);
+            }
+        }
+        s += best.map_or(0.0, |b| b.x);
+        s
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8347,6 +8383,27 @@ mod reviewed_element_options_and_data_idioms {
                 &gr.concat(),
                 1e-6,
             );
+        }
+        for v in [
+            vec![0.5, 1.5, 2.0],
+            vec![0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0],
+            vec![0.5],
+        ] {
+            let m = mol(&v);
+            for (f, g) in [
+                (
+                    walked as fn(&Mol) -> f64,
+                    walked_grad as fn(&Mol) -> (f64, Mol),
+                ),
+                (
+                    |m: &Mol| chosen_or_best(m, 1),
+                    |m: &Mol| chosen_or_best_grad(m, 1),
+                ),
+            ] {
+                let (e, gm) = g(&m);
+                assert_eq!(e, f(&m));
+                assert_gradient(|v: &[f64]| f(&mol(v)), &v, &flat(&gm), 1e-6);
+            }
         }
         for x in [vec![1.0, 2.0, 3.0], vec![0.5], vec![]] {
             let (v, g) = split_numbers_grad(&x);

@@ -187,7 +187,8 @@ impl Lowerer<'_> {
                         Expr::MethodCall(call) => gives_element_reference(call),
                         Expr::Path(path) => self.bound_by_ref(path),
                         _ => false,
-                    };
+                    } || matches!(&*value,
+                        Val::Scalar(Operand::Value(v)) if self.element_refs.contains(v));
                     let bind = LetBind::Value(ts.elems[0].clone(), *value, by_ref);
                     Some((Some(some), bind))
                 }
@@ -512,6 +513,7 @@ impl Lowerer<'_> {
                 let value = self.emit(Op::Load(mem), prefix, Span::call_site());
                 block.stmts = self.blocks.pop().expect("the branch's block");
                 self.values[value.index()].aggregate = true;
+                self.element_refs.insert(value);
                 Val::Scalar(Operand::Value(value))
             }
             payload => payload,
@@ -579,6 +581,12 @@ impl Lowerer<'_> {
                 if (kept(&a) || kept(&b)) && (kept(&a) || nothing(&a)) && (kept(&b) || nothing(&b))
                 {
                     self.kept_as_written.insert(result);
+                }
+                // A struct element standing for a reference, from either branch.
+                let element =
+                    |v: &Operand| v.value().is_some_and(|v| self.element_refs.contains(&v));
+                if element(&a) || element(&b) {
+                    self.element_refs.insert(result);
                 }
                 phis.values.push(Phi {
                     result,

@@ -300,10 +300,16 @@ impl Lowerer<'_> {
             syn::parse_quote_spanned!(span=> __autodiff_len),
             syn::parse_quote_spanned!(span=> __autodiff_last),
         );
-        if let Some(parts) = self.split_parts(call, &bounds) {
+        // Of a name or a struct's field (`x`, `m.atoms`); not of a sub-slice, whose bounds would
+        // be computed where the `Some` is.
+        let named = matches!(strip_parens(v), Expr::Path(_) | Expr::Field(_));
+        if let (true, Some(parts)) = (named, self.split_parts(call, &bounds)) {
+            let last = (call.method == "split_last").then(|| {
+                quote::quote_spanned!(span=> let __autodiff_last = __autodiff_len.wrapping_sub(1);)
+            });
             let option: Expr = syn::parse_quote_spanned!(span=> {
                 let __autodiff_len = #v.len();
-                let __autodiff_last = __autodiff_len.wrapping_sub(1);
+                #last
                 if __autodiff_len == 0 { None } else { Some(#parts) }
             });
             return self.expr(&option);
@@ -667,8 +673,13 @@ impl Lowerer<'_> {
                     }
                     return self.copy_of(&name, mem, &prefix, call.method.span());
                 }
-                // A method of a struct: differentiated through its pullback.
-                if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {
+                // A method of a struct: differentiated through its pullback. Not of a `Vec` of
+                // structs or a sub-slice of one (`m.atoms[1..].split_first()`), whose methods
+                // are the slice's.
+                if self.mems[mem.index()].structured
+                    && !SLICE_METHODS.contains(&name.as_str())
+                    && !matches!(prefix.last(), Some(Operand::Range(..)))
+                {
                     return self.struct_method(call, Operand::Mem(mem, prefix));
                 }
             }

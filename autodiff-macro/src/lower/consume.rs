@@ -412,7 +412,10 @@ impl Lowerer<'_> {
                 "first" => self.element_access(inner) || self.field_element_option(inner).is_some(),
                 "split_first" | "split_last" => {
                     let bounds = (syn::parse_quote!(n), syn::parse_quote!(n));
-                    self.split_parts(inner, &bounds).is_some()
+                    matches!(
+                        strip_parens(&inner.receiver),
+                        Expr::Path(_) | Expr::Field(_)
+                    ) && self.split_parts(inner, &bounds).is_some()
                 }
                 "copied" | "cloned" => self.gives_option(&inner.receiver),
                 // Also of an `Option` the function is given (`obs[i].or(o)`).

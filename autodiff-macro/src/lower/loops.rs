@@ -341,6 +341,7 @@ impl Lowerer<'_> {
         let mut results = Vec::new();
         for (depth, var, init, param, next) in carried_vars {
             self.share_aggregate(&param, &next);
+            self.share_kept(&param, &next);
             let result = self.fresh_like(var.name(), &param);
             self.share_aggregate(&result, &param);
             self.share_kept(&result, &param);
@@ -447,13 +448,17 @@ impl Lowerer<'_> {
     }
 
     /// Marks the values of `val` as kept as written (maybe references, see
-    /// `Lowerer::kept_as_written`) where the values of `like` in the same place are.
+    /// `Lowerer::kept_as_written`) or as struct elements standing for references
+    /// (`Lowerer::element_refs`) where the values of `like` in the same place are.
     fn share_kept(&mut self, val: &Val, like: &Val) {
         match (val, like) {
-            (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l)))
-                if self.kept_as_written.contains(l) =>
-            {
-                self.kept_as_written.insert(*v);
+            (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l))) => {
+                if self.kept_as_written.contains(l) {
+                    self.kept_as_written.insert(*v);
+                }
+                if self.element_refs.contains(l) {
+                    self.element_refs.insert(*v);
+                }
             }
             (Val::Tuple(vs), Val::Tuple(ls)) => {
                 for (v, l) in vs.iter().zip(ls) {

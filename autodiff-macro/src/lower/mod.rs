@@ -123,6 +123,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
+        element_refs: BTreeSet::new(),
         variant_matched: BTreeSet::new(),
         borrows: BTreeSet::new(),
         reborrows: BTreeMap::new(),
@@ -399,6 +400,9 @@ struct Lowerer<'a> {
     /// Results of expressions kept as written (`counts.iter().max().unwrap()`): of a type the
     /// macro does not see, maybe a reference, which `*` then dereferences as written.
     kept_as_written: BTreeSet<Value>,
+    /// Struct elements read out of an `Option` of a reference to one (`m.atoms.first()` in a
+    /// `let mut`, `Some(&m.atoms[i])` in a branch): what its `Some(a)` binds is a reference.
+    element_refs: BTreeSet<Value>,
     /// Values matched against an enum's variants (see `enum_data`).
     variant_matched: BTreeSet<Value>,
     /// Borrows of data that is not differentiated (`&nbrs[i]`, an item of `tokens.iter()`):

@@ -348,6 +348,7 @@ impl VisitMut for Holes<'_, '_> {
                                 Val::Mem(..) => true,
                                 Val::Scalar(Operand::Value(v)) => {
                                     self.lowerer.struct_elements.contains_key(v)
+                                        || self.lowerer.element_refs.contains(v)
                                 }
                                 _ => false,
                             };

@@ -312,6 +312,26 @@ impl Lowerer<'_> {
         })
     }
 
+    /// The struct element at `prefix` of `mem` (of `Some(&m.atoms[i])`, `m.atoms.first()`) as
+    /// a value, read only where `some` holds: a computed `Option` (`nth(i)`, `first()`) may
+    /// point past the end where it is `None`.
+    fn element_where(&mut self, mem: Mem, prefix: Vec<Operand>, some: &Operand, span: Span) -> Val {
+        let load = move |l: &mut Self| {
+            let value = l.emit(Op::Load(mem), prefix, span);
+            l.values[value.index()].aggregate = true;
+            l.element_refs.insert(value);
+            Val::Scalar(Operand::Value(value))
+        };
+        let val = match some {
+            Operand::Bool(true) => load(self),
+            some => self.lower_if(some.clone(), load, |_| Val::Scalar(dummy()), span),
+        };
+        if let Val::Scalar(Operand::Value(v)) = val {
+            self.element_refs.insert(v);
+        }
+        val
+    }
+
     /// Whether `path` names a variable bound by reference.
     pub(super) fn bound_by_ref(&self, path: &syn::ExprPath) -> bool {
         local_name(path)
@@ -536,9 +556,7 @@ impl Lowerer<'_> {
                     Val::Mem(mem, prefix)
                         if self.mems[mem.index()].structured && !prefix.is_empty() =>
                     {
-                        let value = self.emit(Op::Load(mem), prefix, pat_ident.span());
-                        self.values[value.index()].aggregate = true;
-                        Val::Scalar(Operand::Value(value))
+                        self.element_where(mem, prefix, &some, pat_ident.span())
                     }
                     payload => payload,
                 };
@@ -882,6 +900,7 @@ impl Lowerer<'_> {
                 // `let mut best: Option<&Atom> = None;`: a struct value, which loops carry.
                 if let (true, Val::Scalar(Operand::Value(v))) = (struct_option, &value) {
                     self.values[v.index()].aggregate = true;
+                    self.element_refs.insert(*v);
                 }
                 return Val::Option(Box::new(value), some);
             }
@@ -1257,9 +1276,18 @@ impl Lowerer<'_> {
     /// it builds taken apart (its flag and value), so that branches and loops join it.
     fn assign_parts(&mut self, current: &Val, val: Val, span: Span) -> Val {
         match (current, val) {
-            (Val::Option(current, _), Val::Option(value, some)) => {
-                Val::Option(Box::new(self.assign_parts(current, *value, span)), some)
-            }
+            // `cur = m.atoms.iter().nth(i)`: the element where there is one.
+            (Val::Option(current, _), Val::Option(value, some)) => match (&**current, *value) {
+                (Val::Scalar(_), Val::Mem(mem, prefix))
+                    if self.mems[mem.index()].structured && !prefix.is_empty() =>
+                {
+                    let value = self.element_where(mem, prefix, &some, span);
+                    Val::Option(Box::new(value), some)
+                }
+                (current, value) => {
+                    Val::Option(Box::new(self.assign_parts(current, value, span)), some)
+                }
+            },
             // Of a number or an index (one of an array or a tuple cannot be carried: the loop
             // reports it).
             (Val::Option(payload, _), Val::Scalar(given @ Operand::Value(_)))
@@ -1284,9 +1312,7 @@ impl Lowerer<'_> {
             (Val::Scalar(_), Val::Mem(mem, prefix))
                 if self.mems[mem.index()].structured && !prefix.is_empty() =>
             {
-                let value = self.emit(Op::Load(mem), prefix, span);
-                self.values[value.index()].aggregate = true;
-                Val::Scalar(Operand::Value(value))
+                self.element_where(mem, prefix, &Operand::Bool(true), span)
             }
             (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
                 current
