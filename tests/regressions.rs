@@ -8203,6 +8203,33 @@ mod reviewed_element_options_and_data_idioms {
         s
     }
 
+    #[differentiate]
+    fn guarded_elements(m: &Mol, c: bool) -> f64 {
+        let d = if m.k > 0.4 { m.atoms.first() } else { None };
+        let mut s = if let Some(a) = d {
+            a.x * 3.0 + a.q
+        } else {
+            m.k
+        };
+        let e = if c { m.atoms.first() } else { m.atoms.last() };
+        s += match e {
+            Some(a) => a.x + a.q,
+            None => m.k,
+        };
+        let o = m.atoms.iter().nth(2).or(m.atoms.first());
+        if let Some(a) = o {
+            s += a.x * a.q;
+        }
+        let Some(l) = m.atoms.last() else {
+            return s * m.k;
+        };
+        let f = match m.atoms.first() {
+            Some(p) => p,
+            None => return s,
+        };
+        s + l.x * l.q + energy(f)
+    }
+
     #[test]
     fn element_options_and_predicates() {
         let v = [0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0];
@@ -8388,6 +8415,7 @@ mod reviewed_element_options_and_data_idioms {
             vec![0.5, 1.5, 2.0],
             vec![0.5, 1.5, 2.0, 3.0, 5.0, 0.7, -1.0],
             vec![0.5],
+            vec![0.3],
         ] {
             let m = mol(&v);
             for (f, g) in [
@@ -8398,6 +8426,14 @@ mod reviewed_element_options_and_data_idioms {
                 (
                     |m: &Mol| chosen_or_best(m, 1),
                     |m: &Mol| chosen_or_best_grad(m, 1),
+                ),
+                (
+                    |m: &Mol| guarded_elements(m, true),
+                    |m: &Mol| guarded_elements_grad(m, true),
+                ),
+                (
+                    |m: &Mol| guarded_elements(m, false),
+                    |m: &Mol| guarded_elements_grad(m, false),
                 ),
             ] {
                 let (e, gm) = g(&m);

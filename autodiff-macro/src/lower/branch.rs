@@ -381,8 +381,8 @@ impl Lowerer<'_> {
         let else_val = self.number_in_branch(&mut else_block, else_val, &then_val, span);
         let then_val = self.tuple_in_branch(&mut then_block, then_val, &else_val);
         let else_val = self.tuple_in_branch(&mut else_block, else_val, &then_val);
-        let then_val = self.element_in_branch(&mut then_block, then_val);
-        let else_val = self.element_in_branch(&mut else_block, else_val);
+        let then_val = self.element_in_branch(&mut then_block, then_val, &else_val);
+        let else_val = self.element_in_branch(&mut else_block, else_val, &then_val);
 
         let mut phis = Joins {
             inside: &mems_declared_in(&then_block) | &mems_declared_in(&else_block),
@@ -503,18 +503,35 @@ impl Lowerer<'_> {
 
     /// `Some(&m.atoms[i])` as a branch's value: the element read in the branch, a struct
     /// value (read after the join, it would be read where `i` may be out of bounds).
-    fn element_in_branch(&mut self, block: &mut ir::Block, val: Val) -> Val {
+    fn element_in_branch(&mut self, block: &mut ir::Block, val: Val, other: &Val) -> Val {
+        // `Some(p) => p, None => return ..` (a `let .. else` too): the element read in the
+        // branch that has it, a reference to it.
+        if let Val::Mem(mem, prefix) = &val {
+            if self.mems[mem.index()].structured
+                && !prefix.is_empty()
+                && (matches!(other, Val::Unit) || is_dummy(other))
+            {
+                self.blocks.push(std::mem::take(&mut block.stmts));
+                let value = self.element_where(
+                    *mem,
+                    prefix.clone(),
+                    &Operand::Bool(true),
+                    Span::call_site(),
+                );
+                block.stmts = self.blocks.pop().expect("the branch's block");
+                return value;
+            }
+        }
         let Val::Option(payload, some) = val else {
             return val;
         };
         let payload = match *payload {
+            // Read where the `Option` is `Some` (`m.atoms.first()` of an empty `Vec` is not).
             Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
                 self.blocks.push(std::mem::take(&mut block.stmts));
-                let value = self.emit(Op::Load(mem), prefix, Span::call_site());
+                let value = self.element_where(mem, prefix, &some, Span::call_site());
                 block.stmts = self.blocks.pop().expect("the branch's block");
-                self.values[value.index()].aggregate = true;
-                self.element_refs.insert(value);
-                Val::Scalar(Operand::Value(value))
+                value
             }
             payload => payload,
         };

@@ -1578,7 +1578,11 @@ impl Lowerer<'_> {
             // A name bound to a reference to a local array (`let s = &v; f(s)`), and the
             // element of an `Option` of references (`f(best.unwrap())`).
             let bound_ref = match strip_parens(arg) {
-                Expr::Path(path) => self.bound_by_ref(path),
+                Expr::Path(path) => {
+                    self.bound_by_ref(path)
+                        || matches!(self.local_val(arg),
+                            Some(Val::Scalar(Operand::Value(v))) if self.element_refs.contains(v))
+                }
                 Expr::MethodCall(unwrap)
                     if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") =>
                 {

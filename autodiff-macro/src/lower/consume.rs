@@ -271,6 +271,11 @@ impl Lowerer<'_> {
                         return Some(Val::Poison);
                     }
                 };
+                // A struct element of either read only where it is there.
+                let (value, other) = (
+                    self.element_of_option(value, &some, span),
+                    self.element_of_option(other, &other_some, span),
+                );
                 let either = self.int(quote!(H0 || H1), vec![some.clone(), other_some], span);
                 let value = self.lower_if(some, move |_| value, move |_| other, span);
                 Val::Option(Box::new(value), either)
@@ -396,6 +401,17 @@ impl Lowerer<'_> {
             ::core::option::Option::Some(__autodiff_v) => #some,
             ::core::option::Option::None => #none,
         }))
+    }
+
+    /// `value`, the payload of an `Option` whose flag is `some`: a struct element (of
+    /// `m.atoms.first()`) read as a value where the flag holds.
+    fn element_of_option(&mut self, value: Val, some: &Operand, span: Span) -> Val {
+        match value {
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
+                self.element_where(mem, prefix, some, span)
+            }
+            value => value,
+        }
     }
 
     /// Whether `expr` gives an `Option` of an iterator's item (`max_by(..)`, `.copied()` of

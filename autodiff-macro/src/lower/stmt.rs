@@ -315,7 +315,13 @@ impl Lowerer<'_> {
     /// The struct element at `prefix` of `mem` (of `Some(&m.atoms[i])`, `m.atoms.first()`) as
     /// a value, read only where `some` holds: a computed `Option` (`nth(i)`, `first()`) may
     /// point past the end where it is `None`.
-    fn element_where(&mut self, mem: Mem, prefix: Vec<Operand>, some: &Operand, span: Span) -> Val {
+    pub(super) fn element_where(
+        &mut self,
+        mem: Mem,
+        prefix: Vec<Operand>,
+        some: &Operand,
+        span: Span,
+    ) -> Val {
         let load = move |l: &mut Self| {
             let value = l.emit(Op::Load(mem), prefix, span);
             l.values[value.index()].aggregate = true;
