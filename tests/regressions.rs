@@ -8164,7 +8164,12 @@ mod reviewed_element_options_and_data_idioms {
             Some(v) if v < 0.0 => -v,
             _ => x[0] * 2.0,
         };
-        a + b
+        let c = match x.iter().copied().reduce(f64::min) {
+            Some(v) if v > 0.8 => v * v,
+            Some(v) => v,
+            None => 0.5,
+        };
+        a + b + c
     }
 
     #[differentiate]

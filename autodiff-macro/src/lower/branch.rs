@@ -776,8 +776,19 @@ impl Lowerer<'_> {
         }
         // More arms, on a variable holding one (`Some(b) if b > 0.0 => .., Some(b) => ..,
         // None => ..`): the first arm's `if let`, the others' `match` in its `else`.
-        if let (Some(chain), Expr::Path(_)) = (option_arms(match_), strip_parens(&match_.expr)) {
+        if let Some(chain) = option_arms(match_) {
             if self.gives_option(&match_.expr) {
+                // Of an expression (`match v.iter().max_by(..) { .. }`): bound to a name first,
+                // evaluated once.
+                if !matches!(strip_parens(&match_.expr), Expr::Path(_)) {
+                    let (scrutinee, span) = (&match_.expr, match_.match_token.span);
+                    let arms = &match_.arms;
+                    let bound: Expr = syn::parse_quote_spanned!(span=> {
+                        let __autodiff_option = #scrutinee;
+                        match __autodiff_option { #(#arms)* }
+                    });
+                    return self.expr(&bound);
+                }
                 return self.expr(&chain);
             }
         }
@@ -813,7 +824,7 @@ impl Lowerer<'_> {
         let mut scrutinee = Vec::new();
         for (k, part) in parts.into_iter().enumerate() {
             if let Val::Option(..) = part {
-                self.error(expr, "`match` on an `Option` the function builds takes two arms, `Some(x) => ..` and `None` (or `_`) `=> ..`; or write it as `if let Some(x) = .. { .. } else { .. }`");
+                self.error(expr, "this `match` on an `Option` the function builds (or on a tuple of them) is not supported: match the `Option` itself (`match o { Some(x) if .. => .., Some(x) => .., None => .. }`), and test a tuple with `if let (Some(a), Some(b)) = (p, q)`");
                 return Val::Poison;
             }
             let variants = match_.arms.iter().any(|arm| {
