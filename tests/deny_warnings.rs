@@ -578,6 +578,8 @@ pub struct Beads {
 /// `Option`s of elements and their methods: `split_first` / `split_last`, `get` of rows, a
 /// cursor moved on by a loop, `is_none_or`, `once` in a chain, a match of three arms, a
 /// constant array copied: none adds a warning.
+// `iter().nth(i)` is the construct under test (`get` of a struct's field is not supported).
+#[allow(clippy::iter_nth)]
 #[differentiate]
 fn elements_as_options(x: &[f64], rows: &[[f64; 2]], c: &Beads) -> f64 {
     const START: [f64; 2] = [0.5, -0.5];

@@ -7641,6 +7641,13 @@ mod reviewed_carried_references_and_kept_reductions {
 /// hunts of this stop met: `match *o` with a guard, argmax over integer keys, `iter::once` in
 /// a chain, a constant array copied into a typed variable or assigned, a `HashMap` keyed by a
 /// `String` field.
+// The shapes under test are written as users write them, lints or not.
+#[allow(
+    clippy::iter_nth,
+    clippy::unnecessary_map_or,
+    clippy::manual_swap,
+    clippy::redundant_closure
+)]
 mod reviewed_element_options_and_data_idioms {
     use super::reviewed_carried_references_and_kept_reductions::{Atom, Mol, flat, mol};
     use super::*;
