@@ -48,7 +48,7 @@ pub const OPEN_BUGS: &[(&str, &str)] = &[
 pub const SEEDS: &[u64] = &[0x5eed_0001, 0x5eed_0002, 0x5eed_0003];
 /// Programs per seed at scale 1 (each depends only on its seed and its name, so a smaller
 /// count keeps the first ones); `AUTODIFF_RANDOM_SCALE` multiplies it.
-pub const PER_SEED: usize = 1400;
+pub const PER_SEED: usize = 1500;
 /// The corpus is split over this many test crates (`tests/random_shapes_{1..}.rs`), compiled in
 /// parallel.
 pub const FILES: usize = 6;
