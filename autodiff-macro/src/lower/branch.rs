@@ -504,38 +504,24 @@ impl Lowerer<'_> {
     /// `Some(&m.atoms[i])` as a branch's value: the element read in the branch, a struct
     /// value (read after the join, it would be read where `i` may be out of bounds).
     fn element_in_branch(&mut self, block: &mut ir::Block, val: Val, other: &Val) -> Val {
-        // `Some(p) => p, None => return ..` (a `let .. else` too): the element read in the
-        // branch that has it, a reference to it.
-        if let Val::Mem(mem, prefix) = &val {
-            if self.mems[mem.index()].structured
-                && !prefix.is_empty()
-                && (matches!(other, Val::Unit) || is_dummy(other))
-            {
-                self.blocks.push(std::mem::take(&mut block.stmts));
-                let value = self.element_where(
-                    *mem,
-                    prefix.clone(),
-                    &Operand::Bool(true),
-                    Span::call_site(),
-                );
-                block.stmts = self.blocks.pop().expect("the branch's block");
-                return value;
+        let (value, some) = match val {
+            // `Some(p) => p, None => return ..` (a `let .. else` too): the element read in the
+            // branch that has it, a reference to it.
+            element @ Val::Mem(..) if matches!(other, Val::Unit) || is_dummy(other) => {
+                (element, None)
             }
-        }
-        let Val::Option(payload, some) = val else {
-            return val;
-        };
-        let payload = match *payload {
             // Read where the `Option` is `Some` (`m.atoms.first()` of an empty `Vec` is not).
-            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
-                self.blocks.push(std::mem::take(&mut block.stmts));
-                let value = self.element_where(mem, prefix, &some, Span::call_site());
-                block.stmts = self.blocks.pop().expect("the branch's block");
-                value
-            }
-            payload => payload,
+            Val::Option(payload, some) => (*payload, Some(some)),
+            val => return val,
         };
-        Val::Option(Box::new(payload), some)
+        self.blocks.push(std::mem::take(&mut block.stmts));
+        let flag = some.clone().unwrap_or(Operand::Bool(true));
+        let value = self.element_value(value, &flag, Span::call_site());
+        block.stmts = self.blocks.pop().expect("the branch's block");
+        match some {
+            Some(some) => Val::Option(Box::new(value), some),
+            None => value,
+        }
     }
 
     /// A tuple value the macro holds whole (a tuple parameter, a call's tuple) against a tuple

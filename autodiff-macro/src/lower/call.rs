@@ -293,25 +293,8 @@ impl Lowerer<'_> {
                 return self.expr(&parts);
             }
         }
-        // `if let Some((last, rest)) = v.split_last()`: an `Option` of them (the bounds taken
-        // before the test, where the `Some` can read them).
-        let (v, span) = (&call.receiver, call.method.span());
-        let bounds = (
-            syn::parse_quote_spanned!(span=> __autodiff_len),
-            syn::parse_quote_spanned!(span=> __autodiff_last),
-        );
-        // Of a name or a struct's field (`x`, `m.atoms`); not of a sub-slice, whose bounds would
-        // be computed where the `Some` is.
-        let named = matches!(strip_parens(v), Expr::Path(_) | Expr::Field(_));
-        if let (true, Some(parts)) = (named, self.split_parts(call, &bounds)) {
-            let last = (call.method == "split_last").then(|| {
-                quote::quote_spanned!(span=> let __autodiff_last = __autodiff_len.wrapping_sub(1);)
-            });
-            let option: Expr = syn::parse_quote_spanned!(span=> {
-                let __autodiff_len = #v.len();
-                #last
-                if __autodiff_len == 0 { None } else { Some(#parts) }
-            });
+        // `if let Some((last, rest)) = v.split_last()`: an `Option` of them.
+        if let Some(option) = self.split_option(call) {
             return self.expr(&option);
         }
         // `no_grad(m.prior).unwrap_or(0.0)`: a method without a rule of a value held constant,
@@ -973,11 +956,7 @@ impl Lowerer<'_> {
     /// `v.split_last()`, of a place `v`, with `(len, last)` its length and last index: an
     /// element that is a number is read (`let (&a, rest)` and `*a` read it as well); a struct
     /// is borrowed.
-    pub(super) fn split_parts(
-        &self,
-        split: &syn::ExprMethodCall,
-        (len, last): &(Expr, Expr),
-    ) -> Option<Expr> {
+    fn split_parts(&self, split: &syn::ExprMethodCall, (len, last): &(Expr, Expr)) -> Option<Expr> {
         if !split.args.is_empty() || !is_place(&split.receiver) || !self.held_array(&split.receiver)
         {
             return None;
@@ -995,6 +974,29 @@ impl Lowerer<'_> {
             )),
             _ => None,
         }
+    }
+
+    /// `v.split_first()` / `v.split_last()` of a name or a struct's field (`x`, `m.atoms`) as the
+    /// `Option` it gives, the bounds taken before the test, where the `Some` can read them (not
+    /// of a sub-slice, whose bounds would be computed where the `Some` is).
+    pub(super) fn split_option(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        let (v, span) = (&call.receiver, call.method.span());
+        if !matches!(strip_parens(v), Expr::Path(_) | Expr::Field(_)) {
+            return None;
+        }
+        let bounds = (
+            syn::parse_quote_spanned!(span=> __autodiff_len),
+            syn::parse_quote_spanned!(span=> __autodiff_last),
+        );
+        let parts = self.split_parts(call, &bounds)?;
+        let last = (call.method == "split_last").then(
+            || quote::quote_spanned!(span=> let __autodiff_last = __autodiff_len.wrapping_sub(1);),
+        );
+        Some(syn::parse_quote_spanned!(span=> {
+            let __autodiff_len = #v.len();
+            #last
+            if __autodiff_len == 0 { None } else { Some(#parts) }
+        }))
     }
 
     /// Whether `place` is an array the function holds, a row of one, or a struct's field

@@ -273,8 +273,8 @@ impl Lowerer<'_> {
                 };
                 // A struct element of either read only where it is there.
                 let (value, other) = (
-                    self.element_of_option(value, &some, span),
-                    self.element_of_option(other, &other_some, span),
+                    self.element_value(value, &some, span),
+                    self.element_value(other, &other_some, span),
                 );
                 let either = self.int(quote!(H0 || H1), vec![some.clone(), other_some], span);
                 let value = self.lower_if(some, move |_| value, move |_| other, span);
@@ -403,17 +403,6 @@ impl Lowerer<'_> {
         }))
     }
 
-    /// `value`, the payload of an `Option` whose flag is `some`: a struct element (of
-    /// `m.atoms.first()`) read as a value where the flag holds.
-    fn element_of_option(&mut self, value: Val, some: &Operand, span: Span) -> Val {
-        match value {
-            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
-                self.element_where(mem, prefix, some, span)
-            }
-            value => value,
-        }
-    }
-
     /// Whether `expr` gives an `Option` of an iterator's item (`max_by(..)`, `.copied()` of
     /// one) or is a variable holding one.
     pub(super) fn gives_option(&self, expr: &Expr) -> bool {
@@ -426,13 +415,7 @@ impl Lowerer<'_> {
                         || self.field_element_option(inner).is_some()
                 }
                 "first" => self.element_access(inner) || self.field_element_option(inner).is_some(),
-                "split_first" | "split_last" => {
-                    let bounds = (syn::parse_quote!(n), syn::parse_quote!(n));
-                    matches!(
-                        strip_parens(&inner.receiver),
-                        Expr::Path(_) | Expr::Field(_)
-                    ) && self.split_parts(inner, &bounds).is_some()
-                }
+                "split_first" | "split_last" => self.split_option(inner).is_some(),
                 "copied" | "cloned" => self.gives_option(&inner.receiver),
                 // Also of an `Option` the function is given (`obs[i].or(o)`).
                 "map" | "or" => {

@@ -8,6 +8,10 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, UnOp};
 
+/// The error of a borrow kept as written whose value depends on a differentiated parameter.
+const NUMBER_REFERENCE: &str =
+    "references to numbers cannot be differentiated; use the value itself";
+
 impl Lowerer<'_> {
     /// A field of a struct put into a tuple or an `Option` (`(p.b, 0.0)`, `Some(p.w)`): read
     /// now, as Rust copies it then; `(&p.w, x)` keeps naming it.
@@ -177,7 +181,7 @@ impl Lowerer<'_> {
                             None => {
                                 let opaque = Opaque {
                                     cut: false,
-                                    error: "references to numbers cannot be differentiated; use the value itself".to_owned(),
+                                    error: NUMBER_REFERENCE.to_owned(),
                                     at: reference.to_token_stream(),
                                     ..Opaque::cut(super::iter::rename_holes(template))
                                 };
@@ -203,12 +207,7 @@ impl Lowerer<'_> {
                     // backward sweep takes again rather than tape (its closure holds no borrow
                     // of the arguments).
                     _ => {
-                        let val = self.opaque_with(
-                            expr,
-                            false,
-                            "references to numbers cannot be differentiated; use the value itself"
-                                .to_owned(),
-                        );
+                        let val = self.opaque_with(expr, false, NUMBER_REFERENCE.to_owned());
                         if let Val::Scalar(Operand::Value(value)) = val {
                             if let Some(Inst {
                                 op: Op::Opaque(opaque),

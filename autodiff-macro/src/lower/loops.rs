@@ -264,8 +264,7 @@ impl Lowerer<'_> {
                     if !is_dummy(val) =>
                 {
                     let param = self.fresh_like(var.name(), val);
-                    self.share_aggregate(&param, val);
-                    self.share_kept(&param, val);
+                    self.share_marks(&param, val);
                     if let Some(binding) = self.scopes[depth].get_mut(&var) {
                         binding.val = Some(param.clone());
                     }
@@ -340,11 +339,9 @@ impl Lowerer<'_> {
         let mut carried = Vec::new();
         let mut results = Vec::new();
         for (depth, var, init, param, next) in carried_vars {
-            self.share_aggregate(&param, &next);
-            self.share_kept(&param, &next);
+            self.share_marks(&param, &next);
             let result = self.fresh_like(var.name(), &param);
-            self.share_aggregate(&result, &param);
-            self.share_kept(&result, &param);
+            self.share_marks(&result, &param);
             let mut lost = None;
             flatten_carried(&init, &param, &next, &result, &mut carried, &mut lost);
             let name = var.name().unwrap_or("a variable");
@@ -428,31 +425,16 @@ impl Lowerer<'_> {
         }
     }
 
-    /// Marks the values of `val` that stand for call results (tuples, arrays) as such when the
-    /// values of `like` in the same place are.
-    fn share_aggregate(&mut self, val: &Val, like: &Val) {
-        match (val, like) {
-            (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l)))
-                if self.values[l.index()].aggregate =>
-            {
-                self.values[v.index()].aggregate = true;
-            }
-            (Val::Tuple(vs), Val::Tuple(ls)) => {
-                for (v, l) in vs.iter().zip(ls) {
-                    self.share_aggregate(v, l);
-                }
-            }
-            (Val::Option(v, _), Val::Option(l, _)) => self.share_aggregate(v, l),
-            _ => {}
-        }
-    }
-
-    /// Marks the values of `val` as kept as written (maybe references, see
-    /// `Lowerer::kept_as_written`) or as struct elements standing for references
-    /// (`Lowerer::element_refs`) where the values of `like` in the same place are.
-    fn share_kept(&mut self, val: &Val, like: &Val) {
+    /// Marks the values of `val` as the values of `like` in the same place are marked: as
+    /// standing for call results (tuples, arrays, structs), as kept as written (maybe
+    /// references, see `Lowerer::kept_as_written`), and as struct elements standing for
+    /// references (`Lowerer::element_refs`).
+    fn share_marks(&mut self, val: &Val, like: &Val) {
         match (val, like) {
             (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l))) => {
+                if self.values[l.index()].aggregate {
+                    self.values[v.index()].aggregate = true;
+                }
                 if self.kept_as_written.contains(l) {
                     self.kept_as_written.insert(*v);
                 }
@@ -462,10 +444,10 @@ impl Lowerer<'_> {
             }
             (Val::Tuple(vs), Val::Tuple(ls)) => {
                 for (v, l) in vs.iter().zip(ls) {
-                    self.share_kept(v, l);
+                    self.share_marks(v, l);
                 }
             }
-            (Val::Option(v, _), Val::Option(l, _)) => self.share_kept(v, l),
+            (Val::Option(v, _), Val::Option(l, _)) => self.share_marks(v, l),
             _ => {}
         }
     }

@@ -338,6 +338,18 @@ impl Lowerer<'_> {
         val
     }
 
+    /// `value`, the payload of an `Option` whose flag is `some`: a struct element (of
+    /// `m.atoms.first()`, `Some(&m.atoms[i])`) read as a value where the flag holds (see
+    /// [`Self::element_where`]); any other payload as it is.
+    pub(super) fn element_value(&mut self, value: Val, some: &Operand, span: Span) -> Val {
+        match value {
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
+                self.element_where(mem, prefix, some, span)
+            }
+            value => value,
+        }
+    }
+
     /// Whether `path` names a variable bound by reference.
     pub(super) fn bound_by_ref(&self, path: &syn::ExprPath) -> bool {
         local_name(path)
@@ -558,14 +570,7 @@ impl Lowerer<'_> {
             // `let mut cur = m.atoms.first();`, which a loop may move on (`cur = m.atoms.last()`):
             // an `Option` of a struct value, as `best = Some(a)` makes.
             Val::Option(payload, some) if pat_ident.mutability.is_some() => {
-                let payload = match *payload {
-                    Val::Mem(mem, prefix)
-                        if self.mems[mem.index()].structured && !prefix.is_empty() =>
-                    {
-                        self.element_where(mem, prefix, &some, pat_ident.span())
-                    }
-                    payload => payload,
-                };
+                let payload = self.element_value(*payload, &some, pat_ident.span());
                 let val = Val::Option(Box::new(payload), some);
                 self.name_value(&name, val, ty, pat_ident.span())
             }
@@ -1283,17 +1288,13 @@ impl Lowerer<'_> {
     fn assign_parts(&mut self, current: &Val, val: Val, span: Span) -> Val {
         match (current, val) {
             // `cur = m.atoms.iter().nth(i)`: the element where there is one.
-            (Val::Option(current, _), Val::Option(value, some)) => match (&**current, *value) {
-                (Val::Scalar(_), Val::Mem(mem, prefix))
-                    if self.mems[mem.index()].structured && !prefix.is_empty() =>
-                {
-                    let value = self.element_where(mem, prefix, &some, span);
-                    Val::Option(Box::new(value), some)
-                }
-                (current, value) => {
-                    Val::Option(Box::new(self.assign_parts(current, value, span)), some)
-                }
-            },
+            (Val::Option(current, _), Val::Option(value, some)) => {
+                let value = match **current {
+                    Val::Scalar(_) => self.element_value(*value, &some, span),
+                    _ => *value,
+                };
+                Val::Option(Box::new(self.assign_parts(current, value, span)), some)
+            }
             // Of a number or an index (one of an array or a tuple cannot be carried: the loop
             // reports it).
             (Val::Option(payload, _), Val::Scalar(given @ Operand::Value(_)))
@@ -1315,10 +1316,8 @@ impl Lowerer<'_> {
             }
             // `best = Some(a)` of an item of `&m.atoms`: a struct value, which the variable
             // carries (as `prev = a` of a reference does).
-            (Val::Scalar(_), Val::Mem(mem, prefix))
-                if self.mems[mem.index()].structured && !prefix.is_empty() =>
-            {
-                self.element_where(mem, prefix, &Operand::Bool(true), span)
+            (Val::Scalar(_), element @ Val::Mem(..)) => {
+                self.element_value(element, &Operand::Bool(true), span)
             }
             (Val::Tuple(current), Val::Tuple(parts)) if current.len() == parts.len() => Val::Tuple(
                 current
