@@ -603,6 +603,9 @@ impl Lowerer<'_> {
             let call = self.numbers_by_reference(call);
             return self.opaque(&Expr::MethodCall(call), true, &format!("method `{name}`"));
         }
+        // A method of a sub-slice of structs (`m.atoms[1..].split_first()`): the slice's own
+        // method, which the macro has no rule for at a range, so its message says what works.
+        let mut sub_slice_of_structs = false;
         if is_place(&call.receiver) {
             let receiver = self.expr(&call.receiver);
             // `t.clone()` of a tuple holding arrays: copies of them.
@@ -659,11 +662,11 @@ impl Lowerer<'_> {
                 // A method of a struct: differentiated through its pullback. Not of a `Vec` of
                 // structs or a sub-slice of one (`m.atoms[1..].split_first()`), whose methods
                 // are the slice's.
-                if self.mems[mem.index()].structured
-                    && !SLICE_METHODS.contains(&name.as_str())
-                    && !matches!(prefix.last(), Some(Operand::Range(..)))
-                {
-                    return self.struct_method(call, Operand::Mem(mem, prefix));
+                if self.mems[mem.index()].structured && !SLICE_METHODS.contains(&name.as_str()) {
+                    if !matches!(prefix.last(), Some(Operand::Range(..))) {
+                        return self.struct_method(call, Operand::Mem(mem, prefix));
+                    }
+                    sub_slice_of_structs = true;
                 }
             }
             // A method of a struct the function built (`let s = Spring { .. }; s.energy(x)`),
@@ -722,7 +725,11 @@ impl Lowerer<'_> {
             receiver => matches!(self.local_val(receiver),
                 Some(Val::Scalar(Operand::Value(v))) if self.borrows.contains(v)),
         };
-        if data {
+        if sub_slice_of_structs {
+            error = format!(
+                "`.{name}(..)` of a sub-slice of structs is not supported; bind the sub-slice to a variable first (`let rest = &atoms[1..];`, then `rest.{name}(..)`), or index its elements"
+            );
+        } else if data {
             let receiver = call.receiver.to_token_stream();
             error += &format!(
                 "; if `{name}` is a `#[differentiate]` method of data (an item of a slice that is not differentiated), call it by path: `Type::{name}({receiver}, ..)`"
