@@ -8498,3 +8498,209 @@ mod reviewed_element_options_and_data_idioms {
         );
     }
 }
+
+/// Found in this stop's own work and its hunts (robotics): functions passed by path to
+/// adapters over structs and rows; methods of an `Option`'s unwrapped struct element; `get(i)`
+/// of a `Vec` of structs; a closure typed `|a: &Site|`; rows indexed through a borrowed tuple's
+/// part (`&pts[*i]`, which generated `pts[i]` with `i: &usize`).
+mod reviewed_paths_unwrapped_elements_and_edges {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Site {
+        pub q: f64,
+        pub x: f64,
+    }
+
+    impl Site {
+        #[differentiate]
+        fn pot(&self) -> f64 {
+            self.q * self.x * self.x
+        }
+
+        #[differentiate]
+        fn dist(&self, o: &Site) -> f64 {
+            ((self.q - o.q).powi(2) + (self.x - o.x).powi(2)).sqrt()
+        }
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Chain {
+        pub sites: Vec<Site>,
+        pub k: f64,
+    }
+
+    fn chain(v: &[f64]) -> Chain {
+        let sites = v[1..].chunks(2).map(|c| Site { q: c[0], x: c[1] });
+        Chain {
+            sites: sites.collect(),
+            k: v[0],
+        }
+    }
+
+    fn flat(g: &Chain) -> Vec<f64> {
+        let sites = g.sites.iter().flat_map(|s| [s.q, s.x]);
+        [g.k].into_iter().chain(sites).collect()
+    }
+
+    #[differentiate]
+    fn energy(s: &Site) -> f64 {
+        s.q * s.x
+    }
+
+    #[differentiate]
+    fn wavy(v: f64) -> f64 {
+        v * v + v.sin()
+    }
+
+    #[differentiate]
+    fn lean(a: f64, b: f64) -> f64 {
+        a + 2.0 * b
+    }
+
+    #[differentiate]
+    fn norm(r: &[f64; 2]) -> f64 {
+        (r[0] * r[0] + r[1] * r[1]).sqrt()
+    }
+
+    #[differentiate]
+    fn gap(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+    }
+
+    #[differentiate]
+    fn by_paths(c: &Chain, x: &[f64]) -> f64 {
+        let mut s = x.iter().copied().fold(0.5, lean);
+        for k in 0..2 {
+            let e: f64 = c.sites.iter().map(energy).sum();
+            if e > 0.0 {
+                s += c.k * e * k as f64;
+            } else {
+                s -= e;
+            }
+        }
+        let each: Vec<f64> = c.sites.iter().map(energy).collect();
+        s += each[0] * each[1];
+        s + c.sites.iter().map(energy).fold(0.0, f64::max)
+            + x.iter().copied().map(wavy).map(f64::exp).sum::<f64>().ln()
+    }
+
+    #[differentiate]
+    fn row_norms(rows: &[[f64; 2]]) -> f64 {
+        rows.iter().map(norm).sum::<f64>()
+    }
+
+    #[differentiate]
+    fn unwrapped(c: &Chain) -> f64 {
+        let first = c.sites.first();
+        let mut s = if first.is_some() {
+            first.unwrap().pot()
+        } else {
+            0.0
+        };
+        let mut cur = c.sites.first();
+        for i in 1..4 {
+            if cur.is_some() {
+                s += cur.unwrap().pot() * i as f64;
+            }
+            cur = c.sites.get(i);
+        }
+        if let Some(b) = c.sites.get(1) {
+            s += b.pot() * c.k;
+        }
+        let top = c.sites.iter().max_by(|a, b| a.q.total_cmp(&b.q));
+        s + top.unwrap().pot()
+            + c.sites
+                .iter()
+                .max_by(|a, b| a.x.total_cmp(&b.x))
+                .unwrap()
+                .pot()
+    }
+
+    #[differentiate]
+    fn typed_closure(c: &Chain, w: f64) -> f64 {
+        let e = |a: &Site| a.q * w + a.x * a.x;
+        let mut s = 0.0;
+        for a in &c.sites {
+            if a.q > 0.0 {
+                s += e(a);
+            } else {
+                s -= e(a) * w;
+            }
+        }
+        s + e(&c.sites[0]) + c.sites.iter().map(|a: &Site| e(a)).sum::<f64>()
+    }
+
+    #[differentiate(wrt(pts))]
+    fn springs(pts: &[[f64; 2]], edges: &[(usize, usize)]) -> f64 {
+        let mut e = 0.0;
+        for (i, j) in edges {
+            e += gap(&pts[*i], &pts[*j]);
+            if *i == 0 {
+                e += pts[*j][1];
+            }
+        }
+        e
+    }
+
+    #[differentiate(wrt(c))]
+    fn graph(c: &Chain, edges: &[(usize, usize)]) -> f64 {
+        let mut e = 0.0;
+        for (i, j) in edges.iter() {
+            let l = c.sites[*i].dist(&c.sites[*j]);
+            e += c.k * (l - 1.0).powi(2) + Site::dist(&c.sites[*j], &c.sites[*i]);
+        }
+        e
+    }
+
+    fn rows(v: &[f64]) -> Vec<[f64; 2]> {
+        v.chunks(2).map(|c| [c[0], c[1]]).collect()
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let edges = [(0, 1), (1, 2), (2, 0)];
+        for v in [
+            vec![0.7, 1.0, 2.0, 3.0, 4.0, -0.5, 0.7],
+            vec![-0.4, 0.3, -2.0, 1.5, 0.2, 2.5, -1.0],
+        ] {
+            let c = chain(&v);
+            let x = [0.5, 1.5, -0.3];
+            let (value, (gc, gx)) = by_paths_grad(&c, &x);
+            assert_eq!(value, by_paths(&c, &x));
+            assert_gradient(|v: &[f64]| by_paths(&chain(v), &x), &v, &flat(&gc), 1e-6);
+            assert_gradient(|x: &[f64]| by_paths(&c, x), &x, &gx, 1e-6);
+            let (value, g) = unwrapped_grad(&c);
+            assert_eq!(value, unwrapped(&c));
+            assert_gradient(|v: &[f64]| unwrapped(&chain(v)), &v, &flat(&g), 1e-6);
+            let (value, (g, gw)) = typed_closure_grad(&c, 0.7);
+            assert_eq!(value, typed_closure(&c, 0.7));
+            let mut with_w = v.clone();
+            with_w.push(0.7);
+            let mut got = flat(&g);
+            got.push(gw);
+            let f = |v: &[f64]| typed_closure(&chain(&v[..7]), v[7]);
+            assert_gradient(f, &with_w, &got, 1e-6);
+            let (value, g) = graph_grad(&c, &edges);
+            assert_eq!(value, graph(&c, &edges));
+            assert_gradient(|v: &[f64]| graph(&chain(v), &edges), &v, &flat(&g), 1e-6);
+            let (value, g) = springs_grad(&rows(&v[1..]), &edges);
+            assert_eq!(value, springs(&rows(&v[1..]), &edges));
+            let f = |p: &[f64]| springs(&rows(p), &edges);
+            assert_gradient(f, &v[1..], &g.concat(), 1e-6);
+            let (value, g) = row_norms_grad(&rows(&v[1..]));
+            assert_eq!(value, row_norms(&rows(&v[1..])));
+            assert_gradient(|p: &[f64]| row_norms(&rows(p)), &v[1..], &g.concat(), 1e-6);
+        }
+        // By hand: the first site's pot, counted at i = 1 too, and the second's at 2 and by
+        // `k`; `get(3)` is past the end.
+        let c = chain(&[2.0, 1.0, 3.0, 0.5, 1.0]);
+        let (value, _) = unwrapped_grad(&c);
+        let pot = |q: f64, x: f64| q * x * x;
+        let top = pot(1.0, 3.0) + pot(1.0, 3.0);
+        assert_eq!(
+            value,
+            2.0 * pot(1.0, 3.0) + 2.0 * pot(0.5, 1.0) + 2.0 * pot(0.5, 1.0) + top
+        );
+    }
+}

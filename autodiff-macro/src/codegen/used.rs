@@ -154,8 +154,11 @@ fn other_reads(block: &Block, out: &mut BTreeSet<Value>) {
                 ..
             }) => {
                 for (arg, by_ref) in args.iter().zip(written_ref) {
-                    if !by_ref {
-                        out.extend(arg.values());
+                    match arg {
+                        // `&pts[*i]`: the index is read as a number all the same.
+                        Operand::Mem(..) => out.extend(arg.values()),
+                        _ if !by_ref => out.extend(arg.values()),
+                        _ => {}
                     }
                 }
             }

@@ -358,7 +358,11 @@ impl Lowerer<'_> {
         let operator = OPERATOR_METHODS.contains(&name.as_str());
         // ... also after another such method of a struct (`v.add(&w, h).mul(k)`).
         let struct_operator = operator && self.operator_chain_of_struct(&call.receiver);
-        if (self.known_struct(&call.receiver) || struct_operator)
+        // (Of `cur.unwrap()`, an `Option<&Vec<f64>>`'s too, whose slice methods are its own.)
+        let unwrapped = matches!(strip_parens(&call.receiver), Expr::MethodCall(u)
+            if matches!(u.method.to_string().as_str(), "unwrap" | "expect"));
+        let slice_method = unwrapped && SLICE_METHODS.contains(&name.as_str());
+        if (self.known_struct(&call.receiver) && !slice_method || struct_operator)
             && !matches!(name.as_str(), "clone" | "to_owned")
             && (operator || !rules::is_known(&name))
             && !CUT_METHODS.contains(&name.as_str())
@@ -853,13 +857,14 @@ impl Lowerer<'_> {
         };
         let struct_param = matches!(self.local_val(&field.base), Some(Val::Mem(mem, prefix))
             if prefix.is_empty() && self.mems[mem.index()].structured);
-        if !struct_param || !call.args.is_empty() {
+        if !struct_param {
             return None;
         }
         let (receiver, span) = (&call.receiver, call.method.span());
-        match name.as_str() {
-            "first" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(0))),
-            "last" => Some(syn::parse_quote_spanned!(span=> #receiver.iter().last())),
+        match (name.as_str(), &call.args.iter().collect::<Vec<_>>()[..]) {
+            ("first", []) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(0))),
+            ("last", []) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().last())),
+            ("get", [i]) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(#i))),
             _ => None,
         }
     }
@@ -1090,6 +1095,30 @@ impl Lowerer<'_> {
             {
                 self.known_struct(&copy.receiver)
             }
+            Expr::MethodCall(unwrap)
+                if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") =>
+            {
+                // `cur.unwrap()` of an `Option` of a struct element (`m.atoms.first()`), and
+                // `m.atoms.iter().max_by(..).unwrap()`.
+                if self.struct_item_option(&unwrap.receiver) {
+                    return true;
+                }
+                match self.local_val(&unwrap.receiver) {
+                    Some(Val::Option(payload, _)) => match &**payload {
+                        Val::Mem(mem, prefix) => {
+                            self.mems[mem.index()].structured
+                                && !matches!(prefix.last(), Some(Operand::Range(..)))
+                        }
+                        Val::Scalar(Operand::Value(v)) => {
+                            self.structs.contains(v)
+                                || self.struct_elements.contains_key(v)
+                                || self.element_refs.contains(v)
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
             _ => match self.local_val(expr) {
                 Some(Val::Mem(mem, prefix)) => {
                     let data = &self.mems[mem.index()];
@@ -1101,6 +1130,36 @@ impl Lowerer<'_> {
                 _ => false,
             },
         }
+    }
+
+    /// Whether `expr` is an `Option` of an item of a `Vec` of structs the iterator chain
+    /// keeps as they are (`m.atoms.iter().filter(..).max_by(..)`).
+    fn struct_item_option(&self, expr: &Expr) -> bool {
+        let Expr::MethodCall(call) = strip_parens(expr) else {
+            return false;
+        };
+        if !matches!(
+            call.method.to_string().as_str(),
+            "max_by" | "min_by" | "max_by_key" | "min_by_key" | "nth" | "last" | "reduce"
+        ) {
+            return false;
+        }
+        let mut receiver = strip_parens(&call.receiver);
+        while let Expr::MethodCall(adapter) = receiver {
+            if !matches!(
+                adapter.method.to_string().as_str(),
+                "iter" | "into_iter" | "filter" | "rev" | "skip" | "take" | "step_by"
+            ) {
+                return false;
+            }
+            receiver = strip_parens(&adapter.receiver);
+            if adapter.method == "iter" || adapter.method == "into_iter" {
+                return matches!(receiver, Expr::Field(_) | Expr::Index(_))
+                    && matches!(self.local_val(root_of(receiver)), Some(Val::Mem(mem, _))
+                        if self.mems[mem.index()].structured);
+            }
+        }
+        false
     }
 
     /// `no_grad(&s.f)` given a method that is not the standard library's (`step`): the

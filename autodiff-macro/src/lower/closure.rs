@@ -98,23 +98,25 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered (numbers).
+    /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered: a float method by its rule,
+    /// any other function as the closure `|a, b| g(a, b)` would call it, so that an item of
+    /// structs or rows reaches it as a closure's parameter does (`m.atoms.iter().map(energy)`).
     fn call_path(&mut self, path: &syn::ExprPath, args: Vec<Val>, span: Span) -> Val {
-        let mut operands = Vec::new();
-        for arg in args {
-            match arg {
-                Val::Scalar(operand) => operands.push(operand),
-                Val::Poison => return Val::Poison,
-                _ => {
-                    self.error(
-                        path,
-                        "a function given to an iterator adapter is called here with an array or a tuple; write a closure that takes it apart",
-                    );
-                    return Val::Poison;
+        if let Some(method) = float_method_path(path, self.generic_float.as_ref()) {
+            let mut operands = Vec::new();
+            for arg in args {
+                match arg {
+                    Val::Scalar(operand) => operands.push(operand),
+                    Val::Poison => return Val::Poison,
+                    _ => {
+                        self.error(
+                            path,
+                            "a function given to an iterator adapter is called here with an array or a tuple; write a closure that takes it apart",
+                        );
+                        return Val::Poison;
+                    }
                 }
             }
-        }
-        if let Some(method) = float_method_path(path, self.generic_float.as_ref()) {
             return match rules::lookup(&method.to_string(), operands.len()) {
                 Some(rule) => {
                     let form = Form::Path(path.clone());
@@ -131,15 +133,15 @@ impl Lowerer<'_> {
                 }
             };
         }
-        let n = operands.len();
-        let op = Op::Call {
-            callee: Callee::Path(path.clone()),
-            written_ref: vec![false; n],
-            by_ref: vec![false; n],
-            cut: vec![false; n],
-            tangents: false,
-        };
-        self.call_result(op, operands, span)
+        let names: Vec<syn::Ident> = (0..args.len())
+            .map(|k| quote::format_ident!("__autodiff_arg{k}", span = span))
+            .collect();
+        let closure: syn::ExprClosure =
+            syn::parse_quote_spanned!(span=> |#(#names),*| #path(#(#names),*));
+        match self.closure(&closure) {
+            Val::Closure(closure) => self.call_closure(&closure, args, &[], span),
+            _ => Val::Poison,
+        }
     }
 
     /// The closure's body, inlined with its parameters bound to `args`; `written_ref` tells

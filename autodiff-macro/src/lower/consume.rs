@@ -414,7 +414,9 @@ impl Lowerer<'_> {
                         || self.element_access(inner)
                         || self.field_element_option(inner).is_some()
                 }
-                "first" => self.element_access(inner) || self.field_element_option(inner).is_some(),
+                "first" | "get" => {
+                    self.element_access(inner) || self.field_element_option(inner).is_some()
+                }
                 "split_first" | "split_last" => self.split_option(inner).is_some(),
                 "copied" | "cloned" => self.gives_option(&inner.receiver),
                 // Also of an `Option` the function is given (`obs[i].or(o)`).

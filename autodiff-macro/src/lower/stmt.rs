@@ -942,8 +942,13 @@ impl Lowerer<'_> {
                     return Val::Scalar(operand);
                 }
             }
-            if ty.is_none() {
-                // An alias: `let y = x;` reads the same value.
+            // An alias: `let y = x;` reads the same value; so does `|a: &Atom|` of a struct
+            // the macro holds by value, which a copy of the annotated type would not fit.
+            let struct_ref = matches!(ty.map(strip_type_parens), Some(syn::Type::Reference(_)))
+                && (self.values[value.index()].aggregate
+                    || self.structs.contains(&value)
+                    || self.struct_elements.contains_key(&value));
+            if ty.is_none() || struct_ref {
                 return Val::Scalar(operand);
             }
         }
