@@ -8704,3 +8704,216 @@ mod reviewed_paths_unwrapped_elements_and_edges {
         );
     }
 }
+
+/// Found by this stop's hunts (robotics): a `Vec` of identity frames written out
+/// (`vec![[[1.0, 0.0], [0.0, 1.0]]; n + 1]`), and a vector type's methods named like operators
+/// called on a struct's field or element (`b.pos.sub(t)`, `r.pts[i].sub(..)`) or on a
+/// loop-carried struct (`q = q.mul(&dq).normalized()`), which were taken for `std::ops`'s.
+mod reviewed_frames_and_vector_methods {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, Differentiable)]
+    pub struct V2 {
+        pub x: f64,
+        pub y: f64,
+    }
+
+    impl V2 {
+        #[differentiate]
+        fn add(&self, o: &V2) -> V2 {
+            V2 {
+                x: self.x + o.x,
+                y: self.y + o.y,
+            }
+        }
+
+        #[differentiate]
+        fn sub(&self, o: &V2) -> V2 {
+            V2 {
+                x: self.x - o.x,
+                y: self.y - o.y,
+            }
+        }
+
+        #[differentiate]
+        fn mul(&self, o: &V2) -> V2 {
+            V2 {
+                x: self.x * o.x - self.y * o.y,
+                y: self.x * o.y + self.y * o.x,
+            }
+        }
+
+        #[differentiate]
+        fn normalized(&self) -> V2 {
+            let n = (self.x * self.x + self.y * self.y).sqrt();
+            V2 {
+                x: self.x / n,
+                y: self.y / n,
+            }
+        }
+
+        #[differentiate]
+        fn norm(&self) -> f64 {
+            self.x.hypot(self.y)
+        }
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Body {
+        pub pos: V2,
+        pub vel: V2,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Rope {
+        pub pts: Vec<V2>,
+        pub k: f64,
+    }
+
+    #[differentiate]
+    fn frames(q: &[f64]) -> f64 {
+        let n = q.len();
+        let mut frames = vec![[[1.0, 0.0], [0.0, 1.0]]; n + 1];
+        for i in 0..n {
+            let (s, c) = q[i].sin_cos();
+            let f = frames[i];
+            frames[i + 1] = [
+                [f[0][0] * c - f[0][1] * s, f[0][0] * s + f[0][1] * c],
+                [f[1][0] * c - f[1][1] * s, f[1][0] * s + f[1][1] * c],
+            ];
+        }
+        let mut fixed = [[[2.0, -0.5], [0.0, 1.0]]; 3];
+        fixed[1][0][1] = q[0] * fixed[2][0][0];
+        frames[n][0][0] + frames[n][1][0] * frames[n - 1][0][1] + fixed[1][0][1] * fixed[0][0][1]
+    }
+
+    #[differentiate]
+    fn toward(b: &Body, t: &V2) -> f64 {
+        let d = b.pos.sub(t);
+        d.x * d.x + d.y * d.y + b.vel.add(&b.pos).norm()
+    }
+
+    #[differentiate]
+    fn rope(r: &Rope) -> f64 {
+        let mut e = 0.0;
+        for i in 1..r.pts.len() {
+            let d = r.pts[i].sub(&r.pts[i - 1]);
+            if d.x > 0.0 {
+                e += r.k * (d.norm() - 1.0).powi(2);
+            } else {
+                e += d.norm();
+            }
+        }
+        e
+    }
+
+    #[differentiate]
+    fn spin(a: f64, b: f64) -> f64 {
+        let mut q = V2 { x: 1.0, y: 0.0 };
+        let dq = V2 {
+            x: a.cos(),
+            y: b.sin(),
+        };
+        for _ in 0..3 {
+            let qd = q.mul(&dq);
+            q = qd.normalized();
+        }
+        q.y
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for q in [vec![0.3, -0.7, 1.1], vec![0.2]] {
+            let (v, g) = frames_grad(&q);
+            assert_eq!(v, frames(&q));
+            assert_gradient(frames, &q, &g, 1e-6);
+        }
+        let body = |p: &[f64]| Body {
+            pos: V2 { x: p[0], y: p[1] },
+            vel: V2 { x: p[2], y: p[3] },
+        };
+        let p = [0.3, -0.5, 1.0, 2.0, 0.7, 0.1];
+        let t = V2 { x: p[4], y: p[5] };
+        let (v, (gb, gt)) = toward_grad(&body(&p), &t);
+        assert_eq!(v, toward(&body(&p), &t));
+        let got = [gb.pos.x, gb.pos.y, gb.vel.x, gb.vel.y, gt.x, gt.y];
+        let f = |p: &[f64]| toward(&body(p), &V2 { x: p[4], y: p[5] });
+        assert_gradient(f, &p, &got, 1e-6);
+        let make = |q: &[f64]| Rope {
+            k: q[0],
+            pts: q[1..].chunks(2).map(|c| V2 { x: c[0], y: c[1] }).collect(),
+        };
+        let q = [2.0, 0.0, 0.0, 1.0, 0.5, 2.0, 2.5, 1.5, 2.0];
+        let (v, g) = rope_grad(&make(&q));
+        assert_eq!(v, rope(&make(&q)));
+        let mut got = vec![g.k];
+        got.extend(g.pts.iter().flat_map(|p| [p.x, p.y]));
+        assert_gradient(|q: &[f64]| rope(&make(q)), &q, &got, 1e-6);
+        let (v, (ga, gb)) = spin_grad(0.3, 0.4);
+        assert_eq!(v, spin(0.3, 0.4));
+        assert_gradient(|p: &[f64]| spin(p[0], p[1]), &[0.3, 0.4], &[ga, gb], 1e-6);
+    }
+}
+
+/// Found by the review of this stop's function paths and the operations-research hunt: a
+/// function path after `map(sq)` (`.map(sq).map(sq)`, `.fold(0.0, lean)`, also written as a
+/// closure, `.map(|v| sq(v))`, which passed the call's value by reference), and a
+/// `HashMap`'s `Option<&f64>` matched with `Some(v) => *v` (the `*` was dropped).
+mod reviewed_paths_after_calls_and_map_lookups {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[differentiate]
+    fn wavy(v: f64) -> f64 {
+        v * v + v.sin()
+    }
+
+    #[differentiate]
+    fn lean(a: f64, b: f64) -> f64 {
+        a + 2.0 * b
+    }
+
+    #[differentiate]
+    fn chained(x: &[f64]) -> f64 {
+        let twice: f64 = x.iter().copied().map(wavy).map(wavy).sum();
+        let closure: f64 = x.iter().copied().map(wavy).map(|v| wavy(v)).sum();
+        twice * closure + x.iter().copied().map(wavy).fold(0.0, lean)
+    }
+
+    #[differentiate(wrt(alloc))]
+    fn shortage(alloc: &[f64], demand: &HashMap<usize, f64>) -> f64 {
+        let mut s = 0.0;
+        for i in 0..alloc.len() {
+            let d = match demand.get(&i) {
+                Some(v) => *v,
+                None => 0.0,
+            };
+            s += (d - alloc[i]).powi(2);
+            s += if let Some(v) = demand.get(&(i + 1)) {
+                *v * alloc[i]
+            } else {
+                alloc[i]
+            };
+            match demand.get(&i) {
+                Some(v) if *v > 1.0 => s += *v * alloc[i],
+                Some(v) => s -= (*v - alloc[i]).powi(2),
+                None => {}
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for x in [vec![0.3, -0.8, 1.4], vec![2.0]] {
+            let (v, g) = chained_grad(&x);
+            assert_eq!(v, chained(&x));
+            assert_gradient(chained, &x, &g, 1e-6);
+        }
+        let demand: HashMap<usize, f64> = [(0, 2.0), (2, 0.5)].into_iter().collect();
+        let x = [0.3, 1.2, -0.4];
+        let (v, g) = shortage_grad(&x, &demand);
+        assert_eq!(v, shortage(&x, &demand));
+        assert_gradient(|x: &[f64]| shortage(x, &demand), &x, &g, 1e-6);
+    }
+}

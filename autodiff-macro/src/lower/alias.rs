@@ -492,9 +492,11 @@ impl Replace<'_> {
         }
     }
 
-    fn place(&self) -> Expr {
+    /// The place in parentheses, spanned where the name was written (an error about the
+    /// place points there, not at the attribute).
+    fn place(&self, at: &Expr) -> Expr {
         let place = self.place;
-        parse_quote!((#place))
+        syn::parse_quote_spanned!(at.span()=> (#place))
     }
 }
 
@@ -504,18 +506,20 @@ impl VisitMut for Replace<'_> {
             Expr::Unary(unary)
                 if matches!(unary.op, syn::UnOp::Deref(_)) && self.is_name(&unary.expr) =>
             {
-                *expr = self.place();
+                *expr = self.place(&unary.expr);
             }
             // Passed on whole: what lowering says of `&mut v[k]` is said at `e`.
             Expr::Path(_) if self.is_name(expr) => {
                 let place = self.place;
                 *expr = syn::parse_quote_spanned!(expr.span()=> &mut #place);
             }
-            Expr::Field(field) if self.is_name(&field.base) => *field.base = self.place(),
+            Expr::Field(field) if self.is_name(&field.base) => {
+                *field.base = self.place(&field.base)
+            }
             Expr::Index(index) if self.is_name(&index.expr) => {
                 self.visit_expr_mut(&mut index.index);
                 let Some((base, lo, hi)) = self.first else {
-                    *index.expr = self.place();
+                    *index.expr = self.place(&index.expr);
                     return;
                 };
                 // Checked against the sub-slice's bounds, not only the array's (a panic there
@@ -532,7 +536,7 @@ impl VisitMut for Replace<'_> {
                 *index.expr = parse_quote!(#base);
             }
             Expr::MethodCall(call) if self.is_name(&call.receiver) => {
-                *call.receiver = self.place();
+                *call.receiver = self.place(&call.receiver);
                 call.args
                     .iter_mut()
                     .for_each(|arg| self.visit_expr_mut(arg));

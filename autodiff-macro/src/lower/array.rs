@@ -14,6 +14,9 @@ impl Lowerer<'_> {
         if let Some(matrix) = self.repeat_of_repeat(elem, len, vec, span) {
             return matrix;
         }
+        if let Some(filled) = repeat_of_matrix(elem, len, vec, span) {
+            return self.expr(&filled);
+        }
         let len = self.operand(len);
         let elem_expr = elem;
         let mut field = false;
@@ -295,6 +298,16 @@ impl Lowerer<'_> {
             };
             return self.opaque(&table, true, "a table of constants");
         }
+        if elems
+            .iter()
+            .any(|e| matches!(strip_parens(e), Expr::Tuple(_)))
+        {
+            self.error_at(
+                span,
+                "an array or `Vec` of tuples that hold differentiated numbers is not supported; keep each part in an array of its own (`let ts = [0.0, 1.0]; let ys = [a, b];`, then `(ts[i], ys[i])`)",
+            );
+            return Val::Poison;
+        }
         // `[[a, b], [c, d]]` or `vec![vec![a, b], ..]`: a matrix literal, row by row; a row may
         // be an array variable (`[start, [start[0] + h, start[1]]]`) of the written rows' length,
         // which the function's own type check holds it to.
@@ -575,4 +588,53 @@ fn constant_tuple(expr: &Expr) -> bool {
         }
     }
     matches!(strip_parens(expr), Expr::Tuple(t) if !t.elems.is_empty() && t.elems.iter().all(constant))
+}
+
+/// `vec![[[1.0, 0.0], [0.0, 1.0]]; n]` (and `[..; n]`) of a matrix written out with float
+/// literals: a matrix of zeros of its shape, each element of which is then assigned the
+/// matrix, as a user would write it (a row written out is [`Lowerer::repeat_row`]'s).
+fn repeat_of_matrix(elem: &Expr, len: &Expr, vec: bool, span: Span) -> Option<Expr> {
+    let Expr::Array(rows) = strip_parens(elem) else {
+        return None;
+    };
+    let width = match rows.elems.first().map(strip_parens) {
+        Some(Expr::Array(row)) => row.elems.len(),
+        _ => return None,
+    };
+    let float_literals = rows.elems.iter().all(|row| {
+        matches!(strip_parens(row), Expr::Array(row) if row.elems.len() == width
+            && row.elems.iter().all(is_float_literal))
+    });
+    if !float_literals || width == 0 {
+        return None;
+    }
+    let height = rows.elems.len();
+    let zeros = if vec {
+        quote::quote_spanned!(span=> vec![[[0.0; #width]; #height]; #len])
+    } else {
+        quote::quote_spanned!(span=> [[[0.0; #width]; #height]; #len])
+    };
+    Some(syn::parse_quote_spanned!(span=> {
+        let mut __autodiff_filled = #zeros;
+        for __autodiff_k in 0..__autodiff_filled.len() {
+            __autodiff_filled[__autodiff_k] = #elem;
+        }
+        __autodiff_filled
+    }))
+}
+
+/// `1.0`, `-0.5`, `2f64`: a float literal, maybe negated.
+fn is_float_literal(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(_),
+            ..
+        }) => true,
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => is_float_literal(expr),
+        _ => false,
+    }
 }

@@ -351,6 +351,13 @@ impl Lowerer<'_> {
             index: false,
             borrow: false,
         });
+        // Of a value held as written (`demand.get(&i)` of a `HashMap`), the bindings are the
+        // user's, references too: `*v` of one is kept.
+        let as_written = !by_ref
+            && scrutinee.iter().all(|s| {
+                s.value()
+                    .is_some_and(|v| self.kept_as_written.contains(&v) || self.borrowed(v))
+            });
         let tuple = self.emit(op, scrutinee.to_vec(), span);
         self.values[tuple.index()].aggregate = true;
         for (k, name) in names.iter().enumerate() {
@@ -359,6 +366,9 @@ impl Lowerer<'_> {
                 span,
             });
             let part = self.emit(Op::Field(member), vec![Operand::Value(tuple)], span);
+            if as_written {
+                self.kept_as_written.insert(part);
+            }
             self.values[part.index()].name = Some(name.clone());
             self.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));
         }

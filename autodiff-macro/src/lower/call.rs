@@ -864,7 +864,20 @@ impl Lowerer<'_> {
         match (name.as_str(), &call.args.iter().collect::<Vec<_>>()[..]) {
             ("first", []) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(0))),
             ("last", []) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().last())),
-            ("get", [i]) => Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(#i))),
+            // An index (not a map's key, `names.get("a")`, `get(&k)`, nor a range).
+            ("get", [i])
+                if !matches!(
+                    strip_parens(i),
+                    Expr::Reference(_)
+                        | Expr::Range(_)
+                        | Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(_),
+                            ..
+                        })
+                ) =>
+            {
+                Some(syn::parse_quote_spanned!(span=> #receiver.iter().nth(#i)))
+            }
             _ => None,
         }
     }
@@ -1095,6 +1108,12 @@ impl Lowerer<'_> {
             {
                 self.known_struct(&copy.receiver)
             }
+            // `b.vel.add(&b.pos)` of a struct's field: the struct's method gives one.
+            Expr::MethodCall(operator)
+                if OPERATOR_METHODS.contains(&operator.method.to_string().as_str()) =>
+            {
+                self.operator_chain_of_struct(expr)
+            }
             Expr::MethodCall(unwrap)
                 if matches!(unwrap.method.to_string().as_str(), "unwrap" | "expect") =>
             {
@@ -1140,7 +1159,7 @@ impl Lowerer<'_> {
         };
         if !matches!(
             call.method.to_string().as_str(),
-            "max_by" | "min_by" | "max_by_key" | "min_by_key" | "nth" | "last" | "reduce"
+            "max_by" | "min_by" | "max_by_key" | "min_by_key" | "nth" | "last"
         ) {
             return false;
         }
@@ -1229,15 +1248,26 @@ impl Lowerer<'_> {
         (is_no_grad(func) && is_place(place) && of_struct).then_some(held)
     }
 
-    /// A struct, or methods named like operators applied to one (`v.add(&w, k)`): what such a
-    /// method gives is the struct's too. (Not any value the function holds, or a field: a number
-    /// there may have `std::ops`'s `y.mul(2.0)`.)
+    /// A struct, a field or element of one (`b.pos.sub(&t)`, `rope.pts[i].sub(..)`: float code
+    /// writes the operator), or methods named like operators applied to one (`v.add(&w, k)`):
+    /// what such a method gives is the struct's too. (Not any value the function holds, or a
+    /// call's: a number there may have `std::ops`'s `y.mul(2.0)`.)
     fn operator_chain_of_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner)
                 if OPERATOR_METHODS.contains(&inner.method.to_string().as_str()) =>
             {
                 self.operator_chain_of_struct(&inner.receiver)
+            }
+            place @ (Expr::Field(_) | Expr::Index(_))
+                if is_place(place)
+                    && !matches!(place, Expr::Field(f) if matches!(f.member, syn::Member::Unnamed(_))) =>
+            {
+                match self.local_val(root_of(place)) {
+                    Some(Val::Mem(mem, _)) => self.mems[mem.index()].structured,
+                    Some(Val::Scalar(Operand::Value(v))) => self.structs.contains(v),
+                    _ => false,
+                }
             }
             expr => self.known_struct(expr),
         }

@@ -90,19 +90,49 @@ impl Lowerer<'_> {
         }))
     }
 
-    /// The value of `callable(args)`, inlined.
+    /// The value of `callable(args)`, inlined. An argument is taken as the reference an
+    /// iterator gives, unless it is a value a call or an operation made (an item of
+    /// `.map(sq)`), which the adapter passes on by value.
     pub(super) fn call_callable(&mut self, callable: &Callable, args: Vec<Val>, span: Span) -> Val {
+        let written_ref: Vec<bool> = args.iter().map(|arg| !self.owned_value(arg)).collect();
         match callable {
-            Callable::Closure(closure) => self.call_closure(closure, args, &[], span),
+            Callable::Closure(closure) => self.call_closure(closure, args, &written_ref, span),
             Callable::Path(path) => self.call_path(path, args, span),
         }
     }
 
+    /// A value the function made (a call's result), not a part, element or borrow of
+    /// something else.
+    fn owned_value(&self, arg: &Val) -> bool {
+        let Val::Scalar(Operand::Value(v)) = arg else {
+            return false;
+        };
+        !self.parts.contains(v)
+            && !self.struct_elements.contains_key(v)
+            && !self.element_refs.contains(v)
+            && !self.borrows.contains(v)
+            && !self.values[v.index()].by_ref
+    }
+
     /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered: a float method by its rule,
-    /// any other function as the closure `|a, b| g(a, b)` would call it, so that an item of
-    /// structs or rows reaches it as a closure's parameter does (`m.atoms.iter().map(energy)`).
+    /// a function of numbers called, and one of struct elements or rows as the closure
+    /// `|a, b| g(a, b)` would call it, so that they reach it as a closure's parameters do
+    /// (`m.atoms.iter().map(energy)`).
     fn call_path(&mut self, path: &syn::ExprPath, args: Vec<Val>, span: Span) -> Val {
-        if let Some(method) = float_method_path(path, self.generic_float.as_ref()) {
+        let element = |l: &Self, arg: &Val| match arg {
+            Val::Mem(..) => true,
+            Val::Scalar(Operand::Value(v)) => {
+                (l.values[v.index()].aggregate
+                    || l.struct_elements.contains_key(v)
+                    || l.element_refs.contains(v))
+                    && !l.owned_value(arg)
+            }
+            _ => false,
+        };
+        let float_method = float_method_path(path, self.generic_float.as_ref());
+        let elements = args.iter().any(|arg| element(self, arg))
+            && !args.iter().any(|arg| matches!(arg, Val::Tuple(_)));
+        if !elements || float_method.is_some() {
             let mut operands = Vec::new();
             for arg in args {
                 match arg {
@@ -117,6 +147,17 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            let Some(method) = float_method else {
+                let n = operands.len();
+                let op = Op::Call {
+                    callee: Callee::Path(path.clone()),
+                    written_ref: vec![false; n],
+                    by_ref: vec![false; n],
+                    cut: vec![false; n],
+                    tangents: false,
+                };
+                return self.call_result(op, operands, span);
+            };
             return match rules::lookup(&method.to_string(), operands.len()) {
                 Some(rule) => {
                     let form = Form::Path(path.clone());

@@ -427,8 +427,8 @@ impl Lowerer<'_> {
 
     /// Marks the values of `val` as the values of `like` in the same place are marked: as
     /// standing for call results (tuples, arrays, structs), as kept as written (maybe
-    /// references, see `Lowerer::kept_as_written`), and as struct elements standing for
-    /// references (`Lowerer::element_refs`).
+    /// references, see `Lowerer::kept_as_written`), as struct elements standing for
+    /// references (`Lowerer::element_refs`), and as structs (`q` of `q = q.mul(&dq)`).
     fn share_marks(&mut self, val: &Val, like: &Val) {
         match (val, like) {
             (Val::Scalar(Operand::Value(v)), Val::Scalar(Operand::Value(l))) => {
@@ -440,6 +440,9 @@ impl Lowerer<'_> {
                 }
                 if self.element_refs.contains(l) {
                     self.element_refs.insert(*v);
+                }
+                if self.structs.contains(l) {
+                    self.structs.insert(*v);
                 }
             }
             (Val::Tuple(vs), Val::Tuple(ls)) => {

@@ -1120,6 +1120,10 @@ impl Lowerer<'_> {
                         // A row, or a matrix of a `Vec` of matrices (`prev = world[i];`).
                         let row = self.is_row(src, &src_prefix)
                             || self.is_part(src, &src_prefix, self.mems[dst.index()].dims);
+                        if matches!(src_prefix.last(), Some(Operand::Range(..))) {
+                            self.error(place, "moving a slice variable on to a sub-slice (`rest = &rest[1..];`, `cur = tail;`) is not supported; keep an index into the slice instead (`x[i]`, `x[i + 1]`, `i += 1;`)");
+                            return;
+                        }
                         if !prefix.is_empty() || !src_prefix.is_empty() && !row {
                             self.error(place, "assigning rows of arrays is not supported; assign the elements");
                             return;
