@@ -14,8 +14,19 @@ impl Lowerer<'_> {
         if let Some(matrix) = self.repeat_of_repeat(elem, len, vec, span) {
             return matrix;
         }
-        if let Some(filled) = repeat_of_matrix(elem, len, vec, span) {
-            return self.expr(&filled);
+        if let Some(zeros) = zeros_of_matrix(elem, len, vec, span) {
+            // Each element assigned the matrix, in a loop as a user would write it.
+            let filled = self.expr(&zeros);
+            self.scopes.push(Scope::new());
+            self.declare(Var::user("__autodiff_filled"), Some(filled.clone()));
+            let fill: Expr = syn::parse_quote_spanned!(span=>
+                for __autodiff_k in 0..__autodiff_filled.len() {
+                    __autodiff_filled[__autodiff_k] = #elem;
+                }
+            );
+            self.expr(&fill);
+            self.scopes.pop();
+            return filled;
         }
         let len = self.operand(len);
         let elem_expr = elem;
@@ -304,7 +315,7 @@ impl Lowerer<'_> {
         {
             self.error_at(
                 span,
-                "an array or `Vec` of tuples that hold differentiated numbers is not supported; keep each part in an array of its own (`let ts = [0.0, 1.0]; let ys = [a, b];`, then `(ts[i], ys[i])`)",
+                "an array or `Vec` of tuples with values the function computes is not supported (a table of constant tuples, `[(0, 1), (1, 2)]`, is); keep each part in an array of its own (`let ts = [0.0, 1.0]; let ys = [a, b];`, then `(ts[i], ys[i])`)",
             );
             return Val::Poison;
         }
@@ -591,9 +602,9 @@ fn constant_tuple(expr: &Expr) -> bool {
 }
 
 /// `vec![[[1.0, 0.0], [0.0, 1.0]]; n]` (and `[..; n]`) of a matrix written out with float
-/// literals: a matrix of zeros of its shape, each element of which is then assigned the
-/// matrix, as a user would write it (a row written out is [`Lowerer::repeat_row`]'s).
-fn repeat_of_matrix(elem: &Expr, len: &Expr, vec: bool, span: Span) -> Option<Expr> {
+/// literals: a matrix of zeros of its shape (`vec![[[0.0; 2]; 2]; n]`), each element of which
+/// is then assigned the matrix (a row written out is [`Lowerer::repeat_row`]'s).
+fn zeros_of_matrix(elem: &Expr, len: &Expr, vec: bool, span: Span) -> Option<Expr> {
     let Expr::Array(rows) = strip_parens(elem) else {
         return None;
     };
@@ -609,18 +620,11 @@ fn repeat_of_matrix(elem: &Expr, len: &Expr, vec: bool, span: Span) -> Option<Ex
         return None;
     }
     let height = rows.elems.len();
-    let zeros = if vec {
-        quote::quote_spanned!(span=> vec![[[0.0; #width]; #height]; #len])
+    Some(if vec {
+        syn::parse_quote_spanned!(span=> vec![[[0.0; #width]; #height]; #len])
     } else {
-        quote::quote_spanned!(span=> [[[0.0; #width]; #height]; #len])
-    };
-    Some(syn::parse_quote_spanned!(span=> {
-        let mut __autodiff_filled = #zeros;
-        for __autodiff_k in 0..__autodiff_filled.len() {
-            __autodiff_filled[__autodiff_k] = #elem;
-        }
-        __autodiff_filled
-    }))
+        syn::parse_quote_spanned!(span=> [[[0.0; #width]; #height]; #len])
+    })
 }
 
 /// `1.0`, `-0.5`, `2f64`: a float literal, maybe negated.

@@ -1248,10 +1248,11 @@ impl Lowerer<'_> {
         (is_no_grad(func) && is_place(place) && of_struct).then_some(held)
     }
 
-    /// A struct, a field or element of one (`b.pos.sub(&t)`, `rope.pts[i].sub(..)`: float code
-    /// writes the operator), or methods named like operators applied to one (`v.add(&w, k)`):
-    /// what such a method gives is the struct's too. (Not any value the function holds, or a
-    /// call's: a number there may have `std::ops`'s `y.mul(2.0)`.)
+    /// A struct, a field of a struct parameter or an element of its `Vec` field (`b.pos.sub(&t)`,
+    /// `rope.pts[i].sub(..)`: float code writes the operator), or methods named like operators
+    /// applied to one (`v.add(&w, k)`): what such a method gives is the struct's too. (Not any
+    /// value the function holds, or a call's: a number there may have `std::ops`'s
+    /// `y.mul(2.0)`.)
     fn operator_chain_of_struct(&self, expr: &Expr) -> bool {
         match strip_parens(expr) {
             Expr::MethodCall(inner)
@@ -1259,18 +1260,28 @@ impl Lowerer<'_> {
             {
                 self.operator_chain_of_struct(&inner.receiver)
             }
-            place @ (Expr::Field(_) | Expr::Index(_))
-                if is_place(place)
-                    && !matches!(place, Expr::Field(f) if matches!(f.member, syn::Member::Unnamed(_))) =>
-            {
-                match self.local_val(root_of(place)) {
-                    Some(Val::Mem(mem, _)) => self.mems[mem.index()].structured,
-                    Some(Val::Scalar(Operand::Value(v))) => self.structs.contains(v),
-                    _ => false,
-                }
+            // `b.pos` of a struct parameter, `r.pts[i]` of its `Vec` field.
+            Expr::Field(field) if matches!(field.member, syn::Member::Named(_)) => {
+                self.struct_parameter(&field.base)
             }
+            Expr::Index(index) => match strip_parens(&index.expr) {
+                Expr::Field(field) if matches!(field.member, syn::Member::Named(_)) => {
+                    self.struct_parameter(&field.base)
+                }
+                _ => false,
+            },
             expr => self.known_struct(expr),
         }
+    }
+
+    /// A struct parameter (or `self`) named whole.
+    fn struct_parameter(&self, expr: &Expr) -> bool {
+        matches!(strip_parens(expr), Expr::Path(_))
+            && matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
+                if prefix.is_empty()
+                    && self.mems[mem.index()].structured
+                    && self.mems[mem.index()].param.is_some()
+                    && self.mems[mem.index()].field.is_none())
     }
 
     /// An array, slice, row or sub-slice of numbers (not of structs).

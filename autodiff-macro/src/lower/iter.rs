@@ -138,6 +138,13 @@ impl Lowerer<'_> {
 
     /// The stream an expression stands for, or `None` after reporting why not.
     pub(super) fn stream(&mut self, expr: &Expr) -> Option<Stream> {
+        if let Some(map) = self.map_source(expr) {
+            self.error(
+                expr,
+                format!("iterating `{map}`, a map or set, is not supported in differentiated code (the loop indexes what it iterates); collect its keys into a `Vec` and look the values up: `let keys: Vec<_> = {map}.keys().copied().collect(); for k in keys {{ .. {map}[&k] .. }}`"),
+            );
+            return None;
+        }
         match strip_parens(expr) {
             Expr::Range(range) => self.range_stream(range, expr.span()),
             // `std::iter::zip(a, b)` is `a.into_iter().zip(b)`.
@@ -1261,4 +1268,21 @@ fn once_item(expr: &Expr) -> Option<&Expr> {
         Expr::Reference(r) if r.mutability.is_none() => &r.expr,
         item => item,
     })
+}
+
+impl Lowerer<'_> {
+    /// The parameter a chain iterates when it is a map or a set (`qty`, `&qty`, `qty.iter()`,
+    /// `m.values().zip(w)`).
+    fn map_source(&self, expr: &Expr) -> Option<String> {
+        match strip_parens(expr) {
+            Expr::Reference(r) => self.map_source(&r.expr),
+            Expr::MethodCall(call) => self.map_source(&call.receiver),
+            Expr::Path(path) => {
+                let name = path.path.get_ident()?.to_string();
+                (self.map_params.contains(&name) && self.lookup_user(&name).is_some())
+                    .then_some(name)
+            }
+            _ => None,
+        }
+    }
 }

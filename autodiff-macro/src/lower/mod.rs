@@ -62,6 +62,25 @@ use scope::{Binding, LoopIdx, Scope, Var};
 
 /// The note for parameters taken for structs whose type is one plain name (`x0: State`,
 /// `x: &Trace`), which may be an alias of an array or `Vec`.
+/// The names of the parameters whose type is a `HashMap`, `HashSet`, `BTreeMap` or `BTreeSet`
+/// (behind references or not).
+fn map_params(sig: &Signature) -> BTreeSet<String> {
+    let is_map = |ty: &syn::Type| {
+        let mut ty = ty;
+        while let syn::Type::Reference(r) = ty {
+            ty = &r.elem;
+        }
+        matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| {
+            matches!(s.ident.to_string().as_str(), "HashMap" | "HashSet" | "BTreeMap" | "BTreeSet")
+        }))
+    };
+    sig.params
+        .iter()
+        .filter(|p| is_map(&p.ty))
+        .map(|p| p.ident.to_string())
+        .collect()
+}
+
 fn struct_aliases(sig: &Signature) -> String {
     let named: Vec<String> = sig
         .params
@@ -116,6 +135,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         return_arrays: Vec::new(),
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         struct_aliases: struct_aliases(sig),
+        map_params: map_params(sig),
         frozen: BTreeSet::new(),
         binding_ref: false,
         integer_sum: None,
@@ -383,6 +403,9 @@ struct Lowerer<'a> {
     /// What the array errors add when a parameter taken for a struct may be an alias of an
     /// array (`x0: State`), which the macro cannot see through; empty when none may be.
     struct_aliases: String,
+    /// Parameters that are maps or sets (`qty: &HashMap<usize, f64>`), which a loop cannot
+    /// index.
+    map_params: BTreeSet<String>,
     /// The values of passive parameters behind a shared reference (`labels: &[usize]`): nothing
     /// in the body changes what they point to.
     frozen: BTreeSet<Value>,

@@ -233,8 +233,10 @@ pub(super) struct Holes<'l, 'a> {
     failed: bool,
     /// Closures are kept, their parameters left as written (a predicate of a search).
     closures: bool,
-    /// The parameters of the closures being visited.
+    /// The parameters of the closures being visited, and the names their bodies bind.
     bound: Vec<String>,
+    /// How many kept closures the visit is inside.
+    closure_depth: usize,
 }
 
 impl<'l, 'a> Holes<'l, 'a> {
@@ -245,7 +247,32 @@ impl<'l, 'a> Holes<'l, 'a> {
             failed: false,
             closures,
             bound: Vec::new(),
+            closure_depth: 0,
         }
+    }
+
+    /// A block inside a kept closure: its `let`s bind names of its own until its end.
+    fn kept_block(&mut self, block: &mut syn::Block) {
+        let depth = self.bound.len();
+        for stmt in &mut block.stmts {
+            match stmt {
+                syn::Stmt::Local(local) => {
+                    if let Some(init) = &mut local.init {
+                        self.visit_expr_mut(&mut init.expr);
+                        if let Some((_, diverge)) = &mut init.diverge {
+                            self.visit_expr_mut(diverge);
+                        }
+                    }
+                    self.bound.extend(super::branch::binding_names(&local.pat));
+                }
+                syn::Stmt::Expr(expr, _) => self.visit_expr_mut(expr),
+                syn::Stmt::Item(_) | syn::Stmt::Macro(_) => {
+                    self.lowerer.error(&*stmt, "items and macros inside a comparator are not supported; compute the value first with a `let`");
+                    self.failed = true;
+                }
+            }
+        }
+        self.bound.truncate(depth);
     }
 
     /// A variable (under derefs) that lowering holds as a number by value, not a reference.
@@ -443,8 +470,40 @@ impl VisitMut for Holes<'_, '_> {
                 for input in &closure.inputs {
                     self.bound.extend(super::branch::binding_names(input));
                 }
+                self.closure_depth += 1;
                 self.visit_expr_mut(&mut closure.body);
+                self.closure_depth -= 1;
                 self.bound.truncate(depth);
+            }
+            // A kept closure's own blocks, `if`s and `match`es (a comparator's `let`s, a NaN
+            // guard), as written, the names they bind left alone.
+            Expr::Block(block) if self.closure_depth > 0 => self.kept_block(&mut block.block),
+            Expr::If(if_) if self.closure_depth > 0 => {
+                let depth = self.bound.len();
+                match &mut *if_.cond {
+                    Expr::Let(let_) => {
+                        self.visit_expr_mut(&mut let_.expr);
+                        self.bound.extend(super::branch::binding_names(&let_.pat));
+                    }
+                    cond => self.visit_expr_mut(cond),
+                }
+                self.kept_block(&mut if_.then_branch);
+                self.bound.truncate(depth);
+                if let Some((_, else_)) = &mut if_.else_branch {
+                    self.visit_expr_mut(else_);
+                }
+            }
+            Expr::Match(match_) if self.closure_depth > 0 => {
+                self.visit_expr_mut(&mut match_.expr);
+                for arm in &mut match_.arms {
+                    let depth = self.bound.len();
+                    self.bound.extend(super::branch::binding_names(&arm.pat));
+                    if let syn::Pat::Guard(guarded) = &mut arm.pat {
+                        self.visit_expr_mut(&mut guarded.guard);
+                    }
+                    self.visit_expr_mut(&mut arm.body);
+                    self.bound.truncate(depth);
+                }
             }
             // `x.iter().map(..).unzip()`: the chain's adapters are supported, its end is not.
             Expr::MethodCall(call)
