@@ -8503,6 +8503,8 @@ mod reviewed_element_options_and_data_idioms {
 /// adapters over structs and rows; methods of an `Option`'s unwrapped struct element; `get(i)`
 /// of a `Vec` of structs; a closure typed `|a: &Site|`; rows indexed through a borrowed tuple's
 /// part (`&pts[*i]`, which generated `pts[i]` with `i: &usize`).
+// The shapes under test, as users write them.
+#[allow(clippy::unnecessary_unwrap)]
 mod reviewed_paths_unwrapped_elements_and_edges {
     use super::*;
 
@@ -8709,6 +8711,8 @@ mod reviewed_paths_unwrapped_elements_and_edges {
 /// (`vec![[[1.0, 0.0], [0.0, 1.0]]; n + 1]`), and a vector type's methods named like operators
 /// called on a struct's field or element (`b.pos.sub(t)`, `r.pts[i].sub(..)`) or on a
 /// loop-carried struct (`q = q.mul(&dq).normalized()`), which were taken for `std::ops`'s.
+// The shapes under test, as users write them.
+#[allow(clippy::useless_vec)]
 mod reviewed_frames_and_vector_methods {
     use super::*;
 
@@ -8870,6 +8874,8 @@ mod reviewed_frames_and_vector_methods {
 /// function path after `map(sq)` (`.map(sq).map(sq)`, `.fold(0.0, lean)`, also written as a
 /// closure, `.map(|v| sq(v))`, which passed the call's value by reference), and a
 /// `HashMap`'s `Option<&f64>` matched with `Some(v) => *v` (the `*` was dropped).
+// The shapes under test, as users write them.
+#[allow(clippy::redundant_closure)]
 mod reviewed_paths_after_calls_and_map_lookups {
     use super::*;
     use std::collections::HashMap;
