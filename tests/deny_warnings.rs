@@ -638,3 +638,65 @@ fn elements_as_options_differentiate() {
         (0.0, 1.0, 0.0)
     );
 }
+
+impl Bead {
+    #[differentiate]
+    pub fn pot(&self) -> f64 {
+        self.q * self.x * self.x
+    }
+
+    #[differentiate]
+    pub fn sub(&self, o: &Bead) -> Bead {
+        Bead {
+            x: self.x - o.x,
+            q: self.q - o.q,
+        }
+    }
+}
+
+#[differentiate]
+fn bead_energy(b: &Bead) -> f64 {
+    b.q * b.x
+}
+
+/// Function paths given to adapters, methods through `unwrap`, `get(i)` of a struct's field,
+/// a typed closure, an operator-named method of a struct's element, a matrix repeated, a
+/// comparator with `let`s and a map looked up.
+#[differentiate(wrt(x, c))]
+fn paths_and_lookups(x: &[f64], c: &Beads, demand: &std::collections::HashMap<usize, f64>) -> f64 {
+    let mut s: f64 = c.beads.iter().map(bead_energy).sum();
+    if let Some(b) = c.beads.get(1) {
+        s += b.pot();
+    }
+    let first = c.beads.first();
+    s += first.unwrap().pot();
+    let e = |b: &Bead| b.q * x[0];
+    s += e(&c.beads[0]) + c.beads[1].sub(&c.beads[0]).x;
+    let mut frames = vec![[[1.0, 0.0], [0.0, 1.0]]; 2];
+    frames[1][0][1] = x[1];
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (va, vb) = (x[a], x[b]);
+        vb.total_cmp(&va)
+    });
+    let d = match demand.get(&0) {
+        Some(v) => *v,
+        None => 0.0,
+    };
+    s + frames[1][0][1] * frames[0][0][0] + x[order[0]] * d
+}
+
+#[test]
+fn paths_and_lookups_differentiate() {
+    let beads = Beads {
+        beads: vec![Bead { x: 1.0, q: 2.0 }, Bead { x: -0.5, q: 3.0 }],
+    };
+    let demand: std::collections::HashMap<usize, f64> = [(0, 2.0)].into_iter().collect();
+    let x = [1.5, 0.5];
+    let (v, (gx, gc)) = paths_and_lookups_grad(&x, &beads, &demand);
+    assert_eq!(v, paths_and_lookups(&x, &beads, &demand));
+    // By hand: x0 (q0 from the closure, and 2 as the largest picked by the sort), x1 once.
+    assert_eq!(gx, vec![2.0 + 2.0, 1.0]);
+    // q1 x1 + q1 x1² + q0 x0² + q0 x0 + (x1 - x0): ∂/∂x1 = q1 + 2 q1 x1 + 1.
+    assert_eq!(gc.beads[1].x, 3.0 + 2.0 * 3.0 * -0.5 + 1.0);
+}
