@@ -672,7 +672,7 @@ fn paths_and_lookups(x: &[f64], c: &Beads, demand: &std::collections::HashMap<us
     s += first.unwrap().pot();
     let e = |b: &Bead| b.q * x[0];
     s += e(&c.beads[0]) + c.beads[1].sub(&c.beads[0]).x;
-    let mut frames = vec![[[1.0, 0.0], [0.0, 1.0]]; 2];
+    let mut frames = vec![[[1.0, 0.0], [0.0, 1.0]]; x.len()];
     frames[1][0][1] = x[1];
     let mut order: Vec<usize> = (0..x.len()).collect();
     order.sort_by(|&a, &b| {
