@@ -10,7 +10,7 @@ use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is used as a differentiated number here, but only `f32` and `f64` can be differentiated",
     note = "an integer the macro cannot see the type of (a struct's `usize` field, say) is taken to be a float; mark it constant: `no_grad(p.n) as f64`",
-    note = "a struct's own arithmetic operators, and its methods named like float methods, are not differentiated: write the arithmetic over its fields, and call such a method in path form (`Type::exp(&s)`)"
+    note = "a struct's own arithmetic operators, and its methods named like float methods (or like operators, `add`, on a value a call gave), are not differentiated: write the arithmetic over its fields, and call such a method in path form (`Type::exp(&s)`, `Vec2::add(&a.scale(k), &b)`)"
 )]
 pub trait Real:
     Copy
