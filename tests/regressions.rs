@@ -8897,6 +8897,32 @@ mod reviewed_paths_after_calls_and_map_lookups {
         twice * closure + x.iter().copied().map(wavy).fold(0.0, lean)
     }
 
+    #[differentiate]
+    fn wave(v: f64) -> f64 {
+        v.cos() * 2.0
+    }
+
+    #[differentiate]
+    fn norm(r: &[f64; 2]) -> f64 {
+        (r[0] * r[0] + r[1] * r[1]).sqrt()
+    }
+
+    /// A loop over `map`'s values (by value), next to one over a closure's borrows.
+    #[differentiate]
+    fn looped(x: &[f64], rows: &[[f64; 2]]) -> f64 {
+        let mut s = 0.0;
+        for v in x.iter().copied().map(wavy) {
+            s += wave(v);
+        }
+        for r in (0..rows.len()).map(|i| &rows[i]) {
+            s += norm(r);
+        }
+        for (i, v) in x.iter().map(|v| v * 2.0).enumerate() {
+            s += wavy(v) * i as f64;
+        }
+        s
+    }
+
     #[differentiate(wrt(alloc))]
     fn shortage(alloc: &[f64], demand: &HashMap<usize, f64>) -> f64 {
         let mut s = 0.0;
@@ -8927,6 +8953,18 @@ mod reviewed_paths_after_calls_and_map_lookups {
             assert_eq!(v, chained(&x));
             assert_gradient(chained, &x, &g, 1e-6);
         }
+        let rows = [1.0, 2.0, 0.5, -0.3];
+        let as_rows = |r: &[f64]| [[r[0], r[1]], [r[2], r[3]]];
+        let x = [0.3, -0.8, 1.1];
+        let (v, (gx, gr)) = looped_grad(&x, &as_rows(&rows));
+        assert_eq!(v, looped(&x, &as_rows(&rows)));
+        assert_gradient(|x: &[f64]| looped(x, &as_rows(&rows)), &x, &gx, 1e-6);
+        assert_gradient(
+            |r: &[f64]| looped(&x, &as_rows(r)),
+            &rows,
+            &gr.concat(),
+            1e-6,
+        );
         let demand: HashMap<usize, f64> = [(0, 2.0), (2, 0.5)].into_iter().collect();
         let x = [0.3, 1.2, -0.4];
         let (v, g) = shortage_grad(&x, &demand);

@@ -701,11 +701,21 @@ pub(super) fn flatten_carried(
 }
 
 /// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
-/// skipped, taken, stepped or filtered), not borrows of what they come from.
+/// skipped, taken, stepped or filtered) or values a `map` makes, not borrows of what they come
+/// from.
 fn copied_items(expr: &syn::Expr) -> bool {
     match strip_parens(expr) {
         syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
             "copied" | "cloned" => true,
+            // `map`'s items are what its function gives: values (`x.iter().map(sq)`), unless
+            // its closure borrows (`.map(|i| &rows[i])`).
+            "map" => match call.args.first().map(strip_parens) {
+                Some(syn::Expr::Path(_)) => true,
+                Some(syn::Expr::Closure(f)) => {
+                    !matches!(strip_parens(&f.body), syn::Expr::Reference(_))
+                }
+                _ => false,
+            },
             "enumerate" | "rev" | "skip" | "take" | "step_by" | "filter" => {
                 copied_items(&call.receiver)
             }
