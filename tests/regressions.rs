@@ -8907,6 +8907,35 @@ mod reviewed_paths_after_calls_and_map_lookups {
         (r[0] * r[0] + r[1] * r[1]).sqrt()
     }
 
+    #[differentiate]
+    fn norm_of(r: [f64; 2]) -> f64 {
+        (r[0] * r[0] + r[1] * r[1]).sqrt()
+    }
+
+    /// Copies given to adapters by value (`.copied().map(|r| norm_of(r))`, a path, `fold`,
+    /// `any`), references as the iterator gives them.
+    #[differentiate]
+    fn copies(rows: &[[f64; 2]], x: &[f64]) -> f64 {
+        let a: f64 = rows.iter().copied().map(|r| norm_of(r)).sum::<f64>();
+        let b: f64 = rows.iter().copied().map(norm_of).sum::<f64>();
+        let c = rows.iter().map(norm).sum::<f64>() + rows.iter().map(|r| norm(r)).sum::<f64>();
+        let e = x.iter().copied().fold(0.0, |acc, v| acc + wavy(v))
+            + x.iter()
+                .copied()
+                .map(wavy)
+                .fold(1.0, |acc, v| acc * wavy(v));
+        let f = rows
+            .iter()
+            .copied()
+            .fold(0.0, |acc, r| acc + norm_of(r) * r[0]);
+        let g = if rows.iter().copied().any(|r| norm_of(r) > 2.0) {
+            f
+        } else {
+            e
+        };
+        a + b + c + e + f + g
+    }
+
     /// A loop over `map`'s values (by value), next to one over a closure's borrows.
     #[differentiate]
     fn looped(x: &[f64], rows: &[[f64; 2]]) -> f64 {
@@ -8961,6 +8990,15 @@ mod reviewed_paths_after_calls_and_map_lookups {
         assert_gradient(|x: &[f64]| looped(x, &as_rows(&rows)), &x, &gx, 1e-6);
         assert_gradient(
             |r: &[f64]| looped(&x, &as_rows(r)),
+            &rows,
+            &gr.concat(),
+            1e-6,
+        );
+        let (v, (gr, gx)) = copies_grad(&as_rows(&rows), &x);
+        assert_eq!(v, copies(&as_rows(&rows), &x));
+        assert_gradient(|x: &[f64]| copies(&as_rows(&rows), x), &x, &gx, 1e-6);
+        assert_gradient(
+            |r: &[f64]| copies(&as_rows(r), &x),
             &rows,
             &gr.concat(),
             1e-6,

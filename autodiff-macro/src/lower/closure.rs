@@ -29,10 +29,17 @@ pub(super) struct Closure {
     pub(super) captured: Scope,
 }
 
-/// Something an iterator adapter calls: a closure, or a path (`f64::max`, a `#[differentiate]`
-/// function).
+/// Something an iterator adapter calls, and whether the adapter gives it its items by value
+/// (`.copied().map(..)`) rather than as the references an iterator gives.
 #[derive(Clone)]
-pub(super) enum Callable {
+pub(super) struct Callable {
+    target: Target,
+    by_value: bool,
+}
+
+/// A closure, or a path (`f64::max`, a `#[differentiate]` function).
+#[derive(Clone)]
+enum Target {
     Closure(Rc<Closure>),
     Path(syn::ExprPath),
 }
@@ -91,14 +98,27 @@ impl Lowerer<'_> {
     }
 
     /// The value of `callable(args)`, inlined. An argument is taken as the reference an
-    /// iterator gives, unless it is a value a call or an operation made (an item of
-    /// `.map(sq)`), which the adapter passes on by value.
+    /// iterator gives, unless the items are copies or it is a value a call or an operation made
+    /// (an item of `.map(sq)`), which the adapter passes on by value.
     pub(super) fn call_callable(&mut self, callable: &Callable, args: Vec<Val>, span: Span) -> Val {
-        let written_ref: Vec<bool> = args.iter().map(|arg| !self.owned_value(arg)).collect();
-        match callable {
-            Callable::Closure(closure) => self.call_closure(closure, args, &written_ref, span),
-            Callable::Path(path) => self.call_path(path, args, span),
+        let written_ref: Vec<bool> = args
+            .iter()
+            .map(|arg| !callable.by_value && !self.owned_value(arg))
+            .collect();
+        match &callable.target {
+            Target::Closure(closure) => self.call_closure(closure, args, &written_ref, span),
+            Target::Path(path) => self.call_path(path, args, &written_ref, span),
         }
+    }
+
+    /// [`Self::callable`] of an adapter of `receiver`, given its items by value when they are
+    /// copies (`x.iter().copied().map(f)`, `.cloned().fold(..)`).
+    pub(super) fn callable_of(&mut self, expr: &Expr, receiver: &Expr) -> Option<Callable> {
+        let by_value = super::loops::copied_items(receiver);
+        self.callable(expr).map(|callable| Callable {
+            by_value,
+            ..callable
+        })
     }
 
     /// A value the function made (a call's result), not a part, element or borrow of
@@ -118,7 +138,13 @@ impl Lowerer<'_> {
     /// a function of numbers called, and one of struct elements or rows as the closure
     /// `|a, b| g(a, b)` would call it, so that they reach it as a closure's parameters do
     /// (`m.atoms.iter().map(energy)`).
-    fn call_path(&mut self, path: &syn::ExprPath, args: Vec<Val>, span: Span) -> Val {
+    fn call_path(
+        &mut self,
+        path: &syn::ExprPath,
+        args: Vec<Val>,
+        written_ref: &[bool],
+        span: Span,
+    ) -> Val {
         let element = |l: &Self, arg: &Val| match arg {
             Val::Mem(..) => true,
             Val::Scalar(Operand::Value(v)) => {
@@ -180,7 +206,7 @@ impl Lowerer<'_> {
         let closure: syn::ExprClosure =
             syn::parse_quote_spanned!(span=> |#(#names),*| #path(#(#names),*));
         match self.closure(&closure) {
-            Val::Closure(closure) => self.call_closure(&closure, args, &[], span),
+            Val::Closure(closure) => self.call_closure(&closure, args, written_ref, span),
             _ => Val::Poison,
         }
     }
@@ -230,7 +256,7 @@ impl Lowerer<'_> {
     pub(super) fn callable(&mut self, expr: &Expr) -> Option<Callable> {
         match strip_parens(expr) {
             Expr::Closure(closure) => match self.closure(closure) {
-                Val::Closure(c) => Some(Callable::Closure(c)),
+                Val::Closure(c) => Some(Callable::of(Target::Closure(c))),
                 _ => None,
             },
             // `f64::total_cmp` as a comparator: the closure it stands for, which compares.
@@ -242,13 +268,13 @@ impl Lowerer<'_> {
                 let closure: syn::ExprClosure =
                     syn::parse_quote_spanned!(path.span()=> |a, b| a.total_cmp(b));
                 match self.closure(&closure) {
-                    Val::Closure(c) => Some(Callable::Closure(c)),
+                    Val::Closure(c) => Some(Callable::of(Target::Closure(c))),
                     _ => None,
                 }
             }
             Expr::Path(path) => match self.path(path) {
-                Val::Closure(c) => Some(Callable::Closure(c)),
-                Val::Scalar(Operand::Const(_)) => Some(Callable::Path(path.clone())),
+                Val::Closure(c) => Some(Callable::of(Target::Closure(c))),
+                Val::Scalar(Operand::Const(_)) => Some(Callable::of(Target::Path(path.clone()))),
                 Val::Poison => None,
                 _ => {
                     self.error(path, "expected a closure or a function here");
@@ -262,6 +288,16 @@ impl Lowerer<'_> {
                 );
                 None
             }
+        }
+    }
+}
+
+impl Callable {
+    /// A target given the iterator's references.
+    fn of(target: Target) -> Callable {
+        Callable {
+            target,
+            by_value: false,
         }
     }
 }

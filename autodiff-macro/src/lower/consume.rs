@@ -44,7 +44,7 @@ impl Lowerer<'_> {
             "sum" | "product" if args.is_empty() => self.sum_or_product(call, &stream),
             "fold" if args.len() == 2 => {
                 let init = self.expr(&args[0]);
-                let f = self.callable(&args[1])?;
+                let f = self.callable_of(&args[1], &call.receiver)?;
                 self.accumulate(&stream, init, span, &mut |l, acc, item| {
                     l.call_callable(&f, vec![acc, item], span)
                 })
@@ -61,7 +61,7 @@ impl Lowerer<'_> {
                 })
             }
             "any" | "all" if args.len() == 1 => {
-                let f = self.callable(&args[0])?;
+                let f = self.callable_of(&args[0], &call.receiver)?;
                 let any = name == "any";
                 let init = Val::Scalar(Operand::Bool(!any));
                 self.accumulate(&stream, init, span, &mut |l, acc, item| {
@@ -93,7 +93,7 @@ impl Lowerer<'_> {
                 })
             }
             "reduce" if args.len() == 1 => {
-                let f = self.callable(&args[0])?;
+                let f = self.callable_of(&args[0], &call.receiver)?;
                 self.fold_rest(&stream, span, &mut |l, acc, item| {
                     l.call_callable(&f, vec![acc, item], span)
                 })

@@ -294,7 +294,12 @@ impl Lowerer<'_> {
             }
             "map" | "filter" if args.len() == 1 => {
                 let inner = self.stream(&call.receiver)?;
-                let f = self.callable(&args[0])?;
+                // (`filter`'s closure takes a reference to the item, whatever it is.)
+                let f = if name == "map" {
+                    self.callable_of(&args[0], &call.receiver)?
+                } else {
+                    self.callable(&args[0])?
+                };
                 let count = inner.count.clone();
                 let kind = if name == "map" {
                     StreamKind::Map(Box::new(inner), f)

@@ -703,7 +703,7 @@ pub(super) fn flatten_carried(
 /// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
 /// skipped, taken, stepped or filtered) or values a `map` makes, not borrows of what they come
 /// from.
-fn copied_items(expr: &syn::Expr) -> bool {
+pub(super) fn copied_items(expr: &syn::Expr) -> bool {
     match strip_parens(expr) {
         syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
             "copied" | "cloned" => true,
