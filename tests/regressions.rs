@@ -9090,3 +9090,120 @@ mod reviewed_comparator_blocks_and_field_options {
         assert_gradient(f, &q, &got, 1e-6);
     }
 }
+
+/// Found by the third review of this stop's commits: a nested field of a struct parameter with
+/// an operator-named method (`w.body.pos.sub(c)`); locals, loop variables and closure
+/// parameters named like a map parameter (taken for the map); a map's keys collected in a
+/// `for`'s head; a comparator's guard whose closure names its own `t` (taken for a binding of
+/// the arm, so the outer `t` was left as written).
+mod reviewed_nested_fields_map_names_and_guards {
+    use super::*;
+    use std::cmp::Ordering;
+    use std::collections::HashMap;
+
+    #[derive(Clone, Copy, Debug, Differentiable)]
+    pub struct P2 {
+        pub x: f64,
+        pub y: f64,
+    }
+
+    impl P2 {
+        #[differentiate]
+        fn sub(&self, o: &P2) -> P2 {
+            P2 {
+                x: self.x - o.x,
+                y: self.y - o.y,
+            }
+        }
+
+        #[differentiate]
+        fn dot(&self, o: &P2) -> f64 {
+            self.x * o.x + self.y * o.y
+        }
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Body {
+        pub pos: P2,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct World {
+        pub body: Body,
+        pub g: f64,
+    }
+
+    #[differentiate]
+    fn nested(w: &World, c: &P2) -> f64 {
+        let d = w.body.pos.sub(c);
+        d.dot(&d) * w.g
+    }
+
+    #[differentiate(wrt(x))]
+    fn map_names(x: &[f64], m: &HashMap<usize, f64>, rows: &[[f64; 2]]) -> f64 {
+        let mut s: f64 = m.values().sum();
+        for (i, m) in rows.iter().enumerate() {
+            for v in m.iter() {
+                s += v * x[i];
+            }
+        }
+        let t: f64 = rows.iter().map(|m| m.iter().sum::<f64>()).sum();
+        for k in m.keys().copied().collect::<Vec<usize>>() {
+            s += x[k] * m[&k];
+        }
+        let m: Vec<f64> = x.iter().map(|v| v * 2.0).collect();
+        for v in &m {
+            s += v;
+        }
+        s + t * x[0] + m.iter().sum::<f64>()
+    }
+
+    #[differentiate]
+    fn guarded(x: &[f64], mut t: f64) -> f64 {
+        t = t * 2.0 + x[0];
+        let mut idx: Vec<usize> = (0..x.len()).collect();
+        idx.sort_by(|&a, &b| match a.cmp(&b) {
+            Ordering::Equal => Ordering::Equal,
+            _ if x.iter().all(|&t| t < 100.0) => (x[a] - t).abs().total_cmp(&(x[b] - t).abs()),
+            o => o,
+        });
+        x[idx[0]] * 3.0 + x[idx[1]] * t
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let w = World {
+            body: Body {
+                pos: P2 { x: 1.0, y: 2.0 },
+            },
+            g: 0.5,
+        };
+        let c = P2 { x: 0.3, y: -0.4 };
+        let (v, (gw, gc)) = nested_grad(&w, &c);
+        assert_eq!(v, nested(&w, &c));
+        let f = |p: &[f64]| {
+            let w = World {
+                body: Body {
+                    pos: P2 { x: p[0], y: p[1] },
+                },
+                g: p[2],
+            };
+            nested(&w, &P2 { x: p[3], y: p[4] })
+        };
+        let got = [gw.body.pos.x, gw.body.pos.y, gw.g, gc.x, gc.y];
+        assert_gradient(f, &[1.0, 2.0, 0.5, 0.3, -0.4], &got, 1e-6);
+        let m: HashMap<usize, f64> = [(0, 2.0), (1, 0.5)].into_iter().collect();
+        let rows = [[1.0, 2.0], [0.5, -0.3]];
+        for x in [[0.3, 1.2], [-0.7, 0.4]] {
+            let (v, g) = map_names_grad(&x, &m, &rows);
+            assert_eq!(v, map_names(&x, &m, &rows));
+            assert_gradient(|x: &[f64]| map_names(x, &m, &rows), &x, &g, 1e-6);
+            let (v, (gx, gt)) = guarded_grad(&x, 0.1);
+            assert_eq!(v, guarded(&x, 0.1));
+            let mut got = gx.clone();
+            got.push(gt);
+            let f = |p: &[f64]| guarded(&p[..2], p[2]);
+            assert_gradient(f, &[x[0], x[1], 0.1], &got, 1e-6);
+        }
+    }
+}

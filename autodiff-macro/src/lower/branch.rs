@@ -1364,6 +1364,10 @@ pub(super) fn binding_names(pat: &Pat) -> Vec<String> {
             }
             syn::visit::visit_pat_ident(self, p);
         }
+        // A guard binds nothing (its closures' parameters are their own).
+        fn visit_pat_guard(&mut self, g: &'ast syn::PatGuard) {
+            self.visit_pat(&g.pat);
+        }
     }
     let mut names = Names(Vec::new());
     syn::visit::Visit::visit_pat(&mut names, pat);

@@ -1260,28 +1260,29 @@ impl Lowerer<'_> {
             {
                 self.operator_chain_of_struct(&inner.receiver)
             }
-            // `b.pos` of a struct parameter, `r.pts[i]` of its `Vec` field.
-            Expr::Field(field) if matches!(field.member, syn::Member::Named(_)) => {
-                self.struct_parameter(&field.base)
-            }
-            Expr::Index(index) => match strip_parens(&index.expr) {
-                Expr::Field(field) if matches!(field.member, syn::Member::Named(_)) => {
-                    self.struct_parameter(&field.base)
-                }
-                _ => false,
-            },
+            // `b.pos`, `w.body.pos` of a struct parameter, `r.pts[i]` of its `Vec` field.
+            field @ Expr::Field(_) => self.field_of_struct_parameter(field),
+            Expr::Index(index) => self.field_of_struct_parameter(&index.expr),
             expr => self.known_struct(expr),
         }
     }
 
-    /// A struct parameter (or `self`) named whole.
-    fn struct_parameter(&self, expr: &Expr) -> bool {
-        matches!(strip_parens(expr), Expr::Path(_))
-            && matches!(self.local_val(expr), Some(Val::Mem(mem, prefix))
+    /// A named field of a struct parameter (or `self`), or of such a field (`w.body.pos`).
+    fn field_of_struct_parameter(&self, expr: &Expr) -> bool {
+        let Expr::Field(field) = strip_parens(expr) else {
+            return false;
+        };
+        if !matches!(field.member, syn::Member::Named(_)) {
+            return false;
+        }
+        match strip_parens(&field.base) {
+            base @ Expr::Path(_) => matches!(self.local_val(base), Some(Val::Mem(mem, prefix))
                 if prefix.is_empty()
                     && self.mems[mem.index()].structured
                     && self.mems[mem.index()].param.is_some()
-                    && self.mems[mem.index()].field.is_none())
+                    && self.mems[mem.index()].field.is_none()),
+            base => self.field_of_struct_parameter(base),
+        }
     }
 
     /// An array, slice, row or sub-slice of numbers (not of structs).

@@ -32,6 +32,10 @@ impl Lowerer<'_> {
         if !consumer || !Self::is_stream(&call.receiver) {
             return None;
         }
+        // `m.keys().copied().collect()` of a map: data, kept as written.
+        if name == "collect" && self.map_source(&call.receiver).is_some() {
+            return None;
+        }
         if let Some(loop_) = self.fold_of_array(call) {
             return Some(self.expr(&loop_));
         }

@@ -141,7 +141,7 @@ impl Lowerer<'_> {
         if let Some(map) = self.map_source(expr) {
             self.error(
                 expr,
-                format!("iterating `{map}`, a map or set, is not supported in differentiated code (the loop indexes what it iterates); collect its keys into a `Vec` and look the values up: `let keys: Vec<_> = {map}.keys().copied().collect(); for k in keys {{ .. {map}[&k] .. }}`"),
+                format!("iterating `{map}`, a map or set, is not supported in differentiated code (the loop indexes what it iterates); collect its keys into a `Vec` and look the values up: `let keys: Vec<_> = {map}.keys().copied().collect(); for k in keys {{ .. {map}[&k] .. }}`; a value of its data alone may be held constant, `no_grad({map}.values().sum::<f64>())`"),
             );
             return None;
         }
@@ -1277,15 +1277,23 @@ fn once_item(expr: &Expr) -> Option<&Expr> {
 
 impl Lowerer<'_> {
     /// The parameter a chain iterates when it is a map or a set (`qty`, `&qty`, `qty.iter()`,
-    /// `m.values().zip(w)`).
-    fn map_source(&self, expr: &Expr) -> Option<String> {
+    /// `m.values().zip(w)`; not `m.keys().copied().collect::<Vec<_>>()`, nor `m[&k].iter()`).
+    pub(super) fn map_source(&self, expr: &Expr) -> Option<String> {
         match strip_parens(expr) {
             Expr::Reference(r) => self.map_source(&r.expr),
-            Expr::MethodCall(call) => self.map_source(&call.receiver),
+            Expr::MethodCall(call)
+                if matches!(
+                    call.method.to_string().as_str(),
+                    "iter" | "into_iter" | "keys" | "values" | "iter_mut" | "values_mut"
+                ) || Self::is_stream(expr) =>
+            {
+                self.map_source(&call.receiver)
+            }
             Expr::Path(path) => {
                 let name = path.path.get_ident()?.to_string();
-                (self.map_params.contains(&name) && self.lookup_user(&name).is_some())
-                    .then_some(name)
+                matches!(self.local_val(expr), Some(Val::Scalar(Operand::Value(v)))
+                    if self.map_values.contains(v))
+                .then_some(name)
             }
             _ => None,
         }

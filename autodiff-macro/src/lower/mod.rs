@@ -136,6 +136,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         param_by_ref: sig.params.iter().map(|p| p.by_ref()).collect(),
         struct_aliases: struct_aliases(sig),
         map_params: map_params(sig),
+        map_values: BTreeSet::new(),
         frozen: BTreeSet::new(),
         binding_ref: false,
         integer_sum: None,
@@ -404,8 +405,9 @@ struct Lowerer<'a> {
     /// array (`x0: State`), which the macro cannot see through; empty when none may be.
     struct_aliases: String,
     /// Parameters that are maps or sets (`qty: &HashMap<usize, f64>`), which a loop cannot
-    /// index.
+    /// index, by name, and their values (a later `let` of the name is not one).
     map_params: BTreeSet<String>,
+    map_values: BTreeSet<Value>,
     /// The values of passive parameters behind a shared reference (`labels: &[usize]`): nothing
     /// in the body changes what they point to.
     frozen: BTreeSet<Value>,
@@ -658,6 +660,9 @@ impl Lowerer<'_> {
                 self.values[value.index()].by_ref = param.by_ref();
                 if param.shared_ref() {
                     self.frozen.insert(value);
+                }
+                if self.map_params.contains(&name) {
+                    self.map_values.insert(value);
                 }
                 self.declare(Var::user(&name), Some(Val::Scalar(Operand::Value(value))));
                 return ParamRef::Value(value);

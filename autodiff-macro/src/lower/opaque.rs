@@ -478,6 +478,22 @@ impl VisitMut for Holes<'_, '_> {
             // A kept closure's own blocks, `if`s and `match`es (a comparator's `let`s, a NaN
             // guard), as written, the names they bind left alone.
             Expr::Block(block) if self.closure_depth > 0 => self.kept_block(&mut block.block),
+            // What a kept closure assigns would change the function's own variables behind
+            // the sweeps' back (`cmps += 1` in a comparator).
+            Expr::Assign(_) if self.closure_depth > 0 => {
+                self.lowerer.error(&*expr, "a comparator or a predicate that assigns a variable is not supported; compute what it counts in a loop of its own");
+                self.failed = true;
+            }
+            Expr::Binary(binary)
+                if self.closure_depth > 0 && is_compound_assignment(&binary.op) =>
+            {
+                self.lowerer.error(&*expr, "a comparator or a predicate that assigns a variable is not supported; compute what it counts in a loop of its own");
+                self.failed = true;
+            }
+            Expr::Return(_) if self.closure_depth > 0 => {
+                self.lowerer.error(&*expr, "`return` inside a comparator or a predicate is not supported here; write its body as an `if` / `else` expression");
+                self.failed = true;
+            }
             Expr::If(if_) if self.closure_depth > 0 => {
                 let depth = self.bound.len();
                 match &mut *if_.cond {
@@ -562,6 +578,24 @@ impl VisitMut for Holes<'_, '_> {
             _ => visit_mut::visit_expr_mut(self, expr),
         }
     }
+}
+
+/// `+=`, `-=`, .. (`=` is an `Expr::Assign`).
+fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
 }
 
 pub(super) fn unsupported_message(expr: &Expr) -> String {
