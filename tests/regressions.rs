@@ -8822,6 +8822,32 @@ mod reviewed_frames_and_vector_methods {
         e
     }
 
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct World {
+        pub bodies: Vec<Body>,
+    }
+
+    /// Found by the physics and chemistry hunts: a vector method named like an operator on
+    /// the field of a loop's item, of an element, of a reference bound to one, in a closure,
+    /// and of a struct value the function built.
+    #[differentiate]
+    fn bodies(w: &World, c: &V2) -> f64 {
+        let mut s = 0.0;
+        for b in &w.bodies {
+            let d = b.pos.sub(c);
+            s += d.x * d.x + d.y * d.y;
+        }
+        s += w.bodies[0].pos.sub(&w.bodies[1].pos).norm();
+        let (a, b) = (&w.bodies[0], &w.bodies[1]);
+        s += a.pos.sub(&b.pos).norm() + b.pos.add(&b.vel).x;
+        s += w.bodies.iter().map(|b| b.pos.sub(c).norm()).sum::<f64>();
+        let built = Body {
+            pos: V2 { x: c.x, y: s },
+            vel: w.bodies[0].vel,
+        };
+        s + built.pos.sub(&built.vel).y
+    }
+
     #[differentiate]
     fn spin(a: f64, b: f64) -> f64 {
         let mut q = V2 { x: 1.0, y: 0.0 };
@@ -8864,6 +8890,21 @@ mod reviewed_frames_and_vector_methods {
         let mut got = vec![g.k];
         got.extend(g.pts.iter().flat_map(|p| [p.x, p.y]));
         assert_gradient(|q: &[f64]| rope(&make(q)), &q, &got, 1e-6);
+        let world = |p: &[f64]| World {
+            bodies: p[..8].chunks(4).map(body).collect(),
+        };
+        let p = [0.3, -0.5, 1.0, 2.0, 0.1, 0.9, -0.4, 0.2, 0.25, 0.6];
+        let c = V2 { x: p[8], y: p[9] };
+        let (v, (gw, gc)) = bodies_grad(&world(&p), &c);
+        assert_eq!(v, bodies(&world(&p), &c));
+        let mut got: Vec<f64> = gw
+            .bodies
+            .iter()
+            .flat_map(|b| [b.pos.x, b.pos.y, b.vel.x, b.vel.y])
+            .collect();
+        got.extend([gc.x, gc.y]);
+        let f = |p: &[f64]| bodies(&world(p), &V2 { x: p[8], y: p[9] });
+        assert_gradient(f, &p, &got, 1e-6);
         let (v, (ga, gb)) = spin_grad(0.3, 0.4);
         assert_eq!(v, spin(0.3, 0.4));
         assert_gradient(|p: &[f64]| spin(p[0], p[1]), &[0.3, 0.4], &[ga, gb], 1e-6);

@@ -373,6 +373,11 @@ impl Lowerer<'_> {
                     let (mem, indices) = self.struct_elements[&value].clone();
                     self.struct_method(call, Operand::Mem(mem, indices))
                 }
+                // A struct read out of a place (`b.pos` of a loop's item): a struct value.
+                Val::Scalar(Operand::Value(value)) => {
+                    self.values[value.index()].aggregate = true;
+                    self.struct_method(call, Operand::Value(value))
+                }
                 Val::Scalar(operand) => self.struct_method(call, operand),
                 _ => Val::Poison,
             };
@@ -1260,28 +1265,29 @@ impl Lowerer<'_> {
             {
                 self.operator_chain_of_struct(&inner.receiver)
             }
-            // `b.pos`, `w.body.pos` of a struct parameter, `r.pts[i]` of its `Vec` field.
-            field @ Expr::Field(_) => self.field_of_struct_parameter(field),
-            Expr::Index(index) => self.field_of_struct_parameter(&index.expr),
+            // `b.pos`, `w.body.pos`, `w.bodies[i].pos`, `r.pts[i]` of a struct, of an element
+            // of a struct's `Vec`, or of a struct value the function holds.
+            field @ Expr::Field(_) => self.field_of_struct(field),
+            Expr::Index(index) => self.field_of_struct(&index.expr),
             expr => self.known_struct(expr),
         }
     }
 
-    /// A named field of a struct parameter (or `self`), or of such a field (`w.body.pos`).
-    fn field_of_struct_parameter(&self, expr: &Expr) -> bool {
+    /// A named field of a struct, of an element of a struct's `Vec` (a loop's item, `&m.atoms[0]`)
+    /// or of a struct value the function holds, or of such a field (`w.body.pos`).
+    fn field_of_struct(&self, expr: &Expr) -> bool {
         let Expr::Field(field) = strip_parens(expr) else {
             return false;
         };
-        if !matches!(field.member, syn::Member::Named(_)) {
+        if !matches!(field.member, syn::Member::Named(_)) || !is_place(expr) {
             return false;
         }
-        match strip_parens(&field.base) {
-            base @ Expr::Path(_) => matches!(self.local_val(base), Some(Val::Mem(mem, prefix))
-                if prefix.is_empty()
-                    && self.mems[mem.index()].structured
-                    && self.mems[mem.index()].param.is_some()
-                    && self.mems[mem.index()].field.is_none()),
-            base => self.field_of_struct_parameter(base),
+        match self.local_val(root_of(expr)) {
+            Some(Val::Mem(mem, _)) => self.mems[mem.index()].structured,
+            Some(Val::Scalar(Operand::Value(v))) => {
+                self.structs.contains(v) || self.struct_elements.contains_key(v)
+            }
+            _ => false,
         }
     }
 

@@ -580,24 +580,6 @@ impl VisitMut for Holes<'_, '_> {
     }
 }
 
-/// `+=`, `-=`, .. (`=` is an `Expr::Assign`).
-fn is_compound_assignment(op: &syn::BinOp) -> bool {
-    use syn::BinOp::*;
-    matches!(
-        op,
-        AddAssign(_)
-            | SubAssign(_)
-            | MulAssign(_)
-            | DivAssign(_)
-            | RemAssign(_)
-            | BitXorAssign(_)
-            | BitAndAssign(_)
-            | BitOrAssign(_)
-            | ShlAssign(_)
-            | ShrAssign(_)
-    )
-}
-
 pub(super) fn unsupported_message(expr: &Expr) -> String {
     let message = match expr {
         Expr::Unsafe(_) => {

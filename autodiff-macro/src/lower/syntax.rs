@@ -612,3 +612,21 @@ pub(super) fn ident_of(name: &str, span: Span) -> syn::Ident {
         None => syn::Ident::new(name, span),
     }
 }
+
+/// `+=`, `-=`, .. (`=` is an `Expr::Assign`).
+pub(super) fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
+}
