@@ -9248,3 +9248,62 @@ mod reviewed_nested_fields_map_names_and_guards {
         }
     }
 }
+
+/// Found by this stop's corpus work: a constant array copied into a typed variable after an
+/// early `return` (its adjoint was shaped by a copy the backward sweep could not see), and
+/// `Some(&xs[i])` into an `Option<&f64>` running best (rejected as a reference to a number).
+mod reviewed_constant_states_and_number_references {
+    use super::*;
+
+    const BIAS: [f64; 2] = [0.5, -0.25];
+
+    #[differentiate]
+    fn constant_state(a: f64, x: &[f64]) -> f64 {
+        if a > 10.0 {
+            return a;
+        }
+        let mut h: [f64; 2] = BIAS;
+        for i in 0..x.len() {
+            h = [h[1] * a + x[i], h[0].sin()];
+        }
+        h[0] * h[1]
+    }
+
+    #[differentiate]
+    fn best_reference(xs: &[f64]) -> f64 {
+        let mut best: Option<&f64> = None;
+        for i in 0..xs.len() {
+            if best.is_none_or(|b| xs[i] > *b) {
+                best = Some(&xs[i]);
+            }
+        }
+        let mut s = match best {
+            Some(b) => *b * 2.0,
+            None => 0.0,
+        };
+        let v = xs[0] * 3.0;
+        let o: Option<&f64> = if v > 1.0 { Some(&v) } else { None };
+        if let Some(w) = o {
+            s += *w * xs[1];
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for x in [vec![0.3, 0.7], vec![1.5, -0.2, 0.4]] {
+            let (v, (ga, gx)) = constant_state_grad(0.4, &x);
+            assert_eq!(v, constant_state(0.4, &x));
+            let mut got = vec![ga];
+            got.extend(gx);
+            let mut p = vec![0.4];
+            p.extend(&x);
+            assert_gradient(|p: &[f64]| constant_state(p[0], &p[1..]), &p, &got, 1e-6);
+        }
+        for x in [[0.5, 0.7, 0.2], [0.3, 0.7, 0.5]] {
+            let (v, g) = best_reference_grad(&x);
+            assert_eq!(v, best_reference(&x));
+            assert_gradient(best_reference, &x, &g, 1e-6);
+        }
+    }
+}

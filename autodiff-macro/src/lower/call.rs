@@ -1444,9 +1444,21 @@ impl Lowerer<'_> {
         if matches!(segments.as_slice(), [some] | [_, some] if some == "Some")
             && call.args.len() == 1
         {
-            let value = self.expr_copying_struct(&call.args[0]);
-            let value = self.field_read_now(&call.args[0], value);
-            let value = self.copied_in(value, true, call.args[0].span());
+            // `Some(&xs[i])` of a number, for an `Option<&f64>`: the number, as the macro holds
+            // numbers by value.
+            let arg = match strip_parens(&call.args[0]) {
+                Expr::Reference(r)
+                    if r.mutability.is_none()
+                        && (matches!(strip_parens(&r.expr), Expr::Index(ix) if self.numbers_of(&ix.expr))
+                            || self.holds_number(&r.expr)) =>
+                {
+                    &*r.expr
+                }
+                arg => arg,
+            };
+            let value = self.expr_copying_struct(arg);
+            let value = self.field_read_now(arg, value);
+            let value = self.copied_in(value, true, arg.span());
             return Val::Option(Box::new(value), Operand::Bool(true));
         }
         // `std::mem::swap(&mut a, &mut b)`.

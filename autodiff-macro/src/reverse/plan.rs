@@ -609,8 +609,18 @@ impl Reverse<'_> {
                         needs.insert(Need::Value(*v));
                     }
                 }
-                BwdStmt::ZeroMem { len: Some(len), .. }
-                | BwdStmt::ResetMem { len: Some(len), .. } => {
+                BwdStmt::ZeroMem {
+                    mem,
+                    len: Some(len),
+                } => {
+                    needs.insert(Need::Value(*len));
+                    // `zero_of_len(&value, len)`: shaped like the value it was made from (a
+                    // constant array copied, `let mut h: [f64; 2] = BIAS;`, in a branch).
+                    if let Some(MemInitKind::FromValue(value)) = self.mem_init(*mem) {
+                        needs.insert(Need::Value(*value));
+                    }
+                }
+                BwdStmt::ResetMem { len: Some(len), .. } => {
                     needs.insert(Need::Value(*len));
                 }
                 BwdStmt::ZeroMem { mem, len: None } => match self.mem_init(*mem) {
