@@ -9082,7 +9082,14 @@ mod reviewed_comparator_blocks_and_field_options {
             Some(o) => o,
             None => Ordering::Equal,
         });
-        s[0] * 2.0 + s[1] + x[idx[0]] * t[1] + u[0] * u[2]
+        // A variable of the comparator's own, assigned.
+        let mut w = x.to_vec();
+        w.sort_by(|a, b| {
+            let mut t = *a;
+            t += 1.0;
+            t.total_cmp(&(b + 1.0))
+        });
+        s[0] * 2.0 + s[1] + x[idx[0]] * t[1] + u[0] * u[2] + w[0] * w[3]
     }
 
     #[derive(Clone, Debug, Differentiable)]

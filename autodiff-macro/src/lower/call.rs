@@ -1284,8 +1284,10 @@ impl Lowerer<'_> {
         }
         match self.local_val(root_of(expr)) {
             Some(Val::Mem(mem, _)) => self.mems[mem.index()].structured,
+            // (A struct value's own field: not a field of one of its fields, `w.body.pos`.)
             Some(Val::Scalar(Operand::Value(v))) => {
-                self.structs.contains(v) || self.struct_elements.contains_key(v)
+                matches!(strip_parens(&field.base), Expr::Path(_))
+                    && (self.structs.contains(v) || self.struct_elements.contains_key(v))
             }
             _ => false,
         }

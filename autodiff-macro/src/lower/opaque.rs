@@ -251,6 +251,19 @@ impl<'l, 'a> Holes<'l, 'a> {
         }
     }
 
+    /// Whether `place` is rooted in a name the kept closure binds itself (`t` of
+    /// `let mut t = *a; t += 1.0;`).
+    fn binds(&self, place: &Expr) -> bool {
+        let mut root = strip_parens(place);
+        while let Expr::Field(syn::ExprField { base, .. })
+        | Expr::Index(syn::ExprIndex { expr: base, .. }) = root
+        {
+            root = strip_parens(base);
+        }
+        matches!(root, Expr::Path(p)
+            if p.path.get_ident().is_some_and(|i| self.bound.iter().any(|b| i == b)))
+    }
+
     /// A block inside a kept closure: its `let`s bind names of its own until its end.
     fn kept_block(&mut self, block: &mut syn::Block) {
         let depth = self.bound.len();
@@ -480,12 +493,14 @@ impl VisitMut for Holes<'_, '_> {
             Expr::Block(block) if self.closure_depth > 0 => self.kept_block(&mut block.block),
             // What a kept closure assigns would change the function's own variables behind
             // the sweeps' back (`cmps += 1` in a comparator).
-            Expr::Assign(_) if self.closure_depth > 0 => {
+            Expr::Assign(assign) if self.closure_depth > 0 && !self.binds(&assign.left) => {
                 self.lowerer.error(&*expr, "a comparator or a predicate that assigns a variable is not supported; compute what it counts in a loop of its own");
                 self.failed = true;
             }
             Expr::Binary(binary)
-                if self.closure_depth > 0 && is_compound_assignment(&binary.op) =>
+                if self.closure_depth > 0
+                    && is_compound_assignment(&binary.op)
+                    && !self.binds(&binary.left) =>
             {
                 self.lowerer.error(&*expr, "a comparator or a predicate that assigns a variable is not supported; compute what it counts in a loop of its own");
                 self.failed = true;
