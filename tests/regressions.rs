@@ -9296,8 +9296,31 @@ mod reviewed_constant_states_and_number_references {
         s
     }
 
+    /// `nth(2)` past the end of a two-element slice in a loop: its adjoint, summed over the
+    /// iterations and added after the loop, was added at index 2 although no iteration read it
+    /// (a panic in `_grad`, found by the corpus work).
+    #[differentiate]
+    fn nth_past_the_end(xs: &[f64], a: f64) -> f64 {
+        let mut s = a;
+        for _ in 0..2 {
+            let t = xs.iter().map(|v| v * s).nth(2).unwrap_or(a * 0.5);
+            s = s * 0.9 + t;
+        }
+        s
+    }
+
     #[test]
     fn gradients_match_finite_differences() {
+        for x in [vec![0.3, 0.7], vec![0.3, 0.7, 1.1]] {
+            let (v, (gx, ga)) = nth_past_the_end_grad(&x, 0.4);
+            assert_eq!(v, nth_past_the_end(&x, 0.4));
+            let mut got = gx.clone();
+            got.push(ga);
+            let mut p = x.clone();
+            p.push(0.4);
+            let n = x.len();
+            assert_gradient(|p: &[f64]| nth_past_the_end(&p[..n], p[n]), &p, &got, 1e-6);
+        }
         for x in [vec![0.3, 0.7], vec![1.5, -0.2, 0.4]] {
             let (v, (ga, gx)) = constant_state_grad(0.4, &x);
             assert_eq!(v, constant_state(0.4, &x));

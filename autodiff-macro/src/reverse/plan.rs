@@ -427,7 +427,13 @@ impl Reverse<'_> {
             .filter(|(mem, places)| {
                 let data = &self.function.mems[mem.index()];
                 let first = places[0];
-                !other.contains(mem)
+                // Added into every iteration, not only in a branch: the index may be out of
+                // bounds where the branch does not run (`xs.iter().nth(2)` of two elements).
+                let every_iteration = body
+                    .iter()
+                    .any(|stmt| matches!(stmt, BwdStmt::AddToMem { mem: m, .. } if m == mem));
+                every_iteration
+                    && !other.contains(mem)
                     && data.field.is_none()
                     && !data.structured
                     && !first.is_empty()
