@@ -55,6 +55,13 @@ pub const OPEN_BUGS: &[(&str, &str)] = &[
          rustc's E0425 `cannot find value `t9`` in the generated code",
     ),
     (
+        "nth-past-end-hvp",
+        "`xs.iter().map(|zv| zv * k).nth(2).unwrap_or(xs[0] * 0.5)` past the end of a \
+         2-element slice, in a loop of a `#[differentiate(hessian)]` function: `_hvp` panics \
+         (index out of bounds: the len is 2 but the index is 2); `_grad` and `_jvp` are right \
+         (not minimised yet: program g2_00254 of the corpus at 4500 programs)",
+    ),
+    (
         "struct-field-get",
         "`cur = m.atoms.get(i)` of a struct's `Vec` of structs is a compile error (\"method \
          `get` has no derivative rule\"), while `m.atoms.first()`, `.last()` and \
@@ -491,6 +498,7 @@ pub const REQUIRED_WITH_BUG: &[(&str, &str)] = &[
         "extreme: best of an element reference",
     ),
     ("struct-field-get", "view: atom get"),
+    ("nth-past-end-hvp", "iter: nth past the end in forward mode"),
     ("constant-state", "view: state from a constant"),
 ];
 
@@ -1289,7 +1297,19 @@ impl<'a> Gen<'a> {
             }
             // `nth(j)`, also past the end (`None`).
             "nth" => {
-                let j = self.rng.range(1, a.len);
+                let mut j = self.rng.range(1, a.len);
+                // Past the end in a forward-mode program: an open bug.
+                if self.jvp && self.allows("nth-past-end-hvp") {
+                    j = a.len;
+                }
+                if self.jvp && j == a.len {
+                    if self.allows("nth-past-end-hvp") {
+                        self.tag("nth-past-end-hvp");
+                        self.stats.add("iter: nth past the end in forward mode");
+                    } else {
+                        j = a.len - 1;
+                    }
+                }
                 self.emit(format!(
                     "let {y} = {arr}.iter().map(|zv| zv * {k}).nth({j}).unwrap_or({arr}[0] * ⟦0.5⟧);"
                 ));
