@@ -1157,7 +1157,11 @@ impl<'a> Gen<'a> {
             "once chained",
             "once first",
         ];
-        let v = *self.rng.pick(&variants);
+        let mut v = *self.rng.pick(&variants);
+        // With its switch on, enough forward-mode programs hold the open bug's `nth`.
+        if self.jvp && self.allows("nth-past-end-hvp") && self.rng.chance(0.1) {
+            v = "nth";
+        }
         self.stats.add(format!("iter: {v}"));
         match v {
             "map sum" => self.emit(format!(
