@@ -60,9 +60,14 @@ fn order(a: f64, b: f64) -> Option<Ordering> {
 #[derive(Clone, Copy, Debug)]
 pub struct D(pub HyperDual64);
 
-/// A constant (derivatives 0).
-pub fn c(v: f64) -> D {
-    D(HyperDual64::from_re(v))
+/// A constant (derivatives 0); `const`, for the twins of typed constants (`const BIAS: [D; 2]`).
+pub const fn c(v: f64) -> D {
+    D(HyperDual64 {
+        re: v,
+        eps1: 0.0,
+        eps2: 0.0,
+        eps1eps2: 0.0,
+    })
 }
 
 /// A variable: first derivative 1 if `seed`.

@@ -253,6 +253,7 @@ flat_tuple!(A 0, B 1, C 2, D 3);
 flat_tuple!(A 0, B 1, C 2, D 3, E 4);
 flat_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
 flat_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+flat_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
 pub fn flat<G: Flat>(g: &G) -> Vec<f64> {
     let mut out = Vec::new();
