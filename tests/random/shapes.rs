@@ -4985,9 +4985,7 @@ fn render(line: &str, dual: bool) -> Option<String> {
     } else {
         line.replace('ℱ', "f64")
             .replace('℘', "Params")
-            .replace('ᴰ', "")
-            .replace('ᵈ', "")
-            .replace(['⟦', '⟧'], "")
+            .replace(['ᴰ', 'ᵈ', '⟦', '⟧'], "")
     };
     Some(s)
 }
@@ -5382,7 +5380,8 @@ fn random_shapes() {{
     // Forms under test: loops that index arrays the way numerical code is written, `a = a * b`,
     // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop,
     // branches that a random draw made alike, heap buffers, `filter(..).last()` (a construct
-    // under test), signatures with every kind of parameter.
+    // under test), signatures with every kind of parameter, `m.atoms.iter().nth(i)` (the form
+    // that works where `m.atoms.get(i)` does not yet).
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
@@ -5392,6 +5391,7 @@ fn random_shapes() {{
     clippy::if_same_then_else,
     clippy::double_ended_iterator_last,
     clippy::too_many_arguments,
+    clippy::iter_nth,
 )]
 mod generated {{
 use super::harness::{{Case, arr, arr2, dual_case}};
