@@ -8551,17 +8551,17 @@ mod reviewed_paths_unwrapped_elements_and_edges {
     }
 
     #[differentiate]
-    fn wavy(v: f64) -> f64 {
+    pub(super) fn wavy(v: f64) -> f64 {
         v * v + v.sin()
     }
 
     #[differentiate]
-    fn lean(a: f64, b: f64) -> f64 {
+    pub(super) fn lean(a: f64, b: f64) -> f64 {
         a + 2.0 * b
     }
 
     #[differentiate]
-    fn norm(r: &[f64; 2]) -> f64 {
+    pub(super) fn norm(r: &[f64; 2]) -> f64 {
         (r[0] * r[0] + r[1] * r[1]).sqrt()
     }
 
@@ -8918,18 +8918,9 @@ mod reviewed_frames_and_vector_methods {
 // The shapes under test, as users write them.
 #[allow(clippy::redundant_closure)]
 mod reviewed_paths_after_calls_and_map_lookups {
+    use super::reviewed_paths_unwrapped_elements_and_edges::*;
     use super::*;
     use std::collections::HashMap;
-
-    #[differentiate]
-    fn wavy(v: f64) -> f64 {
-        v * v + v.sin()
-    }
-
-    #[differentiate]
-    fn lean(a: f64, b: f64) -> f64 {
-        a + 2.0 * b
-    }
 
     #[differentiate]
     fn chained(x: &[f64]) -> f64 {
@@ -8941,11 +8932,6 @@ mod reviewed_paths_after_calls_and_map_lookups {
     #[differentiate]
     fn wave(v: f64) -> f64 {
         v.cos() * 2.0
-    }
-
-    #[differentiate]
-    fn norm(r: &[f64; 2]) -> f64 {
-        (r[0] * r[0] + r[1] * r[1]).sqrt()
     }
 
     #[differentiate]
