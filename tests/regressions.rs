@@ -9323,3 +9323,44 @@ mod reviewed_constant_states_and_number_references {
         }
     }
 }
+
+/// Values a `HashMap`'s or `BTreeMap`'s `get` gives, bound by `Some(v)` and used without `*`.
+mod map_values_by_reference {
+    use super::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    /// `v` is a `&f64` the backward sweep of a loop needs: it was taped as the reference (E0700
+    /// in `_pullback` and `_vjp`).
+    #[differentiate(wrt(x))]
+    fn weighted(x: &[f64], m: &HashMap<usize, f64>, scale: &BTreeMap<usize, f64>) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let w = match m.get(&i) {
+                Some(v) => v * x[i],
+                None => 0.0,
+            };
+            s += w * x[i];
+            if let Some(c) = scale.get(&i) {
+                s += x[i] / c - c * x[i].sin();
+            }
+            let k = m.get(&i).unwrap_or(&1.5);
+            s = s * k + k / x[i];
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let m = HashMap::from([(0usize, 2.0), (2, 3.0)]);
+        let scale = BTreeMap::from([(1usize, 4.0), (2, 0.5)]);
+        let x = [0.7, 1.3, -0.4];
+        let f = |x: &[f64]| weighted(x, &m, &scale);
+        let (v, g) = weighted_grad(&x, &m, &scale);
+        assert_eq!(v, f(&x));
+        assert_gradient(f, &x, &g, 1e-6);
+        assert_eq!(weighted_pullback(&x, &m, &scale, 1.0), g);
+        let (v, back) = weighted_vjp(&x, &m, &scale);
+        assert_eq!(v, f(&x));
+        assert_eq!(back(2.0), g.iter().map(|g| 2.0 * g).collect::<Vec<_>>());
+    }
+}

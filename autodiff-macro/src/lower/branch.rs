@@ -368,6 +368,7 @@ impl Lowerer<'_> {
             let part = self.emit(Op::Field(member), vec![Operand::Value(tuple)], span);
             if as_written {
                 self.kept_as_written.insert(part);
+                self.opaque_results.insert(part);
             }
             self.values[part.index()].name = Some(name.clone());
             self.declare(Var::user(name), Some(Val::Scalar(Operand::Value(part))));

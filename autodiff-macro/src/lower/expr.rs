@@ -496,6 +496,7 @@ impl Lowerer<'_> {
                 atomic: false,
             });
         }
+        let (a, b) = (self.by_value(a, span), self.by_value(b, span));
         let rule = rules::lookup(name, 2).expect("arithmetic rules are in the table");
         Operand::Value(self.emit(
             Op::Rule {
@@ -505,6 +506,21 @@ impl Lowerer<'_> {
             vec![a, b],
             span,
         ))
+    }
+
+    /// The result of a computation kept as written may be a reference the user's arithmetic
+    /// takes as it is (`Some(v) => v * x` of a `HashMap`'s `get`); a backward sweep that needs
+    /// it must tape the number, not the borrow, so it is copied out (`.clone()` dereferences a
+    /// `&f64` and copies an `f64`). Such a result is never active (see `opaque_results`).
+    fn by_value(&mut self, a: Operand, span: Span) -> Operand {
+        match a {
+            Operand::Value(v) if self.opaque_results.contains(&v) => {
+                let hole = Opaque::hole(0);
+                let op = Op::Opaque(Opaque::cut(quote!(#hole.clone())));
+                Operand::Value(self.emit(op, vec![a], span))
+            }
+            a => a,
+        }
     }
 
     pub(super) fn unary(&mut self, unary: &syn::ExprUnary) -> Val {

@@ -144,6 +144,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         structs: BTreeSet::new(),
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
+        opaque_results: BTreeSet::new(),
         element_refs: BTreeSet::new(),
         variant_matched: BTreeSet::new(),
         borrows: BTreeSet::new(),
@@ -425,6 +426,11 @@ struct Lowerer<'a> {
     /// Results of expressions kept as written (`counts.iter().max().unwrap()`): of a type the
     /// macro does not see, maybe a reference, which `*` then dereferences as written.
     kept_as_written: BTreeSet<Value>,
+    /// Results of computations kept as written (and the parts of one a pattern binds), as
+    /// lowered: never active (they are cut, or an error when an argument is active), maybe
+    /// references (`m.get(&k).unwrap()`). Unlike `kept_as_written`, not passed on to a loop's
+    /// carried values, which later iterations may make active.
+    opaque_results: BTreeSet<Value>,
     /// Struct elements read out of an `Option` of a reference to one (`m.atoms.first()` in a
     /// `let mut`, `Some(&m.atoms[i])` in a branch): what its `Some(a)` binds is a reference.
     element_refs: BTreeSet<Value>,

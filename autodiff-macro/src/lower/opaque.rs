@@ -184,6 +184,7 @@ impl Lowerer<'_> {
         });
         let value = self.emit(op, args, span);
         self.kept_as_written.insert(value);
+        self.opaque_results.insert(value);
         Val::Scalar(Operand::Value(value))
     }
 
