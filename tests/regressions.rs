@@ -9364,3 +9364,123 @@ mod map_values_by_reference {
         assert_eq!(back(2.0), g.iter().map(|g| 2.0 * g).collect::<Vec<_>>());
     }
 }
+
+/// Found by this stop's hunts: a span search moved on by an integer method, a slice of a row of
+/// a call's matrix, and `chain` over a struct's `Vec<f64>` fields (all rejected before).
+mod spans_row_slices_and_field_chains {
+    use super::*;
+
+    /// Linear interpolation on knots, the span found by `partition_point(..).saturating_sub(1)`
+    /// (and the other forms a spline's span search takes).
+    #[differentiate(wrt(ys, x))]
+    fn interpolate(knots: &[f64], ys: &[f64], x: f64) -> f64 {
+        let last = knots.len() - 2;
+        let i = knots
+            .partition_point(|&k| k <= x)
+            .saturating_sub(1)
+            .min(last);
+        let j = knots
+            .iter()
+            .position(|&k| k > x)
+            .unwrap_or(knots.len())
+            .saturating_sub(1)
+            .min(last);
+        let m = knots
+            .partition_point(|&k| k <= x)
+            .checked_sub(1)
+            .unwrap_or(0)
+            .min(last);
+        let t = (x - knots[i]) / (knots[i + 1] - knots[i]);
+        let lin = ys[i] * (1.0 - t) + ys[i + 1] * t;
+        lin + 0.1 * ys[j] * x + 0.01 * ys[m] * x * x
+    }
+
+    #[differentiate]
+    fn heads(x: [f64; 2]) -> [[f64; 4]; 2] {
+        [
+            [x[0], x[1] * x[0], x[1], 1.0],
+            [x[1] * 2.0, x[0], x[0] * x[0], x[1]],
+        ]
+    }
+
+    /// Two heads' halves of each row of a call's matrix: `h[r][a..b]`, through a typed row
+    /// copy and through `windows` of a row; the matrix is also written (`let mut`).
+    #[differentiate]
+    fn attention(x: [f64; 2]) -> f64 {
+        let mut h = heads(x);
+        h[0][0] += x[1];
+        let mut s = 0.0;
+        for head in 0..2 {
+            let q = &h[0][head * 2..head * 2 + 2];
+            let k: f64 = h[1][head * 2..(head + 1) * 2].iter().sum();
+            s += q.iter().map(|v| v * k).sum::<f64>();
+        }
+        let row: [f64; 4] = h[1];
+        let tail: f64 = row[1..].iter().map(|v| v * v).sum();
+        s + tail + h[0].windows(2).map(|w| w[0] * w[1]).sum::<f64>() + h[1][..2][1]
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Net {
+        pub w1: Vec<f64>,
+        pub w2: Vec<f64>,
+        pub bias: f64,
+    }
+
+    /// Weight decay over both layers' weights, and features chained after them.
+    #[differentiate]
+    fn decayed(net: &Net, x: &[f64]) -> f64 {
+        let decay: f64 = net.w1.iter().chain(net.w2.iter()).map(|w| w * w).sum();
+        let mut fit = net.bias;
+        for (i, w) in net.w1.iter().chain(x).enumerate() {
+            fit += w * (i as f64 + 1.0);
+        }
+        0.5 * decay + fit.tanh() + x.iter().chain(&net.w2).fold(0.0, |a, v| a + v.sin())
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let knots = [0.0, 0.5, 1.2, 2.0];
+        let ys = [0.3, -0.4, 0.8, 1.1];
+        for x in [0.2, 0.7, 1.5, 2.4] {
+            let (v, (gy, gx)) = interpolate_grad(&knots, &ys, x);
+            assert_eq!(v, interpolate(&knots, &ys, x));
+            let mut got = gy.clone();
+            got.push(gx);
+            let mut p = ys.to_vec();
+            p.push(x);
+            assert_gradient(
+                |p: &[f64]| interpolate(&knots, &p[..4], p[4]),
+                &p,
+                &got,
+                1e-6,
+            );
+        }
+        for x in [[0.7, 1.3], [-0.4, 0.9]] {
+            let (v, g) = attention_grad(x);
+            assert_eq!(v, attention(x));
+            assert_gradient(|p: &[f64]| attention([p[0], p[1]]), &x, &g, 1e-6);
+        }
+        let net = Net {
+            w1: vec![0.3, -0.2],
+            w2: vec![0.5, 0.1, 0.7],
+            bias: 0.2,
+        };
+        let x = [0.4, -0.9];
+        let (v, (gn, gx)) = decayed_grad(&net, &x);
+        assert_eq!(v, decayed(&net, &x));
+        let mut got = [gn.w1, gn.w2].concat();
+        got.push(gn.bias);
+        got.extend(gx);
+        let f = |p: &[f64]| {
+            let net = Net {
+                w1: p[..2].to_vec(),
+                w2: p[2..5].to_vec(),
+                bias: p[5],
+            };
+            decayed(&net, &p[6..])
+        };
+        let p = [0.3, -0.2, 0.5, 0.1, 0.7, 0.2, 0.4, -0.9];
+        assert_gradient(f, &p, &got, 1e-6);
+    }
+}

@@ -186,52 +186,65 @@ const SEARCHES: &[&str] = &[
     "binary_search_by_key",
 ];
 
-/// What takes the position out of a search's `Option` or `Result`.
-const UNWRAPS: &[&str] = &[
+/// What takes the position out of a search's `Option` or `Result`, or moves it on (`.map(|i| i +
+/// 1)`, `.saturating_sub(1)` of a spline's span search).
+const ON_POSITIONS: &[&str] = &[
     "unwrap",
     "expect",
     "unwrap_or",
     "unwrap_or_else",
     "unwrap_or_default",
+    "map",
+    "saturating_sub",
+    "saturating_add",
+    "checked_sub",
+    "checked_add",
+    "wrapping_sub",
+    "wrapping_add",
 ];
 
 /// `knots.partition_point(|&k| k <= x)`, `v.iter().position(|&e| e > x).unwrap_or(0)`,
-/// `knots.binary_search_by(|k| k.total_cmp(&x)).unwrap_or_else(|i| i)`, with the search's
-/// result checked to be a position (`found`): a method of the same name that gave a number
-/// would be a type error, not a derivative dropped.
+/// `knots.binary_search_by(|k| k.total_cmp(&x)).unwrap_or_else(|i| i)`,
+/// `knots.partition_point(..).saturating_sub(1)`, with the search's result and what is made of
+/// it checked to be a position (`found`): a method of the same name that gave a number would
+/// be a type error, not a derivative dropped.
 fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
     let is_search = |call: &syn::ExprMethodCall| {
         SEARCHES.contains(&call.method.to_string().as_str())
             && call.args.iter().any(|a| matches!(a, Expr::Closure(_)))
     };
-    let found = |span| quote::quote_spanned!(span=> ::autodiff_core::__private::found);
-    if is_search(call) {
-        let found = found(call.method.span());
-        return Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)));
-    }
-    if !UNWRAPS.contains(&call.method.to_string().as_str()) {
-        return None;
-    }
-    // The search itself, also under `.map(|i| i + 1)` of its `Option` (what the unwrap gives
-    // is checked to be a position too).
-    fn wrapped(receiver: &mut Expr, is_search: &dyn Fn(&syn::ExprMethodCall) -> bool) -> bool {
-        let Expr::MethodCall(inner) = receiver else {
+    let found = |call: &syn::ExprMethodCall| -> Expr {
+        let span = call.method.span();
+        let found = quote::quote_spanned!(span=> ::autodiff_core::__private::found);
+        syn::parse_quote_spanned!(span=> #found(#call))
+    };
+    // The search, under the methods of `ON_POSITIONS`.
+    fn wrapped(
+        call: &mut syn::ExprMethodCall,
+        is_search: &dyn Fn(&syn::ExprMethodCall) -> bool,
+        found: &dyn Fn(&syn::ExprMethodCall) -> Expr,
+    ) -> bool {
+        if !ON_POSITIONS.contains(&call.method.to_string().as_str()) {
+            return false;
+        }
+        let Expr::MethodCall(inner) = &mut *call.receiver else {
             return false;
         };
         if is_search(inner) {
-            let found =
-                quote::quote_spanned!(inner.method.span()=> ::autodiff_core::__private::found);
-            *receiver = syn::parse_quote_spanned!(inner.method.span()=> #found(#inner));
+            *call.receiver = found(inner);
             return true;
         }
-        inner.method == "map" && wrapped(&mut inner.receiver, is_search)
+        wrapped(inner, is_search, found)
     }
-    let mut call = call.clone();
-    if !wrapped(&mut call.receiver, &is_search) {
+    if is_search(call) {
+        return Some(found(call));
+    }
+    // (A `map` last may give a number: `position(..).map(|i| x[i])` is an `Option` of one.)
+    if call.method == "map" {
         return None;
     }
-    let found = found(call.method.span());
-    Some(syn::parse_quote_spanned!(call.method.span()=> #found(#call)))
+    let mut call = call.clone();
+    wrapped(&mut call, &is_search, &found).then(|| found(&call))
 }
 
 impl Lowerer<'_> {

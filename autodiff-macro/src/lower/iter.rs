@@ -349,10 +349,16 @@ impl Lowerer<'_> {
                     true => self.positional(&args[0], &call.method)?,
                     false => self.source(&args[0])?,
                 };
-                if self.gives_rows(&a) || self.gives_rows(&b) {
+                // (A struct's field gives what `for v in &p.w` gives: `p.w1.iter().chain(&p.w2)`
+                // of two `Vec<f64>` fields, weight decay over the layers.)
+                let rows = |l: &Self, s: &Stream| match &s.kind {
+                    StreamKind::Mem { mem, prefix } => depth(prefix) + 1 < l.mems[mem.index()].dims,
+                    _ => l.gives_rows(s),
+                };
+                if rows(self, &a) || rows(self, &b) {
                     self.error(
                         &call.method,
-                        "`.chain(..)` of rows, or of a struct's field (which may hold them), is not supported; write two loops",
+                        "`.chain(..)` of rows is not supported; write two loops",
                     );
                     return None;
                 }
@@ -949,7 +955,7 @@ impl Lowerer<'_> {
         // constant.
         let opaque = Opaque {
             cut: false,
-            error: "a slice of an array a call returned cannot be differentiated here; bind the call's result to a name (`let h = f(x);`) and slice that (`h.windows(2)`, `&h[a..b]`), or index its elements".to_owned(),
+            error: "a slice of an array a call returned cannot be differentiated here; bind the call's result to a name (`let h = f(x);`), or a row of it with the row's type (`let row: [f64; 4] = h[1];`), and slice that (`h.windows(2)`, `&h[a..b]`, `&row[1..]`), or index its elements".to_owned(),
             at: quote::quote_spanned!(span=> slice),
             ..Opaque::cut(rename_holes(template))
         };

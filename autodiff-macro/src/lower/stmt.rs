@@ -545,10 +545,10 @@ impl Lowerer<'_> {
             // taken (`cost(&xs[t..t + 3])`), which a slice views; `let mut p = f(x);` whose
             // elements are assigned later, an array to write.
             Val::Scalar(Operand::Value(value))
-                if self.kept_array_dims(value, &name, pat_ident).is_some() =>
+                if self.kept_array_dims(value, &name, pat_ident, ty).is_some() =>
             {
                 let dims = self
-                    .kept_array_dims(value, &name, pat_ident)
+                    .kept_array_dims(value, &name, pat_ident, ty)
                     .expect("checked");
                 let (name, ty) = (Some(name.clone()), ty.cloned());
                 let mem = self.array_from_value(value, dims, name, ty, pat_ident.span());
@@ -606,11 +606,21 @@ impl Lowerer<'_> {
 
     /// The indices of the array a value bound to `name` is kept in, if it is kept in one (see
     /// `bind_ident`).
-    fn kept_array_dims(&self, value: Value, name: &str, pat: &syn::PatIdent) -> Option<usize> {
-        let array = self.values[value.index()].aggregate || self.parts.contains(&value);
+    /// (A value the `let` types as an array is one: `let row: [f64; 3] = h[1];` of a call's
+    /// matrix `h`.)
+    fn kept_array_dims(
+        &self,
+        value: Value,
+        name: &str,
+        pat: &syn::PatIdent,
+        ty: Option<&syn::Type>,
+    ) -> Option<usize> {
+        let array = self.values[value.index()].aggregate
+            || self.parts.contains(&value)
+            || ty.is_some_and(|t| array_shape(t).is_some());
         let sliced = array.then(|| self.stores.sliced_dims(name)).flatten();
         let written = pat.mutability.and_then(|_| self.stores.array_dims(name));
-        sliced.or(written)
+        sliced.max(written)
     }
 
     /// `let [x, y] = p;`, `let [first, .., last] = v;`, `let [first, rest @ ..] = v;`

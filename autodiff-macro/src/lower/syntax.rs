@@ -37,7 +37,8 @@ pub(super) struct Stores {
     /// Names declared `let mut` that nothing assigns, writes into or borrows `&mut`: only
     /// their own methods (`&mut self`) can change them (`queue.push_back(i)`).
     pub changed_by_methods: BTreeSet<String>,
-    /// Names a range of which is taken (`&xs[t..t + 3]`), with the most indices read.
+    /// Names a range of which is taken (`&xs[t..t + 3]`, `h[1][1..]`), with the most indices
+    /// a slice of them is taken with, the range's own included.
     pub sliced: BTreeMap<String, usize>,
 }
 
@@ -52,7 +53,7 @@ impl Stores {
     /// The indices of an array the name holds, where the body takes a range of it: a value
     /// bound to it (a call's `Vec`) is kept as an array, which a slice views.
     pub fn sliced_dims(&self, name: &str) -> Option<usize> {
-        self.sliced.get(name).map(|&dims| dims.max(1))
+        self.sliced.get(name).copied()
     }
 }
 
@@ -153,27 +154,28 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
             if let (true, Expr::Path(path)) = (slices, root) {
                 if let Some(ident) = path.path.get_ident() {
                     let entry = self.0.sliced.entry(ident.to_string()).or_default();
-                    *entry = (*entry).max(rows);
+                    *entry = (*entry).max(rows + 1);
                 }
             }
             syn::visit::visit_expr_method_call(self, call);
         }
         fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
             let range = |i: &Expr| matches!(strip_parens(i), Expr::Range(_));
-            let (mut indices, mut sliced) = (0, false);
+            // The indices from the outermost range in, the range's own too: `h[1][1..]` slices
+            // a row of a matrix, and `h[1][..2][0]` reads an element of that slice.
+            let (mut indices, mut outside) = (0, None);
             let mut place = index;
             loop {
-                if range(&place.index) {
-                    sliced = true;
-                } else {
-                    indices += 1;
+                indices += 1;
+                if range(&place.index) && outside.is_none() {
+                    outside = Some(indices - 1);
                 }
                 match strip_parens(&place.expr) {
                     Expr::Index(inner) => place = inner,
                     Expr::Path(path) => {
-                        if let (true, Some(ident)) = (sliced, path.path.get_ident()) {
+                        if let (Some(outside), Some(ident)) = (outside, path.path.get_ident()) {
                             let entry = self.0.sliced.entry(ident.to_string()).or_default();
-                            *entry = (*entry).max(indices);
+                            *entry = (*entry).max(indices - outside);
                         }
                         break;
                     }
