@@ -9484,3 +9484,64 @@ mod spans_row_slices_and_field_chains {
         assert_gradient(f, &p, &got, 1e-6);
     }
 }
+
+/// Elements of a struct's `Vec` handed to a function that takes the struct by value: through
+/// `.cloned()` (with a function path, a closure, `fold`, `for`) and through the user's own
+/// `.clone()`. The element was moved out of the `Vec` (E0507 from generated code).
+mod struct_elements_by_value {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub q: f64,
+        pub r: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Mol {
+        pub atoms: Vec<Atom>,
+    }
+
+    #[differentiate]
+    fn owned_energy(a: Atom) -> f64 {
+        a.q * a.r * a.r
+    }
+
+    #[differentiate]
+    fn total(m: &Mol) -> f64 {
+        let mut s: f64 = m.atoms.iter().cloned().map(owned_energy).sum();
+        s += m
+            .atoms
+            .iter()
+            .cloned()
+            .fold(0.0, |acc, a| acc + 0.5 * owned_energy(a));
+        for a in m.atoms.iter().cloned() {
+            s += owned_energy(a) * a_scale(s);
+        }
+        for i in 0..m.atoms.len() {
+            s += owned_energy(m.atoms[i].clone()).sin();
+        }
+        s
+    }
+
+    #[differentiate]
+    fn a_scale(s: f64) -> f64 {
+        0.1 * s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let m = Mol {
+            atoms: vec![Atom { q: 0.5, r: 1.2 }, Atom { q: -1.0, r: 0.7 }],
+        };
+        let (v, g) = total_grad(&m);
+        assert_eq!(v, total(&m));
+        let f = |p: &[f64]| {
+            total(&Mol {
+                atoms: vec![Atom { q: p[0], r: p[1] }, Atom { q: p[2], r: p[3] }],
+            })
+        };
+        let got: Vec<f64> = g.atoms.iter().flat_map(|a| [a.q, a.r]).collect();
+        assert_gradient(f, &[0.5, 1.2, -1.0, 0.7], &got, 1e-6);
+    }
+}

@@ -212,6 +212,14 @@ impl<'a> Writer<'a> {
                     {
                         quote!(::core::clone::Clone::clone(&#tokens))
                     }
+                    // An element of a struct's `Vec` passed by value (`.cloned().map(energy)`
+                    // of `fn energy(a: Atom)`), which stays in place: cloned, as the user's
+                    // `m.atoms[i].clone()` is.
+                    (Operand::Mem(mem, prefix), false)
+                        if !prefix.is_empty() && self.function.mems[mem.index()].structured =>
+                    {
+                        quote!(::core::clone::Clone::clone(&#tokens))
+                    }
                     // So is an array, `Vec` or struct the function holds as a value (a
                     // reference parameter is passed as it is, and coerces: `&Vec` to `&[T]`).
                     (Operand::Value(v), false)
