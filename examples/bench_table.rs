@@ -173,7 +173,7 @@ impl Visitor for Table {
 /// machine's load:
 ///
 /// ```text
-/// valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+/// valgrind --tool=callgrind --callgrind-out-file=/tmp/callgrind.out \
 ///     target/release/examples/bench_table --calls rosenbrock_10 generated_grad_into 1000
 /// ```
 ///
