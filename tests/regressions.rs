@@ -9545,3 +9545,127 @@ mod struct_elements_by_value {
         assert_gradient(f, &[0.5, 1.2, -1.0, 0.7], &got, 1e-6);
     }
 }
+
+/// Found by this stop's review: a vector sliced twice (`y[1..][..2]`) was taken for a matrix
+/// once its name's slices counted every index, and `chain` of a chain with a struct's field, or
+/// of a layer's fields, was rejected.
+mod reviewed_double_ranges_and_layer_chains {
+    use super::*;
+
+    #[differentiate]
+    fn doubled(x: &[f64]) -> Vec<f64> {
+        x.iter().map(|v| 2.0 * v).collect()
+    }
+
+    #[differentiate]
+    fn squares(v: &[f64]) -> f64 {
+        v.iter().map(|a| a * a).sum()
+    }
+
+    #[differentiate]
+    fn quad(x: [f64; 2]) -> [[f64; 4]; 2] {
+        [
+            [x[0], x[1] * x[0], x[1], 1.0],
+            [x[1] * 2.0, x[0], x[0] * x[0], x[1]],
+        ]
+    }
+
+    #[differentiate]
+    fn twice_sliced(x: &[f64]) -> f64 {
+        let mut y = doubled(x);
+        y[0] = x[0] * x[1];
+        let s: f64 = y[1..][..2].iter().sum();
+        s + squares(&y[1..][..2])
+    }
+
+    #[differentiate]
+    fn matrix_sliced(x: [f64; 2]) -> f64 {
+        let mut h = quad(x);
+        h[0][1] = x[0] * 3.0;
+        let row: [f64; 4] = h[1];
+        let tail: f64 = h[1..][0][1..].iter().sum();
+        squares(&h[..2][1][..3]) + tail + row[1..][..2].iter().sum::<f64>()
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Layer {
+        pub w: Vec<f64>,
+        pub b: Vec<f64>,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Net {
+        pub layers: Vec<Layer>,
+        pub head: Vec<f64>,
+    }
+
+    #[differentiate]
+    fn decay(n: &Net, x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for l in &n.layers {
+            s += l.w.iter().chain(&l.b).map(|v| v * v).sum::<f64>();
+        }
+        s += n.layers[0]
+            .w
+            .iter()
+            .chain(&n.layers[1].b)
+            .map(|v| v.sin())
+            .sum::<f64>();
+        s += n
+            .head
+            .iter()
+            .chain(x)
+            .chain(&n.layers[1].w)
+            .map(|v| v * 3.0)
+            .sum::<f64>();
+        s + x
+            .iter()
+            .chain(&n.head)
+            .chain(&n.head)
+            .enumerate()
+            .map(|(i, v)| v * i as f64)
+            .sum::<f64>()
+    }
+
+    fn net(p: &[f64]) -> Net {
+        Net {
+            layers: vec![
+                Layer {
+                    w: p[0..2].to_vec(),
+                    b: p[2..3].to_vec(),
+                },
+                Layer {
+                    w: p[3..4].to_vec(),
+                    b: p[4..6].to_vec(),
+                },
+            ],
+            head: p[6..8].to_vec(),
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = [0.3, 0.5, 0.7];
+        let (v, g) = twice_sliced_grad(&x);
+        assert_eq!(v, twice_sliced(&x));
+        assert_gradient(twice_sliced, &x, &g, 1e-6);
+        for x in [[0.3, 0.5], [-0.8, 1.1]] {
+            let (v, g) = matrix_sliced_grad(x);
+            assert_eq!(v, matrix_sliced(x));
+            assert_gradient(|p: &[f64]| matrix_sliced([p[0], p[1]]), &x, &g, 1e-6);
+        }
+        let p: Vec<f64> = (0..8).map(|i| 0.1 * i as f64 - 0.3).collect();
+        let x = [0.4, -0.7];
+        let (v, (gn, gx)) = decay_grad(&net(&p), &x);
+        assert_eq!(v, decay(&net(&p), &x));
+        let mut got: Vec<f64> = gn
+            .layers
+            .iter()
+            .flat_map(|l| [&l.w[..], &l.b[..]].concat())
+            .collect();
+        got.extend(&gn.head);
+        got.extend(gx);
+        let f = |q: &[f64]| decay(&net(&q[..8]), &q[8..]);
+        assert_gradient(f, &[p, x.to_vec()].concat(), &got, 1e-6);
+    }
+}

@@ -349,13 +349,7 @@ impl Lowerer<'_> {
                     true => self.positional(&args[0], &call.method)?,
                     false => self.source(&args[0])?,
                 };
-                // (A struct's field gives what `for v in &p.w` gives: `p.w1.iter().chain(&p.w2)`
-                // of two `Vec<f64>` fields, weight decay over the layers.)
-                let rows = |l: &Self, s: &Stream| match &s.kind {
-                    StreamKind::Mem { mem, prefix } => depth(prefix) + 1 < l.mems[mem.index()].dims,
-                    _ => l.gives_rows(s),
-                };
-                if rows(self, &a) || rows(self, &b) {
+                if self.chains_rows(&a) || self.chains_rows(&b) {
                     self.error(
                         &call.method,
                         "`.chain(..)` of rows is not supported; write two loops",
@@ -651,6 +645,24 @@ impl Lowerer<'_> {
             | StreamKind::Map(..)
             | StreamKind::Filter(..)
             | StreamKind::ValueSlices { .. } => false,
+        }
+    }
+
+    /// Whether `chain` would join rows of `stream`'s: as [`Self::gives_rows`], but a struct's
+    /// field gives what `for v in &p.w` gives, numbers or elements (`p.w1.iter().chain(&p.w2)`
+    /// of two `Vec<f64>` fields, `l.w.iter().chain(&l.b)` of a layer: weight decay).
+    fn chains_rows(&self, stream: &Stream) -> bool {
+        match &stream.kind {
+            StreamKind::Mem { mem, prefix } => depth(prefix) + 1 < self.mems[mem.index()].dims,
+            StreamKind::Value(_) => false,
+            StreamKind::Enumerate(inner)
+            | StreamKind::Skip(inner, _)
+            | StreamKind::StepBy(inner, _)
+            | StreamKind::Rev(inner)
+            | StreamKind::Take(inner) => self.chains_rows(inner),
+            StreamKind::Zip(streams) => streams.iter().any(|s| self.chains_rows(s)),
+            StreamKind::Chain(a, b) => self.chains_rows(a) || self.chains_rows(b),
+            _ => self.gives_rows(stream),
         }
     }
 

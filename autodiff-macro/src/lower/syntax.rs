@@ -161,21 +161,26 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
         }
         fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
             let range = |i: &Expr| matches!(strip_parens(i), Expr::Range(_));
-            // The indices from the outermost range in, the range's own too: `h[1][1..]` slices
-            // a row of a matrix, and `h[1][..2][0]` reads an element of that slice.
-            let (mut indices, mut outside) = (0, None);
+            // A range slices the dimension the indices inside it lead to: `h[1][1..]` a row of
+            // a matrix (2), `y[1..][..2]` a vector twice (1), `h[1][..2][0]` a row, then one of
+            // its elements read (2).
+            let mut ranges = Vec::new();
             let mut place = index;
             loop {
-                indices += 1;
-                if range(&place.index) && outside.is_none() {
-                    outside = Some(indices - 1);
-                }
+                ranges.push(range(&place.index));
                 match strip_parens(&place.expr) {
                     Expr::Index(inner) => place = inner,
                     Expr::Path(path) => {
-                        if let (Some(outside), Some(ident)) = (outside, path.path.get_ident()) {
+                        let (mut inside, mut dims) = (0, 0);
+                        for &range in ranges.iter().rev() {
+                            match range {
+                                true => dims = inside + 1,
+                                false => inside += 1,
+                            }
+                        }
+                        if let (true, Some(ident)) = (dims > 0, path.path.get_ident()) {
                             let entry = self.0.sliced.entry(ident.to_string()).or_default();
-                            *entry = (*entry).max(indices - outside);
+                            *entry = (*entry).max(dims);
                         }
                         break;
                     }
