@@ -9669,3 +9669,28 @@ mod reviewed_double_ranges_and_layer_chains {
         assert_gradient(f, &[p, x.to_vec()].concat(), &got, 1e-6);
     }
 }
+
+/// Found by the mutation fuzzer: a closure body that starts with a block (`|v: f64| { v } * k`)
+/// given to an `Option`'s `map_or` made the macro panic (the body ended the `match` arm it was
+/// put in).
+mod closure_bodies_starting_with_blocks {
+    use super::*;
+
+    #[differentiate(wrt(x))]
+    fn carried(x: &[f64], obs: &[Option<f64>]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..obs.len() {
+            s += obs[i].map_or(x[i] * x[i], |v: f64| { v } * x[i]);
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let obs = [Some(2.0), None, Some(-1.5)];
+        let x = [0.3, 0.5, 0.9];
+        let (v, g) = carried_grad(&x, &obs);
+        assert_eq!(v, carried(&x, &obs));
+        assert_gradient(|x: &[f64]| carried(x, &obs), &x, &g, 1e-6);
+    }
+}

@@ -355,7 +355,7 @@ impl Lowerer<'_> {
                     syn::Pat::Type(typed) => (*typed.pat).clone(),
                     p => p.clone(),
                 });
-                Some((pat, (*c.body).clone()))
+                Some((pat, arm_body(&c.body)))
             }
             _ => None,
         };
@@ -837,5 +837,36 @@ impl Lowerer<'_> {
             }
             item => self.val_operand(item, span),
         }
+    }
+}
+
+/// `body` as a `match` arm's: parenthesized where it starts with a block (`|v: f64| { v } * k`),
+/// which would end the arm there.
+fn arm_body(body: &Expr) -> Expr {
+    fn starts_with_block(e: &Expr) -> bool {
+        match e {
+            Expr::Block(_)
+            | Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::ForLoop(_)
+            | Expr::Unsafe(_)
+            | Expr::Const(_) => true,
+            Expr::Binary(b) => starts_with_block(&b.left),
+            Expr::MethodCall(m) => starts_with_block(&m.receiver),
+            Expr::Field(f) => starts_with_block(&f.base),
+            Expr::Index(i) => starts_with_block(&i.expr),
+            Expr::Cast(c) => starts_with_block(&c.expr),
+            Expr::Try(t) => starts_with_block(&t.expr),
+            Expr::Call(c) => starts_with_block(&c.func),
+            Expr::Range(r) => r.start.as_deref().is_some_and(starts_with_block),
+            _ => false,
+        }
+    }
+    match body {
+        Expr::Block(_) | Expr::If(_) | Expr::Match(_) => body.clone(),
+        _ if starts_with_block(body) => syn::parse_quote!((#body)),
+        _ => body.clone(),
     }
 }
