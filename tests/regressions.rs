@@ -9694,3 +9694,53 @@ mod closure_bodies_starting_with_blocks {
         assert_gradient(|x: &[f64]| carried(x, &obs), &x, &g, 1e-6);
     }
 }
+
+/// Found by this stop's computer-vision hunt: a comparator that hands its rows to a function
+/// (`d2(p, **y)`, the nearest neighbour of ICP and chamfer distances) was given one reference
+/// too few in the part of it kept as written (E0614 from generated code).
+mod comparator_rows_through_calls {
+    use super::*;
+
+    #[differentiate]
+    fn d2(a: [f64; 2], b: [f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+    }
+
+    #[differentiate]
+    fn nearest(p: [f64; 2], b: &[[f64; 2]]) -> f64 {
+        let q = b
+            .iter()
+            .min_by(|x, y| d2(p, **x).total_cmp(&d2(p, **y)))
+            .unwrap();
+        let (_, r) = b
+            .iter()
+            .enumerate()
+            .max_by(|x, y| d2(p, *x.1).total_cmp(&d2(p, *y.1)))
+            .unwrap();
+        let mut s = 0.0;
+        for r2 in b.iter() {
+            if d2(p, *r2) < 1.0 {
+                s += r2[0] * p[1];
+            }
+        }
+        q[0] * p[0] + r[1] * p[1] * p[1] + s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let b = [[0.1, 0.2], [1.0, -0.5], [0.4, 0.9]];
+        for p in [[0.3, 0.35], [0.9, -0.1]] {
+            let (v, (gp, gb)) = nearest_grad(p, &b);
+            assert_eq!(v, nearest(p, &b));
+            let mut got = gp.to_vec();
+            got.extend(gb.iter().flatten());
+            let f = |q: &[f64]| {
+                let rows: Vec<[f64; 2]> = q[2..].chunks(2).map(|c| [c[0], c[1]]).collect();
+                nearest([q[0], q[1]], &rows)
+            };
+            let mut at = p.to_vec();
+            at.extend(b.iter().flatten());
+            assert_gradient(f, &at, &got, 1e-6);
+        }
+    }
+}

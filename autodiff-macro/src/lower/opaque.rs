@@ -311,6 +311,56 @@ impl<'l, 'a> Holes<'l, 'a> {
         }
     }
 
+    /// A variable (under derefs) bound by reference to a row or an array, or a tuple's part
+    /// that is one (`y.1` of an `enumerate`'s item), with its value.
+    fn row_reference(&self, expr: &Expr) -> Option<(Val, Span)> {
+        match strip_parens(expr) {
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) => self.row_reference(inner),
+            Expr::Field(syn::ExprField {
+                base,
+                member: syn::Member::Unnamed(index),
+                ..
+            }) => {
+                let Expr::Path(path) = strip_parens(base) else {
+                    return None;
+                };
+                let ident = local_name(path)?;
+                if self.bound.iter().any(|name| ident == name) {
+                    return None;
+                }
+                match self.lowerer.lookup_user(&ident.to_string()) {
+                    Some(Binding {
+                        val: Some(Val::Tuple(parts)),
+                        ..
+                    }) => match parts.get(index.index as usize) {
+                        Some(part @ Val::Mem(..)) => Some((part.clone(), ident.span())),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            Expr::Path(path) => {
+                let ident = local_name(path)?;
+                if self.bound.iter().any(|name| ident == name) {
+                    return None;
+                }
+                match self.lowerer.lookup_user(&ident.to_string()) {
+                    Some(Binding {
+                        val: Some(val @ Val::Mem(..)),
+                        by_ref: true,
+                        ..
+                    }) => Some((val.clone(), ident.span())),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn hole_for(&mut self, val: &Val, span: Span) -> Option<Expr> {
         match val {
             Val::Scalar(Operand::Const(c)) => Some(Expr::Verbatim(c.parenthesized())),
@@ -421,6 +471,20 @@ impl VisitMut for Holes<'_, '_> {
                 let mut inner = (**inner).clone();
                 self.visit_expr_mut(&mut inner);
                 *expr = inner;
+            }
+            // `**y` of a row a comparator is given (`&&[f64; 2]` of `b.iter().min_by(..)`),
+            // `*r` of a row bound by reference: the row itself, however many references the
+            // user's name holds.
+            Expr::Unary(syn::ExprUnary {
+                op: UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) if self.row_reference(inner).is_some() => {
+                let (val, span) = self.row_reference(inner).expect("checked");
+                match self.hole_for(&val, span) {
+                    Some(place) => *expr = Expr::Verbatim(quote!((#place))),
+                    None => self.failed = true,
+                }
             }
             // `matches!(k, 0 | 2)` inside a condition: a test, kept as written with holes in
             // its scrutinee and guard; the names its pattern binds are the guard's own.
