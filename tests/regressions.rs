@@ -9744,3 +9744,101 @@ mod comparator_rows_through_calls {
         }
     }
 }
+
+/// Found by this stop's vision and Bayesian hunts: a struct field taken out by a struct pattern
+/// (`let Cam { pose, f } = cam.clone();`, also of a struct's `Vec` element, `= &s.cams[1]`)
+/// and handed to its struct's function or method (E0308 from generated code, or rejected), and
+/// a `let mut` number nothing assigns whose float methods were taken for `&mut self` ones.
+mod struct_patterns_and_unassigned_numbers {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Pose {
+        pub t: [f64; 2],
+    }
+
+    impl Pose {
+        #[differentiate]
+        fn shift(&self, x: f64) -> f64 {
+            self.t[0] * x + self.t[1]
+        }
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Cam {
+        pub pose: Pose,
+        pub f: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Scene {
+        pub cams: Vec<Cam>,
+        pub s: f64,
+    }
+
+    #[differentiate]
+    fn project(sc: &Scene, x: f64) -> f64 {
+        let Cam { pose, f } = sc.cams[0].clone();
+        let mut s = f * Pose::shift(&pose, x) + pose.t[1] * f;
+        let Cam { f, pose } = &sc.cams[1];
+        s += f * x + pose.t[0] * sc.s;
+        for cam in &sc.cams {
+            let Cam { pose, f } = cam;
+            s += pose.shift(x) * f;
+        }
+        s
+    }
+
+    #[differentiate]
+    #[allow(unused_mut)]
+    fn unassigned(a: f64, x: &[f64]) -> f64 {
+        let mut s = a;
+        let mut acc = s.tanh();
+        for &xi in x {
+            let s = s * xi;
+            acc += s.tanh();
+            if s.is_nan() {
+                return 0.0;
+            }
+        }
+        acc
+    }
+
+    fn scene(p: &[f64]) -> Scene {
+        let cam = |k: usize| Cam {
+            pose: Pose {
+                t: [p[3 * k], p[3 * k + 1]],
+            },
+            f: p[3 * k + 2],
+        };
+        Scene {
+            cams: vec![cam(0), cam(1)],
+            s: p[6],
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let p = [0.5, 0.25, 2.0, -0.3, 0.7, 1.5, 0.9];
+        let (v, (gs, gx)) = project_grad(&scene(&p), 3.0);
+        assert_eq!(v, project(&scene(&p), 3.0));
+        let mut got: Vec<f64> = gs
+            .cams
+            .iter()
+            .flat_map(|c| [c.pose.t[0], c.pose.t[1], c.f])
+            .collect();
+        got.extend([gs.s, gx]);
+        let f = |q: &[f64]| project(&scene(&q[..7]), q[7]);
+        assert_gradient(f, &[&p[..], &[3.0]].concat(), &got, 1e-6);
+        let x = [0.5, 2.0];
+        let (v, (ga, gx)) = unassigned_grad(0.3, &x);
+        assert_eq!(v, unassigned(0.3, &x));
+        let got = [&[ga][..], &gx].concat();
+        assert_gradient(
+            |q: &[f64]| unassigned(q[0], &q[1..]),
+            &[0.3, 0.5, 2.0],
+            &got,
+            1e-6,
+        );
+    }
+}

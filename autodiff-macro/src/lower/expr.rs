@@ -673,7 +673,7 @@ impl Lowerer<'_> {
     }
 
     /// A field of a value read whole (a tuple, a struct, an element of a `Vec` of them).
-    fn field_of_value(&mut self, value: Value, member: &syn::Member) -> Val {
+    pub(super) fn field_of_value(&mut self, value: Value, member: &syn::Member) -> Val {
         self.values[value.index()].aggregate = true;
         let result = self.emit(
             Op::Field(member.clone()),

@@ -1540,6 +1540,19 @@ impl Lowerer<'_> {
     /// Field `member` of a struct value, or of a struct the function was given.
     pub(super) fn member_of(&mut self, val: Val, member: &syn::Member, span: Span) -> Val {
         match val {
+            // `let Cam { pose, f } = cam.clone();`: a field of a struct value, as `.pose` reads
+            // it (a struct itself, maybe).
+            Val::Scalar(Operand::Value(value)) if matches!(member, syn::Member::Named(_)) => {
+                self.field_of_value(value, member)
+            }
+            // `let Cam { f, c } = &s.cams[1];`: a field of an element of a struct's `Vec`.
+            Val::Mem(mem, prefix) if self.mems[mem.index()].structured && !prefix.is_empty() => {
+                let element = self.load_field(mem, prefix.clone(), span);
+                if self.mems[mem.index()].param.is_some() {
+                    self.struct_elements.insert(element, (mem, prefix));
+                }
+                self.field_of_value(element, member)
+            }
             Val::Scalar(Operand::Value(value)) => {
                 self.values[value.index()].aggregate = true;
                 let args = vec![Operand::Value(value)];
