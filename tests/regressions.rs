@@ -9345,6 +9345,11 @@ mod map_values_by_reference {
             }
             let k = m.get(&i).unwrap_or(&1.5);
             s = s * k + k / x[i];
+            let b = match scale.get(&i) {
+                Some(b) => b,
+                None => &0.5,
+            };
+            s += b * x[i] * x[i];
         }
         s
     }

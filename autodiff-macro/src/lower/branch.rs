@@ -592,9 +592,19 @@ impl Lowerer<'_> {
                 let kept =
                     |v: &Operand| v.value().is_some_and(|v| self.kept_as_written.contains(&v));
                 let nothing = |v: &Operand| matches!(v, Operand::Undef);
-                if (kept(&a) || kept(&b)) && (kept(&a) || nothing(&a)) && (kept(&b) || nothing(&b))
-                {
+                let either_kept = kept(&a) || kept(&b);
+                if either_kept && (kept(&a) || nothing(&a)) && (kept(&b) || nothing(&b)) {
                     self.kept_as_written.insert(result);
+                }
+                // Never active where neither branch's is (`Some(b) => b, None => &0.0` of a
+                // `HashMap`'s `get`): copied out where arithmetic takes it, as each would be.
+                let opaque = |v: &Operand| match v {
+                    Operand::Value(v) => self.opaque_results.contains(v),
+                    Operand::Const(_) | Operand::Undef => true,
+                    _ => false,
+                };
+                if either_kept && opaque(&a) && opaque(&b) {
+                    self.opaque_results.insert(result);
                 }
                 // A struct element standing for a reference, from either branch.
                 let element =
