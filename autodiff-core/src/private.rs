@@ -298,7 +298,7 @@ pub fn count<T: Count>(n: T) -> T {
 /// a position, piecewise constant in the numbers its predicate reads.
 #[diagnostic::on_unimplemented(
     message = "a search is taken to give a position here, and `{Self}` is not one",
-    note = "`partition_point`, `position`, `rposition`, `binary_search_by` and `binary_search_by_key` with a closure (and their `unwrap`s) are taken for positions, with no derivative; give a method that computes a number another name"
+    note = "`partition_point`, `position`, `rposition`, `binary_search_by` and `binary_search_by_key` with a closure (and their `unwrap`s, `map`s and integer methods such as `saturating_sub`) are taken for positions, with no derivative: to read the value at a position, bind the position first and index with it (`let i = xs.iter().position(..).unwrap_or(0); xs[i]`); a method of your own with one of these names that computes a number needs another name"
 )]
 pub trait Found {}
 
