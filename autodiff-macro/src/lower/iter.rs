@@ -625,44 +625,41 @@ impl Lowerer<'_> {
     /// which a variable cannot carry from one iteration to the next, or elements of a struct's
     /// field (`&g.arcs`), which may be structs that are not `Copy`: read again where needed.
     pub(super) fn gives_rows(&self, stream: &Stream) -> bool {
-        match &stream.kind {
-            StreamKind::Mem { mem, prefix } => {
-                let data = &self.mems[mem.index()];
-                data.structured || depth(prefix) + 1 < data.dims
-            }
-            StreamKind::Windows { .. } | StreamKind::Chunks { .. } => true,
-            StreamKind::Enumerate(inner)
-            | StreamKind::Skip(inner, _)
-            | StreamKind::StepBy(inner, _)
-            | StreamKind::Rev(inner)
-            | StreamKind::Take(inner) => self.gives_rows(inner),
-            StreamKind::Zip(streams) => streams.iter().any(|s| self.gives_rows(s)),
-            StreamKind::Chain(a, b) => self.gives_rows(a) || self.gives_rows(b),
-            // The elements of a struct element's field (`r.atoms` of `for r in &p.res`).
-            StreamKind::Value(v) => self.parts.contains(v) || self.whole_fields.contains(v),
-            StreamKind::Range { .. }
-            | StreamKind::Refs(_)
-            | StreamKind::Map(..)
-            | StreamKind::Filter(..)
-            | StreamKind::ValueSlices { .. } => false,
-        }
+        self.rows_in(stream, false)
     }
 
     /// Whether `chain` would join rows of `stream`'s: as [`Self::gives_rows`], but a struct's
     /// field gives what `for v in &p.w` gives, numbers or elements (`p.w1.iter().chain(&p.w2)`
     /// of two `Vec<f64>` fields, `l.w.iter().chain(&l.b)` of a layer: weight decay).
     fn chains_rows(&self, stream: &Stream) -> bool {
+        self.rows_in(stream, true)
+    }
+
+    fn rows_in(&self, stream: &Stream, fields_chained: bool) -> bool {
         match &stream.kind {
-            StreamKind::Mem { mem, prefix } => depth(prefix) + 1 < self.mems[mem.index()].dims,
-            StreamKind::Value(_) => false,
+            StreamKind::Mem { mem, prefix } => {
+                let data = &self.mems[mem.index()];
+                (data.structured && !fields_chained) || depth(prefix) + 1 < data.dims
+            }
+            StreamKind::Windows { .. } | StreamKind::Chunks { .. } => true,
             StreamKind::Enumerate(inner)
             | StreamKind::Skip(inner, _)
             | StreamKind::StepBy(inner, _)
             | StreamKind::Rev(inner)
-            | StreamKind::Take(inner) => self.chains_rows(inner),
-            StreamKind::Zip(streams) => streams.iter().any(|s| self.chains_rows(s)),
-            StreamKind::Chain(a, b) => self.chains_rows(a) || self.chains_rows(b),
-            _ => self.gives_rows(stream),
+            | StreamKind::Take(inner) => self.rows_in(inner, fields_chained),
+            StreamKind::Zip(streams) => streams.iter().any(|s| self.rows_in(s, fields_chained)),
+            StreamKind::Chain(a, b) => {
+                self.rows_in(a, fields_chained) || self.rows_in(b, fields_chained)
+            }
+            // The elements of a struct element's field (`r.atoms` of `for r in &p.res`).
+            StreamKind::Value(v) => {
+                !fields_chained && (self.parts.contains(v) || self.whole_fields.contains(v))
+            }
+            StreamKind::Range { .. }
+            | StreamKind::Refs(_)
+            | StreamKind::Map(..)
+            | StreamKind::Filter(..)
+            | StreamKind::ValueSlices { .. } => false,
         }
     }
 
