@@ -9847,3 +9847,33 @@ mod struct_patterns_and_unassigned_numbers {
         );
     }
 }
+
+/// Found by this stop's engineering hunt: an array of float literals whose type only a
+/// closure's typed parameter gives (`let s = [0.5, 0.0]; let f = |z: [f64; 2]| ..; f(s)`, an
+/// integrator's state and right-hand side) was left without it in the generated code (E0689).
+mod literal_arrays_typed_by_closures {
+    use super::*;
+
+    #[differentiate]
+    fn stepped(k: f64) -> f64 {
+        let s0 = [0.5, 0.0];
+        let f = |z: [f64; 2]| k * z[0].sin();
+        let mut s = [0.5, 0.1];
+        let g = |z: &[f64; 2]| [k * z[0].sin(), z[1].cos() * k];
+        for _ in 0..3 {
+            let d = g(&s);
+            s[0] += 0.1 * d[0];
+            s[1] += 0.1 * d[1];
+        }
+        f(s0) + s[0] * s[1]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for k in [2.0, -0.7] {
+            let (v, g) = stepped_grad(k);
+            assert_eq!(v, stepped(k));
+            assert_gradient(|p: &[f64]| stepped(p[0]), &[k], &[g], 1e-6);
+        }
+    }
+}

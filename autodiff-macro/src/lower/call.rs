@@ -260,22 +260,19 @@ impl Lowerer<'_> {
         // `queue.push_back(i)` of a `let mut queue` that nothing else changes: a method that
         // changes it in place, which the generated code, holding values as they were made,
         // would apply to a copy.
-        // (A number's methods, `s.tanh()` of a `let mut s` nothing has assigned yet, change
-        // nothing.)
-        let number_method = rules::lookup(&name, 1 + call.args.len()).is_some()
-            || CUT_METHODS.contains(&name.as_str());
-        if let (Expr::Path(path), false) = (strip_parens(&call.receiver), number_method) {
+        if let Expr::Path(path) = strip_parens(&call.receiver) {
             if let Some(ident) = local_name(path) {
                 let var = ident.to_string();
-                if self.stores.changed_by_methods.contains(&var)
-                    && matches!(
-                        self.lookup_user(&var),
-                        Some(Binding {
-                            val: Some(Val::Scalar(Operand::Value(_))),
-                            ..
-                        })
-                    )
-                {
+                // (A number's methods, `s.tanh()` of a `let mut s = a;` nothing has assigned
+                // yet, change nothing; a struct's `add(&mut self, ..)` does.)
+                let own_methods = match self.lookup_user(&var) {
+                    Some(Binding {
+                        val: Some(Val::Scalar(Operand::Value(v))),
+                        ..
+                    }) => !self.numbers.contains(v),
+                    _ => false,
+                };
+                if self.stores.changed_by_methods.contains(&var) && own_methods {
                     // Once per variable.
                     self.stores.changed_by_methods.remove(&var);
                     self.error(

@@ -145,6 +145,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         parts: BTreeSet::new(),
         kept_as_written: BTreeSet::new(),
         opaque_results: BTreeSet::new(),
+        numbers: BTreeSet::new(),
         element_refs: BTreeSet::new(),
         variant_matched: BTreeSet::new(),
         borrows: BTreeSet::new(),
@@ -431,6 +432,9 @@ struct Lowerer<'a> {
     /// references (`m.get(&k).unwrap()`). Unlike `kept_as_written`, not passed on to a loop's
     /// carried values, which later iterations may make active.
     opaque_results: BTreeSet<Value>,
+    /// Values that are numbers for sure: float parameters, the results of rules, elements of
+    /// arrays of numbers.
+    numbers: BTreeSet<Value>,
     /// Struct elements read out of an `Option` of a reference to one (`m.atoms.first()` in a
     /// `let mut`, `Some(&m.atoms[i])` in a branch): what its `Some(a)` binds is a reference.
     element_refs: BTreeSet<Value>,
@@ -550,6 +554,13 @@ impl Lowerer<'_> {
 
     pub(super) fn emit(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Value {
         let result = self.new_value(None);
+        let element = |l: &Self, mem: &Mem| {
+            let data = &l.mems[mem.index()];
+            !data.structured && depth(&args) == data.dims
+        };
+        if matches!(&op, Op::Rule { .. }) || matches!(&op, Op::Load(mem) if element(self, mem)) {
+            self.numbers.insert(result);
+        }
         self.push(ir::Stmt::Inst(Inst {
             result,
             op,
@@ -663,6 +674,9 @@ impl Lowerer<'_> {
             }
             ParamKind::Float | ParamKind::Other => {
                 let value = self.new_value(Some(name.clone()));
+                if matches!(param.kind, ParamKind::Float) {
+                    self.numbers.insert(value);
+                }
                 self.values[value.index()].by_ref = param.by_ref();
                 if param.shared_ref() {
                     self.frozen.insert(value);

@@ -87,6 +87,13 @@ impl Lowerer<'_> {
                 }
                 // An empty statement `;`.
                 Stmt::Expr(Expr::Verbatim(tokens), Some(_)) if tokens.is_empty() => Val::Unit,
+                Stmt::Expr(Expr::MethodCall(call), Some(_)) if self.changes_in_place(call) => {
+                    self.error(
+                        &call.method,
+                        format!("the result of `.{}(..)` is not used, so it is taken to change its receiver in place (`&mut self`), which differentiated code cannot follow; keep that state outside the function and pass in what it gives, or write the update as an assignment", call.method),
+                    );
+                    Val::Unit
+                }
                 Stmt::Expr(expr, semi) => {
                     let v = self.expr(expr);
                     if semi.is_none() && is_last {
@@ -623,6 +630,49 @@ impl Lowerer<'_> {
         sliced.max(written)
     }
 
+    /// `st.add(x);` with its result unused, on a local that is not a number: a method named
+    /// like a float rule, which would be taken for the rule (and, unused, dropped), is the
+    /// value's own `&mut self` one.
+    fn changes_in_place(&self, call: &syn::ExprMethodCall) -> bool {
+        let Expr::Path(path) = strip_parens(&call.receiver) else {
+            return false;
+        };
+        let Some(ident) = local_name(path) else {
+            return false;
+        };
+        let name = call.method.to_string();
+        rules::lookup(&name, 1 + call.args.len()).is_some()
+            && matches!(
+                self.lookup_user(&ident.to_string()),
+                Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
+                    if !self.numbers.contains(v)
+            )
+    }
+
+    /// Writes `ty` (an array's, or what a reference to one refers to) on `mem`'s declaration, in
+    /// a block still open, if it has none.
+    fn type_untyped_declaration(&mut self, mem: Mem, ty: &syn::Type) {
+        let ty = match ty {
+            syn::Type::Reference(r) => &*r.elem,
+            ty => ty,
+        };
+        if !matches!(ty, syn::Type::Array(_)) {
+            return;
+        }
+        for block in self.blocks.iter_mut().rev() {
+            for stmt in block.iter_mut() {
+                if let ir::Stmt::MemInit(init) = stmt {
+                    if init.mem == mem && init.declare {
+                        if init.ty.is_none() {
+                            init.ty = Some(ty.clone());
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     /// `let [x, y] = p;`, `let [first, .., last] = v;`, `let [first, rest @ ..] = v;`
     fn bind_slice(&mut self, slice: &syn::PatSlice, val: Val) {
         if matches!(val, Val::Poison) {
@@ -673,6 +723,11 @@ impl Lowerer<'_> {
         ty: Option<&syn::Type>,
         pat: &syn::PatIdent,
     ) -> Val {
+        // `|z: [f64; 2]| ..` called with `s` of `let s = [0.5, 0.0];`: the parameter's type is
+        // the only one the literal has, which the generated code must then write on it.
+        if let (Some(ty), true) = (ty, prefix.is_empty()) {
+            self.type_untyped_declaration(mem, ty);
+        }
         let data = &self.mems[mem.index()];
         let fresh = data.name.is_none() && data.param.is_none() && prefix.is_empty();
         let mutable = pat.mutability.is_some();
