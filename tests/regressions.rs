@@ -9877,3 +9877,37 @@ mod literal_arrays_typed_by_closures {
         }
     }
 }
+
+/// Found by this stop's second review: `*t.1` of a `zip`'s item bound whole, a number the macro
+/// holds by value, was dereferenced in a condition (E0614 from generated code).
+mod zipped_items_bound_whole {
+    use super::*;
+
+    #[differentiate]
+    fn masked(p: [f64; 2], b: &[[f64; 2]], x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for t in b.iter().zip(x.iter()) {
+            if *t.1 > 0.5 {
+                s += t.0[1] * p[0] * t.1;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let b = [[0.1, 0.2], [1.0, -0.5], [0.4, 0.9]];
+        let x = [0.3, 0.7, 0.9];
+        let (v, (gp, gb, gx)) = masked_grad([0.3, 0.35], &b, &x);
+        assert_eq!(v, masked([0.3, 0.35], &b, &x));
+        let mut got = gp.to_vec();
+        got.extend(gb.iter().flatten());
+        got.extend(&gx);
+        let f = |q: &[f64]| {
+            let rows: Vec<[f64; 2]> = q[2..8].chunks(2).map(|c| [c[0], c[1]]).collect();
+            masked([q[0], q[1]], &rows, &q[8..])
+        };
+        let at = [0.3, 0.35, 0.1, 0.2, 1.0, -0.5, 0.4, 0.9, 0.3, 0.7, 0.9];
+        assert_gradient(f, &at, &got, 1e-6);
+    }
+}

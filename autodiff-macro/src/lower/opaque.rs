@@ -289,22 +289,41 @@ impl<'l, 'a> Holes<'l, 'a> {
         self.bound.truncate(depth);
     }
 
-    /// A variable (under derefs) that lowering holds as a number by value, not a reference.
+    /// A variable (under derefs), or a tuple's part (`t.1` of a `zip`'s item), that lowering
+    /// holds as a number by value, not a reference.
     fn held_by_value(&self, expr: &Expr) -> bool {
+        let number = |v: &Value| {
+            !self.lowerer.values[v.index()].by_ref && !self.lowerer.kept_as_written.contains(v)
+        };
         match strip_parens(expr) {
             Expr::Unary(syn::ExprUnary {
                 op: UnOp::Deref(_),
                 expr: inner,
                 ..
             }) => self.held_by_value(inner),
+            Expr::Field(syn::ExprField {
+                base,
+                member: syn::Member::Unnamed(index),
+                ..
+            }) => match strip_parens(base) {
+                Expr::Path(path) => local_name(path).is_some_and(|ident| {
+                    !self.bound.iter().any(|name| ident == name)
+                        && matches!(
+                            self.lowerer.lookup_user(&ident.to_string()),
+                            Some(Binding { val: Some(Val::Tuple(parts)), .. })
+                                if matches!(parts.get(index.index as usize),
+                                    Some(Val::Scalar(Operand::Value(v))) if number(v))
+                        )
+                }),
+                _ => false,
+            },
             Expr::Path(path) => local_name(path).is_some_and(|ident| {
                 // A closure's parameter of the same name is another variable.
                 !self.bound.iter().any(|name| ident == name)
                     && matches!(
                         self.lowerer.lookup_user(&ident.to_string()),
                         Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
-                            if !self.lowerer.values[v.index()].by_ref
-                                && !self.lowerer.kept_as_written.contains(v)
+                            if number(v)
                     )
             }),
             _ => false,
