@@ -9722,7 +9722,12 @@ mod comparator_rows_through_calls {
             .enumerate()
             .max_by(|x, y| d2(p, *x.1).total_cmp(&d2(p, *y.1)))
             .unwrap();
-        let mut s = 0.0;
+        let (_, u) = b
+            .iter()
+            .enumerate()
+            .min_by(|&(_, x), &(_, y)| d2(p, *x).total_cmp(&d2(p, *y)))
+            .unwrap();
+        let mut s = u[1] * p[0];
         for r2 in b.iter() {
             if d2(p, *r2) < 1.0 {
                 s += r2[0] * p[1];

@@ -330,8 +330,8 @@ impl<'l, 'a> Holes<'l, 'a> {
         }
     }
 
-    /// A variable (under derefs) bound by reference to a row or an array, or a tuple's part
-    /// that is one (`y.1` of an `enumerate`'s item), with its value.
+    /// A variable (under derefs) bound to a row or an array, or a tuple's part that is one
+    /// (`y.1` of an `enumerate`'s item), with its value.
     fn row_reference(&self, expr: &Expr) -> Option<(Val, Span)> {
         match strip_parens(expr) {
             Expr::Unary(syn::ExprUnary {
@@ -367,10 +367,10 @@ impl<'l, 'a> Holes<'l, 'a> {
                 if self.bound.iter().any(|name| ident == name) {
                     return None;
                 }
+                // (By reference or not: `x` of a comparator's `|&(_, x), &(_, y)|` is one too.)
                 match self.lowerer.lookup_user(&ident.to_string()) {
                     Some(Binding {
                         val: Some(val @ Val::Mem(..)),
-                        by_ref: true,
                         ..
                     }) => Some((val.clone(), ident.span())),
                     _ => None,
