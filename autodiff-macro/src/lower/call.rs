@@ -264,12 +264,21 @@ impl Lowerer<'_> {
             if let Some(ident) = local_name(path) {
                 let var = ident.to_string();
                 // (A number's methods, `s.tanh()` of a `let mut s = a;` nothing has assigned
-                // yet, change nothing; a struct's `add(&mut self, ..)` does.)
+                // yet, change nothing; a struct's `add(&mut self, ..)` does. One named like a
+                // rule whose result is unused is `dropped_methods`' error; used, on a struct, a
+                // type error.)
+                let number_method = rules::lookup(&name, 1 + call.args.len()).is_some()
+                    || CUT_METHODS.contains(&name.as_str());
                 let own_methods = match self.lookup_user(&var) {
                     Some(Binding {
                         val: Some(Val::Scalar(Operand::Value(v))),
                         ..
-                    }) => !self.numbers.contains(v),
+                    }) => {
+                        !self.numbers.contains(v)
+                            && (!number_method
+                                || self.structs.contains(v)
+                                || self.kept_as_written.contains(v))
+                    }
                     _ => false,
                 };
                 if self.stores.changed_by_methods.contains(&var) && own_methods {

@@ -227,6 +227,14 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     let mut body = ir::Block {
         stmts: lowerer.blocks.pop().expect("the body's block"),
     };
+    // (After other errors, a call whose reader had one looks unused.)
+    let dropped = match cx.has_errors() {
+        true => Vec::new(),
+        false => dropped_methods(&body, &output, &lowerer.numbers, &lowerer.values),
+    };
+    for (span, method) in dropped {
+        lowerer.error_at(span, format!("the result of `.{method}(..)` is never used, so the macro takes it for a method that changes its receiver in place (`&mut self`), which differentiated code cannot follow: keep that state outside the function and pass in what it gives, or write the update as an assignment (on a number the call does nothing: remove it)"));
+    }
     final_lengths(&mut body, &lowerer.resized, &mut lowerer.values);
     share_aggregates(&body, &mut lowerer.values);
     enum_data(&body, &lowerer.variant_matched, &mut lowerer.values);
@@ -238,6 +246,109 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         mems: lowerer.mems,
         items: lowerer.items,
     }
+}
+
+/// Method calls whose result nothing reads and no name holds: `st.add(x);` (also a loop body's
+/// or a match arm's value) of a struct's `add(&mut self, ..)`, which the generated code would
+/// drop with its result (or take for the rule `add`). A rule's on a number does nothing.
+fn dropped_methods(
+    body: &ir::Block,
+    output: &Output,
+    numbers: &BTreeSet<Value>,
+    values: &[ValueData],
+) -> Vec<(Span, String)> {
+    fn outputs(output: &Output, live: &mut BTreeSet<Value>) {
+        match output {
+            Output::Operand(op) | Output::Passive(op) => live.extend(op.values()),
+            Output::Tuple(parts) => parts.iter().for_each(|p| outputs(p, live)),
+            Output::Mem(_) => {}
+        }
+    }
+    // What is read where it counts (stores, conditions, calls and what is kept as written, which
+    // may act), then what that reads, through joins and loops, until nothing changes.
+    let mut live = BTreeSet::new();
+    outputs(output, &mut live);
+    loop {
+        let before = live.len();
+        body.walk(&mut |stmt| match stmt {
+            ir::Stmt::Inst(inst) => {
+                let acts = matches!(inst.op, Op::Call { .. } | Op::Opaque(_));
+                if acts || live.contains(&inst.result) {
+                    live.extend(inst.args.iter().flat_map(Operand::values));
+                }
+            }
+            ir::Stmt::If(if_) => {
+                let mut read = if_.cond.values();
+                for phi in if_.phis.iter().filter(|phi| live.contains(&phi.result)) {
+                    read.extend(
+                        phi.then_value
+                            .values()
+                            .into_iter()
+                            .chain(phi.else_value.values()),
+                    );
+                }
+                live.extend(read);
+            }
+            ir::Stmt::Loop(loop_) => {
+                let mut read: Vec<Value> = loop_.exit.iter().flat_map(Operand::values).collect();
+                if let ir::LoopKind::Range { start, end, .. } = &loop_.kind {
+                    read.extend(start.values().into_iter().chain(end.values()));
+                }
+                for carried in &loop_.carried {
+                    if live.contains(&carried.result) || live.contains(&carried.param) {
+                        read.extend(
+                            carried
+                                .init
+                                .values()
+                                .into_iter()
+                                .chain(carried.next.values()),
+                        );
+                    }
+                }
+                live.extend(read);
+            }
+            // `z = l.push(z);` of an array `z`: the call's array written into it.
+            ir::Stmt::MemInit(MemInit {
+                kind: MemInitKind::FromValue(value),
+                ..
+            }) => {
+                live.insert(*value);
+            }
+            stmt => live.extend(
+                ir::visit::operands(stmt)
+                    .into_iter()
+                    .flat_map(Operand::values),
+            ),
+        });
+        if live.len() == before {
+            break;
+        }
+    }
+    let mut dropped = Vec::new();
+    body.for_each_inst(&mut |inst| {
+        if live.contains(&inst.result) || values[inst.result.index()].name.is_some() {
+            return;
+        }
+        let method = match (&inst.op, inst.args.first()) {
+            (
+                Op::Rule {
+                    form: Form::Method(method),
+                    ..
+                },
+                Some(Operand::Value(receiver)),
+            ) if !numbers.contains(receiver) => method,
+            (
+                Op::Call {
+                    callee: Callee::Method(method),
+                    ..
+                },
+                _,
+            ) => method,
+            _ => return,
+        };
+        dropped.push((inst.span, method.to_string()));
+    });
+    dropped
 }
 
 /// Values matched against an enum's variants (`for act in &self.acts { match act { .. } }`,

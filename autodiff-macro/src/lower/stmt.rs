@@ -87,13 +87,6 @@ impl Lowerer<'_> {
                 }
                 // An empty statement `;`.
                 Stmt::Expr(Expr::Verbatim(tokens), Some(_)) if tokens.is_empty() => Val::Unit,
-                Stmt::Expr(Expr::MethodCall(call), Some(_)) if self.changes_in_place(call) => {
-                    self.error(
-                        &call.method,
-                        format!("the result of `.{}(..)` is not used, so it is taken to change its receiver in place (`&mut self`), which differentiated code cannot follow; keep that state outside the function and pass in what it gives, or write the update as an assignment", call.method),
-                    );
-                    Val::Unit
-                }
                 Stmt::Expr(expr, semi) => {
                     let v = self.expr(expr);
                     if semi.is_none() && is_last {
@@ -628,25 +621,6 @@ impl Lowerer<'_> {
         let sliced = array.then(|| self.stores.sliced_dims(name)).flatten();
         let written = pat.mutability.and_then(|_| self.stores.array_dims(name));
         sliced.max(written)
-    }
-
-    /// `st.add(x);` with its result unused, on a local that is not a number: a method named
-    /// like a float rule, which would be taken for the rule (and, unused, dropped), is the
-    /// value's own `&mut self` one.
-    fn changes_in_place(&self, call: &syn::ExprMethodCall) -> bool {
-        let Expr::Path(path) = strip_parens(&call.receiver) else {
-            return false;
-        };
-        let Some(ident) = local_name(path) else {
-            return false;
-        };
-        let name = call.method.to_string();
-        rules::lookup(&name, 1 + call.args.len()).is_some()
-            && matches!(
-                self.lookup_user(&ident.to_string()),
-                Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
-                    if !self.numbers.contains(v)
-            )
     }
 
     /// Writes `ty` (an array's, or what a reference to one refers to) on `mem`'s declaration, in

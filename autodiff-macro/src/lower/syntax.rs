@@ -218,6 +218,7 @@ fn mutability(body: &syn::Block) -> (BTreeSet<String>, BTreeSet<String>) {
                 Expr::Index(index) => self.touch(&index.expr),
                 Expr::Field(field) => self.touch(&field.base),
                 Expr::Tuple(tuple) => tuple.elems.iter().for_each(|e| self.touch(e)),
+                Expr::Array(array) => array.elems.iter().for_each(|e| self.touch(e)),
                 Expr::Unary(unary) => self.touch(&unary.expr),
                 Expr::Path(path) => {
                     if let Some(ident) = path.path.get_ident() {
