@@ -9916,3 +9916,81 @@ mod zipped_items_bound_whole {
         assert_gradient(f, &at, &got, 1e-6);
     }
 }
+
+/// Found by this stop's corpus work: a local map collected from data (`let lk: HashMap<usize,
+/// f64> = pairs.into_iter().collect();`) was taken for a `Vec` of numbers (E0308 from generated
+/// code).
+mod maps_collected_from_data {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[differentiate]
+    fn looked_up(x: &[f64]) -> f64 {
+        let lk: HashMap<usize, f64> = [(0, 0.5), (2, -0.25)].into_iter().collect();
+        let mut s = x[0] * lk.len() as f64;
+        for i in 0..x.len() {
+            s += match lk.get(&i) {
+                Some(v) => *v * x[i],
+                None => x[i] * x[i],
+            };
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = [0.3, 0.5, 0.9];
+        let (v, g) = looked_up_grad(&x);
+        assert_eq!(v, looked_up(&x));
+        assert_gradient(looked_up, &x, &g, 1e-6);
+    }
+}
+
+/// Found by this stop's corpus work: a comparator block with a `let`, after an early `return` or
+/// in a loop with `continue` and `break`, was guarded by the caller's exits as if they could
+/// happen inside it (E0277 from generated code: no placeholder value of `Ordering`).
+mod comparator_blocks_after_exits {
+    use super::*;
+
+    #[differentiate]
+    fn nearest_after_exits(x: &[f64], a: f64) -> f64 {
+        if a > 10.0 {
+            return a;
+        }
+        let mut s = x
+            .iter()
+            .copied()
+            .min_by(|p, q| {
+                let kp = p.abs();
+                kp.total_cmp(&q.abs())
+            })
+            .unwrap_or(0.0)
+            * a;
+        for i in 0..3 {
+            if x[i] > 0.8 {
+                continue;
+            }
+            let y = x.iter().copied().max_by(|p, q| {
+                let kp = (p - a).abs();
+                kp.total_cmp(&(q - a).abs())
+            });
+            s += y.unwrap_or(0.0) * a * (i as f64 + 1.0);
+            if s > 100.0 {
+                break;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = [0.3, -0.5, 0.9];
+        for a in [0.25, 0.6] {
+            let (v, (gx, ga)) = nearest_after_exits_grad(&x, a);
+            assert_eq!(v, nearest_after_exits(&x, a));
+            let got = [&gx[..], &[ga]].concat();
+            let f = |p: &[f64]| nearest_after_exits(&p[..3], p[3]);
+            assert_gradient(f, &[0.3, -0.5, 0.9, a], &got, 1e-6);
+        }
+    }
+}

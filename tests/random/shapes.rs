@@ -44,24 +44,8 @@ use rng::{Rng, hash_str};
 pub const OPEN_BUGS: &[(&str, &str)] = &[
     // The earlier ones (carried copies, array, matrix, tuple and `Vec` results of calls,
     // changing lengths, `#[cfg]` on statements, named lifetimes, deep `if`, element references
-    // to numbers, states from constants, `nth` past the end, `get` of a struct's `Vec`) are
-    // fixed.
-    (
-        "map-collect",
-        "a local `HashMap<usize, f64>` of constants built by `collect()` \
-         (`let m: HashMap<usize, f64> = [(0, 0.5)].into_iter().collect();`) is taken for a \
-         collect into a `Vec` of numbers: E0308 `expected floating-point number, found \
-         ({integer}, {float})` at the `collect`, and `m.get(&i)` is lowered as a slice's \
-         `get` (E0277 `[{float}]` cannot be indexed by `&usize`); `HashMap::from([..])` works",
-    ),
-    (
-        "comparator-let-after-exit",
-        "a `min_by`/`max_by` comparator written as a block with a `let` \
-         (`|p, q| { let kp = p.abs(); kp.total_cmp(&q.abs()) }`) after an early `return`, or in \
-         a loop with a `break`, `continue` or `return`: E0277 `the generated code needs a \
-         placeholder value of std::cmp::Ordering` at the attribute (an `if` comparator, a \
-         `sort_by` with the same block, and the block before a `return` work)",
-    ),
+    // to numbers, states from constants, `nth` past the end, `get` of a struct's `Vec`, a map
+    // collected from data, a comparator block after an exit) are fixed.
 ];
 
 /// The default seeds of the corpus (CI size); `AUTODIFF_RANDOM_SEEDS` replaces them.

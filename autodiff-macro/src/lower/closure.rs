@@ -234,6 +234,19 @@ impl Lowerer<'_> {
         }
         self.scopes.push(closure.captured.clone());
         self.scopes.push(Scope::new());
+        // The caller's exits (an earlier `return`, a loop's `break`) are not the body's: it runs
+        // where it is called, which they already guard.
+        let mut exits: Vec<Var> = self
+            .loops
+            .iter()
+            .flat_map(|ctx| [Var::Break(ctx.idx), Var::Continue(ctx.idx)])
+            .collect();
+        if self.has_return {
+            exits.push(Var::Return);
+        }
+        for exit in exits {
+            self.declare(exit, Some(Val::Scalar(Operand::Bool(false))));
+        }
         for (k, (param, arg)) in closure.params.iter().zip(args).enumerate() {
             // Arguments that are arrays are the caller's, borrowed for the call, unless the
             // parameter's type says it takes them by value (`|x: [f64; 2]|`), or the call

@@ -60,27 +60,18 @@ use syntax::*;
 
 use scope::{Binding, LoopIdx, Scope, Var};
 
-/// The note for parameters taken for structs whose type is one plain name (`x0: State`,
-/// `x: &Trace`), which may be an alias of an array or `Vec`.
 /// The names of the parameters whose type is a `HashMap`, `HashSet`, `BTreeMap` or `BTreeSet`
 /// (behind references or not).
 fn map_params(sig: &Signature) -> BTreeSet<String> {
-    let is_map = |ty: &syn::Type| {
-        let mut ty = ty;
-        while let syn::Type::Reference(r) = ty {
-            ty = &r.elem;
-        }
-        matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| {
-            matches!(s.ident.to_string().as_str(), "HashMap" | "HashSet" | "BTreeMap" | "BTreeSet")
-        }))
-    };
     sig.params
         .iter()
-        .filter(|p| is_map(&p.ty))
+        .filter(|p| is_map_type(&p.ty))
         .map(|p| p.ident.to_string())
         .collect()
 }
 
+/// The note for parameters taken for structs whose type is one plain name (`x0: State`,
+/// `x: &Trace`), which may be an alias of an array or `Vec`.
 fn struct_aliases(sig: &Signature) -> String {
     let named: Vec<String> = sig
         .params
@@ -251,52 +242,66 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
 /// Method calls whose result nothing reads and no name holds: `st.add(x);` (also a loop body's
 /// or a match arm's value) of a struct's `add(&mut self, ..)`, which the generated code would
 /// drop with its result (or take for the rule `add`). A rule's on a number does nothing.
+/// (Computations the user names and never uses are theirs: `let unused = s.sqrt();`.)
 fn dropped_methods(
     body: &ir::Block,
     output: &Output,
     numbers: &BTreeSet<Value>,
     values: &[ValueData],
 ) -> Vec<(Span, String)> {
-    fn outputs(output: &Output, live: &mut BTreeSet<Value>) {
+    fn outputs(output: &Output, read: &mut BTreeSet<Value>) {
         match output {
-            Output::Operand(op) | Output::Passive(op) => live.extend(op.values()),
-            Output::Tuple(parts) => parts.iter().for_each(|p| outputs(p, live)),
+            Output::Operand(op) | Output::Passive(op) => read.extend(op.values()),
+            Output::Tuple(parts) => parts.iter().for_each(|p| outputs(p, read)),
             Output::Mem(_) => {}
         }
     }
-    // What is read where it counts (stores, conditions, calls and what is kept as written, which
-    // may act), then what that reads, through joins and loops, until nothing changes.
-    let mut live = BTreeSet::new();
-    outputs(output, &mut live);
-    loop {
-        let before = live.len();
-        body.walk(&mut |stmt| match stmt {
-            ir::Stmt::Inst(inst) => {
-                let acts = matches!(inst.op, Op::Call { .. } | Op::Opaque(_));
-                if acts || live.contains(&inst.result) {
-                    live.extend(inst.args.iter().flat_map(Operand::values));
-                }
+    // What something reads, or a name holds (a value computed for nothing the user named is
+    // theirs), then what a join or a loop gives on where that is read.
+    let mut read: BTreeSet<Value> = (0..values.len())
+        .filter(|&k| values[k].name.is_some())
+        .map(|k| Value(k as u32))
+        .collect();
+    outputs(output, &mut read);
+    body.walk(&mut |stmt| match stmt {
+        ir::Stmt::Inst(inst) => read.extend(inst.args.iter().flat_map(Operand::values)),
+        ir::Stmt::If(if_) => read.extend(if_.cond.values()),
+        ir::Stmt::Loop(loop_) => {
+            read.extend(loop_.exit.iter().flat_map(Operand::values));
+            if let ir::LoopKind::Range { start, end, .. } = &loop_.kind {
+                read.extend(start.values().into_iter().chain(end.values()));
             }
+        }
+        ir::Stmt::MemInit(MemInit {
+            kind: MemInitKind::FromValue(value),
+            ..
+        }) => {
+            read.insert(*value);
+        }
+        stmt => read.extend(
+            ir::visit::operands(stmt)
+                .into_iter()
+                .flat_map(Operand::values),
+        ),
+    });
+    loop {
+        let before = read.len();
+        let mut given = Vec::new();
+        body.walk(&mut |stmt| match stmt {
             ir::Stmt::If(if_) => {
-                let mut read = if_.cond.values();
-                for phi in if_.phis.iter().filter(|phi| live.contains(&phi.result)) {
-                    read.extend(
+                for phi in if_.phis.iter().filter(|phi| read.contains(&phi.result)) {
+                    given.extend(
                         phi.then_value
                             .values()
                             .into_iter()
                             .chain(phi.else_value.values()),
                     );
                 }
-                live.extend(read);
             }
             ir::Stmt::Loop(loop_) => {
-                let mut read: Vec<Value> = loop_.exit.iter().flat_map(Operand::values).collect();
-                if let ir::LoopKind::Range { start, end, .. } = &loop_.kind {
-                    read.extend(start.values().into_iter().chain(end.values()));
-                }
                 for carried in &loop_.carried {
-                    if live.contains(&carried.result) || live.contains(&carried.param) {
-                        read.extend(
+                    if read.contains(&carried.result) || read.contains(&carried.param) {
+                        given.extend(
                             carried
                                 .init
                                 .values()
@@ -305,28 +310,17 @@ fn dropped_methods(
                         );
                     }
                 }
-                live.extend(read);
             }
-            // `z = l.push(z);` of an array `z`: the call's array written into it.
-            ir::Stmt::MemInit(MemInit {
-                kind: MemInitKind::FromValue(value),
-                ..
-            }) => {
-                live.insert(*value);
-            }
-            stmt => live.extend(
-                ir::visit::operands(stmt)
-                    .into_iter()
-                    .flat_map(Operand::values),
-            ),
+            _ => {}
         });
-        if live.len() == before {
+        read.extend(given);
+        if read.len() == before {
             break;
         }
     }
     let mut dropped = Vec::new();
     body.for_each_inst(&mut |inst| {
-        if live.contains(&inst.result) || values[inst.result.index()].name.is_some() {
+        if read.contains(&inst.result) {
             return;
         }
         let method = match (&inst.op, inst.args.first()) {

@@ -225,6 +225,30 @@ impl Lowerer<'_> {
             }
             return;
         }
+        // `let lk: HashMap<usize, f64> = pairs.into_iter().collect();`: a map of data, kept as
+        // written (typed as the `let` is, which the collected value's own binding is not).
+        if let (Pat::Type(typed), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr)) {
+            if let (true, Pat::Ident(name), "collect") = (
+                is_map_type(&typed.ty),
+                &*typed.pat,
+                call.method.to_string().as_str(),
+            ) {
+                let mut call = call.clone();
+                if call.turbofish.is_none() {
+                    let ty = &typed.ty;
+                    call.turbofish = Some(syn::parse_quote!(::<#ty>));
+                }
+                let collected = self.opaque_keeping_closures(
+                    &Expr::MethodCall(call),
+                    false,
+                    "a map or a set of differentiated values cannot be differentiated; keep the values in a `Vec` and the map of their positions (`HashMap<usize, usize>`)".to_owned(),
+                    true,
+                );
+                let var = Var::user(name.ident.to_string());
+                self.declare_binding(var, Binding::new(Some(collected)));
+                return;
+            }
+        }
         // `let perm: Vec<usize> = (0..n).collect();`: integers, collected as written into an
         // array of the function (which `perm.swap(i, j)` may write).
         if let (Pat::Type(typed), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr)) {

@@ -638,3 +638,14 @@ pub(super) fn is_compound_assignment(op: &syn::BinOp) -> bool {
             | ShrAssign(_)
     )
 }
+
+/// A `HashMap`, `HashSet`, `BTreeMap` or `BTreeSet` (behind references or not).
+pub(super) fn is_map_type(ty: &syn::Type) -> bool {
+    let mut ty = ty;
+    while let syn::Type::Reference(r) = ty {
+        ty = &r.elem;
+    }
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| {
+        matches!(s.ident.to_string().as_str(), "HashMap" | "HashSet" | "BTreeMap" | "BTreeSet")
+    }))
+}
