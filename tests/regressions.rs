@@ -9994,3 +9994,52 @@ mod comparator_blocks_after_exits {
         }
     }
 }
+
+/// Found by this stop's fourth review (regressions of this stop's own checks, fixed before
+/// landing): a set of indices an active set's filter collects, a data struct's `&self` check
+/// called as a statement, and a result discarded with `let _` are ordinary code.
+mod active_sets_and_checks {
+    use super::*;
+    use std::collections::HashSet;
+
+    pub struct Cfg {
+        pub w: f64,
+    }
+
+    impl Cfg {
+        fn validate(&self) {
+            assert!(self.w > 0.0, "invalid config");
+        }
+    }
+
+    #[differentiate]
+    fn helper(a: f64) -> f64 {
+        a * a + 1.0
+    }
+
+    #[differentiate(wrt(x))]
+    fn active(x: &[f64], cfg: &Cfg) -> f64 {
+        cfg.validate();
+        let big: HashSet<usize> = (0..x.len()).filter(|&i| x[i] > 0.5).collect();
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            if big.contains(&i) {
+                s += x[i] * x[i];
+            } else {
+                s += x[i];
+            }
+        }
+        let y = helper(x[0]);
+        let _ = y.sqrt();
+        s * cfg.w + y * x[1]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let cfg = Cfg { w: 1.5 };
+        let x = [0.3, 0.7, 0.9];
+        let (v, g) = active_grad(&x, &cfg);
+        assert_eq!(v, active(&x, &cfg));
+        assert_gradient(|x: &[f64]| active(x, &cfg), &x, &g, 1e-6);
+    }
+}

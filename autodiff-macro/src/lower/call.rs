@@ -249,6 +249,20 @@ fn search(call: &syn::ExprMethodCall) -> Option<Expr> {
 
 impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) -> Val {
+        let val = self.method_call_of(call);
+        let mutable = match strip_parens(&call.receiver) {
+            Expr::Path(path) => {
+                local_name(path).is_some_and(|i| self.stores.mutable.contains(&i.to_string()))
+            }
+            _ => false,
+        };
+        if let (true, Val::Scalar(Operand::Value(v))) = (mutable, &val) {
+            self.mutable_receivers.insert(*v);
+        }
+        val
+    }
+
+    fn method_call_of(&mut self, call: &syn::ExprMethodCall) -> Val {
         let name = call.method.to_string();
         if self.in_impl && name == self.fn_name && is_self(&call.receiver) {
             self.error(

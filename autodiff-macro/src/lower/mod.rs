@@ -137,6 +137,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         kept_as_written: BTreeSet::new(),
         opaque_results: BTreeSet::new(),
         numbers: BTreeSet::new(),
+        mutable_receivers: BTreeSet::new(),
         element_refs: BTreeSet::new(),
         variant_matched: BTreeSet::new(),
         borrows: BTreeSet::new(),
@@ -157,6 +158,12 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         stores: stores(body),
         local_fns: local_fns(body),
     };
+    lowerer.stores.mutable.extend(
+        sig.params
+            .iter()
+            .filter(|p| p.mutable)
+            .map(|p| p.ident.to_string()),
+    );
     let params = sig
         .params
         .iter()
@@ -221,7 +228,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     // (After other errors, a call whose reader had one looks unused.)
     let dropped = match cx.has_errors() {
         true => Vec::new(),
-        false => dropped_methods(&body, &output, &lowerer.numbers, &lowerer.values),
+        false => dropped_methods(&body, &output, &lowerer),
     };
     for (span, method) in dropped {
         lowerer.error_at(span, format!("the result of `.{method}(..)` is never used, so the macro takes it for a method that changes its receiver in place (`&mut self`), which differentiated code cannot follow: keep that state outside the function and pass in what it gives, or write the update as an assignment (on a number the call does nothing: remove it)"));
@@ -239,16 +246,12 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     }
 }
 
-/// Method calls whose result nothing reads and no name holds: `st.add(x);` (also a loop body's
+/// Methods of `mut` variables whose result nothing reads and no name holds: `st.add(x);` (also a loop body's
 /// or a match arm's value) of a struct's `add(&mut self, ..)`, which the generated code would
 /// drop with its result (or take for the rule `add`). A rule's on a number does nothing.
 /// (Computations the user names and never uses are theirs: `let unused = s.sqrt();`.)
-fn dropped_methods(
-    body: &ir::Block,
-    output: &Output,
-    numbers: &BTreeSet<Value>,
-    values: &[ValueData],
-) -> Vec<(Span, String)> {
+fn dropped_methods(body: &ir::Block, output: &Output, lowerer: &Lowerer) -> Vec<(Span, String)> {
+    let (values, numbers) = (&lowerer.values, &lowerer.numbers);
     fn outputs(output: &Output, read: &mut BTreeSet<Value>) {
         match output {
             Output::Operand(op) | Output::Passive(op) => read.extend(op.values()),
@@ -320,7 +323,9 @@ fn dropped_methods(
     }
     let mut dropped = Vec::new();
     body.for_each_inst(&mut |inst| {
-        if read.contains(&inst.result) {
+        // (Only a `mut` variable's methods may change it: `cfg.validate();` of a `let cfg`
+        // is a `&self` one the generated code runs as written.)
+        if read.contains(&inst.result) || !lowerer.mutable_receivers.contains(&inst.result) {
             return;
         }
         let method = match (&inst.op, inst.args.first()) {
@@ -540,6 +545,9 @@ struct Lowerer<'a> {
     /// Values that are numbers for sure: float parameters, the results of rules, elements of
     /// arrays of numbers.
     numbers: BTreeSet<Value>,
+    /// Results of methods called on a `mut` variable, which may be `&mut self` ones (see
+    /// `dropped_methods`).
+    mutable_receivers: BTreeSet<Value>,
     /// Struct elements read out of an `Option` of a reference to one (`m.atoms.first()` in a
     /// `let mut`, `Some(&m.atoms[i])` in a branch): what its `Some(a)` binds is a reference.
     element_refs: BTreeSet<Value>,

@@ -238,9 +238,11 @@ impl Lowerer<'_> {
                     let ty = &typed.ty;
                     call.turbofish = Some(syn::parse_quote!(::<#ty>));
                 }
+                // Of integers (`HashSet<usize>` of an active set), it is cut: the numbers a
+                // filter compares give no derivative.
                 let collected = self.opaque_keeping_closures(
                     &Expr::MethodCall(call),
-                    false,
+                    integer_container_dims(&typed.ty).is_some() || holds_integers(&typed.ty),
                     "a map or a set of differentiated values cannot be differentiated; keep the values in a `Vec` and the map of their positions (`HashMap<usize, usize>`)".to_owned(),
                     true,
                 );

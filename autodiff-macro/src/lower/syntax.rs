@@ -37,6 +37,8 @@ pub(super) struct Stores {
     /// Names declared `let mut` that nothing assigns, writes into or borrows `&mut`: only
     /// their own methods (`&mut self`) can change them (`queue.push_back(i)`).
     pub changed_by_methods: BTreeSet<String>,
+    /// Names declared `let mut` (and `mut` parameters): only their methods may change them.
+    pub mutable: BTreeSet<String>,
     /// Names a range of which is taken (`&xs[t..t + 3]`, `h[1][1..]`), with the most indices
     /// a slice of them is taken with, the range's own included.
     pub sliced: BTreeMap<String, usize>,
@@ -196,11 +198,13 @@ pub(super) fn stores(body: &syn::Block) -> Stores {
         whole: BTreeSet::new(),
         literals: BTreeMap::new(),
         changed_by_methods: BTreeSet::new(),
+        mutable: BTreeSet::new(),
         sliced: BTreeMap::new(),
     });
     syn::visit::Visit::visit_block(&mut finder, body);
     let (declared, touched) = mutability(body);
     finder.0.changed_by_methods = declared.difference(&touched).cloned().collect();
+    finder.0.mutable = declared;
     finder.0
 }
 
@@ -648,4 +652,48 @@ pub(super) fn is_map_type(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| {
         matches!(s.ident.to_string().as_str(), "HashMap" | "HashSet" | "BTreeMap" | "BTreeSet")
     }))
+}
+
+/// A type whose generic arguments are all integers, `bool`s, `char`s or strings
+/// (`HashSet<usize>`, `HashMap<usize, (u32, bool)>`): nothing in it carries a derivative.
+pub(super) fn holds_integers(ty: &syn::Type) -> bool {
+    fn leaf(ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Reference(r) => leaf(&r.elem),
+            syn::Type::Tuple(t) => t.elems.iter().all(leaf),
+            syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+                matches!(
+                    s.ident.to_string().as_str(),
+                    "usize"
+                        | "isize"
+                        | "u8"
+                        | "u16"
+                        | "u32"
+                        | "u64"
+                        | "u128"
+                        | "i8"
+                        | "i16"
+                        | "i32"
+                        | "i64"
+                        | "i128"
+                        | "bool"
+                        | "char"
+                        | "str"
+                        | "String"
+                )
+            }),
+            _ => false,
+        }
+    }
+    let syn::Type::Path(p) = ty else {
+        return false;
+    };
+    let Some(syn::PathArguments::AngleBracketed(args)) =
+        p.path.segments.last().map(|s| &s.arguments)
+    else {
+        return false;
+    };
+    args.args
+        .iter()
+        .all(|arg| matches!(arg, syn::GenericArgument::Type(t) if leaf(t)))
 }
