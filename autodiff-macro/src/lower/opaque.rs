@@ -305,18 +305,8 @@ impl<'l, 'a> Holes<'l, 'a> {
                 base,
                 member: syn::Member::Unnamed(index),
                 ..
-            }) => match strip_parens(base) {
-                Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                    !self.bound.iter().any(|name| ident == name)
-                        && matches!(
-                            self.lowerer.lookup_user(&ident.to_string()),
-                            Some(Binding { val: Some(Val::Tuple(parts)), .. })
-                                if matches!(parts.get(index.index as usize),
-                                    Some(Val::Scalar(Operand::Value(v))) if number(v))
-                        )
-                }),
-                _ => false,
-            },
+            }) => matches!(self.tuple_part(base, index),
+                Some((Val::Scalar(Operand::Value(v)), _)) if number(&v)),
             Expr::Path(path) => local_name(path).is_some_and(|ident| {
                 // A closure's parameter of the same name is another variable.
                 !self.bound.iter().any(|name| ident == name)
@@ -327,6 +317,25 @@ impl<'l, 'a> Holes<'l, 'a> {
                     )
             }),
             _ => false,
+        }
+    }
+
+    /// Part `index` of the tuple a variable `base` holds (`t.1` of a `zip`'s item), with the
+    /// variable's span.
+    fn tuple_part(&self, base: &Expr, index: &syn::Index) -> Option<(Val, Span)> {
+        let Expr::Path(path) = strip_parens(base) else {
+            return None;
+        };
+        let ident = local_name(path)?;
+        if self.bound.iter().any(|name| ident == name) {
+            return None;
+        }
+        match self.lowerer.lookup_user(&ident.to_string()) {
+            Some(Binding {
+                val: Some(Val::Tuple(parts)),
+                ..
+            }) => Some((parts.get(index.index as usize)?.clone(), ident.span())),
+            _ => None,
         }
     }
 
@@ -343,25 +352,9 @@ impl<'l, 'a> Holes<'l, 'a> {
                 base,
                 member: syn::Member::Unnamed(index),
                 ..
-            }) => {
-                let Expr::Path(path) = strip_parens(base) else {
-                    return None;
-                };
-                let ident = local_name(path)?;
-                if self.bound.iter().any(|name| ident == name) {
-                    return None;
-                }
-                match self.lowerer.lookup_user(&ident.to_string()) {
-                    Some(Binding {
-                        val: Some(Val::Tuple(parts)),
-                        ..
-                    }) => match parts.get(index.index as usize) {
-                        Some(part @ Val::Mem(..)) => Some((part.clone(), ident.span())),
-                        _ => None,
-                    },
-                    _ => None,
-                }
-            }
+            }) => self
+                .tuple_part(base, index)
+                .filter(|(part, _)| matches!(part, Val::Mem(..))),
             Expr::Path(path) => {
                 let ident = local_name(path)?;
                 if self.bound.iter().any(|name| ident == name) {

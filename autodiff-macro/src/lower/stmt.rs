@@ -225,37 +225,14 @@ impl Lowerer<'_> {
             }
             return;
         }
-        // `let lk: HashMap<usize, f64> = pairs.into_iter().collect();`: a map of data, kept as
-        // written (typed as the `let` is, which the collected value's own binding is not).
-        if let (Pat::Type(typed), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr)) {
-            if let (true, Pat::Ident(name), "collect") = (
-                is_map_type(&typed.ty),
-                &*typed.pat,
-                call.method.to_string().as_str(),
-            ) {
-                let mut call = call.clone();
-                if call.turbofish.is_none() {
-                    let ty = &typed.ty;
-                    call.turbofish = Some(syn::parse_quote!(::<#ty>));
-                }
-                // Of integers (`HashSet<usize>` of an active set), it is cut: the numbers a
-                // filter compares give no derivative.
-                let collected = self.opaque_keeping_closures(
-                    &Expr::MethodCall(call),
-                    integer_container_dims(&typed.ty).is_some() || holds_integers(&typed.ty),
-                    "a map or a set of differentiated values cannot be differentiated; keep the values in a `Vec` and the map of their positions (`HashMap<usize, usize>`)".to_owned(),
-                    true,
-                );
-                let var = Var::user(name.ident.to_string());
-                self.declare_binding(var, Binding::new(Some(collected)));
-                return;
-            }
-        }
         // `let perm: Vec<usize> = (0..n).collect();`: integers, collected as written into an
-        // array of the function (which `perm.swap(i, j)` may write).
+        // array of the function (which `perm.swap(i, j)` may write); `let lk: HashMap<usize,
+        // f64> = pairs.into_iter().collect();`: a map of data, kept as written.
         if let (Pat::Type(typed), Expr::MethodCall(call)) = (&local.pat, strip_parens(&init.expr)) {
-            if let (Some(dims @ 1..), Pat::Ident(name), "collect") = (
-                integer_container_dims(&typed.ty),
+            let map = is_map_type(&typed.ty);
+            let dims = integer_container_dims(&typed.ty).filter(|&dims| dims > 0);
+            if let (true, Pat::Ident(name), "collect") = (
+                map || dims.is_some(),
                 &*typed.pat,
                 call.method.to_string().as_str(),
             ) {
@@ -265,13 +242,19 @@ impl Lowerer<'_> {
                     let ty = &typed.ty;
                     call.turbofish = Some(syn::parse_quote!(::<#ty>));
                 }
-                // Closures in the chain (`.map(|&i| i + 1)`) compute integers too: kept.
+                // Closures in the chain (`.map(|&i| i + 1)`, an active set's `filter`) compute
+                // integers too: cut. A map of numbers is data, or an error.
                 let collected = self.opaque_keeping_closures(
                     &Expr::MethodCall(call),
-                    true,
-                    String::new(),
+                    !map || holds_integers(&typed.ty),
+                    "a map or a set of differentiated values cannot be differentiated; keep the values in a `Vec` and the map of their positions (`HashMap<usize, usize>`)".to_owned(),
                     true,
                 );
+                let Some(dims) = dims.filter(|_| !map) else {
+                    let var = Var::user(name.ident.to_string());
+                    self.declare_binding(var, Binding::new(Some(collected)));
+                    return;
+                };
                 if let Val::Scalar(Operand::Value(value)) = collected {
                     let (ty, span) = (Some((*typed.ty).clone()), name.ident.span());
                     let mem =
