@@ -9332,6 +9332,7 @@ mod map_values_by_reference {
     /// `v` is a `&f64` the backward sweep of a loop needs: it was taped as the reference (E0700
     /// in `_pullback` and `_vjp`).
     #[differentiate(wrt(x))]
+    #[allow(clippy::manual_unwrap_or)] // the `match` is the form under test
     fn weighted(x: &[f64], m: &HashMap<usize, f64>, scale: &BTreeMap<usize, f64>) -> f64 {
         let mut s = 0.0;
         for i in 0..x.len() {
@@ -9378,6 +9379,7 @@ mod spans_row_slices_and_field_chains {
     /// Linear interpolation on knots, the span found by `partition_point(..).saturating_sub(1)`
     /// (and the other forms a spline's span search takes).
     #[differentiate(wrt(ys, x))]
+    #[allow(clippy::manual_saturating_arithmetic)] // `checked_sub(1).unwrap_or(0)` is under test
     fn interpolate(knots: &[f64], ys: &[f64], x: f64) -> f64 {
         let last = knots.len() - 2;
         let i = knots
