@@ -700,3 +700,52 @@ fn paths_and_lookups_differentiate() {
     // q1 x1 + q1 x1² + q0 x0² + q0 x0 + (x1 - x0): ∂/∂x1 = q1 + 2 q1 x1 + 1.
     assert_eq!(gc.beads[1].x, 3.0 + 2.0 * 3.0 * -0.5 + 1.0);
 }
+
+/// This stop's constructs: a map's value used without `*` and an index computed from a
+/// number whose use is dropped (the copy the backward sweep would tape is then written as a
+/// statement of its own), a struct pattern, a comparator handing rows to a function, a local
+/// map collected from data, and a set of an active set's indices.
+#[differentiate(wrt(x, p))]
+pub fn map_values_and_patterns(
+    x: &[f64],
+    p: &Bead,
+    grid: &[[f64; 2]; 2],
+    m: &std::collections::HashMap<usize, f64>,
+) -> f64 {
+    let tup = (grid[0][((grid[0][1] * 2.9).floor() as usize) % 2].cos(), x[0] * 2.0);
+    let Bead { x: px, q } = p.clone();
+    let near = grid.iter().min_by(|a, b| dist(x[0], **a).total_cmp(&dist(x[0], **b)));
+    let lk: std::collections::HashMap<usize, f64> = [(0, 0.5)].into_iter().collect();
+    let big: std::collections::HashSet<usize> = (0..x.len()).filter(|&i| x[i] > 1.0).collect();
+    let mut s = tup.1 + px * q + near.map_or(0.0, |r| r[0]);
+    for i in 0..x.len() {
+        if let Some(v) = m.get(&i) {
+            s += v * x[i];
+        }
+        if let Some(w) = lk.get(&i) {
+            s += w * x[i];
+        }
+        if big.contains(&i) {
+            s += x[i];
+        }
+    }
+    s
+}
+
+#[differentiate]
+pub fn dist(x: f64, r: [f64; 2]) -> f64 {
+    (x - r[0]).abs() + r[1]
+}
+
+#[test]
+fn map_values_and_patterns_differentiate() {
+    let m: std::collections::HashMap<usize, f64> = [(1, 3.0)].into_iter().collect();
+    let grid = [[0.1, 0.2], [1.0, 0.5]];
+    let p = Bead { x: 2.0, q: 0.5 };
+    let x = [1.5, 0.5];
+    let (v, (gx, gp)) = map_values_and_patterns_grad(&x, &p, &grid, &m);
+    assert_eq!(v, map_values_and_patterns(&x, &p, &grid, &m));
+    // 2 x0 + px q + 0.5 x0 (the local map) + x0 (x0 > 1) + 3 x1 (the parameter's map).
+    assert_eq!(gx, vec![2.0 + 0.5 + 1.0, 3.0]);
+    assert_eq!((gp.x, gp.q), (0.5, 2.0));
+}

@@ -515,8 +515,10 @@ impl Lowerer<'_> {
     fn by_value(&mut self, a: Operand, span: Span) -> Operand {
         match a {
             Operand::Value(v) if self.opaque_results.contains(&v) => {
-                let hole = Opaque::hole(0);
-                let op = Op::Opaque(Opaque::cut(quote!(#hole.clone())));
+                // (Bound first: a copy nothing reads is written as a statement, and `clone`'s
+                // result must be used.)
+                let (hole, copy) = (Opaque::hole(0), quote::format_ident!("__autodiff_copy"));
+                let op = Op::Opaque(Opaque::cut(quote!({ let #copy = #hole.clone(); #copy })));
                 Operand::Value(self.emit(op, vec![a], span))
             }
             a => a,
