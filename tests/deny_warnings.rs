@@ -712,9 +712,14 @@ pub fn map_values_and_patterns(
     grid: &[[f64; 2]; 2],
     m: &std::collections::HashMap<usize, f64>,
 ) -> f64 {
-    let tup = (grid[0][((grid[0][1] * 2.9).floor() as usize) % 2].cos(), x[0] * 2.0);
+    let tup = (
+        grid[0][((grid[0][1] * 2.9).floor() as usize) % 2].cos(),
+        x[0] * 2.0,
+    );
     let Bead { x: px, q } = p.clone();
-    let near = grid.iter().min_by(|a, b| dist(x[0], **a).total_cmp(&dist(x[0], **b)));
+    let near = grid
+        .iter()
+        .min_by(|a, b| dist(x[0], **a).total_cmp(&dist(x[0], **b)));
     let lk: std::collections::HashMap<usize, f64> = [(0, 0.5)].into_iter().collect();
     let big: std::collections::HashSet<usize> = (0..x.len()).filter(|&i| x[i] > 1.0).collect();
     let mut s = tup.1 + px * q + near.map_or(0.0, |r| r[0]);
