@@ -723,15 +723,15 @@ pub fn map_values_and_patterns(
     let lk: std::collections::HashMap<usize, f64> = [(0, 0.5)].into_iter().collect();
     let big: std::collections::HashSet<usize> = (0..x.len()).filter(|&i| x[i] > 1.0).collect();
     let mut s = tup.1 + px * q + near.map_or(0.0, |r| r[0]);
-    for i in 0..x.len() {
+    for (i, xi) in x.iter().enumerate() {
         if let Some(v) = m.get(&i) {
-            s += v * x[i];
+            s += v * xi;
         }
         if let Some(w) = lk.get(&i) {
-            s += w * x[i];
+            s += w * xi;
         }
         if big.contains(&i) {
-            s += x[i];
+            s += xi;
         }
     }
     s
