@@ -187,6 +187,26 @@ impl<'a> Writer<'a> {
             .collect()
     }
 
+    /// Whether an argument passed by value is cloned, staying where it is.
+    fn cloned_when_passed(&self, arg: &Operand) -> bool {
+        match arg {
+            // A vector: the backward sweep may still read it.
+            Operand::Mem(mem, prefix) if prefix.is_empty() => {
+                self.function.mems[mem.index()].vec && !self.is_ref_param_mem(*mem)
+            }
+            // An element of a struct's `Vec` (`.cloned().map(energy)` of `fn energy(a: Atom)`),
+            // as the user's `m.atoms[i].clone()` is.
+            Operand::Mem(mem, _) => self.function.mems[mem.index()].structured,
+            // An array, `Vec` or struct the function holds as a value (a reference parameter is
+            // passed as it is, and coerces: `&Vec` to `&[T]`).
+            Operand::Value(v) => {
+                let data = &self.function.values[v.index()];
+                data.aggregate && !data.by_ref
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn call_args(
         &mut self,
         args: &[Operand],
@@ -204,28 +224,7 @@ impl<'a> Writer<'a> {
                         quote!(&*#tokens)
                     }
                     (_, true) => quote!(&#tokens),
-                    // A vector passed by value is cloned: the backward sweep may still read it.
-                    (Operand::Mem(mem, prefix), false)
-                        if prefix.is_empty()
-                            && self.function.mems[mem.index()].vec
-                            && !self.is_ref_param_mem(*mem) =>
-                    {
-                        quote!(::core::clone::Clone::clone(&#tokens))
-                    }
-                    // An element of a struct's `Vec` passed by value (`.cloned().map(energy)`
-                    // of `fn energy(a: Atom)`), which stays in place: cloned, as the user's
-                    // `m.atoms[i].clone()` is.
-                    (Operand::Mem(mem, prefix), false)
-                        if !prefix.is_empty() && self.function.mems[mem.index()].structured =>
-                    {
-                        quote!(::core::clone::Clone::clone(&#tokens))
-                    }
-                    // So is an array, `Vec` or struct the function holds as a value (a
-                    // reference parameter is passed as it is, and coerces: `&Vec` to `&[T]`).
-                    (Operand::Value(v), false)
-                        if self.function.values[v.index()].aggregate
-                            && !self.function.values[v.index()].by_ref =>
-                    {
+                    _ if self.cloned_when_passed(arg) => {
                         quote!(::core::clone::Clone::clone(&#tokens))
                     }
                     _ => tokens,

@@ -246,9 +246,10 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
     }
 }
 
-/// Methods of `mut` variables whose result nothing reads and no name holds: `st.add(x);` (also a loop body's
-/// or a match arm's value) of a struct's `add(&mut self, ..)`, which the generated code would
-/// drop with its result (or take for the rule `add`). A rule's on a number does nothing.
+/// Methods of `mut` variables whose result nothing reads and no name holds: `st.add(x);` (also
+/// a loop body's or a match arm's value) of a struct's `add(&mut self, ..)`, which the generated
+/// code would drop with its result (or take for the rule `add`). A rule's on a number does
+/// nothing.
 /// (Computations the user names and never uses are theirs: `let unused = s.sqrt();`.)
 fn dropped_methods(body: &ir::Block, output: &Output, lowerer: &Lowerer) -> Vec<(Span, String)> {
     let (values, numbers) = (&lowerer.values, &lowerer.numbers);
@@ -266,8 +267,8 @@ fn dropped_methods(body: &ir::Block, output: &Output, lowerer: &Lowerer) -> Vec<
         .map(|k| Value(k as u32))
         .collect();
     outputs(output, &mut read);
+    // (A join's and a loop's values are read only where the join or the loop is: below.)
     body.walk(&mut |stmt| match stmt {
-        ir::Stmt::Inst(inst) => read.extend(inst.args.iter().flat_map(Operand::values)),
         ir::Stmt::If(if_) => read.extend(if_.cond.values()),
         ir::Stmt::Loop(loop_) => {
             read.extend(loop_.exit.iter().flat_map(Operand::values));

@@ -307,34 +307,35 @@ impl<'l, 'a> Holes<'l, 'a> {
                 ..
             }) => matches!(self.tuple_part(base, index),
                 Some((Val::Scalar(Operand::Value(v)), _)) if number(&v)),
-            Expr::Path(path) => local_name(path).is_some_and(|ident| {
-                // A closure's parameter of the same name is another variable.
-                !self.bound.iter().any(|name| ident == name)
-                    && matches!(
-                        self.lowerer.lookup_user(&ident.to_string()),
-                        Some(Binding { val: Some(Val::Scalar(Operand::Value(v))), .. })
-                            if number(v)
-                    )
-            }),
-            _ => false,
+            _ => matches!(self.outer_binding(expr),
+                Some((Binding { val: Some(Val::Scalar(Operand::Value(v))), .. }, _)) if number(v)),
         }
     }
 
-    /// Part `index` of the tuple a variable `base` holds (`t.1` of a `zip`'s item), with the
-    /// variable's span.
-    fn tuple_part(&self, base: &Expr, index: &syn::Index) -> Option<(Val, Span)> {
-        let Expr::Path(path) = strip_parens(base) else {
+    /// The binding of the function's variable `expr` names, with the name's span: not a
+    /// variable of the same name the kept closure binds itself (its parameter, its `let`).
+    fn outer_binding(&self, expr: &Expr) -> Option<(&Binding, Span)> {
+        let Expr::Path(path) = strip_parens(expr) else {
             return None;
         };
         let ident = local_name(path)?;
         if self.bound.iter().any(|name| ident == name) {
             return None;
         }
-        match self.lowerer.lookup_user(&ident.to_string()) {
-            Some(Binding {
-                val: Some(Val::Tuple(parts)),
-                ..
-            }) => Some((parts.get(index.index as usize)?.clone(), ident.span())),
+        Some((self.lowerer.lookup_user(&ident.to_string())?, ident.span()))
+    }
+
+    /// Part `index` of the tuple a variable `base` holds (`t.1` of a `zip`'s item), with the
+    /// variable's span.
+    fn tuple_part(&self, base: &Expr, index: &syn::Index) -> Option<(Val, Span)> {
+        match self.outer_binding(base)? {
+            (
+                Binding {
+                    val: Some(Val::Tuple(parts)),
+                    ..
+                },
+                span,
+            ) => Some((parts.get(index.index as usize)?.clone(), span)),
             _ => None,
         }
     }
@@ -355,21 +356,17 @@ impl<'l, 'a> Holes<'l, 'a> {
             }) => self
                 .tuple_part(base, index)
                 .filter(|(part, _)| matches!(part, Val::Mem(..))),
-            Expr::Path(path) => {
-                let ident = local_name(path)?;
-                if self.bound.iter().any(|name| ident == name) {
-                    return None;
-                }
-                // (By reference or not: `x` of a comparator's `|&(_, x), &(_, y)|` is one too.)
-                match self.lowerer.lookup_user(&ident.to_string()) {
-                    Some(Binding {
+            // (By reference or not: `x` of a comparator's `|&(_, x), &(_, y)|` is one too.)
+            _ => match self.outer_binding(expr)? {
+                (
+                    Binding {
                         val: Some(val @ Val::Mem(..)),
                         ..
-                    }) => Some((val.clone(), ident.span())),
-                    _ => None,
-                }
-            }
-            _ => None,
+                    },
+                    span,
+                ) => Some((val.clone(), span)),
+                _ => None,
+            },
         }
     }
 

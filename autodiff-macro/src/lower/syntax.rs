@@ -552,13 +552,15 @@ pub(super) fn integer_container_dims(ty: &syn::Type) -> Option<usize> {
     }
 }
 
+/// The primitive types that carry no derivative: integers, `char` and `bool`.
+const NOT_FLOAT: &[&str] = &[
+    "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "char",
+    "bool",
+];
+
 /// Casts to integer types, `char` and `bool` cut the derivative; other targets are floats (or
 /// float aliases, which rustc then checks).
 pub(super) fn float_cast_target(ty: &syn::Type) -> bool {
-    const NOT_FLOAT: &[&str] = &[
-        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
-        "char", "bool",
-    ];
     match ty {
         syn::Type::Path(path) => !path
             .path
@@ -662,25 +664,9 @@ pub(super) fn holds_integers(ty: &syn::Type) -> bool {
             syn::Type::Reference(r) => leaf(&r.elem),
             syn::Type::Tuple(t) => t.elems.iter().all(leaf),
             syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
-                matches!(
-                    s.ident.to_string().as_str(),
-                    "usize"
-                        | "isize"
-                        | "u8"
-                        | "u16"
-                        | "u32"
-                        | "u64"
-                        | "u128"
-                        | "i8"
-                        | "i16"
-                        | "i32"
-                        | "i64"
-                        | "i128"
-                        | "bool"
-                        | "char"
-                        | "str"
-                        | "String"
-                )
+                NOT_FLOAT.iter().any(|name| s.ident == name)
+                    || s.ident == "str"
+                    || s.ident == "String"
             }),
             _ => false,
         }
