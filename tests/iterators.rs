@@ -290,6 +290,86 @@ fn for_loops_over_chains() {
     );
 }
 
+/// Rows of two or three matrices chained in a `for` loop (weight decay over two layers): the
+/// loop over the first, then the same loop over the next, carrying what the body assigns
+/// (a counter, the previous row's value), with `continue` and a `break` out of an outer loop.
+#[differentiate(wrt(u, v))]
+fn chained_rows(u: &[Vec<f64>], v: &[Vec<f64>], lambda: f64) -> f64 {
+    let mut reg = 0.0;
+    let mut count = 0;
+    for row in u.iter().chain(&v[1..]) {
+        if row[0] > 0.5 {
+            continue;
+        }
+        reg += row.iter().map(|w| w.sin()).sum::<f64>() * row[1];
+        count += 1;
+    }
+    let mut s = 0.0;
+    'outer: for k in 0..3 {
+        for row in v.iter().chain(u) {
+            if s > 2.0 {
+                break 'outer;
+            }
+            s += row[k % 2] * row[0];
+        }
+    }
+    lambda * reg / count as f64 + s
+}
+
+#[differentiate]
+fn chained_three(a: &[[f64; 2]], b: &[[f64; 2]], c: &[[f64; 2]], k: f64) -> f64 {
+    let mut s = 0.0;
+    let mut prev = 1.0;
+    let mut t = 0;
+    for r in a.iter().chain(b).chain(c.iter()) {
+        t += 1;
+        s += prev * r[0] - r[1] * k * t as f64;
+        prev = r[1];
+    }
+    s
+}
+
+#[test]
+fn for_loops_over_chained_rows() {
+    let split = |p: &[f64]| -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let rows = |q: &[f64]| q.chunks(2).map(<[f64]>::to_vec).collect();
+        (rows(&p[..6]), rows(&p[6..]))
+    };
+    let small = vec![0.1, 0.5, -0.3, 0.2, 0.7, -0.1, 0.4, 0.3, -0.2, 0.6];
+    // Scaled up, the sum passes 2 and the outer loop's `break` is taken.
+    for p in [small.clone(), small.iter().map(|x| x * 8.0).collect()] {
+        let (u, v) = split(&p);
+        let (value, (du, dv)) = chained_rows_grad(&u, &v, 0.3);
+        assert_eq!(value.to_bits(), chained_rows(&u, &v, 0.3).to_bits());
+        let got = [du.concat(), dv.concat()].concat();
+        let f = |q: &[f64]| {
+            let (u, v) = split(q);
+            chained_rows(&u, &v, 0.3)
+        };
+        assert_gradient(f, &p, &got, TOL);
+        let (eu, ev) = chained_rows_pullback(&u, &v, 0.3, -1.5);
+        let pulled = [eu.concat(), ev.concat()].concat();
+        for (a, b) in pulled.iter().zip(&got) {
+            assert_close(*a, -1.5 * b, 1e-12);
+        }
+    }
+    let rows = |q: &[f64]| -> Vec<[f64; 2]> { q.chunks(2).map(|c| [c[0], c[1]]).collect() };
+    let p = vec![
+        0.1, 0.5, -0.3, 0.2, 0.7, -0.1, 0.4, 0.3, -0.2, 0.6, 0.9, 1.1,
+    ];
+    let (a, b, c) = (rows(&p[..4]), rows(&p[4..6]), rows(&p[6..]));
+    let (value, (da, db, dc, dk)) = chained_three_grad(&a, &b, &c, 0.7);
+    assert_eq!(value.to_bits(), chained_three(&a, &b, &c, 0.7).to_bits());
+    let got: Vec<f64> = da.iter().chain(&db).chain(&dc).flatten().copied().collect();
+    let f = |q: &[f64]| chained_three(&rows(&q[..4]), &rows(&q[4..6]), &rows(&q[6..12]), q[12]);
+    assert_gradient(
+        f,
+        &[p.clone(), vec![0.7]].concat(),
+        &[got, vec![dk]].concat(),
+        TOL,
+    );
+}
+
 #[differentiate]
 fn built_with_push(x: &[f64]) -> f64 {
     let mut v = Vec::with_capacity(x.len());

@@ -352,7 +352,9 @@ impl Lowerer<'_> {
                 if self.chains_rows(&a) || self.chains_rows(&b) {
                     self.error(
                         &call.method,
-                        "`.chain(..)` of rows is not supported; write two loops",
+                        "`.chain(..)` of rows works only as what a `for` loop goes over, with no \
+                         `break` out of it and no adapter after the `chain` \
+                         (`for r in a.iter().chain(b) { .. }`); write that loop, or two loops",
                     );
                     return None;
                 }
@@ -602,7 +604,7 @@ impl Lowerer<'_> {
 
     /// Whether `chain` (`e.iter()`, `e.iter().copied()`) goes over the rows of an array the
     /// function names.
-    fn iterates_rows(&self, chain: &Expr) -> bool {
+    pub(super) fn iterates_rows(&self, chain: &Expr) -> bool {
         let mut source = strip_parens(chain);
         while let Expr::MethodCall(call) = source {
             if matches!(

@@ -60,6 +60,15 @@ impl Lowerer<'_> {
                 l.block(&for_.body)
             });
         }
+        // `for row in a.iter().chain(b.iter())` of rows: the loop over `a`, then the same loop
+        // over `b` (a stream's item cannot be a row of either array).
+        if let Some((first, second)) = self.chained_rows(for_) {
+            let mut over = for_.clone();
+            *over.expr = first.clone();
+            self.for_loop(&over);
+            *over.expr = second.clone();
+            return self.for_loop(&over);
+        }
         // Anything else: the items of an iterator chain, bound to the pattern.
         let Some(stream) = self.stream(&for_.expr) else {
             return Val::Poison;
@@ -80,6 +89,26 @@ impl Lowerer<'_> {
             },
         );
         Val::Unit
+    }
+
+    /// The two halves of a `for` loop's `a.chain(b)` of rows, where two loops in sequence do
+    /// what it does: the body leaves the loop by no `break`, and `b` names an array the body
+    /// cannot change (it is evaluated after the first loop, not before it).
+    fn chained_rows<'e>(&self, for_: &'e syn::ExprForLoop) -> Option<(&'e Expr, &'e Expr)> {
+        let Expr::MethodCall(call) = strip_parens(&for_.expr) else {
+            return None;
+        };
+        let [second] = call.args.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let root = plain_source(second)?;
+        let rows = self.iterates_rows(&call.receiver) || self.iterates_rows(second);
+        let reassigned = stores(&for_.body).whole.contains(&root.to_string());
+        (call.method == "chain"
+            && rows
+            && !reassigned
+            && !breaks_loop(&for_.body, for_.label.as_ref()))
+        .then_some((&*call.receiver, second))
     }
 
     pub(super) fn while_loop(&mut self, while_: &syn::ExprWhile) -> Val {

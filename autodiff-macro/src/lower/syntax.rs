@@ -24,6 +24,83 @@ pub(super) fn contains_early_return(body: &syn::Block) -> bool {
     finder.0
 }
 
+/// Whether the body of the loop labelled `label` has a `break` that leaves it (nested
+/// functions and closures excluded).
+pub(super) fn breaks_loop(body: &syn::Block, label: Option<&syn::Label>) -> bool {
+    struct Finder<'l> {
+        label: Option<&'l syn::Lifetime>,
+        /// Loops entered inside the body, which an unlabelled `break` leaves instead.
+        depth: usize,
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_expr_break(&mut self, brk: &'ast syn::ExprBreak) {
+            self.found |= match &brk.label {
+                None => self.depth == 0,
+                Some(target) => self.label == Some(target),
+            };
+            syn::visit::visit_expr_break(self, brk);
+        }
+        fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
+            self.visit_expr(&e.expr);
+            self.depth += 1;
+            self.visit_block(&e.body);
+            self.depth -= 1;
+        }
+        fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+            self.depth += 1;
+            syn::visit::visit_expr_while(self, e);
+            self.depth -= 1;
+        }
+        fn visit_expr_loop(&mut self, e: &'ast syn::ExprLoop) {
+            self.depth += 1;
+            syn::visit::visit_expr_loop(self, e);
+            self.depth -= 1;
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    }
+    let mut finder = Finder {
+        label: label.map(|l| &l.name),
+        depth: 0,
+        found: false,
+    };
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.found
+}
+
+/// The name an iterator source made of names, fields, constant indices and ranges,
+/// references and `.iter()`/`.into_iter()` reads (`&p.rows`, `b.iter()`, `m[k]`): evaluating
+/// it later reads the same array unless that name is assigned.
+pub(super) fn plain_source(expr: &Expr) -> Option<&syn::Ident> {
+    match strip_parens(expr) {
+        Expr::Path(path) => local_name(path),
+        Expr::Field(field) => plain_source(&field.base),
+        Expr::Reference(reference) if reference.mutability.is_none() => {
+            plain_source(&reference.expr)
+        }
+        Expr::MethodCall(call)
+            if call.args.is_empty() && (call.method == "iter" || call.method == "into_iter") =>
+        {
+            plain_source(&call.receiver)
+        }
+        Expr::Index(index) if constant_index(&index.index) => plain_source(&index.expr),
+        _ => None,
+    }
+}
+
+/// A literal index or a range of literals (`[2]`, `[..]`, `[1..3]`).
+fn constant_index(index: &Expr) -> bool {
+    match strip_parens(index) {
+        Expr::Lit(_) => true,
+        Expr::Range(range) => [&range.start, &range.end]
+            .into_iter()
+            .flatten()
+            .all(|bound| matches!(strip_parens(bound), Expr::Lit(_))),
+        _ => false,
+    }
+}
+
 /// What the body assigns: the variables whose elements it assigns (`p[i] = v`,
 /// `m[i][j] += v`), with the most indices seen, and the variables it assigns whole (`v = w`,
 /// `(a, b) = ..`, `t.0 = ..` for the tuple `t`).
