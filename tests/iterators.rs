@@ -370,6 +370,84 @@ fn for_loops_over_chained_rows() {
     );
 }
 
+/// `flatten` of rows (weight decay over a matrix, its largest element, a product over the
+/// positive ones, a flat copy): the loop over the rows with the loop over each row inside, the
+/// elements in the same order, so the value is the chain's bit for bit.
+#[differentiate]
+fn flattened_rows(w: &[Vec<f64>], lambda: f64) -> f64 {
+    let l2 = w.iter().flatten().map(|v| v * v).sum::<f64>();
+    let l1: f64 = w.iter().flatten().map(|v| v.abs()).sum();
+    let largest = w
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let positive = w
+        .iter()
+        .skip(1)
+        .flatten()
+        .filter(|v| **v > 0.0)
+        .product::<f64>();
+    let soft = w
+        .iter()
+        .flatten()
+        .fold(0.0, |acc, &v| acc + (v * lambda).exp());
+    lambda * l2 + l1 + largest + positive + soft.ln()
+}
+
+#[differentiate]
+fn flattened_array_rows(a: &[[f64; 3]], k: f64) -> f64 {
+    let flat: Vec<f64> = a.iter().flatten().map(|v| v * k).collect();
+    let mut s = 0.0;
+    for (i, v) in flat.iter().enumerate() {
+        s += v * (i as f64 + 1.0);
+    }
+    let mut t = 0.0;
+    'elements: for v in a.iter().flatten() {
+        if *v < 0.0 {
+            continue 'elements;
+        }
+        t += v.sqrt();
+    }
+    let mut u = 1.0;
+    for r in 0..2 {
+        for v in a[r..].iter().flatten().copied() {
+            u = u * 0.9 + v;
+        }
+    }
+    s + t + u
+}
+
+#[test]
+fn flatten_of_rows() {
+    let rows = |p: &[f64]| vec![p[..3].to_vec(), p[3..5].to_vec(), p[5..7].to_vec()];
+    let p = vec![0.3, -0.5, 0.8, 0.2, 1.1, -0.7, 0.4, 0.6];
+    let (value, (dw, dl)) = flattened_rows_grad(&rows(&p), p[7]);
+    assert_eq!(value.to_bits(), flattened_rows(&rows(&p), p[7]).to_bits());
+    let got = [dw.concat(), vec![dl]].concat();
+    assert_gradient(|q| flattened_rows(&rows(q), q[7]), &p, &got, TOL);
+    let (pw, pl) = flattened_rows_pullback(&rows(&p), p[7], 2.5);
+    let pulled = [pw.concat(), vec![pl]].concat();
+    for (a, b) in pulled.iter().zip(&got) {
+        assert_close(*a, 2.5 * b, 1e-12);
+    }
+
+    let arrays = |p: &[f64]| -> Vec<[f64; 3]> { p.chunks(3).map(|c| [c[0], c[1], c[2]]).collect() };
+    let p = vec![0.3, 0.5, 0.8, 0.2, 1.1, -0.7, 0.4, 0.9, 0.1, 1.3];
+    let (value, (da, dk)) = flattened_array_rows_grad(&arrays(&p[..9]), p[9]);
+    assert_eq!(
+        value.to_bits(),
+        flattened_array_rows(&arrays(&p[..9]), p[9]).to_bits()
+    );
+    let got: Vec<f64> = da.iter().flatten().copied().chain([dk]).collect();
+    assert_gradient(
+        |q| flattened_array_rows(&arrays(&q[..9]), q[9]),
+        &p,
+        &got,
+        TOL,
+    );
+}
+
 #[differentiate]
 fn built_with_push(x: &[f64]) -> f64 {
     let mut v = Vec::with_capacity(x.len());

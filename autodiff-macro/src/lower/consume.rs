@@ -39,6 +39,9 @@ impl Lowerer<'_> {
         if let Some(loop_) = self.fold_of_array(call) {
             return Some(self.expr(&loop_));
         }
+        if let Some(loops) = self.fold_of_flattened_rows(call) {
+            return Some(self.expr(&loops));
+        }
         let span = call.method.span();
         let Some(stream) = self.stream(&call.receiver) else {
             return Some(Val::Poison);
@@ -491,6 +494,74 @@ impl Lowerer<'_> {
             for #item in #chain {
                 let #acc = __autodiff_acc;
                 __autodiff_acc = #body;
+            }
+            __autodiff_acc
+        }))
+    }
+
+    /// `rows.flatten()`, then adapters of the elements, consumed by `sum`, `product`, `fold` or
+    /// `collect` (`w.iter().flatten().map(|v| v * v).sum::<f64>()`, weight decay): the loop over
+    /// the rows with the loop over each row's elements inside, written out. The elements are
+    /// taken in the same order, so the value is the chain's, bit for bit.
+    fn fold_of_flattened_rows(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
+        let (rows, elements) = self.flattened_rows(&call.receiver)?;
+        let span = call.method.span();
+        let integer = call.turbofish.as_ref().is_some_and(|t| {
+            t.args
+                .iter()
+                .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
+        });
+        let (init, step): (Expr, syn::Stmt) = match (
+            call.method.to_string().as_str(),
+            &call.args.iter().collect::<Vec<_>>()[..],
+        ) {
+            // `Sum` and `Product` of floats start from `-0.0` and `1.0`.
+            ("sum", []) if !integer => (
+                syn::parse_quote!(-0.0),
+                syn::parse_quote!(__autodiff_acc += __autodiff_item;),
+            ),
+            ("product", []) if !integer => (
+                syn::parse_quote!(1.0),
+                syn::parse_quote!(__autodiff_acc *= __autodiff_item;),
+            ),
+            ("collect", []) => (
+                syn::parse_quote!(::std::vec::Vec::new()),
+                syn::parse_quote!(__autodiff_acc.push(__autodiff_item);),
+            ),
+            ("fold", [init, f]) => match strip_parens(f) {
+                Expr::Closure(f) if f.inputs.len() == 2 && !super::closure::returns_from(f) => {
+                    let (acc, item, body) = (&f.inputs[0], &f.inputs[1], &f.body);
+                    (
+                        (*init).clone(),
+                        syn::parse_quote_spanned!(span=> {
+                            let #acc = __autodiff_acc;
+                            let #item = __autodiff_item;
+                            __autodiff_acc = #body;
+                        }),
+                    )
+                }
+                f @ Expr::Path(_) => (
+                    (*init).clone(),
+                    syn::parse_quote_spanned!(span=>
+                        __autodiff_acc = #f(__autodiff_acc, __autodiff_item);
+                    ),
+                ),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        // Untyped float literals in generic code would not be the function's float type.
+        if self.generic_float.is_some()
+            && !matches!(call.method.to_string().as_str(), "fold" | "collect")
+        {
+            return None;
+        }
+        Some(syn::parse_quote_spanned!(span=> {
+            let mut __autodiff_acc = #init;
+            for __autodiff_row in #rows {
+                for __autodiff_item in #elements {
+                    #step
+                }
             }
             __autodiff_acc
         }))

@@ -313,7 +313,7 @@ impl Lowerer<'_> {
                 if self.iterates_rows(&call.receiver) {
                     self.error(
                         &call.method,
-                        "`.flatten()` of rows is not supported; write two loops (`for row in e { for w in row { .. } }`)",
+                        "`.flatten()` of rows works as what a `for` loop without `break` goes over, and consumed by `sum`, `product`, `fold` or `collect` (after `map`, `filter`, `copied` or `cloned`); otherwise write two loops (`for row in e { for w in row { .. } }`)",
                     );
                     return None;
                 }
@@ -602,6 +602,39 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `rows.flatten()` followed by adapters of the elements (`map`, `filter`, `copied`,
+    /// `cloned`), where `rows` goes over the rows of an array the function names: `rows`, and
+    /// the chain of one row's elements, `__autodiff_row.iter()` with those adapters.
+    pub(super) fn flattened_rows<'e>(&self, chain: &'e Expr) -> Option<(&'e Expr, Expr)> {
+        let mut adapters = Vec::new();
+        let mut at = strip_parens(chain);
+        loop {
+            let Expr::MethodCall(call) = at else {
+                return None;
+            };
+            match call.method.to_string().as_str() {
+                "flatten" if call.args.is_empty() => break,
+                "map" | "filter" | "copied" | "cloned" => adapters.push(call),
+                _ => return None,
+            }
+            at = strip_parens(&call.receiver);
+        }
+        let Expr::MethodCall(flatten) = at else {
+            return None;
+        };
+        if !self.iterates_rows(&flatten.receiver) {
+            return None;
+        }
+        let span = flatten.method.span();
+        let mut elements: Expr = syn::parse_quote_spanned!(span=> __autodiff_row.iter());
+        for adapter in adapters.into_iter().rev() {
+            let mut adapter = adapter.clone();
+            *adapter.receiver = elements;
+            elements = Expr::MethodCall(adapter);
+        }
+        Some((&flatten.receiver, elements))
+    }
+
     /// Whether `chain` (`e.iter()`, `e.iter().copied()`) goes over the rows of an array the
     /// function names.
     pub(super) fn iterates_rows(&self, chain: &Expr) -> bool {
@@ -615,9 +648,7 @@ impl Lowerer<'_> {
             }
             source = strip_parens(&call.receiver);
         }
-        let Some((root, rows)) = indexed_root(source) else {
-            return false;
-        };
+        let (root, rows) = sliced_root(source);
         matches!(self.local_val(root), Some(Val::Mem(mem, prefix))
             if !self.mems[mem.index()].structured
                 && self.mems[mem.index()].dims > depth(prefix) + rows + 1)

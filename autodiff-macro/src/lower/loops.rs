@@ -69,6 +69,19 @@ impl Lowerer<'_> {
             *over.expr = second.clone();
             return self.for_loop(&over);
         }
+        // `for v in rows.flatten()`: the loop over the rows, the loop over a row's elements
+        // inside (a stream's item cannot come from two rows); a `break` would leave only the
+        // inner loop, so the loop may have none.
+        if let Some((rows, elements)) = self.flattened_rows(&for_.expr) {
+            if !breaks_loop(&for_.body, for_.label.as_ref()) {
+                let mut inner = for_.clone();
+                *inner.expr = elements;
+                let outer: Expr = syn::parse_quote_spanned!(span=>
+                    for __autodiff_row in #rows { #inner }
+                );
+                return self.expr(&outer);
+            }
+        }
         // Anything else: the items of an iterator chain, bound to the pattern.
         let Some(stream) = self.stream(&for_.expr) else {
             return Val::Poison;
