@@ -370,8 +370,8 @@ fn for_loops_over_chained_rows() {
     );
 }
 
-/// `flatten` of rows (weight decay over a matrix, its largest element, a product over the
-/// positive ones, a flat copy): the loop over the rows with the loop over each row inside, the
+/// `flatten` and `flat_map` of rows (weight decay over a matrix, its largest element, a
+/// product over the positive ones, a flat copy): the loop over the rows with the loop over each row inside, the
 /// elements in the same order, so the value is the chain's bit for bit.
 #[differentiate]
 fn flattened_rows(w: &[Vec<f64>], lambda: f64) -> f64 {
@@ -392,7 +392,18 @@ fn flattened_rows(w: &[Vec<f64>], lambda: f64) -> f64 {
         .iter()
         .flatten()
         .fold(0.0, |acc, &v| acc + (v * lambda).exp());
-    lambda * l2 + l1 + largest + positive + soft.ln()
+    // `flat_map` giving a row's elements; its parameter's name is the closure's own.
+    let scaled: f64 = w
+        .iter()
+        .flat_map(|row| row.iter().map(|v| v * lambda))
+        .sum();
+    let mut waves = 0.0;
+    for v in w.iter().skip(1).flat_map(|r| r.iter().copied()) {
+        waves += (v * lambda).sin();
+    }
+    let r = 2.0;
+    let decayed = w.iter().flat_map(|r| r.iter()).fold(r, |a, b| a * 0.5 + b);
+    lambda * l2 + l1 + largest + positive + soft.ln() + scaled + waves + decayed
 }
 
 #[differentiate]

@@ -127,6 +127,7 @@ impl Lowerer<'_> {
                             | "rev"
                             | "chain"
                             | "flatten"
+                            | "flat_map"
                             | "windows"
                             | "chunks"
                             | "chunks_exact"
@@ -265,6 +266,14 @@ impl Lowerer<'_> {
         let name = call.method.to_string();
         let args = &call.args;
         match name.as_str() {
+            // Where `flattened_rows` does not take it.
+            "flat_map" => {
+                self.error(
+                    &call.method,
+                    "`.flat_map(..)` works over the rows of an array the function names, its closure giving the row's elements (`w.iter().flat_map(|r| r.iter())`), consumed by `sum`, `product`, `fold` or `collect` (after `map`, `filter`, `copied` or `cloned`), or by a `for` loop without `break`; otherwise write two loops",
+                );
+                None
+            }
             "iter_mut" => {
                 self.error(
                     &call.method,
@@ -602,37 +611,40 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `rows.flatten()` followed by adapters of the elements (`map`, `filter`, `copied`,
-    /// `cloned`), where `rows` goes over the rows of an array the function names: `rows`, and
-    /// the chain of one row's elements, `__autodiff_row.iter()` with those adapters.
+    /// `rows.flatten()` (or `rows.flat_map(|r| r.iter()..)`) followed by adapters of the
+    /// elements (`map`, `filter`, `copied`, `cloned`), where `rows` goes over the rows of an
+    /// array the function names: `rows`, and the chain of the elements of one row, named
+    /// `__autodiff_row`: `__autodiff_row.iter()` (or the closure's body), with those adapters.
     pub(super) fn flattened_rows<'e>(&self, chain: &'e Expr) -> Option<(&'e Expr, Expr)> {
         let mut adapters = Vec::new();
         let mut at = strip_parens(chain);
-        loop {
+        let (rows, mut elements) = loop {
             let Expr::MethodCall(call) = at else {
                 return None;
             };
+            let span = call.method.span();
             match call.method.to_string().as_str() {
-                "flatten" if call.args.is_empty() => break,
+                "flatten" if call.args.is_empty() => {
+                    let elements = syn::parse_quote_spanned!(span=> __autodiff_row.iter());
+                    break (&*call.receiver, elements);
+                }
+                "flat_map" if call.args.len() == 1 => {
+                    break (&*call.receiver, row_elements(&call.args[0])?);
+                }
                 "map" | "filter" | "copied" | "cloned" => adapters.push(call),
                 _ => return None,
             }
             at = strip_parens(&call.receiver);
-        }
-        let Expr::MethodCall(flatten) = at else {
-            return None;
         };
-        if !self.iterates_rows(&flatten.receiver) {
+        if !self.iterates_rows(rows) {
             return None;
         }
-        let span = flatten.method.span();
-        let mut elements: Expr = syn::parse_quote_spanned!(span=> __autodiff_row.iter());
         for adapter in adapters.into_iter().rev() {
             let mut adapter = adapter.clone();
             *adapter.receiver = elements;
             elements = Expr::MethodCall(adapter);
         }
-        Some((&flatten.receiver, elements))
+        Some((rows, elements))
     }
 
     /// Whether `chain` (`e.iter()`, `e.iter().copied()`) goes over the rows of an array the
@@ -1346,4 +1358,35 @@ impl Lowerer<'_> {
             _ => None,
         }
     }
+}
+
+/// The body of `flat_map`'s closure `|r| body` with its parameter renamed `__autodiff_row`
+/// (every binding and use of the name, so the body means what it meant).
+fn row_elements(f: &Expr) -> Option<Expr> {
+    let Expr::Closure(f) = strip_parens(f) else {
+        return None;
+    };
+    let [syn::Pat::Ident(param)] = &f.inputs.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if param.by_ref.is_some() || param.mutability.is_some() || param.subpat.is_some() {
+        return None;
+    }
+    struct Rename<'n>(&'n syn::Ident);
+    impl syn::visit_mut::VisitMut for Rename<'_> {
+        fn visit_expr_path_mut(&mut self, path: &mut syn::ExprPath) {
+            if path.qself.is_none() && path.path.is_ident(self.0) {
+                path.path = syn::parse_quote_spanned!(self.0.span()=> __autodiff_row);
+            }
+        }
+        fn visit_pat_ident_mut(&mut self, pat: &mut syn::PatIdent) {
+            if pat.ident == *self.0 {
+                pat.ident = syn::Ident::new("__autodiff_row", pat.ident.span());
+            }
+            syn::visit_mut::visit_pat_ident_mut(self, pat);
+        }
+    }
+    let mut body = (*f.body).clone();
+    syn::visit_mut::VisitMut::visit_expr_mut(&mut Rename(&param.ident), &mut body);
+    Some(body)
 }
