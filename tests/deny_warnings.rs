@@ -754,3 +754,42 @@ fn map_values_and_patterns_differentiate() {
     assert_eq!(gx, vec![2.0 + 0.5 + 1.0, 3.0]);
     assert_eq!((gp.x, gp.q), (0.5, 2.0));
 }
+
+/// Rows flattened (`flatten`, `flat_map`) into sums, folds, a copy and a loop, and a loop
+/// over the rows of two matrices chained.
+#[differentiate]
+pub fn flattened_and_chained_rows(u: &[Vec<f64>], v: &[[f64; 2]]) -> f64 {
+    let l2 = u.iter().flatten().map(|w| w * w).sum::<f64>();
+    let top = u
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let flat: Vec<f64> = v.iter().flat_map(|r| r.iter().copied()).collect();
+    let mut s = flat[0] * flat[3];
+    for w in v.iter().flatten() {
+        s += w;
+    }
+    for r in v.iter().chain(&v[1..]) {
+        s += r[0] * r[1];
+    }
+    l2 + top + s
+}
+
+#[test]
+fn flattened_and_chained_rows_differentiate() {
+    let u = vec![vec![1.0, 2.0], vec![-3.0]];
+    let v = [[0.5, 1.5], [2.0, 4.0]];
+    let (value, (du, dv)) = flattened_and_chained_rows_grad(&u, &v);
+    assert_eq!(value, flattened_and_chained_rows(&u, &v));
+    // 2 u + 1 at the largest element.
+    assert_eq!(du, vec![vec![2.0, 4.0 + 1.0], vec![-6.0]]);
+    // v00 v11 + Σ v + v00 v01 + 2 v10 v11.
+    assert_eq!(
+        dv,
+        vec![
+            [4.0 + 1.0 + 1.5, 1.0 + 0.5],
+            [1.0 + 2.0 * 4.0, 0.5 + 1.0 + 2.0 * 2.0]
+        ]
+    );
+}
