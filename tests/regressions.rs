@@ -10318,3 +10318,85 @@ mod struct_elements_through_zips_and_local_data {
         }
     }
 }
+
+/// Found by this stop's known-bugs list: tables of constant tuples nested in arrays (`let loops =
+/// [[(0, 1.0), (1, -1.0)], [(1, 1.0), (2, 1.0)]];`, the loops of a network, each a list of
+/// `(edge, sign)`) were taken for matrix literals ("expected a number here, found a tuple").
+mod nested_tables_of_constant_tuples {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Net {
+        pub q: Vec<f64>,
+        pub r: f64,
+    }
+
+    #[differentiate]
+    fn loop_losses(n: &Net, x: &[f64]) -> f64 {
+        let loops = [
+            [(0, 1.0), (1, -1.0)],
+            [(1, 1.0), (2, 1.0)],
+            [(2, 0.5), (0, 2.0)],
+        ];
+        let mut acc = 0.0;
+        for (k, lp) in loops.iter().enumerate() {
+            let mut head = 0.0;
+            for &(e, s) in lp.iter() {
+                head += s * n.q[e] * x[e] * n.r;
+            }
+            if head > 0.0 {
+                acc += head * (k as f64 + 1.0);
+            } else {
+                acc -= head * head;
+            }
+        }
+        let (e0, s0) = loops[1][0];
+        acc += s0 * x[e0] + loops[2][1].1 * n.q[loops[2][1].0];
+        acc += loops[0].iter().map(|&(e, s)| s * x[e] * x[e]).sum::<f64>();
+        let blocks = vec![[[(0, 1.0)], [(1, 2.0)]], [[(2, -1.0)], [(0, 0.5)]]];
+        for blk in &blocks {
+            for lp in blk {
+                for (e, s) in lp {
+                    acc += s * n.q[*e] * x[*e];
+                }
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let n = Net {
+            q: vec![0.3, -0.8, 0.4],
+            r: 1.5,
+        };
+        for x in [[0.3, 0.8, -0.4], [-0.7, 0.2, 0.9]] {
+            let (v, (gn, gx)) = loop_losses_grad(&n, &x);
+            assert_eq!(v, loop_losses(&n, &x));
+            let got = [&gn.q[..], &[gn.r], &gx[..]].concat();
+            let f = |p: &[f64]| {
+                let n = Net {
+                    q: p[..3].to_vec(),
+                    r: p[3],
+                };
+                loop_losses(&n, &p[4..])
+            };
+            let at = [&n.q[..], &[n.r], &x[..]].concat();
+            assert_gradient(f, &at, &got, 1e-6);
+            let (sn, sx) = loop_losses_pullback(&n, &x, 3.0);
+            let seeded = [&sn.q[..], &[sn.r], &sx[..]].concat();
+            for (s, g) in seeded.iter().zip(&got) {
+                assert_close(*s, 3.0 * g, 1e-12);
+            }
+            let mut into = (
+                Net {
+                    q: vec![9.0; 3],
+                    r: 9.0,
+                },
+                vec![9.0; 3],
+            );
+            assert_eq!(loop_losses_grad_into(&n, &x, &mut into), v);
+            assert_eq!([&into.0.q[..], &[into.0.r], &into.1[..]].concat(), got);
+        }
+    }
+}
