@@ -10045,3 +10045,358 @@ mod active_sets_and_checks {
         assert_gradient(|x: &[f64]| active(x, &cfg), &x, &g, 1e-6);
     }
 }
+
+/// Found by this stop's known-bugs list: a comparator's or a `filter` predicate's row handed to
+/// a function taking it by reference (`d2r(p, *a)` of `pts.iter().min_by(|a, b| ..)`, where
+/// `a` is a `&&[f64; 2]`; `d2r(&p, a.1)` of an `enumerate`'s item; rows of a struct's field)
+/// was passed as the row itself (E0308 from generated code).
+// (`*a` where auto-deref would do is the form under test.)
+#[allow(clippy::explicit_auto_deref)]
+mod comparator_rows_by_reference {
+    use super::*;
+
+    fn d2r(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+    }
+
+    fn d2v(a: [f64; 2], b: [f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+    }
+
+    fn wsum(w: &[f64]) -> f64 {
+        w[0] - 0.5 * w[1]
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Cloud {
+        pub pts: Vec<[f64; 2]>,
+        pub w: f64,
+    }
+
+    #[differentiate]
+    fn nearest(p: &[f64; 2], c: &Cloud, x: &[f64]) -> f64 {
+        let best = c
+            .pts
+            .iter()
+            .min_by(|a, b| d2r(p, *a).total_cmp(&d2r(p, *b)))
+            .unwrap();
+        let far = c
+            .pts
+            .iter()
+            .max_by(|&a, &b| d2r(p, a).total_cmp(&d2r(p, b)))
+            .unwrap();
+        let (k, second) = c
+            .pts
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| d2r(p, r) > 0.05)
+            .min_by(|a, b| d2r(&[0.0, 0.0], a.1).total_cmp(&d2r(&[0.0, 0.0], b.1)))
+            .unwrap();
+        let w = x
+            .windows(2)
+            .max_by(|a, b| wsum(*a).total_cmp(&wsum(*b)))
+            .unwrap();
+        let mut s = 0.0;
+        for (i, q) in c.pts.iter().enumerate() {
+            if d2r(p, q) < 0.5 {
+                s += q[0] * x[i % x.len()] * c.w;
+            } else {
+                s -= q[1] * p[1];
+            }
+        }
+        for q in c
+            .pts
+            .iter()
+            .filter(|q| d2v(*p, **q) > 0.5 && d2r(p, *q) < 2.0)
+        {
+            s += q[1] * x[0];
+        }
+        s + x[0] * best[0] + x[1] * best[1] * c.w + far[0] * p[0] + second[1] * (k as f64 + 1.0)
+            - w[0] * w[1]
+    }
+
+    fn cloud(q: &[f64]) -> ([f64; 2], Cloud, Vec<f64>) {
+        let pts = q[2..8].chunks(2).map(|r| [r[0], r[1]]).collect();
+        ([q[0], q[1]], Cloud { pts, w: q[8] }, q[9..].to_vec())
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let rows = [0.1, 0.2, 1.0, -0.5, 0.4, 0.9];
+        for p in [[0.3, 0.35], [0.9, -0.1], [0.2, 0.8]] {
+            let mut at = p.to_vec();
+            at.extend(rows);
+            at.extend([1.5, 0.3, 0.7, 0.2]);
+            let (p, c, x) = cloud(&at);
+            let (v, (gp, gc, gx)) = nearest_grad(&p, &c, &x);
+            assert_eq!(v, nearest(&p, &c, &x));
+            let mut got = gp.to_vec();
+            got.extend(gc.pts.iter().flatten());
+            got.push(gc.w);
+            got.extend(&gx);
+            let f = |q: &[f64]| {
+                let (p, c, x) = cloud(q);
+                nearest(&p, &c, &x)
+            };
+            assert_gradient(f, &at, &got, 1e-6);
+            let (sp, sc, sx) = nearest_pullback(&p, &c, &x, -2.5);
+            let mut seeded = sp.to_vec();
+            seeded.extend(sc.pts.iter().flatten());
+            seeded.push(sc.w);
+            seeded.extend(&sx);
+            for (s, g) in seeded.iter().zip(&got) {
+                assert_close(*s, -2.5 * g, 1e-12);
+            }
+            let mut into = (
+                [9.0; 2],
+                Cloud {
+                    pts: vec![[9.0; 2]; 3],
+                    w: 9.0,
+                },
+                vec![9.0; 4],
+            );
+            assert_eq!(nearest_grad_into(&p, &c, &x, &mut into), v);
+            assert_eq!(
+                (into.0, into.1.pts, into.1.w, into.2),
+                (gp, gc.pts, gc.w, gx)
+            );
+        }
+    }
+}
+
+/// Found by this stop's known-bugs list: struct elements by value through `zip` or a local
+/// closure typed `|a: Atom|` (`.cloned().zip(x).map(|(a, xi)| energy(a) * xi)`: E0308 from
+/// generated code, the copy taken for a reference), and the elements of a local `Vec` of data
+/// structs that are not `Copy`, which a plain function returns, passed on by value or by
+/// reference (`wv(ss[i].clone())`, `wt(&ss[i])`, `ss.iter().cloned().map(wv)`: E0507, moved
+/// out of the `Vec`).
+mod struct_elements_through_zips_and_local_data {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Atom {
+        pub q: f64,
+        pub r: f64,
+    }
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Mol {
+        pub atoms: Vec<Atom>,
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct Site {
+        pub k: usize,
+        pub c: f64,
+        pub tag: String,
+    }
+
+    fn sites(n: usize) -> Vec<Site> {
+        (0..n)
+            .map(|k| Site {
+                k,
+                c: 0.5 + k as f64,
+                tag: format!("s{k}"),
+            })
+            .collect()
+    }
+
+    fn by_ref(s: &Site) -> f64 {
+        s.c + s.tag.len() as f64
+    }
+
+    fn by_value(s: Site) -> f64 {
+        s.c * 2.0
+    }
+
+    #[differentiate]
+    fn energy(a: Atom) -> f64 {
+        a.q * a.r * a.r
+    }
+
+    #[differentiate]
+    fn total(m: &Mol, x: &[f64]) -> f64 {
+        let f = |a: Atom| energy(a) * 2.0;
+        let g = |a: Atom, xi: f64| energy(a) * xi;
+        let mut s: f64 = m
+            .atoms
+            .iter()
+            .cloned()
+            .zip(x)
+            .map(|(a, xi)| energy(a) * xi)
+            .sum();
+        s += m.atoms.iter().cloned().map(f).sum::<f64>();
+        s += m
+            .atoms
+            .iter()
+            .cloned()
+            .zip(x.iter())
+            .map(|(a, xi)| g(a, *xi))
+            .sum::<f64>();
+        for (a, xi) in m.atoms.iter().cloned().zip(x) {
+            if *xi > 0.0 {
+                s += f(a) * xi;
+            } else {
+                s -= energy(a);
+            }
+        }
+        s + m
+            .atoms
+            .iter()
+            .cloned()
+            .zip(x.iter().copied())
+            .fold(0.0, |acc, (a, xi)| acc + energy(a) * xi)
+    }
+
+    #[differentiate]
+    fn on_sites(x: &[f64], w: f64) -> f64 {
+        let ss = sites(x.len());
+        let mut s = 0.0;
+        for site in ss.iter() {
+            if site.k % 2 == 0 {
+                s += by_ref(site) * x[site.k] * w;
+            }
+        }
+        for (site, xi) in ss.iter().cloned().zip(x) {
+            s += by_value(site) * xi * xi;
+        }
+        s += ss.iter().map(|t| by_ref(t) * x[t.k]).sum::<f64>();
+        s += ss.iter().cloned().map(by_value).sum::<f64>() * x[1];
+        for i in 0..ss.len() {
+            s += by_value(ss[i].clone()) * x[i] + by_ref(&ss[i]) * x[i] * w;
+        }
+        let last = ss.last().unwrap();
+        s + last.c * x[last.k]
+    }
+
+    fn mol(q: &[f64]) -> Mol {
+        Mol {
+            atoms: q.chunks(2).map(|c| Atom { q: c[0], r: c[1] }).collect(),
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = [0.3, 0.8, -0.4];
+        let at = [0.5, 1.2, -1.0, 0.7, 0.3, 0.4];
+        let m = mol(&at);
+        let (v, (gm, gx)) = total_grad(&m, &x);
+        assert_eq!(v, total(&m, &x));
+        let mut got: Vec<f64> = gm.atoms.iter().flat_map(|a| [a.q, a.r]).collect();
+        got.extend(&gx);
+        let all: Vec<f64> = at.iter().chain(&x).copied().collect();
+        assert_gradient(|q: &[f64]| total(&mol(&q[..6]), &q[6..]), &all, &got, 1e-6);
+        let (sm, sx) = total_pullback(&m, &x, 0.75);
+        let seeded: Vec<f64> = sm.atoms.iter().flat_map(|a| [a.q, a.r]).chain(sx).collect();
+        for (s, g) in seeded.iter().zip(&got) {
+            assert_close(*s, 0.75 * g, 1e-12);
+        }
+        let mut into = (mol(&[9.0; 6]), vec![9.0; 3]);
+        assert_eq!(total_grad_into(&m, &x, &mut into), v);
+        let into: Vec<f64> = into
+            .0
+            .atoms
+            .iter()
+            .flat_map(|a| [a.q, a.r])
+            .chain(into.1)
+            .collect();
+        assert_eq!(into, got);
+
+        for w in [0.5, -1.5] {
+            let (v, (gx, gw)) = on_sites_grad(&x, w);
+            assert_eq!(v, on_sites(&x, w));
+            let got = [&gx[..], &[gw]].concat();
+            let f = |q: &[f64]| on_sites(&q[..3], q[3]);
+            assert_gradient(f, &[x[0], x[1], x[2], w], &got, 1e-6);
+            let (sx, sw) = on_sites_pullback(&x, w, -2.0);
+            for (s, g) in sx.iter().chain([&sw]).zip(&got) {
+                assert_close(*s, -2.0 * g, 1e-12);
+            }
+            let mut into = (vec![9.0; 3], 9.0);
+            assert_eq!(on_sites_grad_into(&x, w, &mut into), v);
+            assert_eq!((into.0, into.1), (gx, gw));
+        }
+    }
+}
+
+/// Found by this stop's known-bugs list: tables of constant tuples nested in arrays (`let loops =
+/// [[(0, 1.0), (1, -1.0)], [(1, 1.0), (2, 1.0)]];`, the loops of a network, each a list of
+/// `(edge, sign)`) were taken for matrix literals ("expected a number here, found a tuple").
+mod nested_tables_of_constant_tuples {
+    use super::*;
+
+    #[derive(Clone, Debug, Differentiable)]
+    pub struct Net {
+        pub q: Vec<f64>,
+        pub r: f64,
+    }
+
+    #[differentiate]
+    fn loop_losses(n: &Net, x: &[f64]) -> f64 {
+        let loops = [
+            [(0, 1.0), (1, -1.0)],
+            [(1, 1.0), (2, 1.0)],
+            [(2, 0.5), (0, 2.0)],
+        ];
+        let mut acc = 0.0;
+        for (k, lp) in loops.iter().enumerate() {
+            let mut head = 0.0;
+            for &(e, s) in lp.iter() {
+                head += s * n.q[e] * x[e] * n.r;
+            }
+            if head > 0.0 {
+                acc += head * (k as f64 + 1.0);
+            } else {
+                acc -= head * head;
+            }
+        }
+        let (e0, s0) = loops[1][0];
+        acc += s0 * x[e0] + loops[2][1].1 * n.q[loops[2][1].0];
+        acc += loops[0].iter().map(|&(e, s)| s * x[e] * x[e]).sum::<f64>();
+        let blocks = vec![[[(0, 1.0)], [(1, 2.0)]], [[(2, -1.0)], [(0, 0.5)]]];
+        for blk in &blocks {
+            for lp in blk {
+                for (e, s) in lp {
+                    acc += s * n.q[*e] * x[*e];
+                }
+            }
+        }
+        acc
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let n = Net {
+            q: vec![0.3, -0.8, 0.4],
+            r: 1.5,
+        };
+        for x in [[0.3, 0.8, -0.4], [-0.7, 0.2, 0.9]] {
+            let (v, (gn, gx)) = loop_losses_grad(&n, &x);
+            assert_eq!(v, loop_losses(&n, &x));
+            let got = [&gn.q[..], &[gn.r], &gx[..]].concat();
+            let f = |p: &[f64]| {
+                let n = Net {
+                    q: p[..3].to_vec(),
+                    r: p[3],
+                };
+                loop_losses(&n, &p[4..])
+            };
+            let at = [&n.q[..], &[n.r], &x[..]].concat();
+            assert_gradient(f, &at, &got, 1e-6);
+            let (sn, sx) = loop_losses_pullback(&n, &x, 3.0);
+            let seeded = [&sn.q[..], &[sn.r], &sx[..]].concat();
+            for (s, g) in seeded.iter().zip(&got) {
+                assert_close(*s, 3.0 * g, 1e-12);
+            }
+            let mut into = (
+                Net {
+                    q: vec![9.0; 3],
+                    r: 9.0,
+                },
+                vec![9.0; 3],
+            );
+            assert_eq!(loop_losses_grad_into(&n, &x, &mut into), v);
+            assert_eq!([&into.0.q[..], &[into.0.r], &into.1[..]].concat(), got);
+        }
+    }
+}

@@ -201,7 +201,7 @@ impl<'a> Writer<'a> {
             // passed as it is, and coerces: `&Vec` to `&[T]`).
             Operand::Value(v) => {
                 let data = &self.function.values[v.index()];
-                data.aggregate && !data.by_ref
+                (data.aggregate || data.cloned) && !data.by_ref
             }
             _ => false,
         }
@@ -363,7 +363,8 @@ impl<'a> Writer<'a> {
     /// `place`, cloned when the value is an array, a `Vec` or a tuple (`Clone` of a `Copy`
     /// array is a copy).
     fn copy_if_aggregate(&self, value: Value, place: TokenStream) -> TokenStream {
-        if self.function.values[value.index()].aggregate {
+        let data = &self.function.values[value.index()];
+        if data.aggregate || data.cloned {
             quote!(::core::clone::Clone::clone(&#place))
         } else {
             place

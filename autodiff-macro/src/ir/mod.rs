@@ -82,6 +82,9 @@ pub struct ValueData {
     /// Never differentiated, whatever it was computed from: a value matched against an enum's
     /// variants (only structs are differentiated).
     pub passive: bool,
+    /// An element of a value read out whole (`ss[i]` of a call's `Vec`), which may be a struct
+    /// that is not `Copy`: cloned out of it, not moved.
+    pub cloned: bool,
 }
 
 #[derive(Clone)]

@@ -300,8 +300,12 @@ impl Lowerer<'_> {
     ) -> Val {
         let elems: Vec<&Expr> = elems.collect();
         // `[(0, 1), (1, 2), (2, 0)]`: a table of constant tuples (an edge list), data as a
-        // `const` item is.
-        if !elems.is_empty() && elems.iter().all(|e| constant_tuple(e)) {
+        // `const` item is; also tables of them (`[[(0, 1.0), (1, -1.0)], [(1, 1.0), ..]]`).
+        if !elems.is_empty()
+            && elems
+                .iter()
+                .all(|e| constant_tuple(e) || constant_tuple_table(e))
+        {
             let table: Expr = if vec {
                 syn::parse_quote_spanned!(span=> [#(#elems),*].to_vec())
             } else {
@@ -309,10 +313,7 @@ impl Lowerer<'_> {
             };
             return self.opaque(&table, true, "a table of constants");
         }
-        if elems
-            .iter()
-            .any(|e| matches!(strip_parens(e), Expr::Tuple(_)))
-        {
+        if elems.iter().any(|e| holds_tuple(e)) {
             self.error_at(
                 span,
                 "an array or `Vec` of tuples with values the function computes is not supported (a table of constant tuples, `[(0, 1), (1, 2)]`, is); keep each part in an array of its own (`let ts = [0.0, 1.0]; let ys = [a, b];`, then `(ts[i], ys[i])`)",
@@ -599,6 +600,22 @@ fn constant_tuple(expr: &Expr) -> bool {
         }
     }
     matches!(strip_parens(expr), Expr::Tuple(t) if !t.elems.is_empty() && t.elems.iter().all(constant))
+}
+
+/// A tuple, or an array literal with one inside (a row of a nested table).
+fn holds_tuple(expr: &Expr) -> bool {
+    match strip_parens(expr) {
+        Expr::Tuple(_) => true,
+        Expr::Array(rows) => rows.elems.iter().any(holds_tuple),
+        _ => false,
+    }
+}
+
+/// `[(0, 1.0), (1, -1.0)]`, `[[(0, 1.0)], [(2, 0.5)]]`: an array literal of constant tuples, or
+/// of arrays of them.
+fn constant_tuple_table(expr: &Expr) -> bool {
+    matches!(strip_parens(expr), Expr::Array(rows) if !rows.elems.is_empty()
+        && rows.elems.iter().all(|e| constant_tuple(e) || constant_tuple_table(e)))
 }
 
 /// `vec![[[1.0, 0.0], [0.0, 1.0]]; n]` (and `[..; n]`) of a matrix written out with float

@@ -682,6 +682,9 @@ impl Lowerer<'_> {
                     if self.parts.contains(&value) {
                         self.values[value.index()].aggregate = true;
                     }
+                    if matches!(strip_parens(&call.receiver), Expr::Index(_)) {
+                        self.element_read_whole(value);
+                    }
                     // A struct value the function holds (`inn.clone()`): a copy of its own.
                     if self.values[value.index()].aggregate {
                         let span = call.method.span();
@@ -1770,8 +1773,15 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            // `*a` of a comparator's `&&[f64; 2]`: still a reference to the row.
+            let bound_ref = bound_ref || self.deref_behind_ref(arg);
             let written = is_ref;
             let mut val = self.expr_copying_struct(arg);
+            if let (true, Expr::Index(_), Val::Scalar(Operand::Value(v))) =
+                (is_ref, strip_parens(arg), &val)
+            {
+                self.element_read_whole(*v);
+            }
             // A row of a struct's field (`row` of `l.w.iter()`): passed as the place it is.
             if let Val::Scalar(Operand::Value(v)) = val {
                 if let Some((mem, indices)) = self.struct_elements.get(&v) {
@@ -1792,6 +1802,7 @@ impl Lowerer<'_> {
                     // (`let a = m[i];`), is an array passed by value.
                     Val::Mem(_, prefix)
                         if !prefix.is_empty()
+                            && !bound_ref
                             && matches!(
                                 strip_parens(arg),
                                 Expr::Index(_)

@@ -35,6 +35,18 @@ pub(super) struct Closure {
 pub(super) struct Callable {
     target: Target,
     by_value: bool,
+    pub(super) items: ItemRefs,
+}
+
+/// What the parameters of a callable are given, beyond what `by_value` says.
+#[derive(Clone, Default)]
+pub(super) struct ItemRefs {
+    /// The adapter gives the callable a reference to each item, and the items are references
+    /// to rows (`pts.iter().min_by(..)`, `.filter(..)`): see [`Binding::behind_ref`].
+    pub(super) behind_ref: bool,
+    /// The parts of the tuple items (the last argument) that are copies (see
+    /// [`super::loops::copied_parts`]).
+    owned_parts: Vec<bool>,
 }
 
 /// A closure, or a path (`f64::max`, a `#[differentiate]` function).
@@ -105,9 +117,12 @@ impl Lowerer<'_> {
             .iter()
             .map(|arg| !callable.by_value && !self.owned_value(arg))
             .collect();
+        let items = &callable.items;
         match &callable.target {
-            Target::Closure(closure) => self.call_closure(closure, args, &written_ref, span),
-            Target::Path(path) => self.call_path(path, args, &written_ref, span),
+            Target::Closure(closure) => {
+                self.call_closure_with(closure, args, &written_ref, items, span)
+            }
+            Target::Path(path) => self.call_path(path, args, &written_ref, items, span),
         }
     }
 
@@ -115,8 +130,13 @@ impl Lowerer<'_> {
     /// copies (`x.iter().copied().map(f)`, `.cloned().fold(..)`).
     pub(super) fn callable_of(&mut self, expr: &Expr, receiver: &Expr) -> Option<Callable> {
         let by_value = super::loops::copied_items(receiver);
+        let owned_parts = super::loops::copied_parts(receiver);
         self.callable(expr).map(|callable| Callable {
             by_value,
+            items: ItemRefs {
+                owned_parts,
+                ..callable.items
+            },
             ..callable
         })
     }
@@ -132,6 +152,7 @@ impl Lowerer<'_> {
             && !self.element_refs.contains(v)
             && !self.borrows.contains(v)
             && !self.values[v.index()].by_ref
+            && !self.values[v.index()].cloned
     }
 
     /// `f64::max(a, b)` or `g(a, b)` for arguments already lowered: a float method by its rule,
@@ -143,6 +164,7 @@ impl Lowerer<'_> {
         path: &syn::ExprPath,
         args: Vec<Val>,
         written_ref: &[bool],
+        items: &ItemRefs,
         span: Span,
     ) -> Val {
         let element = |l: &Self, arg: &Val| match arg {
@@ -206,7 +228,9 @@ impl Lowerer<'_> {
         let closure: syn::ExprClosure =
             syn::parse_quote_spanned!(span=> |#(#names),*| #path(#(#names),*));
         match self.closure(&closure) {
-            Val::Closure(closure) => self.call_closure(&closure, args, written_ref, span),
+            Val::Closure(closure) => {
+                self.call_closure_with(&closure, args, written_ref, items, span)
+            }
             _ => Val::Poison,
         }
     }
@@ -221,6 +245,19 @@ impl Lowerer<'_> {
         written_ref: &[bool],
         span: Span,
     ) -> Val {
+        self.call_closure_with(closure, args, written_ref, &ItemRefs::default(), span)
+    }
+
+    /// [`Self::call_closure`] of an adapter's items, given as `items` says.
+    fn call_closure_with(
+        &mut self,
+        closure: &Closure,
+        args: Vec<Val>,
+        written_ref: &[bool],
+        items: &ItemRefs,
+        span: Span,
+    ) -> Val {
+        let last = args.len().wrapping_sub(1);
         if closure.params.len() != args.len() {
             self.error_at(
                 span,
@@ -255,9 +292,17 @@ impl Lowerer<'_> {
                 Pat::Type(typed) => matches!(&*typed.ty, syn::Type::Reference(_)),
                 _ => written_ref.get(k).copied().unwrap_or(true),
             };
+            // (A typed parameter says what it holds; `|a: &&[f64; 2]|` is not followed.)
+            self.binding_behind_ref =
+                items.behind_ref && self.binding_ref && !matches!(param, Pat::Type(_));
+            if k == last {
+                self.binding_owned_parts = items.owned_parts.clone();
+            }
             self.bind(param, arg, None);
+            self.binding_owned_parts = Vec::new();
         }
         self.binding_ref = false;
+        self.binding_behind_ref = false;
         let val = self.expr(&closure.body);
         self.scopes.pop();
         self.scopes.pop();
@@ -311,6 +356,7 @@ impl Callable {
         Callable {
             target,
             by_value: false,
+            items: ItemRefs::default(),
         }
     }
 }

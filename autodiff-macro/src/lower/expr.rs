@@ -674,6 +674,18 @@ impl Lowerer<'_> {
         result
     }
 
+    /// Marks `value` read whole if it is an element of a value (`ss[i]` of a call's `Vec`),
+    /// which may be a struct that is not `Copy`: cloned out (`wt(&ss[i])`, `ss[i].clone()`),
+    /// not moved.
+    pub(super) fn element_read_whole(&mut self, value: Value) {
+        if self
+            .last_inst_mut(value)
+            .is_some_and(|inst| matches!(inst.op, Op::Index))
+        {
+            self.values[value.index()].cloned = true;
+        }
+    }
+
     /// A field of a value read whole (a tuple, a struct, an element of a `Vec` of them).
     pub(super) fn field_of_value(&mut self, value: Value, member: &syn::Member) -> Val {
         self.values[value.index()].aggregate = true;

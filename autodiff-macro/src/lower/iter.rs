@@ -307,7 +307,9 @@ impl Lowerer<'_> {
                 let f = if name == "map" {
                     self.callable_of(&args[0], &call.receiver)?
                 } else {
-                    self.callable(&args[0])?
+                    let mut f = self.callable(&args[0])?;
+                    f.items.behind_ref = super::loops::referenced_items(&call.receiver);
+                    f
                 };
                 let count = inner.count.clone();
                 let kind = if name == "map" {
@@ -909,8 +911,11 @@ impl Lowerer<'_> {
                 }
                 Val::Scalar(Operand::Value(value))
             }
+            // (An item of `ss.iter()` of a call's `Vec` of structs that are not `Copy`.)
             StreamKind::Value(value) => {
-                Val::Scalar(Operand::Value(self.element_of_value(*value, pos, span)))
+                let item = self.element_of_value(*value, pos, span);
+                self.values[item.index()].cloned = true;
+                Val::Scalar(Operand::Value(item))
             }
             StreamKind::Refs(value) => {
                 self.borrow(quote!(&H0[H1]), vec![Operand::Value(*value), pos], span)

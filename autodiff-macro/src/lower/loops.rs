@@ -95,8 +95,10 @@ impl Lowerer<'_> {
                 l.scopes.push(Scope::new());
                 // The items of an iterator borrow what they come from, unless copied.
                 l.binding_ref = !copied_items(&for_.expr);
+                l.binding_owned_parts = copied_parts(&for_.expr);
                 l.bind(&for_.pat, item, None);
                 l.binding_ref = false;
+                l.binding_owned_parts = Vec::new();
                 l.block(&for_.body);
                 l.scopes.pop();
             },
@@ -745,6 +747,47 @@ pub(super) fn flatten_carried(
 /// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
 /// skipped, taken, stepped or filtered) or values a `map` makes, not borrows of what they come
 /// from.
+/// Whether the items of the chain `expr` are surely references to the elements of what it
+/// iterates, rows in tuples too (`pts.iter().enumerate()`, `a.iter().zip(&b)`): no adapter
+/// that makes values on the way.
+pub(super) fn referenced_items(expr: &syn::Expr) -> bool {
+    match strip_parens(expr) {
+        syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
+            "iter" | "windows" | "chunks" | "chunks_exact" => call.args.len() <= 1,
+            "enumerate" | "rev" | "skip" | "take" | "step_by" | "filter" => {
+                referenced_items(&call.receiver)
+            }
+            "zip" => {
+                referenced_items(&call.receiver)
+                    && call.args.iter().all(|arg| match strip_parens(arg) {
+                        syn::Expr::Reference(_) | syn::Expr::Path(_) | syn::Expr::Field(_) => true,
+                        arg => referenced_items(arg),
+                    })
+            }
+            _ => false,
+        },
+        syn::Expr::Reference(r) => r.mutability.is_none(),
+        _ => false,
+    }
+}
+
+/// Which parts of the tuples a chain gives are copies, where the chain says (`a` of
+/// `m.atoms.iter().cloned().zip(x)`, a value; `xi`, a reference); empty if it does not.
+pub(super) fn copied_parts(expr: &syn::Expr) -> Vec<bool> {
+    match strip_parens(expr) {
+        syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
+            "zip" if call.args.len() == 1 => {
+                vec![copied_items(&call.receiver), copied_items(&call.args[0])]
+            }
+            // (The position is a number either way.)
+            "enumerate" => vec![true, copied_items(&call.receiver)],
+            "rev" | "skip" | "take" | "step_by" | "filter" => copied_parts(&call.receiver),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 pub(super) fn copied_items(expr: &syn::Expr) -> bool {
     match strip_parens(expr) {
         syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {

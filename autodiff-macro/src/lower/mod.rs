@@ -130,6 +130,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
         map_values: BTreeSet::new(),
         frozen: BTreeSet::new(),
         binding_ref: false,
+        binding_behind_ref: false,
+        binding_owned_parts: Vec::new(),
         integer_sum: None,
         whole_fields: BTreeSet::new(),
         structs: BTreeSet::new(),
@@ -422,6 +424,7 @@ fn final_lengths(block: &mut ir::Block, resized: &BTreeSet<Mem>, values: &mut Ve
                     name: None,
                     aggregate: false,
                     passive: false,
+                    cloned: false,
                     by_ref: false,
                 });
                 init.len = Some(len);
@@ -526,6 +529,12 @@ struct Lowerer<'a> {
     frozen: BTreeSet<Value>,
     /// The `let` being bound was written `let x = &place;`.
     binding_ref: bool,
+    /// The parameter being bound is given a reference to an item that is a reference itself
+    /// (see [`scope::Binding::behind_ref`]).
+    binding_behind_ref: bool,
+    /// The parts of the tuple being bound that are copies, not borrows, whatever
+    /// `binding_ref` says of the whole (see [`loops::copied_parts`]).
+    binding_owned_parts: Vec<bool>,
     /// The `.sum()` or `.product()` a `let` with a type that is not a float binds
     /// (`let n: usize = labels.iter().sum();`): it adds integers.
     integer_sum: Option<*const syn::ExprMethodCall>,
@@ -608,6 +617,7 @@ impl Lowerer<'_> {
             name,
             aggregate: false,
             passive: false,
+            cloned: false,
             by_ref: false,
         });
         value

@@ -292,8 +292,11 @@ impl<'l, 'a> Holes<'l, 'a> {
     /// A variable (under derefs), or a tuple's part (`t.1` of a `zip`'s item), that lowering
     /// holds as a number by value, not a reference.
     fn held_by_value(&self, expr: &Expr) -> bool {
+        // (Not an element of a struct's `Vec`, which holes take by reference.)
         let number = |v: &Value| {
-            !self.lowerer.values[v.index()].by_ref && !self.lowerer.kept_as_written.contains(v)
+            !self.lowerer.values[v.index()].by_ref
+                && !self.lowerer.kept_as_written.contains(v)
+                && !self.lowerer.struct_elements.contains_key(v)
         };
         match strip_parens(expr) {
             Expr::Unary(syn::ExprUnary {
@@ -439,6 +442,7 @@ impl VisitMut for Holes<'_, '_> {
                     Some(Binding {
                         val: Some(val),
                         by_ref,
+                        behind_ref,
                         ..
                     }) => {
                         // A name bound by reference to a place (`a` of `for a in &m.atoms`) is
@@ -452,8 +456,11 @@ impl VisitMut for Holes<'_, '_> {
                                 }
                                 _ => false,
                             };
-                        let val = val.clone();
+                        let (val, behind_ref) = (val.clone(), *behind_ref);
                         match self.hole_for(&val, ident.span()) {
+                            Some(place) if reference && behind_ref => {
+                                *expr = Expr::Verbatim(quote!((&&#place)));
+                            }
                             Some(place) if reference => {
                                 *expr = Expr::Verbatim(quote!((&#place)));
                             }
@@ -490,8 +497,59 @@ impl VisitMut for Holes<'_, '_> {
                 ..
             }) if self.row_reference(inner).is_some() => {
                 let (val, span) = self.row_reference(inner).expect("checked");
+                let still_ref = matches!(
+                    self.outer_binding(inner),
+                    Some((
+                        Binding {
+                            behind_ref: true,
+                            ..
+                        },
+                        _
+                    ))
+                );
+                // `*p` of a parameter `p: &[f64; 2]`, whose place is the reference.
+                let param_ref = match &val {
+                    Val::Mem(mem, prefix) if prefix.is_empty() => {
+                        let data = &self.lowerer.mems[mem.index()];
+                        data.field.is_none()
+                            && data.param.is_some_and(|p| self.lowerer.param_by_ref[p])
+                    }
+                    _ => false,
+                };
                 match self.hole_for(&val, span) {
+                    // `*a` of a `&&[f64; 2]`: a reference to the row.
+                    Some(place) if still_ref => *expr = Expr::Verbatim(quote!((&#place))),
+                    Some(place) if param_ref => *expr = Expr::Verbatim(quote!((*#place))),
                     Some(place) => *expr = Expr::Verbatim(quote!((#place))),
+                    None => self.failed = true,
+                }
+            }
+            // `a.1` of a tuple holding a reference to a row (`&(usize, &[f64; 2])` of
+            // `pts.iter().enumerate().min_by(..)`): the reference.
+            Expr::Field(syn::ExprField {
+                base,
+                member: syn::Member::Unnamed(index),
+                ..
+            }) if matches!(
+                self.outer_binding(base),
+                Some((
+                    Binding {
+                        behind_ref: true,
+                        ..
+                    },
+                    _
+                ))
+            ) && self
+                .tuple_part(base, index)
+                .is_some_and(|(part, _)| match part {
+                    Val::Mem(..) => true,
+                    Val::Scalar(Operand::Value(v)) => self.lowerer.struct_elements.contains_key(&v),
+                    _ => false,
+                }) =>
+            {
+                let (part, span) = self.tuple_part(base, index).expect("checked");
+                match self.hole_for(&part, span) {
+                    Some(place) => *expr = Expr::Verbatim(quote!((&#place))),
                     None => self.failed = true,
                 }
             }

@@ -50,6 +50,11 @@ pub(super) struct Binding {
     pub(super) declared_ty: Option<syn::Type>,
     /// `let s = &v;`: a reference to a local array, which a call takes as a reference.
     pub(super) by_ref: bool,
+    /// With `by_ref`: the name holds a reference to that reference, as a comparator's or a
+    /// `filter` predicate's parameter does when the items are references to rows (`a` of
+    /// `pts.iter().min_by(|a, b| ..)` is a `&&[f64; 2]`, so `*a` is still a reference). Of a
+    /// tuple: the rows it holds are references (`a.1` of `pts.iter().enumerate().min_by(..)`).
+    pub(super) behind_ref: bool,
 }
 
 impl Binding {
@@ -58,6 +63,7 @@ impl Binding {
             val,
             declared_ty: None,
             by_ref: false,
+            behind_ref: false,
         }
     }
 }

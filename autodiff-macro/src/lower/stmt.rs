@@ -366,6 +366,48 @@ impl Lowerer<'_> {
             .is_some_and(|binding| binding.by_ref)
     }
 
+    /// `*a` of a name that holds a reference to a reference to a row, or `a.1` of one that
+    /// holds a reference to an item holding a reference to a row (see [`Binding::behind_ref`]):
+    /// a reference to the row.
+    pub(super) fn deref_behind_ref(&self, expr: &Expr) -> bool {
+        match strip_parens(expr) {
+            Expr::Field(syn::ExprField {
+                base,
+                member: syn::Member::Unnamed(index),
+                ..
+            }) => match strip_parens(base) {
+                Expr::Path(path) => {
+                    match local_name(path).and_then(|ident| self.lookup_user(&ident.to_string())) {
+                        Some(Binding {
+                            val: Some(Val::Tuple(parts)),
+                            behind_ref: true,
+                            ..
+                        }) => match parts.get(index.index as usize) {
+                            Some(Val::Mem(..)) => true,
+                            Some(Val::Scalar(Operand::Value(v))) => {
+                                self.struct_elements.contains_key(v)
+                            }
+                            _ => false,
+                        },
+                        _ => false,
+                    }
+                }
+                _ => false,
+            },
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Deref(_),
+                expr: inner,
+                ..
+            }) => match strip_parens(inner) {
+                Expr::Path(path) => local_name(path)
+                    .and_then(|ident| self.lookup_user(&ident.to_string()))
+                    .is_some_and(|binding| binding.behind_ref),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// `let x;`, `let x: T;` (the type is kept for the constants assigned later, `x = 0.5;`,
     /// which need one), `let (a, b);`.
     pub(super) fn declare_uninit(&mut self, pat: &Pat, ty: Option<&syn::Type>) {
@@ -408,10 +450,14 @@ impl Lowerer<'_> {
                     }
                     (None, val) => val,
                 };
-                // What `&(u, v)` binds is by value, not a part of a borrowed item.
-                let binding_ref = std::mem::replace(&mut self.binding_ref, false);
+                // What `&(u, v)` binds is by value, not a part of a borrowed item; but `&a` of
+                // a reference to a reference to a row (a comparator's `|&a, &b|` over
+                // `pts.iter()`) is still a reference to the row.
+                let behind_ref = std::mem::replace(&mut self.binding_behind_ref, false);
+                let binding_ref = std::mem::replace(&mut self.binding_ref, behind_ref);
                 self.bind(&reference.pat, val, ty);
                 self.binding_ref = binding_ref;
+                self.binding_behind_ref = behind_ref;
             }
             // `let Polar(r, theta) = p;`, `let State { x, v } = s;`
             Pat::TupleStruct(ts) => {
@@ -466,7 +512,14 @@ impl Lowerer<'_> {
                     }
                     return;
                 };
+                let owned_parts = std::mem::take(&mut self.binding_owned_parts);
+                let (binding_ref, behind_ref) = (self.binding_ref, self.binding_behind_ref);
                 for (index, (elem, part)) in tuple.elems.iter().zip(parts).enumerate() {
+                    // A part the chain copies (`a` of `.cloned().zip(x)`) is a value.
+                    if owned_parts.get(index).copied().unwrap_or(false) {
+                        self.binding_ref = false;
+                        self.binding_behind_ref = false;
+                    }
                     // `|(_, &e)|` of `filter`'s `&(&f64, &bool)` (edition 2021): the tuple's
                     // reference is matched through, and `&e` takes off the part's own.
                     let part = match (elem, self.unreferenced(&part)) {
@@ -474,6 +527,7 @@ impl Lowerer<'_> {
                         _ => part,
                     };
                     self.bind(elem, part, elem_types.as_ref().map(|t| t[index]));
+                    (self.binding_ref, self.binding_behind_ref) = (binding_ref, behind_ref);
                 }
             }
             _ => self.unsupported_pattern(pat),
@@ -600,14 +654,23 @@ impl Lowerer<'_> {
                 Val::Scalar(Operand::Value(v)) => {
                     self.parts.contains(v)
                         || self.values[v.index()].aggregate
+                        || self.values[v.index()].cloned
                         || self.struct_elements.contains_key(v)
                 }
+                _ => false,
+            };
+        let behind_ref = self.binding_behind_ref
+            && match &val {
+                Val::Mem(..) => by_ref,
+                Val::Scalar(Operand::Value(v)) => by_ref && self.struct_elements.contains_key(v),
+                Val::Tuple(_) => true,
                 _ => false,
             };
         self.declare_binding(
             Var::user(name),
             Binding {
                 by_ref,
+                behind_ref,
                 ..Binding::new(Some(val))
             },
         );
@@ -967,7 +1030,8 @@ impl Lowerer<'_> {
         };
         // A number is held by value: `|x: &f64|` of an item of `xs.iter()`, `|v: &&f64|` of
         // `filter`, binds the number.
-        let generic = self.generic_float.as_ref();
+        let generic = self.generic_float.clone();
+        let generic = generic.as_ref();
         let ty = ty.map(|ty| {
             let mut inner = strip_type_parens(ty);
             while let syn::Type::Reference(r) = inner {
@@ -996,7 +1060,11 @@ impl Lowerer<'_> {
                 && (self.values[value.index()].aggregate
                     || self.structs.contains(&value)
                     || self.struct_elements.contains_key(&value));
-            if ty.is_none() || struct_ref {
+            // `|a: Atom|` of an element of a struct's `Vec` (`.cloned()`): the element, read
+            // in place (and cloned where passed by value), not a copy typed as a number.
+            let element = self.struct_elements.contains_key(&value)
+                && !ty.is_some_and(|ty| crate::signature::is_float(ty, generic));
+            if ty.is_none() || struct_ref || element {
                 return Val::Scalar(operand);
             }
         }

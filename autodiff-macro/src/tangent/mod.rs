@@ -130,6 +130,7 @@ impl Transform<'_> {
             by_ref: data.by_ref,
             aggregate: data.aggregate,
             passive: false,
+            cloned: false,
         });
         self.tan.insert(value, tangent);
         tangent
@@ -423,6 +424,7 @@ impl Transform<'_> {
             by_ref: false,
             aggregate: true,
             passive: false,
+            cloned: false,
         });
         let mut args = inst.args.clone();
         for (arg, &cut) in inst.args.iter().zip(cut) {

@@ -30,6 +30,7 @@ impl Emit<'_> {
             by_ref: false,
             aggregate: false,
             passive: false,
+            cloned: false,
         });
         value
     }
