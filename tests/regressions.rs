@@ -10400,3 +10400,58 @@ mod nested_tables_of_constant_tuples {
         }
     }
 }
+
+/// Found by this stop's review: a local array of rows given to `zip` by value gives rows, not
+/// references, to a comparator and a `filter` (E0308 from generated code after rows by
+/// reference were supported); a reference parameter given to `zip` gives references.
+mod zipped_local_rows_by_value {
+    use super::*;
+
+    #[differentiate]
+    fn d2v(a: [f64; 2], b: [f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+    }
+
+    #[differentiate]
+    fn d2r(a: &[f64; 2], b: &[f64; 2]) -> f64 {
+        (a[0] - b[0]).powi(2) + 3.0 * (a[1] - b[1]).powi(2)
+    }
+
+    #[differentiate(wrt(x))]
+    fn nearest_pair(pts: &[[f64; 2]], refs: &[[f64; 2]], x: &[f64]) -> f64 {
+        let qs = [[x[0], x[1]], [x[2], 0.5]];
+        let near = pts
+            .iter()
+            .zip(qs)
+            .min_by(|a, b| d2v(*a.0, a.1).total_cmp(&d2v(*b.0, b.1)))
+            .unwrap();
+        let mut s = near.1[0] * near.0[1];
+        for (r, q) in pts
+            .iter()
+            .zip(qs)
+            .filter(|(_, q)| d2v(*q, [0.0, 0.0]) > 0.2)
+        {
+            s += r[0] * q[1];
+        }
+        let by_ref = pts
+            .iter()
+            .zip(refs)
+            .min_by(|a, b| d2r(a.0, a.1).total_cmp(&d2r(b.0, b.1)))
+            .unwrap();
+        s + by_ref.1[0] * x[0] + by_ref.0[1] * x[1]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let (pts, refs) = ([[0.1, 0.2], [0.5, -0.3]], [[0.3, 0.1], [0.5, -0.2]]);
+        for x in [[0.4, 0.9, -0.2], [0.1, 0.15, 0.6]] {
+            let (v, g) = nearest_pair_grad(&pts, &refs, &x);
+            assert_eq!(v.to_bits(), nearest_pair(&pts, &refs, &x).to_bits());
+            assert_gradient(|p: &[f64]| nearest_pair(&pts, &refs, p), &x, &g, 1e-6);
+            let pulled = nearest_pair_pullback(&pts, &refs, &x, 2.5);
+            for (a, b) in pulled.iter().zip(&g) {
+                assert!((a - 2.5 * b).abs() <= 1e-12 * b.abs().max(1.0));
+            }
+        }
+    }
+}

@@ -86,7 +86,7 @@ impl Lowerer<'_> {
             "collect" if args.is_empty() => self.collect(&stream, span),
             "max_by" | "min_by" if args.len() == 1 => {
                 let mut cmp = self.callable(&args[0])?;
-                cmp.items.behind_ref = super::loops::referenced_items(&call.receiver);
+                cmp.items.behind_ref = self.referenced_items(&call.receiver);
                 let max = name == "max_by";
                 self.select(&stream, span, &mut |l, best, item| {
                     // `max_by` keeps the last of equal items, `min_by` the first.

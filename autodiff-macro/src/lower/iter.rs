@@ -308,7 +308,7 @@ impl Lowerer<'_> {
                     self.callable_of(&args[0], &call.receiver)?
                 } else {
                     let mut f = self.callable(&args[0])?;
-                    f.items.behind_ref = super::loops::referenced_items(&call.receiver);
+                    f.items.behind_ref = self.referenced_items(&call.receiver);
                     f
                 };
                 let count = inner.count.clone();

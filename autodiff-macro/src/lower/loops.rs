@@ -744,30 +744,44 @@ pub(super) fn flatten_carried(
     }
 }
 
-/// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
-/// skipped, taken, stepped or filtered) or values a `map` makes, not borrows of what they come
-/// from.
-/// Whether the items of the chain `expr` are surely references to the elements of what it
-/// iterates, rows in tuples too (`pts.iter().enumerate()`, `a.iter().zip(&b)`): no adapter
-/// that makes values on the way.
-pub(super) fn referenced_items(expr: &syn::Expr) -> bool {
-    match strip_parens(expr) {
-        syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
-            "iter" | "windows" | "chunks" | "chunks_exact" => call.args.len() <= 1,
-            "enumerate" | "rev" | "skip" | "take" | "step_by" | "filter" => {
-                referenced_items(&call.receiver)
-            }
-            "zip" => {
-                referenced_items(&call.receiver)
-                    && call.args.iter().all(|arg| match strip_parens(arg) {
-                        syn::Expr::Reference(_) | syn::Expr::Path(_) | syn::Expr::Field(_) => true,
-                        arg => referenced_items(arg),
-                    })
-            }
+impl Lowerer<'_> {
+    /// Whether the items of the chain `expr` are surely references to the elements of what it
+    /// iterates, rows in tuples too (`pts.iter().enumerate()`, `a.iter().zip(&b)`): no adapter
+    /// that makes values on the way. A name given to `zip` gives references when it holds one
+    /// (a reference parameter, a borrow); a local array given by value gives its rows.
+    pub(super) fn referenced_items(&self, expr: &syn::Expr) -> bool {
+        match strip_parens(expr) {
+            syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
+                "iter" | "windows" | "chunks" | "chunks_exact" => call.args.len() <= 1,
+                "enumerate" | "rev" | "skip" | "take" | "step_by" | "filter" => {
+                    self.referenced_items(&call.receiver)
+                }
+                "zip" => {
+                    self.referenced_items(&call.receiver)
+                        && call.args.iter().all(|arg| match strip_parens(arg) {
+                            syn::Expr::Path(_) => self.holds_reference(arg),
+                            arg => self.referenced_items(arg),
+                        })
+                }
+                _ => false,
+            },
+            syn::Expr::Reference(r) => r.mutability.is_none(),
             _ => false,
-        },
-        syn::Expr::Reference(r) => r.mutability.is_none(),
-        _ => false,
+        }
+    }
+
+    /// Whether the name is a reference parameter or holds a borrow.
+    fn holds_reference(&self, name: &syn::Expr) -> bool {
+        match self.local_val(name) {
+            Some(Val::Mem(mem, prefix)) => {
+                let data = &self.mems[mem.index()];
+                prefix.is_empty()
+                    && data.field.is_none()
+                    && data.param.is_some_and(|p| self.param_by_ref[p])
+            }
+            Some(Val::Scalar(Operand::Value(v))) => self.borrowed(*v),
+            _ => false,
+        }
     }
 }
 
@@ -788,6 +802,9 @@ pub(super) fn copied_parts(expr: &syn::Expr) -> Vec<bool> {
     }
 }
 
+/// Whether a loop's items are copies (`data.iter().copied()`, also enumerated, reversed,
+/// skipped, taken, stepped or filtered) or values a `map` makes, not borrows of what they come
+/// from.
 pub(super) fn copied_items(expr: &syn::Expr) -> bool {
     match strip_parens(expr) {
         syn::Expr::MethodCall(call) => match call.method.to_string().as_str() {
