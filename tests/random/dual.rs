@@ -352,6 +352,19 @@ macro_rules! binop {
                 self.$f(*rhs)
             }
         }
+        // A constant the program reads by reference (a map's value, `unwrap_or(&1.5)`).
+        impl $tr<&f64> for D {
+            type Output = D;
+            fn $f(self, rhs: &f64) -> D {
+                self.$f(c(*rhs))
+            }
+        }
+        impl $tr<D> for &f64 {
+            type Output = D;
+            fn $f(self, rhs: D) -> D {
+                c(*self).$f(rhs)
+            }
+        }
         impl $tr<D> for &D {
             type Output = D;
             fn $f(self, rhs: D) -> D {

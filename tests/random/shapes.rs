@@ -11,7 +11,9 @@
 //! through calls, `#[cfg]`-gated statements, deep `if` nesting, the last observation carried
 //! forward in an `Option`, a loop-carried reference to a point, windows of a call's `Vec`,
 //! helpers passed by path to adapters, comparators written as blocks, frames repeated from an
-//! identity matrix, lookups in a map of constants, ...),
+//! identity matrix, lookups in a map of constants (their values read by reference too), a
+//! spline's span search moved on by integer methods, slices of the rows of a call's matrix,
+//! `chain` of a struct's fields, struct patterns, comparators handing rows to a call, ...),
 //! with variants (how the
 //! carried values start, which loop carries them, which early exit sits where) chosen at random,
 //! and shapes are nested inside each other's loops and put in sequence. Every shape, variant,
@@ -46,6 +48,16 @@ pub const OPEN_BUGS: &[(&str, &str)] = &[
     // changing lengths, `#[cfg]` on statements, named lifetimes, deep `if`, element references
     // to numbers, states from constants, `nth` past the end, `get` of a struct's `Vec`, a map
     // collected from data, a comparator block after an exit) are fixed.
+    (
+        "comparator-row-reference",
+        "a comparator handing a row to a function that takes it by reference \
+         (`pts.iter().min_by(|a, b| h_row_norm(*a).total_cmp(&h_row_norm(*b)))` with \
+         `fn h_row_norm(r: &[f64; 2])`, also `max_by(|a, b| h_row_norm(a.1)..)` and \
+         `min_by(|&(_, a), &(_, b)| h_row_norm(a)..)` after `enumerate()`): E0308 \
+         `expected &[f64; 2], found [f64; 2]` at the attribute, the generated code passes the \
+         row by value (the by-value form, `h_norm2(**a)`, and `if h_row_norm(r) > ..` in a \
+         loop over the rows work)",
+    ),
 ];
 
 /// The default seeds of the corpus (CI size); `AUTODIFF_RANDOM_SEEDS` replaces them.
@@ -323,6 +335,15 @@ pub const REQUIRED: &[&str] = &[
     "data: frames in a vec",
     "data: frame written in a branch",
     "data: repeated matrix in a branch",
+    "data: span search",
+    "span: saturating_sub",
+    "span: checked_sub",
+    "span: position",
+    "span: min after",
+    "span: in a loop",
+    "data: map value by reference",
+    "data: map unwrap_or by reference",
+    "data: map references joined",
     "iter: map sum",
     "iter: zip map sum",
     "iter: fold",
@@ -409,6 +430,23 @@ pub const REQUIRED: &[&str] = &[
     "view: loop over atoms by path",
     "view: rows by path",
     "view: loop over rows by path",
+    "array: row slices of a call",
+    "array: row slices of a written call",
+    "array: row slices in a loop",
+    "array: row slice of a call",
+    "array: typed row copy sliced",
+    "array: windows of a call's row",
+    "array: row of a matrix's slice",
+    "view: rows by comparator",
+    "view: comparator rows through a call",
+    "view: rows tested through a call",
+    "view: comparator rows in a loop",
+    "view: rows tested through a call by reference",
+    "view: atom patterns",
+    "view: atom pattern by reference",
+    "view: atom pattern of a clone",
+    "view: atom pattern in a loop",
+    "view: atom pattern as the loop's pattern",
     "param: &Mol",
     "param: &[Option<f64>]",
     "param: &[[f64; 2]]",
@@ -451,6 +489,13 @@ pub const REQUIRED: &[&str] = &[
     "struct: update syntax",
     "struct: field or array by branch",
     "struct: rest pattern",
+    "struct: field chain",
+    "struct: chain of chains",
+    "struct: field chain in a loop",
+    "struct: pattern of a clone",
+    "struct: pattern of the reference",
+    "struct: pattern of a clone to a call",
+    "struct: pattern of a clone iterated",
     "if: nested",
     "if: else-if ladder",
     "cfg: all() let",
@@ -498,6 +543,10 @@ pub const REQUIRED_WITH_BUG: &[(&str, &str)] = &[
     (
         "comparator-let-after-exit",
         "iter: comparator with let in a block or after a return",
+    ),
+    (
+        "comparator-row-reference",
+        "view: comparator rows by reference",
     ),
 ];
 
@@ -1512,16 +1561,16 @@ impl<'a> Gen<'a> {
             10,                             // carried values in a loop
             6,                              // array results of calls
             4,                              // Vec results
-            if has_struct { 5 } else { 0 }, // struct through calls
+            if has_struct { 8 } else { 0 }, // struct through calls
             2,                              // deep if
             3,                              // cfg-gated statements
             3,                              // a buffer hoisted out of a summing loop
             3,                              // places fixed across a loop, counters
             3,                              // running maxima and minima
             3,                              // match, if let, rows copied
-            3,                              // sorting, searching, padding, filling
+            4,                              // sorting, searching, padding, filling
             3,                              // last observation carried forward
-            5,                              // element references, views of call results
+            6,                              // element references, views of call results
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -2005,6 +2054,7 @@ impl<'a> Gen<'a> {
             "chosen by branch",
             "tuple returned from loop",
             "row returned",
+            "row slices of a call",
         ];
         if self.allows("array-result-reassigned") {
             variants.push("pair reassigned in loop");
@@ -2027,6 +2077,7 @@ impl<'a> Gen<'a> {
         let out = self.name("r");
         let t = self.expr(1);
         match v {
+            "row slices of a call" => self.row_slices_of_call(depth, &out, &t),
             "pair" => {
                 self.emit(format!("let {p} = h_pairᵈ({});", t.s));
                 let k = self.expr(1);
@@ -2194,6 +2245,88 @@ impl<'a> Gen<'a> {
         self.declare(&out);
     }
 
+    /// Slices of the rows of a matrix a call returned (`h[0][a..b]`, `h[1][..2]`,
+    /// `&h[..2][1][..3]` given to a call, `h[0].windows(2)`, a typed row copy sliced),
+    /// in a loop over heads with an early exit, the matrix written first or not.
+    fn row_slices_of_call(&mut self, depth: usize, out: &str, x: &E) {
+        let s = self.name("s");
+        let h = self.name("hd");
+        let k = self.bounded(1);
+        if self.rng.chance(0.4) {
+            let y = self.expr(1);
+            self.emit(format!("let mut {h} = h_headsᵈ({});", x.s));
+            let c = self.rng.below(4);
+            self.emit(format!("{h}[0][{c}] += {};", y.s));
+            self.stats.add("array: row slices of a written call");
+        } else {
+            self.emit(format!("let {h} = h_headsᵈ({});", x.s));
+        }
+        let mut terms = Vec::new();
+        if self.rng.chance(0.5) {
+            let (hd, q, kk) = (self.name("head"), self.name("q"), self.name("kk"));
+            let sv = var(&s);
+            let (exit, at) = self.pick_exit("array: row slices in a loop");
+            self.stats.add("array: row slices in a loop");
+            self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+            self.loops += 1;
+            self.open(format!("for {hd} in 0..2 {{"));
+            if at == 0 {
+                self.exit(exit, &sv, &sv);
+            }
+            self.emit(format!("let {q} = &{h}[0][{hd} * 2..{hd} * 2 + 2];"));
+            self.emit(format!(
+                "let {kk}: ℱ = {h}[1][{hd} * 2..({hd} + 1) * 2].iter().sum();"
+            ));
+            if at == 1 {
+                self.exit(exit, &sv, &sv);
+            }
+            self.body(depth - 1);
+            self.emit(format!(
+                "{s} += {q}.iter().map(|zv| zv * {kk}).sum::<ℱ>() * {};",
+                k.at(MUL)
+            ));
+            if at == 2 {
+                self.exit(exit, &sv, &sv);
+            }
+            self.close_loop();
+            terms.push(s.clone());
+        } else {
+            let (a, b) = (self.rng.below(3), self.rng.range(2, 4));
+            let b = b.max(a + 1);
+            terms.push(format!(
+                "{h}[{}][{a}..{b}].iter().map(|zv| zv * {}).sum::<ℱ>()",
+                self.rng.below(2),
+                k.at(MUL)
+            ));
+            self.stats.add("array: row slice of a call");
+        }
+        let forms = [
+            self.rng.chance(0.5),
+            self.rng.chance(0.5),
+            self.rng.chance(0.5),
+        ];
+        if forms[0] {
+            let (row, tail) = (self.name("row"), self.name("tail"));
+            self.emit(format!("let {row}: [ℱ; 4] = {h}[1];"));
+            self.emit(format!(
+                "let {tail}: ℱ = {row}[1..].iter().map(|zv| zv * zv).sum();"
+            ));
+            terms.push(format!("{tail} * {}", k.at(MUL)));
+            self.stats.add("array: typed row copy sliced");
+        }
+        if forms[1] {
+            terms.push(format!(
+                "{h}[0].windows(2).map(|zw| zw[0] * zw[1]).sum::<ℱ>()"
+            ));
+            self.stats.add("array: windows of a call's row");
+        }
+        if forms[2] || terms.len() == 1 {
+            terms.push(format!("h_sumvᵈ(&{h}[..2][1][..3]) + {h}[1][..2][1]"));
+            self.stats.add("array: row of a matrix's slice");
+        }
+        self.emit(format!("let {out} = {};", terms.join(" + ")));
+    }
+
     /// `Vec` results: a running sum reassigned in a loop, and lengths that grow and shrink.
     fn vec_result(&mut self, depth: usize) {
         let mut variants = vec!["cumsum"];
@@ -2315,6 +2448,11 @@ impl<'a> Gen<'a> {
             "update syntax",
             "field or array by branch",
             "rest pattern",
+            "field chain",
+            "field chain",
+            "pattern of a clone",
+            "pattern of a clone",
+            "pattern of a clone",
         ];
         // Twice: the jvp programs (a sixth) leave it out.
         if !self.jvp {
@@ -2454,6 +2592,93 @@ impl<'a> Gen<'a> {
                     (k + 1) % 3,
                     e.at(MUL)
                 ));
+            }
+            // `chain` of the struct's fields (its array and its `Vec`, the `Vec` twice), of a
+            // chain with another array: summed, folded, or iterated by a loop with an exit.
+            "field chain" => {
+                let e = self.bounded(1);
+                let arrays: Vec<AVar> = self.arrays.iter().flatten().cloned().collect();
+                let (first, second) = *self.rng.pick(&[("w", "v"), ("v", "w"), ("v", "v")]);
+                let mut src = if self.rng.chance(0.5) {
+                    format!("{p}.{first}.iter().chain(&{p}.{second})")
+                } else {
+                    format!("{p}.{first}.iter().chain({p}.{second}.iter())")
+                };
+                if self.rng.chance(0.5) {
+                    let other = if arrays.is_empty() || self.rng.chance(0.3) {
+                        format!("&{p}.v")
+                    } else {
+                        let a = self.rng.pick(&arrays).clone();
+                        self.read_param(&a.name);
+                        format!("{}.iter()", a.name)
+                    };
+                    src = format!("{src}.chain({other})");
+                    self.stats.add("struct: chain of chains");
+                }
+                match self.rng.weighted(&[2, 2, 4]) {
+                    0 => self.emit(format!(
+                        "let {out} = {src}.map(|zv| zv * zv).sum::<ℱ>() * {};",
+                        e.at(MUL)
+                    )),
+                    1 => self.emit(format!(
+                        "let {out} = {src}.fold(⟦0.0⟧, |za, zv| za + zv.sin() * {});",
+                        e.at(MUL)
+                    )),
+                    _ => {
+                        let (s, zi, zv) = (self.name("s"), self.name("i"), self.name("fv"));
+                        let sv = var(&s);
+                        let (exit, at) = self.pick_exit("struct: field chain");
+                        self.stats.add("struct: field chain in a loop");
+                        self.emit(format!("let mut {s} = {p}.b;"));
+                        self.loops += 1;
+                        self.open(format!("for ({zi}, {zv}) in {src}.enumerate() {{"));
+                        if at == 0 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.emit(format!(
+                            "{s} += {zv} * ⟦({zi} + 1) as f64⟧ * {};",
+                            e.at(MUL)
+                        ));
+                        if at == 1 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.body(depth - 1);
+                        if at == 2 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.close_loop();
+                        self.emit(format!("let {out} = {s};"));
+                    }
+                }
+            }
+            // Fields bound by a struct pattern of a clone or of the reference, the array
+            // handed to a call, the `Vec` iterated.
+            "pattern of a clone" => {
+                let (b, w, v) = (self.name("pb"), self.name("pw"), self.name("pv"));
+                let e = self.bounded(1);
+                let of_ref = by_ref && self.rng.chance(0.4);
+                if of_ref {
+                    self.emit(format!("let ℘ {{ w: {w}, v: {v}, b: {b} }} = {p};"));
+                    self.emit(format!(
+                        "let {out} = {w}[0] * {v}[1] + {b} * {};",
+                        e.at(MUL)
+                    ));
+                    self.stats.add("struct: pattern of the reference");
+                } else if self.rng.chance(0.55) {
+                    self.emit(format!("let ℘ {{ w: {w}, b: {b}, .. }} = {p}.clone();"));
+                    self.emit(format!(
+                        "let {out} = h_scale3ᵈ(&{w}, {b})[1] + {w}[2] * {};",
+                        e.at(MUL)
+                    ));
+                    self.stats.add("struct: pattern of a clone to a call");
+                } else {
+                    self.emit(format!("let ℘ {{ v: {v}, b: {b}, .. }} = {p}.clone();"));
+                    self.emit(format!(
+                        "let {out} = {v}.iter().map(|zv| zv * {b}).sum::<ℱ>() * {};",
+                        e.at(MUL)
+                    ));
+                    self.stats.add("struct: pattern of a clone iterated");
+                }
             }
             "by-value method" => {
                 let x = self.expr(1);
@@ -3828,7 +4053,10 @@ impl<'a> Gen<'a> {
             "sorted by key",
             "comparator block",
             "map lookup",
+            "map lookup",
             "frames",
+            "span search",
+            "span search",
         ]);
         self.stats.add(format!("data: {v}"));
         let out = self.name("r");
@@ -4046,7 +4274,11 @@ impl<'a> Gen<'a> {
                 self.loops += 1;
                 self.open(format!("for {i} in 0..{len} {{"));
                 self.body(depth - 1);
-                let forms = [self.rng.below(3), self.rng.below(3)];
+                // The forms reading the values by reference three times as often.
+                let forms = [
+                    self.rng.weighted(&[1, 1, 1, 3, 3, 3]),
+                    self.rng.weighted(&[1, 1, 1, 3, 3, 3]),
+                ];
                 for (j, &form) in forms.iter().enumerate() {
                     if j == 1 && (form == forms[0] || self.rng.chance(0.5)) {
                         break;
@@ -4063,13 +4295,127 @@ impl<'a> Gen<'a> {
                             "{sum} += if let Some(zv) = {lk}.get(&({i} + 1)) {{\n    *zv * {an}[{i}]\n}} else {{\n    {an}[{i}] * {}\n}};",
                             k.at(MUL)
                         )),
-                        _ => self.emit(format!(
+                        2 => self.emit(format!(
                             "match {lk}.get(&{i}) {{\n    Some(zv) if *zv > 0.0 => {sum} += *zv * {an}[{i}],\n    Some(zv) => {sum} -= (*zv - {an}[{i}]).powi(2),\n    None => {{}}\n}}"
                         )),
+                        // The map's values as references, without `*`.
+                        3 => {
+                            self.stats.add("data: map value by reference");
+                            let d = self.name("d");
+                            self.emit(format!(
+                                "let {d} = match {lk}.get(&{i}) {{\n    Some(zv) => zv * {an}[{i}],\n    None => {an}[{i}] * ⟦0.5⟧,\n}};"
+                            ));
+                            self.emit(format!("{sum} += {d} * {};", k.at(MUL)));
+                        }
+                        4 => {
+                            self.stats.add("data: map unwrap_or by reference");
+                            let w = self.name("wk");
+                            self.emit(format!("let {w} = {lk}.get(&{i}).unwrap_or(&1.5);"));
+                            self.emit(format!(
+                                "{sum} = {sum} * {w} + {w} * {an}[{i}] * {};",
+                                k.at(MUL)
+                            ));
+                        }
+                        _ => {
+                            self.stats.add("data: map references joined");
+                            let (w, j) = (self.name("wb"), self.name("j"));
+                            self.emit(format!(
+                                "let {j} = ({i} + 1) % {};",
+                                len + 1
+                            ));
+                            self.emit(format!(
+                                "let {w} = match {lk}.get(&{j}) {{\n    Some(zb) => zb,\n    None => &0.5,\n}};"
+                            ));
+                            self.emit(format!("{sum} += {w} * {an}[{i}] * {an}[{i}];"));
+                        }
                     }
                 }
                 self.close_loop();
                 self.emit(format!("let {out} = {sum} * {};", k.at(MUL)));
+            }
+            // A spline's span search: the span found by `partition_point` (or `position`)
+            // moved on by integer methods (`saturating_sub(1)`, `checked_sub(1).unwrap_or(0)`,
+            // `.min(len - 2)`), then the data indexed by it; once, or in a loop over points
+            // with an early exit.
+            "span search" => {
+                let (kn, sp, t) = (self.name("knots"), self.name("sp"), self.name("t"));
+                let knots: Vec<String> = (0..len)
+                    .map(|j| format!("⟦{:?}⟧", -1.5 + 0.75 * j as f64))
+                    .collect();
+                self.emit(format!("let {kn} = [{}];", knots.join(", ")));
+                let x = self.operand();
+                let in_loop = self.rng.chance(0.45);
+                let (xs, sum) = if in_loop {
+                    self.stats.add("span: in a loop");
+                    let (j, xj, sum) = (self.name("j"), self.name("xj"), self.name("s"));
+                    let sv = var(&sum);
+                    let (exit, at) = self.pick_exit("data: span search");
+                    self.emit(format!("let mut {sum} = ⟦0.0⟧;"));
+                    self.loops += 1;
+                    self.open(format!("for {j} in 0..3 {{"));
+                    if at == 0 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.emit(format!(
+                        "let {xj} = {} + ⟦{j} as f64⟧ * ⟦0.75⟧ - ⟦0.5⟧;",
+                        x.at(ADD)
+                    ));
+                    if at == 1 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.body(depth - 1);
+                    (xj, Some((sum, exit, at)))
+                } else {
+                    (x.at(ADD + 1), None)
+                };
+                let form = self.rng.weighted(&[3, 2, 2, 3]);
+                let span = match form {
+                    0 => {
+                        self.stats.add("span: saturating_sub");
+                        format!(
+                            "{kn}.partition_point(|&zk| zk <= {xs}).saturating_sub(1).min({kn}.len() - 2)"
+                        )
+                    }
+                    1 => {
+                        self.stats.add("span: checked_sub");
+                        format!(
+                            "{kn}\n    .partition_point(|&zk| zk <= {xs})\n    .checked_sub(1)\n    .unwrap_or(0)\n    .min({kn}.len() - 2)"
+                        )
+                    }
+                    2 => {
+                        self.stats.add("span: position");
+                        format!(
+                            "{kn}\n    .iter()\n    .position(|&zk| zk > {xs})\n    .unwrap_or({kn}.len())\n    .saturating_sub(1)\n    .min({kn}.len() - 2)"
+                        )
+                    }
+                    _ => {
+                        self.stats.add("span: min after");
+                        format!("{kn}.partition_point(|&zk| zk <= {xs}).saturating_sub(1)")
+                    }
+                };
+                self.emit(format!("let {sp} = {span};"));
+                if form == 3 {
+                    self.emit(format!("let {sp} = {sp}.min({kn}.len() - 2);"));
+                }
+                self.emit(format!(
+                    "let {t} = ({xs} - {kn}[{sp}]) / ({kn}[{sp} + 1] - {kn}[{sp}]);"
+                ));
+                let val = format!(
+                    "{an}[{sp}] * (⟦1.0⟧ - {t}) + {an}[{sp} + 1] * {t} * {}",
+                    k.at(MUL)
+                );
+                match sum {
+                    Some((sum, exit, at)) => {
+                        self.emit(format!("{sum} += {val};"));
+                        if at == 2 {
+                            let sv = var(&sum);
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.close_loop();
+                        self.emit(format!("let {out} = {sum};"));
+                    }
+                    None => self.emit(format!("let {out} = {val};")),
+                }
             }
             // Frames repeated from an identity matrix (`vec![[[1.0, 0.0], [0.0, 1.0]]; n]` or
             // an array), each one rotated from the one before in a loop and written in a
@@ -4078,7 +4424,7 @@ impl<'a> Gen<'a> {
                 let (fr, i, f) = (self.name("frames"), self.name("i"), self.name("f"));
                 let (sn, cs) = (self.name("sn"), self.name("cs"));
                 let id = "[[⟦1.0⟧, ⟦0.0⟧], [⟦0.0⟧, ⟦1.0⟧]]";
-                if self.rng.chance(0.5) {
+                if self.rng.chance(0.6) {
                     self.emit(format!("let mut {fr} = vec![{id}; {an}.len() + 1];"));
                     self.stats.add("data: frames in a vec");
                 } else {
@@ -4109,7 +4455,7 @@ impl<'a> Gen<'a> {
                     "let {out} = {fr}[{len}][0][0] + {fr}[{len}][1][0] * {fr}[{}][0][1];",
                     len - 1
                 ));
-                if self.rng.chance(0.4) {
+                if self.rng.chance(0.55) {
                     let m = self.name("m");
                     let c = self.cond_on(&var(&format!("{an}[0]")));
                     let rep = if self.rng.chance(0.5) {
@@ -4343,7 +4689,8 @@ impl<'a> Gen<'a> {
     /// made by `std::array::from_fn` or an array's `map`, stepped in a loop by `reverse()`,
     /// `map` and element writes. Early exits in the loops, further shapes nested in them.
     fn views(&mut self, depth: usize) {
-        // The first six and the atoms by path twice as often as each of the others.
+        // The first seven, the atoms by path and the last two twice as often as each of the
+        // others.
         let variants = [
             "element pairs",
             "argmax by reference",
@@ -4358,10 +4705,12 @@ impl<'a> Gen<'a> {
             "atoms best",
             "atoms by path",
             "rows by path",
+            "rows by comparator",
+            "atom patterns",
         ];
         let w: Vec<u32> = (0..variants.len())
             .map(|j| {
-                if j < 6 || variants[j] == "atoms by path" {
+                if !(7..13).contains(&j) || variants[j] == "atoms by path" {
                     2
                 } else {
                     1
@@ -4839,6 +5188,170 @@ impl<'a> Gen<'a> {
             }
             // A helper of `&[f64; 2]` passed by path to `map` over rows: summed, or the
             // iterator of a loop.
+            // Rows handed to a call by a comparator (`min_by(|a, b| f(**a).total_cmp(..))`,
+            // through `enumerate`, by a pattern), or tested through the call in a loop;
+            // after an early exit in a loop or not.
+            "rows by comparator" => {
+                let (pts, _) = self.points();
+                let k = self.bounded(1);
+                let q = self.name("q");
+                let form = self.rng.weighted(&[1, 1, 1, 2]);
+                // A row by reference works in a loop's test, not yet in a comparator.
+                let by_ref = if form == 3 {
+                    self.rng.chance(0.6)
+                } else {
+                    self.allows("comparator-row-reference") && self.rng.chance(0.3)
+                };
+                let f = |a: &str| {
+                    if by_ref {
+                        format!("h_row_normᵈ({a})")
+                    } else {
+                        format!("h_norm2ᵈ(*{a})")
+                    }
+                };
+                let pick = match form {
+                    0 => format!(
+                        "{pts}\n    .iter()\n    .min_by(|za, zb| {}.total_cmp(&{}))\n    .unwrap()",
+                        f("*za"),
+                        f("*zb")
+                    ),
+                    1 => format!(
+                        "{pts}\n    .iter()\n    .enumerate()\n    .max_by(|za, zb| {}.total_cmp(&{}))\n    .unwrap()\n    .1",
+                        f("za.1"),
+                        f("zb.1")
+                    ),
+                    2 => format!(
+                        "{pts}\n    .iter()\n    .enumerate()\n    .min_by(|&(_, za), &(_, zb)| {}.total_cmp(&{}))\n    .unwrap()\n    .1",
+                        f("za"),
+                        f("zb")
+                    ),
+                    _ => String::new(),
+                };
+                if by_ref && form < 3 {
+                    self.tag("comparator-row-reference");
+                    self.stats.add("view: comparator rows by reference");
+                }
+                if form == 3 {
+                    self.stats.add("view: rows tested through a call");
+                    if by_ref {
+                        self.stats
+                            .add("view: rows tested through a call by reference");
+                    }
+                } else {
+                    self.stats.add("view: comparator rows through a call");
+                }
+                let in_loop = self.rng.chance(0.4);
+                let sv = var(&s);
+                let (exit, at) = if in_loop {
+                    self.stats.add("view: comparator rows in a loop");
+                    self.pick_exit("view: rows by comparator")
+                } else {
+                    (Exit::None, 0)
+                };
+                let j = self.name("j");
+                if in_loop {
+                    self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                    self.loops += 1;
+                    self.open(format!("for {j} in 0..2 {{"));
+                    if at == 0 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                }
+                let val = if form == 3 {
+                    let (r, t) = (self.name("rw"), self.name("t"));
+                    let c = self.cond_on(&var(&f(&r)));
+                    self.emit(format!("let mut {t} = ⟦0.0⟧;"));
+                    self.emit(format!(
+                        "for {r} in {pts}.iter() {{\n    if {c} {{\n        {t} += {r}[0] * {};\n    }} else {{\n        {t} -= {r}[1];\n    }}\n}}",
+                        k.at(MUL)
+                    ));
+                    t
+                } else {
+                    self.emit(format!("let {q} = {pick};"));
+                    format!("{q}[0] * {} + {q}[1]", k.at(MUL))
+                };
+                if in_loop {
+                    if at == 1 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.body(depth - 1);
+                    self.emit(format!("{s} += {val} * ⟦({j} + 1) as f64⟧;"));
+                    if at == 2 {
+                        self.exit(exit, &sv, &sv);
+                    }
+                    self.close_loop();
+                    self.emit(format!("let {out} = {s};"));
+                } else {
+                    self.emit(format!("let {out} = {val};"));
+                }
+            }
+            // Atoms taken apart by struct patterns: of an element by reference, of a clone,
+            // of each element in a loop (bound in the body or as the loop's pattern).
+            "atom patterns" => {
+                let (m, n) = self.molecule();
+                let k = self.bounded(1);
+                let (aq, ax) = (self.name("aq"), self.name("ax"));
+                match self.rng.below(4) {
+                    0 => {
+                        let at = self.rng.below(n);
+                        if self.rng.chance(0.5) {
+                            self.emit(format!(
+                                "let Atomᴰ {{ q: {aq}, x: {ax} }} = &{m}.atoms[{at}];"
+                            ));
+                            self.emit(format!("let {out} = {aq} * {ax} * {} + {m}.k;", k.at(MUL)));
+                        } else {
+                            self.emit(format!("let Atomᴰ {{ x: {ax}, .. }} = &{m}.atoms[{at}];"));
+                            self.emit(format!("let {out} = {ax} * {} + {m}.k;", k.at(MUL)));
+                        }
+                        self.stats.add("view: atom pattern by reference");
+                    }
+                    1 => {
+                        self.emit(format!(
+                            "let Atomᴰ {{ q: {aq}, x: {ax} }} = {m}.atoms[{}].clone();",
+                            n - 1
+                        ));
+                        self.emit(format!(
+                            "let {out} = {aq} * {ax}.sin() + h_energyᵈ(&Atomᴰ {{ q: {aq} * {}, x: {ax} }});",
+                            k.at(MUL)
+                        ));
+                        self.stats.add("view: atom pattern of a clone");
+                    }
+                    v => {
+                        let e = self.name("at");
+                        let sv = var(&s);
+                        let (exit, at) = self.pick_exit("view: atom patterns");
+                        self.emit(format!("let mut {s} = {m}.k;"));
+                        self.loops += 1;
+                        if v == 2 {
+                            self.open(format!("for {e} in &{m}.atoms {{"));
+                            self.emit(format!("let Atomᴰ {{ q: {aq}, x: {ax} }} = {e};"));
+                            self.stats.add("view: atom pattern in a loop");
+                        } else {
+                            self.open(format!(
+                                "for Atomᴰ {{ q: {aq}, x: {ax} }} in {m}.atoms.iter() {{"
+                            ));
+                            self.stats.add("view: atom pattern as the loop's pattern");
+                        }
+                        if at == 0 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        let c = self.cond_on(&var(&format!("*{ax}")));
+                        self.emit(format!(
+                            "if {c} {{\n    {s} += {aq} * {ax} * {};\n}} else {{\n    {s} -= {ax} * {ax};\n}}",
+                            k.at(MUL)
+                        ));
+                        if at == 1 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.body(depth - 1);
+                        if at == 2 {
+                            self.exit(exit, &sv, &sv);
+                        }
+                        self.close_loop();
+                        self.emit(format!("let {out} = {s};"));
+                    }
+                }
+            }
             "rows by path" => {
                 let (pts, _) = self.points();
                 let k = self.bounded(1);
@@ -5644,6 +6157,14 @@ fn h_add2ᵈ(a: ℱ, b: ℱ) -> ℱ {
 }
 
 §#[differentiate(hessian)]
+fn h_headsᵈ(x: ℱ) -> [[ℱ; 4]; 2] {
+    [
+        [x, x * x * ⟦0.5⟧, x.sin(), ⟦1.0⟧],
+        [x * ⟦2.0⟧, x.cos(), x * x, x.tanh()],
+    ]
+}
+
+§#[differentiate(hessian)]
 fn h_row_normᵈ(r: &[ℱ; 2]) -> ℱ {
     (r[0] * r[0] + r[1] * r[1] + ⟦0.25⟧).sqrt()
 }
@@ -5762,7 +6283,8 @@ fn random_shapes() {{
     // named lifetimes on reference parameters, sums that cancel, a value pushed in a loop,
     // branches that a random draw made alike, heap buffers, `filter(..).last()` (a construct
     // under test), signatures with every kind of parameter, `m.atoms.iter().nth(i)` (the form
-    // that works where `m.atoms.get(i)` does not yet).
+    // that works where `m.atoms.get(i)` does not yet), `checked_sub(1).unwrap_or(0)` and a
+    // `match` joining a map's value with a default reference (forms under test).
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
@@ -5773,6 +6295,8 @@ fn random_shapes() {{
     clippy::double_ended_iterator_last,
     clippy::too_many_arguments,
     clippy::iter_nth,
+    clippy::manual_saturating_arithmetic,
+    clippy::manual_unwrap_or,
 )]
 mod generated {{
 use super::harness::{{Case, arr, arr2, dual_case}};
