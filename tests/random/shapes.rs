@@ -47,17 +47,8 @@ pub const OPEN_BUGS: &[(&str, &str)] = &[
     // The earlier ones (carried copies, array, matrix, tuple and `Vec` results of calls,
     // changing lengths, `#[cfg]` on statements, named lifetimes, deep `if`, element references
     // to numbers, states from constants, `nth` past the end, `get` of a struct's `Vec`, a map
-    // collected from data, a comparator block after an exit) are fixed.
-    (
-        "comparator-row-reference",
-        "a comparator handing a row to a function that takes it by reference \
-         (`pts.iter().min_by(|a, b| h_row_norm(*a).total_cmp(&h_row_norm(*b)))` with \
-         `fn h_row_norm(r: &[f64; 2])`, also `max_by(|a, b| h_row_norm(a.1)..)` and \
-         `min_by(|&(_, a), &(_, b)| h_row_norm(a)..)` after `enumerate()`): E0308 \
-         `expected &[f64; 2], found [f64; 2]` at the attribute, the generated code passes the \
-         row by value (the by-value form, `h_norm2(**a)`, and `if h_row_norm(r) > ..` in a \
-         loop over the rows work)",
-    ),
+    // collected from data, a comparator block after an exit, a comparator handing rows to a
+    // function taking them by reference) are fixed.
 ];
 
 /// The default seeds of the corpus (CI size); `AUTODIFF_RANDOM_SEEDS` replaces them.
@@ -439,6 +430,12 @@ pub const REQUIRED: &[&str] = &[
     "array: row of a matrix's slice",
     "view: rows by comparator",
     "view: comparator rows through a call",
+    "view: comparator rows by reference",
+    "view: rows flattened",
+    "view: rows flattened into a sum",
+    "view: rows flat-mapped into a fold",
+    "view: loop over rows flattened",
+    "view: loop over rows chained",
     "view: rows tested through a call",
     "view: comparator rows in a loop",
     "view: rows tested through a call by reference",
@@ -543,10 +540,6 @@ pub const REQUIRED_WITH_BUG: &[(&str, &str)] = &[
     (
         "comparator-let-after-exit",
         "iter: comparator with let in a block or after a return",
-    ),
-    (
-        "comparator-row-reference",
-        "view: comparator rows by reference",
     ),
 ];
 
@@ -1570,7 +1563,7 @@ impl<'a> Gen<'a> {
             3,                              // match, if let, rows copied
             4,                              // sorting, searching, padding, filling
             3,                              // last observation carried forward
-            6,                              // element references, views of call results
+            7,                              // element references, views of call results
         ];
         let name = match self.rng.weighted(&w) {
             0 => "carried",
@@ -4689,8 +4682,8 @@ impl<'a> Gen<'a> {
     /// made by `std::array::from_fn` or an array's `map`, stepped in a loop by `reverse()`,
     /// `map` and element writes. Early exits in the loops, further shapes nested in them.
     fn views(&mut self, depth: usize) {
-        // The first seven, the atoms by path and the last two twice as often as each of the
-        // others.
+        // The first seven, the atoms by path and the last three twice as often as each of the
+        // others, the atom patterns (four forms) three times.
         let variants = [
             "element pairs",
             "argmax by reference",
@@ -4707,10 +4700,13 @@ impl<'a> Gen<'a> {
             "rows by path",
             "rows by comparator",
             "atom patterns",
+            "rows flattened",
         ];
         let w: Vec<u32> = (0..variants.len())
             .map(|j| {
-                if !(7..13).contains(&j) || variants[j] == "atoms by path" {
+                if variants[j] == "atom patterns" {
+                    3
+                } else if !(7..13).contains(&j) || variants[j] == "atoms by path" {
                     2
                 } else {
                     1
@@ -5196,12 +5192,7 @@ impl<'a> Gen<'a> {
                 let k = self.bounded(1);
                 let q = self.name("q");
                 let form = self.rng.weighted(&[1, 1, 1, 2]);
-                // A row by reference works in a loop's test, not yet in a comparator.
-                let by_ref = if form == 3 {
-                    self.rng.chance(0.6)
-                } else {
-                    self.allows("comparator-row-reference") && self.rng.chance(0.3)
-                };
+                let by_ref = self.rng.chance(if form == 3 { 0.6 } else { 0.45 });
                 let f = |a: &str| {
                     if by_ref {
                         format!("h_row_normᵈ({a})")
@@ -5228,7 +5219,6 @@ impl<'a> Gen<'a> {
                     _ => String::new(),
                 };
                 if by_ref && form < 3 {
-                    self.tag("comparator-row-reference");
                     self.stats.add("view: comparator rows by reference");
                 }
                 if form == 3 {
@@ -5351,6 +5341,55 @@ impl<'a> Gen<'a> {
                         self.emit(format!("let {out} = {s};"));
                     }
                 }
+            }
+            // `flatten` and `flat_map` of rows, consumed by `sum` and `fold` or looped over,
+            // and a loop over rows chained.
+            "rows flattened" => {
+                let (pts, _) = self.points();
+                let k = self.bounded(1);
+                // A sum over the flattened rows, and one of the other three forms.
+                let total = self.name("tot");
+                self.emit(format!(
+                    "let {total} = {pts}.iter().flatten().map(|zv| *zv * {}).sum::<ℱ>();",
+                    k.at(MUL)
+                ));
+                self.stats.add("view: rows flattened into a sum");
+                let out_total = out.clone();
+                let out = self.name("r");
+                match self.rng.below(3) {
+                    0 => {
+                        let x = self.expr(1);
+                        self.emit(format!(
+                            "let {out} = {pts}\n    .iter()\n    .flat_map(|zr| zr.iter().copied())\n    .fold({}, |za, zb| za * ⟦0.5⟧ + zb * {});",
+                            x.s,
+                            k.at(MUL)
+                        ));
+                        self.stats.add("view: rows flat-mapped into a fold");
+                    }
+                    1 => {
+                        let e = self.name("e");
+                        self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                        self.loops += 1;
+                        self.open(format!("for {e} in {pts}.iter().flatten() {{"));
+                        self.body(depth - 1);
+                        self.emit(format!("{s} += *{e} * {};", k.at(MUL)));
+                        self.close_loop();
+                        self.emit(format!("let {out} = {s};"));
+                        self.stats.add("view: loop over rows flattened");
+                    }
+                    _ => {
+                        let r = self.name("rw");
+                        self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                        self.loops += 1;
+                        self.open(format!("for {r} in {pts}.iter().chain(&{pts}[1..]) {{"));
+                        self.body(depth - 1);
+                        self.emit(format!("{s} += {r}[0] * {} - {r}[1];", k.at(MUL)));
+                        self.close_loop();
+                        self.emit(format!("let {out} = {s};"));
+                        self.stats.add("view: loop over rows chained");
+                    }
+                }
+                self.emit(format!("let {out_total} = {out} + {total};"));
             }
             "rows by path" => {
                 let (pts, _) = self.points();
