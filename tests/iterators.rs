@@ -292,7 +292,7 @@ fn for_loops_over_chains() {
 
 /// Rows of two or three matrices chained in a `for` loop (weight decay over two layers): the
 /// loop over the first, then the same loop over the next, carrying what the body assigns
-/// (a counter, the previous row's value), with `continue` and a `break` out of an outer loop.
+/// (a counter, the previous row's value), with `continue`.
 #[differentiate(wrt(u, v))]
 fn chained_rows(u: &[Vec<f64>], v: &[Vec<f64>], lambda: f64) -> f64 {
     let mut reg = 0.0;
@@ -305,10 +305,10 @@ fn chained_rows(u: &[Vec<f64>], v: &[Vec<f64>], lambda: f64) -> f64 {
         count += 1;
     }
     let mut s = 0.0;
-    'outer: for k in 0..3 {
+    for k in 0..3 {
         for row in v.iter().chain(u) {
             if s > 2.0 {
-                break 'outer;
+                continue;
             }
             s += row[k % 2] * row[0];
         }
@@ -329,6 +329,61 @@ fn chained_three(a: &[[f64; 2]], b: &[[f64; 2]], c: &[[f64; 2]], k: f64) -> f64 
     s
 }
 
+/// Jumps that stay inside a loop over chained rows: `continue` of the loop itself, `break`
+/// and `continue` of loops inside its body, and `return` (a jump to an outer loop is an error:
+/// from the first matrix's rows it would skip the second's too).
+#[differentiate]
+fn chained_rows_inner_jumps(a: &[[f64; 2]], b: &[[f64; 2]], x: f64) -> f64 {
+    let mut s = 0.0;
+    'rows: for r in a.iter().chain(b) {
+        'scan: for k in 0..4 {
+            if k == 2 {
+                break 'scan;
+            }
+            if r[0] * x > 1.0 {
+                continue 'rows;
+            }
+            s += r[k % 2] * x;
+        }
+        let mut t = 0;
+        while t < 3 {
+            t += 1;
+            if t == 2 {
+                break;
+            }
+            s += r[1];
+        }
+        if s > 50.0 {
+            return s;
+        }
+    }
+    s
+}
+
+#[test]
+fn jumps_inside_loops_over_chained_rows() {
+    let rows = |q: &[f64]| -> Vec<[f64; 2]> { q.chunks(2).map(|c| [c[0], c[1]]).collect() };
+    // x = 2 takes the `continue 'rows` at the rows whose first element is above one half.
+    for x in [0.7, 2.0] {
+        let p = vec![0.1, 0.5, 0.8, 0.2, 0.7, -0.1, 0.4, 0.3];
+        let (a, b) = (rows(&p[..4]), rows(&p[4..]));
+        let (value, (da, db, dx)) = chained_rows_inner_jumps_grad(&a, &b, x);
+        assert_eq!(
+            value.to_bits(),
+            chained_rows_inner_jumps(&a, &b, x).to_bits()
+        );
+        let got: Vec<f64> = da
+            .iter()
+            .chain(&db)
+            .flatten()
+            .copied()
+            .chain([dx])
+            .collect();
+        let f = |q: &[f64]| chained_rows_inner_jumps(&rows(&q[..4]), &rows(&q[4..8]), q[8]);
+        assert_gradient(f, &[p, vec![x]].concat(), &got, TOL);
+    }
+}
+
 #[test]
 fn for_loops_over_chained_rows() {
     let split = |p: &[f64]| -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
@@ -336,7 +391,7 @@ fn for_loops_over_chained_rows() {
         (rows(&p[..6]), rows(&p[6..]))
     };
     let small = vec![0.1, 0.5, -0.3, 0.2, 0.7, -0.1, 0.4, 0.3, -0.2, 0.6];
-    // Scaled up, the sum passes 2 and the outer loop's `break` is taken.
+    // Scaled up, the sum passes 2 and the later rows are skipped.
     for p in [small.clone(), small.iter().map(|x| x * 8.0).collect()] {
         let (u, v) = split(&p);
         let (value, (du, dv)) = chained_rows_grad(&u, &v, 0.3);

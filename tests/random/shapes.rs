@@ -6323,7 +6323,8 @@ fn random_shapes() {{
     // branches that a random draw made alike, heap buffers, `filter(..).last()` (a construct
     // under test), signatures with every kind of parameter, `m.atoms.iter().nth(i)` (the form
     // that works where `m.atoms.get(i)` does not yet), `checked_sub(1).unwrap_or(0)` and a
-    // `match` joining a map's value with a default reference (forms under test).
+    // `match` joining a map's value with a default reference (forms under test), `*za` of a
+    // comparator's row handed on by reference (under test), `i % n` of a one-element array.
     clippy::needless_range_loop,
     clippy::assign_op_pattern,
     clippy::needless_lifetimes,
@@ -6336,6 +6337,8 @@ fn random_shapes() {{
     clippy::iter_nth,
     clippy::manual_saturating_arithmetic,
     clippy::manual_unwrap_or,
+    clippy::explicit_auto_deref,
+    clippy::modulo_one,
 )]
 mod generated {{
 use super::harness::{{Case, arr, arr2, dual_case}};

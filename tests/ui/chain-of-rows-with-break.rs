@@ -24,4 +24,19 @@ fn weighted(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
     s
 }
 
+// A jump to an outer loop from the first matrix's rows would skip the second's too.
+#[differentiate]
+fn until_large(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
+    let mut s = 0.0;
+    'outer: for k in 0..2 {
+        for r in a.iter().chain(b) {
+            if s > 2.0 {
+                continue 'outer;
+            }
+            s += r[k];
+        }
+    }
+    s
+}
+
 fn main() {}

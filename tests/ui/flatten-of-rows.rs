@@ -32,4 +32,10 @@ fn doubled(x: &[f64]) -> f64 {
     x.iter().flat_map(|v| [*v, 2.0 * v]).sum::<f64>()
 }
 
+// A macro in `flat_map`'s closure could name its parameter where the macro cannot see it.
+#[differentiate]
+fn listed(e: &[Vec<f64>]) -> f64 {
+    e.iter().flat_map(|r| vec![r[0]]).sum::<f64>()
+}
+
 fn main() {}

@@ -149,11 +149,7 @@ impl Lowerer<'_> {
     fn sum_or_product(&mut self, call: &syn::ExprMethodCall, stream: &Stream) -> Val {
         let name = call.method.to_string();
         let span = call.method.span();
-        let integer = call.turbofish.as_ref().is_some_and(|t| {
-            t.args
-                .iter()
-                .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
-        }) || self.integer_sum == Some(call as *const _);
+        let integer = self.integer_result(call);
         // The starting values of `Sum` and `Product` for floats: `-0.0` keeps the sign of
         // a sum of negative zeros.
         let start = match (name.as_str(), integer) {
@@ -500,6 +496,16 @@ impl Lowerer<'_> {
         }))
     }
 
+    /// Whether `sum()`/`product()` gives an integer: by its turbofish (`sum::<usize>()`) or
+    /// the type of the `let` it is bound in.
+    fn integer_result(&self, call: &syn::ExprMethodCall) -> bool {
+        call.turbofish.as_ref().is_some_and(|t| {
+            t.args
+                .iter()
+                .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
+        }) || self.integer_sum == Some(call as *const _)
+    }
+
     /// `rows.flatten()`, then adapters of the elements, consumed by `sum`, `product`, `fold` or
     /// `collect` (`w.iter().flatten().map(|v| v * v).sum::<f64>()`, weight decay): the loop over
     /// the rows with the loop over each row's elements inside, written out. The elements are
@@ -507,11 +513,7 @@ impl Lowerer<'_> {
     fn fold_of_flattened_rows(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
         let (rows, elements) = self.flattened_rows(&call.receiver)?;
         let span = call.method.span();
-        let integer = call.turbofish.as_ref().is_some_and(|t| {
-            t.args
-                .iter()
-                .any(|a| matches!(a, syn::GenericArgument::Type(ty) if !float_cast_target(ty)))
-        });
+        let integer = self.integer_result(call);
         let (init, step): (Expr, syn::Stmt) = match (
             call.method.to_string().as_str(),
             &call.args.iter().collect::<Vec<_>>()[..],

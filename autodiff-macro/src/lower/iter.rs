@@ -270,7 +270,7 @@ impl Lowerer<'_> {
             "flat_map" => {
                 self.error(
                     &call.method,
-                    "`.flat_map(..)` works over the rows of an array the function names, its closure giving the row's elements (`w.iter().flat_map(|r| r.iter())`), consumed by `sum`, `product`, `fold` or `collect` (after `map`, `filter`, `copied` or `cloned`), or by a `for` loop without `break`; otherwise write two loops",
+                    "`.flat_map(..)` works over the rows of an array the function names, its closure giving the row's elements without a macro (`w.iter().flat_map(|r| r.iter())`), consumed by `sum`, `product`, `fold` or `collect` (after `map`, `filter`, `copied` or `cloned`), or by a `for` loop without `break`; otherwise write two loops",
                 );
                 None
             }
@@ -364,7 +364,7 @@ impl Lowerer<'_> {
                     self.error(
                         &call.method,
                         "`.chain(..)` of rows works only as what a `for` loop goes over, with no \
-                         `break` out of it and no adapter after the `chain` \
+                         `break` out of it, no jump to an outer loop and no adapter after the `chain` \
                          (`for r in a.iter().chain(b) { .. }`); write that loop, or two loops",
                     );
                     return None;
@@ -1366,7 +1366,8 @@ impl Lowerer<'_> {
 }
 
 /// The body of `flat_map`'s closure `|r| body` with its parameter renamed `__autodiff_row`
-/// (every binding and use of the name, so the body means what it meant).
+/// (every binding and use of the name, so the body means what it meant); `None` where a name
+/// may hide from the renaming (in a macro, a field shorthand).
 fn row_elements(f: &Expr) -> Option<Expr> {
     let Expr::Closure(f) = strip_parens(f) else {
         return None;
@@ -1390,6 +1391,22 @@ fn row_elements(f: &Expr) -> Option<Expr> {
             }
             syn::visit_mut::visit_pat_ident_mut(self, pat);
         }
+    }
+    // Names inside a macro's tokens or a field shorthand (`S { r }`) would not be renamed.
+    struct Opaque(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Opaque {
+        fn visit_macro(&mut self, _: &'ast syn::Macro) {
+            self.0 = true;
+        }
+        fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
+            self.0 |= field.colon_token.is_none();
+            syn::visit::visit_field_value(self, field);
+        }
+    }
+    let mut opaque = Opaque(false);
+    syn::visit::Visit::visit_expr(&mut opaque, &f.body);
+    if opaque.0 {
+        return None;
     }
     let mut body = (*f.body).clone();
     syn::visit_mut::VisitMut::visit_expr_mut(&mut Rename(&param.ident), &mut body);

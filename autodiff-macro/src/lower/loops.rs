@@ -107,8 +107,9 @@ impl Lowerer<'_> {
     }
 
     /// The two halves of a `for` loop's `a.chain(b)` of rows, where two loops in sequence do
-    /// what it does: the body leaves the loop by no `break`, and `b` names an array the body
-    /// cannot change (it is evaluated after the first loop, not before it).
+    /// what it does: the body leaves the loop by no `break` and jumps to no outer loop (which
+    /// would skip the second loop too), and `b` names an array the body cannot change (it is
+    /// evaluated after the first loop, not before it).
     fn chained_rows<'e>(&self, for_: &'e syn::ExprForLoop) -> Option<(&'e Expr, &'e Expr)> {
         let Expr::MethodCall(call) = strip_parens(&for_.expr) else {
             return None;
@@ -122,7 +123,7 @@ impl Lowerer<'_> {
         (call.method == "chain"
             && rows
             && !reassigned
-            && !breaks_loop(&for_.body, for_.label.as_ref()))
+            && !leaves_loop(&for_.body, for_.label.as_ref()))
         .then_some((&*call.receiver, second))
     }
 

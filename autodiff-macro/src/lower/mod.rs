@@ -102,6 +102,7 @@ fn struct_aliases(sig: &Signature) -> String {
 }
 
 pub fn lower(cx: &Ctxt, sig: &Signature, body: &syn::Block) -> ir::Function {
+    reserved_names(cx, body);
     let body = &alias::rewritten(body);
     let mut lowerer = Lowerer {
         cx,
@@ -594,6 +595,25 @@ struct Lowerer<'a> {
     resized: BTreeSet<Mem>,
     /// The output array every `return` writes into, in a function that returns an array early.
     ret_mem: Option<Mem>,
+}
+
+/// Names starting with `__autodiff` are the generated code's (the loops written out for
+/// `flatten` and `fold` hold their accumulators in them): a user's would be shadowed.
+fn reserved_names(cx: &Ctxt, body: &syn::Block) {
+    struct Finder<'c>(&'c Ctxt, BTreeSet<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+        fn visit_ident(&mut self, ident: &'ast syn::Ident) {
+            let name = ident.to_string();
+            if name.starts_with("__autodiff") && self.1.insert(name) {
+                self.0.error_spanned_by(
+                    ident,
+                    format!("`{ident}`: names starting with `__autodiff` are reserved for the code `#[differentiate]` writes; rename it"),
+                );
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    syn::visit::Visit::visit_block(&mut Finder(cx, BTreeSet::new()), body);
 }
 
 impl Lowerer<'_> {

@@ -27,42 +27,66 @@ pub(super) fn contains_early_return(body: &syn::Block) -> bool {
 /// Whether the body of the loop labelled `label` has a `break` that leaves it (nested
 /// functions and closures excluded).
 pub(super) fn breaks_loop(body: &syn::Block, label: Option<&syn::Label>) -> bool {
+    jumps(body, label, false)
+}
+
+/// Whether the body of the loop labelled `label` leaves it other than by `return` or by
+/// `continue` of the loop itself: a `break` of it, or a `break` or `continue` of an outer loop.
+pub(super) fn leaves_loop(body: &syn::Block, label: Option<&syn::Label>) -> bool {
+    jumps(body, label, true)
+}
+
+fn jumps(body: &syn::Block, label: Option<&syn::Label>, outer: bool) -> bool {
     struct Finder<'l> {
         label: Option<&'l syn::Lifetime>,
-        /// Loops entered inside the body, which an unlabelled `break` leaves instead.
-        depth: usize,
+        /// Whether jumps to loops around this one count.
+        outer: bool,
+        /// The labels of the loops entered inside the body (`None` for one without), whose
+        /// jumps stay inside it.
+        inner: Vec<Option<syn::Lifetime>>,
         found: bool,
+    }
+    impl Finder<'_> {
+        /// Whether a jump to `target` (the innermost loop for `None`) leaves the loop.
+        fn leaves(&self, target: Option<&syn::Lifetime>, is_break: bool) -> bool {
+            match target {
+                None => self.inner.is_empty() && is_break,
+                Some(t) if self.inner.iter().any(|l| l.as_ref() == Some(t)) => false,
+                Some(t) if self.label == Some(t) => is_break,
+                Some(_) => self.outer,
+            }
+        }
+        fn inside(&mut self, label: Option<&syn::Label>, f: impl FnOnce(&mut Self)) {
+            self.inner.push(label.map(|l| l.name.clone()));
+            f(self);
+            self.inner.pop();
+        }
     }
     impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
         fn visit_expr_break(&mut self, brk: &'ast syn::ExprBreak) {
-            self.found |= match &brk.label {
-                None => self.depth == 0,
-                Some(target) => self.label == Some(target),
-            };
+            self.found |= self.leaves(brk.label.as_ref(), true);
             syn::visit::visit_expr_break(self, brk);
+        }
+        fn visit_expr_continue(&mut self, cont: &'ast syn::ExprContinue) {
+            self.found |= self.leaves(cont.label.as_ref(), false);
         }
         fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
             self.visit_expr(&e.expr);
-            self.depth += 1;
-            self.visit_block(&e.body);
-            self.depth -= 1;
+            self.inside(e.label.as_ref(), |f| f.visit_block(&e.body));
         }
         fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
-            self.depth += 1;
-            syn::visit::visit_expr_while(self, e);
-            self.depth -= 1;
+            self.inside(e.label.as_ref(), |f| syn::visit::visit_expr_while(f, e));
         }
         fn visit_expr_loop(&mut self, e: &'ast syn::ExprLoop) {
-            self.depth += 1;
-            syn::visit::visit_expr_loop(self, e);
-            self.depth -= 1;
+            self.inside(e.label.as_ref(), |f| syn::visit::visit_expr_loop(f, e));
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     }
     let mut finder = Finder {
         label: label.map(|l| &l.name),
-        depth: 0,
+        outer,
+        inner: Vec::new(),
         found: false,
     };
     syn::visit::Visit::visit_block(&mut finder, body);
