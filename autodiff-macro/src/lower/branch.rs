@@ -921,8 +921,7 @@ impl Lowerer<'_> {
         else {
             return false;
         };
-        let data = &self.mems[mem.index()];
-        args.is_empty() && data.field.is_none() && data.param.is_some_and(|p| self.param_by_ref[p])
+        args.is_empty() && self.ref_param(mem)
     }
 
     /// The arms of a `match` on an array or slice: each slice pattern a test of the length,

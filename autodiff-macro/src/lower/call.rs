@@ -1815,12 +1815,7 @@ impl Lowerer<'_> {
                     {
                         false
                     }
-                    Val::Mem(mem, _) => {
-                        self.mems[mem.index()].field.is_none()
-                            && self.mems[mem.index()]
-                                .param
-                                .is_some_and(|p| self.param_by_ref[p])
-                    }
+                    Val::Mem(mem, _) => self.ref_param(*mem),
                     _ => false,
                 };
             by_ref.push(is_ref);
@@ -1914,7 +1909,7 @@ impl Lowerer<'_> {
             if prefix.is_empty()
                 && !self.mems[mem.index()].structured
                 && !self.mems[mem.index()].vec
-                && self.mems[mem.index()].param.is_some_and(|p| self.param_by_ref[p]));
+                && self.ref_param(*mem));
         param_array.then(|| syn::parse_quote_spanned!(expr.span()=> #inner.clone()))
     }
 
@@ -1939,9 +1934,7 @@ impl Lowerer<'_> {
         let array = match self.local_val(inner) {
             Some(Val::Mem(mem, prefix)) => {
                 let data = &self.mems[mem.index()];
-                prefix.is_empty()
-                    && !data.structured
-                    && (borrowed || data.param.is_some_and(|p| self.param_by_ref[p]))
+                prefix.is_empty() && !data.structured && (borrowed || self.ref_param(*mem))
             }
             _ => false,
         };

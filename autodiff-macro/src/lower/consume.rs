@@ -513,52 +513,49 @@ impl Lowerer<'_> {
     fn fold_of_flattened_rows(&self, call: &syn::ExprMethodCall) -> Option<Expr> {
         let (rows, elements) = self.flattened_rows(&call.receiver)?;
         let span = call.method.span();
-        let integer = self.integer_result(call);
-        let (init, step): (Expr, syn::Stmt) = match (
-            call.method.to_string().as_str(),
-            &call.args.iter().collect::<Vec<_>>()[..],
-        ) {
-            // `Sum` and `Product` of floats start from `-0.0` and `1.0`.
-            ("sum", []) if !integer => (
-                syn::parse_quote!(-0.0),
-                syn::parse_quote!(__autodiff_acc += __autodiff_item;),
-            ),
-            ("product", []) if !integer => (
-                syn::parse_quote!(1.0),
-                syn::parse_quote!(__autodiff_acc *= __autodiff_item;),
-            ),
-            ("collect", []) => (
-                syn::parse_quote!(::std::vec::Vec::new()),
-                syn::parse_quote!(__autodiff_acc.push(__autodiff_item);),
-            ),
-            ("fold", [init, f]) => match strip_parens(f) {
-                Expr::Closure(f) if f.inputs.len() == 2 && !super::closure::returns_from(f) => {
-                    let (acc, item, body) = (&f.inputs[0], &f.inputs[1], &f.body);
-                    (
-                        (*init).clone(),
-                        syn::parse_quote_spanned!(span=> {
-                            let #acc = __autodiff_acc;
-                            let #item = __autodiff_item;
-                            __autodiff_acc = #body;
-                        }),
-                    )
-                }
-                f @ Expr::Path(_) => (
-                    (*init).clone(),
-                    syn::parse_quote_spanned!(span=>
-                        __autodiff_acc = #f(__autodiff_acc, __autodiff_item);
-                    ),
-                ),
-                _ => return None,
-            },
-            _ => return None,
-        };
+        let method = call.method.to_string();
         // Untyped float literals in generic code would not be the function's float type.
-        if self.generic_float.is_some()
-            && !matches!(call.method.to_string().as_str(), "fold" | "collect")
-        {
+        if self.generic_float.is_some() && !matches!(method.as_str(), "fold" | "collect") {
             return None;
         }
+        let integer = self.integer_result(call);
+        let (init, step): (Expr, syn::Stmt) =
+            match (method.as_str(), &call.args.iter().collect::<Vec<_>>()[..]) {
+                // `Sum` and `Product` of floats start from `-0.0` and `1.0`.
+                ("sum", []) if !integer => (
+                    syn::parse_quote!(-0.0),
+                    syn::parse_quote!(__autodiff_acc += __autodiff_item;),
+                ),
+                ("product", []) if !integer => (
+                    syn::parse_quote!(1.0),
+                    syn::parse_quote!(__autodiff_acc *= __autodiff_item;),
+                ),
+                ("collect", []) => (
+                    syn::parse_quote!(::std::vec::Vec::new()),
+                    syn::parse_quote!(__autodiff_acc.push(__autodiff_item);),
+                ),
+                ("fold", [init, f]) => match strip_parens(f) {
+                    Expr::Closure(f) if f.inputs.len() == 2 && !super::closure::returns_from(f) => {
+                        let (acc, item, body) = (&f.inputs[0], &f.inputs[1], &f.body);
+                        (
+                            (*init).clone(),
+                            syn::parse_quote_spanned!(span=> {
+                                let #acc = __autodiff_acc;
+                                let #item = __autodiff_item;
+                                __autodiff_acc = #body;
+                            }),
+                        )
+                    }
+                    f @ Expr::Path(_) => (
+                        (*init).clone(),
+                        syn::parse_quote_spanned!(span=>
+                            __autodiff_acc = #f(__autodiff_acc, __autodiff_item);
+                        ),
+                    ),
+                    _ => return None,
+                },
+                _ => return None,
+            };
         Some(syn::parse_quote_spanned!(span=> {
             let mut __autodiff_acc = #init;
             for __autodiff_row in #rows {

@@ -117,12 +117,14 @@ impl Lowerer<'_> {
         let [second] = call.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
+        if call.method != "chain" {
+            return None;
+        }
         let root = plain_source(second)?;
         let rows = self.iterates_rows(&call.receiver) || self.iterates_rows(second);
-        let reassigned = stores(&for_.body).whole.contains(&root.to_string());
-        (call.method == "chain"
-            && rows
-            && !reassigned
+        // (The walks of the body last: most loops are not over chained rows.)
+        (rows
+            && !stores(&for_.body).whole.contains(&root.to_string())
             && !leaves_loop(&for_.body, for_.label.as_ref()))
         .then_some((&*call.receiver, second))
     }
@@ -774,12 +776,7 @@ impl Lowerer<'_> {
     /// Whether the name is a reference parameter or holds a borrow.
     fn holds_reference(&self, name: &syn::Expr) -> bool {
         match self.local_val(name) {
-            Some(Val::Mem(mem, prefix)) => {
-                let data = &self.mems[mem.index()];
-                prefix.is_empty()
-                    && data.field.is_none()
-                    && data.param.is_some_and(|p| self.param_by_ref[p])
-            }
+            Some(Val::Mem(mem, prefix)) => prefix.is_empty() && self.ref_param(*mem),
             Some(Val::Scalar(Operand::Value(v))) => self.borrowed(*v),
             _ => false,
         }

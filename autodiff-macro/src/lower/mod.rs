@@ -688,6 +688,13 @@ impl Lowerer<'_> {
 
     /// A borrow of data that is not differentiated: a reference parameter, an item of
     /// `data.iter()`, `&data[i]`.
+    /// A parameter taken by shared reference (`x: &[f64]`), the memory itself, not a field of
+    /// one: a name that holds a reference.
+    pub(super) fn ref_param(&self, mem: Mem) -> bool {
+        let data = &self.mems[mem.index()];
+        data.field.is_none() && data.param.is_some_and(|p| self.param_by_ref[p])
+    }
+
     pub(super) fn borrowed(&self, value: Value) -> bool {
         self.values[value.index()].by_ref || self.borrows.contains(&value)
     }

@@ -509,11 +509,7 @@ impl VisitMut for Holes<'_, '_> {
                 );
                 // `*p` of a parameter `p: &[f64; 2]`, whose place is the reference.
                 let param_ref = match &val {
-                    Val::Mem(mem, prefix) if prefix.is_empty() => {
-                        let data = &self.lowerer.mems[mem.index()];
-                        data.field.is_none()
-                            && data.param.is_some_and(|p| self.lowerer.param_by_ref[p])
-                    }
+                    Val::Mem(mem, prefix) if prefix.is_empty() => self.lowerer.ref_param(*mem),
                     _ => false,
                 };
                 match self.hole_for(&val, span) {
