@@ -515,6 +515,113 @@ fn flatten_of_rows() {
 }
 
 #[differentiate]
+fn polygon_area(p: &[[f64; 2]]) -> f64 {
+    let n = p.len();
+    let mut a = 0.0;
+    for i in 0..n {
+        let j = (i + 1) % n;
+        a += p[i][0] * p[j][1] - p[j][0] * p[i][1];
+    }
+    0.5 * a
+}
+
+/// Rows the closure writes out, collected: `Vec<[f64; 2]>` handed to a call and zipped with
+/// itself.
+#[differentiate(wrt(r, phase))]
+fn ring(r: &[f64], phase: f64) -> f64 {
+    let n = r.len();
+    let pts: Vec<[f64; 2]> = r
+        .iter()
+        .enumerate()
+        .map(|(k, &rk)| {
+            let t = phase + 2.0 * std::f64::consts::PI * k as f64 / n as f64;
+            [rk * t.cos(), rk * t.sin()]
+        })
+        .collect();
+    let perimeter: f64 = pts
+        .iter()
+        .zip(pts.iter().skip(1))
+        .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+        .sum();
+    polygon_area(&pts) - 0.1 * perimeter
+}
+
+/// `vec!` rows collected anew in every iteration of a loop.
+#[differentiate(wrt(w))]
+fn features_per_step(xs: &[f64], w: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for step in 0..3 {
+        let feats = xs
+            .iter()
+            .zip(w)
+            .map(|(x, wi)| vec![x * wi, (x + wi * step as f64).tanh(), 1.0])
+            .collect::<Vec<_>>();
+        for f in &feats {
+            total += f[0] * f[1] - f[2] * w[0];
+        }
+    }
+    total
+}
+
+/// Collected rows written afterwards, and collected again into rows of another length.
+#[differentiate(wrt(w))]
+fn collected_rows_written(xs: &[f64], w: f64) -> f64 {
+    let mut pts: Vec<[f64; 2]> = xs.iter().map(|&x| [x * w, (x * w).sin()]).collect();
+    for i in 1..pts.len() {
+        pts[i][0] += pts[i - 1][1] * w;
+        pts[i][1] *= pts[i][0];
+    }
+    let rows: Vec<Vec<f64>> = pts.iter().map(|p| vec![p[0] + w, p[1] * p[0], w]).collect();
+    let mut s = 0.0;
+    for r in &rows {
+        s += r[0] * r[1] + r.iter().sum::<f64>();
+    }
+    s + pts.iter().map(|p| p[1]).fold(0.0, f64::max)
+}
+
+#[differentiate(hessian)]
+fn collected_rows_hessian(r: &[f64]) -> f64 {
+    let pts: Vec<[f64; 2]> = r.iter().map(|&x| [x * x, x.sin()]).collect();
+    let mut s = 0.0;
+    for p in &pts {
+        s += p[0] * p[1];
+    }
+    s
+}
+
+#[test]
+fn collect_of_rows_written_out() {
+    let p = [1.0, 1.2, 0.8, 1.1, 0.9, 0.3];
+    let (value, (dr, dphase)) = ring_grad(&p[..5], p[5]);
+    assert_eq!(value.to_bits(), ring(&p[..5], p[5]).to_bits());
+    let got = [dr, vec![dphase]].concat();
+    assert_gradient(|q| ring(&q[..5], q[5]), &p, &got, TOL);
+
+    let xs = [0.5, -0.3, 0.9];
+    let w = [0.2, 0.7, -0.4];
+    let (value, dw) = features_per_step_grad(&xs, &w);
+    assert_eq!(value.to_bits(), features_per_step(&xs, &w).to_bits());
+    assert_gradient(|q| features_per_step(&xs, q), &w, &dw, TOL);
+
+    let (value, dw) = collected_rows_written_grad(&xs, 0.7);
+    assert_eq!(value.to_bits(), collected_rows_written(&xs, 0.7).to_bits());
+    assert_gradient(|q| collected_rows_written(&xs, q[0]), &[0.7], &[dw], TOL);
+
+    // `H v` against the gradient's analytic derivative: `d/dx (x² sin x)` is
+    // `2x sin x + x² cos x`, whose derivative is `2 sin x + 4x cos x - x² sin x`.
+    let r = [1.0, 1.2, 0.8];
+    let v = vec![1.0, -0.5, 2.0];
+    let (value, grad, hv) = collected_rows_hessian_hvp(&r, v.clone());
+    assert_eq!(value.to_bits(), collected_rows_hessian(&r).to_bits());
+    for k in 0..3 {
+        let x = r[k];
+        assert_close(grad[k], 2.0 * x * x.sin() + x * x * x.cos(), 1e-14);
+        let second = 2.0 * x.sin() + 4.0 * x * x.cos() - x * x * x.sin();
+        assert_close(hv[k], second * v[k], 1e-14);
+    }
+}
+
+#[differentiate]
 fn built_with_push(x: &[f64]) -> f64 {
     let mut v = Vec::with_capacity(x.len());
     for xi in x {

@@ -198,28 +198,30 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
+    /// The elements of `row`, a row written out (`[a, b]`, `vec![a, b]`) in a block still
+    /// open; `None` for any other array, and for an empty one.
+    pub(super) fn literal_row(&self, row: Mem) -> Option<&[Operand]> {
+        let mut latest_first = self
+            .blocks
+            .iter()
+            .rev()
+            .flat_map(|block| block.iter().rev());
+        latest_first.find_map(|stmt| match stmt {
+            ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::List { elems, row: None },
+                ..
+            }) if *mem == row && !elems.is_empty() => Some(&elems[..]),
+            _ => None,
+        })
+    }
+
     /// `vec![[a, b]; n]`, `vec![vec![a, b]; n]`: the matrix allocated (filled with the row's
     /// first element, held constant), then the row stored in each of its rows.
     fn repeat_row(&mut self, row: Mem, len: Operand, vec: bool, span: Span) -> Val {
         let row_vec = self.mems[row.index()].vec;
-        let (first, row_len) = match self.blocks.last().and_then(|block| {
-            block.iter().rev().find_map(|stmt| match stmt {
-                ir::Stmt::MemInit(MemInit {
-                    mem,
-                    kind: MemInitKind::List { elems, row: None },
-                    ..
-                }) if *mem == row => Some(elems.clone()),
-                _ => None,
-            })
-        }) {
-            Some(elems) if !elems.is_empty() => {
-                let n = proc_macro2::Literal::usize_suffixed(elems.len());
-                let n = Operand::Const(Const {
-                    tokens: quote::quote!(#n),
-                    atomic: true,
-                });
-                (elems[0].clone(), n)
-            }
+        let (first, row_len) = match self.literal_row(row) {
+            Some(elems) => (elems[0].clone(), length(elems.len())),
             // A row that is not written out (a variable, `Vec::new()`) has no element to fill
             // with that is sure to exist.
             _ => {
@@ -559,6 +561,15 @@ impl Lowerer<'_> {
     }
 }
 
+/// A length known when the macro runs, as a `usize` literal.
+pub(super) fn length(n: usize) -> Operand {
+    let n = proc_macro2::Literal::usize_suffixed(n);
+    Operand::Const(Const {
+        tokens: quote::quote!(#n),
+        atomic: true,
+    })
+}
+
 /// `vec![elem; len]`: its element and length.
 fn vec_repeat(mac: &syn::Macro) -> Option<(Expr, Expr)> {
     mac.parse_body_with(|input: syn::parse::ParseStream| {
@@ -583,7 +594,7 @@ fn literal_row(expr: &Expr) -> Option<(Punctuated<Expr, Token![,]>, bool)> {
 }
 
 /// Building a matrix out of rows the function makes.
-pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`, `collect()` of rows) is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
+pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`, `collect()` of rows other than ones written out as `[a, b]` or `vec![a, b]`) is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
 
 /// A tuple of literals (`(0, 1)`, `(2usize, -0.5)`), nested tuples too.
 fn constant_tuple(expr: &Expr) -> bool {

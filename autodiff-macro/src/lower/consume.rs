@@ -882,7 +882,19 @@ impl Lowerer<'_> {
             ty: None,
             span,
         }));
+        // Rows the closure writes out (`|&t| [r * t.cos(), r * t.sin()]`, `vec![a, b]`): their
+        // length and whether they are `Vec`s. The matrix becomes `vec![[0.0; n]; count]`.
+        let mut rows = None;
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
+            if let (Val::Mem(row, prefix), None) = (&item, &rows) {
+                let len = prefix.is_empty().then(|| l.literal_row(*row)).flatten();
+                if let Some(len) = len.map(<[_]>::len) {
+                    rows = Some((len, l.mems[row.index()].vec));
+                    l.mems[mem.index()].dims = 2;
+                    l.store_row((mem, vec![pos]), (*row, Vec::new()), span);
+                    return;
+                }
+            }
             let value = l.collected(item, span);
             l.push(ir::Stmt::Store(ir::Store {
                 mem,
@@ -892,6 +904,25 @@ impl Lowerer<'_> {
                 span,
             }));
         });
+        if let Some((len, vec)) = rows {
+            let init = self
+                .blocks
+                .iter_mut()
+                .rev()
+                .flatten()
+                .find_map(|stmt| match stmt {
+                    ir::Stmt::MemInit(init) if init.mem == mem => Some(init),
+                    _ => None,
+                });
+            if let Some(MemInit {
+                kind: MemInitKind::Repeat { lens, vecs, .. },
+                ..
+            }) = init
+            {
+                lens.push(super::array::length(len));
+                vecs.push(vec);
+            }
+        }
         Val::Mem(mem, Vec::new())
     }
 
