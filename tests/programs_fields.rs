@@ -1,0 +1,834 @@
+//! Programs from many fields, written the way their authors write them, each checked against
+//! central finite differences (the value bit for bit against the function): attention, option
+//! pricing, an HMM's forward algorithm, Sinkhorn iterations, Cox regression, the heat equation,
+//! a small CNN, Bradley-Terry ranking, an N-body integrator, a policy gradient with entropy,
+//! splines, an AR model, a neural ODE, kernel ridge regression, tone mapping, a mixture of
+//! experts, curve fitting through a residual helper and a sparse regression of adaptors.
+#![allow(clippy::needless_range_loop)] // index loops are how this numerical code is written
+
+use autodiff_core::{Differentiable, differentiate, no_grad, numeric_gradient};
+
+/// `got` within `tol` of `want`, relative to the largest of `want`'s components (at least 1).
+fn close(name: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    let scale = want.iter().fold(1.0f64, |m, w| m.max(w.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * scale,
+            "{name}[{i}]: got {g}, want {w} (scale {scale})"
+        );
+    }
+}
+
+// 1. single-head attention, softmax per row with max subtraction
+#[differentiate(wrt(q, k, v))]
+fn attention_loss(q: &[Vec<f64>], k: &[Vec<f64>], v: &[Vec<f64>], target: &[Vec<f64>]) -> f64 {
+    let n = q.len();
+    let d = q[0].len();
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut loss = 0.0;
+    for i in 0..n {
+        let mut scores = vec![0.0; n];
+        for j in 0..n {
+            let mut s = 0.0;
+            for t in 0..d {
+                s += q[i][t] * k[j][t];
+            }
+            scores[j] = s * scale;
+        }
+        let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let mut z = 0.0;
+        for j in 0..n {
+            scores[j] = (scores[j] - m).exp();
+            z += scores[j];
+        }
+        for t in 0..d {
+            let mut out = 0.0;
+            for j in 0..n {
+                out += scores[j] / z * v[j][t];
+            }
+            let e = out - target[i][t];
+            loss += e * e;
+        }
+    }
+    loss / n as f64
+}
+
+#[test]
+fn attention() {
+    let n = 4;
+    let d = 3;
+    let mk = |s: f64| -> Vec<Vec<f64>> {
+        (0..n)
+            .map(|i| (0..d).map(|t| ((i * 7 + t * 3) as f64 * s).sin()).collect())
+            .collect()
+    };
+    let (q, k, v, tg) = (mk(0.3), mk(0.5), mk(0.7), mk(1.1));
+    let (val, (gq, gk, gv)) = attention_loss_grad(&q, &k, &v, &tg);
+    assert_eq!(val, attention_loss(&q, &k, &v, &tg));
+    let flat: Vec<f64> = [&q, &k, &v]
+        .iter()
+        .flat_map(|m| m.iter().flatten().cloned())
+        .collect();
+    let unflat = |x: &[f64], o: usize| -> Vec<Vec<f64>> {
+        (0..n)
+            .map(|i| x[o + i * d..o + i * d + d].to_vec())
+            .collect()
+    };
+    let fd = numeric_gradient(
+        |x| attention_loss(&unflat(x, 0), &unflat(x, n * d), &unflat(x, 2 * n * d), &tg),
+        &flat,
+    );
+    let got: Vec<f64> = [&gq, &gk, &gv]
+        .iter()
+        .flat_map(|m| m.iter().flatten().cloned())
+        .collect();
+    close("attention", &got, &fd, 1e-7);
+}
+
+// 2. Black-Scholes with an erf approximation (Abramowitz-Stegun 7.1.26), a differentiated
+// helper calling another.
+#[differentiate]
+fn norm_cdf(x: f64) -> f64 {
+    0.5 * (1.0 + erf_diff(x / std::f64::consts::SQRT_2))
+}
+
+#[differentiate]
+fn erf_diff(x: f64) -> f64 {
+    let sign = if x < 0.0 { -1.0 } else { 1.0 };
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let y = 1.0
+        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+            + 0.254829592)
+            * t
+            * (-x * x).exp();
+    sign * y
+}
+
+#[differentiate(wrt(spot, vol, rate, maturity))]
+fn call_price(spot: f64, strike: f64, vol: f64, rate: f64, maturity: f64) -> f64 {
+    let sqrt_t = maturity.sqrt();
+    let d1 = ((spot / strike).ln() + (rate + 0.5 * vol * vol) * maturity) / (vol * sqrt_t);
+    let d2 = d1 - vol * sqrt_t;
+    spot * norm_cdf(d1) - strike * (-rate * maturity).exp() * norm_cdf(d2)
+}
+
+#[test]
+fn black_scholes() {
+    for &(s, kk) in &[(100.0, 95.0), (80.0, 100.0), (100.0, 100.0)] {
+        let (val, g) = call_price_grad(s, kk, 0.2, 0.03, 1.5);
+        assert_eq!(val, call_price(s, kk, 0.2, 0.03, 1.5));
+        let fd = numeric_gradient(
+            |x| call_price(x[0], kk, x[1], x[2], x[3]),
+            &[s, 0.2, 0.03, 1.5],
+        );
+        close("bs", &[g.0, g.1, g.2, g.3], &fd, 1e-8);
+    }
+}
+
+// 3. HMM forward algorithm in log space
+#[differentiate(wrt(log_init, log_trans, log_emit))]
+fn hmm_loglik(
+    log_init: &[f64],
+    log_trans: &[Vec<f64>],
+    log_emit: &[Vec<f64>],
+    obs: &[usize],
+) -> f64 {
+    let s = log_init.len();
+    let mut alpha: Vec<f64> = (0..s).map(|i| log_init[i] + log_emit[i][obs[0]]).collect();
+    for &o in &obs[1..] {
+        let mut next = vec![0.0; s];
+        for j in 0..s {
+            let mut m = f64::NEG_INFINITY;
+            for i in 0..s {
+                m = m.max(alpha[i] + log_trans[i][j]);
+            }
+            let mut acc = 0.0;
+            for i in 0..s {
+                acc += (alpha[i] + log_trans[i][j] - m).exp();
+            }
+            next[j] = m + acc.ln() + log_emit[j][o];
+        }
+        alpha = next;
+    }
+    let m = alpha.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    m + alpha.iter().map(|a| (a - m).exp()).sum::<f64>().ln()
+}
+
+#[test]
+fn hmm() {
+    let s = 3;
+    let e = 4;
+    let li: Vec<f64> = (0..s).map(|i| -1.0 - 0.1 * i as f64).collect();
+    let lt: Vec<Vec<f64>> = (0..s)
+        .map(|i| {
+            (0..s)
+                .map(|j| -0.5 - 0.3 * ((i + 2 * j) % 3) as f64)
+                .collect()
+        })
+        .collect();
+    let le: Vec<Vec<f64>> = (0..s)
+        .map(|i| {
+            (0..e)
+                .map(|j| -0.7 - 0.2 * ((3 * i + j) % 4) as f64)
+                .collect()
+        })
+        .collect();
+    let obs = [0usize, 2, 1, 3, 3, 0, 1];
+    let (val, (gi, gt, ge)) = hmm_loglik_grad(&li, &lt, &le, &obs);
+    assert_eq!(val, hmm_loglik(&li, &lt, &le, &obs));
+    let mut flat = li.clone();
+    flat.extend(lt.iter().flatten());
+    flat.extend(le.iter().flatten());
+    let fd = numeric_gradient(
+        |x| {
+            let li = x[..s].to_vec();
+            let lt: Vec<Vec<f64>> = (0..s)
+                .map(|i| x[s + i * s..s + i * s + s].to_vec())
+                .collect();
+            let o = s + s * s;
+            let le: Vec<Vec<f64>> = (0..s)
+                .map(|i| x[o + i * e..o + i * e + e].to_vec())
+                .collect();
+            hmm_loglik(&li, &lt, &le, &obs)
+        },
+        &flat,
+    );
+    let mut got = gi.clone();
+    got.extend(gt.iter().flatten());
+    got.extend(ge.iter().flatten());
+    close("hmm", &got, &fd, 1e-8);
+}
+
+// 4. Sinkhorn (entropic OT) with fixed iterations, Vec reassignment inside the loop
+#[differentiate(wrt(cost))]
+fn sinkhorn(cost: &[Vec<f64>], a: &[f64], b: &[f64], eps: f64, iters: usize) -> f64 {
+    let n = a.len();
+    let m = b.len();
+    let mut kmat = vec![vec![0.0; m]; n];
+    for i in 0..n {
+        for j in 0..m {
+            kmat[i][j] = (-cost[i][j] / eps).exp();
+        }
+    }
+    let mut u = vec![1.0; n];
+    let mut v = vec![1.0; m];
+    for _ in 0..iters {
+        for i in 0..n {
+            let mut s = 0.0;
+            for j in 0..m {
+                s += kmat[i][j] * v[j];
+            }
+            u[i] = a[i] / s;
+        }
+        for j in 0..m {
+            let mut s = 0.0;
+            for i in 0..n {
+                s += kmat[i][j] * u[i];
+            }
+            v[j] = b[j] / s;
+        }
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        for j in 0..m {
+            total += u[i] * kmat[i][j] * v[j] * cost[i][j];
+        }
+    }
+    total
+}
+
+#[test]
+fn sinkhorn_ot() {
+    let n = 3;
+    let m = 4;
+    let cost: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..m)
+                .map(|j| ((i as f64) - 0.7 * j as f64).powi(2) * 0.3)
+                .collect()
+        })
+        .collect();
+    let a = vec![0.2, 0.5, 0.3];
+    let b = vec![0.25, 0.25, 0.3, 0.2];
+    let (val, g) = sinkhorn_grad(&cost, &a, &b, 0.5, 20);
+    assert_eq!(val, sinkhorn(&cost, &a, &b, 0.5, 20));
+    let flat: Vec<f64> = cost.iter().flatten().cloned().collect();
+    let fd = numeric_gradient(
+        |x| {
+            sinkhorn(
+                &(0..n)
+                    .map(|i| x[i * m..i * m + m].to_vec())
+                    .collect::<Vec<_>>(),
+                &a,
+                &b,
+                0.5,
+                20,
+            )
+        },
+        &flat,
+    );
+    let got: Vec<f64> = g.iter().flatten().cloned().collect();
+    close("sinkhorn", &got, &fd, 1e-7);
+}
+
+// 5. Cox partial likelihood: sorted by time, risk set via reverse cumulative sum
+#[differentiate(wrt(beta))]
+fn cox_nll(beta: &[f64], x: &[Vec<f64>], time: &[f64], event: &[bool]) -> f64 {
+    let n = x.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| time[i].partial_cmp(&time[j]).unwrap());
+    let eta: Vec<f64> = x
+        .iter()
+        .map(|xi| xi.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>())
+        .collect();
+    let mut risk = 0.0;
+    let mut nll = 0.0;
+    for &i in order.iter().rev() {
+        risk += eta[i].exp();
+        if event[i] {
+            nll -= eta[i] - risk.ln();
+        }
+    }
+    nll
+}
+
+#[test]
+fn cox() {
+    let n = 7;
+    let x: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            vec![
+                (i as f64 * 0.7).sin(),
+                (i as f64 * 1.3).cos(),
+                0.1 * i as f64,
+            ]
+        })
+        .collect();
+    let time: Vec<f64> = (0..n).map(|i| ((i * 5) % 7) as f64 + 0.5).collect();
+    let event: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
+    let beta = vec![0.3, -0.2, 0.5];
+    let (val, g) = cox_nll_grad(&beta, &x, &time, &event);
+    assert_eq!(val, cox_nll(&beta, &x, &time, &event));
+    let fd = numeric_gradient(|b| cox_nll(b, &x, &time, &event), &beta);
+    close("cox", &g, &fd, 1e-8);
+}
+
+// 6. Heat equation, explicit scheme, u = next each step; loss on final profile
+#[differentiate(wrt(u0, alpha))]
+fn heat(u0: &[f64], alpha: f64, steps: usize, target: &[f64]) -> f64 {
+    let n = u0.len();
+    let mut u = u0.to_vec();
+    for _ in 0..steps {
+        let mut next = u.clone();
+        for i in 1..n - 1 {
+            next[i] = u[i] + alpha * (u[i - 1] - 2.0 * u[i] + u[i + 1]);
+        }
+        u = next;
+    }
+    u.iter()
+        .zip(target)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+}
+
+#[test]
+fn heat_eq() {
+    let u0: Vec<f64> = (0..8).map(|i| (i as f64 * 0.4).sin()).collect();
+    let target: Vec<f64> = (0..8).map(|i| 0.1 * i as f64).collect();
+    let (val, (gu, ga)) = heat_grad(&u0, 0.2, 10, &target);
+    assert_eq!(val, heat(&u0, 0.2, 10, &target));
+    let mut flat = u0.clone();
+    flat.push(0.2);
+    let fd = numeric_gradient(|x| heat(&x[..8], x[8], 10, &target), &flat);
+    let mut got = gu.clone();
+    got.push(ga);
+    close("heat", &got, &fd, 1e-8);
+}
+
+// 7. conv1d + relu + max pool via windows + linear head
+#[differentiate(wrt(kernel, w))]
+fn conv_net(signal: &[f64], kernel: &[f64; 3], w: &[f64], bias: f64) -> f64 {
+    let conv: Vec<f64> = signal
+        .windows(3)
+        .map(|win| (win[0] * kernel[0] + win[1] * kernel[1] + win[2] * kernel[2] + bias).max(0.0))
+        .collect();
+    let pooled: Vec<f64> = conv
+        .chunks(2)
+        .map(|c| c.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let mut out = 0.0;
+    for (p, wi) in pooled.iter().zip(w) {
+        out += p * wi;
+    }
+    (out - 1.0).powi(2)
+}
+
+#[test]
+fn conv() {
+    let signal: Vec<f64> = (0..11).map(|i| (i as f64 * 0.9).sin() + 0.3).collect();
+    let kernel = [0.5, -0.3, 0.8];
+    let w: Vec<f64> = (0..5).map(|i| 0.2 + 0.1 * i as f64).collect();
+    let (val, (gk, gw)) = conv_net_grad(&signal, &kernel, &w, 0.05);
+    assert_eq!(val, conv_net(&signal, &kernel, &w, 0.05));
+    let mut flat = kernel.to_vec();
+    flat.extend(&w);
+    let fd = numeric_gradient(
+        |x| conv_net(&signal, &[x[0], x[1], x[2]], &x[3..], 0.05),
+        &flat,
+    );
+    let mut got = gk.to_vec();
+    got.extend(&gw);
+    close("conv", &got, &fd, 1e-7);
+}
+
+// 8. Bradley-Terry with matches as tuples
+#[differentiate(wrt(skill))]
+fn bradley_terry(skill: &[f64], matches: &[(usize, usize, bool)], l2: f64) -> f64 {
+    let mut nll = 0.0;
+    for &(a, b, a_won) in matches {
+        let diff = skill[a] - skill[b];
+        let p = 1.0 / (1.0 + (-diff).exp());
+        nll -= if a_won { p.ln() } else { (1.0 - p).ln() };
+    }
+    nll + l2 * skill.iter().map(|s| s * s).sum::<f64>()
+}
+
+#[test]
+fn bt() {
+    let skill = vec![0.1, -0.4, 0.7, 0.0];
+    let matches = vec![
+        (0, 1, true),
+        (1, 2, false),
+        (2, 3, true),
+        (3, 0, false),
+        (0, 2, false),
+    ];
+    let (val, g) = bradley_terry_grad(&skill, &matches, 0.01);
+    assert_eq!(val, bradley_terry(&skill, &matches, 0.01));
+    let fd = numeric_gradient(|s| bradley_terry(s, &matches, 0.01), &skill);
+    close("bt", &g, &fd, 1e-8);
+}
+
+// 9. N-body leapfrog with a struct of arrays
+#[derive(Clone, Copy)]
+struct Body {
+    pos: [f64; 2],
+    vel: [f64; 2],
+}
+
+#[differentiate(wrt(masses))]
+fn nbody_energy_drift(masses: &[f64], bodies: &[Body], dt: f64, steps: usize) -> f64 {
+    let n = bodies.len();
+    let mut pos = vec![[0.0; 2]; n];
+    let mut vel = vec![[0.0; 2]; n];
+    for i in 0..n {
+        pos[i] = bodies[i].pos;
+        vel[i] = bodies[i].vel;
+    }
+    for _ in 0..steps {
+        let mut acc = vec![[0.0; 2]; n];
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    let dx = pos[j][0] - pos[i][0];
+                    let dy = pos[j][1] - pos[i][1];
+                    let r2 = dx * dx + dy * dy + 0.01;
+                    let inv = masses[j] / (r2 * r2.sqrt());
+                    acc[i][0] += dx * inv;
+                    acc[i][1] += dy * inv;
+                }
+            }
+        }
+        for i in 0..n {
+            vel[i][0] += dt * acc[i][0];
+            vel[i][1] += dt * acc[i][1];
+            pos[i][0] += dt * vel[i][0];
+            pos[i][1] += dt * vel[i][1];
+        }
+    }
+    let mut ke = 0.0;
+    for i in 0..n {
+        ke += 0.5 * masses[i] * (vel[i][0] * vel[i][0] + vel[i][1] * vel[i][1]);
+    }
+    ke
+}
+
+#[test]
+fn nbody() {
+    let bodies: Vec<Body> = (0..4)
+        .map(|i| {
+            let a = i as f64 * 1.7;
+            Body {
+                pos: [a.cos(), a.sin()],
+                vel: [-0.2 * a.sin(), 0.2 * a.cos()],
+            }
+        })
+        .collect();
+    let masses = vec![1.0, 0.5, 0.8, 0.3];
+    let (val, g) = nbody_energy_drift_grad(&masses, &bodies, 0.01, 15);
+    assert_eq!(val, nbody_energy_drift(&masses, &bodies, 0.01, 15));
+    let fd = numeric_gradient(|m| nbody_energy_drift(m, &bodies, 0.01, 15), &masses);
+    close("nbody", &g, &fd, 1e-8);
+}
+
+// 10. entropy-regularized softmax policy with no_grad baseline
+#[differentiate(wrt(logits))]
+fn policy_loss(logits: &[f64], rewards: &[f64], beta: f64) -> f64 {
+    let m = no_grad(logits.iter().cloned().fold(f64::MIN, f64::max));
+    let exps: Vec<f64> = logits.iter().map(|l| (l - m).exp()).collect();
+    let z: f64 = exps.iter().sum();
+    let probs: Vec<f64> = exps.iter().map(|e| e / z).collect();
+    let baseline = no_grad(rewards.iter().sum::<f64>() / rewards.len() as f64);
+    let mut loss = 0.0;
+    let mut entropy = 0.0;
+    for (p, r) in probs.iter().zip(rewards) {
+        loss -= p * (r - baseline);
+        if *p > 0.0 {
+            entropy -= p * p.ln();
+        }
+    }
+    loss - beta * entropy
+}
+
+#[test]
+fn policy() {
+    let logits = vec![0.2, 1.5, -0.3, 0.9];
+    let rewards = vec![1.0, 0.0, 2.0, -1.0];
+    let (val, g) = policy_loss_grad(&logits, &rewards, 0.1);
+    assert_eq!(val, policy_loss(&logits, &rewards, 0.1));
+    let fd = numeric_gradient(|l| policy_loss(l, &rewards, 0.1), &logits);
+    close("policy", &g, &fd, 1e-8);
+}
+
+// 11. cubic spline evaluation with binary search on knots (partition_point)
+#[differentiate(wrt(values, slopes))]
+fn spline_fit(knots: &[f64], values: &[f64], slopes: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+    let mut sse = 0.0;
+    for (&x, &y) in xs.iter().zip(ys) {
+        let k = knots.partition_point(|&t| t <= x).clamp(1, knots.len() - 1) - 1;
+        let h = knots[k + 1] - knots[k];
+        let t = (x - knots[k]) / h;
+        let h00 = 2.0 * t * t * t - 3.0 * t * t + 1.0;
+        let h10 = t * t * t - 2.0 * t * t + t;
+        let h01 = -2.0 * t * t * t + 3.0 * t * t;
+        let h11 = t * t * t - t * t;
+        let p =
+            h00 * values[k] + h10 * h * slopes[k] + h01 * values[k + 1] + h11 * h * slopes[k + 1];
+        sse += (p - y) * (p - y);
+    }
+    sse
+}
+
+#[test]
+fn spline() {
+    let knots = [0.0, 1.0, 2.5, 4.0];
+    let values = vec![0.0, 0.8, 0.3, -0.5];
+    let slopes = vec![1.0, 0.0, -0.5, 0.2];
+    let xs: Vec<f64> = (0..12).map(|i| i as f64 * 0.33).collect();
+    let ys: Vec<f64> = xs.iter().map(|x: &f64| x.sin()).collect();
+    let (val, (gv, gs)) = spline_fit_grad(&knots, &values, &slopes, &xs, &ys);
+    assert_eq!(val, spline_fit(&knots, &values, &slopes, &xs, &ys));
+    let mut flat = values.clone();
+    flat.extend(&slopes);
+    let fd = numeric_gradient(|p| spline_fit(&knots, &p[..4], &p[4..], &xs, &ys), &flat);
+    let mut got = gv.clone();
+    got.extend(&gs);
+    close("spline", &got, &fd, 1e-8);
+}
+
+// 12. AR(p) Gaussian log-likelihood via windows
+#[differentiate(wrt(phi, log_sigma))]
+fn ar_nll(series: &[f64], phi: &[f64], log_sigma: f64) -> f64 {
+    let p = phi.len();
+    let sigma2 = (2.0 * log_sigma).exp();
+    let mut nll = 0.0;
+    for w in series.windows(p + 1) {
+        let pred: f64 = phi
+            .iter()
+            .zip(w.iter().rev().skip(1))
+            .map(|(a, b)| a * b)
+            .sum();
+        let e = w[p] - pred;
+        nll += 0.5 * e * e / sigma2 + log_sigma;
+    }
+    nll
+}
+
+#[test]
+fn ar() {
+    let series: Vec<f64> = (0..30)
+        .map(|i| (i as f64 * 0.37).sin() + 0.1 * (i as f64 * 2.1).cos())
+        .collect();
+    let phi = vec![0.5, -0.2, 0.1];
+    let (val, (gp, gs)) = ar_nll_grad(&series, &phi, -0.3);
+    assert_eq!(val, ar_nll(&series, &phi, -0.3));
+    let fd = numeric_gradient(|x| ar_nll(&series, &x[..3], x[3]), &[0.5, -0.2, 0.1, -0.3]);
+    let mut got = gp.clone();
+    got.push(gs);
+    close("ar", &got, &fd, 1e-8);
+}
+
+// 13. Neural ODE: tanh MLP dynamics, Euler steps, struct params with method
+#[derive(Clone, Differentiable)]
+struct Field {
+    w1: Vec<Vec<f64>>,
+    b1: Vec<f64>,
+    w2: Vec<Vec<f64>>,
+}
+
+impl Field {
+    #[differentiate]
+    fn rhs(&self, state: &[f64]) -> Vec<f64> {
+        let h: Vec<f64> = self
+            .w1
+            .iter()
+            .zip(&self.b1)
+            .map(|(row, b)| (row.iter().zip(state).map(|(w, s)| w * s).sum::<f64>() + b).tanh())
+            .collect();
+        self.w2
+            .iter()
+            .map(|row| row.iter().zip(&h).map(|(w, x)| w * x).sum::<f64>())
+            .collect()
+    }
+}
+
+#[differentiate(wrt(field))]
+fn ode_loss(field: &Field, x0: &[f64], dt: f64, steps: usize, target: &[f64]) -> f64 {
+    let mut x = x0.to_vec();
+    for _ in 0..steps {
+        let dx = field.rhs(&x);
+        for i in 0..x.len() {
+            x[i] += dt * dx[i];
+        }
+    }
+    x.iter().zip(target).map(|(a, b)| (a - b) * (a - b)).sum()
+}
+
+#[test]
+fn neural_ode() {
+    let h = 4;
+    let d = 2;
+    let f = Field {
+        w1: (0..h)
+            .map(|i| {
+                (0..d)
+                    .map(|j| ((i * 3 + j) as f64 * 0.7).sin() * 0.5)
+                    .collect()
+            })
+            .collect(),
+        b1: (0..h).map(|i| 0.1 * i as f64 - 0.15).collect(),
+        w2: (0..d)
+            .map(|i| {
+                (0..h)
+                    .map(|j| ((i * 5 + j) as f64 * 0.3).cos() * 0.4)
+                    .collect()
+            })
+            .collect(),
+    };
+    let x0 = [1.0, -0.5];
+    let target = [0.3, 0.2];
+    let (val, g) = ode_loss_grad(&f, &x0, 0.1, 12, &target);
+    assert_eq!(val, ode_loss(&f, &x0, 0.1, 12, &target));
+    let flat = |f: &Field| -> Vec<f64> {
+        let mut v: Vec<f64> = f.w1.iter().flatten().cloned().collect();
+        v.extend(&f.b1);
+        v.extend(f.w2.iter().flatten());
+        v
+    };
+    let fd = numeric_gradient(
+        |p| {
+            let f = Field {
+                w1: (0..h).map(|i| p[i * d..i * d + d].to_vec()).collect(),
+                b1: p[h * d..h * d + h].to_vec(),
+                w2: (0..d)
+                    .map(|i| p[h * d + h + i * h..h * d + h + i * h + h].to_vec())
+                    .collect(),
+            };
+            ode_loss(&f, &x0, 0.1, 12, &target)
+        },
+        &flat(&f),
+    );
+    close("ode", &flat(&g), &fd, 1e-8);
+}
+
+// 14. Kernel ridge objective with an RBF kernel built by closures
+#[differentiate(wrt(alpha, log_len))]
+fn krr(alpha: &[f64], log_len: f64, xs: &[[f64; 2]], ys: &[f64], lambda: f64) -> f64 {
+    let ell2 = (2.0 * log_len).exp();
+    let k = |a: &[f64; 2], b: &[f64; 2]| -> f64 {
+        let d0 = a[0] - b[0];
+        let d1 = a[1] - b[1];
+        (-(d0 * d0 + d1 * d1) / (2.0 * ell2)).exp()
+    };
+    let n = xs.len();
+    let mut loss = 0.0;
+    for i in 0..n {
+        let mut f = 0.0;
+        for j in 0..n {
+            f += alpha[j] * k(&xs[i], &xs[j]);
+        }
+        loss += (f - ys[i]).powi(2);
+    }
+    let mut reg = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            reg += alpha[i] * alpha[j] * k(&xs[i], &xs[j]);
+        }
+    }
+    loss + lambda * reg
+}
+
+#[test]
+fn kernel_ridge() {
+    let xs: Vec<[f64; 2]> = (0..5)
+        .map(|i| [(i as f64).sin(), (i as f64 * 0.5).cos()])
+        .collect();
+    let ys: Vec<f64> = (0..5).map(|i| 0.3 * i as f64 - 0.4).collect();
+    let alpha = vec![0.1, -0.2, 0.3, 0.05, -0.1];
+    let (val, (ga, gl)) = krr_grad(&alpha, 0.2, &xs, &ys, 0.1);
+    assert_eq!(val, krr(&alpha, 0.2, &xs, &ys, 0.1));
+    let mut flat = alpha.clone();
+    flat.push(0.2);
+    let fd = numeric_gradient(|p| krr(&p[..5], p[5], &xs, &ys, 0.1), &flat);
+    let mut got = ga.clone();
+    got.push(gl);
+    close("krr", &got, &fd, 1e-8);
+}
+
+// 15. photometric: gamma, clamp, mul_add, powf with learned exponent
+#[differentiate(wrt(gain, gamma, offset))]
+fn tone_map(pixels: &[f64], reference: &[f64], gain: f64, gamma: f64, offset: f64) -> f64 {
+    let mut err = 0.0;
+    for (&p, &r) in pixels.iter().zip(reference) {
+        let lin = p.mul_add(gain, offset).clamp(0.0, 1.0);
+        let out = lin.powf(1.0 / gamma);
+        err += (out - r).abs().min(0.5);
+    }
+    err / pixels.len() as f64
+}
+
+#[test]
+fn tone() {
+    let pixels: Vec<f64> = (0..9).map(|i| 0.05 + 0.1 * i as f64).collect();
+    let reference: Vec<f64> = pixels.iter().map(|p| p.powf(0.45) * 0.9 + 0.013).collect();
+    let (val, g) = tone_map_grad(&pixels, &reference, 1.1, 2.0, 0.02);
+    assert_eq!(val, tone_map(&pixels, &reference, 1.1, 2.0, 0.02));
+    let fd = numeric_gradient(
+        |x| tone_map(&pixels, &reference, x[0], x[1], x[2]),
+        &[1.1, 2.0, 0.02],
+    );
+    close("tone", &[g.0, g.1, g.2], &fd, 1e-7);
+}
+
+// 16. Mixture of experts: gate softmax, expert argmax under no_grad used as index
+#[differentiate(wrt(gate_w, experts))]
+fn moe(gate_w: &[Vec<f64>], experts: &[Vec<f64>], x: &[f64], y: f64) -> f64 {
+    let logits: Vec<f64> = gate_w
+        .iter()
+        .map(|w| w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>())
+        .collect();
+    let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = logits.iter().map(|l| (l - m).exp()).sum();
+    let mut pred = 0.0;
+    for (l, e) in logits.iter().zip(experts) {
+        let g = (l - m).exp() / z;
+        let out: f64 = e.iter().zip(x).map(|(a, b)| a * b).sum();
+        pred += g * out;
+    }
+    let best = logits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.partial_cmp(b.1).unwrap())
+        .map(|(i, _)| i)
+        .unwrap();
+    let aux: f64 = experts[best].iter().map(|v| v * v).sum();
+    (pred - y).powi(2) + 0.01 * aux
+}
+
+#[test]
+fn mixture_of_experts() {
+    let e = 3;
+    let d = 4;
+    let gw: Vec<Vec<f64>> = (0..e)
+        .map(|i| (0..d).map(|j| ((i * 4 + j) as f64 * 0.61).sin()).collect())
+        .collect();
+    let ex: Vec<Vec<f64>> = (0..e)
+        .map(|i| (0..d).map(|j| ((i * 2 + j) as f64 * 0.37).cos()).collect())
+        .collect();
+    let x = [0.5, -1.0, 0.25, 0.8];
+    let (val, (ggw, gex)) = moe_grad(&gw, &ex, &x, 0.7);
+    assert_eq!(val, moe(&gw, &ex, &x, 0.7));
+    let mut flat: Vec<f64> = gw.iter().flatten().cloned().collect();
+    flat.extend(ex.iter().flatten());
+    let fd = numeric_gradient(
+        |p| {
+            let gw: Vec<Vec<f64>> = (0..e).map(|i| p[i * d..i * d + d].to_vec()).collect();
+            let ex: Vec<Vec<f64>> = (0..e)
+                .map(|i| p[e * d + i * d..e * d + i * d + d].to_vec())
+                .collect();
+            moe(&gw, &ex, &x, 0.7)
+        },
+        &flat,
+    );
+    let mut got: Vec<f64> = ggw.iter().flatten().cloned().collect();
+    got.extend(gex.iter().flatten());
+    close("moe", &got, &fd, 1e-8);
+}
+
+// 17. Gauss-Newton style residual helper returning a Vec, called from the objective
+#[differentiate]
+fn residuals(params: &[f64; 3], ts: &[f64], ys: &[f64]) -> Vec<f64> {
+    ts.iter()
+        .zip(ys)
+        .map(|(&t, &y)| params[0] * (-params[1] * t).exp() + params[2] - y)
+        .collect()
+}
+
+#[differentiate]
+fn decay_fit(params: &[f64; 3], ts: &[f64], ys: &[f64]) -> f64 {
+    let r = residuals(params, ts, ys);
+    0.5 * r.iter().map(|v| v * v).sum::<f64>()
+}
+
+#[test]
+fn decay() {
+    let ts: Vec<f64> = (0..10).map(|i| i as f64 * 0.4).collect();
+    let ys: Vec<f64> = ts.iter().map(|t| 2.0 * (-0.7 * t).exp() + 0.3).collect();
+    let p = [1.5, 0.5, 0.1];
+    let (val, g) = decay_fit_grad(&p, &ts, &ys);
+    assert_eq!(val, decay_fit(&p, &ts, &ys));
+    let fd = numeric_gradient(|x| decay_fit(&[x[0], x[1], x[2]], &ts, &ys), &p);
+    close("decay", &g.0, &fd, 1e-8);
+}
+
+// 18. Elastic net via iterator adaptors: filter_map, enumerate, skip, step_by
+#[differentiate(wrt(w))]
+fn sparse_loss(w: &[f64], xs: &[Vec<f64>], ys: &[f64], l1: f64) -> f64 {
+    let data: f64 = xs
+        .iter()
+        .zip(ys)
+        .enumerate()
+        .filter(|(i, _)| i % 4 != 3)
+        .map(|(_, (x, y))| {
+            let p: f64 = x.iter().zip(w).map(|(a, b)| a * b).sum();
+            (p - y).powi(2)
+        })
+        .sum();
+    let pen: f64 = w.iter().skip(1).step_by(1).map(|v| v.abs()).sum();
+    data + l1 * pen
+}
+
+#[test]
+fn sparse() {
+    let xs: Vec<Vec<f64>> = (0..9)
+        .map(|i| vec![1.0, (i as f64).sin(), (i as f64 * 0.3).cos()])
+        .collect();
+    let ys: Vec<f64> = (0..9).map(|i| 0.5 * i as f64 - 1.0).collect();
+    let w = vec![0.2, -0.7, 0.4];
+    let (val, g) = sparse_loss_grad(&w, &xs, &ys, 0.05);
+    assert_eq!(val, sparse_loss(&w, &xs, &ys, 0.05));
+    let fd = numeric_gradient(|p| sparse_loss(p, &xs, &ys, 0.05), &w);
+    close("sparse", &g, &fd, 1e-8);
+}
