@@ -589,6 +589,71 @@ fn collected_rows_hessian(r: &[f64]) -> f64 {
     s
 }
 
+/// Rows of a length known before the loop: a Gram matrix, one-hot rows written into, and outer
+/// products collected in every iteration of a loop.
+#[differentiate]
+fn gram_of_collected_rows(x: &[f64]) -> f64 {
+    let n = x.len();
+    let k: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| (-(x[i] - x[j]).powi(2)).exp()).collect())
+        .collect();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            s += k[i][j] * x[i] * x[j];
+        }
+    }
+    s + k.iter().map(|r| r.iter().sum::<f64>()).sum::<f64>()
+}
+
+#[differentiate]
+fn one_hot_rows(x: &[f64], m: usize) -> f64 {
+    let rows: Vec<Vec<f64>> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &xi)| {
+            let mut r = vec![0.0; m];
+            r[i % m] = xi * xi;
+            r[(i + 1) % m] += xi;
+            r
+        })
+        .collect();
+    let mut s = 0.0;
+    for r in &rows {
+        for (j, v) in r.iter().enumerate() {
+            s += v * (j as f64 + 1.0);
+        }
+    }
+    s
+}
+
+#[differentiate]
+fn outer_products_per_step(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut total = 0.0;
+    for t in 0..3 {
+        let m: Vec<Vec<f64>> = (0..n)
+            .map(|i| x.iter().map(|xj| xj * x[i] + t as f64).collect())
+            .collect();
+        total += m[t % n][0] * m[0][t % n];
+    }
+    total
+}
+
+#[test]
+fn collect_of_rows_of_a_known_length() {
+    let x = [0.3, -0.5, 0.9, 0.1];
+    let (value, dx) = gram_of_collected_rows_grad(&x);
+    assert_eq!(value.to_bits(), gram_of_collected_rows(&x).to_bits());
+    assert_gradient(gram_of_collected_rows, &x, &dx, TOL);
+    let (value, dx) = one_hot_rows_grad(&x, 3);
+    assert_eq!(value.to_bits(), one_hot_rows(&x, 3).to_bits());
+    assert_gradient(|q| one_hot_rows(q, 3), &x, &dx, TOL);
+    let (value, dx) = outer_products_per_step_grad(&x);
+    assert_eq!(value.to_bits(), outer_products_per_step(&x).to_bits());
+    assert_gradient(outer_products_per_step, &x, &dx, TOL);
+}
+
 #[test]
 fn collect_of_rows_written_out() {
     let p = [1.0, 1.2, 0.8, 1.1, 0.9, 0.3];

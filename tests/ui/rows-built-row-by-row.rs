@@ -10,11 +10,18 @@ fn pushed_rows(x: &[f64]) -> f64 {
     k[0][1] + k[1][0]
 }
 
+// Rows as long as the item they come from: the matrix's shape is not known before the loop.
 #[differentiate]
-fn gram(x: &[f64]) -> f64 {
+fn triangle(x: &[f64]) -> f64 {
     let n = x.len();
-    let k: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| x[i] * x[j]).collect()).collect();
-    k[0][1]
+    let k: Vec<Vec<f64>> = (0..n).map(|i| (0..=i).map(|j| x[i] * x[j]).collect()).collect();
+    k[1][0]
+}
+
+#[differentiate]
+fn kernel(cost: &[Vec<f64>]) -> f64 {
+    let k: Vec<Vec<f64>> = cost.iter().map(|row| row.iter().map(|c| (-c).exp()).collect()).collect();
+    k[0][0]
 }
 
 fn main() {}

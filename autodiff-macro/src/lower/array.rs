@@ -216,6 +216,73 @@ impl Lowerer<'_> {
         })
     }
 
+    /// The length of `row`, a one-dimensional array made in a block still open: written out
+    /// (`[a, b]`) or filled (`vec![0.0; n]`, a `collect()`); `None` for any other array.
+    pub(super) fn row_len(&self, row: Mem) -> Option<Operand> {
+        if self.mems[row.index()].dims != 1 || self.resized.contains(&row) {
+            return None;
+        }
+        let mut latest_first = self
+            .blocks
+            .iter()
+            .rev()
+            .flat_map(|block| block.iter().rev());
+        let kind = latest_first.find_map(|stmt| match stmt {
+            ir::Stmt::MemInit(init) if init.mem == row => Some(&init.kind),
+            _ => None,
+        })?;
+        match kind {
+            MemInitKind::List { elems, row: None } if !elems.is_empty() => {
+                Some(length(elems.len()))
+            }
+            MemInitKind::Repeat { lens, .. } if lens.len() == 1 => Some(lens[0].clone()),
+            _ => None,
+        }
+    }
+
+    /// `len`, a length computed in the statements `after` (a loop) from values older than
+    /// `before`, computed again ahead of them: the integer arithmetic and lengths of
+    /// parameters that make it, pushed onto `ahead` in order. `None` when it depends on
+    /// anything else (the loop's position, a `Vec` that grows).
+    pub(super) fn hoisted_len(
+        &mut self,
+        len: &Operand,
+        before: usize,
+        after: &[ir::Stmt],
+        ahead: &mut Vec<ir::Stmt>,
+    ) -> Option<Operand> {
+        let value = match len {
+            Operand::Const(_) | Operand::Index(_) => return Some(len.clone()),
+            Operand::Value(value) if value.index() < before => return Some(len.clone()),
+            Operand::Value(value) => *value,
+            _ => return None,
+        };
+        let mut inst = None;
+        ir::walk_stmts(after, &mut |stmt| {
+            if let ir::Stmt::Inst(i) = stmt {
+                if i.result == value {
+                    inst = Some(i.clone());
+                }
+            }
+        });
+        let mut inst = inst?;
+        let pure = match &inst.op {
+            Op::Opaque(opaque) => opaque.index,
+            Op::Len(mem) => self.mems[mem.index()].param.is_some(),
+            _ => false,
+        };
+        if !pure {
+            return None;
+        }
+        for arg in &mut inst.args {
+            *arg = self.hoisted_len(arg, before, after, ahead)?;
+        }
+        inst.result = self.new_value(None);
+        let result = Operand::Value(inst.result);
+        ahead.push(ir::Stmt::Inst(inst));
+        Some(result)
+    }
+
     /// `vec![[a, b]; n]`, `vec![vec![a, b]; n]`: the matrix allocated (filled with the row's
     /// first element, held constant), then the row stored in each of its rows.
     fn repeat_row(&mut self, row: Mem, len: Operand, vec: bool, span: Span) -> Val {
@@ -594,7 +661,7 @@ fn literal_row(expr: &Expr) -> Option<(Punctuated<Expr, Token![,]>, bool)> {
 }
 
 /// Building a matrix out of rows the function makes.
-pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`, `collect()` of rows other than ones written out as `[a, b]` or `vec![a, b]`) is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
+pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`), or collected from rows whose length is not known before the loop (as long as the item they come from), is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
 
 /// A tuple of literals (`(0, 1)`, `(2usize, -0.5)`), nested tuples too.
 fn constant_tuple(expr: &Expr) -> bool {

@@ -882,13 +882,15 @@ impl Lowerer<'_> {
             ty: None,
             span,
         }));
-        // Rows the closure writes out (`|&t| [r * t.cos(), r * t.sin()]`, `vec![a, b]`): their
-        // length and whether they are `Vec`s. The matrix becomes `vec![[0.0; n]; count]`.
+        // Rows of one length for all items: written out (`|&t| [r * t.cos(), r * t.sin()]`,
+        // `vec![a, b]`) or of a length known before the loop (`|i| (0..n).map(..).collect()`,
+        // `|_| x.iter().map(..).collect()`). The matrix becomes `vec![[0.0; len]; count]`, each
+        // row stored whole.
+        let before = self.values.len();
         let mut rows = None;
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
             if let (Val::Mem(row, prefix), None) = (&item, &rows) {
-                let len = prefix.is_empty().then(|| l.literal_row(*row)).flatten();
-                if let Some(len) = len.map(<[_]>::len) {
+                if let Some(len) = prefix.is_empty().then(|| l.row_len(*row)).flatten() {
                     rows = Some((len, l.mems[row.index()].vec));
                     l.mems[mem.index()].dims = 2;
                     l.store_row((mem, vec![pos]), (*row, Vec::new()), span);
@@ -905,25 +907,38 @@ impl Lowerer<'_> {
             }));
         });
         if let Some((len, vec)) = rows {
-            let init = self
-                .blocks
-                .iter_mut()
-                .rev()
-                .flatten()
-                .find_map(|stmt| match stmt {
-                    ir::Stmt::MemInit(init) if init.mem == mem => Some(init),
-                    _ => None,
-                });
-            if let Some(MemInit {
-                kind: MemInitKind::Repeat { lens, vecs, .. },
-                ..
-            }) = init
-            {
-                lens.push(super::array::length(len));
-                vecs.push(vec);
-            }
+            self.declare_rows(mem, &len, vec, before, span);
         }
         Val::Mem(mem, Vec::new())
+    }
+
+    /// Gives `mem`, declared as a `Vec` of numbers and then filled with rows of length `len` by
+    /// the loop after it, the rows' length in its declaration, computed ahead of the loop; an
+    /// error where the length is not known there (rows as long as the item they come from).
+    fn declare_rows(&mut self, mem: Mem, len: &Operand, vec: bool, before: usize, span: Span) {
+        let Some(block) = self.blocks.pop() else {
+            return;
+        };
+        let at = block.iter().rposition(
+            |stmt| matches!(stmt, ir::Stmt::MemInit(init) if init.mem == mem && init.declare),
+        );
+        let mut ahead = Vec::new();
+        let len = at.and_then(|at| self.hoisted_len(len, before, &block[at + 1..], &mut ahead));
+        self.blocks.push(block);
+        let (Some(at), Some(len)) = (at, len) else {
+            self.error_at(span, super::array::ROWS_NOT_YET);
+            return;
+        };
+        let block = self.blocks.last_mut().expect("pushed back above");
+        if let ir::Stmt::MemInit(MemInit {
+            kind: MemInitKind::Repeat { lens, vecs, .. },
+            ..
+        }) = &mut block[at]
+        {
+            lens.push(len);
+            vecs.push(vec);
+        }
+        block.splice(at..at, ahead);
     }
 
     /// An item collected into a `Vec` of numbers.
