@@ -654,6 +654,104 @@ fn collect_of_rows_of_a_known_length() {
     assert_gradient(outer_products_per_step, &x, &dx, TOL);
 }
 
+/// Rows as long as the rows of the parameter they come from (ragged here), also enumerated, of
+/// a parameter of arrays, and with `hessian`.
+#[differentiate(wrt(cost))]
+fn kernel_of_ragged_rows(cost: &[Vec<f64>], eps: f64) -> f64 {
+    let k: Vec<Vec<f64>> = cost
+        .iter()
+        .map(|row| row.iter().map(|c| (-c / eps).exp()).collect())
+        .collect();
+    let mut s = 0.0;
+    for (i, r) in k.iter().enumerate() {
+        for (j, v) in r.iter().enumerate() {
+            s += v * cost[i][j] + v * v * (j + 1) as f64;
+        }
+    }
+    s + k.len() as f64 + k[k.len() - 1].len() as f64
+}
+
+#[differentiate]
+fn softmax_of_each_row(logits: &[Vec<f64>]) -> f64 {
+    let p: Vec<Vec<f64>> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = r.iter().map(|x| (x - m).exp()).sum();
+            r.iter()
+                .map(|x| (x - m).exp() / z * (i + 1) as f64)
+                .collect()
+        })
+        .collect();
+    p.iter().map(|r| r[0] * r[r.len() - 1]).sum()
+}
+
+#[differentiate]
+fn norms_of_array_rows(m: &[[f64; 3]]) -> f64 {
+    let sq: Vec<Vec<f64>> = m
+        .iter()
+        .map(|r| r.iter().map(|v| v * v).collect())
+        .collect();
+    sq.iter().map(|r| r.iter().sum::<f64>().sqrt()).sum()
+}
+
+#[differentiate(hessian)]
+fn sines_of_ragged_rows(m: &[Vec<f64>]) -> f64 {
+    let e: Vec<Vec<f64>> = m
+        .iter()
+        .map(|r| r.iter().map(|v| v.sin()).collect())
+        .collect();
+    e.iter().flatten().map(|v| v * v).sum()
+}
+
+#[test]
+fn collect_of_rows_as_long_as_a_parameters() {
+    let lens = [3, 1, 4, 2];
+    let ragged = |x: &[f64]| -> Vec<Vec<f64>> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for len in lens {
+            out.push(x[at..at + len].to_vec());
+            at += len;
+        }
+        out
+    };
+    let x: Vec<f64> = (0..10).map(|i| (i as f64 * 0.7).sin()).collect();
+    let m = ragged(&x);
+    let (value, dm) = kernel_of_ragged_rows_grad(&m, 0.7);
+    assert_eq!(value.to_bits(), kernel_of_ragged_rows(&m, 0.7).to_bits());
+    assert_gradient(
+        |q| kernel_of_ragged_rows(&ragged(q), 0.7),
+        &x,
+        &dm.concat(),
+        TOL,
+    );
+    let (value, dm) = softmax_of_each_row_grad(&m);
+    assert_eq!(value.to_bits(), softmax_of_each_row(&m).to_bits());
+    assert_gradient(|q| softmax_of_each_row(&ragged(q)), &x, &dm.concat(), TOL);
+
+    let rows = |q: &[f64]| [[q[0], q[1], q[2]], [q[3], q[4], q[5]]];
+    let p = [0.5, -1.0, 2.0, 0.3, 0.2, -0.7];
+    let (value, dm) = norms_of_array_rows_grad(&rows(&p));
+    assert_eq!(value.to_bits(), norms_of_array_rows(&rows(&p)).to_bits());
+    assert_gradient(
+        |q| norms_of_array_rows(&rows(q)),
+        &p,
+        dm.as_flattened(),
+        TOL,
+    );
+
+    // `d/dx sin² x = sin 2x`, and its derivative `2 cos 2x`.
+    let v: Vec<f64> = (0..10).map(|i| ((i * 3) % 5) as f64 - 2.0).collect();
+    let (value, grad, hv) = sines_of_ragged_rows_hvp(&m, ragged(&v));
+    assert_eq!(value.to_bits(), sines_of_ragged_rows(&m).to_bits());
+    for (k, (g, h)) in grad.concat().iter().zip(hv.concat()).enumerate() {
+        assert_close(*g, (2.0 * x[k]).sin(), 1e-14);
+        assert_close(h, 2.0 * (2.0 * x[k]).cos() * v[k], 1e-14);
+    }
+}
+
 #[test]
 fn collect_of_rows_written_out() {
     let p = [1.0, 1.2, 0.8, 1.1, 0.9, 0.3];

@@ -848,6 +848,15 @@ pub fn zero_carried_floats<T: crate::Differentiable>(adjoint: &mut T) {
     adjoint.__zero_carried_floats()
 }
 
+/// `Vec`s of `zero`s as long as the rows of `like`: a matrix collected from rows as long as
+/// another's (`m.iter().map(|row| row.iter().map(..).collect()).collect()`), and its adjoint.
+#[inline]
+pub fn zero_rows_like<R: AsRef<[U]>, U, T: Copy>(like: &[R], zero: T) -> Vec<Vec<T>> {
+    like.iter()
+        .map(|row| vec![zero; row.as_ref().len()])
+        .collect()
+}
+
 /// A zero gradient for a parameter (`0.0` for a float).
 #[inline(always)]
 pub fn zero_grad<T: Grad + ?Sized>(value: &T) -> T::Grad {

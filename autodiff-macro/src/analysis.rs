@@ -153,7 +153,8 @@ impl Activity {
                         MemInitKind::FromValue(value) => self.varied[value.index()],
                         MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
-                        | MemInitKind::ZeroLike(_) => false,
+                        | MemInitKind::ZeroLike(_)
+                        | MemInitKind::RowsLike(_) => false,
                     };
                     if varied {
                         changed |= self.mark_mem_varied(init.mem);
@@ -260,7 +261,8 @@ impl Activity {
                         }
                         MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
-                        | MemInitKind::ZeroLike(_) => {}
+                        | MemInitKind::ZeroLike(_)
+                        | MemInitKind::RowsLike(_) => {}
                     }
                 }
                 Stmt::If(if_) => {

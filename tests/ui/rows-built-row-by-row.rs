@@ -18,10 +18,41 @@ fn triangle(x: &[f64]) -> f64 {
     k[1][0]
 }
 
+// Rows whose length changes after they are made: grown, or assigned whole again.
 #[differentiate]
-fn kernel(cost: &[Vec<f64>]) -> f64 {
-    let k: Vec<Vec<f64>> = cost.iter().map(|row| row.iter().map(|c| (-c).exp()).collect()).collect();
-    k[0][0]
+fn grown_rows(x: &[f64]) -> f64 {
+    let rows: Vec<Vec<f64>> = x
+        .iter()
+        .map(|&v| {
+            let mut r = vec![v];
+            r.push(v * v);
+            r
+        })
+        .collect();
+    rows[0][1]
+}
+
+#[differentiate]
+fn replaced_rows(x: &[f64]) -> f64 {
+    let rows: Vec<Vec<f64>> = x
+        .iter()
+        .map(|&v| {
+            let mut r = vec![v, 1.0];
+            if v > 0.5 {
+                r = vec![v; 3];
+            }
+            r
+        })
+        .collect();
+    rows[0][1]
+}
+
+#[differentiate]
+fn filled_with_a_grown_row(x: &[f64]) -> f64 {
+    let mut row = vec![x[0], x[1]];
+    row.push(x[2]);
+    let m = vec![row; 2];
+    m[1][2]
 }
 
 fn main() {}

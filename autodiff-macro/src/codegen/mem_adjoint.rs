@@ -197,6 +197,7 @@ impl Writer<'_> {
                 quote!(#private::zero_grad(&#value))
             }
             Some(MemInitKind::Empty { .. }) => quote!(::std::vec::Vec::new()),
+            Some(MemInitKind::RowsLike(like)) => self.rows_like(like, Span::call_site()),
             Some(MemInitKind::ZeroLike(like)) => {
                 let like = self.operand(like, Span::call_site());
                 quote!(#private::zero_grad(&#like))

@@ -202,7 +202,9 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                     used.extend(elems.iter().flat_map(Operand::values))
                 }
                 MemInitKind::Copy { .. } => {}
-                MemInitKind::ZeroLike(like) => used.extend(like.values()),
+                MemInitKind::ZeroLike(like) | MemInitKind::RowsLike(like) => {
+                    used.extend(like.values())
+                }
                 MemInitKind::FromValue(value) => {
                     used.insert(*value);
                 }

@@ -399,6 +399,14 @@ impl<'a> Writer<'a> {
     }
 
     /// `0.0` in the float type of the function.
+    /// `Vec`s of zeros as long as the rows of `like` (see [`MemInitKind::RowsLike`]).
+    pub(super) fn rows_like(&mut self, like: &Operand, span: Span) -> TokenStream {
+        let like = self.operand(like, span);
+        let zero = self.zero();
+        let private = private();
+        quote!(#private::zero_rows_like(&#like[..], #zero))
+    }
+
     pub(super) fn zero(&self) -> TokenStream {
         match &self.generic_float {
             Some(t) => {

@@ -377,6 +377,9 @@ pub enum MemInitKind {
     /// Zeros shaped like a memory or an array value: forward mode's tangent of a copy of
     /// something that does not vary.
     ZeroLike(Operand),
+    /// `Vec`s of zeros as long as the rows of a memory (`m.iter().map(|row| row.iter()..
+    /// .collect()).collect()`): the matrix its rows are then stored into.
+    RowsLike(Operand),
     /// `a = f(..)`: an array value returned by a call.
     FromValue(Value),
     /// A placeholder, overwritten before it is read: the output array of a function that

@@ -183,6 +183,7 @@ impl Printer<'_> {
             MemInitKind::List { elems, .. } => format!("[{}]", self.operands(elems)),
             MemInitKind::Copy { src } => format!("copy {}", self.mem(*src)),
             MemInitKind::ZeroLike(like) => format!("zeros like {}", self.operand(like)),
+            MemInitKind::RowsLike(like) => format!("rows of zeros like {}", self.operand(like)),
             MemInitKind::FromValue(v) => format!("from {}", self.value(*v)),
             MemInitKind::Placeholder => "placeholder".into(),
             MemInitKind::Empty { .. } => "vec![]".into(),

@@ -198,40 +198,39 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
-    /// The elements of `row`, a row written out (`[a, b]`, `vec![a, b]`) in a block still
-    /// open; `None` for any other array, and for an empty one.
-    pub(super) fn literal_row(&self, row: Mem) -> Option<&[Operand]> {
-        let mut latest_first = self
-            .blocks
-            .iter()
-            .rev()
-            .flat_map(|block| block.iter().rev());
-        latest_first.find_map(|stmt| match stmt {
-            ir::Stmt::MemInit(MemInit {
-                mem,
-                kind: MemInitKind::List { elems, row: None },
-                ..
-            }) if *mem == row && !elems.is_empty() => Some(&elems[..]),
-            _ => None,
-        })
-    }
-
-    /// The length of `row`, a one-dimensional array made in a block still open: written out
-    /// (`[a, b]`) or filled (`vec![0.0; n]`, a `collect()`); `None` for any other array.
-    pub(super) fn row_len(&self, row: Mem) -> Option<Operand> {
+    /// How `row`, a one-dimensional array, was made, when that is the only thing that set its
+    /// length: its one initialization in the blocks still open (or in blocks nested in them),
+    /// and nothing pushed onto it. `None` where it was assigned whole again or grown.
+    fn only_init(&self, row: Mem) -> Option<&MemInitKind> {
         if self.mems[row.index()].dims != 1 || self.resized.contains(&row) {
             return None;
         }
-        let mut latest_first = self
-            .blocks
-            .iter()
-            .rev()
-            .flat_map(|block| block.iter().rev());
-        let kind = latest_first.find_map(|stmt| match stmt {
-            ir::Stmt::MemInit(init) if init.mem == row => Some(&init.kind),
+        let mut inits = Vec::new();
+        for block in &self.blocks {
+            ir::walk_stmts(block, &mut |stmt| match stmt {
+                ir::Stmt::MemInit(init) if init.mem == row => inits.push(&init.kind),
+                _ => {}
+            });
+        }
+        match inits[..] {
+            [kind] => Some(kind),
             _ => None,
-        })?;
-        match kind {
+        }
+    }
+
+    /// The elements of `row`, a row written out (`[a, b]`, `vec![a, b]`) and not assigned
+    /// whole or grown since; `None` for any other array, and for an empty one.
+    pub(super) fn literal_row(&self, row: Mem) -> Option<&[Operand]> {
+        match self.only_init(row)? {
+            MemInitKind::List { elems, row: None } if !elems.is_empty() => Some(elems),
+            _ => None,
+        }
+    }
+
+    /// The length of `row`, a one-dimensional array written out (`[a, b]`) or filled
+    /// (`vec![0.0; n]`, a `collect()`), and not assigned whole or grown since.
+    pub(super) fn row_len(&self, row: Mem) -> Option<Operand> {
+        match self.only_init(row)? {
             MemInitKind::List { elems, row: None } if !elems.is_empty() => {
                 Some(length(elems.len()))
             }
@@ -661,7 +660,7 @@ fn literal_row(expr: &Expr) -> Option<(Punctuated<Expr, Token![,]>, bool)> {
 }
 
 /// Building a matrix out of rows the function makes.
-pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`), or collected from rows whose length is not known before the loop (as long as the item they come from), is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
+pub(super) const ROWS_NOT_YET: &str = "a `Vec` of rows built row by row (`rows.push(row)`), or collected from rows whose length is not known before the loop (triangular rows, rows grown or replaced in the closure), is not supported yet; allocate the matrix first (`let mut m = vec![vec![0.0; cols]; rows];`) and assign its elements (`m[i][j] = ..`)";
 
 /// A tuple of literals (`(0, 1)`, `(2usize, -0.5)`), nested tuples too.
 fn constant_tuple(expr: &Expr) -> bool {

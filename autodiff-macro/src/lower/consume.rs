@@ -887,11 +887,12 @@ impl Lowerer<'_> {
         // `|_| x.iter().map(..).collect()`). The matrix becomes `vec![[0.0; len]; count]`, each
         // row stored whole.
         let before = self.values.len();
-        let mut rows = None;
+        let mut rows: Option<(Operand, bool, Operand)> = None;
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
-            if let (Val::Mem(row, prefix), None) = (&item, &rows) {
+            // The body is lowered once (a `chain`'s two parts give one merged item).
+            if let Val::Mem(row, prefix) = &item {
                 if let Some(len) = prefix.is_empty().then(|| l.row_len(*row)).flatten() {
-                    rows = Some((len, l.mems[row.index()].vec));
+                    rows = Some((len, l.mems[row.index()].vec, pos.clone()));
                     l.mems[mem.index()].dims = 2;
                     l.store_row((mem, vec![pos]), (*row, Vec::new()), span);
                     return;
@@ -906,16 +907,18 @@ impl Lowerer<'_> {
                 span,
             }));
         });
-        if let Some((len, vec)) = rows {
-            self.declare_rows(mem, &len, vec, before, span);
+        if let Some((len, vec, pos)) = rows {
+            let rows = Rows { len, vec, pos };
+            self.declare_rows(mem, &rows, stream, before, span);
         }
         Val::Mem(mem, Vec::new())
     }
 
-    /// Gives `mem`, declared as a `Vec` of numbers and then filled with rows of length `len` by
-    /// the loop after it, the rows' length in its declaration, computed ahead of the loop; an
-    /// error where the length is not known there (rows as long as the item they come from).
-    fn declare_rows(&mut self, mem: Mem, len: &Operand, vec: bool, before: usize, span: Span) {
+    /// Gives `mem`, declared as a `Vec` of numbers and then filled with `rows` by the loop after
+    /// it over `stream`, the rows' shape in its declaration: their length computed ahead of the
+    /// loop, or the shape of the rows they are made from (`m.iter().map(|row| row.iter()..)`,
+    /// a parameter's); an error where neither is known there.
+    fn declare_rows(&mut self, mem: Mem, rows: &Rows, stream: &Stream, before: usize, span: Span) {
         let Some(block) = self.blocks.pop() else {
             return;
         };
@@ -923,22 +926,59 @@ impl Lowerer<'_> {
             |stmt| matches!(stmt, ir::Stmt::MemInit(init) if init.mem == mem && init.declare),
         );
         let mut ahead = Vec::new();
-        let len = at.and_then(|at| self.hoisted_len(len, before, &block[at + 1..], &mut ahead));
+        let len =
+            at.and_then(|at| self.hoisted_len(&rows.len, before, &block[at + 1..], &mut ahead));
+        let like = match (&len, at) {
+            (None, Some(at)) => self.rows_like(rows, stream, &block[at + 1..]),
+            _ => None,
+        };
         self.blocks.push(block);
-        let (Some(at), Some(len)) = (at, len) else {
+        let Some(at) = at.filter(|_| len.is_some() || like.is_some()) else {
             self.error_at(span, super::array::ROWS_NOT_YET);
             return;
         };
         let block = self.blocks.last_mut().expect("pushed back above");
-        if let ir::Stmt::MemInit(MemInit {
-            kind: MemInitKind::Repeat { lens, vecs, .. },
-            ..
-        }) = &mut block[at]
-        {
-            lens.push(len);
-            vecs.push(vec);
+        let ir::Stmt::MemInit(init) = &mut block[at] else {
+            unreachable!("found above")
+        };
+        match (len, like, &mut init.kind) {
+            (Some(len), _, MemInitKind::Repeat { lens, vecs, .. }) => {
+                lens.push(len);
+                vecs.push(rows.vec);
+            }
+            (_, Some(like), kind) => *kind = MemInitKind::RowsLike(like),
+            _ => {}
         }
         block.splice(at..at, ahead);
+    }
+
+    /// The parameter whose rows `rows` are as long as, position for position: the items of
+    /// `stream` are its rows, and each row's length is its item's (`row.iter()..collect()`).
+    fn rows_like(&self, rows: &Rows, stream: &Stream, after: &[ir::Stmt]) -> Option<Operand> {
+        let (source, prefix) = stream.rows_of()?;
+        let data = &self.mems[source.index()];
+        if data.param.is_none() || data.field.is_some() || data.structured {
+            return None;
+        }
+        let Operand::Value(len) = rows.len else {
+            return None;
+        };
+        let mut of_item = false;
+        ir::walk_stmts(after, &mut |stmt| {
+            if let ir::Stmt::Inst(inst) = stmt {
+                if let (true, Op::Len(mem), Some((last, first))) =
+                    (inst.result == len, &inst.op, inst.args.split_last())
+                {
+                    of_item = *mem == source
+                        && ir::same_indices(first, prefix)
+                        && ir::same_indices(
+                            std::slice::from_ref(last),
+                            std::slice::from_ref(&rows.pos),
+                        );
+                }
+            }
+        });
+        of_item.then(|| Operand::Mem(source, prefix.to_vec()))
     }
 
     /// An item collected into a `Vec` of numbers.
@@ -986,4 +1026,12 @@ fn arm_body(body: &Expr) -> Expr {
         _ if starts_with_block(body) => syn::parse_quote!((#body)),
         _ => body.clone(),
     }
+}
+
+/// The rows a `collect()` stores into its matrix: their length (an operand of the loop) and
+/// whether they are `Vec`s, and the loop's position.
+struct Rows {
+    len: Operand,
+    vec: bool,
+    pos: Operand,
 }

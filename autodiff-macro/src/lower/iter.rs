@@ -90,6 +90,16 @@ enum StreamKind {
 const IDENTITY: &[&str] = &["iter", "into_iter", "copied", "cloned", "by_ref"];
 
 impl Stream {
+    /// The array whose rows the items are, position for position (`m.iter()`, also mapped or
+    /// enumerated), and the indices that reach it.
+    pub(super) fn rows_of(&self) -> Option<(Mem, &[Operand])> {
+        match &self.kind {
+            StreamKind::Mem { mem, prefix } => Some((*mem, prefix)),
+            StreamKind::Map(inner, _) | StreamKind::Enumerate(inner) => inner.rows_of(),
+            _ => None,
+        }
+    }
+
     pub(super) fn filtered(&self) -> bool {
         match &self.kind {
             StreamKind::Filter(..) => true,

@@ -307,7 +307,8 @@ impl Reverse<'_> {
                         MemInitKind::Repeat { .. }
                         | MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
-                        | MemInitKind::ZeroLike(_) => {}
+                        | MemInitKind::ZeroLike(_)
+                        | MemInitKind::RowsLike(_) => {}
                         MemInitKind::List { elems, row } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {
