@@ -705,6 +705,20 @@ fn sines_of_ragged_rows(m: &[Vec<f64>]) -> f64 {
     e.iter().flatten().map(|v| v * v).sum()
 }
 
+/// Rows zipped with a parameter shorter than some of them: each as long as the shorter.
+#[differentiate(wrt(x, gamma))]
+fn scaled_rows_zipped(x: &[Vec<f64>], gamma: &[f64]) -> f64 {
+    let scaled: Vec<Vec<f64>> = x
+        .iter()
+        .map(|row| {
+            let mean = row.iter().sum::<f64>() / row.len() as f64;
+            row.iter().zip(gamma).map(|(v, g)| (v - mean) * g).collect()
+        })
+        .collect();
+    let widths: f64 = scaled.iter().map(|r| r.len() as f64).sum();
+    scaled.iter().flatten().map(|v| v.sin()).sum::<f64>() + widths
+}
+
 #[test]
 fn collect_of_rows_as_long_as_a_parameters() {
     let lens = [3, 1, 4, 2];
@@ -730,6 +744,18 @@ fn collect_of_rows_as_long_as_a_parameters() {
     let (value, dm) = softmax_of_each_row_grad(&m);
     assert_eq!(value.to_bits(), softmax_of_each_row(&m).to_bits());
     assert_gradient(|q| softmax_of_each_row(&ragged(q)), &x, &dm.concat(), TOL);
+
+    let gamma = [1.5, -0.5, 0.8];
+    let (value, (dm, dg)) = scaled_rows_zipped_grad(&m, &gamma);
+    assert_eq!(value.to_bits(), scaled_rows_zipped(&m, &gamma).to_bits());
+    let p = [x.clone(), gamma.to_vec()].concat();
+    let got = [dm.concat(), dg].concat();
+    assert_gradient(
+        |q| scaled_rows_zipped(&ragged(&q[..10]), &q[10..]),
+        &p,
+        &got,
+        TOL,
+    );
 
     let rows = |q: &[f64]| [[q[0], q[1], q[2]], [q[3], q[4], q[5]]];
     let p = [0.5, -1.0, 2.0, 0.3, 0.2, -0.7];

@@ -3,7 +3,9 @@
 //! pricing, an HMM's forward algorithm, Sinkhorn iterations, Cox regression, the heat equation,
 //! a small CNN, Bradley-Terry ranking, an N-body integrator, a policy gradient with entropy,
 //! splines, an AR model, a neural ODE, kernel ridge regression, tone mapping, a mixture of
-//! experts, curve fitting through a residual helper and a sparse regression of adaptors.
+//! experts, curve fitting through a residual helper, a sparse regression of adaptors, a graph
+//! network, layer norm with GELU, inverse kinematics, matrix factorisation, a Morse potential
+//! over a distance matrix, a portfolio and a shooting method.
 #![allow(clippy::needless_range_loop)] // index loops are how this numerical code is written
 
 use autodiff_core::{Differentiable, differentiate, no_grad, numeric_gradient};
@@ -831,4 +833,330 @@ fn sparse() {
     assert_eq!(val, sparse_loss(&w, &xs, &ys, 0.05));
     let fd = numeric_gradient(|p| sparse_loss(p, &xs, &ys, 0.05), &w);
     close("sparse", &g, &fd, 1e-8);
+}
+
+fn unflat(x: &[f64], rows: usize) -> Vec<Vec<f64>> {
+    let c = x.len() / rows;
+    (0..rows).map(|i| x[i * c..(i + 1) * c].to_vec()).collect()
+}
+
+// 19. GNN message passing over an adjacency list parameter, mean aggregation, collected rows
+#[differentiate(wrt(h, w))]
+fn gnn(h: &[Vec<f64>], adj: &[Vec<usize>], w: &[Vec<f64>]) -> f64 {
+    let n = h.len();
+    let d = h[0].len();
+    let agg: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let deg = adj[i].len().max(1) as f64;
+            (0..d)
+                .map(|k| adj[i].iter().map(|&j| h[j][k]).sum::<f64>() / deg)
+                .collect()
+        })
+        .collect();
+    let out: Vec<Vec<f64>> = agg
+        .iter()
+        .map(|a| {
+            w.iter()
+                .map(|wr| wr.iter().zip(a).map(|(x, y)| x * y).sum::<f64>().tanh())
+                .collect()
+        })
+        .collect();
+    out.iter().flatten().map(|v| v * v).sum()
+}
+
+#[test]
+fn gnn_test() {
+    let h: Vec<Vec<f64>> = (0..4)
+        .map(|i| (0..3).map(|k| ((i * 3 + k) as f64 * 0.4).sin()).collect())
+        .collect();
+    let w: Vec<Vec<f64>> = (0..2)
+        .map(|i| (0..3).map(|k| ((i * 5 + k) as f64 * 0.3).cos()).collect())
+        .collect();
+    let adj = vec![vec![1, 2], vec![0], vec![0, 1, 3], vec![]];
+    let (v, (gh, gw)) = gnn_grad(&h, &adj, &w);
+    assert_eq!(v, gnn(&h, &adj, &w));
+    let mut flat: Vec<f64> = h.concat();
+    flat.extend(w.concat());
+    let fd = numeric_gradient(
+        |p| gnn(&unflat(&p[..12], 4), &adj, &unflat(&p[12..], 2)),
+        &flat,
+    );
+    let mut got = gh.concat();
+    got.extend(gw.concat());
+    close("gnn", &got, &fd, 1e-8);
+}
+
+// 20. Transformer block pieces: layer norm per row, GELU, residual
+#[differentiate(wrt(x, gamma, beta))]
+fn ln_gelu(x: &[Vec<f64>], gamma: &[f64], beta: &[f64]) -> f64 {
+    let normed: Vec<Vec<f64>> = x
+        .iter()
+        .map(|row| {
+            let n = row.len() as f64;
+            let mean = row.iter().sum::<f64>() / n;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            let inv = 1.0 / (var + 1e-5).sqrt();
+            row.iter()
+                .zip(gamma.iter().zip(beta))
+                .map(|(v, (g, b))| (v - mean) * inv * g + b)
+                .collect()
+        })
+        .collect();
+    let c = (2.0 / std::f64::consts::PI).sqrt();
+    let mut s = 0.0;
+    for (row, xr) in normed.iter().zip(x) {
+        for (v, xv) in row.iter().zip(xr) {
+            let gelu = 0.5 * v * (1.0 + (c * (v + 0.044715 * v.powi(3))).tanh());
+            s += (gelu + xv).powi(2);
+        }
+    }
+    s
+}
+
+#[test]
+fn ln_gelu_test() {
+    let x: Vec<Vec<f64>> = (0..3)
+        .map(|i| (0..4).map(|k| ((i * 4 + k) as f64 * 0.9).sin()).collect())
+        .collect();
+    let gamma = vec![1.0, 0.8, 1.2, 0.9];
+    let beta = vec![0.0, 0.1, -0.1, 0.05];
+    let (v, (gx, gg, gb)) = ln_gelu_grad(&x, &gamma, &beta);
+    assert_eq!(v, ln_gelu(&x, &gamma, &beta));
+    let mut flat = x.concat();
+    flat.extend(&gamma);
+    flat.extend(&beta);
+    let fd = numeric_gradient(
+        |p| ln_gelu(&unflat(&p[..12], 3), &p[12..16], &p[16..]),
+        &flat,
+    );
+    let mut got = gx.concat();
+    got.extend(gg);
+    got.extend(gb);
+    close("ln_gelu", &got, &fd, 1e-7);
+}
+
+// 21. Inverse kinematics with a Differentiable arm struct and method
+#[derive(Clone, Differentiable)]
+struct Arm {
+    lengths: Vec<f64>,
+}
+
+impl Arm {
+    #[differentiate]
+    fn tip(&self, angles: &[f64]) -> [f64; 2] {
+        let mut p = [0.0, 0.0];
+        let mut theta = 0.0;
+        for (l, a) in self.lengths.iter().zip(angles) {
+            theta += a;
+            p[0] += l * theta.cos();
+            p[1] += l * theta.sin();
+        }
+        p
+    }
+}
+
+#[differentiate(wrt(angles))]
+fn ik_loss(arm: &Arm, angles: &[f64], target: [f64; 2]) -> f64 {
+    let p = arm.tip(angles);
+    let reg: f64 = angles.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+    (p[0] - target[0]).powi(2) + (p[1] - target[1]).powi(2) + 0.01 * reg
+}
+
+#[test]
+fn ik() {
+    let arm = Arm {
+        lengths: vec![1.0, 0.8, 0.5],
+    };
+    let angles = vec![0.3, -0.5, 0.9];
+    let (v, g) = ik_loss_grad(&arm, &angles, [1.2, 0.7]);
+    assert_eq!(v, ik_loss(&arm, &angles, [1.2, 0.7]));
+    let fd = numeric_gradient(|a| ik_loss(&arm, a, [1.2, 0.7]), &angles);
+    close("ik", &g, &fd, 1e-8);
+}
+
+// 22. Matrix factorisation over (user, item, rating) triples with biases
+#[differentiate(wrt(u, v, bu, bi))]
+fn mf(
+    u: &[Vec<f64>],
+    v: &[Vec<f64>],
+    bu: &[f64],
+    bi: &[f64],
+    ratings: &[(usize, usize, f64)],
+    lam: f64,
+) -> f64 {
+    let mut loss = 0.0;
+    for &(a, b, r) in ratings {
+        let pred: f64 = u[a].iter().zip(&v[b]).map(|(x, y)| x * y).sum::<f64>() + bu[a] + bi[b];
+        loss += (pred - r).powi(2);
+    }
+    let reg: f64 = u.iter().flatten().map(|x| x * x).sum::<f64>()
+        + v.iter().flatten().map(|x| x * x).sum::<f64>();
+    loss + lam * reg
+}
+
+#[test]
+fn mf_test() {
+    let u: Vec<Vec<f64>> = (0..3)
+        .map(|i| vec![(i as f64).sin(), (i as f64).cos()])
+        .collect();
+    let v: Vec<Vec<f64>> = (0..2).map(|i| vec![(i as f64 * 0.5).cos(), 0.3]).collect();
+    let bu = vec![0.1, -0.1, 0.0];
+    let bi = vec![0.2, 0.05];
+    let ratings = vec![(0, 0, 4.0), (1, 1, 2.0), (2, 0, 3.5), (0, 1, 1.0)];
+    let (val, (gu, gv, gbu, gbi)) = mf_grad(&u, &v, &bu, &bi, &ratings, 0.1);
+    assert_eq!(val, mf(&u, &v, &bu, &bi, &ratings, 0.1));
+    let mut flat = u.concat();
+    flat.extend(v.concat());
+    flat.extend(&bu);
+    flat.extend(&bi);
+    let fd = numeric_gradient(
+        |p| {
+            mf(
+                &unflat(&p[..6], 3),
+                &unflat(&p[6..10], 2),
+                &p[10..13],
+                &p[13..],
+                &ratings,
+                0.1,
+            )
+        },
+        &flat,
+    );
+    let mut got = gu.concat();
+    got.extend(gv.concat());
+    got.extend(gbu);
+    got.extend(gbi);
+    close("mf", &got, &fd, 1e-8);
+}
+
+// 23. Pairwise distance matrix (collected rows) + Morse potential with cutoff continue
+#[differentiate(wrt(pos))]
+fn morse(pos: &[[f64; 3]], de: f64, a: f64, re: f64, cutoff: f64) -> f64 {
+    let n = pos.len();
+    let dist: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| {
+                    let d: f64 = (0..3).map(|k| (pos[i][k] - pos[j][k]).powi(2)).sum();
+                    (d + 1e-12).sqrt()
+                })
+                .collect()
+        })
+        .collect();
+    let mut e = 0.0;
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let r = dist[i][j];
+            if r > cutoff {
+                continue;
+            }
+            let x = 1.0 - (-a * (r - re)).exp();
+            e += de * x * x;
+        }
+    }
+    e
+}
+
+#[test]
+fn morse_test() {
+    let pos = vec![
+        [0.0, 0.0, 0.0],
+        [1.1, 0.2, -0.1],
+        [0.3, 1.0, 0.4],
+        [3.5, 0.0, 0.0],
+    ];
+    let (v, g) = morse_grad(&pos, 1.0, 1.5, 1.0, 2.5);
+    assert_eq!(v, morse(&pos, 1.0, 1.5, 1.0, 2.5));
+    let flat: Vec<f64> = pos.iter().flatten().cloned().collect();
+    let fd = numeric_gradient(
+        |p| {
+            morse(
+                &p.chunks(3).map(|c| [c[0], c[1], c[2]]).collect::<Vec<_>>(),
+                1.0,
+                1.5,
+                1.0,
+                2.5,
+            )
+        },
+        &flat,
+    );
+    let got: Vec<f64> = g.iter().flatten().cloned().collect();
+    close("morse", &got, &fd, 1e-8);
+}
+
+// 24. Portfolio: softmax weights, covariance quadratic form, entropy bonus
+#[differentiate(wrt(logits))]
+fn portfolio(logits: &[f64], mu: &[f64], cov: &[Vec<f64>], risk: f64) -> f64 {
+    let m = logits.iter().cloned().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = logits.iter().map(|l| (l - m).exp()).collect();
+    let z: f64 = e.iter().sum();
+    let w: Vec<f64> = e.iter().map(|v| v / z).collect();
+    let ret: f64 = w.iter().zip(mu).map(|(a, b)| a * b).sum();
+    let cw: Vec<f64> = cov
+        .iter()
+        .map(|row| row.iter().zip(&w).map(|(c, x)| c * x).sum())
+        .collect();
+    let var: f64 = w.iter().zip(&cw).map(|(a, b)| a * b).sum();
+    let ent: f64 = -w.iter().map(|x| x * x.ln()).sum::<f64>();
+    -(ret - risk * var) - 0.01 * ent
+}
+
+#[test]
+fn portfolio_test() {
+    let logits = vec![0.1, 0.5, -0.3, 0.2];
+    let mu = vec![0.05, 0.08, 0.02, 0.06];
+    let cov: Vec<Vec<f64>> = (0..4)
+        .map(|i| {
+            (0..4)
+                .map(|j| {
+                    if i == j {
+                        0.04 + 0.01 * i as f64
+                    } else {
+                        0.005
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let (v, g) = portfolio_grad(&logits, &mu, &cov, 2.0);
+    assert_eq!(v, portfolio(&logits, &mu, &cov, 2.0));
+    let fd = numeric_gradient(|l| portfolio(l, &mu, &cov, 2.0), &logits);
+    close("portfolio", &g, &fd, 1e-8);
+}
+
+// 25. Shooting: integrate until the projectile lands (while + break), loss on range
+#[differentiate(wrt(v0, angle))]
+fn shoot(v0: f64, angle: f64, drag: f64, target: f64) -> f64 {
+    let dt = 0.01;
+    let (mut x, mut y) = (0.0, 0.0);
+    let (mut vx, mut vy) = (v0 * angle.cos(), v0 * angle.sin());
+    let mut steps = 0;
+    while steps < 10_000 {
+        let speed = (vx * vx + vy * vy).sqrt();
+        vx -= dt * drag * speed * vx;
+        vy -= dt * (9.81 + drag * speed * vy);
+        let ny = y + dt * vy;
+        if ny < 0.0 {
+            let frac = y / (y - ny);
+            x += frac * dt * vx;
+            break;
+        }
+        x += dt * vx;
+        y = ny;
+        steps += 1;
+    }
+    (x - target).powi(2)
+}
+
+#[test]
+fn shooting() {
+    let (v, (g0, ga)) = shoot_grad(20.0, 0.7, 0.05, 25.0);
+    assert_eq!(v, shoot(20.0, 0.7, 0.05, 25.0));
+    // The landing step changes within the default stencil's reach: a small step.
+    let fd = autodiff_core::numeric_gradient_with_step(
+        |p| shoot(p[0], p[1], 0.05, 25.0),
+        &[20.0, 0.7],
+        1e-7,
+    );
+    close("shoot", &[g0, ga], &fd, 1e-6);
 }

@@ -848,12 +848,13 @@ pub fn zero_carried_floats<T: crate::Differentiable>(adjoint: &mut T) {
     adjoint.__zero_carried_floats()
 }
 
-/// `Vec`s of `zero`s as long as the rows of `like`: a matrix collected from rows as long as
-/// another's (`m.iter().map(|row| row.iter().map(..).collect()).collect()`), and its adjoint.
+/// `Vec`s of `zero`s as long as the rows of `like`, at most `cap`: a matrix collected from rows
+/// as long as another's (`m.iter().map(|row| row.iter().map(..).collect()).collect()`, zipped
+/// with a `Vec` of `cap` elements), and its adjoint.
 #[inline]
-pub fn zero_rows_like<R: AsRef<[U]>, U, T: Copy>(like: &[R], zero: T) -> Vec<Vec<T>> {
+pub fn zero_rows_like<R: AsRef<[U]>, U, T: Copy>(like: &[R], zero: T, cap: usize) -> Vec<Vec<T>> {
     like.iter()
-        .map(|row| vec![zero; row.as_ref().len()])
+        .map(|row| vec![zero; row.as_ref().len().min(cap)])
         .collect()
 }
 

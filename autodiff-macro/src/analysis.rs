@@ -154,7 +154,7 @@ impl Activity {
                         MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
                         | MemInitKind::ZeroLike(_)
-                        | MemInitKind::RowsLike(_) => false,
+                        | MemInitKind::RowsLike { .. } => false,
                     };
                     if varied {
                         changed |= self.mark_mem_varied(init.mem);
@@ -262,7 +262,7 @@ impl Activity {
                         MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
                         | MemInitKind::ZeroLike(_)
-                        | MemInitKind::RowsLike(_) => {}
+                        | MemInitKind::RowsLike { .. } => {}
                     }
                 }
                 Stmt::If(if_) => {

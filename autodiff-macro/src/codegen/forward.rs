@@ -428,7 +428,7 @@ impl<'a> Writer<'a> {
                 let like = self.operand(like, span);
                 quote!(#private::zero_grad(&#like))
             }
-            MemInitKind::RowsLike(like) => self.rows_like(like, span),
+            MemInitKind::RowsLike { like, cap } => self.rows_like(like, cap.as_ref(), span),
             MemInitKind::Empty { capacity: None } => quote!(::std::vec::Vec::new()),
             MemInitKind::Empty {
                 capacity: Some(capacity),

@@ -197,7 +197,9 @@ impl Writer<'_> {
                 quote!(#private::zero_grad(&#value))
             }
             Some(MemInitKind::Empty { .. }) => quote!(::std::vec::Vec::new()),
-            Some(MemInitKind::RowsLike(like)) => self.rows_like(like, Span::call_site()),
+            Some(MemInitKind::RowsLike { like, cap }) => {
+                self.rows_like(like, cap.as_ref(), Span::call_site())
+            }
             Some(MemInitKind::ZeroLike(like)) => {
                 let like = self.operand(like, Span::call_site());
                 quote!(#private::zero_grad(&#like))

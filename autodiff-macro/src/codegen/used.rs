@@ -202,9 +202,12 @@ pub(super) fn mark_block(block: &Block, used: &mut BTreeSet<Value>) {
                     used.extend(elems.iter().flat_map(Operand::values))
                 }
                 MemInitKind::Copy { .. } => {}
-                MemInitKind::ZeroLike(like) | MemInitKind::RowsLike(like) => {
-                    used.extend(like.values())
-                }
+                MemInitKind::ZeroLike(like) => used.extend(like.values()),
+                MemInitKind::RowsLike { like, cap } => used.extend(
+                    like.values()
+                        .into_iter()
+                        .chain(cap.iter().flat_map(Operand::values)),
+                ),
                 MemInitKind::FromValue(value) => {
                     used.insert(*value);
                 }

@@ -399,12 +399,22 @@ impl<'a> Writer<'a> {
     }
 
     /// `0.0` in the float type of the function.
-    /// `Vec`s of zeros as long as the rows of `like` (see [`MemInitKind::RowsLike`]).
-    pub(super) fn rows_like(&mut self, like: &Operand, span: Span) -> TokenStream {
+    /// `Vec`s of zeros as long as the rows of `like`, at most `cap` (see
+    /// [`MemInitKind::RowsLike`]).
+    pub(super) fn rows_like(
+        &mut self,
+        like: &Operand,
+        cap: Option<&Operand>,
+        span: Span,
+    ) -> TokenStream {
         let like = self.operand(like, span);
         let zero = self.zero();
+        let cap = match cap {
+            Some(cap) => self.operand(cap, span),
+            None => quote!(usize::MAX),
+        };
         let private = private();
-        quote!(#private::zero_rows_like(&#like[..], #zero))
+        quote!(#private::zero_rows_like(&#like[..], #zero, #cap))
     }
 
     pub(super) fn zero(&self) -> TokenStream {

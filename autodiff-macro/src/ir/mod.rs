@@ -378,8 +378,9 @@ pub enum MemInitKind {
     /// something that does not vary.
     ZeroLike(Operand),
     /// `Vec`s of zeros as long as the rows of a memory (`m.iter().map(|row| row.iter()..
-    /// .collect()).collect()`): the matrix its rows are then stored into.
-    RowsLike(Operand),
+    /// .collect()).collect()`), or as `cap` where that is shorter (`row.iter().zip(g)`): the
+    /// matrix the rows are then stored into.
+    RowsLike { like: Operand, cap: Option<Operand> },
     /// `a = f(..)`: an array value returned by a call.
     FromValue(Value),
     /// A placeholder, overwritten before it is read: the output array of a function that

@@ -183,7 +183,14 @@ impl Printer<'_> {
             MemInitKind::List { elems, .. } => format!("[{}]", self.operands(elems)),
             MemInitKind::Copy { src } => format!("copy {}", self.mem(*src)),
             MemInitKind::ZeroLike(like) => format!("zeros like {}", self.operand(like)),
-            MemInitKind::RowsLike(like) => format!("rows of zeros like {}", self.operand(like)),
+            MemInitKind::RowsLike { like, cap } => match cap {
+                Some(cap) => format!(
+                    "rows of zeros like {}, at most {}",
+                    self.operand(like),
+                    self.operand(cap)
+                ),
+                None => format!("rows of zeros like {}", self.operand(like)),
+            },
             MemInitKind::FromValue(v) => format!("from {}", self.value(*v)),
             MemInitKind::Placeholder => "placeholder".into(),
             MemInitKind::Empty { .. } => "vec![]".into(),

@@ -156,7 +156,8 @@ pub fn operands(stmt: &Stmt) -> Vec<&Operand> {
             MemInitKind::Repeat { elem, lens, .. } => [elem].into_iter().chain(lens).collect(),
             MemInitKind::List { elems, .. } => elems.iter().collect(),
             MemInitKind::Empty { capacity } => capacity.iter().collect(),
-            MemInitKind::ZeroLike(like) | MemInitKind::RowsLike(like) => vec![like],
+            MemInitKind::ZeroLike(like) => vec![like],
+            MemInitKind::RowsLike { like, cap } => [like].into_iter().chain(cap).collect(),
             MemInitKind::Copy { .. } | MemInitKind::FromValue(_) | MemInitKind::Placeholder => {
                 Vec::new()
             }

@@ -273,8 +273,13 @@ impl Lowerer<'_> {
         if !pure {
             return None;
         }
+        let mark = ahead.len();
         for arg in &mut inst.args {
-            *arg = self.hoisted_len(arg, before, after, ahead)?;
+            let Some(hoisted) = self.hoisted_len(arg, before, after, ahead) else {
+                ahead.truncate(mark);
+                return None;
+            };
+            *arg = hoisted;
         }
         inst.result = self.new_value(None);
         let result = Operand::Value(inst.result);

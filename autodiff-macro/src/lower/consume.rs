@@ -926,14 +926,25 @@ impl Lowerer<'_> {
             |stmt| matches!(stmt, ir::Stmt::MemInit(init) if init.mem == mem && init.declare),
         );
         let mut ahead = Vec::new();
-        let len =
-            at.and_then(|at| self.hoisted_len(&rows.len, before, &block[at + 1..], &mut ahead));
-        let like = match (&len, at) {
-            (None, Some(at)) => self.rows_like(rows, stream, &block[at + 1..]),
-            _ => None,
-        };
+        let kind = at.and_then(|at| {
+            let after = &block[at + 1..];
+            if let Some(len) = self.hoisted_len(&rows.len, before, after, &mut ahead) {
+                return Some(Err(len));
+            }
+            ahead.clear();
+            let (like, prefix) = stream.rows_of()?;
+            let cap = self.len_of_item(
+                &rows.len,
+                (like, prefix, &rows.pos),
+                before,
+                after,
+                &mut ahead,
+            )?;
+            let like = Operand::Mem(like, prefix.to_vec());
+            Some(Ok(MemInitKind::RowsLike { like, cap }))
+        });
         self.blocks.push(block);
-        let Some(at) = at.filter(|_| len.is_some() || like.is_some()) else {
+        let (Some(at), Some(kind)) = (at, kind) else {
             self.error_at(span, super::array::ROWS_NOT_YET);
             return;
         };
@@ -941,44 +952,74 @@ impl Lowerer<'_> {
         let ir::Stmt::MemInit(init) = &mut block[at] else {
             unreachable!("found above")
         };
-        match (len, like, &mut init.kind) {
-            (Some(len), _, MemInitKind::Repeat { lens, vecs, .. }) => {
+        match (kind, &mut init.kind) {
+            (Err(len), MemInitKind::Repeat { lens, vecs, .. }) => {
                 lens.push(len);
                 vecs.push(rows.vec);
             }
-            (_, Some(like), kind) => *kind = MemInitKind::RowsLike(like),
+            (Ok(kind), init) => *init = kind,
             _ => {}
         }
         block.splice(at..at, ahead);
     }
 
-    /// The parameter whose rows `rows` are as long as, position for position: the items of
-    /// `stream` are its rows, and each row's length is its item's (`row.iter()..collect()`).
-    fn rows_like(&self, rows: &Rows, stream: &Stream, after: &[ir::Stmt]) -> Option<Operand> {
-        let (source, prefix) = stream.rows_of()?;
-        let data = &self.mems[source.index()];
+    /// Where `len` (computed in the statements `after`) is the length of the item at `pos`, a
+    /// row of a parameter `like[prefix]` (`row.iter()` of `m.iter().map(|row| ..)`), or the
+    /// smaller of that and lengths known before the loop (`row.iter().zip(g)`): those lengths,
+    /// their smallest computed ahead of the loop onto `ahead` (`Some(None)` when there are
+    /// none).
+    fn len_of_item(
+        &mut self,
+        len: &Operand,
+        (like, prefix, pos): (Mem, &[Operand], &Operand),
+        before: usize,
+        after: &[ir::Stmt],
+        ahead: &mut Vec<ir::Stmt>,
+    ) -> Option<Option<Operand>> {
+        let data = &self.mems[like.index()];
         if data.param.is_none() || data.field.is_some() || data.structured {
             return None;
         }
-        let Operand::Value(len) = rows.len else {
+        let Operand::Value(len) = len else {
             return None;
         };
-        let mut of_item = false;
-        ir::walk_stmts(after, &mut |stmt| {
-            if let ir::Stmt::Inst(inst) = stmt {
-                if let (true, Op::Len(mem), Some((last, first))) =
-                    (inst.result == len, &inst.op, inst.args.split_last())
-                {
-                    of_item = *mem == source
-                        && ir::same_indices(first, prefix)
-                        && ir::same_indices(
-                            std::slice::from_ref(last),
-                            std::slice::from_ref(&rows.pos),
-                        );
-                }
-            }
+        let mut inst = None;
+        ir::walk_stmts(after, &mut |stmt| match stmt {
+            ir::Stmt::Inst(i) if i.result == *len => inst = Some(i.clone()),
+            _ => {}
         });
-        of_item.then(|| Operand::Mem(source, prefix.to_vec()))
+        let mut inst = inst?;
+        let min = rename_holes(quote!(::core::cmp::min(H0, H1))).to_string();
+        match (&inst.op, &inst.args[..]) {
+            (Op::Len(mem), [outer @ .., last])
+                if *mem == like
+                    && ir::same_indices(outer, prefix)
+                    && ir::same_indices(std::slice::from_ref(last), std::slice::from_ref(pos)) =>
+            {
+                Some(None)
+            }
+            (Op::Opaque(opaque), [a, b]) if opaque.index && opaque.expr.to_string() == min => {
+                let mark = ahead.len();
+                let (item_len, other) = match self.hoisted_len(b, before, after, ahead) {
+                    Some(other) => (a.clone(), other),
+                    None => (b.clone(), self.hoisted_len(a, before, after, ahead)?),
+                };
+                let item = (like, prefix, pos);
+                let Some(cap) = self.len_of_item(&item_len, item, before, after, ahead) else {
+                    ahead.truncate(mark);
+                    return None;
+                };
+                let Some(cap) = cap else {
+                    return Some(Some(other));
+                };
+                inst.args = vec![cap, other];
+                inst.result = self.new_value(None);
+                let result = Operand::Value(inst.result);
+                ahead.push(ir::Stmt::Inst(inst));
+                Some(Some(result))
+            }
+            _ => None,
+        }
     }
 
     /// An item collected into a `Vec` of numbers.

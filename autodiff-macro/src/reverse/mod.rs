@@ -308,7 +308,7 @@ impl Reverse<'_> {
                         | MemInitKind::Placeholder
                         | MemInitKind::Empty { .. }
                         | MemInitKind::ZeroLike(_)
-                        | MemInitKind::RowsLike(_) => {}
+                        | MemInitKind::RowsLike { .. } => {}
                         MemInitKind::List { elems, row } => {
                             for (k, elem) in elems.iter().enumerate() {
                                 if let Some(value) = self.activity.active_operand(elem) {

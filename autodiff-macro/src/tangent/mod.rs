@@ -286,7 +286,10 @@ impl Transform<'_> {
                 None => MemInitKind::ZeroLike(Operand::Value(*value)),
             },
             MemInitKind::ZeroLike(like) => MemInitKind::ZeroLike(like.clone()),
-            MemInitKind::RowsLike(like) => MemInitKind::RowsLike(like.clone()),
+            MemInitKind::RowsLike { like, cap } => MemInitKind::RowsLike {
+                like: like.clone(),
+                cap: cap.clone(),
+            },
             MemInitKind::Placeholder => MemInitKind::Placeholder,
             MemInitKind::Empty { capacity } => MemInitKind::Empty {
                 capacity: capacity.clone(),
