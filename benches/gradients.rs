@@ -15,6 +15,10 @@
 //!   with the same hand-written gradient and peers;
 //! - `rnn_100_steps`: a scalar recurrence `h = tanh(w h + u x_t + b)` (state overwritten in a
 //!   loop), wrt `(w, u, b)`;
+//! - `gmm_d2_k5_n1000`, `gmm_hoisted_d2_k5_n1000`: ADBench's Gaussian mixture objective, with
+//!   `vec!` buffers per data point and with them hoisted out of the loop;
+//! - with `AUTODIFF_BENCH_LARGE=1`, ADBench's larger sizes too: d = 10, k = 25 (both forms),
+//!   d = 64, k = 200, and n = 10 000 points at d = 2, k = 5 (both forms);
 //!
 //! and one line per method: `primal`, `generated_grad_into`, `hand`, `finite_differences`,
 //! `num_dual_forward`, `echidna_tape`. Finite differences and forward mode cost `n` evaluations
@@ -33,7 +37,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
-use problems::{Method, Problem, Visitor, for_each_problem, hide, verify};
+use problems::{Method, Problem, Visitor, for_each_large_problem, for_each_problem, hide, verify};
 
 /// Checks every problem.
 struct Verify;
@@ -91,11 +95,18 @@ impl Visitor for Bench<'_> {
 
 fn main() {
     problems::scalar::check_entry_points();
+    let large = std::env::var_os(problems::LARGE).is_some();
     for_each_problem(&mut Verify);
+    if large {
+        for_each_large_problem(&mut Verify);
+    }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     for_each_problem(&mut Bench(&mut criterion));
+    if large {
+        for_each_large_problem(&mut Bench(&mut criterion));
+    }
     criterion.final_summary();
 }

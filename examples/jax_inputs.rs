@@ -115,7 +115,7 @@ fn main() {
     // GMM, d = 2, k = 5, n = 1000 (and the larger sizes with AUTODIFF_BENCH_LARGE).
     let mut sizes = vec![(2, 5, 1000)];
     if std::env::var_os(problems::LARGE).is_some() {
-        sizes.extend([(10, 25, 1000), (64, 200, 1000)]);
+        sizes.extend([(10, 25, 1000), (64, 200, 1000), (2, 5, 10_000)]);
     }
     for (d, k, n) in sizes {
         let data = GmmData::new(d, k, n);

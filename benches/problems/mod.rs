@@ -139,6 +139,9 @@ pub fn for_each_large_problem(visitor: &mut impl Visitor) {
     visitor.visit(gmm::Gmm::new(10, 25, 1000));
     visitor.visit(gmm::GmmHoisted::new(10, 25, 1000));
     visitor.visit(gmm::Gmm::new(64, 200, 1000));
+    // ADBench's other number of points.
+    visitor.visit(gmm::Gmm::new(2, 5, 10_000));
+    visitor.visit(gmm::GmmHoisted::new(2, 5, 10_000));
 }
 
 // The check -----------------------------------------------------------------------------------
