@@ -778,6 +778,26 @@ fn collect_of_rows_as_long_as_a_parameters() {
     }
 }
 
+/// Array rows assigned whole again (their length is their type's): filling a matrix, and
+/// collected.
+#[differentiate]
+fn array_rows_reassigned(x: &[f64]) -> f64 {
+    let mut p = [x[0], x[1]];
+    for k in 0..3 {
+        p = [p[1] * x[k], p[0].sin()];
+    }
+    let m = vec![p; 3];
+    let pts: Vec<[f64; 2]> = x
+        .iter()
+        .map(|&t| {
+            let mut q = [t, t * t];
+            q = [q[1], q[0] + p[0]];
+            q
+        })
+        .collect();
+    m.iter().flatten().sum::<f64>() + pts.iter().map(|q| q[0] * q[1]).sum::<f64>()
+}
+
 #[test]
 fn collect_of_rows_written_out() {
     let p = [1.0, 1.2, 0.8, 1.1, 0.9, 0.3];
@@ -791,6 +811,10 @@ fn collect_of_rows_written_out() {
     let (value, dw) = features_per_step_grad(&xs, &w);
     assert_eq!(value.to_bits(), features_per_step(&xs, &w).to_bits());
     assert_gradient(|q| features_per_step(&xs, q), &w, &dw, TOL);
+
+    let (value, dx) = array_rows_reassigned_grad(&xs);
+    assert_eq!(value.to_bits(), array_rows_reassigned(&xs).to_bits());
+    assert_gradient(array_rows_reassigned, &xs, &dx, TOL);
 
     let (value, dw) = collected_rows_written_grad(&xs, 0.7);
     assert_eq!(value.to_bits(), collected_rows_written(&xs, 0.7).to_bits());

@@ -55,4 +55,28 @@ fn filled_with_a_grown_row(x: &[f64]) -> f64 {
     m[1][2]
 }
 
+// Rows whose length is computed from an element the loop might not reach (`rows[0]` of an empty
+// `rows`): not computed ahead of it.
+#[differentiate]
+fn centered(rows: &[Vec<f64>]) -> f64 {
+    let c: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| (0..rows[0].len()).map(|j| r[j] - rows[0][j]).collect())
+        .collect();
+    c[0][0]
+}
+
+// A `Vec` row of an outer block, which the loop assigns again after using it.
+#[differentiate]
+fn row_replaced_later_in_the_loop(x: &[f64]) -> f64 {
+    let mut r = vec![x[0], x[1]];
+    let mut s = 0.0;
+    for t in 0..3 {
+        let m = vec![r; 2];
+        s += m[1][0];
+        r = vec![x[2] * t as f64; t + 3];
+    }
+    s
+}
+
 fn main() {}

@@ -198,19 +198,33 @@ impl Lowerer<'_> {
         Val::Mem(mem, Vec::new())
     }
 
-    /// How `row`, a one-dimensional array, was made, when that is the only thing that set its
-    /// length: its one initialization in the blocks still open (or in blocks nested in them),
-    /// and nothing pushed onto it. `None` where it was assigned whole again or grown.
+    /// How `row`, a one-dimensional array, was made, where that fixes its length: an array's
+    /// latest initialization in the blocks still open (its length is its type's); a `Vec`'s
+    /// only one, in the innermost block (or blocks nested in it), with nothing pushed onto it.
+    /// A `Vec` of an outer block may yet be assigned again or grown later in a loop around
+    /// its use (an error rather than rows of another length in the next iteration).
     fn only_init(&self, row: Mem) -> Option<&MemInitKind> {
-        if self.mems[row.index()].dims != 1 || self.resized.contains(&row) {
+        let data = &self.mems[row.index()];
+        if data.dims != 1 || self.resized.contains(&row) {
             return None;
         }
+        let blocks = match data.vec {
+            true => &self.blocks[self.blocks.len().checked_sub(1)?..],
+            false => &self.blocks[..],
+        };
         let mut inits = Vec::new();
-        for block in &self.blocks {
+        for block in blocks {
             ir::walk_stmts(block, &mut |stmt| match stmt {
                 ir::Stmt::MemInit(init) if init.mem == row => inits.push(&init.kind),
                 _ => {}
             });
+        }
+        if !data.vec {
+            // Any one written out or filled: all have the array type's length.
+            let sized = |kind: &&MemInitKind| {
+                matches!(kind, MemInitKind::List { .. } | MemInitKind::Repeat { .. })
+            };
+            return inits.into_iter().rfind(sized);
         }
         match inits[..] {
             [kind] => Some(kind),
@@ -218,13 +232,20 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The elements of `row`, a row written out (`[a, b]`, `vec![a, b]`) and not assigned
-    /// whole or grown since; `None` for any other array, and for an empty one.
-    pub(super) fn literal_row(&self, row: Mem) -> Option<&[Operand]> {
-        match self.only_init(row)? {
-            MemInitKind::List { elems, row: None } if !elems.is_empty() => Some(elems),
+    /// The elements of `row`, a row written out (`[a, b]`, `vec![a, b]`) in a block still open
+    /// (so they are in scope here), whose length is fixed as [`Self::row_len`] requires; `None`
+    /// for any other array, and for an empty one.
+    pub(super) fn written_row(&self, row: Mem) -> Option<&[Operand]> {
+        self.row_len(row)?;
+        let mut latest_first = self.blocks.iter().rev().flat_map(|b| b.iter().rev());
+        latest_first.find_map(|stmt| match stmt {
+            ir::Stmt::MemInit(MemInit {
+                mem,
+                kind: MemInitKind::List { elems, row: None },
+                ..
+            }) if *mem == row && !elems.is_empty() => Some(&elems[..]),
             _ => None,
-        }
+        })
     }
 
     /// The length of `row`, a one-dimensional array written out (`[a, b]`) or filled
@@ -265,12 +286,14 @@ impl Lowerer<'_> {
             }
         });
         let mut inst = inst?;
-        let pure = match &inst.op {
-            Op::Opaque(opaque) => opaque.index,
-            Op::Len(mem) => self.mems[mem.index()].param.is_some(),
+        // Only what cannot panic: the ahead-of-time copy runs even where the loop would not
+        // (`m[0].len()` of an empty `m`, a `chunks(0)` count).
+        let cannot_panic = match &inst.op {
+            Op::Opaque(opaque) => opaque.index && total_length_arithmetic(&opaque.expr),
+            Op::Len(mem) => self.mems[mem.index()].param.is_some() && inst.args.is_empty(),
             _ => false,
         };
-        if !pure {
+        if !cannot_panic {
             return None;
         }
         let mark = ahead.len();
@@ -291,7 +314,7 @@ impl Lowerer<'_> {
     /// first element, held constant), then the row stored in each of its rows.
     fn repeat_row(&mut self, row: Mem, len: Operand, vec: bool, span: Span) -> Val {
         let row_vec = self.mems[row.index()].vec;
-        let (first, row_len) = match self.literal_row(row) {
+        let (first, row_len) = match self.written_row(row) {
             Some(elems) => (elems[0].clone(), length(elems.len())),
             // A row that is not written out (a variable, `Vec::new()`) has no element to fill
             // with that is sure to exist.
@@ -630,6 +653,22 @@ impl Lowerer<'_> {
         });
         Some(Val::Unit)
     }
+}
+
+/// Whether `expr` (an `Opaque`'s, holes named) is integer arithmetic of stream counts that
+/// cannot panic: saturating, or a minimum, or a length.
+fn total_length_arithmetic(expr: &proc_macro2::TokenStream) -> bool {
+    let expr = expr.to_string();
+    [
+        quote::quote!(::core::cmp::min(H0, H1)),
+        quote::quote!(::autodiff_core::__private::minus(H0, H1)),
+        quote::quote!(::autodiff_core::__private::first(H0, H1)),
+        quote::quote!(::autodiff_core::__private::range_len(H0, H1)),
+        quote::quote!(::autodiff_core::__private::range_len_inclusive(H0, H1)),
+        quote::quote!(H0.len()),
+    ]
+    .into_iter()
+    .any(|t| super::iter::rename_holes(t).to_string() == expr)
 }
 
 /// A length known when the macro runs, as a `usize` literal.
