@@ -781,6 +781,7 @@ fn collect_of_rows_as_long_as_a_parameters() {
 /// Array rows assigned whole again (their length is their type's): filling a matrix, and
 /// collected.
 #[differentiate]
+#[allow(clippy::useless_vec)] // `vec![row; n]` is what is tested
 fn array_rows_reassigned(x: &[f64]) -> f64 {
     let mut p = [x[0], x[1]];
     for k in 0..3 {
