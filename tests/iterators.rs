@@ -719,6 +719,37 @@ fn scaled_rows_zipped(x: &[Vec<f64>], gamma: &[f64]) -> f64 {
     scaled.iter().flatten().map(|v| v.sin()).sum::<f64>() + widths
 }
 
+/// Rows as long as an array the closure makes: of a parameter's length (soft assignments to
+/// centres), and of the item's (a softmax per row through a local `Vec`).
+#[differentiate(wrt(centres))]
+fn soft_assignments(centres: &[[f64; 2]], pts: &[[f64; 2]]) -> f64 {
+    let resp: Vec<Vec<f64>> = pts
+        .iter()
+        .map(|p| {
+            let d: Vec<f64> = centres
+                .iter()
+                .map(|c| (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2))
+                .collect();
+            let z: f64 = d.iter().map(|v| (-v).exp()).sum();
+            d.iter().map(|v| (-v).exp() / z).collect()
+        })
+        .collect();
+    resp.iter().map(|r| r[0] * r[r.len() - 1]).sum()
+}
+
+#[differentiate]
+fn softmax_through_a_local(scores: &[Vec<f64>]) -> f64 {
+    let probs: Vec<Vec<f64>> = scores
+        .iter()
+        .map(|s| {
+            let e: Vec<f64> = s.iter().map(|v| v.exp()).collect();
+            let z: f64 = e.iter().sum();
+            e.iter().map(|v| v / z).collect()
+        })
+        .collect();
+    probs.iter().map(|r| r[0] + r.len() as f64).sum()
+}
+
 #[test]
 fn collect_of_rows_as_long_as_a_parameters() {
     let lens = [3, 1, 4, 2];
@@ -744,6 +775,29 @@ fn collect_of_rows_as_long_as_a_parameters() {
     let (value, dm) = softmax_of_each_row_grad(&m);
     assert_eq!(value.to_bits(), softmax_of_each_row(&m).to_bits());
     assert_gradient(|q| softmax_of_each_row(&ragged(q)), &x, &dm.concat(), TOL);
+
+    let (value, dm) = softmax_through_a_local_grad(&m);
+    assert_eq!(value.to_bits(), softmax_through_a_local(&m).to_bits());
+    assert_gradient(
+        |q| softmax_through_a_local(&ragged(q)),
+        &x,
+        &dm.concat(),
+        TOL,
+    );
+    let centres = [[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]];
+    let pts: Vec<[f64; 2]> = (0..5)
+        .map(|i| [(i as f64 * 0.9).sin(), (i as f64 * 0.4).cos()])
+        .collect();
+    let (value, dc) = soft_assignments_grad(&centres, &pts);
+    assert_eq!(value.to_bits(), soft_assignments(&centres, &pts).to_bits());
+    let c = |q: &[f64]| [[q[0], q[1]], [q[2], q[3]], [q[4], q[5]]];
+    let flat = centres.as_flattened();
+    assert_gradient(
+        |q| soft_assignments(&c(q), &pts),
+        flat,
+        dc.as_flattened(),
+        TOL,
+    );
 
     let gamma = [1.5, -0.5, 0.8];
     let (value, (dm, dg)) = scaled_rows_zipped_grad(&m, &gamma);

@@ -5,7 +5,8 @@
 //! splines, an AR model, a neural ODE, kernel ridge regression, tone mapping, a mixture of
 //! experts, curve fitting through a residual helper, a sparse regression of adaptors, a graph
 //! network, layer norm with GELU, inverse kinematics, matrix factorisation, a Morse potential
-//! over a distance matrix, a portfolio and a shooting method.
+//! over a distance matrix, a portfolio, a shooting method, softmax regression, soft k-means, a
+//! tridiagonal solve, a ranking loss, an RTS smoother, Lotka-Volterra by RK4 and skip-gram.
 #![allow(clippy::needless_range_loop)] // index loops are how this numerical code is written
 
 use autodiff_core::{Differentiable, differentiate, no_grad, numeric_gradient};
@@ -1159,4 +1160,305 @@ fn shooting() {
         1e-7,
     );
     close("shoot", &[g0, ga], &fd, 1e-6);
+}
+
+// 26. Softmax regression: logits collected per sample (rows of a known length)
+#[differentiate(wrt(w, b))]
+fn softmax_regression(w: &[Vec<f64>], b: &[f64], xs: &[Vec<f64>], ys: &[usize]) -> f64 {
+    let logits: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| {
+            w.iter()
+                .zip(b)
+                .map(|(wr, bk)| wr.iter().zip(x).map(|(a, c)| a * c).sum::<f64>() + bk)
+                .collect()
+        })
+        .collect();
+    let mut nll = 0.0;
+    for (z, &y) in logits.iter().zip(ys) {
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        nll += lse - z[y];
+    }
+    nll / xs.len() as f64
+}
+
+#[test]
+fn softmax_reg() {
+    let w: Vec<Vec<f64>> = (0..3)
+        .map(|k| (0..2).map(|j| ((k * 2 + j) as f64 * 0.7).sin()).collect())
+        .collect();
+    let b = vec![0.1, -0.2, 0.05];
+    let xs: Vec<Vec<f64>> = (0..5)
+        .map(|i| vec![(i as f64).cos(), (i as f64 * 0.3).sin()])
+        .collect();
+    let ys = vec![0, 2, 1, 1, 0];
+    let (v, (gw, gb)) = softmax_regression_grad(&w, &b, &xs, &ys);
+    assert_eq!(v, softmax_regression(&w, &b, &xs, &ys));
+    let mut flat = w.concat();
+    flat.extend(&b);
+    let fd = numeric_gradient(
+        |p| softmax_regression(&unflat(&p[..6], 3), &p[6..], &xs, &ys),
+        &flat,
+    );
+    let mut got = gw.concat();
+    got.extend(gb);
+    close("softmax_reg", &got, &fd, 1e-8);
+}
+
+// 27. Soft k-means: responsibilities collected, then weighted distortion
+#[differentiate(wrt(centers))]
+fn soft_kmeans(centers: &[[f64; 2]], pts: &[[f64; 2]], beta: f64) -> f64 {
+    let resp: Vec<Vec<f64>> = pts
+        .iter()
+        .map(|p| {
+            let d: Vec<f64> = centers
+                .iter()
+                .map(|c| (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2))
+                .collect();
+            let m = d.iter().cloned().fold(f64::INFINITY, f64::min);
+            let z: f64 = d.iter().map(|v| (-beta * (v - m)).exp()).sum();
+            d.iter().map(|v| (-beta * (v - m)).exp() / z).collect()
+        })
+        .collect();
+    let mut cost = 0.0;
+    for (p, r) in pts.iter().zip(&resp) {
+        for (c, rk) in centers.iter().zip(r) {
+            cost += rk * ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2));
+        }
+    }
+    cost
+}
+
+#[test]
+fn kmeans() {
+    let centers = vec![[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]];
+    let pts: Vec<[f64; 2]> = (0..7)
+        .map(|i| [(i as f64 * 0.9).sin(), (i as f64 * 0.4).cos()])
+        .collect();
+    let (v, g) = soft_kmeans_grad(&centers, &pts, 2.0);
+    assert_eq!(v, soft_kmeans(&centers, &pts, 2.0));
+    let flat: Vec<f64> = centers.iter().flatten().cloned().collect();
+    let fd = numeric_gradient(
+        |p| {
+            soft_kmeans(
+                &p.chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>(),
+                &pts,
+                2.0,
+            )
+        },
+        &flat,
+    );
+    let got: Vec<f64> = g.iter().flatten().cloned().collect();
+    close("kmeans", &got, &fd, 1e-8);
+}
+
+// 28. Thomas algorithm for a tridiagonal system (beam/heat), loss on solution
+#[differentiate(wrt(diag, rhs))]
+fn tridiag_solve_loss(sub: &[f64], diag: &[f64], sup: &[f64], rhs: &[f64], target: &[f64]) -> f64 {
+    let n = diag.len();
+    let mut c = vec![0.0; n];
+    let mut d = vec![0.0; n];
+    c[0] = sup[0] / diag[0];
+    d[0] = rhs[0] / diag[0];
+    for i in 1..n {
+        let m = diag[i] - sub[i - 1] * c[i - 1];
+        if i < n - 1 {
+            c[i] = sup[i] / m;
+        }
+        d[i] = (rhs[i] - sub[i - 1] * d[i - 1]) / m;
+    }
+    let mut x = vec![0.0; n];
+    x[n - 1] = d[n - 1];
+    for i in (0..n - 1).rev() {
+        x[i] = d[i] - c[i] * x[i + 1];
+    }
+    x.iter().zip(target).map(|(a, b)| (a - b).powi(2)).sum()
+}
+
+#[test]
+fn thomas() {
+    let n = 6;
+    let sub = vec![-1.0; n - 1];
+    let sup = vec![-1.0; n - 1];
+    let diag: Vec<f64> = (0..n).map(|i| 3.0 + 0.1 * i as f64).collect();
+    let rhs: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
+    let target = vec![0.2; n];
+    let (v, (gd, gr)) = tridiag_solve_loss_grad(&sub, &diag, &sup, &rhs, &target);
+    assert_eq!(v, tridiag_solve_loss(&sub, &diag, &sup, &rhs, &target));
+    let mut flat = diag.clone();
+    flat.extend(&rhs);
+    let fd = numeric_gradient(
+        |p| tridiag_solve_loss(&sub, &p[..n], &sup, &p[n..], &target),
+        &flat,
+    );
+    let mut got = gd;
+    got.extend(gr);
+    close("thomas", &got, &fd, 1e-8);
+}
+
+// 29. Pairwise ranking hinge loss with a no_grad ordering by labels
+#[differentiate(wrt(w))]
+fn ranking_loss(w: &[f64], feats: &[Vec<f64>], labels: &[f64], margin: f64) -> f64 {
+    let scores: Vec<f64> = feats
+        .iter()
+        .map(|f| f.iter().zip(w).map(|(a, b)| a * b).sum())
+        .collect();
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[b].partial_cmp(&labels[a]).unwrap());
+    let mut loss = 0.0;
+    for (k, &i) in order.iter().enumerate() {
+        for &j in &order[k + 1..] {
+            if labels[i] > labels[j] {
+                loss += (margin - (scores[i] - scores[j])).max(0.0);
+            }
+        }
+    }
+    loss
+}
+
+#[test]
+fn ranking() {
+    let w = vec![0.3, -0.2, 0.8];
+    let feats: Vec<Vec<f64>> = (0..5)
+        .map(|i| vec![(i as f64).sin(), (i as f64 * 0.7).cos(), 0.1 * i as f64])
+        .collect();
+    let labels = vec![2.0, 0.0, 1.0, 3.0, 1.5];
+    let (v, g) = ranking_loss_grad(&w, &feats, &labels, 1.0);
+    assert_eq!(v, ranking_loss(&w, &feats, &labels, 1.0));
+    let fd = numeric_gradient(|p| ranking_loss(p, &feats, &labels, 1.0), &w);
+    close("ranking", &g, &fd, 1e-7);
+}
+
+// 30. RTS smoother for a scalar random walk: forward filter then backward pass with rev()
+#[differentiate(wrt(log_q, log_r))]
+fn rts(obs: &[f64], log_q: f64, log_r: f64) -> f64 {
+    let q = log_q.exp();
+    let r = log_r.exp();
+    let n = obs.len();
+    let mut m = vec![0.0; n];
+    let mut p = vec![0.0; n];
+    let mut mp = 0.0;
+    let mut pp = 1.0;
+    for t in 0..n {
+        let k = pp / (pp + r);
+        m[t] = mp + k * (obs[t] - mp);
+        p[t] = (1.0 - k) * pp;
+        mp = m[t];
+        pp = p[t] + q;
+    }
+    let mut ms = m.clone();
+    for t in (0..n - 1).rev() {
+        let g = p[t] / (p[t] + q);
+        ms[t] = m[t] + g * (ms[t + 1] - m[t]);
+    }
+    ms.iter()
+        .zip(obs)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        + 0.1 * (q + r)
+}
+
+#[test]
+fn smoother() {
+    let obs: Vec<f64> = (0..12)
+        .map(|i| (i as f64 * 0.5).sin() + 0.1 * (i as f64 * 3.0).cos())
+        .collect();
+    let (v, (gq, gr)) = rts_grad(&obs, -1.0, -0.5);
+    assert_eq!(v, rts(&obs, -1.0, -0.5));
+    let fd = numeric_gradient(|p| rts(&obs, p[0], p[1]), &[-1.0, -0.5]);
+    close("rts", &[gq, gr], &fd, 1e-8);
+}
+
+// 31. Lotka-Volterra RK4 with a helper returning an array
+#[differentiate]
+fn lv_rhs(s: [f64; 2], p: &[f64; 4]) -> [f64; 2] {
+    [
+        p[0] * s[0] - p[1] * s[0] * s[1],
+        p[2] * s[0] * s[1] - p[3] * s[1],
+    ]
+}
+
+#[differentiate(wrt(p))]
+fn lv_fit(p: &[f64; 4], s0: [f64; 2], dt: f64, obs: &[[f64; 2]]) -> f64 {
+    let mut s = s0;
+    let mut loss = 0.0;
+    for o in obs {
+        let k1 = lv_rhs(s, p);
+        let k2 = lv_rhs([s[0] + 0.5 * dt * k1[0], s[1] + 0.5 * dt * k1[1]], p);
+        let k3 = lv_rhs([s[0] + 0.5 * dt * k2[0], s[1] + 0.5 * dt * k2[1]], p);
+        let k4 = lv_rhs([s[0] + dt * k3[0], s[1] + dt * k3[1]], p);
+        for i in 0..2 {
+            s[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+        }
+        loss += (s[0] - o[0]).powi(2) + (s[1] - o[1]).powi(2);
+    }
+    loss
+}
+
+#[test]
+fn lotka() {
+    let p = [1.1, 0.4, 0.1, 0.4];
+    let obs: Vec<[f64; 2]> = (0..10)
+        .map(|i| [10.0 + (i as f64).sin(), 5.0 + (i as f64).cos()])
+        .collect();
+    let (v, g) = lv_fit_grad(&p, [10.0, 5.0], 0.1, &obs);
+    assert_eq!(v, lv_fit(&p, [10.0, 5.0], 0.1, &obs));
+    let fd = numeric_gradient(
+        |q| lv_fit(&[q[0], q[1], q[2], q[3]], [10.0, 5.0], 0.1, &obs),
+        &p,
+    );
+    close("lotka", &g, &fd, 1e-8);
+}
+
+// 32. Skip-gram with negative sampling over index lists
+#[differentiate(wrt(emb_in, emb_out))]
+fn sgns(
+    emb_in: &[Vec<f64>],
+    emb_out: &[Vec<f64>],
+    pairs: &[(usize, usize)],
+    negs: &[Vec<usize>],
+) -> f64 {
+    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let mut loss = 0.0;
+    for (k, &(c, o)) in pairs.iter().enumerate() {
+        let dot: f64 = emb_in[c].iter().zip(&emb_out[o]).map(|(a, b)| a * b).sum();
+        loss -= sig(dot).ln();
+        for &n in &negs[k] {
+            let dn: f64 = emb_in[c].iter().zip(&emb_out[n]).map(|(a, b)| a * b).sum();
+            loss -= sig(-dn).ln();
+        }
+    }
+    loss
+}
+
+#[test]
+fn skipgram() {
+    let ei: Vec<Vec<f64>> = (0..4)
+        .map(|i| {
+            (0..3)
+                .map(|j| ((i * 3 + j) as f64 * 0.37).sin() * 0.5)
+                .collect()
+        })
+        .collect();
+    let eo: Vec<Vec<f64>> = (0..4)
+        .map(|i| {
+            (0..3)
+                .map(|j| ((i * 3 + j) as f64 * 0.53).cos() * 0.5)
+                .collect()
+        })
+        .collect();
+    let pairs = vec![(0, 1), (2, 3), (1, 0)];
+    let negs = vec![vec![2, 3], vec![0], vec![3, 2]];
+    let (v, (gi, go)) = sgns_grad(&ei, &eo, &pairs, &negs);
+    assert_eq!(v, sgns(&ei, &eo, &pairs, &negs));
+    let mut flat = ei.concat();
+    flat.extend(eo.concat());
+    let fd = numeric_gradient(
+        |p| sgns(&unflat(&p[..12], 4), &unflat(&p[12..], 4), &pairs, &negs),
+        &flat,
+    );
+    let mut got = gi.concat();
+    got.extend(go.concat());
+    close("sgns", &got, &fd, 1e-8);
 }

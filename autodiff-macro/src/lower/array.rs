@@ -286,6 +286,14 @@ impl Lowerer<'_> {
             }
         });
         let mut inst = inst?;
+        // The length of an array the loop makes (`d` of `let d: Vec<f64> = c.iter()..collect();
+        // d.iter()..`): the length it is made with, where nothing changes that.
+        if let (Op::Len(mem), []) = (&inst.op, &inst.args[..]) {
+            if self.mems[mem.index()].param.is_none() {
+                let made = self.made_len(*mem, after)?;
+                return self.hoisted_len(&made, before, after, ahead);
+            }
+        }
         // Only what cannot panic: the ahead-of-time copy runs even where the loop would not
         // (`m[0].len()` of an empty `m`, a `chunks(0)` count).
         let cannot_panic = match &inst.op {
@@ -308,6 +316,27 @@ impl Lowerer<'_> {
         let result = Operand::Value(inst.result);
         ahead.push(ir::Stmt::Inst(inst));
         Some(result)
+    }
+
+    /// The length of `mem`, a one-dimensional array made once in the statements `after` and
+    /// never grown: what it is written out or filled with.
+    pub(super) fn made_len(&self, mem: Mem, after: &[ir::Stmt]) -> Option<Operand> {
+        if self.mems[mem.index()].dims != 1 || self.resized.contains(&mem) {
+            return None;
+        }
+        let mut inits = Vec::new();
+        ir::walk_stmts(after, &mut |stmt| match stmt {
+            ir::Stmt::MemInit(init) if init.mem == mem => inits.push(init),
+            _ => {}
+        });
+        match inits[..] {
+            [init] if init.declare => match &init.kind {
+                MemInitKind::List { elems, row: None } => Some(length(elems.len())),
+                MemInitKind::Repeat { lens, .. } if lens.len() == 1 => Some(lens[0].clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// `vec![[a, b]; n]`, `vec![vec![a, b]; n]`: the matrix allocated (filled with the row's

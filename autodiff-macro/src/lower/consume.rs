@@ -991,6 +991,12 @@ impl Lowerer<'_> {
         let mut inst = inst?;
         let min = rename_holes(quote!(::core::cmp::min(H0, H1))).to_string();
         match (&inst.op, &inst.args[..]) {
+            // The length of an array the loop makes from the item (`let e: Vec<f64> =
+            // row.iter()..collect(); e.iter()..`).
+            (Op::Len(mem), []) if self.mems[mem.index()].param.is_none() => {
+                let made = self.made_len(*mem, after)?;
+                self.len_of_item(&made, (like, prefix, pos), before, after, ahead)
+            }
             (Op::Len(mem), [outer @ .., last])
                 if *mem == like
                     && ir::same_indices(outer, prefix)
