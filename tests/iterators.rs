@@ -750,6 +750,34 @@ fn softmax_through_a_local(scores: &[Vec<f64>]) -> f64 {
     probs.iter().map(|r| r[0] + r.len() as f64).sum()
 }
 
+/// The same inside a loop, where the backward sweep allocates the rows' adjoints again: capped by
+/// a length the loop computes, and shaped like a parameter's element an outer loop picks.
+#[differentiate(wrt(x, g))]
+fn zipped_rows_in_a_loop(x: &[Vec<f64>], g: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for _ in 0..3 {
+        let s: Vec<Vec<f64>> = x
+            .iter()
+            .map(|row| row.iter().zip(g).map(|(v, w)| v * w + acc).collect())
+            .collect();
+        acc += s.iter().flatten().map(|v| v.sin()).sum::<f64>();
+    }
+    acc
+}
+
+#[differentiate]
+fn rows_of_each_matrix(m: &[Vec<Vec<f64>>]) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..m.len() {
+        let s: Vec<Vec<f64>> = m[i]
+            .iter()
+            .map(|row| row.iter().map(|v| v * v).collect())
+            .collect();
+        acc += s.iter().flatten().map(|v| v.cos()).sum::<f64>() * (i + 1) as f64;
+    }
+    acc
+}
+
 #[test]
 fn collect_of_rows_as_long_as_a_parameters() {
     let lens = [3, 1, 4, 2];
@@ -798,6 +826,26 @@ fn collect_of_rows_as_long_as_a_parameters() {
         dc.as_flattened(),
         TOL,
     );
+
+    let g = [0.7, -1.2];
+    let (value, (dm, dg)) = zipped_rows_in_a_loop_grad(&m, &g);
+    assert_eq!(value.to_bits(), zipped_rows_in_a_loop(&m, &g).to_bits());
+    let p = [x.clone(), g.to_vec()].concat();
+    let got = [dm.concat(), dg].concat();
+    assert_gradient(
+        |q| zipped_rows_in_a_loop(&ragged(&q[..10]), &q[10..]),
+        &p,
+        &got,
+        TOL,
+    );
+    let two = |q: &[f64]| vec![ragged(q), vec![q[..2].to_vec()]];
+    let (value, dm) = rows_of_each_matrix_grad(&two(&x));
+    assert_eq!(value.to_bits(), rows_of_each_matrix(&two(&x)).to_bits());
+    let mut got = dm[0].concat();
+    for (k, d) in dm[1][0].iter().enumerate() {
+        got[k] += d;
+    }
+    assert_gradient(|q| rows_of_each_matrix(&two(q)), &x, &got, TOL);
 
     let gamma = [1.5, -0.5, 0.8];
     let (value, (dm, dg)) = scaled_rows_zipped_grad(&m, &gamma);

@@ -633,6 +633,11 @@ impl Reverse<'_> {
                     Some(MemInitKind::Repeat { lens, .. }) => {
                         lens.iter().for_each(|len| need_operand(&mut needs, len));
                     }
+                    // Shaped like a parameter's rows (at the indices `like` holds), at most `cap`.
+                    Some(MemInitKind::RowsLike { like, cap }) => {
+                        need_operand(&mut needs, like);
+                        cap.iter().for_each(|cap| need_operand(&mut needs, cap));
+                    }
                     // The adjoint is shaped like the call's result, which may be passive and
                     // otherwise not kept.
                     Some(MemInitKind::FromValue(value)) => {
