@@ -6,7 +6,9 @@
 //! experts, curve fitting through a residual helper, a sparse regression of adaptors, a graph
 //! network, layer norm with GELU, inverse kinematics, matrix factorisation, a Morse potential
 //! over a distance matrix, a portfolio, a shooting method, softmax regression, soft k-means, a
-//! tridiagonal solve, a ranking loss, an RTS smoother, Lotka-Volterra by RK4 and skip-gram.
+//! tridiagonal solve, a ranking loss, an RTS smoother, Lotka-Volterra by RK4, skip-gram, attention
+//! weights in a struct, a polygon's edges, negative binomial regression, a spring chain, bond
+//! pricing and a CES utility.
 #![allow(clippy::needless_range_loop)] // index loops are how this numerical code is written
 
 use autodiff_core::{Differentiable, differentiate, no_grad, numeric_gradient};
@@ -1461,4 +1463,253 @@ fn skipgram() {
     let mut got = gi.concat();
     got.extend(go.concat());
     close("sgns", &got, &fd, 1e-8);
+}
+
+// 33. Attention with projection weights in a struct, per-row softmax through a local
+#[derive(Clone, Differentiable)]
+struct Head {
+    wq: Vec<Vec<f64>>,
+    wk: Vec<Vec<f64>>,
+}
+
+impl Head {
+    #[differentiate]
+    fn project(&self, w: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+        w.iter()
+            .map(|r| r.iter().zip(x).map(|(a, b)| a * b).sum())
+            .collect()
+    }
+}
+
+#[differentiate(wrt(head))]
+fn attention_entropy(head: &Head, xs: &[Vec<f64>]) -> f64 {
+    let mut total = 0.0;
+    for xi in xs {
+        let q = head.project(&head.wq, xi);
+        let scores: Vec<f64> = xs
+            .iter()
+            .map(|xj| {
+                let k = head.project(&head.wk, xj);
+                q.iter().zip(&k).map(|(a, b)| a * b).sum::<f64>()
+            })
+            .collect();
+        let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
+        let z: f64 = e.iter().sum();
+        for v in &e {
+            let p = v / z;
+            total -= p * p.ln();
+        }
+    }
+    total
+}
+
+#[test]
+fn attention_entropy_test() {
+    let head = Head {
+        wq: (0..2)
+            .map(|i| (0..3).map(|j| ((i * 3 + j) as f64 * 0.7).sin()).collect())
+            .collect(),
+        wk: (0..2)
+            .map(|i| (0..3).map(|j| ((i * 3 + j) as f64 * 0.4).cos()).collect())
+            .collect(),
+    };
+    let xs: Vec<Vec<f64>> = (0..4)
+        .map(|i| (0..3).map(|j| ((i * 3 + j) as f64 * 0.9).cos()).collect())
+        .collect();
+    let (v, g) = attention_entropy_grad(&head, &xs);
+    assert_eq!(v, attention_entropy(&head, &xs));
+    let flat: Vec<f64> = head
+        .wq
+        .concat()
+        .into_iter()
+        .chain(head.wk.concat())
+        .collect();
+    let fd = numeric_gradient(
+        |p| {
+            let h = Head {
+                wq: vec![p[0..3].to_vec(), p[3..6].to_vec()],
+                wk: vec![p[6..9].to_vec(), p[9..12].to_vec()],
+            };
+            attention_entropy(&h, &xs)
+        },
+        &flat,
+    );
+    let got: Vec<f64> = g.wq.concat().into_iter().chain(g.wk.concat()).collect();
+    close("attention_entropy", &got, &fd, 1e-8);
+}
+
+// 34. Polygon: edge vectors collected from windows of rows, shoelace area and perimeter
+#[differentiate]
+fn polygon_shape(pts: &[[f64; 2]]) -> f64 {
+    let edges: Vec<[f64; 2]> = pts
+        .windows(2)
+        .map(|w| [w[1][0] - w[0][0], w[1][1] - w[0][1]])
+        .collect();
+    let perim: f64 = edges
+        .iter()
+        .map(|e| (e[0] * e[0] + e[1] * e[1]).sqrt())
+        .sum();
+    let mut area = 0.0;
+    for w in pts.windows(2) {
+        area += w[0][0] * w[1][1] - w[1][0] * w[0][1];
+    }
+    0.5 * area - 0.1 * perim * perim
+}
+
+#[test]
+fn polygon() {
+    let pts = vec![[0.0, 0.0], [1.0, 0.1], [1.2, 0.9], [0.3, 1.1], [0.0, 0.0]];
+    let (v, g) = polygon_shape_grad(&pts);
+    assert_eq!(v, polygon_shape(&pts));
+    let flat: Vec<f64> = pts.iter().flatten().cloned().collect();
+    let fd = numeric_gradient(
+        |p| polygon_shape(&p.chunks(2).map(|c| [c[0], c[1]]).collect::<Vec<_>>()),
+        &flat,
+    );
+    let got: Vec<f64> = g.iter().flatten().cloned().collect();
+    close("polygon", &got, &fd, 1e-8);
+}
+
+// 35. Negative binomial regression with a hand-written log-gamma (Stirling with shift)
+fn ln_gamma(x: f64) -> f64 {
+    let mut x = x;
+    let mut acc = 0.0;
+    while x < 7.0 {
+        acc -= x.ln();
+        x += 1.0;
+    }
+    let x2 = x * x;
+    acc + (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * x)
+        - 1.0 / (360.0 * x * x2)
+}
+
+#[differentiate]
+fn ln_gamma_d(x: f64) -> f64 {
+    let mut x = x;
+    let mut acc = 0.0;
+    while x < 7.0 {
+        acc -= x.ln();
+        x += 1.0;
+    }
+    let x2 = x * x;
+    acc + (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * x)
+        - 1.0 / (360.0 * x * x2)
+}
+
+#[differentiate(wrt(beta, log_r))]
+fn negbin_nll(beta: &[f64], log_r: f64, xs: &[Vec<f64>], ys: &[u32]) -> f64 {
+    let r = log_r.exp();
+    let mut nll = 0.0;
+    for (x, &y) in xs.iter().zip(ys) {
+        let eta: f64 = x.iter().zip(beta).map(|(a, b)| a * b).sum();
+        let mu = eta.exp();
+        let y = y as f64;
+        nll -=
+            ln_gamma_d(y + r) - ln_gamma_d(r) + r * (r / (r + mu)).ln() + y * (mu / (r + mu)).ln();
+    }
+    nll
+}
+
+#[test]
+fn negbin() {
+    assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-6);
+    let xs: Vec<Vec<f64>> = (0..6).map(|i| vec![1.0, (i as f64 * 0.5).sin()]).collect();
+    let ys = vec![0, 3, 1, 5, 2, 0];
+    let beta = vec![0.4, -0.3];
+    let (v, (gb, gr)) = negbin_nll_grad(&beta, 0.2, &xs, &ys);
+    assert_eq!(v, negbin_nll(&beta, 0.2, &xs, &ys));
+    let fd = numeric_gradient(|p| negbin_nll(&p[..2], p[2], &xs, &ys), &[0.4, -0.3, 0.2]);
+    let mut got = gb;
+    got.push(gr);
+    close("negbin", &got, &fd, 1e-7);
+}
+
+// 36. Spring chain with Verlet steps, forces from windows(2)
+#[differentiate(wrt(k))]
+fn spring_chain(k: &[f64], x0: &[f64], dt: f64, steps: usize) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut xprev = x0.to_vec();
+    for _ in 0..steps {
+        let mut f = vec![0.0; n];
+        for (i, w) in x.windows(2).enumerate() {
+            let stretch = w[1] - w[0] - 1.0;
+            f[i] += k[i] * stretch;
+            f[i + 1] -= k[i] * stretch;
+        }
+        let next: Vec<f64> = (0..n)
+            .map(|i| 2.0 * x[i] - xprev[i] + dt * dt * f[i])
+            .collect();
+        xprev = x;
+        x = next;
+    }
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| (v - i as f64 * 1.05).powi(2))
+        .sum()
+}
+
+#[test]
+fn springs() {
+    let k = vec![1.0, 2.0, 1.5];
+    let x0 = vec![0.0, 1.1, 2.0, 3.2];
+    let (v, g) = spring_chain_grad(&k, &x0, 0.1, 20);
+    assert_eq!(v, spring_chain(&k, &x0, 0.1, 20));
+    let fd = numeric_gradient(|p| spring_chain(p, &x0, 0.1, 20), &k);
+    close("springs", &g, &fd, 1e-8);
+}
+
+// 37. Bond pricing: cash flows discounted with enumerate, duration-weighted penalty
+#[differentiate(wrt(rate, spread))]
+fn bond(rate: f64, spread: f64, coupons: &[f64], face: f64, market: f64) -> f64 {
+    let y = rate + spread;
+    let pv: f64 = coupons
+        .iter()
+        .enumerate()
+        .map(|(t, c)| c * (-y * (t + 1) as f64).exp())
+        .sum::<f64>()
+        + face * (-y * coupons.len() as f64).exp();
+    let dur: f64 = coupons
+        .iter()
+        .enumerate()
+        .map(|(t, c)| (t + 1) as f64 * c * (-y * (t + 1) as f64).exp())
+        .sum::<f64>()
+        / pv;
+    (pv - market).powi(2) + 0.01 * dur
+}
+
+#[test]
+fn bond_test() {
+    let coupons = vec![5.0; 8];
+    let (v, (gr, gs)) = bond_grad(0.03, 0.01, &coupons, 100.0, 101.0);
+    assert_eq!(v, bond(0.03, 0.01, &coupons, 100.0, 101.0));
+    let fd = numeric_gradient(|p| bond(p[0], p[1], &coupons, 100.0, 101.0), &[0.03, 0.01]);
+    close("bond", &[gr, gs], &fd, 1e-7);
+}
+
+// 38. CES utility with budget penalty, filter + zip chain
+#[differentiate(wrt(q))]
+fn ces(q: &[f64], alpha: &[f64], prices: &[f64], rho: f64, budget: f64) -> f64 {
+    let inner: f64 = q
+        .iter()
+        .zip(alpha)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(x, a)| a * x.powf(rho))
+        .sum();
+    let u = inner.powf(1.0 / rho);
+    let spend: f64 = q.iter().zip(prices).map(|(x, p)| x * p).sum();
+    let over = (spend - budget).max(0.0);
+    -u + 10.0 * over * over
+}
+
+#[test]
+fn ces_test() {
+    let q = vec![1.0, 2.0, 0.5, 3.0];
+    let alpha = vec![0.3, 0.2, 0.4, 0.1];
+    let prices = vec![1.0, 2.0, 3.0, 0.5];
+    let (v, g) = ces_grad(&q, &alpha, &prices, 0.5, 6.0);
+    assert_eq!(v, ces(&q, &alpha, &prices, 0.5, 6.0));
+    let fd = numeric_gradient(|p| ces(p, &alpha, &prices, 0.5, 6.0), &q);
+    close("ces", &g, &fd, 1e-7);
 }
