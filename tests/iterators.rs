@@ -778,6 +778,36 @@ fn rows_of_each_matrix(m: &[Vec<Vec<f64>>]) -> f64 {
     acc
 }
 
+/// Rows as long as the rows of a matrix the function made before: attention's scores, then a
+/// softmax of each row.
+#[differentiate]
+fn attention_in_two_collects(q: &[Vec<f64>], k: &[Vec<f64>], v: &[Vec<f64>]) -> f64 {
+    let n = q.len();
+    let scores: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            k.iter()
+                .map(|kj| kj.iter().zip(&q[i]).map(|(a, b)| a * b).sum::<f64>())
+                .collect()
+        })
+        .collect();
+    let probs: Vec<Vec<f64>> = scores
+        .iter()
+        .map(|row| {
+            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = row.iter().map(|s| (s - m).exp()).collect();
+            let z: f64 = e.iter().sum();
+            e.iter().map(|x| x / z).collect()
+        })
+        .collect();
+    let mut out = 0.0;
+    for (p, qi) in probs.iter().zip(q) {
+        for (pj, vj) in p.iter().zip(v) {
+            out += pj * vj.iter().zip(qi).map(|(a, b)| a * b).sum::<f64>();
+        }
+    }
+    out
+}
+
 #[test]
 fn collect_of_rows_as_long_as_a_parameters() {
     let lens = [3, 1, 4, 2];
@@ -826,6 +856,19 @@ fn collect_of_rows_as_long_as_a_parameters() {
         dc.as_flattened(),
         TOL,
     );
+
+    let pairs = |q: &[f64]| -> Vec<Vec<f64>> { q.chunks(2).map(|c| c.to_vec()).collect() };
+    let p: Vec<f64> = (0..18).map(|i| (i as f64 * 0.45).sin()).collect();
+    let (q, k, v) = (pairs(&p[..6]), pairs(&p[6..12]), pairs(&p[12..]));
+    let (value, (dq, dk, dv)) = attention_in_two_collects_grad(&q, &k, &v);
+    assert_eq!(
+        value.to_bits(),
+        attention_in_two_collects(&q, &k, &v).to_bits()
+    );
+    let got = [dq.concat(), dk.concat(), dv.concat()].concat();
+    let f =
+        |r: &[f64]| attention_in_two_collects(&pairs(&r[..6]), &pairs(&r[6..12]), &pairs(&r[12..]));
+    assert_gradient(f, &p, &got, TOL);
 
     let g = [0.7, -1.2];
     let (value, (dm, dg)) = zipped_rows_in_a_loop_grad(&m, &g);

@@ -260,25 +260,23 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `len`, a length computed in the statements `after` (a loop) from values older than
-    /// `before`, computed again ahead of them: the integer arithmetic and lengths of
-    /// parameters that make it, pushed onto `ahead` in order. `None` when it depends on
-    /// anything else (the loop's position, a `Vec` that grows).
+    /// `len`, a length computed in `lp`'s loop, computed again ahead of it: the integer
+    /// arithmetic and lengths that make it, pushed onto `ahead` in order. `None` when it depends
+    /// on anything else (the loop's position, a `Vec` that grows).
     pub(super) fn hoisted_len(
         &mut self,
         len: &Operand,
-        before: usize,
-        after: &[ir::Stmt],
+        lp: &RowsLoop,
         ahead: &mut Vec<ir::Stmt>,
     ) -> Option<Operand> {
         let value = match len {
             Operand::Const(_) | Operand::Index(_) => return Some(len.clone()),
-            Operand::Value(value) if value.index() < before => return Some(len.clone()),
+            Operand::Value(value) if value.index() < lp.before => return Some(len.clone()),
             Operand::Value(value) => *value,
             _ => return None,
         };
         let mut inst = None;
-        ir::walk_stmts(after, &mut |stmt| {
+        ir::walk_stmts(lp.after, &mut |stmt| {
             if let ir::Stmt::Inst(i) = stmt {
                 if i.result == value {
                     inst = Some(i.clone());
@@ -286,12 +284,18 @@ impl Lowerer<'_> {
             }
         });
         let mut inst = inst?;
-        // The length of an array the loop makes (`d` of `let d: Vec<f64> = c.iter()..collect();
-        // d.iter()..`): the length it is made with, where nothing changes that.
-        if let (Op::Len(mem), []) = (&inst.op, &inst.args[..]) {
+        if let Op::Len(mem) = &inst.op {
             if self.mems[mem.index()].param.is_none() {
-                let made = self.made_len(*mem, after)?;
-                return self.hoisted_len(&made, before, after, ahead);
+                let made = match &inst.args[..] {
+                    // An array the loop makes (`d` of `let d: Vec<f64> = c.iter()..collect();
+                    // d.iter()..`): the length it is made with, where nothing changes that.
+                    [] => self.made_len(*mem, lp.after)?,
+                    // A row of a matrix made before the loop (`s.iter().map(|row| row.iter()..)`
+                    // of `let s: Vec<Vec<f64>> = ..collect();`): the rows' length it is made with.
+                    [_] => self.made_row_len(*mem, lp)?,
+                    _ => return None,
+                };
+                return self.hoisted_len(&made, lp, ahead);
             }
         }
         // Only what cannot panic: the ahead-of-time copy runs even where the loop would not
@@ -306,7 +310,7 @@ impl Lowerer<'_> {
         }
         let mark = ahead.len();
         for arg in &mut inst.args {
-            let Some(hoisted) = self.hoisted_len(arg, before, after, ahead) else {
+            let Some(hoisted) = self.hoisted_len(arg, lp, ahead) else {
                 ahead.truncate(mark);
                 return None;
             };
@@ -316,6 +320,33 @@ impl Lowerer<'_> {
         let result = Operand::Value(inst.result);
         ahead.push(ir::Stmt::Inst(inst));
         Some(result)
+    }
+
+    /// The length of every row of `mem`, a matrix declared in the block of `lp`'s loop, before
+    /// it, as `vec![vec![0.0; m]; n]` (or a `collect()` of rows of one length), and neither
+    /// assigned whole again nor grown.
+    fn made_row_len(&self, mem: Mem, lp: &RowsLoop) -> Option<Operand> {
+        if self.mems[mem.index()].dims != 2 || self.resized.contains(&mem) {
+            return None;
+        }
+        let mut inits = Vec::new();
+        let mut find = |stmt: &ir::Stmt| match stmt {
+            ir::Stmt::MemInit(init) if init.mem == mem => inits.push(init.clone()),
+            _ => {}
+        };
+        ir::walk_stmts(lp.earlier, &mut find);
+        ir::walk_stmts(lp.after, &mut find);
+        let declared_here = lp
+            .earlier
+            .iter()
+            .any(|stmt| matches!(stmt, ir::Stmt::MemInit(init) if init.mem == mem && init.declare));
+        match &inits[..] {
+            [init] if declared_here => match &init.kind {
+                MemInitKind::Repeat { lens, .. } if lens.len() == 2 => Some(lens[1].clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The length of `mem`, a one-dimensional array made once in the statements `after` and
@@ -698,6 +729,15 @@ fn total_length_arithmetic(expr: &proc_macro2::TokenStream) -> bool {
     ]
     .into_iter()
     .any(|t| super::iter::rename_holes(t).to_string() == expr)
+}
+
+/// The loop of a `collect()` of rows, seen from the matrix's declaration: values older than
+/// `before` exist there; `earlier` are the statements of its block before it, `after` the
+/// loop.
+pub(super) struct RowsLoop<'a> {
+    pub(super) before: usize,
+    pub(super) earlier: &'a [ir::Stmt],
+    pub(super) after: &'a [ir::Stmt],
 }
 
 /// A length known when the macro runs, as a `usize` literal.

@@ -6,6 +6,7 @@ use proc_macro2::Span;
 use quote::quote;
 use syn::Expr;
 
+use super::array::RowsLoop;
 use super::iter::{Stream, rename_holes};
 use super::*;
 
@@ -927,19 +928,17 @@ impl Lowerer<'_> {
         );
         let mut ahead = Vec::new();
         let kind = at.and_then(|at| {
-            let after = &block[at + 1..];
-            if let Some(len) = self.hoisted_len(&rows.len, before, after, &mut ahead) {
+            let lp = RowsLoop {
+                before,
+                earlier: &block[..at],
+                after: &block[at + 1..],
+            };
+            if let Some(len) = self.hoisted_len(&rows.len, &lp, &mut ahead) {
                 return Some(Err(len));
             }
             ahead.clear();
             let (like, prefix) = stream.rows_of()?;
-            let cap = self.len_of_item(
-                &rows.len,
-                (like, prefix, &rows.pos),
-                before,
-                after,
-                &mut ahead,
-            )?;
+            let cap = self.len_of_item(&rows.len, (like, prefix, &rows.pos), &lp, &mut ahead)?;
             let like = Operand::Mem(like, prefix.to_vec());
             Some(Ok(MemInitKind::RowsLike { like, cap }))
         });
@@ -972,8 +971,7 @@ impl Lowerer<'_> {
         &mut self,
         len: &Operand,
         (like, prefix, pos): (Mem, &[Operand], &Operand),
-        before: usize,
-        after: &[ir::Stmt],
+        lp: &RowsLoop,
         ahead: &mut Vec<ir::Stmt>,
     ) -> Option<Option<Operand>> {
         let data = &self.mems[like.index()];
@@ -984,7 +982,7 @@ impl Lowerer<'_> {
             return None;
         };
         let mut inst = None;
-        ir::walk_stmts(after, &mut |stmt| match stmt {
+        ir::walk_stmts(lp.after, &mut |stmt| match stmt {
             ir::Stmt::Inst(i) if i.result == *len => inst = Some(i.clone()),
             _ => {}
         });
@@ -994,8 +992,8 @@ impl Lowerer<'_> {
             // The length of an array the loop makes from the item (`let e: Vec<f64> =
             // row.iter()..collect(); e.iter()..`).
             (Op::Len(mem), []) if self.mems[mem.index()].param.is_none() => {
-                let made = self.made_len(*mem, after)?;
-                self.len_of_item(&made, (like, prefix, pos), before, after, ahead)
+                let made = self.made_len(*mem, lp.after)?;
+                self.len_of_item(&made, (like, prefix, pos), lp, ahead)
             }
             (Op::Len(mem), [outer @ .., last])
                 if *mem == like
@@ -1006,12 +1004,12 @@ impl Lowerer<'_> {
             }
             (Op::Opaque(opaque), [a, b]) if opaque.index && opaque.expr.to_string() == min => {
                 let mark = ahead.len();
-                let (item_len, other) = match self.hoisted_len(b, before, after, ahead) {
+                let (item_len, other) = match self.hoisted_len(b, lp, ahead) {
                     Some(other) => (a.clone(), other),
-                    None => (b.clone(), self.hoisted_len(a, before, after, ahead)?),
+                    None => (b.clone(), self.hoisted_len(a, lp, ahead)?),
                 };
                 let item = (like, prefix, pos);
-                let Some(cap) = self.len_of_item(&item_len, item, before, after, ahead) else {
+                let Some(cap) = self.len_of_item(&item_len, item, lp, ahead) else {
                     ahead.truncate(mark);
                     return None;
                 };
