@@ -79,4 +79,13 @@ fn row_replaced_later_in_the_loop(x: &[f64]) -> f64 {
     s
 }
 
+// Columns of a range of a local matrix's rows: as long as the range, not as a row.
+#[differentiate]
+fn columns_of_a_range_of_rows(x: &[f64]) -> f64 {
+    let m = x.len();
+    let s = vec![vec![x[0]; m]; 4];
+    let t: Vec<Vec<f64>> = (0..m).map(|j| s[1..].iter().map(|r| r[j]).collect()).collect();
+    t[0][0]
+}
+
 fn main() {}

@@ -290,9 +290,12 @@ impl Lowerer<'_> {
                     // An array the loop makes (`d` of `let d: Vec<f64> = c.iter()..collect();
                     // d.iter()..`): the length it is made with, where nothing changes that.
                     [] => self.made_len(*mem, lp.after)?,
-                    // A row of a matrix made before the loop (`s.iter().map(|row| row.iter()..)`
-                    // of `let s: Vec<Vec<f64>> = ..collect();`): the rows' length it is made with.
-                    [_] => self.made_row_len(*mem, lp)?,
+                    // A row (not a range of rows, `s[1..]`) of a matrix made before the loop
+                    // (`s.iter().map(|row| row.iter()..)` of `let s: Vec<Vec<f64>> =
+                    // ..collect();`): the rows' length it is made with.
+                    [index] if !matches!(index, Operand::Range(..)) => {
+                        self.made_row_len(*mem, lp)?
+                    }
                     _ => return None,
                 };
                 return self.hoisted_len(&made, lp, ahead);
