@@ -436,6 +436,11 @@ pub const REQUIRED: &[&str] = &[
     "view: rows flat-mapped into a fold",
     "view: loop over rows flattened",
     "view: loop over rows chained",
+    "view: rows collected",
+    "view: written rows collected",
+    "view: rows of a known length collected",
+    "view: rows of the given rows collected",
+    "view: loop over collected rows",
     "view: rows tested through a call",
     "view: comparator rows in a loop",
     "view: rows tested through a call by reference",
@@ -4682,7 +4687,7 @@ impl<'a> Gen<'a> {
     /// made by `std::array::from_fn` or an array's `map`, stepped in a loop by `reverse()`,
     /// `map` and element writes. Early exits in the loops, further shapes nested in them.
     fn views(&mut self, depth: usize) {
-        // The first seven, the atoms by path and the last three twice as often as each of the
+        // The first seven, the atoms by path and the three before the last twice as often as each of the
         // others, the atom patterns (four forms) three times.
         let variants = [
             "element pairs",
@@ -4701,11 +4706,14 @@ impl<'a> Gen<'a> {
             "rows by comparator",
             "atom patterns",
             "rows flattened",
+            "rows collected",
         ];
         let w: Vec<u32> = (0..variants.len())
             .map(|j| {
                 if variants[j] == "atom patterns" {
                     3
+                } else if variants[j] == "rows collected" {
+                    1
                 } else if !(7..13).contains(&j) || variants[j] == "atoms by path" {
                     2
                 } else {
@@ -5390,6 +5398,60 @@ impl<'a> Gen<'a> {
                     }
                 }
                 self.emit(format!("let {out_total} = {out} + {total};"));
+            }
+            // `collect()` of rows into a matrix: rows written out, rows of a length known before
+            // the loop, rows as long as the given rows; summed, and looped over.
+            "rows collected" => {
+                // Given rows more often than `points` gives them: one form needs them.
+                let rows_given = self.params.iter().any(|p| matches!(p.ty, PTy::Rows(_)));
+                let (pts, n) = if !rows_given && self.rng.chance(0.5) {
+                    let n = self.rng.range(2, 4);
+                    let p = self.add_param("pts", PTy::Rows(n));
+                    self.read_param(&p);
+                    (p, n)
+                } else {
+                    self.points()
+                };
+                let given = self.params.iter().any(|p| p.name == pts);
+                let k = self.bounded(1);
+                // Rows written out, and one of the other two forms.
+                let w = self.name("cw");
+                self.emit(format!(
+                    "let {w}: Vec<[ℱ; 2]> = {pts}\n    .iter()\n    .map(|zp| [zp[0] * {}, zp[1] - zp[0]])\n    .collect();",
+                    k.at(MUL)
+                ));
+                self.stats.add("view: written rows collected");
+                let c = self.name("cr");
+                if given && self.rng.chance(0.6) {
+                    self.emit(format!(
+                        "let {c}: Vec<Vec<ℱ>> = {pts}\n    .iter()\n    .map(|zp| zp.iter().map(|zv| *zv * {}).collect())\n    .collect();",
+                        k.at(MUL)
+                    ));
+                    self.stats.add("view: rows of the given rows collected");
+                } else {
+                    self.emit(format!(
+                        "let {c}: Vec<Vec<ℱ>> = (0..2)\n    .map(|zi| (0..{n}).map(|zj| {w}[zj][zi] * {}).collect())\n    .collect();",
+                        k.at(MUL)
+                    ));
+                    self.stats.add("view: rows of a known length collected");
+                }
+                let total = self.name("tot");
+                self.emit(format!(
+                    "let {total} = {c}.iter().map(|zr| zr[0] * zr[zr.len() - 1]).sum::<ℱ>()\n    + {w}.iter().map(|zr| zr[1]).sum::<ℱ>();"
+                ));
+                if self.rng.chance(0.5) {
+                    let r = self.name("rw");
+                    self.emit(format!("let mut {s} = ⟦0.0⟧;"));
+                    self.loops += 1;
+                    self.open(format!("for {r} in &{c} {{"));
+                    self.body(depth - 1);
+                    self.emit(format!("{s} += {r}[1] * {};", k.at(MUL)));
+                    self.close_loop();
+                    self.emit(format!("let {out} = {s} + {total};"));
+                    self.stats.add("view: loop over collected rows");
+                } else {
+                    self.emit(format!("let {out} = {total};"));
+                }
             }
             "rows by path" => {
                 let (pts, _) = self.points();
