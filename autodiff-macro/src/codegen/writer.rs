@@ -398,7 +398,6 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// `0.0` in the float type of the function.
     /// `Vec`s of zeros as long as the rows of `like`, at most `cap` (see
     /// [`MemInitKind::RowsLike`]).
     pub(super) fn rows_like(
@@ -417,6 +416,7 @@ impl<'a> Writer<'a> {
         quote!(#private::zero_rows_like(&#like[..], #zero, #cap))
     }
 
+    /// `0.0` in the float type of the function.
     pub(super) fn zero(&self) -> TokenStream {
         match &self.generic_float {
             Some(t) => {

@@ -212,22 +212,19 @@ impl Lowerer<'_> {
             true => &self.blocks[self.blocks.len().checked_sub(1)?..],
             false => &self.blocks[..],
         };
-        let mut inits = Vec::new();
-        for block in blocks {
-            ir::walk_stmts(block, &mut |stmt| match stmt {
-                ir::Stmt::MemInit(init) if init.mem == row => inits.push(&init.kind),
-                _ => {}
-            });
-        }
+        let inits: Vec<_> = blocks.iter().flat_map(|b| inits_of(b, row)).collect();
         if !data.vec {
             // Any one written out or filled: all have the array type's length.
-            let sized = |kind: &&MemInitKind| {
-                matches!(kind, MemInitKind::List { .. } | MemInitKind::Repeat { .. })
+            let sized = |init: &&MemInit| {
+                matches!(
+                    init.kind,
+                    MemInitKind::List { .. } | MemInitKind::Repeat { .. }
+                )
             };
-            return inits.into_iter().rfind(sized);
+            return inits.into_iter().rfind(sized).map(|init| &init.kind);
         }
         match inits[..] {
-            [kind] => Some(kind),
+            [init] => Some(&init.kind),
             _ => None,
         }
     }
@@ -252,11 +249,8 @@ impl Lowerer<'_> {
     /// (`vec![0.0; n]`, a `collect()`), and not assigned whole or grown since.
     pub(super) fn row_len(&self, row: Mem) -> Option<Operand> {
         match self.only_init(row)? {
-            MemInitKind::List { elems, row: None } if !elems.is_empty() => {
-                Some(length(elems.len()))
-            }
-            MemInitKind::Repeat { lens, .. } if lens.len() == 1 => Some(lens[0].clone()),
-            _ => None,
+            MemInitKind::List { elems, .. } if elems.is_empty() => None,
+            kind => vector_len(kind),
         }
     }
 
@@ -275,15 +269,7 @@ impl Lowerer<'_> {
             Operand::Value(value) => *value,
             _ => return None,
         };
-        let mut inst = None;
-        ir::walk_stmts(lp.after, &mut |stmt| {
-            if let ir::Stmt::Inst(i) = stmt {
-                if i.result == value {
-                    inst = Some(i.clone());
-                }
-            }
-        });
-        let mut inst = inst?;
+        let mut inst = defining_inst(lp.after, value)?;
         if let Op::Len(mem) = &inst.op {
             if self.mems[mem.index()].param.is_none() {
                 let made = match &inst.args[..] {
@@ -304,7 +290,12 @@ impl Lowerer<'_> {
         // Only what cannot panic: the ahead-of-time copy runs even where the loop would not
         // (`m[0].len()` of an empty `m`, a `chunks(0)` count).
         let cannot_panic = match &inst.op {
-            Op::Opaque(opaque) => opaque.index && total_length_arithmetic(&opaque.expr),
+            Op::Opaque(opaque) => {
+                opaque.index
+                    && TOTAL_LENGTH_ARITHMETIC
+                        .iter()
+                        .any(|t| is_template(&opaque.expr, t))
+            }
             Op::Len(mem) => self.mems[mem.index()].param.is_some() && inst.args.is_empty(),
             _ => false,
         };
@@ -332,13 +323,10 @@ impl Lowerer<'_> {
         if self.mems[mem.index()].dims != 2 || self.resized.contains(&mem) {
             return None;
         }
-        let mut inits = Vec::new();
-        let mut find = |stmt: &ir::Stmt| match stmt {
-            ir::Stmt::MemInit(init) if init.mem == mem => inits.push(init.clone()),
-            _ => {}
-        };
-        ir::walk_stmts(lp.earlier, &mut find);
-        ir::walk_stmts(lp.after, &mut find);
+        let inits: Vec<_> = [lp.earlier, lp.after]
+            .into_iter()
+            .flat_map(|stmts| inits_of(stmts, mem))
+            .collect();
         let declared_here = lp
             .earlier
             .iter()
@@ -358,17 +346,8 @@ impl Lowerer<'_> {
         if self.mems[mem.index()].dims != 1 || self.resized.contains(&mem) {
             return None;
         }
-        let mut inits = Vec::new();
-        ir::walk_stmts(after, &mut |stmt| match stmt {
-            ir::Stmt::MemInit(init) if init.mem == mem => inits.push(init),
-            _ => {}
-        });
-        match inits[..] {
-            [init] if init.declare => match &init.kind {
-                MemInitKind::List { elems, row: None } => Some(length(elems.len())),
-                MemInitKind::Repeat { lens, .. } if lens.len() == 1 => Some(lens[0].clone()),
-                _ => None,
-            },
+        match inits_of(after, mem)[..] {
+            [init] if init.declare => vector_len(&init.kind),
             _ => None,
         }
     }
@@ -718,20 +697,51 @@ impl Lowerer<'_> {
     }
 }
 
-/// Whether `expr` (an `Opaque`'s, holes named) is integer arithmetic of stream counts that
-/// cannot panic: saturating, or a minimum, or a length.
-fn total_length_arithmetic(expr: &proc_macro2::TokenStream) -> bool {
-    let expr = expr.to_string();
-    [
-        quote::quote!(::core::cmp::min(H0, H1)),
-        quote::quote!(::autodiff_core::__private::minus(H0, H1)),
-        quote::quote!(::autodiff_core::__private::first(H0, H1)),
-        quote::quote!(::autodiff_core::__private::range_len(H0, H1)),
-        quote::quote!(::autodiff_core::__private::range_len_inclusive(H0, H1)),
-        quote::quote!(H0.len()),
-    ]
-    .into_iter()
-    .any(|t| super::iter::rename_holes(t).to_string() == expr)
+/// The integer arithmetic of stream counts that cannot panic: saturating, a minimum, a length.
+const TOTAL_LENGTH_ARITHMETIC: &[&str] = &[
+    "::core::cmp::min(H0, H1)",
+    "::autodiff_core::__private::minus(H0, H1)",
+    "::autodiff_core::__private::first(H0, H1)",
+    "::autodiff_core::__private::range_len(H0, H1)",
+    "::autodiff_core::__private::range_len_inclusive(H0, H1)",
+    "H0.len()",
+];
+
+/// Whether `expr`, an `Opaque`'s (holes named), is `template` (holes `H0`, `H1`, ..), as
+/// lowering writes it with [`Lowerer::int`].
+pub(super) fn is_template(expr: &proc_macro2::TokenStream, template: &str) -> bool {
+    template
+        .parse()
+        .is_ok_and(|t| super::iter::rename_holes(t).to_string() == expr.to_string())
+}
+
+/// The length of a one-dimensional array made as `kind` says: written out, or filled.
+fn vector_len(kind: &MemInitKind) -> Option<Operand> {
+    match kind {
+        MemInitKind::List { elems, row: None } => Some(length(elems.len())),
+        MemInitKind::Repeat { lens, .. } if lens.len() == 1 => Some(lens[0].clone()),
+        _ => None,
+    }
+}
+
+/// Every initialization of `mem` in `stmts` and the blocks inside them, in order.
+fn inits_of(stmts: &[ir::Stmt], mem: Mem) -> Vec<&MemInit> {
+    let mut inits = Vec::new();
+    ir::walk_stmts(stmts, &mut |stmt| match stmt {
+        ir::Stmt::MemInit(init) if init.mem == mem => inits.push(init),
+        _ => {}
+    });
+    inits
+}
+
+/// The instruction in `stmts` (or the blocks inside them) that computes `value`.
+pub(super) fn defining_inst(stmts: &[ir::Stmt], value: Value) -> Option<ir::Inst> {
+    let mut inst = None;
+    ir::walk_stmts(stmts, &mut |stmt| match stmt {
+        ir::Stmt::Inst(i) if i.result == value => inst = Some(i.clone()),
+        _ => {}
+    });
+    inst
 }
 
 /// The loop of a `collect()` of rows, seen from the matrix's declaration: values older than

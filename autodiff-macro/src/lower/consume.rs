@@ -6,7 +6,7 @@ use proc_macro2::Span;
 use quote::quote;
 use syn::Expr;
 
-use super::array::RowsLoop;
+use super::array::{RowsLoop, defining_inst, is_template};
 use super::iter::{Stream, rename_holes};
 use super::*;
 
@@ -888,12 +888,17 @@ impl Lowerer<'_> {
         // `|_| x.iter().map(..).collect()`). The matrix becomes `vec![[0.0; len]; count]`, each
         // row stored whole.
         let before = self.values.len();
-        let mut rows: Option<(Operand, bool, Operand)> = None;
+        let mut rows = None;
         self.stream_loop(stream, span, None, |_| {}, &mut |l, item, pos| {
             // The body is lowered once (a `chain`'s two parts give one merged item).
             if let Val::Mem(row, prefix) = &item {
                 if let Some(len) = prefix.is_empty().then(|| l.row_len(*row)).flatten() {
-                    rows = Some((len, l.mems[row.index()].vec, pos.clone()));
+                    let vec = l.mems[row.index()].vec;
+                    rows = Some(Rows {
+                        len,
+                        vec,
+                        pos: pos.clone(),
+                    });
                     l.mems[mem.index()].dims = 2;
                     l.store_row((mem, vec![pos]), (*row, Vec::new()), span);
                     return;
@@ -908,8 +913,7 @@ impl Lowerer<'_> {
                 span,
             }));
         });
-        if let Some((len, vec, pos)) = rows {
-            let rows = Rows { len, vec, pos };
+        if let Some(rows) = rows {
             self.declare_rows(mem, &rows, stream, before, span);
         }
         Val::Mem(mem, Vec::new())
@@ -981,13 +985,7 @@ impl Lowerer<'_> {
         let Operand::Value(len) = len else {
             return None;
         };
-        let mut inst = None;
-        ir::walk_stmts(lp.after, &mut |stmt| match stmt {
-            ir::Stmt::Inst(i) if i.result == *len => inst = Some(i.clone()),
-            _ => {}
-        });
-        let mut inst = inst?;
-        let min = rename_holes(quote!(::core::cmp::min(H0, H1))).to_string();
+        let mut inst = defining_inst(lp.after, *len)?;
         match (&inst.op, &inst.args[..]) {
             // The length of an array the loop makes from the item (`let e: Vec<f64> =
             // row.iter()..collect(); e.iter()..`).
@@ -1002,7 +1000,9 @@ impl Lowerer<'_> {
             {
                 Some(None)
             }
-            (Op::Opaque(opaque), [a, b]) if opaque.index && opaque.expr.to_string() == min => {
+            (Op::Opaque(opaque), [a, b])
+                if opaque.index && is_template(&opaque.expr, "::core::cmp::min(H0, H1)") =>
+            {
                 let mark = ahead.len();
                 let (item_len, other) = match self.hoisted_len(b, lp, ahead) {
                     Some(other) => (a.clone(), other),
